@@ -1,0 +1,111 @@
+"""The connector contract: a connector reads a source and yields raw records in
+batches, each with the opaque cursor that is valid once that batch is stored.
+
+A connector never sees the store's model; mappings/ turns its raw records into
+appointments. sync/ commits each batch and its cursor in one transaction, and only
+then resumes the generator, so code after ``yield`` runs after the commit.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from sync.settings_base import SettingsModel
+
+Cursor = dict[str, Any]
+
+
+class ConnectorSettings(SettingsModel):
+    """Keys every connector has; each kind subclasses this with ``kind: Literal[...]``."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="unique, used in ids and logs")
+    kind: str
+    mapping: str = Field(description="a preset name from mappings/ or a path to a mapping YAML file")
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One record as the source gave it, and where it came from (never logged)."""
+
+    data: Mapping[str, Any]
+    position: str  # e.g. "appointments.csv:12" or "Appointment/123/_history/4"
+    record_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Something the connector could not even read as a record (quarantined whole)."""
+
+    position: str
+    reason: str
+    raw: str | None = None
+    record_id: str | None = None
+
+
+@dataclass
+class Batch:
+    """Records plus the cursor that holds once they are stored.
+
+    ``cursor=None`` keeps the stored cursor (used inside a snapshot, which must be
+    reread whole after a crash). ``snapshot`` marks batches of a full listing;
+    ``snapshot_end`` the last one, after which absent future appointments are deleted.
+    """
+
+    records: list[RawRecord] = field(default_factory=list)
+    cursor: Cursor | None = None
+    rejected: list[Rejected] = field(default_factory=list)
+    snapshot: bool = False
+    snapshot_end: bool = False
+    max_delete_share: float = 0.2  # with snapshot_end: the safety stop's limit
+    source: str | None = None  # e.g. the file name, for the run report
+
+
+class ConnectorError(Exception):
+    """Base of the three error kinds; messages name the connector, never patient data."""
+
+
+class FatalConnectorError(ConnectorError):
+    """The connector cannot go on this run (bad credentials, missing folder, bad query)."""
+
+
+class RetriableConnectorError(ConnectorError):
+    """A passing fault (timeout, 503); the run fails and the next run tries again."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    detail: str
+
+
+class Connector(ABC):
+    """One module per kind. Subclasses set ``kind`` and ``settings_model``."""
+
+    kind: ClassVar[str]
+    settings_model: ClassVar[type[ConnectorSettings]]
+
+    def __init__(self, settings: ConnectorSettings) -> None:
+        self.settings = settings
+        #: columns/fields every record must carry (the mapping's required sources), set by sync/.
+        self.required_columns: frozenset[str] = frozenset()
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    @abstractmethod
+    def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
+        """Yield batches from ``cursor`` on; resumed only after each is committed."""
+
+    @abstractmethod
+    def check(self) -> CheckResult:
+        """Is the source reachable and readable? Used by ``clinicsync check``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has none."""

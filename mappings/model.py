@@ -1,0 +1,57 @@
+"""What a mapping produces: a normalized appointment, free of any source's shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+# FHIR R4 Appointment.status vocabulary.
+STATUSES = frozenset({
+    "proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow",
+    "entered-in-error", "checked-in", "waitlist",
+})
+# Statuses of an appointment that will (or did) take place: shown in calendars, reminded.
+ACTIVE_STATUSES = frozenset({"proposed", "pending", "booked", "arrived", "checked-in", "fulfilled"})
+CHANNELS = frozenset({"sms", "email", "whatsapp", "none"})
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedPatient:
+    external_id: str
+    name: str | None = None
+    phone: str | None = None  # E.164
+    email: str | None = None
+    language: str | None = None  # BCP 47, e.g. "es" or "pt-BR"
+    channel: str | None = None  # preferred: sms | email | whatsapp | none
+    allow_sms: bool = True
+    allow_email: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedPractitioner:
+    external_id: str
+    name: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedAppointment:
+    external_id: str
+    status: str
+    start: datetime  # aware, UTC
+    end: datetime  # aware, UTC
+    timezone: str  # IANA zone the appointment lives in
+    type: str | None = None
+    location: str | None = None
+    patient: NormalizedPatient | None = None
+    practitioner: NormalizedPractitioner | None = None
+    source_updated_at: datetime | None = None  # aware UTC; guards against out-of-order updates
+
+
+class MappingError(ValueError):
+    """A record that does not map. Names the field; never carries the value (it may be PHI)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")

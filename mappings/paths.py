@@ -1,0 +1,90 @@
+"""A small path language to read fields out of flat rows and nested resources.
+
+``start`` reads a column; ``telecom[system=phone][use=mobile].value`` walks JSON;
+``participant[actor.reference^=Patient/].actor.reference`` filters by prefix;
+``identifier[0].value`` indexes. A path compiles once into a getter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Getter = Callable[[Any], Any]
+_SEGMENT = re.compile(r"([^.\[\]]+)?((?:\[[^\]]*\])*)")
+_BRACKET = re.compile(r"\[([^\]]*)\]")
+
+
+def _split(path: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in path:
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        if char == "." and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return parts
+
+
+def _filter(expr: str) -> Callable[[list[Any]], list[Any]]:
+    if expr.lstrip("-").isdigit():
+        index = int(expr)
+        return lambda items: [items[index]] if -len(items) <= index < len(items) else []
+    if "^=" in expr:
+        key, prefix = expr.split("^=", 1)
+        get = compile_path(key)
+        return lambda items: [i for i in items if str(get(i) or "").startswith(prefix)]
+    if "=" in expr:
+        key, wanted = expr.split("=", 1)
+        get = compile_path(key)
+        return lambda items: [i for i in items if str(get(i)) == wanted]
+    raise ValueError(f"bad filter [{expr}]: use [N], [key=value] or [key^=prefix]")
+
+
+def _step(name: str | None, filters: list[Callable[[list[Any]], list[Any]]]) -> Callable[[list[Any]], list[Any]]:
+    def run(values: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for value in values:
+            if name is not None:
+                value = value.get(name) if isinstance(value, Mapping) else None
+            if value is None:
+                continue
+            items = value if isinstance(value, list) else [value]
+            for keep in filters:
+                items = keep(items)
+            out.extend(items)
+        return out
+
+    return run
+
+
+def compile_path(path: str) -> Getter:
+    """Return a function giving the first non-empty value at ``path`` (or None)."""
+    if not any(c in path for c in ".[]"):
+        return lambda record: record.get(path) if isinstance(record, Mapping) else None
+    steps = []
+    for part in _split(path):
+        match = _SEGMENT.fullmatch(part)
+        if match is None:
+            raise ValueError(f"bad path segment {part!r} in {path!r}")
+        filters = [_filter(expr) for expr in _BRACKET.findall(match.group(2) or "")]
+        steps.append(_step(match.group(1), filters))
+
+    def get(record: Any) -> Any:
+        values = [record]
+        for step in steps:
+            values = step(values)
+            if not values:
+                return None
+        for value in values:
+            if value not in (None, ""):
+                return value
+        return None
+
+    return get

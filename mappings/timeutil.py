@@ -1,0 +1,81 @@
+"""Parse source times into UTC without guessing: a wall-clock time that does not
+exist (spring-forward gap) or happens twice (fall-back) is an error, not a guess."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class TimeError(ValueError):
+    pass
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TimeError(f"unknown IANA time zone {name!r}") from None
+
+
+def parse_datetime(text: str, formats: tuple[str, ...] = ()) -> datetime:
+    """ISO 8601 (with or without offset, 'Z' allowed) or one of ``formats``.
+
+    Returns an aware datetime when the text carries an offset, else a naive local one.
+    """
+    value = text.strip()
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    for fmt in formats:
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    raise TimeError("not a date-time (expected ISO 8601, e.g. 2026-03-08T09:30 or 2026-03-08T09:30-05:00)")
+
+
+def localize(naive: datetime, zone_name: str) -> datetime:
+    """Attach ``zone_name`` to a wall-clock time, refusing DST gaps and overlaps."""
+    tz = zone(zone_name)
+    early = naive.replace(tzinfo=tz, fold=0)
+    late = naive.replace(tzinfo=tz, fold=1)
+    if early.utcoffset() != late.utcoffset():
+        # fold only matters at a transition: either a gap or an overlap.
+        round_trip = early.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+        if round_trip != naive:
+            raise TimeError(f"local time does not exist in {zone_name} (daylight-saving gap)")
+        raise TimeError(f"local time is ambiguous in {zone_name} (daylight-saving overlap); "
+                        "give an offset")
+    return early
+
+
+def to_utc(value: datetime, zone_name: str) -> datetime:
+    aware = value if value.tzinfo is not None else localize(value, zone_name)
+    return aware.astimezone(UTC)
+
+
+def iso_z(value: datetime) -> str:
+    """UTC ISO 8601 with a 'Z', as every machine-readable output prints times."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def parse_duration(text: str) -> timedelta:
+    """'72h', '3d', '90m', '1h30m' -> timedelta (days here are elapsed 24 h)."""
+    total = timedelta()
+    number = ""
+    units = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+    for char in text.strip().lower():
+        if char.isdigit():
+            number += char
+        elif char in units and number:
+            total += timedelta(**{units[char]: int(number)})
+            number = ""
+        else:
+            raise ValueError(f"bad duration {text!r} (use e.g. 3d, 24h, 90m)")
+    if number:
+        raise ValueError(f"bad duration {text!r}: a number needs a unit (d, h, m, s)")
+    return total

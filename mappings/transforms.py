@@ -1,0 +1,121 @@
+"""Value transforms a mapping field can name (``type:``). Pure, no I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+
+from mappings.model import CHANNELS
+from mappings.timeutil import TimeError, parse_datetime
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TRUE = {"1", "true", "yes", "y", "t", "on"}
+_FALSE = {"0", "false", "no", "n", "f", "off"}
+
+
+class TransformError(ValueError):
+    pass
+
+
+def as_string(value: Any) -> str:
+    return str(value).strip()
+
+
+def as_integer(value: Any) -> int:
+    try:
+        return int(float(str(value).strip()))
+    except ValueError:
+        raise TransformError("not a whole number") from None
+
+
+def as_boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise TransformError("not yes/no")
+
+
+def as_email(value: Any) -> str:
+    text = str(value).strip()
+    if not _EMAIL.match(text):
+        raise TransformError("not a valid email address")
+    local, domain = text.rsplit("@", 1)
+    return f"{local}@{domain.lower()}"
+
+
+def phone_parser(region: str) -> Callable[[Any], str]:
+    def as_phone(value: Any) -> str:
+        text = str(value).strip()
+        if text.lower().startswith("whatsapp:"):
+            text = text[len("whatsapp:"):]
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            raise TransformError(f"not a phone number (region {region})") from None
+        if not phonenumbers.is_valid_number(number):
+            raise TransformError(f"not a valid phone number (region {region})")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    return as_phone
+
+
+@cache
+def _language_names() -> dict[str, str]:
+    names = Locale("en").languages
+    return {name.lower(): code for code, name in names.items()}
+
+
+def as_language(value: Any) -> str:
+    """'es', 'ES', 'es_MX', 'Spanish' -> 'es' / 'es-MX' (BCP 47)."""
+    text = str(value).strip()
+    code = _language_names().get(text.lower(), text)
+    try:
+        locale = Locale.parse(code.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        raise TransformError("not a known language") from None
+    return f"{locale.language}-{locale.territory}" if locale.territory else locale.language
+
+
+def as_channel(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in CHANNELS:
+        raise TransformError(f"unknown channel (use one of {sorted(CHANNELS)})")
+    return text
+
+
+def datetime_parser(formats: tuple[str, ...]) -> Callable[[Any], datetime]:
+    def as_datetime(value: Any) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_datetime(str(value), formats)
+        except TimeError as exc:
+            raise TransformError(str(exc)) from None
+
+    return as_datetime
+
+
+def transform_for(kind: str, region: str, datetime_formats: tuple[str, ...]) -> Callable[[Any], Any]:
+    table: dict[str, Callable[[Any], Any]] = {
+        "string": as_string,
+        "integer": as_integer,
+        "boolean": as_boolean,
+        "email": as_email,
+        "phone": phone_parser(region),
+        "language": as_language,
+        "channel": as_channel,
+        "datetime": datetime_parser(datetime_formats),
+    }
+    if kind not in table:
+        raise ValueError(f"unknown type {kind!r}; known: {sorted(table)}")
+    return table[kind]

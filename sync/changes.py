@@ -1,0 +1,64 @@
+"""Classify what happened to an appointment between two versions of it. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mappings.model import ACTIVE_STATUSES, NormalizedAppointment
+from mappings.timeutil import iso_z
+
+EVENT_KINDS = ("created", "updated", "rescheduled", "cancelled", "noshow", "deleted")
+CANCELLED_STATUSES = frozenset({"cancelled", "entered-in-error"})
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The stored fields change detection needs (one row of a bulk select)."""
+
+    id: int
+    status: str
+    start_utc: datetime
+    end_utc: datetime
+    practitioner_ref: str | None
+    content_hash: str
+    version: int
+    source_updated_at: datetime | None
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def classify(old: Stored, new: NormalizedAppointment, new_hash: str) -> Change | None:
+    """None when nothing changed (or the update is older than what is stored)."""
+    if old.deleted_at is None and old.content_hash == new_hash:
+        return None
+    if (new.source_updated_at is not None and old.source_updated_at is not None
+            and new.source_updated_at < old.source_updated_at):
+        return None  # out of order: never let an older message overwrite newer data
+    new_practitioner = new.practitioner.external_id if new.practitioner else None
+    moved = [name for name, before, after in (
+        ("start", old.start_utc, new.start),
+        ("end", old.end_utc, new.end),
+        ("practitioner", old.practitioner_ref, new_practitioner),
+    ) if before != after]
+    previous = {"status": old.status, "start": iso_z(old.start_utc), "end": iso_z(old.end_utc),
+                "practitioner": old.practitioner_ref}
+    was_active = old.deleted_at is None and old.status in ACTIVE_STATUSES
+    payload: dict[str, Any] = {"previous": previous, "moved": moved}
+    if new.status != old.status:
+        payload["status"] = [old.status, new.status]
+    if not was_active and new.status in ACTIVE_STATUSES:
+        return Change("updated", {**payload, "reactivated": True})
+    if new.status != old.status and new.status in CANCELLED_STATUSES:
+        return Change("cancelled", payload)
+    if new.status != old.status and new.status == "noshow":
+        return Change("noshow", payload)
+    if moved:
+        return Change("rescheduled", payload)
+    return Change("updated", payload)

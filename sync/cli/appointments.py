@@ -1,0 +1,54 @@
+"""`clinicsync appointments …`"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from sync.cli.context import app_context, out_console, print_json
+from sync.queries import list_appointments
+
+app = typer.Typer(help="Appointments in the store.", no_args_is_help=True)
+
+
+def _day_start(value: str | None, zone_name: str) -> datetime | None:
+    """A date is a day in the clinic's zone; a full ISO date-time is taken as given."""
+    if value is None:
+        return None
+    from mappings.timeutil import zone
+
+    if "T" in value:
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone(zone_name))
+    return datetime.combine(date.fromisoformat(value), time(), zone(zone_name)).astimezone(UTC)
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+    from_: Annotated[str | None, typer.Option("--from", help="first day (clinic time) or ISO time")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="last day, inclusive (clinic time) or ISO time")] = None,
+    doctor: Annotated[str | None, typer.Option("--doctor", help="the doctor's email")] = None,
+    include_deleted: Annotated[bool, typer.Option(help="also list appointments deleted at the source")] = False,
+) -> None:
+    """List appointments (times in UTC with `Z` in --json)."""
+    context = app_context(ctx)
+    zone_name = context.settings.clinic.timezone
+    end = _day_start(to, zone_name)
+    if end is not None and to is not None and "T" not in to:
+        end += timedelta(days=1)
+    rows = list_appointments(context.store, _day_start(from_, zone_name), end, doctor, include_deleted)
+    if json_output:
+        print_json(rows)
+        return
+    table = Table("start (UTC)", "zone", "status", "doctor", "patient", "type", "id")
+    for row in rows:
+        doctor_name = (row["practitioner"] or {}).get("name") or ""
+        patient_id = (row["patient"] or {}).get("id") or ""
+        table.add_row(row["start"], row["timezone"], row["status"], doctor_name, patient_id, row["type"] or "",
+                      f"{row['connector']}:{row['external_id']}")
+    out_console.print(table)

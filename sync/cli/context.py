@@ -1,0 +1,69 @@
+"""What every command shares: the loaded settings, the open store, and output helpers."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+
+from sync.config_loader import ConfigError
+from sync.db import StoreNotReady
+from sync.settings import Settings, config_path, load_settings
+from sync.store import Store
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+@dataclass
+class AppContext:
+    config: Path | None
+    log_level: str | None
+    log_format: str | None
+    _settings: Settings | None = None
+    _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(config_path(self.config))
+            except ConfigError as exc:
+                fail_config(exc.render())
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            try:
+                self._store = Store.open(self.settings.store)
+            except StoreNotReady as exc:
+                fail_config(str(exc))
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, AppContext)
+    return obj
+
+
+def fail_config(message: str) -> NoReturn:
+    err_console.print(f"[red]{message}[/red]", highlight=False)
+    raise typer.Exit(EXIT_CONFIG)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.flush()

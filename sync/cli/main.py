@@ -1,0 +1,223 @@
+"""`clinicsync`: the root command, global options, and the core commands."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from connectors.registry import build_connector
+from sync import db
+from sync.cli import appointments, quarantine
+from sync.cli.context import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    AppContext,
+    app_context,
+    err_console,
+    out_console,
+    print_json,
+)
+from sync.config_loader import ConfigError
+from sync.engine import BatchCallback, RunReport
+from sync.logs import configure_logging
+from sync.pipeline import run_once
+from sync.queries import connector_status
+from sync.settings import config_path, json_schema, load_settings
+from sync.store import Counts
+
+app = typer.Typer(help="clinicsync: appointments from clinic systems to calendars and patients.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+config_app = typer.Typer(help="Settings tools.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+demo_app = typer.Typer(help="The sample data under examples/.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(appointments.app, name="appointments")
+app.add_typer(quarantine.app, name="quarantine")
+
+ConfigOption = Annotated[Path | None, typer.Option(
+    "--config", "-c", help="settings file (else $CLINICSYNC_CONFIG, else ./settings.yaml)")]
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: Annotated[str | None, typer.Option(help="debug|info|warning|error")] = None,
+    log_format: Annotated[str | None, typer.Option(help="auto|console|json")] = None,
+) -> None:
+    ctx.obj = AppContext(config, log_level, log_format)
+    ctx.call_on_close(ctx.obj.close)
+    # Log settings come from the file when it loads; flags override. A bad file is
+    # reported by the command that needs it, with exit code 2.
+    level, fmt = log_level or "info", log_format or "auto"
+    try:
+        settings = ctx.obj.settings if ctx.invoked_subcommand not in ("config", "demo") else None
+    except typer.Exit:
+        settings = None
+        ctx.obj._settings = None
+    if settings is not None:
+        level, fmt = log_level or settings.logging.level, log_format or settings.logging.format
+    configure_logging(level, fmt)
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """Validate settings, open the store, and test each connector's source."""
+    context = app_context(ctx)
+    settings = context.settings
+    table = Table("part", "ok", "detail")
+    failed = False
+    try:
+        _ = context.store
+        table.add_row("store", "yes", settings.store.url.split("@")[-1])
+    except Exception as exc:  # report, do not crash: this is the diagnosis command
+        failed = True
+        table.add_row("store", "[red]no[/red]", f"{type(exc).__name__}: {exc}")
+    for config in settings.connectors:
+        try:
+            connector = build_connector(config)
+            result = connector.check()
+            connector.close()
+            ok, detail = result.ok, result.detail
+        except Exception as exc:
+            ok, detail = False, f"{type(exc).__name__}: {exc}"
+        failed |= not ok
+        table.add_row(f"connector {config.name} ({config.kind})", "yes" if ok else "[red]no[/red]", detail)
+    out_console.print(table)
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _progress_callback(progress: Progress) -> BatchCallback:
+    tasks: dict[str, TaskID] = {}
+
+    def on_batch(connector: str, counts: Counts) -> None:
+        if connector not in tasks:
+            tasks[connector] = progress.add_task(connector, total=None)
+        progress.update(tasks[connector], completed=counts.fetched,
+                        description=f"{connector}: {counts.fetched} records")
+
+    return on_batch
+
+
+@app.command("sync")
+def sync_command(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="poll every connector once and exit")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    connector: Annotated[list[str] | None, typer.Option(help="only these connectors")] = None,
+) -> None:
+    """Poll every connector once: store what changed, quarantine what is bad."""
+    if not once:
+        err_console.print("use `clinicsync sync --once` (a long-running service is `clinicsync run`)")
+        raise typer.Exit(EXIT_CONFIG)
+    context = app_context(ctx)
+    settings, store = context.settings, context.store
+    report: RunReport
+    if err_console.is_terminal and not json_output:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=err_console, transient=True) as progress:
+            report = run_once(settings, store, connector, on_batch=_progress_callback(progress))
+    else:
+        report = run_once(settings, store, connector)
+    if json_output:
+        print_json(report.as_dict())
+    else:
+        _print_report(report)
+    if report.failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print_report(report: RunReport) -> None:
+    table = Table(title=f"sync run {report.run_id}")
+    keys = ["fetched", "created", "updated", "rescheduled", "cancelled", "deleted", "unchanged", "quarantined"]
+    for key in ["connector", *keys, "error"]:
+        table.add_column(key)
+    for name, result in report.connectors.items():
+        counts = result.counts.as_dict()
+        table.add_row(name, *(str(counts[k]) for k in keys), f"[red]{result.error}[/red]" if result.error else "")
+    out_console.print(table)
+
+
+@app.command()
+def status(ctx: typer.Context,
+           json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each connector's last run, counts, errors, and quarantine size."""
+    rows = connector_status(app_context(ctx).store)
+    if json_output:
+        print_json({"connectors": rows})
+        return
+    table = Table("connector", "last run", "status", "last success", "created", "quarantined", "error")
+    for row in rows:
+        table.add_row(row["connector"], row["last_started"], row["last_status"], row["last_success"] or "never",
+                      str(row["counts"].get("created", 0)), str(row["quarantined"]), row["error"] or "")
+    out_console.print(table)
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of settings.yaml (for editors)."""
+    print(json_schema())
+
+
+@config_app.command("validate")
+def config_validate(ctx: typer.Context) -> None:
+    """Validate the settings file and say so."""
+    path = config_path(app_context(ctx).config)
+    try:
+        load_settings(path)
+    except ConfigError as exc:
+        err_console.print(f"[red]{exc.render()}[/red]", highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    out_console.print(f"{path}: valid")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply pending migrations (run once per deployment, before the workers)."""
+    settings = app_context(ctx).settings
+    engine = db.make_engine(settings.store.url)
+    db.upgrade(engine)
+    out_console.print(f"database at revision {db.current_revision(engine)}")
+    engine.dispose()
+
+
+@demo_app.command("reset")
+def demo_reset(
+    ctx: typer.Context,
+    anchor: Annotated[str | None, typer.Option("--date", help="first day of the sample (default: tomorrow)")]
+    = None,
+    keep_store: Annotated[bool, typer.Option(help="keep the local SQLite store")] = False,
+) -> None:
+    """Regenerate examples/drop around a date and clear the embedded store."""
+    from datetime import timedelta
+
+    from sync.demo import generate_rows, write_csv
+
+    context = app_context(ctx)
+    settings = context.settings
+    first_day = date.fromisoformat(anchor) if anchor else date.today() + timedelta(days=1)
+    csv_configs = [c for c in settings.connectors if c.kind == "csv"]
+    if not csv_configs:
+        err_console.print("no csv connector in the settings: nothing to regenerate")
+        raise typer.Exit(EXIT_CONFIG)
+    drop_dir: Path = csv_configs[0].drop_dir  # type: ignore[attr-defined]
+    rows = generate_rows(first_day, settings.clinic.timezone)
+    write_csv(rows, drop_dir / "appointments.csv")
+    url = settings.store.url
+    if not keep_store and url.startswith("sqlite:///"):
+        database = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        state_dir = settings.base_dir / ".clinicsync"
+        for child in ("outbox", "calendars"):
+            shutil.rmtree(state_dir / child, ignore_errors=True)
+    out_console.print(f"wrote {len(rows)} rows from {first_day} to {drop_dir / 'appointments.csv'}")

@@ -1,0 +1,133 @@
+"""One sync run: every enabled connector, each isolated from the others' failures."""
+
+from __future__ import annotations
+
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+
+from connectors.base import Batch, ConnectorError, ConnectorSettings
+from connectors.registry import build_connector
+from mappings.engine import CompiledMapping, load_mapping
+from mappings.model import MappingError
+from sync.settings import Settings
+from sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store
+
+log = structlog.get_logger("clinicsync.sync")
+BatchCallback = Callable[[str, Counts], None]
+
+
+@dataclass
+class ConnectorReport:
+    counts: Counts = field(default_factory=Counts)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.counts.as_dict(), "error": self.error}
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    connectors: dict[str, ConnectorReport] = field(default_factory=dict)
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # sibling keys from pipeline stages
+
+    @property
+    def failed(self) -> bool:
+        return any(r.error for r in self.connectors.values()) or any(
+            e.get("error") for e in self.extras.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "connectors": {k: v.as_dict() for k, v in self.connectors.items()},
+                **self.extras}
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], list[QuarantineEntry]]:
+    """Map each record; a record that fails goes to quarantine with its reason."""
+    mapped: list[Mapped] = []
+    quarantined = [QuarantineEntry(r.position, r.reason, record_id=r.record_id, raw=r.raw)
+                   for r in batch.rejected]
+    for record in batch.records:
+        try:
+            mapped.append(Mapped(record.position, mapping.apply(record.data)))
+        except MappingError as exc:
+            quarantined.append(QuarantineEntry(
+                record.position, exc.reason, field=exc.field,
+                record_id=record.record_id or mapping.peek_id(record.data),
+                raw=orjson.dumps(record.data, default=str).decode()))
+        except Exception as exc:  # a mapping must never crash a run on odd input
+            quarantined.append(QuarantineEntry(
+                record.position, f"unexpected mapping failure ({type(exc).__name__})",
+                record_id=record.record_id, raw=orjson.dumps(record.data, default=str).decode()))
+    return mapped, quarantined
+
+
+def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
+                   on_batch: BatchCallback | None = None) -> ConnectorReport:
+    report = ConnectorReport()
+    row_id = store.start_run(run_id, config.name)
+    bound = log.bind(connector=config.name, run_id=run_id)
+    connector = None
+    try:
+        mapping = load_mapping(config.mapping, settings.clinic.timezone, settings.clinic.default_region,
+                               settings.base_dir)
+        connector = build_connector(config)
+        connector.required_columns = mapping.required_sources()
+        seen: set[str] | None = None
+        for batch in connector.fetch(store.load_cursor(config.name)):
+            mapped, quarantined = map_batch(mapping, batch)
+            snapshot_end = None
+            if batch.snapshot:
+                seen = seen if seen is not None else set()
+                seen.update(m.appointment.external_id for m in mapped)
+                seen.update(q.record_id for q in quarantined if q.record_id)
+                if batch.snapshot_end:
+                    snapshot_end = SnapshotEnd(seen, batch.max_delete_share)
+                    seen = None
+            counts, error = store.apply_batch(config.name, run_id, mapped, quarantined, batch.cursor,
+                                              snapshot_end)
+            report.counts.add(counts)
+            if error:
+                report.error = error
+                bound.error("snapshot.safety_stop", source=batch.source, detail=error)
+            if on_batch:
+                on_batch(config.name, report.counts)
+    except ConnectorError as exc:
+        report.error = str(exc)
+        bound.error("connector.failed", error=str(exc))
+    except ValueError as exc:  # a mapping preset that does not load
+        report.error = str(exc)
+        bound.error("connector.failed", error=str(exc))
+    except Exception as exc:
+        report.error = f"internal error: {type(exc).__name__}: {exc}"
+        bound.error("connector.crashed", error=type(exc).__name__,
+                    where=traceback.extract_tb(exc.__traceback__)[-1].name)
+    finally:
+        if connector is not None:
+            connector.close()
+        store.finish_run(row_id, report.counts, report.error)
+    bound.info("connector.synced", **report.counts.as_dict(), failed=report.error is not None)
+    return report
+
+
+def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
+              on_batch: BatchCallback | None = None, run_id: str | None = None) -> RunReport:
+    report = RunReport(run_id or new_run_id())
+    structlog.contextvars.bind_contextvars(run_id=report.run_id)
+    try:
+        for config in settings.connectors:
+            if not config.enabled or (only and config.name not in only):
+                continue
+            report.connectors[config.name] = sync_connector(settings, store, config, report.run_id, on_batch)
+    finally:
+        structlog.contextvars.unbind_contextvars("run_id")
+    return report

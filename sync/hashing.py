@@ -1,0 +1,13 @@
+"""Content hashes: the one way clinicsync decides whether something changed."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+
+def content_hash(value: Any) -> str:
+    """A stable 128-bit hex digest of dataclasses, dicts, datetimes (orjson-serializable)."""
+    return hashlib.blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()

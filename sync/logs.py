@@ -1,0 +1,75 @@
+"""structlog setup: console on a terminal, JSON lines otherwise, and a redaction
+processor so that no patient data and no secret reaches a log at default level."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+# Keys whose values are PHI or secrets wherever they appear in an event.
+SENSITIVE_KEYS = frozenset({
+    "name", "patient", "patient_name", "first_name", "last_name", "phone", "patient_phone", "mobile",
+    "email", "patient_email", "to", "from_", "recipient", "address", "body", "text", "dob", "birth_date",
+    "birthdate", "raw", "row", "record", "password", "secret", "token", "api_key", "auth_token",
+    "authorization", "private_key", "client_secret", "access_token",
+})
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w/])\+?\d[\d ().-]{7,}\d(?![\w/])")
+_BEARER = re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+REDACTED = "[redacted]"
+
+
+def scrub_text(text: str) -> str:
+    """Mask what looks like an email, a phone number or a credential inside free text."""
+    text = _EMAIL.sub(REDACTED, text)
+    text = _BEARER.sub(r"\1 " + REDACTED, text)
+    return _PHONE.sub(REDACTED, text)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, Mapping):
+        return {k: (REDACTED if str(k).lower() in SENSITIVE_KEYS else _scrub(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event):
+        if key.lower() in SENSITIVE_KEYS:
+            event[key] = REDACTED
+        elif key not in ("timestamp", "level", "logger"):
+            event[key] = _scrub(event[key])
+    return event
+
+
+def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
+    renderer: Any = (structlog.dev.ConsoleRenderer(colors=stream.isatty()) if use_console
+                     else structlog.processors.JSONRenderer())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,131 @@
+"""The store's tables (SQLModel). Times are UTC; each appointment keeps its IANA zone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from sync.types import UtcDateTime, utcnow
+
+
+def utc_column(nullable: bool = True, index: bool = False) -> Column[datetime]:
+    return Column(UtcDateTime(), nullable=nullable, index=index)
+
+
+class Patient(SQLModel, table=True):
+    connector: str = Field(primary_key=True, max_length=64)
+    external_id: str = Field(primary_key=True, max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=320)
+    language: str | None = Field(default=None, max_length=35)
+    channel: str | None = Field(default=None, max_length=16)
+    allow_sms: bool = True
+    allow_email: bool = True
+    content_hash: str = Field(max_length=32)
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class Practitioner(SQLModel, table=True):
+    connector: str = Field(primary_key=True, max_length=64)
+    external_id: str = Field(primary_key=True, max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=320, index=True)
+    content_hash: str = Field(max_length=32)
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class Location(SQLModel, table=True):
+    connector: str = Field(primary_key=True, max_length=64)
+    external_id: str = Field(primary_key=True, max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+
+
+class Appointment(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("connector", "external_id", name="uq_appointment_source"),
+        Index("ix_appointment_start", "start_utc"),
+        Index("ix_appointment_practitioner", "connector", "practitioner_ref"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    connector: str = Field(max_length=64)
+    external_id: str = Field(max_length=255)
+    status: str = Field(max_length=24)
+    start_utc: datetime = Field(sa_column=utc_column(nullable=False))
+    end_utc: datetime = Field(sa_column=utc_column(nullable=False))
+    timezone: str = Field(max_length=64)
+    type: str | None = Field(default=None, max_length=255)
+    location_ref: str | None = Field(default=None, max_length=255)
+    patient_ref: str | None = Field(default=None, max_length=255)
+    practitioner_ref: str | None = Field(default=None, max_length=255)
+    content_hash: str = Field(max_length=32)
+    version: int = 1
+    source_updated_at: datetime | None = Field(default=None, sa_column=utc_column())
+    deleted_at: datetime | None = Field(default=None, sa_column=utc_column())
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class ConnectorState(SQLModel, table=True):
+    """The connector's opaque cursor, committed with the batch it belongs to."""
+
+    connector: str = Field(primary_key=True, max_length=64)
+    cursor: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class SyncRun(SQLModel, table=True):
+    """One row per connector per run: what it fetched and changed, and its error."""
+
+    __table_args__ = (Index("ix_syncrun_connector_started", "connector", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(max_length=32, index=True)
+    connector: str = Field(max_length=64)
+    status: str = Field(max_length=16)  # running | ok | failed
+    counts: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    started_at: datetime = Field(sa_column=utc_column(nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class Quarantine(SQLModel, table=True):
+    """A record that could not be imported, where it came from, and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(max_length=32, index=True)
+    connector: str = Field(max_length=64, index=True)
+    position: str = Field(max_length=512)
+    record_id: str | None = Field(default=None, max_length=255)
+    field: str | None = Field(default=None, max_length=64)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    raw: str | None = Field(default=None, sa_column=Column(Text))  # PHI: shown to staff, never logged
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class Event(SQLModel, table=True):
+    """The outbox: what changed, written in the same transaction as the change."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    appointment_id: int = Field(foreign_key="appointment.id", index=True)
+    kind: str = Field(max_length=16)  # created|updated|rescheduled|cancelled|noshow|deleted
+    version: int
+    payload: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class EventConsumer(SQLModel, table=True):
+    """How far each consumer (calendar, planner, …) has read the outbox."""
+
+    consumer: str = Field(primary_key=True, max_length=64)
+    last_event_id: int = 0
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+__all__ = [
+    "Appointment", "ConnectorState", "Event", "EventConsumer", "Location", "Patient", "Practitioner",
+    "Quarantine", "SyncRun", "utcnow",
+]

@@ -1,0 +1,43 @@
+"""What `sync --once` does after the connectors: the stages that consume the outbox
+(calendar push, reminder planning, …). Each stage reports under its own key of the
+run's JSON, beside "connectors"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from sync.engine import BatchCallback, RunReport, sync_once
+from sync.settings import Settings
+from sync.store import Store
+
+log = structlog.get_logger("clinicsync.pipeline")
+StageResult = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str  # its key in the run report
+    run: Callable[[Settings, Store, str], StageResult]
+    # A stage that failed sets "error" in its result and makes the run exit 1.
+
+
+def stages() -> list[Stage]:
+    """The stages in order. Later issues append theirs here."""
+    return []
+
+
+def run_once(settings: Settings, store: Store, only: list[str] | None = None,
+             on_batch: BatchCallback | None = None) -> RunReport:
+    report = sync_once(settings, store, only, on_batch)
+    for stage in stages():
+        try:
+            result = stage.run(settings, store, report.run_id)
+        except Exception as exc:  # one stage failing must not hide the others' work
+            log.error("stage.failed", stage=stage.key, error=type(exc).__name__)
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        report.extras[stage.key] = result
+    return report

@@ -1,0 +1,166 @@
+"""settings.yaml as pydantic models, loaded with every error collected and located."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import reduce
+from operator import or_
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator
+
+from connectors.base import ConnectorSettings
+from connectors.registry import connector_kinds
+from sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
+from sync.settings_base import SettingsModel, base_dir_from
+
+DEFAULT_CONFIG = Path("settings.yaml")
+
+
+def validate_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. America/New_York)") from None
+    return value
+
+
+class ClinicSettings(SettingsModel):
+    name: str = "clinic"
+    timezone: str = Field("UTC", description="IANA zone for sources that give local times")
+    default_region: str = Field("US", description="ISO 3166 region for phone numbers without +")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return validate_timezone(value)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        value = value.upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r} (an ISO 3166 code such as US, GB, DE)")
+        return value
+
+
+class StoreSettings(SettingsModel):
+    url: str = Field("sqlite:///.clinicsync/clinicsync.db", description="any SQLAlchemy URL")
+    pool_size: int = Field(5, ge=1, le=100)
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _relative_sqlite(cls, value: str, info: ValidationInfo) -> str:
+        prefix = "sqlite:///"
+        if value.startswith(prefix) and not value.startswith(prefix + "/") and ":memory:" not in value:
+            return prefix + str(base_dir_from(info) / value[len(prefix):])
+        return value
+
+
+class LoggingSettings(SettingsModel):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "console", "json"] = "auto"
+
+
+class SettingsRoot(SettingsModel):
+    """Fields shared by every build of the settings model (connectors are added per kind)."""
+
+    clinic: ClinicSettings = ClinicSettings()
+    store: StoreSettings = StoreSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+
+def _union(models: tuple[type[ConnectorSettings], ...]) -> Any:
+    return reduce(or_, models)
+
+
+def settings_model() -> type[Settings]:
+    """The root model with one connector variant per registered kind (entry points)."""
+    models = tuple(cls.settings_model for cls in connector_kinds().values())
+    item: Any = models[0] if len(models) == 1 else Annotated[_union(models), Field(discriminator="kind")]
+    model: type[Settings] = create_model(
+        "Settings",
+        __base__=Settings,
+        connectors=(list[item], Field(default_factory=list)),
+    )
+    return model
+
+
+class Settings(SettingsRoot):
+    """The validated settings. ``connectors`` holds each kind's own settings model."""
+
+    connectors: list[ConnectorSettings] = Field(default_factory=list)
+    source: str = Field("settings", exclude=True)
+    base_dir: Path = Field(Path("."), exclude=True, description="relative paths are read against this")
+
+    @field_validator("connectors")
+    @classmethod
+    def _unique_names(cls, value: list[ConnectorSettings]) -> list[ConnectorSettings]:
+        seen: set[str] = set()
+        for item in value:
+            if item.name in seen:
+                raise ValueError(f"two connectors are named {item.name!r}; names must be unique")
+            seen.add(item.name)
+        return value
+
+    def connector(self, name: str) -> ConnectorSettings:
+        for item in self.connectors:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+
+def _problem(error: Any, loaded: LoadedYaml, kinds: set[str]) -> str:
+    loc = tuple(error["loc"])
+    # A discriminated union puts the tag into the location: connectors.0.csv.drop_dir.
+    if len(loc) > 2 and loc[0] == "connectors" and loc[2] in kinds:
+        loc = loc[:2] + loc[3:]
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; see `clinicsync config schema`)"
+    elif error["type"] == "union_tag_invalid":
+        message = f"unknown connector kind {error['input'].get('kind')!r}; known kinds: {sorted(kinds)}"
+        loc = (*loc, "kind")
+    elif error["type"] == "union_tag_not_found":
+        message = f"missing key 'kind' (one of {sorted(kinds)})"
+    message = message.removeprefix("Value error, ")
+    line = loaded.line_of(loc)
+    where = f"{format_path(loc)} (line {line})" if line else format_path(loc)
+    return f"{where}: {message}"
+
+
+def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settings:
+    data = loaded.data if loaded.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(["the top level must be a mapping of sections (clinic:, store:, connectors: …)"],
+                          source)
+    model = settings_model()
+    try:
+        settings = model.model_validate({**data, "source": source, "base_dir": base_dir},
+                                        context={"base_dir": base_dir})
+    except ValidationError as exc:
+        kinds = set(connector_kinds())
+        raise ConfigError([_problem(e, loaded, kinds) for e in exc.errors()], source) from None
+    return settings
+
+
+def config_path(explicit: Path | None) -> Path:
+    """--config, else $CLINICSYNC_CONFIG, else ./settings.yaml."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("CLINICSYNC_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load_settings(path: Path) -> Settings:
+    loaded = load_yaml_file(path)
+    return validate_settings(loaded, str(path), path.resolve().parent)
+
+
+def json_schema() -> str:
+    return json.dumps(settings_model().model_json_schema(), indent=2)

@@ -1,0 +1,329 @@
+"""The store: applies a batch of normalized appointments with change detection.
+
+Everything a batch causes — rows, outbox events, quarantine entries and the
+connector's new cursor — is written in one transaction. Unchanged input writes
+nothing at all. Bulk selects and executemany keep it fast on large imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+
+from mappings.model import ACTIVE_STATUSES, NormalizedAppointment
+from sync.changes import Change, Stored, classify
+from sync.db import ensure_schema, make_engine
+from sync.hashing import content_hash
+from sync.model import (
+    Appointment,
+    ConnectorState,
+    Event,
+    Location,
+    Patient,
+    Practitioner,
+    Quarantine,
+    SyncRun,
+)
+from sync.settings import StoreSettings
+from sync.types import utcnow
+
+_CHUNK = 500
+COUNT_KEYS = ("fetched", "created", "updated", "rescheduled", "cancelled", "noshow", "deleted",
+              "unchanged", "quarantined")
+
+APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
+PATIENTS = Patient.__table__  # type: ignore[attr-defined]
+PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
+LOCATIONS = Location.__table__  # type: ignore[attr-defined]
+EVENTS = Event.__table__  # type: ignore[attr-defined]
+QUARANTINE = Quarantine.__table__  # type: ignore[attr-defined]
+STATES = ConnectorState.__table__  # type: ignore[attr-defined]
+RUNS = SyncRun.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    position: str
+    reason: str
+    field: str | None = None
+    record_id: str | None = None
+    raw: str | None = None
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """A record that mapped, with where it came from."""
+
+    position: str
+    appointment: NormalizedAppointment
+
+
+@dataclass
+class Counts:
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    rescheduled: int = 0
+    cancelled: int = 0
+    noshow: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+
+    def add(self, other: Counts) -> None:
+        for key in COUNT_KEYS:
+            setattr(self, key, getattr(self, key) + getattr(other, key))
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class SnapshotEnd:
+    """Ends a full listing: future appointments not in ``seen`` are deleted,
+    unless more than ``max_share`` of them would go (a truncated export)."""
+
+    seen: set[str]
+    max_share: float
+    now: datetime = field(default_factory=utcnow)
+
+
+class SnapshotSafetyStop(Exception):
+    def __init__(self, absent: int, total: int, max_share: float) -> None:
+        self.absent, self.total, self.max_share = absent, total, max_share
+        super().__init__(
+            f"snapshot safety stop: {absent} of {total} future appointments "
+            f"({absent / total:.0%}) are missing from the newest snapshot, more than the allowed "
+            f"{max_share:.0%}; nothing was deleted. If the export is complete, raise "
+            "`max_delete_share` for this connector and sync again.")
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _appointment_hash(appointment: NormalizedAppointment) -> str:
+    return content_hash(appointment)
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, settings: StoreSettings) -> Store:
+        engine = make_engine(settings.url, settings.pool_size, settings.echo)
+        ensure_schema(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- cursors and runs -------------------------------------------------------------------
+    def load_cursor(self, connector: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            value = connection.execute(
+                select(STATES.c.cursor).where(STATES.c.connector == connector)).scalar_one_or_none()
+        return orjson.loads(value) if value is not None else None
+
+    @staticmethod
+    def _save_cursor(connection: Connection, connector: str, cursor: dict[str, Any]) -> None:
+        encoded = orjson.dumps(cursor, option=orjson.OPT_SORT_KEYS).decode()
+        now = utcnow()
+        changed = connection.execute(
+            update(STATES).where(STATES.c.connector == connector).values(cursor=encoded, updated_at=now))
+        if changed.rowcount == 0:
+            connection.execute(insert(STATES).values(connector=connector, cursor=encoded, updated_at=now))
+
+    def start_run(self, run_id: str, connector: str) -> int:
+        with self.engine.begin() as connection:
+            result = connection.execute(insert(RUNS).values(
+                run_id=run_id, connector=connector, status="running", counts="{}", started_at=utcnow()))
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def finish_run(self, row_id: int, counts: Counts, error: str | None) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(RUNS).where(RUNS.c.id == row_id).values(
+                status="failed" if error else "ok", counts=orjson.dumps(counts.as_dict()).decode(),
+                error=error, finished_at=utcnow()))
+
+    # -- the batch ------------------------------------------------------------------------
+    def apply_batch(self, connector: str, run_id: str, mapped: Sequence[Mapped],
+                    quarantined: Sequence[QuarantineEntry], cursor: dict[str, Any] | None,
+                    snapshot_end: SnapshotEnd | None = None) -> tuple[Counts, str | None]:
+        """Store one batch and its cursor atomically; returns counts and a safety-stop error."""
+        counts = Counts(fetched=len(mapped) + len(quarantined), quarantined=len(quarantined))
+        error: str | None = None
+        latest: dict[str, Mapped] = {}
+        for item in mapped:
+            latest[item.appointment.external_id] = item
+        counts.unchanged += len(mapped) - len(latest)  # superseded by a later row of the same batch
+        with self.engine.begin() as connection:
+            now = utcnow()
+            appointments = [m.appointment for m in latest.values()]
+            self._upsert_people(connection, connector, appointments, now)
+            self._upsert_appointments(connection, connector, appointments, counts, now)
+            if quarantined:
+                connection.execute(insert(QUARANTINE), [
+                    {"run_id": run_id, "connector": connector, "position": q.position,
+                     "record_id": q.record_id, "field": q.field, "reason": q.reason, "raw": q.raw,
+                     "created_at": now} for q in quarantined])
+            if snapshot_end is not None:
+                try:
+                    counts.deleted += self._delete_absent(connection, connector, snapshot_end)
+                except SnapshotSafetyStop as stop:
+                    error = str(stop)
+            if cursor is not None:
+                self._save_cursor(connection, connector, cursor)
+        return counts, error
+
+    def _upsert_people(self, connection: Connection, connector: str,
+                       appointments: Sequence[NormalizedAppointment], now: datetime) -> None:
+        patients = {a.patient.external_id: asdict(a.patient) for a in appointments if a.patient}
+        practitioners = {a.practitioner.external_id: asdict(a.practitioner)
+                         for a in appointments if a.practitioner}
+        locations = {a.location: {"external_id": a.location, "name": a.location}
+                     for a in appointments if a.location}
+        self._upsert_keyed(connection, PATIENTS, connector, patients, now, hashed=True)
+        self._upsert_keyed(connection, PRACTITIONERS, connector, practitioners, now, hashed=True)
+        self._upsert_keyed(connection, LOCATIONS, connector, locations, now, hashed=False)
+
+    @staticmethod
+    def _upsert_keyed(connection: Connection, table: Any, connector: str, rows: dict[str, dict[str, Any]],
+                      now: datetime, hashed: bool) -> None:
+        if not rows:
+            return
+        existing: dict[str, str | None] = {}
+        keys = list(rows)
+        hash_column = table.c.content_hash if hashed else table.c.name
+        for chunk in _chunks(keys):
+            for key, value in connection.execute(
+                    select(table.c.external_id, hash_column)
+                    .where(table.c.connector == connector, table.c.external_id.in_(chunk))):
+                existing[key] = value
+        inserts, updates = [], []
+        for key, row in rows.items():
+            record = {**row, "connector": connector}
+            if hashed:
+                record["content_hash"] = content_hash(row)
+                record["updated_at"] = now
+                marker = record["content_hash"]
+            else:
+                marker = row["name"]
+            if key not in existing:
+                inserts.append(record)
+            elif existing[key] != marker:
+                updates.append({**record, "_connector": connector, "_key": key})
+        if inserts:
+            connection.execute(insert(table), inserts)
+        if updates:
+            columns = [c for c in updates[0] if not c.startswith("_") and c not in ("connector", "external_id")]
+            connection.execute(
+                update(table)
+                .where(table.c.connector == bindparam("_connector"), table.c.external_id == bindparam("_key"))
+                .values({c: bindparam(c) for c in columns}),
+                updates)
+
+    def _upsert_appointments(self, connection: Connection, connector: str,
+                             appointments: Sequence[NormalizedAppointment], counts: Counts,
+                             now: datetime) -> None:
+        if not appointments:
+            return
+        stored: dict[str, Stored] = {}
+        t = APPOINTMENTS.c
+        for chunk in _chunks([a.external_id for a in appointments]):
+            for row in connection.execute(
+                    select(t.external_id, t.id, t.status, t.start_utc, t.end_utc, t.practitioner_ref,
+                           t.content_hash, t.version, t.source_updated_at, t.deleted_at)
+                    .where(t.connector == connector, t.external_id.in_(chunk))):
+                stored[row.external_id] = Stored(
+                    id=row.id, status=row.status, start_utc=row.start_utc, end_utc=row.end_utc,
+                    practitioner_ref=row.practitioner_ref, content_hash=row.content_hash, version=row.version,
+                    source_updated_at=row.source_updated_at, deleted_at=row.deleted_at)
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        changes: list[tuple[int, Change, int]] = []
+        for appointment in appointments:
+            new_hash = _appointment_hash(appointment)
+            old = stored.get(appointment.external_id)
+            if old is None:
+                inserts.append(_appointment_row(connector, appointment, new_hash, now, version=1))
+                continue
+            change = classify(old, appointment, new_hash)
+            if change is None:
+                counts.unchanged += 1
+                continue
+            version = old.version + 1
+            values = _appointment_row(connector, appointment, new_hash, now, version)
+            for key in ("created_at", "connector", "external_id"):
+                values.pop(key)
+            updates.append({**values, "deleted_at": None, "_id": old.id})
+            changes.append((old.id, change, version))
+            counts_key = change.kind
+            setattr(counts, counts_key, getattr(counts, counts_key) + 1)
+        if inserts:
+            result = connection.execute(
+                insert(APPOINTMENTS).returning(APPOINTMENTS.c.id, sort_by_parameter_order=True), inserts)
+            for (new_id,) in result:
+                changes.append((new_id, Change("created"), 1))
+            counts.created += len(inserts)
+        if updates:
+            columns = [c for c in updates[0] if not c.startswith("_")]
+            connection.execute(
+                update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
+                .values({c: bindparam(c) for c in columns}),
+                updates)
+        if changes:
+            connection.execute(insert(EVENTS), [
+                {"appointment_id": appointment_id, "kind": change.kind, "version": version,
+                 "payload": orjson.dumps(change.payload).decode(), "created_at": now}
+                for appointment_id, change, version in changes])
+
+    def _delete_absent(self, connection: Connection, connector: str, end: SnapshotEnd) -> int:
+        t = APPOINTMENTS.c
+        future = connection.execute(
+            select(t.id, t.external_id, t.version)
+            .where(t.connector == connector, t.deleted_at.is_(None), t.start_utc > end.now,
+                   t.status.in_(ACTIVE_STATUSES))).all()
+        absent = [row for row in future if row.external_id not in end.seen]
+        if not absent:
+            return 0
+        if len(absent) / len(future) > end.max_share:
+            raise SnapshotSafetyStop(len(absent), len(future), end.max_share)
+        now = utcnow()
+        connection.execute(
+            update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
+            .values(deleted_at=bindparam("deleted_at"), version=bindparam("version"),
+                    updated_at=bindparam("deleted_at")),
+            [{"_id": row.id, "deleted_at": now, "version": row.version + 1} for row in absent])
+        connection.execute(insert(EVENTS), [
+            {"appointment_id": row.id, "kind": "deleted", "version": row.version + 1,
+             "payload": "{}", "created_at": now} for row in absent])
+        return len(absent)
+
+
+def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, now: datetime,
+                     version: int) -> dict[str, Any]:
+    return {
+        "connector": connector,
+        "external_id": a.external_id,
+        "status": a.status,
+        "start_utc": a.start,
+        "end_utc": a.end,
+        "timezone": a.timezone,
+        "type": a.type,
+        "location_ref": a.location,
+        "patient_ref": a.patient.external_id if a.patient else None,
+        "practitioner_ref": a.practitioner.external_id if a.practitioner else None,
+        "content_hash": new_hash,
+        "version": version,
+        "source_updated_at": a.source_updated_at,
+        "created_at": now,
+        "updated_at": now,
+    }
