@@ -79,6 +79,20 @@ class RetriableConnectorError(ConnectorError):
 
 
 @dataclass(frozen=True)
+class WritebackAction:
+    """A patient's answer to write back to the source (FHIR participant status vocabulary)."""
+
+    external_id: str  # the appointment's id at the source
+    participant_status: str  # accepted | declined | tentative | needs-action
+    appointment_status: str | None = None  # e.g. "cancelled" when a decline cancels, if configured
+    patient_ref: str | None = None
+
+
+class WritebackUnsupported(ConnectorError):
+    """This source (or its configuration) does not accept write-back."""
+
+
+@dataclass(frozen=True)
 class CheckResult:
     ok: bool
     detail: str
@@ -106,6 +120,11 @@ class Connector(ABC):
     @abstractmethod
     def check(self) -> CheckResult:
         """Is the source reachable and readable? Used by ``clinicsync check``."""
+
+    def writeback(self, action: WritebackAction) -> None:
+        """Write a patient's answer back where the source allows it. Raise
+        RetriableConnectorError on a passing fault (it is retried from an outbox)."""
+        raise WritebackUnsupported(f"connector {self.name} ({self.kind}) does not accept write-back")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""

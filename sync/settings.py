@@ -12,9 +12,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from connectors.base import ConnectorSettings
 from connectors.registry import connector_kinds
+from notifiers.base import NotifierSettings
+from notifiers.registry import notifier_kinds
 from sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
 from sync.settings_base import SettingsModel, base_dir_from
 
@@ -75,18 +78,26 @@ class SettingsRoot(SettingsModel):
     logging: LoggingSettings = LoggingSettings()
 
 
-def _union(models: tuple[type[ConnectorSettings], ...]) -> Any:
+def _union(models: tuple[type[SettingsModel], ...]) -> Any:
     return reduce(or_, models)
 
 
+def _plugin_item(models: tuple[type[SettingsModel], ...]) -> Any:
+    """One settings model per registered kind, told apart by their ``kind`` key."""
+    return models[0] if len(models) == 1 else Annotated[_union(models), Field(discriminator="kind")]
+
+
 def settings_model() -> type[Settings]:
-    """The root model with one connector variant per registered kind (entry points)."""
-    models = tuple(cls.settings_model for cls in connector_kinds().values())
-    item: Any = models[0] if len(models) == 1 else Annotated[_union(models), Field(discriminator="kind")]
+    """The root model with one variant per registered connector and notifier kind (entry points)."""
+    connectors = tuple(cls.settings_model for cls in connector_kinds().values())
+    notifiers = tuple(cls.settings_model for cls in notifier_kinds().values())
+    connector_list: Any = list[_plugin_item(connectors)]  # type: ignore[misc]
+    notifier_list: Any = list[_plugin_item(notifiers)]  # type: ignore[misc]
     model: type[Settings] = create_model(
         "Settings",
         __base__=Settings,
-        connectors=(list[item], Field(default_factory=list)),
+        connectors=(connector_list, Field(default_factory=list)),
+        notifiers=(notifier_list, Field(default_factory=list)),
     )
     return model
 
@@ -95,16 +106,18 @@ class Settings(SettingsRoot):
     """The validated settings. ``connectors`` holds each kind's own settings model."""
 
     connectors: list[ConnectorSettings] = Field(default_factory=list)
-    source: str = Field("settings", exclude=True)
-    base_dir: Path = Field(Path("."), exclude=True, description="relative paths are read against this")
+    notifiers: list[NotifierSettings] = Field(
+        default_factory=list, description="message channels; the embedded default is a dry-run outbox")
+    source: SkipJsonSchema[str] = Field("settings", exclude=True)
+    base_dir: SkipJsonSchema[Path] = Field(Path("."), exclude=True, description="relative paths are read against this")
 
-    @field_validator("connectors")
+    @field_validator("connectors", "notifiers")
     @classmethod
-    def _unique_names(cls, value: list[ConnectorSettings]) -> list[ConnectorSettings]:
+    def _unique_names(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
         seen: set[str] = set()
         for item in value:
             if item.name in seen:
-                raise ValueError(f"two connectors are named {item.name!r}; names must be unique")
+                raise ValueError(f"two {info.field_name} are named {item.name!r}; names must be unique")
             seen.add(item.name)
         return value
 
@@ -118,7 +131,7 @@ class Settings(SettingsRoot):
 def _problem(error: Any, loaded: LoadedYaml, kinds: set[str]) -> str:
     loc = tuple(error["loc"])
     # A discriminated union puts the tag into the location: connectors.0.csv.drop_dir.
-    if len(loc) > 2 and loc[0] == "connectors" and loc[2] in kinds:
+    if len(loc) > 2 and loc[0] in ("connectors", "notifiers") and loc[2] in kinds:
         loc = loc[:2] + loc[3:]
     message = error["msg"]
     if error["type"] == "extra_forbidden":
@@ -144,7 +157,7 @@ def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settin
         settings = model.model_validate({**data, "source": source, "base_dir": base_dir},
                                         context={"base_dir": base_dir})
     except ValidationError as exc:
-        kinds = set(connector_kinds())
+        kinds = set(connector_kinds()) | set(notifier_kinds())
         raise ConfigError([_problem(e, loaded, kinds) for e in exc.errors()], source) from None
     return settings
 

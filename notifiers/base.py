@@ -1,0 +1,97 @@
+"""The notifier contract: send one Message, return a Receipt or raise a classified error.
+
+A notifier never sees an appointment, only a message. Each kind lives in its own module,
+registered through the ``clinicsync.notifiers`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from sync.settings_base import SettingsModel
+
+CHANNELS = ("email", "sms", "whatsapp")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # e.g. "text/calendar; method=REQUEST"
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Message:
+    channel: str  # email | sms | whatsapp
+    recipient: str  # an email address, or an E.164 phone number
+    body_text: str
+    idempotency_key: str  # stable per reminder: providers that accept one use it; files are named by it
+    subject: str | None = None
+    body_html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    language: str = "en"
+    # Provider-side template (WhatsApp Content SID, SendGrid dynamic template) and its variables.
+    template_id: str | None = None
+    template_variables: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)  # e.g. {"reminder_id": "42"}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    provider: str  # the notifier's kind
+    provider_id: str | None  # the provider's message id (Twilio SID, SendGrid X-Message-Id, file name)
+    status: str = "sent"  # sent | queued | accepted
+    detail: str | None = None
+
+
+class NotifierError(Exception):
+    """Base of the classified errors. Messages never carry the recipient or the body."""
+
+
+class RetryableError(NotifierError):
+    """A passing fault (429, 5xx, timeout): retry with backoff, then fail."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(NotifierError):
+    """This message will never go to this address (invalid number, rejected): fall back."""
+
+
+class OptedOutError(PermanentError):
+    """The recipient unsubscribed on this channel: record it and send nothing more there."""
+
+
+class NotifierSettings(SettingsModel):
+    """Keys every notifier has; each kind subclasses this with ``kind: Literal[...]``."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    kind: str
+    rate_per_second: float = Field(10.0, gt=0, description="messages per second at most")
+
+
+class Notifier(ABC):
+    kind: ClassVar[str]
+    channels: ClassVar[frozenset[str]]
+    settings_model: ClassVar[type[NotifierSettings]]
+
+    def __init__(self, settings: NotifierSettings, context: dict[str, Any] | None = None) -> None:
+        self.settings = settings
+        self.context = context or {}
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    @abstractmethod
+    def send(self, message: Message) -> Receipt:
+        """Deliver one message, or raise RetryableError / PermanentError / OptedOutError."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has none."""
