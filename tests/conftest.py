@@ -104,7 +104,14 @@ SettingsFactory = Callable[..., Path]
 
 @pytest.fixture
 def write_settings(tmp_path: Path, store_url: str) -> SettingsFactory:
-    """Write a settings.yaml for the test's store; ``connectors`` is YAML text."""
+    """Write a settings.yaml for the test's store; ``connectors`` is YAML text.
+
+    A PostgreSQL store is migrated first, as `clinicsync db upgrade` does in a deployment.
+    """
+    if not store_url.startswith("sqlite"):
+        engine = make_engine(store_url)
+        upgrade(engine)
+        engine.dispose()
 
     def write(connectors: str = "", extra: str = "", timezone: str = "America/New_York") -> Path:
         path = tmp_path / "settings.yaml"

@@ -116,7 +116,7 @@ def test_json_schema_describes_each_connector_kind() -> None:
 
 def test_bad_settings_exit_2_and_name_the_key(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     path = write(tmp_path, "store:\n  urll: sqlite:///x.db\n")
-    code, _, err = cli(path)("sync", "--once", expect=2)
+    _code, _, err = cli(path)("sync", "--once", expect=2)
     assert "store.urll (line 2): unknown key" in err
 
 
