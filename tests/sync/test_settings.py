@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr, ValidationError
 
 from sync.config_loader import ConfigError
 from sync.settings import config_path, json_schema, load_settings
+from sync.settings_base import SettingsModel
 from tests.conftest import ROOT
 
 
@@ -123,3 +125,21 @@ def test_bad_settings_exit_2_and_name_the_key(tmp_path: Path, cli) -> None:  # t
 def test_missing_settings_file_exits_2(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     _, _, err = cli(tmp_path / "absent.yaml")("status", expect=2)
     assert "file not found" in err
+
+
+class _WithSecret(SettingsModel):
+    password: SecretStr | None = None
+
+
+def test_a_secret_may_come_from_a_file(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("s3cret\n")
+    loaded = _WithSecret.model_validate({"password_file": "pw"}, context={"base_dir": tmp_path})
+    assert loaded.password is not None and loaded.password.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(loaded)
+
+
+def test_a_secret_from_a_missing_file_or_twice_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="password_file: cannot read"):
+        _WithSecret.model_validate({"password_file": "absent"}, context={"base_dir": tmp_path})
+    with pytest.raises(ValidationError, match="either password or password_file"):
+        _WithSecret.model_validate({"password": "x", "password_file": "pw"}, context={"base_dir": tmp_path})
