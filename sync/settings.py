@@ -19,6 +19,7 @@ from connectors.registry import connector_kinds
 from notifiers.base import NotifierSettings
 from notifiers.registry import notifier_kinds
 from sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
+from sync.server.settings import ServerSettings
 from sync.settings_base import SettingsModel, base_dir_from
 
 DEFAULT_CONFIG = Path("settings.yaml")
@@ -106,6 +107,7 @@ class Settings(SettingsRoot):
     """The validated settings. ``connectors`` holds each kind's own settings model."""
 
     connectors: list[ConnectorSettings] = Field(default_factory=list)
+    server: ServerSettings | None = Field(None, description="`clinicsync serve`: listen address, public URL, secrets")
     notifiers: list[NotifierSettings] = Field(
         default_factory=list, description="message channels; the embedded default is a dry-run outbox")
     source: SkipJsonSchema[str] = Field("settings", exclude=True)

@@ -33,6 +33,12 @@ def _unavailable(what: str, exc: Exception) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (pytest.mark.anyio) run on asyncio, the loop uvicorn uses."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="session")
 def shared_fixtures() -> Path:
     if not SHARED_FIXTURES.is_dir():
