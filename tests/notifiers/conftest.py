@@ -38,6 +38,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     content: bytes
+    tls: bool  # the message came over an encrypted connection
 
 
 @dataclass
@@ -62,8 +63,9 @@ class MailSink:
             server.transport.close()
             return "250 OK"
         self.servers.append(server)
+        tls = server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
         self.received.append(Received(session, str(envelope.mail_from), list(envelope.rcpt_tos),
-                                      bytes(envelope.original_content or b"")))
+                                      bytes(envelope.original_content or b""), tls))
         return "250 2.0.0 OK queued"
 
 
