@@ -6,7 +6,7 @@ from email.utils import formataddr, parseaddr
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, SecretStr
 
 from notifiers.phone import e164
 
@@ -46,3 +46,14 @@ def _http_url(value: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _secret_given(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().strip():
+        raise ValueError("is empty (is the environment variable or the file empty?)")
+    return value
+
+
+Secret = Annotated[SecretStr, AfterValidator(_secret_given)]
+"""A required secret. An empty one is an error here: the vendors' clients would otherwise
+quietly fall back to their own environment variables."""

@@ -13,7 +13,7 @@ import json
 from typing import Any, Literal
 from urllib.error import URLError
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import (
@@ -42,7 +42,7 @@ from notifiers.base import (
     Receipt,
     RetryableError,
 )
-from notifiers.fields import ApiRoot, EmailAddress, split_address
+from notifiers.fields import ApiRoot, EmailAddress, Secret, split_address
 from notifiers.http import is_retryable_status, retry_after
 from notifiers.mime import KEY_HEADER
 from sync.logs import scrub_text
@@ -52,7 +52,7 @@ DEFAULT_API_ROOT = "https://api.sendgrid.com"
 
 class SendGridSettings(NotifierSettings):
     kind: Literal["sendgrid"] = "sendgrid"
-    api_key: SecretStr = Field(description="use ${SENDGRID_API_KEY} or api_key_file:")
+    api_key: Secret = Field(description="use ${SENDGRID_API_KEY} or api_key_file:")
     sender: EmailAddress = Field(description="a verified sender, e.g. 'Demo Clinic <reminders@clinic.example>'")
     reply_to: EmailAddress | None = None
     api_root: ApiRoot = Field(DEFAULT_API_ROOT, description="https://api.eu.sendgrid.com for EU data residency")

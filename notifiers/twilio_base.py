@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -32,7 +32,7 @@ from notifiers.base import (
     Receipt,
     RetryableError,
 )
-from notifiers.fields import ApiRoot, HttpUrl, PhoneNumber
+from notifiers.fields import ApiRoot, HttpUrl, PhoneNumber, Secret
 from notifiers.http import is_retryable_status, retry_after
 from sync.logs import scrub_text
 
@@ -64,7 +64,7 @@ class TwilioSettings(NotifierSettings):
     """Keys of every Twilio notifier. Give ``from_number`` or ``messaging_service_sid``."""
 
     account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$", description="the account SID (AC…)")
-    auth_token: SecretStr = Field(description="use ${TWILIO_AUTH_TOKEN} or auth_token_file:")
+    auth_token: Secret = Field(description="use ${TWILIO_AUTH_TOKEN} or auth_token_file:")
     from_number: PhoneNumber | None = Field(None, description="the sending number, E.164 (+14155550123)")
     messaging_service_sid: str | None = Field(None, pattern=r"^MG[0-9a-fA-F]{32}$",
                                               description="send through a messaging service (MG…) instead")

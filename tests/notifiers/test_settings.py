@@ -93,6 +93,8 @@ def test_all_kinds_load_with_secrets_from_env_and_files(tmp_path: Path, monkeypa
      ["notifiers[0] (line 2): a password is never sent in clear text"]),
     ("- {name: n, kind: smtp, host: h, sender: a@b.org, security: tls}", ["notifiers[0].security (line 2):"]),
     ("- {name: n, kind: sendgrid, sender: a@b.org}", ["notifiers[0].api_key (line 2): Field required"]),
+    ("- {name: n, kind: sendgrid, sender: a@b.org, api_key: '  '}",
+     ["notifiers[0].api_key (line 2): is empty"]),
     ("- {name: n, kind: sendgrid, sender: a@b.org, api_key: k, api_root: 'ftp://x'}",
      ["notifiers[0].api_root (line 2): must be an http(s) URL"]),
     (f"- {{name: n, kind: twilio_sms, account_sid: {ACCOUNT}, auth_token: t}}",
