@@ -146,7 +146,8 @@ def logins(openemr: OpenEmr, tmp_path: Path) -> Iterator[Logins]:
     openemr.execute(f"CREATE USER '{reader}'@'%' IDENTIFIED BY 'reader-pw'")
     openemr.execute(f"GRANT SELECT ON `{database}`.* TO '{reader}'@'%'")
     openemr.execute(f"CREATE USER '{writer}'@'%' IDENTIFIED BY 'writer-pw'")
-    openemr.execute(f"GRANT SELECT, UPDATE ON `{database}`.openemr_postcalendar_events TO '{writer}'@'%'")
+    openemr.execute(f"GRANT SELECT (pc_eid), UPDATE (pc_apptstatus) ON `{database}`.openemr_postcalendar_events "
+                    f"TO '{writer}'@'%'")  # as docs/connectors/sql.md advises
     password_file = tmp_path / "writer.secret"
     password_file.write_text("writer-pw\n")
     yield Logins(f"mysql://{reader}:reader-pw@127.0.0.1:3306/{database}",
