@@ -99,8 +99,10 @@ def plain_value(value: Any, mysql: bool) -> Any:
         return bytes(value).hex()
     if isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, list | dict):
-        return value
+    if isinstance(value, list | tuple):  # PostgreSQL arrays
+        return [plain_value(v, mysql) for v in value]
+    if isinstance(value, dict):  # JSON columns
+        return {str(k): plain_value(v, mysql) for k, v in value.items()}
     return str(value)
 
 
