@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mappings.model import (
     STATUSES,
@@ -21,7 +21,7 @@ from mappings.model import (
 )
 from mappings.paths import compile_path
 from mappings.timeutil import TimeError, to_utc, zone
-from mappings.transforms import TransformError, transform_for
+from mappings.transforms import TransformError, combine_date_time, transform_for
 
 PRESETS_DIR = Path(__file__).parent
 _PATIENT_FIELDS = {"external_id", "name", "phone", "email", "language", "channel", "allow_sms", "allow_email"}
@@ -45,11 +45,25 @@ class FieldSpec(BaseModel):
 
     from_: str | list[str] | None = Field(None, alias="from", description="path, or paths tried in order")
     concat: list[str] | None = Field(None, description="paths whose values are joined with a space")
+    date: str | None = Field(None, description="path of a date; with `time:` read as one local date-time")
+    time: str | None = Field(None, description="path of a time of day, combined with `date:`")
     value: Any = Field(None, description="a constant")
     type: str | None = None
     map: dict[str, Any] | None = Field(None, description="value map, matched case-insensitively")
     default: Any = None
     required: bool = False
+    on_invalid: Literal["quarantine", "drop"] = Field(
+        "quarantine", description="quarantine the record, or drop just this value (e.g. an unusable language)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldSpec:
+        if (self.date is None) != (self.time is None):
+            raise ValueError("`date:` and `time:` go together")
+        given = [k for k, v in (("from", self.from_), ("concat", self.concat), ("date", self.date),
+                                ("value", self.value)) if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of from/concat/date+time/value, not {' and '.join(given)}")
+        return self
 
 
 class MappingPreset(BaseModel):
@@ -70,9 +84,20 @@ class _CompiledField:
     convert: Callable[[Any], Any] | None
     default: Any
     required: bool
+    drop_invalid: bool
 
 
 def _reader(spec: FieldSpec) -> Callable[[Any], Any]:
+    if spec.date is not None and spec.time is not None:
+        get_date, get_time = compile_path(spec.date), compile_path(spec.time)
+
+        def date_time(record: Any) -> Any:
+            day, clock = get_date(record), get_time(record)
+            if day in (None, "") or clock in (None, ""):
+                return None
+            return combine_date_time(day, clock)
+
+        return date_time
     if spec.concat:
         getters = [compile_path(p) for p in spec.concat]
 
@@ -141,7 +166,8 @@ class CompiledMapping:
                     mapped = _m(value)
                     return None if mapped is None else _t(mapped)
 
-            self.fields.append(_CompiledField(target, _reader(spec), convert, spec.default, spec.required))
+            self.fields.append(_CompiledField(target, _reader(spec), convert, spec.default, spec.required,
+                                              spec.on_invalid == "drop"))
 
     def required_sources(self) -> frozenset[str]:
         """Top-level columns the required fields read: a file without them is unrecognizable."""
@@ -162,17 +188,20 @@ class CompiledMapping:
     def _extract(self, record: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for field in self.fields:
-            raw = field.read(record)
-            if raw in (None, "") or (isinstance(raw, str) and not raw.strip()):
-                if field.required:
-                    raise MappingError(field.target, "missing (required)")
-                if field.default is not None:
-                    values[field.target] = field.default
-                continue
             try:
+                raw = field.read(record)
+                if raw in (None, "") or (isinstance(raw, str) and not raw.strip()):
+                    if field.required:
+                        raise MappingError(field.target, "missing (required)")
+                    if field.default is not None:
+                        values[field.target] = field.default
+                    continue
                 values[field.target] = field.convert(raw) if field.convert else raw
             except TransformError as exc:
-                raise MappingError(field.target, str(exc)) from None
+                if not field.drop_invalid or field.required:
+                    raise MappingError(field.target, str(exc)) from None
+                if field.default is not None:  # an unusable value counts as absent
+                    values[field.target] = field.default
         return values
 
     def _status(self, value: Any) -> str:
