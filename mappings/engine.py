@@ -19,7 +19,7 @@ from mappings.model import (
     NormalizedPatient,
     NormalizedPractitioner,
 )
-from mappings.paths import compile_path
+from mappings.paths import compile_path, compile_values
 from mappings.timeutil import TimeError, to_utc, zone
 from mappings.transforms import TransformError, transform_for
 
@@ -44,7 +44,9 @@ class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: str | list[str] | None = Field(None, alias="from", description="path, or paths tried in order")
-    concat: list[str] | None = Field(None, description="paths whose values are joined with a space")
+    concat: list[str] | None = Field(
+        None, description="paths whose values (every value of a list) are joined with a space; "
+                          "with from: the fallback when no from path has a value")
     value: Any = Field(None, description="a constant")
     type: str | None = None
     map: dict[str, Any] | None = Field(None, description="value map, matched case-insensitively")
@@ -73,30 +75,33 @@ class _CompiledField:
 
 
 def _reader(spec: FieldSpec) -> Callable[[Any], Any]:
-    if spec.concat:
-        getters = [compile_path(p) for p in spec.concat]
-
-        def join(record: Any) -> Any:
-            parts = [str(v).strip() for v in (g(record) for g in getters) if v not in (None, "")]
-            return " ".join(parts) or None
-
-        return join
+    """``from`` (paths tried in order), then ``concat`` as the fallback, else ``value``."""
+    readers: list[Callable[[Any], Any]] = []
     if spec.from_ is not None:
         paths = [spec.from_] if isinstance(spec.from_, str) else spec.from_
-        getters = [compile_path(p) for p in paths]
-        if len(getters) == 1:
-            return getters[0]
+        readers.extend(compile_path(p) for p in paths)
+    if spec.concat:
+        value_lists = [compile_values(p) for p in spec.concat]
 
-        def first(record: Any) -> Any:
-            for get in getters:
-                value = get(record)
-                if value not in (None, ""):
-                    return value
-            return None
+        def join(record: Any) -> Any:
+            parts = [str(v).strip() for values in value_lists for v in values(record)]
+            return " ".join(p for p in parts if p) or None
 
-        return first
-    constant = spec.value
-    return lambda _record: constant
+        readers.append(join)
+    if not readers:
+        constant = spec.value
+        return lambda _record: constant
+    if len(readers) == 1:
+        return readers[0]
+
+    def first(record: Any) -> Any:
+        for read in readers:
+            value = read(record)
+            if value not in (None, ""):
+                return value
+        return None
+
+    return first
 
 
 def _value_mapper(table: dict[str, Any]) -> Callable[[Any], Any]:
