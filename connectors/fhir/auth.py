@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Generator
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -33,11 +34,13 @@ DEFAULT_TOKEN_LIFETIME = 300  # when the token answer has no expires_in
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
+@lru_cache(maxsize=8)
 def load_private_key(pem: str, algorithm: str) -> PrivateKey:
     """Parse a PEM private key and check it suits ``algorithm`` (RS384: RSA, ES384: P-384).
 
     A key given through an environment variable often has its line breaks written as
-    ``\\n``; those are restored. Errors never echo the key.
+    ``\\n``; those are restored. Errors never echo the key. Cached: checking an RSA key
+    costs a quarter of a second, and settings validation and the connector both need it.
     """
     text = pem.strip()
     if "\n" not in text and "\\n" in text:
