@@ -19,6 +19,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from connectors.base import FatalConnectorError
 from connectors.fhir.errors import json_body, oauth_error, transient_error
@@ -60,6 +61,15 @@ def load_private_key(pem: str, algorithm: str) -> PrivateKey:
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp384r1":
         raise ValueError("private_key is not an EC P-384 key, which algorithm ES384 needs")
     return key
+
+
+def public_jwks(private_key: PrivateKey, algorithm: str, kid: str) -> dict[str, Any]:
+    """The JWKS an EHR registers for this client: the public half only, with its kid."""
+    public = private_key.public_key()
+    jwk: dict[str, Any] = (RSAAlgorithm.to_jwk(public, as_dict=True) if isinstance(public, rsa.RSAPublicKey)
+                           else ECAlgorithm.to_jwk(public, as_dict=True))
+    jwk.update(kid=kid, alg=algorithm, use="sig", key_ops=["verify"])
+    return {"keys": [jwk]}
 
 
 class StaticBearerAuth(httpx.Auth):

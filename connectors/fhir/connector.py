@@ -31,7 +31,7 @@ from connectors.fhir.cursor import FhirCursor, Listing, floor_second
 from connectors.fhir.errors import FhirStatusError
 from connectors.fhir.references import ReferenceResolver
 from connectors.fhir.settings import FhirSettings
-from connectors.fhir.writeback import apply_answer
+from connectors.fhir.writeback import apply_answer, check_action
 from mappings.timeutil import iso_z
 from sync.types import utcnow
 
@@ -184,6 +184,7 @@ class FhirConnector(Connector):
         if not self.settings.writeback:
             raise WritebackUnsupported(f"connector {self.name}: write-back is off (set `writeback: true` and "
                                        "grant an Appointment write scope)")
+        check_action(action, self.name)
         path = f"Appointment/{quote(action.external_id, safe='')}"
         for attempt in (1, 2):
             response = self.client.send("GET", path)

@@ -12,7 +12,9 @@ import httpx
 from connectors.base import FatalConnectorError
 
 _MAX_DIAGNOSTICS = 400
+_REDIRECT = "the server redirects elsewhere (check base_url: https rather than http, the exact path)"
 _HINTS = {
+    301: _REDIRECT, 302: _REDIRECT, 303: _REDIRECT, 307: _REDIRECT, 308: _REDIRECT,
     401: "the server refused the credentials (check auth: client_id, kid, key, token)",
     403: "the client is not allowed to do this (check the granted scopes)",
     404: "not found (check base_url and the resource type)",
@@ -29,7 +31,8 @@ class TransientHttpError(Exception):
 
 
 class FhirStatusError(FatalConnectorError):
-    """A 4xx answer; carries the status so callers can handle 404/410/412 themselves."""
+    """An answer that is neither success nor a passing fault (3xx, 4xx); carries the status
+    so callers can handle 404/410/412 themselves."""
 
     def __init__(self, connector: str, method: str, what: str, status: int, diagnostics: str | None) -> None:
         self.status = status

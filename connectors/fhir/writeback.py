@@ -12,14 +12,18 @@ from mappings.model import STATUSES
 PARTICIPANT_STATUSES = frozenset({"accepted", "declined", "tentative", "needs-action"})
 
 
-def apply_answer(appointment: dict[str, Any], action: WritebackAction, base_url: str, connector: str) -> bool:
-    """Set the answer on ``appointment`` in place; False when it already says so."""
+def check_action(action: WritebackAction, connector: str) -> None:
+    """Refuse an answer FHIR cannot hold before anything is read or written."""
     if action.participant_status not in PARTICIPANT_STATUSES:
         raise FatalConnectorError(f"connector {connector}: participant status {action.participant_status!r} "
                                   f"is not one of {sorted(PARTICIPANT_STATUSES)}")
     if action.appointment_status is not None and action.appointment_status not in STATUSES:
         raise FatalConnectorError(f"connector {connector}: appointment status {action.appointment_status!r} "
                                   "is not a FHIR Appointment status")
+
+
+def apply_answer(appointment: dict[str, Any], action: WritebackAction, base_url: str, connector: str) -> bool:
+    """Set the (checked) answer on ``appointment`` in place; False when it already says so."""
     wanted = None
     if action.patient_ref:
         ref = action.patient_ref if "/" in action.patient_ref else f"Patient/{action.patient_ref}"

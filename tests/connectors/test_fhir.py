@@ -14,21 +14,12 @@ import respx
 
 from connectors.base import Batch, FatalConnectorError, RetriableConnectorError
 from connectors.fhir import FhirConnector
-from connectors.fhir.client import FhirClient
 from connectors.fhir.settings import FhirSettings
 from tests.connectors.fhir_fake import appointment, location, patient, practitioner, with_meta
 
 BASE = "https://ehr.example.org/fhir/r4"
 DATE = "Sat, 10 Jan 2026 12:00:00 GMT"  # the server's clock in these tests
 SERVER_NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait a retry would sleep, recorded instead of slept."""
-    waited: list[float] = []
-    monkeypatch.setattr(FhirClient, "sleep", staticmethod(waited.append))
-    return waited
 
 
 def make(**overrides: Any) -> FhirConnector:
@@ -251,7 +242,7 @@ def test_timezone_setting_travels_with_each_record() -> None:
 
 # -- retries --------------------------------------------------------------------------------
 @respx.mock
-def test_429_honours_retry_after_and_503_backs_off(sleeps: list[float]) -> None:
+def test_429_honours_retry_after_and_503_backs_off(retry_sleeps: list[float]) -> None:
     respx.get(f"{BASE}/Appointment").mock(side_effect=[
         httpx.Response(429, headers={"Retry-After": "7"}),
         httpx.Response(503),
@@ -260,29 +251,29 @@ def test_429_honours_retry_after_and_503_backs_off(sleeps: list[float]) -> None:
     ])
     batches = run(make(retry={"attempts": 5, "max_wait_seconds": 30}))
     assert len(batches) == 1
-    assert sleeps[0] == 7 and len(sleeps) == 3
-    assert all(0 <= wait <= 30 for wait in sleeps[1:])
+    assert retry_sleeps[0] == 7 and len(retry_sleeps) == 3
+    assert all(0 <= wait <= 30 for wait in retry_sleeps[1:])
 
 
 @respx.mock
-def test_retry_after_as_a_date_and_the_cap(sleeps: list[float]) -> None:
+def test_retry_after_as_a_date_and_the_cap(retry_sleeps: list[float]) -> None:
     later = (datetime.now(UTC) + timedelta(hours=2)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     respx.get(f"{BASE}/Appointment").mock(side_effect=[
         httpx.Response(503, headers={"Retry-After": later}), ok(bundle([]))])
     run(make(retry={"max_wait_seconds": 45}))
-    assert sleeps == [45]
+    assert retry_sleeps == [45]
 
 
 @respx.mock
-def test_passing_faults_that_outlast_the_retries_are_retriable(sleeps: list[float]) -> None:
+def test_passing_faults_that_outlast_the_retries_are_retriable(retry_sleeps: list[float]) -> None:
     route = respx.get(f"{BASE}/Appointment").mock(return_value=httpx.Response(502))
     with pytest.raises(RetriableConnectorError, match=r"GET Appointment answered HTTP 502 \(gave up after 3 attempts"):
         run(make(retry={"attempts": 3}))
-    assert route.call_count == 3 and len(sleeps) == 2
+    assert route.call_count == 3 and len(retry_sleeps) == 2
 
 
 @respx.mock
-def test_a_failure_mid_paging_keeps_the_stored_pages(sleeps: list[float]) -> None:
+def test_a_failure_mid_paging_keeps_the_stored_pages(retry_sleeps: list[float]) -> None:
     page2 = f"{BASE}?_getpages=s1&_getpagesoffset=1"
     respx.get(f"{BASE}/Appointment").mock(return_value=ok(bundle([appt("a1")], WITH_DOCTOR,
                                                                  page2)))
@@ -298,7 +289,7 @@ def test_a_failure_mid_paging_keeps_the_stored_pages(sleeps: list[float]) -> Non
 
 # -- errors ---------------------------------------------------------------------------------
 @respx.mock
-def test_a_4xx_names_the_operation_outcome_diagnostics(sleeps: list[float]) -> None:
+def test_a_4xx_names_the_operation_outcome_diagnostics(retry_sleeps: list[float]) -> None:
     respx.get(f"{BASE}/Appointment").mock(return_value=httpx.Response(400, json={
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": "processing",
@@ -307,13 +298,21 @@ def test_a_4xx_names_the_operation_outcome_diagnostics(sleeps: list[float]) -> N
         run(make(search={"clinic": "x"}))
     assert str(caught.value) == ('connector ehr: GET Appointment answered HTTP 400: error: Unknown search '
                                  'parameter "clinic" for resource type "Appointment"')
-    assert sleeps == []  # a refusal is not retried
+    assert retry_sleeps == []  # a refusal is not retried
 
 
 @respx.mock
 def test_a_403_without_an_outcome_suggests_the_scope() -> None:
     respx.get(f"{BASE}/Appointment").mock(return_value=httpx.Response(403, text="forbidden"))
     with pytest.raises(FatalConnectorError, match=r"HTTP 403: the client is not allowed.*scopes"):
+        run(make())
+
+
+@respx.mock
+def test_a_redirect_is_not_followed_and_hints_at_base_url() -> None:
+    respx.get(f"{BASE}/Appointment").mock(return_value=httpx.Response(
+        301, headers={"Location": "https://ehr.example.org/fhir/r4/Appointment"}))
+    with pytest.raises(FatalConnectorError, match=r"HTTP 301: the server redirects elsewhere \(check base_url"):
         run(make())
 
 
@@ -362,7 +361,7 @@ def test_check_says_to_use_the_date_window_when_last_updated_is_missing() -> Non
 
 
 @respx.mock
-def test_check_reports_an_unreachable_server(sleeps: list[float]) -> None:
+def test_check_reports_an_unreachable_server(retry_sleeps: list[float]) -> None:
     respx.get(f"{BASE}/metadata").mock(side_effect=httpx.ConnectError("refused"))
     result = make(retry={"attempts": 1}).check()
     assert not result.ok and "GET metadata failed (ConnectError)" in result.detail

@@ -5,6 +5,7 @@ basic and bearer; and the auth settings' validation."""
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,20 +20,12 @@ from pydantic import ValidationError
 from connectors.base import FatalConnectorError
 from connectors.fhir import FhirConnector
 from connectors.fhir.auth import SmartBackendAuth
-from connectors.fhir.client import FhirClient
 from connectors.fhir.settings import FhirSettings
 from tests.connectors.fhir_fake import ec_key, pem, rsa_key
 
 BASE = "https://ehr.example.org/fhir"
 TOKEN_URL = "https://auth.example.org/oauth2/token"
 METADATA = {"resourceType": "CapabilityStatement", "fhirVersion": "4.0.1"}
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waited: list[float] = []
-    monkeypatch.setattr(FhirClient, "sleep", staticmethod(waited.append))
-    return waited
 
 
 def smart(algorithm: str = "RS384", key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None,
@@ -148,12 +141,12 @@ def test_a_refused_client_names_the_oauth_error() -> None:
 
 
 @respx.mock
-def test_a_token_endpoint_outage_is_retried(sleeps: list[float]) -> None:
+def test_a_token_endpoint_outage_is_retried(retry_sleeps: list[float]) -> None:
     token = respx.post(TOKEN_URL).mock(side_effect=[httpx.Response(503, headers={"Retry-After": "2"}),
                                                     token_answer()])
     respx.get(f"{BASE}/metadata").mock(return_value=httpx.Response(200, json=METADATA))
     smart().client.get_json("metadata")
-    assert token.call_count == 2 and sleeps == [2]
+    assert token.call_count == 2 and retry_sleeps == [2]
 
 
 @respx.mock
@@ -228,3 +221,35 @@ def test_a_bad_fhir_setting_exits_2_naming_the_key(write_settings: Any, cli: Any
         """)
     _, _, err = cli(config)("sync", "--once", expect=2)
     assert "connectors[0].auth" in err and "needs private_key, kid" in err
+
+
+@pytest.mark.parametrize("algorithm", ["RS384", "ES384"])
+def test_the_jwks_command_prints_the_public_key_that_verifies_our_assertions(
+        algorithm: str, tmp_path: Path, write_settings: Any, cli: Any) -> None:
+    key_file = tmp_path / "key.pem"
+    key_file.write_text(pem(rsa_key() if algorithm == "RS384" else ec_key()))
+    config = write_settings(connectors=f"""
+        - name: ehr
+          kind: fhir
+          base_url: {BASE}
+          auth: {{kind: smart_backend, client_id: c1, kid: k-2026, algorithm: {algorithm},
+                  private_key_file: {key_file}}}
+        """)
+    _, out, _ = cli(config)("fhir", "jwks")
+    [jwk] = json.loads(out)["keys"]
+    assert (jwk["kid"], jwk["alg"], jwk["use"]) == ("k-2026", algorithm, "sig")
+    assert "d" not in jwk  # the public half only
+    connector = smart(algorithm)
+    assertion = auth_of(connector).client_assertion(TOKEN_URL)
+    assert jwt.decode(assertion, jwt.PyJWK(jwk).key, algorithms=[algorithm], audience=TOKEN_URL)["iss"] == \
+        "clinicsync-prod"
+
+
+def test_the_jwks_command_needs_a_smart_connector(write_settings: Any, cli: Any) -> None:
+    config = write_settings(connectors=f"""
+        - name: ehr
+          kind: fhir
+          base_url: {BASE}
+        """)
+    _, _, err = cli(config)("fhir", "jwks", expect=2)
+    assert "no single fhir connector with auth kind smart_backend: none" in err

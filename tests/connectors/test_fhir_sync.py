@@ -5,14 +5,13 @@ between runs, a deleted-then-cancelled appointment, and the official HL7 example
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connectors.fhir.client import FhirClient
 from sync.db import make_engine
 from sync.store import Store
 from tests.connectors.fhir_fake import FakeFhir, Seen, appointment, location, patient, pem, practitioner, rsa_key
@@ -22,16 +21,8 @@ ZERO = {"fetched": 0, "created": 0, "updated": 0, "rescheduled": 0, "cancelled":
 
 
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waited: list[float] = []
-    monkeypatch.setattr(FhirClient, "sleep", staticmethod(waited.append))
-    return waited
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeFhir]:
-    with FakeFhir(public_key=rsa_key().public_key(), client_id="clinicsync", kid="test-key") as server:
-        yield server
+def fake(fhir_server: FakeFhir) -> FakeFhir:
+    return fhir_server
 
 
 @pytest.fixture
@@ -88,7 +79,7 @@ def seed(fake: FakeFhir) -> None:
 
 
 def test_two_runs_then_changes_then_quiet(fake: FakeFhir, key_file: Path, write_settings: Any, cli: Any,
-                                          sleeps: list[float], store_url: str) -> None:
+                                          retry_sleeps: list[float], store_url: str) -> None:
     seed(fake)
     fake.fail(lambda r: r.query.get("_getpagesoffset") == ["4"], 429, {"Retry-After": "7"})
     revoked: list[str] = []
@@ -106,7 +97,7 @@ def test_two_runs_then_changes_then_quiet(fake: FakeFhir, key_file: Path, write_
     #    gets one fresh token when the server stops accepting the first one.
     first = sync(run)
     counts(first, fetched=10, created=10)
-    assert sleeps == [7]
+    assert retry_sleeps == [7]
     pages = [r for r in fake.seen("GET") if r.path == "/fhir" and r.status == 200]
     assert [r.query["_getpagesoffset"] for r in pages] == [["4"], ["8"]]
     assert [r.status for r in fake.seen("GET") if r.query.get("_getpagesoffset") == ["8"]] == [401, 200]

@@ -3,7 +3,6 @@ version read, one re-read on a concurrent change (412), passing faults retriable
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -11,21 +10,14 @@ import pytest
 
 from connectors.base import FatalConnectorError, RetriableConnectorError, WritebackAction, WritebackUnsupported
 from connectors.fhir import FhirConnector
-from connectors.fhir.client import FhirClient
 from connectors.fhir.settings import FhirSettings
 from tests.connectors.fhir_fake import FakeFhir, Seen, appointment, pem, rsa_key
 
 
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(FhirClient, "sleep", staticmethod(lambda _seconds: None))
-
-
 @pytest.fixture
-def fake() -> Iterator[FakeFhir]:
-    with FakeFhir(public_key=rsa_key().public_key(), client_id="clinicsync", kid="test-key") as server:
-        server.put(appointment("a1", server.clock + timedelta(days=1), "p1", "d1"))
-        yield server
+def fake(fhir_server: FakeFhir) -> FakeFhir:
+    fhir_server.put(appointment("a1", fhir_server.clock + timedelta(days=1), "p1", "d1"))
+    return fhir_server
 
 
 def connector(fake: FakeFhir, **overrides: Any) -> FhirConnector:
@@ -105,8 +97,10 @@ def test_refusals(fake: FakeFhir) -> None:
         connector(fake, writeback=False).writeback(WritebackAction("a1", "accepted"))
     with pytest.raises(FatalConnectorError, match="no participant for patient p9"):
         connector(fake).writeback(WritebackAction("a1", "accepted", patient_ref="p9"))
+    reads = len(fake.seen("GET", "/fhir/Appointment/a1"))
     with pytest.raises(FatalConnectorError, match="participant status 'maybe'"):
         connector(fake).writeback(WritebackAction("a1", "maybe"))
+    assert len(fake.seen("GET", "/fhir/Appointment/a1")) == reads  # refused before reading
     with pytest.raises(FatalConnectorError, match="GET Appointment/nope answered HTTP 404"):
         connector(fake).writeback(WritebackAction("nope", "accepted"))
     assert puts(fake) == []
