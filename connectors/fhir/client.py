@@ -67,7 +67,9 @@ class FhirClient:
         if not target.startswith(("http://", "https://")):
             return f"{self.base_url}/{target.lstrip('/')}"
         parts = urlsplit(target)
-        if (parts.scheme, parts.netloc.lower()) != self._origin or not parts.path.startswith(self._base_path):
+        path = parts.path.rstrip("/")
+        inside = not self._base_path or path == self._base_path or path.startswith(self._base_path + "/")
+        if (parts.scheme, parts.netloc.lower()) != self._origin or not inside:
             raise FatalConnectorError(
                 f"connector {self.connector}: the server sent a link to {parts.scheme}://{parts.netloc}"
                 f"{parts.path}, outside base_url {self.base_url}; refusing to send credentials there "

@@ -14,6 +14,7 @@ import respx
 
 from connectors.base import Batch, FatalConnectorError, RetriableConnectorError
 from connectors.fhir import FhirConnector
+from connectors.fhir.client import FhirClient
 from connectors.fhir.settings import FhirSettings
 from tests.connectors.fhir_fake import appointment, location, patient, practitioner, with_meta
 
@@ -185,13 +186,25 @@ def test_a_forgotten_search_starts_the_listing_over_without_moving_the_mark() ->
     assert [r.record_id for r in batches[0].records] == ["a1"]
 
 
+@pytest.mark.parametrize("link", [
+    "https://evil.example/fhir/r4?page=2",  # another host
+    "http://ehr.example.org/fhir/r4?page=2",  # our host without TLS
+    "https://ehr.example.org/fhir/r4-other/Appointment?page=2",  # beside our base, not under it
+])
 @respx.mock
-def test_a_next_link_to_another_server_is_refused() -> None:
-    respx.get(f"{BASE}/Appointment").mock(return_value=ok(bundle([], next_url="https://evil.example/fhir?page=2")))
-    elsewhere = respx.get("https://evil.example/fhir").mock(return_value=ok(bundle([])))
+def test_a_next_link_outside_base_url_is_refused(link: str) -> None:
+    respx.get(f"{BASE}/Appointment").mock(return_value=ok(bundle([], next_url=link)))
+    elsewhere = respx.get(link.split("?")[0]).mock(return_value=ok(bundle([])))
     with pytest.raises(FatalConnectorError, match="outside base_url"):
         run(make())
     assert elsewhere.call_count == 0
+
+
+def test_links_and_paths_under_base_url_are_followed() -> None:
+    client = FhirClient("t", BASE)
+    assert client.url(f"{BASE}?_getpages=x") == f"{BASE}?_getpages=x"
+    assert client.url(f"{BASE}/Appointment?page=2") == f"{BASE}/Appointment?page=2"
+    assert client.url("Patient/7") == f"{BASE}/Patient/7"
 
 
 @respx.mock
