@@ -19,7 +19,7 @@ from mappings.model import (
     NormalizedPatient,
     NormalizedPractitioner,
 )
-from mappings.paths import compile_path
+from mappings.paths import compile_path, compile_values
 from mappings.timeutil import TimeError, to_utc, zone
 from mappings.transforms import TransformError, combine_date_time, transform_for
 
@@ -44,7 +44,9 @@ class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: str | list[str] | None = Field(None, alias="from", description="path, or paths tried in order")
-    concat: list[str] | None = Field(None, description="paths whose values are joined with a space")
+    concat: list[str] | None = Field(
+        None, description="paths whose values (every value of a list) are joined with a space; "
+                          "with from: the fallback when no from path has a value")
     date: str | None = Field(None, description="path of a date; with `time:` read as one local date-time")
     time: str | None = Field(None, description="path of a time of day, combined with `date:`")
     value: Any = Field(None, description="a constant")
@@ -59,10 +61,11 @@ class FieldSpec(BaseModel):
     def _one_source(self) -> FieldSpec:
         if (self.date is None) != (self.time is None):
             raise ValueError("`date:` and `time:` go together")
-        given = [k for k, v in (("from", self.from_), ("concat", self.concat), ("date", self.date),
+        # from + concat is allowed: concat is then the fallback when no from path has a value.
+        given = [k for k, v in (("from/concat", self.from_ or self.concat), ("date", self.date),
                                 ("value", self.value)) if v is not None]
         if len(given) > 1:
-            raise ValueError(f"give one of from/concat/date+time/value, not {' and '.join(given)}")
+            raise ValueError(f"give one of from (with concat)/date+time/value, not {' and '.join(given)}")
         return self
 
 
@@ -88,6 +91,8 @@ class _CompiledField:
 
 
 def _reader(spec: FieldSpec) -> Callable[[Any], Any]:
+    """``date`` + ``time``; else ``from`` (paths tried in order), then ``concat`` as the
+    fallback; else ``value``."""
     if spec.date is not None and spec.time is not None:
         get_date, get_time = compile_path(spec.date), compile_path(spec.time)
 
@@ -98,30 +103,32 @@ def _reader(spec: FieldSpec) -> Callable[[Any], Any]:
             return combine_date_time(day, clock)
 
         return date_time
-    if spec.concat:
-        getters = [compile_path(p) for p in spec.concat]
-
-        def join(record: Any) -> Any:
-            parts = [str(v).strip() for v in (g(record) for g in getters) if v not in (None, "")]
-            return " ".join(parts) or None
-
-        return join
+    readers: list[Callable[[Any], Any]] = []
     if spec.from_ is not None:
         paths = [spec.from_] if isinstance(spec.from_, str) else spec.from_
-        getters = [compile_path(p) for p in paths]
-        if len(getters) == 1:
-            return getters[0]
+        readers.extend(compile_path(p) for p in paths)
+    if spec.concat:
+        value_lists = [compile_values(p) for p in spec.concat]
 
-        def first(record: Any) -> Any:
-            for get in getters:
-                value = get(record)
-                if value not in (None, ""):
-                    return value
-            return None
+        def join(record: Any) -> Any:
+            parts = [str(v).strip() for values in value_lists for v in values(record)]
+            return " ".join(p for p in parts if p) or None
 
-        return first
-    constant = spec.value
-    return lambda _record: constant
+        readers.append(join)
+    if not readers:
+        constant = spec.value
+        return lambda _record: constant
+    if len(readers) == 1:
+        return readers[0]
+
+    def first(record: Any) -> Any:
+        for read in readers:
+            value = read(record)
+            if value not in (None, ""):
+                return value
+        return None
+
+    return first
 
 
 def _value_mapper(table: dict[str, Any]) -> Callable[[Any], Any]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pymysql
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from sync.cli import app
@@ -141,7 +142,11 @@ class Cli:
 
     def __call__(self, *args: str, expect: int | None = 0) -> tuple[int, str, str]:
         argv = (["--config", str(self.config)] if self.config else []) + list(args)
-        result = self.runner.invoke(app, argv, catch_exceptions=False)
+        try:
+            result = self.runner.invoke(app, argv, catch_exceptions=False)
+        finally:
+            # The CLI points structlog at the runner's stderr, which is closed afterwards.
+            structlog.reset_defaults()
         if expect is not None:
             assert result.exit_code == expect, (result.exit_code, result.stdout, result.stderr)
         return result.exit_code, result.stdout, result.stderr

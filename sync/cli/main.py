@@ -13,7 +13,7 @@ from rich.table import Table
 
 from connectors.registry import build_connector
 from sync import db
-from sync.cli import appointments, quarantine, serve
+from sync.cli import appointments, fhir, quarantine, serve
 from sync.cli.context import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -42,6 +42,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(appointments.app, name="appointments")
 app.add_typer(quarantine.app, name="quarantine")
 app.command("serve")(serve.serve)
+app.add_typer(fhir.app, name="fhir")
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", help="settings file (else $CLINICSYNC_CONFIG, else ./settings.yaml)")]
