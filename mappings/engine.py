@@ -40,6 +40,21 @@ _DEFAULT_TYPES = {
 }
 
 
+# The store's column sizes. An identifier that does not fit cannot be cut without
+# colliding with another, so it is refused; free text is shortened.
+_ID_LIMIT = 255
+_TEXT_LIMITS = {"type": 255, "location": 255, "patient.name": 255, "practitioner.name": 255}
+
+
+def _fit(target: str, value: str) -> str:
+    if target.endswith("external_id") and len(value) > _ID_LIMIT:
+        raise TransformError(f"longer than {_ID_LIMIT} characters")
+    limit = _TEXT_LIMITS.get(target)
+    if limit is not None and len(value) > limit:
+        return value[: limit - 1] + "…"
+    return value
+
+
 class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -203,7 +218,8 @@ class CompiledMapping:
                     if field.default is not None:
                         values[field.target] = field.default
                     continue
-                values[field.target] = field.convert(raw) if field.convert else raw
+                value = field.convert(raw) if field.convert else raw
+                values[field.target] = _fit(field.target, value) if isinstance(value, str) else value
             except TransformError as exc:
                 if not field.drop_invalid or field.required:
                     raise MappingError(field.target, str(exc)) from None

@@ -104,6 +104,14 @@ def test_practitioner_is_keyed_by_email_when_there_is_no_id() -> None:
     assert appointment.practitioner.external_id == "who@clinic.example"
 
 
+def test_long_text_is_shortened_and_a_long_id_refused() -> None:
+    appointment = CSV.apply({**BASE, "type": "x" * 400, "location": "y" * 300})
+    assert appointment.type is not None and len(appointment.type) == 255 and appointment.type.endswith("…")
+    assert appointment.location is not None and len(appointment.location) == 255
+    with pytest.raises(MappingError, match="longer than 255"):
+        CSV.apply({**BASE, "appointment_id": "A" * 256})
+
+
 def test_mapping_is_pure() -> None:
     record: dict[str, Any] = {**BASE}
     assert CSV.apply(record) == CSV.apply(dict(record))
