@@ -10,12 +10,14 @@ exponential backoff and jitter (tenacity), and calls per user are paced under th
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urljoin
 
@@ -141,14 +143,25 @@ def remote_event(item: dict[str, Any]) -> RemoteEvent:
         summary=item.get("summary"), private=dict((item.get("extendedProperties") or {}).get("private") or {}))
 
 
+def service_account_credentials(key_file: Path) -> service_account.Credentials:
+    """The key file's credentials, parsed once per process (loading an RSA key is slow)
+    and again only when the file changes (a rotated key)."""
+    stat = key_file.stat()
+    return _credentials(str(key_file), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _credentials(path: str, _mtime_ns: int, _size: int) -> service_account.Credentials:
+    return service_account.Credentials.from_service_account_file(path, scopes=[SCOPE])
+
+
 class GoogleCalendar:
     def __init__(self, settings: GoogleSettings, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         assert settings.key_file is not None
         self.settings = settings
         self.sleep = sleep
-        self._credentials = service_account.Credentials.from_service_account_file(
-            str(settings.key_file), scopes=[SCOPE])
+        self._credentials = service_account_credentials(settings.key_file)
         self._services: dict[str, Any] = {}
         self._events: dict[str, Any] = {}  # events() builds every method anew: keep one per account
         self._pacer = Pacer(settings.user_calls_per_minute, clock, sleep)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -15,6 +16,15 @@ from sync.calendar.settings import CalendarSettings
 from tests.sync.calendar.fake_google import FakeGoogle
 
 FAST_RETRY = {"attempts": 4, "initial_seconds": 0.001, "max_seconds": 0.005}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """A CLI test configures structlog to print to the runner's captured stderr, which is
+    closed afterwards; these tests log outside the CLI, so start from structlog's defaults."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

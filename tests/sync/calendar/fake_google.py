@@ -18,8 +18,6 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.parser import BytesParser
-from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -147,6 +145,13 @@ class FakeGoogle:
     def live(self, calendar: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.calendars.get(calendar, {}).items() if v.get("status") != "cancelled"}
 
+    def clear(self) -> None:
+        """Empty calendars and faults (between property-test examples)."""
+        with self.lock:
+            self.calendars.clear()
+            self.faults.clear()
+            self.reset_counts()
+
     def reset_counts(self) -> None:
         with self.lock:
             self.api_requests.clear()
@@ -208,17 +213,15 @@ class FakeGoogle:
     # -- batch ------------------------------------------------------------------------------
     def _batch(self, content_type: str, body: bytes, principal: str) -> Reply:
         self.batch_bodies.append(body)
-        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
-        if not message.is_multipart():
+        parts = _multipart(content_type, body)
+        if parts is None:
             return google_error(400, "badRequest", "not multipart/mixed")
-        parts = list(message.iter_parts())
         if len(parts) > 50:
             return google_error(400, "batchSizeTooLarge")
         boundary = "batch_fake_" + secrets.token_hex(6)
         out = []
-        for part in parts:
-            content_id = str(part["Content-ID"]).strip()
-            raw = part.get_payload(decode=True)
+        for part_headers, raw in parts:
+            content_id = part_headers.get("content-id", "").strip()
             method, path, query, inner_headers, inner_body = _parse_http(raw)
             inner_principal = self._principal(inner_headers.get("authorization")) or principal
             reply = self._api(method, path, query, inner_body, inner_principal, in_batch=True)
@@ -333,6 +336,25 @@ def _invalid(event: dict[str, Any]) -> Reply | None:
     if end <= start:
         return google_error(400, "timeRangeEmpty", "The specified time range is empty.")
     return None
+
+
+def _multipart(content_type: str, body: bytes) -> list[tuple[dict[str, str], bytes]] | None:
+    """Split a multipart/mixed body into (part headers, part payload)."""
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not content_type.startswith("multipart/mixed") or not match:
+        return None
+    delimiter = b"--" + match.group(1).encode()
+    parts = []
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, _, payload = chunk.replace(b"\r\n", b"\n").strip(b"\n").partition(b"\n\n")
+        headers = {}
+        for line in head.decode().split("\n"):
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        parts.append((headers, payload))
+    return parts
 
 
 def _parse_http(raw: bytes) -> tuple[str, str, dict[str, list[str]], dict[str, str], bytes]:

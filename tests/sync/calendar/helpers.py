@@ -38,7 +38,7 @@ def appointment(external_id: str, start: datetime | None = None, doctor: str | N
 
 
 def apply(store: Store, *appointments: NormalizedAppointment, connector: str = "csv") -> None:
-    counts, error = store.apply_batch(connector, "run", [Mapped(a.external_id, a) for a in appointments], [], None)
+    _counts, error = store.apply_batch(connector, "run", [Mapped(a.external_id, a) for a in appointments], [], None)
     assert error is None
 
 
