@@ -66,6 +66,7 @@ class IcsCalendar:
         events = {str(e.get("uid")): e for e in calendar.walk("VEVENT")}
         now = utcnow()
         outcomes = []
+        changed = False
         for op in ops:
             uid = uid_for(op.event_id)
             old = events.get(uid)
@@ -74,6 +75,7 @@ class IcsCalendar:
                     _bump(old, now)
                     old["status"] = "CANCELLED"
                     old["transp"] = "TRANSPARENT"
+                    changed = True
                 outcomes.append(Outcome(op.key, True, state="deleted"))
                 continue
             assert op.content is not None
@@ -83,9 +85,11 @@ class IcsCalendar:
                 calendar.subcomponents.remove(old)
             calendar.add_component(event)
             events[uid] = event
+            changed = True
             outcomes.append(Outcome(op.key, True, state="present", etag=str(sequence)))
-        calendar.add_missing_timezones()
-        self._write(target, calendar)
+        if changed:
+            calendar.add_missing_timezones()
+            self._write(target, calendar)
         return outcomes
 
     def _load(self, target: Target) -> Calendar:

@@ -110,3 +110,26 @@ def test_the_demo_writes_calendar_files_that_parse(tmp_path: Path, cli) -> None:
             assert str(event["status"]) == "CONFIRMED"
         total += len(events)
     assert total == report["calendar"]["inserted"] <= created
+
+
+def test_reconcile_restores_a_lost_ics_file(tmp_path: Path, cli, write_settings) -> None:  # type: ignore[no-untyped-def]
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    day = (base_time() + timedelta(days=1)).date().isoformat()
+    (drop / "a.csv").write_text("appointment_id,start,duration_minutes,status,type,doctor_id,doctor_email\n"
+                                f"A1,{day} 09:00,30,booked,Follow-up,D01,{AMELIA}\n")
+    config = write_settings(
+        connectors=f"- name: csv\n  kind: csv\n  mapping: csv_default\n  drop_dir: {drop}\n  settle_seconds: 0\n",
+        extra="calendar:\n  provider: ics\n  ics:\n    directory: calendars\n")
+    run = cli(config)
+    run("db", "upgrade")
+    _, out, _ = run("calendar", "push", "--json")
+    assert json.loads(out)["inserted"] == 0  # nothing in the store yet
+    run("sync", "--once")
+    path = tmp_path / "calendars" / f"{AMELIA}.ics"
+    path.unlink()
+    _, out, _ = run("calendar", "reconcile", "--json", expect=1)
+    assert [(f["kind"], f["appointment"]) for f in json.loads(out)["findings"]] == [("missing", "csv/A1")]
+    run("calendar", "reconcile", "--fix")
+    assert list(events_of(path)) == [uid_for(event_id("csv", "A1"))]
+    run("calendar", "reconcile")
