@@ -133,3 +133,4 @@ __all__ = [
     "Appointment", "ConnectorState", "Event", "EventConsumer", "Location", "Patient", "Practitioner",
     "Quarantine", "SyncRun", "utcnow",
 ]
+import sync.calendar.model  # noqa: E402, F401 - the calendar link table (issue 3)

@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from sync.calendar.push import calendar_stage
 from sync.engine import BatchCallback, RunReport, sync_once
 from sync.settings import Settings
 from sync.store import Store
@@ -27,7 +28,7 @@ class Stage:
 
 def stages() -> list[Stage]:
     """The stages in order. Later issues append theirs here."""
-    return []
+    return [Stage("calendar", calendar_stage)]
 
 
 def run_once(settings: Settings, store: Store, only: list[str] | None = None,

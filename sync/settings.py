@@ -18,6 +18,7 @@ from connectors.base import ConnectorSettings
 from connectors.registry import connector_kinds
 from notifiers.base import NotifierSettings
 from notifiers.registry import notifier_kinds
+from sync.calendar.settings import CalendarSettings
 from sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
 from sync.server.settings import ServerSettings
 from sync.settings_base import SettingsModel, base_dir_from
@@ -110,6 +111,7 @@ class Settings(SettingsRoot):
     server: ServerSettings | None = Field(None, description="`clinicsync serve`: listen address, public URL, secrets")
     notifiers: list[NotifierSettings] = Field(
         default_factory=list, description="message channels; the embedded default is a dry-run outbox")
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings, description="doctors' calendars")
     source: SkipJsonSchema[str] = Field("settings", exclude=True)
     base_dir: SkipJsonSchema[Path] = Field(Path("."), exclude=True, description="relative paths are read against this")
 

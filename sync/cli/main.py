@@ -13,7 +13,7 @@ from rich.table import Table
 
 from connectors.registry import build_connector
 from sync import db
-from sync.cli import appointments, fhir, quarantine, serve
+from sync.cli import appointments, calendar, fhir, quarantine, serve
 from sync.cli.context import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -43,6 +43,7 @@ app.add_typer(appointments.app, name="appointments")
 app.add_typer(quarantine.app, name="quarantine")
 app.command("serve")(serve.serve)
 app.add_typer(fhir.app, name="fhir")
+app.add_typer(calendar.app, name="calendar")
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", help="settings file (else $CLINICSYNC_CONFIG, else ./settings.yaml)")]
