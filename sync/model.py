@@ -129,3 +129,5 @@ __all__ = [
     "Appointment", "ConnectorState", "Event", "EventConsumer", "Location", "Patient", "Practitioner",
     "Quarantine", "SyncRun", "utcnow",
 ]
+
+import sync.reminders.model  # noqa: E402,F401 - reminder tables

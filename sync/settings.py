@@ -19,6 +19,7 @@ from connectors.registry import connector_kinds
 from notifiers.base import NotifierSettings
 from notifiers.registry import notifier_kinds
 from sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
+from sync.reminders.settings import RemindersSettings
 from sync.settings_base import SettingsModel, base_dir_from
 
 DEFAULT_CONFIG = Path("settings.yaml")
@@ -76,6 +77,7 @@ class SettingsRoot(SettingsModel):
     clinic: ClinicSettings = ClinicSettings()
     store: StoreSettings = StoreSettings()
     logging: LoggingSettings = LoggingSettings()
+    reminders: RemindersSettings = RemindersSettings()
 
 
 def _union(models: tuple[type[SettingsModel], ...]) -> Any:
