@@ -127,6 +127,7 @@ class Dispatcher:
         self._opened: list[Notifier] = []
         self._opened_lock = threading.Lock()
         self._opt_outs: set[tuple[str, str]] = set()
+        self._stop = threading.Event()  # set by an interrupt: hand nothing more over
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> DispatchReport:
@@ -334,6 +335,8 @@ class Dispatcher:
 
     # -- sending --------------------------------------------------------------------------
     def _deliver(self, item: Item) -> None:
+        if self._stop.is_set():
+            return  # left claimed but not handed over: released to pending
         decision, reason = self._check(item)
         if decision == "defer":
             self.report.count("retrying")
@@ -363,7 +366,7 @@ class Dispatcher:
                 return
             name = self.routes[channel]
             self.buckets[name].acquire()
-            if not self._hand_over(item, channel, name):
+            if self._stop.is_set() or not self._hand_over(item, channel, name):
                 log.warning("reminders.claim_lost", reminder_id=item.row.id)
                 return
             outcome = self._send(item, name, message, rendered.segments)
@@ -412,6 +415,7 @@ class Dispatcher:
             self.report.count("unknown")
             return "unknown"
         except BaseException:
+            self._stop.set()
             reason = "interrupted during the send; it may or may not have gone out"
             self._delivery(item, channel, name, "unknown", detail=reason)
             self._finish(item, "unknown", reason)

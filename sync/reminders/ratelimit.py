@@ -27,14 +27,14 @@ class TokenBucket:
         self._last = now
 
     def acquire(self) -> float:
-        """Take one token, waiting for it if need be; returns the seconds waited in total."""
-        waited = 0.0
-        while True:
-            with self._lock:
-                self._refill()
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return waited
-                wait = (1 - self.tokens) / self.rate
+        """Take one token, waiting for it if need be; returns the seconds waited.
+
+        A caller that finds the bucket empty reserves the next token (the count goes
+        negative) and sleeps until it is due, so waiting callers are served in order."""
+        with self._lock:
+            self._refill()
+            self.tokens -= 1
+            wait = max(0.0, -self.tokens / self.rate)
+        if wait:
             self._sleep(wait)
-            waited += wait
+        return wait
