@@ -43,21 +43,11 @@ def reminder_settings(write_settings: Callable[..., Path], tmp_path: Path, scrip
 
     def make(reminders: str = "", outcomes: str = "{}", extra_notifiers: str = "", notifier_keys: str = "") -> Settings:
         keys = textwrap.indent(textwrap.dedent(notifier_keys).strip(), "    ")
-        notifiers = textwrap.dedent(f"""\
-            notifiers:
-              - name: texts
-                kind: scripted
-                log: {tmp_path / 'texts.jsonl'}
-                outcomes: {outcomes}
-                rate_per_second: 1000
-            {keys}
-              - name: mails
-                kind: scripted
-                log: {tmp_path / 'mails.jsonl'}
-                outcomes: {outcomes}
-                rate_per_second: 1000
-            {keys}
-            """) + textwrap.dedent(extra_notifiers)
+        entries = []
+        for name in ("texts", "mails"):
+            entries.append(f"  - name: {name}\n    kind: scripted\n    log: {tmp_path / (name + '.jsonl')}\n"
+                           f"    outcomes: {outcomes}\n    rate_per_second: 1000\n" + (keys + "\n" if keys else ""))
+        notifiers = "notifiers:\n" + "".join(entries) + extra_notifiers
         section = "reminders:\n" + textwrap.indent(textwrap.dedent(reminders).strip() or "enabled: true", "  ")
         path = write_settings(extra=notifiers + section + "\n")
         return load_settings(path)
