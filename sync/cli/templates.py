@@ -23,12 +23,15 @@ def check_command(ctx: typer.Context, json_output: Annotated[bool, typer.Option(
     if json_output:
         print_json([r.as_dict() for r in results])
     else:
-        table = Table("language", "template", "channel", "SMS segments", "problems")
+        table = Table("language", "template", "channel", "SMS segments", "result")
         for r in results:
             size = f"{r.segments} ({r.encoding})" if r.segments else ""
-            problems = "; ".join(([f"[red]{r.error}[/red]"] if r.error else [])
-                                 + [f"[yellow]{w}[/yellow]" for w in r.warnings])
-            table.add_row(r.language, r.template, r.channel, size, problems or "ok")
+            verdict = "[red]error[/red]" if r.error else ("[yellow]warning[/yellow]" if r.warnings else "ok")
+            table.add_row(r.language, r.template, r.channel, size, verdict)
         out_console.print(table)
+        for r in results:
+            for problem in ([r.error] if r.error else []) + r.warnings:
+                out_console.print(f"{r.language}/{r.template}.{r.channel}: {problem}", soft_wrap=True,
+                                  highlight=False, markup=False)
     if any(r.error for r in results):
         raise typer.Exit(EXIT_FAILED)
