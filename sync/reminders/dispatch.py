@@ -387,43 +387,41 @@ class Dispatcher:
         try:
             receipt = self._notifier(name).send(message)
         except RetryableError as exc:
-            self._delivery(item, channel, name, "retryable", detail=str(exc))
+            attempt = self._attempt(item, channel, name, "retryable", detail=str(exc))
             attempts = item.row.attempts + 1
             if attempts >= self.config.max_attempts:
-                self._finish(item, "failed", f"gave up after {attempts} attempts: {exc}")
+                self._finish(item, "failed", f"gave up after {attempts} attempts: {exc}", delivery=attempt)
                 self.report.count("failed")
             else:
                 delay = self.config.backoff(attempts)
                 if exc.retry_after:
                     delay = max(delay, timedelta(seconds=exc.retry_after))
-                self._finish(item, "pending", f"will retry: {exc}", due=self.now + delay)
+                self._finish(item, "pending", f"will retry: {exc}", due=self.now + delay, delivery=attempt)
                 self.report.count("retrying")
             return "retry"
         except OptedOutError as exc:
-            self._delivery(item, channel, name, "opted_out", detail=str(exc))
+            self._delivery(self._attempt(item, channel, name, "opted_out", detail=str(exc)))
             self._opt_out(channel, message.recipient, name)
             item.error = f"{channel}: opted out ({exc})"
             return "fallback"
         except PermanentError as exc:
-            self._delivery(item, channel, name, "permanent", detail=str(exc))
+            self._delivery(self._attempt(item, channel, name, "permanent", detail=str(exc)))
             item.error = f"{channel}: {exc}"
             return "fallback"
         except Exception as exc:  # a bare NotifierError or a bug: the message may have gone
             detail = f"the notifier raised {type(exc).__name__} (unclassified); it may or may not have gone out"
-            self._delivery(item, channel, name, "unknown", detail=detail)
-            self._finish(item, "unknown", detail)
+            self._finish(item, "unknown", detail, delivery=self._attempt(item, channel, name, "unknown", detail=detail))
             self.report.count("unknown")
             return "unknown"
         except BaseException:
             self._stop.set()
             reason = "interrupted during the send; it may or may not have gone out"
-            self._delivery(item, channel, name, "unknown", detail=reason)
-            self._finish(item, "unknown", reason)
+            self._finish(item, "unknown", reason, delivery=self._attempt(item, channel, name, "unknown", detail=reason))
             self.report.count("unknown")
             raise
-        self._delivery(item, channel, name, "sent", provider_id=receipt.provider_id,
-                       provider_status=receipt.status, detail=receipt.detail)
-        self._finish(item, "sent", None, provider_id=receipt.provider_id, segments=segments,
+        attempt = self._attempt(item, channel, name, "sent", provider_id=receipt.provider_id,
+                                provider_status=receipt.status, detail=receipt.detail)
+        self._finish(item, "sent", None, provider_id=receipt.provider_id, segments=segments, delivery=attempt,
                      sent_at=self.clock())
         self.report.count("sent")
         return "sent"
@@ -463,7 +461,8 @@ class Dispatcher:
 
     def _finish(self, item: Item, status: str, reason: str | None, *, due: datetime | None = None,
                 note: str | None = None, provider_id: str | None = None, segments: int | None = None,
-                sent_at: datetime | None = None) -> None:
+                sent_at: datetime | None = None, delivery: dict[str, Any] | None = None) -> None:
+        """Record the outcome (and the delivery attempt that led to it) in one transaction."""
         if self.dry_run:
             return
         values: dict[str, Any] = {"status": status, "reason": reason, "tried": ",".join(item.tried),
@@ -480,13 +479,18 @@ class Dispatcher:
             values["sent_at"] = sent_at
         with self._own(item) as (connection, mine):
             connection.execute(update(R).where(mine).values(values))
+            if delivery is not None:
+                connection.execute(insert(DELIVERIES).values(delivery))
 
-    def _delivery(self, item: Item, channel: str, notifier: str, outcome: str, *, provider_id: str | None = None,
-                  provider_status: str | None = None, detail: str | None = None) -> None:
+    def _attempt(self, item: Item, channel: str, notifier: str, outcome: str, *, provider_id: str | None = None,
+                 provider_status: str | None = None, detail: str | None = None) -> dict[str, Any]:
+        return {"reminder_id": item.row.id, "channel": channel, "notifier": notifier, "outcome": outcome,
+                "provider_id": provider_id, "provider_status": provider_status, "detail": detail,
+                "created_at": self.clock()}
+
+    def _delivery(self, attempt: dict[str, Any]) -> None:
         with self.store.engine.begin() as connection:
-            connection.execute(insert(DELIVERIES).values(
-                reminder_id=item.row.id, channel=channel, notifier=notifier, outcome=outcome,
-                provider_id=provider_id, provider_status=provider_status, detail=detail, created_at=self.clock()))
+            connection.execute(insert(DELIVERIES).values(attempt))
 
     def _opt_out(self, channel: str, address: str, source: str) -> None:
         self._opt_outs.add((channel, address))

@@ -19,7 +19,7 @@ def reminder_counts(store: Store) -> dict[str, int]:
     """How many reminders are in each state (every state listed, `unknown` included)."""
     with store.engine.connect() as connection:
         found: dict[str, int] = dict(
-            connection.execute(select(R.c.status, func.count()).group_by(R.c.status)).tuples().all())
+            connection.execute(select(R.c.status, func.count()).group_by(R.c.status)).all())
     return {status: int(found.get(status, 0)) for status in STATUSES}
 
 
