@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from mappings.model import ACTIVE_STATUSES
@@ -135,19 +135,15 @@ class Dispatcher:
             self.recover()
             if self.resend_unknown:
                 self._requeue_unknown()
-        batch = self.config.workers * 4
+        batch = self.config.workers * 8
         try:
             with ThreadPoolExecutor(self.config.workers, thread_name_prefix="remind") as pool:
+                in_flight: list[Future[None]] = []
                 for ids in self._batches(batch):
-                    items = self._load(ids)
-                    futures: list[Future[None]] = [pool.submit(self._deliver, item) for item in items]
-                    try:
-                        for future in futures:
-                            future.result()
-                    except BaseException:
-                        for future in futures:
-                            future.cancel()
-                        raise
+                    items = self._load(ids)  # while the previous batch is being sent
+                    self._wait(in_flight)
+                    in_flight = [pool.submit(self._deliver, item) for item in items]
+                self._wait(in_flight)
         finally:
             if not self.dry_run:
                 self._release_unstarted()
@@ -155,6 +151,16 @@ class Dispatcher:
         log.info("reminders.dispatched", dry_run=self.dry_run, **self.report.as_dict(),
                  retrying=self.report.retrying)
         return self.report
+
+    @staticmethod
+    def _wait(futures: list[Future[None]]) -> None:
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
     def _batches(self, size: int) -> Iterator[list[int]]:
         if self.dry_run:
@@ -216,35 +222,54 @@ class Dispatcher:
 
     # -- loading --------------------------------------------------------------------------
     def _load(self, ids: list[int]) -> list[Item]:
+        """The claimed rows with the current appointment, patient, doctor and location (a few queries)."""
         with self.store.engine.connect() as connection:
             rows = connection.execute(select(R).where(R.c.id.in_(ids)).order_by(R.c.due_at, R.c.id)).all()
             appointment_ids = [r.appointment_id for r in rows if r.appointment_id is not None]
             appointments = {a.id: a for a in connection.execute(select(A).where(A.c.id.in_(appointment_ids)))}
-            items = []
-            for row in rows:
-                item = Item(row, appointments.get(row.appointment_id),
-                            tried=[t for t in row.tried.split(",") if t])
-                self._people(connection, item)
-                items.append(item)
+            items = [Item(row, appointments.get(row.appointment_id), tried=[t for t in row.tried.split(",") if t])
+                     for row in rows]
+            refs: dict[str, set[tuple[str, str]]] = {"patient": set(), "doctor": set(), "location": set()}
+            for item in items:
+                for part, ref in self._refs(item).items():
+                    if ref:
+                        refs[part].add((item.row.connector, ref))
+            patients = self._by_key(connection, P, refs["patient"])
+            doctors = self._by_key(connection, D, refs["doctor"])
+            locations = self._by_key(connection, L, refs["location"])
+            for item in items:
+                wanted = self._refs(item)
+                connector = item.row.connector
+                item.patient = patients.get((connector, wanted["patient"] or ""))
+                item.doctor = doctors.get((connector, wanted["doctor"] or ""))
+                place_row = locations.get((connector, wanted["location"] or ""))
+                item.location = place_row.name if place_row is not None else None
+                self._agenda(connection, item)
             addresses = {a for i in items for a in (self._address(i, c) for c in CHANNELS) if a}
             if addresses:
                 self._opt_outs |= {(o.channel, o.address) for o in connection.execute(
                     select(OPT_OUTS.c.channel, OPT_OUTS.c.address).where(OPT_OUTS.c.address.in_(addresses)))}
         return items
 
-    def _people(self, connection: Connection, item: Item) -> None:
+    @staticmethod
+    def _refs(item: Item) -> dict[str, str | None]:
         row, a = item.row, item.appointment
-        patient_ref = row.recipient_ref if row.recipient == "patient" else (a.patient_ref if a else None)
-        if patient_ref:  # the recipient, or the patient a doctor's notice is about
-            item.patient = connection.execute(select(P).where(
-                P.c.connector == row.connector, P.c.external_id == patient_ref)).first()
-        doctor_ref = row.recipient_ref if row.recipient == "practitioner" else (a.practitioner_ref if a else None)
-        if doctor_ref:
-            item.doctor = connection.execute(select(D).where(
-                D.c.connector == row.connector, D.c.external_id == doctor_ref)).first()
-        if a is not None and a.location_ref:
-            item.location = connection.execute(select(L.c.name).where(
-                L.c.connector == row.connector, L.c.external_id == a.location_ref)).scalar_one_or_none()
+        return {
+            # the recipient, or the patient a doctor's notice is about
+            "patient": row.recipient_ref if row.recipient == "patient" else (a.patient_ref if a else None),
+            "doctor": row.recipient_ref if row.recipient == "practitioner" else (a.practitioner_ref if a else None),
+            "location": a.location_ref if a is not None else None,
+        }
+
+    @staticmethod
+    def _by_key(connection: Connection, table: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        if not keys:
+            return {}
+        found = connection.execute(select(table).where(tuple_(table.c.connector, table.c.external_id).in_(keys)))
+        return {(r.connector, r.external_id): r for r in found}
+
+    def _agenda(self, connection: Connection, item: Item) -> None:
+        row = item.row
         if row.kind == "agenda":
             end = row.starts_at + timedelta(days=1, hours=1)  # a long (DST) day fits
             agenda = connection.execute(

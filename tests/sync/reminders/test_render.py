@@ -122,6 +122,7 @@ def test_confirmation_reschedule_and_cancellation_emails_carry_a_stable_ics(
     assert str(events[2]["STATUS"]) == "CANCELLED"
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_templates_check_passes_on_the_shipped_set(write_settings, cli) -> None:  # type: ignore[no-untyped-def]
     _, out, _ = cli(write_settings())("templates", "check", "--json")
     results = json.loads(out)
@@ -131,6 +132,7 @@ def test_templates_check_passes_on_the_shipped_set(write_settings, cli) -> None:
     assert all(not r["warnings"] and not r["error"] for r in results), [r for r in results if r["warnings"]]
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_templates_check_warns_about_long_sms_and_undefined_variables(write_settings, cli,  # type: ignore[no-untyped-def]
                                                                        tmp_path: Path) -> None:
     custom = tmp_path / "templates" / "en"
