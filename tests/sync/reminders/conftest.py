@@ -56,8 +56,9 @@ def reminder_settings(write_settings: Callable[..., Path], tmp_path: Path, scrip
 
 
 def appointment(external_id: str, start: datetime, zone: str = "America/New_York", *, status: str = "booked",
-                minutes: int = 30, type: str | None = "Follow-up", patient: str = "P1", phone: str | None = "+12125550101",
-                email: str | None = "ana@example.org", language: str = "en", channel: str | None = "sms",
+                minutes: int = 30, type: str | None = "Follow-up", patient: str = "P1",
+                phone: str | None = "+12125550101", email: str | None = "ana@example.org", language: str = "en",
+                channel: str | None = "sms",
                 allow_sms: bool = True, allow_email: bool = True, doctor: str = "D1",
                 doctor_email: str | None = "hart@clinic.example.org") -> NormalizedAppointment:
     return NormalizedAppointment(

@@ -48,7 +48,8 @@ def status_counts(store: Store) -> dict[str, int]:
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 def test_two_dispatcher_processes_send_2000_reminders_exactly_once(
         store: Store, reminder_settings: SettingsMaker, scripted: Path, tmp_path: Path) -> None:
-    settings = reminder_settings(CONFIRMATIONS_ONLY.replace("workers: 4", "workers: 8"), notifier_keys=f"rendezvous: {tmp_path / 'met'}\nparties: 2")
+    settings = reminder_settings(CONFIRMATIONS_ONLY.replace("workers: 4", "workers: 8"),
+                                 notifier_keys=f"rendezvous: {tmp_path / 'met'}\nparties: 2")
     put(store, *(appointment(f"A{i}", START + timedelta(minutes=i), patient=f"P{i}", phone=f"+1212555{i:04d}")
                  for i in range(2000)))
     assert plan(settings, store, BOOKED_AT).planned == 2000
