@@ -61,12 +61,24 @@ def _duration(text: str) -> timedelta:
     return parse_duration(text)
 
 
+def _clock(value: object) -> object:
+    """YAML reads an unquoted 07:00 as the number 420 (base 60): ask for quotes instead of guessing."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("write the time in quotes, e.g. \"07:00\" (unquoted YAML reads 07:00 as a number)")
+    return value
+
+
 class QuietHours(SettingsModel):
     """Local wall-clock hours in which no patient message goes out (start inclusive,
     end exclusive; may wrap midnight). Equal start and end switch them off."""
 
     start: time = Field(time(21, 0), description="e.g. 21:00")
     end: time = Field(time(8, 0), description="e.g. 08:00")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _quoted(cls, value: object) -> object:
+        return _clock(value)
 
 
 class TypeOverride(SettingsModel):
@@ -85,6 +97,11 @@ class AgendaSettings(SettingsModel):
     enabled: bool = True
     at: time = Field(time(7, 0), description="local time (clinic.timezone) the agenda goes out")
     same_day_changes: bool = Field(False, description="tell the doctor at once when today's schedule changes")
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _quoted(cls, value: object) -> object:
+        return _clock(value)
 
 
 class RemindersSettings(SettingsModel):

@@ -68,3 +68,10 @@ def test_bad_input_exits_2_with_the_reason(write_settings, cli) -> None:  # type
     run = cli(write_settings(extra="reminders:\n  offsets: [3d, 2 weeks]\n"))
     _, _, err = run("reminders", "list", expect=2)
     assert "reminders.offsets" in err and "bad offset" in err
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_an_unquoted_yaml_time_is_refused_not_misread(write_settings, cli) -> None:  # type: ignore[no-untyped-def]
+    run = cli(write_settings(extra="reminders:\n  quiet_hours: {start: 21:00, end: '08:00'}\n"))
+    _, _, err = run("reminders", "list", expect=2)
+    assert "reminders.quiet_hours.start" in err and "in quotes" in err
