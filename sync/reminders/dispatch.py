@@ -103,6 +103,7 @@ class Item:
     agenda: list[Visit] = field(default_factory=list)
     tried: list[str] = field(default_factory=list)
     error: str | None = None  # the last permanent failure, for the final reason
+    attempts: int = 0  # hand-overs so far, this run's included
 
 
 class Dispatcher:
@@ -227,8 +228,8 @@ class Dispatcher:
             rows = connection.execute(select(R).where(R.c.id.in_(ids)).order_by(R.c.due_at, R.c.id)).all()
             appointment_ids = [r.appointment_id for r in rows if r.appointment_id is not None]
             appointments = {a.id: a for a in connection.execute(select(A).where(A.c.id.in_(appointment_ids)))}
-            items = [Item(row, appointments.get(row.appointment_id), tried=[t for t in row.tried.split(",") if t])
-                     for row in rows]
+            items = [Item(row, appointments.get(row.appointment_id), tried=[t for t in row.tried.split(",") if t],
+                          attempts=row.attempts) for row in rows]
             refs: dict[str, set[tuple[str, str]]] = {"patient": set(), "doctor": set(), "location": set()}
             for item in items:
                 for part, ref in self._refs(item).items():
@@ -413,7 +414,7 @@ class Dispatcher:
             receipt = self._notifier(name).send(message)
         except RetryableError as exc:
             attempt = self._attempt(item, channel, name, "retryable", detail=str(exc))
-            attempts = item.row.attempts + 1
+            attempts = item.attempts
             if attempts >= self.config.max_attempts:
                 self._finish(item, "failed", f"gave up after {attempts} attempts: {exc}", delivery=attempt)
                 self.report.count("failed")
@@ -482,6 +483,8 @@ class Dispatcher:
             changed = connection.execute(update(R).where(mine, R.c.status == "sending").values(
                 send_started_at=now, channel=channel, notifier=notifier, attempts=R.c.attempts + 1,
                 lease_until=now + timedelta(seconds=self.config.lease_seconds), updated_at=now)).rowcount
+        if changed:
+            item.attempts += 1
         return bool(changed)
 
     def _finish(self, item: Item, status: str, reason: str | None, *, due: datetime | None = None,
