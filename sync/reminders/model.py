@@ -11,7 +11,6 @@ from sqlmodel import Field, SQLModel
 from sync.model import utc_column
 
 STATUSES = ("pending", "sending", "sent", "failed", "skipped", "cancelled", "unknown")
-OPEN_STATUSES = ("pending", "sending")
 
 
 class Reminder(SQLModel, table=True):

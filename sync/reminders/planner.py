@@ -36,7 +36,6 @@ from sync.types import utcnow
 CONSUMER = "reminders"
 READ_LIMIT = 500
 NOTICES = ("confirmation", "rescheduled")
-PATIENT_KINDS = ("confirmation", "reminder", "rescheduled")
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
 log = structlog.get_logger("clinicsync.reminders")

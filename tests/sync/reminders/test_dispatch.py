@@ -248,3 +248,26 @@ def test_the_token_bucket_paces_sends() -> None:
         bucket.acquire()
     assert clock[0] == pytest.approx(2.0)  # 10 more messages at 5 per second
     assert all(w == pytest.approx(0.2) for w in waits)
+
+
+def test_the_doctors_agenda_lists_the_days_appointments(store: Store, reminder_settings: SettingsMaker,
+                                                        tmp_path: Path) -> None:
+    settings = reminder_settings(BASE.replace("agenda: {enabled: false}", "agenda: {enabled: true, at: '07:00'}")
+                                 .replace("offsets: [1d]", "offsets: []") + "\nconfirmation: false")
+    today = datetime(2026, 6, 10, 10, tzinfo=UTC)  # 06:00 in New York
+    put(store, appointment("A1", datetime(2026, 6, 10, 18, tzinfo=UTC)),
+        appointment("A2", datetime(2026, 6, 10, 13, 30, tzinfo=UTC), patient="P2", type="Vaccination"),
+        appointment("A3", datetime(2026, 6, 11, 13, tzinfo=UTC), patient="P3", doctor="D2",
+                    doctor_email="ortiz@clinic.example.org"))
+    plan(settings, store, today)
+    put(store, appointment("A3", datetime(2026, 6, 11, 13, tzinfo=UTC), patient="P3", doctor="D2",
+                           doctor_email="ortiz@clinic.example.org", status="cancelled"))
+    assert run(settings, store, today) == {"sent": 0, "failed": 0, "skipped": 0, "unknown": 0}  # due at 07:00
+    assert run(settings, store, today + timedelta(hours=1))["sent"] == 1
+    [mail] = read_log(tmp_path / "mails.jsonl")
+    assert mail["to"] == "hart@clinic.example.org" and mail["key"] == "agenda:c1:D1:2026-06-10"
+    assert mail["subject"] == "Your agenda for Wednesday, June 10, 2026: 2 appointments"
+    assert mail["body"].index("9:30") < mail["body"].index("2:00") and "Vaccination" in mail["body"]
+    # Dr. Ortiz's only appointment tomorrow was cancelled: no agenda for him.
+    assert run(settings, store, datetime(2026, 6, 11, 11, tzinfo=UTC))["skipped"] == 1
+    assert reminders(store)["agenda:c1:D2:2026-06-11"].reason == "no appointments that day"
