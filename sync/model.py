@@ -133,4 +133,5 @@ __all__ = [
     "Appointment", "ConnectorState", "Event", "EventConsumer", "Location", "Patient", "Practitioner",
     "Quarantine", "SyncRun", "utcnow",
 ]
-import sync.calendar.model  # noqa: E402, F401 - the calendar link table (issue 3)
+import sync.calendar.model  # noqa: E402 - the calendar link table (issue 3)
+import sync.reminders.model  # noqa: E402, F401 - reminder tables (issue 4)

@@ -20,6 +20,7 @@ from notifiers.base import NotifierSettings
 from notifiers.registry import notifier_kinds
 from sync.calendar.settings import CalendarSettings
 from sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
+from sync.reminders.settings import RemindersSettings
 from sync.server.settings import ServerSettings
 from sync.settings_base import SettingsModel, base_dir_from
 
@@ -78,6 +79,7 @@ class SettingsRoot(SettingsModel):
     clinic: ClinicSettings = ClinicSettings()
     store: StoreSettings = StoreSettings()
     logging: LoggingSettings = LoggingSettings()
+    reminders: RemindersSettings = RemindersSettings()
 
 
 def _union(models: tuple[type[SettingsModel], ...]) -> Any:

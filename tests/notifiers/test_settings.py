@@ -129,8 +129,12 @@ def test_a_missing_secret_file_is_named(tmp_path: Path) -> None:
 def test_root_settings_example_blocks_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The commented examples in settings.yaml load once uncommented and their secrets are given."""
     text = (ROOT / "settings.yaml").read_text(encoding="utf-8")
-    start = text.index("notifiers:")
-    lines = text[start:].splitlines()[1:]
+    start = text.index("\nnotifiers:") + 1
+    lines = []
+    for line in text[start:].splitlines()[1:]:
+        if line[:1].isalpha():
+            break  # the next top-level section
+        lines.append(line)
     block = "\n".join(line.replace("#  ", "  ", 1) if line.startswith("#  ") else line for line in lines)
     for name in ("SMTP_PASSWORD", "SENDGRID_API_KEY", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
         monkeypatch.setenv(name, "AC" + "9" * 32 if name == "TWILIO_ACCOUNT_SID" else "secret")
