@@ -1,13 +1,18 @@
 """The declarative mapping engine: a preset (YAML) compiles once into a pure
-function from a raw record to a NormalizedAppointment, or a MappingError."""
+function from a raw record to a NormalizedAppointment, or a MappingError.
+
+A field with several ``from:`` paths takes the first that gives a usable value: an
+empty value, one the value ``map`` turns into null, or (with ``on_invalid: skip``) one
+that does not convert, passes over to the next path.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -47,9 +52,12 @@ class FieldSpec(BaseModel):
     concat: list[str] | None = Field(None, description="paths whose values are joined with a space")
     value: Any = Field(None, description="a constant")
     type: str | None = None
-    map: dict[str, Any] | None = Field(None, description="value map, matched case-insensitively")
+    map: dict[str, Any] | None = Field(
+        None, description="value map, matched case-insensitively; null passes over to the next path")
     default: Any = None
     required: bool = False
+    on_invalid: Literal["error", "skip"] = Field(
+        "error", description="skip: a value that does not convert is passed over (next path, else empty)")
 
 
 class MappingPreset(BaseModel):
@@ -66,13 +74,18 @@ class MappingPreset(BaseModel):
 @dataclass(frozen=True)
 class _CompiledField:
     target: str
-    read: Callable[[Any], Any]
+    reads: tuple[Callable[[Any], Any], ...]  # tried in order
     convert: Callable[[Any], Any] | None
     default: Any
     required: bool
+    skip_invalid: bool
 
 
-def _reader(spec: FieldSpec) -> Callable[[Any], Any]:
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _readers(spec: FieldSpec) -> tuple[Callable[[Any], Any], ...]:
     if spec.concat:
         getters = [compile_path(p) for p in spec.concat]
 
@@ -80,23 +93,12 @@ def _reader(spec: FieldSpec) -> Callable[[Any], Any]:
             parts = [str(v).strip() for v in (g(record) for g in getters) if v not in (None, "")]
             return " ".join(parts) or None
 
-        return join
+        return (join,)
     if spec.from_ is not None:
         paths = [spec.from_] if isinstance(spec.from_, str) else spec.from_
-        getters = [compile_path(p) for p in paths]
-        if len(getters) == 1:
-            return getters[0]
-
-        def first(record: Any) -> Any:
-            for get in getters:
-                value = get(record)
-                if value not in (None, ""):
-                    return value
-            return None
-
-        return first
+        return tuple(compile_path(p) for p in paths)
     constant = spec.value
-    return lambda _record: constant
+    return (lambda _record: constant,)
 
 
 def _value_mapper(table: dict[str, Any]) -> Callable[[Any], Any]:
@@ -141,7 +143,8 @@ class CompiledMapping:
                     mapped = _m(value)
                     return None if mapped is None else _t(mapped)
 
-            self.fields.append(_CompiledField(target, _reader(spec), convert, spec.default, spec.required))
+            self.fields.append(_CompiledField(target, _readers(spec), convert, spec.default, spec.required,
+                                              spec.on_invalid == "skip"))
 
     def required_sources(self) -> frozenset[str]:
         """Top-level columns the required fields read: a file without them is unrecognizable."""
@@ -155,24 +158,44 @@ class CompiledMapping:
         """The record's id as read, for naming a record that failed to map."""
         for field in self.fields:
             if field.target == "external_id":
-                value = field.read(record)
-                return str(value) if value not in (None, "") else None
+                for read in field.reads:
+                    value = read(record)
+                    if not _empty(value):
+                        return str(value)
         return None
+
+    @staticmethod
+    def _value(field: _CompiledField, record: Mapping[str, Any]) -> tuple[Any, bool]:
+        """The first usable value of the field's paths, and whether any value was there."""
+        seen = False
+        for read in field.reads:
+            raw = read(record)
+            if _empty(raw):
+                continue
+            seen = True
+            if field.convert is None:
+                return raw, seen
+            try:
+                value = field.convert(raw)
+            except TransformError as exc:
+                if field.skip_invalid:
+                    continue
+                raise MappingError(field.target, str(exc)) from None
+            if value is not None:  # a value map's null: nothing here, try the next path
+                return value, seen
+        return None, seen
 
     def _extract(self, record: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for field in self.fields:
-            raw = field.read(record)
-            if raw in (None, "") or (isinstance(raw, str) and not raw.strip()):
+            value, seen = self._value(field, record)
+            if value is None:
                 if field.required:
-                    raise MappingError(field.target, "missing (required)")
+                    raise MappingError(field.target, "no usable value (required)" if seen else "missing (required)")
                 if field.default is not None:
                     values[field.target] = field.default
                 continue
-            try:
-                values[field.target] = field.convert(raw) if field.convert else raw
-            except TransformError as exc:
-                raise MappingError(field.target, str(exc)) from None
+            values[field.target] = value
         return values
 
     def _status(self, value: Any) -> str:
@@ -225,8 +248,18 @@ class CompiledMapping:
             location=values.get("location"),
             patient=_patient(values),
             practitioner=_practitioner(values),
-            source_updated_at=to_utc(updated, "UTC") if isinstance(updated, datetime) else None,
+            source_updated_at=_updated_utc(updated, tz_name),
         )
+
+
+def _updated_utc(value: Any, tz_name: str) -> datetime | None:
+    """A naive update time is read in the record's zone, leniently at daylight-saving
+    changes (unlike start/end): it only orders updates, so an hour's doubt is no error."""
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone(tz_name))
+    return value.astimezone(UTC)
 
 
 def _patient(values: dict[str, Any]) -> NormalizedPatient | None:

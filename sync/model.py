@@ -129,3 +129,5 @@ __all__ = [
     "Appointment", "ConnectorState", "Event", "EventConsumer", "Location", "Patient", "Practitioner",
     "Quarantine", "SyncRun", "utcnow",
 ]
+
+import connectors.hl7v2.model  # noqa: E402, F401 - registers the HL7 v2 message-id table

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from connectors.registry import build_connector
 from sync import db
-from sync.cli import appointments, quarantine
+from sync.cli import appointments, hl7, quarantine
 from sync.cli.context import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -41,6 +41,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(appointments.app, name="appointments")
 app.add_typer(quarantine.app, name="quarantine")
+app.add_typer(hl7.app, name="hl7")
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", help="settings file (else $CLINICSYNC_CONFIG, else ./settings.yaml)")]

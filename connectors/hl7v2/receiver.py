@@ -1,0 +1,149 @@
+"""One received message, start to finish: parse, map, store, and the ACK to answer.
+
+The answer follows the store: AA once the message's changes and its control id are
+committed in one transaction; AE when it parsed but did not map (quarantined with the
+reason); AR when it cannot be read or is no SIU message (quarantined too, so nothing
+is lost). A control id already answered gets the same code again and changes nothing.
+A store failure raises: no ACK is sent, so the sender sends the message again.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+
+import hl7
+import structlog
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from connectors.base import Batch, RawRecord
+from connectors.hl7v2.ack import AckCode, build_ack
+from connectors.hl7v2.model import CONTROL_ID_MAX, answered, forget_older, record_answer
+from connectors.hl7v2.parse import Hl7ParseError, ParsedMessage, decode, parse_message
+from connectors.hl7v2.settings import Hl7v2Settings
+from mappings.engine import CompiledMapping
+from sync.engine import map_batch
+from sync.store import Counts, Mapped, QuarantineEntry, Store
+
+log = structlog.get_logger("clinicsync.hl7v2")
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: AckCode
+    ack: str  # the ACK message text (HL7, \r separators)
+    duplicate: bool = False
+
+
+@dataclass
+class Receiver:
+    config: Hl7v2Settings
+    mapping: CompiledMapping
+    store: Store
+    run_id: str
+    counts: Counts = field(default_factory=Counts)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def forget_old_ids(self) -> int:
+        with self.store.engine.begin() as connection:
+            return forget_older(connection, self.name, self.config.control_id_retention_days)
+
+    def handle(self, data: bytes, peer: str) -> Reply:
+        """Blocking (database work): run it in a thread from the event loop."""
+        position = f"mllp {peer}"
+        try:
+            text = decode(data, self.config.encoding)
+        except UnicodeDecodeError:
+            return self._reject(None, position, f"not valid {self.config.encoding} text",
+                                data.decode("latin-1"))
+        try:
+            parsed = parse_message(text)
+        except Hl7ParseError as exc:
+            return self._reject(exc.message, position, exc.reason, text)
+        position = f"{position} MSH-10={parsed.control_id[:CONTROL_ID_MAX]}"
+        problem = self._unacceptable(parsed)
+        if problem:
+            return self._reject(parsed.message, position, problem, text, parsed)
+        previous = self._answered(parsed)
+        if previous is not None:
+            return self._duplicate(parsed, previous)
+        if parsed.event not in self.config.events:
+            return self._store(parsed, "AA", position, None, text="trigger event not applied here; ignored")
+        return self._store(parsed, None, position, None)
+
+    # -- the outcomes ---------------------------------------------------------------------------
+    def _unacceptable(self, parsed: ParsedMessage) -> str | None:
+        if parsed.message_type != "SIU":
+            return f"unsupported message type {parsed.message_type or '(empty)'} (this interface takes SIU)"
+        if not parsed.control_id:
+            return "MSH-10 (message control id) is empty"
+        if len(parsed.control_id) > CONTROL_ID_MAX:
+            return f"MSH-10 (message control id) is longer than {CONTROL_ID_MAX} characters"
+        return None
+
+    def _reject(self, message: hl7.Message | None, position: str, reason: str, raw: str,
+                parsed: ParsedMessage | None = None) -> Reply:
+        """AR, after quarantining the message (and recording its id, when it has a usable one)."""
+        entry = QuarantineEntry(position, f"rejected (AR): {reason}", raw=raw)
+        keyed = parsed is not None and parsed.control_id and len(parsed.control_id) <= CONTROL_ID_MAX
+        if keyed and parsed is not None:
+            previous = self._answered(parsed)
+            if previous is not None:
+                return self._duplicate(parsed, previous)
+            return self._store(parsed, "AR", position, entry, text=reason)
+        counts, _ = self.store.apply_batch(self.name, self.run_id, [], [entry], None)
+        self._count(counts)
+        log.warning("hl7.rejected", connector=self.name, peer=position, reason=reason)
+        return Reply("AR", build_ack("AR", message, reason))
+
+    def _store(self, parsed: ParsedMessage, code: AckCode | None, position: str,
+               entry: QuarantineEntry | None, text: str | None = None) -> Reply:
+        """Apply the message (unless ``code`` is already decided) with its control id, in
+        one transaction. A concurrent copy of the same message loses on the id's key."""
+        mapped: list[Mapped] = []
+        quarantined = [entry] if entry is not None else []
+        if code is None:
+            record = dict(parsed.record)
+            if self.config.timezone:
+                record["timezone"] = self.config.timezone
+            delete = parsed.event in self.config.delete_triggers
+            mapped, quarantined = map_batch(self.mapping, Batch([RawRecord(record, position, delete=delete)]))
+            code = "AA" if mapped else "AE"
+            if quarantined:  # keep the message as received, not its parsed record
+                problem = quarantined[0] = replace(quarantined[0], raw=parsed.record["message"])
+                text = f"{problem.field}: {problem.reason}" if problem.field else problem.reason
+        decided: AckCode = code
+
+        def claim(connection: Connection) -> None:
+            record_answer(connection, self.name, parsed.sender, parsed.control_id, decided, parsed.event)
+
+        try:
+            counts, _ = self.store.apply_batch(self.name, self.run_id, mapped, quarantined, None, within=claim)
+        except IntegrityError:
+            previous = self._answered(parsed)
+            if previous is None:
+                raise
+            return self._duplicate(parsed, previous)
+        self._count(counts)
+        log.info("hl7.message", connector=self.name, control_id=parsed.control_id, trigger=parsed.event,
+                 ack=decided, **{k: v for k, v in counts.as_dict().items() if v})
+        return Reply(decided, build_ack(decided, parsed.message, text))
+
+    def _duplicate(self, parsed: ParsedMessage, previous: str) -> Reply:
+        code: AckCode = previous if previous in ("AA", "AE", "AR") else "AA"  # type: ignore[assignment]
+        log.info("hl7.duplicate", connector=self.name, control_id=parsed.control_id, ack=code)
+        text = None if code == "AA" else "duplicate of a message already answered with this code"
+        return Reply(code, build_ack(code, parsed.message, text), duplicate=True)
+
+    def _answered(self, parsed: ParsedMessage) -> str | None:
+        with self.store.engine.connect() as connection:
+            return answered(connection, self.name, parsed.sender, parsed.control_id)
+
+    def _count(self, counts: Counts) -> None:
+        with self._lock:
+            self.counts.add(counts)
