@@ -3,7 +3,8 @@ function from a raw record to a NormalizedAppointment, or a MappingError.
 
 A field with several ``from:`` paths takes the first that gives a usable value: an
 empty value, one the value ``map`` turns into null, or (with ``on_invalid: skip``) one
-that does not convert, passes over to the next path.
+that does not convert, passes over to the next path. A ``from:`` entry that is itself a
+list reads its paths joined with a space, as ``concat:`` does.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ _DEFAULT_TYPES = {
 class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: str | list[str] | None = Field(None, alias="from", description="path, or paths tried in order")
+    from_: str | list[str | list[str]] | None = Field(
+        None, alias="from", description="path, or paths tried in order (a list entry: paths joined)")
     concat: list[str] | None = Field(None, description="paths whose values are joined with a space")
     value: Any = Field(None, description="a constant")
     type: str | None = None
@@ -85,18 +87,22 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _joined(paths: list[str]) -> Callable[[Any], Any]:
+    getters = [compile_path(p) for p in paths]
+
+    def join(record: Any) -> Any:
+        parts = [str(v).strip() for v in (g(record) for g in getters) if v not in (None, "")]
+        return " ".join(parts) or None
+
+    return join
+
+
 def _readers(spec: FieldSpec) -> tuple[Callable[[Any], Any], ...]:
     if spec.concat:
-        getters = [compile_path(p) for p in spec.concat]
-
-        def join(record: Any) -> Any:
-            parts = [str(v).strip() for v in (g(record) for g in getters) if v not in (None, "")]
-            return " ".join(parts) or None
-
-        return (join,)
+        return (_joined(spec.concat),)
     if spec.from_ is not None:
         paths = [spec.from_] if isinstance(spec.from_, str) else spec.from_
-        return tuple(compile_path(p) for p in paths)
+        return tuple(compile_path(p) if isinstance(p, str) else _joined(p) for p in paths)
     constant = spec.value
     return (lambda _record: constant,)
 

@@ -110,6 +110,12 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[start:start + size]
 
 
+def _older(new: NormalizedAppointment, old: NormalizedAppointment) -> bool:
+    """Is ``new`` an update older than ``old`` (both dated)? Such an update never wins."""
+    return (new.source_updated_at is not None and old.source_updated_at is not None
+            and new.source_updated_at < old.source_updated_at)
+
+
 def _appointment_hash(appointment: NormalizedAppointment) -> str:
     return content_hash(appointment)
 
@@ -168,8 +174,10 @@ class Store:
         error: str | None = None
         latest: dict[str, Mapped] = {}
         for item in mapped:
-            latest[item.appointment.external_id] = item
-        counts.unchanged += len(mapped) - len(latest)  # superseded by a later row of the same batch
+            kept = latest.get(item.appointment.external_id)
+            if kept is None or not _older(item.appointment, kept.appointment):
+                latest[item.appointment.external_id] = item
+        counts.unchanged += len(mapped) - len(latest)  # superseded by a later (or newer) row of the batch
         with self.engine.begin() as connection:
             if within is not None:
                 within(connection)
@@ -318,7 +326,7 @@ class Store:
             elif old.deleted_at is not None or (
                     appointment.source_updated_at is not None and old.source_updated_at is not None
                     and appointment.source_updated_at < old.source_updated_at):
-                counts.unchanged += 1
+                counts.unchanged += 1  # already gone, or the deletion is older than what is stored
             else:
                 targets.append({"_id": old.id, "version": old.version + 1,
                                 "source_updated_at": appointment.source_updated_at or old.source_updated_at})
