@@ -73,13 +73,16 @@ class ParsedMessage:
 
 def decode(data: bytes, encoding: str) -> str:
     """Bytes as the sender wrote them: ``auto`` is UTF-8, else Windows-1252 (which every
-    byte sequence decodes as, so only a named strict encoding can fail)."""
+    byte sequence decodes as, so only a named strict encoding can fail). NUL never belongs
+    to HL7 text and PostgreSQL cannot store it, so it is dropped."""
     if encoding != "auto":
-        return data.decode(encoding)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+        text = data.decode(encoding)
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252", errors="replace")
+    return text.replace("\x00", "")
 
 
 def split_messages(text: str) -> list[str]:

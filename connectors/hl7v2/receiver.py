@@ -5,6 +5,10 @@ committed in one transaction; AE when it parsed but did not map (quarantined wit
 reason); AR when it cannot be read or is no SIU message (quarantined too, so nothing
 is lost). A control id already answered gets the same code again and changes nothing.
 A store failure raises: no ACK is sent, so the sender sends the message again.
+
+One connector's messages are written one transaction at a time (the store reads, then
+inserts, patients and appointments: two senders booking the same patient at once would
+collide); parsing and mapping of other messages go on meanwhile.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ class Receiver:
     store: Store
     run_id: str
     counts: Counts = field(default_factory=Counts)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _writing: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def name(self) -> str:
@@ -96,7 +100,8 @@ class Receiver:
             if previous is not None:
                 return self._duplicate(parsed, previous)
             return self._store(parsed, "AR", position, entry, text=reason)
-        counts, _ = self.store.apply_batch(self.name, self.run_id, [], [entry], None)
+        with self._writing:
+            counts, _ = self.store.apply_batch(self.name, self.run_id, [], [entry], None)
         self._count(counts)
         log.warning("hl7.rejected", connector=self.name, peer=position, reason=reason)
         return Reply("AR", build_ack("AR", message, reason))
@@ -123,7 +128,8 @@ class Receiver:
             record_answer(connection, self.name, parsed.sender, parsed.control_id, decided, parsed.event)
 
         try:
-            counts, _ = self.store.apply_batch(self.name, self.run_id, mapped, quarantined, None, within=claim)
+            with self._writing:
+                counts, _ = self.store.apply_batch(self.name, self.run_id, mapped, quarantined, None, within=claim)
         except IntegrityError:
             previous = self._answered(parsed)
             if previous is None:
@@ -145,5 +151,5 @@ class Receiver:
             return answered(connection, self.name, parsed.sender, parsed.control_id)
 
     def _count(self, counts: Counts) -> None:
-        with self._lock:
+        with self._writing:
             self.counts.add(counts)
