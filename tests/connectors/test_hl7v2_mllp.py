@@ -6,6 +6,7 @@ loop thread; the tests talk to it as a sender would, on an ephemeral port."""
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 import ssl
 import threading
@@ -25,6 +26,7 @@ from connectors.hl7v2.receiver import Receiver
 from connectors.hl7v2.service import Hl7Service, receiver_handler, serve_mllp
 from connectors.hl7v2.settings import Hl7v2Settings
 from mappings.engine import load_mapping
+from sync.logs import configure_logging
 from sync.model import Appointment, Quarantine
 from sync.outbox import read_events
 from sync.queries import connector_status
@@ -39,6 +41,15 @@ Q = Quarantine.__table__.c  # type: ignore[attr-defined]
 WAIT = 30  # seconds: only ever reached when something is broken
 # Transport behaviour does not depend on the database: these run on SQLite only.
 TRANSPORT_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def logs() -> io.StringIO:
+    """The listener logs from its own threads: into a buffer of the test's own (a stream an
+    earlier CLI test configured may be closed by now), where the test can read it."""
+    buffer = io.StringIO()
+    configure_logging("info", "json", stream=buffer)
+    return buffer
 
 
 class LoopThread:
@@ -118,7 +129,8 @@ def count(store: Store, table: Any) -> int:
         return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
 
 
-def test_s12_s13_s15_are_each_acknowledged_after_the_store_has_them(listen: ListenerFactory, store: Store) -> None:
+def test_s12_s13_s15_are_each_acknowledged_after_the_store_has_them(listen: ListenerFactory, store: Store,
+                                                                   logs: io.StringIO) -> None:
     running = listen()
     acks = running.send(
         siu("S12", "MSG1", "20300301090000", start="203003041000"),
@@ -133,6 +145,10 @@ def test_s12_s13_s15_are_each_acknowledged_after_the_store_has_them(listen: List
     assert row.start_utc == datetime(2030, 3, 5, 16, 30, tzinfo=UTC)  # 11:30 New York
     assert row.source_updated_at == datetime(2030, 3, 3, 14, 0, tzinfo=UTC)  # MSH-7 of the S15
     assert rescheduled["previous"]["start"] == "2030-03-04T15:00:00Z" and rescheduled["moved"] == ["start", "end"]
+    logged = logs.getvalue()
+    assert '"control_id": "MSG3"' in logged and '"ack": "AA"' in logged  # ids and outcomes...
+    for phi in ("Doe", "Jane", "5550123", "jane.doe@example.org", "19800101", "999-99-9999"):
+        assert phi not in logged  # ...never the patient
 
 
 def test_a_garbage_frame_gets_ar_and_the_connection_goes_on(listen: ListenerFactory, store: Store) -> None:
