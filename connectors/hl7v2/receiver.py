@@ -63,46 +63,31 @@ class Receiver:
         try:
             text = decode(data, self.config.encoding)
         except UnicodeDecodeError:
-            return self._reject(None, position, f"not valid {self.config.encoding} text",
-                                data.decode("latin-1"))
+            return self._refuse(None, position, f"not valid {self.config.encoding} text", data.decode("latin-1"))
         try:
             parsed = parse_message(text)
         except Hl7ParseError as exc:
-            return self._reject(exc.message, position, exc.reason, text)
-        position = f"{position} MSH-10={parsed.control_id[:CONTROL_ID_MAX]}"
-        problem = self._unacceptable(parsed)
-        if problem:
-            return self._reject(parsed.message, position, problem, text, parsed)
+            return self._refuse(exc.message, position, exc.reason, text)
+        problem = _unacceptable(parsed)
+        if problem and not _usable_id(parsed):  # nothing to remember it by
+            return self._refuse(parsed.message, position, problem, parsed.record["message"])
+        position = f"{position} MSH-10={parsed.control_id}"
         previous = self._answered(parsed)
         if previous is not None:
             return self._duplicate(parsed, previous)
+        if problem:
+            entry = QuarantineEntry(position, f"rejected (AR): {problem}", raw=parsed.record["message"])
+            return self._store(parsed, "AR", position, entry, text=problem)
         if parsed.event not in self.config.events:
             return self._store(parsed, "AA", position, None, text="trigger event not applied here; ignored")
         return self._store(parsed, None, position, None)
 
-    # -- the outcomes ---------------------------------------------------------------------------
-    def _unacceptable(self, parsed: ParsedMessage) -> str | None:
-        if parsed.message_type != "SIU":
-            return f"unsupported message type {parsed.message_type or '(empty)'} (this interface takes SIU)"
-        if not parsed.control_id:
-            return "MSH-10 (message control id) is empty"
-        if len(parsed.control_id) > CONTROL_ID_MAX:
-            return f"MSH-10 (message control id) is longer than {CONTROL_ID_MAX} characters"
-        return None
-
-    def _reject(self, message: hl7.Message | None, position: str, reason: str, raw: str,
-                parsed: ParsedMessage | None = None) -> Reply:
-        """AR, after quarantining the message (and recording its id, when it has a usable one)."""
+    def _refuse(self, message: hl7.Message | None, position: str, reason: str, raw: str) -> Reply:
+        """AR for what has no usable control id: quarantined, nothing to remember."""
         entry = QuarantineEntry(position, f"rejected (AR): {reason}", raw=raw)
-        keyed = parsed is not None and parsed.control_id and len(parsed.control_id) <= CONTROL_ID_MAX
-        if keyed and parsed is not None:
-            previous = self._answered(parsed)
-            if previous is not None:
-                return self._duplicate(parsed, previous)
-            return self._store(parsed, "AR", position, entry, text=reason)
         with self._writing:
             counts, _ = self.store.apply_batch(self.name, self.run_id, [], [entry], None)
-        self._count(counts)
+            self.counts.add(counts)
         log.warning("hl7.rejected", connector=self.name, peer=position, reason=reason)
         return Reply("AR", build_ack("AR", message, reason))
 
@@ -130,18 +115,18 @@ class Receiver:
         try:
             with self._writing:
                 counts, _ = self.store.apply_batch(self.name, self.run_id, mapped, quarantined, None, within=claim)
+                self.counts.add(counts)
         except IntegrityError:
             previous = self._answered(parsed)
             if previous is None:
                 raise
             return self._duplicate(parsed, previous)
-        self._count(counts)
         log.info("hl7.message", connector=self.name, control_id=parsed.control_id, trigger=parsed.event,
                  ack=decided, **{k: v for k, v in counts.as_dict().items() if v})
         return Reply(decided, build_ack(decided, parsed.message, text))
 
     def _duplicate(self, parsed: ParsedMessage, previous: str) -> Reply:
-        code: AckCode = previous if previous in ("AA", "AE", "AR") else "AA"  # type: ignore[assignment]
+        code = _CODES.get(previous, "AA")
         log.info("hl7.duplicate", connector=self.name, control_id=parsed.control_id, ack=code)
         text = None if code == "AA" else "duplicate of a message already answered with this code"
         return Reply(code, build_ack(code, parsed.message, text), duplicate=True)
@@ -150,6 +135,19 @@ class Receiver:
         with self.store.engine.connect() as connection:
             return answered(connection, self.name, parsed.sender, parsed.control_id)
 
-    def _count(self, counts: Counts) -> None:
-        with self._writing:
-            self.counts.add(counts)
+
+_CODES: dict[str, AckCode] = {"AA": "AA", "AE": "AE", "AR": "AR"}
+
+
+def _unacceptable(parsed: ParsedMessage) -> str | None:
+    if parsed.message_type != "SIU":
+        return f"unsupported message type {parsed.message_type or '(empty)'} (this interface takes SIU)"
+    if not parsed.control_id:
+        return "MSH-10 (message control id) is empty"
+    if len(parsed.control_id) > CONTROL_ID_MAX:
+        return f"MSH-10 (message control id) is longer than {CONTROL_ID_MAX} characters"
+    return None
+
+
+def _usable_id(parsed: ParsedMessage) -> bool:
+    return 0 < len(parsed.control_id) <= CONTROL_ID_MAX
