@@ -66,10 +66,6 @@ class ParsedMessage:
     control_id: str
     sender: str  # MSH-3^MSH-4: control ids are unique per sending application
 
-    @property
-    def time(self) -> str:
-        return str(self.record["MSH"].get("7", ""))
-
 
 def decode(data: bytes, encoding: str) -> str:
     """Bytes as the sender wrote them: ``auto`` is UTF-8, else Windows-1252 (which every
@@ -122,7 +118,7 @@ def parse_message(text: str) -> ParsedMessage:
     message_type = _text(header, "9", "1")
     event = _text(header, "9", "2")
     control_id = _text(header, "10")
-    sender = "^".join((_text(header, "3"), _text(header, "4")))[:255]
+    sender = "^".join((_text(header, "3"), _text(header, "4")))[:255]  # the length hl7message keeps
     record.update(message_type=message_type, event=event, control_id=control_id, message=normalized)
     return ParsedMessage(message, record, message_type, event, control_id, sender)
 

@@ -4,7 +4,9 @@ The answer follows the store: AA once the message's changes and its control id a
 committed in one transaction; AE when it parsed but did not map (quarantined with the
 reason); AR when it cannot be read or is no SIU message (quarantined too, so nothing
 is lost). A control id already answered gets the same code again and changes nothing.
-A store failure raises: no ACK is sent, so the sender sends the message again.
+A store failure raises: no ACK is sent, so the sender sends the message again. Only a
+message the database refuses as data (a value longer than its column) is quarantined
+and answered AE instead: resending it could never help, and would block the sender.
 
 One connector's messages are written one transaction at a time (the store reads, then
 inserts, patients and appointments: two senders booking the same patient at once would
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import hl7
 import structlog
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from connectors.base import Batch, RawRecord
 from connectors.hl7v2.ack import AckCode, build_ack
@@ -92,7 +94,7 @@ class Receiver:
         return Reply("AR", build_ack("AR", message, reason))
 
     def _store(self, parsed: ParsedMessage, code: AckCode | None, position: str,
-               entry: QuarantineEntry | None, text: str | None = None) -> Reply:
+               entry: QuarantineEntry | None, text: str | None = None, refusal: bool = False) -> Reply:
         """Apply the message (unless ``code`` is already decided) with its control id, in
         one transaction. A concurrent copy of the same message loses on the id's key."""
         mapped: list[Mapped] = []
@@ -121,6 +123,12 @@ class Receiver:
             if previous is None:
                 raise
             return self._duplicate(parsed, previous)
+        except DataError as exc:
+            if refusal:
+                raise  # even the bare quarantine entry is refused: leave it to the sender
+            reason = f"the store refused a value ({type(exc.orig).__name__}), e.g. longer than its column"
+            entry = QuarantineEntry(position, reason, raw=parsed.record["message"])
+            return self._store(parsed, "AE", position, entry, text=reason, refusal=True)
         log.info("hl7.message", connector=self.name, control_id=parsed.control_id, trigger=parsed.event,
                  ack=decided, **{k: v for k, v in counts.as_dict().items() if v})
         return Reply(decided, build_ack(decided, parsed.message, text))

@@ -79,3 +79,18 @@ def test_two_copies_racing_past_the_duplicate_check_apply_once(store: Store,
     assert (reply.code, reply.duplicate) == ("AA", True)
     assert checks == [None, "AA"]  # saw nothing, hit the key, then read the first copy's answer
     assert count(store, Event.__table__) == 1  # type: ignore[attr-defined]
+
+
+def test_a_value_the_database_refuses_is_quarantined_not_resent_forever(store: Store) -> None:
+    """PostgreSQL refuses a type longer than its column: AE and quarantine, so the sender
+    moves on (a message that can never be stored must not block its queue)."""
+    message = siu("S12", "MSG1", "20300301090000").replace("CHK^Checkup", "CHK^" + "Long " * 60).encode()
+    reply = receiver(store).handle(message, "10.0.0.1")
+    if store.engine.dialect.name == "sqlite":  # SQLite keeps any length
+        assert reply.code == "AA"
+        return
+    assert (reply.code, ack(reply.ack).control_id) == ("AE", "MSG1")
+    assert "the store refused a value (StringDataRightTruncation)" in ack(reply.ack).text
+    assert count(store, Quarantine.__table__) == 1  # type: ignore[attr-defined]
+    assert count(store, Event.__table__) == 0  # type: ignore[attr-defined]
+    assert receiver(store).handle(message, "10.0.0.1").code == "AE"  # resent: the same answer
