@@ -1,10 +1,9 @@
 """The declarative mapping engine: a preset (YAML) compiles once into a pure
 function from a raw record to a NormalizedAppointment, or a MappingError.
 
-A field with several ``from:`` paths takes the first that gives a usable value: an
-empty value, one the value ``map`` turns into null, or (with ``on_invalid: skip``) one
-that does not convert, passes over to the next path. A ``from:`` entry that is itself a
-list reads its paths joined with a space, as ``concat:`` does.
+A field with several ``from:`` paths (and ``concat:`` as the last resort) takes the first
+that gives a usable value: an empty value, one the value ``map`` turns into null, or
+(with ``on_invalid: drop``) one that does not convert, passes over to the next.
 """
 
 from __future__ import annotations
@@ -49,17 +48,18 @@ _DEFAULT_TYPES = {
 class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: str | list[str | list[str]] | None = Field(
-        None, alias="from", description="path, or paths tried in order (a list entry: paths joined)")
-    concat: list[str] | None = Field(None, description="paths whose values are joined with a space")
+    from_: str | list[str] | None = Field(None, alias="from", description="path, or paths tried in order")
+    concat: list[str] | None = Field(
+        None, description="paths whose values are joined with a space; with from: the fallback when no "
+                          "from path has a usable value")
     value: Any = Field(None, description="a constant")
     type: str | None = None
     map: dict[str, Any] | None = Field(
         None, description="value map, matched case-insensitively; null passes over to the next path")
     default: Any = None
     required: bool = False
-    on_invalid: Literal["error", "skip"] = Field(
-        "error", description="skip: a value that does not convert is passed over (next path, else empty)")
+    on_invalid: Literal["quarantine", "drop"] = Field(
+        "quarantine", description="quarantine the record, or drop just this value (the next path is tried)")
 
 
 class MappingPreset(BaseModel):
@@ -80,7 +80,7 @@ class _CompiledField:
     convert: Callable[[Any], Any] | None
     default: Any
     required: bool
-    skip_invalid: bool
+    drop_invalid: bool
 
 
 def _empty(value: Any) -> bool:
@@ -98,13 +98,17 @@ def _joined(paths: list[str]) -> Callable[[Any], Any]:
 
 
 def _readers(spec: FieldSpec) -> tuple[Callable[[Any], Any], ...]:
-    if spec.concat:
-        return (_joined(spec.concat),)
+    """``from`` paths in order, then ``concat`` as the fallback; else ``value``."""
+    readers: list[Callable[[Any], Any]] = []
     if spec.from_ is not None:
         paths = [spec.from_] if isinstance(spec.from_, str) else spec.from_
-        return tuple(compile_path(p) if isinstance(p, str) else _joined(p) for p in paths)
-    constant = spec.value
-    return (lambda _record: constant,)
+        readers.extend(compile_path(p) for p in paths)
+    if spec.concat:
+        readers.append(_joined(spec.concat))
+    if not readers:
+        constant = spec.value
+        readers.append(lambda _record: constant)
+    return tuple(readers)
 
 
 def _value_mapper(table: dict[str, Any]) -> Callable[[Any], Any]:
@@ -150,7 +154,7 @@ class CompiledMapping:
                     return None if mapped is None else _t(mapped)
 
             self.fields.append(_CompiledField(target, _readers(spec), convert, spec.default, spec.required,
-                                              spec.on_invalid == "skip"))
+                                              spec.on_invalid == "drop"))
 
     def required_sources(self) -> frozenset[str]:
         """Top-level columns the required fields read: a file without them is unrecognizable."""
@@ -184,7 +188,7 @@ class CompiledMapping:
             try:
                 value = field.convert(raw)
             except TransformError as exc:
-                if field.skip_invalid:
+                if field.drop_invalid:
                     continue
                 raise MappingError(field.target, str(exc)) from None
             if value is not None:  # a value map's null: nothing here, try the next path

@@ -22,7 +22,7 @@ from connectors.dropfolder import (
     resume_point,
     settled_files,
 )
-from connectors.hl7v2.parse import Hl7ParseError, decode, parse_message, split_messages
+from connectors.hl7v2.parse import Hl7ParseError, ParsedMessage, decode, parse_message, split_messages, type_problem
 from connectors.hl7v2.settings import Hl7v2Settings
 
 
@@ -83,16 +83,21 @@ class Hl7v2Connector(Connector):
             except Hl7ParseError as exc:
                 rejected.append(Rejected(position, exc.reason, raw=message))
             else:
-                if parsed.message_type != "SIU":
-                    rejected.append(Rejected(position, f"unsupported message type {parsed.message_type or '(empty)'}",
-                                             raw=message, record_id=parsed.control_id or None))
+                problem = type_problem(parsed)
+                if problem:
+                    rejected.append(Rejected(position, problem, raw=message))
                 elif parsed.event in self.settings.events:
-                    record = dict(parsed.record)
-                    if self.settings.timezone:
-                        record["timezone"] = self.settings.timezone
-                    records.append(RawRecord(record, f"{position} MSH-10={parsed.control_id}",
-                                             delete=parsed.event in self.settings.delete_triggers))
+                    records.append(raw_record(parsed, self.settings, f"{position} MSH-10={parsed.control_id}"))
             if len(records) + len(rejected) >= self.settings.batch_size and number < len(messages):
                 yield Batch(records, drop_cursor(done, digest, number), rejected, source=name)
                 records, rejected = [], []
         yield Batch(records, finished, rejected, source=name)
+
+
+def raw_record(parsed: ParsedMessage, settings: Hl7v2Settings, position: str) -> RawRecord:
+    """A parsed SIU message as the mapping reads it: with the sender's zone, and marked for
+    deletion when its trigger deletes (S17)."""
+    record = dict(parsed.record)
+    if settings.timezone:
+        record["timezone"] = settings.timezone
+    return RawRecord(record, position, delete=parsed.event in settings.delete_triggers)

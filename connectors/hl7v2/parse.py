@@ -81,6 +81,13 @@ def decode(data: bytes, encoding: str) -> str:
     return text.replace("\x00", "")
 
 
+def type_problem(parsed: ParsedMessage) -> str | None:
+    """Why this is no message for an SIU interface, or None."""
+    if parsed.message_type != "SIU":
+        return f"unsupported message type {parsed.message_type or '(empty)'} (this interface takes SIU)"
+    return None
+
+
 def split_messages(text: str) -> list[str]:
     """A batch file's messages, each with ``\\r`` separators. File and batch envelopes
     (FHS/BHS/BTS/FTS) are dropped; segments before the first MSH come back as one chunk

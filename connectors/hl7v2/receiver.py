@@ -23,10 +23,11 @@ import structlog
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
-from connectors.base import Batch, RawRecord
+from connectors.base import Batch
 from connectors.hl7v2.ack import AckCode, build_ack
+from connectors.hl7v2.files import raw_record
 from connectors.hl7v2.model import CONTROL_ID_MAX, answered, forget_older, record_answer
-from connectors.hl7v2.parse import Hl7ParseError, ParsedMessage, decode, parse_message
+from connectors.hl7v2.parse import Hl7ParseError, ParsedMessage, decode, parse_message, type_problem
 from connectors.hl7v2.settings import Hl7v2Settings
 from mappings.engine import CompiledMapping
 from sync.engine import map_batch
@@ -100,11 +101,7 @@ class Receiver:
         mapped: list[Mapped] = []
         quarantined = [entry] if entry is not None else []
         if code is None:
-            record = dict(parsed.record)
-            if self.config.timezone:
-                record["timezone"] = self.config.timezone
-            delete = parsed.event in self.config.delete_triggers
-            mapped, quarantined = map_batch(self.mapping, Batch([RawRecord(record, position, delete=delete)]))
+            mapped, quarantined = map_batch(self.mapping, Batch([raw_record(parsed, self.config, position)]))
             code = "AA" if mapped else "AE"
             if quarantined:  # keep the message as received, not its parsed record
                 problem = quarantined[0] = replace(quarantined[0], raw=parsed.record["message"])
@@ -148,8 +145,9 @@ _CODES: dict[str, AckCode] = {"AA": "AA", "AE": "AE", "AR": "AR"}
 
 
 def _unacceptable(parsed: ParsedMessage) -> str | None:
-    if parsed.message_type != "SIU":
-        return f"unsupported message type {parsed.message_type or '(empty)'} (this interface takes SIU)"
+    problem = type_problem(parsed)
+    if problem:
+        return problem
     if not parsed.control_id:
         return "MSH-10 (message control id) is empty"
     if len(parsed.control_id) > CONTROL_ID_MAX:

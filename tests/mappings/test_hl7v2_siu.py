@@ -81,7 +81,7 @@ def test_the_fhir_converter_siu_samples_map(shared_fixtures: Path, siu_mapping: 
     assert patient is not None
     assert (patient.external_id, patient.name) == ("PATID1234", "ADAM EVERYMAN")  # the MR identifier
     assert patient.language == "ar"  # PID-15 'ara' (ISO 639-2)
-    # The samples' phone numbers (78788788, 2222) are no numbers anywhere: passed over.
+    # The samples' phone numbers (78788788, 2222, 1111) are no numbers anywhere: dropped.
     assert patient.phone is None and patient.email is None
 
 
@@ -179,15 +179,15 @@ def test_a_value_mapped_to_null_passes_over_to_the_next_path() -> None:
         mapping.apply({"id": "1", "a": "other", "b": "z"})
 
 
-def test_on_invalid_skip_passes_over_values_that_do_not_convert() -> None:
+def test_on_invalid_drop_passes_over_values_that_do_not_convert() -> None:
     mapping = compile_fields({"patient.external_id": {"from": "pid"},
-                              "patient.phone": {"from": ["p1", "p2"], "on_invalid": "skip"},
+                              "patient.phone": {"from": ["p1", "p2"], "on_invalid": "drop"},
                               "patient.email": {"from": "mail"}})
     appointment = mapping.apply({"id": "1", "pid": "P", "p1": "12", "p2": "(617) 555-0123", "mail": "a@b.org"})
     assert appointment.patient is not None and appointment.patient.phone == "+16175550123"
     appointment = mapping.apply({"id": "1", "pid": "P", "p1": "12", "mail": "a@b.org"})
     assert appointment.patient is not None and appointment.patient.phone is None
-    with pytest.raises(MappingError) as caught:  # without skip an invalid value stays an error
+    with pytest.raises(MappingError) as caught:  # otherwise an invalid value quarantines the record
         mapping.apply({"id": "1", "pid": "P", "mail": "not-an-address"})
     assert caught.value.field == "patient.email"
 
@@ -202,10 +202,13 @@ def test_a_required_field_with_only_unusable_values_says_so() -> None:
     assert caught.value.reason == "missing (required)"
 
 
-def test_a_from_entry_that_is_a_list_joins_its_paths() -> None:
-    mapping = compile_fields({"location": {"from": ["room", ["building", "floor"]]}})
-    assert mapping.apply({"id": "1", "building": "B", "floor": "2"}).location == "B 2"
-    assert mapping.apply({"id": "1", "room": "R", "building": "B"}).location == "R"
+def test_concat_is_the_fallback_after_the_from_paths() -> None:
+    mapping = compile_fields({"patient.external_id": {"from": "pid"},
+                              "patient.phone": {"from": ["p1"], "concat": ["area", "local"], "on_invalid": "drop"}})
+    fallback = mapping.apply({"id": "1", "pid": "P", "p1": "12", "area": "617", "local": "5550123"})
+    assert fallback.patient is not None and fallback.patient.phone == "+16175550123"
+    first = mapping.apply({"id": "1", "pid": "P", "p1": "617 555 0199", "area": "617", "local": "5550123"})
+    assert first.patient is not None and first.patient.phone == "+16175550199"
 
 
 def test_a_naive_update_time_is_read_in_the_records_zone_leniently() -> None:
