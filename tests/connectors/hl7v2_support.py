@@ -3,11 +3,22 @@ a reader for the ACKs that come back."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import hl7
+import pytest
 
-FIXTURES = "hl7"
+from sync.logs import configure_logging
+
+
+@pytest.fixture(name="logs", autouse=True)
+def capture_logs() -> io.StringIO:
+    """What the HL7 code logs, from any thread, into a buffer of the test's own (a stream
+    an earlier in-process CLI run configured may be closed by now). Import it to use it."""
+    buffer = io.StringIO()
+    configure_logging("info", "json", stream=buffer)
+    return buffer
 
 
 def siu(event: str, control_id: str, sent: str, *, appointment: str = "A100", start: str = "203003041000",

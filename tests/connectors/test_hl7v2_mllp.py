@@ -26,14 +26,13 @@ from connectors.hl7v2.receiver import Receiver
 from connectors.hl7v2.service import Hl7Service, receiver_handler, serve_mllp
 from connectors.hl7v2.settings import Hl7v2Settings
 from mappings.engine import load_mapping
-from sync.logs import configure_logging
 from sync.model import Appointment, Quarantine
 from sync.outbox import read_events
 from sync.queries import connector_status
 from sync.settings import Settings, load_settings
 from sync.store import Store
 from tests.conftest import SettingsFactory
-from tests.connectors.hl7v2_support import Ack, siu
+from tests.connectors.hl7v2_support import Ack, capture_logs, siu  # noqa: F401 - an autouse fixture
 
 T = TypeVar("T")
 A = Appointment.__table__.c  # type: ignore[attr-defined]
@@ -41,15 +40,6 @@ Q = Quarantine.__table__.c  # type: ignore[attr-defined]
 WAIT = 30  # seconds: only ever reached when something is broken
 # Transport behaviour does not depend on the database: these run on SQLite only.
 TRANSPORT_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture(autouse=True)
-def logs() -> io.StringIO:
-    """The listener logs from its own threads: into a buffer of the test's own (a stream an
-    earlier CLI test configured may be closed by now), where the test can read it."""
-    buffer = io.StringIO()
-    configure_logging("info", "json", stream=buffer)
-    return buffer
 
 
 class LoopThread:

@@ -14,7 +14,7 @@ from connectors.hl7v2.settings import Hl7v2Settings, MllpSettings
 from mappings.engine import load_mapping
 from sync.model import Event, Quarantine
 from sync.store import Store
-from tests.connectors.hl7v2_support import Ack, siu
+from tests.connectors.hl7v2_support import Ack, capture_logs, siu  # noqa: F401 - an autouse fixture
 
 
 def receiver(store: Store, **settings: Any) -> Receiver:
