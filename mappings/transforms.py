@@ -88,7 +88,12 @@ def _language_names() -> dict[str, str]:
 def as_language(value: Any) -> str:
     """'es', 'ES', 'es_MX', 'Spanish', 'spa' -> 'es' / 'es-MX' (BCP 47). A region is kept
     only when the value names one (babel would add a likely one to 'spa': es_ES)."""
-    text = str(value).strip()
+    return _language_tag(str(value).strip())
+
+
+@cache
+def _language_tag(text: str) -> str:
+    """Cached: babel's parse costs milliseconds, and a feed repeats a handful of values."""
     code = _language_names().get(text.lower(), text).replace("-", "_")
     try:
         locale = Locale.parse(code)
