@@ -55,6 +55,13 @@ def _render(request: Request, template: str, **context: Any) -> HTMLResponse:
     return HTMLResponse(html)
 
 
+def _now(request: Request) -> datetime:
+    """The page's clock: utcnow, unless a test pinned ``app.state.ui_clock``."""
+    clock = getattr(request.app.state, "ui_clock", utcnow)
+    now: datetime = clock()
+    return now
+
+
 def _store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
@@ -66,7 +73,7 @@ def health_page(request: Request) -> HTMLResponse:
     """The health panel and the charts."""
     store, settings = _store(request), request.app.state.settings
     zone = ZoneInfo(settings.clinic.timezone)
-    now = utcnow()
+    now = _now(request)
     weeks = ui_settings(settings).chart_weeks
     since = now - timedelta(weeks=weeks)
     week_rates = queries.rates_by_week(store, since, now, zone)
@@ -110,7 +117,7 @@ def appointments_page(
     store, settings = _store(request), request.app.state.settings
     zone = ZoneInfo(settings.clinic.timezone)
     span = days or ui_settings(settings).days
-    today = utcnow().astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = _now(request).astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     filters = queries.Filters(doctor or None, connector or None, status or None)
     rows = queries.upcoming(store, today, today + timedelta(days=span), filters)
     return _render(request, "appointments.html", groups=queries.by_day_and_doctor(rows, zone),
