@@ -23,6 +23,7 @@ from sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_f
 from sync.reminders.settings import RemindersSettings
 from sync.server.settings import ServerSettings
 from sync.settings_base import SettingsModel, base_dir_from
+from sync.ui.settings import UiSettings
 
 DEFAULT_CONFIG = Path("settings.yaml")
 
@@ -114,6 +115,7 @@ class Settings(SettingsRoot):
     notifiers: list[NotifierSettings] = Field(
         default_factory=list, description="message channels; the embedded default is a dry-run outbox")
     calendar: CalendarSettings = Field(default_factory=CalendarSettings, description="doctors' calendars")
+    ui: UiSettings | None = Field(None, description="the status page at /ui: who may open it")
     source: SkipJsonSchema[str] = Field("settings", exclude=True)
     base_dir: SkipJsonSchema[Path] = Field(Path("."), exclude=True, description="relative paths are read against this")
 

@@ -10,11 +10,12 @@ from sync.server.middleware import BodySizeLimit, SecurityAndAccessLog
 from sync.server.settings import ServerSettings
 from sync.settings import Settings
 from sync.store import Store
+from sync.ui import routes as ui
 
 
 def routers() -> list[APIRouter]:
     """Every router the server mounts. Later features append theirs here."""
-    return [health.router]
+    return [health.router, ui.router]
 
 
 def store_gauges() -> list[StoreGauges]:

@@ -1,0 +1,1 @@
+"""The status page at /ui: health, appointments, reminders and charts, server-rendered."""

@@ -1,0 +1,72 @@
+"""Charts as server-side SVG: no JavaScript, no CDN, nothing for the CSP to forbid.
+Colours come from classes in ui.css (series-0, series-1, …); every bar has a <title>
+so hovering shows the exact number. Text is escaped by Markup.format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import Markup
+
+WIDTH, BAR_AREA, ROW = 640, 200, 26
+
+
+def _m(template: str, **values: Any) -> Markup:
+    return Markup(template).format(**values)  # noqa: S704 - constant templates; values are escaped
+
+
+def _svg(height: int, label: str, body: list[Markup]) -> Markup:
+    return (_m('<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{label}" '
+               'xmlns="http://www.w3.org/2000/svg">', w=WIDTH, h=height, label=label)
+            + Markup("").join(body) + Markup("</svg>"))
+
+
+def funnel_chart(steps: list[tuple[str, int]], label: str = "delivery funnel") -> Markup:
+    """Horizontal bars, widths relative to the largest step, with count and share of the first."""
+    top = max((v for _, v in steps), default=0) or 1
+    first = steps[0][1] if steps else 0
+    body = []
+    left, width = 90, WIDTH - 90 - 110
+    for i, (name, value) in enumerate(steps):
+        y = 8 + i * (ROW + 8)
+        w = round(width * value / top, 1)
+        share = f" ({100 * value / first:.0f}%)" if first else ""
+        body.append(_m('<text class="axis" x="{lx}" y="{ty}" text-anchor="end">{name}</text>'
+                       '<rect class="bar series-{i}" x="{left}" y="{y}" width="{w}" height="{row}">'
+                       "<title>{name}: {value}{share}</title></rect>"
+                       '<text class="value" x="{vx}" y="{ty}">{value}{share}</text>',
+                       lx=left - 6, ty=round(y + ROW * 0.68), name=name, i=i, left=left, y=y, w=w, row=ROW,
+                       value=value, share=share, vx=left + w + 6))
+    return _svg(16 + len(steps) * (ROW + 8), label, body)
+
+
+def grouped_bar_chart(categories: list[str], series: dict[str, list[float]], label: str,
+                      unit: str = "", max_value: float | None = None) -> Markup:
+    """Vertical bars: one group per category, one bar per series, a legend and a y-axis top value."""
+    top = max_value or max((v for values in series.values() for v in values), default=0) or 1
+    left, bottom = 40, 24 + BAR_AREA
+    height = bottom + 60
+    group = (WIDTH - left - 10) / max(len(categories), 1)
+    bar = max(group * 0.8 / max(len(series), 1), 1.0)
+    body = [_m('<line class="axis-line" x1="{l}" y1="{b}" x2="{r}" y2="{b}"/>'
+               '<text class="axis" x="{lx}" y="28" text-anchor="end">{top}{unit}</text>'
+               '<text class="axis" x="{lx}" y="{b}" text-anchor="end">0</text>',
+               l=left, b=bottom, r=WIDTH - 10, lx=left - 4, top=f"{top:g}", unit=unit)]
+    step = max(len(categories) // 8, 1) if len(categories) > 16 else 1
+    for c, category in enumerate(categories):
+        x0 = left + c * group + group * 0.1
+        for s, (name, values) in enumerate(series.items()):
+            h = round(BAR_AREA * values[c] / top, 1)
+            body.append(_m('<rect class="bar series-{s}" x="{x}" y="{y}" width="{w}" height="{h}">'
+                           "<title>{category} · {name}: {value}{unit}</title></rect>",
+                           s=s, x=f"{x0 + s * bar:.1f}", y=f"{bottom - h:.1f}", w=f"{bar:.1f}", h=h,
+                           category=category, name=name, value=f"{values[c]:g}", unit=unit))
+        if c % step == 0:
+            body.append(_m('<text class="axis" x="{x}" y="{y}" text-anchor="middle">{text}</text>',
+                           x=f"{left + c * group + group / 2:.1f}", y=bottom + 14, text=category[-10:]))
+    for s, name in enumerate(series):
+        x = left + s * 150
+        body.append(_m('<rect class="bar series-{s}" x="{x}" y="{y}" width="12" height="12"/>'
+                       '<text class="axis" x="{tx}" y="{ty}">{name}</text>',
+                       s=s, x=x, y=height - 16, tx=x + 16, ty=height - 6, name=name))
+    return _svg(height, label, body)

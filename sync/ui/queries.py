@@ -1,0 +1,347 @@
+"""Every number on the status page, read from the store. Patient details leave this module
+masked (initials, masked phone and email); aggregation by local day/week is done in Python
+so SQLite and PostgreSQL give the same answers."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from sqlalchemy import and_, func, select
+
+from sync.calendar.model import LINKS
+from sync.model import Appointment, Event, Patient, Practitioner
+from sync.queries import connector_status, list_quarantine
+from sync.reminders.model import DELIVERIES, REMINDERS
+from sync.store import Store
+from sync.types import utcnow
+from sync.ui.mask import initials, mask_email, mask_phone, mask_text
+
+A = Appointment.__table__.c  # type: ignore[attr-defined]
+P = Patient.__table__.c  # type: ignore[attr-defined]
+D = Practitioner.__table__.c  # type: ignore[attr-defined]
+E = Event.__table__.c  # type: ignore[attr-defined]
+RM = REMINDERS.c
+DL = DELIVERIES.c
+
+DELIVERED = ("delivered", "read")  # provider receipts that mean the message reached the patient
+REMINDER_STATES = ("planned", "sent", "delivered", "failed", "unknown", "skipped", "cancelled")
+INACTIVE = ("cancelled", "entered-in-error")
+
+
+def reminder_state(status: str, provider_status: str | None) -> str:
+    """The page's word for a reminder: planned (pending/sending), sent, delivered, failed, …"""
+    if status in ("pending", "sending"):
+        return "planned"
+    if status == "sent" and provider_status in DELIVERED:
+        return "delivered"
+    return status
+
+
+def _delivered_ids(connection: Any, reminder_ids: list[int] | None = None) -> set[int]:
+    query = select(DL.reminder_id).where(DL.provider_status.in_(DELIVERED)).distinct()
+    if reminder_ids is not None:
+        query = query.where(DL.reminder_id.in_(reminder_ids))
+    return {r[0] for r in connection.execute(query)}
+
+
+# --- health -----------------------------------------------------------------------------------
+
+def connectors_health(store: Store, now: datetime | None = None) -> list[dict[str, Any]]:
+    """connector_status plus how long since the last success (seconds), errors masked."""
+    now = now or utcnow()
+    out = []
+    for row in connector_status(store):
+        last_ok = datetime.fromisoformat(row["last_success"]) if row["last_success"] else None
+        out.append({**row, "error": mask_text(row["error"]) or None,
+                    "since_success": (now - last_ok).total_seconds() if last_ok else None})
+    return out
+
+
+def notifiers_health(store: Store, since: datetime) -> list[dict[str, Any]]:
+    """Per notifier: delivery attempts since ``since`` by outcome, and its latest attempt."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            select(DL.notifier, DL.outcome, func.count(), func.max(DL.created_at))
+            .where(DL.created_at >= since).group_by(DL.notifier, DL.outcome)).all()
+        latest_ids = select(func.max(DL.id)).group_by(DL.notifier)
+        latest = {r.notifier: r for r in connection.execute(select(DL).where(DL.id.in_(latest_ids)))}
+    out: dict[str, dict[str, Any]] = {}
+    for notifier, outcome, count, _ in rows:
+        entry = out.setdefault(notifier, {"notifier": notifier, "outcomes": {}})
+        entry["outcomes"][outcome] = int(count)
+    for name, row in latest.items():
+        entry = out.setdefault(name, {"notifier": name, "outcomes": {}})
+        entry.update(last_at=row.created_at, last_outcome=row.outcome, last_status=row.provider_status,
+                     last_detail=mask_text(row.detail) or None)
+    return [out[k] for k in sorted(out)]
+
+
+def calendar_health(store: Store) -> dict[str, int]:
+    """How many calendar links are in each state, and how many keep failing."""
+    with store.engine.connect() as connection:
+        states: dict[str, int] = dict(
+            connection.execute(select(LINKS.c.state, func.count()).group_by(LINKS.c.state)).all())
+        failing = connection.execute(select(func.count()).where(LINKS.c.attempts > 0)).scalar_one()
+    return {"present": int(states.get("present", 0)), "pending": int(states.get("pending", 0)),
+            "deleted": int(states.get("deleted", 0)), "failing": int(failing)}
+
+
+def quarantine_rows(store: Store, connector: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """Bad records with their reasons; anything contact-like in a reason is masked."""
+    return [{**r, "reason": mask_text(r["reason"]), "record_id": mask_text(r["record_id"]) or None}
+            for r in list_quarantine(store, connector, limit)]
+
+
+# --- appointments -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Filters:
+    doctor: str | None = None  # practitioner external id
+    connector: str | None = None
+    status: str | None = None
+
+
+@dataclass
+class AppointmentRow:
+    id: int
+    connector: str
+    external_id: str
+    start_utc: datetime
+    timezone: str
+    status: str
+    type: str | None
+    doctor: str
+    doctor_id: str | None
+    patient: str  # initials
+    phone: str  # masked
+    email: str  # masked
+    answer: str | None  # the patient's participation answer
+    calendar: str  # none | pending | present | deleted | failing
+    reminders: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def local_start(self) -> datetime:
+        return self.start_utc.astimezone(ZoneInfo(self.timezone))
+
+
+def _appointment_query() -> Any:
+    return (select(A.id, A.connector, A.external_id, A.start_utc, A.timezone, A.status, A.type,
+                   A.practitioner_ref, A.participation, P.name.label("p_name"), P.phone, P.email,
+                   D.name.label("d_name"))
+            .select_from(Appointment.__table__)  # type: ignore[attr-defined]
+            .outerjoin(Patient.__table__, and_(P.connector == A.connector,  # type: ignore[attr-defined]
+                                               P.external_id == A.patient_ref))
+            .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
+                                                    D.external_id == A.practitioner_ref))
+            .where(A.deleted_at.is_(None)))
+
+
+def _calendar_state(states: list[tuple[str, int]]) -> str:
+    if not states:
+        return "none"
+    if any(attempts for _, attempts in states):
+        return "failing"
+    for state in ("pending", "present", "deleted"):
+        if any(s == state for s, _ in states):
+            return state
+    return states[0][0]
+
+
+def _rows(store: Store, query: Any) -> list[AppointmentRow]:
+    with store.engine.connect() as connection:
+        found = connection.execute(query).all()
+        ids = [r.id for r in found]
+        links: dict[int, list[tuple[str, int]]] = defaultdict(list)
+        reminders: dict[int, Counter[str]] = defaultdict(Counter)
+        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+            for link in connection.execute(select(LINKS.c.appointment_id, LINKS.c.state, LINKS.c.attempts)
+                                           .where(LINKS.c.appointment_id.in_(chunk))):
+                links[link.appointment_id].append((link.state, link.attempts))
+            rem = connection.execute(select(RM.id, RM.appointment_id, RM.status)
+                                     .where(RM.appointment_id.in_(chunk), RM.recipient == "patient")).all()
+            delivered = _delivered_ids(connection, [r.id for r in rem])
+            for r in rem:
+                reminders[r.appointment_id][reminder_state(r.status, "delivered" if r.id in delivered else None)] += 1
+    return [AppointmentRow(
+        id=r.id, connector=r.connector, external_id=r.external_id, start_utc=r.start_utc, timezone=r.timezone,
+        status=r.status, type=r.type, doctor=r.d_name or r.practitioner_ref or "(no doctor)",
+        doctor_id=r.practitioner_ref, patient=initials(r.p_name) or "—", phone=mask_phone(r.phone),
+        email=mask_email(r.email), answer=r.participation, calendar=_calendar_state(links[r.id]),
+        reminders=reminders[r.id]) for r in found]
+
+
+def upcoming(store: Store, start: datetime, end: datetime, filters: Filters = Filters()) -> list[AppointmentRow]:
+    """Appointments starting in [start, end), by start then doctor, filtered."""
+    query = _appointment_query().where(A.start_utc >= start, A.start_utc < end)
+    if filters.doctor:
+        query = query.where(A.practitioner_ref == filters.doctor)
+    if filters.connector:
+        query = query.where(A.connector == filters.connector)
+    if filters.status:
+        query = query.where(A.status == filters.status)
+    return _rows(store, query.order_by(A.start_utc, A.connector, A.external_id))
+
+
+DayGroups = list[tuple[date, list[tuple[str, list[AppointmentRow]]]]]
+
+
+def by_day_and_doctor(rows: list[AppointmentRow], zone: ZoneInfo) -> DayGroups:
+    """Group rows by the clinic's local day, then by doctor (alphabetically)."""
+    days: dict[date, dict[str, list[AppointmentRow]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        days[row.start_utc.astimezone(zone).date()][row.doctor].append(row)
+    return [(day, sorted(doctors.items())) for day, doctors in sorted(days.items())]
+
+
+def filter_options(store: Store) -> dict[str, list[Any]]:
+    """The doctors, connectors and statuses the filters offer."""
+    with store.engine.connect() as connection:
+        doctors = connection.execute(select(D.external_id, func.min(D.name)).group_by(D.external_id)
+                                     .order_by(func.min(D.name))).all()
+        connectors = [r[0] for r in connection.execute(select(A.connector).distinct().order_by(A.connector))]
+        statuses = [r[0] for r in connection.execute(select(A.status).distinct().order_by(A.status))]
+    return {"doctors": [(d, n or d) for d, n in doctors], "connectors": connectors, "statuses": statuses}
+
+
+def appointment(store: Store, appointment_id: int) -> AppointmentRow | None:
+    rows = _rows(store, _appointment_query().where(A.id == appointment_id))
+    return rows[0] if rows else None
+
+
+def timeline(store: Store, appointment_id: int) -> list[dict[str, Any]]:
+    """What happened to one appointment, in order: outbox events, reminders planned and their
+    deliveries, calendar pushes and the patient's answer. No contact details, no message bodies."""
+    items: list[dict[str, Any]] = []
+    with store.engine.connect() as connection:
+        for ev in connection.execute(select(E).where(E.appointment_id == appointment_id)):
+            items.append({"at": ev.created_at, "what": "event", "title": ev.kind,
+                          "detail": f"version {ev.version}" + _changed(ev.payload)})
+        rems = connection.execute(select(RM).where(RM.appointment_id == appointment_id)).all()
+        delivered = _delivered_ids(connection, [r.id for r in rems])
+        for r in rems:
+            label = f"{r.kind} {r.offset or ''}".strip() + f" to {r.recipient}"
+            items.append({"at": r.created_at, "what": "reminder", "title": f"planned {label}",
+                          "detail": f"due {r.due_at:%Y-%m-%d %H:%M} UTC; now "
+                                    f"{reminder_state(r.status, 'delivered' if r.id in delivered else None)}"
+                                    + (f" ({mask_text(r.reason)})" if r.reason else "")})
+        if rems:
+            for d in connection.execute(select(DL).where(DL.reminder_id.in_([r.id for r in rems]))):
+                items.append({"at": d.created_at, "what": "delivery", "title": f"{d.outcome} via {d.channel}",
+                              "detail": f"{d.notifier}" + (f", provider says {d.provider_status}"
+                                                           if d.provider_status else "")
+                              + (f": {mask_text(d.detail)}" if d.detail else "")})
+        for link in connection.execute(select(LINKS).where(LINKS.c.appointment_id == appointment_id)):
+            items.append({"at": link.updated_at, "what": "calendar", "title": f"calendar {link.state}",
+                          "detail": f"{link.provider} {link.calendar_id}"
+                          + (f"; {link.attempts} failed: {mask_text(link.last_error)}" if link.attempts else "")})
+        answer = connection.execute(select(A.participation, A.participation_at).where(A.id == appointment_id)).one()
+        if answer.participation and answer.participation_at:
+            items.append({"at": answer.participation_at, "what": "answer", "title": f"patient {answer.participation}",
+                          "detail": ""})
+    order = {"event": 0, "reminder": 1, "calendar": 2, "delivery": 3, "answer": 4}
+    return sorted(items, key=lambda i: (i["at"], order[i["what"]]))
+
+
+def _changed(payload: str) -> str:
+    """What moved and how the status changed (field names and statuses, never patient data)."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    parts = []
+    if isinstance(data.get("moved"), list) and data["moved"]:
+        parts.append("moved: " + ", ".join(str(m) for m in data["moved"]))
+    status = data.get("status")
+    if isinstance(status, list) and len(status) == 2:
+        parts.append(f"status {status[0]} → {status[1]}")
+    return "".join(f"; {p}" for p in parts)
+
+
+# --- charts -----------------------------------------------------------------------------------
+
+def funnel(store: Store, start: datetime, end: datetime) -> list[tuple[str, int]]:
+    """Patient messages due in [start, end): planned (not cancelled) → sent → delivered
+    (a provider receipt says so) → confirmed (the appointment's patient accepted)."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            select(RM.id, RM.status, A.participation)
+            .select_from(REMINDERS.outerjoin(Appointment.__table__, A.id == RM.appointment_id))  # type: ignore[attr-defined]
+            .where(RM.recipient == "patient", RM.status != "cancelled",
+                   RM.due_at >= start, RM.due_at < end)).all()
+        delivered = _delivered_ids(connection)
+    sent = [r for r in rows if r.status == "sent"]
+    return [("planned", len(rows)), ("sent", len(sent)),
+            ("delivered", sum(1 for r in sent if r.id in delivered)),
+            ("confirmed", sum(1 for r in sent if r.participation == "accepted"))]
+
+
+@dataclass(frozen=True)
+class Rate:
+    label: str
+    total: int
+    confirmed: int
+    noshow: int
+
+    @property
+    def confirmed_pct(self) -> float:
+        return 100.0 * self.confirmed / self.total if self.total else 0.0
+
+    @property
+    def noshow_pct(self) -> float:
+        return 100.0 * self.noshow / self.total if self.total else 0.0
+
+
+def _rate_rows(store: Store, start: datetime, end: datetime) -> list[Any]:
+    with store.engine.connect() as connection:
+        return list(connection.execute(
+            select(A.start_utc, A.status, A.participation, A.practitioner_ref, D.name)
+            .select_from(Appointment.__table__)  # type: ignore[attr-defined]
+            .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
+                                                    D.external_id == A.practitioner_ref))
+            .where(A.deleted_at.is_(None), A.status.not_in(INACTIVE), A.start_utc >= start, A.start_utc < end)))
+
+
+def _rates(groups: dict[str, list[Any]]) -> list[Rate]:
+    return [Rate(label, len(rows), sum(1 for r in rows if r.participation == "accepted"),
+                 sum(1 for r in rows if r.status == "noshow")) for label, rows in groups.items()]
+
+
+def rates_by_week(store: Store, start: datetime, end: datetime, zone: ZoneInfo) -> list[Rate]:
+    """Per ISO week (the clinic's local dates) of appointments that were not cancelled: the share
+    the patient confirmed and the share marked no-show."""
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for row in _rate_rows(store, start, end):
+        year, week, _ = row.start_utc.astimezone(zone).isocalendar()
+        groups[f"{year}-W{week:02d}"].append(row)
+    return _rates(dict(sorted(groups.items())))
+
+
+def rates_by_doctor(store: Store, start: datetime, end: datetime) -> list[Rate]:
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for row in _rate_rows(store, start, end):
+        groups[row.name or row.practitioner_ref or "(no doctor)"].append(row)
+    return _rates(dict(sorted(groups.items())))
+
+
+def messages_per_channel_day(store: Store, start: datetime, end: datetime,
+                             zone: ZoneInfo) -> tuple[list[str], dict[str, list[int]]]:
+    """Messages handed to a notifier (delivery outcome `sent`) per channel per local day:
+    the days in [start, end) and, per channel, one count per day."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(DL.channel, DL.created_at)
+                                  .where(DL.outcome == "sent", DL.created_at >= start, DL.created_at < end)).all()
+    first, last = start.astimezone(zone).date(), (end - timedelta(microseconds=1)).astimezone(zone).date()
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    index = {d: i for i, d in enumerate(days)}
+    series: dict[str, list[int]] = {}
+    for channel, at in rows:
+        counts = series.setdefault(channel, [0] * len(days))
+        counts[index[at.astimezone(zone).date()]] += 1
+    return [d.isoformat() for d in days], dict(sorted(series.items()))

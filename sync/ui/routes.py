@@ -1,0 +1,155 @@
+"""The /ui pages: server-rendered Jinja2, read-only, no JavaScript needed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from sync.settings import Settings
+from sync.store import Store
+from sync.types import utcnow
+from sync.ui import charts, queries
+from sync.ui.auth import require_user, ui_settings
+
+pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user)],
+                  include_in_schema=False)
+assets = APIRouter(prefix="/ui/static", include_in_schema=False)
+router = APIRouter()
+
+_env = Environment(loader=PackageLoader("sync.ui", "templates"), autoescape=select_autoescape(["html"]),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+def ago(seconds: float | None) -> str:
+    """'3 min ago', '2 h ago', '5 d ago' (None → 'never')."""
+    if seconds is None:
+        return "never"
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 120:
+        return f"{minutes} min ago"
+    hours = minutes // 60
+    return f"{hours} h ago" if hours < 48 else f"{hours // 24} d ago"
+
+
+_env.filters["ago"] = ago
+
+
+def _local(value: datetime | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return value.astimezone(zone).strftime(fmt) if value else ""
+
+
+def _render(request: Request, template: str, **context: Any) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    zone = ZoneInfo(settings.clinic.timezone)
+    html = _env.get_template(template).render(
+        clinic=settings.clinic.name, zone=zone, local=lambda v, fmt="%Y-%m-%d %H:%M": _local(v, zone, fmt),
+        path=request.url.path, **context)
+    return HTMLResponse(html)
+
+
+def _now(request: Request) -> datetime:
+    """The page's clock: utcnow, unless a test pinned ``app.state.ui_clock``."""
+    clock = getattr(request.app.state, "ui_clock", utcnow)
+    now: datetime = clock()
+    return now
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+@pages.get("", response_class=HTMLResponse)
+@pages.get("/", response_class=HTMLResponse)
+def health_page(request: Request) -> HTMLResponse:
+    """The health panel and the charts."""
+    store, settings = _store(request), request.app.state.settings
+    zone = ZoneInfo(settings.clinic.timezone)
+    now = _now(request)
+    weeks = ui_settings(settings).chart_weeks
+    since = now - timedelta(weeks=weeks)
+    week_rates = queries.rates_by_week(store, since, now, zone)
+    doctor_rates = queries.rates_by_doctor(store, since, now)
+    days, per_channel = queries.messages_per_channel_day(store, now - timedelta(days=14), now, zone)
+    quarantined = sum(c["quarantined"] for c in queries.connectors_health(store, now))
+    return _render(
+        request, "health.html",
+        connectors=queries.connectors_health(store, now),
+        calendar_provider=settings.calendar.provider,
+        calendar=queries.calendar_health(store),
+        notifiers=queries.notifiers_health(store, now - timedelta(days=7)),
+        configured_notifiers=[n.name for n in settings.notifiers],
+        quarantined=quarantined, weeks=weeks,
+        funnel=charts.funnel_chart(queries.funnel(store, since, now + timedelta(days=60))),
+        week_chart=charts.grouped_bar_chart(
+            [r.label for r in week_rates],
+            {"confirmed %": [round(r.confirmed_pct, 1) for r in week_rates],
+             "no-show %": [round(r.noshow_pct, 1) for r in week_rates]},
+            "confirmation and no-show rates per week", unit="%", max_value=100),
+        doctor_chart=charts.grouped_bar_chart(
+            [r.label for r in doctor_rates],
+            {"confirmed %": [round(r.confirmed_pct, 1) for r in doctor_rates],
+             "no-show %": [round(r.noshow_pct, 1) for r in doctor_rates]},
+            "confirmation and no-show rates per doctor", unit="%", max_value=100),
+        channel_chart=charts.grouped_bar_chart(
+            [d[5:] for d in days], {k: [float(v) for v in vs] for k, vs in per_channel.items()},
+            "messages per channel per day"),
+        week_rates=week_rates, doctor_rates=doctor_rates)
+
+
+@pages.get("/appointments", response_class=HTMLResponse)
+def appointments_page(
+    request: Request,
+    doctor: Annotated[str | None, Query(max_length=255)] = None,
+    connector: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str | None, Query(max_length=24)] = None,
+    days: Annotated[int | None, Query(ge=1, le=60)] = None,
+) -> HTMLResponse:
+    """Today and the next days by doctor, filtered by GET parameters (a plain form)."""
+    store, settings = _store(request), request.app.state.settings
+    zone = ZoneInfo(settings.clinic.timezone)
+    span = days or ui_settings(settings).days
+    today = _now(request).astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    filters = queries.Filters(doctor or None, connector or None, status or None)
+    rows = queries.upcoming(store, today, today + timedelta(days=span), filters)
+    return _render(request, "appointments.html", groups=queries.by_day_and_doctor(rows, zone),
+                   options=queries.filter_options(store), filters=filters, days=span, count=len(rows),
+                   states=queries.REMINDER_STATES)
+
+
+@pages.get("/appointments/{appointment_id}", response_class=HTMLResponse)
+def timeline_page(request: Request, appointment_id: int) -> HTMLResponse:
+    store = _store(request)
+    row = queries.appointment(store, appointment_id)
+    if row is None:
+        raise HTTPException(404, "no such appointment")
+    return _render(request, "timeline.html", a=row, items=queries.timeline(store, appointment_id),
+                   states=queries.REMINDER_STATES)
+
+
+@pages.get("/quarantine", response_class=HTMLResponse)
+def quarantine_page(request: Request,
+                    connector: Annotated[str | None, Query(max_length=64)] = None) -> HTMLResponse:
+    return _render(request, "quarantine.html", rows=queries.quarantine_rows(_store(request), connector or None),
+                   connector=connector)
+
+
+_CSS = resources.files("sync.ui").joinpath("static/ui.css").read_bytes()
+
+
+@assets.get("/ui.css")
+def stylesheet() -> Response:
+    """The one stylesheet (no inline styles: the CSP forbids them). Public: it holds no data."""
+    return Response(_CSS, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
+
+
+router.include_router(pages)
+router.include_router(assets)

@@ -1,0 +1,115 @@
+"""A small, hand-countable store for the status page's tests (direct inserts, no sync)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert
+
+from sync.calendar.model import LINKS
+from sync.model import Appointment, Event, Patient, Practitioner, Quarantine, SyncRun
+from sync.reminders.model import DELIVERIES, REMINDERS
+from sync.store import Store
+
+NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday
+T = {name: model.__table__ for name, model in [  # type: ignore[attr-defined]
+    ("appointment", Appointment), ("patient", Patient), ("practitioner", Practitioner), ("event", Event),
+    ("run", SyncRun), ("quarantine", Quarantine)]}
+
+
+def _appointment(ext: str, start: datetime, doctor: str, patient: str, status: str = "booked",
+                 participation: str | None = None, connector: str = "csv") -> dict[str, Any]:
+    return {"connector": connector, "external_id": ext, "status": status, "start_utc": start,
+            "end_utc": start + timedelta(minutes=30), "timezone": "America/New_York", "type": "Checkup",
+            "patient_ref": patient, "practitioner_ref": doctor, "content_hash": "h", "version": 1,
+            "participation": participation, "participation_at": NOW if participation else None,
+            "created_at": NOW - timedelta(days=30), "updated_at": NOW}
+
+
+def seed(store: Store) -> dict[str, int]:
+    """Two doctors, four patients, five appointments, reminders in every state, deliveries,
+    calendar links, events, runs and a quarantined record. Returns appointment ids by external id."""
+    with store.engine.begin() as c:
+        c.execute(insert(T["patient"]), [
+            {"connector": "csv", "external_id": pid, "name": name, "phone": phone, "email": email,
+             "content_hash": "h", "updated_at": NOW}
+            for pid, name, phone, email in [
+                ("P1", "Jamal Weber", "+12015550165", "jamal.weber@mail.example.com"),
+                ("P2", "Yara García", "+17185550163", "yara@mail.example.com"),
+                ("P3", "Umar Nguyen", "+17185550164", None),
+                ("P4", "Ann Lee", None, "ann@mail.example.com")]])
+        c.execute(insert(T["practitioner"]), [
+            {"connector": "csv", "external_id": "D1", "name": "Dr. Amelia Hart", "email": "hart@clinic.example",
+             "content_hash": "h", "updated_at": NOW},
+            {"connector": "csv", "external_id": "D2", "name": "Dr. Rafael Ortiz", "email": "ortiz@clinic.example",
+             "content_hash": "h", "updated_at": NOW}])
+        rows = [
+            # past, in ISO week 2026-W46 (Mon 9 Nov) and W47
+            _appointment("A1", datetime(2026, 11, 10, 14, tzinfo=UTC), "D1", "P1", "fulfilled", "accepted"),
+            _appointment("A2", datetime(2026, 11, 10, 15, tzinfo=UTC), "D1", "P2", "noshow"),
+            _appointment("A3", datetime(2026, 11, 17, 14, tzinfo=UTC), "D2", "P3", "fulfilled", "accepted"),
+            _appointment("A4", datetime(2026, 11, 17, 16, tzinfo=UTC), "D2", "P4", "cancelled", "declined"),
+            # upcoming
+            _appointment("A5", datetime(2026, 11, 19, 14, tzinfo=UTC), "D1", "P1", "booked", "accepted"),
+            _appointment("A6", datetime(2026, 11, 20, 14, tzinfo=UTC), "D2", "P2", "booked", connector="sql"),
+        ]
+        c.execute(insert(T["appointment"]), rows)
+        ids = {r.external_id: r.id for r in c.execute(T["appointment"].select())}
+        c.execute(insert(T["event"]), [
+            {"appointment_id": ids["A5"], "kind": "created", "version": 1, "payload": "{}",
+             "created_at": NOW - timedelta(days=3)},
+            {"appointment_id": ids["A5"], "kind": "rescheduled", "version": 2,
+             "payload": '{"moved": ["start"], "previous": {"start": "x"}}', "created_at": NOW - timedelta(days=2)}])
+
+        def reminder(key: str, app: str, status: str, due: datetime, recipient: str = "patient",
+                     channel: str | None = "sms") -> dict[str, Any]:
+            return {"key": key, "appointment_id": ids[app], "connector": "csv", "recipient": recipient,
+                    "kind": "reminder", "offset": "1d", "version": 1, "due_at": due, "status": status,
+                    "channel": channel, "tried": "", "attempts": 0, "created_at": NOW - timedelta(days=3),
+                    "updated_at": NOW, "reason": "no answer from +12015550165" if status == "unknown" else None}
+        c.execute(insert(REMINDERS), [
+            reminder("r1", "A1", "sent", datetime(2026, 11, 9, 14, tzinfo=UTC)),
+            reminder("r2", "A2", "sent", datetime(2026, 11, 9, 15, tzinfo=UTC)),
+            reminder("r3", "A3", "sent", datetime(2026, 11, 16, 14, tzinfo=UTC), channel="email"),
+            reminder("r4", "A4", "cancelled", datetime(2026, 11, 16, 16, tzinfo=UTC)),
+            reminder("r5", "A5", "sent", datetime(2026, 11, 18, 14, tzinfo=UTC)),
+            reminder("r6", "A5", "pending", datetime(2026, 11, 19, 13, tzinfo=UTC)),
+            reminder("r7", "A6", "failed", datetime(2026, 11, 17, 14, tzinfo=UTC)),
+            reminder("r8", "A6", "unknown", datetime(2026, 11, 18, 14, tzinfo=UTC)),
+            reminder("r9", "A5", "sent", datetime(2026, 11, 18, 12, tzinfo=UTC), recipient="practitioner",
+                     channel="email"),
+        ])
+        rid = {r.key: r.id for r in c.execute(REMINDERS.select())}
+
+        def delivery(key: str, outcome: str, at: datetime, status: str | None = None,
+                     channel: str = "sms", notifier: str = "sms") -> dict[str, Any]:
+            return {"reminder_id": rid[key], "channel": channel, "notifier": notifier, "outcome": outcome,
+                    "provider_status": status, "created_at": at,
+                    "detail": "rejected +12015550165" if outcome == "permanent" else None}
+        c.execute(insert(DELIVERIES), [
+            delivery("r1", "sent", datetime(2026, 11, 9, 14, 1, tzinfo=UTC), "delivered"),
+            delivery("r2", "sent", datetime(2026, 11, 9, 15, 1, tzinfo=UTC), "sent"),
+            delivery("r3", "sent", datetime(2026, 11, 16, 14, 1, tzinfo=UTC), "read", "email", "mail"),
+            delivery("r5", "sent", datetime(2026, 11, 18, 14, 1, tzinfo=UTC), "delivered"),
+            delivery("r7", "permanent", datetime(2026, 11, 17, 14, 1, tzinfo=UTC)),
+            delivery("r9", "sent", datetime(2026, 11, 18, 12, 1, tzinfo=UTC), None, "email", "mail"),
+        ])
+        c.execute(insert(LINKS), [
+            {"appointment_id": ids["A5"], "provider": "ics", "account": "", "calendar_id": "hart",
+             "event_id": "e5", "state": "present", "attempts": 0, "last_error": None,
+             "updated_at": NOW - timedelta(days=3)},
+            {"appointment_id": ids["A6"], "provider": "ics", "account": "", "calendar_id": "ortiz",
+             "event_id": "e6", "state": "pending", "attempts": 2, "last_error": "503 backend",
+             "updated_at": NOW - timedelta(days=1)}])
+        c.execute(insert(T["run"]), [
+            {"run_id": "r-old", "connector": "csv", "status": "ok", "counts": '{"created": 5}', "error": None,
+             "started_at": NOW - timedelta(hours=3), "finished_at": NOW - timedelta(hours=3)},
+            {"run_id": "r-new", "connector": "csv", "status": "failed", "counts": "{}",
+             "error": "drop folder unreadable", "started_at": NOW - timedelta(hours=1),
+             "finished_at": NOW - timedelta(hours=1)}])
+        c.execute(insert(T["quarantine"]), [
+            {"run_id": "r-old", "connector": "csv", "position": "a.csv:7", "record_id": "A9", "field": "patient.phone",
+             "reason": "not a valid phone number: call (201) 555-0199 or x@mail.example.com",
+             "raw": "{}", "created_at": NOW - timedelta(hours=3)}])
+    return ids

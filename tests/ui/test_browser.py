@@ -1,0 +1,131 @@
+"""End to end in a real headless Chromium (Debian's `chromium` + `chromium-driver`, driven by
+Selenium) against `clinicsync serve` on the embedded default after `sync --once` and
+`remind --once`. Screenshots go to .ci/artifacts/ for CI to keep."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sync.ui.passwords import hash_password
+from tests.conftest import Cli
+from tests.server.test_serve import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / ".ci" / "artifacts"
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+PASSWORD = "front-desk-pass"
+
+if not (CHROMIUM and DRIVER):
+    if os.environ.get("CLINICSYNC_REQUIRE_SERVICES") == "1":
+        raise RuntimeError("chromium and chromium-driver are required (CLINICSYNC_REQUIRE_SERVICES=1): "
+                           "apt-get install -y chromium chromium-driver")
+    pytest.skip("chromium or chromedriver not installed (apt-get install -y chromium chromium-driver)",
+                allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402 - only once we know a browser is there
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+
+@pytest.fixture
+def served(tmp_path: Path, cli: Callable[[Path | None], Cli]) -> Iterator[str]:
+    """The embedded default settings.yaml (its sample drop, SQLite under tmp) plus one ui user,
+    synced and reminded once, served by `clinicsync serve` on a loopback ephemeral port."""
+    text = (ROOT / "settings.yaml").read_text(encoding="utf-8")
+    text = text.replace("drop_dir: examples/drop", f"drop_dir: {ROOT / 'examples' / 'drop'}")
+    text += f'\nui:\n  users:\n    - name: desk\n      password_hash: "{hash_password(PASSWORD)}"\n'
+    config = tmp_path / "settings.yaml"
+    config.write_text(text, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "CLINICSYNC_STORE_URL"}
+    run = cli(config)
+    run("sync", "--once", expect=None)  # the sample has quarantined rows on purpose
+    run("remind", "--once")
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "sync.cli", "--config", str(config), "serve", "--port",
+                                str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300  # a bound, not a speed check: a loaded CI box is slow
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1800",
+                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def shot(driver: webdriver.Chrome, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"status-page-{name}.png"))
+
+
+def test_status_page_in_a_real_browser(served: str, browser: webdriver.Chrome) -> None:
+    # Unauthenticated: refused, with a challenge.
+    refused = httpx.get(f"{served}/ui/")
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
+    browser.get(f"{served}/ui/")
+    assert "demo-csv" not in browser.page_source  # the challenge is declined: nothing shown
+    assert not browser.find_elements(By.ID, "connectors")
+
+    # Log in: the browser sends the front desk's basic credentials with every request.
+    token = base64.b64encode(f"desk:{PASSWORD}".encode()).decode()
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}})
+
+    browser.get(f"{served}/ui/")
+    connectors = browser.find_element(By.ID, "connectors")
+    assert "demo-csv" in connectors.text and "ok" in connectors.text
+    assert "outbox" in browser.find_element(By.ID, "notifiers").text
+    assert browser.find_element(By.ID, "quarantine-link").text.startswith("6 records")
+    # A chart has drawn: its bars have a size and the stylesheet (served under the CSP) coloured them.
+    bars = browser.find_elements(By.CSS_SELECTOR, "#chart-funnel svg rect.bar")
+    assert len(bars) == 4 and bars[0].size["width"] > 100 and bars[0].size["height"] > 10
+    assert bars[0].value_of_css_property("fill") == "rgb(46, 90, 172)"
+    shot(browser, "health")
+
+    browser.get(f"{served}/ui/appointments")
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.appointments tbody tr")
+    assert rows, "the sample's upcoming appointments are listed"
+    page = browser.page_source
+    assert "planned" in page and "@clinic.example.org" not in page
+    shot(browser, "appointments")
+    # An appointment with reminders planned (the sample's first one is cancelled).
+    browser.find_element(By.XPATH, "//tr[.//span[contains(@class, 'planned')]]//a[@class='timeline-link']").click()
+    timeline = browser.find_element(By.ID, "timeline")
+    assert "created" in timeline.text and "planned" in timeline.text
+    shot(browser, "timeline")
+
+    browser.get(f"{served}/ui/quarantine")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#quarantine tbody tr")) == 6
+    shot(browser, "quarantine")

@@ -1,0 +1,119 @@
+"""The /ui pages over HTTP: refused without credentials, masked, filtered, headers set."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sync.config_loader import ConfigError
+from sync.server.app import create_app
+from sync.settings import load_settings
+from sync.store import Store
+from sync.ui.mask import mask_email, mask_phone, mask_text
+from sync.ui.passwords import hash_password, verify_password
+from tests.ui.seed import NOW, seed
+
+pytestmark = pytest.mark.anyio
+PASSWORD = "correct horse battery"
+HASH = hash_password(PASSWORD)
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+@pytest.fixture
+async def client(tmp_path: Path, store_url: str, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    path = tmp_path / "settings.yaml"
+    path.write_text(f'clinic:\n  timezone: America/New_York\nstore:\n  url: "{store_url}"\n'
+                    f"ui:\n  token: tok-abc\n  days: 60\n  users:\n    - name: desk\n      password_hash: \"{HASH}\"\n")
+    seed(store)
+    app = create_app(load_settings(path), store)
+    app.state.ui_clock = lambda: NOW
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        yield c
+
+
+async def test_every_page_refuses_without_valid_credentials(client: httpx.AsyncClient) -> None:
+    for page in ("/ui/", "/ui/appointments", "/ui/appointments/1", "/ui/quarantine"):
+        for headers in ({}, basic("desk", "wrong"), basic("nobody", PASSWORD), {"Authorization": "Bearer nope"},
+                        {"Authorization": "Basic !!!"}):
+            response = await client.get(page, headers=headers)
+            assert response.status_code == 401, (page, headers)
+            assert response.headers["www-authenticate"].startswith("Basic realm=")
+    assert (await client.get("/ui/", headers=basic("desk", PASSWORD))).status_code == 200
+    assert (await client.get("/ui/", headers={"Authorization": "Bearer tok-abc"})).status_code == 200
+
+
+async def test_health_page_shows_runs_notifiers_calendar_quarantine_and_charts(client: httpx.AsyncClient) -> None:
+    response = await client.get("/ui/", headers=basic("desk", PASSWORD))
+    html = response.text
+    assert "drop folder unreadable" in html and "csv" in html
+    assert 'href="/ui/quarantine?connector=csv"' in html
+    assert html.count("<svg") == 4 and "<script" not in html and "style=" not in html
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_appointments_page_masks_patients_and_filters(client: httpx.AsyncClient) -> None:
+    auth = basic("desk", PASSWORD)
+    html = (await client.get("/ui/appointments", headers=auth)).text
+    for phi in ("Jamal", "Weber", "+12015550165", "jamal.weber@mail.example.com", "555-0165"):
+        assert phi not in html
+    assert "J.W." in html and "+1 ••• ••• 0165" in html and "j•••@mail.example.com" in html
+    filtered = (await client.get("/ui/appointments?doctor=D2&connector=&status=", headers=auth)).text
+    assert filtered.count("timeline-link") == 1 and "J.W." not in filtered  # only A6 (D2)
+    assert (await client.get("/ui/appointments?days=0", headers=auth)).status_code == 422
+
+
+async def test_timeline_and_quarantine_pages(client: httpx.AsyncClient) -> None:
+    auth = basic("desk", PASSWORD)
+    html = (await client.get("/ui/appointments", headers=auth)).text
+    link = html.split('href="/ui/appointments/')[1].split('"')[0]
+    timeline = (await client.get(f"/ui/appointments/{link}", headers=auth)).text
+    assert "rescheduled" in timeline and "patient accepted" in timeline
+    assert (await client.get("/ui/appointments/999999", headers=auth)).status_code == 404
+    quarantine = (await client.get("/ui/quarantine", headers=auth)).text
+    assert "••• ••• 0199" in quarantine and "555-0199" not in quarantine
+
+
+async def test_stylesheet_is_served_without_credentials(client: httpx.AsyncClient) -> None:
+    response = await client.get("/ui/static/ui.css")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/css")
+    assert ".badge" in response.text
+
+
+async def test_no_users_configured_refuses_everyone(tmp_path: Path, store: Store, store_url: str) -> None:
+    path = tmp_path / "bare.yaml"
+    path.write_text(f'store:\n  url: "{store_url}"\n')
+    app = create_app(load_settings(path), store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        response = await c.get("/ui/", headers=basic("desk", PASSWORD))
+    assert response.status_code == 401 and "no users" in response.json()["detail"]
+
+
+def test_bad_password_hash_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text("ui:\n  users:\n    - name: desk\n      password_hash: hunter2\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    rendered = caught.value.render()
+    assert "ui.users[0].password_hash" in rendered or "ui.users.0.password_hash" in rendered
+    assert "hunter2" not in rendered
+
+
+def test_password_hashes_verify_and_are_salted() -> None:
+    assert verify_password(PASSWORD, HASH) and not verify_password("other", HASH)
+    assert hash_password(PASSWORD) != HASH
+
+
+def test_masks() -> None:
+    assert mask_phone("+15551230123") == "+1 ••• ••• 0123"
+    assert mask_email("alice@example.com") == "a•••@example.com"
+    assert mask_phone(None) == "" and mask_email("") == ""
+    assert (mask_text("expected 2026-03-08T09:30, got +44 20 7946 0958")
+            == "expected 2026-03-08T09:30, got +44 ••• ••• 0958")

@@ -1,0 +1,93 @@
+"""Every number on the status page, checked against a hand-counted store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sync.store import Store
+from sync.ui import queries
+from tests.ui.seed import NOW, seed
+
+NY = ZoneInfo("America/New_York")
+
+
+def test_funnel_counts_patient_messages_step_by_step(store: Store) -> None:
+    seed(store)
+    # planned excludes cancelled and doctors' messages; delivered needs a provider receipt;
+    # confirmed = sent and the patient accepted.
+    assert queries.funnel(store, NOW - timedelta(days=30), NOW + timedelta(days=30)) == [
+        ("planned", 7), ("sent", 4), ("delivered", 3), ("confirmed", 3)]
+    assert queries.funnel(store, NOW, NOW + timedelta(days=30)) == [
+        ("planned", 1), ("sent", 0), ("delivered", 0), ("confirmed", 0)]
+
+
+def test_confirmation_and_noshow_rates_per_week_and_per_doctor(store: Store) -> None:
+    seed(store)
+    weeks = queries.rates_by_week(store, NOW - timedelta(days=30), NOW, NY)
+    assert [(r.label, r.total, r.confirmed, r.noshow) for r in weeks] == [
+        ("2026-W46", 2, 1, 1), ("2026-W47", 1, 1, 0)]  # the cancelled A4 counts nowhere
+    assert (weeks[0].confirmed_pct, weeks[0].noshow_pct) == (50.0, 50.0)
+    doctors = queries.rates_by_doctor(store, NOW - timedelta(days=30), NOW)
+    assert [(r.label, r.total, r.confirmed, r.noshow) for r in doctors] == [
+        ("Dr. Amelia Hart", 2, 1, 1), ("Dr. Rafael Ortiz", 1, 1, 0)]
+
+
+def test_messages_per_channel_per_local_day(store: Store) -> None:
+    seed(store)
+    start = datetime(2026, 11, 16, 5, tzinfo=UTC)  # midnight in New York
+    days, series = queries.messages_per_channel_day(store, start, NOW, NY)
+    assert days == ["2026-11-16", "2026-11-17", "2026-11-18"]
+    assert series == {"email": [1, 0, 1], "sms": [0, 0, 1]}  # the permanent failure is not a message sent
+
+
+def test_upcoming_rows_are_masked_and_carry_calendar_reminders_and_answer(store: Store) -> None:
+    ids = seed(store)
+    rows = queries.upcoming(store, NOW, NOW + timedelta(days=7))
+    assert [r.external_id for r in rows] == ["A5", "A6"]
+    a5, a6 = rows
+    assert (a5.patient, a5.phone, a5.email) == ("J.W.", "+1 ••• ••• 0165", "j•••@mail.example.com")
+    assert (a5.doctor, a5.calendar, a5.answer, a5.id) == ("Dr. Amelia Hart", "present", "accepted", ids["A5"])
+    assert dict(a5.reminders) == {"delivered": 1, "planned": 1}  # the doctor's agenda is not counted
+    assert (a6.calendar, a6.answer, dict(a6.reminders)) == ("failing", None, {"failed": 1, "unknown": 1})
+    assert a5.local_start.hour == 9  # 14:00 UTC in New York
+
+
+def test_upcoming_filters(store: Store) -> None:
+    seed(store)
+    window = (NOW, NOW + timedelta(days=7))
+    assert [r.external_id for r in queries.upcoming(store, *window, queries.Filters(doctor="D2"))] == ["A6"]
+    assert [r.external_id for r in queries.upcoming(store, *window, queries.Filters(connector="csv"))] == ["A5"]
+    assert queries.upcoming(store, *window, queries.Filters(status="cancelled")) == []
+    grouped = queries.by_day_and_doctor(queries.upcoming(store, *window), NY)
+    assert [(str(day), [d for d, _ in doctors]) for day, doctors in grouped] == [
+        ("2026-11-19", ["Dr. Amelia Hart"]), ("2026-11-20", ["D2"])]  # A6: no practitioner row in "sql"
+    options = queries.filter_options(store)
+    assert options["doctors"] == [("D1", "Dr. Amelia Hart"), ("D2", "Dr. Rafael Ortiz")]
+    assert options["connectors"] == ["csv", "sql"]
+
+
+def test_health_connectors_notifiers_calendar_and_quarantine(store: Store) -> None:
+    seed(store)
+    [csv] = queries.connectors_health(store, NOW)
+    assert (csv["last_status"], csv["since_success"], csv["error"], csv["quarantined"]) == (
+        "failed", 3 * 3600, "drop folder unreadable", 1)
+    notifiers = {n["notifier"]: n for n in queries.notifiers_health(store, NOW - timedelta(days=7))}
+    assert notifiers["mail"]["outcomes"] == {"sent": 2}
+    assert notifiers["sms"]["outcomes"] == {"sent": 1, "permanent": 1}
+    assert notifiers["sms"]["last_outcome"] == "permanent"
+    assert notifiers["sms"]["last_detail"] == "rejected +1 ••• ••• 0165"
+    assert queries.calendar_health(store) == {"present": 1, "pending": 1, "deleted": 0, "failing": 1}
+    [bad] = queries.quarantine_rows(store)
+    assert bad["reason"] == "not a valid phone number: call ••• ••• 0199 or x•••@mail.example.com"
+
+
+def test_timeline_orders_events_reminders_calendar_deliveries_and_answer(store: Store) -> None:
+    ids = seed(store)
+    items = queries.timeline(store, ids["A5"])
+    assert [i["what"] for i in items] == [
+        "event", "reminder", "reminder", "reminder", "calendar", "event", "delivery", "delivery", "answer"]
+    assert items[5]["title"] == "rescheduled" and "moved: start" in items[5]["detail"]
+    assert items[-1]["title"] == "patient accepted"
+    assert "+1201" not in str(items) and "@" not in str(items)
+    assert queries.appointment(store, 999_999) is None
