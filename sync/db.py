@@ -12,6 +12,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from sync.locks import migration_lock
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -28,20 +30,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, pool_size: int = 5, echo: bool = False) -> Engine:
+def make_engine(url: str, pool_size: int = 5, echo: bool = False, max_overflow: int = 10,
+                pool_timeout: float = 30.0) -> Engine:
+    """``hide_parameters``: a failed statement's error (which reaches run reports) never
+    carries the row's values, which may be patient data."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.drivername in ("postgresql", "postgres"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     elif parsed.drivername in ("mysql", "mariadb"):
         url = parsed.set(drivername="mysql+pymysql").render_as_string(hide_password=False)
-    return create_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
+                         pool_timeout=pool_timeout, pool_pre_ping=True, hide_parameters=True)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -61,7 +67,10 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    """Migrate under the migration lock: several workers or replicas starting at once
+    migrate once; the others wait for it, then find nothing to do."""
+    with migration_lock(engine):
+        command.upgrade(alembic_config(engine), revision)
 
 
 def ensure_schema(engine: Engine) -> None:

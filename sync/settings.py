@@ -19,6 +19,7 @@ from connectors.registry import connector_kinds
 from notifiers.base import NotifierSettings
 from notifiers.registry import notifier_kinds
 from sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
+from sync.service.settings import ServiceSettings
 from sync.settings_base import SettingsModel, base_dir_from
 
 DEFAULT_CONFIG = Path("settings.yaml")
@@ -53,7 +54,9 @@ class ClinicSettings(SettingsModel):
 
 class StoreSettings(SettingsModel):
     url: str = Field("sqlite:///.clinicsync/clinicsync.db", description="any SQLAlchemy URL")
-    pool_size: int = Field(5, ge=1, le=100)
+    pool_size: int = Field(5, ge=1, le=100, description="connections kept open per process")
+    max_overflow: int = Field(10, ge=0, le=100, description="extra connections allowed at peaks")
+    pool_timeout: float = Field(30, gt=0, description="seconds to wait for a free connection")
     echo: bool = False
 
     @field_validator("url")
@@ -76,6 +79,7 @@ class SettingsRoot(SettingsModel):
     clinic: ClinicSettings = ClinicSettings()
     store: StoreSettings = StoreSettings()
     logging: LoggingSettings = LoggingSettings()
+    service: ServiceSettings = ServiceSettings()
 
 
 def _union(models: tuple[type[SettingsModel], ...]) -> Any:
