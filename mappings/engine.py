@@ -193,8 +193,8 @@ class CompiledMapping:
         tz_name = values.get("timezone") or self.clinic_timezone
         try:
             zone(tz_name)
-        except TimeError as exc:
-            raise MappingError("timezone", str(exc)) from None
+        except TimeError:  # the reason never repeats the value: a shifted column may hold PHI
+            raise MappingError("timezone", "not a known IANA time zone (e.g. America/Chicago)") from None
         start_raw = values.get("start")
         if start_raw is None:
             raise MappingError("start", "missing")
@@ -209,12 +209,19 @@ class CompiledMapping:
             except TimeError as exc:
                 raise MappingError("end", str(exc)) from None
         elif values.get("duration_minutes") is not None:
-            end = start + timedelta(minutes=values["duration_minutes"])
+            try:
+                end = start + timedelta(minutes=values["duration_minutes"])
+            except OverflowError:
+                raise MappingError("duration_minutes", "out of range") from None
         else:
             raise MappingError("end", "missing: give end or duration_minutes")
         if end <= start:
             raise MappingError("end", "is not after start")
         updated = values.get("source_updated_at")
+        try:
+            updated_utc = to_utc(updated, "UTC") if isinstance(updated, datetime) else None
+        except TimeError as exc:
+            raise MappingError("source_updated_at", str(exc)) from None
         return NormalizedAppointment(
             external_id=str(external_id),
             status=self._status(values.get("status")),
@@ -225,7 +232,7 @@ class CompiledMapping:
             location=values.get("location"),
             patient=_patient(values),
             practitioner=_practitioner(values),
-            source_updated_at=to_utc(updated, "UTC") if isinstance(updated, datetime) else None,
+            source_updated_at=updated_utc,
         )
 
 

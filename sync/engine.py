@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import traceback
 import uuid
@@ -64,6 +65,15 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
+def raw_text(data: Any) -> str:
+    """The record as text for the quarantine. orjson refuses some values a JSON source can
+    give (integers past 64 bits); the standard library takes them."""
+    try:
+        return orjson.dumps(data, default=str).decode()
+    except TypeError:
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
 def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], list[QuarantineEntry]]:
     """Map each record; a record that fails goes to quarantine with its reason."""
     mapped: list[Mapped] = []
@@ -76,11 +86,11 @@ def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], lis
             quarantined.append(QuarantineEntry(
                 record.position, exc.reason, field=exc.field,
                 record_id=record.record_id or mapping.peek_id(record.data),
-                raw=orjson.dumps(record.data, default=str).decode()))
+                raw=raw_text(record.data)))
         except Exception as exc:  # a mapping must never crash a run on odd input
             quarantined.append(QuarantineEntry(
                 record.position, f"unexpected mapping failure ({type(exc).__name__})",
-                record_id=record.record_id, raw=orjson.dumps(record.data, default=str).decode()))
+                record_id=record.record_id, raw=raw_text(record.data)))
     return mapped, quarantined
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 _MEMORY_LOCKS: dict[tuple[str, ...], threading.Lock] = {}
 _LANES: dict[str, threading.Lock] = {}
@@ -56,13 +56,15 @@ class _SessionLock(HeldLock):
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self.gone = False
 
     def lost(self) -> bool:
-        try:
-            self.connection.exec_driver_sql("SELECT 1")
-        except DBAPIError:
-            return True
-        return False
+        if not self.gone:
+            try:
+                self.connection.exec_driver_sql("SELECT 1")
+            except SQLAlchemyError:
+                self.gone = True
+        return self.gone
 
 
 def sqlite_file(engine: Engine) -> Path | None:
@@ -169,12 +171,16 @@ def _autocommit(engine: Engine) -> Connection:
     return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
-def _release_session(connection: Connection, statement: str, params: dict[str, object]) -> None:
+def _release_session(held: _SessionLock, statement: str, params: dict[str, object]) -> None:
+    connection = held.connection
     try:
-        connection.execute(text(statement), params)
-    except DBAPIError:
-        connection.invalidate()  # the session is gone, and its locks with it
+        if not held.gone:
+            connection.execute(text(statement), params)
+    except SQLAlchemyError:
+        held.gone = True
     finally:
+        if held.gone:
+            connection.invalidate()  # the session is gone, and its locks with it
         connection.close()
 
 
@@ -204,10 +210,11 @@ def _postgres_lock(engine: Engine, name: tuple[str, ...], wait: float | None) ->
         connection.close()
         yield None
         return
+    held = _SessionLock(connection)
     try:
-        yield _SessionLock(connection)
+        yield held
     finally:
-        _release_session(connection, "SELECT pg_advisory_unlock(CAST(:key AS BIGINT))", params)
+        _release_session(held, "SELECT pg_advisory_unlock(CAST(:key AS BIGINT))", params)
 
 
 @contextlib.contextmanager
@@ -227,10 +234,11 @@ def _mysql_lock(engine: Engine, name: tuple[str, ...], wait: float | None) -> It
             raise LockTimeout(f"lock {'/'.join(name)} not granted within {wait:g} s")
         yield None
         return
+    held = _SessionLock(connection)
     try:
-        yield _SessionLock(connection)
+        yield held
     finally:
-        _release_session(connection, "SELECT RELEASE_LOCK(:name)", params)
+        _release_session(held, "SELECT RELEASE_LOCK(:name)", params)
 
 
 @contextlib.contextmanager
