@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pymysql
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from sync.cli import app
@@ -31,6 +32,14 @@ def _unavailable(what: str, exc: Exception) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """An in-process CLI run points logging at CliRunner's stream, which is closed when
+    the command ends: later logging in the same worker must not write there."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

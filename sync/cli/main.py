@@ -144,10 +144,12 @@ def _print_report(report: RunReport) -> None:
         table.add_column(key)
     for name, result in report.connectors.items():
         counts = result.counts.as_dict()
-        note = f"[red]{result.error}[/red]" if result.error else (f"[yellow]{result.skipped}[/yellow]"
-                                                                  if result.skipped else "")
+        note = f"[red]{result.error}[/red]" if result.error else ("[yellow]skipped[/yellow]" if result.skipped else "")
         table.add_row(name, *(str(counts[k]) for k in keys), note)
     out_console.print(table)
+    for name, result in report.connectors.items():
+        if result.skipped:
+            out_console.print(f"{name}: {result.skipped}")
 
 
 @app.command()
