@@ -82,3 +82,15 @@ def test_runs_a_dead_worker_left_running_are_closed(write_settings, cli, store: 
     with store.engine.connect() as connection:
         row = connection.execute(select(RUNS.c.status, RUNS.c.error).where(RUNS.c.run_id == "dead")).one()
     assert row.status == "failed" and row.error.startswith("abandoned")
+
+
+def test_status_counts_the_failed_runs_since_the_last_good_one(write_settings, cli, store: Store) -> None:  # type: ignore[no-untyped-def]
+    rows = [("a", "emr", "failed"), ("b", "emr", "ok"), ("c", "emr", "failed"), ("d", "emr", "failed"),
+            ("e", "lab", "failed"), ("f", "fhir", "ok")]
+    with store.engine.begin() as connection:
+        for run_id, connector, status in rows:
+            connection.execute(insert(RUNS).values(run_id=run_id, connector=connector, status=status,
+                                                   counts="{}", started_at=utcnow(), finished_at=utcnow()))
+    _, out, _ = cli(write_settings())("status", "--json")
+    failing = {row["connector"]: row["failing_runs"] for row in json.loads(out)["connectors"]}
+    assert failing == {"emr": 2, "lab": 1, "fhir": 0}
