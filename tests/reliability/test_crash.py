@@ -17,7 +17,7 @@ from tests.reliability.harness import Child, Probe, assert_consistent, wait_for,
 
 pytestmark = pytest.mark.postgres
 
-ROWS, BATCH = 3000, 100  # 30 committed batches per complete import
+ROWS, BATCH = 2000, 80  # 25 committed batches per complete import
 SEEDS = [int(s) for s in os.environ.get("CLINICSYNC_CRASH_SEEDS", "11,12").split(",")]
 KILLS_PER_SEED = int(os.environ.get("CLINICSYNC_CRASH_KILLS", "2"))
 
@@ -69,7 +69,7 @@ def test_kill_9_during_sync_then_restart(seed: int, postgres_url: str, tmp_path:
 def test_kill_9_during_snapshot_rereads_whole_file(postgres_url: str, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     """A snapshot's cursor only moves at the end of the file: a restart rereads it whole,
     and rows already stored are recognized as unchanged (no second `created` event)."""
-    drop = write_drop(tmp_path / "drop", "snapshot.csv", ROWS, prefix="N-")
+    drop = write_drop(tmp_path / "drop", "snapshot.csv", 1500, prefix="N-")
     config = write_settings(tmp_path, postgres_url, [{
         "name": "pms", "drop_dir": str(tmp_path / "drop"), "mode": "snapshot", "batch_size": BATCH}])
     _migrated(postgres_url)

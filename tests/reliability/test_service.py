@@ -62,16 +62,16 @@ def test_run_on_the_embedded_default_until_sigterm(tmp_path: Path, cli) -> None:
 
 @pytest.mark.postgres
 def test_sigterm_ends_a_poll_in_flight_after_its_stored_batch(postgres_url: str, tmp_path: Path) -> None:
-    drop = write_drop(tmp_path / "drop", "big.csv", 3000, prefix="T-")
+    drop = write_drop(tmp_path / "drop", "big.csv", 2000, prefix="T-")
     config = write_settings(tmp_path, postgres_url, [{"name": "emr", "drop_dir": str(tmp_path / "drop"),
-                                                      "batch_size": 100}])
+                                                      "batch_size": 80}])
     engine = make_engine(postgres_url)
     upgrade(engine)
     engine.dispose()
     probe = Probe(postgres_url)
     service = Child(config, "run", tag="service")
     try:
-        assert wait_for(lambda: probe.count("emr") >= 200, service)
+        assert wait_for(lambda: probe.count("emr") >= 160, service)
         service.process.send_signal(signal.SIGTERM)
         assert service.wait() == 0, service.stderr
         rows = assert_consistent(probe, "emr", drop)

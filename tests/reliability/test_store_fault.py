@@ -19,7 +19,7 @@ from tests.reliability.harness import Child, Probe, assert_consistent, wait_for,
 
 pytestmark = pytest.mark.postgres
 
-ROWS, BATCH = 3000, 100
+ROWS, BATCH = 2000, 80
 
 
 def _terminate(application: str) -> int:

@@ -13,7 +13,7 @@ from tests.reliability.harness import Child, Probe, assert_consistent, write_dro
 
 pytestmark = pytest.mark.postgres
 
-ROWS, BATCH = 1500, 100
+ROWS, BATCH = 800, 80
 CONNECTORS = ("north", "south", "east")
 
 
