@@ -27,11 +27,12 @@ ENV PATH=/app/.venv/bin:$PATH \
     CLINICSYNC_CONFIG=/etc/clinicsync/settings.yaml
 WORKDIR /var/lib/clinicsync
 USER 10001:10001
-EXPOSE 8000
-# The HTTP server of `run --serve` answers /healthz; `sync --once` containers have no server
-# and run with --no-healthcheck (Kubernetes CronJobs ignore HEALTHCHECK anyway).
+EXPOSE 8080
+# The HTTP server of `run --serve` answers /healthz on server.port (8080; settings must set
+# server.host: 0.0.0.0 in a container). `sync --once` containers have no server: run them
+# with --no-healthcheck (Kubernetes ignores HEALTHCHECK and uses its own probes).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"]
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status != 200)"]
 # SIGTERM (docker stop, Kubernetes) stops `run` cleanly: work in flight ends at a safe
 # point within service.shutdown_grace (25s by default, under Docker's and Kubernetes' 30s).
 STOPSIGNAL SIGTERM

@@ -18,7 +18,7 @@ import yaml
 from croniter import croniter
 
 from sync.config_loader import load_yaml_text
-from sync.settings import validate_settings
+from sync.settings import Settings, validate_settings
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "docs" / "deploy"
@@ -93,16 +93,18 @@ def test_secrets_only_by_reference_never_inline() -> None:
         assert "data" not in secret
 
 
-def test_the_deployment_serves_with_probes_and_stops_within_its_grace() -> None:
+def test_the_deployment_serves_with_probes_and_stops_within_its_grace(tmp_path: Path) -> None:
     (deployment,) = _of("Deployment")
     spec = deployment["spec"]["template"]["spec"]
     (main,) = spec["containers"]
     assert main["args"] == ["run", "--serve"]
+    assert main["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert main["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    ports = {p["name"]: p["containerPort"] for p in main["ports"]}
     for probe in ("livenessProbe", "readinessProbe"):
-        assert main[probe]["httpGet"]["path"] == "/healthz"
-        assert main[probe]["httpGet"]["port"] in ("http", 8000)
+        assert main[probe]["httpGet"]["port"] in ports
     assert [c["args"] for c in spec["initContainers"]] == [["db", "upgrade"]]
-    settings = _configmap_settings()
+    settings = _configmap_settings(tmp_path)
     assert settings.service.grace().total_seconds() < spec["terminationGracePeriodSeconds"]
     mounted = {v["name"] for v in spec["volumes"]}
     assert all(m["name"] in mounted for m in main["volumeMounts"])
@@ -121,16 +123,41 @@ def test_the_cronjob_pair_runs_the_once_commands() -> None:
         assert job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
-def _configmap_settings() -> Any:
+def _configmap_settings(secrets: Path) -> Any:
+    """The ConfigMap's settings as the pod reads them: the store URL from the Secret's
+    environment variable, credential files from the Secret volume (stand-ins here)."""
     (configmap,) = _of("ConfigMap")
     text = configmap["data"]["settings.yaml"].replace("${CLINICSYNC_STORE_URL}", "postgresql://u@db/clinicsync")
-    return validate_settings(load_yaml_text(text, "configmap"), "configmap", Path("/etc/clinicsync"))
+    for name in re.findall(r"/var/run/secrets/clinicsync/([\w.-]+)", text):
+        (secrets / name).write_text("stand-in\n")
+    text = text.replace("/var/run/secrets/clinicsync/", f"{secrets}/")
+    loaded = load_yaml_text(text, "configmap")
+    server = loaded.data.get("server")
+    if "server" not in Settings.model_fields:  # a build without the HTTP server: check its section by hand
+        del loaded.data["server"]
+        assert server == {**server, "host": "0.0.0.0"}
+    return validate_settings(loaded, "configmap", Path("/etc/clinicsync"))
 
 
-def test_the_configmap_settings_validate() -> None:
-    settings = _configmap_settings()
+def test_the_server_listens_where_the_probes_and_the_image_look() -> None:
+    (configmap,) = _of("ConfigMap")
+    server = yaml.safe_load(configmap["data"]["settings.yaml"])["server"]
+    (deployment,) = _of("Deployment")
+    (main,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert server["host"] == "0.0.0.0"
+    assert [p["containerPort"] for p in main["ports"]] == [server["port"]]
+    docker = (ROOT / "Dockerfile").read_text()
+    assert f"EXPOSE {server['port']}" in docker and f"127.0.0.1:{server['port']}/healthz" in docker
+
+
+def test_the_configmap_settings_validate(tmp_path: Path) -> None:
+    settings = _configmap_settings(tmp_path)
     assert settings.store.url.startswith("postgresql://")
     assert [c.name for c in settings.connectors] == ["main-street", "riverside"]
+    secret_keys = set(_of("Secret")[0]["stringData"])
+    (configmap,) = _of("ConfigMap")
+    mounted = set(re.findall(r"/var/run/secrets/clinicsync/([\w.-]+)", configmap["data"]["settings.yaml"]))
+    assert mounted <= secret_keys, "settings read a credential file the Secret does not hold"
 
 
 def test_the_kustomization_lists_existing_files() -> None:
