@@ -15,8 +15,21 @@ from sync.locks import WorkerLocked, sqlite_worker_lock
 from sync.service.jobs import SERVE, ServiceContext, ServiceOptions, collect_jobs
 from sync.service.runner import Service
 from sync.service.signals import stop_signals
+from sync.settings import Settings
+from sync.store import Store
 
 log = structlog.get_logger("clinicsync.service")
+
+
+def _check_pool(settings: Settings, store: Store, jobs: int) -> None:
+    """Each poll in flight holds two connections (its lock and its work): warn when all
+    jobs running at once could exhaust the pool and wait out store.pool_timeout."""
+    if store.engine.dialect.name == "sqlite":
+        return  # one writer at a time, and its locks are files
+    available = settings.store.pool_size + settings.store.max_overflow
+    if available < 2 * jobs + 1:
+        log.warning("store.pool_small", connections=available, jobs=jobs, suggested=2 * jobs + 1,
+                    detail="raise store.pool_size or store.max_overflow (docs/operations.md, sizing)")
 
 
 def run_command(
@@ -49,6 +62,7 @@ def run_command(
             fail_config("--serve: this build has no HTTP server yet; run without --serve")
         if not jobs:
             fail_config("nothing to run: no enabled connector (and no other job) in the settings")
+        _check_pool(settings, store, len(jobs))
         wait = timedelta(seconds=grace) if grace is not None else settings.service.grace()
         wakeup = stack.enter_context(stop_signals())
         service = Service(service_ctx, jobs, on_stop=wakeup.wake)

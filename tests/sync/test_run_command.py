@@ -94,3 +94,17 @@ def test_status_counts_the_failed_runs_since_the_last_good_one(write_settings, c
     _, out, _ = cli(write_settings())("status", "--json")
     failing = {row["connector"]: row["failing_runs"] for row in json.loads(out)["connectors"]}
     assert failing == {"emr": 2, "lab": 1, "fhir": 0}
+
+
+@pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_pool_too_small_for_the_jobs_is_warned_about(store: Store) -> None:
+    from structlog.testing import capture_logs
+
+    from sync.cli.run import _check_pool
+    from sync.settings import Settings
+
+    small = Settings.model_validate({"store": {"pool_size": 2, "max_overflow": 1}})
+    with capture_logs() as logs:
+        _check_pool(small, store, jobs=3)
+        _check_pool(Settings(), store, jobs=3)
+    assert [(e["event"], e["suggested"]) for e in logs] == [("store.pool_small", 7)]
