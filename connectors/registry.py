@@ -4,24 +4,19 @@ so a site can add its own without forking."""
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
 
 from connectors.base import Connector, ConnectorSettings
+from sync.plugins import discover
 
 GROUP = "clinicsync.connectors"
 
 
 @cache
 def connector_kinds() -> dict[str, type[Connector]]:
-    kinds: dict[str, type[Connector]] = {}
-    for entry in entry_points(group=GROUP):
-        cls = entry.load()
-        if not (isinstance(cls, type) and issubclass(cls, Connector)):
-            raise TypeError(f"entry point {entry.name} = {entry.value} is not a Connector subclass")
-        kinds[entry.name] = cls
+    kinds = discover(GROUP, Connector)
     if not kinds:
         raise RuntimeError("no connector kinds registered: is clinicsync installed (pip install -e .)?")
-    return dict(sorted(kinds.items()))
+    return kinds
 
 
 def build_connector(settings: ConnectorSettings) -> Connector:

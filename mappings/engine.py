@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mappings.model import (
     STATUSES,
@@ -19,9 +19,9 @@ from mappings.model import (
     NormalizedPatient,
     NormalizedPractitioner,
 )
-from mappings.paths import compile_path
+from mappings.paths import compile_path, compile_values
 from mappings.timeutil import TimeError, to_utc, zone
-from mappings.transforms import TransformError, transform_for
+from mappings.transforms import TransformError, combine_date_time, transform_for
 
 PRESETS_DIR = Path(__file__).parent
 _PATIENT_FIELDS = {"external_id", "name", "phone", "email", "language", "channel", "allow_sms", "allow_email"}
@@ -40,16 +40,48 @@ _DEFAULT_TYPES = {
 }
 
 
+# The store's column sizes. An identifier that does not fit cannot be cut without
+# colliding with another, so it is refused; free text is shortened.
+_ID_LIMIT = 255
+_TEXT_LIMITS = {"type": 255, "location": 255, "patient.name": 255, "practitioner.name": 255}
+
+
+def _fit(target: str, value: str) -> str:
+    if target.endswith("external_id") and len(value) > _ID_LIMIT:
+        raise TransformError(f"longer than {_ID_LIMIT} characters")
+    limit = _TEXT_LIMITS.get(target)
+    if limit is not None and len(value) > limit:
+        return value[: limit - 1] + "…"
+    return value
+
+
 class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: str | list[str] | None = Field(None, alias="from", description="path, or paths tried in order")
-    concat: list[str] | None = Field(None, description="paths whose values are joined with a space")
+    concat: list[str] | None = Field(
+        None, description="paths whose values (every value of a list) are joined with a space; "
+                          "with from: the fallback when no from path has a value")
+    date: str | None = Field(None, description="path of a date; with `time:` read as one local date-time")
+    time: str | None = Field(None, description="path of a time of day, combined with `date:`")
     value: Any = Field(None, description="a constant")
     type: str | None = None
     map: dict[str, Any] | None = Field(None, description="value map, matched case-insensitively")
     default: Any = None
     required: bool = False
+    on_invalid: Literal["quarantine", "drop"] = Field(
+        "quarantine", description="quarantine the record, or drop just this value (e.g. an unusable language)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldSpec:
+        if (self.date is None) != (self.time is None):
+            raise ValueError("`date:` and `time:` go together")
+        # from + concat is allowed: concat is then the fallback when no from path has a value.
+        given = [k for k, v in (("from/concat", self.from_ or self.concat), ("date", self.date),
+                                ("value", self.value)) if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of from (with concat)/date+time/value, not {' and '.join(given)}")
+        return self
 
 
 class MappingPreset(BaseModel):
@@ -70,33 +102,48 @@ class _CompiledField:
     convert: Callable[[Any], Any] | None
     default: Any
     required: bool
+    drop_invalid: bool
 
 
 def _reader(spec: FieldSpec) -> Callable[[Any], Any]:
-    if spec.concat:
-        getters = [compile_path(p) for p in spec.concat]
+    """``date`` + ``time``; else ``from`` (paths tried in order), then ``concat`` as the
+    fallback; else ``value``."""
+    if spec.date is not None and spec.time is not None:
+        get_date, get_time = compile_path(spec.date), compile_path(spec.time)
 
-        def join(record: Any) -> Any:
-            parts = [str(v).strip() for v in (g(record) for g in getters) if v not in (None, "")]
-            return " ".join(parts) or None
+        def date_time(record: Any) -> Any:
+            day, clock = get_date(record), get_time(record)
+            if day in (None, "") or clock in (None, ""):
+                return None
+            return combine_date_time(day, clock)
 
-        return join
+        return date_time
+    readers: list[Callable[[Any], Any]] = []
     if spec.from_ is not None:
         paths = [spec.from_] if isinstance(spec.from_, str) else spec.from_
-        getters = [compile_path(p) for p in paths]
-        if len(getters) == 1:
-            return getters[0]
+        readers.extend(compile_path(p) for p in paths)
+    if spec.concat:
+        value_lists = [compile_values(p) for p in spec.concat]
 
-        def first(record: Any) -> Any:
-            for get in getters:
-                value = get(record)
-                if value not in (None, ""):
-                    return value
-            return None
+        def join(record: Any) -> Any:
+            parts = [str(v).strip() for values in value_lists for v in values(record)]
+            return " ".join(p for p in parts if p) or None
 
-        return first
-    constant = spec.value
-    return lambda _record: constant
+        readers.append(join)
+    if not readers:
+        constant = spec.value
+        return lambda _record: constant
+    if len(readers) == 1:
+        return readers[0]
+
+    def first(record: Any) -> Any:
+        for read in readers:
+            value = read(record)
+            if value not in (None, ""):
+                return value
+        return None
+
+    return first
 
 
 def _value_mapper(table: dict[str, Any]) -> Callable[[Any], Any]:
@@ -141,7 +188,8 @@ class CompiledMapping:
                     mapped = _m(value)
                     return None if mapped is None else _t(mapped)
 
-            self.fields.append(_CompiledField(target, _reader(spec), convert, spec.default, spec.required))
+            self.fields.append(_CompiledField(target, _reader(spec), convert, spec.default, spec.required,
+                                              spec.on_invalid == "drop"))
 
     def required_sources(self) -> frozenset[str]:
         """Top-level columns the required fields read: a file without them is unrecognizable."""
@@ -162,17 +210,21 @@ class CompiledMapping:
     def _extract(self, record: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for field in self.fields:
-            raw = field.read(record)
-            if raw in (None, "") or (isinstance(raw, str) and not raw.strip()):
-                if field.required:
-                    raise MappingError(field.target, "missing (required)")
-                if field.default is not None:
-                    values[field.target] = field.default
-                continue
             try:
-                values[field.target] = field.convert(raw) if field.convert else raw
+                raw = field.read(record)
+                if raw in (None, "") or (isinstance(raw, str) and not raw.strip()):
+                    if field.required:
+                        raise MappingError(field.target, "missing (required)")
+                    if field.default is not None:
+                        values[field.target] = field.default
+                    continue
+                value = field.convert(raw) if field.convert else raw
+                values[field.target] = _fit(field.target, value) if isinstance(value, str) else value
             except TransformError as exc:
-                raise MappingError(field.target, str(exc)) from None
+                if not field.drop_invalid or field.required:
+                    raise MappingError(field.target, str(exc)) from None
+                if field.default is not None:  # an unusable value counts as absent
+                    values[field.target] = field.default
         return values
 
     def _status(self, value: Any) -> str:
@@ -194,7 +246,7 @@ class CompiledMapping:
         try:
             zone(tz_name)
         except TimeError:  # the reason never repeats the value: a shifted column may hold PHI
-            raise MappingError("timezone", "not a known IANA time zone (e.g. America/Chicago)") from None
+            raise MappingError("timezone", "unknown IANA time zone (e.g. America/Chicago)") from None
         start_raw = values.get("start")
         if start_raw is None:
             raise MappingError("start", "missing")

@@ -2,6 +2,7 @@
 
 ``start`` reads a column; ``telecom[system=phone][use=mobile].value`` walks JSON;
 ``participant[actor.reference^=Patient/].actor.reference`` filters by prefix;
+``telecom[use!=old]`` excludes; ``communication[preferred=true]`` matches a JSON boolean;
 ``identifier[0].value`` indexes. A path compiles once into a getter.
 """
 
@@ -32,6 +33,11 @@ def _split(path: str) -> list[str]:
     return parts
 
 
+def _text(value: Any) -> str:
+    """How a filter sees a value: JSON booleans as written in JSON (true/false)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _filter(expr: str) -> Callable[[list[Any]], list[Any]]:
     if expr.lstrip("-").isdigit():
         index = int(expr)
@@ -40,11 +46,15 @@ def _filter(expr: str) -> Callable[[list[Any]], list[Any]]:
         key, prefix = expr.split("^=", 1)
         get = compile_path(key)
         return lambda items: [i for i in items if str(get(i) or "").startswith(prefix)]
+    if "!=" in expr:
+        key, unwanted = expr.split("!=", 1)
+        get = compile_path(key)
+        return lambda items: [i for i in items if _text(get(i)) != unwanted]
     if "=" in expr:
         key, wanted = expr.split("=", 1)
         get = compile_path(key)
-        return lambda items: [i for i in items if str(get(i)) == wanted]
-    raise ValueError(f"bad filter [{expr}]: use [N], [key=value] or [key^=prefix]")
+        return lambda items: [i for i in items if _text(get(i)) == wanted]
+    raise ValueError(f"bad filter [{expr}]: use [N], [key=value], [key!=value] or [key^=prefix]")
 
 
 def _step(name: str | None, filters: list[Callable[[list[Any]], list[Any]]]) -> Callable[[list[Any]], list[Any]]:
@@ -64,10 +74,9 @@ def _step(name: str | None, filters: list[Callable[[list[Any]], list[Any]]]) -> 
     return run
 
 
-def compile_path(path: str) -> Getter:
-    """Return a function giving the first non-empty value at ``path`` (or None)."""
-    if not any(c in path for c in ".[]"):
-        return lambda record: record.get(path) if isinstance(record, Mapping) else None
+def compile_values(path: str) -> Callable[[Any], list[Any]]:
+    """Return a function giving every non-empty value at ``path``, lists flattened, in order
+    (``name[0].given`` -> ["Peter", "James"])."""
     steps = []
     for part in _split(path):
         match = _SEGMENT.fullmatch(part)
@@ -76,15 +85,25 @@ def compile_path(path: str) -> Getter:
         filters = [_filter(expr) for expr in _BRACKET.findall(match.group(2) or "")]
         steps.append(_step(match.group(1), filters))
 
-    def get(record: Any) -> Any:
+    def get_all(record: Any) -> list[Any]:
         values = [record]
         for step in steps:
             values = step(values)
             if not values:
-                return None
-        for value in values:
-            if value not in (None, ""):
-                return value
-        return None
+                return []
+        return [value for value in values if value not in (None, "")]
+
+    return get_all
+
+
+def compile_path(path: str) -> Getter:
+    """Return a function giving the first non-empty value at ``path`` (or None)."""
+    if not any(c in path for c in ".[]"):
+        return lambda record: record.get(path) if isinstance(record, Mapping) else None
+    get_all = compile_values(path)
+
+    def get(record: Any) -> Any:
+        values = get_all(record)
+        return values[0] if values else None
 
     return get

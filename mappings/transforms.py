@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import cache
 from typing import Any
 
@@ -105,6 +106,43 @@ def datetime_parser(formats: tuple[str, ...]) -> Callable[[Any], datetime]:
     return as_datetime
 
 
+def as_minutes_from_seconds(value: Any) -> int:
+    """A duration counted in seconds (OpenEMR's pc_duration), as whole minutes rounded up."""
+    seconds = as_integer(value)
+    if seconds < 0:
+        raise TransformError("a negative duration")
+    return math.ceil(seconds / 60)
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise TransformError("not a date (expected YYYY-MM-DD)") from None
+
+
+def _as_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    try:
+        return time.fromisoformat(str(value).strip())
+    except ValueError:
+        raise TransformError("not a time of day (expected HH:MM or HH:MM:SS)") from None
+
+
+def combine_date_time(day: Any, clock: Any) -> datetime:
+    """A date column and a time-of-day column (as many practice systems store them)
+    joined into one naive wall-clock date-time; the mapping then localizes it."""
+    moment = _as_time(clock)
+    if moment.tzinfo is not None:
+        raise TransformError("a time of day with an offset is not supported; give a local time")
+    return datetime.combine(_as_date(day), moment)
+
+
 def transform_for(kind: str, region: str, datetime_formats: tuple[str, ...]) -> Callable[[Any], Any]:
     table: dict[str, Callable[[Any], Any]] = {
         "string": as_string,
@@ -115,6 +153,7 @@ def transform_for(kind: str, region: str, datetime_formats: tuple[str, ...]) -> 
         "language": as_language,
         "channel": as_channel,
         "datetime": datetime_parser(datetime_formats),
+        "duration_seconds": as_minutes_from_seconds,
     }
     if kind not in table:
         raise ValueError(f"unknown type {kind!r}; known: {sorted(table)}")

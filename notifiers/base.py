@@ -68,6 +68,13 @@ class OptedOutError(PermanentError):
     """The recipient unsubscribed on this channel: record it and send nothing more there."""
 
 
+class DeliveryUnknownError(NotifierError):
+    """The request went out and no answer came back (the connection dropped or timed out
+    after the message was handed over): it may have been delivered. Record ``unknown``;
+    retrying could send it twice. (Added after the first contract; code that predates it
+    sees a NotifierError.)"""
+
+
 class NotifierSettings(SettingsModel):
     """Keys every notifier has; each kind subclasses this with ``kind: Literal[...]``."""
 

@@ -100,8 +100,11 @@ def load_yaml_text(text: str, source: str) -> LoadedYaml:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
+        context = getattr(exc, "context_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError([f"not valid YAML{where}: {getattr(exc, 'problem', exc)}"], source) from None
+        started = (f"; {exc.context} at line {context.line + 1}"  # type: ignore[attr-defined]
+                   if context and getattr(exc, "context", None) else "")
+        raise ConfigError([f"not valid YAML{where}: {getattr(exc, 'problem', exc)}{started}"], source) from None
     lines: dict[tuple[Any, ...], int] = {}
     problems: list[str] = []
     data = _construct(node, (), lines, problems) if node is not None else {}

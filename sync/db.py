@@ -10,7 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from sync.locks import migration_lock
 
@@ -30,6 +30,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def driver_url(url: str | URL) -> URL:
+    """Pick the pure-Python drivers we ship when a URL names none: psycopg 3 for
+    PostgreSQL, PyMySQL for MySQL/MariaDB. Other URLs pass through unchanged."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername in ("mysql", "mariadb"):
+        return parsed.set(drivername="mysql+pymysql")
+    return parsed
+
+
 def make_engine(url: str, pool_size: int = 5, echo: bool = False, max_overflow: int = 10,
                 pool_timeout: float = 30.0) -> Engine:
     """``hide_parameters``: a failed statement's error (which reaches run reports) never
@@ -42,11 +53,7 @@ def make_engine(url: str, pool_size: int = 5, echo: bool = False, max_overflow: 
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    if parsed.drivername in ("postgresql", "postgres"):
-        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    elif parsed.drivername in ("mysql", "mariadb"):
-        url = parsed.set(drivername="mysql+pymysql").render_as_string(hide_password=False)
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
+    return create_engine(driver_url(url), echo=echo, pool_size=pool_size, max_overflow=max_overflow,
                          pool_timeout=pool_timeout, pool_pre_ping=True, hide_parameters=True)
 
 

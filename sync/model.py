@@ -65,6 +65,10 @@ class Appointment(SQLModel, table=True):
     version: int = 1
     source_updated_at: datetime | None = Field(default=None, sa_column=utc_column())
     deleted_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # The patient's answer (FHIR participant status: accepted, declined, tentative, needs-action).
+    # Set by responses, never by a sync, so a re-import does not erase it.
+    participation: str | None = Field(default=None, max_length=16)
+    participation_at: datetime | None = Field(default=None, sa_column=utc_column())
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 
@@ -129,3 +133,5 @@ __all__ = [
     "Appointment", "ConnectorState", "Event", "EventConsumer", "Location", "Patient", "Practitioner",
     "Quarantine", "SyncRun", "utcnow",
 ]
+import sync.calendar.model  # noqa: E402 - the calendar link table (issue 3)
+import sync.reminders.model  # noqa: E402, F401 - reminder tables (issue 4)

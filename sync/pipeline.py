@@ -11,7 +11,10 @@ from typing import Any
 
 import structlog
 
+from sync.calendar.push import calendar_stage
 from sync.engine import BatchCallback, RunReport, sync_once
+from sync.reminders.planner import planning_stage
+from sync.reminders.queries import reminder_counts
 from sync.settings import Settings
 from sync.store import Store
 
@@ -28,7 +31,18 @@ class Stage:
 
 def stages() -> list[Stage]:
     """The stages in order. Later issues append theirs here."""
-    return []
+    return [Stage("calendar", calendar_stage), Stage("reminders", planning_stage)]
+
+
+@dataclass(frozen=True)
+class StatusSection:
+    key: str  # its key in `status --json`, beside "connectors"
+    read: Callable[[Store], Any]
+
+
+def status_sections() -> list[StatusSection]:
+    """What `status` shows beside the connectors. Later issues append theirs here."""
+    return [StatusSection("reminders", reminder_counts)]
 
 
 def run_once(settings: Settings, store: Store, only: list[str] | None = None,

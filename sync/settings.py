@@ -18,7 +18,10 @@ from connectors.base import ConnectorSettings
 from connectors.registry import connector_kinds
 from notifiers.base import NotifierSettings
 from notifiers.registry import notifier_kinds
+from sync.calendar.settings import CalendarSettings
 from sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
+from sync.reminders.settings import RemindersSettings
+from sync.server.settings import ServerSettings
 from sync.service.settings import ServiceSettings
 from sync.settings_base import SettingsModel, base_dir_from
 
@@ -79,6 +82,7 @@ class SettingsRoot(SettingsModel):
     clinic: ClinicSettings = ClinicSettings()
     store: StoreSettings = StoreSettings()
     logging: LoggingSettings = LoggingSettings()
+    reminders: RemindersSettings = RemindersSettings()
     service: ServiceSettings = ServiceSettings()
 
 
@@ -110,8 +114,10 @@ class Settings(SettingsRoot):
     """The validated settings. ``connectors`` holds each kind's own settings model."""
 
     connectors: list[ConnectorSettings] = Field(default_factory=list)
+    server: ServerSettings | None = Field(None, description="`clinicsync serve`: listen address, public URL, secrets")
     notifiers: list[NotifierSettings] = Field(
         default_factory=list, description="message channels; the embedded default is a dry-run outbox")
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings, description="doctors' calendars")
     source: SkipJsonSchema[str] = Field("settings", exclude=True)
     base_dir: SkipJsonSchema[Path] = Field(Path("."), exclude=True, description="relative paths are read against this")
 
@@ -132,19 +138,22 @@ class Settings(SettingsRoot):
         raise KeyError(name)
 
 
-def _problem(error: Any, loaded: LoadedYaml, kinds: set[str]) -> str:
+def _problem(error: Any, loaded: LoadedYaml, kinds: dict[str, set[str]]) -> str:
     loc = tuple(error["loc"])
+    section = str(loc[0]) if loc else ""
+    known = kinds.get(section, set())
     # A discriminated union puts the tag into the location: connectors.0.csv.drop_dir.
-    if len(loc) > 2 and loc[0] in ("connectors", "notifiers") and loc[2] in kinds:
+    if len(loc) > 2 and loc[2] in known:
         loc = loc[:2] + loc[3:]
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; see `clinicsync config schema`)"
     elif error["type"] == "union_tag_invalid":
-        message = f"unknown connector kind {error['input'].get('kind')!r}; known kinds: {sorted(kinds)}"
+        kind = error["input"].get("kind")
+        message = f"unknown {section.removesuffix('s')} kind {kind!r}; known kinds: {sorted(known)}"
         loc = (*loc, "kind")
     elif error["type"] == "union_tag_not_found":
-        message = f"missing key 'kind' (one of {sorted(kinds)})"
+        message = f"missing key 'kind' (one of {sorted(known)})"
     message = message.removeprefix("Value error, ")
     line = loaded.line_of(loc)
     where = f"{format_path(loc)} (line {line})" if line else format_path(loc)
@@ -161,7 +170,7 @@ def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settin
         settings = model.model_validate({**data, "source": source, "base_dir": base_dir},
                                         context={"base_dir": base_dir})
     except ValidationError as exc:
-        kinds = set(connector_kinds()) | set(notifier_kinds())
+        kinds = {"connectors": set(connector_kinds()), "notifiers": set(notifier_kinds())}
         raise ConfigError([_problem(e, loaded, kinds) for e in exc.errors()], source) from None
     return settings
 

@@ -136,11 +136,15 @@ class Store:
     @staticmethod
     def _save_cursor(connection: Connection, connector: str, cursor: dict[str, Any]) -> None:
         encoded = orjson.dumps(cursor, option=orjson.OPT_SORT_KEYS).decode()
-        now = utcnow()
-        changed = connection.execute(
-            update(STATES).where(STATES.c.connector == connector).values(cursor=encoded, updated_at=now))
-        if changed.rowcount == 0:
-            connection.execute(insert(STATES).values(connector=connector, cursor=encoded, updated_at=now))
+        stored = connection.execute(
+            select(STATES.c.cursor).where(STATES.c.connector == connector)).scalar_one_or_none()
+        if stored == encoded:
+            return  # unchanged input writes nothing, not even a timestamp
+        if stored is None:
+            connection.execute(insert(STATES).values(connector=connector, cursor=encoded, updated_at=utcnow()))
+        else:
+            connection.execute(update(STATES).where(STATES.c.connector == connector)
+                               .values(cursor=encoded, updated_at=utcnow()))
 
     def start_run(self, run_id: str, connector: str) -> int:
         with self.engine.begin() as connection:

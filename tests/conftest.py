@@ -34,12 +34,10 @@ def _unavailable(what: str, exc: Exception) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    """An in-process CLI run points logging at CliRunner's stream, which is closed when
-    the command ends: later logging in the same worker must not write there."""
-    yield
-    structlog.reset_defaults()
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (pytest.mark.anyio) run on asyncio, the loop uvicorn uses."""
+    return "asyncio"
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +111,14 @@ SettingsFactory = Callable[..., Path]
 
 @pytest.fixture
 def write_settings(tmp_path: Path, store_url: str) -> SettingsFactory:
-    """Write a settings.yaml for the test's store; ``connectors`` is YAML text."""
+    """Write a settings.yaml for the test's store; ``connectors`` is YAML text.
+
+    A PostgreSQL store is migrated first, as `clinicsync db upgrade` does in a deployment.
+    """
+    if not store_url.startswith("sqlite"):
+        engine = make_engine(store_url)
+        upgrade(engine)
+        engine.dispose()
 
     def write(connectors: str = "", extra: str = "", timezone: str = "America/New_York") -> Path:
         path = tmp_path / "settings.yaml"
@@ -137,7 +142,11 @@ class Cli:
 
     def __call__(self, *args: str, expect: int | None = 0) -> tuple[int, str, str]:
         argv = (["--config", str(self.config)] if self.config else []) + list(args)
-        result = self.runner.invoke(app, argv, catch_exceptions=False)
+        try:
+            result = self.runner.invoke(app, argv, catch_exceptions=False)
+        finally:
+            # The CLI points structlog at the runner's stderr, which is closed afterwards.
+            structlog.reset_defaults()
         if expect is not None:
             assert result.exit_code == expect, (result.exit_code, result.stdout, result.stderr)
         return result.exit_code, result.stdout, result.stderr

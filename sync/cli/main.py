@@ -13,7 +13,7 @@ from rich.table import Table
 
 from connectors.registry import build_connector
 from sync import db
-from sync.cli import appointments, quarantine, run
+from sync.cli import appointments, calendar, fhir, quarantine, remind, reminders, run, serve, templates
 from sync.cli.context import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -26,7 +26,7 @@ from sync.cli.context import (
 from sync.config_loader import ConfigError
 from sync.engine import BatchCallback, RunReport
 from sync.logs import configure_logging
-from sync.pipeline import run_once
+from sync.pipeline import run_once, status_sections
 from sync.queries import connector_status
 from sync.settings import config_path, json_schema, load_settings
 from sync.store import Counts
@@ -42,6 +42,12 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(appointments.app, name="appointments")
 app.add_typer(quarantine.app, name="quarantine")
 app.command("run")(run.run_command)
+app.command("serve")(serve.serve)
+app.add_typer(fhir.app, name="fhir")
+app.add_typer(calendar.app, name="calendar")
+app.add_typer(reminders.app, name="reminders")
+app.add_typer(templates.app, name="templates")
+app.command("remind")(remind.remind_command)
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", help="settings file (else $CLINICSYNC_CONFIG, else ./settings.yaml)")]
@@ -155,16 +161,20 @@ def _print_report(report: RunReport) -> None:
 @app.command()
 def status(ctx: typer.Context,
            json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Each connector's last run, counts, errors, and quarantine size."""
-    rows = connector_status(app_context(ctx).store)
+    """Each connector's last run, counts, errors, and quarantine size; then each stage's state."""
+    store = app_context(ctx).store
+    rows = connector_status(store)
+    sections = {section.key: section.read(store) for section in status_sections()}
     if json_output:
-        print_json({"connectors": rows})
+        print_json({"connectors": rows, **sections})
         return
     table = Table("connector", "last run", "status", "last success", "created", "quarantined", "error")
     for row in rows:
         table.add_row(row["connector"], row["last_started"], row["last_status"], row["last_success"] or "never",
                       str(row["counts"].get("created", 0)), str(row["quarantined"]), row["error"] or "")
     out_console.print(table)
+    for key, value in sections.items():
+        out_console.print(f"{key}: {value}")
 
 
 @config_app.command("schema")

@@ -36,6 +36,8 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('source_updated_at', sync.types.UtcDateTime(), nullable=True),
     sa.Column('deleted_at', sync.types.UtcDateTime(), nullable=True),
+    sa.Column('participation', sa.String(length=16), nullable=True),
+    sa.Column('participation_at', sync.types.UtcDateTime(), nullable=True),
     sa.Column('created_at', sync.types.UtcDateTime(), nullable=False),
     sa.Column('updated_at', sync.types.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),

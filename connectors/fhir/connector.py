@@ -1,0 +1,225 @@
+"""The ``fhir`` connector: Appointment search on a FHIR R4 server, incremental by
+``_lastUpdated`` (or a date window), each Bundle page one batch with its cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+
+from connectors.base import (
+    Batch,
+    CheckResult,
+    Connector,
+    ConnectorError,
+    ConnectorSettings,
+    Cursor,
+    FatalConnectorError,
+    RawRecord,
+    Rejected,
+    RetriableConnectorError,
+    WritebackAction,
+    WritebackUnsupported,
+)
+from connectors.fhir.auth import build_auth
+from connectors.fhir.capability import assess, read_capability
+from connectors.fhir.client import FHIR_JSON, FhirClient, server_time
+from connectors.fhir.cursor import FhirCursor, Listing, floor_second
+from connectors.fhir.errors import FhirStatusError
+from connectors.fhir.references import ReferenceResolver
+from connectors.fhir.settings import FhirSettings
+from connectors.fhir.writeback import apply_answer, check_action
+from mappings.timeutil import iso_z
+from sync.types import utcnow
+
+log = structlog.get_logger("clinicsync.fhir")
+# A stored next link the server no longer knows: start the listing over.
+_FORGOTTEN_SEARCH = (400, 404, 410)
+
+
+class FhirConnector(Connector):
+    kind = "fhir"
+    settings_model = FhirSettings
+    settings: FhirSettings
+
+    def __init__(self, settings: ConnectorSettings) -> None:
+        assert isinstance(settings, FhirSettings)
+        super().__init__(settings)
+        self.client = FhirClient(
+            settings.name, settings.base_url, build_auth(settings.auth, settings.name, settings.base_url),
+            timeout=settings.timeout_seconds, http2=settings.http2,
+            attempts=settings.retry.attempts, max_wait=settings.retry.max_wait_seconds)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- search -------------------------------------------------------------------------
+    def search_params(self, cursor: FhirCursor) -> list[tuple[str, str]]:
+        params = [("_count", str(self.settings.page_size))]
+        params += [("_include", f"Appointment:{name}") for name in self.settings.include]
+        last_updated = cursor.last_updated_param()
+        if last_updated:
+            params.append(("_lastUpdated", last_updated))
+        else:
+            now = utcnow()
+            window = self.settings.window
+            params += [("date", f"ge{iso_z(now - window.back_delta)}"),
+                       ("date", f"le{iso_z(now + window.ahead_delta)}")]
+        for key, value in self.settings.search.items():
+            params += [(key, item) for item in (value if isinstance(value, list) else [value])]
+        return params
+
+    def _first_page(self, cursor: FhirCursor) -> tuple[dict[str, Any], Listing]:
+        bundle, response = self.client.get_json("Appointment", self.search_params(cursor))
+        started = floor_second(server_time(response) or utcnow())
+        return bundle, Listing(started=started, overlap=cursor.overlap)
+
+    def _resume(self, cursor: FhirCursor) -> tuple[dict[str, Any], Listing]:
+        listing = cursor.listing
+        if listing is not None and listing.next:
+            try:
+                bundle, _ = self.client.get_json(listing.next)
+                return bundle, listing
+            except FhirStatusError as exc:
+                if exc.status not in _FORGOTTEN_SEARCH:
+                    raise
+                log.info("fhir.listing.restart", connector=self.name, status=exc.status, pages_done=listing.pages)
+        return self._first_page(cursor)
+
+    def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
+        state = FhirCursor.load(cursor, self.settings.cursor, timedelta(seconds=self.settings.overlap_seconds),
+                                self.name)
+        resolver = ReferenceResolver(self.client)
+        bundle, listing = self._resume(state)
+        followed: set[str] = set()
+        skipped = 0
+        while True:
+            listing.pages += 1
+            records, rejected, already = self._page(bundle, listing, state, resolver)
+            skipped += already
+            next_link = _next_link(bundle)
+            source = f"Appointment page {listing.pages}"
+            if next_link is None:
+                yield Batch(records, state.completed(listing), rejected, source=source)
+                break
+            if next_link in followed:
+                raise FatalConnectorError(f"connector {self.name}: the server repeated a next link on page "
+                                          f"{listing.pages}; stopping instead of looping")
+            followed.add(next_link)
+            listing.next = self.client.url(next_link)
+            yield Batch(records, state.in_progress(listing), rejected, source=source)
+            bundle, _ = self.client.get_json(listing.next)
+        log.info("fhir.fetched", connector=self.name, pages=listing.pages, already_stored=skipped,
+                 reference_reads=resolver.reads)
+
+    def _page(self, bundle: dict[str, Any], listing: Listing, state: FhirCursor,
+              resolver: ReferenceResolver) -> tuple[list[RawRecord], list[Rejected], int]:
+        if bundle.get("resourceType") != "Bundle":
+            raise FatalConnectorError(f"connector {self.name}: the search answered a {bundle.get('resourceType')}, "
+                                      "not a Bundle")
+        appointments: list[tuple[int, dict[str, Any]]] = []
+        for index, entry in enumerate(bundle.get("entry") or []):
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict):
+                continue
+            kind = resource.get("resourceType")
+            mode = (entry.get("search") or {}).get("mode")
+            if kind == "Appointment" and mode != "include":
+                appointments.append((index, resource))
+            elif kind == "OperationOutcome":
+                log.warning("fhir.search.outcome", connector=self.name, page=listing.pages,
+                            issues=len(resource.get("issue") or []))
+            else:
+                resolver.add(resource)
+        records: list[RawRecord] = []
+        rejected: list[Rejected] = []
+        already = 0
+        for index, appointment in appointments:
+            rid = appointment.get("id")
+            if not isinstance(rid, str) or not rid:
+                rejected.append(Rejected(f"Appointment page {listing.pages} entry {index}",
+                                         "Appointment without an id"))
+                continue
+            listing.saw(rid, appointment)
+            if state.already_stored(rid, appointment):
+                already += 1
+                continue
+            data = resolver.enrich(appointment)
+            if self.settings.timezone:
+                data["_timezone"] = self.settings.timezone
+            version = (appointment.get("meta") or {}).get("versionId")
+            position = f"Appointment/{rid}/_history/{version}" if version else f"Appointment/{rid}"
+            records.append(RawRecord(data, position, record_id=rid))
+        return records, rejected, already
+
+    # -- check --------------------------------------------------------------------------
+    def check(self) -> CheckResult:
+        try:
+            statement, _ = self.client.get_json("metadata")
+        except ConnectorError as exc:
+            return CheckResult(False, str(exc))
+        if statement.get("resourceType") != "CapabilityStatement":
+            return CheckResult(False, f"metadata answered a {statement.get('resourceType')}, "
+                                      "not a CapabilityStatement")
+        capability = read_capability(statement)
+        ok, detail = assess(capability, self.settings.cursor)
+        if capability.appointment_search:
+            try:  # the configured search itself, so scopes and required parameters are tested too
+                probe = FhirCursor(mode="date-window", overlap=timedelta(0))
+                params = [p for p in self.search_params(probe) if p[0] not in ("_count", "_include")]
+                bundle, _ = self.client.get_json("Appointment", [("_count", "1"), *params])
+                total = bundle.get("total")
+                detail += f"; search ok ({total if total is not None else 'some'} in the window)"
+            except ConnectorError as exc:
+                ok, detail = False, f"{detail}; search failed: {exc}"
+        return CheckResult(ok, detail)
+
+    # -- write-back ---------------------------------------------------------------------
+    def writeback(self, action: WritebackAction) -> None:
+        """Set the patient participant's status (and optionally the Appointment's), with
+        If-Match on the version read; a concurrent change (412) is re-read and retried once."""
+        if not self.settings.writeback:
+            raise WritebackUnsupported(f"connector {self.name}: write-back is off (set `writeback: true` and "
+                                       "grant an Appointment write scope)")
+        check_action(action, self.name)
+        path = f"Appointment/{quote(action.external_id, safe='')}"
+        for attempt in (1, 2):
+            response = self.client.send("GET", path)
+            appointment = self.client.resource(response)
+            if not apply_answer(appointment, action, self.client.base_url, self.name):
+                return  # the source already says so
+            headers = {"Content-Type": FHIR_JSON}
+            version = (appointment.get("meta") or {}).get("versionId") or _etag_version(response.headers.get("ETag"))
+            if version:
+                headers["If-Match"] = f'W/"{version}"'
+            try:
+                self.client.send("PUT", path, json=appointment, headers=headers, retry=False, accept=(200, 201))
+            except FhirStatusError as exc:
+                if exc.status != 412:
+                    raise
+                log.info("fhir.writeback.conflict", connector=self.name, appointment=action.external_id,
+                         attempt=attempt)
+                continue
+            log.info("fhir.writeback.done", connector=self.name, appointment=action.external_id,
+                     participant_status=action.participant_status)
+            return
+        raise RetriableConnectorError(f"connector {self.name}: Appointment/{action.external_id} kept changing "
+                                      "while writing back (HTTP 412 twice); will try again")
+
+
+def _next_link(bundle: dict[str, Any]) -> str | None:
+    for link in bundle.get("link") or []:
+        if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
+            return str(link["url"])
+    return None
+
+
+def _etag_version(etag: str | None) -> str | None:
+    """W/"3" -> 3."""
+    if not etag:
+        return None
+    return etag.removeprefix("W/").strip('"') or None
+

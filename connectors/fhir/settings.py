@@ -1,0 +1,148 @@
+"""Settings of the ``fhir`` connector (a FHIR R4 server's Appointment API)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from connectors.base import ConnectorSettings
+from connectors.fhir.auth import load_private_key
+from mappings.timeutil import TimeError, parse_duration, zone
+from sync.settings_base import SettingsModel
+
+AuthKind = Literal["none", "basic", "bearer", "smart_backend"]
+Include = Literal["patient", "practitioner", "location"]
+INCLUDES: tuple[Include, ...] = ("patient", "practitioner", "location")
+# Search parameters the connector sets itself; configuring them would break the cursor.
+RESERVED_SEARCH = frozenset({"_count", "_lastUpdated", "date", "_sort"})
+DEFAULT_SCOPE = "system/Appointment.read system/Patient.read system/Practitioner.read system/Location.read"
+_AUTH_KEYS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "basic": ("username", "password"),
+    "bearer": ("token",),
+    "smart_backend": ("client_id", "private_key", "kid"),
+}
+_OPTIONAL_KEYS: dict[str, tuple[str, ...]] = {"smart_backend": ("token_url",)}
+
+
+def _http_url(value: str, key: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{key} must be an http(s) URL, e.g. https://ehr.example.org/fhir/r4")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{key} must not carry a query or fragment (use `search:` for parameters)")
+    return value.rstrip("/")
+
+
+class FhirAuthSettings(SettingsModel):
+    """How to authenticate. Secrets come from ``${VAR}`` or ``<key>_file:``, never the repo."""
+
+    kind: AuthKind = Field("none", description="none | basic | bearer | smart_backend")
+    username: str | None = Field(None, description="basic")
+    password: SecretStr | None = Field(None, description="basic (or password_file)")
+    token: SecretStr | None = Field(None, description="bearer: a static access token (or token_file)")
+    client_id: str | None = Field(None, description="smart_backend: the client id the EHR registered")
+    private_key: SecretStr | None = Field(
+        None, description="smart_backend: PEM private key (or private_key_file); its public key is "
+                          "registered with the EHR (JWKS)")
+    algorithm: Literal["RS384", "ES384"] = Field("RS384", description="smart_backend: RS384 (RSA) or ES384 (P-384)")
+    kid: str | None = Field(None, description="smart_backend: the key id in the registered JWKS")
+    token_url: str | None = Field(
+        None, description="smart_backend: token endpoint; discovered from .well-known/smart-configuration if unset")
+    scope: str = Field(DEFAULT_SCOPE, description="smart_backend: scopes to request (add Appointment write "
+                                                  "scope for write-back)")
+
+    @field_validator("token_url")
+    @classmethod
+    def _token_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value, "token_url")
+
+    @model_validator(mode="after")
+    def _keys_fit_kind(self) -> FhirAuthSettings:
+        needed = _AUTH_KEYS[self.kind]
+        missing = [key for key in needed if getattr(self, key) is None]
+        if missing:
+            raise ValueError(f"auth kind {self.kind} needs {', '.join(missing)}")
+        allowed = set(needed) | set(_OPTIONAL_KEYS.get(self.kind, ()))
+        stray = [key for keys in _AUTH_KEYS.values() for key in keys
+                 if key not in allowed and getattr(self, key) is not None]
+        if self.kind != "smart_backend" and self.token_url is not None:
+            stray.append("token_url")
+        if stray:
+            raise ValueError(f"auth kind {self.kind} does not use {', '.join(sorted(set(stray)))}")
+        if self.private_key is not None:
+            load_private_key(self.private_key.get_secret_value(), self.algorithm)
+        return self
+
+
+class WindowSettings(SettingsModel):
+    back: str = Field("7d", description="how far into the past to look (first run; every run in date-window)")
+    ahead: str = Field("365d", description="how far into the future to look (first run; every run in date-window)")
+
+    @field_validator("back", "ahead")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def back_delta(self) -> timedelta:
+        return parse_duration(self.back)
+
+    @property
+    def ahead_delta(self) -> timedelta:
+        return parse_duration(self.ahead)
+
+
+class RetrySettings(SettingsModel):
+    attempts: int = Field(5, ge=1, le=20, description="tries per request for 429/5xx/timeouts")
+    max_wait_seconds: float = Field(60, ge=0, le=3600, description="cap on one wait (Retry-After included)")
+
+
+class FhirSettings(ConnectorSettings):
+    kind: Literal["fhir"] = "fhir"
+    mapping: str = Field("fhir_r4", description="a preset name from mappings/ or a path to a mapping YAML file")
+    base_url: str = Field(description="the FHIR R4 base, e.g. https://ehr.example.org/fhir/r4")
+    auth: FhirAuthSettings = FhirAuthSettings()
+    page_size: int = Field(100, ge=1, le=1000, description="_count: Appointments per Bundle page")
+    include: list[Include] = Field(
+        default_factory=lambda: list(INCLUDES),
+        description="_include these references (the rest are read one by one, once per run)")
+    search: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="extra search parameters, e.g. {status: 'booked,cancelled'}")
+    cursor: Literal["last-updated", "date-window"] = Field(
+        "last-updated", description="last-updated: _lastUpdated=gt…; date-window: every run reads the window")
+    window: WindowSettings = WindowSettings()
+    overlap_seconds: float = Field(
+        60, ge=0, le=86_400, description="re-read this much before the cursor (late commits, clock skew)")
+    timezone: str | None = Field(None, description="IANA zone of the appointments (default: clinic.timezone)")
+    timeout_seconds: float = Field(30, gt=0, le=600)
+    http2: bool = Field(True, description="use HTTP/2 where the server offers it (TLS)")
+    retry: RetrySettings = RetrySettings()
+    writeback: bool = Field(False, description="write patients' answers back (needs an Appointment write scope)")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _http_url(value, "base_url")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zone(value)
+            except TimeError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("search")
+    @classmethod
+    def _search(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        clash = sorted(k for k in value if k.split(":")[0] in RESERVED_SEARCH)
+        if clash:
+            raise ValueError(f"{', '.join(clash)} are set by the connector (use page_size, cursor and window)")
+        return value

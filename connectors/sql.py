@@ -1,0 +1,340 @@
+"""SQL database connector: reads appointments from a practice-management database
+(MariaDB/MySQL, PostgreSQL, anything SQLAlchemy reaches) through one read-only query.
+
+Incremental mode reads ``cursor_column >= last value`` in cursor order and drops the
+rows already stored at exactly that value (their content hashes travel in the
+cursor, as dlt's boundary-safe incremental does): a row committed later with the same
+updated-at as the previous maximum is read once, never skipped, never twice.
+Snapshot mode reads the whole window every run; what disappeared from it is deleted
+behind the same safety stop as the CSV snapshot mode.
+
+Rows stream from a server-side cursor (``stream_results`` + ``yield_per``), so memory
+stays flat however large the table; each batch carries the cursor valid once it is
+stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, column, literal_column, select, table, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors.base import (
+    Batch,
+    CheckResult,
+    Connector,
+    ConnectorError,
+    ConnectorSettings,
+    Cursor,
+    FatalConnectorError,
+    RawRecord,
+    Rejected,
+    WritebackAction,
+    WritebackUnsupported,
+)
+from connectors.sql_guard import CheckedStatement, StatementRefused, check_select, check_update
+from connectors.sql_session import (
+    apply_timeout,
+    connector_error,
+    is_mysql,
+    plain_value,
+    read_only_connection,
+    read_only_supported,
+    source_engine,
+)
+from connectors.sql_settings import SqlSettings, engine_url, safe_url
+from mappings.timeutil import zone
+from sync.hashing import content_hash
+from sync.types import utcnow
+
+QUERY_BINDS = frozenset({"cursor", "window_start", "window_end"})
+WRITEBACK_BINDS = frozenset({"status", "external_id", "participant_status", "appointment_status", "patient_ref"})
+_SOURCE = "clinicsync_src"
+_CURSOR_TYPES: dict[str, type] = {"int": int, "str": str, "float": float, "datetime": datetime, "date": date}
+
+
+def encode_cursor_value(value: Any) -> tuple[str, Any]:
+    """A cursor value as (type tag, JSON value); the tag restores it exactly."""
+    if isinstance(value, datetime):
+        return "datetime", value.isoformat()
+    if isinstance(value, date):
+        return "date", value.isoformat()
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        return type(value).__name__, value
+    raise FatalConnectorError(f"cursor_column values of type {type(value).__name__} are not supported; "
+                              "use a date-time, date, integer or text column")
+
+
+def decode_cursor_value(tag: str, value: Any) -> Any:
+    if tag == "datetime":
+        return datetime.fromisoformat(value)
+    if tag == "date":
+        return date.fromisoformat(value)
+    return _CURSOR_TYPES[tag](value)
+
+
+def _boundary(cursor: Cursor | None, column_name: str | None) -> Any:
+    """The stored cursor value, or None on a first run (or after cursor_column changed)."""
+    if not cursor or column_name is None or cursor.get("column") != column_name:
+        return None
+    return decode_cursor_value(cursor["type"], cursor["value"])
+
+
+class SqlConnector(Connector):
+    kind = "sql"
+    settings_model = SqlSettings
+    settings: SqlSettings
+
+    def __init__(self, settings: ConnectorSettings) -> None:
+        super().__init__(settings)
+        self._engine: Engine | None = None
+        self._writer: Engine | None = None
+
+    # -- plumbing -----------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = source_engine(engine_url(self.settings.url, self.settings.password),
+                                         self.settings.timeout)
+        return self._engine
+
+    def close(self) -> None:
+        for engine in (self._engine, self._writer):
+            if engine is not None:
+                engine.dispose()
+        self._engine = self._writer = None
+
+    def _label(self) -> str:
+        return self.settings.table or self.settings.query_preset or "query"
+
+    def _statement(self) -> CheckedStatement:
+        """The configured read, checked; a refused statement never reaches the database."""
+        s = self.settings
+        if s.table:
+            schema, _, name = s.table.rpartition(".")
+            source = table(name, *[column(c) for c in s.columns or []], schema=schema or None)
+            query = select(*source.c) if s.columns else select(literal_column("*")).select_from(source)
+            return CheckedStatement(str(query.compile(dialect=self.engine.dialect)), frozenset())
+        sql = s.preset.query if s.preset else s.query
+        assert sql is not None  # settings guarantee one source
+        try:
+            return check_select(sql, QUERY_BINDS)
+        except StatementRefused as exc:
+            raise FatalConnectorError(f"connector {self.name}: query refused: {exc}") from None
+
+    def _wrapped(self, inner: CheckedStatement, *, after_cursor: bool, probe: bool = False) -> str:
+        """The configured read inside a derived table, so that the cursor filter and
+        order apply whatever the query looks like (the newline ends a trailing comment)."""
+        sql = f"SELECT * FROM (\n{inner.text}\n) AS {_SOURCE}"
+        if probe:
+            return sql + " WHERE 1 = 0"
+        cursor_column = self.settings.cursor_column
+        if self.settings.mode == "incremental" and cursor_column:
+            quoted = f"{_SOURCE}.{self.engine.dialect.identifier_preparer.quote(cursor_column)}"
+            if after_cursor:
+                sql += f" WHERE {quoted} >= :cursor"
+            sql += f" ORDER BY {quoted}"
+        return sql
+
+    def _params(self, inner: CheckedStatement, cursor_value: Any, wrapper_cursor: bool) -> dict[str, Any]:
+        window = self.settings.window
+        now = utcnow().astimezone(zone(window.timezone)).replace(tzinfo=None)
+        params: dict[str, Any] = {"window_start": now - window.back_delta, "window_end": now + window.ahead_delta}
+        if "cursor" in inner.binds or wrapper_cursor:
+            if cursor_value is None:
+                if self.settings.initial_cursor is None:
+                    raise FatalConnectorError(
+                        f"connector {self.name}: the query uses :cursor; set initial_cursor for the first run "
+                        "(e.g. '1970-01-01 00:00:00' or 0)")
+                cursor_value = self.settings.initial_cursor
+            params["cursor"] = cursor_value
+        return {k: v for k, v in params.items() if k in inner.binds or (k == "cursor" and wrapper_cursor)}
+
+    def _columns(self, keys: Sequence[str]) -> list[str]:
+        columns = list(keys)
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            raise FatalConnectorError(f"connector {self.name}: the query returns column(s) {repeated} more than "
+                                      "once; give each an alias")
+        needed = set(self.required_columns)
+        if self.settings.mode == "incremental" and self.settings.cursor_column:
+            needed.add(self.settings.cursor_column)
+        missing = sorted(needed - set(columns))
+        if missing:
+            raise FatalConnectorError(f"connector {self.name}: the query returns no column(s) {missing} "
+                                      f"(it returns {columns})")
+        return columns
+
+    def _stream(self, connection: Connection, sql: str, params: dict[str, Any]
+                ) -> Iterator[tuple[list[str], Sequence[Any]]]:
+        """(columns, rows) partitions of ``fetch_size`` from a server-side cursor."""
+        size = self.settings.fetch_size
+        result = connection.execution_options(stream_results=True, max_row_buffer=size).execute(text(sql), params)
+        columns = list(result.keys())
+        finished = False
+        try:
+            for rows in result.partitions(size):
+                yield columns, rows
+            finished = True
+        finally:
+            if not finished:  # abandoned mid-stream (the run failed): release the cursor
+                try:
+                    result.close()
+                except SQLAlchemyError:
+                    connection.invalidate()
+
+    def _probe(self, connection: Connection, inner: CheckedStatement, cursor_value: Any) -> list[str]:
+        """Compile the query without reading a row, and check the columns it returns."""
+        result = connection.execute(text(self._wrapped(inner, after_cursor=False, probe=True)),
+                                    self._params(inner, cursor_value, False))
+        return self._columns(list(result.keys()))
+
+    # -- reading --------------------------------------------------------------------------
+    def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
+        inner = self._statement()
+        try:
+            with read_only_connection(self.engine, self.settings.timeout) as connection:
+                mysql = is_mysql(connection)
+                self._probe(connection, inner, _boundary(cursor, self.settings.cursor_column))
+                if self.settings.mode == "snapshot":
+                    yield from self._snapshot(connection, inner, mysql)
+                else:
+                    yield from self._incremental(connection, inner, cursor, mysql)
+        except SQLAlchemyError as exc:
+            raise connector_error(self.name, "reading the source", exc) from None
+
+    def _snapshot(self, connection: Connection, inner: CheckedStatement, mysql: bool) -> Iterator[Batch]:
+        label = self._label()
+        pending: list[RawRecord] | None = None
+        number = 0
+        for columns, rows in self._stream(connection, self._wrapped(inner, after_cursor=False),
+                                          self._params(inner, None, False)):
+            if pending is not None:
+                yield Batch(pending, None, snapshot=True, source=label)
+            pending = []
+            for row in rows:
+                number += 1
+                pending.append(RawRecord({c: plain_value(v, mysql) for c, v in zip(columns, row, strict=True)},
+                                         f"{label}:row {number}"))
+        yield Batch(pending or [], None, snapshot=True, snapshot_end=True,
+                    max_delete_share=self.settings.max_delete_share, source=label)
+
+    def _incremental(self, connection: Connection, inner: CheckedStatement, cursor: Cursor | None,
+                     mysql: bool) -> Iterator[Batch]:
+        column_name = self.settings.cursor_column
+        assert column_name is not None
+        boundary = _boundary(cursor, column_name)
+        already: frozenset[str] = frozenset(cursor.get("seen", [])) if cursor and boundary is not None else frozenset()
+        last, seen = boundary, set(already)
+        label = self._label()
+        sql = self._wrapped(inner, after_cursor=boundary is not None)
+        for columns, rows in self._stream(connection, sql, self._params(inner, boundary, boundary is not None)):
+            records: list[RawRecord] = []
+            rejected: list[Rejected] = []
+            for row in rows:
+                data = {c: plain_value(v, mysql) for c, v in zip(columns, row, strict=True)}
+                value = data[column_name]
+                if value is None:
+                    rejected.append(Rejected(
+                        f"{label}:{column_name}=NULL",
+                        f"{column_name} is empty, so this row cannot be read incrementally "
+                        f"(use COALESCE({column_name}, created_at) in the query)"))
+                    continue
+                digest = content_hash(data)
+                if value == boundary and digest in already:
+                    continue  # stored by an earlier batch at exactly this cursor value
+                if value != last:
+                    last, seen = value, set()
+                seen.add(digest)
+                records.append(RawRecord(data, f"{label}:{column_name}={value}"))
+            if records or rejected:
+                yield Batch(records, self._cursor(column_name, last, seen), rejected, source=label)
+
+    @staticmethod
+    def _cursor(column_name: str, value: Any, seen: set[str]) -> Cursor | None:
+        if value is None:
+            return None
+        tag, encoded = encode_cursor_value(value)
+        return {"column": column_name, "type": tag, "value": encoded, "seen": sorted(seen)}
+
+    # -- diagnosis -------------------------------------------------------------------------
+    def check(self) -> CheckResult:
+        try:
+            inner = self._statement()
+            with read_only_connection(self.engine, self.settings.timeout) as connection:
+                columns = self._probe(connection, inner, None)
+                dialect = connection.dialect.name
+        except ConnectorError as exc:
+            return CheckResult(False, str(exc))
+        except SQLAlchemyError as exc:
+            return CheckResult(False, str(connector_error(self.name, "checking the query", exc)))
+        guard = ("read-only transaction" if read_only_supported(dialect)
+                 else "no read-only transaction on this database: the login must be read-only")
+        detail = f"{safe_url(self.settings.url)}: {guard}, the query returns {len(columns)} columns"
+        if self.settings.writeback is not None:
+            problem = self._check_writeback()
+            if problem:
+                return CheckResult(False, f"{detail}; write-back: {problem}")
+            detail += "; write-back statement accepted"
+        return CheckResult(True, detail)
+
+    # -- write-back ------------------------------------------------------------------------
+    def _writeback_statement(self) -> CheckedStatement:
+        statement = self.settings.writeback_statement
+        assert statement is not None
+        try:
+            return check_update(statement, WRITEBACK_BINDS)
+        except StatementRefused as exc:
+            raise FatalConnectorError(f"connector {self.name}: write-back statement refused: {exc}") from None
+
+    def _writer_engine(self) -> Engine:
+        writeback = self.settings.writeback
+        assert writeback is not None
+        if self._writer is None:
+            self._writer = source_engine(engine_url(writeback.url, writeback.password), writeback.timeout)
+        return self._writer
+
+    def _check_writeback(self) -> str | None:
+        try:
+            self._writeback_statement()
+            with self._writer_engine().connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except ConnectorError as exc:
+            return str(exc)
+        except SQLAlchemyError as exc:
+            return str(connector_error(self.name, "connecting for write-back", exc))
+        return None
+
+    def writeback(self, action: WritebackAction) -> None:
+        """Run the configured UPDATE for one answer, in its own short transaction under
+        the write-enabled login; it must change exactly one row or nothing is written."""
+        writeback = self.settings.writeback
+        if writeback is None:
+            raise WritebackUnsupported(f"connector {self.name} (sql) has no writeback settings")
+        statement = self._writeback_statement()
+        value = None
+        for key in (action.appointment_status, action.participant_status):
+            if key is not None and key in writeback.status_map:
+                value = writeback.status_map[key]
+                break
+        if value is None:
+            raise WritebackUnsupported(
+                f"connector {self.name}: writeback.status_map has no entry for "
+                f"{action.appointment_status or action.participant_status!r}; nothing written")
+        params = {"status": value, "external_id": action.external_id,
+                  "participant_status": action.participant_status,
+                  "appointment_status": action.appointment_status, "patient_ref": action.patient_ref}
+        params = {k: v for k, v in params.items() if k in statement.binds}
+        try:
+            with self._writer_engine().begin() as connection:
+                apply_timeout(connection, writeback.timeout)
+                changed = connection.execute(text(statement.text), params).rowcount
+                if changed != 1:
+                    raise FatalConnectorError(
+                        f"connector {self.name}: write-back for appointment {action.external_id} matched "
+                        f"{changed} rows, expected exactly one; nothing was written")
+        except SQLAlchemyError as exc:
+            raise connector_error(self.name, f"write-back for appointment {action.external_id}", exc) from None

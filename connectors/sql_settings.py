@@ -1,0 +1,186 @@
+"""Settings of the `sql` connector and its query presets (connectors/sql_presets/*.yaml).
+
+The query itself is checked when the connector runs (``clinicsync check`` and every
+sync), so that a refused statement is reported with the connector's name and the
+reason, and never executed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from connectors.base import ConnectorSettings
+from mappings.timeutil import TimeError, parse_duration, zone
+from sync.db import driver_url
+from sync.settings_base import SettingsModel
+
+PRESETS_DIR = Path(__file__).parent / "sql_presets"
+
+
+class QueryPreset(BaseModel):
+    """A ready query for a known practice-management schema, with what goes with it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str
+    mapping: str
+    mode: Literal["incremental", "snapshot"]
+    cursor_column: str | None = None
+    query: str
+    writeback_statement: str | None = None
+
+
+@cache
+def load_query_preset(name: str) -> QueryPreset:
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+        raise ValueError(f"unknown query preset {name!r}; known: {known}")
+    return QueryPreset.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def _url(value: str) -> str:
+    try:
+        make_url(value)
+    except ArgumentError:
+        raise ValueError("not a database URL (e.g. mysql://user@host/openemr or "
+                         "postgresql://user@host/db)") from None
+    return value
+
+
+def engine_url(url: str, password: SecretStr | None) -> URL:
+    """The URL with our default drivers and the password from ``password``/``password_file``."""
+    parsed = driver_url(url)
+    return parsed.set(password=password.get_secret_value()) if password is not None else parsed
+
+
+def safe_url(url: str) -> str:
+    """The URL for messages: never the password."""
+    return driver_url(url).render_as_string(hide_password=True)
+
+
+class WindowSettings(SettingsModel):
+    """The :window_start/:window_end binds: now - back … now + ahead, as naive wall-clock
+    date-times in ``timezone`` (the zone the source stores local times in)."""
+
+    back: str = Field("1d", description="how far back the window starts, e.g. 1d or 12h")
+    ahead: str = Field("180d", description="how far ahead the window ends, e.g. 180d")
+    timezone: str = Field("UTC", description="IANA zone of the source's wall-clock times")
+
+    @field_validator("back", "ahead")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zone(value)
+        except TimeError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def back_delta(self) -> timedelta:
+        return parse_duration(self.back)
+
+    @property
+    def ahead_delta(self) -> timedelta:
+        return parse_duration(self.ahead)
+
+
+class SqlWritebackSettings(SettingsModel):
+    """A parameterized UPDATE run with its own, write-enabled credential."""
+
+    url: str = Field(description="SQLAlchemy URL of a login allowed to run the UPDATE (and nothing more)")
+    password: SecretStr | None = Field(None, description="or password_file:, or ${ENV} inside url")
+    statement: str | None = Field(
+        None, description="one UPDATE with binds :status :external_id (:participant_status "
+                          ":appointment_status :patient_ref); the query preset's when unset")
+    status_map: dict[str, str] = Field(
+        min_length=1, description="answer -> source value, e.g. {accepted: SMS, cancelled: x}; keys are "
+                                  "appointment statuses (tried first) or participant statuses")
+    timeout: float = Field(10.0, gt=0, le=300, description="seconds, for the UPDATE and its lock waits")
+
+    url_is_valid = field_validator("url")(_url)
+
+
+class SqlSettings(ConnectorSettings):
+    kind: Literal["sql"] = "sql"
+    url: str = Field(description="SQLAlchemy URL of a read-only login; password via ${ENV} or password_file")
+    password: SecretStr | None = Field(None, description="the login's password, if not in url")
+    query_preset: str | None = Field(None, description="a ready query: openemr")
+    query: str | None = Field(
+        None, description="one SELECT/WITH; binds :cursor :window_start :window_end are available")
+    table: str | None = Field(None, description="instead of query: a table (schema.table) to read")
+    columns: list[str] | None = Field(None, min_length=1, description="with table: the columns (default all)")
+    mode: Literal["incremental", "snapshot"] = Field(
+        "incremental", description="incremental: rows whose cursor_column moved on; snapshot: the whole "
+                                   "window every run, what disappeared is deleted")
+    cursor_column: str | None = Field(None, description="incremental: an updated-at or increasing id column")
+    initial_cursor: str | int | None = Field(
+        None, description="value bound to :cursor on the first run when the query uses :cursor itself")
+    fetch_size: int = Field(1000, ge=1, le=100_000, description="rows per batch (server-side cursor)")
+    timeout: float = Field(
+        300.0, gt=0, le=86_400, description="statement timeout in seconds (PostgreSQL: per fetch; "
+                                            "MySQL/MariaDB: the whole streamed read)")
+    window: WindowSettings = WindowSettings()
+    max_delete_share: float = Field(0.2, ge=0, le=1, description="snapshot safety stop")
+    writeback: SqlWritebackSettings | None = None
+
+    url_is_valid = field_validator("url")(_url)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("query_preset"):
+            return data
+        preset = load_query_preset(str(data["query_preset"]))
+        out = dict(data)
+        out.setdefault("mapping", preset.mapping)
+        out.setdefault("mode", preset.mode)
+        if preset.cursor_column:
+            out.setdefault("cursor_column", preset.cursor_column)
+        return out
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SqlSettings:
+        sources = [k for k in ("query_preset", "query", "table") if getattr(self, k)]
+        if len(sources) != 1:
+            raise ValueError("give exactly one of query_preset, query or table"
+                             + (f" (found {' and '.join(sources)})" if sources else ""))
+        if self.columns is not None and not self.table:
+            raise ValueError("columns go with table")
+        if self.mode == "incremental" and not self.cursor_column:
+            raise ValueError("mode incremental needs cursor_column (an updated-at or increasing id column); "
+                             "for a schema without one use mode: snapshot")
+        if self.mode == "snapshot" and self.initial_cursor is not None:
+            raise ValueError("initial_cursor goes with mode incremental")
+        if self.password is not None and make_url(self.url).password:
+            raise ValueError("give the password in url or in password/password_file, not both")
+        if self.writeback is not None and not (self.writeback.statement or self._preset_writeback()):
+            raise ValueError("writeback needs statement (an UPDATE)")
+        return self
+
+    def _preset_writeback(self) -> str | None:
+        return load_query_preset(self.query_preset).writeback_statement if self.query_preset else None
+
+    @property
+    def preset(self) -> QueryPreset | None:
+        return load_query_preset(self.query_preset) if self.query_preset else None
+
+    @property
+    def writeback_statement(self) -> str | None:
+        if self.writeback is None:
+            return None
+        return self.writeback.statement or self._preset_writeback()

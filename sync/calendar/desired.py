@@ -1,0 +1,147 @@
+"""The truth, read from the store: which calendar each appointment belongs in and what
+its event must say (or that it must not be there). Pure apart from one bulk select."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from jinja2 import Template
+from sqlalchemy import Engine, and_, select
+
+from mappings.model import ACTIVE_STATUSES
+from mappings.timeutil import zone
+from sync.calendar.provider import EventContent, Target, event_id
+from sync.calendar.settings import CalendarSettings, template_environment
+from sync.changes import CANCELLED_STATUSES
+from sync.model import Appointment, Location, Patient, Practitioner
+
+A = Appointment.__table__.c  # type: ignore[attr-defined]
+P = Patient.__table__.c  # type: ignore[attr-defined]
+D = Practitioner.__table__.c  # type: ignore[attr-defined]
+L = Location.__table__.c  # type: ignore[attr-defined]
+_FILE_UNSAFE = re.compile(r"[^a-z0-9@._+-]+")
+
+
+@dataclass(frozen=True)
+class Desired:
+    appointment_id: int
+    event_id: str
+    target: Target | None  # None: its practitioner has no calendar
+    content: EventContent | None  # None: no calendar may show it
+    practitioner: str | None  # "connector/id", for reports of unmapped practitioners
+
+    @property
+    def skipped(self) -> bool:
+        """It would be shown, but nobody's calendar takes it."""
+        return self.target is None and self.content is not None
+
+
+def initials(name: str | None) -> str:
+    """'Jamal Weber' → 'J.W.': first and last name only, so a calendar never holds the name."""
+    parts = [p for p in re.split(r"[\s,]+", name or "") if p and p[0].isalpha()]
+    if not parts:
+        return ""
+    chosen = parts if len(parts) == 1 else [parts[0], parts[-1]]
+    return "".join(f"{p[0].upper()}." for p in chosen)
+
+
+class Router:
+    """Practitioner → calendar: the first matching rule, else the default (their own email)."""
+
+    def __init__(self, settings: CalendarSettings) -> None:
+        self.settings = settings
+
+    def target(self, connector: str, practitioner_id: str | None, email: str | None) -> Target | None:
+        if practitioner_id is None:
+            return None
+        email = email.strip().lower() if email else None
+        for rule in self.settings.calendars:
+            if rule.matches(connector, practitioner_id, email):
+                if rule.skip:
+                    return None
+                return self._make(rule.calendar_id, rule.user.lower() if rule.user else None, email)
+        return None if self.settings.default == "skip" else self._make(None, None, email)
+
+    def _make(self, calendar_id: str | None, user: str | None, email: str | None) -> Target | None:
+        provider = self.settings.provider
+        if provider == "ics":
+            name = calendar_id or user or email
+            return Target("ics", "", _FILE_UNSAFE.sub("_", name.lower())) if name else None
+        if calendar_id is not None:  # a shared calendar: as the given user, else as the service account
+            return Target(provider, user or "", calendar_id)
+        account = user or email
+        return Target(provider, account, "primary") if account else None
+
+
+class Renderer:
+    def __init__(self, settings: CalendarSettings) -> None:
+        env = template_environment()
+        self.summary: Template = env.from_string(settings.summary)
+        self.description: Template = env.from_string(settings.description)
+        self.invite = settings.invite_patient
+        self.mark_cancelled = settings.cancelled_action == "mark_cancelled"
+
+    def content(self, row: Any) -> EventContent | None:
+        gone = row.deleted_at is not None or row.status in CANCELLED_STATUSES
+        if gone and not self.mark_cancelled:
+            return None
+        if not gone and row.status not in ACTIVE_STATUSES and row.status != "noshow":
+            return None  # waitlist and the like: not on anyone's calendar
+        local = zone(row.timezone)
+        context = {
+            "type": row.type, "status": "cancelled" if gone else row.status, "cancelled": gone,
+            "noshow": row.status == "noshow" and not gone, "patient_initials": initials(row.p_name),
+            "patient_name": row.p_name, "patient_phone": row.p_phone, "practitioner_name": row.d_name,
+            "location": row.location, "timezone": row.timezone, "connector": row.connector,
+            "appointment_id": row.external_id,
+            "start_local": row.start_utc.astimezone(local).strftime("%Y-%m-%d %H:%M"),
+            "end_local": row.end_utc.astimezone(local).strftime("%Y-%m-%d %H:%M"),
+        }
+        attendees: tuple[str, ...] = ()
+        if self.invite and row.p_email and row.allow_email:
+            attendees = (row.p_email.strip().lower(),)
+        return EventContent(
+            connector=row.connector, external_id=row.external_id,
+            summary=self.summary.render(context).strip(), description=self.description.render(context).strip(),
+            location=row.location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
+            cancelled=gone, attendees=attendees)
+
+
+def window_start(settings: CalendarSettings, now: datetime) -> datetime:
+    return now - timedelta(days=settings.past_days)
+
+
+def _rows(engine: Engine, since: datetime) -> Iterator[Any]:
+    query = (
+        select(A.id, A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type,
+               A.deleted_at, A.practitioner_ref, P.name.label("p_name"), P.phone.label("p_phone"),
+               P.email.label("p_email"), P.allow_email, D.name.label("d_name"), D.email.label("d_email"),
+               L.name.label("location"))
+        .select_from(Appointment.__table__)  # type: ignore[attr-defined]
+        .outerjoin(Patient.__table__, and_(P.connector == A.connector,  # type: ignore[attr-defined]
+                                           P.external_id == A.patient_ref))
+        .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
+                                                D.external_id == A.practitioner_ref))
+        .outerjoin(Location.__table__, and_(L.connector == A.connector,  # type: ignore[attr-defined]
+                                            L.external_id == A.location_ref))
+        .where(A.end_utc >= since)
+        .order_by(A.id)
+    )
+    with engine.connect() as connection:
+        yield from connection.execute(query)
+
+
+def load_truth(engine: Engine, settings: CalendarSettings, now: datetime) -> list[Desired]:
+    """Every appointment in the window (ended at most ``past_days`` ago), with its desired state."""
+    router, renderer = Router(settings), Renderer(settings)
+    out = []
+    for row in _rows(engine, window_start(settings, now)):
+        target = router.target(row.connector, row.practitioner_ref, row.d_email)
+        practitioner = f"{row.connector}/{row.practitioner_ref}" if row.practitioner_ref else None
+        out.append(Desired(row.id, event_id(row.connector, row.external_id), target, renderer.content(row),
+                           practitioner))
+    return out

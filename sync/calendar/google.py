@@ -1,0 +1,334 @@
+"""Provider `google`: the Calendar API through google-api-python-client and google-auth.
+
+A service account with domain-wide delegation acts as each doctor
+(``credentials.with_subject(email)``, scope calendar.events only), so events land in
+the doctor's own calendar; a shared calendar is written as the service account (or a
+given user). Calls go out in batch requests of up to 50; a rate limit (403
+rateLimitExceeded/userRateLimitExceeded, 429) or a server error is retried with
+exponential backoff and jitter (tenacity), and calls per user are paced under the quota.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urljoin
+
+import google_auth_httplib2
+import httplib2
+import structlog
+from google.auth.exceptions import GoogleAuthError
+from google.oauth2 import service_account
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest, HttpRequest
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from mappings.timeutil import iso_z, zone
+from sync.calendar.provider import (
+    PRIVATE_CONNECTOR,
+    PRIVATE_EXTERNAL_ID,
+    PRIVATE_HASH,
+    PRIVATE_MARK,
+    Op,
+    OpKind,
+    Outcome,
+    RemoteEvent,
+    Target,
+)
+from sync.calendar.settings import GoogleSettings
+
+log = structlog.get_logger("clinicsync.calendar.google")
+SCOPE = "https://www.googleapis.com/auth/calendar.events"
+# From the discovery document (rootUrl + servicePath / batchPath). The client joins
+# api_endpoint for normal calls but builds the batch URL from the document's root, so
+# both are derived here from the one configured api_root.
+SERVICE_PATH = "calendar/v3/"
+BATCH_PATH = "batch/calendar/v3"
+RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+_MAX_HOPS = 3  # insert → 409 → update → 404 → insert … is a fight with someone else; stop
+
+
+class _Again(Exception):
+    """Some calls of this round hit a passing fault: back off, then send those again."""
+
+
+def error_of(exc: HttpError) -> tuple[int, str]:
+    """The status and Google's machine-readable reason (never the message: it may echo content)."""
+    status = int(exc.resp.status)
+    reason = ""
+    try:
+        data = json.loads(exc.content)
+        error = data.get("error", {})
+        errors = error.get("errors") or [{}]
+        reason = str(errors[0].get("reason") or error.get("status") or "")
+    except (ValueError, AttributeError, TypeError):
+        pass
+    return status, reason
+
+
+def retryable(status: int, reason: str) -> bool:
+    return status == 429 or status >= 500 or (status == 403 and reason in RATE_LIMIT_REASONS)
+
+
+def _retryable_exception(exc: BaseException) -> bool:
+    if isinstance(exc, HttpError):
+        return retryable(*error_of(exc))
+    return isinstance(exc, httplib2.HttpLib2Error | OSError)
+
+
+class Pacer:
+    """Keeps the calls made as one user under a per-minute quota (a sliding 60 s window)."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self.per_minute, self.clock, self.sleep = per_minute, clock, sleep
+        self._sent: dict[str, deque[tuple[float, int]]] = defaultdict(deque)
+
+    def wait(self, account: str, calls: int) -> None:
+        window = self._sent[account]
+        while True:
+            now = self.clock()
+            while window and window[0][0] <= now - 60:
+                window.popleft()
+            if not window or sum(n for _, n in window) + calls <= self.per_minute:
+                break
+            self.sleep(window[0][0] + 60 - now)
+        window.append((self.clock(), calls))
+
+
+@dataclass
+class _Try:
+    op: Op
+    kind: OpKind
+    hops: int = 0
+    error: str | None = None
+
+
+def event_body(op: Op, kind: OpKind) -> dict[str, Any]:
+    content = op.content
+    assert content is not None
+    local = zone(content.timezone)
+    body: dict[str, Any] = {
+        "summary": content.summary,
+        "description": content.description,
+        "location": content.location or "",
+        "start": {"dateTime": content.start.astimezone(local).isoformat(), "timeZone": content.timezone},
+        "end": {"dateTime": content.end.astimezone(local).isoformat(), "timeZone": content.timezone},
+        "status": "confirmed",  # also brings a deleted event back
+        "transparency": "transparent" if content.cancelled else "opaque",
+        "attendees": [{"email": email} for email in content.attendees],
+        "extendedProperties": {"private": {
+            PRIVATE_MARK: "1", PRIVATE_CONNECTOR: content.connector,
+            PRIVATE_EXTERNAL_ID: content.external_id, PRIVATE_HASH: op.content_hash or ""}},
+    }
+    if kind == "insert":
+        body["id"] = op.event_id
+    return body
+
+
+def remote_event(item: dict[str, Any]) -> RemoteEvent:
+    def when(key: str) -> datetime | None:
+        value = (item.get(key) or {}).get("dateTime")
+        return datetime.fromisoformat(value).astimezone(UTC) if value else None
+
+    return RemoteEvent(
+        event_id=item["id"], cancelled=item.get("status") == "cancelled", start=when("start"), end=when("end"),
+        summary=item.get("summary"), private=dict((item.get("extendedProperties") or {}).get("private") or {}))
+
+
+def service_account_credentials(key_file: Path) -> service_account.Credentials:
+    """The key file's credentials, parsed once per process (loading an RSA key is slow)
+    and again only when the file changes (a rotated key)."""
+    stat = key_file.stat()
+    return _credentials(str(key_file), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _credentials(path: str, _mtime_ns: int, _size: int) -> service_account.Credentials:
+    return service_account.Credentials.from_service_account_file(path, scopes=[SCOPE])
+
+
+class GoogleCalendar:
+    def __init__(self, settings: GoogleSettings, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        assert settings.key_file is not None
+        self.settings = settings
+        self.sleep = sleep
+        self._credentials = service_account_credentials(settings.key_file)
+        self._services: dict[str, Any] = {}
+        self._events: dict[str, Any] = {}  # events() builds every method anew: keep one per account
+        self._pacer = Pacer(settings.user_calls_per_minute, clock, sleep)
+        self._batch_uri = urljoin(settings.api_root, BATCH_PATH)
+
+    # -- plumbing ----------------------------------------------------------------------
+    def _resource(self, account: str) -> Any:
+        """The events resource of one client per user acted as; the token is fetched on first use."""
+        if account not in self._services:
+            credentials = self._credentials.with_subject(account) if account else self._credentials
+            http = google_auth_httplib2.AuthorizedHttp(
+                credentials, http=httplib2.Http(timeout=self.settings.timeout_seconds))
+            self._services[account] = build(
+                "calendar", "v3", http=http, static_discovery=True, cache_discovery=False,
+                client_options={"api_endpoint": urljoin(self.settings.api_root, SERVICE_PATH)})
+            self._events[account] = self._services[account].events()
+        return self._events[account]
+
+    def _retrying(self, retry: Callable[[BaseException], bool]) -> Retrying:
+        policy = self.settings.retry
+        return Retrying(stop=stop_after_attempt(policy.attempts), sleep=self.sleep, reraise=True,
+                        wait=wait_exponential_jitter(multiplier=policy.initial_seconds, max=policy.max_seconds,
+                                                     jitter=policy.initial_seconds),
+                        retry=retry_if_exception(retry))
+
+    def _request(self, events: Any, attempt: _Try) -> HttpRequest:
+        op, kind = attempt.op, attempt.kind
+        common = {"calendarId": op.target.calendar_id, "sendUpdates": "all" if op.notify else "none"}
+        if kind == "insert":
+            return events.insert(body=event_body(op, kind), **common)
+        if kind == "patch":
+            return events.patch(eventId=op.event_id, body=event_body(op, kind), **common)
+        if kind == "update":
+            return events.update(eventId=op.event_id, body=event_body(op, kind), **common)
+        return events.delete(eventId=op.event_id, **common)
+
+    # -- push ----------------------------------------------------------------------------
+    def push(self, ops: Sequence[Op]) -> list[Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        by_account: dict[str, list[Op]] = defaultdict(list)
+        for op in ops:
+            by_account[op.target.account].append(op)
+        for account, group in by_account.items():
+            self._push_account(account, group, outcomes)
+        return [outcomes[op.key] for op in ops]
+
+    def _push_account(self, account: str, ops: list[Op], outcomes: dict[int, Outcome]) -> None:
+        pending = [_Try(op, op.kind) for op in ops]
+        try:
+            for attempt in self._retrying(lambda exc: isinstance(exc, _Again)):
+                with attempt:
+                    pending = self._round(account, pending, outcomes)
+                    if pending:
+                        log.info("calendar.backoff", calls=len(pending),
+                                 attempt=attempt.retry_state.attempt_number)
+                        raise _Again
+        except _Again:
+            for item in pending:
+                outcomes[item.op.key] = Outcome(item.op.key, False, error=item.error or "retries exhausted")
+
+    def _round(self, account: str, pending: list[_Try], outcomes: dict[int, Outcome]) -> list[_Try]:
+        """Send every pending call once; 409/404 follow-ups go out at once, passing faults come back."""
+        events = self._resource(account)
+        again: list[_Try] = []
+        queue = pending
+        while queue:
+            follow: list[_Try] = []
+            size = self.settings.batch_size
+            for start in range(0, len(queue), size):
+                chunk = queue[start:start + size]
+                self._pacer.wait(account, len(chunk))
+                self._send_batch(events, chunk, outcomes, follow, again)
+            queue = follow
+        return again
+
+    def _send_batch(self, events: Any, chunk: list[_Try], outcomes: dict[int, Outcome], follow: list[_Try],
+                    again: list[_Try]) -> None:
+        answers: dict[str, tuple[Any, HttpError | None]] = {}
+
+        def collect(request_id: str, response: Any, exception: HttpError | None) -> None:
+            answers[request_id] = (response, exception)
+
+        batch = BatchHttpRequest(callback=collect, batch_uri=self._batch_uri)
+        for index, item in enumerate(chunk):
+            batch.add(self._request(events, item), request_id=str(index))
+        try:
+            batch.execute()
+        except HttpError as exc:  # the batch request as a whole
+            status, reason = error_of(exc)
+            self._whole_batch_failed(chunk, f"HTTP {status} {reason}".strip(), retryable(status, reason),
+                                     outcomes, again)
+            return
+        except (httplib2.HttpLib2Error, OSError) as exc:
+            self._whole_batch_failed(chunk, f"transport: {type(exc).__name__}", True, outcomes, again)
+            return
+        except GoogleAuthError as exc:  # the token endpoint refused (delegation not granted?)
+            self._whole_batch_failed(chunk, f"token refused: {_auth_reason(exc)}",
+                                     bool(getattr(exc, "retryable", False)), outcomes, again)
+            return
+        for index, item in enumerate(chunk):
+            response, exception = answers.get(str(index), (None, None))
+            if exception is None:
+                state: Literal["present", "deleted"] = "deleted" if item.kind == "delete" else "present"
+                etag = response.get("etag") if isinstance(response, dict) else None
+                outcomes[item.op.key] = Outcome(item.op.key, True, state=state, etag=etag)
+            else:
+                self._answer_failed(item, exception, outcomes, follow, again)
+
+    @staticmethod
+    def _whole_batch_failed(chunk: list[_Try], error: str, passing: bool, outcomes: dict[int, Outcome],
+                            again: list[_Try]) -> None:
+        log.warning("calendar.batch_failed", calls=len(chunk), error=error, retry=passing)
+        for item in chunk:
+            item.error = error
+            if passing:
+                again.append(item)
+            else:
+                outcomes[item.op.key] = Outcome(item.op.key, False, error=error)
+
+    @staticmethod
+    def _answer_failed(item: _Try, exc: HttpError, outcomes: dict[int, Outcome], follow: list[_Try],
+                       again: list[_Try]) -> None:
+        status, reason = error_of(exc)
+        item.error = f"HTTP {status} {reason}".strip()
+        key = item.op.key
+        if item.kind == "delete" and status in (404, 410):
+            outcomes[key] = Outcome(key, True, state="deleted")  # already gone: what we wanted
+            return
+        switch: dict[tuple[str, int], OpKind] = {("insert", 409): "update", ("patch", 404): "insert",
+                                                 ("update", 404): "insert"}
+        next_kind = switch.get((item.kind, status))
+        if next_kind is not None and item.hops < _MAX_HOPS:
+            item.kind, item.hops = next_kind, item.hops + 1
+            follow.append(item)
+        elif retryable(status, reason):
+            again.append(item)
+        else:
+            log.warning("calendar.call_failed", event_id=item.op.event_id, kind=item.kind, error=item.error)
+            outcomes[key] = Outcome(key, False, error=item.error)
+
+    # -- list (reconcile) --------------------------------------------------------------
+    def list_events(self, target: Target, since: datetime) -> list[RemoteEvent]:
+        events = self._resource(target.account)
+        request = events.list(calendarId=target.calendar_id, privateExtendedProperty=f"{PRIVATE_MARK}=1",
+                              showDeleted=True, timeMin=iso_z(since), maxResults=2500)
+        items: list[dict[str, Any]] = []
+        while request is not None:
+            self._pacer.wait(target.account, 1)
+            page = self._execute(request)
+            items.extend(page.get("items", []))
+            request = events.list_next(request, page)
+        return [remote_event(item) for item in items]
+
+    def _execute(self, request: HttpRequest) -> Any:
+        for attempt in self._retrying(_retryable_exception):
+            with attempt:
+                return request.execute()
+        raise AssertionError("unreachable")  # pragma: no cover - Retrying reraises
+
+    def close(self) -> None:
+        for service in self._services.values():
+            service.close()
+        self._services.clear()
+        self._events.clear()
+
+
+def _auth_reason(exc: GoogleAuthError) -> str:
+    """'unauthorized_client' and the like, from google-auth's (error, body) arguments."""
+    first = exc.args[0] if exc.args else ""
+    return str(first).split(":", 1)[0][:80] if first else type(exc).__name__

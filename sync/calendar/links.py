@@ -1,0 +1,120 @@
+"""Reading and writing the link table (sync/calendar/model.py) in bulk."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Insert, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sync.calendar.model import LINKS
+from sync.calendar.provider import Op, Outcome, Target
+from sync.model import Appointment
+from sync.types import utcnow
+
+A = Appointment.__table__.c  # type: ignore[attr-defined]
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Link:
+    id: int
+    appointment_id: int
+    target: Target
+    event_id: str
+    pushed_hash: str | None
+    state: str
+    attempts: int
+    last_error: str | None
+
+
+def _link(row: Any) -> Link:
+    return Link(row.id, row.appointment_id, Target(row.provider, row.account, row.calendar_id), row.event_id,
+                row.pushed_hash, row.state, row.attempts, row.last_error)
+
+
+def load_links(engine: Engine, provider: str, since: datetime) -> dict[int, list[Link]]:
+    """The provider's links of appointments ending after ``since``, by appointment id."""
+    query = (select(LINKS).join(Appointment.__table__, A.id == LINKS.c.appointment_id)  # type: ignore[attr-defined]
+             .where(LINKS.c.provider == provider, A.end_utc >= since))
+    out: dict[int, list[Link]] = defaultdict(list)
+    with engine.connect() as connection:
+        for row in connection.execute(query):
+            out[row.appointment_id].append(_link(row))
+    return out
+
+
+def all_links(engine: Engine, provider: str) -> list[Link]:
+    with engine.connect() as connection:
+        return [_link(r) for r in connection.execute(select(LINKS).where(LINKS.c.provider == provider))]
+
+
+def _insert_ignoring_duplicates(connection: Connection) -> Insert:
+    """Another worker may have written the same link first: that is fine, not an error."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(LINKS).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(LINKS).on_conflict_do_nothing()
+    return LINKS.insert().prefix_with("IGNORE")  # MySQL / MariaDB
+
+
+def ensure_pending(engine: Engine, wanted: Sequence[tuple[int, Target, str]]) -> dict[tuple[int, Target], int]:
+    """Write a ``pending`` row for each (appointment, target, event id) before its first push,
+    so a crash between the call and the bookkeeping is settled by the next run."""
+    ids: dict[tuple[int, Target], int] = {}
+    now = utcnow()
+    with engine.begin() as connection:
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            connection.execute(_insert_ignoring_duplicates(connection), [
+                {"appointment_id": a, "provider": t.provider, "account": t.account, "calendar_id": t.calendar_id,
+                 "event_id": e, "state": "pending", "attempts": 0, "updated_at": now} for a, t, e in chunk])
+            appointment_ids = sorted({a for a, _, _ in chunk})
+            for row in connection.execute(select(LINKS).where(LINKS.c.appointment_id.in_(appointment_ids))):
+                ids[(row.appointment_id, Target(row.provider, row.account, row.calendar_id))] = row.id
+    return ids
+
+
+def record_outcomes(engine: Engine, ops: Iterable[Op], outcomes: Iterable[Outcome]) -> None:
+    """What each calendar now holds: confirmed content hashes, or the error and a retry next run."""
+    by_key = {op.key: op for op in ops}
+    now = utcnow()
+    done, failed = [], []
+    for outcome in outcomes:
+        op = by_key.get(outcome.key)
+        if op is None or outcome.key < 0:  # a one-off operation (reconcile) without a link row
+            continue
+        if outcome.ok:
+            done.append({"_id": outcome.key, "state": outcome.state, "etag": outcome.etag,
+                         "pushed_hash": op.content_hash if outcome.state == "present" else None,
+                         "updated_at": now})
+        else:
+            failed.append({"_id": outcome.key, "last_error": (outcome.error or "failed")[:255], "updated_at": now})
+    with engine.begin() as connection:
+        if done:
+            connection.execute(
+                update(LINKS).where(LINKS.c.id == bindparam("_id")).values(
+                    state=bindparam("state"), etag=bindparam("etag"), pushed_hash=bindparam("pushed_hash"),
+                    attempts=0, last_error=None, updated_at=bindparam("updated_at")), done)
+        if failed:
+            connection.execute(
+                update(LINKS).where(LINKS.c.id == bindparam("_id")).values(
+                    attempts=LINKS.c.attempts + 1, last_error=bindparam("last_error"),
+                    updated_at=bindparam("updated_at")), failed)
+
+
+def force(engine: Engine, link_ids: Sequence[int], state: str | None = None) -> None:
+    """Forget what was pushed (reconcile --fix): the next push sends the truth again."""
+    if not link_ids:
+        return
+    values: dict[str, Any] = {"pushed_hash": None, "updated_at": utcnow()}
+    if state is not None:
+        values["state"] = state
+    with engine.begin() as connection:
+        for start in range(0, len(link_ids), _CHUNK):
+            connection.execute(update(LINKS).where(LINKS.c.id.in_(link_ids[start:start + _CHUNK])).values(values))

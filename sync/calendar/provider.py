@@ -1,0 +1,112 @@
+"""The contract between the push stage and a calendar provider (Google, .ics files).
+
+The stage decides *what* each calendar must hold; a provider only carries out
+operations and lists what a calendar holds. Every provider honours the same rules,
+so a retry, a crash or a second worker converges instead of duplicating:
+
+- insert: create the event with our deterministic id; if that id exists (even deleted),
+  replace it with our content and status confirmed.
+- patch: change the managed fields; if the event is gone, insert it.
+- update: replace it whole, bringing a deleted event back; if it is gone, insert it.
+- delete: remove it (Google keeps it with status cancelled); already gone is success.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from sync.hashing import content_hash
+
+OpKind = Literal["insert", "patch", "update", "delete"]
+PRIVATE_MARK = "clinicsync"  # extendedProperties.private key every clinicsync event carries ("1")
+PRIVATE_CONNECTOR = "clinicsync_connector"
+PRIVATE_EXTERNAL_ID = "clinicsync_external_id"
+PRIVATE_HASH = "clinicsync_hash"
+
+
+def event_id(connector: str, external_id: str) -> str:
+    """Deterministic and valid for Google (base32hex: a-v, 0-9): the same appointment
+    always maps to the same event, whichever worker or retry creates it."""
+    digest = hashlib.blake2b(f"{connector}\x1f{external_id}".encode(), digest_size=20).digest()
+    return base64.b32hexencode(digest).decode("ascii").lower()
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    """One calendar: ``account`` is whom the provider acts as, ``calendar_id`` which calendar."""
+
+    provider: str
+    account: str
+    calendar_id: str
+
+    def label(self) -> str:
+        return self.calendar_id if self.calendar_id != "primary" else self.account
+
+
+@dataclass(frozen=True)
+class EventContent:
+    """What an event says, provider-neutral. Its hash decides whether a push is needed."""
+
+    connector: str
+    external_id: str
+    summary: str
+    description: str
+    location: str | None
+    start: datetime  # aware UTC
+    end: datetime  # aware UTC
+    timezone: str  # the appointment's IANA zone: times are shown in it
+    cancelled: bool = False  # kept but marked (cancelled_action: mark_cancelled): free time
+    attendees: tuple[str, ...] = ()
+
+    def digest(self) -> str:
+        return content_hash(self)
+
+
+@dataclass(frozen=True)
+class Op:
+    key: int  # the link row it settles (or any unique number for one-off operations)
+    kind: OpKind
+    target: Target
+    event_id: str
+    content: EventContent | None = None  # None only for delete
+    notify: bool = False  # tell attendees (sendUpdates=all) — only when patients are invited
+
+    @property
+    def content_hash(self) -> str | None:
+        return self.content.digest() if self.content is not None else None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: int
+    ok: bool
+    state: Literal["present", "deleted"] | None = None  # what the calendar holds now (when ok)
+    etag: str | None = None
+    error: str | None = None  # a status and a reason, never content
+
+
+@dataclass(frozen=True)
+class RemoteEvent:
+    """An event as the calendar holds it (for reconcile)."""
+
+    event_id: str
+    cancelled: bool
+    start: datetime | None  # aware UTC
+    end: datetime | None
+    summary: str | None
+    private: dict[str, str] = field(default_factory=dict)
+
+
+class CalendarProvider(Protocol):
+    def push(self, ops: Sequence[Op]) -> list[Outcome]:
+        """Carry out each operation; one failing never stops the others."""
+
+    def list_events(self, target: Target, since: datetime) -> list[RemoteEvent]:
+        """The clinicsync events of one calendar ending after ``since``, deleted ones included."""
+
+    def close(self) -> None: ...

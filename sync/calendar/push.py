@@ -1,0 +1,143 @@
+"""The calendar stage of `sync --once`: make every calendar hold exactly the store's truth.
+
+State-based, not event-based: the desired state of each appointment in the window (see
+desired.py) is compared with what the link table says was pushed. Only the difference is
+sent, so a second run with nothing new makes no call at all; a failed call leaves its link
+unsettled and is sent again next run; a crash anywhere converges on the next run because
+event ids are deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy import Engine
+
+from sync.calendar.desired import Desired, load_truth, window_start
+from sync.calendar.links import Link, ensure_pending, load_links, record_outcomes
+from sync.calendar.provider import CalendarProvider, Op, OpKind, Outcome, Target
+from sync.calendar.settings import CalendarSettings
+from sync.settings import Settings
+from sync.store import Store
+from sync.types import utcnow
+
+log = structlog.get_logger("clinicsync.calendar")
+CHUNK = 1000  # operations per round of (pending rows → calls → bookkeeping); a multiple of 50
+_COUNTED: dict[OpKind, str] = {"insert": "inserted", "patch": "patched", "update": "patched", "delete": "deleted"}
+
+
+@dataclass
+class PushReport:
+    inserted: int = 0
+    patched: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    skipped: int = 0  # appointments whose practitioner has no calendar
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Planned:
+    appointment_id: int
+    target: Target
+    event_id: str
+    kind: OpKind
+    desired: Desired
+    link: Link | None
+
+
+def build_provider(settings: CalendarSettings) -> CalendarProvider | None:
+    if settings.provider == "google":
+        from sync.calendar.google import GoogleCalendar
+
+        return GoogleCalendar(settings.google)
+    if settings.provider == "ics":
+        from sync.calendar.ics import IcsCalendar
+
+        return IcsCalendar(settings.ics)
+    return None
+
+
+def plan(truth: Sequence[Desired], links: dict[int, list[Link]], report: PushReport) -> list[Planned]:
+    """The operations that turn what was pushed into the truth (and the count of the rest)."""
+    out: list[Planned] = []
+    for desired in truth:
+        mine = links.get(desired.appointment_id, [])
+        if desired.skipped:
+            report.skipped += 1
+        for old in mine:  # a calendar it no longer belongs in (another doctor, no doctor)
+            if old.target != desired.target and old.state in ("pending", "present"):
+                out.append(Planned(desired.appointment_id, old.target, old.event_id, "delete", desired, old))
+        if desired.target is None:
+            continue
+        link = next((x for x in mine if x.target == desired.target), None)
+        kind = _decide(desired, link)
+        if kind is None:
+            report.unchanged += int(link is not None)
+        else:
+            event_id = link.event_id if link is not None else desired.event_id
+            out.append(Planned(desired.appointment_id, desired.target, event_id, kind, desired, link))
+    return out
+
+
+def _decide(desired: Desired, link: Link | None) -> OpKind | None:
+    content = desired.content
+    live = link is not None and link.state in ("pending", "present")
+    if content is None:
+        return "delete" if live else None
+    if content.cancelled and not live:
+        return None  # mark_cancelled marks events that exist; it never creates one
+    if link is None or link.state == "pending":
+        return "insert"  # if it exists after all (crash, second worker), the 409 becomes an update
+    if link.state == "deleted":
+        return "update"  # Google keeps the deleted event's id: bring that event back
+    return None if link.pushed_hash == content.digest() else "patch"
+
+
+def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider, now: datetime | None = None,
+         on_outcomes: Callable[[Sequence[Op], Sequence[Outcome]], None] | None = None) -> PushReport:
+    """One state-based pass. ``on_outcomes`` (tests) runs between the calls and the bookkeeping."""
+    now = now or utcnow()
+    report = PushReport()
+    truth = load_truth(engine, settings, now)
+    links = load_links(engine, settings.provider, window_start(settings, now))
+    planned = sorted(plan(truth, links, report), key=lambda p: (p.target, p.appointment_id))
+    failures: Counter[str] = Counter()
+    for start in range(0, len(planned), CHUNK):
+        chunk = planned[start:start + CHUNK]
+        ids = ensure_pending(engine, [(p.appointment_id, p.target, p.event_id) for p in chunk if p.link is None])
+        ops = [Op(key=p.link.id if p.link is not None else ids[(p.appointment_id, p.target)], kind=p.kind,
+                  target=p.target, event_id=p.event_id, content=p.desired.content if p.kind != "delete" else None,
+                  notify=settings.invite_patient)
+               for p in chunk]
+        outcomes = provider.push(ops)
+        if on_outcomes is not None:
+            on_outcomes(ops, outcomes)
+        record_outcomes(engine, ops, outcomes)
+        for op, outcome in zip(ops, outcomes, strict=True):
+            if outcome.ok:
+                setattr(report, _COUNTED[op.kind], getattr(report, _COUNTED[op.kind]) + 1)
+            else:
+                report.failed += 1
+                failures[outcome.error or "failed"] += 1
+    log.info("calendar.pushed", provider=settings.provider, **report.as_dict(),
+             failures=dict(failures) if failures else None)
+    return report
+
+
+def calendar_stage(settings: Settings, store: Store, run_id: str) -> dict[str, int]:
+    """The pipeline stage: ``{"inserted", "patched", "deleted", "unchanged", "failed", "skipped"}``."""
+    provider = build_provider(settings.calendar)
+    if provider is None:
+        return PushReport().as_dict()
+    try:
+        return push(settings.calendar, store.engine, provider).as_dict()
+    finally:
+        provider.close()

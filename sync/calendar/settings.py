@@ -1,0 +1,151 @@
+"""The `calendar:` section of settings.yaml: which provider, which doctor's calendar,
+what an event says (privacy by default), and how hard to push."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal, Self
+from urllib.parse import urlparse
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from sync.settings_base import SettingsModel, resolve_path
+
+GOOGLE_API_ROOT = "https://www.googleapis.com/"
+
+# Privacy by default: the visit type and the patient's initials; no phone, no email.
+DEFAULT_SUMMARY = (
+    "{% if cancelled %}Cancelled: {% elif noshow %}No-show: {% endif %}"
+    "{{ type or 'Appointment' }}{% if patient_initials %} ({{ patient_initials }}){% endif %}")
+DEFAULT_DESCRIPTION = (
+    "{{ type or 'Appointment' }}{% if patient_initials %} with {{ patient_initials }}{% endif %}."
+    "\nManaged by clinicsync: edit the appointment in the clinic's system, not here.")
+
+# What a template may use. Contact details are offered, never used by the defaults.
+TEMPLATE_SAMPLE: dict[str, Any] = {
+    "type": "Follow-up", "status": "booked", "cancelled": False, "noshow": False,
+    "patient_initials": "J.D.", "patient_name": "Jane Doe", "patient_phone": "+12125550100",
+    "practitioner_name": "Dr. Who", "location": "Main Street Clinic", "timezone": "America/New_York",
+    "start_local": "2026-01-05 09:00", "end_local": "2026-01-05 09:30", "connector": "demo-csv",
+    "appointment_id": "A1001",
+}
+
+
+def template_environment() -> SandboxedEnvironment:
+    """Sandboxed (templates come from settings) and strict (a misspelt name is an error)."""
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+class CalendarRule(SettingsModel):
+    """Sends one practitioner's appointments to a calendar (or nowhere). The first matching rule wins."""
+
+    email: str | None = Field(None, description="the practitioner's email (case-insensitive)")
+    practitioner: str | None = Field(None, description="or the practitioner's id in the source")
+    connector: str | None = Field(None, description="limits `practitioner` to one connector")
+    calendar_id: str | None = Field(
+        None, description="google: a shared calendar's id (default: the user's primary calendar); "
+                          "ics: the file's name")
+    user: str | None = Field(
+        None, description="google: the Workspace user to act as (domain-wide delegation). Default: the "
+                          "practitioner's email for their primary calendar, the service account itself "
+                          "for a shared calendar_id")
+    skip: bool = Field(False, description="never push this practitioner's appointments")
+
+    @model_validator(mode="after")
+    def _one_match(self) -> Self:
+        if (self.email is None) == (self.practitioner is None):
+            raise ValueError("give exactly one of `email` or `practitioner` to match")
+        if self.connector is not None and self.practitioner is None:
+            raise ValueError("`connector` only narrows a `practitioner` id")
+        return self
+
+    def matches(self, connector: str, practitioner_id: str | None, email: str | None) -> bool:
+        if self.email is not None:
+            return email is not None and email.strip().lower() == self.email.strip().lower()
+        return practitioner_id == self.practitioner and self.connector in (None, connector)
+
+
+class RetrySettings(SettingsModel):
+    attempts: int = Field(6, ge=1, le=20, description="tries per call before it waits for the next run")
+    initial_seconds: float = Field(1.0, gt=0, description="first backoff (exponential, with jitter)")
+    max_seconds: float = Field(64.0, gt=0, description="longest single backoff")
+
+
+class GoogleSettings(SettingsModel):
+    key_file: Path | None = Field(
+        None, description="the service account's JSON key (mount it as a secret; never commit it)")
+    api_root: str = Field(GOOGLE_API_ROOT, description="Google's API root; a test double's URL in tests")
+    batch_size: int = Field(50, ge=1, le=50, description="calls per batch request (Google allows 50)")
+    user_calls_per_minute: int = Field(
+        600, ge=1, description="per-user quota: calls for one calendar user are paced below this")
+    timeout_seconds: float = Field(30.0, gt=0)
+    retry: RetrySettings = RetrySettings()
+
+    @field_validator("key_file")
+    @classmethod
+    def _key_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = resolve_path(value, info)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+        except ValueError:
+            raise ValueError(f"{path} is not JSON (download the key as JSON in the Cloud console)") from None
+        missing = [k for k in ("client_email", "private_key", "token_uri") if not data.get(k)]
+        if not isinstance(data, dict) or data.get("type") != "service_account" or missing:
+            raise ValueError(f"{path} is not a service-account key (missing {missing or ['type']})")
+        return path
+
+    @field_validator("api_root")
+    @classmethod
+    def _root(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value if value.endswith("/") else value + "/"
+
+
+class IcsSettings(SettingsModel):
+    directory: Path = Field(Path(".clinicsync/calendars"), description="one <doctor>.ics file per calendar")
+
+    @field_validator("directory")
+    @classmethod
+    def _relative(cls, value: Path, info: ValidationInfo) -> Path:
+        return resolve_path(value, info)
+
+
+class CalendarSettings(SettingsModel):
+    provider: Literal["google", "ics", "none"] = Field(
+        "none", description="google (Calendar API), ics (files), or none")
+    calendars: list[CalendarRule] = Field(default_factory=list, description="practitioner → calendar rules")
+    default: Literal["delegate", "skip"] = Field(
+        "delegate", description="practitioners no rule matches: delegate = their own email's calendar")
+    cancelled_action: Literal["delete", "mark_cancelled"] = Field(
+        "delete", description="a cancelled or deleted appointment: remove the event, or keep it marked")
+    summary: str = Field(DEFAULT_SUMMARY, description="Jinja2 template of the event title")
+    description: str = Field(DEFAULT_DESCRIPTION, description="Jinja2 template of the event body")
+    invite_patient: bool = Field(False, description="add the patient as an attendee (Google emails them)")
+    past_days: int = Field(30, ge=0, description="appointments that ended longer ago are left alone")
+    google: GoogleSettings = GoogleSettings()
+    ics: IcsSettings = IcsSettings()
+
+    @field_validator("summary", "description")
+    @classmethod
+    def _template(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            template_environment().from_string(value).render(TEMPLATE_SAMPLE)
+        except TemplateError as exc:
+            known = ", ".join(sorted(TEMPLATE_SAMPLE))
+            raise ValueError(f"template error: {exc.message} (names you can use: {known})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _provider_needs(self) -> Self:
+        if self.provider == "google" and self.google.key_file is None:
+            raise ValueError("provider google needs google.key_file (the service account's JSON key)")
+        return self

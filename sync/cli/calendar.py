@@ -1,0 +1,100 @@
+"""`clinicsync calendar …`: push, status and reconcile of the doctors' calendars."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from sync.calendar.provider import CalendarProvider
+from sync.calendar.push import build_provider, push
+from sync.calendar.reconcile import reconcile
+from sync.calendar.status import calendar_status
+from sync.cli.context import EXIT_FAILED, app_context, fail_config, out_console, print_json
+
+app = typer.Typer(help="Doctors' calendars (Google Calendar or .ics files).", no_args_is_help=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+def _provider(ctx: typer.Context) -> CalendarProvider:
+    settings = app_context(ctx).settings
+    provider = build_provider(settings.calendar)
+    if provider is None:
+        fail_config("calendar.provider is none: set it to google or ics in the settings")
+    return provider
+
+
+@app.command("push")
+def push_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Push the store's truth to the calendars now (what `sync --once` does after the connectors)."""
+    context = app_context(ctx)
+    provider = _provider(ctx)
+    try:
+        report = push(context.settings.calendar, context.store.engine, provider).as_dict()
+    finally:
+        provider.close()
+    if json_output:
+        print_json(report)
+    else:
+        out_console.print(" ".join(f"{k}={v}" for k, v in report.items()))
+    if report["failed"]:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("status")
+def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Per calendar: events pushed, pending, failing; and practitioners without a calendar."""
+    context = app_context(ctx)
+    result = calendar_status(context.settings.calendar, context.store.engine)
+    if json_output:
+        print_json(result)
+        return
+    table = Table("calendar", "present", "pending", "deleted", "failing", "errors",
+                  title=f"calendar provider: {result['provider']}")
+    for row in result["calendars"]:
+        errors = ", ".join(f"{k}: {v}" for k, v in row["errors"].items())
+        table.add_row(row["calendar"], str(row["present"]), str(row["pending"]), str(row["deleted"]),
+                      str(row["failing"]), errors)
+    out_console.print(table)
+    if result["unmapped"]:
+        skipped = Table("practitioner (connector/id)", "appointments skipped", title="no calendar")
+        for row in result["unmapped"]:
+            skipped.add_row(row["practitioner"], str(row["appointments"]))
+        out_console.print(skipped)
+
+
+@app.command("reconcile")
+def reconcile_command(
+    ctx: typer.Context,
+    fix: Annotated[bool, typer.Option("--fix", help="restore the store's truth in the calendars")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Find events deleted or moved by hand, and events without an appointment. Exit 1 if any
+    remain (without --fix: if any were found)."""
+    context = app_context(ctx)
+    provider = _provider(ctx)
+    try:
+        report = reconcile(context.settings, context.store.engine, provider, fix=fix)
+    finally:
+        provider.close()
+    if json_output:
+        print_json(report.as_dict())
+    else:
+        table = Table("calendar", "events", "expected", title="calendars")
+        for label, counts in report.calendars.items():
+            table.add_row(label, str(counts["events"]), str(counts["expected"]))
+        out_console.print(table)
+        if report.findings:
+            findings = Table("finding", "calendar", "appointment", "event id", "detail")
+            for f in report.findings:
+                findings.add_row(f.kind, f.calendar, f.appointment or "", f.event_id, f.detail)
+            out_console.print(findings)
+        else:
+            out_console.print("every calendar matches the store")
+        if report.fixed is not None:
+            out_console.print("fixed: " + " ".join(f"{k}={v}" for k, v in report.fixed.as_dict().items())
+                              + f" orphans_deleted={report.orphans_deleted}")
+    unresolved = bool(report.findings) if not fix else bool(report.fixed and report.fixed.failed)
+    if unresolved:
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,58 @@
+"""`clinicsync remind --once`: send the reminders that are due."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from mappings.timeutil import TimeError, to_utc
+from sync.cli.context import EXIT_CONFIG, app_context, err_console, fail_config, out_console, print_json
+from sync.reminders.dispatch import RoutingError, dispatch
+from sync.reminders.queries import reminder_counts
+
+
+def parse_at(value: str, clinic_zone: str) -> datetime:
+    """ISO 8601; a time without an offset is read in the clinic's zone."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return to_utc(parsed, clinic_zone)
+    except (ValueError, TimeError) as exc:
+        fail_config(f"--at {value!r}: {exc} (e.g. 2026-11-23T08:00 or 2026-11-23T13:00Z)")
+
+
+def remind_command(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="send what is due, then exit")] = False,
+    at: Annotated[str | None, typer.Option("--at", help="act as if it were this time (ISO 8601)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="render and count, send nothing, change nothing")]
+    = False,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    resend_unknown: Annotated[bool, typer.Option(
+        "--resend-unknown", help="send again the reminders whose fate is unknown (may reach a patient twice)")]
+    = False,
+) -> None:
+    """Send the reminders that are due (now, or --at a given time)."""
+    if not once:
+        err_console.print("use `clinicsync remind --once` (a long-running service is `clinicsync run`)")
+        raise typer.Exit(EXIT_CONFIG)
+    context = app_context(ctx)
+    settings, store = context.settings, context.store
+    moment = parse_at(at, settings.clinic.timezone) if at else datetime.now(UTC)
+    try:
+        report = dispatch(settings, store, moment, dry_run=dry_run, resend_unknown=resend_unknown)
+    except RoutingError as exc:
+        fail_config(str(exc))
+    if json_output:
+        print_json(report.as_dict())
+    else:
+        counts = report.as_dict()
+        verb = "would send" if dry_run else "sent"
+        out_console.print(f"{verb} {counts['sent']}, failed {counts['failed']}, skipped {counts['skipped']}, "
+                          f"unknown {counts['unknown']}")
+    unknown = reminder_counts(store)["unknown"]
+    if unknown:
+        err_console.print(f"[yellow]{unknown} reminder(s) in state unknown: a send was interrupted. See "
+                          "`clinicsync reminders list --status unknown`; `remind --once --resend-unknown` "
+                          "sends them again.[/yellow]")

@@ -1,0 +1,51 @@
+"""`clinicsync reminders …`"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from notifiers.base import CHANNELS
+from sync.cli.context import EXIT_CONFIG, app_context, err_console, out_console, print_json
+from sync.reminders.dispatch import opt_in
+from sync.reminders.model import STATUSES
+from sync.reminders.queries import list_reminders
+
+app = typer.Typer(help="Planned and sent reminders.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+    status: Annotated[str | None, typer.Option("--status", help=f"one of {', '.join(STATUSES)}")] = None,
+) -> None:
+    """List reminders (due times in UTC with `Z` in --json)."""
+    if status is not None and status not in STATUSES:
+        err_console.print(f"--status: unknown status {status!r} (one of {', '.join(STATUSES)})")
+        raise typer.Exit(EXIT_CONFIG)
+    rows = list_reminders(app_context(ctx).store, status)
+    if json_output:
+        print_json(rows)
+        return
+    table = Table("due (UTC)", "kind", "offset", "recipient", "channel", "status", "reason", "appointment")
+    for row in rows:
+        table.add_row(row["due_at"], row["kind"], row["offset"] or "", row["recipient"], row["channel"] or "",
+                      row["status"], row["reason"] or row["note"] or "", row["appointment"] or "")
+    out_console.print(table)
+
+
+@app.command("opt-in")
+def opt_in_command(
+    ctx: typer.Context,
+    address: Annotated[str, typer.Argument(help="the phone number (E.164) or email address")],
+    channel: Annotated[str, typer.Option("--channel", help="sms, whatsapp or email")],
+) -> None:
+    """Lift an opt-out: messages may go to this address on this channel again."""
+    if channel not in CHANNELS:
+        err_console.print(f"--channel: unknown channel {channel!r} (one of {', '.join(CHANNELS)})")
+        raise typer.Exit(EXIT_CONFIG)
+    found = opt_in(app_context(ctx).store, channel, address)
+    out_console.print("opt-out lifted" if found else "that address had not opted out on this channel")

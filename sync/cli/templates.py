@@ -1,0 +1,37 @@
+"""`clinicsync templates …`"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from sync.cli.context import EXIT_FAILED, app_context, out_console, print_json
+from sync.reminders.check import check_templates
+
+app = typer.Typer(help="Message templates.", no_args_is_help=True)
+
+
+@app.command("check")
+def check_command(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Render every template with sample data; warn about long SMS and undefined variables."""
+    settings = app_context(ctx).settings
+    config = settings.reminders
+    extra = settings.base_dir / config.templates if config.templates else None
+    results = check_templates(config, settings.clinic.name, settings.clinic.timezone, extra)
+    if json_output:
+        print_json([r.as_dict() for r in results])
+    else:
+        table = Table("language", "template", "channel", "SMS segments", "result")
+        for r in results:
+            size = f"{r.segments} ({r.encoding})" if r.segments else ""
+            verdict = "[red]error[/red]" if r.error else ("[yellow]warning[/yellow]" if r.warnings else "ok")
+            table.add_row(r.language, r.template, r.channel, size, verdict)
+        out_console.print(table)
+        for r in results:
+            for problem in ([r.error] if r.error else []) + r.warnings:
+                out_console.print(f"{r.language}/{r.template}.{r.channel}: {problem}", soft_wrap=True,
+                                  highlight=False, markup=False)
+    if any(r.error for r in results):
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,104 @@
+"""`templates check`: renders every template of every language with sample data and
+reports SMS bodies over three segments and variables a template uses but nobody sets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jinja2 import Undefined
+
+from sync.reminders.compose import Composer, Draft, Visit
+from sync.reminders.render import Renderer, TemplateProblem
+from sync.reminders.settings import RemindersSettings
+
+MAX_SEGMENTS = 3
+PATIENT_KINDS = ("confirmation", "reminder", "rescheduled", "cancelled")
+
+
+@dataclass
+class CheckResult:
+    language: str
+    template: str
+    channel: str
+    segments: int | None = None
+    encoding: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"language": self.language, "template": self.template, "channel": self.channel,
+                "segments": self.segments, "encoding": self.encoding, "warnings": self.warnings,
+                "error": self.error}
+
+
+def _recording(found: list[str]) -> type[Undefined]:
+    class Recording(Undefined):
+        """Renders as empty, and remembers the name."""
+
+        def _note(self) -> None:
+            found.append(self._undefined_name or "?")
+
+        def __str__(self) -> str:
+            self._note()
+            return ""
+
+        def __bool__(self) -> bool:
+            self._note()
+            return False
+
+        def __iter__(self) -> Any:
+            self._note()
+            return iter(())
+
+    return Recording
+
+
+def sample_visit(zone_name: str) -> Visit:
+    start = datetime(2026, 3, 9, 14, 30, tzinfo=UTC)
+    return Visit("demo", "A1001", start, start + timedelta(minutes=30), zone_name, 2, "Annual physical",
+                 "Main Street Clinic", "Dr. Priya Natarajan", "Alexandra Kowalski")
+
+
+def check_templates(config: RemindersSettings, clinic: str, zone_name: str,
+                    extra: Any = None) -> list[CheckResult]:
+    found: list[str] = []
+    renderer = Renderer(extra, undefined=_recording(found))
+    composer = Composer(config, clinic, renderer)
+    visit = sample_visit(zone_name)
+    results = []
+    for language in renderer.languages():
+        names = set(renderer.template_names(language))
+        cases: list[tuple[Draft, str]] = []
+        for kind in PATIENT_KINDS:
+            draft = Draft(f"a1:patient:{kind}:v2", kind, "patient", language, visit=visit)
+            cases += [(draft, channel) for channel in ("sms", "whatsapp", "email")
+                      if f"{kind}.{channel}.txt" in names]
+        day = visit.start.replace(hour=0, minute=0)
+        if "agenda.email.txt" in names:
+            cases.append((Draft("agenda:demo:D1:2026-03-09", "agenda", "practitioner", language, agenda_day=day,
+                                agenda=[visit, visit], doctor=visit.doctor), "email"))
+        if "change.email.txt" in names:
+            cases += [(Draft(f"a1:practitioner:{kind}:v2", kind, "practitioner", language, visit=visit), "email")
+                      for kind in ("confirmation", "rescheduled", "cancelled")]
+        for draft, channel in cases:
+            found.clear()
+            name = "change" if draft.recipient == "practitioner" and draft.kind != "agenda" else draft.kind
+            result = CheckResult(language, name if draft.kind == name else f"{name}/{draft.kind}", channel)
+            try:
+                rendered = composer.render(draft, channel, visit.start)
+            except TemplateProblem as exc:
+                result.error = str(exc)
+                results.append(result)
+                continue
+            if rendered.language != language:
+                continue  # fell back to another language: checked there
+            result.segments, result.encoding = rendered.segments, rendered.encoding
+            if rendered.segments and rendered.segments > MAX_SEGMENTS:
+                result.warnings.append(f"{rendered.segments} SMS segments ({rendered.encoding}); "
+                                       f"more than {MAX_SEGMENTS}")
+            for variable in sorted(set(found)):
+                result.warnings.append(f"undefined variable {variable!r}")
+            results.append(result)
+    return results

@@ -1,0 +1,555 @@
+"""Dispatch: claims due reminders, renders them, hands them to notifiers, records the outcome.
+
+State machine of a reminder:
+    pending -> sending (claimed, with a lease) -> sent | failed | skipped | cancelled | unknown
+A claim is atomic (FOR UPDATE SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite), so two
+dispatchers never take the same row. Just before a notifier is called the row is marked as
+handed over; a row that was handed over and never came back (a crash, an interrupt, a lease
+that ran out) becomes `unknown` and is never sent again unless asked (`--resend-unknown`).
+A claimed row that was never handed over goes back to `pending`.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, and_, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from mappings.model import ACTIVE_STATUSES
+from mappings.timeutil import zone
+from notifiers.base import (
+    CHANNELS,
+    DeliveryUnknownError,
+    Message,
+    Notifier,
+    OptedOutError,
+    PermanentError,
+    RetryableError,
+)
+from notifiers.registry import build_notifier, notifier_kinds
+from sync.model import Appointment, Location, Patient, Practitioner
+from sync.reminders.compose import Composer, Draft, Visit
+from sync.reminders.model import DELIVERIES, OPT_OUTS, REMINDERS
+from sync.reminders.ratelimit import TokenBucket
+from sync.reminders.render import Renderer, TemplateProblem
+from sync.reminders.timing import place
+from sync.reminders.txn import writer
+from sync.settings import Settings
+from sync.store import Store
+from sync.types import utcnow
+
+A = Appointment.__table__  # type: ignore[attr-defined]
+P = Patient.__table__  # type: ignore[attr-defined]
+D = Practitioner.__table__  # type: ignore[attr-defined]
+L = Location.__table__  # type: ignore[attr-defined]
+R = REMINDERS
+log = structlog.get_logger("clinicsync.reminders")
+PHONE_CHANNELS = ("sms", "whatsapp")
+
+
+class RoutingError(ValueError):
+    """A route names no notifier, or a channel has nowhere to go (a settings problem)."""
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unknown: int = 0
+    retrying: int = 0  # went back to pending after a passing fault or into quiet hours
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, outcome: str) -> None:
+        with self._lock:
+            setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"sent": self.sent, "failed": self.failed, "skipped": self.skipped, "unknown": self.unknown}
+
+
+def resolve_routes(settings: Settings) -> dict[str, str]:
+    """channel -> notifier name: the configured routes, else the first notifier handling the channel."""
+    kinds = notifier_kinds()
+    by_name = {n.name: n for n in settings.notifiers}
+    routes: dict[str, str] = {}
+    for channel, name in settings.reminders.routes.items():
+        if name not in by_name:
+            raise RoutingError(f"reminders.routes.{channel}: no notifier named {name!r} "
+                               f"(known: {sorted(by_name) or 'none'})")
+        if channel not in kinds[by_name[name].kind].channels:
+            raise RoutingError(f"reminders.routes.{channel}: notifier {name!r} ({by_name[name].kind}) "
+                               f"does not send {channel}")
+        routes[channel] = name
+    for channel in CHANNELS:
+        if channel not in routes:
+            for notifier in settings.notifiers:
+                if channel in kinds[notifier.kind].channels:
+                    routes[channel] = notifier.name
+                    break
+    return routes
+
+
+@dataclass
+class Item:
+    """One claimed reminder with the current rows it is about."""
+
+    row: Any
+    appointment: Any | None = None
+    patient: Any | None = None
+    doctor: Any | None = None
+    location: str | None = None
+    agenda: list[Visit] = field(default_factory=list)
+    tried: list[str] = field(default_factory=list)
+    error: str | None = None  # the last permanent failure, for the final reason
+    attempts: int = 0  # hand-overs so far, this run's included
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, store: Store, now: datetime | None = None, *,
+                 dry_run: bool = False, resend_unknown: bool = False,
+                 clock: Callable[[], datetime] = utcnow, worker: str | None = None) -> None:
+        self.settings = settings
+        self.config = settings.reminders
+        self.store = store
+        self.clock = clock  # real time, for leases
+        self.now = now or clock()  # the dispatch time: what is due, what is too late
+        self.dry_run = dry_run
+        self.resend_unknown = resend_unknown
+        self.token = worker or uuid.uuid4().hex[:16]
+        self.routes = resolve_routes(settings)
+        self.report = DispatchReport()
+        self.composer = Composer(self.config, settings.clinic.name, Renderer(
+            settings.base_dir / self.config.templates if self.config.templates else None))
+        self.buckets = {n.name: TokenBucket(n.rate_per_second) for n in settings.notifiers}
+        self.notifier_settings = {n.name: n for n in settings.notifiers}
+        self._local = threading.local()
+        self._opened: list[Notifier] = []
+        self._opened_lock = threading.Lock()
+        self._opt_outs: set[tuple[str, str]] = set()
+        self._stop = threading.Event()  # set by an interrupt: hand nothing more over
+
+    # -- the run --------------------------------------------------------------------------
+    def run(self) -> DispatchReport:
+        if not self.dry_run:
+            self.recover()
+            if self.resend_unknown:
+                self._requeue_unknown()
+        batch = self.config.workers * 8
+        try:
+            with ThreadPoolExecutor(self.config.workers, thread_name_prefix="remind") as pool:
+                in_flight: list[Future[None]] = []
+                for ids in self._batches(batch):
+                    items = self._load(ids)  # while the previous batch is being sent
+                    self._wait(in_flight)
+                    in_flight = [pool.submit(self._deliver, item) for item in items]
+                self._wait(in_flight)
+        finally:
+            if not self.dry_run:
+                self._release_unstarted()
+            self._close_notifiers()
+        log.info("reminders.dispatched", dry_run=self.dry_run, **self.report.as_dict(),
+                 retrying=self.report.retrying)
+        return self.report
+
+    @staticmethod
+    def _wait(futures: list[Future[None]]) -> None:
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+    def _batches(self, size: int) -> Iterator[list[int]]:
+        if self.dry_run:
+            with self.store.engine.connect() as connection:
+                ids = list(connection.execute(self._due_query()).scalars())
+            for start in range(0, len(ids), size):
+                yield ids[start:start + size]
+            return
+        while True:
+            ids = self._claim(size)
+            if not ids:
+                return
+            yield ids
+
+    def _due_query(self) -> Any:
+        return (select(R.c.id).where(R.c.status == "pending", R.c.due_at <= self.now)
+                .order_by(R.c.due_at, R.c.id))
+
+    def _claim(self, limit: int) -> list[int]:
+        with writer(self.store.engine) as connection:
+            query = self._due_query().limit(limit)
+            if connection.dialect.name != "sqlite":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(connection.execute(query).scalars())
+            if ids:
+                connection.execute(update(R).where(R.c.id.in_(ids)).values(
+                    status="sending", claimed_by=self.token, send_started_at=None,
+                    lease_until=self.clock() + timedelta(seconds=self.config.lease_seconds),
+                    updated_at=self.clock()))
+        return ids
+
+    def recover(self) -> int:
+        """Claims whose lease ran out: handed over -> unknown; never handed over -> pending."""
+        now = self.clock()
+        with writer(self.store.engine) as connection:
+            expired = and_(R.c.status == "sending", R.c.lease_until < now)
+            lost = connection.execute(update(R).where(expired, R.c.send_started_at.is_not(None)).values(
+                status="unknown", reason="the sender stopped during the send (its lease ran out); "
+                                         "it may or may not have gone out", updated_at=now)).rowcount
+            connection.execute(update(R).where(expired, R.c.send_started_at.is_(None)).values(
+                status="pending", claimed_by=None, lease_until=None, updated_at=now))
+        for _ in range(lost or 0):
+            self.report.count("unknown")
+        if lost:
+            log.warning("reminders.unknown", count=lost, hint="see `clinicsync reminders list --status unknown`")
+        return int(lost or 0)
+
+    def _requeue_unknown(self) -> None:
+        with writer(self.store.engine) as connection:
+            connection.execute(update(R).where(R.c.status == "unknown").values(
+                status="pending", reason="resend requested", due_at=self.now, claimed_by=None,
+                lease_until=None, send_started_at=None, updated_at=self.clock()))
+
+    def _release_unstarted(self) -> None:
+        with writer(self.store.engine) as connection:
+            connection.execute(update(R).where(
+                R.c.status == "sending", R.c.claimed_by == self.token, R.c.send_started_at.is_(None)).values(
+                status="pending", claimed_by=None, lease_until=None, updated_at=self.clock()))
+
+    # -- loading --------------------------------------------------------------------------
+    def _load(self, ids: list[int]) -> list[Item]:
+        """The claimed rows with the current appointment, patient, doctor and location (a few queries)."""
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(select(R).where(R.c.id.in_(ids)).order_by(R.c.due_at, R.c.id)).all()
+            appointment_ids = [r.appointment_id for r in rows if r.appointment_id is not None]
+            appointments = {a.id: a for a in connection.execute(select(A).where(A.c.id.in_(appointment_ids)))}
+            items = [Item(row, appointments.get(row.appointment_id), tried=[t for t in row.tried.split(",") if t],
+                          attempts=row.attempts) for row in rows]
+            refs: dict[str, set[tuple[str, str]]] = {"patient": set(), "doctor": set(), "location": set()}
+            for item in items:
+                for part, ref in self._refs(item).items():
+                    if ref:
+                        refs[part].add((item.row.connector, ref))
+            patients = self._by_key(connection, P, refs["patient"])
+            doctors = self._by_key(connection, D, refs["doctor"])
+            locations = self._by_key(connection, L, refs["location"])
+            for item in items:
+                wanted = self._refs(item)
+                connector = item.row.connector
+                item.patient = patients.get((connector, wanted["patient"] or ""))
+                item.doctor = doctors.get((connector, wanted["doctor"] or ""))
+                place_row = locations.get((connector, wanted["location"] or ""))
+                item.location = place_row.name if place_row is not None else None
+                self._agenda(connection, item)
+            addresses = {a for i in items for a in (self._address(i, c) for c in CHANNELS) if a}
+            if addresses:
+                self._opt_outs |= {(o.channel, o.address) for o in connection.execute(
+                    select(OPT_OUTS.c.channel, OPT_OUTS.c.address).where(OPT_OUTS.c.address.in_(addresses)))}
+        return items
+
+    @staticmethod
+    def _refs(item: Item) -> dict[str, str | None]:
+        row, a = item.row, item.appointment
+        return {
+            # the recipient, or the patient a doctor's notice is about
+            "patient": row.recipient_ref if row.recipient == "patient" else (a.patient_ref if a else None),
+            "doctor": row.recipient_ref if row.recipient == "practitioner" else (a.practitioner_ref if a else None),
+            "location": a.location_ref if a is not None else None,
+        }
+
+    @staticmethod
+    def _by_key(connection: Connection, table: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        if not keys:
+            return {}
+        found = connection.execute(select(table).where(tuple_(table.c.connector, table.c.external_id).in_(keys)))
+        return {(r.connector, r.external_id): r for r in found}
+
+    def _agenda(self, connection: Connection, item: Item) -> None:
+        row = item.row
+        if row.kind == "agenda":
+            end = row.starts_at + timedelta(days=1, hours=1)  # a long (DST) day fits
+            agenda = connection.execute(
+                select(A, P.c.name.label("patient_name"), L.c.name.label("location_name"))
+                .outerjoin(P, and_(P.c.connector == A.c.connector, P.c.external_id == A.c.patient_ref))
+                .outerjoin(L, and_(L.c.connector == A.c.connector, L.c.external_id == A.c.location_ref))
+                .where(A.c.connector == row.connector, A.c.practitioner_ref == row.recipient_ref,
+                       A.c.start_utc >= row.starts_at, A.c.start_utc < end, A.c.deleted_at.is_(None),
+                       A.c.status.in_(ACTIVE_STATUSES))
+                .order_by(A.c.start_utc)).all()
+            day = row.offset
+            item.agenda = [self._visit(v, None, v.patient_name, v.location_name) for v in agenda
+                           if v.start_utc.astimezone(zone(self.settings.clinic.timezone)).date().isoformat() == day]
+
+    def _visit(self, a: Any, doctor: Any | None, patient_name: str | None, location: str | None) -> Visit:
+        return Visit(a.connector, a.external_id, a.start_utc, a.end_utc, a.timezone, a.version, a.type,
+                     location, doctor.name if doctor else None, patient_name, a.status)
+
+    # -- deciding -------------------------------------------------------------------------
+    @staticmethod
+    def _address(item: Item, channel: str) -> str | None:
+        if item.row.recipient == "practitioner":
+            return item.doctor.email if item.doctor is not None and channel == "email" else None
+        patient = item.patient
+        if patient is None:
+            return None
+        if channel in PHONE_CHANNELS:
+            return str(patient.phone) if patient.phone and patient.allow_sms else None
+        return str(patient.email) if patient.email and patient.allow_email else None
+
+    def channels(self, item: Item) -> list[tuple[str, str]]:
+        """The channels still worth trying, in order, with their address."""
+        if item.row.recipient == "practitioner":
+            order = ["email"]
+        else:
+            preferred = item.patient.channel if item.patient is not None else None
+            order = list(dict.fromkeys(([preferred] if preferred in CHANNELS else []) + self.config.channels))
+        out = []
+        for channel in order:
+            address = self._address(item, channel)
+            if (channel in self.routes and channel not in item.tried and address
+                    and (channel, address) not in self._opt_outs):
+                out.append((channel, address))
+        return out
+
+    def _check(self, item: Item) -> tuple[str, str | None]:
+        """('send', None), ('skip', reason) or ('defer', None) after moving the row out of quiet hours."""
+        row, a = item.row, item.appointment
+        if row.kind == "agenda":
+            if not item.agenda:
+                return "skip", "no appointments that day"
+            if self.now >= row.starts_at + timedelta(days=1):
+                return "skip", "too late"
+            return "send", None
+        if a is None:
+            return "skip", "appointment no longer in the store"
+        if row.recipient == "patient" and item.patient is None:
+            return "skip", "no patient record"
+        if row.recipient == "patient" and item.patient is not None and item.patient.channel == "none":
+            return "skip", "the patient asked for no messages"
+        active = a.deleted_at is None and a.status in ACTIVE_STATUSES
+        if row.kind != "cancelled" and not active:
+            return "skip", "appointment cancelled"
+        if row.kind == "reminder" and row.starts_at != a.start_utc:
+            return "skip", "appointment moved"
+        start = row.starts_at if row.kind == "cancelled" and row.starts_at else a.start_utc
+        latest = start - self.config.lead if row.kind == "reminder" else start
+        if row.recipient == "practitioner":
+            return ("send", None) if self.now < start else ("skip", "too late")
+        slot = place(self.now, now=self.now, latest=latest, zone_name=a.timezone, quiet=self.config.quiet_hours)
+        if slot.due is None:
+            return "skip", slot.reason
+        if slot.due != self.now:
+            self._finish(item, "pending", None, due=slot.due, note=slot.note)
+            return "defer", None
+        return "send", None
+
+    def _draft(self, item: Item) -> Draft:
+        row, a = item.row, item.appointment
+        language = item.patient.language if item.patient is not None and row.recipient == "patient" else None
+        if row.kind == "agenda":
+            day = datetime.fromisoformat(row.offset).replace(tzinfo=zone(self.settings.clinic.timezone))
+            return Draft(row.key, "agenda", "practitioner", None, agenda_day=day, agenda=item.agenda,
+                         doctor=item.doctor.name if item.doctor is not None else None)
+        patient_name = item.patient.name if item.patient is not None else None
+        visit = self._visit(a, item.doctor, patient_name, item.location)
+        return Draft(row.key, row.kind, row.recipient, language, visit=visit)
+
+    # -- sending --------------------------------------------------------------------------
+    def _deliver(self, item: Item) -> None:
+        if self._stop.is_set():
+            return  # left claimed but not handed over: released to pending
+        decision, reason = self._check(item)
+        if decision == "defer":
+            self.report.count("retrying")
+            return
+        if decision == "skip":
+            self._finish(item, "skipped", reason)
+            self.report.count("skipped")
+            return
+        draft = self._draft(item)
+        last_error: str | None = None
+        for channel, address in self.channels(item):
+            try:
+                rendered = self.composer.render(draft, channel, self.clock())
+            except TemplateProblem as exc:
+                last_error = str(exc)
+                item.tried.append(channel)
+                continue
+            template_id, template_variables = (self.composer.whatsapp_content(draft, rendered.language)
+                                               if channel == "whatsapp" else (None, {}))
+            message = Message(
+                channel=channel, recipient=address, body_text=rendered.text, idempotency_key=item.row.key,
+                subject=rendered.subject, body_html=rendered.html, attachments=rendered.attachments,
+                language=rendered.language, template_id=template_id, template_variables=template_variables,
+                metadata={"reminder_id": str(item.row.id), "kind": item.row.kind})
+            if self.dry_run:
+                self.report.count("sent")
+                return
+            name = self.routes[channel]
+            self.buckets[name].acquire()
+            if self._stop.is_set() or not self._hand_over(item, channel, name):
+                log.warning("reminders.claim_lost", reminder_id=item.row.id)
+                return
+            outcome = self._send(item, name, message, rendered.segments)
+            if outcome != "fallback":
+                return
+            item.tried.append(channel)
+            last_error = item.error
+        if item.tried:
+            self._finish(item, "failed", last_error or "every channel failed")
+            self.report.count("failed")
+        else:
+            self._finish(item, "skipped", "no reachable channel (no address, no consent, or opted out)")
+            self.report.count("skipped")
+
+    def _send(self, item: Item, name: str, message: Message, segments: int | None) -> str:
+        """Call the notifier and record what came back; 'fallback' asks for the next channel."""
+        channel = message.channel
+        try:
+            receipt = self._notifier(name).send(message)
+        except RetryableError as exc:
+            attempt = self._attempt(item, channel, name, "retryable", detail=str(exc))
+            attempts = item.attempts
+            if attempts >= self.config.max_attempts:
+                self._finish(item, "failed", f"gave up after {attempts} attempts: {exc}", delivery=attempt)
+                self.report.count("failed")
+            else:
+                delay = self.config.backoff(attempts)
+                if exc.retry_after:
+                    delay = max(delay, timedelta(seconds=exc.retry_after))
+                self._finish(item, "pending", f"will retry: {exc}", due=self.now + delay, delivery=attempt)
+                self.report.count("retrying")
+            return "retry"
+        except OptedOutError as exc:
+            self._delivery(self._attempt(item, channel, name, "opted_out", detail=str(exc)))
+            self._opt_out(channel, message.recipient, name)
+            item.error = f"{channel}: opted out ({exc})"
+            return "fallback"
+        except PermanentError as exc:
+            self._delivery(self._attempt(item, channel, name, "permanent", detail=str(exc)))
+            item.error = f"{channel}: {exc}"
+            return "fallback"
+        except Exception as exc:  # DeliveryUnknownError, a bare NotifierError or a bug: it may have gone
+            detail = (f"sent, but no answer came back ({exc}); it may or may not have gone out"
+                      if isinstance(exc, DeliveryUnknownError) else
+                      f"the notifier raised {type(exc).__name__} (unclassified); it may or may not have gone out")
+            self._finish(item, "unknown", detail, delivery=self._attempt(item, channel, name, "unknown", detail=detail))
+            self.report.count("unknown")
+            return "unknown"
+        except BaseException:
+            self._stop.set()
+            reason = "interrupted during the send; it may or may not have gone out"
+            self._finish(item, "unknown", reason, delivery=self._attempt(item, channel, name, "unknown", detail=reason))
+            self.report.count("unknown")
+            raise
+        attempt = self._attempt(item, channel, name, "sent", provider_id=receipt.provider_id,
+                                provider_status=receipt.status, detail=receipt.detail)
+        self._finish(item, "sent", None, provider_id=receipt.provider_id, segments=segments, delivery=attempt,
+                     sent_at=self.clock())
+        self.report.count("sent")
+        return "sent"
+
+    def _notifier(self, name: str) -> Notifier:
+        """One instance per thread and notifier: a notifier need not be thread-safe."""
+        cache: dict[str, Notifier] = self._local.__dict__.setdefault("notifiers", {})
+        if name not in cache:
+            cache[name] = build_notifier(self.notifier_settings[name], {"base_dir": self.settings.base_dir})
+            with self._opened_lock:
+                self._opened.append(cache[name])
+        return cache[name]
+
+    def _close_notifiers(self) -> None:
+        for notifier in self._opened:
+            try:
+                notifier.close()
+            except Exception as exc:  # closing must not hide the run's outcome
+                log.warning("notifier.close_failed", notifier=notifier.name, error=type(exc).__name__)
+        self._opened.clear()
+
+    # -- recording ------------------------------------------------------------------------
+    @contextmanager
+    def _own(self, item: Item) -> Iterator[tuple[Connection, Any]]:
+        """A transaction and a WHERE clause matching the row only while this dispatcher holds it."""
+        with self.store.engine.begin() as connection:
+            yield connection, and_(R.c.id == item.row.id, R.c.claimed_by == self.token,
+                                   R.c.status.in_(("sending", "unknown")))
+
+    def _hand_over(self, item: Item, channel: str, notifier: str) -> bool:
+        now = self.clock()
+        with self._own(item) as (connection, mine):
+            changed = connection.execute(update(R).where(mine, R.c.status == "sending").values(
+                send_started_at=now, channel=channel, notifier=notifier, attempts=R.c.attempts + 1,
+                lease_until=now + timedelta(seconds=self.config.lease_seconds), updated_at=now)).rowcount
+        if changed:
+            item.attempts += 1
+        return bool(changed)
+
+    def _finish(self, item: Item, status: str, reason: str | None, *, due: datetime | None = None,
+                note: str | None = None, provider_id: str | None = None, segments: int | None = None,
+                sent_at: datetime | None = None, delivery: dict[str, Any] | None = None) -> None:
+        """Record the outcome (and the delivery attempt that led to it) in one transaction."""
+        if self.dry_run:
+            return
+        values: dict[str, Any] = {"status": status, "reason": reason, "tried": ",".join(item.tried),
+                                  "updated_at": self.clock()}
+        if status == "pending":
+            values.update(claimed_by=None, lease_until=None, send_started_at=None, due_at=due or item.row.due_at)
+        if note is not None:
+            values["note"] = note
+        if provider_id is not None:
+            values["provider_id"] = provider_id
+        if segments is not None:
+            values["segments"] = segments
+        if sent_at is not None:
+            values["sent_at"] = sent_at
+        with self._own(item) as (connection, mine):
+            connection.execute(update(R).where(mine).values(values))
+            if delivery is not None:
+                connection.execute(insert(DELIVERIES).values(delivery))
+
+    def _attempt(self, item: Item, channel: str, notifier: str, outcome: str, *, provider_id: str | None = None,
+                 provider_status: str | None = None, detail: str | None = None) -> dict[str, Any]:
+        return {"reminder_id": item.row.id, "channel": channel, "notifier": notifier, "outcome": outcome,
+                "provider_id": provider_id, "provider_status": provider_status, "detail": detail,
+                "created_at": self.clock()}
+
+    def _delivery(self, attempt: dict[str, Any]) -> None:
+        with self.store.engine.begin() as connection:
+            connection.execute(insert(DELIVERIES).values(attempt))
+
+    def _opt_out(self, channel: str, address: str, source: str) -> None:
+        self._opt_outs.add((channel, address))
+        try:
+            with self.store.engine.begin() as connection:
+                connection.execute(insert(OPT_OUTS).values(channel=channel, address=address, source=source,
+                                                           created_at=self.clock()))
+        except IntegrityError:
+            pass  # already recorded (another worker, same address)
+
+
+def opt_in(store: Store, channel: str, address: str) -> bool:
+    """Lift an opt-out (the patient asked again for messages on this channel)."""
+    with store.engine.begin() as connection:
+        return bool(connection.execute(OPT_OUTS.delete().where(
+            OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).rowcount)
+
+
+def dispatch(settings: Settings, store: Store, at: datetime | None = None, *, dry_run: bool = False,
+             resend_unknown: bool = False) -> DispatchReport:
+    return Dispatcher(settings, store, at, dry_run=dry_run, resend_unknown=resend_unknown).run()
+
+
+__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "opt_in"]

@@ -1,0 +1,48 @@
+"""Read-side queries behind `reminders list` and the reminders part of `status`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from mappings.timeutil import iso_z
+from sync.model import Appointment
+from sync.reminders.model import REMINDERS, STATUSES
+from sync.store import Store
+
+A = Appointment.__table__  # type: ignore[attr-defined]
+R = REMINDERS
+
+
+def reminder_counts(store: Store) -> dict[str, int]:
+    """How many reminders are in each state (every state listed, `unknown` included)."""
+    with store.engine.connect() as connection:
+        found: dict[str, int] = dict(
+            connection.execute(select(R.c.status, func.count()).group_by(R.c.status)).all())
+    return {status: int(found.get(status, 0)) for status in STATUSES}
+
+
+def list_reminders(store: Store, status: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+    query = (select(R, A.c.external_id.label("appointment_external_id"))
+             .outerjoin(A, A.c.id == R.c.appointment_id)
+             .order_by(R.c.due_at, R.c.id).limit(limit))
+    if status:
+        query = query.where(R.c.status == status)
+    with store.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [{
+        "id": r.id,
+        "key": r.key,
+        "appointment": f"{r.connector}:{r.appointment_external_id}" if r.appointment_external_id else None,
+        "recipient": r.recipient,
+        "channel": r.channel,
+        "kind": r.kind,
+        "offset": r.offset,
+        "due_at": iso_z(r.due_at),
+        "status": r.status,
+        "reason": r.reason,
+        "note": r.note,
+        "attempts": r.attempts,
+        "sent_at": iso_z(r.sent_at) if r.sent_at else None,
+    } for r in rows]

@@ -1,0 +1,197 @@
+"""The `reminders:` section of settings.yaml: when, how and through which notifier
+patients and doctors are told about appointments."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import time, timedelta
+
+from pydantic import Field, field_validator, model_validator
+
+from notifiers.base import CHANNELS
+from sync.settings_base import SettingsModel
+
+KINDS = ("confirmation", "reminder", "rescheduled", "cancelled", "agenda")
+_OFFSET = re.compile(r"^(\d+)([dhm])$")
+
+
+@dataclass(frozen=True, order=True)
+class Offset:
+    """How long before the appointment a reminder goes out.
+
+    ``d`` counts calendar days at the same local wall-clock time (across a DST change
+    that is 23 or 25 hours per day); ``h`` and ``m`` are elapsed time.
+    """
+
+    amount: int
+    unit: str  # d | h | m
+
+    @classmethod
+    def parse(cls, text: str) -> Offset:
+        match = _OFFSET.match(text.strip().lower())
+        if not match:
+            raise ValueError(f"bad offset {text!r} (use one number and one unit: 3d, 24h, 90m)")
+        return cls(int(match.group(1)), match.group(2))
+
+    @property
+    def label(self) -> str:
+        return f"{self.amount}{self.unit}"
+
+    @property
+    def elapsed(self) -> timedelta | None:
+        """The elapsed time, or None for calendar days."""
+        if self.unit == "h":
+            return timedelta(hours=self.amount)
+        if self.unit == "m":
+            return timedelta(minutes=self.amount)
+        return None
+
+
+def _offsets(values: list[str]) -> list[str]:
+    labels = [Offset.parse(v).label for v in values]
+    if len(set(labels)) != len(labels):
+        raise ValueError("an offset is listed twice")
+    return labels
+
+
+def _duration(text: str) -> timedelta:
+    from mappings.timeutil import parse_duration
+
+    return parse_duration(text)
+
+
+def _clock(value: object) -> object:
+    """YAML reads an unquoted 07:00 as the number 420 (base 60): ask for quotes instead of guessing."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("write the time in quotes, e.g. \"07:00\" (unquoted YAML reads 07:00 as a number)")
+    return value
+
+
+class QuietHours(SettingsModel):
+    """Local wall-clock hours in which no patient message goes out (start inclusive,
+    end exclusive; may wrap midnight). Equal start and end switch them off."""
+
+    start: time = Field(time(21, 0), description="e.g. 21:00")
+    end: time = Field(time(8, 0), description="e.g. 08:00")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _quoted(cls, value: object) -> object:
+        return _clock(value)
+
+
+class TypeOverride(SettingsModel):
+    offsets: list[str] | None = Field(None, description="reminder offsets for this appointment type")
+    confirmation: bool | None = Field(None, description="send a booking confirmation for this type")
+
+    @field_validator("offsets")
+    @classmethod
+    def _check(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _offsets(value)
+
+
+class AgendaSettings(SettingsModel):
+    """Doctors' daily agenda by email, and optional immediate notices of same-day changes."""
+
+    enabled: bool = True
+    at: time = Field(time(7, 0), description="local time (clinic.timezone) the agenda goes out")
+    same_day_changes: bool = Field(False, description="tell the doctor at once when today's schedule changes")
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _quoted(cls, value: object) -> object:
+        return _clock(value)
+
+
+class RemindersSettings(SettingsModel):
+    enabled: bool = True
+    offsets: list[str] = Field(default_factory=lambda: ["3d", "1d", "1h"],
+                               description="d = calendar days at the same local time; h/m = elapsed time")
+    types: dict[str, TypeOverride] = Field(default_factory=dict,
+                                           description="per appointment type (as stored) overrides")
+    confirmation: bool = Field(True, description="confirm each booking (and each reactivation)")
+    quiet_hours: QuietHours | None = Field(default_factory=QuietHours,
+                                           description="in the appointment's local time; null switches off")
+    min_lead: str = Field("15m", description="a reminder that cannot go out this long before the visit is "
+                                             "skipped as `too late`")
+    channels: list[str] = Field(default_factory=lambda: ["sms", "email"],
+                                description="patient channels in order, after the patient's own preference")
+    routes: dict[str, str] = Field(default_factory=dict,
+                                   description="channel -> notifier name; unset: the first notifier that "
+                                               "handles the channel")
+    agenda: AgendaSettings = AgendaSettings()
+    templates: str | None = Field(None, description="a folder of templates overriding the shipped ones")
+    clinic_phone: str | None = Field(None, description="shown in messages as the number to call")
+    confirm_url: str | None = Field(None, description="link with {key}; a placeholder until replies exist")
+    decline_url: str | None = Field(None, description="link with {key}; a placeholder until replies exist")
+    whatsapp_content: dict[str, str] = Field(
+        default_factory=dict, description="kind -> approved WhatsApp Content SID (variables 1..5: first name, "
+                                          "date, time, doctor, location)")
+    workers: int = Field(8, ge=1, le=64, description="messages in flight at once")
+    lease_seconds: int = Field(300, ge=10, description="a claim older than this is presumed crashed")
+    max_attempts: int = Field(5, ge=1, le=50, description="sends of a retryable failure before `failed`")
+    retry_backoff: str = Field("1m", description="first retry delay; doubles per attempt")
+    retry_backoff_max: str = Field("1h", description="longest retry delay")
+
+    @field_validator("offsets")
+    @classmethod
+    def _check_offsets(cls, value: list[str]) -> list[str]:
+        return _offsets(value)
+
+    @field_validator("min_lead", "retry_backoff", "retry_backoff_max")
+    @classmethod
+    def _check_duration(cls, value: str) -> str:
+        _duration(value)
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _check_channels(cls, value: list[str]) -> list[str]:
+        for channel in value:
+            if channel not in CHANNELS:
+                raise ValueError(f"unknown channel {channel!r} (one of {list(CHANNELS)})")
+        return value
+
+    @field_validator("routes")
+    @classmethod
+    def _check_routes(cls, value: dict[str, str]) -> dict[str, str]:
+        for channel in value:
+            if channel not in CHANNELS:
+                raise ValueError(f"unknown channel {channel!r} (one of {list(CHANNELS)})")
+        return value
+
+    @field_validator("whatsapp_content")
+    @classmethod
+    def _check_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        for kind in value:
+            if kind not in KINDS:
+                raise ValueError(f"unknown kind {kind!r} (one of {list(KINDS)})")
+        return value
+
+    @model_validator(mode="after")
+    def _check_links(self) -> RemindersSettings:
+        for name in ("confirm_url", "decline_url"):
+            url = getattr(self, name)
+            if url is not None and "{key}" not in url:
+                raise ValueError(f"{name} must contain {{key}} (the reminder's key)")
+        return self
+
+    # -- derived values ---------------------------------------------------------------------
+    def offsets_for(self, appointment_type: str | None) -> list[Offset]:
+        override = self.types.get(appointment_type or "")
+        labels = override.offsets if override and override.offsets is not None else self.offsets
+        return [Offset.parse(label) for label in labels]
+
+    def confirms(self, appointment_type: str | None) -> bool:
+        override = self.types.get(appointment_type or "")
+        return override.confirmation if override and override.confirmation is not None else self.confirmation
+
+    @property
+    def lead(self) -> timedelta:
+        return _duration(self.min_lead)
+
+    def backoff(self, attempts: int) -> timedelta:
+        """The delay after the ``attempts``-th failed try (1, 2, 4, … times the base, capped)."""
+        base, cap = _duration(self.retry_backoff), _duration(self.retry_backoff_max)
+        return min(base * (2 ** max(attempts - 1, 0)), cap)

@@ -1,0 +1,77 @@
+"""When a message may go out: offsets before an appointment (calendar days keep the
+local wall-clock time, hours and minutes are elapsed time) and quiet hours in the
+appointment's local time. Pure functions of their arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+
+from mappings.timeutil import zone
+from sync.reminders.settings import Offset, QuietHours
+
+ONE_MINUTE = timedelta(minutes=1)
+
+
+def wall_clock(day: date, at: clock, zone_name: str) -> datetime:
+    """A local wall-clock time as UTC, never refusing one: a time in a spring-forward
+    gap moves forward by the gap's length; a repeated fall-back time is the first one."""
+    naive = datetime.combine(day, at)
+    return naive.replace(tzinfo=zone(zone_name), fold=0).astimezone(UTC)
+
+
+def due_for_offset(start: datetime, zone_name: str, offset: Offset) -> datetime:
+    elapsed = offset.elapsed
+    if elapsed is not None:
+        return start - elapsed
+    local = start.astimezone(zone(zone_name))
+    return wall_clock(local.date() - timedelta(days=offset.amount), local.time().replace(tzinfo=None), zone_name)
+
+
+def quiet_window(moment: datetime, zone_name: str, quiet: QuietHours | None) -> tuple[datetime, datetime] | None:
+    """The quiet period (as UTC instants: its start, its end) that ``moment`` falls in, if any."""
+    if quiet is None or quiet.start == quiet.end:
+        return None
+    local = moment.astimezone(zone(zone_name))
+    day, now = local.date(), local.time().replace(tzinfo=None)
+    if quiet.start < quiet.end:
+        if not quiet.start <= now < quiet.end:
+            return None
+        first, last = day, day
+    elif now >= quiet.start:
+        first, last = day, day + timedelta(days=1)
+    elif now < quiet.end:
+        first, last = day - timedelta(days=1), day
+    else:
+        return None
+    return wall_clock(first, quiet.start, zone_name), wall_clock(last, quiet.end, zone_name)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where a message lands: its send time, or why it is skipped; a note when it moved."""
+
+    due: datetime | None
+    reason: str | None = None
+    note: str | None = None
+
+
+def place(due: datetime, *, now: datetime, latest: datetime, zone_name: str,
+          quiet: QuietHours | None) -> Slot:
+    """Fit ``due`` into [now, latest] outside quiet hours, moving it to the nearest
+    allowed time (the end of the quiet hours, or the minute before they began)."""
+    if due > latest or latest < now:
+        return Slot(None, "too late")
+    if due < now:
+        return Slot(None, "too late")
+    window = quiet_window(due, zone_name, quiet)
+    if window is None:
+        return Slot(due)
+    began, ends = window
+    candidates = [c for c in (ends, began - ONE_MINUTE) if now <= c <= latest]
+    if not candidates:
+        return Slot(None, "quiet hours")
+    best = min(candidates, key=lambda c: abs(c - due))
+    local = best.astimezone(zone(zone_name)).strftime("%Y-%m-%d %H:%M")
+    return Slot(best, note=f"moved out of quiet hours to {local} local time")

@@ -1,0 +1,1 @@
+"""`clinicsync serve`: webhooks, links, health and metrics over HTTP."""

@@ -1,0 +1,39 @@
+"""The FastAPI application: one factory, routers registered in one list."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from sync.server import health
+from sync.server.metrics import Metrics, StoreGauges
+from sync.server.middleware import BodySizeLimit, SecurityAndAccessLog
+from sync.server.settings import ServerSettings
+from sync.settings import Settings
+from sync.store import Store
+
+
+def routers() -> list[APIRouter]:
+    """Every router the server mounts. Later features append theirs here."""
+    return [health.router]
+
+
+def store_gauges() -> list[StoreGauges]:
+    """Extra metric families read from the store at scrape time. Features append theirs."""
+    return []
+
+
+def create_app(settings: Settings, store: Store, mounted: list[APIRouter] | None = None) -> FastAPI:
+    """The app for these settings and store; ``mounted`` replaces the default routers."""
+    server = settings.server or ServerSettings()
+    app = FastAPI(title="clinicsync", version="0.1.0",
+                  description="Webhooks, confirm/decline links, health and metrics of clinicsync.",
+                  docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.metrics = Metrics(store, store_gauges())
+    for router in routers() if mounted is None else mounted:
+        app.include_router(router)
+    https = bool(server.public_url and server.public_url.scheme == "https")
+    app.add_middleware(SecurityAndAccessLog, metrics=app.state.metrics, https=https)
+    app.add_middleware(BodySizeLimit, limit=server.max_body_bytes)
+    return app

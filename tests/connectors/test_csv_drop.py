@@ -1,0 +1,240 @@
+"""The CSV drop connector, end to end through `clinicsync sync --once --json`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from connectors.csv_drop import CsvDropConnector, CsvDropSettings
+from sync.demo import COLUMNS, generate_rows
+
+TOMORROW = date.today() + timedelta(days=1)
+
+
+def rows(count: int = 20, first: date = TOMORROW) -> list[dict[str, str]]:
+    """Valid, booked rows only (the generator's last six are its deliberate bad rows)."""
+    return [{**r, "status": "scheduled"} for r in generate_rows(first, days=7)[:-6][:count]]
+
+
+def write_drop(folder: Path, name: str, data: list[dict[str, str]], encoding: str = "utf-8",
+               delimiter: str = ",", columns: list[str] = COLUMNS, age: float = 60) -> Path:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, delimiter=delimiter, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(data)
+    path = folder / name
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    past = time.time() - age
+    os.utime(path, (past, past))
+    return path
+
+
+Run = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def sync(write_settings: Callable[..., Path], drop_dir: Path, cli: Any) -> Callable[[str], Run]:
+    def configure(options: str = "") -> Run:
+        config = write_settings(
+            f"- name: clinic\n  kind: csv\n  mapping: csv_default\n  drop_dir: {drop_dir}\n  batch_size: 7\n{options}")
+        runner = cli(config)
+
+        def run(*extra: str, expect: int = 0) -> dict[str, Any]:
+            _, out, _ = runner("sync", "--once", "--json", *extra, expect=expect)
+            report = json.loads(out)
+            return report["connectors"]["clinic"]  # type: ignore[no-any-return]
+
+        run.cli = runner  # type: ignore[attr-defined]
+        return run
+
+    return configure
+
+
+def appointments(run: Run) -> list[dict[str, Any]]:
+    _, out, _ = run.cli("appointments", "list", "--json")  # type: ignore[attr-defined]
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_import_then_rerun_changes_nothing(sync: Callable[[str], Run], drop_dir: Path) -> None:
+    data = generate_rows(TOMORROW, days=3)
+    write_drop(drop_dir, "a.csv", data)
+    run = sync("")
+    first = run()
+    assert first["created"] == len(data) - 6 and first["quarantined"] == 6 and first["error"] is None
+    listed = appointments(run)
+    second = run()
+    assert second["fetched"] == second["created"] == second["updated"] == 0
+    assert appointments(run) == listed
+
+
+def test_a_new_drop_with_one_moved_row_is_one_reschedule(sync: Callable[[str], Run], drop_dir: Path) -> None:
+    data = rows(20)
+    write_drop(drop_dir, "a.csv", data)
+    run = sync("")
+    run()
+    moved = [dict(r) for r in data]
+    moved[3]["start"] = moved[3]["start"].replace(moved[3]["start"][:10], (TOMORROW + timedelta(days=20)).isoformat())
+    write_drop(drop_dir, "b.csv", moved)
+    report = run()
+    assert (report["rescheduled"], report["unchanged"], report["created"], report["updated"]) == (1, 19, 0, 0)
+
+
+def test_snapshot_with_a_row_removed_deletes_it(sync: Callable[[str], Run], drop_dir: Path) -> None:
+    data = rows(20)
+    write_drop(drop_dir, "a.csv", data)
+    run = sync("  mode: snapshot\n")
+    assert run()["created"] == 20
+    write_drop(drop_dir, "b.csv", data[:-1])
+    report = run()
+    assert (report["deleted"], report["unchanged"]) == (1, 19)
+    assert data[-1]["appointment_id"] not in {a["external_id"] for a in appointments(run)}
+
+
+def test_a_truncated_snapshot_deletes_nothing_and_fails_clearly(sync: Callable[[str], Run], drop_dir: Path) -> None:
+    data = rows(20)
+    write_drop(drop_dir, "a.csv", data)
+    run = sync("  mode: snapshot\n")
+    run()
+    write_drop(drop_dir, "b.csv", data[:10])
+    report = run(expect=1)
+    assert report["deleted"] == 0
+    assert "10 of 20 future appointments" in report["error"] and "nothing was deleted" in report["error"]
+    assert len(appointments(run)) == 20
+
+
+def test_dst_gap_is_quarantined_with_its_reason(sync: Callable[[str], Run], drop_dir: Path) -> None:
+    bad = {**rows(1)[0], "appointment_id": "GAP", "start": "2027-03-14 02:30", "end": "", "duration_minutes": "30",
+           "timezone": ""}
+    write_drop(drop_dir, "a.csv", [bad, *rows(3)])
+    run = sync("")
+    assert run()["quarantined"] == 1
+    _, out, _ = run.cli("quarantine", "list", "--json")  # type: ignore[attr-defined]
+    entry = json.loads(out)[0]
+    assert (entry["record_id"], entry["field"], entry["position"]) == ("GAP", "start", "a.csv:2")
+    assert "does not exist in America/New_York" in entry["reason"]
+
+
+def test_listing_shows_utc_and_e164(sync: Callable[[str], Run], drop_dir: Path) -> None:
+    row = {**rows(1)[0], "start": f"{TOMORROW.isoformat()} 09:00", "end": "", "duration_minutes": "45",
+           "timezone": "America/Chicago", "patient_phone": "(312) 555-0142"}
+    write_drop(drop_dir, "a.csv", [row])
+    run = sync("")
+    run()
+    (listed,) = appointments(run)
+    local = datetime.combine(TOMORROW, dt_time(9), ZoneInfo("America/Chicago"))
+    assert listed["start"] == local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert listed["end"] == (local + timedelta(minutes=45)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert listed["timezone"] == "America/Chicago"
+    assert listed["patient"]["phone"] == "+13125550142"
+
+
+@pytest.mark.parametrize(("encoding", "delimiter"), [("utf-8-sig", ","), ("latin-1", ";"), ("utf-8", "\t")])
+def test_encodings_and_delimiters_are_detected(sync: Callable[[str], Run], drop_dir: Path, encoding: str,
+                                               delimiter: str) -> None:
+    data = [{**r, "patient_name": "José Muñoz"} for r in rows(5)]
+    write_drop(drop_dir, "a.csv", data, encoding=encoding, delimiter=delimiter)
+    run = sync("")
+    assert run()["created"] == 5
+    assert {a["patient"]["name"] for a in appointments(run)} == {"José Muñoz"}
+
+
+def test_files_being_written_are_left_for_later(sync: Callable[[str], Run], drop_dir: Path) -> None:
+    write_drop(drop_dir, "a.csv.part", rows(3))
+    write_drop(drop_dir, "b.csv", rows(3), age=0)  # just modified: inside the settle window
+    run = sync("  settle_seconds: 30\n")
+    assert run()["fetched"] == 0
+    os.utime(drop_dir / "b.csv", (time.time() - 60, time.time() - 60))
+    assert run()["created"] == 3
+
+
+def test_processed_files_move_to_the_archive(sync: Callable[[str], Run], drop_dir: Path, tmp_path: Path) -> None:
+    write_drop(drop_dir, "a.csv", rows(3))
+    run = sync(f"  archive_dir: {tmp_path / 'archive'}\n")
+    run()
+    assert not (drop_dir / "a.csv").exists() and (tmp_path / "archive" / "a.csv").exists()
+
+
+def test_the_same_file_dropped_again_is_not_read_twice(sync: Callable[[str], Run], drop_dir: Path) -> None:
+    write_drop(drop_dir, "a.csv", rows(3))
+    run = sync("")
+    run()
+    write_drop(drop_dir, "copy.csv", rows(3))
+    assert run()["fetched"] == 0
+
+
+def test_a_file_without_a_recognizable_header_is_quarantined_whole(sync: Callable[[str], Run], drop_dir: Path) -> None:
+    write_drop(drop_dir, "a.csv", rows(3), columns=[c for c in COLUMNS if c != "appointment_id"])
+    write_drop(drop_dir, "b.csv", rows(3, TOMORROW + timedelta(days=1)))
+    run = sync("")
+    report = run()
+    assert report["quarantined"] == 1 and report["created"] == 3
+    _, out, _ = run.cli("quarantine", "list", "--json")  # type: ignore[attr-defined]
+    assert "no recognizable header" in json.loads(out)[0]["reason"]
+
+
+def test_rows_with_the_wrong_number_of_fields_are_quarantined(sync: Callable[[str], Run], drop_dir: Path) -> None:
+    path = write_drop(drop_dir, "a.csv", rows(3))
+    with path.open("a") as handle:
+        handle.write("X1,2026-01-01 09:00\n")
+    os.utime(path, (time.time() - 60, time.time() - 60))
+    report = sync("")()
+    assert (report["created"], report["quarantined"]) == (3, 1)
+
+
+def test_delta_mode_resumes_after_the_last_stored_batch(tmp_path: Path, drop_dir: Path) -> None:
+    """A crash mid-file: the cursor of the last committed batch skips what is stored."""
+    write_drop(drop_dir, "a.csv", rows(20))
+    connector = CsvDropConnector(CsvDropSettings(name="c", kind="csv", mapping="csv_default", drop_dir=drop_dir,
+                                                 batch_size=7))
+    batches = connector.fetch(None)
+    first = next(batches)
+    assert len(first.records) == 7 and first.cursor is not None
+    resumed = list(connector.fetch(first.cursor))  # as if the process died after the first commit
+    assert sum(len(b.records) for b in resumed) == 13
+    assert resumed[-1].cursor is not None and resumed[-1].cursor["current"] is None
+
+
+def test_snapshot_mode_rereads_a_file_whole_after_a_crash(drop_dir: Path) -> None:
+    write_drop(drop_dir, "a.csv", rows(20))
+    connector = CsvDropConnector(CsvDropSettings(name="c", kind="csv", mapping="csv_default", drop_dir=drop_dir,
+                                                 batch_size=7, mode="snapshot"))
+    batches = list(connector.fetch(None))
+    assert [b.cursor is None for b in batches] == [True, True, False]
+    assert [b.snapshot_end for b in batches] == [False, False, True]
+
+
+def test_rows_are_streamed_in_batches(drop_dir: Path) -> None:
+    write_drop(drop_dir, "a.csv", rows(20))
+    connector = CsvDropConnector(CsvDropSettings(name="c", kind="csv", mapping="csv_default", drop_dir=drop_dir,
+                                                 batch_size=7))
+    assert [len(b.records) for b in connector.fetch(None)] == [7, 7, 6]
+
+
+def test_check_reports_a_missing_folder(tmp_path: Path) -> None:
+    connector = CsvDropConnector(CsvDropSettings(name="c", kind="csv", mapping="csv_default",
+                                                 drop_dir=tmp_path / "nowhere"))
+    result = connector.check()
+    assert not result.ok and "does not exist" in result.detail
+
+
+def test_a_missing_drop_folder_fails_only_that_connector(write_settings: Callable[..., Path], drop_dir: Path,
+                                                         tmp_path: Path, cli: Any) -> None:
+    write_drop(drop_dir, "a.csv", rows(3))
+    config = write_settings(
+        f"- name: good\n  kind: csv\n  mapping: csv_default\n  drop_dir: {drop_dir}\n"
+        f"- name: gone\n  kind: csv\n  mapping: csv_default\n  drop_dir: {tmp_path / 'nowhere'}\n")
+    _, out, _ = cli(config)("sync", "--once", "--json", expect=1)
+    report = json.loads(out)["connectors"]
+    assert report["good"]["created"] == 3 and report["good"]["error"] is None
+    assert "does not exist" in report["gone"]["error"]

@@ -1,0 +1,331 @@
+"""The sql connector against the machine's real MariaDB and PostgreSQL: the incremental
+boundary, snapshot deletion and its safety stop, read-only enforcement, the statement
+check, the statement timeout, and table mode."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError
+
+from connectors.base import RetriableConnectorError
+from connectors.sql import SqlConnector
+from connectors.sql_session import read_only_connection
+from connectors.sql_settings import SqlSettings
+from sync.db import make_engine
+
+MAPPING = Path(__file__).parent / "data" / "sql_appointments.yaml"
+QUERY = "SELECT id, patient_id, starts_at, minutes, status, updated_at FROM appts"
+T0 = datetime(2026, 3, 2, 10, 0, 0)
+METADATA = MetaData()
+APPTS = Table(
+    "appts", METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("patient_id", String(20)),
+    Column("starts_at", DateTime),
+    Column("minutes", Integer),
+    Column("status", String(20)),
+    Column("updated_at", DateTime),
+)
+
+
+@dataclass
+class Source:
+    kind: str
+    url: str
+    engine: Engine
+
+    def add(self, *ids: int, updated_at: datetime = T0, start: datetime | None = None, status: str = "booked") -> None:
+        start = start or datetime.now().replace(microsecond=0, second=0) + timedelta(days=3)
+        with self.engine.begin() as connection:
+            connection.execute(insert(APPTS), [
+                {"id": i, "patient_id": f"p{i}", "starts_at": start + timedelta(hours=i), "minutes": 20,
+                 "status": status, "updated_at": updated_at} for i in ids])
+
+    def set(self, appointment_id: int, **values: Any) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(APPTS).where(APPTS.c.id == appointment_id).values(**values))
+
+    def remove(self, *ids: int) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(APPTS).where(APPTS.c.id.in_(ids)))
+
+    def statuses(self) -> dict[int, str]:
+        with self.engine.connect() as connection:
+            return dict(connection.execute(select(APPTS.c.id, APPTS.c.status)).all())  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=[pytest.param("mariadb", marks=pytest.mark.mariadb),
+                        pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
+def source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
+    """The table `appts` in a fresh MariaDB database, PostgreSQL schema or SQLite file."""
+    if request.param == "mariadb":
+        url = str(request.getfixturevalue("mariadb_database")["url"])
+    elif request.param == "postgres":
+        url = str(request.getfixturevalue("postgres_url"))
+    else:
+        url = f"sqlite:///{tmp_path / 'practice.db'}"
+    engine = make_engine(url)
+    METADATA.create_all(engine)
+    yield Source(request.param, url, engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def mariadb_source(mariadb_database: dict[str, object]) -> Iterator[Source]:
+    url = str(mariadb_database["url"])
+    engine = make_engine(url)
+    METADATA.create_all(engine)
+    yield Source("mariadb", url, engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """These tests are about the source; the store is SQLite (store tests cover PostgreSQL)."""
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def connector_yaml(url: str, **options: Any) -> str:
+    settings = {"name": "src", "kind": "sql", "mapping": str(MAPPING), "url": url, "query": QUERY,
+                "cursor_column": "updated_at", **options}
+    lines = ["- " + "\n  ".join(f"{k}: {json.dumps(v)}" for k, v in settings.items() if v is not None)]
+    return "\n".join(lines) + "\n"
+
+
+Run = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def sync(write_settings: Callable[..., Path], cli: Any) -> Callable[..., Run]:
+    def configure(url: str, **options: Any) -> Run:
+        run = cli(write_settings(connector_yaml(url, **options)))
+
+        def once(expect: int = 0) -> dict[str, Any]:
+            _, out, _ = run("sync", "--once", "--json", expect=expect)
+            return dict(json.loads(out)["connectors"]["src"])
+
+        once.cli = run  # type: ignore[attr-defined]
+        return once
+
+    return configure
+
+
+def counts(report: dict[str, Any], *keys: str) -> tuple[int, ...]:
+    return tuple(report[k] for k in keys)
+
+
+# -- incremental ---------------------------------------------------------------------------
+
+def test_rows_committed_later_at_the_cursor_value_are_read_once(source: Source, sync: Callable[..., Run]) -> None:
+    once = sync(source.url, fetch_size=2)
+    source.add(1, 2, 3)
+    first = once()
+    assert counts(first, "fetched", "created", "error") == (3, 3, None)
+    # Committed after that run, with the same updated_at as the maximum already read:
+    # the classic `updated_at > last` bug skips it forever.
+    source.add(4, 5)
+    second = once()
+    assert counts(second, "fetched", "created", "updated", "unchanged") == (2, 2, 0, 0)
+    assert counts(once(), "fetched", "created") == (0, 0)  # nothing read twice
+    # A change that keeps the same updated_at (coarse clocks) is still seen: rows are
+    # recognised by their content, not only their key.
+    source.set(2, status="cancelled")
+    assert counts(once(), "fetched", "cancelled") == (1, 1)
+    source.add(6, updated_at=T0 + timedelta(seconds=1))
+    assert counts(once(), "fetched", "created") == (1, 1)
+    assert counts(once(), "fetched", "created") == (0, 0)
+
+
+def test_a_crash_inside_a_run_of_equal_cursor_values_resumes_exactly(source: Source) -> None:
+    source.add(1, 2, 3, 4, 5)
+    settings = SqlSettings(name="src", mapping=str(MAPPING), url=source.url, query=QUERY,
+                           cursor_column="updated_at", fetch_size=2)
+    connector = SqlConnector(settings)
+    try:
+        first = next(iter(connector.fetch(None)))  # stored, then the process dies
+        assert len(first.records) == 2
+        rest = list(connector.fetch(first.cursor))
+        again = [r.data["id"] for b in rest for r in b.records]
+        assert sorted(again) == sorted({1, 2, 3, 4, 5} - {r.data["id"] for r in first.records})
+        assert list(connector.fetch(rest[-1].cursor)) == []
+    finally:
+        connector.close()
+
+
+def test_a_query_with_its_own_cursor_bind_starts_from_initial_cursor(source: Source,
+                                                                     sync: Callable[..., Run]) -> None:
+    source.add(1, updated_at=T0 - timedelta(days=400))
+    source.add(2, 3)
+    once = sync(source.url, query=QUERY + " WHERE updated_at >= :cursor", initial_cursor="2026-01-01 00:00:00")
+    assert counts(once(), "fetched", "created") == (2, 2)
+    source.add(4)
+    assert counts(once(), "fetched", "created") == (1, 1)
+
+
+def test_a_query_with_its_own_cursor_bind_needs_initial_cursor(mariadb_source: Source,
+                                                               sync: Callable[..., Run]) -> None:
+    once = sync(mariadb_source.url, query=QUERY + " WHERE updated_at >= :cursor")
+    report = once(expect=1)
+    assert "set initial_cursor" in report["error"]
+
+
+def test_a_missing_cursor_column_is_named(mariadb_source: Source, sync: Callable[..., Run]) -> None:
+    mariadb_source.add(1)
+    report = sync(mariadb_source.url, cursor_column="modified")(expect=1)
+    assert "returns no column(s) ['modified']" in report["error"]
+
+
+def test_table_mode_reads_the_named_columns(source: Source, sync: Callable[..., Run]) -> None:
+    source.add(1, 2)
+    once = sync(source.url, query=None, table="appts",
+                columns=["id", "patient_id", "starts_at", "minutes", "status", "updated_at"])
+    assert counts(once(), "fetched", "created") == (2, 2)
+    assert counts(once(), "fetched") == (0,)
+
+
+# -- snapshot ------------------------------------------------------------------------------
+
+SNAPSHOT_QUERY = QUERY + " WHERE starts_at BETWEEN :window_start AND :window_end"
+
+
+def test_snapshot_deletes_what_disappeared_behind_the_safety_stop(source: Source, sync: Callable[..., Run]) -> None:
+    source.add(*range(1, 11))
+    source.add(50, start=datetime.now() + timedelta(days=400))  # outside the window: never read
+    once = sync(source.url, mode="snapshot", cursor_column=None, query=SNAPSHOT_QUERY,
+                window={"back": "1d", "ahead": "30d", "timezone": "America/New_York"})
+    assert counts(once(), "fetched", "created") == (10, 10)
+    assert counts(once(), "fetched", "created", "updated", "unchanged") == (10, 0, 0, 10)
+    source.remove(3)
+    assert counts(once(), "fetched", "deleted", "error") == (9, 1, None)
+    source.remove(4, 5, 6, 7)  # 4 of 9 future appointments gone at once: a truncated read?
+    stopped = once(expect=1)
+    assert stopped["deleted"] == 0 and "snapshot safety stop" in stopped["error"]
+    relaxed = sync(source.url, mode="snapshot", cursor_column=None, query=SNAPSHOT_QUERY, max_delete_share=0.5,
+                   window={"back": "1d", "ahead": "30d", "timezone": "America/New_York"})
+    assert counts(relaxed(), "deleted", "error") == (4, None)
+
+
+def test_snapshot_of_an_empty_window_deletes_nothing(mariadb_source: Source, sync: Callable[..., Run]) -> None:
+    mariadb_source.add(1, 2, 3)
+    once = sync(mariadb_source.url, mode="snapshot", cursor_column=None, query=SNAPSHOT_QUERY)
+    assert counts(once(), "created") == (3,)
+    mariadb_source.remove(1, 2, 3)
+    stopped = once(expect=1)
+    assert stopped["deleted"] == 0 and "3 of 3 future appointments" in stopped["error"]
+
+
+# -- read-only, the statement check, the timeout ------------------------------------------------
+
+def test_a_write_inside_the_connectors_transaction_fails(source: Source) -> None:
+    source.add(1)
+    connector = SqlConnector(SqlSettings(name="src", mapping=str(MAPPING), url=source.url, query=QUERY,
+                                         cursor_column="updated_at"))
+    try:
+        with read_only_connection(connector.engine, 5) as connection, pytest.raises(DBAPIError) as caught:
+            connection.exec_driver_sql("UPDATE appts SET status = 'cancelled' WHERE id = 1")
+        assert re.search(r"read[- ]?only", str(caught.value).lower())
+    finally:
+        connector.close()
+    assert source.statuses() == {1: "booked"}
+
+
+@pytest.mark.parametrize("statement", [
+    "DELETE FROM appts",
+    "SELECT id FROM appts; DROP TABLE appts",
+    "UPDATE appts SET status = 'cancelled'",
+])
+def test_a_writing_query_is_refused_by_check_and_by_sync(mariadb_source: Source, write_settings: Callable[..., Path],
+                                                         cli: Any, statement: str) -> None:
+    mariadb_source.add(1)
+    run = cli(write_settings(connector_yaml(mariadb_source.url, query=statement)))
+    _, out, _ = run("check", expect=1)
+    assert "connector src: query refused: the query" in " ".join(out.split())
+    _, out, _ = run("sync", "--once", "--json", expect=1)
+    report = json.loads(out)["connectors"]["src"]
+    assert report["fetched"] == 0 and report["error"].startswith("connector src: query refused:")
+    assert mariadb_source.statuses() == {1: "booked"}  # nothing ran
+
+
+def test_check_reports_a_readable_query(source: Source, write_settings: Callable[..., Path], cli: Any) -> None:
+    run = cli(write_settings(connector_yaml(source.url)))
+    _, out, _ = run("check")
+    assert "read-only transaction" in out and "yes" in out
+
+
+def test_check_names_a_query_that_does_not_compile(mariadb_source: Source, write_settings: Callable[..., Path],
+                                                   cli: Any) -> None:
+    run = cli(write_settings(connector_yaml(mariadb_source.url, query="SELECT id, nope FROM appts")))
+    _, out, _ = run("check", expect=1)
+    assert "checking the query failed" in out and "nope" in out
+
+
+def test_the_statement_timeout_stops_a_slow_query(source: Source) -> None:
+    if source.kind == "sqlite":
+        pytest.skip("SQLite has no statement timeout (and no SLEEP)")
+    sleep = "SLEEP(5)" if source.kind == "mariadb" else "pg_sleep(5)"
+    sleep = f"SELECT id, updated_at, {sleep} AS slept FROM appts"
+    source.add(1)
+    connector = SqlConnector(SqlSettings(name="src", mapping=str(MAPPING), url=source.url, query=sleep,
+                                         cursor_column="updated_at", timeout=0.3))
+    try:
+        with pytest.raises(RetriableConnectorError, match=r"statement timeout|max_statement_time"):
+            list(connector.fetch(None))
+    finally:
+        connector.close()
+
+
+def test_an_unreachable_source_is_retriable_and_no_password_is_shown(write_settings: Callable[..., Path],
+                                                                       cli: Any) -> None:
+    url = "mysql://reader:s3cret-pw@127.0.0.1:1/openemr"  # nothing listens on port 1
+    run = cli(write_settings(connector_yaml(url)))
+    _, checked, _ = run("check", expect=1)
+    _, synced, err = run("sync", "--once", "--json", expect=1)
+    assert "s3cret-pw" not in checked + synced + err
+    assert "Can't connect" in json.loads(synced)["connectors"]["src"]["error"]
+    connector = SqlConnector(SqlSettings(name="src", mapping=str(MAPPING), url=url, query=QUERY,
+                                         cursor_column="updated_at"))
+    with pytest.raises(RetriableConnectorError) as caught:
+        list(connector.fetch(None))
+    assert "s3cret-pw" not in str(caught.value)
+
+
+def test_settings_problems_name_the_key(write_settings: Callable[..., Path], cli: Any) -> None:
+    yaml = textwrap.dedent("""\
+        - name: src
+          kind: sql
+          mapping: openemr
+          url: mysql://reader@127.0.0.1/openemr
+          query: SELECT 1
+          table: appts
+        - name: src2
+          kind: sql
+          mapping: openemr
+          url: mysql://reader@127.0.0.1/openemr
+          query: SELECT 1
+    """)
+    _, _, err = cli(write_settings(yaml))("check", expect=2)
+    err = " ".join(err.split())
+    assert "connectors[0] (line 7): give exactly one of query_preset, query or table (found query and table)" in err
+    assert "connectors[1] (line 13): mode incremental needs cursor_column" in err

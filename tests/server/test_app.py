@@ -1,0 +1,101 @@
+"""The server's frame: health, readiness, metrics, limits, headers, access log."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import structlog
+from fastapi import APIRouter, Request
+
+from sync.db import make_engine
+from sync.logs import configure_logging
+from sync.server.app import create_app, routers
+from sync.settings import load_settings
+from sync.store import Store
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path, store_url: str) -> Path:
+    path = tmp_path / "settings.yaml"
+    path.write_text(f'store:\n  url: "{store_url}"\nserver:\n  max_body_bytes: 2048\n'
+                    f"  public_url: https://clinic.example.org\n")
+    return path
+
+
+@pytest.fixture
+def client(settings_file: Path, store: Store) -> Iterator[httpx.AsyncClient]:
+    echo = APIRouter()
+
+    @echo.post("/echo/{thing}")
+    async def echo_body(thing: str, request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
+
+    app = create_app(load_settings(settings_file), store, [*routers(), echo])
+    yield httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+async def test_not_ready_when_the_schema_is_behind(settings_file: Path, store_url: str) -> None:
+    bare = Store(make_engine(store_url))  # never migrated
+    app = create_app(load_settings(settings_file), bare)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503 and "clinicsync db upgrade" in response.json()["reason"]
+    bare.close()
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.post("/echo/secret-token-123", content=b"x")
+    text = (await client.get("/metrics")).text
+    assert 'clinicsync_http_requests_total{method="POST",route="/echo/{thing}",status="200"} 1.0' in text
+    assert "secret-token-123" not in text
+    assert "# TYPE clinicsync_sync_runs gauge" in text
+
+
+async def test_large_bodies_are_refused(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/echo/a", content=b"x" * 2000)).json() == {"size": 2000}
+    assert (await client.post("/echo/a", content=b"x" * 4000)).status_code == 413
+
+    async def chunks() -> Iterator[bytes]:  # type: ignore[misc]
+        for _ in range(5):
+            yield b"x" * 1000
+
+    assert (await client.post("/echo/a", content=chunks())).status_code == 413  # no Content-Length
+
+
+async def test_every_response_carries_strict_security_headers(client: httpx.AsyncClient) -> None:
+    headers = (await client.get("/healthz")).headers
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["strict-transport-security"].startswith("max-age=")
+    assert headers["cache-control"] == "no-store"
+
+
+async def test_access_log_names_routes_not_paths(client: httpx.AsyncClient) -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    try:
+        await client.post("/echo/patient-ana-lopez", content=b"{}")
+    finally:
+        structlog.reset_defaults()
+    line = json.loads(stream.getvalue().splitlines()[-1])
+    assert line["route"] == "/echo/{thing}" and line["status"] == 200
+    assert "ana" not in stream.getvalue()
+
+
+async def test_the_openapi_schema_is_published(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    assert {"/healthz", "/readyz", "/metrics"} <= set(schema["paths"])

@@ -1,0 +1,86 @@
+"""Done-when, through the CLI a user runs: `sync --once` pushes every booked appointment of
+a mapped doctor exactly once, moves it, removes it, and then calls nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from sync.calendar.provider import event_id
+from tests.sync.calendar.fake_google import FakeGoogle
+from tests.sync.calendar.helpers import DOCTORS, base_time
+
+AMELIA, RAFAEL = DOCTORS["D01"][1], DOCTORS["D02"][1]
+HEADER = ("appointment_id,start,duration_minutes,timezone,status,type,patient_id,patient_name,patient_phone,"
+          "patient_email,doctor_id,doctor_name,doctor_email\n")
+
+
+def row(appointment: str, when: str, doctor: str, email: str, status: str = "booked") -> str:
+    return (f"{appointment},{when},30,America/New_York,{status},Follow-up,P1,Jamal Weber,(201) 555-0165,"
+            f"jamal.weber@mail.example.com,{doctor},Dr. X,{email}\n")
+
+
+def test_sync_once_pushes_moves_removes_then_calls_nothing(tmp_path: Path, cli, write_settings, key_file: Path,
+                                                           fake_google: FakeGoogle) -> None:  # type: ignore[no-untyped-def]
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    day = (base_time() + timedelta(days=1)).date().isoformat()
+    (drop / "01.csv").write_text(HEADER + row("A1", f"{day} 09:00", "D01", AMELIA)
+                                 + row("A2", f"{day} 10:00", "D02", RAFAEL)
+                                 + row("A3", f"{day} 11:00", "D03", DOCTORS["D03"][1])
+                                 + row("A4", f"{day} 12:00", "D09", ""))
+    config = write_settings(
+        connectors=f"- name: csv\n  kind: csv\n  mapping: csv_default\n  drop_dir: {drop}\n  settle_seconds: 0\n",
+        extra=f"calendar:\n  provider: google\n  calendars:\n    - practitioner: D03\n      skip: true\n"
+              f"  google:\n    key_file: {key_file}\n    api_root: {fake_google.url}\n"
+              f"    retry: {{attempts: 3, initial_seconds: 0.001, max_seconds: 0.01}}\n")
+    run = cli(config)
+    run("db", "upgrade")
+
+    _, out, err = run("sync", "--once", "--json")
+    assert json.loads(out)["calendar"] == {"inserted": 2, "patched": 0, "deleted": 0, "unchanged": 0,
+                                           "failed": 0, "skipped": 2}
+    assert list(fake_google.live(AMELIA)) == [event_id("csv", "A1")]
+    assert list(fake_google.live(RAFAEL)) == [event_id("csv", "A2")]
+    assert set(fake_google.calendars) == {AMELIA, RAFAEL}
+    assert "calendar.pushed" in err  # the logs are here, and carry no PHI:
+    assert "Jamal" not in err and "555-0165" not in err and AMELIA not in err
+
+    fake_google.reset_counts()
+    _, out, _ = run("sync", "--once", "--json")
+    assert json.loads(out)["calendar"]["unchanged"] == 2
+    assert fake_google.api_requests == [] and fake_google.token_requests == 0
+
+    (drop / "02.csv").write_text(HEADER + row("A1", f"{day} 15:30", "D01", AMELIA)
+                                 + row("A2", f"{day} 10:00", "D02", RAFAEL, status="cancelled"))
+    _, out, _ = run("sync", "--once", "--json")
+    assert json.loads(out)["calendar"] == {"inserted": 0, "patched": 1, "deleted": 1, "unchanged": 0,
+                                           "failed": 0, "skipped": 2}
+    [event] = fake_google.live(AMELIA).values()
+    assert event["start"] == {"dateTime": f"{day}T15:30:00{event['start']['dateTime'][-6:]}",
+                              "timeZone": "America/New_York"}
+    assert not fake_google.live(RAFAEL)
+
+    fake_google.reset_counts()
+    _, out, _ = run("sync", "--once", "--json")
+    assert fake_google.api_requests == [] and json.loads(out)["calendar"]["unchanged"] == 2
+
+    _, out, _ = run("calendar", "status", "--json")
+    status = json.loads(out)
+    assert status["unmapped"] == [{"practitioner": "csv/D03", "appointments": 1},
+                                  {"practitioner": "csv/D09", "appointments": 1}]
+    assert {c["calendar"]: (c["present"], c["deleted"]) for c in status["calendars"]} == {
+        AMELIA: (1, 0), RAFAEL: (0, 1)}
+    _, out, _ = run("calendar", "status")
+    assert "no calendar" in out
+
+
+def test_calendar_commands_need_a_provider(tmp_path: Path, cli, write_settings) -> None:  # type: ignore[no-untyped-def]
+    run = cli(write_settings())
+    run("db", "upgrade")
+    _, _, err = run("calendar", "reconcile", expect=2)
+    assert "calendar.provider is none" in err
+    _, out, _ = run("sync", "--once", "--json")
+    assert json.loads(out)["calendar"] == {"inserted": 0, "patched": 0, "deleted": 0, "unchanged": 0,
+                                           "failed": 0, "skipped": 0}

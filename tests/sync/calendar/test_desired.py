@@ -1,0 +1,114 @@
+"""The truth: which calendar an appointment belongs in, and what its event says."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from sync.calendar.desired import Renderer, Router, initials
+from sync.calendar.provider import Target
+from sync.calendar.settings import TEMPLATE_SAMPLE, CalendarSettings
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("Jamal Weber", "J.W."),
+    ("ana maría garcía lópez", "A.L."),
+    ("Weber, Jamal", "W.J."),
+    ("Cher", "C."),
+    ("  ", ""),
+    (None, ""),
+    ("Émile Zola-Durand", "É.Z."),
+    ("O'Brien Mary", "O.M."),
+])
+def test_initials(name: str | None, expected: str) -> None:
+    assert initials(name) == expected
+
+
+def google(**data: Any) -> Router:
+    """A router for provider google (routing needs no key file, so validation is done as ics)."""
+    base = CalendarSettings.model_validate({"provider": "ics", **data})
+    return Router(base.model_copy(update={"provider": "google"}))
+
+
+def test_router_default_delegates_to_the_practitioners_email() -> None:
+    router = google()
+    assert router.target("csv", "D01", " Amelia.Hart@Clinic.org ") == Target("google", "amelia.hart@clinic.org",
+                                                                              "primary")
+    assert router.target("csv", "D01", None) is None
+    assert router.target("csv", None, "x@y.org") is None
+    assert google(default="skip").target("csv", "D01", "a@b.org") is None
+
+
+def test_router_rules_first_match_wins() -> None:
+    router = google(calendars=[
+        {"practitioner": "D02", "connector": "sql", "skip": True},
+        {"practitioner": "D02", "calendar_id": "c_shared@group.calendar.google.com"},
+        {"email": "LOCUM@clinic.org", "user": "frontdesk@clinic.org"},
+        {"email": "amelia@clinic.org", "calendar_id": "c_team@group", "user": "Boss@clinic.org"},
+    ])
+    assert router.target("sql", "D02", "r@clinic.org") is None
+    assert router.target("csv", "D02", "r@clinic.org") == Target("google", "", "c_shared@group.calendar.google.com")
+    assert router.target("csv", "D07", "locum@clinic.org") == Target("google", "frontdesk@clinic.org", "primary")
+    assert router.target("csv", "D01", "amelia@clinic.org") == Target("google", "boss@clinic.org", "c_team@group")
+
+
+def test_router_names_ics_files_safely() -> None:
+    router = Router(CalendarSettings.model_validate({"provider": "ics", "calendars": [
+        {"practitioner": "D02", "calendar_id": "../Team Calendar"}]}))
+    assert router.target("csv", "D01", "Amelia@Clinic.org") == Target("ics", "", "amelia@clinic.org")
+    assert router.target("csv", "D02", None) == Target("ics", "", ".._team_calendar")
+
+
+def row(**overrides: Any) -> SimpleNamespace:
+    start = datetime(2026, 3, 8, 14, 0, tzinfo=UTC)  # the day New York springs forward
+    data = {"id": 1, "connector": "csv", "external_id": "A1", "status": "booked", "start_utc": start,
+            "end_utc": start.replace(hour=15), "timezone": "America/New_York", "type": "Vaccination",
+            "deleted_at": None, "p_name": "Jamal Weber", "p_phone": "+12015550165",
+            "p_email": "Jamal@Mail.example.com", "allow_email": True, "d_name": "Dr. Hart",
+            "location": "Main Street"}
+    return SimpleNamespace(**{**data, **overrides})
+
+
+def test_default_content_is_private() -> None:
+    content = Renderer(CalendarSettings()).content(row())
+    assert content is not None
+    assert content.summary == "Vaccination (J.W.)"
+    assert "Jamal" not in content.description and "+1201" not in content.description
+    assert content.attendees == () and not content.cancelled
+    assert content.timezone == "America/New_York" and content.location == "Main Street"
+
+
+@pytest.mark.parametrize(("status", "deleted", "action", "summary"), [
+    ("noshow", False, "delete", "No-show: Vaccination (J.W.)"),
+    ("cancelled", False, "delete", None),
+    ("entered-in-error", False, "delete", None),
+    ("booked", True, "delete", None),
+    ("waitlist", False, "delete", None),
+    ("cancelled", False, "mark_cancelled", "Cancelled: Vaccination (J.W.)"),
+    ("booked", True, "mark_cancelled", "Cancelled: Vaccination (J.W.)"),
+    ("fulfilled", False, "delete", "Vaccination (J.W.)"),
+])
+def test_status_decides_presence(status: str, deleted: bool, action: str, summary: str | None) -> None:
+    renderer = Renderer(CalendarSettings(cancelled_action=action))  # type: ignore[arg-type]
+    content = renderer.content(row(status=status, deleted_at=datetime.now(UTC) if deleted else None))
+    assert (content.summary if content else None) == summary
+
+
+def test_templates_see_local_times_and_may_opt_in_to_names() -> None:
+    renderer = Renderer(CalendarSettings(summary="{{ patient_name }} at {{ start_local }} {{ timezone }}",
+                                         invite_patient=True))
+    content = renderer.content(row())
+    assert content is not None
+    assert content.summary == "Jamal Weber at 2026-03-08 10:00 America/New_York"  # EDT already
+    assert content.attendees == ("jamal@mail.example.com",)
+    no_email = renderer.content(row(allow_email=False))
+    assert no_email is not None and no_email.attendees == ()
+
+
+def test_the_sample_context_matches_the_real_one() -> None:
+    renderer = Renderer(CalendarSettings(summary="{{ " + " ~ ".join(
+        f"({name} | string)" for name in sorted(TEMPLATE_SAMPLE)) + " }}"))
+    assert renderer.content(row()) is not None  # every documented name renders with real data

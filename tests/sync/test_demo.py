@@ -1,0 +1,44 @@
+"""The demo sample is realistic, deterministic, and refreshes around a date."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sync.demo import COLUMNS, generate_rows
+from tests.conftest import ROOT
+
+
+def test_sample_spans_a_fortnight_of_several_doctors_with_bad_rows() -> None:
+    anchor = date(2027, 1, 4)
+    rows = generate_rows(anchor)
+    assert rows == generate_rows(anchor)  # deterministic
+    good = rows[:-6]
+    assert len(good) >= 200
+    assert len(Counter(r["doctor_id"] for r in good)) >= 5
+    days = {r["start"][:10] for r in good}
+    assert min(days) == anchor.isoformat() and max(days) <= (anchor + timedelta(days=13)).isoformat()
+    assert {r["appointment_id"] for r in rows[-6:]} >= {"BAD-DATE", "BAD-PHONE", "BAD-DST"}
+
+
+def test_the_committed_sample_has_the_csv_default_columns() -> None:
+    with (ROOT / "examples" / "drop" / "appointments.csv").open(encoding="utf-8") as handle:
+        assert next(csv.reader(handle)) == COLUMNS
+
+
+def test_demo_reset_regenerates_around_a_date_and_clears_the_store(tmp_path: Path, cli: Any) -> None:
+    config = tmp_path / "settings.yaml"
+    config.write_text((ROOT / "settings.yaml").read_text().replace("drop_dir: examples/drop",
+                                                                   f"drop_dir: {tmp_path / 'drop'}"))
+    run = cli(config)
+    run("demo", "reset", "--date", "2030-02-01")
+    run("sync", "--once")
+    assert (tmp_path / ".clinicsync" / "clinicsync.db").exists()
+    run("demo", "reset")
+    assert not (tmp_path / ".clinicsync" / "clinicsync.db").exists()
+    with (tmp_path / "drop" / "appointments.csv").open() as handle:
+        first: dict[str, Any] = next(csv.DictReader(handle))
+    assert datetime.fromisoformat(first["start"]).date() == date.today() + timedelta(days=1)

@@ -1,0 +1,59 @@
+"""No patient data and no secret reaches a log at default level."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from sync.demo import generate_rows
+from sync.logs import REDACTED, configure_logging, redact, scrub_text
+from tests.connectors.test_csv_drop import TOMORROW, write_drop
+
+
+@pytest.mark.parametrize(("text", "leak"), [
+    ("failed for ana.lopez@mail.example.com", "ana.lopez@mail.example.com"),
+    ("sms to +1 (212) 555-0123 refused", "555-0123"),
+    ("sms to +12125550123 refused", "+12125550123"),
+    ("Authorization: Bearer eyJhbGciOi.xyz", "eyJhbGciOi.xyz"),
+])
+def test_free_text_is_scrubbed(text: str, leak: str) -> None:
+    assert leak not in scrub_text(text)
+
+
+def test_ids_dates_and_counts_survive_scrubbing() -> None:
+    text = "connector demo-csv run 3f2a created=288 at 2026-11-23T09:00:00Z file appointments.csv:12"
+    assert scrub_text(text) == text
+
+
+def test_sensitive_keys_are_redacted_wherever_they_are() -> None:
+    event = redact(None, "info", {"event": "x", "patient_name": "Ana", "phone": "+12125550123",
+                                  "detail": {"email": "a@b.example", "count": 3}, "password": "hunter2"})
+    assert event["patient_name"] == event["phone"] == event["password"] == REDACTED
+    assert event["detail"] == {"email": REDACTED, "count": 3}
+
+
+def test_a_whole_sync_logs_no_patient_data(write_settings: Callable[..., Path], drop_dir: Path, cli: Any) -> None:
+    data = generate_rows(TOMORROW, days=2)
+    write_drop(drop_dir, "a.csv", data)
+    config = write_settings(f"- name: clinic\n  kind: csv\n  mapping: csv_default\n  drop_dir: {drop_dir}\n")
+    stream = io.StringIO()
+    _, _, sync_log = cli(config)("--log-format", "json", "--log-level", "debug", "sync", "--once")
+    assert "connector.synced" in sync_log
+    configure_logging("info", "json", stream)
+    log = structlog.get_logger("test")
+    # What a careless call site might do: the processor still protects the patient.
+    log.warning("send.failed", patient_name=data[0]["patient_name"], to=data[0]["patient_email"],
+                detail=f"number {data[0]['patient_phone']} refused")
+    logged = stream.getvalue() + sync_log
+    assert "send.failed" in logged
+    for row in data:
+        for key in ("patient_name", "patient_email"):
+            assert row[key] not in logged
+    assert data[0]["patient_phone"] not in logged
+    assert json.loads(stream.getvalue().splitlines()[-1])["to"] == REDACTED
