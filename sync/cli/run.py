@@ -1,5 +1,5 @@
-"""`clinicsync run`: the long-running service (polls, post-sync stages, later reminders,
-agendas and the HTTP server), stopped cleanly by SIGTERM/SIGINT."""
+"""`clinicsync run`: the long-running service (polls, post-sync stages, the reminder
+dispatcher and, with --serve, the HTTP server), stopped cleanly by SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typer
 
 from sync.cli.context import EXIT_FAILED, app_context, fail_config
 from sync.locks import WorkerLocked, sqlite_worker_lock
-from sync.service.jobs import SERVE, ServiceContext, ServiceOptions, collect_jobs
+from sync.service.jobs import ServiceContext, ServiceOptions, collect_jobs
 from sync.service.runner import Service
 from sync.service.signals import stop_signals
 from sync.settings import Settings
@@ -58,8 +58,6 @@ def run_command(
             fail_config(str(exc))
         service_ctx = ServiceContext(settings, store, ServiceOptions(serve, tuple(connector or ())))
         jobs = collect_jobs(service_ctx)
-        if serve and not any(job.name == SERVE for job in jobs):
-            fail_config("--serve: this build has no HTTP server yet; run without --serve")
         if not jobs:
             fail_config("nothing to run: no enabled connector (and no other job) in the settings")
         _check_pool(settings, store, len(jobs))

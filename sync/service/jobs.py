@@ -1,10 +1,9 @@
 """The jobs `clinicsync run` runs, and where they come from.
 
 A *job source* is a function ``(ServiceContext) -> list[Job]``. ``job_sources()`` lists
-them; a later feature plugs into the service by adding ONE line there, e.g. the reminder
-dispatcher (a PeriodicJob every few seconds), doctors' agendas (a PeriodicJob on a cron
-schedule), and the HTTP server (a ResidentJob named "serve", given when
-``ctx.options.serve``).
+them; a feature plugs into the service by adding ONE line there, as the reminder
+dispatcher (a PeriodicJob every 30 s) and the HTTP server (a ResidentJob named "serve",
+given when ``ctx.options.serve``) do.
 """
 
 from __future__ import annotations
@@ -16,7 +15,13 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+import uvicorn
+
 from sync.pipeline import run_once
+from sync.reminders.dispatch import dispatch
+from sync.server.app import create_app
+from sync.server.serving import uvicorn_config
+from sync.server.settings import ServerSettings
 from sync.service.schedule import Schedule
 from sync.settings import Settings
 from sync.store import Store
@@ -138,9 +143,52 @@ def connector_jobs(ctx: ServiceContext) -> list[Job]:
             for config in ctx.settings.connectors if config.enabled and (not only or config.name in only)]
 
 
+REMIND_EVERY = Schedule.every("30s")
+
+
+def remind_job(ctx: ServiceContext) -> JobResult:
+    """Send the reminders that are due, as `remind --once` does. A message that failed for
+    good is counted, not a job failure (the reminder records its reason)."""
+    report = dispatch(ctx.settings, ctx.store).as_dict()
+    return {"sent": report["sent"], "send_failed": report["failed"], "skipped": report["skipped"],
+            "unknown": report["unknown"]}
+
+
+def reminder_jobs(ctx: ServiceContext) -> list[Job]:
+    """The reminder dispatcher (planning is a post-sync stage of each poll)."""
+    return [PeriodicJob("remind", REMIND_EVERY, remind_job)] if ctx.settings.reminders.enabled else []
+
+
+def serve_job(ctx: ServiceContext) -> None:
+    """The HTTP server in this thread until ``ctx.stop``. uvicorn installs signal handlers only
+    in the main thread, so SIGTERM stays with the service, which then tells the server to exit."""
+    server = uvicorn.Server(uvicorn_config(create_app(ctx.settings, ctx.store), ctx.settings.server
+                                           or ServerSettings()))
+
+    def exit_on_stop() -> None:
+        ctx.stop.wait()
+        server.should_exit = True
+
+    threading.Thread(target=exit_on_stop, name="serve-stop", daemon=True).start()
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits when it cannot start (e.g. the port is taken)
+        raise RuntimeError("the HTTP server could not start (see the log above)") from None
+    if not ctx.stop.is_set():
+        raise RuntimeError("the HTTP server stopped while the service was running")
+
+
+def server_jobs(ctx: ServiceContext) -> list[Job]:
+    return [ResidentJob(SERVE, serve_job)] if ctx.options.serve else []
+
+
 def job_sources() -> list[JobSource]:
     """Every source of jobs, in order. Later features add theirs here, one line each."""
-    return [connector_jobs]
+    return [
+        connector_jobs,
+        reminder_jobs,
+        server_jobs,
+    ]
 
 
 def collect_jobs(ctx: ServiceContext, sources: list[JobSource] | None = None) -> list[Job]:

@@ -36,7 +36,6 @@ def test_run_refuses_a_second_worker_on_one_sqlite_file(write_settings, cli, sto
 
 @pytest.mark.parametrize(("args", "problem"), [
     (["--connector", "nope"], "no connector named nope"),
-    (["--serve"], "no HTTP server yet"),
 ])
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_run_refuses_what_it_cannot_do(write_settings, cli, drop_dir, args, problem) -> None:  # type: ignore[no-untyped-def]
@@ -46,7 +45,7 @@ def test_run_refuses_what_it_cannot_do(write_settings, cli, drop_dir, args, prob
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_run_with_nothing_to_do_says_so(write_settings, cli) -> None:  # type: ignore[no-untyped-def]
-    _, _, err = cli(write_settings())("run", expect=2)
+    _, _, err = cli(write_settings(extra="reminders: {enabled: false}"))("run", expect=2)
     assert "nothing to run" in err
 
 
