@@ -34,11 +34,13 @@ class ConnectorSettings(SettingsModel):
 
 @dataclass(frozen=True)
 class RawRecord:
-    """One record as the source gave it, and where it came from (never logged)."""
+    """One record as the source gave it, and where it came from (never logged).
+    ``delete``: the source says this appointment is gone (mapped for its id, then deleted)."""
 
     data: Mapping[str, Any]
     position: str  # e.g. "appointments.csv:12" or "Appointment/123/_history/4"
     record_id: str | None = None
+    delete: bool = False
 
 
 @dataclass(frozen=True)

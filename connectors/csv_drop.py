@@ -1,9 +1,9 @@
 """CSV drop folder: new files are read in name order, each once (by content hash),
 streamed in batches, then moved to an archive folder.
 
-The cursor is ``{"done": {hash: name}, "current": {"hash": h, "rows": n}}``: a crash
-mid-file resumes after the last stored batch (delta mode) or rereads the file whole
-(snapshot mode, whose deletions need the complete listing).
+The cursor (connectors/dropfolder.py) records the files done by hash and the rows read
+of the current one: a crash mid-file resumes after the last stored batch (delta mode)
+or rereads the file whole (snapshot mode, whose deletions need the complete listing).
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import os
-import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,15 +25,20 @@ from connectors.base import (
     Connector,
     ConnectorSettings,
     Cursor,
-    FatalConnectorError,
     RawRecord,
     Rejected,
 )
+from connectors.dropfolder import (
+    archive_file,
+    drop_cursor,
+    folder_problem,
+    remember,
+    resume_point,
+    settled_files,
+)
 from sync.settings_base import resolve_path
 
-_DONE_LIMIT = 10_000
 _SNIFF_BYTES = 64 * 1024
-_IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
 
 
 class CsvDropSettings(ConnectorSettings):
@@ -104,35 +106,18 @@ class CsvDropConnector(Connector):
     settings: CsvDropSettings
 
     def check(self) -> CheckResult:
-        folder = self.settings.drop_dir
-        if not folder.is_dir():
-            return CheckResult(False, f"drop folder {folder} does not exist")
-        if not os.access(folder, os.R_OK | os.X_OK):
-            return CheckResult(False, f"drop folder {folder} is not readable")
-        archive = self.settings.archive_dir
-        if archive is not None and archive.exists() and not os.access(archive, os.W_OK):
-            return CheckResult(False, f"archive folder {archive} is not writable")
+        problem = folder_problem(self.settings.drop_dir, self.settings.archive_dir)
+        if problem:
+            return CheckResult(False, problem)
         waiting = len(self._candidates())
         return CheckResult(True, f"drop folder readable, {waiting} file(s) waiting or kept")
 
     def _candidates(self) -> list[Path]:
-        folder = self.settings.drop_dir
-        if not folder.is_dir():
-            raise FatalConnectorError(f"connector {self.name}: drop folder {folder} does not exist")
-        settled_before = time.time() - self.settings.settle_seconds
-        files = []
-        for path in sorted(folder.glob(self.settings.pattern)):
-            if not path.is_file() or path.name.startswith(".") or path.name.endswith(_IGNORED_SUFFIXES):
-                continue
-            if path.stat().st_mtime > settled_before:
-                continue  # probably still being written
-            files.append(path)
-        return files
+        s = self.settings
+        return settled_files(self.name, s.drop_dir, s.pattern, s.settle_seconds)
 
     def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
-        state = dict(cursor or {})
-        done: dict[str, str] = dict(state.get("done", {}))
-        current = state.get("current") or {}
+        done, current = resume_point(cursor)
         for path in self._candidates():
             info = _digest_and_encoding(path, self.settings.encoding)
             if info.digest in done:
@@ -140,18 +125,13 @@ class CsvDropConnector(Connector):
                 continue
             skip = current.get("rows", 0) if current.get("hash") == info.digest else 0
             yield from self._read_file(info, done, skip)
-            done[info.digest] = path.name
-            if len(done) > _DONE_LIMIT:
-                done = dict(list(done.items())[-_DONE_LIMIT:])
+            done = remember(done, info.digest, path.name)
             self._archive(path)
-
-    def _cursor(self, done: dict[str, str], digest: str | None = None, rows: int = 0) -> Cursor:
-        return {"done": done, "current": {"hash": digest, "rows": rows} if digest else None}
 
     def _read_file(self, info: _FileInfo, done: dict[str, str], skip: int) -> Iterator[Batch]:
         snapshot = self.settings.mode == "snapshot"
         name = info.path.name
-        finished = {**done, info.digest: name}
+        finished = remember(done, info.digest, name)
         undecodable = (f"not readable as {info.encoding}, rest of file skipped (set `encoding:` for this "
                        "connector, or export as UTF-8)")
         with info.path.open("r", encoding=info.encoding, newline="") as handle:
@@ -168,7 +148,7 @@ class CsvDropConnector(Connector):
                 header, problem = [], f"unreadable CSV header: {exc}"
             if problem:
                 yield Batch(rejected=[Rejected(position=f"{name}:1", reason=problem, raw=None)],
-                            cursor=self._cursor(finished), snapshot=False, source=name)
+                            cursor=drop_cursor(finished), snapshot=False, source=name)
                 return
             records: list[RawRecord] = []
             rejected: list[Rejected] = []
@@ -197,10 +177,10 @@ class CsvDropConnector(Connector):
                 else:
                     records.append(RawRecord(dict(zip(header, row, strict=True)), position))
                 if len(records) + len(rejected) >= self.settings.batch_size:
-                    yield Batch(records, None if snapshot else self._cursor(done, info.digest, rows),
+                    yield Batch(records, None if snapshot else drop_cursor(done, info.digest, rows),
                                 rejected, snapshot=snapshot, source=name)
                     records, rejected = [], []
-        yield Batch(records, self._cursor(finished), rejected, snapshot=snapshot, snapshot_end=snapshot,
+        yield Batch(records, drop_cursor(finished), rejected, snapshot=snapshot, snapshot_end=snapshot,
                     max_delete_share=self.settings.max_delete_share, source=name)
 
     def _header_problem(self, header: list[str]) -> str | None:
@@ -214,14 +194,7 @@ class CsvDropConnector(Connector):
         return None
 
     def _archive(self, path: Path) -> None:
-        archive = self.settings.archive_dir
-        if archive is None or not path.exists():
-            return
-        archive.mkdir(parents=True, exist_ok=True)
-        target = archive / path.name
-        if target.exists():
-            target = archive / f"{path.stem}.{int(time.time())}{path.suffix}"
-        shutil.move(str(path), target)
+        archive_file(path, self.settings.archive_dir)
 
 
 def _sniff_delimiter(sample: str) -> str:

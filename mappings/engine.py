@@ -1,11 +1,16 @@
 """The declarative mapping engine: a preset (YAML) compiles once into a pure
-function from a raw record to a NormalizedAppointment, or a MappingError."""
+function from a raw record to a NormalizedAppointment, or a MappingError.
+
+A field with several ``from:`` paths (and ``concat:`` as the last resort) takes the first
+that gives a usable value: an empty value, one the value ``map`` turns into null, or
+(with ``on_invalid: drop``) one that does not convert, passes over to the next.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,16 +66,17 @@ class FieldSpec(BaseModel):
     from_: str | list[str] | None = Field(None, alias="from", description="path, or paths tried in order")
     concat: list[str] | None = Field(
         None, description="paths whose values (every value of a list) are joined with a space; "
-                          "with from: the fallback when no from path has a value")
+                          "with from: the fallback when no from path has a usable value")
     date: str | None = Field(None, description="path of a date; with `time:` read as one local date-time")
     time: str | None = Field(None, description="path of a time of day, combined with `date:`")
     value: Any = Field(None, description="a constant")
     type: str | None = None
-    map: dict[str, Any] | None = Field(None, description="value map, matched case-insensitively")
+    map: dict[str, Any] | None = Field(
+        None, description="value map, matched case-insensitively; null passes over to the next path")
     default: Any = None
     required: bool = False
     on_invalid: Literal["quarantine", "drop"] = Field(
-        "quarantine", description="quarantine the record, or drop just this value (e.g. an unusable language)")
+        "quarantine", description="quarantine the record, or drop just this value (the next path is tried)")
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
@@ -98,52 +104,55 @@ class MappingPreset(BaseModel):
 @dataclass(frozen=True)
 class _CompiledField:
     target: str
-    read: Callable[[Any], Any]
+    reads: tuple[Callable[[Any], Any], ...]  # tried in order
     convert: Callable[[Any], Any] | None
     default: Any
     required: bool
     drop_invalid: bool
 
 
-def _reader(spec: FieldSpec) -> Callable[[Any], Any]:
-    """``date`` + ``time``; else ``from`` (paths tried in order), then ``concat`` as the
-    fallback; else ``value``."""
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _joined(paths: list[str]) -> Callable[[Any], Any]:
+    """Every value at each path (all of a list, e.g. FHIR `given` names), joined with spaces."""
+    value_lists = [compile_values(p) for p in paths]
+
+    def join(record: Any) -> Any:
+        parts = [str(v).strip() for values in value_lists for v in values(record)]
+        return " ".join(p for p in parts if p) or None
+
+    return join
+
+
+def _date_time(date_path: str, time_path: str) -> Callable[[Any], Any]:
+    get_date, get_time = compile_path(date_path), compile_path(time_path)
+
+    def date_time(record: Any) -> Any:
+        day, clock = get_date(record), get_time(record)
+        if _empty(day) or _empty(clock):
+            return None
+        return combine_date_time(day, clock)
+
+    return date_time
+
+
+def _readers(spec: FieldSpec) -> tuple[Callable[[Any], Any], ...]:
+    """``date`` + ``time``; else ``from`` paths in order, then ``concat`` as the fallback;
+    else ``value``. The engine tries them in order until one gives a usable value."""
     if spec.date is not None and spec.time is not None:
-        get_date, get_time = compile_path(spec.date), compile_path(spec.time)
-
-        def date_time(record: Any) -> Any:
-            day, clock = get_date(record), get_time(record)
-            if day in (None, "") or clock in (None, ""):
-                return None
-            return combine_date_time(day, clock)
-
-        return date_time
+        return (_date_time(spec.date, spec.time),)
     readers: list[Callable[[Any], Any]] = []
     if spec.from_ is not None:
         paths = [spec.from_] if isinstance(spec.from_, str) else spec.from_
         readers.extend(compile_path(p) for p in paths)
     if spec.concat:
-        value_lists = [compile_values(p) for p in spec.concat]
-
-        def join(record: Any) -> Any:
-            parts = [str(v).strip() for values in value_lists for v in values(record)]
-            return " ".join(p for p in parts if p) or None
-
-        readers.append(join)
+        readers.append(_joined(spec.concat))
     if not readers:
         constant = spec.value
-        return lambda _record: constant
-    if len(readers) == 1:
-        return readers[0]
-
-    def first(record: Any) -> Any:
-        for read in readers:
-            value = read(record)
-            if value not in (None, ""):
-                return value
-        return None
-
-    return first
+        readers.append(lambda _record: constant)
+    return tuple(readers)
 
 
 def _value_mapper(table: dict[str, Any]) -> Callable[[Any], Any]:
@@ -188,7 +197,7 @@ class CompiledMapping:
                     mapped = _m(value)
                     return None if mapped is None else _t(mapped)
 
-            self.fields.append(_CompiledField(target, _reader(spec), convert, spec.default, spec.required,
+            self.fields.append(_CompiledField(target, _readers(spec), convert, spec.default, spec.required,
                                               spec.on_invalid == "drop"))
 
     def required_sources(self) -> frozenset[str]:
@@ -203,28 +212,48 @@ class CompiledMapping:
         """The record's id as read, for naming a record that failed to map."""
         for field in self.fields:
             if field.target == "external_id":
-                value = field.read(record)
-                return str(value) if value not in (None, "") else None
+                for read in field.reads:
+                    value = read(record)
+                    if not _empty(value):
+                        return str(value)
         return None
+
+    @staticmethod
+    def _value(field: _CompiledField, record: Mapping[str, Any]) -> tuple[Any, bool]:
+        """The first usable value of the field's paths, and whether any value was there."""
+        seen = False
+        for read in field.reads:
+            try:  # a reader may convert too (date + time)
+                raw = read(record)
+                if _empty(raw):
+                    continue
+                seen = True
+                value = raw if field.convert is None else field.convert(raw)
+            except TransformError as exc:
+                seen = True
+                if field.drop_invalid:
+                    continue
+                raise MappingError(field.target, str(exc)) from None
+            if value is not None:  # a value map's null: nothing here, try the next path
+                return value, seen
+        return None, seen
 
     def _extract(self, record: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for field in self.fields:
-            try:
-                raw = field.read(record)
-                if raw in (None, "") or (isinstance(raw, str) and not raw.strip()):
-                    if field.required:
-                        raise MappingError(field.target, "missing (required)")
-                    if field.default is not None:
-                        values[field.target] = field.default
-                    continue
-                value = field.convert(raw) if field.convert else raw
-                values[field.target] = _fit(field.target, value) if isinstance(value, str) else value
-            except TransformError as exc:
-                if not field.drop_invalid or field.required:
-                    raise MappingError(field.target, str(exc)) from None
-                if field.default is not None:  # an unusable value counts as absent
+            value, seen = self._value(field, record)
+            if value is None:
+                if field.required:
+                    raise MappingError(field.target, "no usable value (required)" if seen else "missing (required)")
+                if field.default is not None:
                     values[field.target] = field.default
+                continue
+            if isinstance(value, str):
+                try:
+                    value = _fit(field.target, value)
+                except TransformError as exc:
+                    raise MappingError(field.target, str(exc)) from None
+            values[field.target] = value
         return values
 
     def _status(self, value: Any) -> str:
@@ -270,10 +299,6 @@ class CompiledMapping:
         if end <= start:
             raise MappingError("end", "is not after start")
         updated = values.get("source_updated_at")
-        try:
-            updated_utc = to_utc(updated, "UTC") if isinstance(updated, datetime) else None
-        except TimeError as exc:
-            raise MappingError("source_updated_at", str(exc)) from None
         return NormalizedAppointment(
             external_id=str(external_id),
             status=self._status(values.get("status")),
@@ -284,8 +309,21 @@ class CompiledMapping:
             location=values.get("location"),
             patient=_patient(values),
             practitioner=_practitioner(values),
-            source_updated_at=updated_utc,
+            source_updated_at=_updated_utc(updated, tz_name),
         )
+
+
+def _updated_utc(value: Any, tz_name: str) -> datetime | None:
+    """A naive update time is read in the record's zone, leniently at daylight-saving
+    changes (unlike start/end): it only orders updates, so an hour's doubt is no error."""
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone(tz_name))
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59-12:00 is past datetime.max in UTC
+        raise MappingError("source_updated_at", "date-time out of range") from None
 
 
 def _patient(values: dict[str, Any]) -> NormalizedPatient | None:

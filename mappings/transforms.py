@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta, timezone
 from functools import cache
 from typing import Any
 
+import hl7
 import phonenumbers
 from babel import Locale, UnknownLocaleError
 
@@ -16,6 +17,14 @@ from mappings.model import CHANNELS
 from mappings.timeutil import TimeError, parse_datetime
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HL7_DTM = re.compile(r"(\d{12}(?:\d{2}(?:\.\d{1,4})?)?)(?:([+-])(\d{2})(\d{2}))?")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
+_MINUTES_PER_UNIT = {
+    "": 1, "m": 1, "min": 1, "mins": 1, "minute": 1, "minutes": 1,
+    "s": 1 / 60, "sec": 1 / 60, "secs": 1 / 60, "second": 1 / 60, "seconds": 1 / 60,
+    "h": 60, "hr": 60, "hrs": 60, "hour": 60, "hours": 60,
+    "d": 1440, "day": 1440, "days": 1440,
+}
 _TRUE = {"1", "true", "yes", "y", "t", "on"}
 _FALSE = {"0", "false", "no", "n", "f", "off"}
 
@@ -77,14 +86,21 @@ def _language_names() -> dict[str, str]:
 
 
 def as_language(value: Any) -> str:
-    """'es', 'ES', 'es_MX', 'Spanish' -> 'es' / 'es-MX' (BCP 47)."""
-    text = str(value).strip()
-    code = _language_names().get(text.lower(), text)
+    """'es', 'ES', 'es_MX', 'Spanish', 'spa' -> 'es' / 'es-MX' (BCP 47). A region is kept
+    only when the value names one (babel would add a likely one to 'spa': es_ES)."""
+    return _language_tag(str(value).strip())
+
+
+@cache
+def _language_tag(text: str) -> str:
+    """Cached: babel's parse costs milliseconds, and a feed repeats a handful of values."""
+    code = _language_names().get(text.lower(), text).replace("-", "_")
     try:
-        locale = Locale.parse(code.replace("-", "_"))
+        locale = Locale.parse(code)
     except (UnknownLocaleError, ValueError):
         raise TransformError("not a known language") from None
-    return f"{locale.language}-{locale.territory}" if locale.territory else locale.language
+    territory = locale.territory if "_" in code else None
+    return f"{locale.language}-{territory}" if territory else locale.language
 
 
 def as_channel(value: Any) -> str:
@@ -141,6 +157,33 @@ def combine_date_time(day: Any, clock: Any) -> datetime:
     if moment.tzinfo is not None:
         raise TransformError("a time of day with an offset is not supported; give a local time")
     return datetime.combine(_as_date(day), moment)
+def as_hl7_datetime(value: Any) -> datetime:
+    """HL7 v2 DTM, 'YYYYMMDDHHMM[SS[.S…]][+/-ZZZZ]': aware with an offset, else naive
+    (the mapping's zone applies). Dates without a time of day are refused."""
+    if isinstance(value, datetime):
+        return value
+    match = _HL7_DTM.fullmatch(str(value).strip())
+    if match is None:
+        raise TransformError("not an HL7 date-time (expected YYYYMMDDHHMM[SS][+/-ZZZZ])")
+    wall, sign, hours, minutes = match.groups()
+    try:
+        parsed: datetime = hl7.parse_datetime(wall)
+    except ValueError:
+        raise TransformError("not a valid HL7 date-time") from None
+    if sign is None:
+        return parsed
+    offset = timedelta(hours=int(hours), minutes=int(minutes))
+    if offset >= timedelta(hours=24):
+        raise TransformError("not a valid HL7 time zone offset")
+    return parsed.replace(tzinfo=timezone(-offset if sign == "-" else offset))
+
+
+def as_duration_minutes(value: Any) -> int:
+    """'379 MIN', '50 min', '2 hours', '90 s', '45' (minutes) -> whole minutes, rounded up."""
+    match = _DURATION.fullmatch(str(value).strip().lower())
+    if match is None or match.group(2) not in _MINUTES_PER_UNIT:
+        raise TransformError("not a duration (a number and a unit such as min, h, s)")
+    return math.ceil(float(match.group(1)) * _MINUTES_PER_UNIT[match.group(2)] - 1e-9)
 
 
 def transform_for(kind: str, region: str, datetime_formats: tuple[str, ...]) -> Callable[[Any], Any]:
@@ -154,6 +197,8 @@ def transform_for(kind: str, region: str, datetime_formats: tuple[str, ...]) -> 
         "channel": as_channel,
         "datetime": datetime_parser(datetime_formats),
         "duration_seconds": as_minutes_from_seconds,
+        "hl7_datetime": as_hl7_datetime,
+        "duration": as_duration_minutes,
     }
     if kind not in table:
         raise ValueError(f"unknown type {kind!r}; known: {sorted(table)}")

@@ -81,7 +81,7 @@ def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], lis
                    for r in batch.rejected]
     for record in batch.records:
         try:
-            mapped.append(Mapped(record.position, mapping.apply(record.data)))
+            mapped.append(Mapped(record.position, mapping.apply(record.data), delete=record.delete))
         except MappingError as exc:
             quarantined.append(QuarantineEntry(
                 record.position, exc.reason, field=exc.field,

@@ -133,5 +133,6 @@ __all__ = [
     "Appointment", "ConnectorState", "Event", "EventConsumer", "Location", "Patient", "Practitioner",
     "Quarantine", "SyncRun", "utcnow",
 ]
+import connectors.hl7v2.model  # noqa: E402, F401 - registers the HL7 v2 message-id table
 import sync.calendar.model  # noqa: E402 - the calendar link table (issue 3)
 import sync.reminders.model  # noqa: E402, F401 - reminder tables (issue 4)

@@ -7,7 +7,7 @@ nothing at all. Bulk selects and executemany keep it fast on large imports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -57,10 +57,12 @@ class QuarantineEntry:
 
 @dataclass(frozen=True)
 class Mapped:
-    """A record that mapped, with where it came from."""
+    """A record that mapped, with where it came from. ``delete``: the source says the
+    appointment is gone (e.g. HL7 SIU^S17), so it is deleted rather than upserted."""
 
     position: str
     appointment: NormalizedAppointment
+    delete: bool = False
 
 
 @dataclass
@@ -106,6 +108,12 @@ class SnapshotSafetyStop(Exception):
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _older(new: NormalizedAppointment, old: NormalizedAppointment) -> bool:
+    """Is ``new`` an update older than ``old`` (both dated)? Such an update never wins."""
+    return (new.source_updated_at is not None and old.source_updated_at is not None
+            and new.source_updated_at < old.source_updated_at)
 
 
 def _appointment_hash(appointment: NormalizedAppointment) -> str:
@@ -172,19 +180,29 @@ class Store:
     # -- the batch ------------------------------------------------------------------------
     def apply_batch(self, connector: str, run_id: str, mapped: Sequence[Mapped],
                     quarantined: Sequence[QuarantineEntry], cursor: dict[str, Any] | None,
-                    snapshot_end: SnapshotEnd | None = None) -> tuple[Counts, str | None]:
-        """Store one batch and its cursor atomically; returns counts and a safety-stop error."""
+                    snapshot_end: SnapshotEnd | None = None,
+                    within: Callable[[Connection], None] | None = None) -> tuple[Counts, str | None]:
+        """Store one batch and its cursor atomically; returns counts and a safety-stop error.
+
+        ``within`` runs first inside the same transaction (e.g. recording a message id
+        that must never be applied twice); whatever it raises rolls the batch back."""
         counts = Counts(fetched=len(mapped) + len(quarantined), quarantined=len(quarantined))
         error: str | None = None
         latest: dict[str, Mapped] = {}
         for item in mapped:
-            latest[item.appointment.external_id] = item
-        counts.unchanged += len(mapped) - len(latest)  # superseded by a later row of the same batch
+            kept = latest.get(item.appointment.external_id)
+            if kept is None or not _older(item.appointment, kept.appointment):
+                latest[item.appointment.external_id] = item
+        counts.unchanged += len(mapped) - len(latest)  # superseded by a later (or newer) row of the batch
         with self.engine.begin() as connection:
+            if within is not None:
+                within(connection)
             now = utcnow()
-            appointments = [m.appointment for m in latest.values()]
+            appointments = [m.appointment for m in latest.values() if not m.delete]
             self._upsert_people(connection, connector, appointments, now)
             self._upsert_appointments(connection, connector, appointments, counts, now)
+            self._delete_records(connection, connector, [m.appointment for m in latest.values() if m.delete],
+                                 counts, now)
             if quarantined:
                 connection.execute(insert(QUARANTINE), [
                     {"run_id": run_id, "connector": connector, "position": q.position,
@@ -251,17 +269,7 @@ class Store:
                              now: datetime) -> None:
         if not appointments:
             return
-        stored: dict[str, Stored] = {}
-        t = APPOINTMENTS.c
-        for chunk in _chunks([a.external_id for a in appointments]):
-            for row in connection.execute(
-                    select(t.external_id, t.id, t.status, t.start_utc, t.end_utc, t.practitioner_ref,
-                           t.content_hash, t.version, t.source_updated_at, t.deleted_at)
-                    .where(t.connector == connector, t.external_id.in_(chunk))):
-                stored[row.external_id] = Stored(
-                    id=row.id, status=row.status, start_utc=row.start_utc, end_utc=row.end_utc,
-                    practitioner_ref=row.practitioner_ref, content_hash=row.content_hash, version=row.version,
-                    source_updated_at=row.source_updated_at, deleted_at=row.deleted_at)
+        stored = self._stored(connection, connector, [a.external_id for a in appointments])
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         changes: list[tuple[int, Change, int]] = []
@@ -301,10 +309,67 @@ class Store:
                  "payload": orjson.dumps(change.payload).decode(), "created_at": now}
                 for appointment_id, change, version in changes])
 
+    @staticmethod
+    def _stored(connection: Connection, connector: str, external_ids: Sequence[str]) -> dict[str, Stored]:
+        stored: dict[str, Stored] = {}
+        t = APPOINTMENTS.c
+        for chunk in _chunks(external_ids):
+            for row in connection.execute(
+                    select(t.external_id, t.id, t.status, t.start_utc, t.end_utc, t.practitioner_ref,
+                           t.content_hash, t.version, t.source_updated_at, t.deleted_at)
+                    .where(t.connector == connector, t.external_id.in_(chunk))):
+                stored[row.external_id] = Stored(
+                    id=row.id, status=row.status, start_utc=row.start_utc, end_utc=row.end_utc,
+                    practitioner_ref=row.practitioner_ref, content_hash=row.content_hash, version=row.version,
+                    source_updated_at=row.source_updated_at, deleted_at=row.deleted_at)
+        return stored
+
+    def _delete_records(self, connection: Connection, connector: str,
+                        appointments: Sequence[NormalizedAppointment], counts: Counts, now: datetime) -> None:
+        """Delete what the source says is gone, unless the deletion is older than what is
+        stored. An unknown appointment is kept as a deleted row, so that its booking
+        arriving late (older) cannot bring it back."""
+        if not appointments:
+            return
+        stored = self._stored(connection, connector, [a.external_id for a in appointments])
+        tombstones: list[dict[str, Any]] = []
+        targets: list[dict[str, Any]] = []
+        for appointment in appointments:
+            old = stored.get(appointment.external_id)
+            if old is None:
+                row = _appointment_row(connector, appointment, _appointment_hash(appointment), now, version=1)
+                tombstones.append({**row, "deleted_at": now})
+            elif old.deleted_at is not None or (
+                    appointment.source_updated_at is not None and old.source_updated_at is not None
+                    and appointment.source_updated_at < old.source_updated_at):
+                counts.unchanged += 1  # already gone, or the deletion is older than what is stored
+            else:
+                targets.append({"_id": old.id, "version": old.version + 1,
+                                "source_updated_at": appointment.source_updated_at or old.source_updated_at})
+        counts.unchanged += len(tombstones)
+        if tombstones:
+            connection.execute(insert(APPOINTMENTS), tombstones)
+        counts.deleted += self._mark_deleted(connection, targets, now)
+
+    @staticmethod
+    def _mark_deleted(connection: Connection, targets: list[dict[str, Any]], now: datetime) -> int:
+        """Soft-delete rows ({_id, version, source_updated_at}) and emit their ``deleted`` events."""
+        if not targets:
+            return 0
+        connection.execute(
+            update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
+            .values(deleted_at=bindparam("deleted_at"), version=bindparam("version"),
+                    source_updated_at=bindparam("source_updated_at"), updated_at=bindparam("deleted_at")),
+            [{**target, "deleted_at": now} for target in targets])
+        connection.execute(insert(EVENTS), [
+            {"appointment_id": target["_id"], "kind": "deleted", "version": target["version"],
+             "payload": "{}", "created_at": now} for target in targets])
+        return len(targets)
+
     def _delete_absent(self, connection: Connection, connector: str, end: SnapshotEnd) -> int:
         t = APPOINTMENTS.c
         future = connection.execute(
-            select(t.id, t.external_id, t.version)
+            select(t.id, t.external_id, t.version, t.source_updated_at)
             .where(t.connector == connector, t.deleted_at.is_(None), t.start_utc > end.now,
                    t.status.in_(ACTIVE_STATUSES))).all()
         absent = [row for row in future if row.external_id not in end.seen]
@@ -312,16 +377,9 @@ class Store:
             return 0
         if len(absent) / len(future) > end.max_share:
             raise SnapshotSafetyStop(len(absent), len(future), end.max_share)
-        now = utcnow()
-        connection.execute(
-            update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
-            .values(deleted_at=bindparam("deleted_at"), version=bindparam("version"),
-                    updated_at=bindparam("deleted_at")),
-            [{"_id": row.id, "deleted_at": now, "version": row.version + 1} for row in absent])
-        connection.execute(insert(EVENTS), [
-            {"appointment_id": row.id, "kind": "deleted", "version": row.version + 1,
-             "payload": "{}", "created_at": now} for row in absent])
-        return len(absent)
+        return self._mark_deleted(connection, [
+            {"_id": row.id, "version": row.version + 1, "source_updated_at": row.source_updated_at}
+            for row in absent], utcnow())
 
 
 def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, now: datetime,

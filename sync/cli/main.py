@@ -13,7 +13,7 @@ from rich.table import Table
 
 from connectors.registry import build_connector
 from sync import db
-from sync.cli import appointments, calendar, fhir, quarantine, remind, reminders, run, serve, templates
+from sync.cli import appointments, calendar, fhir, hl7, quarantine, remind, reminders, run, serve, templates
 from sync.cli.context import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -48,6 +48,7 @@ app.add_typer(calendar.app, name="calendar")
 app.add_typer(reminders.app, name="reminders")
 app.add_typer(templates.app, name="templates")
 app.command("remind")(remind.remind_command)
+app.add_typer(hl7.app, name="hl7")
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", help="settings file (else $CLINICSYNC_CONFIG, else ./settings.yaml)")]

@@ -1,0 +1,84 @@
+"""What every drop-folder connector shares (CSV exports, HL7 batch files): settled files
+in name order, each read once by content hash, then moved to an archive folder.
+
+The cursor is ``{"done": {hash: name}, "current": {"hash": h, "rows": n}}``: files
+already stored by hash, and how far the file being read got (records, not lines).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from connectors.base import Cursor, FatalConnectorError
+
+DONE_LIMIT = 10_000
+IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
+
+
+def folder_problem(drop_dir: Path, archive_dir: Path | None) -> str | None:
+    """Why the folders cannot be used, or None (for ``check()``)."""
+    if not drop_dir.is_dir():
+        return f"drop folder {drop_dir} does not exist"
+    if not os.access(drop_dir, os.R_OK | os.X_OK):
+        return f"drop folder {drop_dir} is not readable"
+    if archive_dir is not None and archive_dir.exists() and not os.access(archive_dir, os.W_OK):
+        return f"archive folder {archive_dir} is not writable"
+    return None
+
+
+def settled_files(connector: str, drop_dir: Path, pattern: str, settle_seconds: float) -> list[Path]:
+    """Files matching ``pattern`` in name order, leaving out hidden and partial files and
+    those modified in the last ``settle_seconds`` (probably still being written)."""
+    if not drop_dir.is_dir():
+        raise FatalConnectorError(f"connector {connector}: drop folder {drop_dir} does not exist")
+    settled_before = time.time() - settle_seconds
+    files = []
+    for path in sorted(drop_dir.glob(pattern)):
+        if not path.is_file() or path.name.startswith(".") or path.name.endswith(IGNORED_SUFFIXES):
+            continue
+        if path.stat().st_mtime > settled_before:
+            continue
+        files.append(path)
+    return files
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def remember(done: dict[str, str], digest: str, name: str) -> dict[str, str]:
+    """``done`` plus this file, keeping the newest DONE_LIMIT entries."""
+    done = {**done, digest: name}
+    if len(done) > DONE_LIMIT:
+        done = dict(list(done.items())[-DONE_LIMIT:])
+    return done
+
+
+def drop_cursor(done: dict[str, str], digest: str | None = None, rows: int = 0) -> Cursor:
+    return {"done": done, "current": {"hash": digest, "rows": rows} if digest else None}
+
+
+def resume_point(cursor: Cursor | None) -> tuple[dict[str, str], dict[str, Any]]:
+    """The files already done and the file in progress, from a stored cursor."""
+    state = dict(cursor or {})
+    return dict(state.get("done", {})), dict(state.get("current") or {})
+
+
+def archive_file(path: Path, archive_dir: Path | None) -> None:
+    """Move a stored file out of the drop folder; unset ``archive_dir`` keeps it in place."""
+    if archive_dir is None or not path.exists():
+        return
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    target = archive_dir / path.name
+    if target.exists():
+        target = archive_dir / f"{path.stem}.{int(time.time())}{path.suffix}"
+    shutil.move(str(path), target)

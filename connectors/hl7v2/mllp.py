@@ -1,0 +1,141 @@
+"""The MLLP transport: ``<VT> message <FS><CR>`` frames over TCP (optionally TLS).
+
+Each sender holds its own connection and waits for the ACK of one message before it
+sends the next; many senders are served at once. What a frame means is the handler's
+business: it returns the ACK to send, or None when the message could not be stored, and
+then the connection is closed without an ACK so that the sender sends it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+
+import structlog
+
+from connectors.hl7v2.ack import build_ack
+from connectors.hl7v2.settings import MllpSettings, TlsSettings
+
+START_BLOCK = b"\x0b"
+END_BLOCK = b"\x1c\x0d"
+Handler = Callable[[bytes, str], Awaitable[bytes | None]]
+log = structlog.get_logger("clinicsync.mllp")
+
+
+class FrameTooLarge(Exception):
+    pass
+
+
+def frame(payload: bytes) -> bytes:
+    return START_BLOCK + payload + END_BLOCK
+
+
+async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
+    """The next frame's payload; None when the sender closed (a partial frame is dropped:
+    it was never acknowledged, so the sender will send it again). Bytes before <VT>
+    (stray line ends between frames) are ignored; a frame without <VT> comes back whole,
+    to be answered AR."""
+    try:
+        chunk = await reader.readuntil(END_BLOCK)
+    except asyncio.IncompleteReadError:
+        return None
+    except asyncio.LimitOverrunError:
+        raise FrameTooLarge from None
+    body = chunk[:-len(END_BLOCK)]
+    start = body.find(START_BLOCK)
+    return body[start + 1:] if start >= 0 else body
+
+
+def tls_context(tls: TlsSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    if tls.client_ca_file is not None:
+        context.load_verify_locations(tls.client_ca_file)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def _peer_ip(writer: asyncio.StreamWriter) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    peer = writer.get_extra_info("peername")
+    if not peer:
+        return None
+    address = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+class MllpListener:
+    """One listening socket for one connector."""
+
+    def __init__(self, name: str, settings: MllpSettings, handler: Handler) -> None:
+        self.name = name
+        self.settings = settings
+        self.handler = handler
+        self._networks = settings.allowed_networks()
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> tuple[str, int]:
+        """Bind and start accepting; returns the bound address (port 0 picks a free one)."""
+        context = tls_context(self.settings.tls) if self.settings.tls else None
+        self._server = await asyncio.start_server(
+            self._serve, self.settings.host, self.settings.port, ssl=context,
+            limit=self.settings.max_message_bytes + len(END_BLOCK) + 1)
+        host, port = self._server.sockets[0].getsockname()[:2]
+        log.info("mllp.listening", connector=self.name, host=host, port=port, tls=context is not None)
+        return str(host), int(port)
+
+    async def close(self) -> None:
+        """Stop accepting and drop open connections. A message being stored finishes in
+        its thread; its ACK is not sent, so the sender resends and gets the duplicate's AA."""
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+        peer = _peer_ip(writer)
+        try:
+            if peer is None or not any(peer in network for network in self._networks):
+                log.warning("mllp.refused", connector=self.name, peer=str(peer))
+                return
+            await self._exchange(reader, writer, str(peer))
+        except (ConnectionError, ssl.SSLError, TimeoutError) as exc:
+            log.info("mllp.disconnected", connector=self.name, peer=str(peer), reason=type(exc).__name__)
+        finally:
+            writer.close()
+            with suppress(ConnectionError, ssl.SSLError, TimeoutError, asyncio.CancelledError):
+                await writer.wait_closed()
+            if task is not None:
+                self._connections.discard(task)
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
+        """Frame in, ACK out, one at a time, until the sender closes."""
+        while True:
+            try:
+                payload = await read_frame(reader)
+            except FrameTooLarge:
+                reason = f"message larger than {self.settings.max_message_bytes} bytes (max_message_bytes)"
+                log.warning("mllp.too_large", connector=self.name, peer=peer)
+                writer.write(frame(build_ack("AR", None, reason).encode()))
+                await writer.drain()
+                return  # the rest of that frame is still coming: no way to find the next one
+            if payload is None:
+                return
+            reply = await self.handler(payload, peer)
+            if reply is None:
+                return
+            writer.write(frame(reply))
+            await writer.drain()

@@ -1,0 +1,128 @@
+"""The HL7 v2 listeners as a service: every enabled ``hl7v2`` connector with ``listen:``
+gets its own MLLP listener, mapping and receiver. ``clinicsync hl7 listen`` runs
+``serve_mllp``; a host process (``run``/``serve``) can ``start()``/``stop()`` an
+``Hl7Service`` inside its own event loop instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+
+import structlog
+
+from connectors.hl7v2.mllp import Handler, MllpListener
+from connectors.hl7v2.receiver import Receiver
+from connectors.hl7v2.settings import Hl7v2Settings
+from mappings.engine import load_mapping
+from sync.engine import new_run_id
+from sync.settings import Settings
+from sync.store import Store
+
+log = structlog.get_logger("clinicsync.hl7v2")
+_FORGET_EVERY_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Listening:
+    connector: str
+    host: str
+    port: int
+    tls: bool
+
+
+def listener_configs(settings: Settings, only: list[str] | None = None) -> list[Hl7v2Settings]:
+    return [c for c in settings.connectors
+            if isinstance(c, Hl7v2Settings) and c.enabled and c.listen is not None
+            and (not only or c.name in only)]
+
+
+def receiver_handler(receiver: Receiver) -> Handler:
+    """Store work runs in a thread, so the loop keeps serving the other senders."""
+    encoding = "utf-8" if receiver.config.encoding == "auto" else receiver.config.encoding
+
+    async def handle(payload: bytes, peer: str) -> bytes | None:
+        try:
+            reply = await asyncio.to_thread(receiver.handle, payload, peer)
+        except Exception as exc:  # not stored: no ACK, the sender resends
+            log.error("hl7.not_stored", connector=receiver.name, error=type(exc).__name__)
+            return None
+        return reply.ack.encode(encoding, errors="replace")
+
+    return handle
+
+
+class Hl7Service:
+    def __init__(self, settings: Settings, store: Store, only: list[str] | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.configs = listener_configs(settings, only)
+        self.receivers: list[Receiver] = []
+        self._listeners: list[MllpListener] = []
+        self._runs: list[tuple[int, Receiver]] = []
+        self._janitor: asyncio.Task[None] | None = None
+
+    async def start(self) -> list[Listening]:
+        """Load each mapping (a bad one raises ValueError before anything listens), then bind."""
+        run_id = new_run_id()
+        for config in self.configs:
+            mapping = load_mapping(config.mapping, self.settings.clinic.timezone,
+                                   self.settings.clinic.default_region, self.settings.base_dir)
+            self.receivers.append(Receiver(config, mapping, self.store, run_id))
+        listening = []
+        try:
+            for receiver in self.receivers:
+                assert receiver.config.listen is not None
+                listener = MllpListener(receiver.name, receiver.config.listen, receiver_handler(receiver))
+                host, port = await listener.start()
+                self._listeners.append(listener)
+                listening.append(Listening(receiver.name, host, port, receiver.config.listen.tls is not None))
+        except BaseException:
+            await self.stop()
+            raise
+        for receiver in self.receivers:
+            row = await asyncio.to_thread(self.store.start_run, run_id, receiver.name)
+            self._runs.append((row, receiver))
+        self._janitor = asyncio.create_task(self._forget_old_ids())
+        return listening
+
+    async def stop(self) -> None:
+        if self._janitor is not None:
+            self._janitor.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._janitor
+            self._janitor = None
+        for listener in self._listeners:
+            await listener.close()
+        self._listeners = []
+        for row, receiver in self._runs:
+            await asyncio.to_thread(self.store.finish_run, row, receiver.counts, None)
+        self._runs = []
+
+    async def _forget_old_ids(self) -> None:
+        while True:
+            for receiver in self.receivers:
+                try:
+                    forgotten = await asyncio.to_thread(receiver.forget_old_ids)
+                except Exception as exc:  # housekeeping only: try again tomorrow
+                    log.warning("hl7.forget_failed", connector=receiver.name, error=type(exc).__name__)
+                else:
+                    if forgotten:
+                        log.info("hl7.forgot_control_ids", connector=receiver.name, count=forgotten)
+            await asyncio.sleep(_FORGET_EVERY_SECONDS)
+
+
+async def serve_mllp(settings: Settings, store: Store, only: list[str] | None = None,
+                     on_ready: Callable[[list[Listening]], None] | None = None,
+                     stop: asyncio.Event | None = None) -> None:
+    """Listen until ``stop`` is set (or the task is cancelled)."""
+    service = Hl7Service(settings, store, only)
+    try:
+        listening = await service.start()
+        if on_ready is not None:
+            on_ready(listening)
+        await (stop or asyncio.Event()).wait()
+    finally:
+        await service.stop()
