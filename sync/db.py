@@ -9,7 +9,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
 from sync.locks import migration_lock
@@ -55,6 +56,16 @@ def make_engine(url: str, pool_size: int = 5, echo: bool = False, max_overflow: 
         return engine
     return create_engine(driver_url(url), echo=echo, pool_size=pool_size, max_overflow=max_overflow,
                          pool_timeout=pool_timeout, pool_pre_ping=True, hide_parameters=True)
+
+
+def insert_ignoring_duplicates(connection: Connection, table: Table) -> Insert:
+    """An INSERT that skips a row whose key another worker wrote first (not an error)."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    return table.insert().prefix_with("IGNORE")  # MySQL / MariaDB
 
 
 def alembic_config(engine: Engine) -> Config:
