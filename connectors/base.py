@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from sync.service.schedule import DEFAULT_POLL, Schedule
 from sync.settings_base import SettingsModel
 
 Cursor = dict[str, Any]
@@ -27,6 +28,8 @@ class ConnectorSettings(SettingsModel):
     kind: str
     mapping: str = Field(description="a preset name from mappings/ or a path to a mapping YAML file")
     enabled: bool = True
+    schedule: Schedule = Field(DEFAULT_POLL, description="how often `clinicsync run` polls it: "
+                               "{interval: 5m} or {cron: '*/10 7-19 * * 1-5'} (clinic time)")
 
 
 @dataclass(frozen=True)

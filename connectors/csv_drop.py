@@ -68,24 +68,35 @@ class _FileInfo:
 
 
 def _digest_and_encoding(path: Path, configured: str) -> _FileInfo:
-    """One streaming pass: the content hash, and (auto) whether the bytes are UTF-8."""
+    """One streaming pass: the content hash, and (auto) the first of UTF-8, cp1252 and
+    latin-1 that decodes every byte (latin-1 always does: a file is never unreadable)."""
     digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8 = True
+    candidates = {name: codecs.getincrementaldecoder(name)() for name in ("utf-8", "cp1252")}
+    failed: set[str] = set()
     first = b""
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             if not first:
                 first = chunk[:4]
             digest.update(chunk)
-            if utf8 and configured == "auto":
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    utf8 = False
+            if configured == "auto":
+                for name, decoder in candidates.items():
+                    if name not in failed:
+                        try:
+                            decoder.decode(chunk)
+                        except UnicodeDecodeError:
+                            failed.add(name)
+    for name, decoder in candidates.items():
+        try:
+            decoder.decode(b"", final=True)  # a multi-byte sequence cut off at the end
+        except UnicodeDecodeError:
+            failed.add(name)
     encoding = configured
     if configured == "auto":
-        encoding = "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else ("utf-8" if utf8 else "cp1252")
+        if first.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        else:
+            encoding = next((name for name in candidates if name not in failed), "latin-1")
     return _FileInfo(path, digest.hexdigest(), encoding)
 
 
@@ -121,13 +132,20 @@ class CsvDropConnector(Connector):
         snapshot = self.settings.mode == "snapshot"
         name = info.path.name
         finished = remember(done, info.digest, name)
+        undecodable = (f"not readable as {info.encoding}, rest of file skipped (set `encoding:` for this "
+                       "connector, or export as UTF-8)")
         with info.path.open("r", encoding=info.encoding, newline="") as handle:
-            sample = handle.read(_SNIFF_BYTES)
-            handle.seek(0)
-            delimiter = self.settings.delimiter or _sniff_delimiter(sample)
-            reader = csv.reader(handle, delimiter=delimiter)
-            header = [h.strip() for h in next(reader, [])]
-            problem = self._header_problem(header)
+            try:
+                sample = handle.read(_SNIFF_BYTES)
+                handle.seek(0)
+                delimiter = self.settings.delimiter or _sniff_delimiter(sample)
+                reader = csv.reader(handle, delimiter=delimiter)
+                header = [h.strip() for h in next(reader, [])]
+                problem = self._header_problem(header)
+            except UnicodeDecodeError:
+                header, problem = [], f"the header is {undecodable}"
+            except csv.Error as exc:
+                header, problem = [], f"unreadable CSV header: {exc}"
             if problem:
                 yield Batch(rejected=[Rejected(position=f"{name}:1", reason=problem, raw=None)],
                             cursor=drop_cursor(finished), snapshot=False, source=name)
@@ -141,6 +159,9 @@ class CsvDropConnector(Connector):
                 except csv.Error as exc:
                     rejected.append(Rejected(f"{name}:{reader.line_num}",
                                              f"unreadable CSV, rest of file skipped: {exc}"))
+                    row = None
+                except UnicodeDecodeError:
+                    rejected.append(Rejected(f"{name}:{reader.line_num + 1}", undecodable))
                     row = None
                 if row is None:
                     break

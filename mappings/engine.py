@@ -274,8 +274,8 @@ class CompiledMapping:
         tz_name = values.get("timezone") or self.clinic_timezone
         try:
             zone(tz_name)
-        except TimeError as exc:
-            raise MappingError("timezone", str(exc)) from None
+        except TimeError:  # the reason never repeats the value: a shifted column may hold PHI
+            raise MappingError("timezone", "unknown IANA time zone (e.g. America/Chicago)") from None
         start_raw = values.get("start")
         if start_raw is None:
             raise MappingError("start", "missing")
@@ -290,7 +290,10 @@ class CompiledMapping:
             except TimeError as exc:
                 raise MappingError("end", str(exc)) from None
         elif values.get("duration_minutes") is not None:
-            end = start + timedelta(minutes=values["duration_minutes"])
+            try:
+                end = start + timedelta(minutes=values["duration_minutes"])
+            except OverflowError:
+                raise MappingError("duration_minutes", "out of range") from None
         else:
             raise MappingError("end", "missing: give end or duration_minutes")
         if end <= start:
@@ -317,7 +320,10 @@ def _updated_utc(value: Any, tz_name: str) -> datetime | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone(tz_name))
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59-12:00 is past datetime.max in UTC
+        raise MappingError("source_updated_at", "date-time out of range") from None
 
 
 def _patient(values: dict[str, Any]) -> NormalizedPatient | None:

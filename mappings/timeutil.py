@@ -54,8 +54,11 @@ def localize(naive: datetime, zone_name: str) -> datetime:
 
 
 def to_utc(value: datetime, zone_name: str) -> datetime:
-    aware = value if value.tzinfo is not None else localize(value, zone_name)
-    return aware.astimezone(UTC)
+    try:
+        aware = value if value.tzinfo is not None else localize(value, zone_name)
+        return aware.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59-12:00 is past datetime.max in UTC
+        raise TimeError("date-time out of range") from None
 
 
 def iso_z(value: datetime) -> str:

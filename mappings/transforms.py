@@ -40,7 +40,7 @@ def as_string(value: Any) -> str:
 def as_integer(value: Any) -> int:
     try:
         return int(float(str(value).strip()))
-    except ValueError:
+    except (ValueError, OverflowError):  # "abc", "nan", "1e400"
         raise TransformError("not a whole number") from None
 
 

@@ -9,8 +9,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+
+from sync.locks import migration_lock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -39,16 +42,30 @@ def driver_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str, pool_size: int = 5, echo: bool = False) -> Engine:
+def make_engine(url: str, pool_size: int = 5, echo: bool = False, max_overflow: int = 10,
+                pool_timeout: float = 30.0) -> Engine:
+    """``hide_parameters``: a failed statement's error (which reaches run reports) never
+    carries the row's values, which may be patient data."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(driver_url(url), echo=echo, pool_size=pool_size, pool_pre_ping=True)
+    return create_engine(driver_url(url), echo=echo, pool_size=pool_size, max_overflow=max_overflow,
+                         pool_timeout=pool_timeout, pool_pre_ping=True, hide_parameters=True)
+
+
+def insert_ignoring_duplicates(connection: Connection, table: Table) -> Insert:
+    """An INSERT that skips a row whose key another worker wrote first (not an error)."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    return table.insert().prefix_with("IGNORE")  # MySQL / MariaDB
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -68,7 +85,10 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    """Migrate under the migration lock: several workers or replicas starting at once
+    migrate once; the others wait for it, then find nothing to do."""
+    with migration_lock(engine):
+        command.upgrade(alembic_config(engine), revision)
 
 
 def ensure_schema(engine: Engine) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import traceback
 import uuid
 from collections.abc import Callable
@@ -10,25 +12,37 @@ from typing import Any
 
 import orjson
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import Batch, ConnectorError, ConnectorSettings
 from connectors.registry import build_connector
 from mappings.engine import CompiledMapping, load_mapping
 from mappings.model import MappingError
+from sync.locks import HeldLock, poll_lock
 from sync.settings import Settings
 from sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store
 
 log = structlog.get_logger("clinicsync.sync")
 BatchCallback = Callable[[str, Counts], None]
+BUSY = "skipped: another worker is polling it right now"
+
+
+class PollInterrupted(ConnectorError):
+    """The worker is shutting down: the poll stopped after its last stored batch."""
+
+
+class PollLockLost(ConnectorError):
+    """The poll lock's database session dropped: another worker may take over, so stop."""
 
 
 @dataclass
 class ConnectorReport:
     counts: Counts = field(default_factory=Counts)
     error: str | None = None
+    skipped: str | None = None  # why this worker did not poll it (not a failure)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.counts.as_dict(), "error": self.error}
+        return {**self.counts.as_dict(), "error": self.error, "skipped": self.skipped}
 
 
 @dataclass
@@ -51,6 +65,15 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
+def raw_text(data: Any) -> str:
+    """The record as text for the quarantine. orjson refuses some values a JSON source can
+    give (integers past 64 bits); the standard library takes them."""
+    try:
+        return orjson.dumps(data, default=str).decode()
+    except TypeError:
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
 def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], list[QuarantineEntry]]:
     """Map each record; a record that fails goes to quarantine with its reason."""
     mapped: list[Mapped] = []
@@ -63,11 +86,11 @@ def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], lis
             quarantined.append(QuarantineEntry(
                 record.position, exc.reason, field=exc.field,
                 record_id=record.record_id or mapping.peek_id(record.data),
-                raw=orjson.dumps(record.data, default=str).decode()))
+                raw=raw_text(record.data)))
         except Exception as exc:  # a mapping must never crash a run on odd input
             quarantined.append(QuarantineEntry(
                 record.position, f"unexpected mapping failure ({type(exc).__name__})",
-                record_id=record.record_id, raw=orjson.dumps(record.data, default=str).decode()))
+                record_id=record.record_id, raw=raw_text(record.data)))
     return mapped, quarantined
 
 
@@ -119,15 +142,55 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     return report
 
 
+def _watch(on_batch: BatchCallback | None, lock: HeldLock, stop: threading.Event | None) -> BatchCallback:
+    """After each stored batch: report progress, then stop if asked to or if the lock is gone."""
+
+    def after_batch(connector: str, counts: Counts) -> None:
+        if on_batch is not None:
+            on_batch(connector, counts)
+        if stop is not None and stop.is_set():
+            raise PollInterrupted(f"connector {connector}: stopped after {counts.fetched} records because the "
+                                  "worker is shutting down; the next run resumes from the stored cursor")
+        if lock.lost():
+            raise PollLockLost(f"connector {connector}: lost its poll lock (the database connection dropped); "
+                               "stopped after the last stored batch")
+
+    return after_batch
+
+
+def poll_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
+                   on_batch: BatchCallback | None = None, stop: threading.Event | None = None) -> ConnectorReport:
+    """Poll one connector under its poll lock: one worker at a time; the others skip it."""
+    try:
+        with poll_lock(store.engine, config.name) as lock:
+            if lock is None:
+                log.info("connector.skipped", connector=config.name, reason="polled by another worker")
+                return ConnectorReport(skipped=BUSY)
+            abandoned = store.abandon_runs(config.name)
+            if abandoned:
+                log.warning("connector.runs_abandoned", connector=config.name, count=abandoned)
+            return sync_connector(settings, store, config, run_id, _watch(on_batch, lock, stop))
+    except SQLAlchemyError as exc:  # the store itself failed (down, restarted, connection killed)
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        log.error("connector.store_failed", connector=config.name, error=type(exc).__name__)
+        return ConnectorReport(error=f"store error ({type(exc).__name__}): {cause}")
+
+
 def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
-              on_batch: BatchCallback | None = None, run_id: str | None = None) -> RunReport:
+              on_batch: BatchCallback | None = None, run_id: str | None = None,
+              stop: threading.Event | None = None) -> RunReport:
+    """Poll each enabled connector once. ``stop``: once set, claim no further connector
+    and end the current poll after its next stored batch."""
     report = RunReport(run_id or new_run_id())
     structlog.contextvars.bind_contextvars(run_id=report.run_id)
     try:
         for config in settings.connectors:
             if not config.enabled or (only and config.name not in only):
                 continue
-            report.connectors[config.name] = sync_connector(settings, store, config, report.run_id, on_batch)
+            if stop is not None and stop.is_set():
+                break
+            report.connectors[config.name] = poll_connector(settings, store, config, report.run_id, on_batch,
+                                                            stop)
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return report

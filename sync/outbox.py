@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
+from sync.db import insert_ignoring_duplicates
 from sync.model import Event, EventConsumer
 from sync.types import utcnow
 
@@ -33,9 +34,10 @@ def claim_offset(connection: Connection, consumer: str) -> int:
     if connection.dialect.name == "postgresql":
         query = query.with_for_update()
     offset = connection.execute(query).scalar_one_or_none()
-    if offset is None:
-        connection.execute(insert(CONSUMERS).values(consumer=consumer, last_event_id=0, updated_at=utcnow()))
-        return 0
+    if offset is None:  # first use; two workers may get here at once: one row, then the lock
+        connection.execute(insert_ignoring_duplicates(connection, CONSUMERS).values(
+            consumer=consumer, last_event_id=0, updated_at=utcnow()))
+        offset = connection.execute(query).scalar_one()
     return int(offset)
 
 

@@ -4,6 +4,7 @@ run's JSON, beside "connectors"."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,9 +46,11 @@ def status_sections() -> list[StatusSection]:
 
 
 def run_once(settings: Settings, store: Store, only: list[str] | None = None,
-             on_batch: BatchCallback | None = None) -> RunReport:
-    report = sync_once(settings, store, only, on_batch)
+             on_batch: BatchCallback | None = None, stop: threading.Event | None = None) -> RunReport:
+    report = sync_once(settings, store, only, on_batch, stop=stop)
     for stage in stages():
+        if stop is not None and stop.is_set():
+            break  # shutting down: claim no more work; the next run picks it up
         try:
             result = stage.run(settings, store, report.run_id)
         except Exception as exc:  # one stage failing must not hide the others' work

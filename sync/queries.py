@@ -73,6 +73,13 @@ def connector_status(store: Store) -> list[dict[str, Any]]:
             select(R.connector, func.max(R.finished_at)).where(R.status == "ok").group_by(R.connector)).all())
         quarantined: dict[str, int] = dict(connection.execute(
             select(Q.connector, func.count()).group_by(Q.connector)).all())
+        # Failed runs since the last good one: what "failing N runs in a row" alerts on.
+        ok = (select(R.connector.label("connector"), func.max(R.id).label("ok_id"))
+              .where(R.status == "ok").group_by(R.connector).subquery())
+        failing: dict[str, int] = dict(connection.execute(
+            select(R.connector, func.count())
+            .select_from(SyncRun.__table__.outerjoin(ok, ok.c.connector == R.connector))  # type: ignore[attr-defined]
+            .where(R.status == "failed", R.id > func.coalesce(ok.c.ok_id, 0)).group_by(R.connector)).all())
     out = []
     for run in sorted(last_runs, key=lambda r: r.connector):
         out.append({
@@ -85,6 +92,7 @@ def connector_status(store: Store) -> list[dict[str, Any]]:
             "counts": orjson.loads(run.counts),
             "error": run.error,
             "quarantined": quarantined.get(run.connector, 0),
+            "failing_runs": failing.get(run.connector, 0),
         })
     return out
 

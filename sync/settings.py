@@ -22,6 +22,7 @@ from sync.calendar.settings import CalendarSettings
 from sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
 from sync.reminders.settings import RemindersSettings
 from sync.server.settings import ServerSettings
+from sync.service.settings import ServiceSettings
 from sync.settings_base import SettingsModel, base_dir_from
 from sync.ui.settings import UiSettings
 
@@ -57,7 +58,9 @@ class ClinicSettings(SettingsModel):
 
 class StoreSettings(SettingsModel):
     url: str = Field("sqlite:///.clinicsync/clinicsync.db", description="any SQLAlchemy URL")
-    pool_size: int = Field(5, ge=1, le=100)
+    pool_size: int = Field(5, ge=1, le=100, description="connections kept open per process")
+    max_overflow: int = Field(10, ge=0, le=100, description="extra connections allowed at peaks")
+    pool_timeout: float = Field(30, gt=0, description="seconds to wait for a free connection")
     echo: bool = False
 
     @field_validator("url")
@@ -81,6 +84,7 @@ class SettingsRoot(SettingsModel):
     store: StoreSettings = StoreSettings()
     logging: LoggingSettings = LoggingSettings()
     reminders: RemindersSettings = RemindersSettings()
+    service: ServiceSettings = ServiceSettings()
 
 
 def _union(models: tuple[type[SettingsModel], ...]) -> Any:

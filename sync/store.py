@@ -126,7 +126,8 @@ class Store:
 
     @classmethod
     def open(cls, settings: StoreSettings) -> Store:
-        engine = make_engine(settings.url, settings.pool_size, settings.echo)
+        engine = make_engine(settings.url, settings.pool_size, settings.echo, settings.max_overflow,
+                             settings.pool_timeout)
         ensure_schema(engine)
         return cls(engine)
 
@@ -164,6 +165,17 @@ class Store:
             connection.execute(update(RUNS).where(RUNS.c.id == row_id).values(
                 status="failed" if error else "ok", counts=orjson.dumps(counts.as_dict()).decode(),
                 error=error, finished_at=utcnow()))
+
+    def abandon_runs(self, connector: str) -> int:
+        """Close the runs a dead worker left `running`. Call it only while holding the
+        connector's poll lock: then no live worker can own them."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(RUNS).where(RUNS.c.connector == connector, RUNS.c.status == "running")
+                .values(status="failed", finished_at=utcnow(),
+                        error="abandoned: the worker stopped before finishing (crash or kill); "
+                              "the next run resumed from the last stored batch"))
+            return int(result.rowcount)
 
     # -- the batch ------------------------------------------------------------------------
     def apply_batch(self, connector: str, run_id: str, mapped: Sequence[Mapped],

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, bindparam, select, update
 
 from sync.calendar.model import LINKS
 from sync.calendar.provider import Op, Outcome, Target
+from sync.db import insert_ignoring_duplicates
 from sync.model import Appointment
 from sync.types import utcnow
 
@@ -53,16 +53,6 @@ def all_links(engine: Engine, provider: str) -> list[Link]:
         return [_link(r) for r in connection.execute(select(LINKS).where(LINKS.c.provider == provider))]
 
 
-def _insert_ignoring_duplicates(connection: Connection) -> Insert:
-    """Another worker may have written the same link first: that is fine, not an error."""
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(LINKS).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(LINKS).on_conflict_do_nothing()
-    return LINKS.insert().prefix_with("IGNORE")  # MySQL / MariaDB
-
-
 def ensure_pending(engine: Engine, wanted: Sequence[tuple[int, Target, str]]) -> dict[tuple[int, Target], int]:
     """Write a ``pending`` row for each (appointment, target, event id) before its first push,
     so a crash between the call and the bookkeeping is settled by the next run."""
@@ -71,7 +61,7 @@ def ensure_pending(engine: Engine, wanted: Sequence[tuple[int, Target, str]]) ->
     with engine.begin() as connection:
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start:start + _CHUNK]
-            connection.execute(_insert_ignoring_duplicates(connection), [
+            connection.execute(insert_ignoring_duplicates(connection, LINKS), [
                 {"appointment_id": a, "provider": t.provider, "account": t.account, "calendar_id": t.calendar_id,
                  "event_id": e, "state": "pending", "attempts": 0, "updated_at": now} for a, t, e in chunk])
             appointment_ids = sorted({a for a, _, _ in chunk})

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from connectors.registry import build_connector
 from sync import db
-from sync.cli import appointments, calendar, fhir, hl7, quarantine, remind, reminders, serve, templates, ui
+from sync.cli import appointments, calendar, fhir, hl7, quarantine, remind, reminders, run, serve, templates, ui
 from sync.cli.context import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -41,6 +41,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(appointments.app, name="appointments")
 app.add_typer(quarantine.app, name="quarantine")
+app.command("run")(run.run_command)
 app.command("serve")(serve.serve)
 app.add_typer(fhir.app, name="fhir")
 app.add_typer(calendar.app, name="calendar")
@@ -151,8 +152,12 @@ def _print_report(report: RunReport) -> None:
         table.add_column(key)
     for name, result in report.connectors.items():
         counts = result.counts.as_dict()
-        table.add_row(name, *(str(counts[k]) for k in keys), f"[red]{result.error}[/red]" if result.error else "")
+        note = f"[red]{result.error}[/red]" if result.error else ("[yellow]skipped[/yellow]" if result.skipped else "")
+        table.add_row(name, *(str(counts[k]) for k in keys), note)
     out_console.print(table)
+    for name, result in report.connectors.items():
+        if result.skipped:
+            out_console.print(f"{name}: {result.skipped}")
 
 
 @app.command()

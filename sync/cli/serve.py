@@ -9,6 +9,7 @@ import uvicorn
 
 from sync.cli.context import app_context
 from sync.server.app import create_app
+from sync.server.serving import uvicorn_config
 from sync.server.settings import ServerSettings
 
 
@@ -22,6 +23,4 @@ def serve(
     settings = context.settings
     server = settings.server or ServerSettings()
     app = create_app(settings, context.store)
-    # uvicorn's own access log prints raw paths (tokens); ours logs route templates.
-    uvicorn.run(app, host=host or server.host, port=port or server.port, access_log=False, log_config=None,
-                server_header=False, proxy_headers=True)
+    uvicorn.Server(uvicorn_config(app, server, host, port)).run()

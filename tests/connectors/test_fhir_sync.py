@@ -17,7 +17,7 @@ from sync.store import Store
 from tests.connectors.fhir_fake import FakeFhir, Seen, appointment, location, patient, pem, practitioner, rsa_key
 
 ZERO = {"fetched": 0, "created": 0, "updated": 0, "rescheduled": 0, "cancelled": 0, "noshow": 0, "deleted": 0,
-        "unchanged": 0, "quarantined": 0, "error": None}
+        "unchanged": 0, "quarantined": 0, "error": None, "skipped": None}
 
 
 @pytest.fixture

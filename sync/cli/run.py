@@ -1,0 +1,73 @@
+"""`clinicsync run`: the long-running service (polls, post-sync stages, the reminder
+dispatcher and, with --serve, the HTTP server), stopped cleanly by SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+from typing import Annotated
+
+import structlog
+import typer
+
+from sync.cli.context import EXIT_FAILED, app_context, fail_config
+from sync.locks import WorkerLocked, sqlite_worker_lock
+from sync.service.jobs import ServiceContext, ServiceOptions, collect_jobs
+from sync.service.runner import Service
+from sync.service.signals import stop_signals
+from sync.settings import Settings
+from sync.store import Store
+
+log = structlog.get_logger("clinicsync.service")
+
+
+def _check_pool(settings: Settings, store: Store, jobs: int) -> None:
+    """Each poll in flight holds two connections (its lock and its work): warn when all
+    jobs running at once could exhaust the pool and wait out store.pool_timeout."""
+    if store.engine.dialect.name == "sqlite":
+        return  # one writer at a time, and its locks are files
+    available = settings.store.pool_size + settings.store.max_overflow
+    if available < 2 * jobs + 1:
+        log.warning("store.pool_small", connections=available, jobs=jobs, suggested=2 * jobs + 1,
+                    detail="raise store.pool_size or store.max_overflow (docs/operations.md, sizing)")
+
+
+def run_command(
+    ctx: typer.Context,
+    serve: Annotated[bool, typer.Option("--serve", help="also host the HTTP server (webhooks, /healthz, "
+                                                        "/metrics) in this process")] = False,
+    connector: Annotated[list[str] | None, typer.Option(help="only these connectors")] = None,
+    grace: Annotated[float | None, typer.Option(
+        help="seconds work in flight may take to stop on SIGTERM (default: service.shutdown_grace)")] = None,
+) -> None:
+    """Run continuously: poll each connector on its own schedule and run the post-sync stages.
+
+    Several workers may share one PostgreSQL store (each connector is polled by one of
+    them at a time); a SQLite store allows one. SIGTERM/SIGINT stop it cleanly (exit 0).
+    """
+    context = app_context(ctx)
+    settings = context.settings
+    unknown = sorted(set(connector or ()) - {c.name for c in settings.connectors})
+    if unknown:
+        fail_config(f"--connector: no connector named {', '.join(unknown)} in {settings.source}")
+    store = context.store
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(sqlite_worker_lock(store.engine))
+        except WorkerLocked as exc:
+            fail_config(str(exc))
+        service_ctx = ServiceContext(settings, store, ServiceOptions(serve, tuple(connector or ())))
+        jobs = collect_jobs(service_ctx)
+        if not jobs:
+            fail_config("nothing to run: no enabled connector (and no other job) in the settings")
+        _check_pool(settings, store, len(jobs))
+        wait = timedelta(seconds=grace) if grace is not None else settings.service.grace()
+        wakeup = stack.enter_context(stop_signals())
+        service = Service(service_ctx, jobs, on_stop=wakeup.wake)
+        service.start()
+        wakeup.wait()
+        log.info("service.stopping", signal=wakeup.signals[0] if wakeup.signals else None,
+                 grace_seconds=wait.total_seconds())
+        service.shutdown(wait)
+    if service.failed:
+        raise typer.Exit(EXIT_FAILED)

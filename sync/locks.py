@@ -1,0 +1,282 @@
+"""Who may do what when several workers share one store: one poller per connector, one
+migrator per database, one `run` worker per SQLite file.
+
+Built on the database's own locks, never on a home-made coordinator: PostgreSQL session
+advisory locks (held on a dedicated connection, so a worker that dies releases them with
+its connection), MySQL/MariaDB ``GET_LOCK``, and for SQLite ``flock`` files in a folder
+next to the database file (released by the kernel when the process dies, even on kill -9).
+Lock names are scoped by the schema/database, so two deployments on one server never
+block each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+_MEMORY_LOCKS: dict[tuple[str, ...], threading.Lock] = {}
+_LANES: dict[str, threading.Lock] = {}
+_REGISTRY_GUARD = threading.Lock()
+_FILE_WAIT_STEP = 0.05
+
+
+class LockTimeout(RuntimeError):
+    """A blocking lock was not granted within its bound."""
+
+
+class WorkerLocked(RuntimeError):
+    """Another `clinicsync run` already works on this SQLite file."""
+
+    def __init__(self, database: Path, holder: str) -> None:
+        self.database, self.holder = database, holder
+        who = f" (pid {holder})" if holder else ""
+        super().__init__(
+            f"another `clinicsync run`{who} is already using the SQLite store {database}. SQLite supports "
+            "one worker: stop the other one, or move the store to PostgreSQL (store.url) to run several.")
+
+
+class HeldLock:
+    """A lock this worker holds. ``lost()`` says whether it may have been taken from us."""
+
+    def lost(self) -> bool:
+        return False
+
+
+class _SessionLock(HeldLock):
+    """A lock tied to a database session: lost when that connection is gone."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.gone = False
+
+    def lost(self) -> bool:
+        if not self.gone:
+            try:
+                self.connection.exec_driver_sql("SELECT 1")
+            except SQLAlchemyError:
+                self.gone = True
+        return self.gone
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The database file of a SQLite engine (None for other databases or in-memory)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    return Path(database).resolve()
+
+
+def lock_folder(database: Path) -> Path:
+    return database.with_name(database.name + ".locks")
+
+
+def _digest(parts: tuple[str, ...]) -> bytes:
+    return hashlib.sha256("\x1f".join(parts).encode()).digest()
+
+
+def advisory_key(*parts: str) -> int:
+    """A stable signed 64-bit key (PostgreSQL advisory lock ids are bigint)."""
+    return int.from_bytes(_digest(("clinicsync", *parts))[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def try_lock(engine: Engine, *name: str, wait: float | None = None) -> Iterator[HeldLock | None]:
+    """Hold the lock ``name`` (e.g. ``("poll", "emr")``) for the block.
+
+    ``wait=None`` never waits: yields None at once when another worker holds it.
+    ``wait=seconds`` waits up to that long, then raises LockTimeout.
+    """
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        manager = _postgres_lock(engine, name, wait)
+    elif dialect in ("mysql", "mariadb"):
+        manager = _mysql_lock(engine, name, wait)
+    else:
+        database = sqlite_file(engine)
+        if database is not None:
+            manager = _file_lock(lock_folder(database) / f"{'-'.join(name)}.lock", wait)
+        else:
+            manager = _memory_lock(name, wait)
+    with manager as held:
+        yield held
+
+
+def poll_lock(engine: Engine, connector: str) -> contextlib.AbstractContextManager[HeldLock | None]:
+    """One worker polls a connector at a time; the others skip it and never wait."""
+    return try_lock(engine, "poll", connector)
+
+
+def migration_lock(engine: Engine, wait: float = 600.0) -> contextlib.AbstractContextManager[HeldLock | None]:
+    """Migrations run once: a second `db upgrade` waits for the first, then finds nothing to do."""
+    return try_lock(engine, "migrate", wait=wait)
+
+
+def store_lane(engine: Engine) -> contextlib.AbstractContextManager[object]:
+    """SQLite has a single writer, and its outbox offsets are not row-locked: jobs of one
+    process that write take turns. Other databases lock rows themselves: no lane."""
+    if engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    key = str(sqlite_file(engine) or id(engine))
+    with _REGISTRY_GUARD:
+        lane = _LANES.setdefault(key, threading.Lock())
+    return lane
+
+
+@contextlib.contextmanager
+def sqlite_worker_lock(engine: Engine) -> Iterator[None]:
+    """Refuse a second `clinicsync run` on one SQLite file (raises WorkerLocked).
+
+    The lock file holds the owner's pid for the message; the kernel releases the lock
+    when the process exits, however it exits. Other databases: nothing to do.
+    """
+    database = sqlite_file(engine)
+    if database is None:
+        yield
+        return
+    path = lock_folder(database) / "run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            raise WorkerLocked(database, holder) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+# -- one implementation per kind of database --------------------------------------------------
+
+def _autocommit(engine: Engine) -> Connection:
+    """A dedicated connection that is never left idle in a transaction while holding a lock."""
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _release_session(held: _SessionLock, statement: str, params: dict[str, object]) -> None:
+    connection = held.connection
+    try:
+        if not held.gone:
+            connection.execute(text(statement), params)
+    except SQLAlchemyError:
+        held.gone = True
+    finally:
+        if held.gone:
+            connection.invalidate()  # the session is gone, and its locks with it
+        connection.close()
+
+
+@contextlib.contextmanager
+def _postgres_lock(engine: Engine, name: tuple[str, ...], wait: float | None) -> Iterator[HeldLock | None]:
+    connection = _autocommit(engine)
+    try:
+        schema = connection.exec_driver_sql("SELECT current_schema()").scalar() or ""
+        params: dict[str, object] = {"key": advisory_key(str(schema), *name)}
+        if wait is None:
+            granted = bool(connection.execute(
+                text("SELECT pg_try_advisory_lock(CAST(:key AS BIGINT))"), params).scalar())
+        else:
+            connection.exec_driver_sql(f"SET lock_timeout = {max(1, int(wait * 1000))}")
+            try:
+                connection.execute(text("SELECT pg_advisory_lock(CAST(:key AS BIGINT))"), params)
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                    raise LockTimeout(f"lock {'/'.join(name)} not granted within {wait:g} s") from None
+                raise
+            connection.exec_driver_sql("RESET lock_timeout")
+            granted = True
+    except BaseException:
+        connection.close()
+        raise
+    if not granted:
+        connection.close()
+        yield None
+        return
+    held = _SessionLock(connection)
+    try:
+        yield held
+    finally:
+        _release_session(held, "SELECT pg_advisory_unlock(CAST(:key AS BIGINT))", params)
+
+
+@contextlib.contextmanager
+def _mysql_lock(engine: Engine, name: tuple[str, ...], wait: float | None) -> Iterator[HeldLock | None]:
+    connection = _autocommit(engine)
+    try:
+        database = connection.exec_driver_sql("SELECT DATABASE()").scalar() or ""
+        params: dict[str, object] = {"name": "clinicsync-" + _digest((str(database), *name)).hex()[:52]}
+        granted = connection.execute(text("SELECT GET_LOCK(:name, :wait)"),
+                                     {**params, "wait": 0 if wait is None else wait}).scalar()
+    except BaseException:
+        connection.close()
+        raise
+    if granted != 1:
+        connection.close()
+        if wait is not None:
+            raise LockTimeout(f"lock {'/'.join(name)} not granted within {wait:g} s")
+        yield None
+        return
+    held = _SessionLock(connection)
+    try:
+        yield held
+    finally:
+        _release_session(held, "SELECT RELEASE_LOCK(:name)", params)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, wait: float | None) -> Iterator[HeldLock | None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = None if wait is None else time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is None:
+                    yield None
+                    return
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"lock file {path} not granted within {wait:g} s") from None
+                time.sleep(_FILE_WAIT_STEP)  # flock has no timeout; migrations are rare
+        try:
+            yield HeldLock()
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _memory_lock(name: tuple[str, ...], wait: float | None) -> Iterator[HeldLock | None]:
+    with _REGISTRY_GUARD:
+        lock = _MEMORY_LOCKS.setdefault(name, threading.Lock())
+    granted = lock.acquire(blocking=False) if wait is None else lock.acquire(timeout=wait)
+    if not granted:
+        if wait is not None:
+            raise LockTimeout(f"lock {'/'.join(name)} not granted within {wait:g} s")
+        yield None
+        return
+    try:
+        yield HeldLock()
+    finally:
+        lock.release()

@@ -1,0 +1,16 @@
+"""How clinicsync runs its HTTP app under uvicorn: one configuration for `clinicsync serve`
+and for `clinicsync run --serve`."""
+
+from __future__ import annotations
+
+import uvicorn
+from fastapi import FastAPI
+
+from sync.server.settings import ServerSettings
+
+
+def uvicorn_config(app: FastAPI, server: ServerSettings, host: str | None = None,
+                   port: int | None = None) -> uvicorn.Config:
+    # uvicorn's own access log prints raw paths (tokens); ours logs route templates.
+    return uvicorn.Config(app, host=host or server.host, port=port or server.port, access_log=False,
+                          log_config=None, server_header=False, proxy_headers=True)

@@ -1,0 +1,57 @@
+"""When a periodic job runs: every ``interval`` (``5m``, ``30s``) or at the times of a
+``cron`` expression read in the clinic's time zone (croniter)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from croniter import croniter
+from pydantic import Field, model_validator
+
+from mappings.timeutil import parse_duration, zone
+from sync.settings_base import SettingsModel
+
+
+class Schedule(SettingsModel):
+    """Exactly one of ``interval`` or ``cron``."""
+
+    interval: str | None = Field(None, description="a duration: 30s, 5m, 1h, 1d")
+    cron: str | None = Field(None, description="a cron expression in clinic time, e.g. '*/10 7-19 * * 1-5'")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Schedule:
+        if (self.interval is None) == (self.cron is None):
+            raise ValueError("give exactly one of `interval` (e.g. 5m) or `cron` (e.g. '*/5 * * * *')")
+        if self.interval is not None and self.period() <= timedelta(0):
+            raise ValueError(f"interval {self.interval!r} must be longer than zero")
+        if self.cron is not None and not croniter.is_valid(self.cron):
+            raise ValueError(f"cron {self.cron!r} is not a valid cron expression (five fields: m h dom mon dow)")
+        return self
+
+    @classmethod
+    def every(cls, interval: str) -> Schedule:
+        return cls(interval=interval)
+
+    def period(self) -> timedelta:
+        assert self.interval is not None
+        return parse_duration(self.interval)
+
+    def next_due(self, previous: datetime | None, now: datetime, timezone: str = "UTC") -> datetime:
+        """The next time to run, given the previous due time (None: never ran).
+
+        An interval runs at once the first time, then every ``interval``; a run that
+        overran is followed at once by one run, never by a burst of missed ones. A cron
+        schedule runs at its next time strictly after both ``now`` and ``previous``.
+        """
+        if self.interval is not None:
+            return now if previous is None else max(previous + self.period(), now)
+        assert self.cron is not None
+        base = now if previous is None else max(previous, now)
+        following: datetime = croniter(self.cron, base.astimezone(zone(timezone))).get_next(datetime)
+        return following.astimezone(UTC)
+
+    def describe(self) -> str:
+        return f"every {self.interval}" if self.interval is not None else f"cron {self.cron!r}"
+
+
+DEFAULT_POLL = Schedule(interval="5m")

@@ -1,0 +1,26 @@
+"""The `service:` section of settings.yaml: how `clinicsync run` behaves."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field, field_validator
+
+from mappings.timeutil import parse_duration
+from sync.settings_base import SettingsModel
+
+
+class ServiceSettings(SettingsModel):
+    shutdown_grace: str = Field(
+        "25s", description="on SIGTERM/SIGINT, how long work in flight may take to finish or release "
+                           "before the process exits anyway (keep it below Kubernetes' "
+                           "terminationGracePeriodSeconds, 30s by default)")
+
+    @field_validator("shutdown_grace")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    def grace(self) -> timedelta:
+        return parse_duration(self.shutdown_grace)

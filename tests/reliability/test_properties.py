@@ -1,0 +1,164 @@
+"""Bad input at scale (hypothesis, bounded): no input crashes a run; each bad record is
+quarantined with a reason, and the rest goes on."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from connectors.base import Batch, RawRecord
+from mappings.engine import load_mapping
+from mappings.model import MappingError
+from sync.db import make_engine, upgrade
+from sync.demo import COLUMNS
+from sync.engine import map_batch, new_run_id, sync_connector
+from sync.settings import Settings, settings_model
+from sync.store import COUNT_KEYS, Store
+
+MAPPING = load_mapping("csv_default", "America/New_York", "US")
+MARKER = "Zqxv"  # a value the reasons must never repeat (a value may be patient data)
+SCALE = float(os.environ.get("CLINICSYNC_HYPOTHESIS_SCALE", "1"))  # raise it for a longer soak
+PURE = settings(max_examples=int(200 * SCALE), deadline=None)
+BOUNDED = settings(max_examples=int(40 * SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+TRICKY = st.sampled_from([
+    "", " ", "1e400", "-1e400", "nan", "inf", "-5", "0", "9" * 40, "2031-03-09 02:30", "2031-11-02 01:30",
+    "2031-02-30 10:00", "0001-01-01T00:00", "9999-12-31T23:59", "9999-12-31T23:59-12:00", "10000-01-01",
+    "2031-06-01T10:00+25:00", "+1 212 555 0100", "555-12", "a@b", "a@b.c", "cancelled", "maybe",
+    "Europe/Nowhere", "America/Chicago", "whatsapp:+12125550100", "sms", "pigeon", "yes", "Spanish", "xx-YY",
+])
+CELL = st.one_of(TRICKY, st.text(max_size=24), st.text(max_size=12).map(lambda t: MARKER + t))
+BASE = {"appointment_id": "A1", "start": "2031-05-04 09:30", "end": "", "duration_minutes": "30",
+        "timezone": "", "status": "booked", "type": "Check-up", "patient_id": "P1", "patient_name": "Ann Lee",
+        "patient_phone": "(212) 555-0142", "patient_email": "ann@example.org", "patient_language": "en",
+        "patient_channel": "sms", "doctor_id": "D1", "doctor_name": "Dr. B", "doctor_email": "b@example.org",
+        "location": "Main"}
+# Near-valid rows with a few fields broken find more than random dictionaries do.
+MUTATED = st.dictionaries(st.sampled_from(COLUMNS), CELL, min_size=1, max_size=4).map(lambda m: {**BASE, **m})
+RANDOM = st.dictionaries(st.one_of(st.sampled_from(COLUMNS), st.text(max_size=8)), CELL, max_size=len(COLUMNS) + 3)
+RECORDS = MUTATED | RANDOM
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | CELL,
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                    max_leaves=8)
+
+
+@given(RECORDS)
+@PURE
+def test_mapping_engine_maps_or_names_the_field(record: dict[str, str]) -> None:
+    """A flat (CSV-like) record either maps to a valid appointment or fails with a
+    MappingError naming the field, never with another exception."""
+    try:
+        appointment = MAPPING.apply(record)
+    except MappingError as exc:
+        assert exc.field and exc.reason
+        assert MARKER not in exc.reason and MARKER not in str(exc)
+        return
+    assert appointment.start.tzinfo is not None and appointment.end > appointment.start
+    assert appointment.external_id
+
+
+@given(st.lists(st.dictionaries(st.one_of(st.sampled_from(COLUMNS), st.text(max_size=8)), JSON, max_size=12),
+                max_size=8))
+@BOUNDED
+def test_map_batch_accounts_for_every_record(records: list[dict[str, Any]]) -> None:
+    """Any JSON-shaped records (FHIR-like nesting): every one is mapped or quarantined."""
+    batch = Batch([RawRecord(r, f"x:{n}") for n, r in enumerate(records)])
+    mapped, quarantined = map_batch(MAPPING, batch)
+    assert len(mapped) + len(quarantined) == len(records)
+    assert all(q.reason for q in quarantined)
+    assert not any(q.reason.startswith("unexpected") for q in quarantined), [q.reason for q in quarantined]
+
+
+# -- the CSV connector, end to end into a store ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('props') / 'store.db'}")
+    upgrade(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+def _settings(drop: Path, name: str, **extra: Any) -> Settings:
+    data = {"clinic": {"timezone": "America/New_York"}, "connectors": [
+        {"name": name, "kind": "csv", "mapping": "csv_default", "drop_dir": str(drop), "settle_seconds": 0,
+         "batch_size": 7, **extra}]}
+    return settings_model().model_validate({**data, "base_dir": drop}, context={"base_dir": drop})
+
+
+def _poll(store: Store, content: bytes, **extra: Any) -> tuple[str, dict[str, int], str | None]:
+    """One poll of a fresh connector over one file; returns its name, counts and error."""
+    name = f"p{uuid.uuid4().hex[:12]}"
+    with tempfile.TemporaryDirectory() as folder:
+        drop = Path(folder)
+        (drop / "export.csv").write_bytes(content)
+        config = _settings(drop, name, **extra)
+        report = sync_connector(config, store, config.connectors[0], new_run_id())
+        again = sync_connector(config, store, config.connectors[0], new_run_id())
+        assert again.error is None and again.counts.fetched == 0, "a stored file was read again"
+    return name, report.counts.as_dict(), report.error
+
+
+def _quarantine_reasons(store: Store, connector: str) -> list[str]:
+    with store.engine.connect() as connection:
+        return [r[0] for r in connection.execute(
+            text("SELECT reason FROM quarantine WHERE connector = :c"), {"c": connector})]
+
+
+@given(st.binary(max_size=1500) | st.text(max_size=600).map(lambda t: t.encode("utf-8", "surrogatepass")))
+@BOUNDED
+def test_any_file_is_read_without_crashing(store: Store, content: bytes) -> None:
+    name, counts, error = _poll(store, content)
+    assert error is None, error
+    outcome = sum(counts[k] for k in COUNT_KEYS if k != "fetched")
+    assert counts["fetched"] == outcome  # every record read is stored, unchanged or quarantined
+    reasons = _quarantine_reasons(store, name)
+    assert len(reasons) == counts["quarantined"] and all(reasons)
+
+
+GARBAGE = st.text(st.characters(blacklist_characters='"\r\n', blacklist_categories=("Cs",)), min_size=1,
+                  max_size=60)
+
+
+def _valid_row(n: int) -> dict[str, str]:
+    row = {c: "" for c in COLUMNS}
+    row.update({"appointment_id": f"V{n}", "start": f"2031-05-{1 + n % 28:02d} 09:{n % 60:02d}",
+                "duration_minutes": "20", "patient_id": f"P{n}", "doctor_id": "D1"})
+    return row
+
+
+@given(st.lists(st.one_of(st.none(), GARBAGE), min_size=1, max_size=40))
+@BOUNDED
+def test_bad_lines_are_quarantined_and_the_rest_goes_on(store: Store, lines: list[str | None]) -> None:
+    """Good rows with garbage lines between them: each good row is imported, each
+    non-blank garbage line is quarantined with a reason."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    valid, garbage = set(), 0
+    for n, line in enumerate(lines):
+        if line is None:
+            writer.writerow(_valid_row(n))
+            valid.add(f"V{n}")
+        else:
+            out.write(line + "\n")
+            garbage += any(cell.strip() for cell in next(csv.reader([line])))
+    name, counts, error = _poll(store, out.getvalue().encode(), delimiter=",")
+    assert error is None
+    with store.engine.connect() as connection:
+        stored = {r[0] for r in connection.execute(
+            text("SELECT external_id FROM appointment WHERE connector = :c"), {"c": name})}
+    assert stored == valid
+    assert counts["quarantined"] == garbage
+    assert all(_quarantine_reasons(store, name))

@@ -1,0 +1,63 @@
+"""When periodic jobs are due: intervals, cron in clinic time, and bad settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from sync.service.schedule import Schedule
+
+NOW = datetime(2031, 1, 10, 15, 0, 7, tzinfo=UTC)
+
+
+def test_an_interval_runs_at_once_then_every_interval() -> None:
+    every = Schedule(interval="5m")
+    assert every.next_due(None, NOW) == NOW
+    assert every.next_due(NOW, NOW + timedelta(seconds=3)) == NOW + timedelta(minutes=5)
+
+
+def test_an_overrun_is_followed_by_one_run_not_a_burst() -> None:
+    every = Schedule(interval="30s")
+    late = NOW + timedelta(minutes=10)
+    assert every.next_due(NOW, late) == late
+
+
+@pytest.mark.parametrize(("now", "expected"), [
+    (NOW, datetime(2031, 1, 11, 12, 0, tzinfo=UTC)),  # 07:00 EST
+    (datetime(2031, 3, 8, 15, 0, tzinfo=UTC), datetime(2031, 3, 9, 11, 0, tzinfo=UTC)),  # 07:00 EDT after DST
+])
+def test_cron_runs_in_clinic_time(now: datetime, expected: datetime) -> None:
+    assert Schedule(cron="0 7 * * *").next_due(None, now, "America/New_York") == expected
+
+
+def test_cron_never_runs_twice_for_one_time() -> None:
+    """Woken a hair early, the job ran for 07:00; the next time is tomorrow's 07:00."""
+    due = datetime(2031, 1, 11, 12, 0, tzinfo=UTC)
+    early = due - timedelta(milliseconds=1)
+    assert Schedule(cron="0 7 * * *").next_due(due, early, "America/New_York") == due + timedelta(days=1)
+
+
+@pytest.mark.parametrize(("fields", "problem"), [
+    ({}, "exactly one"),
+    ({"interval": "5m", "cron": "* * * * *"}, "exactly one"),
+    ({"interval": "5 minutes"}, "bad duration"),
+    ({"interval": "0s"}, "longer than zero"),
+    ({"cron": "every day"}, "not a valid cron"),
+])
+def test_bad_schedules_are_refused(fields: dict[str, str], problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        Schedule(**fields)
+
+
+def test_a_bad_connector_schedule_names_the_key(write_settings, cli, drop_dir) -> None:  # type: ignore[no-untyped-def]
+    config = write_settings(f"""
+        - name: emr
+          kind: csv
+          mapping: csv_default
+          drop_dir: {drop_dir}
+          schedule: {{cron: "61 * * * *"}}
+    """)
+    _, _, err = cli(config)("config", "validate", expect=2)
+    assert "connectors[0].schedule" in err.replace("\n", "") and "cron" in err

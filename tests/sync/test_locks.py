@@ -1,0 +1,151 @@
+"""The locks several workers coordinate with, on each kind of database."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from sync.db import current_revision, head_revision, make_engine, upgrade
+from sync.locks import (
+    LockTimeout,
+    WorkerLocked,
+    migration_lock,
+    poll_lock,
+    sqlite_worker_lock,
+    store_lane,
+    try_lock,
+)
+from sync.store import Store
+from tests.conftest import POSTGRES_URL
+
+
+def test_one_poller_per_connector_and_the_others_never_wait(store: Store) -> None:
+    with poll_lock(store.engine, "emr") as first:
+        assert first is not None and not first.lost()
+        with poll_lock(store.engine, "emr") as second:
+            assert second is None
+        with poll_lock(store.engine, "lab") as other:
+            assert other is not None
+    with poll_lock(store.engine, "emr") as again:
+        assert again is not None
+
+
+@pytest.mark.mariadb
+def test_poll_lock_on_mariadb(mariadb_database: dict[str, object]) -> None:
+    engine = make_engine(str(mariadb_database["url"]))
+    try:
+        with poll_lock(engine, "emr") as first:
+            assert first is not None
+            with poll_lock(engine, "emr") as second:
+                assert second is None
+        with poll_lock(engine, "emr") as again:
+            assert again is not None
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def second_schema_url() -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+def test_postgres_locks_are_scoped_by_schema(postgres_url: str, second_schema_url: str) -> None:
+    """Two deployments sharing one server (one schema each) never block each other."""
+    one, two = make_engine(postgres_url), make_engine(second_schema_url)
+    try:
+        with poll_lock(one, "emr") as first, poll_lock(two, "emr") as other:
+            assert first is not None and other is not None
+    finally:
+        one.dispose()
+        two.dispose()
+
+
+@pytest.mark.postgres
+def test_a_lock_whose_session_died_is_reported_lost(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    try:
+        with poll_lock(engine, "emr") as held:
+            assert held is not None
+            pid = held.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()  # type: ignore[attr-defined]
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            assert held.lost()
+            with poll_lock(engine, "emr") as successor:  # the server released it with the session
+                assert successor is not None
+        with poll_lock(engine, "emr") as again:
+            assert again is not None
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_concurrent_upgrades_migrate_once(postgres_url: str) -> None:
+    engines = [make_engine(postgres_url) for _ in range(3)]
+    barrier = threading.Barrier(len(engines))
+    errors: list[BaseException] = []
+
+    def migrate(engine: object) -> None:
+        barrier.wait()
+        try:
+            upgrade(engine)  # type: ignore[arg-type]
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(e,), daemon=True) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)  # a hang guard: without the lock, concurrent migrations block each other
+    try:
+        assert not any(t.is_alive() for t in threads), "concurrent migrations never finished"
+        assert errors == []
+        assert current_revision(engines[0]) == head_revision()
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
+def test_a_blocking_lock_gives_up_after_its_bound(store: Store) -> None:
+    with migration_lock(store.engine) as held:
+        assert held is not None
+        with pytest.raises(LockTimeout), try_lock(store.engine, "migrate", wait=0.2):
+            pass
+    with migration_lock(store.engine, wait=0.2) as again:
+        assert again is not None
+
+
+def test_one_run_worker_per_sqlite_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    with sqlite_worker_lock(engine):
+        with pytest.raises(WorkerLocked) as refused, sqlite_worker_lock(engine):
+            pass
+        message = str(refused.value)
+        assert "another `clinicsync run`" in message and "PostgreSQL" in message and str(tmp_path) in message
+    with sqlite_worker_lock(engine):  # released on exit
+        pass
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_no_worker_limit_and_no_lane_on_postgres(postgres_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(postgres_url)
+    sqlite = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        with sqlite_worker_lock(engine), sqlite_worker_lock(engine):
+            pass
+        assert store_lane(engine) is not store_lane(engine) or not hasattr(store_lane(engine), "acquire")
+        assert store_lane(sqlite) is store_lane(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
+    finally:
+        engine.dispose()
+        sqlite.dispose()
