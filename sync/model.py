@@ -134,4 +134,5 @@ __all__ = [
     "Quarantine", "SyncRun", "utcnow",
 ]
 import sync.calendar.model  # noqa: E402 - the calendar link table (issue 3)
-import sync.reminders.model  # noqa: E402, F401 - reminder tables (issue 4)
+import sync.reminders.model  # noqa: E402 - reminder tables (issue 4)
+import sync.responses.model  # noqa: E402, F401 - responses and write-back outbox (issue 7)

@@ -543,8 +543,22 @@ class Dispatcher:
 def opt_in(store: Store, channel: str, address: str) -> bool:
     """Lift an opt-out (the patient asked again for messages on this channel)."""
     with store.engine.begin() as connection:
-        return bool(connection.execute(OPT_OUTS.delete().where(
-            OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).rowcount)
+        return lift_opt_out(connection, channel, address)
+
+
+def lift_opt_out(connection: Connection, channel: str, address: str) -> bool:
+    """`opt_in` inside the caller's transaction."""
+    return bool(connection.execute(OPT_OUTS.delete().where(
+        OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).rowcount)
+
+
+def record_opt_out(connection: Connection, channel: str, address: str, source: str, now: datetime) -> bool:
+    """Record an opt-out inside the caller's (write-locked) transaction; False if already there."""
+    exists = connection.execute(select(OPT_OUTS.c.address).where(
+        OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).first()
+    if exists is None:
+        connection.execute(insert(OPT_OUTS).values(channel=channel, address=address, source=source, created_at=now))
+    return exists is None
 
 
 def dispatch(settings: Settings, store: Store, at: datetime | None = None, *, dry_run: bool = False,
@@ -552,4 +566,4 @@ def dispatch(settings: Settings, store: Store, at: datetime | None = None, *, dr
     return Dispatcher(settings, store, at, dry_run=dry_run, resend_unknown=resend_unknown).run()
 
 
-__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "opt_in"]
+__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "lift_opt_out", "opt_in", "record_opt_out"]
