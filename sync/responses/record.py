@@ -149,7 +149,7 @@ def handle_reply(settings: Settings, store: Store, channel: str, sender: str, bo
 
 def _last_reminder(connection: Connection, appointment_id: int, channel: str) -> int | None:
     found = connection.execute(select(R.c.id).where(and_(
-        R.c.appointment_id == appointment_id, R.c.recipient == "patient", R.c.status == "sent",
+        R.c.appointment_id == appointment_id, R.c.recipient == "patient", R.c.status.in_(("sent", "delivered")),
         R.c.channel == channel)).order_by(R.c.sent_at.desc(), R.c.id.desc()).limit(1)).scalar()
     return int(found) if found is not None else None
 

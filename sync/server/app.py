@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from sync.responses import twilio_hooks
 from sync.server import health
 from sync.server.metrics import Metrics, StoreGauges
 from sync.server.middleware import BodySizeLimit, SecurityAndAccessLog
@@ -14,7 +15,7 @@ from sync.store import Store
 
 def routers() -> list[APIRouter]:
     """Every router the server mounts. Later features append theirs here."""
-    return [health.router]
+    return [health.router, twilio_hooks.router]
 
 
 def store_gauges() -> list[StoreGauges]:
