@@ -4,6 +4,7 @@ shown by `status --json`; sources without write-back are marked unsupported."""
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -11,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
+from connectors.csv_drop import CsvDropSettings
+from sync.model import Appointment
 from sync.responses.model import WRITEBACKS
 from sync.responses.record import handle_reply
 from sync.responses.writeback import process_writebacks
@@ -20,7 +24,10 @@ from sync.settings import load_settings
 from sync.store import Store
 from sync.types import utcnow
 from tests.connectors.fhir_fake import FakeFhir, Seen, appointment, patient, pem, practitioner, rsa_key
+from tests.connectors.test_csv_drop import rows, write_drop
 from tests.connectors.test_fhir_writeback import patient_status
+
+A = Appointment.__table__  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -104,3 +111,49 @@ def test_only_the_newest_answer_is_written(fhir_server: FakeFhir, config: Path, 
     assert (report["superseded"], report["done"]) == (1, 1)
     assert patient_status(fake.get("Appointment/a1")) == "declined"
     assert [r.status for r in writebacks(store)] == ["superseded", "done"]
+
+
+def csv_clinic(drop_dir: Path, cli: Any, write_settings: Callable[..., Path], extra: str = "") -> Path:
+    row = {**rows(1)[0], "patient_phone": "(212) 555-0101", "patient_language": "en"}
+    write_drop(drop_dir, "a.csv", [row])
+    config = write_settings(f"- name: clinic\n  kind: csv\n  mapping: csv_default\n  drop_dir: {drop_dir}\n{extra}",
+                            extra="responses:\n  decline_cancels: true\n")
+    run = cli(config)
+    run("db", "upgrade")
+    run("sync", "--once", "--json")
+    return config
+
+
+def test_a_decline_is_appended_to_the_csv_responses_file(drop_dir: Path, cli: Any, store: Store, tmp_path: Path,
+                                                         write_settings: Callable[..., Path]) -> None:
+    export = tmp_path / "out" / "responses.csv"
+    config = csv_clinic(drop_dir, cli, write_settings, f"  responses_file: {export}\n")
+    settings = load_settings(config)
+    assert handle_reply(settings, store, "sms", "+12125550101", "Cancel", "SM1").outcome == "applied"
+    assert process_writebacks(settings, store, utcnow())["done"] == 1
+    with export.open(newline="") as handle:
+        [line] = list(csv.DictReader(handle))
+    [appointment_row] = rows_of(store)
+    assert (line["appointment_id"], line["patient_id"]) == (appointment_row.external_id, appointment_row.patient_ref)
+    assert (line["participant_status"], line["appointment_status"]) == ("declined", "cancelled")
+    assert line["answered_at"].endswith("Z")
+
+
+def test_a_source_without_write_back_is_marked_unsupported(drop_dir: Path, cli: Any, store: Store,
+                                                           write_settings: Callable[..., Path]) -> None:
+    settings = load_settings(csv_clinic(drop_dir, cli, write_settings))
+    handle_reply(settings, store, "sms", "+12125550101", "yes", "SM1")
+    assert process_writebacks(settings, store, utcnow())["unsupported"] == 1
+    [row] = writebacks(store)
+    assert row.status == "unsupported" and "responses_file" in row.last_error
+
+
+def test_the_responses_file_must_not_be_read_back(drop_dir: Path) -> None:
+    with pytest.raises(ValidationError, match="read back"):
+        CsvDropSettings.model_validate({"name": "c", "mapping": "csv_default", "drop_dir": str(drop_dir),
+                                        "responses_file": str(drop_dir / "answers.csv")})
+
+
+def rows_of(store: Store) -> list[Any]:
+    with store.engine.connect() as connection:
+        return list(connection.execute(select(A)))
