@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from sync.settings_base import SettingsModel
 
@@ -15,3 +15,7 @@ class ResponsesSettings(SettingsModel):
     writeback: bool = Field(True, description="write answers back to the source through its connector")
     writeback_backoff: str = Field("1m", description="first retry delay of a failed write-back; doubles per try")
     writeback_backoff_max: str = Field("1h", description="longest retry delay")
+    sendgrid_verification_key: SecretStr | None = Field(
+        None, description="SendGrid Event Webhook verification key (base64 public key); unset refuses its events")
+    webhook_max_age_seconds: int = Field(300, ge=30, description="a signed SendGrid request older than this is "
+                                                                 "refused as a replay")
