@@ -43,6 +43,7 @@ from sync.reminders.ratelimit import TokenBucket
 from sync.reminders.render import Renderer, TemplateProblem
 from sync.reminders.timing import place
 from sync.reminders.txn import writer
+from sync.responses.links import link_maker
 from sync.settings import Settings
 from sync.store import Store
 from sync.types import utcnow
@@ -129,7 +130,7 @@ class Dispatcher:
         self.routes = resolve_routes(settings)
         self.report = DispatchReport()
         self.composer = Composer(self.config, settings.clinic.name, Renderer(
-            settings.base_dir / self.config.templates if self.config.templates else None))
+            settings.base_dir / self.config.templates if self.config.templates else None), link_maker(settings))
         self.buckets = {n.name: TokenBucket(n.rate_per_second) for n in settings.notifiers}
         self.notifier_settings = {n.name: n for n in settings.notifiers}
         self._local = threading.local()

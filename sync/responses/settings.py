@@ -19,3 +19,4 @@ class ResponsesSettings(SettingsModel):
         None, description="SendGrid Event Webhook verification key (base64 public key); unset refuses its events")
     webhook_max_age_seconds: int = Field(300, ge=30, description="a signed SendGrid request older than this is "
                                                                  "refused as a replay")
+    link_max_age: str = Field("30d", description="how long an answer link in an email stays valid")

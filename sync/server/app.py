@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from sync.responses import sendgrid_hooks, twilio_hooks
+from sync.responses import link_page, sendgrid_hooks, twilio_hooks
 from sync.server import health
 from sync.server.metrics import Metrics, StoreGauges
 from sync.server.middleware import BodySizeLimit, SecurityAndAccessLog
@@ -15,7 +15,7 @@ from sync.store import Store
 
 def routers() -> list[APIRouter]:
     """Every router the server mounts. Later features append theirs here."""
-    return [health.router, twilio_hooks.router, sendgrid_hooks.router]
+    return [health.router, twilio_hooks.router, sendgrid_hooks.router, link_page.router]
 
 
 def store_gauges() -> list[StoreGauges]:
