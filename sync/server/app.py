@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from sync.responses import link_page, sendgrid_hooks, twilio_hooks
+from sync.responses.metrics import response_gauges
 from sync.server import health
 from sync.server.metrics import Metrics, StoreGauges
 from sync.server.middleware import BodySizeLimit, SecurityAndAccessLog
@@ -20,7 +21,7 @@ def routers() -> list[APIRouter]:
 
 def store_gauges() -> list[StoreGauges]:
     """Extra metric families read from the store at scrape time. Features append theirs."""
-    return []
+    return [response_gauges]
 
 
 def create_app(settings: Settings, store: Store, mounted: list[APIRouter] | None = None) -> FastAPI:

@@ -60,6 +60,9 @@ async def test_a_signed_yes_accepts_and_answers_in_twiml(client: httpx.AsyncClie
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/xml")
     assert "<Message>Thank you, your appointment is confirmed.</Message>" in response.text
     assert participation(store) == {"A1": "accepted"}
+    metrics = (await client.get("/metrics")).text
+    assert 'clinicsync_responses{action="confirm",outcome="applied"} 1.0' in metrics
+    assert 'clinicsync_writebacks{status="pending"} 1.0' in metrics
 
 
 async def test_the_answer_is_in_the_patients_language(client: httpx.AsyncClient, store: Store) -> None:
@@ -129,6 +132,7 @@ async def test_status_callbacks_move_the_receipt_forward(client: httpx.AsyncClie
     metrics = (await client.get("/metrics")).text
     assert 'clinicsync_webhook_requests_total{endpoint="twilio_status",result="recorded"} 3.0' in metrics
     assert 'clinicsync_webhook_requests_total{endpoint="twilio_status",result="ignored"} 1.0' in metrics
+    assert 'clinicsync_reminders{channel="sms",status="delivered"} 1.0' in metrics
 
 
 async def test_a_failed_callback_marks_the_reminder_failed(client: httpx.AsyncClient, store: Store,
