@@ -11,13 +11,14 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import orjson
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from connectors.base import (
     Batch,
@@ -27,6 +28,9 @@ from connectors.base import (
     Cursor,
     RawRecord,
     Rejected,
+    RetriableConnectorError,
+    WritebackAction,
+    WritebackUnsupported,
 )
 from connectors.dropfolder import (
     archive_file,
@@ -36,7 +40,11 @@ from connectors.dropfolder import (
     resume_point,
     settled_files,
 )
+from mappings.timeutil import iso_z
 from sync.settings_base import resolve_path
+from sync.types import utcnow
+
+RESPONSE_COLUMNS = ("appointment_id", "patient_id", "participant_status", "appointment_status", "answered_at")
 
 _SNIFF_BYTES = 64 * 1024
 
@@ -53,11 +61,21 @@ class CsvDropSettings(ConnectorSettings):
     settle_seconds: float = Field(5.0, ge=0, description="files modified more recently are left for later")
     batch_size: int = Field(1000, ge=1, le=100_000)
     max_delete_share: float = Field(0.2, ge=0, le=1, description="snapshot safety stop")
+    responses_file: Path | None = Field(
+        None, description="patients' answers are appended here (CSV) for the clinic's system to import; "
+                          "unset: no write-back")
 
-    @field_validator("drop_dir", "archive_dir")
+    @field_validator("drop_dir", "archive_dir", "responses_file")
     @classmethod
     def _relative(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else resolve_path(value, info)
+
+    @model_validator(mode="after")
+    def _not_read_back(self) -> CsvDropSettings:
+        target = self.responses_file
+        if target is not None and target.parent == self.drop_dir and target.match(self.pattern):
+            raise ValueError("responses_file must not be a file the drop folder's pattern would read back")
+        return self
 
 
 @dataclass(frozen=True)
@@ -111,6 +129,27 @@ class CsvDropConnector(Connector):
             return CheckResult(False, problem)
         waiting = len(self._candidates())
         return CheckResult(True, f"drop folder readable, {waiting} file(s) waiting or kept")
+
+    def writeback(self, action: WritebackAction) -> None:
+        """Append the answer to the responses file (header first when new). An import reads
+        the last line per appointment: a retry after a crash may repeat a line, never lose one."""
+        target = self.settings.responses_file
+        if target is None:
+            raise WritebackUnsupported(f"connector {self.name}: set `responses_file` to export patients' answers")
+        row = (action.external_id, action.patient_ref or "", action.participant_status,
+               action.appointment_status or "", iso_z(utcnow()))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("a", encoding="utf-8", newline="") as handle:
+                out = csv.writer(handle)
+                if handle.tell() == 0:
+                    out.writerow(RESPONSE_COLUMNS)
+                out.writerow(row)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise RetriableConnectorError(f"connector {self.name}: cannot append to the responses file "
+                                          f"({exc.strerror})") from None
 
     def _candidates(self) -> list[Path]:
         s = self.settings

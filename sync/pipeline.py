@@ -15,6 +15,7 @@ from sync.calendar.push import calendar_stage
 from sync.engine import BatchCallback, RunReport, sync_once
 from sync.reminders.planner import planning_stage
 from sync.reminders.queries import reminder_counts
+from sync.responses.writeback import writeback_stage, writeback_status
 from sync.settings import Settings
 from sync.store import Store
 
@@ -31,7 +32,8 @@ class Stage:
 
 def stages() -> list[Stage]:
     """The stages in order. Later issues append theirs here."""
-    return [Stage("calendar", calendar_stage), Stage("reminders", planning_stage)]
+    return [Stage("calendar", calendar_stage), Stage("reminders", planning_stage),
+            Stage("writeback", writeback_stage)]
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class StatusSection:
 
 def status_sections() -> list[StatusSection]:
     """What `status` shows beside the connectors. Later issues append theirs here."""
-    return [StatusSection("reminders", reminder_counts)]
+    return [StatusSection("reminders", reminder_counts), StatusSection("writeback", writeback_status)]
 
 
 def run_once(settings: Settings, store: Store, only: list[str] | None = None,

@@ -21,6 +21,7 @@ from notifiers.registry import notifier_kinds
 from sync.calendar.settings import CalendarSettings
 from sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
 from sync.reminders.settings import RemindersSettings
+from sync.responses.settings import ResponsesSettings
 from sync.server.settings import ServerSettings
 from sync.service.settings import ServiceSettings
 from sync.settings_base import SettingsModel, base_dir_from
@@ -120,6 +121,7 @@ class Settings(SettingsRoot):
         default_factory=list, description="message channels; the embedded default is a dry-run outbox")
     calendar: CalendarSettings = Field(default_factory=CalendarSettings, description="doctors' calendars")
     ui: UiSettings | None = Field(None, description="the status page at /ui: who may open it")
+    responses: ResponsesSettings = Field(default_factory=ResponsesSettings, description="patients' replies")
     source: SkipJsonSchema[str] = Field("settings", exclude=True)
     base_dir: SkipJsonSchema[Path] = Field(Path("."), exclude=True, description="relative paths are read against this")
 

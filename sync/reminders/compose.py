@@ -59,21 +59,25 @@ def template_name(draft: Draft) -> str:
 
 
 class Composer:
-    def __init__(self, config: RemindersSettings, clinic: str, renderer: Renderer) -> None:
+    def __init__(self, config: RemindersSettings, clinic: str, renderer: Renderer,
+                 links: Callable[[str], dict[str, str]] | None = None) -> None:
         self.config = config
         self.clinic = clinic
         self.renderer = renderer
+        self.links = links  # reminder key -> signed answer links (sync/responses/links.py), for emails
 
-    def _base(self, draft: Draft, locale: Locale) -> dict[str, Any]:
-        links = {name: (url.replace("{key}", draft.key) if url else None)
-                 for name, url in (("confirm_url", self.config.confirm_url),
-                                   ("decline_url", self.config.decline_url))}
+    def _base(self, draft: Draft, locale: Locale, channel: str | None = None) -> dict[str, Any]:
+        links: dict[str, str | None] = {
+            name: (url.replace("{key}", draft.key) if url else None)
+            for name, url in (("confirm_url", self.config.confirm_url), ("decline_url", self.config.decline_url))}
+        if self.links is not None and channel == "email" and draft.recipient == "patient":
+            links.update(self.links(draft.key))
         return {"lang": locale.language, "clinic": self.clinic, "clinic_phone": self.config.clinic_phone,
                 "kind": draft.kind, **links}
 
-    def variables(self, draft: Draft) -> Callable[[Locale], dict[str, Any]]:
+    def variables(self, draft: Draft, channel: str | None = None) -> Callable[[Locale], dict[str, Any]]:
         def build(locale: Locale) -> dict[str, Any]:
-            values = self._base(draft, locale)
+            values = self._base(draft, locale, channel)
             if draft.kind == "agenda":
                 day = draft.agenda_day
                 assert day is not None
@@ -103,7 +107,7 @@ class Composer:
 
     def render(self, draft: Draft, channel: str, stamp: datetime) -> Rendered:
         attachments = self.attachments(draft, stamp) if channel == "email" else ()
-        return self.renderer.render(template_name(draft), channel, draft.language, self.variables(draft),
+        return self.renderer.render(template_name(draft), channel, draft.language, self.variables(draft, channel),
                                     attachments)
 
     def whatsapp_content(self, draft: Draft, rendered_language: str) -> tuple[str | None, dict[str, str]]:

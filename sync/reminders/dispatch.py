@@ -43,6 +43,7 @@ from sync.reminders.ratelimit import TokenBucket
 from sync.reminders.render import Renderer, TemplateProblem
 from sync.reminders.timing import place
 from sync.reminders.txn import writer
+from sync.responses.links import link_maker
 from sync.settings import Settings
 from sync.store import Store
 from sync.types import utcnow
@@ -129,7 +130,7 @@ class Dispatcher:
         self.routes = resolve_routes(settings)
         self.report = DispatchReport()
         self.composer = Composer(self.config, settings.clinic.name, Renderer(
-            settings.base_dir / self.config.templates if self.config.templates else None))
+            settings.base_dir / self.config.templates if self.config.templates else None), link_maker(settings))
         self.buckets = {n.name: TokenBucket(n.rate_per_second) for n in settings.notifiers}
         self.notifier_settings = {n.name: n for n in settings.notifiers}
         self._local = threading.local()
@@ -543,8 +544,22 @@ class Dispatcher:
 def opt_in(store: Store, channel: str, address: str) -> bool:
     """Lift an opt-out (the patient asked again for messages on this channel)."""
     with store.engine.begin() as connection:
-        return bool(connection.execute(OPT_OUTS.delete().where(
-            OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).rowcount)
+        return lift_opt_out(connection, channel, address)
+
+
+def lift_opt_out(connection: Connection, channel: str, address: str) -> bool:
+    """`opt_in` inside the caller's transaction."""
+    return bool(connection.execute(OPT_OUTS.delete().where(
+        OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).rowcount)
+
+
+def record_opt_out(connection: Connection, channel: str, address: str, source: str, now: datetime) -> bool:
+    """Record an opt-out inside the caller's (write-locked) transaction; False if already there."""
+    exists = connection.execute(select(OPT_OUTS.c.address).where(
+        OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).first()
+    if exists is None:
+        connection.execute(insert(OPT_OUTS).values(channel=channel, address=address, source=source, created_at=now))
+    return exists is None
 
 
 def dispatch(settings: Settings, store: Store, at: datetime | None = None, *, dry_run: bool = False,
@@ -552,4 +567,4 @@ def dispatch(settings: Settings, store: Store, at: datetime | None = None, *, dr
     return Dispatcher(settings, store, at, dry_run=dry_run, resend_unknown=resend_unknown).run()
 
 
-__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "opt_in"]
+__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "lift_opt_out", "opt_in", "record_opt_out"]

@@ -10,12 +10,13 @@ from sqlmodel import Field, SQLModel
 
 from sync.model import utc_column
 
-STATUSES = ("pending", "sending", "sent", "failed", "skipped", "cancelled", "unknown")
+STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped", "cancelled", "unknown")
 
 
 class Reminder(SQLModel, table=True):
     """A message to a patient or a doctor, and where it is in its life:
-    pending -> sending (claimed, with a lease) -> sent | failed | skipped | cancelled | unknown."""
+    pending -> sending (claimed, with a lease) -> sent | failed | skipped | cancelled | unknown;
+    a provider's receipt later turns sent into delivered (or failed)."""
 
     __table_args__ = (
         UniqueConstraint("key", name="uq_reminder_key"),

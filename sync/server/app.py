@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from sync.responses import link_page, sendgrid_hooks, twilio_hooks
+from sync.responses.metrics import response_gauges
 from sync.server import health
 from sync.server.metrics import Metrics, StoreGauges
 from sync.server.middleware import BodySizeLimit, SecurityAndAccessLog
@@ -15,12 +17,12 @@ from sync.ui import routes as ui
 
 def routers() -> list[APIRouter]:
     """Every router the server mounts. Later features append theirs here."""
-    return [health.router, ui.router]
+    return [health.router, twilio_hooks.router, sendgrid_hooks.router, link_page.router, ui.router]
 
 
 def store_gauges() -> list[StoreGauges]:
     """Extra metric families read from the store at scrape time. Features append theirs."""
-    return []
+    return [response_gauges]
 
 
 def create_app(settings: Settings, store: Store, mounted: list[APIRouter] | None = None) -> FastAPI:

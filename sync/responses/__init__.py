@@ -1,0 +1,1 @@
+"""Patients' answers to reminders: interpretation, matching, recording and write-back."""

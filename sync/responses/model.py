@@ -1,0 +1,61 @@
+"""The Response table: every reply a patient sent, what we understood, and what it did.
+
+``sender`` and ``body`` are PHI: stored for staff, never logged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from sync.model import utc_column
+
+OUTCOMES = ("applied", "no_appointment", "unrecognized", "opted_out", "opted_in", "help", "duplicate")
+
+
+class Response(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("provider_id", name="uq_response_provider_id"),
+        Index("ix_response_appointment", "appointment_id"),
+        Index("ix_response_outcome", "outcome", "received_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)  # sms | whatsapp | email (link)
+    sender: str = Field(max_length=320)  # the phone or address it came from (PHI)
+    body: str | None = Field(default=None, sa_column=Column(Text))  # the raw reply (PHI)
+    language: str | None = Field(default=None, max_length=35)
+    action: str = Field(max_length=16)  # confirm | decline | opt_out | opt_in | help | unknown
+    outcome: str = Field(max_length=16)  # see OUTCOMES
+    appointment_id: int | None = Field(default=None, foreign_key="appointment.id")
+    reminder_id: int | None = Field(default=None, foreign_key="reminder.id")
+    provider_id: str | None = Field(default=None, max_length=255)  # e.g. Twilio MessageSid: retries are no-ops
+    received_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+RESPONSES = Response.__table__  # type: ignore[attr-defined]
+
+
+class Writeback(SQLModel, table=True):
+    """An answer still to be written back to its source: pending -> done, or retried with
+    backoff (``next_at``) and visible in `status` until it goes through."""
+
+    __table_args__ = (Index("ix_writeback_status_next", "status", "next_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    appointment_id: int = Field(foreign_key="appointment.id")
+    connector: str = Field(max_length=64)
+    external_id: str = Field(max_length=255)
+    patient_ref: str | None = Field(default=None, max_length=255)
+    participant_status: str = Field(max_length=16)
+    appointment_status: str | None = Field(default=None, max_length=16)
+    status: str = Field(default="pending", max_length=16)  # pending | done | unsupported
+    attempts: int = 0
+    next_at: datetime = Field(sa_column=utc_column(nullable=False))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))  # never PHI: connector errors only
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    done_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+WRITEBACKS = Writeback.__table__  # type: ignore[attr-defined]

@@ -1,0 +1,160 @@
+"""Acting on a reply: find the appointment it answers, record the patient's participation,
+tell the clinic about a decline, queue the write-back, and keep opt-outs, all in one
+transaction so a retried webhook never half-applies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, and_, insert, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from mappings.model import ACTIVE_STATUSES
+from notifiers.phone import e164
+from sync.model import Appointment, Patient
+from sync.reminders.dispatch import lift_opt_out, record_opt_out
+from sync.reminders.model import REMINDERS
+from sync.reminders.planner import reminder_key
+from sync.reminders.txn import writer
+from sync.responses.keywords import Action, interpret
+from sync.responses.model import RESPONSES, WRITEBACKS
+from sync.responses.replies import answer
+from sync.settings import Settings
+from sync.store import Store
+from sync.types import utcnow
+
+A = Appointment.__table__  # type: ignore[attr-defined]
+P = Patient.__table__  # type: ignore[attr-defined]
+R = REMINDERS
+AWAITING = (None, "needs-action", "tentative")  # participation that still awaits an answer
+PARTICIPATION = {"confirm": "accepted", "decline": "declined"}
+log = structlog.get_logger("clinicsync.responses")
+
+
+@dataclass(frozen=True)
+class ReplyResult:
+    action: Action
+    outcome: str
+    language: str | None
+    appointment_id: int | None
+    answer: str  # what we say back, in the patient's language
+
+
+def phone_address(sender: str) -> str | None:
+    """The E.164 number a reply came from (``whatsapp:`` prefix dropped), None if it is no number."""
+    try:
+        return e164(sender)
+    except ValueError:
+        return None
+
+
+def _patients(connection: Connection, phone: str) -> list[Any]:
+    return list(connection.execute(select(P.c.connector, P.c.external_id, P.c.language).where(P.c.phone == phone)))
+
+
+def awaiting_appointment(connection: Connection, patients: list[Any], now: datetime) -> Any | None:
+    """The nearest upcoming active appointment of these patients that awaits an answer."""
+    if not patients:
+        return None
+    keys = [(p.connector, p.external_id) for p in patients]
+    return connection.execute(
+        select(A).where(tuple_(A.c.connector, A.c.patient_ref).in_(keys), A.c.start_utc > now,
+                        A.c.deleted_at.is_(None), A.c.status.in_(ACTIVE_STATUSES),
+                        or_(A.c.participation.is_(None), A.c.participation.in_([a for a in AWAITING if a])))
+        .order_by(A.c.start_utc, A.c.id).limit(1)).first()
+
+
+def apply_answer(connection: Connection, settings: Settings, appointment: Any, action: Action,
+                 now: datetime) -> None:
+    """Record accepted/declined on the appointment and everything that follows from it."""
+    status = PARTICIPATION[action]
+    connection.execute(update(A).where(A.c.id == appointment.id).values(participation=status, participation_at=now))
+    config = settings.responses
+    if status == "declined":
+        if config.cancel_reminders_on_decline:
+            connection.execute(update(R).where(
+                R.c.appointment_id == appointment.id, R.c.recipient == "patient", R.c.status == "pending").values(
+                status="cancelled", reason="the patient declined", updated_at=now))
+        if config.notify_practitioner and appointment.practitioner_ref:
+            _notify_practitioner(connection, appointment, now)
+    if config.writeback:
+        connection.execute(insert(WRITEBACKS).values(
+            appointment_id=appointment.id, connector=appointment.connector, external_id=appointment.external_id,
+            patient_ref=appointment.patient_ref, participant_status=status,
+            appointment_status="cancelled" if status == "declined" and config.decline_cancels else None,
+            status="pending", attempts=0, next_at=now, created_at=now))
+
+
+def _notify_practitioner(connection: Connection, appointment: Any, now: datetime) -> None:
+    """A `declined` notice to the doctor, sent by the reminders dispatcher like any other."""
+    key = reminder_key(appointment.id, "practitioner", "declined", None, appointment.version)
+    if connection.execute(select(R.c.id).where(R.c.key == key)).first() is not None:
+        return
+    connection.execute(insert(R).values(
+        key=key, appointment_id=appointment.id, connector=appointment.connector, recipient="practitioner",
+        recipient_ref=appointment.practitioner_ref, kind="declined", version=appointment.version,
+        starts_at=appointment.start_utc, due_at=now, status="pending", tried="", attempts=0,
+        created_at=now, updated_at=now))
+
+
+def handle_reply(settings: Settings, store: Store, channel: str, sender: str, body: str,
+                 provider_id: str | None = None, now: datetime | None = None) -> ReplyResult:
+    """Interpret and act on one inbound SMS/WhatsApp reply; a provider id seen before is a no-op."""
+    now = now or utcnow()
+    phone = phone_address(sender)
+    with writer(store.engine) as connection:
+        if provider_id:
+            seen = connection.execute(select(RESPONSES).where(RESPONSES.c.provider_id == provider_id)).first()
+            if seen is not None:
+                return ReplyResult(seen.action, "duplicate", seen.language, seen.appointment_id,
+                                   answer(_answer_key(seen.action, seen.outcome), seen.language))
+        patients = _patients(connection, phone) if phone else []
+        language = next((p.language for p in patients if p.language), None)
+        action = interpret(body, language)
+        appointment_id: int | None = None
+        reminder_id: int | None = None
+        if action in PARTICIPATION:
+            appointment = awaiting_appointment(connection, patients, now) if settings.responses.enabled else None
+            if appointment is None:
+                outcome = "no_appointment"
+            else:
+                outcome, appointment_id = "applied", appointment.id
+                reminder_id = _last_reminder(connection, appointment.id, channel)
+                apply_answer(connection, settings, appointment, action, now)
+        elif action == "opt_out" and phone:
+            outcome = "opted_out"
+            record_opt_out(connection, channel, phone, "reply", now)
+        elif action == "opt_in" and phone:
+            outcome = "opted_in"
+            lift_opt_out(connection, channel, phone)
+        elif action == "help":
+            outcome = "help"
+        else:
+            outcome = "unrecognized"
+        try:
+            connection.execute(insert(RESPONSES).values(
+                channel=channel, sender=phone or sender[:320], body=body, language=language, action=action,
+                outcome=outcome, appointment_id=appointment_id, reminder_id=reminder_id,
+                provider_id=provider_id, received_at=now))
+        except IntegrityError:  # the same message, recorded by a concurrent retry
+            connection.rollback()
+            return ReplyResult(action, "duplicate", language, appointment_id,
+                               answer(_answer_key(action, outcome), language))
+    log.info("responses.reply", channel=channel, action=action, outcome=outcome, appointment_id=appointment_id)
+    return ReplyResult(action, outcome, language, appointment_id, answer(_answer_key(action, outcome), language))
+
+
+def _last_reminder(connection: Connection, appointment_id: int, channel: str) -> int | None:
+    found = connection.execute(select(R.c.id).where(and_(
+        R.c.appointment_id == appointment_id, R.c.recipient == "patient", R.c.status.in_(("sent", "delivered")),
+        R.c.channel == channel)).order_by(R.c.sent_at.desc(), R.c.id.desc()).limit(1)).scalar()
+    return int(found) if found is not None else None
+
+
+def _answer_key(action: str, outcome: str) -> str:
+    if outcome == "applied":
+        return PARTICIPATION.get(action, "unrecognized")
+    return outcome if outcome in ("no_appointment", "opted_out", "opted_in", "help") else "unrecognized"

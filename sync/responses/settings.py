@@ -1,0 +1,22 @@
+"""The `responses:` section: what a patient's answer does."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from sync.settings_base import SettingsModel
+
+
+class ResponsesSettings(SettingsModel):
+    enabled: bool = Field(True, description="act on replies (off: replies are stored for staff only)")
+    notify_practitioner: bool = Field(True, description="tell the doctor by email when a patient declines")
+    cancel_reminders_on_decline: bool = Field(True, description="cancel the pending reminders of a declined visit")
+    decline_cancels: bool = Field(False, description="also write Appointment.status=cancelled back on a decline")
+    writeback: bool = Field(True, description="write answers back to the source through its connector")
+    writeback_backoff: str = Field("1m", description="first retry delay of a failed write-back; doubles per try")
+    writeback_backoff_max: str = Field("1h", description="longest retry delay")
+    sendgrid_verification_key: SecretStr | None = Field(
+        None, description="SendGrid Event Webhook verification key (base64 public key); unset refuses its events")
+    webhook_max_age_seconds: int = Field(300, ge=30, description="a signed SendGrid request older than this is "
+                                                                 "refused as a replay")
+    link_max_age: str = Field("30d", description="how long an answer link in an email stays valid")

@@ -1,0 +1,106 @@
+"""The write-back outbox: answers waiting to reach their source.
+
+Each pending row is handed to its connector's ``writeback``; success marks it done, a
+source that does not take write-back marks it unsupported, and any other failure (the
+source is down, a conflict, a bad token) keeps it pending with a doubling delay and its
+error, shown by `status`. Only the newest answer per appointment is written: older
+pending ones are superseded, so a yes-then-no never lands as yes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, func, select, update
+
+from connectors.base import Connector, WritebackAction, WritebackUnsupported
+from connectors.registry import build_connector
+from mappings.timeutil import iso_z, parse_duration
+from sync.reminders.txn import writer
+from sync.responses.model import WRITEBACKS
+from sync.settings import Settings
+from sync.store import Store
+from sync.types import utcnow
+
+W = WRITEBACKS
+STATES = ("pending", "done", "unsupported", "superseded")
+BATCH = 200
+log = structlog.get_logger("clinicsync.responses")
+
+
+def backoff(settings: Settings, attempts: int) -> Any:
+    config = settings.responses
+    base, cap = parse_duration(config.writeback_backoff), parse_duration(config.writeback_backoff_max)
+    return min(base * (2 ** max(attempts - 1, 0)), cap)
+
+
+def process_writebacks(settings: Settings, store: Store, now: datetime | None = None) -> dict[str, int]:
+    """Try every due write-back once; returns counts of what happened."""
+    now = now or utcnow()
+    report = {"done": 0, "retrying": 0, "unsupported": 0, "superseded": 0}
+    with writer(store.engine) as connection:
+        newest = select(W.c.appointment_id, func.max(W.c.id).label("id")).where(
+            W.c.status == "pending").group_by(W.c.appointment_id).subquery()
+        older = select(W.c.id).join(newest, and_(newest.c.appointment_id == W.c.appointment_id,
+                                                 W.c.id < newest.c.id)).where(W.c.status == "pending")
+        superseded = [row.id for row in connection.execute(older)]
+        if superseded:
+            connection.execute(update(W).where(W.c.id.in_(superseded)).values(
+                status="superseded", done_at=now, last_error=None))
+        report["superseded"] = len(superseded)
+        due = list(connection.execute(select(W).where(W.c.status == "pending", W.c.next_at <= now)
+                                      .order_by(W.c.next_at, W.c.id).limit(BATCH)))
+    configs = {c.name: c for c in settings.connectors}
+    connectors: dict[str, Connector] = {}
+    try:
+        for row in due:
+            outcome, error = _write(row, configs, connectors)
+            values: dict[str, Any] = {"last_error": error}
+            if outcome == "retrying":
+                values.update(attempts=row.attempts + 1, next_at=now + backoff(settings, row.attempts + 1))
+            else:
+                values.update(status=outcome, done_at=now, attempts=row.attempts + 1)
+            with store.engine.begin() as connection:
+                connection.execute(update(W).where(W.c.id == row.id, W.c.status == "pending").values(values))
+            report[outcome] += 1
+    finally:
+        for connector in connectors.values():
+            connector.close()
+    if due or superseded:
+        log.info("responses.writeback", **report)
+    return report
+
+
+def _write(row: Any, configs: dict[str, Any], connectors: dict[str, Connector]) -> tuple[str, str | None]:
+    config = configs.get(row.connector)
+    if config is None:
+        return "retrying", f"connector {row.connector!r} is not configured"
+    try:
+        if row.connector not in connectors:
+            connectors[row.connector] = build_connector(config)
+        connectors[row.connector].writeback(WritebackAction(
+            row.external_id, row.participant_status, row.appointment_status, row.patient_ref))
+    except WritebackUnsupported as exc:
+        return "unsupported", str(exc)
+    except Exception as exc:  # the source is down or refused: retried with backoff, shown in status
+        log.warning("responses.writeback_failed", writeback_id=row.id, connector=row.connector,
+                    error=type(exc).__name__)
+        return "retrying", f"{type(exc).__name__}: {exc}"
+    return "done", None
+
+
+def writeback_stage(settings: Settings, store: Store, run_id: str) -> dict[str, int]:
+    """The pipeline stage: after each sync, push the answers that are due."""
+    return process_writebacks(settings, store)
+
+
+def writeback_status(store: Store) -> dict[str, Any]:
+    """Counts per state and the failing ones (attempts, next try, last error) for `status`."""
+    with store.engine.connect() as connection:
+        counts: dict[str, int] = dict(connection.execute(select(W.c.status, func.count()).group_by(W.c.status)).all())
+        failing = connection.execute(select(W).where(W.c.status == "pending", W.c.attempts > 0)
+                                     .order_by(W.c.next_at).limit(20)).all()
+    return {**{state: int(counts.get(state, 0)) for state in STATES},
+            "failing": [{"id": r.id, "appointment": f"{r.connector}:{r.external_id}", "attempts": r.attempts,
+                         "next_at": iso_z(r.next_at), "last_error": r.last_error} for r in failing]}

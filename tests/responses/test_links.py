@@ -1,0 +1,111 @@
+"""Answer links in emails: signed by the dispatcher into the email (not the SMS), the page
+asks first (GET has no effect), the POST answers once; used, expired and forged links say so."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from sync.reminders.dispatch import Dispatcher
+from sync.reminders.model import REMINDERS
+from sync.reminders.planner import plan
+from sync.responses.links import SALT, make_token
+from sync.responses.model import RESPONSES, WRITEBACKS
+from sync.server.app import create_app
+from sync.settings import Settings
+from sync.store import Store
+from tests.responses.test_record import BASE, participation, rows
+from tests.sync.reminders.conftest import SettingsMaker, appointment, put
+from tests.sync.reminders.fakes import read_log
+
+pytestmark = pytest.mark.anyio
+SERVER = "server:\n  public_url: https://clinic.example.org\n  secret_key: test-secret-not-for-production\n"
+START = datetime(2030, 6, 12, 14, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(reminder_settings: SettingsMaker) -> Settings:
+    return reminder_settings(BASE, extra_notifiers=SERVER)
+
+
+@pytest.fixture
+async def client(settings: Settings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, store)),
+                                 base_url="https://clinic.example.org") as client:
+        yield client
+
+
+def booked(settings: Settings, store: Store, tmp_path: Any, channel: str = "email", language: str = "es") -> str:
+    """Books an appointment, sends its confirmation, returns the message body."""
+    put(store, appointment("A1", START, channel=channel, language=language))
+    plan(settings, store, START - timedelta(days=10))
+    Dispatcher(settings, store, START - timedelta(days=10)).run()
+    [message] = read_log(tmp_path / ("mails.jsonl" if channel == "email" else "texts.jsonl"))
+    return str(message["body"])
+
+
+def links(body: str) -> dict[str, str]:
+    found = re.findall(r"https://clinic\.example\.org(/r/[\w.\-]+)", body)
+    assert len(found) == 2, body
+    return {"confirm": found[0], "decline": found[1]}
+
+
+async def test_an_email_link_confirms_once(client: httpx.AsyncClient, store: Store, settings: Settings,
+                                           tmp_path: Any) -> None:
+    url = links(booked(settings, store, tmp_path))["confirm"]
+    page = await client.get(url)
+    assert page.status_code == 200 and '<html lang="es">' in page.text and "¿Confirma su cita?" in page.text
+    assert '<form method="post">' in page.text and "<script" not in page.text
+    assert participation(store) == {"A1": None} and rows(store, RESPONSES) == []  # looking changes nothing
+    answered = await client.post(url)
+    assert answered.status_code == 200 and "su cita está confirmada" in answered.text
+    assert participation(store) == {"A1": "accepted"}
+    [response] = rows(store, RESPONSES)
+    assert (response.channel, response.action, response.outcome, response.sender) == (
+        "email", "confirm", "applied", "ana@example.org")
+    assert [w.participant_status for w in rows(store, WRITEBACKS)] == ["accepted"]
+    again = await client.get(url)
+    assert again.status_code == 409 and "ya se usó" in again.text
+    assert (await client.post(url)).status_code == 409
+    assert len(rows(store, RESPONSES)) == 1
+
+
+async def test_the_decline_link_and_a_used_pair(client: httpx.AsyncClient, store: Store, settings: Settings,
+                                                tmp_path: Any) -> None:
+    urls = links(booked(settings, store, tmp_path, language="en"))
+    assert "Cancel your appointment?" in (await client.get(urls["decline"])).text
+    assert "your appointment is cancelled" in (await client.post(urls["decline"])).text
+    assert participation(store) == {"A1": "declined"}
+    assert (await client.post(urls["confirm"])).status_code == 409  # one answer per reminder
+
+
+async def test_sms_keeps_reply_keywords(store: Store, settings: Settings, tmp_path: Any) -> None:
+    body = booked(settings, store, tmp_path, channel="sms", language="en")
+    assert "Reply C to confirm or X to cancel" in body and "/r/" not in body
+
+
+async def test_expired_forged_and_foreign_links(client: httpx.AsyncClient, store: Store, settings: Settings,
+                                                tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    booked(settings, store, tmp_path)
+    key = rows(store, REMINDERS)[0].key
+    real = time.time
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: real() - 40 * 86400)
+    old = make_token(settings, key, "confirm")
+    monkeypatch.setattr("itsdangerous.timed.time.time", real)
+    expired = await client.post(f"/r/{old}")
+    assert expired.status_code == 410 and "This link has expired" in expired.text
+    good = make_token(settings, key, "confirm")
+    forged = good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB")
+    assert (await client.post(f"/r/{forged}")).status_code == 404
+    foreign = URLSafeTimedSerializer("another-secret", salt=SALT).dumps({"k": key, "a": "confirm"})
+    assert (await client.get(f"/r/{foreign}")).status_code == 404
+    unknown = make_token(settings, "a999:patient:reminder:1d:v1", "confirm")
+    assert (await client.get(f"/r/{unknown}")).status_code == 404
+    assert participation(store) == {"A1": None} and rows(store, RESPONSES) == []
