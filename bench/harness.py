@@ -1,0 +1,167 @@
+"""What every workload shares: running one case in a fresh Python process (so that peak
+RSS and warm caches belong to that case alone), and printing a table with ratios.
+
+A workload module (``bench/w1_csv_ingest.py`` …) exposes ``main(argv) -> list[Table]``
+and accepts the common flags of :func:`common_arguments`. A case is a module-level
+function that does its own setup, times only the work being measured with
+:class:`Stopwatch`, and returns a dict of figures; :func:`run_case` runs it in a child
+and adds the child's peak RSS. Results are printed, never asserted: machines here are
+noisy, so every table puts clinicsync next to a baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_ADMIN_URL = os.environ.get("CLINICSYNC_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Stopwatch:
+    """``with Stopwatch() as watch: …`` then ``watch.seconds``: wall time of the block only."""
+
+    seconds: float = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._began = time.perf_counter()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.seconds = time.perf_counter() - self._began
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A store URL on a fresh schema of the local PostgreSQL server, dropped afterwards."""
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def child_env() -> dict[str, str]:
+    """Children keep bytecode caching on (this machine sets PYTHONDONTWRITEBYTECODE) and
+    log only warnings, so neither recompiling nor logging is what gets measured."""
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONDONTWRITEBYTECODE", "CLINICSYNC_CONFIG"}}
+    env.setdefault("PYTHONPATH", str(ROOT))
+    return env
+
+
+def run_case(target: str, **kwargs: Any) -> dict[str, Any]:
+    """Run ``module:function(**kwargs)`` in a fresh interpreter and return its figures plus
+    ``peak_rss_mb`` of that process. Arguments and results travel as JSON."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.harness", target, json.dumps(kwargs)],
+        capture_output=True, text=True, cwd=ROOT, env=child_env(), check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{target} failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
+    return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def _child(target: str, arguments: str) -> None:
+    module_name, function_name = target.split(":")
+    function = getattr(importlib.import_module(module_name), function_name)
+    figures = dict(function(**json.loads(arguments)))
+    figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    print(json.dumps(figures, default=str))
+
+
+@dataclass
+class Table:
+    """One workload's result: rows of figures, with the columns to show in order."""
+
+    title: str
+    columns: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, **row: Any) -> None:
+        self.rows.append(row)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "columns": self.columns, "rows": self.rows, "notes": self.notes}
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """A ratio for a table; None (printed as n/a) when the baseline measured zero."""
+    return None if not denominator else numerator / denominator
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    return str(value)
+
+
+def render(tables: Sequence[Table]) -> None:
+    """Print each table with rich (plain text when not on a terminal)."""
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    console = Console(width=160)
+    for table in tables:
+        shown = RichTable(title=table.title, title_justify="left")
+        for column in table.columns:
+            shown.add_column(column, justify="left" if column in {"case", "goal", "figure"} else "right")
+        for row in table.rows:
+            shown.add_row(*(_cell(row.get(column)) for column in table.columns))
+        console.print(shown)
+        for note in table.notes:
+            console.print(f"  {note}")
+        console.print()
+
+
+def common_arguments(description: str) -> argparse.ArgumentParser:
+    """The flags every workload takes: --smoke (tiny sizes; CI), --json (machine output),
+    --postgres/--no-postgres (run the PostgreSQL variant against the local server)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the bench runs, measures nothing")
+    parser.add_argument("--json", action="store_true", help="print the tables as JSON instead")
+    parser.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run the PostgreSQL variant (needs the server at 127.0.0.1:5432)")
+    parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)  # python -m bench collects JSON
+    return parser
+
+
+def emit(tables: list[Table], args: argparse.Namespace) -> list[Table]:
+    """Print the tables as the flags ask and return them (``python -m bench`` collects them)."""
+    if args.quiet:
+        return tables
+    if args.json:
+        print(json.dumps([t.as_dict() for t in tables], indent=2, default=str))
+    else:
+        render(tables)
+    return tables
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], sys.argv[2])
