@@ -7,7 +7,6 @@ reason, and never executed.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +17,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from connectors.base import ConnectorSettings
-from mappings.timeutil import TimeError, parse_duration, zone
+from connectors.window import LookWindow
+from mappings.timeutil import TimeError, zone
 from sync.db import driver_url
 from sync.settings_base import SettingsModel
 
@@ -67,19 +67,13 @@ def safe_url(url: str) -> str:
     return driver_url(url).render_as_string(hide_password=True)
 
 
-class WindowSettings(SettingsModel):
+class WindowSettings(LookWindow):
     """The :window_start/:window_end binds: now - back … now + ahead, as naive wall-clock
     date-times in ``timezone`` (the zone the source stores local times in)."""
 
     back: str = Field("1d", description="how far back the window starts, e.g. 1d or 12h")
     ahead: str = Field("180d", description="how far ahead the window ends, e.g. 180d")
     timezone: str = Field("UTC", description="IANA zone of the source's wall-clock times")
-
-    @field_validator("back", "ahead")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     @field_validator("timezone")
     @classmethod
@@ -89,14 +83,6 @@ class WindowSettings(SettingsModel):
         except TimeError as exc:
             raise ValueError(str(exc)) from None
         return value
-
-    @property
-    def back_delta(self) -> timedelta:
-        return parse_duration(self.back)
-
-    @property
-    def ahead_delta(self) -> timedelta:
-        return parse_duration(self.ahead)
 
 
 class SqlWritebackSettings(SettingsModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -10,7 +9,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import ConnectorSettings
 from connectors.fhir.auth import load_private_key
-from mappings.timeutil import TimeError, parse_duration, zone
+from connectors.window import LookWindow
+from mappings.timeutil import TimeError, zone
 from sync.settings_base import SettingsModel
 
 AuthKind = Literal["none", "basic", "bearer", "smart_backend"]
@@ -78,23 +78,9 @@ class FhirAuthSettings(SettingsModel):
         return self
 
 
-class WindowSettings(SettingsModel):
+class WindowSettings(LookWindow):
     back: str = Field("7d", description="how far into the past to look (first run; every run in date-window)")
     ahead: str = Field("365d", description="how far into the future to look (first run; every run in date-window)")
-
-    @field_validator("back", "ahead")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
-
-    @property
-    def back_delta(self) -> timedelta:
-        return parse_duration(self.back)
-
-    @property
-    def ahead_delta(self) -> timedelta:
-        return parse_duration(self.ahead)
 
 
 class RetrySettings(SettingsModel):
