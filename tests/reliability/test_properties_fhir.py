@@ -229,7 +229,16 @@ def _rows(store: Store, sql: str, name: str) -> list[Any]:
         return list(connection.execute(text(sql), {"c": name}))
 
 
+def _example(rid: str, **changes: Any) -> dict[str, Any]:
+    """An entry for an @example: the first official Appointment with ``changes``."""
+    resource = {**copy.deepcopy(TEMPLATES[0]), "id": rid, **changes}
+    return {"resource": {k: v for k, v in resource.items() if v is not DELETE}, "search": {"mode": "match"}}
+
+
 @given(pages())
+@example([Page(entries=[_example("v1", appointmentType={"text": "Check\ud800up"}),
+                        _example("f1", start=DELETE, description="MRI\udfff" + MARKER)],
+               valid={"v1"}, fatal={"f1"})])
 @example([Page(entries=[{"resource": {"resourceType": "Appointment", "id": "e1"}, "search": "match"}],
                odd={"e1"})])
 @BOUNDED
