@@ -8,13 +8,9 @@ and quarantined); reasons never repeat values; good messages beside bad ones are
 
 from __future__ import annotations
 
-import io
-import json
-import logging
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +26,10 @@ from connectors.hl7v2.settings import Hl7v2Settings, MllpSettings
 from mappings.engine import load_mapping
 from sync.db import make_engine, upgrade
 from sync.engine import new_run_id, sync_connector
-from sync.logs import configure_logging
 from sync.settings import settings_model
 from sync.store import COUNT_KEYS, Store
 from tests.conftest import SHARED_FIXTURES
-from tests.reliability.test_properties import MARKER, SCALE
+from tests.reliability.test_properties import MARKER, SCALE, no_values_logged
 
 if not (SHARED_FIXTURES / "hl7").is_dir():
     pytest.skip(f"third-party fixtures not found at {SHARED_FIXTURES} (../shared/fixtures)", allow_module_level=True)
@@ -211,24 +206,6 @@ def _check_reasons(reasons: list[str]) -> None:
         assert not reason.startswith("unexpected"), reason
 
 
-@contextmanager
-def _no_values_logged() -> Iterator[None]:
-    """What is logged meanwhile (ours through structlog, libraries' through the standard
-    library) never repeats a value, except the codes logged by design."""
-    ours, theirs = io.StringIO(), io.StringIO()
-    configure_logging("info", "json", stream=ours)
-    handler = logging.StreamHandler(theirs)
-    logging.getLogger().addHandler(handler)
-    try:
-        yield
-    finally:
-        logging.getLogger().removeHandler(handler)
-    assert MARKER not in theirs.getvalue(), theirs.getvalue()[:500]
-    for line in ours.getvalue().splitlines():
-        fields = {k: v for k, v in json.loads(line).items() if k not in ("control_id", "trigger")}
-        assert MARKER not in json.dumps(fields), line[:500]
-
-
 # -- the receiver (MLLP) --------------------------------------------------------------------
 def _ack(reply: str) -> tuple[str, str]:
     """MSA-1 and MSA-3 of an ACK, read back with python-hl7 as a sender would."""
@@ -248,7 +225,7 @@ def test_every_message_gets_one_ack_and_bad_ones_are_quarantined(store: Store, m
     name = f"h{uuid.uuid4().hex[:12]}"
     config = Hl7v2Settings(name=name, listen=MllpSettings())
     receiver = Receiver(config, MAPPING, store, new_run_id())
-    with _no_values_logged():
+    with no_values_logged("control_id", "trigger"):
         _answer_each(store, receiver, messages)
     _check_reasons([r[0] for r in _rows(store, "SELECT reason FROM quarantine WHERE connector = :c", name)])
 
@@ -286,7 +263,7 @@ def test_a_batch_file_with_bad_messages_stores_the_good_ones(store: Store, messa
         data = {"clinic": {"timezone": "America/New_York"}, "connectors": [
             {"name": name, "kind": "hl7v2", "drop_dir": str(drop), "settle_seconds": 0, "batch_size": 3}]}
         config = settings_model().model_validate({**data, "base_dir": drop}, context={"base_dir": drop})
-        with _no_values_logged():
+        with no_values_logged("control_id", "trigger"):
             report = sync_connector(config, store, config.connectors[0], new_run_id())
         again = sync_connector(config, store, config.connectors[0], new_run_id())
     assert report.error is None, report.error
