@@ -214,16 +214,17 @@ def _ack(reply: str) -> tuple[str, str]:
     return str(msa(1)), (str(msa(3)) if len(msa) > 3 else "")
 
 
-@given(st.lists(message(), min_size=1, max_size=8))
-@example([Message(b"MSH|^~\\&|A|B|||2030||" + MARKER.encode() + b"^S12|C1|P|2.5\rSCH|1|X1\r", "X1", "fatal")])
+@given(st.lists(message(), min_size=1, max_size=8), st.sampled_from(["auto", "auto", "utf-8", "cp1252"]))
+@example([Message(b"MSH|^~\\&|A|B|||2030||" + MARKER.encode() + b"^S12|C1|P|2.5\rSCH|1|X1\r", "X1", "fatal")], "auto")
 @example([Message(b"MSH|^~\\&|A|B\rSCH|1|X1\r", "X1", "fatal"),  # an MSH too short for create_ack
           Message(b"MSH|^~\\&|A|B|||2030||ACK|C2|P|2.5\rSCH|1|X2\r", "X2", "fatal"),  # MSH-9 no components
           Message(b"MSH|^~\\&|A|B|||2030||SIU^S12|C3|P|2.5\rSCH|1|X3\rPID|1||P1||Doe\\Z" + MARKER.encode()
-                  + b"\\\r", "X3", "fatal")])  # python-hl7 logged the field it could not unescape
+                  + b"\\\r", "X3", "fatal")], "auto")  # python-hl7 logged the field it could not unescape
 @BOUNDED
-def test_every_message_gets_one_ack_and_bad_ones_are_quarantined(store: Store, messages: list[Message]) -> None:
+def test_every_message_gets_one_ack_and_bad_ones_are_quarantined(store: Store, messages: list[Message],
+                                                                  encoding: str) -> None:
     name = f"h{uuid.uuid4().hex[:12]}"
-    config = Hl7v2Settings(name=name, listen=MllpSettings())
+    config = Hl7v2Settings(name=name, listen=MllpSettings(), encoding=encoding)
     receiver = Receiver(config, MAPPING, store, new_run_id())
     with no_values_logged("control_id", "trigger"):
         _answer_each(store, receiver, messages)
