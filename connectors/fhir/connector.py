@@ -31,6 +31,7 @@ from connectors.fhir.cursor import FhirCursor, Listing, floor_second
 from connectors.fhir.errors import FhirStatusError
 from connectors.fhir.references import ReferenceResolver
 from connectors.fhir.settings import FhirSettings
+from connectors.fhir.shape import items, obj
 from connectors.fhir.writeback import apply_answer, check_action
 from mappings.timeutil import iso_z
 from sync.types import utcnow
@@ -121,17 +122,17 @@ class FhirConnector(Connector):
             raise FatalConnectorError(f"connector {self.name}: the search answered a {bundle.get('resourceType')}, "
                                       "not a Bundle")
         appointments: list[tuple[int, dict[str, Any]]] = []
-        for index, entry in enumerate(bundle.get("entry") or []):
-            resource = entry.get("resource") if isinstance(entry, dict) else None
+        for index, entry in enumerate(items(bundle.get("entry"))):
+            resource = obj(entry).get("resource")
             if not isinstance(resource, dict):
                 continue
             kind = resource.get("resourceType")
-            mode = (entry.get("search") or {}).get("mode")
+            mode = obj(entry.get("search")).get("mode")
             if kind == "Appointment" and mode != "include":
                 appointments.append((index, resource))
             elif kind == "OperationOutcome":
                 log.warning("fhir.search.outcome", connector=self.name, page=listing.pages,
-                            issues=len(resource.get("issue") or []))
+                            issues=len(items(resource.get("issue"))))
             else:
                 resolver.add(resource)
         records: list[RawRecord] = []
@@ -150,7 +151,7 @@ class FhirConnector(Connector):
             data = resolver.enrich(appointment)
             if self.settings.timezone:
                 data["_timezone"] = self.settings.timezone
-            version = (appointment.get("meta") or {}).get("versionId")
+            version = obj(appointment.get("meta")).get("versionId")
             position = f"Appointment/{rid}/_history/{version}" if version else f"Appointment/{rid}"
             records.append(RawRecord(data, position, record_id=rid))
         return records, rejected, already
@@ -211,7 +212,7 @@ class FhirConnector(Connector):
 
 
 def _next_link(bundle: dict[str, Any]) -> str | None:
-    for link in bundle.get("link") or []:
+    for link in items(bundle.get("link")):
         if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
             return str(link["url"])
     return None

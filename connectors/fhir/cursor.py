@@ -12,12 +12,14 @@ the last stored page (or starts the listing over if the server forgot the search
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
+from connectors.fhir.shape import obj
 from mappings.timeutil import iso_z
 from sync.hashing import content_hash
 
@@ -27,12 +29,18 @@ VERSION = 1
 
 def version_key(resource: dict[str, Any]) -> str:
     """meta.versionId, or a content hash where the server keeps no versions."""
-    version = (resource.get("meta") or {}).get("versionId")
-    return str(version) if version not in (None, "") else "h:" + content_hash(resource)
+    version = obj(resource.get("meta")).get("versionId")
+    if version not in (None, ""):
+        return str(version)
+    try:
+        return "h:" + content_hash(resource)
+    except TypeError:  # JSON orjson refuses (integers past 64 bits, lone surrogates)
+        text = json.dumps(resource, sort_keys=True, default=str)  # ASCII: escapes what UTF-8 cannot hold
+        return "h:" + content_hash(text)
 
 
 def last_updated(resource: dict[str, Any]) -> datetime | None:
-    value = (resource.get("meta") or {}).get("lastUpdated")
+    value = obj(resource.get("meta")).get("lastUpdated")
     if not isinstance(value, str):
         return None
     try:

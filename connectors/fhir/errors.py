@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from connectors.base import FatalConnectorError
+from connectors.fhir.shape import parse_json
 
 _MAX_DIAGNOSTICS = 400
 _REDIRECT = "the server redirects elsewhere (check base_url: https rather than http, the exact path)"
@@ -43,10 +44,10 @@ class FhirStatusError(FatalConnectorError):
 
 
 def json_body(response: httpx.Response) -> Any:
-    """The parsed JSON body, or None when there is none."""
+    """The parsed JSON body, or None when there is none (or it is no JSON)."""
     try:
-        return response.json()
-    except ValueError:
+        return parse_json(response.content)
+    except ValueError:  # JSONDecodeError, or bytes in no Unicode encoding
         return None
 
 

@@ -13,6 +13,7 @@ import structlog
 
 from connectors.fhir.client import FhirClient
 from connectors.fhir.errors import FhirStatusError
+from connectors.fhir.shape import items, obj
 
 log = structlog.get_logger("clinicsync.fhir")
 Resource = dict[str, Any]
@@ -42,18 +43,18 @@ def reference_key(reference: Any, base_url: str) -> str | None:
 
 
 def _codes(participant: dict[str, Any]) -> set[str]:
-    return {str(coding.get("code")) for concept in participant.get("type") or [] if isinstance(concept, dict)
-            for coding in concept.get("coding") or [] if isinstance(coding, dict)}
+    return {str(coding.get("code")) for concept in items(participant.get("type")) if isinstance(concept, dict)
+            for coding in items(concept.get("coding")) if isinstance(coding, dict)}
 
 
 def pick_participants(appointment: Resource, base_url: str) -> dict[str, str]:
     """The reference of the patient, the practitioner (the attender first) and the
     location an appointment is about, by the actors' resource types."""
     by_type: dict[str, list[tuple[dict[str, Any], str]]] = {}
-    for participant in appointment.get("participant") or []:
+    for participant in items(appointment.get("participant")):
         if not isinstance(participant, dict):
             continue
-        key = reference_key((participant.get("actor") or {}).get("reference"), base_url)
+        key = reference_key(obj(participant.get("actor")).get("reference"), base_url)
         if key:
             by_type.setdefault(key.split("/")[0], []).append((participant, key))
     chosen: dict[str, str] = {}
@@ -106,7 +107,7 @@ class ReferenceResolver:
         for kind, key in pick_participants(appointment, base_url).items():
             resource = self.get(key)
             if resource.get("resourceType") == "PractitionerRole":
-                practitioner = reference_key((resource.get("practitioner") or {}).get("reference"), base_url)
+                practitioner = reference_key(obj(resource.get("practitioner")).get("reference"), base_url)
                 if practitioner is None:
                     continue
                 resource = self.get(practitioner)

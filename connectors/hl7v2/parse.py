@@ -15,17 +15,25 @@ may be ``\\r`` (the standard), ``\\n`` or ``\\r\\n``.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import hl7
+import hl7.util
 
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
+_MESSAGE_TYPE = re.compile(r"[A-Z][A-Z0-9]{2}")  # HL7 table 0076: ADT, ORM, SIU, …
 _LINE_BREAKS = re.compile(r"\r\n|\n|\r")
 _ENVELOPE = ("FHS", "BHS", "BTS", "FTS")  # batch-file wrapping, not messages
 _HL7_NULL = '""'
+# python-hl7 logs a field it cannot unescape (e.g. "Smith\\Zz\\") verbatim, with a
+# traceback, through the root logger's last resort: field text is patient data. It drops
+# the bad sequence from the value either way, so silencing it loses nothing. (Its logger
+# is named after the file, not the module.)
+hl7.util.logger.setLevel(logging.CRITICAL)
 
 
 class Hl7Value(str):
@@ -84,7 +92,10 @@ def decode(data: bytes, encoding: str) -> str:
 def type_problem(parsed: ParsedMessage) -> str | None:
     """Why this is no message for an SIU interface, or None."""
     if parsed.message_type != "SIU":
-        return f"unsupported message type {parsed.message_type or '(empty)'} (this interface takes SIU)"
+        # Quoted only when it is a type code: the field is the sender's text, and a reason never quotes content.
+        shown = parsed.message_type if _MESSAGE_TYPE.fullmatch(parsed.message_type) else (
+            "(not a message type code)" if parsed.message_type else "(empty)")
+        return f"unsupported message type {shown} (this interface takes SIU)"
     return None
 
 
