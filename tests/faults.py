@@ -12,6 +12,7 @@ batches) draw from one seeded sequence instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
@@ -90,10 +91,8 @@ class FaultPlan:
 
 def hard_close(sock: socket.socket) -> None:
     """Close with a TCP reset (SO_LINGER 0), as a crashed peer or a middlebox does."""
-    try:
+    with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
     sock.close()
 
 
@@ -101,10 +100,8 @@ def wait_for_hang_up(sock: socket.socket) -> None:
     """Hold the connection, answering nothing, until the client gives up (EOF) or the guard runs out."""
     readable, _, _ = select.select([sock], [], [], HANG_LIMIT)
     if readable:
-        try:
+        with contextlib.suppress(OSError):
             sock.recv(65536)
-        except OSError:
-            pass
 
 
 # --- HTTP ------------------------------------------------------------------------------
@@ -188,10 +185,8 @@ class FaultyApi:
                 pass
 
             def finish(self) -> None:
-                try:
+                with contextlib.suppress(OSError):  # the connection was reset on purpose
                     super().finish()
-                except OSError:
-                    pass  # the connection was reset on purpose
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

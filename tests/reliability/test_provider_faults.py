@@ -25,7 +25,17 @@ from sync.reminders.model import DELIVERIES, REMINDERS
 from sync.reminders.planner import plan
 from sync.settings import Settings, load_settings
 from sync.store import Store
-from tests.faults import AMBIGUOUS, CLEAN, RESET_BEFORE, THROTTLE, Answer, FaultPlan, FaultRates, FaultyApi, FaultySmtpSink
+from tests.faults import (
+    AMBIGUOUS,
+    CLEAN,
+    RESET_BEFORE,
+    THROTTLE,
+    Answer,
+    FaultPlan,
+    FaultRates,
+    FaultyApi,
+    FaultySmtpSink,
+)
 from tests.notifiers.conftest import LoopbackController
 from tests.notifiers.test_twilio import ACCOUNT, TOKEN, created, twilio_error
 from tests.sync.reminders.conftest import appointment, put
