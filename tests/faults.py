@@ -63,7 +63,9 @@ class FaultPlan:
     rates: FaultRates
     seed: int = 0
     retry_after: int = 7  # seconds, sent with every 429
+    limit: int | None = None  # at most this many faults, then every request is answered
     log: list[tuple[str, str | None]] = field(default_factory=list)  # (key, fault) per request
+    hang_ups: list[bool] = field(default_factory=list)  # per "timeout": did the client give up (not the guard)?
     _seen: Counter[str] = field(default_factory=Counter)
     _sequence: random.Random | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -81,6 +83,8 @@ class FaultPlan:
                 digest = hashlib.sha256(f"{self.seed}:{key}:{n}".encode()).digest()
                 value = struct.unpack(">Q", digest[:8])[0] / 2**64
             fault = self.rates.pick(value)
+            if fault is not None and self.limit is not None and sum(f is not None for _k, f in self.log) >= self.limit:
+                fault = None
             self.log.append((key or "", fault))
             return fault
 
@@ -96,12 +100,15 @@ def hard_close(sock: socket.socket) -> None:
     sock.close()
 
 
-def wait_for_hang_up(sock: socket.socket) -> None:
-    """Hold the connection, answering nothing, until the client gives up (EOF) or the guard runs out."""
+def wait_for_hang_up(sock: socket.socket, plan: FaultPlan | None = None) -> None:
+    """Hold the connection, answering nothing, until the client gives up (EOF) or the guard
+    runs out; ``plan.hang_ups`` records which (a client without a timeout waits for the guard)."""
     readable, _, _ = select.select([sock], [], [], HANG_LIMIT)
     if readable:
         with contextlib.suppress(OSError):
             sock.recv(65536)
+    if plan is not None:
+        plan.hang_ups.append(bool(readable))
 
 
 # --- HTTP ------------------------------------------------------------------------------
@@ -167,7 +174,7 @@ class FaultyApi:
                 self.close_connection = True
                 self.wfile.flush()
                 if hang:
-                    wait_for_hang_up(self.connection)
+                    wait_for_hang_up(self.connection, api.plan)
                 hard_close(self.connection)
 
             def _write(self, answer: Answer) -> None:

@@ -145,6 +145,7 @@ def assert_faults_met(plan_: FaultPlan) -> None:
     met = summary(plan_)
     for fault in CLEAN | AMBIGUOUS:
         assert met.get(fault, 0) > 0, (fault, met)
+    assert all(plan_.hang_ups)  # each "timeout" ended with the client giving up, after its timeout
 
 
 # --- Twilio -----------------------------------------------------------------------------

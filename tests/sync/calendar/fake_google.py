@@ -130,6 +130,7 @@ class FakeGoogle:
         self.faults: list[Fault] = []
         self.chaos: FaultPlan | None = None  # faults of whole API requests (never the token endpoint)
         self.part_chaos: FaultPlan | None = None  # 429/500/503 answers to calls inside a batch
+        self.token_chaos: FaultPlan | None = None  # faults of the OAuth token endpoint
         self.page_size = 250
         self._etag = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -399,10 +400,10 @@ class _Handler(BaseHTTPRequestHandler):
         fake: FakeGoogle = self.server.fake  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        chaos = fake.chaos if not self.path.startswith("/token") else None
+        chaos = fake.token_chaos if self.path.startswith("/token") else fake.chaos
         fault = chaos.draw(None) if chaos is not None else None
         if fault == RESET_BEFORE:  # the request is not taken
-            self._drop(hang=False)
+            self._drop(None)
             return
         if fault is not None and fault not in AMBIGUOUS:
             assert chaos is not None
@@ -410,7 +411,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             reply = fake.handle(self.command, self.path, self.headers, body)
         if fault in AMBIGUOUS:  # taken (and done), but the answer never comes
-            self._drop(hang=fault == TIMEOUT)
+            self._drop(chaos if fault == TIMEOUT else None)
             return
         payload = reply.payload()
         self.send_response(reply.status)
@@ -423,10 +424,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
-    def _drop(self, hang: bool) -> None:
+    def _drop(self, hang_for: FaultPlan | None) -> None:
+        """Close without answering; for a "timeout", first wait until the client gives up."""
         self.close_connection = True
-        if hang:
-            wait_for_hang_up(self.connection)
+        if hang_for is not None:
+            wait_for_hang_up(self.connection, hang_for)
         hard_close(self.connection)
 
     def finish(self) -> None:
