@@ -24,7 +24,8 @@ from urllib.parse import urljoin
 import google_auth_httplib2
 import httplib2
 import structlog
-from google.auth.exceptions import GoogleAuthError
+from google.auth.credentials import Credentials
+from google.auth.exceptions import GoogleAuthError, TransportError
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
@@ -81,7 +82,7 @@ def retryable(status: int, reason: str) -> bool:
 def _retryable_exception(exc: BaseException) -> bool:
     if isinstance(exc, HttpError):
         return retryable(*error_of(exc))
-    return isinstance(exc, httplib2.HttpLib2Error | OSError)
+    return isinstance(exc, httplib2.HttpLib2Error | OSError | TransportError)
 
 
 class Pacer:
@@ -164,6 +165,7 @@ class GoogleCalendar:
         self._credentials = service_account_credentials(settings.key_file)
         self._services: dict[str, Any] = {}
         self._events: dict[str, Any] = {}  # events() builds every method anew: keep one per account
+        self._tokens: dict[str, Credentials] = {}  # the credentials each account's calls are signed with
         self._pacer = Pacer(settings.user_calls_per_minute, clock, sleep)
         self._batch_uri = urljoin(settings.api_root, BATCH_PATH)
 
@@ -172,6 +174,7 @@ class GoogleCalendar:
         """The events resource of one client per user acted as; the token is fetched on first use."""
         if account not in self._services:
             credentials = self._credentials.with_subject(account) if account else self._credentials
+            self._tokens[account] = credentials
             http = google_auth_httplib2.AuthorizedHttp(
                 credentials, http=httplib2.Http(timeout=self.settings.timeout_seconds))
             self._services[account] = build(
@@ -179,6 +182,18 @@ class GoogleCalendar:
                 client_options={"api_endpoint": urljoin(self.settings.api_root, SERVICE_PATH)})
             self._events[account] = self._services[account].events()
         return self._events[account]
+
+    def _fresh_token(self, account: str) -> None:
+        """Fetch or renew the account's token ourselves, with the configured timeout: left to
+        itself, googleapiclient refreshes over a new httplib2.Http() that has none, so a token
+        endpoint that takes the request and never answers would hang the push for good."""
+        credentials = self._tokens[account]
+        if not credentials.valid:
+            http = httplib2.Http(timeout=self.settings.timeout_seconds)
+            try:
+                credentials.refresh(google_auth_httplib2.Request(http))
+            finally:
+                http.close()
 
     def _retrying(self, retry: Callable[[BaseException], bool]) -> Retrying:
         policy = self.settings.retry
@@ -233,12 +248,12 @@ class GoogleCalendar:
             for start in range(0, len(queue), size):
                 chunk = queue[start:start + size]
                 self._pacer.wait(account, len(chunk))
-                self._send_batch(events, chunk, outcomes, follow, again)
+                self._send_batch(account, events, chunk, outcomes, follow, again)
             queue = follow
         return again
 
-    def _send_batch(self, events: Any, chunk: list[_Try], outcomes: dict[int, Outcome], follow: list[_Try],
-                    again: list[_Try]) -> None:
+    def _send_batch(self, account: str, events: Any, chunk: list[_Try], outcomes: dict[int, Outcome],
+                    follow: list[_Try], again: list[_Try]) -> None:
         answers: dict[str, tuple[Any, HttpError | None]] = {}
 
         def collect(request_id: str, response: Any, exception: HttpError | None) -> None:
@@ -248,6 +263,7 @@ class GoogleCalendar:
         for index, item in enumerate(chunk):
             batch.add(self._request(events, item), request_id=str(index))
         try:
+            self._fresh_token(account)
             batch.execute()
         except HttpError as exc:  # the batch request as a whole
             status, reason = error_of(exc)
@@ -256,6 +272,10 @@ class GoogleCalendar:
             return
         except (httplib2.HttpLib2Error, OSError) as exc:
             self._whole_batch_failed(chunk, f"transport: {type(exc).__name__}", True, outcomes, again)
+            return
+        except TransportError as exc:  # no answer from the token endpoint: a passing fault
+            cause = exc.args[0] if exc.args else exc
+            self._whole_batch_failed(chunk, f"token endpoint: {type(cause).__name__}", True, outcomes, again)
             return
         except GoogleAuthError as exc:  # the token endpoint refused (delegation not granted?)
             self._whole_batch_failed(chunk, f"token refused: {_auth_reason(exc)}",
@@ -310,14 +330,15 @@ class GoogleCalendar:
         items: list[dict[str, Any]] = []
         while request is not None:
             self._pacer.wait(target.account, 1)
-            page = self._execute(request)
+            page = self._execute(request, target.account)
             items.extend(page.get("items", []))
             request = events.list_next(request, page)
         return [remote_event(item) for item in items]
 
-    def _execute(self, request: HttpRequest) -> Any:
+    def _execute(self, request: HttpRequest, account: str) -> Any:
         for attempt in self._retrying(_retryable_exception):
             with attempt:
+                self._fresh_token(account)
                 return request.execute()
         raise AssertionError("unreachable")  # pragma: no cover - Retrying reraises
 
@@ -326,6 +347,7 @@ class GoogleCalendar:
             service.close()
         self._services.clear()
         self._events.clear()
+        self._tokens.clear()
 
 
 def _auth_reason(exc: GoogleAuthError) -> str:

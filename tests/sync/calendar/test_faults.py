@@ -78,3 +78,23 @@ def test_every_appointment_is_one_event_whatever_the_faults(
     assert statuses[("POST", 409)] > 0 and statuses[("PUT", 200)] > 0, statuses
     assert statuses[("POST", 200)] == COUNT  # each event was created once; every other insert met a 409
     assert waits and all(wait > 0 for wait in waits)
+    assert fake_google.chaos.hang_ups and all(fake_google.chaos.hang_ups)
+
+
+@pytest.mark.parametrize("fault", sorted(CLEAN | AMBIGUOUS))
+def test_a_token_endpoint_fault_is_retried_in_the_same_run(
+        store: Store, fake_google: FakeGoogle, google_calendar_settings, fault: str) -> None:  # type: ignore[no-untyped-def]
+    """Fetching the access token is safe to repeat: a reset or no answer there is a passing
+    fault like any other, not a refusal that fails the run's calls."""
+    apply(store, appointment("A1"), appointment("A2", doctor="D02"))
+    fake_google.token_chaos = FaultPlan(FaultRates(**{fault: 1.0}), limit=1)
+    settings = google_calendar_settings(google={"timeout_seconds": 0.3})
+    waits: list[float] = []
+    provider = GoogleCalendar(settings.google, sleep=waits.append)
+    try:
+        report = push(settings, store.engine, provider).as_dict()
+    finally:
+        provider.close()
+    assert report["inserted"] == 2 and report["failed"] == 0, report
+    assert [f for _key, f in fake_google.token_chaos.log] == [fault, None, None]
+    assert all(fake_google.token_chaos.hang_ups)  # the client gave up on its own, after its timeout
