@@ -44,6 +44,7 @@ BOOKED_AT = datetime(2026, 6, 1, 16, tzinfo=UTC)
 START = datetime(2026, 6, 12, 14, tzinfo=UTC)
 ROUND = timedelta(hours=1)  # each `remind --once` runs an hour after the last: every retry is due
 MAX_ROUNDS = 40
+COUNT = 120
 RATES = FaultRates(throttle=0.08, error=0.05, unavailable=0.05, reset_before=0.05, reset_after=0.04,
                    timeout=0.03)
 REMINDERS_SECTION = """
@@ -209,7 +210,7 @@ def setup(write_settings: Callable[..., Path]) -> Setup:
     return make
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1])
 def test_twilio_faults_every_reminder_sent_once_or_unknown(store: Store, setup: Setup, seed: int,
                                                             serve: Callable[[FaultyApi], FaultyApi]) -> None:
     plan_ = FaultPlan(RATES, seed=seed)
@@ -217,9 +218,9 @@ def test_twilio_faults_every_reminder_sent_once_or_unknown(store: Store, setup: 
     settings = setup(f"""
 notifiers:
   - {{name: texts, kind: twilio_sms, account_sid: {ACCOUNT}, auth_token: {TOKEN}, from_number: "+15005550006",
-     api_root: "{api.url}", timeout: 2, rate_per_second: 10000}}
+     api_root: "{api.url}", timeout: 1, rate_per_second: 10000}}
 """)
-    addresses = book(store, settings, 150, "sms")
+    addresses = book(store, settings, COUNT, "sms")
     dispatch_until_settled(settings, store, plan_, addresses)
     check_outcomes(store, plan_, api.accepted, addresses, blind=HTTP_BLIND)
     assert_faults_met(plan_)
@@ -233,9 +234,9 @@ def test_sendgrid_faults_every_reminder_sent_once_or_unknown(store: Store, setup
     settings = setup(f"""
 notifiers:
   - {{name: mails, kind: sendgrid, api_key: SG.test-key, sender: "Clinic <reminders@clinic.example>",
-     api_root: "{api.url}", timeout: 2, rate_per_second: 10000}}
+     api_root: "{api.url}", timeout: 1, rate_per_second: 10000}}
 """, channel="email")
-    addresses = book(store, settings, 150, "email")
+    addresses = book(store, settings, COUNT, "email")
     dispatch_until_settled(settings, store, plan_, addresses)
     check_outcomes(store, plan_, api.accepted, addresses, blind=HTTP_BLIND)
     assert_faults_met(plan_)
@@ -254,9 +255,9 @@ def test_smtp_faults_every_reminder_sent_once_or_unknown(store: Store, setup: Se
         settings = setup(f"""
 notifiers:
   - {{name: mails, kind: smtp, host: 127.0.0.1, port: {controller.port}, security: none,
-     sender: "Clinic <reminders@clinic.example>", timeout: 2, rate_per_second: 10000}}
+     sender: "Clinic <reminders@clinic.example>", timeout: 1, rate_per_second: 10000}}
 """, channel="email")
-        addresses = book(store, settings, 150, "email")
+        addresses = book(store, settings, COUNT, "email")
         dispatch_until_settled(settings, store, plan_, addresses, retry_after=False)
     finally:
         controller.stop()
