@@ -138,7 +138,7 @@ class FaultyApi:
     and then left without an answer (reset_after, timeout)."""
 
     def __init__(self, plan: FaultPlan, respond: Responder, key_of: Callable[[bytes], str],
-                 fault_answers: FaultAnswers) -> None:
+                 fault_answers: FaultAnswers, port: int = 0) -> None:
         self.plan, self.respond, self.key_of, self.fault_answers = plan, respond, key_of, fault_answers
         self.accepted: Counter[str] = Counter()
         self.requests = 0
@@ -195,7 +195,7 @@ class FaultyApi:
                 with contextlib.suppress(OSError):  # the connection was reset on purpose
                     super().finish()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01},
                                        daemon=True)

@@ -226,6 +226,38 @@ notifiers:
     assert_faults_met(plan_)
 
 
+@pytest.mark.parametrize("fake", [twilio_fake, sendgrid_fake])
+def test_a_provider_that_refuses_connections_is_retried_not_unknown(
+        store: Store, setup: Setup, fake: Callable[[FaultPlan], FaultyApi],
+        serve: Callable[[FaultyApi], FaultyApi]) -> None:
+    """Nothing listens (the provider is down): nothing can have been sent, so every reminder
+    waits for the next run, and then goes once."""
+    plan_ = FaultPlan(FaultRates())
+    down = fake(plan_)
+    port = down.server.server_address[1]
+    down.server.server_close()  # the port refuses connections now
+    channel = "sms" if fake is twilio_fake else "email"
+    notifier = (f"{{name: texts, kind: twilio_sms, account_sid: {ACCOUNT}, auth_token: {TOKEN}, "
+                f"from_number: \"+15005550006\", api_root: \"{down.url}\", timeout: 1}}" if channel == "sms" else
+                f"{{name: mails, kind: sendgrid, api_key: SG.test-key, sender: reminders@clinic.example, "
+                f"api_root: \"{down.url}\", timeout: 1}}")
+    settings = setup(f"notifiers:\n  - {notifier}\n", channel=channel)
+    addresses = book(store, settings, 10, channel)
+    assert Dispatcher(settings, store, BOOKED_AT).run().as_dict() == {
+        "sent": 0, "failed": 0, "skipped": 0, "unknown": 0}
+    assert {(r.status, r.attempts) for r in rows(store).values()} == {("pending", 1)}
+    up = serve(fake_on(fake, plan_, port))
+    assert Dispatcher(settings, store, BOOKED_AT + ROUND).run().as_dict()["sent"] == 10
+    assert up.accepted == {address: 1 for address in addresses.values()}
+
+
+def fake_on(fake: Callable[[FaultPlan], FaultyApi], plan_: FaultPlan, port: int) -> FaultyApi:
+    """The same fake, listening on ``port``."""
+    api = fake(plan_)
+    api.server.server_close()
+    return FaultyApi(plan_, api.respond, api.key_of, api.fault_answers, port=port)
+
+
 @pytest.mark.parametrize("seed", [3])
 def test_sendgrid_faults_every_reminder_sent_once_or_unknown(store: Store, setup: Setup, seed: int,
                                                               serve: Callable[[FaultyApi], FaultyApi]) -> None:
