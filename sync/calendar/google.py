@@ -5,7 +5,8 @@ A service account with domain-wide delegation acts as each doctor
 the doctor's own calendar; a shared calendar is written as the service account (or a
 given user). Calls go out in batch requests of up to 50; a rate limit (403
 rateLimitExceeded/userRateLimitExceeded, 429) or a server error is retried with
-exponential backoff and jitter (tenacity), and calls per user are paced under the quota.
+exponential backoff and jitter (tenacity), never sooner than a Retry-After the answer
+carries (up to retry.max_seconds), and calls per user are paced under the quota.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from mappings.timeutil import iso_z, zone
+from notifiers.http import retry_after
 from sync.calendar.provider import (
     PRIVATE_CONNECTOR,
     PRIVATE_EXTERNAL_ID,
@@ -77,6 +79,12 @@ def error_of(exc: HttpError) -> tuple[int, str]:
 
 def retryable(status: int, reason: str) -> bool:
     return status == 429 or status >= 500 or (status == 403 and reason in RATE_LIMIT_REASONS)
+
+
+def _told_to_wait(exc: HttpError) -> float:
+    """The answer's Retry-After in seconds (0 when it has none); batch parts carry their own headers."""
+    headers = getattr(exc, "resp", None)
+    return (retry_after(headers.get("retry-after")) or 0.0) if headers is not None else 0.0
 
 
 def _retryable_exception(exc: BaseException) -> bool:
@@ -166,6 +174,7 @@ class GoogleCalendar:
         self._services: dict[str, Any] = {}
         self._events: dict[str, Any] = {}  # events() builds every method anew: keep one per account
         self._tokens: dict[str, Credentials] = {}  # the credentials each account's calls are signed with
+        self._wait_hint = 0.0  # the longest Retry-After of this round's passing faults
         self._pacer = Pacer(settings.user_calls_per_minute, clock, sleep)
         self._batch_uri = urljoin(settings.api_root, BATCH_PATH)
 
@@ -197,10 +206,19 @@ class GoogleCalendar:
 
     def _retrying(self, retry: Callable[[BaseException], bool]) -> Retrying:
         policy = self.settings.retry
+        backoff = wait_exponential_jitter(multiplier=policy.initial_seconds, max=policy.max_seconds,
+                                          jitter=policy.initial_seconds)
+
+        def wait(state: RetryCallState) -> float:
+            told = self._wait_hint
+            failure = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(failure, HttpError):
+                told = max(told, _told_to_wait(failure))
+            self._wait_hint = 0.0
+            return max(backoff(state), min(told, policy.max_seconds))
+
         return Retrying(stop=stop_after_attempt(policy.attempts), sleep=self.sleep, reraise=True,
-                        wait=wait_exponential_jitter(multiplier=policy.initial_seconds, max=policy.max_seconds,
-                                                     jitter=policy.initial_seconds),
-                        retry=retry_if_exception(retry))
+                        wait=wait, retry=retry_if_exception(retry))
 
     def _request(self, events: Any, attempt: _Try) -> HttpRequest:
         op, kind = attempt.op, attempt.kind
@@ -267,6 +285,7 @@ class GoogleCalendar:
             batch.execute()
         except HttpError as exc:  # the batch request as a whole
             status, reason = error_of(exc)
+            self._wait_hint = max(self._wait_hint, _told_to_wait(exc))
             self._whole_batch_failed(chunk, f"HTTP {status} {reason}".strip(), retryable(status, reason),
                                      outcomes, again)
             return
@@ -288,6 +307,7 @@ class GoogleCalendar:
                 etag = response.get("etag") if isinstance(response, dict) else None
                 outcomes[item.op.key] = Outcome(item.op.key, True, state=state, etag=etag)
             else:
+                self._wait_hint = max(self._wait_hint, _told_to_wait(exception))
                 self._answer_failed(item, exception, outcomes, follow, again)
 
     @staticmethod

@@ -248,6 +248,7 @@ class FakeGoogle:
             payload = reply.payload()
             head = f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'X')}\r\n"
             head += "Content-Type: application/json; charset=UTF-8\r\n" if payload else ""
+            head += "".join(f"{name}: {value}\r\n" for name, value in reply.headers.items())
             head += f"Content-Length: {len(payload)}\r\n\r\n"
             out.append(f"--{boundary}\r\nContent-Type: application/http\r\n"
                        f"Content-ID: <response-{content_id[1:-1]}>\r\n\r\n".encode() + head.encode() + payload

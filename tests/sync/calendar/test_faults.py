@@ -98,3 +98,25 @@ def test_a_token_endpoint_fault_is_retried_in_the_same_run(
     assert report["inserted"] == 2 and report["failed"] == 0, report
     assert [f for _key, f in fake_google.token_chaos.log] == [fault, None, None]
     assert all(fake_google.token_chaos.hang_ups)  # the client gave up on its own, after its timeout
+
+
+@pytest.mark.parametrize("where", ["batch", "call"])
+def test_retry_after_is_honoured(store: Store, fake_google: FakeGoogle, google_calendar_settings,  # type: ignore[no-untyped-def]
+                                 where: str) -> None:
+    """A 429 with Retry-After (on the batch request, or on one call inside it) is retried no
+    sooner than it says, even when the exponential backoff would be shorter."""
+    apply(store, appointment("A1"))
+    plan_ = FaultPlan(FaultRates(throttle=1.0), limit=1, retry_after=7)
+    if where == "batch":
+        fake_google.chaos = plan_
+    else:
+        fake_google.part_chaos = plan_
+    settings = google_calendar_settings(google={"retry": {"attempts": 3, "initial_seconds": 0.001,
+                                                          "max_seconds": 30}})
+    waits: list[float] = []
+    provider = GoogleCalendar(settings.google, sleep=waits.append)
+    try:
+        assert push(settings, store.engine, provider).as_dict()["inserted"] == 1
+    finally:
+        provider.close()
+    assert len(waits) == 1 and 7 <= waits[0] <= 30, waits
