@@ -295,3 +295,36 @@ notifiers:
         controller.stop()
     check_outcomes(store, plan_, sink.accepted, addresses, reconnects=True)
     assert_faults_met(plan_)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_remind_once_under_faults_then_resend_unknown(store: Store, write_settings: Callable[..., Path], cli: Any,
+                                                       serve: Callable[[FaultyApi], FaultyApi]) -> None:
+    """The same through `clinicsync remind --once`, run until nothing is due (exit 0 each time);
+    then `--resend-unknown` sends each unknown reminder once more, and only those."""
+    plan_ = FaultPlan(RATES, seed=5)
+    api = serve(twilio_fake(plan_))
+    path = write_settings(extra=f"""
+notifiers:
+  - {{name: texts, kind: twilio_sms, account_sid: {ACCOUNT}, auth_token: {TOKEN}, from_number: "+15005550006",
+     api_root: "{api.url}", timeout: 1, rate_per_second: 10000}}
+""" + REMINDERS_SECTION.format(channel="sms"))
+    settings = load_settings(path)
+    addresses = book(store, settings, 60, "sms")
+    run, at = cli(path), BOOKED_AT
+    for _ in range(MAX_ROUNDS):
+        run("remind", "--once", "--at", at.isoformat(), "--json")
+        if not any(r.status == "pending" for r in rows(store).values()):
+            break
+        at += ROUND
+    check_outcomes(store, plan_, api.accepted, addresses, blind=HTTP_BLIND)
+    unknown = {key for key, row in rows(store).items() if row.status == "unknown"}
+    assert unknown
+    before = dict(api.accepted)
+
+    plan_.rates = FaultRates()  # the provider is well again
+    _, out, _ = run("remind", "--once", "--resend-unknown", "--at", (at + ROUND).isoformat(), "--json")
+    assert json.loads(out)["sent"] == len(unknown)
+    assert {r.status for r in rows(store).values()} == {"sent"}
+    for key, address in addresses.items():
+        assert api.accepted[address] == before.get(address, 0) + (key in unknown)
