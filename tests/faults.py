@@ -5,8 +5,10 @@ resets, or takes it and never answers (the client times out). The fakes count wh
 provider *accepted* per key, so a test can tell "sent once" from "sent twice" or "lost".
 
 A draw is keyed by (seed, key, n-th request for that key), so the faults a message meets do
-not depend on which worker thread got there first. Requests with no key (the calendar's
-batches) draw from one seeded sequence instead.
+not depend on which worker thread got there first. The key is what identifies a message at
+the provider; the tests give each reminder its own recipient and key by that (Twilio's
+form carries no idempotency key). Requests with no key (the calendar's batches) draw from
+one seeded sequence instead.
 """
 
 from __future__ import annotations
