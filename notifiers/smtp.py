@@ -103,14 +103,18 @@ def classify(exc: Exception, data_sent: bool = False) -> NotifierError:
 
 
 class _Connection(smtplib.SMTP):
-    """Remembers whether DATA began, which tells a refused message from an unknown one."""
+    """Remembers whether the content began to go out (the server answered DATA with 354),
+    which tells a refused or never-sent message from an unknown one: a connection lost at
+    the DATA command itself sent nothing and is safe to retry."""
 
     data_started = False
     reused = False
 
-    def data(self, msg: Any) -> tuple[int, bytes]:
-        self.data_started = True
-        return super().data(msg)
+    def getreply(self) -> tuple[int, bytes]:
+        code, text = super().getreply()
+        if code == 354:  # only DATA is answered so; smtplib sends the content next
+            self.data_started = True
+        return code, text
 
 
 class _SslConnection(_Connection, smtplib.SMTP_SSL):

@@ -5,7 +5,8 @@ A service account with domain-wide delegation acts as each doctor
 the doctor's own calendar; a shared calendar is written as the service account (or a
 given user). Calls go out in batch requests of up to 50; a rate limit (403
 rateLimitExceeded/userRateLimitExceeded, 429) or a server error is retried with
-exponential backoff and jitter (tenacity), and calls per user are paced under the quota.
+exponential backoff and jitter (tenacity), never sooner than a Retry-After the answer
+carries (up to retry.max_seconds), and calls per user are paced under the quota.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from urllib.parse import urljoin
 import google_auth_httplib2
 import httplib2
 import structlog
-from google.auth.exceptions import GoogleAuthError
+from google.auth.credentials import Credentials
+from google.auth.exceptions import GoogleAuthError, TransportError
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from mappings.timeutil import iso_z, zone
+from notifiers.http import retry_after
 from sync.calendar.provider import (
     PRIVATE_CONNECTOR,
     PRIVATE_EXTERNAL_ID,
@@ -78,10 +81,16 @@ def retryable(status: int, reason: str) -> bool:
     return status == 429 or status >= 500 or (status == 403 and reason in RATE_LIMIT_REASONS)
 
 
+def _told_to_wait(exc: HttpError) -> float:
+    """The answer's Retry-After in seconds (0 when it has none); batch parts carry their own headers."""
+    headers = getattr(exc, "resp", None)
+    return (retry_after(headers.get("retry-after")) or 0.0) if headers is not None else 0.0
+
+
 def _retryable_exception(exc: BaseException) -> bool:
     if isinstance(exc, HttpError):
         return retryable(*error_of(exc))
-    return isinstance(exc, httplib2.HttpLib2Error | OSError)
+    return isinstance(exc, httplib2.HttpLib2Error | OSError | TransportError)
 
 
 class Pacer:
@@ -164,6 +173,8 @@ class GoogleCalendar:
         self._credentials = service_account_credentials(settings.key_file)
         self._services: dict[str, Any] = {}
         self._events: dict[str, Any] = {}  # events() builds every method anew: keep one per account
+        self._tokens: dict[str, Credentials] = {}  # the credentials each account's calls are signed with
+        self._wait_hint = 0.0  # the longest Retry-After of this round's passing faults
         self._pacer = Pacer(settings.user_calls_per_minute, clock, sleep)
         self._batch_uri = urljoin(settings.api_root, BATCH_PATH)
 
@@ -172,6 +183,7 @@ class GoogleCalendar:
         """The events resource of one client per user acted as; the token is fetched on first use."""
         if account not in self._services:
             credentials = self._credentials.with_subject(account) if account else self._credentials
+            self._tokens[account] = credentials
             http = google_auth_httplib2.AuthorizedHttp(
                 credentials, http=httplib2.Http(timeout=self.settings.timeout_seconds))
             self._services[account] = build(
@@ -180,12 +192,33 @@ class GoogleCalendar:
             self._events[account] = self._services[account].events()
         return self._events[account]
 
+    def _fresh_token(self, account: str) -> None:
+        """Fetch or renew the account's token ourselves, with the configured timeout: left to
+        itself, googleapiclient refreshes over a new httplib2.Http() that has none, so a token
+        endpoint that takes the request and never answers would hang the push for good."""
+        credentials = self._tokens[account]
+        if not credentials.valid:
+            http = httplib2.Http(timeout=self.settings.timeout_seconds)
+            try:
+                credentials.refresh(google_auth_httplib2.Request(http))
+            finally:
+                http.close()
+
     def _retrying(self, retry: Callable[[BaseException], bool]) -> Retrying:
         policy = self.settings.retry
+        backoff = wait_exponential_jitter(multiplier=policy.initial_seconds, max=policy.max_seconds,
+                                          jitter=policy.initial_seconds)
+
+        def wait(state: RetryCallState) -> float:
+            told = self._wait_hint
+            failure = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(failure, HttpError):
+                told = max(told, _told_to_wait(failure))
+            self._wait_hint = 0.0
+            return max(backoff(state), min(told, policy.max_seconds))
+
         return Retrying(stop=stop_after_attempt(policy.attempts), sleep=self.sleep, reraise=True,
-                        wait=wait_exponential_jitter(multiplier=policy.initial_seconds, max=policy.max_seconds,
-                                                     jitter=policy.initial_seconds),
-                        retry=retry_if_exception(retry))
+                        wait=wait, retry=retry_if_exception(retry))
 
     def _request(self, events: Any, attempt: _Try) -> HttpRequest:
         op, kind = attempt.op, attempt.kind
@@ -233,12 +266,12 @@ class GoogleCalendar:
             for start in range(0, len(queue), size):
                 chunk = queue[start:start + size]
                 self._pacer.wait(account, len(chunk))
-                self._send_batch(events, chunk, outcomes, follow, again)
+                self._send_batch(account, events, chunk, outcomes, follow, again)
             queue = follow
         return again
 
-    def _send_batch(self, events: Any, chunk: list[_Try], outcomes: dict[int, Outcome], follow: list[_Try],
-                    again: list[_Try]) -> None:
+    def _send_batch(self, account: str, events: Any, chunk: list[_Try], outcomes: dict[int, Outcome],
+                    follow: list[_Try], again: list[_Try]) -> None:
         answers: dict[str, tuple[Any, HttpError | None]] = {}
 
         def collect(request_id: str, response: Any, exception: HttpError | None) -> None:
@@ -248,14 +281,20 @@ class GoogleCalendar:
         for index, item in enumerate(chunk):
             batch.add(self._request(events, item), request_id=str(index))
         try:
+            self._fresh_token(account)
             batch.execute()
         except HttpError as exc:  # the batch request as a whole
             status, reason = error_of(exc)
+            self._wait_hint = max(self._wait_hint, _told_to_wait(exc))
             self._whole_batch_failed(chunk, f"HTTP {status} {reason}".strip(), retryable(status, reason),
                                      outcomes, again)
             return
         except (httplib2.HttpLib2Error, OSError) as exc:
             self._whole_batch_failed(chunk, f"transport: {type(exc).__name__}", True, outcomes, again)
+            return
+        except TransportError as exc:  # no answer from the token endpoint: a passing fault
+            cause = exc.args[0] if exc.args else exc
+            self._whole_batch_failed(chunk, f"token endpoint: {type(cause).__name__}", True, outcomes, again)
             return
         except GoogleAuthError as exc:  # the token endpoint refused (delegation not granted?)
             self._whole_batch_failed(chunk, f"token refused: {_auth_reason(exc)}",
@@ -268,6 +307,7 @@ class GoogleCalendar:
                 etag = response.get("etag") if isinstance(response, dict) else None
                 outcomes[item.op.key] = Outcome(item.op.key, True, state=state, etag=etag)
             else:
+                self._wait_hint = max(self._wait_hint, _told_to_wait(exception))
                 self._answer_failed(item, exception, outcomes, follow, again)
 
     @staticmethod
@@ -310,14 +350,15 @@ class GoogleCalendar:
         items: list[dict[str, Any]] = []
         while request is not None:
             self._pacer.wait(target.account, 1)
-            page = self._execute(request)
+            page = self._execute(request, target.account)
             items.extend(page.get("items", []))
             request = events.list_next(request, page)
         return [remote_event(item) for item in items]
 
-    def _execute(self, request: HttpRequest) -> Any:
+    def _execute(self, request: HttpRequest, account: str) -> Any:
         for attempt in self._retrying(_retryable_exception):
             with attempt:
+                self._fresh_token(account)
                 return request.execute()
         raise AssertionError("unreachable")  # pragma: no cover - Retrying reraises
 
@@ -326,6 +367,7 @@ class GoogleCalendar:
             service.close()
         self._services.clear()
         self._events.clear()
+        self._tokens.clear()
 
 
 def _auth_reason(exc: GoogleAuthError) -> str:

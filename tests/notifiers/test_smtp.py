@@ -10,11 +10,21 @@ from typing import Any
 
 import icalendar
 import pytest
+from aiosmtpd.smtp import SMTP as SMTPServer
 
 from notifiers.base import DeliveryUnknownError, PermanentError, RetryableError
 from notifiers.mime import message_id
 from notifiers.smtp import SmtpNotifier, SmtpSettings
-from tests.notifiers.conftest import ICS, SMTP_PASSWORD, SMTP_USER, SmtpFactory, Tls, email_message
+from tests.notifiers.conftest import (
+    ICS,
+    SMTP_PASSWORD,
+    SMTP_USER,
+    LoopbackController,
+    MailSink,
+    SmtpFactory,
+    Tls,
+    email_message,
+)
 
 SENDER = "Demo Clinic <reminders@clinic.example>"
 
@@ -181,6 +191,28 @@ def test_connection_lost_after_the_message_went_out_is_unknown(smtp_server: Smtp
     sink.drop_after_data = True
     with pytest.raises(DeliveryUnknownError, match="may have accepted it"):
         notifier(controller.port).send(email_message())
+
+
+class HangUpAtData(SMTPServer):
+    """Takes the envelope, then drops the connection when DATA is asked for, before its 354:
+    the message's content never left the client."""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        assert self.transport is not None
+        self.transport.abort()
+
+
+def test_connection_lost_before_the_content_was_sent_is_retryable() -> None:
+    sink = MailSink()
+    controller = LoopbackController(sink)
+    controller.factory = lambda: HangUpAtData(sink)  # type: ignore[method-assign]
+    controller.start()
+    try:
+        with pytest.raises(RetryableError, match="could not talk to the SMTP server"):
+            notifier(controller.port).send(email_message())
+    finally:
+        controller.stop()
+    assert sink.received == []
 
 
 def test_a_server_that_closed_an_idle_connection_is_reconnected(smtp_server: SmtpFactory) -> None:

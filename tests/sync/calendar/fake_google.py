@@ -4,12 +4,16 @@ Driven by the real google-api-python-client and google-auth: it verifies the ser
 account's JWT (signature, audience, scope; the delegation subject is recorded), serves
 events insert/get/patch/update/delete/list with Google's semantics (deleted events keep
 their id with status "cancelled"; a second insert of an id is 409; deleting a deleted
-event is 410), parses the multipart/mixed batch endpoint, and injects faults on demand.
-It counts every HTTP request so tests can assert how many calls were made.
+event is 410), parses the multipart/mixed batch endpoint, and injects faults on demand:
+scripted ones (``fail``), or at random from seeded plans (``chaos`` for whole requests:
+429/500/503, resets before or after taking the request, no answer at all; ``part_chaos``
+for the calls inside a batch). It counts every HTTP request so tests can assert how many
+calls were made.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -25,6 +29,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import jwt
+
+from tests.faults import AMBIGUOUS, ERROR, RESET_BEFORE, THROTTLE, TIMEOUT, FaultPlan, hard_close, wait_for_hang_up
 
 SCOPE = "https://www.googleapis.com/auth/calendar.events"
 SERVICE_ACCOUNT = "clinicsync@test-project.iam.gserviceaccount.com"
@@ -76,6 +82,17 @@ def google_error(status: int, reason: str, message: str = "") -> Reply:
                                     "code": status, "message": message}})
 
 
+def chaos_error(fault: str, retry_after: int) -> Reply:
+    """Google's answer for a drawn 429/500/503."""
+    if fault == THROTTLE:
+        reply = google_error(429, "rateLimitExceeded", "Rate Limit Exceeded")
+        reply.headers["Retry-After"] = str(retry_after)
+        return reply
+    if fault == ERROR:
+        return google_error(500, "backendError", "Backend Error")
+    return google_error(503, "backendError", "The service is currently unavailable.")
+
+
 def _merge(into: dict[str, Any], patch: dict[str, Any]) -> None:
     """Google's patch semantics: objects merge, arrays and scalars replace."""
     for key, value in patch.items():
@@ -111,6 +128,9 @@ class FakeGoogle:
         self.calls: list[Call] = []  # every API call, batched or not
         self.batch_bodies: list[bytes] = []
         self.faults: list[Fault] = []
+        self.chaos: FaultPlan | None = None  # faults of whole API requests (never the token endpoint)
+        self.part_chaos: FaultPlan | None = None  # 429/500/503 answers to calls inside a batch
+        self.token_chaos: FaultPlan | None = None  # faults of the OAuth token endpoint
         self.page_size = 250
         self._etag = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -228,6 +248,7 @@ class FakeGoogle:
             payload = reply.payload()
             head = f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'X')}\r\n"
             head += "Content-Type: application/json; charset=UTF-8\r\n" if payload else ""
+            head += "".join(f"{name}: {value}\r\n" for name, value in reply.headers.items())
             head += f"Content-Length: {len(payload)}\r\n\r\n"
             out.append(f"--{boundary}\r\nContent-Type: application/http\r\n"
                        f"Content-ID: <response-{content_id[1:-1]}>\r\n\r\n".encode() + head.encode() + payload
@@ -248,6 +269,8 @@ class FakeGoogle:
         self.calls.append(call)
         if calendar != principal and principal not in self.shared.get(calendar, set()):
             reply = google_error(404, "notFound", "calendar not found")
+        elif in_batch and self.part_chaos is not None and (fault := self.part_chaos.draw(None)):
+            reply = chaos_error(fault, self.part_chaos.retry_after)
         else:
             reply = self._fault(method, event_id or (data or {}).get("id")) or self._event_call(
                 method, self.calendars[calendar], event_id, query, data, calendar)
@@ -375,9 +398,22 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _serve(self) -> None:
+        fake: FakeGoogle = self.server.fake  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        reply = self.server.fake.handle(self.command, self.path, self.headers, body)  # type: ignore[attr-defined]
+        chaos = fake.token_chaos if self.path.startswith("/token") else fake.chaos
+        fault = chaos.draw(None) if chaos is not None else None
+        if fault == RESET_BEFORE:  # the request is not taken
+            self._drop(None)
+            return
+        if fault is not None and fault not in AMBIGUOUS:
+            assert chaos is not None
+            reply = chaos_error(fault, chaos.retry_after)
+        else:
+            reply = fake.handle(self.command, self.path, self.headers, body)
+        if fault in AMBIGUOUS:  # taken (and done), but the answer never comes
+            self._drop(chaos if fault == TIMEOUT else None)
+            return
         payload = reply.payload()
         self.send_response(reply.status)
         headers = {"Content-Type": "application/json; charset=UTF-8", **reply.headers}
@@ -388,6 +424,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+    def _drop(self, hang_for: FaultPlan | None) -> None:
+        """Close without answering; for a "timeout", first wait until the client gives up."""
+        self.close_connection = True
+        if hang_for is not None:
+            wait_for_hang_up(self.connection, hang_for)
+        hard_close(self.connection)
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):  # a connection reset on purpose
+            super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
