@@ -25,7 +25,7 @@ pytestmark = pytest.mark.postgres
 ROWS = 300
 LEASE = 10  # the shortest lease settings allow: the final restart waits for it to run out
 SEEDS = [int(s) for s in os.environ.get("CLINICSYNC_DISPATCH_SEEDS", "21,22").split(",")]
-KILLS_PER_SEED = int(os.environ.get("CLINICSYNC_DISPATCH_KILLS", "3"))
+KILLS_PER_SEED = int(os.environ.get("CLINICSYNC_DISPATCH_KILLS", "2"))
 COMMANDS = (("remind", "--once", "--json"), ("run",))
 
 
