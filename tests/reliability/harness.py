@@ -111,8 +111,8 @@ class Child:
         self.process.kill()  # SIGKILL: no handler, no cleanup, like a crash or an OOM kill
         self.process.wait()
 
-    def wait(self) -> int:
-        return self.process.wait(timeout=WAIT_LIMIT)
+    def wait(self, limit: float = WAIT_LIMIT) -> int:
+        return self.process.wait(timeout=limit)
 
     @property
     def stdout(self) -> str:
