@@ -70,7 +70,8 @@ def write_drop(folder: Path, name: str, rows: int, prefix: str, bad_every: int =
                 "duration_minutes": "15", "status": "booked", "type": "Follow-up",
                 "patient_id": f"P{n % 500:04d}", "patient_name": f"Patient {n % 500}",
                 "patient_phone": f"+1212555{n % 500:04d}", "doctor_id": f"D{n % 7}",
-                "doctor_name": f"Doctor {n % 7}", "location": "Main",
+                "doctor_name": f"Doctor {n % 7}", "doctor_email": f"doctor{n % 7}@clinic.example.org",
+                "location": "Main",
             })
             if n % bad_every == bad_every - 1:
                 row["start"] = "not a date"
@@ -110,8 +111,8 @@ class Child:
         self.process.kill()  # SIGKILL: no handler, no cleanup, like a crash or an OOM kill
         self.process.wait()
 
-    def wait(self) -> int:
-        return self.process.wait(timeout=WAIT_LIMIT)
+    def wait(self, limit: float = WAIT_LIMIT) -> int:
+        return self.process.wait(timeout=limit)
 
     @property
     def stdout(self) -> str:
