@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync.model import Quarantine, SyncRun
+from sync.outbox import CONSUMERS, EVENTS
 from sync.queries import connector_health
 from sync.store import Store
 
@@ -59,6 +60,17 @@ def connector_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
     yield started
 
 
+def outbox_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
+    """How far behind each outbox consumer (calendar push, reminder planner, …) is."""
+    lag = GaugeMetricFamily("clinicsync_outbox_lag_events",
+                            "outbox events past the consumer's offset (ids, so an upper bound)", labels=["consumer"])
+    with store.engine.connect() as connection:
+        newest = connection.execute(select(func.max(EVENTS.c.id))).scalar_one() or 0
+        for consumer, offset in connection.execute(select(CONSUMERS.c.consumer, CONSUMERS.c.last_event_id)):
+            lag.add_metric([consumer], max(0, newest - offset))
+    yield lag
+
+
 class StoreCollector(Collector):
     """Figures from the store, gathered by the registered gauge functions at scrape time.
 
@@ -97,6 +109,6 @@ class Metrics:
                                  ["route"], registry=self.registry)
         self.webhooks = Counter("clinicsync_webhook_requests", "webhook requests by endpoint and result",
                                 ["endpoint", "result"], registry=self.registry)
-        self.registry.register(StoreCollector(store, [sync_gauges, connector_gauges, *(gauges or [])]))
+        self.registry.register(StoreCollector(store, [sync_gauges, connector_gauges, outbox_gauges, *(gauges or [])]))
         for collector in collectors or []:  # e.g. the jobs of `clinicsync run` hosting this server
             self.registry.register(collector)
