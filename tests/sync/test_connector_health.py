@@ -4,6 +4,7 @@ failed runs in a row through the real engine, reset by a success, on SQLite and 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import insert
@@ -67,3 +68,18 @@ def test_counts_only_the_failures_after_the_last_success(store: Store) -> None:
         health = connector_health(connection)
     assert {name: h.failing_runs for name, h in health.items()} == {"emr": 2, "lab": 1, "fhir": 0}
     assert health["lab"].last_success is None and health["fhir"].last_success is not None
+
+
+def test_status_shows_the_failing_streak_and_the_last_success(write_settings: SettingsFactory, tmp_path: Path,
+                                                              cli: Any) -> None:
+    (tmp_path / "lab").mkdir()
+    run = cli(write_settings(
+        f"- name: emr\n  kind: csv\n  mapping: csv_default\n  drop_dir: {tmp_path / 'emr'}\n"
+        f"- name: lab\n  kind: csv\n  mapping: csv_default\n  drop_dir: {tmp_path / 'lab'}\n"))
+    for _ in range(3):
+        run("sync", "--once", expect=1)
+    _, out, _ = run("status")
+    rows = {cells[0]: cells for line in out.splitlines()
+            if len(cells := [cell.strip() for cell in line.strip("│").split("│")]) > 3}
+    assert rows["emr"][2] == "failed x3" and rows["emr"][3] == "never"
+    assert rows["lab"][2] == "ok" and rows["lab"][3] not in ("", "never")
