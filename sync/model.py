@@ -84,7 +84,9 @@ class ConnectorState(SQLModel, table=True):
 class SyncRun(SQLModel, table=True):
     """One row per connector per run: what it fetched and changed, and its error."""
 
-    __table_args__ = (Index("ix_syncrun_connector_started", "connector", "started_at"),)
+    __table_args__ = (Index("ix_syncrun_connector_started", "connector", "started_at"),
+                      # the last good run and the failures since it (sync.queries.connector_health)
+                      Index("ix_syncrun_connector_status_id", "connector", "status", "id"))
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: str = Field(max_length=32, index=True)

@@ -163,7 +163,8 @@ def _print_report(report: RunReport) -> None:
 @app.command()
 def status(ctx: typer.Context,
            json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Each connector's last run, counts, errors, and quarantine size; then each stage's state."""
+    """Each connector's last run, failed runs since its last success, counts, errors and
+    quarantine size; then each stage's state."""
     store = app_context(ctx).store
     rows = connector_status(store)
     sections = {section.key: section.read(store) for section in status_sections()}
@@ -172,7 +173,9 @@ def status(ctx: typer.Context,
         return
     table = Table("connector", "last run", "status", "last success", "created", "quarantined", "error")
     for row in rows:
-        table.add_row(row["connector"], row["last_started"], row["last_status"], row["last_success"] or "never",
+        failing = row["failing_runs"]  # failed runs since the last success: "failed x3"
+        state = f"[red]{row['last_status']} x{failing}[/red]" if failing else row["last_status"]
+        table.add_row(row["connector"], row["last_started"], state, row["last_success"] or "never",
                       str(row["counts"].get("created", 0)), str(row["quarantined"]), row["error"] or "")
     out_console.print(table)
     for key, value in sections.items():

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from prometheus_client.registry import Collector
 
+from sync.calendar.metrics import calendar_gauges
+from sync.reminders.metrics import reminder_gauges
 from sync.responses import link_page, sendgrid_hooks, twilio_hooks
 from sync.responses.metrics import response_gauges
 from sync.server import health
@@ -22,18 +25,20 @@ def routers() -> list[APIRouter]:
 
 def store_gauges() -> list[StoreGauges]:
     """Extra metric families read from the store at scrape time. Features append theirs."""
-    return [response_gauges]
+    return [response_gauges, reminder_gauges, calendar_gauges]
 
 
-def create_app(settings: Settings, store: Store, mounted: list[APIRouter] | None = None) -> FastAPI:
-    """The app for these settings and store; ``mounted`` replaces the default routers."""
+def create_app(settings: Settings, store: Store, mounted: list[APIRouter] | None = None,
+               collectors: list[Collector] | None = None) -> FastAPI:
+    """The app for these settings and store; ``mounted`` replaces the default routers;
+    ``collectors`` add in-process figures to /metrics (the service's jobs under `run --serve`)."""
     server = settings.server or ServerSettings()
     app = FastAPI(title="clinicsync", version="0.1.0",
                   description="Webhooks, confirm/decline links, health and metrics of clinicsync.",
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.store = store
-    app.state.metrics = Metrics(store, store_gauges())
+    app.state.metrics = Metrics(store, store_gauges(), collectors)
     for router in routers() if mounted is None else mounted:
         app.include_router(router)
     https = bool(server.public_url and server.public_url.scheme == "https")

@@ -6,13 +6,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from sync.model import Quarantine, SyncRun
+from sync.outbox import CONSUMERS, EVENTS
+from sync.queries import connector_health
 from sync.store import Store
+
+log = structlog.get_logger("clinicsync.metrics")
 
 R = SyncRun.__table__.c  # type: ignore[attr-defined]
 Q = Quarantine.__table__.c  # type: ignore[attr-defined]
@@ -34,22 +40,68 @@ def sync_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
     yield quarantined
 
 
+def connector_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
+    """Per connector, from its runs (so cron `sync --once` runs count as much as `clinicsync run`)."""
+    failing = GaugeMetricFamily("clinicsync_connector_consecutive_failures",
+                                "failed runs since the connector's last successful one", labels=["connector"])
+    success = GaugeMetricFamily("clinicsync_connector_last_success_timestamp_seconds",
+                                "when the connector's last successful run finished (Unix time)", labels=["connector"])
+    started = GaugeMetricFamily("clinicsync_connector_last_run_timestamp_seconds",
+                                "when the connector's latest run started (Unix time)", labels=["connector"])
+    with store.engine.connect() as connection:
+        health = connector_health(connection)
+    for name, figures in sorted(health.items()):
+        failing.add_metric([name], figures.failing_runs)
+        started.add_metric([name], figures.last_started.timestamp())
+        if figures.last_success is not None:  # never succeeded: no sample, and the failures say why
+            success.add_metric([name], figures.last_success.timestamp())
+    yield failing
+    yield success
+    yield started
+
+
+def outbox_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
+    """How far behind each outbox consumer (calendar push, reminder planner, …) is."""
+    lag = GaugeMetricFamily("clinicsync_outbox_lag_events",
+                            "outbox events past the consumer's offset (ids, so an upper bound)", labels=["consumer"])
+    with store.engine.connect() as connection:
+        newest = connection.execute(select(func.max(EVENTS.c.id))).scalar_one() or 0
+        for consumer, offset in connection.execute(select(CONSUMERS.c.consumer, CONSUMERS.c.last_event_id)):
+            lag.add_metric([consumer], max(0, newest - offset))
+    yield lag
+
+
 class StoreCollector(Collector):
-    """Figures from the store, gathered by the registered gauge functions at scrape time."""
+    """Figures from the store, gathered by the registered gauge functions at scrape time.
+
+    A store that cannot be read yields ``clinicsync_store_up 0`` instead of failing the
+    whole scrape, so the HTTP and job figures still arrive and the alert names the cause."""
 
     def __init__(self, store: Store, gauges: list[StoreGauges]) -> None:
         self.store = store
         self.gauges = gauges
 
     def collect(self) -> Iterator[Any]:
-        for gauge in self.gauges:
-            yield from gauge(self.store)
+        families: list[GaugeMetricFamily] = []
+        up = GaugeMetricFamily("clinicsync_store_up", "1 if the store answered the scrape's queries, else 0")
+        try:
+            for gauge in self.gauges:
+                families.extend(gauge(self.store))
+        except SQLAlchemyError as exc:
+            log.warning("metrics.store_unreachable", error=type(exc).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
 
 
 class Metrics:
     """One registry per app (not the process-global one), so tests and workers stay apart."""
 
-    def __init__(self, store: Store, gauges: list[StoreGauges] | None = None) -> None:
+    def __init__(self, store: Store, gauges: list[StoreGauges] | None = None,
+                 collectors: list[Collector] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("clinicsync_http_requests", "HTTP requests by route and status",
                                 ["route", "method", "status"], registry=self.registry)
@@ -57,4 +109,6 @@ class Metrics:
                                  ["route"], registry=self.registry)
         self.webhooks = Counter("clinicsync_webhook_requests", "webhook requests by endpoint and result",
                                 ["endpoint", "result"], registry=self.registry)
-        self.registry.register(StoreCollector(store, [sync_gauges, *(gauges or [])]))
+        self.registry.register(StoreCollector(store, [sync_gauges, connector_gauges, outbox_gauges, *(gauges or [])]))
+        for collector in collectors or []:  # e.g. the jobs of `clinicsync run` hosting this server
+            self.registry.register(collector)

@@ -1,0 +1,70 @@
+"""docs/deploy/prometheus-rules.yaml cannot drift from the code: every metric a rule reads
+is one /metrics serves (scraped from an app with data in every family), and every rule
+says what is wrong and points to its runbook in docs/operations.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from sync.server.app import create_app
+from sync.service.jobs import JobBoard
+from sync.service.metrics import JobCollector
+from sync.settings import Settings
+from sync.store import Store
+from tests.server.metrics_helpers import scrape
+from tests.server.test_ops_metrics import seed_for_alerts
+
+pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "docs" / "deploy" / "prometheus-rules.yaml"
+OPERATIONS = ROOT / "docs" / "operations.md"
+METRIC = re.compile(r"\bclinicsync_[a-z0-9_]+\b")
+
+
+def rules() -> list[dict[str, Any]]:
+    document = yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def anchors() -> set[str]:
+    """GitHub's anchors of the headings of docs/operations.md."""
+    headings = re.findall(r"^#+\s+(.+)$", OPERATIONS.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return {re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_rule_explains_itself_and_links_its_runbook() -> None:
+    found = rules()
+    names = [rule["alert"] for rule in found]
+    assert len(names) == len(set(names))
+    assert {"ClinicsyncConnectorFailing", "ClinicsyncRemindersStuckUnknown", "ClinicsyncStoreUnreachable",
+            "ClinicsyncGoogleCalendarAuthFailing", "ClinicsyncWebhookSignatureFailures"} <= set(names)
+    documented = anchors()
+    for rule in found:
+        notes = rule["annotations"]
+        assert notes["summary"] and notes["description"] and rule["labels"]["severity"], rule["alert"]
+        page, _, anchor = notes["runbook_url"].partition("#")
+        assert page == "docs/operations.md" and anchor in documented, (rule["alert"], anchor)
+
+
+async def test_every_metric_a_rule_reads_is_served(store: Store) -> None:
+    seed_for_alerts(store)
+    board = JobBoard()
+    board.add("remind")
+    board.started("remind")
+    board.finished("remind", None)
+    app = create_app(Settings(), store, collectors=[JobCollector(board)])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        unsigned = await client.post("/webhooks/twilio/inbound", data={"From": "+12015550165", "Body": "YES"})
+    assert unsigned.status_code == 403  # counted as a refused signature
+    served = {sample.name for sample in await scrape(app)}
+    read = {name: METRIC.findall(rule["expr"]) for rule in rules() for name in [rule["alert"]]}
+    for alert, metrics in read.items():
+        assert metrics, f"{alert} reads no clinicsync metric"
+        missing = set(metrics) - served
+        assert not missing, f"{alert} reads {sorted(missing)}, which /metrics does not serve"
