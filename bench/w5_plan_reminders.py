@@ -98,7 +98,6 @@ def _floor_postgres(url: str, rows: list[tuple[Any, ...]], columns: list[str]) -
 
 def case(n: int, backend: str, url: str | None = None) -> dict[str, Any]:
     """In a fresh process: set up, plan (timed), plan again (timed), then the floor."""
-    from sqlalchemy import select
 
     from sync.reminders.model import REMINDERS
     from sync.reminders.planner import plan
