@@ -14,6 +14,7 @@ Every row has a unique key, so planning the same events twice plans nothing new.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from mappings.timeutil import zone
 from sync.model import Appointment, Practitioner
 from sync.outbox import OutboxEvent, advance, claim_offset, read_events
 from sync.reminders.model import REMINDERS
-from sync.reminders.settings import RemindersSettings
+from sync.reminders.settings import Offset, RemindersSettings
 from sync.reminders.timing import Slot, due_for_offset, place, wall_clock
 from sync.reminders.txn import writer
 from sync.settings import Settings
@@ -34,10 +35,20 @@ from sync.store import Store
 from sync.types import utcnow
 
 CONSUMER = "reminders"
-READ_LIMIT = 500
+READ_LIMIT = 2000  # events per transaction: fewer round trips, the write lock still held briefly
 NOTICES = ("confirmation", "rescheduled")
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
+# The columns a planned row fills, in the order of the tuples built below; the rest start NULL.
+COLUMNS = ("key", "appointment_id", "connector", "recipient", "recipient_ref", "kind", "offset", "version",
+           "starts_at", "due_at", "status", "reason", "note", "channel", "tried", "attempts", "created_at",
+           "updated_at")
+STATUS = COLUMNS.index("status")
+DATETIMES = tuple(COLUMNS.index(c) for c in ("starts_at", "due_at", "created_at", "updated_at"))
+# What planning reads of an appointment (not the whole row: fewer values to convert).
+PLANNED_FROM = [APPOINTMENTS.c[name] for name in (
+    "id", "connector", "status", "start_utc", "timezone", "type", "patient_ref", "practitioner_ref", "version",
+    "deleted_at")]
 log = structlog.get_logger("clinicsync.reminders")
 
 
@@ -60,14 +71,40 @@ def agenda_key(connector: str, practitioner_ref: str, day: date) -> str:
     return f"agenda:{connector}:{practitioner_ref}:{day.isoformat()}"
 
 
-class _Chunk:
-    """Plans one read of events; collects the rows to insert and the ids to cancel."""
+class _Rules:
+    """What the settings say, worked out once per run rather than once per appointment."""
 
-    def __init__(self, connection: Connection, settings: Settings, now: datetime) -> None:
+    def __init__(self, config: RemindersSettings) -> None:
+        self.config = config
+        self.lead = config.lead
+        self.quiet = config.quiet_hours
+        self.same_day = config.agenda.same_day_changes
+        self._offsets: dict[str | None, list[Offset]] = {}
+        self._confirms: dict[str | None, bool] = {}
+
+    def offsets_for(self, appointment_type: str | None) -> list[Offset]:
+        offsets = self._offsets.get(appointment_type)
+        if offsets is None:
+            offsets = self._offsets[appointment_type] = self.config.offsets_for(appointment_type)
+        return offsets
+
+    def confirms(self, appointment_type: str | None) -> bool:
+        confirms = self._confirms.get(appointment_type)
+        if confirms is None:
+            confirms = self._confirms[appointment_type] = self.config.confirms(appointment_type)
+        return confirms
+
+
+class _Chunk:
+    """Plans one read of events; collects the rows to insert (as tuples in COLUMNS order),
+    the keys already stored for its appointments, and the ids to cancel."""
+
+    def __init__(self, connection: Connection, rules: _Rules, now: datetime) -> None:
         self.connection = connection
-        self.config: RemindersSettings = settings.reminders
+        self.rules = rules
         self.now = now
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, tuple[Any, ...]] = {}
+        self.known: set[str] = set()
         self.cancel: dict[int, str] = {}
 
     def plan(self, events: list[OutboxEvent]) -> None:
@@ -75,14 +112,20 @@ class _Chunk:
         for event in events:
             grouped[event.appointment_id].append(event)
         ids = list(grouped)
-        appointments = {r.id: r for r in self.connection.execute(
-            select(APPOINTMENTS).where(APPOINTMENTS.c.id.in_(ids)))}
+        appointments: dict[int, Any] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            appointments.update((r.id, r) for r in self.connection.execute(
+                select(*PLANNED_FROM).where(APPOINTMENTS.c.id.in_(part))))
         existing: dict[int, list[Any]] = defaultdict(list)
-        for row in self.connection.execute(
-                select(REMINDERS.c.id, REMINDERS.c.appointment_id, REMINDERS.c.recipient, REMINDERS.c.kind,
-                       REMINDERS.c.offset, REMINDERS.c.status, REMINDERS.c.starts_at)
-                .where(REMINDERS.c.appointment_id.in_(ids))):
-            existing[row.appointment_id].append(row)
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            for row in self.connection.execute(
+                    select(REMINDERS.c.id, REMINDERS.c.key, REMINDERS.c.appointment_id, REMINDERS.c.recipient,
+                           REMINDERS.c.kind, REMINDERS.c.offset, REMINDERS.c.status, REMINDERS.c.starts_at)
+                    .where(REMINDERS.c.appointment_id.in_(part))):
+                existing[row.appointment_id].append(row)
+                self.known.add(row.key)  # a row's key names its appointment: no other row can hold it
         for appointment_id, group in grouped.items():
             appointment = appointments.get(appointment_id)
             if appointment is not None:
@@ -104,7 +147,7 @@ class _Chunk:
                         self._notice(a, "cancelled")
             elif booked or moved:
                 self._replan(a, booked, pending, existing)
-        if self.config.agenda.same_day_changes and a.practitioner_ref:
+        if self.rules.same_day and a.practitioner_ref:
             self._same_day(a, events)
 
     def _replan(self, a: Any, booked: bool, pending: list[Any], existing: list[Any]) -> None:
@@ -112,23 +155,24 @@ class _Chunk:
             if row.kind == "reminder" and row.starts_at != a.start_utc:
                 self.cancel[row.id] = "appointment moved"
         notice_pending = any(r.kind in NOTICES for r in pending)
-        if booked and not notice_pending and self.config.confirms(a.type):
+        if booked and not notice_pending and self.rules.confirms(a.type):
             self._notice(a, "confirmation")
         elif not booked and not notice_pending:
             self._notice(a, "rescheduled")
+        start, zone_name, quiet, now = a.start_utc, a.timezone, self.rules.quiet, self.now
         covered = {r.offset for r in existing if r.recipient == "patient" and r.kind == "reminder"
-                   and r.starts_at == a.start_utc and r.status != "cancelled"}
-        latest = a.start_utc - self.config.lead
-        for offset in self.config.offsets_for(a.type):
-            if offset.label in covered:
+                   and r.starts_at == start and r.status != "cancelled"} if existing else ()
+        latest = start - self.rules.lead
+        for offset in self.rules.offsets_for(a.type):
+            label = offset.label
+            if label in covered:
                 continue
-            due = due_for_offset(a.start_utc, a.timezone, offset)
-            slot = place(due, now=self.now, latest=latest, zone_name=a.timezone, quiet=self.config.quiet_hours)
-            self._add(a, "patient", a.patient_ref, "reminder", offset.label, slot, fallback_due=due)
+            due = due_for_offset(start, zone_name, offset)
+            slot = place(due, now=now, latest=latest, zone_name=zone_name, quiet=quiet)
+            self._add(a, "patient", a.patient_ref, "reminder", label, slot, fallback_due=due)
 
     def _notice(self, a: Any, kind: str) -> None:
-        slot = place(self.now, now=self.now, latest=a.start_utc, zone_name=a.timezone,
-                     quiet=self.config.quiet_hours)
+        slot = place(self.now, now=self.now, latest=a.start_utc, zone_name=a.timezone, quiet=self.rules.quiet)
         self._add(a, "patient", a.patient_ref, kind, None, slot, fallback_due=self.now)
 
     def _same_day(self, a: Any, events: list[OutboxEvent]) -> None:
@@ -148,28 +192,73 @@ class _Chunk:
     def _add(self, a: Any, recipient: str, ref: str, kind: str, offset: str | None, slot: Slot,
              fallback_due: datetime) -> None:
         key = reminder_key(a.id, recipient, kind, offset, a.version)
-        self.rows[key] = {
-            "key": key, "appointment_id": a.id, "connector": a.connector, "recipient": recipient,
-            "recipient_ref": ref, "kind": kind, "offset": offset, "version": a.version,
-            "starts_at": a.start_utc, "due_at": slot.due or fallback_due,
-            "status": "pending" if slot.due else "skipped", "reason": slot.reason, "note": slot.note,
-            "tried": "", "attempts": 0, "created_at": self.now, "updated_at": self.now,
-        }
+        due = slot.due
+        self.rows[key] = (key, a.id, a.connector, recipient, ref, kind, offset, a.version, a.start_utc,
+                          due or fallback_due, "pending" if due else "skipped", slot.reason, slot.note, None, "",
+                          0, self.now, self.now)
 
 
-def _insert_new(connection: Connection, rows: dict[str, dict[str, Any]], report: PlanReport) -> None:
-    if not rows:
-        return
-    keys = list(rows)
+def _known_keys(connection: Connection, keys: list[str]) -> set[str]:
     known: set[str] = set()
     for start in range(0, len(keys), 500):
         known.update(connection.execute(
             select(REMINDERS.c.key).where(REMINDERS.c.key.in_(keys[start:start + 500]))).scalars())
-    new = [row for key, row in rows.items() if key not in known]
-    if new:
-        connection.execute(insert(REMINDERS), new)
-    report.planned += sum(1 for r in new if r["status"] == "pending")
-    report.skipped += sum(1 for r in new if r["status"] == "skipped")
+    return known
+
+
+def _datetime_converter(connection: Connection) -> Callable[[datetime], Any]:
+    """The column type's own bind conversion (aware UTC -> what the driver stores), memoized:
+    the rows of a read share their start and `now`, so most values convert once."""
+    process = REMINDERS.c.due_at.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    seen: dict[datetime, Any] = {}
+
+    def convert(value: datetime) -> Any:
+        converted = seen.get(value)
+        if converted is None:
+            converted = seen[value] = process(value) if process else value
+        return converted
+
+    return convert
+
+
+def _statement(connection: Connection) -> str | None:
+    """A plain driver-level INSERT of COLUMNS, or None for a paramstyle not handled here."""
+    dialect = connection.dialect
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+    if mark is None:
+        return None
+    quote = dialect.identifier_preparer.quote
+    return (f"INSERT INTO {quote(REMINDERS.name)} ({', '.join(quote(c) for c in COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(COLUMNS))})")
+
+
+def _insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report: PlanReport,
+                known: set[str] | None = None) -> None:
+    """Insert the rows whose key is not stored yet (``known``: the stored keys, when the caller
+    has them), in one driver executemany with the datetimes converted up front."""
+    if not rows:
+        return
+    if known is None:
+        known = _known_keys(connection, list(rows))
+    new = [row for key, row in rows.items() if key not in known] if known else list(rows.values())
+    if not new:
+        return
+    convert = _datetime_converter(connection)
+    params = []
+    for row in new:
+        values = list(row)
+        for at in DATETIMES:
+            if values[at] is not None:
+                values[at] = convert(values[at])
+        params.append(tuple(values))
+    statement = _statement(connection)
+    if statement is None:
+        connection.execute(insert(REMINDERS), [dict(zip(COLUMNS, row, strict=True)) for row in new])
+    else:
+        connection.exec_driver_sql(statement, params)
+    pending = sum(1 for row in new if row[STATUS] == "pending")
+    report.planned += pending
+    report.skipped += sum(1 for row in new if row[STATUS] == "skipped")
 
 
 def _cancel(connection: Connection, cancel: dict[int, str], now: datetime) -> int:
@@ -189,7 +278,7 @@ def plan_agendas(connection: Connection, settings: Settings, now: datetime, repo
         return
     clinic_zone = settings.clinic.timezone
     today = now.astimezone(zone(clinic_zone)).date()
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, tuple[Any, ...]] = {}
     for day in (today, today + timedelta(days=1)):
         begin = wall_clock(day, datetime.min.time(), clinic_zone)
         end = wall_clock(day + timedelta(days=1), datetime.min.time(), clinic_zone)
@@ -203,12 +292,8 @@ def plan_agendas(connection: Connection, settings: Settings, now: datetime, repo
         due = wall_clock(day, agenda.at, clinic_zone)
         for connector, ref in doctors:
             key = agenda_key(connector, ref, day)
-            rows[key] = {
-                "key": key, "appointment_id": None, "connector": connector, "recipient": "practitioner",
-                "recipient_ref": ref, "kind": "agenda", "offset": day.isoformat(), "version": 0,
-                "starts_at": begin, "due_at": due, "status": "pending", "reason": None, "note": None,
-                "channel": "email", "tried": "", "attempts": 0, "created_at": now, "updated_at": now,
-            }
+            rows[key] = (key, None, connector, "practitioner", ref, "agenda", day.isoformat(), 0, begin, due,
+                         "pending", None, None, "email", "", 0, now, now)
     _insert_new(connection, rows, report)
 
 
@@ -218,16 +303,17 @@ def plan(settings: Settings, store: Store, now: datetime | None = None) -> PlanR
     if not settings.reminders.enabled:
         return report
     now = now or utcnow()
+    rules = _Rules(settings.reminders)
     while True:
         with writer(store.engine) as connection:
             offset = claim_offset(connection, CONSUMER)
             events = read_events(connection, offset, READ_LIMIT)
             if not events:
                 break
-            chunk = _Chunk(connection, settings, now)
+            chunk = _Chunk(connection, rules, now)
             chunk.plan(events)
             report.cancelled += _cancel(connection, chunk.cancel, now)
-            _insert_new(connection, chunk.rows, report)
+            _insert_new(connection, chunk.rows, report, chunk.known)
             advance(connection, CONSUMER, events[-1].id)
             report.events += len(events)
     with writer(store.engine) as connection:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
+from functools import lru_cache
 
 from mappings.timeutil import zone
 from sync.reminders.settings import Offset, QuietHours
@@ -17,6 +18,11 @@ ONE_MINUTE = timedelta(minutes=1)
 def wall_clock(day: date, at: clock, zone_name: str) -> datetime:
     """A local wall-clock time as UTC, never refusing one: a time in a spring-forward
     gap moves forward by the gap's length; a repeated fall-back time is the first one."""
+    return _wall_clock(day, at if at.tzinfo is None else at.replace(tzinfo=None), zone_name)
+
+
+@lru_cache(maxsize=8192)  # pure; appointments share slot times, so planning asks the same again and again
+def _wall_clock(day: date, at: clock, zone_name: str) -> datetime:
     naive = datetime.combine(day, at)
     return naive.replace(tzinfo=zone(zone_name), fold=0).astimezone(UTC)
 
@@ -33,19 +39,24 @@ def quiet_window(moment: datetime, zone_name: str, quiet: QuietHours | None) -> 
     """The quiet period (as UTC instants: its start, its end) that ``moment`` falls in, if any."""
     if quiet is None or quiet.start == quiet.end:
         return None
+    return _quiet_window(moment, zone_name, quiet.start, quiet.end)
+
+
+@lru_cache(maxsize=8192)  # pure; every notice of a run asks about the same moment (now) per zone
+def _quiet_window(moment: datetime, zone_name: str, start: clock, end: clock) -> tuple[datetime, datetime] | None:
     local = moment.astimezone(zone(zone_name))
-    day, now = local.date(), local.time().replace(tzinfo=None)
-    if quiet.start < quiet.end:
-        if not quiet.start <= now < quiet.end:
+    day, now = local.date(), local.time()
+    if start < end:
+        if not start <= now < end:
             return None
         first, last = day, day
-    elif now >= quiet.start:
+    elif now >= start:
         first, last = day, day + timedelta(days=1)
-    elif now < quiet.end:
+    elif now < end:
         first, last = day - timedelta(days=1), day
     else:
         return None
-    return wall_clock(first, quiet.start, zone_name), wall_clock(last, quiet.end, zone_name)
+    return _wall_clock(first, start, zone_name), _wall_clock(last, end, zone_name)
 
 
 @dataclass(frozen=True)
