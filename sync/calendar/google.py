@@ -3,9 +3,13 @@
 A service account with domain-wide delegation acts as each doctor
 (``credentials.with_subject(email)``, scope calendar.events only), so events land in
 the doctor's own calendar; a shared calendar is written as the service account (or a
-given user). Calls go out in batch requests of up to 50; a rate limit (403
-rateLimitExceeded/userRateLimitExceeded, 429) or a server error is retried with
+given user). Calls go out in batch requests of up to 50, filled across doctors: each call
+in a batch carries its own user's token (Google lets a part's Authorization override the
+outer request's), so 10,000 events take 200 batch requests however they are spread. A rate
+limit (403 rateLimitExceeded/userRateLimitExceeded, 429) or a server error is retried with
 exponential backoff and jitter (tenacity), and calls per user are paced under the quota.
+Delegated credentials live for the process, so a long-running service reuses each
+doctor's token until it expires instead of asking for a new one every run.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -155,6 +159,13 @@ def _credentials(path: str, _mtime_ns: int, _size: int) -> service_account.Crede
     return service_account.Credentials.from_service_account_file(path, scopes=[SCOPE])
 
 
+@functools.lru_cache(maxsize=4096)
+def _delegated(base: service_account.Credentials, subject: str) -> service_account.Credentials:
+    """One credentials object (and so one token, refreshed when it expires) per user acted as,
+    for as long as the key file is unchanged: the next run of a service reuses it."""
+    return base.with_subject(subject) if subject else base
+
+
 class GoogleCalendar:
     def __init__(self, settings: GoogleSettings, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -164,6 +175,7 @@ class GoogleCalendar:
         self._credentials = service_account_credentials(settings.key_file)
         self._services: dict[str, Any] = {}
         self._events: dict[str, Any] = {}  # events() builds every method anew: keep one per account
+        self._https: dict[str, google_auth_httplib2.AuthorizedHttp] = {}
         self._pacer = Pacer(settings.user_calls_per_minute, clock, sleep)
         self._batch_uri = urljoin(settings.api_root, BATCH_PATH)
 
@@ -171,9 +183,9 @@ class GoogleCalendar:
     def _resource(self, account: str) -> Any:
         """The events resource of one client per user acted as; the token is fetched on first use."""
         if account not in self._services:
-            credentials = self._credentials.with_subject(account) if account else self._credentials
             http = google_auth_httplib2.AuthorizedHttp(
-                credentials, http=httplib2.Http(timeout=self.settings.timeout_seconds))
+                _delegated(self._credentials, account), http=httplib2.Http(timeout=self.settings.timeout_seconds))
+            self._https[account] = http
             self._services[account] = build(
                 "calendar", "v3", http=http, static_discovery=True, cache_discovery=False,
                 client_options={"api_endpoint": urljoin(self.settings.api_root, SERVICE_PATH)})
@@ -200,20 +212,13 @@ class GoogleCalendar:
 
     # -- push ----------------------------------------------------------------------------
     def push(self, ops: Sequence[Op]) -> list[Outcome]:
+        """Carry out ``ops`` in batches filled in the given order (the stage sorts by calendar)."""
         outcomes: dict[int, Outcome] = {}
-        by_account: dict[str, list[Op]] = defaultdict(list)
-        for op in ops:
-            by_account[op.target.account].append(op)
-        for account, group in by_account.items():
-            self._push_account(account, group, outcomes)
-        return [outcomes[op.key] for op in ops]
-
-    def _push_account(self, account: str, ops: list[Op], outcomes: dict[int, Outcome]) -> None:
         pending = [_Try(op, op.kind) for op in ops]
         try:
             for attempt in self._retrying(lambda exc: isinstance(exc, _Again)):
                 with attempt:
-                    pending = self._round(account, pending, outcomes)
+                    pending = self._round(pending, outcomes)
                     if pending:
                         log.info("calendar.backoff", calls=len(pending),
                                  attempt=attempt.retry_state.attempt_number)
@@ -221,23 +226,51 @@ class GoogleCalendar:
         except _Again:
             for item in pending:
                 outcomes[item.op.key] = Outcome(item.op.key, False, error=item.error or "retries exhausted")
+        return [outcomes[op.key] for op in ops]
 
-    def _round(self, account: str, pending: list[_Try], outcomes: dict[int, Outcome]) -> list[_Try]:
+    def _round(self, pending: list[_Try], outcomes: dict[int, Outcome]) -> list[_Try]:
         """Send every pending call once; 409/404 follow-ups go out at once, passing faults come back."""
-        events = self._resource(account)
         again: list[_Try] = []
-        queue = pending
+        queue = self._authorized(pending, outcomes, again)
         while queue:
             follow: list[_Try] = []
             size = self.settings.batch_size
             for start in range(0, len(queue), size):
                 chunk = queue[start:start + size]
-                self._pacer.wait(account, len(chunk))
-                self._send_batch(events, chunk, outcomes, follow, again)
+                for account, calls in Counter(item.op.target.account for item in chunk).items():
+                    self._pacer.wait(account, calls)
+                self._send_batch(chunk, outcomes, follow, again)
             queue = follow
         return again
 
-    def _send_batch(self, events: Any, chunk: list[_Try], outcomes: dict[int, Outcome], follow: list[_Try],
+    def _authorized(self, pending: list[_Try], outcomes: dict[int, Outcome], again: list[_Try]) -> list[_Try]:
+        """The calls whose user has a valid token (fetched now if need be). A user whose
+        token is refused (delegation not granted?) fails alone, never a batch it shares."""
+        refused: dict[str, tuple[str, bool]] = {}
+        for account in dict.fromkeys(item.op.target.account for item in pending):
+            self._resource(account)
+            http = self._https[account]
+            credentials = http.credentials
+            if credentials.valid:
+                continue
+            try:
+                credentials.refresh(google_auth_httplib2.Request(http.http))
+            except GoogleAuthError as exc:
+                refused[account] = (f"token refused: {_auth_reason(exc)}", bool(getattr(exc, "retryable", False)))
+            except (httplib2.HttpLib2Error, OSError) as exc:
+                refused[account] = (f"transport: {type(exc).__name__}", True)
+        if not refused:
+            return pending
+        ready: list[_Try] = []
+        for account, (error, passing) in refused.items():
+            mine = [item for item in pending if item.op.target.account == account]
+            self._whole_batch_failed(mine, error, passing, outcomes, again)
+        for item in pending:
+            if item.op.target.account not in refused:
+                ready.append(item)
+        return ready
+
+    def _send_batch(self, chunk: list[_Try], outcomes: dict[int, Outcome], follow: list[_Try],
                     again: list[_Try]) -> None:
         answers: dict[str, tuple[Any, HttpError | None]] = {}
 
@@ -246,7 +279,7 @@ class GoogleCalendar:
 
         batch = BatchHttpRequest(callback=collect, batch_uri=self._batch_uri)
         for index, item in enumerate(chunk):
-            batch.add(self._request(events, item), request_id=str(index))
+            batch.add(self._request(self._resource(item.op.target.account), item), request_id=str(index))
         try:
             batch.execute()
         except HttpError as exc:  # the batch request as a whole
@@ -326,6 +359,7 @@ class GoogleCalendar:
             service.close()
         self._services.clear()
         self._events.clear()
+        self._https.clear()
 
 
 def _auth_reason(exc: GoogleAuthError) -> str:
