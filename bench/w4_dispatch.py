@@ -145,7 +145,7 @@ def main(argv: list[str]) -> list[Table]:
     reminders, rate, latency = (50, 1000, 0.005) if args.smoke else (args.reminders, args.rate, args.latency)
     # Busy per message: the call's latency plus up to ~0.25 s of client and database work
     # (hand-over and outcome commits; measured on PostgreSQL on this loaded machine).
-    workers = args.workers or min(64, max(2, math.ceil(rate * (latency + 0.25))))
+    workers = args.workers or (4 if args.smoke else min(64, max(2, math.ceil(rate * (latency + 0.25)))))
 
     table = Table(f"W4 dispatch: {reminders:,} due reminders, Twilio client → fake provider "
                   f"(R = {rate}/s, {latency * 1000:.0f} ms per call)",

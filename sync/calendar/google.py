@@ -259,16 +259,10 @@ class GoogleCalendar:
                 refused[account] = (f"token refused: {_auth_reason(exc)}", bool(getattr(exc, "retryable", False)))
             except (httplib2.HttpLib2Error, OSError) as exc:
                 refused[account] = (f"transport: {type(exc).__name__}", True)
-        if not refused:
-            return pending
-        ready: list[_Try] = []
         for account, (error, passing) in refused.items():
             mine = [item for item in pending if item.op.target.account == account]
             self._whole_batch_failed(mine, error, passing, outcomes, again)
-        for item in pending:
-            if item.op.target.account not in refused:
-                ready.append(item)
-        return ready
+        return [item for item in pending if item.op.target.account not in refused]
 
     def _send_batch(self, chunk: list[_Try], outcomes: dict[int, Outcome], follow: list[_Try],
                     again: list[_Try]) -> None:
