@@ -149,7 +149,7 @@ class Dispatcher:
         try:
             with ThreadPoolExecutor(self.config.workers, thread_name_prefix="remind") as pool:
                 # Two batches at most: the next is queued behind the one being sent, so the
-                # workers never drain to idle at a batch boundary (that cost ~10% of the rate).
+                # workers never drain to idle at a batch boundary.
                 in_flight: list[Future[None]] = []
                 for ids in self._batches(batch):
                     items = self._load(ids)  # while the previous batch is being sent
