@@ -3,10 +3,14 @@
 A service account with domain-wide delegation acts as each doctor
 (``credentials.with_subject(email)``, scope calendar.events only), so events land in
 the doctor's own calendar; a shared calendar is written as the service account (or a
-given user). Calls go out in batch requests of up to 50; a rate limit (403
-rateLimitExceeded/userRateLimitExceeded, 429) or a server error is retried with
+given user). Calls go out in batch requests of up to 50, filled across doctors: each call
+in a batch carries its own user's token (Google lets a part's Authorization override the
+outer request's), so 10,000 events take 200 batch requests however they are spread. A rate
+limit (403 rateLimitExceeded/userRateLimitExceeded, 429) or a server error is retried with
 exponential backoff and jitter (tenacity), never sooner than a Retry-After the answer
 carries (up to retry.max_seconds), and calls per user are paced under the quota.
+Delegated credentials live for the process, so a long-running service reuses each
+doctor's token until it expires instead of asking for a new one every run.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +29,6 @@ from urllib.parse import urljoin
 import google_auth_httplib2
 import httplib2
 import structlog
-from google.auth.credentials import Credentials
 from google.auth.exceptions import GoogleAuthError, TransportError
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
@@ -164,6 +167,13 @@ def _credentials(path: str, _mtime_ns: int, _size: int) -> service_account.Crede
     return service_account.Credentials.from_service_account_file(path, scopes=[SCOPE])
 
 
+@functools.lru_cache(maxsize=4096)
+def _delegated(base: service_account.Credentials, subject: str) -> service_account.Credentials:
+    """One credentials object (and so one token, refreshed when it expires) per user acted as,
+    for as long as the key file is unchanged: the next run of a service reuses it."""
+    return base.with_subject(subject) if subject else base
+
+
 class GoogleCalendar:
     def __init__(self, settings: GoogleSettings, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -173,7 +183,7 @@ class GoogleCalendar:
         self._credentials = service_account_credentials(settings.key_file)
         self._services: dict[str, Any] = {}
         self._events: dict[str, Any] = {}  # events() builds every method anew: keep one per account
-        self._tokens: dict[str, Credentials] = {}  # the credentials each account's calls are signed with
+        self._https: dict[str, google_auth_httplib2.AuthorizedHttp] = {}
         self._wait_hint = 0.0  # the longest Retry-After of this round's passing faults
         self._pacer = Pacer(settings.user_calls_per_minute, clock, sleep)
         self._batch_uri = urljoin(settings.api_root, BATCH_PATH)
@@ -182,27 +192,14 @@ class GoogleCalendar:
     def _resource(self, account: str) -> Any:
         """The events resource of one client per user acted as; the token is fetched on first use."""
         if account not in self._services:
-            credentials = self._credentials.with_subject(account) if account else self._credentials
-            self._tokens[account] = credentials
             http = google_auth_httplib2.AuthorizedHttp(
-                credentials, http=httplib2.Http(timeout=self.settings.timeout_seconds))
+                _delegated(self._credentials, account), http=httplib2.Http(timeout=self.settings.timeout_seconds))
+            self._https[account] = http
             self._services[account] = build(
                 "calendar", "v3", http=http, static_discovery=True, cache_discovery=False,
                 client_options={"api_endpoint": urljoin(self.settings.api_root, SERVICE_PATH)})
             self._events[account] = self._services[account].events()
         return self._events[account]
-
-    def _fresh_token(self, account: str) -> None:
-        """Fetch or renew the account's token ourselves, with the configured timeout: left to
-        itself, googleapiclient refreshes over a new httplib2.Http() that has none, so a token
-        endpoint that takes the request and never answers would hang the push for good."""
-        credentials = self._tokens[account]
-        if not credentials.valid:
-            http = httplib2.Http(timeout=self.settings.timeout_seconds)
-            try:
-                credentials.refresh(google_auth_httplib2.Request(http))
-            finally:
-                http.close()
 
     def _retrying(self, retry: Callable[[BaseException], bool]) -> Retrying:
         policy = self.settings.retry
@@ -220,6 +217,16 @@ class GoogleCalendar:
         return Retrying(stop=stop_after_attempt(policy.attempts), sleep=self.sleep, reraise=True,
                         wait=wait, retry=retry_if_exception(retry))
 
+    def _fresh_token(self, account: str) -> None:
+        """Fetch or renew the account's token ourselves, over the client's Http with the
+        configured timeout: left to itself, googleapiclient refreshes a batch's tokens over a
+        new httplib2.Http() that has none, so a token endpoint that takes the request and
+        never answers would hang the push for good."""
+        self._resource(account)
+        http = self._https[account]
+        if not http.credentials.valid:
+            http.credentials.refresh(google_auth_httplib2.Request(http.http))
+
     def _request(self, events: Any, attempt: _Try) -> HttpRequest:
         op, kind = attempt.op, attempt.kind
         common = {"calendarId": op.target.calendar_id, "sendUpdates": "all" if op.notify else "none"}
@@ -233,20 +240,13 @@ class GoogleCalendar:
 
     # -- push ----------------------------------------------------------------------------
     def push(self, ops: Sequence[Op]) -> list[Outcome]:
+        """Carry out ``ops`` in batches filled in the given order (the stage sorts by calendar)."""
         outcomes: dict[int, Outcome] = {}
-        by_account: dict[str, list[Op]] = defaultdict(list)
-        for op in ops:
-            by_account[op.target.account].append(op)
-        for account, group in by_account.items():
-            self._push_account(account, group, outcomes)
-        return [outcomes[op.key] for op in ops]
-
-    def _push_account(self, account: str, ops: list[Op], outcomes: dict[int, Outcome]) -> None:
         pending = [_Try(op, op.kind) for op in ops]
         try:
             for attempt in self._retrying(lambda exc: isinstance(exc, _Again)):
                 with attempt:
-                    pending = self._round(account, pending, outcomes)
+                    pending = self._round(pending, outcomes)
                     if pending:
                         log.info("calendar.backoff", calls=len(pending),
                                  attempt=attempt.retry_state.attempt_number)
@@ -254,24 +254,44 @@ class GoogleCalendar:
         except _Again:
             for item in pending:
                 outcomes[item.op.key] = Outcome(item.op.key, False, error=item.error or "retries exhausted")
+        return [outcomes[op.key] for op in ops]
 
-    def _round(self, account: str, pending: list[_Try], outcomes: dict[int, Outcome]) -> list[_Try]:
+    def _round(self, pending: list[_Try], outcomes: dict[int, Outcome]) -> list[_Try]:
         """Send every pending call once; 409/404 follow-ups go out at once, passing faults come back."""
-        events = self._resource(account)
         again: list[_Try] = []
-        queue = pending
+        queue = self._authorized(pending, outcomes, again)
         while queue:
             follow: list[_Try] = []
             size = self.settings.batch_size
             for start in range(0, len(queue), size):
                 chunk = queue[start:start + size]
-                self._pacer.wait(account, len(chunk))
-                self._send_batch(account, events, chunk, outcomes, follow, again)
+                for account, calls in Counter(item.op.target.account for item in chunk).items():
+                    self._pacer.wait(account, calls)
+                self._send_batch(chunk, outcomes, follow, again)
             queue = follow
         return again
 
-    def _send_batch(self, account: str, events: Any, chunk: list[_Try], outcomes: dict[int, Outcome],
-                    follow: list[_Try], again: list[_Try]) -> None:
+    def _authorized(self, pending: list[_Try], outcomes: dict[int, Outcome], again: list[_Try]) -> list[_Try]:
+        """The calls whose user has a valid token (fetched now if need be). A user whose
+        token is refused (delegation not granted?) fails alone, never a batch it shares."""
+        refused: dict[str, tuple[str, bool]] = {}
+        for account in dict.fromkeys(item.op.target.account for item in pending):
+            try:
+                self._fresh_token(account)
+            except TransportError as exc:  # no answer from the token endpoint: a passing fault
+                cause = exc.args[0] if exc.args else exc
+                refused[account] = (f"token endpoint: {type(cause).__name__}", True)
+            except GoogleAuthError as exc:
+                refused[account] = (f"token refused: {_auth_reason(exc)}", bool(getattr(exc, "retryable", False)))
+            except (httplib2.HttpLib2Error, OSError) as exc:
+                refused[account] = (f"transport: {type(exc).__name__}", True)
+        for account, (error, passing) in refused.items():
+            mine = [item for item in pending if item.op.target.account == account]
+            self._whole_batch_failed(mine, error, passing, outcomes, again)
+        return [item for item in pending if item.op.target.account not in refused]
+
+    def _send_batch(self, chunk: list[_Try], outcomes: dict[int, Outcome], follow: list[_Try],
+                    again: list[_Try]) -> None:
         answers: dict[str, tuple[Any, HttpError | None]] = {}
 
         def collect(request_id: str, response: Any, exception: HttpError | None) -> None:
@@ -279,13 +299,12 @@ class GoogleCalendar:
 
         batch = BatchHttpRequest(callback=collect, batch_uri=self._batch_uri)
         for index, item in enumerate(chunk):
-            batch.add(self._request(events, item), request_id=str(index))
+            batch.add(self._request(self._resource(item.op.target.account), item), request_id=str(index))
         try:
-            self._fresh_token(account)
             batch.execute()
         except HttpError as exc:  # the batch request as a whole
-            status, reason = error_of(exc)
             self._wait_hint = max(self._wait_hint, _told_to_wait(exc))
+            status, reason = error_of(exc)
             self._whole_batch_failed(chunk, f"HTTP {status} {reason}".strip(), retryable(status, reason),
                                      outcomes, again)
             return
@@ -367,7 +386,7 @@ class GoogleCalendar:
             service.close()
         self._services.clear()
         self._events.clear()
-        self._tokens.clear()
+        self._https.clear()
 
 
 def _auth_reason(exc: GoogleAuthError) -> str:

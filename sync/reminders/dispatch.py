@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -148,11 +148,14 @@ class Dispatcher:
         batch = self.config.workers * 8
         try:
             with ThreadPoolExecutor(self.config.workers, thread_name_prefix="remind") as pool:
+                # Two batches at most: the next is queued behind the one being sent, so the
+                # workers never drain to idle at a batch boundary.
                 in_flight: list[Future[None]] = []
                 for ids in self._batches(batch):
                     items = self._load(ids)  # while the previous batch is being sent
-                    self._wait(in_flight)
-                    in_flight = [pool.submit(self._deliver, item) for item in items]
+                    queued = [pool.submit(self._deliver, item) for item in items]
+                    self._wait(in_flight, queued)
+                    in_flight = queued
                 self._wait(in_flight)
         finally:
             if not self.dry_run:
@@ -163,12 +166,13 @@ class Dispatcher:
         return self.report
 
     @staticmethod
-    def _wait(futures: list[Future[None]]) -> None:
+    def _wait(futures: Sequence[Future[None]], queued: Sequence[Future[None]] = ()) -> None:
+        """Wait for ``futures``; if one fails, cancel what has not started (and ``queued``)."""
         try:
             for future in futures:
                 future.result()
         except BaseException:
-            for future in futures:
+            for future in [*futures, *queued]:
                 future.cancel()
             raise
 
@@ -400,10 +404,12 @@ class Dispatcher:
                 self.report.count("sent")
                 return
             name = self.routes[channel]
-            self.buckets[name].acquire()
             if self._stop.is_set() or not self._hand_over(item, channel, name):
                 log.warning("reminders.claim_lost", reminder_id=item.row.id)
                 return
+            # The token is taken after the hand-over's commit, right before the call, so
+            # calls reach the provider at the pace of the bucket, not of the database.
+            self.buckets[name].acquire()
             outcome = self._send(item, name, message, rendered.segments)
             if outcome != "fallback":
                 return

@@ -1,5 +1,8 @@
 """A token bucket shared by the sending threads of one notifier: at most ``rate``
-messages per second on average, bursts up to ``capacity``."""
+messages per second on average, bursts up to ``capacity``. The default capacity is one
+message: a full bucket of ``rate`` would let a run start with a burst of ``rate`` and so
+send twice the rate in its first second, which a provider enforcing its limit per second
+refuses (429)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ class TokenBucket:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
-        self.capacity = capacity if capacity is not None else max(1.0, rate)
+        self.capacity = capacity if capacity is not None else 1.0
         self.tokens = self.capacity
         self._clock, self._sleep = clock, sleep
         self._last = clock()

@@ -205,3 +205,32 @@ def test_patch_body_restates_every_managed_field() -> None:
     assert set(body) >= {"summary", "description", "location", "start", "end", "status", "transparency",
                          "attendees", "extendedProperties"}
     json.dumps(body)
+
+
+def test_batches_are_filled_across_doctors(google: GoogleCalendar, fake_google: FakeGoogle) -> None:
+    ops = [insert(i, f"A{i}", start=START + timedelta(minutes=30 * i)) for i in range(30)]
+    ops += [insert(100 + i, f"R{i}", account=RAFAEL, start=START + timedelta(minutes=30 * i)) for i in range(30)]
+    assert all(o.ok for o in google.push(ops))
+    assert [body.count(b"Content-ID:") for body in fake_google.batch_bodies] == [50, 10]  # not 30, 30
+    assert fake_google.token_requests == 2
+    assert {c.principal for c in fake_google.calls if c.calendar == RAFAEL} == {RAFAEL}  # each part its own token
+    assert len(fake_google.live(AMELIA)) == len(fake_google.live(RAFAEL)) == 30
+
+
+def test_refused_delegation_never_fails_a_shared_batch(google: GoogleCalendar, fake_google: FakeGoogle) -> None:
+    fake_google.refused_subjects.add(RAFAEL)
+    ops = [insert(1, "A1"), insert(2, "R1", account=RAFAEL), insert(3, "A3", start=START + timedelta(hours=1))]
+    outcomes = google.push(ops)
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert fake_google.api_requests == [("POST", "/batch/calendar/v3")]  # Rafael's call was never sent
+
+
+def test_a_later_provider_reuses_the_tokens_of_this_process(google_calendar_settings,  # type: ignore[no-untyped-def]
+                                                            fake_google: FakeGoogle) -> None:
+    settings = google_calendar_settings().google
+    for run, external_id in enumerate(["A1", "A2"]):
+        provider = GoogleCalendar(settings, sleep=lambda _: None)
+        assert provider.push([insert(run, external_id, start=START + timedelta(hours=run))])[0].ok
+        provider.close()
+    assert fake_google.token_requests == 1  # the second run's token was still valid
+    assert len(fake_google.live(AMELIA)) == 2

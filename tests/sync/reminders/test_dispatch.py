@@ -3,6 +3,8 @@ backoff, permanent with fallback, opted-out, interrupted (unknown), lease expiry
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -248,6 +250,45 @@ def test_the_token_bucket_paces_sends() -> None:
         bucket.acquire()
     assert clock[0] == pytest.approx(2.0)  # 10 more messages at 5 per second
     assert all(w == pytest.approx(0.2) for w in waits)
+
+
+def test_a_new_bucket_never_sends_more_than_the_rate_in_its_first_second() -> None:
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    bucket = TokenBucket(rate=5, clock=lambda: clock[0], sleep=sleep)
+    for _ in range(6):
+        bucket.acquire()
+    assert clock[0] == pytest.approx(1.0)  # no burst of 5 at once: the sixth goes a second after the first
+
+
+def test_workers_start_the_next_batch_while_the_last_of_one_is_being_sent(
+        store: Store, reminder_settings: SettingsMaker, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.sync.reminders.fakes import ScriptedNotifier
+
+    settings = reminder_settings(BASE + "\nworkers: 2")  # batches of 16
+    book(store, settings, *(appointment(f"A{i}", START + timedelta(hours=i), patient=f"P{i}") for i in range(20)))
+    started: list[str] = []
+    seen: list[int] = []
+    lock = threading.Lock()
+    send = ScriptedNotifier.send
+
+    def last_of_the_batch_waits(self: ScriptedNotifier, message: Any) -> Any:
+        with lock:
+            started.append(message.idempotency_key)
+            last = len(started) == 16
+        if last:  # the 16th send waits (at most 10 s) for the other worker to start the 17th
+            deadline = datetime.now(UTC) + timedelta(seconds=10)
+            while len(started) < 17 and datetime.now(UTC) < deadline:
+                time.sleep(0.01)
+            seen.append(len(started))
+        return send(self, message)
+
+    monkeypatch.setattr(ScriptedNotifier, "send", last_of_the_batch_waits)
+    assert run(settings, store)["sent"] == 20
+    assert len(seen) == 1 and seen[0] >= 17  # the other worker did not idle at the batch boundary
 
 
 def test_the_doctors_agenda_lists_the_days_appointments(store: Store, reminder_settings: SettingsMaker,
