@@ -86,12 +86,11 @@ def render_pages(base_url: str, appointments: int, page_size: int) -> list[bytes
             resource = appointment(aid, first_start + timedelta(minutes=15 * aid), updated, patients)
             entries.append({"fullUrl": f"{base_url}/Appointment/a{aid}", "resource": resource,
                             "search": {"mode": "match"}})
-            for ref, build in ((f"Patient/p{aid % patients}", lambda: patient(aid % patients, updated)),
-                               (f"Practitioner/d{aid % PRACTITIONERS}",
-                                lambda: practitioner(aid % PRACTITIONERS, updated)),
-                               (f"Location/l{aid % LOCATIONS}", lambda: location(aid % LOCATIONS, updated))):
+            for ref, build, key in ((f"Patient/p{aid % patients}", patient, aid % patients),
+                                    (f"Practitioner/d{aid % PRACTITIONERS}", practitioner, aid % PRACTITIONERS),
+                                    (f"Location/l{aid % LOCATIONS}", location, aid % LOCATIONS)):
                 if ref not in included:
-                    included[ref] = build()
+                    included[ref] = build(key, updated)
         entries += [{"fullUrl": f"{base_url}/{ref}", "resource": r, "search": {"mode": "include"}}
                     for ref, r in included.items()]
         links = [{"relation": "self",
@@ -124,7 +123,7 @@ def serve(appointments: int, page_size: int) -> None:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             parts = urlsplit(self.path)
             query = parse_qs(parts.query)
             body, status = b"", 404

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +30,7 @@ from connectors.fhir.capability import assess, read_capability
 from connectors.fhir.client import FHIR_JSON, FhirClient, server_time
 from connectors.fhir.cursor import FhirCursor, Listing, floor_second
 from connectors.fhir.errors import FhirStatusError
+from connectors.fhir.prefetch import Prefetch
 from connectors.fhir.references import ReferenceResolver
 from connectors.fhir.settings import FhirSettings
 from connectors.fhir.writeback import apply_answer, check_action
@@ -110,8 +112,10 @@ class FhirConnector(Connector):
                                           f"{listing.pages}; stopping instead of looping")
             followed.add(next_link)
             listing.next = self.client.url(next_link)
+            # Read the next page while this one is stored; its cursor still points at that page.
+            ahead = Prefetch(partial(self.client.get_json, listing.next), name=f"fhir-prefetch-{self.name}")
             yield Batch(records, state.in_progress(listing), rejected, source=source)
-            bundle, _ = self.client.get_json(listing.next)
+            bundle, _ = ahead.result()
         log.info("fhir.fetched", connector=self.name, pages=listing.pages, already_stored=skipped,
                  reference_reads=resolver.reads)
 
