@@ -10,35 +10,47 @@ stops in between simply drops the read-ahead page and resumes at that link next 
 from __future__ import annotations
 
 import contextvars
+import queue
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+_Work = tuple[Callable[[], Any], "Future[Any]", contextvars.Context]
 
 
-class Prefetch(Generic[T]):
-    """``call()`` on a daemon thread, started at once; ``result()`` waits for it and returns
-    its value or raises its exception, as if it had been called there and then. The thread
-    runs in a copy of the caller's context, so its log lines keep the run's bindings.
-    Daemon: a read-ahead left behind (the poll stopped) never holds up interpreter exit."""
+class ReadAhead:
+    """One daemon thread (started on first use) that runs submitted calls in order; each
+    call's value or exception comes back through its Future, as if called by the caller.
 
-    def __init__(self, call: Callable[[], T], name: str) -> None:
-        self._value: T | None = None
-        self._error: BaseException | None = None
-        context = contextvars.copy_context()
-        self._thread = threading.Thread(target=context.run, args=(self._run, call), name=name, daemon=True)
-        self._thread.start()
+    One thread per listing rather than one per page: starting a thread waits for it to be
+    scheduled, which on a busy machine cost more than the page. Calls run in a copy of the
+    submitter's context, so log lines keep the run's bindings. Daemon: a read-ahead left
+    behind (the poll stopped) never holds up interpreter exit."""
 
-    def _run(self, call: Callable[[], T]) -> None:
-        try:
-            self._value = call()
-        except BaseException as exc:  # handed to the caller by result()
-            self._error = exc
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._work: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
 
-    def result(self) -> T:
-        self._thread.join()
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-        return self._value  # type: ignore[return-value]  # set whenever no error was
+    def submit(self, call: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        self._work.put((call, future, contextvars.copy_context()))
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
+            self._thread.start()
+        return future
+
+    def close(self) -> None:
+        """The thread ends after the call in hand (if any); its result is dropped."""
+        if self._thread is not None:
+            self._work.put(None)
+
+    def _serve(self) -> None:
+        while (work := self._work.get()) is not None:
+            call, future, context = work
+            try:
+                future.set_result(context.run(call))
+            except BaseException as exc:  # handed to the caller by future.result()
+                future.set_exception(exc)

@@ -64,7 +64,7 @@ def join_read_ahead() -> None:
     """Wait for the connector's read-ahead threads, so request counts are final."""
     for thread in threading.enumerate():
         if thread.name.startswith("fhir-prefetch-"):
-            thread.join()
+            thread.join(timeout=10)
 
 
 INCLUDED = (with_meta(patient("p1")), with_meta(location("l1")))

@@ -1,5 +1,6 @@
-"""The read-ahead helper: a value or an exception comes back to the caller as if the call
-had been made there, and the thread sees the caller's context (log bindings)."""
+"""The read-ahead thread: values and exceptions come back to the caller as if the call had
+been made there, calls run in order on one thread in the caller's context (log bindings),
+and closing lets the thread end."""
 
 from __future__ import annotations
 
@@ -8,21 +9,34 @@ import threading
 
 import pytest
 
-from connectors.fhir.prefetch import Prefetch
+from connectors.fhir.prefetch import ReadAhead
 
 RUN = contextvars.ContextVar("run", default="none")
 
 
-def test_the_value_comes_back_and_the_call_ran_on_another_thread_in_the_callers_context() -> None:
+def test_calls_run_in_order_on_one_thread_in_the_callers_context() -> None:
     RUN.set("r1")
-    ahead = Prefetch(lambda: (threading.current_thread().name, RUN.get()), name="fhir-prefetch-test")
-    assert ahead.result() == ("fhir-prefetch-test", "r1")
+    ahead = ReadAhead("fhir-prefetch-test")
+    futures = [ahead.submit(lambda i=i: (i, threading.current_thread().name, RUN.get())) for i in range(3)]
+    assert [f.result() for f in futures] == [(i, "fhir-prefetch-test", "r1") for i in range(3)]
+    ahead.close()
+    assert ahead._thread is not None
+    ahead._thread.join(timeout=5)
+    assert not ahead._thread.is_alive()
 
 
 def test_an_exception_is_raised_by_result_not_lost_on_the_thread() -> None:
     def fail() -> None:
         raise ValueError("page 2 refused")
 
-    ahead = Prefetch(fail, name="fhir-prefetch-test")
+    ahead = ReadAhead("fhir-prefetch-test")
     with pytest.raises(ValueError, match="page 2 refused"):
-        ahead.result()
+        ahead.submit(fail).result()
+    assert ahead.submit(lambda: "still serving").result() == "still serving"
+    ahead.close()
+
+
+def test_closing_an_unused_read_ahead_starts_no_thread() -> None:
+    ahead = ReadAhead("fhir-prefetch-test")
+    ahead.close()
+    assert ahead._thread is None
