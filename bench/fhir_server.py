@@ -2,18 +2,20 @@
 rendered to bytes before the server listens, so a request costs a dict lookup and a
 socket write, and the client (clinicsync, or the raw baseline) is what gets measured.
 
-    python -m bench.fhir_server 50000 100     # prints "ready http://127.0.0.1:PORT/fhir"
+    python -m bench.fhir_server 50000 100 [LATENCY_MS]   # prints "ready http://127.0.0.1:PORT/fhir BYTES"
 
 The data are shaped like the connector's loopback fake (tests/connectors/fhir_fake.py):
 Appointments with a patient, an attending practitioner and a location, searched with
 ``_include`` of all three and paged HAPI-style (``?_getpages=…&_getpagesoffset=…``).
 Every resource was last updated an hour before the server started, so a search with
-``_lastUpdated`` (the connector's incremental poll) answers one empty page.
+``_lastUpdated`` (the connector's incremental poll) answers one empty page. LATENCY_MS
+(default 0) makes every page answer that much later, like a real server's search.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -109,7 +111,7 @@ def empty_page(base_url: str) -> bytes:
                          "link": [{"relation": "self", "url": f"{base_url}/Appointment"}], "entry": []})
 
 
-def serve(appointments: int, page_size: int) -> None:
+def serve(appointments: int, page_size: int, latency: float = 0.0) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     server.daemon_threads = True
     host, port = server.server_address[:2]
@@ -133,6 +135,8 @@ def serve(appointments: int, page_size: int) -> None:
                 index = int(query.get("_getpagesoffset", ["0"])[0]) // page_size
                 if 0 <= index < len(pages):
                     body, status = pages[index], 200
+            if latency and body:
+                time.sleep(latency)
             self.send_response(status)
             self.send_header("Content-Type", "application/fhir+json")
             self.send_header("Content-Length", str(len(body)))
@@ -148,4 +152,4 @@ def serve(appointments: int, page_size: int) -> None:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), int(sys.argv[2]))
+    serve(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]) / 1000 if len(sys.argv) > 3 else 0.0)

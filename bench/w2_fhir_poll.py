@@ -40,9 +40,10 @@ connectors:
 
 
 @contextmanager
-def fhir_server(appointments: int) -> Iterator[tuple[str, int]]:
+def fhir_server(appointments: int, latency_ms: float = 0) -> Iterator[tuple[str, int]]:
     """The pre-rendered server (bench/fhir_server.py) in its own process: (base_url, bytes)."""
-    process = subprocess.Popen([sys.executable, "-m", "bench.fhir_server", str(appointments), str(PAGE_SIZE)],
+    process = subprocess.Popen([sys.executable, "-m", "bench.fhir_server", str(appointments), str(PAGE_SIZE),
+                                str(latency_ms)],
                                stdout=subprocess.PIPE, text=True, cwd=ROOT, env=child_env())
     try:
         assert process.stdout is not None
@@ -159,13 +160,16 @@ def profile_case(base_url: str) -> dict[str, Any]:
 def main(argv: list[str]) -> list[Table]:
     parser = common_arguments(__doc__ or "")
     parser.add_argument("--appointments", type=int, default=None, help="default 50,000 (300 with --smoke)")
+    parser.add_argument("--latency-ms", type=float, default=0,
+                        help="the server answers each page this much later (a real server's search time)")
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of the SQLite poll")
     args = parser.parse_args(argv)
     appointments = args.appointments or (300 if args.smoke else 50_000)
-    table = Table(f"W2 FHIR poll: {appointments:,} Appointments (+ includes), pages of {PAGE_SIZE}",
+    latency = f", server latency {args.latency_ms:g} ms/page" if args.latency_ms else ""
+    table = Table(f"W2 FHIR poll: {appointments:,} Appointments (+ includes), pages of {PAGE_SIZE}{latency}",
                   ["case", "seconds", "cpu_seconds", "appointments", "per_second", "peak_rss_mb", "ratio", "goal",
                    "second_poll_seconds"])
-    with fhir_server(appointments) as (base_url, size):
+    with fhir_server(appointments, args.latency_ms) as (base_url, size):
         if args.profile:
             subprocess.run(  # the child prints the profile to stderr
                 [sys.executable, "-m", "bench.harness", "bench.w2_fhir_poll:profile_case",
