@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +30,7 @@ from connectors.fhir.capability import assess, read_capability
 from connectors.fhir.client import FHIR_JSON, FhirClient, server_time
 from connectors.fhir.cursor import FhirCursor, Listing, floor_second
 from connectors.fhir.errors import FhirStatusError
+from connectors.fhir.prefetch import ReadAhead
 from connectors.fhir.references import ReferenceResolver
 from connectors.fhir.settings import FhirSettings
 from connectors.fhir.shape import items, obj
@@ -97,22 +99,28 @@ class FhirConnector(Connector):
         bundle, listing = self._resume(state)
         followed: set[str] = set()
         skipped = 0
-        while True:
-            listing.pages += 1
-            records, rejected, already = self._page(bundle, listing, state, resolver)
-            skipped += already
-            next_link = _next_link(bundle)
-            source = f"Appointment page {listing.pages}"
-            if next_link is None:
-                yield Batch(records, state.completed(listing), rejected, source=source)
-                break
-            if next_link in followed:
-                raise FatalConnectorError(f"connector {self.name}: the server repeated a next link on page "
-                                          f"{listing.pages}; stopping instead of looping")
-            followed.add(next_link)
-            listing.next = self.client.url(next_link)
-            yield Batch(records, state.in_progress(listing), rejected, source=source)
-            bundle, _ = self.client.get_json(listing.next)
+        ahead = ReadAhead(f"fhir-prefetch-{self.name}")
+        try:
+            while True:
+                listing.pages += 1
+                records, rejected, already = self._page(bundle, listing, state, resolver)
+                skipped += already
+                next_link = _next_link(bundle)
+                source = f"Appointment page {listing.pages}"
+                if next_link is None:
+                    yield Batch(records, state.completed(listing), rejected, source=source)
+                    break
+                if next_link in followed:
+                    raise FatalConnectorError(f"connector {self.name}: the server repeated a next link on page "
+                                              f"{listing.pages}; stopping instead of looping")
+                followed.add(next_link)
+                listing.next = self.client.url(next_link)
+                # Read the next page while this one is stored; its cursor still points at that page.
+                page = ahead.submit(partial(self.client.get_json, listing.next))
+                yield Batch(records, state.in_progress(listing), rejected, source=source)
+                bundle, _ = page.result()
+        finally:
+            ahead.close()
         log.info("fhir.fetched", connector=self.name, pages=listing.pages, already_stored=skipped,
                  reference_reads=resolver.reads)
 

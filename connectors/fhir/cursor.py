@@ -102,7 +102,10 @@ class FhirCursor:
                    listing=listing)
 
     def already_stored(self, resource_id: str, resource: dict[str, Any]) -> bool:
-        return self.mode == "last-updated" and self.seen.get(resource_id) == version_key(resource)
+        """Only ids seen at the boundary are compared: a version key may be a content hash."""
+        if self.mode != "last-updated" or resource_id not in self.seen:
+            return False
+        return self.seen[resource_id] == version_key(resource)
 
     def last_updated_param(self) -> str | None:
         """The _lastUpdated search value, or None on a first run / in date-window mode."""

@@ -8,11 +8,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from connectors.base import FatalConnectorError
 from connectors.fhir.shape import parse_json
 
 _MAX_DIAGNOSTICS = 400
+_UTF8 = ("utf-8", "utf8")
 _REDIRECT = "the server redirects elsewhere (check base_url: https rather than http, the exact path)"
 _HINTS = {
     301: _REDIRECT, 302: _REDIRECT, 303: _REDIRECT, 307: _REDIRECT, 308: _REDIRECT,
@@ -44,7 +46,17 @@ class FhirStatusError(FatalConnectorError):
 
 
 def json_body(response: httpx.Response) -> Any:
-    """The parsed JSON body, or None when there is none (or it is no JSON)."""
+    """The parsed JSON body, or None when there is none.
+
+    orjson first: a search page is hundreds of kilobytes and the standard library's parser
+    took a fifth of a poll. A declared charset other than UTF-8, and what orjson refuses (NaN,
+    integers past 64 bits, lone surrogates), get the standard-library parse of shape.parse_json,
+    so the result is unchanged."""
+    if (response.charset_encoding or "utf-8").lower() in _UTF8:
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return parse_json(response.content)
     except ValueError:  # JSONDecodeError, or bytes in no Unicode encoding

@@ -62,7 +62,9 @@ def pick_participants(appointment: Resource, base_url: str) -> dict[str, str]:
         if by_type.get(kind):
             chosen[kind] = by_type[kind][0][1]
     doctors = by_type.get("Practitioner") or by_type.get("PractitionerRole") or []
-    if doctors:
+    if len(doctors) == 1:
+        chosen["Practitioner"] = doctors[0][1]
+    elif doctors:
         def rank(item: tuple[dict[str, Any], str]) -> int:
             codes = _codes(item[0])
             return min((PERFORMER_CODES.index(c) for c in codes if c in PERFORMER_CODES), default=len(PERFORMER_CODES))

@@ -3,6 +3,7 @@ cursor and its overlap, crash resume, retries with Retry-After, errors, check().
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,6 +58,13 @@ def _instant(text: str) -> datetime:
 
 def run(connector: FhirConnector, cursor: dict[str, Any] | None = None) -> list[Batch]:
     return list(connector.fetch(cursor))
+
+
+def join_read_ahead() -> None:
+    """Wait for the connector's read-ahead threads, so request counts are final."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("fhir-prefetch-"):
+            thread.join(timeout=10)
 
 
 INCLUDED = (with_meta(patient("p1")), with_meta(location("l1")))
@@ -162,11 +170,15 @@ def test_a_crash_mid_listing_resumes_at_the_stored_next_link() -> None:
     second_page = respx.get(page2).mock(return_value=ok(bundle([appt("a2")], INCLUDED)))
     respx.get(f"{BASE}/Practitioner/d1").mock(return_value=ok(practitioner("d1")))
     connector = make()
-    stored = next(iter(connector.fetch(None))).cursor  # page 1 stored, then the process died
+    listing = connector.fetch(None)
+    stored = next(listing).cursor  # page 1 stored, then the process died
+    listing.close()
+    join_read_ahead()
+    assert second_page.call_count == 1  # page 2 was read ahead while page 1 was stored, then dropped
 
     resumed = run(connector, stored)
 
-    assert search.call_count == 1 and second_page.call_count == 1
+    assert search.call_count == 1 and second_page.call_count == 2  # resumed at the link, not a new search
     assert [r.record_id for r in resumed[0].records] == ["a2"]
     assert resumed[-1].cursor is not None and resumed[-1].cursor["since"] == "2026-01-10T12:00:00Z"
 
