@@ -57,8 +57,6 @@ def main(argv: list[str]) -> list[Table]:
     parser = common_arguments(__doc__ or "")
     parser.add_argument("--sizes", default=None, help="comma-separated row counts (default 10000,100000,1000000)")
     args = parser.parse_args(argv)
-    if args.sizes:
-        sizes = tuple(int(part) for part in args.sizes.split(","))
-    else:
-        sizes = SMOKE_SIZES if args.smoke else SIZES
+    default = SMOKE_SIZES if args.smoke else SIZES
+    sizes = tuple(int(part) for part in args.sizes.split(",")) if args.sizes else default
     return emit([scaling_table(sizes)], args)  # SQLite only: PostgreSQL's memory is the server's
