@@ -190,21 +190,25 @@ def w1_table(rows: int, postgres: bool) -> Table:
         pandas = run_case("bench.w1_csv_ingest:pandas_case", rows=rows, store_url=url)
     floor = None if postgres else run_case("bench.w1_csv_ingest:floor_case", rows=rows)
     first = ours["first_seconds"]
-    table.add(case="pandas read_csv + to_sql", seconds=pandas["seconds"], cpu_seconds=pandas["cpu_seconds"], rows_per_s=rows / pandas["seconds"],
+    table.add(case="pandas read_csv + to_sql", seconds=pandas["seconds"],
+              cpu_seconds=pandas["cpu_seconds"], rows_per_s=rows / pandas["seconds"],
               peak_rss_mb=pandas["peak_rss_mb"], writes=rows, ratio=1.0, goal="baseline")
     if floor is not None:
         table.add(case="floor: csv + sqlite3 executemany", seconds=floor["seconds"],
                   cpu_seconds=floor["cpu_seconds"],
                   rows_per_s=rows / floor["seconds"], peak_rss_mb=floor["peak_rss_mb"], writes=rows,
                   ratio=ratio(floor["seconds"], pandas["seconds"]), goal="")
-    table.add(case="clinicsync first ingest", seconds=first, cpu_seconds=ours["first_cpu_seconds"], rows_per_s=rows / first,
+    table.add(case="clinicsync first ingest", seconds=first,
+              cpu_seconds=ours["first_cpu_seconds"], rows_per_s=rows / first,
               peak_rss_mb=ours["peak_rss_mb"], writes=ours["created"],
               ratio=ratio(first, pandas["seconds"]), goal="/ pandas <= 1.0")
     if floor is not None:
-        table.add(case="clinicsync first ingest / floor", seconds=first, cpu_seconds=ours["first_cpu_seconds"], rows_per_s=rows / first,
+        table.add(case="clinicsync first ingest / floor", seconds=first,
+                  cpu_seconds=ours["first_cpu_seconds"], rows_per_s=rows / first,
                   peak_rss_mb=ours["peak_rss_mb"], writes=ours["created"],
                   ratio=ratio(first, floor["seconds"]), goal="")
-    table.add(case="re-export, same rows", seconds=ours["rerun_seconds"], cpu_seconds=ours["rerun_cpu_seconds"], rows_per_s=rows / ours["rerun_seconds"],
+    table.add(case="re-export, same rows", seconds=ours["rerun_seconds"],
+              cpu_seconds=ours["rerun_cpu_seconds"], rows_per_s=rows / ours["rerun_seconds"],
               peak_rss_mb=ours["peak_rss_mb"], writes=ours["rerun_writes"],
               ratio=ratio(ours["rerun_seconds"], first), goal="/ first <= 0.05, writes 0")
     table.add(case="export with 1% changed", seconds=ours["changed_seconds"],
