@@ -86,7 +86,6 @@ def clinicsync_case(rows: int, store_url: str | None = None, batch_size: int | N
         figures: dict[str, Any] = {}
         try:
             stats = _export(rows, drop / "export-1.csv", source)
-            first_bytes = (drop / "export-1.csv").read_bytes() if follow_ups else b""
             began = time.process_time()
             with Stopwatch() as first:
                 report = sync_once(settings, store)
@@ -98,8 +97,8 @@ def clinicsync_case(rows: int, store_url: str | None = None, batch_size: int | N
             if follow_ups:
                 before = _store_writes(store)
                 # The same rows, other bytes (line ends): the connector reads it as a new file.
-                (drop / "export-2.csv").write_bytes(first_bytes.replace(b"\r\n", b"\n"))
-                del first_bytes
+                with (drop / "export-1.csv").open("rb") as old, (drop / "export-2.csv").open("wb") as new:
+                    new.writelines(line.replace(b"\r\n", b"\n") for line in old)
                 began = time.process_time()
                 with Stopwatch() as again:
                     report = sync_once(settings, store)
