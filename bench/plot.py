@@ -1,4 +1,4 @@
-"""Draw docs/performance-w1.png from M1's JSON: ingest time against rows, log-log, for
+"""Draw docs/performance-w1.png from M1's JSON: ingest CPU time against rows, log-log, for
 clinicsync's first ingest and no-change re-sync, pandas and the sqlite3 floor.
 
     uv run --frozen python -m bench --only m1 --json > m1.json
@@ -15,8 +15,8 @@ from typing import Any
 from bench.harness import ROOT
 
 OUTPUT = ROOT / "docs" / "performance-w1.png"
-SERIES = (("first_s", "clinicsync, first ingest", "o-"), ("resync_s", "clinicsync, no-change re-sync", "s--"),
-          ("pandas_s", "pandas read_csv + to_sql", "^-"), ("floor_s", "floor: csv + sqlite3 executemany", "v:"))
+SERIES = (("first_cpu_s", "clinicsync, first ingest", "o-"), ("resync_cpu_s", "clinicsync, no-change re-sync", "s--"),
+          ("pandas_cpu_s", "pandas read_csv + to_sql", "^-"), ("floor_cpu_s", "floor: csv + sqlite3 executemany", "v:"))
 
 
 def scaling_rows(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -39,7 +39,7 @@ def draw(rows: list[dict[str, Any]], output: Path = OUTPUT) -> Path:
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("rows in the CSV export")
-    axes.set_ylabel("seconds (wall, in a child process)")
+    axes.set_ylabel("CPU seconds of the ingest (child process)")
     axes.set_title("W1/M1: CSV ingest into SQLite, time against size")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
