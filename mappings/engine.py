@@ -109,6 +109,36 @@ class _CompiledField:
     default: Any
     required: bool
     drop_invalid: bool
+    fitted: bool = False  # has a column limit (see _fit)
+
+
+# Conversions worth remembering per distinct raw value: a feed repeats each patient's
+# phone and email on every one of their appointments, and parsing a phone costs ~100 µs.
+_MEMOIZED_KINDS = frozenset({"phone", "email"})
+_MEMO_LIMIT = 65_536  # distinct values kept per field; the memo starts over past that
+
+
+def _memoized(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert`` (pure) remembered per distinct text value, failures included."""
+    memo: dict[str, tuple[bool, Any]] = {}
+
+    def remembered(value: Any) -> Any:
+        if type(value) is not str:
+            return convert(value)
+        known = memo.get(value)
+        if known is None:
+            try:
+                known = (True, convert(value))
+            except TransformError as exc:
+                known = (False, str(exc))
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[value] = known
+        if known[0]:
+            return known[1]
+        raise TransformError(known[1])
+
+    return remembered
 
 
 def _empty(value: Any) -> bool:
@@ -188,6 +218,8 @@ class CompiledMapping:
         for target, spec in preset.fields.items():
             kind = spec.type or _DEFAULT_TYPES.get(target, "string")
             type_convert = transform_for(kind, default_region, formats)
+            if kind in _MEMOIZED_KINDS:
+                type_convert = _memoized(type_convert)
             convert = type_convert
             if spec.map is not None:
                 mapper = _value_mapper(spec.map)
@@ -198,7 +230,9 @@ class CompiledMapping:
                     return None if mapped is None else _t(mapped)
 
             self.fields.append(_CompiledField(target, _readers(spec), convert, spec.default, spec.required,
-                                              spec.on_invalid == "drop"))
+                                              spec.on_invalid == "drop",
+                                              target.endswith("external_id") or target in _TEXT_LIMITS))
+        self._utc_memo: dict[tuple[datetime, str], datetime | str] = {}
 
     def required_sources(self) -> frozenset[str]:
         """Top-level columns the required fields read: a file without them is unrecognizable."""
@@ -239,16 +273,31 @@ class CompiledMapping:
         return None, seen
 
     def _extract(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Every field's value. The hot loop of an import: ``_value`` inlined for the common
+        case of one path, which is the same rule for a single reader."""
         values: dict[str, Any] = {}
         for field in self.fields:
-            value, seen = self._value(field, record)
+            if len(field.reads) == 1 and field.convert is not None:
+                seen = False
+                value = None
+                try:
+                    raw = field.reads[0](record)
+                    if raw is not None and not (isinstance(raw, str) and not raw.strip()):
+                        seen = True
+                        value = field.convert(raw)
+                except TransformError as exc:
+                    seen = True
+                    if not field.drop_invalid:
+                        raise MappingError(field.target, str(exc)) from None
+            else:
+                value, seen = self._value(field, record)
             if value is None:
                 if field.required:
                     raise MappingError(field.target, "no usable value (required)" if seen else "missing (required)")
                 if field.default is not None:
                     values[field.target] = field.default
                 continue
-            if isinstance(value, str):
+            if field.fitted and isinstance(value, str):
                 try:
                     value = _fit(field.target, value)
                 except TransformError as exc:
@@ -266,6 +315,22 @@ class CompiledMapping:
             return key
         raise MappingError("status", "unknown status word (add it to the mapping's status_map)")
 
+    def _to_utc(self, value: datetime, tz_name: str, target: str) -> datetime:
+        """``to_utc``, remembered per wall-clock time and zone: many appointments share a slot."""
+        key = (value, tz_name)
+        known = self._utc_memo.get(key)
+        if known is None:
+            try:
+                known = to_utc(value, tz_name)
+            except TimeError as exc:
+                known = str(exc)
+            if len(self._utc_memo) >= _MEMO_LIMIT:
+                self._utc_memo.clear()
+            self._utc_memo[key] = known
+        if isinstance(known, str):
+            raise MappingError(target, known)
+        return known
+
     def apply(self, record: Mapping[str, Any]) -> NormalizedAppointment:
         values = self._extract(record)
         external_id = values.get("external_id")
@@ -279,16 +344,10 @@ class CompiledMapping:
         start_raw = values.get("start")
         if start_raw is None:
             raise MappingError("start", "missing")
-        try:
-            start = to_utc(start_raw, tz_name)
-        except TimeError as exc:
-            raise MappingError("start", str(exc)) from None
+        start = self._to_utc(start_raw, tz_name, "start")
         end_raw = values.get("end")
         if end_raw is not None:
-            try:
-                end = to_utc(end_raw, tz_name)
-            except TimeError as exc:
-                raise MappingError("end", str(exc)) from None
+            end = self._to_utc(end_raw, tz_name, "end")
         elif values.get("duration_minutes") is not None:
             try:
                 end = start + timedelta(minutes=values["duration_minutes"])
@@ -326,8 +385,12 @@ def _updated_utc(value: Any, tz_name: str) -> datetime | None:
         raise MappingError("source_updated_at", "date-time out of range") from None
 
 
+_PATIENT_KEYS = tuple((f"patient.{f}", f) for f in sorted(_PATIENT_FIELDS))
+_PRACTITIONER_KEYS = tuple((f"practitioner.{f}", f) for f in sorted(_PRACTITIONER_FIELDS))
+
+
 def _patient(values: dict[str, Any]) -> NormalizedPatient | None:
-    fields = {f: values[f"patient.{f}"] for f in _PATIENT_FIELDS if f"patient.{f}" in values}
+    fields = {f: values[key] for key, f in _PATIENT_KEYS if key in values}
     if "external_id" not in fields:
         if len(fields) > 0 and any(k in fields for k in ("phone", "email", "name")):
             raise MappingError("patient.external_id", "missing while other patient fields are given")
@@ -337,7 +400,7 @@ def _patient(values: dict[str, Any]) -> NormalizedPatient | None:
 
 
 def _practitioner(values: dict[str, Any]) -> NormalizedPractitioner | None:
-    fields = {f: values[f"practitioner.{f}"] for f in _PRACTITIONER_FIELDS if f"practitioner.{f}" in values}
+    fields = {f: values[key] for key, f in _PRACTITIONER_KEYS if key in values}
     if "external_id" not in fields:
         if "email" in fields:
             fields["external_id"] = fields["email"]

@@ -99,7 +99,10 @@ def compile_values(path: str) -> Callable[[Any], list[Any]]:
 def compile_path(path: str) -> Getter:
     """Return a function giving the first non-empty value at ``path`` (or None)."""
     if not any(c in path for c in ".[]"):
-        return lambda record: record.get(path) if isinstance(record, Mapping) else None
+        def column(record: Any) -> Any:  # the hot path of flat rows: a dict is the common case
+            return record.get(path) if type(record) is dict or isinstance(record, Mapping) else None
+
+        return column
     get_all = compile_values(path)
 
     def get(record: Any) -> Any:

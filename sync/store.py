@@ -7,15 +7,16 @@ nothing at all. Bulk selects and executemany keep it fast on large imports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
-from mappings.model import ACTIVE_STATUSES, NormalizedAppointment
+from mappings.model import ACTIVE_STATUSES, NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from sync.bulk import insert_rows, select_in
 from sync.changes import Change, Stored, classify
 from sync.db import ensure_schema, make_engine
 from sync.hashing import content_hash
@@ -32,7 +33,6 @@ from sync.model import (
 from sync.settings import StoreSettings
 from sync.types import utcnow
 
-_CHUNK = 500
 COUNT_KEYS = ("fetched", "created", "updated", "rescheduled", "cancelled", "noshow", "deleted",
               "unchanged", "quarantined")
 
@@ -105,9 +105,16 @@ class SnapshotSafetyStop(Exception):
             "`max_delete_share` for this connector and sync again.")
 
 
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+_PATIENT_FIELDS = tuple(f.name for f in fields(NormalizedPatient))
+_PRACTITIONER_FIELDS = tuple(f.name for f in fields(NormalizedPractitioner))
+
+
+def _as_rows(people: dict[str, Any], names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """What ``asdict`` gives for these flat dataclasses, without its deep copy."""
+    return {key: {name: getattr(person, name) for name in names} for key, person in people.items()}
+
+
+_STORED_COLUMNS = tuple(f.name for f in fields(Stored))
 
 
 def _older(new: NormalizedAppointment, old: NormalizedAppointment) -> bool:
@@ -219,9 +226,11 @@ class Store:
 
     def _upsert_people(self, connection: Connection, connector: str,
                        appointments: Sequence[NormalizedAppointment], now: datetime) -> None:
-        patients = {a.patient.external_id: asdict(a.patient) for a in appointments if a.patient}
-        practitioners = {a.practitioner.external_id: asdict(a.practitioner)
-                         for a in appointments if a.practitioner}
+        # The last of each id wins; rows are built once per id, not once per appointment.
+        patients = _as_rows({a.patient.external_id: a.patient for a in appointments if a.patient},
+                            _PATIENT_FIELDS)
+        practitioners = _as_rows({a.practitioner.external_id: a.practitioner
+                                  for a in appointments if a.practitioner}, _PRACTITIONER_FIELDS)
         locations = {a.location: {"external_id": a.location, "name": a.location}
                      for a in appointments if a.location}
         self._upsert_keyed(connection, PATIENTS, connector, patients, now, hashed=True)
@@ -233,14 +242,8 @@ class Store:
                       now: datetime, hashed: bool) -> None:
         if not rows:
             return
-        existing: dict[str, str | None] = {}
-        keys = list(rows)
-        hash_column = table.c.content_hash if hashed else table.c.name
-        for chunk in _chunks(keys):
-            for key, value in connection.execute(
-                    select(table.c.external_id, hash_column)
-                    .where(table.c.connector == connector, table.c.external_id.in_(chunk))):
-                existing[key] = value
+        existing: dict[str, str | None] = dict(select_in(
+            connection, table, ("external_id", "content_hash" if hashed else "name"), connector, list(rows)))
         inserts, updates = [], []
         for key, row in rows.items():
             record = {**row, "connector": connector}
@@ -255,7 +258,8 @@ class Store:
             elif existing[key] != marker:
                 updates.append({**record, "_connector": connector, "_key": key})
         if inserts:
-            connection.execute(insert(table), inserts)
+            names = list(inserts[0])
+            insert_rows(connection, table, names, [tuple(row[n] for n in names) for row in inserts])
         if updates:
             columns = [c for c in updates[0] if not c.startswith("_") and c not in ("connector", "external_id")]
             connection.execute(
@@ -269,16 +273,26 @@ class Store:
                              now: datetime) -> None:
         if not appointments:
             return
-        stored = self._stored(connection, connector, [a.external_id for a in appointments])
+        # First only what tells whether anything changed; the full stored row only for those that did.
+        known = {row[0]: row for row in select_in(
+            connection, APPOINTMENTS, ("external_id", "content_hash", "deleted_at"), connector,
+            [a.external_id for a in appointments])}
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         changes: list[tuple[int, Change, int]] = []
+        candidates: list[tuple[NormalizedAppointment, str]] = []
         for appointment in appointments:
             new_hash = _appointment_hash(appointment)
-            old = stored.get(appointment.external_id)
-            if old is None:
+            seen = known.get(appointment.external_id)
+            if seen is None:
                 inserts.append(_appointment_row(connector, appointment, new_hash, now, version=1))
-                continue
+            elif seen[1] == new_hash and seen[2] is None:
+                counts.unchanged += 1
+            else:
+                candidates.append((appointment, new_hash))
+        stored = self._stored(connection, connector, [a.external_id for a, _ in candidates]) if candidates else {}
+        for appointment, new_hash in candidates:
+            old = stored[appointment.external_id]
             change = classify(old, appointment, new_hash)
             if change is None:
                 counts.unchanged += 1
@@ -292,10 +306,11 @@ class Store:
             counts_key = change.kind
             setattr(counts, counts_key, getattr(counts, counts_key) + 1)
         if inserts:
-            result = connection.execute(
-                insert(APPOINTMENTS).returning(APPOINTMENTS.c.id, sort_by_parameter_order=True), inserts)
-            for (new_id,) in result:
-                changes.append((new_id, Change("created"), 1))
+            names = list(inserts[0])
+            insert_rows(connection, APPOINTMENTS, names, [tuple(row[n] for n in names) for row in inserts])
+            ids = dict(select_in(connection, APPOINTMENTS, ("external_id", "id"), connector,
+                                 [row["external_id"] for row in inserts]))
+            changes.extend((ids[row["external_id"]], Change("created"), 1) for row in inserts)
             counts.created += len(inserts)
         if updates:
             columns = [c for c in updates[0] if not c.startswith("_")]
@@ -304,25 +319,14 @@ class Store:
                 .values({c: bindparam(c) for c in columns}),
                 updates)
         if changes:
-            connection.execute(insert(EVENTS), [
-                {"appointment_id": appointment_id, "kind": change.kind, "version": version,
-                 "payload": orjson.dumps(change.payload).decode(), "created_at": now}
+            insert_rows(connection, EVENTS, ("appointment_id", "kind", "version", "payload", "created_at"), [
+                (appointment_id, change.kind, version, orjson.dumps(change.payload).decode(), now)
                 for appointment_id, change, version in changes])
 
     @staticmethod
     def _stored(connection: Connection, connector: str, external_ids: Sequence[str]) -> dict[str, Stored]:
-        stored: dict[str, Stored] = {}
-        t = APPOINTMENTS.c
-        for chunk in _chunks(external_ids):
-            for row in connection.execute(
-                    select(t.external_id, t.id, t.status, t.start_utc, t.end_utc, t.practitioner_ref,
-                           t.content_hash, t.version, t.source_updated_at, t.deleted_at)
-                    .where(t.connector == connector, t.external_id.in_(chunk))):
-                stored[row.external_id] = Stored(
-                    id=row.id, status=row.status, start_utc=row.start_utc, end_utc=row.end_utc,
-                    practitioner_ref=row.practitioner_ref, content_hash=row.content_hash, version=row.version,
-                    source_updated_at=row.source_updated_at, deleted_at=row.deleted_at)
-        return stored
+        return {row[0]: Stored(*row[1:]) for row in select_in(
+            connection, APPOINTMENTS, ("external_id", *_STORED_COLUMNS), connector, external_ids)}
 
     def _delete_records(self, connection: Connection, connector: str,
                         appointments: Sequence[NormalizedAppointment], counts: Counts, now: datetime) -> None:

@@ -83,6 +83,24 @@ def test_phones_become_e164(given: str, e164: str) -> None:
     assert CSV.apply({**BASE, "patient_phone": given}).patient.phone == e164  # type: ignore[union-attr]
 
 
+def test_a_repeated_value_maps_the_same_every_time() -> None:
+    """Conversions are remembered per distinct value within a compiled mapping: a repeat
+    gives the same result, and a bad value fails every time with the same reason."""
+    mapping = load_mapping("csv_default", "America/New_York", "US")
+    good = {**BASE, "patient_phone": "(212) 555-0123", "start": "2027-03-14 09:00"}
+    assert [mapping.apply(good).patient.phone for _ in range(2)] == ["+12125550123"] * 2  # type: ignore[union-attr]
+    reasons = []
+    for _ in range(2):
+        with pytest.raises(MappingError) as failure:
+            mapping.apply({**good, "patient_phone": "555-12"})
+        reasons.append((failure.value.field, failure.value.reason))
+    assert reasons == [("patient.phone", "not a valid phone number (region US)")] * 2
+    gap = {**good, "start": "2027-03-14 02:30"}  # spring-forward gap in New York, asked twice
+    for _ in range(2):
+        with pytest.raises(MappingError, match="daylight-saving gap"):
+            mapping.apply(gap)
+
+
 @pytest.mark.parametrize(("given", "code"), [("es", "es"), ("Spanish", "es"), ("pt_BR", "pt-BR"), ("EN", "en")])
 def test_languages_become_bcp47(given: str, code: str) -> None:
     assert CSV.apply({**BASE, "patient_language": given}).patient.language == code  # type: ignore[union-attr]

@@ -1,0 +1,236 @@
+"""W1 CSV ingest: a generated export of 100,000 appointments (50 doctors, 20,000 patients,
+~3 % bad rows) through the csv connector and the csv_default mapping into the store,
+timed inside a child process (interpreter start and imports excluded) for clinicsync and
+for the baselines alike:
+
+* pandas: ``pandas.read_csv(path).to_sql(...)``, what a clinic's IT person would write;
+* floor: the csv module and a bare ``sqlite3`` ``executemany`` of the same rows.
+
+Then: the same rows re-exported (a byte-different file, so the connector reads it and
+every row goes through change detection; must write nothing) and an export with 1 % of
+rows changed (must write exactly those rows). The PostgreSQL variant runs the store and
+the pandas baseline (SQLAlchemy ``to_sql``) against the local server.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import sqlite3
+import tempfile
+import time
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from bench.harness import Stopwatch, Table, common_arguments, emit, postgres_schema, ratio, run_case
+
+CONNECTOR = "w1"
+CLINIC_ZONE = "America/New_York"
+
+
+def _settings(drop_dir: Path, store_url: str, batch_size: int | None = None) -> Any:
+    from sync.settings import settings_model
+
+    connector: dict[str, Any] = {"name": CONNECTOR, "kind": "csv", "mapping": "csv_default",
+                                 "drop_dir": str(drop_dir), "settle_seconds": 0}
+    if batch_size:
+        connector["batch_size"] = batch_size
+    return settings_model().model_validate({
+        "clinic": {"timezone": CLINIC_ZONE, "default_region": "US"},
+        "store": {"url": store_url}, "connectors": [connector]}, context={"base_dir": drop_dir})
+
+
+def _store_writes(store: Any) -> dict[str, int]:
+    """Rows the store holds that a sync writes: appointments (with versions), events, quarantine."""
+    from sqlalchemy import text
+
+    with store.engine.connect() as connection:
+        return {
+            "appointments": connection.execute(text("SELECT count(*) FROM appointment")).scalar_one(),
+            "versions": connection.execute(text("SELECT coalesce(sum(version), 0) FROM appointment")).scalar_one(),
+            "events": connection.execute(text("SELECT count(*) FROM event")).scalar_one(),
+            "quarantined": connection.execute(text("SELECT count(*) FROM quarantine")).scalar_one(),
+        }
+
+
+def _export(rows: int, path: Path, source: str | None) -> Any:
+    """The export at ``path``: a copy of ``source`` (generated once by the caller) or generated here."""
+    from bench.data import BAD_SHARE, ExportStats, write_export
+
+    if source is None:
+        return write_export(path, rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, path)
+    return ExportStats(rows, round(rows * BAD_SHARE))  # bad rows: about; the report says exactly
+
+
+def clinicsync_case(rows: int, store_url: str | None = None, batch_size: int | None = None,
+                    follow_ups: bool = True, source: str | None = None, changed: bool = True) -> dict[str, Any]:
+    """First ingest; then (``follow_ups``) the same rows re-exported, then (``changed``) 1 % changed."""
+    from bench.data import CHANGED_SHARE, write_export
+    from sync.db import make_engine, upgrade
+    from sync.engine import sync_once
+    from sync.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="w1-") as work:
+        folder = Path(work)
+        drop = folder / "drop"
+        url = store_url or f"sqlite:///{folder / 'store.db'}"
+        settings = _settings(drop, url, batch_size)
+        if store_url is not None:  # what `clinicsync db upgrade` does (SQLite migrates itself)
+            migrating = make_engine(url)
+            upgrade(migrating)
+            migrating.dispose()
+        store = Store.open(settings.store)
+        figures: dict[str, Any] = {}
+        try:
+            stats = _export(rows, drop / "export-1.csv", source)
+            began = time.process_time()
+            with Stopwatch() as first:
+                report = sync_once(settings, store)
+            figures["first_cpu_seconds"] = time.process_time() - began
+            counts = report.connectors[CONNECTOR].as_dict()
+            assert counts["error"] is None, counts["error"]
+            figures.update(first_seconds=first.seconds, bad_rows=stats.bad, created=counts["created"],
+                           quarantined=counts["quarantined"])
+            if follow_ups:
+                before = _store_writes(store)
+                # The same rows, other bytes (line ends): the connector reads it as a new file.
+                with (drop / "export-1.csv").open("rb") as old, (drop / "export-2.csv").open("wb") as new:
+                    new.writelines(line.replace(b"\r\n", b"\n") for line in old)
+                began = time.process_time()
+                with Stopwatch() as again:
+                    report = sync_once(settings, store)
+                figures["rerun_cpu_seconds"] = time.process_time() - began
+                after = _store_writes(store)
+                figures.update(rerun_seconds=again.seconds,
+                               rerun_unchanged=report.connectors[CONNECTOR].counts.unchanged,
+                               rerun_writes=sum(after[k] - before[k] for k in ("versions", "events")))
+            if follow_ups and changed:
+                quarantine_before = after["quarantined"]
+                edited = write_export(drop / "export-3.csv", rows, changed=CHANGED_SHARE)
+                began = time.process_time()
+                with Stopwatch() as delta:
+                    report = sync_once(settings, store)
+                figures["changed_cpu_seconds"] = time.process_time() - began
+                final = _store_writes(store)
+                c = report.connectors[CONNECTOR].counts
+                figures.update(changed_seconds=delta.seconds, changed_rows=edited.changed,
+                               changed_written=final["versions"] - after["versions"],
+                               changed_reported=c.updated + c.cancelled + c.rescheduled + c.noshow,
+                               changed_quarantined=final["quarantined"] - quarantine_before)
+        finally:
+            store.close()
+    return figures
+
+
+def pandas_case(rows: int, store_url: str | None = None, source: str | None = None) -> dict[str, Any]:
+    """``pandas.read_csv(path).to_sql("appointments", connection)``: no validation at all."""
+    import pandas
+
+    with tempfile.TemporaryDirectory(prefix="w1-pandas-") as work:
+        path = Path(work) / "export.csv"
+        _export(rows, path, source)
+        if store_url is None:
+            target: Any = sqlite3.connect(Path(work) / "pandas.db")
+        else:
+            import sqlalchemy
+
+            from sync.db import driver_url
+
+            target = sqlalchemy.create_engine(driver_url(store_url))
+        began = time.process_time()
+        with Stopwatch() as watch:
+            pandas.read_csv(path).to_sql("appointments", target, index=False)
+            if store_url is None:
+                target.commit()
+        cpu = time.process_time() - began
+        if store_url is None:
+            target.close()
+        else:
+            target.dispose()
+    return {"seconds": watch.seconds, "cpu_seconds": cpu}
+
+
+def floor_case(rows: int, source: str | None = None) -> dict[str, Any]:
+    """The floor: csv.reader and one executemany of the raw strings, nothing checked."""
+    from sync.demo import COLUMNS
+
+    with tempfile.TemporaryDirectory(prefix="w1-floor-") as work:
+        path = Path(work) / "export.csv"
+        _export(rows, path, source)
+        connection = sqlite3.connect(Path(work) / "floor.db")
+        connection.execute(f"CREATE TABLE appointments ({', '.join(f'{c} TEXT' for c in COLUMNS)})")
+        insert = f"INSERT INTO appointments VALUES ({', '.join('?' * len(COLUMNS))})"
+        began = time.process_time()
+        with Stopwatch() as watch:
+            with path.open(encoding="utf-8", newline="") as handle:
+                reader = csv.reader(handle)
+                next(reader)
+                connection.executemany(insert, reader)
+            connection.commit()
+        cpu = time.process_time() - began
+        connection.close()
+    return {"seconds": watch.seconds, "cpu_seconds": cpu}
+
+
+def _postgres(enabled: bool) -> AbstractContextManager[str | None]:
+    return postgres_schema() if enabled else nullcontext(None)
+
+
+def w1_table(rows: int, postgres: bool) -> Table:
+    backend = "PostgreSQL" if postgres else "SQLite"
+    table = Table(f"W1 CSV ingest, {rows:,} rows, {backend} store",
+                  ["case", "seconds", "cpu_seconds", "rows_per_s", "peak_rss_mb", "writes", "ratio", "goal"])
+    with _postgres(postgres) as url:
+        ours = run_case("bench.w1_csv_ingest:clinicsync_case", rows=rows, store_url=url)
+    with _postgres(postgres) as url:
+        pandas = run_case("bench.w1_csv_ingest:pandas_case", rows=rows, store_url=url)
+    floor = None if postgres else run_case("bench.w1_csv_ingest:floor_case", rows=rows)
+    first = ours["first_seconds"]
+    table.add(case="pandas read_csv + to_sql", seconds=pandas["seconds"],
+              cpu_seconds=pandas["cpu_seconds"], rows_per_s=rows / pandas["seconds"],
+              peak_rss_mb=pandas["peak_rss_mb"], writes=rows, ratio=1.0, goal="baseline")
+    if floor is not None:
+        table.add(case="floor: csv + sqlite3 executemany", seconds=floor["seconds"],
+                  cpu_seconds=floor["cpu_seconds"],
+                  rows_per_s=rows / floor["seconds"], peak_rss_mb=floor["peak_rss_mb"], writes=rows,
+                  ratio=ratio(floor["seconds"], pandas["seconds"]), goal="")
+    table.add(case="clinicsync first ingest", seconds=first,
+              cpu_seconds=ours["first_cpu_seconds"], rows_per_s=rows / first,
+              peak_rss_mb=ours["peak_rss_mb"], writes=ours["created"],
+              ratio=ratio(first, pandas["seconds"]), goal="/ pandas <= 1.0")
+    if floor is not None:
+        table.add(case="clinicsync first ingest / floor", seconds=first,
+                  cpu_seconds=ours["first_cpu_seconds"], rows_per_s=rows / first,
+                  peak_rss_mb=ours["peak_rss_mb"], writes=ours["created"],
+                  ratio=ratio(first, floor["seconds"]), goal="")
+    table.add(case="re-export, same rows", seconds=ours["rerun_seconds"],
+              cpu_seconds=ours["rerun_cpu_seconds"], rows_per_s=rows / ours["rerun_seconds"],
+              peak_rss_mb=ours["peak_rss_mb"], writes=ours["rerun_writes"],
+              ratio=ratio(ours["rerun_seconds"], first), goal="/ first <= 0.05, writes 0")
+    table.add(case="export with 1% changed", seconds=ours["changed_seconds"],
+              cpu_seconds=ours["changed_cpu_seconds"],
+              rows_per_s=rows / ours["changed_seconds"], peak_rss_mb=ours["peak_rss_mb"],
+              writes=ours["changed_written"], ratio=ratio(ours["changed_seconds"], first),
+              goal=f"writes = changed rows ({ours['changed_rows']:,})")
+    table.notes.append(
+        f"clinicsync created {ours['created']:,} appointments and quarantined {ours['quarantined']:,} of "
+        f"{ours['bad_rows']:,} bad rows (pandas and the floor store every row unchecked). 1%-changed run: "
+        f"{ours['changed_rows']:,} rows changed, {ours['changed_written']:,} new row versions, "
+        f"{ours['changed_reported']:,} reported as updated/cancelled/rescheduled. Ratios: first / pandas, "
+        "first / floor, re-run / first, 1%-changed / first (wall time; cpu_seconds is the process's CPU "
+        "time, steadier on a shared machine); peak RSS is the whole child (all three runs).")
+    return table
+
+
+def main(argv: list[str]) -> list[Table]:
+    parser = common_arguments(__doc__ or "")
+    parser.add_argument("--rows", type=int, default=None, help="rows in the export (default 100,000)")
+    args = parser.parse_args(argv)
+    rows = args.rows or (500 if args.smoke else 100_000)
+    tables = [w1_table(rows, postgres=False)]
+    if args.postgres:
+        tables.append(w1_table(rows, postgres=True))
+    return emit(tables, args)
