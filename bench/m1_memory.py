@@ -8,6 +8,7 @@ each in its own child on the same generated file. ``bench/plot.py`` draws these 
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -64,3 +65,7 @@ def main(argv: list[str]) -> list[Table]:
     default = SMOKE_SIZES if args.smoke else SIZES
     sizes = tuple(int(part) for part in args.sizes.split(",")) if args.sizes else default
     return emit([scaling_table(sizes)], args)  # SQLite only: PostgreSQL's memory is the server's
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -204,3 +204,7 @@ def main(argv: list[str]) -> list[Table]:
     table.notes.append("ratio = seconds / raw; second_poll_seconds: the incremental poll that finds nothing new; "
                        "the two partial rows show where the pipeline's time goes (the goal is for the full rows).")
     return emit([table], args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -12,6 +12,7 @@ scaled to the whole set. The product goal is at most 1 HTTP request per 40 event
 from __future__ import annotations
 
 import random
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -214,3 +215,7 @@ def main(argv: list[str]) -> list[Table]:
         *changes,
     ]
     return emit([table], args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -177,3 +177,7 @@ def main(argv: list[str]) -> list[Table]:
         "with a retry delay: `deferred`)",
     ]
     return emit([table], args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
