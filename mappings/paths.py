@@ -57,12 +57,35 @@ def _filter(expr: str) -> Callable[[list[Any]], list[Any]]:
     raise ValueError(f"bad filter [{expr}]: use [N], [key=value], [key!=value] or [key^=prefix]")
 
 
+def _child(value: Any, name: str) -> Any:
+    """``value[name]`` for a JSON object, else None. Plain dicts (what JSON parsing gives) skip
+    the ABC isinstance check, which costs more than the lookup itself on this hot path."""
+    if type(value) is dict:
+        return value.get(name)
+    return value.get(name) if isinstance(value, Mapping) else None
+
+
 def _step(name: str | None, filters: list[Callable[[list[Any]], list[Any]]]) -> Callable[[list[Any]], list[Any]]:
+    if not filters and name is not None:
+        def walk(values: list[Any]) -> list[Any]:  # most steps: a key, no filter
+            out: list[Any] = []
+            for value in values:
+                value = _child(value, name)
+                if value is None:
+                    continue
+                if isinstance(value, list):
+                    out.extend(value)
+                else:
+                    out.append(value)
+            return out
+
+        return walk
+
     def run(values: list[Any]) -> list[Any]:
         out: list[Any] = []
         for value in values:
             if name is not None:
-                value = value.get(name) if isinstance(value, Mapping) else None
+                value = _child(value, name)
             if value is None:
                 continue
             items = value if isinstance(value, list) else [value]
