@@ -1,0 +1,92 @@
+"""The store's server restarts in the middle of a run (``pg_ctlcluster … restart``): the run
+fails cleanly or recovers, nothing is half-written, and the next run completes the import
+exactly once.
+
+Restarting the shared PostgreSQL would break every other test running at the same time, so
+this runs only when ``CLINICSYNC_PG_RESTART=1``: `.ci/run` runs it on its own after the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import psycopg
+import pytest
+
+from sync.db import make_engine, upgrade
+from tests.conftest import POSTGRES_URL
+from tests.reliability.harness import Child, Probe, assert_consistent, wait_for, write_drop, write_settings
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(os.environ.get("CLINICSYNC_PG_RESTART") != "1",
+                       reason="restarts the shared PostgreSQL server: run alone with CLINICSYNC_PG_RESTART=1"),
+]
+
+ROWS, BATCH = 3000, 60
+
+
+def _restart_postgres() -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True,
+                   capture_output=True, timeout=120)
+    deadline = time.monotonic() + 60
+    while True:  # a hang guard only
+        try:
+            with psycopg.connect(POSTGRES_URL, connect_timeout=2):
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def restart_url() -> Iterator[str]:
+    """A schema of its own, dropped over a new connection afterwards: the restart kills
+    every connection open before it, so the shared postgres_url fixture cannot be used."""
+    schema = f"t_restart_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_postgres_restarted_mid_run(restart_url: str, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    drop = write_drop(tmp_path / "drop", "export.csv", ROWS, prefix="R-")
+    config = write_settings(tmp_path, restart_url, [{"name": "emr", "drop_dir": str(tmp_path / "drop"),
+                                                      "batch_size": BATCH}])
+    engine = make_engine(restart_url)
+    upgrade(engine)
+    engine.dispose()
+    probe = Probe(restart_url)
+    try:
+        child = Child(config, "sync", "--once", "--json", tag="restart")
+        hit = wait_for(lambda: probe.count("emr") >= ROWS // 5, child)
+        assert hit, "the run ended before the restart could happen (make ROWS larger)"
+        _restart_postgres()
+        probe.engine.dispose()  # its pooled connections died with the server
+        code = child.wait()
+        assert "Traceback" not in child.stderr, child.stderr
+        assert code in (0, 1), (code, child.stderr[-2000:])
+        if code == 1:  # failed cleanly: says so, names no patient data
+            assert "Patient" not in child.stdout and "+1212555" not in child.stdout
+        stored = assert_consistent(probe, "emr", drop)  # no half-written batch, cursor matches the data
+        assert stored >= ROWS // 5
+        cli(config)("sync", "--once", "--json")
+        assert assert_consistent(probe, "emr", drop) == ROWS
+        assert set(probe.ids("emr")) == drop.valid_ids
+        assert probe.running_runs("emr") == 0, "a run is still marked running after the next run completed"
+        report = orjson.loads(child.stdout) if child.stdout.strip() else None
+        assert report is None or "emr" in report["connectors"]
+    finally:
+        probe.close()
