@@ -55,6 +55,15 @@ class QuarantineEntry:
     raw: str | None = None
 
 
+def _clip(value: str | None, limit: int) -> str | None:
+    """Fit a quarantine label to its column: a source's position or id can be any length
+    (a FHIR versionId, an over-long external id), and PostgreSQL would refuse the whole
+    batch for one label that does not fit. The reason and the raw record stay whole."""
+    if value is None or len(value) <= limit:
+        return value
+    return value[:limit - 1] + "…"
+
+
 @dataclass(frozen=True)
 class Mapped:
     """A record that mapped, with where it came from. ``delete``: the source says the
@@ -212,9 +221,9 @@ class Store:
                                  counts, now)
             if quarantined:
                 connection.execute(insert(QUARANTINE), [
-                    {"run_id": run_id, "connector": connector, "position": q.position,
-                     "record_id": q.record_id, "field": q.field, "reason": q.reason, "raw": q.raw,
-                     "created_at": now} for q in quarantined])
+                    {"run_id": run_id, "connector": connector, "position": _clip(q.position, 512),
+                     "record_id": _clip(q.record_id, 255), "field": _clip(q.field, 64), "reason": q.reason,
+                     "raw": q.raw, "created_at": now} for q in quarantined])
             if snapshot_end is not None:
                 try:
                     counts.deleted += self._delete_absent(connection, connector, snapshot_end)

@@ -155,6 +155,19 @@ def test_quarantine_is_stored_with_the_batch(store: Store) -> None:
     assert tuple(row) == ("f.csv:3", "start", "B")
 
 
+def test_quarantine_labels_longer_than_their_columns_are_clipped_not_fatal(store: Store) -> None:
+    entry = QuarantineEntry("Appointment/1/_history/" + "9" * 600, "external id too long", "external_id" + "x" * 80,
+                            "A" * 300)
+    counts, error = apply(store, appt("a"), quarantined=(entry,))
+    assert error is None and (counts.created, counts.quarantined) == (1, 1)
+    with store.engine.connect() as connection:
+        position, field, record_id, reason = connection.execute(
+            select(Quarantine.position, Quarantine.field, Quarantine.record_id, Quarantine.reason)).one()
+    assert (len(position), len(field), len(record_id)) == (512, 64, 255)
+    assert position.startswith("Appointment/1/_history/999") and position.endswith("…")
+    assert reason == "external id too long"
+
+
 def test_a_failing_batch_commits_nothing_not_even_its_cursor(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     apply(store, appt("a"), cursor={"n": 1})
     before = dump(store)
