@@ -1,25 +1,6 @@
-"""What the HTTP vendors' answers share: when a 429/503 says to come back."""
+"""What the HTTP vendors' answers share: which statuses are passing faults (Retry-After: sync/retry_after.py)."""
 
 from __future__ import annotations
-
-import time
-from email.utils import parsedate_to_datetime
-
-
-def retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date (RFC 9110)."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def is_retryable_status(status: int) -> bool:

@@ -43,9 +43,10 @@ from notifiers.base import (
     RetryableError,
 )
 from notifiers.fields import ApiRoot, EmailAddress, Secret, split_address
-from notifiers.http import is_retryable_status, retry_after
+from notifiers.http import is_retryable_status
 from notifiers.mime import KEY_HEADER
 from sync.logs import scrub_text
+from sync.retry_after import retry_after
 
 DEFAULT_API_ROOT = "https://api.sendgrid.com"
 

@@ -33,8 +33,9 @@ from notifiers.base import (
     RetryableError,
 )
 from notifiers.fields import ApiRoot, HttpUrl, PhoneNumber, Secret
-from notifiers.http import is_retryable_status, retry_after
+from notifiers.http import is_retryable_status
 from sync.logs import scrub_text
+from sync.retry_after import retry_after
 
 DEFAULT_API_ROOT = "https://api.twilio.com"
 

@@ -3,8 +3,6 @@ worth retrying, or a refusal that names the server's own diagnostics."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -12,6 +10,7 @@ import orjson
 
 from connectors.base import FatalConnectorError
 from connectors.fhir.shape import parse_json
+from sync.retry_after import retry_after
 
 _MAX_DIAGNOSTICS = 400
 _UTF8 = ("utf-8", "utf8")
@@ -88,25 +87,9 @@ def oauth_error(body: Any) -> str | None:
     return text[:_MAX_DIAGNOSTICS]
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 def transient_error(response: httpx.Response, what: str) -> TransientHttpError | None:
     """429 and every 5xx are passing faults; anything else is not."""
     if response.status_code == 429 or response.status_code >= 500:
         return TransientHttpError(f"{what} answered HTTP {response.status_code}",
-                                  retry_after_seconds(response.headers.get("Retry-After")))
+                                  retry_after(response.headers.get("Retry-After")))
     return None

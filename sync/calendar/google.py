@@ -37,7 +37,6 @@ from googleapiclient.http import BatchHttpRequest, HttpRequest
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from mappings.timeutil import iso_z, zone
-from notifiers.http import retry_after
 from sync.calendar.provider import (
     PRIVATE_CONNECTOR,
     PRIVATE_EXTERNAL_ID,
@@ -50,6 +49,7 @@ from sync.calendar.provider import (
     Target,
 )
 from sync.calendar.settings import GoogleSettings
+from sync.retry_after import retry_after
 
 log = structlog.get_logger("clinicsync.calendar.google")
 SCOPE = "https://www.googleapis.com/auth/calendar.events"
