@@ -36,16 +36,21 @@ def peak_rss_mb() -> float:
 
 
 class Stopwatch:
-    """``with Stopwatch() as watch: …`` then ``watch.seconds``: wall time of the block only."""
+    """``with Stopwatch() as watch: …`` then ``watch.seconds`` (wall time of the block only)
+    and ``watch.cpu_seconds`` (this process's CPU time over it, all threads: steadier than
+    wall time on a shared machine)."""
 
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     def __enter__(self) -> Stopwatch:
         self._began = time.perf_counter()
+        self._cpu_began = time.process_time()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.seconds = time.perf_counter() - self._began
+        self.cpu_seconds = time.process_time() - self._cpu_began
 
 
 @contextmanager
