@@ -118,27 +118,37 @@ _MEMOIZED_KINDS = frozenset({"phone", "email"})
 _MEMO_LIMIT = 65_536  # distinct values kept per field; the memo starts over past that
 
 
-def _memoized(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``convert`` (pure) remembered per distinct text value, failures included."""
-    memo: dict[str, tuple[bool, Any]] = {}
+def _remembering(convert: Callable[..., Any], failure: type[ValueError]) -> Callable[..., Any]:
+    """``convert`` (pure) remembered per distinct arguments, its ``failure`` included (kept as
+    the message and raised anew, so no traceback grows); the memo starts over past
+    ``_MEMO_LIMIT`` entries."""
+    memo: dict[tuple[Any, ...], tuple[bool, Any]] = {}
 
-    def remembered(value: Any) -> Any:
-        if type(value) is not str:
-            return convert(value)
-        known = memo.get(value)
+    def remembered(*key: Any) -> Any:
+        known = memo.get(key)
         if known is None:
             try:
-                known = (True, convert(value))
-            except TransformError as exc:
+                known = (True, convert(*key))
+            except failure as exc:
                 known = (False, str(exc))
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
-            memo[value] = known
+            memo[key] = known
         if known[0]:
             return known[1]
-        raise TransformError(known[1])
+        raise failure(known[1])
 
     return remembered
+
+
+def _memoized(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A field conversion remembered per distinct text value (other values are converted each time)."""
+    remembered = _remembering(convert, TransformError)
+
+    def per_text(value: Any) -> Any:
+        return remembered(value) if type(value) is str else convert(value)
+
+    return per_text
 
 
 def _empty(value: Any) -> bool:
@@ -232,7 +242,7 @@ class CompiledMapping:
             self.fields.append(_CompiledField(target, _readers(spec), convert, spec.default, spec.required,
                                               spec.on_invalid == "drop",
                                               target.endswith("external_id") or target in _TEXT_LIMITS))
-        self._utc_memo: dict[tuple[datetime, str], datetime | str] = {}
+        self._utc = _remembering(to_utc, TimeError)  # many appointments share a slot
 
     def required_sources(self) -> frozenset[str]:
         """Top-level columns the required fields read: a file without them is unrecognizable."""
@@ -316,20 +326,12 @@ class CompiledMapping:
         raise MappingError("status", "unknown status word (add it to the mapping's status_map)")
 
     def _to_utc(self, value: datetime, tz_name: str, target: str) -> datetime:
-        """``to_utc``, remembered per wall-clock time and zone: many appointments share a slot."""
-        key = (value, tz_name)
-        known = self._utc_memo.get(key)
-        if known is None:
-            try:
-                known = to_utc(value, tz_name)
-            except TimeError as exc:
-                known = str(exc)
-            if len(self._utc_memo) >= _MEMO_LIMIT:
-                self._utc_memo.clear()
-            self._utc_memo[key] = known
-        if isinstance(known, str):
-            raise MappingError(target, known)
-        return known
+        """``to_utc``, remembered per wall-clock time and zone."""
+        try:
+            result: datetime = self._utc(value, tz_name)
+        except TimeError as exc:
+            raise MappingError(target, str(exc)) from None
+        return result
 
     def apply(self, record: Mapping[str, Any]) -> NormalizedAppointment:
         values = self._extract(record)
