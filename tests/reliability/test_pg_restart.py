@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -47,28 +45,14 @@ def _restart_postgres() -> None:
             time.sleep(0.2)
 
 
-@pytest.fixture
-def restart_url() -> Iterator[str]:
-    """A schema of its own, dropped over a new connection afterwards: the restart kills
-    every connection open before it, so the shared postgres_url fixture cannot be used."""
-    schema = f"t_restart_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-def test_postgres_restarted_mid_run(restart_url: str, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_postgres_restarted_mid_run(postgres_url: str, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     drop = write_drop(tmp_path / "drop", "export.csv", ROWS, prefix="R-")
-    config = write_settings(tmp_path, restart_url, [{"name": "emr", "drop_dir": str(tmp_path / "drop"),
+    config = write_settings(tmp_path, postgres_url, [{"name": "emr", "drop_dir": str(tmp_path / "drop"),
                                                       "batch_size": BATCH}])
-    engine = make_engine(restart_url)
+    engine = make_engine(postgres_url)
     upgrade(engine)
     engine.dispose()
-    probe = Probe(restart_url)
+    probe = Probe(postgres_url)
     try:
         child = Child(config, "sync", "--once", "--json", tag="restart")
         hit = wait_for(lambda: probe.count("emr") >= ROWS // 5, child)

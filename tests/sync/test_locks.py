@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -20,7 +19,7 @@ from sync.locks import (
     try_lock,
 )
 from sync.store import Store
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, postgres_schema
 
 
 def test_one_poller_per_connector_and_the_others_never_wait(store: Store) -> None:
@@ -50,13 +49,8 @@ def test_poll_lock_on_mariadb(mariadb_database: dict[str, object]) -> None:
 
 @pytest.fixture
 def second_schema_url() -> Iterator[str]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.mark.postgres
