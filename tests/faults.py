@@ -90,6 +90,18 @@ class FaultPlan:
             self.log.append((key or "", fault))
             return fault
 
+    def client_gave_up(self, key: str) -> None:
+        """The client hung up before our answer could be written (a loaded machine outlasted
+        its timeout): to the client this request was a timeout, whatever the plan drew. The
+        provider took it if it was to be answered normally (``timeout``), else nothing
+        (``reset_before``: the client cannot tell either from no answer)."""
+        with self._lock:
+            for index in range(len(self.log) - 1, -1, -1):
+                logged_key, fault = self.log[index]
+                if logged_key == key:
+                    self.log[index] = (key, TIMEOUT if fault is None else RESET_BEFORE)
+                    return
+
     def faults_of(self, key: str) -> list[str | None]:
         with self._lock:
             return [fault for k, fault in self.log if k == key]
@@ -161,7 +173,7 @@ class FaultyApi:
                     self._drop(hang=False)
                     return
                 if fault in (THROTTLE, ERROR, UNAVAILABLE):
-                    self._write(api.fault_answers[fault](api.plan.retry_after))
+                    self._write(api.fault_answers[fault](api.plan.retry_after), key)
                     return
                 answer = api.respond(self.command, self.path, self.headers, body)
                 if 200 <= answer.status < 300:
@@ -170,7 +182,7 @@ class FaultyApi:
                 if fault in AMBIGUOUS:
                     self._drop(hang=fault == TIMEOUT)
                     return
-                self._write(answer)
+                self._write(answer, key)
 
             def _drop(self, hang: bool) -> None:
                 self.close_connection = True
@@ -179,14 +191,19 @@ class FaultyApi:
                     wait_for_hang_up(self.connection, api.plan)
                 hard_close(self.connection)
 
-            def _write(self, answer: Answer) -> None:
+            def _write(self, answer: Answer, key: str) -> None:
                 data = answer.payload()
-                self.send_response(answer.status)
-                for name, value in {"Content-Type": "application/json", **answer.headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(answer.status)
+                    for name, value in {"Content-Type": "application/json", **answer.headers}.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                except OSError:  # the client's timeout ran out first
+                    self.close_connection = True
+                    api.plan.client_gave_up(key)
 
             do_GET = do_POST = _handle
 
