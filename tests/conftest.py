@@ -1,5 +1,5 @@
 """Shared test harness: stores on SQLite and on the real PostgreSQL, settings files,
-the CLI, and the third-party fixtures under ../shared/fixtures."""
+the CLI, and the third-party fixtures under tests/fixtures/third_party."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from sync.db import make_engine, upgrade
 from sync.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
+# Real third-party material (FHIR examples, HL7 samples, OpenEMR schema), each with a SOURCE note.
+SHARED_FIXTURES = ROOT / "tests" / "fixtures" / "third_party"
 POSTGRES_URL = os.environ.get("CLINICSYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "database": "test"}
 # CI sets this so that a database that is down fails the run instead of skipping tests.
@@ -43,8 +44,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def shared_fixtures() -> Path:
-    if not SHARED_FIXTURES.is_dir():
-        pytest.skip(f"third-party fixtures not found at {SHARED_FIXTURES} (../shared/fixtures)")
+    """The folder of third-party fixtures (tests/fixtures/third_party), shipped with the repository."""
     return SHARED_FIXTURES
 
 

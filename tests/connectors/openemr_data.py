@@ -1,4 +1,4 @@
-"""OpenEMR's real table definitions (../shared/fixtures/openemr, read in place) loaded
+"""OpenEMR's real table definitions (tests/fixtures/third_party/openemr) loaded
 into a MariaDB test database, plus a small clinic: appointments of every apptstat
 status, provider and clinic blocks that are not appointments, and patients without a
 phone or without consent."""

@@ -1,5 +1,5 @@
 """The fhir_r4 preset, on the official HL7 FHIR R4 examples (read in place from
-../shared/fixtures/fhir) and on a table of cases for each rule of the preset. Records
+tests/fixtures/third_party/fhir) and on a table of cases for each rule of the preset. Records
 are enriched by the connector's own resolver, as a sync would do it."""
 
 from __future__ import annotations

@@ -28,9 +28,6 @@ from sync.store import COUNT_KEYS, Store
 from tests.conftest import SHARED_FIXTURES
 from tests.reliability.test_properties import MARKER, SCALE, no_values_logged
 
-if not (SHARED_FIXTURES / "fhir").is_dir():
-    pytest.skip(f"third-party fixtures not found at {SHARED_FIXTURES} (../shared/fixtures)", allow_module_level=True)
-
 BASE = "https://ehr.example.org/fhir/r4"
 DELETE = object()  # a mutation that removes the key
 BOUNDED = settings(max_examples=int(60 * SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow])

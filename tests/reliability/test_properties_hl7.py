@@ -31,9 +31,6 @@ from sync.store import COUNT_KEYS, Store
 from tests.conftest import SHARED_FIXTURES
 from tests.reliability.test_properties import MARKER, SCALE, no_values_logged
 
-if not (SHARED_FIXTURES / "hl7").is_dir():
-    pytest.skip(f"third-party fixtures not found at {SHARED_FIXTURES} (../shared/fixtures)", allow_module_level=True)
-
 BOUNDED = settings(max_examples=int(50 * SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FIXTURES = [p.read_bytes().decode("utf-8") for p in sorted((SHARED_FIXTURES / "hl7").glob("*.hl7"))]
 MAPPING = load_mapping("hl7v2_siu", "America/New_York", "US")
@@ -220,7 +217,8 @@ def _appointment(item: Message) -> str:
     return item.appointment
 
 
-@given(st.lists(message(), min_size=1, max_size=8, unique_by=_appointment), st.sampled_from(["auto", "auto", "utf-8", "cp1252"]))
+@given(st.lists(message(), min_size=1, max_size=8, unique_by=_appointment),
+       st.sampled_from(["auto", "auto", "utf-8", "cp1252"]))
 @example([Message(b"MSH|^~\\&|A|B|||2030||" + MARKER.encode() + b"^S12|C1|P|2.5\rSCH|1|X1\r", "X1", "fatal")], "auto")
 @example([Message(b"MSH|^~\\&|A|B\rSCH|1|X1\r", "X1", "fatal"),  # an MSH too short for create_ack
           Message(b"MSH|^~\\&|A|B|||2030||ACK|C2|P|2.5\rSCH|1|X2\r", "X2", "fatal"),  # MSH-9 no components

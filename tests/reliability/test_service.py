@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from sync.db import make_engine, upgrade
+from sync.demo import generate_rows, write_csv
 from sync.locks import sqlite_worker_lock
 from tests.conftest import ROOT
 from tests.reliability.harness import Child, Probe, assert_consistent, wait_for, write_drop, write_settings
@@ -20,7 +22,9 @@ from tests.reliability.harness import Child, Probe, assert_consistent, wait_for,
 def _demo_settings(folder: Path) -> Path:
     text = (ROOT / "settings.yaml").read_text()
     config = folder / "settings.yaml"
-    config.write_text(text.replace("drop_dir: examples/drop", f"drop_dir: {ROOT / 'examples' / 'drop'}")
+    drop = folder / "drop"
+    write_csv(generate_rows(date.today() + timedelta(days=1)), drop / "appointments.csv")
+    config.write_text(text.replace("drop_dir: examples/drop", f"drop_dir: {drop}")
                       .replace("${CLINICSYNC_STORE_URL:-sqlite:///.clinicsync/clinicsync.db}",
                                "sqlite:///.clinicsync/clinicsync.db"))
     return config

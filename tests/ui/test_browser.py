@@ -11,11 +11,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from sync.demo import generate_rows, write_csv
 from sync.ui.passwords import hash_password
 from tests.conftest import Cli
 from tests.server.test_serve import free_port
@@ -42,7 +44,9 @@ def served(tmp_path: Path, cli: Callable[[Path | None], Cli]) -> Iterator[str]:
     """The embedded default settings.yaml (its sample drop, SQLite under tmp) plus one ui user,
     synced and reminded once, served by `clinicsync serve` on a loopback ephemeral port."""
     text = (ROOT / "settings.yaml").read_text(encoding="utf-8")
-    text = text.replace("drop_dir: examples/drop", f"drop_dir: {ROOT / 'examples' / 'drop'}")
+    drop = tmp_path / "drop"
+    write_csv(generate_rows(date.today() + timedelta(days=1)), drop / "appointments.csv")
+    text = text.replace("drop_dir: examples/drop", f"drop_dir: {drop}")
     text += f'\nui:\n  users:\n    - name: desk\n      password_hash: "{hash_password(PASSWORD)}"\n'
     config = tmp_path / "settings.yaml"
     config.write_text(text, encoding="utf-8")
