@@ -7,7 +7,7 @@ from prometheus_client.registry import Collector
 
 from sync.calendar.metrics import calendar_gauges
 from sync.reminders.metrics import reminder_gauges
-from sync.responses import link_page, sendgrid_hooks, twilio_hooks
+from sync.responses import link_page, sendgrid_hooks, sns_hooks, twilio_hooks
 from sync.responses.metrics import response_gauges
 from sync.server import health
 from sync.server.metrics import Metrics, StoreGauges
@@ -20,7 +20,7 @@ from sync.ui import routes as ui
 
 def routers() -> list[APIRouter]:
     """Every router the server mounts. Later features append theirs here."""
-    return [health.router, twilio_hooks.router, sendgrid_hooks.router, link_page.router, ui.router]
+    return [health.router, twilio_hooks.router, sendgrid_hooks.router, sns_hooks.router, link_page.router, ui.router]
 
 
 def store_gauges() -> list[StoreGauges]:

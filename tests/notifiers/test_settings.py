@@ -34,9 +34,10 @@ def problems(tmp_path: Path, notifiers: str) -> list[str]:
 
 def test_every_kind_is_registered_and_declares_its_channels() -> None:
     kinds = notifier_kinds()
-    assert {"outbox", "smtp", "sendgrid", "twilio_sms", "twilio_whatsapp"} <= set(kinds)
+    assert {"outbox", "smtp", "sendgrid", "twilio_sms", "twilio_whatsapp", "aws_sms"} <= set(kinds)
     assert {name: sorted(cls.channels) for name, cls in kinds.items() if name != "outbox"} == {
-        "smtp": ["email"], "sendgrid": ["email"], "twilio_sms": ["sms"], "twilio_whatsapp": ["whatsapp"]}
+        "smtp": ["email"], "sendgrid": ["email"], "twilio_sms": ["sms"], "twilio_whatsapp": ["whatsapp"],
+        "aws_sms": ["sms"]}
     assert kinds["outbox"].channels == {"email", "sms", "whatsapp"}
     for name, cls in kinds.items():
         assert cls.kind == name and cls.settings_model.model_fields["kind"].default == name
