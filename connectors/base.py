@@ -108,6 +108,8 @@ class Connector(ABC):
 
     kind: ClassVar[str]
     settings_model: ClassVar[type[ConnectorSettings]]
+    #: False for a push source (records arrive through the server): never polled, no empty runs.
+    polled: ClassVar[bool] = True
 
     def __init__(self, settings: ConnectorSettings) -> None:
         self.settings = settings

@@ -19,5 +19,10 @@ def connector_kinds() -> dict[str, type[Connector]]:
     return kinds
 
 
+def is_polled(settings: ConnectorSettings) -> bool:
+    """Does a sync poll this connector (a push source is not)?"""
+    return connector_kinds()[settings.kind].polled
+
+
 def build_connector(settings: ConnectorSettings) -> Connector:
     return connector_kinds()[settings.kind](settings)

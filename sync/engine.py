@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import Batch, ConnectorError, ConnectorSettings
-from connectors.registry import build_connector
+from connectors.registry import build_connector, is_polled
 from mappings.engine import CompiledMapping, load_mapping
 from mappings.model import MappingError
 from sync.locks import HeldLock, poll_lock
@@ -185,7 +185,7 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
     structlog.contextvars.bind_contextvars(run_id=report.run_id)
     try:
         for config in settings.connectors:
-            if not config.enabled or (only and config.name not in only):
+            if not config.enabled or not is_polled(config) or (only and config.name not in only):
                 continue
             if stop is not None and stop.is_set():
                 break

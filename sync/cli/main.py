@@ -13,7 +13,7 @@ from rich.table import Table
 
 from connectors.registry import build_connector
 from sync import db
-from sync.cli import appointments, calendar, fhir, hl7, quarantine, remind, reminders, run, serve, templates, ui
+from sync.cli import api, appointments, calendar, fhir, hl7, quarantine, remind, reminders, run, serve, templates, ui
 from sync.cli.context import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -50,6 +50,7 @@ app.add_typer(templates.app, name="templates")
 app.command("remind")(remind.remind_command)
 app.add_typer(hl7.app, name="hl7")
 app.add_typer(ui.app, name="ui")
+app.add_typer(api.app, name="api")
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", help="settings file (else $CLINICSYNC_CONFIG, else ./settings.yaml)")]

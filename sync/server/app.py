@@ -9,7 +9,7 @@ from sync.calendar.metrics import calendar_gauges
 from sync.reminders.metrics import reminder_gauges
 from sync.responses import link_page, sendgrid_hooks, sns_hooks, twilio_hooks
 from sync.responses.metrics import response_gauges
-from sync.server import health
+from sync.server import api, health
 from sync.server.metrics import Metrics, StoreGauges
 from sync.server.middleware import BodySizeLimit, SecurityAndAccessLog
 from sync.server.settings import ServerSettings
@@ -20,7 +20,8 @@ from sync.ui import routes as ui
 
 def routers() -> list[APIRouter]:
     """Every router the server mounts. Later features append theirs here."""
-    return [health.router, twilio_hooks.router, sendgrid_hooks.router, sns_hooks.router, link_page.router, ui.router]
+    return [health.router, twilio_hooks.router, sendgrid_hooks.router, sns_hooks.router, link_page.router, ui.router,
+            api.router]
 
 
 def store_gauges() -> list[StoreGauges]:
@@ -34,11 +35,12 @@ def create_app(settings: Settings, store: Store, mounted: list[APIRouter] | None
     ``collectors`` add in-process figures to /metrics (the service's jobs under `run --serve`)."""
     server = settings.server or ServerSettings()
     app = FastAPI(title="clinicsync", version="0.1.0",
-                  description="Webhooks, confirm/decline links, health and metrics of clinicsync.",
+                  description="Webhooks, the appointments API, answer links, health and metrics of clinicsync.",
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.store = store
     app.state.metrics = Metrics(store, store_gauges(), collectors)
+    api.install(app)
     for router in routers() if mounted is None else mounted:
         app.include_router(router)
     https = bool(server.public_url and server.public_url.scheme == "https")

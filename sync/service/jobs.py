@@ -18,6 +18,7 @@ from typing import Any
 
 import uvicorn
 
+from connectors.registry import is_polled
 from sync.pipeline import run_once
 from sync.reminders.dispatch import dispatch
 from sync.server.app import create_app
@@ -175,7 +176,8 @@ def connector_jobs(ctx: ServiceContext) -> list[Job]:
     """One poll job per enabled connector, on the connector's own `schedule:`."""
     only = set(ctx.options.connectors)
     return [PeriodicJob(f"poll:{config.name}", config.schedule, partial(poll_connector_job, connector=config.name))
-            for config in ctx.settings.connectors if config.enabled and (not only or config.name in only)]
+            for config in ctx.settings.connectors
+            if config.enabled and is_polled(config) and (not only or config.name in only)]
 
 
 REMIND_EVERY = Schedule.every("30s")

@@ -1,0 +1,74 @@
+"""Connector kind ``rest_api``: appointments that another system pushes through clinicsync's
+own REST API (``/api/v1/appointments``), for booking sites and practice tools that cannot
+speak FHIR.
+
+It is a push connector: nothing is polled (``fetch`` yields nothing), and the server hands
+each request's record to the same mapping → store → outbox path a polled record takes
+(sync/push.py). Each connector has its own API keys, so a key can write only its own
+source's appointments. Keys are stored as SHA-256 digests: they are long random tokens
+(``clinicsync api key``), so a fast digest is as safe as a slow password hash and keeps
+every request cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterator
+from typing import Literal
+
+from pydantic import Field
+
+from connectors.base import Batch, CheckResult, Connector, ConnectorSettings, Cursor
+from sync.settings_base import SettingsModel
+
+KEY_PREFIX = "csk_"
+
+
+class ApiKey(SettingsModel):
+    name: str = Field(min_length=1, max_length=64, description="who holds it (e.g. the booking site)")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="the key's SHA-256 (`clinicsync api key` prints it)")
+
+
+class RestApiSettings(ConnectorSettings):
+    kind: Literal["rest_api"] = "rest_api"
+    mapping: str = Field("rest_api_v1", description="the preset that reads the API's JSON (or your own)")
+    api_keys: list[ApiKey] = Field(min_length=1, description="keys allowed to write this source's appointments")
+    rate_per_second: float = Field(10.0, gt=0, le=1000, description="requests per second per source, on average")
+    burst: int = Field(20, ge=1, le=10_000, description="requests at once before the rate applies")
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh API key and the digest to put in the settings."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, key_digest(key)
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def holder(settings: RestApiSettings, key: str) -> str | None:
+    """The name of the key that matches, compared in constant time; None if none does."""
+    digest = key_digest(key)
+    found = None
+    for api_key in settings.api_keys:
+        if hmac.compare_digest(api_key.sha256, digest):
+            found = api_key.name
+    return found
+
+
+class RestApiConnector(Connector):
+    kind = "rest_api"
+    settings_model = RestApiSettings
+    polled = False
+    settings: RestApiSettings
+
+    def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
+        """Nothing to poll: records arrive through the server."""
+        return iter(())
+
+    def check(self) -> CheckResult:
+        return CheckResult(True, f"push source: receives on /api/v1/appointments with {len(self.settings.api_keys)} "
+                                 "API key(s); `clinicsync serve` must be running")

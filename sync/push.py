@@ -1,0 +1,112 @@
+"""The push contract: a record a source sends (the REST API, a booking tool's webhook) goes
+through the same path as a polled batch — the connector's mapping, quarantine, change
+detection and the event outbox, in one transaction — and the sender is answered only
+after that commit, so an answer never promises what a crash could lose.
+
+Each push is its own short run in the run history, so the status page and the metrics
+show a push source's last success and failures like a polled one's.
+
+Bad input has two policies. A caller that can fix and resend (the REST API) is refused
+with the field and the reason, and nothing is stored. A sender that cannot (a vendor's
+webhook retrying the same payload forever) gets its record quarantined with the reason,
+as a polled record would be, and is answered as received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import and_, select
+
+from connectors.base import Batch, ConnectorSettings, RawRecord
+from mappings.engine import CompiledMapping, load_mapping
+from mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from sync.engine import map_batch, new_run_id
+from sync.model import Appointment, Patient, Practitioner
+from sync.settings import Settings
+from sync.store import Counts, Mapped, QuarantineEntry, Store
+from sync.types import utcnow
+
+A = Appointment.__table__.c  # type: ignore[attr-defined]
+P = Patient.__table__.c  # type: ignore[attr-defined]
+D = Practitioner.__table__.c  # type: ignore[attr-defined]
+# The change a push made, most telling first (a batch of one record makes exactly one).
+OUTCOMES = ("created", "rescheduled", "cancelled", "noshow", "deleted", "updated", "unchanged", "quarantined")
+
+
+@dataclass(frozen=True)
+class PushResult:
+    outcome: str  # one of OUTCOMES, or "refused" (nothing stored)
+    external_id: str | None = None
+    problem: QuarantineEntry | None = None  # why it was refused or quarantined (field, reason)
+
+
+class PushReceiver:
+    """One push source: its mapping loaded once, each record applied in its own transaction."""
+
+    def __init__(self, settings: Settings, store: Store, config: ConnectorSettings) -> None:
+        self.store, self.config = store, config
+        self.mapping: CompiledMapping = load_mapping(config.mapping, settings.clinic.timezone,
+                                                     settings.clinic.default_region, settings.base_dir)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def receive(self, data: Mapping[str, Any], position: str, *, quarantine_bad: bool) -> PushResult:
+        """Map and store one record; see the module docstring for the two policies."""
+        mapped, quarantined = map_batch(self.mapping, Batch([RawRecord(data, position)]))
+        if quarantined and not quarantine_bad:
+            return PushResult("refused", quarantined[0].record_id, quarantined[0])
+        external_id = mapped[0].appointment.external_id if mapped else quarantined[0].record_id
+        outcome = self._apply(mapped, quarantined)
+        return PushResult(outcome, external_id, quarantined[0] if quarantined else None)
+
+    def apply(self, appointment: NormalizedAppointment, position: str) -> PushResult:
+        """Store an appointment built here (e.g. a stored one, cancelled), past the mapping."""
+        return PushResult(self._apply([Mapped(position, appointment)], []), appointment.external_id)
+
+    def cancel(self, external_id: str, position: str) -> PushResult | None:
+        """Cancel a stored appointment of this source; None if there is none."""
+        stored = load_appointment(self.store, self.name, external_id)
+        if stored is None:
+            return None
+        return self.apply(replace(stored, status="cancelled", source_updated_at=utcnow()), position)
+
+    def _apply(self, mapped: list[Mapped], quarantined: list[QuarantineEntry]) -> str:
+        run_id = new_run_id()
+        row = self.store.start_run(run_id, self.name)
+        counts, error = Counts(), None
+        try:
+            counts, error = self.store.apply_batch(self.name, run_id, mapped, quarantined, None)
+        except Exception as exc:
+            error = f"store error ({type(exc).__name__})"
+            raise
+        finally:
+            self.store.finish_run(row, counts, error)
+        return next((key for key in OUTCOMES if getattr(counts, key)), "unchanged")
+
+
+def load_appointment(store: Store, connector: str, external_id: str) -> NormalizedAppointment | None:
+    """A stored, not deleted appointment of ``connector`` as the mapping would have made it."""
+    query = (select(A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type, A.location_ref,
+                    A.source_updated_at, P.external_id.label("p_id"), P.name.label("p_name"), P.phone, P.email,
+                    P.language, P.channel, P.allow_sms, P.allow_email, D.external_id.label("d_id"),
+                    D.name.label("d_name"), D.email.label("d_email"))
+             .select_from(Appointment.__table__)  # type: ignore[attr-defined]
+             .outerjoin(Patient.__table__, and_(P.connector == A.connector,  # type: ignore[attr-defined]
+                                                P.external_id == A.patient_ref))
+             .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
+                                                     D.external_id == A.practitioner_ref))
+             .where(A.connector == connector, A.external_id == external_id, A.deleted_at.is_(None)))
+    with store.engine.connect() as connection:
+        row = connection.execute(query).first()
+    if row is None:
+        return None
+    patient = NormalizedPatient(row.p_id, row.p_name, row.phone, row.email, row.language, row.channel,
+                                row.allow_sms, row.allow_email) if row.p_id else None
+    practitioner = NormalizedPractitioner(row.d_id, row.d_name, row.d_email) if row.d_id else None
+    return NormalizedAppointment(row.external_id, row.status, row.start_utc, row.end_utc, row.timezone, row.type,
+                                 row.location_ref, patient, practitioner, row.source_updated_at)

@@ -1,0 +1,269 @@
+"""The REST API for appointments (``/api/v1``): systems that cannot speak FHIR create,
+update and cancel appointments of their own source, and read back what became of them.
+
+- Each request carries ``Authorization: Bearer <key>``; the key picks the ``rest_api``
+  connector it belongs to, and a key can touch only that source's appointments.
+- Writes go through the push contract (sync/push.py): the connector's mapping, change
+  detection and the outbox, committed before the 2xx. An appointment is identified by
+  the caller's own id, so a retried request never duplicates it: PUT is an upsert, and a
+  repeated POST answers 200 with the outcome ``unchanged``. An ``updated_at`` older than
+  what is stored never overwrites newer data.
+- Errors are RFC 9457 problem details naming the field; a request that does not validate
+  stores nothing. Requests per source are rate limited (429 with Retry-After).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from connectors.rest_api import RestApiSettings, holder
+from mappings.timeutil import iso_z
+from sync.model import Appointment
+from sync.push import PushReceiver, PushResult
+from sync.settings import Settings
+from sync.store import Store
+from sync.ui import queries
+
+PREFIX = "/api/v1"
+PROBLEM = "application/problem+json"
+MAX_KEY = 256
+ExternalId = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f/]+$",
+                                 description="the appointment's id in your system")]
+Status = Literal["booked", "pending", "proposed", "arrived", "checked-in", "fulfilled", "cancelled", "noshow",
+                 "waitlist", "entered-in-error"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PatientIn(Strict):
+    id: str = Field(min_length=1, max_length=255, description="the patient's id in your system")
+    name: str | None = Field(None, max_length=255)
+    phone: str | None = Field(None, max_length=32, description="E.164, or national in the clinic's region")
+    email: str | None = Field(None, max_length=320)
+    language: str | None = Field(None, max_length=35, description="BCP 47, e.g. en or es-MX")
+    channel: Literal["sms", "email", "whatsapp"] | None = Field(None, description="the patient's preference")
+    allow_sms: bool | None = None
+    allow_email: bool | None = None
+
+
+class PractitionerIn(Strict):
+    id: str = Field(min_length=1, max_length=255, description="the doctor's id in your system")
+    name: str | None = Field(None, max_length=255)
+    email: str | None = Field(None, max_length=320, description="routes the appointment to the doctor's calendar")
+
+
+class AppointmentIn(Strict):
+    status: Status = "booked"
+    start: str = Field(min_length=1, max_length=64, description="ISO 8601; without an offset, local time in `timezone`")
+    end: str | None = Field(None, max_length=64, description="ISO 8601; or give duration_minutes")
+    duration_minutes: int | None = Field(None, ge=1, le=1440)
+    timezone: str | None = Field(None, max_length=64, description="IANA zone, e.g. America/New_York")
+    type: str | None = Field(None, max_length=255, description="the visit type")
+    location: str | None = Field(None, max_length=255)
+    updated_at: str | None = Field(None, max_length=64,
+                                   description="when your system last changed it (ISO 8601): older updates never win")
+    patient: PatientIn | None = None
+    practitioner: PractitionerIn | None = None
+
+
+class AppointmentCreate(AppointmentIn):
+    id: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f/]+$",
+                    description="the appointment's id in your system")
+
+
+class PushOut(BaseModel):
+    id: str
+    result: str = Field(description="created, updated, rescheduled, cancelled, noshow or unchanged")
+
+
+class AppointmentOut(BaseModel):
+    id: str
+    status: str
+    start: str = Field(description="UTC, ISO 8601")
+    timezone: str
+    type: str | None
+    doctor: str
+    answer: str | None = Field(description="the patient's answer: accepted, declined, tentative or none yet")
+    reminders: dict[str, int] = Field(description="patient messages by state (pending, sent, delivered, failed, …)")
+    calendar: str = Field(description="the doctor's calendar event: none, pending, present, deleted or failing")
+
+
+class FieldProblem(BaseModel):
+    field: str
+    detail: str
+
+
+class ProblemOut(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldProblem] = Field(default_factory=list)
+
+
+class Problem(Exception):
+    """An RFC 9457 answer; ``headers`` e.g. Retry-After or WWW-Authenticate."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None,
+                 errors: list[FieldProblem] | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(title)
+        self.body = ProblemOut(title=title, status=status, detail=detail, errors=errors or [])
+        self.headers = headers or {}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body.model_dump(exclude_none=True), status_code=self.body.status,
+                            media_type=PROBLEM, headers=self.headers)
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ProblemOut, "content": {PROBLEM: {}}, "description": text} for status, text in {
+        401: "no or an unknown API key", 404: "no such appointment of this source",
+        422: "the request does not validate: the fields are named, nothing was stored",
+        429: "too many requests from this source (see Retry-After)"}.items()}
+
+
+class Limiter:
+    """A token bucket per source that never waits: past its burst, a request is refused
+    with the seconds until the next one would be allowed."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}  # source -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def retry_after(self, source: str, rate: float, burst: int) -> float:
+        now = time.monotonic()
+        with self._lock:
+            tokens, at = self._buckets.get(source, (float(burst), now))
+            tokens = min(float(burst), tokens + (now - at) * rate)
+            if tokens >= 1:
+                self._buckets[source] = (tokens - 1, now)
+                return 0.0
+            self._buckets[source] = (tokens, now)
+            return (1 - tokens) / rate
+
+
+def _source(request: Request) -> RestApiSettings:
+    """The rest_api connector the bearer key belongs to (401 otherwise), within its rate."""
+    settings: Settings = request.app.state.settings
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    config = None
+    if scheme.lower() == "bearer" and 0 < len(key) <= MAX_KEY:
+        config = next((c for c in settings.connectors if isinstance(c, RestApiSettings) and c.enabled
+                       and holder(c, key.strip()) is not None), None)
+    if config is None:
+        _count(request, "unauthorized")
+        raise Problem(401, "Unauthorized", "send Authorization: Bearer <API key of a rest_api connector>",
+                      headers={"WWW-Authenticate": 'Bearer realm="clinicsync"'})
+    wait = request.app.state.api_limiter.retry_after(config.name, config.rate_per_second, config.burst)
+    if wait:
+        _count(request, "rate_limited")
+        raise Problem(429, "Too Many Requests", f"this source may send {config.rate_per_second:g} requests "
+                      "per second", headers={"Retry-After": str(max(1, round(wait + 0.5)))})
+    return config
+
+
+Source = Annotated[RestApiSettings, Depends(_source)]
+
+
+def _count(request: Request, result: str) -> None:
+    request.app.state.metrics.webhooks.labels("api_v1", result).inc()
+
+
+def _receiver(request: Request, config: RestApiSettings) -> PushReceiver:
+    receivers: dict[str, PushReceiver] = request.app.state.push_receivers
+    if config.name not in receivers:
+        receivers[config.name] = PushReceiver(request.app.state.settings, request.app.state.store, config)
+    return receivers[config.name]
+
+
+def _answer(request: Request, result: PushResult, response: Response) -> PushOut:
+    if result.outcome == "refused":
+        field, reason = (result.problem.field, result.problem.reason) if result.problem else (None, "does not map")
+        _count(request, "invalid")
+        raise Problem(422, "Unprocessable Content", "the appointment does not map; nothing was stored",
+                      [FieldProblem(field=field or "(record)", detail=reason)])
+    _count(request, result.outcome)
+    response.status_code = 201 if result.outcome == "created" else 200
+    return PushOut(id=result.external_id or "", result=result.outcome)
+
+
+router = APIRouter(prefix=PREFIX, tags=["appointments API"], responses=PROBLEMS)
+
+
+@router.post("/appointments", status_code=201, summary="Create an appointment (a retry answers 200, unchanged)")
+async def create(body: AppointmentCreate, request: Request, response: Response, config: Source) -> PushOut:
+    record = body.model_dump(mode="json", exclude_none=True)
+    result = await run_in_threadpool(_receiver(request, config).receive, record, f"api POST {body.id}",
+                                     quarantine_bad=False)
+    return _answer(request, result, response)
+
+
+@router.put("/appointments/{external_id}", summary="Create or replace an appointment")
+async def put(external_id: ExternalId, body: AppointmentIn, request: Request, response: Response,
+              config: Source) -> PushOut:
+    record = {**body.model_dump(mode="json", exclude_none=True), "id": external_id}
+    result = await run_in_threadpool(_receiver(request, config).receive, record, f"api PUT {external_id}",
+                                     quarantine_bad=False)
+    return _answer(request, result, response)
+
+
+@router.post("/appointments/{external_id}/cancel", summary="Cancel an appointment")
+async def cancel(external_id: ExternalId, request: Request, response: Response, config: Source) -> PushOut:
+    result = await run_in_threadpool(_receiver(request, config).cancel, external_id, f"api cancel {external_id}")
+    if result is None:
+        _count(request, "not_found")
+        raise Problem(404, "Not Found", "no appointment with this id from this source")
+    return _answer(request, result, response)
+
+
+@router.get("/appointments/{external_id}", summary="An appointment with its reminders, answer and calendar state")
+async def read(external_id: ExternalId, request: Request, config: Source) -> AppointmentOut:
+    row = await run_in_threadpool(_appointment_row, request.app.state.store, config.name, external_id)
+    if row is None:
+        raise Problem(404, "Not Found", "no appointment with this id from this source")
+    return AppointmentOut(id=row.external_id, status=row.status, start=iso_z(row.start_utc), timezone=row.timezone,
+                          type=row.type, doctor=row.doctor, answer=row.answer, reminders=dict(row.reminders),
+                          calendar=row.calendar)
+
+
+def _appointment_row(store: Store, connector: str, external_id: str) -> queries.AppointmentRow | None:
+    table = Appointment.__table__.c  # type: ignore[attr-defined]
+    with store.engine.connect() as connection:
+        found = connection.execute(select(table.id).where(
+            table.connector == connector, table.external_id == external_id, table.deleted_at.is_(None))).first()
+    return queries.appointment(store, int(found[0])) if found else None
+
+
+async def _problem(request: Request, exc: Problem) -> Response:
+    return exc.response()
+
+
+async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+    """422 as problem details on the API (never echoing the input); FastAPI's own elsewhere."""
+    if not request.url.path.startswith(PREFIX + "/"):
+        return await request_validation_exception_handler(request, exc)
+    errors = [FieldProblem(field=".".join(str(part) for part in error.get("loc", ())[1:]) or "(body)",
+                           detail=str(error.get("msg", "invalid"))) for error in exc.errors()][:20]
+    request.app.state.metrics.webhooks.labels("api_v1", "invalid").inc()
+    return Problem(422, "Unprocessable Content", "the request does not validate; nothing was stored",
+                   errors).response()
+
+
+def install(app: FastAPI) -> None:
+    """The API's state and error answers on ``app`` (its router is in server.app.routers())."""
+    app.state.api_limiter = Limiter()
+    app.state.push_receivers = {}
+    app.exception_handler(Problem)(_problem)
+    app.exception_handler(RequestValidationError)(_invalid)

@@ -1,0 +1,181 @@
+"""The REST API for appointments end to end through the real app: create, a retried create,
+update, reschedule, cancel and read, each through the connector's mapping, change detection
+and the outbox (the planner then plans what a polled record would get); keys scoped to one
+source; RFC 9457 problems that name the field and store nothing; a rate limit per source."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from connectors.rest_api import new_key
+from sync.engine import sync_once
+from sync.model import Appointment, Event, SyncRun
+from sync.reminders.model import REMINDERS
+from sync.reminders.planner import plan
+from sync.server.app import create_app
+from sync.settings import Settings, load_settings
+from sync.store import Store
+
+pytestmark = pytest.mark.anyio
+KEY, DIGEST = new_key()
+OTHER_KEY, OTHER_DIGEST = new_key()
+SLOW_KEY, SLOW_DIGEST = new_key()
+A = Appointment.__table__  # type: ignore[attr-defined]
+BOOKING: dict[str, Any] = {
+    "id": "B-1001", "status": "booked", "start": "2030-03-12T09:30:00-04:00", "duration_minutes": 30,
+    "timezone": "America/New_York", "type": "New patient",
+    "patient": {"id": "P-77", "name": "Ana María Ruiz", "phone": "(212) 555-0101", "email": "ana@example.org",
+                "language": "es"},
+    "practitioner": {"id": "D-1", "name": "Dr. Amelia Hart", "email": "hart@clinic.example.org"},
+}
+
+
+@pytest.fixture
+def settings(write_settings: Callable[..., Path]) -> Settings:
+    return load_settings(write_settings(connectors=f"""
+- name: website
+  kind: rest_api
+  api_keys: [{{name: booking-site, sha256: {DIGEST}}}]
+- name: slow
+  kind: rest_api
+  api_keys: [{{name: slow-tool, sha256: {SLOW_DIGEST}}}]
+  rate_per_second: 0.01
+  burst: 3
+- name: other
+  kind: rest_api
+  api_keys: [{{name: other-tool, sha256: {OTHER_DIGEST}}}]
+"""))
+
+
+@pytest.fixture
+async def client(settings: Settings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://internal",
+                                 headers={"Authorization": f"Bearer {KEY}"}) as client:
+        yield client
+
+
+def stored(store: Store) -> list[Any]:
+    with store.engine.connect() as connection:
+        return list(connection.execute(select(A).order_by(A.c.id)))
+
+
+def events(store: Store) -> list[str]:
+    table = Event.__table__  # type: ignore[attr-defined]
+    with store.engine.connect() as connection:
+        return [r.kind for r in connection.execute(select(table).order_by(table.c.id))]
+
+
+async def test_create_retry_update_reschedule_cancel_and_read(client: httpx.AsyncClient, store: Store,
+                                                              settings: Settings) -> None:
+    created = await client.post("/api/v1/appointments", json=BOOKING)
+    assert (created.status_code, created.json()) == (201, {"id": "B-1001", "result": "created"})
+    [row] = stored(store)
+    assert (row.connector, row.external_id, row.status, row.timezone) == ("website", "B-1001", "booked",
+                                                                          "America/New_York")
+    assert row.start_utc.isoformat().startswith("2030-03-12T13:30")  # EDT: UTC-4
+
+    retried = await client.post("/api/v1/appointments", json=BOOKING)  # the caller's retry after a timeout
+    assert (retried.status_code, retried.json()["result"]) == (200, "unchanged")
+    assert len(stored(store)) == 1 and events(store) == ["created"]
+
+    moved = await client.put("/api/v1/appointments/B-1001", json={
+        **{k: v for k, v in BOOKING.items() if k != "id"}, "start": "2030-03-13T10:00:00-04:00"})
+    assert (moved.status_code, moved.json()["result"]) == (200, "rescheduled")
+    cancelled = await client.post("/api/v1/appointments/B-1001/cancel")
+    assert (cancelled.status_code, cancelled.json()["result"]) == (200, "cancelled")
+    assert events(store) == ["created", "rescheduled", "cancelled"]
+
+    read = await client.get("/api/v1/appointments/B-1001")
+    assert read.status_code == 200
+    assert read.json() | {"reminders": {}} == {
+        "id": "B-1001", "status": "cancelled", "start": "2030-03-13T14:00:00Z", "timezone": "America/New_York",
+        "type": "New patient", "doctor": "Dr. Amelia Hart", "answer": None, "reminders": {}, "calendar": "none"}
+    with store.engine.connect() as connection:
+        runs = connection.execute(select(func.count()).select_from(SyncRun.__table__)  # type: ignore[attr-defined]
+                                  .where(SyncRun.__table__.c.status == "ok")).scalar()  # type: ignore[attr-defined]
+    assert runs == 4  # each write is a run in the history, as a poll is
+
+
+async def test_a_pushed_booking_is_planned_like_a_polled_one(client: httpx.AsyncClient, store: Store,
+                                                             settings: Settings) -> None:
+    await client.put("/api/v1/appointments/B-2", json={k: v for k, v in BOOKING.items() if k != "id"})
+    plan(settings, store)
+    with store.engine.connect() as connection:
+        kinds = {r.kind for r in connection.execute(select(REMINDERS))}
+    assert "confirmation" in kinds
+
+
+async def test_an_older_update_never_overwrites_newer_data(client: httpx.AsyncClient, store: Store) -> None:
+    newer = {**BOOKING, "updated_at": "2030-01-02T10:00:00Z", "start": "2030-03-12T11:00:00-04:00"}
+    await client.post("/api/v1/appointments", json=newer)
+    older = {**BOOKING, "updated_at": "2030-01-01T10:00:00Z"}
+    answer = await client.put("/api/v1/appointments/B-1001", json={k: v for k, v in older.items() if k != "id"})
+    assert answer.json()["result"] == "unchanged"
+    assert stored(store)[0].start_utc.isoformat().startswith("2030-03-12T15:00")
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"start": "next tuesday"}, "start"),
+    ({"timezone": "Mars/Olympus"}, "timezone"),
+    ({"patient": {**BOOKING["patient"], "phone": "555-12"}}, "patient.phone"),
+    ({"status": "maybe"}, "status"),
+    ({"duration_minutes": 0}, "duration_minutes"),
+    ({"surprise": 1}, "surprise"),
+    ({"id": ""}, "id"),
+])
+async def test_bad_input_is_a_problem_naming_the_field_and_stores_nothing(
+        client: httpx.AsyncClient, store: Store, change: dict[str, Any], field: str) -> None:
+    response = await client.post("/api/v1/appointments", json={**BOOKING, **change})
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == 422 and field in [e["field"] for e in problem["errors"]]
+    assert "555-12" not in response.text and "next tuesday" not in response.text  # the input is never echoed
+    assert stored(store) == []
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer ", "Bearer csk_wrong", f"Basic {KEY}", "Bearer " + "x" * 5000])
+async def test_no_valid_key_is_401_and_stores_nothing(client: httpx.AsyncClient, store: Store,
+                                                      authorization: str | None) -> None:
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    client.headers.pop("Authorization")
+    response = await client.post("/api/v1/appointments", json=BOOKING, headers=headers)
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert stored(store) == []
+
+
+async def test_a_key_reaches_only_its_own_source(client: httpx.AsyncClient, store: Store) -> None:
+    await client.post("/api/v1/appointments", json=BOOKING)
+    other = {"Authorization": f"Bearer {OTHER_KEY}"}
+    assert (await client.get("/api/v1/appointments/B-1001", headers=other)).status_code == 404
+    assert (await client.post("/api/v1/appointments/B-1001/cancel", headers=other)).status_code == 404
+    await client.post("/api/v1/appointments", json=BOOKING, headers=other)
+    assert sorted((r.connector, r.status) for r in stored(store)) == [("other", "booked"), ("website", "booked")]
+
+
+async def test_each_source_is_rate_limited(client: httpx.AsyncClient) -> None:
+    slow = {"Authorization": f"Bearer {SLOW_KEY}"}
+    answers = [(await client.get("/api/v1/appointments/none", headers=slow)).status_code for _ in range(4)]
+    assert answers == [404, 404, 404, 429]  # a burst of 3, then one per 100 s
+    limited = await client.get("/api/v1/appointments/none", headers=slow)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 90
+    assert (await client.get("/api/v1/appointments/none")).status_code == 404  # other sources are not held up
+
+
+async def test_the_api_is_in_the_openapi_schema(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert {"/api/v1/appointments", "/api/v1/appointments/{external_id}",
+            "/api/v1/appointments/{external_id}/cancel"} <= set(paths)
+
+
+def test_a_push_source_is_never_polled(settings: Settings, store: Store) -> None:
+    """`sync --once` and `run` leave a rest_api source alone: no empty run every minute."""
+    report = sync_once(settings, store)
+    assert report.connectors == {}
