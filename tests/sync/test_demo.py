@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sync.demo import COLUMNS, generate_rows
+from sync.demo import COLUMNS, generate_rows, write_csv
 from tests.conftest import ROOT
 
 
@@ -24,9 +24,17 @@ def test_sample_spans_a_fortnight_of_several_doctors_with_bad_rows() -> None:
     assert {r["appointment_id"] for r in rows[-6:]} >= {"BAD-DATE", "BAD-PHONE", "BAD-DST"}
 
 
-def test_the_committed_sample_has_the_csv_default_columns() -> None:
-    with (ROOT / "examples" / "drop" / "appointments.csv").open(encoding="utf-8") as handle:
+def test_the_written_sample_has_the_csv_default_columns(tmp_path: Path) -> None:
+    write_csv(generate_rows(date(2027, 1, 4)), tmp_path / "appointments.csv")
+    with (tmp_path / "appointments.csv").open(encoding="utf-8") as handle:
         assert next(csv.reader(handle)) == COLUMNS
+
+
+def test_the_generated_sample_is_never_tracked() -> None:
+    """`demo reset` writes examples/drop/appointments.csv: the README's first command must
+    leave a clone's `git status` clean."""
+    ignored = [line.strip() for line in (ROOT / ".gitignore").read_text().splitlines()]
+    assert "examples/drop/*.csv" in ignored
 
 
 def test_demo_reset_regenerates_around_a_date_and_clears_the_store(tmp_path: Path, cli: Any) -> None:
