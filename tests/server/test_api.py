@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from connectors.rest_api import new_key
+from connectors.rest_api import holder, key_digest, new_key
 from sync.engine import sync_once
 from sync.model import Appointment, Event, SyncRun
 from sync.reminders.model import REMINDERS
@@ -23,9 +23,9 @@ from sync.settings import Settings, load_settings
 from sync.store import Store
 
 pytestmark = pytest.mark.anyio
-KEY, DIGEST = new_key()
-OTHER_KEY, OTHER_DIGEST = new_key()
-SLOW_KEY, SLOW_DIGEST = new_key()
+# Fixed keys (parametrized ids must match across xdist workers); new_key() is tested below.
+KEY, OTHER_KEY, SLOW_KEY = (f"csk_test-{name}-0123456789abcdefghijklmnopq" for name in ("website", "other", "slow"))
+DIGEST, OTHER_DIGEST, SLOW_DIGEST = (key_digest(key) for key in (KEY, OTHER_KEY, SLOW_KEY))
 A = Appointment.__table__  # type: ignore[attr-defined]
 BOOKING: dict[str, Any] = {
     "id": "B-1001", "status": "booked", "start": "2030-03-12T09:30:00-04:00", "duration_minutes": 30,
@@ -179,3 +179,12 @@ def test_a_push_source_is_never_polled(settings: Settings, store: Store) -> None
     """`sync --once` and `run` leave a rest_api source alone: no empty run every minute."""
     report = sync_once(settings, store)
     assert report.connectors == {}
+
+
+def test_new_keys_are_long_random_and_only_their_digest_matches(settings: Settings) -> None:
+    key, digest = new_key()
+    assert key.startswith("csk_") and len(key) >= 40 and key != new_key()[0]
+    assert digest == key_digest(key) and key not in digest
+    [website] = [c for c in settings.connectors if c.name == "website"]
+    assert holder(website, KEY) == "booking-site"  # type: ignore[arg-type]
+    assert holder(website, key) is None and holder(website, DIGEST) is None  # type: ignore[arg-type]
