@@ -29,6 +29,7 @@ from connectors.base import (
     WritebackAction,
     WritebackUnsupported,
 )
+from connectors.csv_formulas import neutralize_formula
 from connectors.csv_records import CsvRecords
 from connectors.dropfolder import (
     archive_file,
@@ -90,12 +91,14 @@ class CsvDropConnector(Connector):
 
     def writeback(self, action: WritebackAction) -> None:
         """Append the answer to the responses file (header first when new). An import reads
-        the last line per appointment: a retry after a crash may repeat a line, never lose one."""
+        the last line per appointment: a retry after a crash may repeat a line, never lose one.
+        Cells a spreadsheet would run as formulas are written as text (csv_formulas)."""
         target = self.settings.responses_file
         if target is None:
             raise WritebackUnsupported(f"connector {self.name}: set `responses_file` to export patients' answers")
-        row = (action.external_id, action.patient_ref or "", action.participant_status,
-               action.appointment_status or "", iso_z(utcnow()))
+        row = [neutralize_formula(cell) for cell in (
+            action.external_id, action.patient_ref or "", action.participant_status,
+            action.appointment_status or "", iso_z(utcnow()))]
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("a", encoding="utf-8", newline="") as handle:
