@@ -6,8 +6,10 @@ first field over its size limit. Here each record is read on its own, from the p
 lines of the file:
 
 - A record is one line, or several when a quoted value holds line breaks. Such a record
-  must parse strictly, have the header's number of fields, and no line inside it may be
-  a complete row on its own; it may span at most ``MAX_RECORD_LINES`` lines.
+  must parse strictly and have the header's number of fields; no line inside it may be a
+  complete row on its own, and no line after its first may open a quoted value after a
+  delimiter (that line is a row whose quote a stray one would "close"); it may span at
+  most ``MAX_RECORD_LINES`` lines.
 - A record that fails is reported as ``Record(problem=...)`` at its first line, and the
   reader resynchronizes: it starts again at the line after that first line, so the rows
   an unbalanced quote had swallowed are read as the rows they are.
@@ -157,6 +159,13 @@ class CsvRecords:
         except csv.Error:
             return False
 
+    def _opens_a_value(self, text: str) -> bool:
+        """Whether the line's first quote opens a value after a delimiter: then the line is a
+        row of its own whose quote another line's stray quote would otherwise "close". A
+        line continuing a quoted value closes it before any delimiter, or holds doubled quotes."""
+        at = text.find('"')
+        return at > 0 and text[at - 1] == self.delimiter and text[at + 1:at + 2] != '"'
+
     def next_record(self) -> Record | None:
         self._taken = []
         try:
@@ -189,7 +198,8 @@ class CsvRecords:
         first = self._taken[0]
         if len(self._taken) > 1 and (
                 (self.width is not None and len(fields) != self.width)
-                or any(self._is_row(line.text) for line in self._taken[1:-1])):
+                or any(self._is_row(line.text) for line in self._taken[1:-1])
+                or any(self._opens_a_value(line.text) for line in self._taken[1:])):
             return self._resync(first, _UNCLOSED)
         return Record(first.number, fields)
 
