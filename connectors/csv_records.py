@@ -110,8 +110,9 @@ class _Lines:
 
 
 class CsvRecords:
-    """Records of one file; ``header()`` first, then iterate. ``width`` (the header's
-    number of fields) lets a record over several lines be checked before it is trusted."""
+    """Records of one file, the header first. Set ``delimiter`` before reading, and ``width``
+    (the header's number of fields) after the header: it lets a record over several lines
+    be checked before it is trusted."""
 
     def __init__(self, handle: TextIO, encoding: str) -> None:
         self.lines = _Lines(handle, encoding)
