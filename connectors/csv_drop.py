@@ -8,12 +8,9 @@ or rereads the file whole (snapshot mode, whose deletions need the complete list
 
 from __future__ import annotations
 
-import codecs
 import csv
-import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +29,8 @@ from connectors.base import (
     WritebackAction,
     WritebackUnsupported,
 )
+from connectors.csv_formulas import neutralize_formula
+from connectors.csv_records import CsvRecords
 from connectors.dropfolder import (
     archive_file,
     drop_cursor,
@@ -40,13 +39,12 @@ from connectors.dropfolder import (
     resume_point,
     settled_files,
 )
+from connectors.text_encoding import MARK_ERRORS, Encoding, FileText, inspect_file
 from mappings.timeutil import iso_z
 from sync.settings_base import resolve_path
 from sync.types import utcnow
 
 RESPONSE_COLUMNS = ("appointment_id", "patient_id", "participant_status", "appointment_status", "answered_at")
-
-_SNIFF_BYTES = 64 * 1024
 
 
 class CsvDropSettings(ConnectorSettings):
@@ -56,7 +54,8 @@ class CsvDropSettings(ConnectorSettings):
     pattern: str = "*.csv"
     mode: Literal["delta", "snapshot"] = Field(
         "delta", description="delta: each row upserts; snapshot: each file lists all upcoming appointments")
-    encoding: Literal["auto", "utf-8", "utf-8-sig", "latin-1", "cp1252"] = "auto"
+    encoding: Encoding = Field("auto", description="auto: a byte-order mark, else UTF-16 by its NUL pattern, "
+                               "else UTF-8 unless most non-ASCII bytes are not (cp1252)")
     delimiter: str | None = Field(None, min_length=1, max_length=1, description="sniffed when unset")
     settle_seconds: float = Field(5.0, ge=0, description="files modified more recently are left for later")
     batch_size: int = Field(1000, ge=1, le=100_000)
@@ -78,46 +77,6 @@ class CsvDropSettings(ConnectorSettings):
         return self
 
 
-@dataclass(frozen=True)
-class _FileInfo:
-    path: Path
-    digest: str
-    encoding: str
-
-
-def _digest_and_encoding(path: Path, configured: str) -> _FileInfo:
-    """One streaming pass: the content hash, and (auto) the first of UTF-8, cp1252 and
-    latin-1 that decodes every byte (latin-1 always does: a file is never unreadable)."""
-    digest = hashlib.sha256()
-    candidates = {name: codecs.getincrementaldecoder(name)() for name in ("utf-8", "cp1252")}
-    failed: set[str] = set()
-    first = b""
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            if not first:
-                first = chunk[:4]
-            digest.update(chunk)
-            if configured == "auto":
-                for name, decoder in candidates.items():
-                    if name not in failed:
-                        try:
-                            decoder.decode(chunk)
-                        except UnicodeDecodeError:
-                            failed.add(name)
-    for name, decoder in candidates.items():
-        try:
-            decoder.decode(b"", final=True)  # a multi-byte sequence cut off at the end
-        except UnicodeDecodeError:
-            failed.add(name)
-    encoding = configured
-    if configured == "auto":
-        if first.startswith(codecs.BOM_UTF8):
-            encoding = "utf-8-sig"
-        else:
-            encoding = next((name for name in candidates if name not in failed), "latin-1")
-    return _FileInfo(path, digest.hexdigest(), encoding)
-
-
 class CsvDropConnector(Connector):
     kind = "csv"
     settings_model = CsvDropSettings
@@ -132,12 +91,14 @@ class CsvDropConnector(Connector):
 
     def writeback(self, action: WritebackAction) -> None:
         """Append the answer to the responses file (header first when new). An import reads
-        the last line per appointment: a retry after a crash may repeat a line, never lose one."""
+        the last line per appointment: a retry after a crash may repeat a line, never lose one.
+        Cells a spreadsheet would run as formulas are written as text (csv_formulas)."""
         target = self.settings.responses_file
         if target is None:
             raise WritebackUnsupported(f"connector {self.name}: set `responses_file` to export patients' answers")
-        row = (action.external_id, action.patient_ref or "", action.participant_status,
-               action.appointment_status or "", iso_z(utcnow()))
+        row = [neutralize_formula(cell) for cell in (
+            action.external_id, action.patient_ref or "", action.participant_status,
+            action.appointment_status or "", iso_z(utcnow()))]
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("a", encoding="utf-8", newline="") as handle:
@@ -158,7 +119,7 @@ class CsvDropConnector(Connector):
     def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
         done, current = resume_point(cursor)
         for path in self._candidates():
-            info = _digest_and_encoding(path, self.settings.encoding)
+            info = inspect_file(path, self.settings.encoding)
             if info.digest in done:
                 self._archive(path)  # stored before a crash, not yet moved
                 continue
@@ -167,50 +128,38 @@ class CsvDropConnector(Connector):
             done = remember(done, info.digest, path.name)
             self._archive(path)
 
-    def _read_file(self, info: _FileInfo, done: dict[str, str], skip: int) -> Iterator[Batch]:
+    def _read_file(self, info: FileText, done: dict[str, str], skip: int) -> Iterator[Batch]:
         snapshot = self.settings.mode == "snapshot"
         name = info.path.name
         finished = remember(done, info.digest, name)
-        undecodable = (f"not readable as {info.encoding}, rest of file skipped (set `encoding:` for this "
-                       "connector, or export as UTF-8)")
-        with info.path.open("r", encoding=info.encoding, newline="") as handle:
-            try:
-                sample = handle.read(_SNIFF_BYTES)
-                handle.seek(0)
-                delimiter = self.settings.delimiter or _sniff_delimiter(sample)
-                reader = csv.reader(handle, delimiter=delimiter)
-                header = [h.strip() for h in next(reader, [])]
-                problem = self._header_problem(header)
-            except UnicodeDecodeError:
-                header, problem = [], f"the header is {undecodable}"
-            except csv.Error as exc:
-                header, problem = [], f"unreadable CSV header: {exc}"
+        with info.path.open("r", encoding=info.encoding, errors=MARK_ERRORS, newline="") as handle:
+            reader = CsvRecords(handle, info.encoding)
+            reader.delimiter = self.settings.delimiter or _sniff_delimiter(reader.first_line())
+            first = reader.next_record()
+            header = [] if first is None or first.fields is None else [h.strip() for h in first.fields]
+            if header:
+                header[0] = header[0].lstrip("\ufeff").strip()  # a BOM the declared encoding kept
+            problem = (f"unreadable CSV header: {first.problem}" if first is not None and first.problem
+                       else self._header_problem(header))
             if problem:
                 yield Batch(rejected=[Rejected(position=f"{name}:1", reason=problem, raw=None)],
                             cursor=drop_cursor(finished), snapshot=False, source=name)
                 return
+            reader.width = len(header)
             records: list[RawRecord] = []
             rejected: list[Rejected] = []
             rows = 0
-            while True:
-                try:
-                    row = next(reader, None)
-                except csv.Error as exc:
-                    rejected.append(Rejected(f"{name}:{reader.line_num}",
-                                             f"unreadable CSV, rest of file skipped: {exc}"))
-                    row = None
-                except UnicodeDecodeError:
-                    rejected.append(Rejected(f"{name}:{reader.line_num + 1}", undecodable))
-                    row = None
-                if row is None:
-                    break
+            for record in reader:
                 rows += 1
                 if rows <= skip:
                     continue
-                if not any(cell.strip() for cell in row):
+                position = f"{name}:{record.line}"
+                row = record.fields
+                if row is None:
+                    rejected.append(Rejected(position, record.problem or "unreadable record", raw=record.raw))
+                elif not any(cell.strip() for cell in row):
                     continue
-                position = f"{name}:{reader.line_num}"
-                if len(row) != len(header):
+                elif len(row) != len(header):
                     rejected.append(Rejected(position, f"row has {len(row)} fields; the header has "
                                                        f"{len(header)}", raw=orjson.dumps(row).decode()))
                 else:

@@ -26,7 +26,7 @@ from mappings.model import (
 )
 from mappings.paths import compile_path, compile_values
 from mappings.timeutil import TimeError, to_utc, zone
-from mappings.transforms import TransformError, combine_date_time, transform_for
+from mappings.transforms import TransformError, clean_text, combine_date_time, transform_for
 
 PRESETS_DIR = Path(__file__).parent
 _PATIENT_FIELDS = {"external_id", "name", "phone", "email", "language", "channel", "allow_sms", "allow_email"}
@@ -259,7 +259,7 @@ class CompiledMapping:
                 for read in field.reads:
                     value = read(record)
                     if not _empty(value):
-                        return str(value)
+                        return clean_text(str(value))
         return None
 
     @staticmethod
@@ -271,6 +271,8 @@ class CompiledMapping:
                 raw = read(record)
                 if _empty(raw):
                     continue
+                if type(raw) is str:
+                    raw = clean_text(raw)
                 seen = True
                 value = raw if field.convert is None else field.convert(raw)
             except TransformError as exc:
@@ -294,7 +296,7 @@ class CompiledMapping:
                     raw = field.reads[0](record)
                     if raw is not None and not (isinstance(raw, str) and not raw.strip()):
                         seen = True
-                        value = field.convert(raw)
+                        value = field.convert(clean_text(raw) if type(raw) is str else raw)
                 except TransformError as exc:
                     seen = True
                     if not field.drop_invalid:

@@ -25,12 +25,32 @@ _MINUTES_PER_UNIT = {
     "h": 60, "hr": 60, "hrs": 60, "hour": 60, "hours": 60,
     "d": 1440, "day": 1440, "days": 1440,
 }
+# Control characters no stored text keeps: C0 but tab and line feed, DEL, C1, and lone
+# surrogates (a JSON source can escape one). PostgreSQL refuses NUL and unpaired surrogates
+# in text outright; the others only hide data or break the exports and messages built on it.
+_CONTROL = re.compile("\r\n?|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _TRUE = {"1", "true", "yes", "y", "t", "on"}
 _FALSE = {"0", "false", "no", "n", "f", "off"}
 
 
 class TransformError(ValueError):
     pass
+
+
+def _control(match: re.Match[str]) -> str:
+    found = match.group()
+    if found[0] == "\r":
+        return "\n"  # CR LF and a lone CR are line breaks: one form, LF
+    return "\ufffd" if "\ud800" <= found <= "\udfff" else ""
+
+
+def clean_text(value: str) -> str:
+    """``value`` without control characters (see ``_CONTROL``), line breaks as LF. Every
+    source's text passes here before any conversion, so no store, export or message sees
+    a NUL or a stray escape code. Printable text (nearly all) returns as it came."""
+    if value.isprintable():
+        return value
+    return _CONTROL.sub(_control, value)
 
 
 def as_string(value: Any) -> str:

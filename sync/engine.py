@@ -66,12 +66,13 @@ def new_run_id() -> str:
 
 
 def raw_text(data: Any) -> str:
-    """The record as text for the quarantine. orjson refuses some values a JSON source can
-    give (integers past 64 bits); the standard library takes them."""
+    """The record as text for the quarantine (control characters escaped). orjson refuses
+    some values a JSON source can give (integers past 64 bits, lone surrogates); the
+    standard library takes them, escaped to ASCII so that no store refuses the text."""
     try:
         return orjson.dumps(data, default=str).decode()
     except TypeError:
-        return json.dumps(data, default=str, ensure_ascii=False)
+        return json.dumps(data, default=str)
 
 
 def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], list[QuarantineEntry]]:

@@ -12,6 +12,7 @@ from babel import Locale
 
 from mappings.timeutil import zone
 from notifiers.base import Attachment
+from sync.reminders.guard import check_source_values
 from sync.reminders.ics import event_uid, ics_attachment
 from sync.reminders.render import Rendered, Renderer, format_clock, format_day
 from sync.reminders.settings import RemindersSettings
@@ -50,6 +51,16 @@ class Draft:
 
 def first_name(name: str | None) -> str | None:
     return name.split()[0] if name and name.strip() else None
+
+
+def source_values(draft: Draft) -> list[tuple[str, str | None]]:
+    """The values a message shows that come from a source (not from our settings), by field."""
+    visits = draft.agenda if draft.kind == "agenda" else [draft.visit] if draft.visit is not None else []
+    values: list[tuple[str, str | None]] = [("doctor", draft.doctor)]
+    for visit in visits:
+        values += [("patient name", visit.patient_name), ("doctor", visit.doctor), ("location", visit.location),
+                   ("type", visit.type)]
+    return values
 
 
 def template_name(draft: Draft) -> str:
@@ -106,6 +117,8 @@ class Composer:
             cancelled=draft.kind == "cancelled", stamp=stamp),)
 
     def render(self, draft: Draft, channel: str, stamp: datetime) -> Rendered:
+        """The message for ``channel``; TemplateProblem (UnsafeSourceText among them) when it cannot be sent."""
+        check_source_values(source_values(draft))
         attachments = self.attachments(draft, stamp) if channel == "email" else ()
         return self.renderer.render(template_name(draft), channel, draft.language, self.variables(draft, channel),
                                     attachments)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
@@ -18,52 +16,7 @@ import pytest
 
 from connectors.csv_drop import CsvDropConnector, CsvDropSettings
 from sync.demo import COLUMNS, generate_rows
-
-TOMORROW = date.today() + timedelta(days=1)
-
-
-def rows(count: int = 20, first: date = TOMORROW) -> list[dict[str, str]]:
-    """Valid, booked rows only (the generator's last six are its deliberate bad rows)."""
-    return [{**r, "status": "scheduled"} for r in generate_rows(first, days=7)[:-6][:count]]
-
-
-def write_drop(folder: Path, name: str, data: list[dict[str, str]], encoding: str = "utf-8",
-               delimiter: str = ",", columns: list[str] = COLUMNS, age: float = 60) -> Path:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, delimiter=delimiter, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(data)
-    path = folder / name
-    path.write_bytes(buffer.getvalue().encode(encoding))
-    past = time.time() - age
-    os.utime(path, (past, past))
-    return path
-
-
-Run = Callable[..., dict[str, Any]]
-
-
-@pytest.fixture
-def sync(write_settings: Callable[..., Path], drop_dir: Path, cli: Any) -> Callable[[str], Run]:
-    def configure(options: str = "") -> Run:
-        config = write_settings(
-            f"- name: clinic\n  kind: csv\n  mapping: csv_default\n  drop_dir: {drop_dir}\n  batch_size: 7\n{options}")
-        runner = cli(config)
-
-        def run(*extra: str, expect: int = 0) -> dict[str, Any]:
-            _, out, _ = runner("sync", "--once", "--json", *extra, expect=expect)
-            report = json.loads(out)
-            return report["connectors"]["clinic"]  # type: ignore[no-any-return]
-
-        run.cli = runner  # type: ignore[attr-defined]
-        return run
-
-    return configure
-
-
-def appointments(run: Run) -> list[dict[str, Any]]:
-    _, out, _ = run.cli("appointments", "list", "--json")  # type: ignore[attr-defined]
-    return json.loads(out)  # type: ignore[no-any-return]
+from tests.connectors.csv_support import TOMORROW, Run, appointments, rows, write_drop
 
 
 def test_import_then_rerun_changes_nothing(sync: Callable[[str], Run], drop_dir: Path) -> None:

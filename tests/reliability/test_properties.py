@@ -120,7 +120,7 @@ def _settings(drop: Path, name: str, **extra: Any) -> Settings:
     return settings_model().model_validate({**data, "base_dir": drop}, context={"base_dir": drop})
 
 
-def _poll(store: Store, content: bytes, **extra: Any) -> tuple[str, dict[str, int], str | None]:
+def poll_once(store: Store, content: bytes, **extra: Any) -> tuple[str, dict[str, int], str | None]:
     """One poll of a fresh connector over one file; returns its name, counts and error."""
     name = f"p{uuid.uuid4().hex[:12]}"
     with tempfile.TemporaryDirectory() as folder:
@@ -142,7 +142,7 @@ def _quarantine_reasons(store: Store, connector: str) -> list[str]:
 @given(st.binary(max_size=1500) | st.text(max_size=600).map(lambda t: t.encode("utf-8", "surrogatepass")))
 @BOUNDED
 def test_any_file_is_read_without_crashing(store: Store, content: bytes) -> None:
-    name, counts, error = _poll(store, content)
+    name, counts, error = poll_once(store, content)
     assert error is None, error
     outcome = sum(counts[k] for k in COUNT_KEYS if k != "fetched")
     assert counts["fetched"] == outcome  # every record read is stored, unchanged or quarantined
@@ -177,7 +177,7 @@ def test_bad_lines_are_quarantined_and_the_rest_goes_on(store: Store, lines: lis
         else:
             out.write(line + "\n")
             garbage += any(cell.strip() for cell in next(csv.reader([line])))
-    name, counts, error = _poll(store, out.getvalue().encode(), delimiter=",")
+    name, counts, error = poll_once(store, out.getvalue().encode(), delimiter=",")
     assert error is None
     with store.engine.connect() as connection:
         stored = {r[0] for r in connection.execute(

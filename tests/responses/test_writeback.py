@@ -23,8 +23,8 @@ from sync.responses.writeback import process_writebacks
 from sync.settings import load_settings
 from sync.store import Store
 from sync.types import utcnow
+from tests.connectors.csv_support import rows, write_drop
 from tests.connectors.fhir_fake import FakeFhir, Seen, appointment, patient, pem, practitioner, rsa_key
-from tests.connectors.test_csv_drop import rows, write_drop
 from tests.connectors.test_fhir_writeback import patient_status
 
 A = Appointment.__table__  # type: ignore[attr-defined]
