@@ -266,7 +266,7 @@ def test_systemd_units_keep_their_state_in_the_state_directory(name: str) -> Non
     store URL, the working folder and the settings' paths must all point into it."""
     service = _unit(name)["Service"]
     assert service["ProtectSystem"] == "strict"
-    assert STATE == Path("/var/lib") / service["StateDirectory"]
+    assert Path("/var/lib") / service["StateDirectory"] == STATE
     assert service["WorkingDirectory"] == str(STATE)
     url = _unit_environment(name)["CLINICSYNC_STORE_URL"]
     assert url.startswith("sqlite:////") and Path(url.removeprefix("sqlite:///")).parent == STATE
