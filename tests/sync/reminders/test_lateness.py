@@ -8,25 +8,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from sync.reminders.dispatch import Dispatcher
 from sync.reminders.model import REMINDERS
 from sync.reminders.planner import plan
 from sync.reminders.settings import Offset
 from sync.store import Store
-from tests.sync.reminders.conftest import SettingsMaker, appointment, put
+from tests.sync.reminders.conftest import SettingsMaker, appointment, put, states
 from tests.sync.reminders.fakes import read_log
 
 R = REMINDERS
 BASE = "agenda: {enabled: false}\nquiet_hours: null\nchannels: [sms]\nroutes: {sms: texts}\nconfirmation: false\n"
 BOOKED_AT = datetime(2026, 6, 1, 16, tzinfo=UTC)
 START = datetime(2026, 6, 12, 14, tzinfo=UTC)  # Friday 10:00 in New York
-
-
-def states(store: Store) -> dict[str, tuple[str, str | None]]:
-    with store.engine.connect() as connection:
-        return {r.key: (r.status, r.reason) for r in connection.execute(select(R).order_by(R.c.id))}
 
 
 def sent_keys(tmp_path: Path) -> list[str]:

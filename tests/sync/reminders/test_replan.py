@@ -14,18 +14,13 @@ from sync.reminders.dispatch import Dispatcher
 from sync.reminders.model import PLANS, REMINDERS
 from sync.reminders.planner import plan
 from sync.store import Store
-from tests.sync.reminders.conftest import SettingsMaker, appointment, put
+from tests.sync.reminders.conftest import SettingsMaker, appointment, put, states
 from tests.sync.reminders.fakes import read_log
 
 R = REMINDERS
 BASE = "agenda: {enabled: false}\nquiet_hours: null\nchannels: [sms]\nroutes: {sms: texts}\n"
 BOOKED_AT = datetime(2026, 6, 1, 16, tzinfo=UTC)
 START = datetime(2026, 6, 12, 14, tzinfo=UTC)  # Friday 10:00 in New York
-
-
-def states(store: Store) -> dict[str, tuple[str, str | None]]:
-    with store.engine.connect() as connection:
-        return {r.key: (r.status, r.reason) for r in connection.execute(select(R).order_by(R.c.id))}
 
 
 def row(store: Store, key: str) -> Any:
