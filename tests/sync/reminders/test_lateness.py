@@ -106,3 +106,16 @@ def test_the_default_lateness_is_a_quarter_of_the_offset(reminder_settings: Sett
     assert config.lateness(Offset.parse("1d")) == timedelta(hours=6)
     assert config.lateness(Offset.parse("1h")) == timedelta(minutes=15)
     assert config.lateness(Offset.parse("24h")) == timedelta(hours=2)
+
+
+def test_retries_that_outlast_the_lateness_end_as_too_late(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    settings = reminder_settings(BASE + "offsets: [1h]\nretry_backoff: 10m\nretry_backoff_max: 10m\nmax_attempts: 9",
+                                 outcomes='{"+12125550101": retryable}')
+    put(store, appointment("A1", START))
+    plan(settings, store, BOOKED_AT)
+    due = START - timedelta(hours=1)
+    assert run(settings, store, due).retrying == 1  # the provider is down: back to pending, in 10 minutes
+    report = run(settings, store, due + timedelta(minutes=16))  # past 1h's bound (15 min)
+    assert (report.skipped, report.retrying) == (1, 0)
+    assert states(store)["a1:patient:reminder:1h:v1"] == ("skipped", "too late")
