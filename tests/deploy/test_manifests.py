@@ -272,6 +272,33 @@ def test_systemd_units_keep_their_state_in_the_state_directory(name: str) -> Non
     assert url.startswith("sqlite:////") and Path(url.removeprefix("sqlite:///")).parent == STATE
 
 
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_analyze_verifies_every_unit(tmp_path: Path) -> None:
+    """systemd's own parser: unknown keys, bad calendar specs and missing links are errors.
+    The install path /opt/clinicsync does not exist here, so ExecStart points at /bin/true."""
+    for unit in (DEPLOY / "systemd").iterdir():
+        (tmp_path / unit.name).write_text(unit.read_text().replace("/opt/clinicsync/.venv/bin/clinicsync", "/bin/true"))
+    checked = subprocess.run(["systemd-analyze", "verify", "--man=no", *sorted(map(str, tmp_path.iterdir()))],
+                             capture_output=True, text=True, check=False)
+    output = checked.stdout + checked.stderr
+    assert checked.returncode == 0, output
+    assert not re.search(r"Unknown key|Failed to parse|ignoring", output), output
+
+
+@pytest.mark.skipif(shutil.which("logrotate") is None, reason="logrotate is not installed")
+def test_logrotate_reads_the_snippet(tmp_path: Path) -> None:
+    """logrotate's own parser (debug mode: nothing is rotated). The clinicsync user does not
+    exist here, so `su` names root for the check."""
+    snippet = (DEPLOY / "logrotate" / "clinicsync").read_text()
+    assert "su clinicsync clinicsync" in snippet
+    (tmp_path / "clinicsync").write_text(snippet.replace("su clinicsync clinicsync", "su root root"))
+    checked = subprocess.run(["logrotate", "-d", "-s", str(tmp_path / "state"), str(tmp_path / "clinicsync")],
+                             capture_output=True, text=True, check=False)
+    output = checked.stdout + checked.stderr
+    assert checked.returncode == 0 and "error" not in output.lower(), output
+    assert "rotating pattern: /var/log/clinicsync/*.log /var/log/clinicsync/*.jsonl" in output
+
+
 def _writable_paths(value: Any) -> Iterator[Path]:
     if isinstance(value, Path):
         yield value
