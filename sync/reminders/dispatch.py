@@ -279,11 +279,11 @@ class Dispatcher:
         """A patient's reminder is superseded when a later reminder for the same visit is due
         too and still within its lateness bound (or already went): only the latest goes, so
         a dispatcher that was down never sends "tomorrow" and "in an hour" in one burst."""
-        reminders = [i for i in items if i.row.kind == "reminder" and i.row.recipient == "patient"
-                     and i.appointment is not None]
+        reminders = [(i, a.timezone) for i in items if (a := i.appointment) is not None
+                     and i.row.kind == "reminder" and i.row.recipient == "patient"]
         if not reminders:
             return
-        ids = list({i.row.appointment_id for i in reminders})
+        ids = list({i.row.appointment_id for i, _ in reminders})
         others: dict[int, list[Any]] = {}
         for start in range(0, len(ids), 500):
             for row in connection.execute(
@@ -292,8 +292,8 @@ class Dispatcher:
                            R.c.recipient == "patient", R.c.due_at <= self.now,
                            R.c.status.in_(("pending", "sending", "sent", "delivered", "unknown")))):
                 others.setdefault(row.appointment_id, []).append(row)
-        for item in reminders:
-            row, zone_name = item.row, item.appointment.timezone if item.appointment is not None else ""
+        for item, zone_name in reminders:
+            row = item.row
             mine = reminder_time(row.starts_at, zone_name, row.offset)
             for other in others.get(row.appointment_id, ()):
                 if other.id == row.id or other.starts_at != row.starts_at:
