@@ -36,6 +36,7 @@ from sync.reminders.settings import RemindersSettings
 from sync.reminders.timing import Slot, due_for_offset, place
 from sync.reminders.txn import writer
 from sync.store import Store
+from sync.types import utcnow
 
 SETTINGS_CHANGED = "settings changed"
 PLAN_NAME = "patients"
@@ -71,7 +72,7 @@ def follow_settings(config: RemindersSettings, store: Store, now: datetime,
             return None
         if stored is None and connection.execute(select(R.c.id).where(
                 R.c.status == "pending", R.c.recipient == "patient").limit(1)).first() is None:
-            _record(store, current, basis, now)  # nothing planned yet: these settings are the plan's
+            _record(store, current, basis)  # nothing planned yet: these settings are the plan's
             return None
     before = orjson.loads(stored.basis) if stored is not None and stored.basis else {}
     changed = sorted(key for key in basis if before.get(key) != basis[key])
@@ -90,7 +91,7 @@ def follow_settings(config: RemindersSettings, store: Store, now: datetime,
                 break
             _Replan(connection, rules, now, result).run(rows)
             after = rows[-1].id
-    _record(store, current, basis, now)
+    _record(store, current, basis)
     if report is not None:
         report.cancelled += result.cancelled
         report.planned += result.planned
@@ -100,8 +101,8 @@ def follow_settings(config: RemindersSettings, store: Store, now: datetime,
     return result
 
 
-def _record(store: Store, current: str, basis: dict[str, Any], now: datetime) -> None:
-    values = {"fingerprint": current, "basis": orjson.dumps(basis).decode(), "updated_at": now}
+def _record(store: Store, current: str, basis: dict[str, Any]) -> None:
+    values = {"fingerprint": current, "basis": orjson.dumps(basis).decode(), "updated_at": utcnow()}
     with writer(store.engine) as connection:
         if not connection.execute(update(PLANS).where(PLANS.c.name == PLAN_NAME).values(**values)).rowcount:
             connection.execute(insert_ignoring_duplicates(connection, PLANS).values(name=PLAN_NAME, **values))
