@@ -5,7 +5,9 @@ a bare driver executemany of the same number of reminder rows into a copy of the
 The setup (store API, untimed) gives each appointment a confirmation and three reminders
 (3d, 1d, 1h) under the default quiet hours (21:00-08:00 local), in two time zones, some
 starting soon enough that reminders are skipped or moved. A second planning pass with
-nothing new shows the idle cost (should be close to zero).
+nothing new shows the idle cost (should be close to zero). A third pass after the offsets
+changed from [3d, 1d, 1h] to [3d, 1d] (an hour later) re-plans every appointment still ahead:
+the cost of following the settings (sync/reminders/replan.py), one read per appointment chunk.
 """
 
 from __future__ import annotations
@@ -110,6 +112,10 @@ def case(n: int, backend: str, url: str | None = None) -> dict[str, Any]:
             report = plan(settings, store, NOW)
         with Stopwatch() as second:
             again = plan(settings, store, NOW)
+        changed = settings.model_copy(update={"reminders": settings.reminders.model_copy(
+            update={"offsets": ["3d", "1d"]})})
+        with Stopwatch() as third:
+            replan = plan(changed, store, NOW + timedelta(hours=1))
         columns = [f'"{c.name}"' for c in REMINDERS.columns if c.name != "id"]  # "offset" is a keyword
         with store.engine.connect() as connection:  # raw driver values: what the floor would be handed
             rows = [tuple(r) for r in connection.exec_driver_sql(
@@ -121,7 +127,8 @@ def case(n: int, backend: str, url: str | None = None) -> dict[str, Any]:
             floor = _floor_postgres(store_url, rows, columns)
     return {"rows": len(rows), "planned": report.planned, "skipped": report.skipped, "events": report.events,
             "plan_s": first.seconds, "plan_cpu_s": first.cpu_seconds, "again_s": second.seconds,
-            "again_events": again.events, "floor_s": floor}
+            "again_events": again.events, "floor_s": floor, "replan_s": third.seconds,
+            "replanned": replan.replanned, "replan_cancelled": replan.cancelled}
 
 
 def main(argv: list[str]) -> list[Table]:
@@ -129,7 +136,7 @@ def main(argv: list[str]) -> list[Table]:
     n = 200 if args.smoke else 100_000
     table = Table(f"W5 reminder planning, {n:,} new appointments",
                   ["case", "rows", "planned", "skipped", "plan_s", "plan_cpu_s", "floor_s", "ratio", "again_s",
-                   "peak_rss_mb"])
+                   "replan_s", "replan_cancelled", "peak_rss_mb"])
     results = [("sqlite", run_case("bench.w5_plan_reminders:case", n=n, backend="sqlite"))]
     if args.postgres:
         with postgres_schema() as url:
@@ -139,10 +146,11 @@ def main(argv: list[str]) -> list[Table]:
         table.add(case=backend, rows=r["rows"], planned=r["planned"], skipped=r["skipped"], plan_s=r["plan_s"],
                   plan_cpu_s=r["plan_cpu_s"],
                   floor_s=r["floor_s"], ratio=ratio(r["plan_s"], r["floor_s"]), again_s=r["again_s"],
-                  peak_rss_mb=r["peak_rss_mb"])
+                  replan_s=r["replan_s"], replan_cancelled=r["replan_cancelled"], peak_rss_mb=r["peak_rss_mb"])
     table.notes.append("plan_s: clinicsync's planner (read events, plan, insert); floor_s: a bare driver "
                        "executemany of the same rows; ratio = plan_s / floor_s; again_s: a second pass, nothing new; "
-                       "plan_cpu_s: the planner process's CPU time (SQLite's work included, PostgreSQL's not).")
+                       "plan_cpu_s: the planner process's CPU time (SQLite's work included, PostgreSQL's not); "
+                       "replan_s: a pass after offsets changed to [3d, 1d], replan_cancelled the 1h rows it cancelled.")
     return emit([table], args)
 
 

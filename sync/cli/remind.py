@@ -45,12 +45,13 @@ def remind_command(
     except RoutingError as exc:
         fail_config(str(exc))
     if json_output:
-        print_json(report.as_dict())
+        print_json(report.as_report())
     else:
-        counts = report.as_dict()
+        counts = report.as_report()
         verb = "would send" if dry_run else "sent"
         out_console.print(f"{verb} {counts['sent']}, failed {counts['failed']}, skipped {counts['skipped']}, "
-                          f"unknown {counts['unknown']}")
+                          f"unknown {counts['unknown']}; back to pending: retrying {counts['retrying']}, "
+                          f"deferred by quiet hours {counts['deferred']}")
     unknown = reminder_counts(store)["unknown"]
     if unknown:
         err_console.print(f"[yellow]{unknown} reminder(s) in state unknown: a send was interrupted. See "

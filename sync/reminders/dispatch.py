@@ -41,7 +41,9 @@ from sync.reminders.compose import Composer, Draft, Visit
 from sync.reminders.model import DELIVERIES, OPT_OUTS, REMINDERS
 from sync.reminders.ratelimit import TokenBucket
 from sync.reminders.render import Renderer, TemplateProblem
-from sync.reminders.timing import place
+from sync.reminders.replan import follow_settings
+from sync.reminders.settings import Offset
+from sync.reminders.timing import due_for_offset, place
 from sync.reminders.txn import writer
 from sync.responses.links import link_maker
 from sync.settings import Settings
@@ -67,7 +69,8 @@ class DispatchReport:
     failed: int = 0
     skipped: int = 0
     unknown: int = 0
-    retrying: int = 0  # went back to pending after a passing fault or into quiet hours
+    retrying: int = 0  # went back to pending after a passing fault (a retryable error)
+    deferred: int = 0  # went back to pending because it woke inside the quiet hours
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, outcome: str) -> None:
@@ -75,7 +78,12 @@ class DispatchReport:
             setattr(self, outcome, getattr(self, outcome) + 1)
 
     def as_dict(self) -> dict[str, int]:
+        """The outcomes: each counted reminder ended in one of these states."""
         return {"sent": self.sent, "failed": self.failed, "skipped": self.skipped, "unknown": self.unknown}
+
+    def as_report(self) -> dict[str, int]:
+        """The outcomes, and the reminders put back to pending: to retry, or until quiet hours end."""
+        return {**self.as_dict(), "retrying": self.retrying, "deferred": self.deferred}
 
 
 def resolve_routes(settings: Settings) -> dict[str, str]:
@@ -113,6 +121,7 @@ class Item:
     tried: list[str] = field(default_factory=list)
     error: str | None = None  # the last permanent failure, for the final reason
     attempts: int = 0  # hand-overs so far, this run's included
+    superseded: bool = False  # a later reminder for the same visit is due and still in time
 
 
 class Dispatcher:
@@ -142,6 +151,7 @@ class Dispatcher:
     # -- the run --------------------------------------------------------------------------
     def run(self) -> DispatchReport:
         if not self.dry_run:
+            follow_settings(self.config, self.store, self.now)  # plans made with other settings first
             self.recover()
             if self.resend_unknown:
                 self._requeue_unknown()
@@ -161,8 +171,7 @@ class Dispatcher:
             if not self.dry_run:
                 self._release_unstarted()
             self._close_notifiers()
-        log.info("reminders.dispatched", dry_run=self.dry_run, **self.report.as_dict(),
-                 retrying=self.report.retrying)
+        log.info("reminders.dispatched", dry_run=self.dry_run, **self.report.as_report())
         return self.report
 
     @staticmethod
@@ -243,6 +252,7 @@ class Dispatcher:
             appointments = {a.id: a for a in connection.execute(select(A).where(A.c.id.in_(appointment_ids)))}
             items = [Item(row, appointments.get(row.appointment_id), tried=[t for t in row.tried.split(",") if t],
                           attempts=row.attempts) for row in rows]
+            self._mark_superseded(connection, items)
             refs: dict[str, set[tuple[str, str]]] = {"patient": set(), "doctor": set(), "location": set()}
             for item in items:
                 for part, ref in self._refs(item).items():
@@ -264,6 +274,44 @@ class Dispatcher:
                 self._opt_outs |= {(o.channel, o.address) for o in connection.execute(
                     select(OPT_OUTS.c.channel, OPT_OUTS.c.address).where(OPT_OUTS.c.address.in_(addresses)))}
         return items
+
+    def _mark_superseded(self, connection: Connection, items: list[Item]) -> None:
+        """A patient's reminder is superseded when a later reminder for the same visit is due
+        too and still within its lateness bound (or already went): only the latest goes, so
+        a dispatcher that was down never sends "tomorrow" and "in an hour" in one burst."""
+        reminders = [(i, a.timezone) for i in items if (a := i.appointment) is not None
+                     and i.row.kind == "reminder" and i.row.recipient == "patient"]
+        if not reminders:
+            return
+        ids = list({i.row.appointment_id for i, _ in reminders})
+        others: dict[int, list[Any]] = {}
+        for start in range(0, len(ids), 500):
+            for row in connection.execute(
+                    select(R.c.id, R.c.appointment_id, R.c.offset, R.c.starts_at, R.c.status)
+                    .where(R.c.appointment_id.in_(ids[start:start + 500]), R.c.kind == "reminder",
+                           R.c.recipient == "patient", R.c.due_at <= self.now,
+                           R.c.status.in_(("pending", "sending", "sent", "delivered", "unknown")))):
+                others.setdefault(row.appointment_id, []).append(row)
+        for item, zone_name in reminders:
+            row = item.row
+            mine = reminder_time(row.starts_at, zone_name, row.offset)
+            for other in others.get(row.appointment_id, ()):
+                if other.id == row.id or other.starts_at != row.starts_at:
+                    continue
+                if reminder_time(other.starts_at, zone_name, other.offset) <= mine:
+                    continue
+                if other.status in ("sent", "delivered", "unknown") or self.now <= self._send_by(other, zone_name):
+                    item.superseded = True
+                    break
+
+    def _send_by(self, row: Any, zone_name: str) -> datetime:
+        """The latest a reminder may go out: its time (moved out of the quiet hours, where
+        planning moved it) plus the offset's maximum lateness."""
+        offset = Offset.parse(row.offset)
+        intended = due_for_offset(row.starts_at, zone_name, offset)
+        placed = place(intended, now=intended, latest=row.starts_at - self.config.lead, zone_name=zone_name,
+                       quiet=self.config.quiet_hours).due
+        return max(intended, placed or intended) + self.config.lateness(offset)
 
     @staticmethod
     def _refs(item: Item) -> dict[str, str | None]:
@@ -349,6 +397,11 @@ class Dispatcher:
             return "skip", "appointment cancelled"
         if row.kind == "reminder" and row.starts_at != a.start_utc:
             return "skip", "appointment moved"
+        if row.kind == "reminder" and row.recipient == "patient":
+            if item.superseded:
+                return "skip", "superseded"
+            if self.now > self._send_by(row, a.timezone):
+                return "skip", "too late"
         start = row.starts_at if row.kind == "cancelled" and row.starts_at else a.start_utc
         latest = start - self.config.lead if row.kind == "reminder" else start
         if row.recipient == "practitioner":
@@ -378,7 +431,7 @@ class Dispatcher:
             return  # left claimed but not handed over: released to pending
         decision, reason = self._check(item)
         if decision == "defer":
-            self.report.count("retrying")
+            self.report.count("deferred")
             return
         if decision == "skip":
             self._finish(item, "skipped", reason)
@@ -566,6 +619,11 @@ def record_opt_out(connection: Connection, channel: str, address: str, source: s
     if exists is None:
         connection.execute(insert(OPT_OUTS).values(channel=channel, address=address, source=source, created_at=now))
     return exists is None
+
+
+def reminder_time(starts_at: datetime, zone_name: str, label: str) -> datetime:
+    """When the reminder at offset ``label`` is meant to go for a visit at ``starts_at``."""
+    return due_for_offset(starts_at, zone_name, Offset.parse(label))
 
 
 def dispatch(settings: Settings, store: Store, at: datetime | None = None, *, dry_run: bool = False,

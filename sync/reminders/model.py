@@ -76,6 +76,19 @@ class OptOut(SQLModel, table=True):
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
+class ReminderPlan(SQLModel, table=True):
+    """The reminder settings the pending plans were made with (their fingerprint), so a
+    change of offsets, types, channels or quiet hours is noticed and the plans made again."""
+
+    __tablename__ = "reminder_plan"
+
+    name: str = Field(primary_key=True, max_length=32)  # "patients"
+    fingerprint: str = Field(max_length=32)
+    basis: str | None = Field(default=None, sa_column=Column(Text))  # the settings, as JSON (no secrets)
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
 REMINDERS = Reminder.__table__  # type: ignore[attr-defined]
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 OPT_OUTS = OptOut.__table__  # type: ignore[attr-defined]
+PLANS = ReminderPlan.__table__  # type: ignore[attr-defined]

@@ -58,6 +58,7 @@ class PlanReport:
     skipped: int = 0
     cancelled: int = 0
     events: int = 0
+    replanned: int = 0  # appointments whose plan was made again because the settings changed
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -71,7 +72,7 @@ def agenda_key(connector: str, practitioner_ref: str, day: date) -> str:
     return f"agenda:{connector}:{practitioner_ref}:{day.isoformat()}"
 
 
-class _Rules:
+class Rules:
     """What the settings say, worked out once per run rather than once per appointment."""
 
     def __init__(self, config: RemindersSettings) -> None:
@@ -99,7 +100,7 @@ class _Chunk:
     """Plans one read of events; collects the rows to insert (as tuples in COLUMNS order),
     the keys already stored for its appointments, and the ids to cancel."""
 
-    def __init__(self, connection: Connection, rules: _Rules, now: datetime) -> None:
+    def __init__(self, connection: Connection, rules: Rules, now: datetime) -> None:
         self.connection = connection
         self.rules = rules
         self.now = now
@@ -232,7 +233,7 @@ def _statement(connection: Connection) -> str | None:
             f"VALUES ({', '.join([mark] * len(COLUMNS))})")
 
 
-def _insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report: PlanReport,
+def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report: PlanReport,
                 known: set[str] | None = None) -> None:
     """Insert the rows whose key is not stored yet (``known``: the stored keys, when the caller
     has them), in one driver executemany with the datetimes converted up front."""
@@ -294,16 +295,20 @@ def plan_agendas(connection: Connection, settings: Settings, now: datetime, repo
             key = agenda_key(connector, ref, day)
             rows[key] = (key, None, connector, "practitioner", ref, "agenda", day.isoformat(), 0, begin, due,
                          "pending", None, None, "email", "", 0, now, now)
-    _insert_new(connection, rows, report)
+    insert_new(connection, rows, report)
 
 
 def plan(settings: Settings, store: Store, now: datetime | None = None) -> PlanReport:
-    """Consume every unread event, then plan the doctors' agendas."""
+    """Follow changed settings, consume every unread event, then plan the doctors' agendas."""
     report = PlanReport()
     if not settings.reminders.enabled:
         return report
     now = now or utcnow()
-    rules = _Rules(settings.reminders)
+    # Plans made with other settings are made again first (imported here: replan builds on this module).
+    from sync.reminders.replan import follow_settings
+
+    follow_settings(settings.reminders, store, now, report)
+    rules = Rules(settings.reminders)
     while True:
         with writer(store.engine) as connection:
             offset = claim_offset(connection, CONSUMER)
@@ -313,7 +318,7 @@ def plan(settings: Settings, store: Store, now: datetime | None = None) -> PlanR
             chunk = _Chunk(connection, rules, now)
             chunk.plan(events)
             report.cancelled += _cancel(connection, chunk.cancel, now)
-            _insert_new(connection, chunk.rows, report, chunk.known)
+            insert_new(connection, chunk.rows, report, chunk.known)
             advance(connection, CONSUMER, events[-1].id)
             report.events += len(events)
     with writer(store.engine) as connection:

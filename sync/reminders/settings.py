@@ -115,6 +115,10 @@ class RemindersSettings(SettingsModel):
                                            description="in the appointment's local time; null switches off")
     min_lead: str = Field("15m", description="a reminder that cannot go out this long before the visit is "
                                              "skipped as `too late`")
+    max_lateness: dict[str, str] = Field(
+        default_factory=dict,
+        description="offset (or `default`) -> how late a reminder may still go out, e.g. {1h: 20m}; "
+                    "unset: a quarter of the offset (3d: 18h, 1d: 6h, 1h: 15m)")
     channels: list[str] = Field(default_factory=lambda: ["sms", "email"],
                                 description="patient channels in order, after the patient's own preference")
     routes: dict[str, str] = Field(default_factory=dict,
@@ -144,6 +148,16 @@ class RemindersSettings(SettingsModel):
     def _check_duration(cls, value: str) -> str:
         _duration(value)
         return value
+
+    @field_validator("max_lateness")
+    @classmethod
+    def _check_lateness(cls, value: dict[str, str]) -> dict[str, str]:
+        out = {}
+        for key, text in value.items():
+            label = key if key == "default" else Offset.parse(str(key)).label
+            _duration(str(text))
+            out[label] = str(text)
+        return out
 
     @field_validator("channels")
     @classmethod
@@ -190,6 +204,29 @@ class RemindersSettings(SettingsModel):
     @property
     def lead(self) -> timedelta:
         return _duration(self.min_lead)
+
+    def lateness(self, offset: Offset) -> timedelta:
+        """How long after its time a reminder at ``offset`` may still go out: a later one
+        would arrive out of place (a "tomorrow" text in the evening of the day before)."""
+        text = self.max_lateness.get(offset.label, self.max_lateness.get("default"))
+        if text is not None:
+            return _duration(text)
+        span = offset.elapsed or timedelta(days=offset.amount)
+        return span / 4
+
+    def plan_basis(self) -> dict[str, object]:
+        """The settings a patient's plan is made from: when one of them changes, pending
+        plans are made again (sync/reminders/replan.py). Channels are chosen at send time,
+        but they are part of the plan the clinic sees, so a change is recorded too."""
+        return {
+            "offsets": list(self.offsets),
+            "types": {name: override.model_dump() for name, override in sorted(self.types.items())},
+            "confirmation": self.confirmation,
+            "quiet_hours": None if self.quiet_hours is None else [self.quiet_hours.start.isoformat(),
+                                                                   self.quiet_hours.end.isoformat()],
+            "min_lead": self.min_lead,
+            "channels": list(self.channels),
+        }
 
     def backoff(self, attempts: int) -> timedelta:
         """The delay after the ``attempts``-th failed try (1, 2, 4, … times the base, capped)."""

@@ -186,9 +186,9 @@ REMIND_EVERY = Schedule.every("30s")
 def remind_job(ctx: ServiceContext) -> JobResult:
     """Send the reminders that are due, as `remind --once` does. A message that failed for
     good is counted, not a job failure (the reminder records its reason)."""
-    report = dispatch(ctx.settings, ctx.store).as_dict()
+    report = dispatch(ctx.settings, ctx.store).as_report()
     return {"sent": report["sent"], "send_failed": report["failed"], "skipped": report["skipped"],
-            "unknown": report["unknown"]}
+            "unknown": report["unknown"], "retrying": report["retrying"], "deferred": report["deferred"]}
 
 
 def reminder_jobs(ctx: ServiceContext) -> list[Job]:

@@ -96,7 +96,7 @@ def test_kill_9_during_dispatch_then_restart(seed: int, postgres_url: str, tmp_p
         assert json.loads(out)["reminders"]["unknown"] == len(unknown)
         # ... and never sent again unless asked.
         _, out, _ = run("remind", "--once", "--json")
-        assert json.loads(out) == {"sent": 0, "failed": 0, "skipped": 0, "unknown": 0}
+        assert json.loads(out) == {"sent": 0, "failed": 0, "skipped": 0, "unknown": 0, "retrying": 0, "deferred": 0}
         assert fake.settle() == accepted
         _, out, _ = run("remind", "--once", "--json", "--resend-unknown")
         assert json.loads(out)["sent"] == len(unknown)

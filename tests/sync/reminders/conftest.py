@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 from notifiers.registry import notifier_kinds
+from sync.reminders.model import REMINDERS
 from sync.settings import Settings, load_settings
 from sync.store import Mapped, Store
 from tests.conftest import ROOT
@@ -72,4 +74,10 @@ def put(store: Store, *appointments: NormalizedAppointment, connector: str = "c1
     store.apply_batch(connector, "run", [Mapped(str(i), a) for i, a in enumerate(appointments)], [], None)
 
 
-__all__ = ["ROOT", "appointment", "put"]
+def states(store: Store) -> dict[str, tuple[str, str | None]]:
+    """Every reminder's key -> (status, reason), in planning order."""
+    with store.engine.connect() as connection:
+        return {r.key: (r.status, r.reason) for r in connection.execute(select(REMINDERS).order_by(REMINDERS.c.id))}
+
+
+__all__ = ["ROOT", "appointment", "put", "states"]

@@ -37,7 +37,7 @@ def test_the_embedded_default_plans_on_sync_and_writes_due_messages_once(
     assert len(written) == first["sent"]
     assert {p.suffix for p in written} <= {".eml", ".json"} and {p.parent.name for p in written} >= {"sms", "email"}
     _, out, _ = run("remind", "--once", "--at", at.astimezone(UTC).isoformat(), "--json")
-    assert json.loads(out) == {"sent": 0, "failed": 0, "skipped": 0, "unknown": 0}
+    assert json.loads(out) == {"sent": 0, "failed": 0, "skipped": 0, "unknown": 0, "retrying": 0, "deferred": 0}
     assert files(outbox) == written
     _, out, _ = run("reminders", "list", "--json", "--status", "sent")
     rows = json.loads(out)
@@ -50,7 +50,7 @@ def test_the_embedded_default_plans_on_sync_and_writes_due_messages_once(
     counts = json.loads(out)["reminders"]
     assert counts["sent"] == first["sent"] and counts["unknown"] == 0
     _, out, _ = run("sync", "--once", "--json")  # nothing changed: nothing new planned
-    assert json.loads(out)["reminders"] == {"planned": 0, "skipped": 0, "cancelled": 0, "events": 0}
+    assert json.loads(out)["reminders"] == {"planned": 0, "skipped": 0, "cancelled": 0, "events": 0, "replanned": 0}
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

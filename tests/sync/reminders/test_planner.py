@@ -40,7 +40,7 @@ def test_a_booking_plans_a_confirmation_and_reminders_and_planning_twice_plans_n
     now = utc("2026-03-01T15:00")
     put(store, appointment("A1", utc("2026-03-09T13:00")))  # 09:00 EDT, the day after the spring change
     report = plan(settings, store, now)
-    assert report.as_dict() == {"planned": 4, "skipped": 0, "cancelled": 0, "events": 1}
+    assert report.as_dict() == {"planned": 4, "skipped": 0, "cancelled": 0, "events": 1, "replanned": 0}
     planned = rows(store)
     assert {k: (r.kind, r.offset, r.due_at) for k, r in planned.items()} == {
         "a1:patient:confirmation:v1": ("confirmation", None, now),
@@ -49,11 +49,13 @@ def test_a_booking_plans_a_confirmation_and_reminders_and_planning_twice_plans_n
         "a1:patient:reminder:1h:v1": ("reminder", "1h", utc("2026-03-09T12:00")),
     }
     assert {r.status for r in planned.values()} == {"pending"}
-    assert plan(settings, store, now).as_dict() == {"planned": 0, "skipped": 0, "cancelled": 0, "events": 0}
+    assert plan(settings, store, now).as_dict() == {
+        "planned": 0, "skipped": 0, "cancelled": 0, "events": 0, "replanned": 0}
     # Even re-reading the whole outbox plans nothing new: every row has a unique key.
     with store.engine.begin() as connection:
         connection.execute(update(EventConsumer.__table__).values(last_event_id=0))  # type: ignore[attr-defined]
-    assert plan(settings, store, now).as_dict() == {"planned": 0, "skipped": 0, "cancelled": 0, "events": 1}
+    assert plan(settings, store, now).as_dict() == {
+        "planned": 0, "skipped": 0, "cancelled": 0, "events": 1, "replanned": 0}
     assert len(rows(store)) == 4
 
 
@@ -156,7 +158,7 @@ def test_booked_and_cancelled_before_planning_sends_nothing(store: Store, remind
     put(store, replace(booked, status="cancelled"))
     put(store, appointment("A2", utc("2026-06-12T15:00"), status="cancelled", patient="P2"))  # imported cancelled
     assert plan(settings, store, utc("2026-06-01T16:00")).as_dict() == {
-        "planned": 0, "skipped": 0, "cancelled": 0, "events": 3}
+        "planned": 0, "skipped": 0, "cancelled": 0, "events": 3, "replanned": 0}
 
 
 def test_type_overrides(store: Store, reminder_settings: SettingsMaker) -> None:

@@ -108,7 +108,7 @@ def test_the_reminder_job_dispatches_with_the_settings(write_settings, store, tm
     outbox = f"notifiers: [{{name: outbox, kind: outbox, directory: {tmp_path / 'outbox'}}}]"
     ctx = ServiceContext(load_settings(write_settings(extra=outbox)), store)
     result = remind_job(ctx)
-    assert result == {"sent": 0, "send_failed": 0, "skipped": 0, "unknown": 0}
+    assert result == {"sent": 0, "send_failed": 0, "skipped": 0, "unknown": 0, "retrying": 0, "deferred": 0}
     assert _failure(result) is None
     wrong = ServiceContext(load_settings(write_settings(extra=outbox + "\nreminders: {routes: {sms: nope}}")), store)
     with pytest.raises(RoutingError, match="no notifier named 'nope'"):
