@@ -239,10 +239,35 @@ class CompiledMapping:
                     mapped = _m(value)
                     return None if mapped is None else _t(mapped)
 
-            self.fields.append(_CompiledField(target, _readers(spec), convert, spec.default, spec.required,
+            default = self._checked_default(target, spec, type_convert)
+            self.fields.append(_CompiledField(target, _readers(spec), convert, default, spec.required,
                                               spec.on_invalid == "drop",
                                               target.endswith("external_id") or target in _TEXT_LIMITS))
         self._utc = _remembering(to_utc, TimeError)  # many appointments share a slot
+
+    def _checked_default(self, target: str, spec: FieldSpec, type_convert: Callable[[Any], Any]) -> Any:
+        """The field's ``default`` (and a ``value`` constant) checked once here: a bad one
+        would otherwise quarantine every record, or store a value nothing can use."""
+        where = f"mapping {self.preset.name}: fields.{target}"
+        for key, given in (("value", spec.value), ("default", spec.default)):
+            if given is None:
+                continue
+            if target == "timezone":
+                try:
+                    zone(str(given))
+                except TimeError as exc:
+                    raise ValueError(f"{where}.{key}: {exc} (e.g. America/Chicago)") from None
+            elif target == "status":
+                word = str(given).strip().lower()
+                if word not in self.status_map and word not in STATUSES:
+                    raise ValueError(f"{where}.{key}: {given!r} is neither in status_map nor a FHIR status "
+                                     f"({sorted(STATUSES)})")
+            elif key == "default":  # a default is a final value: only the type applies, not `map`
+                try:
+                    return type_convert(given)
+                except TransformError as exc:
+                    raise ValueError(f"{where}.default {given!r}: {exc}") from None
+        return spec.default
 
     def required_sources(self) -> frozenset[str]:
         """Top-level columns the required fields read: a file without them is unrecognizable."""
