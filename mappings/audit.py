@@ -121,7 +121,10 @@ def _near_key(path: str, records: Sequence[Mapping[str, Any]]) -> tuple[str, str
             beside = _keys(v for record in records for v in parent(record))
         if not name or name in beside:
             return segments[depth], None  # the key exists; a filter or index found nothing
-        return segments[depth], suggest(name, beside)
+        near = suggest(name, beside)
+        if near is not None and near.lstrip("_") == name.lstrip("_"):
+            near = None  # FHIR's `_start` holds the extensions of `start`: its own optional element
+        return segments[depth], near
     return path, None
 
 
@@ -129,14 +132,19 @@ def audit_paths(preset: MappingPreset, records: Sequence[Mapping[str, Any]], kin
     """Findings for a nested source (FHIR resources, HL7 messages), from sample records."""
     if not records:
         return []
+    pairs = field_paths(preset)
+    found = {path for _, path in pairs if any(compile_values(path)(record) for record in records)}
+    answered = {target for target, path in pairs if path in found}  # one of its paths has a value
     findings: list[Finding] = []
-    for target, path in field_paths(preset):
-        if any(compile_values(path)(record) for record in records):
+    for target, path in pairs:
+        if path in found:
             continue
         segment, near = _near_key(path, records)
         where = f"field {target!r}: path {path!r} finds nothing in {len(records)} sample {kind}(s)"
         if near is not None:
             findings.append(Finding("error", target, path, f"{where}; {segment!r} looks misspelt{_hint(near)}"))
+        elif target in answered:
+            continue  # another of its paths has the value: an alternative for other senders
         elif preset.fields[target].required:
             findings.append(Finding("error", target, path, f"{where} and the field is required"))
         else:

@@ -447,7 +447,13 @@ def _read_preset_data(ref: str, base_dir: Path) -> dict[str, Any]:
         presets = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
         hint = f"no such file {path}" if looks_like_file else f"no preset {ref!r} (presets: {presets})"
         raise ValueError(f"mapping {ref!r}: {hint}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ValueError(f"mapping {ref!r}: {path} is not valid YAML{where}: "
+                         f"{getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(data, dict):
         raise ValueError(f"mapping {ref!r}: {path} is not a YAML mapping")
     parent = data.get("extends")
