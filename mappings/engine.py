@@ -33,14 +33,14 @@ _PATIENT_FIELDS = {"external_id", "name", "phone", "email", "language", "channel
 _PRACTITIONER_FIELDS = {"external_id", "name", "email"}
 TARGETS = frozenset(
     {"external_id", "status", "start", "end", "duration_minutes", "timezone", "type", "location",
-     "source_updated_at"}
+     "source_updated_at", "answer"}
     | {f"patient.{f}" for f in _PATIENT_FIELDS}
     | {f"practitioner.{f}" for f in _PRACTITIONER_FIELDS}
 )
 _DEFAULT_TYPES = {
     "start": "datetime", "end": "datetime", "source_updated_at": "datetime", "duration_minutes": "integer",
     "patient.phone": "phone", "patient.email": "email", "patient.language": "language",
-    "patient.channel": "channel", "practitioner.email": "email",
+    "patient.channel": "channel", "practitioner.email": "email", "answer": "answer",
     "patient.allow_sms": "boolean", "patient.allow_email": "boolean",
 }
 
@@ -396,6 +396,7 @@ class CompiledMapping:
             patient=_patient(values),
             practitioner=_practitioner(values),
             source_updated_at=_updated_utc(updated, tz_name),
+            answer=values.get("answer"),
         )
 
 
