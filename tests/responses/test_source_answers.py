@@ -93,3 +93,32 @@ def test_a_desk_confirmation_stops_the_confirmation_request(desk: Run, drop_dir:
     engine.dispose()
     assert sorted(recorded) == [("source", "desk", "confirm"), ("source", "desk", "decline")]
     assert writebacks == []
+
+
+def test_an_appointment_without_an_answer_hashes_as_before_answers_existed() -> None:
+    """Upgrading must not make every stored appointment look changed (an `updated` event,
+    a calendar patch and a notice each): the hash is the one of the dataclass without `answer`."""
+    from dataclasses import dataclass
+
+    from mappings.model import NormalizedAppointment, NormalizedPatient
+    from sync.hashing import content_hash
+    from sync.store import _appointment_hash
+
+    @dataclass(frozen=True, slots=True)
+    class Before:  # NormalizedAppointment as it was, field for field
+        external_id: str
+        status: str
+        start: datetime
+        end: datetime
+        timezone: str
+        type: str | None = None
+        location: str | None = None
+        patient: Any = None
+        practitioner: Any = None
+        source_updated_at: datetime | None = None
+
+    start = datetime(2026, 3, 9, 14, 30, tzinfo=UTC)
+    fields = ("A1", "booked", start, start + timedelta(minutes=30), "America/New_York", "Checkup", "Main",
+              NormalizedPatient("P1", "Ann Lee", "+12015550100"), None, start)
+    assert _appointment_hash(NormalizedAppointment(*fields)) == content_hash(Before(*fields))
+    assert _appointment_hash(NormalizedAppointment(*fields, answer="accepted")) != content_hash(Before(*fields))
