@@ -143,7 +143,8 @@ def check_connector(settings: Settings, config: ConnectorSettings, limit: int = 
         if connector is not None:
             connector.close()
     if sample is None:
-        result.note = "nothing to sample yet (no file waiting or archived): the mapping was not compared"
+        result.note = ("nothing to sample (no file waiting or archived, or a listener-only source): the mapping "
+                       "was not compared with the source")
         return result
     if sample.columns is not None:
         result.findings = audit_columns(mapping.preset, sample.columns, own_fields(config.mapping, settings.base_dir))
