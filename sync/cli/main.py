@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -225,7 +226,7 @@ def config_validate(ctx: typer.Context) -> None:
         if problems:
             raise ConfigError(problems, str(path))
     except ConfigError as exc:
-        err_console.print(f"[red]{exc.render()}[/red]", highlight=False, markup=False)
+        err_console.print(f"[red]{escape(exc.render())}[/red]", highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
     out_console.print(f"{path}: valid")
 
