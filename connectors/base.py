@@ -103,6 +103,17 @@ class CheckResult:
     detail: str
 
 
+@dataclass(frozen=True)
+class Sample:
+    """A few records read for ``clinicsync check``, without moving a cursor or a file.
+    ``columns``: a flat source's exact columns (CSV header, SQL result set), else None."""
+
+    records: list[RawRecord]
+    source: str  # where they came from, e.g. a file name or "Appointment page 1"
+    columns: list[str] | None = None
+    rejected: list[Rejected] = field(default_factory=list)
+
+
 class Connector(ABC):
     """One module per kind. Subclasses set ``kind`` and ``settings_model``."""
 
@@ -127,6 +138,12 @@ class Connector(ABC):
     @abstractmethod
     def check(self) -> CheckResult:
         """Is the source reachable and readable? Used by ``clinicsync check``."""
+
+    def sample(self, limit: int) -> Sample | None:
+        """A few records as ``fetch`` would give them, reading nothing twice and changing
+        nothing (no cursor, no archived file); None when there is nothing to read yet.
+        A kind that cannot sample raises NotImplementedError (``check`` says so)."""
+        raise NotImplementedError(f"connector kind {self.kind} cannot read a sample")
 
     def writeback(self, action: WritebackAction) -> None:
         """Write a patient's answer back where the source allows it. Raise

@@ -26,6 +26,7 @@ from connectors.base import (
     RawRecord,
     Rejected,
     RetriableConnectorError,
+    Sample,
     WritebackAction,
     WritebackUnsupported,
 )
@@ -37,6 +38,7 @@ from connectors.dropfolder import (
     folder_problem,
     remember,
     resume_point,
+    sample_file,
     settled_files,
 )
 from connectors.text_encoding import MARK_ERRORS, Encoding, FileText, inspect_file
@@ -88,6 +90,17 @@ class CsvDropConnector(Connector):
             return CheckResult(False, problem)
         waiting = len(self._candidates())
         return CheckResult(True, f"drop folder readable, {waiting} file(s) waiting or kept")
+
+    def sample(self, limit: int) -> Sample | None:
+        """The first rows of the first waiting file (else the newest archived one), read the
+        way ``fetch`` reads them; nothing is moved or remembered."""
+        s = self.settings
+        path = sample_file(self.name, s.drop_dir, s.archive_dir, s.pattern)
+        if path is None:
+            return None
+        first = next(self._read_file(inspect_file(path, s.encoding), {}, 0))  # dropped at once: its file closes
+        columns = list(first.records[0].data) if first.records else None
+        return Sample(first.records[:limit], path.name, columns, first.rejected[:limit])
 
     def writeback(self, action: WritebackAction) -> None:
         """Append the answer to the responses file (header first when new). An import reads

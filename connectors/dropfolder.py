@@ -82,3 +82,15 @@ def archive_file(path: Path, archive_dir: Path | None) -> None:
     if target.exists():
         target = archive_dir / f"{path.stem}.{int(time.time())}{path.suffix}"
     shutil.move(str(path), target)
+
+
+def sample_file(connector: str, drop_dir: Path, archive_dir: Path | None, pattern: str) -> Path | None:
+    """The file ``clinicsync check`` reads a sample from: the first waiting in the drop folder
+    (settled or not), else the newest already archived; None when there is none."""
+    waiting = settled_files(connector, drop_dir, pattern, 0)
+    if waiting:
+        return waiting[0]
+    if archive_dir is None or not archive_dir.is_dir():
+        return None
+    archived = [p for p in archive_dir.glob(pattern) if p.is_file() and not p.name.startswith(".")]
+    return max(archived, key=lambda p: p.stat().st_mtime, default=None)

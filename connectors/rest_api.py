@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from connectors.base import Batch, CheckResult, Connector, ConnectorSettings, Cursor
+from connectors.base import Batch, CheckResult, Connector, ConnectorSettings, Cursor, Sample
 from sync.settings_base import SettingsModel
 
 KEY_PREFIX = "csk_"
@@ -68,6 +68,10 @@ class RestApiConnector(Connector):
     def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
         """Nothing to poll: records arrive through the server."""
         return iter(())
+
+    def sample(self, limit: int) -> Sample | None:
+        """Nothing to sample: the records arrive through the server."""
+        return None
 
     def check(self) -> CheckResult:
         return CheckResult(True, f"push source: receives on /api/v1/appointments with {len(self.settings.api_keys)} "

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, column, literal_column, select, table, text
+from sqlalchemy import Connection, Engine, Select, column, literal_column, select, table, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import (
@@ -32,6 +32,7 @@ from connectors.base import (
     FatalConnectorError,
     RawRecord,
     Rejected,
+    Sample,
     WritebackAction,
     WritebackUnsupported,
 )
@@ -280,6 +281,26 @@ class SqlConnector(Connector):
                 return CheckResult(False, f"{detail}; write-back: {problem}")
             detail += "; write-back statement accepted"
         return CheckResult(True, detail)
+
+    def sample(self, limit: int) -> Sample | None:
+        """The first ``limit`` rows of the configured read (its window, from ``initial_cursor``),
+        with the exact columns it returns; the stored cursor is neither read nor moved."""
+        inner = self._statement()
+        sql = f"SELECT * FROM (\n{inner.text}\n) AS {_SOURCE}"
+        limited: Select[Any] = select(literal_column("*")).select_from(
+            text(sql).columns().subquery(_SOURCE + "_sample")).limit(limit)
+        try:
+            with read_only_connection(self.engine, self.settings.timeout) as connection:
+                mysql = is_mysql(connection)
+                result = connection.execute(limited, self._params(inner, None, False))
+                columns = list(result.keys())
+                rows = result.fetchall()
+        except SQLAlchemyError as exc:
+            raise connector_error(self.name, "reading a sample", exc) from None
+        label = self._label()
+        records = [RawRecord({c: plain_value(v, mysql) for c, v in zip(columns, row, strict=True)},
+                             f"{label}:row {number}") for number, row in enumerate(rows, start=1)]
+        return Sample(records, label, columns)
 
     # -- write-back ------------------------------------------------------------------------
     def _writeback_statement(self) -> CheckedStatement:

@@ -33,14 +33,14 @@ _PATIENT_FIELDS = {"external_id", "name", "phone", "email", "language", "channel
 _PRACTITIONER_FIELDS = {"external_id", "name", "email"}
 TARGETS = frozenset(
     {"external_id", "status", "start", "end", "duration_minutes", "timezone", "type", "location",
-     "source_updated_at"}
+     "source_updated_at", "answer"}
     | {f"patient.{f}" for f in _PATIENT_FIELDS}
     | {f"practitioner.{f}" for f in _PRACTITIONER_FIELDS}
 )
 _DEFAULT_TYPES = {
     "start": "datetime", "end": "datetime", "source_updated_at": "datetime", "duration_minutes": "integer",
     "patient.phone": "phone", "patient.email": "email", "patient.language": "language",
-    "patient.channel": "channel", "practitioner.email": "email",
+    "patient.channel": "channel", "practitioner.email": "email", "answer": "answer",
     "patient.allow_sms": "boolean", "patient.allow_email": "boolean",
 }
 
@@ -239,10 +239,35 @@ class CompiledMapping:
                     mapped = _m(value)
                     return None if mapped is None else _t(mapped)
 
-            self.fields.append(_CompiledField(target, _readers(spec), convert, spec.default, spec.required,
+            default = self._checked_default(target, spec, type_convert)
+            self.fields.append(_CompiledField(target, _readers(spec), convert, default, spec.required,
                                               spec.on_invalid == "drop",
                                               target.endswith("external_id") or target in _TEXT_LIMITS))
         self._utc = _remembering(to_utc, TimeError)  # many appointments share a slot
+
+    def _checked_default(self, target: str, spec: FieldSpec, type_convert: Callable[[Any], Any]) -> Any:
+        """The field's ``default`` (and a ``value`` constant) checked once here: a bad one
+        would otherwise quarantine every record, or store a value nothing can use."""
+        where = f"mapping {self.preset.name}: fields.{target}"
+        for key, given in (("value", spec.value), ("default", spec.default)):
+            if given is None:
+                continue
+            if target == "timezone":
+                try:
+                    zone(str(given))
+                except TimeError as exc:
+                    raise ValueError(f"{where}.{key}: {exc} (e.g. America/Chicago)") from None
+            elif target == "status":
+                word = str(given).strip().lower()
+                if word not in self.status_map and word not in STATUSES:
+                    raise ValueError(f"{where}.{key}: {given!r} is neither in status_map nor a FHIR status "
+                                     f"({sorted(STATUSES)})")
+            elif key == "default":  # a default is a final value: only the type applies, not `map`
+                try:
+                    return type_convert(given)
+                except TransformError as exc:
+                    raise ValueError(f"{where}.default {given!r}: {exc}") from None
+        return spec.default
 
     def required_sources(self) -> frozenset[str]:
         """Top-level columns the required fields read: a file without them is unrecognizable."""
@@ -373,6 +398,7 @@ class CompiledMapping:
             patient=_patient(values),
             practitioner=_practitioner(values),
             source_updated_at=_updated_utc(updated, tz_name),
+            answer=values.get("answer"),
         )
 
 
@@ -424,7 +450,13 @@ def _read_preset_data(ref: str, base_dir: Path) -> dict[str, Any]:
         presets = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
         hint = f"no such file {path}" if looks_like_file else f"no preset {ref!r} (presets: {presets})"
         raise ValueError(f"mapping {ref!r}: {hint}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ValueError(f"mapping {ref!r}: {path} is not valid YAML{where}: "
+                         f"{getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(data, dict):
         raise ValueError(f"mapping {ref!r}: {path} is not a YAML mapping")
     parent = data.get("extends")

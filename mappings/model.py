@@ -13,6 +13,7 @@ STATUSES = frozenset({
 # Statuses of an appointment that will (or did) take place: shown in calendars, reminded.
 ACTIVE_STATUSES = frozenset({"proposed", "pending", "booked", "arrived", "checked-in", "fulfilled"})
 CHANNELS = frozenset({"sms", "email", "whatsapp", "none"})
+ANSWERS = frozenset({"accepted", "declined"})  # FHIR participant status, as patients' replies record it
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,9 @@ class NormalizedAppointment:
     patient: NormalizedPatient | None = None
     practitioner: NormalizedPractitioner | None = None
     source_updated_at: datetime | None = None  # aware UTC; guards against out-of-order updates
+    # The patient's answer as the source records it (a desk confirmation): accepted | declined.
+    # Last, so that an appointment without one hashes as before answers existed.
+    answer: str | None = None
 
 
 class MappingError(ValueError):

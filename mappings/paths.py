@@ -17,7 +17,8 @@ _SEGMENT = re.compile(r"([^.\[\]]+)?((?:\[[^\]]*\])*)")
 _BRACKET = re.compile(r"\[([^\]]*)\]")
 
 
-def _split(path: str) -> list[str]:
+def split_path(path: str) -> list[str]:
+    """A path's dot-separated segments, brackets kept whole: ``a[b.c=1].d`` -> ['a[b.c=1]', 'd']."""
     parts, depth, current = [], 0, ""
     for char in path:
         if char == "[":
@@ -101,7 +102,7 @@ def compile_values(path: str) -> Callable[[Any], list[Any]]:
     """Return a function giving every non-empty value at ``path``, lists flattened, in order
     (``name[0].given`` -> ["Peter", "James"])."""
     steps = []
-    for part in _split(path):
+    for part in split_path(path):
         match = _SEGMENT.fullmatch(part)
         if match is None:
             raise ValueError(f"bad path segment {part!r} in {path!r}")

@@ -130,6 +130,21 @@ def as_channel(value: Any) -> str:
     return text
 
 
+_ACCEPTED = {"confirmed", "confirm", "accepted", "accept", "yes", "y", "c", "true", "1"}
+_DECLINED = {"declined", "decline", "refused", "no", "n", "x", "false", "0"}
+
+
+def as_answer(value: Any) -> str:
+    """A patient's answer recorded at the source: confirmed -> accepted, declined -> declined
+    (FHIR participant status). Other words need the field's ``map:``."""
+    text = str(value).strip().lower()
+    if text in _ACCEPTED:
+        return "accepted"
+    if text in _DECLINED:
+        return "declined"
+    raise TransformError("not an answer (confirmed or declined; map the source's words with map:)")
+
+
 def datetime_parser(formats: tuple[str, ...]) -> Callable[[Any], datetime]:
     def as_datetime(value: Any) -> datetime:
         if isinstance(value, datetime):
@@ -215,6 +230,7 @@ def transform_for(kind: str, region: str, datetime_formats: tuple[str, ...]) -> 
         "phone": phone_parser(region),
         "language": as_language,
         "channel": as_channel,
+        "answer": as_answer,
         "datetime": datetime_parser(datetime_formats),
         "duration_seconds": as_minutes_from_seconds,
         "hl7_datetime": as_hl7_datetime,

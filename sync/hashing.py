@@ -10,4 +10,9 @@ import orjson
 
 def content_hash(value: Any) -> str:
     """A stable 128-bit hex digest of dataclasses, dicts, datetimes (orjson-serializable)."""
-    return hashlib.blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+    return content_hash_bytes(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+
+
+def content_hash_bytes(data: bytes) -> str:
+    """The digest of already serialized data (what ``content_hash`` computes of its JSON)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()

@@ -69,6 +69,9 @@ class Appointment(SQLModel, table=True):
     # Set by responses, never by a sync, so a re-import does not erase it.
     participation: str | None = Field(default=None, max_length=16)
     participation_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # What the source itself says the patient answered (a mapping's `answer:`), as a sync
+    # stores it; sync/responses/source_answers.py records it as the answer once per version.
+    source_answer: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 

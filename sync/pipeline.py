@@ -15,6 +15,7 @@ from sync.calendar.push import calendar_stage
 from sync.engine import BatchCallback, RunReport, sync_once
 from sync.reminders.planner import planning_stage
 from sync.reminders.queries import reminder_counts
+from sync.responses.source_answers import source_answers_stage
 from sync.responses.writeback import writeback_stage, writeback_status
 from sync.settings import Settings
 from sync.store import Store
@@ -32,8 +33,8 @@ class Stage:
 
 def stages() -> list[Stage]:
     """The stages in order. Later issues append theirs here."""
-    return [Stage("calendar", calendar_stage), Stage("reminders", planning_stage),
-            Stage("writeback", writeback_stage)]
+    return [Stage("calendar", calendar_stage), Stage("source_answers", source_answers_stage),
+            Stage("reminders", planning_stage), Stage("writeback", writeback_stage)]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ def list_appointments(store: Store, start: datetime | None = None, end: datetime
                       doctor_email: str | None = None, include_deleted: bool = False) -> list[dict[str, Any]]:
     query = (
         select(A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type,
-               A.version, A.deleted_at, P.external_id.label("p_id"), P.name.label("p_name"),
+               A.version, A.deleted_at, A.participation, P.external_id.label("p_id"), P.name.label("p_name"),
                P.phone, P.email.label("p_email"), P.language, P.channel, D.external_id.label("d_id"),
                D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"))
         .select_from(Appointment.__table__)  # type: ignore[attr-defined]
@@ -63,6 +63,7 @@ def list_appointments(store: Store, start: datetime | None = None, end: datetime
             "language": r.language, "channel": r.channel},
         "practitioner": None if r.d_id is None else {"id": r.d_id, "name": r.d_name, "email": r.d_email},
         "location": r.location,
+        "answer": r.participation,  # the patient's answer (a reply, a link, or the source's own record)
     } for r in rows]
 
 

@@ -19,7 +19,7 @@ from mappings.model import ACTIVE_STATUSES, NormalizedAppointment, NormalizedPat
 from sync.bulk import insert_rows, select_in
 from sync.changes import Change, Stored, classify
 from sync.db import ensure_schema, make_engine
-from sync.hashing import content_hash
+from sync.hashing import content_hash, content_hash_bytes
 from sync.model import (
     Appointment,
     ConnectorState,
@@ -132,7 +132,16 @@ def _older(new: NormalizedAppointment, old: NormalizedAppointment) -> bool:
             and new.source_updated_at < old.source_updated_at)
 
 
+_NO_ANSWER = b',"answer":null}'
+
+
 def _appointment_hash(appointment: NormalizedAppointment) -> str:
+    """Without an answer, the hash of the appointment as it was before answers were mapped:
+    upgrading then changes no stored hash, so it announces and pushes nothing."""
+    if appointment.answer is None:
+        text = orjson.dumps(appointment)
+        if text.endswith(_NO_ANSWER):
+            return content_hash_bytes(text[: -len(_NO_ANSWER)] + b"}")
     return content_hash(appointment)
 
 
@@ -411,6 +420,7 @@ def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, no
         "content_hash": new_hash,
         "version": version,
         "source_updated_at": a.source_updated_at,
+        "source_answer": a.answer,
         "created_at": now,
         "updated_at": now,
     }

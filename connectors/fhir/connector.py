@@ -22,6 +22,7 @@ from connectors.base import (
     RawRecord,
     Rejected,
     RetriableConnectorError,
+    Sample,
     WritebackAction,
     WritebackUnsupported,
 )
@@ -163,6 +164,17 @@ class FhirConnector(Connector):
             position = f"Appointment/{rid}/_history/{version}" if version else f"Appointment/{rid}"
             records.append(RawRecord(data, position, record_id=rid))
         return records, rejected, already
+
+    # -- sample -------------------------------------------------------------------------
+    def sample(self, limit: int) -> Sample | None:
+        """One page of ``limit`` Appointments of the date window (with its includes), shaped
+        as ``fetch`` shapes them; the stored cursor is neither read nor moved."""
+        probe = FhirCursor(mode="date-window", overlap=timedelta(0))
+        params = [(k, v) for k, v in self.search_params(probe) if k != "_count"]
+        bundle, _ = self.client.get_json("Appointment", [("_count", str(limit)), *params])
+        listing = Listing(started=utcnow(), overlap=timedelta(0))
+        records, rejected, _ = self._page(bundle, listing, probe, ReferenceResolver(self.client))
+        return Sample(records[:limit], "Appointment page 1", None, rejected)
 
     # -- check --------------------------------------------------------------------------
     def check(self) -> CheckResult:

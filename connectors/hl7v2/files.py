@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from connectors.base import Batch, CheckResult, Connector, Cursor, RawRecord, Rejected
+from connectors.base import Batch, CheckResult, Connector, Cursor, RawRecord, Rejected, Sample
 from connectors.dropfolder import (
     archive_file,
     drop_cursor,
@@ -20,6 +20,7 @@ from connectors.dropfolder import (
     folder_problem,
     remember,
     resume_point,
+    sample_file,
     settled_files,
 )
 from connectors.hl7v2.parse import Hl7ParseError, ParsedMessage, decode, parse_message, split_messages, type_problem
@@ -43,6 +44,18 @@ class Hl7v2Connector(Connector):
                 return CheckResult(False, problem)
             parts.append(f"drop folder readable, {len(self._candidates())} file(s) waiting or kept")
         return CheckResult(True, "; ".join(parts))
+
+    def sample(self, limit: int) -> Sample | None:
+        """The first messages of the first waiting batch file (else the newest archived one);
+        nothing is moved or remembered. A listener-only connector has nothing to sample."""
+        s = self.settings
+        if s.drop_dir is None:
+            return None
+        path = sample_file(self.name, s.drop_dir, s.archive_dir, s.pattern)
+        if path is None:
+            return None
+        first = next(self._read_file(path, file_digest(path), {}, 0))  # dropped at once: its file closes
+        return Sample(first.records[:limit], path.name, None, first.rejected[:limit])
 
     def _candidates(self) -> list[Path]:
         s = self.settings

@@ -45,10 +45,10 @@ def list_command(
     if json_output:
         print_json(rows)
         return
-    table = Table("start (UTC)", "zone", "status", "doctor", "patient", "type", "id")
+    table = Table("start (UTC)", "zone", "status", "answer", "doctor", "patient", "type", "id")
     for row in rows:
         doctor_name = (row["practitioner"] or {}).get("name") or ""
         patient_id = (row["patient"] or {}).get("id") or ""
-        table.add_row(row["start"], row["timezone"], row["status"], doctor_name, patient_id, row["type"] or "",
-                      f"{row['connector']}:{row['external_id']}")
+        table.add_row(row["start"], row["timezone"], row["status"], row["answer"] or "", doctor_name, patient_id,
+                      row["type"] or "", f"{row['connector']}:{row['external_id']}")
     out_console.print(table)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connectors.registry import build_connector
 from sync import db
 from sync.cli import api, appointments, calendar, fhir, hl7, quarantine, remind, reminders, run, serve, templates, ui
 from sync.cli.context import (
@@ -28,7 +28,9 @@ from sync.engine import BatchCallback, RunReport
 from sync.logs import configure_logging
 from sync.pipeline import run_once, status_sections
 from sync.queries import connector_status
+from sync.responses.reply_paths import ReplyProblem, reply_problems
 from sync.settings import config_path, json_schema, load_settings
+from sync.source_check import SAMPLE_SIZE, SourceCheck, check_connector, mapping_problems
 from sync.store import Counts
 
 app = typer.Typer(help="clinicsync: appointments from clinic systems to calendars and patients.",
@@ -79,31 +81,57 @@ def main(
 
 
 @app.command()
-def check(ctx: typer.Context) -> None:
-    """Validate settings, open the store, and test each connector's source."""
+def check(
+    ctx: typer.Context,
+    sample: Annotated[int, typer.Option(min=1, max=500, help="records to read from each source")] = SAMPLE_SIZE,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Validate settings, open the store, read a sample of each connector's source and map
+    it (no cursor moves), and check that messages asking for a reply can be answered.
+    Exits 1 on any error; warnings alone pass."""
     context = app_context(ctx)
     settings = context.settings
-    table = Table("part", "ok", "detail")
-    failed = False
+    store: dict[str, Any] = {"ok": True, "detail": settings.store.url.split("@")[-1]}
     try:
         _ = context.store
-        table.add_row("store", "yes", settings.store.url.split("@")[-1])
     except Exception as exc:  # report, do not crash: this is the diagnosis command
-        failed = True
-        table.add_row("store", "[red]no[/red]", f"{type(exc).__name__}: {exc}")
-    for config in settings.connectors:
-        try:
-            connector = build_connector(config)
-            result = connector.check()
-            connector.close()
-            ok, detail = result.ok, result.detail
-        except Exception as exc:
-            ok, detail = False, f"{type(exc).__name__}: {exc}"
-        failed |= not ok
-        table.add_row(f"connector {config.name} ({config.kind})", "yes" if ok else "[red]no[/red]", detail)
-    out_console.print(table)
+        store = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
+    results = [check_connector(settings, config, sample) for config in settings.connectors]
+    replies = reply_problems(settings)
+    failed = not store["ok"] or any(not r.ok for r in results) or any(p.level == "error" for p in replies)
+    if json_output:
+        print_json({"ok": not failed, "store": store, "connectors": [r.as_dict() for r in results],
+                    "replies": [{"level": p.level, "message": p.message} for p in replies]})
+    else:
+        _print_check(store, results, replies)
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _print_check(store: dict[str, Any], results: list[SourceCheck], replies: list[ReplyProblem]) -> None:
+    table = Table("part", "ok", "detail")
+    table.add_row("store", "yes" if store["ok"] else "[red]no[/red]", str(store["detail"]))
+    for r in results:
+        table.add_row(f"connector {r.connector} ({r.kind})", "yes" if r.ok else "[red]no[/red]",
+                      "; ".join(r.problems) or r.reached)
+    out_console.print(table)
+
+    def say(text: str) -> None:
+        out_console.print(text, soft_wrap=True, highlight=False, markup=False)
+
+    for r in results:
+        if r.sample_source is not None:
+            reasons = ", ".join(f"{reason} x{count}" for reason, count in r.quarantined.most_common())
+            say(f"{r.connector}: sample of {r.sampled} from {r.sample_source}: {r.mapped} mapped, "
+                f"{r.sampled - r.mapped} quarantined" + (f" ({reasons})" if reasons else ""))
+            if r.empty_fields:
+                say(f"{r.connector}: empty on every sampled record: {', '.join(r.empty_fields)}")
+        for finding in r.findings:
+            say(f"{r.connector}: {finding.level}: {finding.message}")
+        if r.note:
+            say(f"{r.connector}: {r.note}")
+    for problem in replies:
+        say(f"replies: {problem.level}: {problem.message}")
 
 
 def _progress_callback(progress: Progress) -> BatchCallback:
@@ -194,9 +222,12 @@ def config_validate(ctx: typer.Context) -> None:
     """Validate the settings file and say so."""
     path = config_path(app_context(ctx).config)
     try:
-        load_settings(path)
+        settings = load_settings(path)
+        problems = mapping_problems(settings)
+        if problems:
+            raise ConfigError(problems, str(path))
     except ConfigError as exc:
-        err_console.print(f"[red]{exc.render()}[/red]", highlight=False)
+        err_console.print(f"[red]{escape(exc.render())}[/red]", highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
     out_console.print(f"{path}: valid")
 

@@ -37,6 +37,7 @@ from notifiers.base import (
 )
 from notifiers.registry import build_notifier, notifier_kinds
 from sync.model import Appointment, Location, Patient, Practitioner
+from sync.reminders.answered import answered_skip
 from sync.reminders.compose import Composer, Draft, Visit
 from sync.reminders.model import DELIVERIES, OPT_OUTS, REMINDERS
 from sync.reminders.ratelimit import TokenBucket
@@ -402,6 +403,9 @@ class Dispatcher:
                 return "skip", "superseded"
             if self.now > self._send_by(row, a.timezone):
                 return "skip", "too late"
+        answered = answered_skip(row.kind, row.recipient, a)
+        if answered:
+            return "skip", answered
         start = row.starts_at if row.kind == "cancelled" and row.starts_at else a.start_utc
         latest = start - self.config.lead if row.kind == "reminder" else start
         if row.recipient == "practitioner":

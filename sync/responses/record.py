@@ -68,8 +68,10 @@ def awaiting_appointment(connection: Connection, patients: list[Any], now: datet
 
 
 def apply_answer(connection: Connection, settings: Settings, appointment: Any, action: Action,
-                 now: datetime) -> None:
-    """Record accepted/declined on the appointment and everything that follows from it."""
+                 now: datetime, *, from_source: bool = False) -> None:
+    """Record accepted/declined on the appointment and everything that follows from it.
+    ``from_source``: the source itself recorded it (a desk confirmation), so it is neither
+    written back nor announced to the doctor — the clinic's own system already shows it."""
     status = PARTICIPATION[action]
     connection.execute(update(A).where(A.c.id == appointment.id).values(participation=status, participation_at=now))
     config = settings.responses
@@ -78,9 +80,9 @@ def apply_answer(connection: Connection, settings: Settings, appointment: Any, a
             connection.execute(update(R).where(
                 R.c.appointment_id == appointment.id, R.c.recipient == "patient", R.c.status == "pending").values(
                 status="cancelled", reason="the patient declined", updated_at=now))
-        if config.notify_practitioner and appointment.practitioner_ref:
+        if config.notify_practitioner and appointment.practitioner_ref and not from_source:
             _notify_practitioner(connection, appointment, now)
-    if config.writeback:
+    if config.writeback and not from_source:
         connection.execute(insert(WRITEBACKS).values(
             appointment_id=appointment.id, connector=appointment.connector, external_id=appointment.external_id,
             patient_ref=appointment.patient_ref, participant_status=status,

@@ -1,0 +1,73 @@
+"""Answers the source already has: a mapping's ``answer:`` (a desk confirmation, a
+"confirmed" column) becomes the appointment's answer through the same path as a patient's
+reply (sync/responses/record.py), with the connector as its sender and channel ``source``.
+
+A pipeline stage after the connectors: each appointment version whose source answer is not
+yet recorded gets one Response row (provider id ``source:<id>:v<version>:<answer>``, unique,
+so a second worker or a rerun records nothing twice). A later patient reply that differs
+wins until the source changes the appointment again. The source is never written back to,
+and the doctor is not told: the clinic's system already shows the answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy import insert, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from sync.model import Appointment
+from sync.reminders.txn import writer
+from sync.responses.keywords import Action
+from sync.responses.model import RESPONSES
+from sync.responses.record import apply_answer
+from sync.settings import Settings
+from sync.store import Store
+from sync.types import utcnow
+
+A = Appointment.__table__  # type: ignore[attr-defined]
+ACTIONS: dict[str, Action] = {"accepted": "confirm", "declined": "decline"}
+log = structlog.get_logger("clinicsync.responses")
+
+
+def _key(appointment: Any) -> str:
+    return f"source:{appointment.id}:v{appointment.version}:{appointment.source_answer}"
+
+
+def record_source_answers(settings: Settings, store: Store) -> int:
+    """Record every source answer not recorded yet for its appointment's version."""
+    if not settings.responses.enabled:
+        return 0
+    now = utcnow()
+    recorded = 0
+    with store.engine.connect() as connection:
+        candidates = connection.execute(select(A).where(
+            A.c.source_answer.in_(list(ACTIONS)), A.c.deleted_at.is_(None),
+            or_(A.c.participation.is_(None), A.c.participation != A.c.source_answer))).all()
+        keys = {_key(a) for a in candidates}
+        done = set(connection.execute(select(RESPONSES.c.provider_id).where(
+            RESPONSES.c.provider_id.in_(keys))).scalars()) if keys else set()
+    for appointment in candidates:
+        key = _key(appointment)
+        if key in done:
+            continue  # recorded for this version; a later reply of the patient's stands
+        try:
+            with writer(store.engine) as connection:
+                connection.execute(insert(RESPONSES).values(
+                    channel="source", sender=appointment.connector, body=None, language=None,
+                    action=ACTIONS[appointment.source_answer], outcome="applied", appointment_id=appointment.id,
+                    reminder_id=None, provider_id=key, received_at=now))
+                apply_answer(connection, settings, appointment, ACTIONS[appointment.source_answer], now,
+                             from_source=True)
+        except IntegrityError:  # another worker recorded it first
+            continue
+        recorded += 1
+    if recorded:
+        log.info("responses.source_answers", recorded=recorded)
+    return recorded
+
+
+def source_answers_stage(settings: Settings, store: Store, run_id: str) -> dict[str, Any]:
+    """The pipeline stage: runs after the connectors, before reminders are planned."""
+    return {"recorded": record_source_answers(settings, store)}

@@ -1,0 +1,124 @@
+"""Answers the source already has: a mapping's `answer:` (a desk confirmation) is recorded
+as the appointment's answer through the reply path, stops the confirmation request, shows
+in `appointments list`, is recorded once per version, and is never written back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from mappings.engine import load_mapping
+from mappings.model import MappingError
+from sync.db import make_engine
+from sync.demo import generate_rows
+from sync.responses.model import RESPONSES, WRITEBACKS
+from tests.connectors.test_csv_drop import COLUMNS, TOMORROW, write_drop
+
+MAPPING = """\
+name: desk
+extends: csv_default
+fields:
+  answer: {from: confirmed, map: {Y: confirmed, N: declined, "?": null}}
+"""
+Run = Callable[..., tuple[int, str, str]]
+
+
+def rows(first: int, answers: list[str]) -> list[dict[str, str]]:
+    good = [{**r, "patient_channel": "email"} for r in generate_rows(TOMORROW, days=7)[:-6]
+            if (r["end"] or r["duration_minutes"]) and r["patient_email"]]
+    return [{**row, "status": "scheduled", "appointment_id": f"A{first + i}", "confirmed": answer}
+            for i, (row, answer) in enumerate(zip(good, answers, strict=False))]
+
+
+@pytest.mark.parametrize(("word", "answer"), [("Y", "accepted"), ("n", "declined"), ("?", None), ("", None)])
+def test_the_answer_target_reads_confirmed_and_declined(word: str, answer: str | None, tmp_path: Path) -> None:
+    path = tmp_path / "desk.yaml"
+    path.write_text(MAPPING)
+    mapping = load_mapping(str(path), "America/New_York", "US")
+    [row] = rows(1, [word])
+    assert mapping.apply(row).answer == answer
+
+
+def test_an_unknown_answer_word_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "desk.yaml"
+    path.write_text("name: d\nextends: csv_default\nfields:\n  answer: {from: confirmed}\n")
+    [row] = rows(1, ["maybe"])
+    with pytest.raises(MappingError) as caught:
+        load_mapping(str(path), "UTC", "US").apply(row)
+    assert caught.value.field == "answer" and "maybe" not in str(caught.value)
+
+
+@pytest.fixture
+def desk(tmp_path: Path, drop_dir: Path, write_settings: Callable[..., Path], cli: Any) -> Run:
+    (tmp_path / "desk.yaml").write_text(MAPPING)
+    run: Run = cli(write_settings(f"- name: desk\n  kind: csv\n  mapping: {tmp_path / 'desk.yaml'}\n"
+                                  f"  drop_dir: {drop_dir}\n  settle_seconds: 0\n",
+                                  extra=f"notifiers:\n  - {{name: outbox, kind: outbox, "
+                                        f"directory: {tmp_path / 'out'}}}\n"))
+    run("db", "upgrade")
+    return run
+
+
+def answers(run: Run) -> dict[str, str | None]:
+    return {a["external_id"]: a["answer"] for a in json.loads(run("appointments", "list", "--json")[1])}
+
+
+def test_a_desk_confirmation_stops_the_confirmation_request(desk: Run, drop_dir: Path, store_url: str) -> None:
+    write_drop(drop_dir, "1.csv", rows(1, [""]), columns=[*COLUMNS, "confirmed"])
+    desk("sync", "--once")  # go-live: what exists is recorded
+    write_drop(drop_dir, "2.csv", rows(10, ["Y", "", "N"]), columns=[*COLUMNS, "confirmed"])
+    _, out, _ = desk("sync", "--once", "--json")
+    assert json.loads(out)["source_answers"] == {"recorded": 2}
+    assert answers(desk) | {"A1": None} == {"A1": None, "A10": "accepted", "A11": None, "A12": "declined"}
+    noon = (datetime.now(UTC) + timedelta(hours=1)).replace(hour=17, minute=0).isoformat()
+    desk("remind", "--once", "--at", noon)
+    confirmations = {r["appointment"]: r for r in json.loads(desk("reminders", "list", "--json")[1])
+                     if r["kind"] == "confirmation"}
+    asked = {key.split(":")[-1]: r for key, r in confirmations.items()}
+    outcome = {key: (r["status"], r["reason"]) for key, r in asked.items() if key != "A1"}
+    assert outcome == {"A10": ("skipped", "already answered (accepted)"), "A11": ("sent", None),
+                       "A12": ("skipped", "already answered (declined)")}
+    # recorded once, through the reply path, from the connector, and never written back
+    desk("sync", "--once")
+    engine = make_engine(store_url)
+    with engine.connect() as connection:
+        recorded = connection.execute(select(RESPONSES.c.channel, RESPONSES.c.sender, RESPONSES.c.action)).all()
+        writebacks = connection.execute(select(WRITEBACKS)).all()
+    engine.dispose()
+    assert sorted(recorded) == [("source", "desk", "confirm"), ("source", "desk", "decline")]
+    assert writebacks == []
+
+
+def test_an_appointment_without_an_answer_hashes_as_before_answers_existed() -> None:
+    """Upgrading must not make every stored appointment look changed (an `updated` event,
+    a calendar patch and a notice each): the hash is the one of the dataclass without `answer`."""
+    from dataclasses import dataclass
+
+    from mappings.model import NormalizedAppointment, NormalizedPatient
+    from sync.hashing import content_hash
+    from sync.store import _appointment_hash
+
+    @dataclass(frozen=True, slots=True)
+    class Before:  # NormalizedAppointment as it was, field for field
+        external_id: str
+        status: str
+        start: datetime
+        end: datetime
+        timezone: str
+        type: str | None = None
+        location: str | None = None
+        patient: Any = None
+        practitioner: Any = None
+        source_updated_at: datetime | None = None
+
+    start = datetime(2026, 3, 9, 14, 30, tzinfo=UTC)
+    fields = ("A1", "booked", start, start + timedelta(minutes=30), "America/New_York", "Checkup", "Main",
+              NormalizedPatient("P1", "Ann Lee", "+12015550100"), None, start)
+    assert _appointment_hash(NormalizedAppointment(*fields)) == content_hash(Before(*fields))
+    assert _appointment_hash(NormalizedAppointment(*fields, answer="accepted")) != content_hash(Before(*fields))
