@@ -4,6 +4,13 @@ function from a raw record to a NormalizedAppointment, or a MappingError.
 A field with several ``from:`` paths (and ``concat:`` as the last resort) takes the first
 that gives a usable value: an empty value, one the value ``map`` turns into null, or
 (with ``on_invalid: drop``) one that does not convert, passes over to the next.
+
+The rule for unusable data: what an appointment cannot exist without (its id, start, end,
+status, zone, and the ids of its patient and practitioner) quarantines the record; any
+other field defaults to ``on_invalid: drop``, so one odd phone number or vendor language
+code never keeps a patient's appointments out of the calendar. A dropped value leaves a
+data-quality note on the appointment (``NormalizedAppointment.notes``) naming the field
+and the problem, shown with the appointment instead of in the quarantine.
 """
 
 from __future__ import annotations
@@ -45,6 +52,32 @@ _DEFAULT_TYPES = {
 }
 
 
+# Fields an appointment cannot be stored or scheduled without: an unusable value here
+# quarantines the record. Every other field is optional (dropped with a note).
+CORE_FIELDS = frozenset({"external_id", "status", "start", "end", "duration_minutes", "timezone",
+                         "patient.external_id", "practitioner.external_id"})
+# Fields whose values are vocabulary, never patient data: a reason may quote them.
+QUOTABLE_FIELDS = frozenset({"status", "patient.language", "patient.channel", "patient.allow_sms",
+                             "patient.allow_email", "duration_minutes"})
+_QUOTE_LIMIT = 40
+
+
+def quoted(target: str, value: Any) -> str:
+    """`` 'value'`` for a field whose values are vocabulary (clipped), else nothing: a reason
+    names the value only when it cannot be patient data."""
+    if target not in QUOTABLE_FIELDS:
+        return ""
+    text = str(value).strip()
+    if len(text) > _QUOTE_LIMIT:
+        text = text[:_QUOTE_LIMIT - 1] + "…"
+    return f" {text!r}"
+
+
+# The key under which a connector hands its own data-quality notes on a raw record (e.g.
+# "practitioner: read answered 403, name from the appointment's display").
+CONNECTOR_NOTES = "_notes"
+
+
 # The store's column sizes. An identifier that does not fit cannot be cut without
 # colliding with another, so it is refused; free text is shortened.
 _ID_LIMIT = 255
@@ -75,8 +108,13 @@ class FieldSpec(BaseModel):
         None, description="value map, matched case-insensitively; null passes over to the next path")
     default: Any = None
     required: bool = False
-    on_invalid: Literal["quarantine", "drop"] = Field(
-        "quarantine", description="quarantine the record, or drop just this value (the next path is tried)")
+    fix: str | None = Field(None, description="how to fix a record that lacks this required field, "
+                                              "added to its quarantine reason")
+    on_invalid: Literal["quarantine", "drop"] | None = Field(
+        None, description="quarantine the record, or drop just this value (the next path is tried; with "
+                          "none left the field is absent and the appointment carries a data-quality note). "
+                          "Default: quarantine for required and core fields (id, status, times, zone), "
+                          "drop for every other field")
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
@@ -110,6 +148,7 @@ class _CompiledField:
     required: bool
     drop_invalid: bool
     fitted: bool = False  # has a column limit (see _fit)
+    fix: str | None = None  # added to the reason when a required value is missing
 
 
 # Conversions worth remembering per distinct raw value: a feed repeats each patient's
@@ -195,13 +234,14 @@ def _readers(spec: FieldSpec) -> tuple[Callable[[Any], Any], ...]:
     return tuple(readers)
 
 
-def _value_mapper(table: dict[str, Any]) -> Callable[[Any], Any]:
+def _value_mapper(table: dict[str, Any], target: str) -> Callable[[Any], Any]:
     lowered = {str(k).strip().lower(): v for k, v in table.items()}
 
     def convert(value: Any) -> Any:
         key = str(value).strip().lower()
         if key not in lowered:
-            raise TransformError("value not in the mapping's value map")
+            raise TransformError(f"value{quoted(target, value)} not in the mapping's value map "
+                                 f"(add it under `{target}: map:` in a site mapping that extends this one)")
         return lowered[key]
 
     return convert
@@ -232,16 +272,19 @@ class CompiledMapping:
                 type_convert = _memoized(type_convert)
             convert = type_convert
             if spec.map is not None:
-                mapper = _value_mapper(spec.map)
+                mapper = _value_mapper(spec.map, target)
 
                 def convert(value: Any, _m: Callable[[Any], Any] = mapper,
                             _t: Callable[[Any], Any] = type_convert) -> Any:
                     mapped = _m(value)
                     return None if mapped is None else _t(mapped)
 
+            on_invalid = spec.on_invalid or (
+                "quarantine" if spec.required or target in CORE_FIELDS else "drop")
             self.fields.append(_CompiledField(target, _readers(spec), convert, spec.default, spec.required,
-                                              spec.on_invalid == "drop",
-                                              target.endswith("external_id") or target in _TEXT_LIMITS))
+                                              on_invalid == "drop",
+                                              target.endswith("external_id") or target in _TEXT_LIMITS,
+                                              spec.fix))
         self._utc = _remembering(to_utc, TimeError)  # many appointments share a slot
 
     def required_sources(self) -> frozenset[str]:
@@ -263,10 +306,13 @@ class CompiledMapping:
         return None
 
     @staticmethod
-    def _value(field: _CompiledField, record: Mapping[str, Any]) -> tuple[Any, bool]:
-        """The first usable value of the field's paths, and whether any value was there."""
+    def _value(field: _CompiledField, record: Mapping[str, Any]) -> tuple[Any, bool, str | None]:
+        """The first usable value of the field's paths, whether any value was there, and why
+        the last value that did not convert was dropped (when none was usable)."""
         seen = False
+        dropped: str | None = None
         for read in field.reads:
+            raw = None
             try:  # a reader may convert too (date + time)
                 raw = read(record)
                 if _empty(raw):
@@ -276,20 +322,23 @@ class CompiledMapping:
             except TransformError as exc:
                 seen = True
                 if field.drop_invalid:
+                    dropped = _dropped_note(field.target, exc, raw)
                     continue
                 raise MappingError(field.target, str(exc)) from None
             if value is not None:  # a value map's null: nothing here, try the next path
-                return value, seen
-        return None, seen
+                return value, seen, None
+        return None, seen, dropped
 
-    def _extract(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """Every field's value. The hot loop of an import: ``_value`` inlined for the common
-        case of one path, which is the same rule for a single reader."""
+    def _extract(self, record: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+        """Every field's value; a dropped optional value adds its note to ``notes``. The hot
+        loop of an import: ``_value`` inlined for the common case of one path, which is the
+        same rule for a single reader."""
         values: dict[str, Any] = {}
         for field in self.fields:
             if len(field.reads) == 1 and field.convert is not None:
                 seen = False
                 value = None
+                raw = None
                 try:
                     raw = field.reads[0](record)
                     if raw is not None and not (isinstance(raw, str) and not raw.strip()):
@@ -299,11 +348,15 @@ class CompiledMapping:
                     seen = True
                     if not field.drop_invalid:
                         raise MappingError(field.target, str(exc)) from None
+                    notes.append(_dropped_note(field.target, exc, raw))
             else:
-                value, seen = self._value(field, record)
+                value, seen, dropped = self._value(field, record)
+                if dropped is not None and value is None:
+                    notes.append(dropped)
             if value is None:
                 if field.required:
-                    raise MappingError(field.target, "no usable value (required)" if seen else "missing (required)")
+                    reason = "no usable value (required)" if seen else "missing (required)"
+                    raise MappingError(field.target, f"{reason}: {field.fix}" if field.fix else reason)
                 if field.default is not None:
                     values[field.target] = field.default
                 continue
@@ -323,7 +376,8 @@ class CompiledMapping:
             return self.status_map[key]
         if key in STATUSES:
             return key
-        raise MappingError("status", "unknown status word (add it to the mapping's status_map)")
+        raise MappingError("status", f"unknown status word{quoted('status', value)} (add it to the mapping's "
+                                     "status_map, or map it under `status: map:`)")
 
     def _to_utc(self, value: datetime, tz_name: str, target: str) -> datetime:
         """``to_utc``, remembered per wall-clock time and zone."""
@@ -334,7 +388,11 @@ class CompiledMapping:
         return result
 
     def apply(self, record: Mapping[str, Any]) -> NormalizedAppointment:
-        values = self._extract(record)
+        notes: list[str] = []
+        values = self._extract(record, notes)
+        stated = record.get(CONNECTOR_NOTES)
+        if isinstance(stated, (list, tuple)):  # what the connector itself noted (e.g. a stub)
+            notes.extend(str(n) for n in stated)
         external_id = values.get("external_id")
         if not external_id:
             raise MappingError("external_id", "missing")
@@ -371,7 +429,14 @@ class CompiledMapping:
             patient=_patient(values),
             practitioner=_practitioner(values),
             source_updated_at=_updated_utc(updated, tz_name),
+            notes=tuple(notes),
         )
+
+
+def _dropped_note(target: str, exc: TransformError, raw: Any) -> str:
+    """The data-quality note for an optional value that was dropped: the field, the problem
+    and, for vocabulary fields only, the value."""
+    return f"{target}: dropped{quoted(target, raw)} ({exc})"
 
 
 def _updated_utc(value: Any, tz_name: str) -> datetime | None:

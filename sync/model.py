@@ -69,6 +69,9 @@ class Appointment(SQLModel, table=True):
     # Set by responses, never by a sync, so a re-import does not erase it.
     participation: str | None = Field(default=None, max_length=16)
     participation_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # Data-quality notes from the last import, one per line (optional values that were dropped
+    # or stood in for, e.g. a vendor language code). Never patient data.
+    quality_notes: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 

@@ -7,6 +7,7 @@ nothing at all. Bulk selects and executemany keep it fast on large imports.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -132,8 +133,23 @@ def _older(new: NormalizedAppointment, old: NormalizedAppointment) -> bool:
             and new.source_updated_at < old.source_updated_at)
 
 
+_HASHED_FIELDS = tuple(f.name for f in fields(NormalizedAppointment) if f.name != "notes")
+
+
 def _appointment_hash(appointment: NormalizedAppointment) -> str:
+    """The content hash; data-quality notes count only when there are some, so an
+    appointment without notes hashes as it did before notes existed (no mass re-update)."""
+    if not appointment.notes:
+        # orjson writes a dataclass's fields in declaration order (OPT_SORT_KEYS leaves them be):
+        # the same fields, in the same order, unsorted, give the same bytes as before.
+        view = {name: getattr(appointment, name) for name in _HASHED_FIELDS}
+        return hashlib.blake2b(orjson.dumps(view), digest_size=16).hexdigest()
     return content_hash(appointment)
+
+
+def notes_text(notes: Sequence[str]) -> str | None:
+    """Data-quality notes as stored: one per line, or NULL when there are none."""
+    return "\n".join(notes) or None
 
 
 class Store:
@@ -411,6 +427,7 @@ def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, no
         "content_hash": new_hash,
         "version": version,
         "source_updated_at": a.source_updated_at,
+        "quality_notes": notes_text(a.notes),
         "created_at": now,
         "updated_at": now,
     }

@@ -175,8 +175,12 @@ def test_a_value_mapped_to_null_passes_over_to_the_next_path() -> None:
     assert mapping.apply({"id": "1", "a": "x", "b": "z"}).type == "zed"
     assert mapping.apply({"id": "1", "a": "y", "b": "z"}).type == "why"
     assert mapping.apply({"id": "1", "a": "x"}).type is None
-    with pytest.raises(MappingError, match="value map"):
-        mapping.apply({"id": "1", "a": "other", "b": "z"})
+    # an optional field's unmapped word passes over to the next path; with none left, a note
+    assert mapping.apply({"id": "1", "a": "other", "b": "z"}).type == "zed"
+    assert mapping.apply({"id": "1", "a": "other"}).notes[0].startswith("type: dropped (value not in the")
+    status = compile_fields({"status": {"from": "s", "map": {"ok": "booked"}}})
+    with pytest.raises(MappingError, match="value 'perhaps' not in the mapping's value map"):
+        status.apply({"id": "1", "s": "perhaps"})  # a core field quarantines, naming its word
 
 
 def test_on_invalid_drop_passes_over_values_that_do_not_convert() -> None:
@@ -187,8 +191,14 @@ def test_on_invalid_drop_passes_over_values_that_do_not_convert() -> None:
     assert appointment.patient is not None and appointment.patient.phone == "+16175550123"
     appointment = mapping.apply({"id": "1", "pid": "P", "p1": "12", "mail": "a@b.org"})
     assert appointment.patient is not None and appointment.patient.phone is None
-    with pytest.raises(MappingError) as caught:  # otherwise an invalid value quarantines the record
-        mapping.apply({"id": "1", "pid": "P", "mail": "not-an-address"})
+    # without on_invalid an optional field drops too (the default), and says so in a note
+    dropped = mapping.apply({"id": "1", "pid": "P", "mail": "not-an-address"})
+    assert dropped.patient is not None and dropped.patient.email is None
+    assert dropped.notes == ("patient.email: dropped (not a valid email address)",)
+    strict = compile_fields({"patient.external_id": {"from": "pid"},
+                             "patient.email": {"from": "mail", "on_invalid": "quarantine"}})
+    with pytest.raises(MappingError) as caught:  # on_invalid: quarantine keeps the old rule
+        strict.apply({"id": "1", "pid": "P", "mail": "not-an-address"})
     assert caught.value.field == "patient.email"
 
 
