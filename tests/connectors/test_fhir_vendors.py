@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import respx
 
@@ -193,7 +192,8 @@ def test_an_appointment_without_status_is_quarantined_not_booked() -> None:
 
 # -- Bundle entries that are no resource are reported, never dropped silently ------------------
 ENTRY_CASES = [
-    ("an entry with only a fullUrl", {"fullUrl": f"{BASE}/Appointment/x"}, "Bundle entry has no resource (keys: fullUrl)"),
+    ("an entry with only a fullUrl", {"fullUrl": f"{BASE}/Appointment/x"},
+     "Bundle entry has no resource (keys: fullUrl)"),
     ("an entry that is a string", "Appointment/x", "Bundle entry is a JSON str"),
     ("a resource that is a list", {"resource": []}, "Bundle entry's resource is a JSON list"),
     ("a resource without resourceType", {"resource": {"id": "x"}}, "Bundle entry's resource has no resourceType"),
