@@ -110,6 +110,10 @@ class FieldSpec(BaseModel):
     required: bool = False
     fix: str | None = Field(None, description="how to fix a record that lacks this required field, "
                                               "added to its quarantine reason")
+    fallback: FieldSpec | None = Field(
+        None, description="read (its own from/map/type) when this field's paths give no usable value; when "
+                          "a value was dropped for it, the appointment gets a note, and without a fallback "
+                          "value the record is quarantined with the dropped value's reason")
     on_invalid: Literal["quarantine", "drop"] | None = Field(
         None, description="quarantine the record, or drop just this value (the next path is tried; with "
                           "none left the field is absent and the appointment carries a data-quality note). "
@@ -149,6 +153,8 @@ class _CompiledField:
     drop_invalid: bool
     fitted: bool = False  # has a column limit (see _fit)
     fix: str | None = None  # added to the reason when a required value is missing
+    fallback: _CompiledField | None = None  # read when the paths give no usable value
+    fallback_paths: str = ""  # for the note: where the fallback read
 
 
 # Conversions worth remembering per distinct raw value: a feed repeats each patient's
@@ -264,28 +270,36 @@ class CompiledMapping:
             raise ValueError(f"mapping {preset.name}: unknown fields {unknown}; known: {sorted(TARGETS)}")
         if "external_id" not in preset.fields:
             raise ValueError(f"mapping {preset.name}: needs an external_id field")
-        self.fields: list[_CompiledField] = []
-        for target, spec in preset.fields.items():
-            kind = spec.type or _DEFAULT_TYPES.get(target, "string")
-            type_convert = transform_for(kind, default_region, formats)
-            if kind in _MEMOIZED_KINDS:
-                type_convert = _memoized(type_convert)
-            convert = type_convert
-            if spec.map is not None:
-                mapper = _value_mapper(spec.map, target)
-
-                def convert(value: Any, _m: Callable[[Any], Any] = mapper,
-                            _t: Callable[[Any], Any] = type_convert) -> Any:
-                    mapped = _m(value)
-                    return None if mapped is None else _t(mapped)
-
-            on_invalid = spec.on_invalid or (
-                "quarantine" if spec.required or target in CORE_FIELDS else "drop")
-            self.fields.append(_CompiledField(target, _readers(spec), convert, spec.default, spec.required,
-                                              on_invalid == "drop",
-                                              target.endswith("external_id") or target in _TEXT_LIMITS,
-                                              spec.fix))
+        self.fields = [self._compile(target, spec, default_region, formats)
+                       for target, spec in preset.fields.items()]
         self._utc = _remembering(to_utc, TimeError)  # many appointments share a slot
+
+    @staticmethod
+    def _compile(target: str, spec: FieldSpec, default_region: str, formats: tuple[str, ...]) -> _CompiledField:
+        kind = spec.type or _DEFAULT_TYPES.get(target, "string")
+        type_convert = transform_for(kind, default_region, formats)
+        if kind in _MEMOIZED_KINDS:
+            type_convert = _memoized(type_convert)
+        convert = type_convert
+        if spec.map is not None:
+            mapper = _value_mapper(spec.map, target)
+
+            def convert(value: Any, _m: Callable[[Any], Any] = mapper,
+                        _t: Callable[[Any], Any] = type_convert) -> Any:
+                mapped = _m(value)
+                return None if mapped is None else _t(mapped)
+
+        on_invalid = spec.on_invalid or ("quarantine" if spec.required or target in CORE_FIELDS else "drop")
+        fallback = None
+        fallback_paths = ""
+        if spec.fallback is not None:
+            fallback = CompiledMapping._compile(target, spec.fallback.model_copy(update={"on_invalid": "drop"}),
+                                                default_region, formats)
+            given = spec.fallback.from_ or spec.fallback.concat or []
+            fallback_paths = ", ".join([given] if isinstance(given, str) else given) or "a constant"
+        return _CompiledField(target, _readers(spec), convert, spec.default, spec.required, on_invalid == "drop",
+                              target.endswith("external_id") or target in _TEXT_LIMITS, spec.fix, fallback,
+                              fallback_paths)
 
     def required_sources(self) -> frozenset[str]:
         """Top-level columns the required fields read: a file without them is unrecognizable."""
@@ -306,11 +320,12 @@ class CompiledMapping:
         return None
 
     @staticmethod
-    def _value(field: _CompiledField, record: Mapping[str, Any]) -> tuple[Any, bool, str | None]:
-        """The first usable value of the field's paths, whether any value was there, and why
-        the last value that did not convert was dropped (when none was usable)."""
+    def _value(field: _CompiledField, record: Mapping[str, Any]) -> tuple[Any, bool, str | None, str]:
+        """The first usable value of the field's paths, whether any value was there, and (when
+        none was usable) the note and the reason for the last value that did not convert."""
         seen = False
         dropped: str | None = None
+        reason = ""
         for read in field.reads:
             raw = None
             try:  # a reader may convert too (date + time)
@@ -322,12 +337,12 @@ class CompiledMapping:
             except TransformError as exc:
                 seen = True
                 if field.drop_invalid:
-                    dropped = _dropped_note(field.target, exc, raw)
+                    dropped, reason = _dropped_note(field.target, exc, raw), str(exc)
                     continue
                 raise MappingError(field.target, str(exc)) from None
             if value is not None:  # a value map's null: nothing here, try the next path
-                return value, seen, None
-        return None, seen, dropped
+                return value, seen, None, ""
+        return None, seen, dropped, reason
 
     def _extract(self, record: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
         """Every field's value; a dropped optional value adds its note to ``notes``. The hot
@@ -335,7 +350,7 @@ class CompiledMapping:
         same rule for a single reader."""
         values: dict[str, Any] = {}
         for field in self.fields:
-            if len(field.reads) == 1 and field.convert is not None:
+            if len(field.reads) == 1 and field.convert is not None and field.fallback is None:
                 seen = False
                 value = None
                 raw = None
@@ -350,8 +365,14 @@ class CompiledMapping:
                         raise MappingError(field.target, str(exc)) from None
                     notes.append(_dropped_note(field.target, exc, raw))
             else:
-                value, seen, dropped = self._value(field, record)
-                if dropped is not None and value is None:
+                value, seen, dropped, reason = self._value(field, record)
+                if value is None and field.fallback is not None:
+                    value = self._value(field.fallback, record)[0]
+                    if dropped is not None:
+                        if value is None:  # nothing stands in: the dropped value's reason quarantines
+                            raise MappingError(field.target, reason)
+                        dropped += f"; used {value!r} from the fallback ({field.fallback_paths})"
+                if dropped is not None:
                     notes.append(dropped)
             if value is None:
                 if field.required:

@@ -8,7 +8,7 @@ nothing at all. Bulk selects and executemany keep it fast on large imports.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -213,11 +213,13 @@ class Store:
     def apply_batch(self, connector: str, run_id: str, mapped: Sequence[Mapped],
                     quarantined: Sequence[QuarantineEntry], cursor: dict[str, Any] | None,
                     snapshot_end: SnapshotEnd | None = None,
-                    within: Callable[[Connection], None] | None = None) -> tuple[Counts, str | None]:
+                    within: Callable[[Connection], Collection[str] | None] | None = None,
+                    ) -> tuple[Counts, str | None]:
         """Store one batch and its cursor atomically; returns counts and a safety-stop error.
 
         ``within`` runs first inside the same transaction (e.g. recording a message id
-        that must never be applied twice); whatever it raises rolls the batch back."""
+        that must never be applied twice); whatever it raises rolls the batch back. It may
+        return positions of records already applied (replays), which are left out."""
         counts = Counts(fetched=len(mapped) + len(quarantined), quarantined=len(quarantined))
         error: str | None = None
         latest: dict[str, Mapped] = {}
@@ -228,7 +230,11 @@ class Store:
         counts.unchanged += len(mapped) - len(latest)  # superseded by a later (or newer) row of the batch
         with self.engine.begin() as connection:
             if within is not None:
-                within(connection)
+                replays = within(connection)
+                if replays:
+                    fresh = {key: item for key, item in latest.items() if item.position not in replays}
+                    counts.unchanged += len(latest) - len(fresh)
+                    latest = fresh
             now = utcnow()
             appointments = [m.appointment for m in latest.values() if not m.delete]
             self._upsert_people(connection, connector, appointments, now)
