@@ -31,7 +31,7 @@ from mappings.model import (
     NormalizedPatient,
     NormalizedPractitioner,
 )
-from mappings.paths import compile_path, compile_values
+from mappings.paths import compile_path, compile_values, top_column
 from mappings.timeutil import TimeError, to_utc, zone
 from mappings.transforms import TransformError, combine_date_time, transform_for
 
@@ -56,16 +56,15 @@ _DEFAULT_TYPES = {
 # quarantines the record. Every other field is optional (dropped with a note).
 CORE_FIELDS = frozenset({"external_id", "status", "start", "end", "duration_minutes", "timezone",
                          "patient.external_id", "practitioner.external_id"})
-# Fields whose values are vocabulary, never patient data: a reason may quote them.
-QUOTABLE_FIELDS = frozenset({"status", "patient.language", "patient.channel", "patient.allow_sms",
-                             "patient.allow_email", "duration_minutes"})
 _QUOTE_LIMIT = 40
 
 
-def quoted(target: str, value: Any) -> str:
-    """`` 'value'`` for a field whose values are vocabulary (clipped), else nothing: a reason
-    names the value only when it cannot be patient data."""
-    if target not in QUOTABLE_FIELDS:
+def quoted(value: Any, enabled: bool) -> str:
+    """`` 'value'`` (clipped) for a field the mapping marks ``quote: true`` (its values are
+    codes the source sends, such as FHIR's status or a language code), else nothing: a
+    reason or note names a value only where it cannot be patient data (a CSV column that
+    shifted could put a name into any other field)."""
+    if not enabled:
         return ""
     text = str(value).strip()
     if len(text) > _QUOTE_LIMIT:
@@ -97,6 +96,9 @@ class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: str | list[str] | None = Field(None, alias="from", description="path, or paths tried in order")
+    column: str | list[str] | None = Field(
+        None, description="a column name taken as written (dots, brackets, spaces and all), or names tried "
+                          "in order: for flat rows whose names the path language would split")
     concat: list[str] | None = Field(
         None, description="paths whose values (every value of a list) are joined with a space; "
                           "with from: the fallback when no from path has a usable value")
@@ -110,6 +112,8 @@ class FieldSpec(BaseModel):
     required: bool = False
     fix: str | None = Field(None, description="how to fix a record that lacks this required field, "
                                               "added to its quarantine reason")
+    quote: bool = Field(False, description="the values are codes, never patient data: a quarantine reason "
+                                           "or a data-quality note may name them")
     fallback: FieldSpec | None = Field(
         None, description="read (its own from/map/type) when this field's paths give no usable value; when "
                           "a value was dropped for it, the appointment gets a note, and without a fallback "
@@ -125,10 +129,10 @@ class FieldSpec(BaseModel):
         if (self.date is None) != (self.time is None):
             raise ValueError("`date:` and `time:` go together")
         # from + concat is allowed: concat is then the fallback when no from path has a value.
-        given = [k for k, v in (("from/concat", self.from_ or self.concat), ("date", self.date),
-                                ("value", self.value)) if v is not None]
+        given = [k for k, v in (("from/concat", self.from_ or self.concat), ("column", self.column),
+                                ("date", self.date), ("value", self.value)) if v is not None]
         if len(given) > 1:
-            raise ValueError(f"give one of from (with concat)/date+time/value, not {' and '.join(given)}")
+            raise ValueError(f"give one of from (with concat)/column/date+time/value, not {' and '.join(given)}")
         return self
 
 
@@ -153,6 +157,7 @@ class _CompiledField:
     drop_invalid: bool
     fitted: bool = False  # has a column limit (see _fit)
     fix: str | None = None  # added to the reason when a required value is missing
+    quote: bool = False  # its values are codes: reasons and notes may name them
     fallback: _CompiledField | None = None  # read when the paths give no usable value
     fallback_paths: str = ""  # for the note: where the fallback read
 
@@ -229,6 +234,9 @@ def _readers(spec: FieldSpec) -> tuple[Callable[[Any], Any], ...]:
     if spec.date is not None and spec.time is not None:
         return (_date_time(spec.date, spec.time),)
     readers: list[Callable[[Any], Any]] = []
+    if spec.column is not None:
+        names = [spec.column] if isinstance(spec.column, str) else spec.column
+        readers.extend(compile_path(f"`{n}`") for n in names)
     if spec.from_ is not None:
         paths = [spec.from_] if isinstance(spec.from_, str) else spec.from_
         readers.extend(compile_path(p) for p in paths)
@@ -240,13 +248,13 @@ def _readers(spec: FieldSpec) -> tuple[Callable[[Any], Any], ...]:
     return tuple(readers)
 
 
-def _value_mapper(table: dict[str, Any], target: str) -> Callable[[Any], Any]:
+def _value_mapper(table: dict[str, Any], target: str, quote: bool) -> Callable[[Any], Any]:
     lowered = {str(k).strip().lower(): v for k, v in table.items()}
 
     def convert(value: Any) -> Any:
         key = str(value).strip().lower()
         if key not in lowered:
-            raise TransformError(f"value{quoted(target, value)} not in the mapping's value map "
+            raise TransformError(f"value{quoted(value, quote)} not in the mapping's value map "
                                  f"(add it under `{target}: map:` in a site mapping that extends this one)")
         return lowered[key]
 
@@ -272,6 +280,7 @@ class CompiledMapping:
             raise ValueError(f"mapping {preset.name}: needs an external_id field")
         self.fields = [self._compile(target, spec, default_region, formats)
                        for target, spec in preset.fields.items()]
+        self._quote_status = "status" in preset.fields and preset.fields["status"].quote
         self._utc = _remembering(to_utc, TimeError)  # many appointments share a slot
 
     @staticmethod
@@ -282,7 +291,7 @@ class CompiledMapping:
             type_convert = _memoized(type_convert)
         convert = type_convert
         if spec.map is not None:
-            mapper = _value_mapper(spec.map, target)
+            mapper = _value_mapper(spec.map, target, spec.quote)
 
             def convert(value: Any, _m: Callable[[Any], Any] = mapper,
                         _t: Callable[[Any], Any] = type_convert) -> Any:
@@ -293,20 +302,25 @@ class CompiledMapping:
         fallback = None
         fallback_paths = ""
         if spec.fallback is not None:
-            fallback = CompiledMapping._compile(target, spec.fallback.model_copy(update={"on_invalid": "drop"}),
+            fallback = CompiledMapping._compile(target, spec.fallback.model_copy(
+                                                    update={"on_invalid": "drop", "quote": spec.quote}),
                                                 default_region, formats)
             given = spec.fallback.from_ or spec.fallback.concat or []
             fallback_paths = ", ".join([given] if isinstance(given, str) else given) or "a constant"
         return _CompiledField(target, _readers(spec), convert, spec.default, spec.required, on_invalid == "drop",
-                              target.endswith("external_id") or target in _TEXT_LIMITS, spec.fix, fallback,
-                              fallback_paths)
+                              target.endswith("external_id") or target in _TEXT_LIMITS, spec.fix, spec.quote,
+                              fallback, fallback_paths)
 
     def required_sources(self) -> frozenset[str]:
-        """Top-level columns the required fields read: a file without them is unrecognizable."""
+        """Top-level columns a flat source must have: those the required fields read (one path
+        each), and a column named with ``column:`` for the id or the start. A file or query
+        without them is a settings error, named before any row is read."""
         columns: set[str] = set()
-        for spec in self.preset.fields.values():
+        for target, spec in self.preset.fields.items():
             if spec.required and isinstance(spec.from_, str):
-                columns.add(spec.from_.split(".")[0].split("[")[0])
+                columns.add(top_column(spec.from_))
+            if isinstance(spec.column, str) and (spec.required or target in ("external_id", "start")):
+                columns.add(spec.column)
         return frozenset(columns)
 
     def peek_id(self, record: Mapping[str, Any]) -> str | None:
@@ -337,7 +351,7 @@ class CompiledMapping:
             except TransformError as exc:
                 seen = True
                 if field.drop_invalid:
-                    dropped, reason = _dropped_note(field.target, exc, raw), str(exc)
+                    dropped, reason = _dropped_note(field, exc, raw), str(exc)
                     continue
                 raise MappingError(field.target, str(exc)) from None
             if value is not None:  # a value map's null: nothing here, try the next path
@@ -363,7 +377,7 @@ class CompiledMapping:
                     seen = True
                     if not field.drop_invalid:
                         raise MappingError(field.target, str(exc)) from None
-                    notes.append(_dropped_note(field.target, exc, raw))
+                    notes.append(_dropped_note(field, exc, raw))
             else:
                 value, seen, dropped, reason = self._value(field, record)
                 if value is None and field.fallback is not None:
@@ -397,8 +411,8 @@ class CompiledMapping:
             return self.status_map[key]
         if key in STATUSES:
             return key
-        raise MappingError("status", f"unknown status word{quoted('status', value)} (add it to the mapping's "
-                                     "status_map, or map it under `status: map:`)")
+        raise MappingError("status", f"unknown status word{quoted(value, self._quote_status)} (add it to the "
+                                     "mapping's status_map, or map it under `status: map:`)")
 
     def _to_utc(self, value: datetime, tz_name: str, target: str) -> datetime:
         """``to_utc``, remembered per wall-clock time and zone."""
@@ -454,10 +468,10 @@ class CompiledMapping:
         )
 
 
-def _dropped_note(target: str, exc: TransformError, raw: Any) -> str:
+def _dropped_note(field: _CompiledField, exc: TransformError, raw: Any) -> str:
     """The data-quality note for an optional value that was dropped: the field, the problem
-    and, for vocabulary fields only, the value."""
-    return f"{target}: dropped{quoted(target, raw)} ({exc})"
+    and, for fields marked ``quote``, the value."""
+    return f"{field.target}: dropped{quoted(raw, field.quote)} ({exc})"
 
 
 def _updated_utc(value: Any, tz_name: str) -> datetime | None:

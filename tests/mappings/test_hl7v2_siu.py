@@ -135,6 +135,7 @@ def test_an_unmappable_filler_status_with_no_trigger_status_quarantines_naming_t
     site = MappingPreset.model_validate({"name": "t", "fields": {
         "external_id": {"from": "id"}, "start": {"value": "2030-01-01T10:00Z"}, "duration_minutes": {"value": 5},
         "status": {"from": ["event", "s"], "on_invalid": "drop", "map": {"S12": None, "booked": "booked"},
+                   "quote": True,
                    "fallback": {"from": "event", "map": {"S12": "booked"}}}}})
     mapping = CompiledMapping(site, "UTC", "US")
     with pytest.raises(MappingError) as caught:
@@ -201,7 +202,7 @@ def test_a_value_mapped_to_null_passes_over_to_the_next_path() -> None:
     # an optional field's unmapped word passes over to the next path; with none left, a note
     assert mapping.apply({"id": "1", "a": "other", "b": "z"}).type == "zed"
     assert mapping.apply({"id": "1", "a": "other"}).notes[0].startswith("type: dropped (value not in the")
-    status = compile_fields({"status": {"from": "s", "map": {"ok": "booked"}}})
+    status = compile_fields({"status": {"from": "s", "map": {"ok": "booked"}, "quote": True}})
     with pytest.raises(MappingError, match="value 'perhaps' not in the mapping's value map"):
         status.apply({"id": "1", "s": "perhaps"})  # a core field quarantines, naming its word
 
