@@ -31,6 +31,7 @@ from connectors.fhir.capability import assess, read_capability
 from connectors.fhir.client import FHIR_JSON, FhirClient, server_time
 from connectors.fhir.cursor import FhirCursor, Listing, floor_second
 from connectors.fhir.errors import FhirStatusError
+from connectors.fhir.fanout import FanOut
 from connectors.fhir.prefetch import ReadAhead
 from connectors.fhir.references import ReferenceResolver, pick_participants
 from connectors.fhir.settings import FhirSettings
@@ -94,6 +95,9 @@ class FhirConnector(Connector):
         return self._first_page(cursor)
 
     def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
+        if self.settings.fan_out is not None:  # one search per actor (connectors/fhir/fanout.py)
+            yield from FanOut(self).fetch(cursor)
+            return
         state = FhirCursor.load(cursor, self.settings.cursor, timedelta(seconds=self.settings.overlap_seconds),
                                 self.name)
         resolver = ReferenceResolver(self.client)
@@ -185,6 +189,12 @@ class FhirConnector(Connector):
             try:  # the configured search itself, so scopes and required parameters are tested too
                 probe = FhirCursor(mode="date-window", overlap=timedelta(0))
                 params = [p for p in self.search_params(probe) if p[0] not in ("_count", "_include")]
+                if self.settings.fan_out is not None:  # the server searches per actor: probe the first
+                    actors = FanOut(self).actors()
+                    if not actors:
+                        return CheckResult(False, f"{detail}; fan_out found no actor to search for")
+                    params.append((self.settings.fan_out.by, actors[0]))
+                    detail += f"; fan_out over {len(actors)} {self.settings.fan_out.by}(s)"
                 bundle, _ = self.client.get_json("Appointment", [("_count", "1"), *params])
                 total = bundle.get("total")
                 detail += f"; search ok ({total if total is not None else 'some'} in the window)"
