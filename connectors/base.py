@@ -9,11 +9,12 @@ then resumes the generator, so code after ``yield`` runs after the commit.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import Field
+from sqlalchemy import Connection
 
 from sync.service.schedule import DEFAULT_POLL, Schedule
 from sync.settings_base import SettingsModel
@@ -69,6 +70,10 @@ class Batch:
     snapshot_end: bool = False
     max_delete_share: float = 0.2  # with snapshot_end: the safety stop's limit
     source: str | None = None  # e.g. the file name, for the run report
+    # Runs first inside the batch's transaction (Store.apply_batch ``within``): a connector's
+    # own bookkeeping that must commit with the batch (e.g. HL7 message control ids); it may
+    # return the positions of records that are replays of ones already applied (left out).
+    within: Callable[[Connection], Collection[str] | None] | None = None
 
 
 class ConnectorError(Exception):

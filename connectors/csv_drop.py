@@ -23,6 +23,7 @@ from connectors.base import (
     Connector,
     ConnectorSettings,
     Cursor,
+    FatalConnectorError,
     RawRecord,
     Rejected,
     RetriableConnectorError,
@@ -190,8 +191,11 @@ class CsvDropConnector(Connector):
         if len(set(header)) != len(header):
             return "the header repeats a column name"
         missing = sorted(self.required_columns - set(header))
-        if missing:
-            return f"no recognizable header: required column(s) {missing} not found"
+        if missing:  # the mapping and the export disagree: a settings error, before any row is read
+            raise FatalConnectorError(
+                f"connector {self.name}: the header has no column {', '.join(repr(c) for c in missing)}, which "
+                f"mapping {self.settings.mapping!r} reads (quote a name with dots as `name.with dots` or give "
+                "it with `column:`); no row was read")
         return None
 
     def _archive(self, path: Path) -> None:

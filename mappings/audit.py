@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mappings.engine import MappingPreset
-from mappings.paths import compile_values, split_path
+from mappings.paths import compile_values, split_path, top_column
 
 Level = Literal["error", "warning"]
 _CUTOFF = 0.75  # difflib ratio: 'specialtyy'/'specialty' 0.95, 'end'/'send' 0.86, 'type'/'time' 0.5
@@ -50,8 +50,9 @@ def field_paths(preset: MappingPreset) -> list[tuple[str, str]]:
 
 
 def column_of(path: str) -> str:
-    """The top-level column a flat-row path reads: ``start`` -> start, ``a.b[0]`` -> a."""
-    return split_path(path)[0].split("[", 1)[0]
+    """The top-level column a flat-row path reads: ``start`` -> start, ``a.b[0]`` -> a,
+    ```sched.Start Date``` -> sched.Start Date."""
+    return top_column(path)
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:

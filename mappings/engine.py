@@ -4,6 +4,13 @@ function from a raw record to a NormalizedAppointment, or a MappingError.
 A field with several ``from:`` paths (and ``concat:`` as the last resort) takes the first
 that gives a usable value: an empty value, one the value ``map`` turns into null, or
 (with ``on_invalid: drop``) one that does not convert, passes over to the next.
+
+The rule for unusable data: what an appointment cannot exist without (its id, start, end,
+status, zone, and the ids of its patient and practitioner) quarantines the record; any
+other field defaults to ``on_invalid: drop``, so one odd phone number or vendor language
+code never keeps a patient's appointments out of the calendar. A dropped value leaves a
+data-quality note on the appointment (``NormalizedAppointment.notes``) naming the field
+and the problem, shown with the appointment instead of in the quarantine.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from mappings.model import (
     NormalizedPatient,
     NormalizedPractitioner,
 )
-from mappings.paths import compile_path, compile_values
+from mappings.paths import compile_path, compile_values, top_column
 from mappings.timeutil import TimeError, to_utc, zone
 from mappings.transforms import TransformError, clean_text, combine_date_time, transform_for
 
@@ -43,6 +50,31 @@ _DEFAULT_TYPES = {
     "patient.channel": "channel", "practitioner.email": "email", "answer": "answer",
     "patient.allow_sms": "boolean", "patient.allow_email": "boolean",
 }
+
+
+# Fields an appointment cannot be stored or scheduled without: an unusable value here
+# quarantines the record. Every other field is optional (dropped with a note).
+CORE_FIELDS = frozenset({"external_id", "status", "start", "end", "duration_minutes", "timezone",
+                         "patient.external_id", "practitioner.external_id"})
+_QUOTE_LIMIT = 40
+
+
+def quoted(value: Any, enabled: bool) -> str:
+    """`` 'value'`` (clipped) for a field the mapping marks ``quote: true`` (its values are
+    codes the source sends, such as FHIR's status or a language code), else nothing: a
+    reason or note names a value only where it cannot be patient data (a CSV column that
+    shifted could put a name into any other field)."""
+    if not enabled:
+        return ""
+    text = str(value).strip()
+    if len(text) > _QUOTE_LIMIT:
+        text = text[:_QUOTE_LIMIT - 1] + "…"
+    return f" {text!r}"
+
+
+# The key under which a connector hands its own data-quality notes on a raw record (e.g.
+# "practitioner: read answered 403, name from the appointment's display").
+CONNECTOR_NOTES = "_notes"
 
 
 # The store's column sizes. An identifier that does not fit cannot be cut without
@@ -64,6 +96,9 @@ class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: str | list[str] | None = Field(None, alias="from", description="path, or paths tried in order")
+    column: str | list[str] | None = Field(
+        None, description="a column name taken as written (dots, brackets, spaces and all), or names tried "
+                          "in order: for flat rows whose names the path language would split")
     concat: list[str] | None = Field(
         None, description="paths whose values (every value of a list) are joined with a space; "
                           "with from: the fallback when no from path has a usable value")
@@ -75,18 +110,29 @@ class FieldSpec(BaseModel):
         None, description="value map, matched case-insensitively; null passes over to the next path")
     default: Any = None
     required: bool = False
-    on_invalid: Literal["quarantine", "drop"] = Field(
-        "quarantine", description="quarantine the record, or drop just this value (the next path is tried)")
+    fix: str | None = Field(None, description="how to fix a record that lacks this required field, "
+                                              "added to its quarantine reason")
+    quote: bool = Field(False, description="the values are codes, never patient data: a quarantine reason "
+                                           "or a data-quality note may name them")
+    fallback: FieldSpec | None = Field(
+        None, description="read (its own from/map/type) when this field's paths give no usable value; when "
+                          "a value was dropped for it, the appointment gets a note, and without a fallback "
+                          "value the record is quarantined with the dropped value's reason")
+    on_invalid: Literal["quarantine", "drop"] | None = Field(
+        None, description="quarantine the record, or drop just this value (the next path is tried; with "
+                          "none left the field is absent and the appointment carries a data-quality note). "
+                          "Default: quarantine for required and core fields (id, status, times, zone), "
+                          "drop for every other field")
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
         if (self.date is None) != (self.time is None):
             raise ValueError("`date:` and `time:` go together")
         # from + concat is allowed: concat is then the fallback when no from path has a value.
-        given = [k for k, v in (("from/concat", self.from_ or self.concat), ("date", self.date),
-                                ("value", self.value)) if v is not None]
+        given = [k for k, v in (("from/concat", self.from_ or self.concat), ("column", self.column),
+                                ("date", self.date), ("value", self.value)) if v is not None]
         if len(given) > 1:
-            raise ValueError(f"give one of from (with concat)/date+time/value, not {' and '.join(given)}")
+            raise ValueError(f"give one of from (with concat)/column/date+time/value, not {' and '.join(given)}")
         return self
 
 
@@ -110,6 +156,10 @@ class _CompiledField:
     required: bool
     drop_invalid: bool
     fitted: bool = False  # has a column limit (see _fit)
+    fix: str | None = None  # added to the reason when a required value is missing
+    quote: bool = False  # its values are codes: reasons and notes may name them
+    fallback: _CompiledField | None = None  # read when the paths give no usable value
+    fallback_paths: str = ""  # for the note: where the fallback read
 
 
 # Conversions worth remembering per distinct raw value: a feed repeats each patient's
@@ -184,6 +234,9 @@ def _readers(spec: FieldSpec) -> tuple[Callable[[Any], Any], ...]:
     if spec.date is not None and spec.time is not None:
         return (_date_time(spec.date, spec.time),)
     readers: list[Callable[[Any], Any]] = []
+    if spec.column is not None:
+        names = [spec.column] if isinstance(spec.column, str) else spec.column
+        readers.extend(compile_path(f"`{n}`") for n in names)
     if spec.from_ is not None:
         paths = [spec.from_] if isinstance(spec.from_, str) else spec.from_
         readers.extend(compile_path(p) for p in paths)
@@ -195,13 +248,14 @@ def _readers(spec: FieldSpec) -> tuple[Callable[[Any], Any], ...]:
     return tuple(readers)
 
 
-def _value_mapper(table: dict[str, Any]) -> Callable[[Any], Any]:
+def _value_mapper(table: dict[str, Any], target: str, quote: bool) -> Callable[[Any], Any]:
     lowered = {str(k).strip().lower(): v for k, v in table.items()}
 
     def convert(value: Any) -> Any:
         key = str(value).strip().lower()
         if key not in lowered:
-            raise TransformError("value not in the mapping's value map")
+            raise TransformError(f"value{quoted(value, quote)} not in the mapping's value map "
+                                 f"(add it under `{target}: map:` in a site mapping that extends this one)")
         return lowered[key]
 
     return convert
@@ -224,26 +278,38 @@ class CompiledMapping:
             raise ValueError(f"mapping {preset.name}: unknown fields {unknown}; known: {sorted(TARGETS)}")
         if "external_id" not in preset.fields:
             raise ValueError(f"mapping {preset.name}: needs an external_id field")
-        self.fields: list[_CompiledField] = []
-        for target, spec in preset.fields.items():
-            kind = spec.type or _DEFAULT_TYPES.get(target, "string")
-            type_convert = transform_for(kind, default_region, formats)
-            if kind in _MEMOIZED_KINDS:
-                type_convert = _memoized(type_convert)
-            convert = type_convert
-            if spec.map is not None:
-                mapper = _value_mapper(spec.map)
-
-                def convert(value: Any, _m: Callable[[Any], Any] = mapper,
-                            _t: Callable[[Any], Any] = type_convert) -> Any:
-                    mapped = _m(value)
-                    return None if mapped is None else _t(mapped)
-
-            default = self._checked_default(target, spec, type_convert)
-            self.fields.append(_CompiledField(target, _readers(spec), convert, default, spec.required,
-                                              spec.on_invalid == "drop",
-                                              target.endswith("external_id") or target in _TEXT_LIMITS))
+        self.fields = [self._compile(target, spec, default_region, formats)
+                       for target, spec in preset.fields.items()]
+        self._quote_status = "status" in preset.fields and preset.fields["status"].quote
         self._utc = _remembering(to_utc, TimeError)  # many appointments share a slot
+
+    def _compile(self, target: str, spec: FieldSpec, default_region: str, formats: tuple[str, ...]) -> _CompiledField:
+        kind = spec.type or _DEFAULT_TYPES.get(target, "string")
+        type_convert = transform_for(kind, default_region, formats)
+        if kind in _MEMOIZED_KINDS:
+            type_convert = _memoized(type_convert)
+        convert = type_convert
+        if spec.map is not None:
+            mapper = _value_mapper(spec.map, target, spec.quote)
+
+            def convert(value: Any, _m: Callable[[Any], Any] = mapper,
+                        _t: Callable[[Any], Any] = type_convert) -> Any:
+                mapped = _m(value)
+                return None if mapped is None else _t(mapped)
+
+        on_invalid = spec.on_invalid or ("quarantine" if spec.required or target in CORE_FIELDS else "drop")
+        fallback = None
+        fallback_paths = ""
+        if spec.fallback is not None:
+            fallback = self._compile(target, spec.fallback.model_copy(
+                                                    update={"on_invalid": "drop", "quote": spec.quote}),
+                                                default_region, formats)
+            given = spec.fallback.from_ or spec.fallback.concat or []
+            fallback_paths = ", ".join([given] if isinstance(given, str) else given) or "a constant"
+        default = self._checked_default(target, spec, type_convert)
+        return _CompiledField(target, _readers(spec), convert, default, spec.required, on_invalid == "drop",
+                              target.endswith("external_id") or target in _TEXT_LIMITS, spec.fix, spec.quote,
+                              fallback, fallback_paths)
 
     def _checked_default(self, target: str, spec: FieldSpec, type_convert: Callable[[Any], Any]) -> Any:
         """The field's ``default`` (and a ``value`` constant) checked once here: a bad one
@@ -270,11 +336,15 @@ class CompiledMapping:
         return spec.default
 
     def required_sources(self) -> frozenset[str]:
-        """Top-level columns the required fields read: a file without them is unrecognizable."""
+        """Top-level columns a flat source must have: those the required fields read (one path
+        each), and a column named with ``column:`` for the id or the start. A file or query
+        without them is a settings error, named before any row is read."""
         columns: set[str] = set()
-        for spec in self.preset.fields.values():
+        for target, spec in self.preset.fields.items():
             if spec.required and isinstance(spec.from_, str):
-                columns.add(spec.from_.split(".")[0].split("[")[0])
+                columns.add(top_column(spec.from_))
+            if isinstance(spec.column, str) and (spec.required or target in ("external_id", "start")):
+                columns.add(spec.column)
         return frozenset(columns)
 
     def peek_id(self, record: Mapping[str, Any]) -> str | None:
@@ -288,10 +358,14 @@ class CompiledMapping:
         return None
 
     @staticmethod
-    def _value(field: _CompiledField, record: Mapping[str, Any]) -> tuple[Any, bool]:
-        """The first usable value of the field's paths, and whether any value was there."""
+    def _value(field: _CompiledField, record: Mapping[str, Any]) -> tuple[Any, bool, str | None, str]:
+        """The first usable value of the field's paths, whether any value was there, and (when
+        none was usable) the note and the reason for the last value that did not convert."""
         seen = False
+        dropped: str | None = None
+        reason = ""
         for read in field.reads:
+            raw = None
             try:  # a reader may convert too (date + time)
                 raw = read(record)
                 if _empty(raw):
@@ -303,20 +377,23 @@ class CompiledMapping:
             except TransformError as exc:
                 seen = True
                 if field.drop_invalid:
+                    dropped, reason = _dropped_note(field, exc, raw), str(exc)
                     continue
                 raise MappingError(field.target, str(exc)) from None
             if value is not None:  # a value map's null: nothing here, try the next path
-                return value, seen
-        return None, seen
+                return value, seen, None, ""
+        return None, seen, dropped, reason
 
-    def _extract(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """Every field's value. The hot loop of an import: ``_value`` inlined for the common
-        case of one path, which is the same rule for a single reader."""
+    def _extract(self, record: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+        """Every field's value; a dropped optional value adds its note to ``notes``. The hot
+        loop of an import: ``_value`` inlined for the common case of one path, which is the
+        same rule for a single reader."""
         values: dict[str, Any] = {}
         for field in self.fields:
-            if len(field.reads) == 1 and field.convert is not None:
+            if len(field.reads) == 1 and field.convert is not None and field.fallback is None:
                 seen = False
                 value = None
+                raw = None
                 try:
                     raw = field.reads[0](record)
                     if raw is not None and not (isinstance(raw, str) and not raw.strip()):
@@ -326,11 +403,21 @@ class CompiledMapping:
                     seen = True
                     if not field.drop_invalid:
                         raise MappingError(field.target, str(exc)) from None
+                    notes.append(_dropped_note(field, exc, raw))
             else:
-                value, seen = self._value(field, record)
+                value, seen, dropped, reason = self._value(field, record)
+                if value is None and field.fallback is not None:
+                    value = self._value(field.fallback, record)[0]
+                    if dropped is not None:
+                        if value is None:  # nothing stands in: the dropped value's reason quarantines
+                            raise MappingError(field.target, reason)
+                        dropped += f"; used {value!r} from the fallback ({field.fallback_paths})"
+                if dropped is not None:
+                    notes.append(dropped)
             if value is None:
                 if field.required:
-                    raise MappingError(field.target, "no usable value (required)" if seen else "missing (required)")
+                    reason = "no usable value (required)" if seen else "missing (required)"
+                    raise MappingError(field.target, f"{reason}: {field.fix}" if field.fix else reason)
                 if field.default is not None:
                     values[field.target] = field.default
                 continue
@@ -350,7 +437,8 @@ class CompiledMapping:
             return self.status_map[key]
         if key in STATUSES:
             return key
-        raise MappingError("status", "unknown status word (add it to the mapping's status_map)")
+        raise MappingError("status", f"unknown status word{quoted(value, self._quote_status)} (add it to the "
+                                     "mapping's status_map, or map it under `status: map:`)")
 
     def _to_utc(self, value: datetime, tz_name: str, target: str) -> datetime:
         """``to_utc``, remembered per wall-clock time and zone."""
@@ -361,7 +449,11 @@ class CompiledMapping:
         return result
 
     def apply(self, record: Mapping[str, Any]) -> NormalizedAppointment:
-        values = self._extract(record)
+        notes: list[str] = []
+        values = self._extract(record, notes)
+        stated = record.get(CONNECTOR_NOTES)
+        if isinstance(stated, (list, tuple)):  # what the connector itself noted (e.g. a stub)
+            notes.extend(str(n) for n in stated)
         external_id = values.get("external_id")
         if not external_id:
             raise MappingError("external_id", "missing")
@@ -398,8 +490,15 @@ class CompiledMapping:
             patient=_patient(values),
             practitioner=_practitioner(values),
             source_updated_at=_updated_utc(updated, tz_name),
+            notes=tuple(notes),
             answer=values.get("answer"),
         )
+
+
+def _dropped_note(field: _CompiledField, exc: TransformError, raw: Any) -> str:
+    """The data-quality note for an optional value that was dropped: the field, the problem
+    and, for fields marked ``quote``, the value."""
+    return f"{field.target}: dropped{quoted(raw, field.quote)} ({exc})"
 
 
 def _updated_utc(value: Any, tz_name: str) -> datetime | None:

@@ -47,6 +47,9 @@ class NormalizedAppointment:
     patient: NormalizedPatient | None = None
     practitioner: NormalizedPractitioner | None = None
     source_updated_at: datetime | None = None  # aware UTC; guards against out-of-order updates
+    # Data-quality notes: optional values the mapping (or connector) dropped or guessed, e.g.
+    # "patient.language: dropped '151' (not a known language)". Never patient data.
+    notes: tuple[str, ...] = ()
     # The patient's answer as the source records it (a desk confirmation): accepted | declined.
     # Last, so that an appointment without one hashes as before answers existed.
     answer: str | None = None

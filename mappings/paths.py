@@ -3,7 +3,9 @@
 ``start`` reads a column; ``telecom[system=phone][use=mobile].value`` walks JSON;
 ``participant[actor.reference^=Patient/].actor.reference`` filters by prefix;
 ``telecom[use!=old]`` excludes; ``communication[preferred=true]`` matches a JSON boolean;
-``identifier[0].value`` indexes. A path compiles once into a getter.
+``identifier[0].value`` indexes. A name in backticks is taken as written, dots, brackets
+and spaces included: `` `sched.Start Date` `` reads the column ``sched.Start Date`` (a
+vendor's documented CSV columns contain dots). A path compiles once into a getter.
 """
 
 from __future__ import annotations
@@ -15,17 +17,41 @@ from typing import Any
 Getter = Callable[[Any], Any]
 _SEGMENT = re.compile(r"([^.\[\]]+)?((?:\[[^\]]*\])*)")
 _BRACKET = re.compile(r"\[([^\]]*)\]")
+_BRACKETS_ONLY = re.compile(r"(?:\[[^\]]*\])+")
+
+
+QUOTE = "`"
+
+
+def quoted_name(path: str) -> str | None:
+    """The column a whole-path quote names (`` `a.b c` `` -> ``a.b c``), else None."""
+    if len(path) >= 2 and path[0] == QUOTE and path[-1] == QUOTE and QUOTE not in path[1:-1]:
+        return path[1:-1]
+    return None
+
+
+def top_column(path: str) -> str:
+    """The column (top-level key) a path starts from, quotes undone."""
+    first = split_path(path)[0]
+    if first.startswith(QUOTE):
+        return first[1:first.index(QUOTE, 1)] if QUOTE in first[1:] else first[1:]
+    return first.split("[")[0]
 
 
 def split_path(path: str) -> list[str]:
-    """A path's dot-separated segments, brackets kept whole: ``a[b.c=1].d`` -> ['a[b.c=1]', 'd']."""
-    parts, depth, current = [], 0, ""
+    """A path's dot-separated segments, brackets and `quoted names` kept whole:
+    ``a[b.c=1].`x.y`.d`` -> ['a[b.c=1]', '`x.y`', 'd']."""
+    parts, depth, current, quoted = [], 0, "", False
     for char in path:
-        if char == "[":
+        if char == QUOTE and depth == 0:
+            quoted = not quoted
+        elif quoted:
+            pass
+        elif char == "[":
             depth += 1
         elif char == "]":
             depth -= 1
-        if char == "." and depth == 0:
+        if char == "." and depth == 0 and not quoted:
             parts.append(current)
             current = ""
         else:
@@ -103,11 +129,21 @@ def compile_values(path: str) -> Callable[[Any], list[Any]]:
     (``name[0].given`` -> ["Peter", "James"])."""
     steps = []
     for part in split_path(path):
-        match = _SEGMENT.fullmatch(part)
-        if match is None:
-            raise ValueError(f"bad path segment {part!r} in {path!r}")
-        filters = [_filter(expr) for expr in _BRACKET.findall(match.group(2) or "")]
-        steps.append(_step(match.group(1), filters))
+        name: str | None
+        if part.startswith(QUOTE):
+            end = part.find(QUOTE, 1)
+            if end < 0:
+                raise ValueError(f"unclosed ` in {path!r}: quote a name as `name.with dots`")
+            name, rest = part[1:end], part[end + 1:]
+            if not name or (rest and not _BRACKETS_ONLY.fullmatch(rest)):
+                raise ValueError(f"bad path segment {part!r} in {path!r}")
+        else:
+            match = _SEGMENT.fullmatch(part)
+            if match is None:
+                raise ValueError(f"bad path segment {part!r} in {path!r}")
+            name, rest = match.group(1), match.group(2) or ""
+        filters = [_filter(expr) for expr in _BRACKET.findall(rest)]
+        steps.append(_step(name, filters))
 
     def get_all(record: Any) -> list[Any]:
         values = [record]
@@ -122,15 +158,18 @@ def compile_values(path: str) -> Callable[[Any], list[Any]]:
 
 def compile_path(path: str) -> Getter:
     """Return a function giving the first non-empty value at ``path`` (or None)."""
-    if not any(c in path for c in ".[]"):
-        def column(record: Any) -> Any:  # the hot path of flat rows: a dict is the common case
-            return record.get(path) if type(record) is dict or isinstance(record, Mapping) else None
+    name = quoted_name(path)
+    if name is None and any(c in path for c in ".[]`"):
+        get_all = compile_values(path)
 
-        return column
-    get_all = compile_values(path)
+        def get(record: Any) -> Any:
+            values = get_all(record)
+            return values[0] if values else None
 
-    def get(record: Any) -> Any:
-        values = get_all(record)
-        return values[0] if values else None
+        return get
+    key = path if name is None else name
 
-    return get
+    def column(record: Any) -> Any:  # the hot path of flat rows: a dict is the common case
+        return record.get(key) if type(record) is dict or isinstance(record, Mapping) else None
+
+    return column

@@ -105,7 +105,8 @@ def _bad_rows(anchor: date, patient: dict[str, str]) -> list[dict[str, str]]:
     return [
         {**base, "appointment_id": "", "start": f"{day} 09:00"},
         {**base, "appointment_id": "BAD-DATE", "start": "next tuesday-ish"},
-        {**base, "appointment_id": "BAD-PHONE", "start": f"{day} 10:00", "patient_phone": "555-12"},
+        # (a bad phone alone is no longer one: it is dropped with a note, the visit still syncs)
+        {**base, "appointment_id": "BAD-PATIENT", "start": f"{day} 10:00", "patient_id": ""},
         {**base, "appointment_id": "BAD-END", "start": f"{day} 11:00", "end": f"{day} 10:30",
          "duration_minutes": ""},
         {**base, "appointment_id": "BAD-STATUS", "start": f"{day} 12:00", "status": "maybe later"},

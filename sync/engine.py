@@ -118,7 +118,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                     snapshot_end = SnapshotEnd(seen, batch.max_delete_share)
                     seen = None
             counts, error = store.apply_batch(config.name, run_id, mapped, quarantined, batch.cursor,
-                                              snapshot_end)
+                                              snapshot_end, within=batch.within)
             report.counts.add(counts)
             if error:
                 report.error = error

@@ -72,6 +72,9 @@ class Appointment(SQLModel, table=True):
     # What the source itself says the patient answered (a mapping's `answer:`), as a sync
     # stores it; sync/responses/source_answers.py records it as the answer once per version.
     source_answer: str | None = Field(default=None, max_length=16)
+    # Data-quality notes from the last import, one per line (optional values that were dropped
+    # or stood in for, e.g. a vendor language code). Never patient data.
+    quality_notes: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 

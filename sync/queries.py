@@ -23,10 +23,12 @@ R = RUNS.c
 
 
 def list_appointments(store: Store, start: datetime | None = None, end: datetime | None = None,
-                      doctor_email: str | None = None, include_deleted: bool = False) -> list[dict[str, Any]]:
+                      doctor_email: str | None = None, include_deleted: bool = False,
+                      connector: str | None = None, external_id: str | None = None) -> list[dict[str, Any]]:
     query = (
         select(A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type,
-               A.version, A.deleted_at, A.participation, P.external_id.label("p_id"), P.name.label("p_name"),
+               A.version, A.deleted_at, A.participation, A.quality_notes, P.external_id.label("p_id"),
+               P.name.label("p_name"),
                P.phone, P.email.label("p_email"), P.language, P.channel, D.external_id.label("d_id"),
                D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"))
         .select_from(Appointment.__table__)  # type: ignore[attr-defined]
@@ -46,6 +48,10 @@ def list_appointments(store: Store, start: datetime | None = None, end: datetime
         query = query.where(func.lower(D.email) == doctor_email.lower())
     if not include_deleted:
         query = query.where(A.deleted_at.is_(None))
+    if connector is not None:
+        query = query.where(A.connector == connector)
+    if external_id is not None:
+        query = query.where(A.external_id == external_id)
     with store.engine.connect() as connection:
         rows = connection.execute(query).all()
     return [{
@@ -64,7 +70,13 @@ def list_appointments(store: Store, start: datetime | None = None, end: datetime
         "practitioner": None if r.d_id is None else {"id": r.d_id, "name": r.d_name, "email": r.d_email},
         "location": r.location,
         "answer": r.participation,  # the patient's answer (a reply, a link, or the source's own record)
+        "notes": quality_notes(r.quality_notes),
     } for r in rows]
+
+
+def quality_notes(stored: str | None) -> list[str]:
+    """An appointment's data-quality notes (what its import dropped or stood in for)."""
+    return [line for line in (stored or "").splitlines() if line]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ nothing at all. Bulk selects and executemany keep it fast on large imports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -132,17 +132,25 @@ def _older(new: NormalizedAppointment, old: NormalizedAppointment) -> bool:
             and new.source_updated_at < old.source_updated_at)
 
 
-_NO_ANSWER = b',"answer":null}'
+# Fields added after the first stores were written (data-quality notes, the source's own
+# answer) count only when set, so an appointment without them hashes as it did before they
+# existed: upgrading re-updates, announces and pushes nothing.
+_LATER_FIELDS = frozenset({"notes", "answer"})
 
 
 def _appointment_hash(appointment: NormalizedAppointment) -> str:
-    """Without an answer, the hash of the appointment as it was before answers were mapped:
-    upgrading then changes no stored hash, so it announces and pushes nothing."""
-    if appointment.answer is None:
-        text = orjson.dumps(appointment)
-        if text.endswith(_NO_ANSWER):
-            return content_hash_bytes(text[: -len(_NO_ANSWER)] + b"}")
-    return content_hash(appointment)
+    """The content hash that change detection compares."""
+    if any(getattr(appointment, name) for name in _LATER_FIELDS):
+        return content_hash(appointment)
+    # orjson writes a dataclass's fields in declaration order (OPT_SORT_KEYS leaves them be):
+    # the same fields, in the same order, give the same bytes as before.
+    view = {f.name: getattr(appointment, f.name) for f in fields(NormalizedAppointment) if f.name not in _LATER_FIELDS}
+    return content_hash_bytes(orjson.dumps(view))
+
+
+def notes_text(notes: Sequence[str]) -> str | None:
+    """Data-quality notes as stored: one per line, or NULL when there are none."""
+    return "\n".join(notes) or None
 
 
 class Store:
@@ -206,11 +214,13 @@ class Store:
     def apply_batch(self, connector: str, run_id: str, mapped: Sequence[Mapped],
                     quarantined: Sequence[QuarantineEntry], cursor: dict[str, Any] | None,
                     snapshot_end: SnapshotEnd | None = None,
-                    within: Callable[[Connection], None] | None = None) -> tuple[Counts, str | None]:
+                    within: Callable[[Connection], Collection[str] | None] | None = None,
+                    ) -> tuple[Counts, str | None]:
         """Store one batch and its cursor atomically; returns counts and a safety-stop error.
 
         ``within`` runs first inside the same transaction (e.g. recording a message id
-        that must never be applied twice); whatever it raises rolls the batch back."""
+        that must never be applied twice); whatever it raises rolls the batch back. It may
+        return positions of records already applied (replays), which are left out."""
         counts = Counts(fetched=len(mapped) + len(quarantined), quarantined=len(quarantined))
         error: str | None = None
         latest: dict[str, Mapped] = {}
@@ -221,7 +231,11 @@ class Store:
         counts.unchanged += len(mapped) - len(latest)  # superseded by a later (or newer) row of the batch
         with self.engine.begin() as connection:
             if within is not None:
-                within(connection)
+                replays = within(connection)
+                if replays:
+                    fresh = {key: item for key, item in latest.items() if item.position not in replays}
+                    counts.unchanged += len(latest) - len(fresh)
+                    latest = fresh
             now = utcnow()
             appointments = [m.appointment for m in latest.values() if not m.delete]
             self._upsert_people(connection, connector, appointments, now)
@@ -421,6 +435,7 @@ def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, no
         "version": version,
         "source_updated_at": a.source_updated_at,
         "source_answer": a.answer,
+        "quality_notes": notes_text(a.notes),
         "created_at": now,
         "updated_at": now,
     }

@@ -16,7 +16,7 @@ def test_root_settings_import_the_sample(tmp_path: Path, cli) -> None:  # type: 
     run = cli(tmp_path / "settings.yaml")
     _, out, _ = run("sync", "--once", "--json")
     first = json.loads(out)["connectors"]["demo-csv"]
-    assert first["created"] > 200 and first["quarantined"] == 6 and first["error"] is None
+    assert first["created"] > 200 and first["quarantined"] == 6 and first["error"] is None  # six bad rows
     _, out, _ = run("sync", "--once", "--json")
     again = json.loads(out)["connectors"]["demo-csv"]
     assert again["created"] == again["updated"] == 0

@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import structlog
 
 from connectors.base import (
@@ -31,8 +32,9 @@ from connectors.fhir.capability import assess, read_capability
 from connectors.fhir.client import FHIR_JSON, FhirClient, server_time
 from connectors.fhir.cursor import FhirCursor, Listing, floor_second
 from connectors.fhir.errors import FhirStatusError
+from connectors.fhir.fanout import FanOut
 from connectors.fhir.prefetch import ReadAhead
-from connectors.fhir.references import ReferenceResolver
+from connectors.fhir.references import ReferenceResolver, pick_participants
 from connectors.fhir.settings import FhirSettings
 from connectors.fhir.shape import items, obj
 from connectors.fhir.writeback import apply_answer, check_action
@@ -94,6 +96,9 @@ class FhirConnector(Connector):
         return self._first_page(cursor)
 
     def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
+        if self.settings.fan_out is not None:  # one search per actor (connectors/fhir/fanout.py)
+            yield from FanOut(self).fetch(cursor)
+            return
         state = FhirCursor.load(cursor, self.settings.cursor, timedelta(seconds=self.settings.overlap_seconds),
                                 self.name)
         resolver = ReferenceResolver(self.client)
@@ -123,7 +128,7 @@ class FhirConnector(Connector):
         finally:
             ahead.close()
         log.info("fhir.fetched", connector=self.name, pages=listing.pages, already_stored=skipped,
-                 reference_reads=resolver.reads)
+                 reference_reads=resolver.reads, references_unavailable=resolver.unavailable or None)
 
     def _page(self, bundle: dict[str, Any], listing: Listing, state: FhirCursor,
               resolver: ReferenceResolver) -> tuple[list[RawRecord], list[Rejected], int]:
@@ -131,11 +136,17 @@ class FhirConnector(Connector):
             raise FatalConnectorError(f"connector {self.name}: the search answered a {bundle.get('resourceType')}, "
                                       "not a Bundle")
         appointments: list[tuple[int, dict[str, Any]]] = []
+        rejected: list[Rejected] = []
         for index, entry in enumerate(items(bundle.get("entry"))):
             resource = obj(entry).get("resource")
-            if not isinstance(resource, dict):
+            kind = resource.get("resourceType") if isinstance(resource, dict) else None
+            if not isinstance(kind, str):
+                # Never dropped silently: an entry without a resource (or one with no type) is
+                # quarantined, so a page of them does not read as "fetched 0, all fine".
+                rejected.append(Rejected(f"Appointment page {listing.pages} entry {index}", _not_a_resource(entry),
+                                         raw=orjson.dumps(entry, default=str).decode()))
                 continue
-            kind = resource.get("resourceType")
+            assert isinstance(resource, dict)
             mode = obj(entry.get("search")).get("mode")
             if kind == "Appointment" and mode != "include":
                 appointments.append((index, resource))
@@ -145,7 +156,6 @@ class FhirConnector(Connector):
             else:
                 resolver.add(resource)
         records: list[RawRecord] = []
-        rejected: list[Rejected] = []
         already = 0
         for index, appointment in appointments:
             rid = appointment.get("id")
@@ -191,12 +201,41 @@ class FhirConnector(Connector):
             try:  # the configured search itself, so scopes and required parameters are tested too
                 probe = FhirCursor(mode="date-window", overlap=timedelta(0))
                 params = [p for p in self.search_params(probe) if p[0] not in ("_count", "_include")]
+                if self.settings.fan_out is not None:  # the server searches per actor: probe the first
+                    actors = FanOut(self).actors()
+                    if not actors:
+                        return CheckResult(False, f"{detail}; fan_out found no actor to search for")
+                    params.append((self.settings.fan_out.by, actors[0]))
+                    detail += f"; fan_out over {len(actors)} {self.settings.fan_out.by}(s)"
                 bundle, _ = self.client.get_json("Appointment", [("_count", "1"), *params])
                 total = bundle.get("total")
                 detail += f"; search ok ({total if total is not None else 'some'} in the window)"
+                missing = self._reference_scopes(bundle)
+                if missing:
+                    ok, detail = False, f"{detail}; {missing}"
             except ConnectorError as exc:
                 ok, detail = False, f"{detail}; search failed: {exc}"
         return CheckResult(ok, detail)
+
+    def _reference_scopes(self, bundle: dict[str, Any]) -> str | None:
+        """Read the participants of the first Appointment found, as a sync would: a refused
+        read (401/403) names the scope to grant. Syncs still run without it (names come
+        from ``actor.display``), so this is a setup problem, not an outage."""
+        appointment = next((obj(entry).get("resource") for entry in items(bundle.get("entry"))
+                            if obj(obj(entry).get("resource")).get("resourceType") == "Appointment"), None)
+        if not isinstance(appointment, dict):
+            return None
+        refused = []
+        for kind, (key, _) in sorted(pick_participants(appointment, self.client.base_url).items()):
+            try:
+                self.client.get_json(key)
+            except FhirStatusError as exc:
+                if exc.status in (401, 403):
+                    refused.append(f"{kind} read refused (HTTP {exc.status}): grant system/{kind}.read "
+                                   f"(SMART v2: system/{kind}.rs)")
+        if not refused:
+            return None
+        return "; ".join(refused) + " — until then names come from the appointment's actor.display"
 
     # -- write-back ---------------------------------------------------------------------
     def writeback(self, action: WritebackAction) -> None:
@@ -229,6 +268,20 @@ class FhirConnector(Connector):
             return
         raise RetriableConnectorError(f"connector {self.name}: Appointment/{action.external_id} kept changing "
                                       "while writing back (HTTP 412 twice); will try again")
+
+
+def _not_a_resource(entry: Any) -> str:
+    """Why a Bundle entry is not an Appointment to import, naming its shape (never its content)."""
+    if not isinstance(entry, dict):
+        return f"Bundle entry is a JSON {type(entry).__name__}, not an object with a resource"
+    resource = entry.get("resource")
+    if resource is None:
+        keys = ", ".join(sorted(str(k) for k in entry)[:6]) or "none"
+        return (f"Bundle entry has no resource (keys: {keys}); the server should send each match as "
+                "entry.resource")
+    if not isinstance(resource, dict):
+        return f"Bundle entry's resource is a JSON {type(resource).__name__}, not a resource object"
+    return "Bundle entry's resource has no resourceType"
 
 
 def _next_link(bundle: dict[str, Any]) -> str | None:

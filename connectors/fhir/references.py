@@ -3,6 +3,12 @@
 The patient, the practitioner and the location come from the search Bundle's
 ``_include``d entries; whatever is missing is read once per run (``GET Patient/7``)
 and remembered, so a page of 100 appointments for one doctor costs one read, not 100.
+
+A read the server refuses or cannot answer (401, 403: a scope not granted, as Epic answers
+`GET Location/{id}` without `Location.read`; 404, 410: gone) becomes a stub carrying the
+participant's ``actor.display`` as its name, so the appointment still imports with its
+doctor and room named; the refusal is logged once per run per resource type and status, and
+each such appointment carries a data-quality note.
 """
 
 from __future__ import annotations
@@ -20,6 +26,10 @@ Resource = dict[str, Any]
 # Participation types (v3 ParticipationType) of the doctor an appointment is with, best first.
 PERFORMER_CODES = ("ATND", "PPRF", "PRF", "SPRF", "CON")
 ENRICHED_KEYS = {"Patient": "_patient", "Practitioner": "_practitioner", "Location": "_location"}
+# Reference reads that leave a stub instead of failing the run.
+UNAVAILABLE = (401, 403, 404, 410)
+STUB_STATUS = "_unavailable"  # on a stub: the HTTP status its read answered
+_WHY = {401: "refused (credentials)", 403: "refused (scope not granted)", 404: "not found", 410: "gone"}
 
 
 def reference_key(reference: Any, base_url: str) -> str | None:
@@ -47,9 +57,9 @@ def _codes(participant: dict[str, Any]) -> set[str]:
             for coding in items(concept.get("coding")) if isinstance(coding, dict)}
 
 
-def pick_participants(appointment: Resource, base_url: str) -> dict[str, str]:
-    """The reference of the patient, the practitioner (the attender first) and the
-    location an appointment is about, by the actors' resource types."""
+def pick_participants(appointment: Resource, base_url: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The reference (and participant entry) of the patient, the practitioner (the attender
+    first) and the location an appointment is about, by the actors' resource types."""
     by_type: dict[str, list[tuple[dict[str, Any], str]]] = {}
     for participant in items(appointment.get("participant")):
         if not isinstance(participant, dict):
@@ -57,20 +67,36 @@ def pick_participants(appointment: Resource, base_url: str) -> dict[str, str]:
         key = reference_key(obj(participant.get("actor")).get("reference"), base_url)
         if key:
             by_type.setdefault(key.split("/")[0], []).append((participant, key))
-    chosen: dict[str, str] = {}
+    chosen: dict[str, tuple[str, dict[str, Any]]] = {}
     for kind in ("Patient", "Location"):
         if by_type.get(kind):
-            chosen[kind] = by_type[kind][0][1]
+            participant, key = by_type[kind][0]
+            chosen[kind] = (key, participant)
     doctors = by_type.get("Practitioner") or by_type.get("PractitionerRole") or []
     if len(doctors) == 1:
-        chosen["Practitioner"] = doctors[0][1]
+        chosen["Practitioner"] = (doctors[0][1], doctors[0][0])
     elif doctors:
         def rank(item: tuple[dict[str, Any], str]) -> int:
             codes = _codes(item[0])
             return min((PERFORMER_CODES.index(c) for c in codes if c in PERFORMER_CODES), default=len(PERFORMER_CODES))
 
-        chosen["Practitioner"] = min(doctors, key=rank)[1]  # min is stable: the first of the best
+        best = min(doctors, key=rank)  # min is stable: the first of the best
+        chosen["Practitioner"] = (best[1], best[0])
     return chosen
+
+
+def _named(resource: Resource) -> bool:
+    name = resource.get("name")
+    if resource.get("resourceType") == "Location":
+        return isinstance(name, str) and bool(name.strip())
+    return any(isinstance(n, dict) and (n.get("text") or n.get("family") or n.get("given")) for n in items(name))
+
+
+def _with_display(resource: Resource, display: str) -> Resource:
+    """The resource named by the appointment's ``actor.display`` (a Location's name is a
+    string, a person's a HumanName)."""
+    name: Any = display if resource.get("resourceType") == "Location" else [{"text": display}]
+    return {**resource, "name": name}
 
 
 class ReferenceResolver:
@@ -80,6 +106,8 @@ class ReferenceResolver:
         self.client = client
         self._known: dict[str, Resource] = {}
         self.reads = 0
+        #: references whose read left a stub, by "Location 403" (resource type and status)
+        self.unavailable: dict[str, int] = {}
 
     def add(self, resource: Resource) -> None:
         kind, rid = resource.get("resourceType"), resource.get("id")
@@ -87,31 +115,55 @@ class ReferenceResolver:
             self._known[f"{kind}/{rid}"] = resource
 
     def get(self, key: str) -> Resource:
-        """The resource, or a stub with only its id when the server no longer has it."""
+        """The resource, or a stub with only its id (and ``_unavailable``: the status) when
+        the server refuses the read or no longer has the resource."""
         if key not in self._known:
             self.reads += 1
             try:
                 resource, _ = self.client.get_json(key)
             except FhirStatusError as exc:
-                if exc.status not in (404, 410):
+                if exc.status not in UNAVAILABLE:
                     raise
-                log.warning("fhir.reference.missing", connector=self.client.connector, reference=key,
-                            status=exc.status)
                 kind, rid = key.split("/", 1)
-                resource = {"resourceType": kind, "id": rid}
+                self._unavailable(kind, exc)
+                resource = {"resourceType": kind, "id": rid, STUB_STATUS: exc.status}
             self._known[key] = resource
         return self._known[key]
 
+    def _unavailable(self, kind: str, exc: FhirStatusError) -> None:
+        """Count a refused or missing read; the first of each type and status is logged."""
+        label = f"{kind} {exc.status}"
+        if label not in self.unavailable:
+            log.warning("fhir.reference.unavailable", connector=self.client.connector, resource_type=kind,
+                        status=exc.status, why=_WHY[exc.status],
+                        fix=(f"grant the {kind} read scope (system/{kind}.read or system/{kind}.rs)"
+                             if exc.status in (401, 403) else "none needed: names come from actor.display"))
+        self.unavailable[label] = self.unavailable.get(label, 0) + 1
+
     def enrich(self, appointment: Resource) -> Resource:
-        """The Appointment plus ``_patient``/``_practitioner``/``_location`` resources."""
+        """The Appointment plus ``_patient``/``_practitioner``/``_location`` resources. A
+        resource without a name (a stub, a bare read) is named by the participant's
+        ``actor.display``; a stub adds a data-quality note under ``_notes``."""
         base_url = self.client.base_url
         enriched = dict(appointment)
-        for kind, key in pick_participants(appointment, base_url).items():
+        notes: list[str] = []
+        for kind, (key, participant) in pick_participants(appointment, base_url).items():
             resource = self.get(key)
             if resource.get("resourceType") == "PractitionerRole":
                 practitioner = reference_key(obj(resource.get("practitioner")).get("reference"), base_url)
                 if practitioner is None:
                     continue
                 resource = self.get(practitioner)
+            display = obj(participant.get("actor")).get("display")
+            has_display = isinstance(display, str) and bool(display.strip())
+            status = resource.get(STUB_STATUS)
+            if status is not None:
+                notes.append(f"{kind.lower()}: {resource.get('resourceType')} read {_WHY.get(status, 'failed')} "
+                             f"(HTTP {status}); "
+                             + ("named from the appointment's display" if has_display else "no name"))
+            if has_display and not _named(resource):
+                resource = _with_display(resource, str(display).strip())
             enriched[ENRICHED_KEYS[kind]] = resource
+        if notes:
+            enriched["_notes"] = notes
         return enriched

@@ -88,6 +88,32 @@ class RetrySettings(SettingsModel):
     max_wait_seconds: float = Field(60, ge=0, le=3600, description="cap on one wait (Retry-After included)")
 
 
+FanOutBy = Literal["practitioner", "location", "patient"]
+
+
+class FanOutSettings(SettingsModel):
+    """One Appointment search per actor, for servers that only search per practitioner,
+    location or patient (Oracle Health, Epic): each actor has its own date-window listing."""
+
+    by: FanOutBy = Field(description="the search parameter each search sets: practitioner | location | patient")
+    ids: list[str] = Field(default_factory=list, description="the actors' ids, e.g. [593923, 4122622]")
+    discover: str | None = Field(
+        None, description="or a search whose results are the actors, read every run, e.g. "
+                          "'Practitioner?active=true' or 'Location'")
+    concurrency: int = Field(4, ge=1, le=16, description="actors' first pages read at once")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FanOutSettings:
+        if bool(self.ids) == bool(self.discover):
+            raise ValueError("give the actors as `ids:` or as a `discover:` search, one of the two")
+        if self.discover is not None:
+            kind = self.discover.split("?", 1)[0]
+            if kind not in ("Practitioner", "Location", "Patient", "PractitionerRole", "Schedule"):
+                raise ValueError(f"discover: {kind!r} is no resource type to fan out over "
+                                 "(Practitioner, Location, Patient, PractitionerRole or Schedule)")
+        return self
+
+
 class FhirSettings(ConnectorSettings):
     kind: Literal["fhir"] = "fhir"
     mapping: str = Field("fhir_r4", description="a preset name from mappings/ or a path to a mapping YAML file")
@@ -109,6 +135,9 @@ class FhirSettings(ConnectorSettings):
     http2: bool = Field(True, description="use HTTP/2 where the server offers it (TLS)")
     retry: RetrySettings = RetrySettings()
     writeback: bool = Field(False, description="write patients' answers back (needs an Appointment write scope)")
+    fan_out: FanOutSettings | None = Field(
+        None, description="search per actor (servers that refuse a search without a practitioner, location or "
+                          "patient): needs cursor: date-window")
 
     @field_validator("base_url")
     @classmethod
@@ -124,6 +153,15 @@ class FhirSettings(ConnectorSettings):
             except TimeError as exc:
                 raise ValueError(str(exc)) from None
         return value
+
+    @model_validator(mode="after")
+    def _fan_out_reads_windows(self) -> FhirSettings:
+        if self.fan_out is not None:
+            if self.cursor != "date-window":
+                raise ValueError("fan_out needs cursor: date-window (per-actor searches must carry a date)")
+            if self.fan_out.by in self.search:
+                raise ValueError(f"search: {self.fan_out.by} is set per actor by fan_out; remove it from search")
+        return self
 
     @field_validator("search")
     @classmethod

@@ -5,12 +5,20 @@ stored batch. The MLLP side of the same connector is service.py (``hl7 listen``)
 
 A message that cannot be read, or is no SIU, is rejected to quarantine; SIU events not
 in ``events`` are skipped; ``delete_triggers`` (S17) delete the appointment.
+
+Message control ids are recorded as the MLLP side records them (connectors/hl7v2/model.py),
+in the batch's transaction: a different message under an id already used is applied with a
+warning naming the id, exactly as over MLLP; an identical replay (MSH-7 aside) is left out,
+as MLLP answers it without applying it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import structlog
+from sqlalchemy import Connection
 
 from connectors.base import Batch, CheckResult, Connector, Cursor, RawRecord, Rejected, Sample
 from connectors.dropfolder import (
@@ -23,8 +31,44 @@ from connectors.dropfolder import (
     sample_file,
     settled_files,
 )
+from connectors.hl7v2.model import CONTROL_ID_MAX, answered, message_digest, record_answer
 from connectors.hl7v2.parse import Hl7ParseError, ParsedMessage, decode, parse_message, split_messages, type_problem
 from connectors.hl7v2.settings import Hl7v2Settings
+
+log = structlog.get_logger("clinicsync.hl7v2")
+# (position, sender, control id, trigger event, digest) of each message a batch applies
+MessageId = tuple[str, str, str, str, str]
+
+
+def record_ids(connector: str, ids: list[MessageId]) -> Callable[[Connection], set[str]] | None:
+    """The batch's ``within``: record each message's control id; a replay of a message
+    already recorded is left out (its position returned), one reused for a different
+    message is applied with a warning naming the id, as over MLLP."""
+    if not ids:
+        return None
+
+    def within(connection: Connection) -> set[str]:
+        replays: set[str] = set()
+        known: dict[tuple[str, str], str] = {}  # the digest each id stands for so far
+        for position, sender, control_id, event, digest in ids:
+            key = (sender, control_id)
+            if key not in known:
+                stored = answered(connection, connector, sender, control_id)
+                if stored is None:
+                    record_answer(connection, connector, sender, control_id, "AA", event, digest)
+                    known[key] = digest
+                    continue
+                known[key] = stored.digest or digest
+            if known[key] == digest:
+                replays.add(position)
+                continue
+            log.warning("hl7.control_id_reused", connector=connector, control_id=control_id, trigger=event,
+                        action="applied: the message differs from the one first sent with this id")
+            record_answer(connection, connector, sender, control_id, "AA", event, digest, reused=True)
+            known[key] = digest
+        return replays
+
+    return within
 
 
 class Hl7v2Connector(Connector):
@@ -86,6 +130,7 @@ class Hl7v2Connector(Connector):
             return
         records: list[RawRecord] = []
         rejected: list[Rejected] = []
+        ids: list[MessageId] = []
         messages = split_messages(text)
         for number, message in enumerate(messages, start=1):
             if number <= skip:
@@ -100,11 +145,16 @@ class Hl7v2Connector(Connector):
                 if problem:
                     rejected.append(Rejected(position, problem, raw=message))
                 elif parsed.event in self.settings.events:
-                    records.append(raw_record(parsed, self.settings, f"{position} MSH-10={parsed.control_id}"))
+                    record = raw_record(parsed, self.settings, f"{position} MSH-10={parsed.control_id}")
+                    records.append(record)
+                    if 0 < len(parsed.control_id) <= CONTROL_ID_MAX:
+                        ids.append((record.position, parsed.sender, parsed.control_id, parsed.event,
+                                    message_digest(parsed.record["message"])))
             if len(records) + len(rejected) >= self.settings.batch_size and number < len(messages):
-                yield Batch(records, drop_cursor(done, digest, number), rejected, source=name)
-                records, rejected = [], []
-        yield Batch(records, finished, rejected, source=name)
+                yield Batch(records, drop_cursor(done, digest, number), rejected, source=name,
+                            within=record_ids(self.name, ids))
+                records, rejected, ids = [], [], []
+        yield Batch(records, finished, rejected, source=name, within=record_ids(self.name, ids))
 
 
 def raw_record(parsed: ParsedMessage, settings: Hl7v2Settings, position: str) -> RawRecord:

@@ -3,7 +3,10 @@
 The answer follows the store: AA once the message's changes and its control id are
 committed in one transaction; AE when it parsed but did not map (quarantined with the
 reason); AR when it cannot be read or is no SIU message (quarantined too, so nothing
-is lost). A control id already answered gets the same code again and changes nothing.
+is lost). A control id already answered for the same message (MSH-7 aside) gets the
+original ACK again and changes nothing; a different message under a used id (a sender's
+counter restarted) is applied like a new one, with a warning naming the id, as the file
+path does (connectors/hl7v2/files.py).
 A store failure raises: no ACK is sent, so the sender sends the message again. Only a
 message the database refuses as data (a value longer than its column) is quarantined
 and answered AE instead: resending it could never help, and would block the sender.
@@ -26,7 +29,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from connectors.base import Batch
 from connectors.hl7v2.ack import AckCode, build_ack
 from connectors.hl7v2.files import raw_record
-from connectors.hl7v2.model import CONTROL_ID_MAX, answered, forget_older, record_answer
+from connectors.hl7v2.model import CONTROL_ID_MAX, Answer, answered, forget_older, message_digest, record_answer
 from connectors.hl7v2.parse import Hl7ParseError, ParsedMessage, decode, parse_message, type_problem
 from connectors.hl7v2.settings import Hl7v2Settings
 from mappings.engine import CompiledMapping
@@ -75,15 +78,22 @@ class Receiver:
         if problem and not _usable_id(parsed):  # nothing to remember it by
             return self._refuse(parsed.message, position, problem, parsed.record["message"])
         position = f"{position} MSH-10={parsed.control_id}"
+        digest = message_digest(parsed.record["message"])
         previous = self._answered(parsed)
-        if previous is not None:
+        reused = previous is not None and not previous.same_message(digest)
+        if previous is not None and not reused:
             return self._duplicate(parsed, previous)
+        if reused:
+            log.warning("hl7.control_id_reused", connector=self.name, control_id=parsed.control_id,
+                        trigger=parsed.event, action="applied: the message differs from the one first sent "
+                                                     "with this id")
         if problem:
             entry = QuarantineEntry(position, f"rejected (AR): {problem}", raw=parsed.record["message"])
-            return self._store(parsed, "AR", position, entry, text=problem)
+            return self._store(parsed, "AR", position, entry, text=problem, digest=digest, reused=reused)
         if parsed.event not in self.config.events:
-            return self._store(parsed, "AA", position, None, text="trigger event not applied here; ignored")
-        return self._store(parsed, None, position, None)
+            return self._store(parsed, "AA", position, None, text="trigger event not applied here; ignored",
+                               digest=digest, reused=reused)
+        return self._store(parsed, None, position, None, digest=digest, reused=reused)
 
     def _refuse(self, message: hl7.Message | None, position: str, reason: str, raw: str) -> Reply:
         """AR for what has no usable control id: quarantined, nothing to remember."""
@@ -95,7 +105,8 @@ class Receiver:
         return Reply("AR", build_ack("AR", message, reason))
 
     def _store(self, parsed: ParsedMessage, code: AckCode | None, position: str,
-               entry: QuarantineEntry | None, text: str | None = None, refusal: bool = False) -> Reply:
+               entry: QuarantineEntry | None, text: str | None = None, refusal: bool = False,
+               digest: str | None = None, reused: bool = False) -> Reply:
         """Apply the message (unless ``code`` is already decided) with its control id, in
         one transaction. A concurrent copy of the same message loses on the id's key."""
         mapped: list[Mapped] = []
@@ -107,9 +118,11 @@ class Receiver:
                 problem = quarantined[0] = replace(quarantined[0], raw=parsed.record["message"])
                 text = f"{problem.field}: {problem.reason}" if problem.field else problem.reason
         decided: AckCode = code
+        answer_text = text
 
         def claim(connection: Connection) -> None:
-            record_answer(connection, self.name, parsed.sender, parsed.control_id, decided, parsed.event)
+            record_answer(connection, self.name, parsed.sender, parsed.control_id, decided, parsed.event,
+                          digest, answer_text, reused)
 
         try:
             with self._writing:
@@ -125,18 +138,22 @@ class Receiver:
                 raise  # even the bare quarantine entry is refused: leave it to the sender
             reason = f"the store refused a value ({type(exc.orig).__name__}), e.g. longer than its column"
             entry = QuarantineEntry(position, reason, raw=parsed.record["message"])
-            return self._store(parsed, "AE", position, entry, text=reason, refusal=True)
+            return self._store(parsed, "AE", position, entry, text=reason, refusal=True, digest=digest,
+                               reused=reused)
         log.info("hl7.message", connector=self.name, control_id=parsed.control_id, trigger=parsed.event,
                  ack=decided, **{k: v for k, v in counts.as_dict().items() if v})
         return Reply(decided, build_ack(decided, parsed.message, text))
 
-    def _duplicate(self, parsed: ParsedMessage, previous: str) -> Reply:
-        code = _CODES.get(previous, "AA")
+    def _duplicate(self, parsed: ParsedMessage, previous: Answer) -> Reply:
+        """The original ACK (its code and text) for a replay of the same message."""
+        code = _CODES.get(previous.ack_code, "AA")
         log.info("hl7.duplicate", connector=self.name, control_id=parsed.control_id, ack=code)
-        text = None if code == "AA" else "duplicate of a message already answered with this code"
+        text = previous.ack_text
+        if text is None and code != "AA":  # recorded before ACK texts were kept
+            text = "duplicate of a message already answered with this code"
         return Reply(code, build_ack(code, parsed.message, text), duplicate=True)
 
-    def _answered(self, parsed: ParsedMessage) -> str | None:
+    def _answered(self, parsed: ParsedMessage) -> Answer | None:
         with self.store.engine.connect() as connection:
             return answered(connection, self.name, parsed.sender, parsed.control_id)
 

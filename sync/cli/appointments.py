@@ -52,3 +52,39 @@ def list_command(
         table.add_row(row["start"], row["timezone"], row["status"], row["answer"] or "", doctor_name, patient_id,
                       row["type"] or "", f"{row['connector']}:{row['external_id']}")
     out_console.print(table)
+
+
+@app.command("show")
+def show_command(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="CONNECTOR:EXTERNAL_ID, as `appointments list` shows it")],
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One appointment with its patient, doctor, location and data-quality notes (what the
+    import dropped or stood in for, e.g. a vendor language code)."""
+    context = app_context(ctx)
+    connector, sep, external_id = ref.partition(":")
+    if not sep or not connector or not external_id:
+        raise typer.BadParameter("give CONNECTOR:EXTERNAL_ID, e.g. ehr:12345", param_hint="REF")
+    rows = list_appointments(context.store, include_deleted=True, connector=connector, external_id=external_id)
+    if not rows:
+        out_console.print(f"no appointment {ref}")
+        raise typer.Exit(1)
+    row = rows[0]
+    if json_output:
+        print_json(row)
+        return
+    table = Table(show_header=False, box=None)
+    patient, doctor = row["patient"] or {}, row["practitioner"] or {}
+    for label, value in (
+        ("appointment", ref), ("status", row["status"] + (" (deleted at the source)" if row["deleted"] else "")),
+        ("start (UTC)", row["start"]), ("end (UTC)", row["end"]), ("zone", row["timezone"]),
+        ("type", row["type"]), ("location", row["location"]), ("doctor", doctor.get("name") or doctor.get("id")),
+        ("patient", patient.get("id")), ("language", patient.get("language")), ("version", str(row["version"])),
+    ):
+        table.add_row(label, value or "")
+    out_console.print(table)
+    if row["notes"]:
+        out_console.print("data-quality notes:")
+        for note in row["notes"]:
+            out_console.print(f"  - {note}", markup=False, highlight=False)

@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, select
 
 from sync.calendar.model import LINKS
 from sync.model import Appointment, Event, Patient, Practitioner
-from sync.queries import connector_status, list_quarantine
+from sync.queries import connector_status, list_quarantine, quality_notes
 from sync.reminders.model import DELIVERIES, REMINDERS
 from sync.store import Store
 from sync.types import utcnow
@@ -123,6 +123,7 @@ class AppointmentRow:
     answer: str | None  # the patient's participation answer
     calendar: str  # none | pending | present | deleted | failing
     reminders: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)  # data-quality notes of its import
 
     @property
     def local_start(self) -> datetime:
@@ -131,7 +132,7 @@ class AppointmentRow:
 
 def _appointment_query() -> Any:
     return (select(A.id, A.connector, A.external_id, A.start_utc, A.timezone, A.status, A.type,
-                   A.practitioner_ref, A.participation, P.name.label("p_name"), P.phone, P.email,
+                   A.practitioner_ref, A.participation, A.quality_notes, P.name.label("p_name"), P.phone, P.email,
                    D.name.label("d_name"))
             .select_from(Appointment.__table__)  # type: ignore[attr-defined]
             .outerjoin(Patient.__table__, and_(P.connector == A.connector,  # type: ignore[attr-defined]
@@ -172,7 +173,7 @@ def _rows(store: Store, query: Any) -> list[AppointmentRow]:
         status=r.status, type=r.type, doctor=r.d_name or r.practitioner_ref or "(no doctor)",
         doctor_id=r.practitioner_ref, patient=initials(r.p_name) or "—", phone=mask_phone(r.phone),
         email=mask_email(r.email), answer=r.participation, calendar=_calendar_state(links[r.id]),
-        reminders=reminders[r.id]) for r in found]
+        reminders=reminders[r.id], notes=[mask_text(n) for n in quality_notes(r.quality_notes)]) for r in found]
 
 
 def upcoming(store: Store, start: datetime, end: datetime, filters: Filters = Filters()) -> list[AppointmentRow]:

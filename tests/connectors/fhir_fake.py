@@ -28,7 +28,9 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-SEARCH_PARAMS = {"_count", "_include", "_lastUpdated", "date", "status", "patient", "actor"}
+SEARCH_PARAMS = {"_count", "_include", "_lastUpdated", "date", "status", "patient", "actor", "practitioner",
+                 "location"}
+ACTOR_PARAMS = ("patient", "practitioner", "location")
 INCLUDE_TYPES = {"Appointment:patient": "Patient", "Appointment:practitioner": "Practitioner",
                  "Appointment:location": "Location"}
 
@@ -75,8 +77,10 @@ def _compare(prefix_value: str, actual: datetime | None) -> bool:
 
 class FakeFhir:
     def __init__(self, *, public_key: Any = None, algorithm: str = "RS384", client_id: str = "clinicsync",
-                 kid: str = "test-key", token_lifetime: int = 300) -> None:
+                 kid: str = "test-key", token_lifetime: int = 300, per_actor: bool = False) -> None:
         self.lock = threading.RLock()
+        # Oracle Health style: an Appointment search needs a date and a patient, practitioner or location.
+        self.per_actor = per_actor
         self.clock = datetime.now(UTC).replace(microsecond=0)
         self.resources: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, int] = {}
@@ -187,6 +191,8 @@ class FakeFhir:
                 return self._page(seen)
             if route == "Appointment" and seen.method == "GET":
                 return self._search(seen)
+            if route in ("Practitioner", "Location") and seen.method == "GET":
+                return self._list(route, seen)
             parts = route.split("/")
             if len(parts) == 2 and seen.method == "GET":
                 return self._read(route)
@@ -261,14 +267,29 @@ class FakeFhir:
     def _matches(self, resource: dict[str, Any], query: dict[str, list[str]]) -> bool:
         updated = _parse_time(resource["meta"]["lastUpdated"])
         start = _parse_time(resource["start"]) if resource.get("start") else None
+        actors = {(p.get("actor") or {}).get("reference", "") for p in resource.get("participant", [])}
         return (all(_compare(v, updated) for v in query.get("_lastUpdated", []))
                 and all(_compare(v, start) for v in query.get("date", []))
-                and all(resource.get("status") in v.split(",") for v in query.get("status", [])))
+                and all(resource.get("status") in v.split(",") for v in query.get("status", []))
+                and all(any(ref == f"{param.capitalize()}/{v.split('/')[-1]}" for ref in actors)
+                        for param in ACTOR_PARAMS for v in query.get(param, [])))
+
+    def _list(self, kind: str, seen: Seen) -> tuple[int, dict[str, str], Any]:
+        """Practitioner / Location search (discovery): every one known, active=true honoured."""
+        keys = [k for k in self.order if k.startswith(f"{kind}/") and k not in self.deleted
+                and (seen.query.get("active") != ["true"] or self.resources[k].get("active", True))]
+        search_id = uuid.uuid4().hex
+        self.searches[search_id] = keys
+        return 200, {}, self._bundle(search_id, 0, int(seen.query.get("_count", ["10"])[0]), [])
 
     def _search(self, seen: Seen) -> tuple[int, dict[str, str], Any]:
         unknown = sorted(set(seen.query) - SEARCH_PARAMS)
         if unknown:
             return 400, {}, outcome(f'Unknown search parameter "{unknown[0]}" for resource type "Appointment"')
+        if self.per_actor and (not seen.query.get("date")
+                               or not any(seen.query.get(p) for p in ACTOR_PARAMS)):
+            return 400, {}, outcome("The date parameter and one of patient, practitioner or location are required",
+                                    "required")
         keys = [k for k in self.order if k.startswith("Appointment/") and k not in self.deleted
                 and self._matches(self.resources[k], seen.query)]
         search_id = uuid.uuid4().hex

@@ -126,14 +126,14 @@ def test_the_same_file_dropped_again_is_not_read_twice(sync: Callable[[str], Run
     assert run()["fetched"] == 0
 
 
-def test_a_file_without_a_recognizable_header_is_quarantined_whole(sync: Callable[[str], Run], drop_dir: Path) -> None:
+def test_a_header_without_a_mapping_column_is_a_settings_error(sync: Callable[[str], Run], drop_dir: Path) -> None:
     write_drop(drop_dir, "a.csv", rows(3), columns=[c for c in COLUMNS if c != "appointment_id"])
-    write_drop(drop_dir, "b.csv", rows(3, TOMORROW + timedelta(days=1)))
-    run = sync("")
-    report = run()
-    assert report["quarantined"] == 1 and report["created"] == 3
-    _, out, _ = run.cli("quarantine", "list", "--json")  # type: ignore[attr-defined]
-    assert "no recognizable header" in json.loads(out)[0]["reason"]
+    report = sync("")(expect=1)
+    assert report["fetched"] == 0 and report["quarantined"] == 0  # not one quarantine per row: no row read
+    assert report["error"] == ("connector clinic: the header has no column 'appointment_id', which mapping "
+                               "'csv_default' reads (quote a name with dots as `name.with dots` or give it with "
+                               "`column:`); no row was read")
+    assert (drop_dir / "a.csv").exists()  # kept for the fixed mapping (or export) to read
 
 
 def test_rows_with_the_wrong_number_of_fields_are_quarantined(sync: Callable[[str], Run], drop_dir: Path) -> None:

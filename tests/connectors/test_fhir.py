@@ -350,10 +350,10 @@ def test_an_answer_that_is_not_fhir_json_is_named() -> None:
 
 
 @respx.mock
-def test_a_missing_reference_that_is_forbidden_stops_the_connector() -> None:
+def test_a_reference_read_that_fails_otherwise_stops_the_connector() -> None:
     respx.get(f"{BASE}/Appointment").mock(return_value=ok(bundle([appt("a1")], INCLUDED)))
-    respx.get(f"{BASE}/Practitioner/d1").mock(return_value=httpx.Response(403))
-    with pytest.raises(FatalConnectorError, match="GET Practitioner/d1 answered HTTP 403"):
+    respx.get(f"{BASE}/Practitioner/d1").mock(return_value=httpx.Response(400))
+    with pytest.raises(FatalConnectorError, match="GET Practitioner/d1 answered HTTP 400"):
         run(make())
 
 

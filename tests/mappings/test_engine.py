@@ -46,11 +46,7 @@ def test_times_become_utc_and_keep_their_zone(row: dict[str, str], start: dateti
     ({"duration_minutes": ""}, "end", "give end or duration_minutes"),
     ({"duration_minutes": "", "end": "2026-07-01 08:00"}, "end", "is not after start"),
     ({"duration_minutes": "half an hour"}, "duration_minutes", "not a whole number"),
-    ({"status": "perhaps"}, "status", "unknown status word"),
-    ({"patient_phone": "12345"}, "patient.phone", "not a valid phone number"),
-    ({"patient_email": "nobody"}, "patient.email", "not a valid email address"),
-    ({"patient_channel": "pigeon"}, "patient.channel", "unknown channel"),
-    ({"patient_language": "Klingonese"}, "patient.language", "not a known language"),
+    ({"status": "perhaps"}, "status", "unknown status word (add it to the mapping's status_map"),
     ({"timezone": "Mars/Base"}, "timezone", "unknown IANA time zone"),
     ({"patient_id": "", "patient_phone": "+12125550123"}, "patient.external_id", "missing"),
 ])
@@ -64,6 +60,51 @@ def test_bad_records_name_the_field_and_never_the_value(row: dict[str, str], fie
         for value in row.values():
             if value:
                 assert value not in str(caught.value)  # patient data never goes into a reason
+
+
+# The rule for optional data: an unusable optional value is dropped and noted on the
+# appointment, never a quarantine; the note names the field and the problem, and the value
+# only for fields the mapping marks `quote: true` (codes): never in a CSV, whose shifted
+# columns could put anything anywhere.
+@pytest.mark.parametrize(("row", "field", "note"), [
+    ({"patient_phone": "12345"}, "phone", "patient.phone: dropped (not a valid phone number (region US))"),
+    ({"patient_email": "nobody"}, "email", "patient.email: dropped (not a valid email address)"),
+    ({"patient_channel": "pigeon"}, "channel", "patient.channel: dropped (unknown channel"),
+    ({"patient_language": "Klingonese"}, "language", "patient.language: dropped (not a known language)"),
+    ({"patient_language": "151"}, "language", "patient.language: dropped (not a known language)"),
+])
+def test_an_unusable_optional_value_is_dropped_with_a_note(row: dict[str, str], field: str, note: str) -> None:
+    appointment = CSV.apply({**BASE, **row})
+    assert appointment.patient is not None and getattr(appointment.patient, field) is None
+    assert len(appointment.notes) == 1 and appointment.notes[0].startswith(note)
+    assert next(iter(row.values())) not in appointment.notes[0]  # a CSV value is never in a note
+
+
+def test_a_field_marked_quote_names_its_value(tmp_path: Path) -> None:
+    site = tmp_path / "coded.yaml"
+    site.write_text("name: coded\nextends: csv_default\nfields:\n"
+                    "  patient.language: {from: patient_language, quote: true}\n"
+                    "  status: {from: status, quote: true}\n")
+    coded = load_mapping(str(site), "America/New_York", "US", tmp_path)
+    assert coded.apply({**BASE, "patient_language": "151"}).notes == (
+        "patient.language: dropped '151' (not a known language)",)
+    with pytest.raises(MappingError, match="unknown status word 'perhaps'"):
+        coded.apply({**BASE, "status": "perhaps"})
+
+
+def test_a_usable_record_has_no_notes_and_an_explicit_quarantine_still_quarantines(tmp_path: Path) -> None:
+    assert CSV.apply({**BASE, "patient_language": "es"}).notes == ()
+    site = tmp_path / "strict.yaml"
+    site.write_text("name: strict\nextends: csv_default\nfields:\n"
+                    "  patient.phone: {from: patient_phone, on_invalid: quarantine}\n")
+    strict = load_mapping(str(site), "America/New_York", "US", tmp_path)
+    with pytest.raises(MappingError, match="not a valid phone number"):
+        strict.apply({**BASE, "patient_phone": "12345"})
+
+
+def test_a_connector_note_travels_with_the_record() -> None:
+    appointment = CSV.apply({**BASE, "_notes": ["practitioner: read answered 403; name from the display"]})
+    assert appointment.notes == ("practitioner: read answered 403; name from the display",)
 
 
 @pytest.mark.parametrize(("word", "status"), [
@@ -89,12 +130,8 @@ def test_a_repeated_value_maps_the_same_every_time() -> None:
     mapping = load_mapping("csv_default", "America/New_York", "US")
     good = {**BASE, "patient_phone": "(212) 555-0123", "start": "2027-03-14 09:00"}
     assert [mapping.apply(good).patient.phone for _ in range(2)] == ["+12125550123"] * 2  # type: ignore[union-attr]
-    reasons = []
-    for _ in range(2):
-        with pytest.raises(MappingError) as failure:
-            mapping.apply({**good, "patient_phone": "555-12"})
-        reasons.append((failure.value.field, failure.value.reason))
-    assert reasons == [("patient.phone", "not a valid phone number (region US)")] * 2
+    notes = [mapping.apply({**good, "patient_phone": "555-12"}).notes for _ in range(2)]
+    assert notes == [("patient.phone: dropped (not a valid phone number (region US))",)] * 2
     gap = {**good, "start": "2027-03-14 02:30"}  # spring-forward gap in New York, asked twice
     for _ in range(2):
         with pytest.raises(MappingError, match="daylight-saving gap"):

@@ -55,7 +55,7 @@ def test_official_example_maps_every_field(examples: dict[str, dict[str, Any]]) 
     assert result.start == datetime(2013, 12, 10, 9, 0, tzinfo=UTC)
     assert result.end == datetime(2013, 12, 10, 11, 0, tzinfo=UTC)
     assert result.timezone == "Australia/Melbourne"  # no zone in the resource: clinic.timezone
-    assert result.type == "A follow up visit from a previous appointment"  # appointmentType's display
+    assert result.type == "General Discussion"  # serviceType's display comes before appointmentType
     assert result.location == "South Wing, second floor"
     assert result.patient is not None and result.practitioner is not None
     assert result.patient.external_id == "example"
@@ -75,7 +75,7 @@ def test_official_two_doctor_example_takes_the_first_practitioner(examples: dict
     result = apply(record)
     assert result.external_id == "2docs"
     assert result.practitioner is not None and result.practitioner.external_id == "example"
-    assert result.type == "A previously unscheduled walk-in visit"
+    assert result.type == "General Discussion"  # serviceType first
     assert result.location is None  # its only other actor is a display ("Phone Call")
     assert (result.start, result.end) == (datetime(2013, 12, 9, 9, 0, tzinfo=UTC),
                                           datetime(2013, 12, 9, 11, 0, tzinfo=UTC))
@@ -91,13 +91,18 @@ def test_official_request_without_start_is_refused_on_start(examples: dict[str, 
     assert mapping.peek_id(record) == "examplereq"
 
 
-def test_a_reference_the_server_no_longer_has_keeps_the_id_only(examples: dict[str, dict[str, Any]]) -> None:
+def test_a_reference_the_server_no_longer_has_keeps_the_id_and_the_display(
+        examples: dict[str, dict[str, Any]]) -> None:
     record = enrich(examples["appointment-example"], reads=3)  # nothing included; reads answer 404
-    assert record["_patient"] == {"resourceType": "Patient", "id": "example"}
+    assert record["_patient"] == {"resourceType": "Patient", "id": "example", "_unavailable": 404,
+                                  "name": [{"text": "Peter James Chalmers"}]}
     result = apply(record)
     assert result.patient is not None and result.patient.external_id == "example"
-    assert result.patient.name is None and result.patient.phone is None
-    assert result.location is None
+    assert result.patient.name == "Peter James Chalmers" and result.patient.phone is None
+    assert result.practitioner is not None and result.practitioner.name == "Dr Adam Careful"
+    assert result.location == "South Wing, second floor"
+    assert len(result.notes) == 3 and all("(HTTP 404); named from the appointment's display" in n
+                                          for n in result.notes)
 
 
 # -- each rule of the preset ----------------------------------------------------------------
@@ -142,6 +147,18 @@ CASES: list[tuple[str, dict[str, Any], str, Any]] = [
      "timezone", "Europe/Lisbon"),
     ("type text first", _appointment(appointmentType={"text": "Checkup", "coding": [{"display": "x"}]}),
      "type", "Checkup"),
+    ("serviceType before appointmentType", _appointment(
+        serviceType=[{"text": "Flu shot"}], appointmentType={"text": "Checkup"}), "type", "Flu shot"),
+    ("serviceCategory when nothing else (Epic)", _appointment(serviceCategory=[{"coding": [
+        {"code": "surgery", "display": "Surgery"}], "text": "surgery"}]), "type", "Surgery"),
+    ("specialty when nothing else", _appointment(specialty=[{"text": "Anesthesiology"}]), "type", "Anesthesiology"),
+    ("BCP-47 coding before a vendor code (Oracle Health)", _appointment(_patient=_patient(communication=[
+        {"language": {"coding": [{"system": "https://fhir.cerner.com/x/codeSet/36", "code": "151"},
+                                 {"system": "urn:ietf:bcp:47", "code": "en"}], "text": "English"},
+         "preferred": True}])), "patient.language", "en"),
+    ("a vendor code alone falls to the text", _appointment(_patient=_patient(communication=[
+        {"language": {"coding": [{"system": "https://fhir.cerner.com/x/codeSet/36", "code": "151"}],
+                      "text": "Spanish"}}])), "patient.language", "es"),
     ("serviceType when no appointmentType", _appointment(serviceType=[{"coding": [{"code": "57",
                                                                                     "display": "Immunization"}]}]),
      "type", "Immunization"),
@@ -197,6 +214,6 @@ def test_preset_rule(record: dict[str, Any], field: str, expected: Any) -> None:
 
 def test_a_bad_phone_names_the_field_not_the_number() -> None:
     record = _appointment(_patient=_patient(telecom=[{"system": "phone", "value": "12", "use": "mobile"}]))
-    with pytest.raises(MappingError) as caught:
-        apply(record, "America/New_York", "US")
-    assert caught.value.field == "patient.phone" and "12" not in caught.value.reason
+    appointment = apply(record, "America/New_York", "US")  # optional: dropped with a note
+    assert appointment.patient is not None and appointment.patient.phone is None
+    assert appointment.notes == ("patient.phone: dropped (not a valid phone number (region US))",)

@@ -113,10 +113,34 @@ def test_the_trigger_says_what_happened_else_the_filler_status(siu_mapping: Comp
     assert apply(siu_mapping, siu(event, "1", "20300301120000", status=status)).status == expected
 
 
-def test_an_unknown_filler_status_is_a_mapping_error(siu_mapping: CompiledMapping) -> None:
+# SCH-25 outside table 0278 (real S12s carry `Confirmed`): the trigger event says, with a
+# note naming the word; where the trigger itself says what happened, no note.
+@pytest.mark.parametrize(("event", "word", "status", "noted"), [
+    ("S12", "Confirmed", "booked", True), ("S13", "Confirmed", "booked", True),
+    ("S14", "Tentativeish", "booked", True), ("S15", "Confirmed", "cancelled", False),
+    ("S17", "Confirmed", "cancelled", False), ("S26", "Confirmed", "noshow", False),
+    ("S19", "Confirmed", "booked", True), ("S12", "Booked", "booked", False),
+])
+def test_an_unmappable_filler_status_takes_the_trigger_events_status(
+        siu_mapping: CompiledMapping, event: str, word: str, status: str, noted: bool) -> None:
+    appointment = apply(siu_mapping, siu(event, "1", "20300301120000", status=word))
+    assert appointment.status == status
+    expected = (f"status: dropped '{word}' (value '{word}' not in the mapping's value map (add it under "
+                f"`status: map:` in a site mapping that extends this one)); used '{status}' from the fallback "
+                "(event)")
+    assert appointment.notes == ((expected,) if noted else ())
+
+
+def test_an_unmappable_filler_status_with_no_trigger_status_quarantines_naming_the_word() -> None:
+    site = MappingPreset.model_validate({"name": "t", "fields": {
+        "external_id": {"from": "id"}, "start": {"value": "2030-01-01T10:00Z"}, "duration_minutes": {"value": 5},
+        "status": {"from": ["event", "s"], "on_invalid": "drop", "map": {"S12": None, "booked": "booked"},
+                   "quote": True,
+                   "fallback": {"from": "event", "map": {"S12": "booked"}}}}})
+    mapping = CompiledMapping(site, "UTC", "US")
     with pytest.raises(MappingError) as caught:
-        apply(siu_mapping, siu("S12", "1", "20300301120000", status="Tentativeish"))
-    assert caught.value.field == "status" and "Tentativeish" not in str(caught.value)
+        mapping.apply({"id": "1", "event": "S99", "s": "Confirmed"})
+    assert caught.value.field == "status" and caught.value.reason.startswith("value 'Confirmed' not in the")
 
 
 def test_a_built_v25_message_maps_every_field(siu_mapping: CompiledMapping) -> None:
@@ -175,8 +199,12 @@ def test_a_value_mapped_to_null_passes_over_to_the_next_path() -> None:
     assert mapping.apply({"id": "1", "a": "x", "b": "z"}).type == "zed"
     assert mapping.apply({"id": "1", "a": "y", "b": "z"}).type == "why"
     assert mapping.apply({"id": "1", "a": "x"}).type is None
-    with pytest.raises(MappingError, match="value map"):
-        mapping.apply({"id": "1", "a": "other", "b": "z"})
+    # an optional field's unmapped word passes over to the next path; with none left, a note
+    assert mapping.apply({"id": "1", "a": "other", "b": "z"}).type == "zed"
+    assert mapping.apply({"id": "1", "a": "other"}).notes[0].startswith("type: dropped (value not in the")
+    status = compile_fields({"status": {"from": "s", "map": {"ok": "booked"}, "quote": True}})
+    with pytest.raises(MappingError, match="value 'perhaps' not in the mapping's value map"):
+        status.apply({"id": "1", "s": "perhaps"})  # a core field quarantines, naming its word
 
 
 def test_on_invalid_drop_passes_over_values_that_do_not_convert() -> None:
@@ -187,8 +215,14 @@ def test_on_invalid_drop_passes_over_values_that_do_not_convert() -> None:
     assert appointment.patient is not None and appointment.patient.phone == "+16175550123"
     appointment = mapping.apply({"id": "1", "pid": "P", "p1": "12", "mail": "a@b.org"})
     assert appointment.patient is not None and appointment.patient.phone is None
-    with pytest.raises(MappingError) as caught:  # otherwise an invalid value quarantines the record
-        mapping.apply({"id": "1", "pid": "P", "mail": "not-an-address"})
+    # without on_invalid an optional field drops too (the default), and says so in a note
+    dropped = mapping.apply({"id": "1", "pid": "P", "mail": "not-an-address"})
+    assert dropped.patient is not None and dropped.patient.email is None
+    assert dropped.notes == ("patient.email: dropped (not a valid email address)",)
+    strict = compile_fields({"patient.external_id": {"from": "pid"},
+                             "patient.email": {"from": "mail", "on_invalid": "quarantine"}})
+    with pytest.raises(MappingError) as caught:  # on_invalid: quarantine keeps the old rule
+        strict.apply({"id": "1", "pid": "P", "mail": "not-an-address"})
     assert caught.value.field == "patient.email"
 
 

@@ -117,7 +117,7 @@ def test_no_facility_means_no_location(openemr: CompiledMapping) -> None:
 
 @pytest.mark.parametrize(("spec", "problem"), [
     ({"date": "d"}, "`date:` and `time:` go together"),
-    ({"date": "d", "time": "t", "from": "x"}, "give one of from (with concat)/date+time/value"),
+    ({"date": "d", "time": "t", "from": "x"}, "give one of from (with concat)/column/date+time/value"),
 ])
 def test_date_and_time_fields_are_validated(spec: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValueError, match=re.escape(problem)):

@@ -46,7 +46,7 @@ def test_status_reports_last_run_and_quarantine(synced: Any) -> None:
 
 def test_quarantine_list_has_no_patient_data(synced: Any) -> None:
     entries = json.loads(synced("quarantine", "list", "--json")[1])
-    assert {e["record_id"] for e in entries} >= {"BAD-DATE", "BAD-PHONE", "BAD-END", "BAD-STATUS", "BAD-DST"}
+    assert {e["record_id"] for e in entries} >= {"BAD-DATE", "BAD-PATIENT", "BAD-END", "BAD-STATUS", "BAD-DST"}
     assert "raw" not in entries[0]
 
 

@@ -21,7 +21,7 @@ def test_sample_spans_a_fortnight_of_several_doctors_with_bad_rows() -> None:
     assert len(Counter(r["doctor_id"] for r in good)) >= 5
     days = {r["start"][:10] for r in good}
     assert min(days) == anchor.isoformat() and max(days) <= (anchor + timedelta(days=13)).isoformat()
-    assert {r["appointment_id"] for r in rows[-6:]} >= {"BAD-DATE", "BAD-PHONE", "BAD-DST"}
+    assert {r["appointment_id"] for r in rows[-6:]} >= {"BAD-DATE", "BAD-PATIENT", "BAD-DST"}
 
 
 def test_the_written_sample_has_the_csv_default_columns(tmp_path: Path) -> None:

@@ -19,12 +19,13 @@ T = {name: model.__table__ for name, model in [  # type: ignore[attr-defined]
 
 
 def _appointment(ext: str, start: datetime, doctor: str, patient: str, status: str = "booked",
-                 participation: str | None = None, connector: str = "csv") -> dict[str, Any]:
+                 participation: str | None = None, connector: str = "csv",
+                 notes: str | None = None) -> dict[str, Any]:
     return {"connector": connector, "external_id": ext, "status": status, "start_utc": start,
             "end_utc": start + timedelta(minutes=30), "timezone": "America/New_York", "type": "Checkup",
             "patient_ref": patient, "practitioner_ref": doctor, "content_hash": "h", "version": 1,
             "participation": participation, "participation_at": NOW if participation else None,
-            "created_at": NOW - timedelta(days=30), "updated_at": NOW}
+            "quality_notes": notes, "created_at": NOW - timedelta(days=30), "updated_at": NOW}
 
 
 def seed(store: Store) -> dict[str, int]:
@@ -51,7 +52,9 @@ def seed(store: Store) -> dict[str, int]:
             _appointment("A3", datetime(2026, 11, 17, 14, tzinfo=UTC), "D2", "P3", "fulfilled", "accepted"),
             _appointment("A4", datetime(2026, 11, 17, 16, tzinfo=UTC), "D2", "P4", "cancelled", "declined"),
             # upcoming
-            _appointment("A5", datetime(2026, 11, 19, 14, tzinfo=UTC), "D1", "P1", "booked", "accepted"),
+            _appointment("A5", datetime(2026, 11, 19, 14, tzinfo=UTC), "D1", "P1", "booked", "accepted",
+                         notes="patient.language: dropped '151' (not a known language)\n"
+                               "location: Location read refused (scope not granted) (HTTP 403); no name"),
             _appointment("A6", datetime(2026, 11, 20, 14, tzinfo=UTC), "D2", "P2", "booked", connector="sql"),
         ]
         c.execute(insert(T["appointment"]), rows)

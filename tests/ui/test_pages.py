@@ -76,6 +76,9 @@ async def test_timeline_and_quarantine_pages(client: httpx.AsyncClient) -> None:
     link = html.split('href="/ui/appointments/')[1].split('"')[0]
     timeline = (await client.get(f"/ui/appointments/{link}", headers=auth)).text
     assert "rescheduled" in timeline and "patient accepted" in timeline
+    assert 'id="quality-notes"' in timeline  # A5's data-quality notes, one item each
+    assert "<li>patient.language: dropped &#39;151&#39; (not a known language)</li>" in timeline
+    assert "Location read refused (scope not granted) (HTTP 403); no name</li>" in timeline
     assert (await client.get("/ui/appointments/999999", headers=auth)).status_code == 404
     quarantine = (await client.get("/ui/quarantine", headers=auth)).text
     assert "••• ••• 0199" in quarantine and "555-0199" not in quarantine
