@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select
 
 from mappings.engine import load_mapping
-from mappings.model import MappingError
 from sync.db import make_engine
 from sync.demo import generate_rows
 from sync.responses.model import RESPONSES, WRITEBACKS
@@ -45,13 +44,16 @@ def test_the_answer_target_reads_confirmed_and_declined(word: str, answer: str |
     assert mapping.apply(row).answer == answer
 
 
-def test_an_unknown_answer_word_names_the_field(tmp_path: Path) -> None:
+def test_an_unknown_answer_word_is_dropped_with_a_note_naming_the_field(tmp_path: Path) -> None:
+    """An optional field (issue 18's rule): the appointment imports, the answer is left out
+    and a data-quality note names the field, never the word (it may be free text)."""
     path = tmp_path / "desk.yaml"
     path.write_text("name: d\nextends: csv_default\nfields:\n  answer: {from: confirmed}\n")
     [row] = rows(1, ["maybe"])
-    with pytest.raises(MappingError) as caught:
-        load_mapping(str(path), "UTC", "US").apply(row)
-    assert caught.value.field == "answer" and "maybe" not in str(caught.value)
+    appointment = load_mapping(str(path), "UTC", "US").apply(row)
+    assert appointment.answer is None
+    assert [note.split(":")[0] for note in appointment.notes] == ["answer"]
+    assert not any("maybe" in note for note in appointment.notes)
 
 
 @pytest.fixture
