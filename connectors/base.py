@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from mappings.timeutil import TimeError, zone
 from sync.service.schedule import DEFAULT_POLL, Schedule
 from sync.settings_base import SettingsModel
 
@@ -30,6 +31,20 @@ class ConnectorSettings(SettingsModel):
     enabled: bool = True
     schedule: Schedule = Field(DEFAULT_POLL, description="how often `clinicsync run` polls it: "
                                "{interval: 5m} or {cron: '*/10 7-19 * * 1-5'} (clinic time)")
+
+
+def source_zone(value: str | None) -> str | None:
+    """Validate a connector's ``timezone:`` (the zone its naive local times are in)."""
+    if value is not None:
+        try:
+            zone(value)
+        except TimeError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+SOURCE_ZONE_HELP = ("IANA zone the source writes local times in, e.g. America/New_York (default: "
+                    "clinic.timezone); a zone the mapping reads from the record itself still wins")
 
 
 @dataclass(frozen=True)

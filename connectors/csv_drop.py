@@ -21,6 +21,7 @@ import orjson
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from connectors.base import (
+    SOURCE_ZONE_HELP,
     Batch,
     CheckResult,
     Connector,
@@ -31,6 +32,7 @@ from connectors.base import (
     RetriableConnectorError,
     WritebackAction,
     WritebackUnsupported,
+    source_zone,
 )
 from connectors.dropfolder import (
     archive_file,
@@ -61,6 +63,7 @@ class CsvDropSettings(ConnectorSettings):
     settle_seconds: float = Field(5.0, ge=0, description="files modified more recently are left for later")
     batch_size: int = Field(1000, ge=1, le=100_000)
     max_delete_share: float = Field(0.2, ge=0, le=1, description="snapshot safety stop")
+    timezone: str | None = Field(None, description=SOURCE_ZONE_HELP)
     responses_file: Path | None = Field(
         None, description="patients' answers are appended here (CSV) for the clinic's system to import; "
                           "unset: no write-back")
@@ -69,6 +72,8 @@ class CsvDropSettings(ConnectorSettings):
     @classmethod
     def _relative(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else resolve_path(value, info)
+
+    zone_is_valid = field_validator("timezone")(source_zone)
 
     @model_validator(mode="after")
     def _not_read_back(self) -> CsvDropSettings:

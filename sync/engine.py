@@ -74,6 +74,18 @@ def raw_text(data: Any) -> str:
         return json.dumps(data, default=str, ensure_ascii=False)
 
 
+def source_timezone(settings: Settings, config: ConnectorSettings) -> str:
+    """The zone of the source's naive local times: the connector's ``timezone:`` when it has
+    one, else the clinic's. A zone the mapping reads from the record wins over both."""
+    return getattr(config, "timezone", None) or settings.clinic.timezone
+
+
+def mapping_for(settings: Settings, config: ConnectorSettings) -> CompiledMapping:
+    """The connector's mapping, compiled with its source zone as the default zone."""
+    return load_mapping(config.mapping, source_timezone(settings, config), settings.clinic.default_region,
+                        settings.base_dir)
+
+
 def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], list[QuarantineEntry]]:
     """Map each record; a record that fails goes to quarantine with its reason."""
     mapped: list[Mapped] = []
@@ -101,8 +113,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     bound = log.bind(connector=config.name, run_id=run_id)
     connector = None
     try:
-        mapping = load_mapping(config.mapping, settings.clinic.timezone, settings.clinic.default_region,
-                               settings.base_dir)
+        mapping = mapping_for(settings, config)
         connector = build_connector(config)
         connector.required_columns = mapping.required_sources()
         seen: set[str] | None = None
