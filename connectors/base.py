@@ -31,6 +31,9 @@ class ConnectorSettings(SettingsModel):
     enabled: bool = True
     schedule: Schedule = Field(DEFAULT_POLL, description="how often `clinicsync run` polls it: "
                                "{interval: 5m} or {cron: '*/10 7-19 * * 1-5'} (clinic time)")
+    announce_existing: bool = Field(
+        False, description="announce what the first sync finds (confirmations, notices) as if it were newly "
+                           "booked; by default the first sync is a quiet baseline that only plans reminders")
 
 
 def source_zone(value: str | None) -> str | None:

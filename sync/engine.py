@@ -93,7 +93,8 @@ def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], lis
                    for r in batch.rejected]
     for record in batch.records:
         try:
-            mapped.append(Mapped(record.position, mapping.apply(record.data), delete=record.delete))
+            mapped.append(Mapped(record.position, mapping.apply(record.data), delete=record.delete,
+                                 record_id=record.record_id))
         except MappingError as exc:
             quarantined.append(QuarantineEntry(
                 record.position, exc.reason, field=exc.field,
@@ -112,6 +113,10 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     row_id = store.start_run(run_id, config.name)
     bound = log.bind(connector=config.name, run_id=run_id)
     connector = None
+    # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
+    # without error, what it stores is recorded, not announced. A crash mid-way leaves it
+    # unfinished, so the run that resumes is still the baseline.
+    baseline = not config.announce_existing and not store.baseline_done(config.name)
     try:
         mapping = mapping_for(settings, config)
         connector = build_connector(config)
@@ -128,13 +133,17 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                     snapshot_end = SnapshotEnd(seen, batch.max_delete_share)
                     seen = None
             counts, error = store.apply_batch(config.name, run_id, mapped, quarantined, batch.cursor,
-                                              snapshot_end)
+                                              snapshot_end, baseline=baseline)
             report.counts.add(counts)
             if error:
                 report.error = error
                 bound.error("snapshot.safety_stop", source=batch.source, detail=error)
             if on_batch:
                 on_batch(config.name, report.counts)
+        if report.error is None and not store.baseline_done(config.name):
+            store.finish_baseline(config.name, run_id)
+            if baseline:
+                bound.info("connector.baseline_recorded", appointments=report.counts.created)
     except ConnectorError as exc:
         report.error = str(exc)
         bound.error("connector.failed", error=str(exc))
