@@ -23,6 +23,7 @@ from mappings.model import (
     NormalizedAppointment,
     NormalizedPatient,
     NormalizedPractitioner,
+    quoted_word,
 )
 from mappings.paths import compile_path, compile_values
 from mappings.timeutil import TimeError, to_utc, zone
@@ -323,7 +324,8 @@ class CompiledMapping:
             return self.status_map[key]
         if key in STATUSES:
             return key
-        raise MappingError("status", "unknown status word (add it to the mapping's status_map)")
+        raise MappingError("status", f"unknown status word {quoted_word(value)} (add it to the mapping's "
+                                     "status_map, or fix it at the source)")
 
     def _to_utc(self, value: datetime, tz_name: str, target: str) -> datetime:
         """``to_utc``, remembered per wall-clock time and zone."""
@@ -341,8 +343,9 @@ class CompiledMapping:
         tz_name = values.get("timezone") or self.clinic_timezone
         try:
             zone(tz_name)
-        except TimeError:  # the reason never repeats the value: a shifted column may hold PHI
-            raise MappingError("timezone", "unknown IANA time zone (e.g. America/Chicago)") from None
+        except TimeError:  # the value only when it looks like a zone name: a shifted column may hold PHI
+            raise MappingError("timezone", f"unknown IANA time zone {quoted_word(tz_name)} "
+                                           "(e.g. America/Chicago)") from None
         start_raw = values.get("start")
         if start_raw is None:
             raise MappingError("start", "missing")

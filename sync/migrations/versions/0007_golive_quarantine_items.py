@@ -44,7 +44,8 @@ def _collapse(connection: sa.Connection) -> None:
     for row in rows:
         key = _item_key(row.record_id, row.position, row.field, row.reason)
         groups.setdefault((row.connector, key), []).append(row)
-    keep, drop = [], []
+    keep: list[dict[str, Any]] = []
+    drop: list[int] = []
     for (_, key), sightings in groups.items():
         newest = sightings[-1]
         keep.append({"_id": newest.id, "_key": key, "_count": len(sightings),
