@@ -72,7 +72,7 @@ def test_retry_after_a_mapping_fix_imports_the_stored_record(run: Any, drop_dir:
     export(drop_dir, 1)
     run("sync", "--once")
     [item] = open_items(run)
-    code, out, _ = run("quarantine", "retry", str(item["id"]), expect=1)  # the mapping still refuses it
+    _, out, _ = run("quarantine", "retry", str(item["id"]), expect=1)  # the mapping still refuses it
     assert "still failing" in out and "Confirmd" in out
     assert [i["count"] for i in open_items(run)] == [1]  # a retry is not a sighting
 
