@@ -131,6 +131,8 @@ class Connector(ABC):
         self.settings = settings
         #: columns/fields every record must carry (the mapping's required sources), set by sync/.
         self.required_columns: frozenset[str] = frozenset()
+        #: a dry run (`sync --once --dry-run`): read the source, change nothing there (no archiving).
+        self.dry_run = False
 
     @property
     def name(self) -> str:

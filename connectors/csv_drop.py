@@ -238,7 +238,8 @@ class CsvDropConnector(Connector):
         return None
 
     def _archive(self, path: Path) -> None:
-        archive_file(path, self.settings.archive_dir)
+        if not self.dry_run:
+            archive_file(path, self.settings.archive_dir)
 
 
 def _sniff_delimiter(sample: str) -> str:

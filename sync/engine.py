@@ -108,7 +108,7 @@ def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], lis
 
 
 def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
-                   on_batch: BatchCallback | None = None) -> ConnectorReport:
+                   on_batch: BatchCallback | None = None, dry_run: bool = False) -> ConnectorReport:
     report = ConnectorReport()
     row_id = store.start_run(run_id, config.name)
     bound = log.bind(connector=config.name, run_id=run_id)
@@ -121,6 +121,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         mapping = mapping_for(settings, config)
         connector = build_connector(config)
         connector.required_columns = mapping.required_sources()
+        connector.dry_run = dry_run
         seen: set[str] | None = None
         for batch in connector.fetch(store.load_cursor(config.name)):
             mapped, quarantined = map_batch(mapping, batch)
@@ -198,9 +199,11 @@ def poll_connector(settings: Settings, store: Store, config: ConnectorSettings, 
 
 def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
               on_batch: BatchCallback | None = None, run_id: str | None = None,
-              stop: threading.Event | None = None) -> RunReport:
+              stop: threading.Event | None = None, dry_run: bool = False) -> RunReport:
     """Poll each enabled connector once. ``stop``: once set, claim no further connector
-    and end the current poll after its next stored batch."""
+    and end the current poll after its next stored batch. ``dry_run``: on a store whose
+    writes are rolled back (sync.rehearsal); no poll lock (it would switch the one shared
+    connection to autocommit), and connectors change nothing at the source."""
     report = RunReport(run_id or new_run_id())
     structlog.contextvars.bind_contextvars(run_id=report.run_id)
     try:
@@ -209,8 +212,12 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
                 continue
             if stop is not None and stop.is_set():
                 break
-            report.connectors[config.name] = poll_connector(settings, store, config, report.run_id, on_batch,
-                                                            stop)
+            if dry_run:
+                report.connectors[config.name] = sync_connector(settings, store, config, report.run_id, on_batch,
+                                                                dry_run=True)
+            else:
+                report.connectors[config.name] = poll_connector(settings, store, config, report.run_id, on_batch,
+                                                                stop)
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return report
