@@ -20,6 +20,7 @@ QUARANTINE = Quarantine.__table__  # type: ignore[attr-defined]
 Q = QUARANTINE.c
 OPEN, RESOLVED, DISMISSED = "open", "resolved", "dismissed"
 IMPORTED = "imported"
+GONE = "no longer in the source"
 _CHUNK = 500
 
 
@@ -82,6 +83,8 @@ def record(connection: Connection, connector: str, run_id: str, entries: Sequenc
 
 def resolve_imported(connection: Connection, connector: str, record_ids: Iterable[str], now: datetime) -> int:
     """Close the open items of records that have now imported (or been deleted at the source)."""
+    if not has_open(connection, connector):
+        return 0  # the usual case: one index probe, no update per batch
     ids = sorted(set(record_ids))
     closed = 0
     for start in range(0, len(ids), _CHUNK):
@@ -91,6 +94,26 @@ def resolve_imported(connection: Connection, connector: str, record_ids: Iterabl
             .values(status=RESOLVED, resolved_at=now, resolution=IMPORTED))
         closed += int(result.rowcount or 0)
     return closed
+
+
+def has_open(connection: Connection, connector: str) -> bool:
+    return connection.execute(select(Q.id).where(Q.connector == connector, Q.status == OPEN).limit(1)).first() \
+        is not None
+
+
+def resolve_absent(connection: Connection, connector: str, seen: set[str], now: datetime) -> int:
+    """After a complete listing (a snapshot): open items of records it no longer holds are
+    gone from the source, so there is nothing left to fix. Items known only by position
+    (no record id) cannot be matched and stay open."""
+    if not has_open(connection, connector):
+        return 0
+    candidates = connection.execute(select(Q.id, Q.record_id).where(
+        Q.connector == connector, Q.status == OPEN, Q.record_id.is_not(None))).all()
+    gone = [item for item, record_id in candidates if record_id not in seen]
+    for start in range(0, len(gone), _CHUNK):
+        connection.execute(update(QUARANTINE).where(Q.id.in_(gone[start:start + _CHUNK]), Q.status == OPEN)
+                           .values(status=RESOLVED, resolved_at=now, resolution=GONE))
+    return len(gone)
 
 
 def close(connection: Connection, item_id: int, status: str, resolution: str, now: datetime) -> bool:

@@ -225,6 +225,7 @@ class Store:
                 quarantine.resolve_imported(connection, connector, _record_ids(mapped), now)
             quarantine.record(connection, connector, run_id, quarantined, now)
             if snapshot_end is not None:
+                quarantine.resolve_absent(connection, connector, snapshot_end.seen, now)
                 try:
                     counts.deleted += self._delete_absent(connection, connector, snapshot_end, marks)
                 except SnapshotSafetyStop as stop:

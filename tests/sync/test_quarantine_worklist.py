@@ -99,3 +99,15 @@ def test_resolve_dismisses_and_an_unreadable_row_cannot_be_retried(run: Any, dro
     assert open_items(run) == []
     assert [i["status"] for i in open_items(run, "--all")] == ["dismissed"]
     run("quarantine", "resolve", str(item["id"]), expect=1)  # not open any more
+
+
+def test_a_bad_row_gone_from_the_next_snapshot_leaves_nothing_to_fix(run: Any, drop_dir: Path) -> None:
+    export(drop_dir, 1)
+    run("sync", "--once")
+    assert len(open_items(run)) == 1
+    (drop_dir / "export-2.csv").write_text(  # the clinic deleted the bad booking
+        HEADER + f"A1,{DAY} 09:00,30,booked,Visit,P1,Ana Ruiz,(212) 555-0101\n"
+        + f"A3,{DAY} 11:00,30,booked,Follow-up,P3,Cy Tran,(212) 555-0103\n", encoding="utf-8")
+    run("sync", "--once")
+    assert open_items(run) == []
+    assert [i["resolution"] for i in open_items(run, "--all")] == ["no longer in the source"]
