@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import structlog
 from sqlalchemy import func, select
 
 from sync.db import discard_rehearsal, make_rehearsal_engine
@@ -47,6 +48,7 @@ def rehearse(settings: Settings, only: list[str] | None = None,
     """Run sync and planning on a rolled-back store; the report says what would happen.
     The store's schema must be current (the caller opens the store normally first)."""
     store = Store(make_rehearsal_engine(settings.store.url))
+    structlog.contextvars.bind_contextvars(dry_run=True)  # its log lines say they changed nothing
     try:
         before = _newest_reminder(store)
         report = sync_once(settings, store, only, on_batch, dry_run=True)
@@ -58,5 +60,6 @@ def rehearse(settings: Settings, only: list[str] | None = None,
         report.extras["calendar"] = dict(NOT_RUN)
         report.extras["dry_run"] = {"rolled_back": True}
     finally:
+        structlog.contextvars.unbind_contextvars("dry_run")
         discard_rehearsal(store.engine)
     return report
