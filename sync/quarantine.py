@@ -34,9 +34,11 @@ class QuarantineEntry:
 
 
 def item_key(entry: QuarantineEntry) -> str:
-    """What makes two sightings the same item: the record (its id, else where it was
-    read), the field and the reason. A record that goes wrong differently is a new item."""
-    record = f"id:{entry.record_id}" if entry.record_id else f"at:{entry.position}"
+    """What makes two sightings the same item: the record (its id; without one, where it
+    was read and what it said), the field and the reason. A record that goes wrong
+    differently is a new item; two different unnamed messages never share one (nothing lost)."""
+    content = hashlib.sha256((entry.raw or "").encode()).hexdigest()
+    record = f"id:{entry.record_id}" if entry.record_id else f"at:{entry.position}\x1f{content}"
     return hashlib.sha256("\x1f".join((record, entry.field or "", entry.reason)).encode()).hexdigest()
 
 

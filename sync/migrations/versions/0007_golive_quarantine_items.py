@@ -24,25 +24,26 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _item_key(record_id: str | None, position: str, field: str | None, reason: str) -> str:
+def _item_key(record_id: str | None, position: str, field: str | None, reason: str, raw: str | None) -> str:
     """sync.quarantine.item_key, frozen here as it was when this migration was written."""
-    record = f"id:{record_id}" if record_id else f"at:{position}"
+    content = hashlib.sha256((raw or "").encode()).hexdigest()
+    record = f"id:{record_id}" if record_id else f"at:{position}\x1f{content}"
     return hashlib.sha256("\x1f".join((record, field or "", reason)).encode()).hexdigest()
 
 
 def _collapse(connection: sa.Connection) -> None:
     table = sa.table('quarantine', sa.column('id', sa.Integer), sa.column('connector', sa.String),
                      sa.column('position', sa.String), sa.column('record_id', sa.String),
-                     sa.column('field', sa.String), sa.column('reason', sa.Text),
+                     sa.column('field', sa.String), sa.column('reason', sa.Text), sa.column('raw', sa.Text),
                      sa.column('created_at', sync.types.UtcDateTime()),
                      sa.column('item_key', sa.String), sa.column('seen_count', sa.Integer),
                      sa.column('last_seen', sync.types.UtcDateTime()))
     groups: dict[tuple[str, str], list[Any]] = {}
     rows = connection.execute(sa.select(table.c.id, table.c.connector, table.c.position, table.c.record_id,
-                                        table.c.field, table.c.reason, table.c.created_at)
+                                        table.c.field, table.c.reason, table.c.raw, table.c.created_at)
                               .order_by(table.c.id))
     for row in rows:
-        key = _item_key(row.record_id, row.position, row.field, row.reason)
+        key = _item_key(row.record_id, row.position, row.field, row.reason, row.raw)
         groups.setdefault((row.connector, key), []).append(row)
     keep: list[dict[str, Any]] = []
     drop: list[int] = []
