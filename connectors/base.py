@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 from sqlalchemy import Connection
 
+from mappings.timeutil import TimeError, zone
 from sync.service.schedule import DEFAULT_POLL, Schedule
 from sync.settings_base import SettingsModel
 
@@ -31,6 +32,23 @@ class ConnectorSettings(SettingsModel):
     enabled: bool = True
     schedule: Schedule = Field(DEFAULT_POLL, description="how often `clinicsync run` polls it: "
                                "{interval: 5m} or {cron: '*/10 7-19 * * 1-5'} (clinic time)")
+    announce_existing: bool = Field(
+        False, description="announce what the first sync finds (confirmations, notices) as if it were newly "
+                           "booked; by default the first sync is a quiet baseline that only plans reminders")
+
+
+def source_zone(value: str | None) -> str | None:
+    """Validate a connector's ``timezone:`` (the zone its naive local times are in)."""
+    if value is not None:
+        try:
+            zone(value)
+        except TimeError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+SOURCE_ZONE_HELP = ("IANA zone the source writes local times in, e.g. America/New_York (default: "
+                    "clinic.timezone); a zone the mapping reads from the record itself still wins")
 
 
 @dataclass(frozen=True)
@@ -131,6 +149,8 @@ class Connector(ABC):
         self.settings = settings
         #: columns/fields every record must carry (the mapping's required sources), set by sync/.
         self.required_columns: frozenset[str] = frozenset()
+        #: a dry run (`sync --once --dry-run`): read the source, change nothing there (no archiving).
+        self.dry_run = False
 
     @property
     def name(self) -> str:

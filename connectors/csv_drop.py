@@ -18,6 +18,7 @@ import orjson
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from connectors.base import (
+    SOURCE_ZONE_HELP,
     Batch,
     CheckResult,
     Connector,
@@ -30,6 +31,7 @@ from connectors.base import (
     Sample,
     WritebackAction,
     WritebackUnsupported,
+    source_zone,
 )
 from connectors.csv_formulas import neutralize_formula
 from connectors.csv_records import CsvRecords
@@ -63,6 +65,7 @@ class CsvDropSettings(ConnectorSettings):
     settle_seconds: float = Field(5.0, ge=0, description="files modified more recently are left for later")
     batch_size: int = Field(1000, ge=1, le=100_000)
     max_delete_share: float = Field(0.2, ge=0, le=1, description="snapshot safety stop")
+    timezone: str | None = Field(None, description=SOURCE_ZONE_HELP)
     responses_file: Path | None = Field(
         None, description="patients' answers are appended here (CSV) for the clinic's system to import; "
                           "unset: no write-back")
@@ -71,6 +74,8 @@ class CsvDropSettings(ConnectorSettings):
     @classmethod
     def _relative(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else resolve_path(value, info)
+
+    zone_is_valid = field_validator("timezone")(source_zone)
 
     @model_validator(mode="after")
     def _not_read_back(self) -> CsvDropSettings:
@@ -199,7 +204,8 @@ class CsvDropConnector(Connector):
         return None
 
     def _archive(self, path: Path) -> None:
-        archive_file(path, self.settings.archive_dir)
+        if not self.dry_run:
+            archive_file(path, self.settings.archive_dir)
 
 
 def _sniff_delimiter(sample: str) -> str:

@@ -142,7 +142,7 @@ class SqlConnector(Connector):
 
     def _params(self, inner: CheckedStatement, cursor_value: Any, wrapper_cursor: bool) -> dict[str, Any]:
         window = self.settings.window
-        now = utcnow().astimezone(zone(window.timezone)).replace(tzinfo=None)
+        now = utcnow().astimezone(zone(self.settings.window_zone)).replace(tzinfo=None)
         params: dict[str, Any] = {"window_start": now - window.back_delta, "window_end": now + window.ahead_delta}
         if "cursor" in inner.binds or wrapper_cursor:
             if cursor_value is None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from connectors.base import ConnectorSettings
+from connectors.base import SOURCE_ZONE_HELP, ConnectorSettings, source_zone
 from connectors.window import LookWindow
 from mappings.timeutil import TimeError, zone
 from sync.db import driver_url
@@ -120,11 +120,20 @@ class SqlSettings(ConnectorSettings):
     timeout: float = Field(
         300.0, gt=0, le=86_400, description="statement timeout in seconds (PostgreSQL: per fetch; "
                                             "MySQL/MariaDB: the whole streamed read)")
+    timezone: str | None = Field(None, description=SOURCE_ZONE_HELP)
     window: WindowSettings = WindowSettings()
     max_delete_share: float = Field(0.2, ge=0, le=1, description="snapshot safety stop")
     writeback: SqlWritebackSettings | None = None
 
     url_is_valid = field_validator("url")(_url)
+    zone_is_valid = field_validator("timezone")(source_zone)
+
+    @property
+    def window_zone(self) -> str:
+        """The zone of the window binds: ``window.timezone`` when given, else the source's zone."""
+        if "timezone" in self.window.model_fields_set or self.timezone is None:
+            return self.window.timezone
+        return self.timezone
 
     @model_validator(mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from mappings.model import (
     NormalizedAppointment,
     NormalizedPatient,
     NormalizedPractitioner,
+    quoted_word,
 )
 from mappings.paths import compile_path, compile_values, top_column
 from mappings.timeutil import TimeError, to_utc, zone
@@ -460,8 +461,9 @@ class CompiledMapping:
         tz_name = values.get("timezone") or self.clinic_timezone
         try:
             zone(tz_name)
-        except TimeError:  # the reason never repeats the value: a shifted column may hold PHI
-            raise MappingError("timezone", "unknown IANA time zone (e.g. America/Chicago)") from None
+        except TimeError:  # the value only when it looks like a zone name: a shifted column may hold PHI
+            raise MappingError("timezone", f"unknown IANA time zone {quoted_word(tz_name)} "
+                                           "(e.g. America/Chicago)") from None
         start_raw = values.get("start")
         if start_raw is None:
             raise MappingError("start", "missing")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,8 +56,23 @@ class NormalizedAppointment:
     answer: str | None = None
 
 
+_VOCABULARY_WORD = re.compile(r"[A-Za-z][A-Za-z_ ./-]{0,38}(?:[+-]?[0-9]{1,2})?")
+
+
+def quoted_word(value: object) -> str:
+    """A source's vocabulary word (a status word, a zone name) quoted for a quarantine
+    reason, so staff see *which* word to fix. Anything that does not look like one — digits
+    (a phone, a date), an '@' (an email), more than three words — is not shown: a shifted
+    column may put patient data where a status word belongs."""
+    text = str(value).strip()
+    if _VOCABULARY_WORD.fullmatch(text) and len(text.split()) <= 3:
+        return f"'{text}'"
+    return "(value not shown: it does not look like a status word or zone; check the column)"
+
+
 class MappingError(ValueError):
-    """A record that does not map. Names the field; never carries the value (it may be PHI)."""
+    """A record that does not map. Names the field; never carries a value that may be PHI
+    (only a vocabulary word, through ``quoted_word``)."""
 
     def __init__(self, field: str, reason: str) -> None:
         self.field = field

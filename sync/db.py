@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
 
 from sync.locks import migration_lock
 
@@ -59,6 +60,44 @@ def make_engine(url: str, pool_size: int = 5, echo: bool = False, max_overflow: 
     if parsed.get_backend_name() == "postgresql":
         event.listen(engine, "connect", _postgres_session)
     return engine
+
+
+def make_rehearsal_engine(url: str) -> Engine:
+    """An engine for a dry run: every checkout shares one connection, and its commits,
+    rollbacks and isolation changes do nothing, so all the run writes stays in one open
+    transaction that ``discard_rehearsal`` rolls back. Single-threaded use only.
+
+    Isolation changes are refused because a lock connection's AUTOCOMMIT would otherwise
+    switch the shared connection to autocommit and make the run's writes real."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"timeout": 30, "check_same_thread": False},
+                               hide_parameters=True)
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(driver_url(url), poolclass=StaticPool, hide_parameters=True)
+        if parsed.get_backend_name() == "postgresql":
+            event.listen(engine, "connect", _postgres_session)
+    dialect: Any = engine.dialect
+    dialect.do_commit = lambda _dbapi_connection: None
+    dialect.do_rollback = lambda _dbapi_connection: None
+    dialect.set_isolation_level = lambda _dbapi_connection, _level: None
+    dialect.reset_isolation_level = lambda _dbapi_connection: None
+    raw = engine.raw_connection()
+    if parsed.get_backend_name() == "sqlite":  # one transaction from here on (pysqlite would not open one for reads)
+        raw.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+    raw.close()
+    return engine
+
+
+def discard_rehearsal(engine: Engine) -> None:
+    """Roll back everything a dry run wrote, for real, and close its connection."""
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.rollback()  # type: ignore[union-attr]
+    finally:
+        raw.close()
+        engine.dispose()
 
 
 def _postgres_session(dbapi_connection: Any, _record: Any) -> None:

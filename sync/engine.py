@@ -75,6 +75,18 @@ def raw_text(data: Any) -> str:
         return json.dumps(data, default=str)
 
 
+def source_timezone(settings: Settings, config: ConnectorSettings) -> str:
+    """The zone of the source's naive local times: the connector's ``timezone:`` when it has
+    one, else the clinic's. A zone the mapping reads from the record wins over both."""
+    return getattr(config, "timezone", None) or settings.clinic.timezone
+
+
+def mapping_for(settings: Settings, config: ConnectorSettings) -> CompiledMapping:
+    """The connector's mapping, compiled with its source zone as the default zone."""
+    return load_mapping(config.mapping, source_timezone(settings, config), settings.clinic.default_region,
+                        settings.base_dir)
+
+
 def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], list[QuarantineEntry]]:
     """Map each record; a record that fails goes to quarantine with its reason."""
     mapped: list[Mapped] = []
@@ -82,7 +94,8 @@ def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], lis
                    for r in batch.rejected]
     for record in batch.records:
         try:
-            mapped.append(Mapped(record.position, mapping.apply(record.data), delete=record.delete))
+            mapped.append(Mapped(record.position, mapping.apply(record.data), delete=record.delete,
+                                 record_id=record.record_id))
         except MappingError as exc:
             quarantined.append(QuarantineEntry(
                 record.position, exc.reason, field=exc.field,
@@ -96,16 +109,20 @@ def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], lis
 
 
 def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
-                   on_batch: BatchCallback | None = None) -> ConnectorReport:
+                   on_batch: BatchCallback | None = None, dry_run: bool = False) -> ConnectorReport:
     report = ConnectorReport()
     row_id = store.start_run(run_id, config.name)
     bound = log.bind(connector=config.name, run_id=run_id)
     connector = None
+    # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
+    # without error, what it stores is recorded, not announced. A crash mid-way leaves it
+    # unfinished, so the run that resumes is still the baseline.
+    baseline = not config.announce_existing and not store.baseline_done(config.name)
     try:
-        mapping = load_mapping(config.mapping, settings.clinic.timezone, settings.clinic.default_region,
-                               settings.base_dir)
+        mapping = mapping_for(settings, config)
         connector = build_connector(config)
         connector.required_columns = mapping.required_sources()
+        connector.dry_run = dry_run
         seen: set[str] | None = None
         for batch in connector.fetch(store.load_cursor(config.name)):
             mapped, quarantined = map_batch(mapping, batch)
@@ -118,13 +135,17 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                     snapshot_end = SnapshotEnd(seen, batch.max_delete_share)
                     seen = None
             counts, error = store.apply_batch(config.name, run_id, mapped, quarantined, batch.cursor,
-                                              snapshot_end, within=batch.within)
+                                              snapshot_end, within=batch.within, baseline=baseline)
             report.counts.add(counts)
             if error:
                 report.error = error
                 bound.error("snapshot.safety_stop", source=batch.source, detail=error)
             if on_batch:
                 on_batch(config.name, report.counts)
+        if report.error is None and not store.baseline_done(config.name):
+            store.finish_baseline(config.name, run_id)
+            if baseline:
+                bound.info("connector.baseline_recorded", appointments=report.counts.created)
     except ConnectorError as exc:
         report.error = str(exc)
         bound.error("connector.failed", error=str(exc))
@@ -179,9 +200,11 @@ def poll_connector(settings: Settings, store: Store, config: ConnectorSettings, 
 
 def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
               on_batch: BatchCallback | None = None, run_id: str | None = None,
-              stop: threading.Event | None = None) -> RunReport:
+              stop: threading.Event | None = None, dry_run: bool = False) -> RunReport:
     """Poll each enabled connector once. ``stop``: once set, claim no further connector
-    and end the current poll after its next stored batch."""
+    and end the current poll after its next stored batch. ``dry_run``: on a store whose
+    writes are rolled back (sync.rehearsal); no poll lock (it would switch the one shared
+    connection to autocommit), and connectors change nothing at the source."""
     report = RunReport(run_id or new_run_id())
     structlog.contextvars.bind_contextvars(run_id=report.run_id)
     try:
@@ -190,8 +213,12 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
                 continue
             if stop is not None and stop.is_set():
                 break
-            report.connectors[config.name] = poll_connector(settings, store, config, report.run_id, on_batch,
-                                                            stop)
+            if dry_run:
+                report.connectors[config.name] = sync_connector(settings, store, config, report.run_id, on_batch,
+                                                                dry_run=True)
+            else:
+                report.connectors[config.name] = poll_connector(settings, store, config, report.run_id, on_batch,
+                                                                stop)
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return report

@@ -105,17 +105,37 @@ class SyncRun(SQLModel, table=True):
 
 
 class Quarantine(SQLModel, table=True):
-    """A record that could not be imported, where it came from, and why."""
+    """A work list of records that could not be imported: one item per (connector, record,
+    field, reason), however often the source shows the same bad record again. An item is
+    open until the record imports (resolution ``imported``) or staff dismiss it."""
+
+    __table_args__ = (UniqueConstraint("connector", "item_key", name="uq_quarantine_item"),
+                      Index("ix_quarantine_open", "connector", "status", "record_id"))
 
     id: int | None = Field(default=None, primary_key=True)
-    run_id: str = Field(max_length=32, index=True)
+    run_id: str = Field(max_length=32, index=True)  # the run that saw it last
     connector: str = Field(max_length=64, index=True)
-    position: str = Field(max_length=512)
+    position: str = Field(max_length=512)  # where it was seen last
     record_id: str | None = Field(default=None, max_length=255)
     field: str | None = Field(default=None, max_length=64)
     reason: str = Field(sa_column=Column(Text, nullable=False))
     raw: str | None = Field(default=None, sa_column=Column(Text))  # PHI: shown to staff, never logged
-    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    item_key: str = Field(max_length=64)  # sync.quarantine.item_key: record id (else position), field, reason
+    status: str = Field(default="open", max_length=16)  # open | resolved | dismissed
+    seen_count: int = 1  # how many times a poll found it
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))  # first seen
+    last_seen: datetime = Field(sa_column=utc_column(nullable=False))
+    resolved_at: datetime | None = Field(default=None, sa_column=utc_column())
+    resolution: str | None = Field(default=None, max_length=255)  # imported | dismissed | …
+
+
+class ConnectorBaseline(SQLModel, table=True):
+    """A connector whose baseline is done: its first successful sync recorded what already
+    existed without announcing it; from then on what it finds is announced."""
+
+    connector: str = Field(primary_key=True, max_length=64)
+    run_id: str = Field(max_length=32)
+    recorded_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
 class Event(SQLModel, table=True):
@@ -138,8 +158,8 @@ class EventConsumer(SQLModel, table=True):
 
 
 __all__ = [
-    "Appointment", "ConnectorState", "Event", "EventConsumer", "Location", "Patient", "Practitioner",
-    "Quarantine", "SyncRun", "utcnow",
+    "Appointment", "ConnectorBaseline", "ConnectorState", "Event", "EventConsumer", "Location", "Patient",
+    "Practitioner", "Quarantine", "SyncRun", "utcnow",
 ]
 import connectors.hl7v2.model  # noqa: E402, F401 - registers the HL7 v2 message-id table
 import sync.calendar.model  # noqa: E402 - the calendar link table (issue 3)

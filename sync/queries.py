@@ -118,12 +118,12 @@ def connector_health(connection: Connection) -> dict[str, ConnectorHealth]:
 
 
 def connector_status(store: Store) -> list[dict[str, Any]]:
-    """Per connector: its last run, when it last succeeded, the failed runs since, and its quarantine size."""
+    """Per connector: its last run, when it last succeeded, the failed runs since, and its open quarantine items."""
     with store.engine.connect() as connection:
         health = connector_health(connection)
         last_runs = connection.execute(select(R).where(R.id.in_([h.last_run_id for h in health.values()]))).all()
         quarantined: dict[str, int] = dict(connection.execute(
-            select(Q.connector, func.count()).group_by(Q.connector)).all())
+            select(Q.connector, func.count()).where(Q.status == "open").group_by(Q.connector)).all())
     out = []
     for run in sorted(last_runs, key=lambda r: r.connector):
         last_ok = health[run.connector].last_success
@@ -142,12 +142,24 @@ def connector_status(store: Store) -> list[dict[str, Any]]:
     return out
 
 
-def list_quarantine(store: Store, connector: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-    query = select(Q).order_by(Q.id.desc()).limit(limit)
+def list_quarantine(store: Store, connector: str | None = None, limit: int = 1000,
+                    everything: bool = False) -> list[dict[str, Any]]:
+    """The quarantine work list: open items, newest sighting first (``everything``: the
+    resolved and dismissed ones too). Never the raw record: that is patient data.
+    ``retryable``: the raw input was stored as a record (a JSON object) that `quarantine
+    retry` can map again; a row the connector could not read whole can only be fixed at
+    the source."""
+    query = select(Q.id, Q.run_id, Q.connector, Q.position, Q.record_id, Q.field, Q.reason, Q.status,
+                   Q.seen_count, Q.created_at, Q.last_seen, Q.resolved_at, Q.resolution,
+                   Q.raw.like("{%").label("has_raw")).order_by(Q.last_seen.desc(), Q.id.desc()).limit(limit)
+    if not everything:
+        query = query.where(Q.status == "open")
     if connector:
         query = query.where(Q.connector == connector)
     with store.engine.connect() as connection:
         rows = connection.execute(query).all()
     return [{"id": r.id, "run_id": r.run_id, "connector": r.connector, "position": r.position,
-             "record_id": r.record_id, "field": r.field, "reason": r.reason,
-             "created_at": iso_z(r.created_at)} for r in rows]
+             "record_id": r.record_id, "field": r.field, "reason": r.reason, "status": r.status,
+             "count": r.seen_count, "created_at": iso_z(r.created_at), "first_seen": iso_z(r.created_at),
+             "last_seen": iso_z(r.last_seen), "resolved_at": iso_z(r.resolved_at) if r.resolved_at else None,
+             "resolution": r.resolution, "retryable": bool(r.has_raw)} for r in rows]

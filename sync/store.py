@@ -16,20 +16,22 @@ import orjson
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from mappings.model import ACTIVE_STATUSES, NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from sync import quarantine
 from sync.bulk import insert_rows, select_in
 from sync.changes import Change, Stored, classify
-from sync.db import ensure_schema, make_engine
+from sync.db import ensure_schema, insert_ignoring_duplicates, make_engine
 from sync.hashing import content_hash, content_hash_bytes
 from sync.model import (
     Appointment,
+    ConnectorBaseline,
     ConnectorState,
     Event,
     Location,
     Patient,
     Practitioner,
-    Quarantine,
     SyncRun,
 )
+from sync.quarantine import QuarantineEntry
 from sync.settings import StoreSettings
 from sync.types import utcnow
 
@@ -41,27 +43,9 @@ PATIENTS = Patient.__table__  # type: ignore[attr-defined]
 PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
 LOCATIONS = Location.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
-QUARANTINE = Quarantine.__table__  # type: ignore[attr-defined]
+BASELINES = ConnectorBaseline.__table__  # type: ignore[attr-defined]
 STATES = ConnectorState.__table__  # type: ignore[attr-defined]
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class QuarantineEntry:
-    position: str
-    reason: str
-    field: str | None = None
-    record_id: str | None = None
-    raw: str | None = None
-
-
-def _clip(value: str | None, limit: int) -> str | None:
-    """Fit a quarantine label to its column: a source's position or id can be any length
-    (a FHIR versionId, an over-long external id), and PostgreSQL would refuse the whole
-    batch for one label that does not fit. The reason and the raw record stay whole."""
-    if value is None or len(value) <= limit:
-        return value
-    return value[:limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -72,6 +56,7 @@ class Mapped:
     position: str
     appointment: NormalizedAppointment
     delete: bool = False
+    record_id: str | None = None  # the connector's id of the record, when it has one
 
 
 @dataclass
@@ -210,17 +195,32 @@ class Store:
                               "the next run resumed from the last stored batch"))
             return int(result.rowcount)
 
+    # -- go-live baseline (DESIGN invariant 7) ---------------------------------------------
+    def baseline_done(self, connector: str) -> bool:
+        """Has the connector finished its first successful sync (its baseline)?"""
+        with self.engine.connect() as connection:
+            return connection.execute(select(BASELINES.c.connector)
+                                      .where(BASELINES.c.connector == connector)).first() is not None
+
+    def finish_baseline(self, connector: str, run_id: str) -> None:
+        """Record that the connector is live: what it finds from now on is announced."""
+        with self.engine.begin() as connection:
+            connection.execute(insert_ignoring_duplicates(connection, BASELINES).values(
+                connector=connector, run_id=run_id, recorded_at=utcnow()))
+
     # -- the batch ------------------------------------------------------------------------
     def apply_batch(self, connector: str, run_id: str, mapped: Sequence[Mapped],
                     quarantined: Sequence[QuarantineEntry], cursor: dict[str, Any] | None,
                     snapshot_end: SnapshotEnd | None = None,
                     within: Callable[[Connection], Collection[str] | None] | None = None,
-                    ) -> tuple[Counts, str | None]:
+                    baseline: bool = False) -> tuple[Counts, str | None]:
         """Store one batch and its cursor atomically; returns counts and a safety-stop error.
 
         ``within`` runs first inside the same transaction (e.g. recording a message id
         that must never be applied twice); whatever it raises rolls the batch back. It may
-        return positions of records already applied (replays), which are left out."""
+        return positions of records already applied (replays), which are left out.
+        ``baseline``: the batch belongs to the connector's first sync; its events carry
+        ``"baseline": true`` so that nothing is announced for what existed before go-live."""
         counts = Counts(fetched=len(mapped) + len(quarantined), quarantined=len(quarantined))
         error: str | None = None
         latest: dict[str, Mapped] = {}
@@ -237,19 +237,19 @@ class Store:
                     counts.unchanged += len(latest) - len(fresh)
                     latest = fresh
             now = utcnow()
+            marks = {"baseline": True} if baseline else {}
             appointments = [m.appointment for m in latest.values() if not m.delete]
             self._upsert_people(connection, connector, appointments, now)
-            self._upsert_appointments(connection, connector, appointments, counts, now)
+            self._upsert_appointments(connection, connector, appointments, counts, now, marks)
             self._delete_records(connection, connector, [m.appointment for m in latest.values() if m.delete],
-                                 counts, now)
-            if quarantined:
-                connection.execute(insert(QUARANTINE), [
-                    {"run_id": run_id, "connector": connector, "position": _clip(q.position, 512),
-                     "record_id": _clip(q.record_id, 255), "field": _clip(q.field, 64), "reason": q.reason,
-                     "raw": q.raw, "created_at": now} for q in quarantined])
+                                 counts, now, marks)
+            if mapped:
+                quarantine.resolve_imported(connection, connector, _record_ids(mapped), now)
+            quarantine.record(connection, connector, run_id, quarantined, now)
             if snapshot_end is not None:
+                quarantine.resolve_absent(connection, connector, snapshot_end.seen, now)
                 try:
-                    counts.deleted += self._delete_absent(connection, connector, snapshot_end)
+                    counts.deleted += self._delete_absent(connection, connector, snapshot_end, marks)
                 except SnapshotSafetyStop as stop:
                     error = str(stop)
             if cursor is not None:
@@ -302,7 +302,7 @@ class Store:
 
     def _upsert_appointments(self, connection: Connection, connector: str,
                              appointments: Sequence[NormalizedAppointment], counts: Counts,
-                             now: datetime) -> None:
+                             now: datetime, marks: dict[str, Any]) -> None:
         if not appointments:
             return
         # First only what tells whether anything changed; the full stored row only for those that did.
@@ -352,7 +352,7 @@ class Store:
                 updates)
         if changes:
             insert_rows(connection, EVENTS, ("appointment_id", "kind", "version", "payload", "created_at"), [
-                (appointment_id, change.kind, version, orjson.dumps(change.payload).decode(), now)
+                (appointment_id, change.kind, version, orjson.dumps({**change.payload, **marks}).decode(), now)
                 for appointment_id, change, version in changes])
 
     @staticmethod
@@ -361,7 +361,8 @@ class Store:
             connection, APPOINTMENTS, ("external_id", *_STORED_COLUMNS), connector, external_ids)}
 
     def _delete_records(self, connection: Connection, connector: str,
-                        appointments: Sequence[NormalizedAppointment], counts: Counts, now: datetime) -> None:
+                        appointments: Sequence[NormalizedAppointment], counts: Counts, now: datetime,
+                        marks: dict[str, Any]) -> None:
         """Delete what the source says is gone, unless the deletion is older than what is
         stored. An unknown appointment is kept as a deleted row, so that its booking
         arriving late (older) cannot bring it back."""
@@ -385,10 +386,11 @@ class Store:
         counts.unchanged += len(tombstones)
         if tombstones:
             connection.execute(insert(APPOINTMENTS), tombstones)
-        counts.deleted += self._mark_deleted(connection, targets, now)
+        counts.deleted += self._mark_deleted(connection, targets, now, marks)
 
     @staticmethod
-    def _mark_deleted(connection: Connection, targets: list[dict[str, Any]], now: datetime) -> int:
+    def _mark_deleted(connection: Connection, targets: list[dict[str, Any]], now: datetime,
+                      marks: dict[str, Any]) -> int:
         """Soft-delete rows ({_id, version, source_updated_at}) and emit their ``deleted`` events."""
         if not targets:
             return 0
@@ -399,10 +401,11 @@ class Store:
             [{**target, "deleted_at": now} for target in targets])
         connection.execute(insert(EVENTS), [
             {"appointment_id": target["_id"], "kind": "deleted", "version": target["version"],
-             "payload": "{}", "created_at": now} for target in targets])
+             "payload": orjson.dumps(marks).decode(), "created_at": now} for target in targets])
         return len(targets)
 
-    def _delete_absent(self, connection: Connection, connector: str, end: SnapshotEnd) -> int:
+    def _delete_absent(self, connection: Connection, connector: str, end: SnapshotEnd,
+                       marks: dict[str, Any]) -> int:
         t = APPOINTMENTS.c
         future = connection.execute(
             select(t.id, t.external_id, t.version, t.source_updated_at)
@@ -415,7 +418,15 @@ class Store:
             raise SnapshotSafetyStop(len(absent), len(future), end.max_share)
         return self._mark_deleted(connection, [
             {"_id": row.id, "version": row.version + 1, "source_updated_at": row.source_updated_at}
-            for row in absent], utcnow())
+            for row in absent], utcnow(), marks)
+
+
+def _record_ids(mapped: Sequence[Mapped]) -> set[str]:
+    """The ids an open quarantine item may know a record by: its appointment id and the
+    connector's own record id."""
+    ids = {m.appointment.external_id for m in mapped}
+    ids.update(m.record_id for m in mapped if m.record_id)
+    return ids
 
 
 def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, now: datetime,

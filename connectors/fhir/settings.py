@@ -7,10 +7,9 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors.base import ConnectorSettings
+from connectors.base import ConnectorSettings, source_zone
 from connectors.fhir.auth import load_private_key
 from connectors.window import LookWindow
-from mappings.timeutil import TimeError, zone
 from sync.settings_base import SettingsModel
 
 AuthKind = Literal["none", "basic", "bearer", "smart_backend"]
@@ -144,15 +143,7 @@ class FhirSettings(ConnectorSettings):
     def _base_url(cls, value: str) -> str:
         return _http_url(value, "base_url")
 
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                zone(value)
-            except TimeError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+    zone_is_valid = field_validator("timezone")(source_zone)
 
     @model_validator(mode="after")
     def _fan_out_reads_windows(self) -> FhirSettings:

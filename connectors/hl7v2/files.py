@@ -112,11 +112,15 @@ class Hl7v2Connector(Connector):
         for path in self._candidates():
             digest = file_digest(path)
             if digest in done:
-                archive_file(path, self.settings.archive_dir)  # stored before a crash, not yet moved
+                self._archive(path)  # stored before a crash, not yet moved
                 continue
             skip = current.get("rows", 0) if current.get("hash") == digest else 0
             yield from self._read_file(path, digest, done, skip)
             done = remember(done, digest, path.name)
+            self._archive(path)
+
+    def _archive(self, path: Path) -> None:
+        if not self.dry_run:
             archive_file(path, self.settings.archive_dir)
 
     def _read_file(self, path: Path, digest: str, done: dict[str, str], skip: int) -> Iterator[Batch]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from sync.engine import BatchCallback, RunReport
 from sync.logs import configure_logging
 from sync.pipeline import run_once, status_sections
 from sync.queries import connector_status
+from sync.rehearsal import rehearse
 from sync.responses.reply_paths import ReplyProblem, reply_problems
 from sync.settings import config_path, json_schema, load_settings
 from sync.source_check import SAMPLE_SIZE, SourceCheck, check_connector, mapping_problems
@@ -152,6 +154,8 @@ def sync_command(
     once: Annotated[bool, typer.Option("--once", help="poll every connector once and exit")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     connector: Annotated[list[str] | None, typer.Option(help="only these connectors")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="show what the run would store and which messages it would plan; write nothing")] = False,
 ) -> None:
     """Poll every connector once: store what changed, quarantine what is bad."""
     if not once:
@@ -159,17 +163,20 @@ def sync_command(
         raise typer.Exit(EXIT_CONFIG)
     context = app_context(ctx)
     settings, store = context.settings, context.store
+    run = partial(rehearse, settings) if dry_run else partial(run_once, settings, store)
     report: RunReport
     if err_console.is_terminal and not json_output:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                       console=err_console, transient=True) as progress:
-            report = run_once(settings, store, connector, on_batch=_progress_callback(progress))
+            report = run(connector, on_batch=_progress_callback(progress))
     else:
-        report = run_once(settings, store, connector)
+        report = run(connector)
     if json_output:
         print_json(report.as_dict())
     else:
         _print_report(report)
+        if dry_run:
+            _print_rehearsal(report)
     if report.failed:
         raise typer.Exit(EXIT_FAILED)
 
@@ -187,6 +194,14 @@ def _print_report(report: RunReport) -> None:
     for name, result in report.connectors.items():
         if result.skipped:
             out_console.print(f"{name}: {result.skipped}")
+
+
+def _print_rehearsal(report: RunReport) -> None:
+    would = report.extras.get("would_send", {})
+    planned = ", ".join(f"{n} {kind}" for kind, n in would.get("pending", {}).items()) or "nothing"
+    skipped = ", ".join(f"{n} {kind}" for kind, n in would.get("skipped", {}).items())
+    out_console.print(f"dry run: would plan {planned}" + (f" (and record as skipped: {skipped})" if skipped else ""))
+    out_console.print("dry run: nothing was written (store, cursor, calendars, outbox); rolled back")
 
 
 @app.command()

@@ -133,9 +133,14 @@ class _Chunk:
                 self._appointment(appointment, group, existing[appointment_id])
 
     def _appointment(self, a: Any, events: list[OutboxEvent], existing: list[Any]) -> None:
+        # Events of a connector's go-live baseline (payload "baseline") record what existed
+        # before: they plan reminders but announce nothing (DESIGN invariant 7).
         kinds = {e.kind for e in events}
-        booked = "created" in kinds or any(e.kind == "updated" and e.payload.get("reactivated") for e in events)
-        moved = "rescheduled" in kinds
+        told = [e for e in events if not e.payload.get("baseline")]
+        told_kinds = {e.kind for e in told}
+        booked = "created" in told_kinds or any(e.kind == "updated" and e.payload.get("reactivated") for e in told)
+        moved = "rescheduled" in told_kinds
+        recorded = len(told) < len(events)
         active = a.deleted_at is None and a.status in ACTIVE_STATUSES
         pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"]
         if a.patient_ref:
@@ -144,22 +149,23 @@ class _Chunk:
                     reason = "no-show" if a.status == "noshow" else "appointment cancelled"
                     for row in pending:
                         self.cancel[row.id] = reason
-                    if kinds & {"cancelled", "deleted"} and "created" not in kinds:
+                    if told_kinds & {"cancelled", "deleted"} and "created" not in told_kinds:
                         self._notice(a, "cancelled")
-            elif booked or moved:
-                self._replan(a, booked, pending, existing)
-        if self.rules.same_day and a.practitioner_ref:
-            self._same_day(a, events)
+            elif booked or moved or recorded:
+                self._replan(a, booked, pending, existing, announce=booked or moved)
+        if self.rules.same_day and a.practitioner_ref and told:
+            self._same_day(a, told)
 
-    def _replan(self, a: Any, booked: bool, pending: list[Any], existing: list[Any]) -> None:
+    def _replan(self, a: Any, booked: bool, pending: list[Any], existing: list[Any], announce: bool = True) -> None:
         for row in pending:
             if row.kind == "reminder" and row.starts_at != a.start_utc:
                 self.cancel[row.id] = "appointment moved"
         notice_pending = any(r.kind in NOTICES for r in pending)
-        if booked and not notice_pending and self.rules.confirms(a.type):
-            self._notice(a, "confirmation")
-        elif not booked and not notice_pending:
-            self._notice(a, "rescheduled")
+        if announce and not notice_pending:  # not announced: recorded at go-live, reminders only
+            if not booked:
+                self._notice(a, "rescheduled")
+            elif self.rules.confirms(a.type):
+                self._notice(a, "confirmation")
         start, zone_name, quiet, now = a.start_utc, a.timezone, self.rules.quiet, self.now
         covered = {r.offset for r in existing if r.recipient == "patient" and r.kind == "reminder"
                    and r.starts_at == start and r.status != "cancelled"} if existing else ()

@@ -10,10 +10,16 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine
 
 
+def _in_transaction(connection: Connection) -> bool:
+    """Is the SQLite connection inside a transaction already (a dry run's, see
+    sync.db.make_rehearsal_engine)? Then a nested BEGIN would fail; its lock is held."""
+    return bool(getattr(connection.connection.driver_connection, "in_transaction", False))
+
+
 @contextmanager
 def writer(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
+        if connection.dialect.name == "sqlite" and not _in_transaction(connection):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         try:
             yield connection

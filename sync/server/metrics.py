@@ -28,13 +28,15 @@ StoreGauges = Callable[[Store], Iterator[GaugeMetricFamily]]
 def sync_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
     runs = GaugeMetricFamily("clinicsync_sync_runs", "sync runs recorded, by connector and status",
                              labels=["connector", "status"])
-    quarantined = GaugeMetricFamily("clinicsync_quarantined_records", "records in quarantine, by connector",
+    quarantined = GaugeMetricFamily("clinicsync_quarantined_records",
+                                    "open quarantine items (records waiting for a fix), by connector",
                                     labels=["connector"])
     with store.engine.connect() as connection:
         for connector, status, count in connection.execute(
                 select(R.connector, R.status, func.count()).group_by(R.connector, R.status)):
             runs.add_metric([connector, status], count)
-        for connector, count in connection.execute(select(Q.connector, func.count()).group_by(Q.connector)):
+        for connector, count in connection.execute(
+                select(Q.connector, func.count()).where(Q.status == "open").group_by(Q.connector)):
             quarantined.add_metric([connector], count)
     yield runs
     yield quarantined

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -57,6 +58,21 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | CE
                     max_leaves=8)
 
 
+VOCABULARY_REASONS = ("unknown status word", "unknown IANA time zone")
+
+
+def repeats_no_value(reason: str) -> bool:
+    """A quarantine reason never repeats a MARKER value, except the status word or zone
+    name it quotes so staff see what to fix (issue 17) — and that never shaped like a
+    phone, a date or an email."""
+    if VOCABULARY_REASONS[0] in reason or VOCABULARY_REASONS[1] in reason:
+        shown = re.findall(r"'([^']*)'", reason)
+        if any("@" in word or re.search(r"[0-9]{3}", word) for word in shown):
+            return False
+        reason = re.sub(r"'[^']*'", "", reason)
+    return MARKER not in reason
+
+
 @contextmanager
 def no_values_logged(*by_design: str) -> Iterator[None]:
     """What is logged meanwhile (ours through structlog, libraries' through the standard
@@ -85,7 +101,7 @@ def test_mapping_engine_maps_or_names_the_field(record: dict[str, str]) -> None:
         appointment = MAPPING.apply(record)
     except MappingError as exc:
         assert exc.field and exc.reason
-        assert MARKER not in exc.reason and MARKER not in str(exc)
+        assert repeats_no_value(exc.reason) and repeats_no_value(str(exc)), exc.reason
         return
     assert appointment.start.tzinfo is not None and appointment.end > appointment.start
     assert appointment.external_id

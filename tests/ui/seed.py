@@ -114,5 +114,6 @@ def seed(store: Store) -> dict[str, int]:
         c.execute(insert(T["quarantine"]), [
             {"run_id": "r-old", "connector": "csv", "position": "a.csv:7", "record_id": "A9", "field": "patient.phone",
              "reason": "not a valid phone number: call (201) 555-0199 or x@mail.example.com",
-             "raw": "{}", "created_at": NOW - timedelta(hours=3)}])
+             "raw": "{}", "created_at": NOW - timedelta(hours=3), "last_seen": NOW - timedelta(hours=3),
+             "item_key": "seeded-a9-phone", "status": "open", "seen_count": 1}])
     return ids

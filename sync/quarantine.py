@@ -1,0 +1,125 @@
+"""The quarantine as a work list (Mirth's error queue is the model): one item per
+(connector, record, field, reason). A record polled again bumps its item's count and
+``last_seen`` instead of adding a row; an item resolves itself when its record imports;
+staff dismiss what will never import. Written in the batch's own transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from sync.db import insert_ignoring_duplicates
+from sync.model import Quarantine
+
+QUARANTINE = Quarantine.__table__  # type: ignore[attr-defined]
+Q = QUARANTINE.c
+OPEN, RESOLVED, DISMISSED = "open", "resolved", "dismissed"
+IMPORTED = "imported"
+GONE = "no longer in the source"
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    position: str
+    reason: str
+    field: str | None = None
+    record_id: str | None = None
+    raw: str | None = None
+
+
+def item_key(entry: QuarantineEntry) -> str:
+    """What makes two sightings the same item: the record (its id; without one, where it
+    was read and what it said), the field and the reason. A record that goes wrong
+    differently is a new item; two different unnamed messages never share one (nothing lost)."""
+    content = hashlib.sha256((entry.raw or "").encode()).hexdigest()
+    record = f"id:{entry.record_id}" if entry.record_id else f"at:{entry.position}\x1f{content}"
+    return hashlib.sha256("\x1f".join((record, entry.field or "", entry.reason)).encode()).hexdigest()
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    """Fit a label to its column: a source's position or id can be any length (a FHIR
+    versionId, an over-long external id), and PostgreSQL would refuse the whole batch for
+    one label that does not fit. The reason and the raw record stay whole."""
+    if value is None or len(value) <= limit:
+        return value
+    return value[:limit - 1] + "…"
+
+
+def record(connection: Connection, connector: str, run_id: str, entries: Sequence[QuarantineEntry],
+           now: datetime) -> None:
+    """Open (or re-open) one item per key; a sighting of a known item updates it."""
+    if not entries:
+        return
+    items: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        key = item_key(entry)
+        seen = items.get(key)
+        items[key] = {"run_id": run_id, "connector": connector, "position": _clip(entry.position, 512),
+                      "record_id": _clip(entry.record_id, 255), "field": _clip(entry.field, 64),
+                      "reason": entry.reason, "raw": entry.raw, "item_key": key, "status": OPEN,
+                      "seen_count": 1 + (seen["seen_count"] if seen else 0), "created_at": now, "last_seen": now}
+    keys = list(items)
+    known: dict[str, int] = {}
+    for start in range(0, len(keys), _CHUNK):
+        known.update((key, item) for key, item in connection.execute(select(Q.item_key, Q.id).where(
+            Q.connector == connector, Q.item_key.in_(keys[start:start + _CHUNK]))))
+    fresh = [row for key, row in items.items() if key not in known]
+    if fresh:  # another writer (a `quarantine retry`) may have opened the same item first: fine
+        connection.execute(insert_ignoring_duplicates(connection, QUARANTINE), fresh)
+    again = [{"_id": known[key], "_n": row["seen_count"], "_run": run_id, "_position": row["position"],
+              "_raw": row["raw"], "_now": now} for key, row in items.items() if key in known]
+    if again:
+        connection.execute(
+            update(QUARANTINE).where(Q.id == bindparam("_id"))
+            .values(seen_count=Q.seen_count + bindparam("_n"), last_seen=bindparam("_now"),
+                    run_id=bindparam("_run"), position=bindparam("_position"), raw=bindparam("_raw"),
+                    status=OPEN, resolved_at=None, resolution=None),
+            again)
+
+
+def resolve_imported(connection: Connection, connector: str, record_ids: Iterable[str], now: datetime) -> int:
+    """Close the open items of records that have now imported (or been deleted at the source)."""
+    if not has_open(connection, connector):
+        return 0  # the usual case: one index probe, no update per batch
+    ids = sorted(set(record_ids))
+    closed = 0
+    for start in range(0, len(ids), _CHUNK):
+        result = connection.execute(
+            update(QUARANTINE).where(Q.connector == connector, Q.status == OPEN,
+                                     Q.record_id.in_(ids[start:start + _CHUNK]))
+            .values(status=RESOLVED, resolved_at=now, resolution=IMPORTED))
+        closed += int(result.rowcount or 0)
+    return closed
+
+
+def has_open(connection: Connection, connector: str) -> bool:
+    return connection.execute(select(Q.id).where(Q.connector == connector, Q.status == OPEN).limit(1)).first() \
+        is not None
+
+
+def resolve_absent(connection: Connection, connector: str, seen: set[str], now: datetime) -> int:
+    """After a complete listing (a snapshot): open items of records it no longer holds are
+    gone from the source, so there is nothing left to fix. Items known only by position
+    (no record id) cannot be matched and stay open."""
+    if not has_open(connection, connector):
+        return 0
+    candidates = connection.execute(select(Q.id, Q.record_id).where(
+        Q.connector == connector, Q.status == OPEN, Q.record_id.is_not(None))).all()
+    gone = [item for item, record_id in candidates if record_id not in seen]
+    for start in range(0, len(gone), _CHUNK):
+        connection.execute(update(QUARANTINE).where(Q.id.in_(gone[start:start + _CHUNK]), Q.status == OPEN)
+                           .values(status=RESOLVED, resolved_at=now, resolution=GONE))
+    return len(gone)
+
+
+def close(connection: Connection, item_id: int, status: str, resolution: str, now: datetime) -> bool:
+    """Close one open item by hand (``dismissed``) or after a retry; False if not open."""
+    result = connection.execute(update(QUARANTINE).where(Q.id == item_id, Q.status == OPEN)
+                                .values(status=status, resolved_at=now, resolution=resolution))
+    return bool(result.rowcount)

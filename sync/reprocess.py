@@ -1,0 +1,110 @@
+"""`quarantine retry`: run the stored raw input of open quarantine items through the
+connector's *current* mapping (after a mapping fix) and store what now maps, exactly as a
+sync would (same transaction rules, same events). Mirth's "reprocess" for our error queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, select
+
+from connectors.base import Batch, ConnectorSettings, RawRecord
+from sync import quarantine
+from sync.engine import map_batch, mapping_for, new_run_id
+from sync.quarantine import Q, QuarantineEntry, item_key
+from sync.settings import Settings
+from sync.store import Store
+from sync.types import utcnow
+
+IMPORTED = "imported"
+STILL_FAILING = "still failing"
+NOT_RETRYABLE = "not retryable"
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    id: int
+    connector: str
+    result: str  # imported | still failing | not retryable
+    detail: str | None = None  # the reason it still fails, or why it cannot be retried
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _open_items(store: Store, ids: Sequence[int] | None, connector: str | None) -> list[Any]:
+    query = select(Q.id, Q.connector, Q.position, Q.record_id, Q.field, Q.reason, Q.raw).where(Q.status == "open")
+    if ids is not None:
+        query = query.where(Q.id.in_(list(ids)))
+    if connector:
+        query = query.where(Q.connector == connector)
+    with store.engine.connect() as connection:
+        return list(connection.execute(query.order_by(Q.id)))
+
+
+def _record(raw: str | None) -> dict[str, Any] | None:
+    """The stored raw input as a record, or None when the source gave no readable record
+    (a CSV row with the wrong number of fields, an unreadable header)."""
+    if not raw:
+        return None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def retry(settings: Settings, store: Store, ids: Sequence[int] | None = None,
+          connector: str | None = None) -> list[RetryOutcome]:
+    """Retry the open items ``ids`` (None: every open item, of ``connector`` if given)."""
+    configs = {c.name: c for c in settings.connectors}
+    outcomes: list[RetryOutcome] = []
+    run_id = new_run_id()
+    mappings: dict[str, Any] = {}
+    for item in _open_items(store, ids, connector):
+        config = configs.get(item.connector)
+        if config is None:
+            outcomes.append(RetryOutcome(item.id, item.connector, NOT_RETRYABLE,
+                                         "the connector is no longer in the settings"))
+            continue
+        data = _record(item.raw)
+        if data is None:
+            outcomes.append(RetryOutcome(item.id, item.connector, NOT_RETRYABLE,
+                                         "no readable record was stored; fix it at the source and sync"))
+            continue
+        if config.name not in mappings:
+            mappings[config.name] = mapping_for(settings, config)
+        outcomes.append(_retry_one(store, config, mappings[config.name], item, data, run_id))
+    return outcomes
+
+
+def _retry_one(store: Store, config: ConnectorSettings, mapping: Any, item: Any, data: dict[str, Any],
+               run_id: str) -> RetryOutcome:
+    batch = Batch(records=[RawRecord(data, item.position, record_id=item.record_id)])
+    mapped, failed = map_batch(mapping, batch)
+    baseline = not config.announce_existing and not store.baseline_done(config.name)
+
+    def closing(resolution: str) -> Callable[[Connection], None]:
+        def close(connection: Connection) -> None:
+            quarantine.close(connection, item.id, quarantine.RESOLVED, resolution, utcnow())
+        return close
+
+    if mapped:
+        store.apply_batch(config.name, run_id, mapped, [], None, within=closing("imported on retry"),
+                          baseline=baseline)
+        return RetryOutcome(item.id, item.connector, IMPORTED)
+    entry = failed[0]
+    same = item_key(entry) == item_key(QuarantineEntry(item.position, item.reason, item.field, item.record_id))
+    if not same:  # it fails for another reason now: that is a new item; this one is done
+        store.apply_batch(config.name, run_id, [], [entry], None,
+                          within=closing("retried: fails for another reason now"))
+    return RetryOutcome(item.id, item.connector, STILL_FAILING, f"{entry.field or 'record'}: {entry.reason}")
+
+
+def dismiss(store: Store, item_id: int) -> bool:
+    """Close an open item by hand (it will never import, or was fixed some other way)."""
+    with store.engine.begin() as connection:
+        return quarantine.close(connection, item_id, quarantine.DISMISSED, "dismissed", utcnow())

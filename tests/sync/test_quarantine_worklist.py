@@ -1,0 +1,113 @@
+"""The quarantine is a work list (DESIGN invariant 8): one open item per record and reason,
+however often it is polled; it closes itself when the record imports; `retry` runs the
+stored input through a fixed mapping; `resolve` dismisses. Driven through the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HEADER = "appointment_id,start,duration_minutes,status,type,patient_id,patient_name,patient_phone\n"
+DAY = (date.today() + timedelta(days=10)).isoformat()
+
+
+def export(drop_dir: Path, n: int, bad_status: str = "Confirmd") -> None:
+    """The clinic system's n-th snapshot export: two good rows and one with a typo'd status.
+    The type of A1 changes between exports (as real exports differ), so each file is new."""
+    (drop_dir / f"export-{n}.csv").write_text(
+        HEADER
+        + f"A1,{DAY} 09:00,30,booked,Visit {n},P1,Ana Ruiz,(212) 555-0101\n"
+        + f"A2,{DAY} 10:00,30,{bad_status},Follow-up,P2,Ben Okafor,(212) 555-0102\n"
+        + f"A3,{DAY} 11:00,30,booked,Follow-up,P3,Cy Tran,(212) 555-0103\n", encoding="utf-8")
+
+
+@pytest.fixture
+def mapping(tmp_path: Path) -> Path:
+    path = tmp_path / "clinic_mapping.yaml"
+    path.write_text("name: clinic\nextends: csv_default\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def run(drop_dir: Path, mapping: Path, write_settings: Callable[..., Path], cli: Any) -> Any:
+    connector = (f"- name: frontdesk\n  kind: csv\n  mapping: {mapping}\n  drop_dir: {drop_dir}\n"
+                 f"  archive_dir: {drop_dir / 'done'}\n  mode: snapshot\n  settle_seconds: 0\n")
+    return cli(write_settings(connector))
+
+
+def open_items(run: Any, *flags: str) -> list[dict[str, Any]]:
+    _, out, _ = run("quarantine", "list", "--json", *flags)
+    return list(json.loads(out))
+
+
+def test_a_bad_row_polled_three_times_is_one_item_that_closes_when_fixed(run: Any, drop_dir: Path) -> None:
+    for n in (1, 2, 3):
+        export(drop_dir, n)
+        _, out, _ = run("sync", "--once", "--json")
+        assert json.loads(out)["connectors"]["frontdesk"]["quarantined"] == 1  # the run still says so
+    [item] = open_items(run)
+    assert (item["record_id"], item["field"], item["count"], item["status"]) == ("A2", "status", 3, "open")
+    assert item["reason"].startswith("unknown status word 'Confirmd'")
+    for name in ("Ben Okafor", "555-0102", "(212)"):
+        assert name not in json.dumps(item)  # the list never shows patient data
+    _, out, _ = run("status", "--json")
+    assert json.loads(out)["connectors"][0]["quarantined"] == 1
+
+    export(drop_dir, 4, bad_status="confirmed")  # fixed at the source
+    _, out, _ = run("sync", "--once", "--json")
+    assert json.loads(out)["connectors"]["frontdesk"]["created"] == 1
+    assert open_items(run) == []
+    [history] = open_items(run, "--all")
+    assert (history["status"], history["resolution"], history["count"]) == ("resolved", "imported", 3)
+    _, out, _ = run("status", "--json")
+    assert json.loads(out)["connectors"][0]["quarantined"] == 0
+
+
+def test_retry_after_a_mapping_fix_imports_the_stored_record(run: Any, drop_dir: Path, mapping: Path) -> None:
+    export(drop_dir, 1)
+    run("sync", "--once")
+    [item] = open_items(run)
+    _, out, _ = run("quarantine", "retry", str(item["id"]), expect=1)  # the mapping still refuses it
+    assert "still failing" in out and "Confirmd" in out
+    assert [i["count"] for i in open_items(run)] == [1]  # a retry is not a sighting
+
+    mapping.write_text("name: clinic\nextends: csv_default\nstatus_map:\n  confirmd: booked\n", encoding="utf-8")
+    _, out, _ = run("quarantine", "retry", "--all", "--json")
+    assert json.loads(out) == [{"id": item["id"], "connector": "frontdesk", "result": "imported", "detail": None}]
+    assert open_items(run) == []
+    _, out, _ = run("appointments", "list", "--json")
+    assert sorted(a["external_id"] for a in json.loads(out)) == ["A1", "A2", "A3"]
+    export(drop_dir, 2)  # the source still says Confirmd, the mapping now knows it: nothing new opens
+    run("sync", "--once")
+    assert open_items(run) == []
+
+
+def test_resolve_dismisses_and_an_unreadable_row_cannot_be_retried(run: Any, drop_dir: Path) -> None:
+    (drop_dir / "export-1.csv").write_text(HEADER + f"A9,{DAY} 09:00,30,booked\n", encoding="utf-8")
+    run("sync", "--once")
+    [item] = open_items(run)
+    assert "fields" in item["reason"] and item["retryable"] is False
+    _, out, _ = run("quarantine", "retry", str(item["id"]), expect=1)
+    assert "not retryable" in out
+    _, out, _ = run("quarantine", "resolve", str(item["id"]))
+    assert "dismissed" in out
+    assert open_items(run) == []
+    assert [i["status"] for i in open_items(run, "--all")] == ["dismissed"]
+    run("quarantine", "resolve", str(item["id"]), expect=1)  # not open any more
+
+
+def test_a_bad_row_gone_from_the_next_snapshot_leaves_nothing_to_fix(run: Any, drop_dir: Path) -> None:
+    export(drop_dir, 1)
+    run("sync", "--once")
+    assert len(open_items(run)) == 1
+    (drop_dir / "export-2.csv").write_text(  # the clinic deleted the bad booking
+        HEADER + f"A1,{DAY} 09:00,30,booked,Visit,P1,Ana Ruiz,(212) 555-0101\n"
+        + f"A3,{DAY} 11:00,30,booked,Follow-up,P3,Cy Tran,(212) 555-0103\n", encoding="utf-8")
+    run("sync", "--once")
+    assert open_items(run) == []
+    assert [i["resolution"] for i in open_items(run, "--all")] == ["no longer in the source"]
