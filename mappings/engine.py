@@ -438,7 +438,9 @@ class CompiledMapping:
             return self.status_map[key]
         if key in STATUSES:
             return key
-        raise MappingError("status", f"unknown status word{quoted(value, self._quote_status)} (add it to the "
+        # A code vocabulary (quote: true) is shown as sent; a CSV/SQL word only if it looks like one.
+        shown = quoted(value, True) if self._quote_status else " " + quoted_word(value)
+        raise MappingError("status", f"unknown status word{shown} (add it to the "
                                      "mapping's status_map, or map it under `status: map:`)")
 
     def _to_utc(self, value: datetime, tz_name: str, target: str) -> datetime:

@@ -216,7 +216,7 @@ def test_official_examples_through_the_server(fake: FakeFhir, key_file: Path, wr
     assert rows["example"]["patient"]["phone"] == "+61334105613"
     assert rows["example"]["practitioner"]["name"] == "Dr Adam Careful"
     assert rows["example"]["location"] == "South Wing, second floor"
-    assert rows["example"]["type"] == "A follow up visit from a previous appointment"
+    assert rows["example"]["type"] == "General Discussion"  # serviceType first (issue 18), then appointmentType
     assert rows["2docs"]["start"] == "2013-12-09T09:00:00Z"
     _, out, _ = run("quarantine", "list", "--json")
     assert [(q["record_id"], q["field"]) for q in json.loads(out)] == [("examplereq", "start")]

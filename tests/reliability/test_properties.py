@@ -145,7 +145,10 @@ def poll_once(store: Store, content: bytes, **extra: Any) -> tuple[str, dict[str
         config = _settings(drop, name, **extra)
         report = sync_connector(config, store, config.connectors[0], new_run_id())
         again = sync_connector(config, store, config.connectors[0], new_run_id())
-        assert again.error is None and again.counts.fetched == 0, "a stored file was read again"
+        if report.error and "the header has no column" in report.error:  # a settings error: the file waits
+            assert again.error == report.error and again.counts.fetched == 0  # for a fixed mapping or export
+        else:
+            assert again.error is None and again.counts.fetched == 0, "a stored file was read again"
     return name, report.counts.as_dict(), report.error
 
 
