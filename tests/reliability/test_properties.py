@@ -162,7 +162,9 @@ def _quarantine_reasons(store: Store, connector: str) -> list[str]:
 @BOUNDED
 def test_any_file_is_read_without_crashing(store: Store, content: bytes) -> None:
     name, counts, error = poll_once(store, content)
-    assert error is None, error
+    # A file whose header lacks the mapping's columns stops the run with a settings error
+    # naming the column (issue 18), reading no row; anything else is read without an error.
+    assert error is None or ("the header has no column" in error and counts["fetched"] == 0), error
     outcome = sum(counts[k] for k in COUNT_KEYS if k != "fetched")
     assert counts["fetched"] == outcome  # every record read is stored, unchanged or quarantined
     reasons = _quarantine_reasons(store, name)
