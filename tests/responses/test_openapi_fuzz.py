@@ -13,13 +13,16 @@ from sync.server.app import create_app
 from sync.settings import load_settings
 from sync.store import Store
 
+UI_TOKEN = "Zq8v-Nw3rT5yLp0aXk7bMd2eHs9u"
+
 
 @pytest.fixture
 def api_schema(tmp_path: Path, store: Store, store_url: str) -> Any:
     path = tmp_path / "settings.yaml"
     path.write_text(f'store:\n  url: "{store_url}"\nserver:\n  public_url: https://clinic.example.org\n'
-                    "  secret_key: fuzz-secret\n")
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(load_settings(path), store))
+                    f"  secret_key: fuzz-secret\nui:\n  token: {UI_TOKEN}\n")
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(load_settings(path), store),
+                                          headers={"Authorization": f"Bearer {UI_TOKEN}"})
 
 
 def test_no_server_errors(api_schema: Any) -> None:
