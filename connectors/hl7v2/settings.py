@@ -97,7 +97,10 @@ class Hl7v2Settings(ConnectorSettings):
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
         if value is not None:
-            zone(value)
+            try:
+                zone(value)
+            except OSError:  # a name longer than any file name
+                raise ValueError("unknown IANA time zone (e.g. America/New_York)") from None
         return value
 
     @field_validator("events", "delete_triggers")
