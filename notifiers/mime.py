@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import hashlib
 from email.message import EmailMessage
+from email.policy import default
 from email.utils import formatdate
 
 from notifiers.base import Attachment, Message, PermanentError
 from notifiers.fields import split_address
 
 KEY_HEADER = "X-Clinicsync-Key"
+# RFC 6531/6532: an address with non-ASCII characters is written as UTF-8 in the header
+# (an encoded-word inside an address is invalid, RFC 2047 section 5) and sent with SMTPUTF8;
+# smtplib asks for SMTPUTF8 itself when an envelope address needs it. ASCII-only mail keeps
+# the 7-bit policy, so it still reaches servers without SMTPUTF8.
+UTF8_HEADERS = default.clone(utf8=True)
+
+
+def _international(*addresses: str | None) -> bool:
+    return any(address and not address.isascii() for address in addresses)
 
 
 def message_id(idempotency_key: str, sender: str) -> str:
@@ -52,7 +62,8 @@ def build_email(message: Message, sender: str, reply_to: str | None = None) -> E
 
 
 def _build(message: Message, sender: str, reply_to: str | None) -> EmailMessage:
-    email = EmailMessage()
+    email = EmailMessage(policy=UTF8_HEADERS if _international(
+        split_address(sender)[1], message.recipient, split_address(reply_to)[1] if reply_to else None) else default)
     email["From"] = sender
     email["To"] = message.recipient
     if reply_to:

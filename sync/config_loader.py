@@ -15,6 +15,12 @@ from typing import Any
 import yaml
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# Bounds on what a settings file may cost to read: a real one is a few KiB, a dozen levels
+# deep, a few hundred values. These stop a hostile or broken file (5,000 levels, an alias
+# "billion laughs", a recursive anchor) with a clear error instead of a RecursionError or a hang.
+MAX_SETTINGS_BYTES = 1024 * 1024
+MAX_DEPTH = 50
+MAX_VALUES = 10_000
 
 
 class ConfigError(Exception):
@@ -57,20 +63,59 @@ class LoadedYaml:
         return None
 
 
+class _TooCostly(Exception):
+    """Reading on would cost without bound: the message says why and where."""
+
+
+@dataclass
+class _Budget:
+    values: int = 0
+    active: set[int] = field(default_factory=set)  # the nodes being built: an alias back to one is a cycle
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH from the parser's events (flat, no recursion),
+    before the composer, which recurses once per level, ever sees it."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = f" (line {event.start_mark.line + 1})" if event.start_mark else ""
+                raise _TooCostly(f"nested deeper than {MAX_DEPTH} levels{line}")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _construct(node: yaml.Node, loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int],
-               problems: list[str]) -> Any:
+               problems: list[str], budget: _Budget) -> Any:
     lines[loc] = node.start_mark.line + 1
+    budget.values += 1
+    if budget.values > MAX_VALUES:
+        raise _TooCostly(f"more than {MAX_VALUES} values once aliases (*name) are expanded; "
+                         "settings never need that many (an alias bomb?)")
+    if id(node) in budget.active:
+        raise _TooCostly(f"{format_path(loc)} (line {node.start_mark.line + 1}): an alias refers to the "
+                         "value that contains it (recursive aliases are not allowed)")
     if isinstance(node, yaml.MappingNode):
+        budget.active.add(id(node))
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _TooCostly(f"{format_path(loc)} (line {key_node.start_mark.line + 1}): "
+                                 "a key must be plain text")
             key = str(yaml.safe_load(yaml.serialize(key_node)))
             if key in result:
                 problems.append(f"{format_path((*loc, key))} (line {key_node.start_mark.line + 1}): "
                                 "duplicate key")
-            result[key] = _construct(value_node, (*loc, key), lines, problems)
+            result[key] = _construct(value_node, (*loc, key), lines, problems, budget)
+        budget.active.discard(id(node))
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*loc, i), lines, problems) for i, item in enumerate(node.value)]
+        budget.active.add(id(node))
+        items = [_construct(item, (*loc, i), lines, problems, budget) for i, item in enumerate(node.value)]
+        budget.active.discard(id(node))
+        return items
     value = yaml.safe_load(yaml.serialize(node))
     if isinstance(value, str):
         return _interpolate(value, loc, node.start_mark.line + 1, problems)
@@ -96,7 +141,10 @@ def _interpolate(value: str, loc: tuple[Any, ...], line: int, problems: list[str
 
 
 def load_yaml_text(text: str, source: str) -> LoadedYaml:
+    if len(text) > MAX_SETTINGS_BYTES:
+        raise ConfigError([f"larger than {MAX_SETTINGS_BYTES // 1024} KiB; a settings file is a few KiB"], source)
     try:
+        _check_nesting(text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -105,9 +153,14 @@ def load_yaml_text(text: str, source: str) -> LoadedYaml:
         started = (f"; {exc.context} at line {context.line + 1}"  # type: ignore[attr-defined]
                    if context and getattr(exc, "context", None) else "")
         raise ConfigError([f"not valid YAML{where}: {getattr(exc, 'problem', exc)}{started}"], source) from None
+    except _TooCostly as exc:
+        raise ConfigError([str(exc)], source) from None
     lines: dict[tuple[Any, ...], int] = {}
     problems: list[str] = []
-    data = _construct(node, (), lines, problems) if node is not None else {}
+    try:
+        data = _construct(node, (), lines, problems, _Budget()) if node is not None else {}
+    except _TooCostly as exc:
+        raise ConfigError([str(exc)], source) from None
     if problems:
         raise ConfigError(problems, source)
     return LoadedYaml(data=data, lines=lines)
@@ -115,10 +168,20 @@ def load_yaml_text(text: str, source: str) -> LoadedYaml:
 
 def load_yaml_file(path: Path) -> LoadedYaml:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SETTINGS_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError([f"file not found: {path} (use --config PATH or $CLINICSYNC_CONFIG)"],
                           str(path)) from None
     except OSError as exc:
         raise ConfigError([f"cannot read: {exc.strerror}"], str(path)) from None
+    if len(raw) > MAX_SETTINGS_BYTES:
+        raise ConfigError([f"larger than {MAX_SETTINGS_BYTES // 1024} KiB; a settings file is a few KiB"],
+                          str(path))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError([f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"],
+                          str(path)) from None
     return load_yaml_text(text, str(path))

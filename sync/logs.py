@@ -3,6 +3,7 @@ processor so that no patient data and no secret reaches a log at default level."
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import sys
@@ -24,11 +25,27 @@ _BEARER = re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 REDACTED = "[redacted]"
 
 
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+def _phone_or_address(match: re.Match[str]) -> str:
+    """A dotted IPv4 address (four parts, each 0-255) is kept: it names a peer, not a patient,
+    and `peer [redacted]` tells IT nothing. Anything else phone-shaped is masked."""
+    text = match.group(0)
+    if _IPV4.fullmatch(text):
+        try:
+            ipaddress.IPv4Address(text)
+        except ValueError:
+            return REDACTED
+        return text
+    return REDACTED
+
+
 def scrub_text(text: str) -> str:
     """Mask what looks like an email, a phone number or a credential inside free text."""
     text = _EMAIL.sub(REDACTED, text)
     text = _BEARER.sub(r"\1 " + REDACTED, text)
-    return _PHONE.sub(REDACTED, text)
+    return _PHONE.sub(_phone_or_address, text)
 
 
 def _scrub(value: Any) -> Any:

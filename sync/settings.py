@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator
 from pydantic.json_schema import SkipJsonSchema
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from connectors.base import ConnectorSettings
 from connectors.registry import connector_kinds
@@ -31,10 +33,13 @@ DEFAULT_CONFIG = Path("settings.yaml")
 
 
 def validate_timezone(value: str) -> str:
+    shown = value if len(value) <= 64 else value[:64] + "…"
     try:
+        if len(value) > 255:  # longer than any file name: the zone lookup would fail with OSError
+            raise ValueError
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA time zone {value!r} (e.g. America/New_York)") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown IANA time zone {shown!r} (e.g. America/New_York)") from None
     return value
 
 
@@ -63,6 +68,22 @@ class StoreSettings(SettingsModel):
     max_overflow: int = Field(10, ge=0, le=100, description="extra connections allowed at peaks")
     pool_timeout: float = Field(30, gt=0, description="seconds to wait for a free connection")
     echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _parsable(cls, value: str) -> str:
+        """A URL SQLAlchemy can read, with a driver that is installed (never echoing it: it may
+        hold a password)."""
+        try:
+            url = make_url(value)
+            url.get_dialect()
+        except ArgumentError:
+            raise ValueError("not a database URL (e.g. sqlite:///clinicsync.db or "
+                             "postgresql://user@host/db)") from None
+        except NoSuchModuleError:
+            raise ValueError(f"no database driver for {url.drivername!r} is installed "
+                             "(sqlite, postgresql and mysql+pymysql are)") from None
+        return value
 
     @field_validator("url")
     @classmethod
@@ -176,6 +197,9 @@ def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settin
     except ValidationError as exc:
         kinds = {"connectors": set(connector_kinds()), "notifiers": set(notifier_kinds())}
         raise ConfigError([_problem(e, loaded, kinds) for e in exc.errors()], source) from None
+    except (OSError, RecursionError, UnicodeError) as exc:  # a validator touching the file system
+        raise ConfigError([f"a value could not be checked ({type(exc).__name__}); check paths and zones "
+                           "for typos"], source) from None
     return settings
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
@@ -25,28 +26,66 @@ Handler = Callable[[bytes, str], Awaitable[bytes | None]]
 log = structlog.get_logger("clinicsync.mllp")
 
 
+_READ_BYTES = 64 * 1024
+
+
 class FrameTooLarge(Exception):
     pass
+
+
+class IdleTimeout(TimeoutError):
+    """No frame began within the idle timeout."""
+
+
+class FrameTimeout(TimeoutError):
+    """A frame began but did not end within the frame timeout (a trickling sender)."""
 
 
 def frame(payload: bytes) -> bytes:
     return START_BLOCK + payload + END_BLOCK
 
 
-async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
-    """The next frame's payload; None when the sender closed (a partial frame is dropped:
-    it was never acknowledged, so the sender will send it again). Bytes before <VT>
-    (stray line ends between frames) are ignored; a frame without <VT> comes back whole,
-    to be answered AR."""
-    try:
-        chunk = await reader.readuntil(END_BLOCK)
-    except asyncio.IncompleteReadError:
-        return None
-    except asyncio.LimitOverrunError:
-        raise FrameTooLarge from None
-    body = chunk[:-len(END_BLOCK)]
-    start = body.find(START_BLOCK)
-    return body[start + 1:] if start >= 0 else body
+class FrameReader:
+    """Frames off one connection, within bounds: at most ``max_bytes`` per frame, a frame
+    whole within ``frame_timeout`` of its first byte, and a next frame begun within
+    ``idle_timeout``. A reader with only a per-read timeout would let a sender trickle one
+    byte a second for ever; here the clock starts with the frame."""
+
+    def __init__(self, reader: asyncio.StreamReader, max_bytes: int, idle_timeout: float,
+                 frame_timeout: float) -> None:
+        self.reader = reader
+        self.max_bytes = max_bytes
+        self.idle_timeout = idle_timeout
+        self.frame_timeout = frame_timeout
+        self.buffer = bytearray()
+
+    async def next(self) -> bytes | None:
+        """The next frame's payload; None when the sender closed (a partial frame is dropped:
+        it was never acknowledged, so the sender will send it again). Bytes before <VT>
+        (stray line ends between frames) are ignored; a frame without <VT> comes back whole,
+        to be answered AR."""
+        deadline: float | None = None
+        while True:
+            end = self.buffer.find(END_BLOCK)
+            if end > self.max_bytes + len(START_BLOCK) or (end < 0 and len(self.buffer) > self.max_bytes + 3):
+                raise FrameTooLarge
+            if end >= 0:
+                body = bytes(self.buffer[:end])
+                del self.buffer[:end + len(END_BLOCK)]
+                start = body.find(START_BLOCK)
+                return body[start + 1:] if start >= 0 else body
+            if deadline is None and self.buffer.strip():
+                deadline = time.monotonic() + self.frame_timeout
+            timeout = self.idle_timeout if deadline is None else deadline - time.monotonic()
+            try:
+                if timeout <= 0:
+                    raise TimeoutError
+                data = await asyncio.wait_for(self.reader.read(_READ_BYTES), timeout)
+            except TimeoutError:
+                raise (IdleTimeout if deadline is None else FrameTimeout) from None
+            if not data:
+                return None
+            self.buffer += data
 
 
 def tls_context(tls: TlsSettings) -> ssl.SSLContext:
@@ -84,8 +123,7 @@ class MllpListener:
         """Bind and start accepting; returns the bound address (port 0 picks a free one)."""
         context = tls_context(self.settings.tls) if self.settings.tls else None
         self._server = await asyncio.start_server(
-            self._serve, self.settings.host, self.settings.port, ssl=context,
-            limit=self.settings.max_message_bytes + len(END_BLOCK) + 1)
+            self._serve, self.settings.host, self.settings.port, ssl=context, limit=_READ_BYTES)
         host, port = self._server.sockets[0].getsockname()[:2]
         log.info("mllp.listening", connector=self.name, host=host, port=port, tls=context is not None)
         return str(host), int(port)
@@ -111,7 +149,16 @@ class MllpListener:
             if peer is None or not any(peer in network for network in self._networks):
                 log.warning("mllp.refused", connector=self.name, peer=str(peer))
                 return
+            if len(self._connections) > self.settings.max_connections:
+                log.warning("mllp.busy", connector=self.name, peer=str(peer),
+                            max_connections=self.settings.max_connections)
+                return
             await self._exchange(reader, writer, str(peer))
+        except IdleTimeout:
+            log.info("mllp.idle_closed", connector=self.name, peer=str(peer))
+        except FrameTimeout:
+            log.warning("mllp.frame_timeout", connector=self.name, peer=str(peer),
+                        seconds=self.settings.frame_timeout_seconds)
         except (ConnectionError, ssl.SSLError, TimeoutError) as exc:
             log.info("mllp.disconnected", connector=self.name, peer=str(peer), reason=type(exc).__name__)
         finally:
@@ -122,20 +169,25 @@ class MllpListener:
                 self._connections.discard(task)
 
     async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
-        """Frame in, ACK out, one at a time, until the sender closes."""
+        """Frame in, ACK out, one at a time, until the sender closes or a bound is hit."""
+        frames = FrameReader(reader, self.settings.max_message_bytes, self.settings.idle_timeout_seconds,
+                             self.settings.frame_timeout_seconds)
         while True:
             try:
-                payload = await read_frame(reader)
+                payload = await frames.next()
             except FrameTooLarge:
                 reason = f"message larger than {self.settings.max_message_bytes} bytes (max_message_bytes)"
                 log.warning("mllp.too_large", connector=self.name, peer=peer)
-                writer.write(frame(build_ack("AR", None, reason).encode()))
-                await writer.drain()
+                await self._reply(writer, frame(build_ack("AR", None, reason).encode()))
                 return  # the rest of that frame is still coming: no way to find the next one
             if payload is None:
                 return
             reply = await self.handler(payload, peer)
             if reply is None:
                 return
-            writer.write(frame(reply))
-            await writer.drain()
+            await self._reply(writer, frame(reply))
+
+    async def _reply(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        """Send, bounded too: a sender that never reads its ACKs cannot hold the connection."""
+        writer.write(data)
+        await asyncio.wait_for(writer.drain(), self.settings.frame_timeout_seconds)

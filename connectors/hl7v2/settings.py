@@ -43,7 +43,17 @@ class MllpSettings(SettingsModel):
         default_factory=lambda: ["127.0.0.1", "::1"],
         description="sender addresses or networks (CIDR) allowed to connect; others are closed at once")
     tls: TlsSettings | None = None
-    max_message_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    max_message_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576,
+                                   description="a larger frame is answered AR and the connection closed")
+    max_connections: int = Field(
+        32, ge=1, le=1024, description="senders connected at once; more are closed at once (bounds memory: "
+                                       "each may hold one partial frame of up to max_message_bytes)")
+    idle_timeout_seconds: float = Field(
+        900, gt=0, le=86400, description="a connection with no frame under way for this long is closed; "
+                                         "senders reconnect")
+    frame_timeout_seconds: float = Field(
+        30, gt=0, le=3600, description="a frame must arrive whole within this time of its first byte; "
+                                       "a trickled frame is dropped unacknowledged (the sender resends)")
 
     @field_validator("allowed_senders")
     @classmethod
@@ -87,7 +97,10 @@ class Hl7v2Settings(ConnectorSettings):
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
         if value is not None:
-            zone(value)
+            try:
+                zone(value)
+            except OSError:  # a name longer than any file name
+                raise ValueError("unknown IANA time zone (e.g. America/New_York)") from None
         return value
 
     @field_validator("events", "delete_triggers")

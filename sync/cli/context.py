@@ -10,6 +10,8 @@ from typing import Any, NoReturn
 import orjson
 import typer
 from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from sync.config_loader import ConfigError
 from sync.db import StoreNotReady
@@ -42,15 +44,29 @@ class AppContext:
     @property
     def store(self) -> Store:
         if self._store is None:
+            settings = self.settings
             try:
-                self._store = Store.open(self.settings.store)
+                self._store = Store.open(settings.store)
             except StoreNotReady as exc:
                 fail_config(str(exc))
+            except (SQLAlchemyError, OSError) as exc:
+                fail_config(store_problem(settings.store.url, exc))
         return self._store
 
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def store_problem(url: str, exc: BaseException) -> str:
+    """One line naming the key, the store (password hidden) and the reason, never a traceback."""
+    try:
+        where = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        where = "(unreadable URL)"
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = reason[0][:300] if reason else type(exc).__name__
+    return f"store.url: cannot open the store at {where}: {detail}"
 
 
 def app_context(ctx: typer.Context) -> AppContext:

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from sync import db
 from sync.cli import api, appointments, calendar, fhir, hl7, quarantine, remind, reminders, run, serve, templates, ui
@@ -21,8 +22,10 @@ from sync.cli.context import (
     AppContext,
     app_context,
     err_console,
+    fail_config,
     out_console,
     print_json,
+    store_problem,
 )
 from sync.config_loader import ConfigError
 from sync.engine import BatchCallback, RunReport
@@ -251,9 +254,13 @@ def config_validate(ctx: typer.Context) -> None:
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply pending migrations (run once per deployment, before the workers)."""
     settings = app_context(ctx).settings
-    engine = db.make_engine(settings.store.url)
-    db.upgrade(engine)
-    out_console.print(f"database at revision {db.current_revision(engine)}")
+    try:
+        engine = db.make_engine(settings.store.url)
+        db.upgrade(engine)
+        revision = db.current_revision(engine)
+    except (SQLAlchemyError, OSError) as exc:
+        fail_config(store_problem(settings.store.url, exc))
+    out_console.print(f"database at revision {revision}")
     engine.dispose()
 
 

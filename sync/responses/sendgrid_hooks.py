@@ -5,7 +5,6 @@ so the next reminder falls back to another channel."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -13,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from starlette.concurrency import run_in_threadpool
 
+from sync.bounded_json import load_json
 from sync.reminders.dispatch import record_opt_out
 from sync.reminders.txn import writer
 from sync.responses.receipts import record_receipt
@@ -25,6 +25,8 @@ SIGNED: dict[int | str, dict[str, Any]] = {
     403: {"description": "missing, bad or stale signature: nothing recorded"},
     400: {"description": "the body is not a JSON list of events"}}
 RECEIPTS = ("delivered", "bounce", "dropped", "deferred")
+MAX_TIMESTAMP_DIGITS = 12  # Unix seconds until the year 33658; longer is forged
+MAX_SIGNATURE_CHARS = 512  # base64 of a DER ECDSA P-256 signature is about 96
 
 
 def verified(settings: Settings, body: bytes, signature: str | None, timestamp: str | None) -> bool:
@@ -32,6 +34,9 @@ def verified(settings: Settings, body: bytes, signature: str | None, timestamp: 
     key = config.sendgrid_verification_key
     if key is None or not signature or not timestamp:
         return False
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS
+            and len(signature) <= MAX_SIGNATURE_CHARS):
+        return False  # checked before any arithmetic: a 400-digit number overflows a float
     try:
         age = abs(time.time() - int(timestamp))
         helper = EventWebhook(key.get_secret_value().strip())
@@ -76,8 +81,8 @@ async def events(request: Request) -> Response:
         metrics.labels("sendgrid_events", "forbidden").inc()
         return Response("forbidden", status_code=403, media_type="text/plain")
     try:
-        payload = json.loads(body)
-    except ValueError:
+        payload = load_json(body)
+    except ValueError:  # not JSON, not UTF-8, or nested deeper than any event batch
         payload = None
     if not isinstance(payload, list):
         metrics.labels("sendgrid_events", "invalid").inc()

@@ -11,7 +11,6 @@ STOP in the patient's language); delivery events move receipts like Twilio's cal
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -22,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from notifiers.aws_sms import AwsSmsSettings
 from notifiers.base import Message, NotifierError
 from notifiers.registry import build_notifier
+from sync.bounded_json import load_json
 from sync.responses.receipts import record_receipt
 from sync.responses.record import ReplyResult, handle_reply
 from sync.responses.sns_signature import CertificateCache, SignatureError, topic_region, trusted_sns_url, verify
@@ -45,23 +45,13 @@ def _aws_settings(settings: Settings, topic: Any) -> AwsSmsSettings | None:
                 None)
 
 
-def _depth(value: Any, limit: int) -> bool:
-    """True if ``value`` nests no deeper than ``limit`` (json.loads already bounds recursion)."""
-    if limit < 0:
-        return False
-    if isinstance(value, dict):
-        return all(_depth(v, limit - 1) for v in value.values())
-    if isinstance(value, list):
-        return all(_depth(v, limit - 1) for v in value)
-    return True
-
-
 def _json_object(text: str | bytes) -> dict[str, Any] | None:
+    """A JSON object nesting at most MAX_JSON_DEPTH levels, else None (never a parser's recursion)."""
     try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
+        value = load_json(text.encode("utf-8") if isinstance(text, str) else text, MAX_JSON_DEPTH)
+    except ValueError:
         return None
-    return value if isinstance(value, dict) and _depth(value, MAX_JSON_DEPTH) else None
+    return value if isinstance(value, dict) else None
 
 
 def _answer(settings: Settings, config: AwsSmsSettings, phone: str, result: ReplyResult, inbound_id: str) -> None:

@@ -9,9 +9,9 @@ from sync.calendar.metrics import calendar_gauges
 from sync.reminders.metrics import reminder_gauges
 from sync.responses import link_page, sendgrid_hooks, sns_hooks, twilio_hooks
 from sync.responses.metrics import response_gauges
-from sync.server import api, health
+from sync.server import api, health, openapi
 from sync.server.metrics import Metrics, StoreGauges
-from sync.server.middleware import BodySizeLimit, SecurityAndAccessLog
+from sync.server.middleware import InputErrorsAs4xx, RequestBounds, SecurityAndAccessLog
 from sync.server.settings import ServerSettings
 from sync.settings import Settings
 from sync.store import Store
@@ -21,7 +21,7 @@ from sync.ui import routes as ui
 def routers() -> list[APIRouter]:
     """Every router the server mounts. Later features append theirs here."""
     return [health.router, twilio_hooks.router, sendgrid_hooks.router, sns_hooks.router, link_page.router, ui.router,
-            api.router]
+            api.router, openapi.router]
 
 
 def store_gauges() -> list[StoreGauges]:
@@ -36,7 +36,7 @@ def create_app(settings: Settings, store: Store, mounted: list[APIRouter] | None
     server = settings.server or ServerSettings()
     app = FastAPI(title="clinicsync", version="0.1.0",
                   description="Webhooks, the appointments API, answer links, health and metrics of clinicsync.",
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.store = store
     app.state.metrics = Metrics(store, store_gauges(), collectors)
@@ -44,6 +44,8 @@ def create_app(settings: Settings, store: Store, mounted: list[APIRouter] | None
     for router in routers() if mounted is None else mounted:
         app.include_router(router)
     https = bool(server.public_url and server.public_url.scheme == "https")
+    # Added inside out: the access log and security headers wrap everything, 413/431 included.
+    app.add_middleware(InputErrorsAs4xx)
+    app.add_middleware(RequestBounds, limit=server.max_body_bytes)
     app.add_middleware(SecurityAndAccessLog, metrics=app.state.metrics, https=https)
-    app.add_middleware(BodySizeLimit, limit=server.max_body_bytes)
     return app

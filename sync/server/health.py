@@ -13,7 +13,9 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", summary="The process is alive")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
+    """Answered on the event loop, never queued behind worker threads (store work, password
+    checks), so a busy but healthy process is not killed by its liveness probe."""
     return {"status": "ok"}
 
 

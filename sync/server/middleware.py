@@ -1,7 +1,10 @@
-"""ASGI middleware: body-size limit, security headers, and an access log without PHI.
+"""ASGI middleware: request bounds (header and body sizes), security headers on every
+answer (413, 431 and errors included), an access log without PHI, and hostile input that
+slipped past a parser answered 400 instead of 500.
 
 The access log names the route *template* (`/r/{token}`), never the concrete path, so
-tokens and identifiers in URLs stay out of logs.
+tokens and identifiers in URLs stay out of logs. No traceback is logged at default level:
+a crafted request must not be able to flood the log.
 """
 
 from __future__ import annotations
@@ -28,22 +31,38 @@ SECURITY_HEADERS = [
 ]
 
 
+MAX_HEADER_VALUE_BYTES = 8 * 1024
+MAX_HEADER_BYTES = 32 * 1024
+# What a parser raises on input it cannot take (deep nesting, huge numbers, bad bytes).
+INPUT_ERRORS = (ValueError, OverflowError, RecursionError, UnicodeError, LookupError)
+
+
 class BodyTooLarge(Exception):
     pass
 
 
-class BodySizeLimit:
-    """413 for a body over ``limit`` bytes, by Content-Length or as it streams in."""
+class RequestBounds:
+    """431 for a header value over ``max_value`` bytes (or all headers over ``max_total``),
+    413 for a body over ``limit`` bytes, by Content-Length or as it streams in — before
+    any route reads or parses a byte of it."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, max_value: int = MAX_HEADER_VALUE_BYTES,
+                 max_total: int = MAX_HEADER_BYTES) -> None:
         self.app = app
         self.limit = limit
+        self.max_value = max_value
+        self.max_total = max_total
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = scope["headers"]
+        if (any(len(value) > self.max_value for _, value in headers)
+                or sum(len(name) + len(value) for name, value in headers) > self.max_total):
+            await _plain(send, 431, b"request header fields too large")
+            return
+        declared = dict(headers).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await _plain(send, 413, b"request body too large")
             return
@@ -71,10 +90,10 @@ class BodySizeLimit:
                 await _plain(send, 413, b"request body too large")
 
 
-async def _plain(send: Send, status: int, body: bytes) -> None:
+async def _plain(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode())]})
+                            (b"content-length", str(len(body)).encode()), *(extra or [])]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -112,6 +131,42 @@ class SecurityAndAccessLog:
             self.metrics.latency.labels(route).observe(elapsed)
             log.info("http.request", method=scope["method"], route=route, status=status,
                      ms=round(elapsed * 1000, 1))
+
+
+class InputErrorsAs4xx:
+    """An exception that escapes a route is answered here, logged in one line (its type,
+    never its text, which may quote the input) with the traceback at debug level only:
+    input a parser choked on is a 400; anything else is a 503 with Retry-After, so a
+    webhook sender retries later instead of dropping the event."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except BodyTooLarge:
+            raise  # answered 413 by RequestBounds, around this one
+        except INPUT_ERRORS as exc:
+            log.warning("http.bad_input", route=_route_template(scope), error=type(exc).__name__)
+            log.debug("http.bad_input.traceback", exc_info=True)
+            if not started:
+                await _plain(send, 400, b"the request could not be read")
+        except Exception as exc:
+            log.error("http.failed", route=_route_template(scope), error=type(exc).__name__)
+            log.debug("http.failed.traceback", exc_info=True)
+            if not started:
+                await _plain(send, 503, b"temporarily unavailable; try again later", [(b"retry-after", b"30")])
 
 
 def _route_template(scope: Scope) -> str:

@@ -2,25 +2,37 @@
 
 Anything else gets 401 with a WWW-Authenticate challenge. A successful check is cached
 by a keyed digest of the credentials, so each page's stylesheet does not pay for scrypt again.
+
+Under attack: failures are counted per client address and per user name (sync.ui.throttle);
+past `ui.failures_allowed` the key is locked out, doubling, and answered 429 with Retry-After
+before anything is hashed. At most `ui.password_checks` scrypt verifications (16 MiB each)
+run at once; the others wait briefly on the event loop — holding no worker thread, so
+/healthz stays fast — and then get 429.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass, field
+from typing import Literal
 
 from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from sync.settings import Settings
 from sync.ui.passwords import DUMMY_HASH, verify_password
 from sync.ui.settings import UiSettings
+from sync.ui.throttle import Throttle
 
 REALM = 'Basic realm="clinicsync status", charset="UTF-8"'
 _CACHE_KEY = secrets.token_bytes(32)
 _CACHE_LIMIT = 256
+QUEUE_SECONDS = 2.0  # how long a password check may wait for its turn before 429
 
 
 def ui_settings(settings: Settings) -> UiSettings:
@@ -31,8 +43,19 @@ def _refuse(reason: str) -> HTTPException:
     return HTTPException(401, detail=reason, headers={"WWW-Authenticate": REALM})
 
 
-def authenticate(ui: UiSettings, authorization: str | None, cache: dict[bytes, str]) -> str:
-    """The user (or "token") these credentials belong to; HTTPException 401 otherwise."""
+def _too_many(reason: str, seconds: int) -> HTTPException:
+    return HTTPException(429, detail=reason, headers={"Retry-After": str(seconds)})
+
+
+@dataclass(frozen=True)
+class Credentials:
+    scheme: Literal["bearer", "basic"]
+    name: str
+    secret: str
+
+
+def parse_credentials(ui: UiSettings, authorization: str | None) -> Credentials:
+    """The credentials in an Authorization header (cheap: nothing is hashed); 401 otherwise."""
     if ui.token is None and not ui.users:
         raise _refuse("the status page has no users: add a token or users under `ui:` in settings")
     if not authorization:
@@ -40,9 +63,7 @@ def authenticate(ui: UiSettings, authorization: str | None, cache: dict[bytes, s
     scheme, _, credentials = authorization.partition(" ")
     credentials = credentials.strip()
     if scheme.lower() == "bearer" and ui.token is not None:
-        if hmac.compare_digest(credentials.encode(), ui.token.get_secret_value().encode()):
-            return "token"
-        raise _refuse("invalid credentials")
+        return Credentials("bearer", "token", credentials)
     if scheme.lower() != "basic" or not ui.users:
         raise _refuse("unsupported authentication scheme")
     try:
@@ -51,22 +72,89 @@ def authenticate(ui: UiSettings, authorization: str | None, cache: dict[bytes, s
         raise _refuse("malformed basic credentials") from None
     if not sep:
         raise _refuse("malformed basic credentials")
-    key = hmac.new(_CACHE_KEY, f"{name}\0{password}".encode(), hashlib.sha256).digest()
-    if key in cache:
-        return cache[key]
-    user = next((u for u in ui.users if hmac.compare_digest(u.name.encode(), name.encode())), None)
-    ok = verify_password(password, user.password_hash if user else DUMMY_HASH)
+    return Credentials("basic", name, password)
+
+
+def check_token(ui: UiSettings, credentials: Credentials) -> str:
+    assert ui.token is not None
+    if hmac.compare_digest(credentials.secret.encode(), ui.token.get_secret_value().encode()):
+        return "token"
+    raise _refuse("invalid credentials")
+
+
+def check_password(ui: UiSettings, credentials: Credentials) -> str:
+    """The user name if the password matches (one scrypt, also for unknown users); 401 otherwise."""
+    user = next((u for u in ui.users if hmac.compare_digest(u.name.encode(), credentials.name.encode())), None)
+    ok = verify_password(credentials.secret, user.password_hash if user else DUMMY_HASH)
     if not (ok and user):
         raise _refuse("invalid credentials")
-    if len(cache) >= _CACHE_LIMIT:
-        cache.clear()
-    cache[key] = user.name
     return user.name
 
 
-def require_user(request: Request) -> str:
-    """FastAPI dependency for every /ui page."""
+@dataclass
+class LoginGuard:
+    """Per app: the throttle, the gate on concurrent password checks, the cache of good ones."""
+
+    throttle: Throttle
+    checks: asyncio.Semaphore
+    cache: dict[bytes, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_settings(cls, ui: UiSettings) -> LoginGuard:
+        return cls(Throttle(ui.failures_allowed, ui.lockout_seconds, ui.max_lockout_seconds),
+                   asyncio.Semaphore(ui.password_checks))
+
+    async def verify(self, ui: UiSettings, credentials: Credentials) -> str:
+        if credentials.scheme == "bearer":
+            return check_token(ui, credentials)
+        key = hmac.new(_CACHE_KEY, f"{credentials.name}\0{credentials.secret}".encode(), hashlib.sha256).digest()
+        if key in self.cache:
+            return self.cache[key]
+        try:
+            await asyncio.wait_for(self.checks.acquire(), QUEUE_SECONDS)
+        except TimeoutError:
+            raise _too_many("too many logins at once; try again shortly", 1) from None
+        try:
+            name = await run_in_threadpool(check_password, ui, credentials)
+        finally:
+            self.checks.release()
+        if len(self.cache) >= _CACHE_LIMIT:
+            self.cache.clear()
+        self.cache[key] = name
+        return name
+
+
+def _guard(request: Request, ui: UiSettings) -> LoginGuard:
     state = request.app.state
-    if not hasattr(state, "ui_auth_cache"):
-        state.ui_auth_cache = {}
-    return authenticate(ui_settings(state.settings), request.headers.get("authorization"), state.ui_auth_cache)
+    guard: LoginGuard | None = getattr(state, "login_guard", None)
+    if guard is None:
+        guard = state.login_guard = LoginGuard.for_settings(ui)
+    return guard
+
+
+async def require_user(request: Request) -> str:
+    """FastAPI dependency for every /ui page."""
+    ui = ui_settings(request.app.state.settings)
+    guard = _guard(request, ui)
+    client = request.client.host if request.client else "unknown"
+    keys = [f"ip:{client}"]
+    authorization = request.headers.get("authorization")
+    try:
+        credentials = parse_credentials(ui, authorization)
+    except HTTPException:
+        if authorization:  # malformed credentials count; a first visit without any does not
+            guard.throttle.failed(keys)
+        raise
+    if credentials.scheme == "basic":
+        keys.append(f"user:{credentials.name[:64]}")
+    wait = guard.throttle.retry_after(keys)
+    if wait is not None:
+        raise _too_many("too many failed logins; try again later", wait)
+    try:
+        user = await guard.verify(ui, credentials)
+    except HTTPException as exc:
+        if exc.status_code == 401:
+            guard.throttle.failed(keys)
+        raise
+    guard.throttle.succeeded(keys)
+    return user

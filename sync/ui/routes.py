@@ -7,7 +7,7 @@ from importlib import resources
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -126,7 +126,7 @@ def appointments_page(
 
 
 @pages.get("/appointments/{appointment_id}", response_class=HTMLResponse)
-def timeline_page(request: Request, appointment_id: int) -> HTMLResponse:
+def timeline_page(request: Request, appointment_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> HTMLResponse:
     store = _store(request)
     row = queries.appointment(store, appointment_id)
     if row is None:

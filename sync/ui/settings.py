@@ -7,6 +7,17 @@ from pydantic import Field, SecretStr, field_validator
 from sync.settings_base import SettingsModel
 from sync.ui.passwords import check_hash_format
 
+MIN_TOKEN_LENGTH = 24
+MIN_TOKEN_DISTINCT = 10
+
+
+def check_token_strength(token: str) -> None:
+    """ValueError unless the token is long and varied enough to resist guessing (never echoing it)."""
+    if len(token.strip()) < MIN_TOKEN_LENGTH or len(set(token)) < MIN_TOKEN_DISTINCT:
+        raise ValueError(f"too weak: a token needs at least {MIN_TOKEN_LENGTH} characters with at least "
+                         f"{MIN_TOKEN_DISTINCT} different ones (make one with "
+                         "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+
 
 class UiUser(SettingsModel):
     name: str = Field(min_length=1, max_length=64, description="basic-auth user name")
@@ -21,10 +32,26 @@ class UiUser(SettingsModel):
 
 class UiSettings(SettingsModel):
     token: SecretStr | None = Field(
-        None, description="a bearer token for scripts and dashboards; give it via ${VAR} or token_file")
+        None, description="a bearer token for scripts and dashboards (at least 24 characters, 10 different; "
+                          "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`); "
+                          "give it via ${VAR} or token_file")
     users: list[UiUser] = Field(default_factory=list, description="basic-auth users (hashed passwords)")
     days: int = Field(7, ge=1, le=60, description="how many days of upcoming appointments the page lists")
     chart_weeks: int = Field(8, ge=1, le=104, description="how many weeks the charts look back")
+    failures_allowed: int = Field(
+        5, ge=1, le=100, description="failed logins per client address and per user name before a lockout")
+    lockout_seconds: float = Field(2.0, gt=0, le=3600, description="the first lockout; each further failure doubles it")
+    max_lockout_seconds: float = Field(900.0, gt=0, le=86400, description="the longest lockout")
+    password_checks: int = Field(
+        2, ge=1, le=64, description="password hashes verified at once (each costs 16 MiB); others wait briefly, "
+                                    "then get 429")
+
+    @field_validator("token")
+    @classmethod
+    def _strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_token_strength(value.get_secret_value())
+        return value
 
     @field_validator("users")
     @classmethod

@@ -15,6 +15,7 @@ from sync.settings import load_settings
 from sync.store import Store
 
 KEY, DIGEST = new_key()
+UI_TOKEN = "Zq8v-Nw3rT5yLp0aXk7bMd2eHs9u"
 
 
 @pytest.fixture
@@ -22,9 +23,11 @@ def api_schema(tmp_path: Path, store: Store, store_url: str) -> Any:
     path = tmp_path / "settings.yaml"
     path.write_text(f'store:\n  url: "{store_url}"\nserver:\n  public_url: https://clinic.example.org\n'
                     "  secret_key: fuzz-secret\n"
+                    f"ui:\n  token: {UI_TOKEN}\n"
                     f"connectors:\n  - {{name: api, kind: rest_api, api_keys: [{{name: fuzz, sha256: {DIGEST}}}], "
                     "rate_per_second: 1000, burst: 1000}\n")
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(load_settings(path), store))
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(load_settings(path), store),
+                                          headers={"Authorization": f"Bearer {UI_TOKEN}"})
 
 
 def test_no_server_errors(api_schema: Any) -> None:

@@ -19,13 +19,14 @@ from sync.settings import load_settings
 from sync.store import Store
 
 pytestmark = pytest.mark.anyio
+UI_TOKEN = "Zq8v-Nw3rT5yLp0aXk7bMd2eHs9u"
 
 
 @pytest.fixture
 def settings_file(tmp_path: Path, store_url: str) -> Path:
     path = tmp_path / "settings.yaml"
     path.write_text(f'store:\n  url: "{store_url}"\nserver:\n  max_body_bytes: 2048\n'
-                    f"  public_url: https://clinic.example.org\n")
+                    f"  public_url: https://clinic.example.org\nui:\n  token: {UI_TOKEN}\n")
     return path
 
 
@@ -96,6 +97,7 @@ async def test_access_log_names_routes_not_paths(client: httpx.AsyncClient) -> N
     assert "ana" not in stream.getvalue()
 
 
-async def test_the_openapi_schema_is_published(client: httpx.AsyncClient) -> None:
-    schema = (await client.get("/openapi.json")).json()
+async def test_the_openapi_schema_is_published_to_status_page_users(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/openapi.json")).status_code == 401
+    schema = (await client.get("/openapi.json", headers={"Authorization": f"Bearer {UI_TOKEN}"})).json()
     assert {"/healthz", "/readyz", "/metrics"} <= set(schema["paths"])

@@ -57,3 +57,15 @@ def test_a_whole_sync_logs_no_patient_data(write_settings: Callable[..., Path], 
             assert row[key] not in logged
     assert data[0]["patient_phone"] not in logged
     assert json.loads(stream.getvalue().splitlines()[-1])["to"] == REDACTED
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.20.30.40", "192.168.100.200", "::1", "2001:db8::17"])
+def test_ip_addresses_are_not_mistaken_for_phone_numbers(address: str) -> None:
+    """`mllp.refused peer [redacted]` told IT nothing; an address is not patient data."""
+    event = redact(None, "warning", {"event": "mllp.refused", "peer": address, "detail": f"from {address}:2575"})
+    assert event["peer"] == address and event["detail"] == f"from {address}:2575"
+
+
+@pytest.mark.parametrize("phone", ["212.555.0123", "+1.212.555.0123", "0151 2345 6789", "212 555 01 23"])
+def test_phones_written_with_dots_or_spaces_are_still_scrubbed(phone: str) -> None:
+    assert phone not in scrub_text(f"sms to {phone} refused")

@@ -19,6 +19,7 @@ from tests.ui.seed import NOW, seed
 
 pytestmark = pytest.mark.anyio
 PASSWORD = "correct horse battery"
+TOKEN = "tok-7Hq2Lx9Vw4Rb6Nz3Kp8Ys5Dg"
 HASH = hash_password(PASSWORD)
 
 
@@ -30,7 +31,8 @@ def basic(user: str, password: str) -> dict[str, str]:
 async def client(tmp_path: Path, store_url: str, store: Store) -> AsyncIterator[httpx.AsyncClient]:
     path = tmp_path / "settings.yaml"
     path.write_text(f'clinic:\n  timezone: America/New_York\nstore:\n  url: "{store_url}"\n'
-                    f"ui:\n  token: tok-abc\n  days: 60\n  users:\n    - name: desk\n      password_hash: \"{HASH}\"\n")
+                    f"ui:\n  token: {TOKEN}\n  days: 60\n  failures_allowed: 50\n"
+                    f"  users:\n    - name: desk\n      password_hash: \"{HASH}\"\n")
     seed(store)
     app = create_app(load_settings(path), store)
     app.state.ui_clock = lambda: NOW
@@ -46,7 +48,7 @@ async def test_every_page_refuses_without_valid_credentials(client: httpx.AsyncC
             assert response.status_code == 401, (page, headers)
             assert response.headers["www-authenticate"].startswith("Basic realm=")
     assert (await client.get("/ui/", headers=basic("desk", PASSWORD))).status_code == 200
-    assert (await client.get("/ui/", headers={"Authorization": "Bearer tok-abc"})).status_code == 200
+    assert (await client.get("/ui/", headers={"Authorization": f"Bearer {TOKEN}"})).status_code == 200
 
 
 async def test_health_page_shows_runs_notifiers_calendar_quarantine_and_charts(client: httpx.AsyncClient) -> None:
