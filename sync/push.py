@@ -41,6 +41,7 @@ class PushResult:
     outcome: str  # one of OUTCOMES, or "refused" (nothing stored)
     external_id: str | None = None
     problem: QuarantineEntry | None = None  # why it was refused or quarantined (field, reason)
+    notes: tuple[str, ...] = ()  # optional values dropped on the way (data-quality notes)
 
 
 class PushReceiver:
@@ -62,7 +63,8 @@ class PushReceiver:
             return PushResult("refused", quarantined[0].record_id, quarantined[0])
         external_id = mapped[0].appointment.external_id if mapped else quarantined[0].record_id
         outcome = self._apply(mapped, quarantined)
-        return PushResult(outcome, external_id, quarantined[0] if quarantined else None)
+        return PushResult(outcome, external_id, quarantined[0] if quarantined else None,
+                          mapped[0].appointment.notes if mapped else ())
 
     def apply(self, appointment: NormalizedAppointment, position: str) -> PushResult:
         """Store an appointment built here (e.g. a stored one, cancelled), past the mapping."""

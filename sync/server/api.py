@@ -86,6 +86,8 @@ class AppointmentCreate(AppointmentIn):
 class PushOut(BaseModel):
     id: str
     result: str = Field(description="created, updated, rescheduled, cancelled, noshow or unchanged")
+    notes: list[str] = Field(default_factory=list, description="optional values that were unusable and left out "
+                             "(e.g. a phone that is no number), each naming the field and the problem")
 
 
 class AppointmentOut(BaseModel):
@@ -196,7 +198,7 @@ def _answer(request: Request, result: PushResult, response: Response) -> PushOut
                       [FieldProblem(field=field or "(record)", detail=reason)])
     _count(request, result.outcome)
     response.status_code = 201 if result.outcome == "created" else 200
-    return PushOut(id=result.external_id or "", result=result.outcome)
+    return PushOut(id=result.external_id or "", result=result.outcome, notes=list(result.notes))
 
 
 router = APIRouter(prefix=PREFIX, tags=["appointments API"], responses=PROBLEMS)

@@ -142,4 +142,4 @@ def test_root_settings_example_blocks_are_valid(tmp_path: Path, monkeypatch: pyt
     path = tmp_path / "settings.yaml"
     path.write_text("notifiers:\n" + block + "\n", encoding="utf-8")
     kinds = [n.kind for n in load_settings(path).notifiers]
-    assert kinds == ["outbox", "smtp", "sendgrid", "twilio_sms", "twilio_whatsapp"]
+    assert kinds == ["outbox", "smtp", "sendgrid", "twilio_sms", "twilio_whatsapp", "aws_sms"]
