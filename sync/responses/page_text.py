@@ -10,7 +10,8 @@ from sync.responses.keywords import base_language
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
-        "title": "Your appointment", "when": "When", "doctor": "Doctor", "visit": "Visit", "where": "Where",
+        "title": "Your appointment", "hello": "Hello {name},",
+        "when": "When", "doctor": "Doctor", "visit": "Visit", "where": "Where",
         "join": "How to join", "map": "Open in a map", "times_in": "Time shown in",
         "ask": "Will you come?", "confirm_button": "Yes, I will come",
         "cancel_link": "I cannot come: cancel the appointment", "reschedule_link": "Ask for another time",
@@ -42,7 +43,8 @@ TEXT: dict[str, dict[str, str]] = {
         "note_too_long": "Please keep the note under 500 characters.",
     },
     "es": {
-        "title": "Su cita", "when": "Cuándo", "doctor": "Médico", "visit": "Consulta", "where": "Dónde",
+        "title": "Su cita", "hello": "Hola, {name}:",
+        "when": "Cuándo", "doctor": "Médico", "visit": "Consulta", "where": "Dónde",
         "join": "Cómo conectarse", "map": "Abrir en un mapa", "times_in": "Hora mostrada en",
         "ask": "¿Vendrá a su cita?", "confirm_button": "Sí, iré",
         "cancel_link": "No puedo ir: cancelar la cita", "reschedule_link": "Pedir otra hora",

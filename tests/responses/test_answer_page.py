@@ -27,14 +27,15 @@ from tests.responses.test_record import BASE, participation, rows
 from tests.sync.reminders.conftest import SettingsMaker
 
 pytestmark = pytest.mark.anyio
-LOGO = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+LOGO = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48"><rect width="48" height="48" rx="10" '
+        b'fill="#1f6f43"/><path d="M20 10h8v10h10v8H28v10h-8V28H10v-8h10z" fill="#fff"/></svg>')
 
 
 def clinic_settings(settings: Settings, tmp_path: Path, **update: Any) -> Settings:
-    (tmp_path / "logo.png").write_bytes(LOGO)
+    (tmp_path / "logo.svg").write_bytes(LOGO)
     clinic = ClinicSettings(
         name="Demo Family Practice", timezone="America/New_York", phone="+1 212 555 0100",
-        address="1 Main Street, Springfield", logo_file=tmp_path / "logo.png",
+        address="1 Main Street, Springfield", logo_file=tmp_path / "logo.svg",
         places={"Main Street Clinic": Place(address="12 Main Street, Springfield NY 10001")})
     responses = settings.responses.model_copy(update=update)
     return settings.model_copy(update={"clinic": clinic, "responses": responses})
@@ -66,7 +67,7 @@ async def test_the_page_shows_the_visit_in_its_zone_and_the_choices(
     # 2030-06-12 14:00 UTC is 10:00 in New York (daylight time), labelled as such.
     for expected in ("Demo Family Practice", "Wednesday, June 12, 2030", "10:00 AM",
                      "Time shown in: Eastern Daylight Time", "Dr. Amelia Hart", "Follow-up",
-                     "Main Street Clinic", "12 Main Street, Springfield NY 10001", "Ana,",
+                     "Main Street Clinic", "12 Main Street, Springfield NY 10001", "Hello Ana,",
                      "Yes, I will come", "Ask for another time", "I cannot come: cancel the appointment",
                      "(212) 555-0100"):
         assert expected in seen, expected
@@ -76,7 +77,7 @@ async def test_the_page_shows_the_visit_in_its_zone_and_the_choices(
     assert "Ruiz" not in seen and "ana@example.org" not in page.text  # minimum necessary: first name only
     assert '<img class="logo" src="/r/_/logo" alt=""' in page.text
     logo = await client.get("/r/_/logo")
-    assert logo.content == LOGO and logo.headers["content-type"] == "image/png"
+    assert logo.content == LOGO and logo.headers["content-type"] == "image/svg+xml"
     css = await client.get("/r/_/answer.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,27 +14,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
 
 from sync.ui.passwords import hash_password
 from tests.conftest import Cli
 from tests.server.test_serve import free_port
+from tests.ui.chromium import ROOT, browser, screenshot
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / ".ci" / "artifacts"
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+__all__ = ["browser"]
+
 PASSWORD = "front-desk-pass"
-
-if not (CHROMIUM and DRIVER):
-    if os.environ.get("CLINICSYNC_REQUIRE_SERVICES") == "1":
-        raise RuntimeError("chromium and chromium-driver are required (CLINICSYNC_REQUIRE_SERVICES=1): "
-                           "apt-get install -y chromium chromium-driver")
-    pytest.skip("chromium or chromedriver not installed (apt-get install -y chromium chromium-driver)",
-                allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402 - only once we know a browser is there
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-
 
 @pytest.fixture
 def served(tmp_path: Path, cli: Callable[[Path | None], Cli]) -> Iterator[str]:
@@ -70,24 +59,8 @@ def served(tmp_path: Path, cli: Callable[[Path | None], Cli]) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1800",
-                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
 def shot(driver: webdriver.Chrome, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"status-page-{name}.png"))
+    screenshot(driver, f"status-page-{name}")
 
 
 def test_status_page_in_a_real_browser(served: str, browser: webdriver.Chrome) -> None:
