@@ -88,7 +88,7 @@ async def test_the_decline_link_and_a_used_pair(client: httpx.AsyncClient, store
 
 async def test_sms_keeps_reply_keywords(store: Store, settings: Settings, tmp_path: Any) -> None:
     body = booked(settings, store, tmp_path, channel="sms", language="en")
-    assert "Reply C to confirm or X to cancel" in body and "/r/" not in body
+    assert body.endswith("Reply C to confirm, X to cancel. Reply STOP to opt out.") and "/r/" not in body
 
 
 async def test_expired_forged_and_foreign_links(client: httpx.AsyncClient, store: Store, settings: Settings,
