@@ -126,6 +126,14 @@ def test_confirmation_reschedule_and_cancellation_emails_carry_a_stable_ics(
     assert events[0].decoded("DTSTART") == START
     assert events[1].decoded("DTSTART") == START.replace(hour=20)
     assert str(events[2]["STATUS"]) == "CANCELLED"
+    # What Outlook, Gmail and Apple Calendar need to treat it as an invitation (RFC 5546/6047).
+    [part] = [p for p in confirmation.walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_content_charset() == "utf-8" and part.get_param("method") == "REQUEST"
+    for event in events:
+        assert str(event["ORGANIZER"]) == "mailto:clinic@example.org"  # the outbox notifier's sender
+        assert str(event["ATTENDEE"]) == "mailto:ana@example.org"
+        assert event["ATTENDEE"].params["CN"] == "Ana María Ruiz"
+    assert "Ana María Ruiz" in part.get_payload(decode=True).decode("utf-8")
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
