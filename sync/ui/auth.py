@@ -70,3 +70,9 @@ def require_user(request: Request) -> str:
     if not hasattr(state, "ui_auth_cache"):
         state.ui_auth_cache = {}
     return authenticate(ui_settings(state.settings), request.headers.get("authorization"), state.ui_auth_cache)
+
+
+def role_of(ui: UiSettings, user: str) -> str:
+    """A user's role; the bearer token (scripts, dashboards) is a viewer."""
+    found = next((u for u in ui.users if u.name == user), None)
+    return found.role if found is not None else "viewer"
