@@ -40,6 +40,7 @@ class WorkItem:
     doctor: str
     patient: str  # full name (front_desk) or initials
     phone: str  # formatted (front_desk) or masked
+    tel: str | None = None  # the E.164 number for a tel: link (front_desk only)
     reasons: list[str] = field(default_factory=list)
     note: str | None = None  # the patient's reschedule note (front_desk only)
 
@@ -96,7 +97,7 @@ def needs_attention(store: Store, now: datetime, full: bool) -> list[WorkItem]:
         appointment_id=r.id, start_utc=r.start_utc, timezone=r.timezone,
         doctor=r.doctor or r.practitioner_ref or "(no doctor)",
         patient=(r.name or "—") if full else (initials(r.name) or "—"),
-        phone=_phone(r.phone) if full else mask_phone(r.phone),
+        phone=_phone(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
         reasons=[reason for reason in REASONS if reason in reasons[r.id]],
         note=notes.get(r.id) if full else None) for r in rows]
 
