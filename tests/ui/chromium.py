@@ -68,8 +68,8 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
 
 
 def at_both_widths(driver: webdriver.Chrome, url: str, name: str) -> None:
-    """Open ``url`` at the phone width and the desktop width, with a screenshot of each."""
-    for width in WIDTHS.values():
+    """Open ``url`` at the phone width, then the desktop width, with a screenshot of each."""
+    for width in (WIDTHS["phone"], WIDTHS["desktop"]):
         set_width(driver, width)
         driver.get(url)
         screenshot(driver, name)

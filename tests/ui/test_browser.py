@@ -20,7 +20,7 @@ from selenium.webdriver.common.by import By
 from sync.ui.passwords import hash_password
 from tests.conftest import Cli
 from tests.server.test_serve import free_port
-from tests.ui.chromium import ROOT, browser, screenshot
+from tests.ui.chromium import ROOT, WIDTHS, at_both_widths, browser, set_width
 
 __all__ = ["browser"]
 
@@ -60,7 +60,10 @@ def served(tmp_path: Path, cli: Callable[[Path | None], Cli]) -> Iterator[str]:
 
 
 def shot(driver: webdriver.Chrome, name: str) -> None:
-    screenshot(driver, f"status-page-{name}")
+    """This page at the phone and the desktop widths, then back to the desktop."""
+    at_both_widths(driver, driver.current_url, f"status-page-{name}")
+    set_width(driver, WIDTHS["desktop"])
+    driver.get(driver.current_url)
 
 
 def test_status_page_in_a_real_browser(served: str, browser: webdriver.Chrome) -> None:
@@ -102,3 +105,7 @@ def test_status_page_in_a_real_browser(served: str, browser: webdriver.Chrome) -
     browser.get(f"{served}/ui/quarantine")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#quarantine tbody tr")) == 6
     shot(browser, "quarantine")
+
+    browser.get(f"{served}/ui/attention")  # the sample's user is a viewer: patients masked
+    assert "Patients are shown by initials" in browser.find_element(By.ID, "attention").text
+    shot(browser, "attention-viewer")
