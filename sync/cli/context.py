@@ -11,6 +11,7 @@ import orjson
 import typer
 from rich.console import Console
 
+from sync.cli.output import FullWidthWhenPiped
 from sync.config_loader import ConfigError
 from sync.db import StoreNotReady
 from sync.settings import Settings, config_path, load_settings
@@ -18,8 +19,8 @@ from sync.store import Store
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
-err_console = Console(stderr=True)
-out_console = Console()
+err_console: Console = FullWidthWhenPiped(stderr=True)
+out_console: Console = FullWidthWhenPiped()
 
 
 @dataclass
