@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from sync.access_log import record_phi_view
 from sync.settings import Settings
 from sync.store import Store
 from sync.types import utcnow
 from sync.ui import attention, charts, queries
-from sync.ui.access_log import record_phi_view
 from sync.ui.auth import require_user, role_of, ui_settings
 
 pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user)],
