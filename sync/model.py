@@ -162,6 +162,7 @@ __all__ = [
     "Practitioner", "Quarantine", "SyncRun", "utcnow",
 ]
 import connectors.hl7v2.model  # noqa: E402, F401 - registers the HL7 v2 message-id table
+import sync.access_log  # noqa: E402 - who saw full patient details on the status page (issue 20)
 import sync.calendar.model  # noqa: E402 - the calendar link table (issue 3)
 import sync.reminders.model  # noqa: E402 - reminder tables (issue 4)
 import sync.responses.model  # noqa: E402, F401 - responses and write-back outbox (issue 7)

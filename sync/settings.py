@@ -8,9 +8,7 @@ from functools import reduce
 from operator import or_
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.engine import make_url
@@ -21,6 +19,7 @@ from connectors.registry import connector_kinds
 from notifiers.base import NotifierSettings
 from notifiers.registry import notifier_kinds
 from sync.calendar.settings import CalendarSettings
+from sync.clinic import ClinicSettings, validate_timezone  # noqa: F401 - re-exported
 from sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
 from sync.reminders.settings import RemindersSettings
 from sync.responses.settings import ResponsesSettings
@@ -30,36 +29,6 @@ from sync.settings_base import SettingsModel, base_dir_from
 from sync.ui.settings import UiSettings
 
 DEFAULT_CONFIG = Path("settings.yaml")
-
-
-def validate_timezone(value: str) -> str:
-    shown = value if len(value) <= 64 else value[:64] + "…"
-    try:
-        if len(value) > 255:  # longer than any file name: the zone lookup would fail with OSError
-            raise ValueError
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"unknown IANA time zone {shown!r} (e.g. America/New_York)") from None
-    return value
-
-
-class ClinicSettings(SettingsModel):
-    name: str = "clinic"
-    timezone: str = Field("UTC", description="IANA zone for sources that give local times")
-    default_region: str = Field("US", description="ISO 3166 region for phone numbers without +")
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        return validate_timezone(value)
-
-    @field_validator("default_region")
-    @classmethod
-    def _region(cls, value: str) -> str:
-        value = value.upper()
-        if value not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown phone region {value!r} (an ISO 3166 code such as US, GB, DE)")
-        return value
 
 
 class StoreSettings(SettingsModel):

@@ -1,5 +1,17 @@
 """The `clinicsync` command."""
 
+from typer.core import TyperOption
+
 from sync.cli.main import app
+
+_display_type = TyperOption.display_type_rich
+
+
+def _flags_without_a_type(self: TyperOption, ctx: object) -> str | None:
+    """Typer 0.29 prints on/off flags as `--json <bool>`, which reads as if a value were expected."""
+    return None if self.is_flag else _display_type(self, ctx)  # type: ignore[arg-type]
+
+
+TyperOption.display_type_rich = _flags_without_a_type  # type: ignore[method-assign]
 
 __all__ = ["app"]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
 from sync.cli.context import app_context, out_console, print_json
+from sync.cli.output import Format, FormatOption, UtcOption, emit, moment
 from sync.queries import list_appointments
 
 app = typer.Typer(help="Appointments in the store.", no_args_is_help=True)
@@ -29,29 +31,28 @@ def _day_start(value: str | None, zone_name: str) -> datetime | None:
 @app.command("list")
 def list_command(
     ctx: typer.Context,
-    json_output: Annotated[bool, typer.Option("--json")] = False,
+    fmt: FormatOption = Format.table,
+    utc: UtcOption = False,
+    json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
     from_: Annotated[str | None, typer.Option("--from", help="first day (clinic time) or ISO time")] = None,
     to: Annotated[str | None, typer.Option("--to", help="last day, inclusive (clinic time) or ISO time")] = None,
     doctor: Annotated[str | None, typer.Option("--doctor", help="the doctor's email")] = None,
     include_deleted: Annotated[bool, typer.Option(help="also list appointments deleted at the source")] = False,
 ) -> None:
-    """List appointments (times in UTC with `Z` in --json)."""
+    """List appointments: times in the clinic's zone with the offset (--utc for UTC); JSON keeps UTC `Z`."""
     context = app_context(ctx)
     zone_name = context.settings.clinic.timezone
     end = _day_start(to, zone_name)
     if end is not None and to is not None and "T" not in to:
         end += timedelta(days=1)
     rows = list_appointments(context.store, _day_start(from_, zone_name), end, doctor, include_deleted)
-    if json_output:
-        print_json(rows)
-        return
-    table = Table("start (UTC)", "zone", "status", "answer", "doctor", "patient", "type", "id")
-    for row in rows:
-        doctor_name = (row["practitioner"] or {}).get("name") or ""
-        patient_id = (row["patient"] or {}).get("id") or ""
-        table.add_row(row["start"], row["timezone"], row["status"], row["answer"] or "", doctor_name, patient_id,
-                      row["type"] or "", f"{row['connector']}:{row['external_id']}")
-    out_console.print(table)
+    zone_info = ZoneInfo(zone_name)
+    emit(out_console, Format.json if json_output else fmt,
+         ["start (UTC)" if utc else f"start ({zone_name})", "zone", "status", "answer", "doctor", "patient",
+          "type", "id"],
+         [(moment(row["start"], zone_info, utc), row["timezone"], row["status"], row["answer"] or "",
+           (row["practitioner"] or {}).get("name") or "", (row["patient"] or {}).get("id") or "", row["type"] or "",
+           f"{row['connector']}:{row['external_id']}") for row in rows], records=rows)
 
 
 @app.command("show")
@@ -88,3 +89,4 @@ def show_command(
         out_console.print("data-quality notes:")
         for note in row["notes"]:
             out_console.print(f"  - {note}", markup=False, highlight=False)
+

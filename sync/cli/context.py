@@ -13,6 +13,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from sync.cli.output import FullWidthWhenPiped
 from sync.config_loader import ConfigError
 from sync.db import StoreNotReady
 from sync.settings import Settings, config_path, load_settings
@@ -20,8 +21,8 @@ from sync.store import Store
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
-err_console = Console(stderr=True)
-out_console = Console()
+err_console: Console = FullWidthWhenPiped(stderr=True)
+out_console: Console = FullWidthWhenPiped()
 
 
 @dataclass

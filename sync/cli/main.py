@@ -5,8 +5,10 @@ from __future__ import annotations
 import shutil
 from datetime import date
 from functools import partial
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
@@ -27,6 +29,7 @@ from sync.cli.context import (
     print_json,
     store_problem,
 )
+from sync.cli.output import Format, FormatOption, UtcOption, emit, moment
 from sync.config_loader import ConfigError
 from sync.engine import BatchCallback, RunReport
 from sync.logs import configure_logging
@@ -63,23 +66,32 @@ ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", help="settings file (else $CLINICSYNC_CONFIG, else ./settings.yaml)")]
 
 
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"clinicsync {package_version('clinicsync')}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
     config: ConfigOption = None,
     log_level: Annotated[str | None, typer.Option(help="debug|info|warning|error")] = None,
     log_format: Annotated[str | None, typer.Option(help="auto|console|json")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
 ) -> None:
     ctx.obj = AppContext(config, log_level, log_format)
     ctx.call_on_close(ctx.obj.close)
     # Log settings come from the file when it loads; flags override. A bad file is
-    # reported by the command that needs it, with exit code 2.
+    # reported once, by the command that needs it, with exit code 2: here it is only peeked at.
     level, fmt = log_level or "info", log_format or "auto"
-    try:
-        settings = ctx.obj.settings if ctx.invoked_subcommand not in ("config", "demo") else None
-    except typer.Exit:
-        settings = None
-        ctx.obj._settings = None
+    settings = None
+    if ctx.invoked_subcommand not in ("config", "demo"):
+        try:
+            settings = load_settings(config_path(config))
+        except ConfigError:
+            settings = None
     if settings is not None:
         level, fmt = log_level or settings.logging.level, log_format or settings.logging.format
     configure_logging(level, fmt)
@@ -207,26 +219,43 @@ def _print_rehearsal(report: RunReport) -> None:
     out_console.print("dry run: nothing was written (store, cursor, calendars, outbox); rolled back")
 
 
+def _plain(value: object) -> str:
+    """A status section in words: `pending 0 · sent 12 · failing none` (not a Python dict)."""
+    if isinstance(value, dict):
+        return " · ".join(f"{key.replace('_', ' ')} {_plain(item)}" for key, item in value.items()) or "none"
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(item) for item in value) or "none"
+    return "none" if value is None else str(value)
+
+
 @app.command()
-def status(ctx: typer.Context,
-           json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Each connector's last run, failed runs since its last success, counts, errors and
-    quarantine size; then each stage's state."""
-    store = app_context(ctx).store
+def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption = False,
+           json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
+           ) -> None:
+    """Each connector's last run (running, ok or failed), failed runs since its last success,
+    counts, errors and quarantine size; then each stage's state (reminders, write-back, …)."""
+    context = app_context(ctx)
+    store = context.store
+    zone = ZoneInfo(context.settings.clinic.timezone)
     rows = connector_status(store)
     sections = {section.key: section.read(store) for section in status_sections()}
-    if json_output:
+    if json_output or fmt is Format.json:
         print_json({"connectors": rows, **sections})
         return
-    table = Table("connector", "last run", "status", "last success", "created", "quarantined", "error")
+    table_rows = []
     for row in rows:
         failing = row["failing_runs"]  # failed runs since the last success: "failed x3"
-        state = f"[red]{row['last_status']} x{failing}[/red]" if failing else row["last_status"]
-        table.add_row(row["connector"], row["last_started"], state, row["last_success"] or "never",
-                      str(row["counts"].get("created", 0)), str(row["quarantined"]), row["error"] or "")
-    out_console.print(table)
+        state = f"{row['last_status']} x{failing}" if failing else row["last_status"]
+        table_rows.append((row["connector"], moment(row["last_started"], zone, utc), state,
+                           moment(row["last_success"], zone, utc) or "never", row["counts"].get("created", 0),
+                           row["quarantined"], row["error"] or ""))
+    emit(out_console, fmt, ["connector", "last run", "status", "last success", "created", "quarantined", "error"],
+         table_rows, title="connectors" if fmt is Format.table else None)
+    if fmt is Format.csv:
+        return
+    out_console.print("stages", style="italic", highlight=False)
     for key, value in sections.items():
-        out_console.print(f"{key}: {value}")
+        out_console.print(f"  {key}: {_plain(value)}", highlight=False, soft_wrap=True)
 
 
 @config_app.command("schema")

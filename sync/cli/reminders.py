@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
 from notifiers.base import CHANNELS
-from sync.cli.context import EXIT_CONFIG, app_context, err_console, out_console, print_json
+from sync.cli.context import EXIT_CONFIG, app_context, err_console, out_console
+from sync.cli.output import Format, FormatOption, UtcOption, emit, moment
 from sync.reminders.dispatch import opt_in
 from sync.reminders.model import STATUSES
 from sync.reminders.queries import list_reminders
@@ -19,22 +20,24 @@ app = typer.Typer(help="Planned and sent reminders.", no_args_is_help=True)
 @app.command("list")
 def list_command(
     ctx: typer.Context,
-    json_output: Annotated[bool, typer.Option("--json")] = False,
+    fmt: FormatOption = Format.table,
+    utc: UtcOption = False,
+    json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
     status: Annotated[str | None, typer.Option("--status", help=f"one of {', '.join(STATUSES)}")] = None,
 ) -> None:
-    """List reminders (due times in UTC with `Z` in --json)."""
+    """List reminders: due times in the clinic's zone with the offset (--utc for UTC); JSON keeps UTC `Z`."""
     if status is not None and status not in STATUSES:
         err_console.print(f"--status: unknown status {status!r} (one of {', '.join(STATUSES)})")
         raise typer.Exit(EXIT_CONFIG)
-    rows = list_reminders(app_context(ctx).store, status)
-    if json_output:
-        print_json(rows)
-        return
-    table = Table("due (UTC)", "kind", "offset", "recipient", "channel", "status", "reason", "appointment")
-    for row in rows:
-        table.add_row(row["due_at"], row["kind"], row["offset"] or "", row["recipient"], row["channel"] or "",
-                      row["status"], row["reason"] or row["note"] or "", row["appointment"] or "")
-    out_console.print(table)
+    context = app_context(ctx)
+    rows = list_reminders(context.store, status)
+    zone_name = context.settings.clinic.timezone
+    emit(out_console, Format.json if json_output else fmt,
+         ["due (UTC)" if utc else f"due ({zone_name})", "kind", "offset", "recipient", "channel", "status", "reason",
+          "appointment"],
+         [(moment(row["due_at"], ZoneInfo(zone_name), utc), row["kind"], row["offset"] or "", row["recipient"],
+           row["channel"] or "", row["status"], row["reason"] or row["note"] or "", row["appointment"] or "")
+          for row in rows], records=rows)
 
 
 @app.command("opt-in")

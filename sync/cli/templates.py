@@ -15,17 +15,18 @@ app = typer.Typer(help="Message templates.", no_args_is_help=True)
 
 @app.command("check")
 def check_command(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Render every template with sample data; warn about long SMS and undefined variables."""
+    """Render every template with sample data; print each SMS's segments; warn about SMS over one segment
+    and undefined variables."""
     settings = app_context(ctx).settings
     config = settings.reminders
     extra = settings.base_dir / config.templates if config.templates else None
-    results = check_templates(config, settings.clinic.name, settings.clinic.timezone, extra)
+    results = check_templates(settings, extra)
     if json_output:
         print_json([r.as_dict() for r in results])
     else:
         table = Table("language", "template", "channel", "SMS segments", "result")
         for r in results:
-            size = f"{r.segments} ({r.encoding})" if r.segments else ""
+            size = f"{r.segments} ({r.encoding}, {r.units} chars)" if r.segments else ""
             verdict = "[red]error[/red]" if r.error else ("[yellow]warning[/yellow]" if r.warnings else "ok")
             table.add_row(r.language, r.template, r.channel, size, verdict)
         out_console.print(table)

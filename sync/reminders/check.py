@@ -1,5 +1,6 @@
-"""`templates check`: renders every template of every language with sample data and
-reports SMS bodies over three segments and variables a template uses but nobody sets."""
+"""`templates check`: renders every template of every language with sample data, as this
+clinic's settings would send it, and reports each SMS's size (segments, encoding, characters),
+an SMS over one segment, and variables a template uses but nobody sets."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from typing import Any
 
 from jinja2 import Undefined
 
-from sync.reminders.compose import Composer, Draft, Visit
+from sync.reminders.compose import Draft, Visit, composer_for
 from sync.reminders.render import Renderer, TemplateProblem
-from sync.reminders.settings import RemindersSettings
+from sync.settings import Settings
 
-MAX_SEGMENTS = 3
+MAX_SEGMENTS = 1  # one segment: cheaper, and it arrives whole on every handset
 PATIENT_KINDS = ("confirmation", "reminder", "rescheduled", "cancelled")
 
 
@@ -24,12 +25,13 @@ class CheckResult:
     channel: str
     segments: int | None = None
     encoding: str | None = None
+    units: int | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"language": self.language, "template": self.template, "channel": self.channel,
-                "segments": self.segments, "encoding": self.encoding, "warnings": self.warnings,
+                "segments": self.segments, "encoding": self.encoding, "units": self.units, "warnings": self.warnings,
                 "error": self.error}
 
 
@@ -61,12 +63,12 @@ def sample_visit(zone_name: str) -> Visit:
                  "Main Street Clinic", "Dr. Priya Natarajan", "Alexandra Kowalski")
 
 
-def check_templates(config: RemindersSettings, clinic: str, zone_name: str,
-                    extra: Any = None) -> list[CheckResult]:
+def check_templates(settings: Settings, extra: Any = None) -> list[CheckResult]:
     found: list[str] = []
     renderer = Renderer(extra, undefined=_recording(found))
-    composer = Composer(config, clinic, renderer)
-    visit = sample_visit(zone_name)
+    composer = composer_for(settings, {}, renderer)
+    composer.links = None  # the SMS sizes as sent: answer links go into emails only
+    visit = sample_visit(settings.clinic.timezone)
     results = []
     for language in renderer.languages():
         names = set(renderer.template_names(language))
@@ -94,10 +96,11 @@ def check_templates(config: RemindersSettings, clinic: str, zone_name: str,
                 continue
             if rendered.language != language:
                 continue  # fell back to another language: checked there
-            result.segments, result.encoding = rendered.segments, rendered.encoding
+            result.segments, result.encoding, result.units = rendered.segments, rendered.encoding, rendered.units
             if rendered.segments and rendered.segments > MAX_SEGMENTS:
-                result.warnings.append(f"{rendered.segments} SMS segments ({rendered.encoding}); "
-                                       f"more than {MAX_SEGMENTS}")
+                limit = 160 if rendered.encoding == "GSM-7" else 70
+                result.warnings.append(f"{rendered.segments} SMS segments ({rendered.encoding}, {rendered.units} "
+                                       f"characters; one segment holds {limit})")
             for variable in sorted(set(found)):
                 result.warnings.append(f"undefined variable {variable!r}")
             results.append(result)

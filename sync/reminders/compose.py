@@ -9,13 +9,17 @@ from datetime import datetime
 from typing import Any
 
 from babel import Locale
+from babel.dates import format_skeleton
 
 from mappings.timeutil import zone
 from notifiers.base import Attachment
+from sync.clinic import ClinicSettings
 from sync.reminders.guard import check_source_values
 from sync.reminders.ics import event_uid, ics_attachment
 from sync.reminders.render import Rendered, Renderer, format_clock, format_day
 from sync.reminders.settings import RemindersSettings
+from sync.responses.links import link_maker
+from sync.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -69,13 +73,29 @@ def template_name(draft: Draft) -> str:
     return draft.kind
 
 
+def short_day(moment: datetime, locale: Locale) -> str:
+    """"Mon, Nov 23" / "lun, 23 nov": the date an SMS can afford."""
+    return format_skeleton("MMMEd", moment, locale=locale)
+
+
 class Composer:
-    def __init__(self, config: RemindersSettings, clinic: str, renderer: Renderer,
-                 links: Callable[[str], dict[str, str]] | None = None) -> None:
+    """Builds each message's template values. ``replies`` says whether a patient's reply reaches
+    us (the server is set up for webhooks): only then does an SMS ask for one."""
+
+    def __init__(self, config: RemindersSettings, clinic: str | ClinicSettings, renderer: Renderer,
+                 links: Callable[[str], dict[str, str]] | None = None, *, replies: bool = False,
+                 organizer: str | None = None) -> None:
         self.config = config
-        self.clinic = clinic
+        self.clinic_settings = clinic if isinstance(clinic, ClinicSettings) else ClinicSettings(name=clinic)
+        self.clinic = self.clinic_settings.name
         self.renderer = renderer
         self.links = links  # reminder key -> signed answer links (sync/responses/links.py), for emails
+        self.replies = replies
+        self.organizer = organizer  # the email sender, the invite's ORGANIZER
+
+    def _phone(self) -> str | None:
+        shown = self.clinic_settings.phone_display()
+        return shown[0] if shown else self.config.clinic_phone
 
     def _base(self, draft: Draft, locale: Locale, channel: str | None = None) -> dict[str, Any]:
         links: dict[str, str | None] = {
@@ -83,8 +103,9 @@ class Composer:
             for name, url in (("confirm_url", self.config.confirm_url), ("decline_url", self.config.decline_url))}
         if self.links is not None and channel == "email" and draft.recipient == "patient":
             links.update(self.links(draft.key))
-        return {"lang": locale.language, "clinic": self.clinic, "clinic_phone": self.config.clinic_phone,
-                "kind": draft.kind, **links}
+        return {"lang": locale.language, "clinic": self.clinic, "clinic_phone": self._phone(),
+                "clinic_address": self.clinic_settings.address, "kind": draft.kind, "channel": channel or "",
+                "replies": self.replies and draft.recipient == "patient", **links}
 
     def variables(self, draft: Draft, channel: str | None = None) -> Callable[[Locale], dict[str, Any]]:
         def build(locale: Locale) -> dict[str, Any]:
@@ -99,27 +120,36 @@ class Composer:
             visit = draft.visit
             assert visit is not None
             local = visit.start.astimezone(zone(visit.timezone))
+            place = self.clinic_settings.place(None, visit.location)
             values.update(first_name=first_name(visit.patient_name), patient=visit.patient_name,
                           doctor=visit.doctor, location=visit.location, type=visit.type,
-                          date=format_day(local, locale), time=format_clock(local, locale),
-                          timezone=local.tzname(), change=draft.kind)
+                          date=format_day(local, locale), short_date=short_day(local, locale),
+                          time=format_clock(local, locale), timezone=local.tzname(), change=draft.kind,
+                          address=place.address if place else None, map_url=place.map_link() if place else None,
+                          instructions=place.instructions if place else None)
             return values
         return build
 
-    def attachments(self, draft: Draft, stamp: datetime) -> tuple[Attachment, ...]:
+    def attachments(self, draft: Draft, stamp: datetime, recipient: str | None = None) -> tuple[Attachment, ...]:
         visit = draft.visit
         if draft.recipient != "patient" or visit is None or draft.kind not in ("confirmation", "rescheduled",
                                                                                 "cancelled"):
             return ()
         return (ics_attachment(
             uid=event_uid(visit.connector, visit.external_id), sequence=visit.version, start=visit.start,
-            end=visit.end, summary=f"{visit.type or 'Appointment'} · {self.clinic}", location=visit.location,
-            cancelled=draft.kind == "cancelled", stamp=stamp),)
+            end=visit.end, summary=f"{visit.type or 'Appointment'} · {self.clinic}",
+            location=", ".join(p for p in (visit.location, self._address(visit)) if p) or None,
+            cancelled=draft.kind == "cancelled", stamp=stamp, organizer=self.organizer or self.clinic,
+            attendee=recipient, attendee_name=visit.patient_name),)
 
-    def render(self, draft: Draft, channel: str, stamp: datetime) -> Rendered:
-        """The message for ``channel``; TemplateProblem (UnsafeSourceText among them) when it cannot be sent."""
+    def _address(self, visit: Visit) -> str | None:
+        place = self.clinic_settings.place(None, visit.location)
+        return place.address if place else None
+
+    def render(self, draft: Draft, channel: str, stamp: datetime, recipient: str | None = None) -> Rendered:
+        """The message for ``channel``; ``recipient`` (the patient's address) goes into the invite."""
+        attachments = self.attachments(draft, stamp, recipient) if channel == "email" else ()
         check_source_values(source_values(draft))
-        attachments = self.attachments(draft, stamp) if channel == "email" else ()
         return self.renderer.render(template_name(draft), channel, draft.language, self.variables(draft, channel),
                                     attachments)
 
@@ -132,3 +162,17 @@ class Composer:
         ordered = [values.get("first_name"), values.get("date"), values.get("time"), values.get("doctor"),
                    values.get("location")]
         return sid, {str(i + 1): v or "" for i, v in enumerate(ordered)}
+
+
+def composer_for(settings: Settings, routes: dict[str, str], renderer: Renderer | None = None) -> Composer:
+    """The composer a dispatcher uses: the clinic's settings, signed answer links when the
+    server can serve them, replies asked for only when the server can receive them, and the
+    email notifier's sender as the invite's organizer."""
+    config = settings.reminders
+    server = settings.server
+    by_name = {n.name: n for n in settings.notifiers}
+    email = by_name.get(routes.get("email", ""))
+    renderer = renderer or Renderer(settings.base_dir / config.templates if config.templates else None)
+    return Composer(config, settings.clinic, renderer, link_maker(settings),
+                    replies=bool(server and server.public_url and settings.responses.enabled),
+                    organizer=getattr(email, "sender", None))

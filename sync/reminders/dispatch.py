@@ -38,15 +38,14 @@ from notifiers.base import (
 from notifiers.registry import build_notifier, notifier_kinds
 from sync.model import Appointment, Location, Patient, Practitioner
 from sync.reminders.answered import answered_skip
-from sync.reminders.compose import Composer, Draft, Visit
+from sync.reminders.compose import Draft, Visit, composer_for
 from sync.reminders.model import DELIVERIES, OPT_OUTS, REMINDERS
 from sync.reminders.ratelimit import TokenBucket
-from sync.reminders.render import Renderer, TemplateProblem
+from sync.reminders.render import TemplateProblem
 from sync.reminders.replan import follow_settings
 from sync.reminders.settings import Offset
 from sync.reminders.timing import due_for_offset, place
 from sync.reminders.txn import writer
-from sync.responses.links import link_maker
 from sync.settings import Settings
 from sync.store import Store
 from sync.types import utcnow
@@ -139,8 +138,7 @@ class Dispatcher:
         self.token = worker or uuid.uuid4().hex[:16]
         self.routes = resolve_routes(settings)
         self.report = DispatchReport()
-        self.composer = Composer(self.config, settings.clinic.name, Renderer(
-            settings.base_dir / self.config.templates if self.config.templates else None), link_maker(settings))
+        self.composer = composer_for(settings, self.routes)
         self.buckets = {n.name: TokenBucket(n.rate_per_second) for n in settings.notifiers}
         self.notifier_settings = {n.name: n for n in settings.notifiers}
         self._local = threading.local()
@@ -445,7 +443,7 @@ class Dispatcher:
         last_error: str | None = None
         for channel, address in self.channels(item):
             try:
-                rendered = self.composer.render(draft, channel, self.clock())
+                rendered = self.composer.render(draft, channel, self.clock(), recipient=address)
             except TemplateProblem as exc:
                 last_error = str(exc)
                 item.tried.append(channel)

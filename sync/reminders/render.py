@@ -38,6 +38,7 @@ class Rendered:
     attachments: tuple[Attachment, ...] = ()
     segments: int | None = None
     encoding: str | None = None
+    units: int | None = None  # SMS: GSM-7 septets or UCS-2 code units
 
 
 def template_files(name: str, channel: str) -> dict[str, str]:
@@ -129,15 +130,16 @@ class Renderer:
         language = self.language_for(requested_language, name, source_channel)
         locale = locale_for(requested_language or language, language)
         values = variables(locale)
-        try:
-            values["reply"] = self._render(f"{language}/reply.txt", values)
-        except TemplateProblem:
-            values["reply"] = ""
+        for snippet in ("reply", "opt_out"):  # shared lines each message template places itself
+            try:
+                values[snippet] = self._render(f"{language}/{snippet}.txt", values)
+            except TemplateProblem:
+                values[snippet] = ""
         parts = {part: self._render(f"{language}/{file}", values)
                  for part, file in template_files(name, source_channel).items()}
         if channel != "email":
             text = sms_plain(parts["text"])
             size = sms_size(text)
-            return Rendered(language, text, segments=size.segments, encoding=size.encoding)
+            return Rendered(language, text, segments=size.segments, encoding=size.encoding, units=size.units)
         return Rendered(language, parts["text"], subject=" ".join(parts["subject"].split()), html=parts["html"],
                         attachments=attachments if channel == "email" else ())

@@ -1,25 +1,33 @@
-"""`/r/{token}`: the page behind an email's confirm/decline link. GET only shows the
-question (mail scanners open links), a no-JavaScript form POSTs the answer; a link answers
-once, and a used, expired or foreign link says so plainly, in the patient's language."""
+"""`/r/{token}`: the page behind a message's answer link. GET only shows (mail scanners open
+links); the choices are plain forms that POST, so no JavaScript is needed. It shows the clinic,
+the appointment in the patient's language and its own zone, and the choices the clinic allows:
+confirm, cancel (after a confirmation step) and ask for another time. A link answers once; a
+used, expired or foreign link says so and gives the clinic's phone."""
 
 from __future__ import annotations
 
-import html
+from dataclasses import dataclass
+from importlib import resources
 from typing import Any
+from urllib.parse import parse_qs
 
+from babel import Locale
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from mappings.model import ACTIVE_STATUSES
+from sync.clinic import LOGO_TYPES
 from sync.model import Appointment, Patient
 from sync.reminders.model import REMINDERS
 from sync.reminders.txn import writer
-from sync.responses.keywords import base_language
+from sync.responses.answer_view import VisitView, visit_view
 from sync.responses.links import LinkClaim, LinkProblem, read_token
 from sync.responses.model import RESPONSES
+from sync.responses.page_text import page_locale, page_words
 from sync.responses.record import apply_answer
 from sync.settings import Settings
 from sync.store import Store
@@ -28,41 +36,48 @@ from sync.types import utcnow
 router = APIRouter(tags=["links"])
 A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]
-TEXT: dict[str, dict[str, str]] = {
-    "en": {"confirm": "Confirm your appointment?", "decline": "Cancel your appointment?",
-           "confirm_button": "Yes, I will come", "decline_button": "Yes, cancel it",
-           "accepted": "Thank you, your appointment is confirmed.",
-           "declined": "Thank you, your appointment is cancelled. The clinic has been told.",
-           "used": "This link was already used. Please call the clinic to change your answer.",
-           "expired": "This link has expired. Please call the clinic.",
-           "closed": "This appointment can no longer be answered online. Please call the clinic.",
-           "invalid": "This link is not valid. Please call the clinic."},
-    "es": {"confirm": "¿Confirma su cita?", "decline": "¿Cancela su cita?",
-           "confirm_button": "Sí, iré", "decline_button": "Sí, cancelarla",
-           "accepted": "Gracias, su cita está confirmada.",
-           "declined": "Gracias, su cita está cancelada. La clínica ha sido avisada.",
-           "used": "Este enlace ya se usó. Llame a la clínica para cambiar su respuesta.",
-           "expired": "Este enlace ha caducado. Llame a la clínica.",
-           "closed": "Esta cita ya no se puede responder en línea. Llame a la clínica.",
-           "invalid": "Este enlace no es válido. Llame a la clínica."},
-}
-STATUS = {"invalid": 404, "expired": 410, "used": 409, "closed": 410}
+STATUS = {"invalid": 404, "expired": 410, "used": 409, "closed": 410, "not_allowed": 403}
+STEPS = ("choose", "cancel", "reschedule")
+STEP_CHOICE = {"cancel": "decline", "reschedule": "reschedule"}
+DONE = {"confirm": "accepted", "decline": "declined", "reschedule": "requested"}
+NOTE_MAX = 500
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "not a link of ours"}, 409: {"description": "already used"},
-    410: {"description": "expired, or the appointment is over or cancelled"}}
+    403: {"description": "the clinic does not offer this choice online"}, 404: {"description": "not a link of ours"},
+    409: {"description": "already used"}, 410: {"description": "expired, or the appointment is over or cancelled"},
+    422: {"description": "the note is too long"}}
+
+_env = Environment(loader=PackageLoader("sync.responses", "templates"), autoescape=select_autoescape(["html"]),
+                   trim_blocks=True, lstrip_blocks=True)
+_CSS = resources.files("sync.responses").joinpath("static/answer.css").read_bytes()
 
 
-def page(language: str | None, key: str, status: int = 200, form: str = "") -> HTMLResponse:
-    lang = base_language(language) if base_language(language) in TEXT else "en"
-    text = html.escape(TEXT[lang][key])
-    body = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            '<meta name="robots" content="noindex">'
-            f"<title>{text}</title></head><body><main><p>{text}</p>{form}</main></body></html>")
+@dataclass(frozen=True)
+class Found:
+    """The rows behind a link: its reminder, appointment, patient and earlier answer."""
+
+    reminder: Any
+    appointment: Any
+    patient: Any
+    answered: str | None  # the action of the answer this link already gave
+
+
+def render(settings: Settings, locale: Locale, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    clinic = settings.clinic
+    phone = settings.reminders.clinic_phone if clinic.phone is None else None
+    body = _env.get_template(template).render(
+        lang=str(locale).replace("_", "-"), t=page_words(locale), clinic=clinic, logo=clinic.logo_file is not None,
+        phone=clinic.phone_display() or ((phone, "tel:" + phone) if phone else None), **context)
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def _context(store: Store, claim: LinkClaim) -> tuple[Any, Any, Any] | None:
+def message(settings: Settings, locale: Locale, key: str, status: int, tone: str = "bad",
+            visit: VisitView | None = None, extra: tuple[str, ...] = ()) -> HTMLResponse:
+    t = page_words(locale)
+    lines = [t[k] for k in (f"{key}_explain", *extra) if k in t]
+    return render(settings, locale, "message.html", status, heading=t[key], lines=lines, tone=tone, visit=visit)
+
+
+def _find(store: Store, claim: LinkClaim) -> Found | None:
     with store.engine.connect() as connection:
         reminder = connection.execute(select(REMINDERS).where(REMINDERS.c.key == claim.key)).first()
         if reminder is None or reminder.appointment_id is None or reminder.recipient != "patient":
@@ -70,74 +85,123 @@ def _context(store: Store, claim: LinkClaim) -> tuple[Any, Any, Any] | None:
         appointment = connection.execute(select(A).where(A.c.id == reminder.appointment_id)).first()
         patient = connection.execute(select(P).where(
             P.c.connector == reminder.connector, P.c.external_id == reminder.recipient_ref)).first()
-        used = connection.execute(select(RESPONSES.c.id).where(
-            RESPONSES.c.provider_id == f"link:{claim.key}")).first()
-    return reminder, appointment, (patient, used is not None)
+        answered = connection.execute(select(RESPONSES.c.action).where(
+            RESPONSES.c.provider_id == f"link:{claim.key}")).scalar()
+    return Found(reminder, appointment, patient, answered)
 
 
-def _state(claim: LinkClaim, found: tuple[Any, Any, Any] | None) -> str | None:
+def _problem(found: Found | None) -> str | None:
     """A reason the link cannot be answered now, or None."""
     if found is None:
         return "invalid"
-    _, appointment, (_, used) = found
-    if used:
+    if found.answered is not None:
         return "used"
+    appointment = found.appointment
     if (appointment is None or appointment.deleted_at is not None or appointment.status not in ACTIVE_STATUSES
             or appointment.start_utc <= utcnow()):
         return "closed"
     return None
 
 
-def show(settings: Settings, store: Store, token: str) -> HTMLResponse:
+def _open(settings: Settings, store: Store, token: str, accept_language: str | None
+          ) -> tuple[LinkClaim, Found, Locale, VisitView] | HTMLResponse:
+    """The link's claim and rows, or the page that explains why it cannot be answered."""
     try:
         claim = read_token(settings, token)
-    except LinkProblem as problem:
-        return page(None, problem.reason, STATUS[problem.reason])
-    found = _context(store, claim)
-    language = found[2][0].language if found and found[2][0] is not None else None
-    state = _state(claim, found)
-    if state is not None:
-        return page(language, state, STATUS[state])
-    lang = base_language(language) if base_language(language) in TEXT else "en"
-    button = html.escape(TEXT[lang][f"{claim.action}_button"])
-    form = f'<form method="post"><button type="submit">{button}</button></form>'  # posts to this same URL
-    return page(language, claim.action, form=form)
+    except LinkProblem as bad:
+        return message(settings, page_locale(None, accept_language), bad.reason, STATUS[bad.reason], tone="warn")
+    found = _find(store, claim)
+    locale = page_locale(found.patient.language if found and found.patient is not None else None, accept_language)
+    problem = _problem(found)
+    if problem is None or problem == "used":
+        assert found is not None
+        with store.engine.connect() as connection:
+            visit = visit_view(connection, found.appointment, found.patient, locale, settings.clinic)
+        if problem == "used":
+            return message(settings, locale, "used", STATUS["used"], tone="warn", visit=visit,
+                           extra=(f"answered_{found.answered}",))
+        return claim, found, locale, visit
+    return message(settings, locale, problem, STATUS[problem], tone="warn")
 
 
-def answer(settings: Settings, store: Store, token: str) -> HTMLResponse:
-    try:
-        claim = read_token(settings, token)
-    except LinkProblem as problem:
-        return page(None, problem.reason, STATUS[problem.reason])
-    found = _context(store, claim)
-    language = found[2][0].language if found and found[2][0] is not None else None
-    state = _state(claim, found)
-    if state is not None or found is None:
-        return page(language, state or "invalid", STATUS[state or "invalid"])
-    reminder, appointment, (patient, _) = found
+def show(settings: Settings, store: Store, token: str, step: str | None, accept_language: str | None = None
+         ) -> HTMLResponse:
+    opened = _open(settings, store, token, accept_language)
+    if isinstance(opened, HTMLResponse):
+        return opened
+    claim, _, locale, visit = opened
+    choices = settings.responses.choices
+    if step not in STEPS:
+        step = "cancel" if claim.action == "decline" else "choose"
+    if step in STEP_CHOICE and STEP_CHOICE[step] not in choices:
+        step = "choose"
+    heading = page_words(locale)[{"choose": "title", "cancel": "cancel_title", "reschedule": "reschedule_title"}[step]]
+    return render(settings, locale, "answer.html", step=step, visit=visit, choices=choices, action=f"/r/{token}",
+                  heading=heading)
+
+
+def answer(settings: Settings, store: Store, token: str, form: dict[str, str],
+           accept_language: str | None = None) -> HTMLResponse:
+    opened = _open(settings, store, token, accept_language)
+    if isinstance(opened, HTMLResponse):
+        return opened
+    claim, found, locale, visit = opened
+    choice = form.get("choice") or claim.action  # a bare POST answers what the link says
+    if choice not in DONE or choice not in settings.responses.choices:
+        return message(settings, locale, "not_allowed", STATUS["not_allowed"], visit=visit)
+    note = (form.get("note") or "").strip() if choice == "reschedule" else ""
+    if len(note) > NOTE_MAX:
+        return render(settings, locale, "answer.html", 422, step="reschedule", visit=visit, note=note,
+                      choices=settings.responses.choices, action=f"/r/{token}",
+                      heading=page_words(locale)["reschedule_title"], error=page_words(locale)["note_too_long"])
+    reminder, appointment, patient = found.reminder, found.appointment, found.patient
+    channel = reminder.channel or "email"
+    address = (patient.email if channel == "email" else patient.phone) if patient is not None else None
     now = utcnow()
     try:
         with writer(store.engine) as connection:
             connection.execute(insert(RESPONSES).values(
-                channel="email", sender=(patient.email if patient is not None and patient.email else "link")[:320],
-                body=None, language=language, action=claim.action, outcome="applied",
-                appointment_id=appointment.id, reminder_id=reminder.id, provider_id=f"link:{claim.key}",
-                received_at=now))
-            apply_answer(connection, settings, appointment, claim.action, now)
+                channel=channel[:16], sender=(address or "link")[:320], body=note or None,
+                language=patient.language if patient is not None else None, action=choice,
+                outcome="requested" if choice == "reschedule" else "applied", appointment_id=appointment.id,
+                reminder_id=reminder.id, provider_id=f"link:{claim.key}", received_at=now))
+            if choice != "reschedule":
+                apply_answer(connection, settings, appointment, choice, now)
     except IntegrityError:  # the same link, answered at the same moment in another tab
-        return page(language, "used", STATUS["used"])
-    return page(language, "accepted" if claim.action == "confirm" else "declined")
+        return message(settings, locale, "used", STATUS["used"], tone="warn", visit=visit)
+    key = DONE[choice]
+    return message(settings, locale, key, 200, tone="ok", visit=None if choice == "decline" else visit)
 
 
-@router.get("/r/{token}", summary="The question behind an email's confirm/decline link (no JavaScript)",
+@router.get("/r/_/answer.css", include_in_schema=False)
+def stylesheet() -> Response:
+    """The answer page's stylesheet. Public: it holds no data."""
+    return Response(_CSS, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
+
+
+@router.get("/r/_/logo", include_in_schema=False)
+def logo(request: Request) -> Response:
+    """The clinic's logo (`clinic.logo_file`), served by us: no third party sees who opens a link."""
+    path = request.app.state.settings.clinic.logo_file
+    if path is None:
+        return Response(status_code=404)
+    return Response(path.read_bytes(), media_type=LOGO_TYPES[path.suffix.lower()],
+                    headers={"cache-control": "public, max-age=3600"})
+
+
+@router.get("/r/{token}", summary="The page behind a message's answer link (no JavaScript)",
             response_class=HTMLResponse, responses=PAGE_RESPONSES)
-async def link_page(token: str, request: Request) -> HTMLResponse:
-    return await run_in_threadpool(show, request.app.state.settings, request.app.state.store, token)
+async def link_page(token: str, request: Request, step: str | None = None) -> HTMLResponse:
+    return await run_in_threadpool(show, request.app.state.settings, request.app.state.store, token, step,
+                                   request.headers.get("accept-language"))
 
 
-@router.post("/r/{token}", summary="Answer through an email link", response_class=HTMLResponse,
-             responses=PAGE_RESPONSES)
+@router.post("/r/{token}", summary="Answer through a link: confirm, decline or ask for another time",
+             response_class=HTMLResponse, responses=PAGE_RESPONSES)
 async def link_answer(token: str, request: Request) -> HTMLResponse:
-    result = await run_in_threadpool(answer, request.app.state.settings, request.app.state.store, token)
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    form = {key: values[0] for key, values in parse_qs(raw, max_num_fields=8).items()}
+    result = await run_in_threadpool(answer, request.app.state.settings, request.app.state.store, token, form,
+                                     request.headers.get("accept-language"))
     request.app.state.metrics.webhooks.labels("link", str(result.status_code)).inc()
     return result

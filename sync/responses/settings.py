@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 
 from sync.settings_base import SettingsModel
+
+Choice = Literal["confirm", "decline", "reschedule"]
 
 
 class ResponsesSettings(SettingsModel):
@@ -19,4 +23,7 @@ class ResponsesSettings(SettingsModel):
         None, description="SendGrid Event Webhook verification key (base64 public key); unset refuses its events")
     webhook_max_age_seconds: int = Field(300, ge=30, description="a signed SendGrid request older than this is "
                                                                  "refused as a replay")
+    choices: list[Choice] = Field(
+        default_factory=lambda: list[Choice](["confirm", "decline", "reschedule"]),
+        description="what the answer page offers: confirm, decline (cancel) and reschedule (ask for another time)")
     link_max_age: str = Field("30d", description="how long an answer link in an email stays valid")

@@ -158,3 +158,10 @@ async def require_user(request: Request) -> str:
         raise
     guard.throttle.succeeded(keys)
     return user
+
+
+def role_of(ui: UiSettings, user: str) -> str:
+    """A user's role; the bearer token (scripts, dashboards) is a viewer."""
+    found = next((u for u in ui.users if u.name == user), None)
+    return found.role if found is not None else "viewer"
+

@@ -226,9 +226,8 @@ def timeline(store: Store, appointment_id: int) -> list[dict[str, Any]]:
         delivered = _delivered_ids(connection, [r.id for r in rems])
         for r in rems:
             label = f"{r.kind} {r.offset or ''}".strip() + f" to {r.recipient}"
-            items.append({"at": r.created_at, "what": "reminder", "title": f"planned {label}",
-                          "detail": f"due {r.due_at:%Y-%m-%d %H:%M} UTC; now "
-                                    f"{reminder_state(r.status, 'delivered' if r.id in delivered else None)}"
+            items.append({"at": r.created_at, "what": "reminder", "title": f"planned {label}", "due": r.due_at,
+                          "detail": f"now {reminder_state(r.status, 'delivered' if r.id in delivered else None)}"
                                     + (f" ({mask_text(r.reason)})" if r.reason else "")})
         if rems:
             for d in connection.execute(select(DL).where(DL.reminder_id.in_([r.id for r in rems]))):

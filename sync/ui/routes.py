@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -10,17 +10,20 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
+from sync.access_log import record_phi_view
 from sync.settings import Settings
 from sync.store import Store
 from sync.types import utcnow
-from sync.ui import charts, queries
-from sync.ui.auth import require_user, ui_settings
+from sync.ui import attention, charts, queries
+from sync.ui.auth import require_user, role_of, ui_settings
 
 pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user)],
                   include_in_schema=False)
 assets = APIRouter(prefix="/ui/static", include_in_schema=False)
 router = APIRouter()
+REFRESH_CHOICES = {"60": "every minute", "300": "every 5 minutes"}
 
 _env = Environment(loader=PackageLoader("sync.ui", "templates"), autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)
@@ -40,19 +43,53 @@ def ago(seconds: float | None) -> str:
 
 
 _env.filters["ago"] = ago
+MAX_DAYS = 60
 
 
-def _local(value: datetime | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return value.astimezone(zone).strftime(fmt) if value else ""
+def _moment(value: datetime | str | None) -> datetime | None:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
-def _render(request: Request, template: str, **context: Any) -> HTMLResponse:
+def _local(value: datetime | str | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    moment = _moment(value)
+    return moment.astimezone(zone).strftime(fmt) if moment else ""
+
+
+def _when(value: datetime | str | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> Markup:
+    """The page's one time convention: the clinic's zone on screen, UTC on hover and in the markup."""
+    moment = _moment(value)
+    if moment is None:
+        return Markup("")
+    utc = moment.astimezone(UTC)
+    return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
+        utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M"), moment.astimezone(zone).strftime(fmt))
+
+
+def zone_label(zone: ZoneInfo, now: datetime) -> str:
+    """'America/New_York (EST, UTC-05:00)': the zone every time on the page is in."""
+    local = now.astimezone(zone)
+    offset = local.strftime("%z")
+    return f"{zone.key} ({local.tzname()}, UTC{offset[:3]}:{offset[3:]})"
+
+
+def _refresh(value: str | None) -> int | None:
+    """Seconds between automatic reloads (a meta refresh: no JavaScript), or None for off."""
+    return int(value) if value in REFRESH_CHOICES else None
+
+
+def _render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     settings: Settings = request.app.state.settings
     zone = ZoneInfo(settings.clinic.timezone)
     html = _env.get_template(template).render(
-        clinic=settings.clinic.name, zone=zone, local=lambda v, fmt="%Y-%m-%d %H:%M": _local(v, zone, fmt),
-        path=request.url.path, **context)
-    return HTMLResponse(html)
+        clinic=settings.clinic.name, zone=zone, zone_label=zone_label(zone, _now(request)),
+        local=lambda v, fmt="%Y-%m-%d %H:%M": _local(v, zone, fmt),
+        when=lambda v, fmt="%Y-%m-%d %H:%M": _when(v, zone, fmt), refresh_choices=REFRESH_CHOICES,
+        path=request.url.path, **{"refresh": None, **context})
+    return HTMLResponse(html, status_code=status_code)
 
 
 def _now(request: Request) -> datetime:
@@ -69,8 +106,8 @@ def _store(request: Request) -> Store:
 
 @pages.get("", response_class=HTMLResponse)
 @pages.get("/", response_class=HTMLResponse)
-def health_page(request: Request) -> HTMLResponse:
-    """The health panel and the charts."""
+def health_page(request: Request, refresh: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
+    """The health panel, the dispatcher's queue and the charts."""
     store, settings = _store(request), request.app.state.settings
     zone = ZoneInfo(settings.clinic.timezone)
     now = _now(request)
@@ -102,7 +139,8 @@ def health_page(request: Request) -> HTMLResponse:
         channel_chart=charts.grouped_bar_chart(
             [d[5:] for d in days], {k: [float(v) for v in vs] for k, vs in per_channel.items()},
             "messages per channel per day"),
-        week_rates=week_rates, doctor_rates=doctor_rates)
+        week_rates=week_rates, doctor_rates=doctor_rates, dispatcher=attention.dispatcher_panel(store, now),
+        refresh=_refresh(refresh))
 
 
 @pages.get("/appointments", response_class=HTMLResponse)
@@ -111,18 +149,40 @@ def appointments_page(
     doctor: Annotated[str | None, Query(max_length=255)] = None,
     connector: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=24)] = None,
-    days: Annotated[int | None, Query(ge=1, le=60)] = None,
+    days: Annotated[str | None, Query(max_length=16)] = None,
 ) -> HTMLResponse:
-    """Today and the next days by doctor, filtered by GET parameters (a plain form)."""
+    """Today and the next days by doctor, filtered by GET parameters (a plain form). A bad
+    value is explained on the page, next to its field, and the default is used."""
     store, settings = _store(request), request.app.state.settings
     zone = ZoneInfo(settings.clinic.timezone)
-    span = days or ui_settings(settings).days
+    span, errors = ui_settings(settings).days, {}
+    if days:
+        if days.strip().isdigit() and 1 <= int(days) <= MAX_DAYS:
+            span = int(days)
+        else:
+            errors["days"] = f"Days must be a whole number from 1 to {MAX_DAYS}; showing {span}."
     today = _now(request).astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     filters = queries.Filters(doctor or None, connector or None, status or None)
     rows = queries.upcoming(store, today, today + timedelta(days=span), filters)
-    return _render(request, "appointments.html", groups=queries.by_day_and_doctor(rows, zone),
+    return _render(request, "appointments.html", 422 if errors else 200, groups=queries.by_day_and_doctor(rows, zone),
                    options=queries.filter_options(store), filters=filters, days=span, count=len(rows),
-                   states=queries.REMINDER_STATES)
+                   states=queries.REMINDER_STATES, errors=errors, typed_days=days, max_days=MAX_DAYS)
+
+
+@pages.get("/attention", response_class=HTMLResponse)
+def attention_page(request: Request, user: Annotated[str, Depends(require_user)],
+                   refresh: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
+    """The front desk's work list. The front_desk role sees names and phones, and each such view
+    is written to the access log first; everyone else sees them masked."""
+    store, settings = _store(request), request.app.state.settings
+    now = _now(request)
+    role = role_of(ui_settings(settings), user)
+    full = role == "front_desk"
+    items = attention.needs_attention(store, now, full)
+    if full and items:
+        record_phi_view(store, user, role, "/ui/attention", [i.appointment_id for i in items], now)
+    return _render(request, "attention.html", items=items, full=full, role=role,
+                   dispatcher=attention.dispatcher_panel(store, now), refresh=_refresh(refresh))
 
 
 @pages.get("/appointments/{appointment_id}", response_class=HTMLResponse)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, field_validator
 
 from sync.settings_base import SettingsModel
@@ -22,6 +24,9 @@ def check_token_strength(token: str) -> None:
 class UiUser(SettingsModel):
     name: str = Field(min_length=1, max_length=64, description="basic-auth user name")
     password_hash: str = Field(description="from `clinicsync ui hash-password`; never the password itself")
+    role: Literal["viewer", "front_desk"] = Field(
+        "viewer", description="viewer: patients masked; front_desk: names and phones in the work list (each view "
+                              "is written to the access log)")
 
     @field_validator("password_hash")
     @classmethod

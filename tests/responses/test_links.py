@@ -61,8 +61,8 @@ async def test_an_email_link_confirms_once(client: httpx.AsyncClient, store: Sto
                                            tmp_path: Any) -> None:
     url = links(booked(settings, store, tmp_path))["confirm"]
     page = await client.get(url)
-    assert page.status_code == 200 and '<html lang="es">' in page.text and "¿Confirma su cita?" in page.text
-    assert '<form method="post">' in page.text and "<script" not in page.text
+    assert page.status_code == 200 and '<html lang="es">' in page.text and "¿Vendrá a su cita?" in page.text
+    assert '<form method="post"' in page.text and "<script" not in page.text
     assert participation(store) == {"A1": None} and rows(store, RESPONSES) == []  # looking changes nothing
     answered = await client.post(url)
     assert answered.status_code == 200 and "su cita está confirmada" in answered.text
@@ -80,15 +80,15 @@ async def test_an_email_link_confirms_once(client: httpx.AsyncClient, store: Sto
 async def test_the_decline_link_and_a_used_pair(client: httpx.AsyncClient, store: Store, settings: Settings,
                                                 tmp_path: Any) -> None:
     urls = links(booked(settings, store, tmp_path, language="en"))
-    assert "Cancel your appointment?" in (await client.get(urls["decline"])).text
-    assert "your appointment is cancelled" in (await client.post(urls["decline"])).text
+    assert "Cancel this appointment?" in (await client.get(urls["decline"])).text
+    assert "Your appointment is cancelled" in (await client.post(urls["decline"])).text
     assert participation(store) == {"A1": "declined"}
     assert (await client.post(urls["confirm"])).status_code == 409  # one answer per reminder
 
 
 async def test_sms_keeps_reply_keywords(store: Store, settings: Settings, tmp_path: Any) -> None:
     body = booked(settings, store, tmp_path, channel="sms", language="en")
-    assert "Reply C to confirm or X to cancel" in body and "/r/" not in body
+    assert body.endswith("Reply C to confirm, X to cancel. Reply STOP to opt out.") and "/r/" not in body
 
 
 async def test_expired_forged_and_foreign_links(client: httpx.AsyncClient, store: Store, settings: Settings,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -16,28 +15,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
 
 from sync.demo import generate_rows, write_csv
 from sync.ui.passwords import hash_password
 from tests.conftest import Cli
 from tests.server.test_serve import free_port
+from tests.ui.chromium import ROOT, WIDTHS, at_both_widths, browser, set_width
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / ".ci" / "artifacts"
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+__all__ = ["browser"]
+
 PASSWORD = "front-desk-pass"
-
-if not (CHROMIUM and DRIVER):
-    if os.environ.get("CLINICSYNC_REQUIRE_SERVICES") == "1":
-        raise RuntimeError("chromium and chromium-driver are required (CLINICSYNC_REQUIRE_SERVICES=1): "
-                           "apt-get install -y chromium chromium-driver")
-    pytest.skip("chromium or chromedriver not installed (apt-get install -y chromium chromium-driver)",
-                allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402 - only once we know a browser is there
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-
 
 @pytest.fixture
 def served(tmp_path: Path, cli: Callable[[Path | None], Cli]) -> Iterator[str]:
@@ -74,24 +63,11 @@ def served(tmp_path: Path, cli: Callable[[Path | None], Cli]) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1800",
-                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
 def shot(driver: webdriver.Chrome, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"status-page-{name}.png"))
+    """This page at the phone and the desktop widths, then back to the desktop."""
+    at_both_widths(driver, driver.current_url, f"status-page-{name}")
+    set_width(driver, WIDTHS["desktop"])
+    driver.get(driver.current_url)
 
 
 def test_status_page_in_a_real_browser(served: str, browser: webdriver.Chrome) -> None:
@@ -133,3 +109,7 @@ def test_status_page_in_a_real_browser(served: str, browser: webdriver.Chrome) -
     browser.get(f"{served}/ui/quarantine")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#quarantine tbody tr")) == 6
     shot(browser, "quarantine")
+
+    browser.get(f"{served}/ui/attention")  # the sample's user is a viewer: patients masked
+    assert "Patients are shown by initials" in browser.find_element(By.ID, "attention").text
+    shot(browser, "attention-viewer")

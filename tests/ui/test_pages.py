@@ -69,7 +69,11 @@ async def test_appointments_page_masks_patients_and_filters(client: httpx.AsyncC
     assert "J.W." in html and "+1 ••• ••• 0165" in html and "j•••@mail.example.com" in html
     filtered = (await client.get("/ui/appointments?doctor=D2&connector=&status=", headers=auth)).text
     assert filtered.count("timeline-link") == 1 and "J.W." not in filtered  # only A6 (D2)
-    assert (await client.get("/ui/appointments?days=0", headers=auth)).status_code == 422
+    for typed in ("0", "90", "abc"):  # explained next to the field, in words, not as raw JSON
+        refused = await client.get(f"/ui/appointments?days={typed}", headers=auth)
+        assert refused.status_code == 422 and refused.headers["content-type"].startswith("text/html")
+        assert "Days must be a whole number from 1 to 60; showing 60." in refused.text
+        assert f'value="{typed}" aria-invalid="true" aria-describedby="days-error"' in refused.text
 
 
 async def test_timeline_and_quarantine_pages(client: httpx.AsyncClient) -> None:

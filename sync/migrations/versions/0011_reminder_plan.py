@@ -2,7 +2,7 @@
 with, so changed offsets, types, channels or quiet hours re-plan them
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-23 06:40:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import sync.types
 
 revision: str = '0011'
-down_revision: str | None = '0009'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -223,7 +223,7 @@ def test_whatsapp_uses_the_approved_content_template(store: Store, reminder_sett
     run(settings, store)
     [line] = read_log(tmp_path / "texts.jsonl")
     assert (line["channel"], line["template_id"]) == ("whatsapp", "HX123")
-    assert "Hola Ana" in line["body"]  # Spanish text as the fallback body
+    assert "Ana, su cita" in line["body"]  # Spanish text as the fallback body
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import Message as EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from icalendar import Calendar
@@ -26,8 +27,10 @@ VISIT = Visit("c1", "A1", START, START.replace(minute=45), "America/New_York", 3
               "Main <Street> Clinic", "Dr. O'Brien", "Ana María Ruiz")
 
 
-def compose(kind: str, channel: str, language: str | None, visit: Visit = VISIT, **config: object) -> object:
-    composer = Composer(RemindersSettings(**config), "Demo & Co", Renderer())  # type: ignore[arg-type]
+def compose(kind: str, channel: str, language: str | None, visit: Visit = VISIT, replies: bool = False,
+            **config: object) -> Any:
+    composer = Composer(RemindersSettings(**config), "Demo & Co", Renderer(),  # type: ignore[arg-type]
+                        replies=replies)
     return composer.render(Draft("a1:patient:x:v3", kind, "patient", language, visit=visit), channel, START)
 
 
@@ -35,10 +38,11 @@ def test_the_patients_language_picks_the_set_and_babel_formats_for_the_locale() 
     english = compose("reminder", "sms", "en-US")
     spanish = compose("reminder", "sms", "es-MX")
     french = compose("reminder", "sms", "fr")  # no French set: English
-    assert english.language == "en" and "Monday, November 23, 2026 at 2:15 PM" in english.text
-    assert spanish.language == "es" and "lunes, 23 de noviembre de 2026 a las 2:15 p.m." in spanish.text
-    assert "Hola Ana," in spanish.text
-    assert french.language == "en" and "Monday" in french.text
+    assert english.language == "en" and "Mon, Nov 23 at 2:15 PM" in english.text  # an SMS's short date
+    assert spanish.language == "es" and "lun 23 de nov, 2:15 p.m." in spanish.text
+    assert "Ana, recuerde su cita" in spanish.text
+    assert "Monday, November 23, 2026, 2:15\u202fPM (EST)" in compose("reminder", "email", "en-US").text
+    assert french.language == "en" and "Mon, Nov 23" in french.text
     assert compose("reminder", "sms", "es").text.count("14:15") == 1  # Spain: 24-hour clock
     assert english.encoding == "GSM-7" and "\u202f" not in english.text  # babel's narrow space made plain
 
@@ -52,12 +56,14 @@ def test_html_is_escaped_and_text_is_not() -> None:
 
 
 def test_links_and_reply_instructions() -> None:
-    plain = compose("reminder", "sms", "en")
-    assert "Reply C to confirm or X to cancel." in plain.text
+    assert "Reply C" not in compose("reminder", "sms", "en").text  # no reply path: no promise of one
+    plain = compose("reminder", "sms", "en", replies=True)
+    assert plain.text.endswith("Reply C to confirm, X to cancel. Reply STOP to opt out.")
     linked = compose("reminder", "email", "en", confirm_url="https://c.example/r/{key}/yes",
                      decline_url="https://c.example/r/{key}/no")
     assert 'href="https://c.example/r/a1:patient:x:v3/yes"' in linked.html
-    assert "Confirm: https://c.example/r/a1:patient:x:v3/yes" in linked.text
+    assert ("\nConfirm: https://c.example/r/a1:patient:x:v3/yes\nCancel: https://c.example/r/a1:patient:x:v3/no\n"
+            in linked.text)  # one link per line
 
 
 def test_the_sandbox_refuses_unsafe_attribute_access(tmp_path: Path) -> None:
@@ -120,6 +126,14 @@ def test_confirmation_reschedule_and_cancellation_emails_carry_a_stable_ics(
     assert events[0].decoded("DTSTART") == START
     assert events[1].decoded("DTSTART") == START.replace(hour=20)
     assert str(events[2]["STATUS"]) == "CANCELLED"
+    # What Outlook, Gmail and Apple Calendar need to treat it as an invitation (RFC 5546/6047).
+    [part] = [p for p in confirmation.walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_content_charset() == "utf-8" and part.get_param("method") == "REQUEST"
+    for event in events:
+        assert str(event["ORGANIZER"]) == "mailto:clinic@example.org"  # the outbox notifier's sender
+        assert str(event["ATTENDEE"]) == "mailto:ana@example.org"
+        assert event["ATTENDEE"].params["CN"] == "Ana María Ruiz"
+    assert "Ana María Ruiz" in part.get_payload(decode=True).decode("utf-8")
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -143,6 +157,7 @@ def test_templates_check_warns_about_long_sms_and_undefined_variables(write_sett
     [result] = [r for r in json.loads(out) if (r["language"], r["template"], r["channel"]) == ("en", "reminder",
                                                                                                    "sms")]
     assert result["segments"] == 4 and result["encoding"] == "UCS-2"
-    assert result["warnings"] == ["4 SMS segments (UCS-2); more than 3", "undefined variable 'doctr'"]
+    assert result["warnings"] == ["4 SMS segments (UCS-2, 257 characters; one segment holds 70)",
+                                  "undefined variable 'doctr'"]
     code, table, _ = cli(config)("templates", "check")
     assert code == 0 and "undefined variable" in table

@@ -1,0 +1,99 @@
+"""The `clinic:` section: who the clinic is to its patients (name, zone, phone, address,
+logo) and where its visits happen (`places`), so the answer page and the messages can say
+where to go or how to join without the sources having to carry addresses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote_plus
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator
+
+from sync.settings_base import SettingsModel, resolve_path
+
+LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml",
+              ".webp": "image/webp"}
+
+
+def validate_timezone(value: str) -> str:
+    shown = value if len(value) <= 64 else value[:64] + "…"
+    try:
+        if len(value) > 255:  # longer than any file name: the zone lookup would fail with OSError
+            raise ValueError
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown IANA time zone {shown!r} (e.g. America/New_York)") from None
+    return value
+
+
+class Place(SettingsModel):
+    """Where a visit happens as patients are told it: an address (with a map link), or how
+    to join a video or phone visit."""
+
+    address: str | None = Field(None, max_length=300, description="street address, one line")
+    map_url: AnyHttpUrl | None = Field(None, description="a map link; unset: an OpenStreetMap search of the address")
+    instructions: str | None = Field(None, max_length=500,
+                                     description="for video or phone visits: how to join (no personal links)")
+
+    def map_link(self) -> str | None:
+        if self.map_url is not None:
+            return str(self.map_url)
+        return f"https://www.openstreetmap.org/search?query={quote_plus(self.address)}" if self.address else None
+
+
+class ClinicSettings(SettingsModel):
+    name: str = "clinic"
+    timezone: str = Field("UTC", description="IANA zone for sources that give local times")
+    default_region: str = Field("US", description="ISO 3166 region for phone numbers without +")
+    phone: str | None = Field(None, max_length=32, description="the number patients call; shown on the answer "
+                                                               "page and in messages")
+    address: str | None = Field(None, max_length=300, description="the clinic's street address (the default place)")
+    logo_file: Path | None = Field(None, description="PNG, JPEG, SVG or WebP shown on the patients' answer page")
+    places: dict[str, Place] = Field(
+        default_factory=dict, description="location id or name (as the source sends it) -> address, map link or "
+                                          "video/phone instructions")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return validate_timezone(value)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        value = value.upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r} (an ISO 3166 code such as US, GB, DE)")
+        return value
+
+    @field_validator("logo_file")
+    @classmethod
+    def _logo(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = resolve_path(value, info)
+        if path.suffix.lower() not in LOGO_TYPES:
+            raise ValueError(f"logo_file must be one of {', '.join(LOGO_TYPES)} (got {path.suffix or 'no suffix'})")
+        if not path.is_file():
+            raise ValueError(f"logo_file {path} does not exist")
+        return path
+
+    def place(self, location_ref: str | None, location_name: str | None) -> Place | None:
+        """What patients are told about a location: by id, then name, else the clinic's address."""
+        for key in (location_ref, location_name):
+            if key and key in self.places:
+                return self.places[key]
+        return Place(address=self.address) if self.address else None
+
+    def phone_display(self) -> tuple[str, str] | None:
+        """(as written for people, tel: URI) of the clinic's phone; None when unset."""
+        if not self.phone:
+            return None
+        try:
+            number = phonenumbers.parse(self.phone, self.default_region)
+        except phonenumbers.NumberParseException:
+            return self.phone, "tel:" + "".join(c for c in self.phone if c.isdigit() or c == "+")
+        return (phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL),
+                "tel:" + phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))

@@ -1,0 +1,116 @@
+"""The front desk's work list and the dispatcher's queue, read from the store.
+
+"Needs attention" is every upcoming appointment a person should act on: not confirmed and
+starting within 48 hours, declined, a message that failed, or a patient asking for another
+time. Patients are masked unless the caller asks for full details (the front_desk role),
+in which case the route writes an access-log row before showing them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import and_, func, or_, select
+
+from mappings.model import ACTIVE_STATUSES
+from sync.model import Appointment, Patient, Practitioner
+from sync.reminders.model import REMINDERS
+from sync.responses.model import RESPONSES
+from sync.store import Store
+from sync.ui.mask import initials, mask_phone
+
+A = Appointment.__table__.c  # type: ignore[attr-defined]
+P = Patient.__table__.c  # type: ignore[attr-defined]
+D = Practitioner.__table__.c  # type: ignore[attr-defined]
+RM = REMINDERS.c
+RS = RESPONSES.c
+SOON = timedelta(hours=48)
+AWAITING = ("needs-action", "tentative")
+REASONS = ("declined", "reschedule request", "failed delivery", "unconfirmed")  # most urgent first
+
+
+@dataclass
+class WorkItem:
+    appointment_id: int
+    start_utc: datetime
+    timezone: str
+    doctor: str
+    patient: str  # full name (front_desk) or initials
+    phone: str  # formatted (front_desk) or masked
+    tel: str | None = None  # the E.164 number for a tel: link (front_desk only)
+    reasons: list[str] = field(default_factory=list)
+    note: str | None = None  # the patient's reschedule note (front_desk only)
+
+
+@dataclass(frozen=True)
+class DispatcherPanel:
+    due_now: int
+    in_flight: int
+    failed: int  # in the last 7 days
+    unknown: int
+    next_due: datetime | None
+
+
+def _phone(phone: str | None) -> str:
+    if not phone:
+        return ""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(phone, None),
+                                          phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return phone
+
+
+def needs_attention(store: Store, now: datetime, full: bool) -> list[WorkItem]:
+    """Upcoming appointments someone should act on, soonest first, each with its reasons."""
+    upcoming = and_(A.start_utc > now, A.deleted_at.is_(None), A.status.in_(ACTIVE_STATUSES))
+    with store.engine.connect() as connection:
+        reasons: dict[int, set[str]] = defaultdict(set)
+        for row in connection.execute(select(A.id, A.participation, A.start_utc).where(upcoming, or_(
+                A.participation == "declined",
+                and_(A.start_utc <= now + SOON, or_(A.participation.is_(None), A.participation.in_(AWAITING)))))):
+            reasons[row.id].add("declined" if row.participation == "declined" else "unconfirmed")
+        failed = select(RM.appointment_id).join(Appointment.__table__, A.id == RM.appointment_id).where(  # type: ignore[attr-defined]
+            upcoming, RM.recipient == "patient", RM.status == "failed").distinct()
+        for (appointment_id,) in connection.execute(failed):
+            reasons[appointment_id].add("failed delivery")
+        notes: dict[int, str | None] = {}
+        asked = (select(RS.appointment_id, RS.body).join(Appointment.__table__, A.id == RS.appointment_id)  # type: ignore[attr-defined]
+                 .where(upcoming, RS.action == "reschedule").order_by(RS.received_at))
+        for appointment_id, body in connection.execute(asked):
+            reasons[appointment_id].add("reschedule request")
+            notes[appointment_id] = body
+        if not reasons:
+            return []
+        rows = connection.execute(
+            select(A.id, A.start_utc, A.timezone, A.practitioner_ref, P.name, P.phone, D.name.label("doctor"))
+            .select_from(Appointment.__table__)  # type: ignore[attr-defined]
+            .outerjoin(Patient.__table__, and_(P.connector == A.connector,  # type: ignore[attr-defined]
+                                               P.external_id == A.patient_ref))
+            .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
+                                                    D.external_id == A.practitioner_ref))
+            .where(A.id.in_(list(reasons))).order_by(A.start_utc, A.id)).all()
+    return [WorkItem(
+        appointment_id=r.id, start_utc=r.start_utc, timezone=r.timezone,
+        doctor=r.doctor or r.practitioner_ref or "(no doctor)",
+        patient=(r.name or "—") if full else (initials(r.name) or "—"),
+        phone=_phone(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
+        reasons=[reason for reason in REASONS if reason in reasons[r.id]],
+        note=notes.get(r.id) if full else None) for r in rows]
+
+
+def dispatcher_panel(store: Store, now: datetime) -> DispatcherPanel:
+    """The reminders queue as the dispatcher sees it."""
+    with store.engine.connect() as connection:
+        counts: dict[str, Any] = dict(connection.execute(
+            select(RM.status, func.count()).where(RM.status.in_(("sending", "unknown"))).group_by(RM.status)).all())
+        due = connection.execute(select(func.count()).where(RM.status == "pending", RM.due_at <= now)).scalar()
+        failed = connection.execute(select(func.count()).where(
+            RM.status == "failed", RM.updated_at >= now - timedelta(days=7))).scalar()
+        next_due = connection.execute(select(func.min(RM.due_at)).where(RM.status == "pending",
+                                                                          RM.due_at > now)).scalar()
+    return DispatcherPanel(due_now=int(due or 0), in_flight=int(counts.get("sending", 0)), failed=int(failed or 0),
+                           unknown=int(counts.get("unknown", 0)), next_due=next_due)

@@ -1,0 +1,100 @@
+"""What the CLI prints, piped and on a terminal: times in the clinic's zone with the offset
+(--utc for UTC), whole values when piped (no 80-column cut), --format csv/json, `status` in
+words, one error per bad setting, --version, and flags shown without a type."""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import json
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from sync.store import Store
+from tests.conftest import Cli
+from tests.sync.reminders.conftest import appointment, put
+
+SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+START = datetime(2030, 6, 12, 14, 0, tzinfo=UTC)  # 10:00 in New York (EDT, -04:00)
+LONG_TYPE = "Annual physical with fasting blood work and a long description that no terminal fits"
+
+
+@pytest.fixture
+def config(write_settings: Callable[..., Path], store: Store) -> Path:
+    put(store, appointment("A1", START, type=LONG_TYPE))
+    return write_settings()
+
+
+@SQLITE
+def test_piped_lists_are_whole_and_in_the_clinic_zone(config: Path, cli: Callable[[Path | None], Cli]) -> None:
+    _, out, _ = cli(config)("appointments", "list")
+    assert "2030-06-12 10:00 -04:00" in out and LONG_TYPE in out and "…" not in out
+    assert "start (America/New_York)" in out
+    _, utc, _ = cli(config)("appointments", "list", "--utc")
+    assert "2030-06-12 14:00Z" in utc and "start (UTC)" in utc
+    _, text, _ = cli(config)("appointments", "list", "--format", "csv")
+    [header, row] = list(csv.reader(io.StringIO(text)))
+    assert header[0] == "start (America/New_York)" and row[0] == "2030-06-12 10:00 -04:00" and row[5] == LONG_TYPE
+    _, data, _ = cli(config)("appointments", "list", "--format", "json")
+    assert json.loads(data)[0]["start"] == "2030-06-12T14:00:00Z"  # machines get UTC
+    _, reminders, _ = cli(config)("reminders", "list", "--format", "csv")
+    assert reminders.splitlines()[0].startswith("due (America/New_York),kind,offset")
+
+
+@SQLITE
+def test_status_reads_as_words(config: Path, cli: Callable[[Path | None], Cli]) -> None:
+    _, out, _ = cli(config)("status")
+    assert "reminders: pending 0 · sending 0" in out and "writeback: pending 0" in out
+    assert "{" not in out and "'" not in out
+    _, data, _ = cli(config)("status", "--format", "json")
+    assert set(json.loads(data)) >= {"connectors", "reminders", "writeback"}
+
+
+def test_a_bad_setting_is_reported_once(tmp_path: Path, cli: Callable[[Path | None], Cli]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("clinic:\n  timezone: Mars/Base\n", encoding="utf-8")
+    code, _, err = cli(bad)("status", expect=None)
+    assert code == 2 and err.count("unknown IANA time zone 'Mars/Base'") == 1
+    assert "(e.g. America/New_York)" in err  # one line, not folded at 80 columns
+
+
+def test_version_and_flag_help(cli: Callable[[Path | None], Cli]) -> None:
+    _, out, _ = cli(None)("--version")
+    assert re.fullmatch(r"clinicsync \d+\.\d+\.\d+\S*\n", out)
+    _, helptext, _ = cli(None)("reminders", "list", "--help")
+    assert "--utc" in helptext and "<table|json|csv>" in helptext and "<bool>" not in helptext
+
+
+@SQLITE
+def test_on_a_terminal_a_table_in_the_clinic_zone(config: Path) -> None:
+    main, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200"}
+    env.pop("NO_COLOR", None)
+    process = subprocess.Popen([sys.executable, "-m", "sync.cli", "--config", str(config), "appointments", "list"],
+                               stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True)
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    assert process.wait(timeout=60) == 0
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", "replace"))
+    assert "┏" in screen and "2030-06-12 10:00 -04:00" in screen and "start (America/New_York)" in screen

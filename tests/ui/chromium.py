@@ -1,0 +1,94 @@
+"""Debian's headless Chromium for page tests (selenium + chromium-driver), a loopback
+uvicorn for an app built in the test, and screenshots at desktop and phone widths saved
+under .ci/artifacts/ for CI to keep (and for people to look at)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from tests.server.test_serve import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / ".ci" / "artifacts"
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+WIDTHS = {"desktop": 1280, "phone": 390}
+
+if not (CHROMIUM and DRIVER):
+    if os.environ.get("CLINICSYNC_REQUIRE_SERVICES") == "1":
+        raise RuntimeError("chromium and chromium-driver are required (CLINICSYNC_REQUIRE_SERVICES=1): "
+                           "apt-get install -y chromium chromium-driver")
+    pytest.skip("chromium or chromedriver not installed (apt-get install -y chromium chromium-driver)",
+                allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402 - only once we know a browser is there
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1800",
+                "--hide-scrollbars", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def set_width(driver: webdriver.Chrome, width: int, height: int = 900) -> None:
+    """Emulate a screen this wide (a phone is `mobile`: touch viewport, no desktop scaling)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+
+
+def screenshot(driver: webdriver.Chrome, name: str) -> Path:
+    """The whole page (not just the viewport) as .ci/artifacts/<name>-<phone|desktop>.png."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    width = int(driver.execute_script("return window.innerWidth"))
+    name = f"{name}-{'phone' if width < 600 else 'desktop'}"
+    height = int(driver.execute_script("return Math.max(document.documentElement.scrollHeight, 400)"))
+    set_width(driver, width, min(height, 6000))
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def at_both_widths(driver: webdriver.Chrome, url: str, name: str) -> None:
+    """Open ``url`` at the phone width, then the desktop width, with a screenshot of each."""
+    for width in (WIDTHS["phone"], WIDTHS["desktop"]):
+        set_width(driver, width)
+        driver.get(url)
+        screenshot(driver, name)
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` under uvicorn on a loopback ephemeral port, in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60  # a bound, not a speed check
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -1,0 +1,90 @@
+"""The front desk's work list and the reminders queue: who needs a call and why, full
+names and phones for the front_desk role (with an access-log row per view), masked for the
+viewer role and the bearer token; times in the clinic's zone with UTC on hover."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import insert, select
+
+from sync.access_log import ACCESS_LOG
+from sync.model import Patient
+from sync.responses.model import RESPONSES
+from sync.server.app import create_app
+from sync.settings import load_settings
+from sync.store import Store
+from tests.ui.seed import NOW, seed
+from tests.ui.test_pages import HASH, PASSWORD, basic
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def client(tmp_path: Path, store_url: str, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    path = tmp_path / "settings.yaml"
+    path.write_text(
+        f'clinic:\n  timezone: America/New_York\nstore:\n  url: "{store_url}"\nui:\n  token: tok-abc\n  users:\n'
+        f'    - name: desk\n      password_hash: "{HASH}"\n      role: front_desk\n'
+        f'    - name: manager\n      password_hash: "{HASH}"\n', encoding="utf-8")
+    ids = seed(store)
+    with store.engine.begin() as connection:
+        connection.execute(insert(Patient.__table__).values(  # type: ignore[attr-defined]
+            connector="sql", external_id="P2", name="Yara García", phone="+17185550163", content_hash="h",
+            updated_at=NOW))  # A6 comes from the sql connector
+        connection.execute(insert(RESPONSES).values(
+            channel="email", sender="jamal.weber@mail.example.com", body="Mornings please", language="en",
+            action="reschedule", outcome="requested", appointment_id=ids["A5"], provider_id="link:r5",
+            received_at=NOW - timedelta(hours=1)))
+    app = create_app(load_settings(path), store)
+    app.state.ui_clock = lambda: NOW
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        yield c
+
+
+def access_rows(store: Store) -> list[tuple[str, str, str, int]]:
+    with store.engine.connect() as connection:
+        return [(r.user, r.role, r.view, r.patients) for r in connection.execute(select(ACCESS_LOG))]
+
+
+async def test_the_front_desk_sees_who_to_call_and_the_view_is_logged(client: httpx.AsyncClient,
+                                                                      store: Store) -> None:
+    page = await client.get("/ui/attention", headers=basic("desk", PASSWORD))
+    assert page.status_code == 200
+    html = page.text
+    # A5 (Jamal, confirmed) asked for another time; A6 (Yara, not confirmed, within 48 h) had a failed SMS.
+    assert "Jamal Weber" in html and "+1 201-555-0165" in html and "Mornings please" in html
+    assert "Yara García" in html and 'href="tel:+17185550163"' in html
+    assert html.index("Jamal Weber") < html.index("Yara García")  # soonest first
+    row_a6 = html[html.index("Yara García"):]
+    assert "failed delivery" in row_a6[:600] and "unconfirmed" in row_a6[:600]
+    assert "reschedule request" in html[html.index("Jamal Weber"):html.index("Yara García")]
+    assert "Umar" not in html and "Ann Lee" not in html  # past visits need nothing
+    assert access_rows(store) == [("desk", "front_desk", "/ui/attention", 2)]
+
+
+@pytest.mark.parametrize("headers", [basic("manager", PASSWORD), {"Authorization": "Bearer tok-abc"}])
+async def test_a_viewer_sees_the_same_list_masked_and_nothing_is_logged(
+        client: httpx.AsyncClient, store: Store, headers: dict[str, str]) -> None:
+    html = (await client.get("/ui/attention", headers=headers)).text
+    assert "J.W." in html and "Y.G." in html and "+1 ••• ••• 0163" in html
+    assert "Jamal" not in html and "Yara" not in html and "5550163" not in html and "Mornings" not in html
+    assert "reschedule request" in html and "failed delivery" in html
+    assert access_rows(store) == []
+
+
+async def test_the_reminders_queue_and_the_time_convention(client: httpx.AsyncClient) -> None:
+    html = (await client.get("/ui/?refresh=60", headers=basic("manager", PASSWORD))).text
+    assert '<meta http-equiv="refresh" content="60">' in html
+    assert 'id="due-now">0<' in html and 'id="in-flight">0<' in html
+    assert 'id="failed">1<' in html and 'id="unknown">1<' in html
+    # r6 is due 2026-11-19 13:00 UTC: 08:00 in New York, with UTC on hover.
+    assert ('<time datetime="2026-11-19T13:00:00+00:00" title="2026-11-19 13:00 UTC">2026-11-19 08:00</time>'
+            in html)
+    assert "Times in America/New_York (EST, UTC-05:00)" in html
+    assert " UTC</td>" not in html  # no second convention left in the tables
+    assert "<meta http-equiv" not in (await client.get("/ui/?refresh=7", headers=basic("manager", PASSWORD))).text

@@ -1,0 +1,78 @@
+"""The front desk's pages in a real headless Chromium on the hand-countable seed store:
+the work list with names and phones (front_desk role), the reminders queue, the Days field
+explaining a bad value, and the tables at phone width. Screenshots under .ci/artifacts/."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from sqlalchemy import insert, select
+
+from sync.access_log import ACCESS_LOG
+from sync.model import Patient
+from sync.responses.model import RESPONSES
+from sync.server.app import create_app
+from sync.settings import load_settings
+from sync.store import Store
+from tests.ui.chromium import WIDTHS, at_both_widths, browser, serving, set_width
+from tests.ui.seed import NOW, seed
+from tests.ui.test_pages import HASH, PASSWORD
+
+__all__ = ["browser"]
+
+
+@pytest.fixture
+def served(tmp_path: Path, store_url: str, store: Store) -> Iterator[str]:
+    path = tmp_path / "settings.yaml"
+    path.write_text(
+        f'clinic:\n  name: Demo Family Practice\n  timezone: America/New_York\nstore:\n  url: "{store_url}"\n'
+        f'ui:\n  users:\n    - name: desk\n      password_hash: "{HASH}"\n      role: front_desk\n', encoding="utf-8")
+    ids = seed(store)
+    with store.engine.begin() as connection:
+        connection.execute(insert(Patient.__table__).values(  # type: ignore[attr-defined]
+            connector="sql", external_id="P2", name="Yara García", phone="+17185550163", content_hash="h",
+            updated_at=NOW))
+        connection.execute(insert(RESPONSES).values(
+            channel="email", sender="jamal.weber@mail.example.com", body="Mornings please, after the 24th",
+            language="en", action="reschedule", outcome="requested", appointment_id=ids["A5"],
+            provider_id="link:r5", received_at=NOW - timedelta(hours=1)))
+    app = create_app(load_settings(path), store)
+    app.state.ui_clock = lambda: NOW
+    with serving(app) as base:
+        yield base
+
+
+def log_in(driver: webdriver.Chrome) -> None:
+    token = base64.b64encode(f"desk:{PASSWORD}".encode()).decode()
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}})
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_front_desk_pages_at_phone_and_desktop_widths(served: str, store: Store,
+                                                         browser: webdriver.Chrome) -> None:
+    log_in(browser)
+    at_both_widths(browser, f"{served}/ui/attention", "front-desk-attention")
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.attention tbody tr")
+    assert [r.find_element(By.CSS_SELECTOR, ".patient").text for r in rows] == ["Jamal Weber", "Yara García"]
+    when = rows[0].find_element(By.TAG_NAME, "time")
+    assert when.text == "Thu 19 Nov 09:00" and when.get_attribute("title") == "2026-11-19 14:00 UTC"
+    assert browser.find_element(By.ID, "unknown").text == "1"
+    with store.engine.connect() as connection:
+        assert [(r.user, r.role) for r in connection.execute(select(ACCESS_LOG))] == [("desk", "front_desk")] * 2
+
+    at_both_widths(browser, f"{served}/ui/", "front-desk-health")
+    assert browser.find_element(By.ID, "next-due").text == "2026-11-19 08:00"
+
+    at_both_widths(browser, f"{served}/ui/appointments?days=90", "front-desk-days-error")
+    assert browser.find_element(By.ID, "days-error").text == "Days must be a whole number from 1 to 60; showing 7."
+    # At phone width nothing but a table's own scroller is wider than the screen.
+    set_width(browser, WIDTHS["phone"])
+    browser.get(f"{served}/ui/appointments?days=7")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= WIDTHS["phone"]
