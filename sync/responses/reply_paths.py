@@ -18,14 +18,14 @@ from notifiers.aws_sms import AwsSmsSettings
 from notifiers.base import NotifierSettings
 from notifiers.registry import notifier_kinds
 from sync.reminders.check import sample_visit
-from sync.reminders.compose import Composer, Draft
+from sync.reminders.compose import Draft, composer_for
 from sync.reminders.dispatch import RoutingError, resolve_routes
 from sync.reminders.render import Renderer, TemplateProblem
-from sync.responses.links import link_maker
 from sync.settings import Settings
 
 # Words of a reply prompt in the shipped languages ("Reply C to confirm", "Responda C …").
-PROMPT = re.compile(r"\b(reply|responda|responde|répondez|antworten)\b", re.IGNORECASE)
+PROMPT = re.compile(r"\b(reply|responda|responde|répondez|antworten)\b(?!\s+STOP\b)", re.IGNORECASE)
+# ("Reply STOP to opt out" is the carrier keyword the SMS provider itself honours, not a reply we read.)
 ASKING_KINDS = ("confirmation", "reminder", "rescheduled")
 DRY_RUN_KINDS = frozenset({"outbox"})
 
@@ -45,12 +45,13 @@ def _receives(settings: Settings, channel: str, notifier: NotifierSettings | Non
     return settings.responses.enabled and settings.server is not None and inbound
 
 
-def _asking(settings: Settings, channel: str) -> list[str]:
-    """'language/kind' of each patient message on ``channel`` whose text asks for a reply."""
+def _asking(settings: Settings, channel: str, routes: dict[str, str]) -> list[str]:
+    """'language/kind' of each patient message on ``channel`` whose text asks for a reply,
+    rendered as the dispatcher would render it (composer_for)."""
     config = settings.reminders
     extra = settings.base_dir / config.templates if config.templates else None
     renderer = Renderer(extra)
-    composer = Composer(config, settings.clinic.name, renderer, links=link_maker(settings))
+    composer = composer_for(settings, routes, renderer)
     visit = sample_visit(settings.clinic.timezone)
     found = []
     for language in renderer.languages():
@@ -80,7 +81,7 @@ def reply_problems(settings: Settings) -> list[ReplyProblem]:
         notifier_kind = notifier.kind if notifier else "outbox"  # unrouted: the embedded dry run
         if notifier_kind not in notifier_kinds() or _receives(settings, channel, notifier):
             continue
-        asking = _asking(settings, channel)
+        asking = _asking(settings, channel, routes)
         if not asking:
             continue
         way = ("configure a Twilio notifier for it and `server:` (run `clinicsync serve`, with the Twilio "

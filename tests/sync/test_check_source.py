@@ -220,9 +220,21 @@ def replies(run: Run, expect: int) -> dict[str, str]:
     return {p["message"].split(" ")[0]: p["level"] for p in json.loads(out)["replies"]}
 
 
+def test_without_a_reply_path_no_shipped_message_asks_for_a_reply(write_settings: Callable[..., Path],
+                                                                  cli: Any) -> None:
+    """The shipped templates ask for a reply only when the server can receive one (issue 20);
+    "Reply STOP to opt out" is the provider's own keyword, not a reply we must read."""
+    assert replies(cli(write_settings(extra=TWILIO)), expect=0) == {}
+
+
 def test_an_sms_asking_for_a_reply_nobody_receives_fails_check(write_settings: Callable[..., Path],
                                                                cli: Any) -> None:
-    assert replies(cli(write_settings(extra=TWILIO)), expect=1) == {"sms": "error", "email": "warning"}
+    """The server is there, so messages ask; but the SMS notifier cannot hand replies to it."""
+    no_inbound = TWILIO.replace("kind: twilio_sms, account_sid: AC00000000000000000000000000000000, "
+                                "auth_token: secret,\n     from_number: \"+15005550006\"",
+                                "kind: aws_sms, region: us-east-1, origination_identity: \"+15005550006\"")
+    served = no_inbound + "server: {public_url: 'https://clinic.example'}\n"
+    assert replies(cli(write_settings(extra=served)), expect=1) == {"sms": "error", "email": "warning"}
 
 
 def test_a_reply_path_for_sms_passes_check(write_settings: Callable[..., Path], cli: Any) -> None:

@@ -24,11 +24,13 @@ from tests.ui.test_pages import HASH, PASSWORD, basic
 pytestmark = pytest.mark.anyio
 
 
+TOKEN = "tok-Vx7qL2mNp9Rb4Kw8Zt3Yh6J"  # strong enough for ui.token (issue 16)
+
 @pytest.fixture
 async def client(tmp_path: Path, store_url: str, store: Store) -> AsyncIterator[httpx.AsyncClient]:
     path = tmp_path / "settings.yaml"
     path.write_text(
-        f'clinic:\n  timezone: America/New_York\nstore:\n  url: "{store_url}"\nui:\n  token: tok-abc\n  users:\n'
+        f'clinic:\n  timezone: America/New_York\nstore:\n  url: "{store_url}"\nui:\n  token: {TOKEN}\n  users:\n'
         f'    - name: desk\n      password_hash: "{HASH}"\n      role: front_desk\n'
         f'    - name: manager\n      password_hash: "{HASH}"\n', encoding="utf-8")
     ids = seed(store)
@@ -67,7 +69,7 @@ async def test_the_front_desk_sees_who_to_call_and_the_view_is_logged(client: ht
     assert access_rows(store) == [("desk", "front_desk", "/ui/attention", 2)]
 
 
-@pytest.mark.parametrize("headers", [basic("manager", PASSWORD), {"Authorization": "Bearer tok-abc"}])
+@pytest.mark.parametrize("headers", [basic("manager", PASSWORD), {"Authorization": f"Bearer {TOKEN}"}])
 async def test_a_viewer_sees_the_same_list_masked_and_nothing_is_logged(
         client: httpx.AsyncClient, store: Store, headers: dict[str, str]) -> None:
     html = (await client.get("/ui/attention", headers=headers)).text
