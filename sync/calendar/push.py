@@ -53,7 +53,8 @@ class Planned:
     link: Link | None
 
 
-def build_provider(settings: CalendarSettings) -> CalendarProvider | None:
+def build_provider(settings: CalendarSettings, engine: Engine | None = None) -> CalendarProvider | None:
+    """``engine``: the store, where the ics provider keeps what each file holds."""
     if settings.provider == "google":
         from sync.calendar.google import GoogleCalendar
 
@@ -61,7 +62,7 @@ def build_provider(settings: CalendarSettings) -> CalendarProvider | None:
     if settings.provider == "ics":
         from sync.calendar.ics import IcsCalendar
 
-        return IcsCalendar(settings.ics)
+        return IcsCalendar(settings.ics, engine)
     return None
 
 
@@ -127,6 +128,7 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
             else:
                 report.failed += 1
                 failures[outcome.error or "failed"] += 1
+    provider.flush()  # once per pass: a file provider writes each changed file here, not per chunk
     log.info("calendar.pushed", provider=settings.provider, **report.as_dict(),
              failures=dict(failures) if failures else None)
     return report
@@ -134,7 +136,7 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
 
 def calendar_stage(settings: Settings, store: Store, run_id: str) -> dict[str, int]:
     """The pipeline stage: ``{"inserted", "patched", "deleted", "unchanged", "failed", "skipped"}``."""
-    provider = build_provider(settings.calendar)
+    provider = build_provider(settings.calendar, store.engine)
     if provider is None:
         return PushReport().as_dict()
     try:

@@ -133,3 +133,90 @@ def test_reconcile_restores_a_lost_ics_file(tmp_path: Path, cli, write_settings)
     run("calendar", "reconcile", "--fix")
     assert list(events_of(path)) == [uid_for(event_id("csv", "A1"))]
     run("calendar", "reconcile")
+
+
+class _Counting:
+    """Counts calls of a function it wraps (parses of a file, renames of a temp file)."""
+
+    def __init__(self, function):  # type: ignore[no-untyped-def]
+        self.function, self.calls = function, 0
+
+    def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return self.function(*args, **kwargs)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_each_file_is_written_once_per_run_and_never_parsed_again(
+        ics_settings: CalendarSettings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19: the file was parsed and rewritten for every chunk of operations (quadratic)."""
+    import sync.calendar.ics_state as ics_state
+    import sync.calendar.push as push_module
+
+    monkeypatch.setattr(push_module, "CHUNK", 2)  # seven appointments: four chunks
+    apply(store, *(appointment(f"A{i}", start=base_time() + timedelta(hours=i), doctor="D01" if i % 2 else "D02")
+                   for i in range(7)))
+    renames = _Counting(ics_state.os.replace)
+    monkeypatch.setattr(ics_state.os, "replace", renames)
+    parses = _Counting(Calendar.from_ical)
+    monkeypatch.setattr(ics_state.Calendar, "from_ical", parses)
+
+    def store_run() -> dict[str, int]:
+        return push(ics_settings, store.engine, IcsCalendar(ics_settings.ics, store.engine)).as_dict()
+
+    assert store_run()["inserted"] == 7
+    assert renames.calls == 2  # one write per doctor's file, not one per chunk
+    assert parses.calls == 0  # new files: nothing to read
+    apply(store, moved(appointment("A3", start=base_time() + timedelta(hours=3)), 30))
+    assert store_run()["patched"] == 1
+    assert renames.calls == 3 and parses.calls == 0  # only Amelia's file, from the store, unparsed
+    assert store_run()["unchanged"] == 7 and renames.calls == 3  # nothing new: nothing written
+    amelia = events_of(tmp_path / "calendars" / f"{AMELIA}.ics")
+    assert len(amelia) == 3 and amelia[uid_for(event_id("csv", "A3"))]["sequence"] == 1
+    assert len(events_of(tmp_path / "calendars" / f"{DOCTORS['D02'][1]}.ics")) == 4
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_file_from_before_or_edited_by_hand_keeps_its_events(ics_settings: CalendarSettings, store: Store,
+                                                               tmp_path: Path) -> None:
+    apply(store, appointment("A1"), appointment("A2", start=base_time() + timedelta(hours=1)))
+    assert run(ics_settings, store)["inserted"] == 2  # written without the store's tables (as before them)
+    path = tmp_path / "calendars" / f"{AMELIA}.ics"
+    text = path.read_bytes().replace(b"END:VCALENDAR", b"BEGIN:VEVENT\r\nUID:lunch@example.org\r\n"
+                                     b"DTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20260105\r\n"
+                                     b"SUMMARY:Lunch\r\nSEQUENCE:0\r\nSTATUS:CONFIRMED\r\nEND:VEVENT\r\nEND:VCALENDAR")
+    path.write_bytes(text)  # someone adds an event of their own
+    apply(store, moved(appointment("A1"), 15))
+    provider = IcsCalendar(ics_settings.ics, store.engine)
+    assert push(ics_settings, store.engine, provider).as_dict()["patched"] == 1
+    events = events_of(path)
+    assert sorted(events) == sorted([uid_for(event_id("csv", "A1")), uid_for(event_id("csv", "A2")),
+                                     "lunch@example.org"])
+    assert events[uid_for(event_id("csv", "A1"))]["sequence"] == 1
+    assert events[uid_for(event_id("csv", "A2"))]["sequence"] == 0
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_run_stopped_before_the_write_is_completed_by_the_next(
+        ics_settings: CalendarSettings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    apply(store, appointment("A1"))
+    stopped = IcsCalendar(ics_settings.ics, store.engine)
+    monkeypatch.setattr(stopped, "flush", lambda: None)  # the process dies after the bookkeeping
+    assert push(ics_settings, store.engine, stopped).as_dict()["inserted"] == 1
+    path = tmp_path / "calendars" / f"{AMELIA}.ics"
+    assert not path.exists()
+    assert push(ics_settings, store.engine, IcsCalendar(ics_settings.ics, store.engine)).as_dict()["unchanged"] == 1
+    assert list(events_of(path)) == [uid_for(event_id("csv", "A1"))]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_lost_file_is_written_whole_again_at_the_next_change(ics_settings: CalendarSettings, store: Store,
+                                                               tmp_path: Path) -> None:
+    apply(store, appointment("A1"), appointment("A2", start=base_time() + timedelta(hours=1)))
+    provider = IcsCalendar(ics_settings.ics, store.engine)
+    push(ics_settings, store.engine, provider)
+    path = tmp_path / "calendars" / f"{AMELIA}.ics"
+    path.unlink()
+    apply(store, moved(appointment("A2", start=base_time() + timedelta(hours=1)), 15))
+    assert push(ics_settings, store.engine, IcsCalendar(ics_settings.ics, store.engine)).as_dict()["patched"] == 1
+    assert len(events_of(path)) == 2
