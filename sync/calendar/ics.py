@@ -20,7 +20,7 @@ from typing import Any
 from icalendar import Calendar, Component, Event, Timezone
 from sqlalchemy import Engine
 
-from mappings.timeutil import zone
+from sync.calendar import ics_text
 from sync.calendar.ics_state import IcsRow, IcsState, write_atomically
 from sync.calendar.provider import (
     PRIVATE_CONNECTOR,
@@ -85,9 +85,8 @@ class IcsCalendar:
                 continue
             assert op.content is not None
             sequence = old.sequence + 1 if old is not None else 0
-            event = _vevent(op, uid, sequence, now)
-            changed[uid] = IcsRow(uid, sequence, op.content.cancelled, op.content.timezone,
-                                  event.to_ical().decode("utf-8"), old.id if old is not None else None)
+            changed[uid] = IcsRow(uid, sequence, op.content.cancelled, ics_text.tzid_for(op.content.timezone),
+                                  _vevent(op, uid, sequence, now), old.id if old is not None else None)
             outcomes.append(Outcome(op.key, True, state="present", etag=str(sequence)))
         if changed:
             self.state.save(target.calendar_id, changed.values())
@@ -166,7 +165,7 @@ def _cancelled(old: IcsRow, now: datetime) -> IcsRow:
     _bump(event, now)
     event["status"] = "CANCELLED"
     event["transp"] = "TRANSPARENT"
-    return IcsRow(old.uid, int(event["sequence"]), True, old.tzid, event.to_ical().decode("utf-8"), old.id)
+    return IcsRow(old.uid, old.sequence + 1, True, old.tzid, event.to_ical().decode("utf-8"), old.id)
 
 
 def _bump(event: Component, now: datetime) -> None:
@@ -177,32 +176,28 @@ def _bump(event: Component, now: datetime) -> None:
     event.add("last-modified", now)
 
 
-def _vevent(op: Op, uid: str, sequence: int, now: datetime) -> Event:
+def _vevent(op: Op, uid: str, sequence: int, now: datetime) -> str:
+    """The event as text (sync/calendar/ics_text.py): what icalendar's Event would write."""
     content = op.content
     assert content is not None
-    local = zone(content.timezone)
-    event = Event()
-    event.add("uid", uid)
-    event.add("dtstamp", now)
-    event.add("last-modified", now)
-    event.add("sequence", sequence)
-    event.add("dtstart", content.start.astimezone(local))
-    event.add("dtend", content.end.astimezone(local))
-    event.add("summary", content.summary)
+    stamp = ics_text.utc_stamp(now)
+    lines = [f"SUMMARY:{ics_text.text(content.summary)}",
+             ics_text.local_time("DTSTART", content.start, content.timezone),
+             ics_text.local_time("DTEND", content.end, content.timezone),
+             f"DTSTAMP:{stamp}", f"UID:{ics_text.text(uid)}", f"SEQUENCE:{sequence}"]
+    lines += [f"ATTENDEE:mailto:{email}" for email in content.attendees]
     if content.description:
-        event.add("description", content.description)
+        lines.append(f"DESCRIPTION:{ics_text.text(content.description)}")
+    lines.append(f"LAST-MODIFIED:{stamp}")
     if content.location:
-        event.add("location", content.location)
+        lines.append(f"LOCATION:{ics_text.text(content.location)}")
     # Kept-but-cancelled (cancelled_action: mark_cancelled) is iCalendar's own STATUS:CANCELLED.
-    event.add("status", "CANCELLED" if content.cancelled else "CONFIRMED")
-    event.add("transp", "TRANSPARENT" if content.cancelled else "OPAQUE")
-    for email in content.attendees:
-        event.add("attendee", f"mailto:{email}")
+    lines.append(f"STATUS:{'CANCELLED' if content.cancelled else 'CONFIRMED'}")
+    lines.append(f"TRANSP:{'TRANSPARENT' if content.cancelled else 'OPAQUE'}")
     private = {PRIVATE_MARK: "1", PRIVATE_CONNECTOR: content.connector, PRIVATE_EXTERNAL_ID: content.external_id,
                PRIVATE_HASH: op.content_hash or ""}
-    for key, value in private.items():
-        event.add(_X[key], value)
-    return event
+    lines += [f"{_X[key]}:{ics_text.raw(value)}" for key, value in private.items()]
+    return ics_text.vevent(lines)
 
 
 def _utc(value: Any) -> datetime | None:

@@ -220,3 +220,74 @@ def test_a_lost_file_is_written_whole_again_at_the_next_change(ics_settings: Cal
     apply(store, moved(appointment("A2", start=base_time() + timedelta(hours=1)), 15))
     assert push(ics_settings, store.engine, IcsCalendar(ics_settings.ics, store.engine)).as_dict()["patched"] == 1
     assert len(events_of(path)) == 2
+
+
+def _icalendar_reference(op, uid: str, sequence: int, now):  # type: ignore[no-untyped-def]
+    """The event as icalendar's object model writes it (how ics.py wrote events before issue 19)."""
+    from icalendar import Event
+
+    from mappings.timeutil import zone
+
+    content = op.content
+    local = zone(content.timezone)
+    event = Event()
+    for name, value in (("uid", uid), ("dtstamp", now), ("last-modified", now), ("sequence", sequence),
+                        ("dtstart", content.start.astimezone(local)), ("dtend", content.end.astimezone(local)),
+                        ("summary", content.summary)):
+        event.add(name, value)
+    if content.description:
+        event.add("description", content.description)
+    if content.location:
+        event.add("location", content.location)
+    event.add("status", "CANCELLED" if content.cancelled else "CONFIRMED")
+    event.add("transp", "TRANSPARENT" if content.cancelled else "OPAQUE")
+    for email in content.attendees:
+        event.add("attendee", f"mailto:{email}")
+    for name, value in (("X-CLINICSYNC", "1"), ("X-CLINICSYNC-CONNECTOR", content.connector),
+                        ("X-CLINICSYNC-EXTERNAL-ID", content.external_id),
+                        ("X-CLINICSYNC-HASH", op.content_hash or "")):
+        event.add(name, value)
+    return event
+
+
+@pytest.mark.parametrize(("summary", "description", "location", "timezone", "cancelled", "attendees"), [
+    ("Follow-up (J.W.)", "Follow-up with J.W.\nManaged by clinicsync: edit it there, not here.",
+     "Main Street Clinic", "America/New_York", False, ()),
+    ("Cancelled: a, b; c \\ d", "Zürich Größe: " + "äöü€😀, " * 20, None, "Europe/Zurich", True,
+     ("jamal.weber@mail.example.com",)),
+    ("x" * 73 + "\\;", "", "Ünïcode Straße 1, 8000 Zürich; Bau C", "UTC", False, ()),
+    ("Late", "line\r\nbreaks\rand\\Nmore", "Room 2", "Etc/GMT+5", False, ("a@b.example", "c@d.example")),
+])
+def test_the_text_writer_gives_the_event_icalendar_would(  # type: ignore[no-untyped-def]
+        summary, description, location, timezone, cancelled, attendees) -> None:
+    from icalendar import Event
+
+    from sync.calendar.ics import _vevent
+    from sync.calendar.provider import EventContent, Op
+    from tests.sync.calendar.helpers import base_time
+
+    start = base_time()
+    content = EventContent("csv, main", "A;1,2", summary, description, location, start, start + timedelta(minutes=45),
+                           timezone, cancelled, attendees)
+    op = Op(1, "insert", Target("ics", "", "x"), "abc", content)
+    now = base_time() - timedelta(days=1, seconds=17)
+    ours_text = _vevent(op, uid_for("abc"), 4, now)
+    assert all(len(line.encode()) <= 75 for line in ours_text.split("\r\n"))
+    reference_text = _icalendar_reference(op, uid_for("abc"), 4, now).to_ical().decode()
+
+    def unfolded(ical: str) -> list[str]:
+        return sorted(ical.replace("\r\n ", "").split("\r\n"))
+
+    assert unfolded(ours_text) == unfolded(reference_text)  # the same content lines, in another order
+    ours, reference = Event.from_ical(ours_text), Event.from_ical(reference_text)  # as a reader sees them
+    assert sorted(ours.keys()) == sorted(reference.keys())
+    for name in reference:
+        mine, theirs = ours.get(name), reference.get(name)
+        if isinstance(theirs, list):
+            assert [str(x) for x in mine] == [str(x) for x in theirs], name
+        elif name in ("DTSTART", "DTEND", "DTSTAMP", "LAST-MODIFIED"):
+            assert ours.decoded(name) == reference.decoded(name), name
+            assert str(ours.decoded(name).tzinfo) == str(reference.decoded(name).tzinfo), name
+            assert dict(mine.params) == dict(theirs.params), name
+        else:
+            assert str(mine) == str(theirs), name
