@@ -55,8 +55,8 @@ def local_time(name: str, moment: datetime, zone_name: str) -> str:
 
 def fold(line: str) -> str:
     """RFC 5545 folding: a line longer than 75 octets continues on lines starting with a space."""
-    if len(line) < _LIMIT and line.isascii():
-        return line
+    if line.isascii():
+        return _fold_ascii(line)
     out: list[str] = []
     current: list[str] = []
     count = 0
@@ -74,6 +74,21 @@ def fold(line: str) -> str:
         count += size
     if current:
         out.append("".join(current))
+    return "\r\n ".join(out)
+
+
+def _fold_ascii(line: str) -> str:
+    """:func:`fold` for one-byte characters: 74 per line (a continuation's space makes 75)."""
+    if len(line) < _LIMIT:
+        return line
+    out, begin, width = [], 0, _LIMIT - 1
+    while len(line) - begin > width:
+        cut = begin + width
+        if line[cut - 1] in "\\^" and cut - 1 > begin:  # keep an escape with what it escapes
+            cut -= 1
+        out.append(line[begin:cut])
+        begin = cut
+    out.append(line[begin:])
     return "\r\n ".join(out)
 
 

@@ -291,3 +291,15 @@ def test_the_text_writer_gives_the_event_icalendar_would(  # type: ignore[no-unt
             assert dict(mine.params) == dict(theirs.params), name
         else:
             assert str(mine) == str(theirs), name
+
+
+def test_folding_matches_icalendar_at_every_boundary() -> None:
+    from icalendar.parser import Contentline
+
+    from sync.calendar.ics_text import fold
+
+    lines = [f"DESCRIPTION:{'a' * n}{tail}" for n in range(55, 150, 7) for tail in ("", "\\,b", "\\\\;c", "^d")]
+    lines += [f"SUMMARY:{'é' * n}\\,{'€' * n}😀" for n in range(1, 40, 3)]
+    lines += [f"LOCATION:{'x' * n}\\n" for n in range(60, 80)]
+    for line in lines:
+        assert fold(line) == Contentline(line).to_ical().decode(), line
