@@ -136,7 +136,9 @@ def window_start(settings: CalendarSettings, now: datetime) -> datetime:
     return now - timedelta(days=settings.past_days)
 
 
-def _rows(engine: Engine, since: datetime) -> Iterator[Any]:
+def _rows(engine: Engine, since: datetime, after_id: int = 0, limit: int | None = None) -> list[Any]:
+    """Appointments in the window with the fields an event needs, by id: ``limit`` of them
+    after ``after_id`` (a page: no cursor stays open while the stage writes)."""
     query = (
         select(A.id, A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type,
                A.deleted_at, A.practitioner_ref, P.name.label("p_name"), P.phone.label("p_phone"),
@@ -149,20 +151,34 @@ def _rows(engine: Engine, since: datetime) -> Iterator[Any]:
                                                 D.external_id == A.practitioner_ref))
         .outerjoin(Location.__table__, and_(L.connector == A.connector,  # type: ignore[attr-defined]
                                             L.external_id == A.location_ref))
-        .where(A.end_utc >= since)
+        .where(A.end_utc >= since, A.id > after_id)
         .order_by(A.id)
+        .limit(limit)
     )
     with engine.connect() as connection:
-        yield from connection.execute(query)
+        return list(connection.execute(query))
+
+
+def truth_pages(engine: Engine, settings: CalendarSettings, now: datetime,
+                size: int = 5000) -> Iterator[list[Desired]]:
+    """The truth ``size`` appointments at a time, so the stage's memory does not grow with
+    the store (a 200,000-appointment first push held every event's content at once)."""
+    router, renderer = Router(settings), Renderer(settings)
+    since, after = window_start(settings, now), 0
+    while True:
+        rows = _rows(engine, since, after, size)
+        if not rows:
+            return
+        page = []
+        for row in rows:
+            target = router.target(row.connector, row.practitioner_ref, row.d_email)
+            practitioner = f"{row.connector}/{row.practitioner_ref}" if row.practitioner_ref else None
+            page.append(Desired(row.id, event_id(row.connector, row.external_id), target, renderer.content(row),
+                                practitioner))
+        yield page
+        after = rows[-1].id
 
 
 def load_truth(engine: Engine, settings: CalendarSettings, now: datetime) -> list[Desired]:
     """Every appointment in the window (ended at most ``past_days`` ago), with its desired state."""
-    router, renderer = Router(settings), Renderer(settings)
-    out = []
-    for row in _rows(engine, window_start(settings, now)):
-        target = router.target(row.connector, row.practitioner_ref, row.d_email)
-        practitioner = f"{row.connector}/{row.practitioner_ref}" if row.practitioner_ref else None
-        out.append(Desired(row.id, event_id(row.connector, row.external_id), target, renderer.content(row),
-                           practitioner))
-    return out
+    return [desired for page in truth_pages(engine, settings, now) for desired in page]
