@@ -102,7 +102,7 @@ def main(argv: list[str]) -> list[Table]:
     default = SMOKE_SIZES if args.smoke else SIZES
     sizes = tuple(int(part) for part in args.sizes.split(",")) if args.sizes else default
     whole = (tuple(int(part) for part in args.whole_sizes.split(",") if int(part))
-             if args.whole_sizes else SMOKE_SIZES if args.smoke else WHOLE_SIZES)
+             if args.whole_sizes else SMOKE_SIZES[:1] if args.smoke else WHOLE_SIZES)
     tables = [scaling_table(sizes)] if args.ingest else []
     if whole:
         tables.append(whole_sync_table(whole))
