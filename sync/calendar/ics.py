@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import structlog
 from icalendar import Calendar, Component, Event, Timezone
 from sqlalchemy import Engine
 
@@ -35,6 +36,7 @@ from sync.calendar.provider import (
 from sync.calendar.settings import IcsSettings
 from sync.types import utcnow
 
+log = structlog.get_logger("clinicsync.calendar")
 PRODID = "-//clinicsync//calendar//EN"
 UID_DOMAIN = "clinicsync"
 # X- properties carry what Google keeps in extendedProperties.private.
@@ -95,10 +97,19 @@ class IcsCalendar:
     def flush(self) -> None:
         """Write every file the store holds changes for, once (temp file + rename). Also
         files left unwritten by a run that stopped between its pushes and this."""
+        failed: list[str] = []
         for calendar_id in self.state.dirty():
             target = Target("ics", "", calendar_id)
-            written = write_atomically(self.path(target), self._document(calendar_id))
+            try:
+                written = write_atomically(self.path(target), self._document(calendar_id))
+            except OSError as exc:  # stays dirty: the next run writes it; the others are written now
+                log.error("calendar.ics_write_failed", calendar=calendar_id, error=type(exc).__name__)
+                failed.append(calendar_id)
+                continue
             self.state.written(calendar_id, written)
+        if failed:
+            raise OSError(f"could not write {len(failed)} .ics file(s) under {self.directory}; "
+                          "they are written at the next run once the directory is writable")
 
     def _document(self, calendar_id: str) -> Iterator[bytes]:
         head = _header(calendar_id)

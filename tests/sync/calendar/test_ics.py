@@ -303,3 +303,27 @@ def test_folding_matches_icalendar_at_every_boundary() -> None:
     lines += [f"LOCATION:{'x' * n}\\n" for n in range(60, 80)]
     for line in lines:
         assert fold(line) == Contentline(line).to_ical().decode(), line
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_an_unwritable_file_fails_the_run_and_is_written_by_the_next(
+        ics_settings: CalendarSettings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sync.calendar.ics as ics_module
+
+    apply(store, appointment("A1"), appointment("A2", doctor="D02"))
+    amelia = tmp_path / "calendars" / f"{AMELIA}.ics"
+    real_write = ics_module.write_atomically
+
+    def disk_full_for_amelia(path: Path, parts):  # type: ignore[no-untyped-def]
+        if path == amelia:
+            raise OSError(28, "No space left on device")
+        return real_write(path, parts)
+
+    monkeypatch.setattr(ics_module, "write_atomically", disk_full_for_amelia)
+    with pytest.raises(OSError, match=r"1 \.ics file"):
+        push(ics_settings, store.engine, IcsCalendar(ics_settings.ics, store.engine))
+    assert not amelia.exists()
+    assert len(events_of(tmp_path / "calendars" / f"{DOCTORS['D02'][1]}.ics")) == 1  # the other doctor's is written
+    monkeypatch.setattr(ics_module, "write_atomically", real_write)
+    assert push(ics_settings, store.engine, IcsCalendar(ics_settings.ics, store.engine)).as_dict()["unchanged"] == 2
+    assert list(events_of(amelia)) == [uid_for(event_id("csv", "A1"))]
