@@ -54,8 +54,8 @@ def _doctor(index: int) -> list[str]:
 
 def _good_row(rng: random.Random, serial: int, patients: list[list[str]], doctors: list[list[str]]) -> list[str]:
     """Appointment ``serial``: a slot of a doctor's working year (no two share a slot)."""
-    doctor_index = serial % DOCTORS
-    slot = serial // DOCTORS  # 36 quarter-hour slots a day (08:00-17:00), six days a week
+    doctor_index = serial % len(doctors)
+    slot = serial // len(doctors)  # 36 quarter-hour slots a day (08:00-17:00), six days a week
     day, quarter = divmod(slot, 36)
     week, weekday = divmod(day, 6)
     local = _START + timedelta(days=week * 7 + weekday, minutes=15 * quarter)
@@ -105,15 +105,17 @@ def _change(row: list[str]) -> None:
     row[status] = "cancelled" if row[status] != "cancelled" else "confirmed"
 
 
-def rows(count: int, seed: int = 1, changed: float = 0.0) -> Iterator[tuple[list[str], bool, bool]]:
+def rows(count: int, seed: int = 1, changed: float = 0.0,
+         doctors: int = DOCTORS) -> Iterator[tuple[list[str], bool, bool]]:
     """``(row, bad, changed)`` for ``count`` appointments. With ``changed``, that share of the
-    good rows differs from the ``changed=0`` export of the same seed, the rest is identical."""
+    good rows differs from the ``changed=0`` export of the same seed, the rest is identical.
+    ``doctors``: how many share the appointments (W6 compares a two-doctor practice with 50)."""
     rng = random.Random(seed)
     patients = [_patient(rng, index) for index in range(1, PATIENTS + 1)]
-    doctors = [_doctor(index) for index in range(1, DOCTORS + 1)]
+    practice = [_doctor(index) for index in range(1, doctors + 1)]
     pick = random.Random(seed + 1)  # its own stream: changing rows never shifts the others
     for serial in range(1, count + 1):
-        row = _good_row(rng, serial, patients, doctors)
+        row = _good_row(rng, serial, patients, practice)
         bad = rng.random() < BAD_SHARE
         if bad:
             _spoil(rng, row)
@@ -124,14 +126,14 @@ def rows(count: int, seed: int = 1, changed: float = 0.0) -> Iterator[tuple[list
 
 
 def write_export(path: Path, count: int, seed: int = 1, changed: float = 0.0,
-                 line_end: str = "\r\n") -> ExportStats:
+                 line_end: str = "\r\n", doctors: int = DOCTORS) -> ExportStats:
     """Write the export; ``line_end`` lets a re-export of the same rows differ byte-wise."""
     path.parent.mkdir(parents=True, exist_ok=True)
     bad = hits = 0
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator=line_end)
         writer.writerow(COLUMNS)
-        for row, is_bad, is_changed in rows(count, seed, changed):
+        for row, is_bad, is_changed in rows(count, seed, changed, doctors):
             bad += is_bad
             hits += is_changed
             writer.writerow(row)

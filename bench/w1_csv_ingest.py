@@ -15,6 +15,7 @@ the pandas baseline (SQLAlchemy ``to_sql``) against the local server.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import shutil
 import sqlite3
@@ -24,6 +25,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from bench import dlt_peer
 from bench.harness import Stopwatch, Table, common_arguments, emit, postgres_schema, ratio, run_case
 
 CONNECTOR = "w1"
@@ -180,12 +182,15 @@ def _postgres(enabled: bool) -> AbstractContextManager[str | None]:
     return postgres_schema() if enabled else nullcontext(None)
 
 
-def w1_table(rows: int, postgres: bool) -> Table:
+def w1_table(rows: int, postgres: bool, measured: dict[str, Any] | None = None) -> Table:
+    """``measured``: receives clinicsync's figures (the dlt table compares against the same run)."""
     backend = "PostgreSQL" if postgres else "SQLite"
     table = Table(f"W1 CSV ingest, {rows:,} rows, {backend} store",
                   ["case", "seconds", "cpu_seconds", "rows_per_s", "peak_rss_mb", "writes", "ratio", "goal"])
     with _postgres(postgres) as url:
         ours = run_case("bench.w1_csv_ingest:clinicsync_case", rows=rows, store_url=url)
+    if measured is not None:
+        measured.update(ours)
     with _postgres(postgres) as url:
         pandas = run_case("bench.w1_csv_ingest:pandas_case", rows=rows, store_url=url)
     floor = None if postgres else run_case("bench.w1_csv_ingest:floor_case", rows=rows)
@@ -233,9 +238,16 @@ def w1_table(rows: int, postgres: bool) -> Table:
 def main(argv: list[str]) -> list[Table]:
     parser = common_arguments(__doc__ or "")
     parser.add_argument("--rows", type=int, default=None, help="rows in the export (default 100,000)")
+    parser.add_argument("--dlt", action=argparse.BooleanOptionalAction, default=True,
+                        help="also the dlt baseline (bench/dlt_peer.py), against the SQLite figures")
     args = parser.parse_args(argv)
     rows = args.rows or (500 if args.smoke else 100_000)
-    tables = [w1_table(rows, postgres=False)]
+    ours: dict[str, Any] = {}
+    tables = [w1_table(rows, postgres=False, measured=ours)]
+    if args.dlt and dlt_peer.available():
+        tables.append(dlt_peer.dlt_table(rows, ours))
+    elif args.dlt:
+        tables[0].notes.append("dlt baseline skipped: install the bench extra (uv sync --extra bench)")
     if args.postgres:
         tables.append(w1_table(rows, postgres=True))
     return emit(tables, args)

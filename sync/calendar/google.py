@@ -381,6 +381,9 @@ class GoogleCalendar:
                 return request.execute()
         raise AssertionError("unreachable")  # pragma: no cover - Retrying reraises
 
+    def flush(self) -> None:
+        """Every call is sent by :meth:`push`: nothing is buffered."""
+
     def close(self) -> None:
         for service in self._services.values():
             service.close()

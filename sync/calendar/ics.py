@@ -3,21 +3,26 @@
 Each appointment is a VEVENT whose UID derives from the same deterministic id as a Google
 event. A change bumps SEQUENCE, so calendar apps that subscribe to the file replace the
 old version; a cancellation keeps the VEVENT with STATUS:CANCELLED so they remove it.
-Files are rewritten atomically (temp file + rename).
+Each file is written once per run, atomically (temp file + rename), from the events the
+store keeps for it (sync/calendar/ics_state.py): a run costs what it changes, not what the
+file holds.
 """
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from icalendar import Calendar, Component, Event
+import structlog
+from icalendar import Calendar, Component, Event, Timezone
+from sqlalchemy import Engine
 
-from mappings.timeutil import zone
+from sync.calendar import ics_text
+from sync.calendar.ics_state import IcsRow, IcsState, write_atomically
 from sync.calendar.provider import (
     PRIVATE_CONNECTOR,
     PRIVATE_EXTERNAL_ID,
@@ -31,6 +36,7 @@ from sync.calendar.provider import (
 from sync.calendar.settings import IcsSettings
 from sync.types import utcnow
 
+log = structlog.get_logger("clinicsync.calendar")
 PRODID = "-//clinicsync//calendar//EN"
 UID_DOMAIN = "clinicsync"
 # X- properties carry what Google keeps in extendedProperties.private.
@@ -43,8 +49,12 @@ def uid_for(event_id: str) -> str:
 
 
 class IcsCalendar:
-    def __init__(self, settings: IcsSettings) -> None:
+    """Events are kept in the store (sync/calendar/ics_state.py) as they are written; a push
+    renders only the events it changes, and :meth:`flush` writes each changed file once."""
+
+    def __init__(self, settings: IcsSettings, engine: Engine | None = None) -> None:
         self.directory = settings.directory
+        self.state = IcsState(engine)
 
     def path(self, target: Target) -> Path:
         return self.directory / f"{target.calendar_id}.ics"
@@ -62,54 +72,53 @@ class IcsCalendar:
         return outcomes
 
     def _apply(self, target: Target, ops: Sequence[Op]) -> list[Outcome]:
-        calendar = self._load(target)
-        events = {str(e.get("uid")): e for e in calendar.walk("VEVENT")}
+        self.state.adopt_once(target.calendar_id, self.path(target))
+        rows = self.state.existing(target.calendar_id, [uid_for(op.event_id) for op in ops])
         now = utcnow()
         outcomes = []
-        changed = False
+        changed: dict[str, IcsRow] = {}
         for op in ops:
             uid = uid_for(op.event_id)
-            old = events.get(uid)
+            old = changed.get(uid) or rows.get(uid)
             if op.kind == "delete":
-                if old is not None and str(old.get("status", "")).upper() != "CANCELLED":
-                    _bump(old, now)
-                    old["status"] = "CANCELLED"
-                    old["transp"] = "TRANSPARENT"
-                    changed = True
+                if old is not None and not old.cancelled:
+                    changed[uid] = _cancelled(old, now)
                 outcomes.append(Outcome(op.key, True, state="deleted"))
                 continue
             assert op.content is not None
-            sequence = int(old.get("sequence", 0)) + 1 if old is not None else 0
-            event = _vevent(op, uid, sequence, now)
-            if old is not None:
-                calendar.subcomponents.remove(old)
-            calendar.add_component(event)
-            events[uid] = event
-            changed = True
+            sequence = old.sequence + 1 if old is not None else 0
+            changed[uid] = IcsRow(uid, sequence, op.content.cancelled, ics_text.tzid_for(op.content.timezone),
+                                  _vevent(op, uid, sequence, now), old.id if old is not None else None)
             outcomes.append(Outcome(op.key, True, state="present", etag=str(sequence)))
         if changed:
-            calendar.add_missing_timezones()
-            self._write(target, calendar)
+            self.state.save(target.calendar_id, changed.values())
         return outcomes
 
-    def _load(self, target: Target) -> Calendar:
-        path = self.path(target)
-        if path.exists():
-            return Calendar.from_ical(path.read_bytes())
-        calendar = Calendar()
-        calendar.add("prodid", PRODID)
-        calendar.add("version", "2.0")
-        calendar.add("calscale", "GREGORIAN")
-        calendar.add("method", "PUBLISH")
-        calendar.add("x-wr-calname", target.calendar_id)
-        return calendar
+    def flush(self) -> None:
+        """Write every file the store holds changes for, once (temp file + rename). Also
+        files left unwritten by a run that stopped between its pushes and this."""
+        failed: list[str] = []
+        for calendar_id in self.state.dirty():
+            target = Target("ics", "", calendar_id)
+            try:
+                written = write_atomically(self.path(target), self._document(calendar_id))
+            except OSError as exc:  # stays dirty: the next run writes it; the others are written now
+                log.error("calendar.ics_write_failed", calendar=calendar_id, error=type(exc).__name__)
+                failed.append(calendar_id)
+                continue
+            self.state.written(calendar_id, written)
+        if failed:
+            raise OSError(f"could not write {len(failed)} .ics file(s) under {self.directory}; "
+                          "they are written at the next run once the directory is writable")
 
-    def _write(self, target: Target, calendar: Calendar) -> None:
-        path = self.path(target)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".ics.part")
-        tmp.write_bytes(calendar.to_ical())
-        os.replace(tmp, path)
+    def _document(self, calendar_id: str) -> Iterator[bytes]:
+        head = _header(calendar_id)
+        yield head[:-len(_END)]
+        for tzid in self.state.tzids(calendar_id):
+            yield _vtimezone(tzid)
+        for vevent in self.state.vevents(calendar_id):
+            yield vevent.encode("utf-8")
+        yield _END
 
     def list_events(self, target: Target, since: datetime) -> list[RemoteEvent]:
         path = self.path(target)
@@ -131,7 +140,43 @@ class IcsCalendar:
         return out
 
     def close(self) -> None:
-        """Nothing is held open between pushes."""
+        """Nothing is held open between pushes; a file still owed is written now."""
+        self.flush()
+
+
+_END = b"END:VCALENDAR\r\n"
+
+
+def _header(calendar_id: str) -> bytes:
+    """The calendar's own properties, as icalendar writes them (ending in END:VCALENDAR)."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", calendar_id)
+    data = calendar.to_ical()
+    assert data.endswith(_END)
+    return data
+
+
+@lru_cache(maxsize=64)
+def _vtimezone(tzid: str) -> bytes:
+    """The VTIMEZONE that ``Calendar.add_missing_timezones`` would add (empty if unknown)."""
+    try:
+        return Timezone.from_tzid(tzid).to_ical()
+    except ValueError:
+        return b""
+
+
+def _cancelled(old: IcsRow, now: datetime) -> IcsRow:
+    """Kept with STATUS:CANCELLED (calendar apps then remove it), newer than before."""
+    event = Event.from_ical(old.vevent)
+    assert isinstance(event, Component)
+    _bump(event, now)
+    event["status"] = "CANCELLED"
+    event["transp"] = "TRANSPARENT"
+    return IcsRow(old.uid, old.sequence + 1, True, old.tzid, event.to_ical().decode("utf-8"), old.id)
 
 
 def _bump(event: Component, now: datetime) -> None:
@@ -142,32 +187,28 @@ def _bump(event: Component, now: datetime) -> None:
     event.add("last-modified", now)
 
 
-def _vevent(op: Op, uid: str, sequence: int, now: datetime) -> Event:
+def _vevent(op: Op, uid: str, sequence: int, now: datetime) -> str:
+    """The event as text (sync/calendar/ics_text.py): what icalendar's Event would write."""
     content = op.content
     assert content is not None
-    local = zone(content.timezone)
-    event = Event()
-    event.add("uid", uid)
-    event.add("dtstamp", now)
-    event.add("last-modified", now)
-    event.add("sequence", sequence)
-    event.add("dtstart", content.start.astimezone(local))
-    event.add("dtend", content.end.astimezone(local))
-    event.add("summary", content.summary)
+    stamp = ics_text.utc_stamp(now)
+    lines = [f"SUMMARY:{ics_text.text(content.summary)}",
+             ics_text.local_time("DTSTART", content.start, content.timezone),
+             ics_text.local_time("DTEND", content.end, content.timezone),
+             f"DTSTAMP:{stamp}", f"UID:{ics_text.text(uid)}", f"SEQUENCE:{sequence}"]
+    lines += [f"ATTENDEE:mailto:{email}" for email in content.attendees]
     if content.description:
-        event.add("description", content.description)
+        lines.append(f"DESCRIPTION:{ics_text.text(content.description)}")
+    lines.append(f"LAST-MODIFIED:{stamp}")
     if content.location:
-        event.add("location", content.location)
+        lines.append(f"LOCATION:{ics_text.text(content.location)}")
     # Kept-but-cancelled (cancelled_action: mark_cancelled) is iCalendar's own STATUS:CANCELLED.
-    event.add("status", "CANCELLED" if content.cancelled else "CONFIRMED")
-    event.add("transp", "TRANSPARENT" if content.cancelled else "OPAQUE")
-    for email in content.attendees:
-        event.add("attendee", f"mailto:{email}")
+    lines.append(f"STATUS:{'CANCELLED' if content.cancelled else 'CONFIRMED'}")
+    lines.append(f"TRANSP:{'TRANSPARENT' if content.cancelled else 'OPAQUE'}")
     private = {PRIVATE_MARK: "1", PRIVATE_CONNECTOR: content.connector, PRIVATE_EXTERNAL_ID: content.external_id,
                PRIVATE_HASH: op.content_hash or ""}
-    for key, value in private.items():
-        event.add(_X[key], value)
-    return event
+    lines += [f"{_X[key]}:{ics_text.raw(value)}" for key, value in private.items()]
+    return ics_text.vevent(lines)
 
 
 def _utc(value: Any) -> datetime | None:

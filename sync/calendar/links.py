@@ -48,6 +48,18 @@ def load_links(engine: Engine, provider: str, since: datetime) -> dict[int, list
     return out
 
 
+def links_of(engine: Engine, provider: str, appointment_ids: Sequence[int]) -> dict[int, list[Link]]:
+    """The provider's links of these appointments (a page of the truth), by appointment id."""
+    out: dict[int, list[Link]] = defaultdict(list)
+    with engine.connect() as connection:
+        for start in range(0, len(appointment_ids), _CHUNK):
+            query = select(LINKS).where(LINKS.c.provider == provider,
+                                        LINKS.c.appointment_id.in_(appointment_ids[start:start + _CHUNK]))
+            for row in connection.execute(query):
+                out[row.appointment_id].append(_link(row))
+    return out
+
+
 def all_links(engine: Engine, provider: str) -> list[Link]:
     with engine.connect() as connection:
         return [_link(r) for r in connection.execute(select(LINKS).where(LINKS.c.provider == provider))]

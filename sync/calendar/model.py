@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from sync.model import utc_column
@@ -38,3 +38,37 @@ class CalendarLink(SQLModel, table=True):
 
 
 LINKS = CalendarLink.__table__  # type: ignore[attr-defined]
+
+
+class IcsEvent(SQLModel, table=True):
+    """One VEVENT of a `.ics` file, as written: the file is these rows joined, so a run
+    re-renders only the events it changes and never parses the file it wrote."""
+
+    __tablename__ = "icsevent"
+    __table_args__ = (UniqueConstraint("calendar_id", "uid", name="uq_icsevent_uid"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    calendar_id: str = Field(max_length=255)  # the file's name (Target.calendar_id)
+    uid: str = Field(max_length=255)
+    sequence: int = 0
+    cancelled: bool = False
+    tzid: str | None = Field(default=None, max_length=64)  # the zone its times are shown in (VTIMEZONE)
+    vevent: str = Field(sa_column=Column(Text, nullable=False))  # BEGIN:VEVENT … END:VEVENT, CRLF lines, as in the file
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class IcsFile(SQLModel, table=True):
+    """A `.ics` file clinicsync owns: whether the store holds changes the file does not show
+    yet (``dirty``), and the digest of the bytes last written, to notice a file edited or
+    replaced outside clinicsync (its events are then adopted once)."""
+
+    __tablename__ = "icsfile"
+
+    calendar_id: str = Field(primary_key=True, max_length=255)
+    dirty: bool = False
+    digest: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+ICS_EVENTS = IcsEvent.__table__  # type: ignore[attr-defined]
+ICS_FILES = IcsFile.__table__  # type: ignore[attr-defined]

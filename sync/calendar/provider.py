@@ -109,4 +109,7 @@ class CalendarProvider(Protocol):
     def list_events(self, target: Target, since: datetime) -> list[RemoteEvent]:
         """The clinicsync events of one calendar ending after ``since``, deleted ones included."""
 
+    def flush(self) -> None:
+        """The end of a pass: a provider that buffers (ics files) writes out what it owes."""
+
     def close(self) -> None: ...

@@ -17,8 +17,8 @@ from datetime import datetime
 import structlog
 from sqlalchemy import Engine
 
-from sync.calendar.desired import Desired, load_truth, window_start
-from sync.calendar.links import Link, ensure_pending, load_links, record_outcomes
+from sync.calendar.desired import Desired, truth_pages
+from sync.calendar.links import Link, ensure_pending, links_of, record_outcomes
 from sync.calendar.provider import CalendarProvider, Op, OpKind, Outcome, Target
 from sync.calendar.settings import CalendarSettings
 from sync.settings import Settings
@@ -53,7 +53,8 @@ class Planned:
     link: Link | None
 
 
-def build_provider(settings: CalendarSettings) -> CalendarProvider | None:
+def build_provider(settings: CalendarSettings, engine: Engine | None = None) -> CalendarProvider | None:
+    """``engine``: the store, where the ics provider keeps what each file holds."""
     if settings.provider == "google":
         from sync.calendar.google import GoogleCalendar
 
@@ -61,7 +62,7 @@ def build_provider(settings: CalendarSettings) -> CalendarProvider | None:
     if settings.provider == "ics":
         from sync.calendar.ics import IcsCalendar
 
-        return IcsCalendar(settings.ics)
+        return IcsCalendar(settings.ics, engine)
     return None
 
 
@@ -103,38 +104,55 @@ def _decide(desired: Desired, link: Link | None) -> OpKind | None:
 
 def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider, now: datetime | None = None,
          on_outcomes: Callable[[Sequence[Op], Sequence[Outcome]], None] | None = None) -> PushReport:
-    """One state-based pass. ``on_outcomes`` (tests) runs between the calls and the bookkeeping."""
+    """One state-based pass. ``on_outcomes`` (tests) runs between the calls and the bookkeeping.
+
+    The truth is read a page of appointments at a time, with the links of that page only;
+    operations are sent in full chunks of CHUNK (a page's remainder waits for the next), so
+    memory stays flat however large the store and batches stay full."""
     now = now or utcnow()
     report = PushReport()
-    truth = load_truth(engine, settings, now)
-    links = load_links(engine, settings.provider, window_start(settings, now))
-    planned = sorted(plan(truth, links, report), key=lambda p: (p.target, p.appointment_id))
     failures: Counter[str] = Counter()
-    for start in range(0, len(planned), CHUNK):
-        chunk = planned[start:start + CHUNK]
-        ids = ensure_pending(engine, [(p.appointment_id, p.target, p.event_id) for p in chunk if p.link is None])
-        ops = [Op(key=p.link.id if p.link is not None else ids[(p.appointment_id, p.target)], kind=p.kind,
-                  target=p.target, event_id=p.event_id, content=p.desired.content if p.kind != "delete" else None,
-                  notify=settings.invite_patient)
-               for p in chunk]
-        outcomes = provider.push(ops)
-        if on_outcomes is not None:
-            on_outcomes(ops, outcomes)
-        record_outcomes(engine, ops, outcomes)
-        for op, outcome in zip(ops, outcomes, strict=True):
-            if outcome.ok:
-                setattr(report, _COUNTED[op.kind], getattr(report, _COUNTED[op.kind]) + 1)
-            else:
-                report.failed += 1
-                failures[outcome.error or "failed"] += 1
+    waiting: list[Planned] = []
+    for truth in truth_pages(engine, settings, now):
+        links = links_of(engine, settings.provider, [d.appointment_id for d in truth])
+        waiting += plan(truth, links, report)
+        while len(waiting) >= CHUNK:
+            waiting.sort(key=lambda p: (p.target, p.appointment_id))
+            _send(settings, engine, provider, waiting[:CHUNK], report, failures, on_outcomes)
+            del waiting[:CHUNK]
+    waiting.sort(key=lambda p: (p.target, p.appointment_id))
+    for start in range(0, len(waiting), CHUNK):
+        _send(settings, engine, provider, waiting[start:start + CHUNK], report, failures, on_outcomes)
+    provider.flush()  # once per pass: a file provider writes each changed file here, not per chunk
     log.info("calendar.pushed", provider=settings.provider, **report.as_dict(),
              failures=dict(failures) if failures else None)
     return report
 
 
+def _send(settings: CalendarSettings, engine: Engine, provider: CalendarProvider, chunk: Sequence[Planned],
+          report: PushReport, failures: Counter[str],
+          on_outcomes: Callable[[Sequence[Op], Sequence[Outcome]], None] | None) -> None:
+    """One round: pending rows for first pushes, the calls, the bookkeeping."""
+    ids = ensure_pending(engine, [(p.appointment_id, p.target, p.event_id) for p in chunk if p.link is None])
+    ops = [Op(key=p.link.id if p.link is not None else ids[(p.appointment_id, p.target)], kind=p.kind,
+              target=p.target, event_id=p.event_id, content=p.desired.content if p.kind != "delete" else None,
+              notify=settings.invite_patient)
+           for p in chunk]
+    outcomes = provider.push(ops)
+    if on_outcomes is not None:
+        on_outcomes(ops, outcomes)
+    record_outcomes(engine, ops, outcomes)
+    for op, outcome in zip(ops, outcomes, strict=True):
+        if outcome.ok:
+            setattr(report, _COUNTED[op.kind], getattr(report, _COUNTED[op.kind]) + 1)
+        else:
+            report.failed += 1
+            failures[outcome.error or "failed"] += 1
+
+
 def calendar_stage(settings: Settings, store: Store, run_id: str) -> dict[str, int]:
     """The pipeline stage: ``{"inserted", "patched", "deleted", "unchanged", "failed", "skipped"}``."""
-    provider = build_provider(settings.calendar)
+    provider = build_provider(settings.calendar, store.engine)
     if provider is None:
         return PushReport().as_dict()
     try:

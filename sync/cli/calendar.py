@@ -18,10 +18,11 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object"
 
 
 def _provider(ctx: typer.Context) -> CalendarProvider:
-    settings = app_context(ctx).settings
-    provider = build_provider(settings.calendar)
-    if provider is None:
+    context = app_context(ctx)
+    if context.settings.calendar.provider == "none":
         fail_config("calendar.provider is none: set it to google or ics in the settings")
+    provider = build_provider(context.settings.calendar, context.store.engine)
+    assert provider is not None
     return provider
 
 

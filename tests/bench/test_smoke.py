@@ -9,12 +9,26 @@ import pytest
 
 from bench.__main__ import workloads
 
+# Tables a workload must print (title prefixes), beyond "at least one".
+EXPECTED = {
+    "w1_csv_ingest": ["W1 CSV ingest", "W1 against dlt"],  # dlt: the bench extra, installed with --all-extras
+    "m1_memory": ["M1 memory and scaling", "M1 memory of the whole first sync"],
+    "w6_end_to_end": ["W6 end to end"],
+}
+
+
+def test_the_end_to_end_workload_is_registered() -> None:
+    assert "w6_end_to_end" in workloads()
+
 
 @pytest.mark.parametrize("name", workloads())
 def test_workload_runs_at_smoke_size(name: str) -> None:
     module = importlib.import_module(f"bench.{name}")
     tables = module.main(["--smoke", "--quiet"])
     assert tables, f"{name} produced no table"
+    titles = [table.title for table in tables]
+    for prefix in EXPECTED.get(name, []):
+        assert any(title.startswith(prefix) for title in titles), f"{name}: no table {prefix!r} in {titles}"
     for table in tables:
         assert table.rows, f"{table.title}: no rows"
         for row in table.rows:

@@ -112,3 +112,25 @@ def test_the_sample_context_matches_the_real_one() -> None:
     renderer = Renderer(CalendarSettings(summary="{{ " + " ~ ".join(
         f"({name} | string)" for name in sorted(TEMPLATE_SAMPLE)) + " }}"))
     assert renderer.content(row()) is not None  # every documented name renders with real data
+
+
+def test_one_renderer_keeps_each_appointment_its_own_text() -> None:
+    """Renders are memoized per run on the names a template uses: never shared across values."""
+    renderer = Renderer(CalendarSettings(summary="{% if cancelled %}X {% endif %}{{ start_local }} {{ type }}",
+                                         cancelled_action="mark_cancelled"))
+    texts = []
+    for hour, kind, status in [(14, "Vaccination", "booked"), (15, "Vaccination", "booked"),
+                               (14, "Follow-up", "booked"), (14, "Vaccination", "cancelled"),
+                               (14, "Vaccination", "booked")]:
+        start = datetime(2026, 3, 9, hour, 0, tzinfo=UTC)
+        content = renderer.content(row(start_utc=start, end_utc=start.replace(hour=hour + 1), type=kind,
+                                       status=status))
+        assert content is not None
+        texts.append(content.summary)
+    assert texts == ["2026-03-09 10:00 Vaccination", "2026-03-09 11:00 Vaccination", "2026-03-09 10:00 Follow-up",
+                     "X 2026-03-09 10:00 Vaccination", "2026-03-09 10:00 Vaccination"]
+    # The default description uses only the type and the initials: other patients' initials differ.
+    other = Renderer(CalendarSettings())
+    first, second = other.content(row()), other.content(row(p_name="Ana Lopez"))
+    assert first is not None and second is not None
+    assert "J.W." in first.description and "A.L." in second.description
