@@ -281,7 +281,6 @@ class CompiledMapping:
             raise ValueError(f"mapping {preset.name}: needs an external_id field")
         self.fields = [self._compile(target, spec, default_region, formats)
                        for target, spec in preset.fields.items()]
-        self._quote_status = "status" in preset.fields and preset.fields["status"].quote
         self._utc = _remembering(to_utc, TimeError)  # many appointments share a slot
 
     def _compile(self, target: str, spec: FieldSpec, default_region: str, formats: tuple[str, ...]) -> _CompiledField:
@@ -438,8 +437,9 @@ class CompiledMapping:
             return self.status_map[key]
         if key in STATUSES:
             return key
-        # A code vocabulary (quote: true) is shown as sent; a CSV/SQL word only if it looks like one.
-        shown = quoted(value, True) if self._quote_status else " " + quoted_word(value)
+        # Shown only when it looks like a vocabulary word (no digits, '@' or long phrases), from
+        # any source: a shifted CSV column or a mistyped FHIR code may hold patient data.
+        shown = " " + quoted_word(value)
         raise MappingError("status", f"unknown status word{shown} (add it to the "
                                      "mapping's status_map, or map it under `status: map:`)")
 
