@@ -15,6 +15,7 @@ COPY connectors ./connectors
 COPY mappings ./mappings
 COPY notifiers ./notifiers
 COPY sync ./sync
+COPY clinicsync ./clinicsync
 RUN uv sync --frozen --no-editable
 
 FROM python:3.11-slim

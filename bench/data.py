@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sync.demo import AREA_CODES, COLUMNS, FIRST, LAST, TYPES
+from clinicsync.sync.demo import AREA_CODES, COLUMNS, FIRST, LAST, TYPES
 
 DOCTORS = 50
 PATIENTS = 20_000

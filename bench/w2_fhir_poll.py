@@ -81,10 +81,10 @@ def raw_case(base_url: str) -> dict[str, Any]:
 def clinicsync_case(base_url: str, store_url: str | None) -> dict[str, Any]:
     """sync_once over the fhir connector into the store, twice: the full listing, then the
     incremental poll that finds nothing new. Setup (settings, schema) is outside the timing."""
-    from sync.db import make_engine, upgrade
-    from sync.engine import sync_once
-    from sync.settings import load_settings
-    from sync.store import Store
+    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.engine import sync_once
+    from clinicsync.sync.settings import load_settings
+    from clinicsync.sync.store import Store
 
     with tempfile.TemporaryDirectory(prefix="w2-") as scratch:
         url = store_url or f"sqlite:///{scratch}/store.db"
@@ -112,10 +112,10 @@ def clinicsync_case(base_url: str, store_url: str | None) -> dict[str, Any]:
 def stage_case(base_url: str, mapping: bool) -> dict[str, Any]:
     """Part of the pipeline, to see where the time goes: the connector's batches alone
     (fetch, parse, resolve includes), or those batches mapped too; nothing is stored."""
-    from connectors.registry import build_connector
-    from mappings.engine import load_mapping
-    from sync.engine import map_batch
-    from sync.settings import load_settings
+    from clinicsync.connectors.registry import build_connector
+    from clinicsync.mappings.engine import load_mapping
+    from clinicsync.sync.engine import map_batch
+    from clinicsync.sync.settings import load_settings
 
     with tempfile.TemporaryDirectory(prefix="w2-") as scratch:
         path = Path(scratch) / "settings.yaml"

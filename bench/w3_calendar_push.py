@@ -39,7 +39,7 @@ def doctor_of(events: int, doctors: int, seed: int = 7) -> list[int]:
 
 def appointments(events: int, doctors: int) -> list[Any]:
     """Future appointments, 20 minutes each, spread over the next weeks (no PHI: made-up)."""
-    from mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+    from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
     owners = doctor_of(events, doctors)
@@ -86,11 +86,11 @@ def requests_of(fake: Any) -> dict[str, int]:
 def clinicsync_push(events: int, doctors: int, store_url: str | None) -> dict[str, Any]:
     """The calendar stage, three runs as three `sync --once` (a fresh provider each): all new;
     nothing new; one appointment per doctor moved."""
-    from sync.calendar.google import GoogleCalendar
-    from sync.calendar.push import push
-    from sync.calendar.settings import CalendarSettings
-    from sync.db import make_engine, upgrade
-    from sync.store import Mapped, Store
+    from clinicsync.sync.calendar.google import GoogleCalendar
+    from clinicsync.sync.calendar.push import push
+    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.settings.calendar import CalendarSettings
+    from clinicsync.sync.store import Mapped, Store
 
     with tempfile.TemporaryDirectory() as tmp, fake_google(Path(tmp)) as (fake, key_file):
         engine = make_engine(store_url or f"sqlite:///{tmp}/store.db")
@@ -146,8 +146,8 @@ def naive_insert(events: int, doctors: int, sample: int) -> dict[str, Any]:
     import httplib2
     from googleapiclient.discovery import build
 
-    from sync.calendar.google import SERVICE_PATH, service_account_credentials
-    from sync.calendar.provider import event_id
+    from clinicsync.sync.calendar.google import SERVICE_PATH, service_account_credentials
+    from clinicsync.sync.calendar.provider import event_id
 
     booked = appointments(events, doctors)[:sample]
     with tempfile.TemporaryDirectory() as tmp, fake_google(Path(tmp)) as (fake, key_file):

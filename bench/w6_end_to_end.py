@@ -2,7 +2,7 @@
 
 The export is W1's generated one (bench/data.py) shared by one or two doctors (a small
 practice) or by fifty (a clinic group). clinicsync runs the whole pipeline of
-``sync --once`` — the csv connector, then every stage of sync/pipeline.py in order, with
+``sync --once`` — the csv connector, then every stage of sync/service/pipeline.py in order, with
 ``calendar.provider: ics`` (one file per doctor) and reminders at their defaults — each
 stage timed on its own, in a child process.
 
@@ -31,7 +31,7 @@ GOAL = 1.5
 
 def settings_for(folder: Path, drop: Path, whole: bool) -> Any:
     """W1's connector; with ``whole``, the .ics calendar and reminder planning too."""
-    from sync.settings import settings_model
+    from clinicsync.sync.settings import settings_model
 
     data: dict[str, Any] = {
         "clinic": {"timezone": CLINIC_ZONE, "default_region": "US"},
@@ -49,9 +49,9 @@ def pipeline_case(rows: int, doctors: int, source: str, whole: bool = True) -> d
     """One first run on an empty store: the connector, then (``whole``) each later stage."""
     import shutil
 
-    from sync.engine import sync_once
-    from sync.pipeline import stages
-    from sync.store import Store
+    from clinicsync.sync.engine import sync_once
+    from clinicsync.sync.service.pipeline import stages
+    from clinicsync.sync.store import Store
 
     with tempfile.TemporaryDirectory(prefix="w6-") as work:
         folder = Path(work)

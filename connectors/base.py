@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 from pydantic import Field
 from sqlalchemy import Connection
 
-from mappings.timeutil import TimeError, zone
-from sync.service.schedule import DEFAULT_POLL, Schedule
-from sync.settings_base import SettingsModel
+from clinicsync.common.schedule import DEFAULT_POLL, Schedule
+from clinicsync.common.settings_base import SettingsModel
+from clinicsync.common.timeutil import TimeError, zone
 
 Cursor = dict[str, Any]
 

@@ -17,7 +17,10 @@ from typing import Literal
 import orjson
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from connectors.base import (
+from clinicsync.common.settings_base import resolve_path
+from clinicsync.common.timeutil import iso_z
+from clinicsync.common.types import utcnow
+from clinicsync.connectors.base import (
     SOURCE_ZONE_HELP,
     Batch,
     CheckResult,
@@ -33,9 +36,9 @@ from connectors.base import (
     WritebackUnsupported,
     source_zone,
 )
-from connectors.csv_formulas import neutralize_formula
-from connectors.csv_records import CsvRecords
-from connectors.dropfolder import (
+from clinicsync.connectors.csv_formulas import neutralize_formula
+from clinicsync.connectors.csv_records import CsvRecords
+from clinicsync.connectors.dropfolder import (
     archive_file,
     drop_cursor,
     folder_problem,
@@ -44,10 +47,7 @@ from connectors.dropfolder import (
     sample_file,
     settled_files,
 )
-from connectors.text_encoding import MARK_ERRORS, Encoding, FileText, inspect_file
-from mappings.timeutil import iso_z
-from sync.settings_base import resolve_path
-from sync.types import utcnow
+from clinicsync.connectors.text_encoding import MARK_ERRORS, Encoding, FileText, inspect_file
 
 RESPONSE_COLUMNS = ("appointment_id", "patient_id", "participant_status", "appointment_status", "answered_at")
 

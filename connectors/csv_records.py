@@ -30,7 +30,7 @@ from typing import TextIO
 
 import orjson
 
-from connectors.text_encoding import display_name, undecodable
+from clinicsync.connectors.text_encoding import display_name, undecodable
 
 MAX_FIELD_CHARS = csv.field_size_limit()  # 131,072 unless a site raised it
 MAX_RECORD_LINES = 100

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Cursor, FatalConnectorError
+from clinicsync.connectors.base import Cursor, FatalConnectorError
 
 DONE_LIMIT = 10_000
 IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")

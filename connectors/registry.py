@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from connectors.base import Connector, ConnectorSettings
-from sync.plugins import discover
+from clinicsync.common.plugins import discover
+from clinicsync.connectors.base import Connector, ConnectorSettings
 
 GROUP = "clinicsync.connectors"
 

@@ -20,8 +20,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from connectors.base import Batch, CheckResult, Connector, ConnectorSettings, Cursor, Sample
-from sync.settings_base import SettingsModel
+from clinicsync.common.settings_base import SettingsModel
+from clinicsync.connectors.base import Batch, CheckResult, Connector, ConnectorSettings, Cursor, Sample
 
 KEY_PREFIX = "csk_"
 

@@ -22,7 +22,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, column, literal_column, select, table, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.base import (
+from clinicsync.common.hashing import content_hash
+from clinicsync.common.timeutil import zone
+from clinicsync.common.types import utcnow
+from clinicsync.connectors.base import (
     Batch,
     CheckResult,
     Connector,
@@ -36,8 +39,8 @@ from connectors.base import (
     WritebackAction,
     WritebackUnsupported,
 )
-from connectors.sql_guard import CheckedStatement, StatementRefused, check_select, check_update
-from connectors.sql_session import (
+from clinicsync.connectors.sql_guard import CheckedStatement, StatementRefused, check_select, check_update
+from clinicsync.connectors.sql_session import (
     apply_timeout,
     connector_error,
     is_mysql,
@@ -46,10 +49,7 @@ from connectors.sql_session import (
     read_only_supported,
     source_engine,
 )
-from connectors.sql_settings import SqlSettings, engine_url, safe_url
-from mappings.timeutil import zone
-from sync.hashing import content_hash
-from sync.types import utcnow
+from clinicsync.connectors.sql_settings import SqlSettings, engine_url, safe_url
 
 QUERY_BINDS = frozenset({"cursor", "window_start", "window_end"})
 WRITEBACK_BINDS = frozenset({"status", "external_id", "participant_status", "appointment_status", "patient_ref"})

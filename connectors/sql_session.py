@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from connectors.base import ConnectorError, FatalConnectorError, RetriableConnectorError
+from clinicsync.connectors.base import ConnectorError, FatalConnectorError, RetriableConnectorError
 
 _CONNECT_TIMEOUT = 10
 _MESSAGE_LIMIT = 300

@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from connectors.base import SOURCE_ZONE_HELP, ConnectorSettings, source_zone
-from connectors.window import LookWindow
-from mappings.timeutil import TimeError, zone
-from sync.db import driver_url
-from sync.settings_base import SettingsModel
+from clinicsync.common.db_urls import driver_url
+from clinicsync.common.settings_base import SettingsModel
+from clinicsync.common.timeutil import TimeError, zone
+from clinicsync.connectors.base import SOURCE_ZONE_HELP, ConnectorSettings, source_zone
+from clinicsync.connectors.window import LookWindow
 
 PRESETS_DIR = Path(__file__).parent / "sql_presets"
 

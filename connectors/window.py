@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from pydantic import Field, field_validator
 
-from mappings.timeutil import parse_duration
-from sync.settings_base import SettingsModel
+from clinicsync.common.settings_base import SettingsModel
+from clinicsync.common.timeutil import parse_duration
 
 
 class LookWindow(SettingsModel):

@@ -24,17 +24,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from mappings.model import (
-    STATUSES,
+from clinicsync.common.timeutil import TimeError, to_utc, zone
+from clinicsync.common.vocabulary import STATUSES
+from clinicsync.mappings.model import (
     MappingError,
     NormalizedAppointment,
     NormalizedPatient,
     NormalizedPractitioner,
     quoted_word,
 )
-from mappings.paths import compile_path, compile_values, top_column
-from mappings.timeutil import TimeError, to_utc, zone
-from mappings.transforms import TransformError, clean_text, combine_date_time, transform_for
+from clinicsync.mappings.paths import compile_path, compile_values, top_column
+from clinicsync.mappings.transforms import TransformError, clean_text, combine_date_time, transform_for
 
 PRESETS_DIR = Path(__file__).parent
 _PATIENT_FIELDS = {"external_id", "name", "phone", "email", "language", "channel", "allow_sms", "allow_email"}

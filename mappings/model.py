@@ -6,16 +6,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-# FHIR R4 Appointment.status vocabulary.
-STATUSES = frozenset({
-    "proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow",
-    "entered-in-error", "checked-in", "waitlist",
-})
-# Statuses of an appointment that will (or did) take place: shown in calendars, reminded.
-ACTIVE_STATUSES = frozenset({"proposed", "pending", "booked", "arrived", "checked-in", "fulfilled"})
-CHANNELS = frozenset({"sms", "email", "whatsapp", "none"})
-ANSWERS = frozenset({"accepted", "declined"})  # FHIR participant status, as patients' replies record it
-
 
 @dataclass(frozen=True, slots=True)
 class NormalizedPatient:

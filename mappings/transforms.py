@@ -13,8 +13,8 @@ import hl7
 import phonenumbers
 from babel import Locale, UnknownLocaleError
 
-from mappings.model import CHANNELS
-from mappings.timeutil import TimeError, parse_datetime
+from clinicsync.common.timeutil import TimeError, parse_datetime
+from clinicsync.common.vocabulary import CHANNELS
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HL7_DTM = re.compile(r"(\d{12}(?:\d{2}(?:\.\d{1,4})?)?)(?:([+-])(\d{2})(\d{2}))?")

@@ -23,7 +23,7 @@ import botocore.exceptions
 from botocore.config import Config
 from pydantic import Field, model_validator
 
-from notifiers.base import (
+from clinicsync.notifiers.base import (
     DeliveryUnknownError,
     Message,
     Notifier,
@@ -34,9 +34,9 @@ from notifiers.base import (
     Receipt,
     RetryableError,
 )
-from notifiers.fields import ApiRoot
-from notifiers.http import is_retryable_status
-from notifiers.phone import recipient_phone
+from clinicsync.notifiers.fields import ApiRoot
+from clinicsync.notifiers.http import is_retryable_status
+from clinicsync.notifiers.phone import recipient_phone
 
 # Error codes (the ``__type`` / ``Code`` of AWS's answer) and what they mean for us.
 THROTTLED = frozenset({"ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException",

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from sync.settings_base import SettingsModel
+from clinicsync.common.settings_base import SettingsModel
 
 CHANNELS = ("email", "sms", "whatsapp")
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, SecretStr
 
-from notifiers.phone import e164
+from clinicsync.notifiers.phone import e164
 
 
 def _api_root(value: str) -> str:

@@ -1,4 +1,4 @@
-"""What the HTTP vendors' answers share: which statuses are passing faults (Retry-After: sync/retry_after.py)."""
+"""What the HTTP vendors' answers share: which statuses are passing faults (Retry-After: common/retry_after.py)."""
 
 from __future__ import annotations
 

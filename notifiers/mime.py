@@ -12,8 +12,8 @@ from email.message import EmailMessage
 from email.policy import default
 from email.utils import formatdate
 
-from notifiers.base import Attachment, Message, PermanentError
-from notifiers.fields import split_address
+from clinicsync.notifiers.base import Attachment, Message, PermanentError
+from clinicsync.notifiers.fields import split_address
 
 KEY_HEADER = "X-Clinicsync-Key"
 # RFC 6531/6532: an address with non-ASCII characters is written as UTF-8 in the header

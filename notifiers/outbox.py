@@ -11,11 +11,11 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field, ValidationInfo, field_validator
 
-from notifiers.base import CHANNELS, Message, Notifier, NotifierSettings, Receipt
-from notifiers.fields import EmailAddress
-from notifiers.mime import build_email
-from notifiers.phone import recipient_phone
-from sync.settings_base import resolve_path
+from clinicsync.common.settings_base import resolve_path
+from clinicsync.notifiers.base import CHANNELS, Message, Notifier, NotifierSettings, Receipt
+from clinicsync.notifiers.fields import EmailAddress
+from clinicsync.notifiers.mime import build_email
+from clinicsync.notifiers.phone import recipient_phone
 
 
 class OutboxSettings(NotifierSettings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import phonenumbers
 
-from notifiers.base import PermanentError
+from clinicsync.notifiers.base import PermanentError
 
 WHATSAPP_PREFIX = "whatsapp:"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from notifiers.base import Notifier, NotifierSettings
-from sync.plugins import discover
+from clinicsync.common.plugins import discover
+from clinicsync.notifiers.base import Notifier, NotifierSettings
 
 GROUP = "clinicsync.notifiers"
 

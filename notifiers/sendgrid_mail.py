@@ -32,7 +32,9 @@ from sendgrid.helpers.mail import (
     To,
 )
 
-from notifiers.base import (
+from clinicsync.common.logs import scrub_text
+from clinicsync.common.retry_after import retry_after
+from clinicsync.notifiers.base import (
     DeliveryUnknownError,
     Message,
     Notifier,
@@ -42,11 +44,9 @@ from notifiers.base import (
     Receipt,
     RetryableError,
 )
-from notifiers.fields import ApiRoot, EmailAddress, Secret, split_address
-from notifiers.http import is_retryable_status
-from notifiers.mime import KEY_HEADER
-from sync.logs import scrub_text
-from sync.retry_after import retry_after
+from clinicsync.notifiers.fields import ApiRoot, EmailAddress, Secret, split_address
+from clinicsync.notifiers.http import is_retryable_status
+from clinicsync.notifiers.mime import KEY_HEADER
 
 DEFAULT_API_ROOT = "https://api.sendgrid.com"
 

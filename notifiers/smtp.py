@@ -16,7 +16,9 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from notifiers.base import (
+from clinicsync.common.logs import scrub_text
+from clinicsync.common.settings_base import resolve_path
+from clinicsync.notifiers.base import (
     DeliveryUnknownError,
     Message,
     Notifier,
@@ -26,10 +28,8 @@ from notifiers.base import (
     Receipt,
     RetryableError,
 )
-from notifiers.fields import EmailAddress
-from notifiers.mime import build_email
-from sync.logs import scrub_text
-from sync.settings_base import resolve_path
+from clinicsync.notifiers.fields import EmailAddress
+from clinicsync.notifiers.mime import build_email
 
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 

@@ -21,7 +21,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from notifiers.base import (
+from clinicsync.common.logs import scrub_text
+from clinicsync.common.retry_after import retry_after
+from clinicsync.notifiers.base import (
     DeliveryUnknownError,
     Message,
     Notifier,
@@ -32,10 +34,8 @@ from notifiers.base import (
     Receipt,
     RetryableError,
 )
-from notifiers.fields import ApiRoot, HttpUrl, PhoneNumber, Secret
-from notifiers.http import is_retryable_status
-from sync.logs import scrub_text
-from sync.retry_after import retry_after
+from clinicsync.notifiers.fields import ApiRoot, HttpUrl, PhoneNumber, Secret
+from clinicsync.notifiers.http import is_retryable_status
 
 DEFAULT_API_ROOT = "https://api.twilio.com"
 

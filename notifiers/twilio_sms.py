@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from notifiers.base import Message, PermanentError
-from notifiers.phone import recipient_phone
-from notifiers.twilio_base import TwilioNotifier, TwilioSettings
+from clinicsync.notifiers.base import Message, PermanentError
+from clinicsync.notifiers.phone import recipient_phone
+from clinicsync.notifiers.twilio_base import TwilioNotifier, TwilioSettings
 
 
 class TwilioSmsSettings(TwilioSettings):

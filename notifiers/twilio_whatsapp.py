@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from notifiers.base import Message, PermanentError
-from notifiers.phone import WHATSAPP_PREFIX, recipient_phone
-from notifiers.twilio_base import TwilioNotifier, TwilioSettings
+from clinicsync.notifiers.base import Message, PermanentError
+from clinicsync.notifiers.phone import WHATSAPP_PREFIX, recipient_phone
+from clinicsync.notifiers.twilio_base import TwilioNotifier, TwilioSettings
 
 
 class TwilioWhatsAppSettings(TwilioSettings):

@@ -1,36 +1,20 @@
-"""Who saw full patient details on the status page, and when: one row per page view that
-showed names or phone numbers unmasked (HIPAA's access accounting). Rows name the user, the
-view and how many patients were on it, never the patients' data."""
+"""Who saw full patient details on the status page, and when (the table: sync/model/access_log.py).
+Rows name the user, the view and how many patients were on it, never the patients' data."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Index, insert
-from sqlmodel import Field, SQLModel
+from sqlalchemy import insert
 
-from sync.model import utc_column
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.sync.model.access_log import ACCESS_LOG, UiAccess
 
-if TYPE_CHECKING:  # sync.model imports this module while sync.store is loading
-    from sync.store import Store
+if TYPE_CHECKING:
+    from clinicsync.sync.store import Store
 
-
-class UiAccess(SQLModel, table=True):
-    __tablename__ = "ui_access_log"
-    __table_args__ = (Index("ix_ui_access_log_at", "at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(sa_column=utc_column(nullable=False))
-    user: str = Field(max_length=64)
-    role: str = Field(max_length=16)
-    view: str = Field(max_length=64)  # the route, e.g. /ui/attention
-    patients: int = 0  # how many patients' full details the page showed
-    appointment_ids: str = Field(default="", max_length=2000)  # comma separated, clipped
-
-
-ACCESS_LOG = UiAccess.__table__  # type: ignore[attr-defined]
+__all__ = ["ACCESS_LOG", "UiAccess", "record_phi_view"]
 
 
 def record_phi_view(store: Store, user: str, role: str, view: str, appointment_ids: list[int],

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mappings.model import ACTIVE_STATUSES, NormalizedAppointment
-from mappings.timeutil import iso_z
+from clinicsync.common.timeutil import iso_z
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.mappings.model import NormalizedAppointment
 
 EVENT_KINDS = ("created", "updated", "rescheduled", "cancelled", "noshow", "deleted")
 CANCELLED_STATUSES = frozenset({"cancelled", "entered-in-error"})

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator
 
-from sync.settings_base import SettingsModel, resolve_path
+from clinicsync.common.settings_base import SettingsModel, resolve_path
 
 LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml",
               ".webp": "image/webp"}

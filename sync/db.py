@@ -11,10 +11,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-from sync.locks import migration_lock
+from clinicsync.common.db_urls import driver_url
+from clinicsync.sync.locks import migration_lock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,17 +31,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-
-
-def driver_url(url: str | URL) -> URL:
-    """Pick the pure-Python drivers we ship when a URL names none: psycopg 3 for
-    PostgreSQL, PyMySQL for MySQL/MariaDB. Other URLs pass through unchanged."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        return parsed.set(drivername="postgresql+psycopg")
-    if parsed.drivername in ("mysql", "mariadb"):
-        return parsed.set(drivername="mysql+pymysql")
-    return parsed
 
 
 def make_engine(url: str, pool_size: int = 5, echo: bool = False, max_overflow: int = 10,

@@ -8,7 +8,7 @@ import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from mappings.timeutil import zone
+from clinicsync.common.timeutil import zone
 
 COLUMNS = ["appointment_id", "start", "end", "duration_minutes", "timezone", "status", "type",
            "patient_id", "patient_name", "patient_phone", "patient_email", "patient_language",

@@ -14,13 +14,13 @@ import orjson
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.base import Batch, ConnectorError, ConnectorSettings
-from connectors.registry import build_connector, is_polled
-from mappings.engine import CompiledMapping, load_mapping
-from mappings.model import MappingError
-from sync.locks import HeldLock, poll_lock
-from sync.settings import Settings
-from sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store
+from clinicsync.connectors.base import Batch, ConnectorError, ConnectorSettings
+from clinicsync.connectors.registry import build_connector, is_polled
+from clinicsync.mappings.engine import CompiledMapping, load_mapping
+from clinicsync.mappings.model import MappingError
+from clinicsync.sync.locks import HeldLock, poll_lock
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store
 
 log = structlog.get_logger("clinicsync.sync")
 BatchCallback = Callable[[str, Counts], None]

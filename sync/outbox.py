@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select, update
 
-from sync.db import insert_ignoring_duplicates
-from sync.model import Event, EventConsumer
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.sync.db import insert_ignoring_duplicates
+from clinicsync.sync.model import Event, EventConsumer
 
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 CONSUMERS = EventConsumer.__table__  # type: ignore[attr-defined]

@@ -20,14 +20,14 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
-from connectors.base import Batch, ConnectorSettings, RawRecord
-from mappings.engine import CompiledMapping, load_mapping
-from mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from sync.engine import map_batch, new_run_id
-from sync.model import Appointment, Patient, Practitioner
-from sync.settings import Settings
-from sync.store import Counts, Mapped, QuarantineEntry, Store
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
+from clinicsync.mappings.engine import CompiledMapping, load_mapping
+from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from clinicsync.sync.engine import map_batch, new_run_id
+from clinicsync.sync.model import Appointment, Patient, Practitioner
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, Store
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]

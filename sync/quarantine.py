@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from sync.db import insert_ignoring_duplicates
-from sync.model import Quarantine
+from clinicsync.sync.db import insert_ignoring_duplicates
+from clinicsync.sync.model import Quarantine
 
 QUARANTINE = Quarantine.__table__  # type: ignore[attr-defined]
 Q = QUARANTINE.c

@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, func, select
 
-from mappings.timeutil import iso_z
-from sync.model import Appointment, Location, Patient, Practitioner, Quarantine, SyncRun
-from sync.store import Store
+from clinicsync.common.timeutil import iso_z
+from clinicsync.sync.model import Appointment, Location, Patient, Practitioner, Quarantine, SyncRun
+from clinicsync.sync.store import Store
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]

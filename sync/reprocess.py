@@ -11,13 +11,13 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
-from connectors.base import Batch, ConnectorSettings, RawRecord
-from sync import quarantine
-from sync.engine import map_batch, mapping_for, new_run_id
-from sync.quarantine import Q, QuarantineEntry, item_key
-from sync.settings import Settings
-from sync.store import Store
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
+from clinicsync.sync import quarantine
+from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
+from clinicsync.sync.quarantine import Q, QuarantineEntry, item_key
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 
 IMPORTED = "imported"
 STILL_FAILING = "still failing"

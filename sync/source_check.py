@@ -15,12 +15,12 @@ from typing import Any
 
 import yaml
 
-from connectors.base import ConnectorError, ConnectorSettings, Sample
-from connectors.registry import build_connector
-from mappings.audit import Finding, audit_columns, audit_paths
-from mappings.engine import CompiledMapping, load_mapping
-from mappings.model import MappingError, NormalizedAppointment
-from sync.settings import Settings
+from clinicsync.connectors.base import ConnectorError, ConnectorSettings, Sample
+from clinicsync.connectors.registry import build_connector
+from clinicsync.mappings.audit import Finding, audit_columns, audit_paths
+from clinicsync.mappings.engine import CompiledMapping, load_mapping
+from clinicsync.mappings.model import MappingError, NormalizedAppointment
+from clinicsync.sync.settings import Settings
 
 SAMPLE_SIZE = 20
 _UNIT = {"fhir": "Appointment", "hl7v2": "message"}

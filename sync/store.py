@@ -15,13 +15,15 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
-from mappings.model import ACTIVE_STATUSES, NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from sync import quarantine
-from sync.bulk import insert_rows, select_in
-from sync.changes import Change, Stored, classify
-from sync.db import ensure_schema, insert_ignoring_duplicates, make_engine
-from sync.hashing import content_hash, content_hash_bytes
-from sync.model import (
+from clinicsync.common.hashing import content_hash, content_hash_bytes
+from clinicsync.common.types import utcnow
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from clinicsync.sync import quarantine
+from clinicsync.sync.bulk import insert_rows, select_in
+from clinicsync.sync.changes import Change, Stored, classify
+from clinicsync.sync.db import ensure_schema, insert_ignoring_duplicates, make_engine
+from clinicsync.sync.model import (
     Appointment,
     ConnectorBaseline,
     ConnectorState,
@@ -31,9 +33,8 @@ from sync.model import (
     Practitioner,
     SyncRun,
 )
-from sync.quarantine import QuarantineEntry
-from sync.settings import StoreSettings
-from sync.types import utcnow
+from clinicsync.sync.quarantine import QuarantineEntry
+from clinicsync.sync.settings import StoreSettings
 
 COUNT_KEYS = ("fetched", "created", "updated", "rescheduled", "cancelled", "noshow", "deleted",
               "unchanged", "quarantined")

@@ -16,9 +16,9 @@ import pytest
 import structlog
 from typer.testing import CliRunner
 
-from sync.cli import app
-from sync.db import make_engine, upgrade
-from sync.store import Store
+from clinicsync.sync.cli import app
+from clinicsync.sync.db import make_engine, upgrade
+from clinicsync.sync.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 # Real third-party material (FHIR examples, HL7 samples, OpenEMR schema), each with a SOURCE note.

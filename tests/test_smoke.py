@@ -4,7 +4,7 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
-from sync.demo import generate_rows, write_csv
+from clinicsync.sync.demo import generate_rows, write_csv
 from tests.conftest import ROOT
 
 

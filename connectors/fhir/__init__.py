@@ -1,6 +1,6 @@
 """FHIR R4 connector: Appointment search with _include, _lastUpdated cursor, SMART
 Backend Services auth, and participant-status write-back."""
 
-from connectors.fhir.connector import FhirConnector
+from clinicsync.connectors.fhir.connector import FhirConnector
 
 __all__ = ["FhirConnector"]

@@ -17,8 +17,8 @@ import httpx
 import structlog
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from connectors.base import FatalConnectorError, RetriableConnectorError
-from connectors.fhir.errors import (
+from clinicsync.connectors.base import FatalConnectorError, RetriableConnectorError
+from clinicsync.connectors.fhir.errors import (
     FhirStatusError,
     TransientHttpError,
     json_body,

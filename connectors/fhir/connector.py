@@ -12,7 +12,9 @@ from urllib.parse import quote
 import orjson
 import structlog
 
-from connectors.base import (
+from clinicsync.common.timeutil import iso_z
+from clinicsync.common.types import utcnow
+from clinicsync.connectors.base import (
     Batch,
     CheckResult,
     Connector,
@@ -27,19 +29,17 @@ from connectors.base import (
     WritebackAction,
     WritebackUnsupported,
 )
-from connectors.fhir.auth import build_auth
-from connectors.fhir.capability import assess, read_capability
-from connectors.fhir.client import FHIR_JSON, FhirClient, server_time
-from connectors.fhir.cursor import FhirCursor, Listing, floor_second
-from connectors.fhir.errors import FhirStatusError
-from connectors.fhir.fanout import FanOut
-from connectors.fhir.prefetch import ReadAhead
-from connectors.fhir.references import ReferenceResolver, pick_participants
-from connectors.fhir.settings import FhirSettings
-from connectors.fhir.shape import items, obj
-from connectors.fhir.writeback import apply_answer, check_action
-from mappings.timeutil import iso_z
-from sync.types import utcnow
+from clinicsync.connectors.fhir.auth import build_auth
+from clinicsync.connectors.fhir.capability import assess, read_capability
+from clinicsync.connectors.fhir.client import FHIR_JSON, FhirClient, server_time
+from clinicsync.connectors.fhir.cursor import FhirCursor, Listing, floor_second
+from clinicsync.connectors.fhir.errors import FhirStatusError
+from clinicsync.connectors.fhir.fanout import FanOut
+from clinicsync.connectors.fhir.prefetch import ReadAhead
+from clinicsync.connectors.fhir.references import ReferenceResolver, pick_participants
+from clinicsync.connectors.fhir.settings import FhirSettings
+from clinicsync.connectors.fhir.shape import items, obj
+from clinicsync.connectors.fhir.writeback import apply_answer, check_action
 
 log = structlog.get_logger("clinicsync.fhir")
 # A stored next link the server no longer knows: start the listing over.

@@ -19,9 +19,9 @@ from typing import Any
 
 import structlog
 
-from connectors.fhir.shape import obj
-from mappings.timeutil import iso_z
-from sync.hashing import content_hash
+from clinicsync.common.hashing import content_hash
+from clinicsync.common.timeutil import iso_z
+from clinicsync.connectors.fhir.shape import obj
 
 log = structlog.get_logger("clinicsync.fhir")
 VERSION = 1

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import orjson
 
-from connectors.base import FatalConnectorError
-from connectors.fhir.shape import parse_json
-from sync.retry_after import retry_after
+from clinicsync.common.retry_after import retry_after
+from clinicsync.connectors.base import FatalConnectorError
+from clinicsync.connectors.fhir.shape import parse_json
 
 _MAX_DIAGNOSTICS = 400
 _UTF8 = ("utf-8", "utf8")

@@ -17,19 +17,18 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import structlog
 
-from connectors.base import Batch, Cursor, FatalConnectorError
-from connectors.fhir.cursor import FhirCursor, Listing
-from connectors.fhir.errors import FhirStatusError
-from connectors.fhir.references import ReferenceResolver
-from connectors.fhir.shape import items, obj
-from sync.types import utcnow
-
-if TYPE_CHECKING:
-    from connectors.fhir.connector import FhirConnector
+from clinicsync.common.types import utcnow
+from clinicsync.connectors.base import Batch, Cursor, FatalConnectorError, RawRecord, Rejected
+from clinicsync.connectors.fhir.client import FhirClient
+from clinicsync.connectors.fhir.cursor import FhirCursor, Listing
+from clinicsync.connectors.fhir.errors import FhirStatusError
+from clinicsync.connectors.fhir.references import ReferenceResolver
+from clinicsync.connectors.fhir.settings import FhirSettings
+from clinicsync.connectors.fhir.shape import items, obj
 
 log = structlog.get_logger("clinicsync.fhir")
 VERSION = 1
@@ -62,10 +61,26 @@ class FanOutCursor:
                 "pages": self.pages}
 
 
+class SearchingConnector(Protocol):
+    """What fan-out needs of the FHIR connector (connector.py), which builds a FanOut: named
+    here so that the two modules import one way."""
+
+    @property
+    def name(self) -> str: ...
+
+    client: FhirClient
+    settings: FhirSettings
+
+    def search_params(self, cursor: FhirCursor) -> list[tuple[str, str]]: ...
+
+    def _page(self, bundle: dict[str, Any], listing: Listing, state: FhirCursor,
+              resolver: ReferenceResolver) -> tuple[list[RawRecord], list[Rejected], int]: ...
+
+
 class FanOut:
     """Polls ``connector`` one actor at a time (see the module's docstring)."""
 
-    def __init__(self, connector: FhirConnector) -> None:
+    def __init__(self, connector: SearchingConnector) -> None:
         self.connector = connector
         self.client = connector.client
         settings = connector.settings.fan_out

@@ -17,9 +17,9 @@ from typing import Any
 
 import structlog
 
-from connectors.fhir.client import FhirClient
-from connectors.fhir.errors import FhirStatusError
-from connectors.fhir.shape import items, obj
+from clinicsync.connectors.fhir.client import FhirClient
+from clinicsync.connectors.fhir.errors import FhirStatusError
+from clinicsync.connectors.fhir.shape import items, obj
 
 log = structlog.get_logger("clinicsync.fhir")
 Resource = dict[str, Any]

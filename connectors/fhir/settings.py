@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors.base import ConnectorSettings, source_zone
-from connectors.fhir.auth import load_private_key
-from connectors.window import LookWindow
-from sync.settings_base import SettingsModel
+from clinicsync.common.settings_base import SettingsModel
+from clinicsync.connectors.base import ConnectorSettings, source_zone
+from clinicsync.connectors.fhir.keys import load_private_key
+from clinicsync.connectors.window import LookWindow
 
 AuthKind = Literal["none", "basic", "bearer", "smart_backend"]
 Include = Literal["patient", "practitioner", "location"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.base import FatalConnectorError, WritebackAction
-from connectors.fhir.references import reference_key
-from mappings.model import STATUSES
+from clinicsync.common.vocabulary import STATUSES
+from clinicsync.connectors.base import FatalConnectorError, WritebackAction
+from clinicsync.connectors.fhir.references import reference_key
 
 PARTICIPANT_STATUSES = frozenset({"accepted", "declined", "tentative", "needs-action"})
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import structlog
 from sqlalchemy import Connection
 
-from connectors.base import Batch, CheckResult, Connector, Cursor, RawRecord, Rejected, Sample
-from connectors.dropfolder import (
+from clinicsync.connectors.base import Batch, CheckResult, Connector, Cursor, RawRecord, Rejected, Sample
+from clinicsync.connectors.dropfolder import (
     archive_file,
     drop_cursor,
     file_digest,
@@ -31,9 +31,16 @@ from connectors.dropfolder import (
     sample_file,
     settled_files,
 )
-from connectors.hl7v2.model import CONTROL_ID_MAX, answered, message_digest, record_answer
-from connectors.hl7v2.parse import Hl7ParseError, ParsedMessage, decode, parse_message, split_messages, type_problem
-from connectors.hl7v2.settings import Hl7v2Settings
+from clinicsync.connectors.hl7v2.model import CONTROL_ID_MAX, answered, message_digest, record_answer
+from clinicsync.connectors.hl7v2.parse import (
+    Hl7ParseError,
+    ParsedMessage,
+    decode,
+    parse_message,
+    split_messages,
+    type_problem,
+)
+from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
 
 log = structlog.get_logger("clinicsync.hl7v2")
 # (position, sender, control id, trigger event, digest) of each message a batch applies

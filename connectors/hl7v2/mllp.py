@@ -17,8 +17,8 @@ from contextlib import suppress
 
 import structlog
 
-from connectors.hl7v2.ack import build_ack
-from connectors.hl7v2.settings import MllpSettings, TlsSettings
+from clinicsync.connectors.hl7v2.ack import build_ack
+from clinicsync.connectors.hl7v2.settings import MllpSettings, TlsSettings
 
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\x0d"

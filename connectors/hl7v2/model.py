@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Column, Connection, Index, Text, delete, insert, select, update
 from sqlmodel import Field, SQLModel
 
-from sync.types import UtcDateTime, utcnow
+from clinicsync.common.types import UtcDateTime, utcnow
 
 CONTROL_ID_MAX = 199  # HL7 v2.5+ (ST 199); longer ids are rejected, never truncated into another's
 SENDER_MAX = 255

@@ -9,9 +9,9 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from connectors.base import ConnectorSettings
-from mappings.timeutil import zone
-from sync.settings_base import SettingsModel, resolve_path
+from clinicsync.common.settings_base import SettingsModel, resolve_path
+from clinicsync.common.timeutil import zone
+from clinicsync.connectors.base import ConnectorSettings
 
 Encoding = Literal["auto", "utf-8", "cp1252", "latin-1", "ascii"]
 # Every SIU trigger that concerns a patient's appointment; S23/S24 (blocked and opened

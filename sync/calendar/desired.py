@@ -12,12 +12,12 @@ from typing import Any
 from jinja2 import Template, meta
 from sqlalchemy import Engine, and_, select
 
-from mappings.model import ACTIVE_STATUSES
-from mappings.timeutil import zone
-from sync.calendar.provider import EventContent, Target, event_id
-from sync.calendar.settings import CalendarSettings, template_environment
-from sync.changes import CANCELLED_STATUSES
-from sync.model import Appointment, Location, Patient, Practitioner
+from clinicsync.common.timeutil import zone
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.sync.calendar.provider import EventContent, Target, event_id
+from clinicsync.sync.changes import CANCELLED_STATUSES
+from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
+from clinicsync.sync.settings.calendar import CalendarSettings, template_environment
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]

@@ -36,8 +36,9 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from mappings.timeutil import iso_z, zone
-from sync.calendar.provider import (
+from clinicsync.common.retry_after import retry_after
+from clinicsync.common.timeutil import iso_z, zone
+from clinicsync.sync.calendar.provider import (
     PRIVATE_CONNECTOR,
     PRIVATE_EXTERNAL_ID,
     PRIVATE_HASH,
@@ -48,8 +49,7 @@ from sync.calendar.provider import (
     RemoteEvent,
     Target,
 )
-from sync.calendar.settings import GoogleSettings
-from sync.retry_after import retry_after
+from clinicsync.sync.settings.calendar import GoogleSettings
 
 log = structlog.get_logger("clinicsync.calendar.google")
 SCOPE = "https://www.googleapis.com/auth/calendar.events"

@@ -21,9 +21,10 @@ import structlog
 from icalendar import Calendar, Component, Event, Timezone
 from sqlalchemy import Engine
 
-from sync.calendar import ics_text
-from sync.calendar.ics_state import IcsRow, IcsState, write_atomically
-from sync.calendar.provider import (
+from clinicsync.common.types import utcnow
+from clinicsync.sync.calendar import ics_text
+from clinicsync.sync.calendar.ics_state import IcsRow, IcsState, write_atomically
+from clinicsync.sync.calendar.provider import (
     PRIVATE_CONNECTOR,
     PRIVATE_EXTERNAL_ID,
     PRIVATE_HASH,
@@ -33,8 +34,7 @@ from sync.calendar.provider import (
     RemoteEvent,
     Target,
 )
-from sync.calendar.settings import IcsSettings
-from sync.types import utcnow
+from clinicsync.sync.settings.calendar import IcsSettings
 
 log = structlog.get_logger("clinicsync.calendar")
 PRODID = "-//clinicsync//calendar//EN"

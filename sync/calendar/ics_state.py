@@ -22,9 +22,9 @@ from icalendar import Calendar
 from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.pool import StaticPool
 
-from sync.calendar.model import ICS_EVENTS, ICS_FILES
-from sync.db import insert_ignoring_duplicates
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.sync.db import insert_ignoring_duplicates
+from clinicsync.sync.model.calendar import ICS_EVENTS, ICS_FILES
 
 _CHUNK = 500  # uids per IN (…): far below every driver's parameter limit
 

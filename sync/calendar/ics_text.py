@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from icalendar.timezone.tzid import tzid_from_tzinfo
 
-from mappings.timeutil import zone
+from clinicsync.common.timeutil import zone
 
 _LIMIT = 75  # octets per line before folding, CRLF excluded
 

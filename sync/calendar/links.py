@@ -1,4 +1,4 @@
-"""Reading and writing the link table (sync/calendar/model.py) in bulk."""
+"""Reading and writing the link table (sync/model/calendar.py) in bulk."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, select, update
 
-from sync.calendar.model import LINKS
-from sync.calendar.provider import Op, Outcome, Target
-from sync.db import insert_ignoring_duplicates
-from sync.model import Appointment
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.sync.calendar.provider import Op, Outcome, Target
+from clinicsync.sync.db import insert_ignoring_duplicates
+from clinicsync.sync.model import Appointment
+from clinicsync.sync.model.calendar import LINKS
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 _CHUNK = 500

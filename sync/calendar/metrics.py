@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import case, func, select
 
-from sync.calendar.model import LINKS
-from sync.store import Store
+from clinicsync.sync.model.calendar import LINKS
+from clinicsync.sync.store import Store
 
 L = LINKS.c
 AUTH_FAILED_PREFIX = "token refused"  # the prefix sync/calendar/google.py gives auth failures

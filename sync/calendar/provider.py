@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-from sync.hashing import content_hash
+from clinicsync.common.hashing import content_hash
 
 OpKind = Literal["insert", "patch", "update", "delete"]
 PRIVATE_MARK = "clinicsync"  # extendedProperties.private key every clinicsync event carries ("1")

@@ -17,13 +17,13 @@ from datetime import datetime
 import structlog
 from sqlalchemy import Engine
 
-from sync.calendar.desired import Desired, truth_pages
-from sync.calendar.links import Link, ensure_pending, links_of, record_outcomes
-from sync.calendar.provider import CalendarProvider, Op, OpKind, Outcome, Target
-from sync.calendar.settings import CalendarSettings
-from sync.settings import Settings
-from sync.store import Store
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.sync.calendar.desired import Desired, truth_pages
+from clinicsync.sync.calendar.links import Link, ensure_pending, links_of, record_outcomes
+from clinicsync.sync.calendar.provider import CalendarProvider, Op, OpKind, Outcome, Target
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.settings.calendar import CalendarSettings
+from clinicsync.sync.store import Store
 
 log = structlog.get_logger("clinicsync.calendar")
 CHUNK = 1000  # operations per round of (pending rows → calls → bookkeeping); a multiple of 50
@@ -56,11 +56,11 @@ class Planned:
 def build_provider(settings: CalendarSettings, engine: Engine | None = None) -> CalendarProvider | None:
     """``engine``: the store, where the ics provider keeps what each file holds."""
     if settings.provider == "google":
-        from sync.calendar.google import GoogleCalendar
+        from clinicsync.sync.calendar.google import GoogleCalendar
 
         return GoogleCalendar(settings.google)
     if settings.provider == "ics":
-        from sync.calendar.ics import IcsCalendar
+        from clinicsync.sync.calendar.ics import IcsCalendar
 
         return IcsCalendar(settings.ics, engine)
     return None

@@ -17,14 +17,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from mappings.timeutil import iso_z
-from sync.calendar import links as link_store
-from sync.calendar.desired import Desired, load_truth, window_start
-from sync.calendar.links import Link, load_links
-from sync.calendar.provider import PRIVATE_CONNECTOR, PRIVATE_EXTERNAL_ID, CalendarProvider, Op, Target
-from sync.calendar.push import PushReport, push
-from sync.settings import Settings
-from sync.types import utcnow
+from clinicsync.common.timeutil import iso_z
+from clinicsync.common.types import utcnow
+from clinicsync.sync.calendar import links as link_store
+from clinicsync.sync.calendar.desired import Desired, load_truth, window_start
+from clinicsync.sync.calendar.links import Link, load_links
+from clinicsync.sync.calendar.provider import PRIVATE_CONNECTOR, PRIVATE_EXTERNAL_ID, CalendarProvider, Op, Target
+from clinicsync.sync.calendar.push import PushReport, push
+from clinicsync.sync.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from sync.calendar.desired import load_truth, window_start
-from sync.calendar.links import load_links
-from sync.calendar.settings import CalendarSettings
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.sync.calendar.desired import load_truth, window_start
+from clinicsync.sync.calendar.links import load_links
+from clinicsync.sync.settings.calendar import CalendarSettings
 
 
 def calendar_status(settings: CalendarSettings, engine: Engine, now: datetime | None = None) -> dict[str, Any]:

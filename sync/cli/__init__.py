@@ -2,7 +2,7 @@
 
 from typer.core import TyperOption
 
-from sync.cli.main import app
+from clinicsync.sync.cli.main import app
 
 _display_type = TyperOption.display_type_rich
 

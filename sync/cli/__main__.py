@@ -1,5 +1,5 @@
 """`python -m sync.cli` runs the `clinicsync` command."""
 
-from sync.cli import app
+from clinicsync.sync.cli import app
 
 app(prog_name="clinicsync")

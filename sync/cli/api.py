@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from connectors.rest_api import new_key
-from sync.cli.context import out_console
+from clinicsync.connectors.rest_api import new_key
+from clinicsync.sync.cli.context import out_console
 
 app = typer.Typer(help="REST API tools (docs/api.md).", no_args_is_help=True)
 

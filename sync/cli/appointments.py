@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from sync.cli.context import app_context, out_console, print_json
-from sync.cli.output import Format, FormatOption, UtcOption, emit, moment
-from sync.queries import list_appointments
+from clinicsync.sync.cli.context import app_context, out_console, print_json
+from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment
+from clinicsync.sync.queries import list_appointments
 
 app = typer.Typer(help="Appointments in the store.", no_args_is_help=True)
 
@@ -20,7 +20,7 @@ def _day_start(value: str | None, zone_name: str) -> datetime | None:
     """A date is a day in the clinic's zone; a full ISO date-time is taken as given."""
     if value is None:
         return None
-    from mappings.timeutil import zone
+    from clinicsync.common.timeutil import zone
 
     if "T" in value:
         parsed = datetime.fromisoformat(value)

@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sync.calendar.provider import CalendarProvider
-from sync.calendar.push import build_provider, push
-from sync.calendar.reconcile import reconcile
-from sync.calendar.status import calendar_status
-from sync.cli.context import EXIT_FAILED, app_context, fail_config, out_console, print_json
+from clinicsync.sync.calendar.provider import CalendarProvider
+from clinicsync.sync.calendar.push import build_provider, push
+from clinicsync.sync.calendar.reconcile import reconcile
+from clinicsync.sync.calendar.status import calendar_status
+from clinicsync.sync.cli.context import EXIT_FAILED, app_context, fail_config, out_console, print_json
 
 app = typer.Typer(help="Doctors' calendars (Google Calendar or .ics files).", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
-import orjson
 import typer
 from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from sync.cli.output import FullWidthWhenPiped
-from sync.config_loader import ConfigError
-from sync.db import StoreNotReady
-from sync.settings import Settings, config_path, load_settings
-from sync.store import Store
+from clinicsync.sync.cli.output import FullWidthWhenPiped, print_json  # noqa: F401 - re-exported for the commands
+from clinicsync.sync.config_loader import ConfigError
+from clinicsync.sync.db import StoreNotReady
+from clinicsync.sync.settings import Settings, config_path, load_settings
+from clinicsync.sync.store import Store
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -80,7 +78,3 @@ def fail_config(message: str) -> NoReturn:
     err_console.print(f"[red]{message}[/red]", highlight=False)
     raise typer.Exit(EXIT_CONFIG)
 
-
-def print_json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
-    sys.stdout.flush()

@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
-from connectors.fhir.auth import load_private_key, public_jwks
-from connectors.fhir.settings import FhirSettings
-from sync.cli.context import app_context, fail_config, print_json
+from clinicsync.connectors.fhir.auth import public_jwks
+from clinicsync.connectors.fhir.keys import load_private_key
+from clinicsync.connectors.fhir.settings import FhirSettings
+from clinicsync.sync.cli.context import app_context, fail_config, print_json
 
 app = typer.Typer(help="FHIR connector tools.", no_args_is_help=True)
 

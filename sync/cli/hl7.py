@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 
-from connectors.hl7v2.service import Listening, listener_configs, serve_mllp
-from sync.cli.context import EXIT_FAILED, app_context, err_console, fail_config
-from sync.settings import Settings
-from sync.store import Store
+from clinicsync.sync.cli.context import EXIT_FAILED, app_context, err_console, fail_config
+from clinicsync.sync.service.mllp import Listening, listener_configs, serve_mllp
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 
 app = typer.Typer(help="HL7 v2 scheduling feeds (SIU over MLLP).", no_args_is_help=True)
 

@@ -16,9 +16,23 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from sync import db
-from sync.cli import api, appointments, calendar, fhir, hl7, quarantine, remind, reminders, run, serve, templates, ui
-from sync.cli.context import (
+from clinicsync.common.logs import configure_logging
+from clinicsync.sync import db
+from clinicsync.sync.cli import (
+    api,
+    appointments,
+    calendar,
+    fhir,
+    hl7,
+    quarantine,
+    remind,
+    reminders,
+    run,
+    serve,
+    templates,
+    ui,
+)
+from clinicsync.sync.cli.context import (
     EXIT_CONFIG,
     EXIT_FAILED,
     AppContext,
@@ -29,17 +43,16 @@ from sync.cli.context import (
     print_json,
     store_problem,
 )
-from sync.cli.output import Format, FormatOption, UtcOption, emit, moment
-from sync.config_loader import ConfigError
-from sync.engine import BatchCallback, RunReport
-from sync.logs import configure_logging
-from sync.pipeline import run_once, status_sections
-from sync.queries import connector_status
-from sync.rehearsal import rehearse
-from sync.responses.reply_paths import ReplyProblem, reply_problems
-from sync.settings import config_path, json_schema, load_settings
-from sync.source_check import SAMPLE_SIZE, SourceCheck, check_connector, mapping_problems
-from sync.store import Counts
+from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment
+from clinicsync.sync.cli.rehearsal import rehearse
+from clinicsync.sync.config_loader import ConfigError
+from clinicsync.sync.engine import BatchCallback, RunReport
+from clinicsync.sync.queries import connector_status
+from clinicsync.sync.responses.reply_paths import ReplyProblem, reply_problems
+from clinicsync.sync.service.pipeline import run_once, status_sections
+from clinicsync.sync.settings import config_path, json_schema, load_settings
+from clinicsync.sync.source_check import SAMPLE_SIZE, SourceCheck, check_connector, mapping_problems
+from clinicsync.sync.store import Counts
 
 app = typer.Typer(help="clinicsync: appointments from clinic systems to calendars and patients.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -303,7 +316,7 @@ def demo_reset(
     """Regenerate examples/drop around a date and clear the embedded store."""
     from datetime import timedelta
 
-    from sync.demo import generate_rows, write_csv
+    from clinicsync.sync.demo import generate_rows, write_csv
 
     context = app_context(ctx)
     settings = context.settings

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import typer
 from rich.console import Console, ConsoleDimensions
 from rich.table import Table
@@ -55,12 +56,15 @@ def moment(value: str | datetime | None, zone: ZoneInfo, utc: bool) -> str:
     return f"{local.strftime('%Y-%m-%d %H:%M')} {offset[:3]}:{offset[3:]}"
 
 
+def print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.flush()
+
+
 def emit(console: Console, fmt: Format, headers: Sequence[str], rows: Sequence[Sequence[Any]],
          records: Any = None, title: str | None = None) -> None:
     """``rows`` as a table (or CSV with ``headers``); JSON prints ``records`` (the machine form)."""
     if fmt is Format.json:
-        from sync.cli.context import print_json
-
         print_json(records if records is not None else [dict(zip(headers, row, strict=True)) for row in rows])
         return
     if fmt is Format.csv:

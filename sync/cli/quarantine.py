@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sync.cli.context import EXIT_CONFIG, EXIT_FAILED, app_context, err_console, out_console, print_json
-from sync.queries import list_quarantine
-from sync.reprocess import IMPORTED, dismiss, retry
+from clinicsync.sync.cli.context import EXIT_CONFIG, EXIT_FAILED, app_context, err_console, out_console, print_json
+from clinicsync.sync.queries import list_quarantine
+from clinicsync.sync.reprocess import IMPORTED, dismiss, retry
 
 app = typer.Typer(help="Records that could not be imported: list, retry after a mapping fix, dismiss.",
                   no_args_is_help=True)

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from mappings.timeutil import TimeError, to_utc
-from sync.cli.context import EXIT_CONFIG, app_context, err_console, fail_config, out_console, print_json
-from sync.reminders.dispatch import RoutingError, dispatch
-from sync.reminders.queries import reminder_counts
+from clinicsync.common.timeutil import TimeError, to_utc
+from clinicsync.sync.cli.context import EXIT_CONFIG, app_context, err_console, fail_config, out_console, print_json
+from clinicsync.sync.reminders.dispatch import RoutingError, dispatch
+from clinicsync.sync.reminders.queries import reminder_counts
 
 
 def parse_at(value: str, clinic_zone: str) -> datetime:

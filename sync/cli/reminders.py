@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from notifiers.base import CHANNELS
-from sync.cli.context import EXIT_CONFIG, app_context, err_console, out_console
-from sync.cli.output import Format, FormatOption, UtcOption, emit, moment
-from sync.reminders.dispatch import opt_in
-from sync.reminders.model import STATUSES
-from sync.reminders.queries import list_reminders
+from clinicsync.notifiers.base import CHANNELS
+from clinicsync.sync.cli.context import EXIT_CONFIG, app_context, err_console, out_console
+from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment
+from clinicsync.sync.model.reminders import STATUSES
+from clinicsync.sync.reminders.dispatch import opt_in
+from clinicsync.sync.reminders.queries import list_reminders
 
 app = typer.Typer(help="Planned and sent reminders.", no_args_is_help=True)
 

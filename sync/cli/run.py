@@ -10,13 +10,13 @@ from typing import Annotated
 import structlog
 import typer
 
-from sync.cli.context import EXIT_FAILED, app_context, fail_config
-from sync.locks import WorkerLocked, sqlite_worker_lock
-from sync.service.jobs import ServiceContext, ServiceOptions, collect_jobs
-from sync.service.runner import Service
-from sync.service.signals import stop_signals
-from sync.settings import Settings
-from sync.store import Store
+from clinicsync.sync.cli.context import EXIT_FAILED, app_context, fail_config
+from clinicsync.sync.locks import WorkerLocked, sqlite_worker_lock
+from clinicsync.sync.service.jobs import ServiceContext, ServiceOptions, collect_jobs
+from clinicsync.sync.service.runner import Service
+from clinicsync.sync.service.signals import stop_signals
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 
 log = structlog.get_logger("clinicsync.service")
 

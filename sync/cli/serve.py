@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from sync.cli.context import app_context
-from sync.server.app import create_app
-from sync.server.serving import uvicorn_config
-from sync.server.settings import ServerSettings
+from clinicsync.sync.cli.context import app_context
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.server.serving import uvicorn_config
+from clinicsync.sync.settings.server import ServerSettings
 
 
 def serve(

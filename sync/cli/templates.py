@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sync.cli.context import EXIT_FAILED, app_context, out_console, print_json
-from sync.reminders.check import check_templates
+from clinicsync.sync.cli.context import EXIT_FAILED, app_context, out_console, print_json
+from clinicsync.sync.reminders.check import check_templates
 
 app = typer.Typer(help="Message templates.", no_args_is_help=True)
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from sync.ui.passwords import hash_password
+from clinicsync.common.passwords import hash_password
 
 app = typer.Typer(help="The status page at /ui.", no_args_is_help=True)
 

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import sync.model  # noqa: F401 - registers the tables on SQLModel.metadata
+import clinicsync.sync.model  # noqa: F401 - registers the tables on SQLModel.metadata
 
 target_metadata = SQLModel.metadata
 engine = context.config.attributes["engine"]

@@ -10,9 +10,9 @@ from typing import Any
 
 from jinja2 import Undefined
 
-from sync.reminders.compose import Draft, Visit, composer_for
-from sync.reminders.render import Renderer, TemplateProblem
-from sync.settings import Settings
+from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
+from clinicsync.sync.reminders.render import Renderer, TemplateProblem
+from clinicsync.sync.settings import Settings
 
 MAX_SEGMENTS = 1  # one segment: cheaper, and it arrives whole on every handset
 PATIENT_KINDS = ("confirmation", "reminder", "rescheduled", "cancelled")

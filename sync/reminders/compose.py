@@ -11,15 +11,15 @@ from typing import Any
 from babel import Locale
 from babel.dates import format_skeleton
 
-from mappings.timeutil import zone
-from notifiers.base import Attachment
-from sync.clinic import ClinicSettings
-from sync.reminders.guard import check_source_values
-from sync.reminders.ics import event_uid, ics_attachment
-from sync.reminders.render import Rendered, Renderer, format_clock, format_day
-from sync.reminders.settings import RemindersSettings
-from sync.responses.links import link_maker
-from sync.settings import Settings
+from clinicsync.common.timeutil import zone
+from clinicsync.notifiers.base import Attachment
+from clinicsync.sync.clinic import ClinicSettings
+from clinicsync.sync.reminders.guard import check_source_values
+from clinicsync.sync.reminders.ics import event_uid, ics_attachment
+from clinicsync.sync.reminders.render import Rendered, Renderer, format_clock, format_day
+from clinicsync.sync.responses.links import link_maker
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.settings.reminders import RemindersSettings
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,10 @@ import structlog
 from sqlalchemy import Connection, and_, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
-from mappings.model import ACTIVE_STATUSES
-from mappings.timeutil import zone
-from notifiers.base import (
+from clinicsync.common.timeutil import zone
+from clinicsync.common.types import utcnow
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.notifiers.base import (
     CHANNELS,
     DeliveryUnknownError,
     Message,
@@ -35,20 +36,19 @@ from notifiers.base import (
     PermanentError,
     RetryableError,
 )
-from notifiers.registry import build_notifier, notifier_kinds
-from sync.model import Appointment, Location, Patient, Practitioner
-from sync.reminders.answered import answered_skip
-from sync.reminders.compose import Draft, Visit, composer_for
-from sync.reminders.model import DELIVERIES, OPT_OUTS, REMINDERS
-from sync.reminders.ratelimit import TokenBucket
-from sync.reminders.render import TemplateProblem
-from sync.reminders.replan import follow_settings
-from sync.reminders.settings import Offset
-from sync.reminders.timing import due_for_offset, place
-from sync.reminders.txn import writer
-from sync.settings import Settings
-from sync.store import Store
-from sync.types import utcnow
+from clinicsync.notifiers.registry import build_notifier, notifier_kinds
+from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
+from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
+from clinicsync.sync.reminders.answered import answered_skip
+from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
+from clinicsync.sync.reminders.ratelimit import TokenBucket
+from clinicsync.sync.reminders.render import TemplateProblem
+from clinicsync.sync.reminders.replan import follow_settings
+from clinicsync.sync.reminders.timing import due_for_offset, place
+from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.settings.reminders import Offset
+from clinicsync.sync.store import Store
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sync.reminders.render import TemplateProblem
+from clinicsync.sync.reminders.render import TemplateProblem
 
 _BREAK = re.compile("[\n\r\v\f\x85\u2028\u2029]")
 _DELIMITERS = (",", ";", "\t", "|")

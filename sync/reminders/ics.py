@@ -14,7 +14,7 @@ from email.utils import parseaddr
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from notifiers.base import Attachment
+from clinicsync.notifiers.base import Attachment
 
 
 def event_uid(connector: str, external_id: str) -> str:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
-from sync.reminders.model import REMINDERS
-from sync.store import Store
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.store import Store
 
 
 def reminder_gauges(store: Store) -> Iterator[GaugeMetricFamily]:

@@ -22,17 +22,16 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
-from mappings.model import ACTIVE_STATUSES
-from mappings.timeutil import zone
-from sync.model import Appointment, Practitioner
-from sync.outbox import OutboxEvent, advance, claim_offset, read_events
-from sync.reminders.model import REMINDERS
-from sync.reminders.settings import Offset, RemindersSettings
-from sync.reminders.timing import Slot, due_for_offset, place, wall_clock
-from sync.reminders.txn import writer
-from sync.settings import Settings
-from sync.store import Store
-from sync.types import utcnow
+from clinicsync.common.timeutil import zone
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.sync.model import Appointment, Practitioner
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.outbox import OutboxEvent, advance, claim_offset, read_events
+from clinicsync.sync.reminders.timing import Slot, due_for_offset, place, wall_clock
+from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.settings.reminders import Offset, RemindersSettings
+from clinicsync.sync.store import Store
 
 CONSUMER = "reminders"
 READ_LIMIT = 2000  # events per transaction: fewer round trips, the write lock still held briefly
@@ -304,16 +303,9 @@ def plan_agendas(connection: Connection, settings: Settings, now: datetime, repo
     insert_new(connection, rows, report)
 
 
-def plan(settings: Settings, store: Store, now: datetime | None = None) -> PlanReport:
-    """Follow changed settings, consume every unread event, then plan the doctors' agendas."""
-    report = PlanReport()
-    if not settings.reminders.enabled:
-        return report
-    now = now or utcnow()
-    # Plans made with other settings are made again first (imported here: replan builds on this module).
-    from sync.reminders.replan import follow_settings
-
-    follow_settings(settings.reminders, store, now, report)
+def plan_events(settings: Settings, store: Store, now: datetime, report: PlanReport) -> None:
+    """Consume every unread event, then plan the doctors' agendas (the settings already followed:
+    clinicsync.sync.reminders.stage runs this after re-planning)."""
     rules = Rules(settings.reminders)
     while True:
         with writer(store.engine) as connection:
@@ -329,10 +321,3 @@ def plan(settings: Settings, store: Store, now: datetime | None = None) -> PlanR
             report.events += len(events)
     with writer(store.engine) as connection:
         plan_agendas(connection, settings, now, report)
-    log.info("reminders.planned", **report.as_dict())
-    return report
-
-
-def planning_stage(settings: Settings, store: Store, run_id: str) -> dict[str, Any]:
-    """The `reminders` stage of `sync --once`."""
-    return dict(plan(settings, store).as_dict())

@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from mappings.timeutil import iso_z
-from sync.model import Appointment
-from sync.reminders.model import REMINDERS, STATUSES
-from sync.store import Store
+from clinicsync.common.timeutil import iso_z
+from clinicsync.sync.model import Appointment
+from clinicsync.sync.model.reminders import REMINDERS, STATUSES
+from clinicsync.sync.store import Store
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 R = REMINDERS

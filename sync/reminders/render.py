@@ -15,8 +15,8 @@ from babel.dates import format_date, format_time
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound, Undefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
-from notifiers.base import Attachment
-from sync.reminders.segments import sms_size
+from clinicsync.notifiers.base import Attachment
+from clinicsync.sync.reminders.segments import sms_size
 
 TEMPLATES = Path(__file__).parent / "templates"
 FALLBACK = "en"

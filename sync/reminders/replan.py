@@ -26,17 +26,25 @@ import orjson
 import structlog
 from sqlalchemy import Connection, and_, bindparam, select, update
 
-from mappings.model import ACTIVE_STATUSES
-from sync.db import insert_ignoring_duplicates
-from sync.hashing import content_hash
-from sync.outbox import claim_offset
-from sync.reminders.model import PLANS, REMINDERS
-from sync.reminders.planner import APPOINTMENTS, CONSUMER, PLANNED_FROM, PlanReport, Rules, insert_new, reminder_key
-from sync.reminders.settings import RemindersSettings
-from sync.reminders.timing import Slot, due_for_offset, place
-from sync.reminders.txn import writer
-from sync.store import Store
-from sync.types import utcnow
+from clinicsync.common.hashing import content_hash
+from clinicsync.common.types import utcnow
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.sync.db import insert_ignoring_duplicates
+from clinicsync.sync.model.reminders import PLANS, REMINDERS
+from clinicsync.sync.outbox import claim_offset
+from clinicsync.sync.reminders.planner import (
+    APPOINTMENTS,
+    CONSUMER,
+    PLANNED_FROM,
+    PlanReport,
+    Rules,
+    insert_new,
+    reminder_key,
+)
+from clinicsync.sync.reminders.timing import Slot, due_for_offset, place
+from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.settings.reminders import RemindersSettings
+from clinicsync.sync.store import Store
 
 SETTINGS_CHANGED = "settings changed"
 PLAN_NAME = "patients"

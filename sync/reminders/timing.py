@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from functools import lru_cache
 
-from mappings.timeutil import zone
-from sync.reminders.settings import Offset, QuietHours
+from clinicsync.common.timeutil import zone
+from clinicsync.sync.settings.reminders import Offset, QuietHours
 
 ONE_MINUTE = timedelta(minutes=1)
 

@@ -11,10 +11,10 @@ from babel import Locale
 from babel.dates import format_date, format_time, get_timezone_name
 from sqlalchemy import Connection, select
 
-from mappings.timeutil import zone
-from sync.clinic import ClinicSettings, Place
-from sync.model import Location, Practitioner
-from sync.reminders.compose import first_name
+from clinicsync.common.timeutil import zone
+from clinicsync.sync.clinic import ClinicSettings, Place
+from clinicsync.sync.model import Location, Practitioner
+from clinicsync.sync.reminders.compose import first_name
 
 D = Practitioner.__table__  # type: ignore[attr-defined]
 L = Location.__table__  # type: ignore[attr-defined]

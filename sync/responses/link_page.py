@@ -19,19 +19,19 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from mappings.model import ACTIVE_STATUSES
-from sync.clinic import LOGO_TYPES
-from sync.model import Appointment, Patient
-from sync.reminders.model import REMINDERS
-from sync.reminders.txn import writer
-from sync.responses.answer_view import VisitView, visit_view
-from sync.responses.links import LinkClaim, LinkProblem, read_token
-from sync.responses.model import RESPONSES
-from sync.responses.page_text import page_locale, page_words
-from sync.responses.record import apply_answer
-from sync.settings import Settings
-from sync.store import Store
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.sync.clinic import LOGO_TYPES
+from clinicsync.sync.model import Appointment, Patient
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.model.responses import RESPONSES
+from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.responses.answer_view import VisitView, visit_view
+from clinicsync.sync.responses.links import LinkClaim, LinkProblem, read_token
+from clinicsync.sync.responses.page_text import page_locale, page_words
+from clinicsync.sync.responses.record import apply_answer
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 
 router = APIRouter(tags=["links"])
 A = Appointment.__table__  # type: ignore[attr-defined]
@@ -46,9 +46,10 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "already used"}, 410: {"description": "expired, or the appointment is over or cancelled"},
     422: {"description": "the note is too long"}}
 
-_env = Environment(loader=PackageLoader("sync.responses", "templates"), autoescape=select_autoescape(["html"]),
+_env = Environment(loader=PackageLoader("clinicsync.sync.responses", "templates"),
+                   autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)
-_CSS = resources.files("sync.responses").joinpath("static/answer.css").read_bytes()
+_CSS = resources.files("clinicsync.sync.responses").joinpath("static/answer.css").read_bytes()
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from typing import Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from mappings.timeutil import parse_duration
-from sync.settings import Settings
+from clinicsync.common.timeutil import parse_duration
+from clinicsync.sync.settings import Settings
 
 SALT = "clinicsync.reply-link"
 LinkAction = Literal["confirm", "decline"]

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
-from sync.reminders.model import REMINDERS
-from sync.responses.model import RESPONSES, WRITEBACKS
-from sync.store import Store
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.store import Store
 
 
 def response_gauges(store: Store) -> Iterator[GaugeMetricFamily]:

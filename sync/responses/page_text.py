@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from babel import Locale, UnknownLocaleError, negotiate_locale
 
-from sync.responses.keywords import base_language
+from clinicsync.sync.responses.keywords import base_language
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {

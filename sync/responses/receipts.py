@@ -8,10 +8,10 @@ from datetime import datetime
 import structlog
 from sqlalchemy import select, update
 
-from sync.reminders.model import DELIVERIES, REMINDERS
-from sync.reminders.txn import writer
-from sync.store import Store
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.store import Store
 
 # provider status -> (rank, the reminder status it means or None to leave it)
 PROGRESS: dict[str, tuple[int, str | None]] = {

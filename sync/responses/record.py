@@ -12,19 +12,19 @@ import structlog
 from sqlalchemy import Connection, and_, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
-from mappings.model import ACTIVE_STATUSES
-from notifiers.phone import e164
-from sync.model import Appointment, Patient
-from sync.reminders.dispatch import lift_opt_out, record_opt_out
-from sync.reminders.model import REMINDERS
-from sync.reminders.planner import reminder_key
-from sync.reminders.txn import writer
-from sync.responses.keywords import Action, interpret
-from sync.responses.model import RESPONSES, WRITEBACKS
-from sync.responses.replies import answer
-from sync.settings import Settings
-from sync.store import Store
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.notifiers.phone import e164
+from clinicsync.sync.model import Appointment, Patient
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.reminders.dispatch import lift_opt_out, record_opt_out
+from clinicsync.sync.reminders.planner import reminder_key
+from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.responses.keywords import Action, interpret
+from clinicsync.sync.responses.replies import answer
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync.responses.keywords import base_language
+from clinicsync.sync.responses.keywords import base_language
 
 ANSWERS: dict[str, dict[str, str]] = {
     "en": {

@@ -14,14 +14,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from notifiers.aws_sms import AwsSmsSettings
-from notifiers.base import NotifierSettings
-from notifiers.registry import notifier_kinds
-from sync.reminders.check import sample_visit
-from sync.reminders.compose import Draft, composer_for
-from sync.reminders.dispatch import RoutingError, resolve_routes
-from sync.reminders.render import Renderer, TemplateProblem
-from sync.settings import Settings
+from clinicsync.notifiers.aws_sms import AwsSmsSettings
+from clinicsync.notifiers.base import NotifierSettings
+from clinicsync.notifiers.registry import notifier_kinds
+from clinicsync.sync.reminders.check import sample_visit
+from clinicsync.sync.reminders.compose import Draft, composer_for
+from clinicsync.sync.reminders.dispatch import RoutingError, resolve_routes
+from clinicsync.sync.reminders.render import Renderer, TemplateProblem
+from clinicsync.sync.settings import Settings
 
 # Words of a reply prompt in the shipped languages ("Reply C to confirm", "Responda C …").
 PROMPT = re.compile(r"\b(reply|responda|responde|répondez|antworten)\b(?!\s+STOP\b)", re.IGNORECASE)

@@ -12,13 +12,13 @@ from fastapi import APIRouter, Request, Response
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from starlette.concurrency import run_in_threadpool
 
-from sync.bounded_json import load_json
-from sync.reminders.dispatch import record_opt_out
-from sync.reminders.txn import writer
-from sync.responses.receipts import record_receipt
-from sync.settings import Settings
-from sync.store import Store
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.sync.bounded_json import load_json
+from clinicsync.sync.reminders.dispatch import record_opt_out
+from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.responses.receipts import record_receipt
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 
 router = APIRouter(prefix="/webhooks/sendgrid", tags=["webhooks"])
 SIGNED: dict[int | str, dict[str, Any]] = {

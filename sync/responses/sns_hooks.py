@@ -18,15 +18,21 @@ import structlog
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from notifiers.aws_sms import AwsSmsSettings
-from notifiers.base import Message, NotifierError
-from notifiers.registry import build_notifier
-from sync.bounded_json import load_json
-from sync.responses.receipts import record_receipt
-from sync.responses.record import ReplyResult, handle_reply
-from sync.responses.sns_signature import CertificateCache, SignatureError, topic_region, trusted_sns_url, verify
-from sync.settings import Settings
-from sync.store import Store
+from clinicsync.notifiers.aws_sms import AwsSmsSettings
+from clinicsync.notifiers.base import Message, NotifierError
+from clinicsync.notifiers.registry import build_notifier
+from clinicsync.sync.bounded_json import load_json
+from clinicsync.sync.responses.receipts import record_receipt
+from clinicsync.sync.responses.record import ReplyResult, handle_reply
+from clinicsync.sync.responses.sns_signature import (
+    CertificateCache,
+    SignatureError,
+    topic_region,
+    trusted_sns_url,
+    verify,
+)
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 
 router = APIRouter(prefix="/webhooks/aws", tags=["webhooks"])
 SIGNED: dict[int | str, dict[str, Any]] = {

@@ -17,14 +17,14 @@ import structlog
 from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from sync.model import Appointment
-from sync.reminders.txn import writer
-from sync.responses.keywords import Action
-from sync.responses.model import RESPONSES
-from sync.responses.record import apply_answer
-from sync.settings import Settings
-from sync.store import Store
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.sync.model import Appointment
+from clinicsync.sync.model.responses import RESPONSES
+from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.responses.keywords import Action
+from clinicsync.sync.responses.record import apply_answer
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 ACTIONS: dict[str, Action] = {"accepted": "confirm", "declined": "decline"}

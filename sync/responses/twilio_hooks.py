@@ -13,11 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from notifiers.phone import WHATSAPP_PREFIX
-from notifiers.twilio_base import TwilioSettings
-from sync.responses.receipts import record_receipt
-from sync.responses.record import handle_reply
-from sync.settings import Settings
+from clinicsync.notifiers.phone import WHATSAPP_PREFIX
+from clinicsync.notifiers.twilio_base import TwilioSettings
+from clinicsync.sync.responses.receipts import record_receipt
+from clinicsync.sync.responses.record import handle_reply
+from clinicsync.sync.settings import Settings
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
 TWIML = "application/xml"

@@ -14,14 +14,14 @@ from typing import Any
 import structlog
 from sqlalchemy import and_, func, select, update
 
-from connectors.base import Connector, WritebackAction, WritebackUnsupported
-from connectors.registry import build_connector
-from mappings.timeutil import iso_z, parse_duration
-from sync.reminders.txn import writer
-from sync.responses.model import WRITEBACKS
-from sync.settings import Settings
-from sync.store import Store
-from sync.types import utcnow
+from clinicsync.common.timeutil import iso_z, parse_duration
+from clinicsync.common.types import utcnow
+from clinicsync.connectors.base import Connector, WritebackAction, WritebackUnsupported
+from clinicsync.connectors.registry import build_connector
+from clinicsync.sync.model.responses import WRITEBACKS
+from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 
 W = WRITEBACKS
 STATES = ("pending", "done", "unsupported", "superseded")

@@ -26,13 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from connectors.rest_api import RestApiSettings, holder
-from mappings.timeutil import iso_z
-from sync.model import Appointment
-from sync.push import PushReceiver, PushResult
-from sync.settings import Settings
-from sync.store import Store
-from sync.ui import queries
+from clinicsync.common.timeutil import iso_z
+from clinicsync.connectors.rest_api import RestApiSettings, holder
+from clinicsync.sync.model import Appointment
+from clinicsync.sync.push import PushReceiver, PushResult
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
+from clinicsync.sync.ui import queries
 
 PREFIX = "/api/v1"
 PROBLEM = "application/problem+json"

@@ -5,17 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from prometheus_client.registry import Collector
 
-from sync.calendar.metrics import calendar_gauges
-from sync.reminders.metrics import reminder_gauges
-from sync.responses import link_page, sendgrid_hooks, sns_hooks, twilio_hooks
-from sync.responses.metrics import response_gauges
-from sync.server import api, health, openapi
-from sync.server.metrics import Metrics, StoreGauges
-from sync.server.middleware import InputErrorsAs4xx, RequestBounds, SecurityAndAccessLog
-from sync.server.settings import ServerSettings
-from sync.settings import Settings
-from sync.store import Store
-from sync.ui import routes as ui
+from clinicsync.sync.calendar.metrics import calendar_gauges
+from clinicsync.sync.reminders.metrics import reminder_gauges
+from clinicsync.sync.responses import link_page, sendgrid_hooks, sns_hooks, twilio_hooks
+from clinicsync.sync.responses.metrics import response_gauges
+from clinicsync.sync.server import api, health, openapi
+from clinicsync.sync.server.metrics import Metrics, StoreGauges
+from clinicsync.sync.server.middleware import InputErrorsAs4xx, RequestBounds, SecurityAndAccessLog
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.settings.server import ServerSettings
+from clinicsync.sync.store import Store
+from clinicsync.sync.ui import routes as ui
 
 
 def routers() -> list[APIRouter]:

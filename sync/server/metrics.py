@@ -13,10 +13,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from sync.model import Quarantine, SyncRun
-from sync.outbox import CONSUMERS, EVENTS
-from sync.queries import connector_health
-from sync.store import Store
+from clinicsync.sync.model import Quarantine, SyncRun
+from clinicsync.sync.outbox import CONSUMERS, EVENTS
+from clinicsync.sync.queries import connector_health
+from clinicsync.sync.store import Store
 
 log = structlog.get_logger("clinicsync.metrics")
 

@@ -14,7 +14,7 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sync.server.metrics import Metrics
+from clinicsync.sync.server.metrics import Metrics
 
 log = structlog.get_logger("clinicsync.http")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from sync.ui.auth import require_user
+from clinicsync.sync.ui.auth import require_user
 
 router = APIRouter(include_in_schema=False)
 

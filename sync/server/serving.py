@@ -6,7 +6,7 @@ from __future__ import annotations
 import uvicorn
 from fastapi import FastAPI
 
-from sync.server.settings import ServerSettings
+from clinicsync.sync.settings.server import ServerSettings
 
 
 def uvicorn_config(app: FastAPI, server: ServerSettings, host: str | None = None,

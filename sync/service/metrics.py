@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from sync.types import utcnow
-
-if TYPE_CHECKING:  # jobs.py imports the server, which may import this module
-    from sync.service.jobs import JobBoard
+from clinicsync.common.types import utcnow
+from clinicsync.sync.service.board import DURATION_BUCKETS, JobBoard
 
 
 class JobCollector(Collector):
@@ -24,8 +22,6 @@ class JobCollector(Collector):
         self.board = board
 
     def collect(self) -> Iterator[Any]:
-        from sync.service.jobs import DURATION_BUCKETS
-
         runs = CounterMetricFamily("clinicsync_job_runs", "runs of each job of `clinicsync run`, by outcome",
                                    labels=["job", "outcome"])
         failing = GaugeMetricFamily("clinicsync_job_consecutive_failures", "the job's failed runs since its last "

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from sync.locks import store_lane
-from sync.service.jobs import Job, JobResult, PeriodicJob, ResidentJob, ServiceContext
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.sync.locks import store_lane
+from clinicsync.sync.service.jobs import Job, JobResult, PeriodicJob, ResidentJob, ServiceContext
 
 log = structlog.get_logger("clinicsync.service")
 Clock = Callable[[], datetime]

@@ -15,12 +15,12 @@ from typing import Any
 import phonenumbers
 from sqlalchemy import and_, func, or_, select
 
-from mappings.model import ACTIVE_STATUSES
-from sync.model import Appointment, Patient, Practitioner
-from sync.reminders.model import REMINDERS
-from sync.responses.model import RESPONSES
-from sync.store import Store
-from sync.ui.mask import initials, mask_phone
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.sync.model import Appointment, Patient, Practitioner
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.model.responses import RESPONSES
+from clinicsync.sync.store import Store
+from clinicsync.sync.ui.mask import initials, mask_phone
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]

@@ -24,10 +24,10 @@ from typing import Literal
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from sync.settings import Settings
-from sync.ui.passwords import DUMMY_HASH, verify_password
-from sync.ui.settings import UiSettings
-from sync.ui.throttle import Throttle
+from clinicsync.common.passwords import DUMMY_HASH, verify_password
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.settings.ui import UiSettings
+from clinicsync.sync.ui.throttle import Throttle
 
 REALM = 'Basic realm="clinicsync status", charset="UTF-8"'
 _CACHE_KEY = secrets.token_bytes(32)

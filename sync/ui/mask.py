@@ -6,7 +6,7 @@ import re
 
 import phonenumbers
 
-from sync.calendar.desired import initials
+from clinicsync.sync.calendar.desired import initials
 
 DOT = "•••"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 import orjson
 from sqlalchemy import and_, func, select
 
-from sync.calendar.model import LINKS
-from sync.model import Appointment, Event, Patient, Practitioner
-from sync.queries import connector_status, list_quarantine, quality_notes
-from sync.reminders.model import DELIVERIES, REMINDERS
-from sync.store import Store
-from sync.types import utcnow
-from sync.ui.mask import initials, mask_email, mask_phone, mask_text
+from clinicsync.common.types import utcnow
+from clinicsync.sync.model import Appointment, Event, Patient, Practitioner
+from clinicsync.sync.model.calendar import LINKS
+from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.queries import connector_status, list_quarantine, quality_notes
+from clinicsync.sync.store import Store
+from clinicsync.sync.ui.mask import initials, mask_email, mask_phone, mask_text
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]

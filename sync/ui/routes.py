@@ -12,12 +12,12 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from sync.access_log import record_phi_view
-from sync.settings import Settings
-from sync.store import Store
-from sync.types import utcnow
-from sync.ui import attention, charts, queries
-from sync.ui.auth import require_user, role_of, ui_settings
+from clinicsync.common.types import utcnow
+from clinicsync.sync.access_log import record_phi_view
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
+from clinicsync.sync.ui import attention, charts, queries
+from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
 
 pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user)],
                   include_in_schema=False)
@@ -25,7 +25,7 @@ assets = APIRouter(prefix="/ui/static", include_in_schema=False)
 router = APIRouter()
 REFRESH_CHOICES = {"60": "every minute", "300": "every 5 minutes"}
 
-_env = Environment(loader=PackageLoader("sync.ui", "templates"), autoescape=select_autoescape(["html"]),
+_env = Environment(loader=PackageLoader("clinicsync.sync.ui", "templates"), autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)
 
 
@@ -202,7 +202,7 @@ def quarantine_page(request: Request,
                    connector=connector)
 
 
-_CSS = resources.files("sync.ui").joinpath("static/ui.css").read_bytes()
+_CSS = resources.files("clinicsync.sync.ui").joinpath("static/ui.css").read_bytes()
 
 
 @assets.get("/ui.css")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connectors.fhir.client import FhirClient
+from clinicsync.connectors.fhir.client import FhirClient
 from tests.connectors.csv_support import Run
 from tests.connectors.fhir_fake import FakeFhir, rsa_key
 

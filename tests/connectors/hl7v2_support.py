@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import hl7
 import pytest
 
-from sync.logs import configure_logging
+from clinicsync.common.logs import configure_logging
 
 
 @pytest.fixture(name="logs", autouse=True)

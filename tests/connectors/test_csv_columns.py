@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from mappings.engine import load_mapping
-from mappings.paths import compile_path, top_column
+from clinicsync.mappings.engine import load_mapping
+from clinicsync.mappings.paths import compile_path, top_column
 from tests.connectors.test_csv_drop import write_drop
 
 HEADER = ["sched.Appt ID", "sched.Start Date", "sched.Start Time", "sched.Length (min)", "pat.ID",

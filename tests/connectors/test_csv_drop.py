@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.csv_drop import CsvDropConnector, CsvDropSettings
-from sync.demo import COLUMNS, generate_rows
+from clinicsync.connectors.csv_drop import CsvDropConnector, CsvDropSettings
+from clinicsync.sync.demo import COLUMNS, generate_rows
 from tests.connectors.csv_support import TOMORROW, Run, appointments, rows, write_drop
 
 

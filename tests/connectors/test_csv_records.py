@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.csv_records import MAX_LINE_CHARS, CsvRecords, Record
-from connectors.text_encoding import MARK_ERRORS, inspect_file
+from clinicsync.connectors.csv_records import MAX_LINE_CHARS, CsvRecords, Record
+from clinicsync.connectors.text_encoding import MARK_ERRORS, inspect_file
 
 
 def read(content: str, width: int = 3) -> list[Record]:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import WritebackAction
-from connectors.csv_drop import CsvDropConnector, CsvDropSettings
-from connectors.csv_formulas import neutralize_formula
+from clinicsync.connectors.base import WritebackAction
+from clinicsync.connectors.csv_drop import CsvDropConnector, CsvDropSettings
+from clinicsync.connectors.csv_formulas import neutralize_formula
 
 
 @pytest.mark.parametrize(("cell", "written"), [

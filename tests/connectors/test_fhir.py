@@ -13,10 +13,10 @@ import httpx
 import pytest
 import respx
 
-from connectors.base import Batch, FatalConnectorError, RetriableConnectorError
-from connectors.fhir import FhirConnector
-from connectors.fhir.client import FhirClient
-from connectors.fhir.settings import FhirSettings
+from clinicsync.connectors.base import Batch, FatalConnectorError, RetriableConnectorError
+from clinicsync.connectors.fhir import FhirConnector
+from clinicsync.connectors.fhir.client import FhirClient
+from clinicsync.connectors.fhir.settings import FhirSettings
 from tests.connectors.fhir_fake import appointment, location, patient, practitioner, with_meta
 
 BASE = "https://ehr.example.org/fhir/r4"

@@ -17,10 +17,10 @@ import respx
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import ValidationError
 
-from connectors.base import FatalConnectorError
-from connectors.fhir import FhirConnector
-from connectors.fhir.auth import SmartBackendAuth
-from connectors.fhir.settings import FhirSettings
+from clinicsync.connectors.base import FatalConnectorError
+from clinicsync.connectors.fhir import FhirConnector
+from clinicsync.connectors.fhir.auth import SmartBackendAuth
+from clinicsync.connectors.fhir.settings import FhirSettings
 from tests.connectors.fhir_fake import ec_key, pem, rsa_key
 
 BASE = "https://ehr.example.org/fhir"

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from connectors.fhir.prefetch import ReadAhead
+from clinicsync.connectors.fhir.prefetch import ReadAhead
 
 RUN = contextvars.ContextVar("run", default="none")
 

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import respx
 
-from connectors.fhir import FhirConnector
-from connectors.fhir.settings import FhirSettings
-from mappings.engine import load_mapping
-from mappings.model import MappingError, NormalizedAppointment
-from sync.engine import map_batch
+from clinicsync.connectors.fhir import FhirConnector
+from clinicsync.connectors.fhir.settings import FhirSettings
+from clinicsync.mappings.engine import load_mapping
+from clinicsync.mappings.model import MappingError, NormalizedAppointment
+from clinicsync.sync.engine import map_batch
 from tests.connectors.fhir_fake import with_meta
 
 BASE = "https://ehr.example.org/fhir/r4"

@@ -8,9 +8,14 @@ from typing import Any
 
 import pytest
 
-from connectors.base import FatalConnectorError, RetriableConnectorError, WritebackAction, WritebackUnsupported
-from connectors.fhir import FhirConnector
-from connectors.fhir.settings import FhirSettings
+from clinicsync.connectors.base import (
+    FatalConnectorError,
+    RetriableConnectorError,
+    WritebackAction,
+    WritebackUnsupported,
+)
+from clinicsync.connectors.fhir import FhirConnector
+from clinicsync.connectors.fhir.settings import FhirSettings
 from tests.connectors.fhir_fake import FakeFhir, Seen, appointment, pem, rsa_key
 
 

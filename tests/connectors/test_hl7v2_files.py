@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from connectors.hl7v2.files import Hl7v2Connector
-from connectors.hl7v2.settings import Hl7v2Settings
-from sync.model import Appointment, Event
-from sync.store import Store
+from clinicsync.connectors.hl7v2.files import Hl7v2Connector
+from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
+from clinicsync.sync.model import Appointment, Event
+from clinicsync.sync.store import Store
 from tests.conftest import Cli, SettingsFactory
 from tests.connectors.hl7v2_support import siu
 

@@ -20,17 +20,17 @@ import pytest
 from hl7.client import MLLPClient
 from sqlalchemy import func, select
 
-from connectors.hl7v2.mllp import MllpListener
-from connectors.hl7v2.model import MESSAGES
-from connectors.hl7v2.receiver import Receiver
-from connectors.hl7v2.service import Hl7Service, receiver_handler, serve_mllp
-from connectors.hl7v2.settings import Hl7v2Settings
-from mappings.engine import load_mapping
-from sync.model import Appointment, Quarantine
-from sync.outbox import read_events
-from sync.queries import connector_status
-from sync.settings import Settings, load_settings
-from sync.store import Store
+from clinicsync.connectors.hl7v2.mllp import MllpListener
+from clinicsync.connectors.hl7v2.model import MESSAGES
+from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
+from clinicsync.mappings.engine import load_mapping
+from clinicsync.sync.mllp_receiver import Receiver
+from clinicsync.sync.model import Appointment, Quarantine
+from clinicsync.sync.outbox import read_events
+from clinicsync.sync.queries import connector_status
+from clinicsync.sync.service.mllp import Hl7Service, receiver_handler, serve_mllp
+from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.store import Store
 from tests.conftest import SettingsFactory
 from tests.connectors.hl7v2_support import Ack, capture_logs, siu  # noqa: F401 - an autouse fixture
 

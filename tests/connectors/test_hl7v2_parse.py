@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.hl7v2.parse import Hl7ParseError, decode, parse_message, split_messages
-from mappings.paths import compile_path
+from clinicsync.connectors.hl7v2.parse import Hl7ParseError, decode, parse_message, split_messages
+from clinicsync.mappings.paths import compile_path
 from tests.connectors.hl7v2_support import siu
 
 

@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from connectors.hl7v2.model import MESSAGES
-from connectors.hl7v2.parse import decode, parse_message, split_messages
-from connectors.hl7v2.receiver import Receiver
-from connectors.hl7v2.settings import Hl7v2Settings, MllpSettings
-from mappings.engine import CompiledMapping, load_mapping
-from mappings.model import NormalizedAppointment
-from sync.engine import sync_connector
-from sync.model import Appointment, Event
-from sync.settings import Settings
-from sync.store import Store
+from clinicsync.connectors.hl7v2.model import MESSAGES
+from clinicsync.connectors.hl7v2.parse import decode, parse_message, split_messages
+from clinicsync.connectors.hl7v2.settings import Hl7v2Settings, MllpSettings
+from clinicsync.mappings.engine import CompiledMapping, load_mapping
+from clinicsync.mappings.model import NormalizedAppointment
+from clinicsync.sync.engine import sync_connector
+from clinicsync.sync.mllp_receiver import Receiver
+from clinicsync.sync.model import Appointment, Event
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 from tests.connectors.hl7v2_support import capture_logs, siu  # noqa: F401 - an autouse fixture
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hl7_siu"

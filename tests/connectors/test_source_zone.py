@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from sync.db import make_engine
+from clinicsync.sync.db import make_engine
 
 SQL_MAPPING = Path(__file__).parent / "data" / "sql_appointments.yaml"
 LOS_ANGELES = "America/Los_Angeles"
@@ -109,7 +109,7 @@ def test_a_bad_source_zone_is_a_settings_error_naming_the_key(drop_dir: Path, wr
 
 
 def test_the_sql_window_follows_the_source_zone_unless_set() -> None:
-    from connectors.sql_settings import SqlSettings
+    from clinicsync.connectors.sql_settings import SqlSettings
 
     base: dict[str, Any] = {"name": "src", "mapping": "m", "url": "sqlite://", "table": "t", "mode": "snapshot"}
     assert SqlSettings(**base, timezone="America/New_York").window_zone == "America/New_York"

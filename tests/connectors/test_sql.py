@@ -29,11 +29,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from connectors.base import RetriableConnectorError
-from connectors.sql import SqlConnector
-from connectors.sql_session import read_only_connection
-from connectors.sql_settings import SqlSettings
-from sync.db import make_engine
+from clinicsync.connectors.base import RetriableConnectorError
+from clinicsync.connectors.sql import SqlConnector
+from clinicsync.connectors.sql_session import read_only_connection
+from clinicsync.connectors.sql_settings import SqlSettings
+from clinicsync.sync.db import make_engine
 
 MAPPING = Path(__file__).parent / "data" / "sql_appointments.yaml"
 QUERY = "SELECT id, patient_id, starts_at, minutes, status, updated_at FROM appts"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.sql import QUERY_BINDS, WRITEBACK_BINDS
-from connectors.sql_guard import StatementRefused, check_select, check_update
+from clinicsync.connectors.sql import QUERY_BINDS, WRITEBACK_BINDS
+from clinicsync.connectors.sql_guard import StatementRefused, check_select, check_update
 
 ACCEPTED = [
     ("SELECT id FROM t WHERE updated_at >= :cursor", {"cursor"}),

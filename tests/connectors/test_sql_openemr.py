@@ -16,10 +16,10 @@ import pymysql
 import pytest
 from sqlalchemy import text
 
-from connectors.base import FatalConnectorError, WritebackAction, WritebackUnsupported
-from connectors.sql import SqlConnector
-from connectors.sql_settings import SqlSettings
-from sync.db import make_engine
+from clinicsync.connectors.base import FatalConnectorError, WritebackAction, WritebackUnsupported
+from clinicsync.connectors.sql import SqlConnector
+from clinicsync.connectors.sql_settings import SqlSettings
+from clinicsync.sync.db import make_engine
 from tests.connectors.openemr_data import EXPECTED_STATUS, Appointment, connect, insert_clinic, load_schema
 
 pytestmark = pytest.mark.mariadb

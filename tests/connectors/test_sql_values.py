@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from connectors.sql import decode_cursor_value, encode_cursor_value
-from connectors.sql_session import plain_value
+from clinicsync.connectors.sql import decode_cursor_value, encode_cursor_value
+from clinicsync.connectors.sql_session import plain_value
 
 
 @pytest.mark.parametrize(("value", "mysql", "expected"), [

@@ -23,9 +23,9 @@ import typer
 import yaml
 from croniter import croniter
 
-from sync.cli import app
-from sync.config_loader import load_yaml_text
-from sync.settings import Settings, validate_settings
+from clinicsync.sync.cli import app
+from clinicsync.sync.config_loader import load_yaml_text
+from clinicsync.sync.settings import Settings, validate_settings
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "docs" / "deploy"
@@ -365,7 +365,7 @@ def test_the_image_entry_point_is_a_console_script_and_its_command_exists() -> N
     command = yaml.safe_load(re.search(r"^CMD (.*)$", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert entrypoint[0] in scripts
-    assert scripts[entrypoint[0]] == "sync.cli:app"
+    assert scripts[entrypoint[0]] == "clinicsync.sync.cli:app"
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
     assert command[0] in commands
     assert "--serve" in {p.opts[0] for p in commands[command[0]].params if p.opts}

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from mappings.audit import audit_columns, audit_paths, suggest
-from mappings.engine import MappingPreset, load_mapping
+from clinicsync.mappings.audit import audit_columns, audit_paths, suggest
+from clinicsync.mappings.engine import MappingPreset, load_mapping
 
 
 def preset(**fields: Any) -> MappingPreset:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from mappings.engine import load_mapping
-from mappings.model import MappingError
-from mappings.paths import compile_path
+from clinicsync.mappings.engine import load_mapping
+from clinicsync.mappings.model import MappingError
+from clinicsync.mappings.paths import compile_path
 
 CSV = load_mapping("csv_default", "America/New_York", "US")
 BASE = {"appointment_id": "A1", "start": "2026-07-01 09:00", "duration_minutes": "30", "patient_id": "P1"}

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import respx
 
-from connectors.fhir.client import FhirClient
-from connectors.fhir.references import ReferenceResolver
-from mappings.engine import load_mapping
-from mappings.model import MappingError, NormalizedAppointment
+from clinicsync.connectors.fhir.client import FhirClient
+from clinicsync.connectors.fhir.references import ReferenceResolver
+from clinicsync.mappings.engine import load_mapping
+from clinicsync.mappings.model import MappingError, NormalizedAppointment
 
 BASE = "https://ehr.example.org/fhir"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mappings.engine import CompiledMapping, MappingPreset, load_mapping
-from mappings.model import MappingError
+from clinicsync.mappings.engine import CompiledMapping, MappingPreset, load_mapping
+from clinicsync.mappings.model import MappingError
 
 EXPECTED_STATUS = {
     "-": "booked", "*": "booked", "+": "booked", "x": "cancelled", "?": "noshow", "@": "arrived",

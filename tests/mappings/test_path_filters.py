@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from mappings.engine import CompiledMapping, MappingPreset
-from mappings.paths import compile_path, compile_values
+from clinicsync.mappings.engine import CompiledMapping, MappingPreset
+from clinicsync.mappings.paths import compile_path, compile_values
 
 PATIENT = {
     "name": [{"use": "official", "given": ["Peter", "James"], "family": "Chalmers"},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mappings.engine import load_mapping
+from clinicsync.mappings.engine import load_mapping
 
 DOC = Path(__file__).parents[2] / "docs" / "mappings.md"
 EXAMPLES = [block for block in re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)

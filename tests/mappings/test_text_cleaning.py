@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mappings.engine import load_mapping
-from mappings.transforms import clean_text
+from clinicsync.mappings.engine import load_mapping
+from clinicsync.mappings.transforms import clean_text
 
 CSV = load_mapping("csv_default", "America/New_York", "US")
 FHIR = load_mapping("fhir_r4", "America/New_York", "US")

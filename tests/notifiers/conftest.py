@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from notifiers.base import Attachment, Message
+from clinicsync.notifiers.base import Attachment, Message
 
 # --- SMTP ------------------------------------------------------------------------------
 

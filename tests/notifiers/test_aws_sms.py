@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from pydantic import ValidationError
 
-from notifiers.aws_sms import AwsSmsNotifier, AwsSmsSettings
-from notifiers.base import Message, OptedOutError, PermanentError, RetryableError
+from clinicsync.notifiers.aws_sms import AwsSmsNotifier, AwsSmsSettings
+from clinicsync.notifiers.base import Message, OptedOutError, PermanentError, RetryableError
 from tests.faults import Answer, FaultPlan, FaultRates, FaultyApi
 from tests.notifiers.aws_fake import (
     JSON,

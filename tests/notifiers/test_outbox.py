@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from notifiers.base import PermanentError
-from notifiers.mime import message_id
-from notifiers.outbox import OutboxNotifier, OutboxSettings
+from clinicsync.notifiers.base import PermanentError
+from clinicsync.notifiers.mime import message_id
+from clinicsync.notifiers.outbox import OutboxNotifier, OutboxSettings
 from tests.notifiers.conftest import ICS, email_message, text_message
 
 

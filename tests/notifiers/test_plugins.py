@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from notifiers.base import Message
-from notifiers.registry import build_notifier, notifier_kinds
-from sync.config_loader import ConfigError
-from sync.settings import load_settings
+from clinicsync.notifiers.base import Message
+from clinicsync.notifiers.registry import build_notifier, notifier_kinds
+from clinicsync.sync.config_loader import ConfigError
+from clinicsync.sync.settings import load_settings
 
 PLUGIN = '''
 from pathlib import Path
@@ -23,8 +23,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from notifiers.base import Message, Notifier, NotifierSettings, Receipt
-from sync.settings_base import resolve_path
+from clinicsync.notifiers.base import Message, Notifier, NotifierSettings, Receipt
+from clinicsync.common.settings_base import resolve_path
 
 
 class PagerSettings(NotifierSettings):

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from notifiers.base import DeliveryUnknownError, PermanentError, RetryableError
-from notifiers.sendgrid_mail import SendGridNotifier, SendGridSettings
+from clinicsync.notifiers.base import DeliveryUnknownError, PermanentError, RetryableError
+from clinicsync.notifiers.sendgrid_mail import SendGridNotifier, SendGridSettings
 from tests.notifiers.conftest import ICS, FakeApi, email_message
 
 API_KEY = "SG.test-key.secret"

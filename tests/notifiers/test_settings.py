@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from notifiers.registry import build_notifier, notifier_kinds
-from notifiers.sendgrid_mail import SendGridNotifier, SendGridSettings
-from notifiers.smtp import SmtpSettings
-from notifiers.twilio_sms import TwilioSmsNotifier, TwilioSmsSettings
-from notifiers.twilio_whatsapp import TwilioWhatsAppSettings
-from sync.config_loader import ConfigError
-from sync.settings import Settings, load_settings
+from clinicsync.notifiers.registry import build_notifier, notifier_kinds
+from clinicsync.notifiers.sendgrid_mail import SendGridNotifier, SendGridSettings
+from clinicsync.notifiers.smtp import SmtpSettings
+from clinicsync.notifiers.twilio_sms import TwilioSmsNotifier, TwilioSmsSettings
+from clinicsync.notifiers.twilio_whatsapp import TwilioWhatsAppSettings
+from clinicsync.sync.config_loader import ConfigError
+from clinicsync.sync.settings import Settings, load_settings
 from tests.conftest import ROOT
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2

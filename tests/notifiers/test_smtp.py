@@ -12,9 +12,9 @@ import icalendar
 import pytest
 from aiosmtpd.smtp import SMTP as SMTPServer
 
-from notifiers.base import DeliveryUnknownError, PermanentError, RetryableError
-from notifiers.mime import message_id
-from notifiers.smtp import SmtpNotifier, SmtpSettings
+from clinicsync.notifiers.base import DeliveryUnknownError, PermanentError, RetryableError
+from clinicsync.notifiers.mime import message_id
+from clinicsync.notifiers.smtp import SmtpNotifier, SmtpSettings
 from tests.notifiers.conftest import (
     ICS,
     SMTP_PASSWORD,

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from notifiers.base import PermanentError
-from notifiers.mime import build_email
+from clinicsync.notifiers.base import PermanentError
+from clinicsync.notifiers.mime import build_email
 from tests.notifiers.conftest import LoopbackController, MailSink, email_message
 from tests.notifiers.test_smtp import notifier, parse
 

@@ -10,10 +10,10 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from notifiers.base import DeliveryUnknownError, OptedOutError, PermanentError, RetryableError
-from notifiers.twilio_base import ApiRootHttpClient
-from notifiers.twilio_sms import TwilioSmsNotifier, TwilioSmsSettings
-from notifiers.twilio_whatsapp import TwilioWhatsAppNotifier, TwilioWhatsAppSettings
+from clinicsync.notifiers.base import DeliveryUnknownError, OptedOutError, PermanentError, RetryableError
+from clinicsync.notifiers.twilio_base import ApiRootHttpClient
+from clinicsync.notifiers.twilio_sms import TwilioSmsNotifier, TwilioSmsSettings
+from clinicsync.notifiers.twilio_whatsapp import TwilioWhatsAppNotifier, TwilioWhatsAppSettings
 from tests.notifiers.conftest import FakeApi, text_message
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2

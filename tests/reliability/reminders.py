@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
-from sync.db import make_engine, upgrade
-from sync.reminders.planner import plan
-from sync.settings import load_settings
-from sync.store import Store
+from clinicsync.sync.db import make_engine, upgrade
+from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.settings import load_settings
+from clinicsync.sync.store import Store
 from tests.reliability.harness import Probe
 from tests.sync.reminders.conftest import appointment, put
 

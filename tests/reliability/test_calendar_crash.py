@@ -18,8 +18,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sync.calendar.provider import event_id
-from sync.db import make_engine, upgrade
+from clinicsync.sync.calendar.provider import event_id
+from clinicsync.sync.db import make_engine, upgrade
 from tests.reliability.harness import Child, Probe, wait_for, write_drop, write_settings
 from tests.sync.calendar.fake_google import FakeGoogle
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from sync.db import make_engine, upgrade
+from clinicsync.sync.db import make_engine, upgrade
 from tests.reliability.harness import Child, Probe, assert_consistent, wait_for, write_drop, write_settings
 
 pytestmark = pytest.mark.postgres

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from connectors.csv_records import MAX_FIELD_CHARS
-from sync.db import make_engine, upgrade
-from sync.demo import COLUMNS
-from sync.store import Store
+from clinicsync.connectors.csv_records import MAX_FIELD_CHARS
+from clinicsync.sync.db import make_engine, upgrade
+from clinicsync.sync.demo import COLUMNS
+from clinicsync.sync.store import Store
 from tests.reliability.test_properties import SCALE, poll_once
 
 FAULTS = ("quote", "oversize", "byte", "nul")

@@ -21,15 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from connectors.base import Batch, RawRecord
-from mappings.engine import load_mapping
-from mappings.model import MappingError
-from sync.db import make_engine, upgrade
-from sync.demo import COLUMNS
-from sync.engine import map_batch, new_run_id, sync_connector
-from sync.logs import configure_logging
-from sync.settings import Settings, settings_model
-from sync.store import COUNT_KEYS, Store
+from clinicsync.common.logs import configure_logging
+from clinicsync.connectors.base import Batch, RawRecord
+from clinicsync.mappings.engine import load_mapping
+from clinicsync.mappings.model import MappingError
+from clinicsync.sync.db import make_engine, upgrade
+from clinicsync.sync.demo import COLUMNS
+from clinicsync.sync.engine import map_batch, new_run_id, sync_connector
+from clinicsync.sync.settings import Settings, settings_model
+from clinicsync.sync.store import COUNT_KEYS, Store
 
 MAPPING = load_mapping("csv_default", "America/New_York", "US")
 MARKER = "Zqxv"  # a value the reasons must never repeat (a value may be patient data)

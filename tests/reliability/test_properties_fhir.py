@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from sync.db import make_engine, upgrade
-from sync.engine import new_run_id, sync_connector
-from sync.settings import Settings, settings_model
-from sync.store import COUNT_KEYS, Store
+from clinicsync.sync.db import make_engine, upgrade
+from clinicsync.sync.engine import new_run_id, sync_connector
+from clinicsync.sync.settings import Settings, settings_model
+from clinicsync.sync.store import COUNT_KEYS, Store
 from tests.conftest import SHARED_FIXTURES
 from tests.reliability.test_properties import MARKER, SCALE, no_values_logged, repeats_no_value
 

@@ -20,11 +20,11 @@ from urllib.parse import parse_qs
 import pytest
 from sqlalchemy import select
 
-from sync.reminders.dispatch import Dispatcher
-from sync.reminders.model import DELIVERIES, REMINDERS
-from sync.reminders.planner import plan
-from sync.settings import Settings, load_settings
-from sync.store import Store
+from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.reminders.dispatch import Dispatcher
+from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.store import Store
 from tests.faults import (
     AMBIGUOUS,
     CLEAN,

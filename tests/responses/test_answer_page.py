@@ -14,14 +14,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from sync.clinic import ClinicSettings, Place
-from sync.reminders.model import REMINDERS
-from sync.responses.links import make_token
-from sync.responses.model import RESPONSES, WRITEBACKS
-from sync.responses.page_text import TEXT
-from sync.server.app import create_app
-from sync.settings import Settings
-from sync.store import Store
+from clinicsync.sync.clinic import ClinicSettings, Place
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.responses.links import make_token
+from clinicsync.sync.responses.page_text import TEXT
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 from tests.responses.test_links import SERVER, booked, links
 from tests.responses.test_record import BASE, participation, rows
 from tests.sync.reminders.conftest import SettingsMaker

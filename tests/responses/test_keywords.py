@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.responses.keywords import base_language, interpret, words
+from clinicsync.sync.responses.keywords import base_language, interpret, words
 
 
 @pytest.mark.parametrize(("text", "language", "action"), [

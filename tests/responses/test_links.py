@@ -13,14 +13,14 @@ import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from sync.reminders.dispatch import Dispatcher
-from sync.reminders.model import REMINDERS
-from sync.reminders.planner import plan
-from sync.responses.links import SALT, make_token
-from sync.responses.model import RESPONSES, WRITEBACKS
-from sync.server.app import create_app
-from sync.settings import Settings
-from sync.store import Store
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.reminders.dispatch import Dispatcher
+from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.responses.links import SALT, make_token
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 from tests.responses.test_record import BASE, participation, rows
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.sync.reminders.fakes import read_log

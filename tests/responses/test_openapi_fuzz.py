@@ -9,10 +9,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from connectors.rest_api import new_key
-from sync.server.app import create_app
-from sync.settings import load_settings
-from sync.store import Store
+from clinicsync.connectors.rest_api import new_key
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.settings import load_settings
+from clinicsync.sync.store import Store
 
 KEY, DIGEST = new_key()
 UI_TOKEN = "Zq8v-Nw3rT5yLp0aXk7bMd2eHs9u"

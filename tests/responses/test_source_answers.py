@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mappings.engine import load_mapping
-from sync.db import make_engine
-from sync.demo import generate_rows
-from sync.responses.model import RESPONSES, WRITEBACKS
+from clinicsync.mappings.engine import load_mapping
+from clinicsync.sync.db import make_engine
+from clinicsync.sync.demo import generate_rows
+from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
 from tests.connectors.test_csv_drop import COLUMNS, TOMORROW, write_drop
 
 MAPPING = """\
@@ -102,9 +102,9 @@ def test_an_appointment_without_an_answer_hashes_as_before_answers_existed() -> 
     a calendar patch and a notice each): the hash is the one of the dataclass without `answer`."""
     from dataclasses import dataclass
 
-    from mappings.model import NormalizedAppointment, NormalizedPatient
-    from sync.hashing import content_hash
-    from sync.store import _appointment_hash
+    from clinicsync.common.hashing import content_hash
+    from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient
+    from clinicsync.sync.store import _appointment_hash
 
     @dataclass(frozen=True, slots=True)
     class Before:  # NormalizedAppointment as it was, field for field

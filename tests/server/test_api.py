@@ -13,14 +13,14 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from connectors.rest_api import holder, key_digest, new_key
-from sync.engine import sync_once
-from sync.model import Appointment, Event, SyncRun
-from sync.reminders.model import REMINDERS
-from sync.reminders.planner import plan
-from sync.server.app import create_app
-from sync.settings import Settings, load_settings
-from sync.store import Store
+from clinicsync.connectors.rest_api import holder, key_digest, new_key
+from clinicsync.sync.engine import sync_once
+from clinicsync.sync.model import Appointment, Event, SyncRun
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.store import Store
 
 pytestmark = pytest.mark.anyio
 # Fixed keys (parametrized ids must match across xdist workers); new_key() is tested below.

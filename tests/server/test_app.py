@@ -12,11 +12,11 @@ import pytest
 import structlog
 from fastapi import APIRouter, Request
 
-from sync.db import make_engine
-from sync.logs import configure_logging
-from sync.server.app import create_app, routers
-from sync.settings import load_settings
-from sync.store import Store
+from clinicsync.common.logs import configure_logging
+from clinicsync.sync.db import make_engine
+from clinicsync.sync.server.app import create_app, routers
+from clinicsync.sync.settings import load_settings
+from clinicsync.sync.store import Store
 
 pytestmark = pytest.mark.anyio
 UI_TOKEN = "Zq8v-Nw3rT5yLp0aXk7bMd2eHs9u"

@@ -14,16 +14,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 
-from sync.calendar.model import LINKS
-from sync.db import make_engine
-from sync.outbox import CONSUMERS
-from sync.server.app import create_app
-from sync.server.settings import ServerSettings
-from sync.service.jobs import PeriodicJob, ServiceContext, ServiceOptions, collect_jobs, server_jobs
-from sync.service.runner import Service
-from sync.service.schedule import Schedule
-from sync.settings import Settings
-from sync.store import Store
+from clinicsync.common.schedule import Schedule
+from clinicsync.sync.db import make_engine
+from clinicsync.sync.model.calendar import LINKS
+from clinicsync.sync.outbox import CONSUMERS
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.service.jobs import PeriodicJob, ServiceContext, ServiceOptions, collect_jobs, server_jobs
+from clinicsync.sync.service.runner import Service
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.settings.server import ServerSettings
+from clinicsync.sync.store import Store
 from tests.server.metrics_helpers import scrape, values
 from tests.sync.service.test_runner import fast_clock
 from tests.ui.seed import NOW, seed

@@ -12,11 +12,11 @@ import httpx
 import pytest
 import yaml
 
-from sync.server.app import create_app
-from sync.service.jobs import JobBoard
-from sync.service.metrics import JobCollector
-from sync.settings import Settings
-from sync.store import Store
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.service.board import JobBoard
+from clinicsync.sync.service.metrics import JobCollector
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 from tests.server.metrics_helpers import scrape
 from tests.server.test_ops_metrics import seed_for_alerts
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from hl7.client import MLLPClient
 
-import sync.cli.hl7 as hl7_cli
-from connectors.hl7v2.service import Listening
-from sync.store import Store
+import clinicsync.sync.cli.hl7 as hl7_cli
+from clinicsync.sync.service.mllp import Listening
+from clinicsync.sync.store import Store
 from tests.conftest import Cli, SettingsFactory
 from tests.connectors.hl7v2_support import Ack, siu
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.store import Store
+from clinicsync.sync.store import Store
 from tests.conftest import Cli
 from tests.sync.reminders.conftest import appointment, put
 
@@ -83,7 +83,8 @@ def test_on_a_terminal_a_table_in_the_clinic_zone(config: Path) -> None:
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200"}
     env.pop("NO_COLOR", None)
-    process = subprocess.Popen([sys.executable, "-m", "sync.cli", "--config", str(config), "appointments", "list"],
+    process = subprocess.Popen([sys.executable, "-m", "clinicsync.sync.cli", "--config", str(config),
+                                "appointments", "list"],
                                stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True)
     os.close(secondary)
     chunks = []

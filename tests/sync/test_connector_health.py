@@ -9,14 +9,14 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import insert
 
-from sync.demo import generate_rows
-from sync.engine import sync_once
-from sync.model import SyncRun
-from sync.queries import connector_health
-from sync.server.metrics import connector_gauges
-from sync.settings import Settings, load_settings
-from sync.store import Store
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.sync.demo import generate_rows
+from clinicsync.sync.engine import sync_once
+from clinicsync.sync.model import SyncRun
+from clinicsync.sync.queries import connector_health
+from clinicsync.sync.server.metrics import connector_gauges
+from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.store import Store
 from tests.conftest import SettingsFactory
 from tests.connectors.test_csv_drop import TOMORROW, write_drop
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sync.demo import COLUMNS, generate_rows, write_csv
+from clinicsync.sync.demo import COLUMNS, generate_rows, write_csv
 from tests.conftest import ROOT
 
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from sync.db import current_revision, head_revision, make_engine, upgrade
-from sync.locks import (
+from clinicsync.sync.db import current_revision, head_revision, make_engine, upgrade
+from clinicsync.sync.locks import (
     LockTimeout,
     WorkerLocked,
     migration_lock,
@@ -18,7 +18,7 @@ from sync.locks import (
     store_lane,
     try_lock,
 )
-from sync.store import Store
+from clinicsync.sync.store import Store
 from tests.conftest import POSTGRES_URL, postgres_schema
 
 

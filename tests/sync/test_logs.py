@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import structlog
 
-from sync.demo import generate_rows
-from sync.logs import REDACTED, configure_logging, redact, scrub_text
+from clinicsync.common.logs import REDACTED, configure_logging, redact, scrub_text
+from clinicsync.sync.demo import generate_rows
 from tests.connectors.test_csv_drop import TOMORROW, write_drop
 
 

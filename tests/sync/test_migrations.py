@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import sync.model  # noqa: F401 - registers every table
-from sync.db import current_revision, ensure_schema, head_revision, make_engine, upgrade
+import clinicsync.sync.model  # noqa: F401 - registers every table
+from clinicsync.sync.db import current_revision, ensure_schema, head_revision, make_engine, upgrade
 
 
 def test_migrated_schema_matches_the_models(store_url: str) -> None:

@@ -6,7 +6,7 @@ from email.utils import formatdate
 
 import pytest
 
-from sync.retry_after import retry_after
+from clinicsync.common.retry_after import retry_after
 
 NOW = 1_800_000_000.0
 

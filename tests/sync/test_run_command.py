@@ -7,10 +7,10 @@ import json
 import pytest
 from sqlalchemy import insert, select
 
-from sync.locks import poll_lock, sqlite_worker_lock
-from sync.model import SyncRun
-from sync.store import Store
-from sync.types import utcnow
+from clinicsync.common.types import utcnow
+from clinicsync.sync.locks import poll_lock, sqlite_worker_lock
+from clinicsync.sync.model import SyncRun
+from clinicsync.sync.store import Store
 from tests.reliability.harness import write_drop
 
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]
@@ -99,8 +99,8 @@ def test_status_counts_the_failed_runs_since_the_last_good_one(write_settings, c
 def test_a_pool_too_small_for_the_jobs_is_warned_about(store: Store) -> None:
     from structlog.testing import capture_logs
 
-    from sync.cli.run import _check_pool
-    from sync.settings import Settings
+    from clinicsync.sync.cli.run import _check_pool
+    from clinicsync.sync.settings import Settings
 
     small = Settings.model_validate({"store": {"pool_size": 2, "max_overflow": 1}})
     with capture_logs() as logs:

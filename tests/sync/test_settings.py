@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from sync.config_loader import ConfigError
-from sync.settings import config_path, json_schema, load_settings
-from sync.settings_base import SettingsModel
+from clinicsync.common.settings_base import SettingsModel
+from clinicsync.sync.config_loader import ConfigError
+from clinicsync.sync.settings import config_path, json_schema, load_settings
 from tests.conftest import ROOT
 
 

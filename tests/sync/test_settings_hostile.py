@@ -20,7 +20,7 @@ def run_cli(path: Path, *args: str, timeout: float = 300) -> tuple[int, str, flo
     """`clinicsync` as a separate process: a hang or a crash shows as it would for a user.
     Returns the CPU seconds it used (wall time on a shared CI machine says little)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = subprocess.run([sys.executable, "-m", "sync.cli", "--config", str(path), *args],
+    result = subprocess.run([sys.executable, "-m", "clinicsync.sync.cli", "--config", str(path), *args],
                             capture_output=True, text=True, timeout=timeout)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, func, insert, select
 
-from mappings.model import NormalizedAppointment, NormalizedPatient
-from sync.model import Appointment, Event, SyncRun
-from sync.store import Mapped, SnapshotEnd, Store
+from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient
+from clinicsync.sync.model import Appointment, Event, SyncRun
+from clinicsync.sync.store import Mapped, SnapshotEnd, Store
 
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 A = Appointment.__table__.c  # type: ignore[attr-defined]

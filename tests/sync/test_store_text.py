@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from connectors.base import Batch, RawRecord
-from mappings.engine import load_mapping
-from sync.engine import map_batch
-from sync.store import Store
+from clinicsync.connectors.base import Batch, RawRecord
+from clinicsync.mappings.engine import load_mapping
+from clinicsync.sync.engine import map_batch
+from clinicsync.sync.store import Store
 
 CSV = load_mapping("csv_default", "America/New_York", "US")
 FHIR = load_mapping("fhir_r4", "America/New_York", "US")

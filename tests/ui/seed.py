@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from sync.calendar.model import LINKS
-from sync.model import Appointment, Event, Patient, Practitioner, Quarantine, SyncRun
-from sync.reminders.model import DELIVERIES, REMINDERS
-from sync.store import Store
+from clinicsync.sync.model import Appointment, Event, Patient, Practitioner, Quarantine, SyncRun
+from clinicsync.sync.model.calendar import LINKS
+from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.store import Store
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday
 T = {name: model.__table__ for name, model in [  # type: ignore[attr-defined]

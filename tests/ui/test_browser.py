@@ -18,8 +18,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from sync.demo import generate_rows, write_csv
-from sync.ui.passwords import hash_password
+from clinicsync.common.passwords import hash_password
+from clinicsync.sync.demo import generate_rows, write_csv
 from tests.conftest import Cli
 from tests.server.test_serve import free_port
 from tests.ui.chromium import ROOT, WIDTHS, at_both_widths, browser, set_width
@@ -44,7 +44,7 @@ def served(tmp_path: Path, cli: Callable[[Path | None], Cli]) -> Iterator[str]:
     run("sync", "--once", expect=None)  # the sample has quarantined rows on purpose
     run("remind", "--once")
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "sync.cli", "--config", str(config), "serve", "--port",
+    process = subprocess.Popen([sys.executable, "-m", "clinicsync.sync.cli", "--config", str(config), "serve", "--port",
                                 str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -14,12 +14,12 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from sqlalchemy import insert, select
 
-from sync.access_log import ACCESS_LOG
-from sync.model import Patient
-from sync.responses.model import RESPONSES
-from sync.server.app import create_app
-from sync.settings import load_settings
-from sync.store import Store
+from clinicsync.sync.access_log import ACCESS_LOG
+from clinicsync.sync.model import Patient
+from clinicsync.sync.model.responses import RESPONSES
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.settings import load_settings
+from clinicsync.sync.store import Store
 from tests.ui.chromium import WIDTHS, at_both_widths, browser, serving, set_width
 from tests.ui.seed import NOW, seed
 from tests.ui.test_pages import HASH, PASSWORD

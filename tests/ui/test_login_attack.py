@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sync.config_loader import ConfigError
-from sync.server.app import create_app
-from sync.settings import load_settings
-from sync.store import Store
-from sync.ui.passwords import hash_password
-from sync.ui.throttle import Throttle
+from clinicsync.common.passwords import hash_password
+from clinicsync.sync.config_loader import ConfigError
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.settings import load_settings
+from clinicsync.sync.store import Store
+from clinicsync.sync.ui.throttle import Throttle
 from tests.server.test_serve import free_port
 
 PASSWORD = "correct horse battery"
@@ -134,7 +134,7 @@ def test_hammering_the_login_keeps_healthz_fast_and_memory_bounded(tmp_path: Pat
     path.write_text(settings_text(f"sqlite:///{tmp_path / 'db.sqlite'}"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([sys.executable, "-m", "sync.cli", "--config", str(path), "serve", "--port",
+    process = subprocess.Popen([sys.executable, "-m", "clinicsync.sync.cli", "--config", str(path), "serve", "--port",
                                 str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

@@ -9,12 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sync.config_loader import ConfigError
-from sync.server.app import create_app
-from sync.settings import load_settings
-from sync.store import Store
-from sync.ui.mask import mask_email, mask_phone, mask_text
-from sync.ui.passwords import hash_password, verify_password
+from clinicsync.common.passwords import hash_password, verify_password
+from clinicsync.sync.config_loader import ConfigError
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.settings import load_settings
+from clinicsync.sync.store import Store
+from clinicsync.sync.ui.mask import mask_email, mask_phone, mask_text
 from tests.ui.seed import NOW, seed
 
 pytestmark = pytest.mark.anyio

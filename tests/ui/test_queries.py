@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sync.store import Store
-from sync.ui import queries
+from clinicsync.sync.store import Store
+from clinicsync.sync.ui import queries
 from tests.ui.seed import NOW, seed
 
 NY = ZoneInfo("America/New_York")

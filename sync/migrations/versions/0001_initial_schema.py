@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import sync.types
+import clinicsync.common.types
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -25,8 +25,8 @@ def upgrade() -> None:
     sa.Column('connector', sa.String(length=64), nullable=False),
     sa.Column('external_id', sa.String(length=255), nullable=False),
     sa.Column('status', sa.String(length=24), nullable=False),
-    sa.Column('start_utc', sync.types.UtcDateTime(), nullable=False),
-    sa.Column('end_utc', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('start_utc', clinicsync.common.types.UtcDateTime(), nullable=False),
+    sa.Column('end_utc', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('type', sa.String(length=255), nullable=True),
     sa.Column('location_ref', sa.String(length=255), nullable=True),
@@ -34,12 +34,12 @@ def upgrade() -> None:
     sa.Column('practitioner_ref', sa.String(length=255), nullable=True),
     sa.Column('content_hash', sa.String(length=32), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('source_updated_at', sync.types.UtcDateTime(), nullable=True),
-    sa.Column('deleted_at', sync.types.UtcDateTime(), nullable=True),
+    sa.Column('source_updated_at', clinicsync.common.types.UtcDateTime(), nullable=True),
+    sa.Column('deleted_at', clinicsync.common.types.UtcDateTime(), nullable=True),
     sa.Column('participation', sa.String(length=16), nullable=True),
-    sa.Column('participation_at', sync.types.UtcDateTime(), nullable=True),
-    sa.Column('created_at', sync.types.UtcDateTime(), nullable=False),
-    sa.Column('updated_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('participation_at', clinicsync.common.types.UtcDateTime(), nullable=True),
+    sa.Column('created_at', clinicsync.common.types.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('connector', 'external_id', name='uq_appointment_source')
     )
@@ -50,13 +50,13 @@ def upgrade() -> None:
     op.create_table('connectorstate',
     sa.Column('connector', sa.String(length=64), nullable=False),
     sa.Column('cursor', sa.Text(), nullable=False),
-    sa.Column('updated_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('connector')
     )
     op.create_table('eventconsumer',
     sa.Column('consumer', sa.String(length=64), nullable=False),
     sa.Column('last_event_id', sa.Integer(), nullable=False),
-    sa.Column('updated_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('consumer')
     )
     op.create_table('location',
@@ -76,7 +76,7 @@ def upgrade() -> None:
     sa.Column('allow_sms', sa.Boolean(), nullable=False),
     sa.Column('allow_email', sa.Boolean(), nullable=False),
     sa.Column('content_hash', sa.String(length=32), nullable=False),
-    sa.Column('updated_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('connector', 'external_id')
     )
     op.create_table('practitioner',
@@ -85,7 +85,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=255), nullable=True),
     sa.Column('email', sa.String(length=320), nullable=True),
     sa.Column('content_hash', sa.String(length=32), nullable=False),
-    sa.Column('updated_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('connector', 'external_id')
     )
     with op.batch_alter_table('practitioner', schema=None) as batch_op:
@@ -100,7 +100,7 @@ def upgrade() -> None:
     sa.Column('field', sa.String(length=64), nullable=True),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('raw', sa.Text(), nullable=True),
-    sa.Column('created_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('created_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
@@ -114,8 +114,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('counts', sa.Text(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('started_at', sync.types.UtcDateTime(), nullable=False),
-    sa.Column('finished_at', sync.types.UtcDateTime(), nullable=True),
+    sa.Column('started_at', clinicsync.common.types.UtcDateTime(), nullable=False),
+    sa.Column('finished_at', clinicsync.common.types.UtcDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('syncrun', schema=None) as batch_op:
@@ -128,7 +128,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('payload', sa.Text(), nullable=False),
-    sa.Column('created_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('created_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['appointment_id'], ['appointment.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

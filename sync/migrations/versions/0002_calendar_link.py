@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import sync.types
+import clinicsync.common.types
 
 revision: str = '0002'
 down_revision: str | None = '0001'
@@ -31,7 +31,7 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.String(length=255), nullable=True),
-    sa.Column('updated_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['appointment_id'], ['appointment.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('appointment_id', 'provider', 'account', 'calendar_id', name='uq_calendarlink_target')

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import sync.types
+import clinicsync.common.types
 
 revision: str = '0003'
 down_revision: str | None = '0002'
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('address', sa.String(length=320), nullable=False),
     sa.Column('source', sa.String(length=64), nullable=True),
-    sa.Column('created_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('created_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('channel', 'address')
     )
     op.create_table('reminder',
@@ -36,8 +36,8 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('offset', sa.String(length=16), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('starts_at', sync.types.UtcDateTime(), nullable=True),
-    sa.Column('due_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('starts_at', clinicsync.common.types.UtcDateTime(), nullable=True),
+    sa.Column('due_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('note', sa.String(length=255), nullable=True),
@@ -46,13 +46,13 @@ def upgrade() -> None:
     sa.Column('tried', sa.String(length=64), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('claimed_by', sa.String(length=64), nullable=True),
-    sa.Column('lease_until', sync.types.UtcDateTime(), nullable=True),
-    sa.Column('send_started_at', sync.types.UtcDateTime(), nullable=True),
+    sa.Column('lease_until', clinicsync.common.types.UtcDateTime(), nullable=True),
+    sa.Column('send_started_at', clinicsync.common.types.UtcDateTime(), nullable=True),
     sa.Column('provider_id', sa.String(length=255), nullable=True),
     sa.Column('segments', sa.Integer(), nullable=True),
-    sa.Column('sent_at', sync.types.UtcDateTime(), nullable=True),
-    sa.Column('created_at', sync.types.UtcDateTime(), nullable=False),
-    sa.Column('updated_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('sent_at', clinicsync.common.types.UtcDateTime(), nullable=True),
+    sa.Column('created_at', clinicsync.common.types.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['appointment_id'], ['appointment.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key', name='uq_reminder_key')
@@ -70,7 +70,7 @@ def upgrade() -> None:
     sa.Column('provider_id', sa.String(length=255), nullable=True),
     sa.Column('provider_status', sa.String(length=32), nullable=True),
     sa.Column('detail', sa.Text(), nullable=True),
-    sa.Column('created_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('created_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['reminder_id'], ['reminder.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

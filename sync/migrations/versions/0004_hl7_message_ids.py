@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import sync.types
+import clinicsync.common.types
 
 revision: str = '0004'
 down_revision: str | None = '0003'
@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('control_id', sa.String(length=199), nullable=False),
     sa.Column('ack_code', sa.String(length=2), nullable=False),
     sa.Column('event', sa.String(length=8), nullable=True),
-    sa.Column('received_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('received_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('connector', 'sender', 'control_id')
     )
     with op.batch_alter_table('hl7message', schema=None) as batch_op:

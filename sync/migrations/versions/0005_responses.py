@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import sync.types
+import clinicsync.common.types
 
 revision: str = '0005'
 down_revision: str | None = '0004'
@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('appointment_id', sa.Integer(), nullable=True),
     sa.Column('reminder_id', sa.Integer(), nullable=True),
     sa.Column('provider_id', sa.String(length=255), nullable=True),
-    sa.Column('received_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('received_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['appointment_id'], ['appointment.id'], ),
     sa.ForeignKeyConstraint(['reminder_id'], ['reminder.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -50,10 +50,10 @@ def upgrade() -> None:
     sa.Column('appointment_status', sa.String(length=16), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('next_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', sync.types.UtcDateTime(), nullable=False),
-    sa.Column('done_at', sync.types.UtcDateTime(), nullable=True),
+    sa.Column('created_at', clinicsync.common.types.UtcDateTime(), nullable=False),
+    sa.Column('done_at', clinicsync.common.types.UtcDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['appointment_id'], ['appointment.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-import sync.types
+import clinicsync.common.types
 
 revision: str = '0007'
 down_revision: str | None = '0006'
@@ -35,9 +35,9 @@ def _collapse(connection: sa.Connection) -> None:
     table = sa.table('quarantine', sa.column('id', sa.Integer), sa.column('connector', sa.String),
                      sa.column('position', sa.String), sa.column('record_id', sa.String),
                      sa.column('field', sa.String), sa.column('reason', sa.Text), sa.column('raw', sa.Text),
-                     sa.column('created_at', sync.types.UtcDateTime()),
+                     sa.column('created_at', clinicsync.common.types.UtcDateTime()),
                      sa.column('item_key', sa.String), sa.column('seen_count', sa.Integer),
-                     sa.column('last_seen', sync.types.UtcDateTime()))
+                     sa.column('last_seen', clinicsync.common.types.UtcDateTime()))
     groups: dict[tuple[str, str], list[Any]] = {}
     rows = connection.execute(sa.select(table.c.id, table.c.connector, table.c.position, table.c.record_id,
                                         table.c.field, table.c.reason, table.c.raw, table.c.created_at)
@@ -66,8 +66,8 @@ def _live_connectors(connection: sa.Connection) -> None:
     names |= set(connection.execute(sa.text("SELECT DISTINCT connector FROM syncrun WHERE status = 'ok'")).scalars())
     if names:
         baselines = sa.table('connectorbaseline', sa.column('connector', sa.String), sa.column('run_id', sa.String),
-                             sa.column('recorded_at', sync.types.UtcDateTime()))
-        now = sync.types.utcnow()
+                             sa.column('recorded_at', clinicsync.common.types.UtcDateTime()))
+        now = clinicsync.common.types.utcnow()
         connection.execute(sa.insert(baselines), [
             {"connector": name, "run_id": "before-0007", "recorded_at": now} for name in sorted(names)])
 
@@ -76,22 +76,22 @@ def upgrade() -> None:
     op.create_table('connectorbaseline',
     sa.Column('connector', sa.String(length=64), nullable=False),
     sa.Column('run_id', sa.String(length=32), nullable=False),
-    sa.Column('recorded_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('recorded_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('connector')
     )
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
         batch_op.add_column(sa.Column('item_key', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('status', sa.String(length=16), nullable=False, server_default='open'))
         batch_op.add_column(sa.Column('seen_count', sa.Integer(), nullable=False, server_default='1'))
-        batch_op.add_column(sa.Column('last_seen', sync.types.UtcDateTime(), nullable=True))
-        batch_op.add_column(sa.Column('resolved_at', sync.types.UtcDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('last_seen', clinicsync.common.types.UtcDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('resolved_at', clinicsync.common.types.UtcDateTime(), nullable=True))
         batch_op.add_column(sa.Column('resolution', sa.String(length=255), nullable=True))
     connection = op.get_bind()
     _collapse(connection)
     _live_connectors(connection)
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
         batch_op.alter_column('item_key', existing_type=sa.String(length=64), nullable=False)
-        batch_op.alter_column('last_seen', existing_type=sync.types.UtcDateTime(), nullable=False)
+        batch_op.alter_column('last_seen', existing_type=clinicsync.common.types.UtcDateTime(), nullable=False)
         batch_op.alter_column('status', existing_type=sa.String(length=16), server_default=None)
         batch_op.alter_column('seen_count', existing_type=sa.Integer(), server_default=None)
         batch_op.create_unique_constraint('uq_quarantine_item', ['connector', 'item_key'])

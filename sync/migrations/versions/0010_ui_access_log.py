@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import sync.types
+import clinicsync.common.types
 
 revision: str = '0010'
 down_revision: str | None = '0009'
@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table('ui_access_log',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.Column('user', sa.String(length=64), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('view', sa.String(length=64), nullable=False),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import sync.types
+import clinicsync.common.types
 
 revision: str = '0011'
 down_revision: str | None = '0010'
@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=32), nullable=False),
     sa.Column('fingerprint', sa.String(length=32), nullable=False),
     sa.Column('basis', sa.Text(), nullable=True),
-    sa.Column('updated_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
 

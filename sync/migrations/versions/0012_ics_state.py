@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import sync.types
+import clinicsync.common.types
 
 revision: str = '0012'
 down_revision: str | None = '0011'
@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('cancelled', sa.Boolean(), nullable=False),
     sa.Column('tzid', sa.String(length=64), nullable=True),
     sa.Column('vevent', sa.Text(), nullable=False),
-    sa.Column('updated_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('calendar_id', 'uid', name='uq_icsevent_uid')
     )
@@ -36,7 +36,7 @@ def upgrade() -> None:
     sa.Column('calendar_id', sa.String(length=255), nullable=False),
     sa.Column('dirty', sa.Boolean(), nullable=False),
     sa.Column('digest', sa.String(length=64), nullable=True),
-    sa.Column('updated_at', sync.types.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', clinicsync.common.types.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('calendar_id')
     )
 

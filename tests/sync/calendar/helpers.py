@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from sync.store import Mapped, Store
+from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from clinicsync.sync.store import Mapped, Store
 
 DOCTORS = {
     "D01": ("Dr. Amelia Hart", "amelia.hart@clinic.example.org"),

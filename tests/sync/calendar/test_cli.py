@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from sync.calendar.provider import event_id
+from clinicsync.sync.calendar.provider import event_id
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, base_time
 

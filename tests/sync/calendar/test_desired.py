@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from sync.calendar.desired import Renderer, Router, initials
-from sync.calendar.provider import Target
-from sync.calendar.settings import TEMPLATE_SAMPLE, CalendarSettings
+from clinicsync.sync.calendar.desired import Renderer, Router, initials
+from clinicsync.sync.calendar.provider import Target
+from clinicsync.sync.settings.calendar import TEMPLATE_SAMPLE, CalendarSettings
 
 
 @pytest.mark.parametrize(("name", "expected"), [

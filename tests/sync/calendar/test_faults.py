@@ -13,11 +13,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from sync.calendar.google import GoogleCalendar
-from sync.calendar.model import LINKS
-from sync.calendar.provider import event_id
-from sync.calendar.push import push
-from sync.store import Store
+from clinicsync.sync.calendar.google import GoogleCalendar
+from clinicsync.sync.calendar.provider import event_id
+from clinicsync.sync.calendar.push import push
+from clinicsync.sync.model.calendar import LINKS
+from clinicsync.sync.store import Store
 from tests.faults import AMBIGUOUS, CLEAN, FaultPlan, FaultRates
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment, base_time

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sync.calendar.google import GoogleCalendar, Pacer, event_body
-from sync.calendar.provider import EventContent, Op, Target, event_id
+from clinicsync.sync.calendar.google import GoogleCalendar, Pacer, event_body
+from clinicsync.sync.calendar.provider import EventContent, Op, Target, event_id
 from tests.sync.calendar.fake_google import SCOPE, SERVICE_ACCOUNT, FakeGoogle
 
 AMELIA = "amelia.hart@clinic.example.org"

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from sync.calendar.ics import IcsCalendar, uid_for
-from sync.calendar.provider import Target, event_id
-from sync.calendar.push import push
-from sync.calendar.settings import CalendarSettings
-from sync.demo import generate_rows, write_csv
-from sync.store import Store
+from clinicsync.sync.calendar.ics import IcsCalendar, uid_for
+from clinicsync.sync.calendar.provider import Target, event_id
+from clinicsync.sync.calendar.push import push
+from clinicsync.sync.demo import generate_rows, write_csv
+from clinicsync.sync.settings.calendar import CalendarSettings
+from clinicsync.sync.store import Store
 from tests.conftest import ROOT
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment, base_time, moved
 
@@ -150,9 +150,8 @@ class _Counting:
 def test_each_file_is_written_once_per_run_and_never_parsed_again(
         ics_settings: CalendarSettings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 19: the file was parsed and rewritten for every chunk of operations (quadratic)."""
-    import sync.calendar.ics_state as ics_state
-    import sync.calendar.push as push_module
-
+    import clinicsync.sync.calendar.ics_state as ics_state
+    import clinicsync.sync.calendar.push as push_module
     monkeypatch.setattr(push_module, "CHUNK", 2)  # seven appointments: four chunks
     apply(store, *(appointment(f"A{i}", start=base_time() + timedelta(hours=i), doctor="D01" if i % 2 else "D02")
                    for i in range(7)))
@@ -226,7 +225,7 @@ def _icalendar_reference(op, uid: str, sequence: int, now):  # type: ignore[no-u
     """The event as icalendar's object model writes it (how ics.py wrote events before issue 19)."""
     from icalendar import Event
 
-    from mappings.timeutil import zone
+    from clinicsync.common.timeutil import zone
 
     content = op.content
     local = zone(content.timezone)
@@ -262,8 +261,8 @@ def test_the_text_writer_gives_the_event_icalendar_would(  # type: ignore[no-unt
         summary, description, location, timezone, cancelled, attendees) -> None:
     from icalendar import Event
 
-    from sync.calendar.ics import _vevent
-    from sync.calendar.provider import EventContent, Op
+    from clinicsync.sync.calendar.ics import _vevent
+    from clinicsync.sync.calendar.provider import EventContent, Op
     from tests.sync.calendar.helpers import base_time
 
     start = base_time()
@@ -296,7 +295,7 @@ def test_the_text_writer_gives_the_event_icalendar_would(  # type: ignore[no-unt
 def test_folding_matches_icalendar_at_every_boundary() -> None:
     from icalendar.parser import Contentline
 
-    from sync.calendar.ics_text import fold
+    from clinicsync.sync.calendar.ics_text import fold
 
     lines = [f"DESCRIPTION:{'a' * n}{tail}" for n in range(55, 150, 7) for tail in ("", "\\,b", "\\\\;c", "^d")]
     lines += [f"SUMMARY:{'é' * n}\\,{'€' * n}😀" for n in range(1, 40, 3)]
@@ -308,8 +307,7 @@ def test_folding_matches_icalendar_at_every_boundary() -> None:
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_an_unwritable_file_fails_the_run_and_is_written_by_the_next(
         ics_settings: CalendarSettings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sync.calendar.ics as ics_module
-
+    import clinicsync.sync.calendar.ics as ics_module
     apply(store, appointment("A1"), appointment("A2", doctor="D02"))
     amelia = tmp_path / "calendars" / f"{AMELIA}.ics"
     real_write = ics_module.write_atomically

@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import SQLModel
 
-from mappings.model import NormalizedAppointment
-from sync.calendar.google import GoogleCalendar
-from sync.calendar.provider import event_id
-from sync.calendar.push import push
-from sync.calendar.settings import CalendarSettings
-from sync.db import make_engine
-from sync.store import Store
+from clinicsync.mappings.model import NormalizedAppointment
+from clinicsync.sync.calendar.google import GoogleCalendar
+from clinicsync.sync.calendar.provider import event_id
+from clinicsync.sync.calendar.push import push
+from clinicsync.sync.db import make_engine
+from clinicsync.sync.settings.calendar import CalendarSettings
+from clinicsync.sync.store import Store
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment, base_time
 

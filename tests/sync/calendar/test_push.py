@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete, select
 
-from sync.calendar.google import GoogleCalendar
-from sync.calendar.model import LINKS
-from sync.calendar.provider import Op, Outcome, event_id
-from sync.calendar.push import push
-from sync.calendar.settings import CalendarSettings
-from sync.store import Store
+from clinicsync.sync.calendar.google import GoogleCalendar
+from clinicsync.sync.calendar.provider import Op, Outcome, event_id
+from clinicsync.sync.calendar.push import push
+from clinicsync.sync.model.calendar import LINKS
+from clinicsync.sync.settings.calendar import CalendarSettings
+from clinicsync.sync.store import Store
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, PATIENT, apply, appointment, base_time, moved
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.csv_drop import CsvDropSettings
-from sync.calendar.google import GoogleCalendar
-from sync.calendar.provider import event_id
-from sync.calendar.push import push
-from sync.calendar.reconcile import reconcile
-from sync.settings import Settings
-from sync.store import Store
+from clinicsync.connectors.csv_drop import CsvDropSettings
+from clinicsync.sync.calendar.google import GoogleCalendar
+from clinicsync.sync.calendar.provider import event_id
+from clinicsync.sync.calendar.push import push
+from clinicsync.sync.calendar.reconcile import reconcile
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment, base_time
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sync.calendar.settings import TEMPLATE_SAMPLE, CalendarSettings
-from sync.config_loader import ConfigError
-from sync.settings import load_settings
+from clinicsync.sync.config_loader import ConfigError
+from clinicsync.sync.settings import load_settings
+from clinicsync.sync.settings.calendar import TEMPLATE_SAMPLE, CalendarSettings
 from tests.conftest import ROOT
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from notifiers.registry import notifier_kinds
-from sync.reminders.model import REMINDERS
-from sync.settings import Settings, load_settings
-from sync.store import Mapped, Store
+from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from clinicsync.notifiers.registry import notifier_kinds
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.store import Mapped, Store
 from tests.conftest import ROOT
 
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from notifiers.base import (
+from clinicsync.notifiers.base import (
     CHANNELS,
     Message,
     Notifier,

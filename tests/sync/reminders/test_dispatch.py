@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from sync.reminders.dispatch import Dispatcher, opt_in
-from sync.reminders.model import DELIVERIES, OPT_OUTS, REMINDERS
-from sync.reminders.planner import plan
-from sync.reminders.ratelimit import TokenBucket
-from sync.settings import Settings
-from sync.store import Store
+from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
+from clinicsync.sync.reminders.dispatch import Dispatcher, opt_in
+from clinicsync.sync.reminders.ratelimit import TokenBucket
+from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.sync.reminders.fakes import read_log
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from sync.reminders.guard import suspicious
-from sync.store import Store
+from clinicsync.sync.reminders.guard import suspicious
+from clinicsync.sync.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment
 from tests.sync.reminders.fakes import read_log
 from tests.sync.reminders.test_dispatch import BASE, START, book, reminders, run

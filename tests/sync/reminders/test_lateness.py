@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sync.reminders.dispatch import Dispatcher
-from sync.reminders.model import REMINDERS
-from sync.reminders.planner import plan
-from sync.reminders.settings import Offset
-from sync.store import Store
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.reminders.dispatch import Dispatcher
+from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.settings.reminders import Offset
+from clinicsync.sync.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put, states
 from tests.sync.reminders.fakes import read_log
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from sync.clinic import ClinicSettings, Place
-from sync.reminders.compose import Composer, Draft, Visit
-from sync.reminders.render import Renderer
-from sync.reminders.settings import RemindersSettings
+from clinicsync.sync.clinic import ClinicSettings, Place
+from clinicsync.sync.reminders.compose import Composer, Draft, Visit
+from clinicsync.sync.reminders.render import Renderer
+from clinicsync.sync.settings.reminders import RemindersSettings
 
 START = datetime(2026, 11, 23, 19, 15, tzinfo=UTC)
 CLINIC = ClinicSettings(name="Demo Family Practice", timezone="America/New_York", phone="+1 212 555 0100",

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from sync.model import EventConsumer
-from sync.reminders.model import REMINDERS
-from sync.reminders.planner import plan
-from sync.store import Store
+from clinicsync.sync.model import EventConsumer
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 
 R = REMINDERS

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from sync.reminders.segments import sms_size
-from sync.reminders.settings import Offset, QuietHours, RemindersSettings
-from sync.reminders.timing import due_for_offset, place, quiet_window, wall_clock
+from clinicsync.sync.reminders.segments import sms_size
+from clinicsync.sync.reminders.timing import due_for_offset, place, quiet_window, wall_clock
+from clinicsync.sync.settings.reminders import Offset, QuietHours, RemindersSettings
 
 
 def utc(text: str) -> datetime:
@@ -45,7 +45,7 @@ def test_days_keep_the_wall_clock_and_hours_are_elapsed(zone: str, start: str, o
     assert result == utc(due)
     assert utc(start) - result == timedelta(hours=hours)
     if offset.endswith("d"):
-        from mappings.timeutil import zone as tz
+        from clinicsync.common.timeutil import zone as tz
         assert result.astimezone(tz(zone)).time() == utc(start).astimezone(tz(zone)).time()
 
 

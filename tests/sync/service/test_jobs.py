@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sync.engine import sync_once
-from sync.reminders.dispatch import RoutingError
-from sync.server.settings import ServerSettings
-from sync.service.jobs import (
+from clinicsync.common.schedule import Schedule
+from clinicsync.sync.engine import sync_once
+from clinicsync.sync.reminders.dispatch import RoutingError
+from clinicsync.sync.service.jobs import (
     REMIND_EVERY,
     PeriodicJob,
     ServiceContext,
@@ -25,10 +25,10 @@ from sync.service.jobs import (
     reminder_jobs,
     server_jobs,
 )
-from sync.service.runner import Service, _failure
-from sync.service.schedule import Schedule
-from sync.settings import Settings, load_settings
-from sync.store import Store
+from clinicsync.sync.service.runner import Service, _failure
+from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.settings.server import ServerSettings
+from clinicsync.sync.store import Store
 from tests.reliability.harness import write_drop
 
 

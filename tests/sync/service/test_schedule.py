@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from sync.service.schedule import Schedule
+from clinicsync.common.schedule import Schedule
 
 NOW = datetime(2031, 1, 10, 15, 0, 7, tzinfo=UTC)
 

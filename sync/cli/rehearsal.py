@@ -15,12 +15,12 @@ from typing import Any
 import structlog
 from sqlalchemy import func, select
 
-from sync.db import discard_rehearsal, make_rehearsal_engine
-from sync.engine import BatchCallback, RunReport, sync_once
-from sync.reminders.model import REMINDERS
-from sync.reminders.planner import planning_stage
-from sync.settings import Settings
-from sync.store import Store
+from clinicsync.sync.db import discard_rehearsal, make_rehearsal_engine
+from clinicsync.sync.engine import BatchCallback, RunReport, sync_once
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.reminders.stage import planning_stage
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 
 NOT_RUN = {"skipped": "dry run: nothing is pushed to calendars or written back to sources"}
 

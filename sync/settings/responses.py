@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from sync.settings_base import SettingsModel
+from clinicsync.common.settings_base import SettingsModel
 
 Choice = Literal["confirm", "decline", "reschedule"]
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from sync.model import utc_column
+from clinicsync.common.types import utc_column
 
 STATES = ("pending", "present", "deleted")  # deleted: the event exists with status cancelled (or not at all)
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from croniter import croniter
 from pydantic import Field, model_validator
 
-from mappings.timeutil import parse_duration, zone
-from sync.settings_base import SettingsModel
+from clinicsync.common.settings_base import SettingsModel
+from clinicsync.common.timeutil import parse_duration, zone
 
 
 class Schedule(SettingsModel):

@@ -26,15 +26,22 @@ import structlog
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
-from connectors.base import Batch
-from connectors.hl7v2.ack import AckCode, build_ack
-from connectors.hl7v2.files import raw_record
-from connectors.hl7v2.model import CONTROL_ID_MAX, Answer, answered, forget_older, message_digest, record_answer
-from connectors.hl7v2.parse import Hl7ParseError, ParsedMessage, decode, parse_message, type_problem
-from connectors.hl7v2.settings import Hl7v2Settings
-from mappings.engine import CompiledMapping
-from sync.engine import map_batch
-from sync.store import Counts, Mapped, QuarantineEntry, Store
+from clinicsync.connectors.base import Batch
+from clinicsync.connectors.hl7v2.ack import AckCode, build_ack
+from clinicsync.connectors.hl7v2.files import raw_record
+from clinicsync.connectors.hl7v2.model import (
+    CONTROL_ID_MAX,
+    Answer,
+    answered,
+    forget_older,
+    message_digest,
+    record_answer,
+)
+from clinicsync.connectors.hl7v2.parse import Hl7ParseError, ParsedMessage, decode, parse_message, type_problem
+from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
+from clinicsync.mappings.engine import CompiledMapping
+from clinicsync.sync.engine import map_batch
+from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, Store
 
 log = structlog.get_logger("clinicsync.hl7v2")
 

@@ -14,19 +14,19 @@ from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from connectors.base import ConnectorSettings
-from connectors.registry import connector_kinds
-from notifiers.base import NotifierSettings
-from notifiers.registry import notifier_kinds
-from sync.calendar.settings import CalendarSettings
-from sync.clinic import ClinicSettings, validate_timezone  # noqa: F401 - re-exported
-from sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
-from sync.reminders.settings import RemindersSettings
-from sync.responses.settings import ResponsesSettings
-from sync.server.settings import ServerSettings
-from sync.service.settings import ServiceSettings
-from sync.settings_base import SettingsModel, base_dir_from
-from sync.ui.settings import UiSettings
+from clinicsync.common.settings_base import SettingsModel, base_dir_from
+from clinicsync.connectors.base import ConnectorSettings
+from clinicsync.connectors.registry import connector_kinds
+from clinicsync.notifiers.base import NotifierSettings
+from clinicsync.notifiers.registry import notifier_kinds
+from clinicsync.sync.clinic import ClinicSettings, validate_timezone  # noqa: F401 - re-exported
+from clinicsync.sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
+from clinicsync.sync.settings.calendar import CalendarSettings
+from clinicsync.sync.settings.reminders import RemindersSettings
+from clinicsync.sync.settings.responses import ResponsesSettings
+from clinicsync.sync.settings.server import ServerSettings
+from clinicsync.sync.settings.service import ServiceSettings
+from clinicsync.sync.settings.ui import UiSettings
 
 DEFAULT_CONFIG = Path("settings.yaml")
 

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from sync.settings_base import SettingsModel
-from sync.ui.passwords import check_hash_format
+from clinicsync.common.passwords import check_hash_format
+from clinicsync.common.settings_base import SettingsModel
 
 MIN_TOKEN_LENGTH = 24
 MIN_TOKEN_DISTINCT = 10

@@ -11,14 +11,14 @@ from typing import Any
 
 import structlog
 
-from sync.calendar.push import calendar_stage
-from sync.engine import BatchCallback, RunReport, sync_once
-from sync.reminders.planner import planning_stage
-from sync.reminders.queries import reminder_counts
-from sync.responses.source_answers import source_answers_stage
-from sync.responses.writeback import writeback_stage, writeback_status
-from sync.settings import Settings
-from sync.store import Store
+from clinicsync.sync.calendar.push import calendar_stage
+from clinicsync.sync.engine import BatchCallback, RunReport, sync_once
+from clinicsync.sync.reminders.queries import reminder_counts
+from clinicsync.sync.reminders.stage import planning_stage
+from clinicsync.sync.responses.source_answers import source_answers_stage
+from clinicsync.sync.responses.writeback import writeback_stage, writeback_status
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 
 log = structlog.get_logger("clinicsync.pipeline")
 StageResult = dict[str, Any]

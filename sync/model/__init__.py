@@ -7,11 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from sync.types import UtcDateTime, utcnow
-
-
-def utc_column(nullable: bool = True, index: bool = False) -> Column[datetime]:
-    return Column(UtcDateTime(), nullable=nullable, index=index)
+from clinicsync.common.types import utc_column, utcnow
 
 
 class Patient(SQLModel, table=True):
@@ -161,8 +157,10 @@ __all__ = [
     "Appointment", "ConnectorBaseline", "ConnectorState", "Event", "EventConsumer", "Location", "Patient",
     "Practitioner", "Quarantine", "SyncRun", "utcnow",
 ]
-import connectors.hl7v2.model  # noqa: E402, F401 - registers the HL7 v2 message-id table
-import sync.access_log  # noqa: E402 - who saw full patient details on the status page (issue 20)
-import sync.calendar.model  # noqa: E402 - the calendar link table (issue 3)
-import sync.reminders.model  # noqa: E402 - reminder tables (issue 4)
-import sync.responses.model  # noqa: E402, F401 - responses and write-back outbox (issue 7)
+# The store's other tables, kept beside these so that importing the model registers the whole
+# schema (migrations, create_all) and no feature is needed for it.
+import clinicsync.connectors.hl7v2.model  # noqa: E402 - the HL7 v2 message-id table
+import clinicsync.sync.model.access_log  # noqa: E402 - who saw full patient details on the status page
+import clinicsync.sync.model.calendar  # noqa: E402 - calendar links and the .ics state
+import clinicsync.sync.model.reminders  # noqa: E402 - reminders and their plan
+import clinicsync.sync.model.responses  # noqa: E402, F401 - responses and the write-back outbox

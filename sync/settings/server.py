@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import AnyHttpUrl, Field, SecretStr
 
-from sync.settings_base import SettingsModel
+from clinicsync.common.settings_base import SettingsModel
 
 
 class ServerSettings(SettingsModel):

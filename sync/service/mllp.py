@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import structlog
 
-from connectors.hl7v2.mllp import Handler, MllpListener
-from connectors.hl7v2.receiver import Receiver
-from connectors.hl7v2.settings import Hl7v2Settings
-from mappings.engine import load_mapping
-from sync.engine import new_run_id
-from sync.settings import Settings
-from sync.store import Store
+from clinicsync.connectors.hl7v2.mllp import Handler, MllpListener
+from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
+from clinicsync.mappings.engine import load_mapping
+from clinicsync.sync.engine import new_run_id
+from clinicsync.sync.mllp_receiver import Receiver
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 
 log = structlog.get_logger("clinicsync.hl7v2")
 _FORGET_EVERY_SECONDS = 24 * 3600

@@ -9,8 +9,8 @@ from datetime import time, timedelta
 
 from pydantic import Field, field_validator, model_validator
 
-from notifiers.base import CHANNELS
-from sync.settings_base import SettingsModel
+from clinicsync.common.settings_base import SettingsModel
+from clinicsync.notifiers.base import CHANNELS
 
 KINDS = ("confirmation", "reminder", "rescheduled", "cancelled", "agenda")
 _OFFSET = re.compile(r"^(\d+)([dhm])$")
@@ -56,7 +56,7 @@ def _offsets(values: list[str]) -> list[str]:
 
 
 def _duration(text: str) -> timedelta:
-    from mappings.timeutil import parse_duration
+    from clinicsync.common.timeutil import parse_duration
 
     return parse_duration(text)
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from sync.model import utc_column
+from clinicsync.common.types import utc_column
 
 OUTCOMES = ("applied", "no_appointment", "unrecognized", "opted_out", "opted_in", "help", "duplicate")
 

@@ -12,7 +12,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from sync.settings_base import SettingsModel, resolve_path
+from clinicsync.common.settings_base import SettingsModel, resolve_path
 
 GOOGLE_API_ROOT = "https://www.googleapis.com/"
 
