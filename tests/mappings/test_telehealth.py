@@ -141,3 +141,28 @@ def test_visit_mode_refuses_other_words(value: str) -> None:
 def test_join_url_refuses_what_is_not_a_secure_link(value: str) -> None:
     with pytest.raises(TransformError):
         as_join_url(value)
+
+
+def test_the_documented_site_mapping_adds_a_tenant_visit_type(tmp_path: Path) -> None:
+    """docs/mappings.md's example: a tenant's serviceType text as the fallback."""
+    (tmp_path / "ehr.yaml").write_text('''name: ehr
+extends: fhir_r4
+fields:
+  visit_mode:
+    quote: true
+    from:
+      - virtualService.channelType.code
+      - "virtualService.addressContactPoint[system=phone].system"
+      - virtualService.addressUrl
+      - "contained[resourceType=HealthcareService][type.text=Patient Virtual Meeting Room].type.text"
+    fallback:
+      from: serviceType[0].text
+      map: {"Video Visit": video, "Telephone Visit": phone}
+''', encoding="utf-8")
+    mapping = load_mapping("ehr.yaml", "America/Chicago", "US", tmp_path)
+    base = fixture("r5_virtual_service_phone.json")
+    del base["virtualService"]
+    for text, mode in (("Telephone Visit", "phone"), ("Video Visit", "video"), ("Office Visit", None)):
+        appointment = mapping.apply({**base, "serviceType": [{"text": text}]})
+        assert (appointment.visit_mode, appointment.notes) == (mode, ()), text
+    assert mapping.apply(fixture("oracle_health_video_visit.json")).visit_mode == "video"
