@@ -156,6 +156,45 @@ def test_a_changed_link_is_a_change(store: Store) -> None:
     assert "zoom.example.org" not in last.payload  # the event names what changed, never the link
 
 
+def test_appointments_without_telehealth_hash_as_before_issue_22() -> None:
+    """An upgrade re-announces nothing: an appointment without a mode or link (or stated
+    in person) has the content hash it had before these fields existed, with and without
+    the earlier later-fields (notes, answer)."""
+    from dataclasses import dataclass
+
+    from clinicsync.common.hashing import content_hash
+    from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+    from clinicsync.sync.store import _appointment_hash
+
+    @dataclass(frozen=True)
+    class Before:  # mappings/model.py's NormalizedAppointment before issue 22
+        external_id: str
+        status: str
+        start: datetime
+        end: datetime
+        timezone: str
+        type: str | None = None
+        location: str | None = None
+        patient: NormalizedPatient | None = None
+        practitioner: NormalizedPractitioner | None = None
+        source_updated_at: datetime | None = None
+        notes: tuple[str, ...] = ()
+        answer: str | None = None
+
+    fields = {"external_id": "A1", "status": "booked", "start": BOOKED_AT, "end": BOOKED_AT.replace(hour=17),
+              "timezone": "America/Chicago", "type": "Check-up", "patient": NormalizedPatient("P1", name="Ann Lee")}
+    assert _appointment_hash(NormalizedAppointment(**fields, answer="accepted")) == content_hash(
+        Before(**fields, answer="accepted"))
+    assert _appointment_hash(NormalizedAppointment(**fields, notes=("x: dropped",), visit_mode="in_person")) == (
+        content_hash(Before(**fields, notes=("x: dropped",))))
+    plain = _appointment_hash(NormalizedAppointment(**fields))
+    assert plain == _appointment_hash(NormalizedAppointment(**fields, visit_mode="in_person"))
+    assert plain != _appointment_hash(NormalizedAppointment(**fields, visit_mode="video"))
+    first, second = (NormalizedAppointment(**fields, visit_mode="video", join_url=f"https://a.example.org/{n}")
+                     for n in (1, 2))
+    assert _appointment_hash(first) != _appointment_hash(second)
+
+
 # -- Google: conferenceData through the real client, against the loopback fake ----------------
 
 def google_push(calendar: CalendarSettings, store: Store) -> dict[str, int]:
