@@ -222,6 +222,15 @@ def test_google_event_carries_the_link_as_a_conference_entry_point(
     fake_google.reset_counts()  # a second pass: nothing changed, nothing sent
     assert google_push(google_calendar_settings(), store)["unchanged"] == 2 and fake_google.calls == []
 
+    record = fhir_record("oracle_health_video_visit.json")  # the vendor replaces the links
+    record["contained"][1]["telecom"][0]["value"] = "https://telehealth.example.org/visit/join?room=NEW&role=host"
+    mapping = load_mapping("fhir_r4", "America/Chicago", "US")
+    counts, _ = store.apply_batch("ehr", "run", [Mapped("x", mapping.apply(record))], [], None)
+    assert counts.updated == 1
+    assert google_push(google_calendar_settings(), store)["patched"] == 1
+    video = fake_google.live(DOCTOR)[event_id("ehr", "700101")]
+    assert video["conferenceData"]["entryPoints"][0]["uri"].endswith("room=NEW&role=host")
+
 
 def test_google_invites_see_the_patient_link(google_calendar_settings: Any, store: Store,  # noqa: F811
                                              fake_google: FakeGoogle) -> None:  # noqa: F811
