@@ -41,7 +41,7 @@ _PATIENT_FIELDS = {"external_id", "name", "phone", "email", "language", "channel
 _PRACTITIONER_FIELDS = {"external_id", "name", "email"}
 TARGETS = frozenset(
     {"external_id", "status", "start", "end", "duration_minutes", "timezone", "type", "location",
-     "source_updated_at", "answer"}
+     "source_updated_at", "answer", "visit_mode", "join_url", "provider_join_url", "dial_in"}
     | {f"patient.{f}" for f in _PATIENT_FIELDS}
     | {f"practitioner.{f}" for f in _PRACTITIONER_FIELDS}
 )
@@ -50,6 +50,7 @@ _DEFAULT_TYPES = {
     "patient.phone": "phone", "patient.email": "email", "patient.language": "language",
     "patient.channel": "channel", "practitioner.email": "email", "answer": "answer",
     "patient.allow_sms": "boolean", "patient.allow_email": "boolean",
+    "visit_mode": "visit_mode", "join_url": "url", "provider_join_url": "url", "dial_in": "phone",
 }
 
 
@@ -496,7 +497,21 @@ class CompiledMapping:
             source_updated_at=_updated_utc(updated, tz_name),
             notes=tuple(notes),
             answer=values.get("answer"),
+            **_telehealth(values),
         )
+
+
+def _telehealth(values: dict[str, Any]) -> dict[str, Any]:
+    """The visit mode and its links. A link or dial-in without a mode implies one (a join
+    link: video; only a number: phone), so a CSV with just a `join_url` column works."""
+    mode = values.get("visit_mode")
+    join_url, provider_url, dial_in = (values.get("join_url"), values.get("provider_join_url"),
+                                       values.get("dial_in"))
+    if mode is None and (join_url or provider_url):
+        mode = "video"
+    elif mode is None and dial_in:
+        mode = "phone"
+    return {"visit_mode": mode, "join_url": join_url, "provider_join_url": provider_url, "dial_in": dial_in}
 
 
 def _dropped_note(field: _CompiledField, exc: TransformError, raw: Any) -> str:

@@ -44,6 +44,14 @@ class NormalizedAppointment:
     # The patient's answer as the source records it (a desk confirmation): accepted | declined.
     # Last, so that an appointment without one hashes as before answers existed.
     answer: str | None = None
+    # Telehealth (issue 22): how the visit takes place (in_person | video | phone; None: the
+    # source says nothing, i.e. in person), the patient's join link, the doctor's own link when
+    # the source gives a separate one (Oracle Health's Provider Virtual Meeting Room), and a
+    # number to dial in (E.164). After `answer`, for the same reason.
+    visit_mode: str | None = None
+    join_url: str | None = None
+    provider_join_url: str | None = None
+    dial_in: str | None = None
 
 
 _VOCABULARY_WORD = re.compile(r"[A-Za-z][A-Za-z_ ./-]{0,38}(?:[+-]?[0-9]{1,2})?")

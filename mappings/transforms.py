@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import hl7
 import phonenumbers
@@ -86,8 +87,9 @@ def as_email(value: Any) -> str:
 def phone_parser(region: str) -> Callable[[Any], str]:
     def as_phone(value: Any) -> str:
         text = str(value).strip()
-        if text.lower().startswith("whatsapp:"):
-            text = text[len("whatsapp:"):]
+        for scheme in ("whatsapp:", "tel:"):  # a WhatsApp address, a tel: URI (RFC 3966)
+            if text.lower().startswith(scheme):
+                text = text[len(scheme):]
         try:
             number = phonenumbers.parse(text, region)
         except phonenumbers.NumberParseException:
@@ -221,6 +223,58 @@ def as_duration_minutes(value: Any) -> int:
     return math.ceil(float(match.group(1)) * _MINUTES_PER_UNIT[match.group(2)] - 1e-9)
 
 
+# A visit mode's words, as sources write them: FHIR R5 service-mode codes (in-person,
+# telephone, videoconference), the virtual-service-type codes (zoom, ms-teams, whatsapp),
+# v3 ActCode encounter classes (AMB, VR) and the words front desks type.
+_MODE_WORDS = {
+    "in_person": {"in_person", "in-person", "in person", "inperson", "office", "clinic", "onsite", "on-site",
+                  "on site", "face to face", "face-to-face", "amb", "ambulatory"},
+    "video": {"video", "videoconference", "video visit", "video call", "telehealth", "telemedicine", "virtual",
+              "vr", "zoom", "ms-teams", "teams", "whatsapp", "meet", "google meet", "webex", "online"},
+    "phone": {"phone", "telephone", "phone call", "audio", "audio only", "audio-only", "voice", "call", "tel"},
+}
+_MODE_BY_WORD = {word: mode for mode, words in _MODE_WORDS.items() for word in words}
+# Vendor codes name their product: "twilio-video-group-rooms", "Patient Virtual Meeting Room".
+_MODE_HINTS = (("video", "video"), ("virtual", "video"), ("telephon", "phone"), ("phone", "phone"))
+URL_LIMIT = 2048
+
+
+def as_visit_mode(value: Any) -> str:
+    """A visit mode: ``in_person``, ``video`` or ``phone``. Besides the words above, a code
+    that names video (or a virtual room) or a telephone counts, an http(s) join link reads as
+    video and a ``tel:`` URI as phone (a path to a join link is a marker of a video visit).
+    Anything else is not a mode (dropped with a note; map the source's words with ``map:``)."""
+    text = " ".join(str(value).strip().lower().replace("_", " ").split())
+    found = _MODE_BY_WORD.get(text) or _MODE_BY_WORD.get(text.replace(" ", "_"))
+    if found:
+        return found
+    if text.startswith(("https://", "http://")):
+        return "video"
+    if text.startswith("tel:"):
+        return "phone"
+    for hint, mode in _MODE_HINTS:
+        if hint in text:
+            return mode
+    raise TransformError("not a visit mode (in_person, video or phone; map the source's words with map:)")
+
+
+def as_join_url(value: Any) -> str:
+    """A join link: an absolute https URL with a host, no spaces, at most 2048 characters.
+    Anything else (http, javascript:, a bare meeting id) is refused: the link goes into
+    patients' messages and calendars, where only a secure, well-formed link belongs."""
+    text = str(value).strip()
+    if len(text) > URL_LIMIT:
+        raise TransformError(f"a link longer than {URL_LIMIT} characters")
+    try:
+        parsed = urlsplit(text)
+        host = parsed.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise TransformError("not an https link") from None
+    if parsed.scheme.lower() != "https" or not host or any(c.isspace() for c in text):
+        raise TransformError("not an https link")
+    return text
+
+
 def transform_for(kind: str, region: str, datetime_formats: tuple[str, ...]) -> Callable[[Any], Any]:
     table: dict[str, Callable[[Any], Any]] = {
         "string": as_string,
@@ -231,6 +285,8 @@ def transform_for(kind: str, region: str, datetime_formats: tuple[str, ...]) -> 
         "language": as_language,
         "channel": as_channel,
         "answer": as_answer,
+        "visit_mode": as_visit_mode,
+        "url": as_join_url,
         "datetime": datetime_parser(datetime_formats),
         "duration_seconds": as_minutes_from_seconds,
         "hl7_datetime": as_hl7_datetime,

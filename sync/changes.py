@@ -27,6 +27,10 @@ class Stored:
     version: int
     source_updated_at: datetime | None
     deleted_at: datetime | None
+    visit_mode: str | None = None
+    join_url: str | None = None
+    provider_join_url: str | None = None
+    dial_in: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,14 @@ def classify(old: Stored, new: NormalizedAppointment, new_hash: str) -> Change |
     payload: dict[str, Any] = {"previous": previous, "moved": moved}
     if new.status != old.status:
         payload["status"] = [old.status, new.status]
+    # Which telehealth details changed (names only: a link is PHI), so a consumer can tell a
+    # new join link from a change of wording.
+    visit = [name for name, before, after in (
+        ("visit_mode", old.visit_mode, new.visit_mode), ("join_url", old.join_url, new.join_url),
+        ("provider_join_url", old.provider_join_url, new.provider_join_url), ("dial_in", old.dial_in, new.dial_in),
+    ) if (before or None) != (after or None) and not (name == "visit_mode" and {before, after} <= {None, "in_person"})]
+    if visit:
+        payload["visit"] = visit
     if not was_active and new.status in ACTIVE_STATUSES:
         return Change("updated", {**payload, "reactivated": True})
     if new.status != old.status and new.status in CANCELLED_STATUSES:

@@ -118,19 +118,32 @@ def _older(new: NormalizedAppointment, old: NormalizedAppointment) -> bool:
             and new.source_updated_at < old.source_updated_at)
 
 
-# Fields added after the first stores were written (data-quality notes, the source's own
-# answer) count only when set, so an appointment without them hashes as it did before they
-# existed: upgrading re-updates, announces and pushes nothing.
+# Fields added after the first stores were written count only when set, so an appointment
+# without them hashes as it did before they existed: upgrading re-updates, announces and
+# pushes nothing. Two generations: data-quality notes and the source's own answer, then the
+# telehealth fields (issue 22; a visit stated as in person without links is no news either).
 _LATER_FIELDS = frozenset({"notes", "answer"})
+_TELEHEALTH_FIELDS = frozenset({"visit_mode", "join_url", "provider_join_url", "dial_in"})
+_ALL_FIELDS = tuple(f.name for f in fields(NormalizedAppointment))
+
+
+def _telehealth_set(appointment: NormalizedAppointment) -> bool:
+    return bool(appointment.join_url or appointment.provider_join_url or appointment.dial_in
+                or appointment.visit_mode not in (None, "in_person"))
 
 
 def _appointment_hash(appointment: NormalizedAppointment) -> str:
-    """The content hash that change detection compares."""
-    if any(getattr(appointment, name) for name in _LATER_FIELDS):
+    """The content hash that change detection compares: a changed join link or dial-in is a
+    change like any other (an ``updated`` event, the calendar event and messages follow)."""
+    telehealth = _telehealth_set(appointment)
+    if telehealth:
         return content_hash(appointment)
     # orjson writes a dataclass's fields in declaration order (OPT_SORT_KEYS leaves them be):
     # the same fields, in the same order, give the same bytes as before.
-    view = {f.name: getattr(appointment, f.name) for f in fields(NormalizedAppointment) if f.name not in _LATER_FIELDS}
+    left_out = _TELEHEALTH_FIELDS
+    if not any(getattr(appointment, name) for name in _LATER_FIELDS):
+        left_out = left_out | _LATER_FIELDS
+    view = {name: getattr(appointment, name) for name in _ALL_FIELDS if name not in left_out}
     return content_hash_bytes(orjson.dumps(view))
 
 
@@ -448,6 +461,10 @@ def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, no
         "source_updated_at": a.source_updated_at,
         "source_answer": a.answer,
         "quality_notes": notes_text(a.notes),
+        "visit_mode": a.visit_mode,
+        "join_url": a.join_url,
+        "provider_join_url": a.provider_join_url,
+        "dial_in": a.dial_in,
         "created_at": now,
         "updated_at": now,
     }

@@ -18,6 +18,8 @@ SENSITIVE_KEYS = frozenset({
     "email", "patient_email", "to", "from_", "recipient", "address", "body", "text", "dob", "birth_date",
     "birthdate", "raw", "row", "record", "password", "secret", "token", "api_key", "auth_token",
     "authorization", "private_key", "client_secret", "access_token",
+    # a join link opens the patient's visit (issue 22): as private as their phone number
+    "join_url", "provider_join_url", "join_link", "meeting_url", "dial_in",
 })
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w/])\+?\d[\d ().-]{7,}\d(?![\w/])")
@@ -41,8 +43,28 @@ def _phone_or_address(match: re.Match[str]) -> str:
     return REDACTED
 
 
+_URL = re.compile(r"(?i)\b(https?://[^/\s?#\"'<>]+)([^\s\"'<>]*)")
+# Query parameters that carry a secret: a meeting passcode, a token, a signature.
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:tk|token|access_token|pwd|passcode|password|pin|key|sig|signature|"
+                           r"code|jwt|secret|auth|session|sessionkey|s)=)[^&#\s]*")
+# What a telehealth join link looks like (issue 22): its path names the meeting, so it goes.
+_MEETING = re.compile(r"(?i)zoom|teams|meet|webex|whereby|doxy|vidyo|telehealth|telemed|virtual|video|"
+                      r"/j/|/join|/room|/visit|/call|meetup-join")
+
+
+def _url(match: re.Match[str]) -> str:
+    """A URL with its secrets masked: a join link loses its path and query (they name the
+    visit's room), any other URL only the values of secret-looking query parameters."""
+    origin, rest = match.group(1), match.group(2)
+    if rest and _MEETING.search(match.group(0)):
+        return f"{origin}/{REDACTED}"
+    return origin + _SECRET_PARAM.sub(r"\1" + REDACTED, rest)
+
+
 def scrub_text(text: str) -> str:
-    """Mask what looks like an email, a phone number or a credential inside free text."""
+    """Mask what looks like an email, a phone number, a credential or a join link inside free text."""
+    if "://" in text:
+        text = _URL.sub(_url, text)
     text = _EMAIL.sub(REDACTED, text)
     text = _BEARER.sub(r"\1 " + REDACTED, text)
     return _PHONE.sub(_phone_or_address, text)

@@ -12,3 +12,6 @@ STATUSES = frozenset({
 ACTIVE_STATUSES = frozenset({"proposed", "pending", "booked", "arrived", "checked-in", "fulfilled"})
 CHANNELS = frozenset({"sms", "email", "whatsapp", "none"})
 ANSWERS = frozenset({"accepted", "declined"})  # FHIR participant status, as patients' replies record it
+# How a visit takes place (issue 22): at the clinic, by video, or by telephone. Stored as the
+# appointment's visit_mode; NULL (a source that says nothing) means in person.
+VISIT_MODES = frozenset({"in_person", "video", "phone"})

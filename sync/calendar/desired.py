@@ -105,6 +105,7 @@ class Renderer:
         self.description = _Memoized(env, settings.description)
         self.invite = settings.invite_patient
         self.mark_cancelled = settings.cancelled_action == "mark_cancelled"
+        self.create_meet = settings.provider == "google" and settings.google.create_meet
 
     def content(self, row: Any) -> EventContent | None:
         gone = row.deleted_at is not None or row.status in CANCELLED_STATUSES
@@ -118,18 +119,25 @@ class Renderer:
             "noshow": row.status == "noshow" and not gone, "patient_initials": initials(row.p_name),
             "patient_name": row.p_name, "patient_phone": row.p_phone, "practitioner_name": row.d_name,
             "location": row.location, "timezone": row.timezone, "connector": row.connector,
-            "appointment_id": row.external_id,
+            "appointment_id": row.external_id, "visit_mode": row.visit_mode or "in_person",
             "start_local": row.start_utc.astimezone(local).strftime("%Y-%m-%d %H:%M"),
             "end_local": row.end_utc.astimezone(local).strftime("%Y-%m-%d %H:%M"),
         }
         attendees: tuple[str, ...] = ()
         if self.invite and row.p_email and row.allow_email:
             attendees = (row.p_email.strip().lower(),)
+        mode = row.visit_mode if row.visit_mode in ("video", "phone") else None
+        # The calendar is the doctor's: their own link when the source has one, unless the
+        # patient is invited (an attendee sees the same event, so it carries the patient's).
+        link = (row.join_url if self.invite else (row.provider_join_url or row.join_url)) if mode == "video" else None
+        context.update(join_url=link, dial_in=row.dial_in if mode else None)
         return EventContent(
             connector=row.connector, external_id=row.external_id,
             summary=self.summary.render(context), description=self.description.render(context),
             location=row.location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
-            cancelled=gone, attendees=attendees)
+            cancelled=gone, attendees=attendees, visit_mode=mode, join_url=link,
+            dial_in=row.dial_in if mode else None,
+            create_meet=self.create_meet and mode == "video" and link is None and not gone)
 
 
 def window_start(settings: CalendarSettings, now: datetime) -> datetime:
@@ -143,7 +151,7 @@ def _rows(engine: Engine, since: datetime, after_id: int = 0, limit: int | None 
         select(A.id, A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type,
                A.deleted_at, A.practitioner_ref, P.name.label("p_name"), P.phone.label("p_phone"),
                P.email.label("p_email"), P.allow_email, D.name.label("d_name"), D.email.label("d_email"),
-               L.name.label("location"))
+               L.name.label("location"), A.visit_mode, A.join_url, A.provider_join_url, A.dial_in)
         .select_from(Appointment.__table__)  # type: ignore[attr-defined]
         .outerjoin(Patient.__table__, and_(P.connector == A.connector,  # type: ignore[attr-defined]
                                            P.external_id == A.patient_ref))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import google_auth_httplib2
 import httplib2
@@ -130,7 +130,8 @@ def event_body(op: Op, kind: OpKind) -> dict[str, Any]:
     body: dict[str, Any] = {
         "summary": content.summary,
         "description": content.description,
-        "location": content.location or "",
+        # a phone visit's number to dial shows as its place; a video visit's link goes in conferenceData
+        "location": (content.where if content.visit_mode == "phone" else content.location) or "",
         "start": {"dateTime": content.start.astimezone(local).isoformat(), "timeZone": content.timezone},
         "end": {"dateTime": content.end.astimezone(local).isoformat(), "timeZone": content.timezone},
         "status": "confirmed",  # also brings a deleted event back
@@ -140,9 +141,32 @@ def event_body(op: Op, kind: OpKind) -> dict[str, Any]:
             PRIVATE_MARK: "1", PRIVATE_CONNECTOR: content.connector,
             PRIVATE_EXTERNAL_ID: content.external_id, PRIVATE_HASH: op.content_hash or ""}},
     }
+    conference = conference_data(op)
+    if conference is not None:
+        body["conferenceData"] = conference
     if kind == "insert":
         body["id"] = op.event_id
     return body
+
+
+def conference_data(op: Op) -> dict[str, Any] | None:
+    """A video visit's conferenceData: the source's join link (and dial-in) as entry points of
+    a third-party ("addOn") conference, or, with calendar.google.create_meet and no link, a
+    request for a Meet link. Its requestId is the event's id, so asking again (a retry, the
+    next patch) creates no second conference. Sent with conferenceDataVersion=1, without
+    which Google ignores conferenceData. None for other events: their body is as before."""
+    content = op.content
+    assert content is not None
+    if content.visit_mode == "video" and content.join_url:
+        entries: list[dict[str, Any]] = [{"entryPointType": "video", "uri": content.join_url,
+                                          "label": urlsplit(content.join_url).hostname or "video"}]
+        if content.dial_in:
+            entries.append({"entryPointType": "phone", "uri": f"tel:{content.dial_in}", "label": content.dial_in})
+        return {"conferenceSolution": {"key": {"type": "addOn"}, "name": "Video visit"}, "entryPoints": entries}
+    if content.create_meet:
+        return {"createRequest": {"requestId": f"clinicsync-{op.event_id}",
+                                  "conferenceSolutionKey": {"type": "hangoutsMeet"}}}
+    return None
 
 
 def remote_event(item: dict[str, Any]) -> RemoteEvent:
@@ -229,7 +253,10 @@ class GoogleCalendar:
 
     def _request(self, events: Any, attempt: _Try) -> HttpRequest:
         op, kind = attempt.op, attempt.kind
-        common = {"calendarId": op.target.calendar_id, "sendUpdates": "all" if op.notify else "none"}
+        common: dict[str, Any] = {"calendarId": op.target.calendar_id,
+                                  "sendUpdates": "all" if op.notify else "none"}
+        if kind != "delete" and op.content is not None and conference_data(op) is not None:
+            common["conferenceDataVersion"] = 1
         if kind == "insert":
             return events.insert(body=event_body(op, kind), **common)
         if kind == "patch":

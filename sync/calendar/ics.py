@@ -200,11 +200,14 @@ def _vevent(op: Op, uid: str, sequence: int, now: datetime) -> str:
     if content.description:
         lines.append(f"DESCRIPTION:{ics_text.text(content.description)}")
     lines.append(f"LAST-MODIFIED:{stamp}")
-    if content.location:
-        lines.append(f"LOCATION:{ics_text.text(content.location)}")
+    where = content.where  # a video visit's join link, a phone visit's number, else the place
+    if where:
+        lines.append(f"LOCATION:{ics_text.text(where)}")
     # Kept-but-cancelled (cancelled_action: mark_cancelled) is iCalendar's own STATUS:CANCELLED.
     lines.append(f"STATUS:{'CANCELLED' if content.cancelled else 'CONFIRMED'}")
     lines.append(f"TRANSP:{'TRANSPARENT' if content.cancelled else 'OPAQUE'}")
+    if content.visit_mode == "video" and content.join_url:
+        lines.append(f"URL:{content.join_url}")  # a URI value: not TEXT-escaped (no spaces or breaks in it)
     private = {PRIVATE_MARK: "1", PRIVATE_CONNECTOR: content.connector, PRIVATE_EXTERNAL_ID: content.external_id,
                PRIVATE_HASH: op.content_hash or ""}
     lines += [f"{_X[key]}:{ics_text.raw(value)}" for key, value in private.items()]

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-from clinicsync.common.hashing import content_hash
+import orjson
+
+from clinicsync.common.hashing import content_hash, content_hash_bytes
 
 OpKind = Literal["insert", "patch", "update", "delete"]
 PRIVATE_MARK = "clinicsync"  # extendedProperties.private key every clinicsync event carries ("1")
@@ -62,9 +64,36 @@ class EventContent:
     timezone: str  # the appointment's IANA zone: times are shown in it
     cancelled: bool = False  # kept but marked (cancelled_action: mark_cancelled): free time
     attendees: tuple[str, ...] = ()
+    # Telehealth (issue 22): video | phone (None: in person), the link this calendar's
+    # event carries (the doctor's own when the source has one and no patient is invited),
+    # a dial-in number (E.164), and whether to ask Google for a Meet link (a video visit
+    # without a link, when calendar.google.create_meet asks for it).
+    visit_mode: str | None = None
+    join_url: str | None = None
+    dial_in: str | None = None
+    create_meet: bool = False
 
     def digest(self) -> str:
-        return content_hash(self)
+        """The content hash; an in-person event hashes as before telehealth existed, so an
+        upgrade pushes nothing."""
+        if self.visit_mode or self.join_url or self.dial_in or self.create_meet:
+            return content_hash(self)
+        view = {name: getattr(self, name) for name in _BASE_FIELDS}
+        return content_hash_bytes(orjson.dumps(view))  # a dataclass's order, as content_hash writes it
+
+    @property
+    def where(self) -> str | None:
+        """What a calendar shows as the place: the join link of a video visit, the number
+        to dial of a phone visit, else the location."""
+        if self.visit_mode == "video" and self.join_url:
+            return self.join_url
+        if self.visit_mode == "phone" and self.dial_in:
+            return f"tel:{self.dial_in}"
+        return self.location
+
+
+_BASE_FIELDS = ("connector", "external_id", "summary", "description", "location", "start", "end", "timezone",
+                "cancelled", "attendees")
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,13 @@ class Appointment(SQLModel, table=True):
     # Data-quality notes from the last import, one per line (optional values that were dropped
     # or stood in for, e.g. a vendor language code). Never patient data.
     quality_notes: str | None = Field(default=None, sa_column=Column(Text))
+    # Telehealth (issue 22): in_person | video | phone (NULL: the source says nothing, in person),
+    # the patient's join link, the doctor's own link when the source has one, and a dial-in
+    # number (E.164). A join link is PHI: it opens the patient's visit; never logged.
+    visit_mode: str | None = Field(default=None, max_length=16)
+    join_url: str | None = Field(default=None, sa_column=Column(Text))
+    provider_join_url: str | None = Field(default=None, sa_column=Column(Text))
+    dial_in: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 

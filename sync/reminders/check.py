@@ -4,7 +4,7 @@ an SMS over one segment, and variables a template uses but nobody sets."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,6 +63,20 @@ def sample_visit(zone_name: str) -> Visit:
                  "Main Street Clinic", "Dr. Priya Natarajan", "Alexandra Kowalski")
 
 
+# Telehealth samples (issue 22): a join link of a common length (a Zoom or Teams link with a
+# passcode is longer and may take a second segment), and the patient's own number.
+SAMPLE_JOIN_URL = "https://vc.example.org/j/58210"
+SAMPLE_PATIENT_PHONE = "+13125550144"
+
+
+def sample_visits(zone_name: str) -> list[tuple[str, Visit]]:
+    """The sample visit as each mode shows it: (label suffix, visit)."""
+    visit = sample_visit(zone_name)
+    return [("", visit),
+            (" (video)", replace(visit, visit_mode="video", join_url=SAMPLE_JOIN_URL)),
+            (" (phone)", replace(visit, visit_mode="phone", patient_phone=SAMPLE_PATIENT_PHONE))]
+
+
 def check_templates(settings: Settings, extra: Any = None) -> list[CheckResult]:
     found: list[str] = []
     renderer = Renderer(extra, undefined=_recording(found))
@@ -72,22 +86,23 @@ def check_templates(settings: Settings, extra: Any = None) -> list[CheckResult]:
     results = []
     for language in renderer.languages():
         names = set(renderer.template_names(language))
-        cases: list[tuple[Draft, str]] = []
-        for kind in PATIENT_KINDS:
-            draft = Draft(f"a1:patient:{kind}:v2", kind, "patient", language, visit=visit)
-            cases += [(draft, channel) for channel in ("sms", "whatsapp", "email")
-                      if f"{kind}.{channel}.txt" in names]
+        cases: list[tuple[Draft, str, str]] = []
+        for suffix, shown in sample_visits(settings.clinic.timezone):
+            for kind in PATIENT_KINDS:
+                draft = Draft(f"a1:patient:{kind}:v2", kind, "patient", language, visit=shown)
+                cases += [(draft, channel, suffix) for channel in ("sms", "whatsapp", "email")
+                          if f"{kind}.{channel}.txt" in names]
         day = visit.start.replace(hour=0, minute=0)
         if "agenda.email.txt" in names:
             cases.append((Draft("agenda:demo:D1:2026-03-09", "agenda", "practitioner", language, agenda_day=day,
-                                agenda=[visit, visit], doctor=visit.doctor), "email"))
+                                agenda=[visit, visit], doctor=visit.doctor), "email", ""))
         if "change.email.txt" in names:
-            cases += [(Draft(f"a1:practitioner:{kind}:v2", kind, "practitioner", language, visit=visit), "email")
+            cases += [(Draft(f"a1:practitioner:{kind}:v2", kind, "practitioner", language, visit=visit), "email", "")
                       for kind in ("confirmation", "rescheduled", "cancelled")]
-        for draft, channel in cases:
+        for draft, channel, suffix in cases:
             found.clear()
             name = "change" if draft.recipient == "practitioner" and draft.kind != "agenda" else draft.kind
-            result = CheckResult(language, name if draft.kind == name else f"{name}/{draft.kind}", channel)
+            result = CheckResult(language, (name if draft.kind == name else f"{name}/{draft.kind}") + suffix, channel)
             try:
                 rendered = composer.render(draft, channel, visit.start)
             except TemplateProblem as exc:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import phonenumbers
 from babel import Locale
 from babel.dates import format_skeleton
 
@@ -37,6 +38,18 @@ class Visit:
     doctor: str | None = None
     patient_name: str | None = None
     status: str = "booked"
+    # Telehealth (issue 22): in_person | video | phone (None: in person), the join link the
+    # recipient gets (the patient's; a doctor's notice gets the doctor's own link when the
+    # source has one), a number to dial in, and the patient's own number a phone visit
+    # calls. The link is PHI: it goes into the recipient's own message only, never a log.
+    visit_mode: str | None = None
+    join_url: str | None = None
+    dial_in: str | None = None
+    patient_phone: str | None = None
+
+    @property
+    def mode(self) -> str:
+        return self.visit_mode or "in_person"
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,20 @@ def source_values(draft: Draft) -> list[tuple[str, str | None]]:
         values += [("patient name", visit.patient_name), ("doctor", visit.doctor), ("location", visit.location),
                    ("type", visit.type)]
     return values
+
+
+def shown_number(number: str | None, region: str) -> str | None:
+    """An E.164 number as people read it: national within the clinic's region, else
+    international; as stored when it does not parse."""
+    if not number:
+        return None
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return number
+    same = phonenumbers.region_code_for_number(parsed) == region.upper()
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if same else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return str(phonenumbers.format_number(parsed, style))
 
 
 def template_name(draft: Draft) -> str:
@@ -115,14 +142,22 @@ class Composer:
                 assert day is not None
                 values.update(day=format_day(day, locale), doctor=draft.doctor, appointments=[
                     {"time": format_clock(v.start.astimezone(zone(v.timezone)), locale), "patient": v.patient_name,
-                     "type": v.type, "location": v.location, "status": v.status} for v in draft.agenda])
+                     "type": v.type, "location": v.location, "status": v.status, "visit_mode": v.mode}
+                    for v in draft.agenda])
                 return values
             visit = draft.visit
             assert visit is not None
             local = visit.start.astimezone(zone(visit.timezone))
-            place = self.clinic_settings.place(None, visit.location)
+            remote = visit.mode != "in_person"
+            # A video or phone visit has no place to go to: the link (or the call) stands in
+            # for the address, the map and the directions.
+            place = None if remote else self.clinic_settings.place(None, visit.location)
+            region = self.clinic_settings.default_region
             values.update(first_name=first_name(visit.patient_name), patient=visit.patient_name,
-                          doctor=visit.doctor, location=visit.location, type=visit.type,
+                          doctor=visit.doctor, location=None if remote else visit.location, type=visit.type,
+                          visit_mode=visit.mode, join_url=visit.join_url if visit.mode == "video" else None,
+                          dial_in=shown_number(visit.dial_in, region),
+                          patient_phone=shown_number(visit.patient_phone, region),
                           date=format_day(local, locale), short_date=short_day(local, locale),
                           time=format_clock(local, locale), timezone=local.tzname(), change=draft.kind,
                           address=place.address if place else None, map_url=place.map_link() if place else None,
@@ -135,10 +170,14 @@ class Composer:
         if draft.recipient != "patient" or visit is None or draft.kind not in ("confirmation", "rescheduled",
                                                                                 "cancelled"):
             return ()
+        link = visit.join_url if visit.mode == "video" else None
+        if visit.mode == "in_person":
+            location = ", ".join(p for p in (visit.location, self._address(visit)) if p) or None
+        else:  # where a calendar app shows "where": the link to join, or the number to call
+            location = link or (f"tel:{visit.dial_in}" if visit.dial_in else None)
         return (ics_attachment(
             uid=event_uid(visit.connector, visit.external_id), sequence=visit.version, start=visit.start,
-            end=visit.end, summary=f"{visit.type or 'Appointment'} · {self.clinic}",
-            location=", ".join(p for p in (visit.location, self._address(visit)) if p) or None,
+            end=visit.end, summary=f"{visit.type or 'Appointment'} · {self.clinic}", location=location, url=link,
             cancelled=draft.kind == "cancelled", stamp=stamp, organizer=self.organizer or self.clinic,
             attendee=recipient, attendee_name=visit.patient_name),)
 

@@ -342,12 +342,17 @@ class Dispatcher:
                        A.c.status.in_(ACTIVE_STATUSES))
                 .order_by(A.c.start_utc)).all()
             day = row.offset
-            item.agenda = [self._visit(v, None, v.patient_name, v.location_name) for v in agenda
+            item.agenda = [self._visit(v, None, v.patient_name, v.location_name, for_doctor=True) for v in agenda
                            if v.start_utc.astimezone(zone(self.settings.clinic.timezone)).date().isoformat() == day]
 
-    def _visit(self, a: Any, doctor: Any | None, patient_name: str | None, location: str | None) -> Visit:
+    def _visit(self, a: Any, doctor: Any | None, patient_name: str | None, location: str | None,
+               patient_phone: str | None = None, for_doctor: bool = False) -> Visit:
+        """The appointment as a message shows it; a doctor's notice carries the doctor's own
+        join link when the source has a separate one."""
+        join_url = (a.provider_join_url or a.join_url) if for_doctor else a.join_url
         return Visit(a.connector, a.external_id, a.start_utc, a.end_utc, a.timezone, a.version, a.type,
-                     location, doctor.name if doctor else None, patient_name, a.status)
+                     location, doctor.name if doctor else None, patient_name, a.status,
+                     visit_mode=a.visit_mode, join_url=join_url, dial_in=a.dial_in, patient_phone=patient_phone)
 
     # -- deciding -------------------------------------------------------------------------
     @staticmethod
@@ -424,7 +429,9 @@ class Dispatcher:
             return Draft(row.key, "agenda", "practitioner", None, agenda_day=day, agenda=item.agenda,
                          doctor=item.doctor.name if item.doctor is not None else None)
         patient_name = item.patient.name if item.patient is not None else None
-        visit = self._visit(a, item.doctor, patient_name, item.location)
+        patient_phone = item.patient.phone if item.patient is not None else None
+        visit = self._visit(a, item.doctor, patient_name, item.location, patient_phone,
+                            for_doctor=row.recipient == "practitioner")
         return Draft(row.key, row.kind, row.recipient, language, visit=visit)
 
     # -- sending --------------------------------------------------------------------------

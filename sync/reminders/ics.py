@@ -37,7 +37,10 @@ def cal_address(address: str, name: str | None = None, **params: str) -> vCalAdd
 
 def ics_attachment(*, uid: str, sequence: int, start: datetime, end: datetime, summary: str,
                    location: str | None, cancelled: bool, stamp: datetime, organizer: str | None = None,
-                   attendee: str | None = None, attendee_name: str | None = None) -> Attachment:
+                   attendee: str | None = None, attendee_name: str | None = None,
+                   url: str | None = None) -> Attachment:
+    """``url``: a video visit's join link (RFC 5545 URL; LOCATION carries it too, where
+    calendar apps show a clickable "where")."""
     method = "CANCEL" if cancelled else "REQUEST"
     calendar = Calendar()
     calendar.add("prodid", "-//clinicsync//reminders//EN")
@@ -53,6 +56,8 @@ def ics_attachment(*, uid: str, sequence: int, start: datetime, end: datetime, s
     event.add("summary", summary)
     if location:
         event.add("location", location)
+    if url:
+        event.add("url", url)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     event.add("transp", "OPAQUE")
     organizer_address = cal_address(organizer) if organizer else None

@@ -72,6 +72,12 @@ class AppointmentIn(Strict):
     timezone: str | None = Field(None, max_length=64, description="IANA zone, e.g. America/New_York")
     type: str | None = Field(None, max_length=255, description="the visit type")
     location: str | None = Field(None, max_length=255)
+    visit_mode: Literal["in_person", "video", "phone"] | None = Field(
+        None, description="how the visit takes place; unset: in person (a join_url alone means video)")
+    join_url: str | None = Field(None, max_length=2048, description="the https link the patient joins a video visit by")
+    provider_join_url: str | None = Field(None, max_length=2048,
+                                          description="the doctor's own link, when it differs from the patient's")
+    dial_in: str | None = Field(None, max_length=32, description="a number to dial into the visit")
     updated_at: str | None = Field(None, max_length=64,
                                    description="when your system last changed it (ISO 8601): older updates never win")
     patient: PatientIn | None = None

@@ -30,7 +30,8 @@ TEMPLATE_SAMPLE: dict[str, Any] = {
     "patient_initials": "J.D.", "patient_name": "Jane Doe", "patient_phone": "+12125550100",
     "practitioner_name": "Dr. Who", "location": "Main Street Clinic", "timezone": "America/New_York",
     "start_local": "2026-01-05 09:00", "end_local": "2026-01-05 09:30", "connector": "demo-csv",
-    "appointment_id": "A1001",
+    "appointment_id": "A1001", "visit_mode": "video", "join_url": "https://meet.example.org/v/4821937765",
+    "dial_in": None,
 }
 
 
@@ -83,6 +84,9 @@ class GoogleSettings(SettingsModel):
         600, ge=1, description="per-user quota: calls for one calendar user are paced below this")
     timeout_seconds: float = Field(30.0, gt=0)
     retry: RetrySettings = RetrySettings()
+    create_meet: bool = Field(
+        False, description="a video visit whose source gives no join link gets a Google Meet link "
+                           "(conferenceData.createRequest); a source's own link is always used as it is")
 
     @field_validator("key_file")
     @classmethod

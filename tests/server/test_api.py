@@ -198,3 +198,21 @@ def test_new_keys_are_long_random_and_only_their_digest_matches(settings: Settin
     [website] = [c for c in settings.connectors if c.name == "website"]
     assert holder(website, KEY) == "booking-site"  # type: ignore[arg-type]
     assert holder(website, key) is None and holder(website, DIGEST) is None  # type: ignore[arg-type]
+
+
+async def test_a_video_visit_with_its_link_and_a_changed_link(client: httpx.AsyncClient, store: Store) -> None:
+    """Telehealth through the REST API (issue 22): the mode and link are stored, a link that is
+    not https is left out with a note, and a changed link is an update."""
+    video = {**BOOKING, "visit_mode": "video", "join_url": "https://vc.example.org/j/58210"}
+    created = await client.post("/api/v1/appointments", json=video)
+    assert (created.status_code, created.json()["notes"]) == (201, [])
+    [row] = stored(store)
+    assert (row.visit_mode, row.join_url) == ("video", "https://vc.example.org/j/58210")
+    body = {k: v for k, v in video.items() if k != "id"}
+    changed = await client.put("/api/v1/appointments/B-1001", json={**body, "join_url": "https://vc.example.org/j/9"})
+    assert changed.json()["result"] == "updated" and stored(store)[0].join_url == "https://vc.example.org/j/9"
+    insecure = await client.put("/api/v1/appointments/B-1001", json={**body, "join_url": "http://vc.example.org/j/9"})
+    assert insecure.json()["notes"] == ["join_url: dropped (not an https link)"]
+    assert stored(store)[0].join_url is None and stored(store)[0].visit_mode == "video"
+    refused = await client.put("/api/v1/appointments/B-1001", json={**body, "visit_mode": "hologram"})
+    assert refused.status_code == 422

@@ -21,6 +21,12 @@ from tests.connectors.test_csv_drop import TOMORROW, write_drop
     ("sms to +1 (212) 555-0123 refused", "555-0123"),
     ("sms to +12125550123 refused", "+12125550123"),
     ("Authorization: Bearer eyJhbGciOi.xyz", "eyJhbGciOi.xyz"),
+    # join links (issue 22): the room and its passcode, wherever the link sits in a message
+    ("join https://zoom.example.org/j/81234567890?pwd=Q2xp now", "81234567890"),
+    ("join https://zoom.example.org/j/81234567890?pwd=Q2xp now", "Q2xp"),
+    ("link https://telehealth.example.org/visit/join?room=7Q2XK&tk=pt-4f9c1e.", "7Q2XK"),
+    ("https://teams.example.org/l/meetup-join/19%3ameeting_Y2xp%40thread.v2/0", "meeting_Y2xp"),
+    ("callback https://api.example.org/hook?token=s3cr3t&b=1", "s3cr3t"),
 ])
 def test_free_text_is_scrubbed(text: str, leak: str) -> None:
     assert leak not in scrub_text(text)
@@ -29,6 +35,17 @@ def test_free_text_is_scrubbed(text: str, leak: str) -> None:
 def test_ids_dates_and_counts_survive_scrubbing() -> None:
     text = "connector demo-csv run 3f2a created=288 at 2026-11-23T09:00:00Z file appointments.csv:12"
     assert scrub_text(text) == text
+
+
+def test_an_ordinary_url_keeps_its_path_and_query() -> None:
+    text = "GET https://ehr.example.org/fhir/Appointment?date=ge2026-01-01&_count=50 answered 503"
+    assert scrub_text(text) == text
+
+
+def test_join_links_under_their_own_keys_are_redacted() -> None:
+    event = redact(None, "info", {"event": "x", "join_url": "https://vc.example.org/a", "dial_in": "+13125550100",
+                                  "detail": {"provider_join_url": "https://vc.example.org/b"}})
+    assert event["join_url"] == event["dial_in"] == event["detail"]["provider_join_url"] == REDACTED
 
 
 def test_sensitive_keys_are_redacted_wherever_they_are() -> None:

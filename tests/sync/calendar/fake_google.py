@@ -279,6 +279,10 @@ class FakeGoogle:
 
     def _event_call(self, method: str, events: dict[str, dict[str, Any]], event_id: str | None,
                     query: dict[str, list[str]], data: Any, calendar: str) -> Reply:
+        if isinstance(data, dict) and "conferenceData" in data:
+            data = _conference(data, query, events.get(event_id or data.get("id") or ""))
+            if isinstance(data, Reply):
+                return data
         if event_id is None:
             return self._list(events, query) if method == "GET" else self._insert(events, data, calendar)
         event = events.get(event_id)
@@ -350,6 +354,43 @@ class FakeGoogle:
     def _next_etag(self) -> str:
         self._etag += 1
         return f'"{self._etag}"'
+
+
+def _conference(data: dict[str, Any], query: dict[str, list[str]], existing: dict[str, Any] | None) -> Any:
+    """Google's conferenceData rules: without conferenceDataVersion=1 it is ignored (dropped
+    from the body); a createRequest makes a Meet conference (hangoutLink too), once per
+    requestId; otherwise a conference needs a conferenceSolution and at least one entry point
+    with a uri. Returns the body as stored, or an error Reply."""
+    data = copy.deepcopy(data)
+    if query.get("conferenceDataVersion", ["0"])[0] != "1":
+        data.pop("conferenceData")
+        return data
+    conference = data["conferenceData"]
+    if conference is None:
+        data["conferenceData"] = None
+        data.pop("hangoutLink", None)
+        return data
+    request = conference.get("createRequest")
+    if request is not None:
+        before = (existing or {}).get("conferenceData") or {}
+        if (before.get("createRequest") or {}).get("requestId") == request.get("requestId"):
+            data["conferenceData"] = before  # the same request again: ignored, the conference stays
+            data["hangoutLink"] = existing.get("hangoutLink") if existing else None
+            return data
+        if (request.get("conferenceSolutionKey") or {}).get("type") != "hangoutsMeet":
+            return google_error(400, "invalid", "Invalid conference type value.")
+        code = "-".join(secrets.token_hex(2)[:n] for n in (3, 4, 3))
+        link = f"https://meet.google.com/{code}"
+        data["conferenceData"] = {
+            "createRequest": {**request, "status": {"statusCode": "success"}}, "conferenceId": code,
+            "conferenceSolution": {"key": {"type": "hangoutsMeet"}, "name": "Google Meet"},
+            "entryPoints": [{"entryPointType": "video", "uri": link, "label": link.removeprefix("https://")}]}
+        data["hangoutLink"] = link
+        return data
+    entries = conference.get("entryPoints") or []
+    if not conference.get("conferenceSolution") or not entries or not all(e.get("uri") for e in entries):
+        return google_error(400, "invalid", "Invalid conference data.")
+    return data
 
 
 def _invalid(event: dict[str, Any]) -> Reply | None:

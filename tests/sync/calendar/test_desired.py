@@ -68,7 +68,8 @@ def row(**overrides: Any) -> SimpleNamespace:
             "end_utc": start.replace(hour=15), "timezone": "America/New_York", "type": "Vaccination",
             "deleted_at": None, "p_name": "Jamal Weber", "p_phone": "+12015550165",
             "p_email": "Jamal@Mail.example.com", "allow_email": True, "d_name": "Dr. Hart",
-            "location": "Main Street"}
+            "location": "Main Street", "visit_mode": None, "join_url": None, "provider_join_url": None,
+            "dial_in": None}
     return SimpleNamespace(**{**data, **overrides})
 
 
@@ -134,3 +135,40 @@ def test_one_renderer_keeps_each_appointment_its_own_text() -> None:
     first, second = other.content(row()), other.content(row(p_name="Ana Lopez"))
     assert first is not None and second is not None
     assert "J.W." in first.description and "A.L." in second.description
+
+
+def test_a_video_visit_carries_the_doctors_link_unless_the_patient_is_invited() -> None:
+    video = row(visit_mode="video", join_url="https://vc.example.org/p", provider_join_url="https://vc.example.org/d")
+    content = Renderer(CalendarSettings()).content(video)
+    assert content is not None and (content.visit_mode, content.join_url) == ("video", "https://vc.example.org/d")
+    assert content.where == "https://vc.example.org/d" and not content.create_meet
+    invited = Renderer(CalendarSettings(invite_patient=True)).content(video)
+    assert invited is not None and invited.join_url == "https://vc.example.org/p"
+
+
+def test_an_in_person_event_hashes_as_before_telehealth() -> None:
+    """An upgrade must not push every event again: an in-person event's digest is what
+    EventContent's digest was before issue 22 (content_hash of the dataclass as it was)."""
+    from dataclasses import dataclass
+
+    from clinicsync.common.hashing import content_hash
+
+    @dataclass(frozen=True)
+    class EventContentBefore:  # sync/calendar/provider.py before issue 22
+        connector: str
+        external_id: str
+        summary: str
+        description: str
+        location: str | None
+        start: datetime
+        end: datetime
+        timezone: str
+        cancelled: bool = False
+        attendees: tuple[str, ...] = ()
+
+    content = Renderer(CalendarSettings()).content(row(visit_mode="in_person"))
+    assert content is not None and content.visit_mode is None
+    before = EventContentBefore(content.connector, content.external_id, content.summary, content.description,
+                                content.location, content.start, content.end, content.timezone, content.cancelled,
+                                content.attendees)
+    assert content.digest() == content_hash(before)

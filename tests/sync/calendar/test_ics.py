@@ -236,8 +236,10 @@ def _icalendar_reference(op, uid: str, sequence: int, now):  # type: ignore[no-u
         event.add(name, value)
     if content.description:
         event.add("description", content.description)
-    if content.location:
-        event.add("location", content.location)
+    if content.where:
+        event.add("location", content.where)
+    if content.visit_mode == "video" and content.join_url:
+        event.add("url", content.join_url)
     event.add("status", "CANCELLED" if content.cancelled else "CONFIRMED")
     event.add("transp", "TRANSPARENT" if content.cancelled else "OPAQUE")
     for email in content.attendees:
@@ -257,8 +259,10 @@ def _icalendar_reference(op, uid: str, sequence: int, now):  # type: ignore[no-u
     ("x" * 73 + "\\;", "", "Ünïcode Straße 1, 8000 Zürich; Bau C", "UTC", False, ()),
     ("Late", "line\r\nbreaks\rand\\Nmore", "Room 2", "Etc/GMT+5", False, ("a@b.example", "c@d.example")),
 ])
+@pytest.mark.parametrize("telehealth", [{}, {"visit_mode": "video", "join_url": "https://vc.example.org/j/5?pwd=a;b,c"},
+                                        {"visit_mode": "phone", "dial_in": "+13125550188"}])
 def test_the_text_writer_gives_the_event_icalendar_would(  # type: ignore[no-untyped-def]
-        summary, description, location, timezone, cancelled, attendees) -> None:
+        summary, description, location, timezone, cancelled, attendees, telehealth) -> None:
     from icalendar import Event
 
     from clinicsync.sync.calendar.ics import _vevent
@@ -267,7 +271,7 @@ def test_the_text_writer_gives_the_event_icalendar_would(  # type: ignore[no-unt
 
     start = base_time()
     content = EventContent("csv, main", "A;1,2", summary, description, location, start, start + timedelta(minutes=45),
-                           timezone, cancelled, attendees)
+                           timezone, cancelled, attendees, **telehealth)
     op = Op(1, "insert", Target("ics", "", "x"), "abc", content)
     now = base_time() - timedelta(days=1, seconds=17)
     ours_text = _vevent(op, uid_for("abc"), 4, now)

@@ -47,7 +47,8 @@ def test_templates_check_counts_one_gsm7_segment_for_every_shipped_sms(tmp_path:
         "server:\n  public_url: https://clinic.example.org\n  secret_key: test-only\n", encoding="utf-8")
     _, out, _ = cli(config)("templates", "check", "--json")
     sms = [r for r in json.loads(out) if r["channel"] == "sms"]
-    assert {(r["language"], r["template"]) for r in sms} == {(lang, k) for lang in ("en", "es") for k in KINDS}
+    assert {(r["language"], r["template"]) for r in sms} == {
+        (lang, k + mode) for lang in ("en", "es") for k in KINDS for mode in ("", " (video)", " (phone)")}
     assert all((r["segments"], r["encoding"]) == (1, "GSM-7") and r["units"] <= 160 for r in sms), sms
     _, table, _ = cli(config)("templates", "check")
     assert "1 (GSM-7," in table and "chars)" in table
@@ -90,3 +91,67 @@ def test_the_place_address_map_and_video_instructions() -> None:
     assert render("cancelled", "email", "es").text.endswith("\n\nDemo Family Practice\n1 Main Street, Springfield")
     cancelled = render("cancelled", "sms", "en")
     assert "To rebook call (212) 555-0100." in cancelled.text
+
+
+# -- telehealth (issue 22) ---------------------------------------------------------------------
+
+LINK = "https://vc.example.org/j/58210"
+
+
+def remote(kind: str, channel: str, language: str, replies: bool = True, **changes: Any) -> Any:
+    from dataclasses import replace
+
+    composer = Composer(RemindersSettings(), CLINIC, Renderer(), replies=replies)
+    shown = replace(visit(), **changes)
+    return composer.render(Draft(f"a1:patient:{kind}:v3", kind, "patient", language, visit=shown), channel, START)
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_video_visit_carries_its_link_and_a_device_hint_instead_of_the_address(language: str) -> None:
+    hint = {"en": "Test your device.", "es": "Pruebe su equipo."}[language]
+    for kind in ("confirmation", "reminder", "rescheduled"):
+        for replies in (True, False):
+            sms = remote(kind, "sms", language, replies, visit_mode="video", join_url=LINK)
+            assert f": {LINK}" in sms.text and "Main Street" not in sms.text, sms.text
+            assert sms.segments == 1 and sms.encoding == "GSM-7", sms.text
+            # the hint always in the reminder; elsewhere when no reply prompt takes its room
+            assert (hint in sms.text) == (kind == "reminder" or not replies), sms.text
+        email = remote(kind, "email", language, visit_mode="video", join_url=LINK)
+        assert f"  Video:  {LINK}\n" in email.text or f"  Video:    {LINK}\n" in email.text
+        assert ("Before: test your camera" in email.text) or ("Antes:    pruebe la cámara" in email.text)
+        assert "Main Street Clinic" not in email.text and "12 Main Street" not in email.text
+        assert "Map" not in email.text
+        assert f'<a href="{LINK}"' in email.html and "12 Main Street" not in email.html
+    without_link = remote("confirmation", "sms", language, visit_mode="video")
+    assert "https://" not in without_link.text and without_link.segments == 1
+
+
+def test_a_video_visits_invite_carries_the_link_as_url_and_location() -> None:
+    from icalendar import Calendar
+
+    email = remote("confirmation", "email", "en", visit_mode="video", join_url=LINK)
+    [attachment] = email.attachments
+    [event] = Calendar.from_ical(attachment.data).walk("VEVENT")
+    assert str(event["url"]) == LINK and str(event["location"]) == LINK
+    in_person = render("confirmation", "email", "en")
+    [event] = Calendar.from_ical(in_person.attachments[0].data).walk("VEVENT")
+    assert "url" not in event and str(event["location"]).startswith("Main Street Clinic, 12 Main Street")
+
+
+@pytest.mark.parametrize(("language", "we_call", "call_in"), [
+    ("en", "We'll call you at (312) 555-0144.", "Call (312) 555-0188 then."),
+    ("es", "Le llamamos al (312) 555-0144.", "Llame al (312) 555-0188 a esa hora."),
+])
+def test_a_phone_visit_says_who_calls_which_number(language: str, we_call: str, call_in: str) -> None:
+    for kind in ("confirmation", "reminder", "rescheduled"):
+        sms = remote(kind, "sms", language, visit_mode="phone", patient_phone="+13125550144")
+        assert we_call in sms.text and "Main Street" not in sms.text and sms.segments == 1, sms.text
+        dial = remote(kind, "sms", language, visit_mode="phone", patient_phone="+13125550144", dial_in="+13125550188")
+        assert call_in in dial.text and "555-0144" not in dial.text, dial.text
+    email = remote("reminder", "email", language, visit_mode="phone", patient_phone="+13125550144")
+    assert we_call[0].lower() + we_call[1:] in email.text and "Main Street Clinic" not in email.text
+
+
+def test_an_in_person_visit_reads_as_before() -> None:
+    assert remote("reminder", "sms", "en", visit_mode="in_person").text == render("reminder", "sms", "en").text
+    assert remote("reminder", "email", "en", visit_mode=None).text == render("reminder", "email", "en").text
