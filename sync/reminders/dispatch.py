@@ -425,7 +425,7 @@ class Dispatcher:
                          doctor=item.doctor.name if item.doctor is not None else None)
         patient_name = item.patient.name if item.patient is not None else None
         visit = self._visit(a, item.doctor, patient_name, item.location)
-        return Draft(row.key, row.kind, row.recipient, language, visit=visit)
+        return Draft(row.key, row.kind, row.recipient, language, visit=visit, reminder_id=row.id)
 
     # -- sending --------------------------------------------------------------------------
     def _deliver(self, item: Item) -> None:

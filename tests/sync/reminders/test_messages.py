@@ -49,8 +49,10 @@ def test_templates_check_counts_one_gsm7_segment_for_every_shipped_sms(tmp_path:
     sms = [r for r in json.loads(out) if r["channel"] == "sms"]
     assert {(r["language"], r["template"]) for r in sms} == {(lang, k) for lang in ("en", "es") for k in KINDS}
     assert all((r["segments"], r["encoding"]) == (1, "GSM-7") and r["units"] <= 160 for r in sms), sms
+    # the short answer link fits every SMS that asks for an answer, in one segment still
+    assert all(r["answer_link"] is (True if r["template"] != "cancelled" else None) for r in sms), sms
     _, table, _ = cli(config)("templates", "check")
-    assert "1 (GSM-7," in table and "chars)" in table
+    assert "1 (GSM-7," in table and "chars)" in table and "short link" in table
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
