@@ -24,6 +24,7 @@ from clinicsync.sync.run_progress import STAGES, RunRecorder, running_stages
 from clinicsync.sync.service.pipeline import run_once
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
+from clinicsync.sync.ui.queries import connectors_health, running_now
 from tests.connectors.test_csv_drop import TOMORROW, write_drop
 from tests.sync.test_cli_output import SQLITE
 
@@ -122,6 +123,8 @@ def test_a_crashed_run_is_stale_not_running(config: Path, store: Store, cli: Any
     assert re.search(r"emr\s+│.*│ stale ", out), out
     assert re.search(r"import emr: STALE, started .*, 700 rows; last progress .*: its process \(\d+ on .*\) is gone",
                      out), out
+    [health] = connectors_health(store)  # the status page (/ui) says the same
+    assert health["state"] == "stale" and running_now(store)[0]["state"] == "stale"
 
     # elsewhere (another host): the heartbeat decides, after STALE_AFTER without progress
     recorder = RunRecorder(store, "otherhost")
