@@ -1,7 +1,7 @@
 """One-click answer links. In emails: a signed, expiring token bound to one reminder (its
 key) and one answer (``/r/<token>``). In an SMS, where every character counts: a short
 link ``/a/<token>``, the reminder's row id in base62 and a truncated HMAC of that id and the
-reminder's key (10 characters, about 59 bits); it expires ``responses.link_max_age`` after the
+reminder's key (10 characters, about 58 bits); it expires ``responses.link_max_age`` after the
 message was sent. Both are signed with ``server.secret_key``, so a link cannot be forged or
 pointed at another appointment."""
 
@@ -26,7 +26,7 @@ from clinicsync.sync.store import Store
 SALT = "clinicsync.reply-link"
 SHORT_SALT = b"clinicsync.short-link\x00"
 BASE62 = string.digits + string.ascii_letters
-MAC_CHARS = 10  # 62**10 is about 2**59: guessing online is hopeless, and the SMS stays short
+MAC_CHARS = 10  # about 58 bits of the MAC: guessing online is hopeless, and the SMS stays short
 LinkAction = Literal["confirm", "decline"]
 
 
