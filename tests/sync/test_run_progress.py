@@ -86,8 +86,9 @@ def test_a_terminal_shows_each_stage_with_its_rows_and_a_pipe_shows_none(config:
 class StatusMidway(ProgressObserver):
     """Runs `status` (a reader apart from the run) as soon as the import has stored rows."""
 
-    def __init__(self, ask: Callable[[], str]) -> None:
-        self.ask, self.seen = ask, None
+    def __init__(self, ask: Callable[[], tuple[str, str]]) -> None:
+        self.ask: Callable[[], tuple[str, str]] = ask
+        self.seen: tuple[str, str] | None = None
 
     def stage_advanced(self, stage: str, done: int, total: int | None = None) -> None:
         if stage == "import emr" and self.seen is None:
@@ -97,14 +98,17 @@ class StatusMidway(ProgressObserver):
 @SQLITE
 def test_status_shows_the_running_stage_then_done(config: Path, store: Store, cli: Any) -> None:
     status = cli(config)
-    midway = StatusMidway(lambda: status("status", "--format", "json")[1])
+    midway = StatusMidway(lambda: (status("status", "--format", "json")[1], status("status")[1]))
     report = run_once(load_settings(config), store, progress=midway)
-    assert not report.failed
-    seen = json.loads(midway.seen)
+    assert not report.failed and midway.seen is not None
+    seen, table = json.loads(midway.seen[0]), midway.seen[1]
     [running] = seen["running"]
     fetched = report.connectors["emr"].counts.fetched
     assert (running["stage"], running["state"], running["rows"]) == ("import emr", "running", fetched)
     assert [c["state"] for c in seen["connectors"]] == ["running"]
+    assert re.search(r"emr\s+│.*│ running ", table), table
+    since = r"\d{4}-\d\d-\d\d \d\d:\d\d -0[45]:00"  # the clinic's zone, offset shown
+    assert re.search(rf"import emr: running since {since}, {fetched:,} rows", table), table
 
     _, after, _ = status("status")
     assert re.search(r"emr\s+│.*│ ok ", after) and "running now\n  nothing" in after, after
