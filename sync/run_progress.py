@@ -127,8 +127,8 @@ def stale_reason(host: str | None, pid: int | None, heartbeat_at: datetime, now:
 
 
 def running_stages(store: Store, now: datetime | None = None) -> list[StageActivity]:
-    """Each stage left `running`, unless a later run of the same stage started since (then
-    the older row is history, not news)."""
+    """Each stage running now (several polls may run the same stage at once), and each stale
+    one unless a later run of the same stage started since (then it is history, not news)."""
     now = now or utcnow()
     with store.engine.connect() as connection:
         rows = connection.execute(select(STAGES).where(S.status == "running").order_by(S.started_at, S.id)).all()
@@ -138,9 +138,9 @@ def running_stages(store: Store, now: datetime | None = None) -> list[StageActiv
             S.stage.in_({r.stage for r in rows})).group_by(S.stage)).all())
     out = []
     for r in rows:
-        if r.started_at < latest[r.stage]:
-            continue
         why = stale_reason(r.host, r.pid, r.heartbeat_at, now)
+        if why and r.started_at < latest[r.stage]:
+            continue  # a dead run's stage, run again since: history (live ones all show: parallel polls)
         out.append(StageActivity(r.run_id, r.stage, "stale" if why else "running", r.rows, r.total, r.started_at,
                                  r.heartbeat_at, why))
     return out
