@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.timeutil import iso_z
@@ -26,6 +26,7 @@ log = structlog.get_logger("clinicsync.progress")
 STAGES = RunStage.__table__  # type: ignore[attr-defined]
 S = STAGES.c
 STALE_AFTER = timedelta(minutes=10)  # no heartbeat for this long: the run is taken for dead
+KEEP_FINISHED = timedelta(days=7)  # finished stages older than this are deleted as the stage ends again
 WRITE_EVERY = 2.0  # seconds between two writes of a stage's rows (its first rows and its end always go)
 
 
@@ -84,6 +85,8 @@ class RunRecorder(ProgressObserver):
             if total is not None:
                 values["total"] = total
         self._write("finish", stage, update(STAGES).where(S.id == row).values(**values))
+        self._write("prune", stage, delete(STAGES).where(  # the history past a week is noise
+            S.stage == stage[:96], S.started_at < now - KEEP_FINISHED, S.status != "running"))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ class RunStage(SQLModel, table=True):
 
     __tablename__ = "run_stage"
     __table_args__ = (Index("ix_run_stage_status_started", "status", "started_at"),
-                      Index("ix_run_stage_run", "run_id", "stage"))
+                      Index("ix_run_stage_stage_started", "stage", "started_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: str = Field(max_length=32)

@@ -36,10 +36,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_run_stage_status_started', 'run_stage', ['status', 'started_at'], unique=False)
-    op.create_index('ix_run_stage_run', 'run_stage', ['run_id', 'stage'], unique=False)
+    op.create_index('ix_run_stage_stage_started', 'run_stage', ['stage', 'started_at'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_run_stage_run', table_name='run_stage')
+    op.drop_index('ix_run_stage_stage_started', table_name='run_stage')
     op.drop_index('ix_run_stage_status_started', table_name='run_stage')
     op.drop_table('run_stage')
