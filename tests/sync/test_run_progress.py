@@ -145,3 +145,19 @@ def test_a_crashed_run_is_stale_not_running(config: Path, store: Store, cli: Any
     recorder.stage_finished("calendar")  # a later run of the stage replaces the stale one
     RunRecorder(store, "next").stage_started("import emr")
     assert [(a.run_id, a.state) for a in running_stages(store)] == [("next", "running")]
+
+
+@SQLITE
+def test_finished_stages_are_kept_a_week(store: Store) -> None:
+    old = RunRecorder(store, "old")
+    old.stage_started("calendar")
+    old.stage_finished("calendar")
+    with store.engine.begin() as connection:
+        connection.execute(update(STAGES).values(started_at=utcnow() - timedelta(days=8)))
+    recent = RunRecorder(store, "recent")
+    recent.stage_started("calendar")
+    recent.stage_advanced("calendar", 40, 90)
+    recent.stage_finished("calendar")
+    with store.engine.connect() as connection:
+        left = connection.execute(STAGES.select()).all()
+    assert [(r.run_id, r.status, r.rows, r.total) for r in left] == [("recent", "ok", 40, 90)]
