@@ -19,6 +19,7 @@ from clinicsync.connectors.registry import build_connector, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
 from clinicsync.sync.locks import HeldLock, poll_lock
+from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store
 
@@ -109,9 +110,13 @@ def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], lis
 
 
 def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
-                   on_batch: BatchCallback | None = None, dry_run: bool = False) -> ConnectorReport:
+                   on_batch: BatchCallback | None = None, dry_run: bool = False,
+                   progress: ProgressObserver = NO_PROGRESS) -> ConnectorReport:
+    """``progress`` sees the import as a stage: rows fetched after each stored batch."""
     report = ConnectorReport()
     row_id = store.start_run(run_id, config.name)
+    stage = import_stage(config.name)
+    progress.stage_started(stage)
     bound = log.bind(connector=config.name, run_id=run_id)
     connector = None
     # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
@@ -137,6 +142,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             counts, error = store.apply_batch(config.name, run_id, mapped, quarantined, batch.cursor,
                                               snapshot_end, within=batch.within, baseline=baseline)
             report.counts.add(counts)
+            progress.stage_advanced(stage, report.counts.fetched)
             if error:
                 report.error = error
                 bound.error("snapshot.safety_stop", source=batch.source, detail=error)
@@ -160,6 +166,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         if connector is not None:
             connector.close()
         store.finish_run(row_id, report.counts, report.error)
+        progress.stage_finished(stage, report.error)
     bound.info("connector.synced", **report.counts.as_dict(), failed=report.error is not None)
     return report
 
@@ -181,7 +188,8 @@ def _watch(on_batch: BatchCallback | None, lock: HeldLock, stop: threading.Event
 
 
 def poll_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
-                   on_batch: BatchCallback | None = None, stop: threading.Event | None = None) -> ConnectorReport:
+                   on_batch: BatchCallback | None = None, stop: threading.Event | None = None,
+                   progress: ProgressObserver = NO_PROGRESS) -> ConnectorReport:
     """Poll one connector under its poll lock: one worker at a time; the others skip it."""
     try:
         with poll_lock(store.engine, config.name) as lock:
@@ -191,7 +199,7 @@ def poll_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             abandoned = store.abandon_runs(config.name)
             if abandoned:
                 log.warning("connector.runs_abandoned", connector=config.name, count=abandoned)
-            return sync_connector(settings, store, config, run_id, _watch(on_batch, lock, stop))
+            return sync_connector(settings, store, config, run_id, _watch(on_batch, lock, stop), progress=progress)
     except SQLAlchemyError as exc:  # the store itself failed (down, restarted, connection killed)
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         log.error("connector.store_failed", connector=config.name, error=type(exc).__name__)
@@ -200,11 +208,13 @@ def poll_connector(settings: Settings, store: Store, config: ConnectorSettings, 
 
 def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
               on_batch: BatchCallback | None = None, run_id: str | None = None,
-              stop: threading.Event | None = None, dry_run: bool = False) -> RunReport:
+              stop: threading.Event | None = None, dry_run: bool = False,
+              progress: ProgressObserver = NO_PROGRESS) -> RunReport:
     """Poll each enabled connector once. ``stop``: once set, claim no further connector
     and end the current poll after its next stored batch. ``dry_run``: on a store whose
     writes are rolled back (sync.rehearsal); no poll lock (it would switch the one shared
-    connection to autocommit), and connectors change nothing at the source."""
+    connection to autocommit), and connectors change nothing at the source. ``progress``
+    watches each connector's import."""
     report = RunReport(run_id or new_run_id())
     structlog.contextvars.bind_contextvars(run_id=report.run_id)
     try:
@@ -215,10 +225,10 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
                 break
             if dry_run:
                 report.connectors[config.name] = sync_connector(settings, store, config, report.run_id, on_batch,
-                                                                dry_run=True)
+                                                                dry_run=True, progress=progress)
             else:
                 report.connectors[config.name] = poll_connector(settings, store, config, report.run_id, on_batch,
-                                                                stop)
+                                                                stop, progress)
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return report

@@ -21,6 +21,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.sync.calendar.desired import Desired, truth_pages
 from clinicsync.sync.calendar.links import Link, ensure_pending, links_of, record_outcomes
 from clinicsync.sync.calendar.provider import CalendarProvider, Op, OpKind, Outcome, Target
+from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.calendar import CalendarSettings
 from clinicsync.sync.store import Store
@@ -103,8 +104,10 @@ def _decide(desired: Desired, link: Link | None) -> OpKind | None:
 
 
 def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider, now: datetime | None = None,
-         on_outcomes: Callable[[Sequence[Op], Sequence[Outcome]], None] | None = None) -> PushReport:
-    """One state-based pass. ``on_outcomes`` (tests) runs between the calls and the bookkeeping.
+         on_outcomes: Callable[[Sequence[Op], Sequence[Outcome]], None] | None = None,
+         progress: Ticker = no_ticks) -> PushReport:
+    """One state-based pass. ``on_outcomes`` (tests) runs between the calls and the bookkeeping;
+    ``progress`` counts the appointments compared (the total is not known up front: pages).
 
     The truth is read a page of appointments at a time, with the links of that page only;
     operations are sent in full chunks of CHUNK (a page's remainder waits for the next), so
@@ -113,9 +116,12 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
     report = PushReport()
     failures: Counter[str] = Counter()
     waiting: list[Planned] = []
+    compared = 0
     for truth in truth_pages(engine, settings, now):
         links = links_of(engine, settings.provider, [d.appointment_id for d in truth])
         waiting += plan(truth, links, report)
+        compared += len(truth)
+        progress(compared, None)
         while len(waiting) >= CHUNK:
             waiting.sort(key=lambda p: (p.target, p.appointment_id))
             _send(settings, engine, provider, waiting[:CHUNK], report, failures, on_outcomes)
@@ -150,12 +156,12 @@ def _send(settings: CalendarSettings, engine: Engine, provider: CalendarProvider
             failures[outcome.error or "failed"] += 1
 
 
-def calendar_stage(settings: Settings, store: Store, run_id: str) -> dict[str, int]:
+def calendar_stage(settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> dict[str, int]:
     """The pipeline stage: ``{"inserted", "patched", "deleted", "unchanged", "failed", "skipped"}``."""
     provider = build_provider(settings.calendar, store.engine)
     if provider is None:
         return PushReport().as_dict()
     try:
-        return push(settings.calendar, store.engine, provider).as_dict()
+        return push(settings.calendar, store.engine, provider, progress=progress).as_dict()
     finally:
         provider.close()

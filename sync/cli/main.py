@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -44,15 +43,16 @@ from clinicsync.sync.cli.context import (
     store_problem,
 )
 from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment
+from clinicsync.sync.cli.progress import stage_progress
 from clinicsync.sync.cli.rehearsal import rehearse
 from clinicsync.sync.config_loader import ConfigError
-from clinicsync.sync.engine import BatchCallback, RunReport
+from clinicsync.sync.engine import RunReport
 from clinicsync.sync.queries import connector_status
 from clinicsync.sync.responses.reply_paths import ReplyProblem, reply_problems
+from clinicsync.sync.run_progress import StageActivity, connector_state, running_stages
 from clinicsync.sync.service.pipeline import run_once, status_sections
 from clinicsync.sync.settings import config_path, json_schema, load_settings
 from clinicsync.sync.source_check import SAMPLE_SIZE, SourceCheck, check_connector, mapping_problems
-from clinicsync.sync.store import Counts
 
 app = typer.Typer(help="clinicsync: appointments from clinic systems to calendars and patients.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -164,18 +164,6 @@ def _print_check(store: dict[str, Any], results: list[SourceCheck], replies: lis
         say(f"replies: {problem.level}: {problem.message}")
 
 
-def _progress_callback(progress: Progress) -> BatchCallback:
-    tasks: dict[str, TaskID] = {}
-
-    def on_batch(connector: str, counts: Counts) -> None:
-        if connector not in tasks:
-            tasks[connector] = progress.add_task(connector, total=None)
-        progress.update(tasks[connector], completed=counts.fetched,
-                        description=f"{connector}: {counts.fetched} records")
-
-    return on_batch
-
-
 @app.command("sync")
 def sync_command(
     ctx: typer.Context,
@@ -193,12 +181,8 @@ def sync_command(
     settings, store = context.settings, context.store
     run = partial(rehearse, settings) if dry_run else partial(run_once, settings, store)
     report: RunReport
-    if err_console.is_terminal and not json_output:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=err_console, transient=True) as progress:
-            report = run(connector, on_batch=_progress_callback(progress))
-    else:
-        report = run(connector)
+    with stage_progress(err_console, enabled=not json_output) as progress:
+        report = run(connector, progress=progress)
     if json_output:
         print_json(report.as_dict())
     else:
@@ -252,13 +236,18 @@ def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption 
     zone = ZoneInfo(context.settings.clinic.timezone)
     rows = connector_status(store)
     sections = {section.key: section.read(store) for section in status_sections()}
+    activity = running_stages(store)
+    for row in rows:
+        row["state"] = connector_state(row["last_status"], row["last_run_id"],
+                                       datetime.fromisoformat(row["last_started"].replace("Z", "+00:00")),
+                                       row["connector"], activity)
     if json_output or fmt is Format.json:
-        print_json({"connectors": rows, **sections})
+        print_json({"connectors": rows, "running": [a.as_dict() for a in activity], **sections})
         return
     table_rows = []
     for row in rows:
         failing = row["failing_runs"]  # failed runs since the last success: "failed x3"
-        state = f"{row['last_status']} x{failing}" if failing else row["last_status"]
+        state = f"{row['state']} x{failing}" if failing else row["state"]
         table_rows.append((row["connector"], moment(row["last_started"], zone, utc), state,
                            moment(row["last_success"], zone, utc) or "never", row["counts"].get("created", 0),
                            row["quarantined"], row["error"] or ""))
@@ -266,9 +255,25 @@ def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption 
          table_rows, title="connectors" if fmt is Format.table else None)
     if fmt is Format.csv:
         return
+    out_console.print("running now", style="italic", highlight=False)
+    for line in _activity_lines(activity, zone, utc) or ["  nothing"]:
+        out_console.print(line, highlight=False, soft_wrap=True, markup=False)
     out_console.print("stages", style="italic", highlight=False)
     for key, value in sections.items():
         out_console.print(f"  {key}: {_plain(value)}", highlight=False, soft_wrap=True)
+
+
+def _activity_lines(activity: list[StageActivity], zone: ZoneInfo, utc: bool) -> list[str]:
+    """`import emr: running since 2026-11-23 08:02 -05:00, 1,200 rows (of 5,000)`, or why it is stale."""
+    lines = []
+    for item in activity:
+        rows = f"{item.rows:,} rows" + (f" (of {item.total:,})" if item.total is not None else "")
+        if item.state == "stale":
+            lines.append(f"  {item.stage}: STALE, started {moment(item.started_at, zone, utc)}, {rows}; "
+                         f"last progress {moment(item.heartbeat_at, zone, utc)}: {item.why_stale}")
+        else:
+            lines.append(f"  {item.stage}: running since {moment(item.started_at, zone, utc)}, {rows}")
+    return lines
 
 
 @config_app.command("schema")

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from clinicsync.sync.db import discard_rehearsal, make_rehearsal_engine
 from clinicsync.sync.engine import BatchCallback, RunReport, sync_once
 from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver
 from clinicsync.sync.reminders.stage import planning_stage
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
@@ -44,18 +45,21 @@ def _would_send(store: Store, after: int) -> dict[str, Any]:
 
 
 def rehearse(settings: Settings, only: list[str] | None = None,
-             on_batch: BatchCallback | None = None) -> RunReport:
+             on_batch: BatchCallback | None = None, progress: ProgressObserver = NO_PROGRESS) -> RunReport:
     """Run sync and planning on a rolled-back store; the report says what would happen.
     The store's schema must be current (the caller opens the store normally first)."""
     store = Store(make_rehearsal_engine(settings.store.url))
     structlog.contextvars.bind_contextvars(dry_run=True)  # its log lines say they changed nothing
     try:
         before = _newest_reminder(store)
-        report = sync_once(settings, store, only, on_batch, dry_run=True)
+        report = sync_once(settings, store, only, on_batch, dry_run=True, progress=progress)
+        progress.stage_started("reminders")
         try:
-            report.extras["reminders"] = planning_stage(settings, store, report.run_id)
+            report.extras["reminders"] = planning_stage(settings, store, report.run_id,
+                                                        progress=progress.ticker("reminders"))
         except Exception as exc:  # reported like a failed stage of a real run
             report.extras["reminders"] = {"error": f"{type(exc).__name__}: {exc}"}
+        progress.stage_finished("reminders", report.extras["reminders"].get("error"))
         report.extras["would_send"] = _would_send(store, before)
         report.extras["calendar"] = dict(NOT_RUN)
         report.extras["dry_run"] = {"rolled_back": True}

@@ -15,8 +15,8 @@ app = typer.Typer(help="Message templates.", no_args_is_help=True)
 
 @app.command("check")
 def check_command(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Render every template with sample data; print each SMS's segments; warn about SMS over one segment
-    and undefined variables."""
+    """Render every template with sample data; print each SMS's segments and whether its short answer
+    link fits; warn about SMS over one segment and undefined variables."""
     settings = app_context(ctx).settings
     config = settings.reminders
     extra = settings.base_dir / config.templates if config.templates else None
@@ -24,11 +24,12 @@ def check_command(ctx: typer.Context, json_output: Annotated[bool, typer.Option(
     if json_output:
         print_json([r.as_dict() for r in results])
     else:
-        table = Table("language", "template", "channel", "SMS segments", "result")
+        table = Table("language", "template", "channel", "SMS segments", "answer link", "result")
         for r in results:
             size = f"{r.segments} ({r.encoding}, {r.units} chars)" if r.segments else ""
             verdict = "[red]error[/red]" if r.error else ("[yellow]warning[/yellow]" if r.warnings else "ok")
-            table.add_row(r.language, r.template, r.channel, size, verdict)
+            link = {True: "short link", False: "no room: left out", None: ""}[r.answer_link]
+            table.add_row(r.language, r.template, r.channel, size, link, verdict)
         out_console.print(table)
         for r in results:
             for problem in ([r.error] if r.error else []) + r.warnings:

@@ -15,6 +15,7 @@ from clinicsync.sync.reminders.render import Renderer, TemplateProblem
 from clinicsync.sync.settings import Settings
 
 MAX_SEGMENTS = 1  # one segment: cheaper, and it arrives whole on every handset
+SAMPLE_REMINDER_ID = 250_000  # a store a few years in: its short link's id takes 4 characters
 PATIENT_KINDS = ("confirmation", "reminder", "rescheduled", "cancelled")
 
 
@@ -28,11 +29,12 @@ class CheckResult:
     units: int | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    answer_link: bool | None = None  # SMS: carries its short answer link (None: none to carry)
 
     def as_dict(self) -> dict[str, Any]:
         return {"language": self.language, "template": self.template, "channel": self.channel,
                 "segments": self.segments, "encoding": self.encoding, "units": self.units, "warnings": self.warnings,
-                "error": self.error}
+                "error": self.error, "answer_link": self.answer_link}
 
 
 def _recording(found: list[str]) -> type[Undefined]:
@@ -89,7 +91,8 @@ def check_templates(settings: Settings, extra: Any = None) -> list[CheckResult]:
         cases: list[tuple[Draft, str, str]] = []
         for suffix, shown in sample_visits(settings.clinic.timezone):
             for kind in PATIENT_KINDS:
-                draft = Draft(f"a1:patient:{kind}:v2", kind, "patient", language, visit=shown)
+                draft = Draft(f"a1:patient:{kind}:v2", kind, "patient", language, visit=shown,
+                              reminder_id=SAMPLE_REMINDER_ID)
                 cases += [(draft, channel, suffix) for channel in ("sms", "whatsapp", "email")
                           if f"{kind}.{channel}.txt" in names]
         day = visit.start.replace(hour=0, minute=0)
@@ -112,6 +115,9 @@ def check_templates(settings: Settings, extra: Any = None) -> list[CheckResult]:
             if rendered.language != language:
                 continue  # fell back to another language: checked there
             result.segments, result.encoding, result.units = rendered.segments, rendered.encoding, rendered.units
+            link = composer.short_link(draft, channel)
+            if link is not None:
+                result.answer_link = link in rendered.text
             if rendered.segments and rendered.segments > MAX_SEGMENTS:
                 limit = 160 if rendered.encoding == "GSM-7" else 70
                 result.warnings.append(f"{rendered.segments} SMS segments ({rendered.encoding}, {rendered.units} "

@@ -18,7 +18,7 @@ from clinicsync.sync.clinic import ClinicSettings
 from clinicsync.sync.reminders.guard import check_source_values
 from clinicsync.sync.reminders.ics import event_uid, ics_attachment
 from clinicsync.sync.reminders.render import Rendered, Renderer, format_clock, format_day
-from clinicsync.sync.responses.links import link_maker
+from clinicsync.sync.responses.links import link_maker, short_link_maker
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import RemindersSettings
 
@@ -64,6 +64,10 @@ class Draft:
     agenda_day: datetime | None = None  # local midnight of the agenda's day
     agenda: list[Visit] = field(default_factory=list)
     doctor: str | None = None
+    reminder_id: int | None = None  # its row: an SMS's short answer link names it
+
+
+SMS_LINK_SEGMENTS = 1  # an SMS carries its short answer link only while it stays within this many segments
 
 
 def first_name(name: str | None) -> str | None:
@@ -111,7 +115,7 @@ class Composer:
 
     def __init__(self, config: RemindersSettings, clinic: str | ClinicSettings, renderer: Renderer,
                  links: Callable[[str], dict[str, str]] | None = None, *, replies: bool = False,
-                 organizer: str | None = None) -> None:
+                 organizer: str | None = None, short_links: Callable[[int, str], str] | None = None) -> None:
         self.config = config
         self.clinic_settings = clinic if isinstance(clinic, ClinicSettings) else ClinicSettings(name=clinic)
         self.clinic = self.clinic_settings.name
@@ -119,12 +123,21 @@ class Composer:
         self.links = links  # reminder key -> signed answer links (sync/responses/links.py), for emails
         self.replies = replies
         self.organizer = organizer  # the email sender, the invite's ORGANIZER
+        self.short_links = short_links  # (reminder id, key) -> short signed answer link, for SMS
 
     def _phone(self) -> str | None:
         shown = self.clinic_settings.phone_display()
         return shown[0] if shown else self.config.clinic_phone
 
-    def _base(self, draft: Draft, locale: Locale, channel: str | None = None) -> dict[str, Any]:
+    def short_link(self, draft: Draft, channel: str | None) -> str | None:
+        """The SMS's short answer link (/a/…): to a patient, for a visit they can still answer."""
+        if (self.short_links is None or channel != "sms" or draft.recipient != "patient"
+                or draft.reminder_id is None or draft.kind not in ("confirmation", "reminder", "rescheduled")):
+            return None
+        return self.short_links(draft.reminder_id, draft.key)
+
+    def _base(self, draft: Draft, locale: Locale, channel: str | None = None,
+              answer_url: str | None = None) -> dict[str, Any]:
         links: dict[str, str | None] = {
             name: (url.replace("{key}", draft.key) if url else None)
             for name, url in (("confirm_url", self.config.confirm_url), ("decline_url", self.config.decline_url))}
@@ -132,11 +145,12 @@ class Composer:
             links.update(self.links(draft.key))
         return {"lang": locale.language, "clinic": self.clinic, "clinic_phone": self._phone(),
                 "clinic_address": self.clinic_settings.address, "kind": draft.kind, "channel": channel or "",
-                "replies": self.replies and draft.recipient == "patient", **links}
+                "replies": self.replies and draft.recipient == "patient", "answer_url": answer_url, **links}
 
-    def variables(self, draft: Draft, channel: str | None = None) -> Callable[[Locale], dict[str, Any]]:
+    def variables(self, draft: Draft, channel: str | None = None,
+                  answer_url: str | None = None) -> Callable[[Locale], dict[str, Any]]:
         def build(locale: Locale) -> dict[str, Any]:
-            values = self._base(draft, locale, channel)
+            values = self._base(draft, locale, channel, answer_url)
             if draft.kind == "agenda":
                 day = draft.agenda_day
                 assert day is not None
@@ -189,8 +203,14 @@ class Composer:
         """The message for ``channel``; ``recipient`` (the patient's address) goes into the invite."""
         attachments = self.attachments(draft, stamp, recipient) if channel == "email" else ()
         check_source_values(source_values(draft))
-        return self.renderer.render(template_name(draft), channel, draft.language, self.variables(draft, channel),
-                                    attachments)
+        link = self.short_link(draft, channel)
+        rendered = self.renderer.render(template_name(draft), channel, draft.language,
+                                        self.variables(draft, channel, link), attachments)
+        if link is not None and (rendered.segments or 0) > SMS_LINK_SEGMENTS:
+            # No room for the link: the message as it reads without it (a reply, when one can arrive).
+            rendered = self.renderer.render(template_name(draft), channel, draft.language,
+                                            self.variables(draft, channel), attachments)
+        return rendered
 
     def whatsapp_content(self, draft: Draft, rendered_language: str) -> tuple[str | None, dict[str, str]]:
         """An approved Content template for business-initiated WhatsApp messages, with its variables."""
@@ -204,9 +224,9 @@ class Composer:
 
 
 def composer_for(settings: Settings, routes: dict[str, str], renderer: Renderer | None = None) -> Composer:
-    """The composer a dispatcher uses: the clinic's settings, signed answer links when the
-    server can serve them, replies asked for only when the server can receive them, and the
-    email notifier's sender as the invite's organizer."""
+    """The composer a dispatcher uses: the clinic's settings, signed answer links (long in
+    emails, short in SMS) when the server can serve them, replies asked for only when the
+    server can receive them, and the email notifier's sender as the invite's organizer."""
     config = settings.reminders
     server = settings.server
     by_name = {n.name: n for n in settings.notifiers}
@@ -214,4 +234,4 @@ def composer_for(settings: Settings, routes: dict[str, str], renderer: Renderer 
     renderer = renderer or Renderer(settings.base_dir / config.templates if config.templates else None)
     return Composer(config, settings.clinic, renderer, link_maker(settings),
                     replies=bool(server and server.public_url and settings.responses.enabled),
-                    organizer=getattr(email, "sender", None))
+                    organizer=getattr(email, "sender", None), short_links=short_link_maker(settings))

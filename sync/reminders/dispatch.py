@@ -432,7 +432,7 @@ class Dispatcher:
         patient_phone = item.patient.phone if item.patient is not None else None
         visit = self._visit(a, item.doctor, patient_name, item.location, patient_phone,
                             for_doctor=row.recipient == "practitioner")
-        return Draft(row.key, row.kind, row.recipient, language, visit=visit)
+        return Draft(row.key, row.kind, row.recipient, language, visit=visit, reminder_id=row.id)
 
     # -- sending --------------------------------------------------------------------------
     def _deliver(self, item: Item) -> None:

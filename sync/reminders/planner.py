@@ -20,13 +20,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.model import Appointment, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.outbox import OutboxEvent, advance, claim_offset, read_events
+from clinicsync.sync.outbox import EVENTS, OutboxEvent, advance, claim_offset, read_events
+from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.timing import Slot, due_for_offset, place, wall_clock
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.settings import Settings
@@ -303,13 +304,18 @@ def plan_agendas(connection: Connection, settings: Settings, now: datetime, repo
     insert_new(connection, rows, report)
 
 
-def plan_events(settings: Settings, store: Store, now: datetime, report: PlanReport) -> None:
+def plan_events(settings: Settings, store: Store, now: datetime, report: PlanReport,
+                progress: Ticker = no_ticks) -> None:
     """Consume every unread event, then plan the doctors' agendas (the settings already followed:
-    clinicsync.sync.reminders.stage runs this after re-planning)."""
+    clinicsync.sync.reminders.stage runs this after re-planning). ``progress`` counts the events
+    read, of those unread at the start (ids are sequential, so the newest id less the offset)."""
     rules = Rules(settings.reminders)
+    total: int | None = None
     while True:
         with writer(store.engine) as connection:
             offset = claim_offset(connection, CONSUMER)
+            if total is None:
+                total = max(0, (connection.execute(select(func.max(EVENTS.c.id))).scalar() or 0) - offset)
             events = read_events(connection, offset, READ_LIMIT)
             if not events:
                 break
@@ -319,5 +325,6 @@ def plan_events(settings: Settings, store: Store, now: datetime, report: PlanRep
             insert_new(connection, chunk.rows, report, chunk.known)
             advance(connection, CONSUMER, events[-1].id)
             report.events += len(events)
+        progress(report.events, max(total, report.events))
     with writer(store.engine) as connection:
         plan_agendas(connection, settings, now, report)

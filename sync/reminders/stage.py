@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from clinicsync.common.types import utcnow
+from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.planner import PlanReport, plan_events
 from clinicsync.sync.reminders.replan import follow_settings
 from clinicsync.sync.settings import Settings
@@ -18,18 +19,18 @@ from clinicsync.sync.store import Store
 log = structlog.get_logger("clinicsync.reminders")
 
 
-def plan(settings: Settings, store: Store, now: datetime | None = None) -> PlanReport:
+def plan(settings: Settings, store: Store, now: datetime | None = None, progress: Ticker = no_ticks) -> PlanReport:
     """Follow changed settings, consume every unread event, then plan the doctors' agendas."""
     report = PlanReport()
     if not settings.reminders.enabled:
         return report
     now = now or utcnow()
     follow_settings(settings.reminders, store, now, report)  # plans made with other settings, made again first
-    plan_events(settings, store, now, report)
+    plan_events(settings, store, now, report, progress)
     log.info("reminders.planned", **report.as_dict())
     return report
 
 
-def planning_stage(settings: Settings, store: Store, run_id: str) -> dict[str, Any]:
-    """The `reminders` stage of `sync --once`."""
-    return dict(plan(settings, store).as_dict())
+def planning_stage(settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> dict[str, Any]:
+    """The `reminders` stage of `sync --once`; ``progress`` counts the events read."""
+    return dict(plan(settings, store, progress=progress).as_dict())

@@ -27,7 +27,7 @@ from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.answer_view import VisitView, visit_view
-from clinicsync.sync.responses.links import LinkClaim, LinkProblem, read_token
+from clinicsync.sync.responses.links import LinkClaim, LinkProblem, read_short_token, read_token
 from clinicsync.sync.responses.page_text import page_locale, page_words
 from clinicsync.sync.responses.record import apply_answer
 from clinicsync.sync.settings import Settings
@@ -104,11 +104,16 @@ def _problem(found: Found | None) -> str | None:
     return None
 
 
-def _open(settings: Settings, store: Store, token: str, accept_language: str | None
+def _claim(settings: Settings, store: Store, token: str, short: bool) -> LinkClaim:
+    """An email's long link (/r/) carries its claim; an SMS's short one (/a/) names a reminder."""
+    return read_short_token(settings, store, token) if short else read_token(settings, token)
+
+
+def _open(settings: Settings, store: Store, token: str, accept_language: str | None, short: bool = False
           ) -> tuple[LinkClaim, Found, Locale, VisitView] | HTMLResponse:
     """The link's claim and rows, or the page that explains why it cannot be answered."""
     try:
-        claim = read_token(settings, token)
+        claim = _claim(settings, store, token, short)
     except LinkProblem as bad:
         return message(settings, page_locale(None, accept_language), bad.reason, STATUS[bad.reason], tone="warn")
     found = _find(store, claim)
@@ -125,9 +130,9 @@ def _open(settings: Settings, store: Store, token: str, accept_language: str | N
     return message(settings, locale, problem, STATUS[problem], tone="warn")
 
 
-def show(settings: Settings, store: Store, token: str, step: str | None, accept_language: str | None = None
-         ) -> HTMLResponse:
-    opened = _open(settings, store, token, accept_language)
+def show(settings: Settings, store: Store, token: str, step: str | None, accept_language: str | None = None,
+         short: bool = False) -> HTMLResponse:
+    opened = _open(settings, store, token, accept_language, short)
     if isinstance(opened, HTMLResponse):
         return opened
     claim, _, locale, visit = opened
@@ -137,13 +142,17 @@ def show(settings: Settings, store: Store, token: str, step: str | None, accept_
     if step in STEP_CHOICE and STEP_CHOICE[step] not in choices:
         step = "choose"
     heading = page_words(locale)[{"choose": "title", "cancel": "cancel_title", "reschedule": "reschedule_title"}[step]]
-    return render(settings, locale, "answer.html", step=step, visit=visit, choices=choices, action=f"/r/{token}",
-                  heading=heading)
+    return render(settings, locale, "answer.html", step=step, visit=visit, choices=choices,
+                  action=_path(token, short), heading=heading)
+
+
+def _path(token: str, short: bool) -> str:
+    return f"/a/{token}" if short else f"/r/{token}"
 
 
 def answer(settings: Settings, store: Store, token: str, form: dict[str, str],
-           accept_language: str | None = None) -> HTMLResponse:
-    opened = _open(settings, store, token, accept_language)
+           accept_language: str | None = None, short: bool = False) -> HTMLResponse:
+    opened = _open(settings, store, token, accept_language, short)
     if isinstance(opened, HTMLResponse):
         return opened
     claim, found, locale, visit = opened
@@ -153,7 +162,7 @@ def answer(settings: Settings, store: Store, token: str, form: dict[str, str],
     note = (form.get("note") or "").strip() if choice == "reschedule" else ""
     if len(note) > NOTE_MAX:
         return render(settings, locale, "answer.html", 422, step="reschedule", visit=visit, note=note,
-                      choices=settings.responses.choices, action=f"/r/{token}",
+                      choices=settings.responses.choices, action=_path(token, short),
                       heading=page_words(locale)["reschedule_title"], error=page_words(locale)["note_too_long"])
     reminder, appointment, patient = found.reminder, found.appointment, found.patient
     channel = reminder.channel or "email"
@@ -204,5 +213,23 @@ async def link_answer(token: str, request: Request) -> HTMLResponse:
     form = {key: values[0] for key, values in parse_qs(raw, max_num_fields=8).items()}
     result = await run_in_threadpool(answer, request.app.state.settings, request.app.state.store, token, form,
                                      request.headers.get("accept-language"))
+    request.app.state.metrics.webhooks.labels("link", str(result.status_code)).inc()
+    return result
+
+
+@router.get("/a/{token}", summary="The same page behind an SMS's short answer link", response_class=HTMLResponse,
+            responses=PAGE_RESPONSES)
+async def short_link_page(token: str, request: Request, step: str | None = None) -> HTMLResponse:
+    return await run_in_threadpool(show, request.app.state.settings, request.app.state.store, token, step,
+                                   request.headers.get("accept-language"), True)
+
+
+@router.post("/a/{token}", summary="Answer through an SMS's short link", response_class=HTMLResponse,
+             responses=PAGE_RESPONSES)
+async def short_link_answer(token: str, request: Request) -> HTMLResponse:
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    form = {key: values[0] for key, values in parse_qs(raw, max_num_fields=8).items()}
+    result = await run_in_threadpool(answer, request.app.state.settings, request.app.state.store, token, form,
+                                     request.headers.get("accept-language"), True)
     request.app.state.metrics.webhooks.labels("link", str(result.status_code)).inc()
     return result

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from clinicsync.common.types import utcnow
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.responses import RESPONSES
+from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.keywords import Action
 from clinicsync.sync.responses.record import apply_answer
@@ -68,6 +69,6 @@ def record_source_answers(settings: Settings, store: Store) -> int:
     return recorded
 
 
-def source_answers_stage(settings: Settings, store: Store, run_id: str) -> dict[str, Any]:
+def source_answers_stage(settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> dict[str, Any]:
     """The pipeline stage: runs after the connectors, before reminders are planned."""
     return {"recorded": record_source_answers(settings, store)}

@@ -19,6 +19,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Connector, WritebackAction, WritebackUnsupported
 from clinicsync.connectors.registry import build_connector
 from clinicsync.sync.model.responses import WRITEBACKS
+from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
@@ -90,7 +91,7 @@ def _write(row: Any, configs: dict[str, Any], connectors: dict[str, Connector]) 
     return "done", None
 
 
-def writeback_stage(settings: Settings, store: Store, run_id: str) -> dict[str, int]:
+def writeback_stage(settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> dict[str, int]:
     """The pipeline stage: after each sync, push the answers that are due."""
     return process_writebacks(settings, store)
 

@@ -7,16 +7,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
 from clinicsync.sync.calendar.push import calendar_stage
-from clinicsync.sync.engine import BatchCallback, RunReport, sync_once
+from clinicsync.sync.engine import BatchCallback, RunReport, new_run_id, sync_once
+from clinicsync.sync.progress import NO_PROGRESS, Fanout, ProgressObserver, Ticker
 from clinicsync.sync.reminders.queries import reminder_counts
 from clinicsync.sync.reminders.stage import planning_stage
 from clinicsync.sync.responses.source_answers import source_answers_stage
 from clinicsync.sync.responses.writeback import writeback_stage, writeback_status
+from clinicsync.sync.run_progress import RunRecorder
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 
@@ -24,10 +26,15 @@ log = structlog.get_logger("clinicsync.pipeline")
 StageResult = dict[str, Any]
 
 
+class StageRun(Protocol):
+    def __call__(self, settings: Settings, store: Store, run_id: str, progress: Ticker = ...) -> StageResult:
+        """``progress(done, total)`` as it goes, when the stage can count its rows."""
+
+
 @dataclass(frozen=True)
 class Stage:
     key: str  # its key in the run report
-    run: Callable[[Settings, Store, str], StageResult]
+    run: StageRun
     # A stage that failed sets "error" in its result and makes the run exit 1.
 
 
@@ -49,15 +56,22 @@ def status_sections() -> list[StatusSection]:
 
 
 def run_once(settings: Settings, store: Store, only: list[str] | None = None,
-             on_batch: BatchCallback | None = None, stop: threading.Event | None = None) -> RunReport:
-    report = sync_once(settings, store, only, on_batch, stop=stop)
+             on_batch: BatchCallback | None = None, stop: threading.Event | None = None,
+             progress: ProgressObserver = NO_PROGRESS) -> RunReport:
+    """The connectors, then each stage. Every stage's progress is recorded in the store (for
+    `status` elsewhere) and told to ``progress`` (a bar on a terminal)."""
+    run_id = new_run_id()
+    watch = Fanout([RunRecorder(store, run_id), progress])
+    report = sync_once(settings, store, only, on_batch, run_id=run_id, stop=stop, progress=watch)
     for stage in stages():
         if stop is not None and stop.is_set():
             break  # shutting down: claim no more work; the next run picks it up
+        watch.stage_started(stage.key)
         try:
-            result = stage.run(settings, store, report.run_id)
+            result = stage.run(settings, store, report.run_id, progress=watch.ticker(stage.key))
         except Exception as exc:  # one stage failing must not hide the others' work
             log.error("stage.failed", stage=stage.key, error=type(exc).__name__)
             result = {"error": f"{type(exc).__name__}: {exc}"}
+        watch.stage_finished(stage.key, result.get("error") if isinstance(result, dict) else None)
         report.extras[stage.key] = result
     return report

@@ -18,6 +18,7 @@ from clinicsync.sync.model import Appointment, Event, Patient, Practitioner
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
 from clinicsync.sync.queries import connector_status, list_quarantine, quality_notes
+from clinicsync.sync.run_progress import connector_state, running_stages
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui.mask import initials, mask_email, mask_phone, mask_text
 
@@ -54,12 +55,20 @@ def _delivered_ids(connection: Any, reminder_ids: list[int] | None = None) -> se
 def connectors_health(store: Store, now: datetime | None = None) -> list[dict[str, Any]]:
     """connector_status plus how long since the last success (seconds), errors masked."""
     now = now or utcnow()
+    activity = running_stages(store, now)
     out = []
     for row in connector_status(store):
         last_ok = datetime.fromisoformat(row["last_success"]) if row["last_success"] else None
-        out.append({**row, "error": mask_text(row["error"]) or None,
+        state = connector_state(row["last_status"], row["last_run_id"], datetime.fromisoformat(row["last_started"]),
+                                row["connector"], activity, now)
+        out.append({**row, "error": mask_text(row["error"]) or None, "state": state,
                     "since_success": (now - last_ok).total_seconds() if last_ok else None})
     return out
+
+
+def running_now(store: Store, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The stages running now, or left running by a dead process (stale): docs/operations.md."""
+    return [a.as_dict() for a in running_stages(store, now)]
 
 
 def notifiers_health(store: Store, since: datetime) -> list[dict[str, Any]]:

@@ -120,6 +120,7 @@ def health_page(request: Request, refresh: Annotated[str | None, Query(max_lengt
     return _render(
         request, "health.html",
         connectors=queries.connectors_health(store, now),
+        running=queries.running_now(store, now),
         calendar_provider=settings.calendar.provider,
         calendar=queries.calendar_health(store),
         notifiers=queries.notifiers_health(store, now - timedelta(days=7)),

@@ -1,4 +1,4 @@
-"""Answer links in emails: signed by the dispatcher into the email (not the SMS), the page
+"""Answer links in emails: signed by the dispatcher into the email (an SMS gets a short one), the page
 asks first (GET has no effect), the POST answers once; used, expired and forged links say so."""
 
 from __future__ import annotations
@@ -86,9 +86,11 @@ async def test_the_decline_link_and_a_used_pair(client: httpx.AsyncClient, store
     assert (await client.post(urls["confirm"])).status_code == 409  # one answer per reminder
 
 
-async def test_sms_keeps_reply_keywords(store: Store, settings: Settings, tmp_path: Any) -> None:
+async def test_sms_carries_the_short_link_not_the_long_ones(store: Store, settings: Settings,
+                                                             tmp_path: Any) -> None:
     body = booked(settings, store, tmp_path, channel="sms", language="en")
-    assert body.endswith("Reply C to confirm, X to cancel. Reply STOP to opt out.") and "/r/" not in body
+    assert re.search(r"Confirm: https://clinic\.example\.org/a/\w+ Reply STOP to opt out\.$", body), body
+    assert "/r/" not in body  # the long email links stay out of SMS (tests/responses/test_short_links.py)
 
 
 async def test_expired_forged_and_foreign_links(client: httpx.AsyncClient, store: Store, settings: Settings,

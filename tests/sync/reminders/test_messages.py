@@ -50,8 +50,14 @@ def test_templates_check_counts_one_gsm7_segment_for_every_shipped_sms(tmp_path:
     assert {(r["language"], r["template"]) for r in sms} == {
         (lang, k + mode) for lang in ("en", "es") for k in KINDS for mode in ("", " (video)", " (phone)")}
     assert all((r["segments"], r["encoding"]) == (1, "GSM-7") and r["units"] <= 160 for r in sms), sms
+    # the short answer link fits every in-person SMS that asks for an answer, in one segment still; a video
+    # or phone visit's text is longer (the join link, the number to call), so it keeps the reply line instead
+    in_person = [r for r in sms if "(" not in r["template"]]
+    assert all(r["answer_link"] is (True if r["template"] != "cancelled" else None) for r in in_person), sms
+    asking = [r for r in sms if r not in in_person and not r["template"].startswith("cancelled")]
+    assert all(r["answer_link"] is not None for r in asking)
     _, table, _ = cli(config)("templates", "check")
-    assert "1 (GSM-7," in table and "chars)" in table
+    assert "1 (GSM-7," in table and "chars)" in table and "short link" in table
 
 
 @pytest.mark.parametrize("language", ["en", "es"])

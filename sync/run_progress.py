@@ -1,0 +1,161 @@
+"""A run's stage progress in the store (table run_stage), so that `status` in another
+process shows what is running now: which stage, since when, rows so far. A stage whose
+process is gone (same host, pid not alive) or whose heartbeat stopped for STALE_AFTER is
+shown as stale, never as running forever."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from clinicsync.common.timeutil import iso_z
+from clinicsync.common.types import utcnow
+from clinicsync.sync.model.runs import RunStage
+from clinicsync.sync.progress import ProgressObserver, import_stage
+from clinicsync.sync.store import Store
+
+log = structlog.get_logger("clinicsync.progress")
+STAGES = RunStage.__table__  # type: ignore[attr-defined]
+S = STAGES.c
+STALE_AFTER = timedelta(minutes=10)  # no heartbeat for this long: the run is taken for dead
+KEEP_FINISHED = timedelta(days=7)  # finished stages older than this are deleted as the stage ends again
+WRITE_EVERY = 2.0  # seconds between two writes of a stage's rows (its first rows and its end always go)
+
+
+class RunRecorder(ProgressObserver):
+    """Writes each stage's start, rows (at most every WRITE_EVERY seconds) and end. A store
+    error is logged once and recording stops: the run itself goes on."""
+
+    def __init__(self, store: Store, run_id: str) -> None:
+        self.store, self.run_id = store, run_id
+        self.rows: dict[str, int] = {}  # stage -> its row id
+        self.written: dict[str, float] = {}
+        self.done: dict[str, tuple[int, int | None]] = {}  # stage -> (rows, total) as last told
+        self.broken = False
+        self.host, self.pid = socket.gethostname()[:255], os.getpid()
+
+    def _write(self, action: str, stage: str, statement: Any) -> Any:
+        if self.broken:
+            return None
+        try:
+            with self.store.engine.begin() as connection:
+                return connection.execute(statement)
+        except SQLAlchemyError as exc:
+            self.broken = True
+            log.warning("progress.not_recorded", action=action, stage=stage, error=type(exc).__name__)
+            return None
+
+    def stage_started(self, stage: str, total: int | None = None) -> None:
+        now = utcnow()
+        result = self._write("start", stage, insert(STAGES).values(
+            run_id=self.run_id, stage=stage[:96], status="running", rows=0, total=total, host=self.host,
+            pid=self.pid, started_at=now, heartbeat_at=now))
+        if result is not None:
+            self.rows[stage] = int(result.inserted_primary_key[0])
+
+    def stage_advanced(self, stage: str, done: int, total: int | None = None) -> None:
+        row = self.rows.get(stage)
+        self.done[stage] = (done, total)
+        last = self.written.get(stage)
+        if row is None or (last is not None and time.monotonic() - last < WRITE_EVERY):
+            return
+        self.written[stage] = time.monotonic()
+        values: dict[str, Any] = {"rows": done, "heartbeat_at": utcnow()}
+        if total is not None:
+            values["total"] = total
+        self._write("advance", stage, update(STAGES).where(S.id == row).values(**values))
+
+    def stage_finished(self, stage: str, error: str | None = None) -> None:
+        row = self.rows.pop(stage, None)
+        if row is None:
+            return
+        now = utcnow()
+        values: dict[str, Any] = {"status": "failed" if error else "ok", "error": error, "heartbeat_at": now,
+                                  "finished_at": now}
+        if stage in self.done:
+            values["rows"], total = self.done.pop(stage)
+            if total is not None:
+                values["total"] = total
+        self._write("finish", stage, update(STAGES).where(S.id == row).values(**values))
+        self._write("prune", stage, delete(STAGES).where(  # the history past a week is noise
+            S.stage == stage[:96], S.started_at < now - KEEP_FINISHED, S.status != "running"))
+
+
+@dataclass(frozen=True)
+class StageActivity:
+    """A stage that is running now, or that was running when its process died (stale)."""
+
+    run_id: str
+    stage: str
+    state: str  # running | stale
+    rows: int
+    total: int | None
+    started_at: datetime
+    heartbeat_at: datetime
+    why_stale: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "stage": self.stage, "state": self.state, "rows": self.rows,
+                "total": self.total, "started_at": iso_z(self.started_at), "heartbeat_at": iso_z(self.heartbeat_at),
+                "why_stale": self.why_stale}
+
+
+def _process_gone(host: str | None, pid: int | None) -> bool:
+    """Only a process on this host can be checked; elsewhere the heartbeat decides."""
+    if host != socket.gethostname()[:255] or pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
+def stale_reason(host: str | None, pid: int | None, heartbeat_at: datetime, now: datetime) -> str | None:
+    if _process_gone(host, pid):
+        return f"its process ({pid} on {host}) is gone: crashed or killed"
+    if now - heartbeat_at > STALE_AFTER:
+        return f"no progress for over {int(STALE_AFTER.total_seconds() // 60)} minutes"
+    return None
+
+
+def running_stages(store: Store, now: datetime | None = None) -> list[StageActivity]:
+    """Each stage running now (several polls may run the same stage at once), and each stale
+    one unless a later run of the same stage started since (then it is history, not news)."""
+    now = now or utcnow()
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(STAGES).where(S.status == "running").order_by(S.started_at, S.id)).all()
+        if not rows:
+            return []
+        latest: dict[str, datetime] = dict(connection.execute(select(S.stage, func.max(S.started_at)).where(
+            S.stage.in_({r.stage for r in rows})).group_by(S.stage)).all())
+    out = []
+    for r in rows:
+        why = stale_reason(r.host, r.pid, r.heartbeat_at, now)
+        if why and r.started_at < latest[r.stage]:
+            continue  # a dead run's stage, run again since: history (live ones all show: parallel polls)
+        out.append(StageActivity(r.run_id, r.stage, "stale" if why else "running", r.rows, r.total, r.started_at,
+                                 r.heartbeat_at, why))
+    return out
+
+
+def connector_state(last_status: str, run_id: str, started_at: datetime, connector: str,
+                    activity: list[StageActivity], now: datetime | None = None) -> str:
+    """A connector's last run as `status` shows it: a `running` run row whose import is stale
+    (or that has no progress row and started longer than STALE_AFTER ago) is `stale`."""
+    if last_status != "running":
+        return last_status
+    mine = next((a for a in activity if a.run_id == run_id and a.stage == import_stage(connector)), None)
+    if mine is not None:
+        return mine.state
+    return "stale" if (now or utcnow()) - started_at > STALE_AFTER else "running"
