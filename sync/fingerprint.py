@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zoneinfo
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -43,10 +46,17 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | 
 _USERINFO = re.compile(r"(://)[^/@\s]*@")
 
 
+_VALUES = (datetime, date, time, timedelta, Decimal, str, int, float)
+
+
 def _tagged(value: Any) -> Any:
-    """A value JSON has no type for (a date-time, a Decimal, a str subclass), written with its
-    type so that it never hashes like a plain string of the same text."""
-    return ["\x00" + type(value).__qualname__, repr(value)]
+    """A plain value JSON has no type for (a date-time, a Decimal, a str subclass), written
+    with its type so that it never hashes like a plain string of the same text. Anything
+    else (an object whose repr need not show its content) refuses: the record is not
+    fingerprinted, so it is always mapped."""
+    if isinstance(value, _VALUES):
+        return ["\x00" + type(value).__qualname__, repr(value)]
+    raise TypeError(type(value).__name__)
 
 
 class Fingerprinter:
@@ -108,7 +118,19 @@ def _code_digest() -> str:
             digest.update(f"{package}={metadata.version(package)}".encode())
         except metadata.PackageNotFoundError:
             digest.update(f"{package}=-".encode())
+    digest.update(_system_zone_rules().encode())
     return digest.hexdigest()
+
+
+def _system_zone_rules() -> str:
+    """The version line of the system's time-zone database, which zoneinfo reads first."""
+    for folder in zoneinfo.TZPATH:
+        try:
+            with open(Path(folder) / "tzdata.zi", encoding="utf-8") as handle:
+                return handle.readline().strip()
+        except OSError:
+            continue
+    return "-"
 
 
 @dataclass
@@ -135,7 +157,7 @@ def unchanged_records(batch: Batch, mapping: CompiledMapping, fingerprint: Finge
     another of the batch (the last of them must win, so all are mapped)."""
     records = batch.records
     prints = [None if record.delete else fingerprint(record.data) for record in records]
-    ids = [mapping.peek_id(record.data) if printed is not None else None
+    ids = [None if printed is None else _peek(mapping, record.data)
            for record, printed in zip(records, prints, strict=True)]
     named = Counter(i for i in ids if i is not None)
     if not named:
@@ -145,3 +167,12 @@ def unchanged_records(batch: Batch, mapping: CompiledMapping, fingerprint: Finge
                if external_id is not None and printed is not None and known.get(external_id) == printed
                and named[external_id] == 1}
     return Unchanged(prints, skipped)
+
+
+def _peek(mapping: CompiledMapping, data: Mapping[str, Any]) -> str | None:
+    """The id the record names, read as the mapping reads it; None when it cannot be read
+    (odd input never stops a run: the record is then simply mapped)."""
+    try:
+        return mapping.peek_id(data)
+    except Exception:
+        return None
