@@ -93,7 +93,8 @@ def map_batch(mapping: CompiledMapping, batch: Batch,
     """Map each record; a record that fails goes to quarantine with its reason. ``known``:
     records already known unchanged by their fingerprint are left out (unless a mapped
     record of the batch turns out to have the same id: then they are mapped too, so that
-    the last row of an id still wins as it did); each mapped record carries its fingerprint."""
+    the last row of an id still wins as it did, and leave ``known.skipped``); each mapped
+    record carries its fingerprint."""
     prints = known.fingerprints if known is not None else None
     skipped = known.skipped if known is not None else {}
     mapped: list[tuple[int, Mapped]] = []
