@@ -114,6 +114,7 @@ def dlt_table(rows: int, ours: dict[str, Any]) -> Table:
                   goal="first_ratio <= 0.6" if flavour == "rows" else "")
     table.notes.append(
         "ratios = clinicsync CPU seconds / dlt CPU seconds for the same step (below 1: clinicsync cheaper). "
-        "clinicsync's reload is W1's re-export (same rows, other bytes; every row re-checked); its first ingest "
-        "quarantines ~3 % bad rows that dlt stores unchecked (only rows without an id are dropped for the merge).")
+        "clinicsync's reload is W1's re-export (same rows, other bytes; every row's fingerprint compared); "
+        "its first ingest quarantines ~3 % bad rows that dlt stores unchecked (only rows without an id are "
+        "dropped for the merge).")
     return table

@@ -8,7 +8,8 @@ for the baselines alike:
 
 Then: the next run on the unchanged file (skipped by its content hash; must write
 nothing), the same rows re-exported (a byte-different file, so the connector reads it and
-every row goes through change detection; must write nothing) and an export with 1 % of
+every row goes through change detection — its raw-record fingerprint, so unchanged rows
+are not mapped again; must write nothing) and an export with 1 % of
 rows changed (must write exactly those rows). The PostgreSQL variant runs the store and
 the pandas baseline (SQLAlchemy ``to_sql``) against the local server.
 """
@@ -219,12 +220,12 @@ def w1_table(rows: int, postgres: bool, measured: dict[str, Any] | None = None) 
     table.add(case="re-export, same rows", seconds=ours["rerun_seconds"],
               cpu_seconds=ours["rerun_cpu_seconds"], rows_per_s=rows / ours["rerun_seconds"],
               peak_rss_mb=ours["peak_rss_mb"], writes=ours["rerun_writes"],
-              ratio=ratio(ours["rerun_seconds"], first), goal="writes 0 (every row re-checked)")
+              ratio=ratio(ours["rerun_seconds"], first), goal="/ first <= 0.15, writes 0")
     table.add(case="export with 1% changed", seconds=ours["changed_seconds"],
               cpu_seconds=ours["changed_cpu_seconds"],
               rows_per_s=rows / ours["changed_seconds"], peak_rss_mb=ours["peak_rss_mb"],
               writes=ours["changed_written"], ratio=ratio(ours["changed_seconds"], first),
-              goal=f"writes = changed rows ({ours['changed_rows']:,})")
+              goal=f"/ first <= 0.2, writes = changed rows ({ours['changed_rows']:,})")
     table.notes.append(
         f"clinicsync created {ours['created']:,} appointments and quarantined {ours['quarantined']:,} of "
         f"{ours['bad_rows']:,} bad rows (pandas and the floor store every row unchecked). 1%-changed run: "

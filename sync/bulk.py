@@ -68,13 +68,15 @@ def insert_rows(connection: Connection, table: Table, names: Sequence[str], rows
 
 
 def select_in(connection: Connection, table: Table, names: Sequence[str], connector: str,
-              keys: Sequence[str], chunk: int = 500) -> list[tuple[Any, ...]]:
-    """``SELECT names FROM table WHERE connector = ? AND external_id IN (keys)``, chunked,
-    values through the columns' result processors (aware UTC date-times and so on)."""
+              keys: Sequence[str], chunk: int = 500, key: str = "external_id",
+              condition: str = "") -> list[tuple[Any, ...]]:
+    """``SELECT names FROM table WHERE connector = ? [AND condition] AND key IN (keys)``,
+    chunked, values through the columns' result processors (aware UTC date-times and so
+    on). ``condition``: a constant SQL fragment (no parameters), e.g. ``deleted_at IS NULL``."""
     processors = result_processors(connection, [table.c[name] for name in names])
     mark = _placeholder(connection)
     head = (f"SELECT {', '.join(_quote(connection, n) for n in names)} FROM {_quote(connection, table.name)} "
-            f"WHERE connector = {mark} AND external_id IN ")
+            f"WHERE connector = {mark}{f' AND {condition}' if condition else ''} AND {_quote(connection, key)} IN ")
     found: list[tuple[Any, ...]] = []
     for start in range(0, len(keys), chunk):
         part = keys[start:start + chunk]

@@ -14,10 +14,11 @@ import orjson
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from clinicsync.connectors.base import Batch, ConnectorError, ConnectorSettings
+from clinicsync.connectors.base import Batch, ConnectorError, ConnectorSettings, RawRecord
 from clinicsync.connectors.registry import build_connector, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
+from clinicsync.sync.fingerprint import Fingerprinter, Unchanged, mapping_epoch, unchanged_records
 from clinicsync.sync.locks import HeldLock, poll_lock
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.settings import Settings
@@ -88,25 +89,46 @@ def mapping_for(settings: Settings, config: ConnectorSettings) -> CompiledMappin
                         settings.base_dir)
 
 
-def map_batch(mapping: CompiledMapping, batch: Batch) -> tuple[list[Mapped], list[QuarantineEntry]]:
-    """Map each record; a record that fails goes to quarantine with its reason."""
-    mapped: list[Mapped] = []
+def map_batch(mapping: CompiledMapping, batch: Batch,
+              known: Unchanged | None = None) -> tuple[list[Mapped], list[QuarantineEntry]]:
+    """Map each record; a record that fails goes to quarantine with its reason. ``known``:
+    records already known unchanged by their fingerprint are left out (unless a mapped
+    record of the batch turns out to have the same id: then they are mapped too, so that
+    the last row of an id still wins as it did, and leave ``known.skipped``); each mapped
+    record carries its fingerprint."""
+    prints = known.fingerprints if known is not None else None
+    skipped = known.skipped if known is not None else {}
+    mapped: list[tuple[int, Mapped]] = []
     quarantined = [QuarantineEntry(r.position, r.reason, record_id=r.record_id, raw=r.raw)
                    for r in batch.rejected]
-    for record in batch.records:
-        try:
-            mapped.append(Mapped(record.position, mapping.apply(record.data), delete=record.delete,
-                                 record_id=record.record_id))
-        except MappingError as exc:
-            quarantined.append(QuarantineEntry(
-                record.position, exc.reason, field=exc.field,
-                record_id=record.record_id or mapping.peek_id(record.data),
-                raw=raw_text(record.data)))
-        except Exception as exc:  # a mapping must never crash a run on odd input
-            quarantined.append(QuarantineEntry(
-                record.position, f"unexpected mapping failure ({type(exc).__name__})",
-                record_id=record.record_id, raw=raw_text(record.data)))
-    return mapped, quarantined
+    for index, record in enumerate(batch.records):
+        if index not in skipped:
+            _map_one(mapping, index, record, prints[index] if prints else None, mapped, quarantined)
+    if skipped and mapped:
+        ids = {m.appointment.external_id for _, m in mapped}
+        clashing = sorted(index for index, external_id in skipped.items() if external_id in ids)
+        for index in clashing:
+            del skipped[index]
+            _map_one(mapping, index, batch.records[index], prints[index] if prints else None, mapped, quarantined)
+        if clashing:
+            mapped.sort(key=lambda pair: pair[0])
+    return [m for _, m in mapped], quarantined
+
+
+def _map_one(mapping: CompiledMapping, index: int, record: RawRecord, fingerprint: str | None,
+             mapped: list[tuple[int, Mapped]], quarantined: list[QuarantineEntry]) -> None:
+    try:
+        mapped.append((index, Mapped(record.position, mapping.apply(record.data), delete=record.delete,
+                                     record_id=record.record_id, fingerprint=fingerprint)))
+    except MappingError as exc:
+        quarantined.append(QuarantineEntry(
+            record.position, exc.reason, field=exc.field,
+            record_id=record.record_id or mapping.peek_id(record.data),
+            raw=raw_text(record.data)))
+    except Exception as exc:  # a mapping must never crash a run on odd input
+        quarantined.append(QuarantineEntry(
+            record.position, f"unexpected mapping failure ({type(exc).__name__})",
+            record_id=record.record_id, raw=raw_text(record.data)))
 
 
 def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
@@ -125,22 +147,29 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     baseline = not config.announce_existing and not store.baseline_done(config.name)
     try:
         mapping = mapping_for(settings, config)
+        fingerprint = Fingerprinter(mapping_epoch(mapping, config, source_timezone(settings, config),
+                                                  settings.clinic.default_region))
         connector = build_connector(config)
         connector.required_columns = mapping.required_sources()
         connector.dry_run = dry_run
         seen: set[str] | None = None
         for batch in connector.fetch(store.load_cursor(config.name)):
-            mapped, quarantined = map_batch(mapping, batch)
+            known = unchanged_records(batch, mapping, fingerprint,
+                                      lambda ids: store.fingerprints(config.name, ids))
+            mapped, quarantined = map_batch(mapping, batch, known)
+            skipped = known.skipped_ids(batch)
             snapshot_end = None
             if batch.snapshot:
                 seen = seen if seen is not None else set()
                 seen.update(m.appointment.external_id for m in mapped)
                 seen.update(q.record_id for q in quarantined if q.record_id)
+                seen.update(known.skipped.values())  # unchanged rows are still in the listing
                 if batch.snapshot_end:
                     snapshot_end = SnapshotEnd(seen, batch.max_delete_share)
                     seen = None
             counts, error = store.apply_batch(config.name, run_id, mapped, quarantined, batch.cursor,
-                                              snapshot_end, within=batch.within, baseline=baseline)
+                                              snapshot_end, within=batch.within, baseline=baseline,
+                                              unchanged=len(known.skipped), unchanged_ids=skipped)
             report.counts.add(counts)
             progress.stage_advanced(stage, report.counts.fetched)
             if error:

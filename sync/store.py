@@ -58,6 +58,8 @@ class Mapped:
     appointment: NormalizedAppointment
     delete: bool = False
     record_id: str | None = None  # the connector's id of the record, when it has one
+    # The raw record's fingerprint (sync/fingerprint.py), stored with the row it maps to.
+    fingerprint: str | None = None
 
 
 @dataclass
@@ -223,19 +225,33 @@ class Store:
                 connector=connector, run_id=run_id, recorded_at=utcnow()))
 
     # -- the batch ------------------------------------------------------------------------
+    def fingerprints(self, connector: str, external_ids: Sequence[str]) -> dict[str, str]:
+        """The stored raw-record fingerprints of these live appointments (deleted rows have
+        none that counts: a record that comes back must be applied)."""
+        if not external_ids:
+            return {}
+        with self.engine.connect() as connection:
+            return dict(select_in(connection, APPOINTMENTS, ("external_id", "source_fingerprint"), connector,
+                                  external_ids, condition="deleted_at IS NULL AND source_fingerprint IS NOT NULL"))
+
     def apply_batch(self, connector: str, run_id: str, mapped: Sequence[Mapped],
                     quarantined: Sequence[QuarantineEntry], cursor: dict[str, Any] | None,
                     snapshot_end: SnapshotEnd | None = None,
                     within: Callable[[Connection], Collection[str] | None] | None = None,
-                    baseline: bool = False) -> tuple[Counts, str | None]:
+                    baseline: bool = False, unchanged: int = 0,
+                    unchanged_ids: Collection[str] = ()) -> tuple[Counts, str | None]:
         """Store one batch and its cursor atomically; returns counts and a safety-stop error.
 
         ``within`` runs first inside the same transaction (e.g. recording a message id
         that must never be applied twice); whatever it raises rolls the batch back. It may
         return positions of records already applied (replays), which are left out.
         ``baseline``: the batch belongs to the connector's first sync; its events carry
-        ``"baseline": true`` so that nothing is announced for what existed before go-live."""
-        counts = Counts(fetched=len(mapped) + len(quarantined), quarantined=len(quarantined))
+        ``"baseline": true`` so that nothing is announced for what existed before go-live.
+        ``unchanged``: records the engine knew unchanged by their fingerprint and left out;
+        they count as fetched and unchanged, and ``unchanged_ids`` (the ids they are known
+        by) close open quarantine items as an imported record does."""
+        counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged, quarantined=len(quarantined),
+                        unchanged=unchanged)
         error: str | None = None
         latest: dict[str, Mapped] = {}
         for item in mapped:
@@ -254,11 +270,12 @@ class Store:
             marks = {"baseline": True} if baseline else {}
             appointments = [m.appointment for m in latest.values() if not m.delete]
             self._upsert_people(connection, connector, appointments, now)
-            self._upsert_appointments(connection, connector, appointments, counts, now, marks)
+            self._upsert_appointments(connection, connector, appointments, counts, now, marks,
+                                      {m.appointment.external_id: m.fingerprint for m in latest.values()})
             self._delete_records(connection, connector, [m.appointment for m in latest.values() if m.delete],
                                  counts, now, marks)
-            if mapped:
-                quarantine.resolve_imported(connection, connector, _record_ids(mapped), now)
+            if mapped or unchanged_ids:
+                quarantine.resolve_imported(connection, connector, _record_ids(mapped) | set(unchanged_ids), now)
             quarantine.record(connection, connector, run_id, quarantined, now)
             if snapshot_end is not None:
                 quarantine.resolve_absent(connection, connector, snapshot_end.seen, now)
@@ -316,24 +333,33 @@ class Store:
 
     def _upsert_appointments(self, connection: Connection, connector: str,
                              appointments: Sequence[NormalizedAppointment], counts: Counts,
-                             now: datetime, marks: dict[str, Any]) -> None:
+                             now: datetime, marks: dict[str, Any],
+                             prints: dict[str, str | None] | None = None) -> None:
+        """``prints``: each appointment's raw-record fingerprint, written with its content;
+        an unchanged row gets the new one when it differs (e.g. a column the mapping does not
+        read changed), so that the next run can skip that record before mapping it."""
         if not appointments:
             return
+        prints = prints or {}
         # First only what tells whether anything changed; the full stored row only for those that did.
         known = {row[0]: row for row in select_in(
-            connection, APPOINTMENTS, ("external_id", "content_hash", "deleted_at"), connector,
-            [a.external_id for a in appointments])}
+            connection, APPOINTMENTS, ("external_id", "content_hash", "deleted_at", "id", "source_fingerprint"),
+            connector, [a.external_id for a in appointments])}
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
+        reprinted: list[dict[str, Any]] = []
         changes: list[tuple[int, Change, int]] = []
         candidates: list[tuple[NormalizedAppointment, str]] = []
         for appointment in appointments:
             new_hash = _appointment_hash(appointment)
             seen = known.get(appointment.external_id)
+            printed = prints.get(appointment.external_id)
             if seen is None:
-                inserts.append(_appointment_row(connector, appointment, new_hash, now, version=1))
+                inserts.append(_appointment_row(connector, appointment, new_hash, now, version=1, printed=printed))
             elif seen[1] == new_hash and seen[2] is None:
                 counts.unchanged += 1
+                if printed is not None and printed != seen[4]:
+                    reprinted.append({"_id": seen[3], "source_fingerprint": printed})
             else:
                 candidates.append((appointment, new_hash))
         stored = self._stored(connection, connector, [a.external_id for a, _ in candidates]) if candidates else {}
@@ -344,7 +370,8 @@ class Store:
                 counts.unchanged += 1
                 continue
             version = old.version + 1
-            values = _appointment_row(connector, appointment, new_hash, now, version)
+            values = _appointment_row(connector, appointment, new_hash, now, version,
+                                      printed=prints.get(appointment.external_id))
             for key in ("created_at", "connector", "external_id"):
                 values.pop(key)
             updates.append({**values, "deleted_at": None, "_id": old.id})
@@ -364,6 +391,9 @@ class Store:
                 update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
                 .values({c: bindparam(c) for c in columns}),
                 updates)
+        if reprinted:  # not content: no version, no event, no updated_at
+            connection.execute(update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
+                               .values(source_fingerprint=bindparam("source_fingerprint")), reprinted)
         if changes:
             insert_rows(connection, EVENTS, ("appointment_id", "kind", "version", "payload", "created_at"), [
                 (appointment_id, change.kind, version, orjson.dumps({**change.payload, **marks}).decode(), now)
@@ -411,7 +441,8 @@ class Store:
         connection.execute(
             update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
             .values(deleted_at=bindparam("deleted_at"), version=bindparam("version"),
-                    source_updated_at=bindparam("source_updated_at"), updated_at=bindparam("deleted_at")),
+                    source_updated_at=bindparam("source_updated_at"), updated_at=bindparam("deleted_at"),
+                    source_fingerprint=None),
             [{**target, "deleted_at": now} for target in targets])
         connection.execute(insert(EVENTS), [
             {"appointment_id": target["_id"], "kind": "deleted", "version": target["version"],
@@ -444,7 +475,10 @@ def _record_ids(mapped: Sequence[Mapped]) -> set[str]:
 
 
 def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, now: datetime,
-                     version: int) -> dict[str, Any]:
+                     version: int, printed: str | None = None) -> dict[str, Any]:
+    """The row of an appointment's content. ``printed``: the fingerprint of the raw record it
+    was mapped from; every write of content sets it (None clears it), so a stored
+    fingerprint always describes the record the row's content came from."""
     return {
         "connector": connector,
         "external_id": a.external_id,
@@ -465,6 +499,7 @@ def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, no
         "join_url": a.join_url,
         "provider_join_url": a.provider_join_url,
         "dial_in": a.dial_in,
+        "source_fingerprint": printed,
         "created_at": now,
         "updated_at": now,
     }

@@ -78,6 +78,10 @@ class Appointment(SQLModel, table=True):
     join_url: str | None = Field(default=None, sa_column=Column(Text))
     provider_join_url: str | None = Field(default=None, sa_column=Column(Text))
     dial_in: str | None = Field(default=None, max_length=32)
+    # The fingerprint of the raw record this row's content was mapped from, under the mapping
+    # and settings of that run (sync/fingerprint.py): a re-read record with the same
+    # fingerprint is known unchanged before mapping (issue 19). NULL: always map.
+    source_fingerprint: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 

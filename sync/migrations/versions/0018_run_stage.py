@@ -2,7 +2,7 @@
 running stage as running and a crashed one as stale (issue 20)
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-11-23 11:40:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import clinicsync.common.types
 
 revision: str = '0018'
-down_revision: str | None = '0015'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

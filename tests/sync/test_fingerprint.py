@@ -1,0 +1,266 @@
+"""Raw-record fingerprints (issue 19): a re-exported row that did not change is known before
+mapping and costs no mapping or store work; anything that could change what it maps to (the
+row, the mapping, the settings) makes it mapped again. On SQLite and the real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from clinicsync.connectors.base import Batch, RawRecord
+from clinicsync.mappings.engine import CompiledMapping, load_mapping
+from clinicsync.sync.engine import map_batch, sync_once
+from clinicsync.sync.fingerprint import Fingerprinter, Unchanged, unchanged_records
+from clinicsync.sync.model import Appointment, Quarantine
+from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.store import Counts, Store
+
+DAY = (date.today() + timedelta(days=10)).isoformat()
+HEADER = "appointment_id,start,duration_minutes,status,patient_id,patient_phone"
+
+
+def row(external_id: str, hour: int = 9, status: str = "booked", patient: str | None = None) -> str:
+    return f"{external_id},{DAY} {hour:02d}:00,30,{status},{patient or 'P' + external_id},(212) 555-0100"
+
+
+class Dropper:
+    """Writes each export as a new file in the drop folder (the connector reads a file once)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    def __call__(self, *rows: str, newline: str = "\n") -> None:
+        self.count += 1
+        self.folder.mkdir(exist_ok=True)
+        # Blank lines (skipped by the reader) make each file's bytes new: an identical file
+        # would be skipped whole by its content hash, before any row is read.
+        (self.folder / f"export-{self.count:02d}.csv").write_bytes(
+            (newline.join([HEADER, *rows, ""]) + newline * self.count).encode())
+
+
+@pytest.fixture
+def drop(tmp_path: Path) -> Dropper:
+    return Dropper(tmp_path / "drop")
+
+
+@pytest.fixture
+def mapped(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every record the mapping engine maps, by id: what the fingerprint is meant to spare."""
+    seen: list[str] = []
+    original = CompiledMapping.apply
+
+    def counting(self: CompiledMapping, record: Any) -> Any:
+        seen.append(str(record.get("appointment_id")))
+        return original(self, record)
+
+    monkeypatch.setattr(CompiledMapping, "apply", counting)
+    return seen
+
+
+@pytest.fixture
+def configure(write_settings: Callable[..., Path], tmp_path: Path) -> Callable[..., Settings]:
+    def make(mapping: str = "csv_default", timezone: str = "America/New_York", extra: str = "") -> Settings:
+        connector = (f"- name: src\n  kind: csv\n  mapping: {mapping}\n  drop_dir: {tmp_path / 'drop'}\n"
+                     f"  settle_seconds: 0\n  batch_size: 3\n{extra}")
+        return load_settings(write_settings(connector, timezone=timezone))
+    return make
+
+
+def run(settings: Settings) -> Counts:
+    store = Store.open(settings.store)
+    try:
+        report = sync_once(settings, store).connectors["src"]
+    finally:
+        store.close()
+    assert report.error is None, report.error
+    return report.counts
+
+
+def stored(settings: Settings) -> dict[str, tuple[Any, ...]]:
+    store = Store.open(settings.store)
+    try:
+        with store.engine.connect() as connection:
+            rows = connection.execute(select(  # type: ignore[call-overload]
+                Appointment.external_id, Appointment.start_utc, Appointment.version, Appointment.deleted_at,
+                Appointment.source_fingerprint)).all()
+    finally:
+        store.close()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def open_items(settings: Settings) -> list[str]:
+    store = Store.open(settings.store)
+    try:
+        with store.engine.connect() as connection:
+            return sorted(connection.execute(select(Quarantine.record_id)  # type: ignore[call-overload]
+                                             .where(Quarantine.status == "open")).scalars())
+    finally:
+        store.close()
+
+
+def test_a_re_exported_unchanged_row_is_not_mapped_again_and_a_changed_one_is(
+        configure: Callable[..., Settings], drop: Dropper, mapped: list[str]) -> None:
+    settings = configure()
+    drop(row("a"), row("b"), row("c"), row("d"))
+    assert run(settings).created == 4
+    assert sorted(mapped) == ["a", "b", "c", "d"]
+    first = stored(settings)
+    assert all(values[3] is not None for values in first.values())  # each row keeps its fingerprint
+
+    mapped.clear()
+    drop(row("a"), row("b"), row("c"), row("d"), newline="\r\n")  # other bytes, the same rows
+    counts = run(settings)
+    assert (counts.fetched, counts.unchanged, counts.created, counts.updated) == (4, 4, 0, 0)
+    assert mapped == []
+    assert stored(settings) == first
+
+    mapped.clear()
+    drop(row("a"), row("b", hour=11), row("c"), row("d"))
+    counts = run(settings)
+    assert (counts.fetched, counts.unchanged, counts.rescheduled) == (4, 3, 1)
+    assert mapped == ["b"]
+    after = stored(settings)
+    assert after["b"][0] == first["b"][0] + timedelta(hours=2) and after["b"][1] == 2
+    assert after["b"][3] != first["b"][3]
+    assert {k: v for k, v in after.items() if k != "b"} == {k: v for k, v in first.items() if k != "b"}
+
+
+def test_a_changed_mapping_maps_every_row_again(configure: Callable[..., Settings], drop: Dropper,
+                                                mapped: list[str], tmp_path: Path) -> None:
+    drop(row("a"), row("b", status="seen"), row("c"))
+    settings = configure()
+    run(settings)
+    assert open_items(settings) == ["b"]  # `seen` is no status word of csv_default
+
+    site = tmp_path / "site.yaml"
+    site.write_text("name: site\nextends: csv_default\nstatus_map:\n  seen: arrived\n", encoding="utf-8")
+    fixed = configure(mapping=str(site))
+    mapped.clear()
+    drop(row("a"), row("b", status="seen"), row("c"), newline="\r\n")
+    counts = run(fixed)
+    assert sorted(mapped) == ["a", "b", "c"]  # the fingerprints of the old mapping no longer hold
+    assert (counts.created, counts.unchanged, counts.quarantined) == (1, 2, 0)
+    assert open_items(fixed) == []
+
+    mapped.clear()
+    drop(row("a"), row("b", status="seen"), row("c"))
+    assert run(fixed).unchanged == 3
+    assert mapped == []  # the unchanged rows took the new mapping's fingerprints
+
+
+def test_a_changed_clinic_timezone_maps_every_row_again(configure: Callable[..., Settings], drop: Dropper,
+                                                        mapped: list[str]) -> None:
+    drop(row("a"), row("b"))
+    run(configure(timezone="America/New_York"))
+    before = stored(configure())
+
+    moved = configure(timezone="America/Chicago")
+    mapped.clear()
+    drop(row("a"), row("b"), newline="\r\n")
+    counts = run(moved)
+    assert sorted(mapped) == ["a", "b"]
+    assert counts.rescheduled == 2  # the same local times are an hour later in Chicago
+    after = stored(moved)
+    assert all(after[k][0] == before[k][0] + timedelta(hours=1) for k in ("a", "b"))
+
+
+def test_snapshot_deletions_still_see_the_skipped_rows(configure: Callable[..., Settings], drop: Dropper,
+                                                       mapped: list[str]) -> None:
+    settings = configure(extra="  mode: snapshot\n  max_delete_share: 0.5\n")
+    drop(row("a"), row("b"), row("c"), row("d"))
+    run(settings)
+
+    mapped.clear()
+    drop(row("a"), row("b"), row("c"), newline="\r\n")  # d is gone from the listing
+    counts = run(settings)
+    assert mapped == []
+    assert (counts.deleted, counts.unchanged) == (1, 3)
+    state = stored(settings)
+    assert state["d"][2] is not None and state["d"][3] is None  # deleted, its fingerprint cleared
+    assert all(state[k][2] is None for k in "abc")
+
+    mapped.clear()
+    drop(row("a"), row("b"), row("c"), row("d"))  # d comes back byte for byte: applied, not skipped
+    counts = run(settings)
+    assert mapped == ["d"]
+    assert counts.updated == 1 and stored(settings)["d"][2] is None
+
+
+def test_a_quarantined_row_is_read_again_each_time_and_resolves_when_its_row_is_fixed(
+        configure: Callable[..., Settings], drop: Dropper, mapped: list[str]) -> None:
+    settings = configure()
+    drop(row("a"), row("b"))
+    run(settings)
+
+    drop(row("a"), row("b", status="zzz"))  # b goes bad: quarantined, its stored row kept
+    assert run(settings).quarantined == 1
+    assert open_items(settings) == ["b"]
+
+    mapped.clear()
+    drop(row("a"), row("b", status="zzz"), newline="\r\n")
+    counts = run(settings)
+    assert mapped == ["b"] and counts.quarantined == 1  # never skipped: it is judged again
+
+    mapped.clear()
+    drop(row("a"), row("b"))  # b is back to the row its appointment was stored from
+    counts = run(settings)
+    assert mapped == [] and counts.unchanged == 2
+    assert open_items(settings) == []  # skipped, yet its item resolves as an import would
+
+
+def test_rows_naming_the_same_id_are_all_mapped_so_the_last_still_wins(
+        configure: Callable[..., Settings], drop: Dropper, mapped: list[str]) -> None:
+    settings = configure()
+    drop(row("a", hour=9))
+    run(settings)
+    at_nine = stored(settings)["a"][0]
+
+    mapped.clear()
+    drop(row("a", hour=10), row("a", hour=9))  # the second is the stored row, byte for byte
+    counts = run(settings)
+    assert mapped == ["a", "a"]
+    assert stored(settings)["a"][0] == at_nine and counts.rescheduled == 0
+
+
+def test_a_skipped_record_is_mapped_after_all_when_a_mapped_one_turns_out_to_share_its_id() -> None:
+    """The id is only peeked before mapping; should a mapped record of the batch name the
+    same appointment as a skipped one, both are mapped, in the file's order."""
+    mapping = load_mapping("csv_default", "America/New_York", "US")
+    records = [RawRecord({"appointment_id": "a", "start": f"{DAY} 09:00", "duration_minutes": "30"}, "f:2"),
+               RawRecord({"appointment_id": "a", "start": f"{DAY} 10:00", "duration_minutes": "30"}, "f:3"),
+               RawRecord({"appointment_id": "b", "start": f"{DAY} 11:00", "duration_minutes": "30"}, "f:4")]
+    known = Unchanged(["p0", "p1", "p2"], skipped={0: "a", 2: "b"})
+    found, quarantined = map_batch(mapping, Batch(records), known)
+    assert [(m.position, m.fingerprint) for m in found] == [("f:2", "p0"), ("f:3", "p1")]
+    assert quarantined == [] and known.skipped == {2: "b"}
+
+
+def test_unchanged_records_never_skip_deletions_or_unreadable_ids() -> None:
+    mapping = load_mapping("csv_default", "America/New_York", "US")
+    fingerprint = Fingerprinter(b"epoch")
+    records = [RawRecord({"appointment_id": "a", "start": "x"}, "f:2"),
+               RawRecord({"appointment_id": "b", "start": "x"}, "f:3", delete=True),
+               RawRecord({"appointment_id": "", "start": "x"}, "f:4")]
+    known = {"a": fingerprint(records[0].data) or "", "b": fingerprint(records[1].data) or ""}
+    found = unchanged_records(Batch(records), mapping, fingerprint, lambda ids: {i: known[i] for i in ids})
+    assert found.skipped == {0: "a"}
+    assert found.fingerprints[1] is None  # a deletion is applied, never compared
+
+
+def test_a_fingerprint_depends_on_the_epoch_the_values_their_types_and_the_column_order() -> None:
+    one, other = Fingerprinter(b"one"), Fingerprinter(b"two")
+    record = {"appointment_id": "a", "start": "2026-03-01 09:00"}
+    assert one(record) == one(dict(record)) and one(record) != other(record)
+    assert one(record) != one({"start": "2026-03-01 09:00", "appointment_id": "a"})
+    assert one({"n": 1}) != one({"n": "1"}) != one({"n": 1.0})
+    assert one({"at": datetime(2026, 3, 1, 9)}) != one({"at": "2026-03-01T09:00:00"})
+
+
+def test_a_record_holding_an_object_that_is_no_plain_value_is_never_fingerprinted() -> None:
+    assert Fingerprinter(b"e")({"appointment_id": "a", "resolver": object()}) is None
