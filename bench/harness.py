@@ -20,8 +20,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ class Stopwatch:
 
 
 @contextmanager
-def postgres_schema() -> Iterator[str]:
+def _own_postgres_schema() -> Iterator[str]:
     """A store URL on a fresh schema of the local PostgreSQL server, dropped afterwards."""
     import psycopg
 
@@ -65,6 +65,19 @@ def postgres_schema() -> Iterator[str]:
             yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
         finally:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+# Where PostgreSQL variants get their fresh schemas. `python -m bench` uses the server named
+# by CLINICSYNC_BENCH_POSTGRES; the test suite's smoke run puts its own PostgreSQL fixture
+# here (tests/bench/conftest.py), so the suite has one PostgreSQL setting, not two.
+SCHEMAS: Callable[[], AbstractContextManager[str]] = _own_postgres_schema
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A store URL on a fresh PostgreSQL schema (from SCHEMAS), dropped afterwards."""
+    with SCHEMAS() as url:
+        yield url
 
 
 def child_env() -> dict[str, str]:

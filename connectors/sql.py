@@ -39,7 +39,13 @@ from clinicsync.connectors.base import (
     WritebackAction,
     WritebackUnsupported,
 )
-from clinicsync.connectors.sql_guard import CheckedStatement, StatementRefused, check_select, check_update
+from clinicsync.connectors.sql_guard import (
+    CheckedStatement,
+    StatementRefused,
+    check_select,
+    check_update,
+    sqlglot_dialect,
+)
 from clinicsync.connectors.sql_session import (
     apply_timeout,
     connector_error,
@@ -122,7 +128,7 @@ class SqlConnector(Connector):
         sql = s.preset.query if s.preset else s.query
         assert sql is not None  # settings guarantee one source
         try:
-            return check_select(sql, QUERY_BINDS)
+            return check_select(sql, QUERY_BINDS, sqlglot_dialect(self.engine.dialect.name))
         except StatementRefused as exc:
             raise FatalConnectorError(f"connector {self.name}: query refused: {exc}") from None
 
@@ -307,7 +313,7 @@ class SqlConnector(Connector):
         statement = self.settings.writeback_statement
         assert statement is not None
         try:
-            return check_update(statement, WRITEBACK_BINDS)
+            return check_update(statement, WRITEBACK_BINDS, sqlglot_dialect(self._writer_engine().dialect.name))
         except StatementRefused as exc:
             raise FatalConnectorError(f"connector {self.name}: write-back statement refused: {exc}") from None
 

@@ -1,11 +1,21 @@
 """Parse source times into UTC without guessing: a wall-clock time that does not
-exist (spring-forward gap) or happens twice (fall-back) is an error, not a guess."""
+exist (spring-forward gap) or happens twice (fall-back) is an error, not a guess.
+
+Whether a wall-clock time exists or is ambiguous in a zone is asked of python-dateutil's
+``tz.datetime_exists`` and ``tz.datetime_ambiguous`` (issue 23) rather than worked out
+here from PEP 495 folds: the rule reads as what it is and dateutil maintains it across
+tzinfo implementations. Its ``resolve_imaginary`` is not used: where a source time must
+be exact, a gap is an error; where a planned send time may move (reminders/timing.py),
+``fold=0`` already moves it forward by the gap's length, as resolve_imaginary would.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.tz import datetime_ambiguous, datetime_exists
 
 
 class TimeError(ValueError):
@@ -40,17 +50,13 @@ def parse_datetime(text: str, formats: tuple[str, ...] = ()) -> datetime:
 
 def localize(naive: datetime, zone_name: str) -> datetime:
     """Attach ``zone_name`` to a wall-clock time, refusing DST gaps and overlaps."""
-    tz = zone(zone_name)
-    early = naive.replace(tzinfo=tz, fold=0)
-    late = naive.replace(tzinfo=tz, fold=1)
-    if early.utcoffset() != late.utcoffset():
-        # fold only matters at a transition: either a gap or an overlap.
-        round_trip = early.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
-        if round_trip != naive:
-            raise TimeError(f"local time does not exist in {zone_name} (daylight-saving gap)")
+    aware = naive.replace(tzinfo=zone(zone_name), fold=0)
+    if not datetime_exists(aware):
+        raise TimeError(f"local time does not exist in {zone_name} (daylight-saving gap)")
+    if datetime_ambiguous(aware):
         raise TimeError(f"local time is ambiguous in {zone_name} (daylight-saving overlap); "
                         "give an offset")
-    return early
+    return aware
 
 
 def to_utc(value: datetime, zone_name: str) -> datetime:

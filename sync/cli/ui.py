@@ -16,5 +16,5 @@ def hash_password_command(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
                                           help="prompted for when not given (keeps it out of shell history)")],
 ) -> None:
-    """Print a scrypt hash to put under `ui: users: - {name: …, password_hash: …}`."""
+    """Print an argon2id hash to put under `ui: users: - {name: …, password_hash: …}`."""
     typer.echo(hash_password(password))

@@ -24,6 +24,7 @@ import structlog
 from sqlalchemy import Connection, and_, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
+from clinicsync.common.ratelimit import TokenBucket
 from clinicsync.common.timeutil import zone
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
@@ -41,7 +42,6 @@ from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
 from clinicsync.sync.reminders.answered import answered_skip
 from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
-from clinicsync.sync.reminders.ratelimit import TokenBucket
 from clinicsync.sync.reminders.render import TemplateProblem
 from clinicsync.sync.reminders.replan import follow_settings
 from clinicsync.sync.reminders.timing import due_for_offset, place

@@ -14,8 +14,6 @@ update and cancel appointments of their own source, and read back what became of
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
@@ -26,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from clinicsync.common.ratelimit import KeyedBuckets
 from clinicsync.common.timeutil import iso_z
 from clinicsync.connectors.rest_api import RestApiSettings, holder
 from clinicsync.sync.model import Appointment
@@ -142,26 +141,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         429: "too many requests from this source (see Retry-After)"}.items()}
 
 
-class Limiter:
-    """A token bucket per source that never waits: past its burst, a request is refused
-    with the seconds until the next one would be allowed."""
-
-    def __init__(self) -> None:
-        self._buckets: dict[str, tuple[float, float]] = {}  # source -> (tokens, at)
-        self._lock = threading.Lock()
-
-    def retry_after(self, source: str, rate: float, burst: int) -> float:
-        now = time.monotonic()
-        with self._lock:
-            tokens, at = self._buckets.get(source, (float(burst), now))
-            tokens = min(float(burst), tokens + (now - at) * rate)
-            if tokens >= 1:
-                self._buckets[source] = (tokens - 1, now)
-                return 0.0
-            self._buckets[source] = (tokens, now)
-            return (1 - tokens) / rate
-
-
 def _source(request: Request) -> RestApiSettings:
     """The rest_api connector the bearer key belongs to (401 otherwise), within its rate."""
     settings: Settings = request.app.state.settings
@@ -174,7 +153,7 @@ def _source(request: Request) -> RestApiSettings:
         _count(request, "unauthorized")
         raise Problem(401, "Unauthorized", "send Authorization: Bearer <API key of a rest_api connector>",
                       headers={"WWW-Authenticate": 'Bearer realm="clinicsync"'})
-    wait = request.app.state.api_limiter.retry_after(config.name, config.rate_per_second, config.burst)
+    wait = request.app.state.api_limiter.try_acquire(config.name, config.rate_per_second, config.burst)
     if wait:
         _count(request, "rate_limited")
         raise Problem(429, "Too Many Requests", f"this source may send {config.rate_per_second:g} requests "
@@ -271,7 +250,7 @@ async def _invalid(request: Request, exc: RequestValidationError) -> Response:
 
 def install(app: FastAPI) -> None:
     """The API's state and error answers on ``app`` (its router is in server.app.routers())."""
-    app.state.api_limiter = Limiter()
+    app.state.api_limiter = KeyedBuckets()  # a bucket per source that never waits
     app.state.push_receivers = {}
     app.exception_handler(Problem)(_problem)
     app.exception_handler(RequestValidationError)(_invalid)

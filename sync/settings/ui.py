@@ -48,7 +48,7 @@ class UiSettings(SettingsModel):
     lockout_seconds: float = Field(2.0, gt=0, le=3600, description="the first lockout; each further failure doubles it")
     max_lockout_seconds: float = Field(900.0, gt=0, le=86400, description="the longest lockout")
     password_checks: int = Field(
-        2, ge=1, le=64, description="password hashes verified at once (each costs 16 MiB); others wait briefly, "
+        2, ge=1, le=64, description="password hashes verified at once (each costs about 19 MiB); others wait briefly, "
                                     "then get 429")
 
     @field_validator("token")

@@ -1,11 +1,11 @@
 """Who may see the status page: a bearer token or a basic-auth user from `ui:` settings.
 
 Anything else gets 401 with a WWW-Authenticate challenge. A successful check is cached
-by a keyed digest of the credentials, so each page's stylesheet does not pay for scrypt again.
+by a keyed digest of the credentials, so each page's stylesheet does not pay for the hash again.
 
 Under attack: failures are counted per client address and per user name (sync.ui.throttle);
 past `ui.failures_allowed` the key is locked out, doubling, and answered 429 with Retry-After
-before anything is hashed. At most `ui.password_checks` scrypt verifications (16 MiB each)
+before anything is hashed. At most `ui.password_checks` hash verifications (~19 MiB each)
 run at once; the others wait briefly on the event loop — holding no worker thread, so
 /healthz stays fast — and then get 429.
 """
@@ -83,7 +83,7 @@ def check_token(ui: UiSettings, credentials: Credentials) -> str:
 
 
 def check_password(ui: UiSettings, credentials: Credentials) -> str:
-    """The user name if the password matches (one scrypt, also for unknown users); 401 otherwise."""
+    """The user name if the password matches (one hash check, also for unknown users); 401 otherwise."""
     user = next((u for u in ui.users if hmac.compare_digest(u.name.encode(), credentials.name.encode())), None)
     ok = verify_password(credentials.secret, user.password_hash if user else DUMMY_HASH)
     if not (ok and user):

@@ -5,6 +5,12 @@ is hashed, so an attack cannot buy CPU or memory with wrong guesses.
 
 Bounded: at most ``max_entries`` keys are remembered (the least recently seen go first), so
 an attacker cycling through addresses or user names cannot grow it without limit.
+
+Not a token bucket (clinicsync/common/ratelimit.py is the one of those): a bucket spaces
+attempts at a steady rate whether they succeed or not, where this lets a person who types
+correctly through at once, stops only wrong guesses, and makes each further one cost twice
+as long; nor the ``limits`` package, whose windows count hits but cannot forget them on a
+success or lengthen the lock-out with each failure.
 """
 
 from __future__ import annotations

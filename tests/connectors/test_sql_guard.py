@@ -73,3 +73,28 @@ def test_the_writeback_statement_is_one_update(sql: str, reason: str | None) -> 
     with pytest.raises(StatementRefused) as caught:
         check_update(sql, WRITEBACK_BINDS)
     assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize(("sql", "dialect", "reason"), [
+    ("SELECT nextval('appointment_seq') AS n", "postgres", "contains nextval()"),
+    ("SELECT pg_advisory_lock(42)", "postgres", "contains pg_advisory_lock()"),
+    ("SELECT GET_LOCK('sync', 10)", "mysql", "contains get_lock()"),
+    ("SELECT load_extension('evil.so')", "sqlite", "contains load_extension()"),
+    ("SELECT 1 /*! INTO OUTFILE '/tmp/leak.csv' */", "mysql", "MySQL runs as SQL"),
+    ("WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a", "postgres", "contains INSERT"),
+    ("SELECT * FROM t WHERE id = $1", "postgres", "unsupported placeholder '$1'"),
+    ("SELECT * FROM t WHERE id = %(id)s", "postgres", "unsupported placeholder"),
+    ("SELECT `id` FROM t", "postgres", "postgres SQL does not accept"),
+])
+def test_each_dialect_reads_the_statement_its_own_way(sql: str, dialect: str, reason: str) -> None:
+    """Writes, locks and side-effect functions are refused in the source's own dialect."""
+    with pytest.raises(StatementRefused) as caught:
+        check_select(sql, QUERY_BINDS, dialect)
+    assert reason in str(caught.value)
+
+
+def test_quoting_follows_the_dialect() -> None:
+    """MySQL reads double quotes as a string and backticks as an identifier; PostgreSQL
+    reads double quotes as an identifier; either way the ';' inside is not a separator."""
+    assert check_select('SELECT "a;b", `c` FROM t', QUERY_BINDS, "mysql").text == 'SELECT "a;b", `c` FROM t'
+    assert check_select('SELECT "a;b" FROM t', QUERY_BINDS, "postgres").binds == frozenset()

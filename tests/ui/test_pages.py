@@ -120,6 +120,28 @@ def test_password_hashes_verify_and_are_salted() -> None:
     assert hash_password(PASSWORD) != HASH
 
 
+# Made by `clinicsync ui hash-password` before issue 23 (hashlib scrypt, our own format).
+LEGACY_HASH = "scrypt$16384$8$1$MFSF58INHqh0OrWylAs2yg==$mXslJQXndApJ78KHcN+wjyg+/vjpn58bXG9J48nRWsU="
+
+
+def test_new_hashes_are_argon2id_and_old_scrypt_ones_still_verify(tmp_path: Path) -> None:
+    assert HASH.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert verify_password("correct horse battery staple", LEGACY_HASH)
+    assert not verify_password("correct horse battery stapler", LEGACY_HASH)
+    path = tmp_path / "settings.yaml"
+    path.write_text(f'ui:\n  users:\n    - name: old\n      password_hash: "{LEGACY_HASH}"\n'
+                    f'    - name: new\n      password_hash: "{HASH}"\n')
+    assert [u.name for u in load_settings(path).ui.users] == ["old", "new"]
+
+
+def test_a_hash_that_would_cost_gigabytes_is_a_settings_error(tmp_path: Path) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text(f'ui:\n  users:\n    - name: desk\n      password_hash: "{HASH.replace("m=19456", "m=4194304")}"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert "out of range" in caught.value.render()
+
+
 def test_masks() -> None:
     assert mask_phone("+15551230123") == "+1 ••• ••• 0123"
     assert mask_email("alice@example.com") == "a•••@example.com"

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from clinicsync.common.ratelimit import KeyedBuckets, TokenBucket
 from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
 from clinicsync.sync.reminders.dispatch import Dispatcher, opt_in
-from clinicsync.sync.reminders.ratelimit import TokenBucket
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
@@ -312,3 +312,15 @@ def test_the_doctors_agenda_lists_the_days_appointments(store: Store, reminder_s
     # Dr. Ortiz's only appointment tomorrow was cancelled: no agenda for him.
     assert run(settings, store, datetime(2026, 6, 11, 11, tzinfo=UTC))["skipped"] == 1
     assert reminders(store)["agenda:c1:D2:2026-06-11"].reason == "no appointments that day"
+
+
+def test_the_same_bucket_refuses_without_waiting_per_key() -> None:
+    """The REST API's per-source limit is this bucket too: past the burst it answers with
+    the seconds to wait instead of sleeping, and each key has its own bucket."""
+    clock = [0.0]
+    buckets = KeyedBuckets(clock=lambda: clock[0])
+    assert [buckets.try_acquire("a", 0.5, 2) for _ in range(3)] == [0.0, 0.0, pytest.approx(2.0)]
+    assert buckets.try_acquire("b", 0.5, 2) == 0.0
+    clock[0] += 2.0
+    assert buckets.try_acquire("a", 0.5, 2) == 0.0
+    assert buckets.try_acquire("a", 1.0, 2) == pytest.approx(1.0)  # a reloaded rate applies at once
