@@ -22,9 +22,9 @@ from sqlalchemy import and_, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
-from clinicsync.mappings.engine import CompiledMapping, load_mapping
+from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from clinicsync.sync.engine import map_batch, new_run_id
+from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.model import Appointment, Patient, Practitioner
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, Store
@@ -49,16 +49,17 @@ class PushReceiver:
 
     def __init__(self, settings: Settings, store: Store, config: ConnectorSettings) -> None:
         self.store, self.config = store, config
-        self.mapping: CompiledMapping = load_mapping(config.mapping, settings.clinic.timezone,
-                                                     settings.clinic.default_region, settings.base_dir)
+        # The source's zone (its `timezone:`, else the clinic's), as a poll of it would use.
+        self.mapping: CompiledMapping = mapping_for(settings, config)
 
     @property
     def name(self) -> str:
         return self.config.name
 
-    def receive(self, data: Mapping[str, Any], position: str, *, quarantine_bad: bool) -> PushResult:
+    def receive(self, data: Mapping[str, Any], position: str, *, quarantine_bad: bool,
+                record_id: str | None = None) -> PushResult:
         """Map and store one record; see the module docstring for the two policies."""
-        mapped, quarantined = map_batch(self.mapping, Batch([RawRecord(data, position)]))
+        mapped, quarantined = map_batch(self.mapping, Batch([RawRecord(data, position, record_id=record_id)]))
         if quarantined and not quarantine_bad:
             return PushResult("refused", quarantined[0].record_id, quarantined[0])
         external_id = mapped[0].appointment.external_id if mapped else quarantined[0].record_id
@@ -76,6 +77,17 @@ class PushReceiver:
         if stored is None:
             return None
         return self.apply(replace(stored, status="cancelled", source_updated_at=utcnow()), position)
+
+    def delete(self, external_id: str, position: str) -> PushResult | None:
+        """The source deleted the appointment (e.g. a FHIR DELETE): soft-deleted, as a polled
+        delete is, with its ``deleted`` event; None if none of this source is stored."""
+        stored = load_appointment(self.store, self.name, external_id)
+        if stored is None:
+            return None
+        # Undated: the source's clock is not ours, and a delete notification carries no time of
+        # its own, so it is never judged older than what is stored.
+        gone = Mapped(position, replace(stored, source_updated_at=None), delete=True, record_id=external_id)
+        return PushResult(self._apply([gone], []), external_id)
 
     def _apply(self, mapped: list[Mapped], quarantined: list[QuarantineEntry]) -> str:
         run_id = new_run_id()
