@@ -136,6 +136,9 @@ class SubscriptionSettings(SettingsModel):
         default_factory=list, description="topic: backport filter criteria, e.g. 'Appointment?location=Location/1'")
     heartbeat_seconds: int | None = Field(
         3600, ge=60, le=86_400 * 7, description="topic: how often the server should send a heartbeat")
+    rate_per_second: float = Field(20.0, gt=0, le=1000, description="notifications per second, on average (429 "
+                                   "beyond; the server retries or the poll catches up)")
+    burst: int = Field(100, ge=1, le=10_000, description="notifications at once before the rate applies")
 
     @field_validator("endpoint")
     @classmethod

@@ -12,7 +12,8 @@ What a FHIR server sends here (see docs/connectors/fhir_subscriptions.md):
 
 Every request must carry the ``Authorization`` header the Subscription was created with
 (``channel.header``); it is compared in constant time before a byte of the body is read.
-The body is bounded by ``server.max_body_bytes`` (413 beyond) and its nesting checked
+Notifications are rate limited per connector (429 with Retry-After). The body is bounded
+by ``server.max_body_bytes`` (413 beyond) and its nesting checked
 before it is parsed. A body that is no notification is refused (400, naming the element)
 and nothing is stored; an Appointment that does not map is quarantined and answered 200,
 as the server would only send it again.
@@ -40,6 +41,7 @@ AppointmentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Z
                                     description="the Appointment's logical id (FHIR id syntax)")]
 ANSWERS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no or a wrong Authorization header: nothing read, nothing stored"},
+    429: {"description": "too many notifications from this server (see Retry-After); nothing stored"},
     400: {"description": "the body is no notification this endpoint reads (the element is named); nothing stored"},
     413: {"description": "the body is larger than server.max_body_bytes"},
     415: {"description": "the body is not FHIR JSON (create the Subscription with payload application/fhir+json)"},
@@ -72,6 +74,13 @@ def _subscribed(request: Request, connector: str) -> FhirSettings:
         _count(request, connector if config else "unknown", "unauthorized")
         raise Refused(401, "send the Authorization header the Subscription was created with (channel.header)",
                       {"WWW-Authenticate": 'Bearer realm="clinicsync"'})
+    assert config.subscription is not None
+    wait = request.app.state.api_limiter.retry_after(f"fhir:{config.name}", config.subscription.rate_per_second,
+                                                     config.subscription.burst)
+    if wait:
+        _count(request, config.name, "rate_limited")
+        raise Refused(429, f"at most {config.subscription.rate_per_second:g} notifications per second",
+                      {"Retry-After": str(max(1, round(wait + 0.5)))})
     return config
 
 

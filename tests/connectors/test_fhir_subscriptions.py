@@ -424,3 +424,25 @@ def write_secret(folder: Path) -> Path:
     path = folder / "fhir-hook-secret"
     path.write_text(SECRET + "\n")
     return path
+
+
+async def test_notifications_are_rate_limited_per_connector(
+        write_settings: Callable[..., Path], fake: FakeFhir, store: Store) -> None:
+    settings = load_settings(write_settings(connectors=f"""
+- name: ehr
+  kind: fhir
+  base_url: {fake.base_url}
+  subscription: {{secret: {SECRET}, rate_per_second: 0.01, burst: 2}}
+"""))
+    seed(fake, "a1")
+    app = create_app(settings, store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://internal") as client:
+        notifier = Notifier(fake, client, HOOK, SECRET)
+        answers = [await notifier.notify("handshake") for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert int(answers[-1].headers["Retry-After"]) >= 1
+        assert (await notifier.put("a1")).status_code == 429
+    app.state.fhir_inboxes.close()
+    assert rows(store) == {}
+    state = subscription_state(store.engine, "ehr")
+    assert state is not None and state["notifications"] == 2
