@@ -11,14 +11,15 @@ A store failure raises: no ACK is sent, so the sender sends the message again. O
 message the database refuses as data (a value longer than its column) is quarantined
 and answered AE instead: resending it could never help, and would block the sender.
 
-One connector's messages are written one transaction at a time (the store reads, then
-inserts, patients and appointments: two senders booking the same patient at once would
-collide); parsing and mapping of other messages go on meanwhile.
+Mapping and storing go through the push contract (sync/push.py), the path every pushed
+record takes: the connector's mapping, quarantine, change detection and the outbox, one
+transaction at a time per connector (parsing and mapping of other messages go on
+meanwhile), recorded in the listener's run. What is particular to HL7 stays here: the
+control id, claimed in the same transaction as the message's changes, and the ACK.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field, replace
 
 import hl7
@@ -26,7 +27,6 @@ import structlog
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
-from clinicsync.connectors.base import Batch
 from clinicsync.connectors.hl7v2.ack import AckCode, build_ack
 from clinicsync.connectors.hl7v2.files import raw_record
 from clinicsync.connectors.hl7v2.model import (
@@ -40,7 +40,7 @@ from clinicsync.connectors.hl7v2.model import (
 from clinicsync.connectors.hl7v2.parse import Hl7ParseError, ParsedMessage, decode, parse_message, type_problem
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
 from clinicsync.mappings.engine import CompiledMapping
-from clinicsync.sync.engine import map_batch
+from clinicsync.sync.push import PushReceiver
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, Store
 
 log = structlog.get_logger("clinicsync.hl7v2")
@@ -59,12 +59,19 @@ class Receiver:
     mapping: CompiledMapping
     store: Store
     run_id: str
-    counts: Counts = field(default_factory=Counts)
-    _writing: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    push: PushReceiver = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.push = PushReceiver(None, self.store, self.config, mapping=self.mapping, run_id=self.run_id)
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def counts(self) -> Counts:
+        """What this listener stored in its run (``run_id``)."""
+        return self.push.counts
 
     def forget_old_ids(self) -> int:
         with self.store.engine.begin() as connection:
@@ -105,9 +112,7 @@ class Receiver:
     def _refuse(self, message: hl7.Message | None, position: str, reason: str, raw: str) -> Reply:
         """AR for what has no usable control id: quarantined, nothing to remember."""
         entry = QuarantineEntry(position, f"rejected (AR): {reason}", raw=raw)
-        with self._writing:
-            counts, _ = self.store.apply_batch(self.name, self.run_id, [], [entry], None)
-            self.counts.add(counts)
+        self.push.commit([], [entry])
         log.warning("hl7.rejected", connector=self.name, peer=position, reason=reason)
         return Reply("AR", build_ack("AR", message, reason))
 
@@ -119,7 +124,7 @@ class Receiver:
         mapped: list[Mapped] = []
         quarantined = [entry] if entry is not None else []
         if code is None:
-            mapped, quarantined = map_batch(self.mapping, Batch([raw_record(parsed, self.config, position)]))
+            mapped, quarantined = self.push.map(raw_record(parsed, self.config, position))
             code = "AA" if mapped else "AE"
             if quarantined:  # keep the message as received, not its parsed record
                 problem = quarantined[0] = replace(quarantined[0], raw=parsed.record["message"])
@@ -132,9 +137,7 @@ class Receiver:
                           digest, answer_text, reused)
 
         try:
-            with self._writing:
-                counts, _ = self.store.apply_batch(self.name, self.run_id, mapped, quarantined, None, within=claim)
-                self.counts.add(counts)
+            counts = self.push.commit(mapped, quarantined, within=claim)
         except IntegrityError:
             previous = self._answered(parsed)
             if previous is None:

@@ -1,10 +1,15 @@
-"""The push contract: a record a source sends (the REST API, a booking tool's webhook) goes
-through the same path as a polled batch — the connector's mapping, quarantine, change
+"""The push contract: a record a source sends (the REST API, a FHIR Subscription, the HL7
+MLLP listener) goes through the same path as a polled batch — the connector's mapping, quarantine, change
 detection and the event outbox, in one transaction — and the sender is answered only
 after that commit, so an answer never promises what a crash could lose.
 
 Each push is its own short run in the run history, so the status page and the metrics
-show a push source's last success and failures like a polled one's.
+show a push source's last success and failures like a polled one's. A listener that holds
+one run open for its life (MLLP) gives that run instead, and its pushes add up in it.
+
+One source's pushes are written one transaction at a time: the store reads, then inserts,
+patients and appointments, so two pushes booking the same new patient at once would
+collide. Mapping and everything before it go on in parallel.
 
 Bad input has two policies. A caller that can fix and resend (the REST API) is refused
 with the field and the reason, and nothing is stored. A sender that cannot (a vendor's
@@ -14,17 +19,18 @@ as a polled record would be, and is answered as received.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Connection, and_, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
-from clinicsync.mappings.engine import CompiledMapping, load_mapping
+from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from clinicsync.sync.engine import map_batch, new_run_id
+from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.model import Appointment, Patient, Practitioner
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, Store
@@ -44,21 +50,34 @@ class PushResult:
     notes: tuple[str, ...] = ()  # optional values dropped on the way (data-quality notes)
 
 
-class PushReceiver:
-    """One push source: its mapping loaded once, each record applied in its own transaction."""
+Within = Callable[[Connection], Collection[str] | None]
 
-    def __init__(self, settings: Settings, store: Store, config: ConnectorSettings) -> None:
-        self.store, self.config = store, config
-        self.mapping: CompiledMapping = load_mapping(config.mapping, settings.clinic.timezone,
-                                                     settings.clinic.default_region, settings.base_dir)
+
+class PushReceiver:
+    """One push source: its mapping loaded once, each record applied in its own transaction.
+
+    ``mapping``: one already compiled (else the connector's, from ``settings``); ``run_id``:
+    the listener's open run to record pushes in (else each push is a run of its own)."""
+
+    def __init__(self, settings: Settings | None, store: Store, config: ConnectorSettings, *,
+                 mapping: CompiledMapping | None = None, run_id: str | None = None) -> None:
+        self.store, self.config, self.run_id = store, config, run_id
+        if mapping is None:
+            assert settings is not None, "a mapping or the settings to load it from"
+            # The source's zone (its `timezone:`, else the clinic's), as a poll of it would use.
+            mapping = mapping_for(settings, config)
+        self.mapping: CompiledMapping = mapping
+        self.counts = Counts()  # what this receiver stored in the listener's run (run_id)
+        self._writing = threading.Lock()
 
     @property
     def name(self) -> str:
         return self.config.name
 
-    def receive(self, data: Mapping[str, Any], position: str, *, quarantine_bad: bool) -> PushResult:
+    def receive(self, data: Mapping[str, Any], position: str, *, quarantine_bad: bool,
+                record_id: str | None = None) -> PushResult:
         """Map and store one record; see the module docstring for the two policies."""
-        mapped, quarantined = map_batch(self.mapping, Batch([RawRecord(data, position)]))
+        mapped, quarantined = self.map(RawRecord(data, position, record_id=record_id))
         if quarantined and not quarantine_bad:
             return PushResult("refused", quarantined[0].record_id, quarantined[0])
         external_id = mapped[0].appointment.external_id if mapped else quarantined[0].record_id
@@ -77,18 +96,51 @@ class PushReceiver:
             return None
         return self.apply(replace(stored, status="cancelled", source_updated_at=utcnow()), position)
 
+    def delete(self, external_id: str, position: str) -> PushResult | None:
+        """The source deleted the appointment (e.g. a FHIR DELETE): soft-deleted, as a polled
+        delete is, with its ``deleted`` event; None if none of this source is stored."""
+        stored = load_appointment(self.store, self.name, external_id)
+        if stored is None:
+            return None
+        # Undated: the source's clock is not ours, and a delete notification carries no time of
+        # its own, so it is never judged older than what is stored.
+        gone = Mapped(position, replace(stored, source_updated_at=None), delete=True, record_id=external_id)
+        return PushResult(self._apply([gone], []), external_id)
+
+    # -- the two steps, for a receiver that decides between them (the MLLP listener's ACK) --
+    def map(self, record: RawRecord) -> tuple[list[Mapped], list[QuarantineEntry]]:
+        """The record through the connector's mapping: mapped, or quarantined with the reason."""
+        return map_batch(self.mapping, Batch([record]))
+
+    def commit(self, mapped: list[Mapped], quarantined: list[QuarantineEntry],
+               within: Within | None = None) -> Counts:
+        """Store in one transaction (``within`` first, in it: Store.apply_batch), in the
+        listener's run or a run of its own; raises what the store raises."""
+        with self._writing:
+            if self.run_id is not None:
+                counts, _ = self.store.apply_batch(self.name, self.run_id, mapped, quarantined, None,
+                                                   within=within)
+                self.counts.add(counts)
+                return counts
+            run_id = new_run_id()
+            row = self.store.start_run(run_id, self.name)
+            counts, error = Counts(), None
+            try:
+                counts, error = self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within)
+            except Exception as exc:
+                error = f"store error ({type(exc).__name__})"
+                raise
+            finally:
+                self.store.finish_run(row, counts, error)
+            return counts
+
     def _apply(self, mapped: list[Mapped], quarantined: list[QuarantineEntry]) -> str:
-        run_id = new_run_id()
-        row = self.store.start_run(run_id, self.name)
-        counts, error = Counts(), None
-        try:
-            counts, error = self.store.apply_batch(self.name, run_id, mapped, quarantined, None)
-        except Exception as exc:
-            error = f"store error ({type(exc).__name__})"
-            raise
-        finally:
-            self.store.finish_run(row, counts, error)
-        return next((key for key in OUTCOMES if getattr(counts, key)), "unchanged")
+        return outcome(self.commit(mapped, quarantined))
+
+
+def outcome(counts: Counts) -> str:
+    """The change a push made, most telling first."""
+    return next((key for key in OUTCOMES if getattr(counts, key)), "unchanged")
 
 
 def load_appointment(store: Store, connector: str, external_id: str) -> NormalizedAppointment | None:

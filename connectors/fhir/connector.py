@@ -167,13 +167,33 @@ class FhirConnector(Connector):
             if state.already_stored(rid, appointment):
                 already += 1
                 continue
-            data = resolver.enrich(appointment)
-            if self.settings.timezone:
-                data["_timezone"] = self.settings.timezone
-            version = obj(appointment.get("meta")).get("versionId")
-            position = f"Appointment/{rid}/_history/{version}" if version else f"Appointment/{rid}"
-            records.append(RawRecord(data, position, record_id=rid))
+            records.append(self.record(appointment, resolver))
         return records, rejected, already
+
+    def record(self, appointment: dict[str, Any], resolver: ReferenceResolver) -> RawRecord:
+        """One Appointment (with an id) as the mapping reads it: its patient, practitioner and
+        location resolved, its position naming the version. Polls and pushed notifications
+        (sync/server/fhir_hooks.py) both shape records here."""
+        rid = str(appointment["id"])
+        data = resolver.enrich(appointment)
+        if self.settings.timezone:
+            data["_timezone"] = self.settings.timezone
+        version = obj(appointment.get("meta")).get("versionId")
+        position = f"Appointment/{rid}/_history/{version}" if version else f"Appointment/{rid}"
+        return RawRecord(data, position, record_id=rid)
+
+    def read_appointment(self, rid: str) -> dict[str, Any] | None:
+        """The Appointment as the server has it now; None when it is gone (404, 410)."""
+        try:
+            resource, _ = self.client.get_json(f"Appointment/{quote(rid, safe='')}")
+        except FhirStatusError as exc:
+            if exc.status in (404, 410):
+                return None
+            raise
+        if resource.get("resourceType") != "Appointment" or resource.get("id") != rid:
+            raise FatalConnectorError(f"connector {self.name}: reading an Appointment answered a "
+                                      f"{resource.get('resourceType')} with another id")
+        return resource
 
     # -- sample -------------------------------------------------------------------------
     def sample(self, limit: int) -> Sample | None:

@@ -113,6 +113,56 @@ class FanOutSettings(SettingsModel):
         return self
 
 
+PayloadContent = Literal["empty", "id-only", "full-resource"]
+
+
+class SubscriptionSettings(SettingsModel):
+    """A FHIR Subscription that pushes changes to clinicsync (`clinicsync fhir subscribe`):
+    an R4 rest-hook on ``criteria``, or a topic-based one (the R5 Backport IG) when
+    ``topic`` is set. The regular poll keeps running beside it and catches what a lost
+    notification missed (docs/connectors/fhir_subscriptions.md)."""
+
+    endpoint: str | None = Field(
+        None, description="the URL the FHIR server calls (default: server.public_url + /hooks/fhir/<connector>)")
+    secret: SecretStr = Field(
+        description="the bearer token the server sends back (Authorization: Bearer …); ${VAR} or secret_file")
+    payload: PayloadContent = Field(
+        "full-resource", description="empty | id-only (topic only) | full-resource: what a notification carries")
+    criteria: str = Field(
+        "Appointment?", description="R4 rest-hook: the Appointment search that triggers a notification")
+    topic: str | None = Field(
+        None, description="a SubscriptionTopic canonical URL: a topic-based (Backport IG) subscription instead")
+    filters: list[str] = Field(
+        default_factory=list, description="topic: backport filter criteria, e.g. 'Appointment?location=Location/1'")
+    heartbeat_seconds: int | None = Field(
+        3600, ge=60, le=86_400 * 7, description="topic: how often the server should send a heartbeat")
+    rate_per_second: float = Field(20.0, gt=0, le=1000, description="notifications per second, on average (429 "
+                                   "beyond; the server retries or the poll catches up)")
+    burst: int = Field(100, ge=1, le=10_000, description="notifications at once before the rate applies")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value, "subscription.endpoint")
+
+    @field_validator("criteria")
+    @classmethod
+    def _criteria(cls, value: str) -> str:
+        if not value.startswith("Appointment?"):
+            raise ValueError("subscription.criteria must be an Appointment search, e.g. 'Appointment?status=booked'")
+        return value
+
+    @model_validator(mode="after")
+    def _content_fits_kind(self) -> SubscriptionSettings:
+        if self.topic is None and self.payload == "id-only":
+            raise ValueError("subscription.payload id-only needs a topic (R4 rest-hook sends the resource or "
+                             "nothing): set topic, or payload full-resource or empty")
+        if len(self.secret.get_secret_value()) < 16:
+            raise ValueError("subscription.secret is too short: use at least 16 random characters "
+                             "(e.g. `openssl rand -hex 32`)")
+        return self
+
+
 class FhirSettings(ConnectorSettings):
     kind: Literal["fhir"] = "fhir"
     mapping: str = Field("fhir_r4", description="a preset name from mappings/ or a path to a mapping YAML file")
@@ -137,6 +187,8 @@ class FhirSettings(ConnectorSettings):
     fan_out: FanOutSettings | None = Field(
         None, description="search per actor (servers that refuse a search without a practitioner, location or "
                           "patient): needs cursor: date-window")
+    subscription: SubscriptionSettings | None = Field(
+        None, description="also take pushed notifications (a FHIR Subscription) beside the poll")
 
     @field_validator("base_url")
     @classmethod

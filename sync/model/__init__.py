@@ -175,4 +175,5 @@ import clinicsync.sync.model.access_log  # noqa: E402 - who saw full patient det
 import clinicsync.sync.model.calendar  # noqa: E402 - calendar links and the .ics state
 import clinicsync.sync.model.reminders  # noqa: E402 - reminders and their plan
 import clinicsync.sync.model.responses  # noqa: E402 - responses and the write-back outbox
-import clinicsync.sync.model.runs  # noqa: E402, F401 - what each running stage is doing now
+import clinicsync.sync.model.runs  # noqa: E402 - what each running stage is doing now
+import clinicsync.sync.model.subscriptions  # noqa: E402, F401 - what FHIR Subscriptions last reported

@@ -88,6 +88,7 @@ class FakeFhir:
         self.order: list[str] = []
         self.searches: dict[str, list[str]] = {}
         self.requests: list[Seen] = []
+        self.subscriptions: list[dict[str, Any]] = []  # POSTed Subscriptions, as received
         self.faults: list[Fault] = []
         self.hooks: list[Callable[[Seen], None]] = []
         self.public_key = public_key
@@ -198,6 +199,8 @@ class FakeFhir:
                 return self._read(route)
             if len(parts) == 2 and seen.method == "PUT" and parts[0] == "Appointment":
                 return self._update(route, seen, body)
+            if route == "Subscription" and seen.method == "POST":
+                return self._subscribe(body)
             return 400, {}, outcome(f"unsupported request {seen.method} {route}", "not-supported")
 
     def capability(self) -> dict[str, Any]:
@@ -263,6 +266,16 @@ class FakeFhir:
             return 400, {}, outcome("resource id does not match the URL", "invalid")
         stored = self.put(resource)
         return 200, {"ETag": f'W/"{stored["meta"]["versionId"]}"'}, stored
+
+    def _subscribe(self, body: bytes) -> tuple[int, dict[str, str], Any]:
+        """Create a Subscription as HAPI does: stored, answered 201 with its id."""
+        resource = json.loads(body)
+        if resource.get("resourceType") != "Subscription" or not resource.get("channel"):
+            return 400, {}, outcome("not a Subscription", "invalid")
+        resource["id"] = uuid.uuid4().hex[:12]
+        self.subscriptions.append(resource)
+        stored = self.put(resource)
+        return 201, {"Location": f"{self.base_url}/Subscription/{resource['id']}"}, stored
 
     def _matches(self, resource: dict[str, Any], query: dict[str, list[str]]) -> bool:
         updated = _parse_time(resource["meta"]["lastUpdated"])
