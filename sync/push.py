@@ -14,17 +14,17 @@ as a polled record would be, and is answered as received.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Connection, and_, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
-from clinicsync.mappings.engine import CompiledMapping, load_mapping
+from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from clinicsync.sync.engine import map_batch, new_run_id
+from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.model import Appointment, Patient, Practitioner
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, Store
@@ -32,6 +32,8 @@ from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, Store
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
 D = Practitioner.__table__.c  # type: ignore[attr-defined]
+# A push's own bookkeeping, run inside its transaction (Store.apply_batch ``within``).
+Within = Callable[[Connection], Collection[str] | None]
 # The change a push made, most telling first (a batch of one record makes exactly one).
 OUTCOMES = ("created", "rescheduled", "cancelled", "noshow", "deleted", "updated", "unchanged", "quarantined")
 
@@ -49,20 +51,23 @@ class PushReceiver:
 
     def __init__(self, settings: Settings, store: Store, config: ConnectorSettings) -> None:
         self.store, self.config = store, config
-        self.mapping: CompiledMapping = load_mapping(config.mapping, settings.clinic.timezone,
-                                                     settings.clinic.default_region, settings.base_dir)
+        # The connector's own zone (``timezone:``) for naive times, as a polled source's.
+        self.mapping: CompiledMapping = mapping_for(settings, config)
 
     @property
     def name(self) -> str:
         return self.config.name
 
-    def receive(self, data: Mapping[str, Any], position: str, *, quarantine_bad: bool) -> PushResult:
-        """Map and store one record; see the module docstring for the two policies."""
+    def receive(self, data: Mapping[str, Any], position: str, *, quarantine_bad: bool,
+                within: Within | None = None) -> PushResult:
+        """Map and store one record; see the module docstring for the two policies.
+        ``within`` runs inside the store's transaction (Store.apply_batch): a webhook's
+        own bookkeeping, e.g. the body's digest, that must commit with the record."""
         mapped, quarantined = map_batch(self.mapping, Batch([RawRecord(data, position)]))
         if quarantined and not quarantine_bad:
             return PushResult("refused", quarantined[0].record_id, quarantined[0])
         external_id = mapped[0].appointment.external_id if mapped else quarantined[0].record_id
-        outcome = self._apply(mapped, quarantined)
+        outcome = self._apply(mapped, quarantined, within)
         return PushResult(outcome, external_id, quarantined[0] if quarantined else None,
                           mapped[0].appointment.notes if mapped else ())
 
@@ -77,12 +82,12 @@ class PushReceiver:
             return None
         return self.apply(replace(stored, status="cancelled", source_updated_at=utcnow()), position)
 
-    def _apply(self, mapped: list[Mapped], quarantined: list[QuarantineEntry]) -> str:
+    def _apply(self, mapped: list[Mapped], quarantined: list[QuarantineEntry], within: Within | None = None) -> str:
         run_id = new_run_id()
         row = self.store.start_run(run_id, self.name)
         counts, error = Counts(), None
         try:
-            counts, error = self.store.apply_batch(self.name, run_id, mapped, quarantined, None)
+            counts, error = self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within)
         except Exception as exc:
             error = f"store error ({type(exc).__name__})"
             raise
