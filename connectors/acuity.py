@@ -22,15 +22,14 @@ from urllib.parse import parse_qs
 
 import httpx
 from pydantic import Field, SecretStr, field_validator
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from clinicsync.connectors.base import FatalConnectorError, RetriableConnectorError
 from clinicsync.connectors.booking_hooks import (
     BookingHookSettings,
     PushOnlyConnector,
     WebhookMalformed,
     WebhookRefused,
     base64_signature_matches,
+    fetch_json,
     secret_given,
 )
 
@@ -97,15 +96,11 @@ def record(event: AcuityEvent, appointment: Mapping[str, Any]) -> dict[str, Any]
     return {"action": event.action, "id": event.appointment_id, "appointment": dict(appointment)}
 
 
-class _Transient(Exception):
-    pass
-
-
 class AcuityConnector(PushOnlyConnector):
     kind = "acuity"
     settings_model = AcuitySettings
     settings: AcuitySettings
-    #: the backoff between tries (tests shorten it)
+    #: the longest backoff between tries (tests shorten it)
     max_wait: ClassVar[float] = 5.0
 
     def appointment(self, appointment_id: str) -> dict[str, Any] | None:
@@ -113,37 +108,5 @@ class AcuityConnector(PushOnlyConnector):
         RetriableConnectorError after the tries, FatalConnectorError on refused credentials."""
         url = f"{self.settings.base_url.rstrip('/')}/appointments/{appointment_id}"
         auth = httpx.BasicAuth(self.settings.user_id, self.settings.api_key.get_secret_value())
-
-        def attempt() -> httpx.Response:
-            try:
-                response = httpx.get(url, auth=auth, timeout=self.settings.timeout_seconds,
-                                     headers={"Accept": "application/json"})
-            except httpx.TransportError as exc:
-                raise _Transient(type(exc).__name__) from None
-            if response.status_code == 429 or response.status_code >= 500:
-                raise _Transient(f"HTTP {response.status_code}")
-            return response
-
-        retrying = Retrying(stop=stop_after_attempt(self.settings.attempts), reraise=True,
-                            wait=wait_random_exponential(multiplier=0.5, max=self.max_wait),
-                            retry=retry_if_exception_type(_Transient))
-        try:
-            response = retrying(attempt)
-        except _Transient as exc:
-            raise RetriableConnectorError(f"connector {self.name}: GET appointments/{{id}} failed ({exc}) "
-                                          f"after {self.settings.attempts} tries") from None
-        if response.status_code == 404:
-            return None
-        if response.status_code in (401, 403):
-            raise FatalConnectorError(f"connector {self.name}: Acuity refused the credentials (HTTP "
-                                      f"{response.status_code}); check user_id and api_key")
-        if response.status_code != 200:
-            raise FatalConnectorError(f"connector {self.name}: GET appointments/{{id}} answered HTTP "
-                                      f"{response.status_code}")
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise FatalConnectorError(f"connector {self.name}: GET appointments/{{id}} did not answer a JSON object")
-        return data
+        return fetch_json(self.name, "GET appointments/{id}", url, auth=auth, timeout=self.settings.timeout_seconds,
+                          attempts=self.settings.attempts, max_wait=self.max_wait)

@@ -13,10 +13,22 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 from pydantic import Field, SecretStr
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from clinicsync.connectors.base import Batch, CheckResult, Connector, ConnectorSettings, Cursor, Sample
+from clinicsync.connectors.base import (
+    Batch,
+    CheckResult,
+    Connector,
+    ConnectorSettings,
+    Cursor,
+    FatalConnectorError,
+    RetriableConnectorError,
+    Sample,
+)
 
 
 class WebhookRefused(Exception):
@@ -97,3 +109,49 @@ class PushOnlyConnector(Connector):
         path = self.route.format(kind=self.kind, name=self.name)
         return CheckResult(True, f"push source: receives {self.kind} webhooks on POST {path}; "
                                  "`clinicsync serve` must be running and reachable from the vendor")
+
+
+class _Transient(Exception):
+    pass
+
+
+def fetch_json(connector: str, what: str, url: str, *, auth: httpx.Auth | None = None,
+               headers: dict[str, str] | None = None, timeout: float = 10.0, attempts: int = 3,
+               max_wait: float = 5.0) -> dict[str, Any] | None:
+    """GET a JSON object from the vendor's API, retried with backoff on passing faults (5xx,
+    429, timeouts, dropped connections); None on 404. Raises RetriableConnectorError after
+    the tries, FatalConnectorError on refused credentials or an answer that is not an
+    object. ``what`` names the request in errors without the id (e.g. "GET customers/{id}")."""
+
+    def attempt() -> httpx.Response:
+        try:
+            response = httpx.get(url, auth=auth, timeout=timeout, headers={"Accept": "application/json",
+                                                                           **(headers or {})})
+        except httpx.TransportError as exc:
+            raise _Transient(type(exc).__name__) from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _Transient(f"HTTP {response.status_code}")
+        return response
+
+    retrying = Retrying(stop=stop_after_attempt(attempts), reraise=True,
+                        wait=wait_random_exponential(multiplier=0.5, max=max_wait),
+                        retry=retry_if_exception_type(_Transient))
+    try:
+        response = retrying(attempt)
+    except _Transient as exc:
+        raise RetriableConnectorError(f"connector {connector}: {what} failed ({exc}) after {attempts} "
+                                      "tries") from None
+    if response.status_code == 404:
+        return None
+    if response.status_code in (401, 403):
+        raise FatalConnectorError(f"connector {connector}: {what} was refused (HTTP {response.status_code}); "
+                                  "check the credentials in the settings")
+    if response.status_code != 200:
+        raise FatalConnectorError(f"connector {connector}: {what} answered HTTP {response.status_code}")
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise FatalConnectorError(f"connector {connector}: {what} did not answer a JSON object")
+    return data

@@ -11,29 +11,47 @@ The body is ``{"action": ..., "payload": <the ea_appointments row>}``: ``appoint
 is a booking or a reschedule (the same ``id``), ``appointment_delete`` a cancellation (the
 row is deleted at the source; clinicsync keeps the appointment, cancelled). Times are naive
 in the provider's zone: set ``timezone:`` when it is not the clinic's. The row names the
-customer only by id: no name, phone or email, so no reminder can reach the patient unless
-a site mapping or another source supplies them (see docs/connectors/easyappointments.md).
+customer only by id: no name, phone or email. With ``api:`` set, the customer is read from
+Easy!Appointments' REST API (``GET customers/{id}``) and handed to the mapping under
+``customer``; without it, or when that read fails, the appointment is stored without the
+patient's contact (with a data-quality note on a failure), so it is never lost.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from clinicsync.connectors.base import SOURCE_ZONE_HELP, source_zone
+from clinicsync.common.settings_base import SettingsModel
+from clinicsync.connectors.base import SOURCE_ZONE_HELP, ConnectorError, source_zone
 from clinicsync.connectors.booking_hooks import (
     BookingHookSettings,
     PushOnlyConnector,
     WebhookMalformed,
     WebhookRefused,
+    fetch_json,
     secret_given,
     token_matches,
 )
 
 DEFAULT_HEADER = "X-Ea-Token"
 SAVE, DELETE = "appointment_save", "appointment_delete"
+
+
+class EaApiSettings(SettingsModel):
+    """Easy!Appointments' REST API, to read the customer a webhook names only by id."""
+
+    url: str = Field(pattern=r"^https?://\S+$", description="the API root, e.g. "
+                     "https://booking.example.org/index.php/api/v1")
+    api_key: SecretStr = Field(description="Settings → Integrations → API token (sent as a Bearer token); "
+                                           "use ${EA_API_KEY} or api_key_file:")
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+    attempts: int = Field(3, ge=1, le=10, description="tries of a read that meets a passing fault")
+
+    _secret_ok = field_validator("api_key")(secret_given)
 
 
 class EasyAppointmentsSettings(BookingHookSettings):
@@ -44,6 +62,8 @@ class EasyAppointmentsSettings(BookingHookSettings):
     token_header: str = Field(DEFAULT_HEADER, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$",
                               description="the webhook's Secret Header (an HTTP header name)")
     timezone: str | None = Field(None, description=SOURCE_ZONE_HELP)
+    api: EaApiSettings | None = Field(None, description="optional: read each appointment's customer (name, "
+                                      "phone, email, language) from the REST API; without it no contact")
 
     _secret_ok = field_validator("token")(secret_given)
     _zone_ok = field_validator("timezone")(source_zone)
@@ -93,3 +113,32 @@ class EasyAppointmentsConnector(PushOnlyConnector):
     kind = "easyappointments"
     settings_model = EasyAppointmentsSettings
     settings: EasyAppointmentsSettings
+    #: the longest backoff between tries (tests shorten it)
+    max_wait: ClassVar[float] = 5.0
+
+    def with_customer(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The body as the mapping reads it: with ``customer`` (the API's customer resource)
+        when ``api:`` is set and the read succeeds; else as it came, with a note naming the
+        failure (the appointment is stored all the same, and the next save retries)."""
+        record = dict(data)
+        payload = data.get("payload")
+        customer_id = payload.get("id_users_customer") if isinstance(payload, Mapping) else None
+        api = self.settings.api
+        if api is None or customer_id is None or not str(customer_id).strip().isdigit():
+            return record
+        url = f"{api.url.rstrip('/')}/customers/{int(str(customer_id).strip())}"
+        try:
+            customer = fetch_json(self.name, "GET customers/{id}", url, timeout=api.timeout_seconds,
+                                  attempts=api.attempts, max_wait=self.max_wait,
+                                  headers={"Authorization": f"Bearer {api.api_key.get_secret_value()}"})
+        except ConnectorError as exc:
+            return record | {"_notes": [f"patient: the customer could not be read ({_cause(exc)}); "
+                                        "no contact details until the next save"]}
+        if customer is None:
+            return record | {"_notes": ["patient: the customer was not found in the API (404)"]}
+        return record | {"customer": customer}
+
+
+def _cause(exc: ConnectorError) -> str:
+    text = str(exc)
+    return text.split(": ", 1)[1] if ": " in text else text

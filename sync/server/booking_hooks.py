@@ -31,7 +31,7 @@ from clinicsync.connectors.acuity import AcuityConnector, AcuitySettings
 from clinicsync.connectors.base import ConnectorError, RetriableConnectorError
 from clinicsync.connectors.booking_hooks import BookingHookSettings, WebhookMalformed, WebhookRefused, digest
 from clinicsync.connectors.calcom import CalcomSettings
-from clinicsync.connectors.easyappointments import EasyAppointmentsSettings
+from clinicsync.connectors.easyappointments import EasyAppointmentsConnector, EasyAppointmentsSettings
 from clinicsync.sync.bounded_json import load_json
 from clinicsync.sync.push import PushReceiver, PushResult
 from clinicsync.sync.push_hooks import already_received, receipt_and_alias, resolve_alias
@@ -177,7 +177,9 @@ async def easyappointments_hook(name: str, request: Request) -> JSONResponse:
     if event.action == easyappointments.DELETE:
         result = await run_in_threadpool(receiver.cancel, event.appointment_id, position)
         return _answer(request, config, "unknown" if result is None else result.outcome, event.action, result)
-    result = await run_in_threadpool(lambda: receiver.receive(data, position, quarantine_bad=True))
+    connector = EasyAppointmentsConnector(config)
+    result = await run_in_threadpool(lambda: receiver.receive(connector.with_customer(data), position,
+                                                              quarantine_bad=True))
     return _answer(request, config, result.outcome, event.action, result)
 
 

@@ -12,8 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from clinicsync.connectors.easyappointments import EasyAppointmentsConnector
+from clinicsync.sync.model import Patient
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import ConfigError, Settings, load_settings
 from clinicsync.sync.store import Store
@@ -36,6 +40,12 @@ def settings(write_settings: Callable[..., Path], monkeypatch: pytest.MonkeyPatc
   kind: easyappointments
   token: ${EA_WEBHOOK_TOKEN}
   token_header: X-Clinic-Hook
+- name: with-api
+  kind: easyappointments
+  token: ${EA_WEBHOOK_TOKEN}
+  api:
+    url: https://booking.example.org/index.php/api/v1
+    api_key: test-ea-api-key
 """))
 
 
@@ -156,3 +166,39 @@ def test_settings_name_the_bad_key(write_settings: Callable[..., Path]) -> None:
   token_header: "not a header"
 """))
     assert "token_header" in str(caught.value)
+
+
+CUSTOMER_API = "https://booking.example.org/index.php/api/v1/customers/5"
+
+
+def customer() -> dict[str, Any]:
+    """The documented customer resource (docs/rest-api.md), with a phone that is a real number."""
+    return json.loads(fixture("easyappointments", "api_v1_customer_GET.rest-api-md.json")) | {
+        "id": 5, "phone": "+1 212 555 0123"}
+
+
+async def test_with_api_the_customer_is_read_and_becomes_the_patient(client: httpx.AsyncClient,
+                                                                    store: Store) -> None:
+    with respx.mock(assert_all_called=True) as api:
+        route = api.get(CUSTOMER_API, headers={"Authorization": "Bearer test-ea-api-key"})
+        route.return_value = httpx.Response(200, json=customer())
+        answer = await send(client, fixture("easyappointments", "appointment_save_created.json"),
+                            url="/webhooks/easyappointments/with-api")
+    assert answer.json() == {"result": "created"}
+    with store.engine.connect() as connection:
+        [patient] = connection.execute(select(Patient.__table__)).all()  # type: ignore[attr-defined]
+    assert (patient.external_id, patient.name, patient.phone, patient.email, patient.language) == (
+        "5", "John Doe", "+12125550123", "john@example.org", "en")
+
+
+async def test_a_failed_customer_read_still_stores_the_appointment_with_a_note(
+        client: httpx.AsyncClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(EasyAppointmentsConnector, "max_wait", 0.01)
+    with respx.mock() as api:
+        route = api.get(CUSTOMER_API)
+        route.return_value = httpx.Response(503)
+        answer = await send(client, fixture("easyappointments", "appointment_save_created.json"),
+                            url="/webhooks/easyappointments/with-api")
+    assert answer.json() == {"result": "created"} and route.call_count == 3
+    [stored] = appointments(store)
+    assert stored.patient_ref == "5" and "customer could not be read" in (stored.quality_notes or "")
