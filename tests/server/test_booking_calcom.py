@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog.testing
 from fastapi import FastAPI
 
 from clinicsync.sync.server.app import create_app
@@ -195,3 +196,16 @@ async def test_unknown_connector_and_rate_limit(client: httpx.AsyncClient, store
     assert first.status_code == 200
     second = await send(client, body("booking_cancelled.json"), url="/webhooks/calcom/throttled")
     assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 1
+
+
+async def test_no_patient_data_or_secret_reaches_the_logs(client: httpx.AsyncClient, store: Store) -> None:
+    with structlog.testing.capture_logs() as logs:
+        await send(client, body("booking_created.json"))
+        await send(client, body("booking_created.json", age_seconds=1), hex_hmac("wrong", b""))
+        await send(client, body("booking_rescheduled.json", startTime="garbage", rescheduleUid="unique-booking-id"))
+        await send(client, fixture("calcom", "booking_cancelled.json"))  # stale
+    text = repr(logs)
+    assert {entry["event"] for entry in logs} >= {"webhook.received", "webhook.refused"}
+    for leak in ("guest@example.com", "Guest User", "Organizer Name", "organizer@example.com", SECRET,
+                 "video.example.com"):
+        assert leak not in text
