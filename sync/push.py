@@ -38,6 +38,8 @@ from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, Store
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
 D = Practitioner.__table__.c  # type: ignore[attr-defined]
+# A push's own bookkeeping, run inside its transaction (Store.apply_batch ``within``).
+Within = Callable[[Connection], Collection[str] | None]
 # The change a push made, most telling first (a batch of one record makes exactly one).
 OUTCOMES = ("created", "rescheduled", "cancelled", "noshow", "deleted", "updated", "unchanged", "quarantined")
 
@@ -48,9 +50,6 @@ class PushResult:
     external_id: str | None = None
     problem: QuarantineEntry | None = None  # why it was refused or quarantined (field, reason)
     notes: tuple[str, ...] = ()  # optional values dropped on the way (data-quality notes)
-
-
-Within = Callable[[Connection], Collection[str] | None]
 
 
 class PushReceiver:
@@ -75,13 +74,15 @@ class PushReceiver:
         return self.config.name
 
     def receive(self, data: Mapping[str, Any], position: str, *, quarantine_bad: bool,
-                record_id: str | None = None) -> PushResult:
-        """Map and store one record; see the module docstring for the two policies."""
+                record_id: str | None = None, within: Within | None = None) -> PushResult:
+        """Map and store one record; see the module docstring for the two policies.
+        ``within`` runs inside the store's transaction (Store.apply_batch): a webhook's
+        own bookkeeping, e.g. the body's digest, that must commit with the record."""
         mapped, quarantined = self.map(RawRecord(data, position, record_id=record_id))
         if quarantined and not quarantine_bad:
             return PushResult("refused", quarantined[0].record_id, quarantined[0])
         external_id = mapped[0].appointment.external_id if mapped else quarantined[0].record_id
-        outcome = self._apply(mapped, quarantined)
+        outcome = self._apply(mapped, quarantined, within)
         return PushResult(outcome, external_id, quarantined[0] if quarantined else None,
                           mapped[0].appointment.notes if mapped else ())
 
@@ -134,8 +135,8 @@ class PushReceiver:
                 self.store.finish_run(row, counts, error)
             return counts
 
-    def _apply(self, mapped: list[Mapped], quarantined: list[QuarantineEntry]) -> str:
-        return outcome(self.commit(mapped, quarantined))
+    def _apply(self, mapped: list[Mapped], quarantined: list[QuarantineEntry], within: Within | None = None) -> str:
+        return outcome(self.commit(mapped, quarantined, within))
 
 
 def outcome(counts: Counts) -> str:

@@ -2,7 +2,7 @@
 event counters) and the reconcile polls a gap asked for (issue 21)
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-11-23 11:40:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import clinicsync.common.types
 
 revision: str = '0014'
-down_revision: str | None = '0012'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

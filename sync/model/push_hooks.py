@@ -1,0 +1,42 @@
+"""Tables of the booking-tool webhooks (issue 21).
+
+``webhookreceipt``: the SHA-256 of each webhook body already applied, per connector, for a
+vendor whose signature carries no timestamp (Cal.com): a replayed body is answered as
+received but never applied twice. Only bodies younger than the connector's tolerance can
+get past the freshness check, so older receipts are pruned.
+
+``bookingalias``: a booking id that stands for another appointment. Cal.com gives the
+rescheduled booking a new uid (``rescheduleUid`` names the old one); clinicsync keeps the
+first uid as the appointment's external id, so the patient sees one appointment moved,
+and later webhooks about the new uid (a cancel) reach it through this table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index
+from sqlmodel import Field, SQLModel
+
+from clinicsync.common.types import UtcDateTime
+
+
+class WebhookReceipt(SQLModel, table=True):
+    __tablename__ = "webhookreceipt"
+    __table_args__ = (Index("ix_webhookreceipt_received", "received_at"),)
+
+    connector: str = Field(primary_key=True, max_length=64)
+    digest: str = Field(primary_key=True, max_length=64)  # hex SHA-256 of the raw body
+    received_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class BookingAlias(SQLModel, table=True):
+    __tablename__ = "bookingalias"
+
+    connector: str = Field(primary_key=True, max_length=64)
+    alias: str = Field(primary_key=True, max_length=255)  # e.g. the uid of a rescheduled booking
+    external_id: str = Field(max_length=255)  # the appointment it stands for
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+RECEIPTS = WebhookReceipt.__table__  # type: ignore[attr-defined]
+ALIASES = BookingAlias.__table__  # type: ignore[attr-defined]
