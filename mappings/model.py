@@ -44,6 +44,10 @@ class NormalizedAppointment:
     # The patient's answer as the source records it (a desk confirmation): accepted | declined.
     # Last, so that an appointment without one hashes as before answers existed.
     answer: str | None = None
+    # Why the source says it was cancelled (e.g. FHIR cancelationReason text or display), as
+    # the source words it. May be clinical: shown to a patient only when the clinic's
+    # reminders.notices.cancel_reasons lists it. After `answer`, for the same hashing reason.
+    cancel_reason: str | None = None
 
 
 _VOCABULARY_WORD = re.compile(r"[A-Za-z][A-Za-z_ ./-]{0,38}(?:[+-]?[0-9]{1,2})?")

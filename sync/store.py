@@ -118,19 +118,22 @@ def _older(new: NormalizedAppointment, old: NormalizedAppointment) -> bool:
             and new.source_updated_at < old.source_updated_at)
 
 
-# Fields added after the first stores were written (data-quality notes, the source's own
-# answer) count only when set, so an appointment without them hashes as it did before they
-# existed: upgrading re-updates, announces and pushes nothing.
-_LATER_FIELDS = frozenset({"notes", "answer"})
+# Fields added after the first stores were written count only when set, so an appointment
+# without them hashes as it did before they existed: upgrading re-updates, announces and
+# pushes nothing. Each group was added at once (data-quality notes and the source's own
+# answer; then the cancellation reason) and counts whole when one of its fields is set.
+_LATER_GROUPS = (frozenset({"notes", "answer"}), frozenset({"cancel_reason"}))
 
 
 def _appointment_hash(appointment: NormalizedAppointment) -> str:
     """The content hash that change detection compares."""
-    if any(getattr(appointment, name) for name in _LATER_FIELDS):
+    if all(any(getattr(appointment, name) for name in group) for group in _LATER_GROUPS):
         return content_hash(appointment)
     # orjson writes a dataclass's fields in declaration order (OPT_SORT_KEYS leaves them be):
     # the same fields, in the same order, give the same bytes as before.
-    view = {f.name: getattr(appointment, f.name) for f in fields(NormalizedAppointment) if f.name not in _LATER_FIELDS}
+    unset = frozenset().union(*(group for group in _LATER_GROUPS
+                                if not any(getattr(appointment, name) for name in group)))
+    view = {f.name: getattr(appointment, f.name) for f in fields(NormalizedAppointment) if f.name not in unset}
     return content_hash_bytes(orjson.dumps(view))
 
 
@@ -447,6 +450,7 @@ def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, no
         "version": version,
         "source_updated_at": a.source_updated_at,
         "source_answer": a.answer,
+        "cancel_reason": a.cancel_reason,
         "quality_notes": notes_text(a.notes),
         "created_at": now,
         "updated_at": now,

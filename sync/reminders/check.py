@@ -4,18 +4,19 @@ an SMS over one segment, and variables a template uses but nobody sets."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jinja2 import Undefined
 
+from clinicsync.sync.reminders.agenda_stats import DayStats
 from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
 from clinicsync.sync.reminders.render import Renderer, TemplateProblem
 from clinicsync.sync.settings import Settings
 
 MAX_SEGMENTS = 1  # one segment: cheaper, and it arrives whole on every handset
-PATIENT_KINDS = ("confirmation", "reminder", "rescheduled", "cancelled")
+PATIENT_KINDS = ("confirmation", "reminder", "rescheduled", "cancelled", "confirmed", "followup")
 
 
 @dataclass
@@ -74,13 +75,18 @@ def check_templates(settings: Settings, extra: Any = None) -> list[CheckResult]:
         names = set(renderer.template_names(language))
         cases: list[tuple[Draft, str]] = []
         for kind in PATIENT_KINDS:
-            draft = Draft(f"a1:patient:{kind}:v2", kind, "patient", language, visit=visit)
+            shown = visit
+            longest = settings.reminders.notices.longest_reason()
+            if kind == "cancelled" and longest:  # the SMS as long as a listed reason can make it
+                shown = replace(visit, cancel_reason=longest)
+            draft = Draft(f"a1:patient:{kind}:v2", kind, "patient", language, visit=shown)
             cases += [(draft, channel) for channel in ("sms", "whatsapp", "email")
                       if f"{kind}.{channel}.txt" in names]
         day = visit.start.replace(hour=0, minute=0)
         if "agenda.email.txt" in names:
             cases.append((Draft("agenda:demo:D1:2026-03-09", "agenda", "practitioner", language, agenda_day=day,
-                                agenda=[visit, visit], doctor=visit.doctor), "email"))
+                                agenda=[visit, visit], doctor=visit.doctor,
+                                stats=DayStats(2, 1, 1, 0, 1, 1, 0, 1)), "email"))
         if "change.email.txt" in names:
             cases += [(Draft(f"a1:practitioner:{kind}:v2", kind, "practitioner", language, visit=visit), "email")
                       for kind in ("confirmation", "rescheduled", "cancelled")]

@@ -14,12 +14,15 @@ from babel.dates import format_skeleton
 from clinicsync.common.timeutil import zone
 from clinicsync.notifiers.base import Attachment
 from clinicsync.sync.clinic import ClinicSettings
+from clinicsync.sync.reminders.agenda_stats import DayStats
 from clinicsync.sync.reminders.guard import check_source_values
 from clinicsync.sync.reminders.ics import event_uid, ics_attachment
 from clinicsync.sync.reminders.render import Rendered, Renderer, format_clock, format_day
 from clinicsync.sync.responses.links import link_maker
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import RemindersSettings
+
+ICS_KINDS = frozenset({"confirmation", "rescheduled", "cancelled", "confirmed"})  # emails with an invite
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class Visit:
     doctor: str | None = None
     patient_name: str | None = None
     status: str = "booked"
+    cancel_reason: str | None = None  # as the source words it; shown only when the clinic lists it
+    participation: str | None = None  # the patient's answer: accepted | declined | …
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Draft:
     agenda_day: datetime | None = None  # local midnight of the agenda's day
     agenda: list[Visit] = field(default_factory=list)
     doctor: str | None = None
+    stats: DayStats | None = None  # an agenda's figures
 
 
 def first_name(name: str | None) -> str | None:
@@ -115,7 +121,9 @@ class Composer:
                 assert day is not None
                 values.update(day=format_day(day, locale), doctor=draft.doctor, appointments=[
                     {"time": format_clock(v.start.astimezone(zone(v.timezone)), locale), "patient": v.patient_name,
-                     "type": v.type, "location": v.location, "status": v.status} for v in draft.agenda])
+                     "type": v.type, "location": v.location, "status": v.status,
+                     "answer": v.participation} for v in draft.agenda],
+                    stats=draft.stats.as_dict() if draft.stats is not None else None)
                 return values
             visit = draft.visit
             assert visit is not None
@@ -127,13 +135,26 @@ class Composer:
                           time=format_clock(local, locale), timezone=local.tzname(), change=draft.kind,
                           address=place.address if place else None, map_url=place.map_link() if place else None,
                           instructions=place.instructions if place else None)
+            values.update(self._status_values(draft, visit, locale))
             return values
         return build
 
+    def _status_values(self, draft: Draft, visit: Visit, locale: Locale) -> dict[str, Any]:
+        """What the status notices add: a cancellation's reason (only one the clinic lists as
+        fit to show), and a follow-up's link and sentence (for the patient's language)."""
+        notices = self.config.notices
+        if draft.kind == "cancelled":
+            return {"reason": notices.shown_reason(visit.cancel_reason, str(locale))}
+        if draft.kind == "followup":
+            message = notices.followup.message
+            tag = str(locale).replace("_", "-").lower()
+            return {"followup_url": notices.followup.url,
+                    "followup_message": message.get(tag) or message.get(locale.language)}
+        return {}
+
     def attachments(self, draft: Draft, stamp: datetime, recipient: str | None = None) -> tuple[Attachment, ...]:
         visit = draft.visit
-        if draft.recipient != "patient" or visit is None or draft.kind not in ("confirmation", "rescheduled",
-                                                                                "cancelled"):
+        if draft.recipient != "patient" or visit is None or draft.kind not in ICS_KINDS:
             return ()
         return (ics_attachment(
             uid=event_uid(visit.connector, visit.external_id), sequence=visit.version, start=visit.start,

@@ -22,7 +22,8 @@ CLINIC = ClinicSettings(name="Demo Family Practice", timezone="America/New_York"
                         address="1 Main Street, Springfield",
                         places={"Main Street Clinic": Place(address="12 Main Street, Springfield NY 10001"),
                                 "Video": Place(instructions="The join link arrives by email 15 minutes before.")})
-KINDS = ("confirmation", "reminder", "rescheduled", "cancelled")
+KINDS = ("confirmation", "reminder", "rescheduled", "cancelled", "confirmed", "followup")
+TELLING = ("cancelled", "confirmed", "followup")  # notices that ask for no answer
 
 
 def visit(location: str = "Main Street Clinic") -> Visit:
@@ -60,7 +61,7 @@ def test_every_sms_carries_the_stop_line_and_asks_for_a_reply_only_when_one_can_
     for kind in KINDS:
         with_replies, without = render(kind, "sms", language), render(kind, "sms", language, replies=False)
         assert with_replies.text.endswith(stop) and without.text.endswith(stop), kind
-        assert (ask in with_replies.text) == (kind != "cancelled") and ask not in without.text, kind
+        assert (ask in with_replies.text) == (kind not in TELLING) and ask not in without.text, kind
         assert "  " not in without.text and with_replies.segments == 1, with_replies.text
     assert "STOP" not in render("reminder", "whatsapp", "en").text  # WhatsApp has its own opt-out
 
