@@ -90,6 +90,9 @@ def check_templates(settings: Settings, extra: Any = None) -> list[CheckResult]:
         if "change.email.txt" in names:
             cases += [(Draft(f"a1:practitioner:{kind}:v2", kind, "practitioner", language, visit=visit), "email")
                       for kind in ("confirmation", "rescheduled", "cancelled")]
+        if "doctor_declined.email.txt" in names:
+            cases.append((Draft("a1:frontdesk:doctor_declined:v2", "doctor_declined", "frontdesk", language,
+                                visit=visit), "email"))
         for draft, channel in cases:
             found.clear()
             name = "change" if draft.recipient == "practitioner" and draft.kind != "agenda" else draft.kind

@@ -58,6 +58,7 @@ L = Location.__table__  # type: ignore[attr-defined]
 R = REMINDERS
 log = structlog.get_logger("clinicsync.reminders")
 PHONE_CHANNELS = ("sms", "whatsapp")
+STAFF = ("practitioner", "frontdesk")  # recipients reached by email, with no quiet hours
 
 
 class RoutingError(ValueError):
@@ -360,6 +361,8 @@ class Dispatcher:
     # -- deciding -------------------------------------------------------------------------
     @staticmethod
     def _address(item: Item, channel: str) -> str | None:
+        if item.row.recipient == "frontdesk":  # the address the notice was planned for (calendar.front_desk_email)
+            return str(item.row.recipient_ref) if channel == "email" and item.row.recipient_ref else None
         if item.row.recipient == "practitioner":
             return item.doctor.email if item.doctor is not None and channel == "email" else None
         patient = item.patient
@@ -371,7 +374,7 @@ class Dispatcher:
 
     def channels(self, item: Item) -> list[tuple[str, str]]:
         """The channels still worth trying, in order, with their address."""
-        if item.row.recipient == "practitioner":
+        if item.row.recipient in STAFF:
             order = ["email"]
         else:
             preferred = item.patient.channel if item.patient is not None else None
@@ -418,7 +421,7 @@ class Dispatcher:
         latest = start - self.config.lead if row.kind == "reminder" else start
         if row.kind == "followup":
             latest = a.end_utc + parse_duration(self.config.notices.followup.within)
-        if row.recipient == "practitioner":
+        if row.recipient in STAFF:
             return ("send", None) if self.now < start else ("skip", "too late")
         slot = place(self.now, now=self.now, latest=latest, zone_name=a.timezone, quiet=self.config.quiet_hours)
         if slot.due is None:
