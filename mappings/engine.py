@@ -41,7 +41,8 @@ _PATIENT_FIELDS = {"external_id", "name", "phone", "email", "language", "channel
 _PRACTITIONER_FIELDS = {"external_id", "name", "email"}
 TARGETS = frozenset(
     {"external_id", "status", "start", "end", "duration_minutes", "timezone", "type", "location",
-     "source_updated_at", "answer", "visit_mode", "join_url", "provider_join_url", "dial_in"}
+     "source_updated_at", "answer", "visit_mode", "join_url", "provider_join_url", "dial_in",
+     "cancel_reason"}
     | {f"patient.{f}" for f in _PATIENT_FIELDS}
     | {f"practitioner.{f}" for f in _PRACTITIONER_FIELDS}
 )
@@ -82,7 +83,7 @@ CONNECTOR_NOTES = "_notes"
 # The store's column sizes. An identifier that does not fit cannot be cut without
 # colliding with another, so it is refused; free text is shortened.
 _ID_LIMIT = 255
-_TEXT_LIMITS = {"type": 255, "location": 255, "patient.name": 255, "practitioner.name": 255}
+_TEXT_LIMITS = {"type": 255, "location": 255, "cancel_reason": 255, "patient.name": 255, "practitioner.name": 255}
 
 
 def _fit(target: str, value: str) -> str:
@@ -498,6 +499,7 @@ class CompiledMapping:
             notes=tuple(notes),
             answer=values.get("answer"),
             **_telehealth(values),
+            cancel_reason=values.get("cancel_reason"),
         )
 
 

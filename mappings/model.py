@@ -52,6 +52,10 @@ class NormalizedAppointment:
     join_url: str | None = None
     provider_join_url: str | None = None
     dial_in: str | None = None
+    # Why the source says it was cancelled (e.g. FHIR cancelationReason text or display), as
+    # the source words it. May be clinical: shown to a patient only when the clinic's
+    # reminders.notices.cancel_reasons lists it. After `answer`, for the same hashing reason.
+    cancel_reason: str | None = None
 
 
 _VOCABULARY_WORD = re.compile(r"[A-Za-z][A-Za-z_ ./-]{0,38}(?:[+-]?[0-9]{1,2})?")

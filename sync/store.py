@@ -122,9 +122,9 @@ def _older(new: NormalizedAppointment, old: NormalizedAppointment) -> bool:
 
 # Fields added after the first stores were written count only when set, so an appointment
 # without them hashes as it did before they existed: upgrading re-updates, announces and
-# pushes nothing. Two generations: data-quality notes and the source's own answer, then the
-# telehealth fields (issue 22; a visit stated as in person without links is no news either).
-_LATER_FIELDS = frozenset({"notes", "answer"})
+# pushes nothing. Each group was added at once (data-quality notes and the source's own
+# answer; the telehealth fields, issue 22; the cancellation reason) and counts whole when
+# it is set: a visit stated as in person without links is no news either.
 _TELEHEALTH_FIELDS = frozenset({"visit_mode", "join_url", "provider_join_url", "dial_in"})
 _ALL_FIELDS = tuple(f.name for f in fields(NormalizedAppointment))
 
@@ -134,18 +134,23 @@ def _telehealth_set(appointment: NormalizedAppointment) -> bool:
                 or appointment.visit_mode not in (None, "in_person"))
 
 
+_LATER_GROUPS: tuple[tuple[frozenset[str], Callable[[NormalizedAppointment], bool]], ...] = (
+    (frozenset({"notes", "answer"}), lambda a: bool(a.notes or a.answer)),
+    (_TELEHEALTH_FIELDS, _telehealth_set),
+    (frozenset({"cancel_reason"}), lambda a: bool(a.cancel_reason)),
+)
+
+
 def _appointment_hash(appointment: NormalizedAppointment) -> str:
-    """The content hash that change detection compares: a changed join link or dial-in is a
-    change like any other (an ``updated`` event, the calendar event and messages follow)."""
-    telehealth = _telehealth_set(appointment)
-    if telehealth:
+    """The content hash that change detection compares: a changed join link, dial-in or
+    cancellation reason is a change like any other (an ``updated`` event; calendars and
+    messages follow)."""
+    unset = frozenset().union(*(group for group, is_set in _LATER_GROUPS if not is_set(appointment)))
+    if not unset:
         return content_hash(appointment)
     # orjson writes a dataclass's fields in declaration order (OPT_SORT_KEYS leaves them be):
     # the same fields, in the same order, give the same bytes as before.
-    left_out = _TELEHEALTH_FIELDS
-    if not any(getattr(appointment, name) for name in _LATER_FIELDS):
-        left_out = left_out | _LATER_FIELDS
-    view = {name: getattr(appointment, name) for name in _ALL_FIELDS if name not in left_out}
+    view = {name: getattr(appointment, name) for name in _ALL_FIELDS if name not in unset}
     return content_hash_bytes(orjson.dumps(view))
 
 
@@ -494,6 +499,7 @@ def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, no
         "version": version,
         "source_updated_at": a.source_updated_at,
         "source_answer": a.answer,
+        "cancel_reason": a.cancel_reason,
         "quality_notes": notes_text(a.notes),
         "visit_mode": a.visit_mode,
         "join_url": a.join_url,

@@ -174,9 +174,12 @@ def remote_event(item: dict[str, Any]) -> RemoteEvent:
         value = (item.get(key) or {}).get("dateTime")
         return datetime.fromisoformat(value).astimezone(UTC) if value else None
 
+    responses = {str(a["email"]).strip().lower(): str(a.get("responseStatus") or "needsAction")
+                 for a in item.get("attendees") or [] if isinstance(a, dict) and a.get("email")}
     return RemoteEvent(
         event_id=item["id"], cancelled=item.get("status") == "cancelled", start=when("start"), end=when("end"),
-        summary=item.get("summary"), private=dict((item.get("extendedProperties") or {}).get("private") or {}))
+        summary=item.get("summary"), private=dict((item.get("extendedProperties") or {}).get("private") or {}),
+        responses=responses)
 
 
 def service_account_credentials(key_file: Path) -> service_account.Credentials:

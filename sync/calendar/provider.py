@@ -129,6 +129,10 @@ class RemoteEvent:
     end: datetime | None
     summary: str | None
     private: dict[str, str] = field(default_factory=dict)
+    # Each attendee's answer in the calendar (lower-case email -> responseStatus: accepted,
+    # declined, tentative, needsAction): the doctor's is a doctor's answer
+    # (sync/calendar/declines.py). Never logged: patients may be attendees.
+    responses: dict[str, str] = field(default_factory=dict)
 
 
 class CalendarProvider(Protocol):

@@ -5,7 +5,8 @@ Only clinicsync's events are listed (the private extended property ``clinicsync=
 Findings: ``missing`` (not in the calendar), ``deleted`` (deleted there by hand),
 ``moved`` (start/end changed there), ``changed`` (title changed there), ``orphan`` (an
 event whose appointment is gone, cancelled or another doctor's) and ``foreign`` (made by
-a connector this deployment does not have: reported, never touched).
+a connector this deployment does not have: reported, never touched). A doctor who
+declined an event there is recorded as the doctor's answer (declines.py), --fix or not.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.sync.calendar import links as link_store
+from clinicsync.sync.calendar.declines import DeclineReport, Seen, record_declines
 from clinicsync.sync.calendar.desired import Desired, load_truth, window_start
 from clinicsync.sync.calendar.links import Link, load_links
 from clinicsync.sync.calendar.provider import PRIVATE_CONNECTOR, PRIVATE_EXTERNAL_ID, CalendarProvider, Op, Target
@@ -42,12 +44,14 @@ class ReconcileReport:
     findings: list[Finding] = field(default_factory=list)
     fixed: PushReport | None = None
     orphans_deleted: int = 0
+    declines: DeclineReport = field(default_factory=DeclineReport)  # doctors' declines read (always recorded)
 
     def as_dict(self) -> dict[str, Any]:
         return {"calendars": self.calendars,
                 "findings": [f.__dict__ for f in self.findings],
                 "fixed": self.fixed.as_dict() if self.fixed else None,
-                "orphans_deleted": self.orphans_deleted}
+                "orphans_deleted": self.orphans_deleted,
+                "doctor_declines": self.declines.as_dict()}
 
 
 @dataclass
@@ -71,6 +75,7 @@ def reconcile(settings: Settings, engine: Engine, provider: CalendarProvider, fi
     targets = set(expected) | {link.target for xs in links.values() for link in xs}
     connectors = {c.name for c in settings.connectors}
     report, fixes = ReconcileReport(), _Fixes()
+    seen: list[Seen] = []
     for target in sorted(targets):
         remote = {e.event_id: e for e in provider.list_events(target, since)}
         want = expected.get(target, {})
@@ -78,8 +83,10 @@ def reconcile(settings: Settings, engine: Engine, provider: CalendarProvider, fi
         report.calendars[label] = {"events": sum(not e.cancelled for e in remote.values()),
                                    "expected": sum(not d.content.cancelled for d in want.values() if d.content)}
         for event_id, desired in want.items():
-            _compare(label, event_id, desired, remote.get(event_id), link_at.get((desired.appointment_id, target)),
-                     report, fixes)
+            event = remote.get(event_id)
+            _compare(label, event_id, desired, event, link_at.get((desired.appointment_id, target)), report, fixes)
+            if event is not None and not event.cancelled and desired.content and not desired.content.cancelled:
+                seen.append(Seen(desired.appointment_id, label, event.responses))
         for event_id, event in remote.items():
             if event_id in want or event.cancelled:
                 continue
@@ -92,6 +99,8 @@ def reconcile(settings: Settings, engine: Engine, provider: CalendarProvider, fi
                                            "no appointment in the store wants this event here"))
             fixes.orphans.append(Op(key=-len(fixes.orphans) - 1, kind="delete", target=target, event_id=event_id,
                                     notify=calendar.invite_patient))
+    # Reading the doctors' answers changes no calendar: recorded with or without --fix.
+    report.declines = record_declines(engine, seen, now, calendar.front_desk_email)
     if fix:
         for state, ids in fixes.states.items():
             link_store.force(engine, ids, None if state == "-" else state)

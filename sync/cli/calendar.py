@@ -93,6 +93,10 @@ def reconcile_command(
             out_console.print(findings)
         else:
             out_console.print("every calendar matches the store")
+        declines = report.declines
+        if declines.recorded or declines.cleared:
+            out_console.print(f"doctors' declines: {declines.recorded} recorded, {declines.cleared} withdrawn, "
+                              f"{declines.notified} sent to the front desk (see the status page)")
         if report.fixed is not None:
             out_console.print("fixed: " + " ".join(f"{k}={v}" for k, v in report.fixed.as_dict().items())
                               + f" orphans_deleted={report.orphans_deleted}")

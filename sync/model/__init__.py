@@ -68,6 +68,9 @@ class Appointment(SQLModel, table=True):
     # What the source itself says the patient answered (a mapping's `answer:`), as a sync
     # stores it; sync/responses/source_answers.py records it as the answer once per version.
     source_answer: str | None = Field(default=None, max_length=16)
+    # Why the source cancelled it (a mapping's `cancel_reason:`), as the source words it. May be
+    # clinical: a patient sees it only when reminders.notices.cancel_reasons lists it.
+    cancel_reason: str | None = Field(default=None, max_length=255)
     # Data-quality notes from the last import, one per line (optional values that were dropped
     # or stood in for, e.g. a vendor language code). Never patient data.
     quality_notes: str | None = Field(default=None, sa_column=Column(Text))

@@ -59,3 +59,29 @@ class Writeback(SQLModel, table=True):
 
 
 WRITEBACKS = Writeback.__table__  # type: ignore[attr-defined]
+
+
+class DoctorAnswer(SQLModel, table=True):
+    """A doctor's own answer to an appointment, read from their calendar (Google Calendar:
+    the doctor's attendee ``responseStatus``). Only declines are kept: accepting is the
+    normal state. One row per appointment and doctor; ``cleared_at`` is set when the
+    calendar no longer shows the decline (the doctor changed their mind), and emptied again
+    if it comes back, without a second notice."""
+
+    __table_args__ = (UniqueConstraint("appointment_id", "practitioner_ref", "answer",
+                                       name="uq_doctor_answer_appointment"),
+                      Index("ix_doctor_answer_open", "cleared_at", "appointment_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    appointment_id: int = Field(foreign_key="appointment.id")
+    connector: str = Field(max_length=64)
+    practitioner_ref: str = Field(max_length=255)
+    answer: str = Field(max_length=16)  # declined
+    source: str = Field(max_length=16)  # google
+    calendar: str = Field(max_length=320)  # the calendar it was read from (an email or a calendar id)
+    version: int  # the appointment's version when it was first read
+    recorded_at: datetime = Field(sa_column=utc_column(nullable=False))
+    cleared_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+DOCTOR_ANSWERS = DoctorAnswer.__table__  # type: ignore[attr-defined]

@@ -10,13 +10,14 @@ from typing import Any
 
 from jinja2 import Undefined
 
+from clinicsync.sync.reminders.agenda_stats import DayStats
 from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
 from clinicsync.sync.reminders.render import Renderer, TemplateProblem
 from clinicsync.sync.settings import Settings
 
 MAX_SEGMENTS = 1  # one segment: cheaper, and it arrives whole on every handset
 SAMPLE_REMINDER_ID = 250_000  # a store a few years in: its short link's id takes 4 characters
-PATIENT_KINDS = ("confirmation", "reminder", "rescheduled", "cancelled")
+PATIENT_KINDS = ("confirmation", "reminder", "rescheduled", "cancelled", "confirmed", "followup")
 
 
 @dataclass
@@ -89,8 +90,12 @@ def check_templates(settings: Settings, extra: Any = None) -> list[CheckResult]:
     for language in renderer.languages():
         names = set(renderer.template_names(language))
         cases: list[tuple[Draft, str, str]] = []
-        for suffix, shown in sample_visits(settings.clinic.timezone):
+        longest = settings.reminders.notices.longest_reason()
+        for suffix, sample in sample_visits(settings.clinic.timezone):
             for kind in PATIENT_KINDS:
+                shown = sample
+                if kind == "cancelled" and longest:  # the SMS as long as a listed reason can make it
+                    shown = replace(sample, cancel_reason=longest)
                 draft = Draft(f"a1:patient:{kind}:v2", kind, "patient", language, visit=shown,
                               reminder_id=SAMPLE_REMINDER_ID)
                 cases += [(draft, channel, suffix) for channel in ("sms", "whatsapp", "email")
@@ -98,10 +103,14 @@ def check_templates(settings: Settings, extra: Any = None) -> list[CheckResult]:
         day = visit.start.replace(hour=0, minute=0)
         if "agenda.email.txt" in names:
             cases.append((Draft("agenda:demo:D1:2026-03-09", "agenda", "practitioner", language, agenda_day=day,
-                                agenda=[visit, visit], doctor=visit.doctor), "email", ""))
+                                agenda=[visit, visit], doctor=visit.doctor,
+                                stats=DayStats(2, 1, 1, 0, 1, 1, 0, 1)), "email", ""))
         if "change.email.txt" in names:
             cases += [(Draft(f"a1:practitioner:{kind}:v2", kind, "practitioner", language, visit=visit), "email", "")
                       for kind in ("confirmation", "rescheduled", "cancelled")]
+        if "doctor_declined.email.txt" in names:
+            cases.append((Draft("a1:frontdesk:doctor_declined:v2", "doctor_declined", "frontdesk", language,
+                                visit=visit), "email", ""))
         for draft, channel, suffix in cases:
             found.clear()
             name = "change" if draft.recipient == "practitioner" and draft.kind != "agenda" else draft.kind

@@ -15,12 +15,15 @@ from babel.dates import format_skeleton
 from clinicsync.common.timeutil import zone
 from clinicsync.notifiers.base import Attachment
 from clinicsync.sync.clinic import ClinicSettings
+from clinicsync.sync.reminders.agenda_stats import DayStats
 from clinicsync.sync.reminders.guard import check_source_values
 from clinicsync.sync.reminders.ics import event_uid, ics_attachment
 from clinicsync.sync.reminders.render import Rendered, Renderer, format_clock, format_day
 from clinicsync.sync.responses.links import link_maker, short_link_maker
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import RemindersSettings
+
+ICS_KINDS = frozenset({"confirmation", "rescheduled", "cancelled", "confirmed"})  # emails with an invite
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class Visit:
     @property
     def mode(self) -> str:
         return self.visit_mode or "in_person"
+    cancel_reason: str | None = None  # as the source words it; shown only when the clinic lists it
+    participation: str | None = None  # the patient's answer: accepted | declined | …
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class Draft:
     agenda: list[Visit] = field(default_factory=list)
     doctor: str | None = None
     reminder_id: int | None = None  # its row: an SMS's short answer link names it
+    stats: DayStats | None = None  # an agenda's figures
 
 
 SMS_LINK_SEGMENTS = 1  # an SMS carries its short answer link only while it stays within this many segments
@@ -156,8 +162,9 @@ class Composer:
                 assert day is not None
                 values.update(day=format_day(day, locale), doctor=draft.doctor, appointments=[
                     {"time": format_clock(v.start.astimezone(zone(v.timezone)), locale), "patient": v.patient_name,
-                     "type": v.type, "location": v.location, "status": v.status, "visit_mode": v.mode}
-                    for v in draft.agenda])
+                     "type": v.type, "location": v.location, "status": v.status, "visit_mode": v.mode,
+                     "answer": v.participation} for v in draft.agenda],
+                    stats=draft.stats.as_dict() if draft.stats is not None else None)
                 return values
             visit = draft.visit
             assert visit is not None
@@ -176,13 +183,26 @@ class Composer:
                           time=format_clock(local, locale), timezone=local.tzname(), change=draft.kind,
                           address=place.address if place else None, map_url=place.map_link() if place else None,
                           instructions=place.instructions if place else None)
+            values.update(self._status_values(draft, visit, locale))
             return values
         return build
 
+    def _status_values(self, draft: Draft, visit: Visit, locale: Locale) -> dict[str, Any]:
+        """What the status notices add: a cancellation's reason (only one the clinic lists as
+        fit to show), and a follow-up's link and sentence (for the patient's language)."""
+        notices = self.config.notices
+        if draft.kind == "cancelled":
+            return {"reason": notices.shown_reason(visit.cancel_reason, str(locale))}
+        if draft.kind == "followup":
+            message = notices.followup.message
+            tag = str(locale).replace("_", "-").lower()
+            return {"followup_url": notices.followup.url,
+                    "followup_message": message.get(tag) or message.get(locale.language)}
+        return {}
+
     def attachments(self, draft: Draft, stamp: datetime, recipient: str | None = None) -> tuple[Attachment, ...]:
         visit = draft.visit
-        if draft.recipient != "patient" or visit is None or draft.kind not in ("confirmation", "rescheduled",
-                                                                                "cancelled"):
+        if draft.recipient != "patient" or visit is None or draft.kind not in ICS_KINDS:
             return ()
         link = visit.join_url if visit.mode == "video" else None
         if visit.mode == "in_person":

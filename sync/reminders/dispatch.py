@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -25,7 +25,7 @@ from sqlalchemy import Connection, and_, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.ratelimit import TokenBucket
-from clinicsync.common.timeutil import zone
+from clinicsync.common.timeutil import parse_duration, zone
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.notifiers.base import (
@@ -40,11 +40,12 @@ from clinicsync.notifiers.base import (
 from clinicsync.notifiers.registry import build_notifier, notifier_kinds
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
+from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
 from clinicsync.sync.reminders.answered import answered_skip
 from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
 from clinicsync.sync.reminders.render import TemplateProblem
 from clinicsync.sync.reminders.replan import follow_settings
-from clinicsync.sync.reminders.timing import due_for_offset, place
+from clinicsync.sync.reminders.timing import due_for_offset, place, wall_clock
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import Offset
@@ -57,6 +58,7 @@ L = Location.__table__  # type: ignore[attr-defined]
 R = REMINDERS
 log = structlog.get_logger("clinicsync.reminders")
 PHONE_CHANNELS = ("sms", "whatsapp")
+STAFF = ("practitioner", "frontdesk")  # recipients reached by email, with no quiet hours
 
 
 class RoutingError(ValueError):
@@ -118,6 +120,7 @@ class Item:
     doctor: Any | None = None
     location: str | None = None
     agenda: list[Visit] = field(default_factory=list)
+    stats: DayStats | None = None  # an agenda's figures
     tried: list[str] = field(default_factory=list)
     error: str | None = None  # the last permanent failure, for the final reason
     attempts: int = 0  # hand-overs so far, this run's included
@@ -342,8 +345,13 @@ class Dispatcher:
                        A.c.status.in_(ACTIVE_STATUSES))
                 .order_by(A.c.start_utc)).all()
             day = row.offset
+            clinic_zone = self.settings.clinic.timezone
             item.agenda = [self._visit(v, None, v.patient_name, v.location_name, for_doctor=True) for v in agenda
-                           if v.start_utc.astimezone(zone(self.settings.clinic.timezone)).date().isoformat() == day]
+                           if v.start_utc.astimezone(zone(clinic_zone)).date().isoformat() == day]
+            agenda_day = date.fromisoformat(day)
+            since = wall_clock(agenda_day - timedelta(days=1), self.config.agenda.at, clinic_zone)
+            item.stats = day_stats(connection, row.connector, row.recipient_ref, agenda_day, clinic_zone, since,
+                                   self.now)
 
     def _visit(self, a: Any, doctor: Any | None, patient_name: str | None, location: str | None,
                patient_phone: str | None = None, for_doctor: bool = False) -> Visit:
@@ -352,11 +360,14 @@ class Dispatcher:
         join_url = (a.provider_join_url or a.join_url) if for_doctor else a.join_url
         return Visit(a.connector, a.external_id, a.start_utc, a.end_utc, a.timezone, a.version, a.type,
                      location, doctor.name if doctor else None, patient_name, a.status,
-                     visit_mode=a.visit_mode, join_url=join_url, dial_in=a.dial_in, patient_phone=patient_phone)
+                     visit_mode=a.visit_mode, join_url=join_url, dial_in=a.dial_in, patient_phone=patient_phone,
+                     cancel_reason=a.cancel_reason, participation=a.participation)
 
     # -- deciding -------------------------------------------------------------------------
     @staticmethod
     def _address(item: Item, channel: str) -> str | None:
+        if item.row.recipient == "frontdesk":  # the address the notice was planned for (calendar.front_desk_email)
+            return str(item.row.recipient_ref) if channel == "email" and item.row.recipient_ref else None
         if item.row.recipient == "practitioner":
             return item.doctor.email if item.doctor is not None and channel == "email" else None
         patient = item.patient
@@ -368,7 +379,7 @@ class Dispatcher:
 
     def channels(self, item: Item) -> list[tuple[str, str]]:
         """The channels still worth trying, in order, with their address."""
-        if item.row.recipient == "practitioner":
+        if item.row.recipient in STAFF:
             order = ["email"]
         else:
             preferred = item.patient.channel if item.patient is not None else None
@@ -399,6 +410,8 @@ class Dispatcher:
         active = a.deleted_at is None and a.status in ACTIVE_STATUSES
         if row.kind != "cancelled" and not active:
             return "skip", "appointment cancelled"
+        if row.kind == "followup" and a.status != "fulfilled":
+            return "skip", "no longer fulfilled"
         if row.kind == "reminder" and row.starts_at != a.start_utc:
             return "skip", "appointment moved"
         if row.kind == "reminder" and row.recipient == "patient":
@@ -411,7 +424,9 @@ class Dispatcher:
             return "skip", answered
         start = row.starts_at if row.kind == "cancelled" and row.starts_at else a.start_utc
         latest = start - self.config.lead if row.kind == "reminder" else start
-        if row.recipient == "practitioner":
+        if row.kind == "followup":
+            latest = a.end_utc + parse_duration(self.config.notices.followup.within)
+        if row.recipient in STAFF:
             return ("send", None) if self.now < start else ("skip", "too late")
         slot = place(self.now, now=self.now, latest=latest, zone_name=a.timezone, quiet=self.config.quiet_hours)
         if slot.due is None:
@@ -426,8 +441,9 @@ class Dispatcher:
         language = item.patient.language if item.patient is not None and row.recipient == "patient" else None
         if row.kind == "agenda":
             day = datetime.fromisoformat(row.offset).replace(tzinfo=zone(self.settings.clinic.timezone))
-            return Draft(row.key, "agenda", "practitioner", None, agenda_day=day, agenda=item.agenda,
-                         doctor=item.doctor.name if item.doctor is not None else None)
+            return Draft(row.key, "agenda", "practitioner", self.config.agenda.language, agenda_day=day,
+                         agenda=item.agenda, doctor=item.doctor.name if item.doctor is not None else None,
+                         stats=item.stats)
         patient_name = item.patient.name if item.patient is not None else None
         patient_phone = item.patient.phone if item.patient is not None else None
         visit = self._visit(a, item.doctor, patient_name, item.location, patient_phone,

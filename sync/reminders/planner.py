@@ -7,7 +7,11 @@ Per appointment the events of a read are reconciled against its current state:
   planned for the new start, and a reschedule notice goes unless an unsent confirmation or
   notice is still pending (it renders the current time anyway);
 - cancelled or deleted: everything pending for the patient is cancelled and one
-  cancellation notice goes (none when the booking and its cancellation arrive together).
+  cancellation notice goes (none when the booking and its cancellation arrive together);
+- confirmed by the clinic (proposed or pending -> booked): a `confirmed` notice, unless a
+  confirmation or notice is still unsent (it shows the booking anyway);
+- fulfilled (the visit took place), when follow-ups are on: one `followup` per visit, ever
+  (its key carries version 0, so a status that flaps back and forth sends nothing more).
 Every row has a unique key, so planning the same events twice plans nothing new.
 """
 
@@ -22,6 +26,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
+from clinicsync.common.timeutil import parse_duration as _duration
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.model import Appointment, Practitioner
@@ -36,7 +41,8 @@ from clinicsync.sync.store import Store
 
 CONSUMER = "reminders"
 READ_LIMIT = 2000  # events per transaction: fewer round trips, the write lock still held briefly
-NOTICES = ("confirmation", "rescheduled")
+NOTICES = ("confirmation", "rescheduled", "confirmed")
+UNCONFIRMED = frozenset({"proposed", "pending"})  # statuses the clinic still has to confirm
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
 # The columns a planned row fills, in the order of the tuples built below; the rest start NULL.
@@ -47,8 +53,8 @@ STATUS = COLUMNS.index("status")
 DATETIMES = tuple(COLUMNS.index(c) for c in ("starts_at", "due_at", "created_at", "updated_at"))
 # What planning reads of an appointment (not the whole row: fewer values to convert).
 PLANNED_FROM = [APPOINTMENTS.c[name] for name in (
-    "id", "connector", "status", "start_utc", "timezone", "type", "patient_ref", "practitioner_ref", "version",
-    "deleted_at")]
+    "id", "connector", "status", "start_utc", "end_utc", "timezone", "type", "patient_ref", "practitioner_ref",
+    "version", "deleted_at")]
 log = structlog.get_logger("clinicsync.reminders")
 
 
@@ -80,6 +86,7 @@ class Rules:
         self.lead = config.lead
         self.quiet = config.quiet_hours
         self.same_day = config.agenda.same_day_changes
+        self.notices = config.notices
         self._offsets: dict[str | None, list[Offset]] = {}
         self._confirms: dict[str | None, bool] = {}
 
@@ -151,8 +158,16 @@ class _Chunk:
                         self.cancel[row.id] = reason
                     if told_kinds & {"cancelled", "deleted"} and "created" not in told_kinds:
                         self._notice(a, "cancelled")
-            elif booked or moved or recorded:
-                self._replan(a, booked, pending, existing, announce=booked or moved)
+            else:
+                confirmed = (not booked and self.rules.notices.confirmed and a.status == "booked"
+                             and any(_status_change(e, UNCONFIRMED, "booked") for e in told))
+                if booked or moved or recorded:
+                    self._replan(a, booked, pending, existing, announce=(booked or moved) and not confirmed)
+                if confirmed and not any(r.kind in NOTICES for r in pending):
+                    self._notice(a, "confirmed")
+                if (self.rules.notices.followup.enabled and a.status == "fulfilled"
+                        and any(_status_change(e, None, "fulfilled") for e in told)):
+                    self._followup(a)
         if self.rules.same_day and a.practitioner_ref and told:
             self._same_day(a, told)
 
@@ -182,6 +197,14 @@ class _Chunk:
         slot = place(self.now, now=self.now, latest=a.start_utc, zone_name=a.timezone, quiet=self.rules.quiet)
         self._add(a, "patient", a.patient_ref, kind, None, slot, fallback_due=self.now)
 
+    def _followup(self, a: Any) -> None:
+        """Once per visit, ``after`` its end (outside quiet hours), until ``within`` after it."""
+        followup = self.rules.notices.followup
+        due = max(self.now, a.end_utc + _duration(followup.after))
+        slot = place(due, now=self.now, latest=a.end_utc + _duration(followup.within), zone_name=a.timezone,
+                     quiet=self.rules.quiet)
+        self._add(a, "patient", a.patient_ref, "followup", None, slot, fallback_due=due, version=0)
+
     def _same_day(self, a: Any, events: list[OutboxEvent]) -> None:
         last = events[-1]
         kind = {"created": "confirmation", "rescheduled": "rescheduled", "cancelled": "cancelled",
@@ -197,12 +220,21 @@ class _Chunk:
             self._add(a, "practitioner", a.practitioner_ref, kind, None, Slot(self.now), fallback_due=self.now)
 
     def _add(self, a: Any, recipient: str, ref: str, kind: str, offset: str | None, slot: Slot,
-             fallback_due: datetime) -> None:
-        key = reminder_key(a.id, recipient, kind, offset, a.version)
+             fallback_due: datetime, version: int | None = None) -> None:
+        version = a.version if version is None else version
+        key = reminder_key(a.id, recipient, kind, offset, version)
         due = slot.due
-        self.rows[key] = (key, a.id, a.connector, recipient, ref, kind, offset, a.version, a.start_utc,
+        self.rows[key] = (key, a.id, a.connector, recipient, ref, kind, offset, version, a.start_utc,
                           due or fallback_due, "pending" if due else "skipped", slot.reason, slot.note, None, "",
                           0, self.now, self.now)
+
+
+def _status_change(event: OutboxEvent, before: frozenset[str] | None, after: str) -> bool:
+    """Did ``event`` change the status to ``after`` (from one of ``before``, when given)?"""
+    change = event.payload.get("status")
+    if not isinstance(change, list) or len(change) != 2:
+        return False
+    return change[1] == after and (before is None or change[0] in before)
 
 
 def _known_keys(connection: Connection, keys: list[str]) -> set[str]:

@@ -134,6 +134,9 @@ class CalendarSettings(SettingsModel):
     summary: str = Field(DEFAULT_SUMMARY, description="Jinja2 template of the event title")
     description: str = Field(DEFAULT_DESCRIPTION, description="Jinja2 template of the event body")
     invite_patient: bool = Field(False, description="add the patient as an attendee (Google emails them)")
+    front_desk_email: str | None = Field(
+        None, max_length=320, description="where to email a doctor's decline read from Google Calendar "
+                                          "(`calendar reconcile`); unset: recorded and shown, not emailed")
     past_days: int = Field(30, ge=0, description="appointments that ended longer ago are left alone")
     google: GoogleSettings = GoogleSettings()
     ics: IcsSettings = IcsSettings()

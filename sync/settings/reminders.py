@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from clinicsync.common.settings_base import SettingsModel
 from clinicsync.notifiers.base import CHANNELS
 
-KINDS = ("confirmation", "reminder", "rescheduled", "cancelled", "agenda")
+KINDS = ("confirmation", "reminder", "rescheduled", "cancelled", "confirmed", "followup", "agenda")
 _OFFSET = re.compile(r"^(\d+)([dhm])$")
 
 
@@ -97,11 +97,94 @@ class AgendaSettings(SettingsModel):
     enabled: bool = True
     at: time = Field(time(7, 0), description="local time (clinic.timezone) the agenda goes out")
     same_day_changes: bool = Field(False, description="tell the doctor at once when today's schedule changes")
+    language: str | None = Field(None, max_length=35, description="the agenda's language (a template set, e.g. "
+                                                                  "es); unset: English")
 
     @field_validator("at", mode="before")
     @classmethod
     def _quoted(cls, value: object) -> object:
         return _clock(value)
+
+
+class FollowupSettings(SettingsModel):
+    """An optional message after a completed visit (the source marks it fulfilled), e.g. a
+    survey link. Off by default: not every clinic wants to write to patients after a visit."""
+
+    enabled: bool = False
+    after: str = Field("2h", description="how long after the visit's end it goes out (then outside quiet hours)")
+    within: str = Field("3d", description="a follow-up not sent this long after the visit's end is skipped as "
+                                          "`too late` (a fulfilled status that arrives late says nothing)")
+    url: str | None = Field(None, max_length=500, description="a link shown in the message, e.g. a survey")
+    message: dict[str, str] = Field(
+        default_factory=dict, description="language -> one sentence shown instead of the template's default "
+                                          "thanks (keep SMS short: `templates check` counts it)")
+
+    @field_validator("after", "within")
+    @classmethod
+    def _check_duration(cls, value: str) -> str:
+        _duration(value)
+        return value
+
+    @field_validator("message")
+    @classmethod
+    def _one_line(cls, value: dict[str, str]) -> dict[str, str]:
+        for language, text in value.items():
+            if "\n" in text.strip():
+                raise ValueError(f"followup.message.{language}: one line, please (it goes into an SMS)")
+        return {language.lower(): text.strip() for language, text in value.items()}
+
+
+class NoticesSettings(SettingsModel):
+    """What a patient is told when the clinic changes an appointment's status."""
+
+    confirmed: bool = Field(True, description="tell the patient when the clinic confirms a proposed or pending "
+                                              "appointment (it becomes booked)")
+    cancel_reasons: dict[str, str | dict[str, str]] = Field(
+        default_factory=dict,
+        description="cancellation reasons that may be shown to the patient, as the source gives them (e.g. FHIR "
+                    "cancelationReason text or display; case-insensitive) -> the words shown: one text, or "
+                    "language -> text; a list shows the listed reasons as the source words them. Any other "
+                    "reason is never shown (it may be clinical). Default: none shown")
+    followup: FollowupSettings = FollowupSettings()
+
+    @field_validator("cancel_reasons", mode="before")
+    @classmethod
+    def _listed(cls, value: object) -> object:
+        """A list of reasons shows each as the source words it."""
+        if isinstance(value, list):
+            return {str(reason): str(reason) for reason in value}
+        return value
+
+    @field_validator("cancel_reasons")
+    @classmethod
+    def _plain(cls, value: dict[str, str | dict[str, str]]) -> dict[str, str | dict[str, str]]:
+        out: dict[str, str | dict[str, str]] = {}
+        for reason, shown in value.items():
+            texts = shown.values() if isinstance(shown, dict) else [shown]
+            if not texts or any("\n" in text.strip() or not text.strip() for text in texts):
+                raise ValueError(f"cancel_reasons.{reason}: one line of text, please (it goes into an SMS)")
+            out[reason.strip().casefold()] = ({k.lower(): v.strip() for k, v in shown.items()}
+                                              if isinstance(shown, dict) else shown.strip())
+        return out
+
+    def shown_reason(self, reason: str | None, language: str = "en") -> str | None:
+        """The words a patient is shown for a cancellation ``reason`` (in ``language``, a
+        BCP 47 tag: es-MX, then es, then the first given), or None: no reason, or one the
+        clinic did not list."""
+        if not reason:
+            return None
+        shown = self.cancel_reasons.get(reason.strip().casefold())
+        if shown is None or isinstance(shown, str):
+            return shown
+        tag = language.replace("_", "-").lower()
+        return shown.get(tag) or shown.get(tag.split("-")[0]) or next(iter(shown.values()), None)
+
+    def longest_reason(self) -> str | None:
+        """The listed reason whose words are the longest (what `templates check` sizes an SMS with)."""
+        def length(reason: str) -> int:
+            shown = self.cancel_reasons[reason]
+            return max(len(t) for t in (shown.values() if isinstance(shown, dict) else [shown]))
+        return max(self.cancel_reasons, key=length) if self.cancel_reasons else None
 
 
 class RemindersSettings(SettingsModel):
@@ -125,6 +208,7 @@ class RemindersSettings(SettingsModel):
                                    description="channel -> notifier name; unset: the first notifier that "
                                                "handles the channel")
     agenda: AgendaSettings = AgendaSettings()
+    notices: NoticesSettings = NoticesSettings()
     templates: str | None = Field(None, description="a folder of templates overriding the shipped ones")
     clinic_phone: str | None = Field(None, description="shown in messages as the number to call")
     confirm_url: str | None = Field(None, description="link with {key}; a placeholder until replies exist")

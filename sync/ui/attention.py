@@ -1,9 +1,10 @@
 """The front desk's work list and the dispatcher's queue, read from the store.
 
-"Needs attention" is every upcoming appointment a person should act on: not confirmed and
-starting within 48 hours, declined, a message that failed, or a patient asking for another
-time. Patients are masked unless the caller asks for full details (the front_desk role),
-in which case the route writes an access-log row before showing them."""
+"Needs attention" is every upcoming appointment a person should act on: its doctor declined
+it in their calendar, not confirmed and starting within 48 hours, declined, a message that
+failed, or a patient asking for another time. Patients are masked unless the caller asks
+for full details (the front_desk role), in which case the route writes an access-log row
+before showing them."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sqlalchemy import and_, func, or_, select
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.model import Appointment, Patient, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.model.responses import RESPONSES
+from clinicsync.sync.model.responses import DOCTOR_ANSWERS, RESPONSES
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui.mask import initials, mask_phone
 
@@ -29,7 +30,8 @@ RM = REMINDERS.c
 RS = RESPONSES.c
 SOON = timedelta(hours=48)
 AWAITING = ("needs-action", "tentative")
-REASONS = ("declined", "reschedule request", "failed delivery", "unconfirmed")  # most urgent first
+REASONS = ("doctor declined", "declined", "reschedule request", "failed delivery", "unconfirmed")  # most urgent first
+DA = DOCTOR_ANSWERS.c
 
 
 @dataclass
@@ -77,6 +79,11 @@ def needs_attention(store: Store, now: datetime, full: bool) -> list[WorkItem]:
             upcoming, RM.recipient == "patient", RM.status == "failed").distinct()
         for (appointment_id,) in connection.execute(failed):
             reasons[appointment_id].add("failed delivery")
+        doctor_declined = (select(DA.appointment_id).join(Appointment.__table__, A.id == DA.appointment_id)  # type: ignore[attr-defined]
+                           .where(upcoming, DA.answer == "declined", DA.cleared_at.is_(None),
+                                  DA.practitioner_ref == A.practitioner_ref).distinct())
+        for (appointment_id,) in connection.execute(doctor_declined):
+            reasons[appointment_id].add("doctor declined")  # read from the doctor's calendar
         notes: dict[int, str | None] = {}
         asked = (select(RS.appointment_id, RS.body).join(Appointment.__table__, A.id == RS.appointment_id)  # type: ignore[attr-defined]
                  .where(upcoming, RS.action == "reschedule").order_by(RS.received_at))

@@ -154,6 +154,7 @@ def test_oracle_health_documentation_examples_import_with_the_shipped_mapping() 
     assert quarantined == []
     [result] = mapped
     assert result.status == "cancelled" and result.type == "Surgery Rapid"
+    assert result.cancel_reason == "0"  # code set 14229 gives a code only: stored, never shown unless listed
     assert result.patient is not None and result.patient.language == "en"  # BCP-47, not code set 36's "151"
     assert result.location == "Endoscopy"
     assert result.notes == (

@@ -22,7 +22,8 @@ CLINIC = ClinicSettings(name="Demo Family Practice", timezone="America/New_York"
                         address="1 Main Street, Springfield",
                         places={"Main Street Clinic": Place(address="12 Main Street, Springfield NY 10001"),
                                 "Video": Place(instructions="The join link arrives by email 15 minutes before.")})
-KINDS = ("confirmation", "reminder", "rescheduled", "cancelled")
+KINDS = ("confirmation", "reminder", "rescheduled", "cancelled", "confirmed", "followup")
+TELLING = ("cancelled", "confirmed", "followup")  # notices that ask for no answer
 
 
 def visit(location: str = "Main Street Clinic") -> Visit:
@@ -52,10 +53,12 @@ def test_templates_check_counts_one_gsm7_segment_for_every_shipped_sms(tmp_path:
     assert all((r["segments"], r["encoding"]) == (1, "GSM-7") and r["units"] <= 160 for r in sms), sms
     # the short answer link fits every in-person SMS that asks for an answer, in one segment still; a video
     # or phone visit's text is longer (the join link, the number to call), so it keeps the reply line instead
+    # (the notices that ask for no answer — cancelled, confirmed by the clinic, follow-up — carry none)
+    asks = ("confirmation", "reminder", "rescheduled")
     in_person = [r for r in sms if "(" not in r["template"]]
-    assert all(r["answer_link"] is (True if r["template"] != "cancelled" else None) for r in in_person), sms
-    asking = [r for r in sms if r not in in_person and not r["template"].startswith("cancelled")]
-    assert all(r["answer_link"] is not None for r in asking)
+    assert all(r["answer_link"] is (True if r["template"] in asks else None) for r in in_person), sms
+    other = [r for r in sms if r not in in_person]
+    assert all((r["answer_link"] is not None) == r["template"].startswith(asks) for r in other), sms
     _, table, _ = cli(config)("templates", "check")
     assert "1 (GSM-7," in table and "chars)" in table and "short link" in table
 
@@ -67,7 +70,7 @@ def test_every_sms_carries_the_stop_line_and_asks_for_a_reply_only_when_one_can_
     for kind in KINDS:
         with_replies, without = render(kind, "sms", language), render(kind, "sms", language, replies=False)
         assert with_replies.text.endswith(stop) and without.text.endswith(stop), kind
-        assert (ask in with_replies.text) == (kind != "cancelled") and ask not in without.text, kind
+        assert (ask in with_replies.text) == (kind not in TELLING) and ask not in without.text, kind
         assert "  " not in without.text and with_replies.segments == 1, with_replies.text
     assert "STOP" not in render("reminder", "whatsapp", "en").text  # WhatsApp has its own opt-out
 
