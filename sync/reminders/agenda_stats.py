@@ -1,9 +1,8 @@
 """The figures at the top of a doctor's daily agenda: how the day stands (booked, confirmed,
 unconfirmed, declined), yesterday's no-shows, and what changed in the day's schedule since
 the previous agenda. Read from the store when the agenda is sent, so they are current.
-
-Video versus in-person visits are not counted here yet: the visit mode is a separate
-change (issue 22, part 2) and joins these figures when it lands."""
+Of the booked, how many take place by video or phone (the appointment's visit mode, issue 22);
+the rest are in person."""
 
 from __future__ import annotations
 
@@ -40,13 +39,19 @@ class DayStats:
     new: int = 0  # booked since the previous agenda
     moved: int = 0  # moved into, out of or within the day since the previous agenda
     cancelled: int = 0  # cancelled since the previous agenda (booked before it)
+    video: int = 0  # of the booked: video visits
+    phone: int = 0  # of the booked: phone visits
 
     @property
     def changes(self) -> int:
         return self.new + self.moved + self.cancelled
 
+    @property
+    def in_person(self) -> int:
+        return self.booked - self.video - self.phone
+
     def as_dict(self) -> dict[str, int]:
-        return {**asdict(self), "changes": self.changes}
+        return {**asdict(self), "changes": self.changes, "in_person": self.in_person}
 
 
 def day_bounds(day: date, zone_name: str) -> tuple[datetime, datetime]:
@@ -60,7 +65,7 @@ def day_stats(connection: Connection, connector: str, doctor: str, day: date, zo
     changes are those recorded in [``since``, ``until``)."""
     begin, end = day_bounds(day, zone_name)
     mine = and_(A.c.connector == connector, A.c.practitioner_ref == doctor)
-    rows = connection.execute(select(A.c.status, A.c.participation, A.c.deleted_at).where(
+    rows = connection.execute(select(A.c.status, A.c.participation, A.c.deleted_at, A.c.visit_mode).where(
         mine, A.c.start_utc >= begin, A.c.start_utc < end)).all()
     live = [r for r in rows if r.deleted_at is None]
     active = [r for r in live if r.status in ACTIVE_STATUSES]
@@ -73,7 +78,9 @@ def day_stats(connection: Connection, connector: str, doctor: str, day: date, zo
     new, moved, cancelled = _changes(connection, mine, begin, end, since, until)
     return DayStats(booked=len(active), confirmed=confirmed, unconfirmed=len(active) - confirmed - declined_active,
                     declined=sum(1 for r in live if r.participation == "declined"), noshows_yesterday=len(noshows),
-                    new=new, moved=moved, cancelled=cancelled)
+                    new=new, moved=moved, cancelled=cancelled,
+                    video=sum(1 for r in active if r.visit_mode == "video"),
+                    phone=sum(1 for r in active if r.visit_mode == "phone"))
 
 
 def _on_day(moment: datetime | str | None, begin: datetime, end: datetime) -> bool:

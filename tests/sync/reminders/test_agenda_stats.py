@@ -45,6 +45,12 @@ def answered(store: Store, external_id: str, answer: str) -> None:
         connection.execute(update(A).where(A.c.external_id == external_id).values(participation=answer))
 
 
+def held_as(store: Store, external_id: str, mode: str) -> None:
+    """How the visit takes place, as a source's telehealth fields set it (issue 22)."""
+    with store.engine.begin() as connection:
+        connection.execute(update(A).where(A.c.external_id == external_id).values(visit_mode=mode))
+
+
 def known_day(store: Store) -> None:
     """Dr. Hart's Wednesday, June 10 2026 (all times New York):
     on the schedule: 09:00 accepted, 10:00 no answer, 11:00 declined (still booked),
@@ -52,7 +58,8 @@ def known_day(store: Store) -> None:
     off it: 12:00 declined and cancelled last week, 16:00 cancelled yesterday evening,
     17:00 booked and cancelled yesterday (never on a schedule the doctor saw).
     Tuesday: a no-show at 15:00 and a visit that took place at 16:00; Monday: a no-show.
-    Dr. Ortiz had a no-show on Tuesday too (not Dr. Hart's)."""
+    Dr. Ortiz had a no-show on Tuesday too (not Dr. Hart's). The 10:00 visit is by video, the
+    14:00 one by phone; the 12:00 one (off the schedule) was by video too."""
     put(store, appointment("A1", utc(10, 13)), appointment("A2", utc(10, 14)), appointment("A3", utc(10, 15)),
         appointment("A4", utc(10, 16)), appointment("A9", utc(11, 19)), appointment("A10", utc(10, 20)),
         appointment("A5", utc(9, 19), status="noshow"), appointment("A6", utc(9, 20), status="fulfilled"),
@@ -68,6 +75,9 @@ def known_day(store: Store) -> None:
     answered(store, "A1", "accepted")
     answered(store, "A3", "declined")
     answered(store, "A4", "declined")
+    held_as(store, "A2", "video")
+    held_as(store, "A8", "phone")
+    held_as(store, "A4", "video")
 
 
 def test_the_figures_of_a_known_day(store: Store) -> None:
@@ -76,7 +86,8 @@ def test_the_figures_of_a_known_day(store: Store) -> None:
         stats = day_stats(connection, "c1", "D1", DAY, NY, since=utc(9, 11), until=utc(10, 11, 1))
         before = day_stats(connection, "c1", "D1", DAY, NY, since=utc(9, 20), until=utc(10, 11, 1))
     assert stats.as_dict() == {"booked": 5, "confirmed": 1, "unconfirmed": 3, "declined": 2,
-                               "noshows_yesterday": 1, "new": 1, "moved": 1, "cancelled": 1, "changes": 3}
+                               "noshows_yesterday": 1, "new": 1, "moved": 1, "cancelled": 1, "changes": 3,
+                               "video": 1, "phone": 1, "in_person": 3}
     # A window that starts after the afternoon's bookings sees only the evening's cancellations,
     # and both count: for that window, the 17:00 booking was on the schedule before it.
     assert (before.new, before.moved, before.cancelled) == (0, 0, 2)
@@ -84,10 +95,12 @@ def test_the_figures_of_a_known_day(store: Store) -> None:
 
 @pytest.mark.parametrize(("language", "subject", "figures"), [
     (None, "Your agenda for Wednesday, June 10, 2026: 5 appointments", [
-        "Booked: 5 · confirmed 1 · unconfirmed 3 · declined 2", "No-shows yesterday: 1",
+        "Booked: 5 · confirmed 1 · unconfirmed 3 · declined 2", "Visits: in person 3 · video 1 · phone 1",
+        "No-shows yesterday: 1",
         "Since the last agenda: 1 new · 1 moved · 1 cancelled"]),
     ("es", "Su agenda del miércoles, 10 de junio de 2026: 5 citas", [
-        "Citas: 5 · confirmadas 1 · sin confirmar 3 · rechazadas 2", "Ausencias de ayer: 1",
+        "Citas: 5 · confirmadas 1 · sin confirmar 3 · rechazadas 2",
+        "Modalidad: presenciales 3 · por video 1 · por teléfono 1", "Ausencias de ayer: 1",
         "Desde la última agenda: 1 nuevas · 1 cambiadas · 1 canceladas"]),
 ])
 def test_the_agenda_email_carries_the_figures(store: Store, reminder_settings: SettingsMaker, tmp_path: Path,
