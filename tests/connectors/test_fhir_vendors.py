@@ -1,6 +1,6 @@
 """Real vendors' shapes through the fhir connector and the shipped fhir_r4 mapping, with
-no site mapping: Oracle Health (Cerner) documentation examples and an Epic sandbox capture
-(tests/fixtures/<vendor>/SOURCE.txt), and one table per class of trouble they show:
+no site mapping: synthetic resources in Oracle Health's (Cerner) documented shapes and an Epic
+sandbox capture (tests/fixtures/<vendor>/SOURCE.md), and one table per class of trouble they show:
 reference reads refused or gone, names only in actor.display, visit type only in
 serviceCategory/specialty, Bundle entries that are no resource, an Appointment without
 status, a vendor's language code listed before BCP-47."""
@@ -145,17 +145,19 @@ def test_check_names_the_missing_scope() -> None:
 
 
 # -- Oracle Health: vendor language code first, actors named by display only -------------------
-def test_oracle_health_documentation_examples_import_with_the_shipped_mapping() -> None:
-    appointment = fixture("oracle_health", "appointment-4822366.json")
-    patient = fixture("oracle_health", "patient-12724066.json")
-    patient["id"] = "12724066"  # the documentation's Patient entry is 12724067; the appointment names 12724066
+def test_oracle_health_documented_shapes_import_with_the_shipped_mapping() -> None:
+    """Synthetic resources in the shapes Oracle Health documents (tests/fixtures/oracle_health/SOURCE.md)."""
+    appointment = fixture("oracle_health", "appointment-ohs-1001.json")
+    patient = fixture("oracle_health", "patient-9200001.json")
     mapped, quarantined, _ = fetch_and_map(searchset(match(appointment)), {
-        "Patient/12724066": patient, "Location/32216049": 403})
+        "Patient/9200001": patient, "Location/9100001": 403})
     assert quarantined == []
     [result] = mapped
-    assert result.status == "cancelled" and result.type == "Surgery Rapid"
+    assert result.status == "cancelled" and result.type == "Colonoscopy Screening"
     assert result.patient is not None and result.patient.language == "en"  # BCP-47, not code set 36's "151"
-    assert result.location == "Endoscopy"
+    assert result.patient.name == "TESTPATIENT, ROWAN" and result.patient.phone == "+13125550147"
+    assert result.location == "Day Surgery Unit"
+    assert result.practitioner is None  # the "other resource" (rooms) has only a display: no actor to resolve
     assert result.notes == (
         "location: Location read refused (scope not granted) (HTTP 403); named from the appointment's display",)
 
