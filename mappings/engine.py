@@ -49,7 +49,7 @@ _DEFAULT_TYPES = {
     "start": "datetime", "end": "datetime", "source_updated_at": "datetime", "duration_minutes": "integer",
     "patient.phone": "phone", "patient.email": "email", "patient.language": "language",
     "patient.channel": "channel", "practitioner.email": "email", "answer": "answer",
-    "patient.allow_sms": "boolean", "patient.allow_email": "boolean",
+    "patient.allow_sms": "boolean", "patient.allow_email": "boolean", "timezone": "timezone",
     "visit_mode": "visit_mode", "join_url": "url", "provider_join_url": "url", "dial_in": "phone",
 }
 
