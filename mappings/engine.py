@@ -165,8 +165,9 @@ class _CompiledField:
 
 
 # Conversions worth remembering per distinct raw value: a feed repeats each patient's
-# phone and email on every one of their appointments, and parsing a phone costs ~100 µs.
-_MEMOIZED_KINDS = frozenset({"phone", "email"})
+# phone and email on every one of their appointments, and parsing a phone costs ~100 µs;
+# a zone name repeats on every row.
+_MEMOIZED_KINDS = frozenset({"phone", "email", "timezone"})
 _MEMO_LIMIT = 65_536  # distinct values kept per field; the memo starts over past that
 
 
