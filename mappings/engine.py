@@ -50,7 +50,7 @@ _DEFAULT_TYPES = {
     "start": "datetime", "end": "datetime", "source_updated_at": "datetime", "duration_minutes": "integer",
     "patient.phone": "phone", "patient.email": "email", "patient.language": "language",
     "patient.channel": "channel", "practitioner.email": "email", "answer": "answer",
-    "patient.allow_sms": "boolean", "patient.allow_email": "boolean",
+    "patient.allow_sms": "boolean", "patient.allow_email": "boolean", "timezone": "timezone",
     "visit_mode": "visit_mode", "join_url": "url", "provider_join_url": "url", "dial_in": "phone",
 }
 
@@ -166,8 +166,9 @@ class _CompiledField:
 
 
 # Conversions worth remembering per distinct raw value: a feed repeats each patient's
-# phone and email on every one of their appointments, and parsing a phone costs ~100 µs.
-_MEMOIZED_KINDS = frozenset({"phone", "email"})
+# phone and email on every one of their appointments, and parsing a phone costs ~100 µs;
+# a zone name repeats on every row.
+_MEMOIZED_KINDS = frozenset({"phone", "email", "timezone"})
 _MEMO_LIMIT = 65_536  # distinct values kept per field; the memo starts over past that
 
 

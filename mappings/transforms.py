@@ -14,8 +14,9 @@ import hl7
 import phonenumbers
 from babel import Locale, UnknownLocaleError
 
-from clinicsync.common.timeutil import TimeError, parse_datetime
+from clinicsync.common.timeutil import TimeError, parse_datetime, zone
 from clinicsync.common.vocabulary import CHANNELS
+from clinicsync.mappings.model import quoted_word
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HL7_DTM = re.compile(r"(\d{12}(?:\d{2}(?:\.\d{1,4})?)?)(?:([+-])(\d{2})(\d{2}))?")
@@ -123,6 +124,18 @@ def _language_tag(text: str) -> str:
         raise TransformError("not a known language") from None
     territory = locale.territory if "_" in code else None
     return f"{locale.language}-{territory}" if territory else locale.language
+
+
+def as_timezone(value: Any) -> str:
+    """An IANA zone name, checked here (not after every field is read) so that a field's
+    ``on_invalid: drop`` can pass over a zone a source states wrongly to the next path. The
+    value is shown only when it looks like a zone name (a shifted column may hold PHI)."""
+    text = str(value).strip()
+    try:
+        zone(text)
+    except TimeError:
+        raise TransformError(f"unknown IANA time zone {quoted_word(text)} (e.g. America/Chicago)") from None
+    return text
 
 
 def as_channel(value: Any) -> str:
@@ -283,6 +296,7 @@ def transform_for(kind: str, region: str, datetime_formats: tuple[str, ...]) -> 
         "email": as_email,
         "phone": phone_parser(region),
         "language": as_language,
+        "timezone": as_timezone,
         "channel": as_channel,
         "answer": as_answer,
         "visit_mode": as_visit_mode,

@@ -73,7 +73,7 @@ class FhirConnector(Connector):
             now = utcnow()
             window = self.settings.window
             params += [("date", f"ge{iso_z(now - window.back_delta)}"),
-                       ("date", f"le{iso_z(now + window.ahead_delta)}")]
+                       ("date", f"lt{iso_z(now + window.ahead_delta)}")]
         for key, value in self.settings.search.items():
             params += [(key, item) for item in (value if isinstance(value, list) else [value])]
         return params

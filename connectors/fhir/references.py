@@ -29,6 +29,7 @@ ENRICHED_KEYS = {"Patient": "_patient", "Practitioner": "_practitioner", "Locati
 # Reference reads that leave a stub instead of failing the run.
 UNAVAILABLE = (401, 403, 404, 410)
 STUB_STATUS = "_unavailable"  # on a stub: the HTTP status its read answered
+NO_PATIENT = "patient: no Patient participant this server can read; nobody to message for this appointment"
 _WHY = {401: "refused (credentials)", 403: "refused (scope not granted)", 404: "not found", 410: "gone"}
 
 
@@ -143,11 +144,16 @@ class ReferenceResolver:
     def enrich(self, appointment: Resource) -> Resource:
         """The Appointment plus ``_patient``/``_practitioner``/``_location`` resources. A
         resource without a name (a stub, a bare read) is named by the participant's
-        ``actor.display``; a stub adds a data-quality note under ``_notes``."""
+        ``actor.display``; a stub adds a data-quality note under ``_notes``, and so does an
+        appointment with no Patient participant to read (none, a contained or another server's
+        one): it imports, but nobody can be reminded of it."""
         base_url = self.client.base_url
         enriched = dict(appointment)
         notes: list[str] = []
-        for kind, (key, participant) in pick_participants(appointment, base_url).items():
+        chosen = pick_participants(appointment, base_url)
+        if "Patient" not in chosen:  # normal in Medplum (a practitioner's block); say why nobody is messaged
+            notes.append(NO_PATIENT)
+        for kind, (key, participant) in chosen.items():
             resource = self.get(key)
             if resource.get("resourceType") == "PractitionerRole":
                 practitioner = reference_key(obj(resource.get("practitioner")).get("reference"), base_url)

@@ -111,7 +111,7 @@ def test_first_run_window_and_extra_search_parameters() -> None:
     params = query(search.calls[0].request)
     low, high = sorted(params["date"])
     now = datetime.now(UTC)
-    assert low.startswith("ge") and high.startswith("le")
+    assert low.startswith("ge") and high.startswith("lt")
     assert abs(_instant(low[2:]) - (now - timedelta(days=2))) < timedelta(minutes=1)
     assert abs(_instant(high[2:]) - (now + timedelta(days=30))) < timedelta(minutes=1)
     assert params["status"] == ["booked,cancelled"] and params["actor"] == ["Location/1"]

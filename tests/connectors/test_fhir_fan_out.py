@@ -70,7 +70,7 @@ def test_fan_out_reads_every_actor_once_and_each_appointment_once(oracle_like: F
     assert sorted(ids) == sorted([f"a{n}" for n in range(9)] + ["shared"])  # "shared" once, not twice
     assert sorted(set(searched(oracle_like))) == list(DOCTORS)  # d9 is retired
     for request in oracle_like.seen("GET", "/fhir/Appointment"):  # each carries the date window
-        assert [v[:2] for v in request.query["date"]] == ["ge", "le"]
+        assert [v[:2] for v in request.query["date"]] == ["ge", "lt"]  # the pair Oracle documents
     assert batches[-1].cursor == {"v": 1, "mode": "fan-out", "done": [], "current": None, "next": None,
                                   "pages": 0}  # the round is complete: the next run starts a new one
     mapping = load_mapping("fhir_r4", "America/Chicago", "US")

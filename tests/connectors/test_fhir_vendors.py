@@ -1,6 +1,6 @@
 """Real vendors' shapes through the fhir connector and the shipped fhir_r4 mapping, with
-no site mapping: Oracle Health (Cerner) documentation examples and an Epic sandbox capture
-(tests/fixtures/<vendor>/SOURCE.txt), and one table per class of trouble they show:
+no site mapping: synthetic resources in Oracle Health's (Cerner) documented shapes and an Epic
+sandbox capture (tests/fixtures/<vendor>/SOURCE.md), and one table per class of trouble they show:
 reference reads refused or gone, names only in actor.display, visit type only in
 serviceCategory/specialty, Bundle entries that are no resource, an Appointment without
 status, a vendor's language code listed before BCP-47."""
@@ -8,66 +8,14 @@ status, a vendor's language code listed before BCP-47."""
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import respx
 
-from clinicsync.connectors.fhir import FhirConnector
-from clinicsync.connectors.fhir.settings import FhirSettings
-from clinicsync.mappings.engine import load_mapping
-from clinicsync.mappings.model import MappingError, NormalizedAppointment
-from clinicsync.sync.engine import map_batch
+from clinicsync.mappings.model import MappingError
 from tests.connectors.fhir_fake import with_meta
-
-BASE = "https://ehr.example.org/fhir/r4"
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-MAPPING = load_mapping("fhir_r4", "America/Chicago", "US")
-
-
-def fixture(vendor: str, name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / vendor / name).read_text(encoding="utf-8"))
-    return data
-
-
-def make(**overrides: Any) -> FhirConnector:
-    return FhirConnector(FhirSettings.model_validate({"name": "ehr", "base_url": BASE, **overrides}))
-
-
-def searchset(*entries: Any) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "searchset", "entry": list(entries)}
-
-
-def match(resource: dict[str, Any]) -> dict[str, Any]:
-    return {"resource": resource, "search": {"mode": "match"}}
-
-
-def fetch_and_map(bundle: dict[str, Any], reads: dict[str, int | dict[str, Any]]) -> tuple[
-        list[NormalizedAppointment], list[Any], dict[str, respx.Route]]:
-    """One poll of a server answering ``bundle`` to the search and, per reference,
-    a status code or a resource; then the shipped mapping over what was fetched."""
-    routes: dict[str, respx.Route] = {}
-    with respx.mock(assert_all_called=False) as mock:
-        mock.get(f"{BASE}/Appointment").respond(200, json=bundle)
-        for key, answer in reads.items():
-            if isinstance(answer, int):
-                routes[key] = mock.get(f"{BASE}/{key}").respond(answer, json={"resourceType": "OperationOutcome"})
-            else:
-                routes[key] = mock.get(f"{BASE}/{key}").respond(200, json=answer)
-        connector = make()
-        try:
-            batches = list(connector.fetch(None))
-        finally:
-            connector.close()
-    mapped, quarantined = [], []
-    for batch in batches:
-        ok, bad = map_batch(MAPPING, batch)
-        mapped += [m.appointment for m in ok]
-        quarantined += bad
-    return mapped, quarantined, routes
-
+from tests.connectors.fhir_vendor_helpers import BASE, MAPPING, fetch_and_map, fixture, make, match, searchset
 
 # -- Epic: 403 on Location, names only in actor.display, type only in serviceCategory -----------
 EPIC = fixture("epic", "appointment-search-bundle.json")
@@ -145,18 +93,20 @@ def test_check_names_the_missing_scope() -> None:
 
 
 # -- Oracle Health: vendor language code first, actors named by display only -------------------
-def test_oracle_health_documentation_examples_import_with_the_shipped_mapping() -> None:
-    appointment = fixture("oracle_health", "appointment-4822366.json")
-    patient = fixture("oracle_health", "patient-12724066.json")
-    patient["id"] = "12724066"  # the documentation's Patient entry is 12724067; the appointment names 12724066
+def test_oracle_health_documented_shapes_import_with_the_shipped_mapping() -> None:
+    """Synthetic resources in the shapes Oracle Health documents (tests/fixtures/oracle_health/SOURCE.md)."""
+    appointment = fixture("oracle_health", "appointment-ohs-1001.json")
+    patient = fixture("oracle_health", "patient-9200001.json")
     mapped, quarantined, _ = fetch_and_map(searchset(match(appointment)), {
-        "Patient/12724066": patient, "Location/32216049": 403})
+        "Patient/9200001": patient, "Location/9100001": 403})
     assert quarantined == []
     [result] = mapped
-    assert result.status == "cancelled" and result.type == "Surgery Rapid"
+    assert result.status == "cancelled" and result.type == "Colonoscopy Screening"
     assert result.cancel_reason == "0"  # code set 14229 gives a code only: stored, never shown unless listed
     assert result.patient is not None and result.patient.language == "en"  # BCP-47, not code set 36's "151"
-    assert result.location == "Endoscopy"
+    assert result.patient.name == "TESTPATIENT, ROWAN" and result.patient.phone == "+13125550147"
+    assert result.location == "Day Surgery Unit"
+    assert result.practitioner is None  # the "other resource" (rooms) has only a display: no actor to resolve
     assert result.notes == (
         "location: Location read refused (scope not granted) (HTTP 403); named from the appointment's display",)
 
