@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
@@ -32,6 +32,7 @@ from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.model import Appointment, Patient, Practitioner
+from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, Store
 
@@ -150,11 +151,7 @@ def load_appointment(store: Store, connector: str, external_id: str) -> Normaliz
                     A.source_updated_at, P.external_id.label("p_id"), P.name.label("p_name"), P.phone, P.email,
                     P.language, P.channel, P.allow_sms, P.allow_email, D.external_id.label("d_id"),
                     D.name.label("d_name"), D.email.label("d_email"))
-             .select_from(Appointment.__table__)  # type: ignore[attr-defined]
-             .outerjoin(Patient.__table__, and_(P.connector == A.connector,  # type: ignore[attr-defined]
-                                                P.external_id == A.patient_ref))
-             .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
-                                                     D.external_id == A.practitioner_ref))
+             .select_from(with_people())
              .where(A.connector == connector, A.external_id == external_id, A.deleted_at.is_(None)))
     with store.engine.connect() as connection:
         row = connection.execute(query).first()

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, func, select
 
 from clinicsync.common.timeutil import iso_z
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner, Quarantine, SyncRun
+from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.store import Store
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
@@ -31,13 +32,7 @@ def list_appointments(store: Store, start: datetime | None = None, end: datetime
                P.name.label("p_name"),
                P.phone, P.email.label("p_email"), P.language, P.channel, D.external_id.label("d_id"),
                D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"))
-        .select_from(Appointment.__table__)  # type: ignore[attr-defined]
-        .outerjoin(Patient.__table__, and_(P.connector == A.connector,  # type: ignore[attr-defined]
-                                           P.external_id == A.patient_ref))
-        .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
-                                                D.external_id == A.practitioner_ref))
-        .outerjoin(Location.__table__, and_(L.connector == A.connector,  # type: ignore[attr-defined]
-                                            L.external_id == A.location_ref))
+        .select_from(with_people())
         .order_by(A.start_utc, A.connector, A.external_id)
     )
     if start is not None:

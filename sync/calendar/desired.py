@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jinja2 import Template, meta
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, select
 
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.calendar.provider import EventContent, Target, event_id
 from clinicsync.sync.changes import CANCELLED_STATUSES
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
+from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.settings.calendar import CalendarSettings, template_environment
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
@@ -152,13 +153,7 @@ def _rows(engine: Engine, since: datetime, after_id: int = 0, limit: int | None 
                A.deleted_at, A.practitioner_ref, P.name.label("p_name"), P.phone.label("p_phone"),
                P.email.label("p_email"), P.allow_email, D.name.label("d_name"), D.email.label("d_email"),
                L.name.label("location"), A.visit_mode, A.join_url, A.provider_join_url, A.dial_in)
-        .select_from(Appointment.__table__)  # type: ignore[attr-defined]
-        .outerjoin(Patient.__table__, and_(P.connector == A.connector,  # type: ignore[attr-defined]
-                                           P.external_id == A.patient_ref))
-        .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
-                                                D.external_id == A.practitioner_ref))
-        .outerjoin(Location.__table__, and_(L.connector == A.connector,  # type: ignore[attr-defined]
-                                            L.external_id == A.location_ref))
+        .select_from(with_people())
         .where(A.end_utc >= since, A.id > after_id)
         .order_by(A.id)
         .limit(limit)

@@ -243,18 +243,10 @@ class RemindersSettings(SettingsModel):
             out[label] = str(text)
         return out
 
-    @field_validator("channels")
+    @field_validator("channels", "routes")
     @classmethod
-    def _check_channels(cls, value: list[str]) -> list[str]:
-        for channel in value:
-            if channel not in CHANNELS:
-                raise ValueError(f"unknown channel {channel!r} (one of {list(CHANNELS)})")
-        return value
-
-    @field_validator("routes")
-    @classmethod
-    def _check_routes(cls, value: dict[str, str]) -> dict[str, str]:
-        for channel in value:
+    def _check_channels(cls, value: list[str] | dict[str, str]) -> list[str] | dict[str, str]:
+        for channel in value:  # the list's channels, or the routes' keys
             if channel not in CHANNELS:
                 raise ValueError(f"unknown channel {channel!r} (one of {list(CHANNELS)})")
         return value

@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, or_, select
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.model import Appointment, Patient, Practitioner
+from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.responses import DOCTOR_ANSWERS, RESPONSES
 from clinicsync.sync.store import Store
@@ -94,11 +95,7 @@ def needs_attention(store: Store, now: datetime, full: bool) -> list[WorkItem]:
             return []
         rows = connection.execute(
             select(A.id, A.start_utc, A.timezone, A.practitioner_ref, P.name, P.phone, D.name.label("doctor"))
-            .select_from(Appointment.__table__)  # type: ignore[attr-defined]
-            .outerjoin(Patient.__table__, and_(P.connector == A.connector,  # type: ignore[attr-defined]
-                                               P.external_id == A.patient_ref))
-            .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
-                                                    D.external_id == A.practitioner_ref))
+            .select_from(with_people())
             .where(A.id.in_(list(reasons))).order_by(A.start_utc, A.id)).all()
     return [WorkItem(
         appointment_id=r.id, start_utc=r.start_utc, timezone=r.timezone,

@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, select
 from clinicsync.common.types import utcnow
 from clinicsync.sync.model import Appointment, Event, Patient, Practitioner
 from clinicsync.sync.model.calendar import LINKS
+from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
 from clinicsync.sync.queries import connector_status, list_quarantine, quality_notes
 from clinicsync.sync.run_progress import connector_state, running_stages
@@ -143,11 +144,7 @@ def _appointment_query() -> Any:
     return (select(A.id, A.connector, A.external_id, A.start_utc, A.timezone, A.status, A.type,
                    A.practitioner_ref, A.participation, A.quality_notes, P.name.label("p_name"), P.phone, P.email,
                    D.name.label("d_name"))
-            .select_from(Appointment.__table__)  # type: ignore[attr-defined]
-            .outerjoin(Patient.__table__, and_(P.connector == A.connector,  # type: ignore[attr-defined]
-                                               P.external_id == A.patient_ref))
-            .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
-                                                    D.external_id == A.practitioner_ref))
+            .select_from(with_people())
             .where(A.deleted_at.is_(None)))
 
 

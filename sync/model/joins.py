@@ -1,0 +1,19 @@
+"""How an appointment meets its patient, doctor and place: each by its external id within the
+same connector, outer joined (a source may leave any of them out). One definition for every
+read that shows an appointment with its people (the CLI, the status page, the calendar
+stage, the push API), so a change to how they are linked is made once."""
+
+from __future__ import annotations
+
+from sqlalchemy import Join, Table, and_
+
+from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
+
+
+def with_people() -> Join:
+    """appointment ⟕ patient ⟕ practitioner ⟕ location."""
+    tables: list[Table] = [model.__table__ for model in (Appointment, Patient, Practitioner, Location)]  # type: ignore[union-attr]
+    a, p, d, place = tables
+    return (a.outerjoin(p, and_(p.c.connector == a.c.connector, p.c.external_id == a.c.patient_ref))
+            .outerjoin(d, and_(d.c.connector == a.c.connector, d.c.external_id == a.c.practitioner_ref))
+            .outerjoin(place, and_(place.c.connector == a.c.connector, place.c.external_id == a.c.location_ref)))
