@@ -130,7 +130,8 @@ class Item:
 class Dispatcher:
     def __init__(self, settings: Settings, store: Store, now: datetime | None = None, *,
                  dry_run: bool = False, resend_unknown: bool = False,
-                 clock: Callable[[], datetime] = utcnow, worker: str | None = None) -> None:
+                 clock: Callable[[], datetime] = utcnow, worker: str | None = None,
+                 halt: threading.Event | None = None) -> None:
         self.settings = settings
         self.config = settings.reminders
         self.store = store
@@ -149,6 +150,9 @@ class Dispatcher:
         self._opened_lock = threading.Lock()
         self._opt_outs: set[tuple[str, str]] = set()
         self._stop = threading.Event()  # set by an interrupt: hand nothing more over
+        # The service's stop (SIGTERM): claim no more and hand nothing more over, so `run` stops
+        # within its grace instead of sending the whole backlog first; the rest stays pending.
+        self._halt = halt or threading.Event()
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> DispatchReport:
@@ -164,6 +168,8 @@ class Dispatcher:
                 # workers never drain to idle at a batch boundary.
                 in_flight: list[Future[None]] = []
                 for ids in self._batches(batch):
+                    if self._halt.is_set():
+                        break  # claimed, not handed over: released to pending below
                     items = self._load(ids)  # while the previous batch is being sent
                     queued = [pool.submit(self._deliver, item) for item in items]
                     self._wait(in_flight, queued)
@@ -452,7 +458,7 @@ class Dispatcher:
 
     # -- sending --------------------------------------------------------------------------
     def _deliver(self, item: Item) -> None:
-        if self._stop.is_set():
+        if self._stop.is_set() or self._halt.is_set():
             return  # left claimed but not handed over: released to pending
         decision, reason = self._check(item)
         if decision == "defer":
@@ -652,8 +658,8 @@ def reminder_time(starts_at: datetime, zone_name: str, label: str) -> datetime:
 
 
 def dispatch(settings: Settings, store: Store, at: datetime | None = None, *, dry_run: bool = False,
-             resend_unknown: bool = False) -> DispatchReport:
-    return Dispatcher(settings, store, at, dry_run=dry_run, resend_unknown=resend_unknown).run()
+             resend_unknown: bool = False, halt: threading.Event | None = None) -> DispatchReport:
+    return Dispatcher(settings, store, at, dry_run=dry_run, resend_unknown=resend_unknown, halt=halt).run()
 
 
 __all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "lift_opt_out", "opt_in", "record_opt_out"]

@@ -99,7 +99,7 @@ REMIND_EVERY = Schedule.every("30s")
 def remind_job(ctx: ServiceContext) -> JobResult:
     """Send the reminders that are due, as `remind --once` does. A message that failed for
     good is counted, not a job failure (the reminder records its reason)."""
-    report = dispatch(ctx.settings, ctx.store).as_report()
+    report = dispatch(ctx.settings, ctx.store, halt=ctx.stop).as_report()
     return {"sent": report["sent"], "send_failed": report["failed"], "skipped": report["skipped"],
             "unknown": report["unknown"], "retrying": report["retrying"], "deferred": report["deferred"]}
 

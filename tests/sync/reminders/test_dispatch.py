@@ -65,6 +65,19 @@ def test_a_due_reminder_is_sent_once(store: Store, reminder_settings: SettingsMa
     assert len(read_log(tmp_path / "texts.jsonl")) == 2
 
 
+def test_a_halted_dispatcher_hands_nothing_over_and_leaves_the_reminders_pending(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """The service's SIGTERM: what is due stays pending for the next run, nothing half-sent."""
+    settings = reminder_settings(BASE)
+    book(store, settings)
+    halt = threading.Event()
+    halt.set()
+    assert run(settings, store, halt=halt) == {"sent": 0, "failed": 0, "skipped": 0, "unknown": 0}
+    assert reminders(store)["a1:patient:confirmation:v1"].status == "pending"
+    assert not (tmp_path / "texts.jsonl").exists()
+    assert run(settings, store)["sent"] == 1  # the next run sends it
+
+
 def test_permanent_failure_falls_back_to_the_next_channel(store: Store, reminder_settings: SettingsMaker,
                                                           tmp_path: Path) -> None:
     settings = reminder_settings(BASE, outcomes=f'{{"{PHONE}": permanent}}')
