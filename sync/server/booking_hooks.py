@@ -17,6 +17,7 @@ Logs and answers name the connector, the trigger and the outcome, never the body
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -80,6 +81,16 @@ def _malformed(request: Request, config: BookingHookSettings, problem: WebhookMa
                    [FieldProblem(field=problem.field, detail=problem.reason)])
 
 
+def _admit(request: Request, config: BookingHookSettings, verify: Callable[[], None]) -> None:
+    """Every hook's first steps, in this order: the vendor's signature or token (``verify``,
+    before anything of the body is parsed), then the source's rate."""
+    try:
+        verify()
+    except WebhookRefused as refusal:
+        raise _refused(request, config, refusal) from None
+    _within_rate(request, config)
+
+
 def _within_rate(request: Request, config: BookingHookSettings) -> None:
     wait = request.app.state.api_limiter.try_acquire(config.name, config.rate_per_second, config.burst)
     if wait:
@@ -118,11 +129,7 @@ def _answer(request: Request, config: BookingHookSettings, outcome: str, trigger
 async def calcom_hook(name: str, request: Request) -> JSONResponse:
     config = _config(request, CalcomSettings, name)
     body = await request.body()
-    try:
-        calcom.verify(config, body, request.headers.get(calcom.SIGNATURE_HEADER))
-    except WebhookRefused as refusal:
-        raise _refused(request, config, refusal) from None
-    _within_rate(request, config)
+    _admit(request, config, lambda: calcom.verify(config, body, request.headers.get(calcom.SIGNATURE_HEADER)))
     data = _json(request, config, body)
     max_age = timedelta(seconds=config.max_age_seconds)
     try:
@@ -159,11 +166,7 @@ def _apply_calcom(request: Request, config: CalcomSettings, body: bytes, data: d
              responses=ANSWERS)
 async def easyappointments_hook(name: str, request: Request) -> JSONResponse:
     config = _config(request, EasyAppointmentsSettings, name)
-    try:
-        easyappointments.verify(config, request.headers.get(config.token_header))
-    except WebhookRefused as refusal:
-        raise _refused(request, config, refusal) from None
-    _within_rate(request, config)
+    _admit(request, config, lambda: easyappointments.verify(config, request.headers.get(config.token_header)))
     data = _json(request, config, await request.body())
     try:
         event = easyappointments.read(data)
@@ -188,11 +191,7 @@ async def easyappointments_hook(name: str, request: Request) -> JSONResponse:
 async def acuity_hook(name: str, request: Request) -> JSONResponse:
     config = _config(request, AcuitySettings, name)
     body = await request.body()
-    try:
-        acuity.verify(config, body, request.headers.get(acuity.SIGNATURE_HEADER))
-    except WebhookRefused as refusal:
-        raise _refused(request, config, refusal) from None
-    _within_rate(request, config)
+    _admit(request, config, lambda: acuity.verify(config, body, request.headers.get(acuity.SIGNATURE_HEADER)))
     try:
         event = acuity.read(body)
     except WebhookMalformed as problem:
