@@ -32,6 +32,10 @@ if not (CHROMIUM and DRIVER):
 
 from selenium import webdriver  # noqa: E402 - only once we know a browser is there
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
+from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture
@@ -65,6 +69,19 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
+
+
+def follow(driver: webdriver.Chrome, element: WebElement) -> None:
+    """Click ``element`` (a link or a submit button) and wait until the next page has loaded.
+
+    A click returns once the browser has taken it, not once the new page is there: a form's
+    POST and its redirect can still be under way, and a find on the old page then goes stale
+    (this made CI red once). The old page's root going stale is the sign that it has left."""
+    old_root = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    wait = WebDriverWait(driver, 30)  # a bound, not a speed check
+    wait.until(staleness_of(old_root))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def at_both_widths(driver: webdriver.Chrome, url: str, name: str) -> None:

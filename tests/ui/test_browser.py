@@ -22,7 +22,7 @@ from clinicsync.common.passwords import hash_password
 from clinicsync.sync.demo import generate_rows, write_csv
 from tests.conftest import Cli
 from tests.server.test_serve import free_port
-from tests.ui.chromium import ROOT, WIDTHS, at_both_widths, browser, set_width
+from tests.ui.chromium import ROOT, WIDTHS, at_both_widths, browser, follow, set_width
 
 __all__ = ["browser"]
 
@@ -101,7 +101,8 @@ def test_status_page_in_a_real_browser(served: str, browser: webdriver.Chrome) -
     assert "planned" in page and "@clinic.example.org" not in page
     shot(browser, "appointments")
     # An appointment with reminders planned (the sample's first one is cancelled).
-    browser.find_element(By.XPATH, "//tr[.//span[contains(@class, 'planned')]]//a[@class='timeline-link']").click()
+    planned = "//tr[.//span[contains(@class, 'planned')]]//a[@class='timeline-link']"
+    follow(browser, browser.find_element(By.XPATH, planned))
     timeline = browser.find_element(By.ID, "timeline")
     assert "created" in timeline.text and "planned" in timeline.text
     shot(browser, "timeline")
