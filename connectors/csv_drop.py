@@ -164,29 +164,30 @@ class CsvDropConnector(Connector):
                 yield Batch(rejected=[Rejected(position=f"{name}:1", reason=problem, raw=None)],
                             cursor=drop_cursor(finished), snapshot=False, source=name)
                 return
-            reader.width = len(header)
+            reader.width = width = len(header)
             records: list[RawRecord] = []
             rejected: list[Rejected] = []
-            rows = 0
-            for record in reader:
+            rows = in_batch = 0
+            batch_size, keep = self.settings.batch_size, records.append  # the hot loop: names bound once
+            for line, row, problem, raw in reader:
                 rows += 1
                 if rows <= skip:
                     continue
-                position = f"{name}:{record.line}"
-                row = record.fields
                 if row is None:
-                    rejected.append(Rejected(position, record.problem or "unreadable record", raw=record.raw))
-                elif not any(cell.strip() for cell in row):
+                    rejected.append(Rejected(f"{name}:{line}", problem or "unreadable record", raw=raw))
+                elif not (row and row[0].strip()) and not "".join(row).strip():  # blank (cheap test first)
                     continue
-                elif len(row) != len(header):
-                    rejected.append(Rejected(position, f"row has {len(row)} fields; the header has "
-                                                       f"{len(header)}", raw=orjson.dumps(row).decode()))
+                elif len(row) != width:
+                    rejected.append(Rejected(f"{name}:{line}", f"row has {len(row)} fields; the header has "
+                                                               f"{width}", raw=orjson.dumps(row).decode()))
                 else:
-                    records.append(RawRecord(dict(zip(header, row, strict=True)), position))
-                if len(records) + len(rejected) >= self.settings.batch_size:
+                    keep(RawRecord(dict(zip(header, row, strict=False)), f"{name}:{line}"))  # lengths checked
+                in_batch += 1
+                if in_batch >= batch_size:
                     yield Batch(records, None if snapshot else drop_cursor(done, info.digest, rows),
                                 rejected, snapshot=snapshot, source=name)
-                    records, rejected = [], []
+                    records, rejected, in_batch = [], [], 0
+                    keep = records.append
         yield Batch(records, drop_cursor(finished), rejected, snapshot=snapshot, snapshot_end=snapshot,
                     max_delete_share=self.settings.max_delete_share, source=name)
 

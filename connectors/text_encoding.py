@@ -77,13 +77,17 @@ def _bomless_utf16(sample: bytes) -> str | None:
     return None
 
 
+# The only bytes cp1252 leaves undefined (its decoder fails on them and on nothing else):
+# looking for five bytes is far cheaper than decoding every chunk a second time.
+_CP1252_UNDEFINED = tuple(bytes([byte]) for byte in (0x81, 0x8D, 0x8F, 0x90, 0x9D))
+
+
 class _Utf8Evidence:
     """Counts, over a stream, the non-ASCII characters that decode as UTF-8 and the bytes
     that do not; and whether cp1252 reads every byte."""
 
     def __init__(self) -> None:
         self.utf8 = codecs.getincrementaldecoder("utf-8")(MARK_ERRORS)
-        self.cp1252 = codecs.getincrementaldecoder("cp1252")()
         self.valid = 0
         self.invalid = 0
         self.cp1252_ok = True
@@ -92,14 +96,15 @@ class _Utf8Evidence:
         if chunk.isascii() and not final:
             return
         text = self.utf8.decode(chunk, final)
-        invalid = len(_SURROGATE.findall(text))
+        try:  # the common case, checked in C: every byte was UTF-8, so no mark was made
+            text.encode("utf-8")
+            invalid = 0
+        except UnicodeEncodeError:
+            invalid = len(_SURROGATE.findall(text))
         self.invalid += invalid
         self.valid += len(text) - len(text.encode("ascii", "ignore")) - invalid
-        if self.cp1252_ok:
-            try:
-                self.cp1252.decode(chunk, final)
-            except UnicodeDecodeError:
-                self.cp1252_ok = False
+        if self.cp1252_ok and any(byte in chunk for byte in _CP1252_UNDEFINED):
+            self.cp1252_ok = False
 
     def encoding(self) -> str:
         if self.invalid == 0 or self.valid > self.invalid:

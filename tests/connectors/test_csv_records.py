@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clinicsync.connectors.csv_records import MAX_LINE_CHARS, CsvRecords, Record
 from clinicsync.connectors.text_encoding import MARK_ERRORS, inspect_file
@@ -93,3 +95,25 @@ def test_encoding_detection(tmp_path: Path, content: bytes, encoding: str) -> No
     path.write_bytes(content)
     assert inspect_file(path, "auto").encoding == encoding
     assert inspect_file(path, "cp1252").encoding == "cp1252"  # a declared encoding wins
+
+
+def _strict_only(content: str, delimiter: str) -> list[Record]:
+    """Every record through ``next_record``: the reader as it was before plain lines were split."""
+    reader = CsvRecords(io.StringIO(content, newline=""), "utf-8")
+    reader.delimiter, reader.width = delimiter, 3
+    return list(iter(reader.next_record, None))
+
+
+_PIECES = st.sampled_from(["a", "b c", " ", "", '"', '""', ",", ";", "\t", "\r\n", "\n", "\r", "\x00", "é",
+                           "\udc80", "x" * 40])
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(_PIECES, max_size=40).map("".join), st.sampled_from([",", ";", "\t"]))
+def test_plain_lines_split_exactly_as_the_strict_parser_reads_them(content: str, delimiter: str) -> None:
+    """The hot loop splits a line with no quote at the delimiter instead of parsing it; on any
+    text (quotes, blank lines, NULs, unreadable bytes, every line end) the records, their lines
+    and their problems are the ones the strict parser alone gives."""
+    reader = CsvRecords(io.StringIO(content, newline=""), "utf-8")
+    reader.delimiter, reader.width = delimiter, 3
+    assert list(reader) == _strict_only(content, delimiter)
