@@ -65,23 +65,34 @@ def _text(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _filter(expr: str) -> Callable[[list[Any]], list[Any]]:
+Filter = tuple[str, str, str]  # (kind, key, operand): ("index", "", "-1"), ("prefix" | "not" | "is", key, text)
+
+
+def parse_filter(expr: str) -> Filter:
+    """What a bracket says: ``[N]`` an index, ``[key^=prefix]``, ``[key!=value]``, ``[key=value]``
+    (tried in that order, the first ``^=``, ``!=`` or ``=`` splitting). Shared by the
+    interpreted getters here and the generated code (pathcode.py), so both read alike."""
     if expr.lstrip("-").isdigit():
-        index = int(expr)
-        return lambda items: [items[index]] if -len(items) <= index < len(items) else []
-    if "^=" in expr:
-        key, prefix = expr.split("^=", 1)
-        get = compile_path(key)
-        return lambda items: [i for i in items if str(get(i) or "").startswith(prefix)]
-    if "!=" in expr:
-        key, unwanted = expr.split("!=", 1)
-        get = compile_path(key)
-        return lambda items: [i for i in items if _text(get(i)) != unwanted]
-    if "=" in expr:
-        key, wanted = expr.split("=", 1)
-        get = compile_path(key)
-        return lambda items: [i for i in items if _text(get(i)) == wanted]
+        int(expr)  # "--1" passes the test above but is no index
+        return ("index", "", expr)
+    for kind, operator in (("prefix", "^="), ("not", "!="), ("is", "=")):
+        if operator in expr:
+            key, operand = expr.split(operator, 1)
+            return (kind, key, operand)
     raise ValueError(f"bad filter [{expr}]: use [N], [key=value], [key!=value] or [key^=prefix]")
+
+
+def _filter(expr: str) -> Callable[[list[Any]], list[Any]]:
+    kind, key, operand = parse_filter(expr)
+    if kind == "index":
+        index = int(operand)
+        return lambda items: [items[index]] if -len(items) <= index < len(items) else []
+    get = compile_path(key)
+    if kind == "prefix":
+        return lambda items: [i for i in items if str(get(i) or "").startswith(operand)]
+    if kind == "not":
+        return lambda items: [i for i in items if _text(get(i)) != operand]
+    return lambda items: [i for i in items if _text(get(i)) == operand]
 
 
 def _child(value: Any, name: str) -> Any:
@@ -124,10 +135,9 @@ def _step(name: str | None, filters: list[Callable[[list[Any]], list[Any]]]) -> 
     return run
 
 
-def compile_values(path: str) -> Callable[[Any], list[Any]]:
-    """Return a function giving every non-empty value at ``path``, lists flattened, in order
-    (``name[0].given`` -> ["Peter", "James"])."""
-    steps = []
+def parse_steps(path: str) -> list[tuple[str | None, list[str]]]:
+    """A path's steps: each a key (None for a bare ``[…]``) and its bracket expressions."""
+    steps: list[tuple[str | None, list[str]]] = []
     for part in split_path(path):
         name: str | None
         if part.startswith(QUOTE):
@@ -142,8 +152,25 @@ def compile_values(path: str) -> Callable[[Any], list[Any]]:
             if match is None:
                 raise ValueError(f"bad path segment {part!r} in {path!r}")
             name, rest = match.group(1), match.group(2) or ""
-        filters = [_filter(expr) for expr in _BRACKET.findall(rest)]
-        steps.append(_step(name, filters))
+        exprs = _BRACKET.findall(rest)
+        for expr in exprs:  # a bad filter is named before a later bad segment, as it always was
+            _filter(expr)
+        steps.append((name, exprs))
+    return steps
+
+
+def column_name(path: str) -> str | None:
+    """The top-level key a path reads when it is just one (quoted or plain), else None."""
+    name = quoted_name(path)
+    if name is None and any(c in path for c in ".[]`"):
+        return None
+    return path if name is None else name
+
+
+def compile_values(path: str) -> Callable[[Any], list[Any]]:
+    """Return a function giving every non-empty value at ``path``, lists flattened, in order
+    (``name[0].given`` -> ["Peter", "James"])."""
+    steps = [_step(name, [_filter(expr) for expr in exprs]) for name, exprs in parse_steps(path)]
 
     def get_all(record: Any) -> list[Any]:
         values = [record]
@@ -158,8 +185,8 @@ def compile_values(path: str) -> Callable[[Any], list[Any]]:
 
 def compile_path(path: str) -> Getter:
     """Return a function giving the first non-empty value at ``path`` (or None)."""
-    name = quoted_name(path)
-    if name is None and any(c in path for c in ".[]`"):
+    key = column_name(path)
+    if key is None:
         get_all = compile_values(path)
 
         def get(record: Any) -> Any:
@@ -167,7 +194,6 @@ def compile_path(path: str) -> Getter:
             return values[0] if values else None
 
         return get
-    key = path if name is None else name
 
     def column(record: Any) -> Any:  # the hot path of flat rows: a dict is the common case
         return record.get(key) if type(record) is dict or isinstance(record, Mapping) else None

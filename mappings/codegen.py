@@ -1,0 +1,601 @@
+"""A compiled mapping as one generated Python function: record -> NormalizedAppointment.
+
+``CompiledMapping`` (engine.py) interprets its fields: per record and field it loops over
+readers, calls a getter per path step, fills a dict of values and reads it back. The same
+rules written out once per mapping load as straight-line source (each field's reads
+unrolled, paths as loops over one JSON object at a time (pathcode.py), constants and
+converters bound by name, values in local variables) run about twice as fast, and the
+interpreted engine stays as the reference: tests/mappings/test_compiled.py compares the
+two on generated, fixture and mutated records, results and error messages alike.
+
+Per run (one mapping load) the generated code also remembers what is a pure function of
+a text value: every conversion but plain text (phones, emails, zones, date-times, visit
+modes …) and the status word's vocabulary lookup; each memo starts over past
+``MEMO_LIMIT`` entries, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from functools import lru_cache
+from types import CodeType
+from typing import Any
+
+import orjson
+
+from clinicsync.common.timeutil import TimeError, zone
+from clinicsync.mappings.model import (
+    MappingError,
+    NormalizedAppointment,
+    NormalizedPatient,
+    NormalizedPractitioner,
+)
+from clinicsync.mappings.pathcode import PATH_NAMESPACE, Constants, path_source
+from clinicsync.mappings.paths import column_name, parse_steps
+from clinicsync.mappings.transforms import TransformError, clean_text
+
+# engine.CompiledMapping and its _CompiledField, seen as Any: engine.py imports this module
+# to generate its function, so this one never imports engine.py (no import cycle); the
+# engine hands over the helpers the generated code calls (``runtime`` of ``generate``).
+CompiledMapping = Any
+_CompiledField = Any
+
+MEMO_LIMIT = 65_536  # distinct values kept per memo; the memo starts over past that
+_MAX_STEPS = 12  # deeper paths keep the interpreted getter (Python nests at most 20 loops)
+_PATIENT_TARGETS = ("name", "phone", "email", "language", "channel")
+
+
+# Date-times change with every slot and a source lists them roughly in order, so their memos
+# only need the recent ones; a memo of 65,536 of them held ~10 MB each at a million rows
+# (M1's peak is a goal). Phones and emails repeat across the whole file: they keep MEMO_LIMIT.
+DATETIME_MEMO_LIMIT = 8_192
+_SHORT_MEMO_KINDS = frozenset({"datetime", "date", "time"})
+
+
+class Memo(dict[Any, tuple[bool, Any]]):
+    """A conversion's memo and how many distinct values it keeps before it starts over."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+
+def _remember(memo: Memo, convert: Callable[[Any], Any], key: Any) -> tuple[bool, Any]:
+    """``convert(key)`` or its TransformError's message, kept in ``memo``."""
+    try:
+        known: tuple[bool, Any] = (True, convert(key))
+    except TransformError as exc:
+        known = (False, str(exc))
+    if len(memo) >= memo.limit:
+        memo.clear()
+    memo[key] = known
+    return known
+
+
+def _status_of(memo: dict[str, str], lookup: Callable[[Any], str], word: Any) -> str:
+    """The mapping's status for ``word``, remembered per text (an unknown word raises anew)."""
+    status = lookup(word)
+    if type(word) is str:
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[word] = status
+    return status
+
+
+class _Source:
+    """The generated module's lines and the names bound for it."""
+
+    def __init__(self, constants: Constants) -> None:
+        self.constants = constants
+        self.helpers: list[str] = []  # path functions, before the mapping's function
+        self.lines: list[str] = []
+        self.paths: dict[tuple[str, bool], str] = {}
+
+    def add(self, indent: int, text: str) -> None:
+        self.lines.append("    " * indent + text)
+
+    def path(self, path: str, first: bool) -> str:
+        """The name of a generated function reading ``path`` (first value, or all values)."""
+        known = self.paths.get((path, first))
+        if known is not None:
+            return known
+        name = f"_{'p' if first else 'a'}{len(self.paths)}"
+        if len(parse_steps(path)) > _MAX_STEPS:
+            from clinicsync.mappings.paths import compile_path, compile_values
+
+            self.constants.namespace[name] = compile_path(path) if first else compile_values(path)
+        else:
+            self.helpers.append(path_source(path, name, first, self.constants))
+        self.paths[(path, first)] = name
+        return name
+
+    @staticmethod
+    def guard(source: tuple[Any, ...]) -> str | None:
+        """A condition without which a path reads nothing (its first key is there). Most
+        paths of a rich mapping find nothing at their first key (no virtualService, no
+        serviceType): looking costs less than calling the path's function."""
+        if source[0] != "path" or column_name(source[1]) is not None:
+            return None
+        first = parse_steps(source[1])[0][0]
+        return None if first is None else f"record.get({first!r}) is not None"
+
+    def read(self, source: tuple[Any, ...], field: _CompiledField, position: int) -> str:
+        """An expression giving the raw value of one reader of ``field``."""
+        kind = source[0]
+        if kind == "path":
+            column = column_name(source[1])
+            if column is not None:
+                return f"record.get({column!r})"
+            return f"{self.path(source[1], True)}(record)"
+        if kind == "concat":
+            name = f"_j{len(self.paths)}"
+            self.paths[(f"concat {name}", False)] = name
+            lists = [self.path(p, False) for p in source[1]]
+            parts = " + ".join(f"{get}(record)" for get in lists)
+            self.helpers.append(f"def {name}(record):\n"
+                                f"    parts = [str(v).strip() for v in {parts}]\n"
+                                f"    return ' '.join([p for p in parts if p]) or None\n")
+            return f"{name}(record)"
+        if kind == "date_time":
+            return f"{self.constants.bind(field.reads[position], '_dt')}(record)"
+        value = source[1]
+        if value is None or isinstance(value, (bool, int, str)):
+            return repr(value)
+        return self.constants.bind(value, "_k")
+
+
+def _convert(out: _Source, field: _CompiledField, var: str, cleaned: bool) -> list[str]:
+    """Statements setting ``value`` from raw ``var`` (already cleaned when ``cleaned``)."""
+    text = var if cleaned else f"({var} if {var}.isprintable() else _clean({var}))"
+    if field.mapped or field.transform is None:
+        convert = out.constants.bind(field.convert, "_conv")
+        return [f"value = {convert}({text})"]
+    if field.kind == "string":
+        return [f"value = {text}.strip()"]
+    limit = DATETIME_MEMO_LIMIT if field.kind in _SHORT_MEMO_KINDS else MEMO_LIMIT
+    memo = out.constants.bind(Memo(limit), "_memo")
+    transform = out.constants.bind(field.transform, "_tr")
+    return [f"key = {text}",
+            f"known = {memo}.get(key)",
+            "if known is None:",
+            f"    known = _remember({memo}, {transform}, key)",
+            "if known[0]:",
+            "    value = known[1]",
+            "else:",
+            "    raise TransformError(known[1])"]
+
+
+def _convert_other(out: _Source, field: _CompiledField, var: str) -> str:
+    """The conversion of a value that is not exactly ``str`` (a JSON number, a boolean …)."""
+    if field.mapped or field.transform is None:
+        return f"{out.constants.bind(field.convert, '_conv')}({var})"
+    return f"{out.constants.bind(field.transform, '_tr')}({var})"
+
+
+def _reader(out: _Source, field: _CompiledField, position: int, ind: int, single: bool) -> None:
+    """One reader of ``field``: sets ``value`` (and ``seen``; and for several readers
+    ``dropped`` and ``reason``), run only while ``value`` is None. Only a date + time reader
+    can raise while reading; a path that finds nothing at its first key is not called."""
+    source = field.sources[position]
+    conditions = [] if position == 0 else ["value is None"]
+    guard = out.guard(source)
+    if guard is not None:
+        conditions.append(guard)
+    if conditions:
+        out.add(ind, f"if {' and '.join(conditions)}:")
+        ind += 1
+    read = out.read(source, field, position)
+    if source[0] == "date_time":
+        out.add(ind, "raw = None")
+        out.add(ind, "try:")
+        out.add(ind + 1, f"raw = {read}")
+        out.add(ind + 1, "if raw is not None:")
+        body, handler = ind + 2, ind
+    else:
+        out.add(ind, f"raw = {read}")
+        out.add(ind, "if raw is not None:")
+        out.add(ind + 1, "try:")
+        body, handler = ind + 2, ind + 1
+    out.add(body, "if type(raw) is str:")
+    out.add(body + 1, "if raw.strip():")
+    if not single:  # _value cleans raw itself (its note names the cleaned value)
+        out.add(body + 2, "if not raw.isprintable():")
+        out.add(body + 3, "raw = _clean(raw)")
+    out.add(body + 2, "seen = True")
+    for line in _convert(out, field, "raw", cleaned=not single):
+        out.add(body + 2, line)
+    out.add(body, "elif not (isinstance(raw, str) and not raw.strip()):")
+    out.add(body + 1, "seen = True")
+    out.add(body + 1, f"value = {_convert_other(out, field, 'raw')}")
+    out.add(handler, "except TransformError as exc:")
+    out.add(handler + 1, "seen = True")
+    note = out.constants.bind(field, "_f")
+    if not field.drop_invalid:
+        out.add(handler + 1, f"raise MappingError({field.target!r}, str(exc)) from None")
+    elif single:
+        out.add(handler + 1, f"notes.append(_dropped_note({note}, exc, raw))")
+    else:
+        out.add(handler + 1, f"dropped, reason = _dropped_note({note}, exc, raw), str(exc)")
+
+
+def _single(out: _Source, field: _CompiledField, ind: int) -> None:
+    """One reader, no fallback: engine._extract's inlined case (the note names the raw
+    value as read, before cleaning)."""
+    out.add(ind, "seen = False")
+    out.add(ind, "value = None")
+    _reader(out, field, 0, ind, single=True)
+
+
+def _several(out: _Source, field: _CompiledField, ind: int) -> None:
+    """engine.CompiledMapping._value unrolled: sets value, seen, dropped and reason."""
+    out.add(ind, "seen = False")
+    out.add(ind, "value = None")
+    out.add(ind, "dropped = None")
+    out.add(ind, "reason = ''")
+    for position in range(len(field.sources)):
+        _reader(out, field, position, ind, single=False)
+    if field.drop_invalid and len(field.sources) > 1:  # a later path's value: no note for an earlier one
+        out.add(ind, "if value is not None:")
+        out.add(ind + 1, "dropped, reason = None, ''")
+
+
+def _field(out: _Source, field: _CompiledField, variable: str, ind: int = 1) -> None:
+    """The statements of one field (engine._extract's loop body): ``variable`` ends as its
+    value, None when absent."""
+    if len(field.sources) == 1 and field.fallback is None:
+        _single(out, field, ind)
+    else:
+        _several(out, field, ind)
+        if field.fallback is not None:
+            fallback = field.fallback
+            out.add(ind, "if value is None:")
+            out.add(ind + 1, "kept = (seen, dropped, reason)")
+            _several(out, fallback, ind + 1)
+            out.add(ind + 1, "seen, dropped, reason = kept")
+            out.add(ind + 1, "if dropped is not None:")
+            out.add(ind + 2, "if value is None:")
+            out.add(ind + 3, f"raise MappingError({field.target!r}, reason)")
+            paths = out.constants.bind(field.fallback_paths, "_fp")
+            out.add(ind + 2, f"dropped += f'; used {{value!r}} from the fallback ({{{paths}}})'")
+        out.add(ind, "if dropped is not None:")
+        out.add(ind + 1, "notes.append(dropped)")
+    out.add(ind, "if value is None:")
+    if field.required:
+        missing, unusable = "missing (required)", "no usable value (required)"
+        if field.fix:
+            missing, unusable = f"{missing}: {field.fix}", f"{unusable}: {field.fix}"
+        out.add(ind + 1, f"raise MappingError({field.target!r}, {unusable!r} if seen else {missing!r})")
+    elif field.default is not None:
+        out.add(ind + 1, f"value = {out.constants.bind(field.default, '_d')}")
+    else:
+        out.add(ind + 1, "pass")
+    if field.fitted:
+        # engine._fit changes nothing within the column's limits: call it only past them.
+        id_limit, text_limits = out.constants.namespace["_ID_LIMIT"], out.constants.namespace["_TEXT_LIMITS"]
+        limits = [id_limit] if field.target.endswith("external_id") else []
+        limits += [text_limits[field.target]] if field.target in text_limits else []
+        out.add(ind, f"elif isinstance(value, str) and len(value) > {min(limits)}:")
+        out.add(ind + 1, "try:")
+        out.add(ind + 2, f"value = _fit({field.target!r}, value)")
+        out.add(ind + 1, "except TransformError as exc:")
+        out.add(ind + 2, f"raise MappingError({field.target!r}, str(exc)) from None")
+    out.add(ind, f"{variable} = value")
+
+
+def _top(source: tuple[Any, ...]) -> str | None:
+    """The one top-level key a reader reads under, else None (a constant, date + time)."""
+    if source[0] == "path":
+        name = parse_steps(source[1])[0][0]
+        return None if name is None else f"key {name}"
+    if source[0] == "concat":
+        tops = {_top(("path", path)) for path in source[1]}
+        return tops.pop() if len(tops) == 1 else None
+    return None
+
+
+def _all_sources(field: _CompiledField) -> list[tuple[Any, ...]]:
+    return list(field.sources) + (list(field.fallback.sources) if field.fallback is not None else [])
+
+
+def _field_top(field: _CompiledField) -> str | None:
+    tops = {_top(source) for source in _all_sources(field)}
+    return tops.pop() if len(tops) == 1 else None
+
+
+def _field_columns(field: _CompiledField) -> list[str] | None:
+    """The top-level columns a field reads when it reads nothing else (a flat row), else None."""
+    columns: list[str] = []
+    for source in _all_sources(field):
+        paths = [source[1]] if source[0] == "path" else list(source[1]) if source[0] == "concat" else [None]
+        for path in paths:
+            column = None if path is None else column_name(path)
+            if column is None:
+                return None
+            columns.append(column)
+    return columns
+
+
+Group = tuple[tuple[str, ...] | None, list[tuple[int, "_CompiledField"]]]
+
+
+def _groups(fields: list[_CompiledField]) -> list[Group]:
+    """The fields in order, a patient's or a practitioner's grouped where they can be
+    remembered together: runs of two or more that read under one top-level key (FHIR's
+    ``_patient``: key ("top", "_patient")) or only columns of a flat row (a CSV's patient
+    columns: key ("columns", "patient", column, …)); the others alone, key None."""
+    runs: list[tuple[tuple[str, ...] | None, list[tuple[int, _CompiledField]]]] = []
+    for index, field in enumerate(fields):
+        prefix = field.target.split(".")[0] if "." in field.target else None
+        columns = _field_columns(field)
+        top = _field_top(field)
+        signature: tuple[str, ...] | None = None
+        if prefix is not None and columns is not None:
+            signature = ("columns", prefix)
+        elif prefix is not None and top is not None:
+            signature = ("top", top[len("key "):], prefix)
+        last = runs[-1][0] if runs else None
+        if signature is not None and last is not None and last[:len(signature)] == signature:
+            if signature[0] == "columns":  # the key: every column the run reads, once each, in order
+                last += tuple(c for c in dict.fromkeys(columns or []) if c not in last[2:])
+            runs[-1] = (last, [*runs[-1][1], (index, field)])
+        elif signature is not None and signature[0] == "columns":
+            runs.append((signature + tuple(dict.fromkeys(columns or [])), [(index, field)]))
+        else:
+            runs.append((signature, [(index, field)]))
+    grouped: list[Group] = []
+    for signature, members in runs:
+        if signature is not None and len(members) >= 2:
+            grouped.append((signature, members))
+        else:
+            grouped.extend((None, [member]) for member in members)
+    return grouped
+
+
+_KEY_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _group_key(value: Any) -> bytes | None:
+    """The JSON text of ``value`` (it tells 1, 1.0 and true apart), or None for what is not
+    plain JSON data (a str or dict subclass, a date, an object …), which is never remembered.
+    A tuple and a NaN are written as a list and as null: an entry is used only for a value
+    equal to the one it was made from (see _group)."""
+    try:
+        return orjson.dumps(value, option=_KEY_OPTIONS)
+    except TypeError:
+        return None
+
+
+# A group's memo keeps each distinct source value (a patient resource) for the equality test:
+# it starts over past this much key text too (JSON text or column text), about 20-40 MB of
+# Python objects for patient resources.
+GROUP_TEXT_LIMIT = 8_000_000
+
+
+class GroupMemo(dict[Any, list[Any]]):
+    """A group's entries by key, with the length of key text they hold."""
+
+    text = 0
+
+
+def _keep(memo: GroupMemo, key: Any, entry: list[Any]) -> None:
+    if len(memo) >= MEMO_LIMIT or memo.text >= GROUP_TEXT_LIMIT:
+        memo.clear()
+        memo.text = 0
+    memo[key] = entry
+    memo.text += len(key) if type(key) is bytes else sum(len(part) for part in key if part)
+
+
+def _group(out: _Source, signature: tuple[str, ...], group: list[tuple[int, _CompiledField]],
+           variables: list[str]) -> None:
+    """Fields of one patient or practitioner (see _groups), remembered per distinct source
+    value: their values, their notes, or the error one of them raised. A feed repeats each
+    patient on every one of their appointments. Under a top-level key the value is a JSON
+    object, keyed by its JSON text and used only for a value equal to the one it was made from
+    (== tells a tuple from a list, and a NaN from null, which the JSON text does not); in a
+    flat row it is the tuple of the columns read, remembered only when each is text (or
+    absent), which is all the key needs."""
+    memo = out.constants.bind(GroupMemo(), "_group")
+    add = out.add
+    targets = ", ".join(field.target for _index, field in group)
+    if signature[0] == "top":
+        add(1, f"# {targets}: remembered per {signature[1]}")
+        add(1, f"sub = record.get({signature[1]!r})")
+        add(1, "gkey = _group_key(sub)")
+    else:
+        columns = signature[2:]
+        add(1, f"# {targets}: remembered per {', '.join(columns)}")
+        for number, column in enumerate(columns):
+            add(1, f"k{number} = record.get({column!r})")
+        keys = [f"k{number}" for number in range(len(columns))]
+        add(1, f"sub = ({', '.join(keys)},)")
+        add(1, f"gkey = sub if {' and '.join(f'(type({k}) is str or {k} is None)' for k in keys)} else None")
+    add(1, f"hit = None if gkey is None else {memo}.get(gkey)")
+    entry = f"e_{signature[1] if signature[0] == 'columns' else signature[2]}"
+    if signature[0] == "top":
+        add(1, "if hit is not None and (hit[0] is sub or hit[0] == sub):")
+    else:
+        add(1, "if hit is not None:")
+    add(2, f"{entry} = hit")
+    add(2, f"{', '.join(variables)}, = hit[1]")
+    add(2, "if hit[2]:")
+    add(3, "notes.extend(hit[2])")
+    add(2, "if hit[3] is not None:")
+    add(3, "raise MappingError(*hit[3])")
+    add(1, "else:")
+    add(2, "mark = len(notes)")
+    add(2, "try:")
+    for index, field in group:
+        add(3, f"# {field.target}")
+        _field(out, field, f"t{index}", ind=3)
+    add(2, "except MappingError as exc:")
+    add(3, "if gkey is not None:")
+    kept = "sub" if signature[0] == "top" else "None"  # a flat row's key is its value
+    add(4, f"_keep({memo}, gkey, [{kept}, ({', '.join('None' for _ in variables)},), "
+           "tuple(notes[mark:]), (exc.field, exc.reason), None])")
+    add(3, "raise")
+    add(2, f"{entry} = None")
+    add(2, "if gkey is not None:")  # the last item: the patient or practitioner built from these values
+    add(3, f"{entry} = [{kept}, ({', '.join(variables)},), tuple(notes[mark:]), None, None]")
+    add(3, f"_keep({memo}, gkey, {entry})")
+
+
+def _reuse_built(out: _Source, person: str, whole: set[str]) -> int:
+    """Where one group holds every field of ``person`` ("patient", "practitioner"), the one
+    built for its remembered entry is reused: the code that builds it goes under ``else:``.
+    Returns that code's indent."""
+    if person not in whole:
+        return 1
+    out.add(1, f"if e_{person} is not None and e_{person}[4] is not None:")
+    out.add(2, f"{person} = e_{person}[4]")
+    out.add(1, "else:")
+    return 2
+
+
+def _keep_built(out: _Source, person: str, whole: set[str], ind: int) -> None:
+    """The ``person`` just built, kept with its group's remembered entry (see _reuse_built)."""
+    if person in whole:
+        out.add(ind, f"if e_{person} is not None:")
+        out.add(ind + 1, f"e_{person}[4] = {person}")
+
+
+def _tail(out: _Source, names: dict[str, str], clinic_timezone: str, whole: set[str]) -> None:
+    """CompiledMapping.apply after _extract, on local variables instead of a dict."""
+    def got(target: str) -> str:
+        return names.get(target, "None")
+
+    add = out.add
+    add(1, "stated = record.get(_CONNECTOR_NOTES)")
+    add(1, "if isinstance(stated, (list, tuple)):")
+    add(2, "notes.extend(str(n) for n in stated)")
+    add(1, f"external_id = {got('external_id')}")
+    add(1, "if not external_id:")
+    add(2, "raise MappingError('external_id', 'missing')")
+    add(1, f"tz_name = {got('timezone')} or {clinic_timezone!r}")
+    add(1, "try:")
+    add(2, "zone(tz_name)")
+    add(1, "except TimeError:")
+    add(2, "raise MappingError('timezone', f'unknown IANA time zone {quoted_word(tz_name)} '"
+           " '(e.g. America/Chicago)') from None")
+    add(1, f"start_raw = {got('start')}")
+    add(1, "if start_raw is None:")
+    add(2, "raise MappingError('start', 'missing')")
+    add(1, "try:")
+    add(2, "start = _utc(start_raw, tz_name)")
+    add(1, "except TimeError as exc:")
+    add(2, "raise MappingError('start', str(exc)) from None")
+    add(1, f"end_raw = {got('end')}")
+    add(1, "if end_raw is not None:")
+    add(2, "try:")
+    add(3, "end = _utc(end_raw, tz_name)")
+    add(2, "except TimeError as exc:")
+    add(3, "raise MappingError('end', str(exc)) from None")
+    add(1, f"elif {got('duration_minutes')} is not None:")
+    add(2, "try:")
+    add(3, f"end = start + timedelta(minutes={got('duration_minutes')})")
+    add(2, "except OverflowError:")
+    add(3, "raise MappingError('duration_minutes', 'out of range') from None")
+    add(1, "else:")
+    add(2, "raise MappingError('end', 'missing: give end or duration_minutes')")
+    add(1, "if end <= start:")
+    add(2, "raise MappingError('end', 'is not after start')")
+    add(1, "external_id = str(external_id)")
+    add(1, f"word = {got('status')}")
+    add(1, "if word is None:")
+    add(2, "status = 'booked'")
+    add(1, "else:")
+    add(2, "status = _statuses.get(word) if type(word) is str else None")
+    add(2, "if status is None:")
+    add(3, "status = _status_of(_statuses, _status, word)")
+    # _patient: a field is given when its value is not None (the engine's dict holds no None).
+    # Where one group holds every patient field, the patient built is kept with its entry.
+    ind = _reuse_built(out, "patient", whole)
+    patient_id = got("patient.external_id")
+    add(ind, f"if {patient_id} is None:")
+    given = [got(f"patient.{f}") for f in ("phone", "email", "name") if f"patient.{f}" in names]
+    if given:
+        add(ind + 1, f"if {' or '.join(f'{g} is not None' for g in given)}:")
+        add(ind + 2, "raise MappingError('patient.external_id', 'missing while other patient fields are given')")
+    add(ind + 1, "patient = None")
+    add(ind, "else:")
+    arguments = [f"external_id=str({patient_id})"]
+    arguments += [f"{f}={got(f'patient.{f}')}" for f in _PATIENT_TARGETS if f"patient.{f}" in names]
+    arguments += [f"{f}=True if {got(f'patient.{f}')} is None else {got(f'patient.{f}')}"
+                  for f in ("allow_sms", "allow_email") if f"patient.{f}" in names]
+    add(ind + 1, f"patient = _Patient({', '.join(arguments)})")
+    _keep_built(out, "patient", whole, ind + 1)
+    ind = _reuse_built(out, "practitioner", whole)
+    doctor_id, doctor_email = got("practitioner.external_id"), got("practitioner.email")
+    add(ind, f"doctor_id = {doctor_id}")
+    add(ind, "if doctor_id is None:")
+    add(ind + 1, f"doctor_id = {doctor_email}")
+    add(ind, "if doctor_id is None:")
+    add(ind + 1, "practitioner = None")
+    add(ind, "else:")
+    add(ind + 1, f"practitioner = _Practitioner(external_id=str(doctor_id), name={got('practitioner.name')}, "
+                 f"email={doctor_email})")
+    _keep_built(out, "practitioner", whole, ind + 1)
+    add(1, f"updated = _updated_utc({got('source_updated_at')}, tz_name)")
+    add(1, f"mode, join_url, provider_url, dial_in = ({got('visit_mode')}, {got('join_url')}, "
+           f"{got('provider_join_url')}, {got('dial_in')})")
+    add(1, "if mode is None and (join_url or provider_url):")
+    add(2, "mode = 'video'")
+    add(1, "elif mode is None and dial_in:")
+    add(2, "mode = 'phone'")
+    add(1, f"return _Appointment(external_id=external_id, status=status, start=start, end=end, timezone=tz_name, "
+           f"type={got('type')}, location={got('location')}, patient=patient, practitioner=practitioner, "
+           f"source_updated_at=updated, notes=tuple(notes), answer={got('answer')}, visit_mode=mode, "
+           f"join_url=join_url, provider_join_url=provider_url, dial_in=dial_in, "
+           f"cancel_reason={got('cancel_reason')})")
+
+
+@lru_cache(maxsize=32)
+def _compiled(source: str, name: str) -> CodeType:
+    """Python's compile of a mapping's source, once per process for the same source: the same
+    preset, zone and region give the same text (constants are bound by name, in order), and
+    compiling a FHIR mapping's ~3,000 lines costs tens of milliseconds."""
+    return compile(source, name, "exec")
+
+
+def generate(mapping: CompiledMapping,
+             runtime: Mapping[str, Any]) -> tuple[Callable[[Any], NormalizedAppointment], str]:
+    """The mapping's generated function and its source (for a reader, or a failing test).
+    ``runtime``: the engine's helpers and limits the generated code uses (quoted_word,
+    _fit, _dropped_note, _updated_utc, _CONNECTOR_NOTES, _ID_LIMIT, _TEXT_LIMITS)."""
+    namespace: dict[str, Any] = {
+        **PATH_NAMESPACE, **runtime, "MappingError": MappingError, "TransformError": TransformError,
+        "TimeError": TimeError, "zone": zone, "timedelta": timedelta, "_clean": clean_text,
+        "_remember": _remember, "_group_key": _group_key, "_keep": _keep, "_status_of": _status_of,
+        "_statuses": {}, "_status": mapping._status, "_utc": mapping._utc,
+        "_Patient": NormalizedPatient, "_Practitioner": NormalizedPractitioner,
+        "_Appointment": NormalizedAppointment, "_interpreted": mapping.apply_interpreted,
+    }
+    out = _Source(Constants(namespace))
+    out.add(0, "def apply(record):")
+    out.add(1, "if type(record) is not dict:  # a Mapping of another kind: the reference engine")
+    out.add(2, "return _interpreted(record)")
+    out.add(1, "notes = []")
+    names: dict[str, str] = {}
+    grouped_targets: dict[str, set[str]] = {}
+    for signature, group in _groups(mapping.fields):
+        variables = []
+        for index, field in group:
+            names[field.target] = f"t{index}"
+            variables.append(f"t{index}")
+        if signature is None:
+            for index, field in group:
+                out.add(1, f"# {field.target}")
+                _field(out, field, f"t{index}")
+        else:
+            _group(out, signature, group, variables)
+            prefix = signature[1] if signature[0] == "columns" else signature[2]
+            grouped_targets[prefix] = {field.target for _index, field in group}
+    # A group holding every patient (practitioner) field: the patient built depends on it alone.
+    whole = {prefix for prefix, members in grouped_targets.items()
+             if members == {f.target for f in mapping.fields if f.target.startswith(f"{prefix}.")}}
+    _tail(out, names, mapping.clinic_timezone, whole)
+    source = "\n".join(out.helpers) + "\n" + "\n".join(out.lines) + "\n"
+    code = _compiled(source, f"<mapping {mapping.preset.name}>")
+    exec(code, namespace)  # noqa: S102 - our own source, built from a validated preset
+    function: Callable[[Any], NormalizedAppointment] = namespace["apply"]
+    return function, source
