@@ -2,27 +2,45 @@
 
 SQLAlchemy's ``execute(insert(table), rows)`` processes every value of every row through
 its generic machinery; for 100,000 appointments that costs more than the mapping. Here a
-statement is rendered once and handed to the DBAPI ``executemany`` with tuples, each value
-passed through the column type's own bind processor, so what is stored (e.g. SQLite's
-date-time text, naive UTC) is exactly what the SQLAlchemy path stores.
+statement is rendered once and handed to the driver with tuples, each value passed through
+the column type's own bind processor — only for the columns that have one, column by
+column — so what is stored (e.g. SQLite's date-time text, naive UTC) is exactly what the
+SQLAlchemy path stores.
+
+On PostgreSQL through psycopg 3, rows go in with ``COPY ... FROM STDIN`` (one stream, no
+per-row statement: an executemany cost ~2.3 s of CPU for 20,000 appointments, most of it
+in psycopg's pipeline) and lookups pass their keys as one array (``= ANY(%s)``) instead of
+chunked ``IN`` lists that psycopg re-parses for each chunk. Driver errors are raised as
+SQLAlchemy's (``DataError``, ``IntegrityError``...), as the SQLAlchemy path raises them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Connection, Table
+from sqlalchemy.exc import DBAPIError
 
 Processor = Callable[[Any], Any] | None
 
 
-def _placeholder(connection: Connection) -> str:
+def placeholder(connection: Connection) -> str:
+    """The driver's parameter mark."""
     return "?" if connection.dialect.paramstyle in ("qmark", "numeric") else "%s"
 
 
-def _quote(connection: Connection, name: str) -> str:
+def quoted(connection: Connection, name: str) -> str:
+    """An identifier quoted as the dialect quotes it."""
     return str(connection.dialect.identifier_preparer.quote(name))
+
+
+def uses_copy(connection: Connection) -> bool:
+    """PostgreSQL through psycopg 3: COPY and array parameters are available."""
+    return connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg"
 
 
 def bind_processors(connection: Connection, columns: Sequence[Column[Any]]) -> list[Processor]:
@@ -35,56 +53,227 @@ def result_processors(connection: Connection, columns: Sequence[Column[Any]]) ->
     return [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
 
 
-def _remembering(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A bind processor remembered per value for one statement: a batch repeats its
-    timestamps (``now`` in every row, appointments sharing a slot)."""
-    memo: dict[Any, Any] = {}
+def _per_distinct_value(process: Callable[[Any], Any], values: Iterable[Any]) -> Callable[[Any], Any]:
+    """A column's bind processor run once per distinct value of the statement (a batch
+    repeats its timestamps: ``now`` in every row, appointments sharing a slot) and then
+    looked up by a C-level ``dict.__getitem__``, not a Python call per value (100,000
+    appointments: ~0.5 s less). Values that cannot be hashed are processed one by one."""
+    try:
+        return {value: process(value) for value in set(values)}.__getitem__
+    except TypeError:
+        return process
 
-    def processed(value: Any) -> Any:
-        try:
-            return memo[value]
-        except KeyError:
-            memo[value] = result = process(value)
-            return result
-        except TypeError:  # unhashable: nothing to remember
-            return process(value)
 
-    return processed
+def processed_rows(rows: Sequence[Sequence[Any]], processors: Sequence[Processor]) -> list[tuple[Any, ...]]:
+    """``rows`` as tuples, each column that has a processor passed through it and the others
+    left as they are, by one function made for this list of processors: ``lambda r: (r[0],
+    p1(r[1]), ...)`` costs a third of transposing the rows, mapping the columns and zipping
+    them back (20,000 appointments: 0.018 s against 0.052 s)."""
+    if not any(processors):
+        return [tuple(row) for row in rows]
+    return list(map(_row_function(processors), rows))
+
+
+def _row_function(processors: Sequence[Processor]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    return _row_factory(tuple(p is not None for p in processors))(*(p for p in processors if p is not None))
+
+
+@lru_cache(maxsize=64)
+def _row_factory(processed: tuple[bool, ...]) -> Callable[..., Callable[[Sequence[Any]], tuple[Any, ...]]]:
+    """Compiled once per pattern of processed columns; the generated code holds nothing but
+    item indexes and the processors' parameter names."""
+    names = [f"p{i}" for i, flag in enumerate(processed) if flag]
+    body = ", ".join(f"p{i}(r[{i}])" if flag else f"r[{i}]" for i, flag in enumerate(processed))
+    factory: Callable[..., Callable[[Sequence[Any]], tuple[Any, ...]]] = eval(  # noqa: S307
+        f"lambda {', '.join(names)}: lambda r: ({body},)")
+    return factory
+
+
+def _column_values(rows: Sequence[Sequence[Any]], index: int) -> list[Any]:
+    return list(map(itemgetter(index), rows))
+
+
+@contextmanager
+def _as_sqlalchemy_errors(connection: Connection, statement: str) -> Iterator[None]:
+    """Raise a driver error met outside SQLAlchemy (COPY) as SQLAlchemy would have."""
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error, hide_parameters=True,
+                                  dialect=connection.dialect) from exc
 
 
 def insert_rows(connection: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """INSERT ``rows`` (tuples in ``names`` order) with one executemany."""
+    """INSERT ``rows`` (tuples in ``names`` order): COPY on PostgreSQL, else one executemany."""
     if not rows:
         return
-    processors = [None if p is None else _remembering(p)
-                  for p in bind_processors(connection, [table.c[name] for name in names])]
-    if any(processors):
-        rows = [tuple(value if p is None else p(value) for p, value in zip(processors, row, strict=True))
-                for row in rows]
-    mark = _placeholder(connection)
-    sql = (f"INSERT INTO {_quote(connection, table.name)} ({', '.join(_quote(connection, n) for n in names)}) "
-           f"VALUES ({', '.join(mark for _ in names)})")
-    connection.exec_driver_sql(sql, list(rows))
+    processors = [None if p is None else _per_distinct_value(p, map(itemgetter(i), rows))
+                  for i, p in enumerate(bind_processors(connection, [table.c[name] for name in names]))]
+    values = processed_rows(rows, processors)
+    columns = ", ".join(quoted(connection, n) for n in names)
+    if uses_copy(connection):
+        sql = f"COPY {quoted(connection, table.name)} ({columns}) FROM STDIN"
+        cursor = connection.connection.cursor()
+        try:
+            with _as_sqlalchemy_errors(connection, sql), cursor.copy(sql) as copy:
+                write = copy.write_row
+                for row in values:
+                    write(row)
+        finally:
+            cursor.close()
+        return
+    mark = placeholder(connection)
+    sql = f"INSERT INTO {quoted(connection, table.name)} ({columns}) VALUES ({', '.join([mark] * len(names))})"
+    connection.exec_driver_sql(sql, values)
+
+
+def insert_with_ids(connection: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]],
+                    connector: str, key: str = "external_id") -> list[int]:
+    """INSERT ``rows`` of a table with an ``id`` primary key and a unique (connector, key);
+    returns the new ids in row order, without reading the rows back where it can:
+
+    * PostgreSQL: the ids are drawn from the column's sequence first and written with the rows;
+    * SQLite: one executemany gives consecutive ids ending at ``last_insert_rowid()`` while
+      the transaction holds the write lock and the table's largest rowid is not the
+      maximum (then SQLite picks free ids at random); both ends and the count in between
+      are checked, and the ids are read back by key when they do not match;
+    * elsewhere: read back by key."""
+    if not rows:
+        return []
+    position = list(names).index(key)
+    if uses_copy(connection):
+        # One array, not a row per id; any order will do, each id is the row's own.
+        # The sequence is looked up once, not once per id.
+        ids: list[int] = _fetch(connection, "SELECT array_agg(nextval(s.seq)) FROM (SELECT "
+                                "pg_get_serial_sequence(%s, 'id')::regclass AS seq) AS s, generate_series(1, %s)",
+                                (table.name, len(rows)))[0][0]
+        insert_rows(connection, table, ("id", *names), [(i, *row) for i, row in zip(ids, rows, strict=True)])
+        return ids
+    insert_rows(connection, table, names, rows)
+    keys = _column_values(rows, position)
+    if connection.dialect.name == "sqlite":
+        consecutive = _consecutive_ids(connection, table, connector, keys[0], keys[-1], len(rows), key)
+        if consecutive is not None:
+            return consecutive
+    found = dict(select_in(connection, table, (key, "id"), connector, keys, key=key))
+    return [found[k] for k in keys]
+
+
+def last_insert_rowid(connection: Connection) -> int:
+    return int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+
+
+def _consecutive_ids(connection: Connection, table: Table, connector: str, first_key: str, last_key: str,
+                     count: int, key: str) -> list[int] | None:
+    """The ids of the ``count`` rows just inserted, if they are ``last - count + 1 .. last``:
+    the first and the last of those ids hold the first and the last row inserted, and
+    nothing else lies between them. None: read them back instead."""
+    last = last_insert_rowid(connection)
+    first = last - count + 1
+    name = quoted(connection, table.name)
+    ends: dict[int, str] = dict(connection.exec_driver_sql(
+        f"SELECT id, {quoted(connection, key)} FROM {name} WHERE connector = ? AND id IN (?, ?)",
+        (connector, first, last)).all())
+    if ends.get(first) != first_key or ends.get(last) != last_key:
+        return None
+    between = connection.exec_driver_sql(f"SELECT count(*) FROM {name} WHERE id BETWEEN ? AND ?",
+                                         (first, last)).scalar_one()
+    if between != count:
+        return None
+    return list(range(first, last + 1))
 
 
 def select_in(connection: Connection, table: Table, names: Sequence[str], connector: str,
               keys: Sequence[str], chunk: int = 500, key: str = "external_id",
               condition: str = "") -> list[tuple[Any, ...]]:
-    """``SELECT names FROM table WHERE connector = ? [AND condition] AND key IN (keys)``,
-    chunked, values through the columns' result processors (aware UTC date-times and so
-    on). ``condition``: a constant SQL fragment (no parameters), e.g. ``deleted_at IS NULL``."""
+    """``SELECT names FROM table WHERE connector = ? [AND condition] AND key IN (keys)``:
+    :func:`select_where_in` for one connector's rows."""
+    return select_where_in(connection, table, names, key, keys, {"connector": connector}, condition, chunk)
+
+
+def select_where_in(connection: Connection, table: Table, names: Sequence[str], key: str, keys: Sequence[Any],
+                    where: Mapping[str, Any] | None = None, condition: str = "",
+                    chunk: int = 500) -> list[tuple[Any, ...]]:
+    """``SELECT names FROM table WHERE [column = value AND …] [condition AND] key IN (keys)``,
+    chunked (PostgreSQL: ``key = ANY(keys)``, in one statement), values through the
+    columns' result processors (aware UTC date-times, booleans). ``condition``: a constant
+    SQL fragment (no parameters), e.g. ``deleted_at IS NULL``."""
+    if not keys:
+        return []
+    fixed = dict(where or {})
     processors = result_processors(connection, [table.c[name] for name in names])
-    mark = _placeholder(connection)
-    head = (f"SELECT {', '.join(_quote(connection, n) for n in names)} FROM {_quote(connection, table.name)} "
-            f"WHERE connector = {mark}{f' AND {condition}' if condition else ''} AND {_quote(connection, key)} IN ")
+    mark = placeholder(connection)
+    head = (f"SELECT {', '.join(quoted(connection, n) for n in names)} FROM {quoted(connection, table.name)} WHERE "
+            + "".join(f"{quoted(connection, name)} = {mark} AND " for name in fixed)
+            + (f"{condition} AND " if condition else "") + f"{quoted(connection, key)} ")
     found: list[tuple[Any, ...]] = []
-    for start in range(0, len(keys), chunk):
-        part = keys[start:start + chunk]
-        sql = f"{head}({', '.join(mark for _ in part)})"
-        rows = connection.exec_driver_sql(sql, (connector, *part)).all()
-        if any(processors):
-            found.extend(tuple(value if p is None else p(value) for p, value in zip(processors, row, strict=True))
-                         for row in rows)
-        else:
-            found.extend(tuple(row) for row in rows)
+    if uses_copy(connection):
+        found = _fetch(connection, f"{head}= ANY({mark})", (*fixed.values(), list(keys)))
+    else:
+        for start in range(0, len(keys), chunk):
+            part = keys[start:start + chunk]
+            found.extend(_fetch(connection, f"{head}IN ({', '.join([mark] * len(part))})", (*fixed.values(), *part)))
+    if found and any(processors):  # each column's distinct values once: reads repeat their date-times
+        return processed_rows(found, [None if p is None else _per_distinct_value(p, map(itemgetter(i), found))
+                                      for i, p in enumerate(processors)])
     return found
+
+
+def converted(process: Processor, values: Sequence[Any]) -> Iterable[Any]:
+    """``values`` (one column) through ``process`` (None stays None), each distinct value once:
+    a batch repeats its date-times, and a dict lookup is cheaper than a Python call."""
+    if process is None:
+        return values
+    table = {value: None if value is None else process(value) for value in set(values)}
+    return map(table.__getitem__, values)
+
+
+def bind_value(connection: Connection, column: Column[Any], value: Any) -> Any:
+    """``value`` as the driver receives it for ``column`` (e.g. SQLite's date-time text)."""
+    [process] = bind_processors(connection, [column])
+    return value if process is None or value is None else process(value)
+
+
+def bind_column(connection: Connection, column: Column[Any], values: Sequence[Any]) -> Iterable[Any]:
+    """``values`` as the driver receives them for ``column`` (SQLite's date-time text, naive UTC)."""
+    [process] = bind_processors(connection, [column])
+    return converted(process, values)
+
+
+def insert_ignoring(connection: Connection, table: Table, names: Sequence[str],
+                    rows: Sequence[tuple[Any, ...]]) -> None:
+    """INSERT ``rows`` (tuples in ``names`` order, values already bound: :func:`bind_value`),
+    skipping a row whose unique key another worker wrote first, as
+    ``sync.db.insert_ignoring_duplicates`` does for SQLAlchemy statements."""
+    if not rows:
+        return
+    mark = placeholder(connection)
+    columns = ", ".join(quoted(connection, name) for name in names)
+    into = f"{quoted(connection, table.name)} ({columns}) VALUES ({', '.join(mark for _ in names)})"
+    if connection.dialect.name in ("sqlite", "postgresql"):
+        sql = f"INSERT INTO {into} ON CONFLICT DO NOTHING"
+    else:  # MySQL / MariaDB
+        sql = f"INSERT IGNORE INTO {into}"
+    connection.exec_driver_sql(sql, list(rows))
+
+
+def update_by_id(connection: Connection, table: Table, assignments: Sequence[str],
+                 rows: Sequence[tuple[Any, ...]], constants: str = "") -> None:
+    """``UPDATE table SET a = ?, b = ?[, constants] WHERE id = ?`` for each row: its values in
+    ``assignments`` order, then the id. ``constants``: a fixed SQL fragment (no parameters)."""
+    if not rows:
+        return
+    mark = placeholder(connection)
+    sets = [*(f"{quoted(connection, name)} = {mark}" for name in assignments), *([constants] if constants else [])]
+    sql = f"UPDATE {quoted(connection, table.name)} SET {', '.join(sets)} WHERE {quoted(connection, 'id')} = {mark}"
+    connection.exec_driver_sql(sql, list(rows))
+
+
+def _fetch(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The rows as the driver returns them (tuples), without building SQLAlchemy rows."""
+    result = connection.exec_driver_sql(sql, parameters)
+    try:
+        return list(result.cursor.fetchall()) if result.cursor is not None else []
+    finally:
+        result.close()

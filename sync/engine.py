@@ -14,6 +14,7 @@ import orjson
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
+from clinicsync.common.gc_tuning import bulk_stage
 from clinicsync.connectors.base import Batch, ConnectorError, ConnectorSettings, RawRecord
 from clinicsync.connectors.registry import build_connector, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
@@ -133,8 +134,11 @@ def _map_one(mapping: CompiledMapping, index: int, record: RawRecord, fingerprin
 
 def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
                    on_batch: BatchCallback | None = None, dry_run: bool = False,
-                   progress: ProgressObserver = NO_PROGRESS) -> ConnectorReport:
-    """``progress`` sees the import as a stage: rows fetched after each stored batch."""
+                   progress: ProgressObserver = NO_PROGRESS, sole_writer: bool = False) -> ConnectorReport:
+    """``progress`` sees the import as a stage: rows fetched after each stored batch.
+    ``sole_writer``: nothing else writes this connector's rows during the run (a poll under
+    its poll lock, a dry run on its own connection), so the store may remember the patients
+    and practitioners the run stored instead of looking each up again (Store.apply_batch)."""
     report = ConnectorReport()
     row_id = store.start_run(run_id, config.name)
     stage = import_stage(config.name)
@@ -169,7 +173,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                     seen = None
             counts, error = store.apply_batch(config.name, run_id, mapped, quarantined, batch.cursor,
                                               snapshot_end, within=batch.within, baseline=baseline,
-                                              unchanged=len(known.skipped), unchanged_ids=skipped)
+                                              unchanged=len(known.skipped), unchanged_ids=skipped,
+                                              remember_people=sole_writer)
             report.counts.add(counts)
             progress.stage_advanced(stage, report.counts.fetched)
             if error:
@@ -228,7 +233,8 @@ def poll_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             abandoned = store.abandon_runs(config.name)
             if abandoned:
                 log.warning("connector.runs_abandoned", connector=config.name, count=abandoned)
-            return sync_connector(settings, store, config, run_id, _watch(on_batch, lock, stop), progress=progress)
+            return sync_connector(settings, store, config, run_id, _watch(on_batch, lock, stop), progress=progress,
+                                  sole_writer=True)
     except SQLAlchemyError as exc:  # the store itself failed (down, restarted, connection killed)
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         log.error("connector.store_failed", connector=config.name, error=type(exc).__name__)
@@ -247,17 +253,19 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
     report = RunReport(run_id or new_run_id())
     structlog.contextvars.bind_contextvars(run_id=report.run_id)
     try:
-        for config in settings.connectors:
-            if not config.enabled or not is_polled(config) or (only and config.name not in only):
-                continue
-            if stop is not None and stop.is_set():
-                break
-            if dry_run:
-                report.connectors[config.name] = sync_connector(settings, store, config, report.run_id, on_batch,
-                                                                dry_run=True, progress=progress)
-            else:
-                report.connectors[config.name] = poll_connector(settings, store, config, report.run_id, on_batch,
-                                                                stop, progress)
+        with bulk_stage():
+            for config in settings.connectors:
+                if not config.enabled or not is_polled(config) or (only and config.name not in only):
+                    continue
+                if stop is not None and stop.is_set():
+                    break
+                if dry_run:
+                    report.connectors[config.name] = sync_connector(settings, store, config, report.run_id, on_batch,
+                                                                    dry_run=True, progress=progress,
+                                                                    sole_writer=True)
+                else:
+                    report.connectors[config.name] = poll_connector(settings, store, config, report.run_id, on_batch,
+                                                                    stop, progress)
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return report

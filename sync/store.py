@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 from clinicsync.sync import quarantine
-from clinicsync.sync.bulk import insert_rows, select_in
+from clinicsync.sync.bulk import insert_rows, insert_with_ids, select_in
 from clinicsync.sync.changes import Change, Stored, classify
 from clinicsync.sync.db import ensure_schema, insert_ignoring_duplicates, make_engine
 from clinicsync.sync.model import (
@@ -102,13 +103,24 @@ class SnapshotSafetyStop(Exception):
             "`max_delete_share` for this connector and sync again.")
 
 
-_PATIENT_FIELDS = tuple(f.name for f in fields(NormalizedPatient))
-_PRACTITIONER_FIELDS = tuple(f.name for f in fields(NormalizedPractitioner))
+class _PersonKind:
+    """How one kind of person (patient, practitioner) is stored: its fields in declaration
+    order, a getter of their values, and its content hash — ``content_hash`` of the field
+    dict, as it always was (tests/sync/test_store_hash.py pins it)."""
+
+    def __init__(self, kind: type) -> None:
+        self.names = tuple(f.name for f in fields(kind))
+        self.values: Callable[[Any], tuple[Any, ...]] = attrgetter(*self.names)
+
+    def content_hash(self, person: Any) -> str:
+        return content_hash(dict(zip(self.names, self.values(person), strict=True)))
 
 
-def _as_rows(people: dict[str, Any], names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """What ``asdict`` gives for these flat dataclasses, without its deep copy."""
-    return {key: {name: getattr(person, name) for name in names} for key, person in people.items()}
+# Statistics are refreshed when a table got this many rows from the store, then at each doubling.
+_ANALYZE_FROM = 20_000
+
+_PATIENT = _PersonKind(NormalizedPatient)
+_PRACTITIONER = _PersonKind(NormalizedPractitioner)
 
 
 _STORED_COLUMNS = tuple(f.name for f in fields(Stored))
@@ -129,29 +141,39 @@ _TELEHEALTH_FIELDS = frozenset({"visit_mode", "join_url", "provider_join_url", "
 _ALL_FIELDS = tuple(f.name for f in fields(NormalizedAppointment))
 
 
-def _telehealth_set(appointment: NormalizedAppointment) -> bool:
-    return bool(appointment.join_url or appointment.provider_join_url or appointment.dial_in
-                or appointment.visit_mode not in (None, "in_person"))
+# The groups in bit order of ``_appointment_hash``'s mask (bit set: the group is unset).
+_LATER_GROUPS: tuple[frozenset[str], ...] = (frozenset({"notes", "answer"}), _TELEHEALTH_FIELDS,
+                                             frozenset({"cancel_reason"}))
 
 
-_LATER_GROUPS: tuple[tuple[frozenset[str], Callable[[NormalizedAppointment], bool]], ...] = (
-    (frozenset({"notes", "answer"}), lambda a: bool(a.notes or a.answer)),
-    (_TELEHEALTH_FIELDS, _telehealth_set),
-    (frozenset({"cancel_reason"}), lambda a: bool(a.cancel_reason)),
-)
+def _view_getters() -> dict[int, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]]:
+    """For each combination of unset later groups (bit i: group i unset), the fields that
+    count and a getter of their values in declaration order: built once, not per row."""
+    views: dict[int, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+    for mask in range(1, 1 << len(_LATER_GROUPS)):
+        unset = frozenset().union(*(group for i, group in enumerate(_LATER_GROUPS) if mask >> i & 1))
+        names = tuple(name for name in _ALL_FIELDS if name not in unset)
+        views[mask] = (names, attrgetter(*names))
+    return views
+
+
+_VIEWS = _view_getters()
 
 
 def _appointment_hash(appointment: NormalizedAppointment) -> str:
     """The content hash that change detection compares: a changed join link, dial-in or
     cancellation reason is a change like any other (an ``updated`` event; calendars and
-    messages follow)."""
-    unset = frozenset().union(*(group for group, is_set in _LATER_GROUPS if not is_set(appointment)))
-    if not unset:
+    messages follow). tests/sync/test_store_hash.py pins it for every combination of groups."""
+    a = appointment
+    mask = ((not (a.notes or a.answer))
+            | (not (a.join_url or a.provider_join_url or a.dial_in or a.visit_mode not in (None, "in_person"))) << 1
+            | (not a.cancel_reason) << 2)
+    if not mask:
         return content_hash(appointment)
     # orjson writes a dataclass's fields in declaration order (OPT_SORT_KEYS leaves them be):
     # the same fields, in the same order, give the same bytes as before.
-    view = {name: getattr(appointment, name) for name in _ALL_FIELDS if name not in unset}
-    return content_hash_bytes(orjson.dumps(view))
+    names, values = _VIEWS[mask]
+    return content_hash_bytes(orjson.dumps(dict(zip(names, values(appointment), strict=True))))
 
 
 def notes_text(notes: Sequence[str]) -> str | None:
@@ -159,9 +181,18 @@ def notes_text(notes: Sequence[str]) -> str | None:
     return "\n".join(notes) or None
 
 
+# People a run remembers (see Store.apply_batch): past this many it starts over, so a source
+# with a million distinct patients costs lookups again rather than unbounded memory.
+PEOPLE_MEMORY_LIMIT = 32_768
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._people_scope: tuple[str, str] | None = None  # (run id, connector) of _people
+        self._people: dict[tuple[str, str], Any] = {}
+        self._inserted: dict[str, int] = {}  # rows inserted by this store, per table (see _grown)
+        self._analyzed_at: dict[str, int] = {}
 
     @classmethod
     def open(cls, settings: StoreSettings) -> Store:
@@ -244,7 +275,7 @@ class Store:
                     snapshot_end: SnapshotEnd | None = None,
                     within: Callable[[Connection], Collection[str] | None] | None = None,
                     baseline: bool = False, unchanged: int = 0,
-                    unchanged_ids: Collection[str] = ()) -> tuple[Counts, str | None]:
+                    unchanged_ids: Collection[str] = (), remember_people: bool = False) -> tuple[Counts, str | None]:
         """Store one batch and its cursor atomically; returns counts and a safety-stop error.
 
         ``within`` runs first inside the same transaction (e.g. recording a message id
@@ -254,7 +285,12 @@ class Store:
         ``"baseline": true`` so that nothing is announced for what existed before go-live.
         ``unchanged``: records the engine knew unchanged by their fingerprint and left out;
         they count as fetched and unchanged, and ``unchanged_ids`` (the ids they are known
-        by) close open quarantine items as an imported record does."""
+        by) close open quarantine items as an imported record does.
+        ``remember_people``: the caller is the only writer of this connector's rows for the
+        whole run ``run_id`` (a poll under its poll lock, or a dry run): the patients and
+        practitioners this run stored are remembered, and one that comes again equal to
+        what the run stored is not looked up, hashed or written again. Not for push
+        receivers, whose replicas may write the same connector at once."""
         counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged, quarantined=len(quarantined),
                         unchanged=unchanged)
         error: str | None = None
@@ -274,7 +310,8 @@ class Store:
             now = utcnow()
             marks = {"baseline": True} if baseline else {}
             appointments = [m.appointment for m in latest.values() if not m.delete]
-            self._upsert_people(connection, connector, appointments, now)
+            memory = self._memory(run_id, connector) if remember_people else None
+            stored_people = self._upsert_people(connection, connector, appointments, now, memory)
             self._upsert_appointments(connection, connector, appointments, counts, now, marks,
                                       {m.appointment.external_id: m.fingerprint for m in latest.values()})
             self._delete_records(connection, connector, [m.appointment for m in latest.values() if m.delete],
@@ -290,44 +327,91 @@ class Store:
                     error = str(stop)
             if cursor is not None:
                 self._save_cursor(connection, connector, cursor)
+        if memory is not None:  # committed: from now on they are what the store holds
+            if len(memory) + len(stored_people) > PEOPLE_MEMORY_LIMIT:
+                memory.clear()  # bounded: a source with more distinct people only looks up again
+            memory.update(stored_people)
         return counts, error
 
-    def _upsert_people(self, connection: Connection, connector: str,
-                       appointments: Sequence[NormalizedAppointment], now: datetime) -> None:
+    def _grown(self, connection: Connection, table: Any, inserted: int) -> None:
+        """On PostgreSQL, refresh a table's planner statistics each time the rows this store
+        inserted into it doubled (from _ANALYZE_FROM on). A first import outruns autovacuum:
+        with the statistics of a near-empty table the planner answered each batch's lookup
+        by scanning all of the connector's rows (100,000 appointments: 7 s of the server's
+        time waiting, the lookups growing with the table). A role that does not own the
+        table gets a warning from PostgreSQL, not an error: the batch goes on."""
+        if not inserted or connection.dialect.name != "postgresql":
+            return
+        total = self._inserted[table.name] = self._inserted.get(table.name, 0) + inserted
+        if total >= self._analyzed_at.get(table.name, _ANALYZE_FROM // 2) * 2:
+            connection.exec_driver_sql(f"ANALYZE {connection.dialect.identifier_preparer.quote(table.name)}")
+            self._analyzed_at[table.name] = total
+
+    def _memory(self, run_id: str, connector: str) -> dict[tuple[str, str], Any]:
+        """What this run stored of the connector's people, (kind, external id) -> person;
+        forgotten when another run or connector comes."""
+        if self._people_scope != (run_id, connector):
+            self._people_scope, self._people = (run_id, connector), {}
+        return self._people
+
+    def _upsert_people(self, connection: Connection, connector: str, appointments: Sequence[NormalizedAppointment],
+                       now: datetime, memory: dict[tuple[str, str], Any] | None = None) -> dict[tuple[str, str], Any]:
+        """Returns the people now stored, by (kind, external id), for ``memory``: those it
+        holds equal are left out."""
         # The last of each id wins; rows are built once per id, not once per appointment.
-        patients = _as_rows({a.patient.external_id: a.patient for a in appointments if a.patient},
-                            _PATIENT_FIELDS)
-        practitioners = _as_rows({a.practitioner.external_id: a.practitioner
-                                  for a in appointments if a.practitioner}, _PRACTITIONER_FIELDS)
-        locations = {a.location: {"external_id": a.location, "name": a.location}
-                     for a in appointments if a.location}
-        self._upsert_keyed(connection, PATIENTS, connector, patients, now, hashed=True)
-        self._upsert_keyed(connection, PRACTITIONERS, connector, practitioners, now, hashed=True)
-        self._upsert_keyed(connection, LOCATIONS, connector, locations, now, hashed=False)
+        patients = {a.patient.external_id: a.patient for a in appointments if a.patient}
+        practitioners = {a.practitioner.external_id: a.practitioner for a in appointments if a.practitioner}
+        locations = {a.location: a.location for a in appointments if a.location}
+        stored: dict[tuple[str, str], Any] = {}
+        kinds: tuple[tuple[str, dict[str, Any], Any, _PersonKind], ...] = (
+            ("patient", patients, PATIENTS, _PATIENT), ("practitioner", practitioners, PRACTITIONERS, _PRACTITIONER))
+        for kind, people, table, person_kind in kinds:
+            if memory is not None:
+                people = {key: person for key, person in people.items()
+                          if (known := memory.get((kind, key))) is not person and known != person}
+                stored.update(((kind, key), person) for key, person in people.items())
+            self._grown(connection, table, self._upsert_persons(connection, table, person_kind, connector,
+                                                                people, now))
+        self._upsert_locations(connection, connector, locations)
+        return stored
 
     @staticmethod
-    def _upsert_keyed(connection: Connection, table: Any, connector: str, rows: dict[str, dict[str, Any]],
-                      now: datetime, hashed: bool) -> None:
-        if not rows:
+    def _upsert_persons(connection: Connection, table: Any, kind: _PersonKind, connector: str,
+                        people: dict[str, Any], now: datetime) -> int:
+        """Returns how many it inserted."""
+        if not people:
+            return 0
+        existing: dict[str, str] = dict(select_in(connection, table, ("external_id", "content_hash"),
+                                                  connector, list(people)))
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[dict[str, Any]] = []
+        for key, person in people.items():
+            marker = kind.content_hash(person)
+            stored = existing.get(key)
+            if stored is None:
+                inserts.append((*kind.values(person), connector, marker, now))
+            elif stored != marker:
+                updates.append({**dict(zip(kind.names, kind.values(person), strict=True)), "content_hash": marker,
+                                "updated_at": now, "_connector": connector, "_key": key})
+        insert_rows(connection, table, (*kind.names, "connector", "content_hash", "updated_at"), inserts)
+        Store._update_keyed(connection, table, updates)
+        return len(inserts)
+
+    @classmethod
+    def _upsert_locations(cls, connection: Connection, connector: str, names: dict[str, str]) -> None:
+        """A location is known by its name, which is also its id."""
+        if not names:
             return
-        existing: dict[str, str | None] = dict(select_in(
-            connection, table, ("external_id", "content_hash" if hashed else "name"), connector, list(rows)))
-        inserts, updates = [], []
-        for key, row in rows.items():
-            record = {**row, "connector": connector}
-            if hashed:
-                record["content_hash"] = content_hash(row)
-                record["updated_at"] = now
-                marker = record["content_hash"]
-            else:
-                marker = row["name"]
-            if key not in existing:
-                inserts.append(record)
-            elif existing[key] != marker:
-                updates.append({**record, "_connector": connector, "_key": key})
-        if inserts:
-            names = list(inserts[0])
-            insert_rows(connection, table, names, [tuple(row[n] for n in names) for row in inserts])
+        existing: dict[str, str | None] = dict(select_in(connection, LOCATIONS, ("external_id", "name"),
+                                                         connector, list(names)))
+        insert_rows(connection, LOCATIONS, ("external_id", "name", "connector"),
+                    [(key, name, connector) for key, name in names.items() if key not in existing])
+        cls._update_keyed(connection, LOCATIONS, [
+            {"external_id": key, "name": name, "_connector": connector, "_key": key}
+            for key, name in names.items() if key in existing and existing[key] != name])
+
+    @staticmethod
+    def _update_keyed(connection: Connection, table: Any, updates: list[dict[str, Any]]) -> None:
         if updates:
             columns = [c for c in updates[0] if not c.startswith("_") and c not in ("connector", "external_id")]
             connection.execute(
@@ -350,7 +434,7 @@ class Store:
         known = {row[0]: row for row in select_in(
             connection, APPOINTMENTS, ("external_id", "content_hash", "deleted_at", "id", "source_fingerprint"),
             connector, [a.external_id for a in appointments])}
-        inserts: list[dict[str, Any]] = []
+        inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
         reprinted: list[dict[str, Any]] = []
         changes: list[tuple[int, Change, int]] = []
@@ -360,7 +444,7 @@ class Store:
             seen = known.get(appointment.external_id)
             printed = prints.get(appointment.external_id)
             if seen is None:
-                inserts.append(_appointment_row(connector, appointment, new_hash, now, version=1, printed=printed))
+                inserts.append(_appointment_values(connector, appointment, new_hash, now, 1, printed))
             elif seen[1] == new_hash and seen[2] is None:
                 counts.unchanged += 1
                 if printed is not None and printed != seen[4]:
@@ -384,12 +468,11 @@ class Store:
             counts_key = change.kind
             setattr(counts, counts_key, getattr(counts, counts_key) + 1)
         if inserts:
-            names = list(inserts[0])
-            insert_rows(connection, APPOINTMENTS, names, [tuple(row[n] for n in names) for row in inserts])
-            ids = dict(select_in(connection, APPOINTMENTS, ("external_id", "id"), connector,
-                                 [row["external_id"] for row in inserts]))
-            changes.extend((ids[row["external_id"]], Change("created"), 1) for row in inserts)
+            created = Change("created")
+            changes.extend((new_id, created, 1) for new_id in
+                           insert_with_ids(connection, APPOINTMENTS, _ROW_NAMES, inserts, connector))
             counts.created += len(inserts)
+            self._grown(connection, APPOINTMENTS, len(inserts))
         if updates:
             columns = [c for c in updates[0] if not c.startswith("_")]
             connection.execute(
@@ -400,8 +483,10 @@ class Store:
             connection.execute(update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
                                .values(source_fingerprint=bindparam("source_fingerprint")), reprinted)
         if changes:
+            bare = orjson.dumps(marks).decode()  # the payload of every change that carries none (created)
             insert_rows(connection, EVENTS, ("appointment_id", "kind", "version", "payload", "created_at"), [
-                (appointment_id, change.kind, version, orjson.dumps({**change.payload, **marks}).decode(), now)
+                (appointment_id, change.kind, version,
+                 orjson.dumps({**change.payload, **marks}).decode() if change.payload else bare, now)
                 for appointment_id, change, version in changes])
 
     @staticmethod
@@ -479,33 +564,25 @@ def _record_ids(mapped: Sequence[Mapped]) -> set[str]:
     return ids
 
 
+_ROW_NAMES = ("connector", "external_id", "status", "start_utc", "end_utc", "timezone", "type", "location_ref",
+              "patient_ref", "practitioner_ref", "content_hash", "version", "source_updated_at", "source_answer",
+              "cancel_reason", "quality_notes", "visit_mode", "join_url", "provider_join_url", "dial_in",
+              "source_fingerprint", "created_at", "updated_at")
+
+
+def _appointment_values(connector: str, a: NormalizedAppointment, new_hash: str, now: datetime,
+                        version: int, printed: str | None = None) -> tuple[Any, ...]:
+    """The row of an appointment's content, in ``_ROW_NAMES`` order. ``printed``: the
+    fingerprint of the raw record it was mapped from; every write of content sets it (None
+    clears it), so a stored fingerprint always describes the record the row's content came from."""
+    patient, practitioner = a.patient, a.practitioner
+    return (connector, a.external_id, a.status, a.start, a.end, a.timezone, a.type, a.location,
+            patient.external_id if patient else None, practitioner.external_id if practitioner else None,
+            new_hash, version, a.source_updated_at, a.answer, a.cancel_reason, notes_text(a.notes),
+            a.visit_mode, a.join_url, a.provider_join_url, a.dial_in, printed, now, now)
+
+
 def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, now: datetime,
                      version: int, printed: str | None = None) -> dict[str, Any]:
-    """The row of an appointment's content. ``printed``: the fingerprint of the raw record it
-    was mapped from; every write of content sets it (None clears it), so a stored
-    fingerprint always describes the record the row's content came from."""
-    return {
-        "connector": connector,
-        "external_id": a.external_id,
-        "status": a.status,
-        "start_utc": a.start,
-        "end_utc": a.end,
-        "timezone": a.timezone,
-        "type": a.type,
-        "location_ref": a.location,
-        "patient_ref": a.patient.external_id if a.patient else None,
-        "practitioner_ref": a.practitioner.external_id if a.practitioner else None,
-        "content_hash": new_hash,
-        "version": version,
-        "source_updated_at": a.source_updated_at,
-        "source_answer": a.answer,
-        "cancel_reason": a.cancel_reason,
-        "quality_notes": notes_text(a.notes),
-        "visit_mode": a.visit_mode,
-        "join_url": a.join_url,
-        "provider_join_url": a.provider_join_url,
-        "dial_in": a.dial_in,
-        "source_fingerprint": printed,
-        "created_at": now,
-        "updated_at": now,
-    }
+    """``_appointment_values`` by column name."""
+    return dict(zip(_ROW_NAMES, _appointment_values(connector, a, new_hash, now, version, printed), strict=True))

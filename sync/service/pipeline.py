@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from clinicsync.common.gc_tuning import bulk_stage
 from clinicsync.sync.calendar.push import calendar_stage
 from clinicsync.sync.engine import BatchCallback, RunReport, new_run_id, sync_once
 from clinicsync.sync.progress import NO_PROGRESS, Fanout, ProgressObserver, Ticker
@@ -62,16 +63,17 @@ def run_once(settings: Settings, store: Store, only: list[str] | None = None,
     `status` elsewhere) and told to ``progress`` (a bar on a terminal)."""
     run_id = new_run_id()
     watch = Fanout([RunRecorder(store, run_id), progress])
-    report = sync_once(settings, store, only, on_batch, run_id=run_id, stop=stop, progress=watch)
-    for stage in stages():
-        if stop is not None and stop.is_set():
-            break  # shutting down: claim no more work; the next run picks it up
-        watch.stage_started(stage.key)
-        try:
-            result = stage.run(settings, store, report.run_id, progress=watch.ticker(stage.key))
-        except Exception as exc:  # one stage failing must not hide the others' work
-            log.error("stage.failed", stage=stage.key, error=type(exc).__name__)
-            result = {"error": f"{type(exc).__name__}: {exc}"}
-        watch.stage_finished(stage.key, result.get("error") if isinstance(result, dict) else None)
-        report.extras[stage.key] = result
+    with bulk_stage():  # the later stages build rows in bulk too (clinicsync/common/gc_tuning.py)
+        report = sync_once(settings, store, only, on_batch, run_id=run_id, stop=stop, progress=watch)
+        for stage in stages():
+            if stop is not None and stop.is_set():
+                break  # shutting down: claim no more work; the next run picks it up
+            watch.stage_started(stage.key)
+            try:
+                result = stage.run(settings, store, report.run_id, progress=watch.ticker(stage.key))
+            except Exception as exc:  # one stage failing must not hide the others' work
+                log.error("stage.failed", stage=stage.key, error=type(exc).__name__)
+                result = {"error": f"{type(exc).__name__}: {exc}"}
+            watch.stage_finished(stage.key, result.get("error") if isinstance(result, dict) else None)
+            report.extras[stage.key] = result
     return report

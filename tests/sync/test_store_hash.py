@@ -1,0 +1,104 @@
+"""The appointment content hash, pinned: change detection compares it with hashes stored by
+earlier versions, so any change to how it is computed would re-update (and announce and
+push) every stored appointment. Every combination of the later field groups (notes and
+answer, telehealth, cancellation reason), with a bare and a fully filled appointment."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from clinicsync.sync.store import _appointment_hash
+
+START = datetime(2026, 3, 4, 14, 30, tzinfo=UTC)
+GROUPS: dict[str, dict[str, Any]] = {
+    "notes": {"notes": ("patient.language: dropped '151'",), "answer": "accepted"},
+    "telehealth": {"visit_mode": "video", "join_url": "https://meet.example/j/1",
+                   "provider_join_url": "https://meet.example/h/1", "dial_in": "+12125550100"},
+    "cancel": {"cancel_reason": "Patient unwell"},
+}
+PINNED = {
+    (False, ()): "45396cafd3d3208811eb45d430a7f87f",
+    (False, ("notes",)): "db6a9d629f9d34de0e646299ce77ea33",
+    (False, ("telehealth",)): "c4fcb4d850f9b7f06c91154ec9ab57c4",
+    (False, ("cancel",)): "5c479b7b430e0b7d93251ec60e03d9a5",
+    (False, ("notes", "telehealth")): "59dd934e4f8c541f3397152d115504bd",
+    (False, ("notes", "cancel")): "5a4947c418980e847c11d6aaae18480d",
+    (False, ("telehealth", "cancel")): "f5a052ade1976a11aefd268b429228f7",
+    (False, ("notes", "telehealth", "cancel")): "8a7b8caa3939d9e521da6b948274392d",
+    (True, ()): "83f760740190e20565e642796b004e78",
+    (True, ("notes",)): "199e01d0b316dd5fa408a9c93953000f",
+    (True, ("telehealth",)): "27fdec07ad8338807db59c51b0ce2e1f",
+    (True, ("cancel",)): "f690cf7962d530de6566daf1928c20d7",
+    (True, ("notes", "telehealth")): "5f4b2379bf36281077ceab6e5a4ecb42",
+    (True, ("notes", "cancel")): "32cfa3c6ece32e87ec7b7445584251ab",
+    (True, ("telehealth", "cancel")): "20e20a18977d7571e678421e65d166f6",
+    (True, ("notes", "telehealth", "cancel")): "f1f7a65c6a0d5f4dc074e283e843b02f",
+}
+PEOPLE = {"patient": "bee199fd0d2c78b275ba5addda020526", "bare patient": "ffb254e2d44de96451e99a779ff0b3d7",
+          "practitioner": "4d458cb2b77a3ac44d7e38a3f6656cba",
+          "bare practitioner": "e74aecbe09166395d79996e37722c614"}
+# A group counts whole when any of its fields is set; "in person" without links is unset.
+PARTIAL: dict[tuple[str, bool], tuple[dict[str, Any], str]] = {
+    ("in_person", False): ({"visit_mode": "in_person"}, "45396cafd3d3208811eb45d430a7f87f"),
+    ("in_person", True): ({"visit_mode": "in_person"}, "83f760740190e20565e642796b004e78"),
+    ("in_person_dial", False): ({"visit_mode": "in_person", "dial_in": "+12125550100"},
+                                "3392137fac8a30d920eb7522ca0f7e14"),
+    ("in_person_dial", True): ({"visit_mode": "in_person", "dial_in": "+12125550100"},
+                               "de9cbf65ad50bd73d115339e7b9d3bc6"),
+    ("answer_only", False): ({"answer": "declined"}, "27a6e7eb414b1092e2d37db2c9c52c62"),
+    ("answer_only", True): ({"answer": "declined"}, "27ce12600badcab09e5fc5ac0deb5d87"),
+    ("notes_only", False): ({"notes": ("a", "b")}, "431cc6bd46942bfe0a72dce094a58d0a"),
+    ("notes_only", True): ({"notes": ("a", "b")}, "491ac6c001d9f1168b73079b89c0da8c"),
+    ("phone_mode", False): ({"visit_mode": "phone"}, "2b2ec601896043994e0feb2941ad8039"),
+    ("phone_mode", True): ({"visit_mode": "phone"}, "54ee24394b413106cc5a9051005165ca"),
+}
+
+
+def _base(full: bool) -> dict[str, Any]:
+    values: dict[str, Any] = {"external_id": "A-1", "status": "booked", "start": START,
+                              "end": START + timedelta(minutes=30), "timezone": "America/New_York"}
+    if full:
+        values.update(
+            type="Follow-up", location="Main", source_updated_at=START - timedelta(days=1),
+            patient=NormalizedPatient(external_id="P-1", name="Ana López", phone="+12125550123",
+                                      email="ana@example.org", language="es", channel="sms",
+                                      allow_sms=True, allow_email=False),
+            practitioner=NormalizedPractitioner(external_id="D1", name="Dr Who", email="d1@clinic.example"))
+    return values
+
+
+def test_every_combination_is_pinned() -> None:
+    combos = {(full, combo) for full in (False, True) for n in range(len(GROUPS) + 1)
+              for combo in itertools.combinations(GROUPS, n)}
+    assert combos == set(PINNED)
+
+
+@pytest.mark.parametrize(("full", "groups"), sorted(PINNED))
+def test_hash_of_each_combination_of_later_groups(full: bool, groups: tuple[str, ...]) -> None:
+    values = _base(full)
+    for group in groups:
+        values.update(GROUPS[group])
+    assert _appointment_hash(NormalizedAppointment(**values)) == PINNED[(full, groups)]
+
+
+@pytest.mark.parametrize(("label", "full"), sorted(PARTIAL))
+def test_hash_of_partly_set_groups(label: str, full: bool) -> None:
+    extra, expected = PARTIAL[(label, full)]
+    assert _appointment_hash(NormalizedAppointment(**{**_base(full), **extra})) == expected
+
+
+def test_people_hashes_are_pinned() -> None:
+    """Patients and practitioners are compared by the hash of their fields, stored since the
+    first stores: it must not change either."""
+    from clinicsync.sync.store import _PATIENT, _PRACTITIONER
+
+    full = _base(True)
+    assert _PATIENT.content_hash(full["patient"]) == PEOPLE["patient"]
+    assert _PATIENT.content_hash(NormalizedPatient(external_id="P-2")) == PEOPLE["bare patient"]
+    assert _PRACTITIONER.content_hash(full["practitioner"]) == PEOPLE["practitioner"]
+    assert _PRACTITIONER.content_hash(NormalizedPractitioner(external_id="D2")) == PEOPLE["bare practitioner"]

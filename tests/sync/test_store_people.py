@@ -1,0 +1,171 @@
+"""The store's per-run memory of the people it stored (``remember_people``), on SQLite and
+on the real PostgreSQL: a patient or practitioner that comes again equal to what this run
+stored is not looked up or written again, and the store ends exactly as without it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from itertools import pairwise
+from typing import Any
+
+import pytest
+from sqlalchemy import text, update
+
+from clinicsync.mappings.model import NormalizedAppointment
+from clinicsync.sync.model import Patient
+from clinicsync.sync.store import Mapped, Store
+from tests.sync.test_store import appt
+
+PATIENTS = Patient.__table__  # type: ignore[attr-defined]
+
+
+def _batch(store: Store, run_id: str, *appointments: NormalizedAppointment, remember: bool = True,
+           within: Any = None) -> Any:
+    mapped = [Mapped(f"test:{i}", a) for i, a in enumerate(appointments)]
+    return store.apply_batch("src", run_id, mapped, [], None, within=within, remember_people=remember)
+
+
+def _people(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Patients and practitioners as stored, without the time they were written."""
+    with store.engine.connect() as connection:
+        return {table: [tuple(row) for row in connection.execute(text(
+            f"SELECT connector, external_id, name, content_hash FROM {table} ORDER BY external_id"))]
+            for table in ("patient", "practitioner")}
+
+
+def _phone(store: Store, patient: str) -> str:
+    with store.engine.connect() as connection:
+        return str(connection.execute(text("SELECT phone FROM patient WHERE external_id = :id"),
+                                      {"id": patient}).scalar_one())
+
+
+def _with_phone(appointment: NormalizedAppointment, phone: str) -> NormalizedAppointment:
+    assert appointment.patient is not None
+    return replace(appointment, patient=replace(appointment.patient, phone=phone))
+
+
+SEQUENCE = [
+    [appt("a"), appt("b", doctor="D2")],
+    [replace(appt("c"), patient=appt("a").patient), appt("d", doctor="D2")],  # a's patient again, equal
+    [_with_phone(appt("e"), "+12125550111"), replace(appt("f"), patient=appt("b").patient)],
+    [_with_phone(appt("a"), "+12125550199"), appt("g", doctor="D3")],  # a's patient changed
+    [replace(appt("h"), patient=appt("a").patient)],  # and back as it was
+]
+
+
+def test_the_store_ends_as_without_the_memory(tmp_path: Any, store: Store) -> None:
+    from clinicsync.sync.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    upgrade(engine)
+    plain = Store(engine)
+    try:
+        for batch in SEQUENCE:
+            remembered, _ = _batch(store, "run1", *batch)
+            counted, _ = _batch(plain, "run1", *batch, remember=False)
+            assert remembered == counted
+        assert _people(store) == _people(plain)
+        assert _phone(store, "P-a") == "+12125550123"  # the last it came as
+    finally:
+        plain.close()
+
+
+def test_the_memory_is_bounded_and_the_store_still_ends_as_without_it(
+        tmp_path: Any, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past PEOPLE_MEMORY_LIMIT people the memory starts over: what it forgot is looked up
+    again, so memory stays bounded for a source of a million patients, and nothing differs."""
+    from clinicsync.sync import store as store_module
+    from clinicsync.sync.db import make_engine, upgrade
+
+    monkeypatch.setattr(store_module, "PEOPLE_MEMORY_LIMIT", 3)
+    engine = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    upgrade(engine)
+    plain = Store(engine)
+    sizes = []
+    try:
+        for batch in SEQUENCE:
+            remembered, _ = _batch(store, "run1", *batch)
+            counted, _ = _batch(plain, "run1", *batch, remember=False)
+            assert remembered == counted
+            sizes.append(len(store._people))
+        assert _people(store) == _people(plain)
+        assert max(sizes) <= 3 + 4  # the limit, plus at most one batch's people (two appointments)
+        assert any(later < earlier for earlier, later in pairwise(sizes))  # it started over
+    finally:
+        plain.close()
+
+
+def test_people_stored_this_run_are_not_passed_on_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    passed: list[set[str]] = []
+    real = Store._upsert_persons
+
+    def spy(connection: Any, table: Any, kind: Any, connector: str, people: dict[str, Any], now: Any) -> None:
+        passed.append(set(people))
+        real(connection, table, kind, connector, people, now)
+
+    monkeypatch.setattr(Store, "_upsert_persons", staticmethod(spy))
+    _batch(store, "run1", appt("a"), appt("b"))
+    _batch(store, "run1", replace(appt("c"), patient=appt("a").patient), _with_phone(appt("b"), "+12125550111"))
+    # patients, practitioners of each batch: a's patient and D1 are not passed on again; b's changed
+    assert passed == [{"P-a", "P-b"}, {"D1"}, {"P-b"}, set()]
+    _batch(store, "run2", appt("a"))  # another run remembers nothing
+    assert passed[-2:] == [{"P-a"}, {"D1"}]
+
+
+def test_a_rolled_back_batch_is_not_remembered(store: Store) -> None:
+    _batch(store, "run1", appt("a"))
+
+    def refuse(_connection: Any) -> None:
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        _batch(store, "run1", _with_phone(appt("a"), "+12125550199"), within=refuse)
+    assert _phone(store, "P-a") == "+12125550123"
+    _batch(store, "run1", _with_phone(appt("b"), "+12125550199"))  # P-b; then P-a changed, for real
+    _batch(store, "run1", replace(appt("c"), patient=_with_phone(appt("a"), "+12125550199").patient))
+    assert _phone(store, "P-a") == "+12125550199"
+
+
+def test_another_run_looks_again(store: Store) -> None:
+    """Between runs another worker may write: a new run trusts only the store."""
+    _batch(store, "run1", appt("a"))
+    with store.engine.begin() as connection:
+        connection.execute(update(PATIENTS).where(PATIENTS.c.external_id == "P-a")
+                           .values(phone="+12125550100", content_hash="elsewhere"))
+    _batch(store, "run1", replace(appt("b"), patient=appt("a").patient))  # same run: remembered
+    assert _phone(store, "P-a") == "+12125550100"
+    _batch(store, "run2", replace(appt("c"), patient=appt("a").patient))
+    assert _phone(store, "P-a") == "+12125550123"
+
+
+def test_a_poll_under_its_lock_remembers_people_and_a_bare_sync_connector_does_not(
+        tmp_path: Any, write_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the caller knows it is the connector's sole writer: a poll (under the poll lock)
+    says so; sync_connector called on its own (tests, tools) keeps the safe default."""
+    from clinicsync.sync.engine import new_run_id, sync_connector, sync_once
+    from clinicsync.sync.settings import load_settings
+    from tests.connectors.csv_support import rows, write_drop
+
+    seen: list[bool] = []
+    original = Store.apply_batch
+
+    def watched(self: Store, *args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("remember_people", False))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "apply_batch", watched)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    connector = f"- {{name: drop, kind: csv, mapping: csv_default, settle_seconds: 0, drop_dir: {drop}}}\n"
+    settings = load_settings(write_settings(connector))
+    store = Store.open(settings.store)
+    try:
+        write_drop(drop, "1.csv", rows(3))
+        sync_once(settings, store)
+        assert seen and all(seen)
+        seen.clear()
+        write_drop(drop, "2.csv", rows(4))
+        sync_connector(settings, store, settings.connectors[0], new_run_id())
+        assert seen and not any(seen)
+    finally:
+        store.close()
