@@ -4,16 +4,19 @@ its event must say (or that it must not be there). Pure apart from one bulk sele
 from __future__ import annotations
 
 import re
+from collections import namedtuple
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from jinja2 import Template, meta
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, type_coerce
+from sqlalchemy.types import NullType
 
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.sync.bulk import converted, result_processors
 from clinicsync.sync.calendar.provider import EventContent, Target, event_id
 from clinicsync.sync.changes import CANCELLED_STATUSES
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
@@ -52,12 +55,22 @@ def initials(name: str | None) -> str:
 
 
 class Router:
-    """Practitioner → calendar: the first matching rule, else the default (their own email)."""
+    """Practitioner → calendar: the first matching rule, else the default (their own email).
+    Routed once per doctor and run: a practice's appointments share a handful of doctors."""
 
     def __init__(self, settings: CalendarSettings) -> None:
         self.settings = settings
+        self._routed: dict[tuple[str, str | None, str | None], Target | None] = {}
 
     def target(self, connector: str, practitioner_id: str | None, email: str | None) -> Target | None:
+        key = (connector, practitioner_id, email)
+        try:
+            return self._routed[key]
+        except KeyError:
+            found = self._routed[key] = self._route(connector, practitioner_id, email)
+            return found
+
+    def _route(self, connector: str, practitioner_id: str | None, email: str | None) -> Target | None:
         if practitioner_id is None:
             return None
         email = email.strip().lower() if email else None
@@ -90,13 +103,17 @@ class _Memoized:
         self.memo: dict[tuple[Any, ...], str] = {}
 
     def render(self, context: dict[str, Any]) -> str:
-        key = tuple(context.get(name) for name in self.names)
+        key = tuple([context.get(name) for name in self.names])
         found = self.memo.get(key)
         if found is None:
             if len(self.memo) >= _MEMO_SIZE:
                 self.memo.clear()
             found = self.memo[key] = self.template.render(context).strip()
         return found
+
+
+# Context values that cost more than reading a column: worked out only when a template uses them.
+_COMPUTED = frozenset({"patient_initials", "start_local", "end_local"})
 
 
 class Renderer:
@@ -107,59 +124,90 @@ class Renderer:
         self.invite = settings.invite_patient
         self.mark_cancelled = settings.cancelled_action == "mark_cancelled"
         self.create_meet = settings.provider == "google" and settings.google.create_meet
+        used = _COMPUTED & {*self.summary.names, *self.description.names}
+        self.wants_initials = "patient_initials" in used
+        self.wants_local = bool(used & {"start_local", "end_local"})
+        self._initials: dict[str | None, str] = {}  # per patient name: patients come back
+
+    def initials(self, name: str | None) -> str:
+        found = self._initials.get(name)
+        if found is None:
+            if len(self._initials) >= _MEMO_SIZE:
+                self._initials.clear()
+            found = self._initials[name] = initials(name)
+        return found
 
     def content(self, row: Any) -> EventContent | None:
-        gone = row.deleted_at is not None or row.status in CANCELLED_STATUSES
+        status = row.status
+        gone = row.deleted_at is not None or status in CANCELLED_STATUSES
         if gone and not self.mark_cancelled:
             return None
-        if not gone and row.status not in ACTIVE_STATUSES and row.status != "noshow":
+        if not gone and status not in ACTIVE_STATUSES and status != "noshow":
             return None  # waitlist and the like: not on anyone's calendar
-        local = zone(row.timezone)
-        context = {
-            "type": row.type, "status": "cancelled" if gone else row.status, "cancelled": gone,
-            "noshow": row.status == "noshow" and not gone, "patient_initials": initials(row.p_name),
-            "patient_name": row.p_name, "patient_phone": row.p_phone, "practitioner_name": row.d_name,
-            "location": row.location, "timezone": row.timezone, "connector": row.connector,
-            "appointment_id": row.external_id, "visit_mode": row.visit_mode or "in_person",
-            "start_local": row.start_utc.astimezone(local).strftime("%Y-%m-%d %H:%M"),
-            "end_local": row.end_utc.astimezone(local).strftime("%Y-%m-%d %H:%M"),
-        }
-        attendees: tuple[str, ...] = ()
-        if self.invite and row.p_email and row.allow_email:
-            attendees = (row.p_email.strip().lower(),)
-        mode = row.visit_mode if row.visit_mode in ("video", "phone") else None
+        visit_mode = row.visit_mode
+        mode = visit_mode if visit_mode in ("video", "phone") else None
         # The calendar is the doctor's: their own link when the source has one, unless the
         # patient is invited (an attendee sees the same event, so it carries the patient's).
         link = (row.join_url if self.invite else (row.provider_join_url or row.join_url)) if mode == "video" else None
-        context.update(join_url=link, dial_in=row.dial_in if mode else None)
+        dial_in = row.dial_in if mode else None
+        context = {
+            "type": row.type, "status": "cancelled" if gone else status, "cancelled": gone,
+            "noshow": status == "noshow" and not gone, "patient_name": row.p_name, "patient_phone": row.p_phone,
+            "practitioner_name": row.d_name, "location": row.location, "timezone": row.timezone,
+            "connector": row.connector, "appointment_id": row.external_id, "visit_mode": visit_mode or "in_person",
+            "join_url": link, "dial_in": dial_in,
+        }
+        if self.wants_initials:
+            context["patient_initials"] = self.initials(row.p_name)
+        local = zone(row.timezone)  # an unknown zone fails here whether or not a template shows the time
+        if self.wants_local:
+            context["start_local"] = row.start_utc.astimezone(local).strftime("%Y-%m-%d %H:%M")
+            context["end_local"] = row.end_utc.astimezone(local).strftime("%Y-%m-%d %H:%M")
+        attendees: tuple[str, ...] = ()
+        if self.invite and row.p_email and row.allow_email:
+            attendees = (row.p_email.strip().lower(),)
         return EventContent(
             connector=row.connector, external_id=row.external_id,
             summary=self.summary.render(context), description=self.description.render(context),
             location=row.location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
             cancelled=gone, attendees=attendees, visit_mode=mode, join_url=link,
-            dial_in=row.dial_in if mode else None,
-            create_meet=self.create_meet and mode == "video" and link is None and not gone)
+            dial_in=dial_in, create_meet=self.create_meet and mode == "video" and link is None and not gone)
 
 
 def window_start(settings: CalendarSettings, now: datetime) -> datetime:
     return now - timedelta(days=settings.past_days)
 
 
+_COLUMNS = [A.id, A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type, A.deleted_at,
+            A.practitioner_ref, P.name.label("p_name"), P.phone.label("p_phone"), P.email.label("p_email"),
+            P.allow_email, D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"), A.visit_mode,
+            A.join_url, A.provider_join_url, A.dial_in]
+_TIMES = (A.start_utc, A.end_utc, A.deleted_at)  # read raw, then converted a column at a time
+_AT = tuple(i for i, c in enumerate(_COLUMNS) if any(c is t for t in _TIMES))
+TruthRow = namedtuple("TruthRow", [c.key for c in _COLUMNS])  # type: ignore[misc]
+
+
 def _rows(engine: Engine, since: datetime, after_id: int = 0, limit: int | None = None) -> list[Any]:
     """Appointments in the window with the fields an event needs, by id: ``limit`` of them
-    after ``after_id`` (a page: no cursor stays open while the stage writes)."""
+    after ``after_id`` (a page: no cursor stays open while the stage writes). Their times are
+    converted per column, each distinct value once (slots repeat across doctors)."""
+    raw = [type_coerce(c, NullType()).label(c.key) if i in _AT else c for i, c in enumerate(_COLUMNS)]
     query = (
-        select(A.id, A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type,
-               A.deleted_at, A.practitioner_ref, P.name.label("p_name"), P.phone.label("p_phone"),
-               P.email.label("p_email"), P.allow_email, D.name.label("d_name"), D.email.label("d_email"),
-               L.name.label("location"), A.visit_mode, A.join_url, A.provider_join_url, A.dial_in)
+        select(*raw)
         .select_from(with_people())
         .where(A.end_utc >= since, A.id > after_id)
         .order_by(A.id)
         .limit(limit)
     )
     with engine.connect() as connection:
-        return list(connection.execute(query))
+        rows = connection.execute(query).all()
+        processors = result_processors(connection, list(_TIMES))
+    if not rows:
+        return []
+    columns: list[Any] = list(zip(*rows, strict=True))
+    for at, process in zip(_AT, processors, strict=True):
+        columns[at] = converted(process, columns[at])
+    return list(map(TruthRow._make, zip(*columns, strict=True)))
 
 
 def truth_pages(engine: Engine, settings: CalendarSettings, now: datetime,

@@ -75,6 +75,7 @@ class IcsCalendar:
         self.state.adopt_once(target.calendar_id, self.path(target))
         rows = self.state.existing(target.calendar_id, [uid_for(op.event_id) for op in ops])
         now = utcnow()
+        stamp = ics_text.utc_stamp(now)
         outcomes = []
         changed: dict[str, IcsRow] = {}
         for op in ops:
@@ -88,7 +89,7 @@ class IcsCalendar:
             assert op.content is not None
             sequence = old.sequence + 1 if old is not None else 0
             changed[uid] = IcsRow(uid, sequence, op.content.cancelled, ics_text.tzid_for(op.content.timezone),
-                                  _vevent(op, uid, sequence, now), old.id if old is not None else None)
+                                  _vevent(op, uid, sequence, now, stamp), old.id if old is not None else None)
             outcomes.append(Outcome(op.key, True, state="present", etag=str(sequence)))
         if changed:
             self.state.save(target.calendar_id, changed.values())
@@ -116,8 +117,14 @@ class IcsCalendar:
         yield head[:-len(_END)]
         for tzid in self.state.tzids(calendar_id):
             yield _vtimezone(tzid)
-        for vevent in self.state.vevents(calendar_id):
-            yield vevent.encode("utf-8")
+        batch: list[str] = []
+        for vevent in self.state.vevents(calendar_id):  # written a thousand events at a time, not one by one
+            batch.append(vevent)
+            if len(batch) == 1000:
+                yield "".join(batch).encode("utf-8")
+                batch.clear()
+        if batch:
+            yield "".join(batch).encode("utf-8")
         yield _END
 
     def list_events(self, target: Target, since: datetime) -> list[RemoteEvent]:
@@ -187,14 +194,19 @@ def _bump(event: Component, now: datetime) -> None:
     event.add("last-modified", now)
 
 
-def _vevent(op: Op, uid: str, sequence: int, now: datetime) -> str:
-    """The event as text (sync/calendar/ics_text.py): what icalendar's Event would write."""
+def _vevent(op: Op, uid: str, sequence: int, now: datetime, stamp: str | None = None) -> str:
+    """The event as text (sync/calendar/ics_text.py): what icalendar's Event would write.
+    ``stamp``: ``now`` as DTSTAMP writes it, when the caller formatted it once for its ops."""
     content = op.content
     assert content is not None
-    stamp = ics_text.utc_stamp(now)
-    lines = [f"SUMMARY:{ics_text.text(content.summary)}",
-             ics_text.local_time("DTSTART", content.start, content.timezone),
-             ics_text.local_time("DTEND", content.end, content.timezone),
+    stamp = stamp or ics_text.utc_stamp(now)
+    tzid = ics_text.tzid_for(content.timezone)
+    if tzid is None:
+        start, end = f"DTSTART:{ics_text.utc_stamp(content.start)}", f"DTEND:{ics_text.utc_stamp(content.end)}"
+    else:
+        start = f"DTSTART;TZID={tzid}:{ics_text.wall_time(content.start, content.timezone)}"
+        end = f"DTEND;TZID={tzid}:{ics_text.wall_time(content.end, content.timezone)}"
+    lines = [f"SUMMARY:{ics_text.text(content.summary)}", start, end,
              f"DTSTAMP:{stamp}", f"UID:{ics_text.text(uid)}", f"SEQUENCE:{sequence}"]
     lines += [f"ATTENDEE:mailto:{email}" for email in content.attendees]
     if content.description:
@@ -204,13 +216,15 @@ def _vevent(op: Op, uid: str, sequence: int, now: datetime) -> str:
     if where:
         lines.append(f"LOCATION:{ics_text.text(where)}")
     # Kept-but-cancelled (cancelled_action: mark_cancelled) is iCalendar's own STATUS:CANCELLED.
-    lines.append(f"STATUS:{'CANCELLED' if content.cancelled else 'CONFIRMED'}")
-    lines.append(f"TRANSP:{'TRANSPARENT' if content.cancelled else 'OPAQUE'}")
+    if content.cancelled:
+        lines += ["STATUS:CANCELLED", "TRANSP:TRANSPARENT"]
+    else:
+        lines += ["STATUS:CONFIRMED", "TRANSP:OPAQUE"]
     if content.visit_mode == "video" and content.join_url:
         lines.append(f"URL:{content.join_url}")  # a URI value: not TEXT-escaped (no spaces or breaks in it)
-    private = {PRIVATE_MARK: "1", PRIVATE_CONNECTOR: content.connector, PRIVATE_EXTERNAL_ID: content.external_id,
-               PRIVATE_HASH: op.content_hash or ""}
-    lines += [f"{_X[key]}:{ics_text.raw(value)}" for key, value in private.items()]
+    lines += [f"{_X[PRIVATE_MARK]}:1", f"{_X[PRIVATE_CONNECTOR]}:{ics_text.raw(content.connector)}",
+              f"{_X[PRIVATE_EXTERNAL_ID]}:{ics_text.raw(content.external_id)}",
+              f"{_X[PRIVATE_HASH]}:{ics_text.raw(op.content_hash or '')}"]
     return ics_text.vevent(lines)
 
 

@@ -19,14 +19,17 @@ from pathlib import Path
 from typing import IO
 
 from icalendar import Calendar
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.pool import StaticPool
 
 from clinicsync.common.types import utcnow
+from clinicsync.sync import bulk
 from clinicsync.sync.db import insert_ignoring_duplicates
 from clinicsync.sync.model.calendar import ICS_EVENTS, ICS_FILES
 
 _CHUNK = 500  # uids per IN (…): far below every driver's parameter limit
+_READ = ("id", "uid", "sequence", "cancelled", "tzid", "vevent")
+_NEW = ("calendar_id", "uid", "sequence", "cancelled", "tzid", "vevent", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -94,35 +97,25 @@ class IcsState:
         self.save(calendar_id, adopted)
 
     def existing(self, calendar_id: str, uids: Sequence[str]) -> dict[str, IcsRow]:
-        out: dict[str, IcsRow] = {}
-        wanted = sorted(set(uids))
-        c = ICS_EVENTS.c
         with self.engine.connect() as connection:
-            for start in range(0, len(wanted), _CHUNK):
-                query = select(c.id, c.uid, c.sequence, c.cancelled, c.tzid, c.vevent).where(
-                    c.calendar_id == calendar_id, c.uid.in_(wanted[start:start + _CHUNK]))
-                for r in connection.execute(query):
-                    out[r.uid] = IcsRow(r.uid, r.sequence, r.cancelled, r.tzid, r.vevent, r.id)
-        return out
+            found = bulk.select_where_in(connection, ICS_EVENTS, _READ, "uid", sorted(set(uids)),
+                                   where={"calendar_id": calendar_id}, chunk=_CHUNK)
+        return {uid: IcsRow(uid, sequence, cancelled, tzid, vevent, id_)
+                for id_, uid, sequence, cancelled, tzid, vevent in found}
 
-    def save(self, calendar_id: str, rows: Iterable[IcsRow]) -> None:
+    def save(self, calendar_id: str, events: Iterable[IcsRow]) -> None:
         """Store new and changed events, and mark the file as owing a write, in one transaction."""
         now = utcnow()
-        new, changed = [], []
-        for row in rows:
-            values = {"sequence": row.sequence, "cancelled": row.cancelled, "tzid": row.tzid, "vevent": row.vevent,
-                      "updated_at": now}
-            if row.id is None:
-                new.append({"calendar_id": calendar_id, "uid": row.uid, **values})
-            else:
-                changed.append({"_id": row.id, **values})
         with self.engine.begin() as connection:
-            if new:
-                connection.execute(insert_ignoring_duplicates(connection, ICS_EVENTS), new)
-            if changed:
-                connection.execute(update(ICS_EVENTS).where(ICS_EVENTS.c.id == bindparam("_id")).values(
-                    sequence=bindparam("sequence"), cancelled=bindparam("cancelled"), tzid=bindparam("tzid"),
-                    vevent=bindparam("vevent"), updated_at=bindparam("updated_at")), changed)
+            stamp = bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)
+            new, changed = [], []
+            for row in events:
+                if row.id is None:
+                    new.append((calendar_id, row.uid, row.sequence, row.cancelled, row.tzid, row.vevent, stamp))
+                else:
+                    changed.append((row.sequence, row.cancelled, row.tzid, row.vevent, stamp, row.id))
+            bulk.insert_ignoring(connection, ICS_EVENTS, _NEW, new)
+            bulk.update_by_id(connection, ICS_EVENTS, _NEW[2:], changed)
             connection.execute(insert_ignoring_duplicates(connection, ICS_FILES),
                                [{"calendar_id": calendar_id, "dirty": True, "updated_at": now}])
             connection.execute(update(ICS_FILES).where(ICS_FILES.c.calendar_id == calendar_id)

@@ -8,10 +8,15 @@ RFC 5545 §3.3.11, in icalendar's order) and folding (§3.1: 75 octets, never be
 bytes of one character nor after a backslash) for our properties only; icalendar still
 reads every file (reconcile, adoption) and writes the VTIMEZONEs, and a differential test
 checks that both writers give the same event.
+
+Most values need neither escaping nor folding (a summary of a type and initials, a UID,
+a time), so each routine first checks for the rare case and otherwise returns its input:
+a first import writes ~16 lines per event, and the checks are what most of them cost.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -21,16 +26,25 @@ from icalendar.timezone.tzid import tzid_from_tzinfo
 from clinicsync.common.timeutil import zone
 
 _LIMIT = 75  # octets per line before folding, CRLF excluded
+_SPECIAL = re.compile(r"[\\;,\r\n]")  # what TEXT escaping changes; a value without any is written as is
+_LOCAL_MEMO = 50_000  # formatted local times kept per run (a few MB): appointments share starts and ends
+_local: dict[tuple[datetime, str], str] = {}
+_FOLD_MEMO = 20_000  # folded long lines kept per run
+_folded: dict[str, str] = {}
 
 
 def text(value: str) -> str:
     """A TEXT value escaped as icalendar escapes it."""
+    if _SPECIAL.search(value) is None:
+        return value
     return (value.replace("\\N", "\n").replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
             .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
 
 
 def raw(value: str) -> str:
     """An X- property's value: icalendar writes those unescaped; a line break would end the line."""
+    if "\n" not in value and "\r" not in value:
+        return value
     return value.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
 
 
@@ -50,7 +64,25 @@ def local_time(name: str, moment: datetime, zone_name: str) -> str:
     tzid = tzid_for(zone_name)
     if tzid is None:
         return f"{name}:{utc_stamp(moment)}"
-    return f"{name};TZID={tzid}:{moment.astimezone(zone(zone_name)):%Y%m%dT%H%M%S}"
+    return f"{name};TZID={tzid}:{wall_time(moment, zone_name)}"
+
+
+def wall_time(moment: datetime, zone_name: str) -> str:
+    """``20270104T080000``: ``moment`` on the zone's wall clock. The UTC offset is placed once
+    per instant and zone (a practice's appointments share their starts and ends)."""
+    key = (moment, zone_name)
+    found = _local.get(key)
+    if found is None:
+        local = moment.astimezone(zone(zone_name))
+        if local.year < 1000:  # strftime's own %Y there (unpadded on glibc)
+            found = f"{local:%Y%m%dT%H%M%S}"
+        else:
+            found = (f"{local.year}{local.month:02d}{local.day:02d}"
+                     f"T{local.hour:02d}{local.minute:02d}{local.second:02d}")
+        if len(_local) >= _LOCAL_MEMO:
+            _local.clear()
+        _local[key] = found
+    return found
 
 
 def fold(line: str) -> str:
@@ -92,6 +124,19 @@ def _fold_ascii(line: str) -> str:
     return "\r\n ".join(out)
 
 
+def folded(line: str) -> str:
+    """:func:`fold`, remembered per line for the run: a long line is most often a description
+    that many events share (the default one differs only in the type and the initials)."""
+    found = _folded.get(line)
+    if found is None:
+        if len(_folded) >= _FOLD_MEMO:
+            _folded.clear()
+        found = _folded[line] = fold(line)
+    return found
+
+
 def vevent(lines: Iterable[str]) -> str:
-    """``BEGIN:VEVENT``, the content lines folded, ``END:VEVENT``, each ending in CRLF."""
-    return "".join(f"{fold(line)}\r\n" for line in ("BEGIN:VEVENT", *lines, "END:VEVENT"))
+    """``BEGIN:VEVENT``, the content lines folded, ``END:VEVENT``, each ending in CRLF. A short
+    ASCII line (most of them) is taken as it is without a call."""
+    return "\r\n".join(["BEGIN:VEVENT", *[line if len(line) < _LIMIT and line.isascii() else folded(line)
+                                            for line in lines], "END:VEVENT", ""])

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, select, update
 
 from clinicsync.common.types import utcnow
+from clinicsync.sync import bulk
 from clinicsync.sync.calendar.provider import Op, Outcome, Target
-from clinicsync.sync.db import insert_ignoring_duplicates
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.calendar import LINKS
 
@@ -69,45 +69,46 @@ def ensure_pending(engine: Engine, wanted: Sequence[tuple[int, Target, str]]) ->
     """Write a ``pending`` row for each (appointment, target, event id) before its first push,
     so a crash between the call and the bookkeeping is settled by the next run."""
     ids: dict[tuple[int, Target], int] = {}
-    now = utcnow()
+    if not wanted:
+        return ids
+    targets = {(t.provider, t.account, t.calendar_id): t for _, t, _ in wanted}  # read back as the same objects
     with engine.begin() as connection:
+        now = bulk.bind_value(connection, LINKS.c.updated_at, utcnow())
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start:start + _CHUNK]
-            connection.execute(insert_ignoring_duplicates(connection, LINKS), [
-                {"appointment_id": a, "provider": t.provider, "account": t.account, "calendar_id": t.calendar_id,
-                 "event_id": e, "state": "pending", "attempts": 0, "updated_at": now} for a, t, e in chunk])
+            bulk.insert_ignoring(connection, LINKS, _PENDING, [
+                (a, t.provider, t.account, t.calendar_id, e, "pending", 0, now) for a, t, e in chunk])
             appointment_ids = sorted({a for a, _, _ in chunk})
-            for row in connection.execute(select(LINKS).where(LINKS.c.appointment_id.in_(appointment_ids))):
-                ids[(row.appointment_id, Target(row.provider, row.account, row.calendar_id))] = row.id
+            for id_, appointment_id, provider, account, calendar_id in bulk.select_where_in(
+                    connection, LINKS, _READ_BACK, "appointment_id", appointment_ids):
+                key = (provider, account, calendar_id)
+                found = targets.get(key)
+                ids[(appointment_id, found if found is not None else Target(*key))] = id_
     return ids
+
+
+_PENDING = ("appointment_id", "provider", "account", "calendar_id", "event_id", "state", "attempts", "updated_at")
+_READ_BACK = ("id", "appointment_id", "provider", "account", "calendar_id")
 
 
 def record_outcomes(engine: Engine, ops: Iterable[Op], outcomes: Iterable[Outcome]) -> None:
     """What each calendar now holds: confirmed content hashes, or the error and a retry next run."""
     by_key = {op.key: op for op in ops}
-    now = utcnow()
-    done, failed = [], []
-    for outcome in outcomes:
-        op = by_key.get(outcome.key)
-        if op is None or outcome.key < 0:  # a one-off operation (reconcile) without a link row
-            continue
-        if outcome.ok:
-            done.append({"_id": outcome.key, "state": outcome.state, "etag": outcome.etag,
-                         "pushed_hash": op.content_hash if outcome.state == "present" else None,
-                         "updated_at": now})
-        else:
-            failed.append({"_id": outcome.key, "last_error": (outcome.error or "failed")[:255], "updated_at": now})
     with engine.begin() as connection:
-        if done:
-            connection.execute(
-                update(LINKS).where(LINKS.c.id == bindparam("_id")).values(
-                    state=bindparam("state"), etag=bindparam("etag"), pushed_hash=bindparam("pushed_hash"),
-                    attempts=0, last_error=None, updated_at=bindparam("updated_at")), done)
-        if failed:
-            connection.execute(
-                update(LINKS).where(LINKS.c.id == bindparam("_id")).values(
-                    attempts=LINKS.c.attempts + 1, last_error=bindparam("last_error"),
-                    updated_at=bindparam("updated_at")), failed)
+        now = bulk.bind_value(connection, LINKS.c.updated_at, utcnow())
+        done, failed = [], []
+        for outcome in outcomes:
+            op = by_key.get(outcome.key)
+            if op is None or outcome.key < 0:  # a one-off operation (reconcile) without a link row
+                continue
+            if outcome.ok:
+                done.append((outcome.state, outcome.etag, op.content_hash if outcome.state == "present" else None,
+                             now, outcome.key))
+            else:
+                failed.append(((outcome.error or "failed")[:255], now, outcome.key))
+        bulk.update_by_id(connection, LINKS, ("state", "etag", "pushed_hash", "updated_at"), done,
+                          constants="attempts = 0, last_error = NULL")
+        bulk.update_by_id(connection, LINKS, ("last_error", "updated_at"), failed, constants="attempts = attempts + 1")
 
 
 def force(engine: Engine, link_ids: Sequence[int], state: str | None = None) -> None:

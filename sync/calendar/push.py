@@ -123,10 +123,10 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
         compared += len(truth)
         progress(compared, None)
         while len(waiting) >= CHUNK:
-            waiting.sort(key=lambda p: (p.target, p.appointment_id))
+            waiting.sort(key=_order)
             _send(settings, engine, provider, waiting[:CHUNK], report, failures, on_outcomes)
             del waiting[:CHUNK]
-    waiting.sort(key=lambda p: (p.target, p.appointment_id))
+    waiting.sort(key=_order)
     for start in range(0, len(waiting), CHUNK):
         _send(settings, engine, provider, waiting[start:start + CHUNK], report, failures, on_outcomes)
     provider.flush()  # once per pass: a file provider writes each changed file here, not per chunk
@@ -135,15 +135,24 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
     return report
 
 
+def _order(planned: Planned) -> tuple[str, str, str, int]:
+    """By calendar, then appointment: ``(target, appointment_id)`` with the target's fields
+    compared as strings (a dataclass's ordering builds tuples on every comparison)."""
+    target = planned.target
+    return target.provider, target.account, target.calendar_id, planned.appointment_id
+
+
 def _send(settings: CalendarSettings, engine: Engine, provider: CalendarProvider, chunk: Sequence[Planned],
           report: PushReport, failures: Counter[str],
           on_outcomes: Callable[[Sequence[Op], Sequence[Outcome]], None] | None) -> None:
     """One round: pending rows for first pushes, the calls, the bookkeeping."""
     ids = ensure_pending(engine, [(p.appointment_id, p.target, p.event_id) for p in chunk if p.link is None])
-    ops = [Op(key=p.link.id if p.link is not None else ids[(p.appointment_id, p.target)], kind=p.kind,
-              target=p.target, event_id=p.event_id, content=p.desired.content if p.kind != "delete" else None,
-              notify=settings.invite_patient)
-           for p in chunk]
+    ops = []
+    for p in chunk:
+        content = p.desired.content if p.kind != "delete" else None
+        ops.append(Op(key=p.link.id if p.link is not None else ids[(p.appointment_id, p.target)], kind=p.kind,
+                      target=p.target, event_id=p.event_id, content=content, notify=settings.invite_patient,
+                      digest=content.digest() if content is not None else None))  # hashed once per op
     outcomes = provider.push(ops)
     if on_outcomes is not None:
         on_outcomes(ops, outcomes)

@@ -18,7 +18,6 @@ Every row has a unique key, so planning the same events twice plans nothing new.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,11 +28,13 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from clinicsync.common.timeutil import parse_duration as _duration
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.sync.bulk import bind_column
 from clinicsync.sync.model import Appointment, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.outbox import EVENTS, OutboxEvent, advance, claim_offset, read_events
+from clinicsync.sync.outbox import EVENTS, advance, claim_offset
 from clinicsync.sync.progress import Ticker, no_ticks
-from clinicsync.sync.reminders.timing import Slot, due_for_offset, place, wall_clock
+from clinicsync.sync.reminders.rows import PlanEvent, read_appointments, read_events
+from clinicsync.sync.reminders.timing import Slot, dues, place, wall_clock
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import Offset, RemindersSettings
@@ -51,10 +52,6 @@ COLUMNS = ("key", "appointment_id", "connector", "recipient", "recipient_ref", "
            "updated_at")
 STATUS = COLUMNS.index("status")
 DATETIMES = tuple(COLUMNS.index(c) for c in ("starts_at", "due_at", "created_at", "updated_at"))
-# What planning reads of an appointment (not the whole row: fewer values to convert).
-PLANNED_FROM = [APPOINTMENTS.c[name] for name in (
-    "id", "connector", "status", "start_utc", "end_utc", "timezone", "type", "patient_ref", "practitioner_ref",
-    "version", "deleted_at")]
 log = structlog.get_logger("clinicsync.reminders")
 
 
@@ -88,6 +85,7 @@ class Rules:
         self.same_day = config.agenda.same_day_changes
         self.notices = config.notices
         self._offsets: dict[str | None, list[Offset]] = {}
+        self._labels: dict[str | None, list[str]] = {}
         self._confirms: dict[str | None, bool] = {}
 
     def offsets_for(self, appointment_type: str | None) -> list[Offset]:
@@ -95,6 +93,13 @@ class Rules:
         if offsets is None:
             offsets = self._offsets[appointment_type] = self.config.offsets_for(appointment_type)
         return offsets
+
+    def labels_for(self, appointment_type: str | None) -> list[str]:
+        """The labels of :meth:`offsets_for`, in its order."""
+        labels = self._labels.get(appointment_type)
+        if labels is None:
+            labels = self._labels[appointment_type] = [o.label for o in self.offsets_for(appointment_type)]
+        return labels
 
     def confirms(self, appointment_type: str | None) -> bool:
         confirms = self._confirms.get(appointment_type)
@@ -115,16 +120,12 @@ class _Chunk:
         self.known: set[str] = set()
         self.cancel: dict[int, str] = {}
 
-    def plan(self, events: list[OutboxEvent]) -> None:
-        grouped: dict[int, list[OutboxEvent]] = defaultdict(list)
+    def plan(self, events: list[PlanEvent]) -> None:
+        grouped: dict[int, list[PlanEvent]] = defaultdict(list)
         for event in events:
             grouped[event.appointment_id].append(event)
         ids = list(grouped)
-        appointments: dict[int, Any] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            appointments.update((r.id, r) for r in self.connection.execute(
-                select(*PLANNED_FROM).where(APPOINTMENTS.c.id.in_(part))))
+        appointments = read_appointments(self.connection, ids)
         existing: dict[int, list[Any]] = defaultdict(list)
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
@@ -139,7 +140,7 @@ class _Chunk:
             if appointment is not None:
                 self._appointment(appointment, group, existing[appointment_id])
 
-    def _appointment(self, a: Any, events: list[OutboxEvent], existing: list[Any]) -> None:
+    def _appointment(self, a: Any, events: list[PlanEvent], existing: list[Any]) -> None:
         # Events of a connector's go-live baseline (payload "baseline") record what existed
         # before: they plan reminders but announce nothing (DESIGN invariant 7).
         kinds = {e.kind for e in events}
@@ -185,11 +186,10 @@ class _Chunk:
         covered = {r.offset for r in existing if r.recipient == "patient" and r.kind == "reminder"
                    and r.starts_at == start and r.status != "cancelled"} if existing else ()
         latest = start - self.rules.lead
-        for offset in self.rules.offsets_for(a.type):
-            label = offset.label
+        offsets, labels = self.rules.offsets_for(a.type), self.rules.labels_for(a.type)
+        for label, due in zip(labels, dues(start, zone_name, offsets), strict=True):
             if label in covered:
                 continue
-            due = due_for_offset(start, zone_name, offset)
             slot = place(due, now=now, latest=latest, zone_name=zone_name, quiet=quiet)
             self._add(a, "patient", a.patient_ref, "reminder", label, slot, fallback_due=due)
 
@@ -205,7 +205,7 @@ class _Chunk:
                      quiet=self.rules.quiet)
         self._add(a, "patient", a.patient_ref, "followup", None, slot, fallback_due=due, version=0)
 
-    def _same_day(self, a: Any, events: list[OutboxEvent]) -> None:
+    def _same_day(self, a: Any, events: list[PlanEvent]) -> None:
         last = events[-1]
         kind = {"created": "confirmation", "rescheduled": "rescheduled", "cancelled": "cancelled",
                 "deleted": "cancelled"}.get(last.kind)
@@ -229,7 +229,7 @@ class _Chunk:
                           0, self.now, self.now)
 
 
-def _status_change(event: OutboxEvent, before: frozenset[str] | None, after: str) -> bool:
+def _status_change(event: PlanEvent, before: frozenset[str] | None, after: str) -> bool:
     """Did ``event`` change the status to ``after`` (from one of ``before``, when given)?"""
     change = event.payload.get("status")
     if not isinstance(change, list) or len(change) != 2:
@@ -243,21 +243,6 @@ def _known_keys(connection: Connection, keys: list[str]) -> set[str]:
         known.update(connection.execute(
             select(REMINDERS.c.key).where(REMINDERS.c.key.in_(keys[start:start + 500]))).scalars())
     return known
-
-
-def _datetime_converter(connection: Connection) -> Callable[[datetime], Any]:
-    """The column type's own bind conversion (aware UTC -> what the driver stores), memoized:
-    the rows of a read share their start and `now`, so most values convert once."""
-    process = REMINDERS.c.due_at.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
-    seen: dict[datetime, Any] = {}
-
-    def convert(value: datetime) -> Any:
-        converted = seen.get(value)
-        if converted is None:
-            converted = seen[value] = process(value) if process else value
-        return converted
-
-    return convert
 
 
 def _statement(connection: Connection) -> str | None:
@@ -282,14 +267,10 @@ def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report:
     new = [row for key, row in rows.items() if key not in known] if known else list(rows.values())
     if not new:
         return
-    convert = _datetime_converter(connection)
-    params = []
-    for row in new:
-        values = list(row)
-        for at in DATETIMES:
-            if values[at] is not None:
-                values[at] = convert(values[at])
-        params.append(tuple(values))
+    columns: list[Any] = list(zip(*new, strict=True))  # converted a column at a time: they repeat their values
+    for at in DATETIMES:
+        columns[at] = bind_column(connection, REMINDERS.c[COLUMNS[at]], columns[at])
+    params = list(zip(*columns, strict=True))
     statement = _statement(connection)
     if statement is None:
         connection.execute(insert(REMINDERS), [dict(zip(COLUMNS, row, strict=True)) for row in new])
@@ -348,7 +329,7 @@ def plan_events(settings: Settings, store: Store, now: datetime, report: PlanRep
             offset = claim_offset(connection, CONSUMER)
             if total is None:
                 total = max(0, (connection.execute(select(func.max(EVENTS.c.id))).scalar() or 0) - offset)
-            events = read_events(connection, offset, READ_LIMIT)
+            events = read_events(connection, offset, READ_LIMIT)  # what planning reads of them
             if not events:
                 break
             chunk = _Chunk(connection, rules, now)

@@ -35,12 +35,12 @@ from clinicsync.sync.outbox import claim_offset
 from clinicsync.sync.reminders.planner import (
     APPOINTMENTS,
     CONSUMER,
-    PLANNED_FROM,
     PlanReport,
     Rules,
     insert_new,
     reminder_key,
 )
+from clinicsync.sync.reminders.rows import PLANNED_FROM
 from clinicsync.sync.reminders.timing import Slot, due_for_offset, place
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.settings.reminders import RemindersSettings

@@ -4,6 +4,7 @@ appointment's local time. Pure functions of their arguments."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -31,29 +32,53 @@ def due_for_offset(start: datetime, zone_name: str, offset: Offset) -> datetime:
     elapsed = offset.elapsed
     if elapsed is not None:
         return start - elapsed
-    local = start.astimezone(zone(zone_name))
-    return wall_clock(local.date() - timedelta(days=offset.amount), local.time().replace(tzinfo=None), zone_name)
+    # The same wall-clock time ``amount`` days earlier (wall_clock's rules: fold=0), worked
+    # out here rather than through wall_clock's cache: every appointment of a first import
+    # has its own (day, time), so that cache only ever missed.
+    local_zone = zone(zone_name)
+    earlier = start.astimezone(local_zone).replace(tzinfo=None) - timedelta(days=offset.amount)
+    return earlier.replace(tzinfo=local_zone, fold=0).astimezone(UTC)
+
+
+def dues(start: datetime, zone_name: str, offsets: Sequence[Offset]) -> list[datetime]:
+    """:func:`due_for_offset` of each offset, the start's local time worked out once for all
+    the calendar-day offsets of one appointment."""
+    out = []
+    local_zone = zone(zone_name)
+    local: datetime | None = None
+    for offset in offsets:
+        elapsed = offset.elapsed
+        if elapsed is not None:
+            out.append(start - elapsed)
+            continue
+        if local is None:
+            local = start.astimezone(local_zone).replace(tzinfo=None)
+        earlier = local - timedelta(days=offset.amount)
+        out.append(earlier.replace(tzinfo=local_zone, fold=0).astimezone(UTC))
+    return out
 
 
 def quiet_window(moment: datetime, zone_name: str, quiet: QuietHours | None) -> tuple[datetime, datetime] | None:
-    """The quiet period (as UTC instants: its start, its end) that ``moment`` falls in, if any."""
-    if quiet is None or quiet.start == quiet.end:
+    """The quiet period (as UTC instants: its start, its end) that ``moment`` falls in, if any.
+    Worked out for each moment (one conversion to local time; a per-moment cache cost more
+    than that, as a first import plans a different moment for every reminder)."""
+    if quiet is None:
         return None
-    return _quiet_window(moment, zone_name, quiet.start, quiet.end)
-
-
-@lru_cache(maxsize=8192)  # pure; every notice of a run asks about the same moment (now) per zone
-def _quiet_window(moment: datetime, zone_name: str, start: clock, end: clock) -> tuple[datetime, datetime] | None:
+    start, end = quiet.start, quiet.end
+    if start == end:
+        return None
     local = moment.astimezone(zone(zone_name))
-    day, now = local.date(), local.time()
+    now = local.time()
     if start < end:
         if not start <= now < end:
             return None
-        first, last = day, day
+        first = last = local.date()
     elif now >= start:
-        first, last = day, day + timedelta(days=1)
+        first = local.date()
+        last = first + timedelta(days=1)
     elif now < end:
-        first, last = day - timedelta(days=1), day
+        last = local.date()
+        first = last - timedelta(days=1)
     else:
         return None
     return _wall_clock(first, start, zone_name), _wall_clock(last, end, zone_name)

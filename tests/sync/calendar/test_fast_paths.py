@@ -1,0 +1,181 @@
+"""Differential properties of the calendar stage's shortcuts (issue 19): event ids without the
+standard library's base32 encoder, a renderer that works out only what its templates use,
+routing remembered per doctor, and an operation hashed once. Each gives what the plain
+routine it replaced gives."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clinicsync.common.timeutil import zone
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.sync.calendar.desired import Renderer, Router, initials
+from clinicsync.sync.calendar.provider import EventContent, Op, Outcome, event_id
+from clinicsync.sync.calendar.push import push
+from clinicsync.sync.changes import CANCELLED_STATUSES
+from clinicsync.sync.settings.calendar import TEMPLATE_SAMPLE, CalendarSettings, template_environment
+from clinicsync.sync.store import Store
+from tests.sync.calendar.helpers import apply, appointment
+
+
+def plain_event_id(connector: str, external_id: str) -> str:
+    """provider.event_id before issue 19."""
+    digest = hashlib.blake2b(f"{connector}\x1f{external_id}".encode(), digest_size=20).digest()
+    return base64.b32hexencode(digest).decode("ascii").lower()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(), st.text())
+def test_event_ids_are_base32hex_of_the_digest(connector: str, external_id: str) -> None:
+    assert event_id(connector, external_id) == plain_event_id(connector, external_id)
+
+
+def plain_content(settings: CalendarSettings, row: Any) -> EventContent | None:
+    """desired.Renderer.content before issue 19: the whole context, every render through Jinja."""
+    gone = row.deleted_at is not None or row.status in CANCELLED_STATUSES
+    if gone and settings.cancelled_action != "mark_cancelled":
+        return None
+    if not gone and row.status not in ACTIVE_STATUSES and row.status != "noshow":
+        return None
+    local = zone(row.timezone)
+    context = {
+        "type": row.type, "status": "cancelled" if gone else row.status, "cancelled": gone,
+        "noshow": row.status == "noshow" and not gone, "patient_initials": initials(row.p_name),
+        "patient_name": row.p_name, "patient_phone": row.p_phone, "practitioner_name": row.d_name,
+        "location": row.location, "timezone": row.timezone, "connector": row.connector,
+        "appointment_id": row.external_id, "visit_mode": row.visit_mode or "in_person",
+        "start_local": row.start_utc.astimezone(local).strftime("%Y-%m-%d %H:%M"),
+        "end_local": row.end_utc.astimezone(local).strftime("%Y-%m-%d %H:%M"),
+    }
+    invite = settings.invite_patient
+    attendees: tuple[str, ...] = ()
+    if invite and row.p_email and row.allow_email:
+        attendees = (row.p_email.strip().lower(),)
+    mode = row.visit_mode if row.visit_mode in ("video", "phone") else None
+    link = (row.join_url if invite else (row.provider_join_url or row.join_url)) if mode == "video" else None
+    context.update(join_url=link, dial_in=row.dial_in if mode else None)
+    env = template_environment()
+    create_meet = settings.provider == "google" and settings.google.create_meet
+    return EventContent(
+        connector=row.connector, external_id=row.external_id,
+        summary=env.from_string(settings.summary).render(context).strip(),
+        description=env.from_string(settings.description).render(context).strip(),
+        location=row.location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
+        cancelled=gone, attendees=attendees, visit_mode=mode, join_url=link,
+        dial_in=row.dial_in if mode else None,
+        create_meet=create_meet and mode == "video" and link is None and not gone)
+
+
+TEMPLATES = st.sampled_from([
+    None, "", "{{ type }}", "{{ patient_initials }} {{ type }}", "{{ start_local }} to {{ end_local }}",
+    "{{ end_local }}", "{% if cancelled %}X {% endif %}{{ patient_name }} {{ practitioner_name }}",
+    "{{ status }} {{ noshow }} {{ dial_in }}",
+    "{{ " + " ~ ".join(f"({name} | string)" for name in sorted(TEMPLATE_SAMPLE)) + " }}",
+])
+ROWS = st.fixed_dictionaries({
+    "connector": st.sampled_from(["csv", "sql"]), "external_id": st.sampled_from(["A1", "A2", "B;7"]),
+    "status": st.sampled_from(["booked", "noshow", "cancelled", "waitlist", "fulfilled", "pending"]),
+    "start_utc": st.datetimes(datetime(2026, 1, 1), datetime(2027, 12, 31)).map(lambda d: d.replace(tzinfo=UTC)),
+    "minutes": st.integers(5, 240), "timezone": st.sampled_from(["America/New_York", "Europe/Zurich", "UTC"]),
+    "type": st.sampled_from(["Vaccination", "Follow-up", None]), "deleted": st.booleans(),
+    "p_name": st.sampled_from(["Jamal Weber", "ana maría garcía", None, "  ", "Cher"]),
+    "p_phone": st.sampled_from(["+12015550165", None]), "p_email": st.sampled_from([" Jamal@Mail.example.com", None]),
+    "allow_email": st.booleans(), "d_name": st.sampled_from(["Dr. Hart", None]),
+    "location": st.sampled_from(["Main Street", None]), "visit_mode": st.sampled_from([None, "in_person", "video",
+                                                                                     "phone"]),
+    "join_url": st.sampled_from([None, "https://vc.example.org/p"]),
+    "provider_join_url": st.sampled_from([None, "https://vc.example.org/d"]),
+    "dial_in": st.sampled_from([None, "+13125550188"]),
+})
+
+
+def as_row(data: dict[str, Any]) -> SimpleNamespace:
+    data = dict(data)
+    data["end_utc"] = data["start_utc"] + timedelta(minutes=data.pop("minutes"))
+    data["deleted_at"] = data["start_utc"] if data.pop("deleted") else None
+    return SimpleNamespace(**data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(TEMPLATES, TEMPLATES, st.booleans(), st.sampled_from(["delete", "mark_cancelled"]),
+       st.lists(ROWS, min_size=1, max_size=12))
+def test_the_renderer_gives_what_the_whole_context_gives(summary: str | None, description: str | None, invite: bool,
+                                                         action: str, rows: list[dict[str, Any]]) -> None:
+    chosen = {k: v for k, v in (("summary", summary), ("description", description)) if v is not None}
+    calendar = CalendarSettings.model_validate({"provider": "ics", "invite_patient": invite,
+                                                "cancelled_action": action, **chosen})
+    renderer = Renderer(calendar)  # one per run: its memos see every row
+    for data in rows:
+        row = as_row(data)
+        assert renderer.content(row) == plain_content(calendar, row)
+
+
+def test_a_row_in_an_unknown_zone_still_fails_when_no_template_shows_a_time() -> None:
+    renderer = Renderer(CalendarSettings(summary="{{ type }}", description=""))
+    row = as_row({"connector": "csv", "external_id": "A1", "status": "booked",
+                  "start_utc": datetime(2027, 1, 4, 13, tzinfo=UTC), "minutes": 30, "timezone": "Mars/Olympus",
+                  "type": "x", "deleted": False, "p_name": None, "p_phone": None, "p_email": None,
+                  "allow_email": False, "d_name": None, "location": None, "visit_mode": None, "join_url": None,
+                  "provider_join_url": None, "dial_in": None})
+    with pytest.raises(Exception, match="Mars/Olympus"):
+        renderer.content(row)
+
+
+def test_routing_is_remembered_per_doctor_and_gives_what_a_fresh_router_gives() -> None:
+    settings_ = CalendarSettings.model_validate({"provider": "ics", "calendars": [
+        {"practitioner": "D02", "calendar_id": "team"}, {"practitioner": "D03", "skip": True}]})
+    router = Router(settings_)
+    asked = [("csv", d, e) for d in ("D01", "D02", "D03", None) for e in ("A@b.org", None, " a@B.org ")] * 2
+    assert [router.target(*a) for a in asked] == [Router(settings_).target(*a) for a in asked]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_each_operation_carries_its_contents_hash(store: Store, tmp_path: Path) -> None:
+    from clinicsync.sync.calendar.ics import IcsCalendar
+
+    apply(store, appointment("A1"), appointment("A2", doctor="D02"))
+    calendar = CalendarSettings.model_validate({"provider": "ics", "ics": {"directory": str(tmp_path / "cal")}})
+    seen: list[Op] = []
+
+    def check(ops: Any, _outcomes: Any) -> None:
+        seen.extend(ops)
+
+    provider = IcsCalendar(calendar.ics, store.engine)
+    push(calendar, store.engine, provider, on_outcomes=check)
+    assert len(seen) == 2
+    for op in seen:
+        assert op.content is not None and op.digest == op.content.digest() == op.content_hash
+        assert replace(op, digest=None).content_hash == op.content_hash and replace(op, digest=None) == op
+    assert Outcome(1, True).ok
+
+
+def test_the_truth_reads_what_the_plain_select_reads(store: Store) -> None:
+    from sqlalchemy import select, update
+
+    from clinicsync.sync.calendar import desired
+    from clinicsync.sync.model.joins import with_people
+    from tests.sync.calendar.helpers import base_time
+
+    apply(store, *[appointment(f"A{i}", base_time() + timedelta(hours=i % 3), doctor=("D01", "D02", None)[i % 3])
+                   for i in range(8)])
+    a = desired.A
+    with store.engine.begin() as connection:
+        connection.execute(update(desired.Appointment.__table__).where(a.external_id == "A4")  # type: ignore[attr-defined]
+                           .values(deleted_at=datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)))
+        plain = [tuple(r) for r in connection.execute(
+            select(*desired._COLUMNS).select_from(with_people()).where(a.id > 2).order_by(a.id).limit(4))]
+    since = base_time() - timedelta(days=400)
+    found = desired._rows(store.engine, since, after_id=2, limit=4)
+    assert [tuple(r) for r in found] == plain and len(plain) == 4
+    assert any(r.deleted_at is not None for r in found) and found[0].start_utc.tzinfo is not None
+    assert desired._rows(store.engine, since, after_id=10_000) == []

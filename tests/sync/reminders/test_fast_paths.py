@@ -1,0 +1,149 @@
+"""Differential properties of the planner's shortcuts (issue 19): offsets and quiet hours
+worked out without per-moment caches, and reads and writes converted a column at a time,
+give what the routines they replaced give."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import insert, select
+
+from clinicsync.common.timeutil import zone
+from clinicsync.sync import bulk
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.outbox import read_events as outbox_events
+from clinicsync.sync.reminders import rows
+from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, insert_new
+from clinicsync.sync.reminders.timing import due_for_offset, dues, quiet_window, wall_clock
+from clinicsync.sync.settings.reminders import Offset, QuietHours
+from clinicsync.sync.store import Store
+from tests.sync.reminders.conftest import appointment, put
+
+ZONES = st.sampled_from(["America/New_York", "Europe/Berlin", "Australia/Sydney", "Australia/Lord_Howe",
+                         "America/St_Johns", "Asia/Kolkata", "Pacific/Chatham", "UTC"])
+MOMENTS = st.datetimes(datetime(2020, 1, 1), datetime(2035, 12, 31)).map(lambda d: d.replace(tzinfo=UTC))
+CLOCKS = st.times().map(lambda t: t.replace(microsecond=0))
+
+
+def plain_due_for_offset(start: datetime, zone_name: str, offset: Offset) -> datetime:
+    """timing.due_for_offset before issue 19 (through wall_clock)."""
+    elapsed = offset.elapsed
+    if elapsed is not None:
+        return start - elapsed
+    local = start.astimezone(zone(zone_name))
+    return wall_clock(local.date() - timedelta(days=offset.amount), local.time().replace(tzinfo=None), zone_name)
+
+
+def plain_quiet_window(moment: datetime, zone_name: str, quiet: QuietHours | None) -> tuple[datetime, datetime] | None:
+    """timing.quiet_window before issue 19 (then behind a per-moment cache)."""
+    if quiet is None or quiet.start == quiet.end:
+        return None
+    start, end = quiet.start, quiet.end
+    local = moment.astimezone(zone(zone_name))
+    day, now = local.date(), local.time()
+    if start < end:
+        if not start <= now < end:
+            return None
+        first, last = day, day
+    elif now >= start:
+        first, last = day, day + timedelta(days=1)
+    elif now < end:
+        first, last = day - timedelta(days=1), day
+    else:
+        return None
+    return wall_clock(first, start, zone_name), wall_clock(last, end, zone_name)
+
+
+@settings(max_examples=500, deadline=None)
+@given(MOMENTS, ZONES, st.integers(0, 30), st.sampled_from("dhm"))
+def test_offsets_fall_where_they_fell(start: datetime, zone_name: str, amount: int, unit: str) -> None:
+    offset = Offset(amount, unit)
+    assert due_for_offset(start, zone_name, offset) == plain_due_for_offset(start, zone_name, offset)
+
+
+@settings(max_examples=500, deadline=None)
+@given(MOMENTS, ZONES, CLOCKS, CLOCKS, st.booleans())
+def test_quiet_windows_are_where_they_were(moment: datetime, zone_name: str, start: time, end: time,
+                                          none: bool) -> None:
+    quiet = None if none else QuietHours(start=start, end=end)
+    assert quiet_window(moment, zone_name, quiet) == plain_quiet_window(moment, zone_name, quiet)
+
+
+def test_a_moment_inside_the_quiet_hours_near_a_dst_change() -> None:
+    quiet = QuietHours(start=time(1, 30), end=time(3, 30))
+    moment = datetime(2026, 3, 8, 7, 45, tzinfo=UTC)  # 03:45 EDT, just after New York sprang forward
+    for delta in range(-180, 180, 15):
+        instant = moment + timedelta(minutes=delta)
+        assert quiet_window(instant, "America/New_York", quiet) == plain_quiet_window(instant, "America/New_York",
+                                                                                      quiet)
+
+
+def test_planning_reads_the_appointments_and_events_sqlalchemy_reads(store: Store) -> None:
+    start = datetime(2027, 1, 4, 13, 0, tzinfo=UTC)
+    put(store, *[appointment(f"A{i}", start + timedelta(hours=i % 3)) for i in range(7)])
+    with store.engine.begin() as connection:
+        ids = [r.id for r in connection.execute(select(rows.APPOINTMENTS.c.id))]
+        expected = {r.id: tuple(r) for r in connection.execute(select(*rows.PLANNED_FROM))}
+        found = rows.read_appointments(connection, [*ids, 10_000], chunk=3)
+        assert {i: tuple(r) for i, r in found.items()} == expected
+        assert found[ids[0]].start_utc == start and found[ids[0]].start_utc.tzinfo is not None
+        assert rows.read_appointments(connection, []) == {}
+        events = outbox_events(connection, 0, 5)
+        assert [tuple(e) for e in rows.read_events(connection, 0, 5)] == [
+            (e.id, e.appointment_id, e.kind, e.payload) for e in events]
+        assert rows.read_events(connection, events[-1].id, 100)[0].id > events[-1].id
+
+
+def test_planned_rows_are_stored_as_sqlalchemy_stores_them(store: Store) -> None:
+    put(store, appointment("A1", datetime(2027, 1, 4, 13, 0, tzinfo=UTC)))
+    now = datetime(2026, 12, 1, 15, 30, 12, 345678, tzinfo=UTC)
+    starts = datetime(2027, 1, 4, 13, 0, tzinfo=UTC)
+    with store.engine.begin() as connection:
+        appointment_id = connection.execute(select(rows.APPOINTMENTS.c.id)).scalar_one()
+
+    def planned(prefix: str) -> dict[str, tuple[object, ...]]:
+        out = {}
+        plans = [(starts - timedelta(days=3), "pending"), (starts - timedelta(minutes=5), "skipped"),
+                 (starts - timedelta(hours=1, microseconds=7), "pending")]
+        for i, (due, status) in enumerate(plans):
+            key = f"{prefix}{i}"
+            out[key] = (key, appointment_id, "csv", "patient", "P1", "reminder", f"{i}d", 1, starts, due, status,
+                        None if status == "pending" else "too late", None, None, "", 0, now, now)
+        return out
+
+    report = PlanReport()
+    with store.engine.begin() as connection:
+        insert_new(connection, planned("fast:"), report)
+        connection.execute(insert(REMINDERS), [dict(zip(COLUMNS, row, strict=True))
+                                               for row in planned("orm:").values()])
+        insert_new(connection, planned("fast:"), report)  # stored already: nothing more
+    assert (report.planned, report.skipped) == (2, 1)
+    with store.engine.connect() as connection:
+        stored = {r.key: tuple(r)[2:] for r in connection.execute(select(REMINDERS))}
+    for i in range(3):
+        assert stored[f"fast:{i}"] == stored[f"orm:{i}"]
+    assert orjson.dumps(sorted(stored)).decode().count("fast:") == 3
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_column_of_repeated_values_is_converted_once_per_value(store: Store) -> None:
+    calls: list[object] = []
+
+    def process(value: object) -> object:
+        calls.append(value)
+        return f"<{value}>"
+
+    assert list(bulk.converted(process, ["a", None, "a", "b", None])) == ["<a>", None, "<a>", "<b>", None]
+    assert sorted(calls) == ["a", "b"]  # type: ignore[type-var]
+    assert bulk.converted(None, ("x",)) == ("x",)
+
+
+@settings(max_examples=300, deadline=None)
+@given(MOMENTS, ZONES, st.lists(st.builds(Offset, st.integers(0, 30), st.sampled_from("dhm")), max_size=5))
+def test_all_offsets_of_an_appointment_at_once_fall_where_each_falls(start: datetime, zone_name: str,
+                                                                      offsets: list[Offset]) -> None:
+    assert dues(start, zone_name, offsets) == [plain_due_for_offset(start, zone_name, o) for o in offsets]
