@@ -183,8 +183,14 @@ def _postgres(enabled: bool) -> AbstractContextManager[str | None]:
     return postgres_schema() if enabled else nullcontext(None)
 
 
-def w1_table(rows: int, postgres: bool, measured: dict[str, Any] | None = None) -> Table:
-    """``measured``: receives clinicsync's figures (the dlt table compares against the same run)."""
+def w1_table(rows: int, postgres: bool, measured: dict[str, Any] | None = None,
+             sqlite_figures: dict[str, Any] | None = None) -> Table:
+    """``measured``: receives clinicsync's figures (the dlt table compares against the same run).
+    ``sqlite_figures``: the SQLite store's figures of this run, for the PostgreSQL table's row
+    comparing the two stores (wall seconds: the server's work is not in our CPU time).
+
+    Ratios are of CPU seconds (the process's own), which move far less than wall time on a
+    shared machine; the issue's goals were set in CPU seconds."""
     backend = "PostgreSQL" if postgres else "SQLite"
     table = Table(f"W1 CSV ingest, {rows:,} rows, {backend} store",
                   ["case", "seconds", "cpu_seconds", "rows_per_s", "peak_rss_mb", "writes", "ratio", "goal"])
@@ -196,6 +202,7 @@ def w1_table(rows: int, postgres: bool, measured: dict[str, Any] | None = None) 
         pandas = run_case("bench.w1_csv_ingest:pandas_case", rows=rows, store_url=url)
     floor = None if postgres else run_case("bench.w1_csv_ingest:floor_case", rows=rows)
     first = ours["first_seconds"]
+    first_cpu = ours["first_cpu_seconds"]
     table.add(case="pandas read_csv + to_sql", seconds=pandas["seconds"],
               cpu_seconds=pandas["cpu_seconds"], rows_per_s=rows / pandas["seconds"],
               peak_rss_mb=pandas["peak_rss_mb"], writes=rows, ratio=1.0, goal="baseline")
@@ -203,36 +210,42 @@ def w1_table(rows: int, postgres: bool, measured: dict[str, Any] | None = None) 
         table.add(case="floor: csv + sqlite3 executemany", seconds=floor["seconds"],
                   cpu_seconds=floor["cpu_seconds"],
                   rows_per_s=rows / floor["seconds"], peak_rss_mb=floor["peak_rss_mb"], writes=rows,
-                  ratio=ratio(floor["seconds"], pandas["seconds"]), goal="")
+                  ratio=ratio(floor["cpu_seconds"], pandas["cpu_seconds"]), goal="")
     table.add(case="clinicsync first ingest", seconds=first,
               cpu_seconds=ours["first_cpu_seconds"], rows_per_s=rows / first,
               peak_rss_mb=ours["peak_rss_mb"], writes=ours["created"],
-              ratio=ratio(first, pandas["seconds"]), goal="/ pandas <= 1.0")
+              ratio=ratio(first_cpu, pandas["cpu_seconds"]), goal="/ pandas <= 5")
     if floor is not None:
         table.add(case="clinicsync first ingest / floor", seconds=first,
                   cpu_seconds=ours["first_cpu_seconds"], rows_per_s=rows / first,
                   peak_rss_mb=ours["peak_rss_mb"], writes=ours["created"],
-                  ratio=ratio(first, floor["seconds"]), goal="")
+                  ratio=ratio(first_cpu, floor["cpu_seconds"]), goal="")
     table.add(case="unchanged file, next run", seconds=ours["same_seconds"],
               cpu_seconds=ours["same_cpu_seconds"], rows_per_s=None,
               peak_rss_mb=ours["peak_rss_mb"], writes=ours["same_writes"],
-              ratio=ratio(ours["same_seconds"], first), goal="/ first <= 0.05, writes 0")
+              ratio=ratio(ours["same_cpu_seconds"], first_cpu), goal="/ first <= 0.05, writes 0")
     table.add(case="re-export, same rows", seconds=ours["rerun_seconds"],
               cpu_seconds=ours["rerun_cpu_seconds"], rows_per_s=rows / ours["rerun_seconds"],
               peak_rss_mb=ours["peak_rss_mb"], writes=ours["rerun_writes"],
-              ratio=ratio(ours["rerun_seconds"], first), goal="/ first <= 0.15, writes 0")
+              ratio=ratio(ours["rerun_cpu_seconds"], first_cpu), goal="/ first <= 0.15, writes 0")
     table.add(case="export with 1% changed", seconds=ours["changed_seconds"],
               cpu_seconds=ours["changed_cpu_seconds"],
               rows_per_s=rows / ours["changed_seconds"], peak_rss_mb=ours["peak_rss_mb"],
-              writes=ours["changed_written"], ratio=ratio(ours["changed_seconds"], first),
+              writes=ours["changed_written"], ratio=ratio(ours["changed_cpu_seconds"], first_cpu),
               goal=f"/ first <= 0.2, writes = changed rows ({ours['changed_rows']:,})")
     table.notes.append(
         f"clinicsync created {ours['created']:,} appointments and quarantined {ours['quarantined']:,} of "
         f"{ours['bad_rows']:,} bad rows (pandas and the floor store every row unchecked). 1%-changed run: "
         f"{ours['changed_rows']:,} rows changed, {ours['changed_written']:,} new row versions, "
         f"{ours['changed_reported']:,} reported as updated/cancelled/rescheduled. Ratios: first / pandas, "
-        "first / floor, unchanged / first, re-export / first, 1%-changed / first (wall time; cpu_seconds is "
-        "the process's CPU time, steadier on a shared machine); peak RSS is the whole child (all runs).")
+        "first / floor, unchanged / first, re-export / first, 1%-changed / first, all of CPU seconds (the "
+        "process's own, steadier than wall time on a shared machine); peak RSS is the whole child (all runs).")
+    if sqlite_figures is not None:
+        table.add(case="first ingest / SQLite store's (wall)", seconds=first, cpu_seconds=first_cpu,
+                  rows_per_s=rows / first, peak_rss_mb=ours["peak_rss_mb"], writes=ours["created"],
+                  ratio=ratio(first, sqlite_figures["first_seconds"]), goal="<= 1")
+        table.notes.append("The last row compares wall seconds with the SQLite store's first ingest of this run: "
+                           "the PostgreSQL server's own work is not in this process's CPU time.")
     return table
 
 
@@ -250,7 +263,7 @@ def main(argv: list[str]) -> list[Table]:
     elif args.dlt:
         tables[0].notes.append("dlt baseline skipped: install the bench extra (uv sync --extra bench)")
     if args.postgres:
-        tables.append(w1_table(rows, postgres=True))
+        tables.append(w1_table(rows, postgres=True, sqlite_figures=ours))
     return emit(tables, args)
 
 

@@ -3,8 +3,8 @@ Locations, pages of 100 followed by ``next`` links) from a loopback server in it
 process, through the fhir connector and ``sync_once`` into a store; against the wire's
 floor: the same pages fetched with a plain httpx.Client and parsed, nothing else.
 
-Also times the second poll (incremental: ``_lastUpdated``, nothing changed). The goal is
-pipeline / raw <= 1.5; it is printed, never asserted.
+Also times the second poll (incremental: ``_lastUpdated``, nothing changed). The goal
+(issue 19) is pipeline / raw <= 4 in wall seconds; it is printed, never asserted.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 from bench.harness import ROOT, Stopwatch, Table, child_env, common_arguments, emit, postgres_schema, ratio, run_case
 
 PAGE_SIZE = 100
-GOAL = 1.5
+GOAL = 4.0
 SETTINGS = """\
 clinic:
   timezone: America/New_York
@@ -112,6 +112,7 @@ def clinicsync_case(base_url: str, store_url: str | None) -> dict[str, Any]:
 def stage_case(base_url: str, mapping: bool) -> dict[str, Any]:
     """Part of the pipeline, to see where the time goes: the connector's batches alone
     (fetch, parse, resolve includes), or those batches mapped too; nothing is stored."""
+    from clinicsync.common.gc_tuning import bulk_stage
     from clinicsync.connectors.registry import build_connector
     from clinicsync.mappings.engine import load_mapping
     from clinicsync.sync.engine import map_batch
@@ -126,7 +127,7 @@ def stage_case(base_url: str, mapping: bool) -> dict[str, Any]:
     compiled = load_mapping(config.mapping, settings.clinic.timezone, settings.clinic.default_region,
                             settings.base_dir)
     records = 0
-    with Stopwatch() as watch:
+    with Stopwatch() as watch, bulk_stage():  # as sync_once runs it
         connector = build_connector(config)
         try:
             for batch in connector.fetch(None):

@@ -49,11 +49,12 @@ def pipeline_case(rows: int, doctors: int, source: str, whole: bool = True) -> d
     """One first run on an empty store: the connector, then (``whole``) each later stage."""
     import shutil
 
+    from clinicsync.common.gc_tuning import bulk_stage
     from clinicsync.sync.engine import sync_once
     from clinicsync.sync.service.pipeline import stages
     from clinicsync.sync.store import Store
 
-    with tempfile.TemporaryDirectory(prefix="w6-") as work:
+    with tempfile.TemporaryDirectory(prefix="w6-") as work, bulk_stage():  # the whole run, as run_once
         folder = Path(work)
         drop = folder / "drop"
         drop.mkdir()

@@ -14,6 +14,7 @@ EXPECTED = {
     "w1_csv_ingest": ["W1 CSV ingest", "W1 against dlt"],  # dlt: the bench extra, installed with --all-extras
     "m1_memory": ["M1 memory and scaling", "M1 memory of the whole first sync"],
     "w6_end_to_end": ["W6 end to end"],
+    "m2_mapping_cpu": ["M2 mapping CPU"],
 }
 
 
