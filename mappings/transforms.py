@@ -223,7 +223,7 @@ def as_hl7_datetime(value: Any) -> datetime:
     if sign is None:
         return parsed
     offset = timedelta(hours=int(hours), minutes=int(minutes))
-    if offset >= timedelta(hours=24):
+    if offset >= timedelta(hours=24) or int(minutes) > 59:
         raise TransformError("not a valid HL7 time zone offset")
     return parsed.replace(tzinfo=timezone(-offset if sign == "-" else offset))
 

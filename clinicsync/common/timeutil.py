@@ -11,6 +11,7 @@ be exact, a gap is an error; where a planned send time may move (reminders/timin
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,15 +38,32 @@ def parse_datetime(text: str, formats: tuple[str, ...] = ()) -> datetime:
     """
     value = text.strip()
     try:
-        return datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
-        pass
-    for fmt in formats:
-        try:
-            return datetime.strptime(value, fmt)
-        except ValueError:
-            continue
-    raise TimeError("not a date-time (expected ISO 8601, e.g. 2026-03-08T09:30 or 2026-03-08T09:30-05:00)")
+        for fmt in formats:
+            try:
+                parsed = datetime.strptime(value, fmt)
+                break
+            except ValueError:
+                continue
+        else:
+            raise TimeError("not a date-time (expected ISO 8601, e.g. 2026-03-08T09:30 or "
+                            "2026-03-08T09:30-05:00)") from None
+    return _offset_checked(parsed, value)
+
+
+_OFFSET = re.compile(r"[+-]\d\d:?(\d\d)(?::?(\d\d)(?:\.\d+)?)?$")
+
+
+def _offset_checked(parsed: datetime, text: str) -> datetime:
+    """Python reads an offset's minutes (and seconds) up to 99 ('+05:99' is 6 h 39 min); ISO
+    8601 and FHIR's instant allow 00-59. A source that sends '+05:99' sent a broken time, and
+    the appointment must not land 39 minutes away from any time it meant."""
+    if parsed.tzinfo is not None and (match := _OFFSET.search(text)) is not None:
+        minutes, seconds = match.groups()
+        if int(minutes) > 59 or (seconds is not None and int(seconds) > 59):
+            raise TimeError("not a valid UTC offset (its minutes or seconds are over 59)")
+    return parsed
 
 
 def localize(naive: datetime, zone_name: str) -> datetime:

@@ -41,6 +41,8 @@ def test_times_become_utc_and_keep_their_zone(row: dict[str, str], start: dateti
     ({"appointment_id": ""}, "external_id", "missing (required)"),
     ({"start": ""}, "start", "missing"),
     ({"start": "soon"}, "start", "not a date-time"),
+    ({"start": "2026-07-01T09:00:00+05:99"}, "start", "not a valid UTC offset"),  # Python alone reads 6 h 39
+    ({"start": "2026-07-01T09:00-0475"}, "start", "not a valid UTC offset"),
     ({"start": "2026-03-08 02:30"}, "start", "does not exist in America/New_York"),  # spring-forward gap
     ({"start": "2026-11-01 01:30"}, "start", "ambiguous in America/New_York"),  # fall-back overlap
     ({"duration_minutes": ""}, "end", "give end or duration_minutes"),

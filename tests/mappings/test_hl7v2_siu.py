@@ -266,7 +266,8 @@ def test_hl7_datetime(text: str, expected: datetime) -> None:
     assert value == expected and (value.tzinfo is None) == (expected.tzinfo is None)
 
 
-@pytest.mark.parametrize("text", ["2030030410", "20300304", "2030-03-04T10:00", "203013041000", "203003041000+2500"])
+@pytest.mark.parametrize("text", ["2030030410", "20300304", "2030-03-04T10:00", "203013041000", "203003041000+2500",
+                                  "203003041000+0599"])
 def test_hl7_datetime_refuses_what_is_no_time_of_day(text: str) -> None:
     with pytest.raises(TransformError):
         as_hl7_datetime(text)
