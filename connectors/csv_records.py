@@ -63,7 +63,10 @@ class _TooManyLines(Exception):
 
 
 def _raw(text: str) -> str:
-    """A line as JSON text: control characters escaped, unreadable bytes as U+FFFD, bounded."""
+    """A line as JSON text: control characters escaped, unreadable bytes as U+FFFD, bounded.
+    Its line break is left out: it is not part of what the row says, and the same broken row
+    re-exported with other line ends must read as the same quarantine item (sync.quarantine)."""
+    text = text.rstrip("\r\n")
     clipped = text[:RAW_LIMIT] + ("…" if len(text) > RAW_LIMIT else "")
     cleaned = clipped.encode("utf-8", "replace").decode("utf-8")  # lone surrogates -> '?'
     return orjson.dumps(cleaned).decode()

@@ -35,11 +35,19 @@ class QuarantineEntry:
 
 
 def item_key(entry: QuarantineEntry) -> str:
-    """What makes two sightings the same item: the record (its id; without one, where it
-    was read and what it said), the field and the reason. A record that goes wrong
-    differently is a new item; two different unnamed messages never share one (nothing lost)."""
-    content = hashlib.sha256((entry.raw or "").encode()).hexdigest()
-    record = f"id:{entry.record_id}" if entry.record_id else f"at:{entry.position}\x1f{content}"
+    """What makes two sightings the same item: the record, the field and the reason. A record
+    is known by its id; without one, by what it said (its raw text), wherever it was read: a
+    daily re-export moves a bad row to another file and line, and that must be one item seen
+    again, not a new one each day. Only a sighting with neither id nor text (a file whose
+    header cannot be read) is known by where it was read. A record that goes wrong
+    differently is a new item; two unnamed records that say different things never share one
+    (nothing lost)."""
+    if entry.record_id:
+        record = f"id:{entry.record_id}"
+    elif entry.raw:
+        record = f"raw:{hashlib.sha256(entry.raw.encode()).hexdigest()}"
+    else:
+        record = f"at:{entry.position}"
     return hashlib.sha256("\x1f".join((record, entry.field or "", entry.reason)).encode()).hexdigest()
 
 

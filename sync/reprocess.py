@@ -15,7 +15,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.sync import quarantine
 from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
-from clinicsync.sync.quarantine import Q, QuarantineEntry, item_key
+from clinicsync.sync.quarantine import Q
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 
@@ -97,7 +97,9 @@ def _retry_one(store: Store, config: ConnectorSettings, mapping: Any, item: Any,
                           baseline=baseline)
         return RetryOutcome(item.id, item.connector, IMPORTED)
     entry = failed[0]
-    same = item_key(entry) == item_key(QuarantineEntry(item.position, item.reason, item.field, item.record_id))
+    # The same stored record, so the same item exactly when it names the same id and fails on
+    # the same field for the same reason (its text is the item's by construction).
+    same = (entry.record_id or None, entry.field, entry.reason) == (item.record_id, item.field, item.reason)
     if not same:  # it fails for another reason now: that is a new item; this one is done
         store.apply_batch(config.name, run_id, [], [entry], None,
                           within=closing("retried: fails for another reason now"))

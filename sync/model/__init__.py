@@ -130,7 +130,7 @@ class Quarantine(SQLModel, table=True):
     field: str | None = Field(default=None, max_length=64)
     reason: str = Field(sa_column=Column(Text, nullable=False))
     raw: str | None = Field(default=None, sa_column=Column(Text))  # PHI: shown to staff, never logged
-    item_key: str = Field(max_length=64)  # sync.quarantine.item_key: record id (else position), field, reason
+    item_key: str = Field(max_length=64)  # sync.quarantine.item_key: record id (else raw text), field, reason
     status: str = Field(default="open", max_length=16)  # open | resolved | dismissed
     seen_count: int = 1  # how many times a poll found it
     created_at: datetime = Field(sa_column=utc_column(nullable=False))  # first seen

@@ -55,3 +55,52 @@ def test_0007_collapses_repeated_quarantine_rows_and_keeps_running_connectors_li
     assert [(r[0], r[1], r[2], r[3].replace(tzinfo=UTC).day, r[4].replace(tzinfo=UTC).day) for r in as_utc] == [
         ("B7", "open", 3, 1, 3), ("B8", "open", 1, 2, 2), (None, "open", 1, 2, 2)]
     assert live == ["c1"]
+
+
+def test_0019_merges_unnamed_items_of_the_same_row_and_keys_them_as_the_code_does(store_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from clinicsync.sync import quarantine
+    from clinicsync.sync.quarantine import QuarantineEntry
+
+    engine = make_engine(store_url)
+    upgrade(engine, "0018")
+    same_row, other_row = '["A8","2026-12-01 13:00","30","booked"]', '["A9","x"]'
+    rows = [  # position, record id, raw, status, count, first seen, last seen (day of November)
+        ("a.csv:4", None, same_row, "open", 1, 1, 1),
+        ("b.csv:6", None, same_row, "open", 2, 2, 3),
+        ("c.csv:9", None, other_row, "open", 1, 2, 2),
+        ("c.csv:2", "B7", '{"status":"Confirmd"}', "open", 4, 1, 3),
+        ("d.csv:1", None, None, "dismissed", 1, 2, 2),
+    ]
+    with engine.begin() as connection:
+        for n, (position, record_id, raw, status, count, first, last) in enumerate(rows):
+            connection.execute(text(
+                "INSERT INTO quarantine (run_id, connector, position, record_id, field, reason, raw, item_key, "
+                "status, seen_count, created_at, last_seen) VALUES "
+                "('r1', 'c1', :p, :i, NULL, 'why', :raw, :key, :s, :n, :first, :last)"),
+                {"p": position, "i": record_id, "raw": raw, "key": f"old-{n}", "s": status, "n": count,
+                 "first": f"2026-11-0{first} 10:00:00", "last": f"2026-11-0{last} 10:00:00"})
+    upgrade(engine)
+    with engine.connect() as connection:
+        items = connection.execute(text(
+            "SELECT position, record_id, status, seen_count, created_at, last_seen, item_key "
+            "FROM quarantine ORDER BY id")).all()
+    day = [(r[0], r[1], r[2], r[3], *(
+        (d if isinstance(d, datetime) else datetime.fromisoformat(d)).replace(tzinfo=UTC).day for d in r[4:6]))
+        for r in items]
+    assert day == [("b.csv:6", None, "open", 3, 1, 3), ("c.csv:9", None, "open", 1, 2, 2),
+                   ("c.csv:2", "B7", "open", 4, 1, 3), ("d.csv:1", None, "dismissed", 1, 2, 2)]
+    assert items[2].item_key == "old-3"  # a named item keeps its key
+    assert [items[0].item_key, items[1].item_key, items[3].item_key] == [
+        quarantine.item_key(QuarantineEntry(p, "why", raw=raw)) for p, raw in (
+            ("e.csv:1", same_row), ("e.csv:2", other_row), ("d.csv:1", None))]
+    # The next sighting of the merged row, in another file, is that item seen again.
+    with engine.begin() as connection:
+        quarantine.record(connection, "c1", "r2", [QuarantineEntry("e.csv:7", "why", raw=same_row)],
+                          datetime(2026, 11, 4, 10, tzinfo=UTC))
+        counts = connection.execute(text("SELECT position, seen_count FROM quarantine ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(c) for c in counts] == [("e.csv:7", 4), ("c.csv:9", 1), ("c.csv:2", 4), ("d.csv:1", 1)]

@@ -68,6 +68,30 @@ def test_a_bad_row_polled_three_times_is_one_item_that_closes_when_fixed(run: An
     assert json.loads(out)["connectors"][0]["quarantined"] == 0
 
 
+def test_unnamed_bad_rows_of_a_daily_re_export_are_one_item_each_seen_again(run: Any, drop_dir: Path) -> None:
+    """Rows without an id are known by what they say: the same three bad rows in each day's
+    export (another file, other lines, other line ends) stay three items, counted again."""
+    bad = [f",{DAY} 12:00,30,booked,Visit,P4,Di Moss,(212) 555-0104",  # no appointment id
+           f"A8,{DAY} 13:00,30,booked",  # too few fields
+           f'A9,{DAY} 14:00,30,booked,"Visit,P5,Ed Ng,(212) 555-0105']  # a quote never closed
+    for day, ends in ((1, "\n"), (2, "\r\n"), (3, "\n")):
+        good = [f"B{i},{DAY} 08:0{i},30,booked,Visit,P1,Ana Ruiz,(212) 555-0101" for i in range(day)]
+        (drop_dir / f"export-{day}.csv").write_bytes(ends.join([HEADER.strip(), *good, *bad, ""]).encode())
+        _, out, _ = run("sync", "--once", "--json")
+        assert json.loads(out)["connectors"]["frontdesk"]["quarantined"] == 3
+    items = open_items(run)
+    assert sorted(item["count"] for item in items) == [3, 3, 3]
+    # Each shows where it was seen last: the third export, below its three good rows.
+    assert sorted(item["position"] for item in items) == ["export-3.csv:5", "export-3.csv:6", "export-3.csv:7"]
+    [missing_id] = [item for item in items if item["field"] == "external_id"]
+    assert missing_id["record_id"] is None and missing_id["retryable"] is True
+    # A retry that fails the same way leaves the item open as it was (not closed as "another reason").
+    _, out, _ = run("quarantine", "retry", str(missing_id["id"]), expect=None)
+    assert "still failing" in out
+    assert {(item["id"], item["status"], item["count"]) for item in open_items(run)} == {
+        (item["id"], "open", 3) for item in items}
+
+
 def test_retry_after_a_mapping_fix_imports_the_stored_record(run: Any, drop_dir: Path, mapping: Path) -> None:
     export(drop_dir, 1)
     run("sync", "--once")
