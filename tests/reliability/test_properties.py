@@ -153,9 +153,11 @@ def poll_once(store: Store, content: bytes, **extra: Any) -> tuple[str, dict[str
 
 
 def _quarantine_reasons(store: Store, connector: str) -> list[str]:
+    """Each item's reason, once per sighting: unnamed rows that say the same share an item."""
     with store.engine.connect() as connection:
         return [r[0] for r in connection.execute(
-            text("SELECT reason FROM quarantine WHERE connector = :c"), {"c": connector})]
+            text("SELECT reason, seen_count FROM quarantine WHERE connector = :c"), {"c": connector})
+            for _ in range(r[1])]
 
 
 @given(st.binary(max_size=1500) | st.text(max_size=600).map(lambda t: t.encode("utf-8", "surrogatepass")))
