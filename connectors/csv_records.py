@@ -23,6 +23,7 @@ line is read again only when the record that had taken it fails.
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections import deque
 from collections.abc import Iterator
 from typing import NamedTuple, TextIO
@@ -47,6 +48,14 @@ class Record(NamedTuple):
     raw: str | None = None  # the first line, as JSON text for the quarantine (staff only)
 
 
+def _clipped_mark(text: str) -> str:
+    """What stands for the part of a line that is not kept: its length and a digest of the
+    whole, so that two long lines that begin alike are still told apart (the quarantine
+    knows a row without an id by its raw text)."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    return f"… [{len(text):,} characters read; digest {digest}]"
+
+
 class _Line(NamedTuple):
     number: int
     text: str
@@ -67,7 +76,7 @@ def _raw(text: str) -> str:
     Its line break is left out: it is not part of what the row says, and the same broken row
     re-exported with other line ends must read as the same quarantine item (sync.quarantine)."""
     text = text.rstrip("\r\n")
-    clipped = text[:RAW_LIMIT] + ("…" if len(text) > RAW_LIMIT else "")
+    clipped = text if len(text) <= RAW_LIMIT else text[:RAW_LIMIT] + _clipped_mark(text)
     cleaned = clipped.encode("utf-8", "replace").decode("utf-8")  # lone surrogates -> '?'
     return orjson.dumps(cleaned).decode()
 
@@ -104,7 +113,7 @@ class _Lines:
         if len(text) > MAX_LINE_CHARS and not text.endswith(("\n", "\r")):
             while (rest := self.handle.readline(MAX_LINE_CHARS)) and not rest.endswith(("\n", "\r")):
                 pass  # skip the rest of the line, holding no more of it than one piece
-            text, problem = text[:RAW_LIMIT], f"the line is longer than {MAX_LINE_CHARS:,} characters"
+            problem = f"the line is longer than {MAX_LINE_CHARS:,} characters"  # its first piece is kept
         elif "\x00" in text:
             problem = "the line holds a NUL byte (a binary file, or UTF-16 read as another encoding?)"
         elif undecodable(text):
