@@ -116,15 +116,17 @@ def has_open(connection: Connection, connector: str) -> bool:
         is not None
 
 
-def resolve_absent(connection: Connection, connector: str, seen: set[str], now: datetime) -> int:
-    """After a complete listing (a snapshot): open items of records it no longer holds are
-    gone from the source, so there is nothing left to fix. Items known only by position
-    (no record id) cannot be matched and stay open."""
+def resolve_absent(connection: Connection, connector: str, seen: set[str], run_id: str, now: datetime) -> int:
+    """After a complete listing (a snapshot) read by run ``run_id``: open items of records it
+    no longer holds are gone from the source, so there is nothing left to fix. A record
+    without an id is matched by what it says (``item_key``): each of its sightings in this
+    run set the item's run, so an unnamed item this run did not see is not in the listing."""
     if not has_open(connection, connector):
         return 0
-    candidates = connection.execute(select(Q.id, Q.record_id).where(
-        Q.connector == connector, Q.status == OPEN, Q.record_id.is_not(None))).all()
-    gone = [item for item, record_id in candidates if record_id not in seen]
+    candidates = connection.execute(select(Q.id, Q.record_id, Q.run_id).where(
+        Q.connector == connector, Q.status == OPEN)).all()
+    gone = [item for item, record_id, last_run in candidates
+            if (record_id not in seen if record_id is not None else last_run != run_id)]
     for start in range(0, len(gone), _CHUNK):
         connection.execute(update(QUARANTINE).where(Q.id.in_(gone[start:start + _CHUNK]), Q.status == OPEN)
                            .values(status=RESOLVED, resolved_at=now, resolution=GONE))

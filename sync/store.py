@@ -320,7 +320,7 @@ class Store:
                 quarantine.resolve_imported(connection, connector, _record_ids(mapped) | set(unchanged_ids), now)
             quarantine.record(connection, connector, run_id, quarantined, now)
             if snapshot_end is not None:
-                quarantine.resolve_absent(connection, connector, snapshot_end.seen, now)
+                quarantine.resolve_absent(connection, connector, snapshot_end.seen, run_id, now)
                 try:
                     counts.deleted += self._delete_absent(connection, connector, snapshot_end, marks)
                 except SnapshotSafetyStop as stop:

@@ -135,3 +135,18 @@ def test_a_bad_row_gone_from_the_next_snapshot_leaves_nothing_to_fix(run: Any, d
     run("sync", "--once")
     assert open_items(run) == []
     assert [i["resolution"] for i in open_items(run, "--all")] == ["no longer in the source"]
+
+
+def test_an_unnamed_bad_row_gone_from_the_next_snapshot_leaves_nothing_to_fix(run: Any, drop_dir: Path) -> None:
+    good = f"A1,{DAY} 09:00,30,booked,Visit,P1,Ana Ruiz,(212) 555-0101\n"
+    (drop_dir / "export-1.csv").write_text(HEADER + good + f",{DAY} 12:00,30,booked,Visit,P4,Di Moss,\n"
+                                           + f"A8,{DAY} 13:00\n", encoding="utf-8")
+    run("sync", "--once")
+    assert len(open_items(run)) == 2
+    (drop_dir / "export-2.csv").write_text(  # the clinic gave the booking its id, and fixed the other
+        HEADER + good + f"A7,{DAY} 12:00,30,booked,Visit,P4,Di Moss,\n"
+        + f"A8,{DAY} 13:00,30,booked,Visit,P5,Ed Ng,\n", encoding="utf-8")
+    _, out, _ = run("sync", "--once", "--json")
+    assert json.loads(out)["connectors"]["frontdesk"]["created"] == 2
+    assert open_items(run) == []
+    assert [i["resolution"] for i in open_items(run, "--all")] == ["no longer in the source"] * 2
