@@ -205,8 +205,10 @@ def _check_reasons(reasons: list[str]) -> None:
 
 # -- the receiver (MLLP) --------------------------------------------------------------------
 def _ack(reply: str) -> tuple[str, str]:
-    """MSA-1 and MSA-3 of an ACK, read back with python-hl7 as a sender would."""
-    assert "\n" not in reply and reply.startswith("MSH|"), reply
+    """MSA-1 and MSA-3 of an ACK, read back with python-hl7 as a sender would. The ACK is
+    written in the separators the message declared (MSH-1, MSH-2), as HL7 asks, so it need
+    not start with "MSH|"."""
+    assert "\n" not in reply and reply.startswith("MSH"), reply
     msa = hl7.parse(reply).segment("MSA")
     return str(msa(1)), (str(msa(3)) if len(msa) > 3 else "")
 
