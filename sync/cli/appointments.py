@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -11,21 +10,10 @@ from rich.table import Table
 
 from clinicsync.sync.cli.context import app_context, out_console, print_json
 from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment
+from clinicsync.sync.cli.when import option_when
 from clinicsync.sync.queries import list_appointments
 
 app = typer.Typer(help="Appointments in the store.", no_args_is_help=True)
-
-
-def _day_start(value: str | None, zone_name: str) -> datetime | None:
-    """A date is a day in the clinic's zone; a full ISO date-time is taken as given."""
-    if value is None:
-        return None
-    from clinicsync.common.timeutil import zone
-
-    if "T" in value:
-        parsed = datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone(zone_name))
-    return datetime.combine(date.fromisoformat(value), time(), zone(zone_name)).astimezone(UTC)
 
 
 @app.command("list")
@@ -34,18 +22,19 @@ def list_command(
     fmt: FormatOption = Format.table,
     utc: UtcOption = False,
     json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
-    from_: Annotated[str | None, typer.Option("--from", help="first day (clinic time) or ISO time")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="last day, inclusive (clinic time) or ISO time")] = None,
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="first day or moment, clinic time: 2026-11-24, today, tomorrow, -2d, mon, an ISO time")] = None,
+    to: Annotated[str | None, typer.Option(
+        "--to", help="last day, inclusive (or a moment), in the same forms as --from")] = None,
     doctor: Annotated[str | None, typer.Option("--doctor", help="the doctor's email")] = None,
     include_deleted: Annotated[bool, typer.Option(help="also list appointments deleted at the source")] = False,
 ) -> None:
     """List appointments: times in the clinic's zone with the offset (--utc for UTC); JSON keeps UTC `Z`."""
     context = app_context(ctx)
     zone_name = context.settings.clinic.timezone
-    end = _day_start(to, zone_name)
-    if end is not None and to is not None and "T" not in to:
-        end += timedelta(days=1)
-    rows = list_appointments(context.store, _day_start(from_, zone_name), end, doctor, include_deleted)
+    start = option_when("--from", from_, zone_name).instant if from_ is not None else None
+    end = option_when("--to", to, zone_name).day_end(zone_name) if to is not None else None
+    rows = list_appointments(context.store, start, end, doctor, include_deleted)
     zone_info = ZoneInfo(zone_name)
     emit(out_console, Format.json if json_output else fmt,
          ["start (UTC)" if utc else f"start ({zone_name})", "zone", "status", "answer", "doctor", "patient",

@@ -325,7 +325,14 @@ def demo_reset(
 
     context = app_context(ctx)
     settings = context.settings
-    first_day = date.fromisoformat(anchor) if anchor else date.today() + timedelta(days=1)
+    from clinicsync.common.timeutil import zone
+    from clinicsync.sync.cli.when import option_when
+
+    if anchor:
+        named = option_when("--date", anchor, settings.clinic.timezone)
+        first_day = named.day or named.instant.astimezone(zone(settings.clinic.timezone)).date()
+    else:
+        first_day = date.today() + timedelta(days=1)
     csv_configs = [c for c in settings.connectors if c.kind == "csv"]
     if not csv_configs:
         err_console.print("no csv connector in the settings: nothing to regenerate")

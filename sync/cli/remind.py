@@ -7,25 +7,22 @@ from typing import Annotated
 
 import typer
 
-from clinicsync.common.timeutil import TimeError, to_utc
 from clinicsync.sync.cli.context import EXIT_CONFIG, app_context, err_console, fail_config, out_console, print_json
+from clinicsync.sync.cli.when import option_when
 from clinicsync.sync.reminders.dispatch import RoutingError, dispatch
 from clinicsync.sync.reminders.queries import reminder_counts
 
 
 def parse_at(value: str, clinic_zone: str) -> datetime:
-    """ISO 8601; a time without an offset is read in the clinic's zone."""
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        return to_utc(parsed, clinic_zone)
-    except (ValueError, TimeError) as exc:
-        fail_config(f"--at {value!r}: {exc} (e.g. 2026-11-23T08:00 or 2026-11-23T13:00Z)")
+    """A moment (a named day is its start); a time without an offset is read in the clinic's zone."""
+    return option_when("--at", value, clinic_zone).instant
 
 
 def remind_command(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="send what is due, then exit")] = False,
-    at: Annotated[str | None, typer.Option("--at", help="act as if it were this time (ISO 8601)")] = None,
+    at: Annotated[str | None, typer.Option(
+        "--at", help="act as if it were this time: ISO 8601, or e.g. 'tomorrow 13:00', '+2h' (clinic time)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="render and count, send nothing, change nothing")]
     = False,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
