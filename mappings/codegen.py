@@ -475,7 +475,7 @@ def _tail(out: _Source, names: dict[str, str], clinic_timezone: str, whole: set[
     add(1, "try:")
     add(2, "zone(tz_name)")
     add(1, "except TimeError:")
-    add(2, "raise MappingError('timezone', f'unknown IANA time zone {quoted_word(tz_name)} '"
+    add(2, "raise MappingError('timezone', f'unknown IANA time zone {quoted_zone(tz_name)} '"
            " '(e.g. America/Chicago)') from None")
     add(1, f"start_raw = {got('start')}")
     add(1, "if start_raw is None:")
@@ -560,7 +560,7 @@ def _compiled(source: str, name: str) -> CodeType:
 def generate(mapping: CompiledMapping,
              runtime: Mapping[str, Any]) -> tuple[Callable[[Any], NormalizedAppointment], str]:
     """The mapping's generated function and its source (for a reader, or a failing test).
-    ``runtime``: the engine's helpers and limits the generated code uses (quoted_word,
+    ``runtime``: the engine's helpers and limits the generated code uses (quoted_zone,
     _fit, _dropped_note, _updated_utc, _CONNECTOR_NOTES, _ID_LIMIT, _TEXT_LIMITS)."""
     namespace: dict[str, Any] = {
         **PATH_NAMESPACE, **runtime, "MappingError": MappingError, "TransformError": TransformError,

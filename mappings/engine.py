@@ -32,7 +32,9 @@ from clinicsync.mappings.model import (
     NormalizedAppointment,
     NormalizedPatient,
     NormalizedPractitioner,
-    quoted_word,
+    quoted_code,
+    quoted_status,
+    quoted_zone,
 )
 from clinicsync.mappings.paths import compile_path, compile_values, top_column
 from clinicsync.mappings.transforms import TransformError, clean_text, combine_date_time, transform_for
@@ -66,14 +68,15 @@ _QUOTE_LIMIT = 40
 def quoted(value: Any, enabled: bool) -> str:
     """`` 'value'`` (clipped) for a field the mapping marks ``quote: true`` (its values are
     codes the source sends, such as FHIR's status or a language code), else nothing: a
-    reason or note names a value only where it cannot be patient data (a CSV column that
-    shifted could put a name into any other field)."""
+    reason or note names a value only where it cannot be patient data. Even a marked field
+    shows only what has a code's shape (``quoted_code``): a vendor that puts a name or a
+    phone where its status belongs must not have it echoed."""
     if not enabled:
         return ""
     text = str(value).strip()
     if len(text) > _QUOTE_LIMIT:
         text = text[:_QUOTE_LIMIT - 1] + "…"
-    return f" {text!r}"
+    return f" {quoted_code(text)}"
 
 
 # The key under which a connector hands its own data-quality notes on a raw record (e.g.
@@ -472,7 +475,7 @@ class CompiledMapping:
             return key
         # Shown only when it looks like a vocabulary word (no digits, '@' or long phrases), from
         # any source: a shifted CSV column or a mistyped FHIR code may hold patient data.
-        shown = " " + quoted_word(value)
+        shown = " " + quoted_status(value)
         raise MappingError("status", f"unknown status word{shown} (add it to the "
                                      "mapping's status_map, or map it under `status: map:`)")
 
@@ -503,7 +506,7 @@ class CompiledMapping:
         try:
             zone(tz_name)
         except TimeError:  # the value only when it looks like a zone name: a shifted column may hold PHI
-            raise MappingError("timezone", f"unknown IANA time zone {quoted_word(tz_name)} "
+            raise MappingError("timezone", f"unknown IANA time zone {quoted_zone(tz_name)} "
                                            "(e.g. America/Chicago)") from None
         start_raw = values.get("start")
         if start_raw is None:
@@ -640,5 +643,5 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
 
 # What the generated code (codegen.py) calls of this module, handed over rather than imported
 # there: this module imports codegen, and an import cycle is refused (tests/packaging).
-_RUNTIME = {"quoted_word": quoted_word, "_fit": _fit, "_dropped_note": _dropped_note, "_updated_utc": _updated_utc,
+_RUNTIME = {"quoted_zone": quoted_zone, "_fit": _fit, "_dropped_note": _dropped_note, "_updated_utc": _updated_utc,
             "_CONNECTOR_NOTES": CONNECTOR_NOTES, "_ID_LIMIT": _ID_LIMIT, "_TEXT_LIMITS": _TEXT_LIMITS}

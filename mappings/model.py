@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+
+from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +61,72 @@ class NormalizedAppointment:
     cancel_reason: str | None = None
 
 
-_VOCABULARY_WORD = re.compile(r"[A-Za-z][A-Za-z_ ./-]{0,38}(?:[+-]?[0-9]{1,2})?")
+# What a source's vocabulary looks like, as opposed to patient data. A quarantine reason quotes a
+# value only when it has the shape of what the field expects, so staff see *which* word to fix;
+# anything else (a name, a phone, a date of birth that a shifted column put there) is described.
+_CODE = re.compile(r"[a-z][a-z0-9_.-]{0,23}|[0-9]{1,3}")  # chk_in, ns, x, 2, 151: codes
+_ZONE_NAME = re.compile(r"[A-Z][A-Za-z]+(?:/[A-Za-z0-9_+-]+){1,2}")  # Area/City, Area/Region/City
+_WINDOWS_ZONE = re.compile(r"[A-Z][A-Za-z. ]{2,40} (?:Standard|Daylight) Time")
+_ZONE_ABBREVIATIONS = frozenset({
+    "UTC", "GMT", "Z", "EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT", "AKST", "HST", "AST",
+    "CET", "CEST", "WET", "WEST", "EET", "EEST", "BST", "IST", "JST", "AEST", "AEDT", "NZST"})
 
 
-def quoted_word(value: object) -> str:
-    """A source's vocabulary word (a status word, a zone name) quoted for a quarantine
-    reason, so staff see *which* word to fix. Anything that does not look like one — digits
-    (a phone, a date), an '@' (an email), more than three words — is not shown: a shifted
-    column may put patient data where a status word belongs."""
+_STATUS_WORDS = sorted({*STATUS_SYNONYMS, *STATUSES})
+
+
+def _status_like(text: str) -> bool:
+    """A known status word of some language (``STATUS_SYNONYMS``), a near miss of one
+    ('Confirmd': a typo is still vocabulary, while 'Maria' is near none), or a lower-case code."""
+    key = status_key(text)
+    return bool(key in STATUS_SYNONYMS or key in STATUSES or _CODE.fullmatch(text)
+                or (not any(c.isdigit() for c in key) and difflib.get_close_matches(key, _STATUS_WORDS, 1, 0.8)))
+
+
+def quoted_status(value: object) -> str:
+    """A status word quoted for a reason when it is vocabulary; else described, never shown."""
     text = str(value).strip()
-    if _VOCABULARY_WORD.fullmatch(text) and len(text.split()) <= 3:
+    return f"'{text}'" if _status_like(text) else described(text, "a status word")
+
+
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,2}")  # es, es-MX, zh_Hant_TW
+
+
+def quoted_code(value: object) -> str:
+    """A code a source sends (a status, a language, a visit mode) quoted for a reason when it
+    has a code's shape (status-like, or a language tag); else described, never shown."""
+    text = str(value).strip()
+    return f"'{text}'" if _status_like(text) or _LANGUAGE_TAG.fullmatch(text) else described(text, "a code")
+
+
+def quoted_zone(value: object) -> str:
+    """A zone name quoted for a reason when it has a zone's shape (Area/City, an abbreviation,
+    a Windows zone name); else described, never shown."""
+    text = str(value).strip()
+    if _ZONE_NAME.fullmatch(text) or text in _ZONE_ABBREVIATIONS or _WINDOWS_ZONE.fullmatch(text):
         return f"'{text}'"
-    return "(value not shown: it does not look like a status word or zone; check the column)"
+    return described(text, "a zone name")
+
+
+def described(text: str, expected: str) -> str:
+    """What a value looks like, without the value: enough to find it in the raw record."""
+    if not text:
+        return "(an empty value)"
+    words = text.split()
+    if any(c.isdigit() for c in text):
+        shape = "with digits"
+    elif "@" in text:
+        shape = "with an '@'"
+    elif all(w[:1].isupper() for w in words):
+        shape = f"{len(words)} capitalized word{'s' if len(words) > 1 else ''}"
+    else:
+        shape = f"{len(words)} word{'s' if len(words) > 1 else ''}"
+    return f"(value not shown: {shape}, {len(text)} characters, not the shape of {expected}; a shifted column?)"
 
 
 class MappingError(ValueError):
     """A record that does not map. Names the field; never carries a value that may be PHI
-    (only a vocabulary word, through ``quoted_word``)."""
+    (only a vocabulary word, through ``quoted_status`` and ``quoted_zone``)."""
 
     def __init__(self, field: str, reason: str) -> None:
         self.field = field

@@ -16,7 +16,7 @@ from babel import Locale, UnknownLocaleError
 
 from clinicsync.common.timeutil import TimeError, parse_datetime, zone
 from clinicsync.common.vocabulary import CHANNELS
-from clinicsync.mappings.model import quoted_word
+from clinicsync.mappings.model import quoted_zone
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HL7_DTM = re.compile(r"(\d{12}(?:\d{2}(?:\.\d{1,4})?)?)(?:([+-])(\d{2})(\d{2}))?")
@@ -134,7 +134,7 @@ def as_timezone(value: Any) -> str:
     try:
         zone(text)
     except TimeError:
-        raise TransformError(f"unknown IANA time zone {quoted_word(text)} (e.g. America/Chicago)") from None
+        raise TransformError(f"unknown IANA time zone {quoted_zone(text)} (e.g. America/Chicago)") from None
     return text
 
 

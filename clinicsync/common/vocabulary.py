@@ -15,3 +15,40 @@ ANSWERS = frozenset({"accepted", "declined"})  # FHIR participant status, as pat
 # How a visit takes place (issue 22): at the clinic, by video, or by telephone. Stored as the
 # appointment's visit_mode; NULL (a source that says nothing) means in person.
 VISIT_MODES = frozenset({"in_person", "video", "phone"})
+
+# Status words that clinic systems use for FHIR's statuses, in the languages clinics run them
+# in, keyed by the normalized word (``status_key``). A quarantine reason may quote a word found
+# here (it is vocabulary, not patient data), and a proposal for an unknown schema maps them.
+STATUS_SYNONYMS: dict[str, str] = {
+    **{w: "booked" for w in (
+        "booked", "scheduled", "confirmed", "reserved", "open", "active", "approved", "new", "rescheduled",
+        "tentative", "unconfirmed", "not confirmed", "planned", "programada", "programado", "reservada",
+        "reservado", "confirmada", "confirmado", "agendada", "agendado", "citada", "pendiente de confirmar",
+        "réservé", "reserve", "confirmé", "confirme", "planifié", "gebucht", "bestätigt", "bestaetigt",
+        "geplant", "marcada", "marcado", "prenotato", "confermato")},
+    **{w: "pending" for w in ("pending", "requested", "awaiting", "pendiente", "solicitada", "en attente",
+                              "ausstehend", "pendente")},
+    **{w: "cancelled" for w in (
+        "cancelled", "canceled", "cancel", "void", "voided", "deleted", "removed", "withdrawn",
+        "cancelled by patient", "cancelled by clinic", "late cancel", "rejected", "declined", "cancelada",
+        "cancelado", "anulada", "anulado", "annulé", "annule", "annulée", "storniert", "abgesagt",
+        "cancellato", "desmarcada")},
+    **{w: "noshow" for w in ("noshow", "no show", "no-show", "dna", "did not attend", "missed", "absent",
+                             "no asistió", "no asistio", "no presentado", "ausente", "non présenté",
+                             "nicht erschienen", "falta")},
+    **{w: "arrived" for w in ("arrived", "here", "present", "waiting", "in room", "llegó", "llego",
+                              "en sala", "arrivé", "arrive", "angekommen")},
+    **{w: "checked-in" for w in ("checked-in", "checked in", "checkin", "check-in", "registered",
+                                 "admitida", "registrado")},
+    **{w: "fulfilled" for w in ("fulfilled", "completed", "complete", "done", "attended", "seen", "finished",
+                                "closed", "checked out", "checked-out", "atendida", "atendido", "realizada",
+                                "completada", "finalizada", "terminé", "terminée", "erledigt",
+                                "abgeschlossen")},
+    **{w: "waitlist" for w in ("waitlist", "waitlisted", "wait list", "lista de espera", "liste d'attente")},
+    **{w: "entered-in-error" for w in ("entered-in-error", "error", "erroneous", "duplicate")},
+}
+
+
+def status_key(word: str) -> str:
+    """A status word as looked up: lower case, one space between words, '_' read as a space."""
+    return " ".join(word.replace("_", " ").strip().lower().split())
