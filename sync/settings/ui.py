@@ -45,6 +45,10 @@ class UiSettings(SettingsModel):
     chart_weeks: int = Field(8, ge=1, le=104, description="how many weeks the charts look back")
     failures_allowed: int = Field(
         5, ge=1, le=100, description="failed logins per client address and per user name before a lockout")
+    failures_allowed_per_kind: int = Field(
+        30, ge=1, le=10_000,
+        description="failed logins of one kind (the token; passwords) from all clients together before new "
+                    "attempts of that kind wait: bounds guessing spread over many addresses or user names")
     lockout_seconds: float = Field(2.0, gt=0, le=3600, description="the first lockout; each further failure doubles it")
     max_lockout_seconds: float = Field(900.0, gt=0, le=86400, description="the longest lockout")
     password_checks: int = Field(

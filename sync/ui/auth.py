@@ -5,7 +5,13 @@ by a keyed digest of the credentials, so each page's stylesheet does not pay for
 
 Under attack: failures are counted per client address and per user name (sync.ui.throttle);
 past `ui.failures_allowed` the key is locked out, doubling, and answered 429 with Retry-After
-before anything is hashed. At most `ui.password_checks` hash verifications (~19 MiB each)
+before anything is hashed. The client address is the peer, or the rightmost hop that is not a
+`server.trusted_proxies` entry (sync/server/serving.py), so a header cannot pick a fresh key.
+Failures are also counted per credential kind (the token; passwords) over all clients, past
+`ui.failures_allowed_per_kind`: guessing spread over many addresses or user names is bounded
+too. That count is not reset by a success (an attacker must not get a fresh budget each time
+the desk logs in), and credentials already verified (the cache) pass a locked kind, so people
+who are logged in keep working while new logins wait. At most `ui.password_checks` hash verifications (~19 MiB each)
 run at once; the others wait briefly on the event loop — holding no worker thread, so
 /healthz stays fast — and then get 429.
 """
@@ -96,18 +102,28 @@ class LoginGuard:
     """Per app: the throttle, the gate on concurrent password checks, the cache of good ones."""
 
     throttle: Throttle
+    kinds: Throttle  # failures per credential kind, over every client
     checks: asyncio.Semaphore
     cache: dict[bytes, str] = field(default_factory=dict)
 
     @classmethod
     def for_settings(cls, ui: UiSettings) -> LoginGuard:
         return cls(Throttle(ui.failures_allowed, ui.lockout_seconds, ui.max_lockout_seconds),
+                   Throttle(ui.failures_allowed_per_kind, ui.lockout_seconds, ui.max_lockout_seconds),
                    asyncio.Semaphore(ui.password_checks))
+
+    @staticmethod
+    def _cache_key(credentials: Credentials) -> bytes:
+        return hmac.new(_CACHE_KEY, f"{credentials.name}\0{credentials.secret}".encode(), hashlib.sha256).digest()
+
+    def known_good(self, credentials: Credentials) -> bool:
+        """Credentials verified before (no hash needed to tell)."""
+        return credentials.scheme == "basic" and self._cache_key(credentials) in self.cache
 
     async def verify(self, ui: UiSettings, credentials: Credentials) -> str:
         if credentials.scheme == "bearer":
             return check_token(ui, credentials)
-        key = hmac.new(_CACHE_KEY, f"{credentials.name}\0{credentials.secret}".encode(), hashlib.sha256).digest()
+        key = self._cache_key(credentials)
         if key in self.cache:
             return self.cache[key]
         try:
@@ -147,7 +163,10 @@ async def require_user(request: Request) -> str:
         raise
     if credentials.scheme == "basic":
         keys.append(f"user:{credentials.name[:64]}")
+    kind = [f"kind:{credentials.scheme}"]
     wait = guard.throttle.retry_after(keys)
+    if wait is None and not guard.known_good(credentials):
+        wait = guard.kinds.retry_after(kind)
     if wait is not None:
         raise _too_many("too many failed logins; try again later", wait)
     try:
@@ -155,6 +174,7 @@ async def require_user(request: Request) -> str:
     except HTTPException as exc:
         if exc.status_code == 401:
             guard.throttle.failed(keys)
+            guard.kinds.failed(kind)
         raise
     guard.throttle.succeeded(keys)
     return user

@@ -9,16 +9,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
 from clinicsync.common.passwords import hash_password
 from clinicsync.sync.config_loader import ConfigError
 from clinicsync.sync.server.app import create_app
+from clinicsync.sync.server.serving import uvicorn_config
 from clinicsync.sync.settings import load_settings
+from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui.throttle import Throttle
 from tests.server.test_serve import free_port
@@ -179,3 +183,67 @@ def test_hammering_the_login_keeps_healthz_fast_and_memory_bounded(tmp_path: Pat
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+@contextmanager
+def served(app: object, server: ServerSettings) -> Iterator[str]:
+    """The app under uvicorn with clinicsync's own configuration (forwarded headers and all)."""
+    config = uvicorn_config(app, server, host="127.0.0.1", port=free_port())  # type: ignore[arg-type]
+    config.lifespan = "off"
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60  # a hang guard, not a speed check
+    while not running.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        running.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("trusted", "free"), [([], 5), (["127.0.0.1"], 30)])
+def test_rotating_forwarded_for_cannot_dodge_the_lockout(tmp_path: Path, store: Store, trusted: list[str],
+                                                         free: int) -> None:
+    """60 wrong tokens, each claiming another client address. From an untrusted peer the header
+    is ignored: the peer's own address locks after 5. From a trusted proxy each claimed address
+    is a new client, and the token's own budget (30 over all clients) locks it."""
+    path = tmp_path / "settings.yaml"
+    path.write_text(settings_text("sqlite:///unused.db"))
+    app = create_app(load_settings(path), store)
+    with served(app, ServerSettings(trusted_proxies=trusted)) as url, httpx.Client(base_url=url) as client:
+        codes = [client.get("/ui/", headers={"Authorization": f"Bearer wrong-{i}",
+                                             "X-Forwarded-For": f"198.51.100.{i}"}).status_code for i in range(60)]
+        assert codes == [401] * free + [429] * (60 - free)
+        # Passwords are another kind: the desk can still log in from a fresh address.
+        fresh = client.get("/ui/", headers={**basic("desk", PASSWORD), "X-Forwarded-For": "192.0.2.1"})
+        assert fresh.status_code == (200 if trusted else 429)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_spraying_passwords_over_many_users_and_addresses_is_bounded(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text(settings_text("sqlite:///unused.db", "  failures_allowed_per_kind: 8\n"))
+    app = create_app(load_settings(path), store)
+    async with client_from(app, "203.0.113.1") as desk:  # logged in before the attack
+        assert (await desk.get("/ui/", headers=basic("desk", PASSWORD))).status_code == 200
+    codes = []
+    for i in range(12):
+        async with client_from(app, f"198.51.100.{i}") as client:
+            codes.append((await client.get("/ui/", headers=basic(f"user{i}", "Winter2026!"))).status_code)
+    assert codes == [401] * 8 + [429] * 4
+    async with client_from(app, "203.0.113.1") as desk:  # verified credentials still pass a locked kind
+        assert (await desk.get("/ui/", headers=basic("desk", PASSWORD))).status_code == 200
+
+
+@pytest.mark.parametrize("entry", ["*", "proxy.internal", "10.0.0.0/33"])
+def test_trusted_proxies_take_addresses_only(tmp_path: Path, entry: str) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text(f'server:\n  trusted_proxies: ["{entry}"]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert "server.trusted_proxies" in str(caught.value)
