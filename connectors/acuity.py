@@ -15,6 +15,7 @@ appointment's current state, and applying the same state twice changes nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -92,8 +93,24 @@ def read(body: bytes) -> AcuityEvent:
 
 
 def record(event: AcuityEvent, appointment: Mapping[str, Any]) -> dict[str, Any]:
-    """What the mapping reads: the webhook's action beside the appointment as Acuity gave it."""
-    return {"action": event.action, "id": event.appointment_id, "appointment": dict(appointment)}
+    """What the mapping reads: the webhook's action beside the appointment as Acuity gave it,
+    and its location split (``location_parts``)."""
+    return {"action": event.action, "id": event.appointment_id, "appointment": dict(appointment),
+            "location_parts": location_parts(appointment.get("location"))}
+
+
+_LABELLED_LINK = re.compile(r"(?:[A-Za-z ]{1,20}:\s*)?(https?://\S+)\s*", re.IGNORECASE)
+
+
+def location_parts(location: Any) -> dict[str, str | None]:
+    """Acuity's ``location`` is free text: an address, or for an online appointment its link,
+    often labelled ("URL: https://app.acuityscheduling.com/…&action=meet…", a real capture;
+    tests/fixtures/acuity/SOURCE.md). A link is the visit's join link, never its place."""
+    text = location.strip() if isinstance(location, str) else ""
+    linked = _LABELLED_LINK.fullmatch(text)
+    if linked:
+        return {"join_url": linked.group(1), "place": None}
+    return {"join_url": None, "place": text or None}
 
 
 class AcuityConnector(PushOnlyConnector):

@@ -33,6 +33,7 @@ from clinicsync.connectors.booking_hooks import (
     hex_signature_matches,
     secret_given,
 )
+from clinicsync.connectors.calcom_location import with_location
 
 SIGNATURE_HEADER = "X-Cal-Signature-256"
 NO_SECRET = "no-secret-provided"  # noqa: S105 - what Cal.com sends without a secret, not one
@@ -123,8 +124,9 @@ def read(data: Any, now: datetime, max_age: timedelta) -> CalEvent:
 
 
 def record(data: Mapping[str, Any], appointment_id: str) -> dict[str, Any]:
-    """What the mapping reads: Cal.com's body, with the appointment's id across reschedules."""
-    return {**data, ID_FIELD: appointment_id}
+    """What the mapping reads: Cal.com's body, with the appointment's id across reschedules
+    and its location split into what it is (connectors/calcom_location.py)."""
+    return {**with_location(data), ID_FIELD: appointment_id}
 
 
 class CalcomConnector(PushOnlyConnector):

@@ -9,7 +9,10 @@ Two families reach the rest-hook endpoint:
   Bundle type ``history`` (R5: ``subscription-notification``) whose first entry is the
   status, a ``Parameters`` (R4) or a ``SubscriptionStatus`` (R4B/R5), then, by payload
   content, nothing (empty), entries naming the changed resources (id-only) or carrying
-  them (full-resource): see ``read_notification``.
+  them (full-resource): see ``read_notification``;
+- Medplum's rest-hook: a POST of the bare resource (``bare_appointment``), or for a delete
+  a body of ``{}`` with the resource named in ``X-Medplum-Deleted-Resource``
+  (``medplum_deleted``); packages/server/src/workers/subscription.ts, ``sendRestHook``.
 
 Servers differ in details the IG leaves open (fhir-candle sends ``subscription`` as a
 valueString, HAPI the event timestamp as a valueDate and no ``request`` on the status
@@ -19,6 +22,8 @@ raises ``NotificationError`` naming the element, never its content.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +31,7 @@ from clinicsync.connectors.fhir.shape import items, obj
 
 NOTIFICATION_TYPES = ("handshake", "heartbeat", "event-notification", "query-status", "query-event")
 BUNDLE_TYPES = ("history", "subscription-notification")
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 class NotificationError(ValueError):
@@ -77,11 +83,37 @@ def appointment_body(body: Any, expected_id: str) -> dict[str, Any]:
     return resource
 
 
+def medplum_deleted(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """Medplum's rest-hook delete: ``X-Medplum-Interaction: delete`` and the resource in
+    ``X-Medplum-Deleted-Resource`` ("Appointment/12"); its body is only ``{}``. None when
+    the request is no Medplum delete. A delete that names no resource is refused."""
+    interaction = headers.get("X-Medplum-Interaction", "").strip().lower()
+    named = headers.get("X-Medplum-Deleted-Resource")
+    if interaction != "delete" and named is None:
+        return None
+    key = resource_key(named)
+    if key is None:
+        raise NotificationError("X-Medplum-Deleted-Resource names no resource (Type/id expected)")
+    return key
+
+
+def bare_appointment(body: Any) -> dict[str, Any] | None:
+    """The Appointment a Medplum rest-hook POSTs as the whole body (Medplum sends the bare
+    resource, not a notification Bundle); None when the body is something else."""
+    resource = obj(body)
+    if resource.get("resourceType") != "Appointment":
+        return None
+    rid = resource.get("id")
+    if not isinstance(rid, str) or not FHIR_ID.fullmatch(rid):
+        raise NotificationError("the Appointment has no id (FHIR id syntax expected)")
+    return resource
+
+
 def read_notification(body: Any) -> Notification:
     """The notification a topic-based Bundle carries (see the module docstring)."""
     bundle = obj(body)
     if bundle.get("resourceType") != "Bundle":
-        raise NotificationError(f"the body is a {_kind(body)}, not a notification Bundle")
+        raise NotificationError(f"the body is a {_kind(body)}, not a notification Bundle or an Appointment")
     if bundle.get("type") not in BUNDLE_TYPES:
         raise NotificationError(f"Bundle.type is {_word(bundle.get('type'))}, not history or "
                                 "subscription-notification")

@@ -17,6 +17,7 @@ from sqlalchemy.types import NullType
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.bulk import converted, result_processors
+from clinicsync.sync.calendar.privacy import PatientContact
 from clinicsync.sync.calendar.provider import EventContent, Target, event_id
 from clinicsync.sync.changes import CANCELLED_STATUSES
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
@@ -149,11 +150,15 @@ class Renderer:
         # The calendar is the doctor's: their own link when the source has one, unless the
         # patient is invited (an attendee sees the same event, so it carries the patient's).
         link = (row.join_url if self.invite else (row.provider_join_url or row.join_url)) if mode == "video" else None
-        dial_in = row.dial_in if mode else None
+        # The patient's own phone or email never shows as the place, the number to dial or
+        # the type, whichever field the source put it in (privacy.py); a template may ask.
+        contact = PatientContact(row.p_phone, row.p_email)
+        dial_in = contact.shown(row.dial_in) if mode else None
+        location, kind = contact.shown(row.location), contact.shown(row.type)
         context = {
-            "type": row.type, "status": "cancelled" if gone else status, "cancelled": gone,
+            "type": kind, "status": "cancelled" if gone else status, "cancelled": gone,
             "noshow": status == "noshow" and not gone, "patient_name": row.p_name, "patient_phone": row.p_phone,
-            "practitioner_name": row.d_name, "location": row.location, "timezone": row.timezone,
+            "practitioner_name": row.d_name, "location": location, "timezone": row.timezone,
             "connector": row.connector, "appointment_id": row.external_id, "visit_mode": visit_mode or "in_person",
             "join_url": link, "dial_in": dial_in,
         }
@@ -169,7 +174,7 @@ class Renderer:
         return EventContent(
             connector=row.connector, external_id=row.external_id,
             summary=self.summary.render(context), description=self.description.render(context),
-            location=row.location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
+            location=location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
             cancelled=gone, attendees=attendees, visit_mode=mode, join_url=link,
             dial_in=dial_in, create_meet=self.create_meet and mode == "video" and link is None and not gone)
 

@@ -34,7 +34,7 @@ class Reminder(SQLModel, table=True):
     kind: str = Field(max_length=16)  # confirmation | reminder | rescheduled | cancelled | agenda
     offset: str | None = Field(default=None, max_length=16)  # "3d" for reminders; the day for an agenda
     version: int = 0  # appointment version it was planned for
-    starts_at: datetime | None = Field(default=None, sa_column=utc_column())  # the start it was planned for
+    starts_at: datetime | None = Field(default=None, sa_column=utc_column())  # planned for; once sent: told
     due_at: datetime = Field(sa_column=utc_column(nullable=False))
     status: str = Field(default="pending", max_length=16)
     reason: str | None = Field(default=None, sa_column=Column(Text))  # why skipped, failed, cancelled, unknown

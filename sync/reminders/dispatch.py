@@ -606,6 +606,10 @@ class Dispatcher:
             values["segments"] = segments
         if sent_at is not None:
             values["sent_at"] = sent_at
+            if item.appointment is not None and item.row.kind not in ("cancelled", "agenda"):
+                # The start this message told (a notice planned before a move tells the new
+                # one): its answer link answers only that time (responses/link_page.py).
+                values["starts_at"] = item.appointment.start_utc
         with self._own(item) as (connection, mine):
             connection.execute(update(R).where(mine).values(values))
             if delivery is not None:

@@ -27,7 +27,7 @@ from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.answer_view import VisitView, visit_view
-from clinicsync.sync.responses.links import LinkClaim, LinkProblem, read_short_token, read_token
+from clinicsync.sync.responses.links import LinkClaim, LinkProblem, make_short_token, read_short_token, read_token
 from clinicsync.sync.responses.page_text import page_locale, page_words
 from clinicsync.sync.responses.record import apply_answer
 from clinicsync.sync.settings import Settings
@@ -36,14 +36,16 @@ from clinicsync.sync.store import Store
 router = APIRouter(tags=["links"])
 A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]
-STATUS = {"invalid": 404, "expired": 410, "used": 409, "closed": 410, "not_allowed": 403}
+STATUS = {"invalid": 404, "expired": 410, "used": 409, "closed": 410, "moved": 410, "not_allowed": 403}
+LINK_KINDS = ("confirmation", "reminder", "rescheduled")  # the messages that carry an answer link
 STEPS = ("choose", "cancel", "reschedule")
 STEP_CHOICE = {"cancel": "decline", "reschedule": "reschedule"}
 DONE = {"confirm": "accepted", "decline": "declined", "reschedule": "requested"}
 NOTE_MAX = 500
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "the clinic does not offer this choice online"}, 404: {"description": "not a link of ours"},
-    409: {"description": "already used"}, 410: {"description": "expired, or the appointment is over or cancelled"},
+    409: {"description": "already used"},
+    410: {"description": "expired, the appointment is over or cancelled, or it moved since the message was sent"},
     422: {"description": "the note is too long"}}
 
 _env = Environment(loader=PackageLoader("clinicsync.sync.responses", "templates"),
@@ -72,10 +74,11 @@ def render(settings: Settings, locale: Locale, template: str, status: int = 200,
 
 
 def message(settings: Settings, locale: Locale, key: str, status: int, tone: str = "bad",
-            visit: VisitView | None = None, extra: tuple[str, ...] = ()) -> HTMLResponse:
+            visit: VisitView | None = None, extra: tuple[str, ...] = (), newer: str | None = None) -> HTMLResponse:
     t = page_words(locale)
     lines = [t[k] for k in (f"{key}_explain", *extra) if k in t]
-    return render(settings, locale, "message.html", status, heading=t[key], lines=lines, tone=tone, visit=visit)
+    return render(settings, locale, "message.html", status, heading=t[key], lines=lines, tone=tone, visit=visit,
+                  newer=newer)
 
 
 def _find(store: Store, claim: LinkClaim) -> Found | None:
@@ -101,7 +104,30 @@ def _problem(found: Found | None) -> str | None:
     if (appointment is None or appointment.deleted_at is not None or appointment.status not in ACTIVE_STATUSES
             or appointment.start_utc <= utcnow()):
         return "closed"
+    if moved(found.reminder, appointment):
+        return "moved"
     return None
+
+
+def moved(reminder: Any, appointment: Any) -> bool:
+    """A link answers only the time its message gave: the reminder's ``starts_at`` (the start
+    it was planned for, set again to the start the message told when it was sent)."""
+    return reminder.starts_at is not None and reminder.starts_at != appointment.start_utc
+
+
+def _newer(settings: Settings, store: Store, found: Found) -> str | None:
+    """The answer link of the latest message sent to the patient for the appointment's
+    current time, if there is one, to offer on the "moved" page."""
+    r = REMINDERS.c
+    with store.engine.connect() as connection:
+        newer = connection.execute(
+            select(r.id, r.key).where(r.appointment_id == found.appointment.id, r.recipient == "patient",
+                                      r.status == "sent", r.kind.in_(LINK_KINDS), r.id != found.reminder.id,
+                                      r.starts_at == found.appointment.start_utc)
+            .order_by(r.sent_at.desc(), r.id.desc()).limit(1)).first()
+    if newer is None:
+        return None
+    return f"/a/{make_short_token(settings, newer.id, newer.key)}"
 
 
 def _claim(settings: Settings, store: Store, token: str, short: bool) -> LinkClaim:
@@ -127,6 +153,10 @@ def _open(settings: Settings, store: Store, token: str, accept_language: str | N
             return message(settings, locale, "used", STATUS["used"], tone="warn", visit=visit,
                            extra=(f"answered_{found.answered}",))
         return claim, found, locale, visit
+    if problem == "moved":
+        assert found is not None
+        newer = _newer(settings, store, found)
+        return message(settings, locale, "moved", STATUS["moved"], tone="warn", newer=newer)
     return message(settings, locale, problem, STATUS[problem], tone="warn")
 
 

@@ -8,7 +8,11 @@ What a FHIR server sends here (see docs/connectors/fhir_subscriptions.md):
   R4B, R5): handshake, heartbeat, event-notification, query-status;
 - ``PUT /hooks/fhir/{connector}/Appointment/{id}`` with the Appointment, ``DELETE`` the
   same path: an R4 rest-hook with ``channel.payload`` (HAPI treats the endpoint as a FHIR
-  base and updates the resource there). The PUT is a change signal, never a write.
+  base and updates the resource there). The PUT is a change signal, never a write;
+- ``POST /hooks/fhir/{connector}`` with the bare Appointment: Medplum's rest-hook (the
+  same change signal); its delete is a POST of ``{}`` with ``X-Medplum-Interaction:
+  delete`` and ``X-Medplum-Deleted-Resource: Appointment/{id}``. Medplum's ``X-Signature``
+  (HMAC-SHA256 of the body), when sent, must match the subscription secret.
 
 Every request must carry the ``Authorization`` header the Subscription was created with
 (``channel.header``); it is compared in constant time before a byte of the body is read.
@@ -21,17 +25,25 @@ as the server would only send it again.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from clinicsync.connectors.fhir.notifications import NotificationError, appointment_body, read_notification
+from clinicsync.connectors.fhir.notifications import (
+    NotificationError,
+    appointment_body,
+    bare_appointment,
+    medplum_deleted,
+    read_notification,
+)
 from clinicsync.connectors.fhir.settings import FhirSettings
 from clinicsync.sync.bounded_json import load_json
-from clinicsync.sync.server.fhir_inbox import FhirInbox, Inboxes
+from clinicsync.sync.server.fhir_inbox import FhirInbox, Handled, Inboxes
 from clinicsync.sync.settings import Settings
 
 PREFIX = "/hooks/fhir"
@@ -118,20 +130,54 @@ def _answer(request: Request, config: FhirSettings, result: dict[str, Any]) -> J
     return JSONResponse(result)
 
 
-@router.post("/{connector}", summary="A notification: empty (R4 rest-hook) or a notification Bundle (topic-based)")
+@router.post("/{connector}", summary="A notification: empty (R4 rest-hook), a notification Bundle (topic-based) "
+             "or the bare Appointment (Medplum)")
 async def notified(connector: str, request: Request, config: Subscribed) -> JSONResponse:
-    body = await _json(request)
     inbox = _inbox(request, config)
-    if body is None:
-        handled = await run_in_threadpool(inbox.pinged)
-        return _answer(request, config, handled.as_dict())
     try:
-        notification = read_notification(body)
+        gone = medplum_deleted(request.headers)
     except NotificationError as exc:
         _count(request, config.name, "invalid")
         raise Refused(400, str(exc)) from None
-    handled = await run_in_threadpool(inbox.notification, notification)
+    if gone is not None:  # Medplum's delete: the body is only "{}", the header names the resource
+        if gone[0] != "Appointment":
+            return _answer(request, config, Handled("event-notification", Counter(ignored=1)).as_dict())
+        handled = await run_in_threadpool(inbox.resource, gone[1], None)
+        return _answer(request, config, handled.as_dict())
+    body = await _json(request)
+    if body is None:
+        handled = await run_in_threadpool(inbox.pinged)
+        return _answer(request, config, handled.as_dict())
+    await _medplum_signature(request, config)
+    try:
+        resource = bare_appointment(body)
+        notification = read_notification(body) if resource is None else None
+    except NotificationError as exc:
+        _count(request, config.name, "invalid")
+        raise Refused(400, str(exc)) from None
+    if resource is not None:  # Medplum POSTs the changed resource itself
+        handled = await run_in_threadpool(inbox.resource, resource["id"], resource)
+    else:
+        assert notification is not None
+        handled = await run_in_threadpool(inbox.notification, notification)
     return _answer(request, config, handled.as_dict())
+
+
+async def _medplum_signature(request: Request, config: FhirSettings) -> None:
+    """Medplum signs the body it sends (``X-Signature``: hex HMAC-SHA256) when its
+    Subscription has the ``subscription-secret`` extension. The bearer already
+    authenticated the request; a signature that is sent must also match (the extension set
+    to the same secret), so a body altered on the way is refused (401), never stored."""
+    sent = request.headers.get("X-Signature")
+    if sent is None:
+        return
+    assert config.subscription is not None
+    secret = config.subscription.secret.get_secret_value().encode()
+    expected = hmac.new(secret, await request.body(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(sent.strip().lower().encode(), expected.encode()):
+        _count(request, config.name, "unauthorized")
+        raise Refused(401, "X-Signature does not match the body: set the Subscription's subscription-secret "
+                      "extension to the connector's subscription secret, or leave it off")
 
 
 @router.put("/{connector}/Appointment/{appointment_id}", summary="An R4 rest-hook with payload: the changed "

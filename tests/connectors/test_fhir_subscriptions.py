@@ -7,6 +7,8 @@ a notification without the subscription's bearer refused before anything is read
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -446,3 +448,71 @@ async def test_notifications_are_rate_limited_per_connector(
     assert rows(store) == {}
     state = subscription_state(store.engine, "ehr")
     assert state is not None and state["notifications"] == 2
+
+
+# -- Medplum's rest-hook: a POST of the bare resource -------------------------------------------
+def medplum_delivery(interaction: str) -> dict[str, Any]:
+    """A delivery as Medplum's server sends it (tests/fixtures/medplum/rest-hook-deliveries.json)."""
+    deliveries = json.loads((FIXTURES.parent / "medplum" / "rest-hook-deliveries.json").read_text())
+    found: dict[str, Any] = next(d for d in deliveries if d["interaction"] == interaction)
+    return found
+
+
+async def medplum_post(notifier: Notifier, body: dict[str, Any], headers: dict[str, str],
+                       sign: str | None = SECRET) -> httpx.Response:
+    """POST ``body`` serialised compactly, as Medplum's ``stringify`` does, with the
+    subscription's ``channel.header`` and, when ``sign``, Medplum's X-Signature over those bytes."""
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    signature = {"X-Signature": hmac.new(sign.encode(), raw, hashlib.sha256).hexdigest()} if sign else {}
+    return await notifier.client.post(HOOK, content=raw, headers={**headers, **notifier.headers, **signature})
+
+
+async def test_medplum_posts_the_bare_appointment_and_a_delete_by_header(
+        fake: FakeFhir, notifier: Notifier, store: Store) -> None:
+    fake.put(patient("123"))
+    fake.put(practitioner("456"))
+    update = medplum_delivery("update")
+    def at(hours: float) -> dict[str, str]:
+        start = fake.clock + timedelta(days=2, hours=hours)
+        return {"start": start.isoformat().replace("+00:00", "Z"),
+                "end": (start + timedelta(minutes=30)).isoformat().replace("+00:00", "Z")}
+
+    body = update["body"] | at(0)
+    answer = await medplum_post(notifier, body, update["headers"])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["results"] == {"created": 1}
+    row = rows(store)["test-appointment-1"]
+    assert row.status == "booked" and row.start_utc == fake.clock + timedelta(days=2)
+    assert appointment_reads(fake) == []  # the resource came with the POST
+
+    moved = body | at(3)
+    assert (await medplum_post(notifier, moved, update["headers"])).json()["results"] == {"rescheduled": 1}
+    assert (await medplum_post(notifier, moved, update["headers"])).json()["results"] == {"unchanged": 1}
+
+    delete = medplum_delivery("delete")
+    gone = await medplum_post(notifier, delete["body"], delete["headers"], sign=None)
+    assert gone.status_code == 200 and gone.json()["results"] == {"deleted": 1}, gone.text
+    assert rows(store)["test-appointment-1"].deleted_at is not None
+    assert [kind for kind, _ in events(store)] == ["created", "rescheduled", "deleted"]
+
+
+async def test_medplum_deliveries_are_authenticated_before_reading_and_a_bad_signature_stores_nothing(
+        fake: FakeFhir, notifier: Notifier, app_client: Any, store: Store) -> None:
+    fake.put(patient("123"))
+    fake.put(practitioner("456"))
+    update = medplum_delivery("update")
+    raw = json.dumps(update["body"], separators=(",", ":"))
+    unauthenticated = await app_client[0].post(HOOK, content=raw, headers=update["headers"])
+    assert unauthenticated.status_code == 401
+    wrong = await medplum_post(notifier, update["body"], update["headers"], sign="another-secret-0123456789")
+    assert wrong.status_code == 401 and "X-Signature" in wrong.json()["error"]
+    unsigned_delete = medplum_delivery("delete")
+    no_type = await medplum_post(notifier, {}, unsigned_delete["headers"] | {"X-Medplum-Deleted-Resource": "x"},
+                                 sign=None)
+    assert no_type.status_code == 400 and "X-Medplum-Deleted-Resource" in no_type.json()["error"]
+    other = await medplum_post(notifier, {}, unsigned_delete["headers"]
+                               | {"X-Medplum-Deleted-Resource": "Patient/123"}, sign=None)
+    assert other.status_code == 200 and other.json()["results"] == {"ignored": 1}
+    no_id = await medplum_post(notifier, {"resourceType": "Appointment", "status": "booked"}, update["headers"])
+    assert no_id.status_code == 400 and "no id" in no_id.json()["error"]
+    assert rows(store) == {}

@@ -175,3 +175,50 @@ def test_every_language_has_every_phrase() -> None:
     for language, phrases in TEXT.items():
         assert phrases.keys() == TEXT["en"].keys(), language
         assert all(p.strip() for p in phrases.values()), language
+
+
+# -- a link answers the time its message gave ---------------------------------------------------
+@pytest.mark.parametrize(("history", "status", "newer"), [
+    ("sent", 200, False),  # nothing changed: the link answers
+    ("sent, moved", 410, False),  # moved since: 410, nothing newer to offer yet
+    ("sent, moved, told", 410, True),  # moved and the patient was told: 410 points to the newer message
+    ("moved, sent", 200, False),  # moved before the confirmation went: it told the new time, so it answers
+])
+async def test_a_link_answers_only_the_time_its_message_gave(
+        client: httpx.AsyncClient, settings: Settings, store: Store, tmp_path: Path, history: str, status: int,
+        newer: bool) -> None:
+    from datetime import timedelta
+
+    from clinicsync.sync.reminders.dispatch import Dispatcher
+    from clinicsync.sync.reminders.stage import plan
+    from tests.responses.test_links import START
+    from tests.sync.reminders.conftest import appointment, put
+    from tests.sync.reminders.fakes import read_log
+
+    moved = START + timedelta(hours=3)  # 13:00 in New York instead of 10:00
+    now = START - timedelta(days=10)
+    put(store, appointment("A1", START, channel="email", language="en"))
+    plan(settings, store, now)
+    for step in history.split(", "):
+        if step == "moved":
+            put(store, appointment("A1", moved, channel="email", language="en"))
+            plan(settings, store, now)
+        else:  # sent, told: the dispatcher sends what is due
+            Dispatcher(settings, store, now).run()
+    first = read_log(tmp_path / "mails.jsonl")[0]
+    url = links(str(first["body"]))["confirm"]
+    page = await client.get(url)
+    assert page.status_code == status, text(page)
+    if status == 200:
+        assert "1:00 PM" in text(page) if history.startswith("moved") else "10:00 AM" in text(page)
+        return
+    seen = text(page)
+    assert "This appointment has changed since this message was sent." in seen and "(212) 555-0100" in seen
+    assert "10:00 AM" not in seen and "1:00 PM" not in seen  # nothing of the visit on a closed link
+    assert (await client.post(url)).status_code == 410 and participation(store) == {"A1": None}
+    offered = re.findall(r'id="newer" href="(/a/\w+)"', page.text)
+    assert bool(offered) == newer
+    if newer:
+        again = await client.get(offered[0])
+        assert again.status_code == 200 and "1:00 PM" in text(again)
+        assert (await client.post(offered[0])).status_code == 200 and participation(store) == {"A1": "accepted"}

@@ -209,3 +209,54 @@ async def test_no_patient_data_or_secret_reaches_the_logs(client: httpx.AsyncCli
     for leak in ("guest@example.com", "Guest User", "Organizer Name", "organizer@example.com", SECRET,
                  "video.example.com"):
         assert leak not in text
+
+
+async def test_an_attendee_phone_booking_gives_the_patient_a_phone_and_the_event_none(
+        client: httpx.AsyncClient, store: Store) -> None:
+    """Cal.com's "Attendee Phone Number" location: the number is only in
+    responses.location.value.optionValue and payload.location (a real delivery's shape,
+    tests/fixtures/calcom/SOURCE.md). It is the patient's phone, and no calendar shows it."""
+    from sqlalchemy import select
+
+    from clinicsync.sync.calendar.desired import load_truth
+    from clinicsync.sync.model import Patient
+    from clinicsync.sync.settings.calendar import CalendarSettings
+
+    answer = await send(client, body("booking_created_attendee_phone.json",
+                                     startTime=(datetime.now(UTC) + timedelta(days=2)).isoformat(),
+                                     endTime=(datetime.now(UTC) + timedelta(days=2, minutes=15)).isoformat()))
+    assert answer.status_code == 200, answer.text
+    [row] = appointments(store)
+    assert (row.visit_mode, row.location_ref, row.dial_in) == ("phone", None, None)
+    with store.engine.connect() as connection:
+        [patient] = connection.execute(select(Patient.__table__)).all()  # type: ignore[attr-defined]
+    assert patient.phone == "+12125550147"
+    [desired] = load_truth(store.engine, CalendarSettings(), datetime.now(UTC))
+    assert desired.content is not None
+    shown = " ".join(str(v) for v in (desired.content.summary, desired.content.description,
+                                      desired.content.location, desired.content.where))
+    assert "5550147" not in shown and "guest@example.com" not in shown
+
+
+@pytest.mark.parametrize(("kind", "given", "location", "expected"), [
+    ("phone", "+12125550147", "+12125550147",
+     {"mode": "phone", "attendee_phone": "+12125550147", "place": None, "dial_in": None}),
+    ("userPhone", None, "+13125550188", {"mode": "phone", "attendee_phone": None, "dial_in": "+13125550188"}),
+    ("attendeeInPerson", "12 Elm St, Springfield", "12 Elm St, Springfield",
+     {"mode": "in_person", "place": "12 Elm St, Springfield", "attendee_phone": None}),
+    ("inPerson", None, "Clinic, 1 Main St", {"mode": "in_person", "place": "Clinic, 1 Main St"}),
+    ("link", None, "https://meet.example.org/abc", {"mode": "video", "join_url": "https://meet.example.org/abc"}),
+    ("integrations:daily", None, "integrations:daily",
+     {"mode": "video", "join_url": "https://app.example.com/video/x", "place": None}),
+    (None, None, "Room 3", {"mode": None, "place": "Room 3"}),
+    (None, None, "+1 212 555 0147", {"place": None, "attendee_phone": None}),  # a bare number is never a place
+])
+def test_each_calcom_location_kind_lands_where_it_belongs(kind: str | None, given: str | None, location: str,
+                                                         expected: dict[str, Any]) -> None:
+    from clinicsync.connectors.calcom_location import split
+
+    payload: dict[str, Any] = {"location": location, "metadata": {"videoCallUrl": "https://app.example.com/video/x"}}
+    if kind is not None:
+        payload["responses"] = {"location": {"label": "location", "value": {"value": kind, "optionValue": given or ""}}}
+    parts = split(payload)
+    assert {key: parts[key] for key in expected} == expected

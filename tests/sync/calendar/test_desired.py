@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -172,3 +174,45 @@ def test_an_in_person_event_hashes_as_before_telehealth() -> None:
                                 content.location, content.start, content.end, content.timezone, content.cancelled,
                                 content.attendees)
     assert content.digest() == content_hash(before)
+
+
+# -- no patient phone or email in an event, whichever field the source put it in ------------------
+_PHONE_FORMS = ("+12015550165", "+1 201-555-0165", "(201) 555-0165", "tel:+12015550165", "Call 201.555.0165")
+_EMAIL_FORMS = ("Jamal@Mail.example.com", "jamal@mail.example.com", "mailto:JAMAL@mail.example.com")
+
+
+@pytest.mark.parametrize("provider", ["ics", "google"])
+@pytest.mark.parametrize("mode", [None, "phone", "video"])
+@pytest.mark.parametrize("field", ["location", "dial_in", "type"])
+@pytest.mark.parametrize("value", [*_PHONE_FORMS, *_EMAIL_FORMS])
+def test_no_patient_phone_or_email_in_any_event_field(provider: str, mode: str | None, field: str,
+                                                      value: str) -> None:
+    """The sweep: every field an event is built from, every form the contact may take, both
+    providers' rendering: the default templates never show the patient's phone or email."""
+    from clinicsync.sync.calendar.google import event_body
+    from clinicsync.sync.calendar.ics import _vevent
+    from clinicsync.sync.calendar.provider import Op
+
+    source = row(**{"visit_mode": mode, "join_url": "https://vc.example.org/p" if mode == "video" else None,
+                    "dial_in": "+13125550188", field: value})
+    content = Renderer(CalendarSettings()).content(source)
+    assert content is not None
+    op = Op(1, "insert", Target(provider, "", "cal"), "e1", content)
+    shown = (_vevent(op, "uid", 0, source.start_utc) if provider == "ics"
+             else json.dumps(event_body(op, "insert"))).lower()
+    digits = re.sub(r"\D", "", shown)
+    assert "2015550165" not in digits and "jamal@mail.example.com" not in shown, shown
+
+
+def test_a_template_may_still_ask_for_the_patients_phone() -> None:
+    settings = CalendarSettings(description="Call {{ patient_phone }}")
+    content = Renderer(settings).content(row(location="+1 201 555 0165"))
+    assert content is not None
+    assert content.description == "Call +12015550165" and content.location is None
+
+
+def test_other_numbers_and_places_are_kept() -> None:
+    content = Renderer(CalendarSettings()).content(row(location="Room 12, 5550 Main St", visit_mode="phone",
+                                                       dial_in="+13125550188"))
+    assert content is not None
+    assert content.location == "Room 12, 5550 Main St" and content.where == "tel:+13125550188"
