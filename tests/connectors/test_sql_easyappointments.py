@@ -124,6 +124,8 @@ def test_a_deleted_row_becomes_a_cancellation_at_the_next_sweep(
     assert {m["status"] for m in messages_of(run, ref) if m["kind"] == "reminder"} == {"pending"}
 
     an_hour_passes(store_url)
+    _, out, _ = run("sync", "--once", "--dry-run", "--json")  # shows the deletion, stores nothing
+    assert json.loads(out)["connectors"]["ea"]["deleted"] == 1
     swept = report_of(run)
     assert (swept["deleted"], swept["created"], swept["error"]) == (1, 0, None)
     _, out, _ = run("appointments", "show", ref, "--json")
