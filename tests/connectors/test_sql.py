@@ -245,18 +245,6 @@ def test_a_row_deleted_from_an_incremental_source_goes_at_the_next_sweep(
     assert counts(once(), "created", "deleted") == (1, 1)  # a new row is not taken for a vanished one
 
 
-def test_delete_sweep_off_never_lists_ids(sqlite_source: Source, sync: Callable[..., Run], store_url: str) -> None:
-    sqlite_source.add(1, 2, 3)
-    once = sync(sqlite_source.url, delete_sweep="off")
-    assert counts(once(), "created") == (3,)
-    sqlite_source.remove(2)
-    assert counts(once(), "deleted") == (0,)
-    engine = make_engine(store_url)
-    with engine.connect() as connection:  # no sweep ran, not even the first poll's
-        assert connection.execute(select(DeleteSweep.__table__)).all() == []  # type: ignore[attr-defined]
-    engine.dispose()
-
-
 # -- snapshot ------------------------------------------------------------------------------
 
 SNAPSHOT_QUERY = QUERY + " WHERE starts_at BETWEEN :window_start AND :window_end"

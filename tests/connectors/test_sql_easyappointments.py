@@ -192,7 +192,10 @@ def test_the_sweep_reads_the_id_column_alone(ea: EasyAppointments) -> None:
 def test_delete_sweep_setting(given: Any, interval: str) -> None:
     base = {"name": "ea", "query_preset": "easyappointments", "url": "mysql://reader@db/ea"}
     assert SqlSettings.model_validate(base).delete_sweep.interval == "1h"  # type: ignore[union-attr]
-    assert SqlSettings.model_validate({**base, "delete_sweep": "off"}).delete_sweep is None
+    off = SqlSettings.model_validate({**base, "delete_sweep": "off"})
+    assert off.delete_sweep is None and SqlConnector(off).sweep_schedule() is None  # never listed
+    snapshot = SqlSettings.model_validate({**base, "mode": "snapshot"})  # reads the whole window anyway
+    assert SqlConnector(snapshot).sweep_schedule() is None
     assert SqlSettings.model_validate({**base, "delete_sweep": given}).delete_sweep.interval == interval  # type: ignore[union-attr]
     with pytest.raises(ValidationError, match="delete_sweep goes with mode incremental"):
         SqlSettings.model_validate({**base, "mode": "snapshot", "delete_sweep": given})
