@@ -319,6 +319,10 @@ class SqlConnector(Connector):
         guard = ("read-only transaction" if read_only_supported(dialect)
                  else "no read-only transaction on this database: the login must be read-only")
         detail = f"{safe_url(self.settings.url)}: {guard}, the query returns {len(columns)} columns"
+        if self.settings.mode == "incremental":
+            sweep = self.sweep_schedule()
+            detail += (f"; rows deleted at the source are found by the delete sweep ({sweep.describe()})" if sweep
+                       else "; delete_sweep is off: rows deleted at the source stay booked here")
         if self.settings.writeback is not None:
             problem = self._check_writeback()
             if problem:

@@ -165,6 +165,8 @@ def test_the_sweep_reads_the_id_column_alone(ea: EasyAppointments) -> None:
     settings = SqlSettings.model_validate({"name": "ea", "query_preset": "easyappointments", "url": ea.url})
     connector = SqlConnector(settings)
     connector.id_columns = ("id",)
+    check = connector.check()  # tells the admin how deletions are found
+    assert check.ok and "found by the delete sweep (every 1h)" in check.detail
     statements: list[str] = []
     event.listen(connector.engine, "before_cursor_execute",
                  lambda _c, _cur, statement, *_a: statements.append(statement))
