@@ -110,7 +110,6 @@ class IdListing:
     records: Sequence[Mapping[str, Any]]
     until: datetime
     max_delete_share: float = 0.2
-    source: str | None = None
 
 
 class ConnectorError(Exception):

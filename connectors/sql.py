@@ -296,7 +296,7 @@ class SqlConnector(Connector):
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "listing ids for the delete sweep", exc) from None
         until = utcnow() + self.settings.window.ahead_delta - SWEEP_EDGE
-        return IdListing(records, until, self.settings.max_delete_share, source=self._label())
+        return IdListing(records, until, self.settings.max_delete_share)
 
     @staticmethod
     def _cursor(column_name: str, value: Any, seen: set[str]) -> Cursor | None:

@@ -105,7 +105,7 @@ class SqlWritebackSettings(SettingsModel):
 DEFAULT_SWEEP = Schedule(interval="1h")
 
 
-def sweep_schedule(value: Any) -> Any:
+def _sweep_value(value: Any) -> Any:
     """``delete_sweep``: ``off`` (or false), ``every 1h`` / ``1h`` (an interval), or a
     schedule mapping ({interval: 30m} or {cron: '0 * * * *'})."""
     if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none", "false")):
@@ -152,7 +152,7 @@ class SqlSettings(ConnectorSettings):
 
     url_is_valid = field_validator("url")(_url)
     zone_is_valid = field_validator("timezone")(source_zone)
-    sweep_is_valid = field_validator("delete_sweep", mode="before")(sweep_schedule)
+    sweep_is_valid = field_validator("delete_sweep", mode="before")(_sweep_value)
 
     @property
     def window_zone(self) -> str:
