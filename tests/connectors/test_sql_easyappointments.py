@@ -134,6 +134,9 @@ def test_a_deleted_row_becomes_a_cancellation_at_the_next_sweep(
     assert {m["status"] for m in after if m["kind"] == "reminder"} == {"cancelled"}
     notices = [m for m in after if m["kind"] == "cancelled"]
     assert [m["status"] for m in notices] == ["pending"]  # the patient's cancellation notice, planned
+    run("remind", "--once", "--at", notices[0]["due_at"])  # …and sent when due (out of quiet hours)
+    sent = [m for m in messages_of(run, ref) if m["kind"] == "cancelled"]
+    assert [m["status"] for m in sent] == ["sent"]
     _, out, _ = run("appointments", "list", "--json")
     assert len(json.loads(out)) == 29  # the others untouched
 
