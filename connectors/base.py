@@ -9,8 +9,9 @@ then resumes the generator, so code after ``yield`` runs after the commit.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -94,6 +95,23 @@ class Batch:
     within: Callable[[Connection], Collection[str] | None] | None = None
 
 
+@dataclass(frozen=True)
+class IdListing:
+    """A delete sweep's answer: the ids of every record the source holds right now in its
+    window, read as the id columns alone (``records``: one small mapping per row, turned into
+    appointment ids by the mapping, exactly as a full record's id would be).
+
+    sync/ compares it with the connector's active appointments that start after now and
+    before ``until`` (aware UTC; a little inside the window's end, so that a row at the
+    window's edge is never taken for a deleted one): a stored appointment whose id is not
+    listed was deleted at the source. ``max_delete_share`` is the same safety stop as a
+    snapshot's."""
+
+    records: Sequence[Mapping[str, Any]]
+    until: datetime
+    max_delete_share: float = 0.2
+
+
 class ConnectorError(Exception):
     """Base of the three error kinds; messages name the connector, never patient data."""
 
@@ -151,6 +169,8 @@ class Connector(ABC):
         self.required_columns: frozenset[str] = frozenset()
         #: a dry run (`sync --once --dry-run`): read the source, change nothing there (no archiving).
         self.dry_run = False
+        #: the top-level columns the mapping reads the appointment id from, set by sync/ (delete sweeps).
+        self.id_columns: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -169,6 +189,19 @@ class Connector(ABC):
         nothing (no cursor, no archived file); None when there is nothing to read yet.
         A kind that cannot sample raises NotImplementedError (``check`` says so)."""
         raise NotImplementedError(f"connector kind {self.kind} cannot read a sample")
+
+    def sweep_schedule(self) -> Schedule | None:
+        """How often sync/ should ask for ``list_ids`` (a delete sweep), or None when this
+        connector offers none. An incremental source never sees a row that was deleted
+        (nothing changed to read); a periodic listing of its ids is how it learns of one.
+        Snapshot sources need none: every run is a full listing already."""
+        return None
+
+    def list_ids(self) -> IdListing:
+        """Every id the source holds in its window, reading the ``id_columns`` alone (the
+        sweep must stay cheap), changing nothing. Only called when ``sweep_schedule`` gives
+        a schedule; raise the usual ConnectorError kinds."""
+        raise NotImplementedError(f"connector kind {self.kind} cannot list its ids")
 
     def writeback(self, action: WritebackAction) -> None:
         """Write a patient's answer back where the source allows it. Raise

@@ -16,13 +16,14 @@ stored.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, column, literal_column, select, table, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.hashing import content_hash
+from clinicsync.common.schedule import Schedule
 from clinicsync.common.timeutil import zone
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import (
@@ -33,6 +34,7 @@ from clinicsync.connectors.base import (
     ConnectorSettings,
     Cursor,
     FatalConnectorError,
+    IdListing,
     RawRecord,
     Rejected,
     Sample,
@@ -60,6 +62,10 @@ from clinicsync.connectors.sql_settings import SqlSettings, engine_url, safe_url
 QUERY_BINDS = frozenset({"cursor", "window_start", "window_end"})
 WRITEBACK_BINDS = frozenset({"status", "external_id", "participant_status", "appointment_status", "patient_ref"})
 _SOURCE = "clinicsync_src"
+#: how far inside the window's end a delete sweep stops comparing: the query may bound its window by
+#: date (DATE(start) <= DATE(:window_end)) or in another zone than the store's UTC, and a row at the
+#: edge must never be taken for a deleted one.
+SWEEP_EDGE = timedelta(days=1)
 _CURSOR_TYPES: dict[str, type] = {"int": int, "str": str, "float": float, "datetime": datetime, "date": date}
 
 
@@ -260,6 +266,38 @@ class SqlConnector(Connector):
             if records or rejected:
                 yield Batch(records, self._cursor(column_name, last, seen), rejected, source=label)
 
+    # -- delete sweep ----------------------------------------------------------------------
+    def sweep_schedule(self) -> Schedule | None:
+        """Incremental mode only: a snapshot already reads the whole window every run."""
+        return self.settings.delete_sweep if self.settings.mode == "incremental" else None
+
+    def _sweep_sql(self, inner: CheckedStatement) -> str:
+        """The configured read (checked by the guard) with only the id column(s) selected
+        from it: the same rows the fetch reads (same filter, same window), and nothing else
+        of them. The database resolves the joins the ids do not need away where it can
+        (MariaDB's table elimination of LEFT JOINs on a unique key)."""
+        if not self.id_columns:
+            raise FatalConnectorError(f"connector {self.name}: the mapping reads the appointment id from no column "
+                                      "of its own, so the delete sweep cannot list ids; set delete_sweep: off")
+        quote = self.engine.dialect.identifier_preparer.quote
+        listed = ", ".join(f"{_SOURCE}.{quote(c)}" for c in self.id_columns)
+        return f"SELECT {listed} FROM (\n{inner.text}\n) AS {_SOURCE}"
+
+    def list_ids(self) -> IdListing:
+        inner = self._statement()
+        sql = self._sweep_sql(inner)
+        records: list[dict[str, Any]] = []
+        try:
+            with read_only_connection(self.engine, self.settings.timeout) as connection:
+                mysql = is_mysql(connection)
+                for columns, rows in self._stream(connection, sql, self._params(inner, None, False)):
+                    records.extend({c: plain_value(v, mysql) for c, v in zip(columns, row, strict=True)}
+                                   for row in rows)
+        except SQLAlchemyError as exc:
+            raise connector_error(self.name, "listing ids for the delete sweep", exc) from None
+        until = utcnow() + self.settings.window.ahead_delta - SWEEP_EDGE
+        return IdListing(records, until, self.settings.max_delete_share)
+
     @staticmethod
     def _cursor(column_name: str, value: Any, seen: set[str]) -> Cursor | None:
         if value is None:
@@ -281,6 +319,10 @@ class SqlConnector(Connector):
         guard = ("read-only transaction" if read_only_supported(dialect)
                  else "no read-only transaction on this database: the login must be read-only")
         detail = f"{safe_url(self.settings.url)}: {guard}, the query returns {len(columns)} columns"
+        if self.settings.mode == "incremental":
+            sweep = self.sweep_schedule()
+            detail += (f"; rows deleted at the source are found by the delete sweep ({sweep.describe()})" if sweep
+                       else "; delete_sweep is off: rows deleted at the source stay booked here")
         if self.settings.writeback is not None:
             problem = self._check_writeback()
             if problem:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from clinicsync.common.db_urls import driver_url
+from clinicsync.common.schedule import Schedule
 from clinicsync.common.settings_base import SettingsModel
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.connectors.base import SOURCE_ZONE_HELP, ConnectorSettings, source_zone
@@ -101,11 +102,29 @@ class SqlWritebackSettings(SettingsModel):
     url_is_valid = field_validator("url")(_url)
 
 
+DEFAULT_SWEEP = Schedule(interval="1h")
+
+
+def _sweep_value(value: Any) -> Any:
+    """``delete_sweep``: ``off`` (or false), ``every 1h`` / ``1h`` (an interval), or a
+    schedule mapping ({interval: 30m} or {cron: '0 * * * *'})."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none", "false")):
+        return None
+    if isinstance(value, str):
+        words = value.split()
+        if len(words) == 2 and words[0].lower() == "every":
+            words = words[1:]
+        if len(words) != 1:
+            raise ValueError(f"delete_sweep {value!r}: give `off`, `every 1h`, or {{interval: 1h}} / {{cron: ...}}")
+        return {"interval": words[0]}
+    return value
+
+
 class SqlSettings(ConnectorSettings):
     kind: Literal["sql"] = "sql"
     url: str = Field(description="SQLAlchemy URL of a read-only login; password via ${ENV} or password_file")
     password: SecretStr | None = Field(None, description="the login's password, if not in url")
-    query_preset: str | None = Field(None, description="a ready query: openemr")
+    query_preset: str | None = Field(None, description="a ready query: openemr, easyappointments")
     query: str | None = Field(
         None, description="one SELECT/WITH; binds :cursor :window_start :window_end are available")
     table: str | None = Field(None, description="instead of query: a table (schema.table) to read")
@@ -122,11 +141,18 @@ class SqlSettings(ConnectorSettings):
                                             "MySQL/MariaDB: the whole streamed read)")
     timezone: str | None = Field(None, description=SOURCE_ZONE_HELP)
     window: WindowSettings = WindowSettings()
-    max_delete_share: float = Field(0.2, ge=0, le=1, description="snapshot safety stop")
+    max_delete_share: float = Field(
+        0.2, ge=0, le=1, description="safety stop of snapshot mode and of the delete sweep: when a larger share "
+                                     "of the window's future appointments would be deleted, nothing is")
+    delete_sweep: Schedule | None = Field(
+        DEFAULT_SWEEP, description="incremental mode: how often to list the window's ids (the id column only) "
+                                   "and delete what vanished from the source: `every 1h` (default), "
+                                   "{cron: '0 * * * *'} or `off`")
     writeback: SqlWritebackSettings | None = None
 
     url_is_valid = field_validator("url")(_url)
     zone_is_valid = field_validator("timezone")(source_zone)
+    sweep_is_valid = field_validator("delete_sweep", mode="before")(_sweep_value)
 
     @property
     def window_zone(self) -> str:
@@ -161,6 +187,9 @@ class SqlSettings(ConnectorSettings):
                              "for a schema without one use mode: snapshot")
         if self.mode == "snapshot" and self.initial_cursor is not None:
             raise ValueError("initial_cursor goes with mode incremental")
+        if self.mode == "snapshot" and "delete_sweep" in self.model_fields_set and self.delete_sweep is not None:
+            raise ValueError("delete_sweep goes with mode incremental (a snapshot reads the whole window every "
+                             "run and deletes what vanished already)")
         if self.password is not None and make_url(self.url).password:
             raise ValueError("give the password in url or in password/password_file, not both")
         if self.writeback is not None and not (self.writeback.statement or self._preset_writeback()):

@@ -383,6 +383,20 @@ class CompiledMapping:
                 columns.add(spec.column)
         return frozenset(columns)
 
+    def id_columns(self) -> tuple[str, ...]:
+        """The top-level columns the appointment id is read from (every path and concat part,
+        in order): all a delete sweep must read of a row for ``peek_id`` to name it."""
+        spec = self.preset.fields["external_id"]
+        paths: list[str] = []
+        for source in _sources(spec):
+            if source[0] == "path":
+                paths.append(source[1])
+            elif source[0] == "concat":
+                paths.extend(source[1])
+            elif source[0] == "date_time":
+                paths.extend(source[1:])
+        return tuple(dict.fromkeys(top_column(p) for p in paths))
+
     def peek_id(self, record: Mapping[str, Any]) -> str | None:
         """The record's id as read, for naming a record that failed to map."""
         for field in self.fields:

@@ -24,6 +24,7 @@ from clinicsync.sync.locks import HeldLock, poll_lock
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store
+from clinicsync.sync.sweep import sweep_if_due
 
 log = structlog.get_logger("clinicsync.sync")
 BatchCallback = Callable[[str, Counts], None]
@@ -182,6 +183,15 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 bound.error("snapshot.safety_stop", source=batch.source, detail=error)
             if on_batch:
                 on_batch(config.name, report.counts)
+        if report.error is None:  # a source read whole: what vanished from it may be deleted
+            swept = sweep_if_due(store, connector, mapping, settings.clinic.timezone, baseline)
+            if swept is not None:
+                report.counts.deleted += swept.deleted
+                report.error = swept.error
+                if swept.error:
+                    bound.error("sweep.safety_stop", detail=swept.error)
+                else:
+                    bound.info("connector.swept", listed=swept.listed, deleted=swept.deleted)
         if report.error is None and not store.baseline_done(config.name):
             store.finish_baseline(config.name, run_id)
             if baseline:

@@ -91,15 +91,19 @@ class SnapshotEnd:
     seen: set[str]
     max_share: float
     now: datetime = field(default_factory=utcnow)
+    until: datetime | None = None  # compare only appointments starting before (a delete sweep's window)
+    sweep: bool = False  # an incremental source's id listing, not a snapshot (the safety stop's wording)
 
 
 class SnapshotSafetyStop(Exception):
-    def __init__(self, absent: int, total: int, max_share: float) -> None:
+    def __init__(self, absent: int, total: int, max_share: float, sweep: bool = False) -> None:
         self.absent, self.total, self.max_share = absent, total, max_share
+        listing, complete = (("the source's id listing (delete sweep)", "the rows were really deleted") if sweep
+                             else ("the newest snapshot", "the export is complete"))
         super().__init__(
-            f"snapshot safety stop: {absent} of {total} future appointments "
-            f"({absent / total:.0%}) are missing from the newest snapshot, more than the allowed "
-            f"{max_share:.0%}; nothing was deleted. If the export is complete, raise "
+            f"{'delete sweep' if sweep else 'snapshot'} safety stop: {absent} of {total} future appointments "
+            f"({absent / total:.0%}) are missing from {listing}, more than the allowed "
+            f"{max_share:.0%}; nothing was deleted. If {complete}, raise "
             "`max_delete_share` for this connector and sync again.")
 
 
@@ -333,6 +337,16 @@ class Store:
             memory.update(stored_people)
         return counts, error
 
+    def delete_vanished(self, connector: str, end: SnapshotEnd, baseline: bool = False) -> tuple[int, str | None]:
+        """A delete sweep's end (``end.sweep``): the connector's active future appointments
+        before ``end.until`` whose ids the source no longer lists are deleted, behind the
+        snapshot's safety stop; returns how many, and the safety stop's message."""
+        with self.engine.begin() as connection:
+            try:
+                return self._delete_absent(connection, connector, end, {"baseline": True} if baseline else {}), None
+            except SnapshotSafetyStop as stop:
+                return 0, str(stop)
+
     def _grown(self, connection: Connection, table: Any, inserted: int) -> None:
         """On PostgreSQL, refresh a table's planner statistics each time the rows this store
         inserted into it doubled (from _ANALYZE_FROM on). A first import outruns autovacuum:
@@ -542,15 +556,17 @@ class Store:
     def _delete_absent(self, connection: Connection, connector: str, end: SnapshotEnd,
                        marks: dict[str, Any]) -> int:
         t = APPOINTMENTS.c
-        future = connection.execute(
-            select(t.id, t.external_id, t.version, t.source_updated_at)
-            .where(t.connector == connector, t.deleted_at.is_(None), t.start_utc > end.now,
-                   t.status.in_(ACTIVE_STATUSES))).all()
+        query = (select(t.id, t.external_id, t.version, t.source_updated_at)
+                 .where(t.connector == connector, t.deleted_at.is_(None), t.start_utc > end.now,
+                        t.status.in_(ACTIVE_STATUSES)))
+        if end.until is not None:
+            query = query.where(t.start_utc < end.until)
+        future = connection.execute(query).all()
         absent = [row for row in future if row.external_id not in end.seen]
         if not absent:
             return 0
         if len(absent) / len(future) > end.max_share:
-            raise SnapshotSafetyStop(len(absent), len(future), end.max_share)
+            raise SnapshotSafetyStop(len(absent), len(future), end.max_share, end.sweep)
         return self._mark_deleted(connection, [
             {"_id": row.id, "version": row.version + 1, "source_updated_at": row.source_updated_at}
             for row in absent], utcnow(), marks)

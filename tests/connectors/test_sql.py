@@ -34,6 +34,7 @@ from clinicsync.connectors.sql import SqlConnector
 from clinicsync.connectors.sql_session import read_only_connection
 from clinicsync.connectors.sql_settings import SqlSettings
 from clinicsync.sync.db import make_engine
+from clinicsync.sync.model.sweeps import DeleteSweep
 
 MAPPING = Path(__file__).parent / "data" / "sql_appointments.yaml"
 QUERY = "SELECT id, patient_id, starts_at, minutes, status, updated_at FROM appts"
@@ -203,6 +204,45 @@ def test_table_mode_reads_the_named_columns(source: Source, sync: Callable[..., 
                 columns=["id", "patient_id", "starts_at", "minutes", "status", "updated_at"])
     assert counts(once(), "fetched", "created") == (2, 2)
     assert counts(once(), "fetched") == (0,)
+
+
+def sweep_later(store_url: str, connector: str = "src") -> None:
+    """Move the connector's last delete sweep 61 minutes back: the default (every 1h) is due."""
+    engine = make_engine(store_url)
+    table = DeleteSweep.__table__  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        swept = connection.execute(select(table.c.swept_at).where(table.c.connector == connector)).scalar_one()
+        connection.execute(update(table).where(table.c.connector == connector)
+                           .values(swept_at=swept - timedelta(minutes=61)))
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_source(tmp_path: Path) -> Iterator[Source]:
+    """The sweep's SQL is the guarded query wrapped; MariaDB runs it in test_sql_easyappointments.py."""
+    url = f"sqlite:///{tmp_path / 'practice.db'}"
+    engine = make_engine(url)
+    METADATA.create_all(engine)
+    yield Source("sqlite", url, engine)
+    engine.dispose()
+
+
+def test_a_row_deleted_from_an_incremental_source_goes_at_the_next_sweep(
+        sqlite_source: Source, sync: Callable[..., Run], store_url: str) -> None:
+    source = sqlite_source
+    source.add(1, 2, 3, 4, 5, 6)
+    once = sync(source.url)
+    assert counts(once(), "created", "deleted") == (6, 0)  # the first sweep runs with the first poll
+    source.remove(4)
+    assert counts(once(), "fetched", "deleted") == (0, 0)  # unseen by the fetch; the sweep is not due
+    sweep_later(store_url)
+    assert counts(once(), "fetched", "deleted", "error") == (0, 1, None)
+    _, out, _ = once.cli("appointments", "list", "--json")  # type: ignore[attr-defined]
+    assert sorted(a["external_id"] for a in json.loads(out)) == ["1", "2", "3", "5", "6"]
+    source.add(7)
+    source.remove(5)
+    sweep_later(store_url)
+    assert counts(once(), "created", "deleted") == (1, 1)  # a new row is not taken for a vanished one
 
 
 # -- snapshot ------------------------------------------------------------------------------

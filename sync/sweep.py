@@ -1,0 +1,75 @@
+"""The delete sweep (issue 29): how an incremental source's deleted rows become deletions.
+
+An incremental read only sees rows that changed; a row deleted at the source (Easy!Appointments
+deletes the row when a patient cancels on its booking page) is simply never read again, so the
+appointment would stay booked and keep its reminders. A connector that can list its window's
+ids cheaply offers a schedule (``Connector.sweep_schedule``); when one is due, the ids are
+listed (``Connector.list_ids``: the id columns alone), turned into appointment ids by the
+mapping, and the connector's active future appointments of that window that are not listed are
+deleted — the same ``deleted`` change a snapshot produces, so notices go out and reminders are
+cancelled — behind the snapshot's safety stop (``max_delete_share``).
+
+It runs after the connector's fetch in the same poll, under the same poll lock, so the store
+holds everything the source said up to a moment before the listing: a row the listing lacks was
+deleted (or moved out of the window) since.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+
+from clinicsync.common.types import utcnow
+from clinicsync.connectors.base import Connector
+from clinicsync.mappings.engine import CompiledMapping
+from clinicsync.sync.model.sweeps import DeleteSweep
+from clinicsync.sync.store import SnapshotEnd, Store
+
+SWEEPS = DeleteSweep.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    listed: int
+    deleted: int
+    error: str | None = None  # the safety stop's message
+
+
+def sweep_if_due(store: Store, connector: Connector, mapping: CompiledMapping, clinic_timezone: str,
+                 baseline: bool = False) -> SweepResult | None:
+    """Run the connector's delete sweep when its schedule says one is due; None when it has
+    none or none is due. A safety stop leaves the last sweep's time as it was: the next poll
+    sweeps again, and the stop stays visible (a failed run) until it is dealt with."""
+    schedule = connector.sweep_schedule()
+    if schedule is None:
+        return None
+    now = utcnow()
+    previous = last_sweep(store, connector.name)
+    if previous is not None and schedule.next_due(previous, previous, clinic_timezone) > now:
+        return None
+    connector.id_columns = mapping.id_columns()
+    listing = connector.list_ids()
+    ids = {external_id for record in listing.records if (external_id := mapping.peek_id(record)) is not None}
+    deleted, error = store.delete_vanished(
+        connector.name, SnapshotEnd(ids, listing.max_delete_share, now=now, until=listing.until, sweep=True),
+        baseline)
+    if error is None:
+        record_sweep(store, connector.name, now, len(ids), deleted)
+    return SweepResult(len(ids), deleted, error)
+
+
+def last_sweep(store: Store, connector: str) -> datetime | None:
+    with store.engine.connect() as connection:
+        value: datetime | None = connection.execute(
+            select(SWEEPS.c.swept_at).where(SWEEPS.c.connector == connector)).scalar_one_or_none()
+        return value
+
+
+def record_sweep(store: Store, connector: str, at: datetime, listed: int, deleted: int) -> None:
+    values = {"swept_at": at, "listed": listed, "deleted": deleted}
+    with store.engine.begin() as connection:
+        changed = connection.execute(update(SWEEPS).where(SWEEPS.c.connector == connector).values(**values))
+        if not changed.rowcount:
+            connection.execute(insert(SWEEPS).values(connector=connector, **values))

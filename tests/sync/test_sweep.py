@@ -1,0 +1,103 @@
+"""The delete sweep on the connector contract, independent of SQL (sync/sweep.py), on SQLite
+and PostgreSQL: a connector that lists its ids on a schedule; unlisted future appointments
+of its window are deleted (the snapshot's ``deleted`` change), past ones and those beyond
+``until`` are kept, the safety stop applies, and the schedule is kept in the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from clinicsync.common.schedule import Schedule
+from clinicsync.common.types import utcnow
+from clinicsync.connectors.base import Batch, CheckResult, Connector, ConnectorSettings, Cursor, IdListing
+from clinicsync.mappings.engine import load_mapping
+from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient
+from clinicsync.sync.model import Event
+from clinicsync.sync.store import Mapped, Store
+from clinicsync.sync.sweep import last_sweep, sweep_if_due
+
+E = Event.__table__.c  # type: ignore[attr-defined]
+MAPPING = load_mapping("csv_default", "UTC", "US")  # external_id from the `appointment_id` column
+
+
+class Listing(Connector):
+    """A polled source that can list its ids (as a FHIR `_elements=id` search could)."""
+
+    kind = "listing"
+    settings_model = ConnectorSettings
+
+    def __init__(self, ids: list[str], schedule: Schedule | None = Schedule(interval="1h")) -> None:
+        super().__init__(ConnectorSettings(name="src", kind="listing", mapping="csv_default"))
+        self.ids, self.schedule, self.listed = ids, schedule, 0
+
+    def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
+        yield from ()
+
+    def check(self) -> CheckResult:
+        return CheckResult(True, "ok")
+
+    def sweep_schedule(self) -> Schedule | None:
+        return self.schedule
+
+    def list_ids(self) -> IdListing:
+        self.listed += 1
+        records: list[Mapping[str, Any]] = [{c: i for c in self.id_columns} for i in self.ids]
+        return IdListing(records, utcnow() + timedelta(days=30), max_delete_share=0.5)
+
+
+def stored(store: Store, *days: int) -> None:
+    now = utcnow().replace(microsecond=0)
+    store.apply_batch("src", "run", [Mapped("p", NormalizedAppointment(
+        external_id=f"A{day}", status="booked", start=now + timedelta(days=day),
+        end=now + timedelta(days=day, minutes=30), timezone="UTC", patient=NormalizedPatient("P1")))
+        for day in days], [], None)
+
+
+def deleted(store: Store) -> list[int]:
+    with store.engine.connect() as connection:
+        return [r.appointment_id for r in connection.execute(select(E.appointment_id).where(E.kind == "deleted"))]
+
+
+def test_unlisted_future_appointments_of_the_window_are_deleted_once(store: Store) -> None:
+    stored(store, -2, 1, 2, 3, 4, 40)  # one past, four in the window, one beyond `until`
+    connector = Listing(["A1", "A2", "A4"])
+    result = sweep_if_due(store, connector, MAPPING, "UTC")
+    assert result is not None and (result.listed, result.deleted, result.error) == (3, 1, None)
+    assert connector.id_columns == ("appointment_id",)  # the listing reads the id column(s) alone
+    assert len(deleted(store)) == 1  # A3; the past A-2 and A40 beyond the window are kept
+    swept_at = last_sweep(store, "src")
+    assert swept_at is not None and swept_at.tzinfo is not None
+    assert sweep_if_due(store, connector, MAPPING, "UTC") is None  # not due again within the hour
+    assert connector.listed == 1
+
+
+def test_the_safety_stop_deletes_nothing_and_keeps_the_sweep_due(store: Store) -> None:
+    stored(store, 1, 2, 3, 4)
+    connector = Listing(["A1"])  # three of four would go: more than max_delete_share 0.5
+    result = sweep_if_due(store, connector, MAPPING, "UTC")
+    assert result is not None and result.deleted == 0
+    assert result.error is not None and result.error.startswith("delete sweep safety stop: 3 of 4")
+    assert deleted(store) == [] and last_sweep(store, "src") is None
+    connector.ids = ["A1", "A2", "A3"]  # fixed: the next poll sweeps at once
+    result = sweep_if_due(store, connector, MAPPING, "UTC")
+    assert result is not None and (result.deleted, result.error) == (1, None)
+
+
+def test_a_connector_without_a_schedule_is_never_listed(store: Store) -> None:
+    stored(store, 1)
+    connector = Listing([], schedule=None)
+    assert sweep_if_due(store, connector, MAPPING, "UTC") is None
+    assert connector.listed == 0 and deleted(store) == []
+
+
+def test_a_cron_schedule_is_due_after_its_next_time(store: Store) -> None:
+    stored(store, 1)
+    connector = Listing(["A1"], schedule=Schedule(cron="0 * * * *"))
+    assert sweep_if_due(store, connector, MAPPING, "UTC") is not None  # never swept: due
+    assert sweep_if_due(store, connector, MAPPING, "UTC") is None  # the next full hour is ahead
+    assert connector.listed == 1
+    assert datetime.now(UTC) - (last_sweep(store, "src") or datetime.min.replace(tzinfo=UTC)) < timedelta(minutes=1)
