@@ -141,7 +141,10 @@ def _older(new: NormalizedAppointment, old: NormalizedAppointment) -> bool:
 # answer; the telehealth fields, issue 22; the cancellation reason) and counts whole when
 # it is set: a visit stated as in person without links is no news either.
 _TELEHEALTH_FIELDS = frozenset({"visit_mode", "join_url", "provider_join_url", "dial_in"})
-_ALL_FIELDS = tuple(f.name for f in fields(NormalizedAppointment))
+# Fields that are not content: they never count in change detection (booked_at: the booking
+# time, read only by the go-live rule), so a source that starts giving one changes nothing.
+_UNHASHED = frozenset({"booked_at"})
+_ALL_FIELDS = tuple(f.name for f in fields(NormalizedAppointment) if f.name not in _UNHASHED)
 
 
 # The groups in bit order of ``_appointment_hash``'s mask (bit set: the group is unset).
@@ -153,7 +156,7 @@ def _view_getters() -> dict[int, tuple[tuple[str, ...], Callable[[Any], tuple[An
     """For each combination of unset later groups (bit i: group i unset), the fields that
     count and a getter of their values in declaration order: built once, not per row."""
     views: dict[int, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
-    for mask in range(1, 1 << len(_LATER_GROUPS)):
+    for mask in range(1 << len(_LATER_GROUPS)):
         unset = frozenset().union(*(group for i, group in enumerate(_LATER_GROUPS) if mask >> i & 1))
         names = tuple(name for name in _ALL_FIELDS if name not in unset)
         views[mask] = (names, attrgetter(*names))
@@ -171,8 +174,6 @@ def _appointment_hash(appointment: NormalizedAppointment) -> str:
     mask = ((not (a.notes or a.answer))
             | (not (a.join_url or a.provider_join_url or a.dial_in or a.visit_mode not in (None, "in_person"))) << 1
             | (not a.cancel_reason) << 2)
-    if not mask:
-        return content_hash(appointment)
     # orjson writes a dataclass's fields in declaration order (OPT_SORT_KEYS leaves them be):
     # the same fields, in the same order, give the same bytes as before.
     names, values = _VIEWS[mask]
@@ -594,10 +595,16 @@ _Live = tuple[datetime, dict[str, tuple[datetime | None, str | None]]]
 
 
 def _first_seen(mapped: Collection[Mapped]) -> dict[str, tuple[datetime | None, str | None]]:
-    """By external id: the earliest the batch itself knows the record from (a retried
-    quarantine item's first sighting) and the connector's record id, under which a
-    quarantine item may also know it."""
-    return {m.appointment.external_id: (m.first_seen, m.record_id) for m in mapped if not m.delete}
+    """By external id: the earliest the batch itself knows the record from (the source's own
+    booking time, a retried quarantine item's first sighting) and the connector's record id,
+    under which a quarantine item may also know it."""
+    return {m.appointment.external_id: (_earliest(m.first_seen, m.appointment.booked_at), m.record_id)
+            for m in mapped if not m.delete}
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
 
 
 def _before_go_live(connection: Connection, connector: str, external_ids: Sequence[str],

@@ -37,9 +37,9 @@ def rows(folder: Path, name: str, *items: tuple[str, str]) -> None:
 
 
 @pytest.fixture
-def settings_for(write_settings: Callable[..., Path], tmp_path: Path) -> Callable[[str], Settings]:
-    def make(status_map: str) -> Settings:
-        (tmp_path / "site.yaml").write_text(MAPPING % status_map, encoding="utf-8")
+def settings_for(write_settings: Callable[..., Path], tmp_path: Path) -> Callable[..., Settings]:
+    def make(status_map: str, fields: str = "") -> Settings:
+        (tmp_path / "site.yaml").write_text(MAPPING % status_map + fields, encoding="utf-8")
         connectors = (f"- name: front\n  kind: csv\n  mapping: site.yaml\n  drop_dir: {tmp_path / 'drop'}\n"
                       "  settle_seconds: 0\n")
         extra = textwrap.dedent("""
@@ -63,7 +63,7 @@ def told(store: Store) -> Counter[tuple[str, str]]:
 
 
 def test_a_mapping_fix_after_go_live_announces_nothing_booked_before_it(
-        store: Store, tmp_path: Path, settings_for: Callable[[str], Settings]) -> None:
+        store: Store, tmp_path: Path, settings_for: Callable[..., Settings]) -> None:
     drop = tmp_path / "drop"
     rows(drop, "a.csv", ("A1", "booked"), ("A2", "booked online"), ("A3", "booked"), ("A4", "booked online"))
     settings = settings_for("")
@@ -86,7 +86,7 @@ def test_a_mapping_fix_after_go_live_announces_nothing_booked_before_it(
 
 
 def test_a_row_read_again_after_the_fix_is_not_announced_either(
-        store: Store, tmp_path: Path, settings_for: Callable[[str], Settings]) -> None:
+        store: Store, tmp_path: Path, settings_for: Callable[..., Settings]) -> None:
     """Fixed at the source or re-exported instead of retried: the same rule, by the quarantine
     item that first saw the record."""
     drop = tmp_path / "drop"
@@ -97,3 +97,26 @@ def test_a_row_read_again_after_the_fix_is_not_announced_either(
     assert sync_once(fixed, store).connectors["front"].counts.created == 1
     plan(fixed, store)
     assert told(store) == Counter({("reminder", "PA1"): 1, ("reminder", "PA2"): 1})
+
+
+def test_the_sources_own_booking_time_decides_when_the_mapping_has_one(
+        store: Store, tmp_path: Path, settings_for: Callable[..., Settings]) -> None:
+    """A record new to the store after go-live whose source says it was booked before go-live
+    (a late replica, an export that lagged) is recorded, not announced; one booked after is."""
+    drop = tmp_path / "drop"
+    settings = settings_for("", "fields:\n  booked_at: {from: booked_at}\n")
+    drop.mkdir()
+    (drop / "a.csv").write_text("appointment_id,start,duration_minutes,patient_id,patient_phone,booked_at\n"
+                                f"A1,{DAY} 09:00,30,PA1,(212) 555-0101,2020-01-01T10:00:00Z\n", encoding="utf-8")
+    sync_once(settings, store)  # the baseline
+    live = store.go_live("front")
+    assert live is not None
+    before, after = (live - timedelta(minutes=5)).isoformat(), (live + timedelta(minutes=5)).isoformat()
+    (drop / "b.csv").write_text("appointment_id,start,duration_minutes,patient_id,patient_phone,booked_at\n"
+                                f"L1,{DAY} 10:00,30,PL1,(212) 555-0102,{before}\n"
+                                f"N1,{DAY} 11:00,30,PN1,(212) 555-0103,{after}\n"
+                                f"U1,{DAY} 12:00,30,PU1,(212) 555-0104,\n", encoding="utf-8")
+    sync_once(settings, store)
+    plan(settings, store)
+    assert {ref for (kind, ref) in told(store) if kind == "confirmation"} == {"PN1", "PU1"}  # U1: first seen now
+    assert {ref for (kind, ref) in told(store) if kind == "reminder"} == {"PA1", "PL1", "PN1", "PU1"}
