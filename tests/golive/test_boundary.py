@@ -20,6 +20,7 @@ from sqlalchemy import select
 from clinicsync.sync import reprocess
 from clinicsync.sync.engine import sync_once
 from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.push import PushReceiver
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
@@ -120,3 +121,19 @@ def test_the_sources_own_booking_time_decides_when_the_mapping_has_one(
     plan(settings, store)
     assert {ref for (kind, ref) in told(store) if kind == "confirmation"} == {"PN1", "PU1"}  # U1: first seen now
     assert {ref for (kind, ref) in told(store) if kind == "reminder"} == {"PA1", "PL1", "PN1", "PU1"}
+
+
+def test_a_push_of_a_record_quarantined_before_go_live_is_not_announced(
+        store: Store, tmp_path: Path, settings_for: Callable[..., Settings]) -> None:
+    """The same rule for a record that arrives by push (a webhook, a FHIR notification)."""
+    rows(tmp_path / "drop", "a.csv", ("A1", "booked"), ("A2", "booked online"))
+    sync_once(settings_for(""), store)
+    fixed = settings_for('"booked online": booked')
+    receiver = PushReceiver(fixed, store, fixed.connectors[0])
+    for external_id in ("A2", "N1"):  # A2 was quarantined at the baseline; N1 is new
+        record = {"appointment_id": external_id, "start": f"{DAY} 15:00", "duration_minutes": "30",
+                  "status": "booked online", "patient_id": f"P{external_id}", "patient_phone": "(212) 555-0199"}
+        assert receiver.receive(record, f"push:{external_id}", quarantine_bad=True).outcome == "created"
+    plan(fixed, store)
+    assert {ref for (kind, ref) in told(store) if kind == "confirmation"} == {"PN1"}
+    assert {ref for (kind, ref) in told(store) if kind == "reminder"} == {"PA1", "PA2", "PN1"}
