@@ -116,8 +116,11 @@ def first_seen(connection: Connection, connector: str, record_ids: Iterable[str]
     that imports after a mapping fix was known to clinicsync since then (go-live rule,
     Store.apply_batch ``go_live``)."""
     seen: dict[str, datetime] = {}
+    # Every status named, so the lookup walks ix_quarantine_open (connector, status, record_id)
+    # rather than every item the connector ever had.
+    every = f"status IN ('{OPEN}', '{RESOLVED}', '{DISMISSED}')"
     for record_id, created_at in select_in(connection, QUARANTINE, ("record_id", "created_at"), connector,
-                                           sorted(set(record_ids)), key="record_id"):
+                                           sorted(set(record_ids)), key="record_id", condition=every):
         if record_id not in seen or created_at < seen[record_id]:
             seen[record_id] = created_at
     return seen
