@@ -546,7 +546,7 @@ def _tail(out: _Source, names: dict[str, str], clinic_timezone: str, whole: set[
            f"type={got('type')}, location={got('location')}, patient=patient, practitioner=practitioner, "
            f"source_updated_at=updated, notes=tuple(notes), answer={got('answer')}, visit_mode=mode, "
            f"join_url=join_url, provider_join_url=provider_url, dial_in=dial_in, "
-           f"cancel_reason={got('cancel_reason')})")
+           f"cancel_reason={got('cancel_reason')}, booked_at=_booked_utc({got('booked_at')}, tz_name))")
 
 
 @lru_cache(maxsize=32)
@@ -561,7 +561,7 @@ def generate(mapping: CompiledMapping,
              runtime: Mapping[str, Any]) -> tuple[Callable[[Any], NormalizedAppointment], str]:
     """The mapping's generated function and its source (for a reader, or a failing test).
     ``runtime``: the engine's helpers and limits the generated code uses (quoted_zone,
-    _fit, _dropped_note, _updated_utc, _CONNECTOR_NOTES, _ID_LIMIT, _TEXT_LIMITS)."""
+    _fit, _dropped_note, _updated_utc, _booked_utc, _CONNECTOR_NOTES, _ID_LIMIT, _TEXT_LIMITS)."""
     namespace: dict[str, Any] = {
         **PATH_NAMESPACE, **runtime, "MappingError": MappingError, "TransformError": TransformError,
         "TimeError": TimeError, "zone": zone, "timedelta": timedelta, "_clean": clean_text,

@@ -45,12 +45,13 @@ _PRACTITIONER_FIELDS = {"external_id", "name", "email"}
 TARGETS = frozenset(
     {"external_id", "status", "start", "end", "duration_minutes", "timezone", "type", "location",
      "source_updated_at", "answer", "visit_mode", "join_url", "provider_join_url", "dial_in",
-     "cancel_reason"}
+     "cancel_reason", "booked_at"}
     | {f"patient.{f}" for f in _PATIENT_FIELDS}
     | {f"practitioner.{f}" for f in _PRACTITIONER_FIELDS}
 )
 _DEFAULT_TYPES = {
-    "start": "datetime", "end": "datetime", "source_updated_at": "datetime", "duration_minutes": "integer",
+    "start": "datetime", "end": "datetime", "source_updated_at": "datetime", "booked_at": "datetime",
+    "duration_minutes": "integer",
     "patient.phone": "phone", "patient.email": "email", "patient.language": "language",
     "patient.channel": "channel", "practitioner.email": "email", "answer": "answer",
     "patient.allow_sms": "boolean", "patient.allow_email": "boolean", "timezone": "timezone",
@@ -554,6 +555,7 @@ class CompiledMapping:
             answer=values.get("answer"),
             **_telehealth(values),
             cancel_reason=values.get("cancel_reason"),
+            booked_at=_booked_utc(values.get("booked_at"), tz_name),
         )
 
 
@@ -587,6 +589,15 @@ def _updated_utc(value: Any, tz_name: str) -> datetime | None:
         return value.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:59-12:00 is past datetime.max in UTC
         raise MappingError("source_updated_at", "date-time out of range") from None
+
+
+def _booked_utc(value: Any, tz_name: str) -> datetime | None:
+    """The booking time in UTC (a naive one read in the record's zone, leniently); one that
+    cannot be placed is no booking time (the record is then judged by when it was first seen)."""
+    try:
+        return _updated_utc(value, tz_name)
+    except MappingError:
+        return None
 
 
 _PATIENT_KEYS = tuple((f"patient.{f}", f) for f in sorted(_PATIENT_FIELDS))
@@ -658,4 +669,5 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
 # What the generated code (codegen.py) calls of this module, handed over rather than imported
 # there: this module imports codegen, and an import cycle is refused (tests/packaging).
 _RUNTIME = {"quoted_zone": quoted_zone, "_fit": _fit, "_dropped_note": _dropped_note, "_updated_utc": _updated_utc,
+            "_booked_utc": _booked_utc,
             "_CONNECTOR_NOTES": CONNECTOR_NOTES, "_ID_LIMIT": _ID_LIMIT, "_TEXT_LIMITS": _TEXT_LIMITS}

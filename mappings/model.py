@@ -59,6 +59,10 @@ class NormalizedAppointment:
     # the source words it. May be clinical: shown to a patient only when the clinic's
     # reminders.notices.cancel_reasons lists it. After `answer`, for the same hashing reason.
     cancel_reason: str | None = None
+    # When the booking was made, by the source's own clock (aware UTC; FHIR Appointment.created,
+    # Easy!Appointments book_datetime): the go-live rule announces only bookings made after
+    # go-live. Not content: it never counts in change detection (sync/store.py _UNHASHED).
+    booked_at: datetime | None = None
 
 
 # What a source's vocabulary looks like, as opposed to patient data. A quarantine reason quotes a

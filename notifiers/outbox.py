@@ -20,7 +20,8 @@ from clinicsync.notifiers.phone import recipient_phone
 
 class OutboxSettings(NotifierSettings):
     kind: Literal["outbox"] = "outbox"
-    directory: Path = Field(Path(".clinicsync/outbox"), description="where message files are written")
+    directory: Path = Field(Path(".clinicsync/outbox"), validate_default=True,
+                            description="where message files are written")
     sender: EmailAddress = Field("clinic@example.org", description="From: of the .eml files")
 
     @field_validator("directory")

@@ -9,6 +9,8 @@ from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from babel import Locale, UnknownLocaleError
+from babel.languages import get_official_languages
 from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator
 
 from clinicsync.common.settings_base import SettingsModel, resolve_path
@@ -51,6 +53,9 @@ class ClinicSettings(SettingsModel):
                                                                "page and in messages")
     address: str | None = Field(None, max_length=300, description="the clinic's street address (the default place)")
     logo_file: Path | None = Field(None, description="PNG, JPEG, SVG or WebP shown on the patients' answer page")
+    language: str | None = Field(
+        None, max_length=35, description="the clinic's language and locale (BCP 47, e.g. es-ES, en-US): doctors' "
+                                         "agendas and their clock; unset: the main language of default_region")
     places: dict[str, Place] = Field(
         default_factory=dict, description="location id or name (as the source sends it) -> address, map link or "
                                           "video/phone instructions")
@@ -59,6 +64,26 @@ class ClinicSettings(SettingsModel):
     @classmethod
     def _timezone(cls, value: str) -> str:
         return validate_timezone(value)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            Locale.parse(value.replace("-", "_"))
+        except (UnknownLocaleError, ValueError):
+            raise ValueError(f"unknown language or locale {value[:35]!r} (a BCP 47 tag such as es-ES or en-US)") \
+                from None
+        return value
+
+    def locale_tag(self) -> str:
+        """The clinic's locale as a BCP 47 tag: ``language``, else the first official language
+        of ``default_region`` there (ES: es-ES, a 24-hour clock; US: en-US, a 12-hour one)."""
+        if self.language:
+            return self.language
+        official = get_official_languages(self.default_region, de_facto=True)
+        return f"{official[0]}-{self.default_region}" if official else "en"
 
     @field_validator("default_region")
     @classmethod

@@ -8,6 +8,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -63,6 +64,13 @@ class RunReport:
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "connectors": {k: v.as_dict() for k, v in self.connectors.items()},
                 **self.extras}
+
+
+def live_from(store: Store, config: ConnectorSettings) -> datetime | None:
+    """The go-live moment that new records of this connector are judged against (None: all
+    are announced: ``announce_existing``, or no baseline yet). Go-live is a boundary, not a
+    phase a bad first run ends: a booking clinicsync knew before it is never announced."""
+    return None if config.announce_existing else store.go_live(config.name)
 
 
 def new_run_id() -> str:
@@ -150,6 +158,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     # without error, what it stores is recorded, not announced. A crash mid-way leaves it
     # unfinished, so the run that resumes is still the baseline.
     baseline = not config.announce_existing and not store.baseline_done(config.name)
+    go_live = live_from(store, config) if not baseline else None
     try:
         mapping = mapping_for(settings, config)
         fingerprint = Fingerprinter(mapping_epoch(mapping, config, source_timezone(settings, config),
@@ -175,7 +184,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             counts, error = store.apply_batch(config.name, run_id, mapped, quarantined, batch.cursor,
                                               snapshot_end, within=batch.within, baseline=baseline,
                                               unchanged=len(known.skipped), unchanged_ids=skipped,
-                                              remember_people=sole_writer)
+                                              remember_people=sole_writer, go_live=go_live)
             report.counts.add(counts)
             progress.stage_advanced(stage, report.counts.fetched)
             if error:

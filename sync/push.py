@@ -30,7 +30,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
+from clinicsync.sync.engine import live_from, map_batch, mapping_for, new_run_id
 from clinicsync.sync.model import Appointment, Patient, Practitioner
 from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.settings import Settings
@@ -118,17 +118,19 @@ class PushReceiver:
                within: Within | None = None) -> Counts:
         """Store in one transaction (``within`` first, in it: Store.apply_batch), in the
         listener's run or a run of its own; raises what the store raises."""
+        go_live = live_from(self.store, self.config)  # go-live is a boundary for pushes too
         with self._writing:
             if self.run_id is not None:
                 counts, _ = self.store.apply_batch(self.name, self.run_id, mapped, quarantined, None,
-                                                   within=within)
+                                                   within=within, go_live=go_live)
                 self.counts.add(counts)
                 return counts
             run_id = new_run_id()
             row = self.store.start_run(run_id, self.name)
             counts, error = Counts(), None
             try:
-                counts, error = self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within)
+                counts, error = self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
+                                                       go_live=go_live)
             except Exception as exc:
                 error = f"store error ({type(exc).__name__})"
                 raise

@@ -111,6 +111,21 @@ def resolve_imported(connection: Connection, connector: str, record_ids: Iterabl
     return closed
 
 
+def first_seen(connection: Connection, connector: str, record_ids: Iterable[str]) -> dict[str, datetime]:
+    """When a quarantine item (of any status) first saw each of these records: a record
+    that imports after a mapping fix was known to clinicsync since then (go-live rule,
+    Store.apply_batch ``go_live``)."""
+    seen: dict[str, datetime] = {}
+    # Every status named, so the lookup walks ix_quarantine_open (connector, status, record_id)
+    # rather than every item the connector ever had.
+    every = f"status IN ('{OPEN}', '{RESOLVED}', '{DISMISSED}')"
+    for record_id, created_at in select_in(connection, QUARANTINE, ("record_id", "created_at"), connector,
+                                           sorted(set(record_ids)), key="record_id", condition=every):
+        if record_id not in seen or created_at < seen[record_id]:
+            seen[record_id] = created_at
+    return seen
+
+
 def has_open(connection: Connection, connector: str) -> bool:
     return connection.execute(select(Q.id).where(Q.connector == connector, Q.status == OPEN).limit(1)).first() \
         is not None

@@ -1,11 +1,15 @@
 """`quarantine retry`: run the stored raw input of open quarantine items through the
 connector's *current* mapping (after a mapping fix) and store what now maps, exactly as a
-sync would (same transaction rules, same events). Mirth's "reprocess" for our error queue."""
+sync would (same transaction rules, same events). Mirth's "reprocess" for our error queue.
+
+Go-live is a boundary: a record is first seen when its item was opened, so one quarantined
+at (or before) the connector's go-live is recorded, not announced, when it imports here —
+its reminders are planned, no confirmation goes (Store.apply_batch ``go_live``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import orjson
@@ -14,7 +18,7 @@ from sqlalchemy import Connection, select
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.sync import quarantine
-from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
+from clinicsync.sync.engine import live_from, map_batch, mapping_for, new_run_id
 from clinicsync.sync.quarantine import Q
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
@@ -36,7 +40,8 @@ class RetryOutcome:
 
 
 def _open_items(store: Store, ids: Sequence[int] | None, connector: str | None) -> list[Any]:
-    query = select(Q.id, Q.connector, Q.position, Q.record_id, Q.field, Q.reason, Q.raw).where(Q.status == "open")
+    query = select(Q.id, Q.connector, Q.position, Q.record_id, Q.field, Q.reason, Q.raw, Q.created_at) \
+        .where(Q.status == "open")
     if ids is not None:
         query = query.where(Q.id.in_(list(ids)))
     if connector:
@@ -85,6 +90,7 @@ def _retry_one(store: Store, config: ConnectorSettings, mapping: Any, item: Any,
                run_id: str) -> RetryOutcome:
     batch = Batch(records=[RawRecord(data, item.position, record_id=item.record_id)])
     mapped, failed = map_batch(mapping, batch)
+    mapped = [replace(m, first_seen=item.created_at) for m in mapped]
     baseline = not config.announce_existing and not store.baseline_done(config.name)
 
     def closing(resolution: str) -> Callable[[Connection], None]:
@@ -94,7 +100,7 @@ def _retry_one(store: Store, config: ConnectorSettings, mapping: Any, item: Any,
 
     if mapped:
         store.apply_batch(config.name, run_id, mapped, [], None, within=closing("imported on retry"),
-                          baseline=baseline)
+                          baseline=baseline, go_live=None if baseline else live_from(store, config))
         return RetryOutcome(item.id, item.connector, IMPORTED)
     entry = failed[0]
     # The same stored record, so the same item exactly when it names the same id and fails on

@@ -61,6 +61,9 @@ class Mapped:
     record_id: str | None = None  # the connector's id of the record, when it has one
     # The raw record's fingerprint (sync/fingerprint.py), stored with the row it maps to.
     fingerprint: str | None = None
+    # When clinicsync first saw the record, when earlier than this batch (the quarantine item a
+    # retry imports it from): the go-live rule (Store.apply_batch ``go_live``) reads it.
+    first_seen: datetime | None = None
 
 
 @dataclass
@@ -142,7 +145,10 @@ def _older(new: NormalizedAppointment, old: NormalizedAppointment) -> bool:
 # answer; the telehealth fields, issue 22; the cancellation reason) and counts whole when
 # it is set: a visit stated as in person without links is no news either.
 _TELEHEALTH_FIELDS = frozenset({"visit_mode", "join_url", "provider_join_url", "dial_in"})
-_ALL_FIELDS = tuple(f.name for f in fields(NormalizedAppointment))
+# Fields that are not content: they never count in change detection (booked_at: the booking
+# time, read only by the go-live rule), so a source that starts giving one changes nothing.
+_UNHASHED = frozenset({"booked_at"})
+_ALL_FIELDS = tuple(f.name for f in fields(NormalizedAppointment) if f.name not in _UNHASHED)
 
 
 # The groups in bit order of ``_appointment_hash``'s mask (bit set: the group is unset).
@@ -154,7 +160,7 @@ def _view_getters() -> dict[int, tuple[tuple[str, ...], Callable[[Any], tuple[An
     """For each combination of unset later groups (bit i: group i unset), the fields that
     count and a getter of their values in declaration order: built once, not per row."""
     views: dict[int, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
-    for mask in range(1, 1 << len(_LATER_GROUPS)):
+    for mask in range(1 << len(_LATER_GROUPS)):
         unset = frozenset().union(*(group for i, group in enumerate(_LATER_GROUPS) if mask >> i & 1))
         names = tuple(name for name in _ALL_FIELDS if name not in unset)
         views[mask] = (names, attrgetter(*names))
@@ -172,8 +178,6 @@ def _appointment_hash(appointment: NormalizedAppointment) -> str:
     mask = ((not (a.notes or a.answer))
             | (not (a.join_url or a.provider_join_url or a.dial_in or a.visit_mode not in (None, "in_person"))) << 1
             | (not a.cancel_reason) << 2)
-    if not mask:
-        return content_hash(appointment)
     # orjson writes a dataclass's fields in declaration order (OPT_SORT_KEYS leaves them be):
     # the same fields, in the same order, give the same bytes as before.
     names, values = _VIEWS[mask]
@@ -258,6 +262,16 @@ class Store:
             return connection.execute(select(BASELINES.c.connector)
                                       .where(BASELINES.c.connector == connector)).first() is not None
 
+    def go_live(self, connector: str) -> datetime | None:
+        """The connector's go-live moment: when its first successful sync finished (the
+        baseline was recorded); None before. A record that enters the store later is
+        announced only if clinicsync first saw it after this moment (docs/operations.md):
+        what the baseline run itself quarantined was seen before it."""
+        with self.engine.connect() as connection:
+            recorded: datetime | None = connection.execute(
+                select(BASELINES.c.recorded_at).where(BASELINES.c.connector == connector)).scalar()
+        return recorded
+
     def finish_baseline(self, connector: str, run_id: str) -> None:
         """Record that the connector is live: what it finds from now on is announced."""
         with self.engine.begin() as connection:
@@ -279,7 +293,8 @@ class Store:
                     snapshot_end: SnapshotEnd | None = None,
                     within: Callable[[Connection], Collection[str] | None] | None = None,
                     baseline: bool = False, unchanged: int = 0,
-                    unchanged_ids: Collection[str] = (), remember_people: bool = False) -> tuple[Counts, str | None]:
+                    unchanged_ids: Collection[str] = (), remember_people: bool = False,
+                    go_live: datetime | None = None) -> tuple[Counts, str | None]:
         """Store one batch and its cursor atomically; returns counts and a safety-stop error.
 
         ``within`` runs first inside the same transaction (e.g. recording a message id
@@ -294,7 +309,12 @@ class Store:
         whole run ``run_id`` (a poll under its poll lock, or a dry run): the patients and
         practitioners this run stored are remembered, and one that comes again equal to
         what the run stored is not looked up, hashed or written again. Not for push
-        receivers, whose replicas may write the same connector at once."""
+        receivers, whose replicas may write the same connector at once.
+        ``go_live``: the connector's go-live moment (:meth:`go_live`; None: announce all). A
+        record new to the store that clinicsync first saw before it (a quarantine item opened
+        at the baseline and imported after a mapping fix, by retry or by a later read) is
+        recorded like the baseline's (``"baseline": true``, ``"before_go_live": true``):
+        its reminders are planned, it is not announced."""
         counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged, quarantined=len(quarantined),
                         unchanged=unchanged)
         error: str | None = None
@@ -316,8 +336,10 @@ class Store:
             appointments = [m.appointment for m in latest.values() if not m.delete]
             memory = self._memory(run_id, connector) if remember_people else None
             stored_people = self._upsert_people(connection, connector, appointments, now, memory)
+            early = _first_seen(latest.values()) if go_live is not None and not baseline else None
             self._upsert_appointments(connection, connector, appointments, counts, now, marks,
-                                      {m.appointment.external_id: m.fingerprint for m in latest.values()})
+                                      {m.appointment.external_id: m.fingerprint for m in latest.values()},
+                                      (go_live, early) if early is not None and go_live is not None else None)
             self._delete_records(connection, connector, [m.appointment for m in latest.values() if m.delete],
                                  counts, now, marks)
             if mapped or unchanged_ids:
@@ -437,10 +459,13 @@ class Store:
     def _upsert_appointments(self, connection: Connection, connector: str,
                              appointments: Sequence[NormalizedAppointment], counts: Counts,
                              now: datetime, marks: dict[str, Any],
-                             prints: dict[str, str | None] | None = None) -> None:
+                             prints: dict[str, str | None] | None = None,
+                             live: _Live | None = None) -> None:
         """``prints``: each appointment's raw-record fingerprint, written with its content;
         an unchanged row gets the new one when it differs (e.g. a column the mapping does not
-        read changed), so that the next run can skip that record before mapping it."""
+        read changed), so that the next run can skip that record before mapping it.
+        ``live``: the go-live moment and, by external id, what the batch knows of when each
+        record was first seen; an inserted record first seen before go-live is not announced."""
         if not appointments:
             return
         prints = prints or {}
@@ -481,12 +506,6 @@ class Store:
             changes.append((old.id, change, version))
             counts_key = change.kind
             setattr(counts, counts_key, getattr(counts, counts_key) + 1)
-        if inserts:
-            created = Change("created")
-            changes.extend((new_id, created, 1) for new_id in
-                           insert_with_ids(connection, APPOINTMENTS, _ROW_NAMES, inserts, connector))
-            counts.created += len(inserts)
-            self._grown(connection, APPOINTMENTS, len(inserts))
         if updates:
             columns = [c for c in updates[0] if not c.startswith("_")]
             connection.execute(
@@ -496,11 +515,23 @@ class Store:
         if reprinted:  # not content: no version, no event, no updated_at
             connection.execute(update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
                                .values(source_fingerprint=bindparam("source_fingerprint")), reprinted)
+        if inserts:
+            created = Change("created")
+            quiet = _before_go_live(connection, connector, [row[1] for row in inserts], live) if live else set()
+            new_ids = insert_with_ids(connection, APPOINTMENTS, _ROW_NAMES, inserts, connector)
+            changes.extend((new_id, created, 1) for new_id in new_ids)
+            counts.created += len(inserts)
+            self._grown(connection, APPOINTMENTS, len(inserts))
+            recorded = {new_id for new_id, row in zip(new_ids, inserts, strict=True) if row[1] in quiet}
+        else:
+            recorded = set()
         if changes:
             bare = orjson.dumps(marks).decode()  # the payload of every change that carries none (created)
+            early = orjson.dumps({**marks, **_BEFORE_GO_LIVE}).decode()
             insert_rows(connection, EVENTS, ("appointment_id", "kind", "version", "payload", "created_at"), [
                 (appointment_id, change.kind, version,
-                 orjson.dumps({**change.payload, **marks}).decode() if change.payload else bare, now)
+                 orjson.dumps({**change.payload, **marks}).decode() if change.payload
+                 else early if appointment_id in recorded and change.kind == "created" else bare, now)
                 for appointment_id, change, version in changes])
 
     @staticmethod
@@ -570,6 +601,42 @@ class Store:
         return self._mark_deleted(connection, [
             {"_id": row.id, "version": row.version + 1, "source_updated_at": row.source_updated_at}
             for row in absent], utcnow(), marks)
+
+
+# The marks of a record new to the store that clinicsync knew before go-live: the planner
+# treats it as the baseline's (reminders, no announcement); the second key says why.
+_BEFORE_GO_LIVE = {"baseline": True, "before_go_live": True}
+# The go-live moment and, by external id, (first seen as the batch knows it, record id).
+_Live = tuple[datetime, dict[str, tuple[datetime | None, str | None]]]
+
+
+def _first_seen(mapped: Collection[Mapped]) -> dict[str, tuple[datetime | None, str | None]]:
+    """By external id: the earliest the batch itself knows the record from (the source's own
+    booking time, a retried quarantine item's first sighting) and the connector's record id,
+    under which a quarantine item may also know it."""
+    return {m.appointment.external_id: (_earliest(m.first_seen, m.appointment.booked_at), m.record_id)
+            for m in mapped if not m.delete}
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
+
+
+def _before_go_live(connection: Connection, connector: str, external_ids: Sequence[str],
+                    live: _Live) -> set[str]:
+    """The inserted records first seen before go-live: by the batch's own knowledge or by a
+    quarantine item that saw them (a row quarantined at the baseline, imported after a fix)."""
+    go_live, known = live
+    record_ids = {external_id: known.get(external_id, (None, None))[1] or external_id for external_id in external_ids}
+    seen = quarantine.first_seen(connection, connector, {*external_ids, *record_ids.values()})
+    quiet = set()
+    for external_id in external_ids:
+        first = known.get(external_id, (None, None))[0]
+        times = [t for t in (first, seen.get(external_id), seen.get(record_ids[external_id])) if t is not None]
+        if times and min(times) < go_live:
+            quiet.add(external_id)
+    return quiet
 
 
 def _record_ids(mapped: Sequence[Mapped]) -> set[str]:

@@ -3,6 +3,7 @@ secret may come from a file (``password_file:``) as Kubernetes mounts them."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,50 @@ def resolve_path(value: Path, info: ValidationInfo) -> Path:
     return value if value.is_absolute() else base_dir_from(info) / value
 
 
+def _section_class(default: Any, factory: Any) -> type[SettingsModel] | None:
+    if isinstance(default, SettingsModel):
+        return type(default)
+    return factory if isinstance(factory, type) and issubclass(factory, SettingsModel) else None
+
+
+@cache
+def _reads_context(model: type[SettingsModel]) -> bool:
+    """Does a default of ``model`` (or of a section inside it) depend on where the settings
+    file is? Those are the fields marked ``validate_default=True`` (relative paths)."""
+    for f in model.model_fields.values():
+        if f.validate_default:
+            return True
+        section = _section_class(f.default, f.default_factory)
+        if section is not None and section is not model and _reads_context(section):
+            return True
+    return False
+
+
 class SettingsModel(BaseModel):
-    """Strict: a misspelt key is reported, not silently ignored."""
+    """Strict: a misspelt key is reported, not silently ignored.
+
+    One rule for relative paths, whoever wrote them (:func:`resolve_path`): a section the
+    file leaves out that holds such a default is built from ``{}`` in the same validation
+    context (a default instance was built without one), and a field whose
+    default is a relative path says ``validate_default=True``, so a default such as
+    ``.clinicsync/outbox`` or the default store URL is read against the settings file's
+    folder too, never the process's working directory (a cron job started from ``/`` must
+    open the same store). tests/sync/test_settings_paths.py checks every such default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _absent_sections(cls, data: Any) -> Any:
+        """Each left-out section whose default is a settings model is validated from ``{}``,
+        in this validation's context (a default instance was built without it)."""
+        if not isinstance(data, dict):
+            return data
+        missing: dict[str, Any] = {
+            name: {} for name, f in cls.model_fields.items()
+            if name not in data and f.alias not in data
+            and (section := _section_class(f.default, f.default_factory)) is not None and _reads_context(section)}
+        return {**data, **missing} if missing else data
 
     @model_validator(mode="before")
     @classmethod

@@ -115,10 +115,14 @@ def check(
     ctx: typer.Context,
     sample: Annotated[int, typer.Option(min=1, max=500, help="records to read from each source")] = SAMPLE_SIZE,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    allow_quarantined: Annotated[bool, typer.Option(
+        "--allow-quarantined", help="pass even when sampled records would be quarantined")] = False,
 ) -> None:
     """Validate settings, open the store, read a sample of each connector's source and map
     it (no cursor moves), and check that messages asking for a reply can be answered.
-    Exits 1 on any error; warnings alone pass."""
+    Exits 1 on any error, and when a sample quarantines records (a mapping that misses a
+    status word would set them aside at go-live: fix it first, or pass --allow-quarantined);
+    warnings alone pass."""
     context = app_context(ctx)
     settings = context.settings
     store: dict[str, Any] = {"ok": True, "detail": settings.store.url.split("@")[-1]}
@@ -128,12 +132,20 @@ def check(
         store = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
     results = [check_connector(settings, config, sample) for config in settings.connectors]
     replies = reply_problems(settings)
+    quarantined = sum(r.sampled - r.mapped for r in results if r.sample_source is not None)
     failed = not store["ok"] or any(not r.ok for r in results) or any(p.level == "error" for p in replies)
+    failed = failed or (quarantined > 0 and not allow_quarantined)
     if json_output:
         print_json({"ok": not failed, "store": store, "connectors": [r.as_dict() for r in results],
-                    "replies": [{"level": p.level, "message": p.message} for p in replies]})
+                    "replies": [{"level": p.level, "message": p.message} for p in replies],
+                    "quarantined": quarantined})
     else:
         _print_check(store, results, replies)
+        if quarantined:
+            verdict = "allowed by --allow-quarantined" if allow_quarantined else (
+                "fix the mapping (or the source) before going live, or pass --allow-quarantined")
+            out_console.print(f"check: {quarantined} sampled record(s) would be quarantined: {verdict}",
+                              soft_wrap=True, highlight=False, markup=False)
     if failed:
         raise typer.Exit(EXIT_FAILED)
 

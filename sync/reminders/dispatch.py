@@ -56,6 +56,8 @@ P = Patient.__table__  # type: ignore[attr-defined]
 D = Practitioner.__table__  # type: ignore[attr-defined]
 L = Location.__table__  # type: ignore[attr-defined]
 R = REMINDERS
+# A patient's status notices: each has a deadline (reminders.notices.max_lateness).
+NOTICE_KINDS = frozenset({"confirmation", "rescheduled", "confirmed", "cancelled"})
 log = structlog.get_logger("clinicsync.reminders")
 PHONE_CHANNELS = ("sms", "whatsapp")
 STAFF = ("practitioner", "frontdesk")  # recipients reached by email, with no quiet hours
@@ -321,6 +323,22 @@ class Dispatcher:
                        quiet=self.config.quiet_hours).due
         return max(intended, placed or intended) + self.config.lateness(offset)
 
+    def _agenda_deadline(self, row: Any) -> datetime:
+        """The latest a doctor's agenda may go out: its day at ``agenda.at`` (clinic time) plus
+        ``agenda.max_lateness``; later it would list visits already past."""
+        day = date.fromisoformat(row.offset)
+        due = wall_clock(day, self.config.agenda.at, self.settings.clinic.timezone)
+        return due + parse_duration(self.config.agenda.max_lateness)
+
+    def _notice_deadline(self, row: Any, zone_name: str) -> datetime:
+        """The latest a patient's status notice may go out: when it was planned (moved out of
+        the quiet hours, as planning moved it) plus ``notices.max_lateness``. Its visit's
+        start bounds it too (place: a notice about a visit that has begun is `too late`)."""
+        planned: datetime = row.created_at
+        placed = place(planned, now=planned, latest=planned + timedelta(days=2), zone_name=zone_name,
+                       quiet=self.config.quiet_hours).due
+        return max(planned, placed or planned) + parse_duration(self.config.notices.max_lateness)
+
     @staticmethod
     def _refs(item: Item) -> dict[str, str | None]:
         row, a = item.row, item.appointment
@@ -404,7 +422,7 @@ class Dispatcher:
         if row.kind == "agenda":
             if not item.agenda:
                 return "skip", "no appointments that day"
-            if self.now >= row.starts_at + timedelta(days=1):
+            if self.now > self._agenda_deadline(row):
                 return "skip", "too late"
             return "send", None
         if a is None:
@@ -434,6 +452,8 @@ class Dispatcher:
             latest = a.end_utc + parse_duration(self.config.notices.followup.within)
         if row.recipient in STAFF:
             return ("send", None) if self.now < start else ("skip", "too late")
+        if row.kind in NOTICE_KINDS and self.now > self._notice_deadline(row, a.timezone):
+            return "skip", "too late"
         slot = place(self.now, now=self.now, latest=latest, zone_name=a.timezone, quiet=self.config.quiet_hours)
         if slot.due is None:
             return "skip", slot.reason
@@ -447,7 +467,8 @@ class Dispatcher:
         language = item.patient.language if item.patient is not None and row.recipient == "patient" else None
         if row.kind == "agenda":
             day = datetime.fromisoformat(row.offset).replace(tzinfo=zone(self.settings.clinic.timezone))
-            return Draft(row.key, "agenda", "practitioner", self.config.agenda.language, agenda_day=day,
+            language = self.config.agenda.language or self.settings.clinic.locale_tag()
+            return Draft(row.key, "agenda", "practitioner", language, agenda_day=day,
                          agenda=item.agenda, doctor=item.doctor.name if item.doctor is not None else None,
                          stats=item.stats)
         patient_name = item.patient.name if item.patient is not None else None

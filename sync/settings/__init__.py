@@ -32,7 +32,7 @@ DEFAULT_CONFIG = Path("settings.yaml")
 
 
 class StoreSettings(SettingsModel):
-    url: str = Field("sqlite:///.clinicsync/clinicsync.db", description="any SQLAlchemy URL")
+    url: str = Field("sqlite:///.clinicsync/clinicsync.db", validate_default=True, description="any SQLAlchemy URL")
     pool_size: int = Field(5, ge=1, le=100, description="connections kept open per process")
     max_overflow: int = Field(10, ge=0, le=100, description="extra connections allowed at peaks")
     pool_timeout: float = Field(30, gt=0, description="seconds to wait for a free connection")

@@ -115,7 +115,8 @@ class GoogleSettings(SettingsModel):
 
 
 class IcsSettings(SettingsModel):
-    directory: Path = Field(Path(".clinicsync/calendars"), description="one <doctor>.ics file per calendar")
+    directory: Path = Field(Path(".clinicsync/calendars"), validate_default=True,
+                            description="one <doctor>.ics file per calendar")
 
     @field_validator("directory")
     @classmethod

@@ -97,13 +97,21 @@ class AgendaSettings(SettingsModel):
     enabled: bool = True
     at: time = Field(time(7, 0), description="local time (clinic.timezone) the agenda goes out")
     same_day_changes: bool = Field(False, description="tell the doctor at once when today's schedule changes")
-    language: str | None = Field(None, max_length=35, description="the agenda's language (a template set, e.g. "
-                                                                  "es); unset: English")
+    language: str | None = Field(None, max_length=35, description="the agenda's language and locale (BCP 47, e.g. "
+                                                                  "es or es-MX); unset: the clinic's (clinic.language)")
+    max_lateness: str = Field("2h", description="an agenda not sent this long after `at` is skipped as `too late` "
+                                                "(a morning agenda at night lists visits already past)")
 
     @field_validator("at", mode="before")
     @classmethod
     def _quoted(cls, value: object) -> object:
         return _clock(value)
+
+    @field_validator("max_lateness")
+    @classmethod
+    def _check_duration(cls, value: str) -> str:
+        _duration(value)
+        return value
 
 
 class FollowupSettings(SettingsModel):
@@ -146,6 +154,15 @@ class NoticesSettings(SettingsModel):
                     "language -> text; a list shows the listed reasons as the source words them. Any other "
                     "reason is never shown (it may be clinical). Default: none shown")
     followup: FollowupSettings = FollowupSettings()
+    max_lateness: str = Field("1d", description="a status notice (confirmation, rescheduled, confirmed, cancelled) "
+                                                "not sent this long after it was due is skipped as `too late`; one "
+                                                "whose visit has begun is never sent")
+
+    @field_validator("max_lateness")
+    @classmethod
+    def _check_duration(cls, value: str) -> str:
+        _duration(value)
+        return value
 
     @field_validator("cancel_reasons", mode="before")
     @classmethod

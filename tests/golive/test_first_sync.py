@@ -146,6 +146,39 @@ def test_first_sync_of_a_postgres_practice_database_is_quiet(practice_pg: Engine
     assert told == Counter({("confirmation", f"practice:{new_id}"): 1, ("rescheduled", f"practice:{moved}"): 1})
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_status_word_missed_at_go_live_is_fixed_by_retry_and_announces_nothing(
+        practice_pg: Engine, tmp_path: Path, write_settings: Callable[..., Path], cli: Any) -> None:
+    """Issue 28 obs 3, as an admin meets it: the mapping misses `confirmed`; the first sync
+    quarantines those rows (and still ends the baseline), and the incremental
+    cursor passes them. After the fix `quarantine retry --all` imports them from their stored
+    raw rows (SQL values as text), with their reminders and without a confirmation."""
+    mapping = tmp_path / "practice_pg.yaml"
+    mapping.write_text(practice.POSTGRES_MAPPING.replace("confirmed: booked, ", ""), encoding="utf-8")
+    connector = sql_connector(practice_pg.url_string, practice.POSTGRES_QUERY, mapping,  # type: ignore[attr-defined]
+                              "updated_at")
+    run = cli(write_settings(connector, extra=REMINDERS % (tmp_path / "outbox"), timezone=ZONE))
+    _, out, _ = run("sync", "--once", "--json")
+    quarantined = json.loads(out)["connectors"]["practice"]["quarantined"]
+    assert quarantined > 20
+    _, out, _ = run("sync", "--once", "--json")  # incremental: the cursor has passed them
+    assert json.loads(out)["connectors"]["practice"]["fetched"] == 0
+
+    def pending() -> set[str]:
+        return {m["appointment"] for m in patient_messages(run) if m["status"] == "pending"}
+
+    before = pending()
+    mapping.write_text(practice.POSTGRES_MAPPING, encoding="utf-8")  # the fix
+    _, out, _ = run("quarantine", "retry", "--all", "--json")
+    assert [o["result"] for o in json.loads(out)] == ["imported"] * quarantined
+    run("sync", "--once", "--json")  # the next cron pass plans what the retry stored
+    assert not [m for m in patient_messages(run) if m["kind"] in NOTICES]  # nobody told of old bookings
+    assert len(pending() - before) > 10  # their reminders are planned
+    _, out, _ = run("status", "--json")
+    assert json.loads(out)["connectors"][0]["quarantined"] == 0
+
+
 # -- MariaDB: a Flask-SQLAlchemy booking app -------------------------------------------------------
 
 @pytest.mark.mariadb

@@ -74,7 +74,12 @@ def test_csv_the_right_column_passes_and_says_how_the_sample_mapped(csv_check: C
     rows = csv_rows(4)
     rows[1]["status"] = "rescheduled-by-phone"
     run = csv_check("specialty", rows)
-    _, out, _ = run("check", "--json")
+    _, out, _ = run("check", "--json", expect=1)  # a sample that quarantines fails (issue 28 obs 3) ...
+    assert not json.loads(out)["ok"] and json.loads(out)["quarantined"] == 1
+    _, text, _ = run("check", expect=1)
+    assert ("check: 1 sampled record(s) would be quarantined: fix the mapping (or the source) before going "
+            "live, or pass --allow-quarantined") in " ".join(text.split())
+    _, out, _ = run("check", "--json", "--allow-quarantined")  # ... unless allowed
     report = json.loads(out)
     desk = report["connectors"][0]
     assert report["ok"] and desk["ok"]

@@ -205,10 +205,12 @@ def test_quiet_hours_and_lateness_are_checked_again_when_sending(
     assert run(settings, store, late_evening) == {"sent": 0, "failed": 0, "skipped": 0, "unknown": 0}
     row = reminders(store)["a1:patient:confirmation:v1"]
     assert (row.status, row.due_at) == ("pending", datetime(2026, 6, 2, 12, tzinfo=UTC))  # 08:00 local
-    # The dispatcher was down until ten minutes before the visit: the 1d reminder is too late.
-    assert run(settings, store, START - timedelta(minutes=10)) == {"sent": 1, "failed": 0, "skipped": 1,
+    # The dispatcher was down until ten minutes before the visit: the 1d reminder is too late,
+    # and so is the confirmation, ten days past its time (notices.max_lateness, 1d by default).
+    assert run(settings, store, START - timedelta(minutes=10)) == {"sent": 0, "failed": 0, "skipped": 2,
                                                                     "unknown": 0}
     assert reminders(store)["a1:patient:reminder:1d:v1"].reason == "too late"
+    assert reminders(store)["a1:patient:confirmation:v1"].reason == "too late"
 
 
 def test_an_appointment_cancelled_before_planning_caught_up_is_skipped(
