@@ -54,9 +54,18 @@ def _moment(value: datetime | str | None) -> datetime | None:
     return value
 
 
+def _in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
+    """``moment`` in ``zone``; as stored (UTC) when the zone cannot hold it: a row from before
+    clinic.plausible_dates (year 1) still shows, rather than failing the page."""
+    try:
+        return moment.astimezone(zone)
+    except OverflowError:
+        return moment
+
+
 def _local(value: datetime | str | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
     moment = _moment(value)
-    return moment.astimezone(zone).strftime(fmt) if moment else ""
+    return _in_zone(moment, zone).strftime(fmt) if moment else ""
 
 
 def _when(value: datetime | str | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> Markup:
@@ -66,7 +75,7 @@ def _when(value: datetime | str | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:
         return Markup("")
     utc = moment.astimezone(UTC)
     return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
-        utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M"), moment.astimezone(zone).strftime(fmt))
+        utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M"), _in_zone(moment, zone).strftime(fmt))
 
 
 def zone_label(zone: ZoneInfo, now: datetime) -> str:
