@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
 from clinicsync.common.logs import scrub_text
+from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.sync.db import insert_ignoring_duplicates
 from clinicsync.sync.model import Appointment
@@ -178,7 +179,7 @@ def open_items(connection: Connection, limit: int = 50) -> list[dict[str, Any]]:
     """What `status`, the status page and `set-aside list` show: newest first."""
     rows = connection.execute(select(SET_ASIDE).where(S.status != RESOLVED)
                               .order_by(S.last_at.desc(), S.id.desc()).limit(limit)).all()
-    return [{"id": r.id, "stage": r.stage, "item": r.item,
+    return [{"id": r.id, "stage": r.stage, "item": r.item, "appointment_id": r.appointment_id,
              "appointment": f"{r.connector}:{r.external_id}" if r.connector else None,
              "reason": r.reason, "status": r.status, "attempts": r.attempts,
              "first_at": r.first_at, "last_at": r.last_at} for r in rows]
@@ -189,3 +190,12 @@ def open_counts(connection: Connection) -> dict[str, int]:
     counts: dict[str, int] = dict(connection.execute(select(S.stage, func.count()).where(S.status != RESOLVED)
                                      .group_by(S.stage)).all())
     return {stage: int(counts.get(stage, 0)) for stage in sorted({*STAGES, *counts})}
+
+
+def set_aside_status(store: Any) -> dict[str, Any]:
+    """The `set_aside` section of `status`: open items per stage and the newest of them."""
+    with store.engine.connect() as connection:
+        items = open_items(connection, limit=20)
+        counts = open_counts(connection)
+    return {"open": counts, "items": [{**i, "first_at": iso_z(i["first_at"]), "last_at": iso_z(i["last_at"])}
+                                      for i in items]}

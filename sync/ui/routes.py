@@ -14,7 +14,9 @@ from markupsafe import Markup
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.access_log import record_phi_view
+from clinicsync.sync.setaside import open_items
 from clinicsync.sync.settings import Settings
+from clinicsync.sync.stalls import find_stalls
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import attention, charts, queries
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
@@ -150,7 +152,12 @@ def health_page(request: Request, refresh: Annotated[str | None, Query(max_lengt
             [d[5:] for d in days], {k: [float(v) for v in vs] for k, vs in per_channel.items()},
             "messages per channel per day"),
         week_rates=week_rates, doctor_rates=doctor_rates, dispatcher=attention.dispatcher_panel(store, now),
-        refresh=_refresh(refresh))
+        refresh=_refresh(refresh), stalls=find_stalls(store, settings, now), set_aside=_set_aside(store))
+
+
+def _set_aside(store: Store) -> list[dict[str, Any]]:
+    with store.engine.connect() as connection:
+        return open_items(connection, limit=50)
 
 
 @pages.get("/appointments", response_class=HTMLResponse)
