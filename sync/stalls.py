@@ -34,6 +34,8 @@ from clinicsync.sync.store import Store
 
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]
 STAGES = RunStage.__table__  # type: ignore[attr-defined]
+# The stages of sync.service.pipeline (its keys; this core module cannot import the app layer).
+POST_SYNC_STAGES = ("calendar", "source_answers", "reminders", "writeback")
 # A push is one transaction: a run of a push source still `running` after this is dead.
 PUSH_RUN_LIMIT = timedelta(minutes=10)
 INTERRUPTED = ("interrupted: the process stopped during this push (crash or kill) and never closed its run; "
@@ -122,7 +124,9 @@ def _stage_errors(connection: Connection) -> dict[str, tuple[str, datetime]]:
 
 
 def _stage_failing(connection: Connection) -> dict[str, int]:
-    return {r.stage: int(r.status == "failed") for r in _latest_stage_rows(connection)}
+    """Every post-sync stage named (0 before its first run), so the series exists from the start."""
+    return {**dict.fromkeys(POST_SYNC_STAGES, 0),
+            **{r.stage: int(r.status == "failed") for r in _latest_stage_rows(connection)}}
 
 
 def _outbox_ages(connection: Connection, settings: Settings, now: datetime) -> dict[str, float]:
