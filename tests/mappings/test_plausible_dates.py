@@ -95,3 +95,25 @@ def test_a_csv_row_at_dotnets_empty_date_is_quarantined_and_the_rest_is_planned(
     assert item.field == "start" and item.reason.startswith("0001-01-01") and item.record_id == data[1][
         "appointment_id"]
     cli(config)("appointments", "list")  # no traceback
+
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.mark.parametrize(("preset", "fixture", "path"), [
+    ("easyappointments", "easyappointments/appointment_save_created.json", ("payload", "start_datetime")),
+    ("fhir_r4", "third_party/fhir/appointment-example.json", ("start",)),
+])
+def test_a_pushed_vendor_payload_at_the_empty_date_is_refused_by_its_preset(
+        preset: str, fixture: str, path: tuple[str, ...]) -> None:
+    """The presets of the webhook and FHIR paths, on the vendors' own payloads (their
+    connectors and the FHIR subscription inbox map through them)."""
+    record = json.loads((FIXTURES / fixture).read_text(encoding="utf-8"))
+    mapping = load_mapping(preset, "America/New_York", "US")
+    mapping.apply(dict(record))  # as shipped, it maps
+    target = record
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = "0001-01-01 00:00:00" if preset == "easyappointments" else "0001-01-01T00:00:00Z"
+    field, reason = refusal(mapping, record)
+    assert field == "start" and reason.startswith("0001-01-01 (.NET's")

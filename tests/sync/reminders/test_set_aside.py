@@ -5,6 +5,7 @@ mapping existed: a start in the year 1 (.NET's empty date), a zone no longer kno
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -79,12 +80,16 @@ def test_planning_sets_aside_a_year_1_start_and_plans_every_other_appointment(
         assert open_counts(connection)["reminders"] == 1
 
 
-def test_a_retry_after_the_fix_plans_the_set_aside_appointment(store: Store, reminder_settings: SettingsMaker) -> None:
+def test_a_retry_after_the_fix_plans_the_set_aside_appointment(store: Store, reminder_settings: SettingsMaker,
+                                                                 cli: Any, tmp_path: Path) -> None:
     settings = reminder_settings(BASE)
     put(store, appointment("A0", datetime(1, 1, 1, tzinfo=UTC), patient="P0"), *healthy(2))
     plan(settings, store, NOW)
+    run = cli(tmp_path / "settings.yaml")
+    [listed_item] = json.loads(run("set-aside", "list", "--json")[1])
+    assert (listed_item["stage"], listed_item["appointment"], listed_item["status"]) == ("reminders", "c1:A0", "open")
     # Retried before the fix: it fails again and stays listed, counted twice.
-    assert request_retry(store.engine, "reminders") == 1
+    assert "1 item(s) will be retried" in run("set-aside", "retry", "--stage", "reminders")[1]
     plan(settings, store, NOW)
     with store.engine.connect() as connection:
         [item] = open_items(connection)
