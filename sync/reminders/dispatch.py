@@ -272,6 +272,7 @@ class Dispatcher:
             patients = self._by_key(connection, P, refs["patient"])
             doctors = self._by_key(connection, D, refs["doctor"])
             locations = self._by_key(connection, L, refs["location"])
+            loaded = []
             for item in items:
                 wanted = self._refs(item)
                 connector = item.row.connector
@@ -279,7 +280,14 @@ class Dispatcher:
                 item.doctor = doctors.get((connector, wanted["doctor"] or ""))
                 place_row = locations.get((connector, wanted["location"] or ""))
                 item.location = place_row.name if place_row is not None else None
-                self._agenda(connection, item)
+
+                def agenda(item: Item = item) -> None:
+                    with connection.begin_nested():  # a failed query spoils only this savepoint
+                        self._agenda(connection, item)
+
+                if not self._isolated(item, agenda):  # an agenda that cannot be read is set aside
+                    loaded.append(item)
+            items = loaded
             addresses = {a for i in items for a in (self._address(i, c) for c in CHANNELS) if a}
             if addresses:
                 self._opt_outs |= {(o.channel, o.address) for o in connection.execute(
@@ -481,8 +489,12 @@ class Dispatcher:
         """One reminder the dispatcher cannot handle (a bug, a row it cannot render) is set
         aside and marked failed with the reason; the other sends go on. (A send cut off after
         the hand-over is no such case: _send records it as unknown.)"""
+        self._isolated(item, lambda: self._deliver(item))
+
+    def _isolated(self, item: Item, work: Callable[[], None]) -> bool:
+        """``work`` for one reminder through the shared set-aside helper; True when it failed
+        (then the reminder is failed with the reason and listed under `dispatch` or `agenda`)."""
         row = item.row
-        stage = "agenda" if row.kind == "agenda" else "dispatch"
 
         def failed(connection: Connection, reason: str) -> None:
             if not self.dry_run:
@@ -490,11 +502,12 @@ class Dispatcher:
                     status="failed", reason=f"set aside: {reason}", claimed_by=None, lease_until=None,
                     updated_at=self.clock()))
 
+        stage = "agenda" if row.kind == "agenda" else "dispatch"
         outcome = run_isolated(self.store.engine, SetAsideItem(stage, f"reminder:{row.id}", row.appointment_id,
-                                                               row.connector),
-                               lambda: self._deliver(item), failed, self.clock())
+                                                               row.connector), work, failed, self.clock())
         if outcome.failed:
             self.report.count("failed")
+        return outcome.failed
 
     def _deliver(self, item: Item) -> None:
         if self._stop.is_set() or self._halt.is_set():
