@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import suppress
 from datetime import date, datetime
 from functools import partial
 from importlib.metadata import version as package_version
@@ -237,7 +238,10 @@ def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption 
     context = app_context(ctx)
     store = context.store
     zone = ZoneInfo(context.settings.clinic.timezone)
-    close_interrupted_runs(store, context.settings)  # so a push source's crashed run is not shown as running
+    # So a push source's run cut off by a crash is not shown as running; a read-only account
+    # may look too (then the next sync closes them).
+    with suppress(SQLAlchemyError):
+        close_interrupted_runs(store, context.settings)
     rows = connector_status(store)
     sections = {section.key: section.read(store) for section in status_sections()}
     stalls = find_stalls(store, context.settings)
