@@ -136,6 +136,7 @@ def firing(samples: list[Any], tmp_path: Path, at: str) -> set[str]:
     return {name for name in names if f'alertname="{name}"' in report.split("got:")[-1]}
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the same queries run on PostgreSQL below
 @pytest.mark.parametrize("stall", sorted(STALLS))
 async def test_each_stall_is_in_status_and_fires_its_alert_within_minutes(
         stall: str, settings: Settings, store: Store, tmp_path: Path) -> None:
@@ -147,11 +148,17 @@ async def test_each_stall_is_in_status_and_fires_its_alert_within_minutes(
     assert firing(samples, tmp_path, "6m") == {alert}
 
 
-async def test_a_healthy_store_has_no_stall_and_fires_nothing(settings: Settings, store: Store,
-                                                              tmp_path: Path) -> None:
+async def test_a_healthy_store_has_no_stall_and_fires_nothing_then_every_stall_at_once(
+        settings: Settings, store: Store, tmp_path: Path) -> None:
     healthy(store)
     assert find_stalls(store, settings) == []
     assert firing(await scrape(create_app(settings, store)), tmp_path, "30m") == set()
+    for make, _alert, _stall in STALLS.values():
+        make(store)
+    assert sorted((s.kind, s.subject) for s in find_stalls(store, settings)) == sorted(
+        stall for _make, _alert, stall in STALLS.values())
+    assert firing(await scrape(create_app(settings, store)), tmp_path, "6m") == {
+        alert for _make, alert, _stall in STALLS.values()}
 
 
 async def test_the_status_command_and_the_status_page_show_the_stalls(
