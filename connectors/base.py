@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from sqlalchemy import Connection
 
 from clinicsync.common.schedule import DEFAULT_POLL, Schedule
 from clinicsync.common.settings_base import SettingsModel
-from clinicsync.common.timeutil import TimeError, zone
+from clinicsync.common.timeutil import TimeError, parse_duration, zone
 
 Cursor = dict[str, Any]
 
@@ -36,6 +36,16 @@ class ConnectorSettings(SettingsModel):
     announce_existing: bool = Field(
         False, description="announce what the first sync finds (confirmations, notices) as if it were newly "
                            "booked; by default the first sync is a quiet baseline that only plans reminders")
+    expected_interval: str | None = Field(
+        None, description="for a source that pushes (REST API, webhooks): the longest quiet spell that is "
+                          "normal, e.g. 4h; longer is a stall in `status`, on the status page and in the metrics")
+
+    @field_validator("expected_interval")
+    @classmethod
+    def _expected_interval(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
 
 
 def source_zone(value: str | None) -> str | None:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from clinicsync.common.timeutil import TimeError, to_utc, zone
+from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.common.vocabulary import STATUSES
 from clinicsync.mappings.codegen import generate
 from clinicsync.mappings.model import (
@@ -38,6 +38,7 @@ from clinicsync.mappings.model import (
 )
 from clinicsync.mappings.paths import compile_path, compile_values, top_column
 from clinicsync.mappings.transforms import TransformError, clean_text, combine_date_time, transform_for
+from clinicsync.mappings.window import DEFAULT_WINDOW, PlausibleWindow, plausible_utc
 
 PRESETS_DIR = Path(__file__).parent
 _PATIENT_FIELDS = {"external_id", "name", "phone", "email", "language", "channel", "allow_sms", "allow_email"}
@@ -299,8 +300,10 @@ def _value_mapper(table: dict[str, Any], target: str, quote: bool) -> Callable[[
 class CompiledMapping:
     """A compiled preset. ``apply`` is pure: the same record gives the same result."""
 
-    def __init__(self, preset: MappingPreset, clinic_timezone: str, default_region: str) -> None:
+    def __init__(self, preset: MappingPreset, clinic_timezone: str, default_region: str,
+                 window: PlausibleWindow = DEFAULT_WINDOW) -> None:
         self.preset = preset
+        self.window = window
         self.clinic_timezone = clinic_timezone
         zone(clinic_timezone)
         formats = tuple(preset.datetime_formats)
@@ -315,8 +318,9 @@ class CompiledMapping:
             raise ValueError(f"mapping {preset.name}: needs an external_id field")
         self.fields = [self._compile(target, spec, default_region, formats)
                        for target, spec in preset.fields.items()]
-        # many appointments share a slot; slots come roughly in order, so the recent ones will do
-        self._utc = _remembering(to_utc, TimeError, limit=8_192)
+        # many appointments share a slot; slots come roughly in order, so the recent ones will do.
+        # A start or end outside the plausible window is refused here, for both engines.
+        self._utc = _remembering(plausible_utc(window), TimeError, limit=8_192)
         self._generated, self.source = generate(self, _RUNTIME)
 
     def _compile(self, target: str, spec: FieldSpec, default_region: str, formats: tuple[str, ...]) -> _CompiledField:
@@ -655,15 +659,17 @@ def _read_preset_data(ref: str, base_dir: Path) -> dict[str, Any]:
     return data
 
 
-def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: Path = Path(".")) -> CompiledMapping:
-    """Load a preset by name (mappings/NAME.yaml) or a site's own file, and compile it."""
+def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: Path = Path("."),
+                 window: PlausibleWindow = DEFAULT_WINDOW) -> CompiledMapping:
+    """Load a preset by name (mappings/NAME.yaml) or a site's own file, and compile it;
+    starts and ends outside ``window`` are refused (clinic.plausible_dates)."""
     data = _read_preset_data(ref, base_dir)
     try:
         preset = MappingPreset.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ValueError(f"mapping {ref!r}: {problems}") from None
-    return CompiledMapping(preset, clinic_timezone, default_region)
+    return CompiledMapping(preset, clinic_timezone, default_region, window)
 
 
 # What the generated code (codegen.py) calls of this module, handed over rather than imported

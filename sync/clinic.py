@@ -4,6 +4,7 @@ where to go or how to join without the sources having to carry addresses."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,9 +12,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.languages import get_official_languages
-from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator
+from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator, model_validator
 
 from clinicsync.common.settings_base import SettingsModel, resolve_path
+from clinicsync.mappings.window import DEFAULT_WINDOW, PlausibleWindow
 
 LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml",
               ".webp": "image/webp"}
@@ -45,6 +47,23 @@ class Place(SettingsModel):
         return f"https://www.openstreetmap.org/search?query={quote_plus(self.address)}" if self.address else None
 
 
+class PlausibleDates(SettingsModel):
+    """The window appointment starts and ends must fall in: outside it a date is a source's
+    "no date" (0001-01-01) or a broken export, refused at mapping with the field named."""
+
+    earliest: date = Field(DEFAULT_WINDOW.earliest, description="first plausible appointment date")
+    latest: date = Field(DEFAULT_WINDOW.latest, description="first date past the plausible window")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PlausibleDates:
+        if self.latest <= self.earliest:
+            raise ValueError(f"latest ({self.latest}) must be after earliest ({self.earliest})")
+        return self
+
+    def window(self) -> PlausibleWindow:
+        return PlausibleWindow(self.earliest, self.latest)
+
+
 class ClinicSettings(SettingsModel):
     name: str = "clinic"
     timezone: str = Field("UTC", description="IANA zone for sources that give local times")
@@ -56,6 +75,9 @@ class ClinicSettings(SettingsModel):
     language: str | None = Field(
         None, max_length=35, description="the clinic's language and locale (BCP 47, e.g. es-ES, en-US): doctors' "
                                          "agendas and their clock; unset: the main language of default_region")
+    plausible_dates: PlausibleDates = Field(
+        default_factory=PlausibleDates, description="appointments outside [earliest, latest) are refused at mapping "
+                                                    "(a source's empty date such as 0001-01-01)")
     places: dict[str, Place] = Field(
         default_factory=dict, description="location id or name (as the source sends it) -> address, map link or "
                                           "video/phone instructions")

@@ -96,7 +96,7 @@ def source_timezone(settings: Settings, config: ConnectorSettings) -> str:
 def mapping_for(settings: Settings, config: ConnectorSettings) -> CompiledMapping:
     """The connector's mapping, compiled with its source zone as the default zone."""
     return load_mapping(config.mapping, source_timezone(settings, config), settings.clinic.default_region,
-                        settings.base_dir)
+                        settings.base_dir, settings.clinic.plausible_dates.window())
 
 
 def map_batch(mapping: CompiledMapping, batch: Batch,

@@ -56,7 +56,8 @@ class SourceCheck:
 
 def connector_mapping(settings: Settings, config: ConnectorSettings) -> CompiledMapping:
     """The connector's compiled mapping, as a sync loads it (ValueError names the key)."""
-    return load_mapping(config.mapping, settings.clinic.timezone, settings.clinic.default_region, settings.base_dir)
+    return load_mapping(config.mapping, settings.clinic.timezone, settings.clinic.default_region, settings.base_dir,
+                        settings.clinic.plausible_dates.window())
 
 
 def mapping_problems(settings: Settings) -> list[str]:

@@ -22,6 +22,7 @@ from clinicsync.sync.calendar.provider import EventContent, Target, event_id
 from clinicsync.sync.changes import CANCELLED_STATUSES
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.joins import with_people
+from clinicsync.sync.setaside import Item, open_keys, resolve, run_isolated
 from clinicsync.sync.settings.calendar import CalendarSettings, template_environment
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
@@ -179,6 +180,9 @@ class Renderer:
             dial_in=dial_in, create_meet=self.create_meet and mode == "video" and link is None and not gone)
 
 
+STAGE = "calendar"
+
+
 def window_start(settings: CalendarSettings, now: datetime) -> datetime:
     return now - timedelta(days=settings.past_days)
 
@@ -221,16 +225,23 @@ def truth_pages(engine: Engine, settings: CalendarSettings, now: datetime,
     the store (a 200,000-appointment first push held every event's content at once)."""
     router, renderer = Router(settings), Renderer(settings)
     since, after = window_start(settings, now), 0
+    set_aside = open_keys(engine, STAGE)  # tried again every pass: the stage is state-based
     while True:
         rows = _rows(engine, since, after, size)
         if not rows:
             return
-        page = []
-        for row in rows:
-            target = router.target(row.connector, row.practitioner_ref, row.d_email)
-            practitioner = f"{row.connector}/{row.practitioner_ref}" if row.practitioner_ref else None
-            page.append(Desired(row.id, event_id(row.connector, row.external_id), target, renderer.content(row),
-                                practitioner))
+        page: list[Desired] = []
+        for row in rows:  # one appointment that cannot be rendered is set aside; the others go
+            def add(row: Any = row, page: list[Desired] = page) -> None:
+                target = router.target(row.connector, row.practitioner_ref, row.d_email)
+                practitioner = f"{row.connector}/{row.practitioner_ref}" if row.practitioner_ref else None
+                page.append(Desired(row.id, event_id(row.connector, row.external_id), target, renderer.content(row),
+                                    practitioner))
+            key = f"appointment:{row.id}"
+            outcome = run_isolated(engine, Item(STAGE, key, row.id, row.connector, row.external_id), add, now=now)
+            if key in set_aside and not outcome.failed:
+                with engine.begin() as connection:
+                    resolve(connection, STAGE, [key], now)
         yield page
         after = rows[-1].id
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import suppress
 from datetime import date, datetime
 from functools import partial
 from importlib.metadata import version as package_version
@@ -28,6 +29,7 @@ from clinicsync.sync.cli import (
     reminders,
     run,
     serve,
+    setaside,
     templates,
     ui,
 )
@@ -53,6 +55,7 @@ from clinicsync.sync.run_progress import StageActivity, connector_state, running
 from clinicsync.sync.service.pipeline import run_once, status_sections
 from clinicsync.sync.settings import config_path, json_schema, load_settings
 from clinicsync.sync.source_check import SAMPLE_SIZE, SourceCheck, check_connector, mapping_problems
+from clinicsync.sync.stalls import close_interrupted_runs, find_stalls
 
 app = typer.Typer(help="clinicsync: appointments from clinic systems to calendars and patients.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -64,6 +67,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(appointments.app, name="appointments")
 app.add_typer(quarantine.app, name="quarantine")
+app.add_typer(setaside.app, name="set-aside")
 app.command("run")(run.run_command)
 app.command("serve")(serve.serve)
 app.add_typer(fhir.app, name="fhir")
@@ -246,15 +250,21 @@ def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption 
     context = app_context(ctx)
     store = context.store
     zone = ZoneInfo(context.settings.clinic.timezone)
+    # So a push source's run cut off by a crash is not shown as running; a read-only account
+    # may look too (then the next sync closes them).
+    with suppress(SQLAlchemyError):
+        close_interrupted_runs(store, context.settings)
     rows = connector_status(store)
     sections = {section.key: section.read(store) for section in status_sections()}
+    stalls = find_stalls(store, context.settings)
     activity = running_stages(store)
     for row in rows:
         row["state"] = connector_state(row["last_status"], row["last_run_id"],
                                        datetime.fromisoformat(row["last_started"].replace("Z", "+00:00")),
                                        row["connector"], activity)
     if json_output or fmt is Format.json:
-        print_json({"connectors": rows, "running": [a.as_dict() for a in activity], **sections})
+        print_json({"connectors": rows, "running": [a.as_dict() for a in activity], **sections,
+                    "stalls": [stall.as_dict() for stall in stalls]})
         return
     table_rows = []
     for row in rows:
@@ -273,6 +283,12 @@ def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption 
     out_console.print("stages", style="italic", highlight=False)
     for key, value in sections.items():
         out_console.print(f"  {key}: {_plain(value)}", highlight=False, soft_wrap=True)
+    out_console.print("stalls", style="italic", highlight=False)
+    for stall in stalls:
+        out_console.print(f"  STALL {stall.kind} {stall.subject}: {stall.detail}", highlight=False, soft_wrap=True,
+                          markup=False)
+    if not stalls:
+        out_console.print("  none", highlight=False)
 
 
 def _activity_lines(activity: list[StageActivity], zone: ZoneInfo, utc: bool) -> list[str]:

@@ -51,7 +51,10 @@ def moment(value: str | datetime | None, zone: ZoneInfo, utc: bool) -> str:
         parsed = parsed.replace(tzinfo=UTC)
     if utc:
         return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
-    local = parsed.astimezone(zone)
+    try:
+        local = parsed.astimezone(zone)
+    except OverflowError:  # a row from before clinic.plausible_dates (year 1): shown as stored
+        return parsed.strftime("%Y-%m-%d %H:%MZ")
     offset = local.strftime("%z")
     return f"{local.strftime('%Y-%m-%d %H:%M')} {offset[:3]}:{offset[3:]}"
 

@@ -180,5 +180,6 @@ import clinicsync.sync.model.push_hooks  # noqa: E402 - booking webhooks: body r
 import clinicsync.sync.model.reminders  # noqa: E402 - reminders and their plan
 import clinicsync.sync.model.responses  # noqa: E402 - responses and the write-back outbox
 import clinicsync.sync.model.runs  # noqa: E402 - what each running stage is doing now
+import clinicsync.sync.model.setaside  # noqa: E402 - items a stage set aside
 import clinicsync.sync.model.subscriptions  # noqa: E402 - what FHIR Subscriptions last reported
 import clinicsync.sync.model.sweeps  # noqa: E402, F401 - when each incremental source last listed its ids

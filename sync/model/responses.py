@@ -50,7 +50,7 @@ class Writeback(SQLModel, table=True):
     patient_ref: str | None = Field(default=None, max_length=255)
     participant_status: str = Field(max_length=16)
     appointment_status: str | None = Field(default=None, max_length=16)
-    status: str = Field(default="pending", max_length=16)  # pending | done | unsupported
+    status: str = Field(default="pending", max_length=16)  # pending | done | unsupported | superseded | set_aside
     attempts: int = 0
     next_at: datetime = Field(sa_column=utc_column(nullable=False))
     last_error: str | None = Field(default=None, sa_column=Column(Text))  # never PHI: connector errors only

@@ -47,6 +47,8 @@ from clinicsync.sync.reminders.render import TemplateProblem
 from clinicsync.sync.reminders.replan import follow_settings
 from clinicsync.sync.reminders.timing import due_for_offset, place, wall_clock
 from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.setaside import Item as SetAsideItem
+from clinicsync.sync.setaside import run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import Offset
 from clinicsync.sync.store import Store
@@ -161,6 +163,7 @@ class Dispatcher:
         if not self.dry_run:
             follow_settings(self.config, self.store, self.now)  # plans made with other settings first
             self.recover()
+            self._retry_set_aside()
             if self.resend_unknown:
                 self._requeue_unknown()
         batch = self.config.workers * 8
@@ -173,7 +176,7 @@ class Dispatcher:
                     if self._halt.is_set():
                         break  # claimed, not handed over: released to pending below
                     items = self._load(ids)  # while the previous batch is being sent
-                    queued = [pool.submit(self._deliver, item) for item in items]
+                    queued = [pool.submit(self._deliver_isolated, item) for item in items]
                     self._wait(in_flight, queued)
                     in_flight = queued
                 self._wait(in_flight)
@@ -271,6 +274,7 @@ class Dispatcher:
             patients = self._by_key(connection, P, refs["patient"])
             doctors = self._by_key(connection, D, refs["doctor"])
             locations = self._by_key(connection, L, refs["location"])
+            loaded = []
             for item in items:
                 wanted = self._refs(item)
                 connector = item.row.connector
@@ -278,7 +282,14 @@ class Dispatcher:
                 item.doctor = doctors.get((connector, wanted["doctor"] or ""))
                 place_row = locations.get((connector, wanted["location"] or ""))
                 item.location = place_row.name if place_row is not None else None
-                self._agenda(connection, item)
+
+                def agenda(item: Item = item) -> None:
+                    with connection.begin_nested():  # a failed query spoils only this savepoint
+                        self._agenda(connection, item)
+
+                if not self._isolated(item, agenda):  # an agenda that cannot be read is set aside
+                    loaded.append(item)
+            items = loaded
             addresses = {a for i in items for a in (self._address(i, c) for c in CHANNELS) if a}
             if addresses:
                 self._opt_outs |= {(o.channel, o.address) for o in connection.execute(
@@ -370,8 +381,14 @@ class Dispatcher:
                 .order_by(A.c.start_utc)).all()
             day = row.offset
             clinic_zone = self.settings.clinic.timezone
-            item.agenda = [self._visit(v, None, v.patient_name, v.location_name, for_doctor=True) for v in agenda
-                           if v.start_utc.astimezone(zone(clinic_zone)).date().isoformat() == day]
+            item.agenda = []
+            for v in agenda:  # a visit that cannot be shown is left out (and set aside); the agenda goes
+                def add(v: Any = v) -> None:
+                    v.start_utc.astimezone(zone(v.timezone))  # the visit's own time, as the agenda shows it
+                    if v.start_utc.astimezone(zone(clinic_zone)).date().isoformat() == day:
+                        item.agenda.append(self._visit(v, None, v.patient_name, v.location_name, for_doctor=True))
+                run_isolated(self.store.engine, SetAsideItem("agenda", f"appointment:{v.id}", v.id, v.connector,
+                                                             v.external_id), add, now=self.clock())
             agenda_day = date.fromisoformat(day)
             since = wall_clock(agenda_day - timedelta(days=1), self.config.agenda.at, clinic_zone)
             item.stats = day_stats(connection, row.connector, row.recipient_ref, agenda_day, clinic_zone, since,
@@ -477,7 +494,42 @@ class Dispatcher:
                             for_doctor=row.recipient == "practitioner")
         return Draft(row.key, row.kind, row.recipient, language, visit=visit, reminder_id=row.id)
 
+    def _retry_set_aside(self) -> None:
+        """Sends staff asked to retry after a fix: pending again (due when they were, so the
+        lateness rules still hold)."""
+        with writer(self.store.engine) as connection:
+            ids = [int(r.item.split(":", 1)[1]) for stage in ("dispatch", "agenda")
+                   for r in take_retries(connection, stage, self.clock())]
+            if ids:
+                connection.execute(update(R).where(R.c.id.in_(ids), R.c.status == "failed").values(
+                    status="pending", reason=None, claimed_by=None, lease_until=None, send_started_at=None,
+                    updated_at=self.clock()))
+
     # -- sending --------------------------------------------------------------------------
+    def _deliver_isolated(self, item: Item) -> None:
+        """One reminder the dispatcher cannot handle (a bug, a row it cannot render) is set
+        aside and marked failed with the reason; the other sends go on. (A send cut off after
+        the hand-over is no such case: _send records it as unknown.)"""
+        self._isolated(item, lambda: self._deliver(item))
+
+    def _isolated(self, item: Item, work: Callable[[], None]) -> bool:
+        """``work`` for one reminder through the shared set-aside helper; True when it failed
+        (then the reminder is failed with the reason and listed under `dispatch` or `agenda`)."""
+        row = item.row
+
+        def failed(connection: Connection, reason: str) -> None:
+            if not self.dry_run:
+                connection.execute(update(R).where(R.c.id == row.id, R.c.claimed_by == self.token).values(
+                    status="failed", reason=f"set aside: {reason}", claimed_by=None, lease_until=None,
+                    updated_at=self.clock()))
+
+        stage = "agenda" if row.kind == "agenda" else "dispatch"
+        outcome = run_isolated(self.store.engine, SetAsideItem(stage, f"reminder:{row.id}", row.appointment_id,
+                                                               row.connector), work, failed, self.clock())
+        if outcome.failed:
+            self.report.count("failed")
+        return outcome.failed
+
     def _deliver(self, item: Item) -> None:
         if self._stop.is_set() or self._halt.is_set():
             return  # left claimed but not handed over: released to pending

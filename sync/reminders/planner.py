@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import orjson
 import structlog
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
@@ -36,6 +37,7 @@ from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.rows import PlanEvent, read_appointments, read_events
 from clinicsync.sync.reminders.timing import Slot, dues, place, wall_clock
 from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.setaside import Item, isolated_parts, resolve, retry_items
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import Offset, RemindersSettings
 from clinicsync.sync.store import Store
@@ -119,6 +121,7 @@ class _Chunk:
         self.rows: dict[str, tuple[Any, ...]] = {}
         self.known: set[str] = set()
         self.cancel: dict[int, str] = {}
+        self.failed: list[str] = []  # set-aside keys of the appointments that could not be planned
 
     def plan(self, events: list[PlanEvent]) -> None:
         grouped: dict[int, list[PlanEvent]] = defaultdict(list)
@@ -137,8 +140,12 @@ class _Chunk:
                 self.known.add(row.key)  # a row's key names its appointment: no other row can hold it
         for appointment_id, group in grouped.items():
             appointment = appointments.get(appointment_id)
-            if appointment is not None:
-                self._appointment(appointment, group, existing[appointment_id])
+            if appointment is not None:  # one that cannot be planned is set aside; the rest go on
+                with isolated_parts(self.connection, appointment_item(appointment), self, ("rows", "cancel"),
+                                    self.now) as outcome:
+                    self._appointment(appointment, group, existing[appointment_id])
+                if outcome.failed:
+                    self.failed.append(appointment_key(appointment_id))
 
     def _appointment(self, a: Any, events: list[PlanEvent], existing: list[Any]) -> None:
         # Events of a connector's go-live baseline (payload "baseline") record what existed
@@ -227,6 +234,33 @@ class _Chunk:
         self.rows[key] = (key, a.id, a.connector, recipient, ref, kind, offset, version, a.start_utc,
                           due or fallback_due, "pending" if due else "skipped", slot.reason, slot.note, None, "",
                           0, self.now, self.now)
+
+
+def appointment_key(appointment_id: int) -> str:
+    return f"appointment:{appointment_id}"
+
+
+def appointment_item(a: Any, stage: str = CONSUMER) -> Item:
+    """The set-aside item of an appointment planning could not handle."""
+    return Item(stage, appointment_key(a.id), a.id, a.connector)
+
+
+def retry_set_aside(connection: Connection, rules: Rules, now: datetime, report: PlanReport) -> None:
+    """Appointments staff asked to retry (after a fix): their events up to the offset are
+    planned again (planning the same events twice plans nothing twice: keys are unique)."""
+    items = [r for r in retry_items(connection, CONSUMER) if r.appointment_id is not None]
+    if not items:
+        return
+    offset = claim_offset(connection, CONSUMER)
+    c = EVENTS.c
+    events = [PlanEvent(i, a, k, orjson.loads(p)) for i, a, k, p in connection.execute(
+        select(c.id, c.appointment_id, c.kind, c.payload)
+        .where(c.appointment_id.in_([r.appointment_id for r in items]), c.id <= offset).order_by(c.id))]
+    chunk = _Chunk(connection, rules, now)
+    chunk.plan(events)
+    report.cancelled += _cancel(connection, chunk.cancel, now)
+    insert_new(connection, chunk.rows, report, chunk.known)
+    resolve(connection, CONSUMER, [r.item for r in items if r.item not in chunk.failed], now)
 
 
 def _status_change(event: PlanEvent, before: frozenset[str] | None, after: str) -> bool:
@@ -323,6 +357,8 @@ def plan_events(settings: Settings, store: Store, now: datetime, report: PlanRep
     clinicsync.sync.reminders.stage runs this after re-planning). ``progress`` counts the events
     read, of those unread at the start (ids are sequential, so the newest id less the offset)."""
     rules = Rules(settings.reminders)
+    with writer(store.engine) as connection:
+        retry_set_aside(connection, rules, now, report)
     total: int | None = None
     while True:
         with writer(store.engine) as connection:

@@ -37,12 +37,14 @@ from clinicsync.sync.reminders.planner import (
     CONSUMER,
     PlanReport,
     Rules,
+    appointment_item,
     insert_new,
     reminder_key,
 )
 from clinicsync.sync.reminders.rows import PLANNED_FROM
 from clinicsync.sync.reminders.timing import Slot, due_for_offset, place
 from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.setaside import isolated_parts
 from clinicsync.sync.settings.reminders import RemindersSettings
 from clinicsync.sync.store import Store
 
@@ -116,6 +118,9 @@ def _record(store: Store, current: str, basis: dict[str, Any]) -> None:
             connection.execute(insert_ignoring_duplicates(connection, PLANS).values(name=PLAN_NAME, **values))
 
 
+_PARTS = ("cancel", "skip", "move", "revive", "rows")  # what _Replan collects per appointment
+
+
 class _Replan:
     """One chunk of appointments: what to cancel, skip, move, revive and insert."""
 
@@ -132,8 +137,9 @@ class _Replan:
 
     def run(self, appointments: Sequence[Any]) -> None:
         grouped = self._group([a.id for a in appointments])
-        for a in appointments:
-            self._appointment(a, grouped.get(a.id, []))
+        for a in appointments:  # one that cannot be re-planned is set aside; the rest go on
+            with isolated_parts(self.connection, appointment_item(a), self, _PARTS, self.now):
+                self._appointment(a, grouped.get(a.id, []))
         self.report.appointments += len(appointments)
         self._apply({row.key for rows in grouped.values() for row in rows})
 

@@ -21,11 +21,13 @@ from clinicsync.connectors.registry import build_connector
 from clinicsync.sync.model.responses import WRITEBACKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 
 W = WRITEBACKS
-STATES = ("pending", "done", "unsupported", "superseded")
+STATES = ("pending", "done", "unsupported", "superseded", "set_aside")
+STAGE = "writeback"
 BATCH = 200
 log = structlog.get_logger("clinicsync.responses")
 
@@ -39,8 +41,12 @@ def backoff(settings: Settings, attempts: int) -> Any:
 def process_writebacks(settings: Settings, store: Store, now: datetime | None = None) -> dict[str, int]:
     """Try every due write-back once; returns counts of what happened."""
     now = now or utcnow()
-    report = {"done": 0, "retrying": 0, "unsupported": 0, "superseded": 0}
+    report = {"done": 0, "retrying": 0, "unsupported": 0, "superseded": 0, "set_aside": 0}
     with writer(store.engine) as connection:
+        retried = [int(r.item.split(":", 1)[1]) for r in take_retries(connection, STAGE, now)]
+        if retried:  # staff fixed what made them fail: due again now
+            connection.execute(update(W).where(W.c.id.in_(retried), W.c.status == "set_aside").values(
+                status="pending", next_at=now))
         newest = select(W.c.appointment_id, func.max(W.c.id).label("id")).where(
             W.c.status == "pending").group_by(W.c.appointment_id).subquery()
         older = select(W.c.id).join(newest, and_(newest.c.appointment_id == W.c.appointment_id,
@@ -55,16 +61,25 @@ def process_writebacks(settings: Settings, store: Store, now: datetime | None = 
     configs = {c.name: c for c in settings.connectors}
     connectors: dict[str, Connector] = {}
     try:
-        for row in due:
-            outcome, error = _write(row, configs, connectors)
-            values: dict[str, Any] = {"last_error": error}
-            if outcome == "retrying":
-                values.update(attempts=row.attempts + 1, next_at=now + backoff(settings, row.attempts + 1))
-            else:
-                values.update(status=outcome, done_at=now, attempts=row.attempts + 1)
-            with store.engine.begin() as connection:
-                connection.execute(update(W).where(W.c.id == row.id, W.c.status == "pending").values(values))
-            report[outcome] += 1
+        for row in due:  # one that cannot be handled is set aside; the others go on
+            def handle(row: Any = row) -> None:
+                outcome, error = _write(row, configs, connectors)
+                values: dict[str, Any] = {"last_error": error}
+                if outcome == "retrying":
+                    values.update(attempts=row.attempts + 1, next_at=now + backoff(settings, row.attempts + 1))
+                else:
+                    values.update(status=outcome, done_at=now, attempts=row.attempts + 1)
+                with store.engine.begin() as connection:
+                    connection.execute(update(W).where(W.c.id == row.id, W.c.status == "pending").values(values))
+                report[outcome] += 1
+
+            def failed(connection: Any, reason: str, row: Any = row) -> None:
+                connection.execute(update(W).where(W.c.id == row.id, W.c.status == "pending").values(
+                    status="set_aside", last_error=f"set aside: {reason}"))
+
+            if run_isolated(store.engine, Item(STAGE, f"writeback:{row.id}", row.appointment_id, row.connector,
+                                               row.external_id), handle, failed, now).failed:
+                report["set_aside"] += 1
     finally:
         for connector in connectors.values():
             connector.close()

@@ -16,6 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicsync.sync.model import Quarantine, SyncRun
 from clinicsync.sync.outbox import CONSUMERS, EVENTS
 from clinicsync.sync.queries import connector_health
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.stalls import figures as stall_figures
 from clinicsync.sync.store import Store
 
 log = structlog.get_logger("clinicsync.metrics")
@@ -71,6 +73,33 @@ def outbox_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
         for consumer, offset in connection.execute(select(CONSUMERS.c.consumer, CONSUMERS.c.last_event_id)):
             lag.add_metric([consumer], max(0, newest - offset))
     yield lag
+
+
+def stall_gauges(settings: Settings) -> StoreGauges:
+    """The figures behind a stall (sync.stalls), for the alert rules of docs/deploy: a stage
+    whose latest run failed, how long the oldest unconsumed outbox event has waited, how far
+    past its schedule a source is, and the items stages set aside."""
+
+    def gauges(store: Store) -> Iterator[GaugeMetricFamily]:
+        failing = GaugeMetricFamily("clinicsync_stage_failing", "1 when the stage's latest run failed, else 0",
+                                    labels=["stage"])
+        oldest = GaugeMetricFamily("clinicsync_outbox_oldest_unconsumed_age_seconds",
+                                   "how long the consumer's oldest unconsumed outbox event has waited (0: none)",
+                                   labels=["consumer"])
+        overdue = GaugeMetricFamily("clinicsync_connector_overdue_seconds",
+                                    "how long past its schedule (or expected_interval) the source has not been "
+                                    "heard from (0: not overdue)", labels=["connector"])
+        set_aside = GaugeMetricFamily("clinicsync_set_aside_items", "items the stage set aside, waiting for a person",
+                                      labels=["stage"])
+        with store.engine.connect() as connection:
+            found = stall_figures(connection, settings)
+        for family, values in ((failing, found.stage_failing), (oldest, found.outbox_oldest_age),
+                               (overdue, found.overdue), (set_aside, found.set_aside)):
+            for label, value in sorted(values.items()):
+                family.add_metric([label], value)
+        yield from (failing, oldest, overdue, set_aside)
+
+    return gauges
 
 
 class StoreCollector(Collector):

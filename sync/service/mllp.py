@@ -69,7 +69,8 @@ class Hl7Service:
         run_id = new_run_id()
         for config in self.configs:
             mapping = load_mapping(config.mapping, self.settings.clinic.timezone,
-                                   self.settings.clinic.default_region, self.settings.base_dir)
+                                   self.settings.clinic.default_region, self.settings.base_dir,
+                                   self.settings.clinic.plausible_dates.window())
             self.receivers.append(Receiver(config, mapping, self.store, run_id))
         listening = []
         try:

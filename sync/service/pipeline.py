@@ -20,7 +20,9 @@ from clinicsync.sync.reminders.stage import planning_stage
 from clinicsync.sync.responses.source_answers import source_answers_stage
 from clinicsync.sync.responses.writeback import writeback_stage, writeback_status
 from clinicsync.sync.run_progress import RunRecorder
+from clinicsync.sync.setaside import set_aside_status
 from clinicsync.sync.settings import Settings
+from clinicsync.sync.stalls import close_interrupted_runs
 from clinicsync.sync.store import Store
 
 log = structlog.get_logger("clinicsync.pipeline")
@@ -53,7 +55,8 @@ class StatusSection:
 
 def status_sections() -> list[StatusSection]:
     """What `status` shows beside the connectors. Later issues append theirs here."""
-    return [StatusSection("reminders", reminder_counts), StatusSection("writeback", writeback_status)]
+    return [StatusSection("reminders", reminder_counts), StatusSection("writeback", writeback_status),
+            StatusSection("set_aside", set_aside_status)]
 
 
 def run_once(settings: Settings, store: Store, only: list[str] | None = None,
@@ -62,6 +65,7 @@ def run_once(settings: Settings, store: Store, only: list[str] | None = None,
     """The connectors, then each stage. Every stage's progress is recorded in the store (for
     `status` elsewhere) and told to ``progress`` (a bar on a terminal)."""
     run_id = new_run_id()
+    close_interrupted_runs(store, settings)  # push runs a crash left open: no poll ever closes them
     watch = Fanout([RunRecorder(store, run_id), progress])
     with bulk_stage():  # the later stages build rows in bulk too (clinicsync/common/gc_tuning.py)
         report = sync_once(settings, store, only, on_batch, run_id=run_id, stop=stop, progress=watch)

@@ -15,8 +15,12 @@ class ServiceSettings(SettingsModel):
         "25s", description="on SIGTERM/SIGINT, how long work in flight may take to finish or release "
                            "before the process exits anyway (keep it below Kubernetes' "
                            "terminationGracePeriodSeconds, 30s by default)")
+    stall_after: str = Field(
+        "15m", description="when a wait becomes a stall that `status`, the status page and the metrics show: "
+                           "the oldest outbox event a stage has not consumed, or a source silent past its "
+                           "schedule (or its expected_interval), for longer than this")
 
-    @field_validator("shutdown_grace")
+    @field_validator("shutdown_grace", "stall_after")
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration(value)
@@ -24,3 +28,6 @@ class ServiceSettings(SettingsModel):
 
     def grace(self) -> timedelta:
         return parse_duration(self.shutdown_grace)
+
+    def stall(self) -> timedelta:
+        return parse_duration(self.stall_after)

@@ -137,7 +137,10 @@ class AppointmentRow:
 
     @property
     def local_start(self) -> datetime:
-        return self.start_utc.astimezone(ZoneInfo(self.timezone))
+        try:
+            return self.start_utc.astimezone(ZoneInfo(self.timezone))
+        except (OverflowError, ValueError, KeyError):  # a stored row from before the checks at mapping
+            return self.start_utc
 
 
 def _appointment_query() -> Any:

@@ -14,7 +14,9 @@ from markupsafe import Markup
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.access_log import record_phi_view
+from clinicsync.sync.setaside import open_items
 from clinicsync.sync.settings import Settings
+from clinicsync.sync.stalls import find_stalls
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import attention, charts, queries
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
@@ -54,9 +56,18 @@ def _moment(value: datetime | str | None) -> datetime | None:
     return value
 
 
+def _in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
+    """``moment`` in ``zone``; as stored (UTC) when the zone cannot hold it: a row from before
+    clinic.plausible_dates (year 1) still shows, rather than failing the page."""
+    try:
+        return moment.astimezone(zone)
+    except OverflowError:
+        return moment
+
+
 def _local(value: datetime | str | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
     moment = _moment(value)
-    return moment.astimezone(zone).strftime(fmt) if moment else ""
+    return _in_zone(moment, zone).strftime(fmt) if moment else ""
 
 
 def _when(value: datetime | str | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> Markup:
@@ -66,7 +77,7 @@ def _when(value: datetime | str | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:
         return Markup("")
     utc = moment.astimezone(UTC)
     return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
-        utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M"), moment.astimezone(zone).strftime(fmt))
+        utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M"), _in_zone(moment, zone).strftime(fmt))
 
 
 def zone_label(zone: ZoneInfo, now: datetime) -> str:
@@ -141,7 +152,12 @@ def health_page(request: Request, refresh: Annotated[str | None, Query(max_lengt
             [d[5:] for d in days], {k: [float(v) for v in vs] for k, vs in per_channel.items()},
             "messages per channel per day"),
         week_rates=week_rates, doctor_rates=doctor_rates, dispatcher=attention.dispatcher_panel(store, now),
-        refresh=_refresh(refresh))
+        refresh=_refresh(refresh), stalls=find_stalls(store, settings, now), set_aside=_set_aside(store))
+
+
+def _set_aside(store: Store) -> list[dict[str, Any]]:
+    with store.engine.connect() as connection:
+        return open_items(connection, limit=50)
 
 
 @pages.get("/appointments", response_class=HTMLResponse)

@@ -62,7 +62,8 @@ def test_a_yes_reaches_the_fhir_source_after_an_outage(fhir_server: FakeFhir, co
     run = cli(config)
     run("db", "upgrade")
     _, out, _ = run("sync", "--once", "--json")
-    assert json.loads(out)["writeback"] == {"done": 0, "retrying": 0, "unsupported": 0, "superseded": 0}
+    assert json.loads(out)["writeback"] == {"done": 0, "retrying": 0, "unsupported": 0, "superseded": 0,
+                                           "set_aside": 0}
     settings = load_settings(config)
 
     result = handle_reply(settings, store, "sms", "+12125550100", "Sí", "SM1")

@@ -180,6 +180,15 @@ async def test_a_booking_that_does_not_map_is_quarantined_once_naming_the_field(
     assert item.field == "start" and appointments(store) == []
 
 
+async def test_a_booking_at_dotnets_empty_date_is_quarantined_naming_the_field_and_the_fix(
+        client: httpx.AsyncClient, store: Store) -> None:
+    answer = await send(client, body("booking_created.json", startTime="0001-01-01T00:00:00Z"))
+    assert answer.status_code == 200 and answer.json()["field"] == "start"
+    [item] = quarantined(store)
+    assert item.field == "start" and "0001-01-01" in item.reason and "clinic.plausible_dates" in item.reason
+    assert appointments(store) == []
+
+
 async def test_other_triggers_are_acknowledged_and_ignored(client: httpx.AsyncClient, store: Store) -> None:
     data = json.loads(body("booking_created.json"))
     data["triggerEvent"] = "MEETING_STARTED"

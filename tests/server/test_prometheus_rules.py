@@ -15,7 +15,7 @@ import yaml
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.metrics import JobCollector
-from clinicsync.sync.settings import Settings
+from clinicsync.sync.settings import settings_model
 from clinicsync.sync.store import Store
 from tests.server.metrics_helpers import scrape
 from tests.server.test_ops_metrics import seed_for_alerts
@@ -52,13 +52,17 @@ def test_every_rule_explains_itself_and_links_its_runbook() -> None:
         assert page == "docs/operations.md" and anchor in documented, (rule["alert"], anchor)
 
 
-async def test_every_metric_a_rule_reads_is_served(store: Store) -> None:
+async def test_every_metric_a_rule_reads_is_served(store: Store, tmp_path: Path) -> None:
     seed_for_alerts(store)
+    # the seed's connector configured, as a source is held to its schedule (clinicsync_connector_overdue_seconds)
+    settings = settings_model().model_validate(
+        {"connectors": [{"name": "csv", "kind": "csv", "mapping": "csv_default", "drop_dir": str(tmp_path)}]},
+        context={"base_dir": tmp_path})
     board = JobBoard()
     board.add("remind")
     board.started("remind")
     board.finished("remind", None)
-    app = create_app(Settings(), store, collectors=[JobCollector(board)])
+    app = create_app(settings, store, collectors=[JobCollector(board)])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         unsigned = await client.post("/webhooks/twilio/inbound", data={"From": "+12015550165", "Body": "YES"})
     assert unsigned.status_code == 403  # counted as a refused signature

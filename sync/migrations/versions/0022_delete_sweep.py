@@ -2,7 +2,7 @@
 at the source becomes a deletion here (issue 29)
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0020
 Create Date: 2026-11-24 00:40:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import clinicsync.common.types
 
 revision: str = '0022'
-down_revision: str | None = '0019'
+down_revision: str | None = '0020'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,172 @@
+"""A stall is seen (issue 28): what keeps clinicsync from going on by itself, found in the
+store so that `status`, the status page and /metrics tell the same story to whoever looks,
+from any process, and the alert rules of docs/deploy/prometheus-rules.yaml fire on it:
+
+- a stage whose latest run failed (calendar, reminders, write-back, …);
+- an outbox consumer that lags: its oldest unconsumed event is older than
+  ``service.stall_after``;
+- a source not heard from for longer than its schedule (polled: since its last successful
+  run; push: since its last push, when it has an ``expected_interval``) plus the same margin;
+- items a stage set aside (sync.setaside), which wait for a person.
+
+Also here, because a crash leaves it behind: a push source's run that never finished
+(``close_interrupted_runs``), which no poll would ever close."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from clinicsync.common.timeutil import iso_z, parse_duration
+from clinicsync.common.types import utcnow
+from clinicsync.connectors.registry import is_polled
+from clinicsync.sync.model import SyncRun
+from clinicsync.sync.model.runs import RunStage
+from clinicsync.sync.outbox import CONSUMERS, EVENTS
+from clinicsync.sync.progress import import_stage
+from clinicsync.sync.queries import connector_health
+from clinicsync.sync.setaside import open_counts
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
+
+RUNS = SyncRun.__table__  # type: ignore[attr-defined]
+STAGES = RunStage.__table__  # type: ignore[attr-defined]
+# The stages of sync.service.pipeline (its keys; this core module cannot import the app layer).
+POST_SYNC_STAGES = ("calendar", "source_answers", "reminders", "writeback")
+# A push is one transaction: a run of a push source still `running` after this is dead.
+PUSH_RUN_LIMIT = timedelta(minutes=10)
+INTERRUPTED = ("interrupted: the process stopped during this push (crash or kill) and never closed its run; "
+               "the push was not stored unless the source sends it again")
+
+
+@dataclass(frozen=True)
+class Stall:
+    kind: str  # stage_failed | outbox_lag | source_silent | set_aside
+    subject: str  # the stage, consumer or connector
+    detail: str  # what is wrong and what to do, never patient data
+    since: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["since"] = iso_z(self.since) if self.since else None
+        return out
+
+
+@dataclass
+class Figures:
+    """The raw figures behind the stalls, for /metrics (the alert rules compare them)."""
+
+    stage_failing: dict[str, int]  # stage -> 1 when its latest run failed
+    outbox_oldest_age: dict[str, float]  # consumer -> seconds its oldest unconsumed event waits (0: none)
+    overdue: dict[str, float]  # connector -> seconds past when it should have been heard from (0: not)
+    set_aside: dict[str, int]  # stage -> open items
+
+
+def figures(connection: Connection, settings: Settings, now: datetime | None = None) -> Figures:
+    now = now or utcnow()
+    return Figures(_stage_failing(connection), _outbox_ages(connection, settings, now),
+                   {name: max(0.0, (now - due).total_seconds())
+                    for name, (due, _heard) in _expected(connection, settings).items()},
+                   open_counts(connection))
+
+
+def find_stalls(store: Store, settings: Settings, now: datetime | None = None) -> list[Stall]:
+    """Every stall now, most urgent kind first."""
+    now = now or utcnow()
+    margin = settings.service.stall()
+    out: list[Stall] = []
+    with store.engine.connect() as connection:
+        for stage, (error, at) in sorted(_stage_errors(connection).items()):
+            out.append(Stall("stage_failed", stage, f"its latest run failed: {error}", at))
+        for consumer, age in sorted(_outbox_ages(connection, settings, now).items()):
+            if age > margin.total_seconds():
+                out.append(Stall("outbox_lag", consumer,
+                                 f"its oldest unconsumed event has waited {_minutes(age)}; the stage does not get "
+                                 "past it (see its error, or the set-aside list)", now - timedelta(seconds=age)))
+        for name, (due, heard) in sorted(_expected(connection, settings).items()):
+            if now - due > margin:
+                out.append(Stall("source_silent", name,
+                                 f"not heard from since {iso_z(heard)}; expected by {iso_z(due)} (its schedule or "
+                                 "expected_interval): check the source, its credentials and the scheduler", heard))
+        for stage, count in sorted(open_counts(connection).items()):
+            if count:
+                out.append(Stall("set_aside", stage, f"{count} item(s) set aside: `clinicsync set-aside list`, "
+                                                     "then `clinicsync set-aside retry` after the fix"))
+    return out
+
+
+def close_interrupted_runs(store: Store, settings: Settings, now: datetime | None = None) -> int:
+    """Close the runs of push sources left `running` by a crash (a push commits in one
+    transaction, so one older than PUSH_RUN_LIMIT is dead): failed, with the reason."""
+    now = now or utcnow()
+    push = [c.name for c in settings.connectors if not is_polled(c)]
+    if not push:
+        return 0
+    with store.engine.begin() as connection:
+        result = connection.execute(update(RUNS).where(
+            RUNS.c.connector.in_(push), RUNS.c.status == "running", RUNS.c.started_at < now - PUSH_RUN_LIMIT)
+            .values(status="failed", finished_at=now, error=INTERRUPTED))
+    return int(result.rowcount or 0)
+
+
+def _latest_stage_rows(connection: Connection) -> list[Any]:
+    latest = select(func.max(STAGES.c.id)).group_by(STAGES.c.stage).scalar_subquery()
+    return [r for r in connection.execute(select(STAGES).where(STAGES.c.id.in_(latest)))
+            if not r.stage.startswith(import_stage(""))]  # a connector's import: its runs tell (connector_*)
+
+
+def _stage_errors(connection: Connection) -> dict[str, tuple[str, datetime]]:
+    return {r.stage: (r.error or "failed", r.finished_at or r.started_at)
+            for r in _latest_stage_rows(connection) if r.status == "failed"}
+
+
+def _stage_failing(connection: Connection) -> dict[str, int]:
+    """Every post-sync stage named (0 before its first run), so the series exists from the start."""
+    return {**dict.fromkeys(POST_SYNC_STAGES, 0),
+            **{r.stage: int(r.status == "failed") for r in _latest_stage_rows(connection)}}
+
+
+def _outbox_ages(connection: Connection, settings: Settings, now: datetime) -> dict[str, float]:
+    """Per consumer, how long its oldest unconsumed event has waited (the reminder planner
+    counts from the start when it never ran)."""
+    offsets: dict[str, int] = dict(connection.execute(select(CONSUMERS.c.consumer, CONSUMERS.c.last_event_id)).all())
+    if settings.reminders.enabled:
+        offsets.setdefault("reminders", 0)
+    ages = {}
+    for consumer, offset in offsets.items():
+        oldest = connection.execute(select(EVENTS.c.created_at).where(EVENTS.c.id > offset)
+                                    .order_by(EVENTS.c.id).limit(1)).scalar()
+        ages[consumer] = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+    return ages
+
+
+def _expected(connection: Connection, settings: Settings) -> dict[str, tuple[datetime, datetime]]:
+    """Per enabled source that has been heard from: (when the next one was due, last heard)."""
+    health = connector_health(connection)
+    out = {}
+    for config in settings.connectors:
+        figures = health.get(config.name)
+        if not config.enabled or figures is None:
+            continue
+        if is_polled(config):
+            heard = figures.last_success or figures.last_started
+            due = config.schedule.next_due(heard, heard, settings.clinic.timezone)
+        elif config.expected_interval is not None:
+            heard = figures.last_started
+            due = heard + parse_duration(config.expected_interval)
+        else:
+            continue
+        out[config.name] = (due, heard)
+    return out
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def stall_status(store: Store, settings: Settings) -> list[dict[str, Any]]:
+    """The `stalls` section of `status`."""
+    return [stall.as_dict() for stall in find_stalls(store, settings)]

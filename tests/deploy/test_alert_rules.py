@@ -1,0 +1,203 @@
+"""A stall is seen (issue 28): each stall is made in a real store (SQLite and PostgreSQL),
+`/metrics` is scraped from the real app, and the scraped figures are fed to Debian's
+`promtool test rules` against docs/deploy/prometheus-rules.yaml: exactly the stall's alert
+fires within minutes, and a healthy store fires none. The same stalls show in
+`clinicsync status --json` and on the status page's home. Without promtool (outside CI:
+`.ci/run` installs Debian's prometheus package) the promtool half skips with the reason."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from sqlalchemy import insert, update
+
+from clinicsync.common.types import utcnow
+from clinicsync.sync.model import Event, SyncRun
+from clinicsync.sync.model.runs import RunStage
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.setaside import Item, set_aside
+from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.stalls import INTERRUPTED, close_interrupted_runs, find_stalls
+from clinicsync.sync.store import Store
+from tests.server.metrics_helpers import scrape
+from tests.sync.reminders.conftest import appointment, put
+
+pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "docs" / "deploy" / "prometheus-rules.yaml"
+RUNS = SyncRun.__table__  # type: ignore[attr-defined]
+EVENTS = Event.__table__  # type: ignore[attr-defined]
+STAGES = RunStage.__table__  # type: ignore[attr-defined]
+TOKEN = "tok-7Hq2Lx9Vw4Rb6Nz3Kp8Ys5Dg"
+STALL_METRICS = ("clinicsync_stage_failing", "clinicsync_outbox_oldest_unconsumed_age_seconds",
+                 "clinicsync_connector_overdue_seconds", "clinicsync_set_aside_items")
+
+
+@pytest.fixture
+def settings(write_settings: Callable[..., Path], tmp_path: Path) -> Settings:
+    return load_settings(write_settings(connectors=f"""
+- name: emr
+  kind: csv
+  mapping: csv_default
+  drop_dir: {tmp_path}
+  schedule: {{interval: 5m}}
+- name: website
+  kind: rest_api
+  api_keys: [{{name: site, sha256: "{"0" * 64}"}}]
+  expected_interval: 2h
+""", extra=f"reminders:\n  enabled: true\nui:\n  token: {TOKEN}\n"))
+
+
+def healthy(store: Store) -> None:
+    """Every source heard from just now, the planner caught up, no stage failing."""
+    now = utcnow()
+    with store.engine.begin() as connection:
+        for name in ("emr", "website"):
+            connection.execute(insert(RUNS).values(run_id=f"r-{name}", connector=name, status="ok", counts="{}",
+                                                   started_at=now, finished_at=now))
+
+
+def stage_failed(store: Store) -> None:
+    now = utcnow()
+    with store.engine.begin() as connection:
+        connection.execute(insert(STAGES).values(run_id="r1", stage="reminders", status="failed", rows=0,
+                                                 error="OperationalError: the store went away", started_at=now,
+                                                 heartbeat_at=now, finished_at=now))
+
+
+def outbox_stalled(store: Store) -> None:
+    put(store, appointment("A1", utcnow() + timedelta(days=3)))  # never planned: the planner does not run
+    with store.engine.begin() as connection:
+        connection.execute(update(EVENTS).values(created_at=utcnow() - timedelta(minutes=40)))
+
+
+def source_silent(store: Store) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(update(RUNS).where(RUNS.c.connector == "emr").values(
+            started_at=utcnow() - timedelta(hours=2), finished_at=utcnow() - timedelta(hours=2)))
+
+
+def push_silent(store: Store) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(update(RUNS).where(RUNS.c.connector == "website").values(
+            started_at=utcnow() - timedelta(hours=3), finished_at=utcnow() - timedelta(hours=3)))
+
+
+def items_set_aside(store: Store) -> None:
+    with store.engine.begin() as connection:
+        set_aside(connection, Item("dispatch", "reminder:7"), "OverflowError: date value out of range")
+
+
+STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
+    "stage_failed": (stage_failed, "ClinicsyncStageFailing", ("stage_failed", "reminders")),
+    "outbox_stalled": (outbox_stalled, "ClinicsyncOutboxStalled", ("outbox_lag", "reminders")),
+    "source_silent": (source_silent, "ClinicsyncSourceSilent", ("source_silent", "emr")),
+    "push_silent": (push_silent, "ClinicsyncSourceSilent", ("source_silent", "website")),
+    "set_aside": (items_set_aside, "ClinicsyncItemsSetAside", ("set_aside", "dispatch")),
+}
+
+
+def firing(samples: list[Any], tmp_path: Path, at: str) -> set[str]:
+    """The alerts of the rules file firing ``at`` (e.g. '6m') when the scraped stall figures
+    hold from time 0 on, as promtool evaluates them."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if os.environ.get("CI") or os.environ.get("CLINICSYNC_REQUIRE_SERVICES") == "1":
+            pytest.fail("promtool is missing (.ci/run installs Debian's prometheus package)")
+        pytest.skip("promtool is not installed (Debian: apt-get install prometheus); .ci/run installs it")
+    def labelled(sample: Any) -> str:
+        return sample.name + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items())) + "}"
+
+    series = [{"series": labelled(s), "values": f"{s.value:g}x30"} for s in samples if s.name in STALL_METRICS]
+    names = sorted({alert for _, alert, _ in STALLS.values()})
+    test = {"rule_files": [str(RULES)], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": series,
+        "promql_expr_test": [{"expr": 'count by (alertname) (ALERTS{alertstate="firing"})', "eval_time": at,
+                              "exp_samples": [{"labels": f'{{alertname="{name}"}}', "value": 1}
+                                              for name in names]}]}]}
+    path = tmp_path / "rules_test.yaml"
+    path.write_text(yaml.safe_dump(test), encoding="utf-8")
+    result = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    if result.returncode == 0:
+        return set(names)
+    # promtool says what it got: read the firing names from its report
+    report = result.stdout + result.stderr
+    assert "got:" in report, report  # a failure other than the alerts (the rules file, the series)
+    return {name for name in names if f'alertname="{name}"' in report.split("got:")[-1]}
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the same queries run on PostgreSQL below
+@pytest.mark.parametrize("stall", sorted(STALLS))
+async def test_each_stall_is_in_status_and_fires_its_alert_within_minutes(
+        stall: str, settings: Settings, store: Store, tmp_path: Path) -> None:
+    healthy(store)
+    make, alert, (kind, subject) = STALLS[stall]
+    make(store)
+    assert [(s.kind, s.subject) for s in find_stalls(store, settings)] == [(kind, subject)]
+    samples = await scrape(create_app(settings, store))
+    assert firing(samples, tmp_path, "6m") == {alert}
+
+
+async def test_a_healthy_store_has_no_stall_and_fires_nothing_then_every_stall_at_once(
+        settings: Settings, store: Store, tmp_path: Path) -> None:
+    healthy(store)
+    assert find_stalls(store, settings) == []
+    assert firing(await scrape(create_app(settings, store)), tmp_path, "30m") == set()
+    for make, _alert, _stall in STALLS.values():
+        make(store)
+    assert sorted((s.kind, s.subject) for s in find_stalls(store, settings)) == sorted(
+        stall for _make, _alert, stall in STALLS.values())
+    assert firing(await scrape(create_app(settings, store)), tmp_path, "6m") == {
+        alert for _make, alert, _stall in STALLS.values()}
+
+
+async def test_the_status_command_and_the_status_page_show_the_stalls(
+        settings: Settings, store: Store, cli: Any, tmp_path: Path) -> None:
+    healthy(store)
+    stage_failed(store)
+    items_set_aside(store)
+    _, out, _ = cli(tmp_path / "settings.yaml")("status", "--json")
+    report = json.loads(out)
+    assert [(s["kind"], s["subject"]) for s in report["stalls"]] == [("stage_failed", "reminders"),
+                                                                     ("set_aside", "dispatch")]
+    assert report["set_aside"]["open"]["dispatch"] == 1
+    assert report["set_aside"]["items"][0]["reason"] == "OverflowError: date value out of range"
+    _, text, _ = cli(tmp_path / "settings.yaml")("status")
+    assert "STALL stage_failed reminders" in text and "STALL set_aside dispatch" in text
+    # the status page's home, and the page of an appointment stored before clinic.plausible_dates
+    put(store, appointment("A0", datetime(1, 1, 1, tzinfo=UTC)))
+    listed = cli(tmp_path / "settings.yaml")("appointments", "list", "--json")[1]  # was a traceback
+    assert "0001-01-01" in listed
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, store)),
+                                 base_url="http://test", headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        home = (await client.get("/ui/")).text
+        timeline = await client.get("/ui/appointments/1")
+    assert 'id="stalls"' in home and "stage failed: reminders" in home and "OperationalError" in home
+    assert 'id="set-aside"' in home and "OverflowError: date value out of range" in home
+    assert timeline.status_code == 200 and "0001-01-01" in timeline.text  # was 400 (OverflowError)
+
+
+def test_a_push_run_cut_off_by_a_crash_is_closed_as_interrupted(settings: Settings, store: Store) -> None:
+    """Observation 5: no poll ever closes a push source's run; a crash left it `running`."""
+    started = utcnow() - timedelta(minutes=30)
+    with store.engine.begin() as connection:
+        for name, at in (("website", started), ("website", utcnow()), ("emr", started)):
+            connection.execute(insert(RUNS).values(run_id=f"r-{name}-{at.minute}", connector=name,
+                                                   status="running", counts="{}", started_at=at))
+    assert close_interrupted_runs(store, settings) == 1
+    with store.engine.connect() as connection:
+        rows = {(r.connector, r.started_at == started): (r.status, r.error) for r in connection.execute(
+            RUNS.select())}
+    assert rows[("website", True)] == ("failed", INTERRUPTED)
+    assert rows[("website", False)] == ("running", None)  # a push in flight now: left alone
+    assert rows[("emr", True)] == ("running", None)  # a polled source's run: its poll lock closes it
