@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
@@ -120,21 +121,31 @@ class PushReceiver:
         listener's run or a run of its own; raises what the store raises."""
         with self._writing:
             if self.run_id is not None:
-                counts, _ = self.store.apply_batch(self.name, self.run_id, mapped, quarantined, None,
-                                                   within=within)
+                counts = self._apply_once(self.run_id, mapped, quarantined, within)
                 self.counts.add(counts)
                 return counts
             run_id = new_run_id()
             row = self.store.start_run(run_id, self.name)
             counts, error = Counts(), None
             try:
-                counts, error = self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within)
+                counts = self._apply_once(run_id, mapped, quarantined, within)
             except Exception as exc:
                 error = f"store error ({type(exc).__name__})"
                 raise
             finally:
                 self.store.finish_run(row, counts, error)
             return counts
+
+    def _apply_once(self, run_id: str, mapped: list[Mapped], quarantined: list[QuarantineEntry],
+                    within: Within | None) -> Counts:
+        """Store the push; a unique violation means another replica stored the same new
+        appointment (or alias) between this transaction's lookup and its insert: the
+        transaction rolled back whole, so it is tried once more, and then finds that row
+        and compares with it like any later copy (people never collide: they are upserted)."""
+        try:
+            return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within)[0]
+        except IntegrityError:
+            return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within)[0]
 
     def _apply(self, mapped: list[Mapped], quarantined: list[QuarantineEntry], within: Within | None = None) -> str:
         return outcome(self.commit(mapped, quarantined, within))

@@ -23,7 +23,7 @@ from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, 
 from clinicsync.sync import quarantine
 from clinicsync.sync.bulk import insert_rows, insert_with_ids, select_in
 from clinicsync.sync.changes import Change, Stored, classify
-from clinicsync.sync.db import ensure_schema, insert_ignoring_duplicates, make_engine
+from clinicsync.sync.db import ensure_schema, insert_ignoring_duplicates, make_engine, upsert_statement
 from clinicsync.sync.model import (
     Appointment,
     ConnectorBaseline,
@@ -371,14 +371,18 @@ class Store:
                           if (known := memory.get((kind, key))) is not person and known != person}
                 stored.update(((kind, key), person) for key, person in people.items())
             self._grown(connection, table, self._upsert_persons(connection, table, person_kind, connector,
-                                                                people, now))
-        self._upsert_locations(connection, connector, locations)
+                                                                people, now, shared=memory is None))
+        self._upsert_locations(connection, connector, locations, shared=memory is None)
         return stored
 
     @staticmethod
     def _upsert_persons(connection: Connection, table: Any, kind: _PersonKind, connector: str,
-                        people: dict[str, Any], now: datetime) -> int:
-        """Returns how many it inserted."""
+                        people: dict[str, Any], now: datetime, shared: bool = True) -> int:
+        """Returns how many it inserted. ``shared``: another writer (a replica receiving a push
+        for the same source) may insert the same person between the lookup and the insert,
+        so new people go in with an upsert (the later copy's content wins when it differs)
+        instead of failing the whole push; a sole writer (a poll under its lock) uses the
+        bulk path (COPY on PostgreSQL)."""
         if not people:
             return 0
         existing: dict[str, str] = dict(select_in(connection, table, ("external_id", "content_hash"),
@@ -393,19 +397,21 @@ class Store:
             elif stored != marker:
                 updates.append({**dict(zip(kind.names, kind.values(person), strict=True)), "content_hash": marker,
                                 "updated_at": now, "_connector": connector, "_key": key})
-        insert_rows(connection, table, (*kind.names, "connector", "content_hash", "updated_at"), inserts)
+        names = (*kind.names, "connector", "content_hash", "updated_at")
+        _insert_new(connection, table, names, inserts, shared, changed="content_hash")
         Store._update_keyed(connection, table, updates)
         return len(inserts)
 
     @classmethod
-    def _upsert_locations(cls, connection: Connection, connector: str, names: dict[str, str]) -> None:
-        """A location is known by its name, which is also its id."""
+    def _upsert_locations(cls, connection: Connection, connector: str, names: dict[str, str],
+                          shared: bool = True) -> None:
+        """A location is known by its name, which is also its id (``shared``: as for people)."""
         if not names:
             return
         existing: dict[str, str | None] = dict(select_in(connection, LOCATIONS, ("external_id", "name"),
                                                          connector, list(names)))
-        insert_rows(connection, LOCATIONS, ("external_id", "name", "connector"),
-                    [(key, name, connector) for key, name in names.items() if key not in existing])
+        _insert_new(connection, LOCATIONS, ("external_id", "name", "connector"),
+                    [(key, name, connector) for key, name in names.items() if key not in existing], shared)
         cls._update_keyed(connection, LOCATIONS, [
             {"external_id": key, "name": name, "_connector": connector, "_key": key}
             for key, name in names.items() if key in existing and existing[key] != name])
@@ -554,6 +560,22 @@ class Store:
         return self._mark_deleted(connection, [
             {"_id": row.id, "version": row.version + 1, "source_updated_at": row.source_updated_at}
             for row in absent], utcnow(), marks)
+
+
+def _insert_new(connection: Connection, table: Any, names: Sequence[str], rows: Sequence[Sequence[Any]],
+                shared: bool, changed: str | None = None) -> None:
+    """Insert rows the lookup did not find. ``shared``: with an upsert on the table's key
+    (sync/db.py ``upsert_statement``), so a row another writer committed meanwhile is
+    overwritten (where ``changed`` differs) rather than a unique violation that would fail
+    the push (two replicas, two new bookings naming one new doctor: issue 29)."""
+    if not rows:
+        return
+    if not shared:
+        insert_rows(connection, table, names, rows)
+        return
+    keys = [column.name for column in table.primary_key.columns]
+    statement = upsert_statement(connection, table, keys, [n for n in names if n not in keys], changed)
+    connection.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
 
 
 def _record_ids(mapped: Sequence[Mapped]) -> set[str]:
