@@ -81,12 +81,37 @@ class PushReceiver:
         ``within`` runs inside the store's transaction (Store.apply_batch): a webhook's
         own bookkeeping, e.g. the body's digest, that must commit with the record."""
         mapped, quarantined = self.map(RawRecord(data, position, record_id=record_id))
+        mapped, ahead = self._clock_ahead(mapped, refuse=not quarantine_bad)
+        if ahead is not None:
+            return PushResult("refused", ahead.record_id, ahead)
         if quarantined and not quarantine_bad:
             return PushResult("refused", quarantined[0].record_id, quarantined[0])
         external_id = mapped[0].appointment.external_id if mapped else quarantined[0].record_id
         outcome = self._apply(mapped, quarantined, within)
         return PushResult(outcome, external_id, quarantined[0] if quarantined else None,
                           mapped[0].appointment.notes if mapped else ())
+
+    def _clock_ahead(self, mapped: list[Mapped], *, refuse: bool) -> tuple[list[Mapped], QuarantineEntry | None]:
+        """A source's ``updated_at`` further ahead of this clock than the store's tolerance
+        would make every later update, even a cancel, look older and freeze the appointment
+        (issue 29). A caller that can fix and resend (the REST API) is refused, naming the
+        field; a sender that cannot (a webhook) has the time dropped with a data-quality
+        note: the record is then undated and applied in arrival order, and a second copy of
+        it changes nothing (a clamp to the arrival time would make each copy newer)."""
+        limit = utcnow() + self.store.future_tolerance
+        if not mapped or (when := mapped[0].appointment.source_updated_at) is None or when <= limit:
+            return mapped, None
+        spec = self.mapping.preset.fields.get("source_updated_at")
+        source = spec.from_ if spec is not None and isinstance(spec.from_, str) else "source_updated_at"
+        tolerance = int(self.store.future_tolerance.total_seconds())
+        if refuse:
+            return [], QuarantineEntry(mapped[0].position, f"a time more than {tolerance} s ahead of this server's "
+                                       "clock; send when your system last changed the appointment, with its UTC "
+                                       "offset, or leave it out", source, mapped[0].appointment.external_id)
+        appointment = mapped[0].appointment
+        note = f"{source}: more than {tolerance} s ahead of the clock; left out (applied in arrival order)"
+        return [replace(mapped[0], appointment=replace(appointment, source_updated_at=None,
+                                                       notes=(*appointment.notes, note)))], None
 
     def apply(self, appointment: NormalizedAppointment, position: str) -> PushResult:
         """Store an appointment built here (e.g. a stored one, cancelled), past the mapping."""
@@ -97,7 +122,10 @@ class PushReceiver:
         stored = load_appointment(self.store, self.name, external_id)
         if stored is None:
             return None
-        return self.apply(replace(stored, status="cancelled", source_updated_at=utcnow()), position)
+        # An explicit cancel wins over any earlier update, even one dated ahead of this clock.
+        now = utcnow()
+        when = now if stored.source_updated_at is None else max(now, stored.source_updated_at)
+        return self.apply(replace(stored, status="cancelled", source_updated_at=when), position)
 
     def delete(self, external_id: str, position: str) -> PushResult | None:
         """The source deleted the appointment (e.g. a FHIR DELETE): soft-deleted, as a polled

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
@@ -187,8 +187,13 @@ PEOPLE_MEMORY_LIMIT = 32_768
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, future_tolerance: timedelta = timedelta(minutes=5),
+                 tombstone_keep: timedelta = timedelta(days=30)) -> None:
+        """``future_tolerance``: how far ahead of this clock a source's ``updated_at`` may be
+        (sync/push.py refuses or clamps beyond it); ``tombstone_keep``: how long an explicit
+        delete refuses copies that are not newer (``_tombstoned``)."""
         self.engine = engine
+        self.future_tolerance, self.tombstone_keep = future_tolerance, tombstone_keep
         self._people_scope: tuple[str, str] | None = None  # (run id, connector) of _people
         self._people: dict[tuple[str, str], Any] = {}
         self._inserted: dict[str, int] = {}  # rows inserted by this store, per table (see _grown)
@@ -199,7 +204,8 @@ class Store:
         engine = make_engine(settings.url, settings.pool_size, settings.echo, settings.max_overflow,
                              settings.pool_timeout)
         ensure_schema(engine)
-        return cls(engine)
+        return cls(engine, future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
+                   tombstone_keep=timedelta(days=settings.tombstone_days))
 
     def close(self) -> None:
         self.engine.dispose()
