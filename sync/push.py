@@ -117,9 +117,18 @@ class PushReceiver:
         """Store an appointment built here (e.g. a stored one, cancelled), past the mapping."""
         return PushResult(self._apply([Mapped(position, appointment)], []), appointment.external_id)
 
-    def cancel(self, external_id: str, position: str) -> PushResult | None:
-        """Cancel a stored appointment of this source; None if there is none."""
+    def cancel(self, external_id: str, position: str, record: Mapping[str, Any] | None = None) -> PushResult | None:
+        """Cancel a stored appointment of this source; None if there is none. ``record``: what
+        the source said of the appointment with its cancel (Easy!Appointments' delete carries
+        the row): a cancel that overtook its booking stores it cancelled, as the booking then
+        the cancel would have, and dated now, so the booking arriving late is older."""
         stored = load_appointment(self.store, self.name, external_id)
+        if stored is None and record is not None:
+            mapped, quarantined = self.map(RawRecord(record, position, record_id=external_id))
+            mapped, _ = self._clock_ahead(mapped, refuse=False)
+            if not mapped:
+                return PushResult(self._apply([], quarantined), external_id, quarantined[0] if quarantined else None)
+            stored = mapped[0].appointment
         if stored is None:
             return None
         # An explicit cancel wins over any earlier update, even one dated ahead of this clock.
@@ -132,6 +141,7 @@ class PushReceiver:
         delete is, with its ``deleted`` event; None if none of this source is stored."""
         stored = load_appointment(self.store, self.name, external_id)
         if stored is None:
+            self.store.record_delete(self.name, external_id)  # its booking may still be on its way
             return None
         # Undated: the source's clock is not ours, and a delete notification carries no time of
         # its own, so it is never judged older than what is stored.

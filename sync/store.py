@@ -14,7 +14,7 @@ from operator import attrgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from clinicsync.common.hashing import content_hash, content_hash_bytes
 from clinicsync.common.types import utcnow
@@ -34,6 +34,7 @@ from clinicsync.sync.model import (
     Practitioner,
     SyncRun,
 )
+from clinicsync.sync.model.tombstones import TOMBSTONES
 from clinicsync.sync.quarantine import QuarantineEntry
 from clinicsync.sync.settings import StoreSettings
 
@@ -204,6 +205,11 @@ class Store:
         engine = make_engine(settings.url, settings.pool_size, settings.echo, settings.max_overflow,
                              settings.pool_timeout)
         ensure_schema(engine)
+        return cls.on(engine, settings)
+
+    @classmethod
+    def on(cls, engine: Engine, settings: StoreSettings) -> Store:
+        """A store on ``engine`` with the application rules of ``settings`` (a dry run's engine)."""
         return cls(engine, future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
                    tombstone_keep=timedelta(days=settings.tombstone_days))
 
@@ -314,6 +320,11 @@ class Store:
                     counts.unchanged += len(latest) - len(fresh)
                     latest = fresh
             now = utcnow()
+            refused = self._tombstoned(connection, connector, [m.appointment for m in latest.values()
+                                                               if not m.delete], now)
+            if refused:
+                counts.unchanged += len(refused)
+                latest = {key: item for key, item in latest.items() if key not in refused}
             marks = {"baseline": True} if baseline else {}
             appointments = [m.appointment for m in latest.values() if not m.delete]
             memory = self._memory(run_id, connector) if remember_people else None
@@ -517,15 +528,19 @@ class Store:
         stored = self._stored(connection, connector, [a.external_id for a in appointments])
         tombstones: list[dict[str, Any]] = []
         targets: list[dict[str, Any]] = []
+        remembered: dict[str, datetime] = {}  # each delete that holds, and its time (store.tombstone_days)
         for appointment in appointments:
             old = stored.get(appointment.external_id)
+            if old is not None and (appointment.source_updated_at is not None and old.source_updated_at is not None
+                                    and appointment.source_updated_at < old.source_updated_at):
+                counts.unchanged += 1  # the deletion is older than what is stored
+                continue
+            remembered[appointment.external_id] = appointment.source_updated_at or now
             if old is None:
                 row = _appointment_row(connector, appointment, _appointment_hash(appointment), now, version=1)
                 tombstones.append({**row, "deleted_at": now})
-            elif old.deleted_at is not None or (
-                    appointment.source_updated_at is not None and old.source_updated_at is not None
-                    and appointment.source_updated_at < old.source_updated_at):
-                counts.unchanged += 1  # already gone, or the deletion is older than what is stored
+            elif old.deleted_at is not None:
+                counts.unchanged += 1  # already gone
             else:
                 targets.append({"_id": old.id, "version": old.version + 1,
                                 "source_updated_at": appointment.source_updated_at or old.source_updated_at})
@@ -533,6 +548,54 @@ class Store:
         if tombstones:
             connection.execute(insert(APPOINTMENTS), tombstones)
         counts.deleted += self._mark_deleted(connection, targets, now, marks)
+        self.remember_deletes(connection, connector, remembered, now)
+
+    def remember_deletes(self, connection: Connection, connector: str, deleted: dict[str, datetime],
+                         now: datetime) -> None:
+        """Tombstones for explicit deletes, external id -> the delete's time (the source's, else
+        ``now``): for ``tombstone_keep`` a copy not newer than that is refused (``_tombstoned``).
+        Expired ones are pruned here, so the table holds only the window's deletes."""
+        connection.execute(delete(TOMBSTONES).where(TOMBSTONES.c.recorded_at < now - self.tombstone_keep))
+        if deleted:
+            statement = upsert_statement(connection, TOMBSTONES, ("connector", "external_id"),
+                                         ("deleted_at", "recorded_at"))
+            connection.execute(statement, [{"connector": connector, "external_id": key, "deleted_at": when,
+                                            "recorded_at": now} for key, when in deleted.items()])
+
+    def _tombstoned(self, connection: Connection, connector: str,
+                    appointments: Sequence[NormalizedAppointment], now: datetime) -> set[str]:
+        """The ids of ``appointments`` a live tombstone refuses: undated, or dated no later than
+        the delete (a late retry of an earlier PUT, a save delivered after its delete). A copy
+        dated after the delete is the source re-creating it: it applies, and the tombstone goes."""
+        if not appointments or connection.execute(
+                select(TOMBSTONES.c.external_id).where(TOMBSTONES.c.connector == connector).limit(1)).first() is None:
+            return set()  # the common case, one indexed probe: a source that never deleted anything
+        found = dict(select_in(connection, TOMBSTONES, ("external_id", "deleted_at"), connector,
+                               [a.external_id for a in appointments]))
+        if not found:
+            return set()
+        window = now - self.tombstone_keep
+        recorded = dict(select_in(connection, TOMBSTONES, ("external_id", "recorded_at"), connector, list(found)))
+        refused, revived = set(), []
+        for appointment in appointments:
+            when = found.get(appointment.external_id)
+            if when is None or recorded[appointment.external_id] < window:
+                continue
+            if appointment.source_updated_at is None or appointment.source_updated_at <= when:
+                refused.add(appointment.external_id)
+            else:
+                revived.append(appointment.external_id)
+        if revived:
+            connection.execute(delete(TOMBSTONES).where(TOMBSTONES.c.connector == connector,
+                                                        TOMBSTONES.c.external_id.in_(revived)))
+        return refused
+
+    def record_delete(self, connector: str, external_id: str, when: datetime | None = None) -> None:
+        """A delete of an appointment not stored (yet): only its tombstone, so that its
+        booking arriving late cannot create it (FHIR DELETE before the PUT's retry)."""
+        with self.engine.begin() as connection:
+            now = utcnow()
+            self.remember_deletes(connection, connector, {external_id: when or now}, now)
 
     @staticmethod
     def _mark_deleted(connection: Connection, targets: list[dict[str, Any]], now: datetime,

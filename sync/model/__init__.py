@@ -180,4 +180,5 @@ import clinicsync.sync.model.push_hooks  # noqa: E402 - booking webhooks: body r
 import clinicsync.sync.model.reminders  # noqa: E402 - reminders and their plan
 import clinicsync.sync.model.responses  # noqa: E402 - responses and the write-back outbox
 import clinicsync.sync.model.runs  # noqa: E402 - what each running stage is doing now
-import clinicsync.sync.model.subscriptions  # noqa: E402, F401 - what FHIR Subscriptions last reported
+import clinicsync.sync.model.subscriptions  # noqa: E402 - what FHIR Subscriptions last reported
+import clinicsync.sync.model.tombstones  # noqa: E402, F401 - explicit deletes, remembered for a while

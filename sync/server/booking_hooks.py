@@ -177,10 +177,13 @@ async def easyappointments_hook(name: str, request: Request) -> JSONResponse:
     position = f"easyappointments {event.action} {event.appointment_id}"
     receiver = _receiver(request, config)
     result: PushResult | None
-    if event.action == easyappointments.DELETE:
-        result = await run_in_threadpool(receiver.cancel, event.appointment_id, position)
-        return _answer(request, config, "unknown" if result is None else result.outcome, event.action, result)
     connector = EasyAppointmentsConnector(config)
+    if event.action == easyappointments.DELETE:
+        # The delete carries the row: one that overtook its save is stored cancelled (the save,
+        # arriving later, is older), as save-then-delete would have left it (issue 29).
+        result = await run_in_threadpool(lambda: receiver.cancel(event.appointment_id, position,  # type: ignore[arg-type]
+                                                                 connector.with_customer(data)))
+        return _answer(request, config, "unknown" if result is None else result.outcome, event.action, result)
     result = await run_in_threadpool(lambda: receiver.receive(connector.with_customer(data), position,
                                                               quarantine_bad=True))
     return _answer(request, config, result.outcome, event.action, result)
