@@ -140,7 +140,8 @@ def merge_chain(receiver: PushReceiver, chain: BookingChain, position: str) -> N
         content, first = load_appointment(store, connector, latest), load_appointment(store, connector, chain.root)
         if content is not None:
             # Later in the chain is later news, whatever the times say (see the module docstring).
-            times = [t for t in (content.source_updated_at, first and first.source_updated_at) if t is not None]
+            times = [t for t in (content.source_updated_at, first.source_updated_at if first else None)
+                     if t is not None]
             receiver.apply(replace(content, external_id=chain.root, source_updated_at=max(times, default=None)),
                            position)
         others.append(latest)
