@@ -177,6 +177,7 @@ import clinicsync.connectors.hl7v2.model  # noqa: E402 - the HL7 v2 message-id t
 import clinicsync.sync.model.access_log  # noqa: E402 - who saw full patient details on the status page
 import clinicsync.sync.model.calendar  # noqa: E402 - calendar links and the .ics state
 import clinicsync.sync.model.push_hooks  # noqa: E402 - booking webhooks: body receipts and booking aliases
+import clinicsync.sync.model.ratebuckets  # noqa: E402 - the push endpoints' rate limits, shared by replicas
 import clinicsync.sync.model.reminders  # noqa: E402 - reminders and their plan
 import clinicsync.sync.model.responses  # noqa: E402 - responses and the write-back outbox
 import clinicsync.sync.model.runs  # noqa: E402 - what each running stage is doing now

@@ -25,11 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from clinicsync.common.ratelimit import KeyedBuckets
 from clinicsync.common.timeutil import iso_z
 from clinicsync.connectors.rest_api import RestApiSettings, holder
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.push import PushReceiver, PushResult
+from clinicsync.sync.ratelimits import push_limiter
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import queries
@@ -261,7 +261,8 @@ async def _invalid(request: Request, exc: RequestValidationError) -> Response:
 
 def install(app: FastAPI) -> None:
     """The API's state and error answers on ``app`` (its router is in server.app.routers())."""
-    app.state.api_limiter = KeyedBuckets()  # a bucket per source that never waits
+    # A bucket per source that never waits; in the store when replicas share it (PostgreSQL).
+    app.state.api_limiter = push_limiter(app.state.store.engine)
     app.state.push_receivers = {}
     app.exception_handler(Problem)(_problem)
     app.exception_handler(RequestValidationError)(_invalid)

@@ -1,5 +1,6 @@
 """tombstones: explicit deletes remembered for store.tombstone_days, so that a late or
-reordered copy of a deleted appointment cannot bring it back (issue 29)
+reordered copy of a deleted appointment cannot bring it back; rate buckets of the push
+endpoints, shared by the server's replicas (issue 29)
 
 Revision ID: 0023
 Revises: 0019
@@ -29,9 +30,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('tombstone', schema=None) as batch_op:
         batch_op.create_index('ix_tombstone_recorded', ['recorded_at'], unique=False)
+    op.create_table('ratebucket',
+    sa.Column('key', sa.String(length=128), nullable=False),
+    sa.Column('tokens', sa.Float(), nullable=False),
+    sa.Column('refilled_at', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('ratebucket')
     with op.batch_alter_table('tombstone', schema=None) as batch_op:
         batch_op.drop_index('ix_tombstone_recorded')
     op.drop_table('tombstone')
