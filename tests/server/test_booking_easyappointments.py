@@ -118,6 +118,19 @@ async def test_a_delete_before_its_save_ends_cancelled_as_in_order(client: httpx
     assert stored.start_utc.isoformat().startswith("2021-01-02T08:00")
 
 
+async def test_a_save_dated_ahead_of_the_clock_is_kept_undated_with_a_note(client: httpx.AsyncClient,
+                                                                          store: Store) -> None:
+    """A webhook cannot be refused usefully (it is retried as it is): its update_datetime far
+    ahead is left out with a note, so it cannot freeze the appointment; the delete cancels it."""
+    answer = await send(client, row("appointment_save_created.json", update_datetime="2099-01-01 00:00:00"))
+    assert answer.json() == {"result": "created"}
+    [stored] = appointments(store)
+    assert stored.source_updated_at is None and "ahead of the clock" in (stored.quality_notes or "")
+    assert (await send(client, row("appointment_save_rescheduled.json"))).json() == {"result": "rescheduled"}
+    assert (await send(client, fixture("easyappointments", "appointment_delete.json"))).json() == {
+        "result": "cancelled"}
+
+
 @pytest.mark.parametrize(("token", "status"), [(None, 401), ("", 401), ("test-ea-token-nope", 403),
                                                ("TEST-EA-TOKEN", 403)])
 async def test_missing_or_wrong_tokens_are_refused(client: httpx.AsyncClient, store: Store, token: str | None,
