@@ -120,15 +120,21 @@ class PushReceiver:
     def cancel(self, external_id: str, position: str, record: Mapping[str, Any] | None = None) -> PushResult | None:
         """Cancel a stored appointment of this source; None if there is none. ``record``: what
         the source said of the appointment with its cancel (Easy!Appointments' delete carries
-        the row): a cancel that overtook its booking stores it cancelled, as the booking then
-        the cancel would have, and dated now, so the booking arriving late is older."""
+        the row as it last was): that content is what is cancelled, so a cancel that overtook
+        its booking or its last reschedule stores it as the ordered history would have, dated
+        now, so the saves arriving late are older."""
         stored = load_appointment(self.store, self.name, external_id)
-        if stored is None and record is not None:
+        if record is not None:
             mapped, quarantined = self.map(RawRecord(record, position, record_id=external_id))
             mapped, _ = self._clock_ahead(mapped, refuse=False)
-            if not mapped:
+            if mapped:
+                said = mapped[0].appointment
+                if stored is not None and stored.source_updated_at is not None:
+                    said = replace(said, source_updated_at=max(stored.source_updated_at,
+                                                               said.source_updated_at or stored.source_updated_at))
+                stored = said
+            elif stored is None:
                 return PushResult(self._apply([], quarantined), external_id, quarantined[0] if quarantined else None)
-            stored = mapped[0].appointment
         if stored is None:
             return None
         # An explicit cancel wins over any earlier update, even one dated ahead of this clock.
