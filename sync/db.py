@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
@@ -108,6 +109,24 @@ def insert_ignoring_duplicates(connection: Connection, table: Table) -> Insert:
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     return table.insert().prefix_with("IGNORE")  # MySQL / MariaDB
+
+
+def upsert_statement(connection: Connection, table: Table, keys: Sequence[str], columns: Sequence[str],
+                     changed: str | None = None) -> Insert:
+    """An INSERT that, when another worker already wrote the row's key (``keys``), writes
+    ``columns`` over it instead of failing: ``ON CONFLICT DO UPDATE`` on PostgreSQL and
+    SQLite, ``ON DUPLICATE KEY UPDATE`` on MySQL/MariaDB. ``changed``: a column (a content
+    hash) that must differ for the row to be written, so a racing equal copy writes nothing
+    (PostgreSQL and SQLite; MySQL rewrites the same values, which changes nothing)."""
+    dialect = connection.dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        statement = module.insert(table)
+        where = table.c[changed] != statement.excluded[changed] if changed else None
+        return statement.on_conflict_do_update(index_elements=list(keys), where=where,
+                                               set_={name: statement.excluded[name] for name in columns})
+    statement = mysql.insert(table)
+    return statement.on_duplicate_key_update({name: statement.inserted[name] for name in columns})
 
 
 def alembic_config(engine: Engine) -> Config:

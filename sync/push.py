@@ -22,9 +22,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
@@ -80,6 +82,9 @@ class PushReceiver:
         ``within`` runs inside the store's transaction (Store.apply_batch): a webhook's
         own bookkeeping, e.g. the body's digest, that must commit with the record."""
         mapped, quarantined = self.map(RawRecord(data, position, record_id=record_id))
+        mapped, ahead = self._clock_ahead(mapped, refuse=not quarantine_bad)
+        if ahead is not None:
+            return PushResult("refused", ahead.record_id, ahead)
         if quarantined and not quarantine_bad:
             return PushResult("refused", quarantined[0].record_id, quarantined[0])
         external_id = mapped[0].appointment.external_id if mapped else quarantined[0].record_id
@@ -87,22 +92,63 @@ class PushReceiver:
         return PushResult(outcome, external_id, quarantined[0] if quarantined else None,
                           mapped[0].appointment.notes if mapped else ())
 
+    def _clock_ahead(self, mapped: list[Mapped], *, refuse: bool) -> tuple[list[Mapped], QuarantineEntry | None]:
+        """A source's ``updated_at`` further ahead of this clock than the store's tolerance
+        would make every later update, even a cancel, look older and freeze the appointment
+        (issue 29). A caller that can fix and resend (the REST API) is refused, naming the
+        field; a sender that cannot (a webhook) has the time dropped with a data-quality
+        note: the record is then undated and applied in arrival order, and a second copy of
+        it changes nothing (a clamp to the arrival time would make each copy newer)."""
+        limit = utcnow() + self.store.future_tolerance
+        if not mapped or (when := mapped[0].appointment.source_updated_at) is None or when <= limit:
+            return mapped, None
+        spec = self.mapping.preset.fields.get("source_updated_at")
+        source = spec.from_ if spec is not None and isinstance(spec.from_, str) else "source_updated_at"
+        tolerance = int(self.store.future_tolerance.total_seconds())
+        if refuse:
+            return [], QuarantineEntry(mapped[0].position, f"a time more than {tolerance} s ahead of this server's "
+                                       "clock; send when your system last changed the appointment, with its UTC "
+                                       "offset, or leave it out", source, mapped[0].appointment.external_id)
+        appointment = mapped[0].appointment
+        note = f"{source}: more than {tolerance} s ahead of the clock; left out (applied in arrival order)"
+        return [replace(mapped[0], appointment=replace(appointment, source_updated_at=None,
+                                                       notes=(*appointment.notes, note)))], None
+
     def apply(self, appointment: NormalizedAppointment, position: str) -> PushResult:
         """Store an appointment built here (e.g. a stored one, cancelled), past the mapping."""
         return PushResult(self._apply([Mapped(position, appointment)], []), appointment.external_id)
 
-    def cancel(self, external_id: str, position: str) -> PushResult | None:
-        """Cancel a stored appointment of this source; None if there is none."""
+    def cancel(self, external_id: str, position: str, record: Mapping[str, Any] | None = None) -> PushResult | None:
+        """Cancel a stored appointment of this source; None if there is none. ``record``: what
+        the source said of the appointment with its cancel (Easy!Appointments' delete carries
+        the row as it last was): that content is what is cancelled, so a cancel that overtook
+        its booking or its last reschedule stores it as the ordered history would have, dated
+        now, so the saves arriving late are older."""
         stored = load_appointment(self.store, self.name, external_id)
+        if record is not None:
+            mapped, quarantined = self.map(RawRecord(record, position, record_id=external_id))
+            mapped, _ = self._clock_ahead(mapped, refuse=False)
+            if mapped:
+                said = mapped[0].appointment
+                if stored is not None and stored.source_updated_at is not None:
+                    said = replace(said, source_updated_at=max(stored.source_updated_at,
+                                                               said.source_updated_at or stored.source_updated_at))
+                stored = said
+            elif stored is None:
+                return PushResult(self._apply([], quarantined), external_id, quarantined[0] if quarantined else None)
         if stored is None:
             return None
-        return self.apply(replace(stored, status="cancelled", source_updated_at=utcnow()), position)
+        # An explicit cancel wins over any earlier update, even one dated ahead of this clock.
+        now = utcnow()
+        when = now if stored.source_updated_at is None else max(now, stored.source_updated_at)
+        return self.apply(replace(stored, status="cancelled", source_updated_at=when), position)
 
     def delete(self, external_id: str, position: str) -> PushResult | None:
         """The source deleted the appointment (e.g. a FHIR DELETE): soft-deleted, as a polled
         delete is, with its ``deleted`` event; None if none of this source is stored."""
         stored = load_appointment(self.store, self.name, external_id)
         if stored is None:
+            self.store.record_delete(self.name, external_id)  # its booking may still be on its way
             return None
         # Undated: the source's clock is not ours, and a delete notification carries no time of
         # its own, so it is never judged older than what is stored.
@@ -121,22 +167,33 @@ class PushReceiver:
         go_live = live_from(self.store, self.config)  # go-live is a boundary for pushes too
         with self._writing:
             if self.run_id is not None:
-                counts, _ = self.store.apply_batch(self.name, self.run_id, mapped, quarantined, None,
-                                                   within=within, go_live=go_live)
+                counts, _ = self._apply_once(self.run_id, mapped, quarantined, within, go_live)
                 self.counts.add(counts)
                 return counts
             run_id = new_run_id()
             row = self.store.start_run(run_id, self.name)
             counts, error = Counts(), None
             try:
-                counts, error = self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
-                                                       go_live=go_live)
+                counts, error = self._apply_once(run_id, mapped, quarantined, within, go_live)
             except Exception as exc:
                 error = f"store error ({type(exc).__name__})"
                 raise
             finally:
                 self.store.finish_run(row, counts, error)
             return counts
+
+    def _apply_once(self, run_id: str, mapped: list[Mapped], quarantined: list[QuarantineEntry],
+                    within: Within | None, go_live: datetime | None) -> tuple[Counts, str | None]:
+        """Store the push; a unique violation means another replica stored the same new
+        appointment (or alias) between this transaction's lookup and its insert: the
+        transaction rolled back whole, so it is tried once more, and then finds that row
+        and compares with it like any later copy (people never collide: they are upserted)."""
+        try:
+            return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
+                                          go_live=go_live)
+        except IntegrityError:
+            return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
+                                          go_live=go_live)
 
     def _apply(self, mapped: list[Mapped], quarantined: list[QuarantineEntry], within: Within | None = None) -> str:
         return outcome(self.commit(mapped, quarantined, within))

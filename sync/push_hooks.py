@@ -2,21 +2,36 @@
 (replays of a vendor whose signature has no timestamp) and which booking ids stand for
 another appointment (Cal.com's reschedule gives the booking a new uid).
 
+Reschedule chains, in any order (issue 29): each alias row is an edge "this uid is a later
+booking of that one" (a reschedule's ``uid`` → its ``rescheduleUid``; rows written before
+chains were followed point at the first uid, an earlier one too). The appointment is keyed
+by the chain's first uid, whatever order the webhooks came in: when an edge joins two parts
+of a chain that were stored apart, they are merged (``merge_chain``). A uid that was
+rescheduled into another is old news: its record does not apply once the chain has an
+appointment (``BookingChain.stale``), so a create delivered after its reschedule, even with
+the same ``createdAt``, never moves the appointment back (the tie-break: a later booking of
+the chain beats an earlier one, whatever the times say).
+
 Both are written inside the push's own transaction (``PushReceiver.receive`` ``within``),
 so a body is marked applied exactly when its changes commit, and a crash loses neither."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.db import insert_ignoring_duplicates
+from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.push_hooks import ALIASES, RECEIPTS
-from clinicsync.sync.push import Within
+from clinicsync.sync.push import PushReceiver, Within, load_appointment
 from clinicsync.sync.store import Store
+
+APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
+_LONGEST_CHAIN = 1_000  # a guard against a cycle of aliases, far beyond any real reschedule chain
 
 
 def already_received(store: Store, connector: str, digest: str) -> bool:
@@ -36,14 +51,6 @@ def claim_receipt(connection: Connection, connector: str, digest: str, keep: tim
     result = connection.execute(insert_ignoring_duplicates(connection, RECEIPTS).values(
         connector=connector, digest=digest, received_at=now))
     return bool(result.rowcount)
-
-
-def resolve_alias(store: Store, connector: str, booking_id: str) -> str:
-    """The appointment's external id that ``booking_id`` stands for (itself if none)."""
-    with store.engine.connect() as connection:
-        found = connection.execute(select(ALIASES.c.external_id).where(
-            ALIASES.c.connector == connector, ALIASES.c.alias == booking_id)).first()
-    return str(found[0]) if found else booking_id
 
 
 def add_alias(connection: Connection, connector: str, alias: str, external_id: str) -> None:
@@ -66,3 +73,77 @@ def receipt_and_alias(connector: str, position: str, digest: str | None, keep: t
         return None
 
     return within
+
+
+@dataclass(frozen=True)
+class BookingChain:
+    """Where one webhook's booking stands in its reschedule chain."""
+
+    root: str  # the chain's first known uid: the appointment's external id
+    stale: bool  # the uid was rescheduled into a later booking and the chain is stored
+    fragments: tuple[str, ...]  # other uids of the chain keyed a stored appointment, latest in the chain last
+
+
+def booking_chain(store: Store, connector: str, uid: str, previous: str | None = None) -> BookingChain:
+    """Follow ``uid`` (and its new edge to ``previous``, not yet written) back to the chain's
+    first uid, then forward to every uid of the chain, to find the parts stored apart."""
+    with store.engine.connect() as connection:
+        def earlier(key: str) -> str | None:
+            found = connection.execute(select(ALIASES.c.external_id).where(
+                ALIASES.c.connector == connector, ALIASES.c.alias == key)).first()
+            return str(found[0]) if found else None
+
+        root, seen = previous or uid, {uid}
+        while (before := earlier(root)) is not None and before not in seen and len(seen) < _LONGEST_CHAIN:
+            seen.add(root)
+            root = before
+        depth, frontier = {root: 0}, [root]
+        while frontier and len(depth) < _LONGEST_CHAIN:
+            later = connection.execute(select(ALIASES.c.alias, ALIASES.c.external_id).where(
+                ALIASES.c.connector == connector, ALIASES.c.external_id.in_(frontier))).all()
+            edges = [(str(row[0]), str(row[1])) for row in later]
+            if previous is not None and previous in frontier:
+                edges.append((uid, previous))
+            frontier = []
+            for key, before in edges:
+                if key not in depth:
+                    depth[key] = depth[before] + 1
+                    frontier.append(key)
+        depth.setdefault(uid, depth.get(previous or uid, 0) + (1 if previous else 0))
+        stored = {str(row[0]) for row in connection.execute(select(APPOINTMENTS.c.external_id).where(
+            APPOINTMENTS.c.connector == connector, APPOINTMENTS.c.external_id.in_(list(depth)),
+            APPOINTMENTS.c.deleted_at.is_(None)))}
+        superseded = connection.execute(select(ALIASES.c.alias).where(
+            ALIASES.c.connector == connector, ALIASES.c.external_id == uid).limit(1)).first() is not None
+    fragments = tuple(sorted((key for key in stored if key != root), key=lambda key: (depth[key], key)))
+    return BookingChain(root, superseded and bool(stored), fragments)
+
+
+def merge_chain(receiver: PushReceiver, chain: BookingChain, position: str) -> None:
+    """Make the chain one appointment keyed by its first uid. A part stored apart was keyed by
+    a later uid whose link to the first was not known yet, so it holds the later news: the
+    latest part becomes the appointment (renamed, keeping its reminders and calendar event,
+    when the first uid has no row; else copied onto it), and the others are deleted, their
+    reminders and calendar events with them."""
+    if not chain.fragments:
+        return
+    *others, latest = chain.fragments
+    store, connector = receiver.store, receiver.name
+    with store.engine.begin() as connection:
+        taken = connection.execute(select(APPOINTMENTS.c.id).where(
+            APPOINTMENTS.c.connector == connector, APPOINTMENTS.c.external_id == chain.root)).first() is not None
+        if not taken:
+            connection.execute(update(APPOINTMENTS).where(APPOINTMENTS.c.connector == connector,
+                                                          APPOINTMENTS.c.external_id == latest)
+                               .values(external_id=chain.root))
+    if taken:
+        content, first = load_appointment(store, connector, latest), load_appointment(store, connector, chain.root)
+        if content is not None:
+            # Later in the chain is later news, whatever the times say (see the module docstring).
+            times = [t for t in (content.source_updated_at, first.source_updated_at if first else None)
+                     if t is not None]
+            receiver.apply(replace(content, external_id=chain.root, source_updated_at=max(times, default=None)),
+                           position)
+        others.append(latest)
+    for key in others:
+        receiver.delete(key, position)

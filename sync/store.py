@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from clinicsync.common.hashing import content_hash, content_hash_bytes
 from clinicsync.common.types import utcnow
@@ -23,7 +23,7 @@ from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, 
 from clinicsync.sync import quarantine
 from clinicsync.sync.bulk import insert_rows, insert_with_ids, select_in
 from clinicsync.sync.changes import Change, Stored, classify
-from clinicsync.sync.db import ensure_schema, insert_ignoring_duplicates, make_engine
+from clinicsync.sync.db import ensure_schema, insert_ignoring_duplicates, make_engine, upsert_statement
 from clinicsync.sync.model import (
     Appointment,
     ConnectorBaseline,
@@ -34,6 +34,7 @@ from clinicsync.sync.model import (
     Practitioner,
     SyncRun,
 )
+from clinicsync.sync.model.tombstones import TOMBSTONES
 from clinicsync.sync.quarantine import QuarantineEntry
 from clinicsync.sync.settings import StoreSettings
 
@@ -195,8 +196,13 @@ PEOPLE_MEMORY_LIMIT = 32_768
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, future_tolerance: timedelta = timedelta(minutes=5),
+                 tombstone_keep: timedelta = timedelta(days=30)) -> None:
+        """``future_tolerance``: how far ahead of this clock a source's ``updated_at`` may be
+        (sync/push.py refuses or clamps beyond it); ``tombstone_keep``: how long an explicit
+        delete refuses copies that are not newer (``_tombstoned``)."""
         self.engine = engine
+        self.future_tolerance, self.tombstone_keep = future_tolerance, tombstone_keep
         self._people_scope: tuple[str, str] | None = None  # (run id, connector) of _people
         self._people: dict[tuple[str, str], Any] = {}
         self._inserted: dict[str, int] = {}  # rows inserted by this store, per table (see _grown)
@@ -207,7 +213,13 @@ class Store:
         engine = make_engine(settings.url, settings.pool_size, settings.echo, settings.max_overflow,
                              settings.pool_timeout)
         ensure_schema(engine)
-        return cls(engine)
+        return cls.on(engine, settings)
+
+    @classmethod
+    def on(cls, engine: Engine, settings: StoreSettings) -> Store:
+        """A store on ``engine`` with the application rules of ``settings`` (a dry run's engine)."""
+        return cls(engine, future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
+                   tombstone_keep=timedelta(days=settings.tombstone_days))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -332,6 +344,11 @@ class Store:
                     counts.unchanged += len(latest) - len(fresh)
                     latest = fresh
             now = utcnow()
+            refused = self._tombstoned(connection, connector, [m.appointment for m in latest.values()
+                                                               if not m.delete], now)
+            if refused:
+                counts.unchanged += len(refused)
+                latest = {key: item for key, item in latest.items() if key not in refused}
             marks = {"baseline": True} if baseline else {}
             appointments = [m.appointment for m in latest.values() if not m.delete]
             memory = self._memory(run_id, connector) if remember_people else None
@@ -407,14 +424,18 @@ class Store:
                           if (known := memory.get((kind, key))) is not person and known != person}
                 stored.update(((kind, key), person) for key, person in people.items())
             self._grown(connection, table, self._upsert_persons(connection, table, person_kind, connector,
-                                                                people, now))
-        self._upsert_locations(connection, connector, locations)
+                                                                people, now, shared=memory is None))
+        self._upsert_locations(connection, connector, locations, shared=memory is None)
         return stored
 
     @staticmethod
     def _upsert_persons(connection: Connection, table: Any, kind: _PersonKind, connector: str,
-                        people: dict[str, Any], now: datetime) -> int:
-        """Returns how many it inserted."""
+                        people: dict[str, Any], now: datetime, shared: bool = True) -> int:
+        """Returns how many it inserted. ``shared``: another writer (a replica receiving a push
+        for the same source) may insert the same person between the lookup and the insert,
+        so new people go in with an upsert (the later copy's content wins when it differs)
+        instead of failing the whole push; a sole writer (a poll under its lock) uses the
+        bulk path (COPY on PostgreSQL)."""
         if not people:
             return 0
         existing: dict[str, str] = dict(select_in(connection, table, ("external_id", "content_hash"),
@@ -429,19 +450,21 @@ class Store:
             elif stored != marker:
                 updates.append({**dict(zip(kind.names, kind.values(person), strict=True)), "content_hash": marker,
                                 "updated_at": now, "_connector": connector, "_key": key})
-        insert_rows(connection, table, (*kind.names, "connector", "content_hash", "updated_at"), inserts)
+        names = (*kind.names, "connector", "content_hash", "updated_at")
+        _insert_new(connection, table, names, inserts, shared, changed="content_hash")
         Store._update_keyed(connection, table, updates)
         return len(inserts)
 
     @classmethod
-    def _upsert_locations(cls, connection: Connection, connector: str, names: dict[str, str]) -> None:
-        """A location is known by its name, which is also its id."""
+    def _upsert_locations(cls, connection: Connection, connector: str, names: dict[str, str],
+                          shared: bool = True) -> None:
+        """A location is known by its name, which is also its id (``shared``: as for people)."""
         if not names:
             return
         existing: dict[str, str | None] = dict(select_in(connection, LOCATIONS, ("external_id", "name"),
                                                          connector, list(names)))
-        insert_rows(connection, LOCATIONS, ("external_id", "name", "connector"),
-                    [(key, name, connector) for key, name in names.items() if key not in existing])
+        _insert_new(connection, LOCATIONS, ("external_id", "name", "connector"),
+                    [(key, name, connector) for key, name in names.items() if key not in existing], shared)
         cls._update_keyed(connection, LOCATIONS, [
             {"external_id": key, "name": name, "_connector": connector, "_key": key}
             for key, name in names.items() if key in existing and existing[key] != name])
@@ -550,15 +573,19 @@ class Store:
         stored = self._stored(connection, connector, [a.external_id for a in appointments])
         tombstones: list[dict[str, Any]] = []
         targets: list[dict[str, Any]] = []
+        remembered: dict[str, datetime] = {}  # each delete that holds, and its time (store.tombstone_days)
         for appointment in appointments:
             old = stored.get(appointment.external_id)
+            if old is not None and (appointment.source_updated_at is not None and old.source_updated_at is not None
+                                    and appointment.source_updated_at < old.source_updated_at):
+                counts.unchanged += 1  # the deletion is older than what is stored
+                continue
+            remembered[appointment.external_id] = appointment.source_updated_at or now
             if old is None:
                 row = _appointment_row(connector, appointment, _appointment_hash(appointment), now, version=1)
                 tombstones.append({**row, "deleted_at": now})
-            elif old.deleted_at is not None or (
-                    appointment.source_updated_at is not None and old.source_updated_at is not None
-                    and appointment.source_updated_at < old.source_updated_at):
-                counts.unchanged += 1  # already gone, or the deletion is older than what is stored
+            elif old.deleted_at is not None:
+                counts.unchanged += 1  # already gone
             else:
                 targets.append({"_id": old.id, "version": old.version + 1,
                                 "source_updated_at": appointment.source_updated_at or old.source_updated_at})
@@ -566,6 +593,54 @@ class Store:
         if tombstones:
             connection.execute(insert(APPOINTMENTS), tombstones)
         counts.deleted += self._mark_deleted(connection, targets, now, marks)
+        self.remember_deletes(connection, connector, remembered, now)
+
+    def remember_deletes(self, connection: Connection, connector: str, deleted: dict[str, datetime],
+                         now: datetime) -> None:
+        """Tombstones for explicit deletes, external id -> the delete's time (the source's, else
+        ``now``): for ``tombstone_keep`` a copy not newer than that is refused (``_tombstoned``).
+        Expired ones are pruned here, so the table holds only the window's deletes."""
+        connection.execute(delete(TOMBSTONES).where(TOMBSTONES.c.recorded_at < now - self.tombstone_keep))
+        if deleted:
+            statement = upsert_statement(connection, TOMBSTONES, ("connector", "external_id"),
+                                         ("deleted_at", "recorded_at"))
+            connection.execute(statement, [{"connector": connector, "external_id": key, "deleted_at": when,
+                                            "recorded_at": now} for key, when in deleted.items()])
+
+    def _tombstoned(self, connection: Connection, connector: str,
+                    appointments: Sequence[NormalizedAppointment], now: datetime) -> set[str]:
+        """The ids of ``appointments`` a live tombstone refuses: undated, or dated no later than
+        the delete (a late retry of an earlier PUT, a save delivered after its delete). A copy
+        dated after the delete is the source re-creating it: it applies, and the tombstone goes."""
+        if not appointments or connection.execute(
+                select(TOMBSTONES.c.external_id).where(TOMBSTONES.c.connector == connector).limit(1)).first() is None:
+            return set()  # the common case, one indexed probe: a source that never deleted anything
+        found = dict(select_in(connection, TOMBSTONES, ("external_id", "deleted_at"), connector,
+                               [a.external_id for a in appointments]))
+        if not found:
+            return set()
+        window = now - self.tombstone_keep
+        recorded = dict(select_in(connection, TOMBSTONES, ("external_id", "recorded_at"), connector, list(found)))
+        refused, revived = set(), []
+        for appointment in appointments:
+            when = found.get(appointment.external_id)
+            if when is None or recorded[appointment.external_id] < window:
+                continue
+            if appointment.source_updated_at is None or appointment.source_updated_at <= when:
+                refused.add(appointment.external_id)
+            else:
+                revived.append(appointment.external_id)
+        if revived:
+            connection.execute(delete(TOMBSTONES).where(TOMBSTONES.c.connector == connector,
+                                                        TOMBSTONES.c.external_id.in_(revived)))
+        return refused
+
+    def record_delete(self, connector: str, external_id: str, when: datetime | None = None) -> None:
+        """A delete of an appointment not stored (yet): only its tombstone, so that its
+        booking arriving late cannot create it (FHIR DELETE before the PUT's retry)."""
+        with self.engine.begin() as connection:
+            now = utcnow()
+            self.remember_deletes(connection, connector, {external_id: when or now}, now)
 
     @staticmethod
     def _mark_deleted(connection: Connection, targets: list[dict[str, Any]], now: datetime,
@@ -637,6 +712,22 @@ def _before_go_live(connection: Connection, connector: str, external_ids: Sequen
         if times and min(times) < go_live:
             quiet.add(external_id)
     return quiet
+
+
+def _insert_new(connection: Connection, table: Any, names: Sequence[str], rows: Sequence[Sequence[Any]],
+                shared: bool, changed: str | None = None) -> None:
+    """Insert rows the lookup did not find. ``shared``: with an upsert on the table's key
+    (sync/db.py ``upsert_statement``), so a row another writer committed meanwhile is
+    overwritten (where ``changed`` differs) rather than a unique violation that would fail
+    the push (two replicas, two new bookings naming one new doctor: issue 29)."""
+    if not rows:
+        return
+    if not shared:
+        insert_rows(connection, table, names, rows)
+        return
+    keys = [column.name for column in table.primary_key.columns]
+    statement = upsert_statement(connection, table, keys, [n for n in names if n not in keys], changed)
+    connection.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
 
 
 def _record_ids(mapped: Sequence[Mapped]) -> set[str]:

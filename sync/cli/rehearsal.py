@@ -48,7 +48,7 @@ def rehearse(settings: Settings, only: list[str] | None = None,
              on_batch: BatchCallback | None = None, progress: ProgressObserver = NO_PROGRESS) -> RunReport:
     """Run sync and planning on a rolled-back store; the report says what would happen.
     The store's schema must be current (the caller opens the store normally first)."""
-    store = Store(make_rehearsal_engine(settings.store.url))
+    store = Store.on(make_rehearsal_engine(settings.store.url), settings.store)
     structlog.contextvars.bind_contextvars(dry_run=True)  # its log lines say they changed nothing
     try:
         before = _newest_reminder(store)

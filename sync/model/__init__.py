@@ -177,9 +177,11 @@ import clinicsync.connectors.hl7v2.model  # noqa: E402 - the HL7 v2 message-id t
 import clinicsync.sync.model.access_log  # noqa: E402 - who saw full patient details on the status page
 import clinicsync.sync.model.calendar  # noqa: E402 - calendar links and the .ics state
 import clinicsync.sync.model.push_hooks  # noqa: E402 - booking webhooks: body receipts and booking aliases
+import clinicsync.sync.model.ratebuckets  # noqa: E402 - the push endpoints' rate limits, shared by replicas
 import clinicsync.sync.model.reminders  # noqa: E402 - reminders and their plan
 import clinicsync.sync.model.responses  # noqa: E402 - responses and the write-back outbox
 import clinicsync.sync.model.runs  # noqa: E402 - what each running stage is doing now
 import clinicsync.sync.model.setaside  # noqa: E402 - items a stage set aside
 import clinicsync.sync.model.subscriptions  # noqa: E402 - what FHIR Subscriptions last reported
-import clinicsync.sync.model.sweeps  # noqa: E402, F401 - when each incremental source last listed its ids
+import clinicsync.sync.model.sweeps  # noqa: E402 - when each incremental source last listed its ids
+import clinicsync.sync.model.tombstones  # noqa: E402, F401 - explicit deletes, remembered for a while

@@ -7,7 +7,8 @@ update and cancel appointments of their own source, and read back what became of
   detection and the outbox, committed before the 2xx. An appointment is identified by
   the caller's own id, so a retried request never duplicates it: PUT is an upsert, and a
   repeated POST answers 200 with the outcome ``unchanged``. An ``updated_at`` older than
-  what is stored never overwrites newer data.
+  what is stored never overwrites newer data; one further ahead of the server's clock than
+  ``store.future_tolerance_seconds`` is refused (422 naming it), and ``/cancel`` always wins.
 - Errors are RFC 9457 problem details naming the field; a request that does not validate
   stores nothing. Requests per source are rate limited (429 with Retry-After).
 """
@@ -24,11 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from clinicsync.common.ratelimit import KeyedBuckets
 from clinicsync.common.timeutil import iso_z
 from clinicsync.connectors.rest_api import RestApiSettings, holder
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.push import PushReceiver, PushResult
+from clinicsync.sync.ratelimits import push_limiter
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import queries
@@ -86,6 +87,11 @@ class AppointmentIn(Strict):
 class AppointmentCreate(AppointmentIn):
     id: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f/]+$",
                     description="the appointment's id in your system")
+
+
+class AppointmentReplace(AppointmentIn):
+    id: str | None = Field(None, max_length=255, description="optional: the same id as the path's (a body "
+                           "read back or written for POST can be sent as it is); a different one is refused")
 
 
 class PushOut(BaseModel):
@@ -198,8 +204,13 @@ async def create(body: AppointmentCreate, request: Request, response: Response, 
 
 
 @router.put("/appointments/{external_id}", summary="Create or replace an appointment")
-async def put(external_id: ExternalId, body: AppointmentIn, request: Request, response: Response,
+async def put(external_id: ExternalId, body: AppointmentReplace, request: Request, response: Response,
               config: Source) -> PushOut:
+    if body.id is not None and body.id != external_id:
+        _count(request, "invalid")
+        raise Problem(422, "Unprocessable Content", "the body's id is not the path's; nothing was stored",
+                      [FieldProblem(field="id", detail="differs from the id in the path (leave it out, or send the "
+                                                       "same)")])
     record = {**body.model_dump(mode="json", exclude_none=True), "id": external_id}
     result = await run_in_threadpool(_receiver(request, config).receive, record, f"api PUT {external_id}",
                                      quarantine_bad=False)
@@ -250,7 +261,8 @@ async def _invalid(request: Request, exc: RequestValidationError) -> Response:
 
 def install(app: FastAPI) -> None:
     """The API's state and error answers on ``app`` (its router is in server.app.routers())."""
-    app.state.api_limiter = KeyedBuckets()  # a bucket per source that never waits
+    # A bucket per source that never waits; in the store when replicas share it (PostgreSQL).
+    app.state.api_limiter = push_limiter(app.state.store.engine)
     app.state.push_receivers = {}
     app.exception_handler(Problem)(_problem)
     app.exception_handler(RequestValidationError)(_invalid)

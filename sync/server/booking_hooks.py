@@ -35,7 +35,7 @@ from clinicsync.connectors.calcom import CalcomSettings
 from clinicsync.connectors.easyappointments import EasyAppointmentsConnector, EasyAppointmentsSettings
 from clinicsync.sync.bounded_json import load_json
 from clinicsync.sync.push import PushReceiver, PushResult
-from clinicsync.sync.push_hooks import already_received, receipt_and_alias, resolve_alias
+from clinicsync.sync.push_hooks import already_received, booking_chain, merge_chain, receipt_and_alias
 from clinicsync.sync.server.api import FieldProblem, Problem
 from clinicsync.sync.settings import Settings
 
@@ -146,18 +146,25 @@ async def calcom_hook(name: str, request: Request) -> JSONResponse:
 
 def _apply_calcom(request: Request, config: CalcomSettings, body: bytes, data: dict[str, Any],
                   event: calcom.CalEvent, max_age: timedelta) -> tuple[str, PushResult | None]:
-    """Apply once per body; a reschedule's new uid becomes an alias of the first booking's."""
+    """Apply once per body; a reschedule's new uid becomes an alias of the booking it moved,
+    and the chain, however it arrived, is one appointment keyed by its first uid
+    (sync/push_hooks.py: merged parts; a rescheduled uid's record is old news)."""
     store = request.app.state.store
     body_digest = digest(body)
     if already_received(store, config.name, body_digest):
         return "duplicate", None
     assert event.uid is not None  # an applied trigger has one (calcom.read)
-    appointment_id = resolve_alias(store, config.name, event.reschedule_uid or event.uid)
+    receiver = _receiver(request, config)
     position = f"calcom {event.trigger} {event.uid}"
+    chain = booking_chain(store, config.name, event.uid, event.reschedule_uid)
+    merge_chain(receiver, chain, position)
     # Receipts live twice the window: a body older than the window is refused before this.
-    within = receipt_and_alias(config.name, position, body_digest, 2 * max_age, (event.uid, appointment_id))
-    result = _receiver(request, config).receive(calcom.record(data, appointment_id), position,
-                                                quarantine_bad=True, within=within)
+    alias = (event.uid, event.reschedule_uid) if event.reschedule_uid else None
+    within = receipt_and_alias(config.name, position, body_digest, 2 * max_age, alias)
+    if chain.stale:  # only the edge and the receipt: the chain already holds later news
+        receiver.commit([], [], within)
+        return "unchanged", None
+    result = receiver.receive(calcom.record(data, chain.root), position, quarantine_bad=True, within=within)
     return result.outcome, result
 
 
@@ -177,10 +184,13 @@ async def easyappointments_hook(name: str, request: Request) -> JSONResponse:
     position = f"easyappointments {event.action} {event.appointment_id}"
     receiver = _receiver(request, config)
     result: PushResult | None
-    if event.action == easyappointments.DELETE:
-        result = await run_in_threadpool(receiver.cancel, event.appointment_id, position)
-        return _answer(request, config, "unknown" if result is None else result.outcome, event.action, result)
     connector = EasyAppointmentsConnector(config)
+    if event.action == easyappointments.DELETE:
+        # The delete carries the row: one that overtook its save is stored cancelled (the save,
+        # arriving later, is older), as save-then-delete would have left it (issue 29).
+        result = await run_in_threadpool(lambda: receiver.cancel(event.appointment_id, position,  # type: ignore[arg-type]
+                                                                 connector.with_customer(data)))
+        return _answer(request, config, "unknown" if result is None else result.outcome, event.action, result)
     result = await run_in_threadpool(lambda: receiver.receive(connector.with_customer(data), position,
                                                               quarantine_bad=True))
     return _answer(request, config, result.outcome, event.action, result)

@@ -37,6 +37,12 @@ class StoreSettings(SettingsModel):
     max_overflow: int = Field(10, ge=0, le=100, description="extra connections allowed at peaks")
     pool_timeout: float = Field(30, gt=0, description="seconds to wait for a free connection")
     echo: bool = False
+    future_tolerance_seconds: int = Field(
+        300, ge=0, le=86_400, description="how far ahead of this server's clock a source's own `updated_at` may be: "
+        "the REST API refuses one further ahead (422), a webhook's is taken as the time it arrived")
+    tombstone_days: float = Field(
+        30, gt=0, le=3650, description="how long a source's delete is remembered: within it, a copy of the "
+        "appointment that is not newer than the delete (a late retry, a reordered webhook) is refused")
 
     @field_validator("url")
     @classmethod

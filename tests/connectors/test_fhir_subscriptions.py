@@ -132,6 +132,34 @@ async def test_rest_hook_with_the_resource_books_reschedules_cancels_and_deletes
     assert events(store) == [("created", "a1"), ("rescheduled", "a1"), ("cancelled", "a1"), ("deleted", "a1")]
 
 
+async def test_a_late_retry_of_a_put_after_the_delete_never_books_again(
+        fake: FakeFhir, notifier: Notifier, store: Store) -> None:
+    """Issue 29 obs 4: DELETE, then a retry of the earlier PUT (its body, its lastUpdated):
+    the tombstone refuses it, as it refuses a PUT that a DELETE overtook. A PUT dated after
+    the delete (the EHR re-created it) applies."""
+    seed(fake, "a1", "a2")
+    earlier = fake.get("Appointment/a1")
+    assert (await notifier.put("a1")).json()["results"] == {"created": 1}
+    fake.delete("Appointment/a1")
+    assert (await notifier.delete("a1")).json()["results"] == {"deleted": 1}
+    client = notifier.client
+    retry = await client.put(f"{HOOK}/Appointment/a1", content=json.dumps(earlier),
+                             headers={**notifier.headers, "Content-Type": "application/fhir+json"})
+    assert retry.json()["results"] == {"unchanged": 1}
+    assert rows(store)["a1"].deleted_at is not None
+
+    overtaken = fake.get("Appointment/a2")  # its DELETE arrives first, then the PUT
+    assert (await notifier.delete("a2")).json()["results"] == {"unknown": 1}
+    late = await client.put(f"{HOOK}/Appointment/a2", content=json.dumps(overtaken),
+                            headers={**notifier.headers, "Content-Type": "application/fhir+json"})
+    assert late.json()["results"] == {"unchanged": 1} and "a2" not in rows(store)
+
+    fake.tick(minutes=5)
+    fake.put(appointment("a1", fake.clock + timedelta(days=3), "p1", "d1", "l1"))
+    assert (await notifier.put("a1")).json()["results"] == {"updated": 1}
+    assert rows(store)["a1"].deleted_at is None
+
+
 async def test_an_empty_rest_hook_polls_the_connector_by_last_updated(
         fake: FakeFhir, notifier: Notifier, store: Store, app_client: Any) -> None:
     seed(fake, "a1")

@@ -5,7 +5,10 @@ source; RFC 9457 problems that name the field and store nothing; a rate limit pe
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from clinicsync.common.timeutil import iso_z
+from clinicsync.common.types import utcnow
 from clinicsync.connectors.rest_api import holder, key_digest, new_key
 from clinicsync.sync.engine import sync_once
 from clinicsync.sync.model import Appointment, Event, SyncRun
@@ -113,12 +118,40 @@ async def test_a_pushed_booking_is_planned_like_a_polled_one(client: httpx.Async
 
 
 async def test_an_older_update_never_overwrites_newer_data(client: httpx.AsyncClient, store: Store) -> None:
-    newer = {**BOOKING, "updated_at": "2030-01-02T10:00:00Z", "start": "2030-03-12T11:00:00-04:00"}
+    newer = {**BOOKING, "updated_at": "2025-01-02T10:00:00Z", "start": "2030-03-12T11:00:00-04:00"}
     await client.post("/api/v1/appointments", json=newer)
-    older = {**BOOKING, "updated_at": "2030-01-01T10:00:00Z"}
+    older = {**BOOKING, "updated_at": "2025-01-01T10:00:00Z"}
     answer = await client.put("/api/v1/appointments/B-1001", json={k: v for k, v in older.items() if k != "id"})
     assert answer.json()["result"] == "unchanged"
     assert stored(store)[0].start_utc.isoformat().startswith("2030-03-12T15:00")
+
+
+async def test_docs_example_round_trips_as_written(client: httpx.AsyncClient, store: Store) -> None:
+    """docs/api.md's body, as printed: created by POST, the same body (with its id) accepted by
+    PUT to its path, a different id refused naming `id`, and /cancel cancels (issue 29 obs 5)."""
+    text = (Path(__file__).parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    body = json.loads(re.search(r"The body \(`rest_api_v1`\):\n\n```json\n(.*?)```", text, re.S).group(1))  # type: ignore[union-attr]
+    assert (await client.post("/api/v1/appointments", json=body)).status_code == 201
+    again = await client.put(f"/api/v1/appointments/{body['id']}", json=body)
+    assert (again.status_code, again.json()["result"]) == (200, "unchanged")
+    other = await client.put("/api/v1/appointments/B-other", json=body)
+    assert other.status_code == 422 and [e["field"] for e in other.json()["errors"]] == ["id"]
+    cancelled = await client.post(f"/api/v1/appointments/{body['id']}/cancel")
+    assert cancelled.json()["result"] == "cancelled" and stored(store)[0].status == "cancelled"
+
+
+async def test_a_clock_ahead_is_refused_and_cancel_always_wins(client: httpx.AsyncClient, store: Store) -> None:
+    """An updated_at a year ahead would freeze the appointment (every later update older):
+    refused with 422 naming the field, nothing stored. One just ahead (inside the tolerance)
+    is taken; a cancel after it still cancels."""
+    year_ahead = iso_z(utcnow() + timedelta(days=365))
+    ahead = await client.post("/api/v1/appointments", json={**BOOKING, "updated_at": year_ahead})
+    assert ahead.status_code == 422 and ahead.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in ahead.json()["errors"]] == ["updated_at"] and stored(store) == []
+    near = iso_z(utcnow() + timedelta(seconds=120))
+    assert (await client.post("/api/v1/appointments", json={**BOOKING, "updated_at": near})).status_code == 201
+    cancelled = await client.post("/api/v1/appointments/B-1001/cancel")
+    assert cancelled.json()["result"] == "cancelled" and stored(store)[0].status == "cancelled"
 
 
 @pytest.mark.parametrize(("change", "field"), [

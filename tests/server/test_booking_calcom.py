@@ -120,6 +120,35 @@ async def test_a_second_reschedule_still_moves_the_first_booking(client: httpx.A
     assert row.external_id == "unique-booking-id" and row.start_utc.isoformat().startswith("2024-01-11T09:00")
 
 
+CHAIN = {  # A booked, moved to B, then to C: each reschedule a new uid naming the one it moved
+    "A": ("booking_created.json", {"uid": "A"}),
+    "B": ("booking_rescheduled.json", {"uid": "B", "rescheduleUid": "A", "startTime": "2024-01-10T14:30:00Z",
+                                       "endTime": "2024-01-10T15:00:00Z"}),
+    "C": ("booking_rescheduled.json", {"uid": "C", "rescheduleUid": "B", "startTime": "2024-01-11T09:00:00Z",
+                                       "endTime": "2024-01-11T09:15:00Z"}),
+}
+
+
+@pytest.mark.parametrize("order", ["ABC", "CBA", "CAB", "BCA", "ACB", "BAC"])
+async def test_a_reschedule_chain_in_any_order_is_one_appointment(client: httpx.AsyncClient, store: Store,
+                                                                  order: str) -> None:
+    """Issue 29 obs 3: `RESCHEDULED C←B`, `RESCHEDULED B←A`, `CREATED A` in any order end as in
+    order: one appointment keyed A at C's time, and the cancel of C cancels it. All bodies have
+    the same createdAt: a later booking of the chain wins the tie."""
+    sent = (datetime.now(UTC) - timedelta(seconds=10)).isoformat().replace("+00:00", "Z")
+    for name in order:
+        file, changes = CHAIN[name]
+        data = json.loads(body(file, **changes)) | {"createdAt": sent}
+        assert (await send(client, json.dumps(data).encode())).status_code == 200
+    live = [row for row in appointments(store) if row.deleted_at is None]
+    assert [(row.external_id, row.status) for row in live] == [("A", "booked")]
+    assert live[0].start_utc.isoformat().startswith("2024-01-11T09:00")
+    cancelled = await send(client, body("booking_cancelled.json", age_seconds=5, uid="C"))
+    assert cancelled.json() == {"result": "cancelled"}
+    assert [(row.external_id, row.status) for row in appointments(store) if row.deleted_at is None] == [
+        ("A", "cancelled")]
+
+
 @pytest.mark.parametrize(("signature", "status"), [
     ("", 401),  # no signature header
     ("no-secret-provided", 401),  # the webhook has no secret in Cal.com

@@ -1,7 +1,8 @@
 """Easy!Appointments webhooks end to end through the real app, with the rows its webhook
 client sends (tests/fixtures/easyappointments, derived from its source) and its static token
-header: booked, replayed, rescheduled (same id), deleted -> cancelled; missing or wrong tokens
-refused with nothing stored; malformed rows answered 400 naming the field or quarantined."""
+header: booked, replayed, rescheduled (same id), deleted -> cancelled (also when the delete
+comes first); missing or wrong tokens refused with nothing stored; malformed rows answered
+400 naming the field or quarantined."""
 
 from __future__ import annotations
 
@@ -105,10 +106,29 @@ async def test_an_older_save_never_undoes_a_reschedule(client: httpx.AsyncClient
     assert appointments(store)[0].start_utc.isoformat().startswith("2021-01-02T08:00")
 
 
-async def test_delete_of_an_unknown_appointment_stores_nothing(client: httpx.AsyncClient, store: Store) -> None:
+async def test_a_delete_before_its_save_ends_cancelled_as_in_order(client: httpx.AsyncClient, store: Store) -> None:
+    """The delete overtook its saves (issue 29 obs 4): the row it carries is stored cancelled,
+    and the saves arriving late are older than the cancel: the appointment never turns booked."""
     answer = await send(client, fixture("easyappointments", "appointment_delete.json"))
-    assert (answer.status_code, answer.json()) == (200, {"result": "unknown"})
-    assert appointments(store) == []
+    assert (answer.status_code, answer.json()) == (200, {"result": "created"})
+    for late in ("appointment_save_created.json", "appointment_save_rescheduled.json"):
+        assert (await send(client, fixture("easyappointments", late))).json() == {"result": "unchanged"}
+    [stored] = appointments(store)
+    assert (stored.status, stored.patient_ref, stored.practitioner_ref) == ("cancelled", "5", "2")
+    assert stored.start_utc.isoformat().startswith("2021-01-02T08:00")
+
+
+async def test_a_save_dated_ahead_of_the_clock_is_kept_undated_with_a_note(client: httpx.AsyncClient,
+                                                                          store: Store) -> None:
+    """A webhook cannot be refused usefully (it is retried as it is): its update_datetime far
+    ahead is left out with a note, so it cannot freeze the appointment; the delete cancels it."""
+    answer = await send(client, row("appointment_save_created.json", update_datetime="2099-01-01 00:00:00"))
+    assert answer.json() == {"result": "created"}
+    [stored] = appointments(store)
+    assert stored.source_updated_at is None and "ahead of the clock" in (stored.quality_notes or "")
+    assert (await send(client, row("appointment_save_rescheduled.json"))).json() == {"result": "rescheduled"}
+    assert (await send(client, fixture("easyappointments", "appointment_delete.json"))).json() == {
+        "result": "cancelled"}
 
 
 @pytest.mark.parametrize(("token", "status"), [(None, 401), ("", 401), ("test-ea-token-nope", 403),

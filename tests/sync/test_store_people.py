@@ -9,11 +9,13 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
 
+from clinicsync.common.types import utcnow
 from clinicsync.mappings.model import NormalizedAppointment
-from clinicsync.sync.model import Patient
-from clinicsync.sync.store import Mapped, Store
+from clinicsync.sync.model import Patient, Practitioner
+from clinicsync.sync.store import Mapped, Store, _insert_new
 from tests.sync.test_store import appt
 
 PATIENTS = Patient.__table__  # type: ignore[attr-defined]
@@ -99,9 +101,10 @@ def test_people_stored_this_run_are_not_passed_on_again(store: Store, monkeypatc
     passed: list[set[str]] = []
     real = Store._upsert_persons
 
-    def spy(connection: Any, table: Any, kind: Any, connector: str, people: dict[str, Any], now: Any) -> None:
+    def spy(connection: Any, table: Any, kind: Any, connector: str, people: dict[str, Any], now: Any,
+            shared: bool = True) -> None:
         passed.append(set(people))
-        real(connection, table, kind, connector, people, now)
+        real(connection, table, kind, connector, people, now, shared)
 
     monkeypatch.setattr(Store, "_upsert_persons", staticmethod(spy))
     _batch(store, "run1", appt("a"), appt("b"))
@@ -169,3 +172,27 @@ def test_a_poll_under_its_lock_remembers_people_and_a_bare_sync_connector_does_n
         assert seen and not any(seen)
     finally:
         store.close()
+
+
+
+def test_a_person_another_writer_inserted_meanwhile_is_upserted_not_a_collision(store: Store) -> None:
+    """Two replicas: each looks the new doctor up, finds none, and inserts. The second insert
+    meets the first's row; it is written over (its content wins where it differs) instead of
+    failing the push with a unique violation (issue 29). A sole writer keeps the bulk insert."""
+    table = Practitioner.__table__  # type: ignore[attr-defined]
+    names = ("external_id", "name", "email", "connector", "content_hash", "updated_at")
+    now = utcnow()
+    with store.engine.begin() as connection:
+        _insert_new(connection, table, names, [("D-1", "Dr A", None, "src", "h1", now)],
+                    shared=True, changed="content_hash")
+    with store.engine.begin() as connection:  # the other writer's lookup ran before that commit
+        _insert_new(connection, table, names, [("D-1", "Dr A", "a@clinic.example", "src", "h2", now)], shared=True,
+                    changed="content_hash")
+    with store.engine.begin() as connection:  # an equal copy (same hash) writes nothing
+        _insert_new(connection, table, names, [("D-1", "Dr B", None, "src", "h2", now)], shared=True,
+                    changed="content_hash")
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(table.c.name, table.c.email).where(table.c.connector == "src")).all()
+    assert [tuple(row) for row in rows] == [("Dr A", "a@clinic.example")]
+    with pytest.raises(IntegrityError), store.engine.begin() as connection:
+        _insert_new(connection, table, names, [("D-1", "Dr A", None, "src", "h3", now)], shared=False)

@@ -1,0 +1,59 @@
+"""Rate limits of the push endpoints (REST API, booking webhooks, FHIR notifications), shared
+by the server's replicas when they share a PostgreSQL store: each request takes a token from
+the source's bucket in the store with one atomic statement (an upsert that refills by the
+time elapsed and takes a token only if one is there), so two replicas allow a source its
+configured rate, not twice it (issue 29). On SQLite (one host, usually one process) and
+MySQL the buckets stay per process (``KeyedBuckets``), as they are when the store cannot be
+reached: a limiter must never turn a database hiccup into refused bookings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import structlog
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from clinicsync.common.ratelimit import KeyedBuckets
+
+log = structlog.get_logger("clinicsync.ratelimits")
+
+# Refill, then take one token when at least one is there; RETURNING says whether it was taken.
+_TAKE = text("""
+INSERT INTO ratebucket (key, tokens, refilled_at) VALUES (:key, :capacity - 1, :now)
+ON CONFLICT (key) DO UPDATE SET
+    tokens = LEAST(:capacity, ratebucket.tokens + GREATEST(0, :now - ratebucket.refilled_at) * :rate) - 1,
+    refilled_at = GREATEST(ratebucket.refilled_at, :now)
+WHERE LEAST(:capacity, ratebucket.tokens + GREATEST(0, :now - ratebucket.refilled_at) * :rate) >= 1
+RETURNING tokens""")
+_LEVEL = text("SELECT LEAST(:capacity, tokens + GREATEST(0, :now - refilled_at) * :rate) FROM ratebucket "
+              "WHERE key = :key")
+
+
+class SharedBuckets:
+    """``KeyedBuckets``' contract (``try_acquire``) on the store's ``ratebucket`` table."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
+        self.engine, self._clock = engine, clock
+        self._local = KeyedBuckets()  # while the store cannot be reached
+
+    def try_acquire(self, key: str, rate: float, capacity: float) -> float:
+        """0 when ``key`` may go ahead now; otherwise the seconds until it may."""
+        now = self._clock()
+        values = {"key": key, "rate": rate, "capacity": float(capacity), "now": now}
+        try:
+            with self.engine.begin() as connection:
+                if connection.execute(_TAKE, values).first() is not None:
+                    return 0.0
+                level = connection.execute(_LEVEL, values).scalar_one_or_none()
+        except SQLAlchemyError as exc:
+            log.warning("ratelimit.local", key=key, error=type(exc).__name__,
+                        fix="the store is unreachable: this replica limits on its own until it is back")
+            return self._local.try_acquire(key, rate, capacity)
+        return max(0.0, (1 - float(level or 0)) / rate)
+
+
+def push_limiter(engine: Engine) -> SharedBuckets | KeyedBuckets:
+    """The limiter for a server on ``engine``: shared on PostgreSQL, per process elsewhere."""
+    return SharedBuckets(engine) if engine.dialect.name == "postgresql" else KeyedBuckets()
