@@ -62,12 +62,12 @@ def mapping_case(mapping: str, records: str, count: int, generated: bool) -> dic
 
 def main(argv: list[str]) -> list[Table]:
     parser = common_arguments(__doc__ or "")
-    parser.add_argument("--rows", type=int, default=None, help="W1 CSV rows (default 100,000; 500 with --smoke)")
+    parser.add_argument("--rows", type=int, default=None, help="W1 CSV rows (default 100,000; 200 with --smoke)")
     parser.add_argument("--appointments", type=int, default=None,
-                        help="FHIR appointments (default 50,000; 300 with --smoke)")
+                        help="FHIR appointments (default 50,000; 150 with --smoke)")
     args = parser.parse_args(argv)
-    rows = args.rows or (500 if args.smoke else 100_000)
-    appointments = args.appointments or (300 if args.smoke else 50_000)
+    rows = args.rows or (200 if args.smoke else 100_000)
+    appointments = args.appointments or (150 if args.smoke else 50_000)
     table = Table("M2 mapping CPU: generated code against the interpreted engine (same records, fresh processes)",
                   ["case", "records", "quarantined", "interpreted_cpu", "generated_cpu", "ratio"])
     for case, mapping, kind, count in (("W1 CSV rows, csv_default", "csv_default", "csv", rows),

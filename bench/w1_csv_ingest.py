@@ -255,7 +255,7 @@ def main(argv: list[str]) -> list[Table]:
     parser.add_argument("--dlt", action=argparse.BooleanOptionalAction, default=True,
                         help="also the dlt baseline (bench/dlt_peer.py), against the SQLite figures")
     args = parser.parse_args(argv)
-    rows = args.rows or (500 if args.smoke else 100_000)
+    rows = args.rows or (200 if args.smoke else 100_000)
     ours: dict[str, Any] = {}
     tables = [w1_table(rows, postgres=False, measured=ours)]
     if args.dlt and dlt_peer.available():

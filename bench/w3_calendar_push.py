@@ -176,7 +176,7 @@ def main(argv: list[str]) -> list[Table]:
     parser.add_argument("--doctors", type=int, default=50)
     parser.add_argument("--sample", type=int, default=1_000, help="events the naive baseline sends (scaled)")
     args = parser.parse_args(argv)
-    events, doctors, sample = (60, 3, 20) if args.smoke else (args.events, args.doctors, min(args.sample, args.events))
+    events, doctors, sample = (30, 3, 10) if args.smoke else (args.events, args.doctors, min(args.sample, args.events))
 
     naive = run_case("bench.w3_calendar_push:naive_insert", events=events, doctors=doctors, sample=sample)
     scale = events / sample

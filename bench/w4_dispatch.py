@@ -142,7 +142,7 @@ def main(argv: list[str]) -> list[Table]:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per provider call")
     parser.add_argument("--workers", type=int, default=None, help="default: enough for the latency")
     args = parser.parse_args(argv)
-    reminders, rate, latency = (50, 1000, 0.005) if args.smoke else (args.reminders, args.rate, args.latency)
+    reminders, rate, latency = (24, 1000, 0.005) if args.smoke else (args.reminders, args.rate, args.latency)
     # Busy per message: the call's latency plus up to ~0.25 s of client and database work
     # (hand-over and outcome commits; measured on PostgreSQL on this loaded machine).
     workers = args.workers or (4 if args.smoke else min(64, max(2, math.ceil(rate * (latency + 0.25)))))

@@ -133,7 +133,7 @@ def case(n: int, backend: str, url: str | None = None) -> dict[str, Any]:
 
 def main(argv: list[str]) -> list[Table]:
     args = common_arguments(__doc__ or "").parse_args(argv)
-    n = 200 if args.smoke else 100_000
+    n = 60 if args.smoke else 100_000
     table = Table(f"W5 reminder planning, {n:,} new appointments",
                   ["case", "rows", "planned", "skipped", "plan_s", "plan_cpu_s", "floor_s", "ratio", "again_s",
                    "replan_s", "replan_cancelled", "peak_rss_mb"])

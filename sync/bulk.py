@@ -172,10 +172,11 @@ def _consecutive_ids(connection: Connection, table: Table, connector: str, first
     last = last_insert_rowid(connection)
     first = last - count + 1
     name = quoted(connection, table.name)
-    ends: dict[int, str] = dict(connection.exec_driver_sql(
-        f"SELECT id, {quoted(connection, key)} FROM {name} WHERE connector = ? AND id IN (?, ?)",
-        (connector, first, last)).all())
-    if ends.get(first) != first_key or ends.get(last) != last_key:
+    # By primary key alone, the connector checked here: with ``connector = ?`` in the WHERE,
+    # SQLite walks the connector's whole (connector, key) index per batch (issue 32).
+    ends = {id_: (owner, value) for id_, owner, value in connection.exec_driver_sql(
+        f"SELECT id, connector, {quoted(connection, key)} FROM {name} WHERE id IN (?, ?)", (first, last)).all()}
+    if ends.get(first) != (connector, first_key) or ends.get(last) != (connector, last_key):
         return None
     between = connection.exec_driver_sql(f"SELECT count(*) FROM {name} WHERE id BETWEEN ? AND ?",
                                          (first, last)).scalar_one()

@@ -22,7 +22,10 @@ from clinicsync.common.types import UtcDateTime
 
 class WebhookReceipt(SQLModel, table=True):
     __tablename__ = "webhookreceipt"
-    __table_args__ = (Index("ix_webhookreceipt_received", "received_at"),)
+    # The prune (``connector = ? AND received_at < ?``, on every webhook) walks only the
+    # expired receipts of its connector; keyed by received_at alone, or through the primary
+    # key, it read every receipt kept in the window (issue 32).
+    __table_args__ = (Index("ix_webhookreceipt_connector_received", "connector", "received_at"),)
 
     connector: str = Field(primary_key=True, max_length=64)
     digest: str = Field(primary_key=True, max_length=64)  # hex SHA-256 of the raw body

@@ -25,6 +25,14 @@ CLINICSYNC = Path(sys.executable).parent / "clinicsync"
 WAIT_LIMIT = 240.0  # a hang guard only: no assertion depends on how fast anything is
 
 
+def soak_after_first(seeds: list[int]) -> list[Any]:
+    """Seeds of a kill test as parameters: the first runs in the main suite (the crash path
+    stays proven on every run), the others under the ``soak`` marker (``pytest -m soak``)."""
+    import pytest
+
+    return [seed if n == 0 else pytest.param(seed, marks=pytest.mark.soak) for n, seed in enumerate(seeds)]
+
+
 def child_env() -> dict[str, str]:
     """The environment of a `clinicsync` child. Bytecode caching stays on so that each
     child does not recompile every module it imports."""

@@ -13,7 +13,15 @@ import orjson
 import pytest
 
 from clinicsync.sync.db import make_engine, upgrade
-from tests.reliability.harness import Child, Probe, assert_consistent, wait_for, write_drop, write_settings
+from tests.reliability.harness import (
+    Child,
+    Probe,
+    assert_consistent,
+    soak_after_first,
+    wait_for,
+    write_drop,
+    write_settings,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -28,7 +36,7 @@ def _migrated(url: str) -> None:
     engine.dispose()
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", soak_after_first(SEEDS))
 def test_kill_9_during_sync_then_restart(seed: int, postgres_url: str, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(seed)
     drop = write_drop(tmp_path / "drop", "export.csv", ROWS, prefix=f"S{seed}-")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.harness import WAIT_LIMIT, Child, Probe, wait_for
+from tests.reliability.harness import WAIT_LIMIT, Child, Probe, soak_after_first, wait_for
 from tests.reliability.reminders import TERMINAL, assert_never_twice, plan_reminders, reminder_settings, reminders
 from tests.reliability.twilio_fake import TwilioFake
 
@@ -42,7 +42,7 @@ def _wait_out_leases(probe: Probe) -> None:
         time.sleep(max(0.0, left) + 0.5)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", soak_after_first(SEEDS))
 def test_kill_9_during_dispatch_then_restart(seed: int, postgres_url: str, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(seed)
     fake = TwilioFake().start()
