@@ -3,7 +3,7 @@ index on received_at alone that no query used (issue 32: the prune read every re
 in the window, 1.4 ms at 4,270 receipts, 32 ms at 30,270)
 
 Revision ID: 0025
-Revises: 0019
+Revises: 0023
 Create Date: 2026-11-24 00:40:00
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '0025'
-down_revision: str | None = '0019'
+down_revision: str | None = '0023'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
