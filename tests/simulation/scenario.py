@@ -184,7 +184,7 @@ class _Generator:
     def baseline(self) -> None:
         """What the front desk's export already holds at go-live: bookings from go-live's day on."""
         rng, s = self.rng, self.s
-        for _ in range(rng.randint(10, 18)):
+        for _ in range(rng.randint(8, 14)):
             booked = s.golive - timedelta(days=rng.randint(1, 30))
             start = _slot(rng, s.first_day - timedelta(days=1), soon=False)
             self.add(booked, "book", self.version("front", booked, start, booked))
@@ -194,7 +194,7 @@ class _Generator:
         rng, s = self.rng, self.s
         today = s.first_day + timedelta(days=n)
         steps = int((datetime.combine(today, WORK_UNTIL) - datetime.combine(today, WORK_FROM)) / TICK)
-        moments = sorted({local(today, WORK_FROM) + TICK * rng.randint(0, steps) for _ in range(rng.randint(2, 6))})
+        moments = sorted({local(today, WORK_FROM) + TICK * rng.randint(0, steps) for _ in range(rng.randint(1, 4))})
         touched: set[tuple[Source, str]] = set()  # one change per appointment per tick
         for at in moments:
             if at <= s.golive:
