@@ -57,8 +57,13 @@ class Driver:
         self.folders.settings.write_text(clinic.settings_text(self.folders, self.store_url, offsets))
 
     def restart(self, cwd: Path | None = None) -> Worker:
+        """A new process; the second dispatcher restarts too (all workers must read the same
+        settings, docs/reminders.md: each would otherwise re-plan to its own)."""
         if self.worker is not None:
             self.worker.close()
+        if self.second is not None:
+            self.second.close()
+            self.second = None
         self.worker = Worker(self.folders, cwd or self.folders.home)
         return self.worker
 
