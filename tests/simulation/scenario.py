@@ -126,6 +126,8 @@ class Scenario:
         killed = killed_delivery(self)
         if killed is not None:
             out.add(killed.at + TICK)
+        if self.kill_plan_at is not None:
+            out.add(self.kill_plan_at + TICK)  # cron's next run after the killed one
         return {t for t in out if t >= self.golive}
 
     def describe(self) -> str:
