@@ -78,6 +78,7 @@ def settings_text(folders: Folders, store_url: str | None, offsets: list[str]) -
     return (f"clinic:\n  timezone: {ZONE}\n  default_region: ES\n{store}"
             "connectors:\n"
             f"  - {{name: front, kind: csv, mapping: {folders.mapping}, drop_dir: {folders.drop}, mode: snapshot,\n"
+            f"     archive_dir: {folders.home / 'archive'},\n"
             "     settle_seconds: 0, max_delete_share: 1.0}\n"
             f"  - {{name: web, kind: rest_api, api_keys: [{{name: site, sha256: {key_digest(API_KEY)}}}]}}\n"
             f"notifiers:\n  - {{name: outbox, kind: outbox, directory: {folders.outbox}, rate_per_second: 1000}}\n"

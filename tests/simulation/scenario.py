@@ -190,6 +190,10 @@ class _Generator:
             booked = s.golive - timedelta(days=rng.randint(1, 30))
             start = _slot(rng, s.first_day - timedelta(days=1), soon=False)
             self.add(booked, "book", self.version("front", booked, start, booked))
+        if Fault.LATE_GOLIVE in self.faults:  # a visit of go-live's day, over by the time it goes live
+            self.add(s.golive - timedelta(days=3), "book",
+                     self.version("front", s.golive - timedelta(days=3), local(s.first_day, time(10, 0)),
+                                  s.golive - timedelta(days=3)))
         s.changes.sort(key=lambda c: c.at)
 
     def day(self, n: int) -> None:
