@@ -128,6 +128,7 @@ class Driver:
                     self.folders.mapping.write_text(clinic.mapping_text(fixed=True))
                     worker = self.restart()
                     clinic.quarantine_retry_all(self.folders)
+                    quiet_logs()  # the CLI set up its own logging
                 if now in syncs:
                     worker = self.sync(worker, now)
                 if (s.down is None or not s.down[0] <= now < s.down[1]) and self.something_due(worker, now):
