@@ -188,7 +188,7 @@ def planning_dies_once(armed: bool) -> Iterator[None]:
     def die(*args: Any, **kwargs: Any) -> None:
         raise Killed("planning")
 
-    planner.insert_new = die  # type: ignore[assignment]
+    planner.insert_new = die
     try:
         yield
     finally:

@@ -240,13 +240,13 @@ class Oracle:
                     visit.sent_reminders.add((p.offset or "", p.start))
                     self._send(v.patient, f"{source}/{external_id}", "reminder",
                                f"{p.offset} for {p.start.astimezone(UTC):%Y-%m-%d %H:%M}Z", now)
-        for key, due in list(self.agendas.items()):
-            if due > now:
+        for key, agenda_due in list(self.agendas.items()):
+            if agenda_due > now:
                 continue
             del self.agendas[key]
             self.agendas_done.add(key)
             source, doctor, day = key
-            if now <= due + AGENDA_MAX_LATENESS and (source, doctor) in self._doctors_on(day):
+            if now <= agenda_due + AGENDA_MAX_LATENESS and (source, doctor) in self._doctors_on(day):
                 self._send(doctor, f"{source}/{day.isoformat()}", "agenda", "", now)
 
     def _send(self, person: str, subject: str, kind: str, detail: str, now: datetime) -> None:
