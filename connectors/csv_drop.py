@@ -139,18 +139,29 @@ class CsvDropConnector(Connector):
         done, current = resume_point(cursor)
         for path in self._candidates():
             info = inspect_file(path, self.settings.encoding)
-            if info.digest in done:
+            if self._done_key(info) in done:
                 self._archive(path)  # stored before a crash, not yet moved
                 continue
             skip = current.get("rows", 0) if current.get("hash") == info.digest else 0
             yield from self._read_file(info, done, skip)
-            done = remember(done, info.digest, path.name)
+            done = remember(done, self._done_key(info), path.name)
             self._archive(path)
+
+    def _done_key(self, info: FileText) -> str:
+        """What marks a file as read. A delta file is read once, whatever its name (the same
+        rows again would change nothing). A snapshot is a state, not a change: an export
+        equal to an older one (A, then B, then A again: a booking made and then deleted) must
+        be applied, or the deletion is never seen; so a snapshot is known by its content and
+        its modification time, which a file kept in the folder or left there by a crash
+        before archiving keeps, and a new export has anew."""
+        if self.settings.mode != "snapshot":
+            return info.digest
+        return f"{info.digest}@{info.path.stat().st_mtime_ns}"
 
     def _read_file(self, info: FileText, done: dict[str, str], skip: int) -> Iterator[Batch]:
         snapshot = self.settings.mode == "snapshot"
         name = info.path.name
-        finished = remember(done, info.digest, name)
+        finished = remember(done, self._done_key(info), name)
         with info.path.open("r", encoding=info.encoding, errors=MARK_ERRORS, newline="") as handle:
             reader = CsvRecords(handle, info.encoding)
             reader.delimiter = self.settings.delimiter or _sniff_delimiter(reader.first_line())

@@ -15,9 +15,12 @@ and the problem, shown with the appointment instead of in the quarantine.
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -640,7 +643,8 @@ def _read_preset_data(ref: str, base_dir: Path) -> dict[str, Any]:
         hint = f"no such file {path}" if looks_like_file else f"no preset {ref!r} (presets: {presets})"
         raise ValueError(f"mapping {ref!r}: {hint}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        stat = path.stat()
+        data = copy.deepcopy(_parsed_yaml(path.resolve(), stat.st_mtime_ns, stat.st_size))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -664,12 +668,31 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
     """Load a preset by name (mappings/NAME.yaml) or a site's own file, and compile it;
     starts and ends outside ``window`` are refused (clinic.plausible_dates)."""
     data = _read_preset_data(ref, base_dir)
-    try:
-        preset = MappingPreset.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"mapping {ref!r}: {problems}") from None
-    return CompiledMapping(preset, clinic_timezone, default_region, window)
+    key = (ref, json.dumps(data, sort_keys=True, default=repr), clinic_timezone, default_region, window)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        try:
+            preset = MappingPreset.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ValueError(f"mapping {ref!r}: {problems}") from None
+        compiled = CompiledMapping(preset, clinic_timezone, default_region, window)
+        if len(_COMPILED) >= 64:
+            _COMPILED.clear()
+        _COMPILED[key] = compiled
+    return compiled
+
+
+# One compiled mapping per content (the merged YAML) and zone: a compiled mapping is never
+# changed once built, so runs share it. `clinicsync run` loads each connector's mapping at
+# every poll; parsing and compiling it again cost ~40 ms a time.
+_COMPILED: dict[tuple[str, str, str, str, PlausibleWindow], CompiledMapping] = {}
+
+
+@lru_cache(maxsize=64)
+def _parsed_yaml(path: Path, mtime_ns: int, size: int) -> Any:
+    """A mapping file's YAML, parsed once per version of the file."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 # What the generated code (codegen.py) calls of this module, handed over rather than imported

@@ -54,6 +54,24 @@ def test_snapshot_with_a_row_removed_deletes_it(sync: Callable[[str], Run], drop
     assert data[-1]["appointment_id"] not in {a["external_id"] for a in appointments(run)}
 
 
+def test_a_snapshot_equal_to_an_older_one_is_applied(sync: Callable[[str], Run], drop_dir: Path) -> None:
+    """A booking made and deleted again: the third export says what the first said, and its
+    deletion must be seen (found by the clinic simulation, tests/simulation). The files stay
+    in the folder (no archive): the older ones are not read again."""
+    data = rows(20)
+    write_drop(drop_dir, "a.csv", data[:-1])
+    run = sync("  mode: snapshot\n")
+    assert run()["created"] == 19
+    write_drop(drop_dir, "b.csv", data)
+    assert run()["created"] == 1
+    write_drop(drop_dir, "c.csv", data[:-1])
+    report = run()
+    assert (report["deleted"], report["unchanged"], report["created"]) == (1, 19, 0)
+    assert data[-1]["appointment_id"] not in {a["external_id"] for a in appointments(run)}
+    again = run()
+    assert again["fetched"] == again["created"] == again["deleted"] == 0
+
+
 def test_a_truncated_snapshot_deletes_nothing_and_fails_clearly(sync: Callable[[str], Run], drop_dir: Path) -> None:
     data = rows(20)
     write_drop(drop_dir, "a.csv", data)

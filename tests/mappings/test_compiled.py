@@ -305,3 +305,17 @@ def test_the_mapping_bench_runs_at_smoke_size() -> None:
     [table] = m2_mapping_cpu.main(["--smoke", "--quiet"])
     assert [row["records"] for row in table.rows] == [500, 300]
     assert all(row["generated_cpu"] is not None and row["ratio"] is not None for row in table.rows)
+
+
+def test_a_mapping_is_compiled_once_per_content_and_read_again_when_its_file_changes(tmp_path: Path) -> None:
+    """`clinicsync run` loads each connector's mapping at every poll: the same file is not
+    parsed and compiled again, and an edited file (a mapping fix) takes effect at once."""
+    site = tmp_path / "desk.yaml"
+    site.write_text("name: desk\nextends: csv_default\nstatus_map: {}\n", encoding="utf-8")
+    first = load_mapping("desk.yaml", "Europe/Madrid", "ES", tmp_path)
+    assert load_mapping("desk.yaml", "Europe/Madrid", "ES", tmp_path) is first
+    assert load_mapping("desk.yaml", "America/Chicago", "US", tmp_path) is not first  # another zone
+    assert "confirmada" not in first.status_map
+    site.write_text("name: desk\nextends: csv_default\nstatus_map: {confirmada: booked}\n", encoding="utf-8")
+    fixed = load_mapping("desk.yaml", "Europe/Madrid", "ES", tmp_path)
+    assert fixed.status_map["confirmada"] == "booked"

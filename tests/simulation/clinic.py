@@ -1,0 +1,226 @@
+"""The clinic's side of a run, through clinicsync's real code paths: a settings.yaml in a
+folder of its own, the CSV drop connector (snapshot mode) reading the front desk's exports,
+the REST API through FastAPI's TestClient, and the functions `sync --once`
+(service.pipeline.run_once) and `remind --once` (reminders.dispatch.dispatch) call, in-process.
+The clock is time-machine's, so every layer (utcnow, datetime.now, time.time) sees the tick."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from clinicsync.connectors.rest_api import key_digest
+from clinicsync.sync.cli import app as cli_app
+from clinicsync.sync.reminders import planner
+from clinicsync.sync.reminders.dispatch import dispatch
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.service.pipeline import run_once
+from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.store import Store
+from tests.simulation.scenario import TZ, ZONE, Scenario, Version
+
+API_KEY = "csk_sim-web-0123456789abcdefghijklmnopqrstuv"
+POISON_ROW_ID = "F-POISON"
+COLUMNS = ["appointment_id", "start", "duration_minutes", "status", "type", "location", "patient_id",
+           "patient_name", "patient_phone", "patient_email", "patient_language", "patient_channel", "doctor_id",
+           "doctor_name", "doctor_email"]
+OFFSETS = ["3d", "1d", "1h"]
+OFFSETS_AFTER_CHANGE = ["1d", "2h"]
+
+
+class Killed(BaseException):
+    """The worker process dies here (kill -9): nothing after this point runs or commits."""
+
+
+@dataclass
+class Folders:
+    home: Path  # the settings folder, where cron normally starts
+    elsewhere: Path  # another working directory (CRON_ELSEWHERE)
+
+    @property
+    def settings(self) -> Path:
+        return self.home / "settings.yaml"
+
+    @property
+    def drop(self) -> Path:
+        return self.home / "drop"
+
+    @property
+    def outbox(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def mapping(self) -> Path:
+        return self.home / "front.yaml"
+
+
+def mapping_text(fixed: bool) -> str:
+    """The front desk's mapping: csv_default and the desk's own word for a confirmed booking,
+    "confirmada", which the admin forgot at go-live when the scenario carries MAPPING_FIX."""
+    words = "{confirmada: booked}" if fixed else "{}"
+    return f"name: front\nextends: csv_default\nstatus_map: {words}\n"
+
+
+def settings_text(folders: Folders, store_url: str | None, offsets: list[str]) -> str:
+    store = f"store:\n  url: \"{store_url}\"\n" if store_url else ""  # None: no store key (the default)
+    return (f"clinic:\n  timezone: {ZONE}\n  default_region: ES\n{store}"
+            "connectors:\n"
+            f"  - {{name: front, kind: csv, mapping: {folders.mapping}, drop_dir: {folders.drop}, mode: snapshot,\n"
+            f"     archive_dir: {folders.home / 'archive'},\n"
+            "     settle_seconds: 0, max_delete_share: 1.0}\n"
+            f"  - {{name: web, kind: rest_api, api_keys: [{{name: site, sha256: {key_digest(API_KEY)}}}]}}\n"
+            f"notifiers:\n  - {{name: outbox, kind: outbox, directory: {folders.outbox}, rate_per_second: 1000}}\n"
+            "reminders:\n"
+            f"  offsets: [{', '.join(offsets)}]\n"
+            "  quiet_hours: {start: \"21:00\", end: \"08:00\"}\n"
+            "  routes: {sms: outbox, email: outbox, whatsapp: outbox}\n"
+            "  agenda: {enabled: true, at: \"07:00\"}\n"
+            "  workers: 2\n")
+
+
+@contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+class Worker:
+    """One clinicsync process: the settings read at its start (from its working directory),
+    its own store connection, its own REST API app."""
+
+    def __init__(self, folders: Folders, cwd: Path) -> None:
+        self.cwd = cwd
+        with working_directory(cwd):
+            self.settings: Settings = load_settings(Path(os.path.relpath(folders.settings, cwd)))
+            self.store = Store.open(self.settings.store)
+        self._api: TestClient | None = None
+
+    @property
+    def api(self) -> TestClient:
+        if self._api is None:
+            self._api = TestClient(create_app(self.settings, self.store),
+                                   headers={"Authorization": f"Bearer {API_KEY}"})
+        return self._api
+
+    def sync(self) -> dict[str, Any]:
+        with working_directory(self.cwd):
+            report = run_once(self.settings, self.store)
+        return {key: value for key, value in report.extras.items() if isinstance(value, dict) and "error" in value}
+
+    def remind(self) -> None:
+        with working_directory(self.cwd):
+            dispatch(self.settings, self.store, datetime.now(UTC))
+
+    def push(self, version: Version, doctor: dict[str, str], patient: dict[str, Any]) -> int:
+        body = {"status": version.status,
+                "start": version.start.astimezone(TZ).isoformat(), "duration_minutes": 30, "timezone": ZONE,
+                "type": "Consulta", "location": "Centro", "updated_at": version.updated_at.isoformat(),
+                "patient": patient, "practitioner": doctor}
+        return self.api.put(f"/api/v1/appointments/{version.external_id}", json=body).status_code
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+        self.store.close()
+
+
+def export_csv(scenario: Scenario, rows: list[Version], poison: bool) -> str:
+    """The front desk's daily export: every appointment it holds (snapshot), local wall-clock times."""
+    people = {p.id: p for p in scenario.patients}
+    doctors = {d.id: d for d in scenario.doctors}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for v in rows:
+        p, d = people[v.patient], doctors[v.doctor]
+        writer.writerow([v.external_id, v.start.astimezone(TZ).strftime("%Y-%m-%d %H:%M"), 30, v.word, "Consulta",
+                         "Centro", p.id, p.name, p.phone, p.email, p.language, p.channel, d.id, d.name, d.email])
+    if poison:
+        p, d = scenario.patients[0], scenario.doctors[0]
+        writer.writerow([POISON_ROW_ID, "0001-01-01T00:00:00Z", 30, "scheduled", "Consulta", "Centro", p.id, p.name,
+                         p.phone, p.email, p.language, p.channel, d.id, d.name, d.email])
+    return out.getvalue()
+
+
+def drop_export(folders: Folders, serial: int, text: str, at: datetime) -> None:
+    folders.drop.mkdir(exist_ok=True)
+    path = folders.drop / f"export-{serial:05d}.csv"
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, (at.timestamp(), at.timestamp()))  # written at the simulated time
+
+
+def quarantine_retry_all(folders: Folders) -> str:
+    """The documented fix after a mapping change: `clinicsync quarantine retry --all`."""
+    with working_directory(folders.home):
+        try:
+            result = CliRunner().invoke(cli_app, ["--config", str(folders.settings), "quarantine", "retry", "--all"],
+                                        catch_exceptions=False)
+        finally:
+            structlog.reset_defaults()
+    return result.stdout
+
+
+@contextmanager
+def planning_dies_once(armed: bool) -> Iterator[None]:
+    """KILLED_MID_STAGE: the process dies inside planning's transaction, after it read the
+    events and before it committed the rows and the offset."""
+    if not armed:
+        yield
+        return
+    real = planner.insert_new
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise Killed("planning")
+
+    planner.insert_new = die
+    try:
+        yield
+    finally:
+        planner.insert_new = real
+
+
+def kill_on_store_write(worker: Worker) -> None:
+    """KILLED_PUSH: the next write of this worker's store dies (and so does every write after
+    it: the process is gone, its `finally` blocks write nothing either)."""
+    store = worker.store
+
+    def dead(*args: Any, **kwargs: Any) -> Any:
+        raise Killed("push")
+
+    store.apply_batch = dead  # type: ignore[method-assign]
+    store.finish_run = dead  # type: ignore[method-assign]
+
+
+def two_dispatchers(first: Worker, second: Worker) -> None:
+    """SECOND_WORKER: two `remind --once` at the same moment (threads see the same fake clock)."""
+    errors: list[BaseException] = []
+
+    def run(worker: Worker) -> None:
+        try:
+            dispatch(worker.settings, worker.store, datetime.now(UTC))
+        except BaseException as exc:  # reported by the caller, never swallowed
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

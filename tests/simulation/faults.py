@@ -1,0 +1,44 @@
+"""The fault classes a scenario can carry, by name: one registry, and one set of those known
+to fail at this base (each names the issue observation and the branch that fixes it, so the
+lead removes the entry after merging that branch and the strict xfail turns into a pass)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Fault(StrEnum):
+    POISON = "poison"                  # a CSV row starting 0001-01-01T00:00:00Z (.NET's "no date")
+    KILLED_MID_STAGE = "killed_mid_stage"  # planning's transaction aborted once, half-way
+    KILLED_PUSH = "killed_push"        # a push dies inside its transaction (the process is killed)
+    SECOND_WORKER = "second_worker"    # two dispatchers claim at the same tick
+    CRON_ELSEWHERE = "cron_elsewhere"  # from one day on, cron runs from another directory, no store key
+    SETTINGS_CHANGE = "settings_change"  # offsets [3d, 1d, 1h] -> [1d, 2h] mid-run
+    DISPATCH_DOWN = "dispatch_down"    # the dispatcher is down from 09:00 to 20:30 one day
+    SOURCE_DELETES = "source_deletes"  # the CSV export drops rows (snapshot mode deletes them)
+    LATE_WEBHOOKS = "late_webhooks"    # API pushes repeated, and older versions delivered late
+    MAPPING_FIX = "mapping_fix"        # a status word missing at go-live, fixed, then `quarantine retry --all`
+    LATE_GOLIVE = "late_golive"        # going live at 23:43 local time
+    # A DST change is no fault to inject: every 30-day window of the scenario crosses one
+    # (Europe/Madrid, starting 1-20 March 2027; the soak crosses both).
+
+
+@dataclass(frozen=True)
+class KnownFailure:
+    observation: str
+    branch: str
+
+    @property
+    def reason(self) -> str:
+        return f"issue 28 {self.observation}: fixed on branch {self.branch}"
+
+
+# Faults whose run fails at this base. Remove an entry once its branch is merged.
+KNOWN_FAILING: dict[Fault, KnownFailure] = {}  # issue 28's five (obs1-obs5) are fixed on main
+
+# Faults every seed can carry together in one run (the others change the run's shape).
+COMBINABLE: tuple[Fault, ...] = (Fault.KILLED_MID_STAGE, Fault.SECOND_WORKER, Fault.SETTINGS_CHANGE,
+                                 Fault.DISPATCH_DOWN, Fault.SOURCE_DELETES, Fault.LATE_WEBHOOKS)
+# Faults that need a SQLite store: "no store key" means the default SQLite file.
+SQLITE_ONLY: frozenset[Fault] = frozenset({Fault.CRON_ELSEWHERE})

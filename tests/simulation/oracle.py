@@ -1,0 +1,272 @@
+"""What every patient and doctor should receive, and when, worked out from the scenario alone.
+
+Independent code: it never calls the planner, the dispatcher or clinicsync's time helpers; it
+reads the rules of docs/reminders.md and replays the scenario's ticks against a model of the
+store. Each tick, in the order the driver runs them: the source's changes land, planning
+(settings followed first, then the changes, then the agendas), then dispatch.
+
+The rules, as read here (where the docs leave room, the reading is written down):
+
+- Go-live: the front desk's first sync (at go-live) is a baseline: what it holds gets its
+  reminders still ahead and nothing else. After it, a booking is announced (a confirmation)
+  only if the clinic *took* it after go-live (issue 28: go-live is a boundary), whenever
+  clinicsync first stores it — so rows held in quarantine at go-live and imported after a
+  mapping fix are not announced. The REST API has no baseline: each booking pushed is new.
+- A bad record (the poison row) is no appointment: nobody hears of it, nobody else is affected.
+- Reminders at the offsets: ``d`` is the same local wall-clock time days earlier (DST kept;
+  a time that exists twice takes the first, one in the gap moves forward), ``h``/``m``
+  elapsed. None is planned whose time has passed when planned, or that is later than
+  ``min_lead`` (15 min) before the visit. Quiet hours (21:00-08:00, the visit's local time)
+  move a message to the nearest of their end and the minute before they begin that is not
+  past and before the latest useful time; else it is skipped.
+- A move cancels the reminders for the old start and plans the offsets for the new one; the
+  patient gets a reschedule notice unless a confirmation or notice is still unsent. A
+  cancellation or a deletion at the source cancels every unsent message and sends one
+  cancellation notice. Notices are due when planned, and go while the visit is ahead.
+- Dispatch: a reminder more than its lateness bound past its time is skipped (a quarter of
+  the offset), and so is one for which a later reminder of the same start (a smaller
+  offset) is due and within its own bound, or has gone (superseded).
+- Settings change (offsets): pending reminders of a removed offset are cancelled; an added
+  offset is planned for each visit ahead whose new reminder time has not passed.
+- Agendas: each doctor with an email and an appointment (of that source) today or tomorrow
+  in the store at a planning pass gets that day's agenda at 07:00 clinic time, if at send
+  time the day still holds one of theirs. Reading for issue 28 obs 4 ("every message has a
+  deadline"): an agenda goes at most AGENDA_MAX_LATENESS after 07:00, or not at all.
+- Tolerance: a message may go up to one tick (TOLERANCE) after the oracle's moment: a worker
+  killed mid-stage, or a push the sender repeats, delays its work by one tick.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from tests.simulation.clinic import OFFSETS, OFFSETS_AFTER_CHANGE
+from tests.simulation.faults import Fault
+from tests.simulation.mailbag import Identity, Sent
+from tests.simulation.scenario import TICK, TZ, Scenario, Version, killed_delivery
+
+MIN_LEAD = timedelta(minutes=15)
+QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
+AGENDA_AT = time(7, 0)
+AGENDA_MAX_LATENESS = timedelta(hours=2)
+TOLERANCE = TICK
+NOTICES = frozenset({"confirmation", "rescheduled", "cancelled"})
+
+
+def offset_length(label: str) -> timedelta:
+    amount, unit = int(label[:-1]), label[-1]
+    return {"d": timedelta(days=amount), "h": timedelta(hours=amount), "m": timedelta(minutes=amount)}[unit]
+
+
+def offset_time(label: str, start: datetime) -> datetime:
+    if label.endswith("d"):
+        wall = start.astimezone(TZ).replace(tzinfo=None) - timedelta(days=int(label[:-1]))
+        return wall.replace(tzinfo=TZ, fold=0).astimezone(UTC)  # the first of a repeated time
+    return start - offset_length(label)
+
+
+def _local(day: date, at: time) -> datetime:
+    return datetime.combine(day, at, TZ).astimezone(UTC)
+
+
+def quiet_period(moment: datetime) -> tuple[datetime, datetime] | None:
+    """The quiet hours [began, ends) around ``moment`` (clinic and visits share one zone)."""
+    wall = moment.astimezone(TZ)
+    if wall.time() >= QUIET_FROM:
+        return _local(wall.date(), QUIET_FROM), _local(wall.date() + timedelta(days=1), QUIET_UNTIL)
+    if wall.time() < QUIET_UNTIL:
+        return _local(wall.date() - timedelta(days=1), QUIET_FROM), _local(wall.date(), QUIET_UNTIL)
+    return None
+
+
+def fit(due: datetime, now: datetime, latest: datetime) -> datetime | None:
+    """When a message due at ``due`` may go, or None (skipped)."""
+    if due < now or due > latest:
+        return None
+    quiet = quiet_period(due)
+    if quiet is None:
+        return due
+    began, ends = quiet
+    options = [c for c in (ends, began - timedelta(minutes=1)) if now <= c <= latest]
+    return min(options, key=lambda c: abs(c - due)) if options else None
+
+
+@dataclass
+class Pending:
+    kind: str
+    offset: str | None
+    start: datetime
+    due: datetime
+
+
+@dataclass
+class Visit:
+    version: Version
+    pending: list[Pending] = field(default_factory=list)
+    sent_reminders: set[tuple[str, datetime]] = field(default_factory=set)
+
+    @property
+    def active(self) -> bool:
+        return self.version.status == "booked" and not self.version.deleted
+
+
+class Oracle:
+    def __init__(self, scenario: Scenario) -> None:
+        self.s = scenario
+        self.visits: dict[tuple[str, str], Visit] = {}
+        self.agendas: dict[tuple[str, str, date], datetime] = {}  # pending: (source, doctor, day) -> due
+        self.agendas_done: set[tuple[str, str, date]] = set()
+        self.offsets = list(OFFSETS)
+        self.expected: list[Sent] = []
+
+    # -- what the store sees, tick by tick --
+    def visible(self) -> dict[datetime, list[Version]]:
+        """Each tick's new versions as the store holds them after that tick's sync."""
+        s = self.s
+        out: dict[datetime, list[Version]] = defaultdict(list)
+        fix = s.mapping_fix_at if Fault.MAPPING_FIX in s.faults else None
+        latest: dict[str, Version] = {}
+        held: dict[str, Version] = {}  # rows quarantined until the mapping is fixed
+        for change in s.changes:
+            v = change.version
+            if v.source != "front":
+                continue
+            at = max(change.at, s.golive)
+            latest[v.external_id] = v
+            if fix is not None and at < fix and v.word == "confirmada":
+                held[v.external_id] = v
+                continue
+            held.pop(v.external_id, None)
+            out[at].append(v)
+        if fix is not None:
+            out[fix].extend(latest[key] for key in held)
+        killed = killed_delivery(s)
+        for d in s.deliveries:
+            if d.first:
+                out[d.at + TICK if d is killed else d.at].append(d.version)
+        return out
+
+    # -- planning --
+    def _notice(self, visit: Visit, kind: str, now: datetime) -> None:
+        due = fit(now, now, visit.version.start)
+        if due is not None:
+            visit.pending.append(Pending(kind, None, visit.version.start, due))
+
+    def _reminders(self, visit: Visit, now: datetime, offsets: list[str]) -> None:
+        start = visit.version.start
+        for label in offsets:
+            due = fit(offset_time(label, start), now, start - MIN_LEAD)
+            if due is not None:
+                visit.pending.append(Pending("reminder", label, start, due))
+
+    def _land(self, v: Version, now: datetime, baseline: bool) -> None:
+        key = (v.source, v.external_id)
+        visit = self.visits.get(key)
+        if visit is None:
+            if v.deleted:
+                return
+            visit = self.visits[key] = Visit(v)
+            if visit.active:
+                if not baseline and v.booked_at > self.s.golive:
+                    self._notice(visit, "confirmation", now)
+                self._reminders(visit, now, self.offsets)
+            return
+        was_active, old = visit.active, visit.version
+        visit.version = v
+        if not was_active:
+            return
+        if not visit.active:
+            visit.pending.clear()
+            if not baseline:
+                self._notice(visit, "cancelled", now)
+        elif v.start != old.start:
+            visit.pending = [p for p in visit.pending if p.kind != "reminder"]
+            if not baseline and not visit.pending:  # no notice unsent
+                self._notice(visit, "rescheduled", now)
+            self._reminders(visit, now, self.offsets)
+
+    def _settings_change(self, now: datetime) -> None:
+        new = list(OFFSETS_AFTER_CHANGE)
+        added = [o for o in new if o not in self.offsets]
+        self.offsets = new
+        for visit in self.visits.values():
+            visit.pending = [p for p in visit.pending if p.kind != "reminder" or p.offset in new]
+            if visit.active and visit.version.start > now:
+                self._reminders(visit, now, added)
+
+    def _plan_agendas(self, now: datetime) -> None:
+        today = now.astimezone(TZ).date()
+        for day in (today, today + timedelta(days=1)):
+            for source, doctor in self._doctors_on(day):
+                key = (source, doctor, day)
+                if key not in self.agendas and key not in self.agendas_done:
+                    self.agendas[key] = _local(day, AGENDA_AT)
+
+    def _doctors_on(self, day: date) -> set[tuple[str, str]]:
+        return {(v.version.source, v.version.doctor) for v in self.visits.values()
+                if v.active and v.version.start.astimezone(TZ).date() == day}
+
+    # -- dispatch --
+    def _dispatch(self, now: datetime) -> None:
+        for (source, external_id), visit in self.visits.items():
+            due = [p for p in visit.pending if p.due <= now]
+            if not due:
+                continue
+            v = visit.version
+            quiet = quiet_period(now)
+            if quiet is not None:  # woke inside the quiet hours: back to their end
+                for p in due:
+                    p.due = quiet[1]
+                continue
+            for p in due:
+                if p.kind != "reminder":
+                    visit.pending.remove(p)
+                    if now < v.start:
+                        self._send(v.patient, f"{source}/{external_id}", p.kind, "", now)
+                    continue
+            reminders = [p for p in due if p.kind == "reminder"]
+            for p in reminders:
+                visit.pending.remove(p)
+                length = offset_length(p.offset or "0m")
+                late = now > p.due + length / 4 or now > p.start - MIN_LEAD
+                superseded = any(
+                    offset_length(q.offset or "0m") < length
+                    and (now <= q.due + offset_length(q.offset or "0m") / 4)
+                    for q in reminders if q is not p) or any(
+                    s == p.start and offset_length(o) < length for o, s in visit.sent_reminders)
+                if not late and not superseded:
+                    visit.sent_reminders.add((p.offset or "", p.start))
+                    self._send(v.patient, f"{source}/{external_id}", "reminder",
+                               f"{p.offset} for {p.start.astimezone(UTC):%Y-%m-%d %H:%M}Z", now)
+        for key, agenda_due in list(self.agendas.items()):
+            if agenda_due > now:
+                continue
+            del self.agendas[key]
+            self.agendas_done.add(key)
+            source, doctor, day = key
+            if now <= agenda_due + AGENDA_MAX_LATENESS and (source, doctor) in self._doctors_on(day):
+                self._send(doctor, f"{source}/{day.isoformat()}", "agenda", "", now)
+
+    def _send(self, person: str, subject: str, kind: str, detail: str, now: datetime) -> None:
+        self.expected.append(Sent(Identity(person, subject, kind, detail), now))
+
+    def run(self) -> list[Sent]:
+        s = self.s
+        visible = self.visible()
+        syncs = s.sync_ticks()
+        for now in s.ticks():
+            if s.settings_change_at is not None and now == s.settings_change_at:
+                self._settings_change(now)
+            for v in visible.get(now, []):
+                self._land(v, now, baseline=now == s.golive and v.source == "front")
+            if now in syncs:
+                self._plan_agendas(now)
+            if s.down is None or not s.down[0] <= now < s.down[1]:
+                self._dispatch(now)
+        return self.expected
+
+
+def expected_messages(scenario: Scenario) -> list[Sent]:
+    return Oracle(scenario).run()

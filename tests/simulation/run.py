@@ -1,0 +1,189 @@
+"""One simulation: the scenario's ticks driven through the real code under a fake clock, what
+was sent read back, and the oracle's verdict."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import structlog
+import time_machine
+from sqlalchemy import func, select
+
+from clinicsync.sync.db import make_engine, upgrade
+from clinicsync.sync.model import SyncRun
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.store import Store
+from tests.simulation import clinic
+from tests.simulation.clinic import Folders, Killed, Worker
+from tests.simulation.faults import Fault
+from tests.simulation.mailbag import Mailbag
+from tests.simulation.oracle import expected_messages
+from tests.simulation.scenario import TICK, TZ, Delivery, Scenario, Version, killed_delivery
+from tests.simulation.verdict import Verdict, judge
+
+STUCK_AFTER = timedelta(hours=1)  # a run still "running" this long after it began was cut off
+
+
+def quiet_logs() -> None:
+    """Warnings and errors only: a month of ticks would log megabytes."""
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+class Driver:
+    def __init__(self, scenario: Scenario, store_url: str, folder: Path) -> None:
+        self.s = scenario
+        self.folders = Folders(folder / "clinic", folder / "elsewhere")
+        self.folders.home.mkdir(parents=True)
+        self.folders.elsewhere.mkdir(parents=True)
+        self.store_url = None if Fault.CRON_ELSEWHERE in scenario.faults else store_url
+        if not store_url.startswith("sqlite"):
+            engine = make_engine(store_url)  # as `clinicsync db upgrade` does in a deployment
+            upgrade(engine)
+            engine.dispose()
+        self.folders.mapping.write_text(clinic.mapping_text(fixed=Fault.MAPPING_FIX not in scenario.faults))
+        self.write_settings(clinic.OFFSETS)
+        self.mailbag = Mailbag(scenario, self.folders.outbox)
+        self.notes: list[str] = []
+        self.front: dict[str, Version] = {}
+        self.exports = 0
+        self.poisoned = False
+        self.kill_done = False
+        self.worker: Worker | None = None
+        self.second: Worker | None = None
+
+    def write_settings(self, offsets: list[str]) -> None:
+        self.folders.settings.write_text(clinic.settings_text(self.folders, self.store_url, offsets))
+
+    def restart(self, cwd: Path | None = None) -> Worker:
+        """A new process; the second dispatcher restarts too (all workers must read the same
+        settings, docs/reminders.md: each would otherwise re-plan to its own)."""
+        if self.worker is not None:
+            self.worker.close()
+        if self.second is not None:
+            self.second.close()
+            self.second = None
+        self.worker = Worker(self.folders, cwd or self.folders.home)
+        return self.worker
+
+    # -- one tick --
+    def clinic_changes(self, now: datetime, changes: list[Version]) -> None:
+        for v in changes:
+            self.front[v.external_id] = v
+        poison = self.s.poison_at is not None and now >= self.s.poison_at
+        if changes or (poison and not self.poisoned):
+            self.poisoned = poison
+            self.exports += 1
+            rows = [v for v in self.front.values() if not v.deleted]
+            clinic.drop_export(self.folders, self.exports, clinic.export_csv(self.s, rows, poison),
+                               now - timedelta(seconds=1))
+
+    def push(self, worker: Worker, delivery: Delivery, killed: bool) -> bool:
+        """False when the push died (the sender will try again)."""
+        patient = next(p for p in self.s.patients if p.id == delivery.version.patient)
+        doctor = next(d for d in self.s.doctors if d.id == delivery.version.doctor)
+        if killed:
+            clinic.kill_on_store_write(worker)
+        try:
+            status = worker.push(delivery.version, {"id": doctor.id, "name": doctor.name, "email": doctor.email},
+                                 {"id": patient.id, "name": patient.name, "phone": patient.phone,
+                                  "email": patient.email, "language": patient.language, "channel": patient.channel})
+        except Killed:
+            return False
+        if status >= 300:
+            self.notes.append(f"{delivery.at.astimezone(TZ):%Y-%m-%d %H:%M} push {delivery.version.external_id} "
+                              f"answered {status}")
+        return True
+
+    def run(self) -> Verdict:
+        s = self.s
+        ticks = s.ticks()
+        killed = killed_delivery(s)
+        syncs = s.sync_ticks()
+        changes = [c for c in s.changes if c.version.source == "front"]
+        with time_machine.travel(ticks[0], tick=False) as clock:
+            worker = self.restart()
+            retry: list[Delivery] = []
+            for now in ticks:
+                clock.move_to(now)
+                if s.settings_change_at == now:
+                    self.write_settings(clinic.OFFSETS_AFTER_CHANGE)
+                    worker = self.restart()  # `run` reads the settings at start: restarted after a change
+                if s.cron_elsewhere_at is not None and now >= s.cron_elsewhere_at and worker.cwd != \
+                        self.folders.elsewhere:
+                    worker = self.restart(self.folders.elsewhere)
+                landing = [c.version for c in changes if c.at <= now]
+                changes = changes[len(landing):]
+                self.clinic_changes(now, landing)
+                due = retry + [d for d in s.deliveries if d.at == now]
+                retry = []
+                for delivery in due:
+                    kill = delivery is killed and not self.kill_done
+                    self.kill_done = self.kill_done or kill
+                    if not self.push(worker, delivery, killed=kill):
+                        retry.append(delivery)
+                        worker = self.restart()  # the killed process is gone
+                if s.mapping_fix_at == now:
+                    self.folders.mapping.write_text(clinic.mapping_text(fixed=True))
+                    worker = self.restart()
+                    clinic.quarantine_retry_all(self.folders)
+                    quiet_logs()  # the CLI set up its own logging
+                if now in syncs:
+                    worker = self.sync(worker, now)
+                if (s.down is None or not s.down[0] <= now < s.down[1]) and self.something_due(worker, now):
+                    self.remind(worker, now)
+                    self.mailbag.collect(worker.store, now)
+            stuck = self.stuck_runs(worker.store, ticks[-1])
+            worker.close()
+            if self.second is not None:
+                self.second.close()
+        return judge(s, expected_messages(s), self.mailbag.sent, stuck, self.notes)
+
+    def sync(self, worker: Worker, now: datetime) -> Worker:
+        with clinic.planning_dies_once(self.s.kill_plan_at == now):
+            try:
+                errors = worker.sync()
+            except Killed:
+                self.notes.append(f"{now.astimezone(TZ):%Y-%m-%d %H:%M} worker killed inside planning")
+                return self.restart()
+        for stage, result in errors.items():
+            note = f"stage {stage} failed: {result['error']}"
+            if note not in " ".join(self.notes):
+                self.notes.append(f"{now.astimezone(TZ):%Y-%m-%d %H:%M} {note} (and on each run after)")
+        return worker
+
+    def remind(self, worker: Worker, now: datetime) -> None:
+        span = self.s.second_worker
+        if span is not None and span[0] <= now < span[1]:
+            if self.second is None:
+                self.second = Worker(self.folders, self.folders.home)
+            clinic.two_dispatchers(worker, self.second)
+        else:
+            worker.remind()
+
+    @staticmethod
+    def something_due(worker: Worker, now: datetime) -> bool:
+        """Whether `remind --once` has anything to do now (cron runs it every minute; the runs
+        with nothing due send nothing, so the simulation skips them)."""
+        with worker.store.engine.connect() as connection:
+            first = connection.execute(select(func.min(REMINDERS.c.due_at))
+                                       .where(REMINDERS.c.status == "pending")).scalar()
+        return first is not None and first <= now
+
+    @staticmethod
+    def stuck_runs(store: Store, now: datetime) -> list[str]:
+        table = SyncRun.__table__  # type: ignore[attr-defined]
+        with store.engine.connect() as connection:
+            rows = connection.execute(select(table.c.connector, table.c.started_at)
+                                      .where(table.c.status == "running")).all()
+        return [f"connector {connector} run begun {started.astimezone(TZ):%Y-%m-%d %H:%M} still 'running' at the end"
+                for connector, started in rows if started < now - STUCK_AFTER]
+
+
+def simulate(scenario: Scenario, store_url: str, folder: Path) -> Verdict:
+    quiet_logs()
+    return Driver(scenario, store_url, folder).run()
+
+
+__all__ = ["TICK", "simulate"]

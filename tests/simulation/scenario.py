@@ -1,0 +1,287 @@
+"""The seeded scenario: a clinic in Europe/Madrid, its doctors and patients, and what its two
+sources say day by day. ``random.Random(seed)`` is the only source of chance, so a seed
+replays the same months exactly.
+
+Everything happens on the scenario's ticks (every 30 minutes from 06:00 to 21:00 local time,
+plus the go-live moment): the clinic's changes land at a tick, before that tick's
+`sync --once`, which runs before that tick's `remind --once`. The driver and the oracle both
+read the ticks from here, as cron and the clinic would share a wall clock."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from tests.simulation.faults import Fault
+
+ZONE = "Europe/Madrid"
+TZ = ZoneInfo(ZONE)
+TICK = timedelta(minutes=30)
+FIRST_TICK, LAST_TICK = time(6, 0), time(21, 0)
+WORK_FROM, WORK_UNTIL = time(9, 0), time(18, 30)  # the front desk's changes, and the visits' slots
+Source = Literal["front", "web"]  # the CSV drop (snapshot mode) and the REST API
+Kind = Literal["book", "move", "cancel", "delete"]
+
+
+def local(day: date, at: time) -> datetime:
+    """A local wall-clock time as UTC (the scenario only uses times that exist)."""
+    return datetime.combine(day, at, TZ).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Patient:
+    id: str
+    name: str
+    phone: str  # E.164
+    email: str
+    language: str
+    channel: Literal["sms", "email"]
+
+
+@dataclass(frozen=True)
+class Doctor:
+    id: str
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Version:
+    """One appointment as its source holds it after a change."""
+
+    source: Source
+    external_id: str
+    patient: str
+    doctor: str
+    start: datetime  # UTC
+    status: Literal["booked", "cancelled"]
+    word: str  # the CSV's status word (scheduled, confirmada, cancelled)
+    deleted: bool
+    updated_at: datetime
+    booked_at: datetime  # when the clinic took the booking (before go-live for the baseline's)
+
+
+@dataclass(frozen=True)
+class Change:
+    at: datetime  # the tick the source says it
+    kind: Kind
+    version: Version
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A push of the REST API: the first delivery of a version, a repeat, or an older one late."""
+
+    at: datetime
+    version: Version
+    first: bool
+
+
+@dataclass
+class Scenario:
+    seed: int
+    days: int
+    faults: frozenset[Fault]
+    first_day: date
+    golive: datetime
+    doctors: list[Doctor]
+    patients: list[Patient]
+    changes: list[Change] = field(default_factory=list)  # in time order, go-live's included
+    deliveries: list[Delivery] = field(default_factory=list)  # the web source's pushes
+    poison_at: datetime | None = None
+    settings_change_at: datetime | None = None
+    down: tuple[datetime, datetime] | None = None  # the dispatcher is down in [from, until)
+    cron_elsewhere_at: datetime | None = None
+    mapping_fix_at: datetime | None = None
+    kill_plan_at: datetime | None = None
+    kill_push_at: datetime | None = None
+    second_worker: tuple[datetime, datetime] | None = None
+
+    @property
+    def end(self) -> datetime:
+        return local(self.first_day + timedelta(days=self.days), FIRST_TICK)
+
+    def ticks(self) -> list[datetime]:
+        out = {self.golive}
+        for n in range(self.days):
+            day = self.first_day + timedelta(days=n)
+            moment = local(day, FIRST_TICK)
+            while moment <= local(day, LAST_TICK):
+                if moment > self.golive:
+                    out.add(moment)
+                moment += TICK
+        return sorted(out)
+
+    def sync_ticks(self) -> set[datetime]:
+        """The ticks `sync --once` finds something at (cron runs it every 5 minutes; the runs
+        between find nothing new and plan nothing, so the simulation skips them), plus 06:00
+        each day, when that day's and the next day's agendas are planned at the latest."""
+        out = {self.golive, *(c.at for c in self.changes if c.at > self.golive), *(d.at for d in self.deliveries)}
+        out |= {local(self.first_day + timedelta(days=n), FIRST_TICK) for n in range(self.days)}
+        out |= {t for t in (self.poison_at, self.settings_change_at, self.cron_elsewhere_at, self.mapping_fix_at,
+                            self.kill_plan_at) if t is not None}
+        killed = killed_delivery(self)
+        if killed is not None:
+            out.add(killed.at + TICK)
+        if self.kill_plan_at is not None:
+            out.add(self.kill_plan_at + TICK)  # cron's next run after the killed one
+        return {t for t in out if t >= self.golive}
+
+    def describe(self) -> str:
+        faults = ",".join(sorted(self.faults)) or "none"
+        return (f"seed={self.seed} days={self.days} faults={faults} first_day={self.first_day} "
+                f"golive={self.golive.astimezone(TZ):%Y-%m-%d %H:%M} local")
+
+
+FIRST = ["Ana", "Ben", "Carla", "Dev", "Elif", "Farid", "Gwen", "Hugo", "Ines", "Jon", "Kemal", "Lena",
+         "Marta", "Nuno", "Olga", "Pau"]
+LAST = ["Ruiz", "Okafor", "Tran", "Novak", "Haddad", "Silva", "Berg", "Moreau"]
+
+
+def _people(rng: random.Random) -> tuple[list[Doctor], list[Patient]]:
+    doctors = [Doctor(f"D{n}", f"Dr. {name}", f"{name.lower()}@clinic.example.org")
+               for n, name in enumerate(("Okafor", "Ortega", "Chen"), start=1)]
+    patients = []
+    for n in range(rng.randint(14, 22)):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        patients.append(Patient(f"P{n:02d}", f"{first} {last}", f"+3461{n:07d}",
+                                f"{first.lower()}.{last.lower()}{n}@example.org",
+                                rng.choice(["es", "es", "en"]), rng.choice(["sms", "email"])))
+    return doctors, patients
+
+
+def _slot(rng: random.Random, today: date, soon: bool) -> datetime:
+    ahead = 1 if soon else rng.randint(1, 20)
+    steps = int((datetime.combine(today, WORK_UNTIL) - datetime.combine(today, WORK_FROM)) / TICK)
+    at = (datetime.combine(today, WORK_FROM) + TICK * rng.randint(0, steps)).time()
+    return local(today + timedelta(days=ahead), at)
+
+
+class _Generator:
+    def __init__(self, seed: int, days: int, faults: frozenset[Fault]) -> None:
+        self.rng = random.Random(seed)
+        self.faults = faults
+        rng = self.rng
+        first_day = date(2027, 3, 1) + timedelta(days=rng.randint(0, 19))  # every window crosses 28 March
+        golive = local(first_day, time(23, 43) if Fault.LATE_GOLIVE in faults else FIRST_TICK)
+        doctors, patients = _people(rng)
+        self.s = Scenario(seed, days, faults, first_day, golive, doctors, patients)
+        self.current: dict[tuple[Source, str], Version] = {}
+        self.serial = 0
+
+    def version(self, source: Source, at: datetime, start: datetime, booked_at: datetime) -> Version:
+        self.serial += 1
+        word = "confirmada" if source == "front" and self.rng.random() < 0.3 else "scheduled"
+        return Version(source, f"{'F' if source == 'front' else 'W'}{self.serial:05d}",
+                       self.rng.choice(self.s.patients).id, self.rng.choice(self.s.doctors).id, start, "booked",
+                       word, False, at, booked_at)
+
+    def add(self, at: datetime, kind: Kind, version: Version) -> None:
+        self.current[(version.source, version.external_id)] = version
+        self.s.changes.append(Change(at, kind, version))
+
+    def baseline(self) -> None:
+        """What the front desk's export already holds at go-live: bookings from go-live's day on."""
+        rng, s = self.rng, self.s
+        for _ in range(rng.randint(8, 14)):
+            booked = s.golive - timedelta(days=rng.randint(1, 30))
+            start = _slot(rng, s.first_day - timedelta(days=1), soon=False)
+            self.add(booked, "book", self.version("front", booked, start, booked))
+        if Fault.LATE_GOLIVE in self.faults:  # a visit of go-live's day, over by the time it goes live
+            self.add(s.golive - timedelta(days=3), "book",
+                     self.version("front", s.golive - timedelta(days=3), local(s.first_day, time(10, 0)),
+                                  s.golive - timedelta(days=3)))
+        s.changes.sort(key=lambda c: c.at)
+
+    def day(self, n: int) -> None:
+        rng, s = self.rng, self.s
+        today = s.first_day + timedelta(days=n)
+        steps = int((datetime.combine(today, WORK_UNTIL) - datetime.combine(today, WORK_FROM)) / TICK)
+        moments = sorted({local(today, WORK_FROM) + TICK * rng.randint(0, steps) for _ in range(rng.randint(1, 4))})
+        touched: set[tuple[Source, str]] = set()  # one change per appointment per tick
+        for at in moments:
+            if at <= s.golive:
+                continue
+            source: Source = "web" if rng.random() < 0.3 else "front"
+            roll = rng.random()
+            ahead = [v for key, v in self.current.items() if key[0] == source and key not in touched
+                     and v.status == "booked" and not v.deleted and v.start > at + timedelta(hours=3)]
+            if roll < 0.55 or not ahead:
+                version = self.version(source, at, _slot(rng, today, soon=rng.random() < 0.25), at)
+                self.add(at, "book", version)
+            elif roll < 0.75:
+                old = rng.choice(ahead)
+                self.add(at, "move", replace(old, start=_slot(rng, today, soon=rng.random() < 0.25), updated_at=at))
+            elif roll < 0.9 or source == "web" or Fault.SOURCE_DELETES not in self.faults:
+                old = rng.choice(ahead)
+                self.add(at, "cancel", replace(old, status="cancelled", word="cancelled", updated_at=at))
+            else:
+                old = rng.choice(ahead)
+                self.add(at, "delete", replace(old, deleted=True, updated_at=at))
+            touched.add((source, s.changes[-1].version.external_id))
+
+    def deliveries(self) -> None:
+        """Each web version pushed when it happens; with LATE_WEBHOOKS also repeated, and the
+        version before a change delivered again after it (older updated_at: it must lose)."""
+        rng, s = self.rng, self.s
+        previous: dict[str, Version] = {}
+        for change in s.changes:
+            v = change.version
+            if v.source != "web":
+                continue
+            s.deliveries.append(Delivery(change.at, v, first=True))
+            if Fault.LATE_WEBHOOKS in self.faults:
+                if rng.random() < 0.4:
+                    s.deliveries.append(Delivery(change.at + TICK * rng.randint(0, 4), v, first=False))
+                if v.external_id in previous and rng.random() < 0.6:
+                    s.deliveries.append(Delivery(change.at + TICK * rng.randint(1, 4), previous[v.external_id],
+                                                 first=False))
+            previous[v.external_id] = v
+        s.deliveries.sort(key=lambda d: (d.at, not d.first))
+
+    def faults_at(self) -> None:
+        rng, s = self.rng, self.s
+        span = max(s.days, 4)
+
+        def someday(at: time, lo: int = 1) -> datetime:
+            return local(s.first_day + timedelta(days=rng.randint(lo, max(lo, min(span - 2, 20)))), at)
+
+        if Fault.POISON in self.faults:
+            s.poison_at = someday(time(10, 0))
+        if Fault.SETTINGS_CHANGE in self.faults:
+            s.settings_change_at = someday(time(12, 0), lo=2)
+        if Fault.DISPATCH_DOWN in self.faults:
+            began = someday(WORK_FROM, lo=2)
+            s.down = (began, began + timedelta(hours=11, minutes=30))
+        if Fault.CRON_ELSEWHERE in self.faults:
+            s.cron_elsewhere_at = someday(time(8, 0), lo=2)
+        if Fault.MAPPING_FIX in self.faults:
+            s.mapping_fix_at = local(s.first_day + timedelta(days=2), time(10, 0))
+        if Fault.KILLED_MID_STAGE in self.faults:
+            s.kill_plan_at = someday(time(11, 0))
+        if Fault.KILLED_PUSH in self.faults:
+            s.kill_push_at = local(s.first_day + timedelta(days=1), time(6, 0))
+        if Fault.SECOND_WORKER in self.faults:
+            began = someday(FIRST_TICK)
+            s.second_worker = (began, began + timedelta(days=2))
+
+
+def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Scenario:
+    g = _Generator(seed, days, faults)
+    g.baseline()
+    for n in range(days):
+        g.day(n)
+    g.deliveries()
+    g.faults_at()
+    return g.s
+
+
+def killed_delivery(scenario: Scenario) -> Delivery | None:
+    """KILLED_PUSH: the first push at or after the kill moment dies in its transaction; the
+    sender gets no answer and delivers it again at the next tick."""
+    if scenario.kill_push_at is None:
+        return None
+    return next((d for d in scenario.deliveries if d.first and d.at >= scenario.kill_push_at), None)
