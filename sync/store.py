@@ -709,7 +709,7 @@ def _before_go_live(connection: Connection, connector: str, external_ids: Sequen
     for external_id in external_ids:
         first = known.get(external_id, (None, None))[0]
         times = [t for t in (first, seen.get(external_id), seen.get(record_ids[external_id])) if t is not None]
-        if times and min(times) < go_live:
+        if times and min(times) <= go_live:  # known at the go-live moment is known before it
             quiet.add(external_id)
     return quiet
 

@@ -16,7 +16,7 @@ from tests.simulation.faults import COMBINABLE, KNOWN_FAILING, SQLITE_ONLY, Faul
 from tests.simulation.run import simulate
 from tests.simulation.scenario import TZ, generate
 
-SEEDS = [int(s) for s in os.environ.get("CLINICSYNC_SIM_SEEDS", "7").split(",") if s.strip()]
+SEEDS = [int(s) for s in os.environ.get("CLINICSYNC_SIM_SEEDS", "7,11").split(",") if s.strip()]
 DAYS = int(os.environ.get("CLINICSYNC_SIM_DAYS", "30"))
 FAULT_DAYS = min(DAYS, 5)  # one fault class alone: five days show it
 
@@ -51,7 +51,6 @@ def test_each_fault_class_alone(fault: Fault, tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=KNOWN_FAILING[Fault.POISON].reason)
 def test_poison_on_postgres(postgres_url: str, tmp_path: Path) -> None:
     verdict = simulate(generate(SEEDS[0], FAULT_DAYS, frozenset({Fault.POISON})), postgres_url, tmp_path)
     assert verdict.ok, verdict.report()
