@@ -70,7 +70,7 @@ class NormalizedAppointment:
 # anything else (a name, a phone, a date of birth that a shifted column put there) is described.
 _CODE = re.compile(r"[a-z][a-z0-9_.-]{0,23}|[0-9]{1,3}")  # chk_in, ns, x, 2, 151: codes
 _ZONE_NAME = re.compile(r"[A-Z][A-Za-z]+(?:/[A-Za-z0-9_+-]+){1,2}")  # Area/City, Area/Region/City
-_WINDOWS_ZONE = re.compile(r"[A-Z][A-Za-z. ]{2,40} (?:Standard|Daylight) Time")
+_WINDOWS_ZONE = re.compile(r"[A-Z][A-Za-z. ]{2,40} (?:(?:Standard|Daylight) )?Time")  # Pacific Time
 _ZONE_ABBREVIATIONS = frozenset({
     "UTC", "GMT", "Z", "EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT", "AKST", "HST", "AST",
     "CET", "CEST", "WET", "WEST", "EET", "EEST", "BST", "IST", "JST", "AEST", "AEDT", "NZST"})

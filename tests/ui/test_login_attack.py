@@ -211,8 +211,8 @@ def test_rotating_forwarded_for_cannot_dodge_the_lockout(tmp_path: Path, store: 
     """60 wrong tokens, each claiming another client address. From an untrusted peer the header
     is ignored: the peer's own address locks after 5. From a trusted proxy each claimed address
     is a new client, and the token's own budget (30 over all clients) locks it."""
-    path = tmp_path / "settings.yaml"
-    path.write_text(settings_text("sqlite:///unused.db"))
+    path = tmp_path / "settings.yaml"  # a lock-out that outlasts the test however slow the machine
+    path.write_text(settings_text("sqlite:///unused.db", "  lockout_seconds: 600\n"))
     app = create_app(load_settings(path), store)
     with served(app, ServerSettings(trusted_proxies=trusted)) as url, httpx.Client(base_url=url) as client:
         codes = [client.get("/ui/", headers={"Authorization": f"Bearer wrong-{i}",
@@ -227,7 +227,7 @@ def test_rotating_forwarded_for_cannot_dodge_the_lockout(tmp_path: Path, store: 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_spraying_passwords_over_many_users_and_addresses_is_bounded(tmp_path: Path, store: Store) -> None:
     path = tmp_path / "settings.yaml"
-    path.write_text(settings_text("sqlite:///unused.db", "  failures_allowed_per_kind: 8\n"))
+    path.write_text(settings_text("sqlite:///unused.db", "  failures_allowed_per_kind: 8\n  lockout_seconds: 600\n"))
     app = create_app(load_settings(path), store)
     async with client_from(app, "203.0.113.1") as desk:  # logged in before the attack
         assert (await desk.get("/ui/", headers=basic("desk", PASSWORD))).status_code == 200
