@@ -34,6 +34,9 @@ class WebhookReceipt(SQLModel, table=True):
 
 class BookingAlias(SQLModel, table=True):
     __tablename__ = "bookingalias"
+    # A reschedule chain is followed forward too (which aliases stand for this booking?): by
+    # (connector, external_id), not by every alias of the source.
+    __table_args__ = (Index("ix_bookingalias_connector_external_id", "connector", "external_id"),)
 
     connector: str = Field(primary_key=True, max_length=64)
     alias: str = Field(primary_key=True, max_length=255)  # e.g. the uid of a rescheduled booking
