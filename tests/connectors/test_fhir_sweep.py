@@ -13,16 +13,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import respx
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
-from clinicsync.connectors.base import FatalConnectorError
+from clinicsync.connectors.base import FatalConnectorError, RetriableConnectorError
 from clinicsync.connectors.fhir.connector import FhirConnector
 from clinicsync.connectors.fhir.settings import FhirSettings
 from clinicsync.sync.db import make_engine
 from clinicsync.sync.model.sweeps import DeleteSweep
-from tests.connectors.fhir_fake import FakeFhir, pem, rsa_key
+from tests.connectors.fhir_fake import FakeFhir, outcome, pem, rsa_key
+from tests.connectors.test_fhir import BASE, appt, bundle, make, ok, query
 from tests.connectors.test_fhir_sync import fhir_connector, open_cli, seed, sync
 
 SWEEPS = DeleteSweep.__table__  # type: ignore[attr-defined]
@@ -151,3 +154,44 @@ def test_delete_sweep_setting(fake: FakeFhir) -> None:
     with pytest.raises(FatalConnectorError, match="delete_sweep: off"):
         custom.list_ids()
     custom.close()
+
+
+# -- the listing itself, at the HTTP boundary (respx) ----------------------------------------------
+def swept(pages: list[dict[str, Any]], **settings: Any) -> tuple[list[str], list[httpx.Request]]:
+    """list_ids over ``pages`` (the first answers the search, the others its next links)."""
+    with respx.mock:
+        first = respx.get(f"{BASE}/Appointment").mock(return_value=ok(pages[0]))
+        rest = respx.get(url__startswith=f"{BASE}?page=").mock(side_effect=[ok(p) for p in pages[1:]])
+        connector = make(**settings)
+        connector.id_columns = ("id",)
+        try:
+            listing = connector.list_ids()
+        finally:
+            connector.close()
+        return [r["id"] for r in listing.records], [c.request for c in (*first.calls, *rest.calls)]
+
+
+def test_the_listing_asks_for_ids_only_and_reads_whatever_the_server_sends() -> None:
+    # A server that ignores _elements sends whole resources: only their ids are read.
+    page1 = bundle([appt("a1"), appt("a2")], next_url=f"{BASE}?page=2")
+    ids, requests = swept([page1, bundle([appt("a3")]) | {"total": 3}], search={"status": "booked"})
+    assert ids == ["a1", "a2", "a3"]
+    asked = query(requests[0])
+    assert asked["_elements"] == ["id"] and "_include" not in asked and asked["status"] == ["booked"]
+    assert [d[:2] for d in asked["date"]] == ["ge", "lt"]
+    # An entry the server could not render still names its Appointment by fullUrl: not taken for deleted.
+    broken = bundle([appt("a1")]) | {"total": 2}
+    broken["entry"].append({"fullUrl": f"{BASE}/Appointment/a9"})
+    assert swept([broken])[0] == ["a1", "a9"]
+
+
+@pytest.mark.parametrize("page2", [
+    bundle([]) | {"total": 3},  # a page came back short: fewer ids than the server counted
+    {"resourceType": "Bundle", "type": "searchset", "total": 2,
+     "entry": [{"resource": outcome("search expired"), "search": {"mode": "outcome"}}]},
+    outcome("not a Bundle"),
+], ids=["short of total", "error outcome", "not a bundle"])
+def test_an_incomplete_listing_raises(page2: dict[str, Any]) -> None:
+    page1 = bundle([appt("a1"), appt("a2")], next_url=f"{BASE}?page=2") | {"total": 3}
+    with pytest.raises((RetriableConnectorError, FatalConnectorError), match="nothing was deleted"):
+        swept([page1, page2])
