@@ -222,8 +222,8 @@ class FhirConnector(Connector):
                 f"{', '.join(self.id_columns) or 'no field'}, not from the resource id the delete sweep lists; "
                 "set delete_sweep: off")
         now = utcnow()
-        params = [("_count", str(self.settings.page_size)), ("_elements", "id"), *self._window_params(now),
-                  *self._configured_params()]
+        configured = [(k, v) for k, v in self._configured_params() if k != "_elements"]  # ours asks for the id
+        params = [("_count", str(self.settings.page_size)), ("_elements", "id"), *self._window_params(now), *configured]
         if self.settings.fan_out is None:
             searches = [params]
         else:
