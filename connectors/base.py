@@ -58,6 +58,21 @@ def source_zone(value: str | None) -> str | None:
     return value
 
 
+def delete_sweep_value(value: Any) -> Any:
+    """``delete_sweep`` (SQL, FHIR): ``off`` (or false), ``every 1h`` / ``1h`` (an interval),
+    or a schedule mapping ({interval: 30m} or {cron: '0 * * * *'})."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none", "false")):
+        return None
+    if isinstance(value, str):
+        words = value.split()
+        if len(words) == 2 and words[0].lower() == "every":
+            words = words[1:]
+        if len(words) != 1:
+            raise ValueError(f"delete_sweep {value!r}: give `off`, `every 1h`, or {{interval: 1h}} / {{cron: ...}}")
+        return {"interval": words[0]}
+    return value
+
+
 SOURCE_ZONE_HELP = ("IANA zone the source writes local times in, e.g. America/New_York (default: "
                     "clinic.timezone); a zone the mapping reads from the record itself still wins")
 

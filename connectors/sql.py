@@ -16,7 +16,7 @@ stored.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, column, literal_column, select, table, text
@@ -62,10 +62,6 @@ from clinicsync.connectors.sql_settings import SqlSettings, engine_url, safe_url
 QUERY_BINDS = frozenset({"cursor", "window_start", "window_end"})
 WRITEBACK_BINDS = frozenset({"status", "external_id", "participant_status", "appointment_status", "patient_ref"})
 _SOURCE = "clinicsync_src"
-#: how far inside the window's end a delete sweep stops comparing: the query may bound its window by
-#: date (DATE(start) <= DATE(:window_end)) or in another zone than the store's UTC, and a row at the
-#: edge must never be taken for a deleted one.
-SWEEP_EDGE = timedelta(days=1)
 _CURSOR_TYPES: dict[str, type] = {"int": int, "str": str, "float": float, "datetime": datetime, "date": date}
 
 
@@ -295,7 +291,7 @@ class SqlConnector(Connector):
                                    for row in rows)
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "listing ids for the delete sweep", exc) from None
-        until = utcnow() + self.settings.window.ahead_delta - SWEEP_EDGE
+        until = self.settings.window.sweep_until(utcnow())
         return IdListing(records, until, self.settings.max_delete_share)
 
     @staticmethod

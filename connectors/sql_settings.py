@@ -20,7 +20,7 @@ from clinicsync.common.db_urls import driver_url
 from clinicsync.common.schedule import Schedule
 from clinicsync.common.settings_base import SettingsModel
 from clinicsync.common.timeutil import TimeError, zone
-from clinicsync.connectors.base import SOURCE_ZONE_HELP, ConnectorSettings, source_zone
+from clinicsync.connectors.base import SOURCE_ZONE_HELP, ConnectorSettings, delete_sweep_value, source_zone
 from clinicsync.connectors.window import LookWindow
 
 PRESETS_DIR = Path(__file__).parent / "sql_presets"
@@ -105,21 +105,6 @@ class SqlWritebackSettings(SettingsModel):
 DEFAULT_SWEEP = Schedule(interval="1h")
 
 
-def _sweep_value(value: Any) -> Any:
-    """``delete_sweep``: ``off`` (or false), ``every 1h`` / ``1h`` (an interval), or a
-    schedule mapping ({interval: 30m} or {cron: '0 * * * *'})."""
-    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none", "false")):
-        return None
-    if isinstance(value, str):
-        words = value.split()
-        if len(words) == 2 and words[0].lower() == "every":
-            words = words[1:]
-        if len(words) != 1:
-            raise ValueError(f"delete_sweep {value!r}: give `off`, `every 1h`, or {{interval: 1h}} / {{cron: ...}}")
-        return {"interval": words[0]}
-    return value
-
-
 class SqlSettings(ConnectorSettings):
     kind: Literal["sql"] = "sql"
     url: str = Field(description="SQLAlchemy URL of a read-only login; password via ${ENV} or password_file")
@@ -152,7 +137,7 @@ class SqlSettings(ConnectorSettings):
 
     url_is_valid = field_validator("url")(_url)
     zone_is_valid = field_validator("timezone")(source_zone)
-    sweep_is_valid = field_validator("delete_sweep", mode="before")(_sweep_value)
+    sweep_is_valid = field_validator("delete_sweep", mode="before")(delete_sweep_value)
 
     @property
     def window_zone(self) -> str:

@@ -3,12 +3,18 @@ durations, validated when settings load and read as timedeltas at run time."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import Field, field_validator
 
 from clinicsync.common.settings_base import SettingsModel
 from clinicsync.common.timeutil import parse_duration
+
+#: how far inside the window's end a delete sweep stops comparing: a source may bound its window by
+#: date (SQL: DATE(start) <= DATE(:window_end); a FHIR server comparing at the precision of a start
+#: written without seconds or zone) or in another zone than the store's UTC, and an appointment at
+#: the edge must never be taken for a deleted one.
+SWEEP_EDGE = timedelta(days=1)
 
 
 class LookWindow(SettingsModel):
@@ -30,3 +36,8 @@ class LookWindow(SettingsModel):
     @property
     def ahead_delta(self) -> timedelta:
         return parse_duration(self.ahead)
+
+    def sweep_until(self, now: datetime) -> datetime:
+        """A delete sweep's comparison end for a listing of the window read at ``now``
+        (``IdListing.until``): the window's end less SWEEP_EDGE."""
+        return now + self.ahead_delta - SWEEP_EDGE

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -12,6 +12,7 @@ from urllib.parse import quote
 import orjson
 import structlog
 
+from clinicsync.common.schedule import Schedule
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import (
@@ -22,6 +23,7 @@ from clinicsync.connectors.base import (
     ConnectorSettings,
     Cursor,
     FatalConnectorError,
+    IdListing,
     RawRecord,
     Rejected,
     RetriableConnectorError,
@@ -70,13 +72,18 @@ class FhirConnector(Connector):
         if last_updated:
             params.append(("_lastUpdated", last_updated))
         else:
-            now = utcnow()
-            window = self.settings.window
-            params += [("date", f"ge{iso_z(now - window.back_delta)}"),
-                       ("date", f"lt{iso_z(now + window.ahead_delta)}")]
-        for key, value in self.settings.search.items():
-            params += [(key, item) for item in (value if isinstance(value, list) else [value])]
-        return params
+            params += self._window_params(utcnow())
+        return params + self._configured_params()
+
+    def _window_params(self, now: datetime) -> list[tuple[str, str]]:
+        """The date window's bounds as a date-window read (and the delete sweep) send them."""
+        window = self.settings.window
+        return [("date", f"ge{iso_z(now - window.back_delta)}"), ("date", f"lt{iso_z(now + window.ahead_delta)}")]
+
+    def _configured_params(self) -> list[tuple[str, str]]:
+        """``search:`` as parameters: every search of the connector's own, the sweep's too."""
+        return [(key, item) for key, value in self.settings.search.items()
+                for item in (value if isinstance(value, list) else [value])]
 
     def _first_page(self, cursor: FhirCursor) -> tuple[dict[str, Any], Listing]:
         bundle, response = self.client.get_json("Appointment", self.search_params(cursor))
@@ -195,6 +202,96 @@ class FhirConnector(Connector):
                                       f"{resource.get('resourceType')} with another id")
         return resource
 
+    # -- delete sweep -------------------------------------------------------------------
+    def sweep_schedule(self) -> Schedule | None:
+        """In both cursor modes: a resource the server hard-deleted is simply no longer found,
+        neither by a ``_lastUpdated`` search nor by a date-window read, so only a listing of
+        the window's ids shows that it is gone (a soft delete, status=cancelled, is an update
+        the poll reads)."""
+        return self.settings.delete_sweep
+
+    def list_ids(self) -> IdListing:
+        """The window's Appointment ids: the connector's own search (date window, ``search:``,
+        per actor under fan_out) asking for ids only (``_elements=id``), no includes, every
+        page followed. Anything short of a whole listing raises (nothing is deleted): a page
+        that fails after its retries, a refused search, an error in the Bundle, fewer ids than
+        the server's ``total`` (a page shifted under us while paging)."""
+        if self.id_columns != ("id",):
+            raise FatalConnectorError(
+                f"connector {self.name}: the mapping reads the appointment id from "
+                f"{', '.join(self.id_columns) or 'no field'}, not from the resource id the delete sweep lists; "
+                "set delete_sweep: off")
+        now = utcnow()
+        configured = [(k, v) for k, v in self._configured_params() if k != "_elements"]  # ours asks for the id
+        params = [("_count", str(self.settings.page_size)), ("_elements", "id"), *self._window_params(now), *configured]
+        if self.settings.fan_out is None:
+            searches = [params]
+        else:
+            by = self.settings.fan_out.by
+            searches = [[*params, (by, actor)] for actor in FanOut(self).actors()]
+        ids: dict[str, None] = {}
+        for search in searches:
+            ids.update(dict.fromkeys(self._listed_ids(search)))
+        return IdListing([{"id": rid} for rid in ids], self.settings.window.sweep_until(now),
+                         self.settings.max_delete_share)
+
+    def _listed_ids(self, params: list[tuple[str, str]]) -> list[str]:
+        try:
+            bundle, _ = self.client.get_json("Appointment", params)
+        except FhirStatusError as exc:
+            raise FatalConnectorError(f"{exc}; the delete sweep's id-only search (_elements=id) was refused, "
+                                      "nothing was deleted (if the server refuses _elements, set delete_sweep: "
+                                      "off)") from None
+        total = bundle.get("total")
+        ids: list[str] = []
+        followed: set[str] = set()
+        while True:
+            ids += self._page_ids(bundle, len(followed) + 1)
+            link = _next_link(bundle)
+            if link is None:
+                break
+            if link in followed:
+                raise FatalConnectorError(f"connector {self.name}: the server repeated a next link on page "
+                                          f"{len(followed) + 1} of the delete sweep; nothing was deleted")
+            followed.add(link)
+            bundle, _ = self.client.get_json(self.client.url(link))
+        if isinstance(total, int) and not isinstance(total, bool) and len(set(ids)) < total:
+            raise RetriableConnectorError(
+                f"connector {self.name}: the delete sweep listed {len(set(ids))} Appointment ids where the server "
+                f"counted {total} (pages shifted while paging?); nothing was deleted, the next poll sweeps again")
+        return ids
+
+    def _page_ids(self, bundle: dict[str, Any], page: int) -> list[str]:
+        """One page's Appointment ids; a page that is not a whole answer raises."""
+        if bundle.get("resourceType") != "Bundle":
+            raise FatalConnectorError(f"connector {self.name}: the delete sweep's page {page} is a "
+                                      f"{bundle.get('resourceType')}, not a Bundle; nothing was deleted")
+        ids: list[str] = []
+        unreadable = 0
+        for entry in items(bundle.get("entry")):
+            resource = obj(obj(entry).get("resource"))
+            kind = resource.get("resourceType")
+            if kind == "Appointment" and obj(obj(entry).get("search")).get("mode") != "include":
+                if isinstance(resource.get("id"), str) and resource["id"]:
+                    ids.append(resource["id"])  # one without an id is never stored: nothing to compare
+            elif kind == "OperationOutcome" and any(
+                    obj(issue).get("severity") in ("error", "fatal") for issue in items(resource.get("issue"))):
+                raise RetriableConnectorError(f"connector {self.name}: the delete sweep's page {page} carries an "
+                                              "error OperationOutcome; nothing was deleted")
+            elif not isinstance(kind, str):
+                # The poll quarantined it already. Its fullUrl still names the Appointment, if it
+                # is one, so a stored appointment is not taken for deleted; an entry naming
+                # nothing names nothing the store could hold under it, and the sweep goes on
+                # (failing every sweep over one bad entry would turn one fault into an outage).
+                named = _appointment_id(obj(entry).get("fullUrl"))
+                if named:
+                    ids.append(named)
+                else:
+                    unreadable += 1
+        if unreadable:
+            log.warning("fhir.sweep.unreadable_entries", connector=self.name, page=page, entries=unreadable)
+        return ids
+
     # -- sample -------------------------------------------------------------------------
     def sample(self, limit: int) -> Sample | None:
         """One page of ``limit`` Appointments of the date window (with its includes), shaped
@@ -235,6 +332,9 @@ class FhirConnector(Connector):
                     ok, detail = False, f"{detail}; {missing}"
             except ConnectorError as exc:
                 ok, detail = False, f"{detail}; search failed: {exc}"
+        sweep = self.sweep_schedule()
+        detail += (f"; resources deleted at the server are found by the delete sweep ({sweep.describe()})" if sweep
+                   else "; delete_sweep is off: Appointments deleted at the server stay booked here")
         return CheckResult(ok, detail)
 
     def _reference_scopes(self, bundle: dict[str, Any]) -> str | None:
@@ -309,6 +409,14 @@ def _next_link(bundle: dict[str, Any]) -> str | None:
         if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
             return str(link["url"])
     return None
+
+
+def _appointment_id(full_url: Any) -> str | None:
+    """'https://ehr/fhir/Appointment/12' -> '12' (an entry's fullUrl); None for anything else."""
+    if not isinstance(full_url, str):
+        return None
+    kind, _, rid = full_url.rstrip("/").rpartition("/")
+    return rid if rid and kind.rpartition("/")[2] == "Appointment" else None
 
 
 def _etag_version(etag: str | None) -> str | None:

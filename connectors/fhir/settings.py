@@ -7,8 +7,9 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from clinicsync.common.schedule import Schedule
 from clinicsync.common.settings_base import SettingsModel
-from clinicsync.connectors.base import ConnectorSettings, source_zone
+from clinicsync.connectors.base import ConnectorSettings, delete_sweep_value, source_zone
 from clinicsync.connectors.fhir.keys import load_private_key
 from clinicsync.connectors.window import LookWindow
 
@@ -24,6 +25,8 @@ _AUTH_KEYS: dict[str, tuple[str, ...]] = {
     "bearer": ("token",),
     "smart_backend": ("client_id", "private_key", "kid"),
 }
+# A sweep pages through the whole window (ids only): rarer than SQL's hourly one by default.
+DEFAULT_SWEEP = Schedule(interval="6h")
 _OPTIONAL_KEYS: dict[str, tuple[str, ...]] = {"smart_backend": ("token_url",)}
 
 
@@ -189,6 +192,13 @@ class FhirSettings(ConnectorSettings):
                           "patient): needs cursor: date-window")
     subscription: SubscriptionSettings | None = Field(
         None, description="also take pushed notifications (a FHIR Subscription) beside the poll")
+    delete_sweep: Schedule | None = Field(
+        DEFAULT_SWEEP, description="how often to list the window's Appointment ids (_elements=id) and delete "
+                                   "what was hard-deleted at the server: `every 6h` (default), "
+                                   "{cron: '0 3 * * *'} or `off`")
+    max_delete_share: float = Field(
+        0.2, ge=0, le=1, description="the delete sweep's safety stop: when a larger share of the window's "
+                                     "future appointments would be deleted, nothing is")
 
     @field_validator("base_url")
     @classmethod
@@ -196,6 +206,7 @@ class FhirSettings(ConnectorSettings):
         return _http_url(value, "base_url")
 
     zone_is_valid = field_validator("timezone")(source_zone)
+    sweep_is_valid = field_validator("delete_sweep", mode="before")(delete_sweep_value)
 
     @model_validator(mode="after")
     def _fan_out_reads_windows(self) -> FhirSettings:

@@ -28,8 +28,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-SEARCH_PARAMS = {"_count", "_include", "_lastUpdated", "date", "status", "patient", "actor", "practitioner",
-                 "location"}
+SEARCH_PARAMS = {"_count", "_include", "_elements", "_lastUpdated", "date", "status", "patient", "actor",
+                 "practitioner", "location"}
+# HAPI marks a resource that _elements trimmed so (meta.tag), as the FHIR spec asks.
+SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
 ACTOR_PARAMS = ("patient", "practitioner", "location")
 INCLUDE_TYPES = {"Appointment:patient": "Patient", "Appointment:practitioner": "Practitioner",
                  "Appointment:location": "Location"}
@@ -87,6 +89,7 @@ class FakeFhir:
         self.deleted: set[str] = set()
         self.order: list[str] = []
         self.searches: dict[str, list[str]] = {}
+        self.elements: dict[str, list[str]] = {}  # a search's _elements, kept for its later pages
         self.requests: list[Seen] = []
         self.subscriptions: list[dict[str, Any]] = []  # POSTed Subscriptions, as received
         self.faults: list[Fault] = []
@@ -307,6 +310,7 @@ class FakeFhir:
                 and self._matches(self.resources[k], seen.query)]
         search_id = uuid.uuid4().hex
         self.searches[search_id] = keys
+        self.elements[search_id] = [e for v in seen.query.get("_elements", []) for e in v.split(",")]
         count = int(seen.query.get("_count", ["10"])[0])
         return 200, {}, self._bundle(search_id, 0, count, seen.query.get("_include", []))
 
@@ -327,6 +331,10 @@ class FakeFhir:
             if key in self.deleted:
                 continue  # deleted since the search: the page shows the current state
             resource = self.resources[key]
+            if self.elements.get(search_id):  # mandatory elements (resourceType, id, meta) and those asked for
+                resource = {k: v for k, v in resource.items()
+                            if k in ("resourceType", "id", *self.elements[search_id])}
+                resource["meta"] = {**self.resources[key]["meta"], "tag": [SUBSETTED]}
             entries.append({"fullUrl": f"{self.base_url}/{key}", "resource": resource, "search": {"mode": "match"}})
             for participant in resource.get("participant", []):
                 ref = (participant.get("actor") or {}).get("reference", "")
@@ -336,8 +344,10 @@ class FakeFhir:
                     for k, r in included.items()]
         links = [{"relation": "self", "url": f"{self.base_url}?_getpages={search_id}&_getpagesoffset={offset}"}]
         if offset + count < len(keys):
+            elements = self.elements.get(search_id)  # kept in the link, as HAPI does
             query = urlencode([("_getpages", search_id), ("_getpagesoffset", offset + count), ("_count", count)]
-                              + [("_include", i) for i in includes])
+                              + [("_include", i) for i in includes]
+                              + ([("_elements", ",".join(elements))] if elements else []))
             links.append({"relation": "next", "url": f"{self.base_url}?{query}"})
         return {"resourceType": "Bundle", "id": uuid.uuid4().hex, "type": "searchset", "total": len(keys),
                 "meta": {"lastUpdated": _instant(self.clock)}, "link": links, "entry": entries}

@@ -372,7 +372,8 @@ def test_check_reports_search_and_last_updated_support() -> None:
     result = make().check()
     assert result.ok, result.detail
     assert result.detail == ("FHIR 4.0.1 (EHR); Appointment search: yes; _lastUpdated: yes; date: yes; "
-                             "search ok (12 in the window)")
+                             "search ok (12 in the window); resources deleted at the server are found by the "
+                             "delete sweep (every 6h)")
     assert query(probe.calls[0].request)["_count"] == ["1"]
 
 

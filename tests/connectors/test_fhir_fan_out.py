@@ -49,8 +49,10 @@ def make(server: FakeFhir, **fan_out: Any) -> FhirConnector:
         "include": ["patient", "location"], "fan_out": {"by": "practitioner", **fan_out}}))
 
 
-def searched(server: FakeFhir) -> list[str]:
-    return [r.query["practitioner"][0] for r in server.seen("GET", "/fhir/Appointment")]
+def searched(server: FakeFhir, sweep: bool = False) -> list[str]:
+    """The actors the poll searched (``sweep``: those the delete sweep listed ids for)."""
+    return [r.query["practitioner"][0] for r in server.seen("GET", "/fhir/Appointment")
+            if ("_elements" in r.query) == sweep]
 
 
 def test_the_server_refuses_a_search_without_an_actor(oracle_like: FakeFhir) -> None:
@@ -111,6 +113,7 @@ def test_a_crash_mid_round_resumes_with_the_unfinished_actor(oracle_like: FakeFh
     assert report.error is None
     after = searched(oracle_like)[before:]
     assert "d1" not in after and after.count("d2") == 0 and after.count("d3") == 1  # d2 resumed at its next link
+    assert searched(oracle_like, sweep=True) == list(DOCTORS)  # the delete sweep lists every actor's ids
     with store.engine.connect() as connection:
         stored_ids = sorted(connection.execute(select(A.external_id)).scalars())
     assert stored_ids == sorted([f"a{n}" for n in range(9)] + ["shared"])
