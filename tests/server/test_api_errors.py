@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from structlog.testing import capture_logs
 
 from clinicsync.connectors.rest_api import key_digest
+from clinicsync.sync.db import make_engine
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
@@ -144,7 +146,7 @@ async def test_every_malformed_or_out_of_range_body_is_a_problem_and_stores_noth
     assert appointments(store) == []
 
 
-@pytest.mark.parametrize(("change", "field"), [
+STRICT_RULES: list[tuple[dict[str, Any], str]] = [
     ({"duration_minutes": True}, "duration_minutes"),
     ({"duration_minutes": "30"}, "duration_minutes"),
     ({"duration_minutes": 30.0}, "duration_minutes"),
@@ -160,39 +162,82 @@ async def test_every_malformed_or_out_of_range_body_is_a_problem_and_stores_noth
     ({"start": "2030-03-12"}, "start"),
     ({"start": "9999-12-31T09:00:00"}, "start"),
     ({"start": "1899-12-30T00:00:00Z"}, "start"),
-])
-async def test_each_strict_rule_is_a_422_naming_the_field(client: httpx.AsyncClient, store: Store,
-                                                           change: dict[str, Any], field: str) -> None:
-    body = {k: v for k, v in {**BOOKING, **change}.items() if v is not None}
-    response = await client.post("/api/v1/appointments", json=body, headers={"Authorization": f"Bearer {KEY}"})
-    assert response.status_code == 422 and is_problem(response)
-    assert [e["field"] for e in response.json()["errors"]] == [field]
+]
+
+
+async def test_each_strict_rule_is_a_422_naming_the_field(client: httpx.AsyncClient, store: Store) -> None:
+    wrong = {}
+    for change, field in STRICT_RULES:
+        body = {k: v for k, v in {**BOOKING, **change}.items() if v is not None}
+        response = await client.post("/api/v1/appointments", json=body, headers={"Authorization": f"Bearer {KEY}"})
+        named = [e["field"] for e in response.json().get("errors", [])] if is_problem(response) else None
+        if response.status_code != 422 or named != [field]:
+            wrong[json.dumps(change)] = (response.status_code, named)
+    assert wrong == {}
     assert appointments(store) == []
 
 
-@pytest.mark.parametrize("change", [
+ACCEPTED: list[dict[str, Any]] = [
     {"timezone": "UTC"}, {"timezone": "America/Argentina/Buenos_Aires"}, {"timezone": "Etc/GMT+5"},
     {"duration_minutes": None, "end": "2030-03-13T09:30:00-04:00"},  # exactly 1440 minutes
     {"duration_minutes": None, "end": "2030-03-12T10:00:00"},  # local in timezone
     {"start": "2030-03-12 09:30"},
-])
-async def test_what_the_rules_still_accept(client: httpx.AsyncClient, store: Store, change: dict[str, Any]) -> None:
-    body = {k: v for k, v in {**BOOKING, **change}.items() if v is not None}
-    response = await client.post("/api/v1/appointments", json=body, headers={"Authorization": f"Bearer {KEY}"})
-    assert response.status_code == 201, response.text
-    assert len(appointments(store)) == 1
+]
 
 
-@pytest.mark.parametrize(("request_", "status"), [
+async def test_what_the_rules_still_accept(client: httpx.AsyncClient, store: Store) -> None:
+    statuses = []
+    for n, change in enumerate(ACCEPTED):
+        body = {k: v for k, v in {**BOOKING, **change, "id": f"B-{n}"}.items() if v is not None}
+        response = await client.post("/api/v1/appointments", json=body, headers={"Authorization": f"Bearer {KEY}"})
+        statuses.append(response.status_code)
+    assert statuses == [201] * len(ACCEPTED)
+    assert len(appointments(store)) == len(ACCEPTED)
+
+
+GUARDED: list[tuple[httpx.Request, int]] = [
     (httpx.Request("GET", "http://internal/api/v1/nothing-here"), 404),
     (httpx.Request("DELETE", "http://internal/api/v1/appointments"), 405),
     (httpx.Request("GET", "http://internal/api/v1/appointments/B-1"), 401),
     (httpx.Request("POST", "http://internal/api/v1/appointments", headers={"Content-Length": str(MAX_BODY + 1)},
                    content=b"x" * (MAX_BODY + 1)), 413),
     (httpx.Request("GET", "http://internal/api/v1/appointments/B-1", headers={"X-Big": "x" * 9000}), 431),
-])
-async def test_the_framework_and_the_guards_answer_problems_too(client: httpx.AsyncClient,
-                                                                request_: httpx.Request, status: int) -> None:
-    response = await client.send(request_)
-    assert response.status_code == status and is_problem(response)
-    assert response.headers["x-content-type-options"] == "nosniff"  # the security headers on these too
+]
+
+
+async def test_the_framework_and_the_guards_answer_problems_too(client: httpx.AsyncClient) -> None:
+    for request, status in GUARDED:
+        response = await client.send(request)
+        assert response.status_code == status and is_problem(response), (request.method, request.url)
+        assert response.headers["x-content-type-options"] == "nosniff"  # the security headers on these too
+
+
+async def test_a_store_that_cannot_be_reached_is_a_503_problem(settings: Settings) -> None:
+    """The store-unavailable path: a real PostgreSQL URL on which nothing listens."""
+    down = Store(make_engine("postgresql://postgres@127.0.0.1:9/test?connect_timeout=1"))
+    try:
+        with capture_logs() as logs:  # captured, not rendered: a rich traceback takes seconds
+            async with client_for(create_app(settings, down)) as client:
+                response = await client.post("/api/v1/appointments", json=BOOKING,
+                                             headers={"Authorization": f"Bearer {KEY}"})
+    finally:
+        down.close()
+    assert response.status_code == 503 and is_problem(response) and response.headers["retry-after"] == "30"
+    assert {"event": "http.failed", "route": "/api/v1/appointments", "error": "OperationalError",
+            "log_level": "error"} in logs
+
+
+async def test_too_many_requests_is_a_problem_with_retry_after(write_settings: Callable[..., Path],
+                                                               store: Store) -> None:
+    settings = load_settings(write_settings(connectors=f"""
+- name: website
+  kind: rest_api
+  api_keys: [{{name: site, sha256: {key_digest(KEY)}}}]
+  rate_per_second: 0.01
+  burst: 1
+"""))
+    async with client_for(create_app(settings, store)) as client:
+        answers = [await client.get("/api/v1/appointments/B-1", headers={"Authorization": f"Bearer {KEY}"})
+                   for _ in range(2)]
+    assert [a.status_code for a in answers] == [404, 429]
+    assert all(is_problem(a) for a in answers) and int(answers[1].headers["retry-after"]) >= 1
