@@ -178,9 +178,12 @@ class AppointmentOut(BaseModel):
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemOut, "content": {PROBLEM: {}}, "description": text} for status, text in {
+        400: "the body cannot be read (not UTF-8, nested too deep, a number too long); nothing was stored",
         401: "no or an unknown API key", 404: "no such appointment of this source",
+        413: "the body is over server.max_body_bytes; nothing was stored",
         422: "the request does not validate: the fields are named, nothing was stored",
-        429: "too many requests from this source (see Retry-After)"}.items()}
+        429: "too many requests from this source (see Retry-After)",
+        503: "the store cannot be reached: nothing was stored, send again (see Retry-After)"}.items()}
 
 
 def _source(request: Request) -> RestApiSettings:
