@@ -75,6 +75,8 @@ def app_context(ctx: typer.Context) -> AppContext:
 
 
 def fail_config(message: str) -> NoReturn:
-    err_console.print(f"[red]{message}[/red]", highlight=False)
+    """The message as it is: a settings error quotes patterns such as ``^[a-z0-9]{0,62}$``,
+    which console markup would read as a style tag and swallow."""
+    err_console.print(message, style="red", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(EXIT_CONFIG)
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.logs import configure_logging
@@ -156,10 +156,10 @@ def check(
 
 def _print_check(store: dict[str, Any], results: list[SourceCheck], replies: list[ReplyProblem]) -> None:
     table = Table("part", "ok", "detail")
-    table.add_row("store", "yes" if store["ok"] else "[red]no[/red]", str(store["detail"]))
+    table.add_row("store", "yes" if store["ok"] else "[red]no[/red]", Text(str(store["detail"])))
     for r in results:
-        table.add_row(f"connector {r.connector} ({r.kind})", "yes" if r.ok else "[red]no[/red]",
-                      "; ".join(r.problems) or r.reached)
+        table.add_row(Text(f"connector {r.connector} ({r.kind})"), "yes" if r.ok else "[red]no[/red]",
+                      Text("; ".join(r.problems) or r.reached))  # Text: a quoted pattern is no markup
     out_console.print(table)
 
     def say(text: str) -> None:
@@ -320,7 +320,7 @@ def config_validate(ctx: typer.Context) -> None:
         if problems:
             raise ConfigError(problems, str(path))
     except ConfigError as exc:
-        err_console.print(f"[red]{escape(exc.render())}[/red]", highlight=False)
+        err_console.print(exc.render(), style="red", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_CONFIG) from None
     out_console.print(f"{path}: valid")
 

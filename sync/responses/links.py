@@ -107,6 +107,9 @@ def _secret(settings: Settings) -> str | None:
     return None if server is None or server.secret_key is None else server.secret_key.get_secret_value()
 
 
+MAX_ROW_ID = 2**63 - 1  # a row id is a signed 64-bit integer in every store
+
+
 def make_short_token(settings: Settings, reminder_id: int, key: str) -> str:
     """The reminder's row id in base62, then the MAC: ``"w7e" + "K3x9QpZ2aB"``."""
     secret = _secret(settings)
@@ -126,6 +129,8 @@ def read_short_token(settings: Settings, store: Store, token: str) -> LinkClaim:
     for char in token[:-MAC_CHARS]:
         reminder_id = reminder_id * 62 + BASE62.index(char)
     if _base62(reminder_id) != token[:-MAC_CHARS]:  # one spelling per id: no leading zeros
+        raise LinkProblem("invalid")
+    if reminder_id > MAX_ROW_ID:  # no row has it; the store's integer would overflow (a 400, not the uniform 404)
         raise LinkProblem("invalid")
     with store.engine.connect() as connection:
         row = connection.execute(select(REMINDERS.c.key, REMINDERS.c.sent_at, REMINDERS.c.created_at)

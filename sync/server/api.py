@@ -15,27 +15,31 @@ update and cancel appointments of their own source, and read back what became of
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clinicsync.common.timeutil import iso_z
 from clinicsync.connectors.rest_api import RestApiSettings, holder
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.push import PushReceiver, PushResult
 from clinicsync.sync.ratelimits import push_limiter
+from clinicsync.sync.server.problems import PROBLEM, FieldProblem, Problem, ProblemOut, from_http_exception
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import queries
 
 PREFIX = "/api/v1"
-PROBLEM = "application/problem+json"
 MAX_KEY = 256
 ExternalId = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f/]+$",
                                  description="the appointment's id in your system")]
@@ -43,8 +47,31 @@ Status = Literal["booked", "pending", "proposed", "arrived", "checked-in", "fulf
                  "waitlist", "entered-in-error"]
 
 
+MAX_VISIT_MINUTES = 1440
+# ISO 8601 with its time: a date alone would silently become midnight.
+DATE_TIME = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}"
+AREA_CITY = re.compile(r"^[A-Z][A-Za-z_-]*(/[A-Za-z0-9_+-]+)+$")
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """No unknown fields, and no coercion: ``true`` or ``"30"`` is no number of minutes."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _iana_zone(name: str | None) -> str | None:
+    """An IANA ``Area/City`` zone (or UTC): zoneinfo also loads ``localtime``, ``posixrules``
+    and ``Factory``, files of the host's zone database that name no place."""
+    if name is None:
+        return None
+    if (name != "UTC" and not AREA_CITY.match(name)) or name not in _known_zones():
+        raise ValueError("not an IANA Area/City time zone (e.g. America/New_York)")
+    return name
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 class PatientIn(Strict):
@@ -66,10 +93,14 @@ class PractitionerIn(Strict):
 
 class AppointmentIn(Strict):
     status: Status = "booked"
-    start: str = Field(min_length=1, max_length=64, description="ISO 8601; without an offset, local time in `timezone`")
-    end: str | None = Field(None, max_length=64, description="ISO 8601; or give duration_minutes")
-    duration_minutes: int | None = Field(None, ge=1, le=1440)
-    timezone: str | None = Field(None, max_length=64, description="IANA zone, e.g. America/New_York")
+    start: str = Field(min_length=1, max_length=64, pattern=DATE_TIME,
+                       description="ISO 8601 date and time; without an offset, local time in `timezone`")
+    end: str | None = Field(None, max_length=64, pattern=DATE_TIME,
+                            description=f"ISO 8601 date and time, at most {MAX_VISIT_MINUTES} minutes after start; "
+                                        "or give duration_minutes (not both)")
+    duration_minutes: int | None = Field(None, ge=1, le=MAX_VISIT_MINUTES)
+    timezone: Annotated[str | None, AfterValidator(_iana_zone)] = Field(
+        None, max_length=64, description="IANA Area/City zone, e.g. America/New_York")
     type: str | None = Field(None, max_length=255, description="the visit type")
     location: str | None = Field(None, max_length=255)
     visit_mode: Literal["in_person", "video", "phone"] | None = Field(
@@ -82,6 +113,38 @@ class AppointmentIn(Strict):
                                    description="when your system last changed it (ISO 8601): older updates never win")
     patient: PatientIn | None = None
     practitioner: PractitionerIn | None = None
+
+    @model_validator(mode="after")
+    def _one_visit_length(self) -> AppointmentIn:
+        """One of ``end`` and ``duration_minutes``, and an ``end`` no further from ``start``
+        than ``duration_minutes`` may say (years 1900 to 2200 are the mapping's, clinic.plausible_dates)."""
+        if self.end is not None and self.duration_minutes is not None:
+            raise PydanticCustomError("end_or_duration", "give end or duration_minutes, not both",
+                                      {"field": "end"})
+        if self.end is not None and (minutes := _minutes_between(self.start, self.end, self.timezone)) is not None \
+                and minutes > MAX_VISIT_MINUTES:
+            raise PydanticCustomError("visit_too_long", f"end is more than {MAX_VISIT_MINUTES} minutes after start",
+                                      {"field": "end"})
+        return self
+
+
+def _minutes_between(start: str, end: str, timezone: str | None) -> float | None:
+    """Minutes from start to end; a value without an offset is read in ``timezone`` (or as
+    the other one's wall clock). None when either does not parse: the mapping names that."""
+    try:
+        first, last = (datetime.fromisoformat(value.replace("z", "Z")) for value in (start, end))
+    except ValueError:
+        return None
+    local = ZoneInfo(timezone) if timezone else None
+    if (first.tzinfo is None) != (last.tzinfo is None):
+        first, last = (value if value.tzinfo or local is None else value.replace(tzinfo=local)
+                       for value in (first, last))
+        if (first.tzinfo is None) != (last.tzinfo is None):
+            first, last = first.replace(tzinfo=None), last.replace(tzinfo=None)
+    try:
+        return (last - first).total_seconds() / 60
+    except OverflowError:
+        return None
 
 
 class AppointmentCreate(AppointmentIn):
@@ -113,38 +176,14 @@ class AppointmentOut(BaseModel):
     calendar: str = Field(description="the doctor's calendar event: none, pending, present, deleted or failing")
 
 
-class FieldProblem(BaseModel):
-    field: str
-    detail: str
-
-
-class ProblemOut(BaseModel):
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    errors: list[FieldProblem] = Field(default_factory=list)
-
-
-class Problem(Exception):
-    """An RFC 9457 answer; ``headers`` e.g. Retry-After or WWW-Authenticate."""
-
-    def __init__(self, status: int, title: str, detail: str | None = None,
-                 errors: list[FieldProblem] | None = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(title)
-        self.body = ProblemOut(title=title, status=status, detail=detail, errors=errors or [])
-        self.headers = headers or {}
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body.model_dump(exclude_none=True), status_code=self.body.status,
-                            media_type=PROBLEM, headers=self.headers)
-
-
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemOut, "content": {PROBLEM: {}}, "description": text} for status, text in {
+        400: "the body cannot be read (not UTF-8, nested too deep, a number too long); nothing was stored",
         401: "no or an unknown API key", 404: "no such appointment of this source",
+        413: "the body is over server.max_body_bytes; nothing was stored",
         422: "the request does not validate: the fields are named, nothing was stored",
-        429: "too many requests from this source (see Retry-After)"}.items()}
+        429: "too many requests from this source (see Retry-After)",
+        503: "the store cannot be reached: nothing was stored, send again (see Retry-After)"}.items()}
 
 
 def _source(request: Request) -> RestApiSettings:
@@ -249,14 +288,27 @@ async def _problem(request: Request, exc: Problem) -> Response:
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-    """422 as problem details on the API (never echoing the input); FastAPI's own elsewhere."""
-    if not request.url.path.startswith(PREFIX + "/"):
-        return await request_validation_exception_handler(request, exc)
-    errors = [FieldProblem(field=".".join(str(part) for part in error.get("loc", ())[1:]) or "(body)",
-                           detail=str(error.get("msg", "invalid"))) for error in exc.errors()][:20]
-    request.app.state.metrics.webhooks.labels("api_v1", "invalid").inc()
+    """422 as problem details naming each field (never echoing the input), on every route."""
+    errors = [FieldProblem(field=_field(error), detail=str(error.get("msg", "invalid"))) for error in exc.errors()][:20]
+    if request.url.path.startswith(PREFIX + "/"):
+        request.app.state.metrics.webhooks.labels("api_v1", "invalid").inc()
     return Problem(422, "Unprocessable Content", "the request does not validate; nothing was stored",
                    errors).response()
+
+
+def _field(error: Any) -> str:
+    """``patient.phone`` from pydantic's location; the body itself when it is no JSON at all."""
+    named = (error.get("ctx") or {}).get("field")  # a rule over several fields names the one to fix
+    location = [str(part) for part in error.get("loc", ())[1:]] + ([str(named)] if named else [])
+    if error.get("type") == "json_invalid" or not location:
+        return "(body)"
+    return ".".join(location)
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    """The framework's own refusals (a body it cannot parse, no such route or method)."""
+    assert isinstance(exc, StarletteHTTPException)
+    return from_http_exception(exc).response()
 
 
 def install(app: FastAPI) -> None:
@@ -266,3 +318,4 @@ def install(app: FastAPI) -> None:
     app.state.push_receivers = {}
     app.exception_handler(Problem)(_problem)
     app.exception_handler(RequestValidationError)(_invalid)
+    app.exception_handler(StarletteHTTPException)(_http)

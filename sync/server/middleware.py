@@ -1,6 +1,6 @@
 """ASGI middleware: request bounds (header and body sizes), security headers on every
 answer (413, 431 and errors included), an access log without PHI, and hostile input that
-slipped past a parser answered 400 instead of 500.
+slipped past a parser answered 400 instead of 500 — each as problem details (sync/server/problems.py).
 
 The access log names the route *template* (`/r/{token}`), never the concrete path, so
 tokens and identifiers in URLs stay out of logs. No traceback is logged at default level:
@@ -15,6 +15,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinicsync.sync.server.metrics import Metrics
+from clinicsync.sync.server.problems import FieldProblem, Problem
 
 log = structlog.get_logger("clinicsync.http")
 
@@ -60,11 +61,11 @@ class RequestBounds:
         headers = scope["headers"]
         if (any(len(value) > self.max_value for _, value in headers)
                 or sum(len(name) + len(value) for name, value in headers) > self.max_total):
-            await _plain(send, 431, b"request header fields too large")
+            await Problem(431, detail="a request header, or all of them, is too large").send(send)
             return
         declared = dict(headers).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _plain(send, 413, b"request body too large")
+            await _too_large(send, self.limit)
             return
         received = 0
         started = False
@@ -87,14 +88,12 @@ class RequestBounds:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _plain(send, 413, b"request body too large")
+                await _too_large(send, self.limit)
 
 
-async def _plain(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode()), *(extra or [])]})
-    await send({"type": "http.response.body", "body": body})
+async def _too_large(send: Send, limit: int) -> None:
+    await Problem(413, detail=f"the body is over {limit} bytes (server.max_body_bytes); nothing was stored",
+                  errors=[FieldProblem(field="(body)", detail="too large")]).send(send)
 
 
 class SecurityAndAccessLog:
@@ -161,12 +160,13 @@ class InputErrorsAs4xx:
             log.warning("http.bad_input", route=_route_template(scope), error=type(exc).__name__)
             log.debug("http.bad_input.traceback", exc_info=True)
             if not started:
-                await _plain(send, 400, b"the request could not be read")
+                await Problem(400, detail="the request could not be read; nothing was stored").send(send)
         except Exception as exc:
             log.error("http.failed", route=_route_template(scope), error=type(exc).__name__)
             log.debug("http.failed.traceback", exc_info=True)
             if not started:
-                await _plain(send, 503, b"temporarily unavailable; try again later", [(b"retry-after", b"30")])
+                await Problem(503, detail="temporarily unavailable (e.g. the store cannot be reached); nothing was "
+                              "stored, try again later", headers={"Retry-After": "30"}).send(send)
 
 
 def _route_template(scope: Scope) -> str:

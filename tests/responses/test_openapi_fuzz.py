@@ -1,7 +1,9 @@
-"""schemathesis against the published OpenAPI schema: no generated request gets a 500."""
+"""schemathesis against the published OpenAPI schema: no generated request gets a 500, and
+the API answers every error as problem details and takes no body its strict rules refuse."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,21 @@ def api_schema(tmp_path: Path, store: Store, store_url: str) -> Any:
                                           headers={"Authorization": f"Bearer {UI_TOKEN}"})
 
 
+def problem_details_on_the_api(ctx: Any, response: Any, case: Any) -> bool:
+    """Issue 35's contract as a check: an error answer of the API is RFC 9457 problem details
+    whose status is the answer's; a write the API took never had both end and duration_minutes
+    nor a non-integer duration (the strict rules)."""
+    if not case.path.startswith("/api/"):
+        return True
+    if response.status_code >= 400:
+        assert response.headers.get("content-type", [""])[0].startswith("application/problem+json"), response.headers
+        assert json.loads(response.content)["status"] == response.status_code
+    elif case.method in ("POST", "PUT") and isinstance(case.body, dict):
+        assert not ("end" in case.body and "duration_minutes" in case.body), "took end and duration_minutes"
+        assert type(case.body.get("duration_minutes", 0)) is int, "took a non-integer duration_minutes"
+    return True
+
+
 def test_no_server_errors(api_schema: Any) -> None:
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert {o.path for o in operations} >= {"/webhooks/twilio/inbound", "/webhooks/sendgrid/events", "/r/{token}",
@@ -42,6 +59,7 @@ def test_no_server_errors(api_schema: Any) -> None:
         def no_500(case: Any) -> None:
             # with a valid API key, so the fuzzer reaches the API's validation and store path
             response = case.call(headers={"Authorization": f"Bearer {KEY}"})
-            case.validate_response(response, checks=[schemathesis.checks.not_a_server_error])
+            case.validate_response(response, checks=[schemathesis.checks.not_a_server_error,
+                                                          problem_details_on_the_api])
 
         no_500()

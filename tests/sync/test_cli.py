@@ -64,3 +64,12 @@ def test_json_output_has_no_progress_bar_on_a_pipe(synced: Any) -> None:
     _, out, err = synced("sync", "--once", "--json")
     json.loads(out)
     assert "records" not in err  # the progress bar only draws on a terminal
+
+
+@pytest.mark.parametrize("command", [("check",), ("config", "validate")])
+def test_a_settings_error_prints_the_pattern_as_it_is(write_settings: Callable[..., Path], cli: Any,
+                                                      command: tuple[str, ...]) -> None:
+    """Console markup would read ``[a-z0-9_-]`` in the quoted pattern as a style tag and drop it."""
+    config = write_settings(connectors="- {name: Front Desk!, kind: csv, path: drop}\n")
+    _, _, err = cli(config)(*command, expect=2)
+    assert "^[a-z0-9][a-z0-9_-]{0,62}$" in err.replace("\n", ""), err

@@ -1,0 +1,71 @@
+"""RFC 9457 problem details: the one shape of every error answer the server gives
+(``application/problem+json``), whether a route refuses a request, the framework cannot
+parse a body, or the ASGI guards answer before any route runs (413, 431, 400, 503).
+
+One helper for all of them, so a client (and the OpenAPI document) meets one contract: a
+``status`` equal to the HTTP status, a ``title``, a ``detail`` that never echoes the input,
+and ``errors`` naming each field where there is one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.types import Send
+
+PROBLEM = "application/problem+json"
+TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+          413: "Content Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
+          429: "Too Many Requests", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
+
+
+class FieldProblem(BaseModel):
+    field: str
+    detail: str
+
+
+class ProblemOut(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldProblem] = Field(default_factory=list)
+
+
+class Problem(Exception):
+    """An RFC 9457 answer; ``headers`` e.g. Retry-After or WWW-Authenticate."""
+
+    def __init__(self, status: int, title: str | None = None, detail: str | None = None,
+                 errors: list[FieldProblem] | None = None, headers: dict[str, str] | None = None) -> None:
+        title = title or TITLES.get(status, "Error")
+        super().__init__(title)
+        self.body = ProblemOut(title=title, status=status, detail=detail, errors=errors or [])
+        self.headers = headers or {}
+
+    def content(self) -> dict[str, Any]:
+        return self.body.model_dump(exclude_none=True)
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.content(), status_code=self.body.status, media_type=PROBLEM, headers=self.headers)
+
+    async def send(self, send: Send) -> None:
+        """The same answer written straight to ASGI, for guards that run before any route."""
+        body = self.response().body
+        headers = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode()),
+                   *((name.lower().encode(), value.encode()) for name, value in self.headers.items())]
+        await send({"type": "http.response.start", "status": self.body.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def from_http_exception(exc: HTTPException) -> Problem:
+    """The framework's own refusals (an unparsable body, no such route, a wrong method) as
+    problems; their ``detail`` is the framework's fixed text, never the input."""
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        return Problem(400, detail="the body could not be read (not JSON in UTF-8, nested too deep, or a number "
+                       "too long); nothing was stored", errors=[FieldProblem(field="(body)", detail="unreadable")],
+                       headers=dict(exc.headers or {}))
+    return Problem(exc.status_code, detail=detail, headers=dict(exc.headers or {}))
