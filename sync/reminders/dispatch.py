@@ -467,8 +467,10 @@ class Dispatcher:
         latest = start - self.config.lead if row.kind == "reminder" else start
         if row.kind == "followup":
             latest = a.end_utc + parse_duration(self.config.notices.followup.within)
+        if row.kind != "followup" and self.now >= start:
+            return "skip", "too late"  # the visit has begun (at its start, not a minute later)
         if row.recipient in STAFF:
-            return ("send", None) if self.now < start else ("skip", "too late")
+            return "send", None
         if row.kind in NOTICE_KINDS and self.now > self._notice_deadline(row, a.timezone):
             return "skip", "too late"
         slot = place(self.now, now=self.now, latest=latest, zone_name=a.timezone, quiet=self.config.quiet_hours)

@@ -127,21 +127,22 @@ class Oracle:
         s = self.s
         out: dict[datetime, list[Version]] = defaultdict(list)
         fix = s.mapping_fix_at if Fault.MAPPING_FIX in s.faults else None
-        latest: dict[str, Version] = {}
-        held: dict[str, Version] = {}  # rows quarantined until the mapping is fixed
-        for change in s.changes:
+        held: dict[str, Version] = {}  # rows quarantined until the mapping is fixed, as they last read
+        for change in s.changes:  # in time order
             v = change.version
             if v.source != "front":
                 continue
             at = max(change.at, s.golive)
-            latest[v.external_id] = v
+            if fix is not None and at >= fix and held:  # the fix releases what it held, as it then read,
+                out[fix].extend(held.values())          # whatever the row does afterwards
+                held.clear()
             if fix is not None and at < fix and v.word == "confirmada":
                 held[v.external_id] = v
                 continue
             held.pop(v.external_id, None)
             out[at].append(v)
         if fix is not None:
-            out[fix].extend(latest[key] for key in held)
+            out[fix].extend(held.values())
         killed = killed_delivery(s)
         for d in s.deliveries:
             if d.first:
