@@ -120,7 +120,7 @@ def described(text: str, expected: str) -> str:
     if any(c.isdigit() for c in text):
         shape = "with digits"
     elif "@" in text:
-        shape = "with an '@'"
+        shape = "with an @ sign"
     elif all(w[:1].isupper() for w in words):
         shape = f"{len(words)} capitalized word{'s' if len(words) > 1 else ''}"
     else:
