@@ -95,9 +95,15 @@ def at_both_widths(driver: webdriver.Chrome, url: str, name: str) -> None:
 @contextmanager
 def serving(app: FastAPI) -> Iterator[str]:
     """``app`` under uvicorn on a loopback ephemeral port, in a thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+    with running(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
+                                lifespan="off")) as url:
+        yield url
+
+
+@contextmanager
+def running(config: uvicorn.Config) -> Iterator[str]:
+    """A uvicorn server of ``config`` (host and port set) in a thread; yields its base URL."""
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60  # a bound, not a speed check
@@ -105,7 +111,7 @@ def serving(app: FastAPI) -> Iterator[str]:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{config.host}:{config.port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from clinicsync.common.passwords import hash_password
 from clinicsync.sync.config_loader import ConfigError
@@ -26,6 +25,7 @@ from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui.throttle import Throttle
 from tests.server.test_serve import free_port
+from tests.ui.chromium import running
 
 PASSWORD = "correct horse battery"
 HASH = hash_password(PASSWORD)
@@ -190,18 +190,8 @@ def served(app: object, server: ServerSettings) -> Iterator[str]:
     """The app under uvicorn with clinicsync's own configuration (forwarded headers and all)."""
     config = uvicorn_config(app, server, host="127.0.0.1", port=free_port())  # type: ignore[arg-type]
     config.lifespan = "off"
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60  # a hang guard, not a speed check
-    while not running.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        running.should_exit = True
-        thread.join(timeout=30)
+    with running(config) as url:
+        yield url
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
