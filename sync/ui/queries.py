@@ -4,6 +4,7 @@ so SQLite and PostgreSQL give the same answers."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -101,10 +102,21 @@ def calendar_health(store: Store) -> dict[str, int]:
             "deleted": int(states.get("deleted", 0)), "failing": int(failing)}
 
 
-def quarantine_rows(store: Store, connector: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    """Bad records with their reasons; anything contact-like in a reason is masked."""
-    return [{**r, "reason": mask_text(r["reason"]), "record_id": mask_text(r["record_id"]) or None}
-            for r in list_quarantine(store, connector, limit)]
+def quarantine_rows(store: Store, connector: str | None = None, limit: int = 500,
+                    full: bool = False) -> list[dict[str, Any]]:
+    """Bad records with their reasons; anything contact-like in a reason is masked, and for a
+    role without full patient data (``full`` False) so is every value a reason quotes: a
+    reason quotes only vocabulary-shaped values (mappings/model.py), yet a status word can be
+    a surname, and the viewer role sees no patient data at all."""
+    return [{**r, "reason": _quoted_masked(mask_text(r["reason"]), full),
+             "record_id": mask_text(r["record_id"]) or None} for r in list_quarantine(store, connector, limit)]
+
+
+_QUOTED = re.compile(r"'[^']{1,80}'")
+
+
+def _quoted_masked(reason: str | None, full: bool) -> str | None:
+    return reason if full or reason is None else _QUOTED.sub("'…'", reason)
 
 
 # --- appointments -----------------------------------------------------------------------------

@@ -213,10 +213,13 @@ def timeline_page(request: Request, appointment_id: Annotated[int, Path(ge=1, le
 
 
 @pages.get("/quarantine", response_class=HTMLResponse)
-def quarantine_page(request: Request,
+def quarantine_page(request: Request, user: Annotated[str, Depends(require_user)],
                     connector: Annotated[str | None, Query(max_length=64)] = None) -> HTMLResponse:
-    return _render(request, "quarantine.html", rows=queries.quarantine_rows(_store(request), connector or None),
-                   connector=connector)
+    """The work list of bad records. Values quoted in reasons are shown only to the front desk
+    role (full patient data); the viewer role sees them masked."""
+    full = role_of(ui_settings(request.app.state.settings), user) == "front_desk"
+    rows = queries.quarantine_rows(_store(request), connector or None, full=full)
+    return _render(request, "quarantine.html", rows=rows, connector=connector, full=full)
 
 
 _CSS = resources.files("clinicsync.sync.ui").joinpath("static/ui.css").read_bytes()

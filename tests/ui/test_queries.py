@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
+
+from clinicsync.sync.model import Quarantine
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import queries
 from tests.ui.seed import NOW, seed
@@ -91,3 +94,16 @@ def test_timeline_orders_events_reminders_calendar_deliveries_and_answer(store: 
     assert items[-1]["title"] == "patient accepted"
     assert "+1201" not in str(items) and "@" not in str(items)
     assert queries.appointment(store, 999_999) is None
+
+
+def test_values_quoted_in_reasons_show_only_for_full_patient_data(store: Store) -> None:
+    """A reason quotes only vocabulary-shaped values, yet a status word can be a surname
+    ('Lopez' in a shifted column of an older item): the viewer role sees it masked."""
+    seed(store)
+    with store.engine.begin() as connection:
+        connection.execute(update(Quarantine.__table__).values(  # type: ignore[attr-defined]
+            reason="unknown status word 'Lopez' (add it to the mapping's status_map)"))
+    [viewer] = queries.quarantine_rows(store)
+    [desk] = queries.quarantine_rows(store, full=True)
+    assert viewer["reason"] == "unknown status word '…' (add it to the mapping's status_map)"
+    assert desk["reason"] == "unknown status word 'Lopez' (add it to the mapping's status_map)"
