@@ -38,18 +38,21 @@ def csv(name: str, folder: Path, extra: str = "") -> str:
             f"  batch_size: 2\n{extra}")
 
 
+# Every patient message into the dry-run outbox, one reminder a day ahead, no agendas.
+OUTBOX_REMINDERS = textwrap.dedent("""
+    notifiers:
+      - {name: outbox, kind: outbox}
+    reminders:
+      offsets: [1d]
+      routes: {sms: outbox, email: outbox, whatsapp: outbox}
+      agenda: {enabled: false}
+    """)
+
+
 @pytest.fixture
 def settings_for(write_settings: Callable[..., Path]) -> Callable[..., Settings]:
     def make(connectors: str) -> Settings:
-        extra = textwrap.dedent("""
-            notifiers:
-              - {name: outbox, kind: outbox}
-            reminders:
-              offsets: [1d]
-              routes: {sms: outbox, email: outbox, whatsapp: outbox}
-              agenda: {enabled: false}
-            """)
-        return load_settings(write_settings(connectors, extra=extra))
+        return load_settings(write_settings(connectors, extra=OUTBOX_REMINDERS))
     return make
 
 

@@ -8,7 +8,6 @@ that was quarantined and fixed the same way is announced as usual."""
 
 from __future__ import annotations
 
-import textwrap
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -24,6 +23,7 @@ from clinicsync.sync.push import PushReceiver
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
+from tests.golive.test_baseline import OUTBOX_REMINDERS
 
 DAY = (date.today() + timedelta(days=10)).isoformat()
 HEADER = "appointment_id,start,duration_minutes,status,patient_id,patient_phone\n"
@@ -43,15 +43,7 @@ def settings_for(write_settings: Callable[..., Path], tmp_path: Path) -> Callabl
         (tmp_path / "site.yaml").write_text(MAPPING % status_map + fields, encoding="utf-8")
         connectors = (f"- name: front\n  kind: csv\n  mapping: site.yaml\n  drop_dir: {tmp_path / 'drop'}\n"
                       "  settle_seconds: 0\n")
-        extra = textwrap.dedent("""
-            notifiers:
-              - {name: outbox, kind: outbox}
-            reminders:
-              offsets: [1d]
-              routes: {sms: outbox, email: outbox, whatsapp: outbox}
-              agenda: {enabled: false}
-            """)
-        return load_settings(write_settings(connectors, extra=extra))
+        return load_settings(write_settings(connectors, extra=OUTBOX_REMINDERS))
     return make
 
 
