@@ -58,14 +58,14 @@ def test_a_spanish_patient_cancels_after_confirming_the_step(served: str, settin
     assert browser.switch_to.active_element.get_attribute("id") == "confirm"
     assert confirm.value_of_css_property("outline-style") == "solid"
 
-    follow(browser, browser.find_element(By.ID, "cancel"))
+    follow(browser, By.ID, "cancel")
     assert "¿Cancelar esta cita?" in browser.find_element(By.TAG_NAME, "h1").text
     screenshot(browser, "answer-es-cancel")
     assert participation(store) == {"A1": None}
-    follow(browser, browser.find_element(By.ID, "keep"))  # changed my mind: back, nothing recorded
+    follow(browser, By.ID, "keep")  # changed my mind: back, nothing recorded
     assert browser.find_element(By.TAG_NAME, "h1").text == "Su cita" and participation(store) == {"A1": None}
-    follow(browser, browser.find_element(By.ID, "cancel"))
-    follow(browser, browser.find_element(By.ID, "cancel-yes"))
+    follow(browser, By.ID, "cancel")
+    follow(browser, By.ID, "cancel-yes")
     assert "Su cita está cancelada" in browser.find_element(By.TAG_NAME, "h1").text
     screenshot(browser, "answer-es-cancelled")
     assert participation(store) == {"A1": "declined"}
@@ -80,11 +80,11 @@ def test_an_english_patient_asks_for_another_time(served: str, settings: Setting
     url = served + links(booked(settings, store, tmp_path, language="en"))["confirm"]
     at_both_widths(browser, url, "answer-en-choose")
     assert "Eastern Daylight Time" in browser.find_element(By.CSS_SELECTOR, ".zone").text
-    follow(browser, browser.find_element(By.ID, "reschedule"))
+    follow(browser, By.ID, "reschedule")
     browser.find_element(By.CSS_SELECTOR, "label[for=note]").click()  # the label focuses its field
     browser.switch_to.active_element.send_keys("Mornings, any day after the 20th")
     screenshot(browser, "answer-en-reschedule")
-    follow(browser, browser.find_element(By.ID, "reschedule-send"))
+    follow(browser, By.ID, "reschedule-send")
     assert "The front desk will call you" in browser.find_element(By.TAG_NAME, "h1").text
     screenshot(browser, "answer-en-requested")
     [response] = rows(store, RESPONSES)

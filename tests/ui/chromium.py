@@ -31,9 +31,9 @@ if not (CHROMIUM and DRIVER):
                 allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402 - only once we know a browser is there
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
@@ -71,17 +71,30 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
     return path
 
 
-def follow(driver: webdriver.Chrome, element: WebElement) -> None:
-    """Click ``element`` (a link or a submit button) and wait until the next page has loaded.
+def follow(driver: webdriver.Chrome, by: str, value: str) -> None:
+    """Find the link or submit button at (``by``, ``value``), click it, and wait until the next
+    page has loaded.
 
     A click returns once the browser has taken it, not once the new page is there: a form's
     POST and its redirect can still be under way, and a find on the old page then goes stale
-    (this made CI red once). The old page's root going stale is the sign that it has left."""
-    old_root = driver.find_element(By.TAG_NAME, "html")
-    element.click()
+    (this made CI red once). The old page's root going stale is the sign that it has left. The
+    element is found here, and found again if Chromium reports it detached between the find
+    and the click ("Node with given id does not belong to the document", seen once in CI)."""
+    for attempt in range(3):
+        old_root = driver.find_element(By.TAG_NAME, "html")
+        try:
+            driver.find_element(by, value).click()
+            break
+        except (StaleElementReferenceException, WebDriverException) as exc:
+            if attempt == 2 or not _detached(exc):
+                raise
     wait = WebDriverWait(driver, 30)  # a bound, not a speed check
     wait.until(staleness_of(old_root))
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def _detached(exc: WebDriverException) -> bool:
+    return isinstance(exc, StaleElementReferenceException) or "does not belong to the document" in str(exc.msg)
 
 
 def at_both_widths(driver: webdriver.Chrome, url: str, name: str) -> None:

@@ -102,7 +102,7 @@ def test_status_page_in_a_real_browser(served: str, browser: webdriver.Chrome) -
     shot(browser, "appointments")
     # An appointment with reminders planned (the sample's first one is cancelled).
     planned = "//tr[.//span[contains(@class, 'planned')]]//a[@class='timeline-link']"
-    follow(browser, browser.find_element(By.XPATH, planned))
+    follow(browser, By.XPATH, planned)
     timeline = browser.find_element(By.ID, "timeline")
     assert "created" in timeline.text and "planned" in timeline.text
     shot(browser, "timeline")
