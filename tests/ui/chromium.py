@@ -34,7 +34,7 @@ from selenium import webdriver  # noqa: E402 - only once we know a browser is th
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 
@@ -77,24 +77,27 @@ def follow(driver: webdriver.Chrome, by: str, value: str) -> None:
 
     A click returns once the browser has taken it, not once the new page is there: a form's
     POST and its redirect can still be under way, and a find on the old page then goes stale
-    (this made CI red once). The old page's root going stale is the sign that it has left. The
-    element is found here, and found again if Chromium reports it detached between the find
-    and the click ("Node with given id does not belong to the document", seen once in CI)."""
-    for attempt in range(3):
-        old_root = driver.find_element(By.TAG_NAME, "html")
-        try:
-            driver.find_element(by, value).click()
-            break
-        except (StaleElementReferenceException, WebDriverException) as exc:
-            if attempt == 2 or not _detached(exc):
-                raise
+    (this made CI red once). The old page's root going away is the sign that it has left."""
+    old_root = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(by, value).click()
     wait = WebDriverWait(driver, 30)  # a bound, not a speed check
-    wait.until(staleness_of(old_root))
+    wait.until(lambda _: _gone(old_root))
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
-def _detached(exc: WebDriverException) -> bool:
-    return isinstance(exc, StaleElementReferenceException) or "does not belong to the document" in str(exc.msg)
+def _gone(element: WebElement) -> bool:
+    """Has ``element``'s page been replaced? Chromium says so either as a stale reference or,
+    asked at the wrong moment, as "Node with given id does not belong to the document" (which
+    made CI red twice when read as a failure)."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc.msg):
+            return True
+        raise
+    return False
 
 
 def at_both_widths(driver: webdriver.Chrome, url: str, name: str) -> None:
