@@ -90,16 +90,18 @@ class FaultPlan:
             self.log.append((key or "", fault))
             return fault
 
-    def client_gave_up(self, key: str) -> None:
+    def client_gave_up(self, key: str, *, before_the_message: bool = False) -> None:
         """The client hung up before our answer could be written (a loaded machine outlasted
         its timeout): to the client this request was a timeout, whatever the plan drew. The
         provider took it if it was to be answered normally (``timeout``), else nothing
-        (``reset_before``: the client cannot tell either from no answer)."""
+        (``reset_before``: the client cannot tell either from no answer). An SMTP client that
+        gave up ``before_the_message`` (during the envelope) sent nothing, and knows it."""
         with self._lock:
             for index in range(len(self.log) - 1, -1, -1):
                 logged_key, fault = self.log[index]
                 if logged_key == key:
-                    self.log[index] = (key, TIMEOUT if fault is None else RESET_BEFORE)
+                    taken = fault is None and not before_the_message
+                    self.log[index] = (key, TIMEOUT if taken else RESET_BEFORE)
                     return
 
     def faults_of(self, key: str) -> list[str | None]:
@@ -245,9 +247,14 @@ class FaultySmtpSink:
     plan: FaultPlan
     accepted: Counter[str] = field(default_factory=Counter)
     _at_data: dict[int, str | None] = field(default_factory=dict)  # envelope -> the fault for DATA
+    _awaiting_data: set[str] = field(default_factory=set)  # recipients accepted whose DATA has not come
 
     async def handle_RCPT(self, server: SMTPServer, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
+        if address in self._awaiting_data:
+            # The last envelope for this recipient never reached DATA: the client gave up on
+            # that connection (a loaded machine outlasted its timeout) before sending anything.
+            self.plan.client_gave_up(address, before_the_message=True)
         fault = self.plan.draw(address)
         if fault == THROTTLE:
             return "451 4.7.1 Too many messages, slow down"
@@ -259,10 +266,12 @@ class FaultySmtpSink:
             return "250 OK"  # never reaches the client
         envelope.rcpt_tos.append(address)
         self._at_data[id(envelope)] = fault
+        self._awaiting_data.add(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         fault = self._at_data.pop(id(envelope), None)
+        self._awaiting_data.difference_update(envelope.rcpt_tos)
         if fault == ERROR:
             return "451 4.3.0 Local error in processing"
         for address in envelope.rcpt_tos:
