@@ -21,8 +21,23 @@ DAYS = int(os.environ.get("CLINICSYNC_SIM_DAYS", "30"))
 FAULT_DAYS = min(DAYS, 5)  # one fault class alone: five days show it
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_a_month_with_every_combinable_fault(seed: int, store_url: str, tmp_path: Path) -> None:
+def _month_params() -> list[object]:
+    """The first seed on both stores; each further seed on SQLite in the main suite and on
+    PostgreSQL under `soak` (a second PostgreSQL month is the suite's slowest test, ~60 s on
+    a quiet machine, and proves no path the first one does not)."""
+    out: list[object] = []
+    for index, seed in enumerate(SEEDS):
+        out.append(pytest.param(seed, "sqlite", id=f"sqlite-{seed}"))
+        marks = [pytest.mark.postgres] + ([pytest.mark.soak] if index else [])
+        out.append(pytest.param(seed, "postgres", marks=marks, id=f"postgres-{seed}"))
+    return out
+
+
+@pytest.mark.parametrize(("seed", "store"), _month_params())
+def test_a_month_with_every_combinable_fault(seed: int, store: str, request: pytest.FixtureRequest,
+                                             tmp_path: Path) -> None:
+    store_url = (f"sqlite:///{tmp_path / 'store.db'}" if store == "sqlite"
+                 else str(request.getfixturevalue("postgres_url")))
     scenario = generate(seed, DAYS, frozenset(COMBINABLE))
     verdict = simulate(scenario, store_url, tmp_path)
     assert verdict.ok, verdict.report()
