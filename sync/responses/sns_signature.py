@@ -106,9 +106,20 @@ class CertificateCache:
         return certificate
 
 
+def certificate_location(cert_url: str, rehearsal_server: str | None) -> str:
+    """Where the certificate is fetched: the trusted SNS URL itself, or, in a rehearsal only
+    (responses.insecure_sns_signing_certs_from_local_server_for_rehearsal, refused without
+    CLINICSYNC_REHEARSAL=1), the same path on the local SNS server (moto serves each
+    certificate it signs with at the path its SigningCertURL names)."""
+    if rehearsal_server is None:
+        return cert_url
+    return rehearsal_server.rstrip("/") + urlsplit(cert_url).path
+
+
 def verify(message: dict[str, Any], allowed_topics: set[str], certificates: CertificateCache,
-           now: datetime | None = None) -> None:
-    """Raise SignatureError unless an allowed topic's SNS signed this message, recently."""
+           now: datetime | None = None, rehearsal_server: str | None = None) -> None:
+    """Raise SignatureError unless an allowed topic's SNS signed this message, recently.
+    ``rehearsal_server``: see certificate_location (a local rehearsal only)."""
     topic = message.get("TopicArn")
     if not isinstance(topic, str) or topic not in allowed_topics:
         raise SignatureError("TopicArn is not one of the configured inbound_topic_arns")
@@ -125,7 +136,7 @@ def verify(message: dict[str, Any], allowed_topics: set[str], certificates: Cert
     except (binascii.Error, ValueError):
         raise SignatureError("Signature is not base64") from None
     _check_age(message.get("Timestamp"), now or datetime.now(UTC))
-    certificate = certificates.get(cert_url)
+    certificate = certificates.get(certificate_location(cert_url, rehearsal_server))
     now = now or datetime.now(UTC)
     if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
         raise SignatureError("the signing certificate is expired or not yet valid")
