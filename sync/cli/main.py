@@ -192,6 +192,11 @@ def _print_rehearsal(report: RunReport) -> None:
     planned = ", ".join(f"{n} {kind}" for kind, n in would.get("pending", {}).items()) or "nothing"
     skipped = ", ".join(f"{n} {kind}" for kind, n in would.get("skipped", {}).items())
     out_console.print(f"dry run: would plan {planned}" + (f" (and record as skipped: {skipped})" if skipped else ""))
+    for name, result in report.connectors.items():
+        for target in result.empty_fields:  # a misspelt column maps without an error: say it once per field
+            err_console.print(f"warning: {name}: {target} is empty on all {result.mapped_records} records "
+                              "mapped in this run — check the column name in the mapping", highlight=False,
+                              soft_wrap=True, markup=False)
     out_console.print("dry run: nothing was written (store, cursor, calendars, outbox); rolled back")
 
 
