@@ -125,7 +125,7 @@ def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_
     if quarantined:
         verdict = "allowed by --allow-quarantined" if allow_quarantined else (
             "fix the mapping (or the source) before going live, or pass --allow-quarantined")
-        _say(f"check: {quarantined} record(s) would be quarantined: {verdict}")
+        _say(f"check: {quarantined} sampled record(s) would be quarantined: {verdict}")
     _say(summary_line(results, problems))
     return passed
 
