@@ -161,11 +161,12 @@ def _read(connector: Connector, mapper: _Mapper, max_records: int) -> str | None
         for batch in batches:
             if batch.source and batch.source not in sources:
                 sources.append(batch.source)
-            for rejected in batch.rejected:
+            for rejected in batch.rejected[:max_records - seen]:
                 mapper.rejected(rejected)
-            for record in batch.records:
+                seen += 1
+            for record in batch.records[:max_records - seen]:
                 mapper.record(record)
-            seen += len(batch.records) + len(batch.rejected)
+                seen += 1
             if seen >= max_records:
                 mapper.result.note = (f"stopped after {seen} records (--max-records): the rest of the source "
                                       "was not read")

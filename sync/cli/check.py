@@ -84,9 +84,9 @@ def reply_findings(settings: Settings) -> list[Finding]:
     server = settings.server
     sms = [c for c in settings.reminders.channels if c in ("sms", "whatsapp")] if settings.reminders.enabled else []
     if sms and settings.responses.enabled and (server is None or server.public_url is None):
-        found.append(Finding("replies", "warning", f"{', '.join(sms)} messages carry no reply prompt (\"Reply C to "
-                                                   "confirm\") because server.public_url is unset: patients are "
-                                                   "not told they can answer"))
+        found.append(Finding("reply prompt", "warning",
+                             f"{', '.join(sms)} messages carry no reply prompt (\"Reply C to confirm\") because "
+                             "server.public_url is unset: patients are not told they can answer"))
     return found
 
 
@@ -103,10 +103,12 @@ def summary_line(results: list[SourceCheck], problems: int) -> str:
 
 
 def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_output: bool,
-              allow_quarantined: bool) -> bool:
-    """Run every check and print it; True when it passed."""
+              allow_quarantined: bool, reach: bool = True) -> bool:
+    """Run every check and print it; True when it passed. ``reach``: contact the notifiers'
+    providers (off: `--offline`, each notifier is listed as not tried)."""
     results = [check_connector(settings, config, max_records) for config in settings.connectors]
-    notifiers = [check_notifier(config) for config in settings.notifiers]
+    notifiers = [check_notifier(config) if reach else NotifierCheck(config.name, config.kind, True, "not tried "
+                                                                     "(--offline)") for config in settings.notifiers]
     findings = [*place_findings(settings, results), *status_page_findings(settings),
                 *reply_findings(settings), *language_findings(settings, results)]
     problems = (int(not store["ok"]) + sum(not r.ok for r in results) + sum(not n.ok for n in notifiers) +

@@ -124,6 +124,9 @@ def check(
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     allow_quarantined: Annotated[bool, typer.Option(
         "--allow-quarantined", help="pass even when records would be quarantined")] = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="do not contact the notifiers' providers (sources and the store are still checked)")]
+    = False,
 ) -> None:
     """Rehearse every path before go-live: validate settings, open the store, read each
     connector's whole source and map every record (no cursor moves, no file archived), reach
@@ -139,7 +142,7 @@ def check(
         _ = context.store
     except Exception as exc:  # report, do not crash: this is the diagnosis command
         store = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
-    if not run_check(settings, store, max_records, json_output, allow_quarantined):
+    if not run_check(settings, store, max_records, json_output, allow_quarantined, reach=not offline):
         raise typer.Exit(EXIT_FAILED)
 
 

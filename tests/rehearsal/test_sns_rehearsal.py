@@ -30,9 +30,6 @@ from tests.rehearsal.support import PHONE, csv_connector, mapping, row, visit_st
 from tests.server.test_serve import free_port
 from tests.ui.chromium import running
 
-pytestmark = pytest.mark.usefixtures("aws_credentials")
-from tests.notifiers.aws_fake import aws_credentials, moto_sns  # noqa: E402,F401  (fixtures)
-
 LONG_CODE = "+12125550100"
 
 
