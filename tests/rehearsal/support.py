@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HEADER = ["appointment_id", "start", "end", "status", "type", "location", "patient_id", "patient_name",
-          "patient_phone", "patient_language", "doctor_id", "doctor_name"]
+          "patient_phone", "patient_email", "patient_language", "doctor_id", "doctor_name"]
 PHONE = "+12125550123"
 
 
@@ -22,6 +22,7 @@ def row(serial: int, start: datetime, **changes: str) -> dict[str, str]:
             "end": (start + timedelta(minutes=30)).isoformat(timespec="minutes"), "status": "scheduled",
             "type": "Follow-up", "location": "Main Street Clinic", "patient_id": f"P{serial}",
             "patient_name": f"Zelda Quill{serial}", "patient_phone": f"+1212555{serial % 10000:04d}",
+            "patient_email": f"patient{serial}@example.org",
             "patient_language": "es", "doctor_id": "D01", "doctor_name": "Dr. Ada Stone"}
     return {**base, **changes}
 
@@ -49,6 +50,7 @@ def mapping(folder: Path, phone_column: str = "patient_phone") -> Path:
     return path
 
 
-def csv_connector(drop_dir: Path, mapping_file: Path) -> str:
+def csv_connector(drop_dir: Path, mapping_file: Path, announce: bool = False) -> str:
+    """``announce``: the first sync confirms what it finds (else a quiet go-live baseline)."""
     return (f"- name: export\n  kind: csv\n  mapping: {mapping_file}\n  drop_dir: {drop_dir}\n"
-            "  settle_seconds: 0\n")
+            f"  settle_seconds: 0\n  announce_existing: {str(announce).lower()}\n")
