@@ -51,10 +51,7 @@ class ConnectorReport:
     mapped_records: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {**self.counts.as_dict(), "error": self.error, "skipped": self.skipped}
-        if self.empty_fields:
-            out["empty_fields"] = {"fields": self.empty_fields, "records": self.mapped_records}
-        return out
+        return {**self.counts.as_dict(), "error": self.error, "skipped": self.skipped}
 
 
 @dataclass

@@ -23,7 +23,7 @@ def test_a_misspelt_phone_column_is_named_once(tmp_path: Path, drop_dir: Path, w
     assert "patient.name" not in err  # filled fields are not named
     assert all(r["patient_name"] not in out + err and r["patient_phone"] not in out + err for r in rows)
     _, report, _ = run("sync", "--once", "--dry-run", "--json")
-    empty = json.loads(report)["connectors"]["export"]["empty_fields"]
+    empty = json.loads(report)["empty_fields"]["export"]
     assert "patient.phone" in empty["fields"] and empty["records"] == 40
 
 
