@@ -20,6 +20,7 @@ from clinicsync.connectors.base import Batch, ConnectorError, ConnectorSettings,
 from clinicsync.connectors.registry import build_connector, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
+from clinicsync.sync.empty_fields import FieldFill
 from clinicsync.sync.fingerprint import Fingerprinter, Unchanged, mapping_epoch, unchanged_records
 from clinicsync.sync.locks import HeldLock, poll_lock
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
@@ -45,6 +46,9 @@ class ConnectorReport:
     counts: Counts = field(default_factory=Counts)
     error: str | None = None
     skipped: str | None = None  # why this worker did not poll it (not a failure)
+    # A dry run only: mapped fields no record of the run filled (a misspelt column?), and of how many.
+    empty_fields: list[str] = field(default_factory=list)
+    mapped_records: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.counts.as_dict(), "error": self.error, "skipped": self.skipped}
@@ -166,11 +170,14 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         connector = build_connector(config)
         connector.required_columns = mapping.required_sources()
         connector.dry_run = dry_run
+        fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         seen: set[str] | None = None
         for batch in connector.fetch(store.load_cursor(config.name)):
             known = unchanged_records(batch, mapping, fingerprint,
                                       lambda ids: store.fingerprints(config.name, ids))
             mapped, quarantined = map_batch(mapping, batch, known)
+            if fill is not None:
+                fill.add(m.appointment for m in mapped if not m.delete)
             skipped = known.skipped_ids(batch)
             snapshot_end = None
             if batch.snapshot:
@@ -192,6 +199,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 bound.error("snapshot.safety_stop", source=batch.source, detail=error)
             if on_batch:
                 on_batch(config.name, report.counts)
+        if fill is not None:
+            report.empty_fields, report.mapped_records = fill.empty(), fill.records
         if report.error is None:  # a source read whole: what vanished from it may be deleted
             swept = sweep_if_due(store, connector, mapping, settings.clinic.timezone, baseline)
             if swept is not None:

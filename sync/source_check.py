@@ -1,28 +1,38 @@
-"""`clinicsync check` for one connector: reach the source, read a small sample without
-moving any cursor or file, and map it as a sync would — so a mapping that reads a
-column the source does not have fails here, not as a null on every appointment.
+"""`clinicsync check` for one connector: reach the source, read it WHOLE without moving any
+cursor or file, and map every record as a sync would — so a mapping that reads a column
+the source does not have fails here, not as a null on every appointment, and a bad row in
+the middle or at the end of an export is found, with every distinct quarantine reason.
 
-What it reports is safe to print: counts, column and path names, field names and
-quarantine reasons; never a record's values.
+Reading and mapping are cheap (~80,000 records/s), so the whole source is the sample, up
+to ``max_records``; the report states what was read (first, middle and last position, and
+an example position for each quarantine reason). Sources that cannot be read as a sync
+reads them (push sources, a CSV folder holding only its archived file) give a sample.
+
+What it reports is safe to print: counts, positions (file:line), column and path names,
+field names, location names and quarantine reasons; never a record's values.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from clinicsync.connectors.base import ConnectorError, ConnectorSettings, Sample
+from clinicsync.connectors.base import Connector, ConnectorError, ConnectorSettings, RawRecord, Rejected
 from clinicsync.connectors.registry import build_connector
 from clinicsync.mappings.audit import Finding, audit_columns, audit_paths
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
-from clinicsync.mappings.model import MappingError, NormalizedAppointment
+from clinicsync.mappings.model import MappingError
+from clinicsync.sync.empty_fields import FieldFill
 from clinicsync.sync.settings import Settings
 
-SAMPLE_SIZE = 20
+SAMPLE_SIZE = 20  # a push source's or an archived file's sample
+MAX_RECORDS = 1_000_000  # read whole up to this many records per source
+_FLAT = frozenset({"csv", "sql"})  # sources with exact columns (audit_columns), others by path
 _UNIT = {"fhir": "Appointment", "hl7v2": "message"}
 
 
@@ -41,6 +51,15 @@ class SourceCheck:
     quarantined: Counter[str] = field(default_factory=Counter)  # reason -> records
     empty_fields: list[str] = field(default_factory=list)  # mapped, yet empty on every sampled record
     note: str | None = None
+    whole: bool = False  # the whole source was read (else a sample, or cut at max_records)
+    positions: dict[str, str] = field(default_factory=dict)  # first / middle / last record read
+    examples: dict[str, str] = field(default_factory=dict)  # quarantine reason -> first position
+    locations: Counter[str] = field(default_factory=Counter)  # location -> mapped records
+    languages: Counter[str] = field(default_factory=Counter)  # patient language -> mapped records
+
+    @property
+    def quarantined_count(self) -> int:
+        return sum(self.quarantined.values())
 
     @property
     def ok(self) -> bool:
@@ -50,7 +69,9 @@ class SourceCheck:
         return {"connector": self.connector, "kind": self.kind, "ok": self.ok, "reached": self.reached,
                 "problems": self.problems, "findings": [f.as_dict() for f in self.findings],
                 "sample": {"source": self.sample_source, "records": self.sampled, "mapped": self.mapped,
-                           "quarantined": dict(self.quarantined), "empty_fields": self.empty_fields},
+                           "quarantined": dict(self.quarantined), "empty_fields": self.empty_fields,
+                           "whole": self.whole, "positions": self.positions, "examples": self.examples,
+                           "locations": dict(self.locations), "languages": dict(self.languages)},
                 "note": self.note}
 
 
@@ -85,36 +106,84 @@ def own_fields(ref: str, base_dir: Path) -> frozenset[str]:
     return frozenset(fields) if isinstance(fields, dict) else frozenset()
 
 
-_ALWAYS_SET = frozenset({"external_id", "status", "start", "end", "duration_minutes", "timezone"})
+class _Mapper:
+    """Maps records one by one as a sync does, keeping only what is safe to report."""
 
+    def __init__(self, result: SourceCheck, mapping: CompiledMapping) -> None:
+        self.result, self.mapping, self.fill = result, mapping, FieldFill(mapping)
+        self.positions: list[str] = []
+        self.head: list[Mapping[str, Any]] = []  # the first records, for the mapping's path audit
 
-def _filled(appointment: NormalizedAppointment, target: str) -> bool:
-    owner, _, name = target.rpartition(".")
-    holder = getattr(appointment, owner) if owner else appointment
-    return holder is not None and getattr(holder, name, None) not in (None, "")
+    def rejected(self, rejected: Rejected) -> None:
+        self._quarantine(rejected.reason, rejected.position)
 
+    def _quarantine(self, reason: str, position: str) -> None:
+        self.positions.append(position)
+        self.result.quarantined[reason] += 1
+        self.result.examples.setdefault(reason, position)
 
-def _map_sample(result: SourceCheck, mapping: CompiledMapping, sample: Sample) -> None:
-    result.sample_source, result.sampled = sample.source, len(sample.records) + len(sample.rejected)
-    for rejected in sample.rejected:
-        result.quarantined[rejected.reason] += 1
-    filled: Counter[str] = Counter()
-    for record in sample.records:
+    def record(self, record: RawRecord) -> None:
+        if len(self.head) < SAMPLE_SIZE:
+            self.head.append(record.data)
         try:
-            appointment = mapping.apply(record.data)
+            appointment = self.mapping.apply(record.data)
         except MappingError as exc:
-            result.quarantined[f"{exc.field}: {exc.reason}"] += 1
-            continue
+            self._quarantine(f"{exc.field}: {exc.reason}", record.position)
+            return
         except Exception as exc:  # as in a sync: odd input never crashes the check
-            result.quarantined[f"unexpected mapping failure ({type(exc).__name__})"] += 1
-            continue
-        result.mapped += 1
-        filled.update(t for t in mapping.preset.fields if t not in _ALWAYS_SET and _filled(appointment, t))
-    if result.mapped:
-        result.empty_fields = sorted(t for t in mapping.preset.fields if t not in _ALWAYS_SET and not filled[t])
+            self._quarantine(f"unexpected mapping failure ({type(exc).__name__})", record.position)
+            return
+        self.positions.append(record.position)
+        self.result.mapped += 1
+        self.fill.add((appointment,))
+        if appointment.location and appointment.visit_mode in (None, "in_person"):
+            self.result.locations[appointment.location] += 1
+        if appointment.patient is not None and appointment.patient.language:
+            self.result.languages[appointment.patient.language] += 1
+
+    def finish(self) -> None:
+        result, positions = self.result, self.positions
+        result.sampled = len(positions)
+        if positions:
+            result.positions = {"first": positions[0], "middle": positions[len(positions) // 2],
+                                "last": positions[-1]}
+        result.empty_fields = self.fill.empty()
 
 
-def check_connector(settings: Settings, config: ConnectorSettings, limit: int = SAMPLE_SIZE) -> SourceCheck:
+def _read(connector: Connector, mapper: _Mapper, max_records: int) -> str | None:
+    """Read the source as a sync would (from the start, dry run: nothing archived, no cursor
+    stored) and map every record; the name of what was read, None when nothing was there."""
+    connector.dry_run = True
+    sources: list[str] = []
+    seen = 0
+    batches = connector.fetch(None)
+    try:
+        for batch in batches:
+            if batch.source and batch.source not in sources:
+                sources.append(batch.source)
+            for rejected in batch.rejected[:max_records - seen]:
+                mapper.rejected(rejected)
+                seen += 1
+            for record in batch.records[:max_records - seen]:
+                mapper.record(record)
+                seen += 1
+            if seen >= max_records:
+                mapper.result.note = (f"stopped after {seen} records (--max-records): the rest of the source "
+                                      "was not read")
+                return ", ".join(sources) or "the source"
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()  # a generator left early closes its file or cursor now
+    if not seen:
+        return None
+    mapper.result.whole = True
+    return ", ".join(sources) or "the source"
+
+
+def check_connector(settings: Settings, config: ConnectorSettings, max_records: int = MAX_RECORDS) -> SourceCheck:
+    """Reach the source, read it whole (up to ``max_records``), map every record; a push
+    source or a folder whose only file is archived gives a sample of ``SAMPLE_SIZE``."""
     result = SourceCheck(config.name, config.kind)
     try:
         mapping = connector_mapping(settings, config)
@@ -130,7 +199,9 @@ def check_connector(settings: Settings, config: ConnectorSettings, limit: int = 
         if not reached.ok:
             result.problems.append(reached.detail)
             return result
-        sample = connector.sample(limit)
+        mapper = _Mapper(result, mapping)
+        read = _read(connector, mapper, max_records) if connector.polled else None
+        sample = None if read is not None else connector.sample(min(SAMPLE_SIZE, max_records))
     except NotImplementedError as exc:
         result.note = f"{exc}: the mapping was not compared with the source"
         return result
@@ -143,6 +214,15 @@ def check_connector(settings: Settings, config: ConnectorSettings, limit: int = 
     finally:
         if connector is not None:
             connector.close()
+    if read is not None:
+        result.sample_source = read
+        mapper.finish()
+        if config.kind in _FLAT and mapper.head:  # a CSV header / SQL result set: the record's keys
+            result.findings = audit_columns(mapping.preset, list(mapper.head[0]),
+                                            own_fields(config.mapping, settings.base_dir))
+        else:
+            result.findings = audit_paths(mapping.preset, mapper.head, _UNIT.get(config.kind, "record"))
+        return result
     if sample is None:
         result.note = ("nothing to sample (no file waiting or archived, or a listener-only source): the mapping "
                        "was not compared with the source")
@@ -152,7 +232,12 @@ def check_connector(settings: Settings, config: ConnectorSettings, limit: int = 
     else:
         records = [r.data for r in sample.records]
         result.findings = audit_paths(mapping.preset, records, _UNIT.get(config.kind, "record"))
-    _map_sample(result, mapping, sample)
+    result.sample_source = sample.source
+    for rejected in sample.rejected:
+        mapper.rejected(rejected)
+    for record in sample.records:
+        mapper.record(record)
+    mapper.finish()
     if not sample.records and not sample.rejected:
         result.note = "the source returned no records in its window: only its columns were compared"
     return result

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
-from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.logs import configure_logging
@@ -27,6 +26,7 @@ from clinicsync.sync.cli import (
     quarantine,
     remind,
     reminders,
+    replies,
     run,
     serve,
     setaside,
@@ -50,11 +50,10 @@ from clinicsync.sync.cli.rehearsal import rehearse
 from clinicsync.sync.config_loader import ConfigError
 from clinicsync.sync.engine import RunReport
 from clinicsync.sync.queries import connector_status
-from clinicsync.sync.responses.reply_paths import ReplyProblem, reply_problems
 from clinicsync.sync.run_progress import StageActivity, connector_state, running_stages
 from clinicsync.sync.service.pipeline import run_once, status_sections
 from clinicsync.sync.settings import config_path, json_schema, load_settings
-from clinicsync.sync.source_check import SAMPLE_SIZE, SourceCheck, check_connector, mapping_problems
+from clinicsync.sync.source_check import MAX_RECORDS, mapping_problems
 from clinicsync.sync.stalls import close_interrupted_runs, find_stalls
 
 app = typer.Typer(help="clinicsync: appointments from clinic systems to calendars and patients.",
@@ -78,6 +77,7 @@ app.command("remind")(remind.remind_command)
 app.add_typer(hl7.app, name="hl7")
 app.add_typer(ui.app, name="ui")
 app.add_typer(api.app, name="api")
+app.add_typer(replies.app, name="replies")
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", help="settings file (else $CLINICSYNC_CONFIG, else ./settings.yaml)")]
@@ -117,16 +117,24 @@ def main(
 @app.command()
 def check(
     ctx: typer.Context,
-    sample: Annotated[int, typer.Option(min=1, max=500, help="records to read from each source")] = SAMPLE_SIZE,
+    max_records: Annotated[int, typer.Option(
+        "--max-records", "--sample", min=1,
+        help="read at most this many records of each source (default: the whole source, up to a million)")
+    ] = MAX_RECORDS,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     allow_quarantined: Annotated[bool, typer.Option(
-        "--allow-quarantined", help="pass even when sampled records would be quarantined")] = False,
+        "--allow-quarantined", help="pass even when records would be quarantined")] = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="do not contact the notifiers' providers (sources and the store are still checked)")]
+    = False,
 ) -> None:
-    """Validate settings, open the store, read a sample of each connector's source and map
-    it (no cursor moves), and check that messages asking for a reply can be answered.
-    Exits 1 on any error, and when a sample quarantines records (a mapping that misses a
-    status word would set them aside at go-live: fix it first, or pass --allow-quarantined);
-    warnings alone pass."""
+    """Rehearse every path before go-live: validate settings, open the store, read each
+    connector's whole source and map every record (no cursor moves, no file archived), reach
+    each notifier with its real client, and check places, status-page users, reply paths and
+    patients' languages. Ends with one summary line. Exits 1 on any problem, and when records
+    would be quarantined (fix the mapping first, or pass --allow-quarantined); warnings alone pass."""
+    from clinicsync.sync.cli.check import run_check
+
     context = app_context(ctx)
     settings = context.settings
     store: dict[str, Any] = {"ok": True, "detail": settings.store.url.split("@")[-1]}
@@ -134,50 +142,8 @@ def check(
         _ = context.store
     except Exception as exc:  # report, do not crash: this is the diagnosis command
         store = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
-    results = [check_connector(settings, config, sample) for config in settings.connectors]
-    replies = reply_problems(settings)
-    quarantined = sum(r.sampled - r.mapped for r in results if r.sample_source is not None)
-    failed = not store["ok"] or any(not r.ok for r in results) or any(p.level == "error" for p in replies)
-    failed = failed or (quarantined > 0 and not allow_quarantined)
-    if json_output:
-        print_json({"ok": not failed, "store": store, "connectors": [r.as_dict() for r in results],
-                    "replies": [{"level": p.level, "message": p.message} for p in replies],
-                    "quarantined": quarantined})
-    else:
-        _print_check(store, results, replies)
-        if quarantined:
-            verdict = "allowed by --allow-quarantined" if allow_quarantined else (
-                "fix the mapping (or the source) before going live, or pass --allow-quarantined")
-            out_console.print(f"check: {quarantined} sampled record(s) would be quarantined: {verdict}",
-                              soft_wrap=True, highlight=False, markup=False)
-    if failed:
+    if not run_check(settings, store, max_records, json_output, allow_quarantined, reach=not offline):
         raise typer.Exit(EXIT_FAILED)
-
-
-def _print_check(store: dict[str, Any], results: list[SourceCheck], replies: list[ReplyProblem]) -> None:
-    table = Table("part", "ok", "detail")
-    table.add_row("store", "yes" if store["ok"] else "[red]no[/red]", Text(str(store["detail"])))
-    for r in results:
-        table.add_row(Text(f"connector {r.connector} ({r.kind})"), "yes" if r.ok else "[red]no[/red]",
-                      Text("; ".join(r.problems) or r.reached))  # Text: a quoted pattern is no markup
-    out_console.print(table)
-
-    def say(text: str) -> None:
-        out_console.print(text, soft_wrap=True, highlight=False, markup=False)
-
-    for r in results:
-        if r.sample_source is not None:
-            reasons = ", ".join(f"{reason} x{count}" for reason, count in r.quarantined.most_common())
-            say(f"{r.connector}: sample of {r.sampled} from {r.sample_source}: {r.mapped} mapped, "
-                f"{r.sampled - r.mapped} quarantined" + (f" ({reasons})" if reasons else ""))
-            if r.empty_fields:
-                say(f"{r.connector}: empty on every sampled record: {', '.join(r.empty_fields)}")
-        for finding in r.findings:
-            say(f"{r.connector}: {finding.level}: {finding.message}")
-        if r.note:
-            say(f"{r.connector}: {r.note}")
-    for problem in replies:
-        say(f"replies: {problem.level}: {problem.message}")
 
 
 @app.command("sync")
@@ -229,6 +195,11 @@ def _print_rehearsal(report: RunReport) -> None:
     planned = ", ".join(f"{n} {kind}" for kind, n in would.get("pending", {}).items()) or "nothing"
     skipped = ", ".join(f"{n} {kind}" for kind, n in would.get("skipped", {}).items())
     out_console.print(f"dry run: would plan {planned}" + (f" (and record as skipped: {skipped})" if skipped else ""))
+    for name, result in report.connectors.items():
+        for target in result.empty_fields:  # a misspelt column maps without an error: say it once per field
+            err_console.print(f"warning: {name}: {target} is empty on all {result.mapped_records} records "
+                              "mapped in this run — check the column name in the mapping", highlight=False,
+                              soft_wrap=True, markup=False)
     out_console.print("dry run: nothing was written (store, cursor, calendars, outbox); rolled back")
 
 

@@ -62,6 +62,8 @@ def rehearse(settings: Settings, only: list[str] | None = None,
         progress.stage_finished("reminders", report.extras["reminders"].get("error"))
         report.extras["would_send"] = _would_send(store, before)
         report.extras["calendar"] = dict(NOT_RUN)
+        report.extras["empty_fields"] = {name: {"fields": result.empty_fields, "records": result.mapped_records}
+                                         for name, result in report.connectors.items() if result.empty_fields}
         report.extras["dry_run"] = {"rolled_back": True}
     finally:
         structlog.contextvars.unbind_contextvars("dry_run")

@@ -130,8 +130,13 @@ async def sns(request: Request) -> Response:
     config = _aws_settings(settings, message.get("TopicArn"))
     refusal = "TopicArn is not one of the configured inbound_topic_arns" if config is None else None
     if config is not None:
+        rehearsal = settings.responses.insecure_sns_signing_certs_from_local_server_for_rehearsal
+        if rehearsal is not None:
+            log.warning("responses.sns_rehearsal", detail="REHEARSAL: SNS signing certificates are fetched from a "
+                                                         "local server, not from AWS")
         try:
-            await run_in_threadpool(verify, message, set(config.inbound_topic_arns), CERTIFICATES)
+            await run_in_threadpool(verify, message, set(config.inbound_topic_arns), CERTIFICATES, None,
+                                    str(rehearsal) if rehearsal is not None else None)
         except SignatureError as exc:
             refusal = str(exc)
     if config is None or refusal:

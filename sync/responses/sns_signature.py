@@ -84,13 +84,15 @@ class CertificateCache:
         self._certificates: OrderedDict[str, x509.Certificate] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, url: str) -> x509.Certificate:
+    def get(self, url: str, headers: dict[str, str] | None = None) -> x509.Certificate:
+        """``headers``: a rehearsal's only (see rehearsal_headers)."""
         with self._lock:
             if url in self._certificates:
                 self._certificates.move_to_end(url)
                 return self._certificates[url]
         try:
-            response = httpx.get(url, timeout=self.timeout, follow_redirects=False)
+            response = httpx.get(url, timeout=self.timeout, follow_redirects=False,
+                                 headers=headers)
         except httpx.HTTPError as exc:
             raise SignatureError(f"the signing certificate could not be fetched ({type(exc).__name__})") from None
         if response.status_code != 200 or len(response.content) > MAX_CERT_BYTES:
@@ -106,9 +108,27 @@ class CertificateCache:
         return certificate
 
 
+def certificate_location(cert_url: str, rehearsal_server: str | None) -> str:
+    """Where the certificate is fetched: the trusted SNS URL itself, or, in a rehearsal only
+    (responses.insecure_sns_signing_certs_from_local_server_for_rehearsal, refused without
+    CLINICSYNC_REHEARSAL=1), the same path on the local SNS server (moto serves each
+    certificate it signs with at the path its SigningCertURL names)."""
+    if rehearsal_server is None:
+        return cert_url
+    return rehearsal_server.rstrip("/") + urlsplit(cert_url).path
+
+
+def rehearsal_headers(region: str) -> dict[str, str]:
+    """moto's server picks the service a request is for from its SigV4 credential scope; an
+    unsigned GET would reach its S3. This names SNS (no secret: moto checks no signature)."""
+    return {"Authorization": f"AWS4-HMAC-SHA256 Credential=rehearsal/20260101/{region}/sns/aws4_request, "
+                             "SignedHeaders=host, Signature=0"}
+
+
 def verify(message: dict[str, Any], allowed_topics: set[str], certificates: CertificateCache,
-           now: datetime | None = None) -> None:
-    """Raise SignatureError unless an allowed topic's SNS signed this message, recently."""
+           now: datetime | None = None, rehearsal_server: str | None = None) -> None:
+    """Raise SignatureError unless an allowed topic's SNS signed this message, recently.
+    ``rehearsal_server``: see certificate_location (a local rehearsal only)."""
     topic = message.get("TopicArn")
     if not isinstance(topic, str) or topic not in allowed_topics:
         raise SignatureError("TopicArn is not one of the configured inbound_topic_arns")
@@ -125,7 +145,8 @@ def verify(message: dict[str, Any], allowed_topics: set[str], certificates: Cert
     except (binascii.Error, ValueError):
         raise SignatureError("Signature is not base64") from None
     _check_age(message.get("Timestamp"), now or datetime.now(UTC))
-    certificate = certificates.get(cert_url)
+    local = certificate_location(cert_url, rehearsal_server)
+    certificate = certificates.get(local, rehearsal_headers(region) if local != cert_url else None)
     now = now or datetime.now(UTC)
     if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
         raise SignatureError("the signing certificate is expired or not yet valid")

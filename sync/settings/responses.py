@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 
 from clinicsync.common.settings_base import SettingsModel
 
 Choice = Literal["confirm", "decline", "reschedule"]
+REHEARSAL_FLAG = "CLINICSYNC_REHEARSAL"  # must be "1" in the environment for the rehearsal-only key
 
 
 class ResponsesSettings(SettingsModel):
@@ -27,3 +29,19 @@ class ResponsesSettings(SettingsModel):
         default_factory=lambda: list[Choice](["confirm", "decline", "reschedule"]),
         description="what the answer page offers: confirm, decline (cancel) and reschedule (ask for another time)")
     link_max_age: str = Field("30d", description="how long an answer link in an email stays valid")
+    insecure_sns_signing_certs_from_local_server_for_rehearsal: AnyHttpUrl | None = Field(
+        None, description=(
+            "REHEARSAL ONLY, NEVER IN PRODUCTION: fetch the SNS signing certificate from this local server "
+            "(moto's, e.g. http://127.0.0.1:5000) instead of sns.<region>.amazonaws.com, so a local SNS can "
+            f"deliver replies to `serve`. Refused unless the environment sets {REHEARSAL_FLAG}=1 "
+            "(docs/responses.md, 'Rehearse replies on one machine')"))
+
+    @field_validator("insecure_sns_signing_certs_from_local_server_for_rehearsal")
+    @classmethod
+    def _rehearsal_only(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        """A settings file alone cannot turn signature checks into trust in any local server:
+        the process must also be started with the rehearsal flag."""
+        if value is not None and os.environ.get(REHEARSAL_FLAG) != "1":
+            raise ValueError(f"a rehearsal-only key: refused unless the environment sets {REHEARSAL_FLAG}=1 "
+                             "(production settings must not carry it)")
+        return value

@@ -51,8 +51,9 @@ def test_quarantine_list_has_no_patient_data(synced: Any) -> None:
 
 
 def test_check_reports_each_part(synced: Any) -> None:
-    _, out, _ = synced("check")
+    _, out, _ = synced("check", expect=1)  # the demo's six deliberately bad rows would be quarantined
     assert "connector clinic (csv)" in out and "store" in out
+    assert "6 would be quarantined" in out.splitlines()[-1]
 
 
 def test_sync_without_once_says_how(synced: Any) -> None:

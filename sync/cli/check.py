@@ -1,0 +1,166 @@
+"""The body of `clinicsync check`: rehearse every path before go-live, end with one line.
+
+Each connector's source is read whole and mapped (source_check); each notifier reaches its
+provider with its real client (notifier_check); then what a sample cannot show by itself:
+locations no ``clinic.places`` entry describes, a status page nobody may open, messages
+that ask for a reply nobody receives (or SMS that carry no reply prompt), patients'
+languages with no templates. The last line sums it up for a script or a tired admin:
+
+    checked: 1 sources, 290 records sampled, 6 would be quarantined (reasons: …), 0 problems
+
+Exit 1 on any problem, and when records would be quarantined (unless --allow-quarantined).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from clinicsync.sync.cli.context import out_console, print_json
+from clinicsync.sync.notifier_check import NotifierCheck, check_notifier
+from clinicsync.sync.responses.reply_paths import reply_problems
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.source_check import SourceCheck, check_connector
+
+
+@dataclass(frozen=True)
+class Finding:
+    part: str  # places | status page | replies | languages
+    level: str  # error | warning
+    message: str
+
+
+def place_findings(settings: Settings, results: list[SourceCheck]) -> list[Finding]:
+    """Every in-person location seen in the sources that no ``clinic.places`` entry names
+    (by id or name, as the answer page and messages look it up)."""
+    seen: Counter[str] = Counter()
+    for result in results:
+        seen.update(result.locations)
+    missing = sorted(name for name in seen if name not in settings.clinic.places)
+    if not missing:
+        return []
+    fallback = ("the clinic's address (clinic.address)" if settings.clinic.address
+                else "no address at all (clinic.address is unset too)")
+    return [Finding("places", "warning",
+                    f"location {name!r} ({seen[name]} record(s)) has no entry in clinic.places: patients are "
+                    f"shown {fallback}") for name in missing]
+
+
+def status_page_findings(settings: Settings) -> list[Finding]:
+    if settings.server is None:
+        return []
+    ui = settings.ui
+    if ui is not None and (ui.users or ui.token is not None):
+        return []
+    return [Finding("status page", "warning", "the server is configured but no status-page user (ui.users) or "
+                                              "token exists: nobody can open /ui; add one with `clinicsync ui "
+                                              "hash-password`")]
+
+
+def language_findings(settings: Settings, results: list[SourceCheck]) -> list[Finding]:
+    """Patients' languages seen in the sources without templates of their own (they get the
+    default language). A minimal check through the template loader."""
+    from clinicsync.sync.reminders.render import Renderer
+
+    if not settings.reminders.enabled:
+        return []
+    seen: Counter[str] = Counter()
+    for result in results:
+        seen.update(result.languages)
+    config = settings.reminders
+    renderer = Renderer(settings.base_dir / config.templates if config.templates else None)
+    have = {language.split("-")[0].lower() for language in renderer.languages()}
+    missing = sorted(language for language in seen if language.split("-")[0].lower() not in have)
+    return [Finding("languages", "warning", f"patients' language {language!r} ({seen[language]} record(s)) has no "
+                                            "templates: they get the default language") for language in missing]
+
+
+def reply_findings(settings: Settings) -> list[Finding]:
+    found = [Finding("replies", p.level, p.message) for p in reply_problems(settings)]
+    server = settings.server
+    sms = [c for c in settings.reminders.channels if c in ("sms", "whatsapp")] if settings.reminders.enabled else []
+    if sms and settings.responses.enabled and (server is None or server.public_url is None):
+        found.append(Finding("reply prompt", "warning",
+                             f"{', '.join(sms)} messages carry no reply prompt (\"Reply C to confirm\") because "
+                             "server.public_url is unset: patients are not told they can answer"))
+    return found
+
+
+def summary_line(results: list[SourceCheck], problems: int) -> str:
+    reasons: Counter[str] = Counter()  # by the field a reason names ("start: not a date-time" -> start)
+    for result in results:
+        for reason, count in result.quarantined.items():
+            reasons[reason.split(":")[0] if ":" in reason else reason] += count
+    quarantined = sum(reasons.values())
+    named = ", ".join(f"{reason} x{count}" for reason, count in reasons.most_common())
+    return (f"checked: {len(results)} sources, {sum(r.sampled for r in results)} records sampled, "
+            f"{quarantined} would be quarantined" + (f" (reasons: {named})" if named else "") +
+            f", {problems} problems")
+
+
+def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_output: bool,
+              allow_quarantined: bool, reach: bool = True) -> bool:
+    """Run every check and print it; True when it passed. ``reach``: contact the notifiers'
+    providers (off: `--offline`, each notifier is listed as not tried)."""
+    results = [check_connector(settings, config, max_records) for config in settings.connectors]
+    notifiers = [check_notifier(config) if reach else NotifierCheck(config.name, config.kind, True, "not tried "
+                                                                     "(--offline)") for config in settings.notifiers]
+    findings = [*place_findings(settings, results), *status_page_findings(settings),
+                *reply_findings(settings), *language_findings(settings, results)]
+    problems = (int(not store["ok"]) + sum(not r.ok for r in results) + sum(not n.ok for n in notifiers) +
+                sum(f.level == "error" for f in findings))
+    quarantined = sum(r.quarantined_count for r in results)
+    passed = not problems and (quarantined == 0 or allow_quarantined)
+    if json_output:
+        print_json({"ok": passed, "store": store, "connectors": [r.as_dict() for r in results],
+                    "notifiers": [n.as_dict() for n in notifiers],
+                    "replies": [{"level": f.level, "message": f.message} for f in findings if f.part == "replies"],
+                    "findings": [{"part": f.part, "level": f.level, "message": f.message} for f in findings],
+                    "quarantined": quarantined, "problems": problems,
+                    "summary": summary_line(results, problems)})
+        return passed
+    _print(store, results, notifiers, findings)
+    if quarantined:
+        verdict = "allowed by --allow-quarantined" if allow_quarantined else (
+            "fix the mapping (or the source) before going live, or pass --allow-quarantined")
+        _say(f"check: {quarantined} sampled record(s) would be quarantined: {verdict}")
+    _say(summary_line(results, problems))
+    return passed
+
+
+def _say(text: str) -> None:
+    out_console.print(text, soft_wrap=True, highlight=False, markup=False)
+
+
+def _print(store: dict[str, Any], results: list[SourceCheck], notifiers: list[NotifierCheck],
+           findings: list[Finding]) -> None:
+    table = Table("part", "ok", "detail")
+    table.add_row("store", "yes" if store["ok"] else "[red]no[/red]", Text(str(store["detail"])))
+    for r in results:
+        table.add_row(Text(f"connector {r.connector} ({r.kind})"), "yes" if r.ok else "[red]no[/red]",
+                      Text("; ".join(r.problems) or r.reached))  # Text: a quoted pattern is no markup
+    for n in notifiers:
+        table.add_row(Text(f"notifier {n.notifier} ({n.kind})"), "yes" if n.ok else "[red]no[/red]", Text(n.detail))
+    out_console.print(table)
+    for r in results:
+        if r.sample_source is not None:
+            what = "the whole source" if r.whole else "a sample"
+            where = ", ".join(f"{k} {v}" for k, v in r.positions.items())
+            _say(f"{r.connector}: read {what} ({r.sample_source}): {r.sampled} records" +
+                 (f" ({where})" if where else "") + f": {r.mapped} mapped, {r.quarantined_count} quarantined")
+            for reason, count in r.quarantined.most_common():
+                _say(f"{r.connector}: would quarantine x{count}: {reason} (e.g. {r.examples.get(reason, '?')})")
+            if r.empty_fields:
+                _say(f"{r.connector}: empty on every record read: {', '.join(r.empty_fields)}")
+        for finding in r.findings:
+            _say(f"{r.connector}: {finding.level}: {finding.message}")
+        if r.note:
+            _say(f"{r.connector}: {r.note}")
+    for f in findings:
+        _say(f"{f.part}: {f.level}: {f.message}")
+
+
