@@ -57,7 +57,7 @@ class DispatcherPanel:
     next_due: datetime | None
 
 
-def _phone(phone: str | None) -> str:
+def phone_display(phone: str | None) -> str:
     if not phone:
         return ""
     try:
@@ -101,7 +101,7 @@ def needs_attention(store: Store, now: datetime, full: bool) -> list[WorkItem]:
         appointment_id=r.id, start_utc=r.start_utc, timezone=r.timezone,
         doctor=r.doctor or r.practitioner_ref or "(no doctor)",
         patient=(r.name or "—") if full else (initials(r.name) or "—"),
-        phone=_phone(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
+        phone=phone_display(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
         reasons=[reason for reason in REASONS if reason in reasons[r.id]],
         note=notes.get(r.id) if full else None) for r in rows]
 
