@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from clinicsync.sync.ui.auth import Credentials, check_login, ui_settings
@@ -46,8 +46,8 @@ def login_form(request: Request, next: Annotated[str | None, Query(max_length=51
     return _login_page(request, safe_next(next))
 
 
-@router.post("/login", response_class=HTMLResponse)
-async def login(request: Request) -> HTMLResponse | RedirectResponse:
+@router.post("/login", response_model=None)
+async def login(request: Request) -> Response:
     """Check the name and password (throttled like Basic), then start a session."""
     form = await request.form()
     name, password, token, next_path = (str(form.get(key) or "")[:MAX_FIELD]

@@ -115,7 +115,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     role = role_of(ui_settings(settings), user) if user else None
     html = _env.get_template(template).render(
         clinic=settings.clinic.name, zone=zone, zone_label=zone_label(zone, now_of(request)),
-        when=times.when, clock=times.clock, day=times.day, refresh_choices=REFRESH_CHOICES,
+        when=times.when, clock=times.clock, day_name=times.day, refresh_choices=REFRESH_CHOICES,
         path=request.url.path, user=user, role=role, session=getattr(request.state, "ui_session", None),
         csrf=csrf_token(request, user) if user else "", **{"refresh": None, **context})
     return keep_session(request, HTMLResponse(html, status_code=status_code))

@@ -1,6 +1,6 @@
 """The front desk's work list and the reminders queue: who needs a call and why, full
 names and phones for the front_desk role (with an access-log row per view), masked for the
-viewer role and the bearer token; times in the clinic's zone with UTC on hover."""
+viewer role and the bearer token; times as shown_time shows them (the clinic's locale clock)."""
 
 from __future__ import annotations
 
@@ -84,9 +84,9 @@ async def test_the_reminders_queue_and_the_time_convention(client: httpx.AsyncCl
     assert '<meta http-equiv="refresh" content="60">' in html
     assert 'id="due-now">0<' in html and 'id="in-flight">0<' in html
     assert 'id="failed">1<' in html and 'id="unknown">1<' in html
-    # r6 is due 2026-11-19 13:00 UTC: 08:00 in New York, with UTC on hover.
-    assert ('<time datetime="2026-11-19T13:00:00+00:00" title="2026-11-19 13:00 UTC">2026-11-19 08:00</time>'
-            in html)
-    assert "Times in America/New_York (EST, UTC-05:00)" in html
+    # r6 is due 2026-11-19 13:00 UTC: 8:00 AM in New York (en-US: a 12-hour clock), ISO UTC in the markup.
+    assert '<time datetime="2026-11-19T13:00:00+00:00">Thu, Nov 19, 2026, 8:00\u202fAM</time>' in html
+    assert "Times in America/New_York (EST, UTC-05:00), unless a zone follows the time" in html
+    assert "hover" not in html
     assert " UTC</td>" not in html  # no second convention left in the tables
     assert "<meta http-equiv" not in (await client.get("/ui/?refresh=7", headers=basic("manager", PASSWORD))).text
