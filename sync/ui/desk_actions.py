@@ -29,6 +29,8 @@ from clinicsync.sync.ui.desk import source_kind, writes_back
 A = Appointment.__table__  # type: ignore[attr-defined]
 LABELS = {"confirmed_by_phone": "confirmed by phone", "left_message": "left a message", "no_show": "no-show",
           "cancel": "cancelled", "reschedule_handled": "reschedule request handled"}
+BUTTONS = {"confirmed_by_phone": "Confirmed by phone", "left_message": "Left a message", "no_show": "No-show",
+           "cancel": "Cancel visit", "reschedule_handled": "Reschedule handled"}
 ANSWERS: dict[str, Action] = {"confirmed_by_phone": "confirm", "cancel": "decline"}
 
 

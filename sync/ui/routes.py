@@ -19,7 +19,7 @@ from clinicsync.sync.stalls import find_stalls
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import attention, charts, desk, login, queries
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
-from clinicsync.sync.ui.desk_actions import LABELS, UnknownAction, actions_of, record_action, source_hint
+from clinicsync.sync.ui.desk_actions import BUTTONS, LABELS, UnknownAction, actions_of, record_action, source_hint
 from clinicsync.sync.ui.render import REFRESH_CHOICES, now_of, redirect, render
 from clinicsync.sync.ui.session import check_csrf
 
@@ -67,7 +67,7 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
         record_phi_view(store, user, "front_desk", "/ui/", [r.appointment_id for r in work.rows], now)
     hints = {r.appointment_id: _decline_hint(settings, r) for r in work.rows}
     return render(request, "desk.html", work=work, groups=desk.GROUPS, day=day, need=need, hints=hints,
-                  labels=LABELS, refresh=_refresh(refresh), done=request.query_params.get("done"))
+                  buttons=BUTTONS, refresh=_refresh(refresh), done=request.query_params.get("done"))
 
 
 def _decline_hint(settings: Settings, row: desk.DeskRow) -> str:
@@ -195,7 +195,7 @@ def timeline_page(request: Request, user: User,
                for a in actions]
     items = sorted(queries.timeline(store, appointment_id) + history, key=lambda i: i["at"])
     return render(request, "timeline.html", a=row, items=items, states=queries.REMINDER_STATES, full=full,
-                  modes=queries.MODES, labels=LABELS, can_act=full,
+                  modes=queries.MODES, buttons=BUTTONS, can_act=full,
                   writes_back=desk.writes_back(settings, row.connector),
                   kind=desk.source_kind(settings, row.connector), done=request.query_params.get("done"))
 
