@@ -25,8 +25,8 @@ from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.responses import DOCTOR_ANSWERS, RESPONSES
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
-from clinicsync.sync.ui.attention import AWAITING, phone_display
-from clinicsync.sync.ui.mask import initials, mask_phone
+from clinicsync.sync.ui.attention import AWAITING
+from clinicsync.sync.ui.mask import initials, mask_phone, phone_display
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]

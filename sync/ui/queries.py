@@ -19,10 +19,11 @@ from clinicsync.sync.model import Appointment, Event, Location, Patient, Practit
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.queries import connector_status, list_quarantine, quality_notes
 from clinicsync.sync.run_progress import connector_state, running_stages
 from clinicsync.sync.store import Store
-from clinicsync.sync.ui.mask import initials, mask_email, mask_phone, mask_text
+from clinicsync.sync.ui.mask import initials, mask_email, mask_phone, mask_text, phone_display
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 L = Location.__table__.c  # type: ignore[attr-defined]
@@ -221,7 +222,8 @@ def _rows(store: Store, query: Any, full: bool = False) -> list[AppointmentRow]:
         id=r.id, connector=r.connector, external_id=r.external_id, start_utc=r.start_utc, timezone=r.timezone,
         status=r.status, type=r.type, doctor=r.d_name or r.practitioner_ref or "(no doctor)",
         doctor_id=r.practitioner_ref, patient=(r.p_name or "—") if full else (initials(r.p_name) or "—"),
-        phone=(r.phone or "") if full else mask_phone(r.phone), email=(r.email or "") if full else mask_email(r.email),
+        phone=phone_display(r.phone) if full else mask_phone(r.phone),
+        email=(r.email or "") if full else mask_email(r.email),
         answer=r.participation, calendar=_calendar_state(links[r.id]),
         reminders=reminders[r.id], notes=[mask_text(n) for n in quality_notes(r.quality_notes)],
         place=r.l_name or r.location_ref, mode=r.visit_mode, language=r.language,
@@ -301,8 +303,12 @@ def timeline(store: Store, appointment_id: int) -> list[dict[str, Any]]:
                           + (f"; {link.attempts} failed: {mask_text(link.last_error)}" if link.attempts else "")})
         answer = connection.execute(select(A.participation, A.participation_at).where(A.id == appointment_id)).one()
         if answer.participation and answer.participation_at:
+            via = connection.execute(select(RESPONSES.c.channel).where(
+                RESPONSES.c.appointment_id == appointment_id, RESPONSES.c.outcome == "applied")
+                .order_by(RESPONSES.c.received_at.desc(), RESPONSES.c.id.desc()).limit(1)).scalar()
             items.append({"at": answer.participation_at, "what": "answer", "title": f"patient {answer.participation}",
-                          "detail": ""})
+                          "detail": {"desk": "by phone, recorded by the front desk",
+                                     "source": "as the source records it"}.get(via or "", "")})
     order = {"event": 0, "reminder": 1, "calendar": 2, "delivery": 3, "answer": 4}
     return sorted(items, key=lambda i: (i["at"], order[i["what"]]))
 

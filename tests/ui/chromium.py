@@ -138,7 +138,7 @@ DOC_SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
 
 
 def doc_screenshot(driver: webdriver.Chrome, url: str, name: str, full_page: bool = True) -> list[Path]:
-    """``url`` at 1366×900 and at 390×844 (a phone), saved as docs/images/status-page-<name>-
+    """``url`` at 1366x900 and at 390x844 (a phone), saved as docs/images/status-page-<name>-
     <desktop|phone>.png for docs/status-page.md (and copied under .ci/artifacts/). ``full_page``:
     the whole page, not only the first screen."""
     DOCS_IMAGES.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """The front desk's day in Debian's headless Chromium (issue 30): log in on the form, see
 today's and tomorrow's work grouped with counts, record "confirmed by phone" on a row, see
 the list shrink and the action in the appointment's history, a post without the CSRF token
-refused, log out. Screenshots at 1366×900 and 390×844 go to docs/images/ for
+refused, log out. Screenshots at 1366x900 and 390x844 go to docs/images/ for
 docs/status-page.md."""
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ def test_the_front_desk_logs_in_acts_and_logs_out(served: tuple[str, dict[str, i
     browser.get(f"{base}/ui/appointments/{ids['A8']}")
     history = browser.find_element(By.ID, "timeline").text
     assert "front desk: confirmed by phone" in history and "by desk" in history
-    assert browser.find_element(By.ID, "visit-title").text == "Checkup with Dr. Rafael Ortiz, Thu, Nov 19, 2026, 11:00\u202fAM"
+    title = browser.find_element(By.ID, "visit-title").text
+    assert title == "Checkup with Dr. Rafael Ortiz, Thu, Nov 19, 2026, 11:00\u202fAM"
     doc_screenshot(browser, browser.current_url, "appointment")
 
     browser.get(f"{base}/ui/appointments/{ids['A7']}")  # declined in a CSV source: still booked there

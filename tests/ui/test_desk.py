@@ -129,8 +129,9 @@ async def test_a_source_that_takes_answers_says_written_back(tmp_path: Path, sto
     drop = tmp_path / "drop"
     drop.mkdir()
     path = tmp_path / "settings.yaml"
-    path.write_text(settings_text(store_url, f"connectors:\n  - name: csv\n    kind: csv\n    mapping: csv_default\n    drop_dir: {drop}\n"
-                                             f"    responses_file: {tmp_path / 'answers.csv'}\n"), encoding="utf-8")
+    connectors = (f"connectors:\n  - name: csv\n    kind: csv\n    mapping: csv_default\n    drop_dir: {drop}\n"
+                  f"    responses_file: {tmp_path / 'answers.csv'}\n")
+    path.write_text(settings_text(store_url, connectors), encoding="utf-8")
     ids = seed_desk(store, seed(store))
     app = create_app(load_settings(path), store)
     app.state.ui_clock = lambda: NOW
