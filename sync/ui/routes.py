@@ -187,7 +187,7 @@ def timeline_page(request: Request, user: User,
     if row is None:
         raise HTTPException(404, "no such appointment")
     if full:
-        record_phi_view(store, user, role, "/ui/appointments/{id}", [appointment_id], now_of(request))
+        record_phi_view(store, user, role, "/ui/appointments/{appointment_id}", [appointment_id], now_of(request))
     actions = actions_of(store, appointment_id)
     history = [{"at": a.at, "what": "desk", "title": f"front desk: {LABELS.get(a.action, a.action)}",
                 "detail": f"by {a.user}" + (f"; {hint}" if (hint := source_hint(settings, row.connector, a.action,

@@ -1,6 +1,7 @@
 """The front desk's pages in a real headless Chromium on the hand-countable seed store:
-the work list with names and phones (front_desk role), the reminders queue, the Days field
-explaining a bad value, and the tables at phone width. Screenshots under .ci/artifacts/."""
+the work list with names and phones (front_desk role, Basic auth as a script would send it),
+the reminders queue, the Days field explaining a bad value, and the tables at phone width.
+Screenshots under .ci/artifacts/."""
 
 from __future__ import annotations
 
@@ -62,13 +63,14 @@ def test_the_front_desk_pages_at_phone_and_desktop_widths(served: str, store: St
     rows = browser.find_elements(By.CSS_SELECTOR, "table.attention tbody tr")
     assert [r.find_element(By.CSS_SELECTOR, ".patient").text for r in rows] == ["Jamal Weber", "Yara García"]
     when = rows[0].find_element(By.TAG_NAME, "time")
-    assert when.text == "Thu 19 Nov 09:00" and when.get_attribute("title") == "2026-11-19 14:00 UTC"
+    assert when.text == "Thu, Nov 19, 2026, 9:00\u202fAM"
+    assert when.get_attribute("datetime") == "2026-11-19T14:00:00+00:00"
     assert browser.find_element(By.ID, "unknown").text == "1"
     with store.engine.connect() as connection:
         assert [(r.user, r.role) for r in connection.execute(select(ACCESS_LOG))] == [("desk", "front_desk")] * 2
 
-    at_both_widths(browser, f"{served}/ui/", "front-desk-health")
-    assert browser.find_element(By.ID, "next-due").text == "2026-11-19 08:00"
+    at_both_widths(browser, f"{served}/ui/health", "front-desk-health")
+    assert browser.find_element(By.ID, "next-due").text == "Thu, Nov 19, 2026, 8:00\u202fAM"
 
     at_both_widths(browser, f"{served}/ui/appointments?days=90", "front-desk-days-error")
     assert browser.find_element(By.ID, "days-error").text == "Days must be a whole number from 1 to 60; showing 7."
