@@ -10,6 +10,7 @@ from sqlalchemy import insert
 from clinicsync.sync.model import Appointment, Event, Patient, Practitioner, Quarantine, SyncRun
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.store import Store
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday
@@ -136,3 +137,12 @@ def seed_desk(store: Store, ids: dict[str, int]) -> dict[str, int]:
              "channel": "sms", "tried": "", "attempts": 0, "created_at": NOW - timedelta(days=3),
              "updated_at": NOW}])
     return {**ids, **found}
+
+
+def ask_to_reschedule(store: Store, appointment_id: int, note: str = "Mornings please") -> None:
+    """Jamal's "another time, please" from the answer page, an hour before NOW."""
+    with store.engine.begin() as c:
+        c.execute(insert(RESPONSES).values(
+            channel="email", sender="jamal.weber@mail.example.com", body=note, language="en", action="reschedule",
+            outcome="requested", appointment_id=appointment_id, provider_id="link:r5",
+            received_at=NOW - timedelta(hours=1)))

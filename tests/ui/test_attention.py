@@ -5,7 +5,6 @@ viewer role and the bearer token; times as shown_time shows them (the clinic's l
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -14,11 +13,10 @@ from sqlalchemy import insert, select
 
 from clinicsync.sync.access_log import ACCESS_LOG
 from clinicsync.sync.model import Patient
-from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
-from tests.ui.seed import NOW, seed
+from tests.ui.seed import NOW, ask_to_reschedule, seed
 from tests.ui.test_pages import HASH, PASSWORD, basic
 
 pytestmark = pytest.mark.anyio
@@ -38,10 +36,7 @@ async def client(tmp_path: Path, store_url: str, store: Store) -> AsyncIterator[
         connection.execute(insert(Patient.__table__).values(  # type: ignore[attr-defined]
             connector="sql", external_id="P2", name="Yara García", phone="+17185550163", content_hash="h",
             updated_at=NOW))  # A6 comes from the sql connector
-        connection.execute(insert(RESPONSES).values(
-            channel="email", sender="jamal.weber@mail.example.com", body="Mornings please", language="en",
-            action="reschedule", outcome="requested", appointment_id=ids["A5"], provider_id="link:r5",
-            received_at=NOW - timedelta(hours=1)))
+    ask_to_reschedule(store, ids["A5"])
     app = create_app(load_settings(path), store)
     app.state.ui_clock = lambda: NOW
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:

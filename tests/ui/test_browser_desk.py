@@ -7,20 +7,17 @@ docs/status-page.md."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from sqlalchemy import insert
 
-from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
 from tests.ui.chromium import DOC_SIZES, browser, doc_screenshot, follow, serving, set_width
-from tests.ui.seed import NOW, seed, seed_desk
+from tests.ui.seed import NOW, ask_to_reschedule, seed, seed_desk
 from tests.ui.test_pages import HASH, PASSWORD
 
 __all__ = ["browser"]
@@ -33,11 +30,7 @@ def served(tmp_path: Path, store_url: str, store: Store) -> Iterator[tuple[str, 
         f'clinic:\n  name: Demo Family Practice\n  timezone: America/New_York\nstore:\n  url: "{store_url}"\n'
         f'ui:\n  users:\n    - name: desk\n      password_hash: "{HASH}"\n      role: front_desk\n', encoding="utf-8")
     ids = seed_desk(store, seed(store))
-    with store.engine.begin() as connection:
-        connection.execute(insert(RESPONSES).values(
-            channel="email", sender="jamal.weber@mail.example.com", body="Mornings please, after the 24th",
-            language="en", action="reschedule", outcome="requested", appointment_id=ids["A5"],
-            provider_id="link:r5", received_at=NOW - timedelta(hours=1)))
+    ask_to_reschedule(store, ids["A5"], "Mornings please, after the 24th")
     app = create_app(load_settings(path), store)
     app.state.ui_clock = lambda: NOW
     with serving(app) as base:

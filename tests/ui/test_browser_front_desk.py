@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,11 @@ from sqlalchemy import insert, select
 
 from clinicsync.sync.access_log import ACCESS_LOG
 from clinicsync.sync.model import Patient
-from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
 from tests.ui.chromium import WIDTHS, at_both_widths, browser, serving, set_width
-from tests.ui.seed import NOW, seed
+from tests.ui.seed import NOW, ask_to_reschedule, seed
 from tests.ui.test_pages import HASH, PASSWORD
 
 __all__ = ["browser"]
@@ -39,10 +37,7 @@ def served(tmp_path: Path, store_url: str, store: Store) -> Iterator[str]:
         connection.execute(insert(Patient.__table__).values(  # type: ignore[attr-defined]
             connector="sql", external_id="P2", name="Yara García", phone="+17185550163", content_hash="h",
             updated_at=NOW))
-        connection.execute(insert(RESPONSES).values(
-            channel="email", sender="jamal.weber@mail.example.com", body="Mornings please, after the 24th",
-            language="en", action="reschedule", outcome="requested", appointment_id=ids["A5"],
-            provider_id="link:r5", received_at=NOW - timedelta(hours=1)))
+    ask_to_reschedule(store, ids["A5"], "Mornings please, after the 24th")
     app = create_app(load_settings(path), store)
     app.state.ui_clock = lambda: NOW
     with serving(app) as base:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from itsdangerous.timed import TimestampSigner
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from clinicsync.sync.access_log import ACCESS_LOG
 from clinicsync.sync.model import Appointment
@@ -22,7 +21,7 @@ from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
-from tests.ui.seed import NOW, seed, seed_desk
+from tests.ui.seed import NOW, ask_to_reschedule, seed, seed_desk
 from tests.ui.test_pages import HASH, PASSWORD, basic
 
 pytestmark = pytest.mark.anyio
@@ -41,11 +40,7 @@ async def desk(tmp_path: Path, store_url: str, store: Store) -> AsyncIterator[tu
     path = tmp_path / "settings.yaml"
     path.write_text(settings_text(store_url), encoding="utf-8")
     ids = seed_desk(store, seed(store))
-    with store.engine.begin() as connection:
-        connection.execute(insert(RESPONSES).values(
-            channel="email", sender="jamal.weber@mail.example.com", body="Mornings please", language="en",
-            action="reschedule", outcome="requested", appointment_id=ids["A5"], provider_id="link:r5",
-            received_at=NOW - timedelta(hours=1)))
+    ask_to_reschedule(store, ids["A5"])
     app = create_app(load_settings(path), store)
     app.state.ui_clock = lambda: NOW
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
