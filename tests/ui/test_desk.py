@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 from itsdangerous.timed import TimestampSigner
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from clinicsync.sync.access_log import ACCESS_LOG
-from clinicsync.sync.model import Appointment
+from clinicsync.sync.model import Appointment, Quarantine
 from clinicsync.sync.model.desk import DESK_ACTIONS
 from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.server.app import create_app
@@ -226,3 +226,29 @@ async def test_the_login_form_is_throttled_like_basic(tmp_path: Path, store_url:
         token = csrf_of((await client.get("/ui/login")).text)
         good = await client.post("/ui/login", data={"user": "desk", "password": PASSWORD, "csrf": token})
         assert "Secure" in next(c for c in good.headers.get_list("set-cookie") if c.startswith("clinicsync_ui="))
+
+
+async def test_the_appointment_page_describes_the_visit_and_says_which_message(
+        desk: tuple[httpx.AsyncClient, dict[str, int]]) -> None:
+    client, ids = desk
+    html = (await client.get(f"/ui/appointments/{ids['A5']}", headers=MANAGER)).text
+    title = html.split('id="visit-title">')[1].split("</h1>")[0]
+    assert title.startswith("Checkup with Dr. Amelia Hart, <time") and "Thu, Nov 19, 2026, 9:00\u202fAM" in title
+    assert "csv:A5" not in html and "J.W." in html and "Jamal" not in html  # the viewer: initials
+    assert "<strong>24 h reminder: sent via sms</strong>" in html  # a delivery names its message
+    assert "<strong>planned 24 h reminder to patient</strong>" in html
+    assert "Record what you did" not in html  # a viewer has no buttons
+
+
+async def test_quarantine_items_show_their_id_and_reasons_as_plain_text(
+        desk: tuple[httpx.AsyncClient, dict[str, int]], store: Store) -> None:
+    client, _ = desk
+    with store.engine.begin() as connection:
+        connection.execute(insert(Quarantine.__table__).values(  # type: ignore[attr-defined]
+            run_id="r-new", connector="csv", position="b.csv:2", record_id="B2", field="start",
+            reason="`start` is **not** a date: see [the guide](https://example.org/guide)", raw="{}",
+            created_at=NOW, last_seen=NOW, item_key="md", status="open", seen_count=1))
+    html = (await client.get("/ui/quarantine", headers=DESK)).text
+    assert "start is not a date: see the guide" in html and "**" not in html and "](" not in html
+    ids = re.findall(r'<td class="item-id" data-label="id"><code>(\d+)</code>', html)
+    assert len(ids) == 2 and all(f"clinicsync quarantine retry {i}</code>" in html for i in ids)
