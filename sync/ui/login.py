@@ -22,7 +22,8 @@ MAX_FIELD = 1024
 
 def safe_next(value: str | None) -> str:
     """Where to go after logging in: a path on this site only (never //elsewhere or a URL)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    if (value and value.startswith("/") and not value.startswith("//") and "\\" not in value
+            and not any(c.isspace() or ord(c) < 32 for c in value)):  # a browser drops tabs: "/\t/x" is "//x"
         return value
     return "/ui/"
 

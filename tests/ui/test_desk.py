@@ -21,6 +21,7 @@ from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
+from clinicsync.sync.ui.login import safe_next
 from tests.ui.seed import NOW, ask_to_reschedule, seed, seed_desk
 from tests.ui.test_pages import HASH, PASSWORD, basic
 
@@ -252,3 +253,9 @@ async def test_quarantine_items_show_their_id_and_reasons_as_plain_text(
     assert "start is not a date: see the guide" in html and "**" not in html and "](" not in html
     ids = re.findall(r'<td class="item-id" data-label="id"><code>(\d+)</code>', html)
     assert len(ids) == 2 and all(f"clinicsync quarantine retry {i}</code>" in html for i in ids)
+
+
+def test_after_login_only_a_path_on_this_site() -> None:
+    assert safe_next("/ui/attention?day=today") == "/ui/attention?day=today"
+    for hostile in ("//evil.example", "https://evil.example", "/\t/evil.example", "/\\evil.example", "", None):
+        assert safe_next(hostile) == "/ui/"
