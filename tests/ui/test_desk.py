@@ -259,3 +259,13 @@ def test_after_login_only_a_path_on_this_site() -> None:
     assert safe_next("/ui/attention?day=today") == "/ui/attention?day=today"
     for hostile in ("//evil.example", "https://evil.example", "/\t/evil.example", "/\\evil.example", "", None):
         assert safe_next(hostile) == "/ui/"
+
+
+async def test_empty_charts_say_no_data_yet(tmp_path: Path, store_url: str, store: Store) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text(settings_text(store_url), encoding="utf-8")
+    app = create_app(load_settings(path), store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        html = (await client.get("/ui/", headers=MANAGER)).text
+    assert html.count("No data yet.") == 4 and "<svg" not in html
+    assert "Messages not yet due are left out: they are planned, not failing." in html
