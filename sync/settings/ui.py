@@ -25,8 +25,9 @@ class UiUser(SettingsModel):
     name: str = Field(min_length=1, max_length=64, description="basic-auth user name")
     password_hash: str = Field(description="from `clinicsync ui hash-password`; never the password itself")
     role: Literal["viewer", "front_desk"] = Field(
-        "viewer", description="viewer: patients masked; front_desk: names and phones in the work list (each view "
-                              "is written to the access log)")
+        "viewer", description="viewer (clinic IT): opens on the health page, patients masked; front_desk: opens on "
+                              "today's and tomorrow's work list, sees names and phones (each such view is written "
+                              "to the access log) and records actions on appointments")
 
     @field_validator("password_hash")
     @classmethod
@@ -51,11 +52,19 @@ class UiSettings(SettingsModel):
                     "attempts of that kind wait: bounds guessing spread over many addresses or user names")
     lockout_seconds: float = Field(2.0, gt=0, le=3600, description="the first lockout; each further failure doubles it")
     max_lockout_seconds: float = Field(900.0, gt=0, le=86400, description="the longest lockout")
+    session_idle_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="a signed-in browser is signed out after this many minutes without a page")
+    session_secret: SecretStr | None = Field(
+        None, description="the key that signs session cookies (at least 24 characters; give it via ${VAR}); unset: a "
+                          "new key per process, so a restart signs everyone out and replicas do not share sessions")
+    secure_cookie: bool | None = Field(
+        None, description="mark the session cookie Secure (sent over https only); unset: when server.public_url is "
+                          "https")
     password_checks: int = Field(
         2, ge=1, le=64, description="password hashes verified at once (each costs about 19 MiB); others wait briefly, "
                                     "then get 429")
 
-    @field_validator("token")
+    @field_validator("token", "session_secret")
     @classmethod
     def _strong(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:

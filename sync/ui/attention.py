@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import phonenumbers
 from sqlalchemy import and_, func, or_, select
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
@@ -22,7 +21,7 @@ from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.responses import DOCTOR_ANSWERS, RESPONSES
 from clinicsync.sync.store import Store
-from clinicsync.sync.ui.mask import initials, mask_phone
+from clinicsync.sync.ui.mask import initials, mask_phone, phone_display
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
@@ -55,16 +54,6 @@ class DispatcherPanel:
     failed: int  # in the last 7 days
     unknown: int
     next_due: datetime | None
-
-
-def _phone(phone: str | None) -> str:
-    if not phone:
-        return ""
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(phone, None),
-                                          phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        return phone
 
 
 def needs_attention(store: Store, now: datetime, full: bool) -> list[WorkItem]:
@@ -101,7 +90,7 @@ def needs_attention(store: Store, now: datetime, full: bool) -> list[WorkItem]:
         appointment_id=r.id, start_utc=r.start_utc, timezone=r.timezone,
         doctor=r.doctor or r.practitioner_ref or "(no doctor)",
         patient=(r.name or "—") if full else (initials(r.name) or "—"),
-        phone=_phone(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
+        phone=phone_display(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
         reasons=[reason for reason in REASONS if reason in reasons[r.id]],
         note=notes.get(r.id) if full else None) for r in rows]
 

@@ -26,6 +26,7 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from clinicsync.common.passwords import DUMMY_HASH, verify_password
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.ui import UiSettings
+from clinicsync.sync.ui.session import sessions
 from clinicsync.sync.ui.throttle import Throttle
 
 REALM = 'Basic realm="clinicsync status", charset="UTF-8"'
@@ -148,19 +150,48 @@ def _guard(request: Request, ui: UiSettings) -> LoginGuard:
     return guard
 
 
+def to_login(next_path: str) -> HTTPException:
+    """A browser without a session goes to the login page (303), never to a Basic dialog
+    whose Cancel shows raw JSON."""
+    return HTTPException(303, "log in first", headers={"Location": f"/ui/login?next={quote(next_path, safe='/')}"})
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
 async def require_user(request: Request) -> str:
-    """FastAPI dependency for every /ui page."""
+    """FastAPI dependency for every /ui page: the Authorization header (scripts, dashboards,
+    Basic), else the signed session cookie of a browser that logged in on /ui/login; a
+    browser with neither is sent to the login page, anything else gets 401."""
     ui = ui_settings(request.app.state.settings)
+    authorization = request.headers.get("authorization")
+    if not authorization:
+        session = sessions(request).read(request)
+        if session is not None and any(u.name == session.user for u in ui.users):
+            request.state.ui_session = session
+            return session.user
+        if _wants_html(request) and (ui.users or ui.token is not None):
+            raise to_login(request.url.path)
+    user = await check_login(request, ui, authorization)
+    request.state.ui_user = user
+    return user
+
+
+async def check_login(request: Request, ui: UiSettings, authorization: str | None,
+                      credentials: Credentials | None = None) -> str:
+    """The user these credentials (an Authorization header, or the login form's) name, under
+    the throttles: the same lockouts whichever way a password arrives."""
     guard = _guard(request, ui)
     client = request.client.host if request.client else "unknown"
     keys = [f"ip:{client}"]
-    authorization = request.headers.get("authorization")
-    try:
-        credentials = parse_credentials(ui, authorization)
-    except HTTPException:
-        if authorization:  # malformed credentials count; a first visit without any does not
-            guard.throttle.failed(keys)
-        raise
+    if credentials is None:
+        try:
+            credentials = parse_credentials(ui, authorization)
+        except HTTPException:
+            if authorization:  # malformed credentials count; a first visit without any does not
+                guard.throttle.failed(keys)
+            raise
     if credentials.scheme == "basic":
         keys.append(f"user:{credentials.name[:64]}")
     kind = [f"kind:{credentials.scheme}"]
@@ -181,7 +212,7 @@ async def require_user(request: Request) -> str:
 
 
 def role_of(ui: UiSettings, user: str) -> str:
-    """A user's role; the bearer token (scripts, dashboards) is a viewer."""
+    """A user's role (viewer: clinic IT; front_desk); the bearer token (scripts, dashboards) is a viewer."""
     found = next((u for u in ui.users if u.name == user), None)
     return found.role if found is not None else "viewer"
 

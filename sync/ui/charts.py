@@ -15,6 +15,11 @@ def _m(template: str, **values: Any) -> Markup:
     return Markup(template).format(**values)  # noqa: S704 - constant templates; values are escaped
 
 
+def _short(label: str, room: int = 14) -> str:
+    """A bar's label cut to fit under it, keeping its start ('Dr. Amelia H…', not 'melia Hart')."""
+    return label if len(label) <= room else label[:room - 1] + "…"
+
+
 def _svg(height: int, label: str, body: list[Markup]) -> Markup:
     return (_m('<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{label}" '
                'xmlns="http://www.w3.org/2000/svg">', w=WIDTH, h=height, label=label)
@@ -63,7 +68,7 @@ def grouped_bar_chart(categories: list[str], series: dict[str, list[float]], lab
                            category=category, name=name, value=f"{values[c]:g}", unit=unit))
         if c % step == 0:
             body.append(_m('<text class="axis" x="{x}" y="{y}" text-anchor="middle">{text}</text>',
-                           x=f"{left + c * group + group / 2:.1f}", y=bottom + 14, text=category[-10:]))
+                           x=f"{left + c * group + group / 2:.1f}", y=bottom + 14, text=_short(category)))
     for s, name in enumerate(series):
         x = left + s * 150
         body.append(_m('<rect class="bar series-{s}" x="{x}" y="{y}" width="12" height="12"/>'

@@ -11,7 +11,7 @@ from clinicsync.sync.calendar.desired import initials
 DOT = "•••"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
-__all__ = ["initials", "mask_email", "mask_phone", "mask_text"]
+__all__ = ["initials", "mask_email", "mask_phone", "mask_text", "phone_display"]
 
 
 def mask_phone(phone: str | None) -> str:
@@ -49,3 +49,13 @@ def mask_text(text: str | None, region: str = "US") -> str:
     for match in reversed(matches):
         text = text[:match.start] + mask_phone(match.raw_string) + text[match.end:]
     return text
+
+
+def phone_display(phone: str | None) -> str:
+    if not phone:
+        return ""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(phone, None),
+                                          phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return phone

@@ -12,19 +12,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.model import Appointment, Event, Patient, Practitioner
+from clinicsync.sync.model import Appointment, Event, Location, Patient, Practitioner
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.queries import connector_status, list_quarantine, quality_notes
 from clinicsync.sync.run_progress import connector_state, running_stages
 from clinicsync.sync.store import Store
-from clinicsync.sync.ui.mask import initials, mask_email, mask_phone, mask_text
+from clinicsync.sync.ui.mask import initials, mask_email, mask_phone, mask_text, phone_display
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
+L = Location.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
 D = Practitioner.__table__.c  # type: ignore[attr-defined]
 E = Event.__table__.c  # type: ignore[attr-defined]
@@ -108,11 +110,21 @@ def quarantine_rows(store: Store, connector: str | None = None, limit: int = 500
     role without full patient data (``full`` False) so is every value a reason quotes: a
     reason quotes only vocabulary-shaped values (mappings/model.py), yet a status word can be
     a surname, and the viewer role sees no patient data at all."""
-    return [{**r, "reason": _quoted_masked(mask_text(r["reason"]), full),
+    return [{**r, "reason": _quoted_masked(mask_text(plain_text(r["reason"])), full),
              "record_id": mask_text(r["record_id"]) or None} for r in list_quarantine(store, connector, limit)]
 
 
 _QUOTED = re.compile(r"'[^']{1,80}'")
+_LINK = re.compile(r"\[([^\]]{1,200})\]\([^)]{1,500}\)")
+_EMPHASIS = re.compile(r"(\*\*|__|`)")
+
+
+def plain_text(text: str | None) -> str | None:
+    """A reason as text: Markdown written into it (``code``, **bold**, [link](url)) would show
+    raw on the page, so its marks are dropped and a link keeps its words."""
+    if text is None:
+        return None
+    return _EMPHASIS.sub("", _LINK.sub(r"\1", text))
 
 
 def _quoted_masked(reason: str | None, full: bool) -> str | None:
@@ -126,6 +138,13 @@ class Filters:
     doctor: str | None = None  # practitioner external id
     connector: str | None = None
     status: str | None = None
+    answer: str | None = None  # a key of ANSWER_FILTERS
+
+
+# The patient's answer as the Appointments page filters it: "not confirmed" is every visit
+# still waiting for a yes (no answer, needs-action, tentative), the one the desk calls about.
+ANSWER_FILTERS = {"not-confirmed": "not confirmed", "accepted": "confirmed", "declined": "declined"}
+MODES = {"video": "video visit", "phone": "phone visit", "in_person": "in person"}
 
 
 @dataclass
@@ -139,13 +158,18 @@ class AppointmentRow:
     type: str | None
     doctor: str
     doctor_id: str | None
-    patient: str  # initials
-    phone: str  # masked
-    email: str  # masked
+    patient: str  # initials, or the full name for the front_desk role
+    phone: str  # masked, or as written for the front_desk role
+    email: str  # masked, or as written for the front_desk role
     answer: str | None  # the patient's participation answer
     calendar: str  # none | pending | present | deleted | failing
     reminders: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)  # data-quality notes of its import
+    place: str | None = None  # the location's name (else its id)
+    mode: str | None = None  # in_person | video | phone
+    language: str | None = None  # the patient's language
+    channel: str | None = None  # how the patient is reached (their preference, else the last message's)
+    version: int = 1
 
     @property
     def local_start(self) -> datetime:
@@ -156,9 +180,10 @@ class AppointmentRow:
 
 
 def _appointment_query() -> Any:
-    return (select(A.id, A.connector, A.external_id, A.start_utc, A.timezone, A.status, A.type,
-                   A.practitioner_ref, A.participation, A.quality_notes, P.name.label("p_name"), P.phone, P.email,
-                   D.name.label("d_name"))
+    return (select(A.id, A.connector, A.external_id, A.start_utc, A.timezone, A.status, A.type, A.version,
+                   A.practitioner_ref, A.participation, A.quality_notes, A.location_ref, A.visit_mode,
+                   P.name.label("p_name"), P.phone, P.email, P.language, P.channel.label("p_channel"),
+                   D.name.label("d_name"), L.name.label("l_name"))
             .select_from(with_people())
             .where(A.deleted_at.is_(None)))
 
@@ -174,31 +199,41 @@ def _calendar_state(states: list[tuple[str, int]]) -> str:
     return states[0][0]
 
 
-def _rows(store: Store, query: Any) -> list[AppointmentRow]:
+def _rows(store: Store, query: Any, full: bool = False) -> list[AppointmentRow]:
     with store.engine.connect() as connection:
         found = connection.execute(query).all()
         ids = [r.id for r in found]
         links: dict[int, list[tuple[str, int]]] = defaultdict(list)
         reminders: dict[int, Counter[str]] = defaultdict(Counter)
+        channels: dict[int, str] = {}
         for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
             for link in connection.execute(select(LINKS.c.appointment_id, LINKS.c.state, LINKS.c.attempts)
                                            .where(LINKS.c.appointment_id.in_(chunk))):
                 links[link.appointment_id].append((link.state, link.attempts))
-            rem = connection.execute(select(RM.id, RM.appointment_id, RM.status)
-                                     .where(RM.appointment_id.in_(chunk), RM.recipient == "patient")).all()
+            rem = connection.execute(select(RM.id, RM.appointment_id, RM.status, RM.channel)
+                                     .where(RM.appointment_id.in_(chunk), RM.recipient == "patient")
+                                     .order_by(RM.id)).all()
             delivered = _delivered_ids(connection, [r.id for r in rem])
             for r in rem:
                 reminders[r.appointment_id][reminder_state(r.status, "delivered" if r.id in delivered else None)] += 1
+                if r.channel:
+                    channels[r.appointment_id] = r.channel
     return [AppointmentRow(
         id=r.id, connector=r.connector, external_id=r.external_id, start_utc=r.start_utc, timezone=r.timezone,
         status=r.status, type=r.type, doctor=r.d_name or r.practitioner_ref or "(no doctor)",
-        doctor_id=r.practitioner_ref, patient=initials(r.p_name) or "—", phone=mask_phone(r.phone),
-        email=mask_email(r.email), answer=r.participation, calendar=_calendar_state(links[r.id]),
-        reminders=reminders[r.id], notes=[mask_text(n) for n in quality_notes(r.quality_notes)]) for r in found]
+        doctor_id=r.practitioner_ref, patient=(r.p_name or "—") if full else (initials(r.p_name) or "—"),
+        phone=phone_display(r.phone) if full else mask_phone(r.phone),
+        email=(r.email or "") if full else mask_email(r.email),
+        answer=r.participation, calendar=_calendar_state(links[r.id]),
+        reminders=reminders[r.id], notes=[mask_text(n) for n in quality_notes(r.quality_notes)],
+        place=r.l_name or r.location_ref, mode=r.visit_mode, language=r.language,
+        channel=r.p_channel or channels.get(r.id), version=r.version) for r in found]
 
 
-def upcoming(store: Store, start: datetime, end: datetime, filters: Filters = Filters()) -> list[AppointmentRow]:
-    """Appointments starting in [start, end), by start then doctor, filtered."""
+def upcoming(store: Store, start: datetime, end: datetime, filters: Filters = Filters(),
+             full: bool = False) -> list[AppointmentRow]:
+    """Appointments starting in [start, end), by start then doctor, filtered; patients named
+    only when ``full`` (the front_desk role; the route logs the view)."""
     query = _appointment_query().where(A.start_utc >= start, A.start_utc < end)
     if filters.doctor:
         query = query.where(A.practitioner_ref == filters.doctor)
@@ -206,7 +241,11 @@ def upcoming(store: Store, start: datetime, end: datetime, filters: Filters = Fi
         query = query.where(A.connector == filters.connector)
     if filters.status:
         query = query.where(A.status == filters.status)
-    return _rows(store, query.order_by(A.start_utc, A.connector, A.external_id))
+    if filters.answer == "not-confirmed":
+        query = query.where(or_(A.participation.is_(None), A.participation.in_(("needs-action", "tentative"))))
+    elif filters.answer in ("accepted", "declined"):
+        query = query.where(A.participation == filters.answer)
+    return _rows(store, query.order_by(A.start_utc, A.connector, A.external_id), full)
 
 
 DayGroups = list[tuple[date, list[tuple[str, list[AppointmentRow]]]]]
@@ -230,8 +269,8 @@ def filter_options(store: Store) -> dict[str, list[Any]]:
     return {"doctors": [(d, n or d) for d, n in doctors], "connectors": connectors, "statuses": statuses}
 
 
-def appointment(store: Store, appointment_id: int) -> AppointmentRow | None:
-    rows = _rows(store, _appointment_query().where(A.id == appointment_id))
+def appointment(store: Store, appointment_id: int, full: bool = False) -> AppointmentRow | None:
+    rows = _rows(store, _appointment_query().where(A.id == appointment_id), full)
     return rows[0] if rows else None
 
 
@@ -245,14 +284,16 @@ def timeline(store: Store, appointment_id: int) -> list[dict[str, Any]]:
                           "detail": f"version {ev.version}" + _changed(ev.payload)})
         rems = connection.execute(select(RM).where(RM.appointment_id == appointment_id)).all()
         delivered = _delivered_ids(connection, [r.id for r in rems])
+        names = {r.id: message_name(r.kind, r.offset) for r in rems}
         for r in rems:
-            label = f"{r.kind} {r.offset or ''}".strip() + f" to {r.recipient}"
+            label = f"{names[r.id]} to {r.recipient}"
             items.append({"at": r.created_at, "what": "reminder", "title": f"planned {label}", "due": r.due_at,
                           "detail": f"now {reminder_state(r.status, 'delivered' if r.id in delivered else None)}"
                                     + (f" ({mask_text(r.reason)})" if r.reason else "")})
         if rems:
             for d in connection.execute(select(DL).where(DL.reminder_id.in_([r.id for r in rems]))):
-                items.append({"at": d.created_at, "what": "delivery", "title": f"{d.outcome} via {d.channel}",
+                items.append({"at": d.created_at, "what": "delivery",
+                              "title": f"{names.get(d.reminder_id, 'message')}: {d.outcome} via {d.channel}",
                               "detail": f"{d.notifier}" + (f", provider says {d.provider_status}"
                                                            if d.provider_status else "")
                               + (f": {mask_text(d.detail)}" if d.detail else "")})
@@ -262,10 +303,24 @@ def timeline(store: Store, appointment_id: int) -> list[dict[str, Any]]:
                           + (f"; {link.attempts} failed: {mask_text(link.last_error)}" if link.attempts else "")})
         answer = connection.execute(select(A.participation, A.participation_at).where(A.id == appointment_id)).one()
         if answer.participation and answer.participation_at:
+            via = connection.execute(select(RESPONSES.c.channel).where(
+                RESPONSES.c.appointment_id == appointment_id, RESPONSES.c.outcome == "applied")
+                .order_by(RESPONSES.c.received_at.desc(), RESPONSES.c.id.desc()).limit(1)).scalar()
             items.append({"at": answer.participation_at, "what": "answer", "title": f"patient {answer.participation}",
-                          "detail": ""})
+                          "detail": {"desk": "by phone, recorded by the front desk",
+                                     "source": "as the source records it"}.get(via or "", "")})
     order = {"event": 0, "reminder": 1, "calendar": 2, "delivery": 3, "answer": 4}
     return sorted(items, key=lambda i: (i["at"], order[i["what"]]))
+
+
+def message_name(kind: str, offset: str | None) -> str:
+    """Which message a reminder row is, in words: 'confirmation', '24 h reminder', '3 d reminder'."""
+    if kind == "reminder" and offset:
+        number, unit = offset[:-1], offset[-1:]
+        if unit == "d" and number.isdigit() and int(number) == 1:
+            return "24 h reminder"
+        return f"{number} {unit} reminder" if unit in "mhdw" and number.isdigit() else f"{offset} reminder"
+    return kind.replace("_", " ")
 
 
 def _changed(payload: str) -> str:

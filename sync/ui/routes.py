@@ -1,90 +1,34 @@
-"""The /ui pages: server-rendered Jinja2, read-only, no JavaScript needed."""
+"""The /ui pages: server-rendered Jinja2, no JavaScript needed. A signed-in front desk opens
+on its work list (sync/ui/desk.py) and records actions (sync/ui/desk_actions.py); IT (the
+viewer role, the token) opens on the health page."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from importlib import resources
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup
+from fastapi.responses import HTMLResponse, RedirectResponse
 
-from clinicsync.common.types import utcnow
 from clinicsync.sync.access_log import record_phi_view
 from clinicsync.sync.setaside import open_items
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import find_stalls
 from clinicsync.sync.store import Store
-from clinicsync.sync.ui import attention, charts, queries
+from clinicsync.sync.ui import attention, charts, desk, login, queries
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
+from clinicsync.sync.ui.desk_actions import BUTTONS, LABELS, UnknownAction, actions_of, record_action, source_hint
+from clinicsync.sync.ui.render import REFRESH_CHOICES, now_of, redirect, render
+from clinicsync.sync.ui.session import check_csrf
 
 pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user)],
                   include_in_schema=False)
 assets = APIRouter(prefix="/ui/static", include_in_schema=False)
 router = APIRouter()
-REFRESH_CHOICES = {"60": "every minute", "300": "every 5 minutes"}
-
-_env = Environment(loader=PackageLoader("clinicsync.sync.ui", "templates"), autoescape=select_autoescape(["html"]),
-                   trim_blocks=True, lstrip_blocks=True)
-
-
-def ago(seconds: float | None) -> str:
-    """'3 min ago', '2 h ago', '5 d ago' (None → 'never')."""
-    if seconds is None:
-        return "never"
-    minutes = int(seconds // 60)
-    if minutes < 1:
-        return "just now"
-    if minutes < 120:
-        return f"{minutes} min ago"
-    hours = minutes // 60
-    return f"{hours} h ago" if hours < 48 else f"{hours // 24} d ago"
-
-
-_env.filters["ago"] = ago
 MAX_DAYS = 60
-
-
-def _moment(value: datetime | str | None) -> datetime | None:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
-
-
-def _in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
-    """``moment`` in ``zone``; as stored (UTC) when the zone cannot hold it: a row from before
-    clinic.plausible_dates (year 1) still shows, rather than failing the page."""
-    try:
-        return moment.astimezone(zone)
-    except OverflowError:
-        return moment
-
-
-def _local(value: datetime | str | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    moment = _moment(value)
-    return _in_zone(moment, zone).strftime(fmt) if moment else ""
-
-
-def _when(value: datetime | str | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> Markup:
-    """The page's one time convention: the clinic's zone on screen, UTC on hover and in the markup."""
-    moment = _moment(value)
-    if moment is None:
-        return Markup("")
-    utc = moment.astimezone(UTC)
-    return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
-        utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M"), _in_zone(moment, zone).strftime(fmt))
-
-
-def zone_label(zone: ZoneInfo, now: datetime) -> str:
-    """'America/New_York (EST, UTC-05:00)': the zone every time on the page is in."""
-    local = now.astimezone(zone)
-    offset = local.strftime("%z")
-    return f"{zone.key} ({local.tzname()}, UTC{offset[:3]}:{offset[3:]})"
+User = Annotated[str, Depends(require_user)]
 
 
 def _refresh(value: str | None) -> int | None:
@@ -92,43 +36,62 @@ def _refresh(value: str | None) -> int | None:
     return int(value) if value in REFRESH_CHOICES else None
 
 
-def _render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    settings: Settings = request.app.state.settings
-    zone = ZoneInfo(settings.clinic.timezone)
-    html = _env.get_template(template).render(
-        clinic=settings.clinic.name, zone=zone, zone_label=zone_label(zone, _now(request)),
-        local=lambda v, fmt="%Y-%m-%d %H:%M": _local(v, zone, fmt),
-        when=lambda v, fmt="%Y-%m-%d %H:%M": _when(v, zone, fmt), refresh_choices=REFRESH_CHOICES,
-        path=request.url.path, **{"refresh": None, **context})
-    return HTMLResponse(html, status_code=status_code)
-
-
-def _now(request: Request) -> datetime:
-    """The page's clock: utcnow, unless a test pinned ``app.state.ui_clock``."""
-    clock = getattr(request.app.state, "ui_clock", utcnow)
-    now: datetime = clock()
-    return now
-
-
 def _store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
+def _role(request: Request, user: str) -> str:
+    return role_of(ui_settings(request.app.state.settings), user)
+
+
 @pages.get("", response_class=HTMLResponse)
 @pages.get("/", response_class=HTMLResponse)
+def home(request: Request, user: User, day: Annotated[str | None, Query(max_length=16)] = None,
+         need: Annotated[str | None, Query(max_length=24)] = None,
+         refresh: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
+    """Each role's own home: the front desk's work list, IT's health page."""
+    if _role(request, user) == "front_desk":
+        return desk_page(request, user, day, need, refresh)
+    return health_page(request, refresh)
+
+
+def desk_page(request: Request, user: str, day: str | None, need: str | None, refresh: str | None) -> HTMLResponse:
+    """Today and tomorrow, grouped by what needs doing, with counts and filters."""
+    store, settings = _store(request), request.app.state.settings
+    now, zone = now_of(request), ZoneInfo(settings.clinic.timezone)
+    day = day if day in desk.DAYS else None
+    need = need if need in desk.GROUP_KEYS else None
+    work = desk.work_list(store, now, zone, full=True, day=day, group=need)
+    if work.rows:
+        record_phi_view(store, user, "front_desk", "/ui/", [r.appointment_id for r in work.rows], now)
+    hints = {r.appointment_id: _decline_hint(settings, r) for r in work.rows}
+    return render(request, "desk.html", work=work, groups=desk.GROUPS, day=day, need=need, hints=hints,
+                  buttons=BUTTONS, refresh=_refresh(refresh), done=request.query_params.get("done"))
+
+
+def _decline_hint(settings: Settings, row: desk.DeskRow) -> str:
+    """A patient's decline on a source we do not write back: the slot is still booked there."""
+    if row.answer == "declined" and not desk.writes_back(settings, row.connector):
+        kind = desk.source_kind(settings, row.connector)
+        return f"Still booked in {kind}: this source is not written back; cancel it in {kind}."
+    return ""
+
+
+@pages.get("/health", response_class=HTMLResponse)
 def health_page(request: Request, refresh: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
     """The health panel, the dispatcher's queue and the charts."""
     store, settings = _store(request), request.app.state.settings
     zone = ZoneInfo(settings.clinic.timezone)
-    now = _now(request)
+    now = now_of(request)
     weeks = ui_settings(settings).chart_weeks
     since = now - timedelta(weeks=weeks)
     week_rates = queries.rates_by_week(store, since, now, zone)
     doctor_rates = queries.rates_by_doctor(store, since, now)
     days, per_channel = queries.messages_per_channel_day(store, now - timedelta(days=14), now, zone)
     quarantined = sum(c["quarantined"] for c in queries.connectors_health(store, now))
-    return _render(
+    funnel = queries.funnel(store, since, now)  # only messages already due: later ones are planned, not failing
+    return render(
         request, "health.html",
         connectors=queries.connectors_health(store, now),
         running=queries.running_now(store, now),
@@ -137,20 +100,20 @@ def health_page(request: Request, refresh: Annotated[str | None, Query(max_lengt
         notifiers=queries.notifiers_health(store, now - timedelta(days=7)),
         configured_notifiers=[n.name for n in settings.notifiers],
         quarantined=quarantined, weeks=weeks,
-        funnel=charts.funnel_chart(queries.funnel(store, since, now + timedelta(days=60))),
+        funnel=charts.funnel_chart(funnel) if funnel[0][1] else None,
         week_chart=charts.grouped_bar_chart(
             [r.label for r in week_rates],
             {"confirmed %": [round(r.confirmed_pct, 1) for r in week_rates],
              "no-show %": [round(r.noshow_pct, 1) for r in week_rates]},
-            "confirmation and no-show rates per week", unit="%", max_value=100),
+            "confirmation and no-show rates per week", unit="%", max_value=100) if week_rates else None,
         doctor_chart=charts.grouped_bar_chart(
             [r.label for r in doctor_rates],
             {"confirmed %": [round(r.confirmed_pct, 1) for r in doctor_rates],
              "no-show %": [round(r.noshow_pct, 1) for r in doctor_rates]},
-            "confirmation and no-show rates per doctor", unit="%", max_value=100),
+            "confirmation and no-show rates per doctor", unit="%", max_value=100) if doctor_rates else None,
         channel_chart=charts.grouped_bar_chart(
             [d[5:] for d in days], {k: [float(v) for v in vs] for k, vs in per_channel.items()},
-            "messages per channel per day"),
+            "messages per channel per day") if per_channel else None,
         week_rates=week_rates, doctor_rates=doctor_rates, dispatcher=attention.dispatcher_panel(store, now),
         refresh=_refresh(refresh), stalls=find_stalls(store, settings, now), set_aside=_set_aside(store))
 
@@ -163,13 +126,16 @@ def _set_aside(store: Store) -> list[dict[str, Any]]:
 @pages.get("/appointments", response_class=HTMLResponse)
 def appointments_page(
     request: Request,
+    user: User,
     doctor: Annotated[str | None, Query(max_length=255)] = None,
     connector: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=24)] = None,
+    answer: Annotated[str | None, Query(max_length=24)] = None,
     days: Annotated[str | None, Query(max_length=16)] = None,
 ) -> HTMLResponse:
     """Today and the next days by doctor, filtered by GET parameters (a plain form). A bad
-    value is explained on the page, next to its field, and the default is used."""
+    value is explained on the page, next to its field, and the default is used. The front
+    desk sees names (the view is written to the access log first); others see initials."""
     store, settings = _store(request), request.app.state.settings
     zone = ZoneInfo(settings.clinic.timezone)
     span, errors = ui_settings(settings).days, {}
@@ -178,48 +144,94 @@ def appointments_page(
             span = int(days)
         else:
             errors["days"] = f"Days must be a whole number from 1 to {MAX_DAYS}; showing {span}."
-    today = _now(request).astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
-    filters = queries.Filters(doctor or None, connector or None, status or None)
-    rows = queries.upcoming(store, today, today + timedelta(days=span), filters)
-    return _render(request, "appointments.html", 422 if errors else 200, groups=queries.by_day_and_doctor(rows, zone),
-                   options=queries.filter_options(store), filters=filters, days=span, count=len(rows),
-                   states=queries.REMINDER_STATES, errors=errors, typed_days=days, max_days=MAX_DAYS)
+    now = now_of(request)
+    today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    role = _role(request, user)
+    full = role == "front_desk"
+    filters = queries.Filters(doctor or None, connector or None, status or None,
+                              answer if answer in queries.ANSWER_FILTERS else None)
+    rows = queries.upcoming(store, today, today + timedelta(days=span), filters, full=full)
+    if full and rows:
+        record_phi_view(store, user, role, "/ui/appointments", [r.id for r in rows], now)
+    return render(request, "appointments.html", 422 if errors else 200, groups=queries.by_day_and_doctor(rows, zone),
+                  options=queries.filter_options(store), filters=filters, days=span, count=len(rows), full=full,
+                  states=queries.REMINDER_STATES, errors=errors, typed_days=days, max_days=MAX_DAYS,
+                  answer_filters=queries.ANSWER_FILTERS)
 
 
 @pages.get("/attention", response_class=HTMLResponse)
-def attention_page(request: Request, user: Annotated[str, Depends(require_user)],
+def attention_page(request: Request, user: User,
                    refresh: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
-    """The front desk's work list. The front_desk role sees names and phones, and each such view
-    is written to the access log first; everyone else sees them masked."""
-    store, settings = _store(request), request.app.state.settings
-    now = _now(request)
-    role = role_of(ui_settings(settings), user)
+    """Every upcoming appointment that needs someone (not only today and tomorrow). The
+    front_desk role sees names and phones, and each such view is written to the access log
+    first; everyone else sees them masked."""
+    store = _store(request)
+    now = now_of(request)
+    role = _role(request, user)
     full = role == "front_desk"
     items = attention.needs_attention(store, now, full)
     if full and items:
         record_phi_view(store, user, role, "/ui/attention", [i.appointment_id for i in items], now)
-    return _render(request, "attention.html", items=items, full=full, role=role,
-                   dispatcher=attention.dispatcher_panel(store, now), refresh=_refresh(refresh))
+    return render(request, "attention.html", items=items, full=full,
+                  dispatcher=attention.dispatcher_panel(store, now), refresh=_refresh(refresh))
 
 
 @pages.get("/appointments/{appointment_id}", response_class=HTMLResponse)
-def timeline_page(request: Request, appointment_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> HTMLResponse:
-    store = _store(request)
-    row = queries.appointment(store, appointment_id)
+def timeline_page(request: Request, user: User,
+                  appointment_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> HTMLResponse:
+    """One appointment as its patient was told it, what the desk can do, and its history."""
+    store, settings = _store(request), request.app.state.settings
+    role = _role(request, user)
+    full = role == "front_desk"
+    row = queries.appointment(store, appointment_id, full=full)
     if row is None:
         raise HTTPException(404, "no such appointment")
-    return _render(request, "timeline.html", a=row, items=queries.timeline(store, appointment_id),
-                   states=queries.REMINDER_STATES)
+    if full:
+        record_phi_view(store, user, role, "/ui/appointments/{appointment_id}", [appointment_id], now_of(request))
+    actions = actions_of(store, appointment_id)
+    history = [{"at": a.at, "what": "desk", "title": f"front desk: {LABELS.get(a.action, a.action)}",
+                "detail": f"by {a.user}" + (f"; {hint}" if (hint := source_hint(settings, row.connector, a.action,
+                                                                                  a.source)) else "")}
+               for a in actions]
+    items = sorted(queries.timeline(store, appointment_id) + history, key=lambda i: i["at"])
+    return render(request, "timeline.html", a=row, items=items, states=queries.REMINDER_STATES, full=full,
+                  modes=queries.MODES, buttons=BUTTONS, can_act=full,
+                  writes_back=desk.writes_back(settings, row.connector),
+                  kind=desk.source_kind(settings, row.connector), done=request.query_params.get("done"))
+
+
+@pages.post("/appointments/{appointment_id}/actions")
+async def act(request: Request, user: User,
+              appointment_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> RedirectResponse:
+    """Record one desk action (front_desk role, CSRF token required), then back where the
+    desk came from: the work list (the row is gone) or the appointment (the history shows it)."""
+    form = await request.form()
+    check_csrf(request, user, form.get("csrf"))
+    role = _role(request, user)
+    if role != "front_desk":
+        raise HTTPException(403, "only the front desk records actions on appointments")
+    action = str(form.get("action") or "")
+    try:
+        done = record_action(request.app.state.settings, _store(request), appointment_id, action, user, role,
+                             now_of(request))
+    except UnknownAction:
+        raise HTTPException(422, f"action: {action[:40]!r} is not one of {', '.join(LABELS)}") from None
+    if done is None:
+        raise HTTPException(404, "no such appointment")
+    back = str(form.get("back") or "")
+    target = back if back.startswith("/ui/") and not back.startswith("//") else f"/ui/appointments/{appointment_id}"
+    separator = "&" if "?" in target else "?"
+    return redirect(request, f"{target}{separator}done={appointment_id}")
 
 
 @pages.get("/quarantine", response_class=HTMLResponse)
-def quarantine_page(request: Request, user: Annotated[str, Depends(require_user)],
+def quarantine_page(request: Request, user: User,
                     connector: Annotated[str | None, Query(max_length=64)] = None) -> HTMLResponse:
     """The work list of bad records. Values quoted in reasons are shown only to the front desk
     role (full patient data); the viewer role sees them masked."""
-    full = role_of(ui_settings(request.app.state.settings), user) == "front_desk"
+    full = _role(request, user) == "front_desk"
     rows = queries.quarantine_rows(_store(request), connector or None, full=full)
-    return _render(request, "quarantine.html", rows=rows, connector=connector, full=full)
+    return render(request, "quarantine.html", rows=rows, connector=connector, full=full)
 
 
 _CSS = resources.files("clinicsync.sync.ui").joinpath("static/ui.css").read_bytes()
@@ -231,5 +243,6 @@ def stylesheet() -> Response:
     return Response(_CSS, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
 
 
+router.include_router(login.router)
 router.include_router(pages)
 router.include_router(assets)

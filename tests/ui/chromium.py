@@ -131,3 +131,28 @@ def running(config: uvicorn.Config) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+DOCS_IMAGES = ROOT / "docs" / "images"
+DOC_SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
+
+
+def doc_screenshot(driver: webdriver.Chrome, url: str, name: str, full_page: bool = True) -> list[Path]:
+    """``url`` at 1366x900 and at 390x844 (a phone), saved as docs/images/status-page-<name>-
+    <desktop|phone>.png for docs/status-page.md (and copied under .ci/artifacts/). ``full_page``:
+    the whole page, not only the first screen."""
+    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for size, (width, height) in DOC_SIZES.items():
+        set_width(driver, width, height)
+        driver.get(url)
+        if full_page:
+            tall = int(driver.execute_script("return document.documentElement.scrollHeight"))
+            set_width(driver, width, max(height, min(tall, 3000)))
+        path = DOCS_IMAGES / f"status-page-{name}-{size}.png"
+        driver.save_screenshot(str(path))
+        shutil.copyfile(path, ARTIFACTS / path.name)
+        paths.append(path)
+    set_width(driver, *DOC_SIZES["desktop"])
+    return paths

@@ -10,6 +10,7 @@ from sqlalchemy import insert
 from clinicsync.sync.model import Appointment, Event, Patient, Practitioner, Quarantine, SyncRun
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.store import Store
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday
@@ -117,3 +118,31 @@ def seed(store: Store) -> dict[str, int]:
              "raw": "{}", "created_at": NOW - timedelta(hours=3), "last_seen": NOW - timedelta(hours=3),
              "item_key": "seeded-a9-phone", "status": "open", "seen_count": 1}])
     return ids
+
+
+def seed_desk(store: Store, ids: dict[str, int]) -> dict[str, int]:
+    """On top of ``seed``: today's and tomorrow's visits for the front desk's work list (NOW is
+    Wed 18 Nov, 10:00 in New York). A7 today, in Chicago, declined by its patient; A8
+    tomorrow, messaged with no answer yet. With seed's A5 (tomorrow, a reschedule request
+    once tests add it) they make one row in each of three groups."""
+    with store.engine.begin() as c:
+        c.execute(insert(T["appointment"]), [
+            {**_appointment("A7", datetime(2026, 11, 18, 21, tzinfo=UTC), "D1", "P3", "booked", "declined"),
+             "timezone": "America/Chicago", "type": "Follow-up"},
+            _appointment("A8", datetime(2026, 11, 19, 16, tzinfo=UTC), "D2", "P4", "booked")])
+        found = {r.external_id: r.id for r in c.execute(T["appointment"].select())}
+        c.execute(insert(REMINDERS), [
+            {"key": "r10", "appointment_id": found["A8"], "connector": "csv", "recipient": "patient",
+             "kind": "reminder", "offset": "1d", "version": 1, "due_at": NOW - timedelta(hours=2), "status": "sent",
+             "channel": "sms", "tried": "", "attempts": 0, "created_at": NOW - timedelta(days=3),
+             "updated_at": NOW}])
+    return {**ids, **found}
+
+
+def ask_to_reschedule(store: Store, appointment_id: int, note: str = "Mornings please") -> None:
+    """Jamal's "another time, please" from the answer page, an hour before NOW."""
+    with store.engine.begin() as c:
+        c.execute(insert(RESPONSES).values(
+            channel="email", sender="jamal.weber@mail.example.com", body=note, language="en", action="reschedule",
+            outcome="requested", appointment_id=appointment_id, provider_id="link:r5",
+            received_at=NOW - timedelta(hours=1)))

@@ -1,11 +1,10 @@
 """The front desk's work list and the reminders queue: who needs a call and why, full
 names and phones for the front_desk role (with an access-log row per view), masked for the
-viewer role and the bearer token; times in the clinic's zone with UTC on hover."""
+viewer role and the bearer token; times as shown_time shows them (the clinic's locale clock)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -14,11 +13,10 @@ from sqlalchemy import insert, select
 
 from clinicsync.sync.access_log import ACCESS_LOG
 from clinicsync.sync.model import Patient
-from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
-from tests.ui.seed import NOW, seed
+from tests.ui.seed import NOW, ask_to_reschedule, seed
 from tests.ui.test_pages import HASH, PASSWORD, basic
 
 pytestmark = pytest.mark.anyio
@@ -38,10 +36,7 @@ async def client(tmp_path: Path, store_url: str, store: Store) -> AsyncIterator[
         connection.execute(insert(Patient.__table__).values(  # type: ignore[attr-defined]
             connector="sql", external_id="P2", name="Yara García", phone="+17185550163", content_hash="h",
             updated_at=NOW))  # A6 comes from the sql connector
-        connection.execute(insert(RESPONSES).values(
-            channel="email", sender="jamal.weber@mail.example.com", body="Mornings please", language="en",
-            action="reschedule", outcome="requested", appointment_id=ids["A5"], provider_id="link:r5",
-            received_at=NOW - timedelta(hours=1)))
+    ask_to_reschedule(store, ids["A5"])
     app = create_app(load_settings(path), store)
     app.state.ui_clock = lambda: NOW
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
@@ -84,9 +79,9 @@ async def test_the_reminders_queue_and_the_time_convention(client: httpx.AsyncCl
     assert '<meta http-equiv="refresh" content="60">' in html
     assert 'id="due-now">0<' in html and 'id="in-flight">0<' in html
     assert 'id="failed">1<' in html and 'id="unknown">1<' in html
-    # r6 is due 2026-11-19 13:00 UTC: 08:00 in New York, with UTC on hover.
-    assert ('<time datetime="2026-11-19T13:00:00+00:00" title="2026-11-19 13:00 UTC">2026-11-19 08:00</time>'
-            in html)
-    assert "Times in America/New_York (EST, UTC-05:00)" in html
+    # r6 is due 2026-11-19 13:00 UTC: 8:00 AM in New York (en-US: a 12-hour clock), ISO UTC in the markup.
+    assert '<time datetime="2026-11-19T13:00:00+00:00">Thu, Nov 19, 2026, 8:00\u202fAM</time>' in html
+    assert "Times in America/New_York (EST, UTC-05:00), unless a zone follows the time" in html
+    assert "hover" not in html
     assert " UTC</td>" not in html  # no second convention left in the tables
     assert "<meta http-equiv" not in (await client.get("/ui/?refresh=7", headers=basic("manager", PASSWORD))).text

@@ -1,12 +1,12 @@
 """The front desk's pages in a real headless Chromium on the hand-countable seed store:
-the work list with names and phones (front_desk role), the reminders queue, the Days field
-explaining a bad value, and the tables at phone width. Screenshots under .ci/artifacts/."""
+the work list with names and phones (front_desk role, Basic auth as a script would send it),
+the reminders queue, the Days field explaining a bad value, and the tables at phone width.
+Screenshots under .ci/artifacts/."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,12 +16,11 @@ from sqlalchemy import insert, select
 
 from clinicsync.sync.access_log import ACCESS_LOG
 from clinicsync.sync.model import Patient
-from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
 from tests.ui.chromium import WIDTHS, at_both_widths, browser, serving, set_width
-from tests.ui.seed import NOW, seed
+from tests.ui.seed import NOW, ask_to_reschedule, seed
 from tests.ui.test_pages import HASH, PASSWORD
 
 __all__ = ["browser"]
@@ -38,10 +37,7 @@ def served(tmp_path: Path, store_url: str, store: Store) -> Iterator[str]:
         connection.execute(insert(Patient.__table__).values(  # type: ignore[attr-defined]
             connector="sql", external_id="P2", name="Yara García", phone="+17185550163", content_hash="h",
             updated_at=NOW))
-        connection.execute(insert(RESPONSES).values(
-            channel="email", sender="jamal.weber@mail.example.com", body="Mornings please, after the 24th",
-            language="en", action="reschedule", outcome="requested", appointment_id=ids["A5"],
-            provider_id="link:r5", received_at=NOW - timedelta(hours=1)))
+    ask_to_reschedule(store, ids["A5"], "Mornings please, after the 24th")
     app = create_app(load_settings(path), store)
     app.state.ui_clock = lambda: NOW
     with serving(app) as base:
@@ -62,13 +58,14 @@ def test_the_front_desk_pages_at_phone_and_desktop_widths(served: str, store: St
     rows = browser.find_elements(By.CSS_SELECTOR, "table.attention tbody tr")
     assert [r.find_element(By.CSS_SELECTOR, ".patient").text for r in rows] == ["Jamal Weber", "Yara García"]
     when = rows[0].find_element(By.TAG_NAME, "time")
-    assert when.text == "Thu 19 Nov 09:00" and when.get_attribute("title") == "2026-11-19 14:00 UTC"
+    assert when.text == "Thu, Nov 19, 2026, 9:00\u202fAM"
+    assert when.get_attribute("datetime") == "2026-11-19T14:00:00+00:00"
     assert browser.find_element(By.ID, "unknown").text == "1"
     with store.engine.connect() as connection:
         assert [(r.user, r.role) for r in connection.execute(select(ACCESS_LOG))] == [("desk", "front_desk")] * 2
 
-    at_both_widths(browser, f"{served}/ui/", "front-desk-health")
-    assert browser.find_element(By.ID, "next-due").text == "2026-11-19 08:00"
+    at_both_widths(browser, f"{served}/ui/health", "front-desk-health")
+    assert browser.find_element(By.ID, "next-due").text == "Thu, Nov 19, 2026, 8:00\u202fAM"
 
     at_both_widths(browser, f"{served}/ui/appointments?days=90", "front-desk-days-error")
     assert browser.find_element(By.ID, "days-error").text == "Days must be a whole number from 1 to 60; showing 7."

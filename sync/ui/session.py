@@ -1,0 +1,133 @@
+"""Browser sessions for the status page: a signed cookie (itsdangerous) holding the user,
+a random session id and its CSRF token, re-signed on every page so it expires after
+``ui.session_idle_minutes`` without use. HttpOnly, SameSite=Strict, Secure when served over
+https (``ui.secure_cookie``, else ``server.public_url``). Logging out revokes the session
+id in this process (kept until it would have expired anyway), so a copied cookie does not
+outlive the logout.
+
+Why signed rather than a table: a session is three short values, and a cookie signed with
+the process's key needs no write per page view; a clinic running several replicas sets
+``ui.session_secret`` so they all accept it.
+
+CSRF: every form carries the session's token (a Basic-auth user, with no session, gets one
+derived from the user name with the same key). A post without the right token is refused
+403 before it does anything; SameSite=Strict already keeps other sites' posts from carrying
+the cookie, the token covers the Basic path and older browsers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import HTTPException, Request, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.settings.server import ServerSettings
+from clinicsync.sync.settings.ui import UiSettings
+
+COOKIE = "clinicsync_ui"
+LOGIN_COOKIE = "clinicsync_login"  # the login form's own CSRF token, before there is a session
+PATH = "/"  # also /openapi.json, which takes the same logins
+
+
+@dataclass(frozen=True)
+class Session:
+    user: str
+    sid: str
+    csrf: str
+
+
+@dataclass
+class Sessions:
+    """Per app: the signing key, the idle limit and the ids logged out in this process."""
+
+    serializer: URLSafeTimedSerializer
+    idle_seconds: int
+    secure: bool
+    key: bytes
+    revoked: dict[str, float]
+
+    @classmethod
+    def for_settings(cls, settings: Settings, ui: UiSettings) -> Sessions:
+        key = ui.session_secret.get_secret_value() if ui.session_secret else secrets.token_urlsafe(32)
+        server = settings.server or ServerSettings()
+        https = bool(server.public_url and server.public_url.scheme == "https")
+        secure = ui.secure_cookie if ui.secure_cookie is not None else https
+        return cls(URLSafeTimedSerializer(key, salt="clinicsync-ui-session"), ui.session_idle_minutes * 60,
+                   secure, key.encode(), {})
+
+    def read(self, request: Request) -> Session | None:
+        """The request's session if its cookie is genuine, unexpired and not logged out."""
+        raw = request.cookies.get(COOKIE)
+        if not raw:
+            return None
+        try:
+            data: Any = self.serializer.loads(raw, max_age=self.idle_seconds)
+        except BadSignature:  # SignatureExpired is one: idle too long
+            return None
+        if not (isinstance(data, dict) and all(isinstance(data.get(k), str) for k in ("u", "s", "c"))):
+            return None
+        if data["s"] in self.revoked:
+            return None
+        return Session(data["u"], data["s"], data["c"])
+
+    def start(self, response: Response, user: str) -> Session:
+        session = Session(user, secrets.token_urlsafe(16), secrets.token_urlsafe(24))
+        self.renew(response, session)
+        return session
+
+    def renew(self, response: Response, session: Session) -> None:
+        """Sign the cookie again: the idle clock starts over."""
+        response.set_cookie(COOKIE, self.serializer.dumps({"u": session.user, "s": session.sid, "c": session.csrf}),
+                            max_age=self.idle_seconds, path=PATH, secure=self.secure, httponly=True,
+                            samesite="strict")
+
+    def end(self, response: Response, session: Session | None) -> None:
+        now = time.time()
+        for sid in [s for s, until in self.revoked.items() if until < now]:
+            del self.revoked[sid]
+        if session is not None:
+            self.revoked[session.sid] = now + self.idle_seconds
+        response.delete_cookie(COOKIE, path=PATH, secure=self.secure, httponly=True, samesite="strict")
+
+    def basic_csrf(self, user: str) -> str:
+        """The CSRF token of a Basic-auth user (no session): keyed by this process's key."""
+        return hmac.new(self.key, f"basic-csrf\0{user}".encode(), hashlib.sha256).hexdigest()
+
+    def login_token(self, request: Request) -> str:
+        """The login form's token: the one in its cookie, else a new random one."""
+        return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+
+    def set_login_token(self, response: Response, token: str) -> None:
+        """The form echoes the token; the cookie holds it (another site can set neither)."""
+        response.set_cookie(LOGIN_COOKIE, token, max_age=3600, path=PATH, secure=self.secure, httponly=True,
+                            samesite="strict")
+
+
+def sessions(request: Request) -> Sessions:
+    state = request.app.state
+    found: Sessions | None = getattr(state, "ui_sessions", None)
+    if found is None:
+        settings: Settings = state.settings
+        found = state.ui_sessions = Sessions.for_settings(settings, settings.ui or UiSettings())
+    return found
+
+
+def csrf_token(request: Request, user: str) -> str:
+    """The token this user's forms carry."""
+    session: Session | None = getattr(request.state, "ui_session", None)
+    return session.csrf if session is not None else sessions(request).basic_csrf(user)
+
+
+def check_csrf(request: Request, user: str, sent: object) -> None:
+    """403 unless ``sent`` is this user's token."""
+    expected = csrf_token(request, user)
+    if not (isinstance(sent, str) and hmac.compare_digest(sent.encode(), expected.encode())):
+        raise HTTPException(403, "this form is out of date or did not come from the status page; reload the page "
+                                 "and try again")
