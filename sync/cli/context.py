@@ -1,21 +1,22 @@
-"""What every command shares: the loaded settings, the open store, and output helpers."""
+"""What every command shares: the loaded settings, the open store, and output helpers.
+
+Settings and the store are imported when a command first asks for them, not here: every
+command imports this module, and `--help` must not pay for pydantic models and SQLAlchemy."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from clinicsync.sync.cli.output import FullWidthWhenPiped, print_json  # noqa: F401 - re-exported for the commands
-from clinicsync.sync.config_loader import ConfigError
-from clinicsync.sync.db import StoreNotReady
-from clinicsync.sync.settings import Settings, config_path, load_settings
-from clinicsync.sync.store import Store
+
+if TYPE_CHECKING:
+    from clinicsync.sync.settings import Settings
+    from clinicsync.sync.store import Store
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -31,8 +32,23 @@ class AppContext:
     _settings: Settings | None = None
     _store: Store | None = field(default=None, repr=False)
 
+    def peek_settings(self) -> Settings | None:
+        """The settings when the file loads, else None (the command that needs them reports why)."""
+        from clinicsync.sync.config_loader import ConfigError
+        from clinicsync.sync.settings import config_path, load_settings
+
+        if self._settings is None:
+            try:
+                self._settings = load_settings(config_path(self.config))
+            except ConfigError:
+                return None
+        return self._settings
+
     @property
     def settings(self) -> Settings:
+        from clinicsync.sync.config_loader import ConfigError
+        from clinicsync.sync.settings import config_path, load_settings
+
         if self._settings is None:
             try:
                 self._settings = load_settings(config_path(self.config))
@@ -42,6 +58,11 @@ class AppContext:
 
     @property
     def store(self) -> Store:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from clinicsync.sync.db import StoreNotReady
+        from clinicsync.sync.store import Store
+
         if self._store is None:
             settings = self.settings
             try:
@@ -59,6 +80,9 @@ class AppContext:
 
 def store_problem(url: str, exc: BaseException) -> str:
     """One line naming the key, the store (password hidden) and the reason, never a traceback."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         where = make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
