@@ -333,7 +333,7 @@ def config_validate(ctx: typer.Context) -> None:
 
     path = config_path(app_context(ctx).config)
     try:
-        settings = load_settings(path)
+        settings = load_settings(path, defer_secrets=True)
         problems = mapping_problems(settings)
         if problems:
             raise ConfigError(problems, str(path))
@@ -341,6 +341,9 @@ def config_validate(ctx: typer.Context) -> None:
         err_console.print(exc.render(), style="red", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_CONFIG) from None
     out_console.print(f"{path}: valid")
+    for problem in settings.unset_secrets:  # the file is right; this shell lacks a secret the service needs
+        err_console.print(f"note: {problem}; `sync`, `run`, `serve` and `check` need it", style="yellow",
+                          highlight=False, markup=False, soft_wrap=True)
 
 
 @db_app.command("upgrade")

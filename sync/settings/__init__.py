@@ -33,6 +33,9 @@ from clinicsync.sync.settings.service import ServiceSettings
 from clinicsync.sync.settings.ui import UiSettings
 
 DEFAULT_CONFIG = Path("settings.yaml")
+# The sections that configure peers (sources, message channels, the HTTP server, calendars,
+# the status page): an unset ${VAR} there matters only to a command that talks to them.
+PEER_SECTIONS = frozenset({"connectors", "notifiers", "server", "calendar", "responses", "ui"})
 
 
 class StoreSettings(SettingsModel):
@@ -131,6 +134,9 @@ class Settings(SettingsRoot):
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings, description="patients' replies")
     source: SkipJsonSchema[str] = Field("settings", exclude=True)
     base_dir: SkipJsonSchema[Path] = Field(Path("."), exclude=True, description="relative paths are read against this")
+    unset_secrets: SkipJsonSchema[list[str]] = Field(
+        default_factory=list, exclude=True,
+        description="the ${VAR} of peer sections left unset (load_settings(defer_secrets=True)), as errors")
 
     @field_validator("connectors", "notifiers")
     @classmethod
@@ -156,6 +162,9 @@ def _problem(error: Any, loaded: LoadedYaml, kinds: dict[str, set[str]]) -> str:
     # A discriminated union puts the tag into the location: connectors.0.csv.drop_dir.
     if len(loc) > 2 and loc[2] in known:
         loc = loc[:2] + loc[3:]
+    for unset_loc, problem in loaded.unset.items():  # a value refused because its ${VAR} is unset
+        if loc[:len(unset_loc)] == unset_loc or unset_loc[:len(loc)] == loc:
+            return problem
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; see `clinicsync config schema`)"
@@ -178,11 +187,13 @@ def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settin
                           source)
     model = settings_model(*_kinds_named(data))
     try:
-        settings = model.model_validate({**data, "source": source, "base_dir": base_dir},
+        settings = model.model_validate({**data, "source": source, "base_dir": base_dir,
+                                         "unset_secrets": list(loaded.unset.values())},
                                         context={"base_dir": base_dir})
     except ValidationError as exc:
         kinds = {"connectors": plugin_names(CONNECTORS_GROUP), "notifiers": plugin_names(NOTIFIERS_GROUP)}
-        raise ConfigError([_problem(e, loaded, kinds) for e in exc.errors()], source) from None
+        problems = [_problem(e, loaded, kinds) for e in exc.errors()]
+        raise ConfigError(list(dict.fromkeys(problems)), source) from None
     except (OSError, RecursionError, UnicodeError) as exc:  # a validator touching the file system
         raise ConfigError([f"a value could not be checked ({type(exc).__name__}); check paths and zones "
                            "for typos"], source) from None
@@ -212,8 +223,12 @@ def config_path(explicit: Path | None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
-def load_settings(path: Path) -> Settings:
-    loaded = load_yaml_file(path)
+def load_settings(path: Path, *, defer_secrets: bool = False) -> Settings:
+    """The validated settings. With ``defer_secrets``, a ``${VAR}`` left unset in a peer
+    section (PEER_SECTIONS) is no error yet: the value is an unusable placeholder and the
+    error waits in ``unset_secrets`` for a command that talks to that peer (the CLI's
+    AppContext raises it); `appointments list` runs without the webhook's secret (obs 7)."""
+    loaded = load_yaml_file(path, PEER_SECTIONS if defer_secrets else frozenset())
     return validate_settings(loaded, str(path), path.resolve().parent)
 
 
