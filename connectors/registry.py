@@ -19,10 +19,18 @@ def connector_kinds() -> dict[str, type[Connector]]:
     return kinds
 
 
+@cache
+def connector_kind(kind: str) -> type[Connector]:
+    """One kind, importing only its own module: `status` asking whether a csv source is
+    polled need not import boto3, sqlglot and the FHIR auth stack (issue 31, obs 6)."""
+    found = discover(GROUP, Connector, {kind})
+    return found[kind] if kind in found else connector_kinds()[kind]  # unknown: KeyError, as before
+
+
 def is_polled(settings: ConnectorSettings) -> bool:
     """Does a sync poll this connector (a push source is not)?"""
-    return connector_kinds()[settings.kind].polled
+    return connector_kind(settings.kind).polled
 
 
 def build_connector(settings: ConnectorSettings) -> Connector:
-    return connector_kinds()[settings.kind](settings)
+    return connector_kind(settings.kind)(settings)

@@ -18,9 +18,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Literal
 
-import boto3
 import botocore.exceptions
-from botocore.config import Config
 from pydantic import Field, model_validator
 
 from clinicsync.notifiers.base import (
@@ -115,6 +113,11 @@ class AwsSmsNotifier(Notifier):
 
     def __init__(self, settings: NotifierSettings, context: dict[str, Any] | None = None) -> None:
         super().__init__(settings, context)
+        # Imported here, not at the top: the settings model and the SNS webhook import this
+        # module, and `serve` or a settings load need not pay boto3's import (issue 31, obs 6).
+        import boto3
+        from botocore.config import Config
+
         s = self.settings
         config = Config(region_name=s.region, connect_timeout=min(s.timeout, 10), read_timeout=s.timeout,
                         retries={"total_max_attempts": 1, "mode": "standard"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 MAX_SETTINGS_BYTES = 1024 * 1024
 MAX_DEPTH = 50
 MAX_VALUES = 10_000
+# What an unset ${VAR} reads as in a deferred section: random per process, so it can never be
+# a valid credential, never empty (secret validators refuse ""), and never shown.
+UNSET = "unset-" + secrets.token_urlsafe(24)
 
 
 class ConfigError(Exception):
@@ -50,10 +54,12 @@ def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
 
 @dataclass
 class LoadedYaml:
-    """The settings as plain data plus where each key was written."""
+    """The settings as plain data plus where each key was written, and the ``${VAR}`` left
+    unset in deferred sections (their location and the error a command using them reports)."""
 
     data: Any
     lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    unset: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
     def line_of(self, loc: tuple[Any, ...]) -> int | None:
         """The line of the deepest known prefix of ``loc`` (1-based)."""
@@ -71,6 +77,8 @@ class _TooCostly(Exception):
 class _Budget:
     values: int = 0
     active: set[int] = field(default_factory=set)  # the nodes being built: an alias back to one is a cycle
+    defer: frozenset[str] = frozenset()  # top-level sections whose unset ${VAR} wait for a command using them
+    unset: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
 
 def _check_nesting(text: str) -> None:
@@ -118,19 +126,23 @@ def _construct(node: yaml.Node, loc: tuple[Any, ...], lines: dict[tuple[Any, ...
         return items
     value = yaml.safe_load(yaml.serialize(node))
     if isinstance(value, str):
-        return _interpolate(value, loc, node.start_mark.line + 1, problems)
+        return _interpolate(value, loc, node.start_mark.line + 1, problems, budget)
     return value
 
 
-def _interpolate(value: str, loc: tuple[Any, ...], line: int, problems: list[str]) -> Any:
+def _interpolate(value: str, loc: tuple[Any, ...], line: int, problems: list[str], budget: _Budget) -> Any:
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         if name in os.environ:
             return os.environ[name]
         if default is not None:
             return default
-        problems.append(f"{format_path(loc)} (line {line}): environment variable {name} is not set "
-                        f"(write ${{{name}:-default}} to give a default)")
+        problem = (f"{format_path(loc)} (line {line}): environment variable {name} is not set "
+                   f"(write ${{{name}:-default}} to give a default)")
+        if loc and loc[0] in budget.defer:
+            budget.unset[loc] = problem
+            return UNSET
+        problems.append(problem)
         return ""
 
     expanded = _VAR.sub(replace, value)
@@ -140,7 +152,10 @@ def _interpolate(value: str, loc: tuple[Any, ...], line: int, problems: list[str
     return expanded
 
 
-def load_yaml_text(text: str, source: str) -> LoadedYaml:
+def load_yaml_text(text: str, source: str, defer: frozenset[str] = frozenset()) -> LoadedYaml:
+    """``defer``: top-level sections (e.g. connectors) whose unset ``${VAR}`` are not an error
+    yet but recorded in ``unset``: a command that does not talk to those peers runs without
+    their secrets (issue 31, obs 7), one that does reports them."""
     if len(text) > MAX_SETTINGS_BYTES:
         raise ConfigError([f"larger than {MAX_SETTINGS_BYTES // 1024} KiB; a settings file is a few KiB"], source)
     try:
@@ -157,16 +172,17 @@ def load_yaml_text(text: str, source: str) -> LoadedYaml:
         raise ConfigError([str(exc)], source) from None
     lines: dict[tuple[Any, ...], int] = {}
     problems: list[str] = []
+    budget = _Budget(defer=defer)
     try:
-        data = _construct(node, (), lines, problems, _Budget()) if node is not None else {}
+        data = _construct(node, (), lines, problems, budget) if node is not None else {}
     except _TooCostly as exc:
         raise ConfigError([str(exc)], source) from None
     if problems:
         raise ConfigError(problems, source)
-    return LoadedYaml(data=data, lines=lines)
+    return LoadedYaml(data=data, lines=lines, unset=budget.unset)
 
 
-def load_yaml_file(path: Path) -> LoadedYaml:
+def load_yaml_file(path: Path, defer: frozenset[str] = frozenset()) -> LoadedYaml:
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_SETTINGS_BYTES + 1)
@@ -184,4 +200,4 @@ def load_yaml_file(path: Path) -> LoadedYaml:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise ConfigError([f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"],
                           str(path)) from None
-    return load_yaml_text(text, str(path))
+    return load_yaml_text(text, str(path), defer)

@@ -1,24 +1,35 @@
-"""What every command shares: the loaded settings, the open store, and output helpers."""
+"""What every command shares: the loaded settings, the open store, and output helpers.
+
+Settings and the store are imported when a command first asks for them, not here: every
+command imports this module, and `--help` must not pay for pydantic models and SQLAlchemy."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from typer._click.globals import get_current_context  # typer 0.29 carries its own click
 
 from clinicsync.sync.cli.output import FullWidthWhenPiped, print_json  # noqa: F401 - re-exported for the commands
-from clinicsync.sync.config_loader import ConfigError
-from clinicsync.sync.db import StoreNotReady
-from clinicsync.sync.settings import Settings, config_path, load_settings
-from clinicsync.sync.store import Store
+
+if TYPE_CHECKING:
+    from clinicsync.sync.settings import Settings
+    from clinicsync.sync.store import Store
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+# Commands that read the store and the settings but talk to no source, channel, calendar or
+# HTTP client: they run without those peers' secrets in the environment (issue 31, obs 7).
+# Every other command reports an unset ${VAR} of settings.yaml as before (exit 2, the key
+# and its line): a command left off this list is strict, never silently without a secret.
+LOCAL_COMMANDS = frozenset({
+    "status", "config validate", "db upgrade", "demo reset",
+    "appointments list", "appointments show", "quarantine list", "quarantine dismiss",
+    "reminders list", "set-aside list", "templates check",
+})
 err_console: Console = FullWidthWhenPiped(stderr=True)
 out_console: Console = FullWidthWhenPiped()
 
@@ -31,17 +42,41 @@ class AppContext:
     _settings: Settings | None = None
     _store: Store | None = field(default=None, repr=False)
 
-    @property
-    def settings(self) -> Settings:
+    def peek_settings(self) -> Settings | None:
+        """The settings when the file loads, else None (the command that needs them reports why)."""
+        from clinicsync.sync.config_loader import ConfigError
+        from clinicsync.sync.settings import config_path, load_settings
+
         if self._settings is None:
             try:
-                self._settings = load_settings(config_path(self.config))
+                self._settings = load_settings(config_path(self.config), defer_secrets=True)
+            except ConfigError:
+                return None
+        return self._settings
+
+    @property
+    def settings(self) -> Settings:
+        """The settings; an unset ${VAR} of a peer section is an error unless the running
+        command is one of LOCAL_COMMANDS."""
+        from clinicsync.sync.config_loader import ConfigError
+        from clinicsync.sync.settings import config_path, load_settings
+
+        if self._settings is None:
+            try:
+                self._settings = load_settings(config_path(self.config), defer_secrets=True)
             except ConfigError as exc:
                 fail_config(exc.render())
+        if self._settings.unset_secrets and running_command() not in LOCAL_COMMANDS:
+            fail_config(ConfigError(self._settings.unset_secrets, self._settings.source).render())
         return self._settings
 
     @property
     def store(self) -> Store:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from clinicsync.sync.db import StoreNotReady
+        from clinicsync.sync.store import Store
+
         if self._store is None:
             settings = self.settings
             try:
@@ -59,6 +94,9 @@ class AppContext:
 
 def store_problem(url: str, exc: BaseException) -> str:
     """One line naming the key, the store (password hidden) and the reason, never a traceback."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         where = make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -66,6 +104,16 @@ def store_problem(url: str, exc: BaseException) -> str:
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     detail = reason[0][:300] if reason else type(exc).__name__
     return f"store.url: cannot open the store at {where}: {detail}"
+
+
+def running_command() -> str:
+    """The command being run, below the root: `appointments list`."""
+    ctx = get_current_context(silent=True)
+    names: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
 
 
 def app_context(ctx: typer.Context) -> AppContext:

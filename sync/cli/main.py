@@ -1,38 +1,18 @@
-"""`clinicsync`: the root command, global options, and the core commands."""
+"""`clinicsync`: the root command, global options, and the core commands.
+
+Only typer and the output helpers are imported here: every command imports what it needs
+in its body, and the command modules are listed in COMMANDS and imported on use (lazy.py),
+so `--help` and `status` start in a fraction of a second (issue 31, obs 6; the guard is
+tests/cli_start/test_imports.py)."""
 
 from __future__ import annotations
 
-import shutil
-from contextlib import suppress
-from datetime import date, datetime
-from functools import partial
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
-from clinicsync.common.logs import configure_logging
-from clinicsync.sync import db
-from clinicsync.sync.cli import (
-    api,
-    appointments,
-    calendar,
-    fhir,
-    hl7,
-    quarantine,
-    remind,
-    reminders,
-    replies,
-    run,
-    serve,
-    setaside,
-    templates,
-    ui,
-)
 from clinicsync.sync.cli.context import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -44,40 +24,47 @@ from clinicsync.sync.cli.context import (
     print_json,
     store_problem,
 )
+from clinicsync.sync.cli.lazy import LazyCommand, lazy_group
 from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment
-from clinicsync.sync.cli.progress import stage_progress
-from clinicsync.sync.cli.rehearsal import rehearse
-from clinicsync.sync.config_loader import ConfigError
-from clinicsync.sync.engine import RunReport
-from clinicsync.sync.queries import connector_status
-from clinicsync.sync.run_progress import StageActivity, connector_state, running_stages
-from clinicsync.sync.service.pipeline import run_once, status_sections
-from clinicsync.sync.settings import config_path, json_schema, load_settings
-from clinicsync.sync.source_check import MAX_RECORDS, mapping_problems
-from clinicsync.sync.stalls import close_interrupted_runs, find_stalls
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from clinicsync.sync.engine import RunReport
+    from clinicsync.sync.run_progress import StageActivity
+
+# The commands that live in their own modules, in the order `--help` lists them. The help is
+# the first paragraph of the command's own help (tests/cli_start checks that they agree).
+COMMANDS = (
+    LazyCommand("run", "clinicsync.sync.cli.run:run_command",
+                "Run continuously: poll each connector on its own schedule and run the post-sync stages."),
+    LazyCommand("serve", "clinicsync.sync.cli.serve:serve",
+                "Serve webhooks, links, the status page (/ui), /healthz, /readyz and /metrics."),
+    LazyCommand("remind", "clinicsync.sync.cli.remind:remind_command",
+                "Send the reminders that are due (now, or --at a given time)."),
+    LazyCommand("appointments", "clinicsync.sync.cli.appointments:app", "Appointments in the store."),
+    LazyCommand("quarantine", "clinicsync.sync.cli.quarantine:app",
+                "Records that could not be imported: list, retry after a mapping fix, dismiss."),
+    LazyCommand("set-aside", "clinicsync.sync.cli.setaside:app",
+                "Items a stage set aside (planning, calendar, dispatch, agenda, write-back): list, retry."),
+    LazyCommand("fhir", "clinicsync.sync.cli.fhir:app", "FHIR connector tools."),
+    LazyCommand("calendar", "clinicsync.sync.cli.calendar:app", "Doctors' calendars (Google Calendar or .ics files)."),
+    LazyCommand("reminders", "clinicsync.sync.cli.reminders:app", "Planned and sent reminders."),
+    LazyCommand("templates", "clinicsync.sync.cli.templates:app", "Message templates."),
+    LazyCommand("hl7", "clinicsync.sync.cli.hl7:app", "HL7 v2 scheduling feeds (SIU over MLLP)."),
+    LazyCommand("ui", "clinicsync.sync.cli.ui:app", "The status page at /ui."),
+    LazyCommand("api", "clinicsync.sync.cli.api:app", "REST API tools (docs/api.md)."),
+    LazyCommand("replies", "clinicsync.sync.cli.replies:app", "Patients' replies: rehearse one on this machine."),
+)
 
 app = typer.Typer(help="clinicsync: appointments from clinic systems to calendars and patients.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+                  no_args_is_help=True, pretty_exceptions_show_locals=False, cls=lazy_group(COMMANDS))
 config_app = typer.Typer(help="Settings tools.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 demo_app = typer.Typer(help="The sample data under examples/.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
-app.add_typer(appointments.app, name="appointments")
-app.add_typer(quarantine.app, name="quarantine")
-app.add_typer(setaside.app, name="set-aside")
-app.command("run")(run.run_command)
-app.command("serve")(serve.serve)
-app.add_typer(fhir.app, name="fhir")
-app.add_typer(calendar.app, name="calendar")
-app.add_typer(reminders.app, name="reminders")
-app.add_typer(templates.app, name="templates")
-app.command("remind")(remind.remind_command)
-app.add_typer(hl7.app, name="hl7")
-app.add_typer(ui.app, name="ui")
-app.add_typer(api.app, name="api")
-app.add_typer(replies.app, name="replies")
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", help="settings file (else $CLINICSYNC_CONFIG, else ./settings.yaml)")]
@@ -98,17 +85,15 @@ def main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="print the version and exit")] = False,
 ) -> None:
-    ctx.obj = AppContext(config, log_level, log_format)
-    ctx.call_on_close(ctx.obj.close)
+    from clinicsync.common.logs import configure_logging
+
+    ctx.obj = context = AppContext(config, log_level, log_format)
+    ctx.call_on_close(context.close)
     # Log settings come from the file when it loads; flags override. A bad file is
-    # reported once, by the command that needs it, with exit code 2: here it is only peeked at.
+    # reported once, by the command that needs it, with exit code 2: here it is only peeked
+    # at (and kept, so the command does not read and validate it a second time).
     level, fmt = log_level or "info", log_format or "auto"
-    settings = None
-    if ctx.invoked_subcommand not in ("config", "demo"):
-        try:
-            settings = load_settings(config_path(config))
-        except ConfigError:
-            settings = None
+    settings = context.peek_settings() if ctx.invoked_subcommand not in ("config", "demo") else None
     if settings is not None:
         level, fmt = log_level or settings.logging.level, log_format or settings.logging.format
     configure_logging(level, fmt)
@@ -120,7 +105,7 @@ def check(
     max_records: Annotated[int, typer.Option(
         "--max-records", "--sample", min=1,
         help="read at most this many records of each source (default: the whole source, up to a million)")
-    ] = MAX_RECORDS,
+    ] = 1_000_000,  # source_check.MAX_RECORDS, written out so `--help` need not import it
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     allow_quarantined: Annotated[bool, typer.Option(
         "--allow-quarantined", help="pass even when records would be quarantined")] = False,
@@ -159,6 +144,12 @@ def sync_command(
     if not once:
         err_console.print("use `clinicsync sync --once` (a long-running service is `clinicsync run`)")
         raise typer.Exit(EXIT_CONFIG)
+    from functools import partial
+
+    from clinicsync.sync.cli.progress import stage_progress
+    from clinicsync.sync.cli.rehearsal import rehearse
+    from clinicsync.sync.service.pipeline import run_once
+
     context = app_context(ctx)
     settings, store = context.settings, context.store
     run = partial(rehearse, settings) if dry_run else partial(run_once, settings, store)
@@ -176,6 +167,8 @@ def sync_command(
 
 
 def _print_report(report: RunReport) -> None:
+    from rich.table import Table
+
     table = Table(title=f"sync run {report.run_id}")
     keys = ["fetched", "created", "updated", "rescheduled", "cancelled", "deleted", "unchanged", "quarantined"]
     for key in ["connector", *keys, "error"]:
@@ -218,6 +211,17 @@ def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption 
            ) -> None:
     """Each connector's last run (running, ok or failed), failed runs since its last success,
     counts, errors and quarantine size; then each stage's state (reminders, write-back, …)."""
+    from contextlib import suppress
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from clinicsync.sync.queries import connector_status
+    from clinicsync.sync.run_progress import connector_state, running_stages
+    from clinicsync.sync.service.sections import status_sections
+    from clinicsync.sync.stalls import close_interrupted_runs, find_stalls
+
     context = app_context(ctx)
     store = context.store
     zone = ZoneInfo(context.settings.clinic.timezone)
@@ -278,15 +282,21 @@ def _activity_lines(activity: list[StageActivity], zone: ZoneInfo, utc: bool) ->
 @config_app.command("schema")
 def config_schema() -> None:
     """Print the JSON Schema of settings.yaml (for editors)."""
+    from clinicsync.sync.settings import json_schema
+
     print(json_schema())
 
 
 @config_app.command("validate")
 def config_validate(ctx: typer.Context) -> None:
     """Validate the settings file and say so."""
+    from clinicsync.sync.config_loader import ConfigError
+    from clinicsync.sync.settings import config_path, load_settings
+    from clinicsync.sync.source_check import mapping_problems
+
     path = config_path(app_context(ctx).config)
     try:
-        settings = load_settings(path)
+        settings = load_settings(path, defer_secrets=True)
         problems = mapping_problems(settings)
         if problems:
             raise ConfigError(problems, str(path))
@@ -294,11 +304,18 @@ def config_validate(ctx: typer.Context) -> None:
         err_console.print(exc.render(), style="red", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_CONFIG) from None
     out_console.print(f"{path}: valid")
+    for problem in settings.unset_secrets:  # the file is right; this shell lacks a secret the service needs
+        err_console.print(f"note: {problem}; `sync`, `run`, `serve` and `check` need it", style="yellow",
+                          highlight=False, markup=False, soft_wrap=True)
 
 
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply pending migrations (run once per deployment, before the workers)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from clinicsync.sync import db
+
     settings = app_context(ctx).settings
     try:
         engine = db.make_engine(settings.store.url)
@@ -318,7 +335,8 @@ def demo_reset(
     keep_store: Annotated[bool, typer.Option(help="keep the local SQLite store")] = False,
 ) -> None:
     """Regenerate examples/drop around a date and clear the embedded store."""
-    from datetime import timedelta
+    import shutil
+    from datetime import date, timedelta
 
     from clinicsync.sync.demo import generate_rows, write_csv
 

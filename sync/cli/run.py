@@ -10,12 +10,14 @@ from typing import Annotated
 import structlog
 import typer
 
-from clinicsync.sync.cli.context import EXIT_FAILED, app_context, fail_config
+from clinicsync.sync.cli.context import EXIT_FAILED, app_context, err_console, fail_config
+from clinicsync.sync.cli.start_banner import start_banner
 from clinicsync.sync.locks import WorkerLocked, sqlite_worker_lock
 from clinicsync.sync.service.jobs import ServiceContext, ServiceOptions, collect_jobs
 from clinicsync.sync.service.runner import Service
 from clinicsync.sync.service.signals import stop_signals
 from clinicsync.sync.settings import Settings
+from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.store import Store
 
 log = structlog.get_logger("clinicsync.service")
@@ -61,6 +63,10 @@ def run_command(
         if not jobs:
             fail_config("nothing to run: no enabled connector (and no other job) in the settings")
         _check_pool(settings, store, len(jobs))
+        http = settings.server or ServerSettings()
+        err_console.print(start_banner(settings, "run", host=http.host if serve else None,
+                                       port=http.port if serve else None, connectors=tuple(connector or ())),
+                          highlight=False, markup=False, soft_wrap=True)
         wait = timedelta(seconds=grace) if grace is not None else settings.service.grace()
         wakeup = stack.enter_context(stop_signals())
         service = Service(service_ctx, jobs, on_stop=wakeup.wake)

@@ -5,7 +5,6 @@ run's JSON, beside "connectors"."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -15,12 +14,11 @@ from clinicsync.common.gc_tuning import bulk_stage
 from clinicsync.sync.calendar.push import calendar_stage
 from clinicsync.sync.engine import BatchCallback, RunReport, new_run_id, sync_once
 from clinicsync.sync.progress import NO_PROGRESS, Fanout, ProgressObserver, Ticker
-from clinicsync.sync.reminders.queries import reminder_counts
 from clinicsync.sync.reminders.stage import planning_stage
 from clinicsync.sync.responses.source_answers import source_answers_stage
-from clinicsync.sync.responses.writeback import writeback_stage, writeback_status
+from clinicsync.sync.responses.writeback import writeback_stage
 from clinicsync.sync.run_progress import RunRecorder
-from clinicsync.sync.setaside import set_aside_status
+from clinicsync.sync.service.sections import StatusSection, status_sections  # noqa: F401 - moved there (obs 6)
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import close_interrupted_runs
 from clinicsync.sync.store import Store
@@ -47,16 +45,6 @@ def stages() -> list[Stage]:
             Stage("reminders", planning_stage), Stage("writeback", writeback_stage)]
 
 
-@dataclass(frozen=True)
-class StatusSection:
-    key: str  # its key in `status --json`, beside "connectors"
-    read: Callable[[Store], Any]
-
-
-def status_sections() -> list[StatusSection]:
-    """What `status` shows beside the connectors. Later issues append theirs here."""
-    return [StatusSection("reminders", reminder_counts), StatusSection("writeback", writeback_status),
-            StatusSection("set_aside", set_aside_status)]
 
 
 def run_once(settings: Settings, store: Store, only: list[str] | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Collection
 from functools import reduce
 from operator import or_
 from pathlib import Path
@@ -14,10 +15,13 @@ from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from clinicsync.common.plugins import discover, plugin_names
 from clinicsync.common.settings_base import SettingsModel, base_dir_from
-from clinicsync.connectors.base import ConnectorSettings
+from clinicsync.connectors.base import Connector, ConnectorSettings
+from clinicsync.connectors.registry import GROUP as CONNECTORS_GROUP
 from clinicsync.connectors.registry import connector_kinds
-from clinicsync.notifiers.base import NotifierSettings
+from clinicsync.notifiers.base import Notifier, NotifierSettings
+from clinicsync.notifiers.registry import GROUP as NOTIFIERS_GROUP
 from clinicsync.notifiers.registry import notifier_kinds
 from clinicsync.sync.clinic import ClinicSettings, validate_timezone  # noqa: F401 - re-exported
 from clinicsync.sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
@@ -29,6 +33,9 @@ from clinicsync.sync.settings.service import ServiceSettings
 from clinicsync.sync.settings.ui import UiSettings
 
 DEFAULT_CONFIG = Path("settings.yaml")
+# The sections that configure peers (sources, message channels, the HTTP server, calendars,
+# the status page): an unset ${VAR} there matters only to a command that talks to them.
+PEER_SECTIONS = frozenset({"connectors", "notifiers", "server", "calendar", "responses", "ui"})
 
 
 class StoreSettings(SettingsModel):
@@ -93,10 +100,17 @@ def _plugin_item(models: tuple[type[SettingsModel], ...]) -> Any:
     return models[0] if len(models) == 1 else Annotated[_union(models), Field(discriminator="kind")]
 
 
-def settings_model() -> type[Settings]:
-    """The root model with one variant per registered connector and notifier kind (entry points)."""
-    connectors = tuple(cls.settings_model for cls in connector_kinds().values())
-    notifiers = tuple(cls.settings_model for cls in notifier_kinds().values())
+def settings_model(connector_names: Collection[str] | None = None,
+                   notifier_names: Collection[str] | None = None) -> type[Settings]:
+    """The root model with one variant per registered connector and notifier kind (entry
+    points), or only per kind named: a file naming `csv` need not import boto3, sqlglot and
+    the FHIR auth stack to be read (`status` in a fraction of a second, issue 31 obs 6)."""
+    connector_classes = (connector_kinds() if connector_names is None
+                         else discover(CONNECTORS_GROUP, Connector, connector_names))
+    notifier_classes = (notifier_kinds() if notifier_names is None
+                        else discover(NOTIFIERS_GROUP, Notifier, notifier_names))
+    connectors = tuple(cls.settings_model for cls in connector_classes.values()) or (ConnectorSettings,)
+    notifiers = tuple(cls.settings_model for cls in notifier_classes.values()) or (NotifierSettings,)
     connector_list: Any = list[_plugin_item(connectors)]  # type: ignore[misc]
     notifier_list: Any = list[_plugin_item(notifiers)]  # type: ignore[misc]
     model: type[Settings] = create_model(
@@ -120,6 +134,9 @@ class Settings(SettingsRoot):
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings, description="patients' replies")
     source: SkipJsonSchema[str] = Field("settings", exclude=True)
     base_dir: SkipJsonSchema[Path] = Field(Path("."), exclude=True, description="relative paths are read against this")
+    unset_secrets: SkipJsonSchema[list[str]] = Field(
+        default_factory=list, exclude=True,
+        description="the ${VAR} of peer sections left unset (load_settings(defer_secrets=True)), as errors")
 
     @field_validator("connectors", "notifiers")
     @classmethod
@@ -145,6 +162,9 @@ def _problem(error: Any, loaded: LoadedYaml, kinds: dict[str, set[str]]) -> str:
     # A discriminated union puts the tag into the location: connectors.0.csv.drop_dir.
     if len(loc) > 2 and loc[2] in known:
         loc = loc[:2] + loc[3:]
+    for unset_loc, problem in loaded.unset.items():  # a value refused because its ${VAR} is unset
+        if loc[:len(unset_loc)] == unset_loc or unset_loc[:len(loc)] == loc:
+            return problem
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; see `clinicsync config schema`)"
@@ -165,17 +185,34 @@ def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settin
     if not isinstance(data, dict):
         raise ConfigError(["the top level must be a mapping of sections (clinic:, store:, connectors: …)"],
                           source)
-    model = settings_model()
+    model = settings_model(*_kinds_named(data))
     try:
-        settings = model.model_validate({**data, "source": source, "base_dir": base_dir},
+        settings = model.model_validate({**data, "source": source, "base_dir": base_dir,
+                                         "unset_secrets": list(loaded.unset.values())},
                                         context={"base_dir": base_dir})
     except ValidationError as exc:
-        kinds = {"connectors": set(connector_kinds()), "notifiers": set(notifier_kinds())}
-        raise ConfigError([_problem(e, loaded, kinds) for e in exc.errors()], source) from None
+        kinds = {"connectors": plugin_names(CONNECTORS_GROUP), "notifiers": plugin_names(NOTIFIERS_GROUP)}
+        problems = [_problem(e, loaded, kinds) for e in exc.errors()]
+        raise ConfigError(list(dict.fromkeys(problems)), source) from None
     except (OSError, RecursionError, UnicodeError) as exc:  # a validator touching the file system
         raise ConfigError([f"a value could not be checked ({type(exc).__name__}); check paths and zones "
                            "for typos"], source) from None
     return settings
+
+
+def _kinds_named(data: dict[str, Any]) -> tuple[set[str] | None, set[str] | None]:
+    """The connector and notifier kinds the file names; None for a section where one is
+    missing or unknown, so that every kind is loaded and the error lists them all."""
+
+    def named(section: str, group: str) -> set[str] | None:
+        items = data.get(section)
+        if not isinstance(items, list):
+            return set()
+        kinds = {item.get("kind") if isinstance(item, dict) else None for item in items}
+        known = plugin_names(group)
+        return kinds if kinds <= known else None  # type: ignore[return-value]
+
+    return named("connectors", CONNECTORS_GROUP), named("notifiers", NOTIFIERS_GROUP)
 
 
 def config_path(explicit: Path | None) -> Path:
@@ -186,8 +223,12 @@ def config_path(explicit: Path | None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
-def load_settings(path: Path) -> Settings:
-    loaded = load_yaml_file(path)
+def load_settings(path: Path, *, defer_secrets: bool = False) -> Settings:
+    """The validated settings. With ``defer_secrets``, a ``${VAR}`` left unset in a peer
+    section (PEER_SECTIONS) is no error yet: the value is an unusable placeholder and the
+    error waits in ``unset_secrets`` for a command that talks to that peer (the CLI's
+    AppContext raises it); `appointments list` runs without the webhook's secret (obs 7)."""
+    loaded = load_yaml_file(path, PEER_SECTIONS if defer_secrets else frozenset())
     return validate_settings(loaded, str(path), path.resolve().parent)
 
 

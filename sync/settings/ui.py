@@ -6,7 +6,6 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from clinicsync.common.passwords import check_hash_format
 from clinicsync.common.settings_base import SettingsModel
 
 MIN_TOKEN_LENGTH = 24
@@ -32,6 +31,8 @@ class UiUser(SettingsModel):
     @field_validator("password_hash")
     @classmethod
     def _format(cls, value: str) -> str:
+        from clinicsync.common.passwords import check_hash_format  # argon2: only for a file with users (obs 6)
+
         check_hash_format(value)
         return value
 

@@ -1,0 +1,26 @@
+"""What `status` shows beside the connectors, apart from the pipeline that runs the stages:
+`status` reads these few counts and must not import every stage (calendar pushes, the FHIR
+write-back, the answer pages) to do so (issue 31, obs 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from clinicsync.sync.reminders.queries import reminder_counts
+from clinicsync.sync.responses.writeback import writeback_status
+from clinicsync.sync.setaside import set_aside_status
+from clinicsync.sync.store import Store
+
+
+@dataclass(frozen=True)
+class StatusSection:
+    key: str  # its key in `status --json`, beside "connectors"
+    read: Callable[[Store], Any]
+
+
+def status_sections() -> list[StatusSection]:
+    """What `status` shows beside the connectors. Later issues append theirs here."""
+    return [StatusSection("reminders", reminder_counts), StatusSection("writeback", writeback_status),
+            StatusSection("set_aside", set_aside_status)]

@@ -1,0 +1,77 @@
+"""`--help` and `status` import only what they need (issue 31, obs 6). A behavioural guard on
+what gets imported, not a timing test: the CPU figures are in bench/w7_cli_start.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from clinicsync.sync.cli import app
+from clinicsync.sync.cli.lazy import _Placeholder
+from clinicsync.sync.cli.main import COMMANDS
+from tests.cli_start.conftest import settings_text
+
+# The web server, the AWS SDK, the FHIR auth stack, SQL parsing, HTTP clients, database
+# drivers other than SQLite's, templates: none is needed to print help or read the store.
+NOT_FOR_HELP = ("fastapi", "starlette", "uvicorn", "botocore", "boto3", "jwt", "sqlglot", "httpx", "requests",
+                "sqlalchemy", "alembic", "pydantic", "psycopg", "pymysql", "jinja2", "structlog", "twilio",
+                "sendgrid", "argon2", "icalendar", "prometheus_client")
+NOT_FOR_STATUS = ("fastapi", "starlette", "uvicorn", "botocore", "boto3", "jwt", "sqlglot", "httpx", "requests",
+                  "psycopg", "pymysql", "twilio", "sendgrid", "argon2", "icalendar", "prometheus_client")
+
+PROBE = """
+import json, sys
+from clinicsync.sync.cli import app
+try:
+    app({args!r}, prog_name="clinicsync")
+except SystemExit as exc:
+    code = exc.code
+sys.stderr.write("\\nMODULES " + json.dumps(sorted({{name.split(".")[0] for name in sys.modules}})) + "\\n")
+sys.exit(code)
+"""
+
+
+def imported(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    done = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=60, check=False, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    marker = done.stderr.rsplit("MODULES ", 1)
+    assert len(marker) == 2, done.stderr
+    return done, set(json.loads(marker[1]))
+
+
+def test_help_lists_every_command_without_importing_them(tmp_path: Path) -> None:
+    done, modules = imported(["--help"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not modules & set(NOT_FOR_HELP), sorted(modules & set(NOT_FOR_HELP))
+    for entry in COMMANDS:
+        assert entry.name in done.stdout and entry.help[:40] in " ".join(done.stdout.split()), entry.name
+    for name in ("check", "sync", "status", "config", "db", "demo"):
+        assert f" {name} " in done.stdout
+
+
+def test_status_reads_the_store_without_the_server_or_the_plugins_it_does_not_use(tmp_path: Path) -> None:
+    (tmp_path / "settings.yaml").write_text(settings_text(tmp_path), encoding="utf-8")
+    done, modules = imported(["status", "--format", "json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["connectors"] == []
+    assert not modules & set(NOT_FOR_STATUS), sorted(modules & set(NOT_FOR_STATUS))
+
+
+def test_the_registry_help_is_the_commands_own() -> None:
+    """The registry's line must open the module's own help, so `--help` says what the command says."""
+    group = typer.main.get_command(app)
+    for entry in COMMANDS:
+        assert isinstance(group.commands[entry.name], _Placeholder)  # type: ignore[attr-defined]
+        real = entry.load()
+        assert " ".join((real.help or "").split()).startswith(entry.help), (entry.name, real.help)
+
+
+def test_check_default_limit_is_source_checks() -> None:
+    from clinicsync.sync.source_check import MAX_RECORDS
+
+    check = typer.main.get_command(app).commands["check"]  # type: ignore[attr-defined]
+    assert next(p for p in check.params if p.name == "max_records").default == MAX_RECORDS
