@@ -15,7 +15,7 @@ Minimum necessary: the patient's first name only, the phone number's last digits
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,6 +54,11 @@ class VisitView:
     join_pending: bool = False  # video without a link yet (the source adds it later)
     dial_in: tuple[str, str] | None = None  # phone: (as shown, tel: URI) the patient calls
     calls_you: str | None = None  # phone: the last digits of the patient's number the clinic calls
+    cancelled: bool = False  # named as the visit that was cancelled: no join link, no call to expect
+
+    def as_cancelled(self) -> VisitView:
+        return replace(self, cancelled=True, join_url=None, join_opens=None, join_pending=False, dial_in=None,
+                       calls_you=None)
 
 
 def _name(connection: Connection, table: Any, connector: str, ref: str | None) -> str | None:

@@ -200,6 +200,7 @@ def _page(settings: Settings, opened: Opened, token: str, short: bool, status: i
     common: dict[str, Any] = {"step": "choose", "visit": opened.visit, "standing": standing,
                               "action": _path(token, short)}
     if standing == "decline":
+        common["visit"] = opened.visit.as_cancelled()
         return render(settings, opened.locale, "answer.html", status, heading=t[heading_key or "cancelled"],
                       notice=[t["cancelled_explain"]], boxed="bad", offered=[], calendar=None, **common)
     if opened.started:
