@@ -36,6 +36,22 @@ def validate_timezone(value: str) -> str:
 EVERY_LOCATION = "*"  # a `places` key for every location not listed (a clinic with one building)
 
 
+def known_language(tag: str) -> bool:
+    """A BCP 47 tag babel knows (es, es-MX, en_US)."""
+    try:
+        Locale.parse(tag.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return False
+    return True
+
+
+def in_language(texts: dict[str, str], language: str | None) -> str | None:
+    """The text for ``language`` (BCP 47, either separator): that tag, else its base language."""
+    by_tag = {key.lower().replace("_", "-"): text for key, text in texts.items()}
+    tag = (language or "en").lower().replace("_", "-")
+    return by_tag.get(tag) or by_tag.get(tag.split("-")[0])
+
+
 class Place(SettingsModel):
     """Where a visit happens as patients are told it: an address (with a map link), or how
     to join a video or phone visit. ``instructions`` is one text, or one per language
@@ -53,13 +69,9 @@ class Place(SettingsModel):
         texts = [value] if isinstance(value, str) else list((value or {}).values())
         if any(len(text) > 500 for text in texts):
             raise ValueError("an instructions text is longer than 500 characters")
-        if isinstance(value, dict):
-            for language in value:
-                try:
-                    Locale.parse(language.replace("-", "_"))
-                except (UnknownLocaleError, ValueError):
-                    raise ValueError(f"instructions: unknown language {language[:35]!r} (e.g. en, es, es-MX)") \
-                        from None
+        for language in value if isinstance(value, dict) else ():
+            if not known_language(language):
+                raise ValueError(f"instructions: unknown language {language[:35]!r} (e.g. en, es, es-MX)")
         return value
 
     def instructions_in(self, language: str | None) -> str | None:
@@ -67,12 +79,8 @@ class Place(SettingsModel):
         else English, else the first text given. One plain text serves every language."""
         if self.instructions is None or isinstance(self.instructions, str):
             return self.instructions
-        texts = {key.lower().replace("_", "-"): text for key, text in self.instructions.items()}
-        tag = (language or "en").lower().replace("_", "-")
-        for key in (tag, tag.split("-")[0], "en"):
-            if key in texts:
-                return texts[key]
-        return next(iter(texts.values()), None)
+        return (in_language(self.instructions, language) or in_language(self.instructions, "en")
+                or next(iter(self.instructions.values()), None))
 
     def map_link(self) -> str | None:
         if self.map_url is not None:
@@ -126,13 +134,8 @@ class ClinicSettings(SettingsModel):
     @field_validator("language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            Locale.parse(value.replace("-", "_"))
-        except (UnknownLocaleError, ValueError):
-            raise ValueError(f"unknown language or locale {value[:35]!r} (a BCP 47 tag such as es-ES or en-US)") \
-                from None
+        if value is not None and not known_language(value):
+            raise ValueError(f"unknown language or locale {value[:35]!r} (a BCP 47 tag such as es-ES or en-US)")
         return value
 
     def locale_tag(self) -> str:
@@ -183,12 +186,7 @@ class ClinicSettings(SettingsModel):
     def visit_type_in(self, visit_type: str | None, language: str | None) -> str | None:
         """The visit type for a reader of ``language`` (that tag, then its base language), else
         as the source sent it."""
-        texts = self.visit_types.get(visit_type or "")
-        if not texts:
-            return visit_type
-        texts = {key.lower().replace("_", "-"): text for key, text in texts.items()}
-        tag = (language or "en").lower().replace("_", "-")
-        return texts.get(tag) or texts.get(tag.split("-")[0]) or visit_type
+        return in_language(self.visit_types.get(visit_type or "", {}), language) or visit_type
 
     def phone_display(self) -> tuple[str, str] | None:
         """(as written for people, tel: URI) of the clinic's phone; None when unset."""

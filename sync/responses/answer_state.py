@@ -37,7 +37,8 @@ class LinkAnswers:
 def link_answers(connection: Connection, key: str, reminder_id: int) -> LinkAnswers:
     r = RESPONSES.c
     rows = connection.execute(select(r.action, r.received_at).where(
-        r.reminder_id == reminder_id, (r.provider_id == f"link:{key}") | r.provider_id.startswith(f"link:{key}:", autoescape=True))
+        r.reminder_id == reminder_id,
+        (r.provider_id == f"link:{key}") | r.provider_id.startswith(f"link:{key}:", autoescape=True))
         .order_by(r.received_at.desc(), r.id.desc())).all()
     return LinkAnswers(len(rows), rows[0].action if rows else None, rows[0].received_at if rows else None)
 

@@ -1,8 +1,11 @@
 """`/r/{token}`: the page behind a message's answer link. GET only shows (mail scanners open
 links); the choices are plain forms that POST, so no JavaScript is needed. It shows the clinic,
 the appointment in the patient's language and its own zone, and the choices the clinic allows:
-confirm, cancel (after a confirmation step) and ask for another time. A link answers once; a
-used, expired or foreign link says so and gives the clinic's phone."""
+confirm, cancel (after a confirmation step) and ask for another time, and how the visit takes
+place (answer_view.py). A link stays usable until the visit and the latest answer stands
+(answer_state.py): confirm then cancel works, a cancel is final online and its page names the
+visit. The page offers the visit to add to a calendar (add_to_calendar.py). An expired or
+foreign link says so and gives the clinic's phone."""
 
 from __future__ import annotations
 
@@ -222,7 +225,7 @@ def show(settings: Settings, store: Store, token: str, step: str | None, accept_
     if opened.started or opened.standing == "decline":
         return _page(settings, opened, token, short)
     if step not in STEPS:
-        step = "cancel" if opened.claim.action == "decline" and opened.standing is None else "choose"
+        step = "cancel" if opened.claim.action == "decline" else "choose"  # the email's Cancel link, even later
     if step in STEP_CHOICE and STEP_CHOICE[step] not in choices:
         step = "choose"
     if step == "choose":

@@ -6,7 +6,6 @@ answer-cancelled-phone.png are copies)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,29 +13,16 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
+from tests.responses.test_answer_browser import served, settings
 from tests.responses.test_answer_modes import JOIN, book
-from tests.responses.test_answer_page import clinic_settings
-from tests.responses.test_links import SERVER, START
-from tests.responses.test_record import BASE, participation
-from tests.sync.reminders.conftest import SettingsMaker
-from tests.ui.chromium import browser, follow, screenshot, serving, set_width
+from tests.responses.test_links import START
+from tests.responses.test_record import participation
+from tests.ui.chromium import browser, follow, screenshot, set_width
 
-__all__ = ["browser"]
+__all__ = ["browser", "served", "settings"]
 PHONE = (390, 844)
-
-
-@pytest.fixture
-def settings(reminder_settings: SettingsMaker, tmp_path: Path) -> Settings:
-    return clinic_settings(reminder_settings(BASE, extra_notifiers=SERVER), tmp_path)
-
-
-@pytest.fixture
-def served(settings: Settings, store: Store) -> Iterator[str]:
-    with serving(create_app(settings, store)) as base:
-        yield base
 
 
 def test_a_video_visit_at_its_time_then_a_change_of_mind(served: str, settings: Settings, store: Store,

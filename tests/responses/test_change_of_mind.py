@@ -5,7 +5,6 @@ confirmation); a cancel is final online and its page names the visit."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,29 +20,17 @@ from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.responses.link_page import answer
 from clinicsync.sync.responses.links import make_token
 from clinicsync.sync.responses.writeback import process_writebacks
-from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
-from tests.connectors.fhir_fake import FakeFhir, appointment, patient, pem, practitioner, rsa_key
+from tests.connectors.fhir_fake import FakeFhir, appointment, patient, practitioner
 from tests.connectors.test_fhir_writeback import patient_status
-from tests.responses.test_answer_page import clinic_settings, text
+from tests.responses.test_answer_page import client, settings, text
 from tests.responses.test_links import SERVER, booked, links
-from tests.responses.test_record import BASE, participation, rows
-from tests.sync.reminders.conftest import SettingsMaker
+from tests.responses.test_record import participation, rows
+from tests.responses.test_writeback import config
 
 A_TABLE = Appointment.__table__  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def settings(reminder_settings: SettingsMaker, tmp_path: Path) -> Settings:
-    return clinic_settings(reminder_settings(BASE, extra_notifiers=SERVER), tmp_path)
-
-
-@pytest.fixture
-async def client(settings: Settings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, store)),
-                                 base_url="https://clinic.example.org") as client:
-        yield client
+__all__ = ["client", "config", "settings"]  # fixtures shared with the page and write-back tests
 
 
 @pytest.mark.anyio
@@ -105,34 +92,17 @@ async def test_asking_for_another_time_then_keeping_it(client: httpx.AsyncClient
     assert len(rows(store, RESPONSES)) == 3
 
 
-@pytest.fixture
-def fhir_config(fhir_server: FakeFhir, tmp_path: Path, write_settings: Callable[..., Path]) -> Path:
-    key = tmp_path / "fhir-key.pem"
-    key.write_text(pem(rsa_key()))
-    return write_settings(connectors=f"""
-        - name: ehr
-          kind: fhir
-          base_url: {fhir_server.base_url}
-          writeback: true
-          auth:
-            kind: smart_backend
-            client_id: clinicsync
-            kid: test-key
-            private_key_file: {key}
-            scope: system/Appointment.rs system/Appointment.u system/Patient.r system/Practitioner.r
-        """, extra=SERVER + "responses:\n  decline_cancels: true\n")
-
-
-def test_a_confirm_then_cancel_reaches_the_fhir_source_as_a_cancel(fhir_server: FakeFhir, fhir_config: Path,
+def test_a_confirm_then_cancel_reaches_the_fhir_source_as_a_cancel(fhir_server: FakeFhir, config: Path,
                                                                    cli: Any, store: Store) -> None:
     fake = fhir_server
     fake.put(patient("p1", language="en"))
     fake.put(practitioner("d1"))
     fake.put(appointment("a1", fake.clock + timedelta(days=2), "p1", "d1"))
-    run = cli(fhir_config)
+    config.write_text(config.read_text() + SERVER + "responses:\n  decline_cancels: true\n")  # links, cancels
+    run = cli(config)
     run("db", "upgrade")
     run("sync", "--once", "--json")
-    settings = load_settings(fhir_config)
+    settings = load_settings(config)
     key = _sent_confirmation(store)
     token = make_token(settings, key, "confirm")
 
