@@ -169,3 +169,13 @@ async def test_google_and_outlook_links_carry_the_visit_in_utc(client: httpx.Asy
     assert "We will call you on your number ending in 0101." in g["details"][0]
     assert o["rru"] == ["addevent"] and o["startdt"] == ["2030-06-12T14:00:00Z"]
     assert o["enddt"] == ["2030-06-12T14:30:00Z"] and o["subject"] == g["text"]
+
+
+async def test_a_language_without_page_text_gets_the_whole_page_in_english(
+        client: httpx.AsyncClient, settings: Settings, store: Store, tmp_path: Path) -> None:
+    page = await client.get(book(settings, store, tmp_path, "fr"))
+    seen = text(page)
+    assert page.status_code == 200 and '<html lang="en">' in page.text  # says what it is: English
+    for expected in ("Wed, Jun 12, 2030", "10:00 AM", "Second floor, room 204.", "Follow-up", "Yes, I will come"):
+        assert expected in seen, expected
+    assert "Segunda" not in seen and "Revisión" not in seen and "mer." not in seen  # one language, not a mix
