@@ -4,6 +4,7 @@ where to go or how to join without the sources having to carry addresses."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from urllib.parse import quote_plus
@@ -32,14 +33,54 @@ def validate_timezone(value: str) -> str:
     return value
 
 
+EVERY_LOCATION = "*"  # a `places` key for every location not listed (a clinic with one building)
+
+
+def known_language(tag: str) -> bool:
+    """A BCP 47 tag babel knows (es, es-MX, en_US)."""
+    try:
+        Locale.parse(tag.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return False
+    return True
+
+
+def in_language(texts: dict[str, str], language: str | None) -> str | None:
+    """The text for ``language`` (BCP 47, either separator): that tag, else its base language."""
+    by_tag = {key.lower().replace("_", "-"): text for key, text in texts.items()}
+    tag = (language or "en").lower().replace("_", "-")
+    return by_tag.get(tag) or by_tag.get(tag.split("-")[0])
+
+
 class Place(SettingsModel):
     """Where a visit happens as patients are told it: an address (with a map link), or how
-    to join a video or phone visit."""
+    to join a video or phone visit. ``instructions`` is one text, or one per language
+    (``{en: …, es: …}``) so a Spanish page carries no English."""
 
     address: str | None = Field(None, max_length=300, description="street address, one line")
     map_url: AnyHttpUrl | None = Field(None, description="a map link; unset: an OpenStreetMap search of the address")
-    instructions: str | None = Field(None, max_length=500,
-                                     description="for video or phone visits: how to join (no personal links)")
+    instructions: str | dict[str, str] | None = Field(
+        None, description="how to find the room or join (no personal links): one text, or {language: text} "
+                          "(en, es, es-MX …)")
+
+    @field_validator("instructions")
+    @classmethod
+    def _instructions(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        texts = [value] if isinstance(value, str) else list((value or {}).values())
+        if any(len(text) > 500 for text in texts):
+            raise ValueError("an instructions text is longer than 500 characters")
+        for language in value if isinstance(value, dict) else ():
+            if not known_language(language):
+                raise ValueError(f"instructions: unknown language {language[:35]!r} (e.g. en, es, es-MX)")
+        return value
+
+    def instructions_in(self, language: str | None) -> str | None:
+        """The instructions for a reader of ``language`` (BCP 47): that tag, its base language,
+        else English, else the first text given. One plain text serves every language."""
+        if self.instructions is None or isinstance(self.instructions, str):
+            return self.instructions
+        return (in_language(self.instructions, language) or in_language(self.instructions, "en")
+                or next(iter(self.instructions.values()), None))
 
     def map_link(self) -> str | None:
         if self.map_url is not None:
@@ -81,6 +122,9 @@ class ClinicSettings(SettingsModel):
     places: dict[str, Place] = Field(
         default_factory=dict, description="location id or name (as the source sends it) -> address, map link or "
                                           "video/phone instructions")
+    visit_types: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="visit type as the source sends it -> {language: text} for patients' "
+                                          "pages (e.g. Follow-up: {es: Revisión}); unlisted: shown as sent")
 
     @field_validator("timezone")
     @classmethod
@@ -90,13 +134,8 @@ class ClinicSettings(SettingsModel):
     @field_validator("language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            Locale.parse(value.replace("-", "_"))
-        except (UnknownLocaleError, ValueError):
-            raise ValueError(f"unknown language or locale {value[:35]!r} (a BCP 47 tag such as es-ES or en-US)") \
-                from None
+        if value is not None and not known_language(value):
+            raise ValueError(f"unknown language or locale {value[:35]!r} (a BCP 47 tag such as es-ES or en-US)")
         return value
 
     def locale_tag(self) -> str:
@@ -128,11 +167,26 @@ class ClinicSettings(SettingsModel):
         return path
 
     def place(self, location_ref: str | None, location_name: str | None) -> Place | None:
-        """What patients are told about a location: by id, then name, else the clinic's address."""
+        """What patients are told about a location: its entry in ``places`` by id, then by name
+        (then the ``"*"`` entry). The clinic's own address only for a visit with no location
+        at all: a location the settings do not list gets None, never the main building, which
+        may be the wrong one (issue 30, obs 9). Pages then tell the patient to ask the clinic."""
+        if not location_ref and not location_name:
+            return Place(address=self.address) if self.address else None
         for key in (location_ref, location_name):
             if key and key in self.places:
                 return self.places[key]
-        return Place(address=self.address) if self.address else None
+        return self.places.get(EVERY_LOCATION)
+
+    def place_known(self, location_ref: str | None, location_name: str | None) -> bool:
+        """False for a location ``places`` does not list (nobody can be told where it is);
+        True for a listed one and for a visit without a location."""
+        return self.place(location_ref, location_name) is not None or not (location_ref or location_name)
+
+    def visit_type_in(self, visit_type: str | None, language: str | None) -> str | None:
+        """The visit type for a reader of ``language`` (that tag, then its base language), else
+        as the source sent it."""
+        return in_language(self.visit_types.get(visit_type or "", {}), language) or visit_type
 
     def phone_display(self) -> tuple[str, str] | None:
         """(as written for people, tel: URI) of the clinic's phone; None when unset."""
@@ -144,3 +198,16 @@ class ClinicSettings(SettingsModel):
             return self.phone, "tel:" + "".join(c for c in self.phone if c.isdigit() or c == "+")
         return (phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL),
                 "tel:" + phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def locations_without_place(clinic: ClinicSettings,
+                            locations: Iterable[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None]]:
+    """The (id, name) pairs of source locations that ``clinic.places`` does not list, in the
+    order given, once each: what `check` warns about, since their patients are told to ask
+    the clinic where to go. Pure: the caller reads the locations (the store's ``location``
+    table, a source's sample)."""
+    missing: list[tuple[str | None, str | None]] = []
+    for ref, name in locations:
+        if not clinic.place_known(ref, name) and (ref, name) not in missing:
+            missing.append((ref, name))
+    return missing

@@ -182,7 +182,7 @@ class Composer:
                           date=format_day(local, locale), short_date=short_day(local, locale),
                           time=format_clock(local, locale), timezone=local.tzname(), change=draft.kind,
                           address=place.address if place else None, map_url=place.map_link() if place else None,
-                          instructions=place.instructions if place else None)
+                          instructions=place.instructions_in(str(locale)) if place else None)
             values.update(self._status_values(draft, visit, locale))
             return values
         return build

@@ -29,6 +29,8 @@ class ResponsesSettings(SettingsModel):
         default_factory=lambda: list[Choice](["confirm", "decline", "reschedule"]),
         description="what the answer page offers: confirm, decline (cancel) and reschedule (ask for another time)")
     link_max_age: str = Field("30d", description="how long an answer link in an email stays valid")
+    join_link_opens: str = Field("15m", description="how long before a video visit's start its answer page shows "
+                                                    "the join link (before: the time it appears)")
     insecure_sns_signing_certs_from_local_server_for_rehearsal: AnyHttpUrl | None = Field(
         None, description=(
             "REHEARSAL ONLY, NEVER IN PRODUCTION: fetch the SNS signing certificate from this local server "

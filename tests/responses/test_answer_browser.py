@@ -41,7 +41,7 @@ def test_a_spanish_patient_cancels_after_confirming_the_step(served: str, settin
     at_both_widths(browser, urls["confirm"], "answer-es-choose")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es"
     main = browser.find_element(By.ID, "main").text
-    assert "miércoles, 12 de junio de 2030" in main and "10:00" in main and "Dr. Amelia Hart" in main
+    assert "mié, 12 jun 2030" in main and "10:00" in main and "Dr. Amelia Hart" in main
     assert "Demo Family Practice" in browser.find_element(By.CSS_SELECTOR, "header").text
     # Phone width: the buttons fill the width and are big enough to tap.
     set_width(browser, WIDTHS["phone"])
@@ -72,7 +72,8 @@ def test_a_spanish_patient_cancels_after_confirming_the_step(served: str, settin
 
     at_both_widths(browser, urls["confirm"], "answer-es-used")  # the email's other link
     page = browser.find_element(By.TAG_NAME, "body").text
-    assert "Este enlace ya se usó." in page and "Usted canceló esta cita." in page and "(212) 555-0100" in page
+    assert "Esta cita está cancelada." in page and "mié, 12 jun 2030" in page and "Dr. Amelia Hart" in page
+    assert "Para pedir otra cita, llame a la clínica." in page and "(212) 555-0100" in page
 
 
 def test_an_english_patient_asks_for_another_time(served: str, settings: Settings, store: Store, tmp_path: Path,

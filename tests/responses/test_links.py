@@ -71,10 +71,11 @@ async def test_an_email_link_confirms_once(client: httpx.AsyncClient, store: Sto
     assert (response.channel, response.action, response.outcome, response.sender) == (
         "email", "confirm", "applied", "ana@example.org")
     assert [w.participant_status for w in rows(store, WRITEBACKS)] == ["accepted"]
-    again = await client.get(url)
-    assert again.status_code == 409 and "ya se usó" in again.text
-    assert (await client.post(url)).status_code == 409
-    assert len(rows(store, RESPONSES)) == 1
+    again = await client.get(url)  # the link stays usable: it says what stands and offers the rest
+    assert again.status_code == 200 and "Usted confirmó esta cita." in again.text and 'id="confirm"' not in again.text
+    assert 'id="cancel"' in again.text and "¿Ha cambiado de idea?" in again.text
+    assert (await client.post(url)).status_code == 200  # the same answer again (a reload) records nothing
+    assert len(rows(store, RESPONSES)) == 1 and len(rows(store, WRITEBACKS)) == 1
 
 
 async def test_the_decline_link_and_a_used_pair(client: httpx.AsyncClient, store: Store, settings: Settings,
@@ -83,7 +84,8 @@ async def test_the_decline_link_and_a_used_pair(client: httpx.AsyncClient, store
     assert "Cancel this appointment?" in (await client.get(urls["decline"])).text
     assert "Your appointment is cancelled" in (await client.post(urls["decline"])).text
     assert participation(store) == {"A1": "declined"}
-    assert (await client.post(urls["confirm"])).status_code == 409  # one answer per reminder
+    assert (await client.post(urls["confirm"])).status_code == 409  # cancelled is final online
+    assert participation(store) == {"A1": "declined"}
 
 
 async def test_sms_carries_the_short_link_not_the_long_ones(store: Store, settings: Settings,

@@ -52,8 +52,12 @@ async def test_an_sms_short_link_confirms_the_appointment(client: httpx.AsyncCli
     [response] = rows(store, RESPONSES)
     assert (response.channel, response.action, response.outcome) == ("sms", "confirm", "applied")
     assert [w.participant_status for w in rows(store, WRITEBACKS)] == ["accepted"]
-    assert (await client.get(path)).status_code == 409  # one answer per message
-    assert (await client.post(path, data={"choice": "decline"})).status_code == 409
+    again = await client.get(path)  # usable until the visit: the latest answer stands
+    assert again.status_code == 200 and "You confirmed this appointment." in again.text
+    assert (await client.post(path, data={"choice": "decline"})).status_code == 200  # changed their mind
+    assert participation(store) == {"A1": "declined"}
+    assert [w.participant_status for w in rows(store, WRITEBACKS)] == ["accepted", "declined"]
+    assert (await client.post(path, data={"choice": "confirm"})).status_code == 409  # cancelled is final online
 
 
 async def test_the_short_link_offers_cancel_with_its_confirmation_step(client: httpx.AsyncClient, store: Store,
