@@ -125,6 +125,7 @@ class Renderer:
         self.description = _Memoized(env, settings.description)
         self.invite = settings.invite_patient
         self.mark_cancelled = settings.cancelled_action == "mark_cancelled"
+        self.patient_cancelled = settings.patient_cancelled
         self.create_meet = settings.provider == "google" and settings.google.create_meet
         used = _COMPUTED & {*self.summary.names, *self.description.names}
         self.wants_initials = "patient_initials" in used
@@ -142,6 +143,13 @@ class Renderer:
     def content(self, row: Any) -> EventContent | None:
         status = row.status
         gone = row.deleted_at is not None or status in CANCELLED_STATUSES
+        # The patient said no (SMS reply, answer link) but the source still holds the visit
+        # booked: its write-back is unsupported (a CSV drop) or not through yet. The event must
+        # not read as an ordinary booked visit (issue 30, obs 13): calendar.patient_cancelled.
+        declined = (not gone and status in ACTIVE_STATUSES and row.participation == "declined"
+                    and self.patient_cancelled != "keep")
+        if declined and self.patient_cancelled == "cancel":
+            gone = True
         if gone and not self.mark_cancelled:
             return None
         if not gone and status not in ACTIVE_STATUSES and status != "noshow":
@@ -161,7 +169,7 @@ class Renderer:
             "noshow": status == "noshow" and not gone, "patient_name": row.p_name, "patient_phone": row.p_phone,
             "practitioner_name": row.d_name, "location": location, "timezone": row.timezone,
             "connector": row.connector, "appointment_id": row.external_id, "visit_mode": visit_mode or "in_person",
-            "join_url": link, "dial_in": dial_in,
+            "join_url": link, "dial_in": dial_in, "patient_cancelled": declined, "source": row.connector,
         }
         if self.wants_initials:
             context["patient_initials"] = self.initials(row.p_name)
@@ -172,12 +180,28 @@ class Renderer:
         attendees: tuple[str, ...] = ()
         if self.invite and row.p_email and row.allow_email:
             attendees = (row.p_email.strip().lower(),)
+        summary, description = self.summary.render(context), self.description.render(context)
+        if declined:  # whatever the templates say: the doctor must see it, and what is left to do
+            summary, description = patient_cancelled_text(summary, description, row.connector)
         return EventContent(
-            connector=row.connector, external_id=row.external_id,
-            summary=self.summary.render(context), description=self.description.render(context),
+            connector=row.connector, external_id=row.external_id, summary=summary, description=description,
             location=location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
             cancelled=gone, attendees=attendees, visit_mode=mode, join_url=link,
+            patient_cancelled=declined and not gone,
             dial_in=dial_in, create_meet=self.create_meet and mode == "video" and link is None and not gone)
+
+
+PATIENT_CANCELLED_TITLE = "Cancelled by patient: "
+
+
+def patient_cancelled_text(summary: str, description: str, source: str) -> tuple[str, str]:
+    """The title and body of an event whose patient cancelled while the source still holds
+    the slot: said first in both, with what the clinic still has to do."""
+    if not summary.startswith(PATIENT_CANCELLED_TITLE):
+        summary = PATIENT_CANCELLED_TITLE + summary
+    note = (f"Cancelled by patient — still booked in {source}: the front desk cancels or rebooks it there, "
+            "which frees the slot.")
+    return summary, f"{note}\n{description}" if description else note
 
 
 STAGE = "calendar"
@@ -190,7 +214,7 @@ def window_start(settings: CalendarSettings, now: datetime) -> datetime:
 _COLUMNS = [A.id, A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type, A.deleted_at,
             A.practitioner_ref, P.name.label("p_name"), P.phone.label("p_phone"), P.email.label("p_email"),
             P.allow_email, D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"), A.visit_mode,
-            A.join_url, A.provider_join_url, A.dial_in]
+            A.join_url, A.provider_join_url, A.dial_in, A.participation]
 _TIMES = (A.start_utc, A.end_utc, A.deleted_at)  # read raw, then converted a column at a time
 _AT = tuple(i for i, c in enumerate(_COLUMNS) if any(c is t for t in _TIMES))
 TruthRow = namedtuple("TruthRow", [c.key for c in _COLUMNS])  # type: ignore[misc]

@@ -215,11 +215,12 @@ def _vevent(op: Op, uid: str, sequence: int, now: datetime, stamp: str | None = 
     where = content.where  # a video visit's join link, a phone visit's number, else the place
     if where:
         lines.append(f"LOCATION:{ics_text.text(where)}")
-    # Kept-but-cancelled (cancelled_action: mark_cancelled) is iCalendar's own STATUS:CANCELLED.
+    # Kept-but-cancelled (cancelled_action: mark_cancelled) is iCalendar's own STATUS:CANCELLED;
+    # a patient's cancellation the source still holds booked is STATUS:TENTATIVE (still busy).
     if content.cancelled:
         lines += ["STATUS:CANCELLED", "TRANSP:TRANSPARENT"]
     else:
-        lines += ["STATUS:CONFIRMED", "TRANSP:OPAQUE"]
+        lines += [f"STATUS:{content.status.upper()}", "TRANSP:OPAQUE"]
     if content.visit_mode == "video" and content.join_url:
         lines.append(f"URL:{content.join_url}")  # a URI value: not TEXT-escaped (no spaces or breaks in it)
     lines += [f"{_X[PRIVATE_MARK]}:1", f"{_X[PRIVATE_CONNECTOR]}:{ics_text.raw(content.connector)}",

@@ -71,7 +71,7 @@ def row(**overrides: Any) -> SimpleNamespace:
             "deleted_at": None, "p_name": "Jamal Weber", "p_phone": "+12015550165",
             "p_email": "Jamal@Mail.example.com", "allow_email": True, "d_name": "Dr. Hart",
             "location": "Main Street", "visit_mode": None, "join_url": None, "provider_join_url": None,
-            "dial_in": None}
+            "dial_in": None, "participation": None}
     return SimpleNamespace(**{**data, **overrides})
 
 
@@ -215,4 +215,6 @@ def test_other_numbers_and_places_are_kept() -> None:
     content = Renderer(CalendarSettings()).content(row(location="Room 12, 5550 Main St", visit_mode="phone",
                                                        dial_in="+13125550188"))
     assert content is not None
-    assert content.location == "Room 12, 5550 Main St" and content.where == "tel:+13125550188"
+    assert content.location == "Room 12, 5550 Main St" and content.dial_in == "+13125550188"
+    assert content.where is None  # a phone visit has no place: its number is in the description (obs 14)
+    assert "Call: +13125550188" in content.description
