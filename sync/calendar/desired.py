@@ -181,7 +181,7 @@ class Renderer:
         if self.invite and row.p_email and row.allow_email:
             attendees = (row.p_email.strip().lower(),)
         summary, description = self.summary.render(context), self.description.render(context)
-        if declined:  # whatever the templates say: the doctor must see it, and what is left to do
+        if declined and not gone:  # whatever the templates say: the doctor must see it, and what is left to do
             summary, description = patient_cancelled_text(summary, description, row.connector)
         return EventContent(
             connector=row.connector, external_id=row.external_id, summary=summary, description=description,

@@ -73,7 +73,7 @@ def plain_content(settings: CalendarSettings, row: Any) -> EventContent | None:
     create_meet = settings.provider == "google" and settings.google.create_meet
     summary = env.from_string(settings.summary).render(context).strip()
     description = env.from_string(settings.description).render(context).strip()
-    if declined:
+    if declined and not gone:
         summary, description = patient_cancelled_text(summary, description, row.connector)
     return EventContent(
         connector=row.connector, external_id=row.external_id, summary=summary, description=description,
