@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections import namedtuple
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,12 +64,17 @@ class Router:
         self.settings = settings
         self._routed: dict[tuple[str, str | None, str | None], Target | None] = {}
 
-    def target(self, connector: str, practitioner_id: str | None, email: str | None) -> Target | None:
+    def target(self, connector: str, practitioner_id: str | None, email: str | None,
+               name: str | None = None) -> Target | None:
+        """``name``: the practitioner's, which names the calendar for people (X-WR-CALNAME)."""
         key = (connector, practitioner_id, email)
         try:
             return self._routed[key]
         except KeyError:
-            found = self._routed[key] = self._route(connector, practitioner_id, email)
+            found = self._route(connector, practitioner_id, email)
+            if found is not None and name and name.strip():
+                found = replace(found, name=name.strip())
+            self._routed[key] = found
             return found
 
     def _route(self, connector: str, practitioner_id: str | None, email: str | None) -> Target | None:
@@ -257,7 +262,7 @@ def truth_pages(engine: Engine, settings: CalendarSettings, now: datetime,
         page: list[Desired] = []
         for row in rows:  # one appointment that cannot be rendered is set aside; the others go
             def add(row: Any = row, page: list[Desired] = page) -> None:
-                target = router.target(row.connector, row.practitioner_ref, row.d_email)
+                target = router.target(row.connector, row.practitioner_ref, row.d_email, row.d_name)
                 practitioner = f"{row.connector}/{row.practitioner_ref}" if row.practitioner_ref else None
                 page.append(Desired(row.id, event_id(row.connector, row.external_id), target, renderer.content(row),
                                     practitioner))

@@ -53,6 +53,9 @@ class Target:
     provider: str
     account: str
     calendar_id: str
+    # Whose calendar it is, for people (the doctor's name): an .ics file's X-WR-CALNAME. Not
+    # part of its identity: the same calendar whatever the name (a doctor renamed in the source).
+    name: str = field(default="", compare=False)
 
     def label(self) -> str:
         return self.calendar_id if self.calendar_id != "primary" else self.account

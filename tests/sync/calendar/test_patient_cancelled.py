@@ -199,3 +199,18 @@ def test_every_source_removal_takes_the_event_off_the_doctors_time(doctor: Calla
     assert cal.event("K1")[0] == "confirmed"  # type: ignore[index]
     again = cal.push()
     assert again["patched"] == again["deleted"] == again["inserted"] == 0
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_an_ics_calendar_is_named_after_its_doctor(store: Store, tmp_path: Path) -> None:
+    """Obs 14: a subscribed file showed up in the doctor's app as their email address."""
+    settings = CalendarSettings.model_validate({"provider": "ics", "ics": {"directory": str(tmp_path / "cal")}},
+                                               context={"base_dir": tmp_path})
+    cal = Doctor("ics", settings, store, None)
+    apply(store, appointment("A1"))
+    cal.push()
+    assert cal.calendar_name() == "Dr. Amelia Hart"
+    # a later process that writes the file without an event of this doctor keeps the name
+    assert IcsCalendar(settings.ics, store.engine).calendar_name(AMELIA) == "Dr. Amelia Hart"
+    assert IcsCalendar(settings.ics, store.engine).calendar_name("nobody@clinic.example.org") == \
+        "nobody@clinic.example.org"
