@@ -214,3 +214,28 @@ def test_an_ics_calendar_is_named_after_its_doctor(store: Store, tmp_path: Path)
     assert IcsCalendar(settings.ics, store.engine).calendar_name(AMELIA) == "Dr. Amelia Hart"
     assert IcsCalendar(settings.ics, store.engine).calendar_name("nobody@clinic.example.org") == \
         "nobody@clinic.example.org"
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("mode", ["mark", "cancel"])
+def test_a_patient_who_confirms_again_gets_the_booked_event_back(doctor: Callable[..., Doctor], mode: str) -> None:
+    """The latest answer stands: a confirmation after the cancellation restores the event as booked."""
+    from sqlalchemy import select
+
+    from clinicsync.common.types import utcnow
+    from clinicsync.sync.model import Appointment
+    from clinicsync.sync.reminders.txn import writer
+    from clinicsync.sync.responses.record import apply_answer
+
+    cal = doctor(patient_cancelled=mode)
+    apply(cal.store, appointment("A1"))
+    cal.push()
+    cancel_by_sms(cal)
+    cal.push()
+    assert cal.event("A1")[0] == ("tentative" if mode == "mark" else "cancelled")  # type: ignore[index]
+    table = Appointment.__table__  # type: ignore[attr-defined]
+    with writer(cal.store.engine) as connection:
+        row = connection.execute(select(table)).one()
+        apply_answer(connection, cal.settings, row, "confirm", utcnow())
+    cal.push()
+    assert cal.event("A1") is not None and cal.event("A1")[:2] == ("confirmed", "Follow-up (J.W.)")  # type: ignore[index]
