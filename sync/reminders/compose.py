@@ -184,7 +184,7 @@ class Composer:
                           address=place.address if place else None, map_url=place.map_link() if place else None,
                           instructions=place.instructions if place else None)
             values.update(self._status_values(draft, visit, locale))
-            if draft.recipient == "practitioner":  # the visit's own date, never "today" (obs 13)
+            if draft.recipient in ("practitioner", "frontdesk"):  # staff: the visit's own date and zone (obs 13)
                 values.update(notice_values(visit, str(locale), self.clinic_settings.timezone))
             return values
         return build
