@@ -39,7 +39,7 @@ def visit(**changes: object) -> Visit:
 
 
 @pytest.mark.parametrize(("kind", "subject"), [
-    ("declined", "Visit on Tue, Dec 8, 2026, 9:00 AM: cancelled by the patient"),
+    ("declined", "Visit on Tue, Dec 8, 2026, 9:00 AM: declined by the patient"),
     ("rescheduled", "Visit on Tue, Dec 8, 2026, 9:00 AM: moved"),
     ("cancelled", "Visit on Tue, Dec 8, 2026, 9:00 AM: cancelled"),
     ("confirmation", "Visit on Tue, Dec 8, 2026, 9:00 AM: new booking"),
