@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections import namedtuple
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,12 +64,17 @@ class Router:
         self.settings = settings
         self._routed: dict[tuple[str, str | None, str | None], Target | None] = {}
 
-    def target(self, connector: str, practitioner_id: str | None, email: str | None) -> Target | None:
+    def target(self, connector: str, practitioner_id: str | None, email: str | None,
+               name: str | None = None) -> Target | None:
+        """``name``: the practitioner's, which names the calendar for people (X-WR-CALNAME)."""
         key = (connector, practitioner_id, email)
         try:
             return self._routed[key]
         except KeyError:
-            found = self._routed[key] = self._route(connector, practitioner_id, email)
+            found = self._route(connector, practitioner_id, email)
+            if found is not None and name and name.strip():
+                found = replace(found, name=name.strip())
+            self._routed[key] = found
             return found
 
     def _route(self, connector: str, practitioner_id: str | None, email: str | None) -> Target | None:
@@ -125,6 +130,7 @@ class Renderer:
         self.description = _Memoized(env, settings.description)
         self.invite = settings.invite_patient
         self.mark_cancelled = settings.cancelled_action == "mark_cancelled"
+        self.patient_cancelled = settings.patient_cancelled
         self.create_meet = settings.provider == "google" and settings.google.create_meet
         used = _COMPUTED & {*self.summary.names, *self.description.names}
         self.wants_initials = "patient_initials" in used
@@ -142,6 +148,13 @@ class Renderer:
     def content(self, row: Any) -> EventContent | None:
         status = row.status
         gone = row.deleted_at is not None or status in CANCELLED_STATUSES
+        # The patient said no (SMS reply, answer link) but the source still holds the visit
+        # booked: its write-back is unsupported (a CSV drop) or not through yet. The event must
+        # not read as an ordinary booked visit (issue 30, obs 13): calendar.patient_cancelled.
+        declined = (not gone and status in ACTIVE_STATUSES and row.participation == "declined"
+                    and self.patient_cancelled != "keep")
+        if declined and self.patient_cancelled == "cancel":
+            gone = True
         if gone and not self.mark_cancelled:
             return None
         if not gone and status not in ACTIVE_STATUSES and status != "noshow":
@@ -161,7 +174,7 @@ class Renderer:
             "noshow": status == "noshow" and not gone, "patient_name": row.p_name, "patient_phone": row.p_phone,
             "practitioner_name": row.d_name, "location": location, "timezone": row.timezone,
             "connector": row.connector, "appointment_id": row.external_id, "visit_mode": visit_mode or "in_person",
-            "join_url": link, "dial_in": dial_in,
+            "join_url": link, "dial_in": dial_in, "patient_cancelled": declined, "source": row.connector,
         }
         if self.wants_initials:
             context["patient_initials"] = self.initials(row.p_name)
@@ -172,12 +185,28 @@ class Renderer:
         attendees: tuple[str, ...] = ()
         if self.invite and row.p_email and row.allow_email:
             attendees = (row.p_email.strip().lower(),)
+        summary, description = self.summary.render(context), self.description.render(context)
+        if declined and not gone:  # whatever the templates say: the doctor must see it, and what is left to do
+            summary, description = patient_cancelled_text(summary, description, row.connector)
         return EventContent(
-            connector=row.connector, external_id=row.external_id,
-            summary=self.summary.render(context), description=self.description.render(context),
+            connector=row.connector, external_id=row.external_id, summary=summary, description=description,
             location=location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
             cancelled=gone, attendees=attendees, visit_mode=mode, join_url=link,
+            patient_cancelled=declined and not gone,
             dial_in=dial_in, create_meet=self.create_meet and mode == "video" and link is None and not gone)
+
+
+PATIENT_CANCELLED_TITLE = "Cancelled by patient: "
+
+
+def patient_cancelled_text(summary: str, description: str, source: str) -> tuple[str, str]:
+    """The title and body of an event whose patient cancelled while the source still holds
+    the slot: said first in both, with what the clinic still has to do."""
+    if not summary.startswith(PATIENT_CANCELLED_TITLE):
+        summary = PATIENT_CANCELLED_TITLE + summary
+    note = (f"Cancelled by patient — still booked in {source}: the front desk cancels or rebooks it there, "
+            "which frees the slot.")
+    return summary, f"{note}\n{description}" if description else note
 
 
 STAGE = "calendar"
@@ -190,7 +219,7 @@ def window_start(settings: CalendarSettings, now: datetime) -> datetime:
 _COLUMNS = [A.id, A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type, A.deleted_at,
             A.practitioner_ref, P.name.label("p_name"), P.phone.label("p_phone"), P.email.label("p_email"),
             P.allow_email, D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"), A.visit_mode,
-            A.join_url, A.provider_join_url, A.dial_in]
+            A.join_url, A.provider_join_url, A.dial_in, A.participation]
 _TIMES = (A.start_utc, A.end_utc, A.deleted_at)  # read raw, then converted a column at a time
 _AT = tuple(i for i, c in enumerate(_COLUMNS) if any(c is t for t in _TIMES))
 TruthRow = namedtuple("TruthRow", [c.key for c in _COLUMNS])  # type: ignore[misc]
@@ -233,7 +262,7 @@ def truth_pages(engine: Engine, settings: CalendarSettings, now: datetime,
         page: list[Desired] = []
         for row in rows:  # one appointment that cannot be rendered is set aside; the others go
             def add(row: Any = row, page: list[Desired] = page) -> None:
-                target = router.target(row.connector, row.practitioner_ref, row.d_email)
+                target = router.target(row.connector, row.practitioner_ref, row.d_email, row.d_name)
                 practitioner = f"{row.connector}/{row.practitioner_ref}" if row.practitioner_ref else None
                 page.append(Desired(row.id, event_id(row.connector, row.external_id), target, renderer.content(row),
                                     practitioner))

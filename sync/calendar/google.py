@@ -130,11 +130,14 @@ def event_body(op: Op, kind: OpKind) -> dict[str, Any]:
     body: dict[str, Any] = {
         "summary": content.summary,
         "description": content.description,
-        # a phone visit's number to dial shows as its place; a video visit's link goes in conferenceData
-        "location": (content.where if content.visit_mode == "phone" else content.location) or "",
+        # a video visit's place is its join link (also in conferenceData); a phone visit has none
+        # (its number is in the description); else the location
+        "location": content.where or "",
         "start": {"dateTime": content.start.astimezone(local).isoformat(), "timeZone": content.timezone},
         "end": {"dateTime": content.end.astimezone(local).isoformat(), "timeZone": content.timezone},
-        "status": "confirmed",  # also brings a deleted event back
+        # also brings a deleted event back; a kept cancellation (mark_cancelled) stays visible as a
+        # free event, so only a patient's cancellation the source still holds differs: tentative
+        "status": "tentative" if content.status == "tentative" else "confirmed",
         "transparency": "transparent" if content.cancelled else "opaque",
         "attendees": [{"email": email} for email in content.attendees],
         "extendedProperties": {"private": {

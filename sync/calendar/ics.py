@@ -10,6 +10,7 @@ file holds.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -55,6 +56,7 @@ class IcsCalendar:
     def __init__(self, settings: IcsSettings, engine: Engine | None = None) -> None:
         self.directory = settings.directory
         self.state = IcsState(engine)
+        self.names: dict[str, str] = {}  # calendar id -> whose it is (X-WR-CALNAME), from this run's targets
 
     def path(self, target: Target) -> Path:
         return self.directory / f"{target.calendar_id}.ics"
@@ -63,6 +65,8 @@ class IcsCalendar:
         by_file: dict[Target, list[Op]] = defaultdict(list)
         for op in ops:
             by_file[op.target].append(op)
+            if op.target.name:
+                self.names[op.target.calendar_id] = op.target.name
         outcomes: list[Outcome] = []
         for target, group in by_file.items():
             try:
@@ -113,7 +117,7 @@ class IcsCalendar:
                           "they are written at the next run once the directory is writable")
 
     def _document(self, calendar_id: str) -> Iterator[bytes]:
-        head = _header(calendar_id)
+        head = _header(self.calendar_name(calendar_id))
         yield head[:-len(_END)]
         for tzid in self.state.tzids(calendar_id):
             yield _vtimezone(tzid)
@@ -126,6 +130,26 @@ class IcsCalendar:
         if batch:
             yield "".join(batch).encode("utf-8")
         yield _END
+
+    def calendar_name(self, calendar_id: str) -> str:
+        """What a subscribed calendar is called in the doctor's app: the doctor's name (obs 14:
+        it was the file's name, an email address); the file's name when no event of this run
+        gave one (a file written again by a later run that changed none of its events keeps
+        the name it was written with)."""
+        known = self.names.get(calendar_id)
+        if known:
+            return known
+        path = self.directory / f"{calendar_id}.ics"
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(4096)
+        except OSError:
+            return calendar_id
+        found = _CALNAME.search(head)
+        if not found:
+            return calendar_id
+        escaped = found.group(1).decode("utf-8", "replace")  # TEXT: "\\," is a comma (RFC 5545 3.3.11)
+        return _ESCAPED.sub(lambda m: " " if m.group(1) in "nN" else m.group(1), escaped).strip() or calendar_id
 
     def list_events(self, target: Target, since: datetime) -> list[RemoteEvent]:
         path = self.path(target)
@@ -154,14 +178,18 @@ class IcsCalendar:
 _END = b"END:VCALENDAR\r\n"
 
 
-def _header(calendar_id: str) -> bytes:
+_CALNAME = re.compile(rb"^X-WR-CALNAME:([^\r\n]*)", re.MULTILINE)
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def _header(name: str) -> bytes:
     """The calendar's own properties, as icalendar writes them (ending in END:VCALENDAR)."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", calendar_id)
+    calendar.add("x-wr-calname", name)
     data = calendar.to_ical()
     assert data.endswith(_END)
     return data
@@ -215,11 +243,12 @@ def _vevent(op: Op, uid: str, sequence: int, now: datetime, stamp: str | None = 
     where = content.where  # a video visit's join link, a phone visit's number, else the place
     if where:
         lines.append(f"LOCATION:{ics_text.text(where)}")
-    # Kept-but-cancelled (cancelled_action: mark_cancelled) is iCalendar's own STATUS:CANCELLED.
+    # Kept-but-cancelled (cancelled_action: mark_cancelled) is iCalendar's own STATUS:CANCELLED;
+    # a patient's cancellation the source still holds booked is STATUS:TENTATIVE (still busy).
     if content.cancelled:
         lines += ["STATUS:CANCELLED", "TRANSP:TRANSPARENT"]
     else:
-        lines += ["STATUS:CONFIRMED", "TRANSP:OPAQUE"]
+        lines += [f"STATUS:{content.status.upper()}", "TRANSP:OPAQUE"]
     if content.visit_mode == "video" and content.join_url:
         lines.append(f"URL:{content.join_url}")  # a URI value: not TEXT-escaped (no spaces or breaks in it)
     lines += [f"{_X[PRIVATE_MARK]}:1", f"{_X[PRIVATE_CONNECTOR]}:{ics_text.raw(content.connector)}",

@@ -53,6 +53,9 @@ class Target:
     provider: str
     account: str
     calendar_id: str
+    # Whose calendar it is, for people (the doctor's name): an .ics file's X-WR-CALNAME. Not
+    # part of its identity: the same calendar whatever the name (a doctor renamed in the source).
+    name: str = field(default="", compare=False)
 
     def label(self) -> str:
         return self.calendar_id if self.calendar_id != "primary" else self.account
@@ -80,24 +83,38 @@ class EventContent:
     join_url: str | None = None
     dial_in: str | None = None
     create_meet: bool = False
+    # The patient cancelled (calendar.patient_cancelled: mark) but the source still holds the
+    # visit booked: kept, shown as tentative (Google ``status: tentative``, STATUS:TENTATIVE).
+    patient_cancelled: bool = False
 
     def digest(self) -> str:
         """The content hash; an in-person event hashes as before telehealth existed, so an
         upgrade pushes nothing."""
-        if self.visit_mode or self.join_url or self.dial_in or self.create_meet:
+        if self.visit_mode or self.join_url or self.dial_in or self.create_meet or self.patient_cancelled:
             return content_hash(self)
         view = {name: getattr(self, name) for name in _BASE_FIELDS}
         return content_hash_bytes(orjson.dumps(view))  # a dataclass's order, as content_hash writes it
 
     @property
     def where(self) -> str | None:
-        """What a calendar shows as the place: the join link of a video visit, the number
-        to dial of a phone visit, else the location."""
+        """What a calendar shows as the place: the join link of a video visit (a link the
+        doctor clicks to start it), nothing for a phone visit (the number to call is in the
+        description, under "Phone visit": a bare ``tel:`` place read as an address, obs 14),
+        else the location."""
         if self.visit_mode == "video" and self.join_url:
-            return self.join_url
-        if self.visit_mode == "phone" and self.dial_in:
-            return f"tel:{self.dial_in}"
+            return self.join_url if self.join_url.startswith(("https://", "http://")) else None
+        if self.visit_mode == "phone":
+            return None
         return self.location
+
+    @property
+    def status(self) -> str:
+        """iCalendar's STATUS, lower case: a kept cancellation (mark_cancelled) is cancelled,
+        a patient's cancellation the source still holds is tentative (the doctor's app shows
+        it apart from booked visits), the rest confirmed."""
+        if self.cancelled:
+            return "cancelled"
+        return "tentative" if self.patient_cancelled else "confirmed"
 
 
 _BASE_FIELDS = ("connector", "external_id", "summary", "description", "location", "start", "end", "timezone",

@@ -16,6 +16,7 @@ from clinicsync.common.timeutil import zone
 from clinicsync.notifiers.base import Attachment
 from clinicsync.sync.clinic import ClinicSettings
 from clinicsync.sync.reminders.agenda_stats import DayStats
+from clinicsync.sync.reminders.doctor_values import agenda_values, notice_values
 from clinicsync.sync.reminders.guard import check_source_values
 from clinicsync.sync.reminders.ics import event_uid, ics_attachment
 from clinicsync.sync.reminders.render import Rendered, Renderer, format_clock, format_day
@@ -160,11 +161,10 @@ class Composer:
             if draft.kind == "agenda":
                 day = draft.agenda_day
                 assert day is not None
-                values.update(day=format_day(day, locale), doctor=draft.doctor, appointments=[
-                    {"time": format_clock(v.start.astimezone(zone(v.timezone)), locale), "patient": v.patient_name,
-                     "type": v.type, "location": v.location, "status": v.status, "visit_mode": v.mode,
-                     "answer": v.participation} for v in draft.agenda],
-                    stats=draft.stats.as_dict() if draft.stats is not None else None)
+                region = self.clinic_settings.default_region
+                values.update(agenda_values(day, draft.agenda, str(locale), self.clinic_settings.timezone,
+                                            lambda number: shown_number(number, region)),
+                              doctor=draft.doctor, stats=draft.stats.as_dict() if draft.stats is not None else None)
                 return values
             visit = draft.visit
             assert visit is not None
@@ -184,6 +184,8 @@ class Composer:
                           address=place.address if place else None, map_url=place.map_link() if place else None,
                           instructions=place.instructions_in(str(locale)) if place else None)
             values.update(self._status_values(draft, visit, locale))
+            if draft.recipient in ("practitioner", "frontdesk"):  # staff: the visit's own date and zone (obs 13)
+                values.update(notice_values(visit, str(locale), self.clinic_settings.timezone))
             return values
         return build
 

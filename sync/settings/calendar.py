@@ -16,12 +16,21 @@ from clinicsync.common.settings_base import SettingsModel, resolve_path
 
 GOOGLE_API_ROOT = "https://www.googleapis.com/"
 
-# Privacy by default: the visit type and the patient's initials; no phone, no email.
+# Privacy by default: the visit type and the patient's initials; no phone, no email. A video
+# or phone visit says so first (the doctor must not walk to a room for it), and its body
+# carries what the doctor needs to start it: the join link, or the number to call. Initials
+# end in their own period ("J.W."), so the sentence adds none after them (obs 14: "L.R..").
 DEFAULT_SUMMARY = (
     "{% if cancelled %}Cancelled: {% elif noshow %}No-show: {% endif %}"
+    "{% if visit_mode == 'video' %}Video visit: {% elif visit_mode == 'phone' %}Phone visit: {% endif %}"
     "{{ type or 'Appointment' }}{% if patient_initials %} ({{ patient_initials }}){% endif %}")
 DEFAULT_DESCRIPTION = (
-    "{{ type or 'Appointment' }}{% if patient_initials %} with {{ patient_initials }}{% endif %}."
+    "{% if visit_mode == 'video' %}Video visit. {% elif visit_mode == 'phone' %}Phone visit. {% endif %}"
+    "{{ type or 'Appointment' }}{% if patient_initials %} with {{ patient_initials }}{% else %}.{% endif %}"
+    "{% if visit_mode == 'video' %}\n{% if join_url %}Join: {{ join_url }}"
+    "{% else %}The join link is in the clinic's system.{% endif %}{% endif %}"
+    "{% if visit_mode == 'phone' %}\n{% if dial_in %}Call: {{ dial_in }}"
+    "{% else %}Call the patient at the number in the clinic's system.{% endif %}{% endif %}"
     "\nManaged by clinicsync: edit the appointment in the clinic's system, not here.")
 
 # What a template may use. Contact details are offered, never used by the defaults.
@@ -31,7 +40,7 @@ TEMPLATE_SAMPLE: dict[str, Any] = {
     "practitioner_name": "Dr. Who", "location": "Main Street Clinic", "timezone": "America/New_York",
     "start_local": "2026-01-05 09:00", "end_local": "2026-01-05 09:30", "connector": "demo-csv",
     "appointment_id": "A1001", "visit_mode": "video", "join_url": "https://meet.example.org/v/4821937765",
-    "dial_in": None,
+    "dial_in": None, "patient_cancelled": False, "source": "demo-csv",
 }
 
 
@@ -132,6 +141,12 @@ class CalendarSettings(SettingsModel):
         "delegate", description="practitioners no rule matches: delegate = their own email's calendar")
     cancelled_action: Literal["delete", "mark_cancelled"] = Field(
         "delete", description="a cancelled or deleted appointment: remove the event, or keep it marked")
+    patient_cancelled: Literal["mark", "cancel", "keep"] = Field(
+        "mark", description="a visit the patient declined or cancelled (SMS reply, answer link) that the source "
+                            "still holds booked (its write-back is unsupported or not done yet): mark = keep the "
+                            "event, its title starting 'Cancelled by patient:' and its body saying it is still "
+                            "booked in the source (status tentative); cancel = cancel the event as a source "
+                            "cancellation does (cancelled_action); keep = show it as booked")
     summary: str = Field(DEFAULT_SUMMARY, description="Jinja2 template of the event title")
     description: str = Field(DEFAULT_DESCRIPTION, description="Jinja2 template of the event body")
     invite_patient: bool = Field(False, description="add the patient as an attendee (Google emails them)")

@@ -71,7 +71,7 @@ def row(**overrides: Any) -> SimpleNamespace:
             "deleted_at": None, "p_name": "Jamal Weber", "p_phone": "+12015550165",
             "p_email": "Jamal@Mail.example.com", "allow_email": True, "d_name": "Dr. Hart",
             "location": "Main Street", "visit_mode": None, "join_url": None, "provider_join_url": None,
-            "dial_in": None}
+            "dial_in": None, "participation": None}
     return SimpleNamespace(**{**data, **overrides})
 
 
@@ -215,4 +215,40 @@ def test_other_numbers_and_places_are_kept() -> None:
     content = Renderer(CalendarSettings()).content(row(location="Room 12, 5550 Main St", visit_mode="phone",
                                                        dial_in="+13125550188"))
     assert content is not None
-    assert content.location == "Room 12, 5550 Main St" and content.where == "tel:+13125550188"
+    assert content.location == "Room 12, 5550 Main St" and content.dial_in == "+13125550188"
+    assert content.where is None  # a phone visit has no place: its number is in the description (obs 14)
+    assert "Call: +13125550188" in content.description
+
+
+# -- the event names the visit's mode and carries what starts it (issue 30, obs 14) ---------------
+@pytest.mark.parametrize(("mode", "summary", "lines", "place"), [
+    (None, "Vaccination (J.W.)", ["Vaccination with J.W."], "Main Street"),
+    ("video", "Video visit: Vaccination (J.W.)",
+     ["Video visit. Vaccination with J.W.", "Join: https://vc.example.org/d/42"], "https://vc.example.org/d/42"),
+    ("phone", "Phone visit: Vaccination (J.W.)", ["Phone visit. Vaccination with J.W.", "Call: +13125550188"], None),
+])
+def test_the_event_names_the_mode_and_how_to_start_it(mode: str | None, summary: str, lines: list[str],
+                                                     place: str | None) -> None:
+    from icalendar import Event
+
+    from clinicsync.sync.calendar.google import event_body
+    from clinicsync.sync.calendar.ics import _vevent
+    from clinicsync.sync.calendar.provider import Op
+
+    source = row(visit_mode=mode, provider_join_url="https://vc.example.org/d/42" if mode == "video" else None,
+                 dial_in="+13125550188" if mode == "phone" else None)
+    content = Renderer(CalendarSettings()).content(source)
+    assert content is not None
+    assert content.summary == summary and "J.W.." not in content.description
+    assert content.description.splitlines()[:len(lines)] == lines
+    op = Op(1, "insert", Target("ics", "", "cal"), "e1", content)
+    event = Event.from_ical(_vevent(op, "uid", 0, source.start_utc))
+    assert str(event["summary"]) == summary and str(event.get("location")) == str(place)
+    assert str(event["description"]).splitlines()[:len(lines)] == lines
+    body = event_body(op, "insert")
+    assert body["summary"] == summary and body["location"] == (place or "")
+
+
+def test_no_initials_still_ends_the_sentence_once() -> None:
+    content = Renderer(CalendarSettings()).content(row(p_name=None))
+    assert content is not None and content.description.splitlines()[0] == "Vaccination."

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from clinicsync.common.shown_time import shown_moment
 from clinicsync.connectors.csv_drop import CsvDropSettings
 from clinicsync.sync.calendar.google import GoogleCalendar
 from clinicsync.sync.calendar.provider import event_id
@@ -100,6 +101,9 @@ def test_a_doctors_decline_is_recorded_shown_and_sent_to_the_front_desk_once(
     [mail] = read_log(tmp_path / "mails.jsonl")
     assert mail["to"] == DESK and mail["subject"].startswith("Dr. Amelia Hart declined the appointment on ")
     assert "Jamal Weber" in mail["body"] and "Needs attention" in mail["body"]
+    clinic = mail_settings.clinic  # the visit's own date and time, the zone named when not the clinic's
+    when = shown_moment(start, "America/New_York", "en", home_zone=clinic.timezone)
+    assert f"When:    {when}" in mail["body"]
 
 
 def test_a_decline_withdrawn_in_the_calendar_leaves_the_work_list(settings: Settings, store: Store,

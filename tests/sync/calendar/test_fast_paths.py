@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
-from clinicsync.sync.calendar.desired import Renderer, Router, initials
+from clinicsync.sync.calendar.desired import Renderer, Router, initials, patient_cancelled_text
 from clinicsync.sync.calendar.provider import EventContent, Op, Outcome, event_id
 from clinicsync.sync.calendar.push import push
 from clinicsync.sync.changes import CANCELLED_STATUSES
@@ -43,6 +43,10 @@ def test_event_ids_are_base32hex_of_the_digest(connector: str, external_id: str)
 def plain_content(settings: CalendarSettings, row: Any) -> EventContent | None:
     """desired.Renderer.content before issue 19: the whole context, every render through Jinja."""
     gone = row.deleted_at is not None or row.status in CANCELLED_STATUSES
+    mode_setting = settings.patient_cancelled
+    declined = (not gone and row.status in ACTIVE_STATUSES and row.participation == "declined"
+                and mode_setting != "keep")
+    gone = gone or (declined and mode_setting == "cancel")
     if gone and settings.cancelled_action != "mark_cancelled":
         return None
     if not gone and row.status not in ACTIVE_STATUSES and row.status != "noshow":
@@ -63,17 +67,21 @@ def plain_content(settings: CalendarSettings, row: Any) -> EventContent | None:
         attendees = (row.p_email.strip().lower(),)
     mode = row.visit_mode if row.visit_mode in ("video", "phone") else None
     link = (row.join_url if invite else (row.provider_join_url or row.join_url)) if mode == "video" else None
-    context.update(join_url=link, dial_in=row.dial_in if mode else None)
+    context.update(join_url=link, dial_in=row.dial_in if mode else None, patient_cancelled=declined,
+                   source=row.connector)
     env = template_environment()
     create_meet = settings.provider == "google" and settings.google.create_meet
+    summary = env.from_string(settings.summary).render(context).strip()
+    description = env.from_string(settings.description).render(context).strip()
+    if declined and not gone:
+        summary, description = patient_cancelled_text(summary, description, row.connector)
     return EventContent(
-        connector=row.connector, external_id=row.external_id,
-        summary=env.from_string(settings.summary).render(context).strip(),
-        description=env.from_string(settings.description).render(context).strip(),
+        connector=row.connector, external_id=row.external_id, summary=summary, description=description,
         location=row.location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
         cancelled=gone, attendees=attendees, visit_mode=mode, join_url=link,
         dial_in=row.dial_in if mode else None,
-        create_meet=create_meet and mode == "video" and link is None and not gone)
+        create_meet=create_meet and mode == "video" and link is None and not gone,
+        patient_cancelled=declined and not gone)
 
 
 TEMPLATES = st.sampled_from([
@@ -96,6 +104,7 @@ ROWS = st.fixed_dictionaries({
     "join_url": st.sampled_from([None, "https://vc.example.org/p"]),
     "provider_join_url": st.sampled_from([None, "https://vc.example.org/d"]),
     "dial_in": st.sampled_from([None, "+13125550188"]),
+    "participation": st.sampled_from([None, "accepted", "declined"]),
 })
 
 
@@ -108,12 +117,12 @@ def as_row(data: dict[str, Any]) -> SimpleNamespace:
 
 @settings(max_examples=150, deadline=None)
 @given(TEMPLATES, TEMPLATES, st.booleans(), st.sampled_from(["delete", "mark_cancelled"]),
-       st.lists(ROWS, min_size=1, max_size=12))
+       st.sampled_from(["mark", "cancel", "keep"]), st.lists(ROWS, min_size=1, max_size=12))
 def test_the_renderer_gives_what_the_whole_context_gives(summary: str | None, description: str | None, invite: bool,
-                                                         action: str, rows: list[dict[str, Any]]) -> None:
+                                                         action: str, patient: str, rows: list[dict[str, Any]]) -> None:
     chosen = {k: v for k, v in (("summary", summary), ("description", description)) if v is not None}
     calendar = CalendarSettings.model_validate({"provider": "ics", "invite_patient": invite,
-                                                "cancelled_action": action, **chosen})
+                                                "cancelled_action": action, "patient_cancelled": patient, **chosen})
     renderer = Renderer(calendar)  # one per run: its memos see every row
     for data in rows:
         row = as_row(data)
@@ -126,7 +135,7 @@ def test_a_row_in_an_unknown_zone_still_fails_when_no_template_shows_a_time() ->
                   "start_utc": datetime(2027, 1, 4, 13, tzinfo=UTC), "minutes": 30, "timezone": "Mars/Olympus",
                   "type": "x", "deleted": False, "p_name": None, "p_phone": None, "p_email": None,
                   "allow_email": False, "d_name": None, "location": None, "visit_mode": None, "join_url": None,
-                  "provider_join_url": None, "dial_in": None})
+                  "provider_join_url": None, "dial_in": None, "participation": None})
     with pytest.raises(Exception, match="Mars/Olympus"):
         renderer.content(row)
 

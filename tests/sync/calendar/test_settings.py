@@ -64,3 +64,10 @@ def test_bad_settings_name_the_key(tmp_path: Path, yaml: str, expected: str) -> 
 
 def test_template_names_are_documented_by_the_sample() -> None:
     assert {"type", "patient_initials", "cancelled", "noshow", "start_local"} <= set(TEMPLATE_SAMPLE)
+
+
+def test_a_patients_cancellation_is_marked_unless_told_otherwise(tmp_path: Path) -> None:
+    assert load(tmp_path, "calendar:\n  provider: ics\n").patient_cancelled == "mark"
+    assert load(tmp_path, "calendar:\n  provider: ics\n  patient_cancelled: cancel\n").patient_cancelled == "cancel"
+    message = problems(tmp_path, "calendar:\n  provider: ics\n  patient_cancelled: remove\n")
+    assert "calendar.patient_cancelled" in message and "mark" in message

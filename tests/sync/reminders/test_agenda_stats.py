@@ -94,11 +94,11 @@ def test_the_figures_of_a_known_day(store: Store) -> None:
 
 
 @pytest.mark.parametrize(("language", "subject", "figures"), [
-    (None, "Your agenda for Wednesday, June 10, 2026: 5 appointments", [
+    (None, "Your agenda for Wed, Jun 10, 2026: 5 appointments", [
         "Booked: 5 · confirmed 1 · unconfirmed 3 · declined 2", "Visits: in person 3 · video 1 · phone 1",
         "No-shows yesterday: 1",
         "Since the last agenda: 1 new · 1 moved · 1 cancelled"]),
-    ("es", "Su agenda del miércoles, 10 de junio de 2026: 5 citas", [
+    ("es", "Su agenda del mié, 10 jun 2026: 5 citas", [
         "Citas: 5 · confirmadas 1 · sin confirmar 3 · rechazadas 2",
         "Modalidad: presenciales 3 · por video 1 · por teléfono 1", "Ausencias de ayer: 1",
         "Desde la última agenda: 1 nuevas · 1 cambiadas · 1 canceladas"]),

@@ -322,7 +322,7 @@ def test_the_doctors_agenda_lists_the_days_appointments(store: Store, reminder_s
     assert run(settings, store, today + timedelta(hours=1))["sent"] == 1
     [mail] = read_log(tmp_path / "mails.jsonl")
     assert mail["to"] == "hart@clinic.example.org" and mail["key"] == "agenda:c1:D1:2026-06-10"
-    assert mail["subject"] == "Your agenda for Wednesday, June 10, 2026: 2 appointments"
+    assert mail["subject"] == "Your agenda for Wed, Jun 10, 2026: 2 appointments"
     assert mail["body"].index("9:30") < mail["body"].index("2:00") and "Vaccination" in mail["body"]
     # Dr. Ortiz's only appointment tomorrow was cancelled: no agenda for him.
     assert run(settings, store, datetime(2026, 6, 11, 11, tzinfo=UTC))["skipped"] == 1

@@ -1,0 +1,105 @@
+"""What the doctor reads outside the calendar (issue 30, obs 13, 14): the change notice names
+the visit's own date (not "Today's schedule changed" for a visit two weeks away), and the
+morning agenda gives each row its zone when it is not the clinic's, its mode with the join link
+or number to call, and marks the visits the patient has not confirmed. Rendered through the
+real composer and the shipped templates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from clinicsync.common.timeutil import zone
+from clinicsync.sync.clinic import ClinicSettings
+from clinicsync.sync.reminders.compose import Composer, Draft, Visit
+from clinicsync.sync.reminders.render import Renderer
+from clinicsync.sync.settings.reminders import RemindersSettings
+
+CLINIC = ClinicSettings(name="Springfield Clinic", timezone="America/New_York", default_region="US",
+                        language="en-US")
+START = datetime(2026, 12, 8, 14, 0, tzinfo=UTC)  # Tue, Dec 8, 2026, 9:00 AM in New York
+
+
+def plain(text: str | None) -> str:
+    """CLDR's clock puts a narrow no-break space before AM/PM; compared here as a space."""
+    return (text or "").replace("\u202f", " ")
+
+
+def composer() -> Composer:
+    return Composer(RemindersSettings(), CLINIC, Renderer())
+
+
+def visit(**changes: object) -> Visit:
+    data: dict[str, object] = {"connector": "csv", "external_id": "A1", "start": START,
+                               "end": START + timedelta(minutes=30), "timezone": "America/New_York", "version": 1,
+                               "type": "Follow-up", "location": "Room 4", "doctor": "Dr. Amelia Hart",
+                               "patient_name": "Lucía Ramos"}
+    return Visit(**{**data, **changes})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("kind", "subject"), [
+    ("declined", "Visit on Tue, Dec 8, 2026, 9:00 AM: declined by the patient"),
+    ("rescheduled", "Visit on Tue, Dec 8, 2026, 9:00 AM: moved"),
+    ("cancelled", "Visit on Tue, Dec 8, 2026, 9:00 AM: cancelled"),
+    ("confirmation", "Visit on Tue, Dec 8, 2026, 9:00 AM: new booking"),
+])
+def test_a_doctors_notice_names_the_visits_date(kind: str, subject: str) -> None:
+    rendered = composer().render(Draft("k", kind, "practitioner", None, visit=visit()), "email", START)
+    text = plain(rendered.text)
+    assert plain(rendered.subject) == subject
+    assert "Today" not in subject and "Today" not in text
+    assert "Tue, Dec 8, 2026, 9:00 AM · Lucía Ramos · Follow-up" in text and "Room 4" in text
+    assert ("stays booked in the clinic's system" in text) == (kind == "declined")
+
+
+def test_a_notice_of_a_visit_in_another_zone_names_that_zone() -> None:
+    chicago = visit(timezone="America/Chicago")
+    rendered = composer().render(Draft("k", "rescheduled", "practitioner", None, visit=chicago), "email", START)
+    assert plain(rendered.subject) == "Visit on Tue, Dec 8, 2026, 8:00 AM CST: moved"
+
+
+def test_a_notice_says_how_a_remote_visit_starts() -> None:
+    video = visit(visit_mode="video", join_url="https://vc.example.org/d/42")
+    phone = visit(visit_mode="phone", dial_in="+13125550188")
+    text = composer().render(Draft("k", "confirmation", "practitioner", None, visit=video), "email", START).text
+    assert "Video visit. Join: https://vc.example.org/d/42" in text and "Room 4" not in text
+    text = composer().render(Draft("k", "confirmation", "practitioner", None, visit=phone), "email", START).text
+    assert "Phone visit. Call: (312) 555-0188" in text
+
+
+def agenda(language: str | None = None) -> Draft:
+    day = datetime(2026, 12, 8, tzinfo=zone("America/New_York"))
+    rows = [
+        visit(external_id="A1", participation="accepted"),
+        visit(external_id="A2", start=START + timedelta(hours=1), visit_mode="video",
+              join_url="https://vc.example.org/d/42"),
+        visit(external_id="A3", start=START + timedelta(hours=2), visit_mode="phone", dial_in="+13125550188",
+              timezone="America/Chicago", participation="needs-action"),
+        visit(external_id="A4", start=START + timedelta(hours=3), participation="declined"),
+    ]
+    return Draft("agenda:csv:D01:2026-12-08", "agenda", "practitioner", language, agenda_day=day, agenda=rows,
+                 doctor="Dr. Amelia Hart")
+
+
+def test_agenda_rows_show_zone_mode_link_and_who_has_not_confirmed() -> None:
+    rendered = composer().render(agenda(), "email", START)
+    lines = [line.strip() for line in plain(rendered.text).splitlines() if line.strip()]
+    assert "Your appointments on Tue, Dec 8, 2026 (times in EST; a visit in another zone shows its own), " \
+           "2 not confirmed by the patient:" in lines
+    assert "9:00 AM  Lucía Ramos · Follow-up · In person · Room 4 · confirmed" in lines
+    at = lines.index("10:00 AM  Lucía Ramos · Follow-up · Video visit · NOT CONFIRMED")
+    assert lines[at + 1] == "Join: https://vc.example.org/d/42"
+    at = lines.index("10:00 AM CST  Lucía Ramos · Follow-up · Phone visit · NOT CONFIRMED")  # Chicago's own hour
+    assert lines[at + 1] == "Call: (312) 555-0188"
+    assert "12:00 PM  Lucía Ramos · Follow-up · In person · Room 4 · CANCELLED BY PATIENT (still booked)" in lines
+    assert rendered.subject == "Your agenda for Tue, Dec 8, 2026: 4 appointments"
+    assert rendered.html is not None and 'href="https://vc.example.org/d/42"' in rendered.html
+    assert rendered.html.count("<strong>not confirmed</strong>") == 2
+
+
+def test_the_spanish_agenda_shows_the_same() -> None:
+    rendered = composer().render(agenda("es"), "email", START)
+    assert "Videoconsulta" in rendered.text and "Enlace: https://vc.example.org/d/42" in rendered.text
+    assert "SIN CONFIRMAR" in rendered.text and "CANCELADA POR EL PACIENTE" in rendered.text
+    assert "mar, 8 dic 2026" in rendered.text
