@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from clinicsync.sync.cli.context import out_console, print_json
+from clinicsync.sync.clinic import locations_without_place
 from clinicsync.sync.notifier_check import NotifierCheck, check_notifier
 from clinicsync.sync.responses.reply_paths import reply_problems
 from clinicsync.sync.settings import Settings
@@ -36,18 +37,15 @@ class Finding:
 
 def place_findings(settings: Settings, results: list[SourceCheck]) -> list[Finding]:
     """Every in-person location seen in the sources that no ``clinic.places`` entry names
-    (by id or name, as the answer page and messages look it up)."""
+    (by id or name, as the answer page and messages look it up: sync/clinic.py)."""
     seen: Counter[str] = Counter()
     for result in results:
         seen.update(result.locations)
-    missing = sorted(name for name in seen if name not in settings.clinic.places)
-    if not missing:
-        return []
-    fallback = ("the clinic's address (clinic.address)" if settings.clinic.address
-                else "no address at all (clinic.address is unset too)")
+    missing = locations_without_place(settings.clinic, ((name, None) for name in sorted(seen)))
     return [Finding("places", "warning",
-                    f"location {name!r} ({seen[name]} record(s)) has no entry in clinic.places: patients are "
-                    f"shown {fallback}") for name in missing]
+                    f"location {name!r} ({seen[name or '']} record(s)) has no entry in clinic.places: its patients "
+                    "are told to ask the clinic where to go (add it to clinic.places, or a '*' entry for a "
+                    "one-building clinic)") for name, _ in missing]
 
 
 def status_page_findings(settings: Settings) -> list[Finding]:
