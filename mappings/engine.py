@@ -301,6 +301,15 @@ def _value_mapper(table: dict[str, Any], target: str, quote: bool) -> Callable[[
     return convert
 
 
+class MappingProblem(ValueError):
+    """A preset that does not compile, with the key it is about (``("fields", "timezone",
+    "default")``): ``load_mapping`` turns the key into the file and line that wrote it."""
+
+    def __init__(self, message: str, loc: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class CompiledMapping:
     """A compiled preset. ``apply`` is pure: the same record gives the same result."""
 
@@ -314,12 +323,14 @@ class CompiledMapping:
         self.status_map = {k.strip().lower(): v for k, v in preset.status_map.items()}
         bad = sorted({v for v in self.status_map.values() if v not in STATUSES})
         if bad:
-            raise ValueError(f"mapping {preset.name}: status_map targets {bad} are not FHIR statuses")
+            word = next(k for k, v in preset.status_map.items() if v == bad[0])
+            raise MappingProblem(f"mapping {preset.name}: status_map targets {bad} are not FHIR statuses",
+                                 ("status_map", word))
         unknown = sorted(set(preset.fields) - TARGETS)
         if unknown:
-            raise ValueError(f"mapping {preset.name}: unknown fields {unknown}; known: {sorted(TARGETS)}")
+            raise MappingProblem(f"mapping {preset.name}: unknown fields {unknown}", ("fields", unknown[0]))
         if "external_id" not in preset.fields:
-            raise ValueError(f"mapping {preset.name}: needs an external_id field")
+            raise MappingProblem(f"mapping {preset.name}: needs an external_id field", ("fields",))
         self.fields = [self._compile(target, spec, default_region, formats)
                        for target, spec in preset.fields.items()]
         # many appointments share a slot; slots come roughly in order, so the recent ones will do.
@@ -367,17 +378,18 @@ class CompiledMapping:
                 try:
                     zone(str(given))
                 except TimeError as exc:
-                    raise ValueError(f"{where}.{key}: {exc} (e.g. America/Chicago)") from None
+                    raise MappingProblem(f"{where}.{key}: {exc} (e.g. America/Chicago)",
+                                         ("fields", target, key)) from None
             elif target == "status":
                 word = str(given).strip().lower()
                 if word not in self.status_map and word not in STATUSES:
-                    raise ValueError(f"{where}.{key}: {given!r} is neither in status_map nor a FHIR status "
-                                     f"({sorted(STATUSES)})")
+                    raise MappingProblem(f"{where}.{key}: {given!r} is neither in status_map nor a FHIR status "
+                                         f"({sorted(STATUSES)})", ("fields", target, key))
             elif key == "default":  # a default is a final value: only the type applies, not `map`
                 try:
                     return type_convert(given)
                 except TransformError as exc:
-                    raise ValueError(f"{where}.default {given!r}: {exc}") from None
+                    raise MappingProblem(f"{where}.default {given!r}: {exc}", ("fields", target, key)) from None
         return spec.default
 
     def required_sources(self) -> frozenset[str]:
@@ -733,7 +745,11 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
             loc = tuple(map(str, errors[0]["loc"]))
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
             raise ValueError(f"{_owner(chain, loc).where(loc)}: {problems}") from None
-        compiled = CompiledMapping(preset, clinic_timezone, default_region, window)
+        try:
+            compiled = CompiledMapping(preset, clinic_timezone, default_region, window)
+        except MappingProblem as exc:  # "mapping desk: fields.x…" -> "mapping 'desk' (file, line): fields.x…"
+            detail = str(exc).removeprefix(f"mapping {preset.name}: ")
+            raise ValueError(f"{_owner(chain, exc.loc).where(exc.loc)}: {detail}") from None
         if len(_COMPILED) >= 64:
             _COMPILED.clear()
         _COMPILED[key] = compiled

@@ -75,6 +75,16 @@ def test_a_misspelt_option_of_a_field_names_its_line(tmp_path: Path) -> None:
     assert message.startswith(f"mapping 'desk' ({tmp_path / 'desk.yaml'}, line 5): fields.type.fro: Extra inputs")
 
 
+@pytest.mark.parametrize(("body", "line", "detail"), [
+    ("fields:\n  timezone:\n    default: America/New_Yrok\n", 5, "fields.timezone.default: unknown IANA time zone"),
+    ("status_map:\n  ok: fine\n", 4, "status_map targets ['fine'] are not FHIR statuses"),
+])
+def test_a_bad_value_in_the_site_file_names_its_line(tmp_path: Path, body: str, line: int, detail: str) -> None:
+    (tmp_path / "desk.yaml").write_text(f"name: desk\nextends: csv_default\n{body}")
+    assert load_error("desk.yaml", tmp_path).startswith(
+        f"mapping 'desk' ({tmp_path / 'desk.yaml'}, line {line}): {detail}")
+
+
 def test_a_correct_site_file_still_loads_under_its_own_name(tmp_path: Path) -> None:
     site_file(tmp_path)
     assert load_mapping("desk.yaml", "America/New_York", "US", tmp_path).preset.name == "desk"
