@@ -16,6 +16,7 @@ and the problem, shown with the appointment instead of in the quarantine.
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -300,6 +301,15 @@ def _value_mapper(table: dict[str, Any], target: str, quote: bool) -> Callable[[
     return convert
 
 
+class MappingProblem(ValueError):
+    """A preset that does not compile, with the key it is about (``("fields", "timezone",
+    "default")``): ``load_mapping`` turns the key into the file and line that wrote it."""
+
+    def __init__(self, message: str, loc: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class CompiledMapping:
     """A compiled preset. ``apply`` is pure: the same record gives the same result."""
 
@@ -313,12 +323,14 @@ class CompiledMapping:
         self.status_map = {k.strip().lower(): v for k, v in preset.status_map.items()}
         bad = sorted({v for v in self.status_map.values() if v not in STATUSES})
         if bad:
-            raise ValueError(f"mapping {preset.name}: status_map targets {bad} are not FHIR statuses")
+            word = next(k for k, v in preset.status_map.items() if v == bad[0])
+            raise MappingProblem(f"mapping {preset.name}: status_map targets {bad} are not FHIR statuses",
+                                 ("status_map", word))
         unknown = sorted(set(preset.fields) - TARGETS)
         if unknown:
-            raise ValueError(f"mapping {preset.name}: unknown fields {unknown}; known: {sorted(TARGETS)}")
+            raise MappingProblem(f"mapping {preset.name}: unknown fields {unknown}", ("fields", unknown[0]))
         if "external_id" not in preset.fields:
-            raise ValueError(f"mapping {preset.name}: needs an external_id field")
+            raise MappingProblem(f"mapping {preset.name}: needs an external_id field", ("fields",))
         self.fields = [self._compile(target, spec, default_region, formats)
                        for target, spec in preset.fields.items()]
         # many appointments share a slot; slots come roughly in order, so the recent ones will do.
@@ -366,17 +378,18 @@ class CompiledMapping:
                 try:
                     zone(str(given))
                 except TimeError as exc:
-                    raise ValueError(f"{where}.{key}: {exc} (e.g. America/Chicago)") from None
+                    raise MappingProblem(f"{where}.{key}: {exc} (e.g. America/Chicago)",
+                                         ("fields", target, key)) from None
             elif target == "status":
                 word = str(given).strip().lower()
                 if word not in self.status_map and word not in STATUSES:
-                    raise ValueError(f"{where}.{key}: {given!r} is neither in status_map nor a FHIR status "
-                                     f"({sorted(STATUSES)})")
+                    raise MappingProblem(f"{where}.{key}: {given!r} is neither in status_map nor a FHIR status "
+                                         f"({sorted(STATUSES)})", ("fields", target, key))
             elif key == "default":  # a default is a final value: only the type applies, not `map`
                 try:
                     return type_convert(given)
                 except TransformError as exc:
-                    raise ValueError(f"{where}.default {given!r}: {exc}") from None
+                    raise MappingProblem(f"{where}.default {given!r}: {exc}", ("fields", target, key)) from None
         return spec.default
 
     def required_sources(self) -> frozenset[str]:
@@ -635,48 +648,108 @@ def _practitioner(values: dict[str, Any]) -> NormalizedPractitioner | None:
 
 
 
-def _read_preset_data(ref: str, base_dir: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Origin:
+    """One file of a mapping's ``extends`` chain: where an error in it must send the admin."""
+
+    path: Path
+    name: str  # the mapping's own name (its `name:`, else the file's stem), never its preset's
+    lines: dict[tuple[str, ...], int]  # key path -> 1-based line
+
+    def where(self, loc: tuple[str, ...]) -> str:
+        """``mapping 'desk' (/srv/desk.yaml, line 7)``: the deepest key of ``loc`` this file
+        writes (a shipped preset is named too: its file is what the admin's `extends:` reads)."""
+        line = next((self.lines[loc[:end]] for end in range(len(loc), 0, -1) if loc[:end] in self.lines), None)
+        return f"mapping {self.name!r} ({self.path}{f', line {line}' if line else ''})"
+
+
+def _owner(chain: list[_Origin], loc: tuple[str, ...]) -> _Origin:
+    """The file of the chain (the site's own file first) that wrote ``loc``: a field or
+    status word belongs to the nearest file naming it; other keys to the nearest file that
+    has them (``extends`` merges `fields` and `status_map` key by key, replaces the rest)."""
+    key = loc[:2] if loc[:1] in (("fields",), ("status_map",)) else loc[:1]
+    return next((origin for origin in chain if key in origin.lines), chain[0])
+
+
+def _suggestion(word: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _read_preset_data(ref: str, base_dir: Path, referrer: str = "") -> tuple[dict[str, Any], list[_Origin]]:
+    """The merged YAML of ``ref`` and its ``extends`` chain, with each file's origin (the
+    file itself first). ``referrer`` locates the `extends:` that named ``ref``, if one did."""
     looks_like_file = ref.endswith((".yaml", ".yml")) or "/" in ref
     path = (base_dir / ref) if looks_like_file else PRESETS_DIR / f"{ref}.yaml"
+    named = f"{referrer}: extends" if referrer else f"mapping {ref!r}"
     if not path.is_file():
+        if looks_like_file:
+            raise ValueError(f"{named}: no such file {path}")
         presets = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
-        hint = f"no such file {path}" if looks_like_file else f"no preset {ref!r} (presets: {presets})"
-        raise ValueError(f"mapping {ref!r}: {hint}")
+        hint = _suggestion(ref, presets) or f" (presets: {', '.join(presets)})"
+        raise ValueError(f"{named}: no preset {ref!r}{hint}")
     try:
         stat = path.stat()
-        data = copy.deepcopy(_parsed_yaml(path.resolve(), stat.st_mtime_ns, stat.st_size))
+        parsed, lines = _parsed_yaml(path.resolve(), stat.st_mtime_ns, stat.st_size)
+        data = copy.deepcopy(parsed)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ValueError(f"mapping {ref!r}: {path} is not valid YAML{where}: "
+        raise ValueError(f"{named}: {path} is not valid YAML{where}: "
                          f"{getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"mapping {ref!r}: {path} is not a YAML mapping")
+        raise ValueError(f"{named}: {path} is not a YAML mapping")
+    own = _Origin(path, str(data.get("name") or Path(ref).stem), lines)
+    chain = [own]
     parent = data.get("extends")
     if parent:
-        base = _read_preset_data(str(parent), base_dir)
+        base, above = _read_preset_data(str(parent), base_dir, own.where(("extends",)))
+        chain += above
         data = {
-            **base, **data,
+            **base, **data, "name": own.name,
             "fields": {**base.get("fields", {}), **data.get("fields", {})},
             "status_map": {**base.get("status_map", {}), **data.get("status_map", {})},
         }
-    return data
+    return data, chain
+
+
+def _unknown_fields(data: dict[str, Any], chain: list[_Origin]) -> str | None:
+    """The first target no appointment has, where it is written and the nearest real one:
+    a typo (`patient.phnoe`) in the admin's own file is named in that file, not its preset."""
+    fields = data.get("fields")
+    unknown = sorted(set(fields) - TARGETS) if isinstance(fields, dict) else []
+    if not unknown:
+        return None
+    first = unknown[0]
+    more = f" (also unknown: {', '.join(map(repr, unknown[1:]))})" if unknown[1:] else ""
+    hint = _suggestion(first, sorted(TARGETS)) or " (the targets are listed in docs/mappings.md)"
+    return f"{_owner(chain, ('fields', first)).where(('fields', first))}: unknown field {first!r}{hint}{more}"
 
 
 def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: Path = Path("."),
                  window: PlausibleWindow = DEFAULT_WINDOW) -> CompiledMapping:
     """Load a preset by name (mappings/NAME.yaml) or a site's own file, and compile it;
-    starts and ends outside ``window`` are refused (clinic.plausible_dates)."""
-    data = _read_preset_data(ref, base_dir)
+    starts and ends outside ``window`` are refused (clinic.plausible_dates). A file that
+    does not load is a ValueError of one line naming the file, line and key to fix."""
+    data, chain = _read_preset_data(ref, base_dir)
     key = (ref, json.dumps(data, sort_keys=True, default=repr), clinic_timezone, default_region, window)
     compiled = _COMPILED.get(key)
     if compiled is None:
+        unknown = _unknown_fields(data, chain)
+        if unknown:
+            raise ValueError(unknown)
         try:
             preset = MappingPreset.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ValueError(f"mapping {ref!r}: {problems}") from None
-        compiled = CompiledMapping(preset, clinic_timezone, default_region, window)
+            errors = exc.errors()
+            loc = tuple(map(str, errors[0]["loc"]))
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+            raise ValueError(f"{_owner(chain, loc).where(loc)}: {problems}") from None
+        try:
+            compiled = CompiledMapping(preset, clinic_timezone, default_region, window)
+        except MappingProblem as exc:  # "mapping desk: fields.x…" -> "mapping 'desk' (file, line): fields.x…"
+            detail = str(exc).removeprefix(f"mapping {preset.name}: ")
+            raise ValueError(f"{_owner(chain, exc.loc).where(exc.loc)}: {detail}") from None
         if len(_COMPILED) >= 64:
             _COMPILED.clear()
         _COMPILED[key] = compiled
@@ -690,9 +763,25 @@ _COMPILED: dict[tuple[str, str, str, str, PlausibleWindow], CompiledMapping] = {
 
 
 @lru_cache(maxsize=64)
-def _parsed_yaml(path: Path, mtime_ns: int, size: int) -> Any:
-    """A mapping file's YAML, parsed once per version of the file."""
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+def _parsed_yaml(path: Path, mtime_ns: int, size: int) -> tuple[Any, dict[tuple[str, ...], int]]:
+    """A mapping file's YAML, parsed once per version of the file, and the line of each key
+    (``("fields", "patient.phone")`` -> 12) for errors that send the admin to it."""
+    loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    lines: dict[tuple[str, ...], int] = {}
+    pending: list[tuple[yaml.Node, tuple[str, ...]]] = [(node, ())] if node is not None else []
+    while pending:  # keys three levels deep are enough to point at (fields.type.fro)
+        current, loc = pending.pop()
+        if isinstance(current, yaml.MappingNode) and len(loc) < 3:
+            for key_node, value_node in current.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    lines[(*loc, str(key_node.value))] = key_node.start_mark.line + 1
+                    pending.append((value_node, (*loc, str(key_node.value))))
+    return data, lines
 
 
 # What the generated code (codegen.py) calls of this module, handed over rather than imported

@@ -81,11 +81,14 @@ def connector_mapping(settings: Settings, config: ConnectorSettings) -> Compiled
                         settings.clinic.plausible_dates.window())
 
 
-def mapping_problems(settings: Settings) -> list[str]:
-    """Every connector's mapping that does not load — missing file, misspelt key, bad
-    default or zone — named by its settings key (for `config validate` and `check`)."""
+def mapping_problems(settings: Settings, only: list[str] | None = None) -> list[str]:
+    """Every connector's mapping (of those named in ``only``, if given) that does not load —
+    missing file, misspelt key, bad default or zone — named by its settings key (for
+    `config validate`, `check` and `sync`)."""
     problems = []
     for index, config in enumerate(settings.connectors):
+        if only and config.name not in only:
+            continue
         try:
             connector_mapping(settings, config)
         except ValueError as exc:

@@ -122,6 +122,7 @@ def check(
 
     context = app_context(ctx)
     settings = context.settings
+    _fail_on_mapping_problems(context)
     store: dict[str, Any] = {"ok": True, "detail": settings.store.url.split("@")[-1]}
     try:
         _ = context.store
@@ -151,6 +152,7 @@ def sync_command(
     from clinicsync.sync.service.pipeline import run_once
 
     context = app_context(ctx)
+    _fail_on_mapping_problems(context, connector)
     settings, store = context.settings, context.store
     run = partial(rehearse, settings) if dry_run else partial(run_once, settings, store)
     report: RunReport
@@ -164,6 +166,14 @@ def sync_command(
             _print_rehearsal(report)
     if report.failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _fail_on_mapping_problems(context: AppContext, only: list[str] | None = None) -> None:
+    """A mapping that does not load is a settings error: `check` and `sync` say so as
+    `config validate` does (the same lines, exit 2) before reading any source."""
+    problems = mapping_problems(context.settings, only)
+    if problems:
+        fail_config(ConfigError(problems, str(config_path(context.config))).render())
 
 
 def _print_report(report: RunReport) -> None:

@@ -208,7 +208,7 @@ def test_a_site_mapping_can_extend_a_preset(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("name: x\nfields:\n  start: {from: s}\n", "needs an external_id field"),
-    ("name: x\nfields:\n  external_id: {from: a}\n  colour: {from: c}\n", "unknown fields ['colour']"),
+    ("name: x\nfields:\n  external_id: {from: a}\n  colour: {from: c}\n", "unknown field 'colour'"),
     ("name: x\nstatus_map:\n  ok: fine\nfields:\n  external_id: {from: a}\n", "not FHIR statuses"),
     ("name: x\nfields:\n  external_id: {from: a, type: money}\n", "unknown type 'money'"),
     ("name: x\nfields:\n  external_id: {frm: a}\n", "Extra inputs are not permitted"),

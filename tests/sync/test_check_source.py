@@ -117,8 +117,8 @@ def test_a_mapping_that_does_not_load_fails_check_and_config_validate(
     run = cli(write_settings(f"- name: desk\n  kind: csv\n  mapping: {mapping}\n  drop_dir: {drop_dir}\n"))
     _, _, err = run("config", "validate", expect=2)
     assert "connectors[0].mapping" in err and named in " ".join(err.split())
-    _, out, _ = run("check", expect=1)
-    assert named in " ".join(out.split())
+    _, _, checked = run("check", expect=2)  # a settings error, as config validate says it
+    assert checked == err
 
 
 def test_a_missing_mapping_file_fails_check_and_config_validate(drop_dir: Path, write_settings: Callable[..., Path],
@@ -126,8 +126,8 @@ def test_a_missing_mapping_file_fails_check_and_config_validate(drop_dir: Path, 
     run = cli(write_settings(f"- name: desk\n  kind: csv\n  mapping: maps/absent.yaml\n  drop_dir: {drop_dir}\n"))
     _, _, err = run("config", "validate", expect=2)
     assert "connectors[0].mapping" in err and "absent.yaml" in err
-    _, out, _ = run("check", expect=1)
-    assert "no such file" in " ".join(out.split())
+    _, _, checked = run("check", expect=2)
+    assert checked == err and "no such file" in " ".join(err.split())
 
 
 # -- SQL: the three-table schema small clinics write for themselves ------------------------
