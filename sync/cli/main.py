@@ -171,6 +171,10 @@ def sync_command(
 def _fail_on_mapping_problems(context: AppContext, only: list[str] | None = None) -> None:
     """A mapping that does not load is a settings error: `check` and `sync` say so as
     `config validate` does (the same lines, exit 2) before reading any source."""
+    from clinicsync.sync.config_loader import ConfigError
+    from clinicsync.sync.settings import config_path
+    from clinicsync.sync.source_check import mapping_problems
+
     problems = mapping_problems(context.settings, only)
     if problems:
         fail_config(ConfigError(problems, str(config_path(context.config))).render())
