@@ -251,7 +251,8 @@ def composer_for(settings: Settings, routes: dict[str, str], renderer: Renderer 
     server = settings.server
     by_name = {n.name: n for n in settings.notifiers}
     email = by_name.get(routes.get("email", ""))
-    renderer = renderer or Renderer(settings.base_dir / config.templates if config.templates else None)
+    renderer = renderer or Renderer(settings.base_dir / config.templates if config.templates else None,
+                                   sms_accents=config.sms_accents)
     return Composer(config, settings.clinic, renderer, link_maker(settings),
                     replies=bool(server and server.public_url and settings.responses.enabled),
                     organizer=getattr(email, "sender", None), short_links=short_link_maker(settings))

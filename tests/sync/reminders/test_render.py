@@ -151,13 +151,13 @@ def test_templates_check_warns_about_long_sms_and_undefined_variables(write_sett
                                                                        tmp_path: Path) -> None:
     custom = tmp_path / "templates" / "en"
     custom.mkdir(parents=True)
-    (custom / "reminder.sms.txt").write_text("{{ clinic }} " + "ó" * 250 + " {{ doctr }}")
+    (custom / "reminder.sms.txt").write_text("{{ clinic }} " + "Ж" * 250 + " {{ doctr }}")
     config = write_settings(extra="reminders:\n  templates: templates\n")
-    _, out, _ = cli(config)("templates", "check", "--json")
+    _, out, _ = cli(config)("templates", "check", "--json", expect=None)
     [result] = [r for r in json.loads(out) if (r["language"], r["template"], r["channel"]) == ("en", "reminder",
                                                                                                    "sms")]
     assert result["segments"] == 4 and result["encoding"] == "UCS-2"
-    assert result["warnings"] == ["4 SMS segments (UCS-2, 257 characters; one segment holds 70)",
-                                  "undefined variable 'doctr'"]
-    code, table, _ = cli(config)("templates", "check")
-    assert code == 0 and "undefined variable" in table
+    assert result["problems"] == [f"4 SMS segments (UCS-2, 257 characters; one segment holds 70) on {result['sample']}"]
+    assert result["warnings"] == ["undefined variable 'doctr'"]
+    code, table, _ = cli(config)("templates", "check", expect=None)
+    assert code == 1 and "undefined variable" in table
