@@ -22,7 +22,7 @@ from jinja2 import Undefined
 from clinicsync.common.timeutil import zone
 from clinicsync.sync.reminders.agenda_stats import DayStats
 from clinicsync.sync.reminders.compose import Composer, Draft, Visit, composer_for, short_day
-from clinicsync.sync.reminders.render import Renderer, TemplateProblem, format_clock, format_day, sms_plain
+from clinicsync.sync.reminders.render import Renderer, TemplateProblem, format_clock, sms_plain
 from clinicsync.sync.reminders.segments import sms_size
 from clinicsync.sync.settings import Settings
 
@@ -30,9 +30,9 @@ MAX_SEGMENTS = 1  # one segment: cheaper, and it arrives whole on every handset
 SAMPLE_REMINDER_ID = 250_000  # a store a few years in: its short link's id takes 4 characters
 PATIENT_KINDS = ("confirmation", "reminder", "rescheduled", "cancelled", "confirmed", "followup")
 SAMPLE_YEAR = 2027  # any year: the samples need a date for each weekday-and-month pair
-# Names whose letters leave GSM-7 (í, ç, ğ, ı, ë, Å) or sit in it (é, ñ): the patient's first
+# Names whose letters leave GSM-7 (í, ç, ğ, dotless i, ë, Å) or sit in it (é, ñ): the patient's first
 # name goes into every SMS.
-SAMPLE_PATIENTS = ("Lucía Fernández", "Çağla Yılmaz", "Zoë Ångström")
+SAMPLE_PATIENTS = ("Lucía Fernández", "Çağla Y\u0131lmaz", "Zoë Ångström")
 SAMPLE_DOCTOR = "Dr. María José Fernández-Villalobos"
 SAMPLE_LOCATION = "Centro de Especialidades San José, Edificio B"
 
@@ -150,7 +150,7 @@ def worst_visits(settings: Settings, language: str) -> list[Visit]:
     except (ValueError, LookupError):
         locale = Locale.parse("en")
     clinic = settings.clinic
-    location = max(list(clinic.places) + [SAMPLE_LOCATION], key=len)
+    location = max([*clinic.places, SAMPLE_LOCATION], key=len)
     visits = []
     for start in worst_starts(locale, clinic.timezone):
         for patient in SAMPLE_PATIENTS:

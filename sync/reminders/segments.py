@@ -18,7 +18,7 @@ GSM_BASIC = frozenset(
     "abcdefghijklmnopqrstuvwxyzäöñüà")
 GSM_EXTENDED = frozenset("^{}\\[~]|€\f")  # each takes two septets (escape + character)
 # Latin letters that no decomposition takes to a GSM-7 letter.
-_LATIN_FOLD = {"ı": "i", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ħ": "h", "Ħ": "H", "œ": "oe", "Œ": "OE",
+_LATIN_FOLD = {"\u0131": "i", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ħ": "h", "Ħ": "H", "œ": "oe", "Œ": "OE",
                "ŀ": "l", "Ŀ": "L", "ŧ": "t", "Ŧ": "T", "ĸ": "k"}
 
 
