@@ -128,7 +128,7 @@ class Composer:
         self.renderer = renderer
         self.links = links  # reminder key -> signed answer links (sync/responses/links.py), for emails
         self.replies = replies
-        self.organizer = organizer  # the email sender, the invite's ORGANIZER
+        self.organizer = organizer  # the email sender (no longer the invite's ORGANIZER: ics.py says why)
         self.short_links = short_links  # (reminder id, key) -> short signed answer link, for SMS
 
     def _phone(self) -> str | None:
@@ -147,6 +147,7 @@ class Composer:
         links: dict[str, str | None] = {
             name: (url.replace("{key}", draft.key) if url else None)
             for name, url in (("confirm_url", self.config.confirm_url), ("decline_url", self.config.decline_url))}
+        links["reschedule_url"] = None
         if self.links is not None and channel == "email" and draft.recipient == "patient":
             links.update(self.links(draft.key))
         return {"lang": locale.language, "clinic": self.clinic, "clinic_phone": self._phone(),
@@ -212,8 +213,7 @@ class Composer:
         return (ics_attachment(
             uid=event_uid(visit.connector, visit.external_id), sequence=visit.version, start=visit.start,
             end=visit.end, summary=f"{visit.type or 'Appointment'} · {self.clinic}", location=location, url=link,
-            cancelled=draft.kind == "cancelled", stamp=stamp, organizer=self.organizer or self.clinic,
-            attendee=recipient, attendee_name=visit.patient_name),)
+            cancelled=draft.kind == "cancelled", stamp=stamp),)
 
     def _address(self, visit: Visit) -> str | None:
         place = self.clinic_settings.place(None, visit.location)
@@ -243,6 +243,18 @@ class Composer:
         return sid, {str(i + 1): v or "" for i, v in enumerate(ordered)}
 
 
+def with_reschedule(links: Callable[[str], dict[str, str]]) -> Callable[[str], dict[str, str]]:
+    """An email's three choices: confirm, cancel, and ask for another time, the last being the
+    answer page opened at its "another time" step (the confirm link's page: a bare POST there
+    confirms, never cancels)."""
+    def all_links(key: str) -> dict[str, str]:
+        made = dict(links(key))
+        if made.get("confirm_url"):
+            made["reschedule_url"] = f"{made['confirm_url']}?step=reschedule"
+        return made
+    return all_links
+
+
 def composer_for(settings: Settings, routes: dict[str, str], renderer: Renderer | None = None) -> Composer:
     """The composer a dispatcher uses: the clinic's settings, signed answer links (long in
     emails, short in SMS) when the server can serve them, replies asked for only when the
@@ -251,8 +263,11 @@ def composer_for(settings: Settings, routes: dict[str, str], renderer: Renderer 
     server = settings.server
     by_name = {n.name: n for n in settings.notifiers}
     email = by_name.get(routes.get("email", ""))
+    links = link_maker(settings)
+    if links is not None and "reschedule" in settings.responses.choices:
+        links = with_reschedule(links)
     renderer = renderer or Renderer(settings.base_dir / config.templates if config.templates else None,
                                    sms_accents=config.sms_accents)
-    return Composer(config, settings.clinic, renderer, link_maker(settings),
+    return Composer(config, settings.clinic, renderer, links,
                     replies=bool(server and server.public_url and settings.responses.enabled),
                     organizer=getattr(email, "sender", None), short_links=short_link_maker(settings))
