@@ -306,7 +306,7 @@ class Dispatcher:
         booked an hour ahead, or a confirmation held by the quiet hours, got the confirmation
         and the 1-hour reminder in the same minute (issue 30, obs 12). The reminder says the
         same and carries the same answer link."""
-        candidates = [(i, a.timezone) for i in items if (a := i.appointment) is not None
+        candidates = [(i, a) for i in items if (a := i.appointment) is not None
                       and i.row.kind in ("reminder", "confirmation") and i.row.recipient == "patient"]
         if not candidates:
             return
@@ -319,10 +319,10 @@ class Dispatcher:
                            R.c.recipient == "patient", R.c.due_at <= self.now,
                            R.c.status.in_(("pending", "sending", "sent", "delivered", "unknown")))):
                 others.setdefault(row.appointment_id, []).append(row)
-        for item, zone_name in candidates:
-            row = item.row
+        for item, appointment in candidates:
+            row, zone_name = item.row, appointment.timezone
             if row.kind == "confirmation":
-                item.superseded = any(self._stands_in(other, item.appointment.start_utc, zone_name)
+                item.superseded = any(self._stands_in(other, appointment.start_utc, zone_name)
                                       for other in others.get(row.appointment_id, ()))
                 continue
             mine = reminder_time(row.starts_at, zone_name, row.offset)
