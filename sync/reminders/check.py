@@ -16,16 +16,20 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from jinja2 import Undefined
+from sqlalchemy import func, select
 
 from clinicsync.common.timeutil import zone
+from clinicsync.sync.model import Patient
 from clinicsync.sync.reminders.agenda_stats import DayStats
 from clinicsync.sync.reminders.compose import Composer, Draft, Visit, composer_for, short_day
-from clinicsync.sync.reminders.render import Renderer, TemplateProblem, format_clock, sms_plain
+from clinicsync.sync.reminders.render import FALLBACK, Renderer, TemplateProblem, format_clock, sms_plain
 from clinicsync.sync.reminders.segments import sms_size
 from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 
+PATIENTS = Patient.__table__  # type: ignore[attr-defined]
 MAX_SEGMENTS = 1  # one segment: cheaper, and it arrives whole on every handset
 SAMPLE_REMINDER_ID = 250_000  # a store a few years in: its short link's id takes 4 characters
 PATIENT_KINDS = ("confirmation", "reminder", "rescheduled", "cancelled", "confirmed", "followup")
@@ -143,12 +147,17 @@ def worst_starts(locale: Locale, zone_name: str) -> list[datetime]:
     return starts
 
 
+def _locale(language: str) -> Locale:
+    """The locale of a template folder's name; English for a name babel does not know."""
+    try:
+        return Locale.parse(language.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return Locale.parse("en")
+
+
 def worst_visits(settings: Settings, language: str) -> list[Visit]:
     """The worst-case patient visits for one language: each costly date with each accented name."""
-    try:
-        locale = Locale.parse(language.replace("-", "_"))
-    except (ValueError, LookupError):
-        locale = Locale.parse("en")
+    locale = _locale(language)
     clinic = settings.clinic
     location = max([*clinic.places, SAMPLE_LOCATION], key=len)
     visits = []
@@ -161,10 +170,7 @@ def worst_visits(settings: Settings, language: str) -> list[Visit]:
 
 def _describe(visit: Visit, language: str) -> str:
     """"sáb, 25 sept, 22:45, Lucía": what made the sample the worst, as the template saw it."""
-    try:
-        locale = Locale.parse(language.replace("-", "_"))
-    except (ValueError, LookupError):
-        locale = Locale.parse("en")
+    locale = _locale(language)
     local = visit.start.astimezone(zone(visit.timezone))
     name = (visit.patient_name or "").split()[0]
     return f"{short_day(local, locale)}, {format_clock(local, locale)}, {name}"
@@ -278,3 +284,41 @@ def problem_lines(results: Iterable[CheckResult]) -> list[str]:
         for problem in ([r.error] if r.error else []) + r.problems + r.warnings:
             lines.append(f"{r.language}/{r.template}.{r.channel}: {problem}")
     return lines
+
+
+@dataclass(frozen=True)
+class UncoveredLanguage:
+    """A language patients (or the clinic) use that no template set covers: they get English."""
+
+    language: str
+    patients: int  # how many patients have it (0: the clinic's own language)
+
+    def message(self) -> str:
+        who = f"{self.patients} patient(s)" if self.patients else "the clinic's language (clinic.language)"
+        return (f"no templates for language {self.language!r} ({who}): these messages go in {FALLBACK!r}; "
+                f"add templates/{self.language.split('-')[0].lower()}/ (see docs/reminders.md, Languages)")
+
+
+def patient_languages(store: Store) -> dict[str, int]:
+    """Each language the store's patients have (as stored), with how many have it."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(PATIENTS.c.language, func.count()).where(
+            PATIENTS.c.language.is_not(None)).group_by(PATIENTS.c.language)).all()
+    return {str(language): int(count) for language, count in rows if str(language).strip()}
+
+
+def uncovered_languages(settings: Settings, patients: dict[str, int], extra: Any = None) -> list[UncoveredLanguage]:
+    """The languages in ``patients`` (language -> patients) and the clinic's own that have no
+    template set, neither for the tag (es-MX) nor its language (es): reported, not silently
+    English. For `templates check` and `check`."""
+    covered = {language.lower() for language in Renderer(extra).languages()}
+    wanted = dict(patients)
+    if settings.clinic.language:
+        wanted.setdefault(settings.clinic.language, 0)
+    found: dict[str, int] = {}
+    for tag, count in wanted.items():
+        shown = tag.replace("_", "-").strip()
+        if not shown or shown.lower() in covered or shown.split("-")[0].lower() in covered:
+            continue
+        found[shown] = found.get(shown, 0) + count
+    return [UncoveredLanguage(language, count) for language, count in sorted(found.items())]

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import phonenumbers
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton
 
 from clinicsync.common.timeutil import zone
@@ -18,7 +18,8 @@ from clinicsync.sync.clinic import ClinicSettings
 from clinicsync.sync.reminders.agenda_stats import DayStats
 from clinicsync.sync.reminders.guard import check_source_values
 from clinicsync.sync.reminders.ics import event_uid, ics_attachment
-from clinicsync.sync.reminders.render import Rendered, Renderer, format_clock, format_day
+from clinicsync.sync.reminders.render import FALLBACK, Rendered, Renderer, format_clock, format_day, locale_for
+from clinicsync.sync.reminders.wording import in_language, type_name
 from clinicsync.sync.responses.links import link_maker, short_link_maker
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import RemindersSettings
@@ -176,14 +177,15 @@ class Composer:
             place = None if remote else self.clinic_settings.place(None, visit.location)
             region = self.clinic_settings.default_region
             values.update(first_name=first_name(visit.patient_name), patient=visit.patient_name,
-                          doctor=visit.doctor, location=None if remote else visit.location, type=visit.type,
+                          doctor=visit.doctor, location=None if remote else visit.location,
+                          type=type_name(self.config, visit.type, locale),
                           visit_mode=visit.mode, join_url=visit.join_url if visit.mode == "video" else None,
                           dial_in=shown_number(visit.dial_in, region),
                           patient_phone=shown_number(visit.patient_phone, region),
                           date=format_day(local, locale), short_date=short_day(local, locale),
                           time=format_clock(local, locale), timezone=local.tzname(), change=draft.kind,
                           address=place.address if place else None, map_url=place.map_link() if place else None,
-                          instructions=place.instructions if place else None)
+                          instructions=in_language(place.instructions, locale) if place else None)
             values.update(self._status_values(draft, visit, locale))
             return values
         return build
@@ -212,8 +214,17 @@ class Composer:
             location = link or (f"tel:{visit.dial_in}" if visit.dial_in else None)
         return (ics_attachment(
             uid=event_uid(visit.connector, visit.external_id), sequence=visit.version, start=visit.start,
-            end=visit.end, summary=f"{visit.type or 'Appointment'} · {self.clinic}", location=location, url=link,
+            end=visit.end, summary=f"{self._summary_type(draft, visit)} · {self.clinic}", location=location, url=link,
             cancelled=draft.kind == "cancelled", stamp=stamp),)
+
+    def _summary_type(self, draft: Draft, visit: Visit) -> str:
+        """The calendar entry's title word, in the patient's language when the clinic named the type there."""
+        language = (draft.language or FALLBACK).replace("_", "-")
+        try:
+            locale = locale_for(language, language.split("-")[0].lower())
+        except (ValueError, UnknownLocaleError):  # a tag babel does not know: the type as stored
+            locale = Locale.parse(FALLBACK)
+        return type_name(self.config, visit.type, locale) or "Appointment"
 
     def _address(self, visit: Visit) -> str | None:
         place = self.clinic_settings.place(None, visit.location)

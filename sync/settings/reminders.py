@@ -85,6 +85,9 @@ class QuietHours(SettingsModel):
 class TypeOverride(SettingsModel):
     offsets: list[str] | None = Field(None, description="reminder offsets for this appointment type")
     confirmation: bool | None = Field(None, description="send a booking confirmation for this type")
+    names: dict[str, str] = Field(default_factory=dict,
+                                  description="the type's name per language (BCP 47 tag or language: es, es-MX) "
+                                              "in patients' messages; a language not listed shows it as stored")
 
     @field_validator("offsets")
     @classmethod

@@ -6,6 +6,7 @@ problem, when an SMS would take more than one segment or lose its answer link.""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,25 @@ def test_accents_leave_an_sms_only_when_that_makes_it_gsm7() -> None:
     # Cyrillic needs UCS-2 anyway: the accents cost nothing there and stay.
     assert gsm_plain("Лучия, sáb") == "Лучия, sáb"
     assert sms_size(gsm_plain("sáb " * 40)).segments == 1
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_language_without_templates_is_reported_not_silently_english(  # type: ignore[no-untyped-def]
+        cli, tmp_path: Path, store_url: str, store) -> None:
+    """French patients got English with no word about it (issue 30, obs 12)."""
+    from tests.sync.reminders.conftest import appointment, put
+
+    put(store, appointment("A1", START_FR, language="fr"), appointment("A2", START_FR, patient="P2", language="fr"),
+        appointment("A3", START_FR, patient="P3", language="es-MX"))
+    code, out, _ = cli(clinic_settings(tmp_path, store_url))("templates", "check", "--json", expect=None)
+    [french] = [r for r in json.loads(out) if r["language"] == "fr"]
+    assert french["patients"] == 2 and french["template"] is None
+    assert french["warnings"] == ["no templates for language 'fr' (2 patient(s)): these messages go in 'en'; "
+                                  "add templates/fr/ (see docs/reminders.md, Languages)"]
+    assert not [r for r in json.loads(out) if r["language"] == "es-MX"]  # es covers es-MX
+    assert code == 0  # reported, like an undefined variable; the SMS sizes decide the exit
+    _, table, _ = cli(clinic_settings(tmp_path, store_url))("templates", "check", expect=None)
+    assert "fr: no templates for language 'fr' (2 patient(s))" in table
+
+
+START_FR = datetime(2026, 12, 5, 15, tzinfo=UTC)
