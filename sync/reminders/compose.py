@@ -269,7 +269,8 @@ def with_reschedule(links: Callable[[str], dict[str, str]]) -> Callable[[str], d
 def composer_for(settings: Settings, routes: dict[str, str], renderer: Renderer | None = None) -> Composer:
     """The composer a dispatcher uses: the clinic's settings, signed answer links (long in
     emails, short in SMS) when the server can serve them, replies asked for only when the
-    server can receive them, and the email notifier's sender as the invite's organizer."""
+    server can receive them (emails: confirm, cancel and ask for another time), and the email
+    notifier's sender."""
     config = settings.reminders
     server = settings.server
     by_name = {n.name: n for n in settings.notifiers}
