@@ -60,9 +60,10 @@ def status_page_findings(settings: Settings) -> list[Finding]:
 
 
 def language_findings(settings: Settings, results: list[SourceCheck]) -> list[Finding]:
-    """Patients' languages seen in the sources without templates of their own (they get the
-    default language). A minimal check through the template loader."""
-    from clinicsync.sync.reminders.render import Renderer
+    """Patients' languages seen in the sources (and the clinic's own) without templates of
+    their own: they get the default language. The rule is `templates check`'s
+    (sync/reminders/check.py ``uncovered_languages``)."""
+    from clinicsync.sync.reminders.check import uncovered_languages
 
     if not settings.reminders.enabled:
         return []
@@ -70,11 +71,10 @@ def language_findings(settings: Settings, results: list[SourceCheck]) -> list[Fi
     for result in results:
         seen.update(result.languages)
     config = settings.reminders
-    renderer = Renderer(settings.base_dir / config.templates if config.templates else None)
-    have = {language.split("-")[0].lower() for language in renderer.languages()}
-    missing = sorted(language for language in seen if language.split("-")[0].lower() not in have)
-    return [Finding("languages", "warning", f"patients' language {language!r} ({seen[language]} record(s)) has no "
-                                            "templates: they get the default language") for language in missing]
+    extra = settings.base_dir / config.templates if config.templates else None
+    return [Finding("languages", "warning", f"language {item.language!r} ({item.patients} record(s)) has no "
+                                            "templates: these patients get the default language")
+            for item in uncovered_languages(settings, dict(seen), extra)]
 
 
 def reply_findings(settings: Settings) -> list[Finding]:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import phonenumbers
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton
 
 from clinicsync.common.timeutil import zone
@@ -19,7 +19,7 @@ from clinicsync.sync.reminders.agenda_stats import DayStats
 from clinicsync.sync.reminders.doctor_values import agenda_values, notice_values
 from clinicsync.sync.reminders.guard import check_source_values
 from clinicsync.sync.reminders.ics import event_uid, ics_attachment
-from clinicsync.sync.reminders.render import Rendered, Renderer, format_clock, format_day
+from clinicsync.sync.reminders.render import FALLBACK, Rendered, Renderer, format_clock, format_day, locale_for
 from clinicsync.sync.responses.links import link_maker, short_link_maker
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import RemindersSettings
@@ -129,7 +129,7 @@ class Composer:
         self.renderer = renderer
         self.links = links  # reminder key -> signed answer links (sync/responses/links.py), for emails
         self.replies = replies
-        self.organizer = organizer  # the email sender, the invite's ORGANIZER
+        self.organizer = organizer  # the email sender (no longer the invite's ORGANIZER: ics.py says why)
         self.short_links = short_links  # (reminder id, key) -> short signed answer link, for SMS
 
     def _phone(self) -> str | None:
@@ -148,6 +148,7 @@ class Composer:
         links: dict[str, str | None] = {
             name: (url.replace("{key}", draft.key) if url else None)
             for name, url in (("confirm_url", self.config.confirm_url), ("decline_url", self.config.decline_url))}
+        links["reschedule_url"] = None
         if self.links is not None and channel == "email" and draft.recipient == "patient":
             links.update(self.links(draft.key))
         return {"lang": locale.language, "clinic": self.clinic, "clinic_phone": self._phone(),
@@ -175,7 +176,8 @@ class Composer:
             place = None if remote else self.clinic_settings.place(None, visit.location)
             region = self.clinic_settings.default_region
             values.update(first_name=first_name(visit.patient_name), patient=visit.patient_name,
-                          doctor=visit.doctor, location=None if remote else visit.location, type=visit.type,
+                          doctor=visit.doctor, location=None if remote else visit.location,
+                          type=self.clinic_settings.visit_type_in(visit.type, str(locale)),
                           visit_mode=visit.mode, join_url=visit.join_url if visit.mode == "video" else None,
                           dial_in=shown_number(visit.dial_in, region),
                           patient_phone=shown_number(visit.patient_phone, region),
@@ -213,9 +215,17 @@ class Composer:
             location = link or (f"tel:{visit.dial_in}" if visit.dial_in else None)
         return (ics_attachment(
             uid=event_uid(visit.connector, visit.external_id), sequence=visit.version, start=visit.start,
-            end=visit.end, summary=f"{visit.type or 'Appointment'} · {self.clinic}", location=location, url=link,
-            cancelled=draft.kind == "cancelled", stamp=stamp, organizer=self.organizer or self.clinic,
-            attendee=recipient, attendee_name=visit.patient_name),)
+            end=visit.end, summary=f"{self._summary_type(draft, visit)} · {self.clinic}", location=location, url=link,
+            cancelled=draft.kind == "cancelled", stamp=stamp),)
+
+    def _summary_type(self, draft: Draft, visit: Visit) -> str:
+        """The calendar entry's title word, in the patient's language when the clinic named the type there."""
+        language = (draft.language or FALLBACK).replace("_", "-")
+        try:
+            locale = locale_for(language, language.split("-")[0].lower())
+        except (ValueError, UnknownLocaleError):  # a tag babel does not know: the type as stored
+            locale = Locale.parse(FALLBACK)
+        return self.clinic_settings.visit_type_in(visit.type, str(locale)) or "Appointment"
 
     def _address(self, visit: Visit) -> str | None:
         place = self.clinic_settings.place(None, visit.location)
@@ -245,15 +255,32 @@ class Composer:
         return sid, {str(i + 1): v or "" for i, v in enumerate(ordered)}
 
 
+def with_reschedule(links: Callable[[str], dict[str, str]]) -> Callable[[str], dict[str, str]]:
+    """An email's three choices: confirm, cancel, and ask for another time, the last being the
+    answer page opened at its "another time" step (the confirm link's page: a bare POST there
+    confirms, never cancels)."""
+    def all_links(key: str) -> dict[str, str]:
+        made = dict(links(key))
+        if made.get("confirm_url"):
+            made["reschedule_url"] = f"{made['confirm_url']}?step=reschedule"
+        return made
+    return all_links
+
+
 def composer_for(settings: Settings, routes: dict[str, str], renderer: Renderer | None = None) -> Composer:
     """The composer a dispatcher uses: the clinic's settings, signed answer links (long in
     emails, short in SMS) when the server can serve them, replies asked for only when the
-    server can receive them, and the email notifier's sender as the invite's organizer."""
+    server can receive them (emails: confirm, cancel and ask for another time), and the email
+    notifier's sender."""
     config = settings.reminders
     server = settings.server
     by_name = {n.name: n for n in settings.notifiers}
     email = by_name.get(routes.get("email", ""))
-    renderer = renderer or Renderer(settings.base_dir / config.templates if config.templates else None)
-    return Composer(config, settings.clinic, renderer, link_maker(settings),
+    links = link_maker(settings)
+    if links is not None and "reschedule" in settings.responses.choices:
+        links = with_reschedule(links)
+    renderer = renderer or Renderer(settings.base_dir / config.templates if config.templates else None,
+                                   sms_accents=config.sms_accents)
+    return Composer(config, settings.clinic, renderer, links,
                     replies=bool(server and server.public_url and settings.responses.enabled),
                     organizer=getattr(email, "sender", None), short_links=short_link_maker(settings))

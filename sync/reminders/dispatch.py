@@ -128,7 +128,7 @@ class Item:
     tried: list[str] = field(default_factory=list)
     error: str | None = None  # the last permanent failure, for the final reason
     attempts: int = 0  # hand-overs so far, this run's included
-    superseded: bool = False  # a later reminder for the same visit is due and still in time
+    superseded: bool = False  # a later reminder (for a confirmation: any reminder) for the visit is due and in time
 
 
 class Dispatcher:
@@ -299,12 +299,18 @@ class Dispatcher:
     def _mark_superseded(self, connection: Connection, items: list[Item]) -> None:
         """A patient's reminder is superseded when a later reminder for the same visit is due
         too and still within its lateness bound (or already went): only the latest goes, so
-        a dispatcher that was down never sends "tomorrow" and "in an hour" in one burst."""
-        reminders = [(i, a.timezone) for i in items if (a := i.appointment) is not None
-                     and i.row.kind == "reminder" and i.row.recipient == "patient"]
-        if not reminders:
+        a dispatcher that was down never sends "tomorrow" and "in an hour" in one burst.
+
+        A patient's unsent booking confirmation is superseded the same way by any reminder for
+        the visit's current start that is due and still in time (or already went): a visit
+        booked an hour ahead, or a confirmation held by the quiet hours, got the confirmation
+        and the 1-hour reminder in the same minute (issue 30, obs 12). The reminder says the
+        same and carries the same answer link."""
+        candidates = [(i, a) for i in items if (a := i.appointment) is not None
+                      and i.row.kind in ("reminder", "confirmation") and i.row.recipient == "patient"]
+        if not candidates:
             return
-        ids = list({i.row.appointment_id for i, _ in reminders})
+        ids = list({i.row.appointment_id for i, _ in candidates})
         others: dict[int, list[Any]] = {}
         for start in range(0, len(ids), 500):
             for row in connection.execute(
@@ -313,8 +319,12 @@ class Dispatcher:
                            R.c.recipient == "patient", R.c.due_at <= self.now,
                            R.c.status.in_(("pending", "sending", "sent", "delivered", "unknown")))):
                 others.setdefault(row.appointment_id, []).append(row)
-        for item, zone_name in reminders:
-            row = item.row
+        for item, appointment in candidates:
+            row, zone_name = item.row, appointment.timezone
+            if row.kind == "confirmation":
+                item.superseded = any(self._stands_in(other, appointment.start_utc, zone_name)
+                                      for other in others.get(row.appointment_id, ()))
+                continue
             mine = reminder_time(row.starts_at, zone_name, row.offset)
             for other in others.get(row.appointment_id, ()):
                 if other.id == row.id or other.starts_at != row.starts_at:
@@ -324,6 +334,15 @@ class Dispatcher:
                 if other.status in ("sent", "delivered", "unknown") or self.now <= self._send_by(other, zone_name):
                     item.superseded = True
                     break
+
+    def _stands_in(self, reminder: Any, start: datetime, zone_name: str) -> bool:
+        """Whether a due reminder tells the patient what their confirmation would: it is for
+        the visit's current start, and it went, or it will go (in time, before ``min_lead``)."""
+        if reminder.starts_at != start:
+            return False
+        if reminder.status in ("sent", "delivered", "unknown"):
+            return True
+        return self.now <= self._send_by(reminder, zone_name) and self.now < start - self.config.lead
 
     def _send_by(self, row: Any, zone_name: str) -> datetime:
         """The latest a reminder may go out: its time (moved out of the quiet hours, where
@@ -455,6 +474,8 @@ class Dispatcher:
             return "skip", "no longer fulfilled"
         if row.kind == "reminder" and row.starts_at != a.start_utc:
             return "skip", "appointment moved"
+        if row.kind == "confirmation" and row.recipient == "patient" and item.superseded:
+            return "skip", "superseded"
         if row.kind == "reminder" and row.recipient == "patient":
             if item.superseded:
                 return "skip", "superseded"

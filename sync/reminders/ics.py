@@ -1,20 +1,25 @@
 """The .ics attached to confirmation, reschedule and cancellation emails. The UID is
-stable per appointment and SEQUENCE is its version, so a calendar app updates (or, with
-METHOD:CANCEL, removes) the event it already has instead of adding another.
+stable per appointment and SEQUENCE is its version, so a calendar app updates the event
+it already has instead of adding another; a cancellation is the same event again with
+STATUS:CANCELLED.
 
-Outlook and Gmail treat a METHOD:REQUEST without ORGANIZER and ATTENDEE as malformed (an
-unopenable attachment or a plain file), so both are set: the clinic's sending address
-organizes, the patient attends. The MIME type carries ``charset=utf-8`` (SUMMARY and
-LOCATION are often not ASCII) and the same ``method`` as the body, as RFC 6047 asks."""
+METHOD:PUBLISH, without ORGANIZER or ATTENDEE (issue 30, obs 12): a METHOD:REQUEST with an
+organizer is an invitation, so Outlook, Gmail and Apple Mail show Yes / No / Maybe buttons,
+and the patient's "No" goes as an iTIP reply to the sending address, which nobody reads and
+which changes nothing. A patient answers through the email's links (or the SMS's); the
+file only puts the visit into their calendar. The MIME type carries ``charset=utf-8``
+(SUMMARY and LOCATION are often not ASCII) and the same ``method`` as the body, as RFC
+6047 asks."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from email.utils import parseaddr
 
-from icalendar import Calendar, Event, vCalAddress, vText
+from icalendar import Calendar, Event
 
 from clinicsync.notifiers.base import Attachment
+
+METHOD = "PUBLISH"
 
 
 def event_uid(connector: str, external_id: str) -> str:
@@ -22,31 +27,15 @@ def event_uid(connector: str, external_id: str) -> str:
     return f"{safe}@clinicsync"
 
 
-def cal_address(address: str, name: str | None = None, **params: str) -> vCalAddress | None:
-    """``mailto:`` for "Name <addr>" or a bare address; None when there is no address in it."""
-    display, email = parseaddr(address)
-    if "@" not in email:
-        return None
-    value = vCalAddress(f"mailto:{email}")
-    if name or display:
-        value.params["cn"] = vText(name or display)
-    for key, item in params.items():
-        value.params[key] = vText(item)
-    return value
-
-
 def ics_attachment(*, uid: str, sequence: int, start: datetime, end: datetime, summary: str,
-                   location: str | None, cancelled: bool, stamp: datetime, organizer: str | None = None,
-                   attendee: str | None = None, attendee_name: str | None = None,
-                   url: str | None = None) -> Attachment:
+                   location: str | None, cancelled: bool, stamp: datetime, url: str | None = None) -> Attachment:
     """``url``: a video visit's join link (RFC 5545 URL; LOCATION carries it too, where
     calendar apps show a clickable "where")."""
-    method = "CANCEL" if cancelled else "REQUEST"
     calendar = Calendar()
     calendar.add("prodid", "-//clinicsync//reminders//EN")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", method)
+    calendar.add("method", METHOD)
     event = Event()
     event.add("uid", uid)
     event.add("sequence", sequence)
@@ -59,14 +48,7 @@ def ics_attachment(*, uid: str, sequence: int, start: datetime, end: datetime, s
     if url:
         event.add("url", url)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    event.add("transp", "OPAQUE")
-    organizer_address = cal_address(organizer) if organizer else None
-    if organizer_address is not None:
-        event.add("organizer", organizer_address)
-    attendee_address = cal_address(attendee, attendee_name, role="REQ-PARTICIPANT", partstat="NEEDS-ACTION",
-                                   rsvp="FALSE") if attendee else None
-    if attendee_address is not None:
-        event.add("attendee", attendee_address)
+    event.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
     calendar.add_component(event)
     return Attachment(filename="cancel.ics" if cancelled else "appointment.ics",
-                      content_type=f"text/calendar; charset=utf-8; method={method}", data=calendar.to_ical())
+                      content_type=f"text/calendar; charset=utf-8; method={METHOD}", data=calendar.to_ical())

@@ -16,7 +16,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotF
 from jinja2.sandbox import SandboxedEnvironment
 
 from clinicsync.notifiers.base import Attachment
-from clinicsync.sync.reminders.segments import sms_size
+from clinicsync.sync.reminders.segments import gsm_plain, sms_size
 
 TEMPLATES = Path(__file__).parent / "templates"
 FALLBACK = "en"
@@ -72,9 +72,13 @@ def format_clock(moment: datetime, locale: Locale) -> str:
 
 
 class Renderer:
-    def __init__(self, extra: Path | None = None, undefined: type[Undefined] = StrictUndefined) -> None:
+    def __init__(self, extra: Path | None = None, undefined: type[Undefined] = StrictUndefined,
+                 sms_accents: str = "plain") -> None:
+        """``sms_accents``: ``plain`` drops accents an SMS's GSM-7 alphabet lacks (when that keeps
+        the whole SMS in GSM-7, see ``gsm_plain``), ``keep`` sends them (UCS-2, 70 a segment)."""
         folders = ([extra] if extra else []) + [TEMPLATES]
         self.folders = folders
+        self.sms_accents = sms_accents
         self.env = SandboxedEnvironment(
             loader=ChoiceLoader([FileSystemLoader(str(f)) for f in folders]),
             autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -139,6 +143,8 @@ class Renderer:
                  for part, file in template_files(name, source_channel).items()}
         if channel != "email":
             text = sms_plain(parts["text"])
+            if channel == "sms" and self.sms_accents == "plain":  # WhatsApp has no segments: accents stay
+                text = gsm_plain(text)
             size = sms_size(text)
             return Rendered(language, text, segments=size.segments, encoding=size.encoding, units=size.units)
         return Rendered(language, parts["text"], subject=" ".join(parts["subject"].split()), html=parts["html"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import time, timedelta
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -227,6 +228,9 @@ class RemindersSettings(SettingsModel):
     agenda: AgendaSettings = AgendaSettings()
     notices: NoticesSettings = NoticesSettings()
     templates: str | None = Field(None, description="a folder of templates overriding the shipped ones")
+    sms_accents: Literal["plain", "keep"] = Field(
+        "plain", description="plain: an SMS drops accents the GSM-7 alphabet lacks (sáb -> sab, Lucía -> Lucia) when "
+                             "that keeps it GSM-7, 160 characters a segment; keep: accents stay (UCS-2, 70 a segment)")
     clinic_phone: str | None = Field(None, description="shown in messages as the number to call")
     confirm_url: str | None = Field(None, description="link with {key}; a placeholder until replies exist")
     decline_url: str | None = Field(None, description="link with {key}; a placeholder until replies exist")

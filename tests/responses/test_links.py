@@ -52,7 +52,8 @@ def booked(settings: Settings, store: Store, tmp_path: Any, channel: str = "emai
 
 
 def links(body: str) -> dict[str, str]:
-    found = re.findall(r"https://clinic\.example\.org(/r/[\w.\-]+)", body)
+    # distinct: "ask for another time" is the confirm link's page at ?step=reschedule
+    found = list(dict.fromkeys(re.findall(r"https://clinic\.example\.org(/r/[\w.\-]+)", body)))
     assert len(found) == 2, body
     return {"confirm": found[0], "decline": found[1]}
 

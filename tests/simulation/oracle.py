@@ -25,7 +25,9 @@ The rules, as read here (where the docs leave room, the reading is written down)
   cancellation notice. Notices are due when planned, and go while the visit is ahead.
 - Dispatch: a reminder more than its lateness bound past its time is skipped (a quarter of
   the offset), and so is one for which a later reminder of the same start (a smaller
-  offset) is due and within its own bound, or has gone (superseded).
+  offset) is due and within its own bound, or has gone (superseded). An unsent confirmation
+  is skipped (superseded) when a reminder for the visit's current start is due and within its
+  bound and before ``min_lead``, or has gone.
 - Settings change (offsets): pending reminders of a removed offset are cancelled; an added
   offset is planned for each visit ahead whose new reminder time has not passed.
 - Agendas: each doctor with an email and an appointment (of that source) today or tomorrow
@@ -221,13 +223,18 @@ class Oracle:
                 for p in due:
                     p.due = quiet[1]
                 continue
+            reminders = [p for p in due if p.kind == "reminder"]
+            # A confirmation is superseded by a reminder for the current start that goes now
+            # (within its bound, before min_lead) or has gone (issue 30, obs 12).
+            stand_in = any(q.start == v.start and now <= q.due + offset_length(q.offset or "0m") / 4
+                           and now < v.start - MIN_LEAD for q in reminders) or any(
+                s == v.start for _, s in visit.sent_reminders)
             for p in due:
                 if p.kind != "reminder":
                     visit.pending.remove(p)
-                    if now < v.start:
+                    if now < v.start and not (p.kind == "confirmation" and stand_in):
                         self._send(v.patient, f"{source}/{external_id}", p.kind, "", now)
                     continue
-            reminders = [p for p in due if p.kind == "reminder"]
             for p in reminders:
                 visit.pending.remove(p)
                 length = offset_length(p.offset or "0m")

@@ -87,7 +87,7 @@ def test_permanent_failure_falls_back_to_the_next_channel(store: Store, reminder
     assert (row.status, row.channel, row.tried) == ("sent", "email", "sms")
     assert [d.outcome for d in deliveries(store)] == ["permanent", "sent"]
     [mail] = read_log(tmp_path / "mails.jsonl")
-    assert mail["to"] == EMAIL and mail["subject"].startswith("Your appointment on")
+    assert mail["to"] == EMAIL and "Your appointment on" in mail["subject"]
 
 
 def test_every_channel_failing_permanently_is_failed_with_the_reason(

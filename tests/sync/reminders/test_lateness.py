@@ -119,3 +119,37 @@ def test_retries_that_outlast_the_lateness_end_as_too_late(
     report = run(settings, store, due + timedelta(minutes=16))  # past 1h's bound (15 min)
     assert (report.skipped, report.retrying) == (1, 0)
     assert states(store)["a1:patient:reminder:1h:v1"] == ("skipped", "too late")
+
+
+CONFIRMING = "agenda: {enabled: false}\nquiet_hours: null\nchannels: [sms]\nroutes: {sms: texts}\nconfirmation: true\n"
+
+
+def test_a_confirmation_still_unsent_when_a_reminder_is_due_is_superseded(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """Booked 70 minutes ahead, dispatched ten minutes later: the confirmation and the 1 h
+    reminder are both due; only the reminder goes (issue 30, obs 12: they arrived in the same
+    minute). Runs on SQLite and PostgreSQL."""
+    settings = reminder_settings(CONFIRMING + "offsets: [1d, 1h]")
+    put(store, appointment("A1", START))
+    plan(settings, store, START - timedelta(minutes=70))
+    report = run(settings, store, START - timedelta(minutes=58))
+    assert (report.sent, report.skipped) == (1, 1)
+    assert sent_keys(tmp_path) == ["a1:patient:reminder:1h:v1"]
+    assert states(store)["a1:patient:confirmation:v1"] == ("skipped", "superseded")
+    assert run(settings, store, START - timedelta(minutes=50)).sent == 0  # nothing left, nothing twice
+
+
+def test_a_confirmation_goes_when_no_reminder_can_stand_in(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """Booked 70 minutes ahead, the dispatcher down until 10 minutes before the visit: the 1 h
+    reminder is due and within its lateness bound, but inside min_lead it will not go, so it
+    stands in for nothing and the confirmation goes. A visit two days ahead gets its
+    confirmation alone."""
+    settings = reminder_settings(CONFIRMING + "offsets: [1h]\nmin_lead: 15m\nmax_lateness: {1h: 2h}")
+    put(store, appointment("A1", START), appointment("A2", START + timedelta(days=2), patient="P2"))
+    plan(settings, store, START - timedelta(minutes=70))
+    assert states(store)["a1:patient:reminder:1h:v1"] == ("pending", None)
+    run(settings, store, START - timedelta(minutes=10))
+    assert sorted(sent_keys(tmp_path)) == ["a1:patient:confirmation:v1", "a2:patient:confirmation:v1"]
+    assert states(store)["a1:patient:confirmation:v1"] == ("sent", None)
+    assert states(store)["a1:patient:reminder:1h:v1"][0] == "skipped"

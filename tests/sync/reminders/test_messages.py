@@ -164,3 +164,35 @@ def test_a_phone_visit_says_who_calls_which_number(language: str, we_call: str, 
 def test_an_in_person_visit_reads_as_before() -> None:
     assert remote("reminder", "sms", "en", visit_mode="in_person").text == render("reminder", "sms", "en").text
     assert remote("reminder", "email", "en", visit_mode=None).text == render("reminder", "email", "en").text
+
+
+@pytest.mark.parametrize(("language", "type_shown", "instructions"), [
+    ("es", "Revisión anual", "Entre por la puerta lateral."),
+    ("es-MX", "Chequeo anual", "Entre por la puerta lateral."),
+    ("en", "Annual physical", "Use the side door."),
+    ("fr", "Annual physical", "Use the side door."),  # no French: the type as stored, the default text
+])
+def test_visit_types_and_place_instructions_in_the_patients_language(
+        language: str, type_shown: str, instructions: str) -> None:
+    """Spanish emails showed English visit types and `places` instructions (issue 30, obs 12)."""
+    from dataclasses import replace
+
+    config = RemindersSettings()
+    # One text per language, in the clinic section the answer page reads too (sync/clinic.py).
+    clinic = ClinicSettings(
+        name="Demo", visit_types={"Annual physical": {"es": "Revisión anual", "es-MX": "Chequeo anual"}},
+        places={"Main Street Clinic": Place(address="12 Main Street",
+                                            instructions={"en": "Use the side door.",
+                                                          "es": "Entre por la puerta lateral."})})
+    composer = Composer(config, clinic, Renderer())
+    shown = replace(visit(), type="Annual physical", location="Main Street Clinic")
+    email = composer.render(Draft("a1:patient:confirmation:v3", "confirmation", "patient", language, visit=shown),
+                            "email", START)
+    assert type_shown in email.text and instructions in email.text, email.text
+    assert (type_shown in email.html) and ("Annual physical" not in email.html or type_shown == "Annual physical")
+    [ics] = email.attachments
+    assert f"SUMMARY:{type_shown} · Demo" in ics.data.decode("utf-8")
+    object.__setattr__(clinic.places["Main Street Clinic"], "instructions", "Use the side door.")
+    plain = composer.render(Draft("a1:patient:confirmation:v3", "confirmation", "patient", "es", visit=shown),
+                            "email", START)
+    assert "Use the side door." in plain.text

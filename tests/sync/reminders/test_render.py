@@ -52,7 +52,7 @@ def test_html_is_escaped_and_text_is_not() -> None:
     assert "Main &lt;Street&gt; Clinic" in rendered.html and "Dr. O&#39;Brien" in rendered.html
     assert "Demo &amp; Co" in rendered.html
     assert "Main <Street> Clinic" in rendered.text and "Demo & Co" in rendered.text
-    assert rendered.subject == "Your appointment on Monday, November 23, 2026 at 2:15 PM"
+    assert rendered.subject == "Demo & Co: Your appointment on Monday, November 23, 2026 at 2:15 PM"
 
 
 def test_links_and_reply_instructions() -> None:
@@ -113,27 +113,24 @@ def test_confirmation_reschedule_and_cancellation_emails_carry_a_stable_ics(
 
     confirmation = _eml(outbox, "a1:patient:confirmation:v1")
     assert confirmation["To"] == "ana@example.org"
-    assert confirmation["Subject"] == "Your appointment on Monday, November 23, 2026 at 2:15 PM"
+    assert confirmation["Subject"] == "clinic: Your appointment on Monday, November 23, 2026 at 2:15 PM"
     kinds = [p.get_content_type() for p in confirmation.walk()]
     assert "text/plain" in kinds and "text/html" in kinds
     calendars = [_ics(_eml(outbox, key)) for key in
                  ("a1:patient:confirmation:v1", "a1:patient:rescheduled:v2", "a1:patient:cancelled:v3")]
     methods = [str(c["METHOD"]) for c in calendars]
     events = [next(iter(c.walk("VEVENT"))) for c in calendars]
-    assert methods == ["REQUEST", "REQUEST", "CANCEL"]
+    assert methods == ["PUBLISH", "PUBLISH", "PUBLISH"]  # a file to add, not an invitation to answer
     assert {str(e["UID"]) for e in events} == {"c1-A1@clinicsync"}
     assert [int(e["SEQUENCE"]) for e in events] == [1, 2, 3]
     assert events[0].decoded("DTSTART") == START
     assert events[1].decoded("DTSTART") == START.replace(hour=20)
     assert str(events[2]["STATUS"]) == "CANCELLED"
-    # What Outlook, Gmail and Apple Calendar need to treat it as an invitation (RFC 5546/6047).
+    # PUBLISH without ORGANIZER or ATTENDEE: no Yes/No/Maybe whose replies go nowhere (issue 30, obs 12).
     [part] = [p for p in confirmation.walk() if p.get_content_type() == "text/calendar"]
-    assert part.get_content_charset() == "utf-8" and part.get_param("method") == "REQUEST"
+    assert part.get_content_charset() == "utf-8" and part.get_param("method") == "PUBLISH"
     for event in events:
-        assert str(event["ORGANIZER"]) == "mailto:clinic@example.org"  # the outbox notifier's sender
-        assert str(event["ATTENDEE"]) == "mailto:ana@example.org"
-        assert event["ATTENDEE"].params["CN"] == "Ana María Ruiz"
-    assert "Ana María Ruiz" in part.get_payload(decode=True).decode("utf-8")
+        assert "ORGANIZER" not in event and "ATTENDEE" not in event and b"RSVP" not in event.to_ical()
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -151,13 +148,13 @@ def test_templates_check_warns_about_long_sms_and_undefined_variables(write_sett
                                                                        tmp_path: Path) -> None:
     custom = tmp_path / "templates" / "en"
     custom.mkdir(parents=True)
-    (custom / "reminder.sms.txt").write_text("{{ clinic }} " + "ó" * 250 + " {{ doctr }}")
+    (custom / "reminder.sms.txt").write_text("{{ clinic }} " + "Ж" * 250 + " {{ doctr }}")
     config = write_settings(extra="reminders:\n  templates: templates\n")
-    _, out, _ = cli(config)("templates", "check", "--json")
+    _, out, _ = cli(config)("templates", "check", "--json", expect=None)
     [result] = [r for r in json.loads(out) if (r["language"], r["template"], r["channel"]) == ("en", "reminder",
                                                                                                    "sms")]
     assert result["segments"] == 4 and result["encoding"] == "UCS-2"
-    assert result["warnings"] == ["4 SMS segments (UCS-2, 257 characters; one segment holds 70)",
-                                  "undefined variable 'doctr'"]
-    code, table, _ = cli(config)("templates", "check")
-    assert code == 0 and "undefined variable" in table
+    assert result["problems"] == [f"4 SMS segments (UCS-2, 257 characters; one segment holds 70) on {result['sample']}"]
+    assert result["warnings"] == ["undefined variable 'doctr'"]
+    code, table, _ = cli(config)("templates", "check", expect=None)
+    assert code == 1 and "undefined variable" in table

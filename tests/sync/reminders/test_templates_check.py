@@ -1,0 +1,93 @@
+"""`templates check` against worst-case samples (issue 30, obs 10): the longest or
+costliest weekday and month names of each language (a Spanish Saturday, "sáb", is not
+GSM-7), accented names, long doctors' names, every visit mode. It fails, one line per
+problem, when an SMS would take more than one segment or lose its answer link."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from clinicsync.sync.reminders.segments import gsm_plain, sms_size
+
+SERVER = "server:\n  public_url: https://clinic.example.org\n  secret_key: test-only\n"
+
+
+def clinic_settings(tmp_path: Path, store_url: str, reminders: str = "") -> Path:
+    """A clinic with a long accented name, answer links (short ones in SMS), a Spanish default."""
+    path = tmp_path / "settings.yaml"
+    path.write_text('clinic:\n  name: "Clínica Santa Lucía"\n  timezone: America/New_York\n  language: es-ES\n'
+                    f'store:\n  url: "{store_url}"\n' + SERVER + (f"reminders:\n{reminders}" if reminders else ""),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_templates_check_fails_on_a_saturday_spanish_sms(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                         store_url: str) -> None:
+    """The Spanish SMS as it went before the fix (accents kept): "sáb" and "Lucía" force UCS-2
+    (70 characters a segment), so the reminder takes 3 segments and its answer link is left out."""
+    config = clinic_settings(tmp_path, store_url, "  sms_accents: keep\n")
+    code, out, _ = cli(config)("templates", "check", "--json", expect=None)
+    results = json.loads(out)
+    [reminder] = [r for r in results if (r["language"], r["template"], r["channel"]) == ("es", "reminder", "sms")]
+    assert reminder["encoding"] == "UCS-2" and reminder["segments"] == 3
+    assert "sáb" in reminder["sample"]
+    assert reminder["answer_link"] is False
+    assert code == 1
+    code, table, _ = cli(config)("templates", "check", expect=None)
+    lines = [line for line in table.splitlines() if line.startswith("es/reminder.sms:")]
+    assert any("3 SMS segments" in line and "sáb" in line for line in lines), table
+    assert any("answer link left out" in line for line in lines), table
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_templates_check_passes_with_plain_sms_letters(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                       store_url: str) -> None:
+    """The default: accents the GSM-7 alphabet lacks are dropped in SMS, so every patient SMS
+    of every language and mode fits one segment with its answer link, on the worst samples."""
+    code, out, _ = cli(clinic_settings(tmp_path, store_url))("templates", "check", "--json", expect=None)
+    results = json.loads(out)
+    sms = [r for r in results if r["channel"] == "sms"]
+    assert {r["language"] for r in sms} == {"en", "es"}
+    assert {r["template"] for r in sms} >= {"reminder", "reminder (video)", "reminder (phone)", "confirmation"}
+    assert all(r["segments"] == 1 and r["encoding"] == "GSM-7" for r in sms), sms
+    assert all(r["answer_link"] for r in sms if r["template"].split()[0] in ("confirmation", "reminder",
+                                                                            "rescheduled")), sms
+    [reminder] = [r for r in sms if (r["language"], r["template"]) == ("es", "reminder")]
+    assert reminder["sample"].startswith("sáb")
+    assert code == 0, [r["problems"] for r in results if r["problems"]]
+
+
+def test_accents_leave_an_sms_only_when_that_makes_it_gsm7() -> None:
+    assert gsm_plain("Clínica Santa Lucía: sáb, 11 sept") == "Clinica Santa Lucia: sab, 11 sept"
+    assert gsm_plain("Çağla Y\u0131lmaz, Zoë Łukasz") == "Çagla Yilmaz, Zoe Lukasz"  # Ç sits in GSM-7
+    assert gsm_plain("Señor Müller, café") == "Señor Müller, café"  # ñ, ü, é are GSM-7
+    # Cyrillic needs UCS-2 anyway: the accents cost nothing there and stay.
+    assert gsm_plain("Лучия, sáb") == "Лучия, sáb"
+    assert sms_size(gsm_plain("sáb " * 40)).segments == 1
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_language_without_templates_is_reported_not_silently_english(  # type: ignore[no-untyped-def]
+        cli, tmp_path: Path, store_url: str, store) -> None:
+    """French patients got English with no word about it (issue 30, obs 12)."""
+    from tests.sync.reminders.conftest import appointment, put
+
+    put(store, appointment("A1", START_FR, language="fr"), appointment("A2", START_FR, patient="P2", language="fr"),
+        appointment("A3", START_FR, patient="P3", language="es-MX"))
+    code, out, _ = cli(clinic_settings(tmp_path, store_url))("templates", "check", "--json", expect=None)
+    [french] = [r for r in json.loads(out) if r["language"] == "fr"]
+    assert french["patients"] == 2 and french["template"] is None
+    assert french["warnings"] == ["no templates for language 'fr' (2 patient(s)): these messages go in 'en'; "
+                                  "add templates/fr/ (see docs/reminders.md, Languages)"]
+    assert not [r for r in json.loads(out) if r["language"] == "es-MX"]  # es covers es-MX
+    assert code == 0  # reported, like an undefined variable; the SMS sizes decide the exit
+    _, table, _ = cli(clinic_settings(tmp_path, store_url))("templates", "check", expect=None)
+    assert "fr: no templates for language 'fr' (2 patient(s))" in table
+
+
+START_FR = datetime(2026, 12, 5, 15, tzinfo=UTC)
