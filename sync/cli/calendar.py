@@ -12,6 +12,7 @@ from clinicsync.sync.calendar.push import build_provider, push
 from clinicsync.sync.calendar.reconcile import reconcile
 from clinicsync.sync.calendar.status import calendar_status
 from clinicsync.sync.cli.context import EXIT_FAILED, app_context, fail_config, out_console, print_json
+from clinicsync.sync.cli.output import print_table
 
 app = typer.Typer(help="Doctors' calendars (Google Calendar or .ics files).", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
@@ -57,12 +58,12 @@ def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
         errors = ", ".join(f"{k}: {v}" for k, v in row["errors"].items())
         table.add_row(row["calendar"], str(row["present"]), str(row["pending"]), str(row["deleted"]),
                       str(row["failing"]), errors)
-    out_console.print(table)
+    print_table(out_console, table)
     if result["unmapped"]:
         skipped = Table("practitioner (connector/id)", "appointments skipped", title="no calendar")
         for row in result["unmapped"]:
             skipped.add_row(row["practitioner"], str(row["appointments"]))
-        out_console.print(skipped)
+        print_table(out_console, skipped)
 
 
 @app.command("reconcile")
@@ -85,12 +86,12 @@ def reconcile_command(
         table = Table("calendar", "events", "expected", title="calendars")
         for label, counts in report.calendars.items():
             table.add_row(label, str(counts["events"]), str(counts["expected"]))
-        out_console.print(table)
+        print_table(out_console, table)
         if report.findings:
             findings = Table("finding", "calendar", "appointment", "event id", "detail")
             for f in report.findings:
                 findings.add_row(f.kind, f.calendar, f.appointment or "", f.event_id, f.detail)
-            out_console.print(findings)
+            print_table(out_console, findings)
         else:
             out_console.print("every calendar matches the store")
         declines = report.declines

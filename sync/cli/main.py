@@ -44,7 +44,7 @@ from clinicsync.sync.cli.context import (
     print_json,
     store_problem,
 )
-from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment
+from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment, print_table, resolve_format
 from clinicsync.sync.cli.progress import stage_progress
 from clinicsync.sync.cli.rehearsal import rehearse
 from clinicsync.sync.config_loader import ConfigError
@@ -160,7 +160,7 @@ def _print_check(store: dict[str, Any], results: list[SourceCheck], replies: lis
     for r in results:
         table.add_row(Text(f"connector {r.connector} ({r.kind})"), "yes" if r.ok else "[red]no[/red]",
                       Text("; ".join(r.problems) or r.reached))  # Text: a quoted pattern is no markup
-    out_console.print(table)
+    print_table(out_console, table)
 
     def say(text: str) -> None:
         out_console.print(text, soft_wrap=True, highlight=False, markup=False)
@@ -218,7 +218,7 @@ def _print_report(report: RunReport) -> None:
         counts = result.counts.as_dict()
         note = f"[red]{result.error}[/red]" if result.error else ("[yellow]skipped[/yellow]" if result.skipped else "")
         table.add_row(name, *(str(counts[k]) for k in keys), note)
-    out_console.print(table)
+    print_table(out_console, table)
     for name, result in report.connectors.items():
         if result.skipped:
             out_console.print(f"{name}: {result.skipped}")
@@ -242,13 +242,14 @@ def _plain(value: object) -> str:
 
 
 @app.command()
-def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption = False,
+def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
            json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
            ) -> None:
     """Each connector's last run (running, ok or failed), failed runs since its last success,
     counts, errors and quarantine size; then each stage's state (reminders, write-back, …)."""
     context = app_context(ctx)
     store = context.store
+    fmt = resolve_format(fmt, out_console, json_output)
     zone = ZoneInfo(context.settings.clinic.timezone)
     # So a push source's run cut off by a crash is not shown as running; a read-only account
     # may look too (then the next sync closes them).
@@ -262,7 +263,7 @@ def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption 
         row["state"] = connector_state(row["last_status"], row["last_run_id"],
                                        datetime.fromisoformat(row["last_started"].replace("Z", "+00:00")),
                                        row["connector"], activity)
-    if json_output or fmt is Format.json:
+    if fmt is Format.json:
         print_json({"connectors": rows, "running": [a.as_dict() for a in activity], **sections,
                     "stalls": [stall.as_dict() for stall in stalls]})
         return

@@ -107,8 +107,8 @@ def test_two_runs_then_changes_then_quiet(fake: FakeFhir, key_file: Path, write_
     header, claims = fake.assertions[0]
     assert header["alg"] == "RS384" and claims["aud"] == fake.token_url
     assert fake.seen("GET", "/fhir/.well-known/smart-configuration")  # the token URL was discovered
-    _, out, _ = run("appointments", "list", "--json")
-    listed = {row["external_id"]: row for row in json.loads(out)}
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    listed = {row["external_id"]: row for row in json.loads(out)["items"]}
     assert sorted(listed) == [f"a{i}" for i in range(10)]
     assert listed["a1"]["timezone"] == "America/Chicago" and listed["a1"]["status"] == "booked"
     assert listed["a1"]["patient"]["phone"] == "+12125550100"  # the mobile number
@@ -141,8 +141,8 @@ def test_two_runs_then_changes_then_quiet(fake: FakeFhir, key_file: Path, write_
     fake.put(appointment("req1", None, "p0", "d0"))  # a proposed request: no start yet
     third = sync(run)
     counts(third, fetched=3, rescheduled=1, cancelled=1, quarantined=1)
-    _, out, _ = run("quarantine", "list", "--json")
-    [entry] = json.loads(out)
+    _, out, _ = run("quarantine", "list", "--all", "--json")
+    [entry] = json.loads(out)["items"]
     assert (entry["record_id"], entry["field"], entry["position"]) == ("req1", "start", "Appointment/req1/_history/1")
 
     # 4. The deleted appointment comes back, cancelled (FHIR lets a deleted id be written again).
@@ -154,8 +154,8 @@ def test_two_runs_then_changes_then_quiet(fake: FakeFhir, key_file: Path, write_
     # 5. And quiet again.
     fake.tick(minutes=5)
     counts(sync(run))
-    _, out, _ = run("appointments", "list", "--json")
-    statuses = {row["external_id"]: row["status"] for row in json.loads(out)}
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    statuses = {row["external_id"]: row["status"] for row in json.loads(out)["items"]}
     assert statuses["a2"] == statuses["a3"] == "cancelled" and statuses["a4"] == "booked"
     assert len(fake.assertions) == 6  # one token per run (and the refresh)
 
@@ -211,13 +211,13 @@ def test_official_examples_through_the_server(fake: FakeFhir, key_file: Path, wr
     fake.tick(minutes=5)
     fake.put(json.loads((folder / "appointment-example-request.json").read_text(encoding="utf-8")))
     counts(sync(run), fetched=1, quarantined=1)
-    _, out, _ = run("appointments", "list", "--json")
-    rows = {row["external_id"]: row for row in json.loads(out)}
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    rows = {row["external_id"]: row for row in json.loads(out)["items"]}
     assert rows["example"]["patient"]["name"] == "Peter James Chalmers"
     assert rows["example"]["patient"]["phone"] == "+61334105613"
     assert rows["example"]["practitioner"]["name"] == "Dr Adam Careful"
     assert rows["example"]["location"] == "South Wing, second floor"
     assert rows["example"]["type"] == "General Discussion"  # serviceType first (issue 18), then appointmentType
     assert rows["2docs"]["start"] == "2013-12-09T09:00:00Z"
-    _, out, _ = run("quarantine", "list", "--json")
-    assert [(q["record_id"], q["field"]) for q in json.loads(out)] == [("examplereq", "start")]
+    _, out, _ = run("quarantine", "list", "--all", "--json")
+    assert [(q["record_id"], q["field"]) for q in json.loads(out)["items"]] == [("examplereq", "start")]
