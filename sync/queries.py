@@ -191,3 +191,15 @@ def list_quarantine(store: Store, connector: str | None = None, limit: int | Non
              "count": r.seen_count, "created_at": iso_z(r.created_at), "first_seen": iso_z(r.created_at),
              "last_seen": iso_z(r.last_seen), "resolved_at": iso_z(r.resolved_at) if r.resolved_at else None,
              "resolution": r.resolution, "retryable": bool(r.has_raw)} for r in rows]
+
+
+def pushes_received(store: Store, connector: str, since: datetime) -> tuple[int, datetime | None]:
+    """A push source's deliveries since ``since`` (each push is recorded as a run of its
+    own, or in its listener's run) and when the newest arrived: what `sync`'s table says
+    for a connector it cannot poll (an index range on (connector, started_at))."""
+    with store.engine.connect() as connection:
+        count, newest = connection.execute(
+            select(func.count(), func.max(R.started_at)).where(R.connector == connector, R.started_at >= since)).one()
+        if newest is None:
+            newest = connection.execute(select(func.max(R.started_at)).where(R.connector == connector)).scalar()
+    return int(count), newest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from contextlib import suppress
 from datetime import date, datetime
 from functools import partial
@@ -46,6 +47,7 @@ from clinicsync.sync.cli.context import (
 )
 from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment, print_table, resolve_format
 from clinicsync.sync.cli.progress import stage_progress
+from clinicsync.sync.cli.pushed import push_only_lines
 from clinicsync.sync.cli.rehearsal import rehearse
 from clinicsync.sync.config_loader import ConfigError
 from clinicsync.sync.engine import RunReport
@@ -111,7 +113,9 @@ def main(
             settings = None
     if settings is not None:
         level, fmt = log_level or settings.logging.level, log_format or settings.logging.format
-    configure_logging(level, fmt)
+    if log_level is None and level == "info" and fmt != "json" and sys.stderr.isatty():
+        level = "warning"  # a person at a terminal reads the command's output; --log-level info for more
+    configure_logging(level, fmt, zone=settings.clinic.timezone if settings is not None else None)
 
 
 @app.command()
@@ -199,17 +203,18 @@ def sync_command(
     report: RunReport
     with stage_progress(err_console, enabled=not json_output) as progress:
         report = run(connector, progress=progress)
+    pushed = push_only_lines(settings, store)
     if json_output:
-        print_json(report.as_dict())
+        print_json({**report.as_dict(), "push_only": {name: line for name, line in pushed}})
     else:
-        _print_report(report)
+        _print_report(report, pushed)
         if dry_run:
             _print_rehearsal(report)
     if report.failed:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _print_report(report: RunReport) -> None:
+def _print_report(report: RunReport, pushed: list[tuple[str, str]]) -> None:
     table = Table(title=f"sync run {report.run_id}")
     keys = ["fetched", "created", "updated", "rescheduled", "cancelled", "deleted", "unchanged", "quarantined"]
     for key in ["connector", *keys, "error"]:
@@ -218,6 +223,8 @@ def _print_report(report: RunReport) -> None:
         counts = result.counts.as_dict()
         note = f"[red]{result.error}[/red]" if result.error else ("[yellow]skipped[/yellow]" if result.skipped else "")
         table.add_row(name, *(str(counts[k]) for k in keys), note)
+    for name, line in pushed:  # a source that pushes has nothing to poll: say what it sent instead
+        table.add_row(name, *("" for _ in keys), line)
     print_table(out_console, table)
     for name, result in report.connectors.items():
         if result.skipped:
