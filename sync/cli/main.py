@@ -208,6 +208,8 @@ def sync_command(
         print_json({**report.as_dict(), "push_only": {name: line for name, line in pushed}})
     else:
         _print_report(report, pushed)
+        if (note := calendar.no_calendar_note(settings)) is not None:
+            err_console.print(note, markup=False, highlight=False, soft_wrap=True)
         if dry_run:
             _print_rehearsal(report)
     if report.failed:

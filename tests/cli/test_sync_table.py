@@ -1,5 +1,6 @@
 """Issue 31, obs 9: a push-only connector has a row in `sync`'s table, saying what `serve`
-received (a row of empty counts looked like a source that was forgotten)."""
+received (a row of empty counts looked like a source that was forgotten); and a settings
+file without a calendar is told so once."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ CALCOM = "- name: bookings\n  kind: calcom\n  secret: s3cret-for-tests\n"
 def test_a_push_only_connector_has_a_row_saying_what_serve_received(
         write_settings: Callable[..., Path], store: Store, cli: Callable[[Path | None], Cli]) -> None:
     run = cli(write_settings(CALCOM))
-    _, out, _ = run("sync", "--once")
+    _, out, err = run("sync", "--once")
+    assert err.count("calendar.provider is none") == 1  # a settings file without `calendar:` writes none: said once
     [row] = [line for line in out.splitlines() if line.startswith("bookings")]
     assert "push-only: 0 received by `serve` in the last 24 h; none ever" in row
     now = datetime.now(UTC)
