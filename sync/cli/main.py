@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import date, datetime
 from functools import partial
@@ -260,6 +261,8 @@ def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
     store = context.store
     fmt = resolve_format(fmt, out_console, json_output)
     zone = ZoneInfo(context.settings.clinic.timezone)
+    # the lists' form and clock (12- or 24-hour by the clinic's locale), or UTC with --utc
+    when = partial(moment, zone=zone, utc=utc, locale=context.settings.clinic.locale_tag())
     # So a push source's run cut off by a crash is not shown as running; a read-only account
     # may look too (then the next sync closes them).
     with suppress(SQLAlchemyError):
@@ -280,15 +283,15 @@ def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
     for row in rows:
         failing = row["failing_runs"]  # failed runs since the last success: "failed x3"
         state = f"{row['state']} x{failing}" if failing else row["state"]
-        table_rows.append((row["connector"], moment(row["last_started"], zone, utc), state,
-                           moment(row["last_success"], zone, utc) or "never", row["counts"].get("created", 0),
+        table_rows.append((row["connector"], when(row["last_started"]), state,
+                           when(row["last_success"]) or "never", row["counts"].get("created", 0),
                            row["quarantined"], row["error"] or ""))
     emit(out_console, fmt, ["connector", "last run", "status", "last success", "created", "quarantined", "error"],
          table_rows, title="connectors" if fmt is Format.table else None)
     if fmt is Format.csv:
         return
     out_console.print("running now", style="italic", highlight=False)
-    for line in _activity_lines(activity, zone, utc) or ["  nothing"]:
+    for line in _activity_lines(activity, when) or ["  nothing"]:
         out_console.print(line, highlight=False, soft_wrap=True, markup=False)
     out_console.print("stages", style="italic", highlight=False)
     for key, value in sections.items():
@@ -301,16 +304,16 @@ def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
         out_console.print("  none", highlight=False)
 
 
-def _activity_lines(activity: list[StageActivity], zone: ZoneInfo, utc: bool) -> list[str]:
-    """`import emr: running since 2026-11-23 08:02 -05:00, 1,200 rows (of 5,000)`, or why it is stale."""
+def _activity_lines(activity: list[StageActivity], when: Callable[[datetime | None], str]) -> list[str]:
+    """`import emr: running since Mon, Nov 23, 2026, 8:02 AM, 1,200 rows (of 5,000)`, or why it is stale."""
     lines = []
     for item in activity:
         rows = f"{item.rows:,} rows" + (f" (of {item.total:,})" if item.total is not None else "")
         if item.state == "stale":
-            lines.append(f"  {item.stage}: STALE, started {moment(item.started_at, zone, utc)}, {rows}; "
-                         f"last progress {moment(item.heartbeat_at, zone, utc)}: {item.why_stale}")
+            lines.append(f"  {item.stage}: STALE, started {when(item.started_at)}, {rows}; "
+                         f"last progress {when(item.heartbeat_at)}: {item.why_stale}")
         else:
-            lines.append(f"  {item.stage}: running since {moment(item.started_at, zone, utc)}, {rows}")
+            lines.append(f"  {item.stage}: running since {when(item.started_at)}, {rows}")
     return lines
 
 
