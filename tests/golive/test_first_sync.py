@@ -77,7 +77,7 @@ def assert_quiet_baseline(run: Any, created: int) -> None:
     _, out, _ = run("appointments", "list", "--all", "--json", "--from", soon.isoformat())
     assert {a["external_id"] for a in json.loads(out)["items"] if a["status"] == "booked"} <= pending
     _, out, _ = run("sync", "--once", "--json")  # the second run: nothing new, nothing announced
-    assert json.loads(out)["items"]["connectors"]["practice"]["created"] == 0
+    assert json.loads(out)["connectors"]["practice"]["created"] == 0
 
 
 def assert_one_confirmation(run: Any, new_id: str) -> None:
