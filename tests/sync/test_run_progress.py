@@ -72,6 +72,7 @@ def test_a_terminal_shows_each_stage_with_its_rows_and_a_pipe_shows_none(config:
     for stage in ("calendar", "reminders", "writeback"):
         assert re.search(rf"{stage} done\s+[━╸╺ ]*\d+(/\d+)? rows", screen), stage
     assert re.search(r"reminders done\s+.*\d+/\d+ rows", screen), screen  # its total is known: M/N
+    assert "connector.synced" not in screen and "calendar.pushed" not in screen  # info logs: not on a terminal
 
     piped = subprocess.run([sys.executable, "-m", "clinicsync.sync.cli", "--config", str(config), "sync", "--once"],
                            capture_output=True, text=True, timeout=60, check=True)
