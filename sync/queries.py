@@ -23,9 +23,41 @@ RUNS = SyncRun.__table__  # type: ignore[attr-defined]
 R = RUNS.c
 
 
+def _appointment_filters(start: datetime | None, end: datetime | None, doctor_email: str | None,
+                         include_deleted: bool, connector: str | None, external_id: str | None) -> list[Any]:
+    """The WHERE of `appointments list`, shared by the page and its count so they never disagree."""
+    where: list[Any] = []
+    if start is not None:
+        where.append(A.start_utc >= start)
+    if end is not None:
+        where.append(A.start_utc < end)
+    if doctor_email:
+        where.append(func.lower(D.email) == doctor_email.lower())
+    if not include_deleted:
+        where.append(A.deleted_at.is_(None))
+    if connector is not None:
+        where.append(A.connector == connector)
+    if external_id is not None:
+        where.append(A.external_id == external_id)
+    return where
+
+
+def count_appointments(store: Store, start: datetime | None = None, end: datetime | None = None,
+                       doctor_email: str | None = None, include_deleted: bool = False) -> int:
+    """How many appointments `list_appointments` would return without a limit: one COUNT,
+    so a list can say "showing 200 of 48,832" without reading the 48,832 rows."""
+    where = _appointment_filters(start, end, doctor_email, include_deleted, None, None)
+    query = select(func.count()).select_from(Appointment.__table__)  # type: ignore[attr-defined]
+    if doctor_email:  # only the doctor filter needs the join
+        query = select(func.count()).select_from(with_people())
+    with store.engine.connect() as connection:
+        return int(connection.execute(query.where(*where)).scalar_one())
+
+
 def list_appointments(store: Store, start: datetime | None = None, end: datetime | None = None,
                       doctor_email: str | None = None, include_deleted: bool = False,
-                      connector: str | None = None, external_id: str | None = None) -> list[dict[str, Any]]:
+                      connector: str | None = None, external_id: str | None = None,
+                      limit: int | None = None) -> list[dict[str, Any]]:
     query = (
         select(A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type,
                A.version, A.deleted_at, A.participation, A.quality_notes, P.external_id.label("p_id"),
@@ -33,20 +65,10 @@ def list_appointments(store: Store, start: datetime | None = None, end: datetime
                P.phone, P.email.label("p_email"), P.language, P.channel, D.external_id.label("d_id"),
                D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"))
         .select_from(with_people())
+        .where(*_appointment_filters(start, end, doctor_email, include_deleted, connector, external_id))
         .order_by(A.start_utc, A.connector, A.external_id)
+        .limit(limit)
     )
-    if start is not None:
-        query = query.where(A.start_utc >= start)
-    if end is not None:
-        query = query.where(A.start_utc < end)
-    if doctor_email:
-        query = query.where(func.lower(D.email) == doctor_email.lower())
-    if not include_deleted:
-        query = query.where(A.deleted_at.is_(None))
-    if connector is not None:
-        query = query.where(A.connector == connector)
-    if external_id is not None:
-        query = query.where(A.external_id == external_id)
     with store.engine.connect() as connection:
         rows = connection.execute(query).all()
     return [{
@@ -137,20 +159,31 @@ def connector_status(store: Store) -> list[dict[str, Any]]:
     return out
 
 
-def list_quarantine(store: Store, connector: str | None = None, limit: int = 1000,
+def _quarantine_filters(connector: str | None, everything: bool) -> list[Any]:
+    where: list[Any] = [] if everything else [Q.status == "open"]
+    if connector:
+        where.append(Q.connector == connector)
+    return where
+
+
+def count_quarantine(store: Store, connector: str | None = None, everything: bool = False) -> int:
+    """How many items `list_quarantine` would return without a limit (one COUNT)."""
+    with store.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(Quarantine.__table__)  # type: ignore[attr-defined]
+                                      .where(*_quarantine_filters(connector, everything))).scalar_one())
+
+
+def list_quarantine(store: Store, connector: str | None = None, limit: int | None = 1000,
                     everything: bool = False) -> list[dict[str, Any]]:
     """The quarantine work list: open items, newest sighting first (``everything``: the
     resolved and dismissed ones too). Never the raw record: that is patient data.
     ``retryable``: the raw input was stored as a record (a JSON object) that `quarantine
     retry` can map again; a row the connector could not read whole can only be fixed at
     the source."""
-    query = select(Q.id, Q.run_id, Q.connector, Q.position, Q.record_id, Q.field, Q.reason, Q.status,
+    query = (select(Q.id, Q.run_id, Q.connector, Q.position, Q.record_id, Q.field, Q.reason, Q.status,
                    Q.seen_count, Q.created_at, Q.last_seen, Q.resolved_at, Q.resolution,
-                   Q.raw.like("{%").label("has_raw")).order_by(Q.last_seen.desc(), Q.id.desc()).limit(limit)
-    if not everything:
-        query = query.where(Q.status == "open")
-    if connector:
-        query = query.where(Q.connector == connector)
+                   Q.raw.like("{%").label("has_raw")).where(*_quarantine_filters(connector, everything))
+             .order_by(Q.last_seen.desc(), Q.id.desc()).limit(limit))
     with store.engine.connect() as connection:
         rows = connection.execute(query).all()
     return [{"id": r.id, "run_id": r.run_id, "connector": r.connector, "position": r.position,
@@ -158,3 +191,15 @@ def list_quarantine(store: Store, connector: str | None = None, limit: int = 100
              "count": r.seen_count, "created_at": iso_z(r.created_at), "first_seen": iso_z(r.created_at),
              "last_seen": iso_z(r.last_seen), "resolved_at": iso_z(r.resolved_at) if r.resolved_at else None,
              "resolution": r.resolution, "retryable": bool(r.has_raw)} for r in rows]
+
+
+def pushes_received(store: Store, connector: str, since: datetime) -> tuple[int, datetime | None]:
+    """A push source's deliveries since ``since`` (each push is recorded as a run of its
+    own, or in its listener's run) and when the newest arrived: what `sync`'s table says
+    for a connector it cannot poll (an index range on (connector, started_at))."""
+    with store.engine.connect() as connection:
+        count, newest = connection.execute(
+            select(func.count(), func.max(R.started_at)).where(R.connector == connector, R.started_at >= since)).one()
+        if newest is None:
+            newest = connection.execute(select(func.max(R.started_at)).where(R.connector == connector)).scalar()
+    return int(count), newest

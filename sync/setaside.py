@@ -179,7 +179,7 @@ def open_keys(engine: Engine, stage: str) -> set[str]:
         return set(connection.execute(select(S.item).where(S.stage == stage, S.status != RESOLVED)).scalars())
 
 
-def open_items(connection: Connection, limit: int = 50) -> list[dict[str, Any]]:
+def open_items(connection: Connection, limit: int | None = 50) -> list[dict[str, Any]]:
     """What `status`, the status page and `set-aside list` show: newest first."""
     rows = connection.execute(select(SET_ASIDE).where(S.status != RESOLVED)
                               .order_by(S.last_at.desc(), S.id.desc()).limit(limit)).all()

@@ -8,7 +8,9 @@ import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
+from datetime import datetime
 from typing import Any, TextIO, cast
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -103,17 +105,33 @@ class _CurrentStderr:
         return sys.stderr.isatty()
 
 
-def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+def _clock_in(zone_name: str) -> Any:
+    """A console line's time in the clinic's zone, as the CLI's tables show times (issue 31,
+    obs 5: UTC log lines between local-time rows read as two different clocks)."""
+    zone = ZoneInfo(zone_name)
+
+    def stamp(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event["timestamp"] = datetime.now(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        return event
+
+    return stamp
+
+
+def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None,
+                      zone: str | None = None) -> None:
+    """JSON lines (UTC timestamps) for machines; on a console, ``zone``'s clock when given."""
     out = stream or cast(TextIO, _CurrentStderr())
     numeric = getattr(logging, level.upper(), logging.INFO)
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
+    stamper: Any = (_clock_in(zone) if use_console and zone
+                    else structlog.processors.TimeStamper(fmt="iso", utc=True))
     renderer: Any = (structlog.dev.ConsoleRenderer(colors=out.isatty()) if use_console
                      else structlog.processors.JSONRenderer())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            stamper,
             structlog.processors.format_exc_info,
             redact,
             renderer,

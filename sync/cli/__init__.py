@@ -2,6 +2,7 @@
 
 from typer.core import TyperOption
 
+from clinicsync.sync.cli import conventions
 from clinicsync.sync.cli.main import app
 
 _display_type = TyperOption.display_type_rich
@@ -13,5 +14,6 @@ def _flags_without_a_type(self: TyperOption, ctx: object) -> str | None:
 
 
 TyperOption.display_type_rich = _flags_without_a_type  # type: ignore[method-assign]
+conventions.install()  # one-line usage errors, plain help when piped (issue 31)
 
 __all__ = ["app"]

@@ -2,46 +2,89 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from clinicsync.sync.cli.context import app_context, out_console, print_json
-from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment
-from clinicsync.sync.cli.when import option_when
-from clinicsync.sync.queries import list_appointments
+from clinicsync.common.shown_time import shown_date
+from clinicsync.sync.cli.context import app_context, err_console, out_console, print_json
+from clinicsync.sync.cli.output import (
+    DEFAULT_LIMIT,
+    Column,
+    FormatOption,
+    LimitOption,
+    UtcOption,
+    emit_list,
+    moment,
+    resolve_format,
+)
+from clinicsync.sync.cli.when import option_when, parse_when
+from clinicsync.sync.queries import count_appointments, list_appointments
 
 app = typer.Typer(help="Appointments in the store.", no_args_is_help=True)
+
+
+DEFAULT_DAYS = 7
 
 
 @app.command("list")
 def list_command(
     ctx: typer.Context,
-    fmt: FormatOption = Format.table,
+    fmt: FormatOption = None,
     utc: UtcOption = False,
     json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
     from_: Annotated[str | None, typer.Option(
-        "--from", help="first day or moment, clinic time: 2026-11-24, today, tomorrow, -2d, mon, an ISO time")] = None,
+        "--from", help="first day or moment, clinic time: 2026-11-24, today, tomorrow, -2d, mon, an ISO time "
+        f"(default: today, for {DEFAULT_DAYS} days)")] = None,
     to: Annotated[str | None, typer.Option(
         "--to", help="last day, inclusive (or a moment), in the same forms as --from")] = None,
     doctor: Annotated[str | None, typer.Option("--doctor", help="the doctor's email")] = None,
     include_deleted: Annotated[bool, typer.Option(help="also list appointments deleted at the source")] = False,
+    limit: LimitOption = DEFAULT_LIMIT,
+    every: Annotated[bool, typer.Option("--all", help="every appointment: no default window, no --limit")] = False,
 ) -> None:
-    """List appointments: times in the clinic's zone with the offset (--utc for UTC); JSON keeps UTC `Z`."""
+    """List appointments, by default from today for 7 days and at most 200 (the total is
+    always said). Times in each visit's own zone for people (--utc for UTC); CSV and JSON
+    keep ISO 8601 UTC."""
     context = app_context(ctx)
-    zone_name = context.settings.clinic.timezone
+    settings = context.settings
+    zone_name = settings.clinic.timezone
     start = option_when("--from", from_, zone_name).instant if from_ is not None else None
     end = option_when("--to", to, zone_name).day_end(zone_name) if to is not None else None
-    rows = list_appointments(context.store, start, end, doctor, include_deleted)
-    zone_info = ZoneInfo(zone_name)
-    emit(out_console, Format.json if json_output else fmt,
-         ["start (UTC)" if utc else f"start ({zone_name})", "zone", "status", "answer", "doctor", "patient",
-          "type", "id"],
-         [(moment(row["start"], zone_info, utc), row["timezone"], row["status"], row["answer"] or "",
-           (row["practitioner"] or {}).get("name") or "", (row["patient"] or {}).get("id") or "", row["type"] or "",
-           f"{row['connector']}:{row['external_id']}") for row in rows], records=rows)
+    if from_ is None and to is None and not every:
+        today = parse_when("today", zone_name)
+        start, end = today.instant, parse_when(f"+{DEFAULT_DAYS - 1}d", zone_name).day_end(zone_name)
+    page_size = None if every else limit
+    rows = list_appointments(context.store, start, end, doctor, include_deleted, limit=page_size)
+    total = len(rows) if page_size is None or len(rows) < page_size else count_appointments(
+        context.store, start, end, doctor, include_deleted)
+    locale = settings.clinic.locale_tag()
+
+    def start_shown(row: dict[str, Any]) -> str:
+        return moment(row["start"], row["timezone"] or zone_name, utc, locale=locale, home_zone=zone_name)
+
+    columns = [
+        Column("start (UTC)" if utc else "start", start_shown, lambda r: r["start"], "start (UTC)"),
+        Column("zone", lambda r: r["timezone"]),
+        Column("status", lambda r: r["status"]),
+        Column("answer", lambda r: r["answer"] or ""),
+        Column("doctor", lambda r: (r["practitioner"] or {}).get("name") or ""),
+        Column("patient", lambda r: (r["patient"] or {}).get("id") or ""),
+        Column("type", lambda r: r["type"] or ""),
+        Column("id", lambda r: f"{r['connector']}:{r['external_id']}"),
+    ]
+    emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
+              noun="appointments", limit=page_size, title=_window_title(start, end, zone_name, locale),
+              empty="no appointments in that window")
+
+
+def _window_title(start: datetime | None, end: datetime | None, zone_name: str, locale: str) -> str:
+    """'appointments Tue, Nov 24, 2026 to Mon, Nov 30, 2026': the window the table covers."""
+    first = f" from {shown_date(start, zone_name, locale)}" if start else ""
+    last = f" to {shown_date(end - timedelta(seconds=1), zone_name, locale)}" if end else ""
+    return f"appointments{first}{last}"
 
 
 @app.command("show")

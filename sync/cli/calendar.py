@@ -12,9 +12,22 @@ from clinicsync.sync.calendar.push import build_provider, push
 from clinicsync.sync.calendar.reconcile import reconcile
 from clinicsync.sync.calendar.status import calendar_status
 from clinicsync.sync.cli.context import EXIT_FAILED, app_context, fail_config, out_console, print_json
+from clinicsync.sync.cli.output import print_table
+from clinicsync.sync.settings import Settings
 
 app = typer.Typer(help="Doctors' calendars (Google Calendar or .ics files).", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+def no_calendar_note(settings: Settings) -> str | None:
+    """One line when the settings have no `calendar:` section (issue 31, obs 9): the shipped
+    settings.yaml writes .ics files, but a file written from scratch writes no calendar, and
+    a doctor waiting for the visits to appear deserves a word from `sync`."""
+    if settings.calendar.provider != "none":
+        return None
+    return ("calendar: calendar.provider is none (the default of a settings file without a `calendar:` section), "
+            "so no doctor's calendar is written; set `calendar: {provider: ics}` (or google) to have one "
+            "(docs/calendar.md)")
 
 
 def _provider(ctx: typer.Context) -> CalendarProvider:
@@ -57,12 +70,12 @@ def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
         errors = ", ".join(f"{k}: {v}" for k, v in row["errors"].items())
         table.add_row(row["calendar"], str(row["present"]), str(row["pending"]), str(row["deleted"]),
                       str(row["failing"]), errors)
-    out_console.print(table)
+    print_table(out_console, table)
     if result["unmapped"]:
         skipped = Table("practitioner (connector/id)", "appointments skipped", title="no calendar")
         for row in result["unmapped"]:
             skipped.add_row(row["practitioner"], str(row["appointments"]))
-        out_console.print(skipped)
+        print_table(out_console, skipped)
 
 
 @app.command("reconcile")
@@ -85,12 +98,12 @@ def reconcile_command(
         table = Table("calendar", "events", "expected", title="calendars")
         for label, counts in report.calendars.items():
             table.add_row(label, str(counts["events"]), str(counts["expected"]))
-        out_console.print(table)
+        print_table(out_console, table)
         if report.findings:
             findings = Table("finding", "calendar", "appointment", "event id", "detail")
             for f in report.findings:
                 findings.add_row(f.kind, f.calendar, f.appointment or "", f.event_id, f.detail)
-            out_console.print(findings)
+            print_table(out_console, findings)
         else:
             out_console.print("every calendar matches the store")
         declines = report.declines

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from clinicsync.sync.cli.context import out_console, print_json
+from clinicsync.sync.cli.output import print_table
 from clinicsync.sync.clinic import locations_without_place
 from clinicsync.sync.notifier_check import NotifierCheck, check_notifier
 from clinicsync.sync.responses.reply_paths import reply_problems
@@ -143,7 +144,7 @@ def _print(store: dict[str, Any], results: list[SourceCheck], notifiers: list[No
                       Text("; ".join(r.problems) or r.reached))  # Text: a quoted pattern is no markup
     for n in notifiers:
         table.add_row(Text(f"notifier {n.notifier} ({n.kind})"), "yes" if n.ok else "[red]no[/red]", Text(n.detail))
-    out_console.print(table)
+    print_table(out_console, table)
     for r in results:
         if r.sample_source is not None:
             what = "the whole source" if r.whole else "a sample"

@@ -7,6 +7,12 @@ tests/cli_start/test_imports.py)."""
 
 from __future__ import annotations
 
+import shutil
+import sys
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import date, datetime
+from functools import partial
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,10 +31,9 @@ from clinicsync.sync.cli.context import (
     store_problem,
 )
 from clinicsync.sync.cli.lazy import LazyCommand, lazy_group
-from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment
+from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment, print_table, resolve_format
 
 if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
 
     from clinicsync.sync.engine import RunReport
     from clinicsync.sync.run_progress import StageActivity
@@ -96,7 +101,9 @@ def main(
     settings = context.peek_settings() if ctx.invoked_subcommand not in ("config", "demo") else None
     if settings is not None:
         level, fmt = log_level or settings.logging.level, log_format or settings.logging.format
-    configure_logging(level, fmt)
+    if log_level is None and level == "info" and fmt != "json" and sys.stderr.isatty():
+        level = "warning"  # a person at a terminal reads the command's output; --log-level info for more
+    configure_logging(level, fmt, zone=settings.clinic.timezone if settings is not None else None)
 
 
 @app.command()
@@ -147,7 +154,9 @@ def sync_command(
         raise typer.Exit(EXIT_CONFIG)
     from functools import partial
 
+    from clinicsync.sync.cli import calendar
     from clinicsync.sync.cli.progress import stage_progress
+    from clinicsync.sync.cli.pushed import push_only_lines
     from clinicsync.sync.cli.rehearsal import rehearse
     from clinicsync.sync.service.pipeline import run_once
 
@@ -158,10 +167,13 @@ def sync_command(
     report: RunReport
     with stage_progress(err_console, enabled=not json_output) as progress:
         report = run(connector, progress=progress)
+    pushed = push_only_lines(settings, store)
     if json_output:
-        print_json(report.as_dict())
+        print_json({**report.as_dict(), "push_only": {name: line for name, line in pushed}})
     else:
-        _print_report(report)
+        _print_report(report, pushed)
+        if (note := calendar.no_calendar_note(settings)) is not None:
+            err_console.print(note, markup=False, highlight=False, soft_wrap=True)
         if dry_run:
             _print_rehearsal(report)
     if report.failed:
@@ -180,7 +192,7 @@ def _fail_on_mapping_problems(context: AppContext, only: list[str] | None = None
         fail_config(ConfigError(problems, str(config_path(context.config))).render())
 
 
-def _print_report(report: RunReport) -> None:
+def _print_report(report: RunReport, pushed: list[tuple[str, str]]) -> None:
     from rich.table import Table
 
     table = Table(title=f"sync run {report.run_id}")
@@ -191,7 +203,9 @@ def _print_report(report: RunReport) -> None:
         counts = result.counts.as_dict()
         note = f"[red]{result.error}[/red]" if result.error else ("[yellow]skipped[/yellow]" if result.skipped else "")
         table.add_row(name, *(str(counts[k]) for k in keys), note)
-    out_console.print(table)
+    for name, line in pushed:  # a source that pushes has nothing to poll: say what it sent instead
+        table.add_row(name, *("" for _ in keys), line)
+    print_table(out_console, table)
     for name, result in report.connectors.items():
         if result.skipped:
             out_console.print(f"{name}: {result.skipped}")
@@ -220,12 +234,11 @@ def _plain(value: object) -> str:
 
 
 @app.command()
-def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption = False,
+def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
            json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
            ) -> None:
     """Each connector's last run (running, ok or failed), failed runs since its last success,
     counts, errors and quarantine size; then each stage's state (reminders, write-back, …)."""
-    from contextlib import suppress
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -238,7 +251,10 @@ def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption 
 
     context = app_context(ctx)
     store = context.store
+    fmt = resolve_format(fmt, out_console, json_output)
     zone = ZoneInfo(context.settings.clinic.timezone)
+    # the lists' form and clock (12- or 24-hour by the clinic's locale), or UTC with --utc
+    when = partial(moment, zone=zone, utc=utc, locale=context.settings.clinic.locale_tag())
     # So a push source's run cut off by a crash is not shown as running; a read-only account
     # may look too (then the next sync closes them).
     with suppress(SQLAlchemyError):
@@ -251,7 +267,7 @@ def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption 
         row["state"] = connector_state(row["last_status"], row["last_run_id"],
                                        datetime.fromisoformat(row["last_started"].replace("Z", "+00:00")),
                                        row["connector"], activity)
-    if json_output or fmt is Format.json:
+    if fmt is Format.json:
         print_json({"connectors": rows, "running": [a.as_dict() for a in activity], **sections,
                     "stalls": [stall.as_dict() for stall in stalls]})
         return
@@ -259,15 +275,15 @@ def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption 
     for row in rows:
         failing = row["failing_runs"]  # failed runs since the last success: "failed x3"
         state = f"{row['state']} x{failing}" if failing else row["state"]
-        table_rows.append((row["connector"], moment(row["last_started"], zone, utc), state,
-                           moment(row["last_success"], zone, utc) or "never", row["counts"].get("created", 0),
+        table_rows.append((row["connector"], when(row["last_started"]), state,
+                           when(row["last_success"]) or "never", row["counts"].get("created", 0),
                            row["quarantined"], row["error"] or ""))
     emit(out_console, fmt, ["connector", "last run", "status", "last success", "created", "quarantined", "error"],
          table_rows, title="connectors" if fmt is Format.table else None)
     if fmt is Format.csv:
         return
     out_console.print("running now", style="italic", highlight=False)
-    for line in _activity_lines(activity, zone, utc) or ["  nothing"]:
+    for line in _activity_lines(activity, when) or ["  nothing"]:
         out_console.print(line, highlight=False, soft_wrap=True, markup=False)
     out_console.print("stages", style="italic", highlight=False)
     for key, value in sections.items():
@@ -280,16 +296,16 @@ def status(ctx: typer.Context, fmt: FormatOption = Format.table, utc: UtcOption 
         out_console.print("  none", highlight=False)
 
 
-def _activity_lines(activity: list[StageActivity], zone: ZoneInfo, utc: bool) -> list[str]:
-    """`import emr: running since 2026-11-23 08:02 -05:00, 1,200 rows (of 5,000)`, or why it is stale."""
+def _activity_lines(activity: list[StageActivity], when: Callable[[datetime | None], str]) -> list[str]:
+    """`import emr: running since Mon, Nov 23, 2026, 8:02 AM, 1,200 rows (of 5,000)`, or why it is stale."""
     lines = []
     for item in activity:
         rows = f"{item.rows:,} rows" + (f" (of {item.total:,})" if item.total is not None else "")
         if item.state == "stale":
-            lines.append(f"  {item.stage}: STALE, started {moment(item.started_at, zone, utc)}, {rows}; "
-                         f"last progress {moment(item.heartbeat_at, zone, utc)}: {item.why_stale}")
+            lines.append(f"  {item.stage}: STALE, started {when(item.started_at)}, {rows}; "
+                         f"last progress {when(item.heartbeat_at)}: {item.why_stale}")
         else:
-            lines.append(f"  {item.stage}: running since {moment(item.started_at, zone, utc)}, {rows}")
+            lines.append(f"  {item.stage}: running since {when(item.started_at)}, {rows}")
     return lines
 
 
@@ -349,8 +365,7 @@ def demo_reset(
     keep_store: Annotated[bool, typer.Option(help="keep the local SQLite store")] = False,
 ) -> None:
     """Regenerate examples/drop around a date and clear the embedded store."""
-    import shutil
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from clinicsync.sync.demo import generate_rows, write_csv
 

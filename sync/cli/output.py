@@ -1,13 +1,19 @@
-"""How lists and times leave the CLI: a table on a terminal, full-width plain text when
-piped (never cut at 80 columns), or JSON/CSV with --format; times in the clinic's zone with
-the UTC offset shown, or UTC with --utc."""
+"""How lists and times leave the CLI, by destination: a table on a terminal, plain aligned
+columns when piped (no box characters, never cut at 80 columns, greppable), or CSV/JSON with
+--format. Times for people go through `clinicsync.common.shown_time` (the visit's own zone,
+its short name when not the clinic's); machine forms (CSV, JSON) keep ISO 8601 UTC.
+
+A list never hides rows silently: every list has a stated default --limit and --all, says
+"showing N of M" (a table caption on a terminal, one line on stderr otherwise, so a pipe gets
+only data) and carries `total`/`shown` in its JSON object."""
 
 from __future__ import annotations
 
 import csv
 import enum
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -17,15 +23,24 @@ import typer
 from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
+from clinicsync.common.shown_time import shown_moment
+
 
 class Format(enum.StrEnum):
     table = "table"
-    json = "json"
+    plain = "plain"
     csv = "csv"
+    json = "json"
 
 
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="table, json or csv", case_sensitive=False)]
+FormatOption = Annotated[Format | None, typer.Option(
+    "--format", "-f", case_sensitive=False,
+    help="table (the default on a terminal), plain (the default when piped: aligned columns, no box), csv or json")]
 UtcOption = Annotated[bool, typer.Option("--utc", help="times in UTC instead of the clinic's zone")]
+DEFAULT_LIMIT = 200
+LimitOption = Annotated[int, typer.Option(
+    "--limit", "-n", min=1, help=f"show at most this many rows (default {DEFAULT_LIMIT}); the total is always said")]
+AllOption = Annotated[bool, typer.Option("--all", help="show every row (no --limit)")]
 
 
 class FullWidthWhenPiped(Console):
@@ -42,21 +57,38 @@ class FullWidthWhenPiped(Console):
         Console.size.fset(self, value)  # type: ignore[attr-defined]
 
 
-def moment(value: str | datetime | None, zone: ZoneInfo, utc: bool) -> str:
-    """'2026-11-23 08:00 -05:00' in the clinic's zone, or '2026-11-23 13:00Z' with --utc."""
+def resolve_format(fmt: Format | None, console: Console, json_flag: bool = False) -> Format:
+    """The format asked for, else by destination: a table on a terminal, plain columns when piped."""
+    if json_flag:
+        return Format.json
+    if fmt is not None:
+        return fmt
+    return Format.table if console.is_terminal else Format.plain
+
+
+def _parsed(value: str | datetime) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def moment(value: str | datetime | None, zone: ZoneInfo | str, utc: bool, *, locale: str | None = None,
+           home_zone: str | None = None) -> str:
+    """A moment for people: 'Tue, Nov 24, 2026, 8:45 AM' in ``zone`` (its short name appended
+    when it is not ``home_zone``), through shown_time; with --utc '2026-11-24 13:45Z'."""
     if value is None or value == "":
         return ""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+    parsed = _parsed(value)
     if utc:
         return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
-    try:
-        local = parsed.astimezone(zone)
-    except OverflowError:  # a row from before clinic.plausible_dates (year 1): shown as stored
-        return parsed.strftime("%Y-%m-%d %H:%MZ")
-    offset = local.strftime("%z")
-    return f"{local.strftime('%Y-%m-%d %H:%M')} {offset[:3]}:{offset[3:]}"
+    zone_name = zone.key if isinstance(zone, ZoneInfo) else zone
+    return shown_moment(parsed, zone_name, locale, home_zone=home_zone or zone_name)
+
+
+def iso_utc(value: str | datetime | None) -> str:
+    """The machine form of a moment: ISO 8601 in UTC with `Z` (CSV, JSON)."""
+    if value is None or value == "":
+        return ""
+    return _parsed(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def print_json(value: Any) -> None:
@@ -64,19 +96,91 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def _write_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    sys.stdout.flush()
+
+
+def plain_lines(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Aligned columns, two spaces apart, no box and no trailing blanks: what `cut`, `grep`
+    and `awk` read (a cell's own spaces stay, so the header row names the columns)."""
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+            for line in [list(headers), *rows]]
+
+
 def emit(console: Console, fmt: Format, headers: Sequence[str], rows: Sequence[Sequence[Any]],
-         records: Any = None, title: str | None = None) -> None:
-    """``rows`` as a table (or CSV with ``headers``); JSON prints ``records`` (the machine form)."""
+         records: Any = None, title: str | None = None, caption: str | None = None) -> None:
+    """``rows`` as a table, plain columns or CSV (with ``headers``); JSON prints ``records``."""
     if fmt is Format.json:
         print_json(records if records is not None else [dict(zip(headers, row, strict=True)) for row in rows])
         return
     if fmt is Format.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
-        sys.stdout.flush()
+        _write_csv(headers, rows)
         return
-    table = Table(*headers, title=title)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    if fmt is Format.plain:
+        console.print("\n".join(plain_lines(headers, cells)), markup=False, highlight=False, soft_wrap=True)
+        return
+    table = Table(*headers, title=title, caption=caption)
+    for row in cells:
+        table.add_row(*row)
     console.print(table)
+
+
+def print_table(console: Console, table: Table) -> None:
+    """A rich table on a terminal; piped, the same columns aligned without box characters
+    (a title or caption stays a line of its own)."""
+    if not console.is_terminal:
+        table.box = None
+        table.show_edge = False
+        table.pad_edge = False
+    console.print(table)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a list: its header and value for people, and for machines (CSV)."""
+
+    header: str
+    shown: Callable[[dict[str, Any]], Any]
+    machine: Callable[[dict[str, Any]], Any] | None = None  # CSV; default: the shown value
+    machine_header: str | None = None
+
+
+def showing(shown: int, total: int, noun: str, limited: bool) -> str:
+    """'showing 200 of 48,832 appointments (--limit N, or --all for every one)'."""
+    text = f"showing {shown:,} of {total:,} {noun}"
+    if shown < total and limited:
+        text += " (--limit N for more, --all for every one)"
+    return text
+
+
+def emit_list(out: Console, err: Console, fmt: Format, columns: Sequence[Column], rows: Sequence[dict[str, Any]],
+              total: int, *, noun: str, limit: int | None, json_rows: Sequence[Any] | None = None,
+              title: str | None = None, empty: str | None = None) -> None:
+    """One page of a list by destination, always with its total: JSON is an object
+    ``{"total": M, "shown": N, "limit": L, "items": [...]}``; a table has "showing N of M"
+    as its caption; plain and CSV say it on stderr, so the pipe gets only rows."""
+    said = showing(len(rows), total, noun, limit is not None)
+    if fmt is Format.json:
+        print_json({"total": total, "shown": len(rows), "limit": limit,
+                    "items": list(json_rows if json_rows is not None else rows)})
+        return
+    if fmt is Format.csv:
+        _write_csv([c.machine_header or c.header for c in columns],
+                   [[(c.machine or c.shown)(row) for c in columns] for row in rows])
+        err.print(said, markup=False, highlight=False, soft_wrap=True)
+        return
+    cells = [[c.shown(row) for c in columns] for row in rows]
+    if fmt is Format.plain:
+        if rows:
+            emit(out, fmt, [c.header for c in columns], cells)
+        err.print(said if rows or not empty else f"{empty} ({said})", markup=False, highlight=False, soft_wrap=True)
+        return
+    if not rows and empty:
+        out.print(empty, markup=False, highlight=False)
+        return
+    emit(out, fmt, [c.header for c in columns], cells, title=title, caption=said)

@@ -8,7 +8,19 @@ import typer
 from rich.table import Table
 
 from clinicsync.sync.cli.context import EXIT_CONFIG, EXIT_FAILED, app_context, err_console, out_console, print_json
-from clinicsync.sync.queries import list_quarantine
+from clinicsync.sync.cli.output import (
+    DEFAULT_LIMIT,
+    AllOption,
+    Column,
+    FormatOption,
+    LimitOption,
+    UtcOption,
+    emit_list,
+    moment,
+    print_table,
+    resolve_format,
+)
+from clinicsync.sync.queries import count_quarantine, list_quarantine
 from clinicsync.sync.reprocess import IMPORTED, dismiss, retry
 
 app = typer.Typer(help="Records that could not be imported: list, retry after a mapping fix, dismiss.",
@@ -18,24 +30,36 @@ app = typer.Typer(help="Records that could not be imported: list, retry after a 
 @app.command("list")
 def list_command(
     ctx: typer.Context,
-    json_output: Annotated[bool, typer.Option("--json")] = False,
+    fmt: FormatOption = None,
+    json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
     connector: Annotated[str | None, typer.Option(help="only this connector")] = None,
-    everything: Annotated[bool, typer.Option("--all", help="also resolved and dismissed items (history)")] = False,
+    history: Annotated[bool, typer.Option("--history", help="also resolved and dismissed items")] = False,
+    limit: LimitOption = DEFAULT_LIMIT,
+    every: AllOption = False,
+    utc: UtcOption = False,
 ) -> None:
-    """Open items with record, field, reason and how often they were seen (no patient data)."""
-    rows = list_quarantine(app_context(ctx).store, connector, everything=everything)
-    if json_output:
-        print_json(rows)
-        return
-    table = Table("id", "connector", "record", "field", "reason", "seen", "last seen", "position",
-                  *(["status"] if everything else []))
-    for row in rows:
-        status = [f"{row['status']}" + (f" ({row['resolution']})" if row["resolution"] else "")] if everything else []
-        table.add_row(str(row["id"]), row["connector"], row["record_id"] or "", row["field"] or "", row["reason"],
-                      str(row["count"]), row["last_seen"], row["position"], *status)
-    out_console.print(table)
-    if not rows:
-        out_console.print("nothing open in quarantine" if not everything else "the quarantine is empty")
+    """Open items, newest sighting first, at most 200 unless --limit or --all (the total is
+    always said): record, field, reason and how often they were seen (no patient data)."""
+    context = app_context(ctx)
+    store, clinic = context.store, context.settings.clinic
+    page_size = None if every else limit
+    rows = list_quarantine(store, connector, limit=page_size, everything=history)
+    total = len(rows) if page_size is None or len(rows) < page_size else count_quarantine(store, connector, history)
+    zone_name, locale = clinic.timezone, clinic.locale_tag()
+    columns = [
+        Column("id", lambda r: r["id"]), Column("connector", lambda r: r["connector"]),
+        Column("record", lambda r: r["record_id"] or ""), Column("field", lambda r: r["field"] or ""),
+        Column("reason", lambda r: r["reason"]), Column("seen", lambda r: r["count"]),
+        Column("last seen (UTC)" if utc else "last seen", lambda r: moment(r["last_seen"], zone_name, utc,
+                                                                           locale=locale),
+               lambda r: r["last_seen"], "last seen (UTC)"),
+        Column("position", lambda r: r["position"]),
+    ]
+    if history:
+        columns.append(Column("status", lambda r: r["status"] + (f" ({r['resolution']})" if r["resolution"] else "")))
+    emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
+              noun="quarantine items", limit=page_size, title="quarantine",
+              empty="the quarantine is empty" if history else "nothing open in quarantine")
 
 
 @app.command("retry")
@@ -58,7 +82,7 @@ def retry_command(
         table = Table("id", "connector", "result", "detail")
         for o in outcomes:
             table.add_row(str(o.id), o.connector, o.result, o.detail or "")
-        out_console.print(table)
+        print_table(out_console, table)
         imported = sum(1 for o in outcomes if o.result == IMPORTED)
         out_console.print(f"{imported} of {len(outcomes)} imported")
     if item is not None and not outcomes:

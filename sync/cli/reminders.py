@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 
 from clinicsync.notifiers.base import CHANNELS
 from clinicsync.sync.cli.context import EXIT_CONFIG, app_context, err_console, out_console
-from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment
+from clinicsync.sync.cli.output import (
+    DEFAULT_LIMIT,
+    AllOption,
+    Column,
+    FormatOption,
+    LimitOption,
+    UtcOption,
+    emit_list,
+    moment,
+    resolve_format,
+)
 from clinicsync.sync.model.reminders import STATUSES
 from clinicsync.sync.reminders.dispatch import opt_in
-from clinicsync.sync.reminders.queries import list_reminders
+from clinicsync.sync.reminders.queries import list_reminders, reminder_counts
 
 app = typer.Typer(help="Planned and sent reminders.", no_args_is_help=True)
 
@@ -20,24 +29,38 @@ app = typer.Typer(help="Planned and sent reminders.", no_args_is_help=True)
 @app.command("list")
 def list_command(
     ctx: typer.Context,
-    fmt: FormatOption = Format.table,
+    fmt: FormatOption = None,
     utc: UtcOption = False,
     json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
     status: Annotated[str | None, typer.Option("--status", help=f"one of {', '.join(STATUSES)}")] = None,
+    limit: LimitOption = DEFAULT_LIMIT,
+    every: AllOption = False,
 ) -> None:
-    """List reminders: due times in the clinic's zone with the offset (--utc for UTC); JSON keeps UTC `Z`."""
+    """List reminders, soonest due first, at most 200 unless --limit or --all (the total is
+    always said). Due times in the clinic's zone for people (--utc for UTC); CSV and JSON
+    keep ISO 8601 UTC."""
     if status is not None and status not in STATUSES:
         err_console.print(f"--status: unknown status {status!r} (one of {', '.join(STATUSES)})")
         raise typer.Exit(EXIT_CONFIG)
     context = app_context(ctx)
-    rows = list_reminders(context.store, status)
-    zone_name = context.settings.clinic.timezone
-    emit(out_console, Format.json if json_output else fmt,
-         ["due (UTC)" if utc else f"due ({zone_name})", "kind", "offset", "recipient", "channel", "status", "reason",
-          "appointment"],
-         [(moment(row["due_at"], ZoneInfo(zone_name), utc), row["kind"], row["offset"] or "", row["recipient"],
-           row["channel"] or "", row["status"], row["reason"] or row["note"] or "", row["appointment"] or "")
-          for row in rows], records=rows)
+    page_size = None if every else limit
+    rows = list_reminders(context.store, status, limit=page_size)  # type: ignore[arg-type]
+    if page_size is None or len(rows) < page_size:
+        total = len(rows)
+    else:  # one GROUP BY status, never the rows
+        counts = reminder_counts(context.store)
+        total = counts.get(status, 0) if status else sum(counts.values())
+    zone_name, locale = context.settings.clinic.timezone, context.settings.clinic.locale_tag()
+    columns = [
+        Column("due (UTC)" if utc else "due", lambda r: moment(r["due_at"], zone_name, utc, locale=locale),
+               lambda r: r["due_at"], "due (UTC)"),
+        Column("kind", lambda r: r["kind"]), Column("offset", lambda r: r["offset"] or ""),
+        Column("recipient", lambda r: r["recipient"]), Column("channel", lambda r: r["channel"] or ""),
+        Column("status", lambda r: r["status"]), Column("reason", lambda r: r["reason"] or r["note"] or ""),
+        Column("appointment", lambda r: r["appointment"] or ""),
+    ]
+    emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
+              noun="reminders", limit=page_size, title="reminders", empty="no reminders")
 
 
 @app.command("opt-in")

@@ -6,31 +6,55 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from clinicsync.common.timeutil import iso_z
-from clinicsync.sync.cli.context import app_context, out_console, print_json
-from clinicsync.sync.setaside import STAGES, open_items, request_retry
+from clinicsync.sync.cli.context import app_context, err_console, out_console
+from clinicsync.sync.cli.output import (
+    DEFAULT_LIMIT,
+    AllOption,
+    Column,
+    FormatOption,
+    LimitOption,
+    UtcOption,
+    emit_list,
+    moment,
+    resolve_format,
+)
+from clinicsync.sync.setaside import STAGES, open_counts, open_items, request_retry
 
 app = typer.Typer(help="Items a stage set aside (planning, calendar, dispatch, agenda, write-back): list, retry.",
                   no_args_is_help=True)
 
 
 @app.command("list")
-def list_command(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Open items: stage, appointment (connector:id), reason, attempts (no patient data)."""
-    with app_context(ctx).store.engine.connect() as connection:
-        rows = open_items(connection, limit=1000)
-    if json_output:
-        print_json([{**r, "first_at": iso_z(r["first_at"]), "last_at": iso_z(r["last_at"])} for r in rows])
-        return
-    table = Table("id", "stage", "item", "appointment", "reason", "attempts", "last seen", "status")
-    for r in rows:
-        table.add_row(str(r["id"]), r["stage"], r["item"], r["appointment"] or "", r["reason"], str(r["attempts"]),
-                      iso_z(r["last_at"]), r["status"])
-    out_console.print(table)
-    if not rows:
-        out_console.print("nothing set aside")
+def list_command(
+    ctx: typer.Context,
+    fmt: FormatOption = None,
+    json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
+    limit: LimitOption = DEFAULT_LIMIT,
+    every: AllOption = False,
+    utc: UtcOption = False,
+) -> None:
+    """Open items, newest first, at most 200 unless --limit or --all (the total is always
+    said): stage, appointment (connector:id), reason, attempts (no patient data)."""
+    context = app_context(ctx)
+    page_size = None if every else limit
+    with context.store.engine.connect() as connection:
+        rows = open_items(connection, limit=page_size)
+        total = len(rows) if page_size is None or len(rows) < page_size else sum(open_counts(connection).values())
+    zone_name, locale = context.settings.clinic.timezone, context.settings.clinic.locale_tag()
+    columns = [
+        Column("id", lambda r: r["id"]), Column("stage", lambda r: r["stage"]), Column("item", lambda r: r["item"]),
+        Column("appointment", lambda r: r["appointment"] or ""), Column("reason", lambda r: r["reason"]),
+        Column("attempts", lambda r: r["attempts"]),
+        Column("last seen (UTC)" if utc else "last seen", lambda r: moment(r["last_at"], zone_name, utc,
+                                                                           locale=locale),
+               lambda r: iso_z(r["last_at"]), "last seen (UTC)"),
+        Column("status", lambda r: r["status"]),
+    ]
+    emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
+              noun="set-aside items", limit=page_size, title="set aside", empty="nothing set aside",
+              json_rows=[{**r, "first_at": iso_z(r["first_at"]), "last_at": iso_z(r["last_at"])} for r in rows])
 
 
 @app.command("retry")

@@ -61,10 +61,10 @@ def write_raw(folder: Path, name: str, parts: list[str | bytes], encoding: str =
 
 
 def appointments(run: Run) -> list[dict[str, Any]]:
-    _, out, _ = run.cli("appointments", "list", "--json")  # type: ignore[attr-defined]
-    return json.loads(out)  # type: ignore[no-any-return]
+    _, out, _ = run.cli("appointments", "list", "--all", "--json")  # type: ignore[attr-defined]
+    return json.loads(out)["items"]  # type: ignore[no-any-return]
 
 
 def quarantine(run: Run) -> list[dict[str, Any]]:
-    _, out, _ = run.cli("quarantine", "list", "--json")  # type: ignore[attr-defined]
-    return json.loads(out)  # type: ignore[no-any-return]
+    _, out, _ = run.cli("quarantine", "list", "--all", "--json")  # type: ignore[attr-defined]
+    return json.loads(out)["items"]  # type: ignore[no-any-return]

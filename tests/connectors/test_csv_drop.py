@@ -90,8 +90,8 @@ def test_dst_gap_is_quarantined_with_its_reason(sync: Callable[[str], Run], drop
     write_drop(drop_dir, "a.csv", [bad, *rows(3)])
     run = sync("")
     assert run()["quarantined"] == 1
-    _, out, _ = run.cli("quarantine", "list", "--json")  # type: ignore[attr-defined]
-    entry = json.loads(out)[0]
+    _, out, _ = run.cli("quarantine", "list", "--all", "--json")  # type: ignore[attr-defined]
+    entry = json.loads(out)["items"][0]
     assert (entry["record_id"], entry["field"], entry["position"]) == ("GAP", "start", "a.csv:2")
     assert "does not exist in America/New_York" in entry["reason"]
 

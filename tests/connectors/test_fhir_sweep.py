@@ -67,13 +67,13 @@ def sweep_requests(fake: FakeFhir) -> list[dict[str, list[str]]]:
 
 
 def statuses(run: Callable[..., tuple[int, str, str]]) -> dict[str, str]:
-    _, out, _ = run("appointments", "list", "--json")
-    return {a["external_id"]: a["status"] for a in json.loads(out)}
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    return {a["external_id"]: a["status"] for a in json.loads(out)["items"]}
 
 
 def messages_of(run: Callable[..., tuple[int, str, str]], ref: str) -> list[dict[str, Any]]:
-    _, out, _ = run("reminders", "list", "--json")
-    return [m for m in json.loads(out) if m["appointment"] == ref and m["recipient"] == "patient"]
+    _, out, _ = run("reminders", "list", "--all", "--json")
+    return [m for m in json.loads(out)["items"] if m["appointment"] == ref and m["recipient"] == "patient"]
 
 
 def test_a_hard_deleted_appointment_is_deleted_at_the_next_due_sweep(

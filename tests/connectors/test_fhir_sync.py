@@ -107,8 +107,8 @@ def test_two_runs_then_changes_then_quiet(fake: FakeFhir, key_file: Path, write_
     header, claims = fake.assertions[0]
     assert header["alg"] == "RS384" and claims["aud"] == fake.token_url
     assert fake.seen("GET", "/fhir/.well-known/smart-configuration")  # the token URL was discovered
-    _, out, _ = run("appointments", "list", "--json")
-    listed = {row["external_id"]: row for row in json.loads(out)}
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    listed = {row["external_id"]: row for row in json.loads(out)["items"]}
     assert sorted(listed) == [f"a{i}" for i in range(10)]
     assert listed["a1"]["timezone"] == "America/Chicago" and listed["a1"]["status"] == "booked"
     assert listed["a1"]["patient"]["phone"] == "+12125550100"  # the mobile number
@@ -141,8 +141,8 @@ def test_two_runs_then_changes_then_quiet(fake: FakeFhir, key_file: Path, write_
     fake.put(appointment("req1", None, "p0", "d0"))  # a proposed request: no start yet
     third = sync(run)
     counts(third, fetched=3, rescheduled=1, cancelled=1, quarantined=1)
-    _, out, _ = run("quarantine", "list", "--json")
-    [entry] = json.loads(out)
+    _, out, _ = run("quarantine", "list", "--all", "--json")
+    [entry] = json.loads(out)["items"]
     assert (entry["record_id"], entry["field"], entry["position"]) == ("req1", "start", "Appointment/req1/_history/1")
 
     # 4. The deleted appointment comes back, cancelled (FHIR lets a deleted id be written again).
@@ -154,8 +154,8 @@ def test_two_runs_then_changes_then_quiet(fake: FakeFhir, key_file: Path, write_
     # 5. And quiet again.
     fake.tick(minutes=5)
     counts(sync(run))
-    _, out, _ = run("appointments", "list", "--json")
-    statuses = {row["external_id"]: row["status"] for row in json.loads(out)}
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    statuses = {row["external_id"]: row["status"] for row in json.loads(out)["items"]}
     assert statuses["a2"] == statuses["a3"] == "cancelled" and statuses["a4"] == "booked"
     assert len(fake.assertions) == 6  # one token per run (and the refresh)
 
@@ -179,17 +179,12 @@ def test_a_failing_fhir_connector_does_not_stop_the_others(fake: FakeFhir, key_f
     assert report["drop"]["created"] == 1 and report["drop"]["error"] is None
 
 
-def table_cells(out: str, column: int) -> str:
-    """One column of a rich table, its wrapped lines joined again."""
-    parts = [line.split("│")[column].strip() for line in out.splitlines() if line.count("│") >= column + 1]
-    return " ".join(p for p in parts if p)
-
-
 def test_check_reports_the_servers_capabilities(fake: FakeFhir, key_file: Path, write_settings: Any,
                                                 cli: Any) -> None:
     seed(fake)
     _, out, _ = open_cli(cli, write_settings(connectors=fhir_connector(fake, key_file)))("check")
-    assert table_cells(out, 3).endswith(
+    [row] = [line.rstrip() for line in out.splitlines() if line.startswith("connector ")]  # piped: plain columns
+    assert row.endswith(
         "FHIR 4.0.1 (FakeFHIR 1); Appointment search: yes; _lastUpdated: yes; date: yes; search ok (10 in the "
         "window); resources deleted at the server are found by the delete sweep (every 6h)")
     assert fake.seen("GET", "/fhir/metadata") and len(fake.assertions) == 1  # check exercises the credentials
@@ -211,13 +206,13 @@ def test_official_examples_through_the_server(fake: FakeFhir, key_file: Path, wr
     fake.tick(minutes=5)
     fake.put(json.loads((folder / "appointment-example-request.json").read_text(encoding="utf-8")))
     counts(sync(run), fetched=1, quarantined=1)
-    _, out, _ = run("appointments", "list", "--json")
-    rows = {row["external_id"]: row for row in json.loads(out)}
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    rows = {row["external_id"]: row for row in json.loads(out)["items"]}
     assert rows["example"]["patient"]["name"] == "Peter James Chalmers"
     assert rows["example"]["patient"]["phone"] == "+61334105613"
     assert rows["example"]["practitioner"]["name"] == "Dr Adam Careful"
     assert rows["example"]["location"] == "South Wing, second floor"
     assert rows["example"]["type"] == "General Discussion"  # serviceType first (issue 18), then appointmentType
     assert rows["2docs"]["start"] == "2013-12-09T09:00:00Z"
-    _, out, _ = run("quarantine", "list", "--json")
-    assert [(q["record_id"], q["field"]) for q in json.loads(out)] == [("examplereq", "start")]
+    _, out, _ = run("quarantine", "list", "--all", "--json")
+    assert [(q["record_id"], q["field"]) for q in json.loads(out)["items"]] == [("examplereq", "start")]

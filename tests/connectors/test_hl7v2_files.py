@@ -133,8 +133,8 @@ def test_quarantine_names_position_and_reason(run: Callable[[], dict[str, Any]],
     (drop_dir / "b.hl7").write_text("junk\r" + siu("S12", "7", "20300302080000", appointment="A3", timing="none"),
                                     newline="")
     run()
-    _, out, _ = runner("quarantine", "list", "--json")
-    entries = sorted((e["position"], e["field"], e["reason"], e["record_id"]) for e in json.loads(out))
+    _, out, _ = runner("quarantine", "list", "--all", "--json")
+    entries = sorted((e["position"], e["field"], e["reason"], e["record_id"]) for e in json.loads(out)["items"])
     assert entries == [
         ("b.hl7#1", None, "not an HL7 v2 message (it does not start with an MSH segment)", None),
         ("b.hl7#2 MSH-10=7", "start", "missing (required)", "A3"),

@@ -27,8 +27,8 @@ def store_url(tmp_path: Path) -> str:
 
 
 def stored_starts(run: Any) -> dict[str, tuple[str, str]]:
-    _, out, _ = run("appointments", "list", "--json", "--from", "2026-01-01")
-    return {a["external_id"]: (a["start"], a["timezone"]) for a in json.loads(out)}
+    _, out, _ = run("appointments", "list", "--all", "--json", "--from", "2026-01-01")
+    return {a["external_id"]: (a["start"], a["timezone"]) for a in json.loads(out)["items"]}
 
 
 @pytest.mark.postgres

@@ -91,8 +91,8 @@ def report_of(run: Any) -> dict[str, Any]:
 
 
 def messages_of(run: Any, appointment: str) -> list[dict[str, Any]]:
-    _, out, _ = run("reminders", "list", "--json")
-    return [m for m in json.loads(out) if m["appointment"] == appointment and m["recipient"] == "patient"]
+    _, out, _ = run("reminders", "list", "--all", "--json")
+    return [m for m in json.loads(out)["items"] if m["appointment"] == appointment and m["recipient"] == "patient"]
 
 
 def test_a_deleted_row_becomes_a_cancellation_at_the_next_sweep(
@@ -102,8 +102,8 @@ def test_a_deleted_row_becomes_a_cancellation_at_the_next_sweep(
     assert first["error"] is None
     assert (first["created"], first["quarantined"], first["deleted"]) == (30, 0, 0)  # not the unavailability
 
-    _, out, _ = run("appointments", "list", "--json")
-    stored = {a["external_id"]: a for a in json.loads(out)}
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    stored = {a["external_id"]: a for a in json.loads(out)["items"]}
     assert set(stored) == {str(b.id) for b in ea.bookings}
     one = ea.bookings[1]  # Ana Ruiz, Madrid: her wall clock, written out in UTC with her zone
     got = stored[str(one.id)]
@@ -137,8 +137,8 @@ def test_a_deleted_row_becomes_a_cancellation_at_the_next_sweep(
     run("remind", "--once", "--at", notices[0]["due_at"])  # …and sent when due (out of quiet hours)
     sent = [m for m in messages_of(run, ref) if m["kind"] == "cancelled"]
     assert [m["status"] for m in sent] == ["sent"]
-    _, out, _ = run("appointments", "list", "--json")
-    assert len(json.loads(out)) == 29  # the others untouched
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    assert len(json.loads(out)["items"]) == 29  # the others untouched
 
     an_hour_passes(store_url)
     again = report_of(run)  # a later sweep finds nothing more, and says nothing twice
@@ -157,8 +157,8 @@ def test_the_safety_stop_deletes_nothing_when_most_rows_vanish(
     assert report["deleted"] == 0
     assert "delete sweep safety stop: 20 of 30 future appointments" in report["error"]
     assert "max_delete_share" in report["error"]
-    _, out, _ = run("appointments", "list", "--json")
-    assert len(json.loads(out)) == 30
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    assert len(json.loads(out)["items"]) == 30
     # The stop stays visible: the next poll sweeps again (not an hour later) and stops again.
     _, out, _ = run("sync", "--once", "--json", expect=1)
     assert "safety stop" in json.loads(out)["connectors"]["ea"]["error"]

@@ -25,9 +25,10 @@ reminders:
 def state(run: Any) -> dict[str, Any]:
     """Everything a run could have left behind, as the CLI shows it."""
     out = {}
-    for key, args in {"appointments": ("appointments", "list", "--json", "--include-deleted"),
-                      "status": ("status", "--json"), "quarantine": ("quarantine", "list", "--all", "--json"),
-                      "reminders": ("reminders", "list", "--json")}.items():
+    for key, args in {"appointments": ("appointments", "list", "--all", "--json", "--include-deleted"),
+                      "status": ("status", "--json"),
+                      "quarantine": ("quarantine", "list", "--history", "--all", "--json"),
+                      "reminders": ("reminders", "list", "--all", "--json")}.items():
         out[key] = json.loads(run(*args)[1])
     return out
 

@@ -52,13 +52,13 @@ def sql_connector(url: str, query: str, mapping: Path, cursor: str) -> str:
 
 
 def patient_messages(run: Any) -> list[dict[str, Any]]:
-    _, out, _ = run("reminders", "list", "--json")
-    return [r for r in json.loads(out) if r["recipient"] == "patient"]
+    _, out, _ = run("reminders", "list", "--all", "--json")
+    return [r for r in json.loads(out)["items"] if r["recipient"] == "patient"]
 
 
 def future_active(run: Any) -> set[str]:
-    _, out, _ = run("appointments", "list", "--json", "--from", datetime.now(UTC).isoformat())
-    return {a["external_id"] for a in json.loads(out) if a["status"] == "booked"}
+    _, out, _ = run("appointments", "list", "--all", "--json", "--from", datetime.now(UTC).isoformat())
+    return {a["external_id"] for a in json.loads(out)["items"] if a["status"] == "booked"}
 
 
 def assert_quiet_baseline(run: Any, created: int) -> None:
@@ -74,8 +74,8 @@ def assert_quiet_baseline(run: Any, created: int) -> None:
     assert pending <= ahead  # nothing pending for a visit in the past or cancelled
     # the visits at least a day ahead have their reminders planned
     soon = datetime.now(UTC) + timedelta(days=1, hours=12)
-    _, out, _ = run("appointments", "list", "--json", "--from", soon.isoformat())
-    assert {a["external_id"] for a in json.loads(out) if a["status"] == "booked"} <= pending
+    _, out, _ = run("appointments", "list", "--all", "--json", "--from", soon.isoformat())
+    assert {a["external_id"] for a in json.loads(out)["items"] if a["status"] == "booked"} <= pending
     _, out, _ = run("sync", "--once", "--json")  # the second run: nothing new, nothing announced
     assert json.loads(out)["connectors"]["practice"]["created"] == 0
 

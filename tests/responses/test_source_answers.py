@@ -68,7 +68,8 @@ def desk(tmp_path: Path, drop_dir: Path, write_settings: Callable[..., Path], cl
 
 
 def answers(run: Run) -> dict[str, str | None]:
-    return {a["external_id"]: a["answer"] for a in json.loads(run("appointments", "list", "--json")[1])}
+    listed = json.loads(run("appointments", "list", "--all", "--json")[1])["items"]
+    return {a["external_id"]: a["answer"] for a in listed}
 
 
 def test_a_desk_confirmation_stops_the_confirmation_request(desk: Run, drop_dir: Path, store_url: str) -> None:
@@ -80,9 +81,10 @@ def test_a_desk_confirmation_stops_the_confirmation_request(desk: Run, drop_dir:
     assert answers(desk) | {"A1": None} == {"A1": None, "A10": "accepted", "A11": None, "A12": "declined"}
     # the confirmations are due now or, in quiet hours, at the morning's end: run at that moment,
     # whatever the time of day the suite runs
-    due = max(r["due_at"] for r in json.loads(desk("reminders", "list", "--json")[1]) if r["kind"] == "confirmation")
+    planned = json.loads(desk("reminders", "list", "--all", "--json")[1])["items"]
+    due = max(r["due_at"] for r in planned if r["kind"] == "confirmation")
     desk("remind", "--once", "--at", (datetime.fromisoformat(due) + timedelta(minutes=1)).isoformat())
-    confirmations = {r["appointment"]: r for r in json.loads(desk("reminders", "list", "--json")[1])
+    confirmations = {r["appointment"]: r for r in json.loads(desk("reminders", "list", "--all", "--json")[1])["items"]
                      if r["kind"] == "confirmation"}
     asked = {key.split(":")[-1]: r for key, r in confirmations.items()}
     outcome = {key: (r["status"], r["reason"]) for key, r in asked.items() if key != "A1"}

@@ -22,7 +22,7 @@ def synced(write_settings: Callable[..., Path], drop_dir: Path, cli: Any) -> Any
 
 
 def listed(run: Any, *args: str) -> list[dict[str, Any]]:
-    return json.loads(run("appointments", "list", "--json", *args)[1])  # type: ignore[no-any-return]
+    return json.loads(run("appointments", "list", "--all", "--json", *args)[1])["items"]  # type: ignore[no-any-return]
 
 
 def test_appointments_filter_by_doctor_and_day(synced: Any) -> None:
@@ -45,7 +45,7 @@ def test_status_reports_last_run_and_quarantine(synced: Any) -> None:
 
 
 def test_quarantine_list_has_no_patient_data(synced: Any) -> None:
-    entries = json.loads(synced("quarantine", "list", "--json")[1])
+    entries = json.loads(synced("quarantine", "list", "--all", "--json")[1])["items"]
     assert {e["record_id"] for e in entries} >= {"BAD-DATE", "BAD-PATIENT", "BAD-END", "BAD-STATUS", "BAD-DST"}
     assert "raw" not in entries[0]
 

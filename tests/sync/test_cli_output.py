@@ -21,12 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from clinicsync.common.shown_time import shown_moment
 from clinicsync.sync.store import Store
 from tests.conftest import Cli
 from tests.sync.reminders.conftest import appointment, put
 
 SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 START = datetime(2030, 6, 12, 14, 0, tzinfo=UTC)  # 10:00 in New York (EDT, -04:00)
+SHOWN = shown_moment(START, "America/New_York", "en-US")  # 'Wed, Jun 12, 2030, 10:00 AM' (babel's spaces)
 LONG_TYPE = "Annual physical with fasting blood work and a long description that no terminal fits"
 
 
@@ -38,19 +40,23 @@ def config(write_settings: Callable[..., Path], store: Store) -> Path:
 
 @SQLITE
 def test_piped_lists_are_whole_and_in_the_clinic_zone(config: Path, cli: Callable[[Path | None], Cli]) -> None:
-    _, out, _ = cli(config)("appointments", "list")
-    assert "2030-06-12 10:00 -04:00" in out and LONG_TYPE in out and "…" not in out
-    assert "start (America/New_York)" in out
-    _, utc, _ = cli(config)("appointments", "list", "--utc")
+    _, out, err = cli(config)("appointments", "list", "--from", "2030-06-01")
+    assert SHOWN in out and SHOWN.startswith("Wed, Jun 12, 2030, 10:00")  # through shown_time
+    assert LONG_TYPE in out and "…" not in out
+    assert out.startswith("start ") and "┃" not in out and "│" not in out  # plain columns when piped
+    assert err.strip() == "showing 1 of 1 appointments"  # the total on stderr: the pipe gets rows only
+    _, utc, _ = cli(config)("appointments", "list", "--all", "--utc")
     assert "2030-06-12 14:00Z" in utc and "start (UTC)" in utc
-    _, text, _ = cli(config)("appointments", "list", "--format", "csv")
+    _, text, _ = cli(config)("appointments", "list", "--all", "--format", "csv")
     [header, row] = list(csv.reader(io.StringIO(text)))
-    assert header[0] == "start (America/New_York)" and row[0] == "2030-06-12 10:00 -04:00"
+    assert header[0] == "start (UTC)" and row[0] == "2030-06-12T14:00:00Z"  # CSV is for machines: ISO UTC
     assert header[3] == "answer" and row[header.index("type")] == LONG_TYPE
-    _, data, _ = cli(config)("appointments", "list", "--format", "json")
-    assert json.loads(data)[0]["start"] == "2030-06-12T14:00:00Z"  # machines get UTC
+    _, data, _ = cli(config)("appointments", "list", "--all", "--format", "json")
+    page = json.loads(data)
+    assert page["items"][0]["start"] == "2030-06-12T14:00:00Z"  # machines get UTC
+    assert (page["total"], page["shown"], page["limit"]) == (1, 1, None)
     _, reminders, _ = cli(config)("reminders", "list", "--format", "csv")
-    assert reminders.splitlines()[0].startswith("due (America/New_York),kind,offset")
+    assert reminders.splitlines()[0].startswith("due (UTC),kind,offset")
 
 
 @SQLITE
@@ -74,7 +80,7 @@ def test_version_and_flag_help(cli: Callable[[Path | None], Cli]) -> None:
     _, out, _ = cli(None)("--version")
     assert re.fullmatch(r"clinicsync \d+\.\d+\.\d+\S*\n", out)
     _, helptext, _ = cli(None)("reminders", "list", "--help")
-    assert "--utc" in helptext and "<table|json|csv>" in helptext and "<bool>" not in helptext
+    assert "--utc" in helptext and "<table|plain|csv|json>" in helptext and "<bool>" not in helptext
 
 
 @SQLITE
@@ -84,7 +90,7 @@ def test_on_a_terminal_a_table_in_the_clinic_zone(config: Path) -> None:
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200"}
     env.pop("NO_COLOR", None)
     process = subprocess.Popen([sys.executable, "-m", "clinicsync.sync.cli", "--config", str(config),
-                                "appointments", "list"],
+                                "appointments", "list", "--all"],
                                stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True)
     os.close(secondary)
     chunks = []
@@ -99,4 +105,5 @@ def test_on_a_terminal_a_table_in_the_clinic_zone(config: Path) -> None:
     os.close(main)
     assert process.wait(timeout=60) == 0
     screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", "replace"))
-    assert "┏" in screen and "2030-06-12 10:00 -04:00" in screen and "start (America/New_York)" in screen
+    assert "┏" in screen and SHOWN in screen
+    assert "showing 1 of 1 appointments" in screen  # the table's caption

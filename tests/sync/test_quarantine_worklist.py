@@ -41,8 +41,8 @@ def run(drop_dir: Path, mapping: Path, write_settings: Callable[..., Path], cli:
 
 
 def open_items(run: Any, *flags: str) -> list[dict[str, Any]]:
-    _, out, _ = run("quarantine", "list", "--json", *flags)
-    return list(json.loads(out))
+    _, out, _ = run("quarantine", "list", "--all", "--json", *flags)
+    return list(json.loads(out)["items"])
 
 
 def test_a_bad_row_polled_three_times_is_one_item_that_closes_when_fixed(run: Any, drop_dir: Path) -> None:
@@ -62,7 +62,7 @@ def test_a_bad_row_polled_three_times_is_one_item_that_closes_when_fixed(run: An
     _, out, _ = run("sync", "--once", "--json")
     assert json.loads(out)["connectors"]["frontdesk"]["created"] == 1
     assert open_items(run) == []
-    [history] = open_items(run, "--all")
+    [history] = open_items(run, "--history")
     assert (history["status"], history["resolution"], history["count"]) == ("resolved", "imported", 3)
     _, out, _ = run("status", "--json")
     assert json.loads(out)["connectors"][0]["quarantined"] == 0
@@ -104,8 +104,8 @@ def test_retry_after_a_mapping_fix_imports_the_stored_record(run: Any, drop_dir:
     _, out, _ = run("quarantine", "retry", "--all", "--json")
     assert json.loads(out) == [{"id": item["id"], "connector": "frontdesk", "result": "imported", "detail": None}]
     assert open_items(run) == []
-    _, out, _ = run("appointments", "list", "--json")
-    assert sorted(a["external_id"] for a in json.loads(out)) == ["A1", "A2", "A3"]
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    assert sorted(a["external_id"] for a in json.loads(out)["items"]) == ["A1", "A2", "A3"]
     export(drop_dir, 2)  # the source still says Confirmd, the mapping now knows it: nothing new opens
     run("sync", "--once")
     assert open_items(run) == []
@@ -121,7 +121,7 @@ def test_resolve_dismisses_and_an_unreadable_row_cannot_be_retried(run: Any, dro
     _, out, _ = run("quarantine", "resolve", str(item["id"]))
     assert "dismissed" in out
     assert open_items(run) == []
-    assert [i["status"] for i in open_items(run, "--all")] == ["dismissed"]
+    assert [i["status"] for i in open_items(run, "--history")] == ["dismissed"]
     run("quarantine", "resolve", str(item["id"]), expect=1)  # not open any more
 
 
@@ -134,7 +134,7 @@ def test_a_bad_row_gone_from_the_next_snapshot_leaves_nothing_to_fix(run: Any, d
         + f"A3,{DAY} 11:00,30,booked,Follow-up,P3,Cy Tran,(212) 555-0103\n", encoding="utf-8")
     run("sync", "--once")
     assert open_items(run) == []
-    assert [i["resolution"] for i in open_items(run, "--all")] == ["no longer in the source"]
+    assert [i["resolution"] for i in open_items(run, "--history")] == ["no longer in the source"]
 
 
 def test_an_unnamed_bad_row_gone_from_the_next_snapshot_leaves_nothing_to_fix(run: Any, drop_dir: Path) -> None:
@@ -149,4 +149,4 @@ def test_an_unnamed_bad_row_gone_from_the_next_snapshot_leaves_nothing_to_fix(ru
     _, out, _ = run("sync", "--once", "--json")
     assert json.loads(out)["connectors"]["frontdesk"]["created"] == 2
     assert open_items(run) == []
-    assert [i["resolution"] for i in open_items(run, "--all")] == ["no longer in the source"] * 2
+    assert [i["resolution"] for i in open_items(run, "--history")] == ["no longer in the source"] * 2

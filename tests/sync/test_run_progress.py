@@ -72,6 +72,7 @@ def test_a_terminal_shows_each_stage_with_its_rows_and_a_pipe_shows_none(config:
     for stage in ("calendar", "reminders", "writeback"):
         assert re.search(rf"{stage} done\s+[━╸╺ ]*\d+(/\d+)? rows", screen), stage
     assert re.search(r"reminders done\s+.*\d+/\d+ rows", screen), screen  # its total is known: M/N
+    assert "connector.synced" not in screen and "calendar.pushed" not in screen  # info logs: not on a terminal
 
     piped = subprocess.run([sys.executable, "-m", "clinicsync.sync.cli", "--config", str(config), "sync", "--once"],
                            capture_output=True, text=True, timeout=60, check=True)
@@ -98,7 +99,8 @@ class StatusMidway(ProgressObserver):
 @SQLITE
 def test_status_shows_the_running_stage_then_done(config: Path, store: Store, cli: Any) -> None:
     status = cli(config)
-    midway = StatusMidway(lambda: (status("status", "--format", "json")[1], status("status")[1]))
+    midway = StatusMidway(lambda: (status("status", "--format", "json")[1],
+                                       status("status", "--format", "table")[1]))
     report = run_once(load_settings(config), store, progress=midway)
     assert not report.failed and midway.seen is not None
     seen, table = json.loads(midway.seen[0]), midway.seen[1]
@@ -107,10 +109,10 @@ def test_status_shows_the_running_stage_then_done(config: Path, store: Store, cl
     assert (running["stage"], running["state"], running["rows"]) == ("import emr", "running", fetched)
     assert [c["state"] for c in seen["connectors"]] == ["running"]
     assert re.search(r"emr\s+│.*│ running ", table), table
-    since = r"\d{4}-\d\d-\d\d \d\d:\d\d -0[45]:00"  # the clinic's zone, offset shown
+    since = r"\w{3}, \w{3} \d{1,2}, \d{4}, \d{1,2}:\d\d\s[AP]M"  # the clinic's clock, through shown_time
     assert re.search(rf"import emr: running since {since}, {fetched:,} rows", table), table
 
-    _, after, _ = status("status")
+    _, after, _ = status("status", "--format", "table")
     assert re.search(r"emr\s+│.*│ ok ", after) and "running now\n  nothing" in after, after
     assert json.loads(status("status", "--json")[1])["running"] == []
 
@@ -123,7 +125,7 @@ def test_a_crashed_run_is_stale_not_running(config: Path, store: Store, cli: Any
              "recorder = RunRecorder(store, 'deadrun')\nrecorder.stage_started('import emr')\n"
              "recorder.stage_advanced('import emr', 700)\nos._exit(9)\n")
     subprocess.run([sys.executable, "-c", crash, str(store.engine.url)], check=False, timeout=60)
-    _, out, _ = cli(config)("status")
+    _, out, _ = cli(config)("status", "--format", "table")
     assert re.search(r"emr\s+│.*│ stale ", out), out
     assert re.search(r"import emr: STALE, started .*, 700 rows; last progress .*: its process \(\d+ on .*\) is gone",
                      out), out

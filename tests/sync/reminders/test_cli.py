@@ -39,8 +39,8 @@ def test_the_embedded_default_plans_on_sync_and_writes_due_messages_once(
     _, out, _ = run("remind", "--once", "--at", at.astimezone(UTC).isoformat(), "--json")
     assert json.loads(out) == {"sent": 0, "failed": 0, "skipped": 0, "unknown": 0, "retrying": 0, "deferred": 0}
     assert files(outbox) == written
-    _, out, _ = run("reminders", "list", "--json", "--status", "sent")
-    rows = json.loads(out)
+    _, out, _ = run("reminders", "list", "--all", "--json", "--status", "sent")
+    rows = json.loads(out)["items"]
     assert len(rows) == first["sent"]
     row = rows[0]
     assert row["appointment"].startswith("demo-csv:A") and row["recipient"] == "patient"

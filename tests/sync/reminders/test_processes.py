@@ -93,8 +93,8 @@ def test_a_dispatcher_killed_during_a_send_leaves_unknown_and_nothing_is_resent(
     keys = Counter(line["key"] for line in read_log(tmp_path / "texts.jsonl"))
     assert keys == {"a1:patient:confirmation:v1": 1, "a2:patient:confirmation:v1": 1}
     run = cli(Path(calm.source))
-    _, out, _ = run("reminders", "list", "--json", "--status", "unknown")
-    [row] = json.loads(out)
+    _, out, _ = run("reminders", "list", "--all", "--json", "--status", "unknown")
+    [row] = json.loads(out)["items"]
     assert (row["appointment"], row["status"], row["channel"]) == ("c1:A0", "unknown", "sms")
     assert "lease ran out" in row["reason"]
     _, out, _ = run("status", "--json")

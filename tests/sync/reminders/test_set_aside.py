@@ -86,7 +86,7 @@ def test_a_retry_after_the_fix_plans_the_set_aside_appointment(store: Store, rem
     put(store, appointment("A0", datetime(1, 1, 1, tzinfo=UTC), patient="P0"), *healthy(2))
     plan(settings, store, NOW)
     run = cli(tmp_path / "settings.yaml")
-    [listed_item] = json.loads(run("set-aside", "list", "--json")[1])
+    [listed_item] = json.loads(run("set-aside", "list", "--all", "--json")[1])["items"]
     assert (listed_item["stage"], listed_item["appointment"], listed_item["status"]) == ("reminders", "c1:A0", "open")
     # Retried before the fix: it fails again and stays listed, counted twice.
     assert "1 item(s) will be retried" in run("set-aside", "retry", "--stage", "reminders")[1]
