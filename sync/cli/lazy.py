@@ -48,6 +48,12 @@ class _Placeholder(TyperCommand):
         self.entry = entry
 
 
+def loaded(command: click.Command) -> click.Command:
+    """``command`` itself, or for a lazy command not imported yet, the real one (its module
+    imported): for code that walks the whole command tree (tests, docs)."""
+    return command.entry.load() if isinstance(command, _Placeholder) else command
+
+
 def lazy_group(entries: tuple[LazyCommand, ...]) -> type[TyperGroup]:
     """A root group class (``typer.Typer(cls=…)``) that lists ``entries`` and imports one on use."""
 

@@ -20,42 +20,12 @@ from clinicsync.sync.reminders.doctor_values import agenda_values, notice_values
 from clinicsync.sync.reminders.guard import check_source_values
 from clinicsync.sync.reminders.ics import event_uid, ics_attachment
 from clinicsync.sync.reminders.render import FALLBACK, Rendered, Renderer, format_clock, format_day, locale_for
+from clinicsync.sync.reminders.visit import Visit
 from clinicsync.sync.responses.links import link_maker, short_link_maker
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import RemindersSettings
 
 ICS_KINDS = frozenset({"confirmation", "rescheduled", "cancelled", "confirmed"})  # emails with an invite
-
-
-@dataclass(frozen=True)
-class Visit:
-    """One appointment as a message shows it."""
-
-    connector: str
-    external_id: str
-    start: datetime
-    end: datetime
-    timezone: str
-    version: int
-    type: str | None = None
-    location: str | None = None
-    doctor: str | None = None
-    patient_name: str | None = None
-    status: str = "booked"
-    # Telehealth (issue 22): in_person | video | phone (None: in person), the join link the
-    # recipient gets (the patient's; a doctor's notice gets the doctor's own link when the
-    # source has one), a number to dial in, and the patient's own number a phone visit
-    # calls. The link is PHI: it goes into the recipient's own message only, never a log.
-    visit_mode: str | None = None
-    join_url: str | None = None
-    dial_in: str | None = None
-    patient_phone: str | None = None
-
-    @property
-    def mode(self) -> str:
-        return self.visit_mode or "in_person"
-    cancel_reason: str | None = None  # as the source words it; shown only when the clinic lists it
-    participation: str | None = None  # the patient's answer: accepted | declined | …
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from clinicsync.common.shown_time import shown_clock, shown_date, shown_moment, zone_abbreviation
-
-if TYPE_CHECKING:  # compose.py imports this module: only its types are needed here
-    from clinicsync.sync.reminders.compose import Visit
+from clinicsync.sync.reminders.visit import Visit
 
 ANSWERED = frozenset({"accepted", "declined"})
 

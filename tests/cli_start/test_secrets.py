@@ -19,7 +19,7 @@ def test_read_only_commands_run_without_a_peers_secret(tmp_path: Path, run: Run)
     (tmp_path / "settings.yaml").write_text(text, encoding="utf-8")
     listed = run("appointments", "list", "--format", "json")  # opens (and migrates) the SQLite store
     assert listed.returncode == 0, listed.stderr
-    assert json.loads(listed.stdout) == []
+    assert json.loads(listed.stdout)["items"] == []
     status = run("status", "--format", "json")
     assert status.returncode == 0, status.stderr
     assert {row["connector"] for row in json.loads(status.stdout)["connectors"]} == set()
