@@ -48,7 +48,7 @@ import httpx
 import pytest
 import respx
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Column, MetaData, String, Table, create_engine, insert, text
 
@@ -71,7 +71,7 @@ from tests.reliability.test_properties_fhir import BASE as FHIR_BASE
 from tests.reliability.test_properties_fhir import INCLUDED, TEMPLATES, Page, _serve
 
 PHI = st.one_of(NAMES, PHONES, EMAILS, BIRTH_DATES)
-BOUNDED = settings(max_examples=int(20 * SCALE), deadline=None,
+BOUNDED = settings(max_examples=int(10 * SCALE), deadline=None,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 HL7_MESSAGES = [p.read_text(encoding="utf-8") for p in sorted((SHARED_FIXTURES / "hl7").glob("*.hl7"))]
@@ -83,8 +83,10 @@ ACUITY_USER, ACUITY_KEY = "11145481", "acuity-key-phi-sources-0123456789"
 FHIR_SECRET = "hook-secret-phi-sources-0123456789"
 # Log keys that name a record by its source's own id (what staff look it up by), by design.
 BY_DESIGN = {"external_id", "record_id", "appointment", "reference", "control_id", "trigger", "id"}
-# Words of a value that also name months or days: a page showing "Feb 3" is not a birth date.
-COMMON_WORDS = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+# Words of a value that are not the patient's: a month ("Feb 3" on a page is not a birth date),
+# a FHIR reference's resource type ("Patient/Maria Lopez": the name is checked).
+COMMON_WORDS = {"patient", "practitioner", "location",
+                "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
 REST_BOOKING: dict[str, Any] = {
     "id": "B-1", "status": "booked", "start": "2030-03-12T09:30:00-04:00", "duration_minutes": 30,
     "timezone": "America/New_York", "type": "New patient",
@@ -119,6 +121,14 @@ def put(document: Any, at: tuple[Any, ...], value: Any) -> None:
     for step in at[:-1]:
         document = document[step]
     document[at[-1]] = value
+
+
+def at(document: Any, *places: tuple[tuple[Any, ...], str]) -> tuple[Any, str]:
+    """An @example: a copy of `document` with each (path, value) put in; the last value is checked."""
+    document = copy.deepcopy(document)
+    for path, value in places:
+        put(document, path, value)
+    return document, places[-1][1]
 
 
 @st.composite
@@ -171,6 +181,14 @@ connectors:
         yield World(root, store, app, TestClient(app, base_url="http://internal"), fhir)
         app.state.fhir_inboxes.close()
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _empty_store(world: World) -> None:
+    """Each source kind starts from an empty store, so its pages stay small and fast."""
+    with world.store.engine.begin() as connection:
+        for table in ("quarantine", "set_aside", "event", "appointment", "syncrun"):
+            connection.execute(text(f"DELETE FROM {table}"))
 
 
 @contextmanager
@@ -235,7 +253,7 @@ def _answer_text(answer: str) -> str:
 def _without(page: str, data: list[str]) -> str:
     """The page without the columns' own values it shows as data (longest first)."""
     for value in sorted(set(data), key=len, reverse=True):
-        page = page.replace(value, " ")
+        page = re.sub(rf"(?<![^\W_]){re.escape(value)}(?![^\W_])", " ", page)
     return page
 
 
@@ -263,14 +281,33 @@ def _csv(rows: list[dict[str, str]]) -> bytes:
     return out.getvalue().encode()
 
 
-@given(data=placed({c: CSV_ROW.get(c, "") for c in COLUMNS}))
+CSV_BASE = {c: CSV_ROW.get(c, "") for c in COLUMNS}
+# Shifted columns: a name, a phone, a birth date or an email where a code, a zone, a time or a
+# number belongs (issue 35, obs 1).
+CSV_SHIFTED = [at(CSV_BASE, (("timezone",), "Juan Perez")), at(CSV_BASE, (("start",), "1984-02-29")),
+               at(CSV_BASE, (("duration_minutes",), "(212) 555-0123")),
+               at(CSV_BASE, (("patient_language",), "MARIA LOPEZ")),
+               at(CSV_BASE, (("patient_channel",), "maria.lopez@example.org")),
+               at(CSV_BASE, (("end",), "29.02.1984")), at(CSV_BASE, (("patient_phone",), "Maria Lopez")),
+               at(CSV_BASE, (("patient_email",), "+44 20 7946 0958"))]
+
+
+@given(data=placed(CSV_BASE))
 @BOUNDED
+@example(data=CSV_SHIFTED[0]).via("issue 35 obs 1")
+@example(data=CSV_SHIFTED[1]).via("issue 35 obs 1")
+@example(data=CSV_SHIFTED[2]).via("issue 35 obs 1")
+@example(data=CSV_SHIFTED[3]).via("issue 35 obs 1")
+@example(data=CSV_SHIFTED[4]).via("issue 35 obs 1")
+@example(data=CSV_SHIFTED[5]).via("issue 35 obs 1")
+@example(data=CSV_SHIFTED[6]).via("issue 35 obs 1")
+@example(data=CSV_SHIFTED[7]).via("issue 35 obs 1")
 def test_csv_drop(world: World, data: tuple[dict[str, str], str]) -> None:
     row, value = data
     name = _fresh()
     drop = world.root / name
     drop.mkdir()
-    (drop / "export.csv").write_bytes(_csv([row, {**row, "appointment_id": "other", "status": value}]))
+    (drop / "export.csv").write_bytes(_csv([row, {**row, "appointment_id": "second-row", "status": value}]))
     with watched(world, value):
         _run(world, {"name": name, "kind": "csv", "mapping": "csv_default", "drop_dir": str(drop),
                      "settle_seconds": 0})
@@ -286,8 +323,8 @@ def _sql_example(world: World, url: str, row: dict[str, str], value: str) -> Non
         VISITS.create(source, checkfirst=True)
         batch = _fresh()
         with source.begin() as connection:
-            connection.execute(insert(VISITS), [{**row, "batch": batch},
-                                                {**row, "appointment_id": "other", "timezone": value, "batch": batch}])
+            connection.execute(insert(VISITS), [
+                {**row, "batch": batch}, {**row, "appointment_id": "second-row", "timezone": value, "batch": batch}])
     finally:
         source.dispose()
     with watched(world, value):
@@ -295,22 +332,41 @@ def _sql_example(world: World, url: str, row: dict[str, str], value: str) -> Non
                      "query": f"SELECT {', '.join(COLUMNS)} FROM visits WHERE batch = '{batch}'"})
 
 
-@given(data=placed({c: CSV_ROW.get(c, "") for c in COLUMNS}))
+@given(data=placed(CSV_BASE))
 @BOUNDED
+@example(data=CSV_SHIFTED[0]).via("issue 35 obs 1")
+@example(data=CSV_SHIFTED[2]).via("issue 35 obs 1")
 def test_sql_table_sqlite(world: World, data: tuple[dict[str, str], str]) -> None:
     _sql_example(world, f"sqlite:///{world.root / 'practice.db'}", *data)
 
 
 @pytest.mark.mariadb
-@given(data=placed({c: CSV_ROW.get(c, "") for c in COLUMNS}))
+@given(data=placed(CSV_BASE))
 @settings(BOUNDED, max_examples=int(4 * SCALE))
 def test_sql_table_mariadb(world: World, mariadb_database: dict[str, Any], data: tuple[dict[str, str], str]) -> None:
     _sql_example(world, str(mariadb_database["url"]), *data)
 
 
 # -- FHIR searchset pages --------------------------------------------------------------------------
+FHIR_SHIFTED = [
+    at(TEMPLATES[0], (("status",), "Maria Lopez")), at(TEMPLATES[0], (("start",), "1984-02-29")),
+    at(TEMPLATES[0], (("participant", 0, "actor", "reference"), "Patient/Maria Lopez")),
+    at(TEMPLATES[0], (("participant", 0, "actor", "reference"), "maria.lopez@example.org")),
+    at(TEMPLATES[0], (("participant", 0, "status"), "Juan Perez")),
+    at(TEMPLATES[0], (("minutesDuration",), "+1 212 555 0123")),
+    at(TEMPLATES[0], (("end",), "Feb 29, 1984")),
+]
+
+
 @given(data=placed(TEMPLATES[0], skip=("resourceType",)))
 @BOUNDED
+@example(data=FHIR_SHIFTED[0]).via("issue 35 obs 1")
+@example(data=FHIR_SHIFTED[1]).via("issue 35 obs 1")
+@example(data=FHIR_SHIFTED[2]).via("issue 35 obs 1")
+@example(data=FHIR_SHIFTED[3]).via("issue 35 obs 1")
+@example(data=FHIR_SHIFTED[4]).via("issue 35 obs 1")
+@example(data=FHIR_SHIFTED[5]).via("issue 35 obs 1")
+@example(data=FHIR_SHIFTED[6]).via("issue 35 obs 1")
 def test_fhir_searchset(world: World, data: tuple[dict[str, Any], str]) -> None:
     resource, value = data
     resource["id"] = resource["id"] if isinstance(resource.get("id"), str) and resource["id"] == value else _fresh()
@@ -339,8 +395,37 @@ def hl7_message(draw: st.DrawFn) -> tuple[str, str]:
     return "\r".join("|".join(f) for f in segments) + "\r", value
 
 
+def hl7_at(segment: str, number: int, value: str, component: int = 0) -> tuple[str, str]:
+    """An @example: the first fixture with `value` in a segment's field (its component)."""
+    segments = [s.split("|") for s in HL7_MESSAGES[1].strip("\r\n").split("\r") if s]
+    for fields in segments:
+        if fields[0] == segment:
+            components = fields[number].split("^")
+            components[component] = value
+            fields[number] = "^".join(components)
+    segments[0][9] = _fresh()
+    return "\r".join("|".join(f) for f in segments) + "\r", value
+
+
+HL7_SHIFTED = [hl7_at("MSH", 8, "Maria Lopez"), hl7_at("MSH", 8, "Juan Perez", 1), hl7_at("MSH", 11, "1984-02-29"),
+               hl7_at("MSH", 6, "Juan Perez"), hl7_at("SCH", 25, "Maria Lopez"), hl7_at("SCH", 2, "Maria Lopez"),
+               hl7_at("TQ1", 7, "29/02/1984"), hl7_at("SCH", 11, "(212) 555-0123", 2),
+               hl7_at("PID", 13, "Maria Lopez"), hl7_at("MSH", 17, "Olga Smith"), hl7_at("MSH", 18, "Olga Smith")]
+
+
 @given(data=hl7_message())
 @BOUNDED
+@example(data=HL7_SHIFTED[0]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[1]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[2]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[3]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[4]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[5]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[6]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[7]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[8]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[9]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[10]).via("issue 35 obs 1")
 def test_hl7_file(world: World, data: tuple[str, str]) -> None:
     message, value = data
     name = _fresh()
@@ -353,6 +438,13 @@ def test_hl7_file(world: World, data: tuple[str, str]) -> None:
 
 @given(data=hl7_message())
 @BOUNDED
+@example(data=HL7_SHIFTED[0]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[1]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[2]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[4]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[6]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[9]).via("issue 35 obs 1")
+@example(data=HL7_SHIFTED[10]).via("issue 35 obs 1")
 def test_hl7_mllp(world: World, data: tuple[str, str]) -> None:
     message, value = data
     config = Hl7v2Settings(name=_fresh(), listen=MllpSettings())
@@ -370,6 +462,14 @@ def _send(world: World, method: str, url: str, body: bytes, headers: dict[str, s
 
 @given(data=placed(REST_BOOKING))
 @BOUNDED
+@example(data=at(REST_BOOKING, (("status",), "Maria Lopez"))).via("issue 35 obs 1, 3")
+@example(data=at(REST_BOOKING, (("timezone",), "Juan Perez"))).via("issue 35 obs 1, 3")
+@example(data=at(REST_BOOKING, (("start",), "1984-02-29"))).via("issue 35 obs 1, 3")
+@example(data=at(REST_BOOKING, (("duration_minutes",), "(212) 555-0123"))).via("issue 35 obs 1, 3")
+@example(data=at(REST_BOOKING, (("patient", "language"), "Maria Lopez"))).via("issue 35 obs 1, 3")
+@example(data=at(REST_BOOKING, (("patient", "email"), "Maria Lopez"))).via("issue 35 obs 1, 3")
+@example(data=at(REST_BOOKING, (("patient", "phone"), "maria.lopez@example.org"))).via("issue 35 obs 1, 3")
+@example(data=at(REST_BOOKING, (("end",), "29.02.1984"))).via("issue 35 obs 1, 3")
 def test_rest_api(world: World, data: tuple[dict[str, Any], str]) -> None:
     booking, value = data
     with watched(world, value):
@@ -382,8 +482,14 @@ def _calcom() -> dict[str, Any]:
     return loaded
 
 
-@given(data=placed(_calcom(), skip=("createdAt", "triggerEvent")))
+@given(data=placed(_calcom(), skip=("createdAt",)))
 @BOUNDED
+@example(data=at(_calcom(), (("triggerEvent",), "Maria Lopez"))).via("issue 35 obs 1")
+@example(data=at(_calcom(), (("payload", "startTime"), "1984-02-29"))).via("issue 35 obs 1")
+@example(data=at(_calcom(), (("payload", "attendees", 0, "timeZone"), "Juan Perez"))).via("issue 35 obs 1")
+@example(data=at(_calcom(), (("payload", "status"), "Maria Lopez"))).via("issue 35 obs 1")
+@example(data=at(_calcom(), (("payload", "length"), "+1 212 555 0123"))).via("issue 35 obs 1")
+@example(data=at(_calcom(), (("payload", "organizer", "timeZone"), "Juan Perez"))).via("issue 35 obs 1")
 def test_calcom_webhook(world: World, data: tuple[dict[str, Any], str]) -> None:
     body, value = data
     body["createdAt"] = (datetime.now(UTC) - timedelta(seconds=5)).isoformat().replace("+00:00", "Z")
@@ -398,8 +504,16 @@ def _fixture_json(vendor: str, name: str) -> Any:
     return json.loads((FIXTURES / vendor / name).read_text(encoding="utf-8"))
 
 
-@given(data=placed(_fixture_json("easyappointments", "appointment_save_created.json")))
+EA = _fixture_json("easyappointments", "appointment_save_created.json")
+
+
+@given(data=placed(EA))
 @BOUNDED
+@example(data=at(EA, (("action",), "Maria Lopez"))).via("issue 35 obs 1")
+@example(data=at(EA, (("payload", "status"), "Maria Lopez"))).via("issue 35 obs 1")
+@example(data=at(EA, (("payload", "start_datetime"), "1984-02-29"))).via("issue 35 obs 1")
+@example(data=at(EA, (("payload", "end_datetime"), "(212) 555-0123"))).via("issue 35 obs 1")
+@example(data=at(EA, (("payload", "id"), "Maria Lopez"))).via("issue 35 obs 1")
 def test_easyappointments_webhook(world: World, data: tuple[Any, str]) -> None:
     body, value = data
     with watched(world, value):
@@ -407,8 +521,15 @@ def test_easyappointments_webhook(world: World, data: tuple[Any, str]) -> None:
               {"Content-Type": "application/json", "X-Ea-Token": EA_TOKEN})
 
 
-@given(data=placed(_fixture_json("acuity", "appointment_GET_54321.json")), form_value=st.booleans())
+ACUITY = _fixture_json("acuity", "appointment_GET_54321.json")
+
+
+@given(data=placed(ACUITY), form_value=st.booleans())
 @BOUNDED
+@example(data=at(ACUITY, (("timezone",), "Juan Perez")), form_value=False).via("issue 35 obs 1")
+@example(data=at(ACUITY, (("datetime",), "1984-02-29")), form_value=False).via("issue 35 obs 1")
+@example(data=at(ACUITY, (("duration",), "(212) 555-0123")), form_value=False).via("issue 35 obs 1")
+@example(data=at(ACUITY, (("id",), "Maria Lopez")), form_value=True).via("issue 35 obs 1")
 def test_acuity_webhook(world: World, data: tuple[Any, str], form_value: bool) -> None:
     """The webhook names the appointment; the connector reads it from Acuity's API (faked by
     respx): the value is in what the API answers, or in the webhook's own form fields."""
@@ -427,6 +548,10 @@ def test_acuity_webhook(world: World, data: tuple[Any, str], form_value: bool) -
 
 @given(data=placed(TEMPLATES[1], skip=("resourceType",)))
 @BOUNDED
+@example(data=at(TEMPLATES[1], (("status",), "Maria Lopez"))).via("issue 35 obs 1")
+@example(data=at(TEMPLATES[1], (("participant", 0, "actor", "reference"), "Patient/Maria Lopez"))).via("issue 35")
+@example(data=at(TEMPLATES[1], (("start",), "1984-02-29"))).via("issue 35 obs 1")
+@example(data=at(TEMPLATES[1], (("resourceType",), "Maria Lopez"))).via("issue 35 obs 1")
 def test_fhir_subscription_rest_hook(world: World, data: tuple[dict[str, Any], str]) -> None:
     resource, value = data
     rid = _fresh()
