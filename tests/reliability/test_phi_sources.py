@@ -70,6 +70,7 @@ from tests.reliability.test_properties import BASE as CSV_ROW
 from tests.reliability.test_properties import SCALE
 from tests.reliability.test_properties_fhir import BASE as FHIR_BASE
 from tests.reliability.test_properties_fhir import INCLUDED, TEMPLATES, Page, _serve
+from tests.server.test_api import BOOKING as REST_BOOKING
 
 PHI = st.one_of(NAMES, PHONES, EMAILS, BIRTH_DATES)
 BOUNDED = settings(max_examples=int(10 * SCALE), deadline=None,
@@ -88,13 +89,6 @@ BY_DESIGN = {"external_id", "record_id", "reference", "control_id"}
 # a FHIR reference's resource type ("Patient/Maria Lopez": the name is checked).
 COMMON_WORDS = {"patient", "practitioner", "location",
                 "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
-REST_BOOKING: dict[str, Any] = {
-    "id": "B-1", "status": "booked", "start": "2030-03-12T09:30:00-04:00", "duration_minutes": 30,
-    "timezone": "America/New_York", "type": "New patient",
-    "patient": {"id": "P-77", "name": "Ann Lee", "phone": "(212) 555-0101", "email": "ann@example.org",
-                "language": "es"},
-    "practitioner": {"id": "D-1", "name": "Dr. Amelia Hart", "email": "hart@clinic.example.org"},
-}
 
 
 def parts(value: str) -> list[str]:
