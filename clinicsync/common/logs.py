@@ -23,6 +23,12 @@ SENSITIVE_KEYS = frozenset({
     # a join link opens the patient's visit (issue 22): as private as their phone number
     "join_url", "provider_join_url", "join_link", "meeting_url", "dial_in",
 })
+# Keys whose values are codes a source sends (an HL7 trigger, a webhook's event name): logged
+# as they are when they have a code's shape, else described — a shifted field or a hostile
+# sender can put a patient's name there (issue 35).
+CODE_KEYS = frozenset({"trigger"})
+_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.^:-]{0,63}")
+_NOT_A_CODE = re.compile(r"[A-Z][a-z]+|.*\d{4}.*")  # a capitalized word (a name), a run of 4 digits
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w/])\+?\d[\d ().-]{7,}\d(?![\w/])")
 _BEARER = re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
@@ -82,10 +88,20 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+def as_code(value: Any) -> Any:
+    """A code as it is (`S12`, `SIU^S12`, `BOOKING_CREATED`, `appointment_save`); anything
+    else described by its length, never shown."""
+    if not isinstance(value, str) or (_CODE.fullmatch(value) and not _NOT_A_CODE.fullmatch(value)):
+        return value
+    return f"(not a code: {len(value)} characters)"
+
+
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         if key.lower() in SENSITIVE_KEYS:
             event[key] = REDACTED
+        elif key.lower() in CODE_KEYS:
+            event[key] = as_code(event[key])
         elif key not in ("timestamp", "level", "logger"):
             event[key] = _scrub(event[key])
     return event

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.bounded_json import load_json
@@ -79,14 +80,14 @@ async def events(request: Request) -> Response:
     if not verified(request.app.state.settings, body, request.headers.get(EventWebhookHeader.SIGNATURE),
                     request.headers.get(EventWebhookHeader.TIMESTAMP)):
         metrics.labels("sendgrid_events", "forbidden").inc()
-        return Response("forbidden", status_code=403, media_type="text/plain")
+        raise HTTPException(403, detail="forbidden")  # answered as problem+json
     try:
         payload = load_json(body)
     except ValueError:  # not JSON, not UTF-8, or nested deeper than any event batch
         payload = None
     if not isinstance(payload, list):
         metrics.labels("sendgrid_events", "invalid").inc()
-        return Response("expected a JSON list of events", status_code=400, media_type="text/plain")
+        raise HTTPException(400, detail="expected a JSON list of events")  # answered as problem+json
     counts = await run_in_threadpool(apply_events, request.app.state.store, payload)
     for result, count in counts.items():
         if count:

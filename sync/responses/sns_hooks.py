@@ -17,6 +17,7 @@ import httpx
 import structlog
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from clinicsync.notifiers.aws_sms import AwsSmsSettings
 from clinicsync.notifiers.base import Message, NotifierError
@@ -126,7 +127,7 @@ async def sns(request: Request) -> Response:
     message = _json_object(await request.body())
     if message is None:
         metrics.labels("aws_sns", "invalid").inc()
-        return Response("expected an SNS message (JSON object)", status_code=400, media_type="text/plain")
+        raise HTTPException(400, detail="expected an SNS message (JSON object)")  # answered as problem+json
     config = _aws_settings(settings, message.get("TopicArn"))
     refusal = "TopicArn is not one of the configured inbound_topic_arns" if config is None else None
     if config is not None:
@@ -142,7 +143,7 @@ async def sns(request: Request) -> Response:
     if config is None or refusal:
         log.warning("responses.sns_refused", reason=refusal)
         metrics.labels("aws_sns", "forbidden").inc()
-        return Response("forbidden", status_code=403, media_type="text/plain")
+        raise HTTPException(403, detail="forbidden")  # answered as problem+json
     result = await run_in_threadpool(handle, settings, request.app.state.store, config, message)
     metrics.labels("aws_sns", result).inc()
     return Response(status_code=204)

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -65,11 +66,15 @@ async def inbound(request: Request) -> Response:
     form = await verified_form(request)
     if form is None:
         _count(request, "twilio_inbound", "forbidden")
-        return Response("forbidden", status_code=403, media_type="text/plain")
-    sender = form.get("From", "")
+        raise HTTPException(403, detail="forbidden")  # answered as problem+json
+    missing = [name for name in ("From", "MessageSid") if not form.get(name)]
+    if missing:  # Twilio always sends both: a signed form without them is no reply to record (issue 35)
+        _count(request, "twilio_inbound", "invalid")
+        raise HTTPException(400, detail=f"the form has no {' and no '.join(missing)}")
+    sender = form["From"]
     channel = "whatsapp" if sender.lower().startswith(WHATSAPP_PREFIX) else "sms"
     result = await run_in_threadpool(handle_reply, request.app.state.settings, request.app.state.store, channel,
-                                     sender, form.get("Body", ""), form.get("MessageSid") or None)
+                                     sender, form.get("Body", ""), form["MessageSid"])
     _count(request, "twilio_inbound", result.outcome)
     return _twiml(result.answer)
 
@@ -80,7 +85,7 @@ async def status(request: Request) -> Response:
     form = await verified_form(request)
     if form is None:
         _count(request, "twilio_status", "forbidden")
-        return Response("forbidden", status_code=403, media_type="text/plain")
+        raise HTTPException(403, detail="forbidden")  # answered as problem+json
     sid, state = form.get("MessageSid", ""), form.get("MessageStatus", "")
     code = form.get("ErrorCode")
     known = bool(sid and state) and await run_in_threadpool(

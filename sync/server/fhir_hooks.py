@@ -44,6 +44,7 @@ from clinicsync.connectors.fhir.notifications import (
 from clinicsync.connectors.fhir.settings import FhirSettings
 from clinicsync.sync.bounded_json import load_json
 from clinicsync.sync.server.fhir_inbox import FhirInbox, Handled, Inboxes
+from clinicsync.sync.server.problems import Problem
 from clinicsync.sync.settings import Settings
 
 PREFIX = "/hooks/fhir"
@@ -117,9 +118,12 @@ async def _json(request: Request) -> Any | None:
     if kind not in JSON_TYPES:
         raise Refused(415, "send FHIR JSON (Subscription channel.payload application/fhir+json)")
     try:
-        return load_json(body, MAX_DEPTH)
+        loaded = load_json(body, MAX_DEPTH)
     except ValueError:
         raise Refused(400, "the body is not JSON (or nests too deeply)") from None
+    if loaded is None:  # JSON null is no ping (that is an empty body): refused, not read as one
+        raise Refused(400, "the body is JSON null, not a notification or an Appointment")
+    return loaded
 
 
 def _answer(request: Request, config: FhirSettings, result: dict[str, Any]) -> JSONResponse:
@@ -206,7 +210,8 @@ async def deleted(connector: str, appointment_id: AppointmentId, request: Reques
 
 
 async def _refused(request: Request, exc: Refused) -> JSONResponse:
-    return JSONResponse({"error": exc.detail}, status_code=exc.status, headers=exc.headers)
+    """A refusal in the server's one error shape, problem+json (issue 35, done-when 3)."""
+    return Problem(exc.status, detail=exc.detail, headers=exc.headers).response()
 
 
 def install(app: Any) -> None:

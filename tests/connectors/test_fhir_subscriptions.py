@@ -301,12 +301,12 @@ async def test_a_body_that_is_no_notification_is_refused_naming_the_element(
     ]
     for body, reason in cases:
         answer = await notifier.send(body)
-        assert answer.status_code == 400 and reason in answer.json()["error"], answer.text
+        assert answer.status_code == 400 and reason in answer.json()["detail"], answer.text
     xml = await notifier.send({}, headers={"Content-Type": "application/fhir+xml"})
     assert xml.status_code == 415
     wrong_id = await notifier.client.put(f"{HOOK}/Appointment/a2", content=json.dumps(fake.get("Appointment/a1")),
                                          headers={**notifier.headers, "Content-Type": "application/fhir+json"})
-    assert wrong_id.status_code == 400 and "differs from the id in the URL" in wrong_id.json()["error"]
+    assert wrong_id.status_code == 400 and "differs from the id in the URL" in wrong_id.json()["detail"]
     assert rows(store) == {}
 
 
@@ -533,14 +533,14 @@ async def test_medplum_deliveries_are_authenticated_before_reading_and_a_bad_sig
     unauthenticated = await app_client[0].post(HOOK, content=raw, headers=update["headers"])
     assert unauthenticated.status_code == 401
     wrong = await medplum_post(notifier, update["body"], update["headers"], sign="another-secret-0123456789")
-    assert wrong.status_code == 401 and "X-Signature" in wrong.json()["error"]
+    assert wrong.status_code == 401 and "X-Signature" in wrong.json()["detail"]
     unsigned_delete = medplum_delivery("delete")
     no_type = await medplum_post(notifier, {}, unsigned_delete["headers"] | {"X-Medplum-Deleted-Resource": "x"},
                                  sign=None)
-    assert no_type.status_code == 400 and "X-Medplum-Deleted-Resource" in no_type.json()["error"]
+    assert no_type.status_code == 400 and "X-Medplum-Deleted-Resource" in no_type.json()["detail"]
     other = await medplum_post(notifier, {}, unsigned_delete["headers"]
                                | {"X-Medplum-Deleted-Resource": "Patient/123"}, sign=None)
     assert other.status_code == 200 and other.json()["results"] == {"ignored": 1}
     no_id = await medplum_post(notifier, {"resourceType": "Appointment", "status": "booked"}, update["headers"])
-    assert no_id.status_code == 400 and "no id" in no_id.json()["error"]
+    assert no_id.status_code == 400 and "no id" in no_id.json()["detail"]
     assert rows(store) == {}
