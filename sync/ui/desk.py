@@ -140,7 +140,7 @@ def handled(store: Store, ids: list[int]) -> set[int]:
     if not ids:
         return set()
     with store.engine.connect() as connection:
-        versions = dict(connection.execute(select(A.id, A.version).where(A.id.in_(ids))).all())
+        versions: dict[int, int] = dict(connection.execute(select(A.id, A.version).where(A.id.in_(ids))).all())
         done, replies = _handled(connection, ids), _last_replies(connection, ids)
     return {i for i, version in versions.items() if is_handled(done.get(i), version, replies.get(i))}
 
