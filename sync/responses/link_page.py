@@ -165,7 +165,7 @@ def _newer(settings: Settings, store: Store, found: Found) -> str | None:
 
 def _claim(settings: Settings, store: Store, token: str, short: bool) -> LinkClaim:
     """An email's long link (/r/) carries its claim; an SMS's short one (/a/) names a reminder."""
-    return read_short_token(settings, store, token) if short else read_token(settings, token)
+    return read_short_token(settings, store, token) if short else read_token(settings, store, token)
 
 
 def _open(settings: Settings, store: Store, token: str, accept_language: str | None, short: bool = False

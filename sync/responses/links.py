@@ -1,9 +1,14 @@
 """One-click answer links. In emails: a signed, expiring token bound to one reminder (its
 key) and one answer (``/r/<token>``). In an SMS, where every character counts: a short
 link ``/a/<token>``, the reminder's row id in base62 and a truncated HMAC of that id and the
-reminder's key (10 characters, about 58 bits); it expires ``responses.link_max_age`` after the
-message was sent. Both are signed with ``server.secret_key``, so a link cannot be forged or
-pointed at another appointment."""
+reminder's key (10 characters, about 58 bits). Both are signed with ``server.secret_key``, so a
+link cannot be forged or pointed at another appointment.
+
+A link stays usable until the visit it names is over (issue 30): a patient who booked six weeks
+ahead can still answer from the confirmation in the last weeks. Once the signature holds, the
+first thing read is the end of the reminder's appointment; past it the link is ``closed`` (the
+410 "this visit has passed" page). ``responses.link_max_age`` is only an upper bound for a link
+whose appointment cannot be found (then ``expired``, 410), so nothing without a visit lives forever."""
 
 from __future__ import annotations
 
@@ -12,13 +17,15 @@ import hmac
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from clinicsync.common.timeutil import parse_duration
 from clinicsync.common.types import utcnow
+from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
@@ -28,6 +35,7 @@ SHORT_SALT = b"clinicsync.short-link\x00"
 BASE62 = string.digits + string.ascii_letters
 MAC_CHARS = 10  # about 58 bits of the MAC: guessing online is hopeless, and the SMS stays short
 LinkAction = Literal["confirm", "decline"]
+A = Appointment.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -37,9 +45,10 @@ class LinkClaim:
 
 
 class LinkProblem(ValueError):
-    """The token is expired (``expired``) or not ours (``invalid``)."""
+    """The token is not ours (``invalid``), its visit is over (``closed``) or, its appointment
+    unknown, it is older than ``responses.link_max_age`` (``expired``)."""
 
-    def __init__(self, reason: Literal["expired", "invalid"]) -> None:
+    def __init__(self, reason: Literal["expired", "invalid", "closed"]) -> None:
         super().__init__(reason)
         self.reason = reason
 
@@ -58,19 +67,38 @@ def make_token(settings: Settings, key: str, action: LinkAction) -> str:
     return serializer.dumps({"k": key, "a": action})
 
 
-def read_token(settings: Settings, token: str) -> LinkClaim:
+def visit_end(store: Store, key: str) -> datetime | None:
+    """The end of the appointment a reminder (by key) is about, or None when there is none."""
+    with store.engine.connect() as connection:
+        joined = REMINDERS.join(A, A.c.id == REMINDERS.c.appointment_id)
+        return connection.execute(select(A.c.end_utc).select_from(joined)
+                                  .where(REMINDERS.c.key == key)).scalar_one_or_none()
+
+
+def check_validity(settings: Settings, store: Store, key: str, issued: datetime) -> None:
+    """Until the visit is over (``closed`` after its end); ``link_max_age`` after ``issued``
+    bounds only a link whose appointment cannot be found (``expired``)."""
+    now, end = utcnow(), visit_end(store, key)
+    if end is not None:
+        if end <= now:
+            raise LinkProblem("closed")
+    elif now - issued > parse_duration(settings.responses.link_max_age):
+        raise LinkProblem("expired")
+
+
+def read_token(settings: Settings, store: Store, token: str) -> LinkClaim:
+    """The claim of an email's link: the signature first (``invalid``, the uniform 404), then
+    how long it lives (check_validity); the signing time only matters without a visit."""
     serializer = _serializer(settings)
     if serializer is None:
         raise LinkProblem("invalid")
-    max_age = int(parse_duration(settings.responses.link_max_age).total_seconds())
     try:
-        data = serializer.loads(token, max_age=max_age)
-    except SignatureExpired:
-        raise LinkProblem("expired") from None
+        data, signed_at = serializer.loads(token, return_timestamp=True)
     except BadSignature:
         raise LinkProblem("invalid") from None
     if not isinstance(data, dict) or data.get("a") not in ("confirm", "decline") or not isinstance(data.get("k"), str):
         raise LinkProblem("invalid")
+    check_validity(settings, store, data["k"], signed_at)
     return LinkClaim(data["k"], data["a"])
 
 
@@ -120,8 +148,8 @@ def make_short_token(settings: Settings, reminder_id: int, key: str) -> str:
 
 def read_short_token(settings: Settings, store: Store, token: str) -> LinkClaim:
     """The claim of a short link: its reminder must exist and the MAC match (else ``invalid``,
-    the same answer for a forged, altered or foreign token), and it was sent less than
-    ``responses.link_max_age`` ago (else ``expired``). A bare POST confirms."""
+    the same answer for a forged, altered or foreign token), then it lives as an email's link
+    does (check_validity, from when it was sent). A bare POST confirms."""
     secret = _secret(settings)
     if secret is None or not (MAC_CHARS < len(token) <= MAC_CHARS + 11) or any(c not in BASE62 for c in token):
         raise LinkProblem("invalid")
@@ -137,8 +165,7 @@ def read_short_token(settings: Settings, store: Store, token: str) -> LinkClaim:
                                  .where(REMINDERS.c.id == reminder_id)).first()
     if row is None or not hmac.compare_digest(_short_mac(secret, reminder_id, row.key), token[-MAC_CHARS:]):
         raise LinkProblem("invalid")
-    if utcnow() - (row.sent_at or row.created_at) > parse_duration(settings.responses.link_max_age):
-        raise LinkProblem("expired")
+    check_validity(settings, store, row.key, row.sent_at or row.created_at)
     return LinkClaim(row.key, "confirm")
 
 

@@ -28,7 +28,8 @@ class ResponsesSettings(SettingsModel):
     choices: list[Choice] = Field(
         default_factory=lambda: list[Choice](["confirm", "decline", "reschedule"]),
         description="what the answer page offers: confirm, decline (cancel) and reschedule (ask for another time)")
-    link_max_age: str = Field("30d", description="how long an answer link in an email stays valid")
+    link_max_age: str = Field("30d", description="an answer link works until its visit is over; this bounds "
+                                                 "its age only when its appointment cannot be found")
     join_link_opens: str = Field("15m", description="how long before a video visit's start its answer page shows "
                                                     "the join link (before: the time it appears)")
     insecure_sns_signing_certs_from_local_server_for_rehearsal: AnyHttpUrl | None = Field(

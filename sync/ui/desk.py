@@ -105,10 +105,7 @@ def _reasons(connection: Any, ids: list[int], now: datetime) -> dict[int, dict[s
             .order_by(RS.received_at)):
         found[appointment_id]["reasons"].add("reschedule")
         found[appointment_id]["note"] = body
-    for appointment_id, at in connection.execute(
-            select(RS.appointment_id, func.max(RS.received_at)).where(RS.appointment_id.in_(ids),
-                                                                      RS.channel != "desk")
-            .group_by(RS.appointment_id)):
+    for appointment_id, at in _last_replies(connection, ids).items():
         found[appointment_id]["last_reply"] = at
     for (appointment_id,) in connection.execute(select(RM.appointment_id).where(
             RM.appointment_id.in_(ids), RM.recipient == "patient", RM.status == "failed").distinct()):
@@ -122,6 +119,30 @@ def _reasons(connection: Any, ids: list[int], now: datetime) -> dict[int, dict[s
             DA.practitioner_ref == A.practitioner_ref).distinct()):
         found[appointment_id]["reasons"].add("doctor-declined")
     return found
+
+
+def _last_replies(connection: Any, ids: list[int]) -> dict[int, datetime]:
+    """Per appointment, when the patient last wrote (any answer that is not the desk's own)."""
+    return dict(connection.execute(
+        select(RS.appointment_id, func.max(RS.received_at)).where(RS.appointment_id.in_(ids), RS.channel != "desk")
+        .group_by(RS.appointment_id)).all())
+
+
+def is_handled(done: tuple[int, datetime] | None, version: int, last_reply: datetime | None) -> bool:
+    """The desk acted on this version of the appointment, and the patient has not written since:
+    the row leaves every list the desk works from (a new version or a reply brings it back)."""
+    return done is not None and done[0] == version and (last_reply is None or last_reply <= done[1])
+
+
+def handled(store: Store, ids: list[int]) -> set[int]:
+    """Which of these appointments the desk has handled (is_handled), for lists built
+    elsewhere (the "All to act on" page, sync/ui/attention.py)."""
+    if not ids:
+        return set()
+    with store.engine.connect() as connection:
+        versions: dict[int, int] = dict(connection.execute(select(A.id, A.version).where(A.id.in_(ids))).all())
+        done, replies = _handled(connection, ids), _last_replies(connection, ids)
+    return {i for i, version in versions.items() if is_handled(done.get(i), version, replies.get(i))}
 
 
 def _handled(connection: Any, ids: list[int]) -> dict[int, tuple[int, datetime]]:
@@ -148,7 +169,7 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
             .order_by(A.start_utc, A.id)).all()
         ids = [r.id for r in found]
         facts = _reasons(connection, ids, now) if ids else {}
-        handled = _handled(connection, ids) if ids else {}
+        done_by_desk = _handled(connection, ids) if ids else {}
     rows: list[DeskRow] = []
     for r in found:
         fact = facts[r.id]
@@ -161,9 +182,8 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
             reasons -= {"failed"}  # confirmed anyway: nothing to chase
         if not reasons:
             continue
-        done = handled.get(r.id)
-        if done is not None and done[0] == r.version and (fact["last_reply"] is None or fact["last_reply"] <= done[1]):
-            continue  # the desk acted on this version, and the patient has not written since
+        if is_handled(done_by_desk.get(r.id), r.version, fact["last_reply"]):
+            continue
         ordered = [g for g in GROUP_KEYS if g in reasons]
         which = "today" if r.start_utc < bounds["today"][1] else "tomorrow"
         rows.append(DeskRow(

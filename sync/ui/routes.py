@@ -164,16 +164,21 @@ def attention_page(request: Request, user: User,
                    refresh: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
     """Every upcoming appointment that needs someone (not only today and tomorrow). The
     front_desk role sees names and phones, and each such view is written to the access log
-    first; everyone else sees them masked."""
+    first; everyone else sees them masked. The front desk acts on each row with the work
+    list's buttons (posted to ``act``); a handled row leaves this list by the work list's rule
+    (``desk.handled``)."""
     store = _store(request)
     now = now_of(request)
     role = _role(request, user)
     full = role == "front_desk"
     items = attention.needs_attention(store, now, full)
+    done_by_desk = desk.handled(store, [i.appointment_id for i in items])
+    items = [i for i in items if i.appointment_id not in done_by_desk]
     if full and items:
         record_phi_view(store, user, role, "/ui/attention", [i.appointment_id for i in items], now)
-    return render(request, "attention.html", items=items, full=full,
-                  dispatcher=attention.dispatcher_panel(store, now), refresh=_refresh(refresh))
+    return render(request, "attention.html", items=items, full=full, buttons=BUTTONS if full else {},
+                  dispatcher=attention.dispatcher_panel(store, now), refresh=_refresh(refresh),
+                  done=request.query_params.get("done"))
 
 
 @pages.get("/appointments/{appointment_id}", response_class=HTMLResponse)

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from clinicsync.sync.clinic import ClinicSettings, Place
 from clinicsync.sync.model.reminders import REMINDERS
@@ -151,6 +151,8 @@ async def test_expired_and_foreign_links_explain_themselves(client: httpx.AsyncC
     monkeypatch.setattr("itsdangerous.timed.time.time", lambda: real() - 40 * 86400)
     old = make_token(settings, str(key), "confirm")
     monkeypatch.setattr("itsdangerous.timed.time.time", real)
+    with store.engine.begin() as connection:  # a link lives until its visit; link_max_age bounds one without
+        connection.execute(update(REMINDERS).values(appointment_id=None))
     expired = await client.get(f"/r/{old}")
     assert expired.status_code == 410
     assert "This link has expired." in text(expired) and "(212) 555-0100" in text(expired)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import update
 
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
@@ -104,6 +105,9 @@ async def test_expired_forged_and_foreign_links(client: httpx.AsyncClient, store
     monkeypatch.setattr("itsdangerous.timed.time.time", lambda: real() - 40 * 86400)
     old = make_token(settings, key, "confirm")
     monkeypatch.setattr("itsdangerous.timed.time.time", real)
+    assert (await client.get(f"/r/{old}")).status_code == 200  # older than link_max_age: lives until the visit
+    with store.engine.begin() as connection:  # without an appointment, link_max_age bounds it
+        connection.execute(update(REMINDERS).values(appointment_id=None))
     expired = await client.post(f"/r/{old}")
     assert expired.status_code == 410 and "This link has expired" in expired.text
     good = make_token(settings, key, "confirm")

@@ -88,8 +88,11 @@ async def test_altered_foreign_and_expired_short_links_are_refused(client: httpx
         assert refused.status_code == 404 and "clinic" in refused.text.lower(), bad
     assert participation(store) == {"A1": None} and rows(store, RESPONSES) == []
 
-    with store.engine.begin() as connection:  # sent longer ago than responses.link_max_age
+    with store.engine.begin() as connection:  # sent longer ago than responses.link_max_age: still its visit's
         connection.execute(update(REMINDERS).values(sent_at=utcnow() - timedelta(days=40)))
+    assert (await client.get(path)).status_code == 200
+    with store.engine.begin() as connection:  # and no appointment to bound it: link_max_age does
+        connection.execute(update(REMINDERS).values(appointment_id=None))
     expired = await client.post(path, data={"choice": "confirm"})
     assert expired.status_code == 410 and "This link has expired" in expired.text
     assert participation(store) == {"A1": None}

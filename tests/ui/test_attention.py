@@ -4,7 +4,9 @@ viewer role and the bearer token; times as shown_time shows them (the clinic's l
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -13,10 +15,14 @@ from sqlalchemy import insert, select
 
 from clinicsync.sync.access_log import ACCESS_LOG
 from clinicsync.sync.model import Patient
+from clinicsync.sync.model.desk import DESK_ACTIONS
+from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
+from clinicsync.sync.ui.desk_actions import BUTTONS
 from tests.ui.seed import NOW, ask_to_reschedule, seed
+from tests.ui.test_desk import csrf_of
 from tests.ui.test_pages import HASH, PASSWORD, basic
 
 pytestmark = pytest.mark.anyio
@@ -85,3 +91,43 @@ async def test_the_reminders_queue_and_the_time_convention(client: httpx.AsyncCl
     assert "hover" not in html
     assert " UTC</td>" not in html  # no second convention left in the tables
     assert "<meta http-equiv" not in (await client.get("/ui/?refresh=7", headers=basic("manager", PASSWORD))).text
+
+
+def attention_rows(html: str) -> list[str]:
+    """The action forms' targets on the page: one per row the desk can act on."""
+    return re.findall(r'<form method="post" action="/ui/appointments/(\d+)/actions"', html)
+
+
+async def test_the_desk_acts_from_the_attention_page_and_the_row_leaves(client: httpx.AsyncClient,
+                                                                        store: Store) -> None:
+    desk = basic("desk", PASSWORD)
+    page = (await client.get("/ui/attention", headers=desk)).text
+    shown = attention_rows(page)
+    assert len(shown) == 2 and "2 appointments to act on" in page  # A5 and A6, each with the work list's buttons
+    assert all(f'value="{key}"' in page for key in BUTTONS) and 'name="back" value="/ui/attention"' in page
+    target = shown[1]  # A6: not confirmed, a failed SMS
+    refused = await client.post(f"/ui/appointments/{target}/actions", headers=desk,
+                                data={"action": "confirmed_by_phone", "back": "/ui/attention"})
+    assert refused.status_code == 403 and attention_rows((await client.get("/ui/attention", headers=desk)).text) \
+        == shown
+    posted = await client.post(f"/ui/appointments/{target}/actions", headers=desk, data={
+        "csrf": csrf_of(page), "action": "left_message", "back": "/ui/attention"})
+    assert posted.status_code == 303 and posted.headers["location"] == f"/ui/attention?done={target}"
+    after = (await client.get(posted.headers["location"], headers=desk)).text
+    assert attention_rows(after) == [shown[0]] and "1 appointment to act on" in after and "Recorded." in after
+    assert "Yara García" not in after  # handled: gone, as from the work list
+    with store.engine.connect() as connection:
+        assert [(r.appointment_id, r.action, r.user) for r in connection.execute(select(DESK_ACTIONS))] == [
+            (int(target), "left_message", "desk")]
+    with store.engine.begin() as connection:  # the patient writes again: the row comes back, as on the work list
+        connection.execute(insert(RESPONSES).values(
+            channel="sms", sender="+17185550163", body=None, language="en", action="confirm", outcome="unmatched",
+            appointment_id=int(target), provider_id="SM-again", received_at=NOW + timedelta(minutes=1)))
+    again = (await client.get("/ui/attention", headers=desk)).text
+    assert attention_rows(again) == shown
+
+
+@pytest.mark.parametrize("headers", [basic("manager", PASSWORD), {"Authorization": f"Bearer {TOKEN}"}])
+async def test_a_viewer_gets_no_buttons(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    html = (await client.get("/ui/attention", headers=headers)).text
+    assert "2 appointments to act on" in html and attention_rows(html) == [] and 'name="csrf"' not in html
