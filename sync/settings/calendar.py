@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import urlparse
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from clinicsync.common.settings_base import SettingsModel, resolve_path
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 GOOGLE_API_ROOT = "https://www.googleapis.com/"
 
@@ -45,7 +46,12 @@ TEMPLATE_SAMPLE: dict[str, Any] = {
 
 
 def template_environment() -> SandboxedEnvironment:
-    """Sandboxed (templates come from settings) and strict (a misspelt name is an error)."""
+    """Sandboxed (templates come from settings) and strict (a misspelt name is an error).
+    jinja2 is imported here, when a template is checked or rendered, not with the settings:
+    `status` and `--help` load settings and never render one (issue 31, obs 6)."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
     return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
@@ -160,6 +166,8 @@ class CalendarSettings(SettingsModel):
     @field_validator("summary", "description")
     @classmethod
     def _template(cls, value: str, info: ValidationInfo) -> str:
+        from jinja2 import TemplateError
+
         try:
             template_environment().from_string(value).render(TEMPLATE_SAMPLE)
         except TemplateError as exc:

@@ -20,8 +20,11 @@ from tests.cli_start.conftest import settings_text
 NOT_FOR_HELP = ("fastapi", "starlette", "uvicorn", "botocore", "boto3", "jwt", "sqlglot", "httpx", "requests",
                 "sqlalchemy", "alembic", "pydantic", "psycopg", "pymysql", "jinja2", "structlog", "twilio",
                 "sendgrid", "argon2", "icalendar", "prometheus_client")
+# The schema check reads alembic_version with one SELECT (sync/db.py HEAD_REVISION); settings
+# check calendar templates with jinja2 only when a template is set.
 NOT_FOR_STATUS = ("fastapi", "starlette", "uvicorn", "botocore", "boto3", "jwt", "sqlglot", "httpx", "requests",
-                  "psycopg", "pymysql", "twilio", "sendgrid", "argon2", "icalendar", "prometheus_client")
+                  "psycopg", "pymysql", "twilio", "sendgrid", "argon2", "icalendar", "prometheus_client",
+                  "alembic", "mako", "jinja2")
 
 PROBE = """
 import json, sys
@@ -55,7 +58,10 @@ def test_help_lists_every_command_without_importing_them(tmp_path: Path) -> None
 
 def test_status_reads_the_store_without_the_server_or_the_plugins_it_does_not_use(tmp_path: Path) -> None:
     (tmp_path / "settings.yaml").write_text(settings_text(tmp_path), encoding="utf-8")
-    done, modules = imported(["status", "--format", "json"], tmp_path)
+    first, first_modules = imported(["status", "--format", "json"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "alembic" in first_modules  # a new SQLite store is migrated on first use: alembic is needed then
+    done, modules = imported(["status", "--format", "json"], tmp_path)  # a current store: one SELECT
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["connectors"] == []
     assert not modules & set(NOT_FOR_STATUS), sorted(modules & set(NOT_FOR_STATUS))
@@ -75,3 +81,13 @@ def test_check_default_limit_is_source_checks() -> None:
 
     check = typer.main.get_command(app).commands["check"]  # type: ignore[attr-defined]
     assert next(p for p in check.params if p.name == "max_records").default == MAX_RECORDS
+
+
+def test_the_schema_check_knows_alembics_head() -> None:
+    """`status` compares the store's alembic_version with a constant instead of importing
+    alembic; a new (or re-chained) migration must move the constant with it."""
+    from alembic.script import ScriptDirectory
+
+    from clinicsync.sync.db import HEAD_REVISION, MIGRATIONS
+
+    assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD_REVISION
