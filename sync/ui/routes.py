@@ -233,9 +233,14 @@ async def act(request: Request, user: User,
 def quarantine_page(request: Request, user: User,
                     connector: Annotated[str | None, Query(max_length=64)] = None) -> HTMLResponse:
     """The work list of bad records. Values quoted in reasons are shown only to the front desk
-    role (full patient data); the viewer role sees them masked."""
-    full = _role(request, user) == "front_desk"
-    rows = queries.quarantine_rows(_store(request), connector or None, full=full)
+    role (full patient data), and that view is written to the access log first (the ids are
+    quarantine item ids); the viewer role sees them masked."""
+    store, role = _store(request), _role(request, user)
+    full = role == "front_desk"
+    rows = queries.quarantine_rows(store, connector or None, full=full)
+    shown = [r["id"] for r in rows if full and queries.quotes_values(r["reason"])]
+    if shown:
+        record_phi_view(store, user, role, "/ui/quarantine", shown, now_of(request))
     return render(request, "quarantine.html", rows=rows, connector=connector, full=full)
 
 
