@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -57,6 +58,9 @@ async def test_health_page_shows_runs_notifiers_calendar_quarantine_and_charts(c
     assert "drop folder unreadable" in html and "csv" in html
     assert 'href="/ui/quarantine?connector=csv"' in html
     assert html.count("<svg") == 4 and "<script" not in html and "style=" not in html
+    channels = html.split('id="chart-channels"')[1].split("</figure>")[0]
+    axis = re.findall(r'<text class="axis" x="[\d.]+" y="238" text-anchor="middle">([^<]+)</text>', channels)
+    assert axis[0] == "Nov 4" and axis[-1] == "Nov 18" and len(axis) == 15  # shown_day: the one date form
     assert "default-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "no-store"
 
