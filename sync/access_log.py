@@ -19,7 +19,9 @@ __all__ = ["ACCESS_LOG", "UiAccess", "record_phi_view"]
 
 def record_phi_view(store: Store, user: str, role: str, view: str, appointment_ids: list[int],
                     now: datetime | None = None) -> None:
-    """Write the access row before the page is sent: no row, no page."""
+    """Write the access row before the page is sent: no row, no page. ``appointment_ids`` are
+    the ids of the records shown: appointments, or quarantine items for /ui/quarantine (a bad
+    record may have no appointment yet); the view names which."""
     ids = ",".join(str(i) for i in appointment_ids)
     with store.engine.begin() as connection:
         connection.execute(insert(ACCESS_LOG).values(

@@ -7,7 +7,7 @@ home zone, the zone's short name follows ("4:45 PM CST"), so the front desk neve
 the clinic's hour for a visit somewhere else. The clock is the locale's (12-hour for
 en-US, 24-hour for es-ES), from babel's CLDR data rather than a strftime pattern of ours,
 and the date has one form everywhere (CLDR's ``yMMMEd``: "Tue, Nov 24, 2026",
-"mar, 24 nov 2026").
+"mar, 24 nov 2026"; ``shown_day``'s "Nov 24" where no room is left, e.g. a chart axis).
 
 Machine output (``--json``, CSV, the ``datetime`` attribute of ``<time>``) stays ISO 8601
 in UTC: this module is only for what a person reads.
@@ -24,6 +24,7 @@ from babel.dates import format_skeleton, format_time
 from clinicsync.common.timeutil import zone
 
 DATE_SKELETON = "yMMMEd"
+DAY_SKELETON = "MMMd"
 
 
 @cache
@@ -59,6 +60,12 @@ def zone_abbreviation(moment: datetime, zone_name: str) -> str:
 def shown_date(moment: datetime, zone_name: str, locale: str | None = None) -> str:
     """'Tue, Nov 24, 2026' (en-US), 'mar, 24 nov 2026' (es-ES): the day of ``moment`` there."""
     return str(format_skeleton(DATE_SKELETON, _local(moment, zone_name), locale=locale_of(locale)))
+
+
+def shown_day(moment: datetime, zone_name: str, locale: str | None = None) -> str:
+    """'Nov 24' (en-US), '24 nov' (es-ES): the date form with no weekday and no year, where
+    ``shown_date`` does not fit (a chart axis under 14 bars); same CLDR data, same order."""
+    return str(format_skeleton(DAY_SKELETON, _local(moment, zone_name), locale=locale_of(locale)))
 
 
 def shown_clock(moment: datetime, zone_name: str, locale: str | None = None, *,

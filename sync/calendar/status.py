@@ -1,5 +1,7 @@
-"""`clinicsync calendar status`: per calendar, what was pushed and what keeps failing;
-and the practitioners whose appointments no calendar takes (skipped, not an error)."""
+"""`clinicsync calendar status`: per calendar, what was pushed and what keeps failing, and
+how many events are marked cancelled by the patient while the source still holds them
+booked (work left for the front desk); and the practitioners whose appointments no
+calendar takes (skipped, not an error)."""
 
 from __future__ import annotations
 
@@ -28,11 +30,16 @@ def calendar_status(settings: CalendarSettings, engine: Engine, now: datetime | 
             if link.attempts:
                 calendars[label]["failing"] += 1
                 errors[label][link.last_error or "failed"] += 1
+    # Patients who cancelled a visit their source still holds booked (calendar.patient_cancelled:
+    # mark): the doctor's event says so, and someone must still free the slot at the source.
+    for desired in truth:
+        if desired.target is not None and desired.content is not None and desired.content.patient_cancelled:
+            calendars[desired.target.label()]["patient_cancelled"] += 1
     unmapped = Counter(d.practitioner or "(no practitioner)" for d in truth if d.skipped)
     return {
         "provider": settings.provider,
         "calendars": [{"calendar": label, "present": c["present"], "pending": c["pending"],
-                       "deleted": c["deleted"], "failing": c["failing"],
+                       "deleted": c["deleted"], "failing": c["failing"], "patient_cancelled": c["patient_cancelled"],
                        "errors": dict(errors[label])} for label, c in sorted(calendars.items())],
         "unmapped": [{"practitioner": p, "appointments": n} for p, n in sorted(unmapped.items())],
     }

@@ -58,18 +58,19 @@ def push_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
 @app.command("status")
 def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Per calendar: events pushed, pending, failing; and practitioners without a calendar."""
+    """Per calendar: events pushed, pending, failing, marked cancelled by the patient (still
+    booked in the source); and practitioners without a calendar."""
     context = app_context(ctx)
     result = calendar_status(context.settings.calendar, context.store.engine)
     if json_output:
         print_json(result)
         return
-    table = Table("calendar", "present", "pending", "deleted", "failing", "errors",
+    table = Table("calendar", "present", "pending", "deleted", "failing", "cancelled by patient", "errors",
                   title=f"calendar provider: {result['provider']}")
     for row in result["calendars"]:
         errors = ", ".join(f"{k}: {v}" for k, v in row["errors"].items())
         table.add_row(row["calendar"], str(row["present"]), str(row["pending"]), str(row["deleted"]),
-                      str(row["failing"]), errors)
+                      str(row["failing"]), str(row["patient_cancelled"]), errors)
     print_table(out_console, table)
     if result["unmapped"]:
         skipped = Table("practitioner (connector/id)", "appointments skipped", title="no calendar")

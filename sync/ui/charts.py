@@ -4,11 +4,13 @@ so hovering shows the exact number. Text is escaped by Markup.format."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from markupsafe import Markup
 
 WIDTH, BAR_AREA, ROW = 640, 200, 26
+CHAR = 7  # an axis label's character, in viewBox units (ui.css's .axis font size)
 
 
 def _m(template: str, **values: Any) -> Markup:
@@ -57,7 +59,10 @@ def grouped_bar_chart(categories: list[str], series: dict[str, list[float]], lab
                '<text class="axis" x="{lx}" y="28" text-anchor="end">{top}{unit}</text>'
                '<text class="axis" x="{lx}" y="{b}" text-anchor="end">0</text>',
                l=left, b=bottom, r=WIDTH - 10, lx=left - 4, top=f"{top:g}", unit=unit)]
-    step = max(len(categories) // 8, 1) if len(categories) > 16 else 1
+    # Every label when they fit under their group, else every second (third, …) one: at about
+    # CHAR units a character, 'Nov 10' under each of 15 days would run into its neighbours.
+    widest = max((len(_short(c)) for c in categories), default=0) * CHAR + 6
+    step = max(len(categories) // 8 if len(categories) > 16 else 1, math.ceil(widest / group))
     for c, category in enumerate(categories):
         x0 = left + c * group + group * 0.1
         for s, (name, values) in enumerate(series.items()):

@@ -131,6 +131,12 @@ def _quoted_masked(reason: str | None, full: bool) -> str | None:
     return reason if full or reason is None else _QUOTED.sub("'…'", reason)
 
 
+def quotes_values(reason: str | None) -> bool:
+    """Whether a reason quotes a value that only the front desk sees unmasked: the rows whose
+    view goes into the access log."""
+    return bool(reason and _QUOTED.search(reason))
+
+
 # --- appointments -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ viewer role, the token) opens on the health page."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from importlib import resources
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from clinicsync.common.shown_time import shown_day
 from clinicsync.sync.access_log import record_phi_view
 from clinicsync.sync.setaside import open_items
 from clinicsync.sync.settings import Settings
@@ -112,10 +113,17 @@ def health_page(request: Request, refresh: Annotated[str | None, Query(max_lengt
              "no-show %": [round(r.noshow_pct, 1) for r in doctor_rates]},
             "confirmation and no-show rates per doctor", unit="%", max_value=100) if doctor_rates else None,
         channel_chart=charts.grouped_bar_chart(
-            [d[5:] for d in days], {k: [float(v) for v in vs] for k, vs in per_channel.items()},
+            [_axis_day(d, settings) for d in days], {k: [float(v) for v in vs] for k, vs in per_channel.items()},
             "messages per channel per day") if per_channel else None,
         week_rates=week_rates, doctor_rates=doctor_rates, dispatcher=attention.dispatcher_panel(store, now),
         refresh=_refresh(refresh), stalls=find_stalls(store, settings, now), set_aside=_set_aside(store))
+
+
+def _axis_day(iso_day: str, settings: Settings) -> str:
+    """A chart axis's day ('Nov 24', '24 nov'): the one date form, short enough for 14 bars."""
+    home = settings.clinic.timezone
+    noon = datetime.combine(date.fromisoformat(iso_day), time(12), ZoneInfo(home))
+    return shown_day(noon, home, settings.clinic.locale_tag())
 
 
 def _set_aside(store: Store) -> list[dict[str, Any]]:
@@ -233,9 +241,14 @@ async def act(request: Request, user: User,
 def quarantine_page(request: Request, user: User,
                     connector: Annotated[str | None, Query(max_length=64)] = None) -> HTMLResponse:
     """The work list of bad records. Values quoted in reasons are shown only to the front desk
-    role (full patient data); the viewer role sees them masked."""
-    full = _role(request, user) == "front_desk"
-    rows = queries.quarantine_rows(_store(request), connector or None, full=full)
+    role (full patient data), and that view is written to the access log first (the ids are
+    quarantine item ids); the viewer role sees them masked."""
+    store, role = _store(request), _role(request, user)
+    full = role == "front_desk"
+    rows = queries.quarantine_rows(store, connector or None, full=full)
+    shown = [r["id"] for r in rows if full and queries.quotes_values(r["reason"])]
+    if shown:
+        record_phi_view(store, user, role, "/ui/quarantine", shown, now_of(request))
     return render(request, "quarantine.html", rows=rows, connector=connector, full=full)
 
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from clinicsync.common.shown_time import shown_clock, shown_date, shown_moment, zone_abbreviation
+from clinicsync.common.shown_time import shown_clock, shown_date, shown_day, shown_moment, zone_abbreviation
 
 # CLDR puts a narrow no-break space (U+202F) before AM/PM.
 # 22:45 UTC on 24 Nov 2026: 4:45\u202fPM in Chicago, 5:45\u202fPM in New York, 23:45 in Madrid.
@@ -42,3 +42,12 @@ def test_an_unknown_locale_falls_back_to_english_rather_than_failing_a_page():
 def test_a_year_one_sentinel_is_shown_rather_than_raising():
     sentinel = datetime(1, 1, 1, 0, 30, tzinfo=UTC)
     assert "1" in shown_moment(sentinel, "America/Chicago", "en-US")
+
+
+@pytest.mark.parametrize(("locale", "zone", "expected"), [
+    ("en-US", "America/Chicago", "Nov 24"), ("es-ES", "Europe/Madrid", "24 nov"),
+    ("en-GB", "Europe/London", "24 Nov"), ("en-US", "Asia/Tokyo", "Nov 25")])
+def test_the_short_day_is_the_date_form_without_weekday_and_year(locale, zone, expected):
+    """A chart axis's day: shown_date's order and month name, its local day, nothing else."""
+    assert shown_day(MOMENT, zone, locale) == expected
+    assert expected.replace(" ", "") in shown_date(MOMENT, zone, locale).replace(" ", "")

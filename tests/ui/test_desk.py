@@ -269,3 +269,52 @@ async def test_empty_charts_say_no_data_yet(tmp_path: Path, store_url: str, stor
         html = (await client.get("/ui/", headers=MANAGER)).text
     assert html.count("No data yet.") == 4 and "<svg" not in html
     assert "Messages not yet due are left out: they are planned, not failing." in html
+
+
+# Values only the front desk may see: the seeded patients' names, phones (any formatting of
+# the 555-01xx numbers), emails, and a surname quoted in a quarantine reason.
+PHI = re.compile(r"Jamal Weber|Yara García|Umar Nguyen|Ann Lee|555\D?01\d\d|jamal\.weber@|yara@|ann@|Okafor")
+
+
+def _access_rows(store: Store) -> list[tuple[str, str, str, str]]:
+    with store.engine.connect() as connection:
+        return [(r.user, r.role, r.view, r.appointment_ids)
+                for r in connection.execute(select(ACCESS_LOG).order_by(ACCESS_LOG.c.id))]
+
+
+async def test_every_page_showing_unmasked_values_logs_the_view(
+        desk: tuple[httpx.AsyncClient, dict[str, int]], store: Store) -> None:
+    """Walks every GET page under /ui: as front desk, a page showing any unmasked value left
+    exactly one access-log row for itself (ids only, no values); as viewer, no page shows one."""
+    from clinicsync.sync.ui.routes import pages
+
+    client, ids = desk
+    with store.engine.begin() as c:
+        c.execute(insert(Quarantine.__table__).values(  # type: ignore[attr-defined]
+            run_id="r-old", connector="csv", position="a.csv:9", record_id="A10", field="status",
+            reason="status: 'Okafor' is not a known status", raw="{}", created_at=NOW, last_seen=NOW,
+            item_key="seeded-a10-status", status="open", seen_count=1))
+    paths = sorted({route.path for route in pages.routes if "GET" in getattr(route, "methods", ())})
+    assert {"/ui/", "/ui/quarantine", "/ui/appointments", "/ui/attention"} <= set(paths)
+    logged = set()
+    for path in paths:
+        url = path.replace("{appointment_id}", str(ids["A5"]))
+        assert "{" not in url, f"{path}: a path parameter this test does not fill"
+        before = len(_access_rows(store))
+        viewer = await client.get(url, headers=MANAGER)
+        assert viewer.status_code == 200, path
+        assert not PHI.search(viewer.text), f"{path} shows an unmasked value to the viewer role"
+        assert len(_access_rows(store)) == before, f"{path} logged a view that showed nothing unmasked"
+        page = await client.get(url, headers=DESK)
+        assert page.status_code == 200, path
+        new = _access_rows(store)[before:]
+        if PHI.search(page.text):
+            assert len(new) == 1, f"{path} showed unmasked values to the front desk; access-log rows: {new}"
+            [(user, role, view, record_ids)] = new
+            assert (user, role, view.rstrip("/")) == ("desk", "front_desk", path.rstrip("/"))
+            assert re.fullmatch(r"\d+(,\d+)*", record_ids), record_ids  # ids, never values
+            logged.add(path.rstrip("/"))
+        else:
+            assert not new, f"{path} logged a view that showed nothing unmasked"
+    assert {"/ui", "/ui/quarantine", "/ui/appointments", "/ui/attention",
+            "/ui/appointments/{appointment_id}"} <= logged

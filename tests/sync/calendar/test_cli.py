@@ -72,8 +72,9 @@ def test_sync_once_pushes_moves_removes_then_calls_nothing(tmp_path: Path, cli, 
                                   {"practitioner": "csv/D09", "appointments": 1}]
     assert {c["calendar"]: (c["present"], c["deleted"]) for c in status["calendars"]} == {
         AMELIA: (1, 0), RAFAEL: (0, 1)}
+    assert {c["calendar"]: c["patient_cancelled"] for c in status["calendars"]} == {AMELIA: 0, RAFAEL: 0}
     _, out, _ = run("calendar", "status")
-    assert "no calendar" in out
+    assert "no calendar" in out and "cancelled by patient" in " ".join(out.split())
 
 
 def test_calendar_commands_need_a_provider(tmp_path: Path, cli, write_settings) -> None:  # type: ignore[no-untyped-def]

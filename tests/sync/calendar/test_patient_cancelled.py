@@ -22,6 +22,7 @@ from clinicsync.sync.calendar.google import GoogleCalendar
 from clinicsync.sync.calendar.ics import IcsCalendar
 from clinicsync.sync.calendar.provider import CalendarProvider, event_id
 from clinicsync.sync.calendar.push import push
+from clinicsync.sync.calendar.status import calendar_status
 from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.responses.writeback import process_writebacks
 from clinicsync.sync.settings import Settings
@@ -149,12 +150,20 @@ def test_a_marked_cancellation_leaves_when_the_source_cancels_it(doctor: Callabl
     visit = appointment("A1")
     apply(cal.store, visit)
     cal.push()
+    assert _marked(cal) == {AMELIA: 0}
     cancel_by_sms(cal)
     cal.push()
     assert cal.event("A1")[0] == "tentative"  # type: ignore[index]
+    assert _marked(cal) == {AMELIA: 1}  # `calendar status` counts the slot still booked in the CSV
     apply(cal.store, _with(visit, status="cancelled"))
     assert cal.push()["deleted"] == 1
     assert cal.event("A1")[0] == "cancelled"  # type: ignore[index]
+    assert _marked(cal) == {AMELIA: 0}
+
+
+def _marked(cal: Doctor) -> dict[str, int]:
+    """`calendar status`'s cancelled-by-patient count per calendar (its --json and its table)."""
+    return {c["calendar"]: c["patient_cancelled"] for c in calendar_status(cal.calendar, cal.store.engine)["calendars"]}
 
 
 def _with(a: NormalizedAppointment, **changes: Any) -> NormalizedAppointment:
