@@ -126,6 +126,8 @@ def _child(target: str, arguments: str) -> None:
 
 
 LOAD_COLUMN = "load_1min"
+# Columns holding a ratio against a baseline (M1 names its own: cpu_first_per_pandas, …).
+RATIO_MARKS = ("ratio", "_per_pandas", "_per_first")
 
 
 @dataclass
@@ -133,25 +135,29 @@ class Table:
     """One workload's result: rows of figures, with the columns to show in order.
 
     A table with a ratio column gets a ``load_1min`` column right after it: the lowest and
-    highest 1-minute load average seen around the cases run (run_case) since the table was
-    made, or the load when the row was added if it ran none."""
+    highest 1-minute load average seen around the cases run (run_case) since the previous row
+    was added (or the table made); a row with no case run since shares the previous row's
+    range (its figures come from the same cases), and without any, the load now."""
 
     title: str
     columns: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     _first_load: int = field(default_factory=lambda: len(LOADS), repr=False)
+    _load_range: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
-        ratios = [i for i, column in enumerate(self.columns) if "ratio" in column]
+        ratios = [i for i, column in enumerate(self.columns) if any(mark in column for mark in RATIO_MARKS)]
         if ratios and LOAD_COLUMN not in self.columns:
             self.columns.insert(ratios[-1] + 1, LOAD_COLUMN)
 
     def add(self, **row: Any) -> None:
         if LOAD_COLUMN in self.columns and LOAD_COLUMN not in row:
-            seen = LOADS[self._first_load:] or [load_1min()]
-            low, high = min(seen), max(seen)
-            row[LOAD_COLUMN] = f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}"
+            seen, self._first_load = LOADS[self._first_load:], len(LOADS)
+            if seen or not self._load_range:
+                low, high = min(seen or [load_1min()]), max(seen or [load_1min()])
+                self._load_range = f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}"
+            row[LOAD_COLUMN] = self._load_range
         self.rows.append(row)
 
     def as_dict(self) -> dict[str, Any]:

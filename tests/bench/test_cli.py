@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bench import __main__ as bench_cli
+from bench import harness
 from bench.harness import LOAD_COLUMN, Table
 
 
@@ -61,3 +62,15 @@ def test_a_ratio_column_gets_the_load_beside_it() -> None:
     table.add(case="a", ratio=1.0, goal="")
     assert table.columns == ["case", "ratio", LOAD_COLUMN, "goal"]
     assert float(table.rows[0][LOAD_COLUMN].split("-")[0]) >= 0
+
+
+def test_each_row_gets_the_load_of_its_own_cases(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness, "LOADS", [])
+    table = Table("M1-like", ["rows", "cpu_first_per_pandas", "goal"])
+    assert table.columns == ["rows", "cpu_first_per_pandas", LOAD_COLUMN, "goal"]
+    harness.LOADS.extend([1.0, 2.0])  # what run_case records around the first size's cases
+    table.add(rows=1, cpu_first_per_pandas=5.0, goal="")
+    harness.LOADS.extend([3.0, 3.001])
+    table.add(rows=2, cpu_first_per_pandas=5.0, goal="")
+    table.add(rows=3, cpu_first_per_pandas=5.0, goal="")  # no case since: the same measurements
+    assert [row[LOAD_COLUMN] for row in table.rows] == ["1.00-2.00", "3.00", "3.00"]
