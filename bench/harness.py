@@ -88,9 +88,27 @@ def child_env() -> dict[str, str]:
     return env
 
 
+# The 1-minute load average after each case run_case ran, in order: a table shows, beside its
+# ratios, the range of load under which its own cases ran (a CPU ratio moves with load, and the
+# two sides of a ratio may not suffer alike), so a run on a busy machine says so in its rows.
+LOADS: list[float] = []
+
+
+def load_1min() -> float:
+    return os.getloadavg()[0]
+
+
 def run_case(target: str, **kwargs: Any) -> dict[str, Any]:
     """Run ``module:function(**kwargs)`` in a fresh interpreter and return its figures plus
     ``peak_rss_mb`` of that process. Arguments and results travel as JSON."""
+    LOADS.append(load_1min())
+    try:
+        return _run_child(target, kwargs)
+    finally:
+        LOADS.append(load_1min())
+
+
+def _run_child(target: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     completed = subprocess.run(
         [sys.executable, "-m", "bench.harness", target, json.dumps(kwargs)],
         capture_output=True, text=True, cwd=ROOT, env=child_env(), check=False)
@@ -107,16 +125,39 @@ def _child(target: str, arguments: str) -> None:
     print(json.dumps(figures, default=str))
 
 
+LOAD_COLUMN = "load_1min"
+# Columns holding a ratio against a baseline (M1 names its own: cpu_first_per_pandas, …).
+RATIO_MARKS = ("ratio", "_per_pandas", "_per_first")
+
+
 @dataclass
 class Table:
-    """One workload's result: rows of figures, with the columns to show in order."""
+    """One workload's result: rows of figures, with the columns to show in order.
+
+    A table with a ratio column gets a ``load_1min`` column right after it: the lowest and
+    highest 1-minute load average seen around the cases run (run_case) since the previous row
+    was added (or the table made); a row with no case run since shares the previous row's
+    range (its figures come from the same cases), and without any, the load now."""
 
     title: str
     columns: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    _first_load: int = field(default_factory=lambda: len(LOADS), repr=False)
+    _load_range: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        ratios = [i for i, column in enumerate(self.columns) if any(mark in column for mark in RATIO_MARKS)]
+        if ratios and LOAD_COLUMN not in self.columns:
+            self.columns.insert(ratios[-1] + 1, LOAD_COLUMN)
 
     def add(self, **row: Any) -> None:
+        if LOAD_COLUMN in self.columns and LOAD_COLUMN not in row:
+            seen, self._first_load = LOADS[self._first_load:], len(LOADS)
+            if seen or not self._load_range:
+                low, high = min(seen or [load_1min()]), max(seen or [load_1min()])
+                self._load_range = f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}"
+            row[LOAD_COLUMN] = self._load_range
         self.rows.append(row)
 
     def as_dict(self) -> dict[str, Any]:
@@ -158,10 +199,26 @@ def render(tables: Sequence[Table]) -> None:
         console.print()
 
 
+def row_count(text: str) -> int:
+    """argparse type of a size flag: a positive whole number (``20000`` or ``20_000``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of rows") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a size must be at least 1 row")
+    return value
+
+
+def row_counts(text: str) -> tuple[int, ...]:
+    """argparse type of ``--sizes``: comma-separated positive whole numbers."""
+    return tuple(row_count(part.strip()) for part in text.split(","))
+
+
 def common_arguments(description: str) -> argparse.ArgumentParser:
     """The flags every workload takes: --smoke (tiny sizes; CI), --json (machine output),
     --postgres/--no-postgres (run the PostgreSQL variant against the local server)."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the bench runs, measures nothing")
     parser.add_argument("--json", action="store_true", help="print the tables as JSON instead")
     parser.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=True,

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.harness import Table, common_arguments, emit, ratio, run_case
+from bench.harness import Table, common_arguments, emit, ratio, row_counts, run_case
 
 SIZES = (10_000, 100_000, 1_000_000)
 SMOKE_SIZES = (200,)  # one size runs every case; scaling is for real runs
@@ -91,16 +91,25 @@ def resync_case(rows: int, source: str) -> dict[str, object]:
     return {k: v for k, v in figures.items() if k.startswith(("first", "rerun"))}
 
 
-def main(argv: list[str]) -> list[Table]:
+PURPOSE = "peak RSS and time against size (10k to 1M rows) of the CSV ingest and the whole first sync"
+
+
+def arguments() -> argparse.ArgumentParser:
+    """This workload's options (``python -m bench`` lists them without running anything)."""
     parser = common_arguments(__doc__ or "")
-    parser.add_argument("--sizes", default=None, help="comma-separated row counts (default 10000,100000,1000000)")
+    parser.add_argument("--sizes", type=row_counts, default=None,
+                        help="comma-separated row counts (default 10000,100000,1000000)")
     parser.add_argument("--whole-sizes", default=None,
                         help="row counts of the whole-sync table (default 10000,100000,200000; 0: skip it)")
     parser.add_argument("--ingest", action=argparse.BooleanOptionalAction, default=True,
                         help="the CSV ingest scaling table (--no-ingest: only the whole sync)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> list[Table]:
+    args = arguments().parse_args(argv)
     default = SMOKE_SIZES if args.smoke else SIZES
-    sizes = tuple(int(part) for part in args.sizes.split(",")) if args.sizes else default
+    sizes = args.sizes if args.sizes else default
     whole = (tuple(int(part) for part in args.whole_sizes.split(",") if int(part))
              if args.whole_sizes else SMOKE_SIZES[:1] if args.smoke else WHOLE_SIZES)
     tables = [scaling_table(sizes)] if args.ingest else []

@@ -11,11 +11,12 @@ before the clock starts; only the mapping is timed.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.harness import Stopwatch, Table, common_arguments, emit, ratio, run_case
+from bench.harness import Stopwatch, Table, common_arguments, emit, ratio, row_count, run_case
 
 
 def _csv_records(count: int) -> list[dict[str, str]]:
@@ -60,12 +61,20 @@ def mapping_case(mapping: str, records: str, count: int, generated: bool) -> dic
     return {"cpu_seconds": watch.cpu_seconds, "records": len(rows), "quarantined": quarantined}
 
 
-def main(argv: list[str]) -> list[Table]:
+PURPOSE = "mapping CPU alone: generated code against the interpreted reference engine"
+
+
+def arguments() -> argparse.ArgumentParser:
+    """This workload's options (``python -m bench`` lists them without running anything)."""
     parser = common_arguments(__doc__ or "")
-    parser.add_argument("--rows", type=int, default=None, help="W1 CSV rows (default 100,000; 200 with --smoke)")
+    parser.add_argument("--rows", type=row_count, default=None, help="W1 CSV rows (default 100,000; 200 with --smoke)")
     parser.add_argument("--appointments", type=int, default=None,
                         help="FHIR appointments (default 50,000; 150 with --smoke)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> list[Table]:
+    args = arguments().parse_args(argv)
     rows = args.rows or (200 if args.smoke else 100_000)
     appointments = args.appointments or (150 if args.smoke else 50_000)
     table = Table("M2 mapping CPU: generated code against the interpreted engine (same records, fresh processes)",

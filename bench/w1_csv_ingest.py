@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import dlt_peer
-from bench.harness import Stopwatch, Table, common_arguments, emit, postgres_schema, ratio, run_case
+from bench.harness import Stopwatch, Table, common_arguments, emit, postgres_schema, ratio, row_count, run_case
 
 CONNECTOR = "w1"
 CLINIC_ZONE = "America/New_York"
@@ -249,12 +249,20 @@ def w1_table(rows: int, postgres: bool, measured: dict[str, Any] | None = None,
     return table
 
 
-def main(argv: list[str]) -> list[Table]:
+PURPOSE = "CSV export into the store (first, re-export, 1 % changed) against pandas, a csv+sqlite3 floor, dlt"
+
+
+def arguments() -> argparse.ArgumentParser:
+    """This workload's options (``python -m bench`` lists them without running anything)."""
     parser = common_arguments(__doc__ or "")
-    parser.add_argument("--rows", type=int, default=None, help="rows in the export (default 100,000)")
+    parser.add_argument("--rows", type=row_count, default=None, help="rows in the export (default 100,000)")
     parser.add_argument("--dlt", action=argparse.BooleanOptionalAction, default=True,
                         help="also the dlt baseline (bench/dlt_peer.py), against the SQLite figures")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> list[Table]:
+    args = arguments().parse_args(argv)
     rows = args.rows or (200 if args.smoke else 100_000)
     ours: dict[str, Any] = {}
     tables = [w1_table(rows, postgres=False, measured=ours)]

@@ -9,6 +9,7 @@ Also times the second poll (incremental: ``_lastUpdated``, nothing changed). The
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -153,13 +154,21 @@ def profile_case(base_url: str) -> dict[str, Any]:
     return figures
 
 
-def main(argv: list[str]) -> list[Table]:
+PURPOSE = "FHIR R4 poll of a loopback server into the store, against a plain httpx fetch of the same pages"
+
+
+def arguments() -> argparse.ArgumentParser:
+    """This workload's options (``python -m bench`` lists them without running anything)."""
     parser = common_arguments(__doc__ or "")
     parser.add_argument("--appointments", type=int, default=None, help="default 50,000 (201 with --smoke)")
     parser.add_argument("--latency-ms", type=float, default=0,
                         help="the server answers each page this much later (a real server's search time)")
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of the SQLite poll")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> list[Table]:
+    args = arguments().parse_args(argv)
     appointments = args.appointments or (201 if args.smoke else 50_000)  # smoke: three pages
     latency = f", server latency {args.latency_ms:g} ms/page" if args.latency_ms else ""
     table = Table(f"W2 FHIR poll: {appointments:,} Appointments (+ includes), pages of {PAGE_SIZE}{latency}",

@@ -11,6 +11,7 @@ scaled to the whole set. The product goal is at most 1 HTTP request per 40 event
 """
 from __future__ import annotations
 
+import argparse
 import random
 import sys
 import tempfile
@@ -170,12 +171,20 @@ def naive_insert(events: int, doctors: int, sample: int) -> dict[str, Any]:
     return {**counted, "seconds": watch.seconds}
 
 
-def main(argv: list[str]) -> list[Table]:
+PURPOSE = "Google Calendar push (loopback fake), HTTP requests per event against the naive one-insert-per-event script"
+
+
+def arguments() -> argparse.ArgumentParser:
+    """This workload's options (``python -m bench`` lists them without running anything)."""
     parser = common_arguments(__doc__ or "")
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--doctors", type=int, default=50)
     parser.add_argument("--sample", type=int, default=1_000, help="events the naive baseline sends (scaled)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> list[Table]:
+    args = arguments().parse_args(argv)
     events, doctors, sample = (30, 3, 10) if args.smoke else (args.events, args.doctors, min(args.sample, args.events))
 
     naive = run_case("bench.w3_calendar_push:naive_insert", events=events, doctors=doctors, sample=sample)

@@ -13,6 +13,7 @@ Baselines, same run: R itself (the most any sender may achieve) and the sequenti
 """
 from __future__ import annotations
 
+import argparse
 import math
 import subprocess
 import sys
@@ -135,13 +136,21 @@ def dispatch_case(reminders: int, rate: int, latency: float, workers: int, store
             "seconds": watch.seconds, **stats}
 
 
-def main(argv: list[str]) -> list[Table]:
+PURPOSE = "reminder dispatch through Twilio to a rate-limited fake provider, against the rate it allows"
+
+
+def arguments() -> argparse.ArgumentParser:
+    """This workload's options (``python -m bench`` lists them without running anything)."""
     parser = common_arguments(__doc__ or "")
     parser.add_argument("--reminders", type=int, default=10_000)
     parser.add_argument("--rate", type=int, default=100, help="R: messages per second the provider allows")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per provider call")
     parser.add_argument("--workers", type=int, default=None, help="default: enough for the latency")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> list[Table]:
+    args = arguments().parse_args(argv)
     reminders, rate, latency = (24, 1000, 0.005) if args.smoke else (args.reminders, args.rate, args.latency)
     # Busy per message: the call's latency plus up to ~0.25 s of client and database work
     # (hand-over and outcome commits; measured on PostgreSQL on this loaded machine).

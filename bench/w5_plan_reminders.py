@@ -12,6 +12,7 @@ the cost of following the settings (sync/reminders/replan.py), one read per appo
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,8 +132,17 @@ def case(n: int, backend: str, url: str | None = None) -> dict[str, Any]:
             "replanned": replan.replanned, "replan_cancelled": replan.cancelled}
 
 
+PURPOSE = "reminder planning on a large first sync, against a bare executemany of the same rows"
+
+
+def arguments() -> argparse.ArgumentParser:
+    """This workload's options (``python -m bench`` lists them without running anything)."""
+    parser = common_arguments(__doc__ or "")
+    return parser
+
+
 def main(argv: list[str]) -> list[Table]:
-    args = common_arguments(__doc__ or "").parse_args(argv)
+    args = arguments().parse_args(argv)
     n = 60 if args.smoke else 100_000
     table = Table(f"W5 reminder planning, {n:,} new appointments",
                   ["case", "rows", "planned", "skipped", "plan_s", "plan_cpu_s", "floor_s", "ratio", "again_s",

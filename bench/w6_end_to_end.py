@@ -13,12 +13,13 @@ cost per row that stays flat from 20,000 to 100,000 rows (linear in rows).
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Stopwatch, Table, common_arguments, emit, peak_rss_mb, ratio, run_case
+from bench.harness import Stopwatch, Table, common_arguments, emit, peak_rss_mb, ratio, row_counts, run_case
 
 CONNECTOR = "w6"
 CLINIC_ZONE = "America/New_York"
@@ -124,12 +125,21 @@ def w6_table(sizes: tuple[int, ...], practices: tuple[int, ...]) -> Table:
     return table
 
 
-def main(argv: list[str]) -> list[Table]:
+PURPOSE = "one whole first `sync --once` (import, calendar, planning), against the connector alone"
+
+
+def arguments() -> argparse.ArgumentParser:
+    """This workload's options (``python -m bench`` lists them without running anything)."""
     parser = common_arguments(__doc__ or "")
-    parser.add_argument("--sizes", default=None, help="comma-separated row counts (default 20000,100000)")
+    parser.add_argument("--sizes", type=row_counts, default=None,
+                        help="comma-separated row counts (default 20000,100000)")
     parser.add_argument("--doctors", default=None, help="comma-separated practice sizes (default 2,50)")
-    args = parser.parse_args(argv)
-    sizes = tuple(int(p) for p in args.sizes.split(",")) if args.sizes else SMOKE_SIZES if args.smoke else SIZES
+    return parser
+
+
+def main(argv: list[str]) -> list[Table]:
+    args = arguments().parse_args(argv)
+    sizes = args.sizes if args.sizes else SMOKE_SIZES if args.smoke else SIZES
     practices = (tuple(int(p) for p in args.doctors.split(",")) if args.doctors
                  else SMOKE_PRACTICES if args.smoke else PRACTICES)
     return emit([w6_table(sizes, practices)], args)  # SQLite: the single-process default

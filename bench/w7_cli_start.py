@@ -16,6 +16,7 @@ installed package has them (the Docker image compiles them: UV_COMPILE_BYTECODE=
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import statistics
@@ -73,10 +74,18 @@ def demo_store(folder: Path, env: dict[str, str], sync: bool = True) -> None:
         measure([*_clinicsync(), "sync", "--once"], folder, env)
 
 
-def main(argv: list[str]) -> list[Table]:
+PURPOSE = "CPU of `clinicsync --help` and `status`, against bare python and `import typer` (interleaved rounds)"
+
+
+def arguments() -> argparse.ArgumentParser:
+    """This workload's options (``python -m bench`` lists them without running anything)."""
     parser = common_arguments(__doc__ or "")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7; 1 with --smoke)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> list[Table]:
+    args = arguments().parse_args(argv)
     rounds = args.rounds or (1 if args.smoke else 7)
     env = child_env()
     load_before = os.getloadavg()
