@@ -135,14 +135,27 @@ def running(config: uvicorn.Config) -> Iterator[str]:
 
 DOCS_IMAGES = ROOT / "docs" / "images"
 DOC_SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
+# The screenshots in docs/ are refreshed only on request: a run of the suite must not leave
+# the working tree changed (the pages show the day's dates and times).
+REFRESH_DOCS = os.environ.get("CLINICSYNC_DOC_SCREENSHOTS") == "1"
+
+
+def save_screenshot(driver: webdriver.Chrome, file_name: str) -> Path:
+    """The page as it is now, under .ci/artifacts/ (to look at after any run), and into
+    docs/images/ too with CLINICSYNC_DOC_SCREENSHOTS=1 (docs/development.md)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / file_name
+    driver.save_screenshot(str(path))
+    if REFRESH_DOCS:
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_IMAGES / file_name)
+    return path
 
 
 def doc_screenshot(driver: webdriver.Chrome, url: str, name: str, full_page: bool = True) -> list[Path]:
-    """``url`` at 1366x900 and at 390x844 (a phone), saved as docs/images/status-page-<name>-
-    <desktop|phone>.png for docs/status-page.md (and copied under .ci/artifacts/). ``full_page``:
-    the whole page, not only the first screen."""
-    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    """``url`` at 1366x900 and at 390x844 (a phone), saved as status-page-<name>-<desktop|phone>.png
+    (save_screenshot: .ci/artifacts/, and docs/images/ for docs/status-page.md on request).
+    ``full_page``: the whole page, not only the first screen."""
     paths = []
     for size, (width, height) in DOC_SIZES.items():
         set_width(driver, width, height)
@@ -150,9 +163,6 @@ def doc_screenshot(driver: webdriver.Chrome, url: str, name: str, full_page: boo
         if full_page:
             tall = int(driver.execute_script("return document.documentElement.scrollHeight"))
             set_width(driver, width, max(height, min(tall, 3000)))
-        path = DOCS_IMAGES / f"status-page-{name}-{size}.png"
-        driver.save_screenshot(str(path))
-        shutil.copyfile(path, ARTIFACTS / path.name)
-        paths.append(path)
+        paths.append(save_screenshot(driver, f"status-page-{name}-{size}.png"))
     set_width(driver, *DOC_SIZES["desktop"])
     return paths

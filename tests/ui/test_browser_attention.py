@@ -4,13 +4,11 @@ screenshot at 1366x900 goes to docs/images/ for docs/status-page.md."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from tests.ui.chromium import ARTIFACTS, DOC_SIZES, DOCS_IMAGES, browser, follow, set_width
+from tests.ui.chromium import DOC_SIZES, browser, follow, save_screenshot, set_width
 from tests.ui.test_browser_desk import served
 from tests.ui.test_pages import PASSWORD
 
@@ -33,10 +31,7 @@ def test_the_desk_acts_on_the_attention_page(served: tuple[str, dict[str, int]],
     assert browser.current_url == f"{base}/ui/attention"
     before = targets(browser)
     assert str(ids["A8"]) in before and len(before) >= 2
-    path = DOCS_IMAGES / "status-page-attention-desktop.png"
-    browser.save_screenshot(str(path))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, ARTIFACTS / path.name)
+    save_screenshot(browser, "status-page-attention-desktop.png")
 
     follow(browser, By.CSS_SELECTOR, f"form[action='/ui/appointments/{ids['A8']}/actions'] "
                                      "button.action-left_message")
