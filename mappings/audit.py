@@ -137,6 +137,7 @@ def audit_paths(preset: MappingPreset, records: Sequence[Mapping[str, Any]], kin
     found = {path for _, path in pairs if any(compile_values(path)(record) for record in records)}
     answered = {target for target, path in pairs if path in found}  # one of its paths has a value
     findings: list[Finding] = []
+    absent: dict[str, list[str]] = {}  # optional field -> its paths that found nothing
     for target, path in pairs:
         if path in found:
             continue
@@ -149,5 +150,12 @@ def audit_paths(preset: MappingPreset, records: Sequence[Mapping[str, Any]], kin
         elif preset.fields[target].required:
             findings.append(Finding("error", target, path, f"{where} and the field is required"))
         else:
-            findings.append(Finding("warning", target, path, f"{where} (optional here, or absent in this sample)"))
+            absent.setdefault(target, []).append(path)
+    # An optional field is one warning however many alternative paths it has (hl7v2_siu's
+    # patient.email tries eight): the admin learns the field is empty, not eight times over.
+    for target, paths in absent.items():
+        where = (f"field {target!r}: path {paths[0]!r} finds nothing" if len(paths) == 1 else
+                 f"field {target!r}: none of its {len(paths)} paths ({', '.join(paths)}) finds anything")
+        sample = f"{len(records)} sample {kind}(s)"
+        findings.append(Finding("warning", target, paths[0], f"{where} in {sample} (optional here, or absent in this sample)"))
     return findings

@@ -60,6 +60,13 @@ def test_nested_sources(path: str, level: str | None) -> None:
     assert {f.path: f.level for f in findings}.get(path) == level
 
 
+def test_an_optional_field_with_alternative_paths_is_one_warning() -> None:
+    paths = ["serviceType[0].text", "serviceType[1].text", "appointmentType.text"]
+    [finding] = audit_paths(preset(type={"from": paths}), RESOURCES, "Appointment")
+    assert finding.level == "warning" and finding.path == paths[0]
+    assert "none of its 3 paths" in finding.message and all(path in finding.message for path in paths)
+
+
 def test_a_fhir_primitive_extension_is_no_misspelling() -> None:
     resources = [{"id": "1", "start": "2026-03-01T10:00:00Z"}]
     [finding] = audit_paths(preset(timezone={"from": "_start.extension[0].valueCode"}), resources, "Appointment")
