@@ -157,5 +157,6 @@ def audit_paths(preset: MappingPreset, records: Sequence[Mapping[str, Any]], kin
         where = (f"field {target!r}: path {paths[0]!r} finds nothing" if len(paths) == 1 else
                  f"field {target!r}: none of its {len(paths)} paths ({', '.join(paths)}) finds anything")
         sample = f"{len(records)} sample {kind}(s)"
-        findings.append(Finding("warning", target, paths[0], f"{where} in {sample} (optional here, or absent in this sample)"))
+        note = f"{where} in {sample} (optional here, or absent in this sample)"
+        findings.append(Finding("warning", target, paths[0], note))
     return findings
