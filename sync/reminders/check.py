@@ -263,7 +263,7 @@ def _check_case(composer: Composer, language: str, label: str, channel: str,
 def check_templates(settings: Settings, extra: Any = None) -> list[CheckResult]:
     found: list[str] = []
     renderer = Renderer(extra, undefined=_recording(found), sms_accents=settings.reminders.sms_accents)
-    composer = composer_for(settings, {}, renderer)
+    composer = composer_for(settings, renderer)
     composer.links = None  # emails' long links do not count; SMS carry their short link, as sent
     visit = sample_visit(settings.clinic.timezone)
     results = []

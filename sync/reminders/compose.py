@@ -92,14 +92,13 @@ class Composer:
 
     def __init__(self, config: RemindersSettings, clinic: str | ClinicSettings, renderer: Renderer,
                  links: Callable[[str], dict[str, str]] | None = None, *, replies: bool = False,
-                 organizer: str | None = None, short_links: Callable[[int, str], str] | None = None) -> None:
+                 short_links: Callable[[int, str], str] | None = None) -> None:
         self.config = config
         self.clinic_settings = clinic if isinstance(clinic, ClinicSettings) else ClinicSettings(name=clinic)
         self.clinic = self.clinic_settings.name
         self.renderer = renderer
         self.links = links  # reminder key -> signed answer links (sync/responses/links.py), for emails
         self.replies = replies
-        self.organizer = organizer  # the email sender (no longer the invite's ORGANIZER: ics.py says why)
         self.short_links = short_links  # (reminder id, key) -> short signed answer link, for SMS
 
     def _phone(self) -> str | None:
@@ -237,15 +236,12 @@ def with_reschedule(links: Callable[[str], dict[str, str]]) -> Callable[[str], d
     return all_links
 
 
-def composer_for(settings: Settings, routes: dict[str, str], renderer: Renderer | None = None) -> Composer:
+def composer_for(settings: Settings, renderer: Renderer | None = None) -> Composer:
     """The composer a dispatcher uses: the clinic's settings, signed answer links (long in
     emails, short in SMS) when the server can serve them, replies asked for only when the
-    server can receive them (emails: confirm, cancel and ask for another time), and the email
-    notifier's sender."""
+    server can receive them (emails: confirm, cancel and ask for another time)."""
     config = settings.reminders
     server = settings.server
-    by_name = {n.name: n for n in settings.notifiers}
-    email = by_name.get(routes.get("email", ""))
     links = link_maker(settings)
     if links is not None and "reschedule" in settings.responses.choices:
         links = with_reschedule(links)
@@ -253,4 +249,4 @@ def composer_for(settings: Settings, routes: dict[str, str], renderer: Renderer 
                                    sms_accents=config.sms_accents)
     return Composer(config, settings.clinic, renderer, links,
                     replies=bool(server and server.public_url and settings.responses.enabled),
-                    organizer=getattr(email, "sender", None), short_links=short_link_maker(settings))
+                    short_links=short_link_maker(settings))

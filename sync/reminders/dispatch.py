@@ -146,7 +146,7 @@ class Dispatcher:
         self.token = worker or uuid.uuid4().hex[:16]
         self.routes = resolve_routes(settings)
         self.report = DispatchReport()
-        self.composer = composer_for(settings, self.routes)
+        self.composer = composer_for(settings)
         self.buckets = {n.name: TokenBucket(n.rate_per_second) for n in settings.notifiers}
         self.notifier_settings = {n.name: n for n in settings.notifiers}
         self._local = threading.local()

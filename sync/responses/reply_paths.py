@@ -45,13 +45,13 @@ def _receives(settings: Settings, channel: str, notifier: NotifierSettings | Non
     return settings.responses.enabled and settings.server is not None and inbound
 
 
-def _asking(settings: Settings, channel: str, routes: dict[str, str]) -> list[str]:
+def _asking(settings: Settings, channel: str) -> list[str]:
     """'language/kind' of each patient message on ``channel`` whose text asks for a reply,
     rendered as the dispatcher would render it (composer_for)."""
     config = settings.reminders
     extra = settings.base_dir / config.templates if config.templates else None
     renderer = Renderer(extra)
-    composer = composer_for(settings, routes, renderer)
+    composer = composer_for(settings, renderer)
     visit = sample_visit(settings.clinic.timezone)
     found = []
     for language in renderer.languages():
@@ -81,7 +81,7 @@ def reply_problems(settings: Settings) -> list[ReplyProblem]:
         notifier_kind = notifier.kind if notifier else "outbox"  # unrouted: the embedded dry run
         if notifier_kind not in notifier_kinds() or _receives(settings, channel, notifier):
             continue
-        asking = _asking(settings, channel, routes)
+        asking = _asking(settings, channel)
         if not asking:
             continue
         way = ("configure a Twilio notifier for it and `server:` (run `clinicsync serve`, with the Twilio "
