@@ -185,4 +185,5 @@ import clinicsync.sync.model.runs  # noqa: E402 - what each running stage is doi
 import clinicsync.sync.model.setaside  # noqa: E402 - items a stage set aside
 import clinicsync.sync.model.subscriptions  # noqa: E402 - what FHIR Subscriptions last reported
 import clinicsync.sync.model.sweeps  # noqa: E402 - when each incremental source last listed its ids
-import clinicsync.sync.model.tombstones  # noqa: E402, F401 - explicit deletes, remembered for a while
+import clinicsync.sync.model.tombstones  # noqa: E402 - explicit deletes, remembered for a while
+import clinicsync.sync.model.waitlist  # noqa: E402, F401 - waiting patients, freed slots and their offers
