@@ -61,8 +61,13 @@ def start_banner(settings: Settings, mode: Literal["serve", "run"], *, host: str
     if mode == "serve":
         lines.append("clinicsync serve: webhooks, answer pages, the status page, /healthz, /readyz, /metrics")
     else:
-        polled = [c.name for c in settings.connectors if c.enabled and (not connectors or c.name in connectors)]
+        from clinicsync.connectors.registry import is_polled  # only `run` needs the connector kinds
+
+        chosen = [c for c in settings.connectors if c.enabled and (not connectors or c.name in connectors)]
+        polled = [c.name for c in chosen if is_polled(c)]
+        pushed = [c.name for c in chosen if not is_polled(c)]
         lines.append("clinicsync run: polls " + (", ".join(polled) or "no connector")
+                     + (f"; follows what {', '.join(pushed)} push(es) every minute" if pushed else "")
                      + "; sends due reminders; pushes doctors' calendars; writes answers back"
                      + ("; and serves HTTP" if serving else ""))
     if serving:

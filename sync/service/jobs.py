@@ -23,7 +23,7 @@ from clinicsync.sync.server.app import create_app
 from clinicsync.sync.server.serving import uvicorn_config
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.metrics import JobCollector
-from clinicsync.sync.service.pipeline import run_once
+from clinicsync.sync.service.pipeline import run_once, run_stages
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.store import Store
@@ -93,6 +93,31 @@ def connector_jobs(ctx: ServiceContext) -> list[Job]:
             if config.enabled and is_polled(config) and (not only or config.name in only)]
 
 
+PUSH_STAGES = "stages:pushed"
+PUSHED_STAGES_EVERY = Schedule.every("1m")
+
+
+def pushed_stages_job(ctx: ServiceContext) -> JobResult:
+    """The post-sync stages (calendar, reminder planning, write-back, …) for what pushes stored:
+    a poll job runs them after its own import, but a source that only pushes has no poll job."""
+    report = run_stages(ctx.settings, ctx.store, stop=ctx.stop)
+    failed = any(isinstance(result, dict) and result.get("error") for result in report.extras.values())
+    return {"failed": failed, "run_id": report.run_id, **report.extras}
+
+
+def pushed_stages_jobs(ctx: ServiceContext) -> list[Job]:
+    """One job for all the sources that push (REST API, booking webhooks, MLLP, FHIR
+    Subscriptions), every minute: without it, `run --serve` with only such sources would store
+    each push and never put it in a calendar or plan its reminders. A run with nothing new
+    reads the outbox's offsets and stops."""
+    only = set(ctx.options.connectors)
+    pushed = [config for config in ctx.settings.connectors
+              if config.enabled and not is_polled(config) and (not only or config.name in only)]
+    if not pushed:
+        return []
+    return [PeriodicJob(PUSH_STAGES, PUSHED_STAGES_EVERY, pushed_stages_job)]
+
+
 REMIND_EVERY = Schedule.every("30s")
 
 
@@ -136,6 +161,7 @@ def job_sources() -> list[JobSource]:
     """Every source of jobs, in order. Later features add theirs here, one line each."""
     return [
         connector_jobs,
+        pushed_stages_jobs,
         reminder_jobs,
         server_jobs,
     ]

@@ -57,15 +57,32 @@ def run_once(settings: Settings, store: Store, only: list[str] | None = None,
     watch = Fanout([RunRecorder(store, run_id), progress])
     with bulk_stage():  # the later stages build rows in bulk too (clinicsync/common/gc_tuning.py)
         report = sync_once(settings, store, only, on_batch, run_id=run_id, stop=stop, progress=watch)
-        for stage in stages():
-            if stop is not None and stop.is_set():
-                break  # shutting down: claim no more work; the next run picks it up
-            watch.stage_started(stage.key)
-            try:
-                result = stage.run(settings, store, report.run_id, progress=watch.ticker(stage.key))
-            except Exception as exc:  # one stage failing must not hide the others' work
-                log.error("stage.failed", stage=stage.key, error=type(exc).__name__)
-                result = {"error": f"{type(exc).__name__}: {exc}"}
-            watch.stage_finished(stage.key, result.get("error") if isinstance(result, dict) else None)
-            report.extras[stage.key] = result
+        _run_stages(settings, store, report, watch, stop)
     return report
+
+
+def run_stages(settings: Settings, store: Store, stop: threading.Event | None = None) -> RunReport:
+    """The stages alone, with no poll: what follows records that pushes stored (REST API,
+    webhooks, MLLP, FHIR notifications), which no poll job would otherwise pick up when every
+    connector of a service pushes."""
+    report = RunReport(new_run_id())
+    close_interrupted_runs(store, settings)
+    watch = Fanout([RunRecorder(store, report.run_id), NO_PROGRESS])
+    with bulk_stage():
+        _run_stages(settings, store, report, watch, stop)
+    return report
+
+
+def _run_stages(settings: Settings, store: Store, report: RunReport, watch: Fanout,
+                stop: threading.Event | None) -> None:
+    for stage in stages():
+        if stop is not None and stop.is_set():
+            break  # shutting down: claim no more work; the next run picks it up
+        watch.stage_started(stage.key)
+        try:
+            result = stage.run(settings, store, report.run_id, progress=watch.ticker(stage.key))
+        except Exception as exc:  # one stage failing must not hide the others' work
+            log.error("stage.failed", stage=stage.key, error=type(exc).__name__)
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        watch.stage_finished(stage.key, result.get("error") if isinstance(result, dict) else None)
+        report.extras[stage.key] = result

@@ -78,3 +78,12 @@ def test_run_without_serve_says_it_serves_no_http(tmp_path: Path) -> None:
     banner = start_banner(load_settings(tmp_path / "settings.yaml"), "run")
     assert banner.startswith("clinicsync run: polls desk; sends due reminders")
     assert "no HTTP server" in banner and "run --serve" in banner and "/ui" in banner
+
+
+def test_run_names_the_sources_it_follows_rather_than_polls(tmp_path: Path) -> None:
+    text = settings_text(tmp_path).replace(
+        "connectors:\n", "connectors:\n  - {name: site, kind: rest_api, api_keys: [{name: web, sha256: '"
+        + "0" * 64 + "'}]}\n")
+    (tmp_path / "settings.yaml").write_text(text, encoding="utf-8")
+    banner = start_banner(load_settings(tmp_path / "settings.yaml"), "run")
+    assert banner.startswith("clinicsync run: polls desk; follows what site push(es) every minute; sends due")
