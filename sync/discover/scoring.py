@@ -84,6 +84,7 @@ _PARTS = {"start.date", "start.time", "end.date", "end.time", "patient.first", "
           "practitioner.first", "practitioner.last"}
 _SQL_KINDS = (("TIMESTAMP", "datetime"), ("DATETIME", "datetime"), ("DATE", "date"), ("TIME", "time"),
               ("INT", "integer"), ("SERIAL", "integer"), ("NUMERIC", "integer"))
+DEFAULT_MINUTES = 30  # a visit's length when the source gives neither an end nor a duration
 _PATH_SPECIAL = re.compile(r"[.\[\]`]")
 
 
@@ -137,10 +138,11 @@ def _declared(sql_type: str | None) -> str | None:
 def _entity(tokens: list[str]) -> str | None:
     for token in tokens:
         bare = token.rstrip("0123456789")
-        if bare in PATIENT_WORDS:
-            return "patient"
-        if bare in PRACTITIONER_WORDS:
-            return "practitioner"
+        for word in (bare, bare.removesuffix("s"), bare.removesuffix("es")):
+            if word in PATIENT_WORDS:
+                return "patient"
+            if word in PRACTITIONER_WORDS:
+                return "practitioner"
     if any(t in APPOINTMENT_WORDS for t in tokens):
         return "appointment"
     return None
@@ -399,6 +401,11 @@ def _assemble(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]],
             scored.status_words = status_words(cand.column.sample.values)
         guesses.append(Guess(field, source, round(cand.score, 2), why, spec))
     _patient_id_fallback(guesses)
+    if not any(g.field in ("end", "duration_minutes") for g in guesses) and start is not None:
+        guesses.append(Guess("duration_minutes", "(none)", 0.3, "no end or duration column: every visit is "
+                             f"taken as {DEFAULT_MINUTES} minutes", {"value": DEFAULT_MINUTES}))
+        scored.notes.append(f"no end or duration column: visits are taken as {DEFAULT_MINUTES} minutes "
+                            "(fields.duration_minutes.value); set the clinic's usual length")
     order = {f: i for i, f in enumerate(("external_id", "start", "end", "duration_minutes", "timezone", "status",
                                           "type", "location"))}
     guesses.sort(key=lambda g: (order.get(g.field, 99), g.field))
