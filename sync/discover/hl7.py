@@ -24,10 +24,11 @@ import yaml
 from clinicsync.common.vocabulary import STATUSES
 from clinicsync.connectors.hl7v2.parse import Hl7ParseError, Hl7Value, decode, parse_message, split_messages
 from clinicsync.connectors.hl7v2.settings import APPOINTMENT_EVENTS
-from clinicsync.mappings.engine import PRESETS_DIR, load_mapping
+from clinicsync.mappings.engine import load_mapping
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.paths import compile_path
 from clinicsync.sync.discover.naming import connector_name, region_of
+from clinicsync.sync.discover.presets import carriers, present, preset, spec_paths
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.scoring import status_word
 
@@ -117,45 +118,6 @@ def read_feed(files: list[Path], limit: int = 5000) -> Feed:
     return feed
 
 
-def _preset() -> dict[str, Any]:
-    data = yaml.safe_load((PRESETS_DIR / f"{PRESET}.yaml").read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
-
-
-def _paths(spec: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-    for key in ("from", "concat"):
-        value = spec.get(key)
-        found.extend([value] if isinstance(value, str) else value or [])
-    fallback = spec.get("fallback")
-    if isinstance(fallback, dict):
-        found.extend(_paths(fallback))
-    return found
-
-
-def _present(value: Any) -> bool:
-    if isinstance(value, list):
-        return any(_present(v) for v in value)
-    return value is not None and str(value).strip() != ""
-
-
-def _carriers(records: list[dict[str, Any]], paths: list[str]) -> Counter[str]:
-    """For each message, the first of ``paths`` with a value: how many messages each path answered."""
-    getters = [(p, compile_path(p)) for p in paths]
-    answered: Counter[str] = Counter()
-    for record in records:
-        for path, get in getters:
-            try:
-                value = get(record)
-            except (KeyError, IndexError, TypeError, ValueError):
-                continue
-            if _present(value):
-                answered[path] += 1
-                break
-    return answered
-
-
 def _field_of(path: str) -> str | None:
     """'PID.13[3=CP].12' -> 'PID-13'; 'AIL[0].3.1' -> 'AIL-3'; 'event' -> None."""
     match = _PATH_FIELD.match(path)
@@ -172,7 +134,7 @@ def _times_have_offsets(records: list[dict[str, Any]]) -> tuple[int, int]:
                 value = get(record)
             except (KeyError, IndexError, TypeError, ValueError):
                 continue
-            if _present(value):
+            if present(value):
                 text = str(value.get("1") if isinstance(value, Hl7Value) else value).strip()
                 if _OFFSET.search(text):
                     with_offset += 1
@@ -221,10 +183,10 @@ def discover_hl7(path: Path | str, *, name: str | None = None, timezone: str | N
     if feed.unreadable or feed.not_siu:
         proposal.notes.append(f"{feed.unreadable} unreadable message(s), {feed.not_siu} of another type than SIU: "
                               "set aside at import")
-    preset = _preset()
-    overrides = _placements(proposal, feed, preset)
-    _statuses(proposal, feed, preset, overrides)
-    proposal.unplaced = _unread_fields(feed, preset, overrides)
+    shipped = preset(PRESET)
+    overrides = _placements(proposal, feed, shipped)
+    _statuses(proposal, feed, shipped, overrides)
+    proposal.unplaced = _unread_fields(feed, shipped, overrides)
     if overrides:
         proposal.mapping = {"extends": PRESET, "fields": overrides}
     else:
@@ -247,14 +209,14 @@ def _inventory(feed: Feed) -> str:
     return f"read {total} SIU message(s) (HL7 {versions}; events {events}); fields carrying values: " + "; ".join(parts)
 
 
-def _placements(proposal: Proposal, feed: Feed, preset: dict[str, Any]) -> dict[str, Any]:
+def _placements(proposal: Proposal, feed: Feed, shipped: dict[str, Any]) -> dict[str, Any]:
     """One guess per preset field the feed carries (the path that answered most), and an
     override for each field found only in an alternative place."""
     total = len(feed.records)
     overrides: dict[str, Any] = {}
-    for target, spec in preset["fields"].items():
-        paths = _paths(spec)
-        answered = _carriers(feed.records, paths) if paths else Counter()
+    for target, spec in shipped["fields"].items():
+        paths = spec_paths(spec)
+        answered = carriers(feed.records, paths) if paths else Counter()
         carried = sum(answered.values())
         if carried:
             best, count = answered.most_common(1)[0]
@@ -263,7 +225,7 @@ def _placements(proposal: Proposal, feed: Feed, preset: dict[str, Any]) -> dict[
                                           f"({count} at {best})", {}))
             continue
         alternatives = ALTERNATIVES.get(target, ())
-        found = _carriers(feed.records, list(alternatives))
+        found = carriers(feed.records, list(alternatives))
         if not found:
             continue
         best, count = found.most_common(1)[0]
@@ -277,12 +239,12 @@ def _placements(proposal: Proposal, feed: Feed, preset: dict[str, Any]) -> dict[
     return overrides
 
 
-def _statuses(proposal: Proposal, feed: Feed, preset: dict[str, Any], overrides: dict[str, Any]) -> None:
+def _statuses(proposal: Proposal, feed: Feed, shipped: dict[str, Any], overrides: dict[str, Any]) -> None:
     """SCH-25 filler status words seen: mapped by the preset, by the vocabulary, or unknown."""
-    spec = preset["fields"]["status"]
+    spec = shipped["fields"]["status"]
     table = {str(k).lower(): v for k, v in (spec.get("map") or {}).items()}
     filler_status = compile_path("SCH.25.1")
-    counts = Counter(str(v).strip() for r in feed.records if _present(v := filler_status(r)))
+    counts = Counter(str(v).strip() for r in feed.records if present(v := filler_status(r)))
     added: dict[str, str] = {}
     for word, count in counts.most_common():
         mapped = table.get(word.lower())
@@ -303,9 +265,9 @@ def _statuses(proposal: Proposal, feed: Feed, preset: dict[str, Any], overrides:
         overrides["status"] = override
 
 
-def _unread_fields(feed: Feed, preset: dict[str, Any], overrides: dict[str, Any]) -> list[str]:
+def _unread_fields(feed: Feed, shipped: dict[str, Any], overrides: dict[str, Any]) -> list[str]:
     """Fields of the appointment's segments that carry values no path of the mapping reads."""
-    read = {f for spec in (*preset["fields"].values(), *overrides.values()) for p in _paths(spec)
+    read = {f for spec in (*shipped["fields"].values(), *overrides.values()) for p in spec_paths(spec)
             if (f := _field_of(p)) is not None}
     return sorted((f for f in feed.fields if f in TELLING and f not in read),
                   key=lambda f: (SEGMENTS.index(f[:3]), int(f[4:])))
