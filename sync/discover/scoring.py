@@ -37,15 +37,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
+from clinicsync.common.vocabulary import CHANNELS, STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.sync.discover.proposal import Guess, StatusWord
-from clinicsync.sync.discover.values import ValueProfile, profile
+from clinicsync.sync.discover.values import ValueProfile, profile, status_of
 from clinicsync.sync.discover.vocab import (
     APPOINTMENT_WORDS,
+    CHANNEL_WORDS,
     IGNORED_WORDS,
     PATIENT_WORDS,
     PRACTITIONER_WORDS,
     name_tokens,
+    plain,
     token_role,
 )
 
@@ -173,13 +175,15 @@ def _agreement(column: _Column, field: str) -> tuple[float, str]:
         "start.date": "date", "end.date": "date", "start.time": "time", "end.time": "time",
         "patient.phone": "phone", "patient.email": "email", "practitioner.email": "email",
         "timezone": "zone", "patient.language": "language", "patient.channel": "channel",
+        "answer": "boolean", "join_url": "url", "visit_mode": "visit_mode",
     }
     if field in checks:
         value_class = checks[field]
         share = p.share(value_class)
         label = {"datetime": "date-times", "date": "dates", "time": "times of day", "phone": "phone numbers",
                  "email": "emails", "zone": "IANA zones", "language": "languages",
-                 "channel": "channels"}[value_class]
+                 "channel": "channels", "boolean": "yes/no answers", "url": "https links",
+                 "visit_mode": "visit modes"}[value_class]
         return share, f"{_pct(share)} {of} are {label}"
     if field == "duration_minutes":
         share = max(p.share("minutes"), p.share("duration"))
@@ -217,6 +221,13 @@ def _by_name(column: _Column) -> list[tuple[str, float]]:
         out.append(("patient.language", 0.85))
     if "channel" in roles:
         out.append(("patient.channel", 0.8))
+    if "answer" in roles:
+        out.append(("answer", 0.85))
+    if "link" in roles:
+        out.append(("join_url", 0.8))
+    p = column.profile
+    if "visit_mode" in roles or ("type" in roles and p.share("visit_mode") >= 0.8 and 0 < p.distinct <= 6):
+        out.append(("visit_mode", 0.85 if "visit_mode" in roles else 0.8))
     if "email" in roles:
         out.append(("practitioner.email" if entity == "practitioner" else "patient.email", 0.9))
     if "phone" in roles and entity != "practitioner":
@@ -277,6 +288,8 @@ def _by_values(column: _Column) -> list[tuple[str, float]]:
     kind = column.kind()
     if kind is not None:
         out.append(({"datetime": "start", "date": "start.date", "time": "start.time"}[kind], 0.4))
+    if p.share("visit_mode") >= 0.8 and p.distinct <= 6 and p.share("url") < 0.5:
+        out.append(("visit_mode", 0.5 * p.share("visit_mode")))
     if p.share("language") >= 0.9 and p.distinct <= 12 and p.share("status") < 0.5:
         out.append(("patient.language", 0.4))
     return out
@@ -399,8 +412,13 @@ def _assemble(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]],
             spec["on_invalid"] = "drop"
         if field == "status":
             scored.status_words = status_words(cand.column.sample.values)
+        if field == "patient.channel":
+            spec.update(_channel_map(cand.column.sample.values))
+        if field in ("answer", "visit_mode", "join_url"):
+            spec["on_invalid"] = "drop"
         guesses.append(Guess(field, source, round(cand.score, 2), why, spec))
     _patient_id_fallback(guesses)
+    _visit_id_fallback(guesses, placed, scored)
     if not any(g.field in ("end", "duration_minutes") for g in guesses) and start is not None:
         guesses.append(Guess("duration_minutes", "(none)", 0.3, "no end or duration column: every visit is "
                              f"taken as {DEFAULT_MINUTES} minutes", {"value": DEFAULT_MINUTES}))
@@ -410,6 +428,38 @@ def _assemble(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]],
                                           "type", "location"))}
     guesses.sort(key=lambda g: (order.get(g.field, 99), g.field))
     scored.guesses = guesses
+
+
+def _channel_map(values: Sequence[str | None]) -> dict[str, Any]:
+    """The channel column's own words mapped (``Text`` -> sms, ``Do not contact`` -> none);
+    a word not known stays out of the map, so its value is dropped with a note. No map when
+    the column already holds the mapping's own words."""
+    table: dict[str, str] = {}
+    for value in {v.strip() for v in values if v is not None and v.strip()}:
+        word = plain(status_key(value))
+        channel = word if word in CHANNELS else CHANNEL_WORDS.get(word)
+        if channel is not None:
+            table[value] = channel
+    return {"map": dict(sorted(table.items()))} if any(k.lower() != v for k, v in table.items()) else {}
+
+
+def _visit_id_fallback(guesses: list[Guess], placed: dict[str, _Candidate], scored: Scored) -> None:
+    """No appointment id column (OpenEMR's Appointments Report export has none): a visit is
+    known by its time, patient and doctor, said so with a low confidence and a note."""
+    fields = {g.field: g for g in guesses}
+    if "external_id" in fields or "start" not in fields:
+        return
+    parts = [p for p in fields["start"].source.split(" + ")]
+    for who in ("patient.external_id", "patient.name", "practitioner.external_id", "practitioner.name"):
+        guess = fields.get(who)
+        if guess is not None:
+            parts.extend(c for c in guess.source.split(" + ") if c not in parts)
+    guesses.append(Guess("external_id", " + ".join(parts), 0.3,
+                         "no appointment id column: a visit is known by its time, patient and doctor",
+                         {"concat": [path_of(c) for c in parts]}))
+    scored.notes.append("no appointment id column: each visit is known by its time, patient and doctor, so a "
+                        "rescheduled visit is a new one (and in delta mode the old one stays): export the "
+                        "appointment id if the system can")
 
 
 def _person_name(person: str, placed: dict[str, _Candidate]) -> Guess | None:
@@ -439,25 +489,26 @@ def _patient_id_fallback(guesses: list[Guess]) -> None:
                              "no practitioner id column: the name identifies the practitioner", dict(doctor.spec)))
     if "patient.external_id" in fields:
         return
-    for stand_in in ("patient.phone", "patient.email"):
+    for stand_in, confidence in (("patient.phone", 0.5), ("patient.email", 0.5), ("patient.name", 0.3)):
         guess = fields.get(stand_in)
         if guess is not None:
-            spec = {k: v for k, v in guess.spec.items() if k == "from"}
-            guesses.append(Guess("patient.external_id", guess.source, 0.5,
-                                 f"no patient id column: the {stand_in.split('.')[1]} column identifies the patient",
-                                 spec))
+            spec = {k: v for k, v in guess.spec.items() if k in ("from", "concat")}
+            guesses.append(Guess("patient.external_id", guess.source, confidence,
+                                 f"no patient id column: the {stand_in.split('.')[1]} identifies the patient", spec))
             return
 
 
 def status_word(value: str) -> tuple[str | None, float]:
     """The FHIR status a source's word means, and how sure: 1.0 for FHIR's own word, 0.9
-    for a known synonym (``vocabulary.STATUS_SYNONYMS``), (None, 0.0) for a word not known."""
+    for a known synonym (``vocabulary.STATUS_SYNONYMS``), 0.8 past a one-character marker
+    (OpenEMR's ``x Canceled``), (None, 0.0) for a word not known."""
     key = status_key(value)
     if key in STATUSES:
         return key, 1.0
     if key in STATUS_SYNONYMS:
         return STATUS_SYNONYMS[key], 0.9
-    return None, 0.0
+    found = status_of(value)
+    return (found, 0.8) if found is not None else (None, 0.0)
 
 
 def status_words(values: Sequence[str | None]) -> list[StatusWord]:

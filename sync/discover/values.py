@@ -22,8 +22,10 @@ from clinicsync.mappings.transforms import (
     as_email,
     as_language,
     as_timezone,
+    as_visit_mode,
     phone_parser,
 )
+from clinicsync.sync.discover.vocab import CHANNEL_WORDS, plain
 
 _LOCAL_DATE = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*([AaPp]\.?[Mm]\.?)?")
@@ -31,6 +33,8 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _DURATION_UNIT = re.compile(r"\d+(?:\.\d+)?\s*[a-zA-Z]+")
 _PHONE_SHAPE = re.compile(r"(?:tel:|whatsapp:)?\+?[\d\s().-]{6,24}")
 _MONTH_FIRST_REGIONS = frozenset({"US", "PH", "FM", "MH", "PW", "BZ", "CA"})
+_BOOLEAN_WORDS = frozenset({"y", "n", "yes", "no", "si", "sí", "s", "true", "false", "1", "0", "x", "c", "oui",
+                            "non", "ja", "nein", "sim", "nao", "não", "confirmed", "declined"})
 _LANGUAGE_SHAPE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z]{2,4})?|[A-Za-zÀ-ÿ]{4,12}")
 
 
@@ -57,9 +61,21 @@ class ValueProfile:
         return f"{self.date_format} {self.time_format}" if self.time_format else self.date_format
 
 
-def is_status_word(value: str) -> bool:
+def status_of(value: str) -> str | None:
+    """The FHIR status a word means, or None. A leading one-character marker (OpenEMR's
+    status titles: ``x Canceled``, ``? No show``, ``@ Arrived``) is read past when the
+    whole word is not known."""
     key = status_key(value)
-    return key in STATUSES or key in STATUS_SYNONYMS
+    for candidate in (key, key.split(" ", 1)[1] if " " in key and len(key.split(" ", 1)[0]) == 1 else ""):
+        if candidate in STATUSES:
+            return candidate
+        if candidate in STATUS_SYNONYMS:
+            return STATUS_SYNONYMS[candidate]
+    return None
+
+
+def is_status_word(value: str) -> bool:
+    return status_of(value) is not None
 
 
 def _iso(value: str) -> str | None:
@@ -169,8 +185,16 @@ def profile(values: Sequence[str | None], region: str = "US") -> ValueProfile:
                 pass
         if is_status_word(value):
             hit("status")
-        if status_key(value) in CHANNELS:
+        if status_key(value) in CHANNELS or plain(status_key(value)) in CHANNEL_WORDS:
             hit("channel")
+        if status_key(value) in _BOOLEAN_WORDS:
+            hit("boolean")
+        if not value.lower().startswith(("http:", "https:", "tel:")):
+            try:
+                as_visit_mode(value)
+                hit("visit_mode")
+            except TransformError:
+                pass
         if _LANGUAGE_SHAPE.fullmatch(value):
             try:
                 as_language(value)

@@ -24,7 +24,7 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys(("hora", "time", "heure", "uhrzeit", "zeit", "hour", "horario", "orario", "ora", "tm"), "time"),
     **dict.fromkeys((
         "inicio", "start", "starts", "begin", "beginn", "debut", "comienzo", "desde", "from", "datetime",
-        "when", "scheduled", "inizio", "anfang", "starttime", "startdate", "timestamp", "appt"), "start"),
+        "when", "scheduled", "inizio", "anfang", "starttime", "startdate", "timestamp"), "start"),
     **dict.fromkeys(("fin", "end", "ends", "fim", "termino", "ende", "until", "hasta", "to", "finish",
                      "stop", "endtime", "enddate", "fine", "bis", "final", "salida"), "end"),
     **dict.fromkeys((
@@ -58,7 +58,13 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys(("correo", "email", "mail", "courriel", "emailaddress", "electronico", "correio"),
                     "email"),
     **dict.fromkeys(("idioma", "language", "lang", "lengua", "langue", "sprache", "lingua", "locale"), "language"),
-    **dict.fromkeys(("canal", "channel", "via", "preferencia", "preference", "kanal"), "channel"),
+    **dict.fromkeys(("canal", "channel", "via", "preferencia", "preference", "pref", "kanal"), "channel"),
+    **dict.fromkeys(("confirmed", "confirmado", "confirmada", "confirmation", "confirmacion", "confirme",
+                     "bestaetigt", "bestatigt", "answer", "respuesta", "resposta", "reponse"), "answer"),
+    **dict.fromkeys(("link", "url", "enlace", "meet", "zoom", "teams", "videollamada", "videolink", "lien"),
+                    "link"),
+    **dict.fromkeys(("modalidad", "modality", "mode", "modo", "modalite", "telemedicina", "telehealth",
+                     "telemedicine", "online"), "visit_mode"),
     **dict.fromkeys((
         "actualizado", "actualizacion", "updated", "modified", "modificado", "modificacion", "changed",
         "geandert", "aenderung", "modifie", "atualizado", "lastmodified", "mtime", "edited", "editado",
@@ -91,6 +97,15 @@ IGNORED_WORDS = frozenset({
     "password", "contrasena", "hash", "diagnostico", "diagnosis"})
 
 
+# How patients want to be reached, as exports word it -> the mapping's channel.
+CHANNEL_WORDS: dict[str, str | None] = {
+    **dict.fromkeys(("sms", "text", "texto", "mensaje", "message", "msg", "mobile", "movil", "celular",
+                     "cell", "telemovel", "portable", "handy"), "sms"),
+    **dict.fromkeys(("email", "e-mail", "mail", "correo", "correo electronico", "courriel"), "email"),
+    **dict.fromkeys(("whatsapp", "wa", "whats app"), "whatsapp"),
+    **dict.fromkeys(("none", "do not contact", "no contact", "no contactar", "ninguno", "ninguna", "nao contactar",
+                     "ne pas contacter", "kein kontakt", "opt out", "opt-out"), "none"),
+}
 _HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SPLIT = re.compile(r"[^a-z0-9]+")
 

@@ -15,6 +15,8 @@ from clinicsync.mappings.model import MappingError
 from clinicsync.sync.discover.scoring import ColumnSample, Scored, mapping_from, score_columns, status_words
 from clinicsync.sync.discover.values import profile
 
+FIXTURES_CSV = Path(__file__).resolve().parents[1] / "fixtures" / "third_party" / "csv"
+
 # A Spanish clinic's export as its own system names it: dates as dd/mm/yyyy text, a separate
 # time column, status words in Spanish, two phone columns, names split in two.
 SPANISH_HEADER = ["Nº Cita", "Fecha", "Hora inicio", "Hora fin", "Estado", "Tipo de visita", "Consultorio",
@@ -218,3 +220,61 @@ def test_a_column_with_dots_is_quoted_as_a_path(tmp_path: Path) -> None:
     assert mapping["fields"]["external_id"]["from"] == "`Cita.ID`"
     mapped, failed = map_rows(mapping, [{"Cita.ID": "7", "Fecha/Hora": "2026-03-02 09:00"}], tmp_path, "ES")
     assert failed == [] and mapped[0].external_id == "7"
+
+
+# docs/mappings.md's "A CSV export" example: the header and the mapping a human wrote for it.
+DOCS_HEADER = ["Appt ID", "Appt Date/Time", "Length", "specialty", "MRN", "First Name", "Last Name", "Cell Phone",
+               "Home Phone", "Contact Pref", "Confirmed", "Visit Type", "Video Link", "Status"]
+DOCS_ROWS = [
+    ["A1", "03/14/2026 09:30 AM", "30 min", "Cardiology", "M100", "Ann", "Lee", "(212) 555-0100", "(212) 555-0101",
+     "Text", "Y", "Office", "", "Confirmed"],
+    ["A2", "03/15/2026 02:00 PM", "45 min", "Dermatology", "M101", "Bo", "Kim", "(917) 555-0102", "", "Email", "N",
+     "Video", "https://meet.example.com/a2", "No Show"],
+    ["A3", "03/16/2026 10:15 AM", "30 min", "Cardiology", "M102", "Cy", "Ray", "", "(718) 555-0103",
+     "Do not contact", "", "Phone", "", "Cancelled"],
+]
+DOCS_HUMAN = {"external_id": "Appt ID", "start": "Appt Date/Time", "duration_minutes": "Length", "type": "specialty",
+              "patient.external_id": "MRN", "patient.name": "First Name + Last Name",
+              "patient.phone": "Cell Phone + Home Phone", "patient.channel": "Contact Pref", "answer": "Confirmed",
+              "visit_mode": "Visit Type", "join_url": "Video Link", "status": "Status"}
+
+
+def test_the_docs_csv_example_is_placed_as_its_human_mapping(tmp_path: Path) -> None:
+    scored = score_columns(columns(DOCS_HEADER, DOCS_ROWS), region="US")
+    assert corrections(scored, DOCS_HUMAN) == []
+    assert scored.unplaced == []
+    placed = {g.field: g for g in scored.guesses}
+    assert placed["duration_minutes"].spec == {"from": "Length", "type": "duration"}  # "30 min"
+    assert placed["patient.channel"].spec["map"] == {"Do not contact": "none", "Email": "email", "Text": "sms"}
+    assert scored.datetime_formats == ["%m/%d/%Y %I:%M %p"]
+    mapped, failed = map_rows(mapping_from(scored, "desk"), [dict(zip(DOCS_HEADER, r, strict=True)) for r in DOCS_ROWS],
+                              tmp_path, "US", "America/New_York")
+    assert failed == []
+    assert [m.status for m in mapped] == ["booked", "noshow", "cancelled"]
+    assert mapped[1].start.isoformat() == "2026-03-15T18:00:00+00:00"  # 2 PM EDT
+    assert [m.visit_mode for m in mapped] == ["in_person", "video", "phone"]
+    assert mapped[0].patient is not None and mapped[0].patient.channel == "sms"
+    assert mapped[2].patient is not None and mapped[2].patient.phone == "+17185550103"
+
+
+def test_openemr_report_export_without_ids_still_maps_with_low_confidence_stand_ins(tmp_path: Path) -> None:
+    """OpenEMR's Appointments Report CSV (header from tests/fixtures/third_party/csv): no
+    appointment or patient id, status titles with a one-character marker."""
+    header = (FIXTURES_CSV / "openemr_appointments_report_export_header.csv").read_text().strip().split(",")
+    rows = [["Smith, John", "2026-03-16", "09:30", "Doe, Jane", "1 Main St", "1980-01-02", "Office Visit", "x Canceled"],
+            ["Smith, John", "2026-03-16", "10:00", "Roe, Rick", "2 Main St", "1975-05-06", "Established Patient",
+             "@ Arrived"],
+            ["Jones, Amy", "2026-03-17", "14:15", "Poe, Ed", "3 Main St", "1990-07-08", "New Patient", "- None"]]
+    scored = score_columns(columns(header, rows), region="US")
+    placed = {g.field: g for g in scored.guesses}
+    assert placed["external_id"].spec == {"concat": ["Date", "Time", "Patient", "Provider"]}
+    assert placed["external_id"].confidence <= 0.3 and placed["patient.external_id"].confidence <= 0.3
+    assert placed["start"].spec == {"date": "Date", "time": "Time"}
+    assert scored.unplaced == ["Address", "DOB"]
+    assert [(w.value, w.status) for w in scored.status_words] == [
+        ("x Canceled", "cancelled"), ("@ Arrived", "arrived"), ("- None", None)]  # the unknown one is listed
+    assert any("no appointment id column" in n for n in scored.notes)
+    mapping = mapping_from(scored, "openemr-report")
+    mapped, failed = map_rows(mapping, [dict(zip(header, r, strict=True)) for r in rows[:2]], tmp_path, "US",
+                              "America/New_York")
+    assert failed == [] and mapped[0].external_id == "2026-03-16 09:30 Doe, Jane Smith, John"
