@@ -261,7 +261,8 @@ def test_openemr_report_export_without_ids_still_maps_with_low_confidence_stand_
     """OpenEMR's Appointments Report CSV (header from tests/fixtures/third_party/csv): no
     appointment or patient id, status titles with a one-character marker."""
     header = (FIXTURES_CSV / "openemr_appointments_report_export_header.csv").read_text().strip().split(",")
-    rows = [["Smith, John", "2026-03-16", "09:30", "Doe, Jane", "1 Main St", "1980-01-02", "Office Visit", "x Canceled"],
+    rows = [["Smith, John", "2026-03-16", "09:30", "Doe, Jane", "1 Main St", "1980-01-02", "Office Visit",
+             "x Canceled"],
             ["Smith, John", "2026-03-16", "10:00", "Roe, Rick", "2 Main St", "1975-05-06", "Established Patient",
              "@ Arrived"],
             ["Jones, Amy", "2026-03-17", "14:15", "Poe, Ed", "3 Main St", "1990-07-08", "New Patient", "- None"]]
