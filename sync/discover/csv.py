@@ -165,7 +165,53 @@ def discover_csv(path: Path | str, *, name: str | None = None, timezone: str | N
         _as_csv_default(proposal, sample, preset, region)
     else:
         _by_shape(proposal, sample, region)
+    _mode(proposal, sample)
     return proposal
+
+
+def _ids(path: Path, encoding: str, delimiter: str, column: str) -> set[str]:
+    """Every value of ``column`` in ``path`` (the appointment ids of an export)."""
+    ids: set[str] = set()
+    with path.open("r", encoding=encoding, errors=MARK_ERRORS, newline="") as handle:
+        reader = CsvRecords(handle, encoding)
+        reader.delimiter = delimiter
+        first = reader.next_record()
+        header = [h.strip().lstrip("\ufeff") for h in (first.fields or [])] if first else []
+        if column not in header:
+            return ids
+        at = header.index(column)
+        reader.width = len(header)
+        for _line, fields, _problem, _raw in reader:
+            if fields and len(fields) == len(header) and fields[at].strip():
+                ids.add(fields[at].strip())
+    return ids
+
+
+def _mode(proposal: Proposal, sample: CsvSample) -> None:
+    """delta or snapshot, from two exports side by side: when most appointments of the
+    previous export are listed again, each export is the whole schedule (snapshot)."""
+    id_guess = next((g for g in proposal.guesses if g.field == "external_id"), None)
+    if id_guess is None or " + " in id_guess.source:
+        return
+    others = sorted((p for p in sample.path.parent.iterdir()
+                     if p.is_file() and p != sample.path and p.suffix.lower() == sample.path.suffix.lower()),
+                    key=lambda p: (p.stat().st_mtime, p.name))
+    if not others:
+        return
+    previous = others[-1]
+    info = inspect_file(previous, "auto")
+    before = _ids(previous, info.encoding, sample.delimiter, id_guess.source)
+    now = _ids(sample.path, sample.encoding, sample.delimiter, id_guess.source)
+    if not before or not now:
+        return
+    share = len(before & now) / min(len(before), len(now))
+    seen = f"{round(share * 100)}% of the appointments in {previous.name} are listed again in {sample.path.name}"
+    if share >= 0.5:
+        proposal.connector["mode"] = "snapshot"
+        proposal.connector_notes["mode"] = (f"{seen}: each export is the whole schedule, so an appointment that "
+                                            "disappears from it is a deletion")
+    else:
+        proposal.connector_notes["mode"] = f"{seen}: each export carries changes, each row adds or updates one"
 
 
 def _as_csv_default(proposal: Proposal, sample: CsvSample, preset: dict[str, Any], region: str) -> None:

@@ -100,3 +100,19 @@ def test_the_sample_spans_the_file(tmp_path: Path) -> None:
 def test_a_folder_without_an_export_is_refused_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"no \.csv file"):
         discover_csv(tmp_path)
+
+
+def test_two_exports_listing_the_same_schedule_make_a_snapshot(tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    rows = [r for r in generate_rows(date(2026, 3, 2)) if r["appointment_id"].startswith("A")]
+    write_csv(rows[:200], drop / "export-1.csv")
+    os.utime(drop / "export-1.csv", (time.time() - 86_400, time.time() - 86_400))
+    write_csv(rows[20:220], drop / "export-2.csv")  # yesterday's schedule, moved on by a day
+
+    proposal = discover_csv(drop)
+
+    assert proposal.connector["mode"] == "snapshot"
+    assert proposal.connector_notes["mode"].startswith("90% of the appointments in export-1.csv are listed again")
+
+    write_csv(rows[200:], drop / "export-2.csv")  # only new bookings: a delta feed
+    assert discover_csv(drop).connector["mode"] == "delta"
