@@ -279,3 +279,48 @@ def test_openemr_report_export_without_ids_still_maps_with_low_confidence_stand_
     mapped, failed = map_rows(mapping, [dict(zip(header, r, strict=True)) for r in rows[:2]], tmp_path, "US",
                               "America/New_York")
     assert failed == [] and mapped[0].external_id == "2026-03-16 09:30 Doe, Jane Smith, John"
+
+
+def test_a_joined_spanish_schema_as_the_sql_discoverer_samples_it(tmp_path: Path) -> None:
+    """citas joined with pacientes and medicos: joined columns carry their table's name
+    (``table=``) and a stem (``paciente_nombre``); a MySQL TIME reads as ``9:30:00``."""
+    samples = [
+        ColumnSample("id", "INTEGER", ["7", "8", "9"]),
+        ColumnSample("fecha", "DATE", ["2026-03-02", "2026-03-02", "2026-03-03"]),
+        ColumnSample("hora", "TIME", ["9:30:00", "10:00:00", "16:15:00"]),
+        ColumnSample("estado", "VARCHAR(20)", ["confirmada", "anulada", "pendiente"]),
+        ColumnSample("paciente_id", "INTEGER", ["1", "2", "1"]),
+        ColumnSample("medico_id", "INTEGER", ["4", "4", "5"]),
+        ColumnSample("actualizado", "DATETIME", ["2026-02-20 10:00:00", "2026-02-21 11:00:00", "2026-02-22 09:00:00"]),
+        ColumnSample("paciente_nombre", "VARCHAR(80)", ["Ana Gil", "Luis Martín", "Ana Gil"], table="pacientes"),
+        ColumnSample("paciente_telefono", "VARCHAR(20)", ["612345678", "622111222", "612345678"], table="pacientes"),
+        ColumnSample("paciente_email", "VARCHAR(80)", ["ana@example.es", None, "ana@example.es"], table="pacientes"),
+        ColumnSample("medico_nombre", "VARCHAR(80)", ["Dra. Soler", "Dra. Soler", "Dr. Ortega"], table="medicos"),
+        ColumnSample("medico_email", "VARCHAR(80)", ["soler@example.es", "soler@example.es", "ortega@example.es"],
+                     table="medicos"),
+    ]
+    scored = score_columns(samples, region="ES")
+    human = {"external_id": "id", "start": "fecha + hora", "status": "estado", "patient.external_id": "paciente_id",
+             "practitioner.external_id": "medico_id", "source_updated_at": "actualizado",
+             "patient.name": "paciente_nombre", "patient.phone": "paciente_telefono",
+             "patient.email": "paciente_email", "practitioner.name": "medico_nombre",
+             "practitioner.email": "medico_email"}
+    assert corrections(scored, human) == []
+    assert scored.datetime_formats == ["%Y-%m-%d %H:%M:%S"]  # 9:30:00 is no ISO time: read by format
+    records = [{s.name: s.values[i] for s in samples} for i in range(3)]
+    mapped, failed = map_rows(mapping_from(scored, "citas"), records, tmp_path, "ES")
+    assert failed == []
+    assert mapped[0].start.isoformat() == "2026-03-02T08:30:00+00:00"
+    assert [m.status for m in mapped] == ["booked", "cancelled", "pending"]
+
+
+def test_name_words_and_regions() -> None:
+    from clinicsync.sync.discover.naming import region_of
+    from clinicsync.sync.discover.vocab import name_tokens
+
+    assert name_tokens("fechaCita") == ["fecha", "cita"]
+    assert name_tokens("Teléfono móvil") == ["telefono", "movil"]
+    assert name_tokens("PATIENT_ID") == ["patient", "id"]
+    assert name_tokens("Nº Cita") == ["no", "cita"]
+    assert region_of("Europe/Madrid") == "ES" and region_of("America/Sao_Paulo") == "BR"
+    assert region_of(None) == "US" and region_of("Etc/UTC", "GB") == "GB"
