@@ -126,3 +126,25 @@ def test_a_url_that_is_no_fhir_base_is_refused_with_the_reason() -> None:
         router.get("https://www.example.org/metadata").mock(return_value=httpx.Response(404, text="<html>"))
         with pytest.raises(ValueError, match="without a CapabilityStatement"):
             discover_fhir("https://www.example.org")
+
+
+def test_a_server_that_wants_credentials_is_named_and_the_given_client_is_used() -> None:
+    """The caller's client (its transport) is used as given, and left open for the caller."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if request.url.path.endswith("/metadata"):
+            return fhir_json(CAPABILITY)
+        return fhir_json({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "login"}]}, 401)
+
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    proposal = discover_fhir(BASE + "/", client=client, timezone="Europe/Berlin")
+
+    assert seen == ["/fhir/r4/metadata", "/fhir/r4/Appointment"]
+    assert not client.is_closed
+    client.close()
+    assert proposal.connector["base_url"] == BASE  # the trailing slash dropped
+    assert proposal.connector["timezone"] == "Europe/Berlin" and "fan_out" not in proposal.connector
+    assert any("refused (401): the server wants credentials" in n for n in proposal.notes)
+    assert proposal.guesses == []
