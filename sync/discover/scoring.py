@@ -98,6 +98,7 @@ class _Column:
     entity: str | None  # "patient", "practitioner", "appointment" or None
     profile: ValueProfile
     declared: str | None  # datetime | date | time | integer, from the SQL type
+    owner: str | None = None  # "patient" / "practitioner": a column of that person's table (joined)
 
     @property
     def name(self) -> str:
@@ -155,7 +156,8 @@ def _read(sample: ColumnSample, region: str) -> _Column:
     table_entity = _entity(name_tokens(sample.table)) if sample.table else None
     roles = {role for t in tokens if (role := token_role(t)) is not None}
     entity = _entity(tokens) or table_entity
-    return _Column(sample, tokens, roles, entity, profile(sample.values, region), _declared(sample.type))
+    owner = table_entity if table_entity in ("patient", "practitioner") else None
+    return _Column(sample, tokens, roles, entity, profile(sample.values, region), _declared(sample.type), owner)
 
 
 def _pct(share: float) -> str:
@@ -308,6 +310,8 @@ def _candidates(column: _Column) -> list[_Candidate]:
         for field, base in _by_values(column):
             fit, detail = _agreement(column, field)
             found.append(_Candidate(column, field, base, f"by its values: {detail}"))
+    if column.owner is not None:  # a patients table's "estado" is no appointment status
+        found = [c for c in found if c.field.startswith(f"{column.owner}.")]
     return found
 
 

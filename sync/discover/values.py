@@ -28,6 +28,7 @@ from clinicsync.mappings.transforms import (
 from clinicsync.sync.discover.vocab import CHANNEL_WORDS, plain
 
 _LOCAL_DATE = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})")
+_YEAR_FIRST = re.compile(r"(\d{4})([/.])(\d{1,2})\2(\d{1,2})")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*([AaPp]\.?[Mm]\.?)?")
 _INTEGER = re.compile(r"[+-]?\d+")
 _DURATION_UNIT = re.compile(r"\d+(?:\.\d+)?\s*[a-zA-Z]+")
@@ -115,7 +116,7 @@ def profile(values: Sequence[str | None], region: str = "US") -> ValueProfile:
     year_digits: set[int] = set()
     time_formats: set[str] = set()
     as_phone = phone_parser(region)
-    units = 0
+    units = years_first = 0
 
     def hit(name: str) -> None:
         counts[name] = counts.get(name, 0) + 1
@@ -126,19 +127,25 @@ def profile(values: Sequence[str | None], region: str = "US") -> ValueProfile:
             hit(f"iso_{iso}")
             hit(iso)
             continue
-        local = _LOCAL_DATE.match(value)
+        year_first = _YEAR_FIRST.match(value)
+        local = year_first or _LOCAL_DATE.match(value)
         if local is not None:
             rest = value[local.end():].strip().lstrip(",").strip()
             clock = _TIME.fullmatch(rest) if rest else None
             if rest and clock is None:
                 continue
-            first, second = int(local.group(1)), int(local.group(3))
-            if not (1 <= first <= 31 and 1 <= second <= 31):
-                continue
-            day_first |= first > 12
-            month_first |= second > 12
+            if year_first is not None:  # 2026/03/02: year, month, day
+                if not (1 <= int(local.group(3)) <= 12 and 1 <= int(local.group(4)) <= 31):
+                    continue
+                years_first += 1
+            else:
+                first, second = int(local.group(1)), int(local.group(3))
+                if not (1 <= first <= 31 and 1 <= second <= 31):
+                    continue
+                day_first |= first > 12
+                month_first |= second > 12
+                year_digits.add(len(local.group(4)))
             separators.add(local.group(2))
-            year_digits.add(len(local.group(4)))
             if clock is not None:
                 time_formats.add(_time_format(clock))
                 hit("datetime")
@@ -211,6 +218,12 @@ def profile(values: Sequence[str | None], region: str = "US") -> ValueProfile:
             result.shares.pop("local_datetime", None)
             result.shares.pop("date", None)
             result.shares.pop("datetime", None)
+        elif years_first and not year_digits:
+            sep = separators.pop() if len(separators) == 1 else "/"
+            result.date_format = f"%Y{sep}%m{sep}%d"
+        elif years_first:  # year-first and day/month-first dates in one column: no one format reads both
+            for value_class in ("local_date", "local_datetime", "date", "datetime"):
+                result.shares.pop(value_class, None)
         else:
             order_day = day_first or (not month_first and region.upper() not in _MONTH_FIRST_REGIONS)
             result.date_order_certain = day_first or month_first

@@ -94,7 +94,8 @@ IGNORED_WORDS = frozenset({
     "endereco", "calle", "ciudad", "city", "zip", "postal", "cp", "nota", "notas", "notes", "note",
     "observaciones", "comentario", "comentarios", "comment", "comments", "remarks", "precio", "price",
     "importe", "amount", "pago", "payment", "factura", "invoice", "seguro", "insurance", "aseguradora",
-    "password", "contrasena", "hash", "diagnostico", "diagnosis"})
+    "password", "contrasena", "hash", "diagnostico", "diagnosis", "civil", "marital", "provincia", "province",
+    "pais", "country", "ocupacion", "occupation", "religion", "etnia", "ethnicity", "raza", "race"})
 
 
 # How patients want to be reached, as exports word it -> the mapping's channel.

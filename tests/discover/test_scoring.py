@@ -137,6 +137,7 @@ def test_unknown_status_word_is_listed_unmapped() -> None:
     (["03/04/2026", "05/06/2026"], "US", "%m/%d/%Y", False),  # never said: the region's order
     (["03/04/2026", "05/06/2026"], "FR", "%d/%m/%Y", False),
     (["03.04.26", "28.04.26"], "DE", "%d.%m.%y", True),
+    (["2026/03/02 09:30", "2026/12/25 10:00"], "JP", "%Y/%m/%d", True),  # year first
 ])
 def test_local_dates_day_or_month_first_by_values(values: list[str], region: str, expected: str,
                                                  certain: bool) -> None:
@@ -298,6 +299,8 @@ def test_a_joined_spanish_schema_as_the_sql_discoverer_samples_it(tmp_path: Path
         ColumnSample("medico_nombre", "VARCHAR(80)", ["Dra. Soler", "Dra. Soler", "Dr. Ortega"], table="medicos"),
         ColumnSample("medico_email", "VARCHAR(80)", ["soler@example.es", "soler@example.es", "ortega@example.es"],
                      table="medicos"),
+        # The patient's own "estado" (a Mexican address's state) is no appointment status.
+        ColumnSample("paciente_estado", "VARCHAR(20)", ["Jalisco", "activo", "Jalisco"], table="pacientes"),
     ]
     scored = score_columns(samples, region="ES")
     human = {"external_id": "id", "start": "fecha + hora", "status": "estado", "patient.external_id": "paciente_id",
@@ -306,6 +309,7 @@ def test_a_joined_spanish_schema_as_the_sql_discoverer_samples_it(tmp_path: Path
              "patient.email": "paciente_email", "practitioner.name": "medico_nombre",
              "practitioner.email": "medico_email"}
     assert corrections(scored, human) == []
+    assert "paciente_estado" in scored.unplaced
     assert scored.datetime_formats == ["%Y-%m-%d %H:%M:%S"]  # 9:30:00 is no ISO time: read by format
     records = [{s.name: s.values[i] for s in samples} for i in range(3)]
     mapped, failed = map_rows(mapping_from(scored, "citas"), records, tmp_path, "ES")
