@@ -148,3 +148,19 @@ def test_a_server_that_wants_credentials_is_named_and_the_given_client_is_used()
     assert proposal.connector["timezone"] == "Europe/Berlin" and "fan_out" not in proposal.connector
     assert any("refused (401): the server wants credentials" in n for n in proposal.notes)
     assert proposal.guesses == []
+
+
+def test_a_zone_the_practitioner_states_is_found_and_no_connector_zone_is_proposed() -> None:
+    """Medplum keeps the zone on the Practitioner (its own example, given the id the
+    appointment of Medplum's provider app refers to)."""
+    appointment = load("medplum/appointment-patient-and-practitioner.json")
+    doctor = {**load("medplum/practitioner-timezone.json"), "id": "456"}
+    with respx.mock(assert_all_called=False) as router:
+        serve(router, lambda request: fhir_json(searchset([appointment, doctor])))
+        proposal = discover_fhir(BASE)
+
+    assert "timezone" not in proposal.connector
+    assert "appointments state their zone: its Practitioner's timezone (1)" in proposal.notes
+    placed = {g.field: g.source for g in proposal.guesses}
+    assert placed["timezone"] == "_practitioner.extension[url=http://hl7.org/fhir/StructureDefinition/timezone].valueCode"
+    assert "fhir_r4 maps 1 of 1 sampled appointment(s)" in proposal.notes
