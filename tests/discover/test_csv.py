@@ -55,7 +55,7 @@ def test_the_demo_drop_file_is_proposed_as_csv_default(tmp_path: Path) -> None:
 def test_a_spanish_export_gets_its_own_mapping_that_maps_every_row(tmp_path: Path) -> None:
     drop = tmp_path / "exportaciones"
     drop.mkdir()
-    shutil.copy(FIXTURES / "citas_clinica_es.csv", drop / "citas_clinica_es.csv")
+    shutil.copy(FIXTURES / "citas_clinica_es.cp1252.txt", drop / "citas_clinica_es.csv")
     os.utime(drop / "citas_clinica_es.csv", (time.time() - 60, time.time() - 60))  # settled, as a dropped file is
 
     proposal = discover_csv(drop / "citas_clinica_es.csv", timezone="Europe/Madrid")
