@@ -7,8 +7,9 @@ connector with the ``fhir_r4`` preset and settings chosen from what the server o
 - ``include``: the participants the server declares it can ``_include`` (the connector
   reads the others one by one);
 - ``fan_out``: when the server refuses a search without a practitioner, location or patient
-  (the sample search answers 400/403/422, or the statement's search-parameter-combination
-  extension requires one), one search per actor, its actors found by a search of their own;
+  (the sample search answers 400/403/422 with an OperationOutcome naming one, or the
+  statement's search-parameter-combination extension requires one), one search per actor,
+  its actors found by a search of their own;
 - the zone: where the sampled appointments state theirs (the start's tz-code, the R5-style
   timezone extension on the Appointment, its Location or Practitioner), else the zone given.
 
@@ -29,7 +30,7 @@ import httpx
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.fhir.capability import read_capability
-from clinicsync.connectors.fhir.references import ENRICHED_KEYS, pick_participants, reference_key
+from clinicsync.connectors.fhir.references import ENRICHED_KEYS, pick_participants
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.mappings.model import MappingError
 from clinicsync.sync.discover.naming import connector_name, region_of
@@ -131,7 +132,7 @@ def _records(bundle: dict[str, Any], base_url: str) -> list[dict[str, Any]]:
     for appointment in appointments:
         record = dict(appointment)
         for kind, (key, _participant) in pick_participants(appointment, base_url).items():
-            found = included.get(key) or included.get(str(reference_key(key, base_url)))
+            found = included.get(key)
             if found is not None and kind in ENRICHED_KEYS:
                 record[ENRICHED_KEYS[kind]] = found
         records.append(record)
@@ -231,7 +232,7 @@ def _sample(http: httpx.Client, base: str, proposal: Proposal, entry: dict[str, 
         proposal.notes.append(f"the sample search was refused ({answer.status}): the server wants credentials; give "
                               "`auth:` (basic, bearer or smart_backend) and run `clinicsync check`")
         return None
-    if answer.status in _REFUSED:
+    if answer.status in _REFUSED and _asks_for_actor(answer.body):
         actor = actor or "practitioner"
     if actor is not None:
         _fan_out(proposal, actor, statement, answer.status)

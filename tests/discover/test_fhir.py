@@ -164,3 +164,13 @@ def test_a_zone_the_practitioner_states_is_found_and_no_connector_zone_is_propos
     placed = {g.field: g.source for g in proposal.guesses}
     assert placed["timezone"] == "_practitioner.extension[url=http://hl7.org/fhir/StructureDefinition/timezone].valueCode"
     assert "fhir_r4 maps 1 of 1 sampled appointment(s)" in proposal.notes
+
+
+def test_a_refusal_that_names_no_actor_is_reported_not_read_as_fan_out() -> None:
+    unsupported = {"resourceType": "OperationOutcome", "issue": [{
+        "severity": "error", "code": "not-supported", "diagnostics": "Unknown search parameter: _count"}]}
+    with respx.mock(assert_all_called=False) as router:
+        serve(router, lambda request: fhir_json(unsupported, 400))
+        proposal = discover_fhir(BASE)
+    assert "fan_out" not in proposal.connector and proposal.connector["cursor"] == "last-updated"
+    assert "the sample search answered 400: fields are not confirmed" in proposal.notes
