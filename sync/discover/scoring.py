@@ -453,7 +453,7 @@ def _visit_id_fallback(guesses: list[Guess], placed: dict[str, _Candidate], scor
     fields = {g.field: g for g in guesses}
     if "external_id" in fields or "start" not in fields:
         return
-    parts = [p for p in fields["start"].source.split(" + ")]
+    parts = fields["start"].source.split(" + ")
     for who in ("patient.external_id", "patient.name", "practitioner.external_id", "practitioner.name"):
         guess = fields.get(who)
         if guess is not None:
