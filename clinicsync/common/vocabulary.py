@@ -52,3 +52,38 @@ STATUS_SYNONYMS: dict[str, str] = {
 def status_key(word: str) -> str:
     """A status word as looked up: lower case, one space between words, '_' read as a space."""
     return " ".join(word.replace("_", " ").strip().lower().split())
+
+
+# More words of the same kinds (issue 34: a discovered export's status column is mapped where
+# its word is known), added without changing any word above.
+_MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "booked": ("reprogramada", "reprogramado", "reagendada", "reagendado", "asignada", "asignado", "citado",
+               "confirmada por paciente", "confirmado por paciente", "por confirmar", "sin confirmar",
+               "no confirmada", "vigente", "activa", "activo", "agendada", "remarcada", "remarcado",
+               "confirmée", "confirmee", "réservée", "reservee", "prévu", "prevu", "prévue", "prevue",
+               "planifiée", "planifiee", "rendez-vous pris", "termin gebucht", "vereinbart", "verschoben",
+               "reservado pelo paciente", "prenotata", "confermata"),
+    "pending": ("por aprobar", "en espera de confirmación", "en espera de confirmacion", "a confirmar",
+                "aguardando", "aguardando confirmação", "aguardando confirmacao", "à confirmer", "a confirmer",
+                "unbestätigt", "angefragt", "in attesa"),
+    "cancelled": ("cancelada por el paciente", "cancelada por paciente", "cancelada por la clínica",
+                  "cancelada por la clinica", "anulada por el paciente", "suspendida", "suspendido",
+                  "desmarcado", "desmarcou", "cancelado pelo paciente", "cancelada pelo paciente",
+                  "annulée par le patient", "annule par le patient", "annulation", "excusé", "excuse",
+                  "abgesagt vom patienten",
+                  "ausgefallen", "gelöscht", "geloescht", "annullato", "annullata", "eliminada", "eliminado"),
+    "noshow": ("no acudió", "no acudio", "no vino", "no se presentó", "no se presento", "inasistencia",
+               "no compareceu", "não compareceu", "nao compareceu", "faltou", "falto", "faltó",
+               "absent", "absente", "non venu", "nicht gekommen", "nichterscheinen", "non presentato",
+               "assente"),
+    "arrived": ("en consulta", "en espera", "presente", "chegou", "na sala de espera", "en salle d'attente",
+                "im wartezimmer", "arrivato", "arrivata"),
+    "checked-in": ("registrada", "admitido", "check in", "angemeldet", "enregistré", "enregistre"),
+    "fulfilled": ("realizado", "completado", "finalizado", "terminada", "terminado", "concluida", "concluido",
+                  "concluída", "concluído", "realizada com sucesso", "atendido", "effectué", "effectue",
+                  "effectuée", "effectuee", "honoré", "honore", "durchgeführt", "durchgefuehrt",
+                  "behandelt", "completato", "eseguito"),
+}
+for _status, _words in _MORE_SYNONYMS.items():
+    for _word in _words:
+        STATUS_SYNONYMS.setdefault(status_key(_word), _status)

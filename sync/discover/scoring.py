@@ -4,18 +4,52 @@ table-like shape it does not recognize: a SQL table or join, a CSV export's head
 
 THE CONTRACT (``ColumnSample`` in, ``Scored`` out) is shared: the SQL discoverer calls
 ``score_columns`` for a schema no known product matches; the CSV discoverer for every file.
-The body below is the first, exact-name-only version; the scoring helper replaces it with
-the real one (names in several languages, types, value classes, status vocabularies).
+
+How a column is placed:
+
+1. Its **name** is split into words (``fechaCita``, ``Fecha de la cita``, ``FECHA_CITA`` all
+   give ``fecha cita``; accents dropped) and each word looked up in ``vocab.py`` (English,
+   Spanish, Portuguese, French, German): an attribute (date, time, phone, status, …) and
+   whose it is (the patient's, the practitioner's, the appointment's).
+2. Its **values** are profiled (``values.py``): the share that are ISO or local dates and
+   date-times (d/m/y against m/d/y decided by a number above 12), times, phone numbers in
+   the clinic's region, emails, IANA zones, durations, status words, languages.
+3. Its **declared type** (SQL) stands in for values when the sample has none.
+
+Each (column, field) pair gets a confidence from the name and how well the values agree;
+the best pairs win, one column per field and one field per column (a second phone column
+becomes the first one's fallback). A date column and a time column become one start
+(``{date:, time:}`` for ISO text, else ``concat`` read with a ``datetime_formats`` entry).
+The status column's distinct values are listed with their counts and mapped through the
+status vocabulary (``clinicsync.common.vocabulary``); an unknown word stays unmapped and
+listed. Nothing is guessed silently: every column no field took is in ``unplaced``.
+
+Reasons (``why``) name columns, value classes and shares, never a value: a sample row is
+patient data.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from clinicsync.common.vocabulary import CHANNELS, STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.sync.discover.proposal import Guess, StatusWord
+from clinicsync.sync.discover.values import ValueProfile, profile, status_of
+from clinicsync.sync.discover.vocab import (
+    APPOINTMENT_WORDS,
+    CHANNEL_WORDS,
+    IGNORED_WORDS,
+    PATIENT_WORDS,
+    PRACTITIONER_WORDS,
+    name_tokens,
+    plain,
+    token_role,
+)
 
 
 @dataclass(frozen=True)
@@ -34,29 +68,478 @@ class ColumnSample:
 @dataclass
 class Scored:
     """The best column for each mapping field it could place (at most one per field), the
-    status column's distinct words, and the columns no field took."""
+    status column's distinct words, and the columns no field took.
+
+    ``datetime_formats`` are the strptime formats the placed date-times need (local dates
+    such as ``25/03/2026 09:30``): they go in the mapping's top-level ``datetime_formats``
+    (``mapping_from`` does that). ``notes`` say what the admin should look at."""
 
     guesses: list[Guess] = dataclasses.field(default_factory=list)
     status_words: list[StatusWord] = dataclasses.field(default_factory=list)
     unplaced: list[str] = dataclasses.field(default_factory=list)
+    datetime_formats: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
-_EXACT = {"id": "external_id", "start": "start", "end": "end", "status": "status", "type": "type",
-          "location": "location", "phone": "patient.phone", "email": "patient.email"}
+# Fields a column may be placed on, including the parts the scorer joins afterwards.
+_PARTS = {"start.date", "start.time", "end.date", "end.time", "patient.first", "patient.last",
+          "practitioner.first", "practitioner.last"}
+_SQL_KINDS = (("TIMESTAMP", "datetime"), ("DATETIME", "datetime"), ("DATE", "date"), ("TIME", "time"),
+              ("INT", "integer"), ("SERIAL", "integer"), ("NUMERIC", "integer"))
+DEFAULT_MINUTES = 30  # a visit's length when the source gives neither an end nor a duration
+_PATH_SPECIAL = re.compile(r"[.\[\]`]")
 
 
-def score_columns(columns: Sequence[ColumnSample]) -> Scored:
-    """Place each column on a mapping field (see the module docstring: exact names only, for now)."""
-    scored = Scored()
-    taken: set[str] = set()
-    for column in columns:
-        target = _EXACT.get(column.name.lower())
-        if target is None or target in taken:
-            scored.unplaced.append(column.name)
+@dataclass
+class _Column:
+    sample: ColumnSample
+    tokens: list[str]
+    roles: set[str]
+    entity: str | None  # "patient", "practitioner", "appointment" or None
+    profile: ValueProfile
+    declared: str | None  # datetime | date | time | integer, from the SQL type
+    owner: str | None = None  # "patient" / "practitioner": a column of that person's table (joined)
+
+    @property
+    def name(self) -> str:
+        return self.sample.name
+
+    def kind(self) -> str | None:
+        """What the values are, as a whole: datetime, date, time or None."""
+        p = self.profile
+        for kind in ("datetime", "date", "time"):
+            if p.share(kind) >= 0.8:
+                return kind
+        if p.present == 0 and self.declared in ("datetime", "date", "time"):
+            return self.declared
+        return None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    column: _Column
+    field: str
+    score: float
+    why: str
+
+
+def path_of(column: str) -> str:
+    """A column as a mapping path: quoted in backticks when its name has a dot or bracket."""
+    return f"`{column}`" if _PATH_SPECIAL.search(column) else column
+
+
+def _declared(sql_type: str | None) -> str | None:
+    if not sql_type:
+        return None
+    upper = sql_type.upper()
+    for word, kind in _SQL_KINDS:
+        if word in upper:
+            return kind
+    return None
+
+
+def _entity(tokens: list[str]) -> str | None:
+    for token in tokens:
+        bare = token.rstrip("0123456789")
+        for word in (bare, bare.removesuffix("s"), bare.removesuffix("es")):
+            if word in PATIENT_WORDS:
+                return "patient"
+            if word in PRACTITIONER_WORDS:
+                return "practitioner"
+    if any(t in APPOINTMENT_WORDS for t in tokens):
+        return "appointment"
+    return None
+
+
+def _read(sample: ColumnSample, region: str) -> _Column:
+    tokens = name_tokens(sample.name)
+    table_entity = _entity(name_tokens(sample.table)) if sample.table else None
+    roles = {role for t in tokens if (role := token_role(t)) is not None}
+    entity = _entity(tokens) or table_entity
+    owner = table_entity if table_entity in ("patient", "practitioner") else None
+    return _Column(sample, tokens, roles, entity, profile(sample.values, region), _declared(sample.type), owner)
+
+
+def _pct(share: float) -> str:
+    return f"{round(share * 100)}%"
+
+
+def _agreement(column: _Column, field: str) -> tuple[float, str]:
+    """How well the values fit ``field``: 0..1 and the reason's words (no value quoted)."""
+    p = column.profile
+    if p.present == 0:
+        if column.declared:
+            return 0.7, f"no sampled values; declared {column.sample.type}"
+        return 0.6, "no sampled values"
+    of = f"of {p.present} sampled values"
+    checks = {
+        "start": "datetime", "end": "datetime", "source_updated_at": "datetime", "booked_at": "datetime",
+        "start.date": "date", "end.date": "date", "start.time": "time", "end.time": "time",
+        "patient.phone": "phone", "patient.email": "email", "practitioner.email": "email",
+        "timezone": "zone", "patient.language": "language", "patient.channel": "channel",
+        "answer": "boolean", "join_url": "url", "visit_mode": "visit_mode",
+    }
+    if field in checks:
+        value_class = checks[field]
+        share = p.share(value_class)
+        label = {"datetime": "date-times", "date": "dates", "time": "times of day", "phone": "phone numbers",
+                 "email": "emails", "zone": "IANA zones", "language": "languages",
+                 "channel": "channels", "boolean": "yes/no answers", "url": "https links",
+                 "visit_mode": "visit modes"}[value_class]
+        return share, f"{_pct(share)} {of} are {label}"
+    if field == "duration_minutes":
+        share = max(p.share("minutes"), p.share("duration"))
+        return share, f"{_pct(share)} {of} are durations"
+    if field == "status":
+        low = p.distinct <= max(12, p.present // 3)
+        share = p.share("status")
+        fit = (0.6 if low else 0.1) + 0.4 * share
+        return fit, f"{p.distinct} distinct words, {_pct(share)} {of} known status words"
+    if field == "external_id":
+        unique = p.distinct / p.present
+        return unique, f"{_pct(unique)} {of} are distinct"
+    if field in ("patient.external_id", "practitioner.external_id"):
+        return 1.0 - p.share("email") * 0.5, f"{p.distinct} distinct values"
+    # names, type, location: words, not numbers or dates
+    wordy = 1.0 - max(p.share("integer"), p.share("date"), p.share("datetime"), p.share("time"))
+    return wordy, f"{_pct(wordy)} {of} are words"
+
+
+def _by_name(column: _Column) -> list[tuple[str, float]]:
+    """(field, name score) for what the column's words say it is."""
+    roles, entity, kind = column.roles, column.entity, column.kind()
+    out: list[tuple[str, float]] = []
+    if "updated" in roles:
+        out.append(("source_updated_at", 0.8))
+    if "created" in roles and column.profile.share("status") < 0.5:
+        out.append(("booked_at", 0.7))
+    if "status" in roles:
+        out.append(("status", 0.9))
+    if "zone" in roles:
+        out.append(("timezone", 0.9))
+    if "duration" in roles:
+        out.append(("duration_minutes", 0.9))
+    if "language" in roles:
+        out.append(("patient.language", 0.85))
+    if "channel" in roles:
+        out.append(("patient.channel", 0.8))
+    if "answer" in roles:
+        out.append(("answer", 0.85))
+    if "link" in roles:
+        out.append(("join_url", 0.8))
+    p = column.profile
+    if "visit_mode" in roles or ("type" in roles and p.share("visit_mode") >= 0.8 and 0 < p.distinct <= 6):
+        out.append(("visit_mode", 0.85 if "visit_mode" in roles else 0.8))
+    if "email" in roles:
+        out.append(("practitioner.email" if entity == "practitioner" else "patient.email", 0.9))
+    if "phone" in roles and entity != "practitioner":
+        out.append(("patient.phone", 0.9))
+    if "location" in roles:
+        out.append(("location", 0.8))
+    if "type" in roles:
+        out.append(("type", 0.75))
+    timeish = roles & {"start", "date", "time", "end"}
+    if timeish and not roles & {"updated", "created"}:
+        strong = 0.9 if ("start" in roles or "end" in roles or entity == "appointment") else 0.8
+        which = "end" if "end" in roles else "start"
+        if kind == "datetime" or (kind is None and "date" in roles and "time" in roles):
+            out.append((which, strong))
+        elif kind == "date" or (kind is None and "date" in roles):
+            out.append((f"{which}.date", strong))
+        elif kind == "time" or (kind is None and "time" in roles):
+            out.append((f"{which}.time", strong))
+        else:
+            out.append((which, strong * 0.8))
+    if roles & {"id", "record"}:
+        if entity == "patient" or "record" in roles:
+            out.append(("patient.external_id", 0.9))
+        elif entity == "practitioner":
+            out.append(("practitioner.external_id", 0.9))
+        elif not roles - {"id"}:  # "id", "cita_id", "numero" — not "codigo_postal" style mixes
+            out.append(("external_id", 0.9 if entity == "appointment" else 0.85))
+    person = entity if entity in ("patient", "practitioner") else None
+    if roles & {"name", "first_name", "last_name"} and not roles & {"id", "record", "email", "phone"}:
+        part = ("first" if "first_name" in roles else "last" if "last_name" in roles else "name")
+        owner = person or "patient"
+        score = 0.9 if person else 0.6
+        out.append((f"{owner}.{part}" if part != "name" else f"{owner}.name", score))
+    if person and not roles:  # "paciente", "medico", "Doctor": the person, by name or number
+        numeric = column.profile.share("integer") >= 0.8 or column.declared == "integer"
+        out.append((f"{person}.external_id" if numeric else f"{person}.name", 0.8))
+    if entity == "appointment" and not roles:  # "cita": its number, or its time
+        if kind == "datetime":
+            out.append(("start", 0.7))
+        elif column.profile.share("integer") >= 0.8:
+            out.append(("external_id", 0.7))
+    return out
+
+
+def _by_values(column: _Column) -> list[tuple[str, float]]:
+    """(field, score) for a column whose name said nothing: what its values are."""
+    p = column.profile
+    if p.present == 0:
+        return []
+    out: list[tuple[str, float]] = []
+    for value_class, field, weight in (("email", "patient.email", 0.6), ("phone", "patient.phone", 0.6),
+                                       ("zone", "timezone", 0.7), ("url", "join_url", 0.4),
+                                       ("channel", "patient.channel", 0.5)):
+        if p.share(value_class) >= 0.8:
+            out.append((field, weight * p.share(value_class)))
+    if p.share("status") >= 0.6 and p.distinct <= max(12, p.present // 3):
+        out.append(("status", 0.65 * p.share("status")))
+    kind = column.kind()
+    if kind is not None:
+        out.append(({"datetime": "start", "date": "start.date", "time": "start.time"}[kind], 0.4))
+    if p.share("visit_mode") >= 0.8 and p.distinct <= 6 and p.share("url") < 0.5:
+        out.append(("visit_mode", 0.5 * p.share("visit_mode")))
+    if p.share("language") >= 0.9 and p.distinct <= 12 and p.share("status") < 0.5:
+        out.append(("patient.language", 0.4))
+    return out
+
+
+def _candidates(column: _Column) -> list[_Candidate]:
+    if set(column.tokens) & IGNORED_WORDS:
+        return []
+    found: list[_Candidate] = []
+    named = _by_name(column)
+    for field, base in named:
+        fit, detail = _agreement(column, field)
+        score = base * (0.45 + 0.55 * fit)
+        found.append(_Candidate(column, field, score, f"name ~ {' '.join(column.tokens)!r}; {detail}"))
+    if not named:
+        for field, base in _by_values(column):
+            fit, detail = _agreement(column, field)
+            found.append(_Candidate(column, field, base, f"by its values: {detail}"))
+    if column.owner is not None:  # a patients table's "estado" is no appointment status
+        found = [c for c in found if c.field.startswith(f"{column.owner}.")]
+    return found
+
+
+def score_columns(columns: Sequence[ColumnSample], *, region: str = "US") -> Scored:
+    """Place each column on a mapping field, best first (see the module docstring).
+    ``region`` is the clinic's ``default_region``: phone numbers without a country code are
+    read there, and a date column whose values never say d/m or m/d takes its order."""
+    read = [_read(c, region) for c in columns]
+    candidates = sorted((c for col in read for c in _candidates(col)), key=lambda c: -c.score)
+    placed: dict[str, _Candidate] = {}
+    used: set[str] = set()
+    extra: dict[str, list[_Candidate]] = {}
+    for cand in candidates:
+        if cand.column.name in used or cand.score < 0.3:
             continue
-        taken.add(target)
-        scored.guesses.append(Guess(target, column.name, 0.5, f"column named {column.name!r}", {"from": column.name}))
-        if target == "status":
-            counts = Counter(v for v in column.values if v)
-            scored.status_words.extend(StatusWord(v, None, n, 0.0) for v, n in counts.most_common())
+        if cand.field in placed:
+            if cand.field in ("patient.phone", "patient.email") and cand.score >= 0.5:
+                extra.setdefault(cand.field, []).append(cand)  # a second phone: the fallback
+                used.add(cand.column.name)
+            continue
+        placed[cand.field] = cand
+        used.add(cand.column.name)
+    scored = Scored()
+    _assemble(placed, extra, scored)
+    scored.unplaced = [c.name for c in read if c.name not in _sources(scored)]
     return scored
+
+
+def _sources(scored: Scored) -> set[str]:
+    return {name for g in scored.guesses for name in g.source.split(" + ")}
+
+
+def _add_format(scored: Scored, fmt: str | None) -> None:
+    if fmt and fmt not in scored.datetime_formats:
+        scored.datetime_formats.append(fmt)
+
+
+def _order_note(scored: Scored, column: _Column) -> None:
+    p = column.profile
+    if p.date_format and not p.date_order_certain:
+        scored.notes.append(f"{column.name}: no sampled date says day/month or month/day; read as "
+                            f"{p.date_format} (the region's order): check a date after the 12th")
+
+
+def _moment(field: str, placed: dict[str, _Candidate], scored: Scored, date_from: _Candidate | None = None
+            ) -> Guess | None:
+    """start or end: one date-time column, or a date column and a time column joined."""
+    whole = placed.get(field)
+    if whole is not None:
+        _add_format(scored, whole.column.profile.datetime_format)
+        _order_note(scored, whole.column)
+        return Guess(field, whole.column.name, round(whole.score, 2), whole.why, {"from": path_of(whole.column.name)})
+    day, clock = placed.get(f"{field}.date") or date_from, placed.get(f"{field}.time")
+    if day is None or clock is None:
+        return None
+    dp, tp = day.column.profile, clock.column.profile
+    confidence = round(min(day.score, clock.score), 2)
+    why = f"date {day.column.name!r} ({day.why}) + time {clock.column.name!r} ({clock.why})"
+    source = f"{day.column.name} + {clock.column.name}"
+    iso_time = tp.present == 0 or tp.share("iso_time") == 1.0
+    if dp.date_format is None and iso_time:
+        return Guess(field, source, confidence, why, {"date": path_of(day.column.name),
+                                                      "time": path_of(clock.column.name)})
+    fmt = f"{dp.date_format or '%Y-%m-%d'} {tp.time_format or '%H:%M'}"
+    _add_format(scored, fmt)
+    _order_note(scored, day.column)
+    return Guess(field, source, confidence, f"{why}; read together as {fmt}",
+                 {"concat": [path_of(day.column.name), path_of(clock.column.name)]})
+
+
+def _assemble(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]], scored: Scored) -> None:
+    guesses: list[Guess] = []
+    start = _moment("start", placed, scored)
+    if start is not None:
+        guesses.append(start)
+    end = _moment("end", placed, scored, date_from=placed.get("start.date"))
+    if end is not None:
+        guesses.append(end)
+    for part in ("start.date", "start.time", "end.date", "end.time"):
+        cand = placed.get(part)
+        if cand is not None and not any(cand.column.name in g.source.split(" + ") for g in guesses):
+            scored.notes.append(f"{cand.column.name}: a {part.split('.')[1]} with no "
+                                f"{'time' if part.endswith('date') else 'date'} column to join it to")
+    for person in ("patient", "practitioner"):
+        name = _person_name(person, placed)
+        if name is not None:
+            guesses.append(name)
+    for field, cand in placed.items():
+        if field in _PARTS or field in ("start", "end") or field.endswith(".name"):
+            continue
+        spec: dict[str, Any] = {"from": path_of(cand.column.name)}
+        source, why = cand.column.name, cand.why
+        if field in extra:
+            others = [c.column.name for c in extra[field]]
+            spec = {"from": [path_of(cand.column.name), *map(path_of, others)]}
+            source = " + ".join([cand.column.name, *others])
+            why += f"; then {', '.join(map(repr, others))} when it is empty"
+        if field == "duration_minutes" and cand.column.profile.unit_durations:
+            spec["type"] = "duration"
+        if field in ("source_updated_at", "booked_at"):
+            _add_format(scored, cand.column.profile.datetime_format)
+            spec["on_invalid"] = "drop"
+        if field == "status":
+            scored.status_words = status_words(cand.column.sample.values)
+        if field == "patient.channel":
+            spec.update(_channel_map(cand.column.sample.values))
+        if field in ("answer", "visit_mode", "join_url"):
+            spec["on_invalid"] = "drop"
+        guesses.append(Guess(field, source, round(cand.score, 2), why, spec))
+    _patient_id_fallback(guesses)
+    _visit_id_fallback(guesses, placed, scored)
+    if not any(g.field in ("end", "duration_minutes") for g in guesses) and start is not None:
+        guesses.append(Guess("duration_minutes", "(none)", 0.3, "no end or duration column: every visit is "
+                             f"taken as {DEFAULT_MINUTES} minutes", {"value": DEFAULT_MINUTES}))
+        scored.notes.append(f"no end or duration column: visits are taken as {DEFAULT_MINUTES} minutes "
+                            "(fields.duration_minutes.value); set the clinic's usual length")
+    order = {f: i for i, f in enumerate(("external_id", "start", "end", "duration_minutes", "timezone", "status",
+                                          "type", "location"))}
+    guesses.sort(key=lambda g: (order.get(g.field, 99), g.field))
+    scored.guesses = guesses
+
+
+def _channel_map(values: Sequence[str | None]) -> dict[str, Any]:
+    """The channel column's own words mapped (``Text`` -> sms, ``Do not contact`` -> none);
+    a word not known stays out of the map, so its value is dropped with a note. No map when
+    the column already holds the mapping's own words."""
+    table: dict[str, str] = {}
+    for value in {v.strip() for v in values if v is not None and v.strip()}:
+        word = plain(status_key(value))
+        channel = word if word in CHANNELS else CHANNEL_WORDS.get(word)
+        if channel is not None:
+            table[value] = channel
+    return {"map": dict(sorted(table.items()))} if any(k.lower() != v for k, v in table.items()) else {}
+
+
+def _visit_id_fallback(guesses: list[Guess], placed: dict[str, _Candidate], scored: Scored) -> None:
+    """No appointment id column (OpenEMR's Appointments Report export has none): a visit is
+    known by its time, patient and doctor, said so with a low confidence and a note."""
+    fields = {g.field: g for g in guesses}
+    if "external_id" in fields or "start" not in fields:
+        return
+    parts = fields["start"].source.split(" + ")
+    for who in ("patient.external_id", "patient.name", "practitioner.external_id", "practitioner.name"):
+        guess = fields.get(who)
+        if guess is not None:
+            parts.extend(c for c in guess.source.split(" + ") if c not in parts)
+    guesses.append(Guess("external_id", " + ".join(parts), 0.3,
+                         "no appointment id column: a visit is known by its time, patient and doctor",
+                         {"concat": [path_of(c) for c in parts]}))
+    scored.notes.append("no appointment id column: each visit is known by its time, patient and doctor, so a "
+                        "rescheduled visit is a new one (and in delta mode the old one stays): export the "
+                        "appointment id if the system can")
+
+
+def _person_name(person: str, placed: dict[str, _Candidate]) -> Guess | None:
+    parts = [placed.get(f"{person}.{p}") for p in ("name", "first", "last")]
+    full, first, last = parts
+    named = [c for c in ((full or first), last) if c is not None]
+    if not named:
+        return None
+    confidence = round(min(c.score for c in named), 2)
+    if len(named) == 1:
+        cand = named[0]
+        return Guess(f"{person}.name", cand.column.name, confidence, cand.why, {"from": path_of(cand.column.name)})
+    names = [c.column.name for c in named]
+    return Guess(f"{person}.name", " + ".join(names), confidence,
+                 "; ".join(f"{c.column.name!r}: {c.why}" for c in named) + "; joined with a space",
+                 {"concat": [path_of(n) for n in names]})
+
+
+def _patient_id_fallback(guesses: list[Guess]) -> None:
+    """The engine needs a patient id for any other patient field: without an id column the
+    phone number (else the email) identifies the patient, said so with a lower confidence.
+    A practitioner without an id or email would be dropped: the name stands in."""
+    fields = {g.field: g for g in guesses}
+    doctor = fields.get("practitioner.name")
+    if "practitioner.external_id" not in fields and "practitioner.email" not in fields and doctor is not None:
+        guesses.append(Guess("practitioner.external_id", doctor.source, 0.5,
+                             "no practitioner id column: the name identifies the practitioner", dict(doctor.spec)))
+    if "patient.external_id" in fields:
+        return
+    for stand_in, confidence in (("patient.phone", 0.5), ("patient.email", 0.5), ("patient.name", 0.3)):
+        guess = fields.get(stand_in)
+        if guess is not None:
+            spec = {k: v for k, v in guess.spec.items() if k in ("from", "concat")}
+            guesses.append(Guess("patient.external_id", guess.source, confidence,
+                                 f"no patient id column: the {stand_in.split('.')[1]} identifies the patient", spec))
+            return
+
+
+def status_word(value: str) -> tuple[str | None, float]:
+    """The FHIR status a source's word means, and how sure: 1.0 for FHIR's own word, 0.9
+    for a known synonym (``vocabulary.STATUS_SYNONYMS``), 0.8 past a one-character marker
+    (OpenEMR's ``x Canceled``), (None, 0.0) for a word not known."""
+    key = status_key(value)
+    if key in STATUSES:
+        return key, 1.0
+    if key in STATUS_SYNONYMS:
+        return STATUS_SYNONYMS[key], 0.9
+    found = status_of(value)
+    return (found, 0.8) if found is not None else (None, 0.0)
+
+
+def status_words(values: Sequence[str | None]) -> list[StatusWord]:
+    """Every distinct sampled word of a status column with its count, most common first."""
+    counts = Counter(v.strip() for v in values if v is not None and v.strip())
+    words = []
+    for value, count in counts.most_common():
+        status, confidence = status_word(value)
+        words.append(StatusWord(value, status, count, confidence))
+    return words
+
+
+def mapping_from(scored: Scored, name: str) -> dict[str, Any]:
+    """The mapping file's content for a scored shape: its fields, the date-time formats they
+    need, and a status_map of every sampled status word the vocabulary knows (an unknown
+    word is left out: ``check`` then names it, and the admin maps it)."""
+    mapping: dict[str, Any] = {"name": name}
+    if scored.datetime_formats:
+        mapping["datetime_formats"] = list(scored.datetime_formats)
+    status_map = {w.value: w.status for w in scored.status_words if w.status is not None}
+    if status_map:
+        mapping["status_map"] = status_map
+    fields: dict[str, Any] = {}
+    for guess in scored.guesses:
+        spec = dict(guess.spec)
+        if guess.field == "external_id":
+            spec["required"] = True
+        fields[guess.field] = spec
+    mapping["fields"] = fields
+    return mapping

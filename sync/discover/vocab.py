@@ -1,0 +1,133 @@
+"""The words clinic exports name their columns with, in the languages clinics run their
+systems in (English, Spanish, Portuguese, French, German, some Italian), for the column
+scorer (``scoring.py``). Words are kept as a column name reads after ``name_tokens``: lower
+case, accents removed, split at ``_``, ``-``, spaces, dots, slashes and camelCase humps.
+
+Kept apart from the scorer so that a site (or a contributor) adds a language by adding
+words, without reading the scoring rules.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# What a column is about: the attribute words. Each maps a token to a role the scorer knows.
+ATTRIBUTES: dict[str, str] = {
+    **dict.fromkeys((
+        "id", "ids", "uid", "uuid", "key", "codigo", "cod", "code", "numero", "num", "no", "nr", "nro", "n",
+        "number", "nummer", "ref", "referencia", "reference", "identificador", "identifier", "folio"), "id"),
+    **dict.fromkeys(("mrn", "nhc", "historia", "expediente", "prontuario", "dossier", "chart", "nss",
+                     "nif", "dni", "cedula", "curp", "rut", "cpf"), "record"),
+    **dict.fromkeys((
+        "fecha", "date", "data", "datum", "day", "dia", "jour", "tag", "dt"), "date"),
+    **dict.fromkeys(("hora", "time", "heure", "uhrzeit", "zeit", "hour", "horario", "orario", "ora", "tm"), "time"),
+    **dict.fromkeys((
+        "inicio", "start", "starts", "begin", "beginn", "debut", "comienzo", "desde", "from", "datetime",
+        "when", "scheduled", "inizio", "anfang", "starttime", "startdate", "timestamp"), "start"),
+    **dict.fromkeys(("fin", "end", "ends", "fim", "termino", "ende", "until", "hasta", "to", "finish",
+                     "stop", "endtime", "enddate", "fine", "bis", "final", "salida"), "end"),
+    **dict.fromkeys((
+        "duracion", "duration", "duracao", "duree", "dauer", "minutos", "minutes", "mins", "min", "length",
+        "minuten", "durata", "tiempo", "len"), "duration"),
+    **dict.fromkeys(("zona", "timezone", "tz", "zone", "fuso", "zeitzone", "fuseau", "horaria", "tzid",
+                     "zonahoraria"), "zone"),
+    **dict.fromkeys(("estado", "status", "state", "situacion", "statut", "estatus", "situacao", "zustand",
+                     "stato", "etat", "condicion", "disposition"), "status"),
+    **dict.fromkeys((
+        "tipo", "type", "servicio", "service", "especialidad", "specialty", "speciality", "motivo",
+        "reason", "prestacion", "art", "typ", "acto", "kind", "category", "categoria", "categorie",
+        "visittype", "servico", "especialidade", "specialite", "fachrichtung", "leistung", "procedimiento",
+        "procedure", "tratamiento", "treatment", "tipologia", "consulta", "visit", "visita", "agenda"),
+        "type"),
+    **dict.fromkeys((
+        "sala", "consultorio", "room", "location", "ubicacion", "sede", "lugar", "clinica", "clinic", "site",
+        "local", "lieu", "raum", "ort", "cabinet", "salle", "centro", "center", "centre", "office", "oficina",
+        "box", "gabinete", "sucursal", "branch", "standort", "praxis", "unidad", "unidade", "place", "sitio",
+        "localizacao", "localisation", "despacho", "stanza"), "location"),
+    **dict.fromkeys((
+        "nombre", "name", "nom", "nome", "fullname", "nombrecompleto", "completo", "full", "display"), "name"),
+    **dict.fromkeys(("apellido", "apellidos", "surname", "last", "lastname", "family", "familyname", "sobrenome",
+                     "nachname", "cognome", "apelido"), "last_name"),
+    **dict.fromkeys(("first", "firstname", "given", "givenname", "prenom", "vorname", "primeiro", "pila"),
+                    "first_name"),
+    **dict.fromkeys((
+        "telefono", "telefonos", "movil", "celular", "phone", "mobile", "cell", "cellphone", "tel", "telf",
+        "tlf", "telemovel", "telefone", "telephone", "portable", "handy", "telefon", "mobil", "whatsapp",
+        "sms", "fono", "cel", "contacto", "telefonnummer", "cellulare"), "phone"),
+    **dict.fromkeys(("correo", "email", "mail", "courriel", "emailaddress", "electronico", "correio"),
+                    "email"),
+    **dict.fromkeys(("idioma", "language", "lang", "lengua", "langue", "sprache", "lingua", "locale"), "language"),
+    **dict.fromkeys(("canal", "channel", "via", "preferencia", "preference", "pref", "kanal"), "channel"),
+    **dict.fromkeys(("confirmed", "confirmado", "confirmada", "confirmation", "confirmacion", "confirme",
+                     "bestaetigt", "bestatigt", "answer", "respuesta", "resposta", "reponse"), "answer"),
+    **dict.fromkeys(("link", "url", "enlace", "meet", "zoom", "teams", "videollamada", "videolink", "lien"),
+                    "link"),
+    **dict.fromkeys(("modalidad", "modality", "mode", "modo", "modalite", "telemedicina", "telehealth",
+                     "telemedicine", "online"), "visit_mode"),
+    **dict.fromkeys((
+        "actualizado", "actualizacion", "updated", "modified", "modificado", "modificacion", "changed",
+        "geandert", "aenderung", "modifie", "atualizado", "lastmodified", "mtime", "edited", "editado",
+        "lastupdated"), "updated"),
+    **dict.fromkeys(("creado", "creada", "creacion", "created", "booked", "alta", "registro", "erstellt",
+                     "cree", "criado", "criacao", "ctime", "reservado", "booking"), "created"),
+}
+
+# Whose attribute it is: the patient's, the practitioner's, or the appointment's.
+PATIENT_WORDS = frozenset({
+    "paciente", "patient", "pacientes", "cliente", "client", "customer", "utente", "patiente", "pt", "pac",
+    "usuario", "user", "persona", "person", "enfermo", "beneficiario", "titular", "patienten", "kunde"})
+PRACTITIONER_WORDS = frozenset({
+    "medico", "medica", "doctor", "doctora", "dr", "dra", "doc", "profesional", "provider", "practitioner",
+    "medecin", "arzt", "arztin", "facultativo", "especialista", "terapeuta", "therapist", "clinician",
+    "physician", "prestador", "odontologo", "dentista", "dentist", "staff", "personal", "recurso",
+    "resource", "psicologo", "fisio", "fisioterapeuta", "nutricionista", "behandler", "praticien",
+    "profissional", "employee", "empleado", "agenda_de", "consultant", "attending"})
+APPOINTMENT_WORDS = frozenset({
+    "cita", "citas", "appointment", "appointments", "appt", "turno", "consulta", "rdv", "rendezvous",
+    "termin", "marcacao", "agendamento", "visit", "visita", "booking", "reserva", "event", "evento",
+    "encounter", "sesion", "session", "appuntamento"})
+# Columns that describe what the scorer does not map (so a match on "fecha" in them is no start).
+IGNORED_WORDS = frozenset({
+    "nacimiento", "birth", "birthdate", "dob", "nascimento", "naissance", "geburt", "geburtsdatum",
+    "cumpleanos", "edad", "age", "sexo", "sex", "gender", "genero", "direccion", "address", "adresse",
+    "endereco", "calle", "ciudad", "city", "zip", "postal", "cp", "nota", "notas", "notes", "note",
+    "observaciones", "comentario", "comentarios", "comment", "comments", "remarks", "precio", "price",
+    "importe", "amount", "pago", "payment", "factura", "invoice", "seguro", "insurance", "aseguradora",
+    "password", "contrasena", "hash", "diagnostico", "diagnosis", "civil", "marital", "provincia", "province",
+    "pais", "country", "ocupacion", "occupation", "religion", "etnia", "ethnicity", "raza", "race"})
+
+
+# How patients want to be reached, as exports word it -> the mapping's channel.
+CHANNEL_WORDS: dict[str, str | None] = {
+    **dict.fromkeys(("sms", "text", "texto", "mensaje", "message", "msg", "mobile", "movil", "celular",
+                     "cell", "telemovel", "portable", "handy"), "sms"),
+    **dict.fromkeys(("email", "e-mail", "mail", "correo", "correo electronico", "courriel"), "email"),
+    **dict.fromkeys(("whatsapp", "wa", "whats app"), "whatsapp"),
+    **dict.fromkeys(("none", "do not contact", "no contact", "no contactar", "ninguno", "ninguna", "nao contactar",
+                     "ne pas contacter", "kein kontakt", "opt out", "opt-out"), "none"),
+}
+_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+def plain(text: str) -> str:
+    """Lower case without accents: 'Teléfono' -> 'telefono', 'Ärztin' -> 'arztin'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def name_tokens(name: str) -> list[str]:
+    """A column name's words: 'fechaCita' -> ['fecha', 'cita'], 'Teléfono móvil' ->
+    ['telefono', 'movil'], 'patient_ID' -> ['patient', 'id']. Digits stay attached
+    ('tel2' -> ['tel2']) and are then tried without them."""
+    spaced = _HUMP.sub(" ", name.replace("º", "o").replace("°", "o"))
+    return [t for t in _SPLIT.split(plain(spaced)) if t]
+
+
+def token_role(token: str) -> str | None:
+    """The attribute role of one token, also for a plural or a trailing digit ('telefono2')."""
+    for candidate in (token, token.rstrip("0123456789"), token.removesuffix("s"), token.removesuffix("es")):
+        if candidate and candidate in ATTRIBUTES:
+            return ATTRIBUTES[candidate]
+    return None

@@ -1,0 +1,39 @@
+"""For the CSV, FHIR and HL7 discover tests: a proposal written as a site would have it (the
+connector block in settings.yaml, the mapping file beside it) and checked with the real
+``check`` (sync/source_check.py): the settings load, the source is read and mapped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clinicsync.sync.discover.proposal import Proposal
+from clinicsync.sync.settings import load_settings
+from clinicsync.sync.source_check import SourceCheck, check_connector
+
+
+def write_proposal(proposal: Proposal, folder: Path, timezone: str, region: str) -> Path:
+    """settings.yaml (and mappings/NAME.yaml when the proposal has a mapping file) in ``folder``."""
+    connector: dict[str, Any] = dict(proposal.connector)
+    if proposal.mapping is not None:
+        mapping = {"name": proposal.name, **proposal.mapping}
+        (folder / "mappings").mkdir(exist_ok=True)
+        (folder / "mappings" / f"{proposal.name}.yaml").write_text(
+            yaml.safe_dump(mapping, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        connector["mapping"] = f"mappings/{proposal.name}.yaml"
+    elif proposal.mapping_preset is not None:
+        connector["mapping"] = proposal.mapping_preset
+    settings = {"clinic": {"timezone": timezone, "default_region": region},
+                "store": {"url": f"sqlite:///{folder / 'store.db'}"},
+                "connectors": [connector]}
+    path = folder / "settings.yaml"
+    path.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def check_proposal(proposal: Proposal, folder: Path, timezone: str, region: str) -> SourceCheck:
+    settings = load_settings(write_proposal(proposal, folder, timezone, region))
+    config = next(c for c in settings.connectors if c.name == proposal.name)
+    return check_connector(settings, config)

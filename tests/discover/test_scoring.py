@@ -1,0 +1,330 @@
+"""The column scorer (issue 34, "unknown schemas by their shape"): names in several languages,
+declared types and sampled values place columns on the mapping's fields, each with a
+confidence; the proposal then maps the sample through the real mapping engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from clinicsync.mappings.engine import load_mapping
+from clinicsync.mappings.model import MappingError
+from clinicsync.sync.discover.scoring import ColumnSample, Scored, mapping_from, score_columns, status_words
+from clinicsync.sync.discover.values import profile
+
+FIXTURES_CSV = Path(__file__).resolve().parents[1] / "fixtures" / "third_party" / "csv"
+
+# A Spanish clinic's export as its own system names it: dates as dd/mm/yyyy text, a separate
+# time column, status words in Spanish, two phone columns, names split in two.
+SPANISH_HEADER = ["Nº Cita", "Fecha", "Hora inicio", "Hora fin", "Estado", "Tipo de visita", "Consultorio",
+                  "Código paciente", "Nombre", "Apellidos", "Teléfono móvil", "Teléfono fijo", "Correo electrónico",
+                  "Idioma", "Médico", "Email médico", "Fecha de nacimiento", "Observaciones"]
+SPANISH_ROWS = [
+    ["48211", "02/03/2026", "09:00", "09:30", "Confirmada", "Primera visita", "Consulta 1", "P-0912", "Lucía",
+     "Fernández Ruiz", "612 345 678", "91 123 45 67", "lucia.fr@example.es", "es", "Dra. Marta Soler",
+     "m.soler@clinica.example.es", "14/07/1985", ""],
+    ["48212", "02/03/2026", "09:30", "10:00", "Anulada", "Revisión", "Consulta 2", "P-0377", "Jordi",
+     "Puig", "+34 622 111 222", "", "", "ca", "Dr. Pablo Ortega", "p.ortega@clinica.example.es", "03/11/1972",
+     "llamar antes"],
+    ["48230", "17/03/2026", "16:15", "16:45", "No asistió", "Revisión", "Consulta 1", "P-1204", "Ana", "Gil",
+     "633 987 654", "", "ana.gil@example.com", "es", "Dra. Marta Soler", "m.soler@clinica.example.es",
+     "22/01/1990", ""],
+    ["48244", "23/03/2026", "11:00", "11:20", "Reservada", "Vacunación", "Enfermería", "P-0912", "Lucía",
+     "Fernández Ruiz", "612 345 678", "", "lucia.fr@example.es", "es", "Dra. Marta Soler",
+     "m.soler@clinica.example.es", "14/07/1985", ""],
+    ["48250", "30/03/2026", "12:40", "13:00", "Atendida", "Primera visita", "Consulta 2", "P-1500", "Carmen",
+     "Navarro", "", "93 222 33 44", "", "es", "Dr. Pablo Ortega", "p.ortega@clinica.example.es", "30/05/2001",
+     ""],
+    ["48251", "31/03/2026", "17:00", "17:30", "Pendiente", "Revisión", "Consulta 1", "P-0377", "Jordi",
+     "Puig", "+34 622 111 222", "", "", "ca", "Dra. Marta Soler", "m.soler@clinica.example.es", "03/11/1972",
+     ""],
+]
+
+# What a human would map, field by field (the source it reads).
+HUMAN = {
+    "external_id": "Nº Cita",
+    "start": "Fecha + Hora inicio",
+    "end": "Fecha + Hora fin",
+    "status": "Estado",
+    "type": "Tipo de visita",
+    "location": "Consultorio",
+    "patient.external_id": "Código paciente",
+    "patient.name": "Nombre + Apellidos",
+    "patient.phone": "Teléfono móvil + Teléfono fijo",
+    "patient.email": "Correo electrónico",
+    "patient.language": "Idioma",
+    "practitioner.name": "Médico",
+    "practitioner.email": "Email médico",
+}
+
+
+def columns(header: list[str], rows: list[list[str]], types: list[str | None] | None = None) -> list[ColumnSample]:
+    return [ColumnSample(name, (types or [None] * len(header))[i], [row[i] or None for row in rows])
+            for i, name in enumerate(header)]
+
+
+def map_rows(mapping: dict[str, Any], rows: list[dict[str, Any]], tmp_path: Path, region: str,
+             zone: str = "Europe/Madrid") -> tuple[list[Any], list[MappingError]]:
+    """The proposal's mapping written as its file and loaded with the project's loader, then
+    every row mapped: what maps, and what would be quarantined."""
+    (tmp_path / "proposed.yaml").write_text(yaml.safe_dump(mapping, allow_unicode=True), encoding="utf-8")
+    compiled = load_mapping("proposed.yaml", zone, region, base_dir=tmp_path)
+    mapped, failed = [], []
+    for row in rows:
+        try:
+            mapped.append(compiled.apply(row))
+        except MappingError as exc:
+            failed.append(exc)
+    return mapped, failed
+
+
+def corrections(scored: Scored, human: dict[str, str]) -> list[str]:
+    """The fields an admin would have to fix by hand: missing, or read from another column."""
+    placed = {g.field: g.source for g in scored.guesses}
+    return sorted(field for field, source in human.items() if placed.get(field) != source)
+
+
+def test_spanish_export_every_field_a_human_maps_is_placed_with_a_confidence(tmp_path: Path) -> None:
+    scored = score_columns(columns(SPANISH_HEADER, SPANISH_ROWS), region="ES")
+
+    assert corrections(scored, HUMAN) == []  # the fields corrected by hand: none
+    for guess in scored.guesses:
+        assert 0.0 < guess.confidence <= 1.0, guess
+        assert guess.why
+    confidence = {g.field: g.confidence for g in scored.guesses}
+    assert confidence["external_id"] >= 0.8 and confidence["start"] >= 0.7 and confidence["status"] >= 0.8
+    # Nothing guessed silently: what no field took is listed.
+    assert scored.unplaced == ["Fecha de nacimiento", "Observaciones"]
+    # Dates are read day first: values above 12 in the first place say so.
+    assert scored.datetime_formats == ["%d/%m/%Y %H:%M"]
+    assert not scored.notes
+    words = {w.value: (w.status, w.count) for w in scored.status_words}
+    assert words == {"Confirmada": ("booked", 1), "Anulada": ("cancelled", 1), "No asistió": ("noshow", 1),
+                     "Reservada": ("booked", 1), "Atendida": ("fulfilled", 1), "Pendiente": ("pending", 1)}
+    # Reasons name columns and value classes, never a value (a sample row is patient data).
+    text = " ".join(g.why for g in scored.guesses)
+    assert "Lucía" not in text and "612" not in text and "@" not in text
+
+    mapping = mapping_from(scored, "clinica")
+    records = [dict(zip(SPANISH_HEADER, row, strict=True)) for row in SPANISH_ROWS]
+    mapped, failed = map_rows(mapping, records, tmp_path, "ES")
+    assert failed == []
+    first = mapped[0]
+    assert first.external_id == "48211"
+    assert first.start.isoformat() == "2026-03-02T08:00:00+00:00"  # 09:00 in Madrid (CET)
+    assert first.end.isoformat() == "2026-03-02T08:30:00+00:00"
+    assert first.patient is not None and first.patient.name == "Lucía Fernández Ruiz"
+    assert first.patient.phone == "+34612345678"
+    assert first.patient.email == "lucia.fr@example.es"
+    assert first.practitioner is not None and first.practitioner.email == "m.soler@clinica.example.es"
+    assert [m.status for m in mapped] == ["booked", "cancelled", "noshow", "booked", "fulfilled", "pending"]
+    assert mapped[4].patient is not None and mapped[4].patient.phone == "+34932223344"  # the landline fallback
+
+
+def test_unknown_status_word_is_listed_unmapped() -> None:
+    words = status_words(["Confirmada", "Confirmada", "Bloqueo agenda", None, "confirmada"])
+    assert [(w.value, w.status, w.count) for w in words] == [
+        ("Confirmada", "booked", 2), ("Bloqueo agenda", None, 1), ("confirmada", "booked", 1)]
+    assert words[1].confidence == 0.0
+
+
+@pytest.mark.parametrize(("values", "region", "expected", "certain"), [
+    (["03/04/2026", "25/04/2026"], "US", "%d/%m/%Y", True),   # 25 can only be a day
+    (["04/03/2026", "04/25/2026"], "ES", "%m/%d/%Y", True),   # 25 in second place: month first
+    (["03/04/2026", "05/06/2026"], "US", "%m/%d/%Y", False),  # never said: the region's order
+    (["03/04/2026", "05/06/2026"], "FR", "%d/%m/%Y", False),
+    (["03.04.26", "28.04.26"], "DE", "%d.%m.%y", True),
+    (["2026/03/02 09:30", "2026/12/25 10:00"], "JP", "%Y/%m/%d", True),  # year first
+])
+def test_local_dates_day_or_month_first_by_values(values: list[str], region: str, expected: str,
+                                                 certain: bool) -> None:
+    found = profile(values, region)
+    assert found.date_format == expected
+    assert found.date_order_certain is certain
+
+
+def test_ambiguous_date_order_is_a_note() -> None:
+    scored = score_columns([ColumnSample("id", None, ["1", "2"]),
+                            ColumnSample("appointment date", None, ["03/04/2026 10:00", "05/06/2026 11:30"])],
+                           region="GB")
+    assert [g.field for g in scored.guesses] == ["external_id", "start", "duration_minutes"]
+    assert scored.datetime_formats == ["%d/%m/%Y %H:%M"]
+    assert any("check a date after the 12th" in note for note in scored.notes)
+    # No end, no duration: a stated default, low confidence, and a note (never silent).
+    assert scored.guesses[2].spec == {"value": 30} and scored.guesses[2].confidence <= 0.3
+    assert any("no end or duration column" in note for note in scored.notes)
+
+
+@pytest.mark.parametrize(("header", "field"), [
+    ("dataConsulta", "start"), ("horário", "start"), ("telefone_celular", "patient.phone"),
+    ("e-mail do paciente", "patient.email"), ("statut", "status"), ("Termin Status", "status"),
+    ("Behandler", "practitioner.name"), ("salle", "location"), ("Dauer", "duration_minutes"),
+    ("patientEmail", "patient.email"), ("DoctorName", "practitioner.name"), ("Sprache", "patient.language"),
+    ("langue", "patient.language"), ("PatientID", "patient.external_id"), ("zona_horaria", "timezone"),
+])
+def test_names_in_several_languages_and_cases(header: str, field: str) -> None:
+    samples = {
+        "start": ["2026-03-02T09:00:00", "2026-03-03T10:00:00"],
+        "patient.phone": ["+351 912 345 678", "+351 913 456 789"],
+        "patient.email": ["a@example.pt", "b@example.pt"],
+        "status": ["confirmé", "annulé"],
+        "practitioner.name": ["Dr. Weber", "Dr. Fischer"],
+        "location": ["Salle 1", "Salle 2"],
+        "duration_minutes": ["30", "45"],
+        "patient.language": ["de", "fr"],
+        "patient.external_id": ["1001", "1002"],
+        "timezone": ["Europe/Madrid", "Atlantic/Canary"],
+    }[field]
+    scored = score_columns([ColumnSample(header, None, samples)], region="PT")
+    assert [(g.field, g.source) for g in scored.guesses if g.field == field] == [(field, header)]
+
+
+def test_values_place_columns_whose_names_say_nothing() -> None:
+    scored = score_columns([
+        ColumnSample("c1", None, ["ana@example.org", "luis@example.org"]),
+        ColumnSample("c2", None, ["Europe/Lisbon", "Europe/Lisbon"]),
+        ColumnSample("c3", None, ["2026-03-02T09:00:00+01:00", "2026-03-05T11:00:00+01:00"]),
+        ColumnSample("c4", None, ["booked", "cancelled"]),
+        ColumnSample("c5", None, ["x", "y"]),
+    ])
+    placed = {g.field: g for g in scored.guesses}
+    assert {f: placed[f].source for f in ("patient.email", "timezone", "start", "status")} == {
+        "patient.email": "c1", "timezone": "c2", "start": "c3", "status": "c4"}
+    assert all(g.confidence < 0.8 for g in scored.guesses)  # values alone: lower confidence
+    assert scored.unplaced == ["c5"]
+
+
+def test_declared_sql_types_and_iso_date_time_pair() -> None:
+    scored = score_columns([
+        ColumnSample("id", "INTEGER", ["1", "2"]),
+        ColumnSample("visit_date", "DATE", ["2026-03-02", "2026-03-03"]),
+        ColumnSample("visit_time", "TIME", ["09:00:00", "10:30:00"]),
+        ColumnSample("updated_at", "DATETIME", [None, None]),
+        ColumnSample("phone", "VARCHAR(20)", ["(212) 555-0100", "(917) 555-0111"]),
+        ColumnSample("pid", "INTEGER", ["10", "11"], table="patients"),
+    ])
+    placed = {g.field: g for g in scored.guesses}
+    assert placed["start"].spec == {"date": "visit_date", "time": "visit_time"}
+    assert placed["source_updated_at"].source == "updated_at"
+    assert placed["patient.phone"].source == "phone"
+    assert placed["patient.external_id"].source == "pid"  # a column of the patients table
+    assert scored.datetime_formats == []
+
+
+def test_a_column_with_dots_is_quoted_as_a_path(tmp_path: Path) -> None:
+    scored = score_columns([ColumnSample("Cita.ID", None, ["7", "8"]),
+                            ColumnSample("Fecha/Hora", None, ["2026-03-02 09:00", "2026-03-02 10:00"])])
+    mapping = mapping_from(scored, "dots")
+    assert mapping["fields"]["external_id"]["from"] == "`Cita.ID`"
+    mapped, failed = map_rows(mapping, [{"Cita.ID": "7", "Fecha/Hora": "2026-03-02 09:00"}], tmp_path, "ES")
+    assert failed == [] and mapped[0].external_id == "7"
+
+
+# docs/mappings.md's "A CSV export" example: the header and the mapping a human wrote for it.
+DOCS_HEADER = ["Appt ID", "Appt Date/Time", "Length", "specialty", "MRN", "First Name", "Last Name", "Cell Phone",
+               "Home Phone", "Contact Pref", "Confirmed", "Visit Type", "Video Link", "Status"]
+DOCS_ROWS = [
+    ["A1", "03/14/2026 09:30 AM", "30 min", "Cardiology", "M100", "Ann", "Lee", "(212) 555-0100", "(212) 555-0101",
+     "Text", "Y", "Office", "", "Confirmed"],
+    ["A2", "03/15/2026 02:00 PM", "45 min", "Dermatology", "M101", "Bo", "Kim", "(917) 555-0102", "", "Email", "N",
+     "Video", "https://meet.example.com/a2", "No Show"],
+    ["A3", "03/16/2026 10:15 AM", "30 min", "Cardiology", "M102", "Cy", "Ray", "", "(718) 555-0103",
+     "Do not contact", "", "Phone", "", "Cancelled"],
+]
+DOCS_HUMAN = {"external_id": "Appt ID", "start": "Appt Date/Time", "duration_minutes": "Length", "type": "specialty",
+              "patient.external_id": "MRN", "patient.name": "First Name + Last Name",
+              "patient.phone": "Cell Phone + Home Phone", "patient.channel": "Contact Pref", "answer": "Confirmed",
+              "visit_mode": "Visit Type", "join_url": "Video Link", "status": "Status"}
+
+
+def test_the_docs_csv_example_is_placed_as_its_human_mapping(tmp_path: Path) -> None:
+    scored = score_columns(columns(DOCS_HEADER, DOCS_ROWS), region="US")
+    assert corrections(scored, DOCS_HUMAN) == []
+    assert scored.unplaced == []
+    placed = {g.field: g for g in scored.guesses}
+    assert placed["duration_minutes"].spec == {"from": "Length", "type": "duration"}  # "30 min"
+    assert placed["patient.channel"].spec["map"] == {"Do not contact": "none", "Email": "email", "Text": "sms"}
+    assert scored.datetime_formats == ["%m/%d/%Y %I:%M %p"]
+    mapped, failed = map_rows(mapping_from(scored, "desk"), [dict(zip(DOCS_HEADER, r, strict=True)) for r in DOCS_ROWS],
+                              tmp_path, "US", "America/New_York")
+    assert failed == []
+    assert [m.status for m in mapped] == ["booked", "noshow", "cancelled"]
+    assert mapped[1].start.isoformat() == "2026-03-15T18:00:00+00:00"  # 2 PM EDT
+    assert [m.visit_mode for m in mapped] == ["in_person", "video", "phone"]
+    assert mapped[0].patient is not None and mapped[0].patient.channel == "sms"
+    assert mapped[2].patient is not None and mapped[2].patient.phone == "+17185550103"
+
+
+def test_openemr_report_export_without_ids_still_maps_with_low_confidence_stand_ins(tmp_path: Path) -> None:
+    """OpenEMR's Appointments Report CSV (header from tests/fixtures/third_party/csv): no
+    appointment or patient id, status titles with a one-character marker."""
+    header = (FIXTURES_CSV / "openemr_appointments_report_export_header.csv").read_text().strip().split(",")
+    rows = [["Smith, John", "2026-03-16", "09:30", "Doe, Jane", "1 Main St", "1980-01-02", "Office Visit",
+             "x Canceled"],
+            ["Smith, John", "2026-03-16", "10:00", "Roe, Rick", "2 Main St", "1975-05-06", "Established Patient",
+             "@ Arrived"],
+            ["Jones, Amy", "2026-03-17", "14:15", "Poe, Ed", "3 Main St", "1990-07-08", "New Patient", "- None"]]
+    scored = score_columns(columns(header, rows), region="US")
+    placed = {g.field: g for g in scored.guesses}
+    assert placed["external_id"].spec == {"concat": ["Date", "Time", "Patient", "Provider"]}
+    assert placed["external_id"].confidence <= 0.3 and placed["patient.external_id"].confidence <= 0.3
+    assert placed["start"].spec == {"date": "Date", "time": "Time"}
+    assert scored.unplaced == ["Address", "DOB"]
+    assert [(w.value, w.status) for w in scored.status_words] == [
+        ("x Canceled", "cancelled"), ("@ Arrived", "arrived"), ("- None", None)]  # the unknown one is listed
+    assert any("no appointment id column" in n for n in scored.notes)
+    mapping = mapping_from(scored, "openemr-report")
+    mapped, failed = map_rows(mapping, [dict(zip(header, r, strict=True)) for r in rows[:2]], tmp_path, "US",
+                              "America/New_York")
+    assert failed == [] and mapped[0].external_id == "2026-03-16 09:30 Doe, Jane Smith, John"
+
+
+def test_a_joined_spanish_schema_as_the_sql_discoverer_samples_it(tmp_path: Path) -> None:
+    """citas joined with pacientes and medicos: joined columns carry their table's name
+    (``table=``) and a stem (``paciente_nombre``); a MySQL TIME reads as ``9:30:00``."""
+    samples = [
+        ColumnSample("id", "INTEGER", ["7", "8", "9"]),
+        ColumnSample("fecha", "DATE", ["2026-03-02", "2026-03-02", "2026-03-03"]),
+        ColumnSample("hora", "TIME", ["9:30:00", "10:00:00", "16:15:00"]),
+        ColumnSample("estado", "VARCHAR(20)", ["confirmada", "anulada", "pendiente"]),
+        ColumnSample("paciente_id", "INTEGER", ["1", "2", "1"]),
+        ColumnSample("medico_id", "INTEGER", ["4", "4", "5"]),
+        ColumnSample("actualizado", "DATETIME", ["2026-02-20 10:00:00", "2026-02-21 11:00:00", "2026-02-22 09:00:00"]),
+        ColumnSample("paciente_nombre", "VARCHAR(80)", ["Ana Gil", "Luis Martín", "Ana Gil"], table="pacientes"),
+        ColumnSample("paciente_telefono", "VARCHAR(20)", ["612345678", "622111222", "612345678"], table="pacientes"),
+        ColumnSample("paciente_email", "VARCHAR(80)", ["ana@example.es", None, "ana@example.es"], table="pacientes"),
+        ColumnSample("medico_nombre", "VARCHAR(80)", ["Dra. Soler", "Dra. Soler", "Dr. Ortega"], table="medicos"),
+        ColumnSample("medico_email", "VARCHAR(80)", ["soler@example.es", "soler@example.es", "ortega@example.es"],
+                     table="medicos"),
+        # The patient's own "estado" (a Mexican address's state) is no appointment status.
+        ColumnSample("paciente_estado", "VARCHAR(20)", ["Jalisco", "activo", "Jalisco"], table="pacientes"),
+    ]
+    scored = score_columns(samples, region="ES")
+    human = {"external_id": "id", "start": "fecha + hora", "status": "estado", "patient.external_id": "paciente_id",
+             "practitioner.external_id": "medico_id", "source_updated_at": "actualizado",
+             "patient.name": "paciente_nombre", "patient.phone": "paciente_telefono",
+             "patient.email": "paciente_email", "practitioner.name": "medico_nombre",
+             "practitioner.email": "medico_email"}
+    assert corrections(scored, human) == []
+    assert "paciente_estado" in scored.unplaced
+    assert scored.datetime_formats == ["%Y-%m-%d %H:%M:%S"]  # 9:30:00 is no ISO time: read by format
+    records = [{s.name: s.values[i] for s in samples} for i in range(3)]
+    mapped, failed = map_rows(mapping_from(scored, "citas"), records, tmp_path, "ES")
+    assert failed == []
+    assert mapped[0].start.isoformat() == "2026-03-02T08:30:00+00:00"
+    assert [m.status for m in mapped] == ["booked", "cancelled", "pending"]
+
+
+def test_name_words_and_regions() -> None:
+    from clinicsync.sync.discover.naming import region_of
+    from clinicsync.sync.discover.vocab import name_tokens
+
+    assert name_tokens("fechaCita") == ["fecha", "cita"]
+    assert name_tokens("Teléfono móvil") == ["telefono", "movil"]
+    assert name_tokens("PATIENT_ID") == ["patient", "id"]
+    assert name_tokens("Nº Cita") == ["no", "cita"]
+    assert region_of("Europe/Madrid") == "ES" and region_of("America/Sao_Paulo") == "BR"
+    assert region_of(None) == "US" and region_of("Etc/UTC", "GB") == "GB"
