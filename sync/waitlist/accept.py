@@ -46,6 +46,9 @@ def accept(engine: Engine, offer_id: int, now: datetime, lead: timedelta) -> Out
         offer = connection.execute(select(O).where(O.c.id == offer_id)).first()
         if offer is None:
             return "invalid"
+        if offer.status == "taken_by_other" and offer.told_at is None:  # told here, on the page: no message
+            connection.execute(update(O).where(O.c.id == offer_id, O.c.told_at.is_(None)).values(
+                told_at=now, answered_at=now))
         if offer.status not in ANSWERABLE:
             return _state(offer)
         waiting = connection.execute(select(E.c.status).where(E.c.id == offer.entry_id)).scalar() == "waiting"

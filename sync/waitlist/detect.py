@@ -53,6 +53,14 @@ class DetectReport:
                 "filled_by_source": self.filled_by_source}
 
 
+def inserted(connection: Connection, table: Any, statement: Any) -> int:
+    """Rows an INSERT that skips duplicates wrote: psycopg reports no rowcount for one
+    (``-1``), so PostgreSQL and SQLite count what ``RETURNING`` gives back."""
+    if connection.dialect.name in ("postgresql", "sqlite"):
+        return len(connection.execute(statement.returning(table.c.id)).all())
+    return max(connection.execute(statement).rowcount or 0, 0)
+
+
 def _desk_cancelled(connection: Connection, ids: list[int]) -> set[tuple[int, int]]:
     """(appointment id, version) pairs the desk cancelled."""
     if not ids:
@@ -80,13 +88,12 @@ def _free(connection: Connection, appointment: Any, freed_by: str, now: datetime
         S.c.status != "withdrawn").limit(1)).first()
     if already is not None:
         return
-    inserted = connection.execute(insert_ignoring_duplicates(connection, S).values(
+    report.freed += inserted(connection, S, insert_ignoring_duplicates(connection, S).values(
         appointment_id=appointment.id, appointment_version=appointment.version, connector=appointment.connector,
         practitioner_ref=appointment.practitioner_ref, location_ref=appointment.location_ref,
         visit_type=appointment.type, visit_mode=appointment.visit_mode, start_utc=appointment.start_utc,
         end_utc=appointment.end_utc, timezone=appointment.timezone, freed_by=freed_by, freed_at=now,
-        status="open", booking_attempts=0)).rowcount
-    report.freed += max(inserted or 0, 0)
+        status="open", booking_attempts=0))
 
 
 def from_events(connection: Connection, now: datetime, lead: timedelta, report: DetectReport) -> None:

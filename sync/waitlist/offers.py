@@ -37,6 +37,7 @@ from clinicsync.sync.reminders.render import Renderer, TemplateProblem
 from clinicsync.sync.reminders.timing import quiet_window
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.waitlist.compose import OfferDraft, render
+from clinicsync.sync.waitlist.detect import inserted
 from clinicsync.sync.waitlist.match import Entry, Slot, ranked
 
 A = Appointment.__table__  # type: ignore[attr-defined]
@@ -100,8 +101,8 @@ def plan_offers(connection: Connection, settings: Settings, now: datetime, repor
         booked = earliest_booked(connection, slot.connector, list({e.patient_ref for e in entries}), now)
         best = ranked(slot_view(slot, freed_by), entries, match=config.match, now=now, booked=booked)
         for place, entry in enumerate(best[:room], start=len(offers) + 1):
-            report.offered += connection.execute(insert_ignoring_duplicates(connection, O).values(
-                slot_id=slot.id, entry_id=entry.id, rank=place, status="pending", created_at=now)).rowcount or 0
+            report.offered += inserted(connection, O, insert_ignoring_duplicates(connection, O).values(
+                slot_id=slot.id, entry_id=entry.id, rank=place, status="pending", created_at=now))
 
 
 @dataclass
