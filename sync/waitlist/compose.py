@@ -17,6 +17,7 @@ from clinicsync.common.timeutil import zone
 from clinicsync.sync.clinic import ClinicSettings
 from clinicsync.sync.reminders.compose import first_name, short_day
 from clinicsync.sync.reminders.render import Rendered, Renderer, format_clock, format_day
+from clinicsync.sync.settings import Settings
 
 KINDS = ("waitlist_offer", "waitlist_taken")
 
@@ -68,3 +69,14 @@ def variables(draft: OfferDraft, clinic: ClinicSettings, clinic_phone: str | Non
 def render(renderer: Renderer, draft: OfferDraft, channel: str, clinic: ClinicSettings,
            clinic_phone: str | None) -> Rendered:
     return renderer.render(draft.kind, channel, draft.language, variables(draft, clinic, clinic_phone, channel))
+
+
+def clinic_phone(settings: Settings) -> str | None:
+    """The clinic's phone as messages show it (`clinic.phone`, else `reminders.clinic_phone`)."""
+    shown = settings.clinic.phone_display()
+    return shown[0] if shown else settings.reminders.clinic_phone
+
+
+def render_offer(renderer: Renderer, draft: OfferDraft, channel: str, settings: Settings) -> Rendered:
+    """``render`` with the clinic as the settings describe it."""
+    return render(renderer, draft, channel, settings.clinic, clinic_phone(settings))

@@ -36,7 +36,7 @@ from clinicsync.sync.reminders.dispatch import resolve_routes
 from clinicsync.sync.reminders.render import Renderer, TemplateProblem
 from clinicsync.sync.reminders.timing import quiet_window
 from clinicsync.sync.settings import Settings
-from clinicsync.sync.waitlist.compose import OfferDraft, render
+from clinicsync.sync.waitlist.compose import OfferDraft, render_offer
 from clinicsync.sync.waitlist.detect import inserted
 from clinicsync.sync.waitlist.match import Entry, Slot, ranked
 
@@ -256,12 +256,9 @@ class OfferSender:
                  key: str) -> str | None:
         """The channel it went out on, "retry" for a passing fault, None when every channel failed.
         An unclassified error may have delivered it: it counts as sent (never twice)."""
-        clinic = self.settings.clinic
-        shown_phone = clinic.phone_display()
-        phone = shown_phone[0] if shown_phone else self.settings.reminders.clinic_phone
         for channel, address in channels:
             try:
-                rendered = render(self.renderer, draft, channel, clinic, phone)
+                rendered = render_offer(self.renderer, draft, channel, self.settings)
             except TemplateProblem as exc:
                 log.warning("waitlist.template", kind=draft.kind, channel=channel, error=str(exc))
                 continue

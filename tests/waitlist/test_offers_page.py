@@ -98,3 +98,8 @@ async def test_no_thanks_keeps_the_patient_waiting_and_forged_links_say_not_vali
     forged = links["W1"][:-1] + ("A" if links["W1"][-1] != "A" else "B")
     assert (await client.get(forged)).status_code == 404
     assert (await client.get("/w/" + make_offer_token(settings, 999))).status_code == 404
+
+
+def test_every_language_of_the_offer_page_has_the_english_words() -> None:
+    for language, words in OFFER_TEXT.items():
+        assert set(words) == set(OFFER_TEXT["en"]), language
