@@ -109,7 +109,7 @@ def test_a_cancel_by_sms_offers_the_slot_to_the_best_two_and_the_first_to_accept
     assert day["sent"] == 2 and day["offered"] == 0
     sent = texts(tmp_path)
     assert sorted(m["to"] for m in sent) == ["+12125550201", "+12125550202"]
-    assert all("an earlier slot is free" in m["body"] and "Wed, Jun 12, 10:00" in m["body"] for m in sent)
+    assert all("an earlier slot is free" in m["body"] and "Wed, Jun 12 10:00 AM" in m["body"] for m in sent)
     assert all(m["key"].startswith("waitlist:offer:") for m in sent)
     assert run_waitlist(settings, store, DAY + timedelta(minutes=1))["sent"] == 0  # never twice
     assert len(texts(tmp_path)) == 2
