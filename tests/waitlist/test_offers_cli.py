@@ -13,11 +13,11 @@ import pytest
 from clinicsync.sync.config_loader import ConfigError
 from clinicsync.sync.model.waitlist import FREED_SLOTS
 from clinicsync.sync.responses.record import handle_reply
-from clinicsync.sync.service.pipeline import stages
+from clinicsync.sync.service.pipeline import run_once, stages
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
 from tests.sync.reminders.conftest import SettingsMaker
-from tests.waitlist.test_offers import DAY, PHONE, make, rows, texts, waiting_patients
+from tests.waitlist.test_offers import DAY, PHONE, SERVER, make, rows, texts, waiting_patients, waitlist
 
 
 def test_waitlist_once_runs_one_cycle_and_reports_it(
@@ -35,8 +35,17 @@ def test_waitlist_once_runs_one_cycle_and_reports_it(
     run("waitlist", expect=2)  # without --once
 
 
-def test_the_stage_runs_after_the_others_in_each_cycle() -> None:
+def test_the_stage_runs_after_the_others_in_each_cycle(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
     assert [s.key for s in stages()][-1] == "waitlist"
+    settings = reminder_settings("quiet_hours: null\nroutes: {sms: texts, email: mails}",
+                                 extra_notifiers=SERVER + waitlist())
+    waiting_patients(store)
+    handle_reply(settings, store, "sms", PHONE, "cancel", "SM1")
+    report = run_once(settings, store)  # no connectors: the stages only, at the real time
+    assert report.extras["waitlist"]["freed"] == 1 and report.extras["waitlist"]["sent"] == 2
+    assert sorted(m["to"] for m in texts(tmp_path)) == ["+12125550201", "+12125550202"]
+    assert run_once(settings, store).extras["waitlist"]["sent"] == 0
 
 
 def test_offers_without_a_public_url_are_a_configuration_error(
