@@ -4,7 +4,8 @@ Choosing (``plan_offers``, in the stage's write transaction): a hold that ran ou
 offer; then each open slot gets offers up to how many may be out at once (one in
 ``sequential``, ``batch_size`` in ``batch``), never more than ``max_offers_per_slot`` in all,
 to the best entries that fit (match.py) and were never offered this slot (the table's unique
-key on (slot, entry): never twice to one patient for one slot, even across workers).
+key on (slot, entry): never twice to one patient for one slot, even across workers). An entry
+that already won a slot (its booking under way) is offered no other.
 
 Sending (``OfferSender``): a chosen offer goes out outside the quiet hours of the patient's
 zone (``reminders.quiet_hours``: the same helper reminders use), on the patient's channel
@@ -93,7 +94,9 @@ def plan_offers(connection: Connection, settings: Settings, now: datetime, repor
         if room <= 0:
             continue
         offered = {o.entry_id for o in offers}
-        rows = connection.execute(select(E).where(E.c.status == "waiting", E.c.connector == slot.connector)).all()
+        won_elsewhere = select(O.c.id).where(O.c.entry_id == E.c.id, O.c.status == "accepted").exists()
+        rows = connection.execute(select(E).where(E.c.status == "waiting", E.c.connector == slot.connector,
+                                                  ~won_elsewhere)).all()
         entries = [Entry.of(r) for r in rows if r.id not in offered]
         if not entries:
             continue

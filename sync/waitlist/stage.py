@@ -11,8 +11,10 @@ from functools import partial
 from typing import Any
 
 import structlog
+from sqlalchemy import Connection, update
 
 from clinicsync.common.types import utcnow
+from clinicsync.sync.model.waitlist import WAITLIST_OFFERS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.offer_links import offer_link_maker
@@ -45,16 +47,31 @@ def run_waitlist(settings: Settings, store: Store, now: datetime | None = None) 
     sender = OfferSender(settings, store.engine, now, links)
     try:
         for offer_id in sender.pending():
-            run_isolated(store.engine, Item("waitlist", f"offer:{offer_id}"),
-                         partial(sender.send_offer, offer_id, report), now=now)
+            outcome = run_isolated(store.engine, Item("waitlist", f"offer:{offer_id}"),
+                                   partial(sender.send_offer, offer_id, report), partial(_failed, offer_id), now)
+            report.failed += outcome.failed
         for offer_id in sender.to_tell():
             run_isolated(store.engine, Item("waitlist", f"taken:{offer_id}"),
-                         partial(sender.tell_taken, offer_id, report), now=now)
+                         partial(sender.tell_taken, offer_id, report), partial(_told, offer_id, now), now)
     finally:
         sender.close()
     result.update(report.as_dict())
     log.info("waitlist.cycle", **result)
     return result
+
+
+def _failed(offer_id: int, connection: Connection, reason: str) -> None:
+    """An offer that could not be sent (set aside with the reason) no longer holds its slot's
+    place: the next patient is offered it."""
+    connection.execute(update(WAITLIST_OFFERS).where(WAITLIST_OFFERS.c.id == offer_id,
+                                                     WAITLIST_OFFERS.c.status.in_(("pending", "sent")))
+                       .values(status="failed"))
+
+
+def _told(offer_id: int, now: datetime, connection: Connection, reason: str) -> None:
+    """A "just been taken" notice that could not be sent is not tried again each cycle (told at most once)."""
+    connection.execute(update(WAITLIST_OFFERS).where(WAITLIST_OFFERS.c.id == offer_id,
+                                                     WAITLIST_OFFERS.c.told_at.is_(None)).values(told_at=now))
 
 
 def waitlist_stage(settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> dict[str, Any]:

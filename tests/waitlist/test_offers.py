@@ -290,3 +290,45 @@ def test_twenty_acceptances_at_once_one_winner(store_url: str, reminder_settings
     finally:
         store.close()
 
+
+
+def test_an_offer_that_cannot_be_sent_is_set_aside_and_the_next_patient_is_offered(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path, monkeypatch: Any) -> None:
+    from clinicsync.sync.setaside import SET_ASIDE
+    from clinicsync.sync.waitlist import offers as offers_module
+
+    settings = make(reminder_settings, "sequential")
+    ids = waiting_patients(store)
+    real = offers_module.render_offer
+    calls: list[str] = []
+
+    def poisoned(renderer: Any, draft: Any, channel: str, settings: Settings) -> Any:
+        calls.append(draft.kind)
+        if len(calls) == 1:
+            raise KeyError("ana@example.org")  # a bug quoting patient data: the reason must not keep it
+        return real(renderer, draft, channel, settings)
+
+    monkeypatch.setattr(offers_module, "render_offer", poisoned)
+    handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY)
+    first = run_waitlist(settings, store, DAY)
+    assert first["failed"] == 1 and first["sent"] == 0
+    assert offers(store)[ids["W2"]].status == "failed"
+    [aside] = rows(store, SET_ASIDE)
+    assert aside.stage == "waitlist" and aside.item.startswith("offer:") and "example.org" not in aside.reason
+    run_waitlist(settings, store, DAY + timedelta(minutes=1))
+    assert [m["to"] for m in texts(tmp_path)] == ["+12125550201"]  # W1, the next
+
+
+def test_a_patient_who_won_a_slot_is_offered_no_other_while_it_is_booked(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    settings = make(reminder_settings, batch_size=1)
+    ids = waiting_patients(store)
+    handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY)
+    run_waitlist(settings, store, DAY)
+    assert accept(store.engine, offers(store)[ids["W2"]].id, DAY, LEAD) == "won"
+    other = START + timedelta(hours=2)
+    put(store, appointment("A2", other, patient="P8", phone="+12125550108"))
+    put(store, appointment("A2", other, patient="P8", phone="+12125550108", status="cancelled"))
+    run_waitlist(settings, store, DAY + timedelta(minutes=1))
+    [second] = [o for o in rows(store, WAITLIST_OFFERS) if o.slot_id != offers(store)[ids["W2"]].slot_id]
+    assert second.entry_id == ids["P1"] and second.entry_id != ids["W2"]  # W2 won the first slot
