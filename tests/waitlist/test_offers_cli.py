@@ -16,6 +16,7 @@ from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.service.pipeline import run_once, stages
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
+from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.sync.reminders.conftest import SettingsMaker
 from tests.waitlist.test_offers import DAY, PHONE, SERVER, make, rows, texts, waiting_patients, waitlist
 
@@ -67,3 +68,18 @@ def test_a_bad_value_names_its_key(write_settings: Any, section: str, key: str) 
     with pytest.raises(ConfigError) as raised:
         load_settings(path)
     assert key in str(raised.value)
+
+
+def test_with_the_dry_run_outbox_offers_are_written_as_files(store: Store, write_settings: Any,
+                                                            tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    path = write_settings(extra=f"notifiers:\n  - {{name: outbox, kind: outbox, directory: \"{outbox}\"}}\n"
+                                + SERVER + "reminders:\n  quiet_hours: null\n" + waitlist())
+    settings = load_settings(path)
+    waiting_patients(store)
+    handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY)
+    assert run_waitlist(settings, store, DAY)["sent"] == 2
+    written = sorted(p for p in outbox.rglob("*") if p.is_file())
+    assert len(written) == 2 and all("waitlist" in p.name for p in written)
+    bodies = [p.read_text(encoding="utf-8") for p in written]
+    assert all("https://clinic.example.org/w/" in body for body in bodies)
