@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from clinicsync.common.timeutil import zone
+from clinicsync.common.timeutil import TimeError, zone
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -204,7 +204,11 @@ def refusal(slot: Slot, entry: Entry, *, match: str, now: datetime,
         windows = parse_windows(entry.windows)
     except WindowError:
         return "windows unreadable"
-    if not fits_windows(windows, slot.start, slot.end, entry.timezone):
+    try:
+        fits = fits_windows(windows, slot.start, slot.end, entry.timezone)
+    except TimeError:  # an unknown zone: this entry fits nothing, the others are still matched
+        return "timezone unreadable"
+    if not fits:
         return "windows"
     return None
 

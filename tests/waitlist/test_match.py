@@ -42,6 +42,8 @@ def test_an_entry_that_asks_for_exactly_this_fits() -> None:
     ({"visit_mode": "video"}, "visit mode"),
     ({"duration_minutes": 45}, "too short"),
     ({"windows": "{not json"}, "windows unreadable"),
+    ({"timezone": "Mars/Olympus_Mons", "windows": '[{"days": ["tue"], "from": "08:00", "to": "12:00"}]'},
+     "timezone unreadable"),
 ])
 def test_each_rule_refuses_on_its_own(change: dict[str, object], reason: str) -> None:
     assert why(replace(ENTRY, **change)) == reason  # type: ignore[arg-type]
