@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import orjson
@@ -29,6 +29,8 @@ import orjson
 from clinicsync.common.timeutil import TimeError, zone
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+EARLIEST = datetime.min.replace(tzinfo=UTC)  # an open start
+LATEST = datetime.max.replace(tzinfo=UTC)  # an open end
 
 
 class WindowError(ValueError):
@@ -82,7 +84,8 @@ def _instant(value: Any, part: str) -> datetime:
 
 
 def parse_windows(text: str | None) -> Windows:
-    """The entry's ``windows`` JSON (sync/model/waitlist.py); NULL or ``[]``: any time."""
+    """The entry's ``windows`` JSON (sync/model/waitlist.py); NULL or ``[]``: any time. A period
+    may leave ``start`` or ``end`` out (or null): open at that end. ``"to": "24:00"`` is midnight."""
     if text is None or not text.strip():
         return Windows()
     try:
@@ -104,9 +107,11 @@ def parse_windows(text: str | None) -> Windows:
             if end <= start:
                 raise WindowError(f"windows[{index}]: 'to' is not after 'from'")
             weekly.append(Weekly(frozenset(DAYS.index(d) for d in days), start, end))
-        else:
-            start_at = _instant(item.get("start"), f"[{index}].start")
-            end_at = _instant(item.get("end"), f"[{index}].end")
+        else:  # a period open at one end (FHIR requestedPeriod with only a start or only an end)
+            if item.get("start") is None and item.get("end") is None:
+                raise WindowError(f"windows[{index}]: neither 'start' nor 'end'")
+            start_at = _instant(item["start"], f"[{index}].start") if item.get("start") is not None else EARLIEST
+            end_at = _instant(item["end"], f"[{index}].end") if item.get("end") is not None else LATEST
             if end_at <= start_at:
                 raise WindowError(f"windows[{index}]: 'end' is not after 'start'")
             periods.append(Period(start_at, end_at))

@@ -80,6 +80,12 @@ def test_absolute_periods() -> None:
     assert why(replace(ENTRY, windows=outside)) == "windows"
     assert why(replace(ENTRY, windows=both)) is None  # one period is enough; the slot fits it exactly
     assert why(replace(ENTRY, windows="[]")) is None
+    # Open at one end, as FHIR's requestedPeriod may be (the waitlist mapping writes null).
+    assert why(replace(ENTRY, windows=windows({"start": "2030-03-10T00:00:00Z", "end": None}))) is None
+    assert why(replace(ENTRY, windows=windows({"end": "2030-03-12T14:00:00Z"}))) == "windows"
+    assert why(replace(ENTRY, windows=windows({"start": None, "end": "2030-03-13T00:00:00Z"}))) is None
+    whole_days = windows({"days": ["tue"], "from": "00:00", "to": "24:00"})
+    assert why(replace(ENTRY, windows=whole_days)) is None
 
 
 def test_weekly_windows_are_the_patients_local_hours_across_dst() -> None:
@@ -129,6 +135,7 @@ def test_periods_and_weekly_windows_together_must_both_fit() -> None:
     ('[{"days": ["mon"], "from": "10:00", "to": "09:00"}]', "windows[0]: 'to'"),
     ('[{"start": "2030-03-01T00:00:00", "end": "2030-03-02T00:00:00Z"}]', "without an offset"),
     ('[{"start": "2030-03-02T00:00:00Z", "end": "2030-03-01T00:00:00Z"}]', "windows[0]: 'end'"),
+    ('[{"start": null, "end": null}]', "windows[0]: neither"),
 ])
 def test_unreadable_windows_name_the_part(text: str, part: str) -> None:
     with pytest.raises(WindowError, match=part.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
