@@ -47,6 +47,8 @@ COMMANDS = (
                 "Serve webhooks, links, the status page (/ui), /healthz, /readyz and /metrics."),
     LazyCommand("remind", "clinicsync.sync.cli.remind:remind_command",
                 "Send the reminders that are due (now, or --at a given time)."),
+    LazyCommand("waitlist", "clinicsync.sync.cli.waitlist:waitlist_command",
+                "Offer freed slots to waiting patients (one cycle, as `run` does after each sync)."),
     LazyCommand("appointments", "clinicsync.sync.cli.appointments:app", "Appointments in the store."),
     LazyCommand("quarantine", "clinicsync.sync.cli.quarantine:app",
                 "Records that could not be imported: list, retry after a mapping fix, dismiss."),

@@ -28,6 +28,8 @@ from clinicsync.sync.reminders.render import FALLBACK, Renderer, TemplateProblem
 from clinicsync.sync.reminders.segments import sms_size
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
+from clinicsync.sync.waitlist.compose import KINDS as WAITLIST_KINDS
+from clinicsync.sync.waitlist.compose import OfferDraft, render_offer
 
 PATIENTS = Patient.__table__  # type: ignore[attr-defined]
 MAX_SEGMENTS = 1  # one segment: cheaper, and it arrives whole on every handset
@@ -260,6 +262,46 @@ def _check_case(composer: Composer, language: str, label: str, channel: str,
     return result
 
 
+def _waitlist_cases(settings: Settings, renderer: Renderer, language: str, names: set[str],
+                    found: list[str]) -> list[CheckResult]:
+    """The waitlist's offer and "just been taken" messages (sync/waitlist/compose.py) against the
+    same worst-case samples, in every visit mode, with an offer link as long as a real one."""
+    server = settings.server
+    base = str(server.public_url).rstrip("/") if server and server.public_url else "https://clinic.example.org"
+    results = []
+    for kind in WAITLIST_KINDS:
+        for channel in ("sms", "whatsapp", "email"):
+            if f"{kind}.{channel}.txt" not in names:
+                continue
+            samples = worst_visits(settings, language)
+            result, worst, variables = CheckResult(language, kind, channel), (-1, -1), set()
+            for visit in samples if channel != "email" else samples[:1]:
+                for mode in ("in_person", "video", "phone"):
+                    draft = OfferDraft(kind, language, visit.start, visit.end, visit.timezone, visit.patient_name,
+                                       visit.doctor, visit.type, visit.location, mode,
+                                       f"{base}/w/{'x' * 14}" if kind == "waitlist_offer" else None,
+                                       visit.start - timedelta(hours=20))
+                    found.clear()
+                    try:
+                        rendered = render_offer(renderer, draft, channel, settings)
+                    except TemplateProblem as exc:
+                        result.error = str(exc)
+                        break
+                    variables.update(found)
+                    if rendered.segments is not None and (rendered.segments, rendered.units or 0) > worst:
+                        worst = (rendered.segments, rendered.units or 0)
+                        result.segments, result.encoding, result.units = (rendered.segments, rendered.encoding,
+                                                                           rendered.units)
+                        result.sample = f"{_describe(visit, language)}, {mode}"
+            if channel == "sms" and result.segments and result.segments > MAX_SEGMENTS:
+                assert result.encoding is not None and result.units is not None
+                result.problems.append(f"{_size_problem(result.segments, result.encoding, result.units)} "
+                                       f"on {result.sample}")
+            result.warnings += [f"undefined variable {variable!r}" for variable in sorted(variables)]
+            results.append(result)
+    return results
+
+
 def check_templates(settings: Settings, extra: Any = None) -> list[CheckResult]:
     found: list[str] = []
     renderer = Renderer(extra, undefined=_recording(found), sms_accents=settings.reminders.sms_accents)
@@ -274,6 +316,7 @@ def check_templates(settings: Settings, extra: Any = None) -> list[CheckResult]:
             result = _check_case(composer, language, label, channel, drafts, found)
             if result is not None:
                 results.append(result)
+        results += _waitlist_cases(settings, renderer, language, names, found)
     return results
 
 

@@ -31,6 +31,7 @@ from clinicsync.sync.settings.responses import ResponsesSettings
 from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.settings.service import ServiceSettings
 from clinicsync.sync.settings.ui import UiSettings
+from clinicsync.sync.settings.waitlist import WaitlistSettings
 
 DEFAULT_CONFIG = Path("settings.yaml")
 # The sections that configure peers (sources, message channels, the HTTP server, calendars,
@@ -89,6 +90,7 @@ class SettingsRoot(SettingsModel):
     logging: LoggingSettings = LoggingSettings()
     reminders: RemindersSettings = RemindersSettings()
     service: ServiceSettings = ServiceSettings()
+    waitlist: WaitlistSettings = WaitlistSettings()
 
 
 def _union(models: tuple[type[SettingsModel], ...]) -> Any:

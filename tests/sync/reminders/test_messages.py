@@ -47,7 +47,11 @@ def test_templates_check_counts_one_gsm7_segment_for_every_shipped_sms(tmp_path:
         f"store:\n  url: \"{store_url}\"\n"
         "server:\n  public_url: https://clinic.example.org\n  secret_key: test-only\n", encoding="utf-8")
     _, out, _ = cli(config)("templates", "check", "--json")
-    sms = [r for r in json.loads(out) if r["channel"] == "sms"]
+    sms = [r for r in json.loads(out) if r["channel"] == "sms" and not r["template"].startswith("waitlist_")]
+    waitlist = [r for r in json.loads(out) if r["channel"] == "sms" and r["template"].startswith("waitlist_")]
+    assert {(r["language"], r["template"]) for r in waitlist} == {  # issue 33: the offers, checked alike
+        (lang, k) for lang in ("en", "es") for k in ("waitlist_offer", "waitlist_taken")}
+    assert all((r["segments"], r["encoding"]) == (1, "GSM-7") and not r["problems"] for r in waitlist), waitlist
     assert {(r["language"], r["template"]) for r in sms} == {
         (lang, k + mode) for lang in ("en", "es") for k in KINDS for mode in ("", " (video)", " (phone)")}
     assert all((r["segments"], r["encoding"]) == (1, "GSM-7") and r["units"] <= 160 for r in sms), sms

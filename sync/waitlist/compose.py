@@ -1,0 +1,82 @@
+"""What an offer says: the values of the `waitlist_offer` and `waitlist_taken` templates
+(sync/reminders/templates/LANG/), rendered by the reminders' renderer, so a clinic's own
+template folder, its languages and `clinicsync templates check` cover them as any message.
+
+The slot is shown in its own zone (labelled), with its doctor and its place or mode; never
+anything of the patient who freed it (no join link, no dial-in of theirs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from babel import Locale
+
+from clinicsync.common.timeutil import zone
+from clinicsync.sync.clinic import ClinicSettings
+from clinicsync.sync.reminders.compose import first_name, short_day
+from clinicsync.sync.reminders.render import Rendered, Renderer, format_clock, format_day
+from clinicsync.sync.settings import Settings
+
+KINDS = ("waitlist_offer", "waitlist_taken")
+
+
+@dataclass(frozen=True)
+class OfferDraft:
+    """One offer message, whatever the channel."""
+
+    kind: str  # waitlist_offer | waitlist_taken
+    language: str | None
+    start: datetime
+    end: datetime
+    timezone: str
+    patient_name: str | None = None
+    doctor: str | None = None
+    visit_type: str | None = None
+    location: str | None = None
+    visit_mode: str | None = None
+    offer_url: str | None = None  # the one-tap link (offers only)
+    hold_until: datetime | None = None  # sequential: until when it is held for this patient
+
+
+def variables(draft: OfferDraft, clinic: ClinicSettings, clinic_phone: str | None,
+              channel: str) -> Any:
+    """The template values for the locale the renderer picks."""
+
+    def build(locale: Locale) -> dict[str, Any]:
+        local = draft.start.astimezone(zone(draft.timezone))
+        mode = draft.visit_mode or "in_person"
+        remote = mode != "in_person"
+        place = None if remote else clinic.place(None, draft.location)
+        held = draft.hold_until.astimezone(zone(draft.timezone)) if draft.hold_until else None
+        return {
+            "lang": locale.language, "clinic": clinic.name, "clinic_phone": clinic_phone,
+            "clinic_address": clinic.address, "kind": draft.kind, "channel": channel, "replies": False,
+            "answer_url": None, "confirm_url": None, "decline_url": None, "reschedule_url": None,
+            "first_name": first_name(draft.patient_name), "doctor": draft.doctor,
+            "type": clinic.visit_type_in(draft.visit_type, str(locale)), "visit_mode": mode,
+            "location": None if remote else draft.location, "join_url": None, "dial_in": None,
+            "patient_phone": None, "date": format_day(local, locale), "short_date": short_day(local, locale),
+            "time": format_clock(local, locale), "timezone": local.tzname(),
+            "address": place.address if place else None, "map_url": place.map_link() if place else None,
+            "instructions": place.instructions_in(str(locale)) if place else None,
+            "offer_url": draft.offer_url, "hold_until": format_clock(held, locale) if held else None}
+
+    return build
+
+
+def render(renderer: Renderer, draft: OfferDraft, channel: str, clinic: ClinicSettings,
+           clinic_phone: str | None) -> Rendered:
+    return renderer.render(draft.kind, channel, draft.language, variables(draft, clinic, clinic_phone, channel))
+
+
+def clinic_phone(settings: Settings) -> str | None:
+    """The clinic's phone as messages show it (`clinic.phone`, else `reminders.clinic_phone`)."""
+    shown = settings.clinic.phone_display()
+    return shown[0] if shown else settings.reminders.clinic_phone
+
+
+def render_offer(renderer: Renderer, draft: OfferDraft, channel: str, settings: Settings) -> Rendered:
+    """``render`` with the clinic as the settings describe it."""
+    return render(renderer, draft, channel, settings.clinic, clinic_phone(settings))
