@@ -250,7 +250,7 @@ def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
     from clinicsync.sync.stalls import close_interrupted_runs, find_stalls
 
     context = app_context(ctx)
-    store = context.store
+    store = context.store_engine  # the Core tables of sync/tables.py: no model, no write path
     fmt = resolve_format(fmt, out_console, json_output)
     zone = ZoneInfo(context.settings.clinic.timezone)
     # the lists' form and clock (12- or 24-hour by the clinic's locale), or UTC with --utc
