@@ -13,7 +13,6 @@ from collections.abc import Callable
 from contextlib import suppress
 from datetime import date, datetime
 from functools import partial
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -77,6 +76,8 @@ ConfigOption = Annotated[Path | None, typer.Option(
 
 def _version(value: bool) -> None:
     if value:
+        from importlib.metadata import version as package_version  # on use: `--help` need not import it
+
         out_console.print(f"clinicsync {package_version('clinicsync')}", highlight=False)
         raise typer.Exit()
 
