@@ -51,8 +51,8 @@ def test_there_are_core_tables_to_check() -> None:
 def test_each_core_table_equals_the_models(core: Table) -> None:
     model = SQLModel.metadata.tables[core.name]
     expected = _definition(model)
-    assert _definition(core) == expected, (
-        f"sync/tables.py's {core.name!r} differs from the model's; paste:\n" + "\n".join(f"    {line}" for line in expected))
+    paste = "\n".join(f"    {line}" for line in expected)
+    assert _definition(core) == expected, f"sync/tables.py's {core.name!r} differs from the model's; paste:\n{paste}"
     assert all(column.server_default is None for column in model.columns), "add server defaults to the rendering"
 
 
