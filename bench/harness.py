@@ -257,7 +257,7 @@ def interleaved(cases: Sequence[tuple[str, Callable[[], dict[str, Any]]]], round
     """Run every case once per round, in the same order each round (A, B, C, A, B, C, …), so a
     load spike or a slow minute falls on every case alike rather than on one side of a ratio.
     Returns per case the median of each numeric figure over the rounds (other values: the last
-    round's), with ``rounds`` and, per figure ending in ``seconds``, its spread
+    round's), with ``rounds`` and, per measured (float) figure, its spread over the rounds
     (``<figure>_spread``: (highest - lowest) / median) so a noisy run shows it."""
     seen: dict[str, list[dict[str, Any]]] = {name: [] for name, _case in cases}
     for _round in range(rounds):
@@ -269,7 +269,7 @@ def interleaved(cases: Sequence[tuple[str, Callable[[], dict[str, Any]]]], round
         figures = {key: _median([run[key] for run in runs]) for key in keys}
         for key in keys:
             values = [run[key] for run in runs]
-            if key.endswith("seconds") and len(runs) > 1 and all(isinstance(v, int | float) for v in values):
+            if len(runs) > 1 and all(isinstance(v, float) for v in values):
                 middle = statistics.median(values)
                 figures[f"{key}_spread"] = (max(values) - min(values)) / middle if middle else None
         figures["rounds"] = len(runs)

@@ -146,7 +146,7 @@ def _in_this_process(rows: int, pushes: int) -> dict[str, Any]:
 def scale_table(sizes: tuple[int, ...], pushes: int, rounds: int, judged: bool) -> Table:
     table = Table(f"S1 scale: CPU per row and per push as the store grows, sizes {', '.join(f'{s:,}' for s in sizes)}"
                   + (f", median of {rounds} interleaved rounds" if rounds > 1 else ""),
-                  ["figure", "rows", "us_cpu", "rise_ratio", "limit", "verdict"])
+                  ["figure", "rows", "us_cpu", "spread", "rise_ratio", "limit", "verdict"])
     def case(size: int) -> Any:
         if not judged:
             return lambda: _in_this_process(size, pushes)
@@ -167,13 +167,16 @@ def scale_table(sizes: tuple[int, ...], pushes: int, rounds: int, judged: bool) 
         for name in dict.fromkeys((base, *(str(s) for s in sorted(sizes)))):
             last = name == largest
             table.add(figure=label, rows=int(name), us_cpu=figures[name][key],
+                      spread=figures[name].get(f"{key}_spread"),
                       rise_ratio=rise if last else None, limit=f"+{LIMIT:.0%}" if last else "",
                       verdict=verdict if last else "")
     table.failed = bool(failed)
     table.notes.append(
         "rise_ratio: the largest size's figure / the smallest size's (the push: / the empty "
         f"source's) - 1. CPU of this process (time.process_time) over the timed stage only; {pushes} pushes "
-        "per size, each a new booking through the real app (httpx ASGI transport, no network).")
+        "per size, each a new booking through the real app (httpx ASGI transport, no network). spread (with "
+        "--rounds): (highest - lowest) / median over the rounds; a spread near the 15 % limit makes the verdict "
+        "noise: run more --rounds and --pushes, on a quieter machine.")
     for name in (smallest, largest):
         f = figures[name]
         table.notes.append(f"{int(name):,} rows: created {f['created']:,}, re-export unchanged "
