@@ -186,21 +186,38 @@ def scale_table(sizes: tuple[int, ...], pushes: int, rounds: int, judged: bool) 
     return table
 
 
+def scale_sizes(text: str) -> tuple[int, ...]:
+    """argparse type of ``--sizes``: two sizes or more (the smallest and the largest are compared)."""
+    sizes = tuple(sorted(set(row_counts(text))))
+    if len(sizes) < 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: two sizes or more (the smallest and the largest are compared)")
+    return sizes
+
+
+def push_count(text: str) -> int:
+    """argparse type of ``--pushes``: a whole number, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pushes") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1 push")
+    return value
+
+
 def arguments() -> argparse.ArgumentParser:
     """This workload's options (``python -m bench`` lists them without running anything)."""
     parser = common_arguments(__doc__ or "")
-    parser.add_argument("--sizes", type=row_counts, default=None,
+    parser.add_argument("--sizes", type=scale_sizes, default=None,
                         help="store sizes in rows, at least two (default 100000,1000000; --smoke: 60,120)")
-    parser.add_argument("--pushes", type=int, default=None, help="timed pushes per size (default 50; --smoke 2)")
+    parser.add_argument("--pushes", type=push_count, default=None, help="timed pushes per size (default 50; --smoke 2)")
     add_rounds(parser, default=1)
     return parser
 
 
 def main(argv: list[str]) -> list[Table]:
     args = arguments().parse_args(argv)
-    sizes = tuple(sorted(set(args.sizes or ((60, 120) if args.smoke else (100_000, 1_000_000)))))
-    if len(sizes) < 2:
-        arguments().error("--sizes needs two sizes or more: the smallest and the largest are compared")
+    sizes = args.sizes or ((60, 120) if args.smoke else (100_000, 1_000_000))
     pushes = args.pushes or (2 if args.smoke else 50)
     table = scale_table(sizes, pushes, rounds_of(args), judged=not args.smoke)
     tables = emit([table], args)

@@ -55,6 +55,8 @@ def test_one_size_flag_alone_reaches_the_other_kind_of_workload() -> None:
     (["w7", "--rounds", "many"], "w7: argument --rounds: 'many' is not a whole number of rounds"),
     (["w1", "--rounds", "0"], "w1: argument --rounds: '0': at least 1 round"),
     (["m1", "--rounds", "3"], "--rounds is not an option of m1"),
+    (["s1", "--sizes", "100"], "s1: argument --sizes: '100': two sizes or more"),
+    (["s1", "--pushes", "0"], "s1: argument --pushes: '0': at least 1 push"),
 ])
 def test_a_bad_command_line_is_one_line_and_exit_2(argv: list[str], message: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
