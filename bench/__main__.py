@@ -1,9 +1,11 @@
 """``python -m bench`` (or ``bench/run``): every workload in turn, each printing its table.
 
-Workloads are the modules ``bench/w*_*.py`` and ``bench/m*_*.py``, run in name order. Pick
-some by name (``python -m bench w1 m1``) or with ``--only w1,m1``. Options are given once and
-each workload receives those it declares, so ``--rounds`` reaches W7 alone; an option no
-picked workload knows is an error before anything runs, as is a bad value.
+Workloads are the modules ``bench/w*_*.py``, ``bench/m*_*.py`` and ``bench/s*_*.py`` (the scale
+test), run in name order. Pick some by name (``python -m bench w1 m1``) or with ``--only w1,m1``.
+Options are given once and each workload receives those it declares, so ``--rounds`` (interleaved
+rounds, harness.add_rounds) reaches W1, W7 and S1 alone; an option no picked workload knows is an
+error before anything runs, as is a bad value. Exit status 1 when a workload that judges its
+figures (S1) finds a failure.
 
 Sizes: a workload measures either one size (``--rows``: W1, M2) or a list (``--sizes``: M1,
 W6). Each takes the flag it declares; given only the other one, it takes ``--rows N`` as
@@ -30,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def workloads() -> list[str]:
-    names = sorted(p.stem for p in HERE.glob("[wm][0-9]_*.py"))
+    names = sorted(p.stem for p in HERE.glob("[wms][0-9]_*.py"))
     return [n for n in names if not n.startswith("__")]
 
 
@@ -191,7 +193,10 @@ def main(argv: list[str]) -> int:
         results.extend(_module(name).main(own))
     if as_json:
         print(json.dumps([t.as_dict() for t in results], indent=2, default=str))
-    return 0
+    failed = [t.title for t in results if t.failed]
+    for title in failed:
+        print(f"bench: FAIL: {title}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

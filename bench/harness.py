@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -143,6 +144,7 @@ class Table:
     columns: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    failed: bool = False  # a workload that judges its figures (the scale test): `python -m bench` exits 1
     _first_load: int = field(default_factory=lambda: len(LOADS), repr=False)
     _load_range: str = field(default="", repr=False)
 
@@ -161,7 +163,8 @@ class Table:
         self.rows.append(row)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "columns": self.columns, "rows": self.rows, "notes": self.notes}
+        return {"title": self.title, "columns": self.columns, "rows": self.rows, "notes": self.notes,
+                "failed": self.failed}
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -213,6 +216,65 @@ def row_count(text: str) -> int:
 def row_counts(text: str) -> tuple[int, ...]:
     """argparse type of ``--sizes``: comma-separated positive whole numbers."""
     return tuple(row_count(part.strip()) for part in text.split(","))
+
+
+def round_count(text: str) -> int:
+    """argparse type of ``--rounds``: a whole number, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of rounds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1 round")
+    return value
+
+
+def add_rounds(parser: argparse.ArgumentParser, default: int, smoke_default: int = 1) -> None:
+    """Declare the shared ``--rounds N`` (a workload that runs its cases interleaved declares it;
+    ``python -m bench`` refuses it for a run none of whose workloads does)."""
+    parser.add_argument("--rounds", type=round_count, default=None,
+                        help=f"interleaved rounds: every case once per round, in the same order, the median "
+                             f"reported (default {default}; {smoke_default} with --smoke)")
+    parser.set_defaults(rounds_default=(default, smoke_default))
+
+
+def rounds_of(args: argparse.Namespace) -> int:
+    """The rounds asked for, else the workload's default (its --smoke default with --smoke)."""
+    default, smoke_default = args.rounds_default
+    return int(args.rounds or (smoke_default if args.smoke else default))
+
+
+def _median(values: list[Any]) -> Any:
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return statistics.median_low(values)  # counts stay whole numbers
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return statistics.median(values)
+    return values[-1]
+
+
+def interleaved(cases: Sequence[tuple[str, Callable[[], dict[str, Any]]]], rounds: int
+                ) -> dict[str, dict[str, Any]]:
+    """Run every case once per round, in the same order each round (A, B, C, A, B, C, …), so a
+    load spike or a slow minute falls on every case alike rather than on one side of a ratio.
+    Returns per case the median of each numeric figure over the rounds (other values: the last
+    round's), with ``rounds`` and, per measured (float) figure, its spread over the rounds
+    (``<figure>_spread``: (highest - lowest) / median) so a noisy run shows it."""
+    seen: dict[str, list[dict[str, Any]]] = {name: [] for name, _case in cases}
+    for _round in range(rounds):
+        for name, case in cases:
+            seen[name].append(case())
+    out: dict[str, dict[str, Any]] = {}
+    for name, runs in seen.items():
+        keys = [key for key in runs[0] if all(key in run for run in runs)]
+        figures = {key: _median([run[key] for run in runs]) for key in keys}
+        for key in keys:
+            values = [run[key] for run in runs]
+            if len(runs) > 1 and all(isinstance(v, float) for v in values):
+                middle = statistics.median(values)
+                figures[f"{key}_spread"] = (max(values) - min(values)) / middle if middle else None
+        figures["rounds"] = len(runs)
+        out[name] = figures
+    return out
 
 
 def common_arguments(description: str) -> argparse.ArgumentParser:

@@ -27,7 +27,19 @@ from pathlib import Path
 from typing import Any
 
 from bench import dlt_peer
-from bench.harness import Stopwatch, Table, common_arguments, emit, postgres_schema, ratio, row_count, run_case
+from bench.harness import (
+    Stopwatch,
+    Table,
+    add_rounds,
+    common_arguments,
+    emit,
+    interleaved,
+    postgres_schema,
+    ratio,
+    rounds_of,
+    row_count,
+    run_case,
+)
 
 CONNECTOR = "w1"
 CLINIC_ZONE = "America/New_York"
@@ -184,23 +196,36 @@ def _postgres(enabled: bool) -> AbstractContextManager[str | None]:
 
 
 def w1_table(rows: int, postgres: bool, measured: dict[str, Any] | None = None,
-             sqlite_figures: dict[str, Any] | None = None) -> Table:
+             sqlite_figures: dict[str, Any] | None = None, rounds: int = 1) -> Table:
     """``measured``: receives clinicsync's figures (the dlt table compares against the same run).
     ``sqlite_figures``: the SQLite store's figures of this run, for the PostgreSQL table's row
     comparing the two stores (wall seconds: the server's work is not in our CPU time).
 
     Ratios are of CPU seconds (the process's own), which move far less than wall time on a
-    shared machine; the issue's goals were set in CPU seconds."""
+    shared machine; the issue's goals were set in CPU seconds.
+
+    ``rounds``: the cases (clinicsync, pandas, the floor) run interleaved, once per round in the
+    same order, and every figure is the median of the rounds (harness.interleaved)."""
     backend = "PostgreSQL" if postgres else "SQLite"
-    table = Table(f"W1 CSV ingest, {rows:,} rows, {backend} store",
+    table = Table(f"W1 CSV ingest, {rows:,} rows, {backend} store"
+                  + (f", median of {rounds} interleaved rounds" if rounds > 1 else ""),
                   ["case", "seconds", "cpu_seconds", "rows_per_s", "peak_rss_mb", "writes", "ratio", "goal"])
-    with _postgres(postgres) as url:
-        ours = run_case("bench.w1_csv_ingest:clinicsync_case", rows=rows, store_url=url)
+
+    def ours_case() -> dict[str, Any]:
+        with _postgres(postgres) as url:
+            return run_case("bench.w1_csv_ingest:clinicsync_case", rows=rows, store_url=url)
+
+    def pandas_case_run() -> dict[str, Any]:
+        with _postgres(postgres) as url:
+            return run_case("bench.w1_csv_ingest:pandas_case", rows=rows, store_url=url)
+
+    cases = [("clinicsync", ours_case), ("pandas", pandas_case_run)]
+    if not postgres:
+        cases.append(("floor", lambda: run_case("bench.w1_csv_ingest:floor_case", rows=rows)))
+    figures = interleaved(cases, rounds)
+    ours, pandas, floor = figures["clinicsync"], figures["pandas"], figures.get("floor")
     if measured is not None:
         measured.update(ours)
-    with _postgres(postgres) as url:
-        pandas = run_case("bench.w1_csv_ingest:pandas_case", rows=rows, store_url=url)
-    floor = None if postgres else run_case("bench.w1_csv_ingest:floor_case", rows=rows)
     first = ours["first_seconds"]
     first_cpu = ours["first_cpu_seconds"]
     table.add(case="pandas read_csv + to_sql", seconds=pandas["seconds"],
@@ -240,6 +265,12 @@ def w1_table(rows: int, postgres: bool, measured: dict[str, Any] | None = None,
         f"{ours['changed_reported']:,} reported as updated/cancelled/rescheduled. Ratios: first / pandas, "
         "first / floor, unchanged / first, re-export / first, 1%-changed / first, all of CPU seconds (the "
         "process's own, steadier than wall time on a shared machine); peak RSS is the whole child (all runs).")
+    if rounds > 1:
+        spreads = {name: figures[name].get("first_cpu_seconds_spread", figures[name].get("cpu_seconds_spread"))
+                   for name, _case in cases}
+        spread = ", ".join(f"{name} {value or 0:.0%}" for name, value in spreads.items())
+        table.notes.append(f"Each figure is the median of {rounds} rounds run A, B, C, A, B, C, … (the load column "
+                           f"spans them all); CPU spread (highest - lowest) / median over the rounds: {spread}.")
     if sqlite_figures is not None:
         table.add(case="first ingest / SQLite store's (wall)", seconds=first, cpu_seconds=first_cpu,
                   rows_per_s=rows / first, peak_rss_mb=ours["peak_rss_mb"], writes=ours["created"],
@@ -258,20 +289,22 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--rows", type=row_count, default=None, help="rows in the export (default 100,000)")
     parser.add_argument("--dlt", action=argparse.BooleanOptionalAction, default=True,
                         help="also the dlt baseline (bench/dlt_peer.py), against the SQLite figures")
+    add_rounds(parser, default=1)
     return parser
 
 
 def main(argv: list[str]) -> list[Table]:
     args = arguments().parse_args(argv)
     rows = args.rows or (200 if args.smoke else 100_000)
+    rounds = rounds_of(args)
     ours: dict[str, Any] = {}
-    tables = [w1_table(rows, postgres=False, measured=ours)]
+    tables = [w1_table(rows, postgres=False, measured=ours, rounds=rounds)]
     if args.dlt and dlt_peer.available():
         tables.append(dlt_peer.dlt_table(rows, ours))
     elif args.dlt:
         tables[0].notes.append("dlt baseline skipped: install the bench extra (uv sync --extra bench)")
     if args.postgres:
-        tables.append(w1_table(rows, postgres=True, sqlite_figures=ours))
+        tables.append(w1_table(rows, postgres=True, sqlite_figures=ours, rounds=rounds))
     return emit(tables, args)
 
 

@@ -1,7 +1,7 @@
 """W7 CLI start: the CPU time of `clinicsync --help` and `clinicsync status` (on a demo
 store) against a bare `python -c pass` and `python -c "import typer"`, in the same run.
 
-    python -m bench.w7_cli_start [--rounds 7] [--smoke]
+    python -m bench.w7_cli_start [--rounds 7] [--smoke]      (or: bench/run w7 --rounds 7)
 
 Issue 31 (obs 6): `--help` cost 5.4 s of CPU because every command imported FastAPI,
 SQLAlchemy, botocore and the FHIR auth stack. The goal is ≤ 0.5 s of CPU for both. Each
@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Table, child_env, common_arguments, emit
+from bench import harness
+from bench.harness import Table, add_rounds, child_env, common_arguments, emit, load_1min, ratio, rounds_of
 
 GOAL_CPU_SECONDS = 0.5
 
@@ -80,13 +81,16 @@ PURPOSE = "CPU of `clinicsync --help` and `status`, against bare python and `imp
 def arguments() -> argparse.ArgumentParser:
     """This workload's options (``python -m bench`` lists them without running anything)."""
     parser = common_arguments(__doc__ or "")
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7; 1 with --smoke)")
+    add_rounds(parser, default=7)
     return parser
 
 
 def main(argv: list[str]) -> list[Table]:
     args = arguments().parse_args(argv)
-    rounds = args.rounds or (1 if args.smoke else 7)
+    rounds = rounds_of(args)
+    # made first: its load column spans the runs measured from here on
+    table = Table(f"W7 CLI start: CPU seconds per command, fresh processes, {rounds} interleaved round(s)",
+                  ["case", "cpu_median", "cpu_lowest", "wall_median", "over_bare_python", "ratio_to_bare", "goal"])
     env = child_env()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-w7-") as scratch:
@@ -108,16 +112,17 @@ def main(argv: list[str]) -> list[Table]:
         figures: dict[str, list[tuple[float, float]]] = {name: [] for name, _c, _e in cases}
         for _round in range(rounds):
             for name, command, environment in cases:
+                harness.LOADS.append(load_1min())  # the table's load column spans every measured run
                 figures[name].append(measure(command, folder, environment))
+                harness.LOADS.append(load_1min())
     load_after = os.getloadavg()
-    table = Table(f"W7 CLI start: CPU seconds per command, fresh processes, {rounds} interleaved round(s)",
-                  ["case", "cpu_median", "cpu_lowest", "wall_median", "over_bare_python", "goal"])
     bare = statistics.median(cpu for cpu, _wall in figures["python -c pass"])
     for name, _command, _environment in cases:
         cpus = [cpu for cpu, _wall in figures[name]]
         row: dict[str, Any] = {"case": name, "cpu_median": statistics.median(cpus), "cpu_lowest": min(cpus),
                                "wall_median": statistics.median(wall for _cpu, wall in figures[name]),
-                               "over_bare_python": statistics.median(cpus) - bare, "goal": ""}
+                               "over_bare_python": statistics.median(cpus) - bare,
+                               "ratio_to_bare": ratio(statistics.median(cpus), bare), "goal": ""}
         if name in ("clinicsync --help", "clinicsync status"):
             met = row["cpu_median"] <= GOAL_CPU_SECONDS
             row["goal"] = f"≤ {GOAL_CPU_SECONDS} s: {'met' if met else 'NOT met'}"

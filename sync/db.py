@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, inspect, text
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
@@ -107,10 +106,14 @@ def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
 
 def insert_ignoring_duplicates(connection: Connection, table: Table) -> Insert:
     """An INSERT that skips a row whose key another worker wrote first (not an error)."""
-    dialect = connection.dialect.name
+    dialect = connection.dialect.name  # each dialect's module on use: `status` must not import them all
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table).on_conflict_do_nothing()
     if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table).on_conflict_do_nothing()
     return table.insert().prefix_with("IGNORE")  # MySQL / MariaDB
 
@@ -122,6 +125,8 @@ def upsert_statement(connection: Connection, table: Table, keys: Sequence[str], 
     SQLite, ``ON DUPLICATE KEY UPDATE`` on MySQL/MariaDB. ``changed``: a column (a content
     hash) that must differ for the row to be written, so a racing equal copy writes nothing
     (PostgreSQL and SQLite; MySQL rewrites the same values, which changes nothing)."""
+    from sqlalchemy.dialects import mysql, postgresql, sqlite  # on use, as above
+
     dialect = connection.dialect.name
     if dialect in ("postgresql", "sqlite"):
         module: Any = postgresql if dialect == "postgresql" else sqlite

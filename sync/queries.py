@@ -10,22 +10,28 @@ import orjson
 from sqlalchemy import Connection, func, select
 
 from clinicsync.common.timeutil import iso_z
-from clinicsync.sync.model import Appointment, Location, Patient, Practitioner, Quarantine, SyncRun
-from clinicsync.sync.model.joins import with_people
-from clinicsync.sync.store import Store
+from clinicsync.sync.tables import QUARANTINE, HasEngine
+from clinicsync.sync.tables import SYNC_RUNS as RUNS
 
-A = Appointment.__table__.c  # type: ignore[attr-defined]
-P = Patient.__table__.c  # type: ignore[attr-defined]
-D = Practitioner.__table__.c  # type: ignore[attr-defined]
-L = Location.__table__.c  # type: ignore[attr-defined]
-Q = Quarantine.__table__.c  # type: ignore[attr-defined]
-RUNS = SyncRun.__table__  # type: ignore[attr-defined]
+# Runs and quarantine: the Core tables (sync/tables.py), so `status` reads them without
+# importing the model; the appointment lists import the model's tables when they run.
+Q = QUARANTINE.c
 R = RUNS.c
+
+
+def _people_columns() -> tuple[Any, Any, Any, Any]:
+    """The columns of appointment, patient, practitioner and location (the model's tables)."""
+    from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
+
+    models: list[Any] = [Appointment, Patient, Practitioner, Location]
+    a, p, d, place = (model.__table__.c for model in models)
+    return a, p, d, place
 
 
 def _appointment_filters(start: datetime | None, end: datetime | None, doctor_email: str | None,
                          include_deleted: bool, connector: str | None, external_id: str | None) -> list[Any]:
     """The WHERE of `appointments list`, shared by the page and its count so they never disagree."""
+    A, _P, D, _L = _people_columns()
     where: list[Any] = []
     if start is not None:
         where.append(A.start_utc >= start)
@@ -42,10 +48,13 @@ def _appointment_filters(start: datetime | None, end: datetime | None, doctor_em
     return where
 
 
-def count_appointments(store: Store, start: datetime | None = None, end: datetime | None = None,
+def count_appointments(store: HasEngine, start: datetime | None = None, end: datetime | None = None,
                        doctor_email: str | None = None, include_deleted: bool = False) -> int:
     """How many appointments `list_appointments` would return without a limit: one COUNT,
     so a list can say "showing 200 of 48,832" without reading the 48,832 rows."""
+    from clinicsync.sync.model import Appointment
+    from clinicsync.sync.model.joins import with_people
+
     where = _appointment_filters(start, end, doctor_email, include_deleted, None, None)
     query = select(func.count()).select_from(Appointment.__table__)  # type: ignore[attr-defined]
     if doctor_email:  # only the doctor filter needs the join
@@ -54,10 +63,13 @@ def count_appointments(store: Store, start: datetime | None = None, end: datetim
         return int(connection.execute(query.where(*where)).scalar_one())
 
 
-def list_appointments(store: Store, start: datetime | None = None, end: datetime | None = None,
+def list_appointments(store: HasEngine, start: datetime | None = None, end: datetime | None = None,
                       doctor_email: str | None = None, include_deleted: bool = False,
                       connector: str | None = None, external_id: str | None = None,
                       limit: int | None = None) -> list[dict[str, Any]]:
+    from clinicsync.sync.model.joins import with_people
+
+    A, P, D, L = _people_columns()
     query = (
         select(A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type,
                A.version, A.deleted_at, A.participation, A.quality_notes, P.external_id.label("p_id"),
@@ -134,11 +146,11 @@ def connector_health(connection: Connection) -> dict[str, ConnectorHealth]:
                                       int(row.failing)) for row in rows}
 
 
-def connector_status(store: Store) -> list[dict[str, Any]]:
+def connector_status(store: HasEngine) -> list[dict[str, Any]]:
     """Per connector: its last run, when it last succeeded, the failed runs since, and its open quarantine items."""
     with store.engine.connect() as connection:
         health = connector_health(connection)
-        last_runs = connection.execute(select(R).where(R.id.in_([h.last_run_id for h in health.values()]))).all()
+        last_runs = connection.execute(select(RUNS).where(R.id.in_([h.last_run_id for h in health.values()]))).all()
         quarantined: dict[str, int] = dict(connection.execute(
             select(Q.connector, func.count()).where(Q.status == "open").group_by(Q.connector)).all())
     out = []
@@ -166,14 +178,14 @@ def _quarantine_filters(connector: str | None, everything: bool) -> list[Any]:
     return where
 
 
-def count_quarantine(store: Store, connector: str | None = None, everything: bool = False) -> int:
+def count_quarantine(store: HasEngine, connector: str | None = None, everything: bool = False) -> int:
     """How many items `list_quarantine` would return without a limit (one COUNT)."""
     with store.engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(Quarantine.__table__)  # type: ignore[attr-defined]
+        return int(connection.execute(select(func.count()).select_from(QUARANTINE)
                                       .where(*_quarantine_filters(connector, everything))).scalar_one())
 
 
-def list_quarantine(store: Store, connector: str | None = None, limit: int | None = 1000,
+def list_quarantine(store: HasEngine, connector: str | None = None, limit: int | None = 1000,
                     everything: bool = False) -> list[dict[str, Any]]:
     """The quarantine work list: open items, newest sighting first (``everything``: the
     resolved and dismissed ones too). Never the raw record: that is patient data.
@@ -193,7 +205,7 @@ def list_quarantine(store: Store, connector: str | None = None, limit: int | Non
              "resolution": r.resolution, "retryable": bool(r.has_raw)} for r in rows]
 
 
-def pushes_received(store: Store, connector: str, since: datetime) -> tuple[int, datetime | None]:
+def pushes_received(store: HasEngine, connector: str, since: datetime) -> tuple[int, datetime | None]:
     """A push source's deliveries since ``since`` (each push is recorded as a run of its
     own, or in its listener's run) and when the newest arrived: what `sync`'s table says
     for a connector it cannot poll (an index range on (connector, started_at))."""

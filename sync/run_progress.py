@@ -18,12 +18,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
-from clinicsync.sync.model.runs import RunStage
 from clinicsync.sync.progress import ProgressObserver, import_stage
-from clinicsync.sync.store import Store
+from clinicsync.sync.tables import RUN_STAGES, HasEngine
 
 log = structlog.get_logger("clinicsync.progress")
-STAGES = RunStage.__table__  # type: ignore[attr-defined]
+STAGES = RUN_STAGES  # the Core table (sync/tables.py): `status` reads it without the model
 S = STAGES.c
 STALE_AFTER = timedelta(minutes=10)  # no heartbeat for this long: the run is taken for dead
 KEEP_FINISHED = timedelta(days=7)  # finished stages older than this are deleted as the stage ends again
@@ -34,7 +33,7 @@ class RunRecorder(ProgressObserver):
     """Writes each stage's start, rows (at most every WRITE_EVERY seconds) and end. A store
     error is logged once and recording stops: the run itself goes on."""
 
-    def __init__(self, store: Store, run_id: str) -> None:
+    def __init__(self, store: HasEngine, run_id: str) -> None:
         self.store, self.run_id = store, run_id
         self.rows: dict[str, int] = {}  # stage -> its row id
         self.written: dict[str, float] = {}
@@ -129,7 +128,7 @@ def stale_reason(host: str | None, pid: int | None, heartbeat_at: datetime, now:
     return None
 
 
-def running_stages(store: Store, now: datetime | None = None) -> list[StageActivity]:
+def running_stages(store: HasEngine, now: datetime | None = None) -> list[StageActivity]:
     """Each stage running now (several polls may run the same stage at once), and each stale
     one unless a later run of the same stage started since (then it is history, not news)."""
     now = now or utcnow()

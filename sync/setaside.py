@@ -23,11 +23,9 @@ from clinicsync.common.logs import scrub_text
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.sync.db import insert_ignoring_duplicates
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.setaside import SetAside
+from clinicsync.sync.tables import SET_ASIDE, HasEngine
 
-SET_ASIDE = SetAside.__table__  # type: ignore[attr-defined]
-APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
+# SET_ASIDE: the Core table (sync/tables.py), so `status` reads this list without the model.
 S = SET_ASIDE.c
 OPEN, RETRY, RESOLVED = "open", "retry", "resolved"
 STAGES = ("reminders", "calendar", "dispatch", "agenda", "writeback")
@@ -131,6 +129,9 @@ def set_aside(connection: Connection, item: Item, reason: str, now: datetime | N
     """Record (or count again) ``item`` on the list, open, with its newest reason."""
     now = now or utcnow()
     if item.appointment_id is not None and item.external_id is None:  # named as staff know it
+        from clinicsync.sync.model import Appointment
+
+        APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
         found = connection.execute(select(APPOINTMENTS.c.connector, APPOINTMENTS.c.external_id)
                                    .where(APPOINTMENTS.c.id == item.appointment_id)).first()
         if found is not None:
@@ -196,7 +197,7 @@ def open_counts(connection: Connection) -> dict[str, int]:
     return {stage: int(counts.get(stage, 0)) for stage in sorted({*STAGES, *counts})}
 
 
-def set_aside_status(store: Any) -> dict[str, Any]:
+def set_aside_status(store: HasEngine) -> dict[str, Any]:
     """The `set_aside` section of `status`: open items per stage and the newest of them."""
     with store.engine.connect() as connection:
         items = open_items(connection, limit=20)

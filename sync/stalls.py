@@ -16,24 +16,24 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, update
 
 from clinicsync.common.timeutil import iso_z, parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.registry import is_polled
-from clinicsync.sync.model import SyncRun
-from clinicsync.sync.model.runs import RunStage
-from clinicsync.sync.outbox import CONSUMERS, EVENTS
 from clinicsync.sync.progress import import_stage
 from clinicsync.sync.queries import connector_health
 from clinicsync.sync.setaside import open_counts
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.tables import CONSUMERS, EVENTS, RUN_STAGES, SYNC_RUNS, HasEngine
 
-RUNS = SyncRun.__table__  # type: ignore[attr-defined]
-STAGES = RunStage.__table__  # type: ignore[attr-defined]
+if TYPE_CHECKING:
+    from clinicsync.sync.settings import Settings
+
+# The Core tables (sync/tables.py): `status` reads them without importing the model.
+RUNS = SYNC_RUNS
+STAGES = RUN_STAGES
 # The stages of sync.service.pipeline (its keys; this core module cannot import the app layer).
 POST_SYNC_STAGES = ("calendar", "source_answers", "reminders", "writeback")
 # A push is one transaction: a run of a push source still `running` after this is dead.
@@ -73,7 +73,7 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                    open_counts(connection))
 
 
-def find_stalls(store: Store, settings: Settings, now: datetime | None = None) -> list[Stall]:
+def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = None) -> list[Stall]:
     """Every stall now, most urgent kind first."""
     now = now or utcnow()
     margin = settings.service.stall()
@@ -98,7 +98,7 @@ def find_stalls(store: Store, settings: Settings, now: datetime | None = None) -
     return out
 
 
-def close_interrupted_runs(store: Store, settings: Settings, now: datetime | None = None) -> int:
+def close_interrupted_runs(store: HasEngine, settings: Settings, now: datetime | None = None) -> int:
     """Close the runs of push sources left `running` by a crash (a push commits in one
     transaction, so one older than PUSH_RUN_LIMIT is dead): failed, with the reason."""
     now = now or utcnow()
@@ -167,6 +167,6 @@ def _minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
-def stall_status(store: Store, settings: Settings) -> list[dict[str, Any]]:
+def stall_status(store: HasEngine, settings: Settings) -> list[dict[str, Any]]:
     """The `stalls` section of `status`."""
     return [stall.as_dict() for stall in find_stalls(store, settings)]

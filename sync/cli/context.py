@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,8 +16,13 @@ from typer._click.globals import get_current_context  # typer 0.29 carries its o
 from clinicsync.sync.cli.output import FullWidthWhenPiped, print_json  # noqa: F401 - re-exported for the commands
 
 if TYPE_CHECKING:
-    from clinicsync.sync.settings import Settings
+    from collections.abc import Callable
+
+    from clinicsync.sync.settings import Settings, StoreSettings
     from clinicsync.sync.store import Store
+    from clinicsync.sync.tables import HasEngine, StoreEngine
+
+Opened = TypeVar("Opened")
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -41,6 +46,7 @@ class AppContext:
     log_format: str | None
     _settings: Settings | None = None
     _store: Store | None = field(default=None, repr=False)
+    _store_engine: StoreEngine | None = field(default=None, repr=False)
 
     def peek_settings(self) -> Settings | None:
         """The settings when the file loads, else None (the command that needs them reports why)."""
@@ -72,24 +78,44 @@ class AppContext:
 
     @property
     def store(self) -> Store:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from clinicsync.sync.db import StoreNotReady
         from clinicsync.sync.store import Store
 
         if self._store is None:
-            settings = self.settings
-            try:
-                self._store = Store.open(settings.store)
-            except StoreNotReady as exc:
-                fail_config(str(exc))
-            except (SQLAlchemyError, OSError) as exc:
-                fail_config(store_problem(settings.store.url, exc))
+            self._store = self._open(Store.open)
         return self._store
+
+    @property
+    def store_engine(self) -> HasEngine:
+        """The store's engine alone, for reads on the Core tables of sync/tables.py (`status`):
+        opened as ``store`` is, with the same errors, without importing the model and the
+        write path (issue 31, obs 6)."""
+        from clinicsync.sync.tables import StoreEngine
+
+        if self._store is not None:
+            return self._store
+        if self._store_engine is None:
+            self._store_engine = self._open(StoreEngine.open)
+        return self._store_engine
+
+    def _open(self, opener: Callable[[StoreSettings], Opened]) -> Opened:
+        """``opener(settings.store)``; a store that cannot be opened is one line and exit 2."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from clinicsync.sync.db import StoreNotReady
+
+        settings = self.settings
+        try:
+            return opener(settings.store)
+        except StoreNotReady as exc:
+            fail_config(str(exc))
+        except (SQLAlchemyError, OSError) as exc:
+            fail_config(store_problem(settings.store.url, exc))
 
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+        if self._store_engine is not None:
+            self._store_engine.close()
 
 
 def store_problem(url: str, exc: BaseException) -> str:

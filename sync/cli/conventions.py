@@ -10,11 +10,14 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import Any
 
-import typer.rich_utils
 from typer.core import TyperCommand, TyperGroup
 
 PIPED_WIDTH = 1000  # wide enough that no option, no summary is cut (a pager wraps long lines)
@@ -62,9 +65,42 @@ def _plain_when_piped(original: Callable[..., Any]) -> Callable[..., Any]:
     return format_help
 
 
+RICH_UTILS = "typer.rich_utils"
+
+
+def _patch_rich_utils(module: ModuleType) -> None:
+    module.rich_format_error = _print_one_line  # type: ignore[attr-defined]
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Patches typer.rich_utils as it is imported. typer imports it only to draw rich help or an
+    error, and it costs ~0.1 s of CPU (rich's markdown, syntax and traceback modules): `status`
+    and every command that runs without an error never import it (issue 31, obs 6)."""
+
+    def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+                  ) -> ModuleSpec | None:
+        if name != RICH_UTILS:
+            return None
+        sys.meta_path.remove(self)  # once: the module's own spec, found by the other finders
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        loader, run = spec.loader, spec.loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run(module)
+            _patch_rich_utils(module)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
 def install() -> None:
     """Apply both conventions to every typer command (idempotent)."""
-    typer.rich_utils.rich_format_error = _print_one_line  # type: ignore[assignment]
+    if RICH_UTILS in sys.modules:
+        _patch_rich_utils(sys.modules[RICH_UTILS])
+    elif not any(isinstance(finder, _PatchOnImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PatchOnImport())
     for cls in (TyperCommand, TyperGroup):
         if not getattr(cls.format_help, "_plain_when_piped", False):
             wrapped = _plain_when_piped(cls.format_help)

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from contextlib import suppress
 from datetime import date, datetime
 from functools import partial
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -79,6 +78,8 @@ ConfigOption = Annotated[Path | None, typer.Option(
 
 def _version(value: bool) -> None:
     if value:
+        from importlib.metadata import version as package_version  # on use: `--help` need not import it
+
         out_console.print(f"clinicsync {package_version('clinicsync')}", highlight=False)
         raise typer.Exit()
 
@@ -252,7 +253,7 @@ def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
     from clinicsync.sync.stalls import close_interrupted_runs, find_stalls
 
     context = app_context(ctx)
-    store = context.store
+    store = context.store_engine  # the Core tables of sync/tables.py: no model, no write path
     fmt = resolve_format(fmt, out_console, json_output)
     zone = ZoneInfo(context.settings.clinic.timezone)
     # the lists' form and clock (12- or 24-hour by the clinic's locale), or UTC with --utc

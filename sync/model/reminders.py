@@ -9,8 +9,9 @@ from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clinicsync.common.types import utc_column
+from clinicsync.sync.tables import REMINDER_STATUSES
 
-STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped", "cancelled", "unknown")
+STATUSES = REMINDER_STATUSES  # one list, kept in sync/tables.py where `status` reads it without the model
 
 
 class Reminder(SQLModel, table=True):

@@ -7,15 +7,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from clinicsync.common.timeutil import iso_z
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.reminders import REMINDERS, STATUSES
-from clinicsync.sync.store import Store
+from clinicsync.sync.tables import REMINDER_STATUSES as STATUSES
+from clinicsync.sync.tables import REMINDERS as R
+from clinicsync.sync.tables import HasEngine
 
-A = Appointment.__table__  # type: ignore[attr-defined]
-R = REMINDERS
+# The model is imported by `reminders list` alone: `status` reads the Core table (sync/tables.py).
 
 
-def reminder_counts(store: Store) -> dict[str, int]:
+def reminder_counts(store: HasEngine) -> dict[str, int]:
     """How many reminders are in each state (every state listed, `unknown` included)."""
     with store.engine.connect() as connection:
         found: dict[str, int] = dict(
@@ -23,7 +22,10 @@ def reminder_counts(store: Store) -> dict[str, int]:
     return {status: int(found.get(status, 0)) for status in STATUSES}
 
 
-def list_reminders(store: Store, status: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+def list_reminders(store: HasEngine, status: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+    from clinicsync.sync.model import Appointment
+
+    A = Appointment.__table__  # type: ignore[attr-defined]
     query = (select(R, A.c.external_id.label("appointment_external_id"))
              .outerjoin(A, A.c.id == R.c.appointment_id)
              .order_by(R.c.due_at, R.c.id).limit(limit))

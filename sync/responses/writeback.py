@@ -14,19 +14,19 @@ from typing import Any
 import structlog
 from sqlalchemy import and_, func, select, update
 
-from clinicsync.common.timeutil import iso_z, parse_duration
+from clinicsync.common.timeutil import parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Connector, WritebackAction, WritebackUnsupported
 from clinicsync.connectors.registry import build_connector
 from clinicsync.sync.model.responses import WRITEBACKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.responses.writeback_status import STATES, writeback_status  # noqa: F401 - re-exported
 from clinicsync.sync.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 
 W = WRITEBACKS
-STATES = ("pending", "done", "unsupported", "superseded", "set_aside")
 STAGE = "writeback"
 BATCH = 200
 log = structlog.get_logger("clinicsync.responses")
@@ -109,14 +109,3 @@ def _write(row: Any, configs: dict[str, Any], connectors: dict[str, Connector]) 
 def writeback_stage(settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> dict[str, int]:
     """The pipeline stage: after each sync, push the answers that are due."""
     return process_writebacks(settings, store)
-
-
-def writeback_status(store: Store) -> dict[str, Any]:
-    """Counts per state and the failing ones (attempts, next try, last error) for `status`."""
-    with store.engine.connect() as connection:
-        counts: dict[str, int] = dict(connection.execute(select(W.c.status, func.count()).group_by(W.c.status)).all())
-        failing = connection.execute(select(W).where(W.c.status == "pending", W.c.attempts > 0)
-                                     .order_by(W.c.next_at).limit(20)).all()
-    return {**{state: int(counts.get(state, 0)) for state in STATES},
-            "failing": [{"id": r.id, "appointment": f"{r.connector}:{r.external_id}", "attempts": r.attempts,
-                         "next_at": iso_z(r.next_at), "last_error": r.last_error} for r in failing]}

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from clinicsync.sync.reminders.queries import reminder_counts
-from clinicsync.sync.responses.writeback import writeback_status
+from clinicsync.sync.responses.writeback_status import writeback_status
 from clinicsync.sync.setaside import set_aside_status
-from clinicsync.sync.store import Store
+from clinicsync.sync.tables import HasEngine
 
 
 @dataclass(frozen=True)
 class StatusSection:
     key: str  # its key in `status --json`, beside "connectors"
-    read: Callable[[Store], Any]
+    read: Callable[[HasEngine], Any]
 
 
 def status_sections() -> list[StatusSection]:

@@ -15,11 +15,12 @@ EXPECTED = {
     "m1_memory": ["M1 memory and scaling", "M1 memory of the whole first sync"],
     "w6_end_to_end": ["W6 end to end"],
     "m2_mapping_cpu": ["M2 mapping CPU"],
+    "s1_scale": ["S1 scale"],
 }
 
 
-def test_the_end_to_end_workload_is_registered() -> None:
-    assert "w6_end_to_end" in workloads()
+def test_the_end_to_end_workload_and_the_scale_test_are_registered() -> None:
+    assert {"w6_end_to_end", "s1_scale"} <= set(workloads())
 
 
 @pytest.mark.parametrize("name", workloads())

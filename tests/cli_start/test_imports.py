@@ -24,7 +24,13 @@ NOT_FOR_HELP = ("fastapi", "starlette", "uvicorn", "botocore", "boto3", "jwt", "
 # check calendar templates with jinja2 only when a template is set.
 NOT_FOR_STATUS = ("fastapi", "starlette", "uvicorn", "botocore", "boto3", "jwt", "sqlglot", "httpx", "requests",
                   "psycopg", "pymysql", "twilio", "sendgrid", "argon2", "icalendar", "prometheus_client",
-                  "alembic", "mako", "jinja2")
+                  "alembic", "mako", "jinja2", "sqlmodel")
+# `status` reads Core tables (sync/tables.py) through the store's engine alone: not the ORM, not
+# the model's table classes, not the store's write path, no other database's dialect, and not
+# typer's rich help module (imported only to draw help or an error).
+NOT_FOR_STATUS_MODULES = ("sqlalchemy.orm", "clinicsync.sync.model", "clinicsync.sync.store", "clinicsync.sync.bulk",
+                          "clinicsync.mappings.engine", "sqlalchemy.dialects.postgresql",
+                          "sqlalchemy.dialects.mysql", "typer.rich_utils", "clinicsync.sync.responses.writeback")
 
 PROBE = """
 import json, sys
@@ -33,17 +39,19 @@ try:
     app({args!r}, prog_name="clinicsync")
 except SystemExit as exc:
     code = exc.code
-sys.stderr.write("\\nMODULES " + json.dumps(sorted({{name.split(".")[0] for name in sys.modules}})) + "\\n")
+sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
 sys.exit(code)
 """
 
 
-def imported(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def imported(args: list[str], cwd: Path, full: bool = False) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """The run and the packages it imported (``full``: every module's dotted name)."""
     done = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], cwd=cwd, capture_output=True,
                           text=True, timeout=60, check=False, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
     marker = done.stderr.rsplit("MODULES ", 1)
     assert len(marker) == 2, done.stderr
-    return done, set(json.loads(marker[1]))
+    names = set(json.loads(marker[1]))
+    return done, names if full else {name.split(".")[0] for name in names}
 
 
 def test_help_lists_every_command_without_importing_them(tmp_path: Path) -> None:
@@ -61,10 +69,22 @@ def test_status_reads_the_store_without_the_server_or_the_plugins_it_does_not_us
     first, first_modules = imported(["status", "--format", "json"], tmp_path)
     assert first.returncode == 0, first.stderr
     assert "alembic" in first_modules  # a new SQLite store is migrated on first use: alembic is needed then
-    done, modules = imported(["status", "--format", "json"], tmp_path)  # a current store: one SELECT
+    done, modules = imported(["status", "--format", "json"], tmp_path, full=True)  # a current store: one SELECT
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["connectors"] == []
-    assert not modules & set(NOT_FOR_STATUS), sorted(modules & set(NOT_FOR_STATUS))
+    packages = {name.split(".")[0] for name in modules}
+    assert not packages & set(NOT_FOR_STATUS), sorted(packages & set(NOT_FOR_STATUS))
+    assert not modules & set(NOT_FOR_STATUS_MODULES), sorted(modules & set(NOT_FOR_STATUS_MODULES))
+
+
+def test_a_usage_error_is_still_one_line_when_rich_help_was_never_imported(tmp_path: Path) -> None:
+    """conventions.py patches typer's rich error printer as typer imports it (not at start)."""
+    done, modules = imported(["status", "--frm"], tmp_path, full=True)
+    assert done.returncode == 2
+    assert "typer.rich_utils" in modules  # typer imported it to print the error: the patch must hold
+    text = done.stderr.rsplit("MODULES ", 1)[0].strip()
+    assert text == ("clinicsync status: No such option: --frm (Possible options: --format); "
+                    "see `clinicsync status --help`"), text
 
 
 def test_the_registry_help_is_the_commands_own() -> None:

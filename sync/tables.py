@@ -1,0 +1,188 @@
+"""The store tables that `status` reads (and the few rows it closes), as SQLAlchemy Core
+`Table` objects, plus the engine-only handle those reads need.
+
+Why: importing ``sync/model`` builds every table of the store as a SQLModel class (the ORM,
+declarative class creation, pydantic): about half of what `clinicsync status` cost to start
+(issue 31, obs 6; docs/performance.md, W7). A Core table costs a fraction of that.
+
+The SQLModel classes in ``sync/model`` stay the one source of truth of the schema (migrations,
+``create_all``): these descriptions are derived from them, column for column (name, type,
+nullability, primary key, Python-side default), and ``tests/cli_start/test_tables.py`` fails,
+printing the definition to paste, when a table here no longer equals the model's. Indexes,
+constraints and foreign keys are left out: these objects only build DML, never DDL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text
+
+from clinicsync.common.types import UtcDateTime
+
+if TYPE_CHECKING:
+    from clinicsync.sync.settings import StoreSettings
+
+# The states of a reminder (model/reminders.py takes them from here).
+REMINDER_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped", "cancelled", "unknown")
+
+
+
+class HasEngine(Protocol):
+    """What the reads behind `status` need of a store: its engine (a ``Store`` or a ``StoreEngine``)."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+
+@dataclass
+class StoreEngine:
+    """The store's engine without ``Store`` (whose module imports the model, the mappings and
+    the write path): opened as ``Store.open`` opens it, with the same pool settings, the same
+    schema check and SQLite's automatic migration."""
+
+    engine: Engine
+
+    @classmethod
+    def open(cls, settings: StoreSettings) -> StoreEngine:
+        from clinicsync.sync.db import ensure_schema, make_engine
+
+        engine = make_engine(settings.url, settings.pool_size, settings.echo, settings.max_overflow,
+                             settings.pool_timeout)
+        ensure_schema(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+METADATA = MetaData()
+
+SYNC_RUNS = Table(
+    "syncrun", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("run_id", String(32), nullable=False),
+    Column("connector", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("counts", Text(), nullable=False),
+    Column("error", Text(), nullable=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+)
+
+QUARANTINE = Table(
+    "quarantine", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("run_id", String(32), nullable=False),
+    Column("connector", String(64), nullable=False),
+    Column("position", String(512), nullable=False),
+    Column("record_id", String(255), nullable=True),
+    Column("field", String(64), nullable=True),
+    Column("reason", Text(), nullable=False),
+    Column("raw", Text(), nullable=True),
+    Column("item_key", String(64), nullable=False),
+    Column("status", String(16), nullable=False, default='open'),
+    Column("seen_count", Integer(), nullable=False, default=1),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_seen", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("resolution", String(255), nullable=True),
+)
+
+RUN_STAGES = Table(
+    "run_stage", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("run_id", String(32), nullable=False),
+    Column("stage", String(96), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("rows", Integer(), nullable=False, default=0),
+    Column("total", Integer(), nullable=True),
+    Column("error", Text(), nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("pid", Integer(), nullable=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("heartbeat_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+)
+
+REMINDERS = Table(
+    "reminder", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("key", String(255), nullable=False),
+    Column("appointment_id", Integer(), nullable=True),
+    Column("connector", String(64), nullable=False),
+    Column("recipient", String(16), nullable=False),
+    Column("recipient_ref", String(255), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("offset", String(16), nullable=True),
+    Column("version", Integer(), nullable=False, default=0),
+    Column("starts_at", UtcDateTime(), nullable=True),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("status", String(16), nullable=False, default='pending'),
+    Column("reason", Text(), nullable=True),
+    Column("note", String(255), nullable=True),
+    Column("channel", String(16), nullable=True),
+    Column("notifier", String(64), nullable=True),
+    Column("tried", String(64), nullable=False, default=''),
+    Column("attempts", Integer(), nullable=False, default=0),
+    Column("claimed_by", String(64), nullable=True),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("send_started_at", UtcDateTime(), nullable=True),
+    Column("provider_id", String(255), nullable=True),
+    Column("segments", Integer(), nullable=True),
+    Column("sent_at", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+WRITEBACKS = Table(
+    "writeback", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("appointment_id", Integer(), nullable=False),
+    Column("connector", String(64), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("patient_ref", String(255), nullable=True),
+    Column("participant_status", String(16), nullable=False),
+    Column("appointment_status", String(16), nullable=True),
+    Column("status", String(16), nullable=False, default='pending'),
+    Column("attempts", Integer(), nullable=False, default=0),
+    Column("next_at", UtcDateTime(), nullable=False),
+    Column("last_error", Text(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("done_at", UtcDateTime(), nullable=True),
+)
+
+SET_ASIDE = Table(
+    "set_aside", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("stage", String(32), nullable=False),
+    Column("item", String(96), nullable=False),
+    Column("appointment_id", Integer(), nullable=True),
+    Column("connector", String(64), nullable=True),
+    Column("external_id", String(255), nullable=True),
+    Column("reason", Text(), nullable=False),
+    Column("status", String(16), nullable=False, default='open'),
+    Column("attempts", Integer(), nullable=False, default=1),
+    Column("first_at", UtcDateTime(), nullable=False),
+    Column("last_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+)
+
+EVENTS = Table(
+    "event", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("appointment_id", Integer(), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("payload", Text(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+CONSUMERS = Table(
+    "eventconsumer", METADATA,
+    Column("consumer", String(64), primary_key=True),
+    Column("last_event_id", Integer(), nullable=False, default=0),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
