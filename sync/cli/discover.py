@@ -84,7 +84,8 @@ def _print_proposal(proposal: Any) -> None:
 
 def discover_command(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="a database URL, an http(s) FHIR base URL, or a .csv/.hl7 file or folder")],
+    target: Annotated[str, typer.Argument(
+        help="a database URL, an http(s) FHIR base URL, or a .csv/.hl7 file or folder")],
     name: Annotated[str | None, typer.Option(help="the connector's name (default: from the source)")] = None,
     timezone: Annotated[str | None, typer.Option(
         help="the IANA zone of the source's wall-clock times (default: a zone column, else the server's)")] = None,

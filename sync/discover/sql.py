@@ -419,7 +419,8 @@ def _build_join(connection: Connection, main: _Table, tables: Mapping[str, _Tabl
 
 
 def _select_sql(connection: Connection, join: _Join, where: str = "") -> str:
-    columns = ",\n  ".join(f"{expr} AS {_quote(connection, out)}" for out, expr in join.select.items())
+    columns = ",\n  ".join(expr if expr == f"a.{_quote(connection, out)}" else f"{expr} AS {_quote(connection, out)}"
+                           for out, expr in join.select.items())
     return f"SELECT\n  {columns}\n{join.sql_from}" + (f"\nWHERE {where}" if where else "")
 
 
@@ -466,12 +467,35 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         notes["timezone"] = "unknown: give the clinic's zone with --timezone"
     if zone_value:
         connector["timezone"] = zone_value
-    status_map = {w.value: w.status for w in scored.status_words if w.status is not None}
+    status_words = _all_status_words(connection, join, by_field.get("status"), scored.status_words)
+    status_map = {w.value: w.status for w in status_words if w.status is not None}
     mapping: dict[str, Any] = {"status_map": status_map, "fields": {g.field: g.spec for g in scored.guesses}}
     proposal = Proposal(kind="sql", name=name, product=None, product_confidence=0.0, connector=connector,
                         connector_notes=notes, mapping=mapping, guesses=list(scored.guesses),
-                        status_words=list(scored.status_words), unplaced=list(scored.unplaced))
+                        status_words=status_words, unplaced=list(scored.unplaced))
     if "timezone" not in connector and zone_guess is None:
         proposal.notes.append("no zone was found: the connector uses clinic.timezone (or give --timezone)")
     proposal.notes.append(f"unknown schema: read by its shape from table {main.name!r} and {len(rows)} sampled rows")
     return proposal
+
+
+def _all_status_words(connection: Connection, join: _Join, guess: Guess | None,
+                      sampled: Sequence[StatusWord]) -> list[StatusWord]:
+    """The status column's words over the whole table, not only the sample: a word the sample
+    missed would be quarantined on the first run. The scorer's reading of a word stands; a word
+    it did not see is read as a known synonym, else listed as unknown."""
+    if guess is None or guess.source not in join.select:
+        return list(sampled)
+    expr = join.select[guess.source]
+    rows = _run(connection, f"SELECT {expr}, COUNT(*)\n{join.sql_from}\nGROUP BY {expr}\nORDER BY COUNT(*) DESC")
+    seen = {w.value: w for w in sampled}
+    out = []
+    for value, count in rows[:MAX_WORDS]:
+        if value is None:
+            continue
+        word = str(value)
+        known = seen.get(word)
+        guessed = guess_status(word)
+        out.append(StatusWord(word, known.status, int(count), known.confidence) if known is not None else
+                   StatusWord(word, guessed, int(count), 0.6 if guessed else 0.0))
+    return out

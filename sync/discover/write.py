@@ -44,6 +44,12 @@ def _comment(note: str | None) -> str:
     return f"  # {' '.join(note.split())}" if note else ""
 
 
+# What a key's value came from when the discoverer left no note of its own.
+_DEFAULT_NOTES = {"name": "the connector's name (--name)", "kind": "the kind of source given ({kind})",
+                  "query": "built by discover from the schema", "timezone": "the zone of the source's wall-clock times",
+                  "url": "the source given", "mode": "how deletes are seen (docs/connectors/sql.md)"}
+
+
 def settings_block(proposal: Proposal, mapping_ref: str | None, indent: int = 2) -> str:
     """The connector as one item of ``connectors:``, each key commented with its origin."""
     pad = " " * indent
@@ -64,7 +70,7 @@ def settings_block(proposal: Proposal, mapping_ref: str | None, indent: int = 2)
     for key, value in connector.items():
         lead = f"{pad}- " if first else f"{pad}  "
         first = False
-        note = _comment(notes.get(key))
+        note = _comment(notes.get(key) or _DEFAULT_NOTES.get(key, "proposed by discover").format(kind=proposal.kind))
         if isinstance(value, str) and "\n" in value:
             lines.append(f"{lead}{key}: |{note}")
             lines.extend(f"{pad}    {line}" if line else "" for line in value.rstrip("\n").split("\n"))
