@@ -35,7 +35,7 @@ from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.connectors.sql_guard import check_select, sqlglot_dialect
 from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
 from clinicsync.mappings.engine import PRESETS_DIR as MAPPING_PRESETS_DIR
-from clinicsync.sync.discover.products import Product, recognize
+from clinicsync.sync.discover.products import PRODUCTS, Product, recognize
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.scoring import ColumnSample, score_columns
 
@@ -66,8 +66,10 @@ class _Table:
 
 
 def secret_url(url: str, name: str) -> tuple[str, dict[str, str]]:
-    """The URL as it goes into settings.yaml: a password replaced by ``${NAME_DB_PASSWORD}``
-    (and that variable in the returned dict, with what it is for)."""
+    """The URL as it goes into settings.yaml, without its password, and the environment
+    variable (``NAME_DB_PASSWORD``) the connector's ``password:`` reads it from instead, with
+    what it is for; ``{}`` when the URL has no password. A separate key, not ``${VAR}`` inside
+    the URL: a password holding '@' or '/' would otherwise break the URL once substituted."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -75,9 +77,9 @@ def secret_url(url: str, name: str) -> tuple[str, dict[str, str]]:
     if not parsed.password:
         return url, {}
     var = re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") + "_DB_PASSWORD"
-    marker = "CLINICSYNCPASSWORDPLACEHOLDER"
-    rendered = parsed.set(password=marker).render_as_string(hide_password=False)
-    return rendered.replace(marker, "${" + var + "}"), {
+    bare = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
+                      parsed.query)
+    return bare.render_as_string(hide_password=False), {
         var: f"the password of database user {parsed.username!r} (it was in the URL given to discover)"}
 
 
@@ -132,7 +134,7 @@ def discover_sql(url: str, *, name: str | None = None, timezone: str | None = No
         by_lower = {n.lower(): n for n in names}
         columns: dict[str, set[str]] = {}
         for lower, real in by_lower.items():
-            if table is None and any(lower in p.signature for p in _products()):
+            if table is None and any(lower in p.signature for p in PRODUCTS):
                 columns[lower] = {c["name"].lower() for c in inspector.get_columns(real)}
         found = recognize(columns) if table is None else None
         if found is not None:
@@ -142,16 +144,14 @@ def discover_sql(url: str, *, name: str | None = None, timezone: str | None = No
             proposal = _shape_proposal(connection, inspector, names, name, written_url, timezone, table, sample_rows)
     proposal.connector_notes["name"] = named
     proposal.secret_env.update(secrets)
-    if secrets:
-        proposal.connector_notes["url"] = (proposal.connector_notes.get("url", "the URL given") +
-                                           f"; its password is read from ${{{next(iter(secrets))}}}")
+    for var in secrets:
+        connector = proposal.connector
+        at = list(connector).index("url") + 1
+        proposal.connector = {**dict(list(connector.items())[:at]), "password": "${" + var + "}",
+                              **dict(list(connector.items())[at:])}
+        proposal.connector_notes["url"] = "the URL given, without its password"
+        proposal.connector_notes["password"] = f"read from the environment variable {var} (never written here)"
     return proposal
-
-
-def _products() -> Sequence[Product]:
-    from clinicsync.sync.discover.products import PRODUCTS
-
-    return PRODUCTS
 
 
 def _valid_zone(value: str, where: str) -> str:

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -44,13 +45,33 @@ def discover_and_sync(cli: Any, settings: Path, command: list[str], connector: s
     return out, json.loads(sync_out)["connectors"][connector], run
 
 
+@pytest.fixture
+def reader(mariadb: tuple[dict[str, Any], Any]) -> Iterator[tuple[str, str]]:
+    """A login of the test's database that may only SELECT, with a password a URL must escape."""
+    database, connection = mariadb
+    user, password = f"r{database['database'][2:12]}", "s3cr@t/pw"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+        cursor.execute(f"GRANT SELECT ON `{database['database']}`.* TO '{user}'@'%'")
+    yield user, password
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP USER '{user}'@'%'")
+
+
 @pytest.mark.mariadb
-def test_easyappointments_in_four_admin_lines(mariadb: tuple[dict[str, Any], Any], folder: Path, cli: Any) -> None:
+def test_easyappointments_in_four_admin_lines(mariadb: tuple[dict[str, Any], Any], reader: tuple[str, str],
+                                              folder: Path, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     database, connection = mariadb
     expected = data.easyappointments(connection)
     settings = data.admin_settings(folder, "America/New_York")
     before = settings.read_text()
-    command = [database["url"], "--name", "ea"]
+    user, password = reader
+    url = f"mysql://{user}:{quote(password, safe='')}@127.0.0.1:3306/{database['database']}?charset=utf8mb4"
+    # discover hands the typed password to its own check through the environment, for this
+    # process only; recorded here so that the test leaves the environment as it found it.
+    monkeypatch.setenv("EA_DB_PASSWORD", "")
+    monkeypatch.delenv("EA_DB_PASSWORD")
+    command = [url, "--name", "ea"]
     out, report, run = discover_and_sync(cli, settings, command, "ea")
 
     assert "known product easyappointments (confidence 1.00)" in out
@@ -70,6 +91,10 @@ def test_easyappointments_in_four_admin_lines(mariadb: tuple[dict[str, Any], Any
     for word in ("Booked", "Confirmed", "Rescheduled", "Draft", "Cancelled"):
         assert f"# {word}: " in written and "row(s)" in written
     load_mapping("mappings/ea.yaml", "America/New_York", "US", folder)
+    # The password is nowhere in the files: the connector reads it from the environment.
+    assert "s3cr" not in settings.read_text() + written
+    assert yaml.safe_load(settings.read_text())["connectors"][0]["password"] == "${EA_DB_PASSWORD}"
+    assert "set $EA_DB_PASSWORD" in out
     assert data.admin_lines(before, command) <= ADMIN_LIMIT
 
 
@@ -82,9 +107,16 @@ def test_openemr_with_the_clinic_zone_and_a_site_word(mariadb: tuple[dict[str, A
     settings = data.admin_settings(folder, zone)
     before = settings.read_text()
 
-    # OpenEMR keeps wall-clock times without a zone and this server names none: discover asks.
-    _, _, err = cli(settings)("discover", database["url"], "--name", "emr", expect=2)
-    assert "--timezone" in err and "zone" in err
+    # OpenEMR keeps wall-clock times without a zone: discover takes the server's zone when it
+    # names a region, else it asks for --timezone.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@session.time_zone, @@system_time_zone")
+        server = [z for z in cursor.fetchone() if "/" in z and not z.startswith("Etc/")]
+    code, out, err = cli(settings)("discover", database["url"], "--name", "emr", expect=None)
+    if server:
+        assert code == 0 and f"timezone: {server[0]}" in out
+    else:
+        assert code == 2 and "--timezone" in err and "zone" in err
 
     command = [database["url"], "--name", "emr", "--timezone", zone]
     out, report, run = discover_and_sync(cli, settings, command, "emr")

@@ -20,11 +20,11 @@ from clinicsync.sync.settings import load_settings
 def proposal(name: str = "desk") -> Proposal:
     return Proposal(
         kind="sql", name=name, product=None, product_confidence=0.0,
-        connector={"name": name, "kind": "sql", "url": "postgresql://reader:${DESK_DB_PASSWORD}@db/pm",
+        connector={"name": name, "kind": "sql", "url": "postgresql://reader@db/pm", "password": "${DESK_DB_PASSWORD}",
                    "query": "SELECT id, starts, estado, paciente\nFROM citas\nWHERE starts BETWEEN :window_start "
                             "AND :window_end",
                    "mode": "snapshot", "timezone": "Europe/Madrid"},
-        connector_notes={"url": "the URL given; its password is read from ${DESK_DB_PASSWORD}",
+        connector_notes={"password": "read from the environment variable DESK_DB_PASSWORD",
                          "mode": "no updated-at column"},
         mapping={"status_map": {"programada": "booked", "anulada": "cancelled"},
                  "fields": {"external_id": {"from": "id", "required": True}, "start": {"from": "starts"},
@@ -76,7 +76,7 @@ def test_block_goes_under_connectors_and_loads_with_the_real_loader(tmp_path: Pa
     config = load_settings(settings)
     desk = config.connectors[0]
     assert (desk.name, desk.kind, desk.mapping) == ("desk", "sql", "mappings/desk.yaml")
-    assert desk.url == "postgresql://reader:not-written-anywhere@db/pm"  # type: ignore[attr-defined]
+    assert desk.password.get_secret_value() == "not-written-anywhere"  # type: ignore[attr-defined]
     assert "not-written-anywhere" not in text + written.mapping.read_text()
     compiled = load_mapping(desk.mapping, "Europe/Madrid", "ES", tmp_path)
     assert compiled is not None
