@@ -38,11 +38,17 @@ def mariadb(mariadb_database: dict[str, Any]) -> Iterator[tuple[dict[str, Any], 
 
 def discover_and_sync(cli: Any, settings: Path, command: list[str], connector: str,
                       expect: int = 0) -> tuple[str, dict[str, Any], Any]:
-    """`discover … --write` then `sync --once --json`: discover's output and the run's report."""
+    """`discover … --write`, `sync --once --dry-run` (the same counts, nothing stored), then
+    `sync --once --json`: discover's output and the run's report."""
     run = cli(settings)
     _, out, _ = run("discover", *command, "--write", expect=expect)
+    _, dry_out, _ = run("sync", "--once", "--dry-run", "--json")
+    dry = json.loads(dry_out)["connectors"][connector]
+    assert data.stored(run) == {}
     _, sync_out, _ = run("sync", "--once", "--json")
-    return out, json.loads(sync_out)["connectors"][connector], run
+    report = json.loads(sync_out)["connectors"][connector]
+    assert (dry["created"], dry["quarantined"]) == (report["created"], report["quarantined"])
+    return out, report, run
 
 
 @pytest.fixture
