@@ -100,33 +100,48 @@ def mapping_text(proposal: Proposal) -> str | None:
     if extends:
         lines.append(f"extends: {_scalar(extends)}{_comment(f'the preset of {origin}')}")
     status_map = mapping.get("status_map") or {}
-    lines.append("status_map:" if status_map else "status_map: {}")
+    words: list[str] = []
     for word in proposal.status_words:
         where = f"{word.count} row(s), confidence {word.confidence:.2f}"
         key = _scalar(word.value)
         if word.value in status_map:
             why = ", not in the preset: a known status word" if extends else ""
-            lines.append(f"  {key}: {status_map[word.value]}{_comment(where + why)}")
+            words.append(f"  {key}: {status_map[word.value]}{_comment(where + why)}")
         elif word.status is not None:
-            lines.append(f"  # {key}: {word.status}{_comment(where + (', from the preset' if extends else ''))}")
+            words.append(f"  # {key}: {word.status}{_comment(where + (', from the preset' if extends else ''))}")
         else:
             unknown = f"{where}: unknown word: give its status ({STATUS_HELP}), else these rows are quarantined"
-            lines.append(f"  # {key}: ?{_comment(unknown)}")
-    for word, status in status_map.items():  # entries no sampled row carried
-        if word not in {w.value for w in proposal.status_words}:
-            lines.append(f"  {_scalar(word)}: {status}")
+            words.append(f"  # {key}: ?{_comment(unknown)}")
+    seen = {w.value for w in proposal.status_words}
+    words += [f"  {_scalar(word)}: {status}" for word, status in status_map.items() if word not in seen]
+    lines += _section("status_map", bool(status_map), words,
+                      "the status words of the source, each with how many rows carry it")
     fields = mapping.get("fields") or {}
-    lines.append("fields:" if fields else "fields: {}")
+    placed = []
     for guess in proposal.guesses:
         note = f"{guess.why} (confidence {guess.confidence:.2f})"
         spec = guess.spec or {"from": guess.source}
         if guess.field in fields:
-            lines.append(f"  {guess.field}: {_scalar(fields[guess.field])}{_comment(note)}")
+            placed.append(f"  {guess.field}: {_scalar(fields[guess.field])}{_comment(note)}")
         else:
-            lines.append(f"  # {guess.field}: {_scalar(spec)}{_comment(note)}")
+            placed.append(f"  # {guess.field}: {_scalar(spec)}{_comment(note)}")
+    lines += _section("fields", bool(fields), placed,
+                      f"the fields of the preset {extends}" if extends else "the fields discover placed")
     if proposal.unplaced:
         lines.append(f"# Not placed (no field took these columns): {', '.join(proposal.unplaced)}")
     return "\n".join(lines) + "\n"
+
+
+def _section(key: str, has_entries: bool, entries: list[str], what: str) -> list[str]:
+    """A mapping section: ``key:`` with its entries (commented ones among them); a section with
+    no entry of its own lists the commented ones first and ends with ``key: {}``, so that a line
+    copied below it is never half inside a flow mapping."""
+    if has_entries:
+        return [f"{key}:", *entries]
+    if not entries:
+        return [f"{key}: {{}}"]
+    head = f"# {what}; to change one, write it under `{key}:` (replacing the {{}}) without its '#':"
+    return [head, *("#" + line.replace("  # ", "  ", 1) for line in entries), f"{key}: {{}}"]
 
 
 _CONNECTORS = re.compile(r"^connectors:[ \t]*(\[\s*\])?[ \t]*(#.*)?$")

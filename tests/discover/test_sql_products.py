@@ -95,7 +95,7 @@ def test_easyappointments_in_four_admin_lines(mariadb: tuple[dict[str, Any], Any
     written = mapping_file.read_text()
     assert yaml.safe_load(written)["extends"] == "easyappointments_sql"
     for word in ("Booked", "Confirmed", "Rescheduled", "Draft", "Cancelled"):
-        assert f"# {word}: " in written and "row(s)" in written
+        assert f"#  {word}: " in written and "row(s)" in written
     load_mapping("mappings/ea.yaml", "America/New_York", "US", folder)
     # The password is nowhere in the files: the connector reads it from the environment.
     assert "s3cr" not in settings.read_text() + written

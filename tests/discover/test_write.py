@@ -165,3 +165,17 @@ def test_a_mapping_dir_outside_the_settings_folder_is_named_in_full(tmp_path: Pa
     written = write_proposal(proposal(), settings, mapping_dir=elsewhere)
     assert written.mapping == elsewhere.resolve() / "desk.yaml"
     assert yaml.safe_load(settings.read_text())["connectors"][0]["mapping"] == str(elsewhere.resolve() / "desk.yaml")
+
+
+def test_a_commented_line_can_be_taken_as_the_comment_says(tmp_path: Path) -> None:
+    known = proposal()
+    known.product, known.product_confidence = "openemr", 1.0
+    known.mapping = {"extends": "openemr", "status_map": {}}
+    known.status_words = [StatusWord("-", "booked", 9, 1.0), StatusWord("zz", None, 2, 0.0)]
+    text = mapping_text(known)
+    assert text is not None and yaml.safe_load(text)["status_map"] == {}
+    unknown = next(line for line in text.splitlines() if line.startswith("#  zz: ?"))
+    edited = text.replace("status_map: {}", "status_map:\n" + unknown[1:].replace("?", "noshow", 1))
+    assert yaml.safe_load(edited)["status_map"] == {"zz": "noshow"}
+    (tmp_path / "m.yaml").write_text(edited)
+    load_mapping("m.yaml", "America/New_York", "US", tmp_path)
