@@ -12,6 +12,7 @@ statement when the schema has one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -29,6 +30,9 @@ class Product:
     status_column: str
     zone_column: str | None  # a per-row zone the preset reads, or None: the connector's timezone
     source_note: str  # where the schema was read from
+    # The installer's table prefix when the admin may choose another (Easy!Appointments' `ea_`):
+    # the schema is then recognized under any prefix, and the preset's query rewritten for it.
+    table_prefix: str | None = None
 
     @property
     def preset(self) -> QueryPreset:
@@ -72,7 +76,7 @@ PRODUCTS: tuple[Product, ...] = (
                            "language", "timezone"),
          "ea_services": _cols("id", "name", "location")},
         "ea_appointments", "status", "timezone",
-        "Easy!Appointments 1.5.2's migrations (tests/fixtures/easyappointments/schema)"),
+        "Easy!Appointments 1.5.2's migrations (tests/fixtures/easyappointments/schema)", table_prefix="ea_"),
     Product(
         "oscar", "OSCAR EMR",
         {"appointment": _cols("appointment_no", "provider_no", "appointment_date", "start_time", "end_time",
@@ -95,9 +99,49 @@ PRODUCTS: tuple[Product, ...] = (
 MIN_CONFIDENCE = 0.9
 
 
-def recognize(tables: Mapping[str, set[str]]) -> tuple[Product, float] | None:
-    """The best-matching known product and its confidence, or None when none reaches
-    MIN_CONFIDENCE. ``tables``: table name -> column names, both lower case."""
-    scored = sorted(((p.confidence(tables), p) for p in PRODUCTS), key=lambda pair: -pair[0])
-    best_score, best = scored[0]
-    return (best, best_score) if best_score >= MIN_CONFIDENCE else None
+@dataclass(frozen=True)
+class Match:
+    """A recognized product; ``prefix`` is the table prefix found when it is not the installer's."""
+
+    product: Product
+    confidence: float
+    prefix: str | None = None
+
+    def table(self, name: str) -> str:
+        """A signature table's name in this database."""
+        default = self.product.table_prefix or ""
+        return name if self.prefix is None else self.prefix + name.removeprefix(default)
+
+    def rewrite(self, sql: str) -> str:
+        """The preset's statement with this database's table names."""
+        if self.prefix is None:
+            return sql
+        for name in self.product.signature:
+            sql = re.sub(rf"\b{re.escape(name)}\b", self.table(name), sql)
+        return sql
+
+
+def suffixes() -> frozenset[str]:
+    """The table names a prefixed product's tables end with (``appointments`` for ``ea_appointments``)."""
+    return frozenset(name.removeprefix(p.table_prefix) for p in PRODUCTS if p.table_prefix for name in p.signature)
+
+
+def _prefixes(product: Product, tables: Mapping[str, set[str]]) -> set[str]:
+    assert product.table_prefix is not None
+    first = next(iter(product.signature)).removeprefix(product.table_prefix)
+    return {t[: -len(first)] for t in tables if t.endswith(first)} - {product.table_prefix}
+
+
+def recognize(tables: Mapping[str, set[str]]) -> Match | None:
+    """The best-matching known product, or None when none reaches MIN_CONFIDENCE.
+    ``tables``: table name -> column names, both lower case."""
+    candidates = [Match(p, p.confidence(tables)) for p in PRODUCTS]
+    for product in PRODUCTS:
+        if product.table_prefix is None:
+            continue
+        for prefix in _prefixes(product, tables):
+            renamed = {product.table_prefix + t.removeprefix(prefix): cols for t, cols in tables.items()
+                       if t.startswith(prefix)}
+            candidates.append(Match(product, product.confidence(renamed), prefix))
+    best = max(candidates, key=lambda m: (m.confidence, m.prefix is None))
+    return best if best.confidence >= MIN_CONFIDENCE else None

@@ -35,7 +35,7 @@ from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.connectors.sql_guard import check_select, sqlglot_dialect
 from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
 from clinicsync.mappings.engine import PRESETS_DIR as MAPPING_PRESETS_DIR
-from clinicsync.sync.discover.products import PRODUCTS, Product, recognize
+from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.scoring import ColumnSample, score_columns
 
@@ -133,13 +133,13 @@ def discover_sql(url: str, *, name: str | None = None, timezone: str | None = No
         names = inspector.get_table_names()
         by_lower = {n.lower(): n for n in names}
         columns: dict[str, set[str]] = {}
+        ends = suffixes()
         for lower, real in by_lower.items():
-            if table is None and any(lower in p.signature for p in PRODUCTS):
+            if table is None and (any(lower in p.signature for p in PRODUCTS) or lower.endswith(tuple(ends))):
                 columns[lower] = {c["name"].lower() for c in inspector.get_columns(real)}
         found = recognize(columns) if table is None else None
         if found is not None:
-            product, confidence = found
-            proposal = _product_proposal(connection, product, confidence, name, written_url, timezone)
+            proposal = _product_proposal(connection, found, name, written_url, timezone)
         else:
             proposal = _shape_proposal(connection, inspector, names, name, written_url, timezone, table, sample_rows)
     proposal.connector_notes["name"] = named
@@ -256,24 +256,31 @@ def guess_status(word: str) -> str | None:
     return STATUS_SYNONYMS.get(status_key(word))
 
 
-def _product_proposal(connection: Connection, product: Product, confidence: float, name: str, url: str,
-                      timezone: str | None) -> Proposal:
+def _product_proposal(connection: Connection, match: Match, name: str, url: str, timezone: str | None) -> Proposal:
+    product, confidence = match.product, match.confidence
     preset = product.preset
     mapping = _mapping_data(preset.mapping)
-    notes: dict[str, str] = {
-        "kind": "a database URL",
-        "query_preset": f"known product: {product.label} (confidence {confidence:.2f}; its schema: "
-                        f"{product.source_note})",
-        "url": "the URL given",
-    }
+    known = f"known product: {product.label} (confidence {confidence:.2f}; its schema: {product.source_note})"
+    notes: dict[str, str] = {"kind": "a database URL", "url": "the URL given", "query_preset": known}
     connector: dict[str, Any] = {"name": name, "kind": "sql", "query_preset": product.name, "url": url}
+    query = match.rewrite(preset.query)
+    if match.prefix is not None:  # the preset's query, for this installation's table prefix
+        del connector["query_preset"]
+        connector["query"] = query
+        connector["mode"] = preset.mode
+        notes["query"] = (f"{known}: the preset {product.name!r}'s query with the table prefix {match.prefix!r} "
+                          f"instead of {product.table_prefix!r}")
+        notes["mode"] = "the preset's"
+        if preset.cursor_column:
+            connector["cursor_column"] = preset.cursor_column
+            notes["cursor_column"] = "the preset's"
     zone_value = _zone(connection, timezone, product.zone_column, notes)
     if zone_value:
         connector["timezone"] = zone_value
     status_field = (mapping.get("fields") or {}).get("status") or {}
     status_from = status_field.get("from") if isinstance(status_field, dict) else None
     status_column = status_from[0] if isinstance(status_from, list) else status_from
-    words = _preset_status_words(connection, preset.query, str(status_column)) if status_column else []
+    words = _preset_status_words(connection, query, str(status_column)) if status_column else []
     reader = _StatusReader(mapping)
     status_words: list[StatusWord] = []
     additions: dict[str, str | None] = {}
@@ -302,7 +309,7 @@ def _product_proposal(connection: Connection, product: Product, confidence: floa
                               "timezone is only the fallback")
     if preset.writeback_statement:
         proposal.notes.append("write-back is possible with a write-enabled login: writeback: {url: …, status_map: "
-                              "{…}} runs " + " ".join(preset.writeback_statement.split()))
+                              "{…}} runs " + " ".join(match.rewrite(preset.writeback_statement).split()))
     if additions:
         proposal.notes.append(f"{len(additions)} status word(s) the preset does not map: see the mapping file")
     return proposal

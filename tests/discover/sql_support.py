@@ -35,11 +35,15 @@ class Expected:
     practitioner: str
 
 
-def run_script(connection: pymysql.Connection, path: Path) -> None:  # type: ignore[type-arg]
+def run_sql(connection: pymysql.Connection, script: str) -> None:  # type: ignore[type-arg]
     with connection.cursor() as cursor:
-        for statement in sqlparse.split(path.read_text(encoding="utf-8")):
+        for statement in sqlparse.split(script):
             if sqlparse.format(statement, strip_comments=True).strip():
                 cursor.execute(statement)
+
+
+def run_script(connection: pymysql.Connection, path: Path) -> None:  # type: ignore[type-arg]
+    run_sql(connection, path.read_text(encoding="utf-8"))
 
 
 def mysql(database: dict[str, Any]) -> pymysql.Connection:  # type: ignore[type-arg]
@@ -71,21 +75,26 @@ EA_STATUS = {"Booked": "booked", "Confirmed": "booked", "Rescheduled": "booked",
 EA_ZONES = ["America/New_York", "Europe/Madrid", "America/Chicago"]
 
 
-def easyappointments(connection: pymysql.Connection) -> list[Expected]:  # type: ignore[type-arg]
-    run_script(connection, EA_SCHEMA)
+def easyappointments(connection: pymysql.Connection, prefix: str = "ea_") -> list[Expected]:  # type: ignore[type-arg]
+    """The 1.5.2 schema under ``prefix`` (its installer asks for one; `ea_` is the default)."""
+    def named(sql: str) -> str:
+        return sql.replace("ea_", prefix)
+
+    run_sql(connection, named(EA_SCHEMA.read_text(encoding="utf-8")))
     saved = datetime.now().replace(microsecond=0) - timedelta(hours=3)
     words = list(EA_STATUS)
     expected = []
     with connection.cursor() as cursor:
         cursor.executemany(
-            "INSERT INTO ea_users (id, first_name, last_name, email, timezone, id_roles) VALUES (%s,%s,%s,%s,%s,2)",
+            named("INSERT INTO ea_users (id, first_name, last_name, email, timezone, id_roles) "
+                  "VALUES (%s,%s,%s,%s,%s,2)"),
             [(1 + p, f"Doc{p}", "Provider", f"doc{p}@clinic.example", EA_ZONES[p]) for p in range(PROVIDERS)])
         cursor.executemany(
-            "INSERT INTO ea_users (id, first_name, last_name, email, mobile_number, language, id_roles) "
-            "VALUES (%s, %s, %s, %s, %s, 'english', 3)",
+            named("INSERT INTO ea_users (id, first_name, last_name, email, mobile_number, language, id_roles) "
+                  "VALUES (%s, %s, %s, %s, %s, 'english', 3)"),
             [(100 + n, f"Patient{n}", "Example", f"patient{n}@example.org", f"+1 617 253 {1000 + n}")
              for n in range(PATIENTS)])
-        cursor.execute("INSERT INTO ea_services (id, name, duration) VALUES (1, 'Check-up', 30)")
+        cursor.execute(named("INSERT INTO ea_services (id, name, duration) VALUES (1, 'Check-up', 30)"))
         rows = []
         slots = {z: future_slots(z, APPOINTMENTS) for z in EA_ZONES}
         for n in range(APPOINTMENTS):
@@ -96,13 +105,13 @@ def easyappointments(connection: pymysql.Connection) -> list[Expected]:  # type:
                          str(n), word, 1 + provider, 100 + n % PATIENTS))
             expected.append(Expected(str(1 + n), utc(start, EA_ZONES[provider]), EA_STATUS[word],
                                      str(100 + n % PATIENTS), str(1 + provider)))
-        cursor.executemany(
+        cursor.executemany(named(
             "INSERT INTO ea_appointments (id, create_datetime, update_datetime, book_datetime, start_datetime, "
             "end_datetime, hash, status, is_unavailability, id_users_provider, id_users_customer, id_services) "
-            "VALUES (%s, %s, %s, %s, %s, %s, MD5(%s), %s, 0, %s, %s, 1)", rows)
-        cursor.execute(  # a provider's unavailability: a row of the same table, no appointment
+            "VALUES (%s, %s, %s, %s, %s, %s, MD5(%s), %s, 0, %s, %s, 1)"), rows)
+        cursor.execute(named(  # a provider's unavailability: a row of the same table, no appointment
             "INSERT INTO ea_appointments (id, update_datetime, book_datetime, start_datetime, end_datetime, "
-            "is_unavailability, id_users_provider) VALUES (900, %s, %s, %s, %s, 1, 1)",
+            "is_unavailability, id_users_provider) VALUES (900, %s, %s, %s, %s, 1, 1)"),
             (saved, saved, rows[0][4], rows[0][4] + timedelta(hours=2)))
     return expected
 

@@ -105,6 +105,25 @@ def test_easyappointments_in_four_admin_lines(mariadb: tuple[dict[str, Any], Any
 
 
 @pytest.mark.mariadb
+def test_easyappointments_under_its_own_table_prefix(mariadb: tuple[dict[str, Any], Any], folder: Path,
+                                                    cli: Any) -> None:
+    """An installation whose admin chose the prefix `sched_`: the preset's query, rewritten."""
+    database, connection = mariadb
+    expected = data.easyappointments(connection, prefix="sched_")
+    settings = data.admin_settings(folder, "America/New_York")
+    before = settings.read_text()
+    command = [database["url"], "--name", "ea"]
+    out, report, run = discover_and_sync(cli, settings, command, "ea")
+    assert "known product easyappointments (confidence 1.00)" in out
+    assert (report["error"], report["created"], report["quarantined"]) == (None, 200, 0)
+    data.assert_imported(data.stored(run), expected)
+    connector = yaml.safe_load(settings.read_text())["connectors"][0]
+    assert "query_preset" not in connector and "FROM sched_appointments AS a" in connector["query"]
+    assert (connector["mode"], connector["cursor_column"]) == ("incremental", "update_datetime")
+    assert data.admin_lines(before, command) <= ADMIN_LIMIT
+
+
+@pytest.mark.mariadb
 def test_openemr_with_the_clinic_zone_and_a_site_word(mariadb: tuple[dict[str, Any], Any], folder: Path,
                                                       cli: Any, shared_fixtures: Path) -> None:
     database, connection = mariadb
