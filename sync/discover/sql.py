@@ -32,7 +32,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from clinicsync.common.db_urls import driver_url
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
-from clinicsync.connectors.sql_guard import check_select, sqlglot_dialect
+from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
 from clinicsync.mappings.engine import PRESETS_DIR as MAPPING_PRESETS_DIR
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
@@ -172,7 +172,7 @@ def server_zone(connection: Connection) -> str | None:
             rows = _run(connection, "SELECT @@session.time_zone, @@system_time_zone")
         else:
             return None
-    except SQLAlchemyError:
+    except (SQLAlchemyError, StatementRefused):
         return None
     for value in rows[0] if rows else ():
         if isinstance(value, str) and "/" in value and not value.startswith("Etc/"):

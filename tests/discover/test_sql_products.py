@@ -193,3 +193,19 @@ def test_three_table_schema_on_postgresql(postgres_url: str, folder: Path, cli: 
     connector = yaml.safe_load(settings.read_text())["connectors"][0]
     assert (connector["query_preset"], connector["timezone"]) == ("clinic_tables", zone)
     assert data.admin_lines(before, command) <= ADMIN_LIMIT
+
+
+@pytest.mark.postgres
+def test_the_servers_own_zone_is_taken_when_it_names_a_region(postgres_url: str) -> None:
+    """No --timezone: a server whose zone names a region gives it (said to be a guess); one on
+    UTC gives nothing, and discover asks."""
+    from clinicsync.sync.discover.sql import DiscoverError, discover_sql
+
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        data.clinic_tables(connection, "Europe/Madrid")
+    madrid = postgres_url + "%20-ctimezone%3DEurope%2FMadrid"
+    proposal = discover_sql(madrid, name="clinic")
+    assert proposal.connector["timezone"] == "Europe/Madrid"
+    assert "the database server's own zone" in proposal.connector_notes["timezone"]
+    with pytest.raises(DiscoverError, match="give the clinic's zone with --timezone"):
+        discover_sql(postgres_url + "%20-ctimezone%3DUTC", name="clinic")
