@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,11 @@ def clinic_db(tmp_path: Path) -> str:
             CREATE TABLE appointments (id INTEGER PRIMARY KEY, patient_id INTEGER REFERENCES patients(id),
                                        start DATETIME, "end" DATETIME, status TEXT, notes TEXT);
             INSERT INTO patients VALUES (1, '+1 617 253 1000', 'a@example.org');
-            INSERT INTO appointments VALUES (1, 1, '2031-01-02 10:00:00', '2031-01-02 10:30:00', 'booked', '');
-            INSERT INTO appointments VALUES (2, 1, '2031-01-03 10:00:00', '2031-01-03 10:30:00', 'gone fishing', '');
             """)
+        soon = date.today() + timedelta(days=10)
+        connection.executemany("INSERT INTO appointments VALUES (?, 1, ?, ?, ?, '')",
+                               [(1, f"{soon} 10:00:00", f"{soon} 10:30:00", "booked"),
+                                (2, f"{soon} 11:00:00", f"{soon} 11:30:00", "gone fishing")])
     return f"sqlite:///{path}"
 
 
@@ -95,3 +98,26 @@ def test_a_taken_name_is_refused(clinic_db: str, tmp_path: Path, cli: Any) -> No
     _, _, err = cli(settings)("discover", clinic_db, "--timezone", "UTC", "--write", expect=2)
     assert "already has a connector named 'front-desk'" in err and "--name" in err
     assert settings.read_text() == before and not (tmp_path / "mappings").exists()
+
+
+def test_write_then_check_fails_on_an_unknown_status_word(clinic_db: str, tmp_path: Path, cli: Any) -> None:
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(f"clinic: {{timezone: UTC}}\nstore: {{url: 'sqlite:///{tmp_path}/s.db'}}\nconnectors: []\n")
+    _, out, _ = cli(settings)("discover", clinic_db, "--timezone", "UTC", "--write", "--json", expect=1)
+    report = json.loads(out)
+    assert report["written"]["settings"] == str(settings)
+    assert report["written"]["mapping"] == str(tmp_path / "mappings" / "front-desk.yaml")
+    check = report["check"]
+    assert check["summary"].startswith("checked: 1 sources, 2 records sampled, 1 would be quarantined")
+    assert [reason.split(":")[0] for reason in check["sample"]["quarantined"]] == ["status"]
+    # The admin gives the word its meaning where the mapping file says, and check passes.
+    mapping = tmp_path / "mappings" / "front-desk.yaml"
+    text = mapping.read_text()
+    line = next(x for x in text.splitlines() if "gone fishing" in x)
+    assert line.startswith("#") and ": ?" in line
+    fixed = text.replace("status_map:\n", "status_map:\n  gone fishing: cancelled\n", 1)
+    if fixed == text:  # no status word was mapped: the section is `status_map: {}`
+        fixed = text.replace("status_map: {}", "status_map:\n  gone fishing: cancelled", 1)
+    mapping.write_text(fixed)
+    _, out, _ = cli(settings)("check", "--offline")
+    assert "0 would be quarantined, 0 problems" in out
