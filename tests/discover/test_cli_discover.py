@@ -63,7 +63,8 @@ def test_without_write_it_prints_and_writes_nothing(clinic_db: str, tmp_path: Pa
     _, out, _ = cli(settings)("discover", clinic_db, "--timezone", "America/New_York")
     assert "unknown schema" in out and "connector 'front-desk'" in out
     assert "'gone fishing'" in out and "? (unknown" in out  # an unknown status word, said so
-    assert "not placed: " in out and "notes" in out
+    columns = ("id", "patient_id", "start", "end", "status", "notes", "patient_phone", "patient_email")
+    assert all(column in out for column in columns)  # each column: placed (with its guess) or listed as not placed
     assert "nothing written" in out
     assert settings.read_text() == "clinic: {timezone: UTC}\nconnectors: []\n"
     assert not (tmp_path / "mappings").exists()
@@ -74,7 +75,9 @@ def test_json_is_one_object(clinic_db: str, tmp_path: Path, cli: Any) -> None:
     report = json.loads(out)
     proposal = report["proposal"]
     assert proposal["kind"] == "sql" and proposal["connector"]["name"] == "front-desk"
-    assert "notes" in proposal["unplaced"]
+    placed = {g["source"] for g in proposal["guesses"]}
+    assert {"id", "patient_id", "start", "end", "status", "notes", "patient_phone", "patient_email"} <= (
+        placed | set(proposal["unplaced"]))
     assert {w["value"] for w in proposal["status_words"]} == {"booked", "gone fishing"}
 
 
