@@ -477,9 +477,13 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     status_words = _all_status_words(connection, join, by_field.get("status"), scored.status_words)
     status_map = {w.value: w.status for w in status_words if w.status is not None}
     mapping: dict[str, Any] = {"status_map": status_map, "fields": {g.field: g.spec for g in scored.guesses}}
+    formats = list(getattr(scored, "datetime_formats", None) or [])  # a scorer that reads local date texts
+    if formats:
+        mapping["datetime_formats"] = formats
     proposal = Proposal(kind="sql", name=name, product=None, product_confidence=0.0, connector=connector,
                         connector_notes=notes, mapping=mapping, guesses=list(scored.guesses),
                         status_words=status_words, unplaced=list(scored.unplaced))
+    proposal.notes.extend(getattr(scored, "notes", None) or [])
     if "timezone" not in connector and zone_guess is None:
         proposal.notes.append("no zone was found: the connector uses clinic.timezone (or give --timezone)")
     proposal.notes.append(f"unknown schema: read by its shape from table {main.name!r} and {len(rows)} sampled rows")

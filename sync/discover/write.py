@@ -99,6 +99,10 @@ def mapping_text(proposal: Proposal) -> str | None:
              f"name: {_scalar(proposal.name)}"]
     if extends:
         lines.append(f"extends: {_scalar(extends)}{_comment(f'the preset of {origin}')}")
+    formats = mapping.get("datetime_formats")
+    if formats:
+        lines.append(f"datetime_formats: {_scalar(list(formats))}"
+                     f"{_comment('how the source writes its local date-times, read from its values')}")
     status_map = mapping.get("status_map") or {}
     words: list[str] = []
     for word in proposal.status_words:

@@ -117,7 +117,7 @@ def test_write_then_check_fails_on_an_unknown_status_word(clinic_db: str, tmp_pa
     mapping = tmp_path / "mappings" / "front-desk.yaml"
     text = mapping.read_text()
     line = next(x for x in text.splitlines() if "gone fishing" in x)
-    assert line.startswith("#") and ": ?" in line
+    assert line.lstrip().startswith("#") and ": ?" in line
     fixed = text.replace("status_map:\n", "status_map:\n  gone fishing: cancelled\n", 1)
     if fixed == text:  # no status word was mapped: the section is `status_map: {}`
         fixed = text.replace("status_map: {}", "status_map:\n  gone fishing: cancelled", 1)

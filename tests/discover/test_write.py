@@ -179,3 +179,14 @@ def test_a_commented_line_can_be_taken_as_the_comment_says(tmp_path: Path) -> No
     assert yaml.safe_load(edited)["status_map"] == {"zz": "noshow"}
     (tmp_path / "m.yaml").write_text(edited)
     load_mapping("m.yaml", "America/New_York", "US", tmp_path)
+
+
+def test_date_formats_the_scorer_found_are_written(tmp_path: Path) -> None:
+    spanish = proposal()
+    assert spanish.mapping is not None
+    spanish.mapping["datetime_formats"] = ["%d/%m/%Y %H:%M"]
+    text = mapping_text(spanish)
+    assert text is not None and yaml.safe_load(text)["datetime_formats"] == ["%d/%m/%Y %H:%M"]
+    assert "datetime_formats: ['%d/%m/%Y %H:%M']  # how the source writes its local date-times" in text
+    (tmp_path / "m.yaml").write_text(text)
+    load_mapping("m.yaml", "Europe/Madrid", "ES", tmp_path)
