@@ -109,7 +109,8 @@ class SqlSettings(ConnectorSettings):
     kind: Literal["sql"] = "sql"
     url: str = Field(description="SQLAlchemy URL of a read-only login; password via ${ENV} or password_file")
     password: SecretStr | None = Field(None, description="the login's password, if not in url")
-    query_preset: str | None = Field(None, description="a ready query: openemr, easyappointments")
+    query_preset: str | None = Field(None, description="a ready query: openemr, easyappointments, oscar, "
+                                                              "clinic_tables (`clinicsync discover` picks one)")
     query: str | None = Field(
         None, description="one SELECT/WITH; binds :cursor :window_start :window_end are available")
     table: str | None = Field(None, description="instead of query: a table (schema.table) to read")

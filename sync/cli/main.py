@@ -61,6 +61,8 @@ COMMANDS = (
     LazyCommand("ui", "clinicsync.sync.cli.ui:app", "The status page at /ui."),
     LazyCommand("api", "clinicsync.sync.cli.api:app", "REST API tools (docs/api.md)."),
     LazyCommand("replies", "clinicsync.sync.cli.replies:app", "Patients' replies: rehearse one on this machine."),
+    LazyCommand("discover", "clinicsync.sync.cli.discover:discover_command",
+                "Propose the connector block and mapping for a source, read from the source itself."),
 )
 
 app = typer.Typer(help="clinicsync: appointments from clinic systems to calendars and patients.",

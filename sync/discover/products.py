@@ -1,0 +1,147 @@
+"""The practice-management systems `discover` recognizes by their database schema, each with
+the query preset (connectors/sql_presets/) and mapping (mappings/) that read it.
+
+A product is recognized by tables and columns that its own installer creates and that a
+hand-written schema is unlikely to have all of (OpenEMR's ``openemr_postcalendar_events``,
+Easy!Appointments' ``ea_appointments``); the confidence is the share of those columns found.
+Each product also says where its status words live (to list the ones the database really
+holds and check each is mapped), whether its rows carry their own zone, how deletes are seen
+(the preset's mode: incremental with the delete sweep, or snapshot) and the write-back
+statement when the schema has one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from clinicsync.connectors.sql_settings import QueryPreset, load_query_preset
+
+
+@dataclass(frozen=True)
+class Product:
+    """One known schema and what `discover` proposes for it."""
+
+    name: str  # the query preset's name (connectors/sql_presets/NAME.yaml)
+    label: str  # what the admin knows it as
+    signature: Mapping[str, frozenset[str]]  # table -> columns its installer creates (lower case)
+    status_table: str  # where the status words are counted
+    status_column: str
+    zone_column: str | None  # a per-row zone the preset reads, or None: the connector's timezone
+    source_note: str  # where the schema was read from
+    # The installer's table prefix when the admin may choose another (Easy!Appointments' `ea_`):
+    # the schema is then recognized under any prefix, and the preset's query rewritten for it.
+    table_prefix: str | None = None
+
+    @property
+    def preset(self) -> QueryPreset:
+        return load_query_preset(self.name)
+
+    def confidence(self, tables: Mapping[str, set[str]]) -> float:
+        """The share of the signature's tables and columns present (0.0 when its first table,
+        the appointments, is missing: a product is never guessed from its side tables)."""
+        first = next(iter(self.signature))
+        if first not in tables:
+            return 0.0
+        wanted = sum(1 + len(columns) for columns in self.signature.values())
+        found = sum((table in tables) + len(columns & tables.get(table, set()))
+                    for table, columns in self.signature.items())
+        return round(found / wanted, 2)
+
+
+def _cols(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+PRODUCTS: tuple[Product, ...] = (
+    Product(
+        "openemr", "OpenEMR",
+        {"openemr_postcalendar_events": _cols("pc_eid", "pc_pid", "pc_aid", "pc_catid", "pc_eventdate",
+                                              "pc_starttime", "pc_endtime", "pc_duration", "pc_apptstatus",
+                                              "pc_facility", "pc_recurrtype"),
+         "openemr_postcalendar_categories": _cols("pc_catid", "pc_catname", "pc_cattype"),
+         "patient_data": _cols("pid", "fname", "lname", "phone_cell", "email", "language", "hipaa_allowsms",
+                               "hipaa_allowemail"),
+         "users": _cols("id", "fname", "lname", "email"),
+         "facility": _cols("id", "name")},
+        "openemr_postcalendar_events", "pc_apptstatus", None,
+        "OpenEMR's sql/database.sql (tests/fixtures/third_party/openemr)"),
+    Product(
+        "easyappointments", "Easy!Appointments 1.5",
+        {"ea_appointments": _cols("id", "update_datetime", "book_datetime", "start_datetime", "end_datetime",
+                                  "status", "location", "is_unavailability", "id_users_provider",
+                                  "id_users_customer", "id_services"),
+         "ea_users": _cols("id", "first_name", "last_name", "email", "mobile_number", "phone_number",
+                           "language", "timezone"),
+         "ea_services": _cols("id", "name", "location")},
+        "ea_appointments", "status", "timezone",
+        "Easy!Appointments 1.5.2's migrations (tests/fixtures/easyappointments/schema)", table_prefix="ea_"),
+    Product(
+        "oscar", "OSCAR EMR",
+        {"appointment": _cols("appointment_no", "provider_no", "appointment_date", "start_time", "end_time",
+                              "demographic_no", "status", "type", "reason", "location"),
+         "demographic": _cols("demographic_no", "first_name", "last_name", "phone", "email"),
+         "provider": _cols("provider_no", "first_name", "last_name")},
+        "appointment", "status", None,
+        "scoophealth/oscar database/mysql/oscarinit.sql and oscardata.sql"),
+    Product(
+        "clinic_tables", "the three-table patients/doctors/appointments schema",
+        {"appointments": _cols("id", "patient_id", "doctor_id", "starts_at", "ends_at", "status", "reason",
+                               "location", "updated_at"),
+         "patients": _cols("id", "first_name", "last_name", "phone", "email"),
+         "doctors": _cols("id", "name", "email")},
+        "appointments", "status", None,
+        "connectors/sql_presets/clinic_tables.yaml"),
+)
+
+# Below this share of its signature a product is not proposed: the schema is read by its shape.
+MIN_CONFIDENCE = 0.9
+
+
+@dataclass(frozen=True)
+class Match:
+    """A recognized product; ``prefix`` is the table prefix found when it is not the installer's."""
+
+    product: Product
+    confidence: float
+    prefix: str | None = None
+
+    def table(self, name: str) -> str:
+        """A signature table's name in this database."""
+        default = self.product.table_prefix or ""
+        return name if self.prefix is None else self.prefix + name.removeprefix(default)
+
+    def rewrite(self, sql: str) -> str:
+        """The preset's statement with this database's table names."""
+        if self.prefix is None:
+            return sql
+        for name in self.product.signature:
+            sql = re.sub(rf"\b{re.escape(name)}\b", self.table(name), sql)
+        return sql
+
+
+def suffixes() -> frozenset[str]:
+    """The table names a prefixed product's tables end with (``appointments`` for ``ea_appointments``)."""
+    return frozenset(name.removeprefix(p.table_prefix) for p in PRODUCTS if p.table_prefix for name in p.signature)
+
+
+def _prefixes(product: Product, tables: Mapping[str, set[str]]) -> set[str]:
+    assert product.table_prefix is not None
+    first = next(iter(product.signature)).removeprefix(product.table_prefix)
+    return {t[: -len(first)] for t in tables if t.endswith(first)} - {product.table_prefix}
+
+
+def recognize(tables: Mapping[str, set[str]]) -> Match | None:
+    """The best-matching known product, or None when none reaches MIN_CONFIDENCE.
+    ``tables``: table name -> column names, both lower case."""
+    candidates = [Match(p, p.confidence(tables)) for p in PRODUCTS]
+    for product in PRODUCTS:
+        if product.table_prefix is None:
+            continue
+        for prefix in _prefixes(product, tables):
+            renamed = {product.table_prefix + t.removeprefix(prefix): cols for t, cols in tables.items()
+                       if t.startswith(prefix)}
+            candidates.append(Match(product, product.confidence(renamed), prefix))
+    best = max(candidates, key=lambda m: (m.confidence, m.prefix is None))
+    return best if best.confidence >= MIN_CONFIDENCE else None
