@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Bounds on what a settings file may cost to read: a real one is a few KiB, a dozen levels
@@ -112,7 +113,7 @@ def _construct(node: yaml.Node, loc: tuple[Any, ...], lines: dict[tuple[Any, ...
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _TooCostly(f"{format_path(loc)} (line {key_node.start_mark.line + 1}): "
                                  "a key must be plain text")
-            key = str(yaml.safe_load(yaml.serialize(key_node)))
+            key = str(_scalar(key_node))
             if key in result:
                 problems.append(f"{format_path((*loc, key))} (line {key_node.start_mark.line + 1}): "
                                 "duplicate key")
@@ -124,10 +125,17 @@ def _construct(node: yaml.Node, loc: tuple[Any, ...], lines: dict[tuple[Any, ...
         items = [_construct(item, (*loc, i), lines, problems, budget) for i, item in enumerate(node.value)]
         budget.active.discard(id(node))
         return items
-    value = yaml.safe_load(yaml.serialize(node))
+    value = _scalar(node)
     if isinstance(value, str):
         return _interpolate(value, loc, node.start_mark.line + 1, problems, budget)
     return value
+
+
+def _scalar(node: yaml.Node) -> Any:
+    """A plain value as YAML's safe loader reads it. Built from the node itself: serializing a
+    lone node and parsing it again failed on an empty value (``connectors:`` with nothing after
+    it, as an admin leaves it before `discover --write` fills it) with a parser traceback."""
+    return SafeConstructor().construct_object(node, deep=True)
 
 
 def _interpolate(value: str, loc: tuple[Any, ...], line: int, problems: list[str], budget: _Budget) -> Any:

@@ -63,6 +63,20 @@ def _call(function: Any, target: str, options: dict[str, Any]) -> Any:
     return function(target, **{k: v for k, v in options.items() if v is not None and (takes_all or k in accepted)})
 
 
+def _clinic_region(settings_path: Path) -> str | None:
+    """The settings file's ``clinic.default_region``, when it has one: the region the
+    connector will read phone numbers in, so the proposal reads them the same way."""
+    from clinicsync.sync.config_loader import ConfigError, load_yaml_file
+
+    try:
+        data = load_yaml_file(settings_path).data if settings_path.is_file() else None
+        clinic = data.get("clinic") if isinstance(data, dict) else None
+    except (ConfigError, OSError):
+        return None
+    region = clinic.get("default_region") if isinstance(clinic, dict) else None
+    return region if isinstance(region, str) else None
+
+
 def _print_proposal(proposal: Any) -> None:
     what = (f"known product {proposal.product} (confidence {proposal.product_confidence:.2f})"
             if proposal.product else "unknown schema: placed by name, type and sample values")
@@ -110,7 +124,8 @@ def discover_command(
         raise typer.Exit(EXIT_CONFIG)
     function = _discoverer(kind)
     try:
-        proposal = _call(function, target, {"name": name, "timezone": timezone, "table": table})
+        proposal = _call(function, target, {"name": name, "timezone": timezone, "table": table,
+                                            "region": _clinic_region(config_path(app_context(ctx).config))})
     except Exception as exc:  # a discoverer's own error says what to give; never a traceback at the admin
         _say(f"discover: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None

@@ -469,6 +469,8 @@ def _visit_id_fallback(guesses: list[Guess], placed: dict[str, _Candidate], scor
 def _person_name(person: str, placed: dict[str, _Candidate]) -> Guess | None:
     parts = [placed.get(f"{person}.{p}") for p in ("name", "first", "last")]
     full, first, last = parts
+    if full is not None and first is not None and last is None:
+        full, first, last = None, first, full  # 'prenom' + 'nom': beside a first name, "name" is the surname
     named = [c for c in ((full or first), last) if c is not None]
     if not named:
         return None

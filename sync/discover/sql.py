@@ -35,6 +35,7 @@ from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
 from clinicsync.mappings.engine import PRESETS_DIR as MAPPING_PRESETS_DIR
+from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.scoring import ColumnSample, score_columns
@@ -117,8 +118,10 @@ def _quote(connection: Connection, name: str) -> str:
 
 
 def discover_sql(url: str, *, name: str | None = None, timezone: str | None = None, table: str | None = None,
-                 sample_rows: int = SAMPLE_ROWS, timeout: float = TIMEOUT) -> Proposal:
-    """Read the database at ``url`` (read-only) and propose a connector and mapping for it."""
+                 region: str | None = None, sample_rows: int = SAMPLE_ROWS, timeout: float = TIMEOUT) -> Proposal:
+    """Read the database at ``url`` (read-only) and propose a connector and mapping for it.
+    ``region`` reads phone numbers written without +country (default: the country of the
+    zone, else US), as the connector will (``clinic.default_region``)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -141,7 +144,8 @@ def discover_sql(url: str, *, name: str | None = None, timezone: str | None = No
         if found is not None:
             proposal = _product_proposal(connection, found, name, written_url, timezone)
         else:
-            proposal = _shape_proposal(connection, inspector, names, name, written_url, timezone, table, sample_rows)
+            proposal = _shape_proposal(connection, inspector, names, name, written_url, timezone, table, sample_rows,
+                                        region)
     proposal.connector_notes["name"] = named
     proposal.secret_env.update(secrets)
     for var in secrets:
@@ -432,7 +436,8 @@ def _select_sql(connection: Connection, join: _Join, where: str = "") -> str:
 
 
 def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str], name: str, url: str,
-                    timezone: str | None, wanted: str | None, sample_rows: int) -> Proposal:
+                    timezone: str | None, wanted: str | None, sample_rows: int,
+                    region: str | None = None) -> Proposal:
     tables = _tables(inspector, names)
     main = _pick_table(tables, wanted)
     join = _build_join(connection, main, tables)
@@ -445,7 +450,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                             [None if row[i] is None else str(row[i]) for row in rows],
                             join.tables_of[out] if join.tables_of[out] != main.name else None)
                for i, out in enumerate(outs)]
-    scored = score_columns(samples)
+    scored = score_columns(samples, region=region or region_of(timezone))
     notes: dict[str, str] = {"kind": "a database URL", "url": "the URL given"}
     by_field = {g.field: g for g in scored.guesses}
     start = by_field.get("start")
@@ -457,7 +462,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                       f"{', '.join(sorted({t for t in join.tables_of.values() if t != main.name})) or 'no table'})"
                       + (f", in the window on {start_column!r}" if where else
                          ", all rows: the start is not a date column, so no window can be applied"))
-    updated = next((c for c, t in main.columns.items() if _UPDATED.search(c) and _DATE_TYPES.search(t)), None)
+    stamped = by_field.get("source_updated_at")  # the scorer's reading, in any language ('modifie_le')
+    updated = next((c for c, t in main.columns.items() if _DATE_TYPES.search(t) and (
+        _UPDATED.search(c) or (stamped is not None and stamped.source == c))), None)
     if updated is not None:
         connector["mode"] = "incremental"
         connector["cursor_column"] = updated

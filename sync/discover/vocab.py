@@ -35,7 +35,7 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys(("estado", "status", "state", "situacion", "statut", "estatus", "situacao", "zustand",
                      "stato", "etat", "condicion", "disposition"), "status"),
     **dict.fromkeys((
-        "tipo", "type", "servicio", "service", "especialidad", "specialty", "speciality", "motivo",
+        "tipo", "type", "servicio", "service", "especialidad", "specialty", "speciality", "motivo", "motif", "anlass",
         "reason", "prestacion", "art", "typ", "acto", "kind", "category", "categoria", "categorie",
         "visittype", "servico", "especialidade", "specialite", "fachrichtung", "leistung", "procedimiento",
         "procedure", "tratamiento", "treatment", "tipologia", "consulta", "visit", "visita", "agenda"),

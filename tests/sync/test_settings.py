@@ -143,3 +143,13 @@ def test_a_secret_from_a_missing_file_or_twice_is_an_error(tmp_path: Path) -> No
         _WithSecret.model_validate({"password_file": "absent"}, context={"base_dir": tmp_path})
     with pytest.raises(ValidationError, match="either password or password_file"):
         _WithSecret.model_validate({"password": "x", "password_file": "pw"}, context={"base_dir": tmp_path})
+
+
+def test_a_key_left_empty_is_a_named_error_not_a_parser_traceback(tmp_path: Path) -> None:
+    """`connectors:` with nothing after it, as an admin leaves it before `discover --write`
+    fills it: YAML reads null, and the error names the key and its line."""
+    path = tmp_path / "settings.yaml"
+    path.write_text("clinic:\n  timezone: UTC\n  phone:\nconnectors:\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    assert "connectors (line 4): Input should be a valid list" in str(raised.value)
