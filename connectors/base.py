@@ -228,6 +228,18 @@ class Connector(ABC):
         a schedule; raise the usual ConnectorError kinds."""
         raise NotImplementedError(f"connector kind {self.kind} cannot list its ids")
 
+    def reads_waitlist(self) -> bool:
+        """Does this connector also list the source's waiting patients (``waitlist``)? A
+        connector whose mapping is a waitlist mapping needs no such listing: all it reads is
+        waiting patients (sync/waitlist/sources.py)."""
+        return False
+
+    def waitlist(self) -> Iterator[Batch]:
+        """The source's whole waiting list (issue 33), as batches of raw records marked
+        ``snapshot`` (the last ``snapshot_end``): waiting entries it no longer lists were
+        taken off it. Only called when ``reads_waitlist`` is true."""
+        raise NotImplementedError(f"connector kind {self.kind} cannot list a waitlist")
+
     def writeback(self, action: WritebackAction) -> None:
         """Write a patient's answer back where the source allows it. Raise
         RetriableConnectorError on a passing fault (it is retried from an outbox)."""
