@@ -295,7 +295,17 @@ class WaitlistMapping:
             status=self._status(values.get("status")))
 
     def _optional(self, target: str, convert: Callable[[Any], Any], values: dict[str, Any]) -> Any:
-        return self._convert(target, convert, values[target]) if target in values else None
+        """A contact detail, language or visit mode that does not parse is dropped (as the
+        appointment mappings drop it): the patient still waits, the offer finds another
+        channel. Other fields quarantine the record."""
+        if target not in values:
+            return None
+        if target.startswith("patient.") or target == "visit_mode":
+            try:
+                return convert(values[target])
+            except (TransformError, ValueError, TypeError):
+                return None
+        return self._convert(target, convert, values[target])
 
     def _time(self, target: str, values: dict[str, Any], zone_name: str, end: bool = False) -> datetime | None:
         if target not in values:
