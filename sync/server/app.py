@@ -9,7 +9,7 @@ from clinicsync.sync.calendar.metrics import calendar_gauges
 from clinicsync.sync.reminders.metrics import reminder_gauges
 from clinicsync.sync.responses import link_page, sendgrid_hooks, sns_hooks, twilio_hooks
 from clinicsync.sync.responses.metrics import response_gauges
-from clinicsync.sync.server import api, booking_hooks, fhir_hooks, health, openapi
+from clinicsync.sync.server import api, booking_hooks, fhir_hooks, health, openapi, waitlist_api
 from clinicsync.sync.server.metrics import Metrics, StoreGauges, stall_gauges
 from clinicsync.sync.server.middleware import InputErrorsAs4xx, RequestBounds, SecurityAndAccessLog
 from clinicsync.sync.settings import Settings
@@ -21,7 +21,7 @@ from clinicsync.sync.ui import routes as ui
 def routers() -> list[APIRouter]:
     """Every router the server mounts. Later features append theirs here."""
     return [health.router, twilio_hooks.router, sendgrid_hooks.router, sns_hooks.router, link_page.router, ui.router,
-            api.router, fhir_hooks.router, booking_hooks.router, openapi.router]
+            api.router, waitlist_api.router, fhir_hooks.router, booking_hooks.router, openapi.router]
 
 
 def store_gauges() -> list[StoreGauges]:

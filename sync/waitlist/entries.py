@@ -200,9 +200,11 @@ class NewEntry:
 
 
 def add_entry(connection: Connection, new: NewEntry, now: datetime, *, added_by: str,
-              external_id: str | None = None) -> int:
-    """Add (or, by ``external_id``, update) one entry; returns its id. The desk's entries get
-    a generated id; ``added_by`` names who added it (a staff login, or ``api``)."""
+              external_id: str | None = None) -> tuple[int, str]:
+    """Add (or, by ``external_id``, update) one entry; returns its id and ``created``,
+    ``updated`` or ``unchanged``. The desk's entries get a generated id; ``added_by`` names
+    who added it (a staff login, or ``api``). An entry added again after it was removed or
+    expired waits again (its ``waiting_since`` kept unless given)."""
     key = external_id or f"{DESK}-{uuid.uuid4().hex}"
     values = {"patient_ref": new.patient_ref, "practitioner_ref": new.practitioner_ref,
               "visit_type": new.visit_type, "location_ref": new.location_ref, "visit_mode": new.visit_mode,
@@ -212,7 +214,7 @@ def add_entry(connection: Connection, new: NewEntry, now: datetime, *, added_by:
               "current_appointment_id": new.current_appointment_id}
     marker = content_hash({**values, "expires_at": new.expires_at.isoformat() if new.expires_at else None,
                            "waiting_since": new.waiting_since.isoformat() if new.waiting_since else None})
-    row = connection.execute(select(E.id, E.status, E.waiting_since).where(
+    row = connection.execute(select(E.id, E.status, E.waiting_since, E.content_hash).where(
         E.connector == new.connector, E.external_id == key)).first()
     if row is None:
         result = connection.execute(insert(WAITLIST_ENTRIES).values(
@@ -221,11 +223,24 @@ def add_entry(connection: Connection, new: NewEntry, now: datetime, *, added_by:
             updated_at=now))
         inserted = result.inserted_primary_key
         assert inserted is not None
-        return int(inserted[0])
+        return int(inserted[0]), "created"
+    status = _status("waiting", row.status, new.expires_at, now)
+    if row.content_hash == marker and row.status == status:
+        return int(row.id), "unchanged"
     connection.execute(update(WAITLIST_ENTRIES).where(E.id == row.id).values(
-        **values, waiting_since=new.waiting_since or row.waiting_since,
-        status=_status("waiting", row.status, new.expires_at, now), content_hash=marker, updated_at=now))
-    return int(row.id)
+        **values, waiting_since=new.waiting_since or row.waiting_since, status=status, content_hash=marker,
+        updated_at=now))
+    return int(row.id), "updated"
+
+
+def remove_by_key(connection: Connection, connector: str, external_id: str, now: datetime) -> str | None:
+    """The REST API's DELETE: ``removed``, ``unchanged`` (it was not waiting), or None when
+    the source has no entry by that id."""
+    row = connection.execute(select(E.id, E.status).where(E.connector == connector,
+                                                          E.external_id == external_id)).first()
+    if row is None:
+        return None
+    return "removed" if remove_by_id(connection, int(row.id), now) else "unchanged"
 
 
 def remove_by_id(connection: Connection, entry_id: int, now: datetime) -> bool:
@@ -244,11 +259,14 @@ def status_counts(connection: Connection) -> dict[str, int]:
 
 
 def entry_rows(connection: Connection, statuses: Sequence[str] = ("waiting",), limit: int = 200,
-               connector: str | None = None) -> list[dict[str, Any]]:
+               connector: str | None = None, external_id: str | None = None) -> list[dict[str, Any]]:
     """Entries in offer order (priority, then the longest waiting), as plain dicts."""
-    condition = and_(E.status.in_(list(statuses)), E.connector == connector) if connector else \
-        E.status.in_(list(statuses))
-    rows = connection.execute(select(WAITLIST_ENTRIES).where(condition)
+    conditions = [E.status.in_(list(statuses))]
+    if connector is not None:
+        conditions.append(E.connector == connector)
+    if external_id is not None:
+        conditions.append(E.external_id == external_id)
+    rows = connection.execute(select(WAITLIST_ENTRIES).where(and_(*conditions))
                               .order_by(E.priority.desc(), E.waiting_since, E.id).limit(limit))
     return [dict(row._mapping) for row in rows]
 
