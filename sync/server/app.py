@@ -16,6 +16,7 @@ from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import routes as ui
+from clinicsync.sync.waitlist.metrics import waitlist_gauges
 
 
 def routers() -> list[APIRouter]:
@@ -26,7 +27,7 @@ def routers() -> list[APIRouter]:
 
 def store_gauges() -> list[StoreGauges]:
     """Extra metric families read from the store at scrape time. Features append theirs."""
-    return [response_gauges, reminder_gauges, calendar_gauges]
+    return [response_gauges, reminder_gauges, calendar_gauges, waitlist_gauges]
 
 
 def create_app(settings: Settings, store: Store, mounted: list[APIRouter] | None = None,
