@@ -39,6 +39,9 @@ class ConnectorSettings(SettingsModel):
     expected_interval: str | None = Field(
         None, description="for a source that pushes (REST API, webhooks): the longest quiet spell that is "
                           "normal, e.g. 4h; longer is a stall in `status`, on the status page and in the metrics")
+    waitlist_of: str | None = Field(
+        None, description="a waitlist source only (its mapping says `record: waitlist`): the connector whose "
+                          "patients, doctors and appointments its entries name (default: itself)")
 
     @field_validator("expected_interval")
     @classmethod

@@ -265,6 +265,8 @@ class WaitlistMapping:
         optional_text = lambda target: text(target) if target in values else None  # noqa: E731
         external_id, patient_id = text("external_id"), text("patient.external_id")
         for target, value in (("external_id", external_id), ("patient.external_id", patient_id)):
+            if not value.strip():
+                raise MappingError(target, "missing (required)")
             if len(value) > 255:
                 raise MappingError(target, "longer than 255 characters")
         patient = NormalizedPatient(

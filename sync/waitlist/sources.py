@@ -97,10 +97,22 @@ def map_records(mapping: WaitlistMapping, batch: Batch) -> tuple[list[Normalized
     return entries, deleted, quarantined, seen
 
 
-def _apply(store: Store, config: ConnectorSettings, run_id: str, batches: Iterator[Batch],
+def owner_of(settings: Settings, config: ConnectorSettings) -> str:
+    """The connector the entries belong to: ``waitlist_of`` (the appointment source whose
+    patients and doctors the rows name), else the waitlist source itself."""
+    owner = config.waitlist_of
+    if owner is None or owner == config.name:
+        return config.name
+    if not any(c.name == owner for c in settings.connectors):
+        raise ValueError(f"connector {config.name}: waitlist_of names no connector ({owner!r})")
+    return owner
+
+
+def _apply(store: Store, config: ConnectorSettings, owner: str, run_id: str, batches: Iterator[Batch],
            mapping: WaitlistMapping, report: SourceReport, save_cursor: bool) -> None:
     """Each batch in one transaction with its quarantine items and (``save_cursor``) cursor;
-    a snapshot's end removes what the whole listing lacked."""
+    a snapshot's end removes what the whole listing lacked. Entries and patients are stored
+    under ``owner``; the cursor and the quarantine stay the source's own."""
     seen: set[str] = set()
     for batch in batches:
         entries, deleted, quarantined, named = map_records(mapping, batch)
@@ -108,15 +120,15 @@ def _apply(store: Store, config: ConnectorSettings, run_id: str, batches: Iterat
         seen |= named
         now = utcnow()
         with store.engine.begin() as connection:
-            store_patients(store, connection, config.name, entries, now)
-            counts = apply_entries(connection, config.name, entries, now)
-            counts.removed += remove_entries(connection, config.name, deleted, now)
+            store_patients(store, connection, owner, entries, now)
+            counts = apply_entries(connection, owner, entries, now)
+            counts.removed += remove_entries(connection, owner, deleted, now)
             quarantine.record(connection, config.name, run_id, quarantined, now)
             counts.quarantined = len(quarantined)
             if batch.snapshot and batch.snapshot_end:
                 try:
                     with connection.begin_nested():
-                        counts.removed += remove_absent(connection, config.name, seen, now, batch.max_delete_share)
+                        counts.removed += remove_absent(connection, owner, seen, now, batch.max_delete_share)
                 except TooManyAbsent as exc:
                     report.error = str(exc)
                     log.error("waitlist.safety_stop", connector=config.name, detail=str(exc))
@@ -142,11 +154,11 @@ def poll_source(settings: Settings, store: Store, config: ConnectorSettings, run
                     report.skipped = "no waitlist"
                     return report
                 mapping = _mapping(settings, config, str(getattr(config, "waitlist_mapping", "")))
-                _apply(store, config, run_id, connector.waitlist(), mapping, report, save_cursor=False)
+                _apply(store, config, config.name, run_id, connector.waitlist(), mapping, report, save_cursor=False)
             else:
+                owner = owner_of(settings, config)
                 mapping = _mapping(settings, config, config.mapping)
-                connector.id_columns = ()
-                _apply(store, config, run_id, connector.fetch(store.load_cursor(config.name)), mapping, report,
+                _apply(store, config, owner, run_id, connector.fetch(store.load_cursor(config.name)), mapping, report,
                        save_cursor=True)
     except (ConnectorError, ValueError) as exc:
         report.error = str(exc)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 
 from clinicsync.sync.db import make_engine
-from clinicsync.sync.model import Appointment, Quarantine
+from clinicsync.sync.model import Appointment, Patient, Quarantine
 from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
 from clinicsync.sync.service.pipeline import run_once
 from clinicsync.sync.settings import load_settings
@@ -110,11 +110,18 @@ def test_sql_table_waitlist_on_mariadb(mariadb_database: dict[str, object], writ
     source.dispose()
 
 
-def test_csv_drop_waitlist(drop_dir: Path, write_settings: Any, store: Store) -> None:
+def test_csv_drop_waitlist(drop_dir: Path, tmp_path: Path, write_settings: Any, store: Store) -> None:
+    """The waiting list of the `office` source's patients, dropped as its own export."""
+    (tmp_path / "appointments").mkdir()
     settings = load_settings(write_settings(f"""
+        - name: office
+          kind: csv
+          mapping: csv_default
+          drop_dir: {tmp_path / "appointments"}
         - name: wl
           kind: csv
           mapping: csv_waitlist
+          waitlist_of: office
           drop_dir: {drop_dir}
           mode: snapshot
           settle_seconds: 0
@@ -129,7 +136,11 @@ def test_csv_drop_waitlist(drop_dir: Path, write_settings: Any, store: Store) ->
     assert (counts["created"], counts["quarantined"]) == (2, 1), counts
     assert no_appointments(store)
     rows = entries(store)
+    assert {r["connector"] for r in rows.values()} == {"office"}  # the office's patients and doctors
     assert rows["a"]["practitioner_ref"] is None and rows["a"]["priority"] == 3
+    with store.engine.connect() as connection:
+        patients = {(r.connector, r.external_id): r.email for r in connection.execute(select(Patient.__table__))}  # type: ignore[attr-defined]
+    assert patients == {("office", "p1"): "bo@example.org", ("office", "p2"): None}
     assert json.loads(rows["a"]["windows"]) == [{"days": ["tue", "wed", "thu"], "from": "14:00", "to": "18:00"}]
     reason = quarantined(store)[("c", "priority")]
     assert "high" not in reason
