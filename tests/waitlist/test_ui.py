@@ -37,6 +37,16 @@ async def client(tmp_path: Path, store_url: str,
     connectors = "connectors:\n  - {name: csv, kind: csv, mapping: csv_default, drop_dir: drop}\n"
     path.write_text(settings_text(store_url, connectors), encoding="utf-8")
     (tmp_path / "drop").mkdir()
+    ids = seed_waitlist(store)
+    app = create_app(load_settings(path), store)
+    app.state.ui_clock = lambda: NOW
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        yield http, ids
+
+
+def seed_waitlist(store: Store) -> dict[str, int]:
+    """The status page's seed (tests/ui/seed.py), two waiting entries, three freed slots (open,
+    taken and written, expired) and two offers (one out, one accepted)."""
     ids = seed(store)
     with store.engine.begin() as connection:
         apply_entries(connection, "csv", [
@@ -57,10 +67,7 @@ async def client(tmp_path: Path, store_url: str,
              "hold_until": NOW + timedelta(minutes=30)},
             {"slot_id": 2, "entry_id": 1, "rank": 1, "status": "accepted", "created_at": NOW, "sent_at": NOW,
              "hold_until": None}])
-    app = create_app(load_settings(path), store)
-    app.state.ui_clock = lambda: NOW
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
-        yield http, ids
+    return ids
 
 
 def section(html: str, name: str) -> str:
@@ -84,7 +91,7 @@ async def test_the_page_shows_slots_offers_and_who_waits(client: tuple[httpx.Asy
     assert "Dr. Amelia Hart" in waiting and "mon,tue 09:00-12:00" in waiting and "any doctor" in waiting
     assert "Umar Nguyen" in section(html, "offers-out") and "Yara García" in section(html, "accepted")
     assert "Dr. Amelia Hart" in section(html, "open-slots") and "written" in section(html, "accepted")
-    assert "<svg" in section(html, "waitlist-summary")  # the weekly chart: one slot refilled
+    assert "<svg" in section(html, "refills")  # the weekly chart: one slot refilled
     with store.engine.connect() as connection:
         logged = [(r.user, r.view, r.patients) for r in connection.execute(select(ACCESS_LOG))]
     assert logged == [("desk", "/ui/waitlist", 3)]  # two entries and the one offer out
