@@ -191,4 +191,7 @@ def waitlist_sources_stage(settings: Settings, store: Store, run_id: str,
         sources[config.name] = poll_source(settings, store, config, run_id).as_dict()
         progress(done, len(configs))
     errors = [f"{name}: {r['error']}" for name, r in sources.items() if r.get("error")]
-    return {"expired": expired, "sources": sources, "error": "; ".join(errors) or None}
+    result: dict[str, Any] = {"expired": expired, "sources": sources}
+    if errors:  # the pipeline's convention: "error" only on a stage that failed
+        result["error"] = "; ".join(errors)
+    return result

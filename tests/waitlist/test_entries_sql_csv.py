@@ -155,3 +155,17 @@ def test_csv_drop_waitlist(drop_dir: Path, tmp_path: Path, write_settings: Any, 
     assert (counts["updated"], counts["removed"]) == (1, 1), counts
     rows = entries(store)
     assert (rows["a"]["priority"], rows["a"]["status"], rows["b"]["status"]) == (5, "waiting", "removed")
+
+
+def test_a_failing_waitlist_source_fails_the_stage_by_name(drop_dir: Path, write_settings: Any, store: Store) -> None:
+    settings = load_settings(write_settings(f"""
+        - name: wl
+          kind: csv
+          mapping: csv_waitlist
+          waitlist_of: nowhere
+          drop_dir: {drop_dir}
+        """))
+    report = run_once(settings, store)
+    stage = report.extras["waitlist_sources"]
+    assert stage["error"] == "wl: connector wl: waitlist_of names no connector ('nowhere')"
+    assert report.failed
