@@ -128,3 +128,11 @@ async def test_rate_limited_like_the_appointments_api(client: httpx.AsyncClient)
     slow = {"Authorization": f"Bearer {SLOW_KEY}"}
     answers = [(await client.get("/api/v1/waitlist", headers=slow)).status_code for _ in range(4)]
     assert answers == [200, 200, 200, 429]
+
+
+def test_the_published_schema_describes_the_waitlist(settings: Settings, store: Store) -> None:
+    schema = create_app(settings, store).openapi()
+    assert {"/api/v1/waitlist", "/api/v1/waitlist/{external_id}"} <= set(schema["paths"])
+    post = schema["paths"]["/api/v1/waitlist"]["post"]
+    assert {"201", "401", "422", "429"} <= set(post["responses"])
+    assert "application/problem+json" in post["responses"]["422"]["content"]
