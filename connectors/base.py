@@ -39,6 +39,9 @@ class ConnectorSettings(SettingsModel):
     expected_interval: str | None = Field(
         None, description="for a source that pushes (REST API, webhooks): the longest quiet spell that is "
                           "normal, e.g. 4h; longer is a stall in `status`, on the status page and in the metrics")
+    waitlist_of: str | None = Field(
+        None, description="a waitlist source only (its mapping says `record: waitlist`): the connector whose "
+                          "patients, doctors and appointments its entries name (default: itself)")
 
     @field_validator("expected_interval")
     @classmethod
@@ -227,6 +230,18 @@ class Connector(ABC):
         sweep must stay cheap), changing nothing. Only called when ``sweep_schedule`` gives
         a schedule; raise the usual ConnectorError kinds."""
         raise NotImplementedError(f"connector kind {self.kind} cannot list its ids")
+
+    def reads_waitlist(self) -> bool:
+        """Does this connector also list the source's waiting patients (``waitlist``)? A
+        connector whose mapping is a waitlist mapping needs no such listing: all it reads is
+        waiting patients (sync/waitlist/sources.py)."""
+        return False
+
+    def waitlist(self) -> Iterator[Batch]:
+        """The source's whole waiting list (issue 33), as batches of raw records marked
+        ``snapshot`` (the last ``snapshot_end``): waiting entries it no longer lists were
+        taken off it. Only called when ``reads_waitlist`` is true."""
+        raise NotImplementedError(f"connector kind {self.kind} cannot list a waitlist")
 
     def writeback(self, action: WritebackAction) -> None:
         """Write a patient's answer back where the source allows it. Raise

@@ -20,6 +20,7 @@ from clinicsync.connectors.base import Batch, ConnectorError, ConnectorSettings,
 from clinicsync.connectors.registry import build_connector, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
+from clinicsync.mappings.waitlist import mapping_record
 from clinicsync.sync.empty_fields import FieldFill
 from clinicsync.sync.fingerprint import Fingerprinter, Unchanged, mapping_epoch, unchanged_records
 from clinicsync.sync.locks import HeldLock, poll_lock
@@ -285,6 +286,8 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
             for config in settings.connectors:
                 if not config.enabled or not is_polled(config) or (only and config.name not in only):
                     continue
+                if mapping_record(config.mapping, settings.base_dir) == "waitlist":
+                    continue  # a waiting list, not appointments: sync/waitlist/sources.py reads it
                 if stop is not None and stop.is_set():
                     break
                 if dry_run:

@@ -75,6 +75,10 @@ def retry(settings: Settings, store: Store, ids: Sequence[int] | None = None,
             outcomes.append(RetryOutcome(item.id, item.connector, NOT_RETRYABLE,
                                          "the connector is no longer in the settings"))
             continue
+        if str(item.reason or "").startswith("waitlist entry: "):  # issue 33: read again by the next run
+            outcomes.append(RetryOutcome(item.id, item.connector, NOT_RETRYABLE,
+                                         "a waitlist record: fix it at the source; the next run reads it again"))
+            continue
         data = _record(item.raw)
         if data is None:
             outcomes.append(RetryOutcome(item.id, item.connector, NOT_RETRYABLE,

@@ -27,6 +27,7 @@ from clinicsync.connectors.registry import build_connector
 from clinicsync.mappings.audit import Finding, audit_columns, audit_paths
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
+from clinicsync.mappings.waitlist import load_waitlist_mapping, mapping_record
 from clinicsync.sync.empty_fields import FieldFill
 from clinicsync.sync.settings import Settings
 
@@ -90,9 +91,20 @@ def mapping_problems(settings: Settings, only: list[str] | None = None) -> list[
         if only and config.name not in only:
             continue
         try:
-            connector_mapping(settings, config)
+            if mapping_record(config.mapping, settings.base_dir) == "waitlist":  # a waitlist source (issue 33)
+                load_waitlist_mapping(config.mapping, settings.clinic.timezone, settings.clinic.default_region,
+                                      settings.base_dir)
+            else:
+                connector_mapping(settings, config)
         except ValueError as exc:
             problems.append(f"connectors[{index}].mapping ({config.name}): {exc}")
+        waitlist_mapping = getattr(config, "waitlist_mapping", None)
+        if getattr(config, "waitlist", False) and isinstance(waitlist_mapping, str):
+            try:
+                load_waitlist_mapping(waitlist_mapping, settings.clinic.timezone, settings.clinic.default_region,
+                                      settings.base_dir)
+            except ValueError as exc:
+                problems.append(f"connectors[{index}].waitlist_mapping ({config.name}): {exc}")
     return problems
 
 
@@ -188,6 +200,10 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
     """Reach the source, read it whole (up to ``max_records``), map every record; a push
     source or a folder whose only file is archived gives a sample of ``SAMPLE_SIZE``."""
     result = SourceCheck(config.name, config.kind)
+    if mapping_record(config.mapping, settings.base_dir) == "waitlist":
+        result.note = ("a waitlist source (its mapping says record: waitlist): read by the waitlist_sources stage "
+                       "of each run; its records were not sampled here")
+        return result
     try:
         mapping = connector_mapping(settings, config)
     except ValueError as exc:

@@ -428,6 +428,22 @@ class Store:
         self._upsert_locations(connection, connector, locations, shared=memory is None)
         return stored
 
+    def upsert_patients(self, connection: Connection, connector: str, patients: dict[str, NormalizedPatient],
+                        now: datetime, *, only_new: bool = False) -> None:
+        """Patients a source names outside an appointment (a waitlist entry), in the caller's
+        transaction. ``only_new``: a record that names the patient by id alone adds one not
+        yet known and never blanks the contact details an appointment brought."""
+        if only_new and patients:
+            known = {key for key, in select_in(connection, PATIENTS, ("external_id",), connector, list(patients))}
+            patients = {key: person for key, person in patients.items() if key not in known}
+        self._grown(connection, PATIENTS, self._upsert_persons(connection, PATIENTS, _PATIENT, connector, patients,
+                                                               now, shared=True))
+
+    @staticmethod
+    def save_cursor(connection: Connection, connector: str, cursor: dict[str, Any]) -> None:
+        """The connector's cursor, in the caller's transaction (a waitlist source's batch)."""
+        Store._save_cursor(connection, connector, cursor)
+
     @staticmethod
     def _upsert_persons(connection: Connection, table: Any, kind: _PersonKind, connector: str,
                         people: dict[str, Any], now: datetime, shared: bool = True) -> int:

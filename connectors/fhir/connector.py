@@ -41,6 +41,7 @@ from clinicsync.connectors.fhir.prefetch import ReadAhead
 from clinicsync.connectors.fhir.references import ReferenceResolver, pick_participants
 from clinicsync.connectors.fhir.settings import FhirSettings
 from clinicsync.connectors.fhir.shape import items, obj
+from clinicsync.connectors.fhir.waitlist import waitlist_batches
 from clinicsync.connectors.fhir.writeback import apply_answer, check_action
 
 log = structlog.get_logger("clinicsync.fhir")
@@ -163,7 +164,7 @@ class FhirConnector(Connector):
             else:
                 resolver.add(resource)
         records: list[RawRecord] = []
-        already = 0
+        already = waiting = 0
         for index, appointment in appointments:
             rid = appointment.get("id")
             if not isinstance(rid, str) or not rid:
@@ -171,10 +172,16 @@ class FhirConnector(Connector):
                                          "Appointment without an id"))
                 continue
             listing.saw(rid, appointment)
+            if appointment.get("status") == "waitlist":
+                waiting += 1  # a waiting patient, not a booking: the waitlist listing reads it
+                continue
             if state.already_stored(rid, appointment):
                 already += 1
                 continue
             records.append(self.record(appointment, resolver))
+        if waiting:
+            log.info("fhir.waitlist_left_out", connector=self.name, page=listing.pages, appointments=waiting,
+                     read_by_waitlist=self.settings.waitlist)
         return records, rejected, already
 
     def record(self, appointment: dict[str, Any], resolver: ReferenceResolver) -> RawRecord:
@@ -201,6 +208,14 @@ class FhirConnector(Connector):
             raise FatalConnectorError(f"connector {self.name}: reading an Appointment answered a "
                                       f"{resource.get('resourceType')} with another id")
         return resource
+
+    # -- waitlist -----------------------------------------------------------------------
+    def reads_waitlist(self) -> bool:
+        return self.settings.waitlist
+
+    def waitlist(self) -> Iterator[Batch]:
+        """Every Appointment with status waitlist (connectors/fhir/waitlist.py)."""
+        yield from waitlist_batches(self)
 
     # -- delete sweep -------------------------------------------------------------------
     def sweep_schedule(self) -> Schedule | None:

@@ -199,6 +199,10 @@ class FhirSettings(ConnectorSettings):
     max_delete_share: float = Field(
         0.2, ge=0, le=1, description="the delete sweep's safety stop: when a larger share of the window's "
                                      "future appointments would be deleted, nothing is")
+    waitlist: bool = Field(
+        False, description="also read the waiting list each run (Appointment?status=waitlist, docs/waitlist.md); "
+                           "Appointments with status waitlist are never stored as appointments either way")
+    waitlist_mapping: str = Field("fhir_r4_waitlist", description="the waitlist mapping (record: waitlist)")
 
     @field_validator("base_url")
     @classmethod

@@ -9,24 +9,26 @@ from clinicsync.sync.calendar.metrics import calendar_gauges
 from clinicsync.sync.reminders.metrics import reminder_gauges
 from clinicsync.sync.responses import link_page, offer_page, sendgrid_hooks, sns_hooks, twilio_hooks
 from clinicsync.sync.responses.metrics import response_gauges
-from clinicsync.sync.server import api, booking_hooks, fhir_hooks, health, openapi
+from clinicsync.sync.server import api, booking_hooks, fhir_hooks, health, openapi, waitlist_api
 from clinicsync.sync.server.metrics import Metrics, StoreGauges, stall_gauges
 from clinicsync.sync.server.middleware import InputErrorsAs4xx, RequestBounds, SecurityAndAccessLog
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import routes as ui
+from clinicsync.sync.waitlist.metrics import waitlist_gauges
 
 
 def routers() -> list[APIRouter]:
     """Every router the server mounts. Later features append theirs here."""
     return [health.router, twilio_hooks.router, sendgrid_hooks.router, sns_hooks.router, link_page.router, ui.router,
-            api.router, fhir_hooks.router, booking_hooks.router, openapi.router, offer_page.router]
+            api.router, waitlist_api.router, fhir_hooks.router, booking_hooks.router, openapi.router,
+            offer_page.router]
 
 
 def store_gauges() -> list[StoreGauges]:
     """Extra metric families read from the store at scrape time. Features append theirs."""
-    return [response_gauges, reminder_gauges, calendar_gauges]
+    return [response_gauges, reminder_gauges, calendar_gauges, waitlist_gauges]
 
 
 def create_app(settings: Settings, store: Store, mounted: list[APIRouter] | None = None,

@@ -164,6 +164,9 @@ class FhirInbox:
                 result = self.receiver.delete(change.id, position)
                 handled.results[result.outcome if result else "unknown"] += 1
                 return
+            if resource.get("status") == "waitlist":  # a waiting patient, never an appointment:
+                handled.results["waitlist"] += 1     # the waitlist listing of the next run reads it
+                return
             resolver = ReferenceResolver(self.connector.client)
             for other in carried:
                 resolver.add(other)

@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,7 +24,8 @@ log = structlog.get_logger("clinicsync.metrics")
 
 R = SyncRun.__table__.c  # type: ignore[attr-defined]
 Q = Quarantine.__table__.c  # type: ignore[attr-defined]
-StoreGauges = Callable[[Store], Iterator[GaugeMetricFamily]]
+# Gauges mostly; a figure that only grows (a count of rows never deleted) is a counter family.
+StoreGauges = Callable[[Store], Iterator[Metric]]
 
 
 def sync_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
@@ -113,7 +114,7 @@ class StoreCollector(Collector):
         self.gauges = gauges
 
     def collect(self) -> Iterator[Any]:
-        families: list[GaugeMetricFamily] = []
+        families: list[Metric] = []
         up = GaugeMetricFamily("clinicsync_store_up", "1 if the store answered the scrape's queries, else 0")
         try:
             for gauge in self.gauges:

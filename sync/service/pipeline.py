@@ -22,6 +22,7 @@ from clinicsync.sync.service.sections import StatusSection, status_sections  # n
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import close_interrupted_runs
 from clinicsync.sync.store import Store
+from clinicsync.sync.waitlist.sources import waitlist_sources_stage
 from clinicsync.sync.waitlist.stage import waitlist_stage
 
 log = structlog.get_logger("clinicsync.pipeline")
@@ -42,7 +43,8 @@ class Stage:
 
 def stages() -> list[Stage]:
     """The stages in order. Later issues append theirs here."""
-    return [Stage("calendar", calendar_stage), Stage("source_answers", source_answers_stage),
+    return [Stage("waitlist_sources", waitlist_sources_stage),
+            Stage("calendar", calendar_stage), Stage("source_answers", source_answers_stage),
             Stage("reminders", planning_stage), Stage("writeback", writeback_stage),
             Stage("waitlist", waitlist_stage)]
 

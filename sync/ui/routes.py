@@ -18,7 +18,7 @@ from clinicsync.sync.setaside import open_items
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import find_stalls
 from clinicsync.sync.store import Store
-from clinicsync.sync.ui import attention, charts, desk, login, queries
+from clinicsync.sync.ui import attention, charts, desk, login, queries, waitlist_page
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
 from clinicsync.sync.ui.desk_actions import BUTTONS, LABELS, UnknownAction, actions_of, record_action, source_hint
 from clinicsync.sync.ui.render import REFRESH_CHOICES, now_of, redirect, render
@@ -116,7 +116,8 @@ def health_page(request: Request, refresh: Annotated[str | None, Query(max_lengt
             [_axis_day(d, settings) for d in days], {k: [float(v) for v in vs] for k, vs in per_channel.items()},
             "messages per channel per day") if per_channel else None,
         week_rates=week_rates, doctor_rates=doctor_rates, dispatcher=attention.dispatcher_panel(store, now),
-        refresh=_refresh(refresh), stalls=find_stalls(store, settings, now), set_aside=_set_aside(store))
+        refresh=_refresh(refresh), stalls=find_stalls(store, settings, now), set_aside=_set_aside(store),
+        waitlist_chart=waitlist_page.refill_chart(store, settings, now))
 
 
 def _axis_day(iso_day: str, settings: Settings) -> str:
@@ -263,4 +264,5 @@ def stylesheet() -> Response:
 
 router.include_router(login.router)
 router.include_router(pages)
+router.include_router(waitlist_page.pages)
 router.include_router(assets)

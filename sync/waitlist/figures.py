@@ -1,0 +1,68 @@
+"""What the waitlist achieved, in numbers: read by /metrics (sync/waitlist/metrics.py) and
+the status page's charts and Waitlist page alike, so the two always agree.
+
+A slot is *refilled* when an offer for it was accepted (``freed_slot.status`` ``taken``)
+and the booking was not refused at the source (``booking_status`` not ``failed``: written,
+pending, or a desk task). *Hours recovered* is the sum of the refilled slots' lengths.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, func, or_, select
+
+from clinicsync.sync.model.waitlist import FREED_SLOTS, OFFER_STATUSES, SLOT_STATUSES, WAITLIST_OFFERS
+
+S = FREED_SLOTS.c
+O = WAITLIST_OFFERS.c  # noqa: E741 - the table's initial, as elsewhere
+REFILLED = (S.status == "taken") & or_(S.booking_status.is_(None), S.booking_status != "failed")
+
+
+@dataclass(frozen=True)
+class Totals:
+    slots_freed: int
+    offers_sent: int
+    slots_refilled: int
+    hours_recovered: float
+    slots: dict[str, int]  # freed slots by status
+    offers: dict[str, int]  # offers by status
+
+
+def _hours(rows: list[tuple[datetime, datetime]]) -> float:
+    return sum((end - start).total_seconds() for start, end in rows) / 3600
+
+
+def totals(connection: Connection) -> Totals:
+    slots = dict.fromkeys(SLOT_STATUSES, 0)
+    for status, count in connection.execute(select(S.status, func.count()).group_by(S.status)):
+        slots[str(status)] = int(count)
+    offers = dict.fromkeys(OFFER_STATUSES, 0)
+    for status, count in connection.execute(select(O.status, func.count()).group_by(O.status)):
+        offers[str(status)] = int(count)
+    sent = connection.execute(select(func.count()).select_from(WAITLIST_OFFERS)
+                              .where(O.sent_at.is_not(None))).scalar_one()
+    refilled = [(r.start_utc, r.end_utc) for r in connection.execute(select(S.start_utc, S.end_utc).where(REFILLED))]
+    return Totals(slots_freed=sum(slots.values()), offers_sent=int(sent), slots_refilled=len(refilled),
+                  hours_recovered=round(_hours(refilled), 2), slots=slots, offers=offers)
+
+
+@dataclass(frozen=True)
+class WeekRefill:
+    label: str  # ISO week of the clinic's calendar, e.g. 2031-W10
+    slots_refilled: int
+    hours_recovered: float
+
+
+def refills_by_week(connection: Connection, since: datetime, until: datetime, zone: ZoneInfo) -> list[WeekRefill]:
+    """Slots refilled and hours recovered per ISO week of when the offer was accepted
+    (``taken_at``, the clinic's local week), weeks without any left out."""
+    weeks: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for row in connection.execute(select(S.taken_at, S.start_utc, S.end_utc).where(
+            REFILLED, S.taken_at >= since, S.taken_at < until)):
+        year, week, _ = row.taken_at.astimezone(zone).isocalendar()
+        weeks[f"{year}-W{week:02d}"].append((row.start_utc, row.end_utc))
+    return [WeekRefill(label, len(rows), round(_hours(rows), 2)) for label, rows in sorted(weeks.items())]
