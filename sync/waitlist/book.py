@@ -32,13 +32,12 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
-from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Connector, ConnectorError
 from clinicsync.connectors.registry import build_connector
-from clinicsync.connectors.waitlist_booking import Books, BookingRefused, BookingRequest, BookingResult
+from clinicsync.connectors.waitlist_booking import BookingRefused, BookingRequest, BookingResult, Books
 from clinicsync.sync.locks import try_lock
 from clinicsync.sync.model import Patient
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
@@ -50,7 +49,7 @@ from clinicsync.sync.settings.waitlist_booking import booking_settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.waitlist.release import after_booking
 
-S, E, O = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+S, E, OF = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 P = Patient.__table__  # type: ignore[attr-defined]
 STAGE = "waitlist_book"
 BATCH = 100
@@ -156,7 +155,8 @@ def _claim(connection: Connection, slot_id: int) -> tuple[Any, Any, int] | None:
                                               S.c.booking_status == "pending")).first()
     if slot is None or slot.taken_offer_id is None:
         return None
-    entry = connection.execute(select(E).join(O, O.c.entry_id == E.c.id).where(O.c.id == slot.taken_offer_id)).first()
+    entry = connection.execute(select(E).join(OF, OF.c.entry_id == E.c.id).where(
+        OF.c.id == slot.taken_offer_id)).first()
     if entry is None:
         return None
     attempt = slot.booking_attempts + 1
@@ -215,18 +215,3 @@ def _store_created(settings: Settings, store: Store, config: Any, result: Bookin
             record_id=result.record.record_id)
     except Exception as exc:  # the booking stands; the next poll brings the appointment in
         log.warning("waitlist.booking.store_later", slot=slot_id, connector=config.name, error=type(exc).__name__)
-
-
-def booking_status(store: Store) -> dict[str, Any]:
-    """For `clinicsync status` and the status page: slots per booking state, and the failing
-    ones (slot, source, attempts, error: never patient data)."""
-    with store.engine.connect() as connection:
-        counts = dict(connection.execute(select(S.c.booking_status, func.count()).where(
-            S.c.booking_status.is_not(None)).group_by(S.c.booking_status)).all())
-        failing = connection.execute(select(S).where(
-            (S.c.booking_status == "failed") | ((S.c.booking_status == "pending") & S.c.booking_error.is_not(None)))
-            .order_by(S.c.taken_at, S.c.id).limit(20)).all()
-    return {**{state: int(counts.get(state, 0)) for state in ("pending", "written", "desk_task", "failed")},
-            "failing": [{"slot": r.id, "connector": r.connector, "status": r.booking_status,
-                         "attempts": r.booking_attempts, "start": iso_z(r.start_utc), "error": r.booking_error}
-                        for r in failing]}

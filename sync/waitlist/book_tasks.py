@@ -32,7 +32,7 @@ from clinicsync.sync.settings.waitlist_booking import booking_settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.waitlist.release import after_booking
 
-S, E, O, DK, W = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS, DESK_ACTIONS, WRITEBACKS
+S, E, OF, DK, W = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS, DESK_ACTIONS, WRITEBACKS
 A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]
 D = Practitioner.__table__  # type: ignore[attr-defined]
@@ -76,7 +76,7 @@ def tasks(settings: Settings, store: Store, now: datetime, full: bool) -> list[W
     patient = and_(P.c.connector == E.c.connector, P.c.external_id == E.c.patient_ref)
     columns = (S, E.c.connector.label("entry_connector"), E.c.patient_ref, P.c.name.label("patient_name"),
                P.c.phone, D.c.name.label("doctor_name"))
-    base = (select(*columns).select_from(S.join(O, O.c.id == S.c.taken_offer_id).join(E, E.c.id == O.c.entry_id)
+    base = (select(*columns).select_from(S.join(OF, OF.c.id == S.c.taken_offer_id).join(E, E.c.id == OF.c.entry_id)
                                          .outerjoin(P, patient)
                                          .outerjoin(D, and_(D.c.connector == S.c.connector,
                                                             D.c.external_id == S.c.practitioner_ref)))
@@ -93,7 +93,7 @@ def tasks(settings: Settings, store: Store, now: datetime, full: bool) -> list[W
             auto_cancelled = exists().where(W.c.appointment_id == later.c.id, W.c.appointment_status == "cancelled",
                                             W.c.status.in_(("pending", "done")))
             query = (select(*columns, later.c.id.label("later_id"), later.c.start_utc.label("later_start"))
-                     .select_from(S.join(O, O.c.id == S.c.taken_offer_id).join(E, E.c.id == O.c.entry_id)
+                     .select_from(S.join(OF, OF.c.id == S.c.taken_offer_id).join(E, E.c.id == OF.c.entry_id)
                                   .join(later, later.c.id == E.c.current_appointment_id).outerjoin(P, patient)
                                   .outerjoin(D, and_(D.c.connector == S.c.connector,
                                                      D.c.external_id == S.c.practitioner_ref)))
@@ -102,8 +102,8 @@ def tasks(settings: Settings, store: Store, now: datetime, full: bool) -> list[W
                             later.c.start_utc > now, ~auto_cancelled,
                             ~_done(("waitlist_released",), later.c.id, later.c.version))
                      .order_by(S.c.start_utc))
-            for row in connection.execute(query):
-                out.append(_task("release", row, full, row.later_id, row.later_start))
+            for later_row in connection.execute(query):
+                out.append(_task("release", later_row, full, later_row.later_id, later_row.later_start))
     return out
 
 
@@ -136,13 +136,14 @@ def answer_task(settings: Settings, store: Store, kind: str, slot_id: int, answe
         slot = connection.execute(select(S).where(S.c.id == slot_id, S.c.status == "taken")).first()
         if slot is None:
             return False
-        entry = connection.execute(select(E).join(O, O.c.entry_id == E.c.id).where(
-            O.c.id == slot.taken_offer_id)).first()
+        entry = connection.execute(select(E).join(OF, OF.c.entry_id == E.c.id).where(
+            OF.c.id == slot.taken_offer_id)).first()
         if entry is None:
             return False
         target, version = slot.appointment_id, slot.appointment_version
         if kind == "release":
-            later = connection.execute(select(A.c.id, A.c.version).where(A.c.id == entry.current_appointment_id)).first()
+            later = connection.execute(select(A.c.id, A.c.version).where(
+                A.c.id == entry.current_appointment_id)).first()
             if later is None or slot.booking_status != "written":
                 return False
             target, version = later.id, later.version

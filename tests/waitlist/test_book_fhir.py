@@ -24,7 +24,8 @@ from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.responses import WRITEBACKS
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
-from clinicsync.sync.waitlist.book import book_slot, booking_status, run_booking
+from clinicsync.sync.waitlist.book import book_slot, run_booking
+from clinicsync.sync.waitlist.book_status import booking_status
 from tests.connectors.fhir_fake import patient, practitioner
 from tests.waitlist.book_rows import NOW, SLOT_START, entry_row, seed, slot_row, with_booking
 
