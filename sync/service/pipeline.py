@@ -17,6 +17,7 @@ from clinicsync.sync.progress import NO_PROGRESS, Fanout, ProgressObserver, Tick
 from clinicsync.sync.reminders.stage import planning_stage
 from clinicsync.sync.responses.source_answers import source_answers_stage
 from clinicsync.sync.responses.writeback import writeback_stage
+from clinicsync.sync.waitlist.book import booking_stage
 from clinicsync.sync.run_progress import RunRecorder
 from clinicsync.sync.service.sections import StatusSection, status_sections  # noqa: F401 - moved there (obs 6)
 from clinicsync.sync.settings import Settings
@@ -41,8 +42,11 @@ class Stage:
 
 def stages() -> list[Stage]:
     """The stages in order. Later issues append theirs here."""
-    return [Stage("calendar", calendar_stage), Stage("source_answers", source_answers_stage),
-            Stage("reminders", planning_stage), Stage("writeback", writeback_stage)]
+    # waitlist_book first: a FHIR booking's Appointment enters the store there, and the calendar,
+    # reminders and write-back (an auto-released later appointment) of the same run follow from it.
+    return [Stage("waitlist_book", booking_stage), Stage("calendar", calendar_stage),
+            Stage("source_answers", source_answers_stage), Stage("reminders", planning_stage),
+            Stage("writeback", writeback_stage)]
 
 
 

@@ -42,6 +42,7 @@ class FakeEhr:
         self.posts: list[httpx.Request] = []
         self.lose_next_answer = False
         self.refuse: int | None = None
+        self.router = router
         router.post(f"{BASE}/Appointment").mock(side_effect=self.create)
         router.get(f"{BASE}/Patient/p2").mock(return_value=httpx.Response(200, json=patient("p2", "+12125550142")))
         router.get(f"{BASE}/Practitioner/d1").mock(return_value=httpx.Response(200, json=practitioner("d1")))
@@ -193,3 +194,55 @@ def test_auto_release_cancels_the_later_appointment_through_the_writeback_outbox
     assert (queued.appointment_id, queued.appointment_status, queued.participant_status) == (
         seeded.later_appointment_id, "cancelled", "declined")
     assert later.participation == "declined"
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_one_sync_run_books_the_slot_and_its_calendar_and_confirmation_follow(
+        ehr: FakeEhr, settings: Settings, store: Store, tmp_path: Path) -> None:
+    """The pipeline: the booking stage runs before the calendar and the reminders, so the
+    created Appointment is in the doctor's calendar and has its messages planned in the same run."""
+    from clinicsync.sync.model.reminders import REMINDERS
+    from clinicsync.sync.service.pipeline import run_once
+
+    seeded = seed(store, "ehr")
+    ehr.router.get(f"{BASE}/Appointment").mock(return_value=httpx.Response(
+        200, json={"resourceType": "Bundle", "type": "searchset", "entry": []}))
+    report = run_once(settings, store)
+    assert report.extras["waitlist_book"]["written"] == 1
+    assert report.extras["calendar"]["inserted"] == 1
+    assert slot_row(store, seeded.slot_id).booked_external_id == "new1"
+    with store.engine.connect() as connection:
+        new_id = connection.execute(select(A.c.id).where(A.c.external_id == "new1")).scalar_one()
+        planned = connection.execute(select(REMINDERS.c.kind).where(REMINDERS.c.appointment_id == new_id)).all()
+    assert {kind for (kind,) in planned} >= {"confirmation"}, planned
+
+
+def test_workers_racing_for_one_slot_book_it_once(ehr: FakeEhr, settings: Settings, store: Store) -> None:
+    """Eight workers run the booking pass at once (a slow server widens the race): one POST."""
+    import threading
+    import time
+
+    seeded = seed(store, "ehr")
+    create = ehr.create
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.3)
+        return create(request)
+
+    ehr.router.post(f"{BASE}/Appointment").mock(side_effect=slow)
+    start = threading.Barrier(8)
+    reports: list[dict[str, int]] = []
+
+    def worker() -> None:
+        start.wait()
+        reports.append(run_booking(settings, store, NOW))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(ehr.posts) == 1
+    assert sum(r["written"] for r in reports) == 1
+    assert sum(r["set_aside"] for r in reports) == 0
+    assert slot_row(store, seeded.slot_id).booking_attempts == 1
