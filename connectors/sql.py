@@ -15,7 +15,7 @@ stored.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -363,12 +363,17 @@ class SqlConnector(Connector):
 
     # -- write-back ------------------------------------------------------------------------
     def _writeback_statement(self) -> CheckedStatement:
-        statement = self.settings.writeback_statement
+        return self._checked_write(self.settings.writeback_statement, check_update, WRITEBACK_BINDS,
+                                   "write-back statement")
+
+    def _checked_write(self, statement: str | None, check: Callable[..., CheckedStatement], binds: frozenset[str],
+                       what: str) -> CheckedStatement:
+        """A configured write, checked in the writer's dialect; refused: a FatalConnectorError."""
         assert statement is not None
         try:
-            return check_update(statement, WRITEBACK_BINDS, sqlglot_dialect(self._writer_engine().dialect.name))
+            return check(statement, binds, sqlglot_dialect(self._writer_engine().dialect.name))
         except StatementRefused as exc:
-            raise FatalConnectorError(f"connector {self.name}: write-back statement refused: {exc}") from None
+            raise FatalConnectorError(f"connector {self.name}: {what} refused: {exc}") from None
 
     def _writer_engine(self) -> Engine:
         writeback = self.settings.writeback
@@ -427,12 +432,8 @@ class SqlConnector(Connector):
         return self.settings.waitlist_book_statement is not None
 
     def _booking_statement(self) -> CheckedStatement:
-        statement = self.settings.waitlist_book_statement
-        assert statement is not None
-        try:
-            return check_booking(statement, BOOKING_BINDS, sqlglot_dialect(self._writer_engine().dialect.name))
-        except StatementRefused as exc:
-            raise FatalConnectorError(f"connector {self.name}: waitlist_book_statement refused: {exc}") from None
+        return self._checked_write(self.settings.waitlist_book_statement, check_booking, BOOKING_BINDS,
+                                   "waitlist_book_statement")
 
     def booking_params(self, request: BookingRequest) -> dict[str, Any]:
         """The binds: refs as the source knows them, times as naive wall-clock in the source's

@@ -220,16 +220,22 @@ def timeline_page(request: Request, user: User,
                   kind=desk.source_kind(settings, row.connector), done=request.query_params.get("done"))
 
 
+async def _desk_post(request: Request, user: str, refusal: str) -> tuple[Any, str]:
+    """A front desk's post: its form (the CSRF token checked) and role; anyone else is refused."""
+    form = await request.form()
+    check_csrf(request, user, form.get("csrf"))
+    role = _role(request, user)
+    if role != "front_desk":
+        raise HTTPException(403, refusal)
+    return form, role
+
+
 @pages.post("/appointments/{appointment_id}/actions")
 async def act(request: Request, user: User,
               appointment_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> RedirectResponse:
     """Record one desk action (front_desk role, CSRF token required), then back where the
     desk came from: the work list (the row is gone) or the appointment (the history shows it)."""
-    form = await request.form()
-    check_csrf(request, user, form.get("csrf"))
-    role = _role(request, user)
-    if role != "front_desk":
-        raise HTTPException(403, "only the front desk records actions on appointments")
+    form, role = await _desk_post(request, user, "only the front desk records actions on appointments")
     action = str(form.get("action") or "")
     try:
         done = record_action(request.app.state.settings, _store(request), appointment_id, action, user, role,
@@ -248,11 +254,7 @@ async def act(request: Request, user: User,
 async def waitlist_task(request: Request, user: User, slot_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
                         kind: Annotated[str, Path(max_length=16)]) -> RedirectResponse:
     """The desk's answer to one waitlist task (front_desk role, CSRF token required)."""
-    form = await request.form()
-    check_csrf(request, user, form.get("csrf"))
-    role = _role(request, user)
-    if role != "front_desk":
-        raise HTTPException(403, "only the front desk answers waitlist tasks")
+    form, role = await _desk_post(request, user, "only the front desk answers waitlist tasks")
     answer = str(form.get("answer") or "")
     try:
         done = book_tasks.answer_task(request.app.state.settings, _store(request), kind, slot_id, answer, user, role,

@@ -72,8 +72,7 @@ def source(request: pytest.FixtureRequest) -> Iterator[Source]:
     yield Source("postgres", url.replace("postgresql://", "postgresql+psycopg://"), run_postgres)
 
 
-@pytest.fixture
-def settings(source: Source, write_settings: Callable[..., Path]) -> Settings:
+def pms(source: Source, write_settings: Callable[..., Path], extra: str = "") -> Settings:
     return load_settings(write_settings(connectors=f"""
         - name: pms
           kind: sql
@@ -81,11 +80,16 @@ def settings(source: Source, write_settings: Callable[..., Path]) -> Settings:
           url: "{source.url}"
           table: visits
           cursor_column: updated_at
-          timezone: America/New_York
           writeback:
             url: "{source.url}"
             waitlist_book_statement: "{STATEMENTS[source.kind]}"
+          {extra}
         """))
+
+
+@pytest.fixture
+def settings(source: Source, write_settings: Callable[..., Path]) -> Settings:
+    return pms(source, write_settings, "timezone: America/New_York")
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -125,17 +129,7 @@ def test_a_first_attempt_that_writes_nothing_is_a_refusal(source: Source, settin
 def test_a_constraint_refusal_names_the_error_class_not_the_values(source: Source, write_settings: Callable[..., Path],
                                                                   store: Store) -> None:
     source.run("ALTER TABLE visits ADD CONSTRAINT room_known CHECK (room <> 'room-1')")
-    settings = load_settings(write_settings(connectors=f"""
-        - name: pms
-          kind: sql
-          mapping: openemr
-          url: "{source.url}"
-          table: visits
-          cursor_column: updated_at
-          writeback:
-            url: "{source.url}"
-            waitlist_book_statement: "{STATEMENTS[source.kind]}"
-        """))
+    settings = pms(source, write_settings)
     seeded = seed(store, "pms")
     assert run_booking(settings, store, NOW)["failed"] == 1
     error = slot_row(store, seeded.slot_id).booking_error
