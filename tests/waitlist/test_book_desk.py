@@ -76,6 +76,14 @@ def test_a_csv_slot_is_a_desk_task_then_the_later_appointment_is_released(settin
                                         (seeded.later_appointment_id, "waitlist_released", "desk")]
 
 
+def test_auto_on_a_source_without_write_back_asks_the_desk(settings: Settings, store: Store) -> None:
+    settings = with_booking(settings, release_later="auto")
+    seeded = seed(store, "clinic", later=True)
+    run_booking(settings, store, NOW)
+    answer_task(settings, store, "book", seeded.slot_id, "booked", "desk", "front_desk", NOW)
+    assert [t.kind for t in tasks(settings, store, NOW, full=True)] == ["release"]
+
+
 def test_keep_shows_no_release_task(settings: Settings, store: Store) -> None:
     settings = with_booking(settings, release_later="keep")
     seeded = seed(store, "clinic", later=True)

@@ -26,6 +26,7 @@ from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.waitlist.book import book_slot, run_booking
 from clinicsync.sync.waitlist.book_status import booking_status
+from clinicsync.sync.waitlist.book_tasks import tasks
 from tests.connectors.fhir_fake import patient, practitioner
 from tests.waitlist.book_rows import NOW, SLOT_START, entry_row, seed, slot_row, with_booking
 
@@ -194,6 +195,7 @@ def test_auto_release_cancels_the_later_appointment_through_the_writeback_outbox
     assert (queued.appointment_id, queued.appointment_status, queued.participant_status) == (
         seeded.later_appointment_id, "cancelled", "declined")
     assert later.participation == "declined"
+    assert tasks(settings, store, NOW, full=True) == []  # nothing left for the desk: the outbox cancels it
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
