@@ -28,8 +28,13 @@ def reference(kind: str, ref: str) -> str:
     return ref if "/" in ref else f"{kind}/{ref}"
 
 
+def identifier_token(request: BookingRequest) -> str:
+    """``system|value``: the slot's identifier as a token search parameter takes it."""
+    return f"{IDENTIFIER_SYSTEM}|{request.key}"
+
+
 def if_none_exist(request: BookingRequest) -> str:
-    return f"identifier={IDENTIFIER_SYSTEM}|{request.key}"
+    return f"identifier={identifier_token(request)}"
 
 
 def booked_appointment(request: BookingRequest, *, entry_is_here: bool) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from clinicsync.connectors.base import (
     WritebackUnsupported,
 )
 from clinicsync.connectors.fhir.auth import build_auth
-from clinicsync.connectors.fhir.booking import booked_appointment, if_none_exist
+from clinicsync.connectors.fhir.booking import booked_appointment, identifier_token, if_none_exist
 from clinicsync.connectors.fhir.capability import assess, read_capability
 from clinicsync.connectors.fhir.client import FHIR_JSON, FhirClient, server_time
 from clinicsync.connectors.fhir.cursor import FhirCursor, Listing, floor_second
@@ -397,10 +397,16 @@ class FhirConnector(Connector):
 
     def book_waitlist(self, request: BookingRequest) -> BookingResult:
         """Create the booked Appointment conditionally (If-None-Exist on the slot's identifier):
-        a retry after a lost answer finds the first one (200) instead of booking twice. The
+        a retry after a lost answer finds the first one (200) instead of booking twice, and a
+        repeat attempt searches by that identifier first, for a server that ignores If-None-Exist. The
         request is not retried inside (a lost answer is retried by the next booking pass, under
         the same key); a 4xx is a refusal (BookingRefused, status code only: diagnostics may
         echo the patient)."""
+        if request.attempt > 1:  # an earlier try may have booked it: a server may ignore If-None-Exist
+            found = self._booked_before(request)
+            if found is not None:
+                log.info("fhir.waitlist.found", connector=self.name, slot=request.slot_id, appointment=found["id"])
+                return BookingResult(str(found["id"]), self.record(found, ReferenceResolver(self.client)))
         entry_is_here = request.entry_connector == self.name
         resource = booked_appointment(request, entry_is_here=entry_is_here)
         headers = {"Content-Type": FHIR_JSON, "If-None-Exist": if_none_exist(request),
@@ -421,6 +427,15 @@ class FhirConnector(Connector):
         log.info("fhir.waitlist.booked", connector=self.name, slot=request.slot_id, appointment=rid,
                  existing=response.status_code == 200)
         return BookingResult(str(rid) if rid else None, record)
+
+    def _booked_before(self, request: BookingRequest) -> dict[str, Any] | None:
+        """The Appointment an earlier attempt created, found by its identifier, if any."""
+        bundle, _ = self.client.get_json("Appointment", params=[("identifier", identifier_token(request))])
+        for entry in items(bundle.get("entry")):
+            resource = obj(obj(entry).get("resource"))
+            if resource.get("resourceType") == "Appointment" and resource.get("id"):
+                return resource
+        return None
 
     def _created(self, response: Any) -> dict[str, Any] | None:
         if not response.content:

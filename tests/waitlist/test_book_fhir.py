@@ -40,15 +40,28 @@ class FakeEhr:
 
     def __init__(self, router: respx.MockRouter) -> None:
         self.created: dict[str, dict[str, Any]] = {}  # identifier value -> resource
+        self.made: list[dict[str, Any]] = []  # every Appointment the server created
         self.posts: list[httpx.Request] = []
         self.lose_next_answer = False
         self.refuse: int | None = None
         self.router = router
+        self.honours_condition = True  # False: a server that ignores If-None-Exist
+        self.searches: list[httpx.Request] = []
         router.post(f"{BASE}/Appointment").mock(side_effect=self.create)
+        router.get(f"{BASE}/Appointment").mock(side_effect=self.search)
         router.get(f"{BASE}/Patient/p2").mock(return_value=httpx.Response(200, json=patient("p2", "+12125550142")))
         router.get(f"{BASE}/Practitioner/d1").mock(return_value=httpx.Response(200, json=practitioner("d1")))
         router.get(f"{BASE}/Location/room-1").mock(return_value=httpx.Response(
             200, json={"resourceType": "Location", "id": "room-1", "name": "Room 1"}))
+
+    def search(self, request: httpx.Request) -> httpx.Response:
+        """A search by our identifier (recorded), or the poll's search (nothing new there)."""
+        found = []
+        if "identifier" in request.url.params:
+            self.searches.append(request)
+            value = request.url.params["identifier"].split("|", 1)[1]
+            found = [{"resource": self.created[value]}] if value in self.created else []
+        return httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset", "entry": found})
 
     def create(self, request: httpx.Request) -> httpx.Response:
         self.posts.append(request)
@@ -58,12 +71,13 @@ class FakeEhr:
         condition = request.headers["If-None-Exist"]
         assert condition.startswith("identifier=urn:clinicsync:waitlist-slot|")
         value = condition.split("|", 1)[1]
-        if value in self.created:
+        if value in self.created and self.honours_condition:
             return httpx.Response(200, json=self.created[value])
         resource = json.loads(request.content)
-        resource.update(id=f"new{len(self.created) + 1}",
+        resource.update(id=f"new{len(self.made) + 1}",
                         meta={"versionId": "1", "lastUpdated": "2026-03-02T15:00:01Z"})
         self.created[value] = resource
+        self.made.append(resource)
         if self.lose_next_answer:  # the server booked it; the answer never arrives
             self.lose_next_answer = False
             raise httpx.ReadTimeout("lost")
@@ -147,7 +161,21 @@ def test_a_lost_answer_is_retried_under_the_same_key_and_finds_the_first_booking
     assert booking_status(store)["failing"][0]["slot"] == seeded.slot_id
 
     assert run_booking(settings, store, NOW)["written"] == 1
-    assert len(ehr.posts) == 2 and len(ehr.created) == 1  # the server booked it once
+    assert len(ehr.posts) == 1 and len(ehr.made) == 1  # found by its identifier: not posted again
+    assert slot_row(store, seeded.slot_id).booked_external_id == "new1"
+
+
+def test_a_server_that_ignores_if_none_exist_is_searched_before_a_retry(
+        ehr: FakeEhr, settings: Settings, store: Store) -> None:
+    seeded = seed(store, "ehr")
+    ehr.honours_condition = False
+    ehr.lose_next_answer = True
+    assert run_booking(settings, store, NOW)["retrying"] == 1
+    assert ehr.searches == []  # a first attempt has nothing to find
+    assert run_booking(settings, store, NOW)["written"] == 1
+    [search] = ehr.searches
+    assert search.url.params["identifier"] == f"urn:clinicsync:waitlist-slot|waitlist-slot-{seeded.slot_id}"
+    assert len(ehr.posts) == 1 and len(ehr.made) == 1  # found, not booked again
     assert slot_row(store, seeded.slot_id).booked_external_id == "new1"
 
 
@@ -207,8 +235,6 @@ def test_one_sync_run_books_the_slot_and_its_calendar_and_confirmation_follow(
     from clinicsync.sync.service.pipeline import run_once
 
     seeded = seed(store, "ehr")
-    ehr.router.get(f"{BASE}/Appointment").mock(return_value=httpx.Response(
-        200, json={"resourceType": "Bundle", "type": "searchset", "entry": []}))
     report = run_once(settings, store)
     assert report.extras["waitlist_book"]["written"] == 1
     assert report.extras["calendar"]["inserted"] == 1
