@@ -70,7 +70,8 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
     hints = {r.appointment_id: _decline_hint(settings, r) for r in work.rows}
     waitlist = desk.waitlist_tasks(settings, store, now, full=True)
     if waitlist:
-        record_phi_view(store, user, "front_desk", "/ui/#waitlist", [t.slot_id for t in waitlist], now)
+        record_phi_view(store, user, "front_desk", "/ui/#waitlist", [i for t in waitlist for i in t.appointment_ids],
+                        now)
     return render(request, "desk.html", work=work, groups=desk.GROUPS, day=day, need=need, hints=hints,
                   buttons=BUTTONS, refresh=_refresh(refresh), done=request.query_params.get("done"),
                   waitlist=waitlist, waitlist_headings=desk.WAITLIST_HEADINGS,

@@ -64,6 +64,12 @@ class WaitlistTask:
     reason: str | None  # why it is the desk's: never patient data
     later_appointment_id: int | None = None
     later_start_utc: datetime | None = None
+    freed_appointment_id: int | None = None  # the cancelled appointment that freed the slot
+
+    @property
+    def appointment_ids(self) -> list[int]:
+        """The appointments the task shows a patient of (for the access log)."""
+        return [i for i in (self.freed_appointment_id, self.later_appointment_id) if i is not None]
 
 
 def _done(kind_actions: tuple[str, ...], appointment: Any, version: Any) -> Any:
@@ -118,7 +124,7 @@ def _task(kind: str, row: Any, full: bool, later_id: int | None = None,
         patient=name if full else "".join(part[:1] + "." for part in name.split()) or "—",
         phone=row.phone if full else None,
         reason=row.booking_error if kind != "release" else None, later_appointment_id=later_id,
-        later_start_utc=later_start)
+        later_start_utc=later_start, freed_appointment_id=row.appointment_id)
 
 
 class UnknownAnswer(ValueError):

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from clinicsync.sync.access_log import ACCESS_LOG
 from clinicsync.sync.model.desk import DESK_ACTIONS
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import Settings, load_settings
@@ -130,6 +131,9 @@ async def test_the_desk_sees_and_answers_the_task_on_its_work_list(client: httpx
     page = await client.get("/ui/", headers=DESK)
     assert page.status_code == 200
     assert "Book this patient into this slot" in page.text and "Mara Quint" in page.text
+    with store.engine.connect() as connection:
+        logged = connection.execute(select(ACCESS_LOG.c.view, ACCESS_LOG.c.appointment_ids)).all()
+    assert ("/ui/#waitlist", str(seeded.freed_appointment_id)) in [tuple(row) for row in logged]
     assert f'action="/ui/waitlist/{seeded.slot_id}/book"' in page.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf is not None
