@@ -105,6 +105,10 @@ def book_slot(settings: Settings, store: Store, slot_id: int, now: datetime,
     if found is None:
         return None
     slot, entry, attempt = found
+    if slot.start_utc <= now:  # stuck until its time went by (a long outage): nobody can come any more
+        with store.engine.begin() as connection:
+            _finish(connection, slot.id, "failed", "the slot's time passed before it could be booked")
+        return "failed"
     config = next((c for c in settings.connectors if c.name == slot.connector), None)
     why_not = _why_not_writable(store, config, slot, entry, connectors)
     if why_not is not None:

@@ -6,7 +6,8 @@ Three kinds, each derived from the tables (nothing extra is stored until the des
 - ``book``: the slot's source cannot be written (CSV, HL7, no write setting): "book this
   patient into this slot" (``freed_slot.booking_status = 'desk_task'``);
 - ``call``: the source refused the booking (``failed``): call the patient, then either book
-  by hand or tell them the slot could not be booked (they stay on the waitlist);
+  by hand or tell them the slot could not be booked (they stay on the waitlist). Shown even
+  once the slot's time has passed: the patient was told the slot was theirs;
 - ``release``: the entry's later appointment is still active (``release_later: ask``, or
   ``auto`` on a source that takes no write-back): release it.
 
@@ -86,9 +87,10 @@ def tasks(settings: Settings, store: Store, now: datetime, full: bool) -> list[W
                                          .outerjoin(P, patient)
                                          .outerjoin(D, and_(D.c.connector == S.c.connector,
                                                             D.c.external_id == S.c.practitioner_ref)))
-            .where(S.c.status == "taken", S.c.start_utc > now))
+            .where(S.c.status == "taken"))
     with store.engine.connect() as connection:
-        for row in connection.execute(base.where(S.c.booking_status == "desk_task").order_by(S.c.start_utc)):
+        for row in connection.execute(base.where(S.c.booking_status == "desk_task", S.c.start_utc > now)
+                                      .order_by(S.c.start_utc)):
             out.append(_task("book", row, full))
         for row in connection.execute(base.where(
                 S.c.booking_status == "failed",

@@ -193,6 +193,15 @@ def test_a_refusal_fails_the_booking_without_patient_data(ehr: FakeEhr, settings
     assert booking_status(store)["failed"] == 1
 
 
+def test_a_slot_whose_time_passed_is_not_booked(ehr: FakeEhr, settings: Settings, store: Store) -> None:
+    seeded = seed(store, "ehr")
+    assert run_booking(settings, store, SLOT_START + timedelta(minutes=1))["failed"] == 1
+    assert ehr.posts == []
+    assert slot_row(store, seeded.slot_id).booking_error == "the slot's time passed before it could be booked"
+    [task] = tasks(settings, store, SLOT_START + timedelta(minutes=1), full=True)
+    assert task.kind == "call"  # the patient was told it was theirs: someone calls them
+
+
 def test_a_slot_another_worker_holds_is_left_alone(ehr: FakeEhr, settings: Settings, store: Store) -> None:
     from clinicsync.sync.locks import try_lock
 
