@@ -1,9 +1,10 @@
 """Waitlist entries in the simulated clinic (issue 33), and the oracle of every offer.
 
-The interface the waitlist is driven through (the merger wires it; until then the tests that
-need it are skipped with that reason):
+The interface the waitlist is driven through (until it is in the tree the tests that need it
+are skipped with that reason):
 
     clinicsync.sync.waitlist.stage.run_waitlist_stage(settings, store, now) -> Any
+    (or ``run_waitlist``, the name wl-offers gave it on main)
 
 One pass of everything between a cancellation and a booking that is not the booking itself:
 freed-slot detection from the store's cancellations and deletions (lead time), matching,
@@ -11,10 +12,10 @@ offers out (quiet hours), holds and expiries. The driver calls it at every tick 
 tick's sync, then lets simulated patients accept, then runs the booking stage
 (sync/waitlist/book.py ``run_booking``).
 
-Acceptance is done here the way the contract in sync/model/waitlist.py states it (one
-conditional UPDATE on ``freed_slot`` from ``open`` to ``taken``, the offer ``accepted``):
-``accept`` below. If wl-offers exposes its own acceptance function, the merger replaces the
-body of ``accept`` with a call to it; the oracle does not change.
+Acceptance goes through ``clinicsync.sync.waitlist.accept.accept(engine, offer_id, now, lead)``
+when it is in the tree (what the offer page calls); otherwise it is done the way the contract
+in sync/model/waitlist.py states it (one conditional UPDATE on ``freed_slot`` from ``open`` to
+``taken``, the offer ``accepted``). The oracle is the same either way.
 
 The entries come from their own ``random.Random`` (seeded from the scenario's seed and a
 label), so adding them changes nothing in the scenario the reminder oracle replays: the
@@ -34,6 +35,8 @@ What the oracle checks, from the scenario alone and the rows the run left (``jud
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -53,7 +56,10 @@ STAGE_MODULE = "clinicsync.sync.waitlist.stage"
 # The settings the waitlist runs with in the simulation (wl-offers' `waitlist:` section; the
 # merger aligns the key names with sync/settings/waitlist.py).
 SETTINGS_YAML = ('waitlist:\n  enabled: true\n  lead_time: 2h\n  strategy: batch\n  batch_size: 2\n'
-                 '  hold: 30m\n')
+                 '  hold: 30m\n'
+                 # offers carry a signed one-tap link: the server's public address and key
+                 'server:\n  public_url: https://clinic.example.org\n'
+                 '  secret_key: simulation-secret-key-0123456789abcdef\n')
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,11 @@ def seed_entries(store: Store, entries: list[Entry], now: datetime) -> None:
 
 
 def accept(store: Store, offer_id: int, now: datetime) -> bool:
-    """The patient takes the slot: the contract's one conditional UPDATE (open -> taken); True
-    for the one winner."""
+    """The patient takes the slot; True for the one winner. The offers part's own acceptance
+    when it is in the tree, else the contract's one conditional UPDATE (open -> taken)."""
+    if importlib.util.find_spec("clinicsync.sync.waitlist.accept") is not None:
+        taking = importlib.import_module("clinicsync.sync.waitlist.accept")
+        return bool(taking.accept(store.engine, offer_id, now, LEAD_TIME) == "won")
     with store.engine.begin() as connection:
         offer = connection.execute(select(WAITLIST_OFFERS).where(WAITLIST_OFFERS.c.id == offer_id)).one()
         won = connection.execute(update(FREED_SLOTS).where(

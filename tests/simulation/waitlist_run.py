@@ -37,10 +37,14 @@ ACCEPT_CHANCE = 0.7  # a patient who holds an offer takes it at the next tick, o
 
 
 def waitlist_stage() -> Callable[..., Any] | None:
-    """``run_waitlist_stage`` when the waitlist's offers part is in the tree, else None."""
+    """``run_waitlist_stage`` (or main's ``run_waitlist``) when the waitlist's offers part is in
+    the tree, else None."""
     if importlib.util.find_spec(STAGE_MODULE) is None:
         return None
-    return getattr(importlib.import_module(STAGE_MODULE), "run_waitlist_stage", None)
+    module = importlib.import_module(STAGE_MODULE)
+    found: Callable[..., Any] | None = getattr(module, "run_waitlist_stage", None) or getattr(
+        module, "run_waitlist", None)
+    return found
 
 
 class WaitlistDriver(Driver):
