@@ -18,10 +18,12 @@ import secrets
 from collections.abc import Iterator
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from clinicsync.common.settings_base import SettingsModel
 from clinicsync.connectors.base import Batch, CheckResult, Connector, ConnectorSettings, Cursor, Sample
+from clinicsync.connectors.rest_callback import post_booking
+from clinicsync.connectors.waitlist_booking import BookingRequest, BookingResult
 
 KEY_PREFIX = "csk_"
 
@@ -31,12 +33,27 @@ class ApiKey(SettingsModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="the key's SHA-256 (`clinicsync api key` prints it)")
 
 
+class WaitlistCallback(SettingsModel):
+    """Where an accepted waitlist offer is booked for a source that pushes to us (issue 33):
+    a signed POST (docs/waitlist.md, "Booking at the source")."""
+
+    url: str = Field(pattern=r"^https?://", description="the booking system's endpoint, e.g. "
+                                                         "https://booking.example.org/hooks/clinicsync")
+    secret: SecretStr = Field(min_length=16, description="shared secret of the X-Clinicsync-Signature HMAC-SHA256 "
+                                                          "(or secret_file:)")
+    timeout_seconds: float = Field(10, gt=0, le=120)
+    attempts: int = Field(5, ge=1, le=20, description="tries per booking pass on 429/5xx/timeouts")
+    max_wait_seconds: float = Field(30, ge=0, le=600, description="cap on one wait between tries")
+
+
 class RestApiSettings(ConnectorSettings):
     kind: Literal["rest_api"] = "rest_api"
     mapping: str = Field("rest_api_v1", description="the preset that reads the API's JSON (or your own)")
     api_keys: list[ApiKey] = Field(min_length=1, description="keys allowed to write this source's appointments")
     rate_per_second: float = Field(10.0, gt=0, le=1000, description="requests per second per source, on average")
     burst: int = Field(20, ge=1, le=10_000, description="requests at once before the rate applies")
+    waitlist_callback: WaitlistCallback | None = Field(
+        None, description="book accepted waitlist offers by a signed POST to the booking system")
 
 
 def new_key() -> tuple[str, str]:
@@ -76,3 +93,12 @@ class RestApiConnector(Connector):
     def check(self) -> CheckResult:
         return CheckResult(True, f"push source: receives on /api/v1/appointments with {len(self.settings.api_keys)} "
                                  "API key(s); `clinicsync serve` must be running")
+
+    # -- waitlist booking (issue 33) -------------------------------------------------------
+    def can_book(self) -> bool:
+        return self.settings.waitlist_callback is not None
+
+    def book_waitlist(self, request: BookingRequest) -> BookingResult:
+        """POST the booking to ``waitlist_callback`` (connectors/rest_callback.py)."""
+        assert self.settings.waitlist_callback is not None
+        return post_booking(self.name, self.settings.waitlist_callback, request)

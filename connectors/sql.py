@@ -15,7 +15,7 @@ stored.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -44,6 +44,7 @@ from clinicsync.connectors.base import (
 from clinicsync.connectors.sql_guard import (
     CheckedStatement,
     StatementRefused,
+    check_booking,
     check_select,
     check_update,
     sqlglot_dialect,
@@ -58,9 +59,12 @@ from clinicsync.connectors.sql_session import (
     source_engine,
 )
 from clinicsync.connectors.sql_settings import SqlSettings, engine_url, safe_url
+from clinicsync.connectors.waitlist_booking import BookingRefused, BookingRequest, BookingResult
 
 QUERY_BINDS = frozenset({"cursor", "window_start", "window_end"})
 WRITEBACK_BINDS = frozenset({"status", "external_id", "participant_status", "appointment_status", "patient_ref"})
+BOOKING_BINDS = frozenset({"patient_id", "doctor_id", "location", "type", "mode", "start_local", "end_local",
+                           "start_utc", "end_utc", "timezone", "slot_id", "entry_id"})
 _SOURCE = "clinicsync_src"
 _CURSOR_TYPES: dict[str, type] = {"int": int, "str": str, "float": float, "datetime": datetime, "date": date}
 
@@ -90,6 +94,17 @@ def _boundary(cursor: Cursor | None, column_name: str | None) -> Any:
     if not cursor or column_name is None or cursor.get("column") != column_name:
         return None
     return decode_cursor_value(cursor["type"], cursor["value"])
+
+
+def _error_code(exc: SQLAlchemyError) -> str:
+    """``IntegrityError 23505`` / ``IntegrityError 1062``: the driver's error class and its
+    SQLSTATE or error number, never its message."""
+    original = getattr(exc, "orig", None) or exc
+    code = getattr(original, "sqlstate", None)
+    if code is None:
+        first = (getattr(original, "args", None) or (None,))[0]
+        code = first if isinstance(first, int | str) and len(str(first)) <= 8 else None
+    return f"{type(original).__name__}" + (f" {code}" if code is not None else "")
 
 
 class SqlConnector(Connector):
@@ -348,12 +363,17 @@ class SqlConnector(Connector):
 
     # -- write-back ------------------------------------------------------------------------
     def _writeback_statement(self) -> CheckedStatement:
-        statement = self.settings.writeback_statement
+        return self._checked_write(self.settings.writeback_statement, check_update, WRITEBACK_BINDS,
+                                   "write-back statement")
+
+    def _checked_write(self, statement: str | None, check: Callable[..., CheckedStatement], binds: frozenset[str],
+                       what: str) -> CheckedStatement:
+        """A configured write, checked in the writer's dialect; refused: a FatalConnectorError."""
         assert statement is not None
         try:
-            return check_update(statement, WRITEBACK_BINDS, sqlglot_dialect(self._writer_engine().dialect.name))
+            return check(statement, binds, sqlglot_dialect(self._writer_engine().dialect.name))
         except StatementRefused as exc:
-            raise FatalConnectorError(f"connector {self.name}: write-back statement refused: {exc}") from None
+            raise FatalConnectorError(f"connector {self.name}: {what} refused: {exc}") from None
 
     def _writer_engine(self) -> Engine:
         writeback = self.settings.writeback
@@ -379,6 +399,9 @@ class SqlConnector(Connector):
         writeback = self.settings.writeback
         if writeback is None:
             raise WritebackUnsupported(f"connector {self.name} (sql) has no writeback settings")
+        if self.settings.writeback_statement is None:
+            raise WritebackUnsupported(f"connector {self.name} (sql): writeback has no statement for answers "
+                                       "(only waitlist_book_statement)")
         statement = self._writeback_statement()
         value = None
         for key in (action.appointment_status, action.participant_status):
@@ -403,3 +426,54 @@ class SqlConnector(Connector):
                         f"{changed} rows, expected exactly one; nothing was written")
         except SQLAlchemyError as exc:
             raise connector_error(self.name, f"write-back for appointment {action.external_id}", exc) from None
+
+    # -- waitlist booking (issue 33) -------------------------------------------------------
+    def can_book(self) -> bool:
+        return self.settings.waitlist_book_statement is not None
+
+    def _booking_statement(self) -> CheckedStatement:
+        return self._checked_write(self.settings.waitlist_book_statement, check_booking, BOOKING_BINDS,
+                                   "waitlist_book_statement")
+
+    def booking_params(self, request: BookingRequest) -> dict[str, Any]:
+        """The binds: refs as the source knows them, times as naive wall-clock in the source's
+        zone (``timezone:``, else the slot's) and as naive UTC."""
+        local = zone(self.settings.timezone or request.timezone)
+        return {"patient_id": request.patient_ref, "doctor_id": request.practitioner_ref,
+                "location": request.location_ref, "type": request.visit_type, "mode": request.visit_mode,
+                "start_local": request.start_utc.astimezone(local).replace(tzinfo=None),
+                "end_local": request.end_utc.astimezone(local).replace(tzinfo=None),
+                "start_utc": request.start_utc.astimezone(zone("UTC")).replace(tzinfo=None),
+                "end_utc": request.end_utc.astimezone(zone("UTC")).replace(tzinfo=None),
+                "timezone": request.timezone, "slot_id": request.slot_id, "entry_id": request.entry_external_id}
+
+    def book_waitlist(self, request: BookingRequest) -> BookingResult:
+        """Run ``waitlist_book_statement`` once, in its own transaction under the write-enabled
+        login of ``writeback:``. It should be idempotent on :slot_id (a unique column with ON
+        CONFLICT DO NOTHING / INSERT IGNORE, or WHERE NOT EXISTS): then a first attempt that
+        changes no row is a refusal, and a retry that changes none finds the row an earlier,
+        interrupted attempt wrote."""
+        writeback = self.settings.writeback
+        if writeback is None or writeback.waitlist_book_statement is None:
+            raise WritebackUnsupported(f"connector {self.name} (sql) has no writeback.waitlist_book_statement")
+        statement = self._booking_statement()
+        params = {k: v for k, v in self.booking_params(request).items() if k in statement.binds}
+        try:
+            with self._writer_engine().begin() as connection:
+                apply_timeout(connection, writeback.timeout)
+                changed = connection.execute(text(statement.text), params).rowcount
+        except SQLAlchemyError as exc:
+            error = connector_error(self.name, f"booking waitlist slot {request.slot_id}", exc)
+            if isinstance(error, FatalConnectorError):  # a constraint, a bad column: the source refuses
+                # The driver's message may quote the values (a duplicate key names it): its class
+                # and code only, which say enough to look the problem up.
+                raise BookingRefused(f"connector {self.name}: waitlist_book_statement failed for slot "
+                                     f"{request.slot_id}: {_error_code(exc)}") from None
+            raise error from None
+        if changed == 0 and request.attempt <= 1:
+            raise BookingRefused(f"connector {self.name}: waitlist_book_statement changed no row for slot "
+                                 f"{request.slot_id} (is the slot still free at the source?)")
+        if changed > 1:
+            raise BookingRefused(f"connector {self.name}: waitlist_book_statement changed {changed} rows for slot "
+                                 f"{request.slot_id}; expected one (check its WHERE)")
+        return BookingResult(None, None, {"rows": changed})

@@ -242,3 +242,21 @@ def check_update(sql: str, allowed_binds: frozenset[str], dialect: str | None = 
         return CheckedStatement(parsed.text, _binds(parsed, allowed_binds, name))
 
     return _in_dialects(check, dialect)
+
+
+def check_booking(sql: str, allowed_binds: frozenset[str], dialect: str | None = None) -> CheckedStatement:
+    """Accept exactly one INSERT (or one UPDATE with a WHERE, for a schema that marks a free
+    slot row as taken): the waitlist booking statement (issue 33). Its own reads (``INSERT …
+    SELECT … WHERE NOT EXISTS``) are allowed; a second write, DDL or side-effect function is not."""
+
+    def check(name: str) -> CheckedStatement:
+        parsed = _parse(sql, name, "booking statement", ("INSERT", "UPDATE"), "a single INSERT or UPDATE")
+        for word in _refusals(parsed, exp.Insert | exp.Update):  # type: ignore[arg-type]
+            raise StatementRefused(f"the booking statement contains {word}: only one INSERT or UPDATE is allowed")
+        if not isinstance(parsed.tree, exp.Insert | exp.Update):
+            raise StatementRefused("the booking statement must be a single INSERT or UPDATE")
+        if isinstance(parsed.tree, exp.Update) and parsed.tree.args.get("where") is None:
+            raise StatementRefused("the booking statement is an UPDATE without WHERE: it would update every row")
+        return CheckedStatement(parsed.text, _binds(parsed, allowed_binds, name))
+
+    return _in_dialects(check, dialect)

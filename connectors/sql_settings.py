@@ -95,9 +95,14 @@ class SqlWritebackSettings(SettingsModel):
         None, description="one UPDATE with binds :status :external_id (:participant_status "
                           ":appointment_status :patient_ref); the query preset's when unset")
     status_map: dict[str, str] = Field(
-        min_length=1, description="answer -> source value, e.g. {accepted: SMS, cancelled: x}; keys are "
-                                  "appointment statuses (tried first) or participant statuses")
+        default_factory=dict, description="answer -> source value, e.g. {accepted: SMS, cancelled: x}; keys are "
+                                          "appointment statuses (tried first) or participant statuses (needed "
+                                          "with statement)")
     timeout: float = Field(10.0, gt=0, le=300, description="seconds, for the UPDATE and its lock waits")
+    waitlist_book_statement: str | None = Field(
+        None, description="books an accepted waitlist offer (docs/waitlist.md): one INSERT (or UPDATE … WHERE) "
+                          "with binds :patient_id :doctor_id :location :type :mode :start_local :end_local "
+                          ":start_utc :end_utc :timezone :slot_id :entry_id; make it idempotent on :slot_id")
 
     url_is_valid = field_validator("url")(_url)
 
@@ -178,8 +183,13 @@ class SqlSettings(ConnectorSettings):
                              "run and deletes what vanished already)")
         if self.password is not None and make_url(self.url).password:
             raise ValueError("give the password in url or in password/password_file, not both")
-        if self.writeback is not None and not (self.writeback.statement or self._preset_writeback()):
-            raise ValueError("writeback needs statement (an UPDATE)")
+        if self.writeback is not None:
+            answers = self.writeback.statement or self._preset_writeback()
+            if not (answers or self.writeback.waitlist_book_statement):
+                raise ValueError("writeback needs statement (an UPDATE)")
+            if answers and not self.writeback.status_map:
+                raise ValueError("writeback.status_map is needed with the write-back statement, e.g. "
+                                 "{accepted: SMS, cancelled: x}")
         return self
 
     def _preset_writeback(self) -> str | None:
@@ -194,3 +204,7 @@ class SqlSettings(ConnectorSettings):
         if self.writeback is None:
             return None
         return self.writeback.statement or self._preset_writeback()
+
+    @property
+    def waitlist_book_statement(self) -> str | None:
+        return self.writeback.waitlist_book_statement if self.writeback is not None else None

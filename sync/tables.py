@@ -186,3 +186,28 @@ CONSUMERS = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
+
+FREED_SLOTS = Table(
+    "freed_slot", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("appointment_id", Integer(), nullable=False),
+    Column("appointment_version", Integer(), nullable=False),
+    Column("connector", String(64), nullable=False),
+    Column("practitioner_ref", String(255), nullable=True),
+    Column("location_ref", String(255), nullable=True),
+    Column("visit_type", String(255), nullable=True),
+    Column("visit_mode", String(16), nullable=True),
+    Column("start_utc", UtcDateTime(), nullable=False),
+    Column("end_utc", UtcDateTime(), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("freed_by", String(16), nullable=False),
+    Column("freed_at", UtcDateTime(), nullable=False),
+    Column("status", String(16), nullable=False, default='open'),
+    Column("taken_offer_id", Integer(), nullable=True),
+    Column("taken_at", UtcDateTime(), nullable=True),
+    Column("booking_status", String(16), nullable=True),
+    Column("booked_external_id", String(255), nullable=True),
+    Column("booking_error", String(500), nullable=True),
+    Column("booking_attempts", Integer(), nullable=False, default=0),
+    Column("closed_at", UtcDateTime(), nullable=True),
+)

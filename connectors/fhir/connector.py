@@ -32,6 +32,7 @@ from clinicsync.connectors.base import (
     WritebackUnsupported,
 )
 from clinicsync.connectors.fhir.auth import build_auth
+from clinicsync.connectors.fhir.booking import booked_appointment, identifier_token, if_none_exist
 from clinicsync.connectors.fhir.capability import assess, read_capability
 from clinicsync.connectors.fhir.client import FHIR_JSON, FhirClient, server_time
 from clinicsync.connectors.fhir.cursor import FhirCursor, Listing, floor_second
@@ -43,6 +44,7 @@ from clinicsync.connectors.fhir.settings import FhirSettings
 from clinicsync.connectors.fhir.shape import items, obj
 from clinicsync.connectors.fhir.waitlist import waitlist_batches
 from clinicsync.connectors.fhir.writeback import apply_answer, check_action
+from clinicsync.connectors.waitlist_booking import BookingRefused, BookingRequest, BookingResult
 
 log = structlog.get_logger("clinicsync.fhir")
 # A stored next link the server no longer knows: start the listing over.
@@ -403,6 +405,69 @@ class FhirConnector(Connector):
             return
         raise RetriableConnectorError(f"connector {self.name}: Appointment/{action.external_id} kept changing "
                                       "while writing back (HTTP 412 twice); will try again")
+
+    # -- waitlist booking (issue 33) ----------------------------------------------------
+    def can_book(self) -> bool:
+        return self.settings.waitlist_book
+
+    def book_waitlist(self, request: BookingRequest) -> BookingResult:
+        """Create the booked Appointment conditionally (If-None-Exist on the slot's identifier):
+        a retry after a lost answer finds the first one (200) instead of booking twice, and a
+        repeat attempt searches by that identifier first, for a server that ignores If-None-Exist. The
+        request is not retried inside (a lost answer is retried by the next booking pass, under
+        the same key); a 4xx is a refusal (BookingRefused, status code only: diagnostics may
+        echo the patient)."""
+        if request.attempt > 1:  # an earlier try may have booked it: a server may ignore If-None-Exist
+            found = self._booked_before(request)
+            if found is not None:
+                log.info("fhir.waitlist.found", connector=self.name, slot=request.slot_id, appointment=found["id"])
+                return BookingResult(str(found["id"]), self.record(found, ReferenceResolver(self.client)))
+        entry_is_here = request.entry_connector == self.name
+        resource = booked_appointment(request, entry_is_here=entry_is_here)
+        headers = {"Content-Type": FHIR_JSON, "If-None-Exist": if_none_exist(request),
+                   "Prefer": "return=representation"}
+        try:
+            response = self.client.send("POST", "Appointment", json=resource, headers=headers, retry=False,
+                                        accept=(200, 201))
+        except FhirStatusError as exc:
+            if exc.status == 412:  # more than one match: someone else booked under our key too
+                raise BookingRefused(f"connector {self.name}: POST Appointment answered HTTP 412: more than one "
+                                     f"Appointment carries identifier {request.key}") from None
+            raise BookingRefused(f"connector {self.name}: POST Appointment answered HTTP {exc.status}") from None
+        created = self._created(response)
+        rid = created.get("id") if created else _location_id(response.headers.get("Location"))
+        if created is None and rid:
+            created = self.read_appointment(rid)
+        record = self.record(created, ReferenceResolver(self.client)) if created and created.get("id") else None
+        log.info("fhir.waitlist.booked", connector=self.name, slot=request.slot_id, appointment=rid,
+                 existing=response.status_code == 200)
+        return BookingResult(str(rid) if rid else None, record)
+
+    def _booked_before(self, request: BookingRequest) -> dict[str, Any] | None:
+        """The Appointment an earlier attempt created, found by its identifier, if any."""
+        bundle, _ = self.client.get_json("Appointment", params=[("identifier", identifier_token(request))])
+        for entry in items(bundle.get("entry")):
+            resource = obj(obj(entry).get("resource"))
+            if resource.get("resourceType") == "Appointment" and resource.get("id"):
+                return resource
+        return None
+
+    def _created(self, response: Any) -> dict[str, Any] | None:
+        if not response.content:
+            return None
+        body = self.client.resource(response)
+        return body if body.get("resourceType") == "Appointment" else None
+
+
+def _location_id(location: str | None) -> str | None:
+    """``…/Appointment/123/_history/1`` → ``123`` (a create answered without a body)."""
+    if not location:
+        return None
+    parts = location.rstrip("/").split("/")
+    if "Appointment" in parts:
+        after = parts[parts.index("Appointment") + 1:]
+        return after[0] if after else None
+    return None
 
 
 def _not_a_resource(entry: Any) -> str:

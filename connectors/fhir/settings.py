@@ -187,6 +187,9 @@ class FhirSettings(ConnectorSettings):
     http2: bool = Field(True, description="use HTTP/2 where the server offers it (TLS)")
     retry: RetrySettings = RetrySettings()
     writeback: bool = Field(False, description="write patients' answers back (needs an Appointment write scope)")
+    waitlist_book: bool = Field(
+        False, description="book accepted waitlist offers here: a conditional Appointment create (POST with "
+                           "If-None-Exist; needs system/Appointment.c), docs/waitlist.md")
     fan_out: FanOutSettings | None = Field(
         None, description="search per actor (servers that refuse a search without a practitioner, location or "
                           "patient): needs cursor: date-window")

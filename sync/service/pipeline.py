@@ -22,6 +22,7 @@ from clinicsync.sync.service.sections import StatusSection, status_sections  # n
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import close_interrupted_runs
 from clinicsync.sync.store import Store
+from clinicsync.sync.waitlist.book import booking_stage
 from clinicsync.sync.waitlist.sources import waitlist_sources_stage
 from clinicsync.sync.waitlist.stage import waitlist_stage
 
@@ -43,7 +44,10 @@ class Stage:
 
 def stages() -> list[Stage]:
     """The stages in order. Later issues append theirs here."""
-    return [Stage("waitlist_sources", waitlist_sources_stage),
+    # waitlist_sources first (who is waiting), then waitlist_book: a FHIR booking's Appointment
+    # enters the store there, and the calendar, reminders and write-back (an auto-released later
+    # appointment) of the same run follow from it; offers for freed slots last.
+    return [Stage("waitlist_sources", waitlist_sources_stage), Stage("waitlist_book", booking_stage),
             Stage("calendar", calendar_stage), Stage("source_answers", source_answers_stage),
             Stage("reminders", planning_stage), Stage("writeback", writeback_stage),
             Stage("waitlist", waitlist_stage)]

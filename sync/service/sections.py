@@ -12,6 +12,7 @@ from clinicsync.sync.reminders.queries import reminder_counts
 from clinicsync.sync.responses.writeback_status import writeback_status
 from clinicsync.sync.setaside import set_aside_status
 from clinicsync.sync.tables import HasEngine
+from clinicsync.sync.waitlist.book_status import booking_status
 
 
 @dataclass(frozen=True)
@@ -23,4 +24,4 @@ class StatusSection:
 def status_sections() -> list[StatusSection]:
     """What `status` shows beside the connectors. Later issues append theirs here."""
     return [StatusSection("reminders", reminder_counts), StatusSection("writeback", writeback_status),
-            StatusSection("set_aside", set_aside_status)]
+            StatusSection("set_aside", set_aside_status), StatusSection("waitlist_booking", booking_status)]

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 
 from clinicsync.common.settings_base import SettingsModel
 from clinicsync.common.timeutil import parse_duration
+from clinicsync.sync.settings.waitlist_booking import WaitlistBookingSettings
 
 
 class WaitlistSettings(SettingsModel):
@@ -30,6 +31,9 @@ class WaitlistSettings(SettingsModel):
                                    "the same")
     max_offers_per_slot: int = Field(10, ge=1, le=500, description="offers one slot may make in all, then it "
                                                                    "waits unfilled")
+    booking: WaitlistBookingSettings = Field(
+        default_factory=WaitlistBookingSettings,
+        description="after an offer is accepted: the later appointment, booking retries (waitlist.md)")
 
     @field_validator("lead_time", "hold")
     @classmethod

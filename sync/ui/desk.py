@@ -27,6 +27,7 @@ from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui.attention import AWAITING
 from clinicsync.sync.ui.mask import initials, mask_phone, phone_display
+from clinicsync.sync.waitlist import book_tasks
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
@@ -197,3 +198,14 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
     counts = Counter(r.group for r in in_day)
     shown = [r for r in in_day if group is None or r.group == group]
     return WorkList(shown, counts, days, len(rows))
+
+
+# -- the waitlist's tasks (issue 33: booking by hand, refused bookings, later appointments) --
+WAITLIST_HEADINGS = book_tasks.HEADINGS
+WAITLIST_BUTTONS = {"booked": "Booked by hand", "dropped": "Could not book: patient told",
+                    "released": "Later appointment released"}
+
+
+def waitlist_tasks(settings: Settings, store: Store, now: datetime, full: bool) -> list[book_tasks.WaitlistTask]:
+    """What the waitlist needs from a person, soonest first (sync/waitlist/book_tasks.py)."""
+    return book_tasks.tasks(settings, store, now, full)

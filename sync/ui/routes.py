@@ -23,6 +23,7 @@ from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
 from clinicsync.sync.ui.desk_actions import BUTTONS, LABELS, UnknownAction, actions_of, record_action, source_hint
 from clinicsync.sync.ui.render import REFRESH_CHOICES, now_of, redirect, render
 from clinicsync.sync.ui.session import check_csrf
+from clinicsync.sync.waitlist import book_tasks
 
 pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user)],
                   include_in_schema=False)
@@ -67,8 +68,15 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
     if work.rows:
         record_phi_view(store, user, "front_desk", "/ui/", [r.appointment_id for r in work.rows], now)
     hints = {r.appointment_id: _decline_hint(settings, r) for r in work.rows}
+    waitlist = desk.waitlist_tasks(settings, store, now, full=True)
+    if waitlist:
+        record_phi_view(store, user, "front_desk", "/ui/#waitlist", [i for t in waitlist for i in t.appointment_ids],
+                        now)
     return render(request, "desk.html", work=work, groups=desk.GROUPS, day=day, need=need, hints=hints,
-                  buttons=BUTTONS, refresh=_refresh(refresh), done=request.query_params.get("done"))
+                  buttons=BUTTONS, refresh=_refresh(refresh), done=request.query_params.get("done"),
+                  waitlist=waitlist, waitlist_headings=desk.WAITLIST_HEADINGS,
+                  waitlist_answers={k: {a: desk.WAITLIST_BUTTONS[a] for a in v}
+                                    for k, v in book_tasks.ANSWERS.items()})
 
 
 def _decline_hint(settings: Settings, row: desk.DeskRow) -> str:
@@ -214,16 +222,22 @@ def timeline_page(request: Request, user: User,
                   kind=desk.source_kind(settings, row.connector), done=request.query_params.get("done"))
 
 
+async def _desk_post(request: Request, user: str, refusal: str) -> tuple[Any, str]:
+    """A front desk's post: its form (the CSRF token checked) and role; anyone else is refused."""
+    form = await request.form()
+    check_csrf(request, user, form.get("csrf"))
+    role = _role(request, user)
+    if role != "front_desk":
+        raise HTTPException(403, refusal)
+    return form, role
+
+
 @pages.post("/appointments/{appointment_id}/actions")
 async def act(request: Request, user: User,
               appointment_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> RedirectResponse:
     """Record one desk action (front_desk role, CSRF token required), then back where the
     desk came from: the work list (the row is gone) or the appointment (the history shows it)."""
-    form = await request.form()
-    check_csrf(request, user, form.get("csrf"))
-    role = _role(request, user)
-    if role != "front_desk":
-        raise HTTPException(403, "only the front desk records actions on appointments")
+    form, role = await _desk_post(request, user, "only the front desk records actions on appointments")
     action = str(form.get("action") or "")
     try:
         done = record_action(request.app.state.settings, _store(request), appointment_id, action, user, role,
@@ -236,6 +250,20 @@ async def act(request: Request, user: User,
     target = back if back.startswith("/ui/") and not back.startswith("//") else f"/ui/appointments/{appointment_id}"
     separator = "&" if "?" in target else "?"
     return redirect(request, f"{target}{separator}done={appointment_id}")
+
+
+@pages.post("/waitlist/{slot_id}/{kind}")
+async def waitlist_task(request: Request, user: User, slot_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+                        kind: Annotated[str, Path(max_length=16)]) -> RedirectResponse:
+    """The desk's answer to one waitlist task (front_desk role, CSRF token required)."""
+    form, role = await _desk_post(request, user, "only the front desk answers waitlist tasks")
+    answer = str(form.get("answer") or "")
+    try:
+        done = book_tasks.answer_task(request.app.state.settings, _store(request), kind, slot_id, answer, user, role,
+                                      now_of(request))
+    except book_tasks.UnknownAnswer:
+        raise HTTPException(422, f"{kind[:16]!r} tasks take no answer {answer[:40]!r}") from None
+    return redirect(request, f"/ui/?done=waitlist-{slot_id}" if done else "/ui/?done=waitlist-gone")
 
 
 @pages.get("/quarantine", response_class=HTMLResponse)

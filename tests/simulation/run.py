@@ -134,11 +134,15 @@ class Driver:
                 if (s.down is None or not s.down[0] <= now < s.down[1]) and self.something_due(worker, now):
                     self.remind(worker, now)
                     self.mailbag.collect(worker.store, now)
+                self.after_tick(worker, now)
             stuck = self.stuck_runs(worker.store, ticks[-1])
             worker.close()
             if self.second is not None:
                 self.second.close()
         return judge(s, expected_messages(s), self.mailbag.sent, stuck, self.notes)
+
+    def after_tick(self, worker: Worker, now: datetime) -> None:
+        """A subclass's own work at the end of each tick (tests/simulation/waitlist_run.py)."""
 
     def sync(self, worker: Worker, now: datetime) -> Worker:
         with clinic.planning_dies_once(self.s.kill_plan_at == now):

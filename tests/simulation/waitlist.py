@@ -1,0 +1,216 @@
+"""Waitlist entries in the simulated clinic (issue 33), and the oracle of every offer.
+
+The interface the waitlist is driven through (until it is in the tree the tests that need it
+are skipped with that reason):
+
+    clinicsync.sync.waitlist.stage.run_waitlist_stage(settings, store, now) -> Any
+    (or ``run_waitlist``, the name wl-offers gave it on main)
+
+One pass of everything between a cancellation and a booking that is not the booking itself:
+freed-slot detection from the store's cancellations and deletions (lead time), matching,
+offers out (quiet hours), holds and expiries. The driver calls it at every tick after that
+tick's sync, then lets simulated patients accept, then runs the booking stage
+(sync/waitlist/book.py ``run_booking``).
+
+Acceptance goes through ``clinicsync.sync.waitlist.accept.accept(engine, offer_id, now, lead)``
+when it is in the tree (what the offer page calls); otherwise it is done the way the contract
+in sync/model/waitlist.py states it (one conditional UPDATE on ``freed_slot`` from ``open`` to
+``taken``, the offer ``accepted``). The oracle is the same either way.
+
+The entries come from their own ``random.Random`` (seeded from the scenario's seed and a
+label), so adding them changes nothing in the scenario the reminder oracle replays: the
+default simulation tests and their runtime stay as they were.
+
+What the oracle checks, from the scenario alone and the rows the run left (``judge_waitlist``):
+
+1. every slot freed further ahead than the lead time, at the front desk's source, for which a
+   matching patient was waiting (same doctor or any; not the patient who cancelled; not booked
+   by an earlier slot of the run), got at least one offer;
+2. never two offers to one patient for one slot;
+3. no offer sent inside quiet hours (21:00-08:00, the slot's local time);
+4. no offer sent later than the lead time before the slot starts, none for a slot freed closer;
+5. at most one accepted offer per slot, and a taken slot's winner is that one; at most one
+   booking per slot (``booking_status`` set only on taken slots).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.store import Store
+from tests.simulation.scenario import TZ, ZONE, Scenario
+
+LEAD_TIME = timedelta(hours=2)
+QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
+SOURCE = "front"  # the CSV drop: entries wait for its doctors' slots
+STAGE_MODULE = "clinicsync.sync.waitlist.stage"
+# The settings the waitlist runs with in the simulation (wl-offers' `waitlist:` section; the
+# merger aligns the key names with sync/settings/waitlist.py).
+SETTINGS_YAML = ('waitlist:\n  enabled: true\n  lead_time: 2h\n  strategy: batch\n  batch_size: 2\n'
+                 '  hold: 30m\n'
+                 # offers carry a signed one-tap link: the server's public address and key
+                 'server:\n  public_url: https://clinic.example.org\n'
+                 '  secret_key: simulation-secret-key-0123456789abcdef\n')
+
+
+@dataclass(frozen=True)
+class Entry:
+    external_id: str
+    patient: str  # the scenario's patient id (= patient.external_id at the front desk's source)
+    doctor: str | None  # None: any doctor
+    priority: int
+    waiting_since: datetime
+
+
+def entries_for(scenario: Scenario) -> list[Entry]:
+    """A handful of waiting patients, from a generator of their own (the scenario is untouched)."""
+    rng = random.Random(f"waitlist-{scenario.seed}")
+    chosen = rng.sample(scenario.patients, k=min(len(scenario.patients), rng.randint(3, 6)))
+    return [Entry(f"WL{n:03d}", p.id, rng.choice([None, *[d.id for d in scenario.doctors]]), rng.randint(0, 2),
+                  scenario.golive - timedelta(days=rng.randint(1, 60)))
+            for n, p in enumerate(chosen, start=1)]
+
+
+def seed_entries(store: Store, entries: list[Entry], now: datetime) -> None:
+    """The entries as the front desk's waitlist would hold them (wl-sources' rows)."""
+    with store.engine.begin() as connection:
+        for e in entries:
+            connection.execute(insert(WAITLIST_ENTRIES).values(
+                connector=SOURCE, external_id=e.external_id, patient_ref=e.patient, practitioner_ref=e.doctor,
+                timezone=ZONE, priority=e.priority, waiting_since=e.waiting_since, status="waiting",
+                content_hash=e.external_id, updated_at=now))
+
+
+def accept(store: Store, offer_id: int, now: datetime) -> bool:
+    """The patient takes the slot; True for the one winner. The offers part's own acceptance
+    when it is in the tree, else the contract's one conditional UPDATE (open -> taken)."""
+    if importlib.util.find_spec("clinicsync.sync.waitlist.accept") is not None:
+        taking = importlib.import_module("clinicsync.sync.waitlist.accept")
+        return bool(taking.accept(store.engine, offer_id, now, LEAD_TIME) == "won")
+    with store.engine.begin() as connection:
+        offer = connection.execute(select(WAITLIST_OFFERS).where(WAITLIST_OFFERS.c.id == offer_id)).one()
+        won = connection.execute(update(FREED_SLOTS).where(
+            FREED_SLOTS.c.id == offer.slot_id, FREED_SLOTS.c.status == "open").values(
+            status="taken", taken_offer_id=offer_id, taken_at=now, booking_status="pending")).rowcount == 1
+        if won:
+            connection.execute(update(WAITLIST_OFFERS).where(WAITLIST_OFFERS.c.id == offer_id).values(
+                status="accepted", answered_at=now))
+    return won
+
+
+def quiet(moment: datetime) -> bool:
+    local = moment.astimezone(TZ).time()
+    return local >= QUIET_FROM or local < QUIET_UNTIL
+
+
+@dataclass
+class WaitlistVerdict:
+    expected_slots: int = 0
+    offers: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def report(self) -> str:
+        head = f"waitlist: {self.expected_slots} slot(s) expected to get offers, {self.offers} offer(s) made"
+        return "\n".join([head, *(f"  {p}" for p in self.problems[:25])])
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(TZ).strftime("%a %Y-%m-%d %H:%M")
+
+
+def expected_slots(scenario: Scenario, entries: list[Entry]) -> dict[str, list[str]]:
+    """Per cancelled or deleted front-desk appointment freed further ahead than the lead time:
+    the entries that match it (before bookings: the run removes the booked ones as it goes)."""
+    out: dict[str, list[str]] = {}
+    for change in scenario.changes:
+        v = change.version
+        if v.source != SOURCE or change.kind not in ("cancel", "delete") or change.at <= scenario.golive:
+            continue
+        if v.start - change.at <= LEAD_TIME:
+            continue
+        fits = [e.external_id for e in entries if e.patient != v.patient and e.doctor in (None, v.doctor)]
+        if fits:
+            out[v.external_id] = fits
+    return out
+
+
+def judge_waitlist(scenario: Scenario, entries: list[Entry], rows: dict[str, list[Any]]) -> WaitlistVerdict:
+    """``rows``: the run's ``slots`` (each with its appointment's ``external_id``), ``offers``
+    and ``entries`` (dicts or rows with the tables' columns)."""
+    verdict = WaitlistVerdict()
+    slots = {s["id"]: s for s in rows["slots"]}
+    entry_patient = {e["id"]: e["patient_ref"] for e in rows["entries"]}
+    entry_key = {e["id"]: e["external_id"] for e in rows["entries"]}
+    booked_entries = {e["external_id"] for e in rows["entries"] if e["status"] == "booked"}
+    by_slot: dict[int, list[Any]] = defaultdict(list)
+    for offer in rows["offers"]:
+        by_slot[offer["slot_id"]].append(offer)
+    verdict.offers = len(rows["offers"])
+
+    expected = expected_slots(scenario, entries)
+    slot_of = {s["external_id"]: s for s in rows["slots"]}
+    for external_id, fits in expected.items():
+        slot = slot_of.get(external_id)
+        still_waiting = [f for f in fits if f not in booked_entries or (
+            slot is not None and any(entry_key[o["entry_id"]] == f for o in by_slot.get(slot["id"], [])))]
+        if not still_waiting:
+            continue
+        verdict.expected_slots += 1
+        if slot is None:
+            verdict.problems.append(f"missing: appointment {external_id} was freed with a patient waiting, "
+                                    "but no freed slot was recorded")
+        elif not by_slot.get(slot["id"]):
+            verdict.problems.append(f"missing: slot {slot['id']} ({external_id}, {_when(slot['start_utc'])}) got no "
+                                    f"offer; waiting: {', '.join(still_waiting)}")
+    for slot_id, offers in by_slot.items():
+        slot = slots.get(slot_id)
+        patients = [entry_patient.get(o["entry_id"]) for o in offers]
+        twice = sorted({p for p in patients if patients.count(p) > 1 and p is not None})
+        if twice:
+            verdict.problems.append(f"twice: slot {slot_id} offered more than once to {', '.join(twice)}")
+        for o in offers:
+            sent = o["sent_at"]
+            if sent is not None and quiet(sent):
+                verdict.problems.append(f"quiet hours: offer {o['id']} (slot {slot_id}) sent {_when(sent)}")
+            if slot is not None and sent is not None and sent > slot["start_utc"] - LEAD_TIME:
+                verdict.problems.append(f"too late: offer {o['id']} sent {_when(sent)} for slot {slot_id} at "
+                                        f"{_when(slot['start_utc'])} (lead time {LEAD_TIME})")
+        accepted = [o for o in offers if o["status"] == "accepted"]
+        if len(accepted) > 1:
+            verdict.problems.append(f"two winners: slot {slot_id} has {len(accepted)} accepted offers")
+        if slot is not None and slot["status"] == "taken" and [o["id"] for o in accepted] != [slot["taken_offer_id"]]:
+            verdict.problems.append(f"winner: slot {slot_id} taken by offer {slot['taken_offer_id']}, accepted: "
+                                    f"{[o['id'] for o in accepted]}")
+    for slot in rows["slots"]:
+        if slot["start_utc"] - slot["freed_at"] <= LEAD_TIME and by_slot.get(slot["id"]):
+            verdict.problems.append(f"inside the lead time: slot {slot['id']} freed {_when(slot['freed_at'])} for "
+                                    f"{_when(slot['start_utc'])} got offers")
+        if slot["booking_status"] is not None and slot["status"] != "taken":
+            verdict.problems.append(f"booked but not taken: slot {slot['id']} ({slot['booking_status']})")
+    return verdict
+
+
+def read_rows(store: Store) -> dict[str, list[Any]]:
+    """What the oracle reads after a run, as plain dicts (the slot with its appointment's id)."""
+    from clinicsync.sync.model import Appointment
+
+    a = Appointment.__table__  # type: ignore[attr-defined]
+    with store.engine.connect() as connection:
+        slots = [dict(r._mapping) for r in connection.execute(
+            select(FREED_SLOTS, a.c.external_id).join(a, a.c.id == FREED_SLOTS.c.appointment_id))]
+        offers = [dict(r._mapping) for r in connection.execute(select(WAITLIST_OFFERS))]
+        entries = [dict(r._mapping) for r in connection.execute(select(WAITLIST_ENTRIES))]
+    return {"slots": slots, "offers": offers, "entries": entries}
