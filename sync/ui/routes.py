@@ -252,7 +252,7 @@ async def act(request: Request, user: User,
     return redirect(request, f"{target}{separator}done={appointment_id}")
 
 
-@pages.post("/waitlist/{slot_id}/{kind}")
+@pages.post("/waitlist/slots/{slot_id}/{kind}")  # apart from /waitlist/{entry}/remove (waitlist_page)
 async def waitlist_task(request: Request, user: User, slot_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
                         kind: Annotated[str, Path(max_length=16)]) -> RedirectResponse:
     """The desk's answer to one waitlist task (front_desk role, CSRF token required)."""

@@ -134,13 +134,13 @@ async def test_the_desk_sees_and_answers_the_task_on_its_work_list(client: httpx
     with store.engine.connect() as connection:
         logged = connection.execute(select(ACCESS_LOG.c.view, ACCESS_LOG.c.appointment_ids)).all()
     assert ("/ui/#waitlist", str(seeded.freed_appointment_id)) in [tuple(row) for row in logged]
-    assert f'action="/ui/waitlist/{seeded.slot_id}/book"' in page.text
+    assert f'action="/ui/waitlist/slots/{seeded.slot_id}/book"' in page.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf is not None
-    refused = await client.post(f"/ui/waitlist/{seeded.slot_id}/book", headers=DESK,
+    refused = await client.post(f"/ui/waitlist/slots/{seeded.slot_id}/book", headers=DESK,
                                 data={"answer": "booked"})
     assert refused.status_code == 403  # no CSRF token
-    answered = await client.post(f"/ui/waitlist/{seeded.slot_id}/book", headers=DESK,
+    answered = await client.post(f"/ui/waitlist/slots/{seeded.slot_id}/book", headers=DESK,
                                  data={"answer": "booked", "csrf": csrf.group(1)})
     assert answered.status_code == 303
     assert slot_row(store, seeded.slot_id).booking_status == "written"
