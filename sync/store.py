@@ -21,7 +21,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 from clinicsync.sync import quarantine
-from clinicsync.sync.bulk import insert_rows, insert_with_ids, select_in
+from clinicsync.sync.bulk import insert_rows, insert_with_ids, select_in, select_where
 from clinicsync.sync.changes import Change, Stored, classify
 from clinicsync.sync.db import ensure_schema, insert_ignoring_duplicates, make_engine, upsert_statement
 from clinicsync.sync.model import (
@@ -299,6 +299,16 @@ class Store:
         with self.engine.connect() as connection:
             return dict(select_in(connection, APPOINTMENTS, ("external_id", "source_fingerprint"), connector,
                                   external_ids, condition="deleted_at IS NULL AND source_fingerprint IS NOT NULL"))
+
+    def known_fingerprints(self, connector: str, limit: int) -> dict[str, str] | None:
+        """The raw-record fingerprints of the connector's live appointments, fingerprint ->
+        external id, read in one query for a whole run (sync/fingerprint.py LineRecognizer);
+        None when there are more than ``limit`` (then each batch looks its ids up instead)."""
+        with self.engine.connect() as connection:
+            rows = select_where(connection, APPOINTMENTS, ("source_fingerprint", "external_id"),
+                                {"connector": connector}, "deleted_at IS NULL AND source_fingerprint IS NOT NULL",
+                                limit + 1, scan=True)
+        return None if len(rows) > limit else dict(rows)
 
     def apply_batch(self, connector: str, run_id: str, mapped: Sequence[Mapped],
                     quarantined: Sequence[QuarantineEntry], cursor: dict[str, Any] | None,

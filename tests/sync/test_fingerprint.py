@@ -264,3 +264,70 @@ def test_a_fingerprint_depends_on_the_epoch_the_values_their_types_and_the_colum
 
 def test_a_record_holding_an_object_that_is_no_plain_value_is_never_fingerprinted() -> None:
     assert Fingerprinter(b"e")({"appointment_id": "a", "resolver": object()}) is None
+
+
+def test_a_row_changed_by_one_file_and_restored_by_the_next_in_the_same_run_ends_as_restored(
+        configure: Callable[..., Settings], drop: Dropper, mapped: list[str]) -> None:
+    """A run reads the stored fingerprints once (issue 32); a row the run itself rewrote is
+    no longer recognized by the fingerprint it had at the start."""
+    settings = configure()
+    drop(row("a"), row("b"))
+    run(settings)
+    first = stored(settings)
+
+    mapped.clear()
+    drop(row("a"), row("b", hour=11), newline="\r\n")
+    drop(row("a"), row("b"))  # the next file of the same run: b as it was stored
+    counts = run(settings)
+    assert sorted(mapped) == ["b", "b"]
+    assert counts.rescheduled == 2 and counts.unchanged == 2
+    assert stored(settings)["b"][0] == first["b"][0]
+
+
+def test_a_row_a_snapshot_deleted_comes_back_in_the_next_file_of_the_same_run(
+        configure: Callable[..., Settings], drop: Dropper, mapped: list[str]) -> None:
+    settings = configure(extra="  mode: snapshot\n  max_delete_share: 0.5\n")
+    drop(row("a"), row("b"), row("c"), row("d"))
+    run(settings)
+
+    mapped.clear()
+    drop(row("a"), row("b"), row("c"), newline="\r\n")  # d is gone from this listing ...
+    drop(row("a"), row("b"), row("c"), row("d"))  # ... and back in the next one, byte for byte
+    counts = run(settings)
+    assert mapped == ["d"]
+    assert counts.deleted == 1 and counts.updated == 1
+    assert stored(settings)["d"][2] is None
+
+
+def test_past_the_memory_limit_each_batch_looks_its_fingerprints_up(
+        configure: Callable[..., Settings], drop: Dropper, mapped: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("clinicsync.sync.engine.KNOWN_LIMIT", 2)
+    settings = configure()
+    drop(row("a"), row("b"), row("c"), row("d"))
+    run(settings)
+
+    mapped.clear()
+    drop(row("a"), row("b", hour=11), row("c"), row("d"), newline="\r\n")
+    counts = run(settings)
+    assert mapped == ["b"]
+    assert (counts.unchanged, counts.rescheduled) == (3, 1)
+
+
+def test_an_unchanged_line_is_not_built_into_a_record(
+        configure: Callable[..., Settings], drop: Dropper, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The re-export's floor: a known line costs a digest and a lookup, no dict (issue 32)."""
+    settings = configure()
+    drop(row("a"), row("b"), row("c"))
+    run(settings)
+    built: list[str] = []
+    original = RawRecord.__init__
+
+    def counting(self: RawRecord, data: Any, *args: Any, **kwargs: Any) -> None:
+        built.append(str(data.get("appointment_id")))
+        original(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(RawRecord, "__init__", counting)
+    drop(row("a"), row("b", hour=12), row("c"), newline="\r\n")
+    counts = run(settings)
+    assert built == ["b"] and (counts.fetched, counts.unchanged) == (3, 2)
