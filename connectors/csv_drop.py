@@ -49,6 +49,7 @@ from clinicsync.connectors.dropfolder import (
 )
 from clinicsync.connectors.text_encoding import MARK_ERRORS, Encoding, FileText, inspect_file
 
+_KNOWN_SHARE = 16
 RESPONSE_COLUMNS = ("appointment_id", "patient_id", "participant_status", "appointment_status", "answered_at")
 
 
@@ -198,6 +199,9 @@ class CsvDropConnector(Connector):
             rejected: list[Rejected] = []
             rows = in_batch = 0
             batch_size, keep = self.settings.batch_size, records.append  # the hot loop: names bound once
+            # A batch's size in record units: a line the import knows unchanged weighs a
+            # sixteenth of a record, so a re-export's batches (one transaction each) stay few.
+            limit = batch_size * _KNOWN_SHARE
             for line, row, problem, raw in reader:
                 rows += 1
                 if rows <= skip:
@@ -205,8 +209,15 @@ class CsvDropConnector(Connector):
                         recognizer.forget()  # stored by the run that read this file before
                     continue
                 if row is None:
-                    if problem is not KNOWN_PROBLEM:  # else: a line the import knows unchanged
-                        rejected.append(Rejected(f"{name}:{line}", problem or "unreadable record", raw=raw))
+                    if problem is KNOWN_PROBLEM:
+                        in_batch += 1
+                        if in_batch >= limit:
+                            yield Batch(records, None if snapshot else drop_cursor(done, info.digest, rows),
+                                        rejected, snapshot=snapshot, source=name)
+                            records, rejected, in_batch = [], [], 0
+                            keep = records.append
+                        continue
+                    rejected.append(Rejected(f"{name}:{line}", problem or "unreadable record", raw=raw))
                 elif not (row and row[0].strip()) and not "".join(row).strip():  # blank (cheap test first)
                     continue
                 elif len(row) != width:
@@ -216,8 +227,8 @@ class CsvDropConnector(Connector):
                     keep(RawRecord(dict(zip(header, row, strict=False)), f"{name}:{line}"))  # lengths checked
                     if recognizer is not None:
                         recognizer.kept(line)
-                in_batch += 1
-                if in_batch >= batch_size:
+                in_batch += _KNOWN_SHARE
+                if in_batch >= limit:
                     yield Batch(records, None if snapshot else drop_cursor(done, info.digest, rows),
                                 rejected, snapshot=snapshot, source=name)
                     records, rejected, in_batch = [], [], 0

@@ -240,13 +240,15 @@ class CsvRecords:
         no fields). Every other line is pushed back, checked, for ``next_record``. Most
         exports are all plain lines, and this is the import's hot loop: it reads the stream
         itself rather than through a method call per line."""
-        lines, delimiter, plain = self.lines, self.delimiter, _Lines.is_plain
+        lines, delimiter = self.lines, self.delimiter
         readline, limit, pending = lines.handle.readline, MAX_LINE_CHARS + 1, lines.pending
         recognize = self.recognize
         while True:
             if not pending:
                 text = readline(limit)
-                if text and plain(text):
+                # _Lines.is_plain, inlined: the hot loop of every import
+                if text and '"' not in text and len(text) <= MAX_FIELD_CHARS and "\x00" not in text and (
+                        text.isascii() or not undecodable(text)):
                     lines.number += 1
                     body = text.rstrip("\r\n")
                     if body and recognize is not None and recognize(lines.number, body):

@@ -141,8 +141,8 @@ def map_batch(mapping: CompiledMapping, batch: Batch,
             lines[:] = [line for line in lines if line.external_id not in ids]
             for line in again:
                 assert recognizer is not None
-                _map_one(mapping, (line.kept, 0, line.number), recognizer.record(line), line.fingerprint, mapped,
-                         quarantined)
+                _map_one(mapping, (line.kept, 0, line.number), recognizer.record(line), line.fingerprint.hex(),
+                         mapped, quarantined)
         if clashing or again:
             mapped.sort(key=lambda pair: pair[0])
     return [m for _, m in mapped], quarantined
@@ -157,11 +157,11 @@ def _map_one(mapping: CompiledMapping, index: tuple[int, int, int], record: RawR
         quarantined.append(QuarantineEntry(
             record.position, exc.reason, field=exc.field,
             record_id=record.record_id or mapping.peek_id(record.data),
-            raw=raw_text(record.data)))
+            raw=raw_text(record.data), fingerprint=fingerprint))
     except Exception as exc:  # a mapping must never crash a run on odd input
         quarantined.append(QuarantineEntry(
             record.position, f"unexpected mapping failure ({type(exc).__name__})",
-            record_id=record.record_id, raw=raw_text(record.data)))
+            record_id=record.record_id, raw=raw_text(record.data)))  # not remembered: it may not recur
 
 
 def _line_recognizer(store: Store, connector_name: str, connector: Any,
@@ -171,7 +171,8 @@ def _line_recognizer(store: Store, connector_name: str, connector: Any,
     fingerprints read once for the run (none held past ``KNOWN_LIMIT``)."""
     if not hasattr(connector, "recognizer"):
         return None
-    recognizer = LineRecognizer(fingerprint, lambda: store.known_fingerprints(connector_name, KNOWN_LIMIT))
+    recognizer = LineRecognizer(fingerprint, lambda: store.known_fingerprints(connector_name, KNOWN_LIMIT),
+                                lambda: store.open_quarantine(connector_name))
     connector.recognizer = recognizer
     return recognizer
 
@@ -211,6 +212,9 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             if fill is not None:
                 fill.add(m.appointment for m in mapped if not m.delete)
             skipped = known.skipped_ids(batch)
+            if recognizer is not None:  # only ids with an open item need resolving (usually none)
+                skipped &= recognizer.open_ids
+                recognizer.open_ids.update(q.record_id for q in quarantined if q.record_id)
             snapshot_end = None
             if batch.snapshot:
                 seen = seen if seen is not None else set()
@@ -218,13 +222,15 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 seen.update(q.record_id for q in quarantined if q.record_id)
                 seen.update(known.skipped.values())  # unchanged rows are still in the listing
                 seen.update(line.external_id for line in known.lines)
+                seen.update(s.record_id for s in known.sightings if s.record_id)
                 if batch.snapshot_end:
                     snapshot_end = SnapshotEnd(seen, batch.max_delete_share)
                     seen = None
             counts, error = store.apply_batch(config.name, run_id, mapped, quarantined, batch.cursor,
                                               snapshot_end, within=batch.within, baseline=baseline,
                                               unchanged=known.count, unchanged_ids=skipped,
-                                              remember_people=sole_writer, go_live=go_live)
+                                              remember_people=sole_writer, go_live=go_live,
+                                              sightings=known.sightings)
             if recognizer is not None and recognizer.known:
                 # The fingerprints read at the start no longer describe what this run wrote or deleted.
                 recognizer.touched.update(m.appointment.external_id for m in mapped)

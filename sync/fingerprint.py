@@ -38,6 +38,7 @@ from clinicsync.common import timeutil
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings import engine as mapping_engine
 from clinicsync.mappings.engine import CompiledMapping
+from clinicsync.sync.quarantine import Sighting
 
 # Bump when what goes into a fingerprint changes meaning: every stored one stops matching.
 FORMAT = 1
@@ -144,6 +145,7 @@ class Unchanged:
     skipped: dict[int, str] = field(default_factory=dict)
     lines: list[SkippedLine] = field(default_factory=list)
     recognizer: LineRecognizer | None = None
+    sightings: list[Sighting] = field(default_factory=list)  # known-bad lines, left out
 
     @property
     def count(self) -> int:
@@ -174,9 +176,10 @@ def unchanged_records(batch: Batch, mapping: CompiledMapping, fingerprint: Finge
     if recognizer is None:
         prints = [None if record.delete else fingerprint(record.data) for record in records]
         lines: list[SkippedLine] = []
+        sightings: list[Sighting] = []
         asked = [printed is not None for printed in prints]
     else:
-        given, lines = recognizer.take()
+        given, lines, sightings = recognizer.take()
         if len(given) != len(records):  # a batch the recognizer did not see whole: print as usual
             given = [None] * len(records)
         prints = [printed if printed is not None or record.delete else fingerprint(record.data)
@@ -185,17 +188,17 @@ def unchanged_records(batch: Batch, mapping: CompiledMapping, fingerprint: Finge
         asked = [printed is not None and not (cached and line is not None)
                  for printed, line in zip(prints, given, strict=True)]
     if not any(asked):
-        return Unchanged(prints, lines=lines, recognizer=recognizer)
+        return Unchanged(prints, lines=lines, recognizer=recognizer, sightings=sightings)
     ids = [_peek(mapping, record.data) if ask else None for record, ask in zip(records, asked, strict=True)]
     named = Counter(i for i in ids if i is not None)
     named.update(line.external_id for line in lines)
     if not named:
-        return Unchanged(prints, lines=lines, recognizer=recognizer)
+        return Unchanged(prints, lines=lines, recognizer=recognizer, sightings=sightings)
     known = stored([i for i, ask in zip(ids, asked, strict=True) if ask and i is not None and named[i] == 1])
     skipped = {index: external_id for index, (external_id, printed) in enumerate(zip(ids, prints, strict=True))
                if external_id is not None and printed is not None and known.get(external_id) == printed
                and named[external_id] == 1}
-    return Unchanged(prints, skipped, lines, recognizer)
+    return Unchanged(prints, skipped, lines, recognizer, sightings)
 
 
 def _peek(mapping: CompiledMapping, data: Mapping[str, Any]) -> str | None:
@@ -221,7 +224,18 @@ class SkippedLine(NamedTuple):
     number: int
     body: str
     external_id: str
-    fingerprint: str
+    fingerprint: bytes  # the digest; ``.hex()`` is the stored form
+
+_new_line = tuple.__new__  # a named tuple made at C speed (its own __new__ is Python code)
+
+
+def _unhex(printed: str) -> bytes:
+    """A stored fingerprint as the digest it was written from; a value that is not hex
+    (written by hand?) matches nothing."""
+    try:
+        return bytes.fromhex(printed)
+    except ValueError:
+        return b""
 
 
 class LineRecognizer:
@@ -240,25 +254,32 @@ class LineRecognizer:
     batch's fingerprints with the store, as for other sources. A row this run already wrote
     (``touched``) is not recognized by its fingerprint at the start of the run."""
 
-    def __init__(self, fingerprint: Fingerprinter, load: Callable[[], dict[str, str] | None]) -> None:
+    def __init__(self, fingerprint: Fingerprinter, load: Callable[[], dict[str, str] | None],
+                 load_open: Callable[[], tuple[dict[str, tuple[int, str | None]], set[str]]] | None = None) -> None:
         self._base = fingerprint._seed
         self._seed = self._base.copy()
         self._load = load
         self._loaded = False
-        self._known: dict[str, str] | None = None
+        self._known: dict[bytes, str] | None = None
+        # Open quarantine items: by fingerprint (item id, record id), and the record ids they name.
+        bad, self.open_ids = load_open() if load_open is not None else ({}, set())
+        self._bad = {_unhex(p): item for p, item in bad.items()}
+        self._sightings: list[Sighting] = []
         self.touched: set[str] = set()
         self._header: list[str] = []
         self._delimiter = ","
         self._name = ""
         self._prints: list[str | None] = []
         self._lines: list[SkippedLine] = []
-        self._pending: tuple[int, str] | None = None
+        self._last: list[Any] = self._lines
+        self._pending: tuple[int, bytes] | None = None
 
     @property
-    def known(self) -> dict[str, str] | None:
+    def known(self) -> dict[bytes, str] | None:
         """The stored fingerprints, read when the first file is (an unchanged file costs nothing)."""
         if not self._loaded:
-            self._known, self._loaded = self._load(), True
+            loaded, self._loaded = self._load(), True
+            self._known = None if loaded is None else {_unhex(p): i for p, i in loaded.items()}
         return self._known
 
     def reload(self) -> None:
@@ -273,33 +294,42 @@ class LineRecognizer:
                     + b"\x01")
 
     def __call__(self, number: int, body: str) -> bool:
-        """True: the line is a stored row's record, byte for byte (skip it)."""
+        """True: the line is a stored row's record, byte for byte (skip it). The per-line
+        cost of a re-export: a digest (raw bytes, made hex only for a record kept) and a
+        dict lookup; a recognized line is kept as a plain tuple."""
         digest = self._seed.copy()
         digest.update(body.encode("utf-8", "surrogatepass"))
-        printed = digest.hexdigest()
+        printed = digest.digest()
         known = self._known
         if known is not None:
             external_id = known.get(printed)
             if external_id is not None and external_id not in self.touched:
-                self._lines.append(SkippedLine(len(self._prints), number, body, external_id, printed))
+                self._lines.append(_new_line(SkippedLine, (len(self._prints), number, body, external_id, printed)))
+                self._last = self._lines
+                return True
+        if self._bad:
+            item = self._bad.get(printed)
+            if item is not None:  # a known-bad record again: a sighting, not a mapping
+                self._sightings.append(Sighting(item[0], f"{self._name}:{number}", item[1]))
+                self._last = self._sightings
                 return True
         self._pending = (number, printed)
         return False
 
     def forget(self) -> None:
         """The line just recognized was stored by an earlier run (a resumed file's first rows)."""
-        self._lines.pop()
+        self._last.pop()
 
     def kept(self, number: int) -> None:
         """The connector kept line ``number`` as the batch's next record."""
         pending = self._pending
-        self._prints.append(pending[1] if pending is not None and pending[0] == number else None)
+        self._prints.append(pending[1].hex() if pending is not None and pending[0] == number else None)
 
-    def take(self) -> tuple[list[str | None], list[SkippedLine]]:
-        """The batch just yielded: its records' fingerprints (None: not a plain line) and its
-        recognized lines."""
-        taken = self._prints, self._lines
-        self._prints, self._lines, self._pending = [], [], None
+    def take(self) -> tuple[list[str | None], list[SkippedLine], list[Sighting]]:
+        """The batch just yielded: its records' fingerprints (None: not a plain line), its
+        recognized lines and its known-bad lines."""
+        taken = self._prints, self._lines, self._sightings
+        self._prints, self._lines, self._sightings, self._pending = [], [], [], None
         return taken
 
     def record(self, line: SkippedLine) -> RawRecord:

@@ -310,13 +310,19 @@ class Store:
                                 limit + 1, scan=True)
         return None if len(rows) > limit else dict(rows)
 
+    def open_quarantine(self, connector: str) -> tuple[dict[str, tuple[int, str | None]], set[str]]:
+        """The connector's open quarantine items, read once for a run (quarantine.open_items)."""
+        with self.engine.connect() as connection:
+            return quarantine.open_items(connection, connector)
+
     def apply_batch(self, connector: str, run_id: str, mapped: Sequence[Mapped],
                     quarantined: Sequence[QuarantineEntry], cursor: dict[str, Any] | None,
                     snapshot_end: SnapshotEnd | None = None,
                     within: Callable[[Connection], Collection[str] | None] | None = None,
                     baseline: bool = False, unchanged: int = 0,
                     unchanged_ids: Collection[str] = (), remember_people: bool = False,
-                    go_live: datetime | None = None) -> tuple[Counts, str | None]:
+                    go_live: datetime | None = None,
+                    sightings: Sequence[quarantine.Sighting] = ()) -> tuple[Counts, str | None]:
         """Store one batch and its cursor atomically; returns counts and a safety-stop error.
 
         ``within`` runs first inside the same transaction (e.g. recording a message id
@@ -336,9 +342,11 @@ class Store:
         record new to the store that clinicsync first saw before it (a quarantine item opened
         at the baseline and imported after a mapping fix, by retry or by a later read) is
         recorded like the baseline's (``"baseline": true``, ``"before_go_live": true``):
-        its reminders are planned, it is not announced."""
-        counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged, quarantined=len(quarantined),
-                        unchanged=unchanged)
+        its reminders are planned, it is not announced.
+        ``sightings``: known-bad records the engine recognized by their fingerprint and left
+        out; they count as fetched and quarantined, and bump their open items."""
+        counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged + len(sightings),
+                        quarantined=len(quarantined) + len(sightings), unchanged=unchanged)
         error: str | None = None
         latest: dict[str, Mapped] = {}
         for item in mapped:
@@ -372,6 +380,7 @@ class Store:
             if mapped or unchanged_ids:
                 quarantine.resolve_imported(connection, connector, _record_ids(mapped) | set(unchanged_ids), now)
             quarantine.record(connection, connector, run_id, quarantined, now)
+            quarantine.sighted(connection, run_id, sightings, now)
             if snapshot_end is not None:
                 quarantine.resolve_absent(connection, connector, snapshot_end.seen, run_id, now)
                 try:
