@@ -179,6 +179,24 @@ def floor_case(rows: int, source: str | None = None) -> dict[str, Any]:
     return {"seconds": watch.seconds, "cpu_seconds": watch.cpu_seconds}
 
 
+def peer_case(rows: int, source: str | None = None) -> dict[str, Any]:
+    """The fair peer (bench/validator_peer.py): a hand-written validating import, first into an
+    empty database, then the same rows re-exported (other line ends)."""
+    from bench.validator_peer import import_file
+
+    with tempfile.TemporaryDirectory(prefix="w1-peer-") as work:
+        path, again, database = Path(work) / "export.csv", Path(work) / "again.csv", Path(work) / "peer.db"
+        _export(rows, path, source)
+        with path.open("rb") as old, again.open("wb") as new:
+            new.writelines(line.replace(b"\r\n", b"\n") for line in old)
+        with Stopwatch() as first:
+            done = import_file(path, database, CLINIC_ZONE, "US")
+        with Stopwatch() as rerun:
+            redone = import_file(again, database, CLINIC_ZONE, "US")
+    return {"seconds": first.seconds, "cpu_seconds": first.cpu_seconds, "written": done["written"],
+            "rejected": done["rejected"], "rerun_cpu_seconds": rerun.cpu_seconds, "rerun_skipped": redone["skipped"]}
+
+
 def reexport_floor_case(rows: int, source: str | None = None) -> dict[str, Any]:
     """The floor of a re-export of unchanged rows: hash each raw line and look up its stored
     digest. Untimed: the digests of the first export stored in SQLite by id. Timed: read the
@@ -238,6 +256,7 @@ def w1_table(rows: int, postgres: bool, measured: dict[str, Any] | None = None,
         pandas = run_case("bench.w1_csv_ingest:pandas_case", rows=rows, store_url=url)
     floor = None if postgres else run_case("bench.w1_csv_ingest:floor_case", rows=rows)
     refloor = run_case("bench.w1_csv_ingest:reexport_floor_case", rows=rows)
+    peer = None if postgres else run_case("bench.w1_csv_ingest:peer_case", rows=rows)
     first = ours["first_seconds"]
     first_cpu = ours["first_cpu_seconds"]
     table.add(case="pandas read_csv + to_sql", seconds=pandas["seconds"],
@@ -257,6 +276,18 @@ def w1_table(rows: int, postgres: bool, measured: dict[str, Any] | None = None,
                   cpu_seconds=ours["first_cpu_seconds"], rows_per_s=rows / first,
                   peak_rss_mb=ours["peak_rss_mb"], writes=ours["created"],
                   ratio=ratio(first_cpu, floor["cpu_seconds"]), goal="")
+    if peer is not None:
+        table.add(case="hand-written validator (bench/validator_peer.py)", seconds=peer["seconds"],
+                  cpu_seconds=peer["cpu_seconds"], rows_per_s=rows / peer["seconds"],
+                  peak_rss_mb=peer["peak_rss_mb"], writes=peer["written"],
+                  ratio=ratio(peer["cpu_seconds"], pandas["cpu_seconds"]), goal="the fair peer")
+        table.add(case="clinicsync first ingest / validator", seconds=first,
+                  cpu_seconds=ours["first_cpu_seconds"], rows_per_s=rows / first,
+                  peak_rss_mb=ours["peak_rss_mb"], writes=ours["created"],
+                  ratio=ratio(first_cpu, peer["cpu_seconds"]), goal="<= 1.5")
+        table.notes.append(
+            f"The validator rejected {peer['rejected']:,} rows and wrote {peer['written']:,}; its re-export of the "
+            f"same rows took {peer['rerun_cpu_seconds']:.3f} s CPU ({peer['rerun_skipped']:,} skipped by row hash).")
     table.add(case="unchanged file, next run", seconds=ours["same_seconds"],
               cpu_seconds=ours["same_cpu_seconds"], rows_per_s=None,
               peak_rss_mb=ours["peak_rss_mb"], writes=ours["same_writes"],
