@@ -23,14 +23,14 @@ import hashlib
 import re
 import zoneinfo
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
@@ -229,6 +229,18 @@ class SkippedLine(NamedTuple):
 _new_line = tuple.__new__  # a named tuple made at C speed (its own __new__ is Python code)
 
 
+_T = TypeVar("_T")
+
+
+def _by_digest(pairs: Iterable[tuple[str, _T]]) -> dict[bytes, _T]:
+    """Stored fingerprints (hex) as the digests they were written from, in one comprehension."""
+    pairs = list(pairs)
+    try:
+        return {bytes.fromhex(printed): value for printed, value in pairs}
+    except ValueError:
+        return {_unhex(printed): value for printed, value in pairs}
+
+
 def _unhex(printed: str) -> bytes:
     """A stored fingerprint as the digest it was written from; a value that is not hex
     (written by hand?) matches nothing."""
@@ -254,7 +266,7 @@ class LineRecognizer:
     batch's fingerprints with the store, as for other sources. A row this run already wrote
     (``touched``) is not recognized by its fingerprint at the start of the run."""
 
-    def __init__(self, fingerprint: Fingerprinter, load: Callable[[], dict[str, str] | None],
+    def __init__(self, fingerprint: Fingerprinter, load: Callable[[], list[tuple[str, str]] | None],
                  load_open: Callable[[], tuple[dict[str, tuple[int, str | None]], set[str]]] | None = None) -> None:
         self._base = fingerprint._seed
         self._seed = self._base.copy()
@@ -263,7 +275,7 @@ class LineRecognizer:
         self._known: dict[bytes, str] | None = None
         # Open quarantine items: by fingerprint (item id, record id), and the record ids they name.
         bad, self.open_ids = load_open() if load_open is not None else ({}, set())
-        self._bad = {_unhex(p): item for p, item in bad.items()}
+        self._bad = _by_digest(bad.items())
         self._sightings: list[Sighting] = []
         self.touched: set[str] = set()
         self._header: list[str] = []
@@ -279,7 +291,7 @@ class LineRecognizer:
         """The stored fingerprints, read when the first file is (an unchanged file costs nothing)."""
         if not self._loaded:
             loaded, self._loaded = self._load(), True
-            self._known = None if loaded is None else {_unhex(p): i for p, i in loaded.items()}
+            self._known = None if loaded is None else _by_digest(loaded)
         return self._known
 
     def reload(self) -> None:
@@ -298,7 +310,10 @@ class LineRecognizer:
         cost of a re-export: a digest (raw bytes, made hex only for a record kept) and a
         dict lookup; a recognized line is kept as a plain tuple."""
         digest = self._seed.copy()
-        digest.update(body.encode("utf-8", "surrogatepass"))
+        try:
+            digest.update(body.encode())  # a plain line holds no lone surrogate (csv_records)
+        except UnicodeEncodeError:
+            digest.update(body.encode("utf-8", "surrogatepass"))
         printed = digest.digest()
         known = self._known
         if known is not None:

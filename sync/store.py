@@ -300,15 +300,15 @@ class Store:
             return dict(select_in(connection, APPOINTMENTS, ("external_id", "source_fingerprint"), connector,
                                   external_ids, condition="deleted_at IS NULL AND source_fingerprint IS NOT NULL"))
 
-    def known_fingerprints(self, connector: str, limit: int) -> dict[str, str] | None:
-        """The raw-record fingerprints of the connector's live appointments, fingerprint ->
-        external id, read in one query for a whole run (sync/fingerprint.py LineRecognizer);
+    def known_fingerprints(self, connector: str, limit: int) -> list[tuple[str, str]] | None:
+        """The raw-record fingerprints of the connector's live appointments, (fingerprint,
+        external id), read in one query for a whole run (sync/fingerprint.py LineRecognizer);
         None when there are more than ``limit`` (then each batch looks its ids up instead)."""
         with self.engine.connect() as connection:
             rows = select_where(connection, APPOINTMENTS, ("source_fingerprint", "external_id"),
                                 {"connector": connector}, "deleted_at IS NULL AND source_fingerprint IS NOT NULL",
                                 limit + 1, scan=True)
-        return None if len(rows) > limit else dict(rows)
+        return None if len(rows) > limit else rows
 
     def open_quarantine(self, connector: str) -> tuple[dict[str, tuple[int, str | None]], set[str]]:
         """The connector's open quarantine items, read once for a run (quarantine.open_items)."""
