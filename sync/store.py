@@ -14,7 +14,7 @@ from operator import attrgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from clinicsync.common.hashing import content_hash, content_hash_bytes
 from clinicsync.common.types import utcnow
@@ -303,8 +303,14 @@ class Store:
     def known_fingerprints(self, connector: str, limit: int) -> list[tuple[str, str]] | None:
         """The raw-record fingerprints of the connector's live appointments, (fingerprint,
         external id), read in one query for a whole run (sync/fingerprint.py LineRecognizer);
-        None when there are more than ``limit`` (then each batch looks its ids up instead)."""
+        None when the connector has more than ``limit`` rows (then each batch looks its ids up instead)."""
         with self.engine.connect() as connection:
+            # Counted first through the (connector, external_id) index: a source past the limit
+            # costs no read of its rows, and no transient memory (M1's million rows).
+            total = connection.execute(select(func.count()).select_from(APPOINTMENTS).where(
+                APPOINTMENTS.c.connector == connector)).scalar_one()
+            if total > limit:
+                return None
             rows = select_where(connection, APPOINTMENTS, ("source_fingerprint", "external_id"),
                                 {"connector": connector}, "deleted_at IS NULL AND source_fingerprint IS NOT NULL",
                                 limit + 1, scan=True)
