@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple, TextIO
 
 import orjson
@@ -131,15 +131,23 @@ class _Lines:
         self.pending.extendleft(reversed(lines))
 
 
+# What a recognized line reads as (``CsvRecords.recognize``): one shared record, nothing built.
+KNOWN_PROBLEM = "known unchanged"
+KNOWN = Record(0, None, KNOWN_PROBLEM)
+
+
 class CsvRecords:
     """Records of one file, the header first. Set ``delimiter`` before reading, and ``width``
     (the header's number of fields) after the header: it lets a record over several lines
-    be checked before it is trusted."""
+    be checked before it is trusted. ``recognize`` (line number, text without its line
+    break) -> True: a plain line the caller already knows, read as ``KNOWN`` without being
+    split (the import's unchanged rows, sync/fingerprint.py LineRecognizer)."""
 
     def __init__(self, handle: TextIO, encoding: str) -> None:
         self.lines = _Lines(handle, encoding)
         self.delimiter = ","
         self.width: int | None = None
+        self.recognize: Callable[[int, str], bool] | None = None
         self._taken: list[_Line] = []
         self._reader: Iterator[list[str]] | None = None
 
@@ -232,15 +240,21 @@ class CsvRecords:
         no fields). Every other line is pushed back, checked, for ``next_record``. Most
         exports are all plain lines, and this is the import's hot loop: it reads the stream
         itself rather than through a method call per line."""
-        lines, delimiter, plain = self.lines, self.delimiter, _Lines.is_plain
+        lines, delimiter = self.lines, self.delimiter
         readline, limit, pending = lines.handle.readline, MAX_LINE_CHARS + 1, lines.pending
+        recognize = self.recognize
         while True:
             if not pending:
                 text = readline(limit)
-                if text and plain(text):
+                # _Lines.is_plain, inlined: the hot loop of every import
+                if text and '"' not in text and len(text) <= MAX_FIELD_CHARS and "\x00" not in text and (
+                        text.isascii() or not undecodable(text)):
                     lines.number += 1
                     body = text.rstrip("\r\n")
-                    yield Record(lines.number, body.split(delimiter) if body else [])
+                    if body and recognize is not None and recognize(lines.number, body):
+                        yield KNOWN
+                    else:
+                        yield Record(lines.number, body.split(delimiter) if body else [])
                     continue
                 if text:
                     pending.append(lines.checked(text))

@@ -221,6 +221,21 @@ def select_where_in(connection: Connection, table: Table, names: Sequence[str], 
     return found
 
 
+def select_where(connection: Connection, table: Table, names: Sequence[str], where: Mapping[str, Any],
+                 condition: str = "", limit: int | None = None, scan: bool = False) -> list[tuple[Any, ...]]:
+    """``SELECT names FROM table WHERE column = value AND … [AND condition] [LIMIT n]`` as the
+    driver's tuples, for columns without a result processor (text): a whole connector's
+    keys in one read, without a SQLAlchemy row per row. ``scan``: most of the table is
+    wanted, so SQLite reads it in order (``NOT INDEXED``) rather than row by row through an
+    index on ``connector`` (a third of the cost for 30,000 appointments)."""
+    mark = placeholder(connection)
+    source = quoted(connection, table.name) + (" NOT INDEXED" if scan and connection.dialect.name == "sqlite" else "")
+    terms = [*(f"{quoted(connection, name)} = {mark}" for name in where), *([condition] if condition else [])]
+    sql = (f"SELECT {', '.join(quoted(connection, n) for n in names)} FROM {source} WHERE " + " AND ".join(terms)
+           + (f" LIMIT {int(limit)}" if limit is not None else ""))
+    return _fetch(connection, sql, tuple(where.values()))
+
+
 def converted(process: Processor, values: Sequence[Any]) -> Iterable[Any]:
     """``values`` (one column) through ``process`` (None stays None), each distinct value once:
     a batch repeats its date-times, and a dict lookup is cheaper than a Python call."""

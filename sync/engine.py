@@ -22,7 +22,14 @@ from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.waitlist import mapping_record
 from clinicsync.sync.empty_fields import FieldFill
-from clinicsync.sync.fingerprint import Fingerprinter, Unchanged, mapping_epoch, unchanged_records
+from clinicsync.sync.fingerprint import (
+    KNOWN_LIMIT,
+    Fingerprinter,
+    LineRecognizer,
+    Unchanged,
+    mapping_epoch,
+    unchanged_records,
+)
 from clinicsync.sync.locks import HeldLock, poll_lock
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.settings import Settings
@@ -109,29 +116,41 @@ def map_batch(mapping: CompiledMapping, batch: Batch,
     """Map each record; a record that fails goes to quarantine with its reason. ``known``:
     records already known unchanged by their fingerprint are left out (unless a mapped
     record of the batch turns out to have the same id: then they are mapped too, so that
-    the last row of an id still wins as it did, and leave ``known.skipped``); each mapped
-    record carries its fingerprint."""
+    the last row of an id still wins as it did, and leave ``known.skipped`` / ``known.lines``);
+    each mapped record carries its fingerprint."""
     prints = known.fingerprints if known is not None else None
     skipped = known.skipped if known is not None else {}
-    mapped: list[tuple[int, Mapped]] = []
+    lines = known.lines if known is not None else []
+    # Sort keys in file order: a record by its index; a recognized line before the record
+    # that was kept after it (SkippedLine.kept), after the one before.
+    mapped: list[tuple[tuple[int, int, int], Mapped]] = []
     quarantined = [QuarantineEntry(r.position, r.reason, record_id=r.record_id, raw=r.raw)
                    for r in batch.rejected]
     for index, record in enumerate(batch.records):
         if index not in skipped:
-            _map_one(mapping, index, record, prints[index] if prints else None, mapped, quarantined)
-    if skipped and mapped:
+            _map_one(mapping, (index, 1, 0), record, prints[index] if prints else None, mapped, quarantined)
+    if (skipped or lines) and mapped:
         ids = {m.appointment.external_id for _, m in mapped}
         clashing = sorted(index for index, external_id in skipped.items() if external_id in ids)
         for index in clashing:
             del skipped[index]
-            _map_one(mapping, index, batch.records[index], prints[index] if prints else None, mapped, quarantined)
-        if clashing:
+            _map_one(mapping, (index, 1, 0), batch.records[index], prints[index] if prints else None, mapped,
+                     quarantined)
+        recognizer = known.recognizer if known is not None else None
+        again = [line for line in lines if line.external_id in ids] if recognizer is not None else []
+        if again:
+            lines[:] = [line for line in lines if line.external_id not in ids]
+            for line in again:
+                assert recognizer is not None
+                _map_one(mapping, (line.kept, 0, line.number), recognizer.record(line), line.fingerprint.hex(),
+                         mapped, quarantined)
+        if clashing or again:
             mapped.sort(key=lambda pair: pair[0])
     return [m for _, m in mapped], quarantined
 
 
-def _map_one(mapping: CompiledMapping, index: int, record: RawRecord, fingerprint: str | None,
-             mapped: list[tuple[int, Mapped]], quarantined: list[QuarantineEntry]) -> None:
+def _map_one(mapping: CompiledMapping, index: tuple[int, int, int], record: RawRecord, fingerprint: str | None,
+             mapped: list[tuple[tuple[int, int, int], Mapped]], quarantined: list[QuarantineEntry]) -> None:
     try:
         mapped.append((index, Mapped(record.position, mapping.apply(record.data), delete=record.delete,
                                      record_id=record.record_id, fingerprint=fingerprint)))
@@ -139,11 +158,24 @@ def _map_one(mapping: CompiledMapping, index: int, record: RawRecord, fingerprin
         quarantined.append(QuarantineEntry(
             record.position, exc.reason, field=exc.field,
             record_id=record.record_id or mapping.peek_id(record.data),
-            raw=raw_text(record.data)))
+            raw=raw_text(record.data), fingerprint=fingerprint))
     except Exception as exc:  # a mapping must never crash a run on odd input
         quarantined.append(QuarantineEntry(
             record.position, f"unexpected mapping failure ({type(exc).__name__})",
-            record_id=record.record_id, raw=raw_text(record.data)))
+            record_id=record.record_id, raw=raw_text(record.data)))  # not remembered: it may not recur
+
+
+def _line_recognizer(store: Store, connector_name: str, connector: Any,
+                     fingerprint: Fingerprinter) -> LineRecognizer | None:
+    """A recognizer of unchanged lines for a connector that reads a flat file line by line
+    (it has a ``recognizer`` slot: connectors/csv_drop.py), with the connector's stored
+    fingerprints read once for the run (none held past ``KNOWN_LIMIT``)."""
+    if not hasattr(connector, "recognizer"):
+        return None
+    recognizer = LineRecognizer(fingerprint, lambda: store.known_fingerprints(connector_name, KNOWN_LIMIT),
+                                lambda: store.open_quarantine(connector_name))
+    connector.recognizer = recognizer
+    return recognizer
 
 
 def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
@@ -171,28 +203,40 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         connector = build_connector(config)
         connector.required_columns = mapping.required_sources()
         connector.dry_run = dry_run
+        recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         seen: set[str] | None = None
         for batch in connector.fetch(store.load_cursor(config.name)):
             known = unchanged_records(batch, mapping, fingerprint,
-                                      lambda ids: store.fingerprints(config.name, ids))
+                                      lambda ids: store.fingerprints(config.name, ids), recognizer)
             mapped, quarantined = map_batch(mapping, batch, known)
             if fill is not None:
                 fill.add(m.appointment for m in mapped if not m.delete)
             skipped = known.skipped_ids(batch)
+            if recognizer is not None:  # only ids with an open item need resolving (usually none)
+                skipped &= recognizer.open_ids
+                recognizer.open_ids.update(q.record_id for q in quarantined if q.record_id)
             snapshot_end = None
             if batch.snapshot:
                 seen = seen if seen is not None else set()
                 seen.update(m.appointment.external_id for m in mapped)
                 seen.update(q.record_id for q in quarantined if q.record_id)
                 seen.update(known.skipped.values())  # unchanged rows are still in the listing
+                seen.update(line.external_id for line in known.lines)
+                seen.update(s.record_id for s in known.sightings if s.record_id)
                 if batch.snapshot_end:
                     snapshot_end = SnapshotEnd(seen, batch.max_delete_share)
                     seen = None
             counts, error = store.apply_batch(config.name, run_id, mapped, quarantined, batch.cursor,
                                               snapshot_end, within=batch.within, baseline=baseline,
-                                              unchanged=len(known.skipped), unchanged_ids=skipped,
-                                              remember_people=sole_writer, go_live=go_live)
+                                              unchanged=known.count, unchanged_ids=skipped,
+                                              remember_people=sole_writer, go_live=go_live,
+                                              sightings=known.sightings)
+            if recognizer is not None and recognizer.known:
+                # The fingerprints read at the start no longer describe what this run wrote or deleted.
+                recognizer.touched.update(m.appointment.external_id for m in mapped)
+                if counts.deleted:
+                    recognizer.reload()
             report.counts.add(counts)
             progress.stage_advanced(stage, report.counts.fetched)
             if error:

@@ -23,21 +23,22 @@ import hashlib
 import re
 import zoneinfo
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
 from clinicsync.common import timeutil
-from clinicsync.connectors.base import Batch, ConnectorSettings
+from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings import engine as mapping_engine
 from clinicsync.mappings.engine import CompiledMapping
+from clinicsync.sync.quarantine import Sighting
 
 # Bump when what goes into a fingerprint changes meaning: every stored one stops matching.
 FORMAT = 1
@@ -136,37 +137,68 @@ def _system_zone_rules() -> str:
 @dataclass
 class Unchanged:
     """A batch's fingerprints (one per record, None: not fingerprinted) and the records known
-    unchanged before mapping (index in ``batch.records`` -> the appointment id it names)."""
+    unchanged before mapping (index in ``batch.records`` -> the appointment id it names).
+    ``lines``: a flat source's lines recognized before a record was built of them
+    (LineRecognizer); ``recognizer`` builds one after all when a mapped record names its id."""
 
     fingerprints: list[str | None]
     skipped: dict[int, str] = field(default_factory=dict)
+    lines: list[SkippedLine] = field(default_factory=list)
+    recognizer: LineRecognizer | None = None
+    sightings: list[Sighting] = field(default_factory=list)  # known-bad lines, left out
+
+    @property
+    def count(self) -> int:
+        """Records left out as unchanged (they count as fetched and unchanged)."""
+        return len(self.skipped) + len(self.lines)
 
     def skipped_ids(self, batch: Batch) -> set[str]:
         """The ids the skipped records are known by (appointment id and the connector's own
         record id): their open quarantine items resolve as a mapped record's would."""
         ids = set(self.skipped.values())
         ids.update(rid for index in self.skipped if (rid := batch.records[index].record_id))
+        ids.update(line.external_id for line in self.lines)
         return ids
 
 
 def unchanged_records(batch: Batch, mapping: CompiledMapping, fingerprint: Fingerprinter,
-                      stored: Callable[[Sequence[str]], Mapping[str, str]]) -> Unchanged:
+                      stored: Callable[[Sequence[str]], Mapping[str, str]],
+                      recognizer: LineRecognizer | None = None) -> Unchanged:
     """Fingerprint each record and look the ids they name up in bulk (``stored``: id ->
     fingerprint of live appointments). Never skipped: a deletion (it is applied, not
     compared), a record without an id or fingerprint, and records that name the same id as
-    another of the batch (the last of them must win, so all are mapped)."""
+    another of the batch (the last of them must win, so all are mapped).
+
+    ``recognizer``: the connector's line recognizer, which already fingerprinted the batch's
+    plain lines (and left out those it knew). When it holds the connector's fingerprints, a
+    record it fingerprinted and did not know is not looked up again: only the others are."""
     records = batch.records
-    prints = [None if record.delete else fingerprint(record.data) for record in records]
-    ids = [None if printed is None else _peek(mapping, record.data)
-           for record, printed in zip(records, prints, strict=True)]
+    if recognizer is None:
+        prints = [None if record.delete else fingerprint(record.data) for record in records]
+        lines: list[SkippedLine] = []
+        sightings: list[Sighting] = []
+        asked = [printed is not None for printed in prints]
+    else:
+        given, lines, sightings = recognizer.take()
+        if len(given) != len(records):  # a batch the recognizer did not see whole: print as usual
+            given = [None] * len(records)
+        prints = [printed if printed is not None or record.delete else fingerprint(record.data)
+                  for record, printed in zip(records, given, strict=True)]
+        cached = recognizer.known is not None
+        asked = [printed is not None and not (cached and line is not None)
+                 for printed, line in zip(prints, given, strict=True)]
+    if not any(asked):
+        return Unchanged(prints, lines=lines, recognizer=recognizer, sightings=sightings)
+    ids = [_peek(mapping, record.data) if ask else None for record, ask in zip(records, asked, strict=True)]
     named = Counter(i for i in ids if i is not None)
+    named.update(line.external_id for line in lines)
     if not named:
-        return Unchanged(prints)
-    known = stored([i for i, n in named.items() if n == 1])
+        return Unchanged(prints, lines=lines, recognizer=recognizer, sightings=sightings)
+    known = stored([i for i, ask in zip(ids, asked, strict=True) if ask and i is not None and named[i] == 1])
     skipped = {index: external_id for index, (external_id, printed) in enumerate(zip(ids, prints, strict=True))
                if external_id is not None and printed is not None and known.get(external_id) == printed
                and named[external_id] == 1}
-    return Unchanged(prints, skipped)
+    return Unchanged(prints, skipped, lines, recognizer, sightings)
 
 
 def _peek(mapping: CompiledMapping, data: Mapping[str, Any]) -> str | None:
@@ -176,3 +208,146 @@ def _peek(mapping: CompiledMapping, data: Mapping[str, Any]) -> str | None:
         return mapping.peek_id(data)
     except Exception:
         return None
+
+
+# Above this many fingerprinted live rows, a run does not hold the connector's fingerprints in
+# memory (~190 bytes each) but looks each batch's ids up as before: a million-row source keeps
+# its memory bound (M1) at the cost of an indexed lookup per row.
+KNOWN_LIMIT = 200_000
+
+
+class SkippedLine(NamedTuple):
+    """A flat source's line known unchanged before anything was built of it: where it stood
+    (``kept``: records of the batch before it), its text, and the appointment it is stored as."""
+
+    kept: int
+    number: int
+    body: str
+    external_id: str
+    fingerprint: bytes  # the digest; ``.hex()`` is the stored form
+
+_new_line = tuple.__new__  # a named tuple made at C speed (its own __new__ is Python code)
+
+
+_T = TypeVar("_T")
+
+
+def _by_digest(pairs: Iterable[tuple[str, _T]]) -> dict[bytes, _T]:
+    """Stored fingerprints (hex) as the digests they were written from, in one comprehension."""
+    pairs = list(pairs)
+    try:
+        return {bytes.fromhex(printed): value for printed, value in pairs}
+    except ValueError:
+        return {_unhex(printed): value for printed, value in pairs}
+
+
+def _unhex(printed: str) -> bytes:
+    """A stored fingerprint as the digest it was written from; a value that is not hex
+    (written by hand?) matches nothing."""
+    try:
+        return bytes.fromhex(printed)
+    except ValueError:
+        return b""
+
+
+class LineRecognizer:
+    """Recognizes a flat source's unchanged lines from their text, before a dict or record is
+    built of them (issue 32): a re-export of 100,000 unchanged rows then costs a digest and a
+    dict lookup per line. The connector (connectors/csv_drop.py) calls it for each plain line
+    (one line, one record: no quote), then ``kept`` for each record it keeps; the engine takes
+    what it gathered with each batch (``take``).
+
+    A line's fingerprint is the epoch's, the file's delimiter and header, and the line's text
+    (its line break left out, so a re-export with other line ends matches). It names its
+    record exactly: a plain line's fields are its text split at the delimiter, and the header
+    and delimiter are in the digest. ``known``: the fingerprints of the connector's live rows
+    (fingerprint -> external id) read once for the run; None when the source is too large to
+    hold them (``KNOWN_LIMIT``): then nothing is recognized here and the engine compares each
+    batch's fingerprints with the store, as for other sources. A row this run already wrote
+    (``touched``) is not recognized by its fingerprint at the start of the run."""
+
+    def __init__(self, fingerprint: Fingerprinter, load: Callable[[], list[tuple[str, str]] | None],
+                 load_open: Callable[[], tuple[dict[str, tuple[int, str | None]], set[str]]] | None = None) -> None:
+        self._base = fingerprint._seed
+        self._seed = self._base.copy()
+        self._load = load
+        self._loaded = False
+        self._known: dict[bytes, str] | None = None
+        # Open quarantine items: by fingerprint (item id, record id), and the record ids they name.
+        bad, self.open_ids = load_open() if load_open is not None else ({}, set())
+        self._bad = _by_digest(bad.items())
+        self._sightings: list[Sighting] = []
+        self.touched: set[str] = set()
+        self._header: list[str] = []
+        self._delimiter = ","
+        self._name = ""
+        self._prints: list[str | None] = []
+        self._lines: list[SkippedLine] = []
+        self._last: list[Any] = self._lines
+        self._pending: tuple[int, bytes] | None = None
+
+    @property
+    def known(self) -> dict[bytes, str] | None:
+        """The stored fingerprints, read when the first file is (an unchanged file costs nothing)."""
+        if not self._loaded:
+            loaded, self._loaded = self._load(), True
+            self._known = None if loaded is None else _by_digest(loaded)
+        return self._known
+
+    def reload(self) -> None:
+        """Rows were deleted: read the stored fingerprints again when next needed."""
+        self._loaded, self._known = False, None
+
+    def start_file(self, name: str, header: Sequence[str], delimiter: str) -> None:
+        self.known  # noqa: B018 -- read now, outside the per-line loop
+        self._name, self._header, self._delimiter = name, list(header), delimiter
+        self._seed = seed = self._base.copy()
+        seed.update(b"\x00csv-line\x00" + "\x00".join([delimiter, *header]).encode("utf-8", "surrogatepass")
+                    + b"\x01")
+
+    def __call__(self, number: int, body: str) -> bool:
+        """True: the line is a stored row's record, byte for byte (skip it). The per-line
+        cost of a re-export: a digest (raw bytes, made hex only for a record kept) and a
+        dict lookup; a recognized line is kept as a plain tuple."""
+        digest = self._seed.copy()
+        try:
+            digest.update(body.encode())  # a plain line holds no lone surrogate (csv_records)
+        except UnicodeEncodeError:
+            digest.update(body.encode("utf-8", "surrogatepass"))
+        printed = digest.digest()
+        known = self._known
+        if known is not None:
+            external_id = known.get(printed)
+            if external_id is not None and external_id not in self.touched:
+                self._lines.append(_new_line(SkippedLine, (len(self._prints), number, body, external_id, printed)))
+                self._last = self._lines
+                return True
+        if self._bad:
+            item = self._bad.get(printed)
+            if item is not None:  # a known-bad record again: a sighting, not a mapping
+                self._sightings.append(Sighting(item[0], f"{self._name}:{number}", item[1]))
+                self._last = self._sightings
+                return True
+        self._pending = (number, printed)
+        return False
+
+    def forget(self) -> None:
+        """The line just recognized was stored by an earlier run (a resumed file's first rows)."""
+        self._last.pop()
+
+    def kept(self, number: int) -> None:
+        """The connector kept line ``number`` as the batch's next record."""
+        pending = self._pending
+        self._prints.append(pending[1].hex() if pending is not None and pending[0] == number else None)
+
+    def take(self) -> tuple[list[str | None], list[SkippedLine], list[Sighting]]:
+        """The batch just yielded: its records' fingerprints (None: not a plain line), its
+        recognized lines and its known-bad lines."""
+        taken = self._prints, self._lines, self._sightings
+        self._prints, self._lines, self._sightings, self._pending = [], [], [], None
+        return taken
+
+    def record(self, line: SkippedLine) -> RawRecord:
+        """A recognized line as the connector would have kept it (its batch maps it after all)."""
+        return RawRecord(dict(zip(self._header, line.body.split(self._delimiter), strict=False)),
+                         f"{self._name}:{line.number}")

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from clinicsync.sync.bulk import select_in
+from clinicsync.sync.bulk import bind_value, select_in, update_by_id
 from clinicsync.sync.db import insert_ignoring_duplicates
 from clinicsync.sync.model import Quarantine
 
@@ -32,6 +32,18 @@ class QuarantineEntry:
     field: str | None = None
     record_id: str | None = None
     raw: str | None = None
+    # The raw record's fingerprint (sync/fingerprint.py): the same bytes seen again under the
+    # same mapping are a sighting of this item, recognized without mapping (``sighted``).
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """A known-bad record seen again byte for byte: its open item, where, and its record id."""
+
+    item: int
+    position: str
+    record_id: str | None = None
 
 
 def item_key(entry: QuarantineEntry) -> str:
@@ -72,7 +84,8 @@ def record(connection: Connection, connector: str, run_id: str, entries: Sequenc
         items[key] = {"run_id": run_id, "connector": connector, "position": _clip(entry.position, 512),
                       "record_id": _clip(entry.record_id, 255), "field": _clip(entry.field, 64),
                       "reason": entry.reason, "raw": entry.raw, "item_key": key, "status": OPEN,
-                      "seen_count": 1 + (seen["seen_count"] if seen else 0), "created_at": now, "last_seen": now}
+                      "seen_count": 1 + (seen["seen_count"] if seen else 0), "created_at": now, "last_seen": now,
+                      "source_fingerprint": entry.fingerprint}
     keys = list(items)
     known: dict[str, int] = {}
     for start in range(0, len(keys), _CHUNK):
@@ -82,14 +95,42 @@ def record(connection: Connection, connector: str, run_id: str, entries: Sequenc
     if fresh:  # another writer (a `quarantine retry`) may have opened the same item first: fine
         connection.execute(insert_ignoring_duplicates(connection, QUARANTINE), fresh)
     again = [{"_id": known[key], "_n": row["seen_count"], "_run": run_id, "_position": row["position"],
-              "_raw": row["raw"], "_now": now} for key, row in items.items() if key in known]
+              "_raw": row["raw"], "_now": now, "_print": row["source_fingerprint"]}
+             for key, row in items.items() if key in known]
     if again:
         connection.execute(
             update(QUARANTINE).where(Q.id == bindparam("_id"))
             .values(seen_count=Q.seen_count + bindparam("_n"), last_seen=bindparam("_now"),
                     run_id=bindparam("_run"), position=bindparam("_position"), raw=bindparam("_raw"),
-                    status=OPEN, resolved_at=None, resolution=None),
+                    status=OPEN, resolved_at=None, resolution=None, source_fingerprint=bindparam("_print")),
             again)
+
+
+def sighted(connection: Connection, run_id: str, sightings: Sequence[Sighting], now: datetime) -> None:
+    """Known-bad records seen again (the same raw bytes under the same mapping epoch, so the
+    same item, field and reason): each bumps its item as ``record`` would, without the record
+    being mapped again (issue 32). The item stays, or becomes again, open."""
+    if not sightings:
+        return
+    seen = bind_value(connection, Q.last_seen, now)
+    update_by_id(connection, QUARANTINE, ("last_seen", "run_id", "position"),
+                 [(seen, run_id, _clip(s.position, 512), s.item) for s in sightings],
+                 constants=f"seen_count = seen_count + 1, status = '{OPEN}', resolved_at = NULL, resolution = NULL")
+
+
+def open_items(connection: Connection, connector: str) -> tuple[dict[str, tuple[int, str | None]], set[str]]:
+    """The connector's open items, read once for a run: by raw-record fingerprint (item id,
+    record id) for those that have one, and the record ids any open item names (only those
+    need resolving when their records import unchanged)."""
+    prints: dict[str, tuple[int, str | None]] = {}
+    ids: set[str] = set()
+    for item, record_id, printed in connection.execute(select(Q.id, Q.record_id, Q.source_fingerprint).where(
+            Q.connector == connector, Q.status == OPEN)):
+        if record_id is not None:
+            ids.add(record_id)
+        if printed is not None:
+            prints[printed] = (item, record_id)
+    return prints, ids
 
 
 def resolve_imported(connection: Connection, connector: str, record_ids: Iterable[str], now: datetime) -> int:

@@ -14,14 +14,14 @@ from operator import attrgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from clinicsync.common.hashing import content_hash, content_hash_bytes
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 from clinicsync.sync import quarantine
-from clinicsync.sync.bulk import insert_rows, insert_with_ids, select_in
+from clinicsync.sync.bulk import insert_rows, insert_with_ids, select_in, select_where
 from clinicsync.sync.changes import Change, Stored, classify
 from clinicsync.sync.db import ensure_schema, insert_ignoring_duplicates, make_engine, upsert_statement
 from clinicsync.sync.model import (
@@ -300,13 +300,35 @@ class Store:
             return dict(select_in(connection, APPOINTMENTS, ("external_id", "source_fingerprint"), connector,
                                   external_ids, condition="deleted_at IS NULL AND source_fingerprint IS NOT NULL"))
 
+    def known_fingerprints(self, connector: str, limit: int) -> list[tuple[str, str]] | None:
+        """The raw-record fingerprints of the connector's live appointments, (fingerprint,
+        external id), read in one query for a whole run (sync/fingerprint.py LineRecognizer);
+        None when the connector has more than ``limit`` rows (then each batch looks its ids up instead)."""
+        with self.engine.connect() as connection:
+            # Counted first through the (connector, external_id) index: a source past the limit
+            # costs no read of its rows, and no transient memory (M1's million rows).
+            total = connection.execute(select(func.count()).select_from(APPOINTMENTS).where(
+                APPOINTMENTS.c.connector == connector)).scalar_one()
+            if total > limit:
+                return None
+            rows = select_where(connection, APPOINTMENTS, ("source_fingerprint", "external_id"),
+                                {"connector": connector}, "deleted_at IS NULL AND source_fingerprint IS NOT NULL",
+                                limit + 1, scan=True)
+        return None if len(rows) > limit else rows
+
+    def open_quarantine(self, connector: str) -> tuple[dict[str, tuple[int, str | None]], set[str]]:
+        """The connector's open quarantine items, read once for a run (quarantine.open_items)."""
+        with self.engine.connect() as connection:
+            return quarantine.open_items(connection, connector)
+
     def apply_batch(self, connector: str, run_id: str, mapped: Sequence[Mapped],
                     quarantined: Sequence[QuarantineEntry], cursor: dict[str, Any] | None,
                     snapshot_end: SnapshotEnd | None = None,
                     within: Callable[[Connection], Collection[str] | None] | None = None,
                     baseline: bool = False, unchanged: int = 0,
                     unchanged_ids: Collection[str] = (), remember_people: bool = False,
-                    go_live: datetime | None = None) -> tuple[Counts, str | None]:
+                    go_live: datetime | None = None,
+                    sightings: Sequence[quarantine.Sighting] = ()) -> tuple[Counts, str | None]:
         """Store one batch and its cursor atomically; returns counts and a safety-stop error.
 
         ``within`` runs first inside the same transaction (e.g. recording a message id
@@ -326,9 +348,11 @@ class Store:
         record new to the store that clinicsync first saw before it (a quarantine item opened
         at the baseline and imported after a mapping fix, by retry or by a later read) is
         recorded like the baseline's (``"baseline": true``, ``"before_go_live": true``):
-        its reminders are planned, it is not announced."""
-        counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged, quarantined=len(quarantined),
-                        unchanged=unchanged)
+        its reminders are planned, it is not announced.
+        ``sightings``: known-bad records the engine recognized by their fingerprint and left
+        out; they count as fetched and quarantined, and bump their open items."""
+        counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged + len(sightings),
+                        quarantined=len(quarantined) + len(sightings), unchanged=unchanged)
         error: str | None = None
         latest: dict[str, Mapped] = {}
         for item in mapped:
@@ -362,6 +386,7 @@ class Store:
             if mapped or unchanged_ids:
                 quarantine.resolve_imported(connection, connector, _record_ids(mapped) | set(unchanged_ids), now)
             quarantine.record(connection, connector, run_id, quarantined, now)
+            quarantine.sighted(connection, run_id, sightings, now)
             if snapshot_end is not None:
                 quarantine.resolve_absent(connection, connector, snapshot_end.seen, run_id, now)
                 try:

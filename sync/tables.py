@@ -88,6 +88,7 @@ QUARANTINE = Table(
     Column("last_seen", UtcDateTime(), nullable=False),
     Column("resolved_at", UtcDateTime(), nullable=True),
     Column("resolution", String(255), nullable=True),
+    Column("source_fingerprint", String(32), nullable=True),
 )
 
 RUN_STAGES = Table(

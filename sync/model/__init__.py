@@ -137,6 +137,9 @@ class Quarantine(SQLModel, table=True):
     last_seen: datetime = Field(sa_column=utc_column(nullable=False))
     resolved_at: datetime | None = Field(default=None, sa_column=utc_column())
     resolution: str | None = Field(default=None, max_length=255)  # imported | dismissed | …
+    # The raw record's fingerprint at the last sighting (sync/fingerprint.py): a row re-exported
+    # byte for byte is a sighting of this item without being mapped again (issue 32).
+    source_fingerprint: str | None = Field(default=None, max_length=32)
 
 
 class ConnectorBaseline(SQLModel, table=True):

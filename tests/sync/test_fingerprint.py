@@ -192,7 +192,18 @@ def test_snapshot_deletions_still_see_the_skipped_rows(configure: Callable[..., 
     assert counts.updated == 1 and stored(settings)["d"][2] is None
 
 
-def test_a_quarantined_row_is_read_again_each_time_and_resolves_when_its_row_is_fixed(
+def sightings(settings: Settings) -> list[tuple[Any, ...]]:
+    store = Store.open(settings.store)
+    try:
+        with store.engine.connect() as connection:
+            return [tuple(r) for r in connection.execute(select(  # type: ignore[call-overload]
+                Quarantine.record_id, Quarantine.seen_count, Quarantine.status, Quarantine.position,
+                Quarantine.reason))]
+    finally:
+        store.close()
+
+
+def test_a_quarantined_row_seen_again_is_a_sighting_and_resolves_when_its_row_is_fixed(
         configure: Callable[..., Settings], drop: Dropper, mapped: list[str]) -> None:
     settings = configure()
     drop(row("a"), row("b"))
@@ -201,17 +212,32 @@ def test_a_quarantined_row_is_read_again_each_time_and_resolves_when_its_row_is_
     drop(row("a"), row("b", status="zzz"))  # b goes bad: quarantined, its stored row kept
     assert run(settings).quarantined == 1
     assert open_items(settings) == ["b"]
+    [(_, count, status, position, reason)] = sightings(settings)
+    assert (count, status, position) == (1, "open", "export-02.csv:3")
 
     mapped.clear()
     drop(row("a"), row("b", status="zzz"), newline="\r\n")
     counts = run(settings)
-    assert mapped == ["b"] and counts.quarantined == 1  # never skipped: it is judged again
+    # The same bytes under the same mapping: known bad by its fingerprint, a sighting of its
+    # item (counted, last seen here), not mapped again (issue 32).
+    assert mapped == [] and (counts.fetched, counts.quarantined, counts.unchanged) == (2, 1, 1)
+    assert sightings(settings) == [("b", 2, "open", "export-03.csv:3", reason)]
+
+    mapped.clear()
+    drop(row("a"), row("b", status="zzzz"))  # bad in another way: judged, a new item
+    assert run(settings).quarantined == 1 and mapped == ["b"]
+    assert open_items(settings) == ["b", "b"]
 
     mapped.clear()
     drop(row("a"), row("b"))  # b is back to the row its appointment was stored from
     counts = run(settings)
     assert mapped == [] and counts.unchanged == 2
-    assert open_items(settings) == []  # skipped, yet its item resolves as an import would
+    assert open_items(settings) == []  # skipped, yet its items resolve as an import would
+
+    mapped.clear()
+    drop(row("a"), row("b", status="zzz"))  # the first bad row again: its resolved item re-opens
+    assert run(settings).quarantined == 1 and mapped == ["b"]
+    assert open_items(settings) == ["b"]
 
 
 def test_rows_naming_the_same_id_are_all_mapped_so_the_last_still_wins(
@@ -264,3 +290,90 @@ def test_a_fingerprint_depends_on_the_epoch_the_values_their_types_and_the_colum
 
 def test_a_record_holding_an_object_that_is_no_plain_value_is_never_fingerprinted() -> None:
     assert Fingerprinter(b"e")({"appointment_id": "a", "resolver": object()}) is None
+
+
+def test_a_row_changed_by_one_file_and_restored_by_the_next_in_the_same_run_ends_as_restored(
+        configure: Callable[..., Settings], drop: Dropper, mapped: list[str]) -> None:
+    """A run reads the stored fingerprints once (issue 32); a row the run itself rewrote is
+    no longer recognized by the fingerprint it had at the start."""
+    settings = configure()
+    drop(row("a"), row("b"))
+    run(settings)
+    first = stored(settings)
+
+    mapped.clear()
+    drop(row("a"), row("b", hour=11), newline="\r\n")
+    drop(row("a"), row("b"))  # the next file of the same run: b as it was stored
+    counts = run(settings)
+    assert sorted(mapped) == ["b", "b"]
+    assert counts.rescheduled == 2 and counts.unchanged == 2
+    assert stored(settings)["b"][0] == first["b"][0]
+
+
+def test_a_row_a_snapshot_deleted_comes_back_in_the_next_file_of_the_same_run(
+        configure: Callable[..., Settings], drop: Dropper, mapped: list[str]) -> None:
+    settings = configure(extra="  mode: snapshot\n  max_delete_share: 0.5\n")
+    drop(row("a"), row("b"), row("c"), row("d"))
+    run(settings)
+
+    mapped.clear()
+    drop(row("a"), row("b"), row("c"), newline="\r\n")  # d is gone from this listing ...
+    drop(row("a"), row("b"), row("c"), row("d"))  # ... and back in the next one, byte for byte
+    counts = run(settings)
+    assert mapped == ["d"]
+    assert counts.deleted == 1 and counts.updated == 1
+    assert stored(settings)["d"][2] is None
+
+
+def test_past_the_memory_limit_each_batch_looks_its_fingerprints_up(
+        configure: Callable[..., Settings], drop: Dropper, mapped: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("clinicsync.sync.engine.KNOWN_LIMIT", 2)
+    settings = configure()
+    drop(row("a"), row("b"), row("c"), row("d"))
+    run(settings)
+
+    mapped.clear()
+    drop(row("a"), row("b", hour=11), row("c"), row("d"), newline="\r\n")
+    counts = run(settings)
+    assert mapped == ["b"]
+    assert (counts.unchanged, counts.rescheduled) == (3, 1)
+
+
+def test_an_unchanged_line_is_not_built_into_a_record(
+        configure: Callable[..., Settings], drop: Dropper, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The re-export's floor: a known line costs a digest and a lookup, no dict (issue 32)."""
+    settings = configure()
+    drop(row("a"), row("b"), row("c"))
+    run(settings)
+    built: list[str] = []
+    original = RawRecord.__init__
+
+    def counting(self: RawRecord, data: Any, *args: Any, **kwargs: Any) -> None:
+        built.append(str(data.get("appointment_id")))
+        original(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(RawRecord, "__init__", counting)
+    drop(row("a"), row("b", hour=12), row("c"), newline="\r\n")
+    counts = run(settings)
+    assert built == ["b"] and (counts.fetched, counts.unchanged) == (3, 2)
+
+
+def test_a_snapshot_keeps_the_items_of_known_bad_rows_it_still_lists(
+        configure: Callable[..., Settings], drop: Dropper, mapped: list[str]) -> None:
+    """A sighting is in the listing: neither a named nor an unnamed bad row's item is
+    resolved as gone from the source (quarantine.resolve_absent)."""
+    settings = configure(extra="  mode: snapshot\n")
+    drop(row("a"), row("b", status="zzz"), row(""))
+    run(settings)
+    assert [(r[0], r[2]) for r in sightings(settings)] == [("b", "open"), (None, "open")]
+
+    mapped.clear()
+    drop(row("a"), row("b", status="zzz"), row(""), newline="\r\n")
+    counts = run(settings)
+    assert mapped == [] and (counts.quarantined, counts.unchanged) == (2, 1)
+    assert [(r[0], r[1], r[2]) for r in sightings(settings)] == [("b", 2, "open"), (None, 2, "open")]
+
+    drop(row("a"))  # both gone from the listing now
+    run(settings)
+    assert [r[2] for r in sightings(settings)] == ["resolved", "resolved"]
