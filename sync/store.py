@@ -306,7 +306,9 @@ class Store:
                     within: Callable[[Connection], Collection[str] | None] | None = None,
                     baseline: bool = False, unchanged: int = 0,
                     unchanged_ids: Collection[str] = (), remember_people: bool = False,
-                    go_live: datetime | None = None) -> tuple[Counts, str | None]:
+                    go_live: datetime | None = None,
+                    finish: Callable[[Connection, Counts, str | None], None] | None = None,
+                    ) -> tuple[Counts, str | None]:
         """Store one batch and its cursor atomically; returns counts and a safety-stop error.
 
         ``within`` runs first inside the same transaction (e.g. recording a message id
@@ -326,7 +328,9 @@ class Store:
         record new to the store that clinicsync first saw before it (a quarantine item opened
         at the baseline and imported after a mapping fix, by retry or by a later read) is
         recorded like the baseline's (``"baseline": true``, ``"before_go_live": true``):
-        its reminders are planned, it is not announced."""
+        its reminders are planned, it is not announced.
+        ``finish`` runs last inside the same transaction with the batch's counts and safety-stop
+        error (a push records its run there: one transaction per push, sync/push.py)."""
         counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged, quarantined=len(quarantined),
                         unchanged=unchanged)
         error: str | None = None
@@ -370,6 +374,8 @@ class Store:
                     error = str(stop)
             if cursor is not None:
                 self._save_cursor(connection, connector, cursor)
+            if finish is not None:
+                finish(connection, counts, error)
         if memory is not None:  # committed: from now on they are what the store holds
             if len(memory) + len(stored_people) > PEOPLE_MEMORY_LIMIT:
                 memory.clear()  # bounded: a source with more distinct people only looks up again
