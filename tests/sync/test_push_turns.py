@@ -55,7 +55,7 @@ def at_once(calls: list[Callable[[], Any]]) -> list[Any]:
         gate.wait()
         try:
             results[index] = calls[index]()
-        except BaseException as exc:  # noqa: BLE001 - reraised below, in the test's thread
+        except BaseException as exc:  # reraised below, in the test's thread
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
@@ -91,8 +91,9 @@ def test_two_concurrent_pushes_to_one_appointment_keep_the_newer(settings: Setti
     replicas = [PushReceiver(settings, store, settings.connectors[0]) for _ in range(2)]
     replicas[0].receive(booking("B-1", updated_at="2020-01-01T00:00:00Z"), "api POST B-1", quarantine_bad=False)
     for round_ in range(rounds):
-        older = booking("B-1", start=f"2030-04-{round_ + 1:02d}T09:00:00", updated_at=f"2020-01-0{round_ + 2}T00:00:00Z")
-        newer = booking("B-1", start=f"2030-05-{round_ + 1:02d}T15:00:00", updated_at=f"2020-01-0{round_ + 2}T00:00:01Z")
+        day = f"2020-01-0{round_ + 2}"
+        older = booking("B-1", start=f"2030-04-{round_ + 1:02d}T09:00:00", updated_at=f"{day}T00:00:00Z")
+        newer = booking("B-1", start=f"2030-05-{round_ + 1:02d}T15:00:00", updated_at=f"{day}T00:00:01Z")
         # The order they are started in alternates: the newer wins either way.
         pair = [(replicas[0], older), (replicas[1], newer)]
         if round_ % 2:
