@@ -162,17 +162,26 @@ def insert_with_ids(connection: Connection, table: Table, names: Sequence[str], 
     return [found[k] for k in keys]
 
 
+_ONE_ROW: dict[tuple[int, str, tuple[str, ...]], tuple[str, list[Processor]]] = {}
+
+
 def _insert_one(connection: Connection, table: Table, names: Sequence[str], row: Sequence[Any]) -> int:
     """INSERT one row and return its id: ``RETURNING`` on PostgreSQL, else the driver's
     ``lastrowid`` (SQLite, MySQL/MariaDB: the id of this very statement's row)."""
-    processors = bind_processors(connection, [table.c[name] for name in names])
+    key = (id(connection.dialect), table.name, tuple(names))
+    made = _ONE_ROW.get(key)
+    if made is None:  # the statement and the columns' processors, once per dialect, table and columns
+        mark = placeholder(connection)
+        sql = (f"INSERT INTO {quoted(connection, table.name)} ({', '.join(quoted(connection, n) for n in names)}) "
+               f"VALUES ({', '.join([mark] * len(names))})")
+        if connection.dialect.name == "postgresql":
+            sql += f" RETURNING {quoted(connection, 'id')}"
+        made = _ONE_ROW[key] = (sql, bind_processors(connection, [table.c[name] for name in names]))
+    sql, processors = made
     values = tuple(value if process is None or value is None else process(value)
                    for process, value in zip(processors, row, strict=True))
-    mark = placeholder(connection)
-    sql = (f"INSERT INTO {quoted(connection, table.name)} ({', '.join(quoted(connection, n) for n in names)}) "
-           f"VALUES ({', '.join([mark] * len(names))})")
     if connection.dialect.name == "postgresql":
-        return int(connection.exec_driver_sql(f"{sql} RETURNING {quoted(connection, 'id')}", values).scalar_one())
+        return int(connection.exec_driver_sql(sql, values).scalar_one())
     result = connection.exec_driver_sql(sql, values)
     return int(result.lastrowid)
 

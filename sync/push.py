@@ -56,6 +56,7 @@ A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
 D = Practitioner.__table__.c  # type: ignore[attr-defined]
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]
+_RUN_ROW = insert(RUNS)  # one statement object: compiled once, not built per push
 # A push's own bookkeeping, run inside its transaction (Store.apply_batch ``within``).
 Within = Callable[[Connection], Collection[str] | None]
 # The change a push made, most telling first (a batch of one record makes exactly one).
@@ -255,6 +256,7 @@ class _Turns:
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks: dict[tuple[str, ...], tuple[threading.Lock, int]] = {}
+        self._files: dict[int, str] = {}  # a SQLite engine's database file, resolved once per engine
 
     @contextmanager
     def hold(self, engine: Engine, connector: str, keys: Sequence[str]) -> Iterator[None]:
@@ -262,7 +264,9 @@ class _Turns:
         if dialect == "postgresql":
             names: list[tuple[str, ...]] = []
         elif dialect == "sqlite":
-            names = [("sqlite", str(sqlite_file(engine) or id(engine)))]
+            if (file := self._files.get(id(engine))) is None:
+                file = self._files[id(engine)] = str(sqlite_file(engine) or id(engine))
+            names = [("sqlite", file)]
         else:
             names = [(str(id(engine)), connector, key) for key in keys]
         with ExitStack() as stack:
@@ -294,9 +298,10 @@ def _run_recorder(run_id: str, connector: str, started: datetime) -> Callable[[C
     """The push's run, written finished at the end of its own transaction (Store.apply_batch ``finish``)."""
 
     def finish(connection: Connection, counts: Counts, error: str | None) -> None:
-        connection.execute(insert(RUNS).values(
-            run_id=run_id, connector=connector, status="failed" if error else "ok",
-            counts=orjson.dumps(counts.as_dict()).decode(), error=error, started_at=started, finished_at=utcnow()))
+        connection.execute(_RUN_ROW, {
+            "run_id": run_id, "connector": connector, "status": "failed" if error else "ok",
+            "counts": orjson.dumps(counts.as_dict()).decode(), "error": error, "started_at": started,
+            "finished_at": utcnow()})
 
     return finish
 
