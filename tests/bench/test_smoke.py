@@ -15,6 +15,7 @@ EXPECTED = {
     "m1_memory": ["M1 memory and scaling", "M1 memory of the whole first sync"],
     "w6_end_to_end": ["W6 end to end"],
     "m2_mapping_cpu": ["M2 mapping CPU"],
+    "w8_push_api": ["W8 push path"],
 }
 
 
