@@ -29,7 +29,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from clinicsync.common.timeutil import parse_duration as _duration
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
-from clinicsync.sync.bulk import bind_column, bind_processors
+from clinicsync.sync.bulk import bind_column
 from clinicsync.sync.model import Appointment, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS, advance, claim_offset
@@ -118,10 +118,6 @@ class _Chunk:
         self.connection = connection
         self.rules = rules
         self.now = now
-        # Each row is built once, as the driver takes it (insert_new ``bound``): its date-times
-        # converted by the columns' own processors as it is made, each distinct value once.
-        self._bind = _Binder(connection)
-        self._now = self._bind(now)
         self.rows: dict[str, tuple[Any, ...]] = {}
         self.known: set[str] = set()
         self.cancel: dict[int, str] = {}
@@ -235,32 +231,9 @@ class _Chunk:
         version = a.version if version is None else version
         key = reminder_key(a.id, recipient, kind, offset, version)
         due = slot.due
-        bind = self._bind
-        self.rows[key] = (key, a.id, a.connector, recipient, ref, kind, offset, version, bind(a.start_utc),
-                          bind(due or fallback_due), "pending" if due else "skipped", slot.reason, slot.note, None,
-                          "", 0, self._now, self._now)
-
-
-class _Binder:
-    """A reminder date-time as the driver receives it (the same processor for the four
-    date-time columns: they share one type), each distinct value converted once; left as it
-    is where insert_new goes through SQLAlchemy (a paramstyle it does not write for)."""
-
-    def __init__(self, connection: Connection) -> None:
-        types = {type(REMINDERS.c[COLUMNS[at]].type) for at in DATETIMES}
-        assert len(types) == 1, "the reminder date-time columns share one type"
-        [self._process] = bind_processors(connection, [REMINDERS.c[COLUMNS[DATETIMES[0]]]])
-        if _statement(connection) is None:
-            self._process = None
-        self._seen: dict[datetime, Any] = {}
-
-    def __call__(self, value: datetime) -> Any:
-        if self._process is None:
-            return value
-        done = self._seen.get(value)
-        if done is None:
-            done = self._seen[value] = self._process(value)
-        return done
+        self.rows[key] = (key, a.id, a.connector, recipient, ref, kind, offset, version, a.start_utc,
+                          due or fallback_due, "pending" if due else "skipped", slot.reason, slot.note, None, "",
+                          0, self.now, self.now)
 
 
 def appointment_key(appointment_id: int) -> str:
@@ -286,7 +259,7 @@ def retry_set_aside(connection: Connection, rules: Rules, now: datetime, report:
     chunk = _Chunk(connection, rules, now)
     chunk.plan(events)
     report.cancelled += _cancel(connection, chunk.cancel, now)
-    insert_new(connection, chunk.rows, report, chunk.known, bound=True)
+    insert_new(connection, chunk.rows, report, chunk.known)
     resolve(connection, CONSUMER, [r.item for r in items if r.item not in chunk.failed], now)
 
 
@@ -318,10 +291,9 @@ def _statement(connection: Connection) -> str | None:
 
 
 def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report: PlanReport,
-               known: set[str] | None = None, bound: bool = False) -> None:
+                known: set[str] | None = None) -> None:
     """Insert the rows whose key is not stored yet (``known``: the stored keys, when the caller
-    has them), in one driver executemany with the datetimes converted up front (``bound``:
-    they already are, as _Chunk builds them: the rows go to the driver as they are)."""
+    has them), in one driver executemany with the datetimes converted up front."""
     if not rows:
         return
     if known is None:
@@ -329,15 +301,12 @@ def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report:
     new = [row for key, row in rows.items() if key not in known] if known else list(rows.values())
     if not new:
         return
+    columns: list[Any] = list(zip(*new, strict=True))  # converted a column at a time: they repeat their values
+    for at in DATETIMES:
+        columns[at] = bind_column(connection, REMINDERS.c[COLUMNS[at]], columns[at])
+    params = list(zip(*columns, strict=True))
     statement = _statement(connection)
-    if bound:
-        params = new
-    else:
-        columns: list[Any] = list(zip(*new, strict=True))  # converted a column at a time: they repeat their values
-        for at in DATETIMES:
-            columns[at] = bind_column(connection, REMINDERS.c[COLUMNS[at]], columns[at])
-        params = list(zip(*columns, strict=True))
-    if statement is None:  # SQLAlchemy's path converts the values itself (_Binder left them as they were)
+    if statement is None:
         connection.execute(insert(REMINDERS), [dict(zip(COLUMNS, row, strict=True)) for row in new])
     else:
         connection.exec_driver_sql(statement, params)
@@ -402,7 +371,7 @@ def plan_events(settings: Settings, store: Store, now: datetime, report: PlanRep
             chunk = _Chunk(connection, rules, now)
             chunk.plan(events)
             report.cancelled += _cancel(connection, chunk.cancel, now)
-            insert_new(connection, chunk.rows, report, chunk.known, bound=True)
+            insert_new(connection, chunk.rows, report, chunk.known)
             advance(connection, CONSUMER, events[-1].id)
             report.events += len(events)
         progress(report.events, max(total, report.events))
