@@ -112,7 +112,7 @@ def insert_rows(connection: Connection, table: Table, names: Sequence[str], rows
                   for i, p in enumerate(bind_processors(connection, [table.c[name] for name in names]))]
     values = processed_rows(rows, processors)
     columns = ", ".join(quoted(connection, n) for n in names)
-    if uses_copy(connection):
+    if uses_copy(connection) and len(values) > 1:  # one row (a push): a plain INSERT costs less than a COPY
         sql = f"COPY {quoted(connection, table.name)} ({columns}) FROM STDIN"
         cursor = connection.connection.cursor()
         try:
@@ -141,6 +141,8 @@ def insert_with_ids(connection: Connection, table: Table, names: Sequence[str], 
     * elsewhere: read back by key."""
     if not rows:
         return []
+    if len(rows) == 1:  # a push: one plain INSERT, its id from the driver (issue 32)
+        return [_insert_one(connection, table, names, rows[0])]
     position = list(names).index(key)
     if uses_copy(connection):
         # One array, not a row per id; any order will do, each id is the row's own.
@@ -158,6 +160,30 @@ def insert_with_ids(connection: Connection, table: Table, names: Sequence[str], 
             return consecutive
     found = dict(select_in(connection, table, (key, "id"), connector, keys, key=key))
     return [found[k] for k in keys]
+
+
+_ONE_ROW: dict[tuple[int, str, tuple[str, ...]], tuple[str, list[Processor]]] = {}
+
+
+def _insert_one(connection: Connection, table: Table, names: Sequence[str], row: Sequence[Any]) -> int:
+    """INSERT one row and return its id: ``RETURNING`` on PostgreSQL, else the driver's
+    ``lastrowid`` (SQLite, MySQL/MariaDB: the id of this very statement's row)."""
+    key = (id(connection.dialect), table.name, tuple(names))
+    made = _ONE_ROW.get(key)
+    if made is None:  # the statement and the columns' processors, once per dialect, table and columns
+        mark = placeholder(connection)
+        sql = (f"INSERT INTO {quoted(connection, table.name)} ({', '.join(quoted(connection, n) for n in names)}) "
+               f"VALUES ({', '.join([mark] * len(names))})")
+        if connection.dialect.name == "postgresql":
+            sql += f" RETURNING {quoted(connection, 'id')}"
+        made = _ONE_ROW[key] = (sql, bind_processors(connection, [table.c[name] for name in names]))
+    sql, processors = made
+    values = tuple(value if process is None or value is None else process(value)
+                   for process, value in zip(processors, row, strict=True))
+    if connection.dialect.name == "postgresql":
+        return int(connection.exec_driver_sql(sql, values).scalar_one())
+    result = connection.exec_driver_sql(sql, values)
+    return int(result.lastrowid)
 
 
 def last_insert_rowid(connection: Connection) -> int:

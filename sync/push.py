@@ -7,9 +7,20 @@ Each push is its own short run in the run history, so the status page and the me
 show a push source's last success and failures like a polled one's. A listener that holds
 one run open for its life (MLLP) gives that run instead, and its pushes add up in it.
 
-One source's pushes are written one transaction at a time: the store reads, then inserts,
-patients and appointments, so two pushes booking the same new patient at once would
-collide. Mapping and everything before it go on in parallel.
+A push is one transaction: its run in the run history is written inside it (so a push
+that commits is in the history, and a crash leaves neither), and a failed push records its
+failed run afterwards. Writes are serialized per appointment, not per source (issue 32):
+two pushes of one appointment take turns, so the second compares with what the first
+committed (an older update never overwrites a newer one, whatever order they arrive in),
+while pushes of different appointments of one source go on at once. The turn is the
+database's own, so it holds across replicas and worker processes: on PostgreSQL a
+transaction-scoped advisory lock per (source, appointment), taken first in the push's
+transaction; on SQLite, which has one writer, ``BEGIN IMMEDIATE`` (the write lock from the
+first statement), with one process's pushes queued on a lock per database file rather than
+on SQLite's busy-wait; elsewhere (MySQL/MariaDB) a lock per appointment in this process.
+People shared by concurrent pushes are upserted (sync/store.py ``_insert_new``), and a new
+appointment two replicas insert at once is retried (``_apply_once``). Mapping and
+everything before it go on in parallel.
 
 Bad input has two policies. A caller that can fix and resend (the REST API) is refused
 with the field and the reason, and nothing is stored. A sender that cannot (a vendor's
@@ -20,20 +31,23 @@ as a polled record would be, and is answered as received.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
-from sqlalchemy.exc import IntegrityError
+import orjson
+from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 from clinicsync.sync.engine import live_from, map_batch, mapping_for, new_run_id
-from clinicsync.sync.model import Appointment, Patient, Practitioner
+from clinicsync.sync.locks import advisory_key, sqlite_file
+from clinicsync.sync.model import Appointment, Patient, Practitioner, SyncRun
 from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, Store
@@ -41,6 +55,8 @@ from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, Store
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
 D = Practitioner.__table__.c  # type: ignore[attr-defined]
+RUNS = SyncRun.__table__  # type: ignore[attr-defined]
+_RUN_ROW = insert(RUNS)  # one statement object: compiled once, not built per push
 # A push's own bookkeeping, run inside its transaction (Store.apply_batch ``within``).
 Within = Callable[[Connection], Collection[str] | None]
 # The change a push made, most telling first (a batch of one record makes exactly one).
@@ -70,7 +86,7 @@ class PushReceiver:
             mapping = mapping_for(settings, config)
         self.mapping: CompiledMapping = mapping
         self.counts = Counts()  # what this receiver stored in the listener's run (run_id)
-        self._writing = threading.Lock()
+        self._go_live: datetime | None = None  # once recorded, a go-live moment never changes
 
     @property
     def name(self) -> str:
@@ -163,40 +179,138 @@ class PushReceiver:
     def commit(self, mapped: list[Mapped], quarantined: list[QuarantineEntry],
                within: Within | None = None) -> Counts:
         """Store in one transaction (``within`` first, in it: Store.apply_batch), in the
-        listener's run or a run of its own; raises what the store raises."""
-        go_live = live_from(self.store, self.config)  # go-live is a boundary for pushes too
-        with self._writing:
+        listener's run or a run of its own written in the same transaction; raises what the
+        store raises (a failed push's run is then recorded on its own)."""
+        go_live = self._live()  # go-live is a boundary for pushes too
+        keys = _turn_keys(mapped, quarantined)
+        with _turns.hold(self.store.engine, self.name, keys):
+            locked = _locked(self.store.engine, self.name, keys, within)
             if self.run_id is not None:
-                counts, _ = self._apply_once(self.run_id, mapped, quarantined, within, go_live)
+                counts, _ = self._apply_once(self.run_id, mapped, quarantined, locked, go_live, None)
                 self.counts.add(counts)
                 return counts
-            run_id = new_run_id()
-            row = self.store.start_run(run_id, self.name)
-            counts, error = Counts(), None
+            run_id, started = new_run_id(), utcnow()
             try:
-                counts, error = self._apply_once(run_id, mapped, quarantined, within, go_live)
+                counts, _ = self._apply_once(run_id, mapped, quarantined, locked, go_live,
+                                             _run_recorder(run_id, self.name, started))
             except Exception as exc:
-                error = f"store error ({type(exc).__name__})"
+                _record_failed_run(self.store, run_id, self.name, started, f"store error ({type(exc).__name__})")
                 raise
-            finally:
-                self.store.finish_run(row, counts, error)
             return counts
 
+    def _live(self) -> datetime | None:
+        if self._go_live is None:
+            self._go_live = live_from(self.store, self.config)
+        return self._go_live
+
     def _apply_once(self, run_id: str, mapped: list[Mapped], quarantined: list[QuarantineEntry],
-                    within: Within | None, go_live: datetime | None) -> tuple[Counts, str | None]:
+                    within: Within | None, go_live: datetime | None,
+                    finish: Callable[[Connection, Counts, str | None], None] | None) -> tuple[Counts, str | None]:
         """Store the push; a unique violation means another replica stored the same new
         appointment (or alias) between this transaction's lookup and its insert: the
         transaction rolled back whole, so it is tried once more, and then finds that row
         and compares with it like any later copy (people never collide: they are upserted)."""
         try:
             return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
-                                          go_live=go_live)
+                                          go_live=go_live, finish=finish)
         except IntegrityError:
             return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
-                                          go_live=go_live)
+                                          go_live=go_live, finish=finish)
 
     def _apply(self, mapped: list[Mapped], quarantined: list[QuarantineEntry], within: Within | None = None) -> str:
         return outcome(self.commit(mapped, quarantined, within))
+
+
+# -- one push, one transaction, one turn per appointment ----------------------------------------
+def _turn_keys(mapped: Sequence[Mapped], quarantined: Sequence[QuarantineEntry]) -> list[str]:
+    """What a push writes that another push may write at once: its appointments (by external
+    id) and, for a record set aside, the quarantine item (by record id or position)."""
+    keys = {m.appointment.external_id for m in mapped}
+    keys.update(q.record_id or q.position for q in quarantined)
+    return sorted(keys)  # always taken in one order: two pushes of two records never deadlock
+
+
+def _locked(engine: Engine, connector: str, keys: Sequence[str], within: Within | None) -> Within | None:
+    """``within``, preceded in the push's transaction by the database's turn (module docstring)."""
+    dialect = engine.dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        return within
+
+    def turn_then_within(connection: Connection) -> Collection[str] | None:
+        if dialect == "postgresql":
+            for key in keys:  # released at commit or rollback, by the database, even on kill -9
+                connection.execute(text("SELECT pg_advisory_xact_lock(CAST(:key AS BIGINT))"),
+                                   {"key": advisory_key("push", connector, key)})
+        elif not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite: the write lock before the first read
+        return within(connection) if within is not None else None
+
+    return turn_then_within
+
+
+class _Turns:
+    """This process's queue in front of the database's turn: on SQLite one lock per database
+    file (a waiting push sleeps on a lock, not in SQLite's busy handler); on MySQL/MariaDB
+    one lock per (source, appointment); on PostgreSQL none (the advisory lock is the queue)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[str, ...], tuple[threading.Lock, int]] = {}
+        self._files: dict[int, str] = {}  # a SQLite engine's database file, resolved once per engine
+
+    @contextmanager
+    def hold(self, engine: Engine, connector: str, keys: Sequence[str]) -> Iterator[None]:
+        dialect = engine.dialect.name
+        if dialect == "postgresql":
+            names: list[tuple[str, ...]] = []
+        elif dialect == "sqlite":
+            if (file := self._files.get(id(engine))) is None:
+                file = self._files[id(engine)] = str(sqlite_file(engine) or id(engine))
+            names = [("sqlite", file)]
+        else:
+            names = [(str(id(engine)), connector, key) for key in keys]
+        with ExitStack() as stack:
+            for name in names:
+                stack.enter_context(self._one(name))
+            yield
+
+    @contextmanager
+    def _one(self, name: tuple[str, ...]) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(name, (threading.Lock(), 0))
+            self._locks[name] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[name]
+                if users == 1:
+                    del self._locks[name]  # nobody waits on it: the table holds only locks in use
+                else:
+                    self._locks[name] = (lock, users - 1)
+
+
+_turns = _Turns()
+
+
+def _run_recorder(run_id: str, connector: str, started: datetime) -> Callable[[Connection, Counts, str | None], None]:
+    """The push's run, written finished at the end of its own transaction (Store.apply_batch ``finish``)."""
+
+    def finish(connection: Connection, counts: Counts, error: str | None) -> None:
+        connection.execute(_RUN_ROW, {
+            "run_id": run_id, "connector": connector, "status": "failed" if error else "ok",
+            "counts": orjson.dumps(counts.as_dict()).decode(), "error": error, "started_at": started,
+            "finished_at": utcnow()})
+
+    return finish
+
+
+def _record_failed_run(store: Store, run_id: str, connector: str, started: datetime, error: str) -> None:
+    """A push whose transaction failed (rolled back whole) is still a failed run in the history."""
+    # The store is down: the push's own error is what the caller sees.
+    with suppress(SQLAlchemyError), store.engine.begin() as connection:
+        _run_recorder(run_id, connector, started)(connection, Counts(), error)
 
 
 def outcome(counts: Counts) -> str:

@@ -88,31 +88,53 @@ def booking_chain(store: Store, connector: str, uid: str, previous: str | None =
     """Follow ``uid`` (and its new edge to ``previous``, not yet written) back to the chain's
     first uid, then forward to every uid of the chain, to find the parts stored apart."""
     with store.engine.connect() as connection:
-        def earlier(key: str) -> str | None:
-            found = connection.execute(select(ALIASES.c.external_id).where(
-                ALIASES.c.connector == connector, ALIASES.c.alias == key)).first()
-            return str(found[0]) if found else None
+        return chain_on(connection, connector, uid, previous)
 
-        root, seen = previous or uid, {uid}
-        while (before := earlier(root)) is not None and before not in seen and len(seen) < _LONGEST_CHAIN:
-            seen.add(root)
-            root = before
-        depth, frontier = {root: 0}, [root]
-        while frontier and len(depth) < _LONGEST_CHAIN:
-            later = connection.execute(select(ALIASES.c.alias, ALIASES.c.external_id).where(
-                ALIASES.c.connector == connector, ALIASES.c.external_id.in_(frontier))).all()
-            edges = [(str(row[0]), str(row[1])) for row in later]
-            if previous is not None and previous in frontier:
-                edges.append((uid, previous))
-            frontier = []
-            for key, before in edges:
-                if key not in depth:
-                    depth[key] = depth[before] + 1
-                    frontier.append(key)
-        depth.setdefault(uid, depth.get(previous or uid, 0) + (1 if previous else 0))
-        stored = {str(row[0]) for row in connection.execute(select(APPOINTMENTS.c.external_id).where(
-            APPOINTMENTS.c.connector == connector, APPOINTMENTS.c.external_id.in_(list(depth)),
-            APPOINTMENTS.c.deleted_at.is_(None)))}
+
+def received_or_chain(store: Store, connector: str, digest: str, uid: str,
+                      previous: str | None = None) -> BookingChain | None:
+    """One read for a Cal.com webhook: None if a body with this digest was applied
+    (:func:`already_received`), else the booking's chain (:func:`booking_chain`)."""
+    with store.engine.connect() as connection:
+        if connection.execute(select(RECEIPTS.c.digest).where(
+                RECEIPTS.c.connector == connector, RECEIPTS.c.digest == digest)).first() is not None:
+            return None
+        return chain_on(connection, connector, uid, previous)
+
+
+def chain_on(connection: Connection, connector: str, uid: str, previous: str | None = None) -> BookingChain:
+    """:func:`booking_chain` on an open connection."""
+
+    def earlier(key: str) -> str | None:
+        found = connection.execute(select(ALIASES.c.external_id).where(
+            ALIASES.c.connector == connector, ALIASES.c.alias == key)).first()
+        return str(found[0]) if found else None
+
+    root, seen = previous or uid, {uid}
+    while (before := earlier(root)) is not None and before not in seen and len(seen) < _LONGEST_CHAIN:
+        seen.add(root)
+        root = before
+    depth, frontier = {root: 0}, [root]
+    walked: set[str] = set()  # the uids whose later bookings were read
+    superseded = False
+    while frontier and len(depth) < _LONGEST_CHAIN:
+        later = connection.execute(select(ALIASES.c.alias, ALIASES.c.external_id).where(
+            ALIASES.c.connector == connector, ALIASES.c.external_id.in_(frontier))).all()
+        walked.update(frontier)
+        edges = [(str(row[0]), str(row[1])) for row in later]
+        superseded = superseded or any(before == uid for _, before in edges)  # a stored later booking of uid
+        if previous is not None and previous in frontier:
+            edges.append((uid, previous))
+        frontier = []
+        for key, before in edges:
+            if key not in depth:
+                depth[key] = depth[before] + 1
+                frontier.append(key)
+    depth.setdefault(uid, depth.get(previous or uid, 0) + (1 if previous else 0))
+    stored = {str(row[0]) for row in connection.execute(select(APPOINTMENTS.c.external_id).where(
+        APPOINTMENTS.c.connector == connector, APPOINTMENTS.c.external_id.in_(list(depth)),
+        APPOINTMENTS.c.deleted_at.is_(None)))}
+    if uid not in walked:  # the walk stopped short of uid (a guard): ask directly
         superseded = connection.execute(select(ALIASES.c.alias).where(
             ALIASES.c.connector == connector, ALIASES.c.external_id == uid).limit(1)).first() is not None
     fragments = tuple(sorted((key for key in stored if key != root), key=lambda key: (depth[key], key)))

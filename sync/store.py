@@ -328,7 +328,9 @@ class Store:
                     baseline: bool = False, unchanged: int = 0,
                     unchanged_ids: Collection[str] = (), remember_people: bool = False,
                     go_live: datetime | None = None,
-                    sightings: Sequence[quarantine.Sighting] = ()) -> tuple[Counts, str | None]:
+                    sightings: Sequence[quarantine.Sighting] = (),
+                    finish: Callable[[Connection, Counts, str | None], None] | None = None,
+                    ) -> tuple[Counts, str | None]:
         """Store one batch and its cursor atomically; returns counts and a safety-stop error.
 
         ``within`` runs first inside the same transaction (e.g. recording a message id
@@ -350,7 +352,9 @@ class Store:
         recorded like the baseline's (``"baseline": true``, ``"before_go_live": true``):
         its reminders are planned, it is not announced.
         ``sightings``: known-bad records the engine recognized by their fingerprint and left
-        out; they count as fetched and quarantined, and bump their open items."""
+        out; they count as fetched and quarantined, and bump their open items.
+        ``finish`` runs last inside the same transaction with the batch's counts and safety-stop
+        error (a push records its run there: one transaction per push, sync/push.py)."""
         counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged + len(sightings),
                         quarantined=len(quarantined) + len(sightings), unchanged=unchanged)
         error: str | None = None
@@ -395,6 +399,8 @@ class Store:
                     error = str(stop)
             if cursor is not None:
                 self._save_cursor(connection, connector, cursor)
+            if finish is not None:
+                finish(connection, counts, error)
         if memory is not None:  # committed: from now on they are what the store holds
             if len(memory) + len(stored_people) > PEOPLE_MEMORY_LIMIT:
                 memory.clear()  # bounded: a source with more distinct people only looks up again

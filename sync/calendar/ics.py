@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 from icalendar import Calendar, Component, Event, Timezone
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.calendar import ics_text
@@ -49,19 +49,32 @@ def uid_for(event_id: str) -> str:
     return f"{event_id}@{UID_DOMAIN}"
 
 
+# A caller's writes that must commit with the events (the links they settle): given the
+# transaction, one file's operations and their outcomes.
+Bookkeeping = Callable[[Connection, Sequence[Op], Sequence[Outcome]], None]
+
+
 class IcsCalendar:
     """Events are kept in the store (sync/calendar/ics_state.py) as they are written; a push
-    renders only the events it changes, and :meth:`flush` writes each changed file once."""
+    renders only the events it changes, and :meth:`flush` writes each changed file once.
+
+    ``store_engine``: the store the events are kept in (None: a private one); there,
+    :meth:`push` takes the caller's bookkeeping and runs it in the transaction that stores
+    each file's events (sync/calendar/push.py: one write per event for the link, where a
+    provider outside the store needs a pending row, then an update)."""
 
     def __init__(self, settings: IcsSettings, engine: Engine | None = None) -> None:
         self.directory = settings.directory
         self.state = IcsState(engine)
+        self.store_engine = engine
         self.names: dict[str, str] = {}  # calendar id -> whose it is (X-WR-CALNAME), from this run's targets
 
     def path(self, target: Target) -> Path:
         return self.directory / f"{target.calendar_id}.ics"
 
-    def push(self, ops: Sequence[Op]) -> list[Outcome]:
+    def push(self, ops: Sequence[Op], bookkeeping: Bookkeeping | None = None) -> list[Outcome]:
+        """Each file's operations, its events stored with ``bookkeeping`` in one transaction
+        (an operation whose file fails is not given to ``bookkeeping``: its outcome says why)."""
         by_file: dict[Target, list[Op]] = defaultdict(list)
         for op in ops:
             by_file[op.target].append(op)
@@ -70,12 +83,12 @@ class IcsCalendar:
         outcomes: list[Outcome] = []
         for target, group in by_file.items():
             try:
-                outcomes.extend(self._apply(target, group))
+                outcomes.extend(self._apply(target, group, bookkeeping))
             except (OSError, ValueError) as exc:  # an unreadable or unwritable file fails its ops only
                 outcomes.extend(Outcome(op.key, False, error=f"ics file: {type(exc).__name__}") for op in group)
         return outcomes
 
-    def _apply(self, target: Target, ops: Sequence[Op]) -> list[Outcome]:
+    def _apply(self, target: Target, ops: Sequence[Op], bookkeeping: Bookkeeping | None = None) -> list[Outcome]:
         self.state.adopt_once(target.calendar_id, self.path(target))
         rows = self.state.existing(target.calendar_id, [uid_for(op.event_id) for op in ops])
         now = utcnow()
@@ -95,8 +108,12 @@ class IcsCalendar:
             changed[uid] = IcsRow(uid, sequence, op.content.cancelled, ics_text.tzid_for(op.content.timezone),
                                   _vevent(op, uid, sequence, now, stamp), old.id if old is not None else None)
             outcomes.append(Outcome(op.key, True, state="present", etag=str(sequence)))
+        also = None if bookkeeping is None else lambda connection: bookkeeping(connection, ops, outcomes)
         if changed:
-            self.state.save(target.calendar_id, changed.values())
+            self.state.save(target.calendar_id, changed.values(), also)
+        elif also is not None:
+            with self.state.engine.begin() as connection:
+                also(connection)
         return outcomes
 
     def flush(self) -> None:

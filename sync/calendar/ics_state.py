@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from icalendar import Calendar
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.pool import StaticPool
 
 from clinicsync.common.types import utcnow
@@ -103,8 +103,10 @@ class IcsState:
         return {uid: IcsRow(uid, sequence, cancelled, tzid, vevent, id_)
                 for id_, uid, sequence, cancelled, tzid, vevent in found}
 
-    def save(self, calendar_id: str, events: Iterable[IcsRow]) -> None:
-        """Store new and changed events, and mark the file as owing a write, in one transaction."""
+    def save(self, calendar_id: str, events: Iterable[IcsRow],
+             also: Callable[[Connection], None] | None = None) -> None:
+        """Store new and changed events, and mark the file as owing a write, in one transaction;
+        ``also`` writes in it too (the calendar links these events settle: sync/calendar/push.py)."""
         now = utcnow()
         with self.engine.begin() as connection:
             stamp = bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)
@@ -120,6 +122,8 @@ class IcsState:
                                [{"calendar_id": calendar_id, "dirty": True, "updated_at": now}])
             connection.execute(update(ICS_FILES).where(ICS_FILES.c.calendar_id == calendar_id)
                                .values(dirty=True, updated_at=now))
+            if also is not None:
+                also(connection)
 
     def dirty(self) -> list[str]:
         with self.engine.connect() as connection:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync import bulk
@@ -109,6 +109,41 @@ def record_outcomes(engine: Engine, ops: Iterable[Op], outcomes: Iterable[Outcom
         bulk.update_by_id(connection, LINKS, ("state", "etag", "pushed_hash", "updated_at"), done,
                           constants="attempts = 0, last_error = NULL")
         bulk.update_by_id(connection, LINKS, ("last_error", "updated_at"), failed, constants="attempts = attempts + 1")
+
+
+_FULL = ("appointment_id", "provider", "account", "calendar_id", "event_id", "state", "etag", "pushed_hash",
+         "attempts", "last_error", "updated_at")
+
+
+def record_with_events(connection: Connection, ops: Iterable[Op], outcomes: Iterable[Outcome],
+                       new: dict[int, int]) -> None:
+    """A provider that keeps its events in the store (ics) settles its links in the same
+    transaction as the events: a new link is written once, already in its final state (no
+    ``pending`` row first: nothing outside the store was touched, so a crash before the
+    commit leaves nothing to settle), and a known link is updated as :func:`record_outcomes`
+    does. ``new``: the provisional (negative) key of each operation without a link row ->
+    its appointment id."""
+    by_key = {op.key: op for op in ops}
+    now = bulk.bind_value(connection, LINKS.c.updated_at, utcnow())
+    rows, done, failed = [], [], []
+    for outcome in outcomes:
+        op = by_key[outcome.key]
+        target = op.target
+        if outcome.key in new:
+            state, pushed = (outcome.state, op.content_hash if outcome.state == "present" else None) if outcome.ok \
+                else ("pending", None)
+            rows.append((new[outcome.key], target.provider, target.account, target.calendar_id, op.event_id, state,
+                         outcome.etag if outcome.ok else None, pushed, 0 if outcome.ok else 1,
+                         None if outcome.ok else (outcome.error or "failed")[:255], now))
+        elif outcome.ok:
+            done.append((outcome.state, outcome.etag, op.content_hash if outcome.state == "present" else None,
+                         now, outcome.key))
+        else:
+            failed.append(((outcome.error or "failed")[:255], now, outcome.key))
+    bulk.insert_ignoring(connection, LINKS, _FULL, rows)
+    bulk.update_by_id(connection, LINKS, ("state", "etag", "pushed_hash", "updated_at"), done,
+                      constants="attempts = 0, last_error = NULL")
+    bulk.update_by_id(connection, LINKS, ("last_error", "updated_at"), failed, constants="attempts = attempts + 1")
 
 
 def force(engine: Engine, link_ids: Sequence[int], state: str | None = None) -> None:

@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.calendar.desired import Desired, truth_pages
-from clinicsync.sync.calendar.links import Link, ensure_pending, links_of, record_outcomes
+from clinicsync.sync.calendar.links import Link, ensure_pending, links_of, record_outcomes, record_with_events
 from clinicsync.sync.calendar.provider import CalendarProvider, Op, OpKind, Outcome, Target
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
@@ -145,7 +145,12 @@ def _order(planned: Planned) -> tuple[str, str, str, int]:
 def _send(settings: CalendarSettings, engine: Engine, provider: CalendarProvider, chunk: Sequence[Planned],
           report: PushReport, failures: Counter[str],
           on_outcomes: Callable[[Sequence[Op], Sequence[Outcome]], None] | None) -> None:
-    """One round: pending rows for first pushes, the calls, the bookkeeping."""
+    """One round: pending rows for first pushes, the calls, the bookkeeping. A provider that
+    keeps its events in this store (``store_engine``: ics) writes the links with them instead,
+    in one transaction per file: one write per event, no pending row (:func:`_send_recorded`)."""
+    if getattr(provider, "store_engine", None) is engine:
+        _send_recorded(settings, engine, provider, chunk, report, failures, on_outcomes)
+        return
     ids = ensure_pending(engine, [(p.appointment_id, p.target, p.event_id) for p in chunk if p.link is None])
     ops = []
     for p in chunk:
@@ -157,6 +162,41 @@ def _send(settings: CalendarSettings, engine: Engine, provider: CalendarProvider
     if on_outcomes is not None:
         on_outcomes(ops, outcomes)
     record_outcomes(engine, ops, outcomes)
+    _count(ops, outcomes, report, failures)
+
+
+def _send_recorded(settings: CalendarSettings, engine: Engine, provider: CalendarProvider, chunk: Sequence[Planned],
+                   report: PushReport, failures: Counter[str],
+                   on_outcomes: Callable[[Sequence[Op], Sequence[Outcome]], None] | None) -> None:
+    """The round of a provider whose calls are writes to the store: each operation without a
+    link row gets a provisional negative key, and its link is written (final state) in the
+    transaction that stores its event. ``on_outcomes`` sees them after that commit."""
+    new: dict[int, int] = {}
+    ops = []
+    for index, p in enumerate(chunk):
+        key = p.link.id if p.link is not None else -1 - index
+        if p.link is None:
+            new[key] = p.appointment_id
+        content = p.desired.content if p.kind != "delete" else None
+        ops.append(Op(key=key, kind=p.kind, target=p.target, event_id=p.event_id, content=content,
+                      notify=settings.invite_patient, digest=content.digest() if content is not None else None))
+    recorded: set[int] = set()
+
+    def bookkeeping(connection: Connection, done: Sequence[Op], outcomes: Sequence[Outcome]) -> None:
+        record_with_events(connection, done, outcomes, new)
+        recorded.update(outcome.key for outcome in outcomes)
+
+    outcomes = provider.push(ops, bookkeeping)  # type: ignore[call-arg]
+    rest = [outcome for outcome in outcomes if outcome.key not in recorded]  # a file that failed
+    if rest:
+        with engine.begin() as connection:
+            record_with_events(connection, ops, rest, new)
+    if on_outcomes is not None:
+        on_outcomes(ops, outcomes)
+    _count(ops, outcomes, report, failures)
+
+
+def _count(ops: Sequence[Op], outcomes: Sequence[Outcome], report: PushReport, failures: Counter[str]) -> None:
     for op, outcome in zip(ops, outcomes, strict=True):
         if outcome.ok:
             setattr(report, _COUNTED[op.kind], getattr(report, _COUNTED[op.kind]) + 1)

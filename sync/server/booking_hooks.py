@@ -35,7 +35,7 @@ from clinicsync.connectors.calcom import CalcomSettings
 from clinicsync.connectors.easyappointments import EasyAppointmentsConnector, EasyAppointmentsSettings
 from clinicsync.sync.bounded_json import load_json
 from clinicsync.sync.push import PushReceiver, PushResult
-from clinicsync.sync.push_hooks import already_received, booking_chain, merge_chain, receipt_and_alias
+from clinicsync.sync.push_hooks import merge_chain, receipt_and_alias, received_or_chain
 from clinicsync.sync.server.api import FieldProblem, Problem
 from clinicsync.sync.settings import Settings
 
@@ -151,12 +151,12 @@ def _apply_calcom(request: Request, config: CalcomSettings, body: bytes, data: d
     (sync/push_hooks.py: merged parts; a rescheduled uid's record is old news)."""
     store = request.app.state.store
     body_digest = digest(body)
-    if already_received(store, config.name, body_digest):
-        return "duplicate", None
     assert event.uid is not None  # an applied trigger has one (calcom.read)
+    chain = received_or_chain(store, config.name, body_digest, event.uid, event.reschedule_uid)
+    if chain is None:
+        return "duplicate", None
     receiver = _receiver(request, config)
     position = f"calcom {event.trigger} {event.uid}"
-    chain = booking_chain(store, config.name, event.uid, event.reschedule_uid)
     merge_chain(receiver, chain, position)
     # Receipts live twice the window: a body older than the window is refused before this.
     alias = (event.uid, event.reschedule_uid) if event.reschedule_uid else None

@@ -16,6 +16,7 @@ EXPECTED = {
     "w6_end_to_end": ["W6 end to end"],
     "m2_mapping_cpu": ["M2 mapping CPU"],
     "s1_scale": ["S1 scale"],
+    "w8_push_api": ["W8 push path"],
 }
 
 
