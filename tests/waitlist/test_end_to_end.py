@@ -1,0 +1,248 @@
+"""The waitlist end to end, as a clinic would run it (issue 33's first "Done when"), on SQLite
+and PostgreSQL, through real code paths only: `run_once` with a FHIR R4 server faked at the
+HTTP boundary (respx, the connector's real client) or a real SQL source, a patient's "cancel"
+through the signed Twilio webhook of the real app, offers read from a scripted notifier
+plugin, acceptance through the /w/ page (GET, then the page's own POST), the booking written
+to the source, the doctor's .ics file, and the "just been taken" message to the other patient.
+The clock is moved with time-machine."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+import time_machine
+from icalendar import Calendar
+from sqlalchemy import select
+from starlette.testclient import TestClient
+from twilio.request_validator import RequestValidator
+
+from clinicsync.common.timeutil import iso_z
+from clinicsync.connectors.fhir.client import FhirClient
+from clinicsync.sync.model import Appointment
+from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.service.pipeline import run_once
+from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.store import Store
+from tests.connectors.fhir_fake import appointment, patient, practitioner
+from tests.sync.reminders.fakes import read_log
+
+BASE = "https://ehr.example.org/fhir/r4"
+PUBLIC = "https://clinic.example.org"
+TOKEN = "0123456789abcdef0123456789abcdef"
+A = Appointment.__table__  # type: ignore[attr-defined]
+
+DAY1 = datetime(2030, 6, 2, 16, tzinfo=UTC)  # Sun 12:00 in New York
+START = datetime(2030, 6, 12, 14, tzinfo=UTC)  # Wed 10:00 in New York: the slot P1 frees
+CANCELLER = "+12125550101"
+PHONES = {"p1": CANCELLER, "w1": "+12125550201", "w2": "+12125550202", "w3": "+12125550203"}
+
+
+def notifiers(tmp_path: Path) -> str:
+    """Scripted SMS/email notifiers (the messages the test reads), Twilio for the inbound webhook's
+    signature, the public URL and secret of the offer links, reminders with quiet hours."""
+    scripted = "".join(f"  - name: {name}\n    kind: scripted\n    log: {tmp_path / (name + '.jsonl')}\n"
+                       f"    rate_per_second: 1000\n" for name in ("texts", "mails"))
+    return (f"notifiers:\n{scripted}"
+            f"  - name: twilio\n    kind: twilio_sms\n    account_sid: AC{'a' * 32}\n    auth_token: {TOKEN}\n"
+            f"    from_number: \"+12125550100\"\n"
+            f"server:\n  public_url: {PUBLIC}\n  secret_key: test-secret-not-for-production\n"
+            "reminders:\n  enabled: true\n  quiet_hours: {start: \"21:00\", end: \"08:00\"}\n"
+            "  agenda: {enabled: false}\n  offsets: [1d]\n  channels: [sms, email]\n"
+            "  routes: {sms: texts, email: mails}\n"
+            "waitlist:\n  enabled: true\n  lead_time: 4h\n  strategy: batch\n  batch_size: 2\n"
+            "calendar:\n  provider: ics\n  ics: {directory: calendars}\n")
+
+
+def texts(tmp_path: Path, kind: str = "waitlist:") -> list[dict[str, str]]:
+    """The SMS the scripted notifier accepted whose idempotency key starts with ``kind``."""
+    path = tmp_path / "texts.jsonl"
+    return [m for m in read_log(path) if m["key"].startswith(kind)] if path.exists() else []
+
+
+def rows(store: Store, table: Any) -> list[Any]:
+    with store.engine.connect() as connection:
+        return list(connection.execute(select(table).order_by(table.c.id)))
+
+
+def entries(store: Store) -> dict[str, str]:
+    """patient ref -> entry status."""
+    return {e.patient_ref: e.status for e in rows(store, WAITLIST_ENTRIES)}
+
+
+def cancel_by_sms(client: TestClient, sid: str = "SM1") -> httpx.Response:
+    """The patient's "cancel" as Twilio posts it, signed over the public URL."""
+    path = "/webhooks/twilio/inbound"
+    form = {"MessageSid": sid, "From": CANCELLER, "To": "+12125550100", "Body": "cancel", "AccountSid": "AC" + "a" * 32}
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, form)
+    response = client.post(path, data=form, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200, response.text
+    return response
+
+
+def link(message: dict[str, str]) -> str:
+    found = re.search(re.escape(PUBLIC) + r"(/w/\w+)", message["body"])
+    assert found, "the offer carries its link"
+    return found.group(1)
+
+
+def take(client: TestClient, path: str) -> httpx.Response:
+    """What a patient's phone does: open the link, then submit the page's "Take this slot" form."""
+    page = client.get(path)
+    assert page.status_code == 200 and "Take this slot" in page.text
+    form = re.search(r'<form method="post" action="([^"]+)"><input type="hidden" name="choice" value="take">',
+                     page.text)
+    assert form is not None
+    return client.post(form.group(1), data={"choice": "take"})
+
+
+def ics_starts(tmp_path: Path) -> dict[str, list[datetime]]:
+    """The doctor's calendar: file name -> confirmed events' starts."""
+    found = {}
+    for file in sorted((tmp_path / "calendars").glob("*.ics")):
+        events = Calendar.from_ical(file.read_bytes()).walk("VEVENT")
+        found[file.name] = sorted(e.decoded("dtstart") for e in events if str(e.get("status")) == "CONFIRMED")
+    return found
+
+
+# -- FHIR ---------------------------------------------------------------------------------------
+class FakeEhr:
+    """The EHR's FHIR API at the HTTP boundary: the appointment poll, the waitlist search
+    (`status=waitlist`), reads of the people, and the conditional create of a booking."""
+
+    def __init__(self, router: respx.MockRouter) -> None:
+        self.booked = [appointment("a1", START, "p1", "d1"),
+                       appointment("a2", START + timedelta(days=1), "p2", "d1")]
+        waiting = [appointment("wl1", None, "w1", "d1", status="waitlist"),
+                   appointment("wl2", None, "w2", "d1", status="waitlist"),
+                   appointment("wl3", None, "w3", "d1", status="waitlist")]
+        waiting[0]["priority"] = 1  # iCal: the highest
+        waiting[1]["created"] = "2030-01-05T10:00:00Z"  # waits longer than w3
+        waiting[2]["created"] = "2030-03-05T10:00:00Z"
+        self.waiting = waiting
+        self.people: dict[str, dict[str, Any]] = {
+            **{f"Patient/{p}": patient(p, phone, language="en") for p, phone in {**PHONES, "p2": "+12125550102"}.items()},
+            "Practitioner/d1": practitioner("d1")}
+        self.posts: list[httpx.Request] = []
+        router.get(url__regex=rf"{re.escape(BASE)}/Appointment(\?.*)?$").mock(side_effect=self.search)
+        router.post(f"{BASE}/Appointment").mock(side_effect=self.create)
+        router.get(url__regex=rf"{re.escape(BASE)}/(Patient|Practitioner)/[\w-]+$").mock(side_effect=self.read)
+
+    def _bundle(self, matches: list[dict[str, Any]]) -> dict[str, Any]:
+        stamped = [{**r, "meta": r.get("meta") or {"versionId": "1", "lastUpdated": "2030-01-10T09:00:00Z"}}
+                   for r in matches]
+        refs = {p["actor"]["reference"] for r in matches for p in r["participant"]}
+        included = [self.people[ref] for ref in sorted(refs) if ref in self.people]
+        return {"resourceType": "Bundle", "type": "searchset",
+                "entry": [{"resource": r, "search": {"mode": "match"}} for r in stamped]
+                + [{"resource": r, "search": {"mode": "include"}} for r in included]}
+
+    def search(self, request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        if "identifier" in params:  # a booking's retry looks for its own first attempt
+            value = params["identifier"].split("|", 1)[1]
+            found = [r for r in self.booked if any(i.get("value") == value for i in r.get("identifier", []))]
+            return httpx.Response(200, json=self._bundle(found))
+        if params.get("status") == "waitlist":
+            return httpx.Response(200, json=self._bundle(self.waiting))
+        return httpx.Response(200, json=self._bundle(self.booked))
+
+    def read(self, request: httpx.Request) -> httpx.Response:
+        key = request.url.path.split("/r4/", 1)[1]
+        return httpx.Response(200, json=self.people[key]) if key in self.people else httpx.Response(404)
+
+    def create(self, request: httpx.Request) -> httpx.Response:
+        self.posts.append(request)
+        resource = json.loads(request.content)
+        resource.update(id=f"new{len(self.posts)}", meta={"versionId": "1", "lastUpdated": "2030-06-02T16:10:00Z"})
+        self.booked.append(resource)  # the next poll lists it, as the EHR would
+        return httpx.Response(201, json=resource, headers={"Location": f"{BASE}/Appointment/{resource['id']}/_history/1"})
+
+
+@pytest.fixture
+def ehr() -> Iterator[FakeEhr]:
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="testserver").pass_through()  # the app's own test client
+        yield FakeEhr(router)
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(FhirClient, "sleep", staticmethod(lambda seconds: None))
+
+
+@pytest.fixture
+def fhir_settings(write_settings: Callable[..., Path], tmp_path: Path, scripted: Path) -> Settings:
+    return load_settings(write_settings(connectors=f"""
+        - name: ehr
+          kind: fhir
+          base_url: {BASE}
+          delete_sweep: off
+          waitlist: true
+          waitlist_book: true
+          retry: {{attempts: 1}}
+        """, extra=notifiers(tmp_path)))
+
+
+def test_fhir_a_cancel_by_sms_is_offered_taken_by_link_booked_at_the_source_and_in_the_calendar(
+        ehr: FakeEhr, fhir_settings: Settings, store: Store, tmp_path: Path) -> None:
+    settings = fhir_settings
+    with time_machine.travel(DAY1, tick=False) as clock:
+        first = run_once(settings, store)
+        assert not [k for k, v in first.extras.items() if isinstance(v, dict) and "error" in v], first.extras
+        assert entries(store) == {"w1": "waiting", "w2": "waiting", "w3": "waiting"}
+        assert ics_starts(tmp_path)["doctor-d1@clinic.example.ics"] == [START, START + timedelta(days=1)]
+        assert texts(tmp_path) == []  # nothing freed yet
+
+        clock.move_to(DAY1 + timedelta(minutes=5))
+        with TestClient(create_app(settings, store), base_url=PUBLIC) as client:
+            assert "you will not come" in cancel_by_sms(client).text
+
+            # ONE cycle: the slot is freed and the best two waiting patients are offered it
+            clock.move_to(DAY1 + timedelta(minutes=6))
+            cycle = run_once(settings, store)
+            assert cycle.extras["waitlist"]["freed"] == 1 and cycle.extras["waitlist"]["sent"] == 2, cycle.extras
+            offers = texts(tmp_path)
+            assert sorted(m["to"] for m in offers) == [PHONES["w1"], PHONES["w2"]]  # w1 first, w2 waits longer than w3
+            [slot] = rows(store, FREED_SLOTS)
+            assert (slot.freed_by, slot.start_utc, slot.practitioner_ref) == ("patient", START, "d1")
+            # the cancelled appointment has left the doctor's calendar
+            assert ics_starts(tmp_path)["doctor-d1@clinic.example.ics"] == [START + timedelta(days=1)]
+
+            # w2 takes it by the link
+            clock.move_to(DAY1 + timedelta(minutes=8))
+            by_phone = {m["to"]: link(m) for m in offers}
+            won = take(client, by_phone[PHONES["w2"]])
+            assert won.status_code == 200 and "This slot is yours" in won.text
+
+        # the next cycle books it at the source, puts it in the calendar and tells w1
+        clock.move_to(DAY1 + timedelta(minutes=9))
+        booked = run_once(settings, store)
+        assert booked.extras["waitlist_book"]["written"] == 1, booked.extras
+        [post] = ehr.posts
+        body = json.loads(post.content)
+        assert body["start"] == iso_z(START) and body["status"] == "booked"
+        assert {p["actor"]["reference"] for p in body["participant"]} >= {"Patient/w2", "Practitioner/d1"}
+        with store.engine.connect() as connection:
+            stored = connection.execute(select(A).where(A.c.external_id == "new1")).one()
+        assert (stored.patient_ref, stored.start_utc) == ("w2", START)
+        assert ics_starts(tmp_path)["doctor-d1@clinic.example.ics"] == [START, START + timedelta(days=1)]
+        told = texts(tmp_path, "waitlist:taken:")
+        assert [m["to"] for m in told] == [PHONES["w1"]] and "has just been taken" in told[0]["body"]
+        assert entries(store) == {"w1": "waiting", "w2": "booked", "w3": "waiting"}
+        assert len(rows(store, WAITLIST_OFFERS)) == 2  # never w3
+
+        # and nothing more: the booking is not repeated, nobody is offered or told twice
+        clock.move_to(DAY1 + timedelta(minutes=15))
+        again = run_once(settings, store)
+        assert again.extras["waitlist_book"]["written"] == 0
+        assert len(ehr.posts) == 1 and len(texts(tmp_path)) == 3
+        assert entries(store)["w2"] == "booked"
