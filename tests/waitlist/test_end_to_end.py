@@ -246,3 +246,117 @@ def test_fhir_a_cancel_by_sms_is_offered_taken_by_link_booked_at_the_source_and_
         assert again.extras["waitlist_book"]["written"] == 0
         assert len(ehr.posts) == 1 and len(texts(tmp_path)) == 3
         assert entries(store)["w2"] == "booked"
+
+
+# -- SQL ----------------------------------------------------------------------------------------
+PMS_SCHEMA = [
+    "CREATE TABLE patients (id VARCHAR(16) PRIMARY KEY, name VARCHAR(80), phone VARCHAR(20))",
+    """CREATE TABLE visits (appointment_id INT AUTO_INCREMENT PRIMARY KEY, patient_id VARCHAR(16) NOT NULL,
+       doctor_id VARCHAR(16), type VARCHAR(40), location VARCHAR(40), start_at DATETIME NOT NULL,
+       end_at DATETIME NOT NULL, status VARCHAR(16) NOT NULL DEFAULT 'booked', waitlist_slot INT UNIQUE)""",
+    """CREATE TABLE waiting_list (id VARCHAR(16) PRIMARY KEY, patient_id VARCHAR(16) NOT NULL,
+       practitioner_id VARCHAR(16), priority INT, waiting_since VARCHAR(20), status VARCHAR(16))""",
+    "INSERT INTO patients VALUES ('p1', 'Ana Ruiz', '+12125550101'), ('p2', 'Bo Chen', '+12125550102'),"
+    " ('w1', 'Cy Diaz', '+12125550201'), ('w2', 'Di Eng', '+12125550202'), ('w3', 'Ed Fox', '+12125550203')",
+    # local wall-clock times (the connector's timezone): START is 10:00 in New York
+    "INSERT INTO visits (patient_id, doctor_id, type, location, start_at, end_at) VALUES"
+    " ('p1', 'd1', 'Check-up', 'Room 1', '2030-06-12 10:00', '2030-06-12 10:30'),"
+    " ('p2', 'd1', 'Check-up', 'Room 1', '2030-06-13 10:00', '2030-06-13 10:30')",
+    "INSERT INTO waiting_list VALUES ('wl1', 'w1', 'd1', 5, '2030-02-01 09:00', 'waiting'),"
+    " ('wl2', 'w2', 'd1', 0, '2030-01-05 09:00', 'waiting'), ('wl3', 'w3', 'd1', 0, '2030-03-05 09:00', 'waiting')",
+]
+VISITS = ("SELECT v.appointment_id, v.start_at AS start, TIMESTAMPDIFF(MINUTE, v.start_at, v.end_at) AS duration_minutes,"
+          " v.status, v.type, v.location, v.patient_id, p.name AS patient_name, p.phone AS patient_phone, v.doctor_id,"
+          " 'Dr Amelia Hart' AS doctor_name, 'doctor-d1@clinic.example' AS doctor_email"
+          " FROM visits v JOIN patients p ON p.id = v.patient_id")
+WAITING = ("SELECT w.id, w.patient_id, p.name AS patient_name, p.phone, w.practitioner_id, w.priority, w.waiting_since,"
+           " w.status FROM waiting_list w JOIN patients p ON p.id = w.patient_id")
+BOOK = ("INSERT IGNORE INTO visits (patient_id, doctor_id, type, location, start_at, end_at, waitlist_slot)"
+        " VALUES (:patient_id, :doctor_id, :type, :location, :start_local, :end_local, :slot_id)")
+
+
+@pytest.fixture
+def pms(mariadb_database: dict[str, Any]) -> Iterator[Callable[[str], list[tuple[Any, ...]]]]:
+    """The practice's MariaDB: patients, visits, a waiting list; returns a query runner."""
+    import pymysql
+
+    kwargs = {k: v for k, v in mariadb_database.items() if k != "url"}
+
+    def run(sql: str) -> list[tuple[Any, ...]]:
+        with pymysql.connect(**kwargs, autocommit=True) as connection, connection.cursor() as cursor:
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+
+    for statement in PMS_SCHEMA:
+        run(statement)
+    yield run
+
+
+@pytest.fixture
+def sql_settings(mariadb_database: dict[str, Any], pms: Any, write_settings: Callable[..., Path], tmp_path: Path,
+                 scripted: Path) -> Settings:
+    url = mariadb_database["url"]
+    return load_settings(write_settings(connectors=f"""
+        - name: pms
+          kind: sql
+          url: "{url}"
+          mapping: csv_default
+          mode: snapshot
+          timezone: America/New_York
+          query: "{VISITS}"
+          writeback:
+            url: "{url}"
+            waitlist_book_statement: "{BOOK}"
+        - name: pms-waitlist
+          kind: sql
+          url: "{url}"
+          mapping: csv_waitlist
+          mode: snapshot
+          timezone: America/New_York
+          waitlist_of: pms
+          query: "{WAITING}"
+        """, extra=notifiers(tmp_path)))
+
+
+@pytest.mark.mariadb
+def test_sql_a_cancel_by_sms_is_offered_taken_by_link_and_the_row_written_in_the_source(
+        pms: Callable[[str], list[tuple[Any, ...]]], sql_settings: Settings, store: Store, tmp_path: Path) -> None:
+    settings = sql_settings
+    with time_machine.travel(DAY1, tick=False) as clock:
+        first = run_once(settings, store)
+        assert not [k for k, v in first.extras.items() if isinstance(v, dict) and "error" in v], first.extras
+        assert entries(store) == {"w1": "waiting", "w2": "waiting", "w3": "waiting"}
+        assert ics_starts(tmp_path)["doctor-d1@clinic.example.ics"] == [START, START + timedelta(days=1)]
+
+        with TestClient(create_app(settings, store), base_url=PUBLIC) as client:
+            clock.move_to(DAY1 + timedelta(minutes=5))
+            assert "you will not come" in cancel_by_sms(client).text
+
+            clock.move_to(DAY1 + timedelta(minutes=6))
+            cycle = run_once(settings, store)
+            assert cycle.extras["waitlist"]["freed"] == 1 and cycle.extras["waitlist"]["sent"] == 2, cycle.extras
+            offers = texts(tmp_path)
+            assert sorted(m["to"] for m in offers) == [PHONES["w1"], PHONES["w2"]]  # w1 (priority), w2 (longest)
+
+            clock.move_to(DAY1 + timedelta(minutes=8))
+            won = take(client, {m["to"]: link(m) for m in offers}[PHONES["w1"]])
+            assert won.status_code == 200 and "This slot is yours" in won.text
+
+        clock.move_to(DAY1 + timedelta(minutes=9))
+        booked = run_once(settings, store)
+        assert booked.extras["waitlist_book"]["written"] == 1, booked.extras
+        [slot] = rows(store, FREED_SLOTS)
+        assert pms("SELECT patient_id, doctor_id, start_at, end_at, waitlist_slot FROM visits WHERE patient_id = 'w1'") \
+            == [("w1", "d1", datetime(2030, 6, 12, 10), datetime(2030, 6, 12, 10, 30), slot.id)]
+        told = texts(tmp_path, "waitlist:taken:")
+        assert [m["to"] for m in told] == [PHONES["w2"]] and "has just been taken" in told[0]["body"]
+        assert entries(store) == {"w1": "booked", "w2": "waiting", "w3": "waiting"}
+
+        # the source's next poll brings the new visit: the doctor's calendar shows it
+        clock.move_to(DAY1 + timedelta(minutes=15))
+        run_once(settings, store)
+        with store.engine.connect() as connection:
+            new = connection.execute(select(A).where(A.c.connector == "pms", A.c.patient_ref == "w1")).one()
+        assert new.start_utc == START
+        assert ics_starts(tmp_path)["doctor-d1@clinic.example.ics"] == [START, START + timedelta(days=1)]
+        assert len(texts(tmp_path, "waitlist:offer:")) == 2 and len(told) == 1
