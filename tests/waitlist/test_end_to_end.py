@@ -43,6 +43,7 @@ A = Appointment.__table__  # type: ignore[attr-defined]
 DAY1 = datetime(2030, 6, 2, 16, tzinfo=UTC)  # Sun 12:00 in New York
 START = datetime(2030, 6, 12, 14, tzinfo=UTC)  # Wed 10:00 in New York: the slot P1 frees
 CANCELLER = "+12125550101"
+SOON = {"p3": "+12125550103", "p4": "+12125550104"}  # patients of two later-added appointments
 PHONES = {"p1": CANCELLER, "w1": "+12125550201", "w2": "+12125550202", "w3": "+12125550203"}
 
 
@@ -78,10 +79,10 @@ def entries(store: Store) -> dict[str, str]:
     return {e.patient_ref: e.status for e in rows(store, WAITLIST_ENTRIES)}
 
 
-def cancel_by_sms(client: TestClient, sid: str = "SM1") -> httpx.Response:
+def cancel_by_sms(client: TestClient, sid: str = "SM1", sender: str = CANCELLER) -> httpx.Response:
     """The patient's "cancel" as Twilio posts it, signed over the public URL."""
     path = "/webhooks/twilio/inbound"
-    form = {"MessageSid": sid, "From": CANCELLER, "To": "+12125550100", "Body": "cancel", "AccountSid": "AC" + "a" * 32}
+    form = {"MessageSid": sid, "From": sender, "To": "+12125550100", "Body": "cancel", "AccountSid": "AC" + "a" * 32}
     signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, form)
     response = client.post(path, data=form, headers={"X-Twilio-Signature": signature})
     assert response.status_code == 200, response.text
@@ -130,6 +131,7 @@ class FakeEhr:
         self.waiting = waiting
         self.people: dict[str, dict[str, Any]] = {
             **{f"Patient/{p}": patient(p, phone, language="en") for p, phone in {**PHONES, "p2": "+12125550102"}.items()},
+            **{f"Patient/{p}": patient(p, phone, language="en") for p, phone in SOON.items()},
             "Practitioner/d1": practitioner("d1")}
         self.posts: list[httpx.Request] = []
         router.get(url__regex=rf"{re.escape(BASE)}/Appointment(\?.*)?$").mock(side_effect=self.search)
@@ -164,7 +166,8 @@ class FakeEhr:
         resource = json.loads(request.content)
         resource.update(id=f"new{len(self.posts)}", meta={"versionId": "1", "lastUpdated": "2030-06-02T16:10:00Z"})
         self.booked.append(resource)  # the next poll lists it, as the EHR would
-        return httpx.Response(201, json=resource, headers={"Location": f"{BASE}/Appointment/{resource['id']}/_history/1"})
+        location = f"{BASE}/Appointment/{resource['id']}/_history/1"
+        return httpx.Response(201, json=resource, headers={"Location": location})
 
 
 @pytest.fixture
@@ -360,3 +363,57 @@ def test_sql_a_cancel_by_sms_is_offered_taken_by_link_and_the_row_written_in_the
         assert new.start_utc == START
         assert ics_starts(tmp_path)["doctor-d1@clinic.example.ics"] == [START, START + timedelta(days=1)]
         assert len(texts(tmp_path, "waitlist:offer:")) == 2 and len(told) == 1
+
+
+# -- the rules: quiet hours, lead time, never twice -----------------------------------------------
+NIGHT = datetime(2030, 6, 3, 3, tzinfo=UTC)  # Sun 23:00 in New York
+MORNING = datetime(2030, 6, 3, 12, tzinfo=UTC)  # Mon 08:00 in New York: the quiet hours end
+
+
+def test_offers_wait_for_the_morning_never_come_inside_the_lead_time_and_never_twice(
+        ehr: FakeEhr, fhir_settings: Settings, store: Store, tmp_path: Path) -> None:
+    settings = fhir_settings
+    # p3's visit is at 11:00 on Monday: freed at 23:00 the night before, more than 4h ahead, but
+    # by the morning it is within the lead time. p4's is at 18:00 today: inside the lead time.
+    ehr.booked += [appointment("a3", datetime(2030, 6, 3, 15, tzinfo=UTC), "p3", "d1"),
+                   appointment("a4", datetime(2030, 6, 2, 22, tzinfo=UTC), "p4", "d1")]
+    with time_machine.travel(DAY1, tick=False) as clock:
+        run_once(settings, store)
+        with TestClient(create_app(settings, store), base_url=PUBLIC) as client:
+            clock.move_to(datetime(2030, 6, 2, 20, tzinfo=UTC))  # 16:00: p4 cancels 2h ahead
+            cancel_by_sms(client, "SM0", SOON["p4"])
+            assert run_once(settings, store).extras["waitlist"]["freed"] == 0
+            assert rows(store, FREED_SLOTS) == []  # inside the lead time: no slot
+
+            clock.move_to(NIGHT)
+            cancel_by_sms(client, "SM1", CANCELLER)
+            cancel_by_sms(client, "SM2", SOON["p3"])
+        night = run_once(settings, store).extras["waitlist"]
+        assert (night["freed"], night["sent"]) == (2, 0), night
+        assert texts(tmp_path) == []  # quiet hours: nothing goes out
+
+        clock.move_to(MORNING - timedelta(minutes=1))
+        assert run_once(settings, store).extras["waitlist"]["sent"] == 0
+        assert texts(tmp_path) == []
+
+        clock.move_to(MORNING)
+        morning = run_once(settings, store).extras["waitlist"]
+        assert morning["sent"] == 2, morning
+        sent = texts(tmp_path)
+        # only START's slot: p3's 11:00 came within the lead time before the morning
+        assert sorted(m["to"] for m in sent) == [PHONES["w1"], PHONES["w2"]]
+        assert all("Wed, Jun 12" in m["body"] for m in sent)
+        assert {s.start_utc: s.status for s in rows(store, FREED_SLOTS)} == {
+            START: "open", datetime(2030, 6, 3, 15, tzinfo=UTC): "expired"}
+
+        # two more cycles: nobody is offered the same slot twice
+        for minutes in (1, 2):
+            clock.move_to(MORNING + timedelta(minutes=minutes))
+            assert run_once(settings, store).extras["waitlist"]["sent"] == 0
+        assert len(texts(tmp_path)) == 2
+        made = rows(store, WAITLIST_OFFERS)
+        pairs = [(o.slot_id, o.entry_id) for o in made]
+        assert len(pairs) == len(set(pairs))  # one offer per slot and patient, ever
+        slots = {s.id: s.start_utc for s in rows(store, FREED_SLOTS)}
+        assert sorted((slots[o.slot_id] == START, o.status, o.sent_at is not None) for o in made) == [
+            (False, "expired", False), (False, "expired", False), (True, "sent", True), (True, "sent", True)]
