@@ -15,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import respx
 import time_machine
 from icalendar import Calendar
 from sqlalchemy import select
-from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from clinicsync.common.timeutil import iso_z
@@ -63,6 +63,33 @@ def notifiers(tmp_path: Path) -> str:
             "calendar:\n  provider: ics\n  ics: {directory: calendars}\n")
 
 
+class AppClient:
+    """The real app over its ASGI interface, called synchronously between the runs."""
+
+    def __init__(self, app: Any, base_url: str) -> None:
+        self.app, self.base_url = app, base_url
+
+    def __enter__(self) -> AppClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        async def call() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url=self.base_url) as client:
+                return await client.request(method, path, **kwargs)
+
+        return anyio.run(call)
+
+    def get(self, path: str) -> httpx.Response:
+        return self.request("GET", path)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+
 def texts(tmp_path: Path, kind: str = "waitlist:") -> list[dict[str, str]]:
     """The SMS the scripted notifier accepted whose idempotency key starts with ``kind``."""
     path = tmp_path / "texts.jsonl"
@@ -79,7 +106,7 @@ def entries(store: Store) -> dict[str, str]:
     return {e.patient_ref: e.status for e in rows(store, WAITLIST_ENTRIES)}
 
 
-def cancel_by_sms(client: TestClient, sid: str = "SM1", sender: str = CANCELLER) -> httpx.Response:
+def cancel_by_sms(client: AppClient, sid: str = "SM1", sender: str = CANCELLER) -> httpx.Response:
     """The patient's "cancel" as Twilio posts it, signed over the public URL."""
     path = "/webhooks/twilio/inbound"
     form = {"MessageSid": sid, "From": sender, "To": "+12125550100", "Body": "cancel", "AccountSid": "AC" + "a" * 32}
@@ -95,7 +122,7 @@ def link(message: dict[str, str]) -> str:
     return found.group(1)
 
 
-def take(client: TestClient, path: str) -> httpx.Response:
+def take(client: AppClient, path: str) -> httpx.Response:
     """What a patient's phone does: open the link, then submit the page's "Take this slot" form."""
     page = client.get(path)
     assert page.status_code == 200 and "Take this slot" in page.text
@@ -130,8 +157,8 @@ class FakeEhr:
         waiting[2]["created"] = "2030-03-05T10:00:00Z"
         self.waiting = waiting
         self.people: dict[str, dict[str, Any]] = {
-            **{f"Patient/{p}": patient(p, phone, language="en") for p, phone in {**PHONES, "p2": "+12125550102"}.items()},
-            **{f"Patient/{p}": patient(p, phone, language="en") for p, phone in SOON.items()},
+            **{f"Patient/{p}": patient(p, phone, language="en")
+               for p, phone in {**PHONES, "p2": "+12125550102", **SOON}.items()},
             "Practitioner/d1": practitioner("d1")}
         self.posts: list[httpx.Request] = []
         router.get(url__regex=rf"{re.escape(BASE)}/Appointment(\?.*)?$").mock(side_effect=self.search)
@@ -173,7 +200,6 @@ class FakeEhr:
 @pytest.fixture
 def ehr() -> Iterator[FakeEhr]:
     with respx.mock(assert_all_called=False) as router:
-        router.route(host="testserver").pass_through()  # the app's own test client
         yield FakeEhr(router)
 
 
@@ -206,7 +232,7 @@ def test_fhir_a_cancel_by_sms_is_offered_taken_by_link_booked_at_the_source_and_
         assert texts(tmp_path) == []  # nothing freed yet
 
         clock.move_to(DAY1 + timedelta(minutes=5))
-        with TestClient(create_app(settings, store), base_url=PUBLIC) as client:
+        with AppClient(create_app(settings, store), base_url=PUBLIC) as client:
             assert "you will not come" in cancel_by_sms(client).text
 
             # ONE cycle: the slot is freed and the best two waiting patients are offered it
@@ -268,8 +294,9 @@ PMS_SCHEMA = [
     "INSERT INTO waiting_list VALUES ('wl1', 'w1', 'd1', 5, '2030-02-01 09:00', 'waiting'),"
     " ('wl2', 'w2', 'd1', 0, '2030-01-05 09:00', 'waiting'), ('wl3', 'w3', 'd1', 0, '2030-03-05 09:00', 'waiting')",
 ]
-VISITS = ("SELECT v.appointment_id, v.start_at AS start, TIMESTAMPDIFF(MINUTE, v.start_at, v.end_at) AS duration_minutes,"
-          " v.status, v.type, v.location, v.patient_id, p.name AS patient_name, p.phone AS patient_phone, v.doctor_id,"
+VISITS = ("SELECT v.appointment_id, v.start_at AS start,"
+          " TIMESTAMPDIFF(MINUTE, v.start_at, v.end_at) AS duration_minutes, v.status, v.type, v.location,"
+          " v.patient_id, p.name AS patient_name, p.phone AS patient_phone, v.doctor_id,"
           " 'Dr Amelia Hart' AS doctor_name, 'doctor-d1@clinic.example' AS doctor_email"
           " FROM visits v JOIN patients p ON p.id = v.patient_id")
 WAITING = ("SELECT w.id, w.patient_id, p.name AS patient_name, p.phone, w.practitioner_id, w.priority, w.waiting_since,"
@@ -331,7 +358,7 @@ def test_sql_a_cancel_by_sms_is_offered_taken_by_link_and_the_row_written_in_the
         assert entries(store) == {"w1": "waiting", "w2": "waiting", "w3": "waiting"}
         assert ics_starts(tmp_path)["doctor-d1@clinic.example.ics"] == [START, START + timedelta(days=1)]
 
-        with TestClient(create_app(settings, store), base_url=PUBLIC) as client:
+        with AppClient(create_app(settings, store), base_url=PUBLIC) as client:
             clock.move_to(DAY1 + timedelta(minutes=5))
             assert "you will not come" in cancel_by_sms(client).text
 
@@ -349,8 +376,9 @@ def test_sql_a_cancel_by_sms_is_offered_taken_by_link_and_the_row_written_in_the
         booked = run_once(settings, store)
         assert booked.extras["waitlist_book"]["written"] == 1, booked.extras
         [slot] = rows(store, FREED_SLOTS)
-        assert pms("SELECT patient_id, doctor_id, start_at, end_at, waitlist_slot FROM visits WHERE patient_id = 'w1'") \
-            == [("w1", "d1", datetime(2030, 6, 12, 10), datetime(2030, 6, 12, 10, 30), slot.id)]
+        written = pms("SELECT patient_id, doctor_id, start_at, end_at, waitlist_slot FROM visits"
+                      " WHERE patient_id = 'w1'")
+        assert written == [("w1", "d1", datetime(2030, 6, 12, 10), datetime(2030, 6, 12, 10, 30), slot.id)]
         told = texts(tmp_path, "waitlist:taken:")
         assert [m["to"] for m in told] == [PHONES["w2"]] and "has just been taken" in told[0]["body"]
         assert entries(store) == {"w1": "booked", "w2": "waiting", "w3": "waiting"}
@@ -379,7 +407,7 @@ def test_offers_wait_for_the_morning_never_come_inside_the_lead_time_and_never_t
                    appointment("a4", datetime(2030, 6, 2, 22, tzinfo=UTC), "p4", "d1")]
     with time_machine.travel(DAY1, tick=False) as clock:
         run_once(settings, store)
-        with TestClient(create_app(settings, store), base_url=PUBLIC) as client:
+        with AppClient(create_app(settings, store), base_url=PUBLIC) as client:
             clock.move_to(datetime(2030, 6, 2, 20, tzinfo=UTC))  # 16:00: p4 cancels 2h ahead
             cancel_by_sms(client, "SM0", SOON["p4"])
             assert run_once(settings, store).extras["waitlist"]["freed"] == 0
