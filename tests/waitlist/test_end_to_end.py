@@ -161,7 +161,10 @@ class FakeEhr:
                for p, phone in {**PHONES, "p2": "+12125550102", **SOON}.items()},
             "Practitioner/d1": practitioner("d1")}
         self.posts: list[httpx.Request] = []
+        self.puts: list[dict[str, Any]] = []  # the write-back's updates, as sent
         router.get(url__regex=rf"{re.escape(BASE)}/Appointment(\?.*)?$").mock(side_effect=self.search)
+        router.get(url__regex=rf"{re.escape(BASE)}/Appointment/[\w-]+$").mock(side_effect=self.read_appointment)
+        router.put(url__regex=rf"{re.escape(BASE)}/Appointment/[\w-]+$").mock(side_effect=self.update)
         router.post(f"{BASE}/Appointment").mock(side_effect=self.create)
         router.get(url__regex=rf"{re.escape(BASE)}/(Patient|Practitioner)/[\w-]+$").mock(side_effect=self.read)
 
@@ -187,6 +190,28 @@ class FakeEhr:
     def read(self, request: httpx.Request) -> httpx.Response:
         key = request.url.path.split("/r4/", 1)[1]
         return httpx.Response(200, json=self.people[key]) if key in self.people else httpx.Response(404)
+
+    def _find(self, request: httpx.Request) -> dict[str, Any] | None:
+        wanted = request.url.path.rsplit("/", 1)[1]
+        return next((r for r in self.booked if r["id"] == wanted), None)
+
+    def read_appointment(self, request: httpx.Request) -> httpx.Response:
+        found = self._find(request)
+        if found is None:
+            return httpx.Response(404)
+        return httpx.Response(200, json={**found, "meta": found.get("meta") or {"versionId": "1"}})
+
+    def update(self, request: httpx.Request) -> httpx.Response:
+        """The write-back of a patient's answer: a new version, listed by the next poll."""
+        found = self._find(request)
+        if found is None:
+            return httpx.Response(404)
+        resource = json.loads(request.content)
+        version = int((found.get("meta") or {}).get("versionId", "1")) + 1
+        resource["meta"] = {"versionId": str(version), "lastUpdated": iso_z(datetime.now(UTC))}
+        self.puts.append(resource)
+        self.booked[self.booked.index(found)] = resource
+        return httpx.Response(200, json=resource)
 
     def create(self, request: httpx.Request) -> httpx.Response:
         self.posts.append(request)
@@ -217,6 +242,7 @@ def fhir_settings(write_settings: Callable[..., Path], tmp_path: Path, scripted:
           delete_sweep: off
           waitlist: true
           waitlist_book: true
+          writeback: true
           retry: {{attempts: 1}}
         """, extra=notifiers(tmp_path)))
 
@@ -243,6 +269,10 @@ def test_fhir_a_cancel_by_sms_is_offered_taken_by_link_booked_at_the_source_and_
             assert sorted(m["to"] for m in offers) == [PHONES["w1"], PHONES["w2"]]  # w1 first, w2 waits longer than w3
             [slot] = rows(store, FREED_SLOTS)
             assert (slot.freed_by, slot.start_utc, slot.practitioner_ref) == ("patient", START, "d1")
+            # the patient's answer was written back to the EHR in the same run
+            [put] = ehr.puts
+            assert put["id"] == "a1" and [p["status"] for p in put["participant"]
+                                          if p["actor"]["reference"] == "Patient/p1"] == ["declined"]
             # the cancelled appointment has left the doctor's calendar
             assert ics_starts(tmp_path)["doctor-d1@clinic.example.ics"] == [START + timedelta(days=1)]
 
@@ -274,6 +304,8 @@ def test_fhir_a_cancel_by_sms_is_offered_taken_by_link_booked_at_the_source_and_
         again = run_once(settings, store)
         assert again.extras["waitlist_book"]["written"] == 0
         assert len(ehr.posts) == 1 and len(texts(tmp_path)) == 3
+        # the EHR's own cancel (the write-back, polled back) freed no second slot
+        assert [(s.start_utc, s.status) for s in rows(store, FREED_SLOTS)] == [(START, "taken")]
         assert entries(store)["w2"] == "booked"
 
 
