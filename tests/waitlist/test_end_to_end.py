@@ -308,6 +308,18 @@ def test_fhir_a_cancel_by_sms_is_offered_taken_by_link_booked_at_the_source_and_
         assert [(s.start_utc, s.status) for s in rows(store, FREED_SLOTS)] == [(START, "taken")]
         assert entries(store)["w2"] == "booked"
 
+        # the EHR cancels a2 itself: the poll's cancel frees it, offered to those still waiting
+        a2 = next(r for r in ehr.booked if r["id"] == "a2")
+        ehr.booked[ehr.booked.index(a2)] = {**a2, "status": "cancelled",
+                                            "meta": {"versionId": "2", "lastUpdated": "2030-06-02T16:20:00Z"}}
+        clock.move_to(DAY1 + timedelta(minutes=20))
+        source_cancel = run_once(settings, store).extras["waitlist"]
+        assert (source_cancel["freed"], source_cancel["sent"]) == (1, 2), source_cancel
+        second = texts(tmp_path, "waitlist:offer:")[2:]
+        assert sorted(m["to"] for m in second) == [PHONES["w1"], PHONES["w3"]]  # w2 is booked: no more offers
+        assert all("Thu, Jun 13" in m["body"] for m in second)
+        assert {s.freed_by for s in rows(store, FREED_SLOTS)} == {"patient", "source"}
+
 
 # -- SQL ----------------------------------------------------------------------------------------
 PMS_SCHEMA = [
