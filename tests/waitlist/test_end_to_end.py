@@ -27,6 +27,7 @@ from twilio.request_validator import RequestValidator
 from clinicsync.common.timeutil import iso_z
 from clinicsync.connectors.fhir.client import FhirClient
 from clinicsync.sync.model import Appointment
+from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.pipeline import run_once
@@ -293,6 +294,10 @@ def test_fhir_a_cancel_by_sms_is_offered_taken_by_link_booked_at_the_source_and_
         with store.engine.connect() as connection:
             stored = connection.execute(select(A).where(A.c.external_id == "new1")).one()
         assert (stored.patient_ref, stored.start_utc) == ("w2", START)
+        with store.engine.connect() as connection:  # and the new patient's confirmation is planned
+            planned = connection.execute(select(REMINDERS.c.kind).where(REMINDERS.c.appointment_id == stored.id))
+            kinds = {kind for (kind,) in planned}
+        assert "confirmation" in kinds, kinds
         assert ics_starts(tmp_path)["doctor-d1@clinic.example.ics"] == [START, START + timedelta(days=1)]
         told = texts(tmp_path, "waitlist:taken:")
         assert [m["to"] for m in told] == [PHONES["w1"]] and "has just been taken" in told[0]["body"]
