@@ -107,10 +107,10 @@ def entries(store: Store) -> dict[str, str]:
     return {e.patient_ref: e.status for e in rows(store, WAITLIST_ENTRIES)}
 
 
-def cancel_by_sms(client: AppClient, sid: str = "SM1", sender: str = CANCELLER) -> httpx.Response:
-    """The patient's "cancel" as Twilio posts it, signed over the public URL."""
+def cancel_by_sms(client: AppClient, sid: str = "SM1", sender: str = CANCELLER, body: str = "cancel") -> httpx.Response:
+    """The patient's "cancel" (or another text) as Twilio posts it, signed over the public URL."""
     path = "/webhooks/twilio/inbound"
-    form = {"MessageSid": sid, "From": sender, "To": "+12125550100", "Body": "cancel", "AccountSid": "AC" + "a" * 32}
+    form = {"MessageSid": sid, "From": sender, "To": "+12125550100", "Body": body, "AccountSid": "AC" + "a" * 32}
     signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, form)
     response = client.post(path, data=form, headers={"X-Twilio-Signature": signature})
     assert response.status_code == 200, response.text
@@ -276,6 +276,11 @@ def test_fhir_a_cancel_by_sms_is_offered_taken_by_link_booked_at_the_source_and_
                                           if p["actor"]["reference"] == "Patient/p1"] == ["declined"]
             # the cancelled appointment has left the doctor's calendar
             assert ics_starts(tmp_path)["doctor-d1@clinic.example.ics"] == [START + timedelta(days=1)]
+
+            # w1 answers the text with "YES": pointed to the link, nothing taken
+            yes = cancel_by_sms(client, "SM9", PHONES["w1"], "YES")
+            assert "tap the link in our message" in yes.text
+            assert [(s.status, s.taken_offer_id) for s in rows(store, FREED_SLOTS)] == [("open", None)]
 
             # w2 takes it by the link
             clock.move_to(DAY1 + timedelta(minutes=8))
