@@ -499,3 +499,43 @@ def test_offers_wait_for_the_morning_never_come_inside_the_lead_time_and_never_t
         slots = {s.id: s.start_utc for s in rows(store, FREED_SLOTS)}
         assert sorted((slots[o.slot_id] == START, o.status, o.sent_at is not None) for o in made) == [
             (False, "expired", False), (False, "expired", False), (True, "sent", True), (True, "sent", True)]
+
+
+def test_sequential_one_patient_at_a_time_the_next_after_the_hold(
+        ehr: FakeEhr, write_settings: Callable[..., Path], store: Store, tmp_path: Path, scripted: Path) -> None:
+    """`strategy: sequential`, hold 30m: w1 alone, then w2 once w1's hold ran out; w1's late tap
+    still wins a slot nobody took, and w2 is told."""
+    sequential = notifiers(tmp_path).replace("strategy: batch\n  batch_size: 2", "strategy: sequential\n  hold: 30m")
+    settings = load_settings(write_settings(connectors=f"""
+        - name: ehr
+          kind: fhir
+          base_url: {BASE}
+          delete_sweep: off
+          waitlist: true
+          waitlist_book: true
+          retry: {{attempts: 1}}
+        """, extra=sequential))
+    with time_machine.travel(DAY1, tick=False) as clock:
+        run_once(settings, store)
+        with AppClient(create_app(settings, store), base_url=PUBLIC) as client:
+            cancel_by_sms(client)
+            clock.move_to(DAY1 + timedelta(minutes=1))
+            assert run_once(settings, store).extras["waitlist"]["sent"] == 1
+            assert [m["to"] for m in texts(tmp_path)] == [PHONES["w1"]]
+
+            clock.move_to(DAY1 + timedelta(minutes=30))  # still held for w1
+            assert run_once(settings, store).extras["waitlist"]["sent"] == 0
+            clock.move_to(DAY1 + timedelta(minutes=32))
+            after_hold = run_once(settings, store).extras["waitlist"]
+            assert (after_hold["hold_expired"], after_hold["sent"]) == (1, 1), after_hold
+            assert [m["to"] for m in texts(tmp_path)] == [PHONES["w1"], PHONES["w2"]]
+
+            clock.move_to(DAY1 + timedelta(minutes=33))
+            late = take(client, link(texts(tmp_path)[0]))
+            assert late.status_code == 200 and "This slot is yours" in late.text
+        clock.move_to(DAY1 + timedelta(minutes=34))
+        booked = run_once(settings, store).extras
+        assert booked["waitlist_book"]["written"] == 1
+        assert json.loads(ehr.posts[0].content)["participant"][0]["actor"]["reference"] == "Patient/w1"
+        assert [m["to"] for m in texts(tmp_path, "waitlist:taken:")] == [PHONES["w2"]]
+        assert entries(store) == {"w1": "booked", "w2": "waiting", "w3": "waiting"}
