@@ -539,3 +539,23 @@ def test_sequential_one_patient_at_a_time_the_next_after_the_hold(
         assert json.loads(ehr.posts[0].content)["participant"][0]["actor"]["reference"] == "Patient/w1"
         assert [m["to"] for m in texts(tmp_path, "waitlist:taken:")] == [PHONES["w2"]]
         assert entries(store) == {"w1": "booked", "w2": "waiting", "w3": "waiting"}
+
+
+def test_the_slot_taken_notice_waits_for_the_morning_too(
+        ehr: FakeEhr, fhir_settings: Settings, store: Store, tmp_path: Path) -> None:
+    evening = datetime(2030, 6, 3, 0, 45, tzinfo=UTC)  # Sun 20:45 in New York
+    with time_machine.travel(evening, tick=False) as clock:
+        run_once(fhir_settings, store)
+        with AppClient(create_app(fhir_settings, store), base_url=PUBLIC) as client:
+            cancel_by_sms(client)
+            clock.move_to(evening + timedelta(minutes=5))
+            assert run_once(fhir_settings, store).extras["waitlist"]["sent"] == 2  # 20:50: not quiet yet
+            clock.move_to(evening + timedelta(minutes=10))
+            assert take(client, link(texts(tmp_path)[0])).status_code == 200
+        clock.move_to(evening + timedelta(minutes=20))  # 21:05: quiet
+        night = run_once(fhir_settings, store).extras
+        assert night["waitlist_book"]["written"] == 1 and night["waitlist"]["told_taken"] == 0
+        assert texts(tmp_path, "waitlist:taken:") == []
+        clock.move_to(MORNING)
+        assert run_once(fhir_settings, store).extras["waitlist"]["told_taken"] == 1
+        assert len(texts(tmp_path, "waitlist:taken:")) == 1
