@@ -25,6 +25,7 @@ from clinicsync.sync.responses.keywords import Action, interpret
 from clinicsync.sync.responses.replies import answer
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
+from clinicsync.sync.waitlist.replies import offer_out
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]
@@ -118,10 +119,13 @@ def handle_reply(settings: Settings, store: Store, channel: str, sender: str, bo
         action = interpret(body, language)
         appointment_id: int | None = None
         reminder_id: int | None = None
+        offered = False
         if action in PARTICIPATION:
             appointment = awaiting_appointment(connection, patients, now) if settings.responses.enabled else None
             if appointment is None:
                 outcome = "no_appointment"
+                # a waiting patient answering an offer's text: the link takes the slot (issue 33)
+                offered = action == "confirm" and offer_out(connection, patients)
             else:
                 outcome, appointment_id = "applied", appointment.id
                 reminder_id = _last_reminder(connection, appointment.id, channel)
@@ -146,7 +150,8 @@ def handle_reply(settings: Settings, store: Store, channel: str, sender: str, bo
             return ReplyResult(action, "duplicate", language, appointment_id,
                                answer(_answer_key(action, outcome), language))
     log.info("responses.reply", channel=channel, action=action, outcome=outcome, appointment_id=appointment_id)
-    return ReplyResult(action, outcome, language, appointment_id, answer(_answer_key(action, outcome), language))
+    key = "offer_link" if offered else _answer_key(action, outcome)
+    return ReplyResult(action, outcome, language, appointment_id, answer(key, language))
 
 
 def _last_reminder(connection: Connection, appointment_id: int, channel: str) -> int | None:

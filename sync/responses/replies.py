@@ -12,6 +12,7 @@ ANSWERS: dict[str, dict[str, str]] = {
         "opted_in": "You will receive appointment messages again. Reply STOP to stop.",
         "help": "Reply C to confirm your appointment, X to cancel it, STOP to receive no more messages.",
         "no_appointment": "We found no upcoming appointment awaiting an answer. Please call the clinic.",
+        "offer_link": "To take the earlier appointment we offered you, please tap the link in our message.",
         "unrecognized": "Sorry, we did not understand. Reply C to confirm or X to cancel.",
     },
     "es": {
@@ -21,6 +22,7 @@ ANSWERS: dict[str, dict[str, str]] = {
         "opted_in": "Volverá a recibir mensajes de sus citas. Responda STOP para dejar de recibirlos.",
         "help": "Responda C para confirmar su cita, X para cancelarla, STOP para no recibir más mensajes.",
         "no_appointment": "No encontramos ninguna cita próxima pendiente de respuesta. Llame a la clínica.",
+        "offer_link": "Para tomar la cita anterior que le ofrecimos, toque el enlace de nuestro mensaje.",
         "unrecognized": "Perdone, no le hemos entendido. Responda C para confirmar o X para cancelar.",
     },
 }
