@@ -14,8 +14,12 @@ from clinicsync.sync.reminders.queries import reminder_counts
 
 
 def parse_at(value: str, clinic_zone: str) -> datetime:
-    """A moment (a named day is its start); a time without an offset is read in the clinic's zone."""
-    return option_when("--at", value, clinic_zone).instant
+    """A moment (a named day is its start); a time without an offset is read in the clinic's zone.
+    A time given to the second covers that whole second: lists show due times to the second
+    while the store keeps microseconds, so `remind --once --at <a due_at from reminders list>`
+    must send that reminder (it did not, when it was due "now" at 12:00:00.4)."""
+    instant = option_when("--at", value, clinic_zone).instant
+    return instant.replace(microsecond=999_999) if instant.microsecond == 0 else instant
 
 
 def remind_command(

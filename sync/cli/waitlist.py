@@ -22,14 +22,16 @@ def waitlist_command(
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Offer freed slots to waiting patients (one cycle, as `run` does after each sync)."""
+    context = app_context(ctx)
+    settings = context.settings
+    # Every argument is checked before --once is asked for: a bad --at names --at.
+    moment = option_when("--at", at, settings.clinic.timezone).instant if at else datetime.now(UTC)
     if not once:
         err_console.print("use `clinicsync waitlist --once` (a long-running service is `clinicsync run`)")
         raise typer.Exit(EXIT_CONFIG)
-    context = app_context(ctx)
-    settings, store = context.settings, context.store
+    store = context.store
     if not settings.waitlist.enabled:
         err_console.print("waitlist.enabled is false: nothing to do (docs/waitlist.md)")
-    moment = option_when("--at", at, settings.clinic.timezone).instant if at else datetime.now(UTC)
     try:
         result = run_waitlist(settings, store, moment)
     except RoutingError as exc:

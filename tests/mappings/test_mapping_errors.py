@@ -66,7 +66,8 @@ def test_a_misspelt_preset_in_extends_is_suggested_at_the_extends_line(tmp_path:
 
 def test_a_misspelt_preset_named_in_the_settings_is_suggested(tmp_path: Path) -> None:
     assert load_error("fhir_r5", tmp_path) == "mapping 'fhir_r5': no preset 'fhir_r5'; did you mean 'fhir_r4'?"
-    assert "presets: acuity, calcom, csv_default" in load_error("zzz", tmp_path)  # nothing close: the list
+    # nothing close: the list
+    assert "presets: acuity, calcom, clinic_tables, csv_default" in load_error("zzz", tmp_path)
 
 
 def test_a_misspelt_option_of_a_field_names_its_line(tmp_path: Path) -> None:
