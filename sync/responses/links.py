@@ -125,14 +125,39 @@ def _base62(number: int) -> str:
             return digits
 
 
-def _short_mac(secret: str, reminder_id: int, key: str) -> str:
-    digest = hmac.new(secret.encode(), SHORT_SALT + f"{reminder_id}:{key}".encode(), hashlib.sha256).digest()
+def short_mac(secret: str, salt: bytes, message: str) -> str:
+    """The truncated HMAC a short token ends with (``MAC_CHARS`` base62 characters, ~58 bits);
+    each kind of short link has its own ``salt``, so one kind's token never opens another's."""
+    digest = hmac.new(secret.encode(), salt + message.encode(), hashlib.sha256).digest()
     return _base62(int.from_bytes(digest[:8], "big")).rjust(11, "0")[:MAC_CHARS]
 
 
-def _secret(settings: Settings) -> str | None:
+def _short_mac(secret: str, reminder_id: int, key: str) -> str:
+    return short_mac(secret, SHORT_SALT, f"{reminder_id}:{key}")
+
+
+def server_secret(settings: Settings) -> str | None:
     server = settings.server
     return None if server is None or server.secret_key is None else server.secret_key.get_secret_value()
+
+
+def short_token(row_id: int, mac: str) -> str:
+    """A short token: the row id in base62 (one spelling: no leading zeros), then its MAC."""
+    return _base62(row_id) + mac
+
+
+def split_short_token(token: str) -> tuple[int, str]:
+    """(row id, MAC) of a short token's shape, or LinkProblem('invalid'): wrong length or
+    alphabet, an id spelt with leading zeros, or one no row can have (the store's integer
+    would overflow: a 400, not the uniform 404). The MAC is the caller's to check."""
+    if not (MAC_CHARS < len(token) <= MAC_CHARS + 11) or any(c not in BASE62 for c in token):
+        raise LinkProblem("invalid")
+    row_id = 0
+    for char in token[:-MAC_CHARS]:
+        row_id = row_id * 62 + BASE62.index(char)
+    if _base62(row_id) != token[:-MAC_CHARS] or row_id > MAX_ROW_ID:
+        raise LinkProblem("invalid")
+    return row_id, token[-MAC_CHARS:]
 
 
 MAX_ROW_ID = 2**63 - 1  # a row id is a signed 64-bit integer in every store
@@ -140,30 +165,24 @@ MAX_ROW_ID = 2**63 - 1  # a row id is a signed 64-bit integer in every store
 
 def make_short_token(settings: Settings, reminder_id: int, key: str) -> str:
     """The reminder's row id in base62, then the MAC: ``"w7e" + "K3x9QpZ2aB"``."""
-    secret = _secret(settings)
+    secret = server_secret(settings)
     if secret is None:
         raise ValueError("server.secret_key is not set: answer links cannot be signed")
-    return _base62(reminder_id) + _short_mac(secret, reminder_id, key)
+    return short_token(reminder_id, _short_mac(secret, reminder_id, key))
 
 
 def read_short_token(settings: Settings, store: Store, token: str) -> LinkClaim:
     """The claim of a short link: its reminder must exist and the MAC match (else ``invalid``,
     the same answer for a forged, altered or foreign token), then it lives as an email's link
     does (check_validity, from when it was sent). A bare POST confirms."""
-    secret = _secret(settings)
-    if secret is None or not (MAC_CHARS < len(token) <= MAC_CHARS + 11) or any(c not in BASE62 for c in token):
+    secret = server_secret(settings)
+    if secret is None:
         raise LinkProblem("invalid")
-    reminder_id = 0
-    for char in token[:-MAC_CHARS]:
-        reminder_id = reminder_id * 62 + BASE62.index(char)
-    if _base62(reminder_id) != token[:-MAC_CHARS]:  # one spelling per id: no leading zeros
-        raise LinkProblem("invalid")
-    if reminder_id > MAX_ROW_ID:  # no row has it; the store's integer would overflow (a 400, not the uniform 404)
-        raise LinkProblem("invalid")
+    reminder_id, mac = split_short_token(token)
     with store.engine.connect() as connection:
         row = connection.execute(select(REMINDERS.c.key, REMINDERS.c.sent_at, REMINDERS.c.created_at)
                                  .where(REMINDERS.c.id == reminder_id)).first()
-    if row is None or not hmac.compare_digest(_short_mac(secret, reminder_id, row.key), token[-MAC_CHARS:]):
+    if row is None or not hmac.compare_digest(_short_mac(secret, reminder_id, row.key), mac):
         raise LinkProblem("invalid")
     check_validity(settings, store, row.key, row.sent_at or row.created_at)
     return LinkClaim(row.key, "confirm")

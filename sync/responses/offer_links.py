@@ -6,53 +6,29 @@ the store (sync/responses/offer_page.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable
 
-from clinicsync.sync.responses.links import BASE62, MAC_CHARS, MAX_ROW_ID, LinkProblem
+from clinicsync.sync.responses.links import LinkProblem, server_secret, short_mac, short_token, split_short_token
 from clinicsync.sync.settings import Settings
 
 SALT = b"clinicsync.waitlist-offer\x00"
 
 
-def _base62(number: int) -> str:
-    digits = ""
-    while True:
-        number, rest = divmod(number, 62)
-        digits = BASE62[rest] + digits
-        if number == 0:
-            return digits
-
-
-def _mac(secret: str, offer_id: int) -> str:
-    digest = hmac.new(secret.encode(), SALT + str(offer_id).encode(), hashlib.sha256).digest()
-    return _base62(int.from_bytes(digest[:8], "big")).rjust(11, "0")[:MAC_CHARS]
-
-
-def _secret(settings: Settings) -> str | None:
-    server = settings.server
-    return None if server is None or server.secret_key is None else server.secret_key.get_secret_value()
-
-
 def make_offer_token(settings: Settings, offer_id: int) -> str:
-    secret = _secret(settings)
+    secret = server_secret(settings)
     if secret is None:
         raise ValueError("server.secret_key is not set: offer links cannot be signed")
-    return _base62(offer_id) + _mac(secret, offer_id)
+    return short_token(offer_id, short_mac(secret, SALT, str(offer_id)))
 
 
 def read_offer_token(settings: Settings, token: str) -> int:
     """The offer id a token names, or LinkProblem('invalid') (forged, altered, foreign, no key)."""
-    secret = _secret(settings)
-    if secret is None or not (MAC_CHARS < len(token) <= MAC_CHARS + 11) or any(c not in BASE62 for c in token):
+    secret = server_secret(settings)
+    if secret is None:
         raise LinkProblem("invalid")
-    offer_id = 0
-    for char in token[:-MAC_CHARS]:
-        offer_id = offer_id * 62 + BASE62.index(char)
-    if _base62(offer_id) != token[:-MAC_CHARS] or offer_id > MAX_ROW_ID:
-        raise LinkProblem("invalid")
-    if not hmac.compare_digest(_mac(secret, offer_id), token[-MAC_CHARS:]):
+    offer_id, mac = split_short_token(token)
+    if not hmac.compare_digest(short_mac(secret, SALT, str(offer_id)), mac):
         raise LinkProblem("invalid")
     return offer_id
 
