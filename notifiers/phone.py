@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import phonenumbers
-
 from clinicsync.notifiers.base import PermanentError
 
 WHATSAPP_PREFIX = "whatsapp:"
@@ -20,6 +18,8 @@ def e164(value: str) -> str:
         text = text[len(WHATSAPP_PREFIX):].strip()
     if not text.startswith("+"):
         raise ValueError("not an E.164 phone number (it must start with + and the country code)")
+    import phonenumbers  # on the first number, not with the notifier settings (`status`, issue 31 obs 6)
+
     try:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:

@@ -10,11 +10,11 @@ from pathlib import Path
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.languages import get_official_languages
 from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator, model_validator
 
+from clinicsync.common.phone_regions import PHONE_REGIONS
 from clinicsync.common.settings_base import SettingsModel, resolve_path
 from clinicsync.mappings.window import DEFAULT_WINDOW, PlausibleWindow
 
@@ -150,7 +150,7 @@ class ClinicSettings(SettingsModel):
     @classmethod
     def _region(cls, value: str) -> str:
         value = value.upper()
-        if value not in phonenumbers.SUPPORTED_REGIONS:
+        if value not in PHONE_REGIONS:  # phonenumbers' own set, without importing it on every start
             raise ValueError(f"unknown phone region {value!r} (an ISO 3166 code such as US, GB, DE)")
         return value
 
@@ -192,6 +192,8 @@ class ClinicSettings(SettingsModel):
         """(as written for people, tel: URI) of the clinic's phone; None when unset."""
         if not self.phone:
             return None
+        import phonenumbers  # here, not with the settings: `status` validates them on every start
+
         try:
             number = phonenumbers.parse(self.phone, self.default_region)
         except phonenumbers.NumberParseException:

@@ -16,6 +16,12 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 
+# libyaml's parser when PyYAML was built with it (~1 ms for the demo's file against ~20 ms in
+# pure Python: `status` reads the file on every start, issue 31 obs 6). Nodes, marks and
+# tags are the same; a file libyaml refuses is read again by the pure-Python loader, so the
+# error an admin reads (its wording, line and column) does not depend on the build.
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Bounds on what a settings file may cost to read: a real one is a few KiB, a dozen levels
 # deep, a few hundred values. These stop a hostile or broken file (5,000 levels, an alias
@@ -82,11 +88,11 @@ class _Budget:
     unset: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
 
-def _check_nesting(text: str) -> None:
+def _check_nesting(text: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> None:
     """Refuse nesting deeper than MAX_DEPTH from the parser's events (flat, no recursion),
     before the composer, which recurses once per level, ever sees it."""
     depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -160,6 +166,29 @@ def _interpolate(value: str, loc: tuple[Any, ...], line: int, problems: list[str
     return expanded
 
 
+def _compose(text: str) -> yaml.Node | None:
+    """The document's node tree, nesting checked first; by libyaml when it is there. A file it
+    refuses (or an alias bomb it stops) is read again in pure Python, whose error is raised."""
+    if _FAST_LOADER is not yaml.SafeLoader:
+        try:
+            _check_nesting(text, _FAST_LOADER)
+            return yaml.compose(text, Loader=_FAST_LOADER)
+        except (yaml.YAMLError, _TooCostly):
+            pass
+    _check_nesting(text)
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def _not_yaml(exc: yaml.YAMLError) -> str:
+    """`not valid YAML (line 3, column 7): <the parser's problem>; <context> at line 2`."""
+    mark = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    started = (f"; {exc.context} at line {context.line + 1}"  # type: ignore[attr-defined]
+               if context and getattr(exc, "context", None) else "")
+    return f"not valid YAML{where}: {getattr(exc, 'problem', exc)}{started}"
+
+
 def load_yaml_text(text: str, source: str, defer: frozenset[str] = frozenset()) -> LoadedYaml:
     """``defer``: top-level sections (e.g. connectors) whose unset ``${VAR}`` are not an error
     yet but recorded in ``unset``: a command that does not talk to those peers runs without
@@ -167,15 +196,9 @@ def load_yaml_text(text: str, source: str, defer: frozenset[str] = frozenset()) 
     if len(text) > MAX_SETTINGS_BYTES:
         raise ConfigError([f"larger than {MAX_SETTINGS_BYTES // 1024} KiB; a settings file is a few KiB"], source)
     try:
-        _check_nesting(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        context = getattr(exc, "context_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        started = (f"; {exc.context} at line {context.line + 1}"  # type: ignore[attr-defined]
-                   if context and getattr(exc, "context", None) else "")
-        raise ConfigError([f"not valid YAML{where}: {getattr(exc, 'problem', exc)}{started}"], source) from None
+        raise ConfigError([_not_yaml(exc)], source) from None
     except _TooCostly as exc:
         raise ConfigError([str(exc)], source) from None
     lines: dict[tuple[Any, ...], int] = {}
@@ -185,6 +208,8 @@ def load_yaml_text(text: str, source: str, defer: frozenset[str] = frozenset()) 
         data = _construct(node, (), lines, problems, budget) if node is not None else {}
     except _TooCostly as exc:
         raise ConfigError([str(exc)], source) from None
+    except yaml.YAMLError as exc:  # a tag no safe loader builds (`!!python/object`): one line, not a traceback
+        raise ConfigError([_not_yaml(exc)], source) from None
     if problems:
         raise ConfigError(problems, source)
     return LoadedYaml(data=data, lines=lines, unset=budget.unset)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import structlog
+from clinicsync.common.logs import get_logger
 
-log = structlog.get_logger("clinicsync.progress")
+log = get_logger("clinicsync.progress")  # imports structlog when it first logs, not with `status`
 Ticker = Callable[[int, "int | None"], None]  # (rows done so far, rows in all when known)
 
 

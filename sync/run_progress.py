@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import structlog
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from clinicsync.common.logs import get_logger
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.sync.progress import ProgressObserver, import_stage
 from clinicsync.sync.tables import RUN_STAGES, HasEngine
 
-log = structlog.get_logger("clinicsync.progress")
+log = get_logger("clinicsync.progress")  # imports structlog when it first logs, not with `status`
 STAGES = RUN_STAGES  # the Core table (sync/tables.py): `status` reads it without the model
 S = STAGES.c
 STALE_AFTER = timedelta(minutes=10)  # no heartbeat for this long: the run is taken for dead

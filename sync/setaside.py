@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import structlog
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
-from clinicsync.common.logs import scrub_text
+from clinicsync.common.logs import get_logger, scrub_text
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.sync.db import insert_ignoring_duplicates
@@ -30,7 +29,7 @@ S = SET_ASIDE.c
 OPEN, RETRY, RESOLVED = "open", "retry", "resolved"
 STAGES = ("reminders", "calendar", "dispatch", "agenda", "writeback")
 REASON_LIMIT = 500
-log = structlog.get_logger("clinicsync.setaside")
+log = get_logger("clinicsync.setaside")  # imports structlog when it first logs, not with `status`
 
 
 @dataclass(frozen=True)

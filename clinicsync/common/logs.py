@@ -3,16 +3,18 @@ processor so that no patient data and no secret reaches a log at default level."
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import ipaddress
 import logging
 import re
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from datetime import datetime
+from types import ModuleType
 from typing import Any, TextIO, cast
 from zoneinfo import ZoneInfo
-
-import structlog
 
 # Keys whose values are PHI or secrets wherever they appear in an event.
 SENSITIVE_KEYS = frozenset({
@@ -135,8 +137,61 @@ def _clock_in(zone_name: str) -> Any:
 
 def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None,
                       zone: str | None = None) -> None:
-    """JSON lines (UTC timestamps) for machines; on a console, ``zone``'s clock when given."""
+    """JSON lines (UTC timestamps) for machines; on a console, ``zone``'s clock when given.
+
+    structlog (with the asyncio, rich traceback, pygments and attrs it imports, ~70 ms of each
+    start) is configured when it is first imported, by whichever module imports it: a command
+    that never logs (`status`, issue 31 obs 6) does not load it. Already imported, it is
+    configured at once, as before."""
     out = stream or cast(TextIO, _CurrentStderr())
+    if "structlog" in sys.modules:
+        _configure(level, fmt, out, zone)
+        return
+    _ConfigureOnImport.pending = (level, fmt, out, zone)
+    if not any(isinstance(finder, _ConfigureOnImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _ConfigureOnImport())
+
+
+class _ConfigureOnImport(importlib.abc.MetaPathFinder):
+    """Applies the last configure_logging() as structlog's import completes, before the module
+    that imported it can log: every way in (``import structlog`` anywhere, get_logger) is
+    configured as if configure_logging had run after it."""
+
+    pending: tuple[str, str, TextIO, str | None] | None = None
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "structlog":
+            return None
+        sys.meta_path.remove(self)  # once: the other finders (site-packages, an editable install) find it
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenConfigure(spec.loader)
+        return spec
+
+
+class _ThenConfigure(importlib.abc.Loader):
+    """structlog's own loader, then the pending configuration."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return cast(ModuleType | None, self.inner.create_module(spec))
+
+    def exec_module(self, module: ModuleType) -> None:
+        self.inner.exec_module(module)
+        pending, _ConfigureOnImport.pending = _ConfigureOnImport.pending, None
+        if pending is not None:
+            _configure(*pending)
+
+    def __getattr__(self, name: str) -> Any:  # get_resource_reader, is_package, …: the real loader's
+        return getattr(self.inner, name)
+
+
+def _configure(level: str, fmt: str, out: TextIO, zone: str | None) -> None:
+    import structlog
+
     numeric = getattr(logging, level.upper(), logging.INFO)
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     stamper: Any = (_clock_in(zone) if use_console and zone
@@ -158,5 +213,21 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     )
 
 
+class _LazyLogger:
+    """structlog.get_logger(name), imported on the first call: a module of `status`'s path
+    keeps a module-level ``log`` without loading structlog until it logs."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._logger: Any = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        if self._logger is None:
+            import structlog
+
+            self._logger = structlog.get_logger(self._name)
+        return getattr(self._logger, attribute)
+
+
 def get_logger(name: str) -> Any:
-    return structlog.get_logger(name)
+    return _LazyLogger(name)

@@ -4,12 +4,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from croniter import croniter
 from pydantic import Field, model_validator
 
 from clinicsync.common.settings_base import SettingsModel
 from clinicsync.common.timeutil import parse_duration, zone
+
+
+def _croniter() -> Any:
+    """croniter, imported when a cron schedule is checked or run: an interval schedule (the
+    demo's) and `status` need not load it (issue 31, obs 6)."""
+    from croniter import croniter
+
+    return croniter
 
 
 class Schedule(SettingsModel):
@@ -24,7 +32,7 @@ class Schedule(SettingsModel):
             raise ValueError("give exactly one of `interval` (e.g. 5m) or `cron` (e.g. '*/5 * * * *')")
         if self.interval is not None and self.period() <= timedelta(0):
             raise ValueError(f"interval {self.interval!r} must be longer than zero")
-        if self.cron is not None and not croniter.is_valid(self.cron):
+        if self.cron is not None and not _croniter().is_valid(self.cron):
             raise ValueError(f"cron {self.cron!r} is not a valid cron expression (five fields: m h dom mon dow)")
         return self
 
@@ -47,7 +55,7 @@ class Schedule(SettingsModel):
             return now if previous is None else max(previous + self.period(), now)
         assert self.cron is not None
         base = now if previous is None else max(previous, now)
-        following: datetime = croniter(self.cron, base.astimezone(zone(timezone))).get_next(datetime)
+        following: datetime = _croniter()(self.cron, base.astimezone(zone(timezone))).get_next(datetime)
         return following.astimezone(UTC)
 
     def describe(self) -> str:

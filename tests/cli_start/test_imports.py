@@ -24,7 +24,12 @@ NOT_FOR_HELP = ("fastapi", "starlette", "uvicorn", "botocore", "boto3", "jwt", "
 # check calendar templates with jinja2 only when a template is set.
 NOT_FOR_STATUS = ("fastapi", "starlette", "uvicorn", "botocore", "boto3", "jwt", "sqlglot", "httpx", "requests",
                   "psycopg", "pymysql", "twilio", "sendgrid", "argon2", "icalendar", "prometheus_client",
-                  "alembic", "mako", "jinja2", "sqlmodel")
+                  "alembic", "mako", "jinja2", "sqlmodel",
+                  # the clinic's region is checked against a copy of phonenumbers' set (common/phone_regions.py);
+                  # numbers are parsed, and cron schedules read, only when there are some
+                  "phonenumbers", "croniter",
+                  # structlog is configured as it is imported (common/logs.py), by a command that logs
+                  "structlog", "pygments", "attr")
 # `status` reads Core tables (sync/tables.py) through the store's engine alone: not the ORM, not
 # the model's table classes, not the store's write path, no other database's dialect, and not
 # typer's rich help module (imported only to draw help or an error).
