@@ -1,7 +1,6 @@
 """The clinic simulation with waitlist entries (issue 33): every offer checked by the waitlist
-oracle (tests/simulation/waitlist.py). The run needs the offers stage
-(``clinicsync.sync.waitlist.stage.run_waitlist_stage``, built in parallel); until it is in the
-tree that test is skipped with that reason. The oracle's own checks run now."""
+oracle (tests/simulation/waitlist.py), and the oracle's own checks: each rule catches what
+breaks it."""
 
 from __future__ import annotations
 
@@ -9,17 +8,13 @@ from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.simulation.scenario import TZ, generate, local
-from tests.simulation.waitlist import LEAD_TIME, STAGE_MODULE, entries_for, expected_slots, judge_waitlist
-from tests.simulation.waitlist_run import simulate_waitlist, waitlist_stage
+from tests.simulation.waitlist import LEAD_TIME, entries_for, expected_slots, judge_waitlist
+from tests.simulation.waitlist_run import simulate_waitlist
 
 SEED, DAYS = 7, 8
 
 
-@pytest.mark.skipif(waitlist_stage() is None, reason=f"{STAGE_MODULE}.run_waitlist_stage (or run_waitlist) is not in "
-                                                     "the tree yet (issue 33's offers part, branch wl-offers)")
 def test_a_week_with_waitlist_entries_every_offer_checked(tmp_path: Path) -> None:
     scenario = generate(SEED, DAYS)
     reminders, waitlist = simulate_waitlist(scenario, f"sqlite:///{tmp_path / 'store.db'}", tmp_path)

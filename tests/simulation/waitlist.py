@@ -1,21 +1,14 @@
 """Waitlist entries in the simulated clinic (issue 33), and the oracle of every offer.
 
-The interface the waitlist is driven through (until it is in the tree the tests that need it
-are skipped with that reason):
-
-    clinicsync.sync.waitlist.stage.run_waitlist_stage(settings, store, now) -> Any
-    (or ``run_waitlist``, the name wl-offers gave it on main)
-
-One pass of everything between a cancellation and a booking that is not the booking itself:
+The waitlist is driven through ``clinicsync.sync.waitlist.stage.run_waitlist(settings, store, now)``:
+one pass of everything between a cancellation and a booking that is not the booking itself:
 freed-slot detection from the store's cancellations and deletions (lead time), matching,
 offers out (quiet hours), holds and expiries. The driver calls it at every tick after that
 tick's sync, then lets simulated patients accept, then runs the booking stage
 (sync/waitlist/book.py ``run_booking``).
 
-Acceptance goes through ``clinicsync.sync.waitlist.accept.accept(engine, offer_id, now, lead)``
-when it is in the tree (what the offer page calls); otherwise it is done the way the contract
-in sync/model/waitlist.py states it (one conditional UPDATE on ``freed_slot`` from ``open`` to
-``taken``, the offer ``accepted``). The oracle is the same either way.
+Acceptance goes through ``clinicsync.sync.waitlist.accept.accept(engine, offer_id, now, lead)``,
+what the offer page calls.
 
 The entries come from their own ``random.Random`` (seeded from the scenario's seed and a
 label), so adding them changes nothing in the scenario the reminder oracle replays: the
@@ -35,24 +28,22 @@ What the oracle checks, from the scenario alone and the rows the run left (``jud
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store import Store
+from clinicsync.sync.waitlist.accept import accept as accept_offer
 from tests.simulation.scenario import TZ, ZONE, Scenario
 
 LEAD_TIME = timedelta(hours=2)
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
 SOURCE = "front"  # the CSV drop: entries wait for its doctors' slots
-STAGE_MODULE = "clinicsync.sync.waitlist.stage"
 # The settings the waitlist runs with in the simulation (wl-offers' `waitlist:` section; the
 # merger aligns the key names with sync/settings/waitlist.py).
 SETTINGS_YAML = ('waitlist:\n  enabled: true\n  lead_time: 2h\n  strategy: batch\n  batch_size: 2\n'
@@ -91,20 +82,8 @@ def seed_entries(store: Store, entries: list[Entry], now: datetime) -> None:
 
 
 def accept(store: Store, offer_id: int, now: datetime) -> bool:
-    """The patient takes the slot; True for the one winner. The offers part's own acceptance
-    when it is in the tree, else the contract's one conditional UPDATE (open -> taken)."""
-    if importlib.util.find_spec("clinicsync.sync.waitlist.accept") is not None:
-        taking = importlib.import_module("clinicsync.sync.waitlist.accept")
-        return bool(taking.accept(store.engine, offer_id, now, LEAD_TIME) == "won")
-    with store.engine.begin() as connection:
-        offer = connection.execute(select(WAITLIST_OFFERS).where(WAITLIST_OFFERS.c.id == offer_id)).one()
-        won = connection.execute(update(FREED_SLOTS).where(
-            FREED_SLOTS.c.id == offer.slot_id, FREED_SLOTS.c.status == "open").values(
-            status="taken", taken_offer_id=offer_id, taken_at=now, booking_status="pending")).rowcount == 1
-        if won:
-            connection.execute(update(WAITLIST_OFFERS).where(WAITLIST_OFFERS.c.id == offer_id).values(
-                status="accepted", answered_at=now))
-    return won
+    """The patient takes the slot, as the offer page does; True for the one winner."""
+    return accept_offer(store.engine, offer_id, now, LEAD_TIME) == "won"
 
 
 def quiet(moment: datetime) -> bool:

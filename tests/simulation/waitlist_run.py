@@ -1,22 +1,19 @@
 """The clinic simulation with a waitlist (issue 33): the reminder run of run.py, plus at every
-tick the waitlist stage (``run_waitlist_stage``, tests/simulation/waitlist.py says what it is
+tick the waitlist stage (``run_waitlist``; tests/simulation/waitlist.py says what it is
 expected to do), simulated patients accepting offers, and the booking stage; then the
 waitlist oracle's verdict on every offer."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import random
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_OFFERS
 from clinicsync.sync.waitlist.book import run_booking
+from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.simulation import clinic
 from tests.simulation.clinic import Worker
 from tests.simulation.run import Driver, quiet_logs
@@ -24,7 +21,6 @@ from tests.simulation.scenario import Scenario
 from tests.simulation.verdict import Verdict
 from tests.simulation.waitlist import (
     SETTINGS_YAML,
-    STAGE_MODULE,
     WaitlistVerdict,
     accept,
     entries_for,
@@ -36,23 +32,9 @@ from tests.simulation.waitlist import (
 ACCEPT_CHANCE = 0.7  # a patient who holds an offer takes it at the next tick, or lets it run
 
 
-def waitlist_stage() -> Callable[..., Any] | None:
-    """``run_waitlist_stage`` (or main's ``run_waitlist``) when the waitlist's offers part is in
-    the tree, else None."""
-    if importlib.util.find_spec(STAGE_MODULE) is None:
-        return None
-    module = importlib.import_module(STAGE_MODULE)
-    found: Callable[..., Any] | None = getattr(module, "run_waitlist_stage", None) or getattr(
-        module, "run_waitlist", None)
-    return found
-
-
 class WaitlistDriver(Driver):
     def __init__(self, scenario: Scenario, store_url: str, folder: Path) -> None:
         super().__init__(scenario, store_url, folder)
-        stage = waitlist_stage()
-        assert stage is not None, f"{STAGE_MODULE}.run_waitlist_stage is needed"
-        self.stage = stage
         self.entries = entries_for(scenario)
         self.seeded = False
         self.rng = random.Random(f"waitlist-accept-{scenario.seed}")
@@ -64,7 +46,7 @@ class WaitlistDriver(Driver):
         if not self.seeded:
             seed_entries(worker.store, self.entries, now)
             self.seeded = True
-        self.stage(worker.settings, worker.store, now)
+        run_waitlist(worker.settings, worker.store, now)
         with worker.store.engine.connect() as connection:
             held = connection.execute(
                 select(WAITLIST_OFFERS.c.id, WAITLIST_OFFERS.c.slot_id)
