@@ -202,31 +202,31 @@ def render(tables: Sequence[Table]) -> None:
         console.print()
 
 
-def row_count(text: str) -> int:
-    """argparse type of a size flag: a positive whole number (``20000`` or ``20_000``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of rows") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: a size must be at least 1 row")
-    return value
+def whole_count(unit: str, too_small: str) -> Callable[[str], int]:
+    """An argparse type: a positive whole number of ``unit`` (``20000`` or ``20_000``), with
+    ``too_small`` as the message for zero or less. Every count flag of the bench is one."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {unit}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r}: {too_small}")
+        return value
+
+    return parse
+
+
+row_count = whole_count("rows", "a size must be at least 1 row")
+"""argparse type of a size flag (``--rows``, each of ``--sizes``)."""
+round_count = whole_count("rounds", "at least 1 round")
+"""argparse type of ``--rounds``."""
 
 
 def row_counts(text: str) -> tuple[int, ...]:
     """argparse type of ``--sizes``: comma-separated positive whole numbers."""
     return tuple(row_count(part.strip()) for part in text.split(","))
-
-
-def round_count(text: str) -> int:
-    """argparse type of ``--rounds``: a whole number, at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of rounds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: at least 1 round")
-    return value
 
 
 def add_rounds(parser: argparse.ArgumentParser, default: int, smoke_default: int = 1) -> None:

@@ -40,6 +40,7 @@ from bench.harness import (
     rounds_of,
     row_counts,
     run_case,
+    whole_count,
 )
 
 CONNECTOR = "scale"
@@ -194,15 +195,8 @@ def scale_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def push_count(text: str) -> int:
-    """argparse type of ``--pushes``: a whole number, at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pushes") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: at least 1 push")
-    return value
+push_count = whole_count("pushes", "at least 1 push")
+"""argparse type of ``--pushes``."""
 
 
 def arguments() -> argparse.ArgumentParser:
