@@ -205,6 +205,14 @@ def _agreement(column: _Column, field: str) -> tuple[float, str]:
     return wordy, f"{_pct(wordy)} {of} are words"
 
 
+# A column whose name says one of these roles is that field, with that name score.
+_ROLE_FIELDS: dict[str, tuple[str, float]] = {
+    "status": ("status", 0.9), "zone": ("timezone", 0.9), "duration": ("duration_minutes", 0.9),
+    "language": ("patient.language", 0.85), "channel": ("patient.channel", 0.8), "answer": ("answer", 0.85),
+    "link": ("join_url", 0.8),
+}
+
+
 def _by_name(column: _Column) -> list[tuple[str, float]]:
     """(field, name score) for what the column's words say it is."""
     roles, entity, kind = column.roles, column.entity, column.kind()
@@ -213,20 +221,7 @@ def _by_name(column: _Column) -> list[tuple[str, float]]:
         out.append(("source_updated_at", 0.8))
     if "created" in roles and column.profile.share("status") < 0.5:
         out.append(("booked_at", 0.7))
-    if "status" in roles:
-        out.append(("status", 0.9))
-    if "zone" in roles:
-        out.append(("timezone", 0.9))
-    if "duration" in roles:
-        out.append(("duration_minutes", 0.9))
-    if "language" in roles:
-        out.append(("patient.language", 0.85))
-    if "channel" in roles:
-        out.append(("patient.channel", 0.8))
-    if "answer" in roles:
-        out.append(("answer", 0.85))
-    if "link" in roles:
-        out.append(("join_url", 0.8))
+    out += [(field, score) for role, (field, score) in _ROLE_FIELDS.items() if role in roles]
     p = column.profile
     if "visit_mode" in roles or ("type" in roles and p.share("visit_mode") >= 0.8 and 0 < p.distinct <= 6):
         out.append(("visit_mode", 0.85 if "visit_mode" in roles else 0.8))
