@@ -65,6 +65,16 @@ PHONE_CHANNELS = ("sms", "whatsapp")
 STAFF = ("practitioner", "frontdesk")  # recipients reached by email, with no quiet hours
 
 
+
+def patient_address(patient: Any, channel: str) -> str | None:
+    """Where a message on ``channel`` reaches the patient, if they consented to that channel:
+    the phone for SMS and WhatsApp (``allow_sms``), the email otherwise (``allow_email``)."""
+    if patient is None:
+        return None
+    if channel in PHONE_CHANNELS:
+        return str(patient.phone) if patient.phone and patient.allow_sms else None
+    return str(patient.email) if patient.email and patient.allow_email else None
+
 class RoutingError(ValueError):
     """A route names no notifier, or a channel has nowhere to go (a settings problem)."""
 
@@ -430,12 +440,7 @@ class Dispatcher:
             return str(item.row.recipient_ref) if channel == "email" and item.row.recipient_ref else None
         if item.row.recipient == "practitioner":
             return item.doctor.email if item.doctor is not None and channel == "email" else None
-        patient = item.patient
-        if patient is None:
-            return None
-        if channel in PHONE_CHANNELS:
-            return str(patient.phone) if patient.phone and patient.allow_sms else None
-        return str(patient.email) if patient.email and patient.allow_email else None
+        return patient_address(item.patient, channel)
 
     def channels(self, item: Item) -> list[tuple[str, str]]:
         """The channels still worth trying, in order, with their address."""

@@ -33,7 +33,7 @@ from clinicsync.sync.db import insert_ignoring_duplicates
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.reminders import OPT_OUTS
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
-from clinicsync.sync.reminders.dispatch import resolve_routes
+from clinicsync.sync.reminders.dispatch import patient_address, resolve_routes
 from clinicsync.sync.reminders.render import Renderer, TemplateProblem
 from clinicsync.sync.reminders.timing import quiet_window
 from clinicsync.sync.settings import Settings
@@ -47,7 +47,6 @@ D = Practitioner.__table__  # type: ignore[attr-defined]
 L = Location.__table__  # type: ignore[attr-defined]
 S, E, O = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS  # noqa: E741
 OUT = ("pending", "sent")
-PHONE_CHANNELS = ("sms", "whatsapp")
 log = structlog.get_logger("clinicsync.waitlist")
 
 
@@ -156,12 +155,7 @@ class OfferSender:
 
     @staticmethod
     def _address(recipient: Recipient, channel: str) -> str | None:
-        patient = recipient.patient
-        if patient is None:
-            return None
-        if channel in PHONE_CHANNELS:
-            return str(patient.phone) if patient.phone and patient.allow_sms else None
-        return str(patient.email) if patient.email and patient.allow_email else None
+        return patient_address(recipient.patient, channel)
 
     def channels(self, recipient: Recipient) -> list[tuple[str, str]]:
         """The patient's channel first, then the clinic's order (``reminders.channels``)."""
