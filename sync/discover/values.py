@@ -14,8 +14,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import cache
+
+import yaml
 
 from clinicsync.common.vocabulary import CHANNELS, STATUS_SYNONYMS, STATUSES, status_key
+from clinicsync.mappings.engine import PRESETS_DIR
 from clinicsync.mappings.transforms import (
     TransformError,
     as_duration_minutes,
@@ -65,14 +69,24 @@ class ValueProfile:
 def status_of(value: str) -> str | None:
     """The FHIR status a word means, or None. A leading one-character marker (OpenEMR's
     status titles: ``x Canceled``, ``? No show``, ``@ Arrived``) is read past when the
-    whole word is not known."""
+    whole word is not known; a title whose code is one of OpenEMR's own (``- None``,
+    ``* Reminder done``, ``AVM Confirmed``: its Appointments Report exports titles, not codes)
+    means what the shipped openemr mapping maps that code to."""
     key = status_key(value)
     for candidate in (key, key.split(" ", 1)[1] if " " in key and len(key.split(" ", 1)[0]) == 1 else ""):
         if candidate in STATUSES:
             return candidate
         if candidate in STATUS_SYNONYMS:
             return STATUS_SYNONYMS[candidate]
-    return None
+    code, _, title = value.strip().partition(" ")
+    return _openemr_codes().get(code) if title else None
+
+
+@cache
+def _openemr_codes() -> dict[str, str]:
+    """OpenEMR's appointment status codes and their statuses, from mappings/openemr.yaml."""
+    preset = yaml.safe_load((PRESETS_DIR / "openemr.yaml").read_text(encoding="utf-8"))
+    return {str(code): str(status) for code, status in preset["status_map"].items()}
 
 
 def is_status_word(value: str) -> bool:
