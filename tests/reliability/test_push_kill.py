@@ -39,9 +39,10 @@ def _booking(n: int) -> dict[str, object]:
             "practitioner": {"id": "D-1", "name": "Dr. Amelia Hart"}}
 
 
-async def _push_all(port: int, numbers: list[int]) -> dict[int, int]:
-    """PUT each booking once, 8 at a time; the status of each (0: the connection broke)."""
-    answers: dict[int, int] = {}
+async def _push_all(port: int, numbers: list[int], answers: dict[int, int] | None = None) -> dict[int, int]:
+    """PUT each booking once, 8 at a time; the status of each (0: the connection broke), filled
+    into ``answers`` as they come."""
+    answers = {} if answers is None else answers
     gate = asyncio.Semaphore(8)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
                                  headers={"Authorization": f"Bearer {KEY}"}) as client:
@@ -71,8 +72,10 @@ def test_kill_9_mid_push_then_retries_store_each_booking_once(tmp_path: Path) ->
         _wait_ready(server, port)
 
         async def push_then_kill() -> dict[int, int]:
-            pushing = asyncio.ensure_future(_push_all(port, list(range(BOOKINGS))))
-            await asyncio.sleep(0.6)  # some committed, some in flight
+            answers: dict[int, int] = {}
+            pushing = asyncio.ensure_future(_push_all(port, list(range(BOOKINGS)), answers))
+            while len(answers) < BOOKINGS // 4:  # some committed, most still to come or in flight
+                await asyncio.sleep(0.002)  # (a fixed sleep let a quiet machine finish them all first)
             os.kill(server.pid, signal.SIGKILL)
             return await pushing
 
