@@ -86,6 +86,8 @@ async def test_the_page_shows_slots_offers_and_who_waits(client: tuple[httpx.Asy
     counts = dict(re.findall(r'<strong id="(count-[a-z]+|hours-recovered)">([^<]+)</strong>', html))
     assert counts == {"count-waiting": "2", "count-open": "1", "count-offers": "1", "count-accepted": "1",
                       "count-expired": "1", "count-refilled": "1", "hours-recovered": "0.75"}
+    summary = re.sub(r"<[^>]+>", "", section(html, "waitlist-summary"))
+    assert "1 open slot\n" in summary and "1 offer out" in summary and "1 slot refilled, 0.75 hours" in summary
     waiting = section(html, "waiting")
     assert waiting.index("Yara García") < waiting.index("Umar Nguyen")  # priority 2 first
     assert "Dr. Amelia Hart" in waiting and "mon,tue 09:00-12:00" in waiting and "any doctor" in waiting
