@@ -111,7 +111,27 @@ def quarantine_rows(store: Store, connector: str | None = None, limit: int = 500
     reason quotes only vocabulary-shaped values (mappings/model.py), yet a status word can be
     a surname, and the viewer role sees no patient data at all."""
     return [{**r, "reason": _quoted_masked(mask_text(plain_text(r["reason"])), full),
-             "record_id": mask_text(r["record_id"]) or None} for r in list_quarantine(store, connector, limit)]
+             "record_id": _record_id_shown(r["record_id"], full)} for r in list_quarantine(store, connector, limit)]
+
+
+_ID_SHAPED = re.compile(r"(?=[^\s]*\d)[A-Za-z0-9._:/#@+-]{1,80}")
+
+
+def id_shaped(record_id: str | None) -> bool:
+    """Whether a source's record id looks like an id (one token with a digit: '1042', 'A-77',
+    a UUID): a malformed row can shift a name into the id column ('Maria Lopez'), and such a
+    value is patient data, not an id."""
+    return bool(record_id and _ID_SHAPED.fullmatch(record_id))
+
+
+def _record_id_shown(record_id: str | None, full: bool) -> str | None:
+    """The record id as a role may see it: contact details masked for everyone, and a value
+    that is not id-shaped masked for a role without full patient data (the viewer)."""
+    if not record_id:
+        return None
+    if not full and not id_shaped(record_id):
+        return "•••"
+    return mask_text(record_id) or None
 
 
 _QUOTED = re.compile(r"'[^']{1,80}'")
@@ -132,9 +152,15 @@ def _quoted_masked(reason: str | None, full: bool) -> str | None:
 
 
 def quotes_values(reason: str | None) -> bool:
-    """Whether a reason quotes a value that only the front desk sees unmasked: the rows whose
-    view goes into the access log."""
+    """Whether a reason quotes a value that only the front desk sees unmasked."""
     return bool(reason and _QUOTED.search(reason))
+
+
+def shows_patient_values(row: dict[str, Any]) -> bool:
+    """Whether a quarantine row, as the front desk sees it, shows a value only that role sees
+    unmasked (a quoted value in its reason, or a record id that is not id-shaped): the rows
+    whose view goes into the access log."""
+    return quotes_values(row["reason"]) or bool(row["record_id"] and not id_shaped(row["record_id"]))
 
 
 # --- appointments -----------------------------------------------------------------------------

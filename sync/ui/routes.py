@@ -269,13 +269,14 @@ async def waitlist_task(request: Request, user: User, slot_id: Annotated[int, Pa
 @pages.get("/quarantine", response_class=HTMLResponse)
 def quarantine_page(request: Request, user: User,
                     connector: Annotated[str | None, Query(max_length=64)] = None) -> HTMLResponse:
-    """The work list of bad records. Values quoted in reasons are shown only to the front desk
-    role (full patient data), and that view is written to the access log first (the ids are
-    quarantine item ids); the viewer role sees them masked."""
+    """The work list of bad records. Values quoted in reasons, and record ids that are not
+    id-shaped (a name shifted into the id column), are shown only to the front desk role (full
+    patient data), and that view is written to the access log first (the ids are quarantine
+    item ids); the viewer role sees them masked."""
     store, role = _store(request), _role(request, user)
     full = role == "front_desk"
     rows = queries.quarantine_rows(store, connector or None, full=full)
-    shown = [r["id"] for r in rows if full and queries.quotes_values(r["reason"])]
+    shown = [r["id"] for r in rows if full and queries.shows_patient_values(r)]
     if shown:
         record_phi_view(store, user, role, "/ui/quarantine", shown, now_of(request))
     return render(request, "quarantine.html", rows=rows, connector=connector, full=full)

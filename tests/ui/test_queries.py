@@ -107,3 +107,18 @@ def test_values_quoted_in_reasons_show_only_for_full_patient_data(store: Store) 
     [desk] = queries.quarantine_rows(store, full=True)
     assert viewer["reason"] == "unknown status word '…' (add it to the mapping's status_map)"
     assert desk["reason"] == "unknown status word 'Lopez' (add it to the mapping's status_map)"
+
+
+def test_record_ids_that_are_not_id_shaped_show_only_for_full_patient_data(store: Store) -> None:
+    """A malformed row can shift a name into the id column: the viewer role sees such a
+    record id masked, and an id-shaped one ('A-77', a number, a UUID) as it is."""
+    assert [queries.id_shaped(v) for v in ("1042", "A-77", "0c6b1f2e-9d1a-4c1e-8f3e-2b7a9f1d0e55",
+                                           "hospital-siu:569576", "Maria Lopez", "Lopez", "")] == [
+        True, True, True, True, False, False, False]
+    seed(store)
+    with store.engine.begin() as connection:
+        connection.execute(update(Quarantine.__table__).values(record_id="Maria Lopez"))  # type: ignore[attr-defined]
+    [viewer] = queries.quarantine_rows(store)
+    [desk] = queries.quarantine_rows(store, full=True)
+    assert (viewer["record_id"], desk["record_id"]) == ("•••", "Maria Lopez")
+    assert queries.shows_patient_values(desk)
