@@ -27,7 +27,7 @@ from clinicsync.sync.tables import SET_ASIDE, HasEngine
 # SET_ASIDE: the Core table (sync/tables.py), so `status` reads this list without the model.
 S = SET_ASIDE.c
 OPEN, RETRY, RESOLVED = "open", "retry", "resolved"
-STAGES = ("reminders", "calendar", "dispatch", "agenda", "writeback")
+STAGES = ("reminders", "calendar", "dispatch", "agenda", "writeback", "waitlist", "waitlist_book")
 REASON_LIMIT = 500
 log = get_logger("clinicsync.setaside")  # imports structlog when it first logs, not with `status`
 

@@ -43,7 +43,7 @@ from clinicsync.sync.model import Patient
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.push import PushReceiver
-from clinicsync.sync.setaside import Item, run_isolated
+from clinicsync.sync.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.waitlist_booking import booking_settings
 from clinicsync.sync.store import Store
@@ -54,6 +54,7 @@ P = Patient.__table__  # type: ignore[attr-defined]
 STAGE = "waitlist_book"
 BATCH = 100
 ERROR_LIMIT = 500
+SET_ASIDE = "set aside: "  # how a set-aside booking's error starts: the retry finds it by it
 OUTCOMES = ("written", "desk_task", "failed", "retrying", "busy", "set_aside")
 log = structlog.get_logger("clinicsync.waitlist")
 
@@ -62,6 +63,8 @@ def run_booking(settings: Settings, store: Store, now: datetime | None = None) -
     """One pass over the slots waiting to be booked; counts per outcome."""
     now = now or utcnow()
     report = dict.fromkeys(OUTCOMES, 0)
+    with store.engine.begin() as connection:
+        _requeue_retried(connection, now)
     with store.engine.connect() as connection:
         due = [r.id for r in connection.execute(
             select(S.c.id).where(S.c.status == "taken", S.c.booking_status == "pending")
@@ -79,7 +82,7 @@ def run_booking(settings: Settings, store: Store, now: datetime | None = None) -
                         report[outcome] += 1
 
             def failed(connection: Connection, reason: str, slot_id: int = slot_id) -> None:
-                _finish(connection, slot_id, "failed", f"set aside: {reason}"[:ERROR_LIMIT])
+                _finish(connection, slot_id, "failed", f"{SET_ASIDE}{reason}"[:ERROR_LIMIT])
 
             if run_isolated(store.engine, Item(STAGE, f"slot:{slot_id}"), handle, failed, now).failed:
                 report["set_aside"] += 1
@@ -150,6 +153,18 @@ def book_slot(settings: Settings, store: Store, slot_id: int, now: datetime,
     _store_created(settings, store, config, result, slot.id)
     log.info("waitlist.booking.written", slot=slot.id, connector=slot.connector, attempt=attempt)
     return "written"
+
+
+def _requeue_retried(connection: Connection, now: datetime) -> None:
+    """Slots whose booking was set aside (an error nobody foresaw) and that staff asked to
+    retry (`set-aside retry`, the status page's button): pending again, for one more attempt
+    this pass. A slot booked or failed otherwise since then is left as it is."""
+    slot_ids = [int(r.item.split(":", 1)[1]) for r in take_retries(connection, STAGE, now)
+                if r.item.startswith("slot:")]
+    if slot_ids:
+        connection.execute(update(S).where(
+            S.c.id.in_(slot_ids), S.c.booking_status == "failed", S.c.booking_error.like(f"{SET_ASIDE}%")).values(
+            booking_status="pending", booking_error=None))
 
 
 def _claim(connection: Connection, slot_id: int) -> tuple[Any, Any, int] | None:

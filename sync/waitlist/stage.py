@@ -18,7 +18,7 @@ from clinicsync.sync.model.waitlist import WAITLIST_OFFERS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.offer_links import offer_link_maker
-from clinicsync.sync.setaside import Item, run_isolated
+from clinicsync.sync.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.waitlist.detect import detect
@@ -37,6 +37,7 @@ def run_waitlist(settings: Settings, store: Store, now: datetime | None = None) 
     links = offer_link_maker(settings)
     report = OfferReport()
     with writer(store.engine) as connection:
+        _close_retried(connection, now)
         found = detect(connection, now, config.lead())
         if links is not None:
             plan_offers(connection, settings, now, report)
@@ -58,6 +59,15 @@ def run_waitlist(settings: Settings, store: Store, now: datetime | None = None) 
     result.update(report.as_dict())
     log.info("waitlist.cycle", **result)
     return result
+
+
+def _close_retried(connection: Connection, now: datetime) -> None:
+    """An offer or notice that could not be sent was set aside and its slot went on to the next
+    patient (never the same offer twice), so a retry staff ask for has nothing left to redo:
+    the item is closed, not left "retry requested" on the list for ever."""
+    closed = take_retries(connection, "waitlist", now)
+    if closed:
+        log.info("waitlist.retries_closed", items=len(closed))
 
 
 def _failed(offer_id: int, connection: Connection, reason: str) -> None:

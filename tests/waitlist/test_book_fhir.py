@@ -283,3 +283,35 @@ def test_workers_racing_for_one_slot_book_it_once(ehr: FakeEhr, settings: Settin
     assert sum(r["written"] for r in reports) == 1
     assert sum(r["set_aside"] for r in reports) == 0
     assert slot_row(store, seeded.slot_id).booking_attempts == 1
+
+
+def test_a_set_aside_booking_staff_retry_is_booked_once_on_the_next_pass(
+        ehr: FakeEhr, settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error nobody foresaw after the source accepted (here: in the release step, inside
+    our commit) sets the slot aside; it stays failed until staff ask for a retry, then the next
+    pass books it under the same key and finds the first booking: one Appointment made."""
+    from clinicsync.sync import setaside
+    from clinicsync.sync.waitlist import book
+
+    seeded = seed(store, "ehr")
+    real_after_booking = book.after_booking
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("release step broke")
+
+    monkeypatch.setattr(book, "after_booking", broken)
+    assert run_booking(settings, store, NOW)["set_aside"] == 1
+    slot = slot_row(store, seeded.slot_id)
+    assert slot.booking_status == "failed" and slot.booking_error.startswith("set aside: RuntimeError")
+    assert run_booking(settings, store, NOW)["written"] == 0  # not retried by itself
+
+    monkeypatch.setattr(book, "after_booking", real_after_booking)
+    assert setaside.request_retry(store.engine, "waitlist_book") == 1
+    assert run_booking(settings, store, NOW)["written"] == 1
+    slot = slot_row(store, seeded.slot_id)
+    assert (slot.booking_status, slot.booked_external_id, slot.booking_error) == ("written", "new1", None)
+    assert len(ehr.made) == 1 and len(ehr.posts) == 1  # a retry searches by the slot's key first: found, not made twice
+    assert len(ehr.searches) == 1
+    assert entry_row(store, seeded.entry_id).status == "booked"
+    with store.engine.connect() as connection:
+        assert setaside.open_counts(connection)["waitlist_book"] == 0

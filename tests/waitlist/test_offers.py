@@ -294,7 +294,7 @@ def test_twenty_acceptances_at_once_one_winner(store_url: str, reminder_settings
 
 def test_an_offer_that_cannot_be_sent_is_set_aside_and_the_next_patient_is_offered(
         store: Store, reminder_settings: SettingsMaker, tmp_path: Path, monkeypatch: Any) -> None:
-    from clinicsync.sync.setaside import SET_ASIDE
+    from clinicsync.sync.setaside import SET_ASIDE, request_retry
     from clinicsync.sync.waitlist import offers as offers_module
 
     settings = make(reminder_settings, "sequential")
@@ -317,6 +317,13 @@ def test_an_offer_that_cannot_be_sent_is_set_aside_and_the_next_patient_is_offer
     assert aside.stage == "waitlist" and aside.item.startswith("offer:") and "example.org" not in aside.reason
     run_waitlist(settings, store, DAY + timedelta(minutes=1))
     assert [m["to"] for m in texts(tmp_path)] == ["+12125550201"]  # W1, the next
+
+    # staff press retry: the slot already went on, so the item closes; W2 is not offered twice
+    assert request_retry(store.engine, "waitlist") == 1
+    run_waitlist(settings, store, DAY + timedelta(minutes=2))
+    [closed] = rows(store, SET_ASIDE)
+    assert closed.status == "resolved"
+    assert [m["to"] for m in texts(tmp_path)] == ["+12125550201"]
 
 
 def test_a_patient_who_won_a_slot_is_offered_no_other_while_it_is_booked(
