@@ -38,7 +38,9 @@ NOT_FOR_STATUS_MODULES = ("sqlalchemy.orm", "clinicsync.sync.model", "clinicsync
                           "sqlalchemy.dialects.mysql", "typer.rich_utils", "clinicsync.sync.responses.writeback")
 # rich's table only to draw one on a terminal; babel's date formats (with pytz and the local zone
 # babel reads on import) only to show a moment, not for `--format json`.
-NOT_FOR_STATUS_JSON_MODULES = ("rich.table", "babel.dates", "pytz")
+NOT_FOR_STATUS_JSON_MODULES = ("rich.table", "babel.dates", "pytz",
+                               # the outbox builds MIME messages when it writes one, not to be read from settings
+                               "clinicsync.notifiers.mime", "email.policy")
 
 PROBE = """
 import json, sys
