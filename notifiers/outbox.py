@@ -14,7 +14,6 @@ from pydantic import Field, ValidationInfo, field_validator
 from clinicsync.common.settings_base import resolve_path
 from clinicsync.notifiers.base import CHANNELS, Message, Notifier, NotifierSettings, Receipt
 from clinicsync.notifiers.fields import EmailAddress
-from clinicsync.notifiers.mime import build_email
 from clinicsync.notifiers.phone import recipient_phone
 
 
@@ -44,6 +43,10 @@ class OutboxNotifier(Notifier):
         folder = self.settings.directory / message.channel
         folder.mkdir(parents=True, exist_ok=True)
         if message.channel == "email":
+            # the email package's MIME modules on the first email, not with the settings: reading a
+            # file that names an outbox (every `status`) need not import them (issue 31, obs 6)
+            from clinicsync.notifiers.mime import build_email
+
             path = folder / f"{_safe_name(message.idempotency_key)}.eml"
             data = build_email(message, self.settings.sender).as_bytes()
         else:

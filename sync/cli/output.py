@@ -15,15 +15,15 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import orjson
 import typer
 from rich.console import Console, ConsoleDimensions
-from rich.table import Table
 
-from clinicsync.common.shown_time import shown_moment
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 class Format(enum.StrEnum):
@@ -80,6 +80,8 @@ def moment(value: str | datetime | None, zone: ZoneInfo | str, utc: bool, *, loc
     parsed = _parsed(value)
     if utc:
         return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
+    from clinicsync.common.shown_time import shown_moment  # babel and its CLDR data: only to show a moment
+
     zone_name = zone.key if isinstance(zone, ZoneInfo) else zone
     return shown_moment(parsed, zone_name, locale, home_zone=home_zone or zone_name)
 
@@ -124,6 +126,8 @@ def emit(console: Console, fmt: Format, headers: Sequence[str], rows: Sequence[S
     if fmt is Format.plain:
         console.print("\n".join(plain_lines(headers, cells)), markup=False, highlight=False, soft_wrap=True)
         return
+    from rich.table import Table  # only to draw one: not for plain, CSV or JSON
+
     table = Table(*headers, title=title, caption=caption)
     for row in cells:
         table.add_row(*row)

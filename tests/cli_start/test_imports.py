@@ -36,6 +36,11 @@ NOT_FOR_STATUS = ("fastapi", "starlette", "uvicorn", "botocore", "boto3", "jwt",
 NOT_FOR_STATUS_MODULES = ("sqlalchemy.orm", "clinicsync.sync.model", "clinicsync.sync.store", "clinicsync.sync.bulk",
                           "clinicsync.mappings.engine", "sqlalchemy.dialects.postgresql",
                           "sqlalchemy.dialects.mysql", "typer.rich_utils", "clinicsync.sync.responses.writeback")
+# rich's table only to draw one on a terminal; babel's date formats (with pytz and the local zone
+# babel reads on import) only to show a moment, not for `--format json`.
+NOT_FOR_STATUS_JSON_MODULES = ("rich.table", "babel.dates", "pytz",
+                               # the outbox builds MIME messages when it writes one, not to be read from settings
+                               "clinicsync.notifiers.mime", "email.policy")
 
 PROBE = """
 import json, sys
@@ -80,6 +85,10 @@ def test_status_reads_the_store_without_the_server_or_the_plugins_it_does_not_us
     packages = {name.split(".")[0] for name in modules}
     assert not packages & set(NOT_FOR_STATUS), sorted(packages & set(NOT_FOR_STATUS))
     assert not modules & set(NOT_FOR_STATUS_MODULES), sorted(modules & set(NOT_FOR_STATUS_MODULES))
+    assert not modules & set(NOT_FOR_STATUS_JSON_MODULES), sorted(modules & set(NOT_FOR_STATUS_JSON_MODULES))
+    piped, piped_modules = imported(["status"], tmp_path, full=True)  # plain columns: no table drawn
+    assert piped.returncode == 0 and piped.stdout.startswith("connector"), piped.stderr
+    assert "rich.table" not in piped_modules
 
 
 def test_a_usage_error_is_still_one_line_when_rich_help_was_never_imported(tmp_path: Path) -> None:

@@ -116,3 +116,71 @@ def test_the_later_stages_of_a_run_are_bulk_stages_too(default_thresholds: tuple
     assert report.extras == {"watching": {}}
     assert seen == [BULK_THRESHOLD]
     assert gc.get_threshold() == default_thresholds
+
+
+def test_the_cli_start_pause_freezes_what_it_built_and_switches_collection_back_on() -> None:
+    from clinicsync.common.gc_tuning import pause_during_start, resume_after_start
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    pause_during_start()
+    try:
+        assert not gc.isenabled()
+        kept = [[n] for n in range(1000)]  # what a start builds: it lives on, frozen
+    finally:
+        resume_after_start()
+    try:
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen + len(kept)
+    finally:
+        gc.unfreeze()  # the test process's heap goes back to the collector
+    resume_after_start()  # a second call (an in-process invocation that never paused) changes nothing
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_process_that_switched_collection_off_keeps_it_off_after_the_start() -> None:
+    from clinicsync.common.gc_tuning import pause_during_start, resume_after_start
+
+    gc.disable()
+    try:
+        pause_during_start()
+        resume_after_start()
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
+
+
+def test_a_cli_command_runs_its_own_work_with_collection_on(tmp_path: Path) -> None:
+    """A real `clinicsync status`: paused from the entry to the root callback's end, then on, with
+    the start's objects frozen; an in-process invocation (CliRunner) never pauses."""
+    import json
+    import subprocess
+    import sys
+    import textwrap
+
+    from tests.cli_start.conftest import settings_text
+
+    (tmp_path / "settings.yaml").write_text(settings_text(tmp_path), encoding="utf-8")
+    probe = textwrap.dedent("""\
+        import gc, json, sys
+        from clinicsync.sync.cli import app
+        import clinicsync.sync.cli.main as cli
+        seen = []
+        resolve = cli.resolve_format  # called by the command's body, after the root callback
+
+        def watched(*args, **kwargs):
+            seen.append([gc.isenabled(), gc.get_freeze_count()])
+            return resolve(*args, **kwargs)
+
+        cli.resolve_format = watched
+        try:
+            app(["status", "--format", "json"], prog_name="clinicsync")
+        except SystemExit as exc:
+            sys.stderr.write("SEEN " + json.dumps([exc.code, seen]))
+        """)
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          check=False)
+    code, seen = json.loads(done.stderr.rsplit("SEEN ", 1)[-1])
+    assert code == 0, done.stderr
+    ((enabled, frozen),) = seen
+    assert enabled and frozen > 50_000, seen  # typer, SQLAlchemy, pydantic, the settings: ~100,000 objects
