@@ -181,7 +181,7 @@ def scale_table(sizes: tuple[int, ...], pushes: int, rounds: int, judged: bool) 
     for name in (smallest, largest):
         f = figures[name]
         table.notes.append(f"{int(name):,} rows: created {f['created']:,}, re-export unchanged "
-                           f"{f['rerun_unchanged']:,}; peak RSS {f['peak_rss_mb']} MB")
+                           f"{f['rerun_unchanged']:,}; peak RSS {f['peak_rss_mb']:.1f} MB")
     if failed:
         table.notes.append("FAIL: " + "; ".join(failed) + f" rose more than {LIMIT:.0%} with the size of the store")
     return table

@@ -134,3 +134,20 @@ def test_the_scale_test_fails_when_cost_per_row_rises_more_than_15_percent(
     assert verdicts["re-export (unchanged rows), per row"] == "ok"
     expected = "FAIL" if failed else "ok"
     assert verdicts["first import, per row"] == verdicts["one REST push, per push"] == expected
+
+
+def test_the_scale_test_notes_peak_rss_to_a_tenth_of_a_megabyte(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The median of two rounds' peaks (199.3 and 200.0) is printed as 199.6 or 199.7, not 199.64999999999998."""
+    from bench import s1_scale
+
+    peaks = iter([199.3, 199.3, 199.3, 200.0, 200.0, 200.0])
+
+    def fake_case(target: str, rows: int, pushes: int) -> dict[str, Any]:
+        return {"rows": rows, "created": rows, "rerun_unchanged": rows, "peak_rss_mb": next(peaks),
+                "first_us_per_row": 60.0, "rerun_us_per_row": 20.0, "push_us": 5000.0}
+
+    monkeypatch.setattr(s1_scale, "run_case", fake_case)
+    table = s1_scale.scale_table((100, 1000), pushes=1, rounds=2, judged=True)
+    notes = [note for note in table.notes if "peak RSS" in note]
+    assert len(notes) == 2
+    assert all(note.endswith(("peak RSS 199.6 MB", "peak RSS 199.7 MB")) for note in notes), notes
