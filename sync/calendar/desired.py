@@ -13,6 +13,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from importlib import metadata
 from typing import Any
 
@@ -303,32 +304,46 @@ def changed_pages(engine: Engine, settings: CalendarSettings, now: datetime, pus
     router, renderer = Router(settings), Renderer(settings)
     since, after = window_start(settings, now), 0
     set_aside = open_keys(engine, STAGE)  # tried again every pass: the stage is state-based
+
+    def add(row: Any, page: list[Desired], links: Mapping[int, Sequence[Any]]) -> None:
+        target = router.target(row.connector, row.practitioner_ref, row.d_email, row.d_name)
+        practitioner = f"{row.connector}/{row.practitioner_ref}" if row.practitioner_ref else None
+        source = renderer.source_digest(row) if pushed is not None else None
+        if source is not None and target is not None and (not set_aside or f"appointment:{row.id}" not in set_aside):
+            for link in links.get(row.id, ()):
+                if (link.target == target and link.rendered_from == source and link.state == "present"
+                        and link.pushed_hash is not None):
+                    page.append(Desired(row.id, link.event_id, target, None, practitioner, source, True))
+                    return
+        page.append(Desired(row.id, event_id(row.connector, row.external_id), target, renderer.content(row),
+                            practitioner, source))
+
     while True:
         rows = _rows(engine, since, after, size)
         if not rows:
             return
         links = pushed([row.id for row in rows]) if pushed is not None else {}
         page: list[Desired] = []
-        for row in rows:  # one appointment that cannot be rendered is set aside; the others go
-            key = f"appointment:{row.id}"
-
-            def add(row: Any = row, page: list[Desired] = page, links: Mapping[int, Sequence[Any]] = links,
-                    retried: bool = key in set_aside) -> None:
-                target = router.target(row.connector, row.practitioner_ref, row.d_email, row.d_name)
-                practitioner = f"{row.connector}/{row.practitioner_ref}" if row.practitioner_ref else None
-                source = renderer.source_digest(row) if pushed is not None else None
-                if source is not None and target is not None and not retried:
-                    for link in links.get(row.id, ()):
-                        if (link.target == target and link.rendered_from == source and link.state == "present"
-                                and link.pushed_hash is not None):
-                            page.append(Desired(row.id, link.event_id, target, None, practitioner, source, True))
-                            return
-                page.append(Desired(row.id, event_id(row.connector, row.external_id), target, renderer.content(row),
-                                    practitioner, source))
-            outcome = run_isolated(engine, Item(STAGE, key, row.id, row.connector, row.external_id), add, now=now)
-            if key in set_aside and not outcome.failed:
+        # Rendering writes nothing, so a page is rendered whole first; only if one appointment
+        # fails is it rendered again one appointment at a time (run_isolated), so that the one
+        # that failed is set aside and the others go (an isolation per row cost ~5 % of a push).
+        try:
+            for row in rows:
+                add(row, page, links)
+        except Exception:
+            page = []
+            for row in rows:
+                key = f"appointment:{row.id}"
+                outcome = run_isolated(engine, Item(STAGE, key, row.id, row.connector, row.external_id),
+                                       partial(add, row, page, links), now=now)
+                if key in set_aside and not outcome.failed:
+                    with engine.begin() as connection:
+                        resolve(connection, STAGE, [key], now)
+        else:
+            fixed = [key for row in rows if (key := f"appointment:{row.id}") in set_aside] if set_aside else []
+            if fixed:
                 with engine.begin() as connection:
-                    resolve(connection, STAGE, [key], now)
+                    resolve(connection, STAGE, fixed, now)
         yield page, links
         after = rows[-1].id
 
