@@ -242,8 +242,8 @@ def _bump(event: Component, now: datetime) -> None:
 def _vevent(op: Op, uid: str, sequence: int, now: datetime, stamp: str | None = None) -> str:
     """The event as text (sync/calendar/ics_text.py): what icalendar's Event would write.
     ``stamp``: ``now`` as DTSTAMP writes it, when the caller formatted it once for its ops.
-    The lines whose values repeat across events (title, description, place, times, source)
-    are written once per value (ics_text.prop, _times); the others are checked as they are."""
+    The lines whose values repeat across events (title, description, place, source) are
+    written once per value (ics_text.prop); the others are checked as they are."""
     content = op.content
     assert content is not None
     stamp = stamp or ics_text.utc_stamp(now)
@@ -272,25 +272,19 @@ def _vevent(op: Op, uid: str, sequence: int, now: datetime, stamp: str | None = 
 _STATUS = {"cancelled": "STATUS:CANCELLED\r\nTRANSP:TRANSPARENT", "tentative": "STATUS:TENTATIVE\r\nTRANSP:OPAQUE",
            "confirmed": "STATUS:CONFIRMED\r\nTRANSP:OPAQUE"}
 _MARK = f"{_X[PRIVATE_MARK]}:1"
-_TIMES_MEMO = 20_000  # DTSTART and DTEND lines kept per run: a practice's appointments share their slots
-_times_memo: dict[tuple[datetime, datetime, str], str] = {}
 
 
 def _times(start: datetime, end: datetime, zone_name: str) -> str:
-    """The DTSTART and DTEND lines (in the zone, or UTC's Z form), once per slot and zone."""
-    key = (start, end, zone_name)
-    found = _times_memo.get(key)
-    if found is None:
-        tzid = ics_text.tzid_for(zone_name)
-        if tzid is None:
-            first, second = f"DTSTART:{ics_text.utc_stamp(start)}", f"DTEND:{ics_text.utc_stamp(end)}"
-        else:
-            first = f"DTSTART;TZID={tzid}:{ics_text.wall_time(start, zone_name)}"
-            second = f"DTEND;TZID={tzid}:{ics_text.wall_time(end, zone_name)}"
-        if len(_times_memo) >= _TIMES_MEMO:
-            _times_memo.clear()
-        found = _times_memo[key] = f"{ics_text.line(first)}\r\n{ics_text.line(second)}"
-    return found
+    """The DTSTART and DTEND lines (in the zone, or UTC's Z form); each local time is placed
+    once per instant and zone (ics_text.wall_time). Not remembered per slot: the events come
+    calendar by calendar, so a slot came back only within one doctor's file."""
+    tzid = ics_text.tzid_for(zone_name)
+    if tzid is None:
+        first, second = f"DTSTART:{ics_text.utc_stamp(start)}", f"DTEND:{ics_text.utc_stamp(end)}"
+    else:
+        first = f"DTSTART;TZID={tzid}:{ics_text.wall_time(start, zone_name)}"
+        second = f"DTEND;TZID={tzid}:{ics_text.wall_time(end, zone_name)}"
+    return f"{ics_text.line(first)}\r\n{ics_text.line(second)}"
 
 
 @lru_cache(maxsize=256)
