@@ -241,37 +241,56 @@ def _bump(event: Component, now: datetime) -> None:
 
 def _vevent(op: Op, uid: str, sequence: int, now: datetime, stamp: str | None = None) -> str:
     """The event as text (sync/calendar/ics_text.py): what icalendar's Event would write.
-    ``stamp``: ``now`` as DTSTAMP writes it, when the caller formatted it once for its ops."""
+    ``stamp``: ``now`` as DTSTAMP writes it, when the caller formatted it once for its ops.
+    The lines whose values repeat across events (title, description, place, source) are
+    written once per value (ics_text.prop); the others are checked as they are."""
     content = op.content
     assert content is not None
     stamp = stamp or ics_text.utc_stamp(now)
-    tzid = ics_text.tzid_for(content.timezone)
-    if tzid is None:
-        start, end = f"DTSTART:{ics_text.utc_stamp(content.start)}", f"DTEND:{ics_text.utc_stamp(content.end)}"
-    else:
-        start = f"DTSTART;TZID={tzid}:{ics_text.wall_time(content.start, content.timezone)}"
-        end = f"DTEND;TZID={tzid}:{ics_text.wall_time(content.end, content.timezone)}"
-    lines = [f"SUMMARY:{ics_text.text(content.summary)}", start, end,
-             f"DTSTAMP:{stamp}", f"UID:{ics_text.text(uid)}", f"SEQUENCE:{sequence}"]
-    lines += [f"ATTENDEE:mailto:{email}" for email in content.attendees]
+    prop, line = ics_text.prop, ics_text.line
+    lines = [prop("SUMMARY", content.summary), _times(content.start, content.end, content.timezone),
+             f"DTSTAMP:{stamp}", line(f"UID:{ics_text.text(uid)}"), f"SEQUENCE:{sequence}"]
+    if content.attendees:
+        lines += [line(f"ATTENDEE:mailto:{email}") for email in content.attendees]
     if content.description:
-        lines.append(f"DESCRIPTION:{ics_text.text(content.description)}")
+        lines.append(prop("DESCRIPTION", content.description))
     lines.append(f"LAST-MODIFIED:{stamp}")
     where = content.where  # a video visit's join link, a phone visit's number, else the place
     if where:
-        lines.append(f"LOCATION:{ics_text.text(where)}")
+        lines.append(prop("LOCATION", where))
     # Kept-but-cancelled (cancelled_action: mark_cancelled) is iCalendar's own STATUS:CANCELLED;
     # a patient's cancellation the source still holds booked is STATUS:TENTATIVE (still busy).
-    if content.cancelled:
-        lines += ["STATUS:CANCELLED", "TRANSP:TRANSPARENT"]
-    else:
-        lines += [f"STATUS:{content.status.upper()}", "TRANSP:OPAQUE"]
+    lines.append(_STATUS[content.status])
     if content.visit_mode == "video" and content.join_url:
-        lines.append(f"URL:{content.join_url}")  # a URI value: not TEXT-escaped (no spaces or breaks in it)
-    lines += [f"{_X[PRIVATE_MARK]}:1", f"{_X[PRIVATE_CONNECTOR]}:{ics_text.raw(content.connector)}",
-              f"{_X[PRIVATE_EXTERNAL_ID]}:{ics_text.raw(content.external_id)}",
-              f"{_X[PRIVATE_HASH]}:{ics_text.raw(op.content_hash or '')}"]
-    return ics_text.vevent(lines)
+        lines.append(line(f"URL:{content.join_url}"))  # a URI value: not TEXT-escaped (no spaces or breaks in it)
+    lines += [_MARK, _raw_prop(_X[PRIVATE_CONNECTOR], content.connector),
+              line(f"{_X[PRIVATE_EXTERNAL_ID]}:{ics_text.raw(content.external_id)}"),
+              line(f"{_X[PRIVATE_HASH]}:{ics_text.raw(op.content_hash or '')}")]
+    return ics_text.written(lines)
+
+
+_STATUS = {"cancelled": "STATUS:CANCELLED\r\nTRANSP:TRANSPARENT", "tentative": "STATUS:TENTATIVE\r\nTRANSP:OPAQUE",
+           "confirmed": "STATUS:CONFIRMED\r\nTRANSP:OPAQUE"}
+_MARK = f"{_X[PRIVATE_MARK]}:1"
+
+
+def _times(start: datetime, end: datetime, zone_name: str) -> str:
+    """The DTSTART and DTEND lines (in the zone, or UTC's Z form); each local time is placed
+    once per instant and zone (ics_text.wall_time). Not remembered per slot: the events come
+    calendar by calendar, so a slot came back only within one doctor's file."""
+    tzid = ics_text.tzid_for(zone_name)
+    if tzid is None:
+        first, second = f"DTSTART:{ics_text.utc_stamp(start)}", f"DTEND:{ics_text.utc_stamp(end)}"
+    else:
+        first = f"DTSTART;TZID={tzid}:{ics_text.wall_time(start, zone_name)}"
+        second = f"DTEND;TZID={tzid}:{ics_text.wall_time(end, zone_name)}"
+    return f"{ics_text.line(first)}\r\n{ics_text.line(second)}"
+
+
+@lru_cache(maxsize=256)
+def _raw_prop(name: str, value: str) -> str:
+    """An X- property line of a value that repeats (the connector's name)."""
+    return ics_text.line(f"{name}:{ics_text.raw(value)}")
 
 
 def _utc(value: Any) -> datetime | None:

@@ -135,6 +135,32 @@ def folded(line: str) -> str:
     return found
 
 
+def line(value: str) -> str:
+    """A content line as :func:`vevent` writes it: a short ASCII line as it is, else folded."""
+    return value if len(value) < _LIMIT and value.isascii() else folded(value)
+
+
+_PROP_MEMO = 20_000  # written property lines kept per run
+_props: dict[tuple[str, str], str] = {}
+
+
+def prop(name: str, value: str) -> str:
+    """``NAME:value`` with ``value`` TEXT-escaped, as :func:`line` writes it, remembered per
+    name and value for the run: summaries, descriptions and places repeat across events."""
+    key = (name, value)
+    found = _props.get(key)
+    if found is None:
+        if len(_props) >= _PROP_MEMO:
+            _props.clear()
+        found = _props[key] = line(f"{name}:{text(value)}")
+    return found
+
+
+def written(lines: Iterable[str]) -> str:
+    """:func:`vevent` of lines already written by :func:`line` or :func:`prop`."""
+    return "".join(["BEGIN:VEVENT\r\n", "\r\n".join(lines), "\r\nEND:VEVENT\r\n"])
+
+
 def vevent(lines: Iterable[str]) -> str:
     """``BEGIN:VEVENT``, the content lines folded, ``END:VEVENT``, each ending in CRLF. A short
     ASCII line (most of them) is taken as it is without a call."""

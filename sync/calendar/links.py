@@ -30,11 +30,12 @@ class Link:
     state: str
     attempts: int
     last_error: str | None
+    rendered_from: str | None = None  # what the pushed content was rendered from (desired.source_digest)
 
 
 def _link(row: Any) -> Link:
     return Link(row.id, row.appointment_id, Target(row.provider, row.account, row.calendar_id), row.event_id,
-                row.pushed_hash, row.state, row.attempts, row.last_error)
+                row.pushed_hash, row.state, row.attempts, row.last_error, row.rendered_from)
 
 
 def load_links(engine: Engine, provider: str, since: datetime) -> dict[int, list[Link]]:
@@ -49,15 +50,25 @@ def load_links(engine: Engine, provider: str, since: datetime) -> dict[int, list
 
 
 def links_of(engine: Engine, provider: str, appointment_ids: Sequence[int]) -> dict[int, list[Link]]:
-    """The provider's links of these appointments (a page of the truth), by appointment id."""
+    """The provider's links of these appointments (a page of the truth), by appointment id.
+    Read as the driver's tuples, without the time column (every run reads every link in the
+    window: a SQLAlchemy row and a date-time conversion each were most of a run with nothing new)."""
     out: dict[int, list[Link]] = defaultdict(list)
+    targets: dict[tuple[str, str, str], Target] = {}
     with engine.connect() as connection:
-        for start in range(0, len(appointment_ids), _CHUNK):
-            query = select(LINKS).where(LINKS.c.provider == provider,
-                                        LINKS.c.appointment_id.in_(appointment_ids[start:start + _CHUNK]))
-            for row in connection.execute(query):
-                out[row.appointment_id].append(_link(row))
+        found = bulk.select_where_in(connection, LINKS, _READ, "appointment_id", appointment_ids,
+                                     where={"provider": provider}, chunk=_CHUNK)
+    for id_, appointment_id, account, calendar_id, *rest in found:
+        where = (provider, account, calendar_id)
+        target = targets.get(where)
+        if target is None:
+            target = targets[where] = Target(*where)
+        out[appointment_id].append(Link(id_, appointment_id, target, *rest))
     return out
+
+
+_READ = ("id", "appointment_id", "account", "calendar_id", "event_id", "pushed_hash", "state", "attempts",
+         "last_error", "rendered_from")
 
 
 def all_links(engine: Engine, provider: str) -> list[Link]:
@@ -102,17 +113,26 @@ def record_outcomes(engine: Engine, ops: Iterable[Op], outcomes: Iterable[Outcom
             if op is None or outcome.key < 0:  # a one-off operation (reconcile) without a link row
                 continue
             if outcome.ok:
-                done.append((outcome.state, outcome.etag, op.content_hash if outcome.state == "present" else None,
-                             now, outcome.key))
+                done.append(_settled(op, outcome, now))
             else:
                 failed.append(((outcome.error or "failed")[:255], now, outcome.key))
-        bulk.update_by_id(connection, LINKS, ("state", "etag", "pushed_hash", "updated_at"), done,
-                          constants="attempts = 0, last_error = NULL")
+        bulk.update_by_id(connection, LINKS, _SETTLED, done, constants="attempts = 0, last_error = NULL")
         bulk.update_by_id(connection, LINKS, ("last_error", "updated_at"), failed, constants="attempts = attempts + 1")
 
 
+_SETTLED = ("state", "etag", "pushed_hash", "rendered_from", "updated_at")
+
+
+def _settled(op: Op, outcome: Outcome, now: Any) -> tuple[Any, ...]:
+    """An existing link's row after a successful call (``_SETTLED`` columns, then its id): the
+    pushed hash and what it was rendered from while the event is there, neither once deleted."""
+    present = outcome.state == "present"
+    return (outcome.state, outcome.etag, op.content_hash if present else None, op.source if present else None, now,
+            outcome.key)
+
+
 _FULL = ("appointment_id", "provider", "account", "calendar_id", "event_id", "state", "etag", "pushed_hash",
-         "attempts", "last_error", "updated_at")
+         "rendered_from", "attempts", "last_error", "updated_at")
 
 
 def record_with_events(connection: Connection, ops: Iterable[Op], outcomes: Iterable[Outcome],
@@ -130,27 +150,35 @@ def record_with_events(connection: Connection, ops: Iterable[Op], outcomes: Iter
         op = by_key[outcome.key]
         target = op.target
         if outcome.key in new:
-            state, pushed = (outcome.state, op.content_hash if outcome.state == "present" else None) if outcome.ok \
-                else ("pending", None)
-            rows.append((new[outcome.key], target.provider, target.account, target.calendar_id, op.event_id, state,
-                         outcome.etag if outcome.ok else None, pushed, 0 if outcome.ok else 1,
-                         None if outcome.ok else (outcome.error or "failed")[:255], now))
+            present = outcome.ok and outcome.state == "present"
+            rows.append((new[outcome.key], target.provider, target.account, target.calendar_id, op.event_id,
+                         outcome.state if outcome.ok else "pending", outcome.etag if outcome.ok else None,
+                         op.content_hash if present else None, op.source if present else None,
+                         0 if outcome.ok else 1, None if outcome.ok else (outcome.error or "failed")[:255], now))
         elif outcome.ok:
-            done.append((outcome.state, outcome.etag, op.content_hash if outcome.state == "present" else None,
-                         now, outcome.key))
+            done.append(_settled(op, outcome, now))
         else:
             failed.append(((outcome.error or "failed")[:255], now, outcome.key))
     bulk.insert_ignoring(connection, LINKS, _FULL, rows)
-    bulk.update_by_id(connection, LINKS, ("state", "etag", "pushed_hash", "updated_at"), done,
-                      constants="attempts = 0, last_error = NULL")
+    bulk.update_by_id(connection, LINKS, _SETTLED, done, constants="attempts = 0, last_error = NULL")
     bulk.update_by_id(connection, LINKS, ("last_error", "updated_at"), failed, constants="attempts = attempts + 1")
+
+
+def remember_sources(engine: Engine, sources: Sequence[tuple[str, int]]) -> None:
+    """``(source digest, link id)``: links whose event was rendered again and found as pushed
+    (its inputs changed in a way the event does not show, or no digest was known yet) keep
+    the new digest, so the next run does not render them again."""
+    if not sources:
+        return
+    with engine.begin() as connection:
+        bulk.update_by_id(connection, LINKS, ("rendered_from",), sources)
 
 
 def force(engine: Engine, link_ids: Sequence[int], state: str | None = None) -> None:
     """Forget what was pushed (reconcile --fix): the next push sends the truth again."""
     if not link_ids:
         return
-    values: dict[str, Any] = {"pushed_hash": None, "updated_at": utcnow()}
+    values: dict[str, Any] = {"pushed_hash": None, "rendered_from": None, "updated_at": utcnow()}
     if state is not None:
         values["state"] = state
     with engine.begin() as connection:

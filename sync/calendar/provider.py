@@ -132,6 +132,9 @@ class Op:
     # content.digest(), when the caller worked it out: the push and its bookkeeping both need
     # it, and hashing serializes the whole content.
     digest: str | None = field(default=None, compare=False, repr=False)
+    # What the content was rendered from (desired.source_digest), kept on the link with its hash
+    # so that the next run need not render it again while that stays the same. None: unknown.
+    source: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def content_hash(self) -> str | None:

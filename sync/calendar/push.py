@@ -10,7 +10,7 @@ event ids are deterministic.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -18,8 +18,15 @@ import structlog
 from sqlalchemy import Connection, Engine
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.calendar.desired import Desired, truth_pages
-from clinicsync.sync.calendar.links import Link, ensure_pending, links_of, record_outcomes, record_with_events
+from clinicsync.sync.calendar.desired import Desired, changed_pages
+from clinicsync.sync.calendar.links import (
+    Link,
+    ensure_pending,
+    links_of,
+    record_outcomes,
+    record_with_events,
+    remember_sources,
+)
 from clinicsync.sync.calendar.provider import CalendarProvider, Op, OpKind, Outcome, Target
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
@@ -67,22 +74,31 @@ def build_provider(settings: CalendarSettings, engine: Engine | None = None) -> 
     return None
 
 
-def plan(truth: Sequence[Desired], links: dict[int, list[Link]], report: PushReport) -> list[Planned]:
-    """The operations that turn what was pushed into the truth (and the count of the rest)."""
+def plan(truth: Sequence[Desired], links: Mapping[int, Sequence[Link]], report: PushReport,
+         remember: list[tuple[str, int]] | None = None) -> list[Planned]:
+    """The operations that turn what was pushed into the truth (and the count of the rest).
+    ``remember`` collects ``(source, link id)`` of events rendered again and found as pushed,
+    whose link does not hold that source yet (links.remember_sources)."""
     out: list[Planned] = []
     for desired in truth:
-        mine = links.get(desired.appointment_id, [])
+        mine = links.get(desired.appointment_id, ())
         if desired.skipped:
             report.skipped += 1
         for old in mine:  # a calendar it no longer belongs in (another doctor, no doctor)
             if old.target != desired.target and old.state in ("pending", "present"):
                 out.append(Planned(desired.appointment_id, old.target, old.event_id, "delete", desired, old))
+        if desired.unchanged:  # not rendered: what its event holds is still the truth
+            report.unchanged += 1
+            continue
         if desired.target is None:
             continue
         link = next((x for x in mine if x.target == desired.target), None)
         kind = _decide(desired, link)
         if kind is None:
             report.unchanged += int(link is not None)
+            if (remember is not None and link is not None and desired.source is not None
+                    and link.state == "present" and link.rendered_from != desired.source):
+                remember.append((desired.source, link.id))
         else:
             event_id = link.event_id if link is not None else desired.event_id
             out.append(Planned(desired.appointment_id, desired.target, event_id, kind, desired, link))
@@ -117,9 +133,14 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
     failures: Counter[str] = Counter()
     waiting: list[Planned] = []
     compared = 0
-    for truth in truth_pages(engine, settings, now):
-        links = links_of(engine, settings.provider, [d.appointment_id for d in truth])
-        waiting += plan(truth, links, report)
+
+    def pushed(ids: Sequence[int]) -> dict[int, list[Link]]:
+        return links_of(engine, settings.provider, ids)
+
+    for truth, links in changed_pages(engine, settings, now, pushed):
+        remember: list[tuple[str, int]] = []
+        waiting += plan(truth, links, report, remember)
+        remember_sources(engine, remember)
         compared += len(truth)
         progress(compared, None)
         while len(waiting) >= CHUNK:
@@ -157,7 +178,8 @@ def _send(settings: CalendarSettings, engine: Engine, provider: CalendarProvider
         content = p.desired.content if p.kind != "delete" else None
         ops.append(Op(key=p.link.id if p.link is not None else ids[(p.appointment_id, p.target)], kind=p.kind,
                       target=p.target, event_id=p.event_id, content=content, notify=settings.invite_patient,
-                      digest=content.digest() if content is not None else None))  # hashed once per op
+                      digest=content.digest() if content is not None else None,  # hashed once per op
+                      source=p.desired.source))
     outcomes = provider.push(ops)
     if on_outcomes is not None:
         on_outcomes(ops, outcomes)
@@ -179,7 +201,8 @@ def _send_recorded(settings: CalendarSettings, engine: Engine, provider: Calenda
             new[key] = p.appointment_id
         content = p.desired.content if p.kind != "delete" else None
         ops.append(Op(key=key, kind=p.kind, target=p.target, event_id=p.event_id, content=content,
-                      notify=settings.invite_patient, digest=content.digest() if content is not None else None))
+                      notify=settings.invite_patient, digest=content.digest() if content is not None else None,
+                      source=p.desired.source))
     recorded: set[int] = set()
 
     def bookkeeping(connection: Connection, done: Sequence[Op], outcomes: Sequence[Outcome]) -> None:

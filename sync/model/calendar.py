@@ -3,7 +3,8 @@
 One row per (appointment, provider, account, calendar). ``pushed_hash`` is the hash of the
 content last confirmed by the calendar; a push happens only when the desired content's
 hash differs. A row is written ``pending`` before its first insert, so a crash between
-the call and the bookkeeping still leaves a trace that the next run settles.
+the call and the bookkeeping still leaves a trace that the next run settles. ``rendered_from``
+lets a run skip rendering an appointment whose inputs are those of its last push.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class CalendarLink(SQLModel, table=True):
     event_id: str = Field(max_length=64)
     etag: str | None = Field(default=None, max_length=128)
     pushed_hash: str | None = Field(default=None, max_length=32)
+    # The digest of what that content was rendered from (sync/calendar/desired.py source_digest):
+    # equal next run, the appointment is not rendered again. None: not known (render and compare).
+    rendered_from: str | None = Field(default=None, max_length=32)
     state: str = Field(default="pending", max_length=16)
     attempts: int = 0  # consecutive failed pushes
     last_error: str | None = Field(default=None, max_length=255)  # a status and reason, never event content

@@ -138,6 +138,22 @@ class _Chunk:
                     .where(REMINDERS.c.appointment_id.in_(part))):
                 existing[row.appointment_id].append(row)
                 self.known.add(row.key)  # a row's key names its appointment: no other row can hold it
+        # Planning an appointment only collects rows in memory, so the read is planned whole
+        # first; only if one appointment fails is it planned again, each appointment isolated
+        # (setaside.isolated_parts), so that the one that failed is set aside and the rest go
+        # on. An isolation per appointment cost ~15 % of a first import's planning.
+        rows, cancel = dict(self.rows), dict(self.cancel)
+        try:
+            for appointment_id, group in grouped.items():
+                appointment = appointments.get(appointment_id)
+                if appointment is not None:
+                    self._appointment(appointment, group, existing[appointment_id])
+        except Exception:
+            self.rows, self.cancel = rows, cancel
+            self._isolated(grouped, appointments, existing)
+
+    def _isolated(self, grouped: dict[int, list[PlanEvent]], appointments: dict[int, Any],
+                  existing: dict[int, list[Any]]) -> None:
         for appointment_id, group in grouped.items():
             appointment = appointments.get(appointment_id)
             if appointment is not None:  # one that cannot be planned is set aside; the rest go on
