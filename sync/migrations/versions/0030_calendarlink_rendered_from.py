@@ -2,7 +2,7 @@
 appointment's row with its people and place, and the calendar settings that shape an event),
 so a run renders only the appointments whose inputs changed since their last push (issue 32)
 
-Revision ID: 0031
+Revision ID: 0030
 Revises: 0029
 Create Date: 2026-11-24 09:45:00
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0031'
+revision: str = '0030'
 down_revision: str | None = '0029'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
