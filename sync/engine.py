@@ -142,7 +142,7 @@ def map_batch(mapping: CompiledMapping, batch: Batch,
             lines[:] = [line for line in lines if line.external_id not in ids]
             for line in again:
                 assert recognizer is not None
-                _map_one(mapping, (line.kept, 0, line.number), recognizer.record(line), line.fingerprint.hex(),
+                _map_one(mapping, (line.kept, 0, line.number), recognizer.record(line), line.fingerprint,
                          mapped, quarantined)
         if clashing or again:
             mapped.sort(key=lambda pair: pair[0])
