@@ -212,9 +212,9 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             mapped, quarantined = map_batch(mapping, batch, known)
             if fill is not None:
                 fill.add(m.appointment for m in mapped if not m.delete)
-            skipped = known.skipped_ids(batch)
-            if recognizer is not None:  # only ids with an open item need resolving (usually none)
-                skipped &= recognizer.open_ids
+            # only ids with an open item need resolving (usually none)
+            skipped = known.skipped_ids(batch, recognizer.open_ids if recognizer is not None else None)
+            if recognizer is not None:
                 recognizer.open_ids.update(q.record_id for q in quarantined if q.record_id)
             snapshot_end = None
             if batch.snapshot:

@@ -152,12 +152,19 @@ class Unchanged:
         """Records left out as unchanged (they count as fetched and unchanged)."""
         return len(self.skipped) + len(self.lines)
 
-    def skipped_ids(self, batch: Batch) -> set[str]:
+    def skipped_ids(self, batch: Batch, among: set[str] | None = None) -> set[str]:
         """The ids the skipped records are known by (appointment id and the connector's own
-        record id): their open quarantine items resolve as a mapped record's would."""
+        record id): their open quarantine items resolve as a mapped record's would.
+        ``among``: only those of these ids (the ids with open items, usually few): a
+        re-export's thousands of recognized lines are then tested, not gathered."""
         ids = set(self.skipped.values())
         ids.update(rid for index in self.skipped if (rid := batch.records[index].record_id))
-        ids.update(line.external_id for line in self.lines)
+        if among is None:
+            ids.update(line.external_id for line in self.lines)
+            return ids
+        ids &= among
+        if among:
+            ids.update(i for line in self.lines if (i := line.external_id) in among)
         return ids
 
 
