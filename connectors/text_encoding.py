@@ -39,8 +39,15 @@ codecs.register_error(MARK_ERRORS, _mark)
 
 
 def undecodable(text: str) -> bool:
-    """Whether ``text`` (decoded with ``MARK_ERRORS``) held bytes its encoding could not read."""
-    return _SURROGATE.search(text) is not None
+    """Whether ``text`` (decoded with ``MARK_ERRORS``) held bytes its encoding could not read:
+    whether it holds a surrogate, which is exactly when a strict UTF-8 encode fails (every
+    other code point encodes). The encode runs in C at a few times a regex search's speed;
+    a quarter of a typical export's lines (accented names) take this test."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def display_name(encoding: str) -> str:
