@@ -23,7 +23,7 @@ import hashlib
 import re
 import zoneinfo
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -252,7 +252,8 @@ class LineRecognizer:
     batch's fingerprints with the store, as for other sources. A row this run already wrote
     (``touched``) is not recognized by its fingerprint at the start of the run."""
 
-    def __init__(self, fingerprint: Fingerprinter, load: Callable[[], list[tuple[str, str]] | None],
+    def __init__(self, fingerprint: Fingerprinter,
+                 load: Callable[[], Mapping[str, str] | Iterable[tuple[str, str]] | None],
                  load_open: Callable[[], tuple[dict[str, tuple[int, str | None]], set[str]]] | None = None) -> None:
         self._base = fingerprint._seed
         self._seed = self._base.copy()
@@ -275,11 +276,11 @@ class LineRecognizer:
     @property
     def known(self) -> dict[str, str] | None:
         """The stored fingerprints, read when the first file is (an unchanged file costs nothing).
-        Kept as the stored hex text: a dict made in C from the rows as read, rather than each
-        turned back into its 16 bytes (a third of the read's cost at 100,000 rows)."""
+        Kept as the stored hex text, as read (Store.known_fingerprints: fingerprint -> id),
+        rather than each turned back into its 16 bytes."""
         if not self._loaded:
             loaded, self._loaded = self._load(), True
-            self._known = None if loaded is None else dict(loaded)
+            self._known = loaded if loaded is None or isinstance(loaded, dict) else dict(loaded)
         return self._known
 
     def reload(self) -> None:
