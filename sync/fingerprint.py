@@ -239,8 +239,8 @@ _new_line = tuple.__new__  # a named tuple made at C speed (its own __new__ is P
 class LineRecognizer:
     """Recognizes a flat source's unchanged lines from their text, before a dict or record is
     built of them (issue 32): a re-export of 100,000 unchanged rows then costs a digest and a
-    dict lookup per line. The connector (connectors/csv_drop.py) calls it for each plain line
-    (one line, one record: no quote), then ``kept`` for each record it keeps; the engine takes
+    dict lookup per line. The connector (connectors/csv_drop.py) calls ``start_file``'s line
+    test for each plain line (one line, one record: no quote), then ``kept`` for each record it keeps; the engine takes
     what it gathered with each batch (``take``).
 
     A line's fingerprint is the epoch's, the file's delimiter and header, and the line's text
@@ -270,7 +270,7 @@ class LineRecognizer:
         self._name = ""
         self._prints: list[str | None] = []
         self._lines: list[SkippedLine] = []
-        self._last: list[Any] = self._lines
+        self._sighted_at: list[int] = []  # len(_lines) when each sighting was recognized (forget)
         self._pending: tuple[int, str] | None = None
 
     @property
@@ -287,43 +287,53 @@ class LineRecognizer:
         """Rows were deleted: read the stored fingerprints again when next needed."""
         self._loaded, self._known = False, None
 
-    def start_file(self, name: str, header: Sequence[str], delimiter: str) -> None:
-        self.known  # noqa: B018 -- read now, outside the per-line loop
+    def start_file(self, name: str, header: Sequence[str], delimiter: str) -> Callable[[int, str], bool]:
+        """Begin a file; returns its line test (``recognize``), a closure over what it needs,
+        so that the test of each of a re-export's lines reads no attributes."""
+        known = self.known  # read now, outside the per-line loop
         self._name, self._header, self._delimiter = name, list(header), delimiter
         self._seed = seed = self._base.copy()
         seed.update(b"\x00csv-line\x00" + "\x00".join([delimiter, *header]).encode("utf-8", "surrogatepass")
                     + b"\x01")
+        copy, get = seed.copy, None if known is None else known.get
+        touched, bad, prints = self.touched, self._bad, self._prints
+        keep, sight, sighted_at = self._lines.append, self._sightings.append, self._sighted_at
 
-    def __call__(self, number: int, body: str) -> bool:
-        """True: the line is a stored row's record, byte for byte (skip it). The per-line
-        cost of a re-export: a digest (in the stored hex form: comparing it with the stored text
-        costs less than converting 100,000 stored ones to bytes) and a dict lookup; a
-        recognized line is kept as a plain tuple."""
-        digest = self._seed.copy()
-        try:
-            digest.update(body.encode())  # a plain line holds no lone surrogate (csv_records)
-        except UnicodeEncodeError:
-            digest.update(body.encode("utf-8", "surrogatepass"))
-        printed = digest.hexdigest()
-        known = self._known
-        if known is not None:
-            external_id = known.get(printed)
-            if external_id is not None and external_id not in self.touched:
-                self._lines.append(_new_line(SkippedLine, (len(self._prints), number, body, external_id, printed)))
-                self._last = self._lines
-                return True
-        if self._bad:
-            item = self._bad.get(printed)
-            if item is not None:  # a known-bad record again: a sighting, not a mapping
-                self._sightings.append(Sighting(item[0], f"{self._name}:{number}", item[1]))
-                self._last = self._sightings
-                return True
-        self._pending = (number, printed)
-        return False
+        def recognize(number: int, body: str) -> bool:
+            """True: the line is a stored row's record, byte for byte (skip it). The per-line
+            cost of a re-export: a digest (in the stored hex form: comparing it with the
+            stored text costs less than converting each stored one to bytes) and a dict
+            lookup; a recognized line is kept as a plain tuple."""
+            digest = copy()
+            try:
+                digest.update(body.encode())  # a plain line holds no lone surrogate (csv_records)
+            except UnicodeEncodeError:
+                digest.update(body.encode("utf-8", "surrogatepass"))
+            printed = digest.hexdigest()
+            if get is not None and self._known is not None:  # None: rows deleted, read again next file
+                external_id = get(printed)
+                if external_id is not None and external_id not in touched:
+                    keep(_new_line(SkippedLine, (len(prints), number, body, external_id, printed)))
+                    return True
+            if bad:
+                item = bad.get(printed)
+                if item is not None:  # a known-bad record again: a sighting, not a mapping
+                    sighted_at.append(len(self._lines))
+                    sight(Sighting(item[0], f"{self._name}:{number}", item[1]))
+                    return True
+            self._pending = (number, printed)
+            return False
+
+        return recognize
 
     def forget(self) -> None:
         """The line just recognized was stored by an earlier run (a resumed file's first rows)."""
-        self._last.pop()
+        sighted_at = self._sighted_at
+        if sighted_at and sighted_at[-1] == len(self._lines):  # no line recognized since that sighting
+            sighted_at.pop()
+            self._sightings.pop()
+        else:
+            self._lines.pop()
 
     def kept(self, number: int) -> None:
         """The connector kept line ``number`` as the batch's next record."""
@@ -332,9 +342,12 @@ class LineRecognizer:
 
     def take(self) -> tuple[list[str | None], list[SkippedLine], list[Sighting]]:
         """The batch just yielded: its records' fingerprints (None: not a plain line), its
-        recognized lines and its known-bad lines."""
-        taken = self._prints, self._lines, self._sightings
-        self._prints, self._lines, self._sightings, self._pending = [], [], [], None
+        recognized lines and its known-bad lines. Emptied in place: the file's line test holds
+        these lists."""
+        taken = self._prints[:], self._lines[:], self._sightings[:]
+        for gathered in (self._prints, self._lines, self._sightings, self._sighted_at):
+            gathered.clear()
+        self._pending = None
         return taken
 
     def record(self, line: SkippedLine) -> RawRecord:
