@@ -22,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import re
 import zoneinfo
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -143,7 +144,7 @@ class Unchanged:
 
     fingerprints: list[str | None]
     skipped: dict[int, str] = field(default_factory=dict)
-    lines: list[SkippedLine] = field(default_factory=list)
+    lines: RecognizedLines = field(default_factory=lambda: RecognizedLines())
     recognizer: LineRecognizer | None = None
     sightings: list[Sighting] = field(default_factory=list)  # known-bad lines, left out
 
@@ -160,11 +161,11 @@ class Unchanged:
         ids = set(self.skipped.values())
         ids.update(rid for index in self.skipped if (rid := batch.records[index].record_id))
         if among is None:
-            ids.update(line.external_id for line in self.lines)
+            ids.update(self.lines.ids)
             return ids
         ids &= among
         if among:
-            ids.update(i for line in self.lines if (i := line.external_id) in among)
+            ids.update(i for i in self.lines.ids if i in among)
         return ids
 
 
@@ -182,7 +183,7 @@ def unchanged_records(batch: Batch, mapping: CompiledMapping, fingerprint: Finge
     records = batch.records
     if recognizer is None:
         prints = [None if record.delete else fingerprint(record.data) for record in records]
-        lines: list[SkippedLine] = []
+        lines = RecognizedLines()
         sightings: list[Sighting] = []
         asked = [printed is not None for printed in prints]
     else:
@@ -198,7 +199,7 @@ def unchanged_records(batch: Batch, mapping: CompiledMapping, fingerprint: Finge
         return Unchanged(prints, lines=lines, recognizer=recognizer, sightings=sightings)
     ids = [_peek(mapping, record.data) if ask else None for record, ask in zip(records, asked, strict=True)]
     named = Counter(i for i in ids if i is not None)
-    named.update(line.external_id for line in lines)
+    named.update(lines.ids)
     if not named:
         return Unchanged(prints, lines=lines, recognizer=recognizer, sightings=sightings)
     known = stored([i for i, ask in zip(ids, asked, strict=True) if ask and i is not None and named[i] == 1])
@@ -236,6 +237,61 @@ class SkippedLine(NamedTuple):
 _new_line = tuple.__new__  # a named tuple made at C speed (its own __new__ is Python code)
 
 
+class RecognizedLines:
+    """A batch's recognized lines, column by column: the ids (all most callers need), and the
+    line numbers, texts and fingerprints a line needs only if it is mapped after all. Keeping
+    four list appends per line instead of a tuple per line costs a re-export of 100,000 rows
+    ~1 µs less per line (measured: the tuples, retained, were a third of the line test).
+    Iterating gives ``SkippedLine``s, built then; ``kept`` comes from the line numbers of the
+    batch's kept records (``kept_numbers``, in file order)."""
+
+    __slots__ = ("bodies", "ids", "kept_numbers", "numbers", "prints")
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.numbers: list[int] = []
+        self.bodies: list[str] = []
+        self.prints: list[str] = []
+        self.kept_numbers: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[SkippedLine]:
+        for at in range(len(self.ids)):
+            yield self._line(at)
+
+    def _line(self, at: int) -> SkippedLine:
+        number = self.numbers[at]
+        return SkippedLine(bisect_left(self.kept_numbers, number), number, self.bodies[at], self.ids[at],
+                           self.prints[at])
+
+    def pop(self) -> None:
+        for column in (self.ids, self.numbers, self.bodies, self.prints):
+            column.pop()
+
+    def take_named(self, ids: Collection[str]) -> list[SkippedLine]:
+        """Remove and return the lines whose id is in ``ids`` (a mapped record names them)."""
+        found = [at for at, external_id in enumerate(self.ids) if external_id in ids]
+        if not found:
+            return []
+        taken = [self._line(at) for at in found]
+        keep = [at for at in range(len(self.ids)) if self.ids[at] not in ids]
+        self.ids, self.numbers = [self.ids[at] for at in keep], [self.numbers[at] for at in keep]
+        self.bodies, self.prints = [self.bodies[at] for at in keep], [self.prints[at] for at in keep]
+        return taken
+
+    def copy(self) -> RecognizedLines:
+        copied = RecognizedLines()
+        copied.ids, copied.numbers, copied.bodies = self.ids[:], self.numbers[:], self.bodies[:]
+        copied.prints, copied.kept_numbers = self.prints[:], self.kept_numbers[:]
+        return copied
+
+    def clear(self) -> None:
+        for column in (self.ids, self.numbers, self.bodies, self.prints, self.kept_numbers):
+            column.clear()
+
+
 class LineRecognizer:
     """Recognizes a flat source's unchanged lines from their text, before a dict or record is
     built of them (issue 32): a re-export of 100,000 unchanged rows then costs a digest and a
@@ -269,7 +325,7 @@ class LineRecognizer:
         self._delimiter = ","
         self._name = ""
         self._prints: list[str | None] = []
-        self._lines: list[SkippedLine] = []
+        self._lines = RecognizedLines()
         self._sighted_at: list[int] = []  # len(_lines) when each sighting was recognized (forget)
         self._pending: tuple[int, str] | None = None
 
@@ -296,8 +352,11 @@ class LineRecognizer:
         seed.update(b"\x00csv-line\x00" + "\x00".join([delimiter, *header]).encode("utf-8", "surrogatepass")
                     + b"\x01")
         copy, get = seed.copy, None if known is None else known.get
-        touched, bad, prints = self.touched, self._bad, self._prints
-        keep, sight, sighted_at = self._lines.append, self._sightings.append, self._sighted_at
+        touched, bad = self.touched, self._bad
+        lines = self._lines
+        keep_id, keep_number, keep_body, keep_print = (
+            lines.ids.append, lines.numbers.append, lines.bodies.append, lines.prints.append)
+        sight, sighted_at = self._sightings.append, self._sighted_at
 
         def recognize(number: int, body: str) -> bool:
             """True: the line is a stored row's record, byte for byte (skip it). The per-line
@@ -313,7 +372,10 @@ class LineRecognizer:
             if get is not None and self._known is not None:  # None: rows deleted, read again next file
                 external_id = get(printed)
                 if external_id is not None and external_id not in touched:
-                    keep(_new_line(SkippedLine, (len(prints), number, body, external_id, printed)))
+                    keep_id(external_id)
+                    keep_number(number)
+                    keep_body(body)
+                    keep_print(printed)
                     return True
             if bad:
                 item = bad.get(printed)
@@ -339,12 +401,13 @@ class LineRecognizer:
         """The connector kept line ``number`` as the batch's next record."""
         pending = self._pending
         self._prints.append(pending[1] if pending is not None and pending[0] == number else None)
+        self._lines.kept_numbers.append(number)
 
-    def take(self) -> tuple[list[str | None], list[SkippedLine], list[Sighting]]:
+    def take(self) -> tuple[list[str | None], RecognizedLines, list[Sighting]]:
         """The batch just yielded: its records' fingerprints (None: not a plain line), its
         recognized lines and its known-bad lines. Emptied in place: the file's line test holds
         these lists."""
-        taken = self._prints[:], self._lines[:], self._sightings[:]
+        taken = self._prints[:], self._lines.copy(), self._sightings[:]
         for gathered in (self._prints, self._lines, self._sightings, self._sighted_at):
             gathered.clear()
         self._pending = None
