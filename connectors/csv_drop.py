@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -90,9 +90,9 @@ class LineRecognizer(Protocol):
     """What the import gives the connector to leave out lines it knows unchanged before a
     record is built of them (sync/fingerprint.py LineRecognizer)."""
 
-    def start_file(self, name: str, header: Sequence[str], delimiter: str) -> None: ...
-
-    def __call__(self, number: int, body: str) -> bool: ...
+    def start_file(self, name: str, header: Sequence[str], delimiter: str) -> Callable[[int, str], bool]:
+        """Begin a file; returns its line test: (line number, text without its line break) ->
+        True for a line the import knows, left out."""
 
     def forget(self) -> None: ...
 
@@ -193,8 +193,7 @@ class CsvDropConnector(Connector):
             reader.width = width = len(header)
             recognizer = self.recognizer
             if recognizer is not None:
-                recognizer.start_file(name, header, reader.delimiter)
-                reader.recognize = recognizer
+                reader.recognize = recognizer.start_file(name, header, reader.delimiter)
             records: list[RawRecord] = []
             rejected: list[Rejected] = []
             rows = in_batch = 0

@@ -120,7 +120,7 @@ def map_batch(mapping: CompiledMapping, batch: Batch,
     each mapped record carries its fingerprint."""
     prints = known.fingerprints if known is not None else None
     skipped = known.skipped if known is not None else {}
-    lines = known.lines if known is not None else []
+    lines = known.lines if known is not None else None
     # Sort keys in file order: a record by its index; a recognized line before the record
     # that was kept after it (SkippedLine.kept), after the one before.
     mapped: list[tuple[tuple[int, int, int], Mapped]] = []
@@ -137,12 +137,11 @@ def map_batch(mapping: CompiledMapping, batch: Batch,
             _map_one(mapping, (index, 1, 0), batch.records[index], prints[index] if prints else None, mapped,
                      quarantined)
         recognizer = known.recognizer if known is not None else None
-        again = [line for line in lines if line.external_id in ids] if recognizer is not None else []
+        again = lines.take_named(ids) if recognizer is not None and lines is not None else []
         if again:
-            lines[:] = [line for line in lines if line.external_id not in ids]
             for line in again:
                 assert recognizer is not None
-                _map_one(mapping, (line.kept, 0, line.number), recognizer.record(line), line.fingerprint.hex(),
+                _map_one(mapping, (line.kept, 0, line.number), recognizer.record(line), line.fingerprint,
                          mapped, quarantined)
         if clashing or again:
             mapped.sort(key=lambda pair: pair[0])
@@ -212,9 +211,9 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             mapped, quarantined = map_batch(mapping, batch, known)
             if fill is not None:
                 fill.add(m.appointment for m in mapped if not m.delete)
-            skipped = known.skipped_ids(batch)
-            if recognizer is not None:  # only ids with an open item need resolving (usually none)
-                skipped &= recognizer.open_ids
+            # only ids with an open item need resolving (usually none)
+            skipped = known.skipped_ids(batch, recognizer.open_ids if recognizer is not None else None)
+            if recognizer is not None:
                 recognizer.open_ids.update(q.record_id for q in quarantined if q.record_id)
             snapshot_end = None
             if batch.snapshot:
@@ -222,7 +221,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 seen.update(m.appointment.external_id for m in mapped)
                 seen.update(q.record_id for q in quarantined if q.record_id)
                 seen.update(known.skipped.values())  # unchanged rows are still in the listing
-                seen.update(line.external_id for line in known.lines)
+                seen.update(known.lines.ids)
                 seen.update(s.record_id for s in known.sightings if s.record_id)
                 if batch.snapshot_end:
                     snapshot_end = SnapshotEnd(seen, batch.max_delete_share)
