@@ -8,7 +8,7 @@ nothing at all. Bulk selects and executemany keep it fast on large imports.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
@@ -84,7 +84,9 @@ class Counts:
             setattr(self, key, getattr(self, key) + getattr(other, key))
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """The counts by name, in COUNT_KEYS (field) order: what ``asdict`` gave, without its
+        recursive copy (a push writes its run's counts each time: ~0.1 ms, issue 32)."""
+        return {key: getattr(self, key) for key in COUNT_KEYS}
 
 
 @dataclass
