@@ -38,13 +38,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from clinicsync.sync.bulk import insert_rows
 from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.locks import advisory_key, sqlite_file
 from clinicsync.sync.model import Appointment, Patient, Practitioner, SyncRun
@@ -56,7 +57,8 @@ A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
 D = Practitioner.__table__.c  # type: ignore[attr-defined]
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]
-_RUN_ROW = insert(RUNS)  # one statement object: compiled once, not built per push
+# A push's run row, one plain INSERT at the driver (sync/bulk.py), values through the columns' types.
+_RUN_COLUMNS = ("run_id", "connector", "status", "counts", "error", "started_at", "finished_at")
 # A push's own bookkeeping, run inside its transaction (Store.apply_batch ``within``).
 Within = Callable[[Connection], Collection[str] | None]
 # The change a push made, most telling first (a batch of one record makes exactly one).
@@ -295,10 +297,9 @@ def _run_recorder(run_id: str, connector: str, started: datetime) -> Callable[[C
     """The push's run, written finished at the end of its own transaction (Store.apply_batch ``finish``)."""
 
     def finish(connection: Connection, counts: Counts, error: str | None) -> None:
-        connection.execute(_RUN_ROW, {
-            "run_id": run_id, "connector": connector, "status": "failed" if error else "ok",
-            "counts": orjson.dumps(counts.as_dict()).decode(), "error": error, "started_at": started,
-            "finished_at": utcnow()})
+        insert_rows(connection, RUNS, _RUN_COLUMNS, [(
+            run_id, connector, "failed" if error else "ok", orjson.dumps(counts.as_dict()).decode(), error, started,
+            utcnow())])
 
     return finish
 
