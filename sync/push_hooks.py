@@ -17,6 +17,7 @@ so a body is marked applied exactly when its changes commit, and a crash loses n
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -42,13 +43,29 @@ def already_received(store: Store, connector: str, digest: str) -> bool:
 
 
 def claim_receipt(connection: Connection, connector: str, digest: str, keep: timedelta,
-                  now: datetime | None = None) -> bool:
+                  now: datetime | None = None, *, prune: bool = True) -> bool:
     """Record the body's digest; False if a concurrent copy recorded it first. Receipts older
-    than ``keep`` are pruned: a body that old is refused as stale before it gets here."""
+    than ``keep`` are pruned (``prune``): a body that old is refused as stale before it gets here."""
     now = now or utcnow()
-    connection.execute(_PRUNE, {"connector": connector, "before": now - keep})
+    if prune:
+        connection.execute(_PRUNE, {"connector": connector, "before": now - keep})
     result = connection.execute(_claim(connection), {"connector": connector, "digest": digest, "received_at": now})
-    return bool(result.rowcount)
+    return result.rowcount > 0
+
+
+# A process prunes a source's receipts at most this often, not on every webhook (a statement
+# per push, issue 32). An expired receipt left a little longer changes nothing: the body it
+# stands for is refused as stale (createdAt outside max_age_seconds) before its digest is read.
+PRUNE_EVERY_SECONDS = 60.0
+_pruned_at: dict[tuple[int, str], float] = {}
+
+
+def _prune_due(connection: Connection, connector: str) -> bool:
+    key, now = (id(connection.engine), connector), time.monotonic()
+    if now - _pruned_at.get(key, -PRUNE_EVERY_SECONDS) < PRUNE_EVERY_SECONDS:
+        return False
+    _pruned_at[key] = now
+    return True
 
 
 # Built once (per dialect), not per webhook: building and keying a statement cost more than running it.
@@ -58,9 +75,13 @@ _CLAIMS: dict[str, Insert] = {}
 
 
 def _claim(connection: Connection) -> Insert:
+    """The receipt's INSERT, skipped when the digest is there. ``preserve_rowcount``: without it
+    SQLAlchemy 2.1 gives -1 for an INSERT on PostgreSQL (psycopg), and ``bool(-1)`` made every
+    claim a success, so a replay racing past the first check was applied again."""
     statement = _CLAIMS.get(connection.dialect.name)
     if statement is None:
-        statement = _CLAIMS[connection.dialect.name] = insert_ignoring_duplicates(connection, RECEIPTS)
+        statement = _CLAIMS[connection.dialect.name] = insert_ignoring_duplicates(
+            connection, RECEIPTS).execution_options(preserve_rowcount=True)
     return statement
 
 
@@ -77,7 +98,8 @@ def receipt_and_alias(connector: str, position: str, digest: str | None, keep: t
     past the first check is then left out as a replay) and records the alias."""
 
     def within(connection: Connection) -> Collection[str] | None:
-        if digest is not None and not claim_receipt(connection, connector, digest, keep):
+        if digest is not None and not claim_receipt(connection, connector, digest, keep,
+                                                    prune=_prune_due(connection, connector)):
             return {position}
         if alias is not None:
             add_alias(connection, connector, *alias)
