@@ -6,32 +6,29 @@ RecursionError. The scan is linear, over a body whose size the server already bo
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 
 MAX_DEPTH = 16
-_OPEN, _CLOSE, _QUOTE, _BACKSLASH = frozenset(b"[{"), frozenset(b"]}"), ord('"'), ord("\\")
+# A string, to its closing quote or, unterminated, to the end of the body: it always matches
+# where it starts, so the scan stays linear whatever the body (no backtracking into a failure).
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPEN = frozenset(b"[{")
 
 
 def json_depth(body: bytes) -> int:
-    """The deepest nesting of arrays and objects, not counting brackets inside strings."""
+    """The deepest nesting of arrays and objects, not counting brackets inside strings. The
+    strings and every other byte are dropped in C (re, bytes.translate) and only the brackets
+    are walked in Python: a byte-by-byte loop cost ~0.5 ms of a Cal.com webhook (issue 32)."""
     depth = deepest = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == _BACKSLASH:
-                escaped = True
-            elif byte == _QUOTE:
-                in_string = False
-        elif byte == _QUOTE:
-            in_string = True
-        elif byte in _OPEN:
+    for byte in _STRING.sub(b"", body).translate(None, _NOT_BRACKETS):
+        if byte in _OPEN:
             depth += 1
             deepest = max(deepest, depth)
-        elif byte in _CLOSE:
+        else:
             depth -= 1
     return deepest
 

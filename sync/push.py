@@ -38,25 +38,27 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from clinicsync.sync.engine import live_from, map_batch, mapping_for, new_run_id
+from clinicsync.sync.bulk import insert_rows
+from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.locks import advisory_key, sqlite_file
 from clinicsync.sync.model import Appointment, Patient, Practitioner, SyncRun
 from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, Store
+from clinicsync.sync.store import STORED_GO_LIVE, Counts, Mapped, QuarantineEntry, Store
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
 D = Practitioner.__table__.c  # type: ignore[attr-defined]
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]
-_RUN_ROW = insert(RUNS)  # one statement object: compiled once, not built per push
+# A push's run row, one plain INSERT at the driver (sync/bulk.py), values through the columns' types.
+_RUN_COLUMNS = ("run_id", "connector", "status", "counts", "error", "started_at", "finished_at")
 # A push's own bookkeeping, run inside its transaction (Store.apply_batch ``within``).
 Within = Callable[[Connection], Collection[str] | None]
 # The change a push made, most telling first (a batch of one record makes exactly one).
@@ -86,7 +88,9 @@ class PushReceiver:
             mapping = mapping_for(settings, config)
         self.mapping: CompiledMapping = mapping
         self.counts = Counts()  # what this receiver stored in the listener's run (run_id)
-        self._go_live: datetime | None = None  # once recorded, a go-live moment never changes
+        # Go-live is a boundary for pushes too: read in the push's own transaction (Store.apply_batch
+        # ``probe``), with its tombstone and quarantine probes, unless the source announces all.
+        self._go_live = None if config.announce_existing else STORED_GO_LIVE
 
     @property
     def name(self) -> str:
@@ -181,7 +185,7 @@ class PushReceiver:
         """Store in one transaction (``within`` first, in it: Store.apply_batch), in the
         listener's run or a run of its own written in the same transaction; raises what the
         store raises (a failed push's run is then recorded on its own)."""
-        go_live = self._live()  # go-live is a boundary for pushes too
+        go_live = self._go_live
         keys = _turn_keys(mapped, quarantined)
         with _turns.hold(self.store.engine, self.name, keys):
             locked = _locked(self.store.engine, self.name, keys, within)
@@ -198,13 +202,8 @@ class PushReceiver:
                 raise
             return counts
 
-    def _live(self) -> datetime | None:
-        if self._go_live is None:
-            self._go_live = live_from(self.store, self.config)
-        return self._go_live
-
     def _apply_once(self, run_id: str, mapped: list[Mapped], quarantined: list[QuarantineEntry],
-                    within: Within | None, go_live: datetime | None,
+                    within: Within | None, go_live: str | None,
                     finish: Callable[[Connection, Counts, str | None], None] | None) -> tuple[Counts, str | None]:
         """Store the push; a unique violation means another replica stored the same new
         appointment (or alias) between this transaction's lookup and its insert: the
@@ -212,10 +211,10 @@ class PushReceiver:
         and compares with it like any later copy (people never collide: they are upserted)."""
         try:
             return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
-                                          go_live=go_live, finish=finish)
+                                          go_live=go_live, finish=finish, probe=True)
         except IntegrityError:
             return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
-                                          go_live=go_live, finish=finish)
+                                          go_live=go_live, finish=finish, probe=True)
 
     def _apply(self, mapped: list[Mapped], quarantined: list[QuarantineEntry], within: Within | None = None) -> str:
         return outcome(self.commit(mapped, quarantined, within))
@@ -298,10 +297,9 @@ def _run_recorder(run_id: str, connector: str, started: datetime) -> Callable[[C
     """The push's run, written finished at the end of its own transaction (Store.apply_batch ``finish``)."""
 
     def finish(connection: Connection, counts: Counts, error: str | None) -> None:
-        connection.execute(_RUN_ROW, {
-            "run_id": run_id, "connector": connector, "status": "failed" if error else "ok",
-            "counts": orjson.dumps(counts.as_dict()).decode(), "error": error, "started_at": started,
-            "finished_at": utcnow()})
+        insert_rows(connection, RUNS, _RUN_COLUMNS, [(
+            run_id, connector, "failed" if error else "ok", orjson.dumps(counts.as_dict()).decode(), error, started,
+            utcnow())])
 
     return finish
 

@@ -33,7 +33,7 @@ from clinicsync.common.timeutil import iso_z
 from clinicsync.connectors.rest_api import RestApiSettings, holder
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.push import PushReceiver, PushResult
-from clinicsync.sync.ratelimits import push_limiter
+from clinicsync.sync.ratelimits import SharedBuckets, push_limiter
 from clinicsync.sync.server.problems import PROBLEM, FieldProblem, Problem, ProblemOut, from_http_exception
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
@@ -186,8 +186,11 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         503: "the store cannot be reached: nothing was stored, send again (see Retry-After)"}.items()}
 
 
-def _source(request: Request) -> RestApiSettings:
-    """The rest_api connector the bearer key belongs to (401 otherwise), within its rate."""
+async def _source(request: Request) -> RestApiSettings:
+    """The rest_api connector the bearer key belongs to (401 otherwise), within its rate.
+    A coroutine: FastAPI would run a plain function in the thread pool, a hop per request
+    for a digest and, on SQLite, a bucket in memory (issue 32); a bucket in the store goes
+    to the thread pool alone (:func:`take_token`)."""
     settings: Settings = request.app.state.settings
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     config = None
@@ -198,7 +201,7 @@ def _source(request: Request) -> RestApiSettings:
         _count(request, "unauthorized")
         raise Problem(401, "Unauthorized", "send Authorization: Bearer <API key of a rest_api connector>",
                       headers={"WWW-Authenticate": 'Bearer realm="clinicsync"'})
-    wait = request.app.state.api_limiter.try_acquire(config.name, config.rate_per_second, config.burst)
+    wait = await take_token(request, config.name, config.rate_per_second, config.burst)
     if wait:
         _count(request, "rate_limited")
         raise Problem(429, "Too Many Requests", f"this source may send {config.rate_per_second:g} requests "
@@ -207,6 +210,16 @@ def _source(request: Request) -> RestApiSettings:
 
 
 Source = Annotated[RestApiSettings, Depends(_source)]
+
+
+async def take_token(request: Request, key: str, rate: float, burst: int) -> float:
+    """A token from ``key``'s rate bucket (0, or the seconds to wait): in the thread pool when
+    the bucket is in the store (a statement: never on the event loop, which serves every
+    other request meanwhile), here when it is in this process (no I/O, no hop)."""
+    limiter = request.app.state.api_limiter
+    if isinstance(limiter, SharedBuckets):
+        return float(await run_in_threadpool(limiter.try_acquire, key, rate, burst))
+    return float(limiter.try_acquire(key, rate, burst))
 
 
 def _count(request: Request, result: str) -> None:

@@ -20,10 +20,13 @@ from clinicsync.sync.waitlist.metrics import waitlist_gauges
 
 
 def routers() -> list[APIRouter]:
-    """Every router the server mounts. Later features append theirs here."""
-    return [health.router, twilio_hooks.router, sendgrid_hooks.router, sns_hooks.router, link_page.router, ui.router,
-            api.router, waitlist_api.router, fhir_hooks.router, booking_hooks.router, openapi.router,
-            offer_page.router]
+    """Every router the server mounts. Later features append theirs here. A request is matched
+    against the routes in this order, so the push paths (the REST API, the booking webhooks),
+    the busiest, come first: each router passed costs its matching (issue 32). No two routers
+    share a path, so the order chooses nothing else."""
+    return [api.router, booking_hooks.router, fhir_hooks.router, health.router, twilio_hooks.router,
+            sendgrid_hooks.router, sns_hooks.router, link_page.router, ui.router, waitlist_api.router,
+            openapi.router, offer_page.router]
 
 
 def store_gauges() -> list[StoreGauges]:

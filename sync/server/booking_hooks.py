@@ -36,7 +36,7 @@ from clinicsync.connectors.easyappointments import EasyAppointmentsConnector, Ea
 from clinicsync.sync.bounded_json import load_json
 from clinicsync.sync.push import PushReceiver, PushResult
 from clinicsync.sync.push_hooks import merge_chain, receipt_and_alias, received_or_chain
-from clinicsync.sync.server.api import FieldProblem, Problem
+from clinicsync.sync.server.api import FieldProblem, Problem, take_token
 from clinicsync.sync.settings import Settings
 
 log = structlog.get_logger("clinicsync.webhooks")
@@ -81,18 +81,15 @@ def _malformed(request: Request, config: BookingHookSettings, problem: WebhookMa
                    [FieldProblem(field=problem.field, detail=problem.reason)])
 
 
-def _admit(request: Request, config: BookingHookSettings, verify: Callable[[], None]) -> None:
+async def _admit(request: Request, config: BookingHookSettings, verify: Callable[[], None]) -> None:
     """Every hook's first steps, in this order: the vendor's signature or token (``verify``,
-    before anything of the body is parsed), then the source's rate."""
+    before anything of the body is parsed), then the source's rate (api.take_token: a bucket
+    in the store is taken in the thread pool, not on the event loop)."""
     try:
         verify()
     except WebhookRefused as refusal:
         raise _refused(request, config, refusal) from None
-    _within_rate(request, config)
-
-
-def _within_rate(request: Request, config: BookingHookSettings) -> None:
-    wait = request.app.state.api_limiter.try_acquire(config.name, config.rate_per_second, config.burst)
+    wait = await take_token(request, config.name, config.rate_per_second, config.burst)
     if wait:
         _count(request, config, "rate_limited")
         raise Problem(429, "Too Many Requests", f"this source may send {config.rate_per_second:g} webhooks per "
@@ -129,7 +126,7 @@ def _answer(request: Request, config: BookingHookSettings, outcome: str, trigger
 async def calcom_hook(name: str, request: Request) -> JSONResponse:
     config = _config(request, CalcomSettings, name)
     body = await request.body()
-    _admit(request, config, lambda: calcom.verify(config, body, request.headers.get(calcom.SIGNATURE_HEADER)))
+    await _admit(request, config, lambda: calcom.verify(config, body, request.headers.get(calcom.SIGNATURE_HEADER)))
     data = _json(request, config, body)
     max_age = timedelta(seconds=config.max_age_seconds)
     try:
@@ -173,7 +170,7 @@ def _apply_calcom(request: Request, config: CalcomSettings, body: bytes, data: d
              responses=ANSWERS)
 async def easyappointments_hook(name: str, request: Request) -> JSONResponse:
     config = _config(request, EasyAppointmentsSettings, name)
-    _admit(request, config, lambda: easyappointments.verify(config, request.headers.get(config.token_header)))
+    await _admit(request, config, lambda: easyappointments.verify(config, request.headers.get(config.token_header)))
     data = _json(request, config, await request.body())
     try:
         event = easyappointments.read(data)
@@ -201,7 +198,7 @@ async def easyappointments_hook(name: str, request: Request) -> JSONResponse:
 async def acuity_hook(name: str, request: Request) -> JSONResponse:
     config = _config(request, AcuitySettings, name)
     body = await request.body()
-    _admit(request, config, lambda: acuity.verify(config, body, request.headers.get(acuity.SIGNATURE_HEADER)))
+    await _admit(request, config, lambda: acuity.verify(config, body, request.headers.get(acuity.SIGNATURE_HEADER)))
     try:
         event = acuity.read(body)
     except WebhookMalformed as problem:

@@ -92,8 +92,18 @@ def growing(engine: Engine, plans: list[tuple[str, list[str]]]) -> list[tuple[st
 
 def _first_row_probe(statement: str) -> bool:
     """`… WHERE connector = ? LIMIT 1`: does the source have any (e.g. tombstones)? It stops at the
-    first row the index gives, whatever the source holds (every such probe here is a .limit(1))."""
-    return statement.rstrip().endswith("LIMIT ? OFFSET ?") and "JOIN" not in statement
+    first row the index gives, whatever the source holds (every such probe here is a .limit(1)).
+    So does a SELECT with no FROM of its own, only EXISTS (…) and scalar subqueries (a push's
+    Presence, the Cal.com webhook's first read): EXISTS stops at the first row."""
+    if statement.rstrip().endswith("LIMIT ? OFFSET ?") and "JOIN" not in statement:
+        return True
+    outer = statement
+    while (inner := _PARENTHESES.sub("", outer)) != outer:
+        outer = inner
+    return outer.startswith("SELECT ") and " FROM " not in outer and "JOIN" not in statement
+
+
+_PARENTHESES = re.compile(r"\([^()]*\)")
 
 
 def test_a_batch_insert_checks_its_ids_by_primary_key(store: Store) -> None:
