@@ -17,6 +17,7 @@ modes …) and the status word's vocabulary lookup; each memo starts over past
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from datetime import timedelta
 from functools import lru_cache
 from types import CodeType
@@ -30,6 +31,7 @@ from clinicsync.mappings.model import (
     NormalizedAppointment,
     NormalizedPatient,
     NormalizedPractitioner,
+    positional_builder,
 )
 from clinicsync.mappings.pathcode import PATH_NAMESPACE, Constants, path_source
 from clinicsync.mappings.paths import column_name, parse_steps
@@ -42,6 +44,11 @@ CompiledMapping = Any
 _CompiledField = Any
 
 MEMO_LIMIT = 65_536  # distinct values kept per memo; the memo starts over past that
+# The generated code builds every appointment, patient and practitioner with all fields given:
+# positionally, without a frozen dataclass's per-field object.__setattr__ (model.positional_builder).
+_BUILD_APPOINTMENT = positional_builder(NormalizedAppointment)
+_BUILD_PATIENT = positional_builder(NormalizedPatient)
+_BUILD_PRACTITIONER = positional_builder(NormalizedPractitioner)
 _MAX_STEPS = 12  # deeper paths keep the interpreted getter (Python nests at most 20 loops)
 _PATIENT_TARGETS = ("name", "phone", "email", "language", "channel")
 
@@ -459,6 +466,15 @@ def _keep_built(out: _Source, person: str, whole: set[str], ind: int) -> None:
         out.add(ind + 1, f"e_{person}[4] = {person}")
 
 
+def _positional(kind: type, arguments: dict[str, str]) -> str:
+    """``arguments`` (field -> expression) as the positional argument list of ``kind``'s
+    positional builder (model.positional_builder): every field, in declaration order."""
+    names = [f.name for f in fields(kind)]
+    if set(names) != set(arguments):
+        raise ValueError(f"{kind.__name__}: arguments for {sorted(arguments)}, fields {sorted(names)}")
+    return ", ".join(arguments[name] for name in names)
+
+
 def _tail(out: _Source, names: dict[str, str], clinic_timezone: str, whole: set[str]) -> None:
     """CompiledMapping.apply after _extract, on local variables instead of a dict."""
     def got(target: str) -> str:
@@ -518,11 +534,11 @@ def _tail(out: _Source, names: dict[str, str], clinic_timezone: str, whole: set[
         add(ind + 2, "raise MappingError('patient.external_id', 'missing while other patient fields are given')")
     add(ind + 1, "patient = None")
     add(ind, "else:")
-    arguments = [f"external_id=str({patient_id})"]
-    arguments += [f"{f}={got(f'patient.{f}')}" for f in _PATIENT_TARGETS if f"patient.{f}" in names]
-    arguments += [f"{f}=True if {got(f'patient.{f}')} is None else {got(f'patient.{f}')}"
-                  for f in ("allow_sms", "allow_email") if f"patient.{f}" in names]
-    add(ind + 1, f"patient = _Patient({', '.join(arguments)})")
+    arguments = {"external_id": f"str({patient_id})"}
+    arguments.update((f, got(f"patient.{f}")) for f in _PATIENT_TARGETS)
+    arguments.update((f, f"True if {got(f'patient.{f}')} is None else {got(f'patient.{f}')}"
+                      if f"patient.{f}" in names else "True") for f in ("allow_sms", "allow_email"))
+    add(ind + 1, f"patient = _Patient({_positional(NormalizedPatient, arguments)})")
     _keep_built(out, "patient", whole, ind + 1)
     ind = _reuse_built(out, "practitioner", whole)
     doctor_id, doctor_email = got("practitioner.external_id"), got("practitioner.email")
@@ -532,21 +548,26 @@ def _tail(out: _Source, names: dict[str, str], clinic_timezone: str, whole: set[
     add(ind, "if doctor_id is None:")
     add(ind + 1, "practitioner = None")
     add(ind, "else:")
-    add(ind + 1, f"practitioner = _Practitioner(external_id=str(doctor_id), name={got('practitioner.name')}, "
-                 f"email={doctor_email})")
+    doctor = {"external_id": "str(doctor_id)", "name": got("practitioner.name"), "email": doctor_email}
+    add(ind + 1, f"practitioner = _Practitioner({_positional(NormalizedPractitioner, doctor)})")
     _keep_built(out, "practitioner", whole, ind + 1)
-    add(1, f"updated = _updated_utc({got('source_updated_at')}, tz_name)")
+    # Without a source for them, _updated_utc(None) and _booked_utc(None) are None: not called.
+    add(1, f"updated = _updated_utc({got('source_updated_at')}, tz_name)" if "source_updated_at" in names
+        else "updated = None")
     add(1, f"mode, join_url, provider_url, dial_in = ({got('visit_mode')}, {got('join_url')}, "
            f"{got('provider_join_url')}, {got('dial_in')})")
     add(1, "if mode is None and (join_url or provider_url):")
     add(2, "mode = 'video'")
     add(1, "elif mode is None and dial_in:")
     add(2, "mode = 'phone'")
-    add(1, f"return _Appointment(external_id=external_id, status=status, start=start, end=end, timezone=tz_name, "
-           f"type={got('type')}, location={got('location')}, patient=patient, practitioner=practitioner, "
-           f"source_updated_at=updated, notes=tuple(notes), answer={got('answer')}, visit_mode=mode, "
-           f"join_url=join_url, provider_join_url=provider_url, dial_in=dial_in, "
-           f"cancel_reason={got('cancel_reason')}, booked_at=_booked_utc({got('booked_at')}, tz_name))")
+    appointment = {
+        "external_id": "external_id", "status": "status", "start": "start", "end": "end", "timezone": "tz_name",
+        "type": got("type"), "location": got("location"), "patient": "patient", "practitioner": "practitioner",
+        "source_updated_at": "updated", "notes": "tuple(notes)", "answer": got("answer"), "visit_mode": "mode",
+        "join_url": "join_url", "provider_join_url": "provider_url", "dial_in": "dial_in",
+        "cancel_reason": got("cancel_reason"),
+        "booked_at": f"_booked_utc({got('booked_at')}, tz_name)" if "booked_at" in names else "None"}
+    add(1, f"return _Appointment({_positional(NormalizedAppointment, appointment)})")
 
 
 @lru_cache(maxsize=32)
@@ -567,8 +588,8 @@ def generate(mapping: CompiledMapping,
         "TimeError": TimeError, "zone": zone, "timedelta": timedelta, "_clean": clean_text,
         "_remember": _remember, "_group_key": _group_key, "_keep": _keep, "_status_of": _status_of,
         "_statuses": {}, "_status": mapping._status, "_utc": mapping._utc,
-        "_Patient": NormalizedPatient, "_Practitioner": NormalizedPractitioner,
-        "_Appointment": NormalizedAppointment, "_interpreted": mapping.apply_interpreted,
+        "_Patient": _BUILD_PATIENT, "_Practitioner": _BUILD_PRACTITIONER,
+        "_Appointment": _BUILD_APPOINTMENT, "_interpreted": mapping.apply_interpreted,
     }
     out = _Source(Constants(namespace))
     out.add(0, "def apply(record):")

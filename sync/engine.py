@@ -33,7 +33,7 @@ from clinicsync.sync.fingerprint import (
 from clinicsync.sync.locks import HeldLock, poll_lock
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store
+from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store, build_mapped
 from clinicsync.sync.sweep import sweep_if_due
 
 log = structlog.get_logger("clinicsync.sync")
@@ -151,8 +151,8 @@ def map_batch(mapping: CompiledMapping, batch: Batch,
 def _map_one(mapping: CompiledMapping, index: tuple[int, int, int], record: RawRecord, fingerprint: str | None,
              mapped: list[tuple[tuple[int, int, int], Mapped]], quarantined: list[QuarantineEntry]) -> None:
     try:
-        mapped.append((index, Mapped(record.position, mapping.apply(record.data), delete=record.delete,
-                                     record_id=record.record_id, fingerprint=fingerprint)))
+        mapped.append((index, build_mapped(record.position, mapping.apply(record.data), record.delete,
+                                           record.record_id, fingerprint, None)))
     except MappingError as exc:
         quarantined.append(QuarantineEntry(
             record.position, exc.reason, field=exc.field,

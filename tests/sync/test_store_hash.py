@@ -102,3 +102,21 @@ def test_people_hashes_are_pinned() -> None:
     assert _PATIENT.content_hash(NormalizedPatient(external_id="P-2")) == PEOPLE["bare patient"]
     assert _PRACTITIONER.content_hash(full["practitioner"]) == PEOPLE["practitioner"]
     assert _PRACTITIONER.content_hash(NormalizedPractitioner(external_id="D2")) == PEOPLE["bare practitioner"]
+
+
+def test_a_person_shared_by_appointments_hashes_as_a_fresh_one() -> None:
+    """The mapping hands every appointment of a patient the same object (now built by
+    model.positional_builder): a later appointment with that object, or with an equal new
+    one, hashes as the first; a changed one does not."""
+    full = _base(True)
+    first = NormalizedAppointment(**full)
+    expected = PINNED[(True, ())]
+    assert _appointment_hash(first) == expected
+    again = NormalizedAppointment(**full)
+    assert again.patient is first.patient and _appointment_hash(again) == expected
+    equal = NormalizedPatient(**{f: getattr(first.patient, f) for f in ("external_id", "name", "phone", "email",
+                                                                         "language", "channel", "allow_sms",
+                                                                         "allow_email")})
+    assert _appointment_hash(NormalizedAppointment(**{**full, "patient": equal})) == expected
+    moved = NormalizedPatient(external_id="P-1", name="Ana López", phone="+12125550199")
+    assert _appointment_hash(NormalizedAppointment(**{**full, "patient": moved})) != expected
