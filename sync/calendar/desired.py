@@ -181,7 +181,10 @@ class Renderer:
             found = self._initials[name] = initials(name)
         return found
 
-    def content(self, row: Any) -> EventContent | None:
+    def shown_as(self, row: Any) -> tuple[bool, bool] | None:
+        """How ``row``'s event shows, decided without rendering it: None when no calendar may
+        show it, else (cancelled, declined: the patient said no while the source still holds
+        it booked). ``content`` renders from this; `calendar status` counts by it alone."""
         status = row.status
         gone = row.deleted_at is not None or status in CANCELLED_STATUSES
         # The patient said no (SMS reply, answer link) but the source still holds the visit
@@ -195,6 +198,14 @@ class Renderer:
             return None
         if not gone and status not in ACTIVE_STATUSES and status != "noshow":
             return None  # waitlist and the like: not on anyone's calendar
+        return gone, declined
+
+    def content(self, row: Any) -> EventContent | None:
+        shown = self.shown_as(row)
+        if shown is None:
+            return None
+        gone, declined = shown
+        status = row.status
         visit_mode = row.visit_mode
         mode = visit_mode if visit_mode in ("video", "phone") else None
         # The calendar is the doctor's: their own link when the source has one, unless the
@@ -284,6 +295,19 @@ def _rows(engine: Engine, since: datetime, after_id: int = 0, limit: int | None 
     return list(map(TruthRow._make, zip(*columns, strict=True)))
 
 
+def practitioner_key(row: Any) -> str | None:
+    """How reports name a row's practitioner: "connector/id"."""
+    return f"{row.connector}/{row.practitioner_ref}" if row.practitioner_ref else None
+
+
+def row_pages(engine: Engine, since: datetime, size: int = 5000) -> Iterator[list[Any]]:
+    """The appointments in the window ``size`` at a time, by id."""
+    after = 0
+    while rows := _rows(engine, since, after, size):
+        yield rows
+        after = rows[-1].id
+
+
 def truth_pages(engine: Engine, settings: CalendarSettings, now: datetime,
                 size: int = 5000) -> Iterator[list[Desired]]:
     """The truth ``size`` appointments at a time, so the stage's memory does not grow with
@@ -302,12 +326,12 @@ def changed_pages(engine: Engine, settings: CalendarSettings, now: datetime, pus
     rendered from that same source not rendered again (``unchanged``). Without ``pushed``,
     every appointment is rendered and the links are empty."""
     router, renderer = Router(settings), Renderer(settings)
-    since, after = window_start(settings, now), 0
+    since = window_start(settings, now)
     set_aside = open_keys(engine, STAGE)  # tried again every pass: the stage is state-based
 
     def add(row: Any, page: list[Desired], links: Mapping[int, Sequence[Any]]) -> None:
         target = router.target(row.connector, row.practitioner_ref, row.d_email, row.d_name)
-        practitioner = f"{row.connector}/{row.practitioner_ref}" if row.practitioner_ref else None
+        practitioner = practitioner_key(row)
         source = renderer.source_digest(row) if pushed is not None else None
         if source is not None and target is not None and (not set_aside or f"appointment:{row.id}" not in set_aside):
             for link in links.get(row.id, ()):
@@ -318,10 +342,7 @@ def changed_pages(engine: Engine, settings: CalendarSettings, now: datetime, pus
         page.append(Desired(row.id, event_id(row.connector, row.external_id), target, renderer.content(row),
                             practitioner, source))
 
-    while True:
-        rows = _rows(engine, since, after, size)
-        if not rows:
-            return
+    for rows in row_pages(engine, since, size):
         links = pushed([row.id for row in rows]) if pushed is not None else {}
         page: list[Desired] = []
         # Rendering writes nothing, so a page is rendered whole first; only if one appointment
@@ -345,7 +366,6 @@ def changed_pages(engine: Engine, settings: CalendarSettings, now: datetime, pus
                 with engine.begin() as connection:
                     resolve(connection, STAGE, fixed, now)
         yield page, links
-        after = rows[-1].id
 
 
 def load_truth(engine: Engine, settings: CalendarSettings, now: datetime) -> list[Desired]:

@@ -12,15 +12,15 @@ from typing import Any
 from sqlalchemy import Engine
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.calendar.desired import load_truth, window_start
+from clinicsync.sync.calendar.desired import Renderer, Router, practitioner_key, row_pages, window_start
 from clinicsync.sync.calendar.links import load_links
 from clinicsync.sync.settings.calendar import CalendarSettings
 
 
 def calendar_status(settings: CalendarSettings, engine: Engine, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
-    truth = load_truth(engine, settings, now)
-    links = load_links(engine, settings.provider, window_start(settings, now))
+    since = window_start(settings, now)
+    links = load_links(engine, settings.provider, since)
     calendars: dict[str, Counter[str]] = defaultdict(Counter)
     errors: dict[str, Counter[str]] = defaultdict(Counter)
     for rows in links.values():
@@ -32,10 +32,20 @@ def calendar_status(settings: CalendarSettings, engine: Engine, now: datetime | 
                 errors[label][link.last_error or "failed"] += 1
     # Patients who cancelled a visit their source still holds booked (calendar.patient_cancelled:
     # mark): the doctor's event says so, and someone must still free the slot at the source.
-    for desired in truth:
-        if desired.target is not None and desired.content is not None and desired.content.patient_cancelled:
-            calendars[desired.target.label()]["patient_cancelled"] += 1
-    unmapped = Counter(d.practitioner or "(no practitioner)" for d in truth if d.skipped)
+    # Counted from each appointment's row as the stage routes and classifies it, without
+    # rendering any event (rendering 50,000 took 7.6 s) and without writing anything.
+    router, renderer = Router(settings), Renderer(settings)
+    unmapped: Counter[str] = Counter()
+    for page in row_pages(engine, since):
+        for row in page:
+            shown = renderer.shown_as(row)
+            if shown is None:
+                continue
+            target = router.target(row.connector, row.practitioner_ref, row.d_email, row.d_name)
+            if target is None:
+                unmapped[practitioner_key(row) or "(no practitioner)"] += 1
+            elif shown[1] and not shown[0]:
+                calendars[target.label()]["patient_cancelled"] += 1
     return {
         "provider": settings.provider,
         "calendars": [{"calendar": label, "present": c["present"], "pending": c["pending"],
