@@ -66,6 +66,9 @@ class FaultPlan:
     seed: int = 0
     retry_after: int = 7  # seconds, sent with every 429
     limit: int | None = None  # at most this many faults, then every request is answered
+    # An answer not ready this many seconds after the request arrived is withheld, as a timeout
+    # (set it well under the client's timeout; None: always answer). See FaultyApi._too_late.
+    answer_within: float | None = None
     log: list[tuple[str, str | None]] = field(default_factory=list)  # (key, fault) per request
     hang_ups: list[bool] = field(default_factory=list)  # per "timeout": did the client give up (not the guard)?
     _seen: Counter[str] = field(default_factory=Counter)
@@ -114,6 +117,17 @@ def hard_close(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()
+
+
+def seconds_since_request(sock: socket.socket) -> float | None:
+    """How long ago the client's last bytes reached ``sock`` (Linux TCP_INFO's
+    ``tcpi_last_data_recv``, in ms): the client's read timeout runs from then. None where the
+    kernel does not say."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    except (AttributeError, OSError):
+        return None
+    return struct.unpack_from("=I", info, 52)[0] / 1000 if len(info) >= 56 else None
 
 
 def wait_for_hang_up(sock: socket.socket, plan: FaultPlan | None = None) -> None:
@@ -193,7 +207,22 @@ class FaultyApi:
                     wait_for_hang_up(self.connection, api.plan)
                 hard_close(self.connection)
 
+            def _too_late(self) -> bool:
+                """On a loaded machine this thread may get the answer ready only after the
+                client's timeout ran out; the client then reports "no answer" although the plan
+                said answer. Whether the late answer still reaches it is a race, so the fake
+                decides instead: it withholds the answer and holds the connection until the
+                client gives up, and the plan records what the client met (a timeout after
+                the provider took the request, or an untaken request it cannot tell from one)."""
+                limit = api.plan.answer_within
+                waited = None if limit is None else seconds_since_request(self.connection)
+                return waited is not None and limit is not None and waited > limit
+
             def _write(self, answer: Answer, key: str) -> None:
+                if self._too_late():
+                    api.plan.client_gave_up(key)
+                    self._drop(hang=True)
+                    return
                 data = answer.payload()
                 try:
                     self.send_response(answer.status)

@@ -11,6 +11,7 @@ request was taken) is retried after the backoff, and no sooner than Retry-After 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from tests.faults import (
     CLEAN,
     RESET_BEFORE,
     THROTTLE,
+    TIMEOUT,
     Answer,
     FaultPlan,
     FaultRates,
@@ -59,6 +61,9 @@ reminders:
   retry_backoff_max: 4s
 """
 R = REMINDERS
+# The HTTP fakes withhold an answer they could not get ready within this (a loaded machine),
+# well under the clients' 1 s timeout, so that it never races the client (FaultPlan.answer_within).
+ANSWER_WITHIN = 0.3
 HTTP_BLIND = frozenset({RESET_BEFORE})  # requests and urllib cannot tell it from a reset after the request
 
 
@@ -213,7 +218,7 @@ def setup(write_settings: Callable[..., Path]) -> Setup:
 @pytest.mark.parametrize("seed", [1])
 def test_twilio_faults_every_reminder_sent_once_or_unknown(store: Store, setup: Setup, seed: int,
                                                             serve: Callable[[FaultyApi], FaultyApi]) -> None:
-    plan_ = FaultPlan(RATES, seed=seed)
+    plan_ = FaultPlan(RATES, seed=seed, answer_within=ANSWER_WITHIN)
     api = serve(twilio_fake(plan_))
     settings = setup(f"""
 notifiers:
@@ -251,6 +256,32 @@ def test_a_provider_that_refuses_connections_is_retried_not_unknown(
     assert up.accepted == {address: 1 for address in addresses.values()}
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_an_answer_the_fake_gets_ready_too_late_is_withheld_as_a_timeout(
+        store: Store, setup: Setup, serve: Callable[[FaultyApi], FaultyApi]) -> None:
+    """A provider slower than ``answer_within`` (here on purpose, in the fault tests by load):
+    the fake takes the request, answers nothing, and the plan says timeout — so the reminder
+    ends `unknown` with the provider holding it once, as the client saw it."""
+    plan_ = FaultPlan(FaultRates(), answer_within=0.1)
+    fast = twilio_fake(plan_)
+
+    def slow(method: str, path: str, headers: Any, body: bytes) -> Answer:
+        time.sleep(0.2)
+        return fast.respond(method, path, headers, body)
+
+    api = serve(FaultyApi(plan_, slow, fast.key_of, fast.fault_answers))
+    settings = setup(f"""
+notifiers:
+  - {{name: texts, kind: twilio_sms, account_sid: {ACCOUNT}, auth_token: {TOKEN}, from_number: "+15005550006",
+     api_root: "{api.url}", timeout: 1}}
+""")
+    addresses = book(store, settings, 1, "sms")
+    assert Dispatcher(settings, store, BOOKED_AT).run().as_dict()["unknown"] == 1
+    check_outcomes(store, plan_, api.accepted, addresses)
+    assert plan_.faults_of(next(iter(addresses.values()))) == [TIMEOUT]
+    assert plan_.hang_ups == [True]
+
+
 def fake_on(fake: Callable[[FaultPlan], FaultyApi], plan_: FaultPlan, port: int) -> FaultyApi:
     """The same fake, listening on ``port``."""
     api = fake(plan_)
@@ -261,7 +292,7 @@ def fake_on(fake: Callable[[FaultPlan], FaultyApi], plan_: FaultPlan, port: int)
 @pytest.mark.parametrize("seed", [3])
 def test_sendgrid_faults_every_reminder_sent_once_or_unknown(store: Store, setup: Setup, seed: int,
                                                               serve: Callable[[FaultyApi], FaultyApi]) -> None:
-    plan_ = FaultPlan(RATES, seed=seed)
+    plan_ = FaultPlan(RATES, seed=seed, answer_within=ANSWER_WITHIN)
     api = serve(sendgrid_fake(plan_))
     settings = setup(f"""
 notifiers:
@@ -302,7 +333,7 @@ def test_remind_once_under_faults_then_resend_unknown(store: Store, write_settin
                                                        serve: Callable[[FaultyApi], FaultyApi]) -> None:
     """The same through `clinicsync remind --once`, run until nothing is due (exit 0 each time);
     then `--resend-unknown` sends each unknown reminder once more, and only those."""
-    plan_ = FaultPlan(RATES, seed=5)
+    plan_ = FaultPlan(RATES, seed=5, answer_within=ANSWER_WITHIN)
     api = serve(twilio_fake(plan_))
     path = write_settings(extra=f"""
 notifiers:

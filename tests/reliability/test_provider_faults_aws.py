@@ -14,6 +14,7 @@ from clinicsync.sync.store import Store
 from tests.faults import FaultPlan, FaultyApi
 from tests.notifiers.aws_fake import LONG_CODE, REGION, aws_credentials, end_user_messaging_fake
 from tests.reliability.test_provider_faults import (
+    ANSWER_WITHIN,
     COUNT,
     HTTP_BLIND,
     RATES,
@@ -32,7 +33,7 @@ __all__ = ["aws_credentials", "serve", "setup"]  # fixtures
 @pytest.mark.parametrize("seed", [6])
 def test_aws_faults_every_reminder_sent_once_or_unknown(store: Store, setup: Setup, seed: int, aws_credentials: None,
                                                          serve: Callable[[FaultyApi], FaultyApi]) -> None:
-    plan_ = FaultPlan(RATES, seed=seed)
+    plan_ = FaultPlan(RATES, seed=seed, answer_within=ANSWER_WITHIN)
     api, service = end_user_messaging_fake(plan_)
     serve(api)
     settings = setup(f"""
