@@ -6,6 +6,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from clinicsync.sync.calendar.ics import IcsCalendar
+from clinicsync.sync.calendar.push import push
+from clinicsync.sync.settings.calendar import CalendarSettings
 from clinicsync.sync.store import Mapped, Store
 
 DOCTORS = {
@@ -45,3 +48,12 @@ def apply(store: Store, *appointments: NormalizedAppointment, connector: str = "
 def moved(a: NormalizedAppointment, minutes: int) -> NormalizedAppointment:
     delta = timedelta(minutes=minutes)
     return replace(a, start=a.start + delta, end=a.end + delta)
+
+
+def push_ics(calendar: CalendarSettings, store: Store) -> dict[str, int]:
+    """One calendar pass into the .ics provider over the store's engine; its counts."""
+    provider = IcsCalendar(calendar.ics, store.engine)
+    try:
+        return push(calendar, store.engine, provider).as_dict()
+    finally:
+        provider.close()

@@ -13,12 +13,10 @@ import pytest
 from sqlalchemy import event, select
 
 from clinicsync.sync.calendar import ics_state
-from clinicsync.sync.calendar.ics import IcsCalendar
-from clinicsync.sync.calendar.push import push
 from clinicsync.sync.model.calendar import ICS_EVENTS, LINKS
 from clinicsync.sync.settings.calendar import CalendarSettings
 from clinicsync.sync.store import Store
-from tests.sync.calendar.helpers import apply, appointment, base_time, moved
+from tests.sync.calendar.helpers import apply, appointment, base_time, moved, push_ics
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
@@ -41,14 +39,6 @@ def statements(store: Store) -> Iterator[list[str]]:
     event.remove(store.engine, "before_cursor_execute", record)
 
 
-def run(calendar: CalendarSettings, store: Store) -> dict[str, int]:
-    provider = IcsCalendar(calendar.ics, store.engine)
-    try:
-        return push(calendar, store.engine, provider).as_dict()
-    finally:
-        provider.close()
-
-
 def links(store: Store) -> list[Any]:
     with store.engine.connect() as connection:
         return list(connection.execute(select(LINKS).order_by(LINKS.c.appointment_id)))
@@ -61,7 +51,7 @@ def test_a_first_push_writes_each_link_once_and_present(calendar: CalendarSettin
     apply(store, *(appointment(f"A{i}", start=base_time() + timedelta(hours=i)) for i in range(3)),
           appointment("B1", doctor="D02"))
     statements.clear()
-    assert run(calendar, store)["inserted"] == 4
+    assert push_ics(calendar, store)["inserted"] == 4
     on_links = [s for s in statements if "calendarlink" in s.lower() and not s.upper().startswith("SELECT")]
     assert len(on_links) == 2 and all(s.upper().startswith("INSERT") for s in on_links)  # one per file
     assert [(row.state, row.attempts, row.pushed_hash is not None) for row in links(store)] == \
@@ -70,10 +60,10 @@ def test_a_first_push_writes_each_link_once_and_present(calendar: CalendarSettin
     # A change: the link is updated in the same transaction as the event, and nothing else is sent.
     apply(store, moved(appointment("A0", start=base_time()), 60))
     statements.clear()
-    assert run(calendar, store)["patched"] == 1
+    assert push_ics(calendar, store)["patched"] == 1
     on_links = [s for s in statements if "calendarlink" in s.lower() and not s.upper().startswith("SELECT")]
     assert len(on_links) == 1 and on_links[0].upper().startswith("UPDATE")
-    assert run(calendar, store)["unchanged"] == 4
+    assert push_ics(calendar, store)["unchanged"] == 4
 
 
 def test_a_push_that_fails_before_its_commit_leaves_nothing_and_is_redone(
@@ -93,13 +83,13 @@ def test_a_push_that_fails_before_its_commit_leaves_nothing_and_is_redone(
 
     monkeypatch.setattr(ics_state.IcsState, "save", crash_after_the_links)
     with pytest.raises(RuntimeError):
-        run(calendar, store)
+        push_ics(calendar, store)
     assert links(store) == []
     with store.engine.connect() as connection:
         assert connection.execute(select(ICS_EVENTS)).first() is None
     monkeypatch.setattr(ics_state.IcsState, "save", save)
-    assert run(calendar, store)["inserted"] == 2
+    assert push_ics(calendar, store)["inserted"] == 2
     with store.engine.connect() as connection:
         assert len(connection.execute(select(ICS_EVENTS)).all()) == 2
     assert [row.state for row in links(store)] == ["present", "present"]
-    assert run(calendar, store)["unchanged"] == 2
+    assert push_ics(calendar, store)["unchanged"] == 2

@@ -16,13 +16,11 @@ from sqlalchemy import select
 
 from clinicsync.sync.calendar import links as link_store
 from clinicsync.sync.calendar.desired import Renderer
-from clinicsync.sync.calendar.ics import IcsCalendar
-from clinicsync.sync.calendar.push import push
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.settings.calendar import CalendarSettings
 from clinicsync.sync.store import Store
-from tests.sync.calendar.helpers import PATIENT, apply, appointment, base_time, moved
+from tests.sync.calendar.helpers import PATIENT, apply, appointment, base_time, moved, push_ics
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
@@ -48,14 +46,6 @@ def rendered(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     yield seen
 
 
-def run(calendar: CalendarSettings, store: Store) -> dict[str, int]:
-    provider = IcsCalendar(calendar.ics, store.engine)
-    try:
-        return push(calendar, store.engine, provider).as_dict()
-    finally:
-        provider.close()
-
-
 def counts(**changed: int) -> dict[str, int]:
     return {"inserted": 0, "patched": 0, "deleted": 0, "unchanged": 0, "failed": 0, "skipped": 0, **changed}
 
@@ -76,12 +66,12 @@ def three(store: Store) -> None:
 def test_a_run_with_nothing_new_renders_nothing(tmp_path: Path, store: Store, rendered: list[str]) -> None:
     calendar = settings(tmp_path)
     three(store)
-    assert run(calendar, store) == counts(inserted=3)
+    assert push_ics(calendar, store) == counts(inserted=3)
     assert sorted(rendered) == ["A1", "A2", "A3"] and all(sources(store).values())
     written = (tmp_path / "calendars").glob("*.ics")
     before = {path.name: path.read_bytes() for path in written}
     rendered.clear()
-    assert run(calendar, store) == counts(unchanged=3)
+    assert push_ics(calendar, store) == counts(unchanged=3)
     assert rendered == []
     assert {path.name: path.read_bytes() for path in (tmp_path / "calendars").glob("*.ics")} == before
 
@@ -89,58 +79,58 @@ def test_a_run_with_nothing_new_renders_nothing(tmp_path: Path, store: Store, re
 def test_a_moved_appointment_alone_is_rendered_again(tmp_path: Path, store: Store, rendered: list[str]) -> None:
     calendar = settings(tmp_path)
     three(store)
-    run(calendar, store)
+    push_ics(calendar, store)
     rendered.clear()
     apply(store, moved(appointment("A1"), 60))
-    assert run(calendar, store) == counts(patched=1, unchanged=2)
+    assert push_ics(calendar, store) == counts(patched=1, unchanged=2)
     assert rendered == ["A1"]
     rendered.clear()
-    assert run(calendar, store) == counts(unchanged=3) and rendered == []
+    assert push_ics(calendar, store) == counts(unchanged=3) and rendered == []
 
 
 def test_a_change_the_event_does_not_show_is_rendered_once_and_remembered(tmp_path: Path, store: Store,
                                                                           rendered: list[str]) -> None:
     calendar = settings(tmp_path)
     three(store)
-    run(calendar, store)
+    push_ics(calendar, store)
     first = sources(store)
     rendered.clear()
     # Another phone number: read with the appointment, not shown by the default templates.
     apply(store, appointment("A3", base_time(), patient=replace(OTHER, phone="+12015550142")))
-    assert run(calendar, store) == counts(unchanged=3)  # rendered, same content: nothing pushed
+    assert push_ics(calendar, store) == counts(unchanged=3)  # rendered, same content: nothing pushed
     assert rendered == ["A3"]
     now = sources(store)
     assert now["A3"] != first["A3"] and {**now, "A3": None} == {**first, "A3": None}
     rendered.clear()
-    assert run(calendar, store) == counts(unchanged=3) and rendered == []
+    assert push_ics(calendar, store) == counts(unchanged=3) and rendered == []
 
 
 def test_a_changed_template_or_setting_renders_every_event(tmp_path: Path, store: Store,
                                                            rendered: list[str]) -> None:
     three(store)
-    run(settings(tmp_path), store)
+    push_ics(settings(tmp_path), store)
     rendered.clear()
     renamed = settings(tmp_path, summary="Visit: {{ type }}")
-    assert run(renamed, store) == counts(patched=3)
+    assert push_ics(renamed, store) == counts(patched=3)
     assert sorted(rendered) == ["A1", "A2", "A3"]
     assert all("SUMMARY:Visit: Follow-up" in p.read_text() for p in (tmp_path / "calendars").glob("*.ics"))
     rendered.clear()
-    assert run(renamed, store) == counts(unchanged=3) and rendered == []
+    assert push_ics(renamed, store) == counts(unchanged=3) and rendered == []
     # A setting no template names still shapes the event: rendered again, nothing to push here.
     kept = settings(tmp_path, summary="Visit: {{ type }}", cancelled_action="mark_cancelled")
-    assert run(kept, store) == counts(unchanged=3) and sorted(rendered) == ["A1", "A2", "A3"]
+    assert push_ics(kept, store) == counts(unchanged=3) and sorted(rendered) == ["A1", "A2", "A3"]
 
 
 def test_a_forgotten_push_is_rendered_and_sent_again(tmp_path: Path, store: Store, rendered: list[str]) -> None:
     """reconcile --fix forgets what was pushed (links.force): the next run renders and sends it."""
     calendar = settings(tmp_path)
     three(store)
-    run(calendar, store)
+    push_ics(calendar, store)
     rendered.clear()
     with store.engine.connect() as connection:
         [a1_link] = connection.execute(
             select(LINKS.c.id).join(APPOINTMENTS, APPOINTMENTS.c.id == LINKS.c.appointment_id)
             .where(APPOINTMENTS.c.external_id == "A1")).scalars()
     link_store.force(store.engine, [a1_link])
-    assert run(calendar, store) == counts(patched=1, unchanged=2)
+    assert push_ics(calendar, store) == counts(patched=1, unchanged=2)
     assert rendered == ["A1"]
