@@ -110,3 +110,17 @@ def test_the_one_read_gives_what_the_lookups_one_by_one_give(store: Store) -> No
         assert known.appointments == {"a": stored} and stored[2] is not None
         _, nothing = presence_and_known(connection, "src", replace(appt("new", doctor="D9"), location="Elsewhere"))
         assert nothing == Known({}, {}, {}, {})
+
+
+def test_the_one_read_on_mariadb(mariadb_database: dict[str, Any]) -> None:
+    """The same statement on a MariaDB store (pushes reach one there too)."""
+    from clinicsync.sync.db import make_engine, upgrade
+
+    engine = make_engine(str(mariadb_database["url"]))
+    upgrade(engine)
+    store = Store(engine)
+    try:
+        test_a_push_read_in_one_statement_ends_as_the_lookups_one_by_one(store)
+        test_the_one_read_gives_what_the_lookups_one_by_one_give(store)
+    finally:
+        store.close()
