@@ -221,18 +221,75 @@ class Presence:
 
 # Each term one indexed probe: connectorbaseline's key, tombstone's (connector, external_id)
 # key, quarantine's ix_quarantine_open (connector, status, record_id). Built once.
-_PRESENCE = text(
+_PRESENCE_SQL = (
     "SELECT (SELECT recorded_at FROM connectorbaseline WHERE connector = :connector) AS go_live, "
     "EXISTS (SELECT 1 FROM tombstone WHERE connector = :connector) AS tombstones, "
     f"EXISTS (SELECT 1 FROM quarantine WHERE connector = :connector AND status = '{quarantine.OPEN}') AS open_items, "
-    "EXISTS (SELECT 1 FROM quarantine WHERE connector = :connector) AS items"
-).columns(go_live=UtcDateTime(), tombstones=Boolean(), open_items=Boolean(), items=Boolean())
+    "EXISTS (SELECT 1 FROM quarantine WHERE connector = :connector) AS items")
+_PRESENCE = text(_PRESENCE_SQL).columns(go_live=UtcDateTime(), tombstones=Boolean(), open_items=Boolean(),
+                                        items=Boolean())
 
 
 def presence(connection: Connection, connector: str) -> Presence:
     """:class:`Presence` of ``connector``, in the caller's transaction."""
     row = connection.execute(_PRESENCE, {"connector": connector}).one()
     return Presence(row[0], bool(row[1]), bool(row[2]), bool(row[3]))
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the store holds of one pushed appointment's rows, read with its :class:`Presence`
+    (``_PRESENCE_ONE``): the lookups ``apply_batch`` makes before writing, by external id, as
+    ``select_in`` would have returned them. Absent keys: no such row."""
+
+    patients: dict[str, str]  # external id -> content_hash
+    practitioners: dict[str, str]
+    locations: dict[str, str | None]  # external id -> name
+    appointments: dict[str, tuple[Any, ...]]  # external id -> (external_id, content_hash, deleted_at, id, fingerprint)
+
+
+def _one(table: str, column: str, key: str) -> str:
+    return f"(SELECT {column} FROM {table} WHERE connector = :connector AND external_id = :{key})"
+
+
+# A one-appointment push's Presence and its four lookups (patient, practitioner, location,
+# appointment) in one statement: each term a scalar subquery on a (connector, external_id)
+# unique key (issue 32: three to four round trips fewer per push). content_hash and
+# appointment.id are NOT NULL, so NULL means "no row"; a location's name may be NULL, hence
+# its EXISTS. Built once.
+_PRESENCE_ONE = text(
+    _PRESENCE_SQL + ", "
+    + _one("patient", "content_hash", "patient") + " AS patient_hash, "
+    + _one("practitioner", "content_hash", "practitioner") + " AS practitioner_hash, "
+    + "EXISTS " + _one("location", "1", "location") + " AS location_known, "
+    + _one("location", "name", "location") + " AS location_name, "
+    + ", ".join(f"{_one('appointment', column, 'appointment')} AS appointment_{column}"
+                for column in ("id", "content_hash", "deleted_at", "source_fingerprint"))
+).columns(go_live=UtcDateTime(), tombstones=Boolean(), open_items=Boolean(), items=Boolean(),
+          location_known=Boolean(), appointment_deleted_at=UtcDateTime())
+
+
+def presence_and_known(connection: Connection, connector: str,
+                       appointment: NormalizedAppointment) -> tuple[Presence, Known]:
+    """:class:`Presence` of ``connector`` and what it holds of ``appointment``'s rows, in one
+    statement in the caller's transaction (after the push's turn: nothing else writes them
+    until it commits)."""
+    patient = appointment.patient.external_id if appointment.patient else None
+    practitioner = appointment.practitioner.external_id if appointment.practitioner else None
+    row = connection.execute(_PRESENCE_ONE, {
+        "connector": connector, "patient": patient, "practitioner": practitioner,
+        "location": appointment.location, "appointment": appointment.external_id}).one()
+    (go_live, tombstones, open_items, items, patient_hash, practitioner_hash, location_known, location_name,
+     appointment_id, appointment_hash, deleted_at, fingerprint) = row
+    known = Known(
+        patients={patient: patient_hash} if patient is not None and patient_hash is not None else {},
+        practitioners=({practitioner: practitioner_hash}
+                       if practitioner is not None and practitioner_hash is not None else {}),
+        locations={appointment.location: location_name} if appointment.location and location_known else {},
+        appointments=({appointment.external_id: (appointment.external_id, appointment_hash, deleted_at,
+                                                 appointment_id, fingerprint)}
+                      if appointment_id is not None else {}))
+    return Presence(go_live, bool(tombstones), bool(open_items), bool(items)), known
 
 
 # People a run remembers (see Store.apply_batch): past this many it starts over, so a source
@@ -424,7 +481,15 @@ class Store:
                     counts.unchanged += len(latest) - len(fresh)
                     latest = fresh
             now = utcnow()
-            present = presence(connection, connector) if probe else None
+            known: Known | None = None
+            if probe:
+                [*pushed] = (m.appointment for m in latest.values() if not m.delete)
+                if len(pushed) == 1 and len(latest) == 1:
+                    present, known = presence_and_known(connection, connector, pushed[0])
+                else:
+                    present = presence(connection, connector)
+            else:
+                present = None
             live = present.go_live if present is not None and go_live == STORED_GO_LIVE else go_live
             assert not isinstance(live, str), "go_live=STORED_GO_LIVE needs probe=True"
             refused = self._tombstoned(connection, connector, [m.appointment for m in latest.values()
@@ -436,12 +501,13 @@ class Store:
             marks = {"baseline": True} if baseline else {}
             appointments = [m.appointment for m in latest.values() if not m.delete]
             memory = self._memory(run_id, connector) if remember_people else None
-            stored_people = self._upsert_people(connection, connector, appointments, now, memory)
+            stored_people = self._upsert_people(connection, connector, appointments, now, memory, known)
             early = _first_seen(latest.values()) if live is not None and not baseline else None
             self._upsert_appointments(connection, connector, appointments, counts, now, marks,
                                       {m.appointment.external_id: m.fingerprint for m in latest.values()},
                                       (live, early) if early is not None and live is not None else None,
-                                      items=present is None or present.items)
+                                      items=present is None or present.items,
+                                      known=None if known is None else known.appointments)
             self._delete_records(connection, connector, [m.appointment for m in latest.values() if m.delete],
                                  counts, now, marks)
             if (mapped or unchanged_ids) and (present is None or present.open_items):
@@ -496,24 +562,29 @@ class Store:
         return self._people
 
     def _upsert_people(self, connection: Connection, connector: str, appointments: Sequence[NormalizedAppointment],
-                       now: datetime, memory: dict[tuple[str, str], Any] | None = None) -> dict[tuple[str, str], Any]:
+                       now: datetime, memory: dict[tuple[str, str], Any] | None = None,
+                       known: Known | None = None) -> dict[tuple[str, str], Any]:
         """Returns the people now stored, by (kind, external id), for ``memory``: those it
-        holds equal are left out."""
+        holds equal are left out. ``known``: what the store holds of them, already read."""
         # The last of each id wins; rows are built once per id, not once per appointment.
         patients = {a.patient.external_id: a.patient for a in appointments if a.patient}
         practitioners = {a.practitioner.external_id: a.practitioner for a in appointments if a.practitioner}
         locations = {a.location: a.location for a in appointments if a.location}
         stored: dict[tuple[str, str], Any] = {}
-        kinds: tuple[tuple[str, dict[str, Any], Any, _PersonKind], ...] = (
-            ("patient", patients, PATIENTS, _PATIENT), ("practitioner", practitioners, PRACTITIONERS, _PRACTITIONER))
-        for kind, people, table, person_kind in kinds:
+        kinds: tuple[tuple[str, dict[str, Any], Any, _PersonKind, dict[str, str] | None], ...] = (
+            ("patient", patients, PATIENTS, _PATIENT, None if known is None else known.patients),
+            ("practitioner", practitioners, PRACTITIONERS, _PRACTITIONER,
+             None if known is None else known.practitioners))
+        for kind, people, table, person_kind, existing in kinds:
             if memory is not None:
                 people = {key: person for key, person in people.items()
-                          if (known := memory.get((kind, key))) is not person and known != person}
+                          if (held := memory.get((kind, key))) is not person and held != person}
                 stored.update(((kind, key), person) for key, person in people.items())
             self._grown(connection, table, self._upsert_persons(connection, table, person_kind, connector,
-                                                                people, now, shared=memory is None))
-        self._upsert_locations(connection, connector, locations, shared=memory is None)
+                                                                people, now, shared=memory is None,
+                                                                existing=existing))
+        self._upsert_locations(connection, connector, locations, shared=memory is None,
+                               existing=None if known is None else known.locations)
         return stored
 
     def upsert_patients(self, connection: Connection, connector: str, patients: dict[str, NormalizedPatient],
@@ -534,16 +605,17 @@ class Store:
 
     @staticmethod
     def _upsert_persons(connection: Connection, table: Any, kind: _PersonKind, connector: str,
-                        people: dict[str, Any], now: datetime, shared: bool = True) -> int:
+                        people: dict[str, Any], now: datetime, shared: bool = True,
+                        existing: dict[str, str] | None = None) -> int:
         """Returns how many it inserted. ``shared``: another writer (a replica receiving a push
         for the same source) may insert the same person between the lookup and the insert,
         so new people go in with an upsert (the later copy's content wins when it differs)
         instead of failing the whole push; a sole writer (a poll under its lock) uses the
-        bulk path (COPY on PostgreSQL)."""
+        bulk path (COPY on PostgreSQL). ``existing``: their stored content hashes, already read."""
         if not people:
             return 0
-        existing: dict[str, str] = dict(select_in(connection, table, ("external_id", "content_hash"),
-                                                  connector, list(people)))
+        if existing is None:
+            existing = dict(select_in(connection, table, ("external_id", "content_hash"), connector, list(people)))
         inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
         for key, person in people.items():
@@ -561,12 +633,13 @@ class Store:
 
     @classmethod
     def _upsert_locations(cls, connection: Connection, connector: str, names: dict[str, str],
-                          shared: bool = True) -> None:
-        """A location is known by its name, which is also its id (``shared``: as for people)."""
+                          shared: bool = True, existing: dict[str, str | None] | None = None) -> None:
+        """A location is known by its name, which is also its id (``shared``: as for people;
+        ``existing``: the stored names, already read)."""
         if not names:
             return
-        existing: dict[str, str | None] = dict(select_in(connection, LOCATIONS, ("external_id", "name"),
-                                                         connector, list(names)))
+        if existing is None:
+            existing = dict(select_in(connection, LOCATIONS, ("external_id", "name"), connector, list(names)))
         _insert_new(connection, LOCATIONS, ("external_id", "name", "connector"),
                     [(key, name, connector) for key, name in names.items() if key not in existing], shared)
         cls._update_keyed(connection, LOCATIONS, [
@@ -587,20 +660,23 @@ class Store:
                              appointments: Sequence[NormalizedAppointment], counts: Counts,
                              now: datetime, marks: dict[str, Any],
                              prints: dict[str, str | None] | None = None,
-                             live: _Live | None = None, items: bool = True) -> None:
+                             live: _Live | None = None, items: bool = True,
+                             known: dict[str, tuple[Any, ...]] | None = None) -> None:
         """``prints``: each appointment's raw-record fingerprint, written with its content;
         an unchanged row gets the new one when it differs (e.g. a column the mapping does not
         read changed), so that the next run can skip that record before mapping it.
         ``live``: the go-live moment and, by external id, what the batch knows of when each
         record was first seen; an inserted record first seen before go-live is not announced.
-        ``items``: the connector may have quarantine items (False: none saw these records)."""
+        ``items``: the connector may have quarantine items (False: none saw these records).
+        ``known``: the first lookup's rows, already read (:class:`Known`)."""
         if not appointments:
             return
         prints = prints or {}
         # First only what tells whether anything changed; the full stored row only for those that did.
-        known = {row[0]: row for row in select_in(
-            connection, APPOINTMENTS, ("external_id", "content_hash", "deleted_at", "id", "source_fingerprint"),
-            connector, [a.external_id for a in appointments])}
+        if known is None:
+            known = {row[0]: row for row in select_in(
+                connection, APPOINTMENTS, ("external_id", "content_hash", "deleted_at", "id", "source_fingerprint"),
+                connector, [a.external_id for a in appointments])}
         inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
         reprinted: list[dict[str, Any]] = []
