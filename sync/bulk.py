@@ -259,7 +259,7 @@ def select_where(connection: Connection, table: Table, names: Sequence[str], whe
 
 
 def select_where_chunks(connection: Connection, table: Table, names: Sequence[str], where: Mapping[str, Any],
-                        condition: str = "", order: str = "", chunk: int = 20_000,
+                        condition: str = "", order: str = "", chunk: int = 2_000,
                         scan: bool = False) -> Iterator[list[tuple[Any, ...]]]:
     """As :func:`select_where`, ``ORDER BY order`` (a constant SQL fragment) and read in chunks
     of driver tuples from a streamed cursor (PostgreSQL, MariaDB: server side): a whole

@@ -219,8 +219,8 @@ def _peek(mapping: CompiledMapping, data: Mapping[str, Any]) -> str | None:
         return None
 
 
-# Above this many rows, a run does not hold the connector's fingerprints in memory (~36 bytes
-# each, sync/known_prints.py: ~140 MB at this limit, ~35 MB at M1's million rows) but looks each
+# Above this many rows, a run does not hold the connector's fingerprints in memory (~32 bytes
+# each, sync/known_prints.py: ~130 MB at this limit, ~32 MB at M1's million rows) but looks each
 # batch's ids up as before, at the cost of splitting each line and an indexed lookup per row.
 KNOWN_LIMIT = 4_000_000
 
