@@ -39,6 +39,7 @@ from clinicsync.common import timeutil
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings import engine as mapping_engine
 from clinicsync.mappings.engine import CompiledMapping
+from clinicsync.sync.known_prints import KnownPrints, known_prints
 from clinicsync.sync.quarantine import Sighting
 
 # Bump when what goes into a fingerprint changes meaning: every stored one stops matching.
@@ -218,10 +219,10 @@ def _peek(mapping: CompiledMapping, data: Mapping[str, Any]) -> str | None:
         return None
 
 
-# Above this many fingerprinted live rows, a run does not hold the connector's fingerprints in
-# memory (~190 bytes each) but looks each batch's ids up as before: a million-row source keeps
-# its memory bound (M1) at the cost of an indexed lookup per row.
-KNOWN_LIMIT = 200_000
+# Above this many rows, a run does not hold the connector's fingerprints in memory (~32 bytes
+# each, sync/known_prints.py: ~130 MB at this limit, ~32 MB at M1's million rows) but looks each
+# batch's ids up as before, at the cost of splitting each line and an indexed lookup per row.
+KNOWN_LIMIT = 4_000_000
 
 
 class SkippedLine(NamedTuple):
@@ -309,13 +310,13 @@ class LineRecognizer:
     (``touched``) is not recognized by its fingerprint at the start of the run."""
 
     def __init__(self, fingerprint: Fingerprinter,
-                 load: Callable[[], Mapping[str, str] | Iterable[tuple[str, str]] | None],
+                 load: Callable[[], KnownPrints | Mapping[str, str] | Iterable[tuple[str, str]] | None],
                  load_open: Callable[[], tuple[dict[str, tuple[int, str | None]], set[str]]] | None = None) -> None:
         self._base = fingerprint._seed
         self._seed = self._base.copy()
         self._load = load
         self._loaded = False
-        self._known: dict[str, str] | None = None
+        self._known: KnownPrints | None = None
         # Open quarantine items: by fingerprint (item id, record id), and the record ids they name.
         bad, self.open_ids = load_open() if load_open is not None else ({}, set())
         self._bad = bad
@@ -330,13 +331,13 @@ class LineRecognizer:
         self._pending: tuple[int, str] | None = None
 
     @property
-    def known(self) -> dict[str, str] | None:
-        """The stored fingerprints, read when the first file is (an unchanged file costs nothing).
-        Kept as the stored hex text, as read (Store.known_fingerprints: fingerprint -> id),
-        rather than each turned back into its 16 bytes."""
+    def known(self) -> KnownPrints | None:
+        """The stored fingerprints (digest -> external id), read when the first file is (an
+        unchanged file costs nothing). Plain (hex fingerprint, id) pairs are indexed the same way."""
         if not self._loaded:
             loaded, self._loaded = self._load(), True
-            self._known = loaded if loaded is None or isinstance(loaded, dict) else dict(loaded)
+            self._known = (loaded if loaded is None or isinstance(loaded, KnownPrints)
+                           else known_prints([sorted(dict(loaded).items())]))
         return self._known
 
     def reload(self) -> None:
@@ -351,7 +352,7 @@ class LineRecognizer:
         self._seed = seed = self._base.copy()
         seed.update(b"\x00csv-line\x00" + "\x00".join([delimiter, *header]).encode("utf-8", "surrogatepass")
                     + b"\x01")
-        copy, get = seed.copy, None if known is None else known.get
+        copy, get = seed.copy, None if known is None else known.finder()
         touched, bad = self.touched, self._bad
         lines = self._lines
         keep_id, keep_number, keep_body, keep_print = (
@@ -360,17 +361,17 @@ class LineRecognizer:
 
         def recognize(number: int, body: str) -> bool:
             """True: the line is a stored row's record, byte for byte (skip it). The per-line
-            cost of a re-export: a digest (in the stored hex form: comparing it with the
-            stored text costs less than converting each stored one to bytes) and a dict
-            lookup; a recognized line is kept as a plain tuple."""
+            cost of a re-export: a digest and its lookup in the known index; a recognized
+            line is kept column by column."""
             digest = copy()
             try:
                 digest.update(body.encode())  # a plain line holds no lone surrogate (csv_records)
             except UnicodeEncodeError:
                 digest.update(body.encode("utf-8", "surrogatepass"))
-            printed = digest.hexdigest()
+            raw = digest.digest()
+            printed = raw.hex()  # the stored form
             if get is not None and self._known is not None:  # None: rows deleted, read again next file
-                external_id = get(printed)
+                external_id = get(raw)
                 if external_id is not None and external_id not in touched:
                     keep_id(external_id)
                     keep_number(number)

@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Boolean, Connection, Engine, bindparam, delete, func, insert, select, text, update
-from sqlalchemy.exc import OperationalError
 
 from clinicsync.common.hashing import content_hash, content_hash_bytes
 from clinicsync.common.types import UtcDateTime, utcnow
@@ -27,9 +26,10 @@ from clinicsync.mappings.model import (
     positional_builder,
 )
 from clinicsync.sync import quarantine
-from clinicsync.sync.bulk import insert_rows, insert_with_ids, select_in, select_where
+from clinicsync.sync.bulk import insert_rows, insert_with_ids, select_in, select_where_chunks
 from clinicsync.sync.changes import Change, Stored, classify
 from clinicsync.sync.db import ensure_schema, insert_ignoring_duplicates, make_engine, upsert_statement
+from clinicsync.sync.known_prints import KnownPrints, known_prints
 from clinicsync.sync.model import (
     Appointment,
     ConnectorBaseline,
@@ -402,23 +402,24 @@ class Store:
             return dict(select_in(connection, APPOINTMENTS, ("external_id", "source_fingerprint"), connector,
                                   external_ids, condition="deleted_at IS NULL AND source_fingerprint IS NOT NULL"))
 
-    def known_fingerprints(self, connector: str, limit: int) -> dict[str, str] | None:
-        """The raw-record fingerprints of the connector's live appointments, fingerprint ->
-        external id, read in one query for a whole run (sync/fingerprint.py LineRecognizer);
-        None when the connector has more than ``limit`` rows (then each batch looks its ids up instead)."""
+    def known_fingerprints(self, connector: str, limit: int) -> KnownPrints | None:
+        """The raw-record fingerprints of the connector's live appointments with their external
+        ids, read once for a whole run into a compact index (sync/known_prints.py; used by
+        sync/fingerprint.py LineRecognizer); None when the connector has more than ``limit``
+        rows (then each batch looks its ids up instead)."""
         with self.engine.connect() as connection:
             # Counted first through the (connector, external_id) index: a source past the limit
-            # costs no read of its rows, and no transient memory (M1's million rows).
+            # costs no read of its rows, and no memory.
             total = connection.execute(select(func.count()).select_from(APPOINTMENTS).where(
                 APPOINTMENTS.c.connector == connector)).scalar_one()
             if total > limit:
                 return None
-            live = "deleted_at IS NULL AND source_fingerprint IS NOT NULL"
-            if connection.dialect.name == "sqlite" and (found := _sqlite_fingerprints(connection, connector, live)):
-                return None if len(found) > limit else found
-            rows = select_where(connection, APPOINTMENTS, ("source_fingerprint", "external_id"),
-                                {"connector": connector}, live, limit + 1, scan=True)
-        return None if len(rows) > limit else dict(rows)
+            # In binary order: fixed-width lowercase hex then sorts as the digests' numbers.
+            order = {"postgresql": 'source_fingerprint COLLATE "C"',
+                     "mysql": "CAST(source_fingerprint AS BINARY)"}.get(connection.dialect.name, "source_fingerprint")
+            return known_prints(select_where_chunks(
+                connection, APPOINTMENTS, ("source_fingerprint", "external_id"), {"connector": connector},
+                "deleted_at IS NULL AND source_fingerprint IS NOT NULL", order, scan=True))
 
     def open_quarantine(self, connector: str) -> tuple[dict[str, tuple[int, str | None]], set[str]]:
         """The connector's open quarantine items, read once for a run (quarantine.open_items)."""
@@ -944,20 +945,3 @@ def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, no
                      version: int, printed: str | None = None) -> dict[str, Any]:
     """``_appointment_values`` by column name."""
     return dict(zip(_ROW_NAMES, _appointment_values(connector, a, new_hash, now, version, printed), strict=True))
-
-
-def _sqlite_fingerprints(connection: Connection, connector: str, live: str) -> dict[str, str] | None:
-    """The connector's (fingerprint -> external id) pairs on SQLite as one JSON object built by
-    SQLite and parsed by orjson: a third less CPU than 100,000 driver rows of two strings
-    turned into a dict (most of that read is Python objects, not SQLite's scan). The table is
-    scanned in order (``NOT INDEXED``), as ``bulk.select_where(scan=True)`` does. A pair whose
-    fingerprint repeats keeps one id, as ``dict(rows)`` would (fingerprints name their record,
-    id included, so live rows do not share one). None (read the rows instead): none found, or
-    an SQLite built without its JSON functions."""
-    try:
-        text = connection.exec_driver_sql(
-            "SELECT json_group_object(source_fingerprint, external_id) FROM appointment NOT INDEXED "
-            f"WHERE connector = ? AND {live}", (connector,)).scalar_one()
-    except OperationalError:
-        return None
-    return orjson.loads(text) if text and text != "{}" else None
