@@ -7,11 +7,13 @@ to fall back to splitting every line and looking each batch up in the store: a r
 cost three times as much per row at 1,000,000 rows as at 100,000 (docs/performance.md S1).
 
 Here the 16-byte digests are two parallel sorted ``array('Q')`` (high and low 64 bits), a
-digest is found by ``bisect`` on the high half within a small bucket of a directory on its
-leading bits and confirmed on the low half: a 64-bit prefix alone could take a changed
-row for an unchanged one (its change would be lost). The external ids are one UTF-8 blob
-with an ``array`` of offsets, decoded only on a hit. About 29 bytes per row in all (28 MB
-for 976,000 rows with ids of 9 characters; 32 MB of RSS as read) instead of ~100; read from
+digest is found in its bucket of a directory on its leading bits (about one digest a bucket,
+so most lookups compare one or none, without a ``bisect`` call) and confirmed on the low half:
+a 64-bit prefix alone could take a changed row for an unchanged one (its change would be
+lost). The external ids are one string with an ``array`` of offsets, so a hit is a slice (no
+decode; ids are ASCII in practice, one byte a character: a non-ASCII id widens the whole
+string to two or four). About 33 bytes per row in all (32 MB for 976,000 rows with ids of
+9 characters, with the 4 MB directory) instead of ~100; read from
 the cursor in chunks of 2,000 (not 20,000: the freed chunks' small objects stayed resident,
 +10 MB), so no list of a million Python tuples is ever held either.
 
@@ -26,7 +28,6 @@ from __future__ import annotations
 import re
 import sys
 from array import array
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate
 from operator import itemgetter
@@ -42,13 +43,14 @@ class KnownPrints:
     """Digest -> external id for a connector's live rows; built by :meth:`add` (chunks of
     (fingerprint hex, external id) pairs, in fingerprint order) then :meth:`finish`."""
 
-    __slots__ = ("_high", "_ids", "_low", "_offsets", "_shift", "_sorted", "_starts")
+    __slots__ = ("_high", "_ids", "_low", "_offsets", "_parts", "_shift", "_sorted", "_starts")
 
     def __init__(self) -> None:
         self._high = array("Q")
         self._low = array("Q")
-        self._ids = bytearray()
-        self._offsets = array("I", [0])  # id k is _ids[_offsets[k]:_offsets[k + 1]]
+        self._ids = ""  # the ids joined (by finish), id k is _ids[_offsets[k]:_offsets[k + 1]]
+        self._parts: list[str] = []  # each chunk's ids joined, until finish
+        self._offsets = array("I", [0])
         self._starts = array("I", [0, 0])  # directory: bucket b is _high[_starts[b]:_starts[b + 1]]
         self._shift = 64
         self._sorted = True
@@ -77,20 +79,21 @@ class KnownPrints:
             self._sorted = False
         self._high.extend(high)
         self._low.extend(low)
-        encoded = [row[1].encode("utf-8", "surrogatepass") for row in rows]
-        end = len(self._ids)
-        self._ids.extend(b"".join(encoded))
-        if len(self._ids) > 0xFFFFFFFF and self._offsets.typecode == "I":
+        ids = [row[1] for row in rows]
+        end = self._offsets[-1]
+        self._parts.append("".join(ids))
+        if end + sum(map(len, ids)) > 0xFFFFFFFF and self._offsets.typecode == "I":
             self._offsets = array("Q", self._offsets)
-        self._offsets.extend(accumulate(map(len, encoded), initial=end))
-        del self._offsets[-len(encoded) - 1]  # the chunk's start, already the last offset
+        self._offsets.extend(accumulate(map(len, ids), initial=end))
+        del self._offsets[-len(ids) - 1]  # the chunk's start, already the last offset
 
     def finish(self) -> KnownPrints:
         """Sort if the rows came out of order, then build the directory; returns self."""
+        self._ids, self._parts = self._ids + "".join(self._parts), []
         if not self._sorted:
             self._sort()
         count = len(self._high)
-        bits = max(0, min(24, count.bit_length() - 3))  # ~4-8 digests a bucket
+        bits = min(22, count.bit_length())  # ~0.5-1 digest a bucket: most lookups compare one or none
         self._shift = shift = 64 - bits
         counts = array("I", bytes(4 << bits))
         for top in map(shift.__rrshift__, self._high):
@@ -105,7 +108,7 @@ class KnownPrints:
         order = sorted(range(len(high)), key=lambda k: (high[k], low[k]))
         self._high = array("Q", (high[k] for k in order))
         self._low = array("Q", (low[k] for k in order))
-        self._ids = bytearray().join(ids[offsets[k]:offsets[k + 1]] for k in order)
+        self._ids = "".join(ids[offsets[k]:offsets[k + 1]] for k in order)
         self._offsets = array(offsets.typecode, accumulate((offsets[k + 1] - offsets[k] for k in order), initial=0))
         self._sorted = True
 
@@ -123,14 +126,15 @@ class KnownPrints:
         def find(digest: bytes) -> str | None:
             top, bottom = unpack(digest)
             bucket = top >> shift
-            end = starts[bucket + 1]
-            at = bisect_left(high, top, starts[bucket], end)
-            while at < end and high[at] == top:  # equal high halves: each low half is compared
-                if low[at] == bottom:
-                    return ids[offsets[at]:offsets[at + 1]].decode("utf-8", "surrogatepass")
+            at, end = starts[bucket], starts[bucket + 1]
+            while at < end:  # a bucket holds its digests in order, most often one or none
+                high_at = high[at]
+                if high_at == top and low[at] == bottom:
+                    return ids[offsets[at]:offsets[at + 1]]
+                if high_at > top:
+                    return None
                 at += 1
             return None
-
         return find
 
     def get_hex(self, printed: str) -> str | None:
