@@ -62,6 +62,10 @@ class Folders:
         return self.home / "outbox"
 
     @property
+    def calendars(self) -> Path:
+        return self.home / "calendars"
+
+    @property
     def mapping(self) -> Path:
         return self.home / "front.yaml"
 
@@ -87,7 +91,8 @@ def settings_text(folders: Folders, store_url: str | None, offsets: list[str]) -
             "  quiet_hours: {start: \"21:00\", end: \"08:00\"}\n"
             "  routes: {sms: outbox, email: outbox, whatsapp: outbox}\n"
             "  agenda: {enabled: true, at: \"07:00\"}\n"
-            "  workers: 2\n")
+            "  workers: 2\n"
+            f"calendar:\n  provider: ics\n  ics: {{directory: {folders.calendars}}}\n")
 
 
 @contextmanager
