@@ -11,7 +11,9 @@ The rules, as read from docs/calendar.md (default settings: ``cancelled_action: 
 - An appointment booked at the source whose end is at most ``past_days`` ago, or ahead, is
   exactly one VEVENT in its doctor's file (named after the doctor's email), with its
   connector and external id as ``X-CLINICSYNC-*``, ``DTSTART``/``DTEND`` its start and start
-  + 30 minutes (UTC compared), and ``STATUS:CONFIRMED``.
+  + 30 minutes (UTC compared), ``STATUS:CONFIRMED``, and the title of the default template,
+  ``Consulta (A.R.)`` (the visit type and the patient's initials), or after SETTINGS_CHANGE
+  the changed one's, ``Consulta with A.R.``: every event is rendered again.
 - One cancelled or deleted at the source is absent or ``STATUS:CANCELLED`` (the `.ics`
   provider keeps a removed event as cancelled, so subscribers remove it).
 - No event of an appointment the scenario does not have (the poison row, a stranger), none
@@ -50,6 +52,7 @@ class Seen:
     start: datetime  # UTC
     end: datetime
     status: str
+    summary: str
 
 
 def read_events(directory: Path, doctor_by_email: dict[str, str]) -> list[Seen]:
@@ -61,7 +64,7 @@ def read_events(directory: Path, doctor_by_email: dict[str, str]) -> list[Seen]:
             out.append(Seen(owner, str(event.get("UID")), str(event.get("X-CLINICSYNC-CONNECTOR", "")),
                             str(event.get("X-CLINICSYNC-EXTERNAL-ID", "")),
                             event.decoded("DTSTART").astimezone(UTC), event.decoded("DTEND").astimezone(UTC),
-                            str(event.get("STATUS", "")).upper()))
+                            str(event.get("STATUS", "")).upper(), str(event.get("SUMMARY", ""))))
     return out
 
 
@@ -73,6 +76,8 @@ class CalendarOracle:
         self.landed: set[datetime] = set()
         self.truth: dict[tuple[str, str], Version] = {}
         self.doctor_by_email = {d.email: d.id for d in scenario.doctors}
+        self.initials = {p.id: "".join(f"{part[0]}." for part in (p.name.split()[0], p.name.split()[-1]))
+                         for p in scenario.patients}
         self.checks = 0
         self.problems: list[tuple[datetime, str]] = []
         self._reported: set[str] = set()
@@ -139,6 +144,17 @@ class CalendarOracle:
                 self._problem(now, f"wrong {name} {v.updated_at}",
                               f"{name} ({v.doctor}) booked for {_when(v.start)}-{_when(v.start + DURATION)}, got "
                               f"{_when(e.start)}-{_when(e.end)} {e.status or 'no STATUS'}")
+            if e.summary != self.title(v, now):  # the title holds initials only: shown by template
+                changed = self.s.settings_change_at is not None and now >= self.s.settings_change_at
+                self._problem(now, f"title {name} {changed}",
+                              f"{name} ({v.doctor}) title not of the {'changed' if changed else 'default'} "
+                              f"template ({'SUMMARY_AFTER_CHANGE' if changed else 'DEFAULT_SUMMARY'})")
+
+    def title(self, v: Version, now: datetime) -> str:
+        initials = self.initials[v.patient]
+        if self.s.settings_change_at is not None and now >= self.s.settings_change_at:
+            return f"Consulta with {initials}"
+        return f"Consulta ({initials})"
 
 
 def _when(moment: datetime) -> str:

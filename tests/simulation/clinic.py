@@ -38,6 +38,9 @@ COLUMNS = ["appointment_id", "start", "duration_minutes", "status", "type", "loc
            "doctor_name", "doctor_email"]
 OFFSETS = ["3d", "1d", "1h"]
 OFFSETS_AFTER_CHANGE = ["1d", "2h"]
+# SETTINGS_CHANGE also changes the calendar's title template: every event must be rendered
+# again (issue 32's ``rendered_from`` digest keys on the settings that shape an event).
+SUMMARY_AFTER_CHANGE = "{{ type }} with {{ patient_initials }}"
 
 
 class Killed(BaseException):
@@ -92,7 +95,8 @@ def settings_text(folders: Folders, store_url: str | None, offsets: list[str]) -
             "  routes: {sms: outbox, email: outbox, whatsapp: outbox}\n"
             "  agenda: {enabled: true, at: \"07:00\"}\n"
             "  workers: 2\n"
-            f"calendar:\n  provider: ics\n  ics: {{directory: {folders.calendars}}}\n")
+            f"calendar:\n  provider: ics\n  ics: {{directory: {folders.calendars}}}\n"
+            + (f"  summary: \"{SUMMARY_AFTER_CHANGE}\"\n" if offsets == OFFSETS_AFTER_CHANGE else ""))
 
 
 @contextmanager
