@@ -55,27 +55,44 @@ class Seen:
     summary: str
 
 
-def read_events(directory: Path, doctor_by_email: dict[str, str]) -> list[Seen]:
+def read_file(text: bytes, owner: str) -> list[Seen]:
     out: list[Seen] = []
-    for path in sorted(directory.glob("*.ics")):
-        owner = doctor_by_email.get(path.stem, path.name)
-        calendar = Calendar.from_ical(path.read_bytes())
-        for event in calendar.walk("VEVENT"):
-            out.append(Seen(owner, str(event.get("UID")), str(event.get("X-CLINICSYNC-CONNECTOR", "")),
-                            str(event.get("X-CLINICSYNC-EXTERNAL-ID", "")),
-                            event.decoded("DTSTART").astimezone(UTC), event.decoded("DTEND").astimezone(UTC),
-                            str(event.get("STATUS", "")).upper(), str(event.get("SUMMARY", ""))))
+    for event in Calendar.from_ical(text).walk("VEVENT"):
+        out.append(Seen(owner, str(event.get("UID")), str(event.get("X-CLINICSYNC-CONNECTOR", "")),
+                        str(event.get("X-CLINICSYNC-EXTERNAL-ID", "")),
+                        event.decoded("DTSTART").astimezone(UTC), event.decoded("DTEND").astimezone(UTC),
+                        str(event.get("STATUS", "")).upper(), str(event.get("SUMMARY", ""))))
     return out
+
+
+class Files:
+    """The directory's files as read, each parsed again only when its bytes changed (reading
+    is cheap, parsing is not): most syncs change one file or none."""
+
+    def __init__(self, directory: Path, doctor_by_email: dict[str, str]) -> None:
+        self.directory = directory
+        self.doctor_by_email = doctor_by_email
+        self._read: dict[Path, tuple[bytes, list[Seen]]] = {}
+
+    def events(self) -> list[Seen]:
+        out: list[Seen] = []
+        paths = sorted(self.directory.glob("*.ics")) if self.directory.exists() else []
+        for path in paths:
+            text = path.read_bytes()
+            known = self._read.get(path)
+            if known is None or known[0] != text:
+                known = self._read[path] = (text, read_file(text, self.doctor_by_email.get(path.stem, path.name)))
+            out += known[1]
+        return out
 
 
 class CalendarOracle:
     def __init__(self, scenario: Scenario, directory: Path) -> None:
         self.s = scenario
-        self.directory = directory
+        self.files = Files(directory, {d.email: d.id for d in scenario.doctors})
         self.visible = Oracle(scenario).visible()
         self.landed: set[datetime] = set()
         self.truth: dict[tuple[str, str], Version] = {}
-        self.doctor_by_email = {d.email: d.id for d in scenario.doctors}
         self.initials = {p.id: "".join(f"{part[0]}." for part in (p.name.split()[0], p.name.split()[-1]))
                          for p in scenario.patients}
         self.checks = 0
@@ -100,7 +117,7 @@ class CalendarOracle:
         """The files as they are after this tick's sync, against the scenario at ``now``."""
         self._advance(now)
         self.checks += 1
-        events = read_events(self.directory, self.doctor_by_email) if self.directory.exists() else []
+        events = self.files.events()
         uids: dict[str, int] = defaultdict(int)
         by_key: dict[tuple[str, str], list[Seen]] = defaultdict(list)
         for e in events:
