@@ -132,8 +132,9 @@ class Driver:
                     clinic.quarantine_retry_all(self.folders)
                     quiet_logs()  # the CLI set up its own logging
                 if now in syncs:
+                    completed = worker  # a killed sync restarts the worker; its calendar writes may be lost
                     worker = self.sync(worker, now)
-                    if self.calendar is not None and now != s.kill_plan_at:  # a killed sync pushed nothing
+                    if self.calendar is not None and worker is completed:
                         self.calendar.check(now)
                 if (s.down is None or not s.down[0] <= now < s.down[1]) and self.something_due(worker, now):
                     self.remind(worker, now)
