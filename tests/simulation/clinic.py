@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from clinicsync.connectors.rest_api import key_digest
+from clinicsync.sync.calendar import ics
 from clinicsync.sync.cli import app as cli_app
 from clinicsync.sync.reminders import planner
 from clinicsync.sync.reminders.dispatch import dispatch
@@ -202,6 +203,26 @@ def planning_dies_once(armed: bool) -> Iterator[None]:
         yield
     finally:
         planner.insert_new = real
+
+
+@contextmanager
+def calendar_write_dies(armed: bool) -> Iterator[None]:
+    """KILLED_CALENDAR_WRITE: the process dies writing an .ics file, after the calendar stage
+    committed its bookkeeping (events and links); every later write of that run dies too (the
+    process is gone: the provider's `close`, which writes a file still owed, never runs)."""
+    if not armed:
+        yield
+        return
+    real = ics.write_atomically
+
+    def die(*args: Any, **kwargs: Any) -> str:
+        raise Killed("calendar write")
+
+    ics.write_atomically = die
+    try:
+        yield
+    finally:
+        ics.write_atomically = real
 
 
 def kill_on_store_write(worker: Worker) -> None:

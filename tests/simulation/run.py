@@ -150,11 +150,12 @@ class Driver:
         """A subclass's own work at the end of each tick (tests/simulation/waitlist_run.py)."""
 
     def sync(self, worker: Worker, now: datetime) -> Worker:
-        with clinic.planning_dies_once(self.s.kill_plan_at == now):
+        with clinic.planning_dies_once(self.s.kill_plan_at == now), \
+                clinic.calendar_write_dies(self.s.kill_calendar_at == now):
             try:
                 errors = worker.sync()
-            except Killed:
-                self.notes.append(f"{now.astimezone(TZ):%Y-%m-%d %H:%M} worker killed inside planning")
+            except Killed as exc:
+                self.notes.append(f"{now.astimezone(TZ):%Y-%m-%d %H:%M} worker killed inside {exc}")
                 return self.restart()
         for stage, result in errors.items():
             note = f"stage {stage} failed: {result['error']}"
