@@ -44,7 +44,8 @@ def main() -> int:
             verdict = simulate(generate(seed, days, faults), store or f"sqlite:///{folder}/store.db", Path(folder))
         failed += not verdict.ok
         print(verdict.report() if not verdict.ok else
-              f"ok   {verdict.scenario.describe()}: {verdict.expected} messages as expected", flush=True)
+              f"ok   {verdict.scenario.describe()}: {verdict.expected} messages as expected, "
+              f"calendars right at {verdict.calendar_checks} checks", flush=True)
         print(f"     {time.perf_counter() - began:.1f} s", flush=True)
     return 1 if failed else 0
 

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from clinicsync.connectors.rest_api import key_digest
+from clinicsync.sync.calendar import ics
 from clinicsync.sync.cli import app as cli_app
 from clinicsync.sync.reminders import planner
 from clinicsync.sync.reminders.dispatch import dispatch
@@ -38,6 +39,9 @@ COLUMNS = ["appointment_id", "start", "duration_minutes", "status", "type", "loc
            "doctor_name", "doctor_email"]
 OFFSETS = ["3d", "1d", "1h"]
 OFFSETS_AFTER_CHANGE = ["1d", "2h"]
+# SETTINGS_CHANGE also changes the calendar's title template: every event must be rendered
+# again (issue 32's ``rendered_from`` digest keys on the settings that shape an event).
+SUMMARY_AFTER_CHANGE = "{{ type }} with {{ patient_initials }}"
 
 
 class Killed(BaseException):
@@ -60,6 +64,10 @@ class Folders:
     @property
     def outbox(self) -> Path:
         return self.home / "outbox"
+
+    @property
+    def calendars(self) -> Path:
+        return self.home / "calendars"
 
     @property
     def mapping(self) -> Path:
@@ -87,7 +95,9 @@ def settings_text(folders: Folders, store_url: str | None, offsets: list[str]) -
             "  quiet_hours: {start: \"21:00\", end: \"08:00\"}\n"
             "  routes: {sms: outbox, email: outbox, whatsapp: outbox}\n"
             "  agenda: {enabled: true, at: \"07:00\"}\n"
-            "  workers: 2\n")
+            "  workers: 2\n"
+            f"calendar:\n  provider: ics\n  ics: {{directory: {folders.calendars}}}\n"
+            + (f"  summary: \"{SUMMARY_AFTER_CHANGE}\"\n" if offsets == OFFSETS_AFTER_CHANGE else ""))
 
 
 @contextmanager
@@ -193,6 +203,26 @@ def planning_dies_once(armed: bool) -> Iterator[None]:
         yield
     finally:
         planner.insert_new = real
+
+
+@contextmanager
+def calendar_write_dies(armed: bool) -> Iterator[None]:
+    """KILLED_CALENDAR_WRITE: the process dies writing an .ics file, after the calendar stage
+    committed its bookkeeping (events and links); every later write of that run dies too (the
+    process is gone: the provider's `close`, which writes a file still owed, never runs)."""
+    if not armed:
+        yield
+        return
+    real = ics.write_atomically
+
+    def die(*args: Any, **kwargs: Any) -> str:
+        raise Killed("calendar write")
+
+    ics.write_atomically = die
+    try:
+        yield
+    finally:
+        ics.write_atomically = real
 
 
 def kill_on_store_write(worker: Worker) -> None:

@@ -20,6 +20,7 @@ class Fault(StrEnum):
     LATE_WEBHOOKS = "late_webhooks"    # API pushes repeated, and older versions delivered late
     MAPPING_FIX = "mapping_fix"        # a status word missing at go-live, fixed, then `quarantine retry --all`
     LATE_GOLIVE = "late_golive"        # going live at 23:43 local time
+    KILLED_CALENDAR_WRITE = "killed_calendar_write"  # dies writing the .ics files, after the stage's bookkeeping
     # A DST change is no fault to inject: every 30-day window of the scenario crosses one
     # (Europe/Madrid, starting 1-20 March 2027; the soak crosses both).
 
@@ -39,6 +40,7 @@ KNOWN_FAILING: dict[Fault, KnownFailure] = {}  # issue 28's five (obs1-obs5) are
 
 # Faults every seed can carry together in one run (the others change the run's shape).
 COMBINABLE: tuple[Fault, ...] = (Fault.KILLED_MID_STAGE, Fault.SECOND_WORKER, Fault.SETTINGS_CHANGE,
-                                 Fault.DISPATCH_DOWN, Fault.SOURCE_DELETES, Fault.LATE_WEBHOOKS)
+                                 Fault.DISPATCH_DOWN, Fault.SOURCE_DELETES, Fault.LATE_WEBHOOKS,
+                                 Fault.KILLED_CALENDAR_WRITE)
 # Faults that need a SQLite store: "no store key" means the default SQLite file.
 SQLITE_ONLY: frozenset[Fault] = frozenset({Fault.CRON_ELSEWHERE})

@@ -16,6 +16,7 @@ from clinicsync.sync.model import SyncRun
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.store import Store
 from tests.simulation import clinic
+from tests.simulation.calendar_oracle import CalendarOracle
 from tests.simulation.clinic import Folders, Killed, Worker
 from tests.simulation.faults import Fault
 from tests.simulation.mailbag import Mailbag
@@ -52,6 +53,7 @@ class Driver:
         self.kill_done = False
         self.worker: Worker | None = None
         self.second: Worker | None = None
+        self.calendar: CalendarOracle | None = CalendarOracle(scenario, self.folders.calendars)
 
     def write_settings(self, offsets: list[str]) -> None:
         self.folders.settings.write_text(clinic.settings_text(self.folders, self.store_url, offsets))
@@ -130,7 +132,10 @@ class Driver:
                     clinic.quarantine_retry_all(self.folders)
                     quiet_logs()  # the CLI set up its own logging
                 if now in syncs:
+                    completed = worker  # a killed sync restarts the worker; its calendar writes may be lost
                     worker = self.sync(worker, now)
+                    if self.calendar is not None and worker is completed:
+                        self.calendar.check(now)
                 if (s.down is None or not s.down[0] <= now < s.down[1]) and self.something_due(worker, now):
                     self.remind(worker, now)
                     self.mailbag.collect(worker.store, now)
@@ -139,17 +144,18 @@ class Driver:
             worker.close()
             if self.second is not None:
                 self.second.close()
-        return judge(s, expected_messages(s), self.mailbag.sent, stuck, self.notes)
+        return judge(s, expected_messages(s), self.mailbag.sent, stuck, self.notes, self.calendar)
 
     def after_tick(self, worker: Worker, now: datetime) -> None:
         """A subclass's own work at the end of each tick (tests/simulation/waitlist_run.py)."""
 
     def sync(self, worker: Worker, now: datetime) -> Worker:
-        with clinic.planning_dies_once(self.s.kill_plan_at == now):
+        with clinic.planning_dies_once(self.s.kill_plan_at == now), \
+                clinic.calendar_write_dies(self.s.kill_calendar_at == now):
             try:
                 errors = worker.sync()
-            except Killed:
-                self.notes.append(f"{now.astimezone(TZ):%Y-%m-%d %H:%M} worker killed inside planning")
+            except Killed as exc:
+                self.notes.append(f"{now.astimezone(TZ):%Y-%m-%d %H:%M} worker killed inside {exc}")
                 return self.restart()
         for stage, result in errors.items():
             note = f"stage {stage} failed: {result['error']}"

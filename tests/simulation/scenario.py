@@ -98,6 +98,7 @@ class Scenario:
     mapping_fix_at: datetime | None = None
     kill_plan_at: datetime | None = None
     kill_push_at: datetime | None = None
+    kill_calendar_at: datetime | None = None  # a tick with a change: the calendar has a file to write
     second_worker: tuple[datetime, datetime] | None = None
 
     @property
@@ -122,12 +123,13 @@ class Scenario:
         out = {self.golive, *(c.at for c in self.changes if c.at > self.golive), *(d.at for d in self.deliveries)}
         out |= {local(self.first_day + timedelta(days=n), FIRST_TICK) for n in range(self.days)}
         out |= {t for t in (self.poison_at, self.settings_change_at, self.cron_elsewhere_at, self.mapping_fix_at,
-                            self.kill_plan_at) if t is not None}
+                            self.kill_plan_at, self.kill_calendar_at) if t is not None}
         killed = killed_delivery(self)
         if killed is not None:
             out.add(killed.at + TICK)
-        if self.kill_plan_at is not None:
-            out.add(self.kill_plan_at + TICK)  # cron's next run after the killed one
+        for kill in (self.kill_plan_at, self.kill_calendar_at):
+            if kill is not None:
+                out.add(kill + TICK)  # cron's next run after the killed one
         return {t for t in out if t >= self.golive}
 
     def describe(self) -> str:
@@ -267,6 +269,9 @@ class _Generator:
         if Fault.SECOND_WORKER in self.faults:
             began = someday(FIRST_TICK)
             s.second_worker = (began, began + timedelta(days=2))
+        if Fault.KILLED_CALENDAR_WRITE in self.faults:
+            after = someday(WORK_FROM)
+            s.kill_calendar_at = next((c.at for c in s.changes if c.at >= after), None)
 
 
 def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Scenario:

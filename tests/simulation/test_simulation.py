@@ -8,6 +8,7 @@ it; the soak is ``python -m tests.simulation`` (docs/development.md)."""
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,60 @@ def test_every_window_crosses_a_dst_change() -> None:
         s = generate(seed, 30)
         offsets = {t.astimezone(TZ).utcoffset() for t in s.ticks()}
         assert len(offsets) == 2, s.describe()
+
+
+def test_the_calendar_oracle_sees_a_wrong_calendar(tmp_path: Path) -> None:
+    """A calendar that misses a visit, shows one at the wrong time or with an old title, keeps a
+    cancelled one live, holds a stranger or repeats a UID is reported; the right one is not."""
+    from icalendar import Calendar, Event
+
+    from tests.simulation.calendar_oracle import DURATION, CalendarOracle
+
+    scenario = generate(SEEDS[0], 3)
+    oracle = CalendarOracle(scenario, tmp_path)
+    now = scenario.end
+    oracle._advance(now)
+    truth = sorted(oracle.truth.items())
+    active = [(k, v) for k, v in truth if v.status == "booked" and not v.deleted]
+    gone = [(k, v) for k, v in truth if not (v.status == "booked" and not v.deleted)]
+    assert len(active) >= 4 and gone, scenario.describe()
+
+    def write(events: list[tuple[str, str, str, datetime, str, str]]) -> None:
+        for path in tmp_path.glob("*.ics"):
+            path.unlink()
+        files: dict[str, Calendar] = {}
+        for doctor, connector, external_id, start, status, summary in events:
+            email = next(d.email for d in scenario.doctors if d.id == doctor)
+            event = Event()
+            event.add("UID", f"{connector}-{external_id}@test")
+            event.add("DTSTART", start.astimezone(TZ))
+            event.add("DTEND", start + DURATION)
+            event.add("STATUS", status)
+            event.add("SUMMARY", summary)
+            event.add("X-CLINICSYNC-CONNECTOR", connector)
+            event.add("X-CLINICSYNC-EXTERNAL-ID", external_id)
+            files.setdefault(email, Calendar()).add_component(event)
+        for email, calendar in files.items():
+            (tmp_path / f"{email}.ics").write_bytes(calendar.to_ical())
+
+    right = [(v.doctor, k[0], k[1], v.start, "CONFIRMED", oracle.title(v, now)) for k, v in active]
+    right += [(v.doctor, k[0], k[1], v.start, "CANCELLED", "") for k, v in gone]
+    write(right)
+    oracle.check(now)
+    assert oracle.problems == []
+
+    (k0, _), (k1, v1), (k2, v2), (k3, v3) = active[:4]
+    kg, vg = gone[0]
+    wrong = [e for e in right if (e[1], e[2]) not in {k0, k1, k3, kg}]
+    wrong += [(v1.doctor, k1[0], k1[1], v1.start + DURATION, "CONFIRMED", oracle.title(v1, now)),  # moved by hand
+              (vg.doctor, kg[0], kg[1], vg.start, "CONFIRMED", ""),  # cancelled at the source, still live
+              (v2.doctor, "front", "F-STRANGER", v2.start, "CONFIRMED", ""),
+              (v2.doctor, k2[0], k2[1], v2.start, "CONFIRMED", oracle.title(v2, now)),  # k2 twice: same UID
+              (v3.doctor, k3[0], k3[1], v3.start, "CONFIRMED", "Consulta")]  # an old template's title
+    write(wrong)
+    oracle.check(now)
+    text = "\n".join(p for _, p in oracle.problems)
+    assert f"{k0[0]}/{k0[1]} ({active[0][1].doctor}) booked" in text and "got 0" in text
+    assert f"{k1[0]}/{k1[1]}" in text and f"{kg[0]}/{kg[1]}" in text and "F-STRANGER" in text
+    assert f"UID {k2[0]}-{k2[1]}@test appears 2 times" in text
+    assert f"{k3[0]}/{k3[1]} ({v3.doctor}) title not of the default template" in text

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tests.simulation.calendar_oracle import CalendarOracle
 from tests.simulation.mailbag import Identity, Sent
 from tests.simulation.oracle import TOLERANCE
 from tests.simulation.scenario import TZ, Scenario
@@ -26,6 +27,8 @@ class Verdict:
     got: int = 0
     problems: list[tuple[datetime, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # stage errors and the like, to explain problems
+    calendar_checks: int = 0  # ticks whose .ics files the calendar oracle read
+    calendar_problems: int = 0
 
     @property
     def ok(self) -> bool:
@@ -33,7 +36,8 @@ class Verdict:
 
     def report(self) -> str:
         lines = [f"simulation {self.scenario.describe()}: expected {self.expected} messages, got {self.got}, "
-                 f"{len(self.problems)} problem(s) (times local {TZ.key}, tolerance {TOLERANCE})"]
+                 f"{len(self.problems)} problem(s), {self.calendar_problems} of them in the calendars "
+                 f"({self.calendar_checks} checks) (times local {TZ.key}, tolerance {TOLERANCE})"]
         for moment, text in sorted(self.problems, key=lambda p: p[0])[:SHOWN]:
             lines.append(f"  {_when(moment)}  {text}")
         if len(self.problems) > SHOWN:
@@ -46,8 +50,11 @@ class Verdict:
 
 
 def judge(scenario: Scenario, expected: list[Sent], got: list[Sent], stuck_runs: list[str],
-          notes: list[str]) -> Verdict:
+          notes: list[str], calendar: CalendarOracle | None = None) -> Verdict:
     verdict = Verdict(scenario, len(expected), len(got), notes=notes)
+    if calendar is not None:
+        verdict.calendar_checks, verdict.calendar_problems = calendar.checks, len(calendar.problems)
+        verdict.problems += calendar.problems
     wanted: dict[Identity, list[datetime]] = defaultdict(list)
     for e in expected:
         wanted[e.identity].append(e.at)

@@ -35,6 +35,7 @@ ACCEPT_CHANCE = 0.7  # a patient who holds an offer takes it at the next tick, o
 class WaitlistDriver(Driver):
     def __init__(self, scenario: Scenario, store_url: str, folder: Path) -> None:
         super().__init__(scenario, store_url, folder)
+        self.calendar = None  # waitlist bookings are appointments the calendar oracle's scenario does not hold
         self.entries = entries_for(scenario)
         self.seeded = False
         self.rng = random.Random(f"waitlist-accept-{scenario.seed}")

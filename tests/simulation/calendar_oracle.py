@@ -1,0 +1,178 @@
+"""The doctors' calendars (provider `ics`) against the scenario alone.
+
+Independent code: it reads the `.ics` files with icalendar and compares them with what the
+scenario says each appointment is at that moment (the versions the store should hold after a
+tick's sync, ``Oracle.visible``: a late, older webhook loses, a row quarantined until the
+mapping fix is not there yet, the poison row is no appointment). Never clinicsync's store.
+
+The rules, as read from docs/calendar.md (default settings: ``cancelled_action: delete``,
+``patient_cancelled: mark``, ``past_days: 30``):
+
+- An appointment booked at the source whose end is at most ``past_days`` ago, or ahead, is
+  exactly one VEVENT in its doctor's file (named after the doctor's email), with its
+  connector and external id as ``X-CLINICSYNC-*``, ``DTSTART``/``DTEND`` its start and start
+  + 30 minutes (UTC compared), ``STATUS:CONFIRMED``, and the title of the default template,
+  ``Consulta (A.R.)`` (the visit type and the patient's initials), or after SETTINGS_CHANGE
+  the changed one's, ``Consulta with A.R.``: every event is rendered again.
+- One cancelled or deleted at the source is absent or ``STATUS:CANCELLED`` (the `.ics`
+  provider keeps a removed event as cancelled, so subscribers remove it).
+- No event of an appointment the scenario does not have (the poison row, a stranger), none
+  in another doctor's file unless cancelled, and no UID twice across the files.
+- Appointments that ended longer ago than the window (less a day of margin) are not judged:
+  "left alone". The scenario has no patient replies, so no "Cancelled by patient" event.
+
+It is checked after each tick whose `sync --once` completed (the calendar stage runs in it);
+a problem is reported once, at the first tick it is seen, by ids only (no PHI)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from icalendar import Calendar
+
+from tests.simulation.oracle import Oracle
+from tests.simulation.scenario import Scenario, Version
+
+DURATION = timedelta(minutes=30)  # what both sources say (clinic.py)
+PAST_DAYS = timedelta(days=30)  # calendar.past_days' default
+MARGIN = timedelta(days=1)  # around the window's edge, which the stage's own clock decides
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One VEVENT as read from a file."""
+
+    doctor: str  # the pseudo-id of the doctor whose file holds it (or the file's name)
+    uid: str
+    connector: str
+    external_id: str
+    start: datetime  # UTC
+    end: datetime
+    status: str
+    summary: str
+
+
+def read_file(text: bytes, owner: str) -> list[Seen]:
+    out: list[Seen] = []
+    for event in Calendar.from_ical(text).walk("VEVENT"):
+        out.append(Seen(owner, str(event.get("UID")), str(event.get("X-CLINICSYNC-CONNECTOR", "")),
+                        str(event.get("X-CLINICSYNC-EXTERNAL-ID", "")),
+                        event.decoded("DTSTART").astimezone(UTC), event.decoded("DTEND").astimezone(UTC),
+                        str(event.get("STATUS", "")).upper(), str(event.get("SUMMARY", ""))))
+    return out
+
+
+class Files:
+    """The directory's files as read, each parsed again only when its bytes changed (reading
+    is cheap, parsing is not): most syncs change one file or none."""
+
+    def __init__(self, directory: Path, doctor_by_email: dict[str, str]) -> None:
+        self.directory = directory
+        self.doctor_by_email = doctor_by_email
+        self._read: dict[Path, tuple[bytes, list[Seen]]] = {}
+
+    def events(self) -> list[Seen]:
+        out: list[Seen] = []
+        paths = sorted(self.directory.glob("*.ics")) if self.directory.exists() else []
+        for path in paths:
+            text = path.read_bytes()
+            known = self._read.get(path)
+            if known is None or known[0] != text:
+                known = self._read[path] = (text, read_file(text, self.doctor_by_email.get(path.stem, path.name)))
+            out += known[1]
+        return out
+
+
+class CalendarOracle:
+    def __init__(self, scenario: Scenario, directory: Path) -> None:
+        self.s = scenario
+        self.files = Files(directory, {d.email: d.id for d in scenario.doctors})
+        self.visible = Oracle(scenario).visible()
+        self.landed: set[datetime] = set()
+        self.truth: dict[tuple[str, str], Version] = {}
+        self.initials = {p.id: "".join(f"{part[0]}." for part in (p.name.split()[0], p.name.split()[-1]))
+                         for p in scenario.patients}
+        self.checks = 0
+        self.problems: list[tuple[datetime, str]] = []
+        self._reported: set[str] = set()
+
+    def _advance(self, now: datetime) -> None:
+        for at in sorted(t for t in self.visible if t <= now and t not in self.landed):
+            self.landed.add(at)
+            for v in self.visible[at]:
+                key = (v.source, v.external_id)
+                if v.deleted and key not in self.truth:
+                    continue
+                self.truth[key] = v
+
+    def _problem(self, now: datetime, key: str, text: str) -> None:
+        if key not in self._reported:
+            self._reported.add(key)
+            self.problems.append((now, f"calendar: {text}"))
+
+    def check(self, now: datetime) -> None:
+        """The files as they are after this tick's sync, against the scenario at ``now``."""
+        self._advance(now)
+        self.checks += 1
+        events = self.files.events()
+        uids: dict[str, int] = defaultdict(int)
+        by_key: dict[tuple[str, str], list[Seen]] = defaultdict(list)
+        for e in events:
+            uids[e.uid] += 1
+            by_key[(e.connector, e.external_id)].append(e)
+        for uid, count in uids.items():
+            if count > 1:
+                self._problem(now, f"uid {uid}", f"UID {uid} appears {count} times")
+        judged_from = now - PAST_DAYS + MARGIN
+        for key in sorted(set(self.truth) | set(by_key)):
+            name = f"{key[0]}/{key[1]}"
+            v = self.truth.get(key)
+            seen = by_key.get(key, [])
+            live = [e for e in seen if e.status != "CANCELLED"]
+            if v is None:
+                if live:
+                    self._problem(now, f"stranger {name}", f"{name} is no appointment of the scenario, "
+                                  f"got {len(live)} live event(s) ({', '.join(e.doctor for e in live)})")
+                continue
+            if v.start + DURATION < judged_from:
+                continue  # ended before the window: left alone
+            active = v.status == "booked" and not v.deleted
+            if not active:
+                if live:
+                    why = "deleted" if v.deleted else "cancelled"
+                    self._problem(now, f"gone {name} {v.updated_at}",
+                                  f"{name} ({v.doctor}) {why} at the source, expected absent or CANCELLED, "
+                                  f"got {live[0].status or 'no STATUS'} at {_when(live[0].start)} in {live[0].doctor}")
+                continue
+            mine = [e for e in seen if e.doctor == v.doctor]
+            elsewhere = [e for e in live if e.doctor != v.doctor]
+            if elsewhere:
+                self._problem(now, f"elsewhere {name}", f"{name} ({v.doctor}) also live in "
+                              f"{', '.join(e.doctor for e in elsewhere)}'s calendar")
+            if len(mine) != 1:
+                self._problem(now, f"count {name} {v.updated_at}",
+                              f"{name} ({v.doctor}) booked for {_when(v.start)}, expected 1 event, got {len(mine)}")
+                continue
+            e = mine[0]
+            if (e.start, e.end) != (v.start, v.start + DURATION) or e.status != "CONFIRMED":
+                self._problem(now, f"wrong {name} {v.updated_at}",
+                              f"{name} ({v.doctor}) booked for {_when(v.start)}-{_when(v.start + DURATION)}, got "
+                              f"{_when(e.start)}-{_when(e.end)} {e.status or 'no STATUS'}")
+            if e.summary != self.title(v, now):  # the title holds initials only: shown by template
+                changed = self.s.settings_change_at is not None and now >= self.s.settings_change_at
+                self._problem(now, f"title {name} {changed}",
+                              f"{name} ({v.doctor}) title not of the {'changed' if changed else 'default'} "
+                              f"template ({'SUMMARY_AFTER_CHANGE' if changed else 'DEFAULT_SUMMARY'})")
+
+    def title(self, v: Version, now: datetime) -> str:
+        initials = self.initials[v.patient]
+        if self.s.settings_change_at is not None and now >= self.s.settings_change_at:
+            return f"Consulta with {initials}"
+        return f"Consulta ({initials})"
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
