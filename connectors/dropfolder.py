@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from clinicsync.common.logs import get_logger
 from clinicsync.connectors.base import Cursor, FatalConnectorError
 
 DONE_LIMIT = 10_000
 IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
+log = get_logger("clinicsync.connectors")
 
 
 def folder_problem(drop_dir: Path, archive_dir: Path | None) -> str | None:
@@ -37,13 +39,17 @@ def settled_files(connector: str, drop_dir: Path, pattern: str, settle_seconds: 
     if not drop_dir.is_dir():
         raise FatalConnectorError(f"connector {connector}: drop folder {drop_dir} does not exist")
     settled_before = time.time() - settle_seconds
-    files = []
+    files, settling = [], 0
     for path in sorted(drop_dir.glob(pattern)):
         if not path.is_file() or path.name.startswith(".") or path.name.endswith(IGNORED_SUFFIXES):
             continue
         if path.stat().st_mtime > settled_before:
+            settling += 1
             continue
         files.append(path)
+    if settling:  # said, so that a file dropped just before a run is not silently passed over
+        log.warning("dropfolder.settling", connector=connector, files=settling, settle_seconds=settle_seconds,
+                    hint="changed within settle_seconds: probably still being written, read by the next run")
     return files
 
 

@@ -124,9 +124,13 @@ def test_files_being_written_are_left_for_later(sync: Callable[[str], Run], drop
     write_drop(drop_dir, "a.csv.part", rows(3))
     write_drop(drop_dir, "b.csv", rows(3), age=0)  # just modified: inside the settle window
     run = sync("  settle_seconds: 30\n")
-    assert run()["fetched"] == 0
+    _, out, err = run.cli("sync", "--once", "--json")  # type: ignore[attr-defined]
+    assert json.loads(out)["connectors"]["clinic"]["fetched"] == 0
+    [said] = [json.loads(line) for line in err.splitlines() if "dropfolder.settling" in line]  # not in silence
+    assert (said["level"], said["files"], said["settle_seconds"]) == ("warning", 1, 30) and "next run" in said["hint"]
     os.utime(drop_dir / "b.csv", (time.time() - 60, time.time() - 60))
-    assert run()["created"] == 3
+    _, out, err = run.cli("sync", "--once", "--json")  # type: ignore[attr-defined]
+    assert json.loads(out)["connectors"]["clinic"]["created"] == 3 and "dropfolder.settling" not in err
 
 
 def test_processed_files_move_to_the_archive(sync: Callable[[str], Run], drop_dir: Path, tmp_path: Path) -> None:
