@@ -6,6 +6,7 @@ The clock is time-machine's, so every layer (utcnow, datetime.now, time.time) se
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -187,42 +188,35 @@ def quarantine_retry_all(folders: Folders) -> str:
 
 
 @contextmanager
-def planning_dies_once(armed: bool) -> Iterator[None]:
-    """KILLED_MID_STAGE: the process dies inside planning's transaction, after it read the
-    events and before it committed the rows and the offset."""
+def dies_in(owner: Any, name: str, where: str, armed: bool) -> Iterator[None]:
+    """While the block runs (if ``armed``), ``owner.name`` kills the process instead of
+    running: every call of it, since a dead process makes no later call either."""
     if not armed:
         yield
         return
-    real = planner.insert_new
+    real = getattr(owner, name)
 
     def die(*args: Any, **kwargs: Any) -> None:
-        raise Killed("planning")
+        raise Killed(where)
 
-    planner.insert_new = die
+    setattr(owner, name, die)
     try:
         yield
     finally:
-        planner.insert_new = real
+        setattr(owner, name, real)
 
 
-@contextmanager
-def calendar_write_dies(armed: bool) -> Iterator[None]:
+def planning_dies_once(armed: bool) -> contextlib.AbstractContextManager[None]:
+    """KILLED_MID_STAGE: the process dies inside planning's transaction, after it read the
+    events and before it committed the rows and the offset."""
+    return dies_in(planner, "insert_new", "planning", armed)
+
+
+def calendar_write_dies(armed: bool) -> contextlib.AbstractContextManager[None]:
     """KILLED_CALENDAR_WRITE: the process dies writing an .ics file, after the calendar stage
     committed its bookkeeping (events and links); every later write of that run dies too (the
     process is gone: the provider's `close`, which writes a file still owed, never runs)."""
-    if not armed:
-        yield
-        return
-    real = ics.write_atomically
-
-    def die(*args: Any, **kwargs: Any) -> str:
-        raise Killed("calendar write")
-
-    ics.write_atomically = die
-    try:
-        yield
-    finally:
-        ics.write_atomically = real
+    return dies_in(ics, "write_atomically", "calendar write", armed)
 
 
 def kill_on_store_write(worker: Worker) -> None:
