@@ -24,7 +24,7 @@ import re
 import zoneinfo
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -39,7 +39,7 @@ from clinicsync.common import timeutil
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings import engine as mapping_engine
 from clinicsync.mappings.engine import CompiledMapping
-from clinicsync.sync.known_prints import KnownPrints, known_prints
+from clinicsync.sync.known_prints import KnownPrints
 from clinicsync.sync.quarantine import Sighting
 
 # Bump when what goes into a fingerprint changes meaning: every stored one stops matching.
@@ -310,7 +310,7 @@ class LineRecognizer:
     (``touched``) is not recognized by its fingerprint at the start of the run."""
 
     def __init__(self, fingerprint: Fingerprinter,
-                 load: Callable[[], KnownPrints | Mapping[str, str] | Iterable[tuple[str, str]] | None],
+                 load: Callable[[], KnownPrints | None],
                  load_open: Callable[[], tuple[dict[str, tuple[int, str | None]], set[str]]] | None = None) -> None:
         self._base = fingerprint._seed
         self._seed = self._base.copy()
@@ -333,11 +333,9 @@ class LineRecognizer:
     @property
     def known(self) -> KnownPrints | None:
         """The stored fingerprints (digest -> external id), read when the first file is (an
-        unchanged file costs nothing). Plain (hex fingerprint, id) pairs are indexed the same way."""
+        unchanged file costs nothing)."""
         if not self._loaded:
-            loaded, self._loaded = self._load(), True
-            self._known = (loaded if loaded is None or isinstance(loaded, KnownPrints)
-                           else known_prints([sorted(dict(loaded).items())]))
+            self._known, self._loaded = self._load(), True
         return self._known
 
     def reload(self) -> None:

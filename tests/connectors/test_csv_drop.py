@@ -219,12 +219,13 @@ def test_a_resumed_file_does_not_count_known_lines_before_its_cursor_again(drop_
     """Lines the import knows unchanged (issue 32) are left out before a record is built; a
     file resumed after a crash skips the stored rows, known ones included, exactly once."""
     from clinicsync.sync.fingerprint import Fingerprinter, LineRecognizer
+    from clinicsync.sync.known_prints import known_prints
 
     write_drop(drop_dir, "a.csv", rows(20))
     settings = CsvDropSettings(name="c", kind="csv", mapping="csv_default", drop_dir=drop_dir, batch_size=3)
     fingerprint = Fingerprinter(b"epoch")
     connector = CsvDropConnector(settings)
-    connector.recognizer = learner = LineRecognizer(fingerprint, lambda: [])
+    connector.recognizer = learner = LineRecognizer(fingerprint, lambda: known_prints([]))
     ids, prints = [], []
     for batch in connector.fetch(None):
         taken, _, _ = learner.take()
@@ -232,12 +233,13 @@ def test_a_resumed_file_does_not_count_known_lines_before_its_cursor_again(drop_
         prints += taken
     assert len(ids) == 20 and all(prints)
     known = [(p or "", i) for p, i in zip(prints, ids, strict=True) if int(i[-1]) % 2 == 0]  # even last digit
+    index = known_prints([sorted(known)])
 
     def flat(lists: list[list[str]]) -> list[str]:
         return [item for part in lists for item in part]
 
     def read(cursor: Any) -> tuple[list[list[str]], list[list[str]], Any]:
-        connector.recognizer = recognizer = LineRecognizer(fingerprint, lambda: known)
+        connector.recognizer = recognizer = LineRecognizer(fingerprint, lambda: index)
         records, skipped, last = [], [], None
         for batch in connector.fetch(cursor):
             _, lines, _ = recognizer.take()
@@ -253,7 +255,7 @@ def test_a_resumed_file_does_not_count_known_lines_before_its_cursor_again(drop_
     assert len(records[0]) == 3 and len(records) > 1
 
     batches = connector.fetch(None)
-    connector.recognizer = first_reader = LineRecognizer(fingerprint, lambda: known)
+    connector.recognizer = first_reader = LineRecognizer(fingerprint, lambda: index)
     first = next(batches)
     _, first_lines, _ = first_reader.take()
     done = [str(r.data["appointment_id"]) for r in first.records] + [line.external_id for line in first_lines]
