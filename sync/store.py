@@ -682,6 +682,7 @@ class Store:
         updates: list[dict[str, Any]] = []
         reprinted: list[dict[str, Any]] = []
         changes: list[tuple[int, Change, int]] = []
+        unanswered: list[int] = []  # moved or booked again: the patient's answer was for before
         candidates: list[tuple[NormalizedAppointment, str]] = []
         for appointment in appointments:
             new_hash = _appointment_hash(appointment)
@@ -709,6 +710,8 @@ class Store:
                 values.pop(key)
             updates.append({**values, "deleted_at": None, "_id": old.id})
             changes.append((old.id, change, version))
+            if _answer_outlived(change):
+                unanswered.append(old.id)
             counts_key = change.kind
             setattr(counts, counts_key, getattr(counts, counts_key) + 1)
         if updates:
@@ -717,6 +720,9 @@ class Store:
                 update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
                 .values({c: bindparam(c) for c in columns}),
                 updates)
+        if unanswered:
+            connection.execute(update(APPOINTMENTS).where(APPOINTMENTS.c.id.in_(unanswered))
+                               .values(participation=None, participation_at=None))
         if reprinted:  # not content: no version, no event, no updated_at
             connection.execute(update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
                                .values(source_fingerprint=bindparam("source_fingerprint")), reprinted)
@@ -867,6 +873,17 @@ class Store:
 _BEFORE_GO_LIVE = {"baseline": True, "before_go_live": True}
 # The go-live moment and, by external id, (first seen as the batch knows it, record id).
 _Live = tuple[datetime, dict[str, tuple[datetime | None, str | None]]]
+
+
+def _answer_outlived(change: Change) -> bool:
+    """Whether this change makes the patient's answer (``participation``) stale: the visit moved
+    to another start, or the source booked it again after a cancellation. The answer was for the
+    time the patient was told; a "no" kept on a visit the desk rebooked would show it as
+    "Cancelled by patient" in the doctor's calendar, offer its new time to the waitlist and make
+    the patient's next reply miss it (record.py matches visits awaiting an answer). A change of
+    doctor, type or place at the same start keeps the answer."""
+    payload = change.payload or {}
+    return "start" in payload.get("moved", ()) or bool(payload.get("reactivated"))
 
 
 def _first_seen(mapped: Collection[Mapped]) -> dict[str, tuple[datetime | None, str | None]]:

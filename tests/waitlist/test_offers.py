@@ -339,3 +339,19 @@ def test_a_patient_who_won_a_slot_is_offered_no_other_while_it_is_booked(
     run_waitlist(settings, store, DAY + timedelta(minutes=1))
     [second] = [o for o in rows(store, WAITLIST_OFFERS) if o.slot_id != offers(store)[ids["W2"]].slot_id]
     assert second.entry_id == ids["P1"] and second.entry_id != ids["W2"]  # W2 won the first slot
+
+
+def test_a_visit_the_desk_rebooks_after_the_patients_cancel_frees_only_its_old_time(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """The patient cancels by SMS; the desk calls them and moves the visit to a later time in
+    its system. The old time is free (offered); the new one is the patient's again and is
+    offered to nobody: their "cancel" was for the old time."""
+    settings = make(reminder_settings)
+    waiting_patients(store)
+    handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY - timedelta(hours=1))
+    assert run_waitlist(settings, store, DAY)["freed"] == 1
+    later = START + timedelta(days=2)
+    put(store, appointment("A1", later, patient="P1", phone=PHONE))  # rebooked by the desk
+    after = run_waitlist(settings, store, DAY + timedelta(minutes=1))
+    assert after["freed"] == 0 and after["withdrawn"] == 0
+    assert [(s.start_utc, s.status) for s in rows(store, FREED_SLOTS)] == [(START, "open")]

@@ -248,3 +248,20 @@ def test_a_patient_who_confirms_again_gets_the_booked_event_back(doctor: Callabl
         apply_answer(connection, cal.settings, row, "confirm", utcnow())
     cal.push()
     assert cal.event("A1") is not None and cal.event("A1")[:2] == ("confirmed", "Follow-up (J.W.)")  # type: ignore[index]
+
+
+def test_a_visit_the_desk_rebooks_after_the_patients_cancel_is_booked_again(doctor: Callable[..., Doctor]) -> None:
+    """The desk calls the patient who cancelled and moves the visit to another time in the CSV:
+    the event is an ordinary booked visit at the new time, not "Cancelled by patient" (the "no"
+    was for the old time), and `calendar status` no longer counts it as a slot to free."""
+    cal = doctor()
+    visit = appointment("A1")
+    apply(cal.store, visit)
+    cal.push()
+    cancel_by_sms(cal)
+    cal.push()
+    assert cal.event("A1")[0] == "tentative"  # type: ignore[index]
+    apply(cal.store, _with(visit, start=visit.start + timedelta(days=1), end=visit.end + timedelta(days=1)))
+    assert cal.push()["patched"] == 1
+    assert cal.event("A1")[:2] == ("confirmed", "Follow-up (J.W.)")  # type: ignore[index]
+    assert _marked(cal) == {AMELIA: 0}

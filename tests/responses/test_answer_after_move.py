@@ -1,0 +1,44 @@
+"""An answer is for the time it was given (issue: a rebooked visit kept its old "declined").
+
+The patient said no by SMS; the front desk, having called them, moves the visit in its own
+system to another time. The patient's "no" was about the old time: the moved visit awaits an
+answer again, so the next reply reaches it, the doctor's calendar shows it as booked (not
+"Cancelled by patient"), and the answer page offers its choices."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
+from tests.responses.test_record import BASE, START, participation, reply
+from tests.sync.reminders.conftest import SettingsMaker, appointment, put
+
+
+def test_a_decline_does_not_outlive_a_move_to_another_time(store: Store, reminder_settings: SettingsMaker) -> None:
+    settings: Settings = reminder_settings(BASE)
+    put(store, appointment("A1", START))
+    assert reply(settings, store, "NO", "SM1").outcome == "applied"
+    assert participation(store) == {"A1": "declined"}
+    put(store, appointment("A1", START + timedelta(days=2)))  # the desk rebooked it
+    assert participation(store) == {"A1": None}
+    assert reply(settings, store, "C", "SM2").outcome == "applied"
+    assert participation(store) == {"A1": "accepted"}
+
+
+def test_a_confirmation_does_not_outlive_a_move_to_another_time(store: Store,
+                                                                reminder_settings: SettingsMaker) -> None:
+    settings: Settings = reminder_settings(BASE)
+    put(store, appointment("A1", START))
+    reply(settings, store, "yes", "SM1")
+    put(store, appointment("A1", START + timedelta(hours=3)))
+    assert participation(store) == {"A1": None}
+
+
+def test_other_changes_keep_the_answer(store: Store, reminder_settings: SettingsMaker) -> None:
+    settings: Settings = reminder_settings(BASE)
+    put(store, appointment("A1", START))
+    reply(settings, store, "yes", "SM1")
+    put(store, appointment("A1", START, type="Annual"))  # same time, another visit type
+    put(store, appointment("A1", START, doctor="D2"))  # same time, another doctor
+    assert participation(store) == {"A1": "accepted"}
