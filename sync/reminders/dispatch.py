@@ -486,7 +486,8 @@ class Dispatcher:
                 return "skip", "superseded"
             if self.now > self._send_by(row, a.timezone):
                 return "skip", "too late"
-        answered = answered_skip(row.kind, row.recipient, a)
+        answered = answered_skip(row.kind, row.recipient, a,
+                                 declined_stops_reminders=self.settings.responses.cancel_reminders_on_decline)
         if answered:
             return "skip", answered
         start = row.starts_at if row.kind == "cancelled" and row.starts_at else a.start_utc

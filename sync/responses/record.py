@@ -18,6 +18,7 @@ from clinicsync.notifiers.phone import e164
 from clinicsync.sync.model import Appointment, Patient
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.reminders.answered import DECLINED_REASON
 from clinicsync.sync.reminders.dispatch import lift_opt_out, record_opt_out
 from clinicsync.sync.reminders.planner import reminder_key
 from clinicsync.sync.reminders.txn import writer
@@ -80,7 +81,7 @@ def apply_answer(connection: Connection, settings: Settings, appointment: Any, a
         if config.cancel_reminders_on_decline:
             connection.execute(update(R).where(
                 R.c.appointment_id == appointment.id, R.c.recipient == "patient", R.c.status == "pending").values(
-                status="cancelled", reason="the patient declined", updated_at=now))
+                status="cancelled", reason=DECLINED_REASON, updated_at=now))
         if config.notify_practitioner and appointment.practitioner_ref and not from_source:
             _notify_practitioner(connection, appointment, now)
     if config.writeback and not from_source:

@@ -130,3 +130,24 @@ def test_unknown_and_unmatched_replies_are_stored_for_staff(store: Store, remind
     assert [(r.outcome, r.sender) for r in rows(store, RESPONSES)] == [
         ("unrecognized", PHONE), ("no_appointment", "+12125550199"), ("no_appointment", "not a number")]
     assert participation(store) == {"A1": None}
+
+
+def test_no_reminder_reaches_a_patient_who_cancelled_even_one_planned_after(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Any) -> None:
+    """The clinic adds a 2h reminder after the patient's "no": the re-plan follows the
+    settings, but the reminder is not sent to someone who said they will not come (found by
+    the clinic simulation, PATIENT_REPLIES with SETTINGS_CHANGE). The doctor still hears."""
+    settings = reminder_settings(BASE + "\nconfirmation: false")
+    put(store, appointment("A1", START))
+    plan(settings, store, NOW)
+    assert reply(settings, store, "NO", "SM1").outcome == "applied"
+    Dispatcher(settings, store, NOW).run()  # the doctor's "declined" email
+    changed = reminder_settings(BASE.replace("offsets: [1d]", "offsets: [1d, 2h]") + "\nconfirmation: false")
+    plan(changed, store, NOW + timedelta(minutes=5))
+    two_hours = [r for r in rows(store, REMINDERS) if r.offset == "2h"]
+    assert len(two_hours) == 1  # planned with the new settings, as for every visit ahead
+    report = Dispatcher(changed, store, START - timedelta(hours=2)).run().as_dict()
+    assert report["sent"] == 0
+    [row] = [r for r in rows(store, REMINDERS) if r.offset == "2h"]
+    assert (row.status, row.reason) == ("skipped", "the patient declined")
+    assert not (tmp_path / "texts.jsonl").exists()

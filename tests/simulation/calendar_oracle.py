@@ -19,7 +19,11 @@ The rules, as read from docs/calendar.md (default settings: ``cancelled_action: 
 - No event of an appointment the scenario does not have (the poison row, a stranger), none
   in another doctor's file unless cancelled, and no UID twice across the files.
 - Appointments that ended longer ago than the window (less a day of margin) are not judged:
-  "left alone". The scenario has no patient replies, so no "Cancelled by patient" event.
+  "left alone".
+- A visit whose patient cancelled by SMS (PATIENT_REPLIES: the oracle of messages works out
+  which visit a reply answers) while the source still holds it booked is
+  ``STATUS:TENTATIVE`` titled ``Cancelled by patient: <title>`` from the first sync after the
+  reply; a move to another start clears that (the answer was for the old time): CONFIRMED again.
 
 It is checked after each tick whose `sync --once` completed (the calendar stage runs in it);
 a problem is reported once, at the first tick it is seen, by ids only (no PHI)."""
@@ -36,6 +40,7 @@ from icalendar import Calendar
 from tests.simulation.oracle import Oracle
 from tests.simulation.scenario import Scenario, Version
 
+DECLINED_PREFIX = "Cancelled by patient: "  # calendar.patient_cancelled: mark (the default)
 DURATION = timedelta(minutes=30)  # what both sources say (clinic.py)
 PAST_DAYS = timedelta(days=30)  # calendar.past_days' default
 MARGIN = timedelta(days=1)  # around the window's edge, which the stage's own clock decides
@@ -90,7 +95,10 @@ class CalendarOracle:
     def __init__(self, scenario: Scenario, directory: Path) -> None:
         self.s = scenario
         self.files = Files(directory, {d.email: d.id for d in scenario.doctors})
-        self.visible = Oracle(scenario).visible()
+        messages = Oracle(scenario)
+        self.visible = messages.visible()
+        messages.run()
+        self.answers = messages.answers  # each visit's answer over time, as clinicsync must work it out
         self.landed: set[datetime] = set()
         self.truth: dict[tuple[str, str], Version] = {}
         self.initials = {p.id: "".join(f"{part[0]}." for part in (p.name.split()[0], p.name.split()[-1]))
@@ -157,15 +165,26 @@ class CalendarOracle:
                               f"{name} ({v.doctor}) booked for {_when(v.start)}, expected 1 event, got {len(mine)}")
                 continue
             e = mine[0]
-            if (e.start, e.end) != (v.start, v.start + DURATION) or e.status != "CONFIRMED":
-                self._problem(now, f"wrong {name} {v.updated_at}",
-                              f"{name} ({v.doctor}) booked for {_when(v.start)}-{_when(v.start + DURATION)}, got "
+            declined = self.declined(key, now)
+            status = "TENTATIVE" if declined else "CONFIRMED"
+            if (e.start, e.end) != (v.start, v.start + DURATION) or e.status != status:
+                self._problem(now, f"wrong {name} {v.updated_at} {declined}",
+                              f"{name} ({v.doctor}) booked for {_when(v.start)}-{_when(v.start + DURATION)}"
+                              f"{', cancelled by the patient' if declined else ''}, got "
                               f"{_when(e.start)}-{_when(e.end)} {e.status or 'no STATUS'}")
-            if e.summary != self.title(v, now):  # the title holds initials only: shown by template
+            expected_title = f"{DECLINED_PREFIX}{self.title(v, now)}" if declined else self.title(v, now)
+            if e.summary != expected_title:  # the title holds initials only: shown by template
                 changed = self.s.settings_change_at is not None and now >= self.s.settings_change_at
-                self._problem(now, f"title {name} {changed}",
+                self._problem(now, f"title {name} {changed} {declined}",
                               f"{name} ({v.doctor}) title not of the {'changed' if changed else 'default'} "
-                              f"template ({'SUMMARY_AFTER_CHANGE' if changed else 'DEFAULT_SUMMARY'})")
+                              f"template ({'SUMMARY_AFTER_CHANGE' if changed else 'DEFAULT_SUMMARY'})"
+                              f"{' marked cancelled by the patient' if declined else ''}")
+
+    def declined(self, key: tuple[str, str], now: datetime) -> bool:
+        """Whether the patient's cancellation stands for this visit in the store the calendar
+        stage read at ``now``'s sync: replies come after their tick's sync, clears in it."""
+        seen = [answer for at, phase, answer in self.answers.get(key, ()) if at < now or (at == now and phase == 0)]
+        return bool(seen) and seen[-1] == "decline"
 
     def title(self, v: Version, now: datetime) -> str:
         initials = self.initials[v.patient]

@@ -30,6 +30,14 @@ The rules, as read here (where the docs leave room, the reading is written down)
   bound and before ``min_lead``, or has gone.
 - Settings change (offsets): pending reminders of a removed offset are cancelled; an added
   offset is planned for each visit ahead whose new reminder time has not passed.
+- Patients' replies (PATIENT_REPLIES, docs/responses.md), after the tick's sync: a reply
+  answers the patient's nearest upcoming active visit (any source) that awaits an answer (none
+  given since it was last moved); none: nothing happens. A confirmation makes an unsent
+  confirmation request moot (skipped). A cancellation drops every unsent message to the patient
+  and tells the doctor at once by email (``declined``; staff get no quiet hours), while the visit
+  is ahead and still booked; no reminder is planned for it any more (a settings change adds
+  none), though the source still holds it. A move to another start clears the answer (it was for
+  the old time): the visit then gets its reminders and the reschedule notice as any move does.
 - Agendas: each doctor with an email and an appointment (of that source) today or tomorrow
   in the store at a planning pass gets that day's agenda at 07:00 clinic time, if at send
   time the day still holds one of theirs. Reading for issue 28 obs 4 ("every message has a
@@ -47,7 +55,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from tests.simulation.clinic import OFFSETS, OFFSETS_AFTER_CHANGE
 from tests.simulation.faults import Fault
 from tests.simulation.mailbag import Identity, Sent
-from tests.simulation.scenario import TICK, TZ, Scenario, Version, killed_delivery
+from tests.simulation.scenario import REPLY_TEXTS, TICK, TZ, Reply, Scenario, Version, killed_delivery
 
 MIN_LEAD = timedelta(minutes=15)
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
@@ -101,6 +109,7 @@ class Pending:
     offset: str | None
     start: datetime
     due: datetime
+    recipient: str = "patient"  # or "doctor" (a patient's cancellation, told to the doctor)
 
 
 @dataclass
@@ -108,6 +117,7 @@ class Visit:
     version: Version
     pending: list[Pending] = field(default_factory=list)
     sent_reminders: set[tuple[str, datetime]] = field(default_factory=set)
+    answer: str | None = None  # the patient's reply standing for the current start: confirm | decline
 
     @property
     def active(self) -> bool:
@@ -122,6 +132,8 @@ class Oracle:
         self.agendas_done: set[tuple[str, str, date]] = set()
         self.offsets = list(OFFSETS)
         self.expected: list[Sent] = []
+        # Each visit's answer as it changed: (tick, 0 in the sync or 1 after it, answer or None).
+        self.answers: dict[tuple[str, str], list[tuple[datetime, int, str | None]]] = defaultdict(list)
 
     # -- what the store sees, tick by tick --
     def visible(self) -> dict[datetime, list[Version]]:
@@ -186,7 +198,10 @@ class Oracle:
                 self._notice(visit, "cancelled", now)
         elif v.start != old.start:
             visit.pending = [p for p in visit.pending if p.kind != "reminder"]
-            if not baseline and not visit.pending:  # no notice unsent
+            if visit.answer is not None:  # it was for the old time
+                visit.answer = None
+                self.answers[key].append((now, 0, None))
+            if not baseline and not any(p.recipient == "patient" for p in visit.pending):  # no notice unsent
                 self._notice(visit, "rescheduled", now)
             self._reminders(visit, now, self.offsets)
 
@@ -196,7 +211,7 @@ class Oracle:
         self.offsets = new
         for visit in self.visits.values():
             visit.pending = [p for p in visit.pending if p.kind != "reminder" or p.offset in new]
-            if visit.active and visit.version.start > now:
+            if visit.active and visit.version.start > now and visit.answer != "decline":
                 self._reminders(visit, now, added)
 
     def _plan_agendas(self, now: datetime) -> None:
@@ -211,6 +226,19 @@ class Oracle:
         return {(v.version.source, v.version.doctor) for v in self.visits.values()
                 if v.active and v.version.start.astimezone(TZ).date() == day}
 
+    # -- replies --
+    def _reply(self, reply: Reply, now: datetime) -> None:
+        waiting = [(key, visit) for key, visit in self.visits.items() if visit.version.patient == reply.patient
+                   and visit.active and visit.version.start > now and visit.answer is None]
+        if not waiting:
+            return
+        key, visit = min(waiting, key=lambda kv: kv[1].version.start)  # a tie: the one stored first
+        visit.answer = REPLY_TEXTS[reply.text]
+        self.answers[key].append((now, 1, visit.answer))
+        if visit.answer == "decline":
+            visit.pending = [p for p in visit.pending if p.recipient != "patient"]
+            visit.pending.append(Pending("declined", None, visit.version.start, now, recipient="doctor"))
+
     # -- dispatch --
     def _dispatch(self, now: datetime) -> None:
         for (source, external_id), visit in self.visits.items():
@@ -218,6 +246,13 @@ class Oracle:
             if not due:
                 continue
             v = visit.version
+            for p in [p for p in due if p.recipient == "doctor"]:  # staff: no quiet hours
+                visit.pending.remove(p)
+                due.remove(p)
+                if visit.active and now < v.start:
+                    self._send(v.doctor, f"{source}/{external_id}", p.kind, "", now)
+            if not due:
+                continue
             quiet = quiet_period(now)
             if quiet is not None:  # woke inside the quiet hours: back to their end
                 for p in due:
@@ -232,7 +267,8 @@ class Oracle:
             for p in due:
                 if p.kind != "reminder":
                     visit.pending.remove(p)
-                    if now < v.start and not (p.kind == "confirmation" and stand_in):
+                    moot = p.kind == "confirmation" and (stand_in or visit.answer is not None)
+                    if now < v.start and not moot:
                         self._send(v.patient, f"{source}/{external_id}", p.kind, "", now)
                     continue
             for p in reminders:
@@ -264,6 +300,9 @@ class Oracle:
         s = self.s
         visible = self.visible()
         syncs = s.sync_ticks()
+        replies: dict[datetime, list[Reply]] = defaultdict(list)
+        for reply in s.replies:
+            replies[reply.at].append(reply)
         for now in s.ticks():
             if s.settings_change_at is not None and now == s.settings_change_at:
                 self._settings_change(now)
@@ -271,6 +310,8 @@ class Oracle:
                 self._land(v, now, baseline=now == s.golive and v.source == "front")
             if now in syncs:
                 self._plan_agendas(now)
+            for reply in replies.get(now, []):
+                self._reply(reply, now)
             if s.down is None or not s.down[0] <= now < s.down[1]:
                 self._dispatch(now)
         return self.expected

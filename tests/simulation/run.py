@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from clinicsync.sync.db import make_engine, upgrade
 from clinicsync.sync.model import SyncRun
 from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.store import Store
 from tests.simulation import clinic
 from tests.simulation.calendar_oracle import CalendarOracle
@@ -21,7 +22,7 @@ from tests.simulation.clinic import Folders, Killed, Worker
 from tests.simulation.faults import Fault
 from tests.simulation.mailbag import Mailbag
 from tests.simulation.oracle import expected_messages
-from tests.simulation.scenario import TICK, TZ, Delivery, Scenario, Version, killed_delivery
+from tests.simulation.scenario import TICK, TZ, Delivery, Reply, Scenario, Version, killed_delivery
 from tests.simulation.verdict import Verdict, judge
 
 STUCK_AFTER = timedelta(hours=1)  # a run still "running" this long after it began was cut off
@@ -104,6 +105,9 @@ class Driver:
         killed = killed_delivery(s)
         syncs = s.sync_ticks()
         changes = [c for c in s.changes if c.version.source == "front"]
+        replies: dict[datetime, list[Reply]] = {}
+        for reply in s.replies:
+            replies.setdefault(reply.at, []).append(reply)
         with time_machine.travel(ticks[0], tick=False) as clock:
             worker = self.restart()
             retry: list[Delivery] = []
@@ -136,6 +140,8 @@ class Driver:
                     worker = self.sync(worker, now)
                     if self.calendar is not None and worker is completed:
                         self.calendar.check(now)
+                for reply in replies.get(now, []):
+                    self.reply(worker, reply, now)
                 if (s.down is None or not s.down[0] <= now < s.down[1]) and self.something_due(worker, now):
                     self.remind(worker, now)
                     self.mailbag.collect(worker.store, now)
@@ -145,6 +151,15 @@ class Driver:
             if self.second is not None:
                 self.second.close()
         return judge(s, expected_messages(s), self.mailbag.sent, stuck, self.notes, self.calendar)
+
+    def reply(self, worker: Worker, reply: Reply, now: datetime) -> None:
+        """A patient's SMS, handed to what Twilio's inbound webhook calls once it has checked
+        the signature (docs/responses.md; `clinicsync replies feed` does the same)."""
+        patient = next(p for p in self.s.patients if p.id == reply.patient)
+        result = handle_reply(worker.settings, worker.store, "sms", patient.phone, reply.text, reply.sid, now)
+        if result.outcome not in ("applied", "no_appointment"):
+            self.notes.append(f"{now.astimezone(TZ):%Y-%m-%d %H:%M} reply {reply.sid} ({reply.text!r}) "
+                              f"came out {result.outcome}")
 
     def after_tick(self, worker: Worker, now: datetime) -> None:
         """A subclass's own work at the end of each tick (tests/simulation/waitlist_run.py)."""

@@ -80,6 +80,20 @@ class Delivery:
     first: bool
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A patient texts the clinic's number at a tick, after that tick's sync (PATIENT_REPLIES).
+    Which visit it answers is the oracle's to work out, as clinicsync must."""
+
+    at: datetime
+    patient: str
+    text: str  # C, Sí or Yes (confirm); X or No (cancel): keyword replies of docs/responses.md
+    sid: str  # the provider's message id (a repeat changes nothing)
+
+
+REPLY_TEXTS = {"C": "confirm", "Sí": "confirm", "Yes": "confirm", "X": "decline", "No": "decline"}
+
+
 @dataclass
 class Scenario:
     seed: int
@@ -91,6 +105,7 @@ class Scenario:
     patients: list[Patient]
     changes: list[Change] = field(default_factory=list)  # in time order, go-live's included
     deliveries: list[Delivery] = field(default_factory=list)  # the web source's pushes
+    replies: list[Reply] = field(default_factory=list)  # patients' SMS replies, in time order
     poison_at: datetime | None = None
     settings_change_at: datetime | None = None
     down: tuple[datetime, datetime] | None = None  # the dispatcher is down in [from, until)
@@ -273,6 +288,24 @@ class _Generator:
             after = someday(WORK_FROM)
             s.kill_calendar_at = next((c.at for c in s.changes if c.at >= after), None)
 
+    def replies(self) -> None:
+        """PATIENT_REPLIES: on about half the days one or two patients who take texts answer,
+        at a tick of the working day. Drawn last, so that other scenarios stay as they were."""
+        rng, s = self.rng, self.s
+        texting = [p for p in s.patients if p.channel == "sms"] or s.patients
+        steps = int((datetime.combine(s.first_day, WORK_UNTIL) - datetime.combine(s.first_day, WORK_FROM)) / TICK)
+        for n in range(s.days):
+            if rng.random() < 0.5:
+                continue
+            day = s.first_day + timedelta(days=n)
+            for _ in range(rng.randint(1, 2)):
+                at = local(day, WORK_FROM) + TICK * rng.randint(0, steps)
+                patient = rng.choice(texting)
+                text = rng.choice(["C", "Sí" if patient.language == "es" else "Yes", "X", "No"])
+                if at > s.golive:
+                    s.replies.append(Reply(at, patient.id, text, f"SIM{len(s.replies):04d}"))
+        s.replies.sort(key=lambda r: r.at)
+
 
 def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Scenario:
     g = _Generator(seed, days, faults)
@@ -281,6 +314,8 @@ def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Sc
         g.day(n)
     g.deliveries()
     g.faults_at()
+    if Fault.PATIENT_REPLIES in faults:
+        g.replies()
     return g.s
 
 

@@ -141,3 +141,46 @@ def test_the_calendar_oracle_sees_a_wrong_calendar(tmp_path: Path) -> None:
     assert f"{k1[0]}/{k1[1]}" in text and f"{kg[0]}/{kg[1]}" in text and "F-STRANGER" in text
     assert f"UID {k2[0]}-{k2[1]}@test appears 2 times" in text
     assert f"{k3[0]}/{k3[1]} ({v3.doctor}) title not of the default template" in text
+
+
+def test_the_calendar_oracle_wants_a_patients_cancellation_marked(tmp_path: Path) -> None:
+    """A visit the patient cancelled (the source still holds it) must show TENTATIVE with the
+    "Cancelled by patient: " title from the next sync on; the plain booked event is reported;
+    a move clears it (the answer was for the old time)."""
+    from icalendar import Calendar, Event
+
+    from tests.simulation.calendar_oracle import DECLINED_PREFIX, DURATION, CalendarOracle
+    from tests.simulation.scenario import TICK
+
+    scenario = generate(SEEDS[0], 3)
+    oracle = CalendarOracle(scenario, tmp_path)
+    now = scenario.end
+    oracle._advance(now)
+    active = sorted((k, v) for k, v in oracle.truth.items() if v.status == "booked" and not v.deleted)
+    key, v = next((k, v) for k, v in active if v.start > now)
+    oracle.answers[key] = [(now - TICK, 1, "decline")]
+
+    def write(status: str, summary: str) -> None:
+        files: dict[str, Calendar] = {}
+        for k, visit in active:
+            event = Event()
+            event.add("UID", f"{k[0]}-{k[1]}@test")
+            event.add("DTSTART", visit.start.astimezone(TZ))
+            event.add("DTEND", visit.start + DURATION)
+            event.add("STATUS", status if k == key else "CONFIRMED")
+            event.add("SUMMARY", summary if k == key else oracle.title(visit, now))
+            event.add("X-CLINICSYNC-CONNECTOR", k[0])
+            event.add("X-CLINICSYNC-EXTERNAL-ID", k[1])
+            email = next(d.email for d in scenario.doctors if d.id == visit.doctor)
+            files.setdefault(email, Calendar()).add_component(event)
+        for email, calendar in files.items():
+            (tmp_path / f"{email}.ics").write_bytes(calendar.to_ical())
+
+    write("TENTATIVE", DECLINED_PREFIX + oracle.title(v, now))
+    oracle.check(now)
+    assert oracle.problems == []
+    write("CONFIRMED", oracle.title(v, now))
+    oracle.check(now)
+    assert any("cancelled by the patient" in p for _, p in oracle.problems), oracle.problems
+    oracle.answers[key].append((now, 0, None))  # moved in this tick's sync: booked again
+    assert not oracle.declined(key, now)
