@@ -115,7 +115,8 @@ class ClinicSettings(SettingsModel):
     logo_file: Path | None = Field(None, description="PNG, JPEG, SVG or WebP shown on the patients' answer page")
     language: str | None = Field(
         None, max_length=35, description="the clinic's language and locale (BCP 47, e.g. es-ES, en-US): doctors' "
-                                         "agendas and their clock; unset: the main language of default_region")
+                                         "agendas and notices, patients whose source gives no language; unset: "
+                                         "the main language of default_region")
     plausible_dates: PlausibleDates = Field(
         default_factory=PlausibleDates, description="appointments outside [earliest, latest) are refused at mapping "
                                                     "(a source's empty date such as 0001-01-01)")
@@ -137,6 +138,12 @@ class ClinicSettings(SettingsModel):
         if value is not None and not known_language(value):
             raise ValueError(f"unknown language or locale {value[:35]!r} (a BCP 47 tag such as es-ES or en-US)")
         return value
+
+    def speaks(self, language: str | None) -> str:
+        """The language to write to someone in: their own when known, else the clinic's. A
+        clinic in Spain whose export carries no language column writes to its patients, and
+        reads their "Sí", in Spanish, not in English."""
+        return language or self.locale_tag()
 
     def locale_tag(self) -> str:
         """The clinic's locale as a BCP 47 tag: ``language``, else the first official language

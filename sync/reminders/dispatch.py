@@ -510,7 +510,8 @@ class Dispatcher:
 
     def _draft(self, item: Item) -> Draft:
         row, a = item.row, item.appointment
-        language = item.patient.language if item.patient is not None and row.recipient == "patient" else None
+        own = item.patient.language if item.patient is not None and row.recipient == "patient" else None
+        language = self.settings.clinic.speaks(own)  # staff, and a patient without one: the clinic's
         if row.kind == "agenda":
             day = datetime.fromisoformat(row.offset).replace(tzinfo=zone(self.settings.clinic.timezone))
             language = self.config.agenda.language or self.settings.clinic.locale_tag()

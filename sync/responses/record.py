@@ -116,7 +116,7 @@ def handle_reply(settings: Settings, store: Store, channel: str, sender: str, bo
                 return ReplyResult(seen.action, "duplicate", seen.language, seen.appointment_id,
                                    answer(_answer_key(seen.action, seen.outcome), seen.language))
         patients = _patients(connection, phone) if phone else []
-        language = next((p.language for p in patients if p.language), None)
+        language = settings.clinic.speaks(next((p.language for p in patients if p.language), None))
         action = interpret(body, language)
         appointment_id: int | None = None
         reminder_id: int | None = None

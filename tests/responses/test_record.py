@@ -151,3 +151,21 @@ def test_no_reminder_reaches_a_patient_who_cancelled_even_one_planned_after(
     [row] = [r for r in rows(store, REMINDERS) if r.offset == "2h"]
     assert (row.status, row.reason) == ("skipped", "the patient declined")
     assert not (tmp_path / "texts.jsonl").exists()
+
+
+def test_a_patient_without_a_language_is_written_to_and_read_in_the_clinics(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Any) -> None:
+    """A clinic in Spain whose export has no language column: its patients' reminders go in
+    Spanish and their "Sí" is understood (before, both fell back to English)."""
+    settings = reminder_settings(BASE + "\nconfirmation: false")
+    settings = settings.model_copy(update={"clinic": settings.clinic.model_copy(update={"language": "es-ES"})})
+    put(store, appointment("A1", START, language=None))  # type: ignore[arg-type]
+    plan(settings, store, NOW)
+    assert Dispatcher(settings, store, START - timedelta(days=1)).run().as_dict()["sent"] == 1
+    [text] = read_log(tmp_path / "texts.jsonl")
+    assert "cita" in text["body"].lower(), text["body"]
+    result = reply(settings, store, "Sí", "SM1")
+    assert (result.action, result.outcome, result.language) == ("confirm", "applied", "es-ES")
+    assert result.answer.startswith("Gracias")
+    english = reminder_settings(BASE + "\nconfirmation: false")  # a US clinic: English, as before
+    assert reply(english, store, "Sí", "SM2").outcome == "unrecognized"
