@@ -17,7 +17,9 @@ The rules, as read from docs/calendar.md (default settings: ``cancelled_action: 
 - One cancelled or deleted at the source is absent or ``STATUS:CANCELLED`` (the `.ics`
   provider keeps a removed event as cancelled, so subscribers remove it).
 - No event of an appointment the scenario does not have (the poison row, a stranger), none
-  in another doctor's file unless cancelled, and no UID twice across the files.
+  in another doctor's file unless cancelled, no UID live twice across the files and none twice
+  in one file. A visit given to another doctor (DOCTOR_CHANGES) keeps its UID: live in the new
+  doctor's file, CANCELLED in the old one's (how an `.ics` subscriber learns it is gone).
 - Appointments that ended longer ago than the window (less a day of margin) are not judged:
   "left alone".
 - A visit whose patient cancelled by SMS (PATIENT_REPLIES: the oracle of messages works out
@@ -126,14 +128,19 @@ class CalendarOracle:
         self._advance(now)
         self.checks += 1
         events = self.files.events()
-        uids: dict[str, int] = defaultdict(int)
+        uids: dict[str, int] = defaultdict(int)  # live events by UID, across the files
+        in_file: dict[tuple[str, str], int] = defaultdict(int)  # every event by (file, UID)
         by_key: dict[tuple[str, str], list[Seen]] = defaultdict(list)
         for e in events:
-            uids[e.uid] += 1
+            uids[e.uid] += e.status != "CANCELLED"
+            in_file[(e.doctor, e.uid)] += 1
             by_key[(e.connector, e.external_id)].append(e)
         for uid, count in uids.items():
             if count > 1:
                 self._problem(now, f"uid {uid}", f"UID {uid} appears {count} times")
+        for (doctor, uid), count in in_file.items():
+            if count > 1:
+                self._problem(now, f"uid {uid} {doctor}", f"UID {uid} appears {count} times in {doctor}'s file")
         judged_from = now - PAST_DAYS + MARGIN
         for key in sorted(set(self.truth) | set(by_key)):
             name = f"{key[0]}/{key[1]}"

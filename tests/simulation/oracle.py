@@ -30,6 +30,9 @@ The rules, as read here (where the docs leave room, the reading is written down)
   bound and before ``min_lead``, or has gone.
 - Settings change (offsets): pending reminders of a removed offset are cancelled; an added
   offset is planned for each visit ahead whose new reminder time has not passed.
+- A visit given to another doctor at the same time (DOCTOR_CHANGES) is a change the patient
+  is told of (a reschedule notice, unless a notice is still unsent); its reminders and the
+  patient's answer stand.
 - Patients' replies (PATIENT_REPLIES, docs/responses.md), after the tick's sync: a reply
   answers the patient's nearest upcoming active visit (any source) that awaits an answer (none
   given since it was last moved); none: nothing happens. A confirmation makes an unsent
@@ -196,6 +199,9 @@ class Oracle:
             visit.pending.clear()
             if not baseline:
                 self._notice(visit, "cancelled", now)
+        elif v.start == old.start and v.doctor != old.doctor:  # another doctor, same time: told, answer kept
+            if not baseline and not any(p.recipient == "patient" and p.kind != "reminder" for p in visit.pending):
+                self._notice(visit, "rescheduled", now)
         elif v.start != old.start:
             visit.pending = [p for p in visit.pending if p.kind != "reminder"]
             if visit.answer is not None:  # it was for the old time

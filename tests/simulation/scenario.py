@@ -231,7 +231,11 @@ class _Generator:
                 self.add(at, "book", version)
             elif roll < 0.75:
                 old = rng.choice(ahead)
-                self.add(at, "move", replace(old, start=_slot(rng, today, soon=rng.random() < 0.25), updated_at=at))
+                if Fault.DOCTOR_CHANGES in self.faults and rng.random() < 0.3:  # same time, another doctor
+                    doctor = rng.choice([d.id for d in s.doctors if d.id != old.doctor])
+                    self.add(at, "move", replace(old, doctor=doctor, updated_at=at))
+                else:
+                    self.add(at, "move", replace(old, start=_slot(rng, today, soon=rng.random() < 0.25), updated_at=at))
             elif roll < 0.9 or source == "web" or Fault.SOURCE_DELETES not in self.faults:
                 old = rng.choice(ahead)
                 self.add(at, "cancel", replace(old, status="cancelled", word="cancelled", updated_at=at))
