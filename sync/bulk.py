@@ -360,6 +360,17 @@ def update_by_id(connection: Connection, table: Table, assignments: Sequence[str
     connection.exec_driver_sql(sql, list(rows))
 
 
+def update_where(connection: Connection, table: Table, assignments: Sequence[str], values: Sequence[Any],
+                 where: Mapping[str, Any]) -> None:
+    """``UPDATE table SET a = ?, b = ? WHERE column = value AND …``: one row's values (already
+    bound: :func:`bind_value`) in ``assignments`` order."""
+    mark = placeholder(connection)
+    sets = ", ".join(f"{quoted(connection, name)} = {mark}" for name in assignments)
+    terms = " AND ".join(f"{quoted(connection, name)} = {mark}" for name in where)
+    connection.exec_driver_sql(f"UPDATE {quoted(connection, table.name)} SET {sets} WHERE {terms}",
+                               (*values, *where.values()))
+
+
 def _fetch(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     """The rows as the driver returns them (tuples), without building SQLAlchemy rows."""
     result = connection.exec_driver_sql(sql, parameters)

@@ -73,8 +73,10 @@ def _clip(value: str | None, limit: int) -> str | None:
 
 
 def record(connection: Connection, connector: str, run_id: str, entries: Sequence[QuarantineEntry],
-           now: datetime) -> None:
-    """Open (or re-open) one item per key; a sighting of a known item updates it."""
+           now: datetime, any_items: bool = True) -> None:
+    """Open (or re-open) one item per key; a sighting of a known item updates it. ``any_items``
+    False: the caller read in this transaction that the connector has no item at all, so
+    none of these is known (nothing to look up)."""
     if not entries:
         return
     items: dict[str, dict[str, Any]] = {}
@@ -88,7 +90,7 @@ def record(connection: Connection, connector: str, run_id: str, entries: Sequenc
                       "source_fingerprint": entry.fingerprint}
     keys = list(items)
     known: dict[str, int] = {}
-    for start in range(0, len(keys), _CHUNK):
+    for start in range(0, len(keys) if any_items else 0, _CHUNK):
         known.update((key, item) for key, item in connection.execute(select(Q.item_key, Q.id).where(
             Q.connector == connector, Q.item_key.in_(keys[start:start + _CHUNK]))))
     fresh = [row for key, row in items.items() if key not in known]
@@ -133,9 +135,11 @@ def open_items(connection: Connection, connector: str) -> tuple[dict[str, tuple[
     return prints, ids
 
 
-def resolve_imported(connection: Connection, connector: str, record_ids: Iterable[str], now: datetime) -> int:
-    """Close the open items of records that have now imported (or been deleted at the source)."""
-    if not has_open(connection, connector):
+def resolve_imported(connection: Connection, connector: str, record_ids: Iterable[str], now: datetime,
+                     probed: bool = False) -> int:
+    """Close the open items of records that have now imported (or been deleted at the source).
+    ``probed``: the caller has just read, in this transaction, that the connector has open items."""
+    if not probed and not has_open(connection, connector):
         return 0  # the usual case: one index probe, no update per batch
     # Which of them have an open item (usually none of a batch's thousand): a plain indexed
     # read, then an update of only those, rather than an update per chunk of every id.

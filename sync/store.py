@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Boolean, Connection, Engine, bindparam, delete, func, insert, select, text, update
 
-from clinicsync.common.hashing import content_hash, content_hash_bytes
+from clinicsync.common.hashing import content_hash_bytes
 from clinicsync.common.types import UtcDateTime, utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.mappings.model import (
@@ -31,10 +31,13 @@ from clinicsync.sync import quarantine
 from clinicsync.sync.bulk import (
     BoundValues,
     bind_processors,
+    bind_value,
     insert_rows,
     insert_with_ids,
     select_in,
+    select_where,
     select_where_chunks,
+    update_where,
 )
 from clinicsync.sync.changes import Change, Stored, classify
 from clinicsync.sync.db import ensure_schema, insert_ignoring_duplicates, make_engine, upsert_statement
@@ -141,9 +144,14 @@ class _PersonKind:
     def __init__(self, kind: type) -> None:
         self.names = tuple(f.name for f in fields(kind))
         self.values: Callable[[Any], tuple[Any, ...]] = attrgetter(*self.names)
+        # The field dict with its keys already in OPT_SORT_KEYS's order (plain ASCII names), as
+        # one dict display: the same JSON as content_hash's, without a zip and a sort per person.
+        self._sorted: Callable[[Any], dict[str, Any]] = eval(  # noqa: S307 - the dataclass's own field names
+            f"lambda p: {{{', '.join(f'{name!r}: p.{name}' for name in sorted(self.names))}}}")
+        assert all(name.isascii() and name.isidentifier() for name in self.names)
 
     def content_hash(self, person: Any) -> str:
-        return content_hash(dict(zip(self.names, self.values(person), strict=True)))
+        return content_hash_bytes(orjson.dumps(self._sorted(person)))
 
 
 # Statistics are refreshed when a table got this many rows from the store, then at each doubling.
@@ -390,16 +398,18 @@ class Store:
 
     @staticmethod
     def _save_cursor(connection: Connection, connector: str, cursor: dict[str, Any]) -> None:
+        """Driver-level statements (bulk.py): a batch writes its cursor each time, and three
+        SQLAlchemy Core statements cost more than the rest of a small batch's bookkeeping."""
         encoded = orjson.dumps(cursor, option=orjson.OPT_SORT_KEYS).decode()
-        stored = connection.execute(
-            select(STATES.c.cursor).where(STATES.c.connector == connector)).scalar_one_or_none()
-        if stored == encoded:
+        stored = select_where(connection, STATES, ("cursor",), {"connector": connector})
+        if stored and stored[0][0] == encoded:
             return  # unchanged input writes nothing, not even a timestamp
-        if stored is None:
-            connection.execute(insert(STATES).values(connector=connector, cursor=encoded, updated_at=utcnow()))
+        when = bind_value(connection, STATES.c.updated_at, utcnow())
+        if not stored:
+            insert_rows(connection, STATES, ("connector", "cursor", "updated_at"), [(connector, encoded, when)],
+                        bound=True)
         else:
-            connection.execute(update(STATES).where(STATES.c.connector == connector)
-                               .values(cursor=encoded, updated_at=utcnow()))
+            update_where(connection, STATES, ("cursor", "updated_at"), (encoded, when), {"connector": connector})
 
     def start_run(self, run_id: str, connector: str) -> int:
         with self.engine.begin() as connection:
@@ -544,13 +554,13 @@ class Store:
                     present, known = presence_and_known(connection, connector, pushed[0])
                 else:
                     present = presence(connection, connector)
-            else:
-                present = None
-            live = present.go_live if present is not None and go_live == STORED_GO_LIVE else go_live
+            else:  # a batch: one statement for what the tombstone and open-item probes each read
+                present = presence(connection, connector)
+            live = present.go_live if probe and go_live == STORED_GO_LIVE else go_live
             assert not isinstance(live, str), "go_live=STORED_GO_LIVE needs probe=True"
             refused = self._tombstoned(connection, connector, [m.appointment for m in latest.values()
                                                                if not m.delete], now,
-                                       known=None if present is None else present.tombstones)
+                                       known=present.tombstones)
             if refused:
                 counts.unchanged += len(refused)
                 latest = {key: item for key, item in latest.items() if key not in refused}
@@ -562,13 +572,14 @@ class Store:
             self._upsert_appointments(connection, connector, appointments, counts, now, marks,
                                       {m.appointment.external_id: m.fingerprint for m in latest.values()},
                                       (live, early) if early is not None and live is not None else None,
-                                      items=present is None or present.items,
+                                      items=present.items,
                                       known=None if known is None else known.appointments)
             self._delete_records(connection, connector, [m.appointment for m in latest.values() if m.delete],
                                  counts, now, marks)
-            if (mapped or unchanged_ids) and (present is None or present.open_items):
-                quarantine.resolve_imported(connection, connector, _record_ids(mapped) | set(unchanged_ids), now)
-            quarantine.record(connection, connector, run_id, quarantined, now)
+            if (mapped or unchanged_ids) and present.open_items:
+                quarantine.resolve_imported(connection, connector, _record_ids(mapped) | set(unchanged_ids), now,
+                                            probed=True)
+            quarantine.record(connection, connector, run_id, quarantined, now, any_items=present.items)
             quarantine.sighted(connection, run_id, sightings, now)
             if snapshot_end is not None:
                 quarantine.resolve_absent(connection, connector, snapshot_end.seen, run_id, now)
