@@ -153,6 +153,35 @@ class _PersonKind:
     def content_hash(self, person: Any) -> str:
         return content_hash_bytes(orjson.dumps(self._sorted(person)))
 
+    def bound_rows(self, connection: Connection, table: Any, connector: str,
+                   now: datetime) -> Callable[[Any, str], tuple[Any, ...]]:
+        """A builder of a person's row (its fields, connector, content hash, updated_at) as the
+        driver receives it (bulk.insert_rows ``bound=True``), in one pass: a poll inserts each
+        new patient of a batch. One per statement (it holds the values it has bound)."""
+        processors = bind_processors(connection, [table.c[name] for name in (*self.names, *_PERSON_TAIL)])
+        connector_bound, now_bound = (value if process is None else process(value) for process, value in
+                                      zip((processors[-3], processors[-1]), (connector, now), strict=True))
+        maker = _person_row_maker(self.names, tuple(p is not None for p in processors))
+        return maker(connector_bound, now_bound, *(BoundValues(p) for p in processors if p is not None))
+
+
+# The columns of a person's row after its fields, as _upsert_persons writes them.
+_PERSON_TAIL = ("connector", "content_hash", "updated_at")
+
+
+@lru_cache(maxsize=16)
+def _person_row_maker(names: tuple[str, ...], processed: tuple[bool, ...]) -> Callable[..., Any]:
+    """Compiled once per kind and pattern of processed columns (as ``_row_maker``): a field's
+    value through its ``BoundValues`` (``b<i>``) when its column has a bind processor; the
+    connector and ``now`` come bound; the hash ``marker`` through its own if it has one."""
+    terms = [f"b{i}[p.{name}]" if processed[i] else f"p.{name}" for i, name in enumerate(names)]
+    marker = len(names) + 1
+    terms += ["connector", f"b{marker}[marker]" if processed[marker] else "marker", "now"]
+    parameters = [f"b{i}" for i, flag in enumerate(processed) if flag]
+    maker: Callable[..., Any] = eval(  # noqa: S307 - the dataclass's own field names
+        f"lambda connector, now, {', '.join(parameters)}: lambda p, marker: ({', '.join(terms)},)")
+    return maker
+
 
 # Statistics are refreshed when a table got this many rows from the store, then at each doubling.
 _ANALYZE_FROM = 20_000
@@ -686,16 +715,23 @@ class Store:
             existing = dict(select_in(connection, table, ("external_id", "content_hash"), connector, list(people)))
         inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
+        # A sole writer's rows go in by bulk.insert_rows, built bound; an upsert takes them raw.
+        row: Callable[[Any, str], tuple[Any, ...]] = (
+            (lambda person, marker: (*kind.values(person), connector, marker, now)) if shared
+            else kind.bound_rows(connection, table, connector, now))
         for key, person in people.items():
             marker = kind.content_hash(person)
             stored = existing.get(key)
             if stored is None:
-                inserts.append((*kind.values(person), connector, marker, now))
+                inserts.append(row(person, marker))
             elif stored != marker:
                 updates.append({**dict(zip(kind.names, kind.values(person), strict=True)), "content_hash": marker,
                                 "updated_at": now, "_connector": connector, "_key": key})
-        names = (*kind.names, "connector", "content_hash", "updated_at")
-        _insert_new(connection, table, names, inserts, shared, changed="content_hash")
+        names = (*kind.names, *_PERSON_TAIL)
+        if shared:
+            _insert_new(connection, table, names, inserts, shared, changed="content_hash")
+        else:
+            insert_rows(connection, table, names, inserts, bound=True)
         Store._update_keyed(connection, table, updates)
         return len(inserts)
 

@@ -134,3 +134,23 @@ def test_rows_built_bound_are_the_rows_bound_after(store: Store) -> None:
             expected = processed_rows([_appointment_values("src", a, "h" * 32, now, 1, printed)
                                        for a in (bare, full, bare)], processors)
             assert [build(a, "h" * 32, printed) for a in (bare, full, bare)] == expected
+
+
+def test_person_rows_built_bound_are_the_rows_bound_after(store: Store) -> None:
+    """A poll's new patients and practitioners are built bound in one pass too
+    (_PersonKind.bound_rows): the raw row through each column's bind processor."""
+    from clinicsync.mappings.model import NormalizedPatient, NormalizedPractitioner
+    from clinicsync.sync.bulk import bind_processors, processed_rows
+    from clinicsync.sync.store import _PATIENT, _PERSON_TAIL, _PRACTITIONER, PATIENTS, PRACTITIONERS
+
+    now = datetime(2026, 11, 24, 12, 0, 0, 123456, tzinfo=datetime.now().astimezone().tzinfo)
+    cases = ((_PATIENT, PATIENTS, (NormalizedPatient("P-1"), NormalizedPatient(
+        "P-2", "Ana", "+12125550123", "ana@example.org", "es", "sms", False, True))),
+             (_PRACTITIONER, PRACTITIONERS, (NormalizedPractitioner("D1"), NormalizedPractitioner("D2", "Dr", "d@x"))))
+    with store.engine.connect() as connection:
+        for kind, table, people in cases:
+            build = kind.bound_rows(connection, table, "src", now)
+            processors = bind_processors(connection, [table.c[name] for name in (*kind.names, *_PERSON_TAIL)])
+            expected = processed_rows([(*kind.values(p), "src", kind.content_hash(p), now) for p in people * 2],
+                                      processors)
+            assert [build(p, kind.content_hash(p)) for p in people * 2] == expected
