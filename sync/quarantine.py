@@ -77,10 +77,8 @@ _ITEM_COLUMNS = ("run_id", "connector", "position", "record_id", "field", "reaso
 
 
 def record(connection: Connection, connector: str, run_id: str, entries: Sequence[QuarantineEntry],
-           now: datetime, any_items: bool = True) -> None:
-    """Open (or re-open) one item per key; a sighting of a known item updates it. ``any_items``
-    False: the caller read in this transaction that the connector has no item at all, so
-    none of these is known (nothing to look up)."""
+           now: datetime) -> None:
+    """Open (or re-open) one item per key; a sighting of a known item updates it."""
     if not entries:
         return
     items: dict[str, dict[str, Any]] = {}
@@ -94,7 +92,7 @@ def record(connection: Connection, connector: str, run_id: str, entries: Sequenc
                       "source_fingerprint": entry.fingerprint}
     # Driver-level statements (sync/bulk.py): a batch of a dirty source records items each time.
     known: dict[str, int] = dict(select_in(connection, QUARANTINE, ("item_key", "id"), connector, list(items),
-                                           _CHUNK, key="item_key")) if any_items else {}
+                                           _CHUNK, key="item_key"))
     fresh = [row for key, row in items.items() if key not in known]
     if fresh:  # another writer (a `quarantine retry`) may have opened the same item first: fine
         seen = bind_value(connection, Q.created_at, now)  # created_at and last_seen: ``now``, one type

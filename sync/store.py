@@ -609,7 +609,7 @@ class Store:
             if (mapped or unchanged_ids) and present.open_items:
                 quarantine.resolve_imported(connection, connector, _record_ids(mapped) | set(unchanged_ids), now,
                                             probed=True)
-            quarantine.record(connection, connector, run_id, quarantined, now, any_items=present.items)
+            quarantine.record(connection, connector, run_id, quarantined, now)
             quarantine.sighted(connection, run_id, sightings, now)
             if snapshot_end is not None:
                 quarantine.resolve_absent(connection, connector, snapshot_end.seen, run_id, now)
