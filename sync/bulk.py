@@ -104,13 +104,34 @@ def _as_sqlalchemy_errors(connection: Connection, statement: str) -> Iterator[No
                                   dialect=connection.dialect) from exc
 
 
-def insert_rows(connection: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """INSERT ``rows`` (tuples in ``names`` order): COPY on PostgreSQL, else one executemany."""
+class BoundValues(dict[Any, Any]):
+    """One column's values as the driver receives them, each distinct value through the
+    column's bind processor once, on first sight (``__missing__``), then by a C-level lookup:
+    for rows built already bound (``insert_rows(bound=True)``) in one pass, rather than built,
+    then processed column by column (:func:`_per_distinct_value`). Unhashable values are not
+    for it. One per column and statement: it holds the values it has seen."""
+
+    def __init__(self, process: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.process = process
+
+    def __missing__(self, value: Any) -> Any:
+        bound = self[value] = self.process(value)
+        return bound
+
+
+def insert_rows(connection: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]],
+                bound: bool = False) -> None:
+    """INSERT ``rows`` (tuples in ``names`` order): COPY on PostgreSQL, else one executemany.
+    ``bound``: the rows' values are already as the driver receives them (:class:`BoundValues`)."""
     if not rows:
         return
-    processors = [None if p is None else _per_distinct_value(p, map(itemgetter(i), rows))
-                  for i, p in enumerate(bind_processors(connection, [table.c[name] for name in names]))]
-    values = processed_rows(rows, processors)
+    if bound:
+        values: Sequence[Sequence[Any]] = rows
+    else:
+        processors = [None if p is None else _per_distinct_value(p, map(itemgetter(i), rows))
+                      for i, p in enumerate(bind_processors(connection, [table.c[name] for name in names]))]
+        values = processed_rows(rows, processors)
     columns = ", ".join(quoted(connection, n) for n in names)
     if uses_copy(connection) and len(values) > 1:  # one row (a push): a plain INSERT costs less than a COPY
         sql = f"COPY {quoted(connection, table.name)} ({columns}) FROM STDIN"
@@ -129,7 +150,7 @@ def insert_rows(connection: Connection, table: Table, names: Sequence[str], rows
 
 
 def insert_with_ids(connection: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]],
-                    connector: str, key: str = "external_id") -> list[int]:
+                    connector: str, key: str = "external_id", bound: bool = False) -> list[int]:
     """INSERT ``rows`` of a table with an ``id`` primary key and a unique (connector, key);
     returns the new ids in row order, without reading the rows back where it can:
 
@@ -138,10 +159,13 @@ def insert_with_ids(connection: Connection, table: Table, names: Sequence[str], 
       the transaction holds the write lock and the table's largest rowid is not the
       maximum (then SQLite picks free ids at random); both ends and the count in between
       are checked, and the ids are read back by key when they do not match;
-    * elsewhere: read back by key."""
+    * elsewhere: read back by key.
+
+    ``bound``: as for :func:`insert_rows` (then the key column must have no bind processor:
+    it is read back by its values)."""
     if not rows:
         return []
-    if len(rows) == 1:  # a push: one plain INSERT, its id from the driver (issue 32)
+    if len(rows) == 1 and not bound:  # a push: one plain INSERT, its id from the driver (issue 32)
         return [_insert_one(connection, table, names, rows[0])]
     position = list(names).index(key)
     if uses_copy(connection):
@@ -150,9 +174,9 @@ def insert_with_ids(connection: Connection, table: Table, names: Sequence[str], 
         ids: list[int] = _fetch(connection, "SELECT array_agg(nextval(s.seq)) FROM (SELECT "
                                 "pg_get_serial_sequence(%s, 'id')::regclass AS seq) AS s, generate_series(1, %s)",
                                 (table.name, len(rows)))[0][0]
-        insert_rows(connection, table, ("id", *names), [(i, *row) for i, row in zip(ids, rows, strict=True)])
+        insert_rows(connection, table, ("id", *names), [(i, *row) for i, row in zip(ids, rows, strict=True)], bound)
         return ids
-    insert_rows(connection, table, names, rows)
+    insert_rows(connection, table, names, rows, bound)
     keys = _column_values(rows, position)
     if connection.dialect.name == "sqlite":
         consecutive = _consecutive_ids(connection, table, connector, keys[0], keys[-1], len(rows), key)
@@ -334,6 +358,17 @@ def update_by_id(connection: Connection, table: Table, assignments: Sequence[str
     sets = [*(f"{quoted(connection, name)} = {mark}" for name in assignments), *([constants] if constants else [])]
     sql = f"UPDATE {quoted(connection, table.name)} SET {', '.join(sets)} WHERE {quoted(connection, 'id')} = {mark}"
     connection.exec_driver_sql(sql, list(rows))
+
+
+def update_where(connection: Connection, table: Table, assignments: Sequence[str], values: Sequence[Any],
+                 where: Mapping[str, Any]) -> None:
+    """``UPDATE table SET a = ?, b = ? WHERE column = value AND …``: one row's values (already
+    bound: :func:`bind_value`) in ``assignments`` order."""
+    mark = placeholder(connection)
+    sets = ", ".join(f"{quoted(connection, name)} = {mark}" for name in assignments)
+    terms = " AND ".join(f"{quoted(connection, name)} = {mark}" for name in where)
+    connection.exec_driver_sql(f"UPDATE {quoted(connection, table.name)} SET {sets} WHERE {terms}",
+                               (*values, *where.values()))
 
 
 def _fetch(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:

@@ -13,8 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from clinicsync.sync.bulk import bind_value, select_in, update_by_id
-from clinicsync.sync.db import insert_ignoring_duplicates
+from clinicsync.sync.bulk import bind_value, insert_ignoring, select_in, update_by_id
 from clinicsync.sync.model import Quarantine
 
 QUARANTINE = Quarantine.__table__  # type: ignore[attr-defined]
@@ -72,6 +71,11 @@ def _clip(value: str | None, limit: int) -> str | None:
     return value[:limit - 1] + "…"
 
 
+# The columns of a new item, as ``record`` builds them.
+_ITEM_COLUMNS = ("run_id", "connector", "position", "record_id", "field", "reason", "raw", "item_key", "status",
+                 "seen_count", "created_at", "last_seen", "source_fingerprint")
+
+
 def record(connection: Connection, connector: str, run_id: str, entries: Sequence[QuarantineEntry],
            now: datetime) -> None:
     """Open (or re-open) one item per key; a sighting of a known item updates it."""
@@ -86,14 +90,15 @@ def record(connection: Connection, connector: str, run_id: str, entries: Sequenc
                       "reason": entry.reason, "raw": entry.raw, "item_key": key, "status": OPEN,
                       "seen_count": 1 + (seen["seen_count"] if seen else 0), "created_at": now, "last_seen": now,
                       "source_fingerprint": entry.fingerprint}
-    keys = list(items)
-    known: dict[str, int] = {}
-    for start in range(0, len(keys), _CHUNK):
-        known.update((key, item) for key, item in connection.execute(select(Q.item_key, Q.id).where(
-            Q.connector == connector, Q.item_key.in_(keys[start:start + _CHUNK]))))
+    # Driver-level statements (sync/bulk.py): a batch of a dirty source records items each time.
+    known: dict[str, int] = dict(select_in(connection, QUARANTINE, ("item_key", "id"), connector, list(items),
+                                           _CHUNK, key="item_key"))
     fresh = [row for key, row in items.items() if key not in known]
     if fresh:  # another writer (a `quarantine retry`) may have opened the same item first: fine
-        connection.execute(insert_ignoring_duplicates(connection, QUARANTINE), fresh)
+        seen = bind_value(connection, Q.created_at, now)  # created_at and last_seen: ``now``, one type
+        insert_ignoring(connection, QUARANTINE, _ITEM_COLUMNS, [
+            (r["run_id"], r["connector"], r["position"], r["record_id"], r["field"], r["reason"], r["raw"],
+             r["item_key"], r["status"], r["seen_count"], seen, seen, r["source_fingerprint"]) for r in fresh])
     again = [{"_id": known[key], "_n": row["seen_count"], "_run": run_id, "_position": row["position"],
               "_raw": row["raw"], "_now": now, "_print": row["source_fingerprint"]}
              for key, row in items.items() if key in known]
@@ -133,9 +138,11 @@ def open_items(connection: Connection, connector: str) -> tuple[dict[str, tuple[
     return prints, ids
 
 
-def resolve_imported(connection: Connection, connector: str, record_ids: Iterable[str], now: datetime) -> int:
-    """Close the open items of records that have now imported (or been deleted at the source)."""
-    if not has_open(connection, connector):
+def resolve_imported(connection: Connection, connector: str, record_ids: Iterable[str], now: datetime,
+                     probed: bool = False) -> int:
+    """Close the open items of records that have now imported (or been deleted at the source).
+    ``probed``: the caller has just read, in this transaction, that the connector has open items."""
+    if not probed and not has_open(connection, connector):
         return 0  # the usual case: one index probe, no update per batch
     # Which of them have an open item (usually none of a batch's thousand): a plain indexed
     # read, then an update of only those, rather than an update per chunk of every id.

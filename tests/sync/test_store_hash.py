@@ -120,3 +120,27 @@ def test_a_person_shared_by_appointments_hashes_as_a_fresh_one() -> None:
     assert _appointment_hash(NormalizedAppointment(**{**full, "patient": equal})) == expected
     moved = NormalizedPatient(external_id="P-1", name="Ana López", phone="+12125550199")
     assert _appointment_hash(NormalizedAppointment(**{**full, "patient": moved})) != expected
+
+
+def test_a_batch_hashes_each_appointment_as_alone() -> None:
+    """The batch path (store._batch_hashes: each person's JSON written once per batch) gives
+    byte for byte the pinned hashes, for every combination of groups and partly set groups,
+    with people shared between appointments, repeated, absent, or equal but not the same."""
+    from clinicsync.sync.store import _batch_hashes
+
+    hashes = _batch_hashes()
+    cases: list[tuple[dict[str, Any], str]] = []
+    for (full, groups), expected in sorted(PINNED.items()):
+        values = _base(full)
+        for group in groups:
+            values.update(GROUPS[group])
+        cases.append((values, expected))
+    cases.extend(({**_base(full), **extra}, expected) for (_, full), (extra, expected) in sorted(PARTIAL.items()))
+    shared = _base(True)
+    for values, expected in cases * 2:  # the second time, each person's JSON comes from the batch's memo
+        if "patient" in values:
+            values = {**values, "patient": shared["patient"], "practitioner": shared["practitioner"]}
+        assert hashes(NormalizedAppointment(**values)) == expected
+    changed = NormalizedPatient(external_id="P-1", name="Ana Lopez")
+    appointment = NormalizedAppointment(**{**_base(True), "patient": changed})
+    assert hashes(appointment) == _appointment_hash(appointment) != PINNED[(True, ())]
