@@ -30,6 +30,7 @@ from clinicsync.sync.calendar.provider import (
     PRIVATE_EXTERNAL_ID,
     PRIVATE_HASH,
     PRIVATE_MARK,
+    EventContent,
     Op,
     Outcome,
     RemoteEvent,
@@ -138,14 +139,8 @@ class IcsCalendar:
         yield head[:-len(_END)]
         for tzid in self.state.tzids(calendar_id):
             yield _vtimezone(tzid)
-        batch: list[str] = []
-        for vevent in self.state.vevents(calendar_id):  # written a thousand events at a time, not one by one
-            batch.append(vevent)
-            if len(batch) == 1000:
-                yield "".join(batch).encode("utf-8")
-                batch.clear()
-        if batch:
-            yield "".join(batch).encode("utf-8")
+        for rows in self.state.vevents(calendar_id):  # written a thousand events at a time, not one by one
+            yield "".join([row[0] for row in rows]).encode("utf-8")
         yield _END
 
     def calendar_name(self, calendar_id: str) -> str:
@@ -242,18 +237,42 @@ def _bump(event: Component, now: datetime) -> None:
 def _vevent(op: Op, uid: str, sequence: int, now: datetime, stamp: str | None = None) -> str:
     """The event as text (sync/calendar/ics_text.py): what icalendar's Event would write.
     ``stamp``: ``now`` as DTSTAMP writes it, when the caller formatted it once for its ops.
-    The lines whose values repeat across events (title, description, place, source) are
-    written once per value (ics_text.prop); the others are checked as they are."""
+    Most of an event's lines repeat across events: its times (a slot, :func:`_times`) and the
+    lines from its description to its connector (:func:`_tail`) are written once per distinct
+    value for the run; the title once per value (ics_text.prop); the rest is checked as it is."""
     content = op.content
     assert content is not None
     stamp = stamp or ics_text.utc_stamp(now)
+    line = ics_text.line
+    attendees = "".join([line(f"ATTENDEE:mailto:{email}") + "\r\n" for email in content.attendees])
+    return (f"BEGIN:VEVENT\r\n{ics_text.prop('SUMMARY', content.summary)}\r\n"
+            f"{_times(content.start, content.end, content.timezone)}\r\nDTSTAMP:{stamp}\r\n"
+            f"{line(f'UID:{ics_text.text(uid)}')}\r\nSEQUENCE:{sequence}\r\n{attendees}"
+            f"{_tail(content, stamp)}\r\n"
+            f"{line(f'{_X[PRIVATE_EXTERNAL_ID]}:{ics_text.raw(content.external_id)}')}\r\n"
+            f"{line(f'{_X[PRIVATE_HASH]}:{ics_text.raw(op.content_hash or str())}')}\r\nEND:VEVENT\r\n")
+
+
+_TAIL_MEMO = 20_000  # written tails kept per run
+_tails: dict[tuple[Any, ...], str] = {}
+
+
+def _tail(content: EventContent, stamp: str) -> str:
+    """The lines from DESCRIPTION to X-CLINICSYNC-CONNECTOR, remembered per run by what they
+    say (a practice's events share their descriptions, places and statuses)."""
+    key = (content.description, stamp, content.location, content.visit_mode, content.join_url, content.cancelled,
+           content.patient_cancelled, content.connector)
+    found = _tails.get(key)
+    if found is None:
+        if len(_tails) >= _TAIL_MEMO:
+            _tails.clear()
+        found = _tails[key] = _written_tail(content, stamp)
+    return found
+
+
+def _written_tail(content: EventContent, stamp: str) -> str:
     prop, line = ics_text.prop, ics_text.line
-    lines = [prop("SUMMARY", content.summary), _times(content.start, content.end, content.timezone),
-             f"DTSTAMP:{stamp}", line(f"UID:{ics_text.text(uid)}"), f"SEQUENCE:{sequence}"]
-    if content.attendees:
-        lines += [line(f"ATTENDEE:mailto:{email}") for email in content.attendees]
-    if content.description:
-        lines.append(prop("DESCRIPTION", content.description))
+    lines = [prop("DESCRIPTION", content.description)] if content.description else []
     lines.append(f"LAST-MODIFIED:{stamp}")
     where = content.where  # a video visit's join link, a phone visit's number, else the place
     if where:
@@ -263,21 +282,31 @@ def _vevent(op: Op, uid: str, sequence: int, now: datetime, stamp: str | None = 
     lines.append(_STATUS[content.status])
     if content.visit_mode == "video" and content.join_url:
         lines.append(line(f"URL:{content.join_url}"))  # a URI value: not TEXT-escaped (no spaces or breaks in it)
-    lines += [_MARK, _raw_prop(_X[PRIVATE_CONNECTOR], content.connector),
-              line(f"{_X[PRIVATE_EXTERNAL_ID]}:{ics_text.raw(content.external_id)}"),
-              line(f"{_X[PRIVATE_HASH]}:{ics_text.raw(op.content_hash or '')}")]
-    return ics_text.written(lines)
+    lines += [_MARK, _raw_prop(_X[PRIVATE_CONNECTOR], content.connector)]
+    return "\r\n".join(lines)
 
 
 _STATUS = {"cancelled": "STATUS:CANCELLED\r\nTRANSP:TRANSPARENT", "tentative": "STATUS:TENTATIVE\r\nTRANSP:OPAQUE",
            "confirmed": "STATUS:CONFIRMED\r\nTRANSP:OPAQUE"}
 _MARK = f"{_X[PRIVATE_MARK]}:1"
+_SLOT_MEMO = 50_000  # written DTSTART/DTEND pairs kept per run
+_slots: dict[tuple[datetime, datetime, str], str] = {}
 
 
 def _times(start: datetime, end: datetime, zone_name: str) -> str:
-    """The DTSTART and DTEND lines (in the zone, or UTC's Z form); each local time is placed
-    once per instant and zone (ics_text.wall_time). Not remembered per slot: the events come
-    calendar by calendar, so a slot came back only within one doctor's file."""
+    """The DTSTART and DTEND lines (in the zone, or UTC's Z form), remembered per slot for the
+    run: a practice's doctors share their slots (each local time is also placed once per
+    instant and zone: ics_text.wall_time)."""
+    key = (start, end, zone_name)
+    found = _slots.get(key)
+    if found is None:
+        if len(_slots) >= _SLOT_MEMO:
+            _slots.clear()
+        found = _slots[key] = _written_times(start, end, zone_name)
+    return found
+
+
+def _written_times(start: datetime, end: datetime, zone_name: str) -> str:
     tzid = ics_text.tzid_for(zone_name)
     if tzid is None:
         first, second = f"DTSTART:{ics_text.utc_stamp(start)}", f"DTEND:{ics_text.utc_stamp(end)}"
