@@ -14,9 +14,8 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from icalendar import Calendar
 from sqlalchemy import Connection, Engine, select, update
@@ -32,9 +31,9 @@ _READ = ("id", "uid", "sequence", "cancelled", "tzid", "vevent")
 _NEW = ("calendar_id", "uid", "sequence", "cancelled", "tzid", "vevent", "updated_at")
 
 
-@dataclass(frozen=True)
-class IcsRow:
-    """One VEVENT as the file shows it. ``id`` is None until stored."""
+class IcsRow(NamedTuple):
+    """One VEVENT as the file shows it. ``id`` is None until stored. A tuple: a first push
+    builds one per event."""
 
     uid: str
     sequence: int

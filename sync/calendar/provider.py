@@ -92,7 +92,9 @@ class EventContent:
         upgrade pushes nothing."""
         if self.visit_mode or self.join_url or self.dial_in or self.create_meet or self.patient_cancelled:
             return content_hash(self)
-        view = {name: getattr(self, name) for name in _BASE_FIELDS}
+        view = {"connector": self.connector, "external_id": self.external_id, "summary": self.summary,
+                "description": self.description, "location": self.location, "start": self.start, "end": self.end,
+                "timezone": self.timezone, "cancelled": self.cancelled, "attendees": self.attendees}  # _BASE_FIELDS
         return content_hash_bytes(orjson.dumps(view))  # a dataclass's order, as content_hash writes it
 
     @property

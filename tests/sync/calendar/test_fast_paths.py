@@ -204,3 +204,27 @@ def test_the_shared_privacy_check_gives_what_a_patients_contact_gives(value: str
 
     assert shown(value, phone, email) == PatientContact(phone, email).shown(value)
     assert shown(value, phone, email) == PatientContact(phone, email).shown(value)  # remembered: the same
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.datetimes(datetime(1, 1, 1), datetime(9999, 12, 31)).map(str),
+                 st.datetimes(datetime(1000, 1, 1), datetime(9999, 12, 31)).map(
+                     lambda d: d.strftime("%Y-%m-%d %H:%M:%S.%f")),
+                 st.sampled_from(["2027-01-04 13:15:00", "2027-01-04T13:15:00.000000", "2027-13-04 13:15:00.000000",
+                                  "2027-01-04 13:15:00.00000x", "2027-01-04 13:15:00.123456+02:00"])))
+def test_stored_times_read_as_the_column_type_reads_them(value: str) -> None:
+    from sqlalchemy.dialects import sqlite
+
+    from clinicsync.sync.calendar import desired
+
+    dialect = sqlite.dialect()
+    process = desired.A.start_utc.type.dialect_impl(dialect).result_processor(dialect, None)
+    try:
+        expected: Any = process(value)
+    except ValueError as exc:
+        expected = type(exc)
+    try:
+        found: Any = desired._stored_time(process)(value)
+    except ValueError as exc:
+        found = type(exc)
+    assert found == expected and getattr(found, "tzinfo", None) == getattr(expected, "tzinfo", None)
