@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib import metadata
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import orjson
 from jinja2 import Template, meta
@@ -26,7 +27,7 @@ from clinicsync.common.hashing import content_hash_bytes
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.bulk import converted, result_processors
-from clinicsync.sync.calendar.privacy import PatientContact
+from clinicsync.sync.calendar.privacy import shown as unless_contact
 from clinicsync.sync.calendar.provider import EventContent, Target, event_id
 from clinicsync.sync.changes import CANCELLED_STATUSES
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
@@ -42,8 +43,10 @@ _FILE_UNSAFE = re.compile(r"[^a-z0-9@._+-]+")
 _MEMO_SIZE = 20_000  # distinct renders kept per template (a few MB at most)
 
 
-@dataclass(frozen=True)
-class Desired:
+class Desired(NamedTuple):
+    """One appointment's desired state (a tuple: a first push builds one per appointment, and a
+    frozen dataclass cost three times as much to build)."""
+
     appointment_id: int
     event_id: str
     target: Target | None  # None: its practitioner has no calendar
@@ -117,13 +120,18 @@ class _Memoized:
     defaults use the type and the patient's initials, so a 100,000-appointment first push
     renders a few hundred texts instead of 200,000 (each Jinja render builds a context)."""
 
-    def __init__(self, env: Any, source: str) -> None:
+    def __init__(self, env: Any, source: str, known: frozenset[str] = frozenset()) -> None:
+        """``known``: names every context holds; when the template uses only those, a memo key
+        is taken by one C-level ``itemgetter`` call instead of a lookup per name."""
         self.template: Template = env.from_string(source)
         self.names = tuple(sorted(meta.find_undeclared_variables(env.parse(source))))
-        self.memo: dict[tuple[Any, ...], str] = {}
+        self.memo: dict[Any, str] = {}
+        self._key: Callable[[dict[str, Any]], Any] = (
+            itemgetter(*self.names) if self.names and known.issuperset(self.names)
+            else lambda context: tuple([context.get(name) for name in self.names]))
 
     def render(self, context: dict[str, Any]) -> str:
-        key = tuple([context.get(name) for name in self.names])
+        key = self._key(context)
         found = self.memo.get(key)
         if found is None:
             if len(self.memo) >= _MEMO_SIZE:
@@ -144,20 +152,30 @@ def _version() -> str:
 
 # Context values that cost more than reading a column: worked out only when a template uses them.
 _COMPUTED = frozenset({"patient_initials", "start_local", "end_local"})
+# The names every context holds (Renderer.content).
+_CONTEXT = frozenset({"type", "status", "cancelled", "noshow", "patient_name", "patient_phone", "practitioner_name",
+                      "location", "timezone", "connector", "appointment_id", "visit_mode", "join_url", "dial_in",
+                      "patient_cancelled", "source"})
+
+
+def _names(env: Any, source: str) -> set[str]:
+    """The names a template reads from its context."""
+    return set(meta.find_undeclared_variables(env.parse(source)))
 
 
 class Renderer:
     def __init__(self, settings: CalendarSettings) -> None:
         env = template_environment()
-        self.summary = _Memoized(env, settings.summary)
-        self.description = _Memoized(env, settings.description)
+        names = {*_names(env, settings.summary), *_names(env, settings.description)}
+        self.wants_initials = "patient_initials" in names
+        self.wants_local = bool(names & {"start_local", "end_local"})
+        known = _CONTEXT | (_COMPUTED & names)  # what every context of this run holds
+        self.summary = _Memoized(env, settings.summary, known)
+        self.description = _Memoized(env, settings.description, known)
         self.invite = settings.invite_patient
         self.mark_cancelled = settings.cancelled_action == "mark_cancelled"
         self.patient_cancelled = settings.patient_cancelled
         self.create_meet = settings.provider == "google" and settings.google.create_meet
-        used = _COMPUTED & {*self.summary.names, *self.description.names}
-        self.wants_initials = "patient_initials" in used
-        self.wants_local = bool(used & {"start_local", "end_local"})
         self._initials: dict[str | None, str] = {}  # per patient name: patients come back
         # Everything :meth:`content` reads besides the row, to key what it renders (source_digest):
         # a change of any of these renders every appointment again. RENDERING and the package's
@@ -213,12 +231,12 @@ class Renderer:
         link = (row.join_url if self.invite else (row.provider_join_url or row.join_url)) if mode == "video" else None
         # The patient's own phone or email never shows as the place, the number to dial or
         # the type, whichever field the source put it in (privacy.py); a template may ask.
-        contact = PatientContact(row.p_phone, row.p_email)
-        dial_in = contact.shown(row.dial_in) if mode else None
-        location, kind = contact.shown(row.location), contact.shown(row.type)
+        phone, email = row.p_phone, row.p_email
+        dial_in = unless_contact(row.dial_in, phone, email) if mode else None
+        location, kind = unless_contact(row.location, phone, email), unless_contact(row.type, phone, email)
         context = {
             "type": kind, "status": "cancelled" if gone else status, "cancelled": gone,
-            "noshow": status == "noshow" and not gone, "patient_name": row.p_name, "patient_phone": row.p_phone,
+            "noshow": status == "noshow" and not gone, "patient_name": row.p_name, "patient_phone": phone,
             "practitioner_name": row.d_name, "location": location, "timezone": row.timezone,
             "connector": row.connector, "appointment_id": row.external_id, "visit_mode": visit_mode or "in_person",
             "join_url": link, "dial_in": dial_in, "patient_cancelled": declined, "source": row.connector,
@@ -267,16 +285,36 @@ _COLUMNS = [A.id, A.connector, A.external_id, A.status, A.start_utc, A.end_utc, 
             A.practitioner_ref, P.name.label("p_name"), P.phone.label("p_phone"), P.email.label("p_email"),
             P.allow_email, D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"), A.visit_mode,
             A.join_url, A.provider_join_url, A.dial_in, A.participation]
-_TIMES = (A.start_utc, A.end_utc, A.deleted_at)  # read raw, then converted a column at a time
-_AT = tuple(i for i, c in enumerate(_COLUMNS) if any(c is t for t in _TIMES))
 TruthRow = namedtuple("TruthRow", [c.key for c in _COLUMNS])  # type: ignore[misc]
+_TIMES = (A.start_utc, A.end_utc, A.deleted_at)
+_AT = frozenset(i for i, c in enumerate(_COLUMNS) if any(c is t for t in _TIMES))
+_STORED = 26  # len("2027-01-04 13:15:00.000000"): how SQLAlchemy stores a date-time in SQLite
+
+
+def _stored_time(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLite's date-time text as the column type reads it (aware UTC), by the C parser when it
+    is in the form SQLAlchemy writes (every value the store wrote): its regular expression cost
+    ~2 µs per distinct value, two per appointment. Any other form goes through ``process``."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str) and len(value) == _STORED and value[10] == " " and value[19] == ".":
+            try:
+                return datetime.fromisoformat(value).replace(tzinfo=UTC)
+            except ValueError:
+                pass
+        return process(value)
+
+    return convert
 
 
 def _rows(engine: Engine, since: datetime, after_id: int = 0, limit: int | None = None) -> list[Any]:
     """Appointments in the window with the fields an event needs, by id: ``limit`` of them
-    after ``after_id`` (a page: no cursor stays open while the stage writes). Their times are
-    converted per column, each distinct value once (slots repeat across doctors)."""
-    raw = [type_coerce(c, NullType()).label(c.key) if i in _AT else c for i, c in enumerate(_COLUMNS)]
+    after ``after_id`` (a page: no cursor stays open while the stage writes). Read as the
+    driver's tuples (SQLAlchemy's rows cost ~5 µs per appointment of a first push); the
+    columns whose type converts what the driver returns (date-times, booleans) are converted
+    here as SQLAlchemy would, a column at a time and each distinct value once (slots repeat
+    across doctors)."""
+    raw = [type_coerce(c, NullType()).label(c.key) for c in _COLUMNS]  # no processing: done below
     query = (
         select(*raw)
         .select_from(with_people())
@@ -285,13 +323,20 @@ def _rows(engine: Engine, since: datetime, after_id: int = 0, limit: int | None 
         .limit(limit)
     )
     with engine.connect() as connection:
-        rows = connection.execute(query).all()
-        processors = result_processors(connection, list(_TIMES))
+        result = connection.execute(query)
+        try:
+            rows = result.cursor.fetchall() if result.cursor is not None else []
+        finally:
+            result.close()
+        processors = result_processors(connection, _COLUMNS)
+        if connection.dialect.name == "sqlite":
+            processors = [_stored_time(p) if i in _AT and p is not None else p for i, p in enumerate(processors)]
     if not rows:
         return []
     columns: list[Any] = list(zip(*rows, strict=True))
-    for at, process in zip(_AT, processors, strict=True):
-        columns[at] = converted(process, columns[at])
+    for at, process in enumerate(processors):
+        if process is not None:
+            columns[at] = converted(process, columns[at])
     return list(map(TruthRow._make, zip(*columns, strict=True)))
 
 

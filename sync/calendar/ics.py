@@ -30,6 +30,7 @@ from clinicsync.sync.calendar.provider import (
     PRIVATE_EXTERNAL_ID,
     PRIVATE_HASH,
     PRIVATE_MARK,
+    EventContent,
     Op,
     Outcome,
     RemoteEvent,
@@ -90,13 +91,13 @@ class IcsCalendar:
 
     def _apply(self, target: Target, ops: Sequence[Op], bookkeeping: Bookkeeping | None = None) -> list[Outcome]:
         self.state.adopt_once(target.calendar_id, self.path(target))
-        rows = self.state.existing(target.calendar_id, [uid_for(op.event_id) for op in ops])
+        uids = [uid_for(op.event_id) for op in ops]
+        rows = self.state.existing(target.calendar_id, uids)
         now = utcnow()
         stamp = ics_text.utc_stamp(now)
         outcomes = []
         changed: dict[str, IcsRow] = {}
-        for op in ops:
-            uid = uid_for(op.event_id)
+        for op, uid in zip(ops, uids, strict=True):
             old = changed.get(uid) or rows.get(uid)
             if op.kind == "delete":
                 if old is not None and not old.cancelled:
@@ -138,14 +139,8 @@ class IcsCalendar:
         yield head[:-len(_END)]
         for tzid in self.state.tzids(calendar_id):
             yield _vtimezone(tzid)
-        batch: list[str] = []
-        for vevent in self.state.vevents(calendar_id):  # written a thousand events at a time, not one by one
-            batch.append(vevent)
-            if len(batch) == 1000:
-                yield "".join(batch).encode("utf-8")
-                batch.clear()
-        if batch:
-            yield "".join(batch).encode("utf-8")
+        for rows in self.state.vevents(calendar_id):  # written a thousand events at a time, not one by one
+            yield "".join([row[0] for row in rows]).encode("utf-8")
         yield _END
 
     def calendar_name(self, calendar_id: str) -> str:
@@ -242,31 +237,53 @@ def _bump(event: Component, now: datetime) -> None:
 def _vevent(op: Op, uid: str, sequence: int, now: datetime, stamp: str | None = None) -> str:
     """The event as text (sync/calendar/ics_text.py): what icalendar's Event would write.
     ``stamp``: ``now`` as DTSTAMP writes it, when the caller formatted it once for its ops.
-    The lines whose values repeat across events (title, description, place, source) are
-    written once per value (ics_text.prop); the others are checked as they are."""
+    Most of an event's lines repeat across events: its title, its description and the lines
+    from its place to its connector (:func:`_tail`) are written once per distinct value for
+    the run; the rest is checked as it is."""
     content = op.content
     assert content is not None
     stamp = stamp or ics_text.utc_stamp(now)
-    prop, line = ics_text.prop, ics_text.line
-    lines = [prop("SUMMARY", content.summary), _times(content.start, content.end, content.timezone),
-             f"DTSTAMP:{stamp}", line(f"UID:{ics_text.text(uid)}"), f"SEQUENCE:{sequence}"]
-    if content.attendees:
-        lines += [line(f"ATTENDEE:mailto:{email}") for email in content.attendees]
-    if content.description:
-        lines.append(prop("DESCRIPTION", content.description))
-    lines.append(f"LAST-MODIFIED:{stamp}")
+    line = ics_text.line
+    attendees = "".join([line(f"ATTENDEE:mailto:{email}") + "\r\n" for email in content.attendees])
+    description = f"{ics_text.prop('DESCRIPTION', content.description)}\r\n" if content.description else ""
+    return (f"BEGIN:VEVENT\r\n{ics_text.prop('SUMMARY', content.summary)}\r\n"
+            f"{_times(content.start, content.end, content.timezone)}\r\nDTSTAMP:{stamp}\r\n"
+            f"{line(f'UID:{ics_text.text(uid)}')}\r\nSEQUENCE:{sequence}\r\n{attendees}"
+            f"{description}LAST-MODIFIED:{stamp}\r\n{_tail(content)}\r\n"
+            f"{line(f'{_X[PRIVATE_EXTERNAL_ID]}:{ics_text.raw(content.external_id)}')}\r\n"
+            f"{line(f'{_X[PRIVATE_HASH]}:{ics_text.raw(op.content_hash or str())}')}\r\nEND:VEVENT\r\n")
+
+
+_TAIL_MEMO = 20_000  # written tails kept per run
+_tails: dict[tuple[Any, ...], str] = {}
+
+
+def _tail(content: EventContent) -> str:
+    """The lines from LOCATION to X-CLINICSYNC-CONNECTOR, remembered per run by what they say
+    (a practice's events share their places, statuses and source)."""
+    key = (content.location, content.visit_mode, content.join_url, content.cancelled, content.patient_cancelled,
+           content.connector)
+    found = _tails.get(key)
+    if found is None:
+        if len(_tails) >= _TAIL_MEMO:
+            _tails.clear()
+        found = _tails[key] = _written_tail(content)
+    return found
+
+
+def _written_tail(content: EventContent) -> str:
+    lines = []
     where = content.where  # a video visit's join link, a phone visit's number, else the place
     if where:
-        lines.append(prop("LOCATION", where))
+        lines.append(ics_text.prop("LOCATION", where))
     # Kept-but-cancelled (cancelled_action: mark_cancelled) is iCalendar's own STATUS:CANCELLED;
     # a patient's cancellation the source still holds booked is STATUS:TENTATIVE (still busy).
     lines.append(_STATUS[content.status])
     if content.visit_mode == "video" and content.join_url:
-        lines.append(line(f"URL:{content.join_url}"))  # a URI value: not TEXT-escaped (no spaces or breaks in it)
-    lines += [_MARK, _raw_prop(_X[PRIVATE_CONNECTOR], content.connector),
-              line(f"{_X[PRIVATE_EXTERNAL_ID]}:{ics_text.raw(content.external_id)}"),
-              line(f"{_X[PRIVATE_HASH]}:{ics_text.raw(op.content_hash or '')}")]
-    return ics_text.written(lines)
+        # a URI value: not TEXT-escaped (no spaces or breaks in it)
+        lines.append(ics_text.line(f"URL:{content.join_url}"))
+    lines += [_MARK, _raw_prop(_X[PRIVATE_CONNECTOR], content.connector)]
+    return "\r\n".join(lines)
 
 
 _STATUS = {"cancelled": "STATUS:CANCELLED\r\nTRANSP:TRANSPARENT", "tentative": "STATUS:TENTATIVE\r\nTRANSP:OPAQUE",
@@ -276,8 +293,8 @@ _MARK = f"{_X[PRIVATE_MARK]}:1"
 
 def _times(start: datetime, end: datetime, zone_name: str) -> str:
     """The DTSTART and DTEND lines (in the zone, or UTC's Z form); each local time is placed
-    once per instant and zone (ics_text.wall_time). Not remembered per slot: the events come
-    calendar by calendar, so a slot came back only within one doctor's file."""
+    once per instant and zone (ics_text.wall_time). Not remembered per slot: a practice's
+    appointments seldom share both their start and their end."""
     tzid = ics_text.tzid_for(zone_name)
     if tzid is None:
         first, second = f"DTSTART:{ics_text.utc_stamp(start)}", f"DTEND:{ics_text.utc_stamp(end)}"

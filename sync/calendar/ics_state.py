@@ -14,9 +14,8 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from icalendar import Calendar
 from sqlalchemy import Connection, Engine, select, update
@@ -32,9 +31,9 @@ _READ = ("id", "uid", "sequence", "cancelled", "tzid", "vevent")
 _NEW = ("calendar_id", "uid", "sequence", "cancelled", "tzid", "vevent", "updated_at")
 
 
-@dataclass(frozen=True)
-class IcsRow:
-    """One VEVENT as the file shows it. ``id`` is None until stored."""
+class IcsRow(NamedTuple):
+    """One VEVENT as the file shows it. ``id`` is None until stored. A tuple: a first push
+    builds one per event."""
 
     uid: str
     sequence: int
@@ -137,13 +136,13 @@ class IcsState:
             return sorted(t for t in connection.execute(
                 select(c.tzid).where(c.calendar_id == calendar_id, c.tzid.is_not(None)).distinct()).scalars())
 
-    def vevents(self, calendar_id: str) -> Iterator[str]:
-        """The file's events in the order they were first written, streamed."""
-        c = ICS_EVENTS.c
-        query = select(c.vevent).where(c.calendar_id == calendar_id).order_by(c.id).execution_options(
-            yield_per=1000)
+    def vevents(self, calendar_id: str, chunk: int = 1000) -> Iterator[list[tuple[str]]]:
+        """The file's events in the order they were first written, streamed ``chunk`` at a time
+        as the driver's one-element tuples (a SQLAlchemy row per event cost a 20,000-event
+        file more than reading it)."""
         with self.engine.connect() as connection:
-            yield from connection.execute(query).scalars()
+            yield from bulk.select_where_chunks(connection, ICS_EVENTS, ("vevent",), {"calendar_id": calendar_id},
+                                                order="id", chunk=chunk)
 
     def written(self, calendar_id: str, file_digest: str) -> None:
         with self.engine.begin() as connection:

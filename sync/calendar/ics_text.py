@@ -156,11 +156,6 @@ def prop(name: str, value: str) -> str:
     return found
 
 
-def written(lines: Iterable[str]) -> str:
-    """:func:`vevent` of lines already written by :func:`line` or :func:`prop`."""
-    return "".join(["BEGIN:VEVENT\r\n", "\r\n".join(lines), "\r\nEND:VEVENT\r\n"])
-
-
 def vevent(lines: Iterable[str]) -> str:
     """``BEGIN:VEVENT``, the content lines folded, ``END:VEVENT``, each ending in CRLF. A short
     ASCII line (most of them) is taken as it is without a call."""

@@ -39,3 +39,30 @@ class PatientContact:
     def shown(self, value: str | None) -> str | None:
         """``value``, or None when it carries the patient's phone or email."""
         return None if self.in_text(value) else value
+
+
+_FORMS_MEMO = 20_000  # distinct values kept per run (places, types, numbers to dial repeat)
+_forms: dict[str, tuple[str, str]] = {}
+
+
+def shown(value: str | None, phone: str | None, email: str | None) -> str | None:
+    """``PatientContact(phone, email).shown(value)``, for many patients and few distinct
+    values (a first push checks two or three fields of every appointment): each value's
+    digits and lower case are worked out once per run, and the patient's phone only when
+    the value holds enough digits to contain it (a place or a visit type seldom does)."""
+    if not value:
+        return value
+    forms = _forms.get(value)
+    if forms is None:
+        if len(_forms) >= _FORMS_MEMO:
+            _forms.clear()
+        digits = _digits(value)
+        forms = _forms[value] = (digits if len(digits) >= _SIGNIFICANT else "", value.lower())
+    digits, lower = forms
+    if digits and phone:
+        mine = _digits(phone)
+        if len(mine) >= _SIGNIFICANT and mine[-_SIGNIFICANT:] in digits:
+            return None
+    if email and (email := email.strip()) and email.lower() in lower:
+        return None
+    return value

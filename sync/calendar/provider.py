@@ -92,8 +92,11 @@ class EventContent:
         upgrade pushes nothing."""
         if self.visit_mode or self.join_url or self.dial_in or self.create_meet or self.patient_cancelled:
             return content_hash(self)
-        view = {name: getattr(self, name) for name in _BASE_FIELDS}
-        return content_hash_bytes(orjson.dumps(view))  # a dataclass's order, as content_hash writes it
+        view = {"connector": self.connector, "external_id": self.external_id, "summary": self.summary,
+                "description": self.description, "location": self.location, "start": self.start, "end": self.end,
+                "timezone": self.timezone, "cancelled": self.cancelled, "attendees": self.attendees}
+        # The fields from before telehealth, in the dataclass's order, as content_hash writes them.
+        return content_hash_bytes(orjson.dumps(view))
 
     @property
     def where(self) -> str | None:
@@ -115,10 +118,6 @@ class EventContent:
         if self.cancelled:
             return "cancelled"
         return "tentative" if self.patient_cancelled else "confirmed"
-
-
-_BASE_FIELDS = ("connector", "external_id", "summary", "description", "location", "start", "end", "timezone",
-                "cancelled", "attendees")
 
 
 @dataclass(frozen=True)

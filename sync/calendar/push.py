@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import structlog
 from sqlalchemy import Connection, Engine
@@ -51,8 +52,9 @@ class PushReport:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Planned:
+class Planned(NamedTuple):
+    """An operation the stage decided on (a tuple: one per event of a first push)."""
+
     appointment_id: int
     target: Target
     event_id: str
@@ -81,18 +83,19 @@ def plan(truth: Sequence[Desired], links: Mapping[int, Sequence[Link]], report: 
     whose link does not hold that source yet (links.remember_sources)."""
     out: list[Planned] = []
     for desired in truth:
-        mine = links.get(desired.appointment_id, ())
+        mine = links.get(desired.appointment_id)  # None: never pushed (every event of a first push)
         if desired.skipped:
             report.skipped += 1
-        for old in mine:  # a calendar it no longer belongs in (another doctor, no doctor)
-            if old.target != desired.target and old.state in ("pending", "present"):
-                out.append(Planned(desired.appointment_id, old.target, old.event_id, "delete", desired, old))
+        if mine:
+            for old in mine:  # a calendar it no longer belongs in (another doctor, no doctor)
+                if old.target != desired.target and old.state in ("pending", "present"):
+                    out.append(Planned(desired.appointment_id, old.target, old.event_id, "delete", desired, old))
         if desired.unchanged:  # not rendered: what its event holds is still the truth
             report.unchanged += 1
             continue
         if desired.target is None:
             continue
-        link = next((x for x in mine if x.target == desired.target), None)
+        link = next((x for x in mine if x.target == desired.target), None) if mine else None
         kind = _decide(desired, link)
         if kind is None:
             report.unchanged += int(link is not None)
@@ -220,12 +223,15 @@ def _send_recorded(settings: CalendarSettings, engine: Engine, provider: Calenda
 
 
 def _count(ops: Sequence[Op], outcomes: Sequence[Outcome], report: PushReport, failures: Counter[str]) -> None:
+    done: Counter[OpKind] = Counter()
     for op, outcome in zip(ops, outcomes, strict=True):
         if outcome.ok:
-            setattr(report, _COUNTED[op.kind], getattr(report, _COUNTED[op.kind]) + 1)
+            done[op.kind] += 1
         else:
             report.failed += 1
             failures[outcome.error or "failed"] += 1
+    for kind, count in done.items():  # a chunk's counts added once, not an attribute set per operation
+        setattr(report, _COUNTED[kind], getattr(report, _COUNTED[kind]) + count)
 
 
 def calendar_stage(settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> dict[str, int]:

@@ -188,3 +188,43 @@ def test_the_truth_reads_what_the_plain_select_reads(store: Store) -> None:
     assert [tuple(r) for r in found] == plain and len(plain) == 4
     assert any(r.deleted_at is not None for r in found) and found[0].start_utc.tzinfo is not None
     assert desired._rows(store.engine, since, after_id=10_000) == []
+
+
+VALUES = st.one_of(st.none(), st.sampled_from(["", "Room 4", "+1 (201) 555-0165", "call 2015550165 first",
+                                                "jamal@mail.example.com", "JAMAL@MAIL.EXAMPLE.COM desk", "Main St"]),
+                   st.text(alphabet="0123456789 -+()@.abcJ", max_size=20))
+
+
+@settings(max_examples=500, deadline=None)
+@given(VALUES, st.sampled_from([None, "", "+12015550165", "(201) 555-0165", "555-01", "+1 201 555 01 65"]),
+       st.sampled_from([None, "", "  ", " Jamal@Mail.example.com", "jamal@mail.example.com", "@"]))
+def test_the_shared_privacy_check_gives_what_a_patients_contact_gives(value: str | None, phone: str | None,
+                                                                       email: str | None) -> None:
+    from clinicsync.sync.calendar.privacy import PatientContact, shown
+
+    assert shown(value, phone, email) == PatientContact(phone, email).shown(value)
+    assert shown(value, phone, email) == PatientContact(phone, email).shown(value)  # remembered: the same
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.datetimes(datetime(1, 1, 1), datetime(9999, 12, 31)).map(str),
+                 st.datetimes(datetime(1000, 1, 1), datetime(9999, 12, 31)).map(
+                     lambda d: d.strftime("%Y-%m-%d %H:%M:%S.%f")),
+                 st.sampled_from(["2027-01-04 13:15:00", "2027-01-04T13:15:00.000000", "2027-13-04 13:15:00.000000",
+                                  "2027-01-04 13:15:00.00000x", "2027-01-04 13:15:00.123456+02:00"])))
+def test_stored_times_read_as_the_column_type_reads_them(value: str) -> None:
+    from sqlalchemy.dialects import sqlite
+
+    from clinicsync.sync.calendar import desired
+
+    dialect = sqlite.dialect()
+    process = desired.A.start_utc.type.dialect_impl(dialect).result_processor(dialect, None)
+    try:
+        expected: Any = process(value)
+    except ValueError as exc:
+        expected = type(exc)
+    try:
+        found: Any = desired._stored_time(process)(value)
+    except ValueError as exc:
+        found = type(exc)
+    assert found == expected and getattr(found, "tzinfo", None) == getattr(expected, "tzinfo", None)
