@@ -67,7 +67,7 @@ def nanp_like(draw: st.DrawFn) -> str:
     return head + first + exchange + draw(_SEPARATORS) + line + tail
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(text=nanp_like(), region=st.sampled_from(REGIONS))
 def test_generated_numbers_read_as_phonenumbers_reads_them(text: str, region: str) -> None:
     assert_same(text, region)
