@@ -7,6 +7,7 @@ phone-like text of the fixtures, and each region's example numbers in every form
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,7 @@ def test_every_phone_like_text_of_the_fixtures_reads_as_phonenumbers_reads_it() 
             assert_same(phone, region)
 
 
+@cache
 def example_texts() -> list[str]:
     """Each region's example numbers (valid ones of every type, and its invalid example)
     written in E.164, international, national and RFC 3966 format."""
