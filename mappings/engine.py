@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -212,6 +212,36 @@ def _remembering(convert: Callable[..., Any], failure: type[ValueError],
     return remembered
 
 
+# Many appointments share a slot and slots come roughly in order: the recent ones will do.
+_UTC_MEMO_LIMIT = 8_192
+
+
+def _plausible_utc_remembered(window: PlausibleWindow) -> Callable[[Any, str], datetime]:
+    """``plausible_utc(window)`` remembered per date-time, zone and UTC offset. The offset is
+    in the key because two aware date-times of one instant at other offsets are equal (and
+    hash alike) while their wall dates differ, and the window judges the wall date: without
+    it, 2199-12-31T23:30Z seen first let 2200-01-01T00:30+01:00 (refused alone) through."""
+    convert = plausible_utc(window)
+    memo: dict[tuple[Any, str, Any], tuple[bool, Any]] = {}
+
+    def utc(value: Any, zone_name: str) -> datetime:
+        key = (value, zone_name, value.utcoffset() if isinstance(value, datetime) else None)
+        known: tuple[bool, Any] | None = memo.get(key)
+        if known is None:
+            try:
+                known = (True, convert(value, zone_name))
+            except TimeError as exc:
+                known = (False, str(exc))
+            if len(memo) >= _UTC_MEMO_LIMIT:
+                memo.clear()
+            memo[key] = known
+        if known[0]:
+            return cast(datetime, known[1])
+        raise TimeError(known[1])
+
+    return utc
+
+
 def _memoized(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A field conversion remembered per distinct text value (other values are converted each time)."""
     remembered = _remembering(convert, TransformError)
@@ -335,7 +365,7 @@ class CompiledMapping:
                        for target, spec in preset.fields.items()]
         # many appointments share a slot; slots come roughly in order, so the recent ones will do.
         # A start or end outside the plausible window is refused here, for both engines.
-        self._utc = _remembering(plausible_utc(window), TimeError, limit=8_192)
+        self._utc = _plausible_utc_remembered(window)
         self._generated, self.source = generate(self, _RUNTIME)
 
     def _compile(self, target: str, spec: FieldSpec, default_region: str, formats: tuple[str, ...]) -> _CompiledField:

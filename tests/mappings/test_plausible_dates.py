@@ -117,3 +117,14 @@ def test_a_pushed_vendor_payload_at_the_empty_date_is_refused_by_its_preset(
     target[path[-1]] = "0001-01-01 00:00:00" if preset == "easyappointments" else "0001-01-01T00:00:00Z"
     field, reason = refusal(mapping, record)
     assert field == "start" and reason.startswith("0001-01-01 (.NET's")
+
+
+def test_an_instant_seen_at_another_offset_is_judged_by_its_own_wall_date() -> None:
+    """2199-12-31T23:30Z is inside the window, 2200-01-01T00:30+01:00 (the same instant) is
+    not: remembering the first must not let the second through (the memo of both engines)."""
+    mapping = load_mapping("csv_default", "America/Phoenix", "US")
+    inside = {**RECORD, "start": "2199-12-31T23:30:00Z"}
+    for apply in (mapping.apply_interpreted, mapping.apply):
+        assert apply(dict(inside)).start.isoformat() == "2199-12-31T23:30:00+00:00"
+    field, reason = refusal(mapping, {**RECORD, "start": "2200-01-01T00:30:00+01:00"})
+    assert (field, reason.split(" is outside")[0]) == ("start", "a date in the year 2200")
