@@ -35,7 +35,7 @@ from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS, advance, claim_offset
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.rows import PlanEvent, read_appointments, read_events
-from clinicsync.sync.reminders.timing import Slot, dues, place, wall_clock
+from clinicsync.sync.reminders.timing import Fields, Placer, Step, dues_at, place, steps, wall_clock
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import Item, isolated_parts, resolve, retry_items
 from clinicsync.sync.settings import Settings
@@ -89,6 +89,15 @@ class Rules:
         self._offsets: dict[str | None, list[Offset]] = {}
         self._labels: dict[str | None, list[str]] = {}
         self._confirms: dict[str | None, bool] = {}
+        self._steps: dict[str | None, list[Step]] = {}
+        self._placers: dict[datetime, Placer] = {}
+
+    def placer(self, now: datetime) -> Placer:
+        """The run's :class:`Placer` for ``now`` (one per clock: every read of a run shares it)."""
+        placer = self._placers.get(now)
+        if placer is None:
+            placer = self._placers[now] = Placer(now, self.quiet)
+        return placer
 
     def offsets_for(self, appointment_type: str | None) -> list[Offset]:
         offsets = self._offsets.get(appointment_type)
@@ -102,6 +111,13 @@ class Rules:
         if labels is None:
             labels = self._labels[appointment_type] = [o.label for o in self.offsets_for(appointment_type)]
         return labels
+
+    def steps_for(self, appointment_type: str | None) -> list[Step]:
+        """:meth:`offsets_for` as timing.dues_at takes them."""
+        found = self._steps.get(appointment_type)
+        if found is None:
+            found = self._steps[appointment_type] = steps(self.offsets_for(appointment_type))
+        return found
 
     def confirms(self, appointment_type: str | None) -> bool:
         confirms = self._confirms.get(appointment_type)
@@ -122,6 +138,7 @@ class _Chunk:
         self.known: set[str] = set()
         self.cancel: dict[int, str] = {}
         self.failed: list[str] = []  # set-aside keys of the appointments that could not be planned
+        self.placer = rules.placer(now)
 
     def plan(self, events: list[PlanEvent]) -> None:
         grouped: dict[int, list[PlanEvent]] = defaultdict(list)
@@ -205,20 +222,17 @@ class _Chunk:
                 self._notice(a, "rescheduled")
             elif self.rules.confirms(a.type):
                 self._notice(a, "confirmation")
-        start, zone_name, quiet, now = a.start_utc, a.timezone, self.rules.quiet, self.now
+        start, zone_name = a.start_utc, a.timezone
         covered = {r.offset for r in existing if r.recipient == "patient" and r.kind == "reminder"
                    and r.starts_at == start and r.status != "cancelled"} if existing else ()
         latest = start - self.rules.lead
-        offsets, labels = self.rules.offsets_for(a.type), self.rules.labels_for(a.type)
-        for label, due in zip(labels, dues(start, zone_name, offsets), strict=True):
-            if label in covered:
-                continue
-            slot = place(due, now=now, latest=latest, zone_name=zone_name, quiet=quiet)
-            self._add(a, "patient", a.patient_ref, "reminder", label, slot, fallback_due=due)
+        fields, steps = self.placer.fields, self.rules.steps_for(a.type)
+        for (label, _, _), due in zip(steps, dues_at(start, zone_name, steps), strict=True):
+            if label not in covered:
+                self._add(a, "patient", a.patient_ref, "reminder", label, fields(due, latest, zone_name), due)
 
     def _notice(self, a: Any, kind: str) -> None:
-        slot = place(self.now, now=self.now, latest=a.start_utc, zone_name=a.timezone, quiet=self.rules.quiet)
-        self._add(a, "patient", a.patient_ref, kind, None, slot, fallback_due=self.now)
+        self._add(a, "patient", a.patient_ref, kind, None, self.placer.notice(a.start_utc, a.timezone), self.now)
 
     def _followup(self, a: Any) -> None:
         """Once per visit, ``after`` its end (outside quiet hours), until ``within`` after it."""
@@ -226,7 +240,7 @@ class _Chunk:
         due = max(self.now, a.end_utc + _duration(followup.after))
         slot = place(due, now=self.now, latest=a.end_utc + _duration(followup.within), zone_name=a.timezone,
                      quiet=self.rules.quiet)
-        self._add(a, "patient", a.patient_ref, "followup", None, slot, fallback_due=due, version=0)
+        self._add(a, "patient", a.patient_ref, "followup", None, (slot.due, slot.reason, slot.note), due, version=0)
 
     def _same_day(self, a: Any, events: list[PlanEvent]) -> None:
         last = events[-1]
@@ -240,16 +254,19 @@ class _Chunk:
         if previous:
             starts.append(datetime.fromisoformat(previous.replace("Z", "+00:00")))
         if any(s.astimezone(zone(a.timezone)).date() == today and s > self.now for s in starts):
-            self._add(a, "practitioner", a.practitioner_ref, kind, None, Slot(self.now), fallback_due=self.now)
+            self._add(a, "practitioner", a.practitioner_ref, kind, None, (self.now, None, None), self.now)
 
-    def _add(self, a: Any, recipient: str, ref: str, kind: str, offset: str | None, slot: Slot,
+    def _add(self, a: Any, recipient: str, ref: str, kind: str, offset: str | None, slot: Fields,
              fallback_due: datetime, version: int | None = None) -> None:
+        """A row to insert: ``slot`` is where it lands (timing.Placer.fields: due or None,
+        reason, note); a row with no due time is skipped and keeps ``fallback_due``."""
         version = a.version if version is None else version
-        key = reminder_key(a.id, recipient, kind, offset, version)
-        due = slot.due
+        # reminder_key(a.id, recipient, kind, offset, version), written out: once per row.
+        key = f"a{a.id}:{recipient}:{kind}:{offset}:v{version}" if offset else f"a{a.id}:{recipient}:{kind}:v{version}"
+        due, reason, note = slot
+        now = self.now
         self.rows[key] = (key, a.id, a.connector, recipient, ref, kind, offset, version, a.start_utc,
-                          due or fallback_due, "pending" if due else "skipped", slot.reason, slot.note, None, "",
-                          0, self.now, self.now)
+                          due or fallback_due, "pending" if due else "skipped", reason, note, None, "", 0, now, now)
 
 
 def appointment_key(appointment_id: int) -> str:
