@@ -45,6 +45,7 @@ from clinicsync.sync.store import Store
 CONSUMER = "reminders"
 READ_LIMIT = 2000  # events per transaction: fewer round trips, the write lock still held briefly
 NOTICES = ("confirmation", "rescheduled", "confirmed")
+_NO_KINDS: frozenset[str] = frozenset()
 UNCONFIRMED = frozenset({"proposed", "pending"})  # statuses the clinic still has to confirm
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
@@ -86,6 +87,8 @@ class Rules:
         self.quiet = config.quiet_hours
         self.same_day = config.agenda.same_day_changes
         self.notices = config.notices
+        self.confirmed = config.notices.confirmed  # read once per appointment: hoisted
+        self.followups = config.notices.followup.enabled
         self._offsets: dict[str | None, list[Offset]] = {}
         self._labels: dict[str | None, list[str]] = {}
         self._confirms: dict[str | None, bool] = {}
@@ -185,12 +188,17 @@ class _Chunk:
         # before: they plan reminders but announce nothing (DESIGN invariant 7).
         kinds = {e.kind for e in events}
         told = [e for e in events if not e.payload.get("baseline")]
-        told_kinds = {e.kind for e in told}
-        booked = "created" in told_kinds or any(e.kind == "updated" and e.payload.get("reactivated") for e in told)
-        moved = "rescheduled" in told_kinds
         recorded = len(told) < len(events)
+        told_kinds: set[str] | frozenset[str]
+        if told:
+            told_kinds = {e.kind for e in told} if recorded else kinds
+            booked = "created" in told_kinds or any(e.kind == "updated" and e.payload.get("reactivated")
+                                                    for e in told)
+        else:  # a baseline's events only (a first import): nothing told, nothing booked
+            told_kinds, booked = _NO_KINDS, False
+        moved = "rescheduled" in told_kinds
         active = a.deleted_at is None and a.status in ACTIVE_STATUSES
-        pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"]
+        pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"] if existing else []
         if a.patient_ref:
             if not active:
                 if kinds & {"cancelled", "deleted", "noshow"}:
@@ -200,13 +208,13 @@ class _Chunk:
                     if told_kinds & {"cancelled", "deleted"} and "created" not in told_kinds:
                         self._notice(a, "cancelled")
             else:
-                confirmed = (not booked and self.rules.notices.confirmed and a.status == "booked"
+                confirmed = (not booked and self.rules.confirmed and a.status == "booked"
                              and any(_status_change(e, UNCONFIRMED, "booked") for e in told))
                 if booked or moved or recorded:
                     self._replan(a, booked, pending, existing, announce=(booked or moved) and not confirmed)
                 if confirmed and not any(r.kind in NOTICES for r in pending):
                     self._notice(a, "confirmed")
-                if (self.rules.notices.followup.enabled and a.status == "fulfilled"
+                if (self.rules.followups and a.status == "fulfilled"
                         and any(_status_change(e, None, "fulfilled") for e in told)):
                     self._followup(a)
         if self.rules.same_day and a.practitioner_ref and told:
@@ -227,9 +235,15 @@ class _Chunk:
                    and r.starts_at == start and r.status != "cancelled"} if existing else ()
         latest = start - self.rules.lead
         fields, steps = self.placer.fields, self.rules.steps_for(a.type)
+        # _add's row, written out for the offsets: three or four per appointment.
+        rows, now, ref, version = self.rows, self.now, a.patient_ref, a.version
+        head, tail = f"a{a.id}:patient:reminder:", f":v{version}"
         for (label, _, _), due in zip(steps, dues_at(start, zone_name, steps), strict=True):
             if label not in covered:
-                self._add(a, "patient", a.patient_ref, "reminder", label, fields(due, latest, zone_name), due)
+                placed, reason, note = fields(due, latest, zone_name)
+                key = head + label + tail
+                rows[key] = (key, a.id, a.connector, "patient", ref, "reminder", label, version, start,
+                             placed or due, "pending" if placed else "skipped", reason, note, None, "", 0, now, now)
 
     def _notice(self, a: Any, kind: str) -> None:
         self._add(a, "patient", a.patient_ref, kind, None, self.placer.notice(a.start_utc, a.timezone), self.now)
