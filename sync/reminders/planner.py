@@ -34,7 +34,7 @@ from clinicsync.sync.model import Appointment, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS, advance, claim_offset
 from clinicsync.sync.progress import Ticker, no_ticks
-from clinicsync.sync.reminders.rows import PlanEvent, read_appointments, read_events
+from clinicsync.sync.reminders.rows import PlanEvent, read_appointments, read_events, read_planned
 from clinicsync.sync.reminders.timing import Fields, Placer, Step, dues_at, place, steps, wall_clock
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import Item, isolated_parts, resolve, retry_items
@@ -150,14 +150,9 @@ class _Chunk:
         ids = list(grouped)
         appointments = read_appointments(self.connection, ids)
         existing: dict[int, list[Any]] = defaultdict(list)
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            for row in self.connection.execute(
-                    select(REMINDERS.c.id, REMINDERS.c.key, REMINDERS.c.appointment_id, REMINDERS.c.recipient,
-                           REMINDERS.c.kind, REMINDERS.c.offset, REMINDERS.c.status, REMINDERS.c.starts_at)
-                    .where(REMINDERS.c.appointment_id.in_(part))):
-                existing[row.appointment_id].append(row)
-                self.known.add(row.key)  # a row's key names its appointment: no other row can hold it
+        for row in read_planned(self.connection, ids):
+            existing[row.appointment_id].append(row)
+            self.known.add(row.key)  # a row's key names its appointment: no other row can hold it
         # Planning an appointment only collects rows in memory, so the read is planned whole
         # first; only if one appointment fails is it planned again, each appointment isolated
         # (setaside.isolated_parts), so that the one that failed is set aside and the rest go
