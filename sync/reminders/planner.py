@@ -46,6 +46,7 @@ CONSUMER = "reminders"
 READ_LIMIT = 2000  # events per transaction: fewer round trips, the write lock still held briefly
 NOTICES = ("confirmation", "rescheduled", "confirmed")
 _NO_KINDS: frozenset[str] = frozenset()
+_NOTHING: list[Any] = []  # an appointment's stored rows when it has none (never appended to)
 UNCONFIRMED = frozenset({"proposed", "pending"})  # statuses the clinic still has to confirm
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
@@ -161,8 +162,8 @@ class _Chunk:
         try:
             for appointment_id, group in grouped.items():
                 appointment = appointments.get(appointment_id)
-                if appointment is not None:
-                    self._appointment(appointment, group, existing[appointment_id])
+                if appointment is not None:  # none stored yet (a first import): no list made for it
+                    self._appointment(appointment, group, existing.get(appointment_id, _NOTHING))
         except Exception:
             self.rows, self.cancel = rows, cancel
             self._isolated(grouped, appointments, existing)
@@ -174,7 +175,7 @@ class _Chunk:
             if appointment is not None:  # one that cannot be planned is set aside; the rest go on
                 with isolated_parts(self.connection, appointment_item(appointment), self, ("rows", "cancel"),
                                     self.now) as outcome:
-                    self._appointment(appointment, group, existing[appointment_id])
+                    self._appointment(appointment, group, existing.get(appointment_id, _NOTHING))
                 if outcome.failed:
                     self.failed.append(appointment_key(appointment_id))
 
@@ -193,7 +194,7 @@ class _Chunk:
             told_kinds, booked = _NO_KINDS, False
         moved = "rescheduled" in told_kinds
         active = a.deleted_at is None and a.status in ACTIVE_STATUSES
-        pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"] if existing else []
+        pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"] if existing else _NOTHING
         if a.patient_ref:
             if not active:
                 if kinds & {"cancelled", "deleted", "noshow"}:
