@@ -18,8 +18,9 @@ Every row has a unique key, so planning the same events twice plans nothing new.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -29,7 +30,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from clinicsync.common.timeutil import parse_duration as _duration
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
-from clinicsync.sync.bulk import bind_column
+from clinicsync.sync.bulk import bind_column, bind_processors
 from clinicsync.sync.model import Appointment, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS, advance, claim_offset
@@ -346,7 +347,7 @@ def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report:
         return
     columns: list[Any] = list(zip(*new, strict=True))  # converted a column at a time: they repeat their values
     for at in DATETIMES:
-        columns[at] = bind_column(connection, REMINDERS.c[COLUMNS[at]], columns[at])
+        columns[at] = _bind_times(connection, REMINDERS.c[COLUMNS[at]], columns[at])
     params = list(zip(*columns, strict=True))
     statement = _statement(connection)
     if statement is None:
@@ -356,6 +357,37 @@ def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report:
     pending = sum(1 for row in new if row[STATUS] == "pending")
     report.planned += pending
     report.skipped += sum(1 for row in new if row[STATUS] == "skipped")
+
+
+def _sqlite_text(value: datetime) -> str:
+    """An aware UTC date-time as SQLite stores it: what the column's bind processor writes
+    (naive UTC, SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff"), by one C call instead of a chain
+    of three Python ones. Only for a tzinfo of ``datetime.UTC`` (the ``+00:00`` is cut off)."""
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def _bind_times(connection: Connection, column: Any, values: Sequence[Any]) -> Iterable[Any]:
+    """``bind_column`` for a UTC date-time column: each distinct value converted once. On
+    SQLite, values tagged ``datetime.UTC`` (all that planning makes) are written by
+    :func:`_sqlite_text`, checked against the column's own bind processor on one of them per
+    call, so that a different storage format falls back to the processor for all (a first
+    import binds ~25,000 distinct date-times at 20,000 appointments: ~0.04 s less)."""
+    [process] = bind_processors(connection, [column])
+    if process is None or connection.dialect.name != "sqlite":
+        return bind_column(connection, column, values)
+    table: dict[Any, Any] = {}
+    probe = None
+    for value in set(values):
+        if value is None:
+            table[value] = None
+        elif value.tzinfo is UTC:
+            table[value] = _sqlite_text(value)
+            probe = value
+        else:
+            table[value] = process(value)
+    if probe is not None and table[probe] != process(probe):
+        return bind_column(connection, column, values)
+    return map(table.__getitem__, values)
 
 
 def _cancel(connection: Connection, cancel: dict[int, str], now: datetime) -> int:

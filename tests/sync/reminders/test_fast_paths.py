@@ -17,7 +17,7 @@ from clinicsync.sync import bulk
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import read_events as outbox_events
 from clinicsync.sync.reminders import rows
-from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, insert_new
+from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, _bind_times, insert_new
 from clinicsync.sync.reminders.timing import (
     Placer,
     Slot,
@@ -231,3 +231,17 @@ def test_dues_from_steps_across_dst_changes() -> None:
         for step in range(-12 * 12 * 9, 12 * 12 * 9, 7):
             start = change + timedelta(minutes=5 * step)
             assert dues_at(start, zone_name, steps(offsets)) == dues(start, zone_name, offsets), start
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_date_times_are_bound_as_the_column_binds_them(store: Store) -> None:
+    berlin = zone("Europe/Berlin")
+    values = [datetime(2027, 1, 4, 13, 0, tzinfo=UTC), datetime(2027, 1, 4, 13, 0, 0, 7, tzinfo=UTC),
+              datetime(5, 3, 1, 0, 0, 59, 999999, tzinfo=UTC), None, datetime(2026, 10, 25, 2, 30, tzinfo=berlin),
+              datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=berlin), datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
+              datetime(2027, 1, 4, 13, 0, tzinfo=UTC)]
+    with store.engine.connect() as connection:
+        for name in ("starts_at", "due_at"):
+            column = REMINDERS.c[name]
+            assert list(_bind_times(connection, column, values)) == list(bulk.bind_column(connection, column, values))
+        assert list(_bind_times(connection, REMINDERS.c.due_at, [None])) == [None]
