@@ -18,8 +18,9 @@ Every row has a unique key, so planning the same events twice plans nothing new.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -29,13 +30,13 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from clinicsync.common.timeutil import parse_duration as _duration
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
-from clinicsync.sync.bulk import bind_column
+from clinicsync.sync.bulk import bind_column, bind_processors
 from clinicsync.sync.model import Appointment, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS, advance, claim_offset
 from clinicsync.sync.progress import Ticker, no_ticks
-from clinicsync.sync.reminders.rows import PlanEvent, read_appointments, read_events
-from clinicsync.sync.reminders.timing import Slot, dues, place, wall_clock
+from clinicsync.sync.reminders.rows import PlanEvent, read_appointments, read_events, read_planned
+from clinicsync.sync.reminders.timing import Fields, Placer, Step, dues_at, place, steps, wall_clock
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import Item, isolated_parts, resolve, retry_items
 from clinicsync.sync.settings import Settings
@@ -45,6 +46,8 @@ from clinicsync.sync.store import Store
 CONSUMER = "reminders"
 READ_LIMIT = 2000  # events per transaction: fewer round trips, the write lock still held briefly
 NOTICES = ("confirmation", "rescheduled", "confirmed")
+_NO_KINDS: frozenset[str] = frozenset()
+_NOTHING: list[Any] = []  # an appointment's stored rows when it has none (never appended to)
 UNCONFIRMED = frozenset({"proposed", "pending"})  # statuses the clinic still has to confirm
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
@@ -86,9 +89,20 @@ class Rules:
         self.quiet = config.quiet_hours
         self.same_day = config.agenda.same_day_changes
         self.notices = config.notices
+        self.confirmed = config.notices.confirmed  # read once per appointment: hoisted
+        self.followups = config.notices.followup.enabled
         self._offsets: dict[str | None, list[Offset]] = {}
         self._labels: dict[str | None, list[str]] = {}
         self._confirms: dict[str | None, bool] = {}
+        self._steps: dict[str | None, list[Step]] = {}
+        self._placers: dict[datetime, Placer] = {}
+
+    def placer(self, now: datetime) -> Placer:
+        """The run's :class:`Placer` for ``now`` (one per clock: every read of a run shares it)."""
+        placer = self._placers.get(now)
+        if placer is None:
+            placer = self._placers[now] = Placer(now, self.quiet)
+        return placer
 
     def offsets_for(self, appointment_type: str | None) -> list[Offset]:
         offsets = self._offsets.get(appointment_type)
@@ -102,6 +116,13 @@ class Rules:
         if labels is None:
             labels = self._labels[appointment_type] = [o.label for o in self.offsets_for(appointment_type)]
         return labels
+
+    def steps_for(self, appointment_type: str | None) -> list[Step]:
+        """:meth:`offsets_for` as timing.dues_at takes them."""
+        found = self._steps.get(appointment_type)
+        if found is None:
+            found = self._steps[appointment_type] = steps(self.offsets_for(appointment_type))
+        return found
 
     def confirms(self, appointment_type: str | None) -> bool:
         confirms = self._confirms.get(appointment_type)
@@ -122,6 +143,7 @@ class _Chunk:
         self.known: set[str] = set()
         self.cancel: dict[int, str] = {}
         self.failed: list[str] = []  # set-aside keys of the appointments that could not be planned
+        self.placer = rules.placer(now)
 
     def plan(self, events: list[PlanEvent]) -> None:
         grouped: dict[int, list[PlanEvent]] = defaultdict(list)
@@ -130,14 +152,9 @@ class _Chunk:
         ids = list(grouped)
         appointments = read_appointments(self.connection, ids)
         existing: dict[int, list[Any]] = defaultdict(list)
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            for row in self.connection.execute(
-                    select(REMINDERS.c.id, REMINDERS.c.key, REMINDERS.c.appointment_id, REMINDERS.c.recipient,
-                           REMINDERS.c.kind, REMINDERS.c.offset, REMINDERS.c.status, REMINDERS.c.starts_at)
-                    .where(REMINDERS.c.appointment_id.in_(part))):
-                existing[row.appointment_id].append(row)
-                self.known.add(row.key)  # a row's key names its appointment: no other row can hold it
+        for row in read_planned(self.connection, ids):
+            existing[row.appointment_id].append(row)
+            self.known.add(row.key)  # a row's key names its appointment: no other row can hold it
         # Planning an appointment only collects rows in memory, so the read is planned whole
         # first; only if one appointment fails is it planned again, each appointment isolated
         # (setaside.isolated_parts), so that the one that failed is set aside and the rest go
@@ -146,8 +163,8 @@ class _Chunk:
         try:
             for appointment_id, group in grouped.items():
                 appointment = appointments.get(appointment_id)
-                if appointment is not None:
-                    self._appointment(appointment, group, existing[appointment_id])
+                if appointment is not None:  # none stored yet (a first import): no list made for it
+                    self._appointment(appointment, group, existing.get(appointment_id, _NOTHING))
         except Exception:
             self.rows, self.cancel = rows, cancel
             self._isolated(grouped, appointments, existing)
@@ -159,7 +176,7 @@ class _Chunk:
             if appointment is not None:  # one that cannot be planned is set aside; the rest go on
                 with isolated_parts(self.connection, appointment_item(appointment), self, ("rows", "cancel"),
                                     self.now) as outcome:
-                    self._appointment(appointment, group, existing[appointment_id])
+                    self._appointment(appointment, group, existing.get(appointment_id, _NOTHING))
                 if outcome.failed:
                     self.failed.append(appointment_key(appointment_id))
 
@@ -168,12 +185,17 @@ class _Chunk:
         # before: they plan reminders but announce nothing (DESIGN invariant 7).
         kinds = {e.kind for e in events}
         told = [e for e in events if not e.payload.get("baseline")]
-        told_kinds = {e.kind for e in told}
-        booked = "created" in told_kinds or any(e.kind == "updated" and e.payload.get("reactivated") for e in told)
-        moved = "rescheduled" in told_kinds
         recorded = len(told) < len(events)
+        told_kinds: set[str] | frozenset[str]
+        if told:
+            told_kinds = {e.kind for e in told} if recorded else kinds
+            booked = "created" in told_kinds or any(e.kind == "updated" and e.payload.get("reactivated")
+                                                    for e in told)
+        else:  # a baseline's events only (a first import): nothing told, nothing booked
+            told_kinds, booked = _NO_KINDS, False
+        moved = "rescheduled" in told_kinds
         active = a.deleted_at is None and a.status in ACTIVE_STATUSES
-        pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"]
+        pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"] if existing else _NOTHING
         if a.patient_ref:
             if not active:
                 if kinds & {"cancelled", "deleted", "noshow"}:
@@ -183,13 +205,13 @@ class _Chunk:
                     if told_kinds & {"cancelled", "deleted"} and "created" not in told_kinds:
                         self._notice(a, "cancelled")
             else:
-                confirmed = (not booked and self.rules.notices.confirmed and a.status == "booked"
+                confirmed = (not booked and self.rules.confirmed and a.status == "booked"
                              and any(_status_change(e, UNCONFIRMED, "booked") for e in told))
                 if booked or moved or recorded:
                     self._replan(a, booked, pending, existing, announce=(booked or moved) and not confirmed)
                 if confirmed and not any(r.kind in NOTICES for r in pending):
                     self._notice(a, "confirmed")
-                if (self.rules.notices.followup.enabled and a.status == "fulfilled"
+                if (self.rules.followups and a.status == "fulfilled"
                         and any(_status_change(e, None, "fulfilled") for e in told)):
                     self._followup(a)
         if self.rules.same_day and a.practitioner_ref and told:
@@ -205,20 +227,23 @@ class _Chunk:
                 self._notice(a, "rescheduled")
             elif self.rules.confirms(a.type):
                 self._notice(a, "confirmation")
-        start, zone_name, quiet, now = a.start_utc, a.timezone, self.rules.quiet, self.now
+        start, zone_name = a.start_utc, a.timezone
         covered = {r.offset for r in existing if r.recipient == "patient" and r.kind == "reminder"
                    and r.starts_at == start and r.status != "cancelled"} if existing else ()
         latest = start - self.rules.lead
-        offsets, labels = self.rules.offsets_for(a.type), self.rules.labels_for(a.type)
-        for label, due in zip(labels, dues(start, zone_name, offsets), strict=True):
-            if label in covered:
-                continue
-            slot = place(due, now=now, latest=latest, zone_name=zone_name, quiet=quiet)
-            self._add(a, "patient", a.patient_ref, "reminder", label, slot, fallback_due=due)
+        fields, steps = self.placer.fields, self.rules.steps_for(a.type)
+        # _add's row, written out for the offsets: three or four per appointment.
+        rows, now, ref, version = self.rows, self.now, a.patient_ref, a.version
+        head, tail = f"a{a.id}:patient:reminder:", f":v{version}"
+        for (label, _, _), due in zip(steps, dues_at(start, zone_name, steps), strict=True):
+            if label not in covered:
+                placed, reason, note = fields(due, latest, zone_name)
+                key = head + label + tail
+                rows[key] = (key, a.id, a.connector, "patient", ref, "reminder", label, version, start,
+                             placed or due, "pending" if placed else "skipped", reason, note, None, "", 0, now, now)
 
     def _notice(self, a: Any, kind: str) -> None:
-        slot = place(self.now, now=self.now, latest=a.start_utc, zone_name=a.timezone, quiet=self.rules.quiet)
-        self._add(a, "patient", a.patient_ref, kind, None, slot, fallback_due=self.now)
+        self._add(a, "patient", a.patient_ref, kind, None, self.placer.notice(a.start_utc, a.timezone), self.now)
 
     def _followup(self, a: Any) -> None:
         """Once per visit, ``after`` its end (outside quiet hours), until ``within`` after it."""
@@ -226,7 +251,7 @@ class _Chunk:
         due = max(self.now, a.end_utc + _duration(followup.after))
         slot = place(due, now=self.now, latest=a.end_utc + _duration(followup.within), zone_name=a.timezone,
                      quiet=self.rules.quiet)
-        self._add(a, "patient", a.patient_ref, "followup", None, slot, fallback_due=due, version=0)
+        self._add(a, "patient", a.patient_ref, "followup", None, (slot.due, slot.reason, slot.note), due, version=0)
 
     def _same_day(self, a: Any, events: list[PlanEvent]) -> None:
         last = events[-1]
@@ -240,16 +265,19 @@ class _Chunk:
         if previous:
             starts.append(datetime.fromisoformat(previous.replace("Z", "+00:00")))
         if any(s.astimezone(zone(a.timezone)).date() == today and s > self.now for s in starts):
-            self._add(a, "practitioner", a.practitioner_ref, kind, None, Slot(self.now), fallback_due=self.now)
+            self._add(a, "practitioner", a.practitioner_ref, kind, None, (self.now, None, None), self.now)
 
-    def _add(self, a: Any, recipient: str, ref: str, kind: str, offset: str | None, slot: Slot,
+    def _add(self, a: Any, recipient: str, ref: str, kind: str, offset: str | None, slot: Fields,
              fallback_due: datetime, version: int | None = None) -> None:
+        """A row to insert: ``slot`` is where it lands (timing.Placer.fields: due or None,
+        reason, note); a row with no due time is skipped and keeps ``fallback_due``."""
         version = a.version if version is None else version
-        key = reminder_key(a.id, recipient, kind, offset, version)
-        due = slot.due
+        # reminder_key(a.id, recipient, kind, offset, version), written out: once per row.
+        key = f"a{a.id}:{recipient}:{kind}:{offset}:v{version}" if offset else f"a{a.id}:{recipient}:{kind}:v{version}"
+        due, reason, note = slot
+        now = self.now
         self.rows[key] = (key, a.id, a.connector, recipient, ref, kind, offset, version, a.start_utc,
-                          due or fallback_due, "pending" if due else "skipped", slot.reason, slot.note, None, "",
-                          0, self.now, self.now)
+                          due or fallback_due, "pending" if due else "skipped", reason, note, None, "", 0, now, now)
 
 
 def appointment_key(appointment_id: int) -> str:
@@ -319,7 +347,7 @@ def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report:
         return
     columns: list[Any] = list(zip(*new, strict=True))  # converted a column at a time: they repeat their values
     for at in DATETIMES:
-        columns[at] = bind_column(connection, REMINDERS.c[COLUMNS[at]], columns[at])
+        columns[at] = _bind_times(connection, REMINDERS.c[COLUMNS[at]], columns[at])
     params = list(zip(*columns, strict=True))
     statement = _statement(connection)
     if statement is None:
@@ -329,6 +357,37 @@ def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report:
     pending = sum(1 for row in new if row[STATUS] == "pending")
     report.planned += pending
     report.skipped += sum(1 for row in new if row[STATUS] == "skipped")
+
+
+def _sqlite_text(value: datetime) -> str:
+    """An aware UTC date-time as SQLite stores it: what the column's bind processor writes
+    (naive UTC, SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff"), by one C call instead of a chain
+    of three Python ones. Only for a tzinfo of ``datetime.UTC`` (the ``+00:00`` is cut off)."""
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def _bind_times(connection: Connection, column: Any, values: Sequence[Any]) -> Iterable[Any]:
+    """``bind_column`` for a UTC date-time column: each distinct value converted once. On
+    SQLite, values tagged ``datetime.UTC`` (all that planning makes) are written by
+    :func:`_sqlite_text`, checked against the column's own bind processor on one of them per
+    call, so that a different storage format falls back to the processor for all (a first
+    import binds ~25,000 distinct date-times at 20,000 appointments: ~0.04 s less)."""
+    [process] = bind_processors(connection, [column])
+    if process is None or connection.dialect.name != "sqlite":
+        return bind_column(connection, column, values)
+    table: dict[Any, Any] = {}
+    probe = None
+    for value in set(values):
+        if value is None:
+            table[value] = None
+        elif value.tzinfo is UTC:
+            table[value] = _sqlite_text(value)
+            probe = value
+        else:
+            table[value] = process(value)
+    if probe is not None and table[probe] != process(probe):
+        return bind_column(connection, column, values)
+    return map(table.__getitem__, values)
 
 
 def _cancel(connection: Connection, cancel: dict[int, str], now: datetime) -> int:

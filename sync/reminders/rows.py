@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from clinicsync.sync.bulk import select_where_in
+from clinicsync.sync.bulk import placeholder, quoted, select_where_in
 from clinicsync.sync.model import Appointment
+from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS
 
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
@@ -49,15 +50,42 @@ class PlanEvent(NamedTuple):
     payload: dict[str, Any]
 
 
+class Planned(NamedTuple):
+    """A reminder row already stored for an appointment being planned: what planning compares."""
+
+    id: int
+    key: str
+    appointment_id: int
+    recipient: str
+    kind: str
+    offset: str | None
+    status: str
+    starts_at: Any  # aware UTC
+
+
 PLANNED_FROM = [APPOINTMENTS.c[name] for name in PlannedFrom._fields]
 
 
 def read_events(connection: Connection, after: int, limit: int) -> list[PlanEvent]:
-    """The outbox's events after ``after``, oldest first (what sync.outbox.read_events reads)."""
+    """The outbox's events after ``after``, oldest first (what sync.outbox.read_events reads),
+    as the driver's tuples: no column here has a result processor (the payload is text)."""
     c = EVENTS.c
-    query = select(c.id, c.appointment_id, c.kind, c.payload).where(c.id > after).order_by(c.id).limit(limit)
-    return [PlanEvent(id_, appointment_id, kind, orjson.loads(payload))
-            for id_, appointment_id, kind, payload in connection.execute(query)]
+    sql = (f"SELECT {', '.join(quoted(connection, col.name) for col in (c.id, c.appointment_id, c.kind, c.payload))} "
+           f"FROM {quoted(connection, EVENTS.name)} WHERE {quoted(connection, c.id.name)} > {placeholder(connection)} "
+           f"ORDER BY {quoted(connection, c.id.name)} LIMIT {int(limit)}")
+    result = connection.exec_driver_sql(sql, (after,))
+    try:
+        found = result.cursor.fetchall() if result.cursor is not None else []
+    finally:
+        result.close()
+    return [PlanEvent(id_, appointment_id, kind, orjson.loads(payload)) for id_, appointment_id, kind, payload in found]
+
+
+def read_planned(connection: Connection, ids: Sequence[int], chunk: int = 500) -> list[Planned]:
+    """The reminder rows stored for the appointments of ``ids`` (bulk.select_where_in: the
+    driver's tuples, the start converted once per distinct value)."""
+    return [Planned._make(row) for row in select_where_in(connection, REMINDERS, Planned._fields, "appointment_id",
+                                                          ids, chunk=chunk)]
 
 
 def read_appointments(connection: Connection, ids: Sequence[int], chunk: int = 500) -> dict[int, PlannedFrom]:

@@ -58,6 +58,36 @@ def dues(start: datetime, zone_name: str, offsets: Sequence[Offset]) -> list[dat
     return out
 
 
+# An offset as dues_at takes it: (label, elapsed time or None for calendar days, days back).
+Step = tuple[str, timedelta | None, timedelta]
+
+
+def steps(offsets: Sequence[Offset]) -> list[Step]:
+    """``offsets`` as :func:`dues_at` takes them, worked out once per appointment type."""
+    out: list[Step] = []
+    for offset in offsets:
+        elapsed = offset.elapsed
+        out.append((offset.label, elapsed, timedelta(days=offset.amount) if elapsed is None else timedelta(0)))
+    return out
+
+
+def dues_at(start: datetime, zone_name: str, offsets: Sequence[Step]) -> list[datetime]:
+    """:func:`dues` of the offsets :func:`steps` made, without a ``replace`` per due: the
+    start in local time minus whole days is, in aware arithmetic, the same wall-clock time
+    in the same zone with fold=0 — what dues' ``replace(tzinfo=zone, fold=0)`` builds."""
+    local_zone = zone(zone_name)
+    local: datetime | None = None
+    out = []
+    for _, elapsed, days in offsets:
+        if elapsed is not None:
+            out.append(start - elapsed)
+            continue
+        if local is None:
+            local = start.astimezone(local_zone)
+        out.append((local - days).astimezone(UTC))
+    return out
+
+
 def quiet_window(moment: datetime, zone_name: str, quiet: QuietHours | None) -> tuple[datetime, datetime] | None:
     """The quiet period (as UTC instants: its start, its end) that ``moment`` falls in, if any.
     Worked out for each moment (one conversion to local time; a per-moment cache cost more
@@ -111,3 +141,66 @@ def place(due: datetime, *, now: datetime, latest: datetime, zone_name: str,
     best = min(candidates, key=lambda c: abs(c - due))
     local = best.astimezone(zone(zone_name)).strftime("%Y-%m-%d %H:%M")
     return Slot(best, note=f"moved out of quiet hours to {local} local time")
+
+
+# What Placer.fields gives for a message: (due or None, reason, note), as a Slot's fields.
+Fields = tuple[datetime | None, str | None, str | None]
+TOO_LATE: Fields = (None, "too late", None)
+
+
+class Placer:
+    """:func:`place` and :func:`dues` for one planning run, whose ``now`` and quiet hours are
+    the same for every message. Why: a first import places three or four messages for each
+    of its appointments, nearly all in the plain case — a due time inside [now, latest] and
+    outside the quiet hours — and there :func:`place` built a :class:`Slot` and
+    :func:`quiet_window` a window that was never used. Here the plain case costs one
+    conversion to local time and a few comparisons; any other case goes through
+    :func:`place` itself, so what is planned is what :func:`place` plans."""
+
+    def __init__(self, now: datetime, quiet: QuietHours | None) -> None:
+        self.now = now
+        self.quiet = quiet
+        start, end = (quiet.start, quiet.end) if quiet is not None else (None, None)
+        # Quiet hours as naive clock times, or None when there are none; an aware clock time
+        # is left to quiet_window (which compares it as it always did).
+        self._bounds = None if start is None or end is None or start == end else (start, end)
+        self._plain = self._bounds is None or (start.tzinfo is None and end.tzinfo is None)  # type: ignore[union-attr]
+        self._now_quiet: dict[str, bool] = {}  # by zone: is ``now`` inside the quiet hours there?
+
+    def fields(self, due: datetime, latest: datetime, zone_name: str) -> Fields:
+        """``place(due, now=self.now, latest=latest, ...)``'s due, reason and note."""
+        now = self.now
+        if due > latest or latest < now or due < now:
+            return TOO_LATE
+        if self._bounds is None:
+            return due, None, None
+        if self._plain and not self._quiet_at(due.astimezone(zone(zone_name)).time()):
+            return due, None, None
+        return self._placed(due, latest, zone_name)
+
+    def notice(self, latest: datetime, zone_name: str) -> Fields:
+        """``place(now, now=now, latest=latest, ...)``: a notice goes out now, outside the quiet
+        hours; whether ``now`` is inside them is worked out once per zone."""
+        now = self.now
+        if now > latest:
+            return TOO_LATE
+        if self._bounds is None:
+            return now, None, None
+        quiet = self._now_quiet.get(zone_name)
+        if quiet is None and self._plain:
+            quiet = self._now_quiet[zone_name] = self._quiet_at(now.astimezone(zone(zone_name)).time())
+        if quiet is False:
+            return now, None, None
+        return self._placed(now, latest, zone_name)
+
+    def _quiet_at(self, clock_time: clock) -> bool:
+        """Is this local clock time inside the quiet hours (start inclusive, end exclusive,
+        wrapping midnight when start > end)? quiet_window's test, without its window."""
+        start, end = self._bounds  # type: ignore[misc]
+        if start < end:
+            return bool(start <= clock_time < end)
+        return bool(clock_time >= start or clock_time < end)
+
+    def _placed(self, due: datetime, latest: datetime, zone_name: str) -> Fields:
+        slot = place(due, now=self.now, latest=latest, zone_name=zone_name, quiet=self.quiet)
+        return slot.due, slot.reason, slot.note

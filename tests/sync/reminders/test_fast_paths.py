@@ -12,13 +12,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
-from clinicsync.common.timeutil import zone
+from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.sync import bulk
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import read_events as outbox_events
 from clinicsync.sync.reminders import rows
-from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, insert_new
-from clinicsync.sync.reminders.timing import due_for_offset, dues, quiet_window, wall_clock
+from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, _bind_times, insert_new
+from clinicsync.sync.reminders.timing import (
+    Placer,
+    Slot,
+    due_for_offset,
+    dues,
+    dues_at,
+    place,
+    quiet_window,
+    steps,
+    wall_clock,
+)
 from clinicsync.sync.settings.reminders import Offset, QuietHours
 from clinicsync.sync.store import Store
 from tests.sync.reminders.conftest import appointment, put
@@ -147,3 +157,91 @@ def test_a_column_of_repeated_values_is_converted_once_per_value(store: Store) -
 def test_all_offsets_of_an_appointment_at_once_fall_where_each_falls(start: datetime, zone_name: str,
                                                                       offsets: list[Offset]) -> None:
     assert dues(start, zone_name, offsets) == [plain_due_for_offset(start, zone_name, o) for o in offsets]
+
+
+QUIETS = st.one_of(st.none(), st.builds(lambda s, e: QuietHours(start=s, end=e), CLOCKS, CLOCKS),
+                   st.just(QuietHours()), st.just(QuietHours(start=time(1, 30), end=time(3, 30))))
+SPANS = st.integers(-3 * 24 * 60, 40 * 24 * 60).map(lambda m: timedelta(minutes=m))
+
+
+def _slot_fields(slot: Slot) -> tuple[object, ...]:
+    return slot.due, slot.reason, slot.note
+
+
+@settings(max_examples=1500, deadline=None)
+@given(MOMENTS, ZONES, QUIETS, SPANS, SPANS)
+def test_the_placer_places_where_place_places(now: datetime, zone_name: str, quiet: QuietHours | None,
+                                             ahead: timedelta, until: timedelta) -> None:
+    placer = Placer(now, quiet)
+    due, latest = now + ahead, now + ahead + until
+    assert placer.fields(due, latest, zone_name) == _slot_fields(
+        place(due, now=now, latest=latest, zone_name=zone_name, quiet=quiet))
+    for _ in range(2):  # the second time from its per-zone memo of ``now``
+        assert placer.notice(latest, zone_name) == _slot_fields(
+            place(now, now=now, latest=latest, zone_name=zone_name, quiet=quiet))
+
+
+def test_the_placer_near_dst_changes_and_quiet_edges() -> None:
+    """Every 5 minutes across New York's and Berlin's spring and autumn changes, with quiet
+    hours that start or end inside the skipped or repeated hour."""
+    for quiet in (QuietHours(), QuietHours(start=time(2, 30), end=time(8, 0)),
+                  QuietHours(start=time(22, 0), end=time(2, 30)), QuietHours(start=time(1, 0), end=time(3, 0))):
+        for zone_name, change in (("America/New_York", datetime(2026, 3, 8, 7, tzinfo=UTC)),
+                                  ("America/New_York", datetime(2026, 11, 1, 6, tzinfo=UTC)),
+                                  ("Europe/Berlin", datetime(2026, 3, 29, 1, tzinfo=UTC)),
+                                  ("Europe/Berlin", datetime(2026, 10, 25, 1, tzinfo=UTC))):
+            for step in range(-12 * 12, 12 * 12):
+                now = change + timedelta(minutes=5 * step)
+                placer = Placer(now, quiet)
+                for due, latest in ((now + timedelta(minutes=m), now + timedelta(hours=h))
+                                    for m in (0, 30, 95) for h in (1, 9, 30)):
+                    assert placer.fields(due, latest, zone_name) == _slot_fields(
+                        place(due, now=now, latest=latest, zone_name=zone_name, quiet=quiet))
+                    assert placer.notice(latest, zone_name) == _slot_fields(
+                        place(now, now=now, latest=latest, zone_name=zone_name, quiet=quiet))
+
+
+def test_an_unknown_zone_fails_the_placer_where_it_fails_place() -> None:
+    now = datetime(2026, 3, 1, 15, tzinfo=UTC)
+    placer = Placer(now, QuietHours())
+    with pytest.raises(TimeError):
+        place(now, now=now, latest=now + timedelta(days=1), zone_name="Mars/Olympus", quiet=QuietHours())
+    with pytest.raises(TimeError):
+        placer.fields(now, now + timedelta(days=1), "Mars/Olympus")
+    with pytest.raises(TimeError):
+        placer.notice(now + timedelta(days=1), "Mars/Olympus")
+    assert Placer(now, None).fields(now, now + timedelta(days=1), "Mars/Olympus") == (now, None, None)
+    assert placer.fields(now, now - timedelta(days=1), "Mars/Olympus") == (None, "too late", None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(MOMENTS, ZONES, st.lists(st.builds(Offset, st.integers(0, 400), st.sampled_from("dhm")), max_size=5))
+def test_dues_from_steps_fall_where_dues_fall(start: datetime, zone_name: str, offsets: list[Offset]) -> None:
+    assert dues_at(start, zone_name, steps(offsets)) == dues(start, zone_name, offsets)
+
+
+def test_dues_from_steps_across_dst_changes() -> None:
+    """Every 5 minutes around a spring and an autumn change (starts in the repeated hour,
+    days-back landing in the skipped one), in zones with whole, half and odd offsets."""
+    offsets = [Offset(a, u) for a in (0, 1, 2, 3, 7) for u in "dhm"]
+    for zone_name, change in (("America/New_York", datetime(2026, 3, 8, 7, tzinfo=UTC)),
+                              ("America/New_York", datetime(2026, 11, 1, 6, tzinfo=UTC)),
+                              ("Australia/Lord_Howe", datetime(2026, 4, 4, 15, tzinfo=UTC)),
+                              ("America/St_Johns", datetime(2026, 11, 1, 4, 30, tzinfo=UTC))):
+        for step in range(-12 * 12 * 9, 12 * 12 * 9, 7):
+            start = change + timedelta(minutes=5 * step)
+            assert dues_at(start, zone_name, steps(offsets)) == dues(start, zone_name, offsets), start
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_date_times_are_bound_as_the_column_binds_them(store: Store) -> None:
+    berlin = zone("Europe/Berlin")
+    values = [datetime(2027, 1, 4, 13, 0, tzinfo=UTC), datetime(2027, 1, 4, 13, 0, 0, 7, tzinfo=UTC),
+              datetime(5, 3, 1, 0, 0, 59, 999999, tzinfo=UTC), None, datetime(2026, 10, 25, 2, 30, tzinfo=berlin),
+              datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=berlin), datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
+              datetime(2027, 1, 4, 13, 0, tzinfo=UTC)]
+    with store.engine.connect() as connection:
+        for name in ("starts_at", "due_at"):
+            column = REMINDERS.c[name]
+            assert list(_bind_times(connection, column, values)) == list(bulk.bind_column(connection, column, values))
+        assert list(_bind_times(connection, REMINDERS.c.due_at, [None])) == [None]
