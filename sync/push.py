@@ -42,7 +42,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, event, select, text
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from clinicsync.common.types import utcnow
@@ -244,8 +244,8 @@ def _locked(engine: Engine, connector: str, keys: Sequence[str], within: Within 
     def turn_then_within(connection: Connection) -> Collection[str] | None:
         if dialect == "postgresql":
             for key in keys:  # released at commit or rollback, by the database, even on kill -9
-                connection.execute(text("SELECT pg_advisory_xact_lock(CAST(:key AS BIGINT))"),
-                                   {"key": advisory_key("push", connector, key)})
+                # At the driver: a SQLAlchemy construct costs ~30-60 us more per statement (issue 32).
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (advisory_key("push", connector, key),))
         elif not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
             connection.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite: the write lock before the first read
         return within(connection) if within is not None else None
