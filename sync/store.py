@@ -7,14 +7,17 @@ nothing at all. Bulk selects and executemany keep it fast on large imports.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from functools import cache
 from operator import attrgetter
 from typing import Any
 
 import orjson
 from sqlalchemy import Boolean, Connection, Engine, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.engine import Dialect
 
 from clinicsync.common.hashing import content_hash, content_hash_bytes
 from clinicsync.common.types import UtcDateTime, utcnow
@@ -236,6 +239,21 @@ def presence(connection: Connection, connector: str) -> Presence:
     return Presence(row[0], bool(row[1]), bool(row[2]), bool(row[3]))
 
 
+def _at_driver(sql: str) -> dict[str, str]:
+    """``sql`` with its ``:name`` parameters in each driver's own named style (sqlite3 takes
+    ``:name`` as it is; psycopg and the MySQL drivers ``%(name)s``), so a push's one read runs
+    through ``exec_driver_sql``: ~30-60 us less per statement than a SQLAlchemy construct (issue 32)."""
+    assert "%" not in sql, "a % would need escaping in the pyformat style"
+    return {"sqlite": sql, "other": re.sub(r":(\w+)", r"%(\1)s", sql)}
+
+
+@cache
+def _utc_result(dialect: Dialect) -> Callable[[Any], Any]:
+    """UtcDateTime's result processing on ``dialect`` (aware UTC from a driver's value)."""
+    process = UtcDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    return process if process is not None else (lambda value: value)
+
+
 @dataclass(frozen=True)
 class Known:
     """What the store holds of one pushed appointment's rows, read with its :class:`Presence`
@@ -257,7 +275,7 @@ def _one(table: str, column: str, key: str) -> str:
 # unique key (issue 32: three to four round trips fewer per push). content_hash and
 # appointment.id are NOT NULL, so NULL means "no row"; a location's name may be NULL, hence
 # its EXISTS. Built once.
-_PRESENCE_ONE = text(
+_PRESENCE_ONE = _at_driver(
     _PRESENCE_SQL + ", "
     + _one("patient", "content_hash", "patient") + " AS patient_hash, "
     + _one("practitioner", "content_hash", "practitioner") + " AS practitioner_hash, "
@@ -265,8 +283,7 @@ _PRESENCE_ONE = text(
     + _one("location", "name", "location") + " AS location_name, "
     + ", ".join(f"{_one('appointment', column, 'appointment')} AS appointment_{column}"
                 for column in ("id", "content_hash", "deleted_at", "source_fingerprint"))
-).columns(go_live=UtcDateTime(), tombstones=Boolean(), open_items=Boolean(), items=Boolean(),
-          location_known=Boolean(), appointment_deleted_at=UtcDateTime())
+)
 
 
 def presence_and_known(connection: Connection, connector: str,
@@ -276,11 +293,14 @@ def presence_and_known(connection: Connection, connector: str,
     until it commits)."""
     patient = appointment.patient.external_id if appointment.patient else None
     practitioner = appointment.practitioner.external_id if appointment.practitioner else None
-    row = connection.execute(_PRESENCE_ONE, {
+    dialect = connection.dialect
+    row = connection.exec_driver_sql(_PRESENCE_ONE["sqlite" if dialect.name == "sqlite" else "other"], {
         "connector": connector, "patient": patient, "practitioner": practitioner,
         "location": appointment.location, "appointment": appointment.external_id}).one()
     (go_live, tombstones, open_items, items, patient_hash, practitioner_hash, location_known, location_name,
      appointment_id, appointment_hash, deleted_at, fingerprint) = row
+    utc = _utc_result(dialect)
+    go_live, deleted_at = utc(go_live), utc(deleted_at)
     known = Known(
         patients={patient: patient_hash} if patient is not None and patient_hash is not None else {},
         practitioners=({practitioner: practitioner_hash}
