@@ -270,13 +270,29 @@ def _one(table: str, column: str, key: str) -> str:
     return f"(SELECT {column} FROM {table} WHERE connector = :connector AND external_id = :{key})"
 
 
+# A one-record push's Presence with its quarantine terms scoped to the record's own ids (its
+# external id and the connector's record id, ``:record_a``/``:record_b``): what the write path then
+# looks up (quarantine.first_seen, resolve_imported) is only ever about those ids, so a source
+# with items of other records pays nothing for them (issue 32: a push into a source of 100k
+# appointments, with its baseline's quarantine items, costs as one into an empty one). Each
+# term walks ix_quarantine_open (connector, status, record_id).
+_RECORD = "record_id IN (:record_a, :record_b)"
+_PRESENCE_RECORD_SQL = (
+    "SELECT (SELECT recorded_at FROM connectorbaseline WHERE connector = :connector) AS go_live, "
+    "EXISTS (SELECT 1 FROM tombstone WHERE connector = :connector) AS tombstones, "
+    f"EXISTS (SELECT 1 FROM quarantine WHERE connector = :connector AND status = '{quarantine.OPEN}' "
+    f"AND {_RECORD}) AS open_items, "
+    f"EXISTS (SELECT 1 FROM quarantine WHERE connector = :connector AND status IN ('{quarantine.OPEN}', "
+    f"'{quarantine.RESOLVED}', '{quarantine.DISMISSED}') AND {_RECORD}) AS items")
+
+
 # A one-appointment push's Presence and its four lookups (patient, practitioner, location,
 # appointment) in one statement: each term a scalar subquery on a (connector, external_id)
 # unique key (issue 32: three to four round trips fewer per push). content_hash and
 # appointment.id are NOT NULL, so NULL means "no row"; a location's name may be NULL, hence
 # its EXISTS. Built once.
 _PRESENCE_ONE = _at_driver(
-    _PRESENCE_SQL + ", "
+    _PRESENCE_RECORD_SQL + ", "
     + _one("patient", "content_hash", "patient") + " AS patient_hash, "
     + _one("practitioner", "content_hash", "practitioner") + " AS practitioner_hash, "
     + "EXISTS " + _one("location", "1", "location") + " AS location_known, "
@@ -286,17 +302,20 @@ _PRESENCE_ONE = _at_driver(
 )
 
 
-def presence_and_known(connection: Connection, connector: str,
-                       appointment: NormalizedAppointment) -> tuple[Presence, Known]:
+def presence_and_known(connection: Connection, connector: str, appointment: NormalizedAppointment,
+                       record_ids: Sequence[str]) -> tuple[Presence, Known]:
     """:class:`Presence` of ``connector`` and what it holds of ``appointment``'s rows, in one
     statement in the caller's transaction (after the push's turn: nothing else writes them
-    until it commits)."""
+    until it commits). ``record_ids`` (one or two: the appointment's external id, the
+    connector's record id): the Presence's quarantine terms are about items of these only."""
+    assert 1 <= len(record_ids) <= 2, record_ids
     patient = appointment.patient.external_id if appointment.patient else None
     practitioner = appointment.practitioner.external_id if appointment.practitioner else None
     dialect = connection.dialect
     row = connection.exec_driver_sql(_PRESENCE_ONE["sqlite" if dialect.name == "sqlite" else "other"], {
         "connector": connector, "patient": patient, "practitioner": practitioner,
-        "location": appointment.location, "appointment": appointment.external_id}).one()
+        "location": appointment.location, "appointment": appointment.external_id,
+        "record_a": record_ids[0], "record_b": record_ids[-1]}).one()
     (go_live, tombstones, open_items, items, patient_hash, practitioner_hash, location_known, location_name,
      appointment_id, appointment_hash, deleted_at, fingerprint) = row
     utc = _utc_result(dialect)
@@ -505,8 +524,10 @@ class Store:
             known: Known | None = None
             if probe:
                 [*pushed] = (m.appointment for m in latest.values() if not m.delete)
-                if len(pushed) == 1 and len(latest) == 1:
-                    present, known = presence_and_known(connection, connector, pushed[0])
+                # The ids first_seen and resolve_imported would ask about (a superset of the former).
+                record_ids = sorted(_record_ids(mapped) | set(unchanged_ids))
+                if len(pushed) == 1 and len(latest) == 1 and len(record_ids) <= 2:
+                    present, known = presence_and_known(connection, connector, pushed[0], record_ids)
                 else:
                     present = presence(connection, connector)
             else:
