@@ -69,6 +69,12 @@ Within = Callable[[Connection], Collection[str] | None]
 OUTCOMES = ("created", "rescheduled", "cancelled", "noshow", "deleted", "updated", "unchanged", "quarantined")
 
 
+class Withdrawn(Exception):
+    """Raised by a push's ``within`` to take the push back whole before it wrote anything: its
+    transaction rolls back and, unlike a failure, no failed run is recorded (the push never
+    happened). The reason is ``args[0]`` (e.g. a webhook body already applied)."""
+
+
 @dataclass(frozen=True)
 class PushResult:
     outcome: str  # one of OUTCOMES, or "refused" (nothing stored)
@@ -201,6 +207,8 @@ class PushReceiver:
             try:
                 counts, _ = self._apply_once(run_id, mapped, quarantined, locked, go_live,
                                              _run_recorder(run_id, self.name, started))
+            except Withdrawn:
+                raise
             except Exception as exc:
                 _record_failed_run(self.store, run_id, self.name, started, f"store error ({type(exc).__name__})")
                 raise
