@@ -28,7 +28,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.sync.db import insert_ignoring_duplicates
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.push_hooks import ALIASES, RECEIPTS
-from clinicsync.sync.push import PushReceiver, Within, load_appointment
+from clinicsync.sync.push import PushReceiver, Withdrawn, Within, load_appointment
 from clinicsync.sync.store import Store
 
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
@@ -146,6 +146,29 @@ def received_or_chain(store: Store, connector: str, digest: str, uid: str,
         if previous is None and not aliased and not superseded:
             return BookingChain(uid, False, ())  # what chain_on finds for it, without the walk
         return chain_on(connection, connector, uid, previous)
+
+
+DUPLICATE, CHAINED = "duplicate", "chained"
+
+
+def unchained(connector: str, digest: str, uid: str, within: Within) -> Within:
+    """The first read of a webhook that names no earlier booking, done first inside its push's
+    transaction, after its turn, instead of on a connection of its own before it (issue 32: one
+    statement and one connection checkout fewer per webhook): a body already applied, or a uid
+    that is in a reschedule chain, takes the push back (:class:`Withdrawn`, reason
+    ``DUPLICATE`` or ``CHAINED``: the caller answers the duplicate, or goes the chain's way,
+    :func:`received_or_chain`); otherwise ``within`` follows, as for any webhook."""
+
+    def first_then_within(connection: Connection) -> Collection[str] | None:
+        received, aliased, superseded = connection.execute(
+            _RECEIVED_OR_CHAINED, {"connector": connector, "digest": digest, "uid": uid}).one()
+        if received:
+            raise Withdrawn(DUPLICATE)
+        if aliased or superseded:
+            raise Withdrawn(CHAINED)
+        return within(connection)
+
+    return first_then_within
 
 
 def chain_on(connection: Connection, connector: str, uid: str, previous: str | None = None) -> BookingChain:

@@ -20,19 +20,24 @@ from clinicsync.common.ratelimit import KeyedBuckets
 log = structlog.get_logger("clinicsync.ratelimits")
 
 # Refill, then take one token when at least one is there; RETURNING says whether it was taken.
-_TAKE = text("""
-INSERT INTO ratebucket (key, tokens, refilled_at) VALUES (:key, :capacity - 1, :now)
+# Run at the driver (psycopg's placeholders; a SQLAlchemy construct costs ~30-60 us more per
+# request, issue 32), and committed without waiting for its WAL flush (``synchronous_commit``
+# off for this transaction only, set in the statement itself: no round trip of its own): a
+# bucket is no record, and a crash that loses its last refills only lets a few more requests in.
+_TAKE = """
+INSERT INTO ratebucket (key, tokens, refilled_at)
+SELECT %(key)s, %(capacity)s - 1, %(now)s FROM (SELECT set_config('synchronous_commit', 'off', true)) AS quick
 ON CONFLICT (key) DO UPDATE SET
-    tokens = LEAST(:capacity, ratebucket.tokens + GREATEST(0, :now - ratebucket.refilled_at) * :rate) - 1,
-    refilled_at = GREATEST(ratebucket.refilled_at, :now)
-WHERE LEAST(:capacity, ratebucket.tokens + GREATEST(0, :now - ratebucket.refilled_at) * :rate) >= 1
-RETURNING tokens""")
+    tokens = LEAST(%(capacity)s, ratebucket.tokens + GREATEST(0, %(now)s - ratebucket.refilled_at) * %(rate)s) - 1,
+    refilled_at = GREATEST(ratebucket.refilled_at, %(now)s)
+WHERE LEAST(%(capacity)s, ratebucket.tokens + GREATEST(0, %(now)s - ratebucket.refilled_at) * %(rate)s) >= 1
+RETURNING tokens"""
 _LEVEL = text("SELECT LEAST(:capacity, tokens + GREATEST(0, :now - refilled_at) * :rate) FROM ratebucket "
               "WHERE key = :key")
 
 
 class SharedBuckets:
-    """``KeyedBuckets``' contract (``try_acquire``) on the store's ``ratebucket`` table."""
+    """``KeyedBuckets``' contract (``try_acquire``) on the store's ``ratebucket`` table (PostgreSQL's)."""
 
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self.engine, self._clock = engine, clock
@@ -44,7 +49,7 @@ class SharedBuckets:
         values = {"key": key, "rate": rate, "capacity": float(capacity), "now": now}
         try:
             with self.engine.begin() as connection:
-                if connection.execute(_TAKE, values).first() is not None:
+                if connection.exec_driver_sql(_TAKE, values).first() is not None:
                     return 0.0
                 level = connection.execute(_LEVEL, values).scalar_one_or_none()
         except SQLAlchemyError as exc:

@@ -34,8 +34,8 @@ from clinicsync.connectors.booking_hooks import BookingHookSettings, WebhookMalf
 from clinicsync.connectors.calcom import CalcomSettings
 from clinicsync.connectors.easyappointments import EasyAppointmentsConnector, EasyAppointmentsSettings
 from clinicsync.sync.bounded_json import load_json
-from clinicsync.sync.push import PushReceiver, PushResult
-from clinicsync.sync.push_hooks import merge_chain, receipt_and_alias, received_or_chain
+from clinicsync.sync.push import PushReceiver, PushResult, Withdrawn
+from clinicsync.sync.push_hooks import DUPLICATE, merge_chain, receipt_and_alias, received_or_chain, unchained
 from clinicsync.sync.server.api import FieldProblem, Problem, take_token
 from clinicsync.sync.settings import Settings
 
@@ -149,6 +149,18 @@ def _apply_calcom(request: Request, config: CalcomSettings, body: bytes, data: d
     store = request.app.state.store
     body_digest = digest(body)
     assert event.uid is not None  # an applied trigger has one (calcom.read)
+    if event.reschedule_uid is None:  # most webhooks: the first read in the push's transaction
+        position = f"calcom {event.trigger} {event.uid}"
+        within = unchained(config.name, body_digest, event.uid,
+                           receipt_and_alias(config.name, position, body_digest, 2 * max_age))
+        try:
+            result = _receiver(request, config).receive(calcom.record(data, event.uid), position,
+                                                        quarantine_bad=True, within=within)
+            return result.outcome, result
+        except Withdrawn as why:
+            if why.args[0] == DUPLICATE:
+                return "duplicate", None
+        # The uid is in a reschedule chain: the chain's way, below.
     chain = received_or_chain(store, config.name, body_digest, event.uid, event.reschedule_uid)
     if chain is None:
         return "duplicate", None

@@ -4,6 +4,7 @@ here looks at a time: the figures are checked for shape, never for speed."""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +38,24 @@ def test_workload_runs_at_smoke_size(name: str) -> None:
         for row in table.rows:
             missing = [c for c in table.columns if c not in row]
             assert not missing, f"{table.title}: row {row} lacks {missing}"
+
+
+def test_the_push_instruction_count_script_prepares_and_pushes(tmp_path: Path) -> None:
+    """bench/push_instructions.py (run under callgrind by hand): a store with a few imported
+    rows, then its warm-up and counted pushes all land as new appointments of the source."""
+    from sqlalchemy import create_engine, text
+
+    from bench import push_instructions
+    from bench.s1_scale import CONNECTOR
+
+    folder = tmp_path / "store"
+    push_instructions.prepare(folder, 50)
+    count = "SELECT COUNT(*) FROM appointment WHERE connector = :c"
+    engine = create_engine(f"sqlite:///{folder / 'store.db'}")
+    with engine.connect() as connection:
+        imported = connection.execute(text(count), {"c": CONNECTOR}).scalar_one()
+    push_instructions.push(folder, 2)
+    with engine.connect() as connection:
+        pushed = connection.execute(text(count), {"c": CONNECTOR}).scalar_one() - imported
+    assert imported > 0 and pushed == push_instructions.WARM_UP + 2
+    engine.dispose()

@@ -54,3 +54,18 @@ def test_a_shared_bucket_refills_at_its_rate(store: Store) -> None:
     now[0] += 0.5  # one token back
     assert buckets.try_acquire("k", 2.0, 2) == 0.0
     assert buckets.try_acquire("k", 2.0, 2) > 0
+
+
+def test_a_bucket_commits_without_waiting_for_its_flush_and_only_its_own(store: Store) -> None:
+    """The token's statement turns ``synchronous_commit`` off for its own transaction (a bucket
+    is no record); the setting ends with it and never reaches a push on the same connection."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("shared buckets are PostgreSQL's")
+    from clinicsync.sync.ratelimits import _TAKE
+
+    with store.engine.connect() as connection:
+        with connection.begin():
+            assert connection.exec_driver_sql(_TAKE, {"key": "k", "rate": 1.0, "capacity": 2.0,
+                                                      "now": time.time()}).first() is not None
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"

@@ -14,11 +14,13 @@ from sqlalchemy import event, text
 
 from clinicsync.mappings.model import NormalizedAppointment
 from clinicsync.sync.bulk import select_in
+from clinicsync.sync.quarantine import QuarantineEntry
 from clinicsync.sync.store import (
     APPOINTMENTS,
     LOCATIONS,
     PATIENTS,
     PRACTITIONERS,
+    STORED_GO_LIVE,
     Counts,
     Known,
     Mapped,
@@ -44,9 +46,12 @@ PUSHES: list[tuple[NormalizedAppointment, bool]] = [
 ]
 
 
-def _push(store: Store, connector: str, appointment: NormalizedAppointment, delete: bool, probe: bool) -> Counts:
+def _push(store: Store, connector: str, appointment: NormalizedAppointment, delete: bool, probe: bool,
+          live: bool = False) -> Counts:
+    """``live``: with the go-live moment, as a receiver has it (read in the one statement, or apart)."""
+    go_live = (STORED_GO_LIVE if probe else store.go_live(connector)) if live else None
     counts, error = store.apply_batch(connector, "run1", [Mapped("push:0", appointment, delete=delete)], [], None,
-                                      probe=probe)
+                                      probe=probe, go_live=go_live)
     assert error is None
     return counts
 
@@ -97,7 +102,7 @@ def test_the_one_read_gives_what_the_lookups_one_by_one_give(store: Store) -> No
     _push(store, "src", appt("a"), False, probe=False)
     _push(store, "src", appt("a", source_updated_at=SOON), True, probe=False)
     with store.engine.begin() as connection:
-        present, known = presence_and_known(connection, "src", appt("a"))
+        present, known = presence_and_known(connection, "src", appt("a"), ["a"])
         lookups = {table.name: dict((row[0], row[1:] if len(row) > 2 else row[1]) for row in select_in(
             connection, table, names, "src", [key])) for table, names, key in (
             (PATIENTS, ("external_id", "content_hash"), "P-a"), (PRACTITIONERS, ("external_id", "content_hash"), "D1"),
@@ -108,8 +113,37 @@ def test_the_one_read_gives_what_the_lookups_one_by_one_give(store: Store) -> No
         assert known.patients == lookups["patient"] and known.practitioners == lookups["practitioner"]
         assert known.locations == lookups["location"] == {"Main": "Main"}
         assert known.appointments == {"a": stored} and stored[2] is not None
-        _, nothing = presence_and_known(connection, "src", replace(appt("new", doctor="D9"), location="Elsewhere"))
+        _, nothing = presence_and_known(connection, "src", replace(appt("new", doctor="D9"), location="Elsewhere"),
+                                        ["new"])
         assert nothing == Known({}, {}, {}, {})
+
+
+def _items(store: Store, connector: str) -> list[tuple[Any, ...]]:
+    with store.engine.connect() as connection:
+        return sorted(tuple(row) for row in connection.execute(text(
+            "SELECT record_id, status, resolution FROM quarantine WHERE connector = :c"), {"c": connector}))
+
+
+def test_pushes_into_a_live_source_with_items_of_other_records_end_as_the_lookups(store: Store) -> None:
+    """The one read asks about quarantine items of the pushed record only: a source whose
+    baseline quarantined other records ends as with the connector-wide lookups, a record
+    quarantined before go-live and fixed since is recorded quiet and its item resolved, and
+    the other records' items stay open."""
+    for connector in ("one", "each"):
+        store.apply_batch(connector, "run0", [], [QuarantineEntry("row:1", "bad phone", "phone", "early"),
+                                                  QuarantineEntry("row:2", "bad phone", "phone", "other")], None)
+        store.finish_baseline(connector, "run0")
+    for appointment in (appt("early"), appt("new"), appt("new", phone="+12125550199")):
+        assert _push(store, "one", appointment, False, probe=True, live=True) == _push(
+            store, "each", appointment, False, probe=False, live=True)
+        assert _rows(store, "one") == _rows(store, "each") and _items(store, "one") == _items(store, "each")
+    assert _items(store, "one") == [("early", "resolved", "imported"), ("other", "open", None)]
+    quiet = [payload for external_id, kind, _, payload in _rows(store, "one")["event"] if external_id == "early"]
+    assert len(quiet) == 1 and '"before_go_live": true' in quiet[0].replace('":true', '": true')
+    with store.engine.begin() as connection:  # the items are the record's own, under either of its ids
+        mine, _ = presence_and_known(connection, "one", appt("x"), ["other", "x"])
+        theirs, _ = presence_and_known(connection, "one", appt("x"), ["x"])
+    assert (mine.open_items, mine.items) == (True, True) and (theirs.open_items, theirs.items) == (False, False)
 
 
 def test_the_one_read_on_mariadb(mariadb_database: dict[str, Any]) -> None:
@@ -122,5 +156,6 @@ def test_the_one_read_on_mariadb(mariadb_database: dict[str, Any]) -> None:
     try:
         test_a_push_read_in_one_statement_ends_as_the_lookups_one_by_one(store)
         test_the_one_read_gives_what_the_lookups_one_by_one_give(store)
+        test_pushes_into_a_live_source_with_items_of_other_records_end_as_the_lookups(store)
     finally:
         store.close()
