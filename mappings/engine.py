@@ -28,6 +28,7 @@ from typing import Any, Literal, cast
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from clinicsync.common.memo import kept
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.common.vocabulary import STATUSES
 from clinicsync.mappings.codegen import generate
@@ -202,9 +203,7 @@ def _remembering(convert: Callable[..., Any], failure: type[ValueError],
                 known = (True, convert(*key))
             except failure as exc:
                 known = (False, str(exc))
-            if len(memo) >= limit:
-                memo.clear()
-            memo[key] = known
+            kept(memo, key, known, limit)
         if known[0]:
             return known[1]
         raise failure(known[1])
@@ -232,9 +231,7 @@ def _plausible_utc_remembered(window: PlausibleWindow) -> Callable[[Any, str], d
                 known = (True, convert(value, zone_name))
             except TimeError as exc:
                 known = (False, str(exc))
-            if len(memo) >= _UTC_MEMO_LIMIT:
-                memo.clear()
-            memo[key] = known
+            kept(memo, key, known, _UTC_MEMO_LIMIT)
         if known[0]:
             return cast(datetime, known[1])
         raise TimeError(known[1])

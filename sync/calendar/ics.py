@@ -22,6 +22,7 @@ import structlog
 from icalendar import Calendar, Component, Event, Timezone
 from sqlalchemy import Connection, Engine
 
+from clinicsync.common.memo import kept
 from clinicsync.common.types import utcnow
 from clinicsync.sync.calendar import ics_text
 from clinicsync.sync.calendar.ics_state import IcsRow, IcsState, write_atomically
@@ -265,9 +266,7 @@ def _tail(content: EventContent) -> str:
            content.connector)
     found = _tails.get(key)
     if found is None:
-        if len(_tails) >= _TAIL_MEMO:
-            _tails.clear()
-        found = _tails[key] = _written_tail(content)
+        found = kept(_tails, key, _written_tail(content), _TAIL_MEMO)
     return found
 
 

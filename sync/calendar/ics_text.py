@@ -23,6 +23,7 @@ from functools import lru_cache
 
 from icalendar.timezone.tzid import tzid_from_tzinfo
 
+from clinicsync.common.memo import kept
 from clinicsync.common.timeutil import zone
 
 _LIMIT = 75  # octets per line before folding, CRLF excluded
@@ -79,9 +80,7 @@ def wall_time(moment: datetime, zone_name: str) -> str:
         else:
             found = (f"{local.year}{local.month:02d}{local.day:02d}"
                      f"T{local.hour:02d}{local.minute:02d}{local.second:02d}")
-        if len(_local) >= _LOCAL_MEMO:
-            _local.clear()
-        _local[key] = found
+        kept(_local, key, found, _LOCAL_MEMO)
     return found
 
 
@@ -129,9 +128,7 @@ def folded(line: str) -> str:
     that many events share (the default one differs only in the type and the initials)."""
     found = _folded.get(line)
     if found is None:
-        if len(_folded) >= _FOLD_MEMO:
-            _folded.clear()
-        found = _folded[line] = fold(line)
+        found = kept(_folded, line, fold(line), _FOLD_MEMO)
     return found
 
 
@@ -150,9 +147,7 @@ def prop(name: str, value: str) -> str:
     key = (name, value)
     found = _props.get(key)
     if found is None:
-        if len(_props) >= _PROP_MEMO:
-            _props.clear()
-        found = _props[key] = line(f"{name}:{text(value)}")
+        found = kept(_props, key, line(f"{name}:{text(value)}"), _PROP_MEMO)
     return found
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from clinicsync.common.memo import kept
+
 _NOT_DIGIT = re.compile(r"\D+")
 _SIGNIFICANT = 8  # trailing digits compared: a number without its country code still matches
 
@@ -54,10 +56,8 @@ def shown(value: str | None, phone: str | None, email: str | None) -> str | None
         return value
     forms = _forms.get(value)
     if forms is None:
-        if len(_forms) >= _FORMS_MEMO:
-            _forms.clear()
         digits = _digits(value)
-        forms = _forms[value] = (digits if len(digits) >= _SIGNIFICANT else "", value.lower())
+        forms = kept(_forms, value, (digits if len(digits) >= _SIGNIFICANT else "", value.lower()), _FORMS_MEMO)
     digits, lower = forms
     if digits and phone:
         mine = _digits(phone)

@@ -31,6 +31,7 @@ from urllib.parse import quote
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from clinicsync.common.memo import kept
 from clinicsync.common.passwords import DUMMY_HASH, verify_password
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.ui import UiSettings
@@ -136,10 +137,7 @@ class LoginGuard:
             name = await run_in_threadpool(check_password, ui, credentials)
         finally:
             self.checks.release()
-        if len(self.cache) >= _CACHE_LIMIT:
-            self.cache.clear()
-        self.cache[key] = name
-        return name
+        return kept(self.cache, key, name, _CACHE_LIMIT)
 
 
 def _guard(request: Request, ui: UiSettings) -> LoginGuard:
