@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TextIO
 
 import orjson
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -37,10 +38,11 @@ from clinicsync.connectors.base import (
     source_zone,
 )
 from clinicsync.connectors.csv_formulas import neutralize_formula
-from clinicsync.connectors.csv_records import KNOWN_PROBLEM, CsvRecords
+from clinicsync.connectors.csv_records import KNOWN_PROBLEM, CsvRecords, Recognize, Utf8Lines
 from clinicsync.connectors.dropfolder import (
     archive_file,
     drop_cursor,
+    file_digest,
     folder_problem,
     remember,
     resume_point,
@@ -90,11 +92,10 @@ class LineRecognizer(Protocol):
     """What the import gives the connector to leave out lines it knows unchanged before a
     record is built of them (sync/fingerprint.py LineRecognizer)."""
 
-    def start_file(self, name: str, header: Sequence[str], delimiter: str) -> Callable[[int, str], bool]:
-        """Begin a file; returns its line test: (line number, text without its line break) ->
-        True for a line the import knows, left out."""
-
-    def forget(self) -> None: ...
+    def start_file(self, name: str, header: Sequence[str], delimiter: str) -> Recognize:
+        """Begin a file; returns its line test (csv_records.Recognize): (number of the first
+        line, the lines' UTF-8 bytes without their line breaks, start, stop) -> the index of
+        the first line in [start, stop) the import does not know; those before it are left out."""
 
     def kept(self, number: int) -> None: ...
 
@@ -153,16 +154,17 @@ class CsvDropConnector(Connector):
     def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
         done, current = resume_point(cursor)
         for path in self._candidates():
-            info = inspect_file(path, self.settings.encoding)
-            if self._done_key(info) in done:
+            digest = file_digest(path)  # first: a file already read needs nothing more (no encoding pass)
+            if self._done_key(path, digest) in done:
                 self._archive(path)  # stored before a crash, not yet moved
                 continue
+            info = inspect_file(path, self.settings.encoding, digest)
             skip = current.get("rows", 0) if current.get("hash") == info.digest else 0
             yield from self._read_file(info, done, skip)
-            done = remember(done, self._done_key(info), path.name)
+            done = remember(done, self._done_key(path, info.digest), path.name)
             self._archive(path)
 
-    def _done_key(self, info: FileText) -> str:
+    def _done_key(self, path: Path, digest: str) -> str:
         """What marks a file as read. A delta file is read once, whatever its name (the same
         rows again would change nothing). A snapshot is a state, not a change: an export
         equal to an older one (A, then B, then A again: a booking made and then deleted) must
@@ -170,15 +172,15 @@ class CsvDropConnector(Connector):
         its modification time, which a file kept in the folder or left there by a crash
         before archiving keeps, and a new export has anew."""
         if self.settings.mode != "snapshot":
-            return info.digest
-        return f"{info.digest}@{info.path.stat().st_mtime_ns}"
+            return digest
+        return f"{digest}@{path.stat().st_mtime_ns}"
 
     def _read_file(self, info: FileText, done: dict[str, str], skip: int) -> Iterator[Batch]:
         snapshot = self.settings.mode == "snapshot"
         name = info.path.name
-        finished = remember(done, self._done_key(info), name)
-        with info.path.open("r", encoding=info.encoding, errors=MARK_ERRORS, newline="") as handle:
-            reader = CsvRecords(handle, info.encoding)
+        finished = remember(done, self._done_key(info.path, info.digest), name)
+        with ExitStack() as stack:
+            reader = CsvRecords(_open_lines(stack, info), info.encoding)
             reader.delimiter = self.settings.delimiter or _sniff_delimiter(reader.first_line())
             first = reader.next_record()
             header = [] if first is None or first.fields is None else [h.strip() for h in first.fields]
@@ -191,38 +193,44 @@ class CsvDropConnector(Connector):
                             cursor=drop_cursor(finished), snapshot=False, source=name)
                 return
             reader.width = width = len(header)
+            rows = 0
+            while rows < skip and reader.next_record() is not None:  # stored by the run that read this file before
+                rows += 1
             recognizer = self.recognizer
-            if recognizer is not None:
+            if recognizer is not None:  # after the skipped rows: none of them is recognized (or counted) again
                 reader.recognize = recognizer.start_file(name, header, reader.delimiter)
             records: list[RawRecord] = []
             rejected: list[Rejected] = []
-            rows = in_batch = 0
+            in_batch = 0
             batch_size, keep = self.settings.batch_size, records.append  # the hot loop: names bound once
             # A batch's size in record units: a line the import knows unchanged weighs a
-            # sixteenth of a record, so a re-export's batches (one transaction each) stay few.
-            limit = batch_size * _KNOWN_SHARE
+            # sixteenth of a record, so a re-export's batches (one transaction each) stay few;
+            # the reader hands over at most ``budget`` known lines at once, so a batch closes
+            # where it did when they came one by one.
+            reader.budget = limit = batch_size * _KNOWN_SHARE
             for line, row, problem, raw in reader:
-                rows += 1
-                if rows <= skip:
-                    if problem is KNOWN_PROBLEM and recognizer is not None:
-                        recognizer.forget()  # stored by the run that read this file before
-                    continue
                 if row is None:
-                    if problem is KNOWN_PROBLEM:
-                        in_batch += 1
+                    if problem is KNOWN_PROBLEM:  # ``line`` lines known unchanged
+                        rows += line
+                        in_batch += line
                         if in_batch >= limit:
                             yield Batch(records, None if snapshot else drop_cursor(done, info.digest, rows),
                                         rejected, snapshot=snapshot, source=name)
                             records, rejected, in_batch = [], [], 0
                             keep = records.append
+                        reader.budget = limit - in_batch
                         continue
+                    rows += 1
                     rejected.append(Rejected(f"{name}:{line}", problem or "unreadable record", raw=raw))
                 elif not (row and row[0].strip()) and not "".join(row).strip():  # blank (cheap test first)
+                    rows += 1
                     continue
                 elif len(row) != width:
+                    rows += 1
                     rejected.append(Rejected(f"{name}:{line}", f"row has {len(row)} fields; the header has "
                                                                f"{width}", raw=orjson.dumps(row).decode()))
                 else:
+                    rows += 1
                     keep(RawRecord(dict(zip(header, row, strict=False)), f"{name}:{line}"))  # lengths checked
                     if recognizer is not None:
                         recognizer.kept(line)
@@ -232,6 +240,7 @@ class CsvDropConnector(Connector):
                                 rejected, snapshot=snapshot, source=name)
                     records, rejected, in_batch = [], [], 0
                     keep = records.append
+                reader.budget = limit - in_batch
         yield Batch(records, drop_cursor(finished), rejected, snapshot=snapshot, snapshot_end=snapshot,
                     max_delete_share=self.settings.max_delete_share, source=name)
 
@@ -251,6 +260,17 @@ class CsvDropConnector(Connector):
     def _archive(self, path: Path) -> None:
         if not self.dry_run:
             archive_file(path, self.settings.archive_dir)
+
+
+def _open_lines(stack: ExitStack, info: FileText) -> TextIO | Utf8Lines:
+    """The file's lines: a UTF-8 file (most are) from its bytes (csv_records.Utf8Lines: the
+    same lines, plain ones fingerprinted without a decode), any other as a text stream."""
+    if info.encoding in ("utf-8", "utf-8-sig"):
+        source = Utf8Lines(stack.enter_context(info.path.open("rb")), skip_bom=info.encoding == "utf-8-sig",
+                           valid=info.valid_utf8)
+        stack.callback(source.close)
+        return source
+    return stack.enter_context(info.path.open("r", encoding=info.encoding, errors=MARK_ERRORS, newline=""))
 
 
 def _sniff_delimiter(sample: str) -> str:

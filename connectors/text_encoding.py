@@ -61,6 +61,7 @@ class FileText:
     path: Path
     digest: str  # SHA-256 of the bytes: a file is read once, whatever its name
     encoding: str  # a Python codec name
+    valid_utf8: bool = False  # the whole file was decoded strictly as UTF-8 (its lines need no check)
 
 
 def _bom(first: bytes) -> str | None:
@@ -130,34 +131,42 @@ def _utf8_evidence(path: Path) -> str:
     return evidence.encoding()
 
 
-def inspect_file(path: Path, configured: str) -> FileText:
+def inspect_file(path: Path, configured: str, digest: str | None = None) -> FileText:
     """The content hash and the encoding to read ``path`` with (``configured`` unless 'auto').
+    ``digest``: the hash, already taken (connectors/dropfolder.py ``file_digest``: a file
+    already read is known by it alone, so its encoding is never looked for).
 
-    Most files are valid UTF-8 (or ASCII): the hashing pass decodes them strictly as it goes,
-    which costs a fraction of the hash, and only a file that fails that gets the weighing of
-    its evidence (``_Utf8Evidence``: counting, re-encoding) in a second pass. The answer is the
+    Most files are valid UTF-8 (or ASCII): the pass decodes them strictly as it goes, which
+    costs a fraction of the hash, and only a file that fails that gets the weighing of its
+    evidence (``_Utf8Evidence``: counting, re-encoding) in a second pass. The answer is the
     same either way: a strict decode fails exactly when the evidence would count an
     undecodable byte, and with none the evidence says UTF-8."""
-    digest = hashlib.sha256()
+    hashing = hashlib.sha256() if digest is None else None
     strict = codecs.getincrementaldecoder("utf-8")("strict")
     all_utf8 = True
     found: str | None = None if configured == "auto" else configured
-    with path.open("rb") as handle:
-        first = True
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            if first and found is None:
-                found = _bom(chunk[:4]) or _bomless_utf16(chunk[:_UTF16_SAMPLE])
-            first = False
-            if found is None and all_utf8 and not chunk.isascii():
-                try:
-                    strict.decode(chunk)
-                except UnicodeDecodeError:
-                    all_utf8 = False
+    if hashing is not None or found is None:
+        with path.open("rb") as handle:
+            first = True
+            while chunk := handle.read(_CHUNK):
+                if hashing is not None:
+                    hashing.update(chunk)
+                if first and found is None:
+                    found = _bom(chunk[:4]) or _bomless_utf16(chunk[:_UTF16_SAMPLE])
+                first = False
+                if found is None and all_utf8 and not chunk.isascii():
+                    try:
+                        strict.decode(chunk)
+                    except UnicodeDecodeError:
+                        all_utf8 = False
+                if hashing is None and (found is not None or not all_utf8):
+                    break  # nothing left to learn from the rest
+    valid = False
     if found is None:
         try:
             strict.decode(b"", final=True)  # a multi-byte sequence cut off at the end
         except UnicodeDecodeError:
             all_utf8 = False
         found = "utf-8" if all_utf8 else _utf8_evidence(path)
-    return FileText(path, digest.hexdigest(), found)
+        valid = all_utf8
+    return FileText(path, hashing.hexdigest() if hashing is not None else digest or "", found, valid)

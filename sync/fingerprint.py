@@ -39,7 +39,7 @@ from clinicsync.common import timeutil
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings import engine as mapping_engine
 from clinicsync.mappings.engine import CompiledMapping
-from clinicsync.sync.known_prints import KnownPrints
+from clinicsync.sync.known_prints import HALVES, KnownPrints
 from clinicsync.sync.quarantine import Sighting
 
 # Bump when what goes into a fingerprint changes meaning: every stored one stops matching.
@@ -166,7 +166,7 @@ class Unchanged:
             return ids
         ids &= among
         if among:
-            ids.update(i for i in self.lines.ids if i in among)
+            ids.update(among.intersection(self.lines.ids))
         return ids
 
 
@@ -235,25 +235,24 @@ class SkippedLine(NamedTuple):
     external_id: str
     fingerprint: str  # hex, the stored form
 
-_new_line = tuple.__new__  # a named tuple made at C speed (its own __new__ is Python code)
-
 
 class RecognizedLines:
     """A batch's recognized lines, column by column: the ids (all most callers need), and the
-    line numbers, texts and fingerprints a line needs only if it is mapped after all. Keeping
-    four list appends per line instead of a tuple per line costs a re-export of 100,000 rows
-    ~1 µs less per line (measured: the tuples, retained, were a third of the line test).
-    Iterating gives ``SkippedLine``s, built then; ``kept`` comes from the line numbers of the
-    batch's kept records (``kept_numbers``, in file order)."""
+    line numbers and bytes a line needs only if it is mapped after all (its fingerprint is
+    then computed again from ``seed``, the state its file's line digests start from). Per line
+    one id is appended; the numbers and bytes of a run of lines are added with one ``extend``
+    each (a tuple per line, retained, used to be a third of the line test). Iterating gives
+    ``SkippedLine``s, built then; ``kept`` comes from the line numbers of the batch's kept
+    records (``kept_numbers``, in file order)."""
 
-    __slots__ = ("bodies", "ids", "kept_numbers", "numbers", "prints")
+    __slots__ = ("bodies", "ids", "kept_numbers", "numbers", "seed")
 
-    def __init__(self) -> None:
+    def __init__(self, seed: Any = None) -> None:
         self.ids: list[str] = []
         self.numbers: list[int] = []
-        self.bodies: list[str] = []
-        self.prints: list[str] = []
+        self.bodies: list[bytes] = []  # UTF-8, without the line break
         self.kept_numbers: list[int] = []
+        self.seed = seed  # a blake2b state (LineRecognizer.start_file)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -263,13 +262,11 @@ class RecognizedLines:
             yield self._line(at)
 
     def _line(self, at: int) -> SkippedLine:
-        number = self.numbers[at]
-        return SkippedLine(bisect_left(self.kept_numbers, number), number, self.bodies[at], self.ids[at],
-                           self.prints[at])
-
-    def pop(self) -> None:
-        for column in (self.ids, self.numbers, self.bodies, self.prints):
-            column.pop()
+        number, body = self.numbers[at], self.bodies[at]
+        digest = self.seed.copy()
+        digest.update(body)
+        return SkippedLine(bisect_left(self.kept_numbers, number), number, body.decode("utf-8", "surrogatepass"),
+                           self.ids[at], digest.hexdigest())
 
     def take_named(self, ids: Collection[str]) -> list[SkippedLine]:
         """Remove and return the lines whose id is in ``ids`` (a mapped record names them)."""
@@ -279,35 +276,35 @@ class RecognizedLines:
         taken = [self._line(at) for at in found]
         keep = [at for at in range(len(self.ids)) if self.ids[at] not in ids]
         self.ids, self.numbers = [self.ids[at] for at in keep], [self.numbers[at] for at in keep]
-        self.bodies, self.prints = [self.bodies[at] for at in keep], [self.prints[at] for at in keep]
+        self.bodies = [self.bodies[at] for at in keep]
         return taken
 
     def copy(self) -> RecognizedLines:
-        copied = RecognizedLines()
+        copied = RecognizedLines(self.seed)
         copied.ids, copied.numbers, copied.bodies = self.ids[:], self.numbers[:], self.bodies[:]
-        copied.prints, copied.kept_numbers = self.prints[:], self.kept_numbers[:]
+        copied.kept_numbers = self.kept_numbers[:]
         return copied
 
     def clear(self) -> None:
-        for column in (self.ids, self.numbers, self.bodies, self.prints, self.kept_numbers):
+        for column in (self.ids, self.numbers, self.bodies, self.kept_numbers):
             column.clear()
 
 
 class LineRecognizer:
-    """Recognizes a flat source's unchanged lines from their text, before a dict or record is
+    """Recognizes a flat source's unchanged lines from their bytes, before a dict or record is
     built of them (issue 32): a re-export of 100,000 unchanged rows then costs a digest and a
-    dict lookup per line. The connector (connectors/csv_drop.py) calls ``start_file``'s line
-    test for each plain line (one line, one record: no quote), then ``kept`` for each record it keeps; the engine takes
-    what it gathered with each batch (``take``).
+    lookup per line. The connector (connectors/csv_drop.py) calls ``start_file``'s line test
+    for runs of plain lines (one line, one record: no quote), then ``kept`` for each record it
+    keeps; the engine takes what it gathered with each batch (``take``).
 
     A line's fingerprint is the epoch's, the file's delimiter and header, and the line's text
-    (its line break left out, so a re-export with other line ends matches). It names its
-    record exactly: a plain line's fields are its text split at the delimiter, and the header
-    and delimiter are in the digest. ``known``: the fingerprints of the connector's live rows
-    (fingerprint -> external id) read once for the run; None when the source is too large to
-    hold them (``KNOWN_LIMIT``): then nothing is recognized here and the engine compares each
-    batch's fingerprints with the store, as for other sources. A row this run already wrote
-    (``touched``) is not recognized by its fingerprint at the start of the run."""
+    as UTF-8 (its line break left out, so a re-export with other line ends matches). It names
+    its record exactly: a plain line's fields are its text split at the delimiter, and the
+    header and delimiter are in the digest. ``known``: the fingerprints of the connector's live
+    rows (digest -> external id, sync/known_prints.py) read once for the run; None when the
+    source is too large to hold them (``KNOWN_LIMIT``): then nothing is recognized here and the
+    engine compares each batch's fingerprints with the store, as for other sources. A row this
+    run already wrote (``touched``) is not recognized by its fingerprint at the start of the run."""
 
     def __init__(self, fingerprint: Fingerprinter,
                  load: Callable[[], KnownPrints | None],
@@ -327,7 +324,6 @@ class LineRecognizer:
         self._name = ""
         self._prints: list[str | None] = []
         self._lines = RecognizedLines()
-        self._sighted_at: list[int] = []  # len(_lines) when each sighting was recognized (forget)
         self._pending: tuple[int, str] | None = None
 
     @property
@@ -342,59 +338,66 @@ class LineRecognizer:
         """Rows were deleted: read the stored fingerprints again when next needed."""
         self._loaded, self._known = False, None
 
-    def start_file(self, name: str, header: Sequence[str], delimiter: str) -> Callable[[int, str], bool]:
+    def start_file(self, name: str, header: Sequence[str],
+                   delimiter: str) -> Callable[[int, list[bytes], int, int], int]:
         """Begin a file; returns its line test (``recognize``), a closure over what it needs,
-        so that the test of each of a re-export's lines reads no attributes."""
+        so that the test of a re-export's lines reads no attributes."""
         known = self.known  # read now, outside the per-line loop
         self._name, self._header, self._delimiter = name, list(header), delimiter
         self._seed = seed = self._base.copy()
         seed.update(b"\x00csv-line\x00" + "\x00".join([delimiter, *header]).encode("utf-8", "surrogatepass")
                     + b"\x01")
-        copy, get = seed.copy, None if known is None else known.finder()
+        copy = seed.copy
+        starts, high, low, shift, offsets, ids = known.parts() if known is not None else KnownPrints().parts()
+        unpack = HALVES.unpack
         touched, bad = self.touched, self._bad
         lines = self._lines
-        keep_id, keep_number, keep_body, keep_print = (
-            lines.ids.append, lines.numbers.append, lines.bodies.append, lines.prints.append)
-        sight, sighted_at = self._sightings.append, self._sighted_at
+        lines.seed = seed  # a batch's lines all come from one file: a file ends with its own batch
+        keep_id = lines.ids.append
+        keep_numbers, keep_bodies = lines.numbers.extend, lines.bodies.extend
+        sight = self._sightings.append
 
-        def recognize(number: int, body: str) -> bool:
-            """True: the line is a stored row's record, byte for byte (skip it). The per-line
-            cost of a re-export: a digest and its lookup in the known index; a recognized
-            line is kept column by column."""
-            digest = copy()
-            try:
-                digest.update(body.encode())  # a plain line holds no lone surrogate (csv_records)
-            except UnicodeEncodeError:
-                digest.update(body.encode("utf-8", "surrogatepass"))
-            raw = digest.digest()
-            printed = raw.hex()  # the stored form
-            if get is not None and self._known is not None:  # None: rows deleted, read again next file
-                external_id = get(raw)
-                if external_id is not None and external_id not in touched:
-                    keep_id(external_id)
-                    keep_number(number)
-                    keep_body(body)
-                    keep_print(printed)
-                    return True
-            if bad:
-                item = bad.get(printed)
+        def recognize(first: int, bodies: list[bytes], start: int, stop: int) -> int:
+            """The index of the first of ``bodies[start:stop]`` (``first``: the line number of
+            ``bodies[0]``) that is not a stored row's record byte for byte (nor a known-bad
+            one's); those before it are left out. The per-line cost of a re-export: a digest
+            and its lookup in the known index (inlined: KnownPrints.finder), and an id appended."""
+            indexed = known is not None and self._known is not None  # None: rows deleted, read again next file
+            run = start  # the first line of the current run of recognized lines
+            for at in range(start, stop):
+                digest = copy()
+                digest.update(bodies[at])
+                raw = digest.digest()
+                found = None
+                if indexed:
+                    top, bottom = unpack(raw)
+                    bucket = top >> shift
+                    slot, end = starts[bucket], starts[bucket + 1]
+                    while slot < end:  # about one digest a bucket
+                        if high[slot] == top and low[slot] == bottom:
+                            found = ids[offsets[slot]:offsets[slot + 1]]
+                            break
+                        slot += 1
+                if found is not None and not (touched and found in touched):
+                    keep_id(found)
+                    continue
+                printed = raw.hex()  # the stored form
+                item = bad.get(printed) if bad else None
+                if run < at:
+                    keep_numbers(range(first + run, first + at))
+                    keep_bodies(bodies[run:at])
+                run = at + 1
                 if item is not None:  # a known-bad record again: a sighting, not a mapping
-                    sighted_at.append(len(self._lines))
-                    sight(Sighting(item[0], f"{self._name}:{number}", item[1]))
-                    return True
-            self._pending = (number, printed)
-            return False
+                    sight(Sighting(item[0], f"{name}:{first + at}", item[1]))
+                    continue
+                self._pending = (first + at, printed)
+                return at
+            if run < stop:
+                keep_numbers(range(first + run, first + stop))
+                keep_bodies(bodies[run:stop])
+            return stop
 
         return recognize
-
-    def forget(self) -> None:
-        """The line just recognized was stored by an earlier run (a resumed file's first rows)."""
-        sighted_at = self._sighted_at
-        if sighted_at and sighted_at[-1] == len(self._lines):  # no line recognized since that sighting
-            sighted_at.pop()
-            self._sightings.pop()
-        else:
-            self._lines.pop()
 
     def kept(self, number: int) -> None:
         """The connector kept line ``number`` as the batch's next record."""
@@ -407,7 +410,7 @@ class LineRecognizer:
         recognized lines and its known-bad lines. Emptied in place: the file's line test holds
         these lists."""
         taken = self._prints[:], self._lines.copy(), self._sightings[:]
-        for gathered in (self._prints, self._lines, self._sightings, self._sighted_at):
+        for gathered in (self._prints, self._lines, self._sightings):
             gathered.clear()
         self._pending = None
         return taken

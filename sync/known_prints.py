@@ -34,9 +34,16 @@ from operator import itemgetter
 from struct import Struct
 
 _HEX = re.compile(r"[0-9a-f]{32}")
-_HEX_RUN = re.compile(r"[0-9a-f]*")
-_HALVES = Struct(">QQ")  # a 16-byte digest as its high and low 64 bits
-_first = itemgetter(0)
+HALVES = Struct(">QQ")  # a 16-byte digest as its high and low 64 bits
+_first, _second = itemgetter(0), itemgetter(1)
+
+
+def _from_hex(text: str) -> bytes:
+    """The bytes a hex text spells; b"" for a text that is not hex."""
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return b""
 
 
 class KnownPrints:
@@ -64,13 +71,17 @@ class KnownPrints:
             return
         prints = list(map(_first, rows))
         joined = "".join(prints)
-        if len(joined) != 32 * len(prints) or not _HEX_RUN.fullmatch(joined) or min(map(len, prints)) != 32:
+        digests = _from_hex(joined)
+        # Every print is 32 lowercase hex digits exactly when the chunk's text is the hex of its
+        # bytes (no case, no whitespace bytes.fromhex would pass over) and no print is shorter.
+        if len(joined) != 32 * len(prints) or min(map(len, prints)) != 32 or digests.hex() != joined:
             rows = [row for row in rows if _HEX.fullmatch(row[0])]
             prints = list(map(_first, rows))
             joined = "".join(prints)
+            digests = _from_hex(joined)
         if not rows:
             return
-        words = array("Q", bytes.fromhex(joined))
+        words = array("Q", digests)
         if sys.byteorder == "little":  # each 8 bytes read as the big-endian number they spell
             words.byteswap()
         high, low = words[0::2], words[1::2]
@@ -79,12 +90,13 @@ class KnownPrints:
             self._sorted = False
         self._high.extend(high)
         self._low.extend(low)
-        ids = [row[1] for row in rows]
+        ids = list(map(_second, rows))
+        lengths = list(map(len, ids))
         end = self._offsets[-1]
         self._parts.append("".join(ids))
-        if end + sum(map(len, ids)) > 0xFFFFFFFF and self._offsets.typecode == "I":
+        if end + sum(lengths) > 0xFFFFFFFF and self._offsets.typecode == "I":
             self._offsets = array("Q", self._offsets)
-        self._offsets.extend(accumulate(map(len, ids), initial=end))
+        self._offsets.extend(accumulate(lengths, initial=end))
         del self._offsets[-len(ids) - 1]  # the chunk's start, already the last offset
 
     def finish(self) -> KnownPrints:
@@ -112,6 +124,12 @@ class KnownPrints:
         self._offsets = array(offsets.typecode, accumulate((offsets[k + 1] - offsets[k] for k in order), initial=0))
         self._sorted = True
 
+    def parts(self) -> tuple[array[int], array[int], array[int], int, array[int], str]:
+        """What a lookup reads (starts, high, low, shift, offsets, ids), for a caller that
+        inlines it in its own loop (sync/fingerprint.py LineRecognizer: a call per line costs
+        as much as the lookup). Valid until the next :meth:`add`."""
+        return self._starts, self._high, self._low, self._shift, self._offsets, self._ids
+
     def get(self, digest: bytes) -> str | None:
         """The external id whose stored fingerprint is this 16-byte digest; None if none is."""
         return self.finder()(digest)
@@ -121,7 +139,7 @@ class KnownPrints:
         attribute reads there). Valid until the next :meth:`add`."""
         starts, high, low, shift = self._starts, self._high, self._low, self._shift
         offsets, ids = self._offsets, self._ids
-        unpack = _HALVES.unpack
+        unpack = HALVES.unpack
 
         def find(digest: bytes) -> str | None:
             top, bottom = unpack(digest)

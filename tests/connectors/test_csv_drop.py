@@ -262,3 +262,68 @@ def test_a_resumed_file_does_not_count_known_lines_before_its_cursor_again(drop_
     records, skipped, _ = read(first.cursor)  # as if the process died after the first commit
     rest = flat(records) + flat(skipped)
     assert sorted(done + rest) == sorted(ids)  # every row once: none lost, none counted twice
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig"])
+@pytest.mark.parametrize("batch_size", [1, 2, 1000])
+def test_a_utf8_file_read_from_bytes_gives_what_a_text_read_gives(
+        drop_dir: Path, monkeypatch: pytest.MonkeyPatch, encoding: str, batch_size: int) -> None:
+    """The byte reader (csv_records.Utf8Lines, issue 32) on an awkward re-export (a BOM, CRLF
+    and LF and lone CR line ends, blank lines, a quoted value over lines, a NUL, an undecodable
+    byte, accented names), with a recognizer that knows half its rows: the same batches
+    (records, rejections, cursors) and the same lines recognized, with the same fingerprints,
+    as the text stream gives."""
+    from clinicsync.connectors import csv_drop
+    from clinicsync.sync.fingerprint import Fingerprinter, LineRecognizer
+    from clinicsync.sync.known_prints import known_prints
+    from tests.connectors.csv_support import csv_lines, settle
+
+    data = rows(12)
+    data[3]["patient_name"], data[5]["patient_name"] = "Lucía Muñoz", 'Ann "Nan" Lee'
+    lines = csv_lines(data)
+    body = [line.encode() for line in lines]
+    body[2] = body[2].replace(b"\r\n", b"\n")
+    body[4] = body[4].replace(b"\r\n", b"\r")  # a lone CR ends the line in text mode too
+    body[6] = body[6].replace(b",", b",\x00", 1)
+    body[8] = body[8].replace(b"\r\n", b"\r\n\r\n\n")  # blank lines
+    body[9] = body[9].replace(b",", b",\xed", 1)  # not UTF-8: that line alone is a problem
+    prefix = b"\xef\xbb\xbf" if encoding == "utf-8-sig" else b""
+    (drop_dir / "a.csv").write_bytes(prefix + b"".join(body))
+    settle(drop_dir / "a.csv")
+    settings = CsvDropSettings(name="c", kind="csv", mapping="csv_default", drop_dir=drop_dir,
+                               batch_size=batch_size, settle_seconds=0)
+    fingerprint = Fingerprinter(b"epoch")
+
+    def read(index: Any) -> list[Any]:
+        connector = CsvDropConnector(settings)
+        connector.recognizer = recognizer = LineRecognizer(fingerprint, lambda: index)
+        out = []
+        for batch in connector.fetch(None):
+            prints, recognized, sighted = recognizer.take()
+            out.append((batch.records, batch.rejected, batch.cursor, prints, list(recognized), sighted))
+        return out
+
+    def both(index: Any) -> list[Any]:
+        from_bytes = read(index)
+        with monkeypatch.context() as patched:
+            patched.setattr(csv_drop, "Utf8Lines", None)
+            patched.setattr(csv_drop, "_open_lines", _text_lines)
+            from_text = read(index)
+        assert from_bytes == from_text
+        return from_bytes
+
+    learned = both(known_prints([]))
+    kept = [(printed, str(record.data["appointment_id"])) for batch in learned
+            for record, printed in zip(batch[0], batch[3], strict=True) if printed]
+    assert len(kept) >= 8 and not any(batch[4] for batch in learned)
+    half = known_prints([sorted(kept[::2])])
+    again = both(half)
+    recognized = [line.external_id for batch in again for line in batch[4]]
+    assert sorted(recognized) == sorted(i for _, i in kept[::2])
+
+
+def _text_lines(stack: Any, info: Any) -> Any:
+    """csv_drop._open_lines before the byte reader: every file as a text stream."""
+    from clinicsync.connectors.text_encoding import MARK_ERRORS
+
+    return stack.enter_context(info.path.open("r", encoding=info.encoding, errors=MARK_ERRORS, newline=""))

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 import io
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinicsync.connectors.csv_records import MAX_LINE_CHARS, CsvRecords, Record
+from clinicsync.connectors import csv_records
+from clinicsync.connectors.csv_records import (
+    BLOCK_BYTES,
+    KNOWN_PROBLEM,
+    MAX_LINE_CHARS,
+    CsvRecords,
+    Record,
+    Utf8Lines,
+    _Lines,
+    block_bodies,
+)
 from clinicsync.connectors.text_encoding import MARK_ERRORS, inspect_file
 
 
@@ -128,3 +141,140 @@ def test_plain_lines_split_exactly_as_the_strict_parser_reads_them(content: str,
     reader = CsvRecords(io.StringIO(content, newline=""), "utf-8")
     reader.delimiter, reader.width = delimiter, 3
     assert list(reader) == _strict_only(content, delimiter)
+
+
+# Reading a UTF-8 file from its bytes (Utf8Lines): the same lines, records and recognized lines
+# as a text stream gives, on awkward files (issue 32).
+
+_BYTE_PIECES = st.sampled_from([
+    b"a", b"b c", b" ", b",", b";", b"\t", b'"', b'""', b"\r\n", b"\n", b"\r", b"\r\r", b"\x00",
+    "é".encode(), "€".encode(), "😀".encode(), b"\xed", b"\xc3", b"\xff", b"\xe2\x82", b"\xf0\x9f",
+    b"x" * 40, codecs.BOM_UTF8])
+_BYTE_FILES = st.lists(_BYTE_PIECES, max_size=40).map(b"".join)
+
+
+def _text_stream(content: bytes, encoding: str = "utf-8") -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BytesIO(content), encoding=encoding, errors=MARK_ERRORS, newline="")
+
+
+@contextmanager
+def _read_chunk(size: int) -> Iterator[None]:
+    """Utf8Lines reading the file in pieces of ``size`` bytes, and blocks of at most that many
+    (when small): every line boundary, CR and multi-byte character falls across a read or a
+    block's end somewhere."""
+    saved = csv_records._READ_CHUNK, csv_records.BLOCK_BYTES
+    csv_records._READ_CHUNK = size
+    csv_records.BLOCK_BYTES = min(size * 5, saved[1])
+    try:
+        yield
+    finally:
+        csv_records._READ_CHUNK, csv_records.BLOCK_BYTES = saved
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(_BYTE_FILES, st.lists(st.one_of(st.integers(1, 14), st.just(0)), max_size=30),
+       st.sampled_from([1, 2, 3, 7, 64, 1 << 20]), st.booleans())
+def test_bytes_give_the_lines_a_text_stream_gives(content: bytes, steps: list[int], chunk: int,
+                                                  bom: bool) -> None:
+    """Any bytes (lone CRs, CRLF, NULs, undecodable and cut-off sequences, a BOM), read line by
+    line with any size cap (small caps: lines cut where text mode cuts them, across reads) or
+    as plain blocks (step 0): the same text as ``TextIOWrapper(newline="")`` reads."""
+    text = _text_stream(content, "utf-8-sig" if bom else "utf-8")
+    with _read_chunk(chunk):
+        lines = Utf8Lines(io.BytesIO(content), skip_bom=bom)
+        for size in steps:
+            if size:
+                assert lines.readline(size) == text.readline(size)
+                continue
+            block = lines.plain_block()
+            assert block == b"" or block.endswith(b"\n")
+            for body in block_bodies(block):
+                line = text.readline(MAX_LINE_CHARS + 1)
+                assert _Lines.is_plain(line) and line.rstrip("\r\n") == body.decode()
+        while line := text.readline(99):
+            assert lines.readline(99) == line
+        assert lines.readline(99) == ""
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(["a", "é,b", "€", "😀", " ", ",", "\r\n", "\n", "\r", '"', "\x00"]),
+                max_size=40).map("".join))
+def test_a_file_known_valid_is_split_the_same_without_a_check(content: str) -> None:
+    raw = content.encode()
+    checked, trusted = Utf8Lines(io.BytesIO(raw)), Utf8Lines(io.BytesIO(raw), valid=True)
+    while (block := checked.plain_block()) or checked.readline(99):
+        assert block == trusted.plain_block()
+        if not block:
+            trusted.readline(99)
+    assert trusted.plain_block() == b"" and trusted.readline(99) == ""
+
+
+def _expanded(records: list[Record]) -> list[Record | str]:
+    """Runs of known lines as one marker per line: the text path gives them one by one."""
+    out: list[Record | str] = []
+    for record in records:
+        out.extend(["known"] * record.line if record.problem == KNOWN_PROBLEM else [record])
+    return out
+
+
+def _recognizer(seen: list[tuple[int, bytes]]) -> Callable[[int, list[bytes], int, int], int]:
+    """Knows a line when its bytes' digest is even; notes every line it is asked about."""
+    def recognize(first: int, bodies: list[bytes], start: int, stop: int) -> int:
+        for at in range(start, stop):
+            seen.append((first + at, bodies[at]))
+            if hashlib.blake2b(bodies[at]).digest()[0] % 2:
+                return at
+        return stop
+    return recognize
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_BYTE_FILES, st.sampled_from([",", ";", "\t"]), st.integers(1, 5), st.sampled_from([2, 64, 1 << 20]))
+def test_records_from_bytes_are_the_records_from_text(content: bytes, delimiter: str, budget: int,
+                                                      chunk: int) -> None:
+    """The whole reader (hot loop, strict parser, resynchronization, problems) over bytes and
+    over a text stream: the same records, and the same lines recognized, from the same bytes;
+    no run of known lines longer than the budget."""
+    results = []
+    for bytes_source in (False, True):
+        seen: list[tuple[int, bytes]] = []
+        with _read_chunk(chunk):
+            reader = CsvRecords(Utf8Lines(io.BytesIO(content)) if bytes_source else _text_stream(content), "utf-8")
+            reader.delimiter, reader.width, reader.budget = delimiter, 3, budget
+            reader.recognize = _recognizer(seen)
+            records = list(reader)
+        assert all(r.line <= budget for r in records if r.problem == KNOWN_PROBLEM)
+        known = [at for at, body in seen if not hashlib.blake2b(body).digest()[0] % 2]
+        results.append((_expanded(records), [pair for pair in seen if pair[1]], known))
+    (text_records, text_seen, text_known), (byte_records, byte_seen, byte_known) = results
+    assert byte_records == text_records and byte_known == text_known
+    assert [pair for pair in byte_seen if pair[0] in set(text_known)] == [
+        pair for pair in text_seen if pair[0] in set(text_known)]
+
+
+@pytest.mark.parametrize("tail", ["\n", "\r\n", "\r", "\rd,e,f\n", "é\n", "€€\r\n"])
+@pytest.mark.parametrize("filler", ["x", "é", "€", "😀"])
+def test_an_overlong_line_from_bytes_is_cut_as_text_mode_cuts_it(tmp_path: Path, filler: str, tail: str) -> None:
+    """Over MAX_LINE_CHARS characters (not bytes: a multi-byte filler is longer in bytes): the
+    same problem record, the same first piece kept for staff, the same next records."""
+    path = tmp_path / "long.csv"
+    body = filler * (MAX_LINE_CHARS + 3)
+    path.write_bytes(("a,b,c\n" + body + tail + "g,h,i\r\n" + '"j\r\nk",l,m\n' + "n,o,p").encode())
+    with path.open(encoding="utf-8", errors=MARK_ERRORS, newline="") as handle:
+        expected = list(CsvRecords(handle, "utf-8"))
+    with path.open("rb") as raw:
+        lines = Utf8Lines(raw)
+        got = list(CsvRecords(lines, "utf-8"))
+        lines.close()
+    assert got == expected
+    assert expected[1].problem is not None and "longer than" in expected[1].problem
+    assert [r.fields for r in expected[-3:]] == [["g", "h", "i"], ["j\r\nk", "l", "m"], ["n", "o", "p"]]
+
+
+def test_a_line_over_a_block_is_read_and_split_the_same(tmp_path: Path) -> None:
+    """A plain line longer than a block (but within the field limit) goes the text path."""
+    long = "y" * (BLOCK_BYTES + 10)
+    content = f"a,b,c\r\n1,{long},3\r\n4,5,6\r\n".encode()
+    with io.BytesIO(content) as raw:
+        records = list(CsvRecords(Utf8Lines(raw), "utf-8"))
+    assert [r.fields for r in records] == [["a", "b", "c"], ["1", long, "3"], ["4", "5", "6"]]
