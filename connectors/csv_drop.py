@@ -44,6 +44,7 @@ from clinicsync.connectors.dropfolder import (
     drop_cursor,
     file_digest,
     folder_problem,
+    folder_state,
     remember,
     resume_point,
     sample_file,
@@ -110,8 +111,8 @@ class CsvDropConnector(Connector):
         problem = folder_problem(self.settings.drop_dir, self.settings.archive_dir)
         if problem:
             return CheckResult(False, problem)
-        waiting = len(self._candidates())
-        return CheckResult(True, f"drop folder readable, {waiting} file(s) waiting or kept")
+        s = self.settings
+        return CheckResult(True, folder_state(self.name, s.drop_dir, s.pattern, s.settle_seconds))
 
     def sample(self, limit: int) -> Sample | None:
         """The first rows of the first waiting file (else the newest archived one), read the

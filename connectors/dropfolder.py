@@ -33,9 +33,10 @@ def folder_problem(drop_dir: Path, archive_dir: Path | None) -> str | None:
     return None
 
 
-def settled_files(connector: str, drop_dir: Path, pattern: str, settle_seconds: float) -> list[Path]:
+def scan_files(connector: str, drop_dir: Path, pattern: str, settle_seconds: float) -> tuple[list[Path], int]:
     """Files matching ``pattern`` in name order, leaving out hidden and partial files and
-    those modified in the last ``settle_seconds`` (probably still being written)."""
+    those modified in the last ``settle_seconds`` (probably still being written), and how
+    many were left out for that."""
     if not drop_dir.is_dir():
         raise FatalConnectorError(f"connector {connector}: drop folder {drop_dir} does not exist")
     settled_before = time.time() - settle_seconds
@@ -47,6 +48,22 @@ def settled_files(connector: str, drop_dir: Path, pattern: str, settle_seconds: 
             settling += 1
             continue
         files.append(path)
+    return files, settling
+
+
+def folder_state(connector: str, drop_dir: Path, pattern: str, settle_seconds: float) -> str:
+    """What ``check()`` says of a readable drop folder: the files a run would read now, and
+    those it leaves for the next run because they changed within ``settle_seconds``."""
+    files, settling = scan_files(connector, drop_dir, pattern, settle_seconds)
+    said = f"drop folder readable, {len(files)} file(s) waiting or kept"
+    if settling:
+        said += f", {settling} changed in the last {settle_seconds:g} s (settle_seconds): read once settled"
+    return said
+
+
+def settled_files(connector: str, drop_dir: Path, pattern: str, settle_seconds: float) -> list[Path]:
+    """:func:`scan_files`' files, with a warning when some are left for the next run."""
+    files, settling = scan_files(connector, drop_dir, pattern, settle_seconds)
     if settling:  # said, so that a file dropped just before a run is not silently passed over
         log.warning("dropfolder.settling", connector=connector, files=settling, settle_seconds=settle_seconds,
                     hint="changed within settle_seconds: probably still being written, read by the next run")

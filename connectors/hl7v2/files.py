@@ -26,6 +26,7 @@ from clinicsync.connectors.dropfolder import (
     drop_cursor,
     file_digest,
     folder_problem,
+    folder_state,
     remember,
     resume_point,
     sample_file,
@@ -93,7 +94,7 @@ class Hl7v2Connector(Connector):
             problem = folder_problem(s.drop_dir, s.archive_dir)
             if problem:
                 return CheckResult(False, problem)
-            parts.append(f"drop folder readable, {len(self._candidates())} file(s) waiting or kept")
+            parts.append(folder_state(self.name, s.drop_dir, s.pattern, s.settle_seconds))
         return CheckResult(True, "; ".join(parts))
 
     def sample(self, limit: int) -> Sample | None:

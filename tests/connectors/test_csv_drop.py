@@ -196,6 +196,17 @@ def test_rows_are_streamed_in_batches(drop_dir: Path) -> None:
     assert [len(b.records) for b in connector.fetch(None)] == [7, 7, 6]
 
 
+def test_check_says_which_files_wait_to_settle_and_warns_once(sync: Callable[[str], Run], drop_dir: Path) -> None:
+    """`clinicsync check` names a file still inside settle_seconds in its detail (it used to
+    say "0 file(s) waiting" and log the settling warning twice: once for its reach check, once
+    for its read of the source)."""
+    write_drop(drop_dir, "b.csv", rows(3), age=0)
+    run = sync("  settle_seconds: 30\n")
+    _, out, err = run.cli("check", expect=None)  # type: ignore[attr-defined]
+    assert "0 file(s) waiting or kept, 1 changed in the last 30 s (settle_seconds): read once settled" in out
+    assert sum("dropfolder.settling" in line for line in err.splitlines()) == 1
+
+
 def test_check_reports_a_missing_folder(tmp_path: Path) -> None:
     connector = CsvDropConnector(CsvDropSettings(name="c", kind="csv", mapping="csv_default",
                                                  drop_dir=tmp_path / "nowhere"))
