@@ -160,7 +160,14 @@ def split_short_token(token: str) -> tuple[int, str]:
     return row_id, token[-MAC_CHARS:]
 
 
-MAX_ROW_ID = 2**63 - 1  # a row id is a signed 64-bit integer in every store
+MAX_ROW_ID = 2**63 - 1  # the widest row id of any store (SQLite's INTEGER)
+INTEGER_MAX = 2**31 - 1  # PostgreSQL's and MySQL's INTEGER, which the model's int ids are there
+
+
+def largest_row_id(dialect: str) -> int:
+    """The largest id a table's row can have in this store: a larger one is no row of ours,
+    and PostgreSQL refuses to compare its INTEGER with it (an error, not an empty result)."""
+    return MAX_ROW_ID if dialect == "sqlite" else INTEGER_MAX
 
 
 def make_short_token(settings: Settings, reminder_id: int, key: str) -> str:
@@ -179,6 +186,8 @@ def read_short_token(settings: Settings, store: Store, token: str) -> LinkClaim:
     if secret is None:
         raise LinkProblem("invalid")
     reminder_id, mac = split_short_token(token)
+    if reminder_id > largest_row_id(store.engine.dialect.name):
+        raise LinkProblem("invalid")
     with store.engine.connect() as connection:
         row = connection.execute(select(REMINDERS.c.key, REMINDERS.c.sent_at, REMINDERS.c.created_at)
                                  .where(REMINDERS.c.id == reminder_id)).first()

@@ -19,7 +19,7 @@ from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.reminders.compose import Composer, Draft
 from clinicsync.sync.reminders.render import Renderer
-from clinicsync.sync.responses.links import BASE62, MAC_CHARS, make_short_token
+from clinicsync.sync.responses.links import BASE62, MAC_CHARS, make_short_token, short_token
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import RemindersSettings
 from clinicsync.sync.store import Store
@@ -82,8 +82,10 @@ async def test_altered_foreign_and_expired_short_links_are_refused(client: httpx
     foreign = settings.model_copy(update={"server": settings.server.model_copy(
         update={"secret_key": SecretStr("another-secret")})})
     for bad in (flip, other_id, make_short_token(foreign, reminder.id, reminder.key), "0" + token, token[:-1],
-                "x" * 40, "abc$def1234567", "z" * 11 + token[-MAC_CHARS:], "B" + "0" * 10 + token[-MAC_CHARS:]):
-        # the last two name ids beyond 64 bits: no row, and no store error either
+                "x" * 40, "abc$def1234567", "z" * 11 + token[-MAC_CHARS:], "B" + "0" * 10 + token[-MAC_CHARS:],
+                short_token(2**31, token[-MAC_CHARS:])):
+        # the last three name ids beyond 64 bits, or beyond PostgreSQL's INTEGER (found by the
+        # OpenAPI fuzz: a 503 there): no row, and no store error either
         refused = await client.post(f"/a/{bad}", data={"choice": "confirm"})
         assert refused.status_code == 404 and "clinic" in refused.text.lower(), bad
     assert participation(store) == {"A1": None} and rows(store, RESPONSES) == []
