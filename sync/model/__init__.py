@@ -9,6 +9,12 @@ from sqlmodel import Field, SQLModel
 
 from clinicsync.common.types import utc_column, utcnow
 
+# The largest id a row of these tables can have on every store: their int ids are INTEGER on
+# PostgreSQL and MySQL (SQLite's are wider, but count up from 1). An id from outside (a link, a
+# URL) above it is no row of ours, and PostgreSQL refuses to compare one with its INTEGER (an
+# "integer out of range" error, not an empty result): check it before asking the store.
+ROW_ID_MAX = 2**31 - 1
+
 
 class Patient(SQLModel, table=True):
     connector: str = Field(primary_key=True, max_length=64)

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from clinicsync.common.timeutil import parse_duration
 from clinicsync.common.types import utcnow
-from clinicsync.sync.model import Appointment
+from clinicsync.sync.model import ROW_ID_MAX, Appointment
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
@@ -148,26 +148,18 @@ def short_token(row_id: int, mac: str) -> str:
 
 def split_short_token(token: str) -> tuple[int, str]:
     """(row id, MAC) of a short token's shape, or LinkProblem('invalid'): wrong length or
-    alphabet, an id spelt with leading zeros, or one no row can have (the store's integer
-    would overflow: a 400, not the uniform 404). The MAC is the caller's to check."""
+    alphabet, an id spelt with leading zeros, or one no row can have (above ``ROW_ID_MAX``:
+    PostgreSQL would raise comparing it with its INTEGER ids). The MAC is the caller's to check."""
     if not (MAC_CHARS < len(token) <= MAC_CHARS + 11) or any(c not in BASE62 for c in token):
         raise LinkProblem("invalid")
     row_id = 0
     for char in token[:-MAC_CHARS]:
         row_id = row_id * 62 + BASE62.index(char)
-    if _base62(row_id) != token[:-MAC_CHARS] or row_id > MAX_ROW_ID:
+    if _base62(row_id) != token[:-MAC_CHARS] or row_id > ROW_ID_MAX:
         raise LinkProblem("invalid")
     return row_id, token[-MAC_CHARS:]
 
 
-MAX_ROW_ID = 2**63 - 1  # the widest row id of any store (SQLite's INTEGER)
-INTEGER_MAX = 2**31 - 1  # PostgreSQL's and MySQL's INTEGER, which the model's int ids are there
-
-
-def largest_row_id(dialect: str) -> int:
-    """The largest id a table's row can have in this store: a larger one is no row of ours,
-    and PostgreSQL refuses to compare its INTEGER with it (an error, not an empty result)."""
-    return MAX_ROW_ID if dialect == "sqlite" else INTEGER_MAX
 
 
 def make_short_token(settings: Settings, reminder_id: int, key: str) -> str:
@@ -186,8 +178,6 @@ def read_short_token(settings: Settings, store: Store, token: str) -> LinkClaim:
     if secret is None:
         raise LinkProblem("invalid")
     reminder_id, mac = split_short_token(token)
-    if reminder_id > largest_row_id(store.engine.dialect.name):
-        raise LinkProblem("invalid")
     with store.engine.connect() as connection:
         row = connection.execute(select(REMINDERS.c.key, REMINDERS.c.sent_at, REMINDERS.c.created_at)
                                  .where(REMINDERS.c.id == reminder_id)).first()

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from clinicsync.common.shown_time import shown_day
 from clinicsync.sync.access_log import record_phi_view
+from clinicsync.sync.model import ROW_ID_MAX
 from clinicsync.sync.setaside import open_items
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import find_stalls
@@ -200,7 +201,7 @@ def attention_page(request: Request, user: User,
 
 @pages.get("/appointments/{appointment_id}", response_class=HTMLResponse)
 def timeline_page(request: Request, user: User,
-                  appointment_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> HTMLResponse:
+                  appointment_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX)]) -> HTMLResponse:
     """One appointment as its patient was told it, what the desk can do, and its history."""
     store, settings = _store(request), request.app.state.settings
     role = _role(request, user)
@@ -234,7 +235,7 @@ async def _desk_post(request: Request, user: str, refusal: str) -> tuple[Any, st
 
 @pages.post("/appointments/{appointment_id}/actions")
 async def act(request: Request, user: User,
-              appointment_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> RedirectResponse:
+              appointment_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX)]) -> RedirectResponse:
     """Record one desk action (front_desk role, CSRF token required), then back where the
     desk came from: the work list (the row is gone) or the appointment (the history shows it)."""
     form, role = await _desk_post(request, user, "only the front desk records actions on appointments")
@@ -253,7 +254,7 @@ async def act(request: Request, user: User,
 
 
 @pages.post("/waitlist/slots/{slot_id}/{kind}")  # apart from /waitlist/{entry}/remove (waitlist_page)
-async def waitlist_task(request: Request, user: User, slot_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+async def waitlist_task(request: Request, user: User, slot_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX)],
                         kind: Annotated[str, Path(max_length=16)]) -> RedirectResponse:
     """The desk's answer to one waitlist task (front_desk role, CSRF token required)."""
     form, role = await _desk_post(request, user, "only the front desk answers waitlist tasks")

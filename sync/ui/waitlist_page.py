@@ -22,7 +22,7 @@ from clinicsync.common.timeutil import TimeError, localize
 from clinicsync.mappings.transforms import TransformError
 from clinicsync.mappings.waitlist import parse_weekly
 from clinicsync.sync.access_log import record_phi_view
-from clinicsync.sync.model import Appointment, Patient, Practitioner
+from clinicsync.sync.model import ROW_ID_MAX, Appointment, Patient, Practitioner
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
@@ -162,7 +162,7 @@ def _page(request: Request, user: str, status_code: int = 200, form: dict[str, A
 
 @pages.get("/waitlist", response_class=HTMLResponse)
 def waitlist_page(request: Request, user: User,
-                  appointment: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None) -> HTMLResponse:
+                  appointment: Annotated[int | None, Query(ge=1, le=ROW_ID_MAX)] = None) -> HTMLResponse:
     """``?appointment=ID`` opens the add form filled from that appointment."""
     return _page(request, user, form=_prefill(request.app.state.store, appointment))
 
@@ -228,7 +228,7 @@ async def add(request: Request, user: User) -> RedirectResponse | HTMLResponse:
 
 
 @pages.post("/waitlist/{entry_id}/remove")
-async def remove(request: Request, user: User, entry_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> RedirectResponse:
+async def remove(request: Request, user: User, entry_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX)]) -> RedirectResponse:
     form = await request.form()
     _front_desk(request, user, form.get("csrf"))
     with request.app.state.store.engine.begin() as connection:

@@ -92,6 +92,8 @@ async def test_timeline_and_quarantine_pages(client: httpx.AsyncClient) -> None:
     assert "<li>patient.language: dropped &#39;151&#39; (not a known language)</li>" in timeline
     assert "Location read refused (scope not granted) (HTTP 403); no name</li>" in timeline
     assert (await client.get("/ui/appointments/999999", headers=auth)).status_code == 404
+    # An id no INTEGER can hold (PostgreSQL raised "integer out of range": a 503) is refused as input.
+    assert (await client.get(f"/ui/appointments/{2**31}", headers=auth)).status_code == 422
     quarantine = (await client.get("/ui/quarantine", headers=auth)).text
     assert "••• ••• 0199" in quarantine and "555-0199" not in quarantine
 
