@@ -154,7 +154,9 @@ def inspect_file(path: Path, configured: str, digest: str | None = None) -> File
                 if first and found is None:
                     found = _bom(chunk[:4]) or _bomless_utf16(chunk[:_UTF16_SAMPLE])
                 first = False
-                if found is None and all_utf8 and not chunk.isascii():
+                # An ASCII chunk is skipped only when no character is left half-read before it:
+                # else the decoder would join the next chunk's continuation bytes to it.
+                if found is None and all_utf8 and (not chunk.isascii() or strict.getstate()[0]):
                     try:
                         strict.decode(chunk)
                     except UnicodeDecodeError:

@@ -278,3 +278,17 @@ def test_a_line_over_a_block_is_read_and_split_the_same(tmp_path: Path) -> None:
     with io.BytesIO(content) as raw:
         records = list(CsvRecords(Utf8Lines(raw), "utf-8"))
     assert [r.fields for r in records] == [["a", "b", "c"], ["1", long, "3"], ["4", "5", "6"]]
+
+
+@pytest.mark.parametrize("tail", [b"\xa9xyz", b"xyz"])
+def test_a_character_cut_by_a_chunk_and_an_ascii_chunk_is_not_valid_utf8(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: bytes) -> None:
+    """A chunk ending half-way into a character, then an all-ASCII chunk: the decoder must see
+    the ASCII chunk, or the next chunk's continuation byte completes the character and an
+    invalid file passes as valid UTF-8 (then the byte reader raises mid-import). Found in review."""
+    from clinicsync.connectors import text_encoding
+
+    monkeypatch.setattr(text_encoding, "_CHUNK", 4)
+    path = tmp_path / "cut.csv"
+    path.write_bytes(b"abc\xc3" + b"defg" + tail)
+    assert not inspect_file(path, "auto").valid_utf8  # read as text, undecodable bytes marked
