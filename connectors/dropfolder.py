@@ -110,7 +110,7 @@ def archive_file(path: Path, archive_dir: Path | None) -> None:
 def sample_file(connector: str, drop_dir: Path, archive_dir: Path | None, pattern: str) -> Path | None:
     """The file ``clinicsync check`` reads a sample from: the first waiting in the drop folder
     (settled or not), else the newest already archived; None when there is none."""
-    waiting = settled_files(connector, drop_dir, pattern, 0)
+    waiting, _ = scan_files(connector, drop_dir, pattern, 0)  # no settling warning: nothing is read for good
     if waiting:
         return waiting[0]
     if archive_dir is None or not archive_dir.is_dir():

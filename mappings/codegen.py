@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from clinicsync.common.memo import kept
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.mappings.model import (
     MappingError,
@@ -74,19 +75,14 @@ def _remember(memo: Memo, convert: Callable[[Any], Any], key: Any) -> tuple[bool
         known: tuple[bool, Any] = (True, convert(key))
     except TransformError as exc:
         known = (False, str(exc))
-    if len(memo) >= memo.limit:
-        memo.clear()
-    memo[key] = known
-    return known
+    return kept(memo, key, known, memo.limit)
 
 
 def _status_of(memo: dict[str, str], lookup: Callable[[Any], str], word: Any) -> str:
     """The mapping's status for ``word``, remembered per text (an unknown word raises anew)."""
     status = lookup(word)
     if type(word) is str:
-        if len(memo) >= MEMO_LIMIT:
-            memo.clear()
-        memo[word] = status
+        kept(memo, word, status, MEMO_LIMIT)
     return status
 
 

@@ -6,12 +6,18 @@ answer, telehealth, cancellation reason), with a bare and a fully filled appoint
 from __future__ import annotations
 
 import itertools
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from clinicsync.mappings.model import (
+    NormalizedAppointment,
+    NormalizedPatient,
+    NormalizedPractitioner,
+    positional_builder,
+)
 from clinicsync.sync.store import _appointment_hash
 
 START = datetime(2026, 3, 4, 14, 30, tzinfo=UTC)
@@ -112,8 +118,9 @@ def test_a_person_shared_by_appointments_hashes_as_a_fresh_one() -> None:
     first = NormalizedAppointment(**full)
     expected = PINNED[(True, ())]
     assert _appointment_hash(first) == expected
-    again = NormalizedAppointment(**full)
-    assert again.patient is first.patient and _appointment_hash(again) == expected
+    built = positional_builder(NormalizedAppointment)(*(getattr(first, f.name) for f in fields(NormalizedAppointment)))
+    assert type(built) is NormalizedAppointment and _appointment_hash(built) == expected  # as the mapping builds it
+    assert built.patient is first.patient and _appointment_hash(first) == expected  # the shared person, hashed again
     equal = NormalizedPatient(**{f: getattr(first.patient, f) for f in ("external_id", "name", "phone", "email",
                                                                          "language", "channel", "allow_sms",
                                                                          "allow_email")})
