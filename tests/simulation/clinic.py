@@ -82,7 +82,8 @@ def mapping_text(fixed: bool) -> str:
     return f"name: front\nextends: csv_default\nstatus_map: {words}\n"
 
 
-def settings_text(folders: Folders, store_url: str | None, offsets: list[str]) -> str:
+def settings_text(folders: Folders, store_url: str | None, offsets: list[str], same_day: bool = False) -> str:
+    """``same_day``: doctors also get a notice at once of a change to one of today's visits."""
     store = f"store:\n  url: \"{store_url}\"\n" if store_url else ""  # None: no store key (the default)
     return (f"clinic:\n  timezone: {ZONE}\n  default_region: ES\n{store}"
             "connectors:\n"
@@ -95,7 +96,7 @@ def settings_text(folders: Folders, store_url: str | None, offsets: list[str]) -
             f"  offsets: [{', '.join(offsets)}]\n"
             "  quiet_hours: {start: \"21:00\", end: \"08:00\"}\n"
             "  routes: {sms: outbox, email: outbox, whatsapp: outbox}\n"
-            "  agenda: {enabled: true, at: \"07:00\"}\n"
+            f"  agenda: {{enabled: true, at: \"07:00\", same_day_changes: {str(same_day).lower()}}}\n"
             "  workers: 2\n"
             f"calendar:\n  provider: ics\n  ics: {{directory: {folders.calendars}}}\n"
             + (f"  summary: \"{SUMMARY_AFTER_CHANGE}\"\n" if offsets == OFFSETS_AFTER_CHANGE else ""))

@@ -45,6 +45,14 @@ The rules, as read here (where the docs leave room, the reading is written down)
   in the store at a planning pass gets that day's agenda at 07:00 clinic time, if at send
   time the day still holds one of theirs. Reading for issue 28 obs 4 ("every message has a
   deadline"): an agenda goes at most AGENDA_MAX_LATENESS after 07:00, or not at all.
+- Same-day notices (SAME_DAY_NOTICES, ``agenda.same_day_changes``): a doctor is told at once,
+  by email (no quiet hours), when one of their visits of today (clinic time) still ahead is
+  booked after go-live (``confirmation``), moved from or to today (``rescheduled``), or
+  cancelled or deleted (``cancelled``). A visit given to another doctor is told to both
+  (reading for the doctors' side, not in the docs before): the one who had it, if its old
+  start is today and ahead (``reassigned``: it left their schedule), and the one who has it
+  now, if its start is today and ahead (``assigned``). Such a notice goes while the time it
+  names is ahead (a cancellation's and a reassignment's: the old start).
 - Tolerance: a message may go up to one tick (TOLERANCE) after the oracle's moment: a worker
   killed mid-stage, or a push the sender repeats, delays its work by one tick.
 """
@@ -112,7 +120,8 @@ class Pending:
     offset: str | None
     start: datetime
     due: datetime
-    recipient: str = "patient"  # or "doctor" (a patient's cancellation, told to the doctor)
+    recipient: str = "patient"  # or "doctor" (a patient's cancellation, a same-day change)
+    doctor: str | None = None  # a same-day notice's doctor (the one who had the visit, for reassigned)
 
 
 @dataclass
@@ -179,6 +188,31 @@ class Oracle:
             if due is not None:
                 visit.pending.append(Pending("reminder", label, start, due))
 
+    def _today_ahead(self, start: datetime, now: datetime) -> bool:
+        return start > now and start.astimezone(TZ).date() == now.astimezone(TZ).date()
+
+    def _same_day(self, visit: Visit, old: Version | None, now: datetime) -> None:
+        """The doctors' same-day notices of a change (module docstring), if the run asks for them."""
+        if Fault.SAME_DAY_NOTICES not in self.s.faults:
+            return
+        v = visit.version
+        notices: list[tuple[str, str, datetime]] = []  # (kind, doctor, the start it names)
+        if old is None:
+            if self._today_ahead(v.start, now):
+                notices.append(("confirmation", v.doctor, v.start))
+        elif not visit.active:
+            if self._today_ahead(old.start, now):
+                notices.append(("cancelled", old.doctor, old.start))
+        elif v.doctor != old.doctor:
+            if self._today_ahead(old.start, now):
+                notices.append(("reassigned", old.doctor, old.start))
+            if self._today_ahead(v.start, now):
+                notices.append(("assigned", v.doctor, v.start))
+        elif v.start != old.start and (self._today_ahead(old.start, now) or self._today_ahead(v.start, now)):
+            notices.append(("rescheduled", v.doctor, v.start))
+        for kind, doctor, start in notices:
+            visit.pending.append(Pending(kind, None, start, now, recipient="doctor", doctor=doctor))
+
     def _land(self, v: Version, now: datetime, baseline: bool) -> None:
         key = (v.source, v.external_id)
         visit = self.visits.get(key)
@@ -189,14 +223,17 @@ class Oracle:
             if visit.active:
                 if not baseline and v.booked_at > self.s.golive:
                     self._notice(visit, "confirmation", now)
+                    self._same_day(visit, None, now)
                 self._reminders(visit, now, self.offsets)
             return
         was_active, old = visit.active, visit.version
         visit.version = v
         if not was_active:
             return
+        if not baseline:
+            self._same_day(visit, old, now)
         if not visit.active:
-            visit.pending.clear()
+            visit.pending = [p for p in visit.pending if p.recipient == "doctor"]  # a same-day notice goes
             if not baseline:
                 self._notice(visit, "cancelled", now)
         elif v.start == old.start and v.doctor != old.doctor:  # another doctor, same time: told, answer kept
@@ -255,8 +292,9 @@ class Oracle:
             for p in [p for p in due if p.recipient == "doctor"]:  # staff: no quiet hours
                 visit.pending.remove(p)
                 due.remove(p)
-                if visit.active and now < v.start:
-                    self._send(v.doctor, f"{source}/{external_id}", p.kind, "", now)
+                names_old_time = p.kind in ("cancelled", "reassigned")
+                if (visit.active or names_old_time) and now < (p.start if names_old_time else v.start):
+                    self._send(p.doctor or v.doctor, f"{source}/{external_id}", p.kind, "", now)
             if not due:
                 continue
             quiet = quiet_period(now)

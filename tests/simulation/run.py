@@ -57,7 +57,8 @@ class Driver:
         self.calendar: CalendarOracle | None = CalendarOracle(scenario, self.folders.calendars)
 
     def write_settings(self, offsets: list[str]) -> None:
-        self.folders.settings.write_text(clinic.settings_text(self.folders, self.store_url, offsets))
+        self.folders.settings.write_text(clinic.settings_text(self.folders, self.store_url, offsets,
+                                                              same_day=Fault.SAME_DAY_NOTICES in self.s.faults))
 
     def restart(self, cwd: Path | None = None) -> Worker:
         """A new process; the second dispatcher restarts too (all workers must read the same
