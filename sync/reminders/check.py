@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from clinicsync.common.timeutil import zone
 from clinicsync.sync.model import Patient
 from clinicsync.sync.reminders.agenda_stats import DayStats
-from clinicsync.sync.reminders.compose import Composer, Draft, Visit, composer_for, short_day
+from clinicsync.sync.reminders.compose import DOCTOR_CHANGE_KINDS, Composer, Draft, Visit, composer_for, short_day
 from clinicsync.sync.reminders.render import FALLBACK, Renderer, TemplateProblem, format_clock, sms_plain
 from clinicsync.sync.reminders.segments import sms_size
 from clinicsync.sync.settings import Settings
@@ -218,7 +218,7 @@ def _doctor_cases(language: str, names: set[str], visit: Visit) -> list[tuple[st
     if "change.email.txt" in names:
         cases += [(f"change/{kind}", "email",
                    [(Draft(f"a1:practitioner:{kind}:v2", kind, "practitioner", language, visit=visit), "")])
-                  for kind in ("confirmation", "rescheduled", "cancelled")]
+                  for kind in DOCTOR_CHANGE_KINDS]
     if "doctor_declined.email.txt" in names:
         cases.append(("doctor_declined", "email", [(Draft("a1:frontdesk:doctor_declined:v2", "doctor_declined",
                                                           "frontdesk", language, visit=visit), "")]))

@@ -25,6 +25,9 @@ from clinicsync.sync.responses.links import link_maker, short_link_maker
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import RemindersSettings
 
+# A doctor's notices of a change to a visit (change.email.*): booked, moved, cancelled, declined
+# by the patient, and, when given to another doctor, moved off one schedule and onto another.
+DOCTOR_CHANGE_KINDS = ("confirmation", "rescheduled", "cancelled", "declined", "reassigned", "assigned")
 ICS_KINDS = frozenset({"confirmation", "rescheduled", "cancelled", "confirmed"})  # emails with an invite
 
 

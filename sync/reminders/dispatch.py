@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -60,6 +60,9 @@ L = Location.__table__  # type: ignore[attr-defined]
 R = REMINDERS
 # A patient's status notices: each has a deadline (reminders.notices.max_lateness).
 NOTICE_KINDS = frozenset({"confirmation", "rescheduled", "confirmed", "cancelled"})
+# Rows about the start they were planned for rather than the visit's current one: a
+# cancellation, and a doctor's notice that a visit left their schedule (its old time).
+OLD_START_KINDS = frozenset({"cancelled", "reassigned"})
 log = structlog.get_logger("clinicsync.reminders")
 PHONE_CHANNELS = ("sms", "whatsapp")
 STAFF = ("practitioner", "frontdesk")  # recipients reached by email, with no quiet hours
@@ -490,7 +493,7 @@ class Dispatcher:
                                  declined_stops_reminders=self.settings.responses.cancel_reminders_on_decline)
         if answered:
             return "skip", answered
-        start = row.starts_at if row.kind == "cancelled" and row.starts_at else a.start_utc
+        start = row.starts_at if row.kind in OLD_START_KINDS and row.starts_at else a.start_utc
         latest = start - self.config.lead if row.kind == "reminder" else start
         if row.kind == "followup":
             latest = a.end_utc + parse_duration(self.config.notices.followup.within)
@@ -522,6 +525,9 @@ class Dispatcher:
         patient_phone = item.patient.phone if item.patient is not None else None
         visit = self._visit(a, item.doctor, patient_name, item.location, patient_phone,
                             for_doctor=row.recipient == "practitioner")
+        if row.kind == "reassigned" and row.starts_at and row.starts_at != visit.start:
+            # The doctor who had the visit is told of the slot it left, not of its new time.
+            visit = replace(visit, start=row.starts_at, end=row.starts_at + (visit.end - visit.start))
         return Draft(row.key, row.kind, row.recipient, language, visit=visit, reminder_id=row.id)
 
     def _retry_set_aside(self) -> None:

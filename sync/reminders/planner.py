@@ -214,7 +214,7 @@ class _Chunk:
                 if (self.rules.followups and a.status == "fulfilled"
                         and any(_status_change(e, None, "fulfilled") for e in told)):
                     self._followup(a)
-        if self.rules.same_day and a.practitioner_ref and told:
+        if self.rules.same_day and told:
             self._same_day(a, told)
 
     def _replan(self, a: Any, booked: bool, pending: list[Any], existing: list[Any], announce: bool = True) -> None:
@@ -254,29 +254,44 @@ class _Chunk:
         self._add(a, "patient", a.patient_ref, "followup", None, (slot.due, slot.reason, slot.note), due, version=0)
 
     def _same_day(self, a: Any, events: list[PlanEvent]) -> None:
+        """A doctor's notice at once of a change to one of today's visits (``same_day_changes``).
+        A visit given to another doctor is told to both: it left one schedule (``reassigned``,
+        naming its old start) and joined another (``assigned``)."""
         last = events[-1]
+        previous = last.payload.get("previous") or {}
+        before = previous.get("start")
+        old_start = datetime.fromisoformat(before.replace("Z", "+00:00")) if before else None
+        old_doctor = previous.get("practitioner")
+        if last.kind == "rescheduled" and old_doctor and old_doctor != a.practitioner_ref:
+            if self._today_ahead(old_start or a.start_utc, a.timezone):
+                self._add(a, "practitioner", old_doctor, "reassigned", None, (self.now, None, None), self.now,
+                          starts_at=old_start or a.start_utc)
+            if a.practitioner_ref and self._today_ahead(a.start_utc, a.timezone):
+                self._add(a, "practitioner", a.practitioner_ref, "assigned", None, (self.now, None, None), self.now)
+            return
         kind = {"created": "confirmation", "rescheduled": "rescheduled", "cancelled": "cancelled",
                 "deleted": "cancelled"}.get(last.kind)
-        if kind is None:
+        if kind is None or not a.practitioner_ref:
             return
-        today = self.now.astimezone(zone(a.timezone)).date()
-        starts = [a.start_utc]
-        previous = (last.payload.get("previous") or {}).get("start")
-        if previous:
-            starts.append(datetime.fromisoformat(previous.replace("Z", "+00:00")))
-        if any(s.astimezone(zone(a.timezone)).date() == today and s > self.now for s in starts):
+        if any(self._today_ahead(s, a.timezone) for s in (a.start_utc, old_start) if s is not None):
             self._add(a, "practitioner", a.practitioner_ref, kind, None, (self.now, None, None), self.now)
 
+    def _today_ahead(self, start: datetime, zone_name: str) -> bool:
+        """``start`` is later today, in the visit's own zone."""
+        place = zone(zone_name)
+        return start > self.now and start.astimezone(place).date() == self.now.astimezone(place).date()
+
     def _add(self, a: Any, recipient: str, ref: str, kind: str, offset: str | None, slot: Fields,
-             fallback_due: datetime, version: int | None = None) -> None:
+             fallback_due: datetime, version: int | None = None, starts_at: datetime | None = None) -> None:
         """A row to insert: ``slot`` is where it lands (timing.Placer.fields: due or None,
-        reason, note); a row with no due time is skipped and keeps ``fallback_due``."""
+        reason, note); a row with no due time is skipped and keeps ``fallback_due``;
+        ``starts_at``: the start the row is about when not the visit's current one."""
         version = a.version if version is None else version
         # reminder_key(a.id, recipient, kind, offset, version), written out: once per row.
         key = f"a{a.id}:{recipient}:{kind}:{offset}:v{version}" if offset else f"a{a.id}:{recipient}:{kind}:v{version}"
         due, reason, note = slot
         now = self.now
-        self.rows[key] = (key, a.id, a.connector, recipient, ref, kind, offset, version, a.start_utc,
+        self.rows[key] = (key, a.id, a.connector, recipient, ref, kind, offset, version, starts_at or a.start_utc,
                           due or fallback_due, "pending" if due else "skipped", reason, note, None, "", 0, now, now)
 
 

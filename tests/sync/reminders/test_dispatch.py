@@ -339,3 +339,45 @@ def test_the_same_bucket_refuses_without_waiting_per_key() -> None:
     clock[0] += 2.0
     assert buckets.try_acquire("a", 0.5, 2) == 0.0
     assert buckets.try_acquire("a", 1.0, 2) == pytest.approx(1.0)  # a reloaded rate applies at once
+
+
+def test_a_visit_given_to_another_doctor_today_is_told_to_both_doctors(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """same_day_changes: the doctor who had today's visit learns it left their schedule (at its
+    old time), the one who has it now that it joined theirs; neither is told it "moved"."""
+    settings = reminder_settings(BASE.replace("agenda: {enabled: false}",
+                                              "agenda: {enabled: false, same_day_changes: true}")
+                                 .replace("offsets: [1d]", "offsets: []") + "\nconfirmation: false")
+    morning = datetime(2026, 6, 10, 12, tzinfo=UTC)  # 08:00 in New York
+    put(store, appointment("A1", datetime(2026, 6, 10, 18, tzinfo=UTC)))  # today 14:00 with Dr. Hart
+    plan(settings, store, morning - timedelta(days=2))
+    # At 08:00 the desk gives it to Dr. Ortiz, an hour later (15:00).
+    put(store, appointment("A1", datetime(2026, 6, 10, 19, tzinfo=UTC), doctor="D2",
+                           doctor_email="ortiz@clinic.example.org"))
+    plan(settings, store, morning)
+    planned = reminders(store)
+    assert {k: (r.recipient_ref, r.starts_at) for k, r in planned.items() if r.recipient == "practitioner"} == {
+        "a1:practitioner:reassigned:v2": ("D1", datetime(2026, 6, 10, 18, tzinfo=UTC)),
+        "a1:practitioner:assigned:v2": ("D2", datetime(2026, 6, 10, 19, tzinfo=UTC))}
+    assert run(settings, store, morning)["sent"] == 3  # and the patient's notice of the new time, by SMS
+    mails = {m["to"]: m for m in read_log(tmp_path / "mails.jsonl")}
+    left, joined = mails["hart@clinic.example.org"], mails["ortiz@clinic.example.org"]
+    assert left["body"].startswith("An appointment moved off your schedule: ") and "2:00" in left["body"]
+    assert "moved to another doctor" in left["subject"]
+    assert joined["body"].startswith("An appointment moved to your schedule: ") and "3:00" in joined["body"]
+    assert "moved to you" in joined["subject"]
+
+
+def test_a_visit_given_away_after_its_old_time_today_tells_only_its_new_doctor(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    settings = reminder_settings(BASE.replace("agenda: {enabled: false}",
+                                              "agenda: {enabled: false, same_day_changes: true}")
+                                 .replace("offsets: [1d]", "offsets: []") + "\nconfirmation: false")
+    noon = datetime(2026, 6, 10, 16, tzinfo=UTC)  # 12:00 in New York
+    put(store, appointment("A1", datetime(2026, 6, 10, 14, tzinfo=UTC)))  # 10:00, gone by
+    plan(settings, store, noon - timedelta(days=2))
+    put(store, appointment("A1", datetime(2026, 6, 10, 20, tzinfo=UTC), doctor="D2",
+                           doctor_email="ortiz@clinic.example.org"))  # given away and moved to 16:00
+    plan(settings, store, noon)
+    assert [k for k, r in reminders(store).items() if r.recipient == "practitioner"] == [
+        "a1:practitioner:assigned:v2"]
