@@ -364,7 +364,7 @@ class LineRecognizer:
         self._name, self._header, self._delimiter = name, list(header), delimiter
         seed = line_hasher(self._epoch, delimiter, header)
         copy = seed.copy
-        starts, high, low, shift, offsets, ids = known.parts() if known is not None else KnownPrints().parts()
+        table, high, low, shift, mask, offsets, ids = (known or KnownPrints().finish()).parts()
         unpack = HALVES.unpack
         touched, bad = self.touched, self._bad
         lines = self._lines
@@ -387,13 +387,14 @@ class LineRecognizer:
                 found = None
                 if indexed:
                     top, bottom = unpack(raw)
-                    bucket = top >> shift
-                    slot, end = starts[bucket], starts[bucket + 1]
-                    while slot < end:  # about one digest a bucket
-                        if high[slot] == top and low[slot] == bottom:
-                            found = ids[offsets[slot]:offsets[slot + 1]]
+                    slot = top >> shift
+                    row = table[slot]
+                    while row:  # most often one slot (the table is at most half full)
+                        if high[row] == top and low[row] == bottom:
+                            found = ids[offsets[row]:offsets[row + 1]]
                             break
-                        slot += 1
+                        slot = (slot + 1) & mask
+                        row = table[slot]
                 if found is not None and not (touched and found in touched):
                     keep_id(found)
                     continue
