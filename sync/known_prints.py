@@ -6,21 +6,23 @@ strings and ids held ~100 MB (220 MB while it was read), so past 200,000 rows th
 to fall back to splitting every line and looking each batch up in the store: a re-export
 cost three times as much per row at 1,000,000 rows as at 100,000 (docs/performance.md S1).
 
-Here the 16-byte digests are two parallel sorted ``array('Q')`` (high and low 64 bits), a
-digest is found in its bucket of a directory on its leading bits (about one digest a bucket,
-so most lookups compare one or none, without a ``bisect`` call) and confirmed on the low half:
-a 64-bit prefix alone could take a changed row for an unchanged one (its change would be
-lost). The external ids are one string with an ``array`` of offsets, so a hit is a slice (no
-decode; ids are ASCII in practice, one byte a character: a non-ASCII id widens the whole
-string to two or four). About 33 bytes per row in all (32 MB for 976,000 rows with ids of
-9 characters, with the 4 MB directory) instead of ~100; read from
-the cursor in chunks of 2,000 (not 20,000: the freed chunks' small objects stayed resident,
-+10 MB), so no list of a million Python tuples is ever held either.
+Here the 16-byte digests are two parallel ``array('Q')`` (high and low 64 bits) in the order
+the store gave them, and an open-addressing table on the digests' leading bits holds each row's
+position (linear probing, at most half full: most lookups read one slot, a miss most often an
+empty one). A hit is confirmed on both halves: a 64-bit prefix alone could take a changed row for
+an unchanged one (its change would be lost). The external ids are one string with an ``array``
+of offsets, so a hit is a slice (no decode; ids are ASCII in practice, one byte a character: a
+non-ASCII id widens the whole string to two or four). About 33 bytes per row and 4-8 for the
+table (40 MB for 976,000 rows with ids of 9 characters).
 
-The rows come sorted by fingerprint from the store (``Store.known_fingerprints``: fixed-width
-lowercase hex sorts as the digests' numbers under a binary collation). Correctness does not
-rest on that: a stored text that is not 32 lowercase hex digits is left out (no line's digest
-is written so, so it could never match), and rows out of order are sorted here.
+The rows need no order: a sorted index cost the store a sort of the connector's rows on every
+re-export (~30 ms of ~85 at 100,000 rows on SQLite, more per row as the table grows), and the
+table is built in one pass as the old directory was. On SQLite (``read_known``) each range of
+row ids comes as one text of digests and one JSON array of ids, not two driver strings a row;
+other stores stream (fingerprint, external id) rows in chunks of 2,000 (not 20,000: the freed
+chunks' small objects stayed resident, +10 MB), so no list of a million tuples is ever held. A
+stored text that is not 32 lowercase hex digits is left out: no line's digest is written so, so
+it could never match.
 """
 
 from __future__ import annotations
@@ -28,42 +30,40 @@ from __future__ import annotations
 import re
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Sequence
-from itertools import accumulate
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import accumulate, islice
 from operator import itemgetter
 from struct import Struct
+
+import orjson
+from sqlalchemy import Connection, Table, func, select
+
+from clinicsync.sync.bulk import select_where_chunks
 
 _HEX = re.compile(r"[0-9a-f]{32}")
 HALVES = Struct(">QQ")  # a 16-byte digest as its high and low 64 bits
 _first, _second = itemgetter(0), itemgetter(1)
-
-
-def _from_hex(text: str) -> bytes:
-    """The bytes a hex text spells; b"" for a text that is not hex."""
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        return b""
-
-
+_SPAN = 16_384  # row ids per read on SQLite: ~0.5 MB of digest text at most
 class KnownPrints:
     """Digest -> external id for a connector's live rows; built by :meth:`add` (chunks of
-    (fingerprint hex, external id) pairs, in fingerprint order) then :meth:`finish`."""
+    (fingerprint hex, external id) pairs, in any order) or :meth:`add_joined`, then :meth:`finish`.
 
-    __slots__ = ("_high", "_ids", "_low", "_offsets", "_parts", "_shift", "_sorted", "_starts")
+    Row 0 is a placeholder, so that a table slot holding 0 is empty: rows are 1..len."""
+
+    __slots__ = ("_high", "_ids", "_low", "_mask", "_offsets", "_parts", "_shift", "_table")
 
     def __init__(self) -> None:
-        self._high = array("Q")
-        self._low = array("Q")
-        self._ids = ""  # the ids joined (by finish), id k is _ids[_offsets[k]:_offsets[k + 1]]
+        self._high = array("Q", [0])
+        self._low = array("Q", [0])
+        self._ids = ""  # the ids joined (by finish), row k's is _ids[_offsets[k]:_offsets[k + 1]]
         self._parts: list[str] = []  # each chunk's ids joined, until finish
-        self._offsets = array("I", [0])
-        self._starts = array("I", [0, 0])  # directory: bucket b is _high[_starts[b]:_starts[b + 1]]
-        self._shift = 64
-        self._sorted = True
+        self._offsets = array("I", [0, 0])
+        self._table = array("I", [0, 0])  # slot -> row (0: empty); 2**bits slots
+        self._shift = 63
+        self._mask = 1
 
     def __len__(self) -> int:
-        return len(self._high)
+        return len(self._high) - 1
 
     def add(self, rows: Sequence[tuple[str, str]]) -> None:
         """Take a chunk of (fingerprint hex, external id) rows, as read from the cursor."""
@@ -71,26 +71,30 @@ class KnownPrints:
             return
         prints = list(map(_first, rows))
         joined = "".join(prints)
-        digests = _from_hex(joined)
         # Every print is 32 lowercase hex digits exactly when the chunk's text is the hex of its
         # bytes (no case, no whitespace bytes.fromhex would pass over) and no print is shorter.
-        if len(joined) != 32 * len(prints) or min(map(len, prints)) != 32 or digests.hex() != joined:
+        if min(map(len, prints)) != 32 or not self.add_joined(joined, list(map(_second, rows))):
             rows = [row for row in rows if _HEX.fullmatch(row[0])]
-            prints = list(map(_first, rows))
-            joined = "".join(prints)
-            digests = _from_hex(joined)
-        if not rows:
-            return
+            if rows:
+                self.add_joined("".join(map(_first, rows)), list(map(_second, rows)))
+
+    def add_joined(self, joined: str, ids: list[str]) -> bool:
+        """Take a chunk given as its digests' hex joined (each 32 characters) and its ids, in
+        the same order; False (nothing taken) when the text is not 32 lowercase hex digits a
+        row."""
+        try:
+            digests = bytes.fromhex(joined)
+        except ValueError:
+            return False
+        if len(joined) != 32 * len(ids) or digests.hex() != joined:
+            return False
+        if not ids:
+            return True
         words = array("Q", digests)
         if sys.byteorder == "little":  # each 8 bytes read as the big-endian number they spell
             words.byteswap()
-        high, low = words[0::2], words[1::2]
-        follows = not self._high or (self._high[-1], self._low[-1]) <= (high[0], low[0])
-        if self._sorted and not (follows and prints == sorted(prints)):
-            self._sorted = False
-        self._high.extend(high)
-        self._low.extend(low)
-        ids = list(map(_second, rows))
+        self._high.extend(words[0::2])
+        self._low.extend(words[1::2])
         lengths = list(map(len, ids))
         end = self._offsets[-1]
         self._parts.append("".join(ids))
@@ -98,60 +102,48 @@ class KnownPrints:
             self._offsets = array("Q", self._offsets)
         self._offsets.extend(accumulate(lengths, initial=end))
         del self._offsets[-len(ids) - 1]  # the chunk's start, already the last offset
+        return True
 
     def finish(self) -> KnownPrints:
-        """Sort if the rows came out of order, then build the directory; returns self."""
+        """Build the table; returns self."""
         self._ids, self._parts = self._ids + "".join(self._parts), []
-        if not self._sorted:
-            self._sort()
-        count = len(self._high)
-        bits = min(22, count.bit_length())  # ~0.5-1 digest a bucket: most lookups compare one or none
+        count = len(self)
+        bits = max(1, (2 * count).bit_length())  # at most half full
         self._shift = shift = 64 - bits
-        counts = array("I", bytes(4 << bits))
-        for top in map(shift.__rrshift__, self._high):
-            counts[top] += 1
-        self._starts = array("I", accumulate(counts, initial=0))
+        self._mask = mask = (1 << bits) - 1
+        table = array("I", bytes(4 << bits))
+        for row, slot in enumerate(map(shift.__rrshift__, islice(self._high, 1, None)), 1):
+            while table[slot]:
+                slot = (slot + 1) & mask
+            table[slot] = row
+        self._table = table
         return self
 
-    def _sort(self) -> None:
-        """Rows read out of digest order (a store whose text collation is not binary): sorted
-        here, at the cost of a transient list of the positions."""
-        high, low, offsets, ids = self._high, self._low, self._offsets, self._ids
-        order = sorted(range(len(high)), key=lambda k: (high[k], low[k]))
-        self._high = array("Q", (high[k] for k in order))
-        self._low = array("Q", (low[k] for k in order))
-        self._ids = "".join(ids[offsets[k]:offsets[k + 1]] for k in order)
-        self._offsets = array(offsets.typecode, accumulate((offsets[k + 1] - offsets[k] for k in order), initial=0))
-        self._sorted = True
-
-    def parts(self) -> tuple[array[int], array[int], array[int], int, array[int], str]:
-        """What a lookup reads (starts, high, low, shift, offsets, ids), for a caller that
+    def parts(self) -> tuple[array[int], array[int], array[int], int, int, array[int], str]:
+        """What a lookup reads (table, high, low, shift, mask, offsets, ids), for a caller that
         inlines it in its own loop (sync/fingerprint.py LineRecognizer: a call per line costs
         as much as the lookup). Valid until the next :meth:`add`."""
-        return self._starts, self._high, self._low, self._shift, self._offsets, self._ids
+        return self._table, self._high, self._low, self._shift, self._mask, self._offsets, self._ids
 
     def get(self, digest: bytes) -> str | None:
         """The external id whose stored fingerprint is this 16-byte digest; None if none is."""
         return self.finder()(digest)
 
     def finder(self) -> Callable[[bytes], str | None]:
-        """:meth:`get` as a closure over the arrays (a re-export calls it once a line: no
-        attribute reads there). Valid until the next :meth:`add`."""
-        starts, high, low, shift = self._starts, self._high, self._low, self._shift
-        offsets, ids = self._offsets, self._ids
+        """:meth:`get` as a closure over the arrays (no attribute reads per call). Valid until
+        the next :meth:`add`."""
+        table, high, low, shift, mask, offsets, ids = self.parts()
         unpack = HALVES.unpack
 
         def find(digest: bytes) -> str | None:
             top, bottom = unpack(digest)
-            bucket = top >> shift
-            at, end = starts[bucket], starts[bucket + 1]
-            while at < end:  # a bucket holds its digests in order, most often one or none
-                high_at = high[at]
-                if high_at == top and low[at] == bottom:
-                    return ids[offsets[at]:offsets[at + 1]]
-                if high_at > top:
-                    return None
-                at += 1
+            slot = top >> shift
+            row = table[slot]
+            while row:  # most often one slot: the table is at most half full
+                if high[row] == top and low[row] == bottom:
+                    return ids[offsets[row]:offsets[row + 1]]
+                slot = (slot + 1) & mask
+                row = table[slot]
             return None
         return find
 
@@ -166,3 +158,46 @@ def known_prints(chunks: Iterable[Sequence[tuple[str, str]]]) -> KnownPrints:
     for rows in chunks:
         index.add(rows)
     return index.finish()
+
+
+def read_known(connection: Connection, appointments: Table, connector: str, limit: int) -> KnownPrints | None:
+    """The raw-record fingerprints of the connector's live appointments (the ``appointment``
+    table) with their external ids, read once for a whole run (``Store.known_fingerprints``);
+    None when the connector has more than ``limit`` rows (then each batch looks its ids up)."""
+    # Counted first through the (connector, external_id) index: a source past the limit costs no
+    # read of its rows, and no memory. SQLite's index holds the row ids too: their range is free.
+    sqlite = connection.dialect.name == "sqlite"
+    key, mine = appointments.c.id, appointments.c.connector == connector
+    if not sqlite:
+        if connection.execute(select(func.count()).where(mine)).scalar_one() > limit:
+            return None
+        return known_prints(select_where_chunks(
+            connection, appointments, ("source_fingerprint", "external_id"), {"connector": connector},
+            "deleted_at IS NULL AND source_fingerprint IS NOT NULL"))
+    total, first, last = connection.execute(select(func.count(), func.min(key), func.max(key)).where(mine)).one()
+    if total > limit:
+        return None
+    index = KnownPrints()
+    for joined, ids in _sqlite_spans(connection, connector, first or 0, last or -1):
+        if not index.add_joined(joined, ids):  # some stored text is no digest: row by row
+            index.add(list(zip(_hex_rows(joined, ids), ids, strict=False)))
+    return index.finish()
+
+
+def _sqlite_spans(connection: Connection, connector: str, first: int, last: int) -> Iterator[tuple[str, list[str]]]:
+    """The connector's live (fingerprints joined, ids) by ranges of row ids: SQLite seeks each
+    range on the table's own key and joins its digests in one text and its ids in one JSON
+    array (two driver strings a range instead of two a row). Texts other than 32 characters
+    are left out here (no digest is written so)."""
+    sql = ("SELECT group_concat(source_fingerprint, ''), json_group_array(external_id) FROM appointment "
+           "NOT INDEXED WHERE id >= ? AND id < ? AND connector = ? AND deleted_at IS NULL "
+           "AND length(source_fingerprint) = 32")
+    for start in range(first, last + 1, _SPAN):
+        joined, ids = connection.exec_driver_sql(sql, (start, start + _SPAN, connector)).one()
+        if joined:
+            yield joined, orjson.loads(ids)
+
+
+def _hex_rows(joined: str, ids: list[str]) -> Iterable[str]:
+    """A span's digests (32 characters each) one by one again."""
+    return (joined[at:at + 32] for at in range(0, 32 * len(ids), 32))

@@ -17,7 +17,7 @@ from operator import attrgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, Connection, Engine, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Boolean, Connection, Engine, bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Dialect
 
 from clinicsync.common.hashing import content_hash_bytes
@@ -38,12 +38,11 @@ from clinicsync.sync.bulk import (
     insert_with_ids,
     select_in,
     select_where,
-    select_where_chunks,
     update_where,
 )
 from clinicsync.sync.changes import Change, Stored, classify
 from clinicsync.sync.db import ensure_schema, insert_ignoring_duplicates, make_engine, upsert_statement
-from clinicsync.sync.known_prints import KnownPrints, known_prints
+from clinicsync.sync.known_prints import KnownPrints, read_known
 from clinicsync.sync.model import (
     Appointment,
     ConnectorBaseline,
@@ -541,18 +540,7 @@ class Store:
         sync/fingerprint.py LineRecognizer); None when the connector has more than ``limit``
         rows (then each batch looks its ids up instead)."""
         with self.engine.connect() as connection:
-            # Counted first through the (connector, external_id) index: a source past the limit
-            # costs no read of its rows, and no memory.
-            total = connection.execute(select(func.count()).select_from(APPOINTMENTS).where(
-                APPOINTMENTS.c.connector == connector)).scalar_one()
-            if total > limit:
-                return None
-            # In binary order: fixed-width lowercase hex then sorts as the digests' numbers.
-            order = {"postgresql": 'source_fingerprint COLLATE "C"',
-                     "mysql": "CAST(source_fingerprint AS BINARY)"}.get(connection.dialect.name, "source_fingerprint")
-            return known_prints(select_where_chunks(
-                connection, APPOINTMENTS, ("source_fingerprint", "external_id"), {"connector": connector},
-                "deleted_at IS NULL AND source_fingerprint IS NOT NULL", order, scan=True))
+            return read_known(connection, APPOINTMENTS, connector, limit)
 
     def open_quarantine(self, connector: str) -> tuple[dict[str, tuple[int, str | None]], set[str]]:
         """The connector's open quarantine items, read once for a run (quarantine.open_items)."""

@@ -4,19 +4,21 @@ row, the mapping, the settings) makes it mapped again. On SQLite and the real Po
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from clinicsync.connectors.base import Batch, RawRecord
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
+from clinicsync.sync import fingerprint as fingerprint_module
 from clinicsync.sync.engine import map_batch, sync_once
 from clinicsync.sync.fingerprint import Fingerprinter, Unchanged, unchanged_records
-from clinicsync.sync.model import Appointment, Quarantine
+from clinicsync.sync.model import Appointment, Event, Quarantine
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Counts, Store
 
@@ -238,6 +240,61 @@ def test_a_quarantined_row_seen_again_is_a_sighting_and_resolves_when_its_row_is
     drop(row("a"), row("b", status="zzz"))  # the first bad row again: its resolved item re-opens
     assert run(settings).quarantined == 1 and mapped == ["b"]
     assert open_items(settings) == ["b"]
+
+
+def events(settings: Settings) -> int:
+    store = Store.open(settings.store)
+    try:
+        with store.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(Event)).scalar_one())
+    finally:
+        store.close()
+
+
+def _line_hasher_before_csv_line_2(epoch: bytes, delimiter: str, header: Sequence[str]) -> Any:
+    """How a plain line was digested before ``LINE_FORMAT`` csv-line/2: epoch, delimiter and
+    header fed to the hash as data before the line."""
+    seed = hashlib.blake2b(epoch, digest_size=16)
+    seed.update(b"\x00csv-line\x00" + "\x00".join([delimiter, *header]).encode("utf-8", "surrogatepass") + b"\x01")
+    return seed
+
+
+def test_lines_stored_under_the_former_line_digest_are_mapped_once_more_and_nothing_but_prints_is_written(
+        configure: Callable[..., Settings], drop: Dropper, mapped: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade that changes how plain lines are digested (sync/fingerprint.py line_hasher)
+    leaves every stored line fingerprint stale: the first re-export after it maps its rows once
+    more, as after a mapping change, finds them unchanged by content (no version, no event, the
+    known-bad row a sighting of its open item) and stores the new fingerprints, by which the next
+    re-export knows them again."""
+    settings = configure()
+    with monkeypatch.context() as before:
+        before.setattr(fingerprint_module, "line_hasher", _line_hasher_before_csv_line_2)
+        drop(row("a"), row("b"), row("c", status="zzz"))
+        assert run(settings).created == 2
+        mapped.clear()
+        drop(row("a"), row("b"), row("c", status="zzz"), newline="\r\n")
+        counts = run(settings)
+        assert mapped == [] and (counts.unchanged, counts.quarantined) == (2, 1)  # the former digest held
+    first, first_events, [(_, count, status, _, reason)] = stored(settings), events(settings), sightings(settings)
+    assert (count, status) == (2, "open")
+
+    mapped.clear()
+    drop(row("a"), row("b"), row("c", status="zzz"))
+    counts = run(settings)
+    assert sorted(mapped) == ["a", "b", "c"]  # the stored line fingerprints no longer hold
+    assert (counts.fetched, counts.unchanged, counts.quarantined, counts.created, counts.updated) == (3, 2, 1, 0, 0)
+    after = stored(settings)
+    assert {k: v[:3] for k, v in after.items()} == {k: v[:3] for k, v in first.items()}  # same rows, versions
+    assert all(after[k][3] != first[k][3] for k in after)  # the new fingerprints stored
+    assert events(settings) == first_events
+    assert sightings(settings) == [("c", 3, "open", "export-03.csv:4", reason)]
+
+    mapped.clear()
+    drop(row("a"), row("b"), row("c", status="zzz"), newline="\r\n")
+    counts = run(settings)
+    assert mapped == [] and (counts.unchanged, counts.quarantined) == (2, 1)  # known again, by the new digest
+    assert stored(settings) == after and events(settings) == first_events
+    assert sightings(settings) == [("c", 4, "open", "export-04.csv:4", reason)]
 
 
 def test_rows_naming_the_same_id_are_all_mapped_so_the_last_still_wins(

@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import update
 
+from clinicsync.common.types import utcnow
 from clinicsync.sync.known_prints import KnownPrints, known_prints
+from clinicsync.sync.model import Appointment
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from tests.sync.test_fingerprint import Dropper, row, run, stored
@@ -63,8 +66,8 @@ def test_text_that_is_no_lowercase_digest_is_left_out() -> None:
     assert known.get(bytes.fromhex("ABCDEF" + "0" * 26)) is None
 
 
-def test_rows_out_of_order_are_sorted() -> None:
-    """A store whose collation did not sort them: still found (the index sorts them itself)."""
+def test_rows_in_any_order_are_found() -> None:
+    """The store reads them in no particular order (no sort of the connector's rows)."""
     pairs = list(zip(hexes(9 << 100, 3, 7 << 64, 1 << 127), ["a", "b", "c", "d"], strict=True))
     known = known_prints([pairs[:2], pairs[2:]])
     assert [known.get_hex(printed) for printed, _ in pairs] == ["a", "b", "c", "d"]
@@ -96,7 +99,7 @@ def test_the_index_answers_as_a_dict_would(pairs: dict[bytes, str], probes: list
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
                         pytest.param("mariadb", marks=pytest.mark.mariadb)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The index is read from each kind of store (its binary order is the dialect's)."""
+    """The index is read from each kind of store (SQLite by ranges of row ids, the others by rows)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     if request.param == "postgres":
@@ -127,3 +130,33 @@ def test_the_store_reads_its_live_fingerprints_into_the_index(
     drop(*(row(name) for name in "abcdef"), newline="\r\n")  # a re-export: every line recognized
     counts = run(settings)
     assert (counts.fetched, counts.unchanged, counts.created, counts.updated) == (6, 6, 0, 0)
+
+
+def test_the_store_reads_every_live_digest_whatever_the_span_and_leaves_out_what_is_no_digest(
+        configure: Callable[..., Settings], drop: Dropper, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite reads the connector's digests by ranges of row ids (spans of two here), each as one
+    text: another connector's rows among them, deleted rows, and stored texts that are no
+    digest (capitals, too short, 32 characters that are no hex) change nothing but those rows;
+    the other stores read rows. The index answers as a dict of the live rows' digests would."""
+    monkeypatch.setattr("clinicsync.sync.known_prints._SPAN", 2)
+    settings = configure()
+    drop(*(row(name) for name in "abcdefghij"))
+    run(settings)
+    table = Appointment.__table__  # type: ignore[attr-defined]
+    rows = stored(settings)
+    changed = {"c": {"connector": "other"}, "d": {"deleted_at": utcnow()},
+               "e": {"source_fingerprint": str(rows["e"][3]).upper()}, "f": {"source_fingerprint": None},
+               "g": {"source_fingerprint": "abc"}, "h": {"source_fingerprint": "g" * 32}}
+    store = Store.open(settings.store)
+    try:
+        with store.engine.begin() as connection:
+            for external_id, values in changed.items():
+                connection.execute(update(table).where(table.c.external_id == external_id).values(**values))
+        live = {str(values[3]): external_id for external_id, values in rows.items() if external_id not in changed}
+        assert sorted(live.values()) == list("abij")
+        known = store.known_fingerprints("src", 100)
+        assert known is not None and len(known) == len(live)
+        assert {printed: known.get_hex(printed) for printed in live} == live
+        assert [known.get_hex(str(rows[name][3])) for name in "cdefgh"] == [None] * 6
+    finally:
+        store.close()
