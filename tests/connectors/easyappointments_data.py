@@ -44,8 +44,10 @@ def load_schema(connection: pymysql.Connection) -> None:  # type: ignore[type-ar
 
 
 def insert_practice(connection: pymysql.Connection, count: int = 30) -> list[Booking]:  # type: ignore[type-arg]
-    """``count`` bookings from tomorrow on, as Easy!Appointments' booking page saves them:
-    book/create/update times from the server clock, start/end in the provider's zone."""
+    """``count`` bookings from four days on, as Easy!Appointments' booking page saves them:
+    book/create/update times from the server clock, start/end in the provider's zone. Four
+    days: every 3d reminder is still ahead whatever the hour a test runs (from tomorrow on,
+    an afternoon visit's 3d reminder fell due today and was skipped in the evening)."""
     saved = datetime.now().replace(microsecond=0) - timedelta(hours=2)
     with connection.cursor() as cursor:
         cursor.executemany(
@@ -61,7 +63,7 @@ def insert_practice(connection: pymysql.Connection, count: int = 30) -> list[Boo
         for n in range(count):
             provider = PROVIDERS[n % 2]
             local_now = datetime.now(ZoneInfo(provider[4])).replace(tzinfo=None, second=0, microsecond=0)
-            start = (local_now + timedelta(days=1 + n // 3)).replace(hour=9 + n % 8, minute=0)
+            start = (local_now + timedelta(days=4 + n // 3)).replace(hour=9 + n % 8, minute=0)
             bookings.append(Booking(1 + n, provider[0], 100 + n, start, provider[4]))
         cursor.executemany(
             "INSERT INTO ea_appointments (id, create_datetime, update_datetime, book_datetime, start_datetime, "
