@@ -265,30 +265,15 @@ def _view_builder(names: tuple[str, ...]) -> Callable[..., Callable[[Any], dict[
 _VIEW_BUILDERS = {mask: _view_builder(names) for mask, (names, _) in _VIEWS.items()}
 
 
-class HeldJson:
-    """People's JSON as :func:`_batch_hashes` splices it, by the person object's identity, with
-    the objects kept (so that no id is reused while held). One per batch, or one for a whole
-    run of a sole writer (``Store._held``): the mapping hands the same object to a person's
-    appointments across the run's batches, so each is written once a run, not once a batch."""
-
-    def __init__(self) -> None:
-        self.fragments: dict[int, orjson.Fragment] = {}
-        self.kept: list[Any] = []
-
-    def clear(self) -> None:
-        self.fragments.clear()
-        self.kept.clear()
-
-
-def _batch_hashes(held: HeldJson | None = None) -> Callable[[NormalizedAppointment], str]:
+def _batch_hashes() -> Callable[[NormalizedAppointment], str]:
     """``_appointment_hash`` for the appointments of one batch, byte for byte, at about three
     quarters of its cost: the mapping hands every appointment of a patient (practitioner) the
-    same object, so each person's JSON is written once (per batch, or per ``held``) and spliced
-    in as an ``orjson.Fragment`` (orjson writes a dataclass the same way at the top and nested),
-    and the view is a dict display rather than ``dict(zip(...))``. ``held``: the JSON kept from
-    earlier batches (None: the function holds its own, for one batch)."""
-    held = held if held is not None else HeldJson()
-    fragments, kept = held.fragments, held.kept
+    same object, so each person's JSON is written once per batch and spliced in as an
+    ``orjson.Fragment`` (orjson writes a dataclass the same way at the top and nested), and
+    the view is a dict display rather than ``dict(zip(...))``. The function holds the batch's
+    people (by identity; the objects are kept, so that no id is reused while held): one per batch."""
+    fragments: dict[int, orjson.Fragment] = {}
+    kept: list[Any] = []
     dumps, fragment, digest = orjson.dumps, orjson.Fragment, hashlib.blake2b
 
     def person(value: Any) -> orjson.Fragment | None:
@@ -454,7 +439,6 @@ class Store:
         self.future_tolerance, self.tombstone_keep = future_tolerance, tombstone_keep
         self._people_scope: tuple[str, str] | None = None  # (run id, connector) of _people
         self._people: dict[tuple[str, str], Any] = {}
-        self._held = HeldJson()  # the run's people's JSON for the content hash, scoped as _people
         self._inserted: dict[str, int] = {}  # rows inserted by this store, per table (see _grown)
         self._analyzed_at: dict[str, int] = {}
 
@@ -663,8 +647,7 @@ class Store:
                                       {key: m.fingerprint for key, m in latest.items()},
                                       (live, early) if early is not None and live is not None else None,
                                       items=present.items,
-                                      known=None if known is None else known.appointments,
-                                      held=self._held if memory is not None else None)
+                                      known=None if known is None else known.appointments)
             if deleting:
                 self._delete_records(connection, connector, [m.appointment for m in latest.values() if m.delete],
                                      counts, now, marks)
@@ -718,9 +701,6 @@ class Store:
         forgotten when another run or connector comes."""
         if self._people_scope != (run_id, connector):
             self._people_scope, self._people = (run_id, connector), {}
-            self._held.clear()
-        if len(self._held.kept) > PEOPLE_MEMORY_LIMIT:
-            self._held.clear()  # bounded as the memory: past it, people's JSON is written again
         return self._people
 
     def _upsert_people(self, connection: Connection, connector: str, appointments: Sequence[NormalizedAppointment],
@@ -838,16 +818,14 @@ class Store:
                              now: datetime, marks: dict[str, Any],
                              prints: dict[str, str | None] | None = None,
                              live: _Live | None = None, items: bool = True,
-                             known: dict[str, tuple[Any, ...]] | None = None,
-                             held: HeldJson | None = None) -> None:
+                             known: dict[str, tuple[Any, ...]] | None = None) -> None:
         """``prints``: each appointment's raw-record fingerprint, written with its content;
         an unchanged row gets the new one when it differs (e.g. a column the mapping does not
         read changed), so that the next run can skip that record before mapping it.
         ``live``: the go-live moment and, by external id, what the batch knows of when each
         record was first seen; an inserted record first seen before go-live is not announced.
         ``items``: the connector may have quarantine items (False: none saw these records).
-        ``known``: the first lookup's rows, already read (:class:`Known`); ``held``: people's
-        JSON kept from earlier batches of the run (:class:`HeldJson`)."""
+        ``known``: the first lookup's rows, already read (:class:`Known`)."""
         if not appointments:
             return
         prints = prints or {}
@@ -865,7 +843,7 @@ class Store:
         # A batch: hashes with its people's JSON written once, rows built bound in one pass. A
         # push (one appointment) shares nothing: the plain functions and bulk's one-row INSERT.
         batch = len(appointments) > 1
-        hashed = _batch_hashes(held) if batch else _appointment_hash
+        hashed = _batch_hashes() if batch else _appointment_hash
         build_row = _bound_rows(connection, connector, now) if batch else (
             lambda a, h, printed: _appointment_values(connector, a, h, now, 1, printed))
         for appointment in appointments:

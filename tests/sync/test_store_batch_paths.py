@@ -1,7 +1,7 @@
 """The batch path's shortcuts against the plain way they replace (issue 32, branch
 ``h/firststore``), compared column by column where tests/sync/test_store_import.py's digest
 leaves columns out (timings, ids) or does not reach (a batch whose new ids are not
-consecutive, people's JSON held over a whole run, keyed updates on each store)."""
+consecutive, keyed updates on each store)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,7 @@ from clinicsync.sync import bulk
 from clinicsync.sync import store as store_module
 from clinicsync.sync.db import make_engine, upgrade
 from clinicsync.sync.model import Appointment, Event, Patient
-from clinicsync.sync.store import (
-    HeldJson,
-    Mapped,
-    Store,
-    _appointment_hash,
-    _batch_hashes,
-)
+from clinicsync.sync.store import Mapped, Store
 
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
@@ -106,21 +100,6 @@ def test_created_events_by_select_are_the_events_executemany_wrote(tmp_path: Pat
     finally:
         for each in (fast, plain, shuffled):
             each.close()
-
-
-def test_held_json_over_a_run_hashes_as_each_appointment_alone() -> None:
-    """People's JSON held over several batches (HeldJson) gives ``_appointment_hash`` byte for
-    byte, for people first met in any batch, and after the held JSON is cleared."""
-    patients, doctors = _people(5), [NormalizedPractitioner("D1", "Dr One", "d1@example.org")]
-    held = HeldJson()
-    for turn, first in enumerate((0, 3, 9, 9)):
-        appointments = [m.appointment for m in _batch(first, 6, patients[: 2 + first % 4], doctors)]
-        appointments.append(NormalizedAppointment("bare", "booked", START, START, "UTC"))
-        hashed = _batch_hashes(held)
-        assert [hashed(a) for a in appointments] == [_appointment_hash(a) for a in appointments]
-        if turn == 2:
-            held.clear()  # the third batch's people are written again by the fourth
-    assert len(held.kept) == len(held.fragments) > 0
 
 
 def test_keyed_updates_at_the_driver_store_what_sqlalchemy_stored(store: Store) -> None:
