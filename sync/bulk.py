@@ -360,6 +360,24 @@ def update_by_id(connection: Connection, table: Table, assignments: Sequence[str
     connection.exec_driver_sql(sql, list(rows))
 
 
+def update_keyed(connection: Connection, table: Table, assignments: Sequence[str], keys: Sequence[str],
+                 rows: Sequence[Sequence[Any]]) -> None:
+    """``UPDATE table SET a = ?, … WHERE k = ? AND …`` for each row (its values in ``assignments``
+    order, then its keys in ``keys`` order), each value through its column's bind processor as
+    SQLAlchemy's executemany of the same update would pass it (:func:`insert_rows`): one
+    statement at the driver, not a compiled construct and a dict per row (issue 32)."""
+    if not rows:
+        return
+    names = (*assignments, *keys)
+    processors = [None if p is None else _per_distinct_value(p, map(itemgetter(i), rows))
+                  for i, p in enumerate(bind_processors(connection, [table.c[name] for name in names]))]
+    mark = placeholder(connection)
+    sets = ", ".join(f"{quoted(connection, name)} = {mark}" for name in assignments)
+    terms = " AND ".join(f"{quoted(connection, name)} = {mark}" for name in keys)
+    connection.exec_driver_sql(f"UPDATE {quoted(connection, table.name)} SET {sets} WHERE {terms}",
+                               processed_rows(rows, processors))
+
+
 def update_where(connection: Connection, table: Table, assignments: Sequence[str], values: Sequence[Any],
                  where: Mapping[str, Any]) -> None:
     """``UPDATE table SET a = ?, b = ? WHERE column = value AND …``: one row's values (already

@@ -1,0 +1,128 @@
+"""The batch path's shortcuts against the plain way they replace (issue 32, branch
+``h/firststore``), compared column by column where tests/sync/test_store_import.py's digest
+leaves columns out (timings, ids) or does not reach (a batch whose new ids are not
+consecutive, keyed updates on each store)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
+from clinicsync.sync import bulk
+from clinicsync.sync import store as store_module
+from clinicsync.sync.db import make_engine, upgrade
+from clinicsync.sync.model import Appointment, Event, Patient
+from clinicsync.sync.store import Mapped, Store
+
+APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
+EVENTS = Event.__table__  # type: ignore[attr-defined]
+PATIENTS = Patient.__table__  # type: ignore[attr-defined]
+START = datetime(2027, 3, 4, 14, 30, tzinfo=UTC)
+
+
+def _people(count: int) -> list[NormalizedPatient]:
+    return [NormalizedPatient(f"P-{i}", f"Patient {i}", f"+1212555{i:04d}", f"p{i}@example.org")
+            for i in range(count)]
+
+
+def _batch(first: int, size: int, patients: list[NormalizedPatient], doctors: list[NormalizedPractitioner],
+           status: str = "booked") -> list[Mapped]:
+    """``size`` appointments from number ``first`` on, sharing ``patients`` and ``doctors`` (the
+    same objects across batches, as the mapping hands them)."""
+    return [Mapped(f"row {i}", NormalizedAppointment(
+        f"A-{i}", status, START + timedelta(minutes=15 * (i % 40)), START + timedelta(minutes=15 * (i % 40) + 30),
+        "America/New_York", "Consultation", f"Room {i % 3}", patients[i % len(patients)],
+        doctors[i % len(doctors)]), fingerprint=f"{i:032x}") for i in range(first, first + size)]
+
+
+def _table(store: Store, table: Any) -> list[tuple[Any, ...]]:
+    with store.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(select(table).order_by(*table.primary_key.columns))]
+
+
+def _import(path: Path, batches: list[list[Mapped]], monkeypatch: pytest.MonkeyPatch | None = None,
+            run_id: str = "run-1") -> Store:
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    store = Store(engine)
+    for mapped in batches:
+        store.apply_batch("src", run_id, mapped, [], None, remember_people=True)
+    return store
+
+
+def test_created_events_by_select_are_the_events_executemany_wrote(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's created events by one INSERT ... SELECT: every column (ids, created_at, payload)
+    as the executemany of their rows wrote them, updates' events first, over batches that
+    create, update and do both; and the same when a batch's new ids are not consecutive
+    (read back by key: the executemany path is taken)."""
+    patients, doctors = _people(7), [NormalizedPractitioner("D1", "Dr One"), NormalizedPractitioner("D2")]
+    batches = [_batch(0, 40, patients, doctors), _batch(30, 30, patients, doctors, status="cancelled"),
+               _batch(60, 1, patients, doctors), _batch(61, 25, patients, doctors)]
+    taken: list[bool] = []
+    real = store_module._created_by_select
+
+    def watched(connection: Any, new_ids: Any) -> bool:
+        taken.append(real(connection, new_ids))
+        return taken[-1]
+
+    monkeypatch.setattr(store_module, "_created_by_select", watched)
+    fast = _import(tmp_path / "fast.db", batches)
+    assert taken == [True, True, False, True]  # the one-row batch takes the plain path
+    monkeypatch.setattr(store_module, "_created_by_select", lambda connection, new_ids: False)
+    plain = _import(tmp_path / "plain.db", batches)
+    # Not consecutive: the ids are read back by key, and the executemany path writes the events.
+    monkeypatch.setattr(store_module, "_created_by_select", watched)
+    monkeypatch.setattr(bulk, "_consecutive_ids", lambda *args: None)
+    shuffled = _import(tmp_path / "read-back.db", batches)
+    try:
+        for table in (APPOINTMENTS, EVENTS):
+            mine, theirs = _table(fast, table), _table(plain, table)
+            assert len(mine) > 60
+            # created_at, updated_at: each run's own clock; everything else equal, ids included
+            clock = {column.name for column in table.columns} & {"created_at", "updated_at"}
+            keep = [i for i, column in enumerate(table.columns) if column.name not in clock]
+            assert [[row[i] for i in keep] for row in mine] == [[row[i] for i in keep] for row in theirs]
+            assert [[row[i] for i in keep] for row in _table(shuffled, table)] == [[row[i] for i in keep]
+                                                                                  for row in theirs]
+        # Each event's created_at is the batch's clock, as bound for the executemany: its row's.
+        with fast.engine.connect() as connection:
+            pairs = connection.exec_driver_sql(
+                "SELECT e.created_at, a.created_at, e.kind FROM event e JOIN appointment a ON a.id = e.appointment_id"
+            ).all()
+        assert all(event == appointment for event, appointment, kind in pairs if kind == "created")
+        assert {kind for _, _, kind in pairs} == {"created", "cancelled"}
+    finally:
+        for each in (fast, plain, shuffled):
+            each.close()
+
+
+def test_keyed_updates_at_the_driver_store_what_sqlalchemy_stored(store: Store) -> None:
+    """bulk.update_keyed writes what SQLAlchemy's executemany of the same update wrote: each
+    value through its column's bind processor (date-times, booleans, NULLs), on every store."""
+    now = datetime(2026, 11, 24, 12, 0, 0, 123456, tzinfo=UTC)
+    names = ("connector", "external_id", "name", "phone", "allow_sms", "allow_email", "content_hash", "updated_at")
+    with store.engine.begin() as connection:
+        bulk.insert_rows(connection, PATIENTS, names, [
+            ("src", f"P-{i}", "old", None, True, True, "0" * 32, now) for i in range(6)])
+    later = now + timedelta(hours=1, microseconds=7)
+    columns = ("name", "phone", "allow_sms", "content_hash", "updated_at")
+    changes = [(f"new {i}", None if i % 2 else f"+1212555000{i}", bool(i % 3), f"{i:032x}", later + timedelta(days=i))
+               for i in range(3)]
+    with store.engine.begin() as connection:
+        bulk.update_keyed(connection, PATIENTS, columns, ("connector", "external_id"),
+                          [(*change, "src", f"P-{i}") for i, change in enumerate(changes)])
+        for i, change in enumerate(changes):  # the same values on the other three, the SQLAlchemy way
+            connection.execute(update(PATIENTS).where(PATIENTS.c.connector == "src",
+                                                      PATIENTS.c.external_id == f"P-{i + 3}")
+                               .values(dict(zip(columns, change, strict=True))))
+    with store.engine.connect() as connection:
+        raw = {row[0]: row[1:] for row in connection.exec_driver_sql(
+            "SELECT external_id, name, phone, allow_sms, content_hash, updated_at FROM patient")}
+    assert [raw[f"P-{i}"] for i in range(3)] == [raw[f"P-{i + 3}"] for i in range(3)]
+    assert raw["P-0"][0] == "new 0"
