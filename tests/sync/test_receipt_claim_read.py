@@ -37,25 +37,32 @@ def _answer(store: Store, first: First, connector: str, digest: str, uid: str) -
 
 def _receipts(store: Store, connector: str) -> list[str]:
     with store.engine.connect() as connection:
-        return sorted(row[0] for row in connection.execute(
-            select(RECEIPTS.c.digest).where(RECEIPTS.c.connector == connector)))
+        return sorted(
+            row[0] for row in connection.execute(select(RECEIPTS.c.digest).where(RECEIPTS.c.connector == connector))
+        )
 
 
 def _scenario(store: Store, first: First, connector: str) -> list[Any]:
     with store.engine.begin() as connection:
-        connection.execute(insert(ALIASES), [
-            {"connector": connector, "alias": "u-later", "external_id": "u-first", "created_at": utcnow()}])
-        connection.execute(insert(RECEIPTS), [
-            {"connector": connector, "digest": "old", "received_at": utcnow() - 2 * KEEP}])
-    answers = [_answer(store, first, connector, digest, uid) for digest, uid in [
-        ("old", "u0"),  # an expired receipt not yet pruned: still a duplicate (and no prune)
-        ("d1", "u1"),  # new: claimed, and this process's first prune of the source takes "old"
-        ("d1", "u1"),  # the same body again: duplicate
-        ("d2", "u-later"),  # a uid that is an alias: chained (and its receipt rolled back)
-        ("d3", "u-first"),  # a uid a later booking stands for: chained
-        ("old", "u4"),  # pruned: claimed again
-        ("d5", "u5"),  # claimed
-    ]]
+        connection.execute(
+            insert(ALIASES),
+            [{"connector": connector, "alias": "u-later", "external_id": "u-first", "created_at": utcnow()}],
+        )
+        connection.execute(
+            insert(RECEIPTS), [{"connector": connector, "digest": "old", "received_at": utcnow() - 2 * KEEP}]
+        )
+    answers = [
+        _answer(store, first, connector, digest, uid)
+        for digest, uid in [
+            ("old", "u0"),  # an expired receipt not yet pruned: still a duplicate (and no prune)
+            ("d1", "u1"),  # new: claimed, and this process's first prune of the source takes "old"
+            ("d1", "u1"),  # the same body again: duplicate
+            ("d2", "u-later"),  # a uid that is an alias: chained (and its receipt rolled back)
+            ("d3", "u-first"),  # a uid a later booking stands for: chained
+            ("old", "u4"),  # pruned: claimed again
+            ("d5", "u5"),  # claimed
+        ]
+    ]
     return [*answers, _receipts(store, connector)]
 
 
@@ -64,8 +71,7 @@ def test_one_statement_decides_as_the_read_then_the_claim(store: Store) -> None:
         pytest.skip("the claim in the read is PostgreSQL's")
     two = _scenario(store, push_hooks.read_then_claim, "cal-two")
     one = _scenario(store, push_hooks.claimed_unchained, "cal-one")
-    assert two == ["duplicate", "claimed", "duplicate", "chained", "chained", "claimed", "claimed",
-                   ["d1", "d5", "old"]]
+    assert two == ["duplicate", "claimed", "duplicate", "chained", "chained", "claimed", "claimed", ["d1", "d5", "old"]]
     assert one == two
 
 
@@ -79,8 +85,9 @@ def test_a_copy_racing_past_the_read_is_left_out_as_before(store: Store) -> None
         with store.engine.connect() as other:
             with other.begin():  # the racing copy, in the middle of its push
                 other.execute(insert(RECEIPTS).values(connector=connector, digest="d", received_at=utcnow()))
-                racing = threading.Thread(target=lambda f=first, c=connector: answers.append(
-                    _answer(store, f, c, "d", "u")))
+                racing = threading.Thread(
+                    target=lambda f=first, c=connector: answers.append(_answer(store, f, c, "d", "u"))
+                )
                 racing.start()
                 time.sleep(0.5)
                 assert racing.is_alive(), "the claim waits for the other copy's receipt"
