@@ -49,7 +49,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from clinicsync.sync.bulk import insert_rows
+from clinicsync.sync.bulk import Processor, bind_processors, placeholder, quoted
 from clinicsync.sync.db import first_statement, on_live_connection
 from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.locks import LockTimeout, advisory_key, sqlite_file
@@ -62,7 +62,7 @@ A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
 D = Practitioner.__table__.c  # type: ignore[attr-defined]
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]
-# A push's run row, one plain INSERT at the driver (sync/bulk.py), values through the columns' types.
+# A push's run row, one plain INSERT at the driver (``_run_insert``), values through the columns' types.
 _RUN_COLUMNS = ("run_id", "connector", "status", "counts", "error", "started_at", "finished_at")
 # A push's own bookkeeping, run inside its transaction (Store.apply_batch ``within``).
 Within = Callable[[Connection], Collection[str] | None]
@@ -390,11 +390,28 @@ def _run_recorder(run_id: str, connector: str, started: datetime) -> Callable[[C
     """The push's run, written finished at the end of its own transaction (Store.apply_batch ``finish``)."""
 
     def finish(connection: Connection, counts: Counts, error: str | None) -> None:
-        insert_rows(connection, RUNS, _RUN_COLUMNS, [(
-            run_id, connector, "failed" if error else "ok", orjson.dumps(counts.as_dict()).decode(), error, started,
-            utcnow())])
+        sql, processors = _run_insert(connection)
+        row = (run_id, connector, "failed" if error else "ok", orjson.dumps(counts.as_dict()).decode(), error,
+               started, utcnow())
+        connection.exec_driver_sql(sql, tuple(value if process is None else process(value)
+                                              for value, process in zip(row, processors, strict=True)))
 
     return finish
+
+
+# The run row's INSERT and its columns' bind processors, per dialect: what bulk.insert_rows builds
+# on every call (quoting, processors, a lookup per distinct value), ~60 us of a push (issue 32).
+_RUN_INSERTS: dict[tuple[str, str], tuple[str, list[Processor]]] = {}
+
+
+def _run_insert(connection: Connection) -> tuple[str, list[Processor]]:
+    key = (connection.dialect.name, connection.dialect.paramstyle)
+    if (found := _RUN_INSERTS.get(key)) is None:
+        columns = ", ".join(quoted(connection, name) for name in _RUN_COLUMNS)
+        marks = ", ".join([placeholder(connection)] * len(_RUN_COLUMNS))
+        found = _RUN_INSERTS[key] = (f"INSERT INTO {quoted(connection, RUNS.name)} ({columns}) VALUES ({marks})",
+                                     bind_processors(connection, [RUNS.c[name] for name in _RUN_COLUMNS]))
+    return found
 
 
 def _record_failed_run(store: Store, run_id: str, connector: str, started: datetime, error: str) -> None:
