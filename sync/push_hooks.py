@@ -17,10 +17,12 @@ so a body is marked applied exactly when its changes commit, and a crash loses n
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Insert, bindparam, delete, select, text, update
 
@@ -171,14 +173,41 @@ def unchained(connector: str, position: str, digest: str, uid: str, keep: timede
 
 def read_then_claim(connection: Connection, connector: str, position: str, digest: str, uid: str,
                     keep: timedelta) -> Collection[str] | None:
-    """:func:`unchained`'s read, then the receipt's claim (:func:`receipt_and_alias`)."""
-    received, aliased, superseded = connection.execute(
-        _RECEIVED_OR_CHAINED, {"connector": connector, "digest": digest, "uid": uid}).one()
+    """:func:`unchained`'s read, then the receipt's claim as :func:`receipt_and_alias` claims it
+    (pruned first when due; ``{position}`` when a racing copy claimed it first), both at the driver
+    (~30-50 us less each than a SQLAlchemy construct, inside SQLite's write lock, issue 32)."""
+    sqlite = connection.dialect.name == "sqlite"
+    values = {"connector": connector, "digest": digest, "uid": uid}
+    received, aliased, superseded = connection.exec_driver_sql(
+        _READ_NAMED if sqlite else _READ_PYFORMAT, values).one()
     if received:
         raise Withdrawn(DUPLICATE)
     if aliased or superseded:
         raise Withdrawn(CHAINED)
-    return receipt_and_alias(connector, position, digest, keep)(connection)
+    now = utcnow()
+    if _prune_due(connection, connector):
+        connection.execute(_PRUNE, {"connector": connector, "before": now - keep})
+    claim = _CLAIM_NAMED if sqlite else _CLAIM_IGNORE if connection.dialect.name in ("mysql", "mariadb") \
+        else _CLAIM_PYFORMAT
+    claimed = connection.exec_driver_sql(claim, {**values, "received_at": _received_at(connection, now)},
+                                         execution_options={"preserve_rowcount": True}).rowcount > 0
+    return None if claimed else {position}
+
+
+# read_then_claim's statements in each driver's named style (sqlite3 ``:name``, the others ``%(name)s``).
+_READ_NAMED = str(_RECEIVED_OR_CHAINED)
+_READ_PYFORMAT = re.sub(r":(\w+)", r"%(\1)s", _READ_NAMED)
+_CLAIM_NAMED = ("INSERT INTO webhookreceipt (connector, digest, received_at) "
+                "VALUES (:connector, :digest, :received_at) ON CONFLICT DO NOTHING")
+_CLAIM_PYFORMAT = re.sub(r":(\w+)", r"%(\1)s", _CLAIM_NAMED)
+_CLAIM_IGNORE = ("INSERT IGNORE INTO webhookreceipt (connector, digest, received_at) "
+                 "VALUES (%(connector)s, %(digest)s, %(received_at)s)")
+
+
+def _received_at(connection: Connection, now: datetime) -> Any:
+    """``now`` as the driver takes it for ``received_at`` (UtcDateTime's bind processing)."""
+    [process] = bind_processors(connection, [RECEIPTS.c.received_at])
+    return process(now) if process is not None else now
 
 
 # PostgreSQL: the first read and the receipt's claim in one statement, at the driver (issue 32:
@@ -203,10 +232,8 @@ def claimed_unchained(connection: Connection, connector: str, position: str, dig
     Expired receipts are pruned as :func:`claim_receipt` prunes them (after the claim here: the
     read saw them either way, and the new receipt is not expired)."""
     now = utcnow()
-    [process] = bind_processors(connection, [RECEIPTS.c.received_at])  # UtcDateTime's: naive UTC
-    received_at = process(now) if process is not None else now
     received, aliased, superseded, claimed = connection.exec_driver_sql(_CLAIM_AND_READ, {
-        "connector": connector, "digest": digest, "uid": uid, "received_at": received_at}).one()
+        "connector": connector, "digest": digest, "uid": uid, "received_at": _received_at(connection, now)}).one()
     if received:
         raise Withdrawn(DUPLICATE)
     if aliased or superseded:

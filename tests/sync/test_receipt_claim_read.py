@@ -2,7 +2,8 @@
 (sync/push_hooks.py ``claimed_unchained``, issue 32): the same webhooks end as with the read
 and the claim one after the other (``read_then_claim``, the other stores' way) — the same
 answer (claimed, a replay left out, duplicate, chained) and the same receipts afterwards,
-including a copy that races past the read while another holds its receipt uncommitted."""
+including a copy that races past the read while another holds its receipt uncommitted. The
+read and the claim at the driver decide alike on SQLite, PostgreSQL and MariaDB."""
 
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ from sqlalchemy import Connection, insert, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync import push_hooks
+from clinicsync.sync.db import make_engine, upgrade
 from clinicsync.sync.model.push_hooks import ALIASES, RECEIPTS
 from clinicsync.sync.push import Withdrawn
 from clinicsync.sync.store import Store
 
-pytestmark = pytest.mark.postgres
 KEEP = timedelta(minutes=10)
 First = Callable[[Connection, str, str, str, str, timedelta], Collection[str] | None]
 
@@ -66,15 +67,36 @@ def _scenario(store: Store, first: First, connector: str) -> list[Any]:
     return [*answers, _receipts(store, connector)]
 
 
+EXPECTED = ["duplicate", "claimed", "duplicate", "chained", "chained", "claimed", "claimed", ["d1", "d5", "old"]]
+
+
+@pytest.mark.mariadb
+def test_the_read_then_the_claim_on_mariadb(mariadb_database: dict[str, Any]) -> None:
+    """The two statements at the driver in MySQL's style (``INSERT IGNORE``, ``%(name)s``)."""
+    engine = make_engine(str(mariadb_database["url"]))
+    upgrade(engine)
+    store = Store(engine)
+    try:
+        assert _scenario(store, push_hooks.read_then_claim, "cal") == EXPECTED
+    finally:
+        store.close()
+
+
+def test_the_read_then_the_claim(store: Store) -> None:
+    assert _scenario(store, push_hooks.read_then_claim, "cal") == EXPECTED
+
+
+@pytest.mark.postgres
 def test_one_statement_decides_as_the_read_then_the_claim(store: Store) -> None:
     if store.engine.dialect.name != "postgresql":
         pytest.skip("the claim in the read is PostgreSQL's")
     two = _scenario(store, push_hooks.read_then_claim, "cal-two")
     one = _scenario(store, push_hooks.claimed_unchained, "cal-one")
-    assert two == ["duplicate", "claimed", "duplicate", "chained", "chained", "claimed", "claimed", ["d1", "d5", "old"]]
+    assert two == EXPECTED
     assert one == two
 
 
+@pytest.mark.postgres
 def test_a_copy_racing_past_the_read_is_left_out_as_before(store: Store) -> None:
     """Another copy's receipt is written but not committed when this one reads: the read does not
     see it, the claim waits for it and then conflicts, so the body is left out as a replay."""
