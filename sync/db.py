@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from clinicsync.common.db_urls import driver_url
@@ -23,6 +26,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # `status`'s start (issue 31, obs 6). tests/cli_start/test_imports.py keeps it equal to
 # alembic's head, so a new migration (or the merger re-chaining them) must update it.
 HEAD_REVISION = "0030"
+T = TypeVar("T")
 
 
 class StoreNotReady(RuntimeError):
@@ -54,7 +58,76 @@ def make_engine(url: str, pool_size: int = 5, echo: bool = False, max_overflow: 
                            pool_timeout=pool_timeout, pool_pre_ping=True, hide_parameters=True)
     if parsed.get_backend_name() == "postgresql":
         event.listen(engine, "connect", _postgres_session)
+    _ping_unless_unpinged(engine)
     return engine
+
+
+# -- checkouts without the pre-ping, for work that tells a dead connection by its first statement --
+# The pool pings each connection it hands out (a round trip, so a connection the server dropped
+# is never used). A push pays that on every request (issue 32: two of a REST push's thirteen
+# round trips on PostgreSQL); instead it checks out unpinged and, if its FIRST statement finds
+# the connection dead, runs once more on a pinged checkout (:func:`on_live_connection`). Nothing
+# was done on the dead connection (the transaction never began), so the retry is exact.
+_UNPINGED: ContextVar[bool] = ContextVar("clinicsync_unpinged_checkout", default=False)
+
+
+class _PingUnlessUnpinged:
+    """The dialect's ``do_ping`` (``ping``), skipped inside :func:`on_live_connection`."""
+
+    def __init__(self, ping: Callable[[Any], bool]) -> None:
+        self.ping = ping
+
+    def __call__(self, dbapi_connection: Any) -> bool:
+        return True if _UNPINGED.get() else bool(self.ping(dbapi_connection))
+
+
+def _ping_unless_unpinged(engine: Engine) -> None:
+    dialect: Any = engine.dialect
+    dialect.do_ping = _PingUnlessUnpinged(dialect.do_ping)
+
+
+class DeadOnArrival(Exception):
+    """Raised by work run by :func:`on_live_connection` when its first statement on a connection
+    found it dead (:func:`dead_connection`): nothing happened on it, so the work may run again."""
+
+
+def dead_connection(exc: BaseException) -> bool:
+    """The statement failed because the connection is gone: SQLAlchemy has invalidated it, and
+    the pool's other connections of its age (the pool reconnects them at their next checkout),
+    so no dead connection is handed out twice."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+@contextmanager
+def _unpinged() -> Iterator[None]:
+    token = _UNPINGED.set(True)
+    try:
+        yield
+    finally:
+        _UNPINGED.reset(token)
+
+
+def on_live_connection(work: Callable[[], T]) -> T:
+    """``work()`` with the pool's checkouts unpinged; once more, pinged as usual, if its first
+    statement on a checkout (:func:`first_statement`) met a connection the server had dropped
+    (e.g. after a restart). Any other failure is the work's own."""
+    try:
+        with _unpinged():
+            return work()
+    except DeadOnArrival:
+        return work()
+
+
+def first_statement(connection: Connection, sql: str, parameters: Any = None) -> Any:
+    """``exec_driver_sql`` of the first statement a checkout runs (its transaction begins with
+    it): under :func:`on_live_connection`, a connection found dead raises :class:`DeadOnArrival`
+    (nothing happened on it), so the work runs again on a pinged checkout; otherwise as is."""
+    try:
+        return connection.exec_driver_sql(sql, parameters)
+    except DBAPIError as exc:
+        if _UNPINGED.get() and dead_connection(exc):
+            raise DeadOnArrival(type(exc).__name__) from exc
+        raise
 
 
 def make_rehearsal_engine(url: str) -> Engine:

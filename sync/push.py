@@ -39,7 +39,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Connection, Engine, event, select
@@ -49,7 +49,8 @@ from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from clinicsync.sync.bulk import insert_rows
+from clinicsync.sync.bulk import Processor, bind_processors, placeholder, quoted
+from clinicsync.sync.db import first_statement, on_live_connection
 from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.locks import LockTimeout, advisory_key, sqlite_file
 from clinicsync.sync.model import Appointment, Patient, Practitioner, SyncRun
@@ -61,11 +62,12 @@ A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
 D = Practitioner.__table__.c  # type: ignore[attr-defined]
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]
-# A push's run row, one plain INSERT at the driver (sync/bulk.py), values through the columns' types.
+# A push's run row, one plain INSERT at the driver (``_run_insert``), values through the columns' types.
 _RUN_COLUMNS = ("run_id", "connector", "status", "counts", "error", "started_at", "finished_at")
 # A push's own bookkeeping, run inside its transaction (Store.apply_batch ``within``).
 Within = Callable[[Connection], Collection[str] | None]
 # The change a push made, most telling first (a batch of one record makes exactly one).
+T = TypeVar("T")
 OUTCOMES = ("created", "rescheduled", "cancelled", "noshow", "deleted", "updated", "unchanged", "quarantined")
 
 
@@ -197,16 +199,20 @@ class PushReceiver:
         store raises (a failed push's run is then recorded on its own)."""
         go_live = self._go_live
         keys = _turn_keys(mapped, quarantined)
-        with _turns.hold(self.store.engine, self.name, keys):
-            locked = _locked(self.store.engine, self.name, keys, within)
+        engine = self.store.engine
+        with _turns.hold(engine, self.name, keys):
+            locked = _locked(engine, self.name, keys, within)
+            # Unpinged when the turn is the transaction's first statement (it tells a dead connection).
+            run = on_live_connection if keys and engine.dialect.name in _TURN_FIRST else _as_is
             if self.run_id is not None:
-                counts, _ = self._apply_once(self.run_id, mapped, quarantined, locked, go_live, None)
+                listener_run = self.run_id
+                counts, _ = run(lambda: self._apply_once(listener_run, mapped, quarantined, locked, go_live, None))
                 self.counts.add(counts)
                 return counts
             run_id, started = new_run_id(), utcnow()
+            finish = _run_recorder(run_id, self.name, started)
             try:
-                counts, _ = self._apply_once(run_id, mapped, quarantined, locked, go_live,
-                                             _run_recorder(run_id, self.name, started))
+                counts, _ = run(lambda: self._apply_once(run_id, mapped, quarantined, locked, go_live, finish))
             except Withdrawn:
                 raise
             except Exception as exc:
@@ -233,6 +239,15 @@ class PushReceiver:
 
 
 # -- one push, one transaction, one turn per appointment ----------------------------------------
+# Where a push's transaction begins with its turn (``_locked``), and so checks out its connection
+# unpinged (sync/db.py ``on_live_connection``): a pre-ping is a round trip per push (issue 32).
+_TURN_FIRST = frozenset({"postgresql", "mysql", "mariadb"})
+
+
+def _as_is(work: Callable[[], T]) -> T:
+    return work()
+
+
 def _turn_keys(mapped: Sequence[Mapped], quarantined: Sequence[QuarantineEntry]) -> list[str]:
     """What a push writes that another push may write at once: its appointments (by external
     id) and, for a record set aside, the quarantine item (by record id or position)."""
@@ -251,9 +266,10 @@ def _locked(engine: Engine, connector: str, keys: Sequence[str], within: Within 
 
     def turn_then_within(connection: Connection) -> Collection[str] | None:
         if dialect == "postgresql":
-            for key in keys:  # released at commit or rollback, by the database, even on kill -9
+            for number, key in enumerate(keys):  # released at commit or rollback, by the database, even on kill -9
                 # At the driver: a SQLAlchemy construct costs ~30-60 us more per statement (issue 32).
-                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (advisory_key("push", connector, key),))
+                execute = first_statement if number == 0 else Connection.exec_driver_sql
+                execute(connection, "SELECT pg_advisory_xact_lock(%s)", (advisory_key("push", connector, key),))
         elif not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
             connection.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite: the write lock before the first read
         return within(connection) if within is not None else None
@@ -287,9 +303,10 @@ def _mysql_turn(engine: Engine, connector: str, keys: Sequence[str], within: Wit
 
     def turn_then_within(connection: Connection) -> Collection[str] | None:
         held: list[str] = connection.connection.info.setdefault(_HELD, [])
-        for name in names:  # in _turn_keys' order: two pushes of two records never deadlock
+        for number, name in enumerate(names):  # in _turn_keys' order: two pushes of two records never deadlock
             held.append(name)  # before it is granted: a half-taken set is released all the same
-            granted = connection.exec_driver_sql("SELECT GET_LOCK(%s, %s)", (name, TURN_WAIT_SECONDS)).scalar()
+            execute = first_statement if number == 0 else Connection.exec_driver_sql
+            granted = execute(connection, "SELECT GET_LOCK(%s, %s)", (name, TURN_WAIT_SECONDS)).scalar()
             if granted != 1:
                 raise LockTimeout(f"push turn of {connector} not granted within {TURN_WAIT_SECONDS} s")
         return within(connection) if within is not None else None
@@ -373,11 +390,28 @@ def _run_recorder(run_id: str, connector: str, started: datetime) -> Callable[[C
     """The push's run, written finished at the end of its own transaction (Store.apply_batch ``finish``)."""
 
     def finish(connection: Connection, counts: Counts, error: str | None) -> None:
-        insert_rows(connection, RUNS, _RUN_COLUMNS, [(
-            run_id, connector, "failed" if error else "ok", orjson.dumps(counts.as_dict()).decode(), error, started,
-            utcnow())])
+        sql, processors = _run_insert(connection)
+        row = (run_id, connector, "failed" if error else "ok", orjson.dumps(counts.as_dict()).decode(), error,
+               started, utcnow())
+        connection.exec_driver_sql(sql, tuple(value if process is None else process(value)
+                                              for value, process in zip(row, processors, strict=True)))
 
     return finish
+
+
+# The run row's INSERT and its columns' bind processors, per dialect: what bulk.insert_rows builds
+# on every call (quoting, processors, a lookup per distinct value), ~60 us of a push (issue 32).
+_RUN_INSERTS: dict[tuple[str, str], tuple[str, list[Processor]]] = {}
+
+
+def _run_insert(connection: Connection) -> tuple[str, list[Processor]]:
+    key = (connection.dialect.name, connection.dialect.paramstyle)
+    if (found := _RUN_INSERTS.get(key)) is None:
+        columns = ", ".join(quoted(connection, name) for name in _RUN_COLUMNS)
+        marks = ", ".join([placeholder(connection)] * len(_RUN_COLUMNS))
+        found = _RUN_INSERTS[key] = (f"INSERT INTO {quoted(connection, RUNS.name)} ({columns}) VALUES ({marks})",
+                                     bind_processors(connection, [RUNS.c[name] for name in _RUN_COLUMNS]))
+    return found
 
 
 def _record_failed_run(store: Store, run_id: str, connector: str, started: datetime, error: str) -> None:

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.ratelimit import KeyedBuckets
+from clinicsync.sync.db import first_statement, on_live_connection
 
 log = structlog.get_logger("clinicsync.ratelimits")
 
 # Refill, then take one token when at least one is there; RETURNING says whether it was taken.
 # Run at the driver (psycopg's placeholders; a SQLAlchemy construct costs ~30-60 us more per
-# request, issue 32), and committed without waiting for its WAL flush (``synchronous_commit``
-# off for this transaction only, set in the statement itself: no round trip of its own): a
+# request, issue 32), alone in autocommit (one statement is atomic on its own: no BEGIN and COMMIT
+# round trips), and committed without waiting for its WAL flush (``synchronous_commit`` off for
+# its own implicit transaction only, set in the statement itself: no round trip of its own): a
 # bucket is no record, and a crash that loses its last refills only lets a few more requests in.
 _TAKE = """
 INSERT INTO ratebucket (key, tokens, refilled_at)
@@ -48,15 +51,22 @@ class SharedBuckets:
         now = self._clock()
         values = {"key": key, "rate": rate, "capacity": float(capacity), "now": now}
         try:
-            with self.engine.begin() as connection:
-                if connection.exec_driver_sql(_TAKE, values).first() is not None:
-                    return 0.0
-                level = connection.execute(_LEVEL, values).scalar_one_or_none()
+            level = on_live_connection(lambda: self._take(values))
         except SQLAlchemyError as exc:
             log.warning("ratelimit.local", key=key, error=type(exc).__name__,
                         fix="the store is unreachable: this replica limits on its own until it is back")
             return self._local.try_acquire(key, rate, capacity)
-        return max(0.0, (1 - float(level or 0)) / rate)
+        return 0.0 if level is None else max(0.0, (1 - level) / rate)
+
+    def _take(self, values: dict[str, Any]) -> float | None:
+        """None when a token was taken; else the bucket's level. On a checkout without its
+        pre-ping (sync/db.py ``on_live_connection``: the statement itself finds a dead connection,
+        and is sent again on a pinged one; a token the lost answer had taken is lost with it)."""
+        with self.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            if first_statement(connection, _TAKE, values).first() is not None:
+                return None
+            return float(connection.execute(_LEVEL, values).scalar_one_or_none() or 0)
 
 
 def push_limiter(engine: Engine) -> SharedBuckets | KeyedBuckets:

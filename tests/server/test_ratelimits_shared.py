@@ -57,15 +57,20 @@ def test_a_shared_bucket_refills_at_its_rate(store: Store) -> None:
 
 
 def test_a_bucket_commits_without_waiting_for_its_flush_and_only_its_own(store: Store) -> None:
-    """The token's statement turns ``synchronous_commit`` off for its own transaction (a bucket
-    is no record); the setting ends with it and never reaches a push on the same connection."""
+    """The token's statement, alone in autocommit as SharedBuckets runs it, turns
+    ``synchronous_commit`` off for its own implicit transaction (a bucket is no record); the
+    setting ends with it and never reaches a push on the same connection."""
     if store.engine.dialect.name != "postgresql":
         pytest.skip("shared buckets are PostgreSQL's")
     from clinicsync.sync.ratelimits import _TAKE
 
     with store.engine.connect() as connection:
-        with connection.begin():
-            assert connection.exec_driver_sql(_TAKE, {"key": "k", "rate": 1.0, "capacity": 2.0,
-                                                      "now": time.time()}).first() is not None
-            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        taken = connection.exec_driver_sql(_TAKE + ", current_setting('synchronous_commit')",
+                                           {"key": "k", "rate": 1.0, "capacity": 2.0, "now": time.time()}).one()
+        assert taken[1] == "off"
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+    SharedBuckets(store.engine).try_acquire("k", 1.0, 2)
+    with store.engine.begin() as connection:  # the bucket's connection, back in the pool
+        assert connection.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
         assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
