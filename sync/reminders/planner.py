@@ -21,6 +21,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import compress
+from operator import not_
 from typing import Any
 
 import orjson
@@ -323,15 +325,18 @@ def _known_keys(connection: Connection, keys: list[str]) -> set[str]:
     return known
 
 
-def _statement(connection: Connection) -> str | None:
-    """A plain driver-level INSERT of COLUMNS, or None for a paramstyle not handled here."""
+def _statement(connection: Connection, absent: Sequence[bool] = ()) -> str | None:
+    """A plain driver-level INSERT of COLUMNS, or None for a paramstyle not handled here. A
+    column flagged in ``absent`` (NULL in every row of the call) is written as the literal
+    NULL and takes no parameter: binding ``None`` costs the sqlite3 module an adapter look-up
+    per value (~3,000 instructions, two failed attribute look-ups), ~6 % of a first planning."""
     dialect = connection.dialect
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
     if mark is None:
         return None
     quote = dialect.identifier_preparer.quote
-    return (f"INSERT INTO {quote(REMINDERS.name)} ({', '.join(quote(c) for c in COLUMNS)}) "
-            f"VALUES ({', '.join([mark] * len(COLUMNS))})")
+    values = ", ".join("NULL" if absent and absent[at] else mark for at in range(len(COLUMNS)))
+    return f"INSERT INTO {quote(REMINDERS.name)} ({', '.join(quote(c) for c in COLUMNS)}) VALUES ({values})"
 
 
 def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report: PlanReport,
@@ -346,14 +351,15 @@ def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report:
     if not new:
         return
     columns: list[Any] = list(zip(*new, strict=True))  # converted a column at a time: they repeat their values
-    for at in DATETIMES:
-        columns[at] = _bind_times(connection, REMINDERS.c[COLUMNS[at]], columns[at])
-    params = list(zip(*columns, strict=True))
-    statement = _statement(connection)
+    absent = [column.count(None) == len(new) for column in columns]  # NULL in every row: a literal NULL
+    statement = _statement(connection, absent)
     if statement is None:
         connection.execute(insert(REMINDERS), [dict(zip(COLUMNS, row, strict=True)) for row in new])
     else:
-        connection.exec_driver_sql(statement, params)
+        for at in DATETIMES:
+            if not absent[at]:
+                columns[at] = _bind_times(connection, REMINDERS.c[COLUMNS[at]], columns[at])
+        connection.exec_driver_sql(statement, list(zip(*compress(columns, map(not_, absent)), strict=True)))
     pending = sum(1 for row in new if row[STATUS] == "pending")
     report.planned += pending
     report.skipped += sum(1 for row in new if row[STATUS] == "skipped")
