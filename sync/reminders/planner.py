@@ -38,7 +38,7 @@ from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS, advance, claim_offset
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.rows import PlanEvent, read_appointments, read_events, read_planned
-from clinicsync.sync.reminders.timing import Fields, Placer, Step, dues_at, place, steps, wall_clock
+from clinicsync.sync.reminders.timing import Fields, Placer, Step, place, steps, wall_clock
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import Item, isolated_parts, resolve, retry_items
 from clinicsync.sync.settings import Settings
@@ -223,7 +223,7 @@ class _Chunk:
         for row in pending:
             if row.kind == "reminder" and row.starts_at != a.start_utc:
                 self.cancel[row.id] = "appointment moved"
-        notice_pending = any(r.kind in NOTICES for r in pending)
+        notice_pending = any(r.kind in NOTICES for r in pending) if pending else False
         if announce and not notice_pending:  # not announced: recorded at go-live, reminders only
             if not booked:
                 self._notice(a, "rescheduled")
@@ -233,13 +233,13 @@ class _Chunk:
         covered = {r.offset for r in existing if r.recipient == "patient" and r.kind == "reminder"
                    and r.starts_at == start and r.status != "cancelled"} if existing else ()
         latest = start - self.rules.lead
-        fields, steps = self.placer.fields, self.rules.steps_for(a.type)
+        steps = self.rules.steps_for(a.type)
         # _add's row, written out for the offsets: three or four per appointment.
         rows, now, ref, version = self.rows, self.now, a.patient_ref, a.version
         head, tail = f"a{a.id}:patient:reminder:", f":v{version}"
-        for (label, _, _), due in zip(steps, dues_at(start, zone_name, steps), strict=True):
+        for (label, _, _), (due, (placed, reason, note)) in zip(
+                steps, self.placer.at_steps(start, zone_name, steps, latest), strict=True):
             if label not in covered:
-                placed, reason, note = fields(due, latest, zone_name)
                 key = head + label + tail
                 rows[key] = (key, a.id, a.connector, "patient", ref, "reminder", label, version, start,
                              placed or due, "pending" if placed else "skipped", reason, note, None, "", 0, now, now)
