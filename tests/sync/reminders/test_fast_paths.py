@@ -139,6 +139,39 @@ def test_planned_rows_are_stored_as_sqlalchemy_stores_them(store: Store) -> None
     assert orjson.dumps(sorted(stored)).decode().count("fast:") == 3
 
 
+def test_nulls_written_as_literals_or_blanks_are_stored_as_bound_nulls(store: Store) -> None:
+    """insert_new writes a column NULL in every row as NULL and, on SQLite, a text column
+    with some NULLs and no '' as NULLIF(?, ''): a '' among its values, a NULL elsewhere and
+    the ORM's insert of the same rows must all store what they stored before."""
+    put(store, appointment("A1", datetime(2027, 1, 4, 13, 0, tzinfo=UTC)))
+    now = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
+    with store.engine.begin() as connection:
+        appointment_id = connection.execute(select(rows.APPOINTMENTS.c.id)).scalar_one()
+    shapes = {"mixed": [(None, None, "moved"), ("3d", "", None), (None, None, None)],  # reason holds ''
+              "blank": [(None, None, "moved"), ("3d", None, None)],
+              "none": [(None, None, None), (None, None, None)]}
+
+    def planned(prefix: str, shape: list[tuple[str | None, str | None, str | None]]) -> dict[str, tuple[object, ...]]:
+        out = {}
+        for i, (offset, reason, note) in enumerate(shape):
+            key = f"{prefix}{i}"
+            out[key] = (key, appointment_id, "csv", "patient", None if i else "P1", "reminder", offset, 1, None,
+                        now, "pending", reason, note, None, "", 0, now, now)
+        return out
+
+    with store.engine.begin() as connection:
+        for name, shape in shapes.items():
+            insert_new(connection, planned(f"fast-{name}:", shape), PlanReport())
+            connection.execute(insert(REMINDERS), [dict(zip(COLUMNS, row, strict=True))
+                                                   for row in planned(f"orm-{name}:", shape).values()])
+    with store.engine.connect() as connection:
+        stored = {r.key: tuple(r)[2:] for r in connection.execute(select(REMINDERS))}
+    for name, shape in shapes.items():
+        for i in range(len(shape)):
+            assert stored[f"fast-{name}:{i}"] == stored[f"orm-{name}:{i}"]
+    assert stored["fast-mixed:1"][COLUMNS.index("reason") - 1] == "" and stored["fast-blank:1"][5] == "3d"
+
+
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_column_of_repeated_values_is_converted_once_per_value(store: Store) -> None:
     calls: list[object] = []
