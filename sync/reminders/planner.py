@@ -330,7 +330,7 @@ def _statement(connection: Connection, absent: Sequence[bool] = (), blank: Seque
     """A plain driver-level INSERT of COLUMNS, or None for a paramstyle not handled here. A
     column flagged in ``absent`` (NULL in every row of the call) is written as the literal
     NULL and takes no parameter: binding ``None`` costs the sqlite3 module an adapter look-up
-    per value (~3,000 instructions, two failed attribute look-ups), ~6 % of a first planning.
+    per value (~3,000 instructions, two failed attribute look-ups), ~4 % of a first planning.
     A column flagged in ``blank`` is bound with '' for NULL and written ``NULLIF(?, '')``
     (:func:`_blanked`), for the same reason."""
     dialect = connection.dialect

@@ -184,7 +184,7 @@ class Placer:
         appointment: a first import asks this for every appointment, and the seven calls it
         took (dues_at, then fields and its quiet-hours test per due) cost more than the
         arithmetic. The same arithmetic and tests, written out; any case but the plain one
-        still goes through :meth:`fields`."""
+        still goes through :func:`place`, as in :meth:`fields`."""
         local_zone = zone(zone_name)
         now, bounds = self.now, self._bounds
         begin, end = bounds if bounds is not None and self._plain else (None, None)
