@@ -21,6 +21,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import compress
+from operator import not_
 from typing import Any
 
 import orjson
@@ -36,7 +38,7 @@ from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS, advance, claim_offset
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.rows import PlanEvent, read_appointments, read_events, read_planned
-from clinicsync.sync.reminders.timing import Fields, Placer, Step, dues_at, place, steps, wall_clock
+from clinicsync.sync.reminders.timing import Fields, Placer, Step, place, steps, wall_clock
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import Item, isolated_parts, resolve, retry_items
 from clinicsync.sync.settings import Settings
@@ -57,6 +59,7 @@ COLUMNS = ("key", "appointment_id", "connector", "recipient", "recipient_ref", "
            "updated_at")
 STATUS = COLUMNS.index("status")
 DATETIMES = tuple(COLUMNS.index(c) for c in ("starts_at", "due_at", "created_at", "updated_at"))
+TEXTS = tuple(COLUMNS.index(c) for c in ("recipient_ref", "offset", "reason", "note", "channel"))  # str or None
 log = structlog.get_logger("clinicsync.reminders")
 
 
@@ -221,7 +224,7 @@ class _Chunk:
         for row in pending:
             if row.kind == "reminder" and row.starts_at != a.start_utc:
                 self.cancel[row.id] = "appointment moved"
-        notice_pending = any(r.kind in NOTICES for r in pending)
+        notice_pending = any(r.kind in NOTICES for r in pending) if pending else False
         if announce and not notice_pending:  # not announced: recorded at go-live, reminders only
             if not booked:
                 self._notice(a, "rescheduled")
@@ -231,13 +234,13 @@ class _Chunk:
         covered = {r.offset for r in existing if r.recipient == "patient" and r.kind == "reminder"
                    and r.starts_at == start and r.status != "cancelled"} if existing else ()
         latest = start - self.rules.lead
-        fields, steps = self.placer.fields, self.rules.steps_for(a.type)
+        steps = self.rules.steps_for(a.type)
         # _add's row, written out for the offsets: three or four per appointment.
         rows, now, ref, version = self.rows, self.now, a.patient_ref, a.version
         head, tail = f"a{a.id}:patient:reminder:", f":v{version}"
-        for (label, _, _), due in zip(steps, dues_at(start, zone_name, steps), strict=True):
+        for (label, _, _), (due, (placed, reason, note)) in zip(
+                steps, self.placer.at_steps(start, zone_name, steps, latest), strict=True):
             if label not in covered:
-                placed, reason, note = fields(due, latest, zone_name)
                 key = head + label + tail
                 rows[key] = (key, a.id, a.connector, "patient", ref, "reminder", label, version, start,
                              placed or due, "pending" if placed else "skipped", reason, note, None, "", 0, now, now)
@@ -338,15 +341,21 @@ def _known_keys(connection: Connection, keys: list[str]) -> set[str]:
     return known
 
 
-def _statement(connection: Connection) -> str | None:
-    """A plain driver-level INSERT of COLUMNS, or None for a paramstyle not handled here."""
+def _statement(connection: Connection, absent: Sequence[bool] = (), blank: Sequence[bool] = ()) -> str | None:
+    """A plain driver-level INSERT of COLUMNS, or None for a paramstyle not handled here. A
+    column flagged in ``absent`` (NULL in every row of the call) is written as the literal
+    NULL and takes no parameter: binding ``None`` costs the sqlite3 module an adapter look-up
+    per value (~3,000 instructions, two failed attribute look-ups), ~4 % of a first planning.
+    A column flagged in ``blank`` is bound with '' for NULL and written ``NULLIF(?, '')``
+    (:func:`_blanked`), for the same reason."""
     dialect = connection.dialect
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
     if mark is None:
         return None
     quote = dialect.identifier_preparer.quote
-    return (f"INSERT INTO {quote(REMINDERS.name)} ({', '.join(quote(c) for c in COLUMNS)}) "
-            f"VALUES ({', '.join([mark] * len(COLUMNS))})")
+    values = ", ".join("NULL" if absent and absent[at] else f"NULLIF({mark}, '')" if blank and blank[at] else mark
+                       for at in range(len(COLUMNS)))
+    return f"INSERT INTO {quote(REMINDERS.name)} ({', '.join(quote(c) for c in COLUMNS)}) VALUES ({values})"
 
 
 def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report: PlanReport,
@@ -361,17 +370,34 @@ def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report:
     if not new:
         return
     columns: list[Any] = list(zip(*new, strict=True))  # converted a column at a time: they repeat their values
-    for at in DATETIMES:
-        columns[at] = _bind_times(connection, REMINDERS.c[COLUMNS[at]], columns[at])
-    params = list(zip(*columns, strict=True))
-    statement = _statement(connection)
+    absent = [column.count(None) == len(new) for column in columns]  # NULL in every row: a literal NULL
+    statement = _statement(connection, absent, _blanked(connection, columns, absent))
     if statement is None:
         connection.execute(insert(REMINDERS), [dict(zip(COLUMNS, row, strict=True)) for row in new])
     else:
-        connection.exec_driver_sql(statement, params)
+        for at in DATETIMES:
+            if not absent[at]:
+                columns[at] = _bind_times(connection, REMINDERS.c[COLUMNS[at]], columns[at])
+        connection.exec_driver_sql(statement, list(zip(*compress(columns, map(not_, absent)), strict=True)))
     pending = sum(1 for row in new if row[STATUS] == "pending")
     report.planned += pending
     report.skipped += sum(1 for row in new if row[STATUS] == "skipped")
+
+
+def _blanked(connection: Connection, columns: list[Any], absent: Sequence[bool]) -> list[bool]:
+    """On SQLite, the text columns NULL in some rows (an offset, a note) but never '': their
+    NULLs are bound as '' (``columns`` changed in place) and written back as NULL by
+    ``NULLIF(?, '')``, so that the sqlite3 module adapts no ``None`` (see :func:`_statement`).
+    The values stored are the same: '' becomes NULL, every other text stays itself."""
+    blank = [False] * len(COLUMNS)
+    if connection.dialect.name != "sqlite":
+        return blank
+    for at in TEXTS:
+        column = columns[at]
+        if not absent[at] and None in column and "" not in column:
+            columns[at] = ["" if value is None else value for value in column]
+            blank[at] = True
+    return blank
 
 
 def _sqlite_text(value: datetime) -> str:

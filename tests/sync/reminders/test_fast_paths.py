@@ -139,6 +139,39 @@ def test_planned_rows_are_stored_as_sqlalchemy_stores_them(store: Store) -> None
     assert orjson.dumps(sorted(stored)).decode().count("fast:") == 3
 
 
+def test_nulls_written_as_literals_or_blanks_are_stored_as_bound_nulls(store: Store) -> None:
+    """insert_new writes a column NULL in every row as NULL and, on SQLite, a text column
+    with some NULLs and no '' as NULLIF(?, ''): a '' among its values, a NULL elsewhere and
+    the ORM's insert of the same rows must all store what they stored before."""
+    put(store, appointment("A1", datetime(2027, 1, 4, 13, 0, tzinfo=UTC)))
+    now = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
+    with store.engine.begin() as connection:
+        appointment_id = connection.execute(select(rows.APPOINTMENTS.c.id)).scalar_one()
+    shapes = {"mixed": [(None, None, "moved"), ("3d", "", None), (None, None, None)],  # reason holds ''
+              "blank": [(None, None, "moved"), ("3d", None, None)],
+              "none": [(None, None, None), (None, None, None)]}
+
+    def planned(prefix: str, shape: list[tuple[str | None, str | None, str | None]]) -> dict[str, tuple[object, ...]]:
+        out = {}
+        for i, (offset, reason, note) in enumerate(shape):
+            key = f"{prefix}{i}"
+            out[key] = (key, appointment_id, "csv", "patient", None if i else "P1", "reminder", offset, 1, None,
+                        now, "pending", reason, note, None, "", 0, now, now)
+        return out
+
+    with store.engine.begin() as connection:
+        for name, shape in shapes.items():
+            insert_new(connection, planned(f"fast-{name}:", shape), PlanReport())
+            connection.execute(insert(REMINDERS), [dict(zip(COLUMNS, row, strict=True))
+                                                   for row in planned(f"orm-{name}:", shape).values()])
+    with store.engine.connect() as connection:
+        stored = {r.key: tuple(r)[2:] for r in connection.execute(select(REMINDERS))}
+    for name, shape in shapes.items():
+        for i in range(len(shape)):
+            assert stored[f"fast-{name}:{i}"] == stored[f"orm-{name}:{i}"]
+    assert stored["fast-mixed:1"][COLUMNS.index("reason") - 1] == "" and stored["fast-blank:1"][5] == "3d"
+
+
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_column_of_repeated_values_is_converted_once_per_value(store: Store) -> None:
     calls: list[object] = []
@@ -201,6 +234,40 @@ def test_the_placer_near_dst_changes_and_quiet_edges() -> None:
                         place(now, now=now, latest=latest, zone_name=zone_name, quiet=quiet))
 
 
+def _each_step(placer: Placer, start: datetime, zone_name: str, offsets: list[Offset],
+               latest: datetime) -> list[tuple[datetime, tuple[object, ...]]]:
+    """What Placer.at_steps stands for: dues_at, then fields of each due."""
+    return [(due, placer.fields(due, latest, zone_name)) for due in dues_at(start, zone_name, steps(offsets))]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(MOMENTS, ZONES, QUIETS, SPANS, st.integers(0, 180).map(lambda m: timedelta(minutes=m)),
+       st.lists(st.builds(Offset, st.integers(0, 30), st.sampled_from("dhm")), max_size=5))
+def test_all_steps_at_once_place_where_each_is_placed(now: datetime, zone_name: str, quiet: QuietHours | None,
+                                                      ahead: timedelta, lead: timedelta,
+                                                      offsets: list[Offset]) -> None:
+    placer, start = Placer(now, quiet), now + ahead
+    assert placer.at_steps(start, zone_name, steps(offsets), start - lead) == _each_step(
+        placer, start, zone_name, offsets, start - lead)
+
+
+def test_all_steps_at_once_across_dst_changes() -> None:
+    """Starts every 5 minutes around New York's and Lord Howe's changes, offsets landing in
+    the skipped or repeated hour, quiet hours ending inside it."""
+    offsets = [Offset(a, u) for a in (1, 2, 3) for u in "dh"] + [Offset(90, "m")]
+    for quiet in (None, QuietHours(), QuietHours(start=time(1, 0), end=time(2, 30)),
+                  QuietHours(start=time(2, 30), end=time(1, 45))):
+        for zone_name, change in (("America/New_York", datetime(2026, 3, 8, 7, tzinfo=UTC)),
+                                  ("America/New_York", datetime(2026, 11, 1, 6, tzinfo=UTC)),
+                                  ("Australia/Lord_Howe", datetime(2026, 4, 4, 15, tzinfo=UTC))):
+            placer = Placer(change - timedelta(days=4), quiet)
+            for step in range(-12 * 12, 4 * 24 * 12):
+                start = change + timedelta(minutes=5 * step)
+                latest = start - timedelta(minutes=15)
+                assert placer.at_steps(start, zone_name, steps(offsets), latest) == _each_step(
+                    placer, start, zone_name, offsets, latest)
+
+
 def test_an_unknown_zone_fails_the_placer_where_it_fails_place() -> None:
     now = datetime(2026, 3, 1, 15, tzinfo=UTC)
     placer = Placer(now, QuietHours())
@@ -210,6 +277,8 @@ def test_an_unknown_zone_fails_the_placer_where_it_fails_place() -> None:
         placer.fields(now, now + timedelta(days=1), "Mars/Olympus")
     with pytest.raises(TimeError):
         placer.notice(now + timedelta(days=1), "Mars/Olympus")
+    with pytest.raises(TimeError):
+        Placer(now, None).at_steps(now + timedelta(days=3), "Mars/Olympus", steps([Offset(1, "d")]), now)
     assert Placer(now, None).fields(now, now + timedelta(days=1), "Mars/Olympus") == (now, None, None)
     assert placer.fields(now, now - timedelta(days=1), "Mars/Olympus") == (None, "too late", None)
 

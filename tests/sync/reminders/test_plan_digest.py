@@ -1,0 +1,127 @@
+"""Every reminder row planned from a generated export, pinned by a digest (issue 32).
+
+Why: planning's fast paths (rows bound without SQLAlchemy, placement without objects, NULL
+written as a literal) must plan exactly what the plain code planned. The digests below were
+recorded on main (b979ef5) before those changes; every column of every row counts, ``id``
+included (the dispatcher breaks ties of ``due_at`` by id), so a change of a key, a due time
+across a DST change, a quiet-hours move, a status, a reason or the order of the inserts fails
+here. Three passes on one SQLite store: a first planning of bench/data.py's export, a second
+import with moves (by a day, by hours, onto DST days), cancellations, no-shows, status and type
+changes and re-bookings planned at a clock inside the quiet hours, and a re-plan after the
+offsets and quiet hours changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bench.data import write_export
+from clinicsync.sync.engine import sync_once
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.settings import settings_model
+from clinicsync.sync.store import Store
+
+ROWS = 1500
+FIRST = datetime.fromisoformat("2026-11-24T12:00:00+00:00")  # every appointment ahead
+SECOND = datetime.fromisoformat("2027-01-06T03:30:00+00:00")  # 22:30 in New York: inside the quiet hours
+THIRD = datetime.fromisoformat("2027-01-08T13:10:00+00:00")
+# sha256 of the reminder table (every column, by id) after each pass, on main (b979ef5).
+DIGESTS = ("d6697292db23185ad4c0a070dd452a385fdb2597317a12dc07003b7d74c8f3d9",
+           "5a2ab06908b21e98050393fa521a9207becda263643425d07f0d4f62ba8d43c6",
+           "f8bc23169ec1c424318371be74bf216ff70a59560dab320e9ed6b8b53ccf1591")
+DST_DAYS = ("2027-03-14", "2027-03-15", "2027-03-17", "2027-11-07", "2027-11-08", "2027-11-10")
+
+
+def _settings(folder: Path, reminders: dict[str, Any]) -> Any:
+    data = {"clinic": {"timezone": "America/New_York", "default_region": "US"},
+            "store": {"url": f"sqlite:///{folder / 'store.db'}"},
+            "connectors": [{"name": "w6", "kind": "csv", "mapping": "csv_default", "drop_dir": str(folder / "drop"),
+                            "settle_seconds": 0}],
+            "calendar": {"provider": "none"}, "reminders": {"enabled": True, **reminders}}
+    return settings_model().model_validate(data, context={"base_dir": folder})
+
+
+def _changed(source: Path, target: Path) -> None:
+    """The export as a second sync sees it: a fifth of the rows changed, some re-booked."""
+    rng = random.Random(7)
+    with source.open(newline="") as handle:
+        head, *body = list(csv.reader(handle))
+    col = {name: at for at, name in enumerate(head)}
+    extra = []
+    for row in body:
+        draw, text = rng.random(), row[col["start"]]
+        try:
+            start = datetime.fromisoformat(text[:16].replace("T", " "))
+        except ValueError:
+            continue  # a bad row stays bad
+        if 0.19 <= draw < 0.20:
+            start = datetime.fromisoformat(f"{rng.choice(DST_DAYS)} {rng.choice(['01:30', '03:15', '08:00', '23:30'])}")
+        elif draw < 0.04:
+            start += timedelta(days=1)
+        elif draw < 0.08:
+            start -= timedelta(hours=3)
+        elif draw < 0.10:
+            start += timedelta(hours=3)
+        else:
+            start = None  # type: ignore[assignment]
+        if start is not None:
+            row[col["start"]] = start.strftime("%Y-%m-%d %H:%M")
+            row[col["end"]], row[col["duration_minutes"]] = "", "30"
+        elif draw < 0.13:
+            row[col["status"]] = "cancelled"
+        elif draw < 0.14:
+            row[col["status"]] = "no-show"
+        elif draw < 0.16:
+            row[col["status"]] = "confirmed" if row[col["status"]] != "confirmed" else "scheduled"
+        elif draw < 0.18:
+            row[col["type"]] = "Follow-up" if row[col["type"]] != "Follow-up" else "New patient"
+        elif draw < 0.19:
+            row[col["status"]] = "completed"
+        elif draw < 0.21:  # cancelled, and booked again under a new id
+            again = list(row)
+            again[col["appointment_id"]] = "R" + row[col["appointment_id"]][1:]
+            row[col["status"]] = "cancelled"
+            extra.append(again)
+    with target.open("w", newline="") as handle:
+        csv.writer(handle, lineterminator="\r\n").writerows([head, *body, *extra])
+
+
+def _digest(store: Store) -> str:
+    digest = hashlib.sha256()
+    with store.engine.connect() as connection:
+        for row in connection.execute(select(REMINDERS).order_by(REMINDERS.c.id)):
+            digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()
+
+
+def test_planned_rows_match_main(tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    write_export(tmp_path / "export.csv", ROWS, doctors=2)
+    (drop / "export.csv").write_bytes((tmp_path / "export.csv").read_bytes())
+    settings = _settings(tmp_path, {})
+    store = Store.open(settings.store)
+    found = []
+    try:
+        sync_once(settings, store)
+        first = plan(settings, store, now=FIRST)
+        found.append(_digest(store))
+        _changed(tmp_path / "export.csv", drop / "export.csv")
+        sync_once(settings, store)
+        second = plan(settings, store, now=SECOND)
+        found.append(_digest(store))
+        changed = _settings(tmp_path, {"offsets": ["3d", "1d"], "quiet_hours": {"start": "20:00", "end": "09:30"}})
+        third = plan(changed, store, now=THIRD)
+        found.append(_digest(store))
+    finally:
+        store.close()
+    assert first.planned > 3000 and second.cancelled and second.skipped and third.replanned, (first, second, third)
+    assert tuple(found) == DIGESTS
