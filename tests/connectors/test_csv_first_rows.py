@@ -21,8 +21,9 @@ def _export(folder: Path) -> Path:
     write_export(path, 600)
     lines = path.read_bytes().split(b"\n")
     header = lines[0].split(b",")
-    quoted = b",".join(b'"x\ny"' if name == b"location" else value
-                       for name, value in zip(header, lines[5].split(b","), strict=True))
+    quoted = b",".join(
+        b'"x\ny"' if name == b"location" else value for name, value in zip(header, lines[5].split(b","), strict=True)
+    )
     lines[10:10] = [b"", lines[3].replace(b"A0", b"B0") + b"\r", quoted.replace(b"A0", b"C0")]
     path.write_bytes(b"\n".join(lines))
     return path
@@ -46,8 +47,7 @@ def test_rows_are_what_the_constructors_build(tmp_path: Path) -> None:
     drop.mkdir()
     path = _export(drop)
     expected = _expected(path)
-    settings: Any = CsvDropSettings(name="w1", mapping="csv_default", drop_dir=drop, settle_seconds=0,
-                                    batch_size=97)
+    settings: Any = CsvDropSettings(name="w1", mapping="csv_default", drop_dir=drop, settle_seconds=0, batch_size=97)
     connector = CsvDropConnector(settings)
     got = [record for batch in connector.fetch(None) for record in batch.records]
     assert len(got) == len(expected) > 500
