@@ -1,7 +1,7 @@
 """The CSV drop connector builds a first import's rows on a faster path (csv_records._block:
-a Record made by tuple.__new__; csv_drop: the row's dict by zip without its keyword, its
-RawRecord by common.positional); what it yields must be exactly what the plain constructors
-give, for every row of a generated export (bad rows, blank lines and odd line ends included)."""
+a Record made by tuple.__new__; csv_drop: the row's dict by zip without its keyword); what it
+yields must be exactly what the plain constructors give, for every row of a generated export
+(bad rows, blank lines and odd line ends included)."""
 
 from __future__ import annotations
 
