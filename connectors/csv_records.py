@@ -95,6 +95,7 @@ _READ_CHUNK = 1 << 20
 # A plain block's most bytes: each of its lines is then within the csv module's field limit.
 BLOCK_BYTES = min(1 << 16, MAX_FIELD_CHARS)
 _strip_newline = bytes.rstrip
+_new_tuple = tuple.__new__
 
 
 class Utf8Lines:
@@ -453,7 +454,8 @@ class CsvRecords:
                     yield Record(found - at, None, KNOWN_PROBLEM)
                     at = found
                     continue
-            yield Record(first + at, bodies[at].decode().split(delimiter))
+            # a new row of a first import: Record's own __new__ is a Python call with defaults
+            yield _new_tuple(Record, (first + at, bodies[at].decode().split(delimiter), None, None))
             at += 1
 
 

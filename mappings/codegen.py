@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from types import CodeType
 from typing import Any
@@ -386,7 +386,7 @@ def _keep(memo: GroupMemo, key: Any, entry: list[Any]) -> None:
         memo.clear()
         memo.text = 0
     memo[key] = entry
-    memo.text += len(key) if type(key) is bytes else sum(len(part) for part in key if part)
+    memo.text += len(key) if type(key) is bytes else sum(map(len, filter(None, key)))  # parts: text or None
 
 
 def _group(out: _Source, signature: tuple[str, ...], group: list[tuple[int, _CompiledField]],
@@ -471,6 +471,18 @@ def _positional(kind: type, arguments: dict[str, str]) -> str:
     return ", ".join(arguments[name] for name in names)
 
 
+def _to_utc(out: _Source, target: str, raw: str, ind: int) -> None:
+    """``target = _utc(raw, tz_name)``, a TimeError as the target's MappingError, with the
+    memo of ``_utc`` (engine._RememberedUtc) looked up here: no call on a hit."""
+    out.add(ind, f"ukey = ({raw}, tz_name, {raw}.utcoffset() if isinstance({raw}, _datetime) else None)")
+    out.add(ind, "known = _utc_memo.get(ukey)")
+    out.add(ind, "if known is None:")
+    out.add(ind + 1, "known = _utc_known(ukey)")
+    out.add(ind, "if not known[0]:")
+    out.add(ind + 1, f"raise MappingError({target!r}, known[1])")
+    out.add(ind, f"{target} = known[1]")
+
+
 def _tail(out: _Source, names: dict[str, str], clinic_timezone: str, whole: set[str]) -> None:
     """CompiledMapping.apply after _extract, on local variables instead of a dict."""
     def got(target: str) -> str:
@@ -492,16 +504,10 @@ def _tail(out: _Source, names: dict[str, str], clinic_timezone: str, whole: set[
     add(1, f"start_raw = {got('start')}")
     add(1, "if start_raw is None:")
     add(2, "raise MappingError('start', 'missing')")
-    add(1, "try:")
-    add(2, "start = _utc(start_raw, tz_name)")
-    add(1, "except TimeError as exc:")
-    add(2, "raise MappingError('start', str(exc)) from None")
+    _to_utc(out, "start", "start_raw", 1)
     add(1, f"end_raw = {got('end')}")
     add(1, "if end_raw is not None:")
-    add(2, "try:")
-    add(3, "end = _utc(end_raw, tz_name)")
-    add(2, "except TimeError as exc:")
-    add(3, "raise MappingError('end', str(exc)) from None")
+    _to_utc(out, "end", "end_raw", 2)
     add(1, f"elif {got('duration_minutes')} is not None:")
     add(2, "try:")
     add(3, f"end = start + timedelta(minutes={got('duration_minutes')})")
@@ -583,7 +589,8 @@ def generate(mapping: CompiledMapping,
         **PATH_NAMESPACE, **runtime, "MappingError": MappingError, "TransformError": TransformError,
         "TimeError": TimeError, "zone": zone, "timedelta": timedelta, "_clean": clean_text,
         "_remember": _remember, "_group_key": _group_key, "_keep": _keep, "_status_of": _status_of,
-        "_statuses": {}, "_status": mapping._status, "_utc": mapping._utc,
+        "_statuses": {}, "_status": mapping._status, "_utc_memo": mapping._utc.memo,
+        "_utc_known": mapping._utc.known, "_datetime": datetime,
         "_Patient": _BUILD_PATIENT, "_Practitioner": _BUILD_PRACTITIONER,
         "_Appointment": _BUILD_APPOINTMENT, "_interpreted": mapping.apply_interpreted,
     }

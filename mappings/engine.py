@@ -215,28 +215,35 @@ def _remembering(convert: Callable[..., Any], failure: type[ValueError],
 _UTC_MEMO_LIMIT = 8_192
 
 
-def _plausible_utc_remembered(window: PlausibleWindow) -> Callable[[Any, str], datetime]:
+class _RememberedUtc:
     """``plausible_utc(window)`` remembered per date-time, zone and UTC offset. The offset is
     in the key because two aware date-times of one instant at other offsets are equal (and
     hash alike) while their wall dates differ, and the window judges the wall date: without
-    it, 2199-12-31T23:30Z seen first let 2200-01-01T00:30+01:00 (refused alone) through."""
-    convert = plausible_utc(window)
-    memo: dict[tuple[Any, str, Any], tuple[bool, Any]] = {}
+    it, 2199-12-31T23:30Z seen first let 2200-01-01T00:30+01:00 (refused alone) through.
+    The generated code (codegen.py) looks ``memo`` up itself and hands a miss to ``known``:
+    a start and an end per row, one C lookup each instead of a call."""
 
-    def utc(value: Any, zone_name: str) -> datetime:
-        key = (value, zone_name, value.utcoffset() if isinstance(value, datetime) else None)
-        known: tuple[bool, Any] | None = memo.get(key)
+    def __init__(self, window: PlausibleWindow) -> None:
+        self.memo: dict[tuple[Any, str, Any], tuple[bool, Any]] = {}
+        self._convert = plausible_utc(window)
+
+    def known(self, key: tuple[Any, str, Any]) -> tuple[bool, Any]:
+        """The entry for ``key`` (value, zone name, the value's UTC offset): (True, the UTC
+        date-time) or (False, the TimeError's message); made and kept on a miss."""
+        known = self.memo.get(key)
         if known is None:
             try:
-                known = (True, convert(value, zone_name))
+                known = (True, self._convert(key[0], key[1]))
             except TimeError as exc:
                 known = (False, str(exc))
-            kept(memo, key, known, _UTC_MEMO_LIMIT)
+            kept(self.memo, key, known, _UTC_MEMO_LIMIT)
+        return known
+
+    def __call__(self, value: Any, zone_name: str) -> datetime:
+        known = self.known((value, zone_name, value.utcoffset() if isinstance(value, datetime) else None))
         if known[0]:
             return cast(datetime, known[1])
         raise TimeError(known[1])
-
-    return utc
 
 
 def _memoized(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -362,7 +369,7 @@ class CompiledMapping:
                        for target, spec in preset.fields.items()]
         # many appointments share a slot; slots come roughly in order, so the recent ones will do.
         # A start or end outside the plausible window is refused here, for both engines.
-        self._utc = _plausible_utc_remembered(window)
+        self._utc = _RememberedUtc(window)
         self._generated, self.source = generate(self, _RUNTIME)
 
     def _compile(self, target: str, spec: FieldSpec, default_region: str, formats: tuple[str, ...]) -> _CompiledField:

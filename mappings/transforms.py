@@ -90,9 +90,10 @@ def phone_parser(region: str) -> Callable[[Any], str]:
 
     def as_phone(value: Any) -> str:
         text = str(value).strip()
-        for scheme in ("whatsapp:", "tel:"):  # a WhatsApp address, a tel: URI (RFC 3966)
-            if text.lower().startswith(scheme):
-                text = text[len(scheme):]
+        if ":" in text:  # no other character lowercases to ':'; a plain number skips both lower()s
+            for scheme in ("whatsapp:", "tel:"):  # a WhatsApp address, a tel: URI (RFC 3966)
+                if text.lower().startswith(scheme):
+                    text = text[len(scheme):]
         if plain is not None:
             e164 = plain(text)
             if e164 is not None:

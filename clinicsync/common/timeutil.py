@@ -7,6 +7,12 @@ here from PEP 495 folds: the rule reads as what it is and dateutil maintains it 
 tzinfo implementations. Its ``resolve_imaginary`` is not used: where a source time must
 be exact, a gap is an error; where a planned send time may move (reminders/timing.py),
 ``fold=0`` already moves it forward by the gap's length, as resolve_imaginary would.
+
+For the zones this module hands out (``zone``: always a ``ZoneInfo``, which has no
+``is_ambiguous`` of its own) ``localize`` runs the same two tests written out on the datetime
+itself (``_exists_unambiguous``): dateutil's functions add a few Python calls and copies of the
+datetime around them, and a first import localizes each distinct wall time once (~6,000 of W1's
+100,000 rows, issue 32). tests/common/test_localize_inline.py compares both with dateutil.
 """
 
 from __future__ import annotations
@@ -66,9 +72,23 @@ def _offset_checked(parsed: datetime, text: str) -> datetime:
     return parsed
 
 
+def _exists_unambiguous(aware: datetime) -> bool:
+    """``datetime_exists(aware) and not datetime_ambiguous(aware)`` for an ``aware`` with
+    ``fold=0`` whose zone has no ``is_ambiguous``: dateutil's two tests, statement for statement
+    (its round trip through UTC; the same offset and DST with either fold)."""
+    tz = aware.tzinfo
+    naive = aware.replace(tzinfo=None)
+    if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+        return False
+    folded = aware.replace(fold=1)
+    return aware.utcoffset() == folded.utcoffset() and aware.dst() == folded.dst()
+
+
 def localize(naive: datetime, zone_name: str) -> datetime:
     """Attach ``zone_name`` to a wall-clock time, refusing DST gaps and overlaps."""
     aware = naive.replace(tzinfo=zone(zone_name), fold=0)
+    if _exists_unambiguous(aware):
+        return aware
     if not datetime_exists(aware):
         raise TimeError(f"local time does not exist in {zone_name} (daylight-saving gap)")
     if datetime_ambiguous(aware):
