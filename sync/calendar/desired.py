@@ -15,11 +15,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib import metadata
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
-from jinja2 import Template, meta
+from jinja2 import meta
 from sqlalchemy import Engine, select, type_coerce
 from sqlalchemy.types import NullType
 
@@ -29,6 +28,7 @@ from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.bulk import converted, result_processors
 from clinicsync.sync.calendar.privacy import shown as unless_contact
 from clinicsync.sync.calendar.provider import EventContent, Target, event_id
+from clinicsync.sync.calendar.templates import Memoized
 from clinicsync.sync.changes import CANCELLED_STATUSES
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.joins import with_people
@@ -40,7 +40,7 @@ P = Patient.__table__.c  # type: ignore[attr-defined]
 D = Practitioner.__table__.c  # type: ignore[attr-defined]
 L = Location.__table__.c  # type: ignore[attr-defined]
 _FILE_UNSAFE = re.compile(r"[^a-z0-9@._+-]+")
-_MEMO_SIZE = 20_000  # distinct renders kept per template (a few MB at most)
+_MEMO_SIZE = 20_000  # initials kept per run
 
 
 class Desired(NamedTuple):
@@ -115,31 +115,6 @@ class Router:
         return Target(provider, account, "primary") if account else None
 
 
-class _Memoized:
-    """A template rendered once per distinct value of the names it uses, per run. The
-    defaults use the type and the patient's initials, so a 100,000-appointment first push
-    renders a few hundred texts instead of 200,000 (each Jinja render builds a context)."""
-
-    def __init__(self, env: Any, source: str, known: frozenset[str] = frozenset()) -> None:
-        """``known``: names every context holds; when the template uses only those, a memo key
-        is taken by one C-level ``itemgetter`` call instead of a lookup per name."""
-        self.template: Template = env.from_string(source)
-        self.names = tuple(sorted(meta.find_undeclared_variables(env.parse(source))))
-        self.memo: dict[Any, str] = {}
-        self._key: Callable[[dict[str, Any]], Any] = (
-            itemgetter(*self.names) if self.names and known.issuperset(self.names)
-            else lambda context: tuple([context.get(name) for name in self.names]))
-
-    def render(self, context: dict[str, Any]) -> str:
-        key = self._key(context)
-        found = self.memo.get(key)
-        if found is None:
-            if len(self.memo) >= _MEMO_SIZE:
-                self.memo.clear()
-            found = self.memo[key] = self.template.render(context).strip()
-        return found
-
-
 RENDERING = 1  # bump when Renderer.content says something else for the same row and settings
 
 
@@ -170,8 +145,8 @@ class Renderer:
         self.wants_initials = "patient_initials" in names
         self.wants_local = bool(names & {"start_local", "end_local"})
         known = _CONTEXT | (_COMPUTED & names)  # what every context of this run holds
-        self.summary = _Memoized(env, settings.summary, known)
-        self.description = _Memoized(env, settings.description, known)
+        self.summary = Memoized(env, settings.summary, known)
+        self.description = Memoized(env, settings.description, known)
         self.invite = settings.invite_patient
         self.mark_cancelled = settings.cancelled_action == "mark_cancelled"
         self.patient_cancelled = settings.patient_cancelled
