@@ -27,7 +27,7 @@ from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.bulk import converted, result_processors
 from clinicsync.sync.calendar.privacy import shown as unless_contact
-from clinicsync.sync.calendar.provider import EventContent, Target, event_id
+from clinicsync.sync.calendar.provider import EventContent, Target, built, event_id
 from clinicsync.sync.calendar.templates import Memoized
 from clinicsync.sync.changes import CANCELLED_STATUSES
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
@@ -228,12 +228,12 @@ class Renderer:
         summary, description = self.summary.render(context), self.description.render(context)
         if declined and not gone:  # whatever the templates say: the doctor must see it, and what is left to do
             summary, description = patient_cancelled_text(summary, description, row.connector)
-        return EventContent(
-            connector=row.connector, external_id=row.external_id, summary=summary, description=description,
-            location=location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
-            cancelled=gone, attendees=attendees, visit_mode=mode, join_url=link,
-            patient_cancelled=declined and not gone,
-            dial_in=dial_in, create_meet=self.create_meet and mode == "video" and link is None and not gone)
+        return built(  # EventContent(...) without its __init__: every field, in order (provider.built)
+            EventContent, connector=row.connector, external_id=row.external_id, summary=summary,
+            description=description, location=location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
+            cancelled=gone, attendees=attendees, visit_mode=mode, join_url=link, dial_in=dial_in,
+            create_meet=self.create_meet and mode == "video" and link is None and not gone,
+            patient_cancelled=declined and not gone)
 
 
 PATIENT_CANCELLED_TITLE = "Cancelled by patient: "

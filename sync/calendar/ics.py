@@ -103,13 +103,13 @@ class IcsCalendar:
             if op.kind == "delete":
                 if old is not None and not old.cancelled:
                     changed[uid] = _cancelled(old, now)
-                outcomes.append(Outcome(op.key, True, state="deleted"))
+                outcomes.append(Outcome(op.key, True, "deleted"))
                 continue
             assert op.content is not None
             sequence = old.sequence + 1 if old is not None else 0
             changed[uid] = IcsRow(uid, sequence, op.content.cancelled, ics_text.tzid_for(op.content.timezone),
                                   _vevent(op, uid, sequence, now, stamp), old.id if old is not None else None)
-            outcomes.append(Outcome(op.key, True, state="present", etag=str(sequence)))
+            outcomes.append(Outcome(op.key, True, "present", str(sequence)))
         also = None if bookkeeping is None else lambda connection: bookkeeping(connection, ops, outcomes)
         if changed:
             self.state.save(target.calendar_id, changed.values(), also)
