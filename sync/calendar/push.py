@@ -146,8 +146,9 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
         remember_sources(engine, remember)
         compared += len(truth)
         progress(compared, None)
+        if len(waiting) >= CHUNK:
+            waiting.sort(key=_order)  # once: a sorted list stays sorted as full chunks are taken off its head
         while len(waiting) >= CHUNK:
-            waiting.sort(key=_order)
             _send(settings, engine, provider, waiting[:CHUNK], report, failures, on_outcomes)
             del waiting[:CHUNK]
     waiting.sort(key=_order)
