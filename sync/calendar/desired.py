@@ -8,6 +8,7 @@ one hash per appointment, not a render (issue 32)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,7 +23,6 @@ from jinja2 import meta
 from sqlalchemy import Engine, select, type_coerce
 from sqlalchemy.types import NullType
 
-from clinicsync.common.hashing import content_hash_bytes
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.bulk import converted, result_processors
@@ -160,11 +160,14 @@ class Renderer:
             "mark_cancelled": self.mark_cancelled, "patient_cancelled": self.patient_cancelled,
             "create_meet": self.create_meet, "provider": settings.provider, "rendering": RENDERING,
             "version": _version()}, option=orjson.OPT_SORT_KEYS)
+        self._keyed = hashlib.blake2b(self.key, digest_size=16)  # source_digest: the key hashed once
 
     def source_digest(self, row: Any) -> str:
         """What an event rendered from ``row`` is rendered from: the row (the appointment with
         its patient, doctor and place, as read for rendering) and :attr:`key`."""
-        return content_hash_bytes(self.key + orjson.dumps(tuple(row)))
+        hasher = self._keyed.copy()  # content_hash_bytes(key + row), the key hashed once per run
+        hasher.update(orjson.dumps(tuple(row)))
+        return hasher.hexdigest()
 
     def initials(self, name: str | None) -> str:
         found = self._initials.get(name)

@@ -254,3 +254,15 @@ def test_built_is_the_dataclass_its_init_would_make() -> None:
         built(Op, **dict(reversed(op_values.items())))
     with pytest.raises(AssertionError):
         built(Op, key=1, kind="insert")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(), st.text(), st.booleans()), max_size=6))
+def test_source_digest_is_the_hash_of_key_and_row(row: list[Any]) -> None:
+    """The key hashed once per run (a copied hasher) gives content_hash_bytes(key + row)."""
+    import orjson
+
+    from clinicsync.common.hashing import content_hash_bytes
+
+    renderer = Renderer(CalendarSettings())
+    assert renderer.source_digest(tuple(row)) == content_hash_bytes(renderer.key + orjson.dumps(tuple(row)))
