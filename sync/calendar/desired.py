@@ -8,6 +8,7 @@ one hash per appointment, not a render (issue 32)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -15,20 +16,19 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib import metadata
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
-from jinja2 import Template, meta
+from jinja2 import meta
 from sqlalchemy import Engine, select, type_coerce
 from sqlalchemy.types import NullType
 
-from clinicsync.common.hashing import content_hash_bytes
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.bulk import converted, result_processors
 from clinicsync.sync.calendar.privacy import shown as unless_contact
-from clinicsync.sync.calendar.provider import EventContent, Target, event_id
+from clinicsync.sync.calendar.provider import EventContent, Target, built, event_id
+from clinicsync.sync.calendar.templates import Memoized
 from clinicsync.sync.changes import CANCELLED_STATUSES
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.joins import with_people
@@ -40,7 +40,7 @@ P = Patient.__table__.c  # type: ignore[attr-defined]
 D = Practitioner.__table__.c  # type: ignore[attr-defined]
 L = Location.__table__.c  # type: ignore[attr-defined]
 _FILE_UNSAFE = re.compile(r"[^a-z0-9@._+-]+")
-_MEMO_SIZE = 20_000  # distinct renders kept per template (a few MB at most)
+_MEMO_SIZE = 20_000  # initials kept per run
 
 
 class Desired(NamedTuple):
@@ -115,31 +115,6 @@ class Router:
         return Target(provider, account, "primary") if account else None
 
 
-class _Memoized:
-    """A template rendered once per distinct value of the names it uses, per run. The
-    defaults use the type and the patient's initials, so a 100,000-appointment first push
-    renders a few hundred texts instead of 200,000 (each Jinja render builds a context)."""
-
-    def __init__(self, env: Any, source: str, known: frozenset[str] = frozenset()) -> None:
-        """``known``: names every context holds; when the template uses only those, a memo key
-        is taken by one C-level ``itemgetter`` call instead of a lookup per name."""
-        self.template: Template = env.from_string(source)
-        self.names = tuple(sorted(meta.find_undeclared_variables(env.parse(source))))
-        self.memo: dict[Any, str] = {}
-        self._key: Callable[[dict[str, Any]], Any] = (
-            itemgetter(*self.names) if self.names and known.issuperset(self.names)
-            else lambda context: tuple([context.get(name) for name in self.names]))
-
-    def render(self, context: dict[str, Any]) -> str:
-        key = self._key(context)
-        found = self.memo.get(key)
-        if found is None:
-            if len(self.memo) >= _MEMO_SIZE:
-                self.memo.clear()
-            found = self.memo[key] = self.template.render(context).strip()
-        return found
-
-
 RENDERING = 1  # bump when Renderer.content says something else for the same row and settings
 
 
@@ -170,8 +145,8 @@ class Renderer:
         self.wants_initials = "patient_initials" in names
         self.wants_local = bool(names & {"start_local", "end_local"})
         known = _CONTEXT | (_COMPUTED & names)  # what every context of this run holds
-        self.summary = _Memoized(env, settings.summary, known)
-        self.description = _Memoized(env, settings.description, known)
+        self.summary = Memoized(env, settings.summary, known)
+        self.description = Memoized(env, settings.description, known)
         self.invite = settings.invite_patient
         self.mark_cancelled = settings.cancelled_action == "mark_cancelled"
         self.patient_cancelled = settings.patient_cancelled
@@ -185,11 +160,14 @@ class Renderer:
             "mark_cancelled": self.mark_cancelled, "patient_cancelled": self.patient_cancelled,
             "create_meet": self.create_meet, "provider": settings.provider, "rendering": RENDERING,
             "version": _version()}, option=orjson.OPT_SORT_KEYS)
+        self._keyed = hashlib.blake2b(self.key, digest_size=16)  # source_digest: the key hashed once
 
     def source_digest(self, row: Any) -> str:
         """What an event rendered from ``row`` is rendered from: the row (the appointment with
         its patient, doctor and place, as read for rendering) and :attr:`key`."""
-        return content_hash_bytes(self.key + orjson.dumps(tuple(row)))
+        hasher = self._keyed.copy()  # content_hash_bytes(key + row), the key hashed once per run
+        hasher.update(orjson.dumps(tuple(row)))
+        return hasher.hexdigest()
 
     def initials(self, name: str | None) -> str:
         found = self._initials.get(name)
@@ -253,12 +231,12 @@ class Renderer:
         summary, description = self.summary.render(context), self.description.render(context)
         if declined and not gone:  # whatever the templates say: the doctor must see it, and what is left to do
             summary, description = patient_cancelled_text(summary, description, row.connector)
-        return EventContent(
-            connector=row.connector, external_id=row.external_id, summary=summary, description=description,
-            location=location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
-            cancelled=gone, attendees=attendees, visit_mode=mode, join_url=link,
-            patient_cancelled=declined and not gone,
-            dial_in=dial_in, create_meet=self.create_meet and mode == "video" and link is None and not gone)
+        return built(  # EventContent(...) without its __init__: every field, in order (provider.built)
+            EventContent, connector=row.connector, external_id=row.external_id, summary=summary,
+            description=description, location=location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
+            cancelled=gone, attendees=attendees, visit_mode=mode, join_url=link, dial_in=dial_in,
+            create_meet=self.create_meet and mode == "video" and link is None and not gone,
+            patient_cancelled=declined and not gone)
 
 
 PATIENT_CANCELLED_TITLE = "Cancelled by patient: "

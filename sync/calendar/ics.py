@@ -103,13 +103,13 @@ class IcsCalendar:
             if op.kind == "delete":
                 if old is not None and not old.cancelled:
                     changed[uid] = _cancelled(old, now)
-                outcomes.append(Outcome(op.key, True, state="deleted"))
+                outcomes.append(Outcome(op.key, True, "deleted"))
                 continue
             assert op.content is not None
             sequence = old.sequence + 1 if old is not None else 0
             changed[uid] = IcsRow(uid, sequence, op.content.cancelled, ics_text.tzid_for(op.content.timezone),
                                   _vevent(op, uid, sequence, now, stamp), old.id if old is not None else None)
-            outcomes.append(Outcome(op.key, True, state="present", etag=str(sequence)))
+            outcomes.append(Outcome(op.key, True, "present", str(sequence)))
         also = None if bookkeeping is None else lambda connection: bookkeeping(connection, ops, outcomes)
         if changed:
             self.state.save(target.calendar_id, changed.values(), also)
@@ -240,19 +240,29 @@ def _vevent(op: Op, uid: str, sequence: int, now: datetime, stamp: str | None = 
     ``stamp``: ``now`` as DTSTAMP writes it, when the caller formatted it once for its ops.
     Most of an event's lines repeat across events: its title, its description and the lines
     from its place to its connector (:func:`_tail`) are written once per distinct value for
-    the run; the rest is checked as it is."""
+    the run; the rest is checked as it is, and a line that cannot need escaping or folding
+    (our UIDs, the hash: a short run of letters, digits, ``@``) is not checked at all."""
     content = op.content
     assert content is not None
     stamp = stamp or ics_text.utc_stamp(now)
     line = ics_text.line
     attendees = "".join([line(f"ATTENDEE:mailto:{email}") + "\r\n" for email in content.attendees])
     description = f"{ics_text.prop('DESCRIPTION', content.description)}\r\n" if content.description else ""
+    digest = op.content_hash or ""
     return (f"BEGIN:VEVENT\r\n{ics_text.prop('SUMMARY', content.summary)}\r\n"
             f"{_times(content.start, content.end, content.timezone)}\r\nDTSTAMP:{stamp}\r\n"
-            f"{line(f'UID:{ics_text.text(uid)}')}\r\nSEQUENCE:{sequence}\r\n{attendees}"
+            f"{f'UID:{uid}' if _PLAIN.fullmatch(uid) else line(f'UID:{ics_text.text(uid)}')}\r\n"
+            f"SEQUENCE:{sequence}\r\n{attendees}"
             f"{description}LAST-MODIFIED:{stamp}\r\n{_tail(content)}\r\n"
             f"{line(f'{_X[PRIVATE_EXTERNAL_ID]}:{ics_text.raw(content.external_id)}')}\r\n"
-            f"{line(f'{_X[PRIVATE_HASH]}:{ics_text.raw(op.content_hash or str())}')}\r\nEND:VEVENT\r\n")
+            f"{f'{_HASH}{digest}' if _PLAIN.fullmatch(digest) else line(f'{_HASH}{ics_text.raw(digest)}')}"
+            "\r\nEND:VEVENT\r\n")
+
+
+# A value written as it is on a line of its own (no TEXT escaping, no folding): ASCII letters,
+# digits, "@", "." and "-", short enough for any property name we write it under.
+_PLAIN = re.compile(r"[A-Za-z0-9@.-]{0,50}", re.ASCII)
+_HASH = f"{_X[PRIVATE_HASH]}:"
 
 
 _TAIL_MEMO = 20_000  # written tails kept per run
@@ -293,14 +303,28 @@ _MARK = f"{_X[PRIVATE_MARK]}:1"
 def _times(start: datetime, end: datetime, zone_name: str) -> str:
     """The DTSTART and DTEND lines (in the zone, or UTC's Z form); each local time is placed
     once per instant and zone (ics_text.wall_time). Not remembered per slot: a practice's
-    appointments seldom share both their start and their end."""
+    appointments seldom share both their start and their end. The lines' heads are worked out
+    once per zone (:func:`_heads`): when short and ASCII, no line of a time needs folding."""
+    first, second, plain = _heads(zone_name)
+    if first is None or second is None:
+        first_line, second_line = f"DTSTART:{ics_text.utc_stamp(start)}", f"DTEND:{ics_text.utc_stamp(end)}"
+    else:
+        first_line = f"{first}{ics_text.wall_time(start, zone_name)}"
+        second_line = f"{second}{ics_text.wall_time(end, zone_name)}"
+    if plain:
+        return f"{first_line}\r\n{second_line}"
+    return f"{ics_text.line(first_line)}\r\n{ics_text.line(second_line)}"
+
+
+@lru_cache(maxsize=256)
+def _heads(zone_name: str) -> tuple[str | None, str | None, bool]:
+    """``("DTSTART;TZID=…:", "DTEND;TZID=…:", plain)`` for a zone (``None`` heads: UTC's Z form);
+    ``plain``: a line with a wall time (15 characters, or a UTC stamp's 16) cannot need folding."""
     tzid = ics_text.tzid_for(zone_name)
     if tzid is None:
-        first, second = f"DTSTART:{ics_text.utc_stamp(start)}", f"DTEND:{ics_text.utc_stamp(end)}"
-    else:
-        first = f"DTSTART;TZID={tzid}:{ics_text.wall_time(start, zone_name)}"
-        second = f"DTEND;TZID={tzid}:{ics_text.wall_time(end, zone_name)}"
-    return f"{ics_text.line(first)}\r\n{ics_text.line(second)}"
+        return None, None, True
+    first, second = f"DTSTART;TZID={tzid}:", f"DTEND;TZID={tzid}:"
+    return first, second, first.isascii() and len(first) + 16 < ics_text.LIMIT
 
 
 @lru_cache(maxsize=256)

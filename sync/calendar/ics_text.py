@@ -26,7 +26,7 @@ from icalendar.timezone.tzid import tzid_from_tzinfo
 from clinicsync.common.memo import kept
 from clinicsync.common.timeutil import zone
 
-_LIMIT = 75  # octets per line before folding, CRLF excluded
+LIMIT = 75  # octets per line before folding, CRLF excluded
 _SPECIAL = re.compile(r"[\\;,\r\n]")  # what TEXT escaping changes; a value without any is written as is
 _LOCAL_MEMO = 50_000  # formatted local times kept per run (a few MB): appointments share starts and ends
 _local: dict[tuple[datetime, str], str] = {}
@@ -93,7 +93,7 @@ def fold(line: str) -> str:
     count = 0
     for char in line:
         size = len(char.encode("utf-8"))
-        if current and count + size >= _LIMIT:
+        if current and count + size >= LIMIT:
             if len(current) > 1 and current[-1] in "\\^":  # keep an escape with what it escapes
                 carried = current.pop()
                 out.append("".join(current))
@@ -110,9 +110,9 @@ def fold(line: str) -> str:
 
 def _fold_ascii(line: str) -> str:
     """:func:`fold` for one-byte characters: 74 per line (a continuation's space makes 75)."""
-    if len(line) < _LIMIT:
+    if len(line) < LIMIT:
         return line
-    out, begin, width = [], 0, _LIMIT - 1
+    out, begin, width = [], 0, LIMIT - 1
     while len(line) - begin > width:
         cut = begin + width
         if line[cut - 1] in "\\^" and cut - 1 > begin:  # keep an escape with what it escapes
@@ -134,7 +134,7 @@ def folded(line: str) -> str:
 
 def line(value: str) -> str:
     """A content line as :func:`vevent` writes it: a short ASCII line as it is, else folded."""
-    return value if len(value) < _LIMIT and value.isascii() else folded(value)
+    return value if len(value) < LIMIT and value.isascii() else folded(value)
 
 
 _PROP_MEMO = 20_000  # written property lines kept per run
@@ -154,5 +154,5 @@ def prop(name: str, value: str) -> str:
 def vevent(lines: Iterable[str]) -> str:
     """``BEGIN:VEVENT``, the content lines folded, ``END:VEVENT``, each ending in CRLF. A short
     ASCII line (most of them) is taken as it is without a call."""
-    return "\r\n".join(["BEGIN:VEVENT", *[line if len(line) < _LIMIT and line.isascii() else folded(line)
+    return "\r\n".join(["BEGIN:VEVENT", *[line if len(line) < LIMIT and line.isascii() else folded(line)
                                             for line in lines], "END:VEVENT", ""])

@@ -28,7 +28,7 @@ from clinicsync.sync.calendar.links import (
     record_with_events,
     remember_sources,
 )
-from clinicsync.sync.calendar.provider import CalendarProvider, Op, OpKind, Outcome, Target
+from clinicsync.sync.calendar.provider import CalendarProvider, Op, OpKind, Outcome, Target, built
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.calendar import CalendarSettings
@@ -146,8 +146,9 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
         remember_sources(engine, remember)
         compared += len(truth)
         progress(compared, None)
+        if len(waiting) >= CHUNK:
+            waiting.sort(key=_order)  # once: a sorted list stays sorted as full chunks are taken off its head
         while len(waiting) >= CHUNK:
-            waiting.sort(key=_order)
             _send(settings, engine, provider, waiting[:CHUNK], report, failures, on_outcomes)
             del waiting[:CHUNK]
     waiting.sort(key=_order)
@@ -203,9 +204,9 @@ def _send_recorded(settings: CalendarSettings, engine: Engine, provider: Calenda
         if p.link is None:
             new[key] = p.appointment_id
         content = p.desired.content if p.kind != "delete" else None
-        ops.append(Op(key=key, kind=p.kind, target=p.target, event_id=p.event_id, content=content,
-                      notify=settings.invite_patient, digest=content.digest() if content is not None else None,
-                      source=p.desired.source))
+        ops.append(built(Op, key=key, kind=p.kind, target=p.target, event_id=p.event_id, content=content,
+                         notify=settings.invite_patient, digest=content.digest() if content is not None else None,
+                         source=p.desired.source))
     recorded: set[int] = set()
 
     def bookkeeping(connection: Connection, done: Sequence[Op], outcomes: Sequence[Outcome]) -> None:

@@ -228,3 +228,41 @@ def test_stored_times_read_as_the_column_type_reads_them(value: str) -> None:
     except ValueError as exc:
         found = type(exc)
     assert found == expected and getattr(found, "tzinfo", None) == getattr(expected, "tzinfo", None)
+
+
+def test_built_is_the_dataclass_its_init_would_make() -> None:
+    """provider.built (no generated __init__) gives an equal instance, hashed, compared and
+    serialized alike, its fields in the same order; a field missing or out of order is refused."""
+    import orjson
+
+    from clinicsync.sync.calendar.provider import Target, built
+
+    start = datetime(2027, 1, 4, 13, tzinfo=UTC)
+    values = {"connector": "csv", "external_id": "A1", "summary": "S", "description": "D", "location": None,
+              "start": start, "end": start + timedelta(minutes=30), "timezone": "America/New_York",
+              "cancelled": False, "attendees": ("a@b.c",), "visit_mode": "video", "join_url": "https://x",
+              "dial_in": None, "create_meet": False, "patient_cancelled": True}
+    made, plain = built(EventContent, **values), EventContent(**values)
+    assert made == plain and hash(made) == hash(plain) and made.digest() == plain.digest()
+    assert orjson.dumps(made) == orjson.dumps(plain) and vars(made) == vars(plain)
+    assert list(vars(made)) == list(vars(plain))
+    op_values = {"key": -1, "kind": "insert", "target": Target("ics", "", "d"), "event_id": "e", "content": made,
+                 "notify": False, "digest": "h", "source": "s"}
+    op = built(Op, **op_values)
+    assert op == Op(**op_values) and op.content_hash == "h" and replace(op, digest=None) == op
+    with pytest.raises(AssertionError):
+        built(Op, **dict(reversed(op_values.items())))
+    with pytest.raises(AssertionError):
+        built(Op, key=1, kind="insert")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(), st.text(), st.booleans()), max_size=6))
+def test_source_digest_is_the_hash_of_key_and_row(row: list[Any]) -> None:
+    """The key hashed once per run (a copied hasher) gives content_hash_bytes(key + row)."""
+    import orjson
+
+    from clinicsync.common.hashing import content_hash_bytes
+
+    renderer = Renderer(CalendarSettings())
+    assert renderer.source_digest(tuple(row)) == content_hash_bytes(renderer.key + orjson.dumps(tuple(row)))
