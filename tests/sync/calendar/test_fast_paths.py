@@ -257,7 +257,8 @@ def test_built_is_the_dataclass_its_init_would_make() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.text(), st.booleans()), max_size=6))
+@given(st.lists(st.one_of(st.none(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.text(), st.booleans()),
+                max_size=6))
 def test_source_digest_is_the_hash_of_key_and_row(row: list[Any]) -> None:
     """The key hashed once per run (a copied hasher) gives content_hash_bytes(key + row)."""
     import orjson
