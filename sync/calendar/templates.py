@@ -19,7 +19,14 @@ from typing import Any
 from jinja2 import Template, meta, nodes
 
 MEMO_SIZE = 20_000  # distinct renders kept per template (a few MB at most)
-_MARK = "\x1e"  # record separator: not in any template or value this is used with (checked)
+# A marker is _MARK, its number, _END: distinct ends, so no run of text between two markers
+# (``{{ type }}0{{ location }}``) reads as a third. Neither character is in any template or
+# value this is used with (checked).
+_MARK, _END = "\x1e", "\x1f"
+# The only nodes a rendered-by-shape name may sit under: anything else (a filter block, a
+# captured ``set``, a macro or call block, a block, ``autoescape``) may transform the text
+# printed there, and would transform the marker instead of the value.
+_PLAIN = (nodes.Template, nodes.Output, nodes.If)
 
 
 def opaque_names(tree: nodes.Template, names: frozenset[str]) -> frozenset[str]:
@@ -28,16 +35,17 @@ def opaque_names(tree: nodes.Template, names: frozenset[str]) -> frozenset[str]:
     place changes only where they are printed."""
     bad: set[str] = set()
 
-    def walk(node: nodes.Node) -> None:
+    def walk(node: nodes.Node, plain: bool) -> None:
+        plain = plain and isinstance(node, _PLAIN)
         for child in node.iter_child_nodes():
             if isinstance(child, nodes.Name) and child.name in names:
                 printed = isinstance(node, nodes.Output) and any(part is child for part in node.nodes)
                 tested = isinstance(node, nodes.If) and node.test is child
-                if child.ctx != "load" or not (printed or tested):
+                if child.ctx != "load" or not (printed or tested) or not plain:
                     bad.add(child.name)
-            walk(child)
+            walk(child, plain)
 
-    walk(tree)
+    walk(tree, True)
     return names - bad
 
 
@@ -58,10 +66,13 @@ class Memoized:
             if self.names and known.issuperset(self.names)
             else lambda context: tuple([context.get(name) for name in self.names])
         )
-        opaque = opaque_names(tree, frozenset(self.names)) if _MARK not in source and not env.finalize else ()
+        # itemgetter of one name returns the value itself, not a 1-tuple
+        self._bare = len(self.names) == 1 and known.issuperset(self.names)
+        marked = _MARK in source or _END in source
+        opaque = opaque_names(tree, frozenset(self.names)) if not marked and not env.finalize else ()
         # (position in the key, name, its marker) of each name rendered by shape
         self._opaque = [
-            (at, name, f"{_MARK}{index}{_MARK}")
+            (at, name, f"{_MARK}{index}{_END}")
             for index, (at, name) in enumerate((at, n) for at, n in enumerate(self.names) if n in opaque)
         ]
 
@@ -71,11 +82,11 @@ class Memoized:
         if found is None:
             if len(self.memo) >= MEMO_SIZE:
                 self.memo.clear()
-            found = self.memo[key] = self._render(context, key if len(self.names) > 1 else (key,))
+            found = self.memo[key] = self._render(context, (key,) if self._bare else key)
         return found
 
     def _render(self, context: dict[str, Any], key: tuple[Any, ...]) -> str:
-        if not self._opaque or any(isinstance(value, str) and _MARK in value for value in key):
+        if not self._opaque or any(isinstance(value, str) and (_MARK in value or _END in value) for value in key):
             return self.template.render(context).strip()
         shape = list(key)
         values = []

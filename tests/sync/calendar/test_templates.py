@@ -80,3 +80,22 @@ def test_rendered_once_per_shape() -> None:
     texts = [memoized.render(base | {"patient_initials": f"{a}.{b}."}) for a in "ABC" for b in "XYZ"]
     assert texts[0] == "Checkup (A.X.)" and len(set(texts)) == 9
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(("source", "context"), [
+    ("{% filter upper %}{{ patient_initials }}{% endfilter %}", {"patient_initials": "j.d."}),
+    ("{% set t %}{{ join_url }}{% endset %}{{ t|truncate(10, True, '') }}", {"join_url": "https://meet.example/abc"}),
+    ("{% autoescape true %}{{ join_url }}{% endautoescape %}", {"join_url": "https://x.example/?a=1&b=2"}),
+    ("{% macro m() %}{{ type }}{% endmacro %}{{ m()|upper }}", {"type": "check-up"}),
+    ("{{ type }}0{{ location }}", {"type": "A", "location": "B"}),
+    ("{{ type }}1{{ location }}0{{ type }}", {"type": "x", "location": "y"}),
+])
+def test_text_transformed_around_a_name_or_digits_between_names_render_as_jinja(
+        source: str, context: dict[str, Any]) -> None:
+    """Review finds: a filter block, a captured set, autoescape or a macro around a printed
+    name would transform the marker, not the value; digits between two markers read as a third."""
+    env = template_environment()
+    for known in (frozenset(), frozenset(context)):  # a key by a lookup per name, and by itemgetter
+        memo = Memoized(env, source, known)
+        assert memo.render(context) == env.from_string(source).render(context).strip()
+        assert memo.render(context) == env.from_string(source).render(context).strip()  # from the memo
