@@ -232,6 +232,8 @@ class CsvDropConnector(Connector):
                                                                f"{width}", raw=orjson.dumps(row).decode()))
                 else:
                     rows += 1
+                    if row[0].startswith("\ufeff"):  # a BOM mid-file: exports joined by `cat`; not the id's
+                        row[0] = row[0].lstrip("\ufeff")
                     # lengths checked above; zip takes a keyword argument by a slower call. (Built
                     # positionally, RawRecord cost more: a __dict__ instance's __class__ switch
                     # gives it a dict of its own, and the fetch got ~10 % slower.)

@@ -156,3 +156,17 @@ def test_a_nul_byte_quarantines_its_row_and_the_connector_goes_on(sync: Callable
     later = [{**r, "appointment_id": "B" + r["appointment_id"]} for r in rows(3)]
     write_drop(drop_dir, "b.csv", later)
     assert (run()["created"], run()["error"]) == (3, None)
+
+
+def test_exports_joined_by_cat_keep_their_ids_without_the_second_bom(sync: Callable[[str], Run],
+                                                                      drop_dir: Path) -> None:
+    """Two BOM-led exports joined with `cat`: the second BOM starts a row, not its id (it made
+    a second appointment, U+FEFF + the id, and so a second patient's reminders)."""
+    data = rows(4)
+    lines: list[str | bytes] = list(csv_lines(data))
+    lines[0] = codecs.BOM_UTF8 + str(lines[0]).encode()
+    lines[3] = codecs.BOM_UTF8 + str(lines[3]).encode()  # where the second file began
+    write_raw(drop_dir, "a.csv", lines)
+    run = sync("")
+    assert run()["created"] == 4
+    assert set(stored_by_id(run)) == {r["appointment_id"] for r in data}
