@@ -12,7 +12,7 @@ For the zones this module hands out (``zone``: always a ``ZoneInfo``, which has 
 ``is_ambiguous`` of its own) ``localize`` runs the same two tests written out on the datetime
 itself (``_exists_unambiguous``): dateutil's functions add a few Python calls and copies of the
 datetime around them, and a first import localizes each distinct wall time once (~6,000 of W1's
-100,000 rows, issue 32). tests/common/test_localize_inline.py compares both with dateutil.
+100,000 rows, issue 32). tests/mappings/test_localize_inline.py compares both with dateutil.
 """
 
 from __future__ import annotations
