@@ -22,6 +22,7 @@ import select
 import socket
 import struct
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,12 @@ THROTTLE, ERROR, UNAVAILABLE, RESET_BEFORE, RESET_AFTER, TIMEOUT = (
     "throttle", "error", "unavailable", "reset_before", "reset_after", "timeout")
 CLEAN = frozenset({THROTTLE, ERROR, UNAVAILABLE, RESET_BEFORE})
 AMBIGUOUS = frozenset({RESET_AFTER, TIMEOUT})
+# Not drawn: the fake answered normally, but its answer was written only after
+# ``answer_within`` (a loaded machine paused its thread between the check and the write), so
+# whether the client read it before its own timeout is a race. Taken either way; the
+# message ends `sent` or `unknown`, never twice, never lost. LATE_REFUSAL: the same race for
+# a refusal (429, 5xx): the client retries it, or gives up on a request nothing took.
+LATE, LATE_REFUSAL = "late", "late_refusal"
 HANG_LIMIT = 30.0  # a hang guard: a "timeout" waits for the client to give up, at most this long
 
 
@@ -107,6 +114,15 @@ class FaultPlan:
                     self.log[index] = (key, TIMEOUT if taken else RESET_BEFORE)
                     return
 
+    def answered_late(self, key: str) -> None:
+        """This key's last answer reached the socket after ``answer_within``: see LATE."""
+        with self._lock:
+            for index in range(len(self.log) - 1, -1, -1):
+                logged_key, fault = self.log[index]
+                if logged_key == key:
+                    self.log[index] = (key, LATE if fault is None else LATE_REFUSAL)
+                    return
+
     def faults_of(self, key: str) -> list[str | None]:
         with self._lock:
             return [fault for k, fault in self.log if k == key]
@@ -173,12 +189,24 @@ class FaultyApi:
         self.accepted: Counter[str] = Counter()
         self.requests = 0
         self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._in_flight = 0
         api = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def _handle(self) -> None:
+                with api._idle:
+                    api._in_flight += 1
+                try:
+                    self._handle_request()
+                finally:
+                    with api._idle:
+                        api._in_flight -= 1
+                        api._idle.notify_all()
+
+            def _handle_request(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 key = api.key_of(body)
@@ -207,19 +235,24 @@ class FaultyApi:
                     wait_for_hang_up(self.connection, api.plan)
                 hard_close(self.connection)
 
-            def _too_late(self) -> bool:
+            def _answer_deadline(self) -> float | None:
+                """When (time.monotonic) the answer must be on its way: ``answer_within``
+                after the request's last bytes arrived (None: no limit, or the kernel does not
+                say). Read before writing: once the client hangs up, its FIN counts as data."""
+                limit = api.plan.answer_within
+                waited = None if limit is None else seconds_since_request(self.connection)
+                return None if waited is None or limit is None else time.monotonic() - waited + limit
+
+            def _write(self, answer: Answer, key: str) -> None:
                 """On a loaded machine this thread may get the answer ready only after the
                 client's timeout ran out; the client then reports "no answer" although the plan
                 said answer. Whether the late answer still reaches it is a race, so the fake
                 decides instead: it withholds the answer and holds the connection until the
                 client gives up, and the plan records what the client met (a timeout after
-                the provider took the request, or an untaken request it cannot tell from one)."""
-                limit = api.plan.answer_within
-                waited = None if limit is None else seconds_since_request(self.connection)
-                return waited is not None and limit is not None and waited > limit
-
-            def _write(self, answer: Answer, key: str) -> None:
-                if self._too_late():
+                the provider took the request, or an untaken request it cannot tell from one).
+                A pause between that check and the write is still a race: LATE."""
+                deadline = self._answer_deadline()
+                if deadline is not None and time.monotonic() > deadline:
                     api.plan.client_gave_up(key)
                     self._drop(hang=True)
                     return
@@ -235,6 +268,9 @@ class FaultyApi:
                 except OSError:  # the client's timeout ran out first
                     self.close_connection = True
                     api.plan.client_gave_up(key)
+                    return
+                if deadline is not None and time.monotonic() > deadline:
+                    api.plan.answered_late(key)
 
             do_GET = do_POST = _handle
 
@@ -257,6 +293,13 @@ class FaultyApi:
     def start(self) -> FaultyApi:
         self.thread.start()
         return self
+
+    def settled(self) -> Counter[str]:
+        """``accepted`` once no request is being handled: a handler paused past the
+        client's timeout may still be writing, and may yet mark its answer late."""
+        with self._idle:
+            assert self._idle.wait_for(lambda: self._in_flight == 0, timeout=HANG_LIMIT), "a request never ended"
+        return self.accepted
 
     def stop(self) -> None:
         self.server.shutdown()
