@@ -259,25 +259,39 @@ class _Chunk:
     def _same_day(self, a: Any, events: list[PlanEvent]) -> None:
         """A doctor's notice at once of a change to one of today's visits (``same_day_changes``).
         A visit given to another doctor is told to both: it left one schedule (``reassigned``,
-        naming its old start) and joined another (``assigned``)."""
-        last = events[-1]
-        previous = last.payload.get("previous") or {}
-        before = previous.get("start")
-        old_start = datetime.fromisoformat(before.replace("Z", "+00:00")) if before else None
-        old_doctor = previous.get("practitioner")
-        if last.kind == "rescheduled" and old_doctor and old_doctor != a.practitioner_ref:
-            if self._today_ahead(old_start or a.start_utc, a.timezone):
-                self._add(a, "practitioner", old_doctor, "reassigned", None, (self.now, None, None), self.now,
-                          starts_at=old_start or a.start_utc)
+        naming its old start) and joined another (``assigned``).
+
+        The notice is the net change since the doctors last heard (the read's first change
+        before, the visit now after): pushes can bring several changes of one visit between
+        two planning passes, and telling only the last ("moved from 11:00", when the agenda
+        said 10:00) would leave the doctor who first had it unaware that it left."""
+        active = a.deleted_at is None and a.status in ACTIVE_STATUSES
+        if any(e.kind == "created" for e in events):  # new since the last pass: nobody knew it
+            if active and a.practitioner_ref and self._today_ahead(a.start_utc, a.timezone):
+                self._tell(a, a.practitioner_ref, "confirmation")
+            return
+        before = next((e.payload["previous"] for e in events if e.payload.get("previous")), None)
+        # A deletion carries no "previous": the row keeps the fields it had.
+        old_start = datetime.fromisoformat(before["start"].replace("Z", "+00:00")) if before else a.start_utc
+        old_doctor = before.get("practitioner") if before else a.practitioner_ref
+        if (before["status"] if before else a.status) not in ACTIVE_STATUSES:
+            return  # it was on no one's schedule (a reactivation is no same-day notice)
+        if not active:  # cancelled or deleted; a no-show or a visit that began is no change to announce
+            if old_doctor and {e.kind for e in events} & {"cancelled", "deleted"} and \
+                    self._today_ahead(old_start, a.timezone):
+                self._tell(a, old_doctor, "cancelled", old_start)
+        elif old_doctor != a.practitioner_ref:
+            if old_doctor and self._today_ahead(old_start, a.timezone):
+                self._tell(a, old_doctor, "reassigned", old_start)
             if a.practitioner_ref and self._today_ahead(a.start_utc, a.timezone):
-                self._add(a, "practitioner", a.practitioner_ref, "assigned", None, (self.now, None, None), self.now)
-            return
-        kind = {"created": "confirmation", "rescheduled": "rescheduled", "cancelled": "cancelled",
-                "deleted": "cancelled"}.get(last.kind)
-        if kind is None or not a.practitioner_ref:
-            return
-        if any(self._today_ahead(s, a.timezone) for s in (a.start_utc, old_start) if s is not None):
-            self._add(a, "practitioner", a.practitioner_ref, kind, None, (self.now, None, None), self.now)
+                self._tell(a, a.practitioner_ref, "assigned")
+        elif a.practitioner_ref and old_start != a.start_utc and (
+                self._today_ahead(old_start, a.timezone) or self._today_ahead(a.start_utc, a.timezone)):
+            self._tell(a, a.practitioner_ref, "rescheduled")
+
+    def _tell(self, a: Any, doctor: str, kind: str, starts_at: datetime | None = None) -> None:
+        """A same-day notice to ``doctor``, due now (staff have no quiet hours)."""
+        self._add(a, "practitioner", doctor, kind, None, (self.now, None, None), self.now, starts_at=starts_at)
 
     def _today_ahead(self, start: datetime, zone_name: str) -> bool:
         """``start`` is later today, in the visit's own zone."""

@@ -381,3 +381,38 @@ def test_a_visit_given_away_after_its_old_time_today_tells_only_its_new_doctor(
     plan(settings, store, noon)
     assert [k for k, r in reminders(store).items() if r.recipient == "practitioner"] == [
         "a1:practitioner:assigned:v2"]
+
+
+SAME_DAY = (BASE.replace("agenda: {enabled: false}", "agenda: {enabled: false, same_day_changes: true}")
+            .replace("offsets: [1d]", "offsets: []") + "\nconfirmation: false")
+
+
+@pytest.mark.parametrize(("changes", "told"), [
+    pytest.param([("D2", 19), ("D3", 20)], {"reassigned": ("D1", 18), "assigned": ("D3", 20)},
+                 id="given to a second doctor, then a third"),
+    pytest.param([("D1", 19), ("D1", 20)], {"rescheduled": ("D1", 20)}, id="moved twice"),
+    pytest.param([("D2", 19), None], {"cancelled": ("D1", 18)}, id="given away, then cancelled"),
+    pytest.param([("D2", 19), ("D1", 18)], {}, id="given away and back"),
+])
+def test_several_changes_between_two_passes_tell_the_net_change(
+        store: Store, reminder_settings: SettingsMaker, changes: list[tuple[str, int] | None],
+        told: dict[str, tuple[str, int]]) -> None:
+    """Pushes can change one of today's visits twice before planning runs: the doctors hear
+    the change from what their schedule showed (Dr. Hart at 14:00) to what it is now, so the
+    doctor who first had it learns it left, whoever had it in between."""
+    settings = reminder_settings(SAME_DAY)
+    morning = datetime(2026, 6, 10, 12, tzinfo=UTC)  # 08:00 in New York
+    put(store, appointment("A1", datetime(2026, 6, 10, 18, tzinfo=UTC)))  # today 14:00 with D1
+    plan(settings, store, morning - timedelta(days=2))
+    for change in changes:
+        if change is None:
+            put(store, appointment("A1", datetime(2026, 6, 10, 19, tzinfo=UTC), doctor="D2", status="cancelled"))
+        else:
+            doctor, hour = change
+            put(store, appointment("A1", datetime(2026, 6, 10, hour, tzinfo=UTC), doctor=doctor,
+                                   doctor_email=f"{doctor.lower()}@clinic.example.org"))
+    plan(settings, store, morning)
+    version = 1 + len(changes)
+    assert {k: (r.recipient_ref, r.starts_at) for k, r in reminders(store).items() if r.recipient == "practitioner"} \
+        == {f"a1:practitioner:{kind}:v{version}": (doctor, datetime(2026, 6, 10, hour, tzinfo=UTC))
+            for kind, (doctor, hour) in told.items()}
