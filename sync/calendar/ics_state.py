@@ -15,7 +15,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from icalendar import Calendar
 from sqlalchemy import Connection, Engine, select, update
@@ -115,14 +115,29 @@ class IcsState:
                     new.append((calendar_id, row.uid, row.sequence, row.cancelled, row.tzid, row.vevent, stamp))
                 else:
                     changed.append((row.sequence, row.cancelled, row.tzid, row.vevent, stamp, row.id))
-            bulk.insert_ignoring(connection, ICS_EVENTS, _NEW, new)
-            bulk.update_by_id(connection, ICS_EVENTS, _NEW[2:], changed)
-            connection.execute(insert_ignoring_duplicates(connection, ICS_FILES),
-                               [{"calendar_id": calendar_id, "dirty": True, "updated_at": now}])
-            connection.execute(update(ICS_FILES).where(ICS_FILES.c.calendar_id == calendar_id)
-                               .values(dirty=True, updated_at=now))
-            if also is not None:
-                also(connection)
+            self._write(connection, calendar_id, new, changed, now, also)
+
+    def insert_new(self, calendar_id: str, rows: Callable[[Any], list[tuple[Any, ...]]],
+                   also: Callable[[Connection], None] | None = None) -> None:
+        """:meth:`save` of events the file does not hold yet, given as the table's rows (``_NEW``
+        order) that ``rows`` builds from the bound time stamp: a first push writes them from one
+        tuple per event, without an :class:`IcsRow` each."""
+        now = utcnow()
+        with self.engine.begin() as connection:
+            self._write(connection, calendar_id, rows(bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)), [],
+                        now, also)
+
+    def _write(self, connection: Connection, calendar_id: str, new: Sequence[tuple[Any, ...]],
+               changed: Sequence[tuple[Any, ...]], now: Any, also: Callable[[Connection], None] | None) -> None:
+        """The writes of :meth:`save`, in its transaction: events, the file marked dirty, ``also``."""
+        bulk.insert_ignoring(connection, ICS_EVENTS, _NEW, new)
+        bulk.update_by_id(connection, ICS_EVENTS, _NEW[2:], changed)
+        connection.execute(insert_ignoring_duplicates(connection, ICS_FILES),
+                           [{"calendar_id": calendar_id, "dirty": True, "updated_at": now}])
+        connection.execute(update(ICS_FILES).where(ICS_FILES.c.calendar_id == calendar_id)
+                           .values(dirty=True, updated_at=now))
+        if also is not None:
+            also(connection)
 
     def dirty(self) -> list[str]:
         with self.engine.connect() as connection:
