@@ -70,6 +70,7 @@ class IcsCalendar:
         self.state = IcsState(engine)
         self.store_engine = engine
         self.names: dict[str, str] = {}  # calendar id -> whose it is (X-WR-CALNAME), from this run's targets
+        self._fresh: dict[str, bool] = {}  # calendar id -> it held no event when this run first wrote to it
 
     def path(self, target: Target) -> Path:
         return self.directory / f"{target.calendar_id}.ics"
@@ -132,7 +133,12 @@ class IcsCalendar:
         calendar_id = target.calendar_id
         self.state.adopt_once(calendar_id, self.path(target))
         uids = [f"{event_id}@{UID_DOMAIN}" for event_id, _, _ in events]  # uid_for, inline
-        if self.state.existing(calendar_id, uids):
+        fresh = self._fresh.get(calendar_id)
+        if fresh is None:  # once per run and file, after its adoption: did it hold no event at all?
+            fresh = self._fresh[calendar_id] = self.state.empty(calendar_id)
+        # A file empty when this run began holds only this run's events since: one per appointment,
+        # so none of a first push's (a uid is the appointment's); else ask the store.
+        if not fresh and self.state.existing(calendar_id, uids):
             return False
         stamp = ics_text.utc_stamp(utcnow())
         tzid_for, text = ics_text.tzid_for, _vevent_text
