@@ -70,6 +70,7 @@ class IcsCalendar:
         self.state = IcsState(engine)
         self.store_engine = engine
         self.names: dict[str, str] = {}  # calendar id -> whose it is (X-WR-CALNAME), from this run's targets
+        self._fresh: dict[str, bool] = {}  # calendar id -> it held no event when this run first wrote to it
 
     def path(self, target: Target) -> Path:
         return self.directory / f"{target.calendar_id}.ics"
@@ -117,6 +118,38 @@ class IcsCalendar:
             with self.state.engine.begin() as connection:
                 also(connection)
         return outcomes
+
+    def insert_new(self, target: Target, events: Sequence[tuple[str, EventContent, str]],
+                   bookkeeping: Callable[[Connection], None]) -> bool:
+        """A first push's events into one file, none known to the store: ``(event id, content,
+        content hash)`` each, written as the table's rows in one pass and stored with
+        ``bookkeeping`` (their links) in one transaction, as :meth:`push` stores inserts but
+        without an :class:`Op`, :class:`Outcome` or :class:`IcsRow` per event. False, having
+        written nothing, when the file already holds one of them (an adopted file, another
+        worker): the caller sends them as operations instead. Raises what :meth:`push` turns
+        into a failed outcome (an unreadable or unwritable file)."""
+        if target.name:
+            self.names[target.calendar_id] = target.name
+        calendar_id = target.calendar_id
+        self.state.adopt_once(calendar_id, self.path(target))
+        uids = [f"{event_id}@{UID_DOMAIN}" for event_id, _, _ in events]  # uid_for, inline
+        fresh = self._fresh.get(calendar_id)
+        if fresh is None:  # once per run and file, after its adoption: did it hold no event at all?
+            fresh = self._fresh[calendar_id] = self.state.empty(calendar_id)
+        # A file empty when this run began holds only this run's events since: one per appointment,
+        # so none of a first push's (a uid is the appointment's); else ask the store.
+        if not fresh and self.state.existing(calendar_id, uids):
+            return False
+        stamp = ics_text.utc_stamp(utcnow())
+        tzid_for, text = ics_text.tzid_for, _vevent_text
+
+        def rows(updated_at: Any) -> list[tuple[Any, ...]]:
+            return [(calendar_id, uid, 0, content.cancelled, tzid_for(content.timezone),
+                     text(content, digest, uid, 0, stamp), updated_at)
+                    for uid, (_, content, digest) in zip(uids, events, strict=True)]
+
+        self.state.insert_new(calendar_id, rows, bookkeeping)
+        return True
 
     def flush(self) -> None:
         """Write every file the store holds changes for, once (temp file + rename). Also
@@ -237,18 +270,20 @@ def _bump(event: Component, now: datetime) -> None:
 
 def _vevent(op: Op, uid: str, sequence: int, now: datetime, stamp: str | None = None) -> str:
     """The event as text (sync/calendar/ics_text.py): what icalendar's Event would write.
-    ``stamp``: ``now`` as DTSTAMP writes it, when the caller formatted it once for its ops.
+    ``stamp``: ``now`` as DTSTAMP writes it, when the caller formatted it once for its ops."""
+    assert op.content is not None
+    return _vevent_text(op.content, op.content_hash or "", uid, sequence, stamp or ics_text.utc_stamp(now))
+
+
+def _vevent_text(content: EventContent, digest: str, uid: str, sequence: int, stamp: str) -> str:
+    """:func:`_vevent` from the content and its hash (a first push has no :class:`Op`).
     Most of an event's lines repeat across events: its title, its description and the lines
     from its place to its connector (:func:`_tail`) are written once per distinct value for
     the run; the rest is checked as it is, and a line that cannot need escaping or folding
     (our UIDs, the hash: a short run of letters, digits, ``@``) is not checked at all."""
-    content = op.content
-    assert content is not None
-    stamp = stamp or ics_text.utc_stamp(now)
     line = ics_text.line
     attendees = "".join([line(f"ATTENDEE:mailto:{email}") + "\r\n" for email in content.attendees])
     description = f"{ics_text.prop('DESCRIPTION', content.description)}\r\n" if content.description else ""
-    digest = op.content_hash or ""
     return (f"BEGIN:VEVENT\r\n{ics_text.prop('SUMMARY', content.summary)}\r\n"
             f"{_times(content.start, content.end, content.timezone)}\r\nDTSTAMP:{stamp}\r\n"
             f"{f'UID:{uid}' if _PLAIN.fullmatch(uid) else line(f'UID:{ics_text.text(uid)}')}\r\n"

@@ -15,10 +15,10 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from icalendar import Calendar
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.pool import StaticPool
 
 from clinicsync.common.types import utcnow
@@ -95,6 +95,11 @@ class IcsState:
         # The file must be written again either way: it is missing or not what the store holds.
         self.save(calendar_id, adopted)
 
+    def empty(self, calendar_id: str) -> bool:
+        """The store holds no event of this file."""
+        with self.engine.connect() as connection:
+            return not bulk.select_where(connection, ICS_EVENTS, ("id",), {"calendar_id": calendar_id}, limit=1)
+
     def existing(self, calendar_id: str, uids: Sequence[str]) -> dict[str, IcsRow]:
         with self.engine.connect() as connection:
             found = bulk.select_where_in(connection, ICS_EVENTS, _READ, "uid", sorted(set(uids)),
@@ -115,14 +120,29 @@ class IcsState:
                     new.append((calendar_id, row.uid, row.sequence, row.cancelled, row.tzid, row.vevent, stamp))
                 else:
                     changed.append((row.sequence, row.cancelled, row.tzid, row.vevent, stamp, row.id))
-            bulk.insert_ignoring(connection, ICS_EVENTS, _NEW, new)
-            bulk.update_by_id(connection, ICS_EVENTS, _NEW[2:], changed)
-            connection.execute(insert_ignoring_duplicates(connection, ICS_FILES),
-                               [{"calendar_id": calendar_id, "dirty": True, "updated_at": now}])
-            connection.execute(update(ICS_FILES).where(ICS_FILES.c.calendar_id == calendar_id)
-                               .values(dirty=True, updated_at=now))
-            if also is not None:
-                also(connection)
+            self._write(connection, calendar_id, new, changed, now, also)
+
+    def insert_new(self, calendar_id: str, rows: Callable[[Any], list[tuple[Any, ...]]],
+                   also: Callable[[Connection], None] | None = None) -> None:
+        """:meth:`save` of events the file does not hold yet, given as the table's rows (``_NEW``
+        order) that ``rows`` builds from the bound time stamp: a first push writes them from one
+        tuple per event, without an :class:`IcsRow` each."""
+        now = utcnow()
+        with self.engine.begin() as connection:
+            self._write(connection, calendar_id, rows(bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)), [],
+                        now, also)
+
+    def _write(self, connection: Connection, calendar_id: str, new: Sequence[tuple[Any, ...]],
+               changed: Sequence[tuple[Any, ...]], now: Any, also: Callable[[Connection], None] | None) -> None:
+        """The writes of :meth:`save`, in its transaction: events, the file marked dirty, ``also``."""
+        bulk.insert_ignoring(connection, ICS_EVENTS, _NEW, new)
+        bulk.update_by_id(connection, ICS_EVENTS, _NEW[2:], changed)
+        connection.execute(insert_ignoring_duplicates(connection, ICS_FILES),
+                           [{"calendar_id": calendar_id, "dirty": True, "updated_at": now}])
+        connection.execute(update(ICS_FILES).where(ICS_FILES.c.calendar_id == calendar_id)
+                           .values(dirty=True, updated_at=now))
+        if also is not None:
+            also(connection)
 
     def dirty(self) -> list[str]:
         with self.engine.connect() as connection:
@@ -142,13 +162,30 @@ class IcsState:
         file more than reading it)."""
         with self.engine.connect() as connection:
             yield from bulk.select_where_chunks(connection, ICS_EVENTS, ("vevent",), {"calendar_id": calendar_id},
-                                                order="id", chunk=chunk)
+                                                order="id", chunk=chunk, scan=_mostly(connection, calendar_id))
 
     def written(self, calendar_id: str, file_digest: str) -> None:
         with self.engine.begin() as connection:
             connection.execute(update(ICS_FILES).where(ICS_FILES.c.calendar_id == calendar_id)
                                .values(dirty=False, digest=file_digest, updated_at=utcnow()))
         self._checked.add(calendar_id)  # the file on disk is now the store's
+
+
+_SCAN_SHARE = 4  # SQLite: read a file's events in table order when they are at least a quarter of its span
+
+
+def _mostly(connection: Connection, calendar_id: str) -> bool:
+    """SQLite: whether the file's events are enough of the table that reading the table in id
+    order (``NOT INDEXED``, the file's order) is cheaper than the unique index on
+    ``(calendar_id, uid)``: that index gives them in uid order, one table lookup each, and then
+    sorts them (the whole VEVENT text) by id — measured ~3-5 µs per event against ~0.5 µs per
+    row scanned, so a scan wins above a sixth of the table (a practice's few doctors)."""
+    if connection.dialect.name != "sqlite":
+        return False
+    c = ICS_EVENTS.c
+    mine = connection.execute(select(func.count()).where(c.calendar_id == calendar_id)).scalar_one()
+    low, high = connection.execute(select(func.min(c.id), func.max(c.id))).one()
+    return bool(mine) and mine * _SCAN_SHARE >= high - low + 1
 
 
 def write_atomically(path: Path, parts: Iterable[bytes]) -> str:

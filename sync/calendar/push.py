@@ -13,12 +13,14 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from typing import NamedTuple
 
 import structlog
 from sqlalchemy import Connection, Engine
 
 from clinicsync.common.types import utcnow
+from clinicsync.sync import bulk
 from clinicsync.sync.calendar.desired import Desired, changed_pages
 from clinicsync.sync.calendar.links import (
     Link,
@@ -29,6 +31,7 @@ from clinicsync.sync.calendar.links import (
     remember_sources,
 )
 from clinicsync.sync.calendar.provider import CalendarProvider, Op, OpKind, Outcome, Target, built
+from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.calendar import CalendarSettings
@@ -174,7 +177,10 @@ def _send(settings: CalendarSettings, engine: Engine, provider: CalendarProvider
     keeps its events in this store (``store_engine``: ics) writes the links with them instead,
     in one transaction per file: one write per event, no pending row (:func:`_send_recorded`)."""
     if getattr(provider, "store_engine", None) is engine:
-        _send_recorded(settings, engine, provider, chunk, report, failures, on_outcomes)
+        if on_outcomes is None and all(p.link is None and p.kind == "insert" for p in chunk):
+            _send_new(settings, engine, provider, chunk, report, failures)
+        else:
+            _send_recorded(settings, engine, provider, chunk, report, failures, on_outcomes)
         return
     ids = ensure_pending(engine, [(p.appointment_id, p.target, p.event_id) for p in chunk if p.link is None])
     ops = []
@@ -189,6 +195,66 @@ def _send(settings: CalendarSettings, engine: Engine, provider: CalendarProvider
         on_outcomes(ops, outcomes)
     record_outcomes(engine, ops, outcomes)
     _count(ops, outcomes, report, failures)
+
+
+def _send_new(settings: CalendarSettings, engine: Engine, provider: CalendarProvider, chunk: Sequence[Planned],
+              report: PushReport, failures: Counter[str]) -> None:
+    """:func:`_send_recorded` of a round of first pushes (every event new, no link yet: a first
+    push is all of them) into a provider that keeps its events in the store: per file, its
+    events and their links written as rows in one pass and one transaction (``insert_new``),
+    the same rows :func:`_send_recorded` writes, without an ``Op`` and an ``Outcome`` per
+    event (issue 32). A file that already holds one of the events goes through
+    :func:`_send_recorded`; a file that fails records its links as failing, as there."""
+    by_file: dict[Target, list[Planned]] = {}
+    failed: list[tuple[Target, list[Planned], str]] = []
+    for p in chunk:
+        group = by_file.get(p.target)
+        if group is None:
+            group = by_file[p.target] = []
+        group.append(p)
+    for target, group in by_file.items():
+        contents = [p.desired.content for p in group]
+        digests = [content.digest() for content in contents]  # type: ignore[union-attr]
+        events = list(zip([p.event_id for p in group], contents, digests, strict=True))
+        new_links = partial(_new_links, target, group, digests)
+        try:
+            written = provider.insert_new(target, events, new_links)  # type: ignore[attr-defined]
+        except (OSError, ValueError) as exc:  # as IcsCalendar.push: the file's events fail, the others go
+            error = f"ics file: {type(exc).__name__}"
+            failed.append((target, group, error))
+            report.failed += len(group)
+            failures[error] += len(group)
+            continue
+        if written:
+            report.inserted += len(group)
+        else:
+            _send_recorded(settings, engine, provider, group, report, failures, None)
+    if failed:  # after the files that went, in one transaction, as _send_recorded records them
+        _failed_new(engine, failed)
+
+
+_NEW_LINK = ("appointment_id", "provider", "account", "calendar_id", "event_id", "state", "etag", "pushed_hash",
+             "rendered_from", "attempts", "last_error", "updated_at")
+
+
+def _new_links(target: Target, group: Sequence[Planned], digests: Sequence[str], connection: Connection) -> None:
+    """The links of first pushes stored with their events, as :func:`links.record_with_events`
+    writes them: present, their content hash and what it was rendered from."""
+    now = bulk.bind_value(connection, LINKS.c.updated_at, utcnow())
+    head = (target.provider, target.account, target.calendar_id)
+    bulk.insert_ignoring(connection, LINKS, _NEW_LINK, [
+        (p.appointment_id, *head, p.event_id, "present", "0", digest, p.desired.source, 0, None, now)
+        for p, digest in zip(group, digests, strict=True)])
+
+
+def _failed_new(engine: Engine, failed: Sequence[tuple[Target, Sequence[Planned], str]]) -> None:
+    """The links of first pushes whose file failed, as :func:`links.record_with_events` writes
+    them: pending, one attempt, the error (sent again next run)."""
+    with engine.begin() as connection:
+        now = bulk.bind_value(connection, LINKS.c.updated_at, utcnow())
+        bulk.insert_ignoring(connection, LINKS, _NEW_LINK, [
+            (p.appointment_id, target.provider, target.account, target.calendar_id, p.event_id, "pending", None, None,
+             None, 1, error[:255], now) for target, group, error in failed for p in group])
 
 
 def _send_recorded(settings: CalendarSettings, engine: Engine, provider: CalendarProvider, chunk: Sequence[Planned],

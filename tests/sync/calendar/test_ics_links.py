@@ -69,25 +69,26 @@ def test_a_first_push_writes_each_link_once_and_present(calendar: CalendarSettin
 def test_a_push_that_fails_before_its_commit_leaves_nothing_and_is_redone(
         calendar: CalendarSettings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     apply(store, appointment("A1"), appointment("B1", doctor="D02"))
-    save = ics_state.IcsState.save
+    write = ics_state.IcsState._write  # the writes of save and of a first push's insert_new alike
 
-    def crash_after_the_links(self: ics_state.IcsState, calendar_id: str, events: Any, also: Any = None) -> None:
+    def crash_after_the_links(self: ics_state.IcsState, connection: Any, calendar_id: str, new: Any, changed: Any,
+                              now: Any, also: Any) -> None:
         if also is None:  # a file adopted (first use): not the push's write
-            return save(self, calendar_id, events)
+            return write(self, connection, calendar_id, new, changed, now, also)
 
         def links_then_crash(connection: Any) -> None:
             also(connection)
             raise RuntimeError("power cut")
 
-        return save(self, calendar_id, events, links_then_crash)
+        return write(self, connection, calendar_id, new, changed, now, links_then_crash)
 
-    monkeypatch.setattr(ics_state.IcsState, "save", crash_after_the_links)
+    monkeypatch.setattr(ics_state.IcsState, "_write", crash_after_the_links)
     with pytest.raises(RuntimeError):
         push_ics(calendar, store)
     assert links(store) == []
     with store.engine.connect() as connection:
         assert connection.execute(select(ICS_EVENTS)).first() is None
-    monkeypatch.setattr(ics_state.IcsState, "save", save)
+    monkeypatch.setattr(ics_state.IcsState, "_write", write)
     assert push_ics(calendar, store)["inserted"] == 2
     with store.engine.connect() as connection:
         assert len(connection.execute(select(ICS_EVENTS)).all()) == 2
