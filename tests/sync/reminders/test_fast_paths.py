@@ -173,6 +173,23 @@ def test_nulls_written_as_literals_or_blanks_are_stored_as_bound_nulls(store: St
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_stored_date_time_texts_are_read_as_the_column_reads_them(store: Store) -> None:
+    """read_appointments converts SQLite's date-time texts itself (fromisoformat with "+00:00"):
+    each text must come out as the column's result processor makes it, the ordinary ones and
+    those another writer could have left (no microseconds, a 'T', an offset, a date alone)."""
+    texts = ["2027-01-04 13:00:00.000000", "2027-01-04 13:00:00.123456", "2027-01-04 13:00:00", "2027-01-04T13:00",
+             "2027-01-04 13:00:00.123", "2027-01-04 15:00:00+02:00", "2027-01-04", "2027-03-14 02:30:00.000000", None]
+    start = rows.PlannedFrom._fields.index("start_utc")
+    with store.engine.connect() as connection:
+        [process] = bulk.result_processors(connection, [rows.PLANNED_FROM[start]])
+        for sample in (texts, texts[:3], texts[5:6]):
+            found = [tuple(text if at == start else None for at in range(len(rows.PLANNED_FROM))) for text in sample]
+            converted = list(map(rows._utc_from_text(connection, start, found), sample))
+            assert converted == [None if t is None else process(t) for t in sample]
+            assert all(value is None or value.tzinfo is UTC for value in converted)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("per", [1, 3, 200])
 def test_rows_in_multi_row_statements_with_literals_are_stored_and_numbered_as_bound_ones(
         store: Store, per: int, monkeypatch: pytest.MonkeyPatch) -> None:
