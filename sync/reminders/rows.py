@@ -11,6 +11,7 @@ and stores), and a read's events carry only what planning looks at.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -70,6 +71,10 @@ PLANNED_FROM = [APPOINTMENTS.c[name] for name in PlannedFrom._fields]
 # Where PlannedFrom holds a date-time, and the appointment table as SQLite's rows are read for
 # it: those columns as the stored text (read_appointments converts them, see _utc_from_text).
 _TIMES = tuple(at for at, column in enumerate(PLANNED_FROM) if isinstance(column.type, UtcDateTime))
+_START = PlannedFrom._fields.index("start_utc")
+# SQLAlchemy's SQLite DATETIME text ("%04d-%02d-%02d %02d:%02d:%02d.%06d", planner.SQLITE_TIME):
+# parsed by fromisoformat and written again, such a text comes back as it was.
+CANONICAL = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", re.ASCII)
 _AS_TEXT = Table(APPOINTMENTS.name, MetaData(), *(
     Column(column.name, Text() if at in _TIMES else column.type) for at, column in enumerate(PLANNED_FROM)))
 
@@ -96,27 +101,33 @@ def read_planned(connection: Connection, ids: Sequence[int], chunk: int = 500) -
                                                           ids, chunk=chunk)]
 
 
-def read_appointments(connection: Connection, ids: Sequence[int], chunk: int = 500) -> dict[int, PlannedFrom]:
+def read_appointments(connection: Connection, ids: Sequence[int], chunk: int = 500,
+                      texts: dict[datetime, str] | None = None) -> dict[int, PlannedFrom]:
     """The appointments of ``ids`` (those that exist), by id, each column's distinct values
-    converted once (bulk.select_where_in; on SQLite the date-times by :func:`_utc_from_text`)."""
+    converted once (bulk.select_where_in; on SQLite the date-times by :func:`_utc_from_text`,
+    which adds the starts' texts to ``texts``)."""
     if connection.dialect.name != "sqlite":
         found = select_where_in(connection, APPOINTMENTS, PlannedFrom._fields, "id", ids, chunk=chunk)
     else:
         found = select_where_in(connection, _AS_TEXT, PlannedFrom._fields, "id", ids, chunk=chunk)
         if found:
-            found = processed_rows(found, [_utc_from_text(connection, at, found) if at in _TIMES else None
-                                           for at in range(len(PLANNED_FROM))])
+            found = processed_rows(found, [_utc_from_text(connection, at, found, texts if at == _START else None)
+                                           if at in _TIMES else None for at in range(len(PLANNED_FROM))])
     return {row[0]: PlannedFrom._make(row) for row in found}
 
 
-def _utc_from_text(connection: Connection, at: int, rows: Sequence[Sequence[Any]]) -> Callable[[Any], Any]:
+def _utc_from_text(connection: Connection, at: int, rows: Sequence[Sequence[Any]],
+                   texts: dict[datetime, str] | None = None) -> Callable[[Any], Any]:
     """Column ``at`` of ``rows`` (SQLite's stored text of a UTC date-time) as the column's
     result processor gives it (aware UTC), each distinct text converted once. Why: the
     processor parses the text, then ``replace(tzinfo=UTC)`` costs ~9,000 instructions (its
     keywords parsed), ~4 % of a first planning; ``fromisoformat`` of the text with "+00:00"
     appended makes the same date-time (naive text, UTC attached) in one C call. A text that
     does not come out aware UTC so (one with an offset of its own, a date alone) goes through
-    the processor, and so does every text if the one compared with the processor differs."""
+    the processor, and so does every text if the one compared with the processor differs.
+    ``texts`` (planner.Rules.texts) gets each date-time whose text is in SQLAlchemy's own
+    format (:data:`CANONICAL`): the text it is bound as when a reminder is written, known
+    without formatting it again (~13,000 instructions each)."""
     [process] = result_processors(connection, [PLANNED_FROM[at]])
     assert process is not None  # a UtcDateTime column always has one
     table: dict[Any, Any] = {}
@@ -138,4 +149,7 @@ def _utc_from_text(connection: Connection, at: int, rows: Sequence[Sequence[Any]
         slow = process(probe)
         if table[probe] != slow or slow.tzinfo is not UTC:
             return {text: process(text) for text in table}.__getitem__
+    if texts is not None:
+        match = CANONICAL.fullmatch
+        texts.update((value, text) for text, value in table.items() if value is not None and match(text))
     return table.__getitem__

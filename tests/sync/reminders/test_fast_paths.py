@@ -17,7 +17,7 @@ from clinicsync.sync import bulk
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import read_events as outbox_events
 from clinicsync.sync.reminders import planner, rows
-from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, _bind_times, insert_new
+from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, _bind_times, _sqlite_text, insert_new
 from clinicsync.sync.reminders.timing import (
     Placer,
     Slot,
@@ -184,9 +184,13 @@ def test_stored_date_time_texts_are_read_as_the_column_reads_them(store: Store) 
         [process] = bulk.result_processors(connection, [rows.PLANNED_FROM[start]])
         for sample in (texts, texts[:3], texts[5:6]):
             found = [tuple(text if at == start else None for at in range(len(rows.PLANNED_FROM))) for text in sample]
-            converted = list(map(rows._utc_from_text(connection, start, found), sample))
+            texts: dict[datetime, str] = {}
+            converted = list(map(rows._utc_from_text(connection, start, found, texts), sample))
             assert converted == [None if t is None else process(t) for t in sample]
             assert all(value is None or value.tzinfo is UTC for value in converted)
+            # only the texts that planning would write as they are: SQLAlchemy's own format
+            assert texts == {process(t): t for t in sample if t is not None and len(t) == 26 and t[10] == " "}
+            assert all(_sqlite_text(value) == text for value, text in texts.items())
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
