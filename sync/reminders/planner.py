@@ -17,12 +17,13 @@ Every row has a unique key, so planning the same events twice plans nothing new.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
-from itertools import compress
-from operator import not_
+from itertools import chain, compress
+from operator import itemgetter, not_
 from typing import Any
 
 import orjson
@@ -32,7 +33,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from clinicsync.common.timeutil import parse_duration as _duration
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
-from clinicsync.sync.bulk import bind_column, bind_processors
+from clinicsync.sync.bulk import bind_column, bind_processors, quoted
 from clinicsync.sync.model import Appointment, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS, advance, claim_offset
@@ -60,6 +61,10 @@ COLUMNS = ("key", "appointment_id", "connector", "recipient", "recipient_ref", "
 STATUS = COLUMNS.index("status")
 DATETIMES = tuple(COLUMNS.index(c) for c in ("starts_at", "due_at", "created_at", "updated_at"))
 TEXTS = tuple(COLUMNS.index(c) for c in ("recipient_ref", "offset", "reason", "note", "channel"))  # str or None
+KEY = COLUMNS.index("key")
+SQLITE_TIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # SQLAlchemy's SQLite DATETIME storage format
+TEXTS_KEPT = 200_000  # Rules.texts is emptied past this many (~40 MB): a bound on a very large first run
+ROWS_PER_STATEMENT = 200  # rows of one multi-row INSERT on SQLite (fewer if its parameters would pass the limit)
 log = structlog.get_logger("clinicsync.reminders")
 
 
@@ -99,6 +104,9 @@ class Rules:
         self._confirms: dict[str | None, bool] = {}
         self._steps: dict[str | None, list[Step]] = {}
         self._placers: dict[datetime, Placer] = {}
+        # UTC date-times as SQLite stores them, for the whole run (rows.read_appointments adds
+        # the starts it read; insert_new the rest): a due is often another visit's start.
+        self.texts: dict[datetime, str] = {}
 
     def placer(self, now: datetime) -> Placer:
         """The run's :class:`Placer` for ``now`` (one per clock: every read of a run shares it)."""
@@ -153,7 +161,9 @@ class _Chunk:
         for event in events:
             grouped[event.appointment_id].append(event)
         ids = list(grouped)
-        appointments = read_appointments(self.connection, ids)
+        if len(self.rules.texts) > TEXTS_KEPT:
+            self.rules.texts.clear()
+        appointments = read_appointments(self.connection, ids, texts=self.rules.texts)
         existing: dict[int, list[Any]] = defaultdict(list)
         for row in read_planned(self.connection, ids):
             existing[row.appointment_id].append(row)
@@ -335,7 +345,7 @@ def retry_set_aside(connection: Connection, rules: Rules, now: datetime, report:
     chunk = _Chunk(connection, rules, now)
     chunk.plan(events)
     report.cancelled += _cancel(connection, chunk.cancel, now)
-    insert_new(connection, chunk.rows, report, chunk.known)
+    insert_new(connection, chunk.rows, report, chunk.known, rules.texts)
     resolve(connection, CONSUMER, [r.item for r in items if r.item not in chunk.failed], now)
 
 
@@ -355,27 +365,28 @@ def _known_keys(connection: Connection, keys: list[str]) -> set[str]:
     return known
 
 
-def _statement(connection: Connection, absent: Sequence[bool] = (), blank: Sequence[bool] = ()) -> str | None:
+def _statement(connection: Connection, absent: Sequence[bool] = ()) -> str | None:
     """A plain driver-level INSERT of COLUMNS, or None for a paramstyle not handled here. A
     column flagged in ``absent`` (NULL in every row of the call) is written as the literal
-    NULL and takes no parameter: binding ``None`` costs the sqlite3 module an adapter look-up
-    per value (~3,000 instructions, two failed attribute look-ups), ~4 % of a first planning.
-    A column flagged in ``blank`` is bound with '' for NULL and written ``NULLIF(?, '')``
-    (:func:`_blanked`), for the same reason."""
+    NULL and takes no parameter. (SQLite has its own statement: :func:`_insert_sqlite`.)"""
     dialect = connection.dialect
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
     if mark is None:
         return None
-    quote = dialect.identifier_preparer.quote
-    values = ", ".join("NULL" if absent and absent[at] else f"NULLIF({mark}, '')" if blank and blank[at] else mark
-                       for at in range(len(COLUMNS)))
-    return f"INSERT INTO {quote(REMINDERS.name)} ({', '.join(quote(c) for c in COLUMNS)}) VALUES ({values})"
+    values = ", ".join("NULL" if absent and absent[at] else mark for at in range(len(COLUMNS)))
+    return f"INSERT INTO {quoted(connection, REMINDERS.name)} ({_names(connection)}) VALUES ({values})"
+
+
+def _names(connection: Connection) -> str:
+    """COLUMNS quoted as the dialect quotes them ("offset" is a keyword), comma-separated."""
+    return ", ".join(quoted(connection, c) for c in COLUMNS)
 
 
 def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report: PlanReport,
-                known: set[str] | None = None) -> None:
+                known: set[str] | None = None, texts: dict[datetime, str] | None = None) -> None:
     """Insert the rows whose key is not stored yet (``known``: the stored keys, when the caller
-    has them), in one driver executemany with the datetimes converted up front."""
+    has them), in key order of ``rows`` (ids follow it: the dispatcher breaks ties by id),
+    with the datetimes converted up front (on SQLite through ``texts``, Rules.texts)."""
     if not rows:
         return
     if known is None:
@@ -383,66 +394,163 @@ def insert_new(connection: Connection, rows: dict[str, tuple[Any, ...]], report:
     new = [row for key, row in rows.items() if key not in known] if known else list(rows.values())
     if not new:
         return
+    if connection.dialect.name == "sqlite":
+        _insert_sqlite(connection, new, {} if texts is None else texts)
+    else:
+        _insert_bound(connection, new)
+    statuses = list(map(itemgetter(STATUS), new))  # counted in C: no generator frame per row
+    report.planned += statuses.count("pending")
+    report.skipped += statuses.count("skipped")
+
+
+def _insert_bound(connection: Connection, new: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL and MariaDB: one driver executemany, a column NULL in every row written as
+    the literal NULL (their drivers bind the rest cheaply); another paramstyle: Core's insert."""
     columns: list[Any] = list(zip(*new, strict=True))  # converted a column at a time: they repeat their values
     absent = [column.count(None) == len(new) for column in columns]  # NULL in every row: a literal NULL
-    statement = _statement(connection, absent, _blanked(connection, columns, absent))
+    statement = _statement(connection, absent)
     if statement is None:
         connection.execute(insert(REMINDERS), [dict(zip(COLUMNS, row, strict=True)) for row in new])
-    else:
-        for at in DATETIMES:
-            if not absent[at]:
-                columns[at] = _bind_times(connection, REMINDERS.c[COLUMNS[at]], columns[at])
-        connection.exec_driver_sql(statement, list(zip(*compress(columns, map(not_, absent)), strict=True)))
-    pending = sum(1 for row in new if row[STATUS] == "pending")
-    report.planned += pending
-    report.skipped += sum(1 for row in new if row[STATUS] == "skipped")
+        return
+    for at in DATETIMES:
+        if not absent[at]:
+            columns[at] = _bind_times(connection, REMINDERS.c[COLUMNS[at]], columns[at])
+    connection.exec_driver_sql(statement, list(zip(*compress(columns, map(not_, absent)), strict=True)))
 
 
-def _blanked(connection: Connection, columns: list[Any], absent: Sequence[bool]) -> list[bool]:
-    """On SQLite, the text columns NULL in some rows (an offset, a note) but never '': their
-    NULLs are bound as '' (``columns`` changed in place) and written back as NULL by
-    ``NULLIF(?, '')``, so that the sqlite3 module adapts no ``None`` (see :func:`_statement`).
-    The values stored are the same: '' becomes NULL, every other text stays itself."""
-    blank = [False] * len(COLUMNS)
-    if connection.dialect.name != "sqlite":
-        return blank
-    for at in TEXTS:
-        column = columns[at]
-        if not absent[at] and None in column and "" not in column:
-            columns[at] = ["" if value is None else value for value in column]
-            blank[at] = True
-    return blank
+def _insert_sqlite(connection: Connection, new: list[tuple[Any, ...]], texts: dict[datetime, str]) -> None:
+    """SQLite: the rows in multi-row ``INSERT … VALUES (…), (…), …`` statements of
+    ROWS_PER_STATEMENT rows, a column with one value in every row written into the statement
+    as a literal (:func:`_sqlite_column`). Why: the sqlite3 module binds each parameter under
+    SQLite's mutex (a text copied each time) and runs each row of an ``executemany`` as a
+    statement of its own; a first import's rows share their connector, recipient, kind,
+    status and clock, so ~6 of 16 values per row are left to bind, and one statement inserts
+    ROWS_PER_STATEMENT rows (prepared once per shape of the columns: the sqlite3 module
+    caches it; compiling one costs ~7 M instructions, so the rows that do not fill one go
+    in one a statement). The rows go in in order, so they get the ids one executemany gave them;
+    each value is stored as binding it stored it (a literal takes the column's affinity too)."""
+    count = len(new)
+    values: list[str] = []
+    bound: list[Iterable[Any]] = []
+    for at, column in enumerate(zip(*new, strict=True)):
+        sql, parameters = _sqlite_column(connection, at, column, texts)
+        values.append(sql)
+        if parameters is not None:
+            bound.append(parameters)
+    width = len(bound)  # the key at least: it is never a literal
+    flat = tuple(chain.from_iterable(zip(*bound, strict=True)))  # row after row
+    per = _rows_per_statement(connection, width)
+    head = f"INSERT INTO {quoted(connection, REMINDERS.name)} ({_names(connection)}) VALUES "
+    group = f"({', '.join(values)})"
+    size, whole = per * width, count // per
+    if whole:
+        connection.exec_driver_sql(head + ", ".join([group] * per),
+                                   [flat[at * size:(at + 1) * size] for at in range(whole)])
+    if count > whole * per:  # the rest one row a statement: a statement of its own length would be compiled anew
+        connection.exec_driver_sql(head + group, [flat[at:at + width] for at in range(whole * size, len(flat), width)])
+
+
+def _rows_per_statement(connection: Connection, width: int) -> int:
+    """ROWS_PER_STATEMENT, or fewer where the rows' parameters would pass the connection's
+    limit (SQLITE_LIMIT_VARIABLE_NUMBER: 32,766 since SQLite 3.32, 999 before)."""
+    driver: Any = connection.connection.driver_connection
+    try:
+        limit = int(driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    except (AttributeError, sqlite3.Error):  # not the sqlite3 module's connection: the oldest default
+        limit = 999
+    return max(1, min(ROWS_PER_STATEMENT, limit // max(width, 1)))
+
+
+def _sqlite_column(connection: Connection, at: int, column: tuple[Any, ...],
+                   texts: dict[datetime, str]) -> tuple[str, Iterable[Any] | None]:
+    """How COLUMNS[at] is written into an SQLite insert of ``column`` (its value in each row):
+    (its SQL, the values to bind or None). One value in every row (the key aside) is a literal
+    (:func:`_sqlite_literal`); a date-time column is bound as the column's text
+    (:func:`_time_table`); a text column NULL in some rows and never '' is bound with ''
+    for NULL and written ``NULLIF(?, '')``, since the sqlite3 module looks up an adapter for
+    each bound ``None`` (~3,000 instructions, two failed attribute look-ups). '' becomes
+    NULL, every other text stays itself: the values stored are the same."""
+    if at in DATETIMES:
+        table = _time_table(connection, REMINDERS.c[COLUMNS[at]], column, texts)
+        if len(table) == 1:
+            literal = _sqlite_literal(next(iter(table.values())), ())
+            if literal is not None:
+                return literal, None
+        return "?", map(table.__getitem__, column)
+    first = column[0]
+    if at != KEY and column.count(first) == len(column):  # equal to the first in every row
+        literal = _sqlite_literal(first, column)
+        if literal is not None:
+            return literal, None
+    if at in TEXTS and None in column and "" not in column:
+        return "NULLIF(?, '')", ["" if value is None else value for value in column]
+    return "?", column
+
+
+def _sqlite_literal(value: Any, column: Sequence[Any]) -> str | None:
+    """``value`` as an SQLite literal that stores what binding it stores, or None where there
+    is none: NULL; an int of 64 bits when every value of ``column`` is an int (``==`` lets
+    True and 1.0 pass for 1; they bind otherwise); a str without NUL (a literal would end
+    there), its quotes doubled."""
+    if value is None:
+        return "NULL"
+    if type(value) is str:
+        return None if "\x00" in value else "'" + value.replace("'", "''") + "'"
+    if type(value) is int and -(2 ** 63) <= value < 2 ** 63 and set(map(type, column)) <= {int}:
+        return str(value)
+    return None
 
 
 def _sqlite_text(value: datetime) -> str:
     """An aware UTC date-time as SQLite stores it: what the column's bind processor writes
-    (naive UTC, SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff"), by one C call instead of a chain
-    of three Python ones. Only for a tzinfo of ``datetime.UTC`` (the ``+00:00`` is cut off)."""
-    return value.isoformat(" ", "microseconds")[:26]
+    (naive UTC, SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff"), without its chain of three Python
+    calls. Only for a tzinfo of ``datetime.UTC`` (its offset is not written). By ``%``
+    rather than ``isoformat(" ", "microseconds")[:26]``: ~10,700 instructions, not ~13,100
+    (isoformat parses its keywords and formats the offset it is then cut of)."""
+    return SQLITE_TIME % (value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
 
 
 def _bind_times(connection: Connection, column: Any, values: Sequence[Any]) -> Iterable[Any]:
-    """``bind_column`` for a UTC date-time column: each distinct value converted once. On
-    SQLite, values tagged ``datetime.UTC`` (all that planning makes) are written by
-    :func:`_sqlite_text`, checked against the column's own bind processor on one of them per
-    call, so that a different storage format falls back to the processor for all (a first
-    import binds ~25,000 distinct date-times at 20,000 appointments: ~0.04 s less)."""
+    """``bind_column`` for a UTC date-time column: each distinct value converted once
+    (on SQLite by :func:`_time_table`)."""
     [process] = bind_processors(connection, [column])
     if process is None or connection.dialect.name != "sqlite":
         return bind_column(connection, column, values)
+    return map(_time_table(connection, column, values).__getitem__, values)
+
+
+def _time_table(connection: Connection, column: Any, values: Sequence[Any],
+                texts: dict[datetime, str] | None = None) -> dict[Any, Any]:
+    """Each distinct value of ``values`` (an SQLite UTC date-time column) as bound. Values
+    tagged ``datetime.UTC`` (all that planning makes) are written by :func:`_sqlite_text`
+    or found in ``texts`` (what it wrote before, or the text a start was read from, see
+    rows._utc_from_text; new ones are added), checked against the column's own bind
+    processor on one of them per call, so that a different storage format falls back to
+    the processor for all. Why ``texts``: converted per column and per insert, a first
+    import made ~24,600 texts at 20,000 appointments; they are ~13,300 distinct values, and
+    most of them starts the read had as text."""
+    [process] = bind_processors(connection, [column])
+    distinct = set(values)
+    if process is None:
+        return {value: value for value in distinct}
     table: dict[Any, Any] = {}
     probe = None
-    for value in set(values):
+    for value in distinct:
         if value is None:
             table[value] = None
         elif value.tzinfo is UTC:
-            table[value] = _sqlite_text(value)
+            text = texts.get(value) if texts is not None else None
+            if text is None:
+                text = _sqlite_text(value)
+                if texts is not None:
+                    texts[value] = text
+            table[value] = text
             probe = value
         else:
             table[value] = process(value)
     if probe is not None and table[probe] != process(probe):
-        return bind_column(connection, column, values)
-    return map(table.__getitem__, values)
+        return {value: process(value) for value in distinct}
+    return table
 
 
 def _cancel(connection: Connection, cancel: dict[int, str], now: datetime) -> int:
@@ -501,7 +609,7 @@ def plan_events(settings: Settings, store: Store, now: datetime, report: PlanRep
             chunk = _Chunk(connection, rules, now)
             chunk.plan(events)
             report.cancelled += _cancel(connection, chunk.cancel, now)
-            insert_new(connection, chunk.rows, report, chunk.known)
+            insert_new(connection, chunk.rows, report, chunk.known, rules.texts)
             advance(connection, CONSUMER, events[-1].id)
             report.events += len(events)
         progress(report.events, max(total, report.events))

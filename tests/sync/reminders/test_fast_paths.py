@@ -16,8 +16,8 @@ from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.sync import bulk
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import read_events as outbox_events
-from clinicsync.sync.reminders import rows
-from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, _bind_times, insert_new
+from clinicsync.sync.reminders import planner, rows
+from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, _bind_times, _sqlite_text, insert_new
 from clinicsync.sync.reminders.timing import (
     Placer,
     Slot,
@@ -170,6 +170,75 @@ def test_nulls_written_as_literals_or_blanks_are_stored_as_bound_nulls(store: St
         for i in range(len(shape)):
             assert stored[f"fast-{name}:{i}"] == stored[f"orm-{name}:{i}"]
     assert stored["fast-mixed:1"][COLUMNS.index("reason") - 1] == "" and stored["fast-blank:1"][5] == "3d"
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_stored_date_time_texts_are_read_as_the_column_reads_them(store: Store) -> None:
+    """read_appointments converts SQLite's date-time texts itself (fromisoformat with "+00:00"):
+    each text must come out as the column's result processor makes it, the ordinary ones and
+    those another writer could have left (no microseconds, a 'T', an offset, a date alone)."""
+    texts = ["2027-01-04 13:00:00.000000", "2027-01-04 13:00:00.123456", "2027-01-04 13:00:00", "2027-01-04T13:00",
+             "2027-01-04 13:00:00.123", "2027-01-04 15:00:00+02:00", "2027-01-04", "2027-03-14 02:30:00.000000", None]
+    start = rows.PlannedFrom._fields.index("start_utc")
+    with store.engine.connect() as connection:
+        [process] = bulk.result_processors(connection, [rows.PLANNED_FROM[start]])
+        for sample in (texts, texts[:3], texts[5:6]):
+            found = [tuple(text if at == start else None for at in range(len(rows.PLANNED_FROM))) for text in sample]
+            texts: dict[datetime, str] = {}
+            converted = list(map(rows._utc_from_text(connection, start, found, texts), sample))
+            assert converted == [None if t is None else process(t) for t in sample]
+            assert all(value is None or value.tzinfo is UTC for value in converted)
+            # only the texts that planning would write as they are: SQLAlchemy's own format
+            assert texts == {process(t): t for t in sample if t is not None and len(t) == 26 and t[10] == " "}
+            assert all(_sqlite_text(value) == text for value, text in texts.items())
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("per", [1, 3, 200])
+def test_rows_in_multi_row_statements_with_literals_are_stored_and_numbered_as_bound_ones(
+        store: Store, per: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's insert writes a column with one value in every row as a literal and puts
+    ROWS_PER_STATEMENT rows in a statement (the rest one a statement): every value stored,
+    and the order of the ids, must be what the ORM's insert of the same rows stores. The
+    values include what a literal could get wrong: quotes, a NUL, text that looks like a
+    number, True beside 1, a date-time with and without microseconds."""
+    monkeypatch.setattr(planner, "ROWS_PER_STATEMENT", per)
+    put(store, appointment("A1", datetime(2027, 1, 4, 13, 0, tzinfo=UTC)))
+    now = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
+    with store.engine.begin() as connection:
+        appointment_id = connection.execute(select(rows.APPOINTMENTS.c.id)).scalar_one()
+    shapes: dict[str, list[tuple[object, ...]]] = {  # (connector, recipient_ref, offset, version, due)
+        "constant": [("o'brien", "P'1", "3d", 1, now)] * 7,
+        "nul": [("csv", "P\x001", "1e3", 1, now)] * 4,
+        "numeric": [("csv", "0012", "1.50", True, now), ("csv", "0012", "1.50", 1, now)],
+        "varied": [("csv", f"P{i}", None if i % 2 else "1h", i, now + timedelta(microseconds=i)) for i in range(8)],
+        "one": [("csv", None, None, 0, now)]}
+
+    def planned(prefix: str, shape: list[tuple[object, ...]]) -> dict[str, tuple[object, ...]]:
+        out = {}
+        for i, (connector, ref, offset, version, due) in enumerate(shape):
+            key = f"{prefix}{i}"
+            out[key] = (key, appointment_id, connector, "patient", ref, "reminder", offset, version, now, due,
+                        "pending", None, "moved" if i == 2 else None, None, "", 0, now, now)
+        return out
+
+    with store.engine.begin() as connection:
+        for name, shape in shapes.items():
+            insert_new(connection, planned(f"fast-{name}:", shape), PlanReport())
+            connection.execute(insert(REMINDERS), [dict(zip(COLUMNS, row, strict=True))
+                                                   for row in planned(f"orm-{name}:", shape).values()])
+    with store.engine.connect() as connection:
+        stored = {r.key: (r.id, tuple(r)[2:]) for r in connection.execute(select(REMINDERS))}
+        typed = dict(connection.exec_driver_sql(
+            "SELECT key, typeof(connector) || typeof(recipient_ref) || typeof(\"offset\") || typeof(version) "
+            "|| typeof(due_at) FROM reminder").fetchall())
+    for name, shape in shapes.items():
+        fast = [stored[f"fast-{name}:{i}"] for i in range(len(shape))]
+        assert [values for _, values in fast] == [stored[f"orm-{name}:{i}"][1] for i in range(len(shape))]
+        assert [typed[f"fast-{name}:{i}"] for i in range(len(shape))] == [
+            typed[f"orm-{name}:{i}"] for i in range(len(shape))]
+        assert [i for i, _ in fast] == sorted(i for i, _ in fast)  # inserted in the rows' order
+    assert stored["fast-nul:0"][1][3] == "P\x001" and stored["fast-constant:0"][1][1] == "o'brien"
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
