@@ -1,5 +1,5 @@
 """The CSV drop connector builds a first import's rows on a faster path (csv_records._block:
-a Record made by tuple.__new__; csv_drop: the row's dict by zip without its keyword); what it
+a Record made by tuple.__new__; csv_drop: the row's dict by a dict display of the header, _row_dict); what it
 yields must be exactly what the plain constructors give, for every row of a generated export
 (bad rows, blank lines and odd line ends included)."""
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.data import write_export
 from clinicsync.connectors.base import RawRecord
-from clinicsync.connectors.csv_drop import CsvDropConnector, CsvDropSettings
+from clinicsync.connectors.csv_drop import _DISPLAY_COLUMNS, CsvDropConnector, CsvDropSettings, _row_dict
 from clinicsync.connectors.csv_records import CsvRecords, Record, Utf8Lines
 
 
@@ -67,3 +67,19 @@ def test_plain_block_records_are_records(tmp_path: Path) -> None:
     assert records == reference and len(records) > 500
     for mine, theirs in zip(records, reference, strict=True):
         assert type(mine) is Record and mine._asdict() == theirs._asdict()
+
+
+ODD_NAMES = ["appointment_id", "it's", 'say "hi"', "back\\slash", "{brace}", "new\nline", "tab\t", "\x00nul",
+             "caf\u00e9", "\U0001f600", "\udcff lone surrogate", "", " spaced ", "v0", "lambda", "__import__('os')",
+             "'}; x = {'", "\\x41"]
+
+
+def test_a_row_dict_of_any_header_is_zip_s() -> None:
+    """_row_dict writes the header's names into a dict display as their repr: any name (quotes,
+    backslashes, braces, control characters, lone surrogates, a name that is code or a
+    parameter's name) gives zip's dict, keys, values and order; so do wide headers, built by zip."""
+    for header in (ODD_NAMES, ODD_NAMES[:1], [f"c{i}" for i in range(_DISPLAY_COLUMNS + 1)]):
+        row = [f"value {i}" for i in range(len(header))]
+        made = _row_dict(header)(*row)
+        assert made == dict(zip(header, row, strict=True))
+        assert list(made.items()) == list(zip(header, row, strict=True))

@@ -220,3 +220,33 @@ def test_a_growing_table_gets_fresh_planner_statistics(store: Store, monkeypatch
                 "SELECT reltuples FROM pg_class WHERE oid = 'appointment'::regclass").scalar_one() == 24
     else:
         assert analyzed == []
+
+
+class _Conforming:
+    """A value that adapts itself (the protocol bind_none_directly must leave working)."""
+
+    def __conform__(self, protocol: Any) -> str:
+        return "conformed"
+
+
+def test_none_binds_as_null_through_its_adapter() -> None:
+    """bulk.bind_none_directly (issue 32): None reaches SQLite as NULL, through the registered
+    adapter and not the failing attribute look-ups; every other kind binds as before (the
+    four direct types, bytes, a bool, a value with ``__conform__``), with and without
+    executemany, and NULL compares and sorts as NULL."""
+    import sqlite3
+
+    adapter = sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)]
+    assert adapter(None) is None
+    connection = sqlite3.connect(":memory:")
+    values = (None, 1, 1.5, "text", bytearray(b"ab"), b"cd", True, _Conforming())
+    row = connection.execute("SELECT " + ", ".join("typeof(?), ?" for _ in values),
+                             [v for value in values for v in (value, value)]).fetchone()
+    assert row == ("null", None, "integer", 1, "real", 1.5, "text", "text", "blob", b"ab", "blob", b"cd",
+                   "integer", 1, "text", "conformed")
+    connection.execute("CREATE TABLE t (a, b)")
+    connection.executemany("INSERT INTO t VALUES (?, ?)", [(None, 1), (2, None), (None, None)])
+    assert connection.execute("SELECT count(*) FROM t WHERE a IS NULL").fetchone() == (2,)
+    assert connection.execute("SELECT typeof(a), typeof(b) FROM t ORDER BY rowid").fetchall() == [
+        ("null", "integer"), ("integer", "null"), ("null", "null")]
+    assert connection.execute("SELECT count(*) FROM t WHERE a = ?", (None,)).fetchone() == (0,)

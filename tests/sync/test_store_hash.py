@@ -6,11 +6,14 @@ answer, telehealth, cancellation reason), with a bare and a fully filled appoint
 from __future__ import annotations
 
 import itertools
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clinicsync.mappings.model import (
     NormalizedAppointment,
@@ -151,3 +154,33 @@ def test_a_batch_hashes_each_appointment_as_alone() -> None:
     changed = NormalizedPatient(external_id="P-1", name="Ana Lopez")
     appointment = NormalizedAppointment(**{**_base(True), "patient": changed})
     assert hashes(appointment) == _appointment_hash(appointment) != PINNED[(True, ())]
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.one_of(st.none(), st.text()), min_size=8, max_size=8),
+       flags=st.tuples(st.booleans(), st.booleans()))
+def test_a_persons_declared_dict_writes_the_dataclass_json(texts: list[str | None], flags: tuple[bool, bool]) -> None:
+    """The batch path writes a patient's (practitioner's) JSON from a dict display of its
+    fields in declaration order (store._PERSON_DICTS, issue 32): the same bytes orjson writes
+    for the dataclass itself, which is what the stored hashes were made of."""
+    from clinicsync.sync.store import _PERSON_DICTS
+
+    patient = NormalizedPatient(texts[0] or "P-1", *texts[1:6], *flags)  # type: ignore[arg-type]
+    practitioner = NormalizedPractitioner(texts[6] or "D-1", texts[7], texts[1])
+    for person in (patient, practitioner, NormalizedPatient("P-2"), NormalizedPractitioner("D-2")):
+        assert orjson.dumps(_PERSON_DICTS[type(person)](person)) == orjson.dumps(person)
+
+
+def test_a_batch_writes_a_person_of_another_type_whole() -> None:
+    """A person object of a type the batch path has no dict display for (a subclass) is
+    written by orjson whole, as before."""
+    from clinicsync.sync.store import _batch_hashes
+
+    @dataclass(frozen=True, slots=True)
+    class Other(NormalizedPatient):
+        pass
+
+    values = _base(True)
+    odd = Other(**{f.name: getattr(values["patient"], f.name) for f in fields(NormalizedPatient)})
+    appointment = NormalizedAppointment(**{**values, "patient": odd})
+    assert _batch_hashes()(appointment) == _appointment_hash(appointment) == PINNED[(True, ())]
