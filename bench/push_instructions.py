@@ -10,6 +10,7 @@ instructions, which do not move with the machine's load (issue 32's done-when; S
 ``push`` makes 20 untimed warm-up pushes, then N more, each a new booking through the real app
 in-process (S1's requests, POST /api/v1/appointments). Instructions per push: the difference of
 two runs' "Collected" totals, N pushes minus 0 pushes, divided by N; the same for each store.
+``baseline FOLDER N``: the same requests into W8's yardstick (bench/push_baseline.py), the same way.
 """
 
 from __future__ import annotations
@@ -67,9 +68,32 @@ def push(folder: Path, count: int) -> None:
         store.close()
 
 
+def baseline(folder: Path, count: int) -> None:
+    """The same ``WARM_UP`` + ``count`` requests into W8's yardstick (bench/push_baseline.py) on a
+    SQLite file in ``folder``: instructions per request of the minimal FastAPI receiver, the gap's
+    other end, measured the same way (the same client in process, the same difference of runs)."""
+    import httpx
+
+    from bench.push_baseline import app as baseline_app
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "baseline.db").unlink(missing_ok=True)
+    app = baseline_app(f"sqlite:///{folder / 'baseline.db'}", KEY, "unused")
+
+    async def push_all() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench",
+                                     headers={"Authorization": f"Bearer {KEY}"}) as client:
+            for number in range(1, WARM_UP + count + 1):
+                answer = await client.post("/api/v1/appointments", json=_booking(10_000_000 + number))
+                assert answer.status_code == 201, answer.text
+
+    asyncio.run(push_all())
+
+
 def main(argv: list[str]) -> None:
+    """``prepare``, ``push`` or ``baseline`` FOLDER NUMBER (see the module's docstring)."""
     verb, folder, number = argv
-    (prepare if verb == "prepare" else push)(Path(folder), int(number))
+    {"prepare": prepare, "push": push, "baseline": baseline}[verb](Path(folder), int(number))
 
 
 if __name__ == "__main__":
