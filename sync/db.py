@@ -139,7 +139,7 @@ def at_cursor(connection: Connection, sql: str, parameters: Any = ()) -> Any:
     cursor: the caller reads and closes it. A connection with listeners or echo (tests that
     count statements, ``store.echo``) goes through ``exec_driver_sql``, so they see it."""
     if connection._has_events or connection.engine._has_events or connection._echo:
-        return _Fetched(connection.exec_driver_sql(sql, parameters))
+        return _Fetched(connection.exec_driver_sql(sql, parameters, execution_options={"preserve_rowcount": True}))
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql, parameters)
@@ -158,6 +158,10 @@ class _Fetched:
     @property
     def lastrowid(self) -> Any:
         return self.result.lastrowid
+
+    @property
+    def rowcount(self) -> int:
+        return int(self.result.rowcount)
 
     def fetchone(self) -> Any:
         row = self.result.fetchone()
