@@ -898,7 +898,7 @@ class Store:
             # Built bound: ``now`` is the only value with a bind processor (_EVENT_NAMES' others are
             # integers and text), so it goes through it once, not each row through processed_rows.
             bound = _unprocessed(connection, _EVENT_NAMES[:-1])
-            stamp = bind_value(connection, EVENTS.c.created_at, now) if bound else now
+            stamp = _event_time(connection.dialect)(now) if bound else now
             # The updates' events first, then the created ones in id order (ids order the outbox).
             copied = bound and not recorded and _created_by_select(connection, new_ids)
             if not copied:
@@ -1267,6 +1267,14 @@ def _unprocessed(connection: Connection, names: Sequence[str]) -> bool:
 def _unprocessed_in(dialect: Dialect, names: tuple[str, ...]) -> bool:
     return not any(column.type.dialect_impl(dialect).bind_processor(dialect) is not None
                    for column in (EVENTS.c[name] for name in names))
+
+
+@lru_cache(maxsize=32)
+def _event_time(dialect: Dialect) -> Callable[[Any], Any]:
+    """``bind_value`` of an event's created_at on ``dialect``, its processor looked up once (a push
+    writes one event: the lookup cost more than the value)."""
+    process = EVENTS.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+    return (lambda value: value) if process is None else (lambda value: value if value is None else process(value))
 
 
 @lru_cache(maxsize=32)
