@@ -10,6 +10,15 @@ instructions, which do not move with the machine's load (issue 32's done-when; S
 ``push`` makes 20 untimed warm-up pushes, then N more, each a new booking through the real app
 in-process (S1's requests, POST /api/v1/appointments). Instructions per push: the difference of
 two runs' "Collected" totals, N pushes minus 0 pushes, divided by N; the same for each store.
+``baseline FOLDER N``: the same requests into W8's yardstick (bench/push_baseline.py), the same way.
+
+``w8 APP ENDPOINT FOLDER N`` (APP ``clinicsync`` or ``baseline``, ENDPOINT ``rest`` or ``calcom``):
+W8's own requests (bench/w8_push_api.py, logging warnings only) straight into the ASGI app, a
+SQLite store in FOLDER, 30 warm-ups, then N measured; run under
+``valgrind --tool=callgrind --instr-atstart=no``, it prints ``READY`` and waits for FOLDER/go
+(meanwhile ``callgrind_control -i on PID``), then ``DONE`` and waits for FOLDER/stop (after
+``callgrind_control -i off PID``): "Collected" / N is then the instructions per request alone,
+and ``callgrind_annotate`` shows only them. Without valgrind it prints the CPU per request.
 """
 
 from __future__ import annotations
@@ -67,9 +76,112 @@ def push(folder: Path, count: int) -> None:
         store.close()
 
 
+def baseline(folder: Path, count: int) -> None:
+    """The same ``WARM_UP`` + ``count`` requests into W8's yardstick (bench/push_baseline.py) on a
+    SQLite file in ``folder``: instructions per request of the minimal FastAPI receiver, the gap's
+    other end, measured the same way (the same client in process, the same difference of runs)."""
+    import httpx
+
+    from bench.push_baseline import app as baseline_app
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "baseline.db").unlink(missing_ok=True)
+    app = baseline_app(f"sqlite:///{folder / 'baseline.db'}", KEY, "unused")
+
+    async def push_all() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench",
+                                     headers={"Authorization": f"Bearer {KEY}"}) as client:
+            for number in range(1, WARM_UP + count + 1):
+                answer = await client.post("/api/v1/appointments", json=_booking(10_000_000 + number))
+                assert answer.status_code == 201, answer.text
+
+    asyncio.run(push_all())
+
+
+def w8(app_name: str, endpoint: str, folder: Path, count: int) -> None:
+    """W8's requests through the app in process, instrumented only around the ``count`` measured."""
+    import os
+    import time
+
+    import structlog
+
+    from bench import w8_push_api
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
+    folder.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{folder / 'store.db'}"
+    if app_name == "clinicsync":
+        app = w8_push_api.clinicsync_app(url, folder)
+    else:
+        from bench.push_baseline import app as baseline_app
+
+        app = baseline_app(url, w8_push_api.KEY, w8_push_api.SECRET)
+    warm_up = 30
+    requests = [_asgi_request(raw) for raw in w8_push_api.requests_for(endpoint, "I", warm_up + count)]
+
+    async def wait_for(name: str) -> None:
+        while not (folder / name).exists():
+            await asyncio.sleep(0.05)
+
+    async def run_all() -> float:
+        for scope, body in requests[:warm_up]:
+            await _send(app, scope, body)
+        print("READY", flush=True)
+        await wait_for("go")
+        began = time.process_time()
+        for scope, body in requests[warm_up:]:
+            await _send(app, scope, body)
+        spent = time.process_time() - began
+        print("DONE", flush=True)
+        await wait_for("stop")
+        return spent
+
+    if not os.environ.get("PUSH_INSTRUCTIONS_WAIT"):  # without valgrind: go and stop at once
+        (folder / "go").touch()
+        (folder / "stop").touch()
+    spent = asyncio.run(run_all())
+    print(f"{app_name} {endpoint}: {spent / max(count, 1) * 1000:.3f} ms CPU per request", flush=True)
+
+
+def _asgi_request(raw: bytes) -> tuple[dict[str, Any], bytes]:
+    """An HTTP/1.1 request as rendered for the wire, as uvicorn hands it to the app."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    first, *lines = head.split(b"\r\n")
+    _method, path, _version = first.split(b" ")
+    headers = [(name.strip().lower(), value.strip()) for name, _, value in (line.partition(b":") for line in lines)]
+    return ({"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": path.decode(), "raw_path": path, "query_string": b"",
+             "root_path": "", "headers": headers, "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000),
+             "state": {}}, body)
+
+
+async def _send(app: Any, scope: dict[str, Any], body: bytes) -> None:
+    """One request through the ASGI app; it must answer 200 or 201."""
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await asyncio.sleep(3600)  # no disconnect while the app answers
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    await app(dict(scope), receive, send)
+    assert status and status[0] in (200, 201), status
+
+
 def main(argv: list[str]) -> None:
+    """``prepare``, ``push`` or ``baseline`` FOLDER NUMBER, or ``w8`` APP ENDPOINT FOLDER NUMBER."""
+    if argv[0] == "w8":
+        _, app_name, endpoint, folder_name, count = argv
+        w8(app_name, endpoint, Path(folder_name), int(count))
+        return
     verb, folder, number = argv
-    (prepare if verb == "prepare" else push)(Path(folder), int(number))
+    {"prepare": prepare, "push": push, "baseline": baseline}[verb](Path(folder), int(number))
 
 
 if __name__ == "__main__":

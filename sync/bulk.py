@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import Column, Connection, Table
 from sqlalchemy.exc import DBAPIError
 
+from clinicsync.sync.db import at_cursor
+
 Processor = Callable[[Any], Any] | None
 
 # Looked up, never filled: its ``get`` answers None for any key (see bind_none_directly).
@@ -226,10 +228,11 @@ def _insert_one(connection: Connection, table: Table, names: Sequence[str], row:
     sql, processors = made
     values = tuple(value if process is None or value is None else process(value)
                    for process, value in zip(processors, row, strict=True))
-    if connection.dialect.name == "postgresql":
-        return int(connection.exec_driver_sql(sql, values).scalar_one())
-    result = connection.exec_driver_sql(sql, values)
-    return int(result.lastrowid)
+    cursor = at_cursor(connection, sql, values)  # past SQLAlchemy's result machinery (issue 32)
+    try:
+        return int(cursor.fetchone()[0] if connection.dialect.name == "postgresql" else cursor.lastrowid)
+    finally:
+        cursor.close()
 
 
 def last_insert_rowid(connection: Connection) -> int:

@@ -50,7 +50,7 @@ from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 from clinicsync.sync.bulk import Processor, bind_processors, placeholder, quoted
-from clinicsync.sync.db import first_statement, on_live_connection
+from clinicsync.sync.db import at_cursor, first_statement, on_live_connection
 from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.locks import LockTimeout, advisory_key, sqlite_file
 from clinicsync.sync.model import Appointment, Patient, Practitioner, SyncRun
@@ -271,7 +271,7 @@ def _locked(engine: Engine, connector: str, keys: Sequence[str], within: Within 
                 execute = first_statement if number == 0 else Connection.exec_driver_sql
                 execute(connection, "SELECT pg_advisory_xact_lock(%s)", (advisory_key("push", connector, key),))
         elif not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
-            connection.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite: the write lock before the first read
+            at_cursor(connection, "BEGIN IMMEDIATE").close()  # SQLite: the write lock before the first read
         return within(connection) if within is not None else None
 
     return turn_then_within
@@ -393,8 +393,8 @@ def _run_recorder(run_id: str, connector: str, started: datetime) -> Callable[[C
         sql, processors = _run_insert(connection)
         row = (run_id, connector, "failed" if error else "ok", orjson.dumps(counts.as_dict()).decode(), error,
                started, utcnow())
-        connection.exec_driver_sql(sql, tuple(value if process is None else process(value)
-                                              for value, process in zip(row, processors, strict=True)))
+        at_cursor(connection, sql, tuple(value if process is None else process(value)
+                                         for value, process in zip(row, processors, strict=True))).close()
 
     return finish
 

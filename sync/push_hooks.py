@@ -22,13 +22,15 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Insert, bindparam, delete, select, text, update
+from sqlalchemy.engine import Dialect
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.bulk import bind_processors
-from clinicsync.sync.db import insert_ignoring_duplicates
+from clinicsync.sync.bulk import Processor
+from clinicsync.sync.db import at_cursor, insert_ignoring_duplicates
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.push_hooks import ALIASES, RECEIPTS
 from clinicsync.sync.push import PushReceiver, Withdrawn, Within, load_appointment
@@ -178,8 +180,11 @@ def read_then_claim(connection: Connection, connector: str, position: str, diges
     (~30-50 us less each than a SQLAlchemy construct, inside SQLite's write lock, issue 32)."""
     sqlite = connection.dialect.name == "sqlite"
     values = {"connector": connector, "digest": digest, "uid": uid}
-    received, aliased, superseded = connection.exec_driver_sql(
-        _READ_NAMED if sqlite else _READ_PYFORMAT, values).one()
+    cursor = at_cursor(connection, _READ_NAMED if sqlite else _READ_PYFORMAT, values)
+    try:
+        received, aliased, superseded = cursor.fetchone()
+    finally:
+        cursor.close()
     if received:
         raise Withdrawn(DUPLICATE)
     if aliased or superseded:
@@ -189,8 +194,11 @@ def read_then_claim(connection: Connection, connector: str, position: str, diges
         connection.execute(_PRUNE, {"connector": connector, "before": now - keep})
     claim = _CLAIM_NAMED if sqlite else _CLAIM_IGNORE if connection.dialect.name in ("mysql", "mariadb") \
         else _CLAIM_PYFORMAT
-    claimed = connection.exec_driver_sql(claim, {**values, "received_at": _received_at(connection, now)},
-                                         execution_options={"preserve_rowcount": True}).rowcount > 0
+    cursor = at_cursor(connection, claim, {**values, "received_at": _received_at(connection, now)})
+    try:
+        claimed = cursor.rowcount > 0
+    finally:
+        cursor.close()
     return None if claimed else {position}
 
 
@@ -206,8 +214,14 @@ _CLAIM_IGNORE = ("INSERT IGNORE INTO webhookreceipt (connector, digest, received
 
 def _received_at(connection: Connection, now: datetime) -> Any:
     """``now`` as the driver takes it for ``received_at`` (UtcDateTime's bind processing)."""
-    [process] = bind_processors(connection, [RECEIPTS.c.received_at])
+    process = _receipt_time(connection.dialect)
     return process(now) if process is not None else now
+
+
+@lru_cache(maxsize=32)
+def _receipt_time(dialect: Dialect) -> Processor:
+    """``received_at``'s bind processor on ``dialect``, looked up once (not per webhook)."""
+    return RECEIPTS.c.received_at.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 # PostgreSQL: the first read and the receipt's claim in one statement, at the driver (issue 32:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import weakref
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -32,17 +33,19 @@ from clinicsync.mappings.model import (
 from clinicsync.sync import quarantine
 from clinicsync.sync.bulk import (
     BoundValues,
+    Processor,
     bind_processors,
     bind_value,
     insert_rows,
     insert_with_ids,
+    placeholder,
     select_in,
     select_where,
     update_keyed,
     update_where,
 )
 from clinicsync.sync.changes import Change, Stored, classify
-from clinicsync.sync.db import ensure_schema, insert_ignoring_duplicates, make_engine, upsert_statement
+from clinicsync.sync.db import at_cursor, ensure_schema, insert_ignoring_duplicates, make_engine, upsert_statement
 from clinicsync.sync.known_prints import KnownPrints, read_known
 from clinicsync.sync.model import (
     Appointment,
@@ -424,10 +427,14 @@ def presence_and_known(connection: Connection, connector: str, appointment: Norm
     patient = appointment.patient.external_id if appointment.patient else None
     practitioner = appointment.practitioner.external_id if appointment.practitioner else None
     dialect = connection.dialect
-    row = connection.exec_driver_sql(_PRESENCE_ONE["sqlite" if dialect.name == "sqlite" else "other"], {
+    cursor = at_cursor(connection, _PRESENCE_ONE["sqlite" if dialect.name == "sqlite" else "other"], {
         "connector": connector, "patient": patient, "practitioner": practitioner,
         "location": appointment.location, "appointment": appointment.external_id,
-        "record_a": record_ids[0], "record_b": record_ids[-1]}).one()
+        "record_a": record_ids[0], "record_b": record_ids[-1]})
+    try:
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
     (go_live, tombstones, open_items, items, patient_hash, practitioner_hash, location_known, location_name,
      appointment_id, appointment_hash, deleted_at, fingerprint) = row
     utc = _utc_result(dialect)
@@ -913,17 +920,21 @@ class Store:
             # Built bound: ``now`` is the only value with a bind processor (_EVENT_NAMES' others are
             # integers and text), so it goes through it once, not each row through processed_rows.
             bound = _unprocessed(connection, _EVENT_NAMES[:-1])
-            stamp = bind_value(connection, EVENTS.c.created_at, now) if bound else now
+            stamp = _event_time(connection.dialect)(now) if bound else now
             # The updates' events first, then the created ones in id order (ids order the outbox).
             copied = bound and not recorded and _created_by_select(connection, new_ids)
             if not copied:
                 created = Change("created")
                 changes.extend((new_id, created, 1) for new_id in new_ids)
-            insert_rows(connection, EVENTS, _EVENT_NAMES, [
+            events = [
                 (appointment_id, change.kind, version,
                  orjson.dumps({**change.payload, **marks}).decode() if change.payload
                  else early if appointment_id in recorded and change.kind == "created" else bare, stamp)
-                for appointment_id, change, version in changes], bound=bound)
+                for appointment_id, change, version in changes]
+            if bound and len(events) == 1:  # a push's one event: its INSERT built once, at the driver
+                at_cursor(connection, _one_event_insert(connection), events[0]).close()
+            else:
+                insert_rows(connection, EVENTS, _EVENT_NAMES, events, bound=bound)
             if copied:
                 _insert_created_events(connection, new_ids[0], new_ids[-1], bare, stamp)
 
@@ -1110,8 +1121,62 @@ def _insert_new(connection: Connection, table: Any, names: Sequence[str], rows: 
         insert_rows(connection, table, names, rows)
         return
     keys = [column.name for column in table.primary_key.columns]
+    if len(rows) == 1 and (one := _upsert_one(connection, table, tuple(keys), tuple(names), changed)) is not None:
+        sql, order = one  # a push's one new person, at the driver (issue 32: ~0.1 ms of a push)
+        at_cursor(connection, sql, order(rows[0])).close()
+        return
     statement = upsert_statement(connection, table, keys, [n for n in names if n not in keys], changed)
     connection.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
+
+
+# Per dialect (weakly: an engine disposed takes its entry along), table, columns and ``changed``:
+# the upsert's SQL as SQLAlchemy compiles it, and a function that turns a row into its parameters.
+_UPSERT_ONE: weakref.WeakKeyDictionary[Dialect, dict[tuple[str, tuple[str, ...], str | None],
+                                                     tuple[str, Callable[[Sequence[Any]], Any]] | None]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _upsert_one(connection: Connection, table: Any, keys: tuple[str, ...], names: tuple[str, ...],
+                changed: str | None) -> tuple[str, Callable[[Sequence[Any]], Any]] | None:
+    """The statement ``upsert_statement`` gives, compiled once for one row of ``names``, with
+    each value through its column's bind processor as ``connection.execute`` passes it (None,
+    e.g. a default the statement would add: then the Core path). Its parameters are in the
+    driver's style: a tuple in the statement's order, or a dict by column name."""
+    dialect = connection.dialect
+    cache = _UPSERT_ONE.setdefault(dialect, {})
+    key = (table.name, names, changed)
+    if key not in cache:
+        statement = upsert_statement(connection, table, keys, [n for n in names if n not in keys], changed)
+        compiled = statement.compile(dialect=dialect, column_keys=list(names))
+        processors = bind_processors(connection, [table.c[name] for name in names])
+        positions = compiled.positiontup
+        binds = list(positions) if positions is not None else list(compiled.binds)
+        if sorted(binds) != sorted(names) or dialect.paramstyle not in ("qmark", "format", "pyformat"):
+            cache[key] = None
+        else:
+            cache[key] = (str(compiled), _parameters(names, processors, positions))
+    return cache[key]
+
+
+def _parameters(names: tuple[str, ...], processors: Sequence[Processor],
+                positions: Sequence[str] | None) -> Callable[[Sequence[Any]], Any]:
+    """A row in ``names`` order to the driver's parameters: each value through its column's
+    processor (None too, as SQLAlchemy does), as a tuple in ``positions`` order, else a dict."""
+    index = {name: i for i, name in enumerate(names)}
+
+    def bound(row: Sequence[Any]) -> list[Any]:
+        return [value if process is None else process(value)
+                for value, process in zip(row, processors, strict=True)]
+
+    if positions is None:
+        return lambda row: dict(zip(names, bound(row), strict=True))
+    order = [index[name] for name in positions]
+
+    def in_order(row: Sequence[Any]) -> tuple[Any, ...]:
+        values = bound(row)
+        return tuple([values[i] for i in order])
+
+    return in_order
 
 
 def _record_ids(mapped: Sequence[Mapped]) -> set[str]:
@@ -1215,8 +1280,35 @@ def _insert_created_events(connection: Connection, first: int, last: int, payloa
 
 def _unprocessed(connection: Connection, names: Sequence[str]) -> bool:
     """Do these event columns reach this dialect's driver as they are (no bind processor)? Then
-    an event row whose created_at is bound already is bound whole."""
-    return not any(bind_processors(connection, [EVENTS.c[name] for name in names]))
+    an event row whose created_at is bound already is bound whole. Asked once per dialect and
+    columns (a push asks on each of its writes)."""
+    return _unprocessed_in(connection.dialect, tuple(names))
+
+
+@lru_cache(maxsize=32)
+def _unprocessed_in(dialect: Dialect, names: tuple[str, ...]) -> bool:
+    return not any(column.type.dialect_impl(dialect).bind_processor(dialect) is not None
+                   for column in (EVENTS.c[name] for name in names))
+
+
+@lru_cache(maxsize=32)
+def _event_time(dialect: Dialect) -> Callable[[Any], Any]:
+    """``bind_value`` of an event's created_at on ``dialect``, its processor looked up once (a push
+    writes one event: the lookup cost more than the value)."""
+    process = EVENTS.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+    return (lambda value: value) if process is None else (lambda value: value if value is None else process(value))
+
+
+@lru_cache(maxsize=32)
+def _event_insert(name: str, quote: Callable[[str], str], mark: str) -> str:
+    return (f"INSERT INTO {quote(EVENTS.name)} ({', '.join(quote(n) for n in _EVENT_NAMES)}) "
+            f"VALUES ({', '.join([mark] * len(_EVENT_NAMES))})")
+
+
+def _one_event_insert(connection: Connection) -> str:
+    """The INSERT of one event row, bound already (what ``insert_rows`` renders for one row)."""
+    return _event_insert(connection.dialect.name, connection.dialect.identifier_preparer.quote,
+                         placeholder(connection))
 
 
 def _appointment_row(connector: str, a: NormalizedAppointment, new_hash: str, now: datetime,

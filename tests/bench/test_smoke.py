@@ -59,3 +59,31 @@ def test_the_push_instruction_count_script_prepares_and_pushes(tmp_path: Path) -
         pushed = connection.execute(text(count), {"c": CONNECTOR}).scalar_one() - imported
     assert imported > 0 and pushed == push_instructions.WARM_UP + 2
     engine.dispose()
+
+
+def test_the_push_instruction_count_script_runs_w8s_requests_and_the_baseline(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/push_instructions.py's ``w8`` (W8's requests into either app, without valgrind: no
+    wait at READY/DONE) and ``baseline`` (S1's requests into the yardstick): every request lands."""
+    import structlog
+    from sqlalchemy import create_engine, text
+
+    from bench import push_instructions
+
+    logging = structlog.get_config()  # w8 logs warnings only, as W8's servers: not for the tests after this one
+    try:
+        for app, endpoint in (("clinicsync", "rest"), ("clinicsync", "calcom"), ("baseline", "rest")):
+            push_instructions.w8(app, endpoint, tmp_path / f"{app}-{endpoint}", 2)
+            assert f"{app} {endpoint}: " in capsys.readouterr().out
+    finally:
+        structlog.configure(**logging)
+    engine = create_engine(f"sqlite:///{tmp_path / 'clinicsync-rest' / 'store.db'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM appointment")).scalar_one() == 32
+    engine.dispose()
+    push_instructions.baseline(tmp_path / "yardstick", 2)
+    engine = create_engine(f"sqlite:///{tmp_path / 'yardstick' / 'baseline.db'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM bench_w8_baseline")).scalar_one() == \
+            push_instructions.WARM_UP + 2
+    engine.dispose()
