@@ -144,7 +144,8 @@ def at_cursor(connection: Connection, sql: str, parameters: Any = ()) -> Any:
     try:
         cursor.execute(sql, parameters)
     except Exception as exc:
-        cursor.close()
+        # SQLAlchemy's handler closes the cursor itself, guarded: a close here could raise on a
+        # dead connection and hide the error, and skip the invalidation a retry depends on.
         connection._handle_dbapi_exception(exc, sql, parameters, cursor, None)
     return cursor
 

@@ -179,7 +179,8 @@ def _mostly(connection: Connection, calendar_id: str) -> bool:
     order (``NOT INDEXED``, the file's order) is cheaper than the unique index on
     ``(calendar_id, uid)``: that index gives them in uid order, one table lookup each, and then
     sorts them (the whole VEVENT text) by id — measured ~3-5 µs per event against ~0.5 µs per
-    row scanned, so a scan wins above a sixth of the table (a practice's few doctors)."""
+    row scanned, so a scan wins above about a sixth of the table; a quarter keeps a margin (a
+    practice's few doctors)."""
     if connection.dialect.name != "sqlite":
         return False
     c = ICS_EVENTS.c

@@ -487,15 +487,18 @@ def _sqlite_column(connection: Connection, at: int, column: tuple[Any, ...],
     return "?", column
 
 
+LITERAL_TEXT_MAX = 200  # characters: longer shared texts are bound, not written into the statement
+
+
 def _sqlite_literal(value: Any, column: Sequence[Any]) -> str | None:
     """``value`` as an SQLite literal that stores what binding it stores, or None where there
     is none: NULL; an int of 64 bits when every value of ``column`` is an int (``==`` lets
     True and 1.0 pass for 1; they bind otherwise); a str without NUL (a literal would end
-    there), its quotes doubled."""
+    there) and at most LITERAL_TEXT_MAX long, its quotes doubled."""
     if value is None:
         return "NULL"
-    if type(value) is str:
-        return None if "\x00" in value else "'" + value.replace("'", "''") + "'"
+    if type(value) is str:  # a long text is bound: repeated in 200 rows it could pass SQLite's statement limit
+        return None if "\x00" in value or len(value) > LITERAL_TEXT_MAX else "'" + value.replace("'", "''") + "'"
     if type(value) is int and -(2 ** 63) <= value < 2 ** 63 and set(map(type, column)) <= {int}:
         return str(value)
     return None
