@@ -60,7 +60,6 @@ COLUMNS = ("key", "appointment_id", "connector", "recipient", "recipient_ref", "
            "updated_at")
 STATUS = COLUMNS.index("status")
 DATETIMES = tuple(COLUMNS.index(c) for c in ("starts_at", "due_at", "created_at", "updated_at"))
-TEXTS = tuple(COLUMNS.index(c) for c in ("recipient_ref", "offset", "reason", "note", "channel"))  # str or None
 KEY = COLUMNS.index("key")
 SQLITE_TIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # SQLAlchemy's SQLite DATETIME storage format
 TEXTS_KEPT = 200_000  # Rules.texts is emptied past this many (~40 MB): a bound on a very large first run
@@ -414,7 +413,7 @@ def _insert_bound(connection: Connection, new: list[tuple[Any, ...]]) -> None:
         return
     for at in DATETIMES:
         if not absent[at]:
-            columns[at] = _bind_times(connection, REMINDERS.c[COLUMNS[at]], columns[at])
+            columns[at] = bind_column(connection, REMINDERS.c[COLUMNS[at]], columns[at])
     connection.exec_driver_sql(statement, list(zip(*compress(columns, map(not_, absent)), strict=True)))
 
 
@@ -466,10 +465,8 @@ def _sqlite_column(connection: Connection, at: int, column: tuple[Any, ...],
     """How COLUMNS[at] is written into an SQLite insert of ``column`` (its value in each row):
     (its SQL, the values to bind or None). One value in every row (the key aside) is a literal
     (:func:`_sqlite_literal`); a date-time column is bound as the column's text
-    (:func:`_time_table`); a text column NULL in some rows and never '' is bound with ''
-    for NULL and written ``NULLIF(?, '')``, since the sqlite3 module looks up an adapter for
-    each bound ``None`` (~3,000 instructions, two failed attribute look-ups). '' becomes
-    NULL, every other text stays itself: the values stored are the same."""
+    (:func:`_time_table`); the rest is bound as it is (a None costs no failed look-up:
+    ``bulk.bind_none_directly``)."""
     if at in DATETIMES:
         table = _time_table(connection, REMINDERS.c[COLUMNS[at]], column, texts)
         if len(table) == 1:
@@ -482,8 +479,6 @@ def _sqlite_column(connection: Connection, at: int, column: tuple[Any, ...],
         literal = _sqlite_literal(first, column)
         if literal is not None:
             return literal, None
-    if at in TEXTS and None in column and "" not in column:
-        return "NULLIF(?, '')", ["" if value is None else value for value in column]
     return "?", column
 
 
@@ -511,15 +506,6 @@ def _sqlite_text(value: datetime) -> str:
     rather than ``isoformat(" ", "microseconds")[:26]``: ~10,700 instructions, not ~13,100
     (isoformat parses its keywords and formats the offset it is then cut of)."""
     return SQLITE_TIME % (value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
-
-
-def _bind_times(connection: Connection, column: Any, values: Sequence[Any]) -> Iterable[Any]:
-    """``bind_column`` for a UTC date-time column: each distinct value converted once
-    (on SQLite by :func:`_time_table`)."""
-    [process] = bind_processors(connection, [column])
-    if process is None or connection.dialect.name != "sqlite":
-        return bind_column(connection, column, values)
-    return map(_time_table(connection, column, values).__getitem__, values)
 
 
 def _time_table(connection: Connection, column: Any, values: Sequence[Any],

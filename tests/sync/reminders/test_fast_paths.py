@@ -17,7 +17,7 @@ from clinicsync.sync import bulk
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import read_events as outbox_events
 from clinicsync.sync.reminders import planner, rows
-from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, _bind_times, _sqlite_text, insert_new
+from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, _sqlite_text, _time_table, insert_new
 from clinicsync.sync.reminders.timing import (
     Placer,
     Slot,
@@ -140,9 +140,10 @@ def test_planned_rows_are_stored_as_sqlalchemy_stores_them(store: Store) -> None
 
 
 def test_nulls_written_as_literals_or_blanks_are_stored_as_bound_nulls(store: Store) -> None:
-    """insert_new writes a column NULL in every row as NULL and, on SQLite, a text column
-    with some NULLs and no '' as NULLIF(?, ''): a '' among its values, a NULL elsewhere and
-    the ORM's insert of the same rows must all store what they stored before."""
+    """insert_new writes a column NULL in every row as the literal NULL and binds the None of
+    a column NULL only in some rows (on SQLite through bulk.bind_none_directly's adapter): a ''
+    among its values, a NULL elsewhere and the ORM's insert of the same rows must all store
+    what they stored before."""
     put(store, appointment("A1", datetime(2027, 1, 4, 13, 0, tzinfo=UTC)))
     now = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
     with store.engine.begin() as connection:
@@ -381,5 +382,6 @@ def test_date_times_are_bound_as_the_column_binds_them(store: Store) -> None:
     with store.engine.connect() as connection:
         for name in ("starts_at", "due_at"):
             column = REMINDERS.c[name]
-            assert list(_bind_times(connection, column, values)) == list(bulk.bind_column(connection, column, values))
-        assert list(_bind_times(connection, REMINDERS.c.due_at, [None])) == [None]
+            table = _time_table(connection, column, values)
+            assert list(map(table.__getitem__, values)) == list(bulk.bind_column(connection, column, values))
+        assert _time_table(connection, REMINDERS.c.due_at, [None]) == {None: None}
