@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.ratelimit import TokenBucket
@@ -396,8 +396,15 @@ class Dispatcher:
     def _by_key(connection: Connection, table: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
         if not keys:
             return {}
-        found = connection.execute(select(table).where(tuple_(table.c.connector, table.c.external_id).in_(keys)))
-        return {(r.connector, r.external_id): r for r in found}
+        # Per connector ``external_id IN (…)``, not ``(connector, external_id) IN (VALUES …)``:
+        # SQLite answers the row-value form by scanning the whole table (every patient ever
+        # imported, at each chunk of a dispatch), the per-connector form by the unique index.
+        ids: dict[str, list[str]] = {}
+        for connector, external_id in keys:
+            ids.setdefault(connector, []).append(external_id)
+        return {(r.connector, r.external_id): r for connector, refs in ids.items()
+                for r in connection.execute(select(table).where(table.c.connector == connector,
+                                                                table.c.external_id.in_(refs)))}
 
     def _agenda(self, connection: Connection, item: Item) -> None:
         row = item.row
