@@ -340,6 +340,21 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
                 else:
                     report.connectors[config.name] = poll_connector(settings, store, config, report.run_id, on_batch,
                                                                     stop, progress)
+        if not dry_run:
+            _prune_run_history(settings, store)
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return report
+
+
+def _prune_run_history(settings: Settings, store: Store) -> None:
+    """Past ``store.run_history_days``, every configured source's runs (polled or pushed) go:
+    once per pass, so a push-only source is pruned too. A failure here is logged and the
+    pass goes on: the history is kept a little longer, nothing else depends on it."""
+    try:
+        removed = store.prune_runs([config.name for config in settings.connectors])
+    except SQLAlchemyError as exc:
+        log.warning("runs.prune_failed", error=type(exc).__name__)
+        return
+    if removed:
+        log.info("runs.pruned", removed=removed, kept_days=settings.store.run_history_days)

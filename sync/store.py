@@ -18,7 +18,7 @@ from operator import attrgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, Connection, Engine, bindparam, delete, insert, select, text, update
+from sqlalchemy import Boolean, Connection, Engine, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.engine import Dialect
 
 from clinicsync.common.hashing import content_hash_bytes
@@ -453,16 +453,19 @@ def presence_and_known(connection: Connection, connector: str, appointment: Norm
 # People a run remembers (see Store.apply_batch): past this many it starts over, so a source
 # with a million distinct patients costs lookups again rather than unbounded memory.
 PEOPLE_MEMORY_LIMIT = 32_768
+RUNS_PRUNED_PER_CALL = 5_000  # run rows deleted per connector per prune_runs call
 
 
 class Store:
     def __init__(self, engine: Engine, *, future_tolerance: timedelta = timedelta(minutes=5),
-                 tombstone_keep: timedelta = timedelta(days=30)) -> None:
+                 tombstone_keep: timedelta = timedelta(days=30), run_keep: timedelta = timedelta(days=90)) -> None:
         """``future_tolerance``: how far ahead of this clock a source's ``updated_at`` may be
         (sync/push.py refuses or clamps beyond it); ``tombstone_keep``: how long an explicit
-        delete refuses copies that are not newer (``_tombstoned``)."""
+        delete refuses copies that are not newer (``_tombstoned``); ``run_keep``: how long the
+        run history is kept (:meth:`prune_runs`)."""
         self.engine = engine
         self.future_tolerance, self.tombstone_keep = future_tolerance, tombstone_keep
+        self.run_keep = run_keep
         self._people_scope: tuple[str, str] | None = None  # (run id, connector) of _people
         self._people: dict[tuple[str, str], Any] = {}
         self._inserted: dict[str, int] = {}  # rows inserted by this store, per table (see _grown)
@@ -479,7 +482,8 @@ class Store:
     def on(cls, engine: Engine, settings: StoreSettings) -> Store:
         """A store on ``engine`` with the application rules of ``settings`` (a dry run's engine)."""
         return cls(engine, future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
-                   tombstone_keep=timedelta(days=settings.tombstone_days))
+                   tombstone_keep=timedelta(days=settings.tombstone_days),
+                   run_keep=timedelta(days=settings.run_history_days))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -517,6 +521,31 @@ class Store:
             connection.execute(update(RUNS).where(RUNS.c.id == row_id).values(
                 status="failed" if error else "ok", counts=orjson.dumps(counts.as_dict()).decode(),
                 error=error, finished_at=utcnow()))
+
+    def prune_runs(self, connectors: Sequence[str], now: datetime | None = None) -> int:
+        """Delete the run history older than ``run_keep``: each connector's finished runs
+        (polls and pushes) started before the cutoff, except its newest successful run, which
+        the status page, the health checks and the metrics read (last success, failures since).
+        Why: a poll a minute and a run per push add ~500,000 rows a year a source, and
+        nothing read them after a few weeks. At most RUNS_PRUNED_PER_CALL rows a connector a
+        call, through ``(connector, started_at)``: a store upgraded after years catches up
+        over a few passes without holding the write lock long, and a pass with nothing to
+        delete costs two index probes a connector."""
+        cutoff = (now or utcnow()) - self.run_keep
+        removed = 0
+        for connector in connectors:
+            with self.engine.begin() as connection:
+                newest_ok = connection.execute(select(func.max(RUNS.c.id)).where(
+                    RUNS.c.connector == connector, RUNS.c.status == "ok")).scalar()
+                old = select(RUNS.c.id).where(RUNS.c.connector == connector, RUNS.c.started_at < cutoff,
+                                              RUNS.c.status != "running")
+                if newest_ok is not None:
+                    old = old.where(RUNS.c.id != newest_ok)
+                ids = list(connection.execute(old.order_by(RUNS.c.started_at).limit(RUNS_PRUNED_PER_CALL)).scalars())
+                if ids:
+                    connection.execute(delete(RUNS).where(RUNS.c.id.in_(ids)))
+                    removed += len(ids)
+        return removed
 
     def abandon_runs(self, connector: str) -> int:
         """Close the runs a dead worker left `running`. Call it only while holding the

@@ -51,6 +51,9 @@ class StoreSettings(SettingsModel):
     tombstone_days: float = Field(
         30, gt=0, le=3650, description="how long a source's delete is remembered: within it, a copy of the "
         "appointment that is not newer than the delete (a late retry, a reordered webhook) is refused")
+    run_history_days: float = Field(
+        90, gt=0, le=3650, description="how long the run history (each poll and push: its counts and error) is kept; "
+        "a connector's newest successful run is always kept")
 
     @field_validator("url")
     @classmethod
