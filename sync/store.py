@@ -524,8 +524,9 @@ class Store:
 
     def prune_runs(self, connectors: Sequence[str], now: datetime | None = None) -> int:
         """Delete the run history older than ``run_keep``: each connector's finished runs
-        (polls and pushes) started before the cutoff, except its newest successful run, which
-        the status page, the health checks and the metrics read (last success, failures since).
+        (polls and pushes) started before the cutoff, except its newest run and its newest
+        successful run, which the status page, the stall checks and the metrics read (last
+        run, last success, failures since).
         Why: a poll a minute and a run per push add ~500,000 rows a year a source, and
         nothing read them after a few weeks. At most RUNS_PRUNED_PER_CALL rows a connector a
         call, through ``(connector, started_at)``: a store upgraded after years catches up
@@ -535,12 +536,11 @@ class Store:
         removed = 0
         for connector in connectors:
             with self.engine.begin() as connection:
-                newest_ok = connection.execute(select(func.max(RUNS.c.id)).where(
-                    RUNS.c.connector == connector, RUNS.c.status == "ok")).scalar()
+                newest = [connection.execute(select(func.max(RUNS.c.id)).where(RUNS.c.connector == connector, *ok))
+                          .scalar() for ok in ((), (RUNS.c.status == "ok",))]
                 old = select(RUNS.c.id).where(RUNS.c.connector == connector, RUNS.c.started_at < cutoff,
-                                              RUNS.c.status != "running")
-                if newest_ok is not None:
-                    old = old.where(RUNS.c.id != newest_ok)
+                                              RUNS.c.status != "running",
+                                              RUNS.c.id.not_in([i for i in newest if i is not None]))
                 ids = list(connection.execute(old.order_by(RUNS.c.started_at).limit(RUNS_PRUNED_PER_CALL)).scalars())
                 if ids:
                     connection.execute(delete(RUNS).where(RUNS.c.id.in_(ids)))

@@ -43,26 +43,30 @@ def kept(store: Store) -> set[str]:
 HISTORY = [("ok-200", "emr", "ok", 200), ("failed-150", "emr", "failed", 150), ("ok-120", "emr", "ok", 120),
            ("failed-100", "emr", "failed", 100), ("running-100", "emr", "running", 100),
            ("failed-10", "emr", "failed", 10), ("lab-failed-100", "lab", "failed", 100),
-           ("lab-ok-5", "lab", "ok", 5), ("gone-ok-300", "removed", "ok", 300)]
+           ("lab-ok-5", "lab", "ok", 5), ("gone-ok-300", "removed", "ok", 300),
+           ("idle-ok-300", "idle", "ok", 300), ("idle-failed-200", "idle", "failed", 200),
+           ("idle-failed-190", "idle", "failed", 190)]
 
 
 def test_old_runs_go_but_the_newest_success_and_running_runs_stay(store: Store) -> None:
     add_runs(store, HISTORY)
-    assert store.prune_runs(["emr", "lab"], NOW) == 4
+    assert store.prune_runs(["emr", "lab", "idle"], NOW) == 5
     # emr's newest success is 120 days old and stays: the status page still says when it last
-    # worked and counts the failures since (only the one within the window is left); a
-    # connector no longer configured is not touched.
-    assert kept(store) == {"ok-120", "running-100", "failed-10", "lab-ok-5", "gone-ok-300"}
+    # worked and counts the failures since (only the one within the window is left); a source
+    # that has not run for months keeps its last run and its last success (the stall check
+    # says since when it is silent); a connector no longer configured is not touched.
+    assert kept(store) == {"ok-120", "running-100", "failed-10", "lab-ok-5", "gone-ok-300", "idle-ok-300",
+                           "idle-failed-190"}
     with store.engine.connect() as connection:
         health = connector_health(connection)
     assert health["emr"].failing_runs == 1 and health["emr"].last_success is not None
-    assert store.prune_runs(["emr", "lab"], NOW) == 0  # nothing left to prune
+    assert store.prune_runs(["emr", "lab", "idle"], NOW) == 0  # nothing left to prune
 
 
 def test_a_long_history_is_caught_up_in_bounded_steps(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     add_runs(store, [(f"old-{i}", "emr", "ok", 200 - i) for i in range(7)] + [("new", "emr", "ok", 1)])
     monkeypatch.setattr(store_module, "RUNS_PRUNED_PER_CALL", 3)
-    assert [store.prune_runs(["emr"], NOW) for _ in range(4)] == [3, 3, 1, 0]
+    assert [store.prune_runs(["emr"], NOW) for _ in range(4)] == [3, 3, 1, 0]  # oldest first
     assert kept(store) == {"new"}
 
 
