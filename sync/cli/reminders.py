@@ -10,7 +10,6 @@ from clinicsync.notifiers.base import CHANNELS
 from clinicsync.sync.cli.context import EXIT_CONFIG, app_context, err_console, out_console
 from clinicsync.sync.cli.output import (
     DEFAULT_LIMIT,
-    AllOption,
     Column,
     FormatOption,
     LimitOption,
@@ -19,11 +18,16 @@ from clinicsync.sync.cli.output import (
     moment,
     resolve_format,
 )
+from clinicsync.sync.cli.when import option_when, parse_when
 from clinicsync.sync.model.reminders import STATUSES
 from clinicsync.sync.reminders.dispatch import opt_in
-from clinicsync.sync.reminders.queries import list_reminders, reminder_counts
+from clinicsync.sync.reminders.queries import count_reminders, list_reminders
 
 app = typer.Typer(help="Planned and sent reminders.", no_args_is_help=True)
+
+
+DEFAULT_BACK_DAYS, DEFAULT_AHEAD_DAYS = 7, 7  # the default window: the last week and the next
+TO_DO = ("unknown", "failed")  # lists to act on: every one by default, whatever its due day
 
 
 @app.command("list")
@@ -33,24 +37,36 @@ def list_command(
     utc: UtcOption = False,
     json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
     status: Annotated[str | None, typer.Option("--status", help=f"one of {', '.join(STATUSES)}")] = None,
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="first day or moment due, clinic time: 2026-11-24, today, -2d, mon, an ISO time (default: "
+        f"{DEFAULT_BACK_DAYS} days ago, for {DEFAULT_BACK_DAYS + DEFAULT_AHEAD_DAYS} days; with --status "
+        f"{' or '.join(TO_DO)}: every one)")] = None,
+    to: Annotated[str | None, typer.Option(
+        "--to", help="last day due, inclusive (or a moment), in the same forms as --from")] = None,
     limit: LimitOption = DEFAULT_LIMIT,
-    every: AllOption = False,
+    every: Annotated[bool, typer.Option("--all", help="every reminder: no default window, no --limit")] = False,
 ) -> None:
-    """List reminders, soonest due first, at most 200 unless --limit or --all (the total is
-    always said). Due times in the clinic's zone for people (--utc for UTC); CSV and JSON
-    keep ISO 8601 UTC."""
+    """List reminders, soonest due first: by default those due from 7 days ago to 7 days
+    ahead (a store keeps every reminder it ever planned), at most 200 unless --limit or
+    --all (the total is always said). Due times in the clinic's zone for people (--utc for
+    UTC); CSV and JSON keep ISO 8601 UTC."""
     if status is not None and status not in STATUSES:
         err_console.print(f"--status: unknown status {status!r} (one of {', '.join(STATUSES)})")
         raise typer.Exit(EXIT_CONFIG)
     context = app_context(ctx)
+    zone_name = context.settings.clinic.timezone
+    start = option_when("--from", from_, zone_name).instant if from_ is not None else None
+    end = option_when("--to", to, zone_name).day_end(zone_name) if to is not None else None
+    if from_ is None and to is None and not every and status not in TO_DO:
+        start = parse_when(f"-{DEFAULT_BACK_DAYS}d", zone_name).instant
+        end = parse_when(f"+{DEFAULT_AHEAD_DAYS}d", zone_name).day_end(zone_name)
     page_size = None if every else limit
-    rows = list_reminders(context.store, status, limit=page_size)  # type: ignore[arg-type]
+    rows = list_reminders(context.store, status, limit=page_size, start=start, end=end)
     if page_size is None or len(rows) < page_size:
         total = len(rows)
-    else:  # one GROUP BY status, never the rows
-        counts = reminder_counts(context.store)
-        total = counts.get(status, 0) if status else sum(counts.values())
-    zone_name, locale = context.settings.clinic.timezone, context.settings.clinic.locale_tag()
+    else:  # counted through the (status, due_at) index, never the rows
+        total = count_reminders(context.store, status, start, end)
+    locale = context.settings.clinic.locale_tag()
     columns = [
         Column("due (UTC)" if utc else "due", lambda r: moment(r["due_at"], zone_name, utc, locale=locale),
                lambda r: r["due_at"], "due (UTC)"),

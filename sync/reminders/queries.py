@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,15 +23,35 @@ def reminder_counts(store: HasEngine) -> dict[str, int]:
     return {status: int(found.get(status, 0)) for status in STATUSES}
 
 
-def list_reminders(store: HasEngine, status: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+def _due_between(query: Any, status: str | None, start: datetime | None, end: datetime | None) -> Any:
+    """``query`` narrowed to ``status`` and to reminders due in [start, end). The status is
+    always named (every status when none is asked), so the window is read through the
+    ``(status, due_at)`` index rather than by scanning every reminder ever planned."""
+    query = query.where(R.c.status == status) if status else query.where(R.c.status.in_(STATUSES))
+    if start is not None:
+        query = query.where(R.c.due_at >= start)
+    if end is not None:
+        query = query.where(R.c.due_at < end)
+    return query
+
+
+def count_reminders(store: HasEngine, status: str | None = None, start: datetime | None = None,
+                    end: datetime | None = None) -> int:
+    """How many reminders :func:`list_reminders` would list without its limit."""
+    with store.engine.connect() as connection:
+        return int(connection.execute(_due_between(select(func.count()).select_from(R), status, start, end))
+                   .scalar_one())
+
+
+def list_reminders(store: HasEngine, status: str | None = None, limit: int | None = 10_000,
+                   start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
+    """Reminders due in [start, end) (either open), soonest due first."""
     from clinicsync.sync.model import Appointment
 
     A = Appointment.__table__  # type: ignore[attr-defined]
-    query = (select(R, A.c.external_id.label("appointment_external_id"))
-             .outerjoin(A, A.c.id == R.c.appointment_id)
-             .order_by(R.c.due_at, R.c.id).limit(limit))
-    if status:
-        query = query.where(R.c.status == status)
+    query = _due_between(select(R, A.c.external_id.label("appointment_external_id"))
+                         .outerjoin(A, A.c.id == R.c.appointment_id)
+                         .order_by(R.c.due_at, R.c.id).limit(limit), status, start, end)
     with store.engine.connect() as connection:
         rows = connection.execute(query).all()
     return [{

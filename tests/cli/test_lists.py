@@ -10,6 +10,7 @@ import io
 import json
 import re
 import time
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -19,7 +20,7 @@ BOX = re.compile(r"[\u2500-\u257f]")  # rich's box drawing: ┏ ━ ┃ │ ╭ 
 SHOWING = re.compile(r"^showing ([\d,]+) of ([\d,]+) ", re.MULTILINE)
 LISTS = {  # command -> (every row there is, the noun it counts)
     ("quarantine", "list"): QUARANTINED,
-    ("reminders", "list"): REMINDER_ROWS,
+    ("reminders", "list", "--from", "-30d", "--to", "+90d"): REMINDER_ROWS,
     ("set-aside", "list"): SET_ASIDE,
     ("appointments", "list", "--from", "-30d", "--to", "+90d"): APPOINTMENTS,
 }
@@ -53,6 +54,21 @@ def test_all_shows_every_row_and_says_so(run: Run) -> None:
     assert len(out.splitlines()) == 1 + QUARANTINED
     page = json.loads(run("reminders", "list", "--all", "--json", "--status", "pending")[1])
     assert page["total"] == page["shown"] == len(page["items"]) == REMINDER_ROWS // 3 and page["limit"] is None
+
+
+def test_reminders_list_has_a_default_window_of_the_last_and_the_next_week(run: Run, big: BigStore) -> None:
+    """A store keeps every reminder it ever planned: by default the list shows those due from
+    seven days ago to seven days ahead (each reminder is due a day before its visit), counted
+    in the window; the lists to act on (unknown, failed) show every one."""
+    first, end = clinic_day(-7) + timedelta(days=1), clinic_day(8) + timedelta(days=1)
+    window = sum(1 for start in big.starts[:REMINDER_ROWS] if first <= start < end)  # the first visits have one
+    assert 200 < window < REMINDER_ROWS
+    _, out, err = run("reminders", "list", "--format", "csv", "--utc", "--limit", "100000")
+    assert said(err) == (window, window)
+    due = [datetime.fromisoformat(row["due (UTC)"]) for row in csv.DictReader(io.StringIO(out))]
+    assert due == sorted(due) and clinic_day(-7) <= due[0] and due[-1] < clinic_day(8)
+    assert said(run("reminders", "list", "--status", "pending", "--all")[2])[1] == REMINDER_ROWS // 3
+    assert json.loads(run("reminders", "list", "--json", "--status", "failed")[1])["total"] == 0
 
 
 def test_appointments_list_has_a_default_window_from_today_for_seven_days(run: Run, big: BigStore) -> None:
