@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import and_, func, or_, select
 
 from clinicsync.common.types import utcnow
+from clinicsync.common.vocabulary import STATUSES as APPOINTMENT_STATUSES
 from clinicsync.sync.model import Appointment, Event, Location, Patient, Practitioner
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.model.joins import with_people
@@ -302,13 +303,15 @@ def by_day_and_doctor(rows: list[AppointmentRow], zone: ZoneInfo) -> DayGroups:
 
 
 def filter_options(store: Store) -> dict[str, list[Any]]:
-    """The doctors, connectors and statuses the filters offer."""
+    """The doctors, connectors and statuses the filters offer. The statuses are the
+    vocabulary every source is mapped into, not a ``DISTINCT`` of the stored ones: no index
+    leads with the status, so that read every appointment ever stored at each page load."""
     with store.engine.connect() as connection:
         doctors = connection.execute(select(D.external_id, func.min(D.name)).group_by(D.external_id)
                                      .order_by(func.min(D.name))).all()
         connectors = [r[0] for r in connection.execute(select(A.connector).distinct().order_by(A.connector))]
-        statuses = [r[0] for r in connection.execute(select(A.status).distinct().order_by(A.status))]
-    return {"doctors": [(d, n or d) for d, n in doctors], "connectors": connectors, "statuses": statuses}
+    return {"doctors": [(d, n or d) for d, n in doctors], "connectors": connectors,
+            "statuses": sorted(APPOINTMENT_STATUSES)}
 
 
 def appointment(store: Store, appointment_id: int, full: bool = False) -> AppointmentRow | None:

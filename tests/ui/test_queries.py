@@ -68,6 +68,8 @@ def test_upcoming_filters(store: Store) -> None:
     options = queries.filter_options(store)
     assert options["doctors"] == [("D1", "Dr. Amelia Hart"), ("D2", "Dr. Rafael Ortiz")]
     assert options["connectors"] == ["csv", "sql"]
+    assert {"booked", "cancelled", "noshow"} <= set(options["statuses"]) and options["statuses"] == sorted(
+        options["statuses"])  # the vocabulary, not what happens to be stored
 
 
 def test_health_connectors_notifiers_calendar_and_quarantine(store: Store) -> None:
