@@ -153,8 +153,13 @@ def at_cursor(connection: Connection, sql: str, parameters: Any = ()) -> Any:
     count statements, ``store.echo``) goes through ``exec_driver_sql``, so they see it."""
     if connection._has_events or connection.engine._has_events or connection._echo:
         return _Fetched(connection.exec_driver_sql(sql, parameters, execution_options={"preserve_rowcount": True}))
-    cursor = connection.connection.cursor()
+    dbapi_connection = connection.connection
+    cursor = None
     try:
+        # Opened inside: a driver that refuses a cursor on a connection it knows is gone raises
+        # here, and that too goes through SQLAlchemy's handler (invalidated, flagged), as
+        # exec_driver_sql's own cursor would (first_at_cursor's retry depends on it).
+        cursor = dbapi_connection.cursor()
         cursor.execute(sql, parameters)
     except Exception as exc:
         # SQLAlchemy's handler closes the cursor itself, guarded: a close here could raise on a
