@@ -50,7 +50,7 @@ from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 from clinicsync.sync.bulk import Processor, bind_processors, placeholder, quoted
-from clinicsync.sync.db import at_cursor, first_statement, on_live_connection
+from clinicsync.sync.db import at_cursor, first_at_cursor, first_statement, on_live_connection
 from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.locks import LockTimeout, advisory_key, sqlite_file
 from clinicsync.sync.model import Appointment, Patient, Practitioner, SyncRun
@@ -208,17 +208,19 @@ class PushReceiver:
                 listener_run = self.run_id
                 counts, _ = run(lambda: self._apply_once(listener_run, mapped, quarantined, locked, go_live, None))
                 self.counts.add(counts)
-                return counts
-            run_id, started = new_run_id(), utcnow()
-            finish = _run_recorder(run_id, self.name, started)
-            try:
-                counts, _ = run(lambda: self._apply_once(run_id, mapped, quarantined, locked, go_live, finish))
-            except Withdrawn:
-                raise
-            except Exception as exc:
-                _record_failed_run(self.store, run_id, self.name, started, f"store error ({type(exc).__name__})")
-                raise
-            return counts
+            else:
+                run_id, started = new_run_id(), utcnow()
+                finish = _run_recorder(run_id, self.name, started)
+                try:
+                    counts, _ = run(lambda: self._apply_once(run_id, mapped, quarantined, locked, go_live, finish))
+                except Withdrawn:
+                    raise
+                except Exception as exc:
+                    _record_failed_run(self.store, run_id, self.name, started, f"store error ({type(exc).__name__})")
+                    raise
+        # After the turn and the commit: a statistics refresh holds no appointment's turn.
+        _statistics.grew(engine, self.name, counts.created)
+        return counts
 
     def _apply_once(self, run_id: str, mapped: list[Mapped], quarantined: list[QuarantineEntry],
                     within: Within | None, go_live: str | None,
@@ -267,9 +269,9 @@ def _locked(engine: Engine, connector: str, keys: Sequence[str], within: Within 
     def turn_then_within(connection: Connection) -> Collection[str] | None:
         if dialect == "postgresql":
             for number, key in enumerate(keys):  # released at commit or rollback, by the database, even on kill -9
-                # At the driver: a SQLAlchemy construct costs ~30-60 us more per statement (issue 32).
-                execute = first_statement if number == 0 else Connection.exec_driver_sql
-                execute(connection, "SELECT pg_advisory_xact_lock(%s)", (advisory_key("push", connector, key),))
+                # On the DB-API cursor: through SQLAlchemy ~30-60 us more per statement (issue 32).
+                execute = first_at_cursor if number == 0 else at_cursor
+                execute(connection, "SELECT pg_advisory_xact_lock(%s)", (advisory_key("push", connector, key),)).close()
         elif not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
             at_cursor(connection, "BEGIN IMMEDIATE").close()  # SQLite: the write lock before the first read
         return within(connection) if within is not None else None
@@ -384,6 +386,49 @@ class _Turns:
 
 
 _turns = _Turns()
+
+
+# -- planner statistics of a fresh store's push tables (PostgreSQL) -------------------------------
+# A push reads its rows by their (connector, key) unique index (store.presence_and_known, the
+# Cal.com receipt and chain reads). Until a table is first analyzed PostgreSQL's planner thinks its
+# indexes hold no rows (their reltuples as CREATE INDEX left them on the empty table), so every index
+# that starts with ``connector`` costs the same, and it may pick another one: on a fresh store with
+# autovacuum off (or before autovacuum's first pass) the appointment read walked
+# ix_appointment_practitioner, every row of the source, four times per push (W8, issue 32: 2.6 ms of
+# PostgreSQL's time per push at 4,200 rows, growing with each push). ANALYZE is what autovacuum
+# would do; a push source does it for the tables it reads when its pushes created 32, 64, 128, …
+# appointments of that source in this process (as Store._grown does for a first import, from 20,000 rows).
+PUSH_TABLES = ("appointment", "patient", "practitioner", "location", "webhookreceipt", "bookingalias")
+ANALYZE_FIRST = 32
+
+
+class _Statistics:
+    """Appointments created by this process's pushes, per engine and source, and when to analyze
+    next. Per source: a source new to a store is not in the statistics of the others' rows (the
+    planner takes it for a rare value and may walk another index again), so its own growth counts."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._created: weakref.WeakKeyDictionary[Engine, dict[str, tuple[int, int]]] = weakref.WeakKeyDictionary()
+
+    def grew(self, engine: Engine, connector: str, created: int) -> None:
+        """Count ``created``; ANALYZE the push tables when the count reached the next doubling.
+        Never fails a push that committed: a refusal (a role that does not own the tables gets a
+        warning from PostgreSQL, not an error) or a store that went away leaves the plan as it was."""
+        if not created or engine.dialect.name != "postgresql":
+            return
+        with self._guard:
+            sources = self._created.setdefault(engine, {})
+            count, due = sources.get(connector, (0, ANALYZE_FIRST))
+            count += created
+            sources[connector] = (count, 2 * count if count >= due else due)
+        if count >= due:
+            quote = engine.dialect.identifier_preparer.quote
+            with suppress(SQLAlchemyError), engine.begin() as connection:
+                connection.exec_driver_sql("ANALYZE " + ", ".join(quote(table) for table in PUSH_TABLES))
+
+
+_statistics = _Statistics()
 
 
 def _run_recorder(run_id: str, connector: str, started: datetime) -> Callable[[Connection, Counts, str | None], None]:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.ratelimit import KeyedBuckets
-from clinicsync.sync.db import first_statement, on_live_connection
+from clinicsync.sync.db import first_at_cursor, on_live_connection
 
 log = structlog.get_logger("clinicsync.ratelimits")
 
@@ -64,7 +64,13 @@ class SharedBuckets:
         and is sent again on a pinged one; a token the lost answer had taken is lost with it)."""
         with self.engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT")
-            if first_statement(connection, _TAKE, values).first() is not None:
+            # On the DB-API cursor: ~30-60 us less than exec_driver_sql per request (issue 32).
+            cursor = first_at_cursor(connection, _TAKE, values)
+            try:
+                taken = cursor.fetchone() is not None
+            finally:
+                cursor.close()
+            if taken:
                 return None
             return float(connection.execute(_LEVEL, values).scalar_one_or_none() or 0)
 

@@ -163,3 +163,30 @@ def _terminate(url: str, pid: int) -> None:
             connection.exec_driver_sql("SELECT pg_terminate_backend(%s)", (pid,))
     finally:
         admin.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_the_driver_already_knows_closed_is_a_first_statements_retry(postgres_url: str) -> None:
+    """The driver may refuse even the cursor (psycopg, on a connection it knows is closed): that
+    too goes through SQLAlchemy's handler (db.at_cursor opens its cursor inside), so the checkout
+    is invalidated and the work runs once more on a new connection, as when the statement fails."""
+    engine = make_engine(postgres_url)
+    attempts: list[bool] = []
+
+    def work() -> int:
+        with engine.connect() as connection:
+            first = not attempts
+            attempts.append(first)
+            if first:
+                connection.connection.driver_connection.close()  # type: ignore[union-attr]
+            cursor = db.first_at_cursor(connection, "SELECT 1")
+            try:
+                return int(cursor.fetchone()[0])
+            finally:
+                cursor.close()
+
+    try:
+        assert db.on_live_connection(work) == 1
+        assert attempts == [True, False]
+    finally:
+        engine.dispose()
