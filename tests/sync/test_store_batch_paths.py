@@ -126,3 +126,48 @@ def test_keyed_updates_at_the_driver_store_what_sqlalchemy_stored(store: Store) 
             "SELECT external_id, name, phone, allow_sms, content_hash, updated_at FROM patient")}
     assert [raw[f"P-{i}"] for i in range(3)] == [raw[f"P-{i + 3}"] for i in range(3)]
     assert raw["P-0"][0] == "new 0"
+
+
+def _raw(store: Store, table: str) -> list[tuple[Any, ...]]:
+    """Every column of every row as SQLite holds it, with its storage class (typeof)."""
+    with store.engine.connect() as connection:
+        names = [row[1] for row in connection.exec_driver_sql(f"PRAGMA table_info({table})")]
+        columns = ", ".join(f"{name}, typeof({name})" for name in names)
+        return [tuple(row) for row in connection.exec_driver_sql(f"SELECT {columns} FROM {table} ORDER BY id")]
+
+
+def test_inlined_constants_and_left_out_nulls_store_what_binding_every_value_stores(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 32 (branch h/firstimport5): a SQLite batch writes its constant columns (connector,
+    version, created_at, updated_at) as literals and leaves out the columns None in every row;
+    the rows are those of the INSERT that binds every value, column by column with their
+    storage classes, over batches where an optional column is set in some rows only, in none,
+    and in all; and the literal path is taken."""
+    patients, doctors = _people(5), [NormalizedPractitioner("D1", "Dr One")]
+    varied = _batch(100, 12, patients, doctors)
+    varied[3] = Mapped(varied[3].position, NormalizedAppointment(
+        "A-103", "booked", START, START + timedelta(minutes=30), "Europe/Paris", None, None, patients[0], None,
+        START - timedelta(days=2), ("a: dropped",), "accepted", "video", "https://meet.example/j", None,
+        "+12125550100", "Weather"), fingerprint=None)
+    batches = [_batch(0, 20, patients, doctors), varied, _batch(200, 1, patients, doctors)]
+    monkeypatch.setattr(store_module, "utcnow", lambda: datetime(2026, 11, 25, 3, 4, 5, 678901, tzinfo=UTC))
+    inlined: list[Any] = []
+    real_inlined, real_nulls = store_module._inlined, store_module.without_null_columns
+    monkeypatch.setattr(store_module, "_inlined", lambda *a: inlined.append(real_inlined(*a)) or inlined[-1])
+    left_out: list[int] = []
+
+    def counted(connection: Any, table: Any, names: Any, rows: Any) -> Any:
+        kept = real_nulls(connection, table, names, rows)
+        left_out.append(len(names) - len(kept[0]))
+        return kept
+
+    monkeypatch.setattr(store_module, "without_null_columns", counted)
+    fast = _import(tmp_path / "fast.db", batches)
+    assert [sorted(i or ()) for i in inlined] == [["connector", "created_at", "updated_at", "version"]] * 2
+    assert left_out == [8, 1]  # provider_join_url in the second; a batch of one binds every column
+    monkeypatch.setattr(store_module, "_inlined", lambda *a: None)
+    monkeypatch.setattr(store_module, "without_null_columns", lambda connection, table, names, rows: (names, rows))
+    plain = _import(tmp_path / "plain.db", batches)
+    assert _raw(fast, "appointment") == _raw(plain, "appointment")
+    assert _raw(fast, "event") == _raw(plain, "event")
+    assert len(_raw(fast, "appointment")) == 33
