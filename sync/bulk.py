@@ -245,43 +245,13 @@ def _insert_one(connection: Connection, table: Table, names: Sequence[str], row:
         cursor.close()
 
 
-def without_null_columns(connection: Connection, table: Table, names: Sequence[str],
-                         rows: Sequence[Sequence[Any]]) -> tuple[Sequence[str], Sequence[Sequence[Any]]]:
-    """``names`` and ``rows`` (bound, for :func:`insert_rows`) less the columns that are None
-    in every row and that the table leaves NULL when an INSERT does not name them (nullable,
-    no server default): the same rows are stored. On SQLite only, for a batch of rows. Why:
-    the sqlite3 driver binds None through its adapter registry (see bind_none_directly,
-    ~1,150 instructions a None even so), and a first import's appointment binds seven that
-    are None in every row of most batches (its telehealth fields, the source's answer and
-    update time, the cancellation reason): ~8,000 instructions a row (issue 32). Elsewhere
-    (COPY on PostgreSQL) a None costs next to nothing: ``names`` and ``rows`` as they are."""
-    if len(rows) < 2 or connection.dialect.name != "sqlite":
-        return names, rows
-    positions = [i for i, name in enumerate(names) if _leaves_null(table, name)]
-    if not positions:
-        return names, rows
-    if len(positions) == 1:
-        [at] = positions
-        empty = [at] if all(row[at] is None for row in rows) else []
-    else:  # C-level: the candidate columns picked from each row, then transposed
-        columns = zip(*map(itemgetter(*positions), rows), strict=True)
-        count = len(rows)
-        empty = [at for at, column in zip(positions, columns, strict=True) if column.count(None) == count]
-    if not empty:
-        return names, rows
-    kept = [i for i in range(len(names)) if i not in empty]
-    if len(kept) == 1:  # itemgetter of one index gives the value, not a tuple
-        return [names[kept[0]]], [(row[kept[0]],) for row in rows]
-    pick = itemgetter(*kept)
-    return [names[i] for i in kept], list(map(pick, rows))
-
-
 @lru_cache(maxsize=256)
-def _leaves_null(table: Table, name: str) -> bool:
+def leaves_null(table: Table, name: str) -> bool:
     """Does the table store NULL in column ``name`` when an INSERT leaves it out? Nullable,
     without a server default (the schema's DEFAULT) and not part of the primary key (SQLite
-    numbers an INTEGER PRIMARY KEY left out). tests/sync/test_bulk.py checks the migrated
-    schema agrees for the tables the import writes."""
+    numbers an INTEGER PRIMARY KEY left out): then leaving a None out stores what binding it
+    stores (store.py ``_unset_columns``). tests/sync/test_bulk.py checks the migrated schema
+    agrees for the tables the import writes."""
     column = table.c[name]
     return bool(column.nullable) and column.server_default is None and not column.primary_key
 

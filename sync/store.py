@@ -38,12 +38,12 @@ from clinicsync.sync.bulk import (
     bind_value,
     insert_rows,
     insert_with_ids,
+    leaves_null,
     placeholder,
     select_in,
     select_where,
     update_keyed,
     update_where,
-    without_null_columns,
 )
 from clinicsync.sync.changes import Change, Stored, classify
 from clinicsync.sync.db import at_cursor, ensure_schema, insert_ignoring_duplicates, make_engine, upsert_statement
@@ -871,7 +871,8 @@ class Store:
         batch = len(appointments) > 1
         hashed = _batch_hashes() if batch else _appointment_hash
         inline = _inlined(connection, connector, now) if batch else None
-        build_row = _bound_rows(connection, connector, now, inline=inline) if batch else (
+        unset = _unset_columns(connection, appointments) if batch else frozenset()
+        build_row = _bound_rows(connection, connector, now, inline=inline, unset=unset) if batch else (
             lambda a, h, printed: _appointment_values(connector, a, h, now, 1, printed))
         for appointment in appointments:
             new_hash = hashed(appointment)
@@ -920,10 +921,8 @@ class Store:
         if inserts:
             at = 0 if inline else 1  # the external id's place in a row (the connector inlined or not)
             quiet = _before_go_live(connection, connector, [row[at] for row in inserts], live, items) if live else set()
-            names: Sequence[str] = _ROW_NAMES if inline is None else [n for n in _ROW_NAMES if n not in inline]
-            # A batch's columns that are None in every row are left out (bulk.without_null_columns).
-            names, rows = without_null_columns(connection, APPOINTMENTS, names, inserts) if batch else (names, inserts)
-            new_ids = insert_with_ids(connection, APPOINTMENTS, names, rows, connector, bound=batch, literals=inline)
+            names = [n for n in _ROW_NAMES if n not in unset and not (inline and n in inline)]
+            new_ids = insert_with_ids(connection, APPOINTMENTS, names, inserts, connector, bound=batch, literals=inline)
             counts.created += len(inserts)
             self._grown(connection, APPOINTMENTS, len(inserts))
             if quiet:
@@ -1235,16 +1234,18 @@ _CONSTANT_SOURCES = frozenset({"connector", "version", "now"})
 assert tuple(_ROW_SOURCES) == _ROW_NAMES
 
 
-@lru_cache(maxsize=16)
-def _row_maker(processed: tuple[bool, ...],
-               inline: bool = False) -> Callable[..., Callable[[Any, str, str | None], tuple[Any, ...]]]:
+@lru_cache(maxsize=64)
+def _row_maker(processed: tuple[bool, ...], inline: bool = False,
+               unset: frozenset[str] = frozenset()) -> Callable[..., Callable[[Any, str, str | None], tuple[Any, ...]]]:
     """The source of a bound-row builder for one pattern of columns with a bind processor
     (``processed``, in ``_ROW_NAMES`` order), compiled once: a value of such a column is looked
     up in its ``BoundValues`` (``b<i>``) unless it is one of the batch's constants, which come
     bound already. ``inline``: the constants' columns are left out of the row (the statement
-    writes them as literals: :func:`_inlined`)."""
+    writes them as literals: :func:`_inlined`); ``unset``: columns left out, None in every row
+    of the batch (:func:`_unset_columns`)."""
     terms = [f"b{i}[{source}]" if processed[i] and source not in _CONSTANT_SOURCES else source
-             for i, source in enumerate(_ROW_SOURCES.values()) if not (inline and source in _CONSTANT_SOURCES)]
+             for i, (name, source) in enumerate(_ROW_SOURCES.items())
+             if not (inline and source in _CONSTANT_SOURCES) and name not in unset]
     parameters = [f"b{i}" for i, flag in enumerate(processed) if flag]
     maker: Callable[..., Callable[[Any, str, str | None], tuple[Any, ...]]] = eval(  # noqa: S307
         f"lambda connector, version, now, {', '.join(parameters)}: lambda a, h, printed: ({', '.join(terms)},)")
@@ -1252,16 +1253,17 @@ def _row_maker(processed: tuple[bool, ...],
 
 
 def _bound_rows(connection: Connection, connector: str, now: datetime, version: int = 1,
-                inline: dict[str, str] | None = None) -> Callable[[NormalizedAppointment, str, str | None],
-                                                                  tuple[Any, ...]]:
+                inline: dict[str, str] | None = None,
+                unset: frozenset[str] = frozenset()) -> Callable[[NormalizedAppointment, str, str | None],
+                                                                 tuple[Any, ...]]:
     """A builder of ``_appointment_values``' rows as the driver receives them (bulk.insert_rows
     ``bound=True``): one pass per row instead of a tuple, then each processed column gathered,
     looked up and zipped back (bulk.processed_rows). One per statement. ``inline``: the batch's
     constants as the statement's literals (:func:`_inlined`); their columns are left out of the
-    rows (``_ROW_NAMES`` less ``inline``'s names, in order)."""
+    rows (``_ROW_NAMES`` less ``inline``'s names, in order); so are ``unset``'s."""
     processors = dict(zip(_ROW_NAMES, bind_processors(connection, [APPOINTMENTS.c[n] for n in _ROW_NAMES]),
                           strict=True))
-    maker = _row_maker(tuple(p is not None for p in processors.values()), inline is not None)
+    maker = _row_maker(tuple(p is not None for p in processors.values()), inline is not None, unset)
     # ``now`` fills created_at and updated_at, columns of one type: bound once.
     return maker(*_batch_constants(connection, connector, now, version),
                  *(BoundValues(p) for p in processors.values() if p is not None))
@@ -1273,6 +1275,36 @@ def _batch_constants(connection: Connection, connector: str, now: datetime, vers
     return (bind_value(connection, APPOINTMENTS.c.connector, connector),
             bind_value(connection, APPOINTMENTS.c.version, version),
             bind_value(connection, APPOINTMENTS.c.created_at, now))
+
+
+# Appointment columns a batch may leave out of its INSERT, with the field each is written from: None
+# (no notes: quality_notes) in most first imports' every row; SQLite then stores NULL, as for a None
+# bound (bulk.leaves_null, checked below), without binding it.
+_UNSET_SOURCES = (("source_updated_at", "source_updated_at"), ("source_answer", "answer"),
+                  ("cancel_reason", "cancel_reason"), ("quality_notes", "notes"), ("visit_mode", "visit_mode"),
+                  ("join_url", "join_url"), ("provider_join_url", "provider_join_url"), ("dial_in", "dial_in"))
+_UNSET_FIELDS = attrgetter(*(field for _, field in _UNSET_SOURCES))
+_NOTHING = tuple(() if field == "notes" else None for _, field in _UNSET_SOURCES)  # each field's empty value
+_ALL_UNSET = frozenset(column for column, _ in _UNSET_SOURCES)
+assert all(leaves_null(APPOINTMENTS, column) for column in _ALL_UNSET)
+
+
+def _unset_columns(connection: Connection, appointments: Sequence[NormalizedAppointment]) -> frozenset[str]:
+    """On SQLite, the appointment columns (``_UNSET_SOURCES``) that would be None in the row of
+    every one of ``appointments``: a batch's INSERT leaves them out (SQLite stores NULL). Why:
+    the sqlite3 driver binds None through its adapter registry (bulk.bind_none_directly: ~1,150
+    instructions a None even so) and a first import's row has seven or eight of them (issue 32).
+    Asked of the whole batch (a superset of its new appointments), by C-level passes: each
+    appointment's fields picked at once, then the batch compared with all empty. Elsewhere
+    (COPY on PostgreSQL, where a None costs next to nothing): none."""
+    if connection.dialect.name != "sqlite" or not appointments:
+        return frozenset()
+    values = list(map(_UNSET_FIELDS, appointments))
+    count = len(values)
+    if values.count(_NOTHING) == count:  # the usual first import: every one of them
+        return _ALL_UNSET
+    return frozenset(column for (column, _), nothing, found in zip(_UNSET_SOURCES, _NOTHING, zip(*values, strict=True),
+                                                                    strict=True) if found.count(nothing) == count)
 
 
 # What a constant may be to be written into a statement as a literal: an integer, or a text of

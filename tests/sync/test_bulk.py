@@ -252,43 +252,16 @@ def test_none_binds_as_null_through_its_adapter() -> None:
     assert connection.execute("SELECT count(*) FROM t WHERE a = ?", (None,)).fetchone() == (0,)
 
 
-def test_columns_none_in_every_row_are_left_out_and_the_same_rows_stored(store: Store) -> None:
-    """bulk.without_null_columns (issue 32): a batch's columns that are None in every row and
-    that the table leaves NULL are left out of the INSERT; the rows read back exactly as the
-    full INSERT's. A column None in some rows only, or NOT NULL, stays."""
-    rows = [(*row[:9], None, row[10] if i == 3 else None, *row[11:]) for i, row in enumerate(_rows(12))]
-    sqlite = store.engine.dialect.name == "sqlite"  # elsewhere (COPY) every column stays
-    with store.engine.begin() as connection:
-        names, kept = bulk.without_null_columns(connection, APPOINTMENTS, NAMES, rows)
-        assert [n for n in NAMES if n not in names] == (["source_updated_at"] if sqlite else [])  # notes set once
-        assert (names, kept) == (NAMES, rows) or sqlite
-        assert [len(row) for row in kept] == [len(NAMES) - sqlite] * 12
-        bulk.insert_rows(connection, APPOINTMENTS, names, kept, bound=True)
-        bulk.insert_rows(connection, APPOINTMENTS, NAMES, [("other", *row[1:]) for row in rows], bound=True)
-        every = [(*row[:6], None, *row[7:]) for row in _rows(3, connector="all", start=100)]
-        every = [(*row[:9], None, None, *row[11:]) for row in every]
-        names, kept = bulk.without_null_columns(connection, APPOINTMENTS, NAMES, every)
-        assert [n for n in NAMES if n not in names] == (["type", "source_updated_at", "quality_notes"] if sqlite
-                                                         else [])
-        bulk.insert_rows(connection, APPOINTMENTS, names, kept, bound=True)
-        null_status = [(*row[:2], None, *row[3:]) for row in every]  # NOT NULL: kept, and refused
-        assert "status" in bulk.without_null_columns(connection, APPOINTMENTS, NAMES, null_status)[0]
-    with store.engine.connect() as connection:
-        ours, theirs, whole = _stored(connection), _stored(connection, "other"), _stored(connection, "all")
-    assert len(ours) == 12 and ours.keys() == theirs.keys()
-    for key, row in ours.items():
-        assert row[2:] == theirs[key][2:]
-    assert all(row[7] is None and row[10] is None and row[11] is None for row in whole.values())
-
-
-def test_one_row_and_other_dialects_keep_every_column(store: Store) -> None:
-    row = _rows(1)[0]
-    with store.engine.connect() as connection:
-        assert bulk.without_null_columns(connection, APPOINTMENTS, NAMES, [row]) == (NAMES, [row])
+def test_only_nullable_columns_without_a_default_are_left_to_null() -> None:
+    """bulk.leaves_null (issue 32): what an INSERT may leave out to store NULL."""
+    assert bulk.leaves_null(APPOINTMENTS, "join_url") and bulk.leaves_null(APPOINTMENTS, "source_updated_at")
+    assert not bulk.leaves_null(APPOINTMENTS, "status")  # NOT NULL
+    assert not bulk.leaves_null(APPOINTMENTS, "id")  # the primary key: SQLite would number it
+    assert not any(bulk.leaves_null(PATIENTS, name) for name in ("allow_sms", "connector", "external_id"))
 
 
 def test_the_migrated_schema_stores_null_where_a_column_is_left_out(store: Store) -> None:
-    """_leaves_null reads the model; the tables as the migrations made them must agree: every
+    """leaves_null reads the model; the tables as the migrations made them must agree: every
     column it would leave out is nullable, without a DEFAULT, in the migrated SQLite schema
     (the only store where columns are left out)."""
     from clinicsync.sync.model import Practitioner
@@ -300,7 +273,7 @@ def test_the_migrated_schema_stores_null_where_a_column_is_left_out(store: Store
             schema = {name: (notnull, default) for _, name, _, notnull, default, _ in
                       connection.exec_driver_sql(f"PRAGMA table_info({table.name})")}
             assert set(schema) == {c.name for c in table.columns}
-            left = [c.name for c in table.columns if bulk._leaves_null(table, c.name)]
+            left = [c.name for c in table.columns if bulk.leaves_null(table, c.name)]
             assert left, table.name
             for name in left:
                 assert schema[name] == (0, None), (table.name, name)

@@ -152,21 +152,17 @@ def test_inlined_constants_and_left_out_nulls_store_what_binding_every_value_sto
     batches = [_batch(0, 20, patients, doctors), varied, _batch(200, 1, patients, doctors)]
     monkeypatch.setattr(store_module, "utcnow", lambda: datetime(2026, 11, 25, 3, 4, 5, 678901, tzinfo=UTC))
     inlined: list[Any] = []
-    real_inlined, real_nulls = store_module._inlined, store_module.without_null_columns
+    real_inlined, real_unset = store_module._inlined, store_module._unset_columns
     monkeypatch.setattr(store_module, "_inlined", lambda *a: inlined.append(real_inlined(*a)) or inlined[-1])
-    left_out: list[int] = []
-
-    def counted(connection: Any, table: Any, names: Any, rows: Any) -> Any:
-        kept = real_nulls(connection, table, names, rows)
-        left_out.append(len(names) - len(kept[0]))
-        return kept
-
-    monkeypatch.setattr(store_module, "without_null_columns", counted)
+    unset: list[frozenset[str]] = []
+    monkeypatch.setattr(store_module, "_unset_columns", lambda *a: unset.append(real_unset(*a)) or unset[-1])
     fast = _import(tmp_path / "fast.db", batches)
     assert [sorted(i or ()) for i in inlined] == [["connector", "created_at", "updated_at", "version"]] * 2
-    assert left_out == [8, 1]  # provider_join_url in the second; a batch of one binds every column
+    # Every optional column in the first batch; only provider_join_url in the second, where one row
+    # sets the others; a batch of one binds every column.
+    assert unset == [store_module._ALL_UNSET, {"provider_join_url"}]
     monkeypatch.setattr(store_module, "_inlined", lambda *a: None)
-    monkeypatch.setattr(store_module, "without_null_columns", lambda connection, table, names, rows: (names, rows))
+    monkeypatch.setattr(store_module, "_unset_columns", lambda *a: frozenset())
     plain = _import(tmp_path / "plain.db", batches)
     assert _raw(fast, "appointment") == _raw(plain, "appointment")
     assert _raw(fast, "event") == _raw(plain, "event")
