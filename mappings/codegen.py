@@ -213,13 +213,23 @@ def _reader(out: _Source, field: _CompiledField, position: int, ind: int, single
         out.add(ind + 1, "try:")
         body, handler = ind + 2, ind + 1
     out.add(body, "if type(raw) is str:")
-    out.add(body + 1, "if raw.strip():")
+    plain_text = single and field.kind == "string" and not field.mapped and field.transform is not None
+    if plain_text:
+        # The test's strip is the value when raw is printable (most are): one strip, not two
+        # (_convert's ``(raw if raw.isprintable() else _clean(raw)).strip()``, issue 32).
+        out.add(body + 1, "stripped = raw.strip()")
+        out.add(body + 1, "if stripped:")
+    else:
+        out.add(body + 1, "if raw.strip():")
     if not single:  # _value cleans raw itself (its note names the cleaned value)
         out.add(body + 2, "if not raw.isprintable():")
         out.add(body + 3, "raw = _clean(raw)")
     out.add(body + 2, "seen = True")
-    for line in _convert(out, field, "raw", cleaned=not single):
-        out.add(body + 2, line)
+    if plain_text:
+        out.add(body + 2, "value = stripped if raw.isprintable() else _clean(raw).strip()")
+    else:
+        for line in _convert(out, field, "raw", cleaned=not single):
+            out.add(body + 2, line)
     out.add(body, "elif not (isinstance(raw, str) and not raw.strip()):")
     out.add(body + 1, "seen = True")
     out.add(body + 1, f"value = {_convert_other(out, field, 'raw')}")
