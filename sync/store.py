@@ -919,9 +919,9 @@ class Store:
         new_ids: list[int] = []
         recorded: set[int] = set()
         if inserts:
-            at = 0 if inline else 1  # the external id's place in a row (the connector inlined or not)
-            quiet = _before_go_live(connection, connector, [row[at] for row in inserts], live, items) if live else set()
             names = [n for n in _ROW_NAMES if n not in unset and not (inline and n in inline)]
+            at = names.index("external_id")  # its place in a row (the connector inlined or not)
+            quiet = _before_go_live(connection, connector, [row[at] for row in inserts], live, items) if live else set()
             new_ids = insert_with_ids(connection, APPOINTMENTS, names, inserts, connector, bound=batch, literals=inline)
             counts.created += len(inserts)
             self._grown(connection, APPOINTMENTS, len(inserts))

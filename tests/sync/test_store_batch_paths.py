@@ -167,3 +167,28 @@ def test_inlined_constants_and_left_out_nulls_store_what_binding_every_value_sto
     assert _raw(fast, "appointment") == _raw(plain, "appointment")
     assert _raw(fast, "event") == _raw(plain, "event")
     assert len(_raw(fast, "appointment")) == 33
+
+
+def test_records_first_seen_before_go_live_are_told_apart_on_the_literal_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the connector inlined, a new row's external id moves to the row's first place: the
+    go-live rule still finds the records first seen before go-live (their events say so), as
+    the INSERT that binds every value does."""
+    live = START - timedelta(days=30)
+    patients, doctors = _people(3), [NormalizedPractitioner("D1")]
+    batch = [Mapped(m.position, m.appointment, fingerprint=m.fingerprint,
+                    first_seen=live - timedelta(days=1) if i % 3 == 0 else None)
+             for i, m in enumerate(_batch(0, 10, patients, doctors))]
+    monkeypatch.setattr(store_module, "utcnow", lambda: datetime(2026, 11, 25, 3, 4, 5, 678901, tzinfo=UTC))
+    events = []
+    for inline in (True, False):
+        if not inline:
+            monkeypatch.setattr(store_module, "_inlined", lambda *a: None)
+        engine = make_engine(f"sqlite:///{tmp_path / f'{inline}.db'}")
+        upgrade(engine)
+        store = Store(engine)
+        store.apply_batch("src", "run-1", batch, [], None, go_live=live)
+        events.append(_raw(store, "event"))
+        assert _raw(store, "appointment")[0][2:4] == ("src", "text")  # connector, typeof
+    assert events[0] == events[1]
+    assert sum("before_go_live" in str(row) for row in events[0]) == 4
