@@ -86,6 +86,18 @@ def _status_of(memo: dict[str, str], lookup: Callable[[Any], str], word: Any) ->
     return status
 
 
+def _span(memo: dict[int, timedelta], minutes: Any) -> timedelta:
+    """``timedelta(minutes=minutes)``, kept in ``memo`` when ``minutes`` is an ``int`` (the
+    generated code looks it up there first). Why: a duration repeats on most rows (15, 30,
+    60 minutes) and timedelta's keyword constructor costs ~4,000 instructions a row (issue 32,
+    callgrind); a kept one is the same value. Its errors (OverflowError, TypeError) are the
+    constructor's own, raised where they were; nothing that fails is kept."""
+    span = timedelta(minutes=minutes)
+    if type(minutes) is int:
+        kept(memo, minutes, span, MEMO_LIMIT)
+    return span
+
+
 class _Source:
     """The generated module's lines and the names bound for it."""
 
@@ -201,13 +213,23 @@ def _reader(out: _Source, field: _CompiledField, position: int, ind: int, single
         out.add(ind + 1, "try:")
         body, handler = ind + 2, ind + 1
     out.add(body, "if type(raw) is str:")
-    out.add(body + 1, "if raw.strip():")
+    plain_text = single and field.kind == "string" and not field.mapped and field.transform is not None
+    if plain_text:
+        # The test's strip is the value when raw is printable (most are): one strip, not two
+        # (_convert's ``(raw if raw.isprintable() else _clean(raw)).strip()``, issue 32).
+        out.add(body + 1, "stripped = raw.strip()")
+        out.add(body + 1, "if stripped:")
+    else:
+        out.add(body + 1, "if raw.strip():")
     if not single:  # _value cleans raw itself (its note names the cleaned value)
         out.add(body + 2, "if not raw.isprintable():")
         out.add(body + 3, "raw = _clean(raw)")
     out.add(body + 2, "seen = True")
-    for line in _convert(out, field, "raw", cleaned=not single):
-        out.add(body + 2, line)
+    if plain_text:
+        out.add(body + 2, "value = stripped if raw.isprintable() else _clean(raw).strip()")
+    else:
+        for line in _convert(out, field, "raw", cleaned=not single):
+            out.add(body + 2, line)
     out.add(body, "elif not (isinstance(raw, str) and not raw.strip()):")
     out.add(body + 1, "seen = True")
     out.add(body + 1, f"value = {_convert_other(out, field, 'raw')}")
@@ -509,8 +531,11 @@ def _tail(out: _Source, names: dict[str, str], clinic_timezone: str, whole: set[
     add(1, "if end_raw is not None:")
     _to_utc(out, "end", "end_raw", 2)
     add(1, f"elif {got('duration_minutes')} is not None:")
+    # timedelta(minutes=...) by _span's memo: the same value, its errors raised in the same place.
+    minutes = got("duration_minutes")
+    add(2, f"span = _spans.get({minutes}) if type({minutes}) is int else None")
     add(2, "try:")
-    add(3, f"end = start + timedelta(minutes={got('duration_minutes')})")
+    add(3, f"end = start + (span if span is not None else _span(_spans, {minutes}))")
     add(2, "except OverflowError:")
     add(3, "raise MappingError('duration_minutes', 'out of range') from None")
     add(1, "else:")
@@ -588,6 +613,7 @@ def generate(mapping: CompiledMapping,
     namespace: dict[str, Any] = {
         **PATH_NAMESPACE, **runtime, "MappingError": MappingError, "TransformError": TransformError,
         "TimeError": TimeError, "zone": zone, "timedelta": timedelta, "_clean": clean_text,
+        "_span": _span, "_spans": {},
         "_remember": _remember, "_group_key": _group_key, "_keep": _keep, "_status_of": _status_of,
         "_statuses": {}, "_status": mapping._status, "_utc_memo": mapping._utc.memo,
         "_utc_known": mapping._utc.known, "_datetime": datetime,

@@ -145,11 +145,15 @@ class BoundValues(dict[Any, Any]):
 
 
 def insert_rows(connection: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]],
-                bound: bool = False) -> None:
+                bound: bool = False, literals: Mapping[str, str] | None = None) -> None:
     """INSERT ``rows`` (tuples in ``names`` order): COPY on PostgreSQL, else one executemany.
-    ``bound``: the rows' values are already as the driver receives them (:class:`BoundValues`)."""
+    ``bound``: the rows' values are already as the driver receives them (:class:`BoundValues`).
+    ``literals``: columns the same in every row, as SQL literals the caller made safe (store.py
+    ``_inlined``), written into the statement after ``names``' marks; not for COPY."""
     if not rows:
         return
+    if literals:
+        assert bound and not uses_copy(connection), "literals go into an executemany's INSERT of bound rows"
     if bound:
         values: Sequence[Sequence[Any]] = rows
     else:
@@ -169,12 +173,17 @@ def insert_rows(connection: Connection, table: Table, names: Sequence[str], rows
             cursor.close()
         return
     mark = placeholder(connection)
-    sql = f"INSERT INTO {quoted(connection, table.name)} ({columns}) VALUES ({', '.join([mark] * len(names))})"
+    marks = [mark] * len(names)
+    if literals:
+        columns = ", ".join(quoted(connection, n) for n in (*names, *literals))
+        marks += literals.values()
+    sql = f"INSERT INTO {quoted(connection, table.name)} ({columns}) VALUES ({', '.join(marks)})"
     connection.exec_driver_sql(sql, values)
 
 
 def insert_with_ids(connection: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]],
-                    connector: str, key: str = "external_id", bound: bool = False) -> list[int]:
+                    connector: str, key: str = "external_id", bound: bool = False,
+                    literals: Mapping[str, str] | None = None) -> list[int]:
     """INSERT ``rows`` of a table with an ``id`` primary key and a unique (connector, key);
     returns the new ids in row order, without reading the rows back where it can:
 
@@ -185,14 +194,15 @@ def insert_with_ids(connection: Connection, table: Table, names: Sequence[str], 
       are checked, and the ids are read back by key when they do not match;
     * elsewhere: read back by key.
 
-    ``bound``: as for :func:`insert_rows` (then the key column must have no bind processor:
-    it is read back by its values)."""
+    ``bound``, ``literals``: as for :func:`insert_rows` (then the key column must have no bind
+    processor: it is read back by its values)."""
     if not rows:
         return []
     if len(rows) == 1 and not bound:  # a push: one plain INSERT, its id from the driver (issue 32)
         return [_insert_one(connection, table, names, rows[0])]
     position = list(names).index(key)
     if uses_copy(connection):
+        assert not literals, "COPY writes every column"
         # One array, not a row per id; any order will do, each id is the row's own.
         # The sequence is looked up once, not once per id.
         ids: list[int] = _fetch(connection, "SELECT array_agg(nextval(s.seq)) FROM (SELECT "
@@ -200,7 +210,7 @@ def insert_with_ids(connection: Connection, table: Table, names: Sequence[str], 
                                 (table.name, len(rows)))[0][0]
         insert_rows(connection, table, ("id", *names), [(i, *row) for i, row in zip(ids, rows, strict=True)], bound)
         return ids
-    insert_rows(connection, table, names, rows, bound)
+    insert_rows(connection, table, names, rows, bound, literals)
     keys = _column_values(rows, position)
     if connection.dialect.name == "sqlite":
         consecutive = _consecutive_ids(connection, table, connector, keys[0], keys[-1], len(rows), key)
@@ -233,6 +243,17 @@ def _insert_one(connection: Connection, table: Table, names: Sequence[str], row:
         return int(cursor.fetchone()[0] if connection.dialect.name == "postgresql" else cursor.lastrowid)
     finally:
         cursor.close()
+
+
+@lru_cache(maxsize=256)
+def leaves_null(table: Table, name: str) -> bool:
+    """Does the table store NULL in column ``name`` when an INSERT leaves it out? Nullable,
+    without a server default (the schema's DEFAULT) and not part of the primary key (SQLite
+    numbers an INTEGER PRIMARY KEY left out): then leaving a None out stores what binding it
+    stores (store.py ``_unset_columns``). tests/sync/test_bulk.py checks the migrated schema
+    agrees for the tables the import writes."""
+    column = table.c[name]
+    return bool(column.nullable) and column.server_default is None and not column.primary_key
 
 
 def last_insert_rowid(connection: Connection) -> int:

@@ -38,6 +38,7 @@ from clinicsync.sync.bulk import (
     bind_value,
     insert_rows,
     insert_with_ids,
+    leaves_null,
     placeholder,
     select_in,
     select_where,
@@ -285,6 +286,12 @@ _PERSON_DICTS: dict[type, Callable[[Any], dict[str, Any]]] = {
     kind: _declared_dict(kind) for kind in (NormalizedPatient, NormalizedPractitioner)}
 
 
+# content_hash_bytes' BLAKE2b (16 bytes, no key) before any data: a copy of it, then update, is the
+# same digest as ``blake2b(data, digest_size=16)`` without the constructor's keyword parsing (~2,000
+# instructions a hash, issue 32). Never updated itself: each hash takes a copy.
+_EMPTY_DIGEST = hashlib.blake2b(digest_size=16)
+
+
 def _batch_hashes() -> Callable[[NormalizedAppointment], str]:
     """``_appointment_hash`` for the appointments of one batch, byte for byte, at about three
     quarters of its cost: the mapping hands every appointment of a patient (practitioner) the
@@ -294,7 +301,7 @@ def _batch_hashes() -> Callable[[NormalizedAppointment], str]:
     people (by identity; the objects are kept, so that no id is reused while held): one per batch."""
     fragments: dict[int, orjson.Fragment] = {}
     kept: list[Any] = []
-    dumps, fragment, digest = orjson.dumps, orjson.Fragment, hashlib.blake2b
+    dumps, fragment, fresh = orjson.dumps, orjson.Fragment, _EMPTY_DIGEST.copy
     as_dict = _PERSON_DICTS.get
 
     def person(value: Any) -> orjson.Fragment | None:
@@ -311,7 +318,9 @@ def _batch_hashes() -> Callable[[NormalizedAppointment], str]:
         mask = ((not (a.notes or a.answer))
                 | (not (a.join_url or a.provider_join_url or a.dial_in or a.visit_mode not in (None, "in_person"))) << 1
                 | (not a.cancel_reason) << 2)
-        return digest(dumps(views[mask](a)), digest_size=16).hexdigest()  # content_hash_bytes, inlined
+        digest = fresh()  # content_hash_bytes, inlined: the same digest from a copy of its empty state
+        digest.update(dumps(views[mask](a)))
+        return digest.hexdigest()
 
     return hashed
 
@@ -890,7 +899,9 @@ class Store:
         # push (one appointment) shares nothing: the plain functions and bulk's one-row INSERT.
         batch = len(appointments) > 1
         hashed = _batch_hashes() if batch else _appointment_hash
-        build_row = _bound_rows(connection, connector, now) if batch else (
+        inline = _inlined(connection, connector, now) if batch else None
+        unset = _unset_columns(connection, appointments) if batch else frozenset()
+        build_row = _bound_rows(connection, connector, now, inline=inline, unset=unset) if batch else (
             lambda a, h, printed: _appointment_values(connector, a, h, now, 1, printed))
         for appointment in appointments:
             new_hash = hashed(appointment)
@@ -937,12 +948,14 @@ class Store:
         new_ids: list[int] = []
         recorded: set[int] = set()
         if inserts:
-            quiet = _before_go_live(connection, connector, [row[1] for row in inserts], live, items) if live else set()
-            new_ids = insert_with_ids(connection, APPOINTMENTS, _ROW_NAMES, inserts, connector, bound=batch)
+            names = [n for n in _ROW_NAMES if n not in unset and not (inline and n in inline)]
+            at = names.index("external_id")  # its place in a row (the connector inlined or not)
+            quiet = _before_go_live(connection, connector, [row[at] for row in inserts], live, items) if live else set()
+            new_ids = insert_with_ids(connection, APPOINTMENTS, names, inserts, connector, bound=batch, literals=inline)
             counts.created += len(inserts)
             self._grown(connection, APPOINTMENTS, len(inserts))
             if quiet:
-                recorded = {new_id for new_id, row in zip(new_ids, inserts, strict=True) if row[1] in quiet}
+                recorded = {new_id for new_id, row in zip(new_ids, inserts, strict=True) if row[at] in quiet}
         if changes or new_ids:
             bare = orjson.dumps(marks).decode()  # the payload of every change that carries none (created)
             early = orjson.dumps({**marks, **_BEFORE_GO_LIVE}).decode()
@@ -1250,36 +1263,107 @@ _CONSTANT_SOURCES = frozenset({"connector", "version", "now"})
 assert tuple(_ROW_SOURCES) == _ROW_NAMES
 
 
-@lru_cache(maxsize=16)
-def _row_maker(processed: tuple[bool, ...]) -> Callable[..., Callable[[Any, str, str | None], tuple[Any, ...]]]:
+@lru_cache(maxsize=64)
+def _row_maker(processed: tuple[bool, ...], inline: bool = False,
+               unset: frozenset[str] = frozenset()) -> Callable[..., Callable[[Any, str, str | None], tuple[Any, ...]]]:
     """The source of a bound-row builder for one pattern of columns with a bind processor
     (``processed``, in ``_ROW_NAMES`` order), compiled once: a value of such a column is looked
     up in its ``BoundValues`` (``b<i>``) unless it is one of the batch's constants, which come
-    bound already."""
+    bound already. ``inline``: the constants' columns are left out of the row (the statement
+    writes them as literals: :func:`_inlined`); ``unset``: columns left out, None in every row
+    of the batch (:func:`_unset_columns`)."""
     terms = [f"b{i}[{source}]" if processed[i] and source not in _CONSTANT_SOURCES else source
-             for i, source in enumerate(_ROW_SOURCES.values())]
+             for i, (name, source) in enumerate(_ROW_SOURCES.items())
+             if not (inline and source in _CONSTANT_SOURCES) and name not in unset]
     parameters = [f"b{i}" for i, flag in enumerate(processed) if flag]
     maker: Callable[..., Callable[[Any, str, str | None], tuple[Any, ...]]] = eval(  # noqa: S307
         f"lambda connector, version, now, {', '.join(parameters)}: lambda a, h, printed: ({', '.join(terms)},)")
     return maker
 
 
-def _bound_rows(connection: Connection, connector: str, now: datetime,
-                version: int = 1) -> Callable[[NormalizedAppointment, str, str | None], tuple[Any, ...]]:
+def _bound_rows(connection: Connection, connector: str, now: datetime, version: int = 1,
+                inline: dict[str, str] | None = None,
+                unset: frozenset[str] = frozenset()) -> Callable[[NormalizedAppointment, str, str | None],
+                                                                 tuple[Any, ...]]:
     """A builder of ``_appointment_values``' rows as the driver receives them (bulk.insert_rows
     ``bound=True``): one pass per row instead of a tuple, then each processed column gathered,
-    looked up and zipped back (bulk.processed_rows). One per statement."""
+    looked up and zipped back (bulk.processed_rows). One per statement. ``inline``: the batch's
+    constants as the statement's literals (:func:`_inlined`); their columns are left out of the
+    rows (``_ROW_NAMES`` less ``inline``'s names, in order); so are ``unset``'s."""
     processors = dict(zip(_ROW_NAMES, bind_processors(connection, [APPOINTMENTS.c[n] for n in _ROW_NAMES]),
                           strict=True))
-
-    def bound(name: str, value: Any) -> Any:
-        process = processors[name]
-        return value if process is None else process(value)
-
-    maker = _row_maker(tuple(p is not None for p in processors.values()))
+    maker = _row_maker(tuple(p is not None for p in processors.values()), inline is not None, unset)
     # ``now`` fills created_at and updated_at, columns of one type: bound once.
-    return maker(bound("connector", connector), bound("version", version), bound("created_at", now),
+    return maker(*_batch_constants(connection, connector, now, version),
                  *(BoundValues(p) for p in processors.values() if p is not None))
+
+
+def _batch_constants(connection: Connection, connector: str, now: datetime, version: int) -> tuple[Any, Any, Any]:
+    """The batch's constants of an appointment row as the driver receives them: the connector,
+    the version and ``now`` (created_at and updated_at, columns of one type)."""
+    return (bind_value(connection, APPOINTMENTS.c.connector, connector),
+            bind_value(connection, APPOINTMENTS.c.version, version),
+            bind_value(connection, APPOINTMENTS.c.created_at, now))
+
+
+# Appointment columns a batch may leave out of its INSERT, with the field each is written from: None
+# (no notes: quality_notes) in most first imports' every row; SQLite then stores NULL, as for a None
+# bound (bulk.leaves_null, checked below), without binding it.
+_UNSET_SOURCES = (("source_updated_at", "source_updated_at"), ("source_answer", "answer"),
+                  ("cancel_reason", "cancel_reason"), ("quality_notes", "notes"), ("visit_mode", "visit_mode"),
+                  ("join_url", "join_url"), ("provider_join_url", "provider_join_url"), ("dial_in", "dial_in"))
+_UNSET_FIELDS = attrgetter(*(field for _, field in _UNSET_SOURCES))
+_NOTHING = tuple(() if field == "notes" else None for _, field in _UNSET_SOURCES)  # each field's empty value
+_ALL_UNSET = frozenset(column for column, _ in _UNSET_SOURCES)
+assert all(leaves_null(APPOINTMENTS, column) for column in _ALL_UNSET)
+
+
+def _unset_columns(connection: Connection, appointments: Sequence[NormalizedAppointment]) -> frozenset[str]:
+    """On SQLite, the appointment columns (``_UNSET_SOURCES``) that would be None in the row of
+    every one of ``appointments``: a batch's INSERT leaves them out (SQLite stores NULL). Why:
+    the sqlite3 driver binds None through its adapter registry (bulk.bind_none_directly: ~1,150
+    instructions a None even so) and a first import's row has seven or eight of them (issue 32).
+    Asked of the whole batch (a superset of its new appointments), by C-level passes: each
+    appointment's fields picked at once, then the batch compared with all empty. Elsewhere
+    (COPY on PostgreSQL, where a None costs next to nothing): none."""
+    if connection.dialect.name != "sqlite" or not appointments:
+        return frozenset()
+    values = list(map(_UNSET_FIELDS, appointments))
+    count = len(values)
+    if values.count(_NOTHING) == count:  # the usual first import: every one of them
+        return _ALL_UNSET
+    return frozenset(column for (column, _), nothing, found in zip(_UNSET_SOURCES, _NOTHING, zip(*values, strict=True),
+                                                                    strict=True) if found.count(nothing) == count)
+
+
+# What a constant may be to be written into a statement as a literal: an integer, or a text of
+# these characters only (a connector's name, SQLite's date-time text): nothing to escape.
+_LITERAL_TEXT = re.compile(r"[A-Za-z0-9_.:+ -]*")
+
+
+def _inlined(connection: Connection, connector: str, now: datetime, version: int = 1) -> dict[str, str] | None:
+    """On SQLite, the batch's constant columns as SQL literals (``_ROW_NAMES``' connector, version,
+    created_at and updated_at), for an INSERT that binds only what changes from row to row.
+    Why: sqlite3 binds each parameter of each row through a C call that copies the text under
+    the connection's mutex (~1,200 instructions a value); these four are the same in every row
+    of a batch (issue 32). The literal holds the bound value as it is (a text in quotes, an
+    integer's digits), so SQLite stores the same value with the same type. None (bind them as
+    before): another store, or a value that is not plainly a literal (``_LITERAL_TEXT``)."""
+    if connection.dialect.name != "sqlite":
+        return None
+    bound_connector, bound_version, bound_now = _batch_constants(connection, connector, now, version)
+    literals: dict[str, str] = {}
+    for names, value in ((("connector",), bound_connector), (("version",), bound_version),
+                         (("created_at", "updated_at"), bound_now)):
+        if type(value) is int:
+            literal = str(value)
+        elif type(value) is str and _LITERAL_TEXT.fullmatch(value):
+            literal = f"'{value}'"
+        else:
+            return None
+        literals.update(dict.fromkeys(names, literal))
+    assert {name for name, source in _ROW_SOURCES.items() if source in _CONSTANT_SOURCES} == set(literals)
+    return literals
 
 
 _EVENT_NAMES = ("appointment_id", "kind", "version", "payload", "created_at")

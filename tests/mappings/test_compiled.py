@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,29 @@ def test_memos_that_start_over_give_the_same_results(monkeypatch: pytest.MonkeyP
         mapping = load_mapping(name, "America/New_York", "US")
         for record in RECORDS[kind][:300] * 2:
             assert_same(mapping, record)
+
+
+# Durations as a CSV gives them (text) and as JSON or a custom connector might (numbers, a boolean):
+# repeated (kept by codegen._span), out of timedelta's range, past the date-time range, or no duration.
+DURATIONS = ["30", "30", "15", " 45 ", "0", "-5", "30", "99999999999", "1000000000", "1e400", "45 min", "n/a",
+             30, 30, 15, True, 2.5, 10**20, -(10**9), 0, 30]
+
+
+@pytest.mark.parametrize("limit", [3, 65_536])
+def test_durations_kept_by_their_memo_map_as_the_interpreted_engine(monkeypatch: pytest.MonkeyPatch,
+                                                                    limit: int) -> None:
+    """The generated code takes ``timedelta(minutes=…)`` of an int duration from ``_spans``
+    (issue 32): the same end, the same errors (out of range, end not after start, not a
+    duration), warm, cold and with the memo starting over."""
+    monkeypatch.setattr(codegen, "MEMO_LIMIT", limit)
+    mapping = load_mapping("csv_default", "America/New_York", "US")
+    spans = mapping._generated.__globals__["_spans"]  # type: ignore[attr-defined]
+    spans.clear()
+    for record in RECORDS["csv"][:40]:
+        for duration in DURATIONS * 2:
+            assert_same(mapping, {**record, "end": "", "duration_minutes": duration})
+    assert spans and all(type(key) is int for key in spans) and len(spans) <= max(limit, 3)
+    assert all(value == timedelta(minutes=key) for key, value in spans.items())
 
 
 # Values that each break a rule somewhere: blanks, dates that are not, phones that are not,

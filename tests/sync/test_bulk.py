@@ -250,3 +250,30 @@ def test_none_binds_as_null_through_its_adapter() -> None:
     assert connection.execute("SELECT typeof(a), typeof(b) FROM t ORDER BY rowid").fetchall() == [
         ("null", "integer"), ("integer", "null"), ("null", "null")]
     assert connection.execute("SELECT count(*) FROM t WHERE a = ?", (None,)).fetchone() == (0,)
+
+
+def test_only_nullable_columns_without_a_default_are_left_to_null() -> None:
+    """bulk.leaves_null (issue 32): what an INSERT may leave out to store NULL."""
+    assert bulk.leaves_null(APPOINTMENTS, "join_url") and bulk.leaves_null(APPOINTMENTS, "source_updated_at")
+    assert not bulk.leaves_null(APPOINTMENTS, "status")  # NOT NULL
+    assert not bulk.leaves_null(APPOINTMENTS, "id")  # the primary key: SQLite would number it
+    assert not any(bulk.leaves_null(PATIENTS, name) for name in ("allow_sms", "connector", "external_id"))
+
+
+def test_the_migrated_schema_stores_null_where_a_column_is_left_out(store: Store) -> None:
+    """leaves_null reads the model; the tables as the migrations made them must agree: every
+    column it would leave out is nullable, without a DEFAULT, in the migrated SQLite schema
+    (the only store where columns are left out)."""
+    from clinicsync.sync.model import Practitioner
+
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("columns are left out on SQLite only")
+    with store.engine.connect() as connection:
+        for table in (APPOINTMENTS, PATIENTS, Practitioner.__table__):  # type: ignore[attr-defined]
+            schema = {name: (notnull, default) for _, name, _, notnull, default, _ in
+                      connection.exec_driver_sql(f"PRAGMA table_info({table.name})")}
+            assert set(schema) == {c.name for c in table.columns}
+            left = [c.name for c in table.columns if bulk.leaves_null(table, c.name)]
+            assert left, table.name
+            for name in left:
+                assert schema[name] == (0, None), (table.name, name)

@@ -126,3 +126,69 @@ def test_keyed_updates_at_the_driver_store_what_sqlalchemy_stored(store: Store) 
             "SELECT external_id, name, phone, allow_sms, content_hash, updated_at FROM patient")}
     assert [raw[f"P-{i}"] for i in range(3)] == [raw[f"P-{i + 3}"] for i in range(3)]
     assert raw["P-0"][0] == "new 0"
+
+
+def _raw(store: Store, table: str) -> list[tuple[Any, ...]]:
+    """Every column of every row as SQLite holds it, with its storage class (typeof)."""
+    with store.engine.connect() as connection:
+        names = [row[1] for row in connection.exec_driver_sql(f"PRAGMA table_info({table})")]
+        columns = ", ".join(f"{name}, typeof({name})" for name in names)
+        return [tuple(row) for row in connection.exec_driver_sql(f"SELECT {columns} FROM {table} ORDER BY id")]
+
+
+def test_inlined_constants_and_left_out_nulls_store_what_binding_every_value_stores(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 32 (branch h/firstimport5): a SQLite batch writes its constant columns (connector,
+    version, created_at, updated_at) as literals and leaves out the columns None in every row;
+    the rows are those of the INSERT that binds every value, column by column with their
+    storage classes, over batches where an optional column is set in some rows only, in none,
+    and in all; and the literal path is taken."""
+    patients, doctors = _people(5), [NormalizedPractitioner("D1", "Dr One")]
+    varied = _batch(100, 12, patients, doctors)
+    varied[3] = Mapped(varied[3].position, NormalizedAppointment(
+        "A-103", "booked", START, START + timedelta(minutes=30), "Europe/Paris", None, None, patients[0], None,
+        START - timedelta(days=2), ("a: dropped",), "accepted", "video", "https://meet.example/j", None,
+        "+12125550100", "Weather"), fingerprint=None)
+    batches = [_batch(0, 20, patients, doctors), varied, _batch(200, 1, patients, doctors)]
+    monkeypatch.setattr(store_module, "utcnow", lambda: datetime(2026, 11, 25, 3, 4, 5, 678901, tzinfo=UTC))
+    inlined: list[Any] = []
+    real_inlined, real_unset = store_module._inlined, store_module._unset_columns
+    monkeypatch.setattr(store_module, "_inlined", lambda *a: inlined.append(real_inlined(*a)) or inlined[-1])
+    unset: list[frozenset[str]] = []
+    monkeypatch.setattr(store_module, "_unset_columns", lambda *a: unset.append(real_unset(*a)) or unset[-1])
+    fast = _import(tmp_path / "fast.db", batches)
+    assert [sorted(i or ()) for i in inlined] == [["connector", "created_at", "updated_at", "version"]] * 2
+    # Every optional column in the first batch; only provider_join_url in the second, where one row
+    # sets the others; a batch of one binds every column.
+    assert unset == [store_module._ALL_UNSET, {"provider_join_url"}]
+    monkeypatch.setattr(store_module, "_inlined", lambda *a: None)
+    monkeypatch.setattr(store_module, "_unset_columns", lambda *a: frozenset())
+    plain = _import(tmp_path / "plain.db", batches)
+    assert _raw(fast, "appointment") == _raw(plain, "appointment")
+    assert _raw(fast, "event") == _raw(plain, "event")
+    assert len(_raw(fast, "appointment")) == 33
+
+
+def test_records_first_seen_before_go_live_are_told_apart_on_the_literal_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the connector inlined, a new row's external id moves to the row's first place: the
+    go-live rule still finds the records first seen before go-live (their events say so), as
+    the INSERT that binds every value does."""
+    live = START - timedelta(days=30)
+    patients, doctors = _people(3), [NormalizedPractitioner("D1")]
+    batch = [Mapped(m.position, m.appointment, fingerprint=m.fingerprint,
+                    first_seen=live - timedelta(days=1) if i % 3 == 0 else None)
+             for i, m in enumerate(_batch(0, 10, patients, doctors))]
+    monkeypatch.setattr(store_module, "utcnow", lambda: datetime(2026, 11, 25, 3, 4, 5, 678901, tzinfo=UTC))
+    events = []
+    for inline in (True, False):
+        if not inline:
+            monkeypatch.setattr(store_module, "_inlined", lambda *a: None)
+        engine = make_engine(f"sqlite:///{tmp_path / f'{inline}.db'}")
+        upgrade(engine)
+        store = Store(engine)
+        store.apply_batch("src", "run-1", batch, [], None, go_live=live)
+        events.append(_raw(store, "event"))
+        assert _raw(store, "appointment")[0][2:4] == ("src", "text")  # connector, typeof
+    assert events[0] == events[1]
+    assert sum("before_go_live" in str(row) for row in events[0]) == 4
