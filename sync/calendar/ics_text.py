@@ -30,6 +30,7 @@ LIMIT = 75  # octets per line before folding, CRLF excluded
 _SPECIAL = re.compile(r"[\\;,\r\n]")  # what TEXT escaping changes; a value without any is written as is
 _LOCAL_MEMO = 50_000  # formatted local times kept per run (a few MB): appointments share starts and ends
 _local: dict[tuple[datetime, str], str] = {}
+_TWO = [f"{n:02d}" for n in range(100)]  # "00" … "99"
 _FOLD_MEMO = 20_000  # folded long lines kept per run
 _folded: dict[str, str] = {}
 
@@ -77,9 +78,10 @@ def wall_time(moment: datetime, zone_name: str) -> str:
         local = moment.astimezone(zone(zone_name))
         if local.year < 1000:  # strftime's own %Y there (unpadded on glibc)
             found = f"{local:%Y%m%dT%H%M%S}"
-        else:
-            found = (f"{local.year}{local.month:02d}{local.day:02d}"
-                     f"T{local.hour:02d}{local.minute:02d}{local.second:02d}")
+        else:  # two digits from a table: a ``:02d`` format spec cost ~1,600 instructions, five per time
+            two = _TWO
+            found = (f"{local.year}{two[local.month]}{two[local.day]}"
+                     f"T{two[local.hour]}{two[local.minute]}{two[local.second]}")
         kept(_local, key, found, _LOCAL_MEMO)
     return found
 

@@ -230,6 +230,21 @@ def test_stored_times_read_as_the_column_type_reads_them(value: str) -> None:
     assert found == expected and getattr(found, "tzinfo", None) == getattr(expected, "tzinfo", None)
 
 
+def test_stored_times_in_the_stores_form_are_utc_itself() -> None:
+    """The fast path's zone is the datetime module's UTC instance, as ``replace(tzinfo=UTC)`` gave
+    (a ``+00:00`` parsed: not another ``timezone`` equal to it), so the values hash, compare and
+    serialize as before."""
+    from sqlalchemy.dialects import sqlite
+
+    from clinicsync.sync.calendar import desired
+
+    dialect = sqlite.dialect()
+    process = desired.A.start_utc.type.dialect_impl(dialect).result_processor(dialect, None)
+    found = desired._stored_time(process)("2027-01-04 13:15:00.000000")
+    assert found == datetime(2027, 1, 4, 13, 15, tzinfo=UTC) and found.tzinfo is UTC
+    assert found == process("2027-01-04 13:15:00.000000")
+
+
 def test_built_is_the_dataclass_its_init_would_make() -> None:
     """provider.built (no generated __init__) gives an equal instance, hashed, compared and
     serialized alike, its fields in the same order; a field missing or out of order is refused."""

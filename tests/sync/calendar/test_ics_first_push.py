@@ -160,3 +160,34 @@ def test_a_file_that_fails_records_its_links_as_failing_then_is_written(store: S
     (folder / "amelia.hart@clinic.example.org.ics").rmdir()
     assert pushed(store, settings)["inserted"] == 1  # the next run writes it
     assert len([p for p in folder.glob("*.ics") if p.is_file()]) == 2
+
+
+def test_event_ids_and_hashes_that_need_escaping_or_folding_are_written_as_the_general_path_writes_them(
+        store: Store, tmp_path: Path) -> None:
+    """insert_new checks a round's uids and hashes at once and, when each is a short plain run
+    (always, for our ids and hex digests), writes them without matching each; one that is not
+    (a caller's own ids) is escaped and folded as _vevent_text writes it for an Op."""
+    from datetime import UTC, datetime
+
+    from clinicsync.sync.calendar import ics
+
+    settings = calendar_settings(tmp_path)
+    provider = IcsCalendar(settings.ics, store.engine)
+    start = datetime(2027, 1, 4, 13, tzinfo=UTC)
+    content = ics.EventContent(connector="c", external_id="A1", summary="Visit", description="", location=None,
+                               start=start, end=start + timedelta(minutes=30), timezone="America/New_York")
+    plain = [("0123456789abcdefghijklmnopqrstuv", content, "0123456789abcdef0123456789abcdef")]
+    odd = [("x" * 60, content, "0123456789abcdef0123456789abcdef"), ("a,b;c", content, "not; a hash")]
+    for calendar, events in (("plain", plain), ("odd", odd), ("mixed", plain + odd)):
+        assert provider.insert_new(ics.Target("ics", "", calendar), events, lambda _connection: None)
+    with store.engine.connect() as connection:
+        stored = {(row.calendar_id, row.uid): _STAMP.sub(r"\1:-", row.vevent) for row in connection.execute(
+            select(ICS_EVENTS.c.calendar_id, ICS_EVENTS.c.uid, ICS_EVENTS.c.vevent))}
+    expected = {(calendar, ics.uid_for(event_id)): _STAMP.sub(r"\1:-", ics._vevent_text(
+        content_, digest, ics.uid_for(event_id), 0, "20270101T000000Z"))
+        for calendar, events in (("plain", plain), ("odd", odd), ("mixed", plain + odd))
+        for event_id, content_, digest in events}
+    assert stored == expected
+    assert "\r\n " in stored[("odd", ics.uid_for("x" * 60))]  # folded: the check was not skipped
+    assert "UID:a\\,b\\;c@clinicsync" in stored[("odd", ics.uid_for("a,b;c"))]
+    provider.close()
