@@ -174,9 +174,10 @@ class IcsCalendar:
     def _document(self, calendar_id: str) -> Iterator[bytes]:
         head = _header(self.calendar_name(calendar_id))
         yield head[:-len(_END)]
-        for tzid in self.state.tzids(calendar_id):
+        scan = self.state.scan(calendar_id)
+        for tzid in self.state.tzids(calendar_id, scan):
             yield _vtimezone(tzid)
-        for rows in self.state.vevents(calendar_id):  # written a thousand events at a time, not one by one
+        for rows in self.state.vevents(calendar_id, scan=scan):  # a thousand events at a time, not one by one
             yield "".join([row[0] for row in rows]).encode("utf-8")
         yield _END
 

@@ -191,3 +191,25 @@ def test_event_ids_and_hashes_that_need_escaping_or_folding_are_written_as_the_g
     assert "\r\n " in stored[("odd", ics.uid_for("x" * 60))]  # folded: the check was not skipped
     assert "UID:a\\,b\\;c@clinicsync" in stored[("odd", ics.uid_for("a,b;c"))]
     provider.close()
+
+
+def test_a_files_zones_and_events_read_in_table_order_are_those_read_through_the_index(
+        store: Store, tmp_path: Path) -> None:
+    """flush reads a practice's file (a third of the table each here) in table order on SQLite
+    (IcsState.scan, worked out once per file with min and max looked up, not scanned): the same
+    zones and the same events in the same order as through the ``(calendar_id, uid)`` index."""
+    settings = calendar_settings(tmp_path)
+    a_practice(store)
+    provider = IcsCalendar(settings.ics, store.engine)
+    pushed(store, settings)
+    calendars = sorted(provider.state.dirty() or [p.stem for p in (tmp_path / "calendars").glob("*.ics")])
+    assert len(calendars) == 3
+    for calendar_id in calendars:
+        assert provider.state.scan(calendar_id) is (store.engine.dialect.name == "sqlite")
+        zones = provider.state.tzids(calendar_id, True)
+        assert zones == provider.state.tzids(calendar_id, False) == provider.state.tzids(calendar_id)
+        assert zones == ["America/New_York", "Europe/Berlin"]
+        events = [row[0] for rows in provider.state.vevents(calendar_id, scan=True) for row in rows]
+        assert events == [row[0] for rows in provider.state.vevents(calendar_id, scan=False) for row in rows]
+        assert len(events) > 30
+    provider.close()
