@@ -146,10 +146,9 @@ class IcsCalendar:
         # at once (one match over its lines) rather than each value in :func:`_vevent_text`.
         plain = _PLAIN_LINES.fullmatch("\n".join([*uids, *(digest for _, _, digest in events)])) is not None
 
-        def rows(updated_at: Any) -> list[tuple[Any, ...]]:
-            return [(calendar_id, uid, 0, content.cancelled, tzid_for(content.timezone),
-                     text(content, digest, uid, 0, stamp, plain), updated_at)
-                    for uid, (_, content, digest) in zip(uids, events, strict=True)]
+        def rows(updated_at: Any) -> list[tuple[Any, ...]]:  # ics_state.FIRST
+            return [(uid, content.cancelled, tzid_for(content.timezone), text(content, digest, uid, 0, stamp, plain),
+                     updated_at) for uid, (_, content, digest) in zip(uids, events, strict=True)]
 
         self.state.insert_new(calendar_id, rows, bookkeeping)
         return True

@@ -23,12 +23,14 @@ from sqlalchemy.pool import StaticPool
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync import bulk
+from clinicsync.sync.calendar.links import insert_shared
 from clinicsync.sync.db import insert_ignoring_duplicates
 from clinicsync.sync.model.calendar import ICS_EVENTS, ICS_FILES
 
 _CHUNK = 500  # uids per IN (…): far below every driver's parameter limit
 _READ = ("id", "uid", "sequence", "cancelled", "tzid", "vevent")
 _NEW = ("calendar_id", "uid", "sequence", "cancelled", "tzid", "vevent", "updated_at")
+FIRST = ("uid", "cancelled", "tzid", "vevent", "updated_at")  # a new event's own values (insert_new)
 
 
 class IcsRow(NamedTuple):
@@ -124,13 +126,15 @@ class IcsState:
 
     def insert_new(self, calendar_id: str, rows: Callable[[Any], list[tuple[Any, ...]]],
                    also: Callable[[Connection], None] | None = None) -> None:
-        """:meth:`save` of events the file does not hold yet, given as the table's rows (``_NEW``
-        order) that ``rows`` builds from the bound time stamp: a first push writes them from one
-        tuple per event, without an :class:`IcsRow` each."""
+        """:meth:`save` of events the file does not hold yet, at their first sequence (0), given
+        as ``(uid, cancelled, tzid, vevent, updated_at)`` tuples (``FIRST``) that ``rows`` builds
+        from the bound time stamp: a first push writes them from one tuple per event, without an
+        :class:`IcsRow` each, and the file's id and the sequence once (:func:`insert_shared`)."""
         now = utcnow()
         with self.engine.begin() as connection:
-            self._write(connection, calendar_id, rows(bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)), [],
-                        now, also)
+            insert_shared(connection, ICS_EVENTS, FIRST, {"calendar_id": calendar_id, "sequence": 0},
+                          rows(bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)))
+            self._write(connection, calendar_id, [], [], now, also)
 
     def _write(self, connection: Connection, calendar_id: str, new: Sequence[tuple[Any, ...]],
                changed: Sequence[tuple[Any, ...]], now: Any, also: Callable[[Connection], None] | None) -> None:

@@ -25,6 +25,7 @@ from clinicsync.sync.calendar.desired import Desired, changed_pages
 from clinicsync.sync.calendar.links import (
     Link,
     ensure_pending,
+    insert_shared,
     links_of,
     record_outcomes,
     record_with_events,
@@ -237,14 +238,19 @@ _NEW_LINK = ("appointment_id", "provider", "account", "calendar_id", "event_id",
              "rendered_from", "attempts", "last_error", "updated_at")
 
 
+_OWN_LINK = ("appointment_id", "event_id", "pushed_hash", "rendered_from", "updated_at")  # the rest: shared
+
+
 def _new_links(target: Target, group: Sequence[Planned], digests: Sequence[str], connection: Connection) -> None:
     """The links of first pushes stored with their events, as :func:`links.record_with_events`
-    writes them: present, their content hash and what it was rendered from."""
+    writes them: present, their content hash and what it was rendered from. What every link of
+    the file shares (its calendar, state, etag, attempts, no error) is written once in the
+    statement rather than bound per row (:func:`links.insert_shared`)."""
     now = bulk.bind_value(connection, LINKS.c.updated_at, utcnow())
-    head = (target.provider, target.account, target.calendar_id)
-    bulk.insert_ignoring(connection, LINKS, _NEW_LINK, [
-        (p.appointment_id, *head, p.event_id, "present", "0", digest, p.desired.source, 0, None, now)
-        for p, digest in zip(group, digests, strict=True)])
+    shared = {"provider": target.provider, "account": target.account, "calendar_id": target.calendar_id,
+              "state": "present", "etag": "0", "attempts": 0, "last_error": None}
+    insert_shared(connection, LINKS, _OWN_LINK, shared, [(p.appointment_id, p.event_id, digest, p.desired.source, now)
+                                                         for p, digest in zip(group, digests, strict=True)])
 
 
 def _failed_new(engine: Engine, failed: Sequence[tuple[Target, Sequence[Planned], str]]) -> None:

@@ -213,3 +213,41 @@ def test_a_files_zones_and_events_read_in_table_order_are_those_read_through_the
         assert events == [row[0] for rows in provider.state.vevents(calendar_id, scan=False) for row in rows]
         assert len(events) > 30
     provider.close()
+
+
+def _shared_rows_stored_as_bound_rows(engine: Any) -> None:
+    """links.insert_shared stores what bulk.insert_ignoring stores for the same rows, whether
+    a shared value is written into the statement (None, an int, a plain text) or bound (a text
+    with a quote or a backslash, a bool, a time); a row already there is skipped, as there."""
+    from datetime import UTC, datetime
+
+    from clinicsync.sync import bulk
+    from clinicsync.sync.calendar.links import insert_shared
+
+    now = datetime(2027, 1, 4, 13, tzinfo=UTC)
+    with engine.begin() as connection:
+        at = bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)
+        for calendar_id in ("dr.hart@clinic.example.org", "it's a \\ file", "x" * 300):
+            for tzid in (None, "America/New_York", True):
+                for way, uid in (("shared", "u1"), ("bound", "u2")):
+                    own = [(f"{uid}@{tzid}", "BEGIN:VEVENT\r\nEND:VEVENT\r\n", at), (f"{uid}b@{tzid}", "", at)]
+                    shared = {"calendar_id": calendar_id[:255], "sequence": 7, "tzid": tzid, "cancelled": False}
+                    if way == "shared":
+                        insert_shared(connection, ICS_EVENTS, ("uid", "vevent", "updated_at"), shared, own)
+                        insert_shared(connection, ICS_EVENTS, ("uid", "vevent", "updated_at"), shared, own[:1])
+                    else:
+                        names = ("uid", "vevent", "updated_at", *shared)
+                        bulk.insert_ignoring(connection, ICS_EVENTS, names, [(*row, *shared.values()) for row in own])
+    with engine.connect() as connection:
+        rows = [tuple(r) for r in connection.execute(select(
+            ICS_EVENTS.c.calendar_id, ICS_EVENTS.c.uid, ICS_EVENTS.c.sequence, ICS_EVENTS.c.cancelled,
+            ICS_EVENTS.c.tzid, ICS_EVENTS.c.vevent, ICS_EVENTS.c.updated_at).order_by(ICS_EVENTS.c.id))]
+    assert len(rows) == 3 * 3 * 2 * 2
+    firsts = [row for row in rows if row[1].startswith("u1")]
+    seconds = [row for row in rows if row[1].startswith("u2")]
+    assert [(r[0], r[1][2:], *r[2:]) for r in firsts] == [(r[0], r[1][2:], *r[2:]) for r in seconds]
+    assert {r[0] for r in firsts} == {"dr.hart@clinic.example.org", "it's a \\ file", "x" * 255}
+
+
+def test_shared_values_are_stored_as_bound_ones(store: Store) -> None:
+    _shared_rows_stored_as_bound_rows(store.engine)
