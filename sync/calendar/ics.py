@@ -290,8 +290,12 @@ def _vevent_text(content: EventContent, digest: str, uid: str, sequence: int, st
     event)."""
     line = ics_text.line
     attendees = "".join([line(f"ATTENDEE:mailto:{email}") + "\r\n" for email in content.attendees])
-    description = f"{ics_text.prop('DESCRIPTION', content.description)}\r\n" if content.description else ""
-    return (f"BEGIN:VEVENT\r\n{ics_text.prop('SUMMARY', content.summary)}\r\n"
+    description = ""
+    if content.description:
+        description = (_DESCRIPTIONS.get(content.description)
+                       or ics_text.prop("DESCRIPTION", content.description)) + "\r\n"
+    summary = _SUMMARIES.get(content.summary) or ics_text.prop("SUMMARY", content.summary)  # never "": has a name
+    return (f"BEGIN:VEVENT\r\n{summary}\r\n"
             f"{_times(content.start, content.end, content.timezone)}\r\nDTSTAMP:{stamp}\r\n"
             f"{f'UID:{uid}' if plain or _PLAIN.fullmatch(uid) else line(f'UID:{ics_text.text(uid)}')}\r\n"
             f"SEQUENCE:{sequence}\r\n{attendees}"
@@ -306,6 +310,7 @@ def _vevent_text(content: EventContent, digest: str, uid: str, sequence: int, st
 _PLAIN = re.compile(r"[A-Za-z0-9@.-]{0,50}", re.ASCII)
 _PLAIN_LINES = re.compile(r"(?:[A-Za-z0-9@.-]{0,50}\n)*[A-Za-z0-9@.-]{0,50}", re.ASCII)  # each line _PLAIN
 _HASH = f"{_X[PRIVATE_HASH]}:"
+_SUMMARIES, _DESCRIPTIONS = ics_text.props("SUMMARY"), ics_text.props("DESCRIPTION")  # the run's written lines
 
 
 _TAIL_MEMO = 20_000  # written tails kept per run
@@ -352,8 +357,9 @@ def _times(start: datetime, end: datetime, zone_name: str) -> str:
     if first is None or second is None:
         first_line, second_line = f"DTSTART:{ics_text.utc_stamp(start)}", f"DTEND:{ics_text.utc_stamp(end)}"
     else:
-        first_line = f"{first}{ics_text.wall_time(start, zone_name)}"
-        second_line = f"{second}{ics_text.wall_time(end, zone_name)}"
+        known = ics_text.local_times(zone_name)  # looked up here: a call each only on a miss
+        first_line = f"{first}{known.get(start) or ics_text.wall_time(start, zone_name)}"
+        second_line = f"{second}{known.get(end) or ics_text.wall_time(end, zone_name)}"
     if plain:
         return f"{first_line}\r\n{second_line}"
     return f"{ics_text.line(first_line)}\r\n{ics_text.line(second_line)}"
