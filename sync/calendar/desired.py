@@ -63,6 +63,11 @@ class Desired(NamedTuple):
         return self.target is None and self.content is not None and not self.unchanged
 
 
+# Desired(...) of every field, in order, without the NamedTuple's generated __new__ (a Python
+# call per appointment): the tuple's own constructor.
+_desired: Callable[[tuple[Any, ...]], Desired] = partial(tuple.__new__, Desired)
+
+
 def initials(name: str | None) -> str:
     """'Jamal Weber' → 'J.W.': first and last name only, so a calendar never holds the name."""
     parts = [p for p in re.split(r"[\s,]+", name or "") if p and p[0].isalpha()]
@@ -366,8 +371,8 @@ def changed_pages(engine: Engine, settings: CalendarSettings, now: datetime, pus
                         and link.pushed_hash is not None):
                     page.append(Desired(row.id, link.event_id, target, None, practitioner, source, True))
                     return
-        page.append(Desired(row.id, event_id(row.connector, row.external_id), target, renderer.content(row),
-                            practitioner, source))
+        page.append(_desired((row.id, event_id(row.connector, row.external_id), target, renderer.content(row),
+                              practitioner, source, False)))
 
     for rows in row_pages(engine, since, size):
         links = pushed([row.id for row in rows]) if pushed is not None else {}

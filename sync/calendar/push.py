@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
-from typing import NamedTuple
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 import structlog
 from sqlalchemy import Connection, Engine
@@ -67,6 +68,11 @@ class Planned(NamedTuple):
     link: Link | None
 
 
+# Planned(...) without the NamedTuple's generated __new__ (a Python call: ~0.25 µs of a first
+# push's ~1 µs per Planned): the tuple's own constructor, every field given, in order.
+_planned: Callable[[tuple[Any, ...]], Planned] = partial(tuple.__new__, Planned)
+
+
 def build_provider(settings: CalendarSettings, engine: Engine | None = None) -> CalendarProvider | None:
     """``engine``: the store, where the ics provider keeps what each file holds."""
     if settings.provider == "google":
@@ -108,7 +114,7 @@ def plan(truth: Sequence[Desired], links: Mapping[int, Sequence[Link]], report: 
                 remember.append((desired.source, link.id))
         else:
             event_id = link.event_id if link is not None else desired.event_id
-            out.append(Planned(desired.appointment_id, desired.target, event_id, kind, desired, link))
+            out.append(_planned((desired.appointment_id, desired.target, event_id, kind, desired, link)))
     return out
 
 
@@ -164,11 +170,11 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
     return report
 
 
-def _order(planned: Planned) -> tuple[str, str, str, int]:
-    """By calendar, then appointment: ``(target, appointment_id)`` with the target's fields
-    compared as strings (a dataclass's ordering builds tuples on every comparison)."""
-    target = planned.target
-    return target.provider, target.account, target.calendar_id, planned.appointment_id
+# The sort key of the waiting operations: by calendar, then appointment, ``(target, appointment_id)``
+# with the target's fields compared as strings (a dataclass's ordering builds tuples on every
+# comparison); an attrgetter builds that tuple without a Python call per operation.
+_order: Callable[[Planned], tuple[str, str, str, int]] = attrgetter(
+    "target.provider", "target.account", "target.calendar_id", "appointment_id")
 
 
 def _send(settings: CalendarSettings, engine: Engine, provider: CalendarProvider, chunk: Sequence[Planned],

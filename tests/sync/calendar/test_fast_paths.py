@@ -282,3 +282,19 @@ def test_source_digest_is_the_hash_of_key_and_row(row: list[Any]) -> None:
 
     renderer = Renderer(CalendarSettings())
     assert renderer.source_digest(tuple(row)) == content_hash_bytes(renderer.key + orjson.dumps(tuple(row)))
+
+
+def test_desired_and_planned_built_by_the_tuples_constructor_are_the_named_tuples() -> None:
+    """desired._desired and push._planned (tuple.__new__, no generated __new__) give the same
+    NamedTuple as calling the class; the waiting operations' sort key is (the target's fields,
+    the appointment id)."""
+    from clinicsync.sync.calendar import desired, push
+    from clinicsync.sync.calendar.provider import Target
+
+    target = Target("ics", "", "dr.hart", name="Dr. Hart")
+    made = desired._desired((7, "e7", target, None, "csv/D1", "s", False))
+    assert made == desired.Desired(7, "e7", target, None, "csv/D1", "s") and type(made) is desired.Desired
+    assert (made.appointment_id, made.source, made.unchanged, made.skipped) == (7, "s", False, False)
+    planned = push._planned((7, target, "e7", "insert", made, None))
+    assert planned == push.Planned(7, target, "e7", "insert", made, None) and type(planned) is push.Planned
+    assert push._order(planned) == ("ics", "", "dr.hart", 7)
