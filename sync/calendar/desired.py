@@ -269,6 +269,7 @@ _COLUMNS = [A.id, A.connector, A.external_id, A.status, A.start_utc, A.end_utc, 
             P.allow_email, D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"), A.visit_mode,
             A.join_url, A.provider_join_url, A.dial_in, A.participation]
 TruthRow = namedtuple("TruthRow", [c.key for c in _COLUMNS])  # type: ignore[misc]
+_truth_row = partial(tuple.__new__, TruthRow)  # TruthRow._make without its Python call per row
 _TIMES = (A.start_utc, A.end_utc, A.deleted_at)
 _AT = frozenset(i for i, c in enumerate(_COLUMNS) if any(c is t for t in _TIMES))
 _STORED = 26  # len("2027-01-04 13:15:00.000000"): how SQLAlchemy stores a date-time in SQLite
@@ -324,7 +325,7 @@ def _rows(engine: Engine, since: datetime, after_id: int = 0, limit: int | None 
     for at, process in enumerate(processors):
         if process is not None:
             columns[at] = converted(process, columns[at])
-    return list(map(TruthRow._make, zip(*columns, strict=True)))
+    return list(map(_truth_row, zip(*columns, strict=True)))
 
 
 def practitioner_key(row: Any) -> str | None:

@@ -187,6 +187,7 @@ def test_the_truth_reads_what_the_plain_select_reads(store: Store) -> None:
     found = desired._rows(store.engine, since, after_id=2, limit=4)
     assert [tuple(r) for r in found] == plain and len(plain) == 4
     assert any(r.deleted_at is not None for r in found) and found[0].start_utc.tzinfo is not None
+    assert all(type(r) is desired.TruthRow for r in found)
     assert desired._rows(store.engine, since, after_id=10_000) == []
 
 
