@@ -142,11 +142,13 @@ class IcsCalendar:
             return False
         stamp = ics_text.utc_stamp(utcnow())
         tzid_for, text = ics_text.tzid_for, _vevent_text
+        # Our event ids and content hashes never need escaping or folding: checked for the round
+        # at once (one match over its lines) rather than each value in :func:`_vevent_text`.
+        plain = _PLAIN_LINES.fullmatch("\n".join([*uids, *(digest for _, _, digest in events)])) is not None
 
-        def rows(updated_at: Any) -> list[tuple[Any, ...]]:
-            return [(calendar_id, uid, 0, content.cancelled, tzid_for(content.timezone),
-                     text(content, digest, uid, 0, stamp), updated_at)
-                    for uid, (_, content, digest) in zip(uids, events, strict=True)]
+        def rows(updated_at: Any) -> list[tuple[Any, ...]]:  # ics_state.FIRST
+            return [(uid, content.cancelled, tzid_for(content.timezone), text(content, digest, uid, 0, stamp, plain),
+                     updated_at) for uid, (_, content, digest) in zip(uids, events, strict=True)]
 
         self.state.insert_new(calendar_id, rows, bookkeeping)
         return True
@@ -171,9 +173,10 @@ class IcsCalendar:
     def _document(self, calendar_id: str) -> Iterator[bytes]:
         head = _header(self.calendar_name(calendar_id))
         yield head[:-len(_END)]
-        for tzid in self.state.tzids(calendar_id):
+        scan = self.state.scan(calendar_id)
+        for tzid in self.state.tzids(calendar_id, scan):
             yield _vtimezone(tzid)
-        for rows in self.state.vevents(calendar_id):  # written a thousand events at a time, not one by one
+        for rows in self.state.vevents(calendar_id, scan=scan):  # a thousand events at a time, not one by one
             yield "".join([row[0] for row in rows]).encode("utf-8")
         yield _END
 
@@ -275,29 +278,39 @@ def _vevent(op: Op, uid: str, sequence: int, now: datetime, stamp: str | None = 
     return _vevent_text(op.content, op.content_hash or "", uid, sequence, stamp or ics_text.utc_stamp(now))
 
 
-def _vevent_text(content: EventContent, digest: str, uid: str, sequence: int, stamp: str) -> str:
+def _vevent_text(content: EventContent, digest: str, uid: str, sequence: int, stamp: str,
+                 plain: bool = False) -> str:
     """:func:`_vevent` from the content and its hash (a first push has no :class:`Op`).
     Most of an event's lines repeat across events: its title, its description and the lines
     from its place to its connector (:func:`_tail`) are written once per distinct value for
     the run; the rest is checked as it is, and a line that cannot need escaping or folding
-    (our UIDs, the hash: a short run of letters, digits, ``@``) is not checked at all."""
+    (our UIDs, the hash: a short run of letters, digits, ``@``) is not checked at all.
+    ``plain``: the caller found ``uid`` and ``digest`` to be such runs already (a first push
+    checks a round's at once: two regular expression calls here cost ~4,000 instructions an
+    event)."""
     line = ics_text.line
     attendees = "".join([line(f"ATTENDEE:mailto:{email}") + "\r\n" for email in content.attendees])
-    description = f"{ics_text.prop('DESCRIPTION', content.description)}\r\n" if content.description else ""
-    return (f"BEGIN:VEVENT\r\n{ics_text.prop('SUMMARY', content.summary)}\r\n"
+    description = ""
+    if content.description:
+        description = (_DESCRIPTIONS.get(content.description)
+                       or ics_text.prop("DESCRIPTION", content.description)) + "\r\n"
+    summary = _SUMMARIES.get(content.summary) or ics_text.prop("SUMMARY", content.summary)  # never "": has a name
+    return (f"BEGIN:VEVENT\r\n{summary}\r\n"
             f"{_times(content.start, content.end, content.timezone)}\r\nDTSTAMP:{stamp}\r\n"
-            f"{f'UID:{uid}' if _PLAIN.fullmatch(uid) else line(f'UID:{ics_text.text(uid)}')}\r\n"
+            f"{f'UID:{uid}' if plain or _PLAIN.fullmatch(uid) else line(f'UID:{ics_text.text(uid)}')}\r\n"
             f"SEQUENCE:{sequence}\r\n{attendees}"
             f"{description}LAST-MODIFIED:{stamp}\r\n{_tail(content)}\r\n"
             f"{line(f'{_X[PRIVATE_EXTERNAL_ID]}:{ics_text.raw(content.external_id)}')}\r\n"
-            f"{f'{_HASH}{digest}' if _PLAIN.fullmatch(digest) else line(f'{_HASH}{ics_text.raw(digest)}')}"
+            f"{f'{_HASH}{digest}' if plain or _PLAIN.fullmatch(digest) else line(f'{_HASH}{ics_text.raw(digest)}')}"
             "\r\nEND:VEVENT\r\n")
 
 
 # A value written as it is on a line of its own (no TEXT escaping, no folding): ASCII letters,
 # digits, "@", "." and "-", short enough for any property name we write it under.
 _PLAIN = re.compile(r"[A-Za-z0-9@.-]{0,50}", re.ASCII)
+_PLAIN_LINES = re.compile(r"(?:[A-Za-z0-9@.-]{0,50}\n)*[A-Za-z0-9@.-]{0,50}", re.ASCII)  # each line _PLAIN
 _HASH = f"{_X[PRIVATE_HASH]}:"
+_SUMMARIES, _DESCRIPTIONS = ics_text.props("SUMMARY"), ics_text.props("DESCRIPTION")  # the run's written lines
 
 
 _TAIL_MEMO = 20_000  # written tails kept per run
@@ -344,8 +357,9 @@ def _times(start: datetime, end: datetime, zone_name: str) -> str:
     if first is None or second is None:
         first_line, second_line = f"DTSTART:{ics_text.utc_stamp(start)}", f"DTEND:{ics_text.utc_stamp(end)}"
     else:
-        first_line = f"{first}{ics_text.wall_time(start, zone_name)}"
-        second_line = f"{second}{ics_text.wall_time(end, zone_name)}"
+        known = ics_text.local_times(zone_name)  # looked up here: a call each only on a miss
+        first_line = f"{first}{known.get(start) or ics_text.wall_time(start, zone_name)}"
+        second_line = f"{second}{known.get(end) or ics_text.wall_time(end, zone_name)}"
     if plain:
         return f"{first_line}\r\n{second_line}"
     return f"{ics_text.line(first_line)}\r\n{ics_text.line(second_line)}"

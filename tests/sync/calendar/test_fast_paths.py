@@ -187,6 +187,7 @@ def test_the_truth_reads_what_the_plain_select_reads(store: Store) -> None:
     found = desired._rows(store.engine, since, after_id=2, limit=4)
     assert [tuple(r) for r in found] == plain and len(plain) == 4
     assert any(r.deleted_at is not None for r in found) and found[0].start_utc.tzinfo is not None
+    assert all(type(r) is desired.TruthRow for r in found)
     assert desired._rows(store.engine, since, after_id=10_000) == []
 
 
@@ -230,6 +231,21 @@ def test_stored_times_read_as_the_column_type_reads_them(value: str) -> None:
     assert found == expected and getattr(found, "tzinfo", None) == getattr(expected, "tzinfo", None)
 
 
+def test_stored_times_in_the_stores_form_are_utc_itself() -> None:
+    """The fast path's zone is the datetime module's UTC instance, as ``replace(tzinfo=UTC)`` gave
+    (a ``+00:00`` parsed: not another ``timezone`` equal to it), so the values hash, compare and
+    serialize as before."""
+    from sqlalchemy.dialects import sqlite
+
+    from clinicsync.sync.calendar import desired
+
+    dialect = sqlite.dialect()
+    process = desired.A.start_utc.type.dialect_impl(dialect).result_processor(dialect, None)
+    found = desired._stored_time(process)("2027-01-04 13:15:00.000000")
+    assert found == datetime(2027, 1, 4, 13, 15, tzinfo=UTC) and found.tzinfo is UTC
+    assert found == process("2027-01-04 13:15:00.000000")
+
+
 def test_built_is_the_dataclass_its_init_would_make() -> None:
     """provider.built (no generated __init__) gives an equal instance, hashed, compared and
     serialized alike, its fields in the same order; a field missing or out of order is refused."""
@@ -267,3 +283,19 @@ def test_source_digest_is_the_hash_of_key_and_row(row: list[Any]) -> None:
 
     renderer = Renderer(CalendarSettings())
     assert renderer.source_digest(tuple(row)) == content_hash_bytes(renderer.key + orjson.dumps(tuple(row)))
+
+
+def test_desired_and_planned_built_by_the_tuples_constructor_are_the_named_tuples() -> None:
+    """desired._desired and push._planned (tuple.__new__, no generated __new__) give the same
+    NamedTuple as calling the class; the waiting operations' sort key is (the target's fields,
+    the appointment id)."""
+    from clinicsync.sync.calendar import desired, push
+    from clinicsync.sync.calendar.provider import Target
+
+    target = Target("ics", "", "dr.hart", name="Dr. Hart")
+    made = desired._desired((7, "e7", target, None, "csv/D1", "s", False))
+    assert made == desired.Desired(7, "e7", target, None, "csv/D1", "s") and type(made) is desired.Desired
+    assert (made.appointment_id, made.source, made.unchanged, made.skipped) == (7, "s", False, False)
+    planned = push._planned((7, target, "e7", "insert", made, None))
+    assert planned == push.Planned(7, target, "e7", "insert", made, None) and type(planned) is push.Planned
+    assert push._order(planned) == ("ics", "", "dr.hart", 7)

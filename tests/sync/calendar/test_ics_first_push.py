@@ -160,3 +160,94 @@ def test_a_file_that_fails_records_its_links_as_failing_then_is_written(store: S
     (folder / "amelia.hart@clinic.example.org.ics").rmdir()
     assert pushed(store, settings)["inserted"] == 1  # the next run writes it
     assert len([p for p in folder.glob("*.ics") if p.is_file()]) == 2
+
+
+def test_event_ids_and_hashes_that_need_escaping_or_folding_are_written_as_the_general_path_writes_them(
+        store: Store, tmp_path: Path) -> None:
+    """insert_new checks a round's uids and hashes at once and, when each is a short plain run
+    (always, for our ids and hex digests), writes them without matching each; one that is not
+    (a caller's own ids) is escaped and folded as _vevent_text writes it for an Op."""
+    from datetime import UTC, datetime
+
+    from clinicsync.sync.calendar import ics
+
+    settings = calendar_settings(tmp_path)
+    provider = IcsCalendar(settings.ics, store.engine)
+    start = datetime(2027, 1, 4, 13, tzinfo=UTC)
+    content = ics.EventContent(connector="c", external_id="A1", summary="Visit", description="", location=None,
+                               start=start, end=start + timedelta(minutes=30), timezone="America/New_York")
+    plain = [("0123456789abcdefghijklmnopqrstuv", content, "0123456789abcdef0123456789abcdef")]
+    odd = [("x" * 60, content, "0123456789abcdef0123456789abcdef"), ("a,b;c", content, "not; a hash")]
+    for calendar, events in (("plain", plain), ("odd", odd), ("mixed", plain + odd)):
+        assert provider.insert_new(ics.Target("ics", "", calendar), events, lambda _connection: None)
+    with store.engine.connect() as connection:
+        stored = {(row.calendar_id, row.uid): _STAMP.sub(r"\1:-", row.vevent) for row in connection.execute(
+            select(ICS_EVENTS.c.calendar_id, ICS_EVENTS.c.uid, ICS_EVENTS.c.vevent))}
+    expected = {(calendar, ics.uid_for(event_id)): _STAMP.sub(r"\1:-", ics._vevent_text(
+        content_, digest, ics.uid_for(event_id), 0, "20270101T000000Z"))
+        for calendar, events in (("plain", plain), ("odd", odd), ("mixed", plain + odd))
+        for event_id, content_, digest in events}
+    assert stored == expected
+    assert "\r\n " in stored[("odd", ics.uid_for("x" * 60))]  # folded: the check was not skipped
+    assert "UID:a\\,b\\;c@clinicsync" in stored[("odd", ics.uid_for("a,b;c"))]
+    provider.close()
+
+
+def test_a_files_zones_and_events_read_in_table_order_are_those_read_through_the_index(
+        store: Store, tmp_path: Path) -> None:
+    """flush reads a practice's file (a third of the table each here) in table order on SQLite
+    (IcsState.scan, worked out once per file with min and max looked up, not scanned): the same
+    zones and the same events in the same order as through the ``(calendar_id, uid)`` index."""
+    settings = calendar_settings(tmp_path)
+    a_practice(store)
+    provider = IcsCalendar(settings.ics, store.engine)
+    pushed(store, settings)
+    calendars = sorted(provider.state.dirty() or [p.stem for p in (tmp_path / "calendars").glob("*.ics")])
+    assert len(calendars) == 3
+    for calendar_id in calendars:
+        assert provider.state.scan(calendar_id) is (store.engine.dialect.name == "sqlite")
+        zones = provider.state.tzids(calendar_id, True)
+        assert zones == provider.state.tzids(calendar_id, False) == provider.state.tzids(calendar_id)
+        assert zones == ["America/New_York", "Europe/Berlin"]
+        events = [row[0] for rows in provider.state.vevents(calendar_id, scan=True) for row in rows]
+        assert events == [row[0] for rows in provider.state.vevents(calendar_id, scan=False) for row in rows]
+        assert len(events) > 30
+    provider.close()
+
+
+def _shared_rows_stored_as_bound_rows(engine: Any) -> None:
+    """links.insert_shared stores what bulk.insert_ignoring stores for the same rows, whether
+    a shared value is written into the statement (None, an int, a plain text) or bound (a text
+    with a quote or a backslash, a bool, a time); a row already there is skipped, as there."""
+    from datetime import UTC, datetime
+
+    from clinicsync.sync import bulk
+    from clinicsync.sync.calendar.links import insert_shared
+
+    now = datetime(2027, 1, 4, 13, tzinfo=UTC)
+    with engine.begin() as connection:
+        at = bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)
+        for calendar_id in ("dr.hart@clinic.example.org", "it's a \\ file", "x" * 300):
+            for tzid in (None, "America/New_York", True):
+                for way, uid in (("shared", "u1"), ("bound", "u2")):
+                    own = [(f"{uid}@{tzid}", "BEGIN:VEVENT\r\nEND:VEVENT\r\n", at), (f"{uid}b@{tzid}", "", at)]
+                    shared = {"calendar_id": calendar_id[:255], "sequence": 7, "tzid": tzid, "cancelled": False}
+                    if way == "shared":
+                        insert_shared(connection, ICS_EVENTS, ("uid", "vevent", "updated_at"), shared, own)
+                        insert_shared(connection, ICS_EVENTS, ("uid", "vevent", "updated_at"), shared, own[:1])
+                    else:
+                        names = ("uid", "vevent", "updated_at", *shared)
+                        bulk.insert_ignoring(connection, ICS_EVENTS, names, [(*row, *shared.values()) for row in own])
+    with engine.connect() as connection:
+        rows = [tuple(r) for r in connection.execute(select(
+            ICS_EVENTS.c.calendar_id, ICS_EVENTS.c.uid, ICS_EVENTS.c.sequence, ICS_EVENTS.c.cancelled,
+            ICS_EVENTS.c.tzid, ICS_EVENTS.c.vevent, ICS_EVENTS.c.updated_at).order_by(ICS_EVENTS.c.id))]
+    assert len(rows) == 3 * 3 * 2 * 2
+    firsts = [row for row in rows if row[1].startswith("u1")]
+    seconds = [row for row in rows if row[1].startswith("u2")]
+    assert [(r[0], r[1][2:], *r[2:]) for r in firsts] == [(r[0], r[1][2:], *r[2:]) for r in seconds]
+    assert {r[0] for r in firsts} == {"dr.hart@clinic.example.org", "it's a \\ file", "x" * 255}
+
+
+def test_shared_values_are_stored_as_bound_ones(store: Store) -> None:
+    _shared_rows_stored_as_bound_rows(store.engine)
