@@ -94,6 +94,17 @@ def mariadb_database() -> Iterator[dict[str, object]]:
                 cursor.execute(f"DROP DATABASE `{name}`")
 
 
+@pytest.fixture
+def mariadb_store(mariadb_database: dict[str, object]) -> Iterator[Store]:
+    """A store at the head migration on a fresh MariaDB database, for the tests that repeat a
+    store test there (the `store` fixture runs on SQLite and PostgreSQL)."""
+    engine = make_engine(str(mariadb_database["url"]))
+    upgrade(engine)
+    store = Store(engine)
+    yield store
+    store.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each store test runs on SQLite and on the real PostgreSQL."""

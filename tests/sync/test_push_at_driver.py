@@ -14,7 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from clinicsync.sync import store as store_module
-from clinicsync.sync.db import at_cursor, make_engine, upgrade
+from clinicsync.sync.db import at_cursor
 from clinicsync.sync.store import _PATIENT, _PERSON_TAIL, PATIENTS, Store, _insert_new
 from tests.sync.test_store_push_read import PUSHES, _push
 
@@ -101,15 +101,8 @@ def test_a_new_persons_upsert_at_the_driver_writes_what_the_core_statement_write
 
 
 @pytest.mark.mariadb
-def test_a_new_persons_upsert_at_the_driver_on_mariadb(mariadb_database: dict[str, Any],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = make_engine(str(mariadb_database["url"]))
-    upgrade(engine)
-    store = Store(engine)
-    try:
-        _upserts_alike(store, monkeypatch)
-    finally:
-        store.close()
+def test_a_new_persons_upsert_at_the_driver_on_mariadb(mariadb_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    _upserts_alike(mariadb_store, monkeypatch)
 
 
 def test_a_driver_error_at_the_cursor_is_sqlalchemys(store: Store) -> None:

@@ -18,7 +18,6 @@ from sqlalchemy import Connection, insert, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync import push_hooks
-from clinicsync.sync.db import make_engine, upgrade
 from clinicsync.sync.model.push_hooks import ALIASES, RECEIPTS
 from clinicsync.sync.push import Withdrawn
 from clinicsync.sync.store import Store
@@ -71,15 +70,9 @@ EXPECTED = ["duplicate", "claimed", "duplicate", "chained", "chained", "claimed"
 
 
 @pytest.mark.mariadb
-def test_the_read_then_the_claim_on_mariadb(mariadb_database: dict[str, Any]) -> None:
+def test_the_read_then_the_claim_on_mariadb(mariadb_store: Store) -> None:
     """The two statements at the driver in MySQL's style (``INSERT IGNORE``, ``%(name)s``)."""
-    engine = make_engine(str(mariadb_database["url"]))
-    upgrade(engine)
-    store = Store(engine)
-    try:
-        assert _scenario(store, push_hooks.read_then_claim, "cal") == EXPECTED
-    finally:
-        store.close()
+    assert _scenario(mariadb_store, push_hooks.read_then_claim, "cal") == EXPECTED
 
 
 def test_the_read_then_the_claim(store: Store) -> None:

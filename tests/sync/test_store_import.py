@@ -156,15 +156,7 @@ def test_person_rows_built_bound_are_the_rows_bound_after(store: Store) -> None:
             assert [build(p, kind.content_hash(p)) for p in people * 2] == expected
 
 
-def test_the_same_import_on_mariadb(mariadb_database: dict[str, Any], tmp_path: Path) -> None:
+def test_the_same_import_on_mariadb(mariadb_store: Store, tmp_path: Path) -> None:
     """A MariaDB store holds the same after the same two runs (its driver takes the batch
     path's executemany and driver-level statements too)."""
-    from clinicsync.sync.db import make_engine, upgrade
-
-    engine = make_engine(str(mariadb_database["url"]))
-    upgrade(engine)
-    store = Store(engine)
-    try:
-        test_a_generated_export_stores_what_it_always_stored(store, tmp_path)
-    finally:
-        store.close()
+    test_a_generated_export_stores_what_it_always_stored(mariadb_store, tmp_path)

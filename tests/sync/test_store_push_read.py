@@ -146,16 +146,8 @@ def test_pushes_into_a_live_source_with_items_of_other_records_end_as_the_lookup
     assert (mine.open_items, mine.items) == (True, True) and (theirs.open_items, theirs.items) == (False, False)
 
 
-def test_the_one_read_on_mariadb(mariadb_database: dict[str, Any]) -> None:
+def test_the_one_read_on_mariadb(mariadb_store: Store) -> None:
     """The same statement on a MariaDB store (pushes reach one there too)."""
-    from clinicsync.sync.db import make_engine, upgrade
-
-    engine = make_engine(str(mariadb_database["url"]))
-    upgrade(engine)
-    store = Store(engine)
-    try:
-        test_a_push_read_in_one_statement_ends_as_the_lookups_one_by_one(store)
-        test_the_one_read_gives_what_the_lookups_one_by_one_give(store)
-        test_pushes_into_a_live_source_with_items_of_other_records_end_as_the_lookups(store)
-    finally:
-        store.close()
+    test_a_push_read_in_one_statement_ends_as_the_lookups_one_by_one(mariadb_store)
+    test_the_one_read_gives_what_the_lookups_one_by_one_give(mariadb_store)
+    test_pushes_into_a_live_source_with_items_of_other_records_end_as_the_lookups(mariadb_store)

@@ -4,7 +4,9 @@ give what the routines they replaced give."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -139,6 +141,17 @@ def test_planned_rows_are_stored_as_sqlalchemy_stores_them(store: Store) -> None
     assert orjson.dumps(sorted(stored)).decode().count("fast:") == 3
 
 
+def insert_both_ways(store: Store, shapes: dict[str, Any],
+                     planned: Callable[[str, Any], dict[str, tuple[object, ...]]]) -> None:
+    """Each shape's rows planned twice: keyed ``fast-<shape>:`` through insert_new, keyed
+    ``orm-<shape>:`` through the ORM's insert, for a test to compare what each stored."""
+    with store.engine.begin() as connection:
+        for name, shape in shapes.items():
+            insert_new(connection, planned(f"fast-{name}:", shape), PlanReport())
+            connection.execute(insert(REMINDERS), [dict(zip(COLUMNS, row, strict=True))
+                                                   for row in planned(f"orm-{name}:", shape).values()])
+
+
 def test_nulls_written_as_literals_or_blanks_are_stored_as_bound_nulls(store: Store) -> None:
     """insert_new writes a column NULL in every row as the literal NULL and binds the None of
     a column NULL only in some rows (on SQLite through bulk.bind_none_directly's adapter): a ''
@@ -160,11 +173,7 @@ def test_nulls_written_as_literals_or_blanks_are_stored_as_bound_nulls(store: St
                         now, "pending", reason, note, None, "", 0, now, now)
         return out
 
-    with store.engine.begin() as connection:
-        for name, shape in shapes.items():
-            insert_new(connection, planned(f"fast-{name}:", shape), PlanReport())
-            connection.execute(insert(REMINDERS), [dict(zip(COLUMNS, row, strict=True))
-                                                   for row in planned(f"orm-{name}:", shape).values()])
+    insert_both_ways(store, shapes, planned)
     with store.engine.connect() as connection:
         stored = {r.key: tuple(r)[2:] for r in connection.execute(select(REMINDERS))}
     for name, shape in shapes.items():
@@ -223,11 +232,7 @@ def test_rows_in_multi_row_statements_with_literals_are_stored_and_numbered_as_b
                         "pending", None, "moved" if i == 2 else None, None, "", 0, now, now)
         return out
 
-    with store.engine.begin() as connection:
-        for name, shape in shapes.items():
-            insert_new(connection, planned(f"fast-{name}:", shape), PlanReport())
-            connection.execute(insert(REMINDERS), [dict(zip(COLUMNS, row, strict=True))
-                                                   for row in planned(f"orm-{name}:", shape).values()])
+    insert_both_ways(store, shapes, planned)
     with store.engine.connect() as connection:
         stored = {r.key: (r.id, tuple(r)[2:]) for r in connection.execute(select(REMINDERS))}
         typed = dict(connection.exec_driver_sql(
