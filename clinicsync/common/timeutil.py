@@ -37,6 +37,15 @@ def zone(name: str) -> ZoneInfo:
         raise TimeError(f"unknown IANA time zone {name!r}") from None
 
 
+def zone_label(zone_name: str, now: datetime) -> str:
+    """'America/New_York (EST, UTC-05:00)': the zone a screen's times are in, named once on
+    that screen (the status pages' header, the CLI's lists), with the abbreviation and offset
+    in force at ``now`` so a reader in another zone, or on a UTC server, reads each time right."""
+    local = now.astimezone(zone(zone_name))
+    offset = local.strftime("%z")
+    return f"{zone_name} ({local.tzname()}, UTC{offset[:3]}:{offset[3:]})"
+
+
 def parse_datetime(text: str, formats: tuple[str, ...] = ()) -> datetime:
     """ISO 8601 (with or without offset, 'Z' allowed) or one of ``formats``.
 

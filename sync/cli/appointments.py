@@ -19,6 +19,7 @@ from clinicsync.sync.cli.output import (
     emit_list,
     moment,
     resolve_format,
+    times_note,
 )
 from clinicsync.sync.cli.when import option_when, parse_when
 from clinicsync.sync.queries import count_appointments, list_appointments
@@ -77,7 +78,7 @@ def list_command(
     ]
     emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
               noun="appointments", limit=page_size, title=_window_title(start, end, zone_name, locale),
-              empty="no appointments in that window")
+              empty="no appointments in that window", times=times_note(zone_name, utc))
 
 
 def _window_title(start: datetime | None, end: datetime | None, zone_name: str, locale: str) -> str:

@@ -30,7 +30,16 @@ from clinicsync.sync.cli.context import (
     store_problem,
 )
 from clinicsync.sync.cli.lazy import LazyCommand, lazy_group
-from clinicsync.sync.cli.output import Format, FormatOption, UtcOption, emit, moment, print_table, resolve_format
+from clinicsync.sync.cli.output import (
+    Format,
+    FormatOption,
+    UtcOption,
+    emit,
+    moment,
+    print_table,
+    resolve_format,
+    times_note,
+)
 
 if TYPE_CHECKING:
 
@@ -314,6 +323,7 @@ def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
                           markup=False)
     if not stalls:
         out_console.print("  none", highlight=False)
+    out_console.print(times_note(context.settings.clinic.timezone, utc), highlight=False, soft_wrap=True, markup=False)
 
 
 def _activity_lines(activity: list[StageActivity], when: Callable[[datetime | None], str]) -> list[str]:

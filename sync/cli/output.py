@@ -86,6 +86,19 @@ def moment(value: str | datetime | None, zone: ZoneInfo | str, utc: bool, *, loc
     return shown_moment(parsed, zone_name, locale, home_zone=home_zone or zone_name)
 
 
+def times_note(zone_name: str, utc: bool) -> str:
+    """Said once on every screen that shows moments to people (as the status page's header
+    does): the clinic's zone, its abbreviation and offset now, or UTC with --utc. Without it a
+    '4:15 AM' read on a UTC server, or by an admin elsewhere, is misread by hours. Machine
+    forms need none: they are ISO 8601 UTC."""
+    if utc:
+        return "times in UTC"
+    from clinicsync.common.timeutil import zone_label
+    from clinicsync.common.types import utcnow
+
+    return f"times in {zone_label(zone_name, utcnow())}, unless a zone follows the time"
+
+
 def iso_utc(value: str | datetime | None) -> str:
     """The machine form of a moment: ISO 8601 in UTC with `Z` (CSV, JSON)."""
     if value is None or value == "":
@@ -164,11 +177,14 @@ def showing(shown: int, total: int, noun: str, limited: bool) -> str:
 
 def emit_list(out: Console, err: Console, fmt: Format, columns: Sequence[Column], rows: Sequence[dict[str, Any]],
               total: int, *, noun: str, limit: int | None, json_rows: Sequence[Any] | None = None,
-              title: str | None = None, empty: str | None = None) -> None:
+              title: str | None = None, empty: str | None = None, times: str | None = None) -> None:
     """One page of a list by destination, always with its total: JSON is an object
     ``{"total": M, "shown": N, "limit": L, "items": [...]}``; a table has "showing N of M"
-    as its caption; plain and CSV say it on stderr, so the pipe gets only rows."""
+    as its caption; plain and CSV say it on stderr, so the pipe gets only rows. ``times``
+    (``times_note``) follows it where moments are shown for people: the table and plain
+    forms, not CSV, whose moments are ISO 8601 UTC."""
     said = showing(len(rows), total, noun, limit is not None)
+    for_people = f"{said}; {times}" if times and rows else said
     if fmt is Format.json:
         print_json({"total": total, "shown": len(rows), "limit": limit,
                     "items": list(json_rows if json_rows is not None else rows)})
@@ -182,9 +198,10 @@ def emit_list(out: Console, err: Console, fmt: Format, columns: Sequence[Column]
     if fmt is Format.plain:
         if rows:
             emit(out, fmt, [c.header for c in columns], cells)
-        err.print(said if rows or not empty else f"{empty} ({said})", markup=False, highlight=False, soft_wrap=True)
+        err.print(for_people if rows or not empty else f"{empty} ({said})", markup=False, highlight=False,
+                  soft_wrap=True)
         return
     if not rows and empty:
         out.print(empty, markup=False, highlight=False)
         return
-    emit(out, fmt, [c.header for c in columns], cells, title=title, caption=said)
+    emit(out, fmt, [c.header for c in columns], cells, title=title, caption=for_people)

@@ -19,6 +19,7 @@ from clinicsync.sync.cli.output import (
     moment,
     print_table,
     resolve_format,
+    times_note,
 )
 from clinicsync.sync.queries import count_quarantine, list_quarantine
 from clinicsync.sync.reprocess import IMPORTED, dismiss, retry
@@ -59,7 +60,8 @@ def list_command(
         columns.append(Column("status", lambda r: r["status"] + (f" ({r['resolution']})" if r["resolution"] else "")))
     emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
               noun="quarantine items", limit=page_size, title="quarantine",
-              empty="the quarantine is empty" if history else "nothing open in quarantine")
+              empty="the quarantine is empty" if history else "nothing open in quarantine",
+              times=times_note(zone_name, utc))
 
 
 @app.command("retry")

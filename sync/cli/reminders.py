@@ -17,6 +17,7 @@ from clinicsync.sync.cli.output import (
     emit_list,
     moment,
     resolve_format,
+    times_note,
 )
 from clinicsync.sync.cli.when import option_when, parse_when
 from clinicsync.sync.model.reminders import STATUSES
@@ -76,7 +77,8 @@ def list_command(
         Column("appointment", lambda r: r["appointment"] or ""),
     ]
     emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
-              noun="reminders", limit=page_size, title="reminders", empty="no reminders")
+              noun="reminders", limit=page_size, title="reminders", empty="no reminders",
+              times=times_note(zone_name, utc))
 
 
 @app.command("opt-in")

@@ -19,6 +19,7 @@ from clinicsync.sync.cli.output import (
     emit_list,
     moment,
     resolve_format,
+    times_note,
 )
 from clinicsync.sync.setaside import STAGES, open_counts, open_items, request_retry
 
@@ -54,6 +55,7 @@ def list_command(
     ]
     emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
               noun="set-aside items", limit=page_size, title="set aside", empty="nothing set aside",
+              times=times_note(zone_name, utc),
               json_rows=[{**r, "first_at": iso_z(r["first_at"]), "last_at": iso_z(r["last_at"])} for r in rows])
 
 

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from clinicsync.common.shown_time import shown_clock, shown_date, shown_moment
+from clinicsync.common.timeutil import zone_label
 from clinicsync.common.types import utcnow
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.ui.auth import role_of, ui_settings
@@ -48,13 +49,6 @@ def _moment(value: datetime | str | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value
-
-
-def zone_label(zone: ZoneInfo, now: datetime) -> str:
-    """'America/New_York (EST, UTC-05:00)': the clinic's zone, which times are in unless marked."""
-    local = now.astimezone(zone)
-    offset = local.strftime("%z")
-    return f"{zone.key} ({local.tzname()}, UTC{offset[:3]}:{offset[3:]})"
 
 
 class Times:
@@ -114,7 +108,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     user = context.pop("user", None) or user_of(request)
     role = role_of(ui_settings(settings), user) if user else None
     html = _env.get_template(template).render(
-        clinic=settings.clinic.name, zone=zone, zone_label=zone_label(zone, now_of(request)),
+        clinic=settings.clinic.name, zone=zone, zone_label=zone_label(zone.key, now_of(request)),
         when=times.when, clock=times.clock, day_name=times.day, refresh_choices=REFRESH_CHOICES,
         path=request.url.path, user=user, role=role, session=getattr(request.state, "ui_session", None),
         csrf=csrf_token(request, user) if user else "", **{"refresh": None, **context})

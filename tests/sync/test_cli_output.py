@@ -1,5 +1,5 @@
-"""What the CLI prints, piped and on a terminal: times in the clinic's zone with the offset
-(--utc for UTC), whole values when piped (no 80-column cut), --format csv/json, `status` in
+"""What the CLI prints, piped and on a terminal: times in the clinic's zone, named once on
+the screen with its offset (--utc for UTC), whole values when piped (no 80-column cut), --format csv/json, `status` in
 words, one error per bad setting, --version, and flags shown without a type."""
 
 from __future__ import annotations
@@ -44,10 +44,14 @@ def test_piped_lists_are_whole_and_in_the_clinic_zone(config: Path, cli: Callabl
     assert SHOWN in out and SHOWN.startswith("Wed, Jun 12, 2030, 10:00")  # through shown_time
     assert LONG_TYPE in out and "…" not in out
     assert out.startswith("start ") and "┃" not in out and "│" not in out  # plain columns when piped
-    assert err.strip() == "showing 1 of 1 appointments"  # the total on stderr: the pipe gets rows only
-    _, utc, _ = cli(config)("appointments", "list", "--all", "--utc")
+    # the total on stderr (the pipe gets rows only), with the zone the times are in, named once
+    assert re.fullmatch(r"showing 1 of 1 appointments; times in America/New_York \((EST|EDT), UTC-0[45]:00\), "
+                        r"unless a zone follows the time", err.strip())
+    _, utc, utc_err = cli(config)("appointments", "list", "--all", "--utc")
     assert "2030-06-12 14:00Z" in utc and "start (UTC)" in utc
-    _, text, _ = cli(config)("appointments", "list", "--all", "--format", "csv")
+    assert utc_err.strip() == "showing 1 of 1 appointments; times in UTC"
+    _, text, csv_err = cli(config)("appointments", "list", "--all", "--format", "csv")
+    assert csv_err.strip() == "showing 1 of 1 appointments"  # CSV's moments are ISO UTC: no zone to name
     [header, row] = list(csv.reader(io.StringIO(text)))
     assert header[0] == "start (UTC)" and row[0] == "2030-06-12T14:00:00Z"  # CSV is for machines: ISO UTC
     assert header[3] == "answer" and row[header.index("type")] == LONG_TYPE
@@ -64,6 +68,9 @@ def test_status_reads_as_words(config: Path, cli: Callable[[Path | None], Cli]) 
     _, out, _ = cli(config)("status")
     assert "reminders: pending 0 · sending 0" in out and "writeback: pending 0" in out
     assert "{" not in out and "'" not in out
+    assert out.splitlines()[-1].startswith("times in America/New_York (")  # the screen's times, labelled once
+    _, in_utc, _ = cli(config)("status", "--utc")
+    assert in_utc.splitlines()[-1] == "times in UTC"
     _, data, _ = cli(config)("status", "--format", "json")
     assert set(json.loads(data)) >= {"connectors", "reminders", "writeback"}
 
@@ -106,4 +113,5 @@ def test_on_a_terminal_a_table_in_the_clinic_zone(config: Path) -> None:
     assert process.wait(timeout=60) == 0
     screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", "replace"))
     assert "┏" in screen and SHOWN in screen
-    assert "showing 1 of 1 appointments" in screen  # the table's caption
+    caption = " ".join(screen.split())
+    assert "showing 1 of 1 appointments; times in America/New_York (" in caption  # the table's caption
