@@ -56,7 +56,7 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
 
 
 def _count(request: Request, config: BookingHookSettings, result: str) -> None:
-    request.app.state.metrics.webhooks.labels(f"{config.kind}/{config.name}", result).inc()
+    request.app.state.metrics.webhook(f"{config.kind}/{config.name}", result).inc()
 
 
 def _config(request: Request, model: type[S], name: str) -> S:

@@ -128,8 +128,7 @@ class SecurityAndAccessLog:
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(route).observe(elapsed)
+            self.metrics.request_done(route, scope["method"], status, elapsed)
             if emits(logging.INFO):  # logging warnings only (as W8 does): no event to build
                 log.info("http.request", method=scope["method"], route=route, status=status,
                          ms=round(elapsed * 1000, 1))

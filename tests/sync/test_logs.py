@@ -97,6 +97,7 @@ def test_emits_answers_as_the_filtering_wrapper_drops(configured: int | None, em
     from clinicsync.common.logs import emits
 
     try:
+        structlog.reset_defaults()  # structlog's own default: a filter at NOTSET
         if configured is not None:
             structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(configured))
         assert {level for level in (10, 20, 30, 40) if emits(level)} == emitted
