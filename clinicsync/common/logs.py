@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Mapping, MutableMapping, Sequence
 from datetime import datetime
+from functools import cache
 from types import ModuleType
 from typing import Any, TextIO, cast
 from zoneinfo import ZoneInfo
@@ -231,3 +232,24 @@ class _LazyLogger:
 
 def get_logger(name: str) -> Any:
     return _LazyLogger(name)
+
+
+@cache
+def _filtering_levels() -> dict[Any, int]:
+    """structlog's level-filtering wrapper classes (one per level, the same object on every
+    call of make_filtering_bound_logger) and the level each lets through."""
+    import structlog
+
+    return {structlog.make_filtering_bound_logger(level): level for level in (0, 10, 20, 30, 40, 50)}
+
+
+def emits(level: int) -> bool:
+    """Whether an event at ``level`` would be written under structlog's configuration now:
+    False only under a level-filtering wrapper that drops it. A hot path asks first and skips
+    assembling an event nobody reads — with ``cache_logger_on_first_use`` off, each call on a
+    module-level logger builds a bound logger before the level drops it (issue 32: two per
+    push request). Any other wrapper class: True, the event is built and the wrapper decides."""
+    import structlog
+
+    threshold = _filtering_levels().get(structlog.get_config()["wrapper_class"])
+    return threshold is None or level >= threshold

@@ -223,7 +223,7 @@ async def take_token(request: Request, key: str, rate: float, burst: int) -> flo
 
 
 def _count(request: Request, result: str) -> None:
-    request.app.state.metrics.webhooks.labels("api_v1", result).inc()
+    request.app.state.metrics.webhook("api_v1", result).inc()
 
 
 def _receiver(request: Request, config: RestApiSettings) -> PushReceiver:
@@ -233,31 +233,35 @@ def _receiver(request: Request, config: RestApiSettings) -> PushReceiver:
     return receivers[config.name]
 
 
-def _answer(request: Request, result: PushResult, response: Response) -> PushOut:
+def _answer(request: Request, result: PushResult) -> Response:
+    """201 or 200 with the PushOut, rendered as FastAPI renders a returned PushOut (its
+    pydantic JSON, application/json): the same bytes without FastAPI validating the model it
+    was just built as, and merging a sub-response (issue 32)."""
     if result.outcome == "refused":
         field, reason = (result.problem.field, result.problem.reason) if result.problem else (None, "does not map")
         _count(request, "invalid")
         raise Problem(422, "Unprocessable Content", "the appointment does not map; nothing was stored",
                       [FieldProblem(field=field or "(record)", detail=reason)])
     _count(request, result.outcome)
-    response.status_code = 201 if result.outcome == "created" else 200
-    return PushOut(id=result.external_id or "", result=result.outcome, notes=list(result.notes))
+    out = PushOut(id=result.external_id or "", result=result.outcome, notes=list(result.notes))
+    return Response(out.model_dump_json(), status_code=201 if result.outcome == "created" else 200,
+                    media_type="application/json")
 
 
 router = APIRouter(prefix=PREFIX, tags=["appointments API"], responses=PROBLEMS)
 
 
-@router.post("/appointments", status_code=201, summary="Create an appointment (a retry answers 200, unchanged)")
-async def create(body: AppointmentCreate, request: Request, response: Response, config: Source) -> PushOut:
+@router.post("/appointments", status_code=201, summary="Create an appointment (a retry answers 200, unchanged)",
+             response_model=PushOut)
+async def create(body: AppointmentCreate, request: Request, config: Source) -> Response:
     record = body.model_dump(mode="json", exclude_none=True)
     result = await run_in_threadpool(_receiver(request, config).receive, record, f"api POST {body.id}",
                                      quarantine_bad=False)
-    return _answer(request, result, response)
+    return _answer(request, result)
 
 
-@router.put("/appointments/{external_id}", summary="Create or replace an appointment")
-async def put(external_id: ExternalId, body: AppointmentReplace, request: Request, response: Response,
-              config: Source) -> PushOut:
+@router.put("/appointments/{external_id}", summary="Create or replace an appointment", response_model=PushOut)
+async def put(external_id: ExternalId, body: AppointmentReplace, request: Request, config: Source) -> Response:
     if body.id is not None and body.id != external_id:
         _count(request, "invalid")
         raise Problem(422, "Unprocessable Content", "the body's id is not the path's; nothing was stored",
@@ -266,16 +270,16 @@ async def put(external_id: ExternalId, body: AppointmentReplace, request: Reques
     record = {**body.model_dump(mode="json", exclude_none=True), "id": external_id}
     result = await run_in_threadpool(_receiver(request, config).receive, record, f"api PUT {external_id}",
                                      quarantine_bad=False)
-    return _answer(request, result, response)
+    return _answer(request, result)
 
 
-@router.post("/appointments/{external_id}/cancel", summary="Cancel an appointment")
-async def cancel(external_id: ExternalId, request: Request, response: Response, config: Source) -> PushOut:
+@router.post("/appointments/{external_id}/cancel", summary="Cancel an appointment", response_model=PushOut)
+async def cancel(external_id: ExternalId, request: Request, config: Source) -> Response:
     result = await run_in_threadpool(_receiver(request, config).cancel, external_id, f"api cancel {external_id}")
     if result is None:
         _count(request, "not_found")
         raise Problem(404, "Not Found", "no appointment with this id from this source")
-    return _answer(request, result, response)
+    return _answer(request, result)
 
 
 @router.get("/appointments/{external_id}", summary="An appointment with its reminders, answer and calendar state")

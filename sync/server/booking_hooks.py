@@ -17,6 +17,7 @@ Logs and answers name the connector, the trigger and the outcome, never the body
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from clinicsync.common.logs import emits
 from clinicsync.common.types import utcnow
 from clinicsync.connectors import acuity, calcom, easyappointments
 from clinicsync.connectors.acuity import AcuityConnector, AcuitySettings
@@ -54,7 +56,7 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
 
 
 def _count(request: Request, config: BookingHookSettings, result: str) -> None:
-    request.app.state.metrics.webhooks.labels(f"{config.kind}/{config.name}", result).inc()
+    request.app.state.metrics.webhook(f"{config.kind}/{config.name}", result).inc()
 
 
 def _config(request: Request, model: type[S], name: str) -> S:
@@ -114,7 +116,8 @@ def _receiver(request: Request, config: BookingHookSettings) -> PushReceiver:
 def _answer(request: Request, config: BookingHookSettings, outcome: str, trigger: str,
             result: PushResult | None = None) -> JSONResponse:
     _count(request, config, outcome)
-    log.info("webhook.received", connector=config.name, kind=config.kind, trigger=trigger, result=outcome)
+    if emits(logging.INFO):  # logging warnings only (as W8 does): no event to build
+        log.info("webhook.received", connector=config.name, kind=config.kind, trigger=trigger, result=outcome)
     content: dict[str, Any] = {"result": outcome}
     if result is not None and result.problem is not None and outcome == "quarantined":
         content |= {"field": result.problem.field, "reason": result.problem.reason}

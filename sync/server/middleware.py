@@ -9,11 +9,14 @@ a crafted request must not be able to flood the log.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clinicsync.common.logs import emits
 from clinicsync.sync.server.metrics import Metrics
 from clinicsync.sync.server.problems import FieldProblem, Problem
 
@@ -58,12 +61,10 @@ class RequestBounds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = scope["headers"]
-        if (any(len(value) > self.max_value for _, value in headers)
-                or sum(len(name) + len(value) for name, value in headers) > self.max_total):
+        fits, declared = _headers_fit(scope["headers"], self.max_value, self.max_total)
+        if not fits:
             await Problem(431, detail="a request header, or all of them, is too large").send(send)
             return
-        declared = dict(headers).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await _too_large(send, self.limit)
             return
@@ -89,6 +90,21 @@ class RequestBounds:
         except BodyTooLarge:
             if not started:
                 await _too_large(send, self.limit)
+
+
+def _headers_fit(headers: Iterable[tuple[bytes, bytes]], max_value: int, max_total: int) -> tuple[bool, bytes | None]:
+    """Whether every header value and all headers together are within bounds, and the
+    Content-Length (the last one sent, as a dict of the headers keeps): one pass, no dict or
+    generators built per request (issue 32)."""
+    total = 0
+    declared = None
+    for name, value in headers:
+        if len(value) > max_value:
+            return False, None
+        total += len(name) + len(value)
+        if name == b"content-length":
+            declared = value
+    return total <= max_total, declared
 
 
 async def _too_large(send: Send, limit: int) -> None:
@@ -126,10 +142,10 @@ class SecurityAndAccessLog:
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(route).observe(elapsed)
-            log.info("http.request", method=scope["method"], route=route, status=status,
-                     ms=round(elapsed * 1000, 1))
+            self.metrics.request_done(route, scope["method"], status, elapsed)
+            if emits(logging.INFO):  # logging warnings only (as W8 does): no event to build
+                log.info("http.request", method=scope["method"], route=route, status=status,
+                         ms=round(elapsed * 1000, 1))
 
 
 class InputErrorsAs4xx:

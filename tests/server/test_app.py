@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 
 from clinicsync.common.logs import configure_logging
 from clinicsync.sync.db import make_engine
+from clinicsync.sync.server import api, booking_hooks
 from clinicsync.sync.server.app import create_app, routers
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
@@ -95,6 +96,28 @@ async def test_access_log_names_routes_not_paths(client: httpx.AsyncClient) -> N
     line = json.loads(stream.getvalue().splitlines()[-1])
     assert line["route"] == "/echo/{thing}" and line["status"] == 200
     assert "ana" not in stream.getvalue()
+
+
+async def test_the_access_log_follows_the_level_it_is_configured_at(client: httpx.AsyncClient) -> None:
+    """The access log is skipped only when its level is off: at info a request's line is
+    written, at warning none is (and the metrics count both)."""
+    for level, lines in (("warning", 0), ("info", 1), ("debug", 1)):
+        stream = io.StringIO()
+        configure_logging(level, "json", stream)
+        try:
+            await client.post("/echo/x", content=b"{}")
+        finally:
+            structlog.reset_defaults()
+        assert sum('"http.request"' in line for line in stream.getvalue().splitlines()) == lines, level
+
+
+def test_the_push_routes_are_the_apps_own_and_first(settings_file: Path, store: Store) -> None:
+    """The REST API's and the booking webhooks' routes sit in the app's route list themselves
+    (no included-router layer to walk), first and in their routers' order; the rest is included."""
+    app = create_app(load_settings(settings_file), store)
+    held = [*api.router.routes, *booking_hooks.router.routes]
+    assert app.router.routes[:len(held)] == held
+    assert all(route not in held for route in app.router.routes[len(held):])
 
 
 async def test_the_openapi_schema_is_published_to_status_page_users(client: httpx.AsyncClient) -> None:

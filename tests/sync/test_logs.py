@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,21 @@ def test_ip_addresses_are_not_mistaken_for_phone_numbers(address: str) -> None:
 @pytest.mark.parametrize("phone", ["212.555.0123", "+1.212.555.0123", "0151 2345 6789", "212 555 01 23"])
 def test_phones_written_with_dots_or_spaces_are_still_scrubbed(phone: str) -> None:
     assert phone not in scrub_text(f"sms to {phone} refused")
+
+
+@pytest.mark.parametrize(("configured", "emitted"), [
+    (None, {10, 20, 30, 40}), (logging.INFO, {20, 30, 40}), (logging.WARNING, {30, 40})])
+def test_emits_answers_as_the_filtering_wrapper_drops(configured: int | None, emitted: set[int]) -> None:
+    """emits(level) is False exactly where structlog's level filter would drop the event, and
+    True under a wrapper class that does not filter by level (the event is built, as before)."""
+    from clinicsync.common.logs import emits
+
+    try:
+        structlog.reset_defaults()  # structlog's own default: a filter at NOTSET
+        if configured is not None:
+            structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(configured))
+        assert {level for level in (10, 20, 30, 40) if emits(level)} == emitted
+        structlog.configure(wrapper_class=structlog.stdlib.BoundLogger)
+        assert emits(logging.DEBUG)
+    finally:
+        structlog.reset_defaults()
