@@ -696,7 +696,8 @@ class Store:
             marks = {"baseline": True} if baseline else {}
             memory = self._memory(run_id, connector) if remember_people else None
             # PostgreSQL, one push that writes nothing after its appointment but its run: its inserts in one statement.
-            fold = _Fold() if (known is not None and connection.dialect.name == "postgresql" and not deleting
+            fold = _Fold() if (known is not None and connection.dialect.name == "postgresql"
+                               and connection.dialect.paramstyle in ("format", "pyformat") and not deleting
                                and not quarantined and not sightings and snapshot_end is None and cursor is None
                                and not present.open_items) else None
             stored_people = self._upsert_people(connection, connector, appointments, now, memory, known, fold)
