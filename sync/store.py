@@ -695,7 +695,7 @@ class Store:
                 appointments = [m.appointment for m in latest.values() if not m.delete]
             marks = {"baseline": True} if baseline else {}
             memory = self._memory(run_id, connector) if remember_people else None
-            # PostgreSQL, one push that writes nothing after its appointment but its run: its inserts in one statement.
+            # PostgreSQL, one push that writes nothing after its appointment but its run: its writes in one statement.
             fold = _Fold() if (known is not None and connection.dialect.name == "postgresql"
                                and connection.dialect.paramstyle in ("format", "pyformat") and not deleting
                                and not quarantined and not sightings and snapshot_end is None and cursor is None
@@ -946,6 +946,10 @@ class Store:
                 unanswered.append(old.id)
             counts_key = change.kind
             setattr(counts, counts_key, getattr(counts, counts_key) + 1)
+        if fold is not None and len(updates) == 1 and not inserts and not reprinted \
+                and _unprocessed(connection, _EVENT_NAMES[:-1]):
+            _fold_update(connection, fold, updates[0], bool(unanswered), changes[0], marks, now)
+            return
         if updates:
             columns = [c for c in updates[0] if not c.startswith("_")]
             connection.execute(
@@ -1174,16 +1178,17 @@ def _before_go_live(connection: Connection, connector: str, external_ids: Sequen
 
 
 class _Fold:
-    """A PostgreSQL push's inserts — a new person's or location's upsert, a new appointment and
-    its ``created`` event, the push's run row — sent as one statement of data-modifying CTEs
-    (``flush``) instead of a round trip each (issue 32: a REST push made nine round trips against
-    the yardstick's four; each ~30 us of client and ~15 us of server CPU, and a wait on the wire).
-    Only for a push that reads nothing its inserts wrote and writes nothing after them but its
-    run (Store.apply_batch's conditions), so the order they reach the store in changes nothing;
-    every CTE runs once and to completion in the statement's one snapshot, and no table written
-    here has a foreign key or trigger that could see the others half-written. A failure of any
-    part (another replica's copy of the new appointment) fails the statement, as it would have
-    failed its own, and the push's transaction rolls back whole."""
+    """A PostgreSQL push's writes (a new person's or location's upsert; a new appointment and its
+    ``created`` event, or a changed one's UPDATE and its event; the push's run row) sent as one
+    statement of data-modifying CTEs (``flush``) instead of a round trip each (issue 32: a REST
+    push made nine round trips against the yardstick's four; each ~30 us of client and ~15 us of
+    server CPU, and a wait on the wire). Only for a push that reads nothing its writes wrote and
+    writes nothing after them but its run (Store.apply_batch's conditions), so the order they
+    reach the store in changes nothing; every CTE runs once and to completion in the statement's
+    one snapshot, each row is written once, and no table written here has a foreign key or
+    trigger that could see the others half-written. A failure of any part (another replica's
+    copy of the new appointment) fails the statement, as it would have failed its own, and the
+    push's transaction rolls back whole."""
 
     def __init__(self) -> None:
         self.parts: list[tuple[str, tuple[Any, ...]]] = []  # (INSERT in psycopg's %s style, its values)
@@ -1210,6 +1215,32 @@ class _Fold:
         sql = f"WITH {', '.join(f'w{i} AS ({part})' for i, (part, _) in enumerate(ctes))} {last}" if ctes else last
         at_cursor(connection, sql, tuple(value for _, part in parts for value in part)).close()
         self.parts = []
+
+
+def _fold_update(connection: Connection, fold: _Fold, values: dict[str, Any], unanswered: bool,
+                 change: tuple[int, Change, int], marks: dict[str, Any], now: datetime) -> None:
+    """A push's one changed appointment into ``fold``: its UPDATE (with the answer's reset when
+    the change outlived it, in the same statement: a row is written once per statement) and its
+    event, each value through its column's bind processor as the Core UPDATE passes it."""
+    columns = tuple(c for c in values if not c.startswith("_"))
+    sql, processors = _update_one(connection.dialect, columns, unanswered)
+    fold.add(sql, (*(value if process is None else process(value)
+                     for value, process in zip((values[c] for c in columns), processors, strict=True)), values["_id"]))
+    appointment_id, made, version = change
+    payload = orjson.dumps({**made.payload, **marks} if made.payload else marks).decode()
+    fold.add(_one_event_insert(connection),
+             (appointment_id, made.kind, version, payload, _event_time(connection.dialect)(now)))
+
+
+@lru_cache(maxsize=32)
+def _update_one(dialect: Dialect, columns: tuple[str, ...], unanswered: bool) -> tuple[str, list[Processor]]:
+    """``UPDATE appointment SET columns … WHERE id`` at the driver (``%s`` marks), and the columns' processors."""
+    quote = dialect.identifier_preparer.quote
+    assignments = [f"{quote(c)} = %s" for c in columns]
+    if unanswered:
+        assignments += ["participation = NULL", "participation_at = NULL"]
+    processors = [APPOINTMENTS.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    return f"UPDATE {quote(APPOINTMENTS.name)} SET {', '.join(assignments)} WHERE id = %s", processors
 
 
 @lru_cache(maxsize=64)

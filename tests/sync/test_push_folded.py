@@ -1,5 +1,6 @@
-"""A PostgreSQL push's inserts in one statement (store.py ``_Fold``: a new person's or location's
-upsert, the new appointment, its created event, the run row, as data-modifying CTEs) store exactly
+"""A PostgreSQL push's writes in one statement (store.py ``_Fold``: a new person's or location's
+upsert, the new appointment or a changed one's UPDATE, its event, the run row, as data-modifying
+CTEs) store exactly
 what the statements one by one store: the same pushes through a receiver, with the fold and with
 it switched off, end in the same rows column by column (people, locations, appointments, events
 and their payloads, runs and their counts, quarantine items); a new appointment's push sends one
@@ -64,9 +65,16 @@ def _script(receiver: PushReceiver) -> list[tuple[str, str | None]]:
         booking("A2", start="2030-03-12T11:00:00"), {**booking("A3"), "status": "cancelled"},
         {**booking("A5"), "start": "not a time"}, booking("A5"),
         {**booking("A6"), "practitioner": {"id": "D-2", "name": "Dr. Omar Said"}},
-        {**booking("A7"), "patient": None}]
+        {**booking("A7"), "patient": None},
+        {**booking("A4"), "patient": {**other, "name": "Bo Lin-Park"},
+         "practitioner": {"id": "D-2", "name": "Dr. Omar Said"}}]
     results = []
     for number, record in enumerate(pushes):
+        if number == 5:  # answers to A2 (moved next: the answer goes) and A4 (another doctor: it stays)
+            with receiver.store.engine.begin() as connection:
+                connection.execute(text("UPDATE appointment SET participation = 'declined', participation_at = "
+                                        "created_at WHERE connector = :c AND external_id IN ('A2', 'A4')"),
+                                   {"c": receiver.name})
         result = receiver.receive(record, f"push:{number}", quarantine_bad=True)
         results.append((result.outcome, result.external_id))
     gone = receiver.delete("A6", "push:delete")
@@ -87,6 +95,9 @@ def test_folded_pushes_store_what_the_statements_one_by_one_store(
     assert len(rows["appointment"]) == 7 and len(rows["syncrun"]) == len(folded)  # a delete's run too
     assert {kind for _, kind, *_ in rows["event"]} >= {"created", "rescheduled", "cancelled", "deleted"}
     assert rows["quarantine"] and rows["patient"] and rows["practitioner"]
+    answers = {row[0]: row[-1] for row in rows["appointment"]}
+    assert answers["A2"] is None and answers["A4"] == "declined"
+    assert ("updated", "A4") in folded or ("rescheduled", "A4") in folded
 
 
 @pytest.mark.parametrize("booked_days", [-3, 3])
@@ -106,7 +117,7 @@ def test_a_folded_push_first_seen_before_go_live_is_marked_so(store: Store, monk
     assert _stored_rows(store, "folded")["location"] == [("Annex", "Annex")]
 
 
-def test_a_new_appointments_push_writes_in_one_statement(settings: Settings, store: Store,
+def test_a_new_or_changed_appointments_push_writes_in_one_statement(settings: Settings, store: Store,
                                                          store_url: str) -> None:
     if not store_url.startswith("postgresql"):
         pytest.skip("the fold is PostgreSQL's")
@@ -117,9 +128,13 @@ def test_a_new_appointments_push_writes_in_one_statement(settings: Settings, sto
     assert receiver.receive(booking("N1"), "push:0", quarantine_bad=True).outcome == "created"
     # The turn, the one read, and the patient, appointment, event and run in one statement.
     assert statements == ["SELECT", "SELECT", "WITH"]
+    statements.clear()  # moved: the stored row read, then the UPDATE, the answer's reset, its event and the run
+    assert receiver.receive(booking("N1", start="2030-03-12T11:00:00"), "push:1",
+                            quarantine_bad=True).outcome == "rescheduled"
+    assert statements == ["SELECT", "SELECT", "SELECT", "WITH"]
     rows = _all_rows(store, "folded")
-    assert len(rows["patient"]) == 1 and len(rows["appointment"]) == 1 and len(rows["event"]) == 1
-    assert rows["syncrun"] == [("ok", rows["syncrun"][0][1], None, True)]
+    assert len(rows["patient"]) == 1 and len(rows["appointment"]) == 1 and len(rows["event"]) == 2
+    assert [run[0] for run in rows["syncrun"]] == ["ok", "ok"]
 
 
 def test_a_failing_part_leaves_nothing_of_the_statement(store: Store, store_url: str) -> None:
