@@ -1185,8 +1185,9 @@ class _Fold:
     server CPU, and a wait on the wire). Only for a push that reads nothing its writes wrote and
     writes nothing after them but its run (Store.apply_batch's conditions), so the order they
     reach the store in changes nothing; every CTE runs once and to completion in the statement's
-    one snapshot, each row is written once, and no table written here has a foreign key or
-    trigger that could see the others half-written. A failure of any part (another replica's
+    one snapshot, each row is written once, and the one foreign key among them (event ->
+    appointment) is checked by PostgreSQL's RI trigger at the statement's end, when the CTE's
+    appointment row is in (tests/sync/test_push_folded.py). A failure of any part (another replica's
     copy of the new appointment) fails the statement, as it would have failed its own, and the
     push's transaction rolls back whole."""
 
