@@ -226,6 +226,19 @@ _ONE_ROW: dict[tuple[int, str, tuple[str, ...]], tuple[str, list[Processor]]] = 
 def _insert_one(connection: Connection, table: Table, names: Sequence[str], row: Sequence[Any]) -> int:
     """INSERT one row and return its id: ``RETURNING`` on PostgreSQL, else the driver's
     ``lastrowid`` (SQLite, MySQL/MariaDB: the id of this very statement's row)."""
+    sql, values = one_row_insert(connection, table, names, row)
+    cursor = at_cursor(connection, sql, values)  # past SQLAlchemy's result machinery (issue 32)
+    try:
+        return int(cursor.fetchone()[0] if connection.dialect.name == "postgresql" else cursor.lastrowid)
+    finally:
+        cursor.close()
+
+
+def one_row_insert(connection: Connection, table: Table, names: Sequence[str],
+                   row: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    """The INSERT of one row (``RETURNING id`` on PostgreSQL) in the driver's positional style,
+    and the row's values through their columns' bind processors: what :func:`_insert_one`
+    sends, for a caller that sends it inside a larger statement (store.py's PostgreSQL push)."""
     key = (id(connection.dialect), table.name, tuple(names))
     made = _ONE_ROW.get(key)
     if made is None:  # the statement and the columns' processors, once per dialect, table and columns
@@ -236,13 +249,8 @@ def _insert_one(connection: Connection, table: Table, names: Sequence[str], row:
             sql += f" RETURNING {quoted(connection, 'id')}"
         made = _ONE_ROW[key] = (sql, bind_processors(connection, [table.c[name] for name in names]))
     sql, processors = made
-    values = tuple(value if process is None or value is None else process(value)
-                   for process, value in zip(processors, row, strict=True))
-    cursor = at_cursor(connection, sql, values)  # past SQLAlchemy's result machinery (issue 32)
-    try:
-        return int(cursor.fetchone()[0] if connection.dialect.name == "postgresql" else cursor.lastrowid)
-    finally:
-        cursor.close()
+    return sql, tuple(value if process is None or value is None else process(value)
+                      for process, value in zip(processors, row, strict=True))
 
 
 @lru_cache(maxsize=256)

@@ -431,17 +431,28 @@ class _Statistics:
 _statistics = _Statistics()
 
 
-def _run_recorder(run_id: str, connector: str, started: datetime) -> Callable[[Connection, Counts, str | None], None]:
-    """The push's run, written finished at the end of its own transaction (Store.apply_batch ``finish``)."""
+class _RunRecorder:
+    """The push's run, written finished at the end of its own transaction (Store.apply_batch
+    ``finish``): called, it INSERTs the row; ``statement`` gives that INSERT and its values for the
+    store to send with the push's other inserts (store.py ``_Fold``, PostgreSQL)."""
 
-    def finish(connection: Connection, counts: Counts, error: str | None) -> None:
+    def __init__(self, run_id: str, connector: str, started: datetime) -> None:
+        self.run_id, self.connector, self.started = run_id, connector, started
+
+    def statement(self, connection: Connection, counts: Counts, error: str | None) -> tuple[str, tuple[Any, ...]]:
         sql, processors = _run_insert(connection)
-        row = (run_id, connector, "failed" if error else "ok", orjson.dumps(counts.as_dict()).decode(), error,
-               started, utcnow())
-        at_cursor(connection, sql, tuple(value if process is None else process(value)
-                                         for value, process in zip(row, processors, strict=True))).close()
+        row = (self.run_id, self.connector, "failed" if error else "ok", orjson.dumps(counts.as_dict()).decode(),
+               error, self.started, utcnow())
+        return sql, tuple(value if process is None else process(value)
+                          for value, process in zip(row, processors, strict=True))
 
-    return finish
+    def __call__(self, connection: Connection, counts: Counts, error: str | None) -> None:
+        at_cursor(connection, *self.statement(connection, counts, error)).close()
+
+
+def _run_recorder(run_id: str, connector: str, started: datetime) -> _RunRecorder:
+    """The push's run, written finished at the end of its own transaction (Store.apply_batch ``finish``)."""
+    return _RunRecorder(run_id, connector, started)
 
 
 # The run row's INSERT and its columns' bind processors, per dialect: what bulk.insert_rows builds
