@@ -16,6 +16,7 @@ update and cancel appointments of their own source, and read back what became of
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
@@ -186,7 +188,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         503: "the store cannot be reached: nothing was stored, send again (see Retry-After)"}.items()}
 
 
-async def _source(request: Request) -> RestApiSettings:
+async def _authenticate(request: Request) -> RestApiSettings:
     """The rest_api connector the bearer key belongs to (401 otherwise), within its rate.
     A coroutine: FastAPI would run a plain function in the thread pool, a hop per request
     for a digest and, on SQLite, a bucket in memory (issue 32); a bucket in the store goes
@@ -207,6 +209,30 @@ async def _source(request: Request) -> RestApiSettings:
         raise Problem(429, "Too Many Requests", f"this source may send {config.rate_per_second:g} requests "
                       "per second", headers={"Retry-After": str(max(1, round(wait + 0.5)))})
     return config
+
+
+async def _source(request: Request) -> RestApiSettings:
+    """The connector :class:`KeyFirstRoute` found before the body was read (or, on a route
+    declared without it, found now)."""
+    config = getattr(request.state, "rest_source", None)
+    return config if config is not None else await _authenticate(request)
+
+
+class KeyFirstRoute(APIRoute):
+    """A route of the API whose bearer key and rate are checked before its body is read:
+    FastAPI parses a JSON body before it solves dependencies, so a malformed body without a
+    key got 400, not 401, and the JSON parser ran for anyone who could reach the port. Every
+    inbound request is authenticated before it is parsed (the booking webhooks check their
+    signature on the raw bytes the same way)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def key_first(request: Request) -> Response:
+            request.state.rest_source = await _authenticate(request)
+            return await handler(request)
+
+        return key_first
 
 
 Source = Annotated[RestApiSettings, Depends(_source)]
@@ -248,7 +274,7 @@ def _answer(request: Request, result: PushResult) -> Response:
                     media_type="application/json")
 
 
-router = APIRouter(prefix=PREFIX, tags=["appointments API"], responses=PROBLEMS)
+router = APIRouter(prefix=PREFIX, tags=["appointments API"], responses=PROBLEMS, route_class=KeyFirstRoute)
 
 
 @router.post("/appointments", status_code=201, summary="Create an appointment (a retry answers 200, unchanged)",

@@ -23,7 +23,7 @@ from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.waitlist import load_waitlist_mapping
 from clinicsync.sync.engine import source_timezone
 from clinicsync.sync.model.waitlist import ENTRY_STATUSES
-from clinicsync.sync.server.api import DATE_TIME, PROBLEMS, PatientIn, Source, Strict, _count
+from clinicsync.sync.server.api import DATE_TIME, PROBLEMS, KeyFirstRoute, PatientIn, Source, Strict, _count
 from clinicsync.sync.server.problems import FieldProblem, Problem
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
@@ -90,7 +90,7 @@ class WaitlistList(BaseModel):
     entries: list[WaitlistEntryOut]
 
 
-router = APIRouter(prefix="/api/v1", tags=["waitlist API"], responses=PROBLEMS)
+router = APIRouter(prefix="/api/v1", tags=["waitlist API"], responses=PROBLEMS, route_class=KeyFirstRoute)
 
 
 def _save(settings: Settings, store: Store, config: RestApiSettings, body: WaitlistIn) -> str:

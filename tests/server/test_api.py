@@ -250,3 +250,26 @@ async def test_a_video_visit_with_its_link_and_a_changed_link(client: httpx.Asyn
     assert stored(store)[0].join_url is None and stored(store)[0].visit_mode == "video"
     refused = await client.put("/api/v1/appointments/B-1001", json={**body, "visit_mode": "hologram"})
     assert refused.status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/api/v1/appointments", "/api/v1/appointments/B-1001", "/api/v1/waitlist"])
+@pytest.mark.parametrize("body", [b"{not json", b"[" * 5000, b"\xff\xfe", b'{"id": ' + b"9" * 5000 + b"}"])
+async def test_the_key_is_checked_before_the_body_is_read(client: httpx.AsyncClient, store: Store, path: str,
+                                                          body: bytes) -> None:
+    """Authenticated before parsed: a body the parser would refuse, sent without a key, is a
+    401 (FastAPI alone parses the JSON before it solves the key's dependency: 400 or 422)."""
+    client.headers.pop("Authorization")
+    method = "PUT" if path.endswith("B-1001") else "POST"
+    response = await client.request(method, path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+    with_key = await client.request(method, path, content=body, headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {KEY}"})
+    assert with_key.status_code in (400, 422)  # with the key, the body's own problem
+    assert stored(store) == []
+
+
+async def test_a_source_over_its_rate_is_refused_before_its_body_is_read(client: httpx.AsyncClient) -> None:
+    slow = {"Authorization": f"Bearer {SLOW_KEY}", "Content-Type": "application/json"}
+    answers = [(await client.post("/api/v1/appointments", content=b"{not json", headers=slow)).status_code
+               for _ in range(4)]
+    assert answers[3] == 429 and set(answers[:3]) <= {400, 422}
