@@ -263,18 +263,18 @@ _NEW_LINK = ("appointment_id", "provider", "account", "calendar_id", "event_id",
              "rendered_from", "attempts", "last_error", "updated_at")
 
 
-_OWN_LINK = ("appointment_id", "event_id", "pushed_hash", "rendered_from", "updated_at")  # the rest: shared
+_OWN_LINK = ("appointment_id", "event_id", "pushed_hash", "rendered_from")  # the rest: shared
 
 
 def _new_links(target: Target, group: Sequence[Planned], digests: Sequence[str], connection: Connection) -> None:
     """The links of first pushes stored with their events, as :func:`links.record_with_events`
     writes them: present, their content hash and what it was rendered from. What every link of
     the file shares (its calendar, state, etag, attempts, no error) is written once in the
-    statement rather than bound per row (:func:`links.insert_shared`)."""
-    now = bulk.bind_value(connection, LINKS.c.updated_at, utcnow())
+    statement rather than bound per row (:func:`links.insert_shared`), its time stamp too."""
     shared = {"provider": target.provider, "account": target.account, "calendar_id": target.calendar_id,
-              "state": "present", "etag": "0", "attempts": 0, "last_error": None}
-    insert_shared(connection, LINKS, _OWN_LINK, shared, [(p.appointment_id, p.event_id, digest, p.desired.source, now)
+              "state": "present", "etag": "0", "attempts": 0, "last_error": None,
+              "updated_at": bulk.bind_value(connection, LINKS.c.updated_at, utcnow())}
+    insert_shared(connection, LINKS, _OWN_LINK, shared, [(p.appointment_id, p.event_id, digest, p.desired.source)
                                                          for p, digest in zip(group, digests, strict=True)])
 
 
