@@ -87,54 +87,49 @@ def build_provider(settings: CalendarSettings, engine: Engine | None = None) -> 
 
 
 def plan(truth: Sequence[Desired], links: Mapping[int, Sequence[Link]], report: PushReport,
-         remember: list[tuple[str, int]] | None = None) -> list[Planned]:
+         remember: list[tuple[str, int]] | None = None, shortcut: bool = True) -> list[Planned]:
     """The operations that turn what was pushed into the truth (and the count of the rest).
     ``remember`` collects ``(source, link id)`` of events rendered again and found as pushed,
-    whose link does not hold that source yet (links.remember_sources)."""
+    whose link does not hold that source yet (links.remember_sources). ``shortcut``: an
+    appointment never pushed is decided without the general way's calls (False: tests, which
+    run both ways over every combination: tests/sync/calendar/test_fast_paths.py)."""
     out: list[Planned] = []
     for desired in truth:
         mine = links.get(desired.appointment_id)  # None: never pushed (every event of a first push)
-        if mine or desired.unchanged:
-            _plan_one(desired, mine, out, report, remember)
+        if shortcut and not mine and not desired.unchanged:
+            # What the general way below decides for no link, written out (a first push takes
+            # this for every appointment; the general way cost two Python calls each, issue 32).
+            # Skipped: shown but nobody's calendar; _decide(desired, None): an insert of shown
+            # content that is not cancelled, else nothing (counted nowhere).
+            target, content = desired.target, desired.content
+            if target is None:
+                if content is not None:
+                    report.skipped += 1
+            elif content is not None and not content.cancelled:
+                out.append(_planned((desired.appointment_id, target, desired.event_id, "insert", desired, None)))
             continue
-        # Never pushed: what _plan_one decides for no link, written out (a first push takes this
-        # for every appointment; the general way cost two Python calls each, issue 32). Skipped:
-        # shown but nobody's calendar; _decide(desired, None): an insert of shown content that is
-        # not cancelled, else nothing (counted nowhere). tests/sync/calendar/test_fast_paths.py
-        # runs both ways over every combination.
-        target, content = desired.target, desired.content
-        if target is None:
-            if content is not None:
-                report.skipped += 1
-        elif content is not None and not content.cancelled:
-            out.append(_planned((desired.appointment_id, target, desired.event_id, "insert", desired, None)))
+        if desired.skipped:
+            report.skipped += 1
+        if mine:
+            for old in mine:  # a calendar it no longer belongs in (another doctor, no doctor)
+                if old.target != desired.target and old.state in ("pending", "present"):
+                    out.append(Planned(desired.appointment_id, old.target, old.event_id, "delete", desired, old))
+        if desired.unchanged:  # not rendered: what its event holds is still the truth
+            report.unchanged += 1
+            continue
+        if desired.target is None:
+            continue
+        link = next((x for x in mine if x.target == desired.target), None) if mine else None
+        kind = _decide(desired, link)
+        if kind is None:
+            report.unchanged += int(link is not None)
+            if (remember is not None and link is not None and desired.source is not None
+                    and link.state == "present" and link.rendered_from != desired.source):
+                remember.append((desired.source, link.id))
+        else:
+            event_id = link.event_id if link is not None else desired.event_id
+            out.append(_planned((desired.appointment_id, desired.target, event_id, kind, desired, link)))
     return out
-
-
-def _plan_one(desired: Desired, mine: Sequence[Link] | None, out: list[Planned], report: PushReport,
-              remember: list[tuple[str, int]] | None) -> None:
-    """:func:`plan` of one appointment, the general way (any links, any state)."""
-    if desired.skipped:
-        report.skipped += 1
-    if mine:
-        for old in mine:  # a calendar it no longer belongs in (another doctor, no doctor)
-            if old.target != desired.target and old.state in ("pending", "present"):
-                out.append(Planned(desired.appointment_id, old.target, old.event_id, "delete", desired, old))
-    if desired.unchanged:  # not rendered: what its event holds is still the truth
-        report.unchanged += 1
-        return
-    if desired.target is None:
-        return
-    link = next((x for x in mine if x.target == desired.target), None) if mine else None
-    kind = _decide(desired, link)
-    if kind is None:
-        report.unchanged += int(link is not None)
-        if (remember is not None and link is not None and desired.source is not None
-                and link.state == "present" and link.rendered_from != desired.source):
-            remember.append((desired.source, link.id))
-    else:
-        event_id = link.event_id if link is not None else desired.event_id
-        out.append(_planned((desired.appointment_id, desired.target, event_id, kind, desired, link)))
 
 
 def _decide(desired: Desired, link: Link | None) -> OpKind | None:

@@ -309,13 +309,13 @@ def _contents() -> list[EventContent | None]:
 
 def test_planning_a_never_pushed_event_decides_as_the_general_way() -> None:
     """push.plan's shortcut for an appointment without links gives the operations, counts and
-    remembered sources that the general way (_plan_one: _decide, skipped) gives, for every
+    remembered sources that the general way (_decide, skipped) gives, for every
     combination of target, content, source and unchanged, with no links or an empty list."""
     from itertools import product
 
     from clinicsync.sync.calendar.desired import Desired
     from clinicsync.sync.calendar.provider import Target
-    from clinicsync.sync.calendar.push import PushReport, _plan_one, plan
+    from clinicsync.sync.calendar.push import PushReport, plan
 
     targets = [None, Target("ics", "", "doctor_a"), Target("google", "x@example.org", "primary")]
     cases = 0
@@ -324,8 +324,8 @@ def test_planning_a_never_pushed_event_decides_as_the_general_way() -> None:
         desired = Desired(7, "evid", target, content, "csv/D1", source, unchanged)
         fast_report, fast_remember = PushReport(), []
         fast = plan([desired], links, fast_report, fast_remember)
-        slow, slow_report, slow_remember = [], PushReport(), []
-        _plan_one(desired, links.get(7), slow, slow_report, slow_remember)
+        slow_report, slow_remember = PushReport(), []
+        slow = plan([desired], links, slow_report, slow_remember, shortcut=False)
         assert (fast, fast_report, fast_remember) == (slow, slow_report, slow_remember), desired
         cases += 1
     assert cases == 72
