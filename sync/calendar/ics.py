@@ -146,11 +146,16 @@ class IcsCalendar:
         # at once (one match over its lines) rather than each value in :func:`_vevent_text`.
         plain = _PLAIN_LINES.fullmatch("\n".join([*uids, *(digest for _, _, digest in events)])) is not None
 
-        def rows(updated_at: Any) -> list[tuple[Any, ...]]:  # ics_state.FIRST
-            return [(uid, content.cancelled, tzid_for(content.timezone), text(content, digest, uid, 0, stamp, plain),
-                     updated_at) for uid, (_, content, digest) in zip(uids, events, strict=True)]
-
-        self.state.insert_new(calendar_id, rows, bookkeeping)
+        flags = [content.cancelled for _, content, _ in events]
+        cancelled = flags[0] if flags and flags.count(flags[0]) == len(flags) else None  # one flag: shared
+        rows: list[tuple[Any, ...]]
+        if cancelled is not None:  # ics_state.FIRST
+            rows = [(uid, tzid_for(content.timezone), text(content, digest, uid, 0, stamp, plain))
+                    for uid, (_, content, digest) in zip(uids, events, strict=True)]
+        else:  # ics_state.FLAGGED
+            rows = [(uid, content.cancelled, tzid_for(content.timezone), text(content, digest, uid, 0, stamp, plain))
+                    for uid, (_, content, digest) in zip(uids, events, strict=True)]
+        self.state.insert_new(calendar_id, rows, bookkeeping, cancelled)
         return True
 
     def flush(self) -> None:

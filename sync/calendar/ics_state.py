@@ -30,7 +30,8 @@ from clinicsync.sync.model.calendar import ICS_EVENTS, ICS_FILES
 _CHUNK = 500  # uids per IN (…): far below every driver's parameter limit
 _READ = ("id", "uid", "sequence", "cancelled", "tzid", "vevent")
 _NEW = ("calendar_id", "uid", "sequence", "cancelled", "tzid", "vevent", "updated_at")
-FIRST = ("uid", "cancelled", "tzid", "vevent", "updated_at")  # a new event's own values (insert_new)
+FIRST = ("uid", "tzid", "vevent")  # a new event's own values (insert_new), its flag shared by the file's round
+FLAGGED = ("uid", "cancelled", "tzid", "vevent")  # the same with its own flag: a round of both kinds
 
 
 class IcsRow(NamedTuple):
@@ -124,16 +125,21 @@ class IcsState:
                     changed.append((row.sequence, row.cancelled, row.tzid, row.vevent, stamp, row.id))
             self._write(connection, calendar_id, new, changed, now, also)
 
-    def insert_new(self, calendar_id: str, rows: Callable[[Any], list[tuple[Any, ...]]],
-                   also: Callable[[Connection], None] | None = None) -> None:
-        """:meth:`save` of events the file does not hold yet, at their first sequence (0), given
-        as ``(uid, cancelled, tzid, vevent, updated_at)`` tuples (``FIRST``) that ``rows`` builds
-        from the bound time stamp: a first push writes them from one tuple per event, without an
-        :class:`IcsRow` each, and the file's id and the sequence once (:func:`insert_shared`)."""
+    def insert_new(self, calendar_id: str, rows: Sequence[tuple[Any, ...]],
+                   also: Callable[[Connection], None] | None = None, cancelled: bool | None = None) -> None:
+        """:meth:`save` of events the file does not hold yet, at their first sequence (0): ``rows``
+        are ``(uid, tzid, vevent)`` tuples (``FIRST``) when every one has the flag ``cancelled``,
+        else ``(uid, cancelled, tzid, vevent)`` (``FLAGGED``, ``cancelled`` None). A first push
+        writes them from one tuple per event, without an :class:`IcsRow` each; the file's id, the
+        sequence, the time stamp and a shared flag go into the statement once
+        (:func:`insert_shared`), not bound per row."""
         now = utcnow()
         with self.engine.begin() as connection:
-            insert_shared(connection, ICS_EVENTS, FIRST, {"calendar_id": calendar_id, "sequence": 0},
-                          rows(bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)))
+            shared = {"calendar_id": calendar_id, "sequence": 0,
+                      "updated_at": bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)}
+            if cancelled is not None:
+                shared["cancelled"] = cancelled
+            insert_shared(connection, ICS_EVENTS, FLAGGED if cancelled is None else FIRST, shared, rows)
             self._write(connection, calendar_id, [], [], now, also)
 
     def _write(self, connection: Connection, calendar_id: str, new: Sequence[tuple[Any, ...]],

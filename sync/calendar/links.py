@@ -187,22 +187,29 @@ def force(engine: Engine, link_ids: Sequence[int], state: str | None = None) -> 
             connection.execute(update(LINKS).where(LINKS.c.id.in_(link_ids[start:start + _CHUNK])).values(values))
 
 
-_LITERAL = re.compile(r"[A-Za-z0-9@._+-]{0,255}", re.ASCII)  # a text written into SQL as it is, quoted
+# A text written into SQL as it is, quoted: no quote, backslash or control character in it
+# (a file's calendar id, a provider, a state, SQLite's date-time text of a bound time).
+_LITERAL = re.compile(r"[A-Za-z0-9@._+: -]{0,255}", re.ASCII)
 
 
 def insert_shared(connection: Connection, table: Table, names: Sequence[str], shared: Mapping[str, Any],
                   rows: Sequence[tuple[Any, ...]]) -> None:
     """:func:`bulk.insert_ignoring` of ``rows`` (tuples in ``names`` order) that all hold the
     same ``shared`` values in the other columns: those written into the statement once, when
-    each is ``None``, an ``int`` or a short text of letters, digits and ``@._+-`` (a file's
-    calendar id, a provider, a state), else bound with each row as before. Same rows stored:
-    the driver binds a value per column and row (~660 instructions each with SQLite), and a
-    first push's link shares seven of its twelve columns, its event two of seven (issue 32)."""
+    each is ``None``, a ``bool``, an ``int`` or a short text of letters, digits, spaces and
+    ``@._+:-`` (a file's calendar id, a provider, a state, the bound time stamp), else bound
+    with each row as before. Same rows stored: the driver binds a value per column and row
+    (~660 instructions each with SQLite; a bool ~3,000 more, through sqlite3's adapter look-ups),
+    and a first push's link shares eight of its twelve columns, its event four of seven (issue 32).
+    A bool is SQL's ``TRUE``/``FALSE``: SQLite's 1/0 (what binding it stores), PostgreSQL's
+    boolean, MariaDB's 1/0."""
     literal: dict[str, str] = {}
     bound: dict[str, Any] = {}
     for name, value in shared.items():
         if value is None:
             literal[name] = "NULL"
+        elif type(value) is bool:
+            literal[name] = "TRUE" if value else "FALSE"
         elif type(value) is int:
             literal[name] = str(value)
         elif type(value) is str and _LITERAL.fullmatch(value):

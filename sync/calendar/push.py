@@ -87,13 +87,27 @@ def build_provider(settings: CalendarSettings, engine: Engine | None = None) -> 
 
 
 def plan(truth: Sequence[Desired], links: Mapping[int, Sequence[Link]], report: PushReport,
-         remember: list[tuple[str, int]] | None = None) -> list[Planned]:
+         remember: list[tuple[str, int]] | None = None, shortcut: bool = True) -> list[Planned]:
     """The operations that turn what was pushed into the truth (and the count of the rest).
     ``remember`` collects ``(source, link id)`` of events rendered again and found as pushed,
-    whose link does not hold that source yet (links.remember_sources)."""
+    whose link does not hold that source yet (links.remember_sources). ``shortcut``: an
+    appointment never pushed is decided without the general way's calls (False: tests, which
+    run both ways over every combination: tests/sync/calendar/test_fast_paths.py)."""
     out: list[Planned] = []
     for desired in truth:
         mine = links.get(desired.appointment_id)  # None: never pushed (every event of a first push)
+        if shortcut and not mine and not desired.unchanged:
+            # What the general way below decides for no link, written out (a first push takes
+            # this for every appointment; the general way cost two Python calls each, issue 32).
+            # Skipped: shown but nobody's calendar; _decide(desired, None): an insert of shown
+            # content that is not cancelled, else nothing (counted nowhere).
+            target, content = desired.target, desired.content
+            if target is None:
+                if content is not None:
+                    report.skipped += 1
+            elif content is not None and not content.cancelled:
+                out.append(_planned((desired.appointment_id, target, desired.event_id, "insert", desired, None)))
+            continue
         if desired.skipped:
             report.skipped += 1
         if mine:
@@ -244,18 +258,18 @@ _NEW_LINK = ("appointment_id", "provider", "account", "calendar_id", "event_id",
              "rendered_from", "attempts", "last_error", "updated_at")
 
 
-_OWN_LINK = ("appointment_id", "event_id", "pushed_hash", "rendered_from", "updated_at")  # the rest: shared
+_OWN_LINK = ("appointment_id", "event_id", "pushed_hash", "rendered_from")  # the rest: shared
 
 
 def _new_links(target: Target, group: Sequence[Planned], digests: Sequence[str], connection: Connection) -> None:
     """The links of first pushes stored with their events, as :func:`links.record_with_events`
     writes them: present, their content hash and what it was rendered from. What every link of
     the file shares (its calendar, state, etag, attempts, no error) is written once in the
-    statement rather than bound per row (:func:`links.insert_shared`)."""
-    now = bulk.bind_value(connection, LINKS.c.updated_at, utcnow())
+    statement rather than bound per row (:func:`links.insert_shared`), its time stamp too."""
     shared = {"provider": target.provider, "account": target.account, "calendar_id": target.calendar_id,
-              "state": "present", "etag": "0", "attempts": 0, "last_error": None}
-    insert_shared(connection, LINKS, _OWN_LINK, shared, [(p.appointment_id, p.event_id, digest, p.desired.source, now)
+              "state": "present", "etag": "0", "attempts": 0, "last_error": None,
+              "updated_at": bulk.bind_value(connection, LINKS.c.updated_at, utcnow())}
+    insert_shared(connection, LINKS, _OWN_LINK, shared, [(p.appointment_id, p.event_id, digest, p.desired.source)
                                                          for p, digest in zip(group, digests, strict=True)])
 
 

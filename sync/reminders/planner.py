@@ -52,6 +52,7 @@ NOTICES = ("confirmation", "rescheduled", "confirmed")
 _NO_KINDS: frozenset[str] = frozenset()
 _NOTHING: list[Any] = []  # an appointment's stored rows when it has none (never appended to)
 UNCONFIRMED = frozenset({"proposed", "pending"})  # statuses the clinic still has to confirm
+_ENDED = frozenset({"cancelled", "deleted", "noshow"})  # events whose visit's pending messages are cancelled
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
 # The columns a planned row fills, in the order of the tuples built below; the rest start NULL.
@@ -193,6 +194,29 @@ class _Chunk:
                     self.failed.append(appointment_key(appointment_id))
 
     def _appointment(self, a: Any, events: list[PlanEvent], existing: list[Any]) -> None:
+        if len(events) == 1 and events[0].payload.get("baseline"):
+            self._baseline(a, events[0].kind, existing)
+        else:
+            self._told(a, events, existing)
+
+    def _baseline(self, a: Any, kind: str, existing: list[Any]) -> None:
+        """:meth:`_told` of one go-live baseline event (a first import's only event per
+        appointment), written out without the sets, lists and generators it builds per
+        appointment (issue 32). Nothing is told, so nothing is announced, confirmed, followed
+        up or told the doctors: an active visit's reminders are planned, an inactive one's
+        pending messages cancelled. tests/sync/reminders/test_fast_paths.py runs both ways."""
+        if not a.patient_ref:
+            return
+        pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"] if existing else _NOTHING
+        if a.deleted_at is None and a.status in ACTIVE_STATUSES:
+            self._replan(a, False, pending, existing, announce=False)
+        elif kind in _ENDED:
+            reason = "no-show" if a.status == "noshow" else "appointment cancelled"
+            for row in pending:
+                self.cancel[row.id] = reason
+
+    def _told(self, a: Any, events: list[PlanEvent], existing: list[Any]) -> None:
+        """Plans one appointment from a read's events (any number, baseline or told)."""
         # Events of a connector's go-live baseline (payload "baseline") record what existed
         # before: they plan reminders but announce nothing (DESIGN invariant 7).
         kinds = {e.kind for e in events}
@@ -210,7 +234,7 @@ class _Chunk:
         pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"] if existing else _NOTHING
         if a.patient_ref:
             if not active:
-                if kinds & {"cancelled", "deleted", "noshow"}:
+                if kinds & _ENDED:
                     reason = "no-show" if a.status == "noshow" else "appointment cancelled"
                     for row in pending:
                         self.cancel[row.id] = reason

@@ -299,3 +299,33 @@ def test_desired_and_planned_built_by_the_tuples_constructor_are_the_named_tuple
     planned = push._planned((7, target, "e7", "insert", made, None))
     assert planned == push.Planned(7, target, "e7", "insert", made, None) and type(planned) is push.Planned
     assert push._order(planned) == ("ics", "", "dr.hart", 7)
+
+
+def _contents() -> list[EventContent | None]:
+    start = datetime(2027, 1, 4, 13, 15, tzinfo=UTC)
+    shown = EventContent("csv", "A1", "Visit", "", None, start, start + timedelta(minutes=30), "UTC")
+    return [None, shown, replace(shown, cancelled=True)]
+
+
+def test_planning_a_never_pushed_event_decides_as_the_general_way() -> None:
+    """push.plan's shortcut for an appointment without links gives the operations, counts and
+    remembered sources that the general way (_decide, skipped) gives, for every
+    combination of target, content, source and unchanged, with no links or an empty list."""
+    from itertools import product
+
+    from clinicsync.sync.calendar.desired import Desired
+    from clinicsync.sync.calendar.provider import Target
+    from clinicsync.sync.calendar.push import PushReport, plan
+
+    targets = [None, Target("ics", "", "doctor_a"), Target("google", "x@example.org", "primary")]
+    cases = 0
+    for target, content, source, unchanged, links in product(
+            targets, _contents(), [None, "s" * 32], [False, True], [{}, {7: []}]):
+        desired = Desired(7, "evid", target, content, "csv/D1", source, unchanged)
+        fast_report, fast_remember = PushReport(), []
+        fast = plan([desired], links, fast_report, fast_remember)
+        slow_report, slow_remember = PushReport(), []
+        slow = plan([desired], links, slow_report, slow_remember, shortcut=False)
+        assert (fast, fast_report, fast_remember) == (slow, slow_report, slow_remember), desired
+        cases += 1
+    assert cases == 72

@@ -251,3 +251,35 @@ def _shared_rows_stored_as_bound_rows(engine: Any) -> None:
 
 def test_shared_values_are_stored_as_bound_ones(store: Store) -> None:
     _shared_rows_stored_as_bound_rows(store.engine)
+
+
+def test_a_shared_flag_and_time_stamp_are_stored_as_bound_ones(store: Store) -> None:
+    """A first push's file round writes its events' shared ``cancelled`` flag (TRUE/FALSE) and
+    time stamp (SQLite's date-time text, with its space and colons) into the statement: the
+    stored values, their storage classes included, are those binding them per row stores."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from clinicsync.sync import bulk
+    from clinicsync.sync.calendar.links import insert_shared
+
+    now = datetime(2027, 1, 4, 13, 5, 7, 123456, tzinfo=UTC)
+    with store.engine.begin() as connection:
+        at = bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)
+        for flag in (False, True):
+            own = [(f"s{flag}1", "America/New_York", "BEGIN:VEVENT\r\nEND:VEVENT\r\n"), (f"s{flag}2", None, "")]
+            shared = {"calendar_id": "dr.a@clinic.example", "sequence": 0, "updated_at": at, "cancelled": flag}
+            insert_shared(connection, ICS_EVENTS, ("uid", "tzid", "vevent"), shared, own)
+            bulk.insert_ignoring(connection, ICS_EVENTS, ("uid", "tzid", "vevent", *shared),
+                                 [(f"b{row[0][1:]}", *row[1:], *shared.values()) for row in own])
+    columns = ("calendar_id", "sequence", "cancelled", "tzid", "vevent", "updated_at")
+    probe = ", ".join(f"{c}, typeof({c})" if store.engine.dialect.name == "sqlite" else c for c in columns)
+    with store.engine.connect() as connection:
+        rows = {r[0]: r[1:] for r in connection.execute(text(f"SELECT uid, {probe} FROM icsevent"))}
+    assert len(rows) == 8
+    for uid, values in rows.items():
+        if uid.startswith("s"):
+            assert values == rows["b" + uid[1:]]
+    sqlite = store.engine.dialect.name == "sqlite"
+    assert {values[4 if sqlite else 2] for values in rows.values()} == ({1, 0} if sqlite else {True, False})

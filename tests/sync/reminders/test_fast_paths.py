@@ -390,3 +390,44 @@ def test_date_times_are_bound_as_the_column_binds_them(store: Store) -> None:
             table = _time_table(connection, column, values)
             assert list(map(table.__getitem__, values)) == list(bulk.bind_column(connection, column, values))
         assert _time_table(connection, REMINDERS.c.due_at, [None]) == {None: None}
+
+
+def test_a_lone_baseline_event_is_planned_as_the_general_way_plans_it() -> None:
+    """_Chunk._baseline (one go-live baseline event: a first import) collects the rows and
+    cancellations _Chunk._told collects, for every status, deletion, patient, event kind,
+    stored rows (none, pending or not, same start or moved, notices) and the settings that
+    make _told announce (same-day changes, follow-ups, confirmations)."""
+    from itertools import product
+
+    from clinicsync.sync.reminders.rows import PlanEvent, PlannedFrom
+    from clinicsync.sync.reminders.rows import Planned as Stored
+    from clinicsync.sync.settings.reminders import RemindersSettings
+
+    now = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    start = now + timedelta(hours=5)
+    stored = [
+        [],
+        [Stored(1, "k1", 7, "patient", "reminder", "1d", "pending", start)],
+        [Stored(1, "k1", 7, "patient", "reminder", "1d", "pending", start - timedelta(hours=1)),
+         Stored(2, "k2", 7, "patient", "confirmation", None, "pending", start)],
+        [Stored(3, "k3", 7, "patient", "reminder", "1h", "sent", start),
+         Stored(4, "k4", 7, "practitioner", "agenda", None, "pending", start)],
+    ]
+    configs = [RemindersSettings.model_validate({
+        "agenda": {"same_day_changes": same_day},
+        "notices": {"confirmed": confirmed, "followup": {"enabled": follow}}})
+        for same_day, confirmed, follow in product([False, True], repeat=3)]
+    cases = 0
+    for config, status, deleted, patient, kind, existing in product(
+            configs, ["booked", "proposed", "cancelled", "noshow", "fulfilled", "waitlist"], [None, now],
+            [None, "P1"], ["created", "updated", "cancelled", "deleted", "noshow", "rescheduled"], stored):
+        a = PlannedFrom(7, "csv", status, start, start + timedelta(minutes=30), "America/New_York", "checkup",
+                        patient, "D1", 2, deleted)
+        event = PlanEvent(11, 7, kind, {"baseline": True})
+        rules = planner.Rules(config)
+        fast, slow = planner._Chunk(None, rules, now), planner._Chunk(None, rules, now)  # type: ignore[arg-type]
+        fast._appointment(a, [event], existing)
+        slow._told(a, [event], existing)
+        assert (fast.rows, fast.cancel) == (slow.rows, slow.cancel), (status, deleted, patient, kind, existing)
+        cases += 1
+    assert cases == 8 * 6 * 2 * 2 * 6 * 4
