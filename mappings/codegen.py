@@ -129,9 +129,16 @@ class _Source:
         self.paths: dict[tuple[str, bool], str] = {}
         # Columns already read into locals (a group's key: k0, k1 …): read again from them.
         self.columns: dict[str, str] = {}
+        # Whether the field being written reads ``seen`` (a required one's message, several readers).
+        self.seen = True
 
     def add(self, indent: int, text: str) -> None:
         self.lines.append("    " * indent + text)
+
+    def saw(self, indent: int) -> None:
+        """``seen = True``, where the field reads it."""
+        if self.seen:
+            self.add(indent, "seen = True")
 
     def path(self, path: str, first: bool) -> str:
         """The name of a generated function reading ``path`` (first value, or all values)."""
@@ -238,10 +245,10 @@ def _reader(out: _Source, field: _CompiledField, position: int, ind: int, single
     out.add(body, "if type(raw) is str:")
     _text_value(out, field, body + 1, single)
     out.add(body, "elif not (isinstance(raw, str) and not raw.strip()):")
-    out.add(body + 1, "seen = True")
+    out.saw(body + 1)
     out.add(body + 1, f"value = {_convert_other(out, field, 'raw')}")
     out.add(handler, "except TransformError as exc:")
-    out.add(handler + 1, "seen = True")
+    out.saw(handler + 1)
     note = out.constants.bind(field, "_f")
     if not field.drop_invalid:
         out.add(handler + 1, f"raise MappingError({field.target!r}, str(exc)) from None")
@@ -268,10 +275,10 @@ def _text_value(out: _Source, field: _CompiledField, ind: int, single: bool) -> 
         out.add(ind, "if known is None:")
         out.add(ind + 1, f"known = _remember_raw({memo}, {transform}, raw)")
         out.add(ind, "if known[0]:")
-        out.add(ind + 1, "seen = True")
+        out.saw(ind + 1)
         out.add(ind + 1, "value = known[1]")
         out.add(ind, "elif known[0] is not None:")
-        out.add(ind + 1, "seen = True")
+        out.saw(ind + 1)
         out.add(ind + 1, "raise TransformError(known[1])")
         return
     plain_text = single and field.kind == "string" and not field.mapped and field.transform is not None
@@ -285,7 +292,7 @@ def _text_value(out: _Source, field: _CompiledField, ind: int, single: bool) -> 
     if not single:  # _value cleans raw itself (its note names the cleaned value)
         out.add(ind + 1, "if not raw.isprintable():")
         out.add(ind + 2, "raw = _clean(raw)")
-    out.add(ind + 1, "seen = True")
+    out.saw(ind + 1)
     if plain_text:
         out.add(ind + 1, "value = stripped if raw.isprintable() else _clean(raw).strip()")
     else:
@@ -296,9 +303,12 @@ def _text_value(out: _Source, field: _CompiledField, ind: int, single: bool) -> 
 def _single(out: _Source, field: _CompiledField, ind: int) -> None:
     """One reader, no fallback: engine._extract's inlined case (the note names the raw
     value as read, before cleaning)."""
-    out.add(ind, "seen = False")
+    out.seen = field.required  # else nothing reads it: not written (issue 32)
+    if out.seen:
+        out.add(ind, "seen = False")
     out.add(ind, "value = None")
     _reader(out, field, 0, ind, single=True)
+    out.seen = True
 
 
 def _several(out: _Source, field: _CompiledField, ind: int) -> None:
@@ -334,7 +344,9 @@ def _field(out: _Source, field: _CompiledField, variable: str, ind: int = 1) -> 
             out.add(ind + 2, f"dropped += f'; used {{value!r}} from the fallback ({{{paths}}})'")
         out.add(ind, "if dropped is not None:")
         out.add(ind + 1, "notes.append(dropped)")
-    out.add(ind, "if value is None:")
+    absent = field.required or field.default is not None  # else a None value needs nothing
+    if absent:
+        out.add(ind, "if value is None:")
     if field.required:
         missing, unusable = "missing (required)", "no usable value (required)"
         if field.fix:
@@ -342,14 +354,12 @@ def _field(out: _Source, field: _CompiledField, variable: str, ind: int = 1) -> 
         out.add(ind + 1, f"raise MappingError({field.target!r}, {unusable!r} if seen else {missing!r})")
     elif field.default is not None:
         out.add(ind + 1, f"value = {out.constants.bind(field.default, '_d')}")
-    else:
-        out.add(ind + 1, "pass")
     if field.fitted:
         # engine._fit changes nothing within the column's limits: call it only past them.
         id_limit, text_limits = out.constants.namespace["_ID_LIMIT"], out.constants.namespace["_TEXT_LIMITS"]
         limits = [id_limit] if field.target.endswith("external_id") else []
         limits += [text_limits[field.target]] if field.target in text_limits else []
-        out.add(ind, f"elif isinstance(value, str) and len(value) > {min(limits)}:")
+        out.add(ind, f"{'elif' if absent else 'if'} isinstance(value, str) and len(value) > {min(limits)}:")
         out.add(ind + 1, "try:")
         out.add(ind + 2, f"value = _fit({field.target!r}, value)")
         out.add(ind + 1, "except TransformError as exc:")
