@@ -384,19 +384,20 @@ class LineRecognizer:
                 digest = copy()
                 digest.update(bodies[at])
                 raw = digest.digest()
+                found = None
                 if indexed:
                     top, bottom = unpack(raw)
                     slot = top >> shift
                     row = table[slot]
-                    # most often one slot (the table is at most half full); row 0: not stored
-                    while row and (high[row] != top or low[row] != bottom):
+                    while row:  # most often one slot (the table is at most half full)
+                        if high[row] == top and low[row] == bottom:
+                            found = ids[offsets[row]:offsets[row + 1]]
+                            break
                         slot = (slot + 1) & mask
                         row = table[slot]
-                    if row:  # a stored row's record (no ``found`` to set and test per line)
-                        found = ids[offsets[row]:offsets[row + 1]]
-                        if not (touched and found in touched):
-                            keep_id(found)
-                            continue
+                if found is not None and not (touched and found in touched):
+                    keep_id(found)
+                    continue
                 printed = raw.hex()  # the stored form
                 item = bad.get(printed) if bad else None
                 if run < at:
