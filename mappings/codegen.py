@@ -61,7 +61,7 @@ DATETIME_MEMO_LIMIT = 8_192
 _SHORT_MEMO_KINDS = frozenset({"datetime", "date", "time"})
 
 
-class Memo(dict[Any, tuple[bool, Any]]):
+class Memo(dict[Any, tuple[bool | None, Any]]):
     """A conversion's memo and how many distinct values it keeps before it starts over."""
 
     def __init__(self, limit: int) -> None:
@@ -69,13 +69,34 @@ class Memo(dict[Any, tuple[bool, Any]]):
         self.limit = limit
 
 
-def _remember(memo: Memo, convert: Callable[[Any], Any], key: Any) -> tuple[bool, Any]:
+def _remember(memo: Memo, convert: Callable[[Any], Any], key: Any) -> tuple[bool | None, Any]:
     """``convert(key)`` or its TransformError's message, kept in ``memo``."""
     try:
-        known: tuple[bool, Any] = (True, convert(key))
+        known: tuple[bool | None, Any] = (True, convert(key))
     except TransformError as exc:
         known = (False, str(exc))
     return kept(memo, key, known, memo.limit)
+
+
+# A raw text that is blank (``raw.strip()`` empty): no value, not seen (see _remember_raw).
+_BLANK: tuple[None, None] = (None, None)
+
+
+def _remember_raw(memo: Memo, convert: Callable[[Any], Any], raw: str) -> tuple[bool | None, Any]:
+    """What one reader's raw text (exactly ``str``) converts to, kept in ``memo`` under the raw
+    text itself: ``_BLANK`` for a blank text, else ``convert`` of the text (cleaned of control
+    characters when it is not printable) or its TransformError's message. Why keyed by the raw
+    text: the generated code then looks the memo up before any test of the text, so a repeated
+    value (a slot's start, a duration, a zone) costs one ``dict.get``, not a strip and an
+    ``isprintable`` first (issue 32). Every entry is a pure function of its key, so a hit gives
+    what the tests and the conversion would."""
+    if not raw.strip():
+        return kept(memo, raw, _BLANK, memo.limit)
+    try:
+        known: tuple[bool | None, Any] = (True, convert(raw if raw.isprintable() else clean_text(raw)))
+    except TransformError as exc:
+        known = (False, str(exc))
+    return kept(memo, raw, known, memo.limit)
 
 
 def _status_of(memo: dict[str, str], lookup: Callable[[Any], str], word: Any) -> str:
@@ -106,9 +127,18 @@ class _Source:
         self.helpers: list[str] = []  # path functions, before the mapping's function
         self.lines: list[str] = []
         self.paths: dict[tuple[str, bool], str] = {}
+        # Columns already read into locals (a group's key: k0, k1 …): read again from them.
+        self.columns: dict[str, str] = {}
+        # Whether the field being written reads ``seen`` (a required one's message, several readers).
+        self.seen = True
 
     def add(self, indent: int, text: str) -> None:
         self.lines.append("    " * indent + text)
+
+    def saw(self, indent: int) -> None:
+        """``seen = True``, where the field reads it."""
+        if self.seen:
+            self.add(indent, "seen = True")
 
     def path(self, path: str, first: bool) -> str:
         """The name of a generated function reading ``path`` (first value, or all values)."""
@@ -141,7 +171,7 @@ class _Source:
         if kind == "path":
             column = column_name(source[1])
             if column is not None:
-                return f"record.get({column!r})"
+                return self.columns.get(column) or f"record.get({column!r})"
             return f"{self.path(source[1], True)}(record)"
         if kind == "concat":
             name = f"_j{len(self.paths)}"
@@ -213,28 +243,12 @@ def _reader(out: _Source, field: _CompiledField, position: int, ind: int, single
         out.add(ind + 1, "try:")
         body, handler = ind + 2, ind + 1
     out.add(body, "if type(raw) is str:")
-    plain_text = single and field.kind == "string" and not field.mapped and field.transform is not None
-    if plain_text:
-        # The test's strip is the value when raw is printable (most are): one strip, not two
-        # (_convert's ``(raw if raw.isprintable() else _clean(raw)).strip()``, issue 32).
-        out.add(body + 1, "stripped = raw.strip()")
-        out.add(body + 1, "if stripped:")
-    else:
-        out.add(body + 1, "if raw.strip():")
-    if not single:  # _value cleans raw itself (its note names the cleaned value)
-        out.add(body + 2, "if not raw.isprintable():")
-        out.add(body + 3, "raw = _clean(raw)")
-    out.add(body + 2, "seen = True")
-    if plain_text:
-        out.add(body + 2, "value = stripped if raw.isprintable() else _clean(raw).strip()")
-    else:
-        for line in _convert(out, field, "raw", cleaned=not single):
-            out.add(body + 2, line)
+    _text_value(out, field, body + 1, single)
     out.add(body, "elif not (isinstance(raw, str) and not raw.strip()):")
-    out.add(body + 1, "seen = True")
+    out.saw(body + 1)
     out.add(body + 1, f"value = {_convert_other(out, field, 'raw')}")
     out.add(handler, "except TransformError as exc:")
-    out.add(handler + 1, "seen = True")
+    out.saw(handler + 1)
     note = out.constants.bind(field, "_f")
     if not field.drop_invalid:
         out.add(handler + 1, f"raise MappingError({field.target!r}, str(exc)) from None")
@@ -244,12 +258,57 @@ def _reader(out: _Source, field: _CompiledField, position: int, ind: int, single
         out.add(handler + 1, f"dropped, reason = _dropped_note({note}, exc, raw), str(exc)")
 
 
+def _remembered(field: _CompiledField) -> bool:
+    """Whether ``_convert`` keeps the field's conversions in a memo (not plain text, no value map)."""
+    return not (field.mapped or field.transform is None) and field.kind != "string"
+
+
+def _text_value(out: _Source, field: _CompiledField, ind: int, single: bool) -> None:
+    """Statements setting ``seen`` and ``value`` from ``raw``, exactly a ``str``."""
+    if single and _remembered(field):
+        # The memo first, keyed by the raw text (_remember_raw): a hit skips the blank and
+        # printable tests. known[0]: True a value, False an error, None a blank text.
+        memo = out.constants.bind(Memo(DATETIME_MEMO_LIMIT if field.kind in _SHORT_MEMO_KINDS else MEMO_LIMIT),
+                                  "_memo")
+        transform = out.constants.bind(field.transform, "_tr")
+        out.add(ind, f"known = {memo}.get(raw)")
+        out.add(ind, "if known is None:")
+        out.add(ind + 1, f"known = _remember_raw({memo}, {transform}, raw)")
+        out.add(ind, "if known[0]:")
+        out.saw(ind + 1)
+        out.add(ind + 1, "value = known[1]")
+        out.add(ind, "elif known[0] is not None:")
+        out.saw(ind + 1)
+        out.add(ind + 1, "raise TransformError(known[1])")
+        return
+    plain_text = single and field.kind == "string" and not field.mapped and field.transform is not None
+    if plain_text:
+        # The test's strip is the value when raw is printable (most are): one strip, not two
+        # (_convert's ``(raw if raw.isprintable() else _clean(raw)).strip()``, issue 32).
+        out.add(ind, "stripped = raw.strip()")
+        out.add(ind, "if stripped:")
+    else:
+        out.add(ind, "if raw.strip():")
+    if not single:  # _value cleans raw itself (its note names the cleaned value)
+        out.add(ind + 1, "if not raw.isprintable():")
+        out.add(ind + 2, "raw = _clean(raw)")
+    out.saw(ind + 1)
+    if plain_text:
+        out.add(ind + 1, "value = stripped if raw.isprintable() else _clean(raw).strip()")
+    else:
+        for line in _convert(out, field, "raw", cleaned=not single):
+            out.add(ind + 1, line)
+
+
 def _single(out: _Source, field: _CompiledField, ind: int) -> None:
     """One reader, no fallback: engine._extract's inlined case (the note names the raw
     value as read, before cleaning)."""
-    out.add(ind, "seen = False")
+    out.seen = field.required  # else nothing reads it: not written (issue 32)
+    if out.seen:
+        out.add(ind, "seen = False")
     out.add(ind, "value = None")
     _reader(out, field, 0, ind, single=True)
+    out.seen = True
 
 
 def _several(out: _Source, field: _CompiledField, ind: int) -> None:
@@ -285,7 +344,9 @@ def _field(out: _Source, field: _CompiledField, variable: str, ind: int = 1) -> 
             out.add(ind + 2, f"dropped += f'; used {{value!r}} from the fallback ({{{paths}}})'")
         out.add(ind, "if dropped is not None:")
         out.add(ind + 1, "notes.append(dropped)")
-    out.add(ind, "if value is None:")
+    absent = field.required or field.default is not None  # else a None value needs nothing
+    if absent:
+        out.add(ind, "if value is None:")
     if field.required:
         missing, unusable = "missing (required)", "no usable value (required)"
         if field.fix:
@@ -293,14 +354,12 @@ def _field(out: _Source, field: _CompiledField, variable: str, ind: int = 1) -> 
         out.add(ind + 1, f"raise MappingError({field.target!r}, {unusable!r} if seen else {missing!r})")
     elif field.default is not None:
         out.add(ind + 1, f"value = {out.constants.bind(field.default, '_d')}")
-    else:
-        out.add(ind + 1, "pass")
     if field.fitted:
         # engine._fit changes nothing within the column's limits: call it only past them.
         id_limit, text_limits = out.constants.namespace["_ID_LIMIT"], out.constants.namespace["_TEXT_LIMITS"]
         limits = [id_limit] if field.target.endswith("external_id") else []
         limits += [text_limits[field.target]] if field.target in text_limits else []
-        out.add(ind, f"elif isinstance(value, str) and len(value) > {min(limits)}:")
+        out.add(ind, f"{'elif' if absent else 'if'} isinstance(value, str) and len(value) > {min(limits)}:")
         out.add(ind + 1, "try:")
         out.add(ind + 2, f"value = _fit({field.target!r}, value)")
         out.add(ind + 1, "except TransformError as exc:")
@@ -450,9 +509,12 @@ def _group(out: _Source, signature: tuple[str, ...], group: list[tuple[int, _Com
     add(1, "else:")
     add(2, "mark = len(notes)")
     add(2, "try:")
+    if signature[0] == "columns":  # the key's columns, read once above (record is a dict)
+        out.columns = {column: f"k{number}" for number, column in enumerate(signature[2:])}
     for index, field in group:
         add(3, f"# {field.target}")
         _field(out, field, f"t{index}", ind=3)
+    out.columns = {}
     add(2, "except MappingError as exc:")
     add(3, "if gkey is not None:")
     kept = "sub" if signature[0] == "top" else "None"  # a flat row's key is its value
@@ -614,7 +676,8 @@ def generate(mapping: CompiledMapping,
         **PATH_NAMESPACE, **runtime, "MappingError": MappingError, "TransformError": TransformError,
         "TimeError": TimeError, "zone": zone, "timedelta": timedelta, "_clean": clean_text,
         "_span": _span, "_spans": {},
-        "_remember": _remember, "_group_key": _group_key, "_keep": _keep, "_status_of": _status_of,
+        "_remember": _remember, "_remember_raw": _remember_raw, "_group_key": _group_key, "_keep": _keep,
+        "_status_of": _status_of,
         "_statuses": {}, "_status": mapping._status, "_utc_memo": mapping._utc.memo,
         "_utc_known": mapping._utc.known, "_datetime": datetime,
         "_Patient": _BUILD_PATIENT, "_Practitioner": _BUILD_PRACTITIONER,

@@ -344,3 +344,28 @@ def test_a_mapping_is_compiled_once_per_content_and_read_again_when_its_file_cha
     site.write_text("name: desk\nextends: csv_default\nstatus_map: {confirmada: booked}\n", encoding="utf-8")
     fixed = load_mapping("desk.yaml", "Europe/Madrid", "ES", tmp_path)
     assert fixed.status_map["confirmada"] == "booked"
+
+
+# Texts whose tests disagree with what cleaning leaves (issue 32, memo keyed by the raw text):
+# blank once cleaned ("\x00 "), blank only by strip ("\x85", "\r"), the clean form of a
+# control-laden text and the text itself, each before and after the other.
+RAW_TEXTS = ["\x00 ", " ", "\x00", "", "\x85", "\r", "\t\x00", "\x0030", "30", " 30 ", "\x00+12125550123",
+             "+12125550123", "\x00a@b.example", "a@b.example", "\x00America/Chicago", "America/Chicago",
+             "\x002027-07-01 09:00", "2027-07-01 09:00", "\x00video", "video", "\x00es", "es", "\x00sms", "sms",
+             "tel:+1\x002125550123", "\x00https://meet.example.org/j/1", "https://meet.example.org/j/1"]
+_REMEMBERED_COLUMNS = ["start", "end", "duration_minutes", "timezone", "visit_mode", "join_url", "dial_in",
+                       "patient_phone", "patient_email", "patient_language", "patient_channel", "doctor_email"]
+
+
+@pytest.mark.parametrize("limit", [3, 65_536])
+def test_remembered_by_raw_text_maps_as_the_interpreted_engine(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """The generated code looks a converted field's memo up by the raw text before testing it
+    (codegen._remember_raw): blank, control-laden and clean texts, in both orders, warm, cold
+    and with the memo starting over, map exactly as the interpreted engine maps them."""
+    monkeypatch.setattr(codegen, "MEMO_LIMIT", limit)
+    monkeypatch.setattr(codegen, "DATETIME_MEMO_LIMIT", limit)
+    mapping = load_mapping("csv_default", "Europe/Berlin", "US")  # another zone: not the cached source
+    for record in RECORDS["csv"][:6]:
+        for column in _REMEMBERED_COLUMNS:
+            for text in RAW_TEXTS + RAW_TEXTS[::-1] + RAW_TEXTS:
+                assert_same(mapping, {**record, column: text})

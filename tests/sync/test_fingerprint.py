@@ -434,3 +434,34 @@ def test_a_snapshot_keeps_the_items_of_known_bad_rows_it_still_lists(
     drop(row("a"))  # both gone from the listing now
     run(settings)
     assert [r[2] for r in sightings(settings)] == ["resolved", "resolved"]
+
+
+def test_the_line_test_finds_exactly_the_stored_lines_through_probe_chains() -> None:
+    """The line test's inlined look-up (LineRecognizer.start_file) through linear-probe chains:
+    a line is recognized exactly when its digest is stored (with that row's id) and the id is
+    not one the run already wrote; a miss walking an occupied chain finds nothing."""
+    from clinicsync.sync.fingerprint import LineRecognizer, line_hasher
+    from clinicsync.sync.known_prints import HALVES, known_prints
+
+    header, epoch = ["appointment_id", "start"], b"e" * 16
+    bodies = [f"A{n},2027-01-04 {n % 24:02}:00".encode() for n in range(900)]
+    seed = line_hasher(epoch, ",", header)
+
+    def printed(body: bytes) -> bytes:
+        digest = seed.copy()
+        digest.update(body)
+        return digest.digest()
+
+    stored = {printed(body): f"id{n}" for n, body in enumerate(bodies) if n % 2 == 0}
+    index = known_prints([[(digest.hex(), external_id) for digest, external_id in stored.items()]])
+    shift = index.parts()[3]
+    assert len({HALVES.unpack(d)[0] >> shift for d in stored}) < len(stored)  # chains exist
+    recognizer = LineRecognizer(Fingerprinter(epoch), lambda: index)
+    recognizer.touched.update({"id4", "id10"})
+    recognize = recognizer.start_file("f.csv", header, ",")
+    for at, body in enumerate(bodies):
+        expected = stored.get(printed(body))
+        known = expected is not None and expected not in recognizer.touched
+        assert recognize(1, bodies, at, at + 1) == (at + 1 if known else at), body
+        if known:
+            assert recognizer._lines.ids[-1] == expected
