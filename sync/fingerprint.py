@@ -372,6 +372,8 @@ class LineRecognizer:
         keep_id = lines.ids.append
         keep_numbers, keep_bodies = lines.numbers.extend, lines.bodies.extend
         sight = self._sightings.append
+        if not known and not bad:  # nothing stored, nothing known bad (a first import): no line is found
+            return self._fresh(first_print=copy)
 
         def recognize(first: int, bodies: list[bytes], start: int, stop: int) -> int:
             """The index of the first of ``bodies[start:stop]`` (``first``: the line number of
@@ -413,6 +415,22 @@ class LineRecognizer:
                 keep_numbers(range(first + run, first + stop))
                 keep_bodies(bodies[run:stop])
             return stop
+
+        return recognize
+
+    def _fresh(self, first_print: Callable[[], Any]) -> Callable[[int, list[bytes], int, int], int]:
+        """``recognize`` when the connector has no stored fingerprint and no open known-bad line:
+        the first line asked about is never found, so it is the answer, with its fingerprint
+        pending for ``kept`` — what the full test does then, without its lookup, run and
+        sighting bookkeeping (a first import asks once per line, issue 32)."""
+
+        def recognize(first: int, bodies: list[bytes], start: int, stop: int) -> int:
+            if start >= stop:
+                return stop
+            digest = first_print()
+            digest.update(bodies[start])
+            self._pending = (first + start, digest.hexdigest())
+            return start
 
         return recognize
 

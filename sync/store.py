@@ -478,6 +478,9 @@ class Store:
         self.run_keep = run_keep
         self._people_scope: tuple[str, str] | None = None  # (run id, connector) of _people
         self._people: dict[tuple[str, str], Any] = {}
+        # Kinds ("patient", "practitioner") of which the connector had no row when _people's run
+        # began, while _people has not started over: every stored one of them is in _people.
+        self._people_all: set[str] = set()
         self._inserted: dict[str, int] = {}  # rows inserted by this store, per table (see _grown)
         self._analyzed_at: dict[str, int] = {}
 
@@ -694,7 +697,7 @@ class Store:
                 latest = {key: item for key, item in latest.items() if key not in refused}
                 appointments = [m.appointment for m in latest.values() if not m.delete]
             marks = {"baseline": True} if baseline else {}
-            memory = self._memory(run_id, connector) if remember_people else None
+            memory = self._memory(connection, run_id, connector) if remember_people else None
             # PostgreSQL, one push that writes nothing after its appointment but its run: its writes in one statement.
             fold = _Fold() if (known is not None and connection.dialect.name == "postgresql"
                                and connection.dialect.paramstyle in ("format", "pyformat") and not deleting
@@ -731,6 +734,7 @@ class Store:
         if memory is not None:  # committed: from now on they are what the store holds
             if len(memory) + len(stored_people) > PEOPLE_MEMORY_LIMIT:
                 memory.clear()  # bounded: a source with more distinct people only looks up again
+                self._people_all.clear()  # what it forgot is stored: no longer all there is
             memory.update(stored_people)
         return counts, error
 
@@ -758,11 +762,16 @@ class Store:
             connection.exec_driver_sql(f"ANALYZE {connection.dialect.identifier_preparer.quote(table.name)}")
             self._analyzed_at[table.name] = total
 
-    def _memory(self, run_id: str, connector: str) -> dict[tuple[str, str], Any]:
+    def _memory(self, connection: Connection, run_id: str, connector: str) -> dict[tuple[str, str], Any]:
         """What this run stored of the connector's people, (kind, external id) -> person;
-        forgotten when another run or connector comes."""
+        forgotten when another run or connector comes. A new one also notes which kinds the
+        connector has no row of yet (``_people_all``), read in the run's first batch before it
+        writes: a first import then looks none of its new people up (issue 32)."""
         if self._people_scope != (run_id, connector):
             self._people_scope, self._people = (run_id, connector), {}
+            self._people_all = {kind for kind, table in (("patient", PATIENTS), ("practitioner", PRACTITIONERS))
+                                if not select_where(connection, table, ("external_id",), {"connector": connector},
+                                                    limit=1)}
         return self._people
 
     def _upsert_people(self, connection: Connection, connector: str, appointments: Sequence[NormalizedAppointment],
@@ -795,6 +804,8 @@ class Store:
                 people = {key: person for key, person in people.items()
                           if (held := memory.get((kind, key))) is None or (held is not person and held != person)}
                 stored.update(((kind, key), person) for key, person in people.items())
+                if existing is None and kind in self._people_all:
+                    existing = _held_hashes(connection, table, connector, people, kind, memory)
             self._grown(connection, table, self._upsert_persons(connection, table, person_kind, connector,
                                                                 people, now, shared=memory is None,
                                                                 existing=existing, fold=fold))
@@ -1145,6 +1156,16 @@ def _answer_outlived(change: Change) -> bool:
     doctor, type or place at the same start keeps the answer."""
     payload = change.payload or {}
     return "start" in payload.get("moved", ()) or bool(payload.get("reactivated"))
+
+
+def _held_hashes(connection: Connection, table: Any, connector: str, people: dict[str, Any], kind: str,
+                 memory: dict[tuple[str, str], Any]) -> dict[str, str]:
+    """The stored content hashes of ``people`` when the store holds no person of this kind
+    for the connector but those the run remembers (Store._people_all, a sole writer): only
+    those are looked up; the others are known absent (a first import's ~600 keys a batch
+    that find nothing, issue 32)."""
+    remembered = [key for key in people if (kind, key) in memory]
+    return dict(select_in(connection, table, ("external_id", "content_hash"), connector, remembered))
 
 
 def _first_seen(mapped: Collection[Mapped]) -> dict[str, tuple[datetime | None, str | None]]:

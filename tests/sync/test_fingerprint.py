@@ -465,3 +465,31 @@ def test_the_line_test_finds_exactly_the_stored_lines_through_probe_chains() -> 
         assert recognize(1, bodies, at, at + 1) == (at + 1 if known else at), body
         if known:
             assert recognizer._lines.ids[-1] == expected
+
+
+@pytest.mark.parametrize("known", [None, "empty"])
+def test_the_first_import_line_test_answers_as_the_full_one(known: str | None) -> None:
+    """With nothing stored and nothing known bad (a first import), start_file's short line test
+    answers each call as the full test does over an index of other rows: the first line asked
+    about, its fingerprint pending for ``kept``, nothing gathered; an empty range is its end."""
+    from clinicsync.sync.fingerprint import LineRecognizer
+    from clinicsync.sync.known_prints import known_prints
+
+    header, epoch = ["appointment_id", "start"], b"e" * 16
+    bodies = [f"A{n},2027-01-04 {n % 24:02}:00".encode() for n in range(40)]
+    others = known_prints([[("ab" * 16, "elsewhere")]])  # the full test: an index that finds none of them
+    empty = None if known is None else known_prints([])
+    runs = []
+    for index in (empty, others):
+        recognizer = LineRecognizer(Fingerprinter(epoch), lambda index=index: index)  # type: ignore[misc]
+        recognize = recognizer.start_file("f.csv", header, ",")
+        assert ("_fresh" in recognize.__qualname__) == (index is empty)  # each path taken
+        answers = []
+        for at in range(len(bodies)):
+            answers.append(recognize(7, bodies, at, min(at + 5, len(bodies))))
+            recognizer.kept(7 + at)
+        answers.append(recognize(7, bodies, len(bodies), len(bodies)))
+        prints, lines, sightings = recognizer.take()
+        runs.append((answers, prints, list(lines), sightings))
+    assert runs[0] == runs[1]
+    assert runs[0][0] == [*range(len(bodies)), len(bodies)] and None not in runs[0][1]

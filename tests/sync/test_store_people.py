@@ -196,3 +196,29 @@ def test_a_person_another_writer_inserted_meanwhile_is_upserted_not_a_collision(
     assert [tuple(row) for row in rows] == [("Dr A", "a@clinic.example")]
     with pytest.raises(IntegrityError), store.engine.begin() as connection:
         _insert_new(connection, table, names, [("D-1", "Dr A", None, "src", "h3", now)], shared=False)
+
+
+def test_a_first_run_looks_up_only_the_people_it_remembers(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sole writer whose connector had no patient (practitioner) when its run began knows every
+    stored one is in its memory: a new one is not looked up (a first import's ~600 a batch),
+    a remembered one that changed is; a later run, whose connector has people, looks all up."""
+    from clinicsync.sync import store as store_module
+
+    asked: list[tuple[str, list[str]]] = []
+    real = store_module.select_in
+
+    def spy(connection: Any, table: Any, names: Any, connector: str, keys: Any, *args: Any, **kwargs: Any) -> Any:
+        if table.name in ("patient", "practitioner") and keys:  # none: no statement
+            asked.append((table.name, sorted(keys)))
+        return real(connection, table, names, connector, keys, *args, **kwargs)
+
+    monkeypatch.setattr(store_module, "select_in", spy)
+    _batch(store, "run1", appt("a"), appt("b"))
+    _batch(store, "run1", _with_phone(appt("c"), "+12125550111"), replace(appt("d"), patient=appt("b").patient))
+    _batch(store, "run1", _with_phone(appt("a"), "+12125550199"))  # a's patient changed: asked, then updated
+    assert asked == [("patient", ["P-a"])]
+    assert _phone(store, "P-a") == "+12125550199"
+    asked.clear()
+    _batch(store, "run2", _with_phone(appt("a"), "+12125550100"), appt("e"))
+    assert asked == [("patient", ["P-a", "P-e"]), ("practitioner", ["D1"])]
+    assert _phone(store, "P-a") == "+12125550100"
