@@ -56,7 +56,7 @@ from clinicsync.sync.locks import LockTimeout, advisory_key, sqlite_file
 from clinicsync.sync.model import Appointment, Patient, Practitioner, SyncRun
 from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import STORED_GO_LIVE, Counts, Mapped, QuarantineEntry, Store
+from clinicsync.sync.store import STORED_GO_LIVE, Counts, FoldedRead, Mapped, QuarantineEntry, Store
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
@@ -200,19 +200,23 @@ class PushReceiver:
         go_live = self._go_live
         keys = _turn_keys(mapped, quarantined)
         engine = self.store.engine
+        # PostgreSQL: a webhook's own first read goes in the push's one read (Store.apply_batch ``folded``).
+        folded = within if isinstance(within, FoldedRead) and engine.dialect.name == "postgresql" else None
         with _turns.hold(engine, self.name, keys):
-            locked = _locked(engine, self.name, keys, within)
+            locked = _locked(engine, self.name, keys, None if folded is not None else within)
             # Unpinged when the turn is the transaction's first statement (it tells a dead connection).
             run = on_live_connection if keys and engine.dialect.name in _TURN_FIRST else _as_is
             if self.run_id is not None:
                 listener_run = self.run_id
-                counts, _ = run(lambda: self._apply_once(listener_run, mapped, quarantined, locked, go_live, None))
+                counts, _ = run(lambda: self._apply_once(listener_run, mapped, quarantined, locked, go_live, None,
+                                                             folded))
                 self.counts.add(counts)
             else:
                 run_id, started = new_run_id(), utcnow()
                 finish = _run_recorder(run_id, self.name, started)
                 try:
-                    counts, _ = run(lambda: self._apply_once(run_id, mapped, quarantined, locked, go_live, finish))
+                    counts, _ = run(lambda: self._apply_once(run_id, mapped, quarantined, locked, go_live, finish,
+                                                              folded))
                 except Withdrawn:
                     raise
                 except Exception as exc:
@@ -224,17 +228,18 @@ class PushReceiver:
 
     def _apply_once(self, run_id: str, mapped: list[Mapped], quarantined: list[QuarantineEntry],
                     within: Within | None, go_live: str | None,
-                    finish: Callable[[Connection, Counts, str | None], None] | None) -> tuple[Counts, str | None]:
+                    finish: Callable[[Connection, Counts, str | None], None] | None,
+                    folded: FoldedRead | None = None) -> tuple[Counts, str | None]:
         """Store the push; a unique violation means another replica stored the same new
         appointment (or alias) between this transaction's lookup and its insert: the
         transaction rolled back whole, so it is tried once more, and then finds that row
         and compares with it like any later copy (people never collide: they are upserted)."""
         try:
             return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
-                                          go_live=go_live, finish=finish, probe=True)
+                                          go_live=go_live, finish=finish, probe=True, folded=folded)
         except IntegrityError:
             return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
-                                          go_live=go_live, finish=finish, probe=True)
+                                          go_live=go_live, finish=finish, probe=True, folded=folded)
 
     def _apply(self, mapped: list[Mapped], quarantined: list[QuarantineEntry], within: Within | None = None) -> str:
         return outcome(self.commit(mapped, quarantined, within))

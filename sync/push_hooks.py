@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -34,7 +34,7 @@ from clinicsync.sync.db import at_cursor, insert_ignoring_duplicates
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.push_hooks import ALIASES, RECEIPTS
 from clinicsync.sync.push import PushReceiver, Withdrawn, Within, load_appointment
-from clinicsync.sync.store import Store
+from clinicsync.sync.store import FoldedRead, Store
 
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 _LONGEST_CHAIN = 1_000  # a guard against a cycle of aliases, far beyond any real reschedule chain
@@ -156,7 +156,7 @@ def received_or_chain(store: Store, connector: str, digest: str, uid: str,
 DUPLICATE, CHAINED = "duplicate", "chained"
 
 
-def unchained(connector: str, position: str, digest: str, uid: str, keep: timedelta) -> Within:
+def unchained(connector: str, position: str, digest: str, uid: str, keep: timedelta) -> Unchained:
     """The first read of a webhook that names no earlier booking, done first inside its push's
     transaction, after its turn, instead of on a connection of its own before it (issue 32: one
     statement and one connection checkout fewer per webhook): a body already applied, or a uid
@@ -164,13 +164,36 @@ def unchained(connector: str, position: str, digest: str, uid: str, keep: timede
     ``DUPLICATE`` or ``CHAINED``: the caller answers the duplicate, or goes the chain's way,
     :func:`received_or_chain`); otherwise the body's receipt is claimed
     (:func:`receipt_and_alias`, kept ``keep``), as for any webhook. On PostgreSQL the read and
-    the claim are one statement (:func:`claimed_unchained`)."""
+    the claim are one statement (:func:`claimed_unchained`), read in the push's own one read
+    when it makes one (:class:`Unchained`, ``Store.apply_batch`` ``folded``)."""
+    return Unchained(connector, position, digest, uid, keep)
 
-    def first_then_within(connection: Connection) -> Collection[str] | None:
+
+@dataclass(frozen=True)
+class Unchained(FoldedRead):
+    """:func:`unchained`'s ``within``. On PostgreSQL its claim and read are terms of the push's
+    one read (a round trip fewer per webhook, issue 32), decided as :func:`claimed_unchained`
+    decides them: the terms read the statement's snapshot, the claim's CTE is not in it."""
+
+    connector: str
+    position: str
+    digest: str
+    uid: str
+    keep: timedelta
+
+    def __call__(self, connection: Connection) -> Collection[str] | None:
         first = claimed_unchained if connection.dialect.name == "postgresql" else read_then_claim
-        return first(connection, connector, position, digest, uid, keep)
+        return first(connection, self.connector, self.position, self.digest, self.uid, self.keep)
 
-    return first_then_within
+    def terms(self, connection: Connection) -> tuple[str, str, dict[str, Any]]:
+        return _CLAIM_CTE, _CLAIM_COLUMNS, {
+            "hook_connector": self.connector, "hook_digest": self.digest, "hook_uid": self.uid,
+            "hook_received_at": _received_at(connection, utcnow())}
+
+    def decide(self, connection: Connection, values: Sequence[Any]) -> Collection[str] | None:
+        received, aliased, superseded, claimed = values
+        return _claimed_or_withdrawn(connection, self.connector, self.position, self.keep,
+                                     received, aliased or superseded, claimed)
 
 
 def read_then_claim(connection: Connection, connector: str, position: str, digest: str, uid: str,
@@ -229,13 +252,16 @@ def _receipt_time(dialect: Dialect) -> Processor:
 # snapshot, which the CTE's own INSERT is not in: ``received`` is what the read alone said. A
 # claim that conflicts with a receipt committed since (a copy racing past the read) is not
 # ``claimed``; a push withdrawn for a chain rolls its claim back with it.
-_CLAIM_AND_READ = (
-    "WITH claim AS (INSERT INTO webhookreceipt (connector, digest, received_at) "
-    "VALUES (%(connector)s, %(digest)s, %(received_at)s) ON CONFLICT DO NOTHING RETURNING 1) "
-    "SELECT EXISTS (SELECT 1 FROM webhookreceipt WHERE connector = %(connector)s AND digest = %(digest)s), "
-    "EXISTS (SELECT 1 FROM bookingalias WHERE connector = %(connector)s AND alias = %(uid)s), "
-    "EXISTS (SELECT 1 FROM bookingalias WHERE connector = %(connector)s AND external_id = %(uid)s), "
+# Its parts (``hook_`` parameters) are also terms of the push's one read (:class:`Unchained`).
+_CLAIM_CTE = (
+    "claim AS (INSERT INTO webhookreceipt (connector, digest, received_at) "
+    "VALUES (%(hook_connector)s, %(hook_digest)s, %(hook_received_at)s) ON CONFLICT DO NOTHING RETURNING 1)")
+_CLAIM_COLUMNS = (
+    "EXISTS (SELECT 1 FROM webhookreceipt WHERE connector = %(hook_connector)s AND digest = %(hook_digest)s), "
+    "EXISTS (SELECT 1 FROM bookingalias WHERE connector = %(hook_connector)s AND alias = %(hook_uid)s), "
+    "EXISTS (SELECT 1 FROM bookingalias WHERE connector = %(hook_connector)s AND external_id = %(hook_uid)s), "
     "EXISTS (SELECT 1 FROM claim)")
+_CLAIM_AND_READ = f"WITH {_CLAIM_CTE} SELECT {_CLAIM_COLUMNS}"
 
 
 def claimed_unchained(connection: Connection, connector: str, position: str, digest: str, uid: str,
@@ -245,19 +271,25 @@ def claimed_unchained(connection: Connection, connector: str, position: str, dig
     ``{position}`` when a racing copy claimed the body first (left out as a replay); else None.
     Expired receipts are pruned as :func:`claim_receipt` prunes them (after the claim here: the
     read saw them either way, and the new receipt is not expired)."""
-    now = utcnow()
     cursor = at_cursor(connection, _CLAIM_AND_READ, {
-        "connector": connector, "digest": digest, "uid": uid, "received_at": _received_at(connection, now)})
+        "hook_connector": connector, "hook_digest": digest, "hook_uid": uid,
+        "hook_received_at": _received_at(connection, utcnow())})
     try:
         received, aliased, superseded, claimed = cursor.fetchone()
     finally:
         cursor.close()
+    return _claimed_or_withdrawn(connection, connector, position, keep, received, aliased or superseded, claimed)
+
+
+def _claimed_or_withdrawn(connection: Connection, connector: str, position: str, keep: timedelta,
+                          received: bool, chained: bool, claimed: bool) -> Collection[str] | None:
+    """:func:`claimed_unchained`'s answer from its read's values (and the prune when due)."""
     if received:
         raise Withdrawn(DUPLICATE)
-    if aliased or superseded:
+    if chained:
         raise Withdrawn(CHAINED)
     if _prune_due(connection, connector):
-        connection.execute(_PRUNE, {"connector": connector, "before": now - keep})
+        connection.execute(_PRUNE, {"connector": connector, "before": utcnow() - keep})
     return None if claimed else {position}
 
 

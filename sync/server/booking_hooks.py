@@ -154,10 +154,10 @@ def _apply_calcom(request: Request, config: CalcomSettings, body: bytes, data: d
     assert event.uid is not None  # an applied trigger has one (calcom.read)
     if event.reschedule_uid is None:  # most webhooks: the first read in the push's transaction
         position = f"calcom {event.trigger} {event.uid}"
-        within = unchained(config.name, position, body_digest, event.uid, 2 * max_age)
+        first = unchained(config.name, position, body_digest, event.uid, 2 * max_age)
         try:
             result = _receiver(request, config).receive(calcom.record(data, event.uid), position,
-                                                        quarantine_bad=True, within=within)
+                                                        quarantine_bad=True, within=first)
             return result.outcome, result
         except Withdrawn as why:
             if why.args[0] == DUPLICATE:
