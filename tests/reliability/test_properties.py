@@ -64,10 +64,12 @@ VOCABULARY_REASONS = ("unknown status word", "unknown IANA time zone")
 def repeats_no_value(reason: str) -> bool:
     """A quarantine reason never repeats a MARKER value, except the status word or zone
     name it quotes so staff see what to fix (issue 17) — and that never shaped like a
-    phone, a date or an email."""
+    phone, a date or an email. A bare number of one to three digits is a source's status
+    code ('151' in OpenEMR's lists), quoted by design: too short to be a phone or a date."""
     if VOCABULARY_REASONS[0] in reason or VOCABULARY_REASONS[1] in reason:
         shown = re.findall(r"'([^']*)'", reason)
-        if any("@" in word or re.search(r"[0-9]{3}", word) for word in shown):
+        if any("@" in word or (re.search(r"[0-9]{3}", word) and not re.fullmatch(r"[0-9]{1,3}", word))
+               for word in shown):
             return False
         reason = re.sub(r"'[^']*'", "", reason)
     return MARKER not in reason
