@@ -3,7 +3,12 @@ CLINICSYNC_SIM_SEEDS (default 1-5) for CLINICSYNC_SIM_DAYS (default 365) with
 CLINICSYNC_SIM_FAULTS (comma-separated fault names, ``none``, or ``combinable``, the
 default) on CLINICSYNC_SIM_STORE (a store URL; default a SQLite file in a temporary folder),
 prints each verdict, and exits 1 if any failed. A failure's report ends with the line that
-replays it."""
+replays it.
+
+Each seed needs a store of its own: a second seed on the first one's store would find its
+appointments and calendars and report them as strays. So a PostgreSQL URL names the database
+in which each seed gets a fresh schema (dropped after a pass, kept and named after a failure,
+for a look); any other URL must point at an empty store."""
 
 from __future__ import annotations
 
@@ -11,7 +16,11 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from tests.simulation.faults import COMBINABLE, Fault
 from tests.simulation.run import simulate
@@ -32,6 +41,45 @@ def _faults(text: str) -> frozenset[Fault]:
     return frozenset(Fault(name.strip()) for name in text.split(",") if name.strip() and name.strip() != "none")
 
 
+def _admin(store: str) -> Engine:
+    """The PostgreSQL database of ``store``, outside any schema it names, for DDL."""
+    return create_engine(make_url(store).set(query={}), isolation_level="AUTOCOMMIT")
+
+
+def _schema_of_its_own(store: str, seed: int) -> tuple[str, str]:
+    """A fresh schema in ``store``'s PostgreSQL database: (its store URL, its name)."""
+    schema = f"sim_{seed}_{uuid.uuid4().hex[:8]}"
+    admin = _admin(store)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    finally:
+        admin.dispose()
+    url = make_url(store).set(query={"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False), schema
+
+
+def _drop(store: str, schema: str) -> None:
+    admin = _admin(store)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+def _refuse_a_used_store(store: str) -> None:
+    """A store that holds tables already would blur one seed's verdict with another run's data."""
+    engine = create_engine(store)
+    try:
+        tables = inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    if tables:
+        raise SystemExit(f"CLINICSYNC_SIM_STORE holds {len(tables)} tables already: each seed needs an empty "
+                         "store (a PostgreSQL URL gives each seed a schema of its own)")
+
+
 def main() -> int:
     seeds = _seeds(os.environ.get("CLINICSYNC_SIM_SEEDS", "1-5"))
     days = int(os.environ.get("CLINICSYNC_SIM_DAYS", "365"))
@@ -40,8 +88,19 @@ def main() -> int:
     failed = 0
     for seed in seeds:
         began = time.perf_counter()
+        schema = None
         with tempfile.TemporaryDirectory(prefix=f"sim-{seed}-") as folder:
-            verdict = simulate(generate(seed, days, faults), store or f"sqlite:///{folder}/store.db", Path(folder))
+            url = f"sqlite:///{folder}/store.db"
+            if store and make_url(store).get_backend_name() == "postgresql":
+                url, schema = _schema_of_its_own(store, seed)
+            elif store:
+                _refuse_a_used_store(store)
+                url = store
+            verdict = simulate(generate(seed, days, faults), url, Path(folder))
+        if schema and verdict.ok:
+            _drop(store or "", schema)
+        elif schema:
+            print(f"     kept PostgreSQL schema {schema} for a look (DROP SCHEMA {schema} CASCADE when done)")
         failed += not verdict.ok
         print(verdict.report() if not verdict.ok else
               f"ok   {verdict.scenario.describe()}: {verdict.expected} messages as expected, "
