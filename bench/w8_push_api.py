@@ -77,13 +77,15 @@ def serve(variant: str, url: str, port: int, folder: str) -> None:
     import uvicorn
 
     from bench import push_baseline
-    from clinicsync.sync.server.serving import uvicorn_config
+    from clinicsync.sync.server.serving import settle_heap, uvicorn_config
     from clinicsync.sync.settings.server import ServerSettings
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     app = clinicsync_app(url, Path(folder)) if variant == "clinicsync" else push_baseline.app(url, KEY, SECRET)
     config = uvicorn_config(app, ServerSettings(), host="127.0.0.1", port=port)
     config.log_level = "warning"
+    if variant == "clinicsync":  # as `clinicsync serve` starts it (sync/cli/serve.py)
+        settle_heap()
     uvicorn.Server(config).run()
 
 

@@ -165,7 +165,8 @@ def unchained(connector: str, position: str, digest: str, uid: str, keep: timede
     :func:`received_or_chain`); otherwise the body's receipt is claimed
     (:func:`receipt_and_alias`, kept ``keep``), as for any webhook. On PostgreSQL the read and
     the claim are one statement (:func:`claimed_unchained`), read in the push's own one read
-    when it makes one (:class:`Unchained`, ``Store.apply_batch`` ``folded``)."""
+    when it makes one (:class:`Unchained`, ``Store.apply_batch`` ``folded``); on SQLite the
+    claim comes first and the read only when nothing was claimed (:func:`claim_then_read`)."""
     return Unchained(connector, position, digest, uid, keep)
 
 
@@ -182,7 +183,9 @@ class Unchained(FoldedRead):
     keep: timedelta
 
     def __call__(self, connection: Connection) -> Collection[str] | None:
-        first = claimed_unchained if connection.dialect.name == "postgresql" else read_then_claim
+        dialect = connection.dialect.name
+        first = claimed_unchained if dialect == "postgresql" else claim_then_read if dialect == "sqlite" \
+            else read_then_claim
         return first(connection, self.connector, self.position, self.digest, self.uid, self.keep)
 
     def terms(self, connection: Connection) -> tuple[str, str, dict[str, Any]]:
@@ -225,12 +228,53 @@ def read_then_claim(connection: Connection, connector: str, position: str, diges
     return None if claimed else {position}
 
 
+def claim_then_read(connection: Connection, connector: str, position: str, digest: str, uid: str,
+                    keep: timedelta) -> Collection[str] | None:
+    """:func:`read_then_claim` on SQLite, where the push already holds the database's write lock
+    (``BEGIN IMMEDIATE``, sync/push.py): the receipt is claimed only if the uid is in no chain, in
+    one statement, and a body claimed so is what the read would have let through — so the read
+    runs only when nothing was claimed, to say why (a duplicate or a chain, as before; neither
+    means a copy claimed it first, which the write lock rules out, answered as a replay anyway).
+    Expired receipts are pruned when due after the claim, as :func:`claimed_unchained` does:
+    before it, an expired copy of this body would be claimed again where the read said duplicate.
+    One statement inside the write lock instead of two for every new webhook (issue 32, W8: each
+    statement hands the GIL to another request and waits to get it back, with eight in flight)."""
+    now = utcnow()
+    values = {"connector": connector, "digest": digest, "uid": uid}
+    cursor = at_cursor(connection, _CLAIM_UNCHAINED, {**values, "received_at": _received_at(connection, now)})
+    try:
+        claimed = cursor.rowcount > 0
+    finally:
+        cursor.close()
+    if claimed:
+        if _prune_due(connection, connector):
+            connection.execute(_PRUNE, {"connector": connector, "before": now - keep})
+        return None
+    cursor = at_cursor(connection, _READ_NAMED, values)
+    try:
+        received, aliased, superseded = cursor.fetchone()
+    finally:
+        cursor.close()
+    if received:
+        raise Withdrawn(DUPLICATE)
+    if aliased or superseded:
+        raise Withdrawn(CHAINED)
+    return {position}
+
+
 # read_then_claim's statements in each driver's named style (sqlite3 ``:name``, the others ``%(name)s``).
 _READ_NAMED = str(_RECEIVED_OR_CHAINED)
 _READ_PYFORMAT = re.sub(r":(\w+)", r"%(\1)s", _READ_NAMED)
 _CLAIM_NAMED = ("INSERT INTO webhookreceipt (connector, digest, received_at) "
                 "VALUES (:connector, :digest, :received_at) ON CONFLICT DO NOTHING")
 _CLAIM_PYFORMAT = re.sub(r":(\w+)", r"%(\1)s", _CLAIM_NAMED)
+# claim_then_read's claim (SQLite): no row when the uid is in a chain, none when the body is there.
+# SQLite reads ``INSERT … SELECT … ON CONFLICT`` as an upsert only when the SELECT has a WHERE.
+_CLAIM_UNCHAINED = (
+    "INSERT INTO webhookreceipt (connector, digest, received_at) SELECT :connector, :digest, :received_at "
+    "WHERE NOT EXISTS (SELECT 1 FROM bookingalias WHERE connector = :connector AND alias = :uid) "
+    "AND NOT EXISTS (SELECT 1 FROM bookingalias WHERE connector = :connector AND external_id = :uid) "
+    "ON CONFLICT DO NOTHING")
 _CLAIM_IGNORE = ("INSERT IGNORE INTO webhookreceipt (connector, digest, received_at) "
                  "VALUES (%(connector)s, %(digest)s, %(received_at)s)")
 

@@ -31,7 +31,9 @@ def serve(
     import uvicorn
 
     from clinicsync.sync.server.app import create_app
-    from clinicsync.sync.server.serving import uvicorn_config
+    from clinicsync.sync.server.serving import settle_heap, uvicorn_config
 
     app = create_app(settings, store)
-    uvicorn.Server(uvicorn_config(app, server, host, port)).run()
+    config = uvicorn_config(app, server, host, port)
+    settle_heap()  # the start's heap out of the collector's walks (serving.py)
+    uvicorn.Server(config).run()

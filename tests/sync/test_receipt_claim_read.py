@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, event, insert, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync import push_hooks
@@ -77,6 +77,44 @@ def test_the_read_then_the_claim_on_mariadb(mariadb_store: Store) -> None:
 
 def test_the_read_then_the_claim(store: Store) -> None:
     assert _scenario(store, push_hooks.read_then_claim, "cal") == EXPECTED
+
+
+def test_the_claim_then_the_read_decides_as_the_read_then_the_claim_on_sqlite(store: Store) -> None:
+    """SQLite claims first (``claim_then_read``, under the push's write lock) and reads only when
+    nothing was claimed: the same answers and receipts as the read then the claim."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the claim first is SQLite's (under BEGIN IMMEDIATE)")
+    two = _scenario(store, push_hooks.read_then_claim, "cal-two")
+    one = _scenario(store, push_hooks.claim_then_read, "cal-one")
+    assert two == EXPECTED
+    assert one == two
+
+
+def test_a_new_webhook_is_one_statement_on_sqlite(store: Store) -> None:
+    """What a SQLite push runs for a webhook's first read and claim (``Unchained``): one statement
+    for a new body, the read after it only for a duplicate or a chained uid (was two for every body)."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the claim first is SQLite's")
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        statements.append(sql.split(None, 1)[0])
+
+    with store.engine.begin() as connection:
+        connection.execute(insert(ALIASES).values(connector="cal", alias="u-later", external_id="u-first",
+                                                  created_at=utcnow()))
+    push_hooks._pruned_at[(id(store.engine), "cal")] = time.monotonic()  # no prune due: the claim's own statements
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        answers = []
+        for digest, uid in [("d1", "u1"), ("d2", "u2"), ("d1", "u3"), ("d4", "u-later")]:
+            before = len(statements)
+            first = push_hooks.unchained("cal", "p", digest, uid, KEEP)
+            answers.append((_answer(store, lambda c, *_: first(c), "cal", digest, uid), statements[before:]))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert answers == [("claimed", ["INSERT"]), ("claimed", ["INSERT"]), ("duplicate", ["INSERT", "SELECT"]),
+                       ("chained", ["INSERT", "SELECT"])]
 
 
 @pytest.mark.postgres
