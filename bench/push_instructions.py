@@ -19,6 +19,8 @@ SQLite store in FOLDER, 30 warm-ups, then N measured; run under
 (meanwhile ``callgrind_control -i on PID``), then ``DONE`` and waits for FOLDER/stop (after
 ``callgrind_control -i off PID``): "Collected" / N is then the instructions per request alone,
 and ``callgrind_annotate`` shows only them. Without valgrind it prints the CPU per request.
+``PUSH_INSTRUCTIONS_POSTGRES=1``: the store is a fresh PostgreSQL schema (bench/harness.py's, on
+``CLINICSYNC_BENCH_POSTGRES`` or the local test server), dropped afterwards.
 """
 
 from __future__ import annotations
@@ -99,17 +101,30 @@ def baseline(folder: Path, count: int) -> None:
 
 
 def w8(app_name: str, endpoint: str, folder: Path, count: int) -> None:
-    """W8's requests through the app in process, instrumented only around the ``count`` measured."""
+    """W8's requests through the app in process, instrumented only around the ``count`` measured;
+    with ``PUSH_INSTRUCTIONS_POSTGRES=1`` into a fresh PostgreSQL schema (the client's instructions:
+    the server's are another process's)."""
     import os
-    import time
 
     import structlog
 
-    from bench import w8_push_api
-
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     folder.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{folder / 'store.db'}"
+    if os.environ.get("PUSH_INSTRUCTIONS_POSTGRES"):  # a fresh PostgreSQL schema (bench/harness.py), dropped after
+        from bench.harness import postgres_schema
+
+        with postgres_schema() as url:
+            _w8(app_name, endpoint, folder, count, url)
+    else:
+        _w8(app_name, endpoint, folder, count, f"sqlite:///{folder / 'store.db'}")
+
+
+def _w8(app_name: str, endpoint: str, folder: Path, count: int, url: str) -> None:
+    import os
+    import time
+
+    from bench import w8_push_api
+
     if app_name == "clinicsync":
         app = w8_push_api.clinicsync_app(url, folder)
     else:

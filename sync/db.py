@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -58,6 +59,9 @@ def make_engine(url: str, pool_size: int = 5, echo: bool = False, max_overflow: 
                            pool_timeout=pool_timeout, pool_pre_ping=True, hide_parameters=True)
     if parsed.get_backend_name() == "postgresql":
         event.listen(engine, "connect", _postgres_session)
+        if engine.dialect.driver == "psycopg":
+            event.listen(engine, "checkin", _out_of_autocommit)
+            _BEGINS_WITH.add(engine)
     _ping_unless_unpinged(engine)
     return engine
 
@@ -166,6 +170,66 @@ def at_cursor(connection: Connection, sql: str, parameters: Any = ()) -> Any:
         # dead connection and hide the error, and skip the invalidation a retry depends on.
         connection._handle_dbapi_exception(exc, sql, parameters, cursor, None)
     return cursor
+
+
+# -- PostgreSQL: a transaction's BEGIN and its first statements in one message ------------------
+# psycopg sends a transaction's BEGIN on its own, a round trip before the first statement (issue
+# 32: one of a push's six on PostgreSQL, with the push's turn the next). In autocommit, psycopg
+# sends none, and a statement without parameters goes by the simple query protocol, which takes
+# several statements in one message: "BEGIN ...;SELECT pg_advisory_xact_lock(...)". The server
+# runs them in order, so the transaction holds the turn before its first read as before. From
+# then on the connection is in a transaction psycopg did not open; psycopg commits and rolls
+# back by the server's transaction status, not its autocommit flag, so the transaction ends as
+# any other; the flag is switched back when the connection is checked in, out of the transaction.
+_BEGINS_WITH: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines (make_engine, psycopg) that may
+_BEGUN_BY_HAND = "clinicsync_begun_by_hand"  # in the pool record's info: autocommit to switch back
+
+
+def begin_first(connection: Connection, statements: str) -> Any:
+    """``statements`` (literal SQL without parameters, ``;``-separated) as the first of a
+    checkout's transaction, with its BEGIN in the same message where the connection allows
+    (psycopg, out of a transaction, on an engine from :func:`make_engine`); else as
+    :func:`first_at_cursor` sends them (psycopg's BEGIN first). A connection found dead raises
+    :class:`DeadOnArrival` under :func:`on_live_connection`, as :func:`first_at_cursor`. The
+    BEGIN is psycopg's own for the connection's isolation level, read-only and deferrable
+    settings. Returns the open cursor (at the BEGIN's result)."""
+    driver: Any = connection.connection.driver_connection
+    if connection.engine not in _BEGINS_WITH or driver.autocommit or _transaction_status(driver) != _IDLE:
+        return first_at_cursor(connection, statements, None)
+    driver.autocommit = True  # idle: no round trip, no failure (psycopg checks its own status only)
+    connection.info[_BEGUN_BY_HAND] = True
+    return first_at_cursor(connection, f"{_begin_command(driver)};{statements}", None)
+
+
+_IDLE = 0  # libpq's PQTRANS_IDLE (psycopg.pq.TransactionStatus.IDLE), without importing psycopg here
+
+
+def _transaction_status(driver: Any) -> int:
+    return int(driver.pgconn.transaction_status)
+
+
+def _begin_command(driver: Any) -> str:
+    """The BEGIN psycopg would send for the connection (its ``_get_tx_start_command``)."""
+    parts = ["BEGIN"]
+    if driver.isolation_level is not None:
+        parts.append(f"ISOLATION LEVEL {driver.isolation_level.name.replace('_', ' ')}")
+    if driver.read_only is not None:
+        parts.append("READ ONLY" if driver.read_only else "READ WRITE")
+    if driver.deferrable is not None:
+        parts.append("DEFERRABLE" if driver.deferrable else "NOT DEFERRABLE")
+    return " ".join(parts)
+
+
+def _out_of_autocommit(dbapi_connection: Any, record: Any) -> None:
+    """Check-in: a connection whose transaction :func:`begin_first` began goes back to the pool
+    out of autocommit. Its transaction has ended (committed, or rolled back by the pool's reset);
+    one still open (never expected) is not trusted to a next checkout: the connection is closed."""
+    if dbapi_connection is None or not record.info.pop(_BEGUN_BY_HAND, False):
+        return
+    if _transaction_status(dbapi_connection) != _IDLE:
+        record.invalidate()
+        return
+    dbapi_connection.autocommit = False
 
 
 class _Fetched:

@@ -50,7 +50,7 @@ from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 from clinicsync.sync.bulk import Processor, bind_processors, placeholder, quoted
-from clinicsync.sync.db import at_cursor, first_at_cursor, first_statement, on_live_connection
+from clinicsync.sync.db import at_cursor, begin_first, first_statement, on_live_connection
 from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.locks import LockTimeout, advisory_key, sqlite_file
 from clinicsync.sync.model import Appointment, Patient, Practitioner, SyncRun
@@ -273,10 +273,13 @@ def _locked(engine: Engine, connector: str, keys: Sequence[str], within: Within 
 
     def turn_then_within(connection: Connection) -> Collection[str] | None:
         if dialect == "postgresql":
-            for number, key in enumerate(keys):  # released at commit or rollback, by the database, even on kill -9
-                # On the DB-API cursor: through SQLAlchemy ~30-60 us more per statement (issue 32).
-                execute = first_at_cursor if number == 0 else at_cursor
-                execute(connection, "SELECT pg_advisory_xact_lock(%s)", (advisory_key("push", connector, key),)).close()
+            # Released at commit or rollback, by the database, even on kill -9. Every turn, in order,
+            # in the message that begins the transaction (sync/db.py ``begin_first``: psycopg's own
+            # BEGIN was a round trip of its own, issue 32), on the DB-API cursor (through SQLAlchemy
+            # ~30-60 us more). The keys are integers: literal, so the message takes no parameters.
+            if keys:
+                begin_first(connection, ";".join(
+                    f"SELECT pg_advisory_xact_lock({advisory_key('push', connector, key):d})" for key in keys)).close()
         elif not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
             at_cursor(connection, "BEGIN IMMEDIATE").close()  # SQLite: the write lock before the first read
         return within(connection) if within is not None else None

@@ -56,8 +56,10 @@ async def _push_all(port: int, numbers: list[int], answers: dict[int, int] | Non
     return answers
 
 
-def test_kill_9_mid_push_then_retries_store_each_booking_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+def test_kill_9_mid_push_then_retries_store_each_booking_once(tmp_path: Path, store_url: str) -> None:
+    """On SQLite and PostgreSQL (where a push's transaction begins with its turns in one message,
+    sync/db.py ``begin_first``: the killed server's sessions end, their turns with them)."""
+    url = store_url
     engine = make_engine(url)
     upgrade(engine)
     settings = tmp_path / "settings.yaml"

@@ -124,14 +124,15 @@ def test_a_new_or_changed_appointments_push_writes_in_one_statement(settings: Se
     receiver = PushReceiver(settings, store, settings.connectors[0])
     statements: list[str] = []
     event.listen(store.engine, "before_cursor_execute",
-                 lambda _c, _cu, statement, *_: statements.append(statement.split()[0].upper()))
+                 lambda _c, _cu, statement, *_: statements.append(
+                     "+".join(part.split()[0].upper() for part in statement.split(";"))))
     assert receiver.receive(booking("N1"), "push:0", quarantine_bad=True).outcome == "created"
-    # The turn, the one read, and the patient, appointment, event and run in one statement.
-    assert statements == ["SELECT", "SELECT", "WITH"]
+    # BEGIN with the turn, the one read, and the patient, appointment, event and run in one statement.
+    assert statements == ["BEGIN+SELECT", "SELECT", "WITH"]
     statements.clear()  # moved: the stored row read, then the UPDATE, the answer's reset, its event and the run
     assert receiver.receive(booking("N1", start="2030-03-12T11:00:00"), "push:1",
                             quarantine_bad=True).outcome == "rescheduled"
-    assert statements == ["SELECT", "SELECT", "SELECT", "WITH"]
+    assert statements == ["BEGIN+SELECT", "SELECT", "SELECT", "WITH"]
     rows = _all_rows(store, "folded")
     assert len(rows["patient"]) == 1 and len(rows["appointment"]) == 1 and len(rows["event"]) == 2
     assert [run[0] for run in rows["syncrun"]] == ["ok", "ok"]
