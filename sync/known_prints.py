@@ -31,8 +31,8 @@ import re
 import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import accumulate, islice
-from operator import itemgetter
+from itertools import accumulate, islice, repeat
+from operator import itemgetter, rshift
 from struct import Struct
 
 import orjson
@@ -112,7 +112,8 @@ class KnownPrints:
         self._shift = shift = 64 - bits
         self._mask = mask = (1 << bits) - 1
         table = array("I", bytes(4 << bits))
-        for row, slot in enumerate(map(shift.__rrshift__, islice(self._high, 1, None)), 1):
+        # rshift with two iterables: a C call per row (``shift.__rrshift__`` built an argument tuple each)
+        for row, slot in enumerate(map(rshift, islice(self._high, 1, None), repeat(shift)), 1):
             while table[slot]:
                 slot = (slot + 1) & mask
             table[slot] = row
