@@ -71,11 +71,10 @@ def settled_files(connector: str, drop_dir: Path, pattern: str, settle_seconds: 
 
 
 def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The file's SHA-256 (hex). Read into one buffer again and again: a new megabyte ``bytes`` per
+    read cost an allocation and its page faults each time (a re-export hashes two files, issue 32)."""
+    with path.open("rb", buffering=0) as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def remember(done: dict[str, str], digest: str, name: str) -> dict[str, str]:

@@ -171,7 +171,10 @@ def _line_recognizer(store: Store, connector_name: str, connector: Any,
     fingerprints read once for the run (none held past ``KNOWN_LIMIT``)."""
     if not hasattr(connector, "recognizer"):
         return None
-    recognizer = LineRecognizer(fingerprint, lambda: store.known_fingerprints(connector_name, KNOWN_LIMIT),
+    # The open items' record ids (read first) go with the fingerprints' read: the index notes their
+    # rows, so that a batch's recognized lines need no id each to find those to resolve.
+    recognizer = LineRecognizer(fingerprint,
+                                lambda: store.known_fingerprints(connector_name, KNOWN_LIMIT, recognizer.open_ids),
                                 lambda: store.open_quarantine(connector_name))
     connector.recognizer = recognizer
     return recognizer

@@ -185,7 +185,7 @@ class Unchanged:
             return ids
         ids &= among
         if among:
-            ids.update(among.intersection(self.lines.ids))
+            ids.update(self.lines.ids_among(among))
         return ids
 
 
@@ -256,28 +256,51 @@ class SkippedLine(NamedTuple):
 
 
 class RecognizedLines:
-    """A batch's recognized lines, column by column: the ids (all most callers need), and the
-    line numbers and bytes a line needs only if it is mapped after all (its fingerprint is
-    then computed again from ``seed``, the state its file's line digests start from). Per line
-    one id is appended; the numbers and bytes of a run of lines are added with one ``extend``
-    each (a tuple per line, retained, used to be a third of the line test). Iterating gives
-    ``SkippedLine``s, built then; ``kept`` comes from the line numbers of the batch's kept
-    records (``kept_numbers``, in file order)."""
+    """A batch's recognized lines, column by column: their rows in the known index (``index``,
+    the one their file was recognized by), and the line numbers and bytes a line needs only if
+    it is mapped after all (its fingerprint is then computed again from ``seed``, the state its
+    file's line digests start from). Per line one row is appended; the numbers and bytes of a
+    run of lines are added with one ``extend`` each (a tuple per line, retained, used to be a
+    third of the line test). ``ids`` (the external ids the lines are stored as) are sliced from
+    the index when first asked for: a re-export's batch usually needs none of them, only those
+    with open quarantine items (``ids_among``: by row). Iterating gives ``SkippedLine``s, built
+    then; ``kept`` comes from the line numbers of the batch's kept records (``kept_numbers``, in
+    file order)."""
 
-    __slots__ = ("bodies", "ids", "kept_numbers", "numbers", "seed")
+    __slots__ = ("_ids", "bodies", "index", "kept_numbers", "numbers", "rows", "seed")
 
     def __init__(self, seed: Any = None) -> None:
-        self.ids: list[str] = []
+        self.rows: list[int] = []
+        self._ids: list[str] = []  # the ids of rows[:len(_ids)], sliced so far
         self.numbers: list[int] = []
         self.bodies: list[bytes] = []  # UTF-8, without the line break
         self.kept_numbers: list[int] = []
         self.seed = seed  # a blake2b state (LineRecognizer.start_file)
+        self.index: KnownPrints | None = None  # what ``rows`` are rows of (LineRecognizer.start_file)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.rows)
+
+    @property
+    def ids(self) -> list[str]:
+        """The lines' external ids, in order (sliced from the index on first use)."""
+        named, rows = self._ids, self.rows
+        if len(named) < len(rows):
+            assert self.index is not None
+            named.extend(self.index.names(rows[len(named):]))
+        return named
+
+    def ids_among(self, among: set[str]) -> set[str]:
+        """The lines' ids that are in ``among`` (the record ids of open quarantine items). When
+        the index noted the rows of all of them as it was read (``KnownPrints.wanted``), they are
+        found by row, without an id per line; else by the ids."""
+        index = self.index
+        if index is not None and among <= index.wanted:
+            return {name for name in index.names(index.wanted_rows.intersection(self.rows)) if name in among}
+        return among.intersection(self.ids)
 
     def __iter__(self) -> Iterator[SkippedLine]:
-        for at in range(len(self.ids)):
+        for at in range(len(self.rows)):
             yield self._line(at)
 
     def _line(self, at: int) -> SkippedLine:
@@ -293,19 +316,20 @@ class RecognizedLines:
         if not found:
             return []
         taken = [self._line(at) for at in found]
-        keep = [at for at in range(len(self.ids)) if self.ids[at] not in ids]
-        self.ids, self.numbers = [self.ids[at] for at in keep], [self.numbers[at] for at in keep]
-        self.bodies = [self.bodies[at] for at in keep]
+        keep = [at for at in range(len(self._ids)) if self._ids[at] not in ids]
+        self._ids, self.rows = [self._ids[at] for at in keep], [self.rows[at] for at in keep]
+        self.numbers, self.bodies = [self.numbers[at] for at in keep], [self.bodies[at] for at in keep]
         return taken
 
     def copy(self) -> RecognizedLines:
         copied = RecognizedLines(self.seed)
-        copied.ids, copied.numbers, copied.bodies = self.ids[:], self.numbers[:], self.bodies[:]
-        copied.kept_numbers = self.kept_numbers[:]
+        copied.rows, copied._ids, copied.numbers, copied.bodies = self.rows[:], self._ids[:], self.numbers[:], \
+            self.bodies[:]
+        copied.kept_numbers, copied.index = self.kept_numbers[:], self.index
         return copied
 
     def clear(self) -> None:
-        for column in (self.ids, self.numbers, self.bodies, self.kept_numbers):
+        for column in (self.rows, self._ids, self.numbers, self.bodies, self.kept_numbers):
             column.clear()
 
 
@@ -364,12 +388,15 @@ class LineRecognizer:
         self._name, self._header, self._delimiter = name, list(header), delimiter
         seed = line_hasher(self._epoch, delimiter, header)
         copy = seed.copy
-        table, high, low, shift, mask, offsets, ids = (known or KnownPrints().finish()).parts()
+        index = known or KnownPrints().finish()
+        found_parts = index.parts()
+        unfound_parts = KnownPrints().finish().parts()  # once the run reads the fingerprints again
         unpack = HALVES.unpack
         touched, bad = self.touched, self._bad
         lines = self._lines
         lines.seed = seed  # a batch's lines all come from one file: a file ends with its own batch
-        keep_id = lines.ids.append
+        lines.index = index
+        keep_row = lines.rows.append
         keep_numbers, keep_bodies = lines.numbers.extend, lines.bodies.extend
         sight = self._sightings.append
         if not known and not bad:  # nothing stored, nothing known bad (a first import): no line is found
@@ -379,26 +406,26 @@ class LineRecognizer:
             """The index of the first of ``bodies[start:stop]`` (``first``: the line number of
             ``bodies[0]``) that is not a stored row's record byte for byte (nor a known-bad
             one's); those before it are left out. The per-line cost of a re-export: a digest
-            and its lookup in the known index (inlined: KnownPrints.finder), and an id appended."""
-            indexed = known is not None and self._known is not None  # None: rows deleted, read again next file
+            and its lookup in the known index (inlined: KnownPrints.finder), and its row appended
+            (the id is sliced only if the run wrote some rows already: ``touched``)."""
+            # Rows deleted (the run reads them again for the next file): nothing is found meanwhile.
+            # Fast locals, not the closure's cells, in the per-line loop.
+            table, high, low, shift, mask, offsets, ids = found_parts if self._known is not None else unfound_parts
             run = start  # the first line of the current run of recognized lines
             for at in range(start, stop):
                 digest = copy()
                 digest.update(bodies[at])
                 raw = digest.digest()
-                found = None
-                if indexed:
-                    top, bottom = unpack(raw)
-                    slot = top >> shift
+                top, bottom = unpack(raw)
+                slot = top >> shift
+                row = table[slot]
+                while row:  # most often one slot (the table is at most half full)
+                    if high[row] == top and low[row] == bottom:
+                        break
+                    slot = (slot + 1) & mask
                     row = table[slot]
-                    while row:  # most often one slot (the table is at most half full)
-                        if high[row] == top and low[row] == bottom:
-                            found = ids[offsets[row]:offsets[row + 1]]
-                            break
-                        slot = (slot + 1) & mask
-                        row = table[slot]
-                if found is not None and not (touched and found in touched):
-                    keep_id(found)
+                if row and not (touched and ids[offsets[row]:offsets[row + 1]] in touched):
+                    keep_row(row)
                     continue
                 printed = raw.hex()  # the stored form
                 item = bad.get(printed) if bad else None

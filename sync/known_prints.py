@@ -31,8 +31,8 @@ import re
 import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import accumulate, islice
-from operator import itemgetter
+from itertools import accumulate, compress, count, islice, repeat
+from operator import itemgetter, rshift
 from struct import Struct
 
 import orjson
@@ -48,11 +48,17 @@ class KnownPrints:
     """Digest -> external id for a connector's live rows; built by :meth:`add` (chunks of
     (fingerprint hex, external id) pairs, in any order) or :meth:`add_joined`, then :meth:`finish`.
 
-    Row 0 is a placeholder, so that a table slot holding 0 is empty: rows are 1..len."""
+    Row 0 is a placeholder, so that a table slot holding 0 is empty: rows are 1..len.
 
-    __slots__ = ("_high", "_ids", "_low", "_mask", "_offsets", "_parts", "_shift", "_table")
+    ``wanted``: ids (the connector's open quarantine items' record ids) whose rows are noted as
+    the chunks come (``wanted_rows``, while each chunk's ids are separate strings anyway), so that
+    a caller holding rows (sync/fingerprint.py ``RecognizedLines``) can tell which of them are
+    wanted without slicing each row's id and hashing it."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_high", "_ids", "_low", "_mask", "_offsets", "_parts", "_shift", "_table", "wanted",
+                 "wanted_rows")
+
+    def __init__(self, wanted: Iterable[str] = ()) -> None:
         self._high = array("Q", [0])
         self._low = array("Q", [0])
         self._ids = ""  # the ids joined (by finish), row k's is _ids[_offsets[k]:_offsets[k + 1]]
@@ -61,6 +67,8 @@ class KnownPrints:
         self._table = array("I", [0, 0])  # slot -> row (0: empty); 2**bits slots
         self._shift = 63
         self._mask = 1
+        self.wanted = frozenset(wanted)
+        self.wanted_rows: set[int] = set()  # the rows whose id is in ``wanted``
 
     def __len__(self) -> int:
         return len(self._high) - 1
@@ -93,6 +101,8 @@ class KnownPrints:
         words = array("Q", digests)
         if sys.byteorder == "little":  # each 8 bytes read as the big-endian number they spell
             words.byteswap()
+        if self.wanted:  # before the rows are added: the chunk's first row is len(self) + 1
+            self.wanted_rows.update(compress(count(len(self._high)), map(self.wanted.__contains__, ids)))
         self._high.extend(words[0::2])
         self._low.extend(words[1::2])
         lengths = list(map(len, ids))
@@ -112,7 +122,8 @@ class KnownPrints:
         self._shift = shift = 64 - bits
         self._mask = mask = (1 << bits) - 1
         table = array("I", bytes(4 << bits))
-        for row, slot in enumerate(map(shift.__rrshift__, islice(self._high, 1, None)), 1):
+        # rshift with two iterables: a C call per row (``shift.__rrshift__`` built an argument tuple each)
+        for row, slot in enumerate(map(rshift, islice(self._high, 1, None), repeat(shift)), 1):
             while table[slot]:
                 slot = (slot + 1) & mask
             table[slot] = row
@@ -124,6 +135,11 @@ class KnownPrints:
         inlines it in its own loop (sync/fingerprint.py LineRecognizer: a call per line costs
         as much as the lookup). Valid until the next :meth:`add`."""
         return self._table, self._high, self._low, self._shift, self._mask, self._offsets, self._ids
+
+    def names(self, rows: Iterable[int]) -> list[str]:
+        """The external ids of these rows (as :meth:`get` gives them), in order."""
+        ids, offsets = self._ids, self._offsets
+        return [ids[offsets[row]:offsets[row + 1]] for row in rows]
 
     def get(self, digest: bytes) -> str | None:
         """The external id whose stored fingerprint is this 16-byte digest; None if none is."""
@@ -152,18 +168,20 @@ class KnownPrints:
         return self.get(bytes.fromhex(printed)) if _HEX.fullmatch(printed) else None
 
 
-def known_prints(chunks: Iterable[Sequence[tuple[str, str]]]) -> KnownPrints:
-    """The index of these chunks of (fingerprint hex, external id) rows."""
-    index = KnownPrints()
+def known_prints(chunks: Iterable[Sequence[tuple[str, str]]], wanted: Iterable[str] = ()) -> KnownPrints:
+    """The index of these chunks of (fingerprint hex, external id) rows (``wanted``: see KnownPrints)."""
+    index = KnownPrints(wanted)
     for rows in chunks:
         index.add(rows)
     return index.finish()
 
 
-def read_known(connection: Connection, appointments: Table, connector: str, limit: int) -> KnownPrints | None:
+def read_known(connection: Connection, appointments: Table, connector: str, limit: int,
+               wanted: Iterable[str] = ()) -> KnownPrints | None:
     """The raw-record fingerprints of the connector's live appointments (the ``appointment``
     table) with their external ids, read once for a whole run (``Store.known_fingerprints``);
-    None when the connector has more than ``limit`` rows (then each batch looks its ids up)."""
+    None when the connector has more than ``limit`` rows (then each batch looks its ids up).
+    ``wanted``: ids whose rows the index notes (KnownPrints)."""
     # Counted first through the (connector, external_id) index: a source past the limit costs no
     # read of its rows, and no memory. SQLite's index holds the row ids too: their range is free.
     sqlite = connection.dialect.name == "sqlite"
@@ -173,11 +191,11 @@ def read_known(connection: Connection, appointments: Table, connector: str, limi
             return None
         return known_prints(select_where_chunks(
             connection, appointments, ("source_fingerprint", "external_id"), {"connector": connector},
-            "deleted_at IS NULL AND source_fingerprint IS NOT NULL"))
+            "deleted_at IS NULL AND source_fingerprint IS NOT NULL"), wanted)
     total, first, last = connection.execute(select(func.count(), func.min(key), func.max(key)).where(mine)).one()
     if total > limit:
         return None
-    index = KnownPrints()
+    index = KnownPrints(wanted)
     for joined, ids in _sqlite_spans(connection, connector, first or 0, last or -1):
         if not index.add_joined(joined, ids):  # some stored text is no digest: row by row
             index.add(list(zip(_hex_rows(joined, ids), ids, strict=False)))

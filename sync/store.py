@@ -11,7 +11,7 @@ import hashlib
 import re
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
@@ -658,13 +658,14 @@ class Store:
             return dict(select_in(connection, APPOINTMENTS, ("external_id", "source_fingerprint"), connector,
                                   external_ids, condition="deleted_at IS NULL AND source_fingerprint IS NOT NULL"))
 
-    def known_fingerprints(self, connector: str, limit: int) -> KnownPrints | None:
+    def known_fingerprints(self, connector: str, limit: int, wanted: Iterable[str] = ()) -> KnownPrints | None:
         """The raw-record fingerprints of the connector's live appointments with their external
         ids, read once for a whole run into a compact index (sync/known_prints.py; used by
         sync/fingerprint.py LineRecognizer); None when the connector has more than ``limit``
-        rows (then each batch looks its ids up instead)."""
+        rows (then each batch looks its ids up instead). ``wanted``: ids whose rows the index
+        notes (the open quarantine items' record ids)."""
         with self.engine.connect() as connection:
-            return read_known(connection, APPOINTMENTS, connector, limit)
+            return read_known(connection, APPOINTMENTS, connector, limit, wanted)
 
     def open_quarantine(self, connector: str) -> tuple[dict[str, tuple[int, str | None]], set[str]]:
         """The connector's open quarantine items, read once for a run (quarantine.open_items)."""

@@ -467,6 +467,45 @@ def test_the_line_test_finds_exactly_the_stored_lines_through_probe_chains() -> 
             assert recognizer._lines.ids[-1] == expected
 
 
+def test_recognized_lines_name_their_ids_when_asked_and_those_of_open_items_by_row() -> None:
+    """A recognized line keeps its row in the known index; its id is sliced when asked for
+    (``ids``), and the ids among the open items' (``ids_among``) are found by row when the index
+    noted the rows of all of them as it was read (``KnownPrints.wanted``), else by id: the same
+    answers either way, before and after the ids are sliced, and after ``copy``/``take_named``."""
+    from clinicsync.sync.fingerprint import LineRecognizer, line_hasher
+    from clinicsync.sync.known_prints import known_prints
+
+    header, epoch = ["appointment_id", "start"], b"e" * 16
+    bodies = [f"A{n},2027-01-04 {n % 24:02}:00".encode() for n in range(300)]
+    seed = line_hasher(epoch, ",", header)
+
+    def printed(body: bytes) -> str:
+        digest = seed.copy()
+        digest.update(body)
+        return digest.hexdigest()
+
+    expected = [f"id{n % 250}" for n in range(len(bodies))]  # rows 0-49 and 250-299 share their ids
+    open_ids = {"id3", "id7", "id260", "gone"}
+    index = known_prints([[(printed(body), external_id) for body, external_id in zip(bodies, expected, strict=True)]],
+                         open_ids)
+    recognizer = LineRecognizer(Fingerprinter(epoch), lambda: index)
+    recognize = recognizer.start_file("f.csv", header, ",")
+    assert recognize(1, bodies, 0, len(bodies)) == len(bodies)
+    _, lines, _ = recognizer.take()
+    assert len(lines) == len(bodies) and recognizer._lines.rows == []
+    for among in (open_ids, {"id3"}, {"id3", "id99"}, {"id99"}, {"gone"}):  # noted, noted, not all noted, ...
+        fresh = lines.copy()
+        assert fresh.ids_among(among) == among.intersection(expected)
+        assert fresh.ids == expected
+        assert fresh.ids_among(among) == among.intersection(expected)
+    taken = lines.take_named({"id3", "id260"})
+    assert [(line.external_id, line.number) for line in taken] == [("id3", 4), ("id3", 254)]
+    assert all(line.fingerprint == printed(line.body.encode()) for line in taken)
+    left = [external_id for external_id in expected if external_id not in {"id3", "id260"}]
+    assert lines.ids == left and index.names(lines.rows) == left and len(lines.numbers) == len(left)
+    assert lines.ids_among(open_ids) == {"id7"}
+
+
 @pytest.mark.parametrize("known", [None, "empty"])
 def test_the_first_import_line_test_answers_as_the_full_one(known: str | None) -> None:
     """With nothing stored and nothing known bad (a first import), start_file's short line test

@@ -96,6 +96,22 @@ def test_the_index_answers_as_a_dict_would(pairs: dict[bytes, str], probes: list
         assert known.get(digest) == find(digest) == pairs.get(digest)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(digests, st.text(max_size=4), max_size=40), st.sets(st.text(max_size=4), max_size=8),
+       st.integers(1, 9))
+def test_the_rows_of_wanted_ids_are_noted_as_the_chunks_come(pairs: dict[bytes, str], wanted: set[str],
+                                                            chunk: int) -> None:
+    """``wanted_rows`` are exactly the rows whose id is wanted (several rows may share an id, in
+    any chunk); ``names`` gives each row's id as ``get`` does."""
+    rows = sorted((digest.hex(), external_id) for digest, external_id in pairs.items())
+    known = known_prints((rows[start:start + chunk] for start in range(0, len(rows), chunk)), wanted)
+    every = range(1, len(known) + 1)
+    assert known.names(every) == [external_id for _, external_id in rows]
+    assert known.wanted_rows == {row for row in every if known.names([row])[0] in wanted}
+    assert [known.get_hex(printed) for printed, _ in rows] == known.names(every)
+    assert known_prints([rows]).wanted_rows == set()  # nothing wanted: nothing noted
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
                         pytest.param("mariadb", marks=pytest.mark.mariadb)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -158,5 +174,10 @@ def test_the_store_reads_every_live_digest_whatever_the_span_and_leaves_out_what
         assert known is not None and len(known) == len(live)
         assert {printed: known.get_hex(printed) for printed in live} == live
         assert [known.get_hex(str(rows[name][3])) for name in "cdefgh"] == [None] * 6
+        # The rows of wanted ids are noted whatever span they come in; ids not read are not.
+        wanted = {"a", "c", "e", "j", "z"}
+        noted = store.known_fingerprints("src", 100, wanted)
+        assert noted is not None and noted.wanted == wanted
+        assert sorted(noted.names(noted.wanted_rows)) == ["a", "j"]
     finally:
         store.close()
