@@ -5,8 +5,8 @@ stored is not looked up or written again, and the store ends exactly as without 
 from __future__ import annotations
 
 from dataclasses import replace
-from itertools import pairwise
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
