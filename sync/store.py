@@ -303,16 +303,14 @@ class HeldJson:
     the mapping hands every appointment of a patient (practitioner) the same object, so each
     one's JSON is written once and spliced into each appointment's view as an
     ``orjson.Fragment`` (orjson writes a dataclass the same way at the top and nested). The
-    objects are kept (``kept``), so that no id is reused while its JSON is held. One per batch,
-    or one for a sole writer's run (Store._held_json: a repeated patient's JSON is then not
-    written again in each batch, issue 32), started over past ``limit`` people."""
+    objects are kept (``kept``), so that no id is reused while its JSON is held. One per batch:
+    kept for a whole run it pinned memory (+47 MB peak RSS at 20,000 rows, issue 32)."""
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self) -> None:
         fragments: dict[int, orjson.Fragment] = {}
         kept: list[Any] = []
         self.held = fragments.get  # a C-level lookup by identity
-        self.limit = limit
-        self._fragments, self._kept = fragments, kept
+        self._kept = kept
         dumps, fragment = orjson.dumps, orjson.Fragment
         as_dict = _PERSON_DICTS.get
 
@@ -325,13 +323,6 @@ class HeldJson:
             return made
 
         self.person = person
-
-    def bounded(self) -> HeldJson:
-        """Itself, emptied first when it holds ``limit`` people or more (between batches)."""
-        if self.limit is not None and len(self._kept) >= self.limit:
-            self._fragments.clear()
-            self._kept.clear()
-        return self
 
 
 class StoredIds:
@@ -591,8 +582,6 @@ class Store:
         # Kinds ("patient", "practitioner") of which the connector had no row when _people's run
         # began, while _people has not started over: every stored one of them is in _people.
         self._people_all: set[str] = set()
-        # The people's JSON for content hashes, kept for _people's run (HeldJson, bounded).
-        self._held_json = HeldJson(PEOPLE_MEMORY_LIMIT)
         # The ids _people's run inserted, when the connector had no appointment as it began.
         self._stored_ids: StoredIds | None = None
         self._inserted: dict[str, int] = {}  # rows inserted by this store, per table (see _grown)
@@ -829,7 +818,6 @@ class Store:
                                       (live, early) if early is not None and live is not None else None,
                                       items=present.items,
                                       known=None if known is None else known.appointments, fold=fold,
-                                      held=None if memory is None else self._held_json.bounded(),
                                       stored_ids=None if memory is None else self._stored_ids)
             if deleting:
                 gone = [m.appointment for m in latest.values() if m.delete]
@@ -895,7 +883,6 @@ class Store:
         appointment ids it may have inserted itself."""
         if self._people_scope != (run_id, connector):
             self._people_scope, self._people = (run_id, connector), {}
-            self._held_json = HeldJson(PEOPLE_MEMORY_LIMIT)
             self._people_all = {kind for kind, table in (("patient", PATIENTS), ("practitioner", PRACTITIONERS))
                                 if not select_where(connection, table, ("external_id",), {"connector": connector},
                                                     limit=1)}
@@ -1030,7 +1017,7 @@ class Store:
                              prints: dict[str, str | None] | None = None,
                              live: _Live | None = None, items: bool = True,
                              known: dict[str, tuple[Any, ...]] | None = None, fold: _Fold | None = None,
-                             held: HeldJson | None = None, stored_ids: StoredIds | None = None) -> None:
+                             stored_ids: StoredIds | None = None) -> None:
         """``prints``: each appointment's raw-record fingerprint, written with its content;
         an unchanged row gets the new one when it differs (e.g. a column the mapping does not
         read changed), so that the next run can skip that record before mapping it.
@@ -1038,8 +1025,7 @@ class Store:
         record was first seen; an inserted record first seen before go-live is not announced.
         ``items``: the connector may have quarantine items (False: none saw these records).
         ``known``: the first lookup's rows, already read (:class:`Known`). ``fold``: one new
-        appointment and its ``created`` event go into it (:class:`_Fold`). ``held``: the people's
-        JSON a sole writer's run keeps (:class:`HeldJson`; None: the batch's own). ``stored_ids``:
+        appointment and its ``created`` event go into it (:class:`_Fold`). ``stored_ids``:
         every id the connector has stored is in it (:class:`StoredIds`; None: look each up); the
         ids inserted here are added."""
         if not appointments:
@@ -1061,8 +1047,7 @@ class Store:
         # push (one appointment) shares nothing: the plain functions and bulk's one-row INSERT.
         batch = len(appointments) > 1
         plain = batch and _all_plain(appointments)
-        if batch and held is None:
-            held = HeldJson()
+        held = HeldJson() if batch else None
         inline = _inlined(connection, connector, now) if batch else None
         unset = _unset_columns(connection, appointments, plain) if batch else frozenset()
         if plain and not known and held is not None:
