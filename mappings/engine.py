@@ -561,6 +561,15 @@ class CompiledMapping:
         ``apply_interpreted``, the reference, at about half the cost."""
         return self._generated(record)
 
+    def applier(self) -> Callable[[Mapping[str, Any]], NormalizedAppointment]:
+        """``apply`` as one callable for a batch of records: the generated function itself when
+        ``apply`` is this class's own (which only calls it: one Python frame a record fewer,
+        issue 32), else ``apply`` as it is (a subclass's, or one a test patched in)."""
+        apply = self.apply
+        if getattr(apply, "__func__", None) is _OWN_APPLY:
+            return self._generated
+        return apply
+
     def apply_interpreted(self, record: Mapping[str, Any]) -> NormalizedAppointment:
         """The reference engine: the fields interpreted one by one (see ``apply``)."""
         notes: list[str] = []
@@ -611,6 +620,10 @@ class CompiledMapping:
             cancel_reason=values.get("cancel_reason"),
             booked_at=_booked_utc(values.get("booked_at"), tz_name),
         )
+
+
+# The class's own ``apply``, as defined (CompiledMapping.applier: one patched in later is not it).
+_OWN_APPLY = CompiledMapping.apply
 
 
 def _telehealth(values: dict[str, Any]) -> dict[str, Any]:

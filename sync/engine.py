@@ -6,7 +6,7 @@ import json
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -121,11 +121,17 @@ def map_batch(mapping: CompiledMapping, batch: Batch,
     prints = known.fingerprints if known is not None else None
     skipped = known.skipped if known is not None else {}
     lines = known.lines if known is not None else None
+    quarantined = [QuarantineEntry(r.position, r.reason, record_id=r.record_id, raw=r.raw)
+                   for r in batch.rejected]
+    if not skipped and not lines:
+        # Every record is mapped and none can be mapped again or placed before another (a
+        # first import, a source without fingerprints): one loop without a call, a sort key
+        # or a second list per record (issue 32); the same results and quarantine entries as
+        # _map_one's, in record order.
+        return _map_all(mapping, batch.records, prints, quarantined), quarantined
     # Sort keys in file order: a record by its index; a recognized line before the record
     # that was kept after it (SkippedLine.kept), after the one before.
     mapped: list[tuple[tuple[int, int, int], Mapped]] = []
-    quarantined = [QuarantineEntry(r.position, r.reason, record_id=r.record_id, raw=r.raw)
-                   for r in batch.rejected]
     for index, record in enumerate(batch.records):
         if index not in skipped:
             _map_one(mapping, (index, 1, 0), record, prints[index] if prints else None, mapped, quarantined)
@@ -148,20 +154,44 @@ def map_batch(mapping: CompiledMapping, batch: Batch,
     return [m for _, m in mapped], quarantined
 
 
+def _map_all(mapping: CompiledMapping, records: Sequence[RawRecord], prints: Sequence[str | None] | None,
+             quarantined: list[QuarantineEntry]) -> list[Mapped]:
+    """``_map_one`` of every record in order, inlined: the mapped records, each failure added
+    to ``quarantined``. ``mapping.apply`` is looked up once per batch (CompiledMapping.applier:
+    a patch of the class's method before the batch still takes effect)."""
+    apply = mapping.applier()
+    mapped: list[Mapped] = []
+    keep = mapped.append
+    for index, record in enumerate(records):
+        fingerprint = prints[index] if prints else None
+        try:
+            keep(build_mapped(record.position, apply(record.data), record.delete, record.record_id, fingerprint,
+                              None))
+        except Exception as exc:  # a mapping must never crash a run on odd input
+            quarantined.append(_failure(mapping, record, fingerprint, exc))
+    return mapped
+
+
 def _map_one(mapping: CompiledMapping, index: tuple[int, int, int], record: RawRecord, fingerprint: str | None,
              mapped: list[tuple[tuple[int, int, int], Mapped]], quarantined: list[QuarantineEntry]) -> None:
     try:
         mapped.append((index, build_mapped(record.position, mapping.apply(record.data), record.delete,
                                            record.record_id, fingerprint, None)))
-    except MappingError as exc:
-        quarantined.append(QuarantineEntry(
-            record.position, exc.reason, field=exc.field,
-            record_id=record.record_id or mapping.peek_id(record.data),
-            raw=raw_text(record.data), fingerprint=fingerprint))
     except Exception as exc:  # a mapping must never crash a run on odd input
-        quarantined.append(QuarantineEntry(
-            record.position, f"unexpected mapping failure ({type(exc).__name__})",
-            record_id=record.record_id, raw=raw_text(record.data)))  # not remembered: it may not recur
+        quarantined.append(_failure(mapping, record, fingerprint, exc))
+
+
+def _failure(mapping: CompiledMapping, record: RawRecord, fingerprint: str | None,
+             exc: Exception) -> QuarantineEntry:
+    """The quarantine entry of a record whose mapping raised ``exc``: a MappingError's reason
+    and field, remembered by fingerprint; anything else as an unexpected failure, not
+    remembered (it may not recur)."""
+    if isinstance(exc, MappingError):
+        return QuarantineEntry(record.position, exc.reason, field=exc.field,
+                               record_id=record.record_id or mapping.peek_id(record.data),
+                               raw=raw_text(record.data), fingerprint=fingerprint)
+    return QuarantineEntry(record.position, f"unexpected mapping failure ({type(exc).__name__})",
+                           record_id=record.record_id, raw=raw_text(record.data))
 
 
 def _line_recognizer(store: Store, connector_name: str, connector: Any,

@@ -144,11 +144,14 @@ def resolve_imported(connection: Connection, connector: str, record_ids: Iterabl
     ``probed``: the caller has just read, in this transaction, that the connector has open items."""
     if not probed and not has_open(connection, connector):
         return 0  # the usual case: one index probe, no update per batch
+    wanted = sorted(set(record_ids))
+    if not wanted or (connection.dialect.name == "sqlite" and not _open_between(connection, connector, wanted[0],
+                                                                                  wanted[-1])):
+        return 0
     # Which of them have an open item (usually none of a batch's thousand): a plain indexed
     # read, then an update of only those, rather than an update per chunk of every id.
-    ids = sorted({row[0] for row in select_in(connection, QUARANTINE, ("record_id",), connector,
-                                               sorted(set(record_ids)), key="record_id",
-                                               condition=f"status = '{OPEN}'")})
+    ids = sorted({row[0] for row in select_in(connection, QUARANTINE, ("record_id",), connector, wanted,
+                                               key="record_id", condition=f"status = '{OPEN}'")})
     closed = 0
     for start in range(0, len(ids), _CHUNK):
         result = connection.execute(
@@ -157,6 +160,18 @@ def resolve_imported(connection: Connection, connector: str, record_ids: Iterabl
             .values(status=RESOLVED, resolved_at=now, resolution=IMPORTED))
         closed += int(result.rowcount or 0)
     return closed
+
+
+def _open_between(connection: Connection, connector: str, low: str, high: str) -> bool:
+    """Has the connector an open item whose record id lies from ``low`` to ``high``? One probe
+    of ix_quarantine_open (connector, status, record_id). On SQLite only: its BINARY collation
+    orders text as Python orders ``str`` (UTF-8 keeps code point order), so no id of a batch
+    sorted in Python lies outside its ends; PostgreSQL's collation may order otherwise. Why: a
+    first import (an export in id order) has open items only for earlier batches' ids, and
+    the look-up of a batch's every id (~3,800 instructions an id, issue 32) then finds none."""
+    return connection.exec_driver_sql(
+        f"SELECT 1 FROM quarantine WHERE connector = ? AND status = '{OPEN}' AND record_id BETWEEN ? AND ? LIMIT 1",
+        (connector, low, high)).first() is not None
 
 
 def first_seen(connection: Connection, connector: str, record_ids: Iterable[str]) -> dict[str, datetime]:

@@ -260,11 +260,15 @@ def _view_builder(names: tuple[str, ...]) -> Callable[..., Callable[[Any], dict[
     dict display (one expression, no zip), its patient and practitioner as the JSON the batch
     holds (``held``: a C-level lookup by identity) or else through ``person``. Compiled once
     per view from the dataclass's own field names."""
-    body = ", ".join(f"{name!r}: (held(id(a.{name})) or person(a.{name}))" if name in _PEOPLE_FIELDS
-                     else f"{name!r}: a.{name}" for name in names)
     maker: Callable[..., Callable[[Any], dict[str, Any]]] = eval(  # noqa: S307
-        f"lambda held, person: lambda a: {{{body}}}")
+        f"lambda held, person: lambda a: {{{_view_display(names)}}}")
     return maker
+
+
+def _view_display(names: tuple[str, ...]) -> str:
+    """The inside of the dict display of an appointment ``a``'s view (see _view_builder)."""
+    return ", ".join(f"{name!r}: (held(id(a.{name})) or person(a.{name}))" if name in _PEOPLE_FIELDS
+                     else f"{name!r}: a.{name}" for name in names)
 
 
 _VIEW_BUILDERS = {mask: _view_builder(names) for mask, (names, _) in _VIEWS.items()}
@@ -294,27 +298,67 @@ _PERSON_DICTS: dict[type, Callable[[Any], dict[str, Any]]] = {
 _EMPTY_DIGEST = hashlib.blake2b(digest_size=16)
 
 
-def _batch_hashes() -> Callable[[NormalizedAppointment], str]:
+class HeldJson:
+    """Patients' and practitioners' JSON for the content hash, by the person object's identity:
+    the mapping hands every appointment of a patient (practitioner) the same object, so each
+    one's JSON is written once and spliced into each appointment's view as an
+    ``orjson.Fragment`` (orjson writes a dataclass the same way at the top and nested). The
+    objects are kept (``kept``), so that no id is reused while its JSON is held. One per batch:
+    kept for a whole run it pinned memory (+47 MB peak RSS at 20,000 rows, issue 32)."""
+
+    def __init__(self) -> None:
+        fragments: dict[int, orjson.Fragment] = {}
+        kept: list[Any] = []
+        self.held = fragments.get  # a C-level lookup by identity
+        self._kept = kept
+        dumps, fragment = orjson.dumps, orjson.Fragment
+        as_dict = _PERSON_DICTS.get
+
+        def person(value: Any) -> orjson.Fragment | None:
+            if value is None:
+                return None
+            kept.append(value)
+            declared = as_dict(type(value))
+            made = fragments[id(value)] = fragment(dumps(value if declared is None else declared(value)))
+            return made
+
+        self.person = person
+
+
+class StoredIds:
+    """The external ids a sole writer's run inserted into a connector that had no appointment
+    when the run began, as a one-hash bit filter (1 MB, whatever the run's size): an id it
+    never set is not stored, so a first import looks up only the ids that may be its own
+    (one it inserted earlier, or a false positive: ~1 % of ids at 100,000 rows), not each
+    batch's ~500 ids that find nothing (~4,000 instructions an id, issue 32). Never forgets
+    (only ever more lookups); what a rolled-back batch set is a false positive too."""
+
+    __slots__ = ("bits",)
+    _MASK = (1 << 23) - 1  # bit positions: 2^23 bits
+
+    def __init__(self) -> None:
+        self.bits = bytearray((self._MASK + 1) >> 3)
+
+    def add(self, external_ids: Iterable[str]) -> None:
+        bits, mask = self.bits, self._MASK
+        for external_id in external_ids:
+            at = hash(external_id) & mask
+            bits[at >> 3] |= 1 << (at & 7)
+
+    def maybe(self, external_ids: Iterable[str]) -> list[str]:
+        """Those of ``external_ids`` that may be stored (the others are not)."""
+        bits, mask = self.bits, self._MASK
+        return [external_id for external_id in external_ids
+                if bits[(at := hash(external_id) & mask) >> 3] >> (at & 7) & 1]
+
+
+def _batch_hashes(held: HeldJson | None = None) -> Callable[[NormalizedAppointment], str]:
     """``_appointment_hash`` for the appointments of one batch, byte for byte, at about three
-    quarters of its cost: the mapping hands every appointment of a patient (practitioner) the
-    same object, so each person's JSON is written once per batch and spliced in as an
-    ``orjson.Fragment`` (orjson writes a dataclass the same way at the top and nested), and
-    the view is a dict display rather than ``dict(zip(...))``. The function holds the batch's
-    people (by identity; the objects are kept, so that no id is reused while held): one per batch."""
-    fragments: dict[int, orjson.Fragment] = {}
-    kept: list[Any] = []
-    dumps, fragment, fresh = orjson.dumps, orjson.Fragment, _EMPTY_DIGEST.copy
-    as_dict = _PERSON_DICTS.get
-
-    def person(value: Any) -> orjson.Fragment | None:
-        if value is None:
-            return None
-        kept.append(value)
-        declared = as_dict(type(value))
-        made = fragments[id(value)] = fragment(dumps(value if declared is None else declared(value)))
-        return made
-
-    views = {mask: make(fragments.get, person) for mask, make in _VIEW_BUILDERS.items()}
+    quarters of its cost: each person's JSON written once (``held``: :class:`HeldJson`, the
+    batch's own when None), and the view a dict display rather than ``dict(zip(...))``."""
+    held = held if held is not None else HeldJson()
+    dumps, fresh = orjson.dumps, _EMPTY_DIGEST.copy
+    views = {mask: make(held.held, held.person) for mask, make in _VIEW_BUILDERS.items()}
 
     def hashed(a: NormalizedAppointment) -> str:
         mask = ((not (a.notes or a.answer))
@@ -514,6 +558,9 @@ def _one_read(latest: dict[str, Mapped], record_ids: Sequence[str]) -> Normalize
     return None if item.delete else item.appointment
 
 
+_NO_PEOPLE: dict[str, Any] = {}  # a kind the run remembers none of (never filled)
+
+
 # People a run remembers (see Store.apply_batch): past this many it starts over, so a source
 # with a million distinct patients costs lookups again rather than unbounded memory.
 PEOPLE_MEMORY_LIMIT = 32_768
@@ -531,10 +578,12 @@ class Store:
         self.future_tolerance, self.tombstone_keep = future_tolerance, tombstone_keep
         self.run_keep = run_keep
         self._people_scope: tuple[str, str] | None = None  # (run id, connector) of _people
-        self._people: dict[tuple[str, str], Any] = {}
+        self._people: dict[str, dict[str, Any]] = {}  # kind ("patient", "practitioner") -> id -> person
         # Kinds ("patient", "practitioner") of which the connector had no row when _people's run
         # began, while _people has not started over: every stored one of them is in _people.
         self._people_all: set[str] = set()
+        # The ids _people's run inserted, when the connector had no appointment as it began.
+        self._stored_ids: StoredIds | None = None
         self._inserted: dict[str, int] = {}  # rows inserted by this store, per table (see _grown)
         self._analyzed_at: dict[str, int] = {}
 
@@ -716,11 +765,15 @@ class Store:
         counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged + len(sightings),
                         quarantined=len(quarantined) + len(sightings), unchanged=unchanged)
         error: str | None = None
-        latest: dict[str, Mapped] = {}
-        for item in mapped:
-            kept = latest.get(item.appointment.external_id)
-            if kept is None or not _older(item.appointment, kept.appointment):
-                latest[item.appointment.external_id] = item
+        # Each id's last record (or its newest by source_updated_at): with no id twice in the
+        # batch (the usual), every record, built by one comprehension (issue 32).
+        latest: dict[str, Mapped] = {item.appointment.external_id: item for item in mapped}
+        if len(latest) < len(mapped):
+            latest = {}
+            for item in mapped:
+                kept = latest.get(item.appointment.external_id)
+                if kept is None or not _older(item.appointment, kept.appointment):
+                    latest[item.appointment.external_id] = item
         counts.unchanged += len(mapped) - len(latest)  # superseded by a later (or newer) row of the batch
         with self.engine.begin() as connection:
             if within is not None:
@@ -765,10 +818,13 @@ class Store:
                                       {key: m.fingerprint for key, m in latest.items()},
                                       (live, early) if early is not None and live is not None else None,
                                       items=present.items,
-                                      known=None if known is None else known.appointments, fold=fold)
+                                      known=None if known is None else known.appointments, fold=fold,
+                                      stored_ids=None if memory is None else self._stored_ids)
             if deleting:
-                self._delete_records(connection, connector, [m.appointment for m in latest.values() if m.delete],
-                                     counts, now, marks)
+                gone = [m.appointment for m in latest.values() if m.delete]
+                if memory is not None and self._stored_ids is not None:  # one not stored goes in as a tombstone row
+                    self._stored_ids.add([a.external_id for a in gone])
+                self._delete_records(connection, connector, gone, counts, now, marks)
             if (mapped or unchanged_ids) and present.open_items:
                 quarantine.resolve_imported(connection, connector, _record_ids(mapped) | set(unchanged_ids), now,
                                             probed=True)
@@ -788,10 +844,11 @@ class Store:
             if finish is not None and run_row is None:
                 finish(connection, counts, error)
         if memory is not None:  # committed: from now on they are what the store holds
-            if len(memory) + len(stored_people) > PEOPLE_MEMORY_LIMIT:
+            if sum(map(len, memory.values())) + sum(map(len, stored_people.values())) > PEOPLE_MEMORY_LIMIT:
                 memory.clear()  # bounded: a source with more distinct people only looks up again
                 self._people_all.clear()  # what it forgot is stored: no longer all there is
-            memory.update(stored_people)
+            for kind, people in stored_people.items():
+                memory.setdefault(kind, {}).update(people)
         return counts, error
 
     def delete_vanished(self, connector: str, end: SnapshotEnd, baseline: bool = False) -> tuple[int, str | None]:
@@ -818,26 +875,33 @@ class Store:
             connection.exec_driver_sql(f"ANALYZE {connection.dialect.identifier_preparer.quote(table.name)}")
             self._analyzed_at[table.name] = total
 
-    def _memory(self, connection: Connection, run_id: str, connector: str) -> dict[tuple[str, str], Any]:
-        """What this run stored of the connector's people, (kind, external id) -> person;
+    def _memory(self, connection: Connection, run_id: str, connector: str) -> dict[str, dict[str, Any]]:
+        """What this run stored of the connector's people, kind -> external id -> person;
         forgotten when another run or connector comes. A new one also notes which kinds the
         connector has no row of yet (``_people_all``), read in the run's first batch before it
-        writes: a first import then looks none of its new people up (issue 32)."""
+        writes: a first import then looks none of its new people up (issue 32); and, when it has
+        no appointment, starts the run's :class:`StoredIds`, so that it looks up only the
+        appointment ids it may have inserted itself."""
         if self._people_scope != (run_id, connector):
             self._people_scope, self._people = (run_id, connector), {}
             self._people_all = {kind for kind, table in (("patient", PATIENTS), ("practitioner", PRACTITIONERS))
                                 if not select_where(connection, table, ("external_id",), {"connector": connector},
                                                     limit=1)}
+            # The same for appointments: the run then knows every id it may find (StoredIds).
+            self._stored_ids = None if select_where(connection, APPOINTMENTS, ("external_id",),
+                                                    {"connector": connector}, limit=1) else StoredIds()
         return self._people
 
     def _upsert_people(self, connection: Connection, connector: str, appointments: Sequence[NormalizedAppointment],
-                       now: datetime, memory: dict[tuple[str, str], Any] | None = None,
-                       known: Known | None = None, fold: _Fold | None = None) -> dict[tuple[str, str], Any]:
-        """Returns the people now stored, by (kind, external id), for ``memory``: those it
+                       now: datetime, memory: dict[str, dict[str, Any]] | None = None,
+                       known: Known | None = None, fold: _Fold | None = None) -> dict[str, dict[str, Any]]:
+        """Returns the people now stored, by kind and external id, for ``memory``: those it
         holds equal are left out. ``known``: what the store holds of them, already read.
         ``fold``: a new person's or location's upsert goes into it (:class:`_Fold`)."""
         # The last of each id wins; rows are built once per id, not once per appointment. One
-        # pass for the three (a quarter less than a comprehension each).
+        # pass for the three (a quarter less than a comprehension each; half the instructions
+        # of map/filter/zip passes with attrgetter, whose generic attribute look-ups cost more
+        # than the eval loop's specialized slot reads: issue 32, callgrind).
         patients: dict[str, Any] = {}
         practitioners: dict[str, Any] = {}
         locations: dict[str, str] = {}
@@ -848,7 +912,7 @@ class Store:
                 practitioners[practitioner.external_id] = practitioner
             if location := a.location:
                 locations[location] = location
-        stored: dict[tuple[str, str], Any] = {}
+        stored: dict[str, dict[str, Any]] = {}
         kinds: tuple[tuple[str, dict[str, Any], Any, _PersonKind, dict[str, str] | None], ...] = (
             ("patient", patients, PATIENTS, _PATIENT, None if known is None else known.patients),
             ("practitioner", practitioners, PRACTITIONERS, _PRACTITIONER,
@@ -857,11 +921,12 @@ class Store:
             if memory is not None:
                 # A person the run has not stored (most of a first import's) is kept without
                 # comparing: ``None != person`` goes through the dataclass's Python ``__eq__``.
-                people = {key: person for key, person in people.items()
-                          if (held := memory.get((kind, key))) is None or (held is not person and held != person)}
-                stored.update(((kind, key), person) for key, person in people.items())
+                remembered = memory.get(kind, _NO_PEOPLE)
+                people = stored[kind] = {
+                    key: person for key, person in people.items()
+                    if (held := remembered.get(key)) is None or (held is not person and held != person)}
                 if existing is None and kind in self._people_all:
-                    existing = _held_hashes(connection, table, connector, people, kind, memory)
+                    existing = _held_hashes(connection, table, connector, people, remembered)
             self._grown(connection, table, self._upsert_persons(connection, table, person_kind, connector,
                                                                 people, now, shared=memory is None,
                                                                 existing=existing, fold=fold))
@@ -952,7 +1017,8 @@ class Store:
                              now: datetime, marks: dict[str, Any],
                              prints: dict[str, str | None] | None = None,
                              live: _Live | None = None, items: bool = True,
-                             known: dict[str, tuple[Any, ...]] | None = None, fold: _Fold | None = None) -> None:
+                             known: dict[str, tuple[Any, ...]] | None = None, fold: _Fold | None = None,
+                             stored_ids: StoredIds | None = None) -> None:
         """``prints``: each appointment's raw-record fingerprint, written with its content;
         an unchanged row gets the new one when it differs (e.g. a column the mapping does not
         read changed), so that the next run can skip that record before mapping it.
@@ -960,15 +1026,18 @@ class Store:
         record was first seen; an inserted record first seen before go-live is not announced.
         ``items``: the connector may have quarantine items (False: none saw these records).
         ``known``: the first lookup's rows, already read (:class:`Known`). ``fold``: one new
-        appointment and its ``created`` event go into it (:class:`_Fold`)."""
+        appointment and its ``created`` event go into it (:class:`_Fold`). ``stored_ids``:
+        every id the connector has stored is in it (:class:`StoredIds`; None: look each up); the
+        ids inserted here are added."""
         if not appointments:
             return
         prints = prints or {}
         # First only what tells whether anything changed; the full stored row only for those that did.
         if known is None:
+            asked = [a.external_id for a in appointments]
             known = {row[0]: row for row in select_in(
                 connection, APPOINTMENTS, ("external_id", "content_hash", "deleted_at", "id", "source_fingerprint"),
-                connector, [a.external_id for a in appointments])}
+                connector, asked if stored_ids is None else stored_ids.maybe(asked))}
         inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
         reprinted: list[dict[str, Any]] = []
@@ -978,23 +1047,32 @@ class Store:
         # A batch: hashes with its people's JSON written once, rows built bound in one pass. A
         # push (one appointment) shares nothing: the plain functions and bulk's one-row INSERT.
         batch = len(appointments) > 1
-        hashed = _batch_hashes() if batch else _appointment_hash
+        plain = batch and _all_plain(appointments)
+        held = HeldJson() if batch else None
         inline = _inlined(connection, connector, now) if batch else None
-        unset = _unset_columns(connection, appointments) if batch else frozenset()
-        build_row = _bound_rows(connection, connector, now, inline=inline, unset=unset) if batch else (
-            lambda a, h, printed: _appointment_values(connector, a, h, now, 1, printed))
-        for appointment in appointments:
-            new_hash = hashed(appointment)
-            seen = known.get(appointment.external_id)
-            printed = prints.get(appointment.external_id)
-            if seen is None:
-                inserts.append(build_row(appointment, new_hash, printed))
-            elif seen[1] == new_hash and seen[2] is None:
-                counts.unchanged += 1
-                if printed is not None and printed != seen[4]:
-                    reprinted.append({"_id": seen[3], "source_fingerprint": printed})
-            else:
-                candidates.append((appointment, new_hash))
+        unset = _unset_columns(connection, appointments, plain) if batch else frozenset()
+        if plain and not known and held is not None:
+            # Every appointment new and hashed with one view (a first import's batch): its row
+            # and hash in one call each, as the loop below builds them (issue 32).
+            make = _hashed_rows(connection, connector, now, held, _PLAIN_MASK, inline=inline, unset=unset)
+            printed_of = prints.get
+            inserts = [make(a, printed_of(a.external_id)) for a in appointments]
+        else:
+            hashed = _batch_hashes(held) if batch else _appointment_hash
+            build_row = _bound_rows(connection, connector, now, inline=inline, unset=unset) if batch else (
+                lambda a, h, printed: _appointment_values(connector, a, h, now, 1, printed))
+            for appointment in appointments:
+                new_hash = hashed(appointment)
+                seen = known.get(appointment.external_id)
+                printed = prints.get(appointment.external_id)
+                if seen is None:
+                    inserts.append(build_row(appointment, new_hash, printed))
+                elif seen[1] == new_hash and seen[2] is None:
+                    counts.unchanged += 1
+                    if printed is not None and printed != seen[4]:
+                        reprinted.append({"_id": seen[3], "source_fingerprint": printed})
+                else:
+                    candidates.append((appointment, new_hash))
         stored = self._stored(connection, connector, [a.external_id for a, _ in candidates]) if candidates else {}
         for appointment, new_hash in candidates:
             old = stored[appointment.external_id]
@@ -1044,6 +1122,8 @@ class Store:
                 fold.created(connection, one_row_insert(connection, APPOINTMENTS, names, inserts[0]),
                              (orjson.dumps(payload).decode(), _event_time(connection.dialect)(now)))
                 return
+            if stored_ids is not None:  # set before the insert: a failed batch leaves false positives only
+                stored_ids.add([row[at] for row in inserts])
             new_ids = insert_with_ids(connection, APPOINTMENTS, names, inserts, connector, bound=batch, literals=inline)
             counts.created += len(inserts)
             self._grown(connection, APPOINTMENTS, len(inserts))
@@ -1214,13 +1294,13 @@ def _answer_outlived(change: Change) -> bool:
     return "start" in payload.get("moved", ()) or bool(payload.get("reactivated"))
 
 
-def _held_hashes(connection: Connection, table: Any, connector: str, people: dict[str, Any], kind: str,
-                 memory: dict[tuple[str, str], Any]) -> dict[str, str]:
+def _held_hashes(connection: Connection, table: Any, connector: str, people: dict[str, Any],
+                 memory: dict[str, Any]) -> dict[str, str]:
     """The stored content hashes of ``people`` when the store holds no person of this kind
     for the connector but those the run remembers (Store._people_all, a sole writer): only
     those are looked up; the others are known absent (a first import's ~600 keys a batch
     that find nothing, issue 32)."""
-    remembered = [key for key in people if (kind, key) in memory]
+    remembered = [key for key in people if key in memory]
     return dict(select_in(connection, table, ("external_id", "content_hash"), connector, remembered))
 
 
@@ -1462,12 +1542,38 @@ def _row_maker(processed: tuple[bool, ...], inline: bool = False,
     bound already. ``inline``: the constants' columns are left out of the row (the statement
     writes them as literals: :func:`_inlined`); ``unset``: columns left out, None in every row
     of the batch (:func:`_unset_columns`)."""
-    terms = [f"b{i}[{source}]" if processed[i] and source not in _CONSTANT_SOURCES else source
-             for i, (name, source) in enumerate(_ROW_SOURCES.items())
-             if not (inline and source in _CONSTANT_SOURCES) and name not in unset]
     parameters = [f"b{i}" for i, flag in enumerate(processed) if flag]
     maker: Callable[..., Callable[[Any, str, str | None], tuple[Any, ...]]] = eval(  # noqa: S307
-        f"lambda connector, version, now, {', '.join(parameters)}: lambda a, h, printed: ({', '.join(terms)},)")
+        f"lambda connector, version, now, {', '.join(parameters)}: "
+        f"lambda a, h, printed: ({', '.join(_row_terms(processed, inline, unset))},)")
+    return maker
+
+
+def _row_terms(processed: tuple[bool, ...], inline: bool, unset: frozenset[str]) -> list[str]:
+    """The expressions of a bound row's values (see _row_maker), in ``_ROW_NAMES`` order."""
+    return [f"b{i}[{source}]" if processed[i] and source not in _CONSTANT_SOURCES else source
+            for i, (name, source) in enumerate(_ROW_SOURCES.items())
+            if not (inline and source in _CONSTANT_SOURCES) and name not in unset]
+
+
+@lru_cache(maxsize=64)
+def _hashing_row_maker(processed: tuple[bool, ...], inline: bool, unset: frozenset[str],
+                       view: tuple[str, ...]) -> Callable[..., Callable[[Any, str | None], tuple[Any, ...]]]:
+    """``_row_maker``'s row with its content hash computed inside, for a batch whose
+    appointments all hash with one view (``view``: its fields, ``_VIEWS``): one Python call a
+    new appointment instead of three (the hash, its view and the row, issue 32). The hash is
+    ``_batch_hashes``' byte for byte: the same view display, JSON and digest."""
+    parameters = "".join(f", b{i}" for i, flag in enumerate(processed) if flag)
+    source = (f"def make(held, person, fresh, dumps, connector, version, now{parameters}):\n"
+              f"    def row(a, printed):\n"
+              f"        digest = fresh()\n"
+              f"        digest.update(dumps({{{_view_display(view)}}}))\n"
+              f"        h = digest.hexdigest()\n"
+              f"        return ({', '.join(_row_terms(processed, inline, unset))},)\n"
+              f"    return row\n")
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # noqa: S102 - built from the dataclass's and the table's own names
+    maker: Callable[..., Callable[[Any, str | None], tuple[Any, ...]]] = namespace["make"]
     return maker
 
 
@@ -1485,6 +1591,20 @@ def _bound_rows(connection: Connection, connector: str, now: datetime, version: 
     maker = _row_maker(tuple(p is not None for p in processors.values()), inline is not None, unset)
     # ``now`` fills created_at and updated_at, columns of one type: bound once.
     return maker(*_batch_constants(connection, connector, now, version),
+                 *(BoundValues(p) for p in processors.values() if p is not None))
+
+
+def _hashed_rows(connection: Connection, connector: str, now: datetime, held: HeldJson, mask: int,
+                 inline: dict[str, str] | None = None,
+                 unset: frozenset[str] = frozenset()) -> Callable[[NormalizedAppointment, str | None], tuple[Any, ...]]:
+    """``_bound_rows``' builder that hashes the appointment itself (``_hashing_row_maker``), for a
+    batch whose appointments all have view ``mask``; its people's JSON from ``held``."""
+    processors = dict(zip(_ROW_NAMES, bind_processors(connection, [APPOINTMENTS.c[n] for n in _ROW_NAMES]),
+                          strict=True))
+    maker = _hashing_row_maker(tuple(p is not None for p in processors.values()), inline is not None, unset,
+                               _VIEWS[mask][0])
+    return maker(held.held, held.person, _EMPTY_DIGEST.copy, orjson.dumps,
+                 *_batch_constants(connection, connector, now, 1),
                  *(BoundValues(p) for p in processors.values() if p is not None))
 
 
@@ -1508,16 +1628,34 @@ _ALL_UNSET = frozenset(column for column, _ in _UNSET_SOURCES)
 assert all(leaves_null(APPOINTMENTS, column) for column in _ALL_UNSET)
 
 
-def _unset_columns(connection: Connection, appointments: Sequence[NormalizedAppointment]) -> frozenset[str]:
+# The view mask (``_appointment_hash``) of an appointment whose later groups are all unset, as
+# every one is when all of ``_UNSET_SOURCES`` are empty (no notes, answer, telehealth or reason).
+_PLAIN_MASK = (1 << len(_LATER_GROUPS)) - 1
+
+
+assert frozenset().union(*_LATER_GROUPS) <= {field for _, field in _UNSET_SOURCES}
+
+
+def _all_plain(appointments: Sequence[NormalizedAppointment]) -> bool:
+    """Is every one of ``appointments`` empty in all of ``_UNSET_SOURCES``? Then each hashes
+    with the view ``_PLAIN_MASK`` and each of those columns is None in every row."""
+    return list(map(_UNSET_FIELDS, appointments)).count(_NOTHING) == len(appointments)
+
+
+def _unset_columns(connection: Connection, appointments: Sequence[NormalizedAppointment],
+                   plain: bool = False) -> frozenset[str]:
     """On SQLite, the appointment columns (``_UNSET_SOURCES``) that would be None in the row of
     every one of ``appointments``: a batch's INSERT leaves them out (SQLite stores NULL). Why:
     the sqlite3 driver binds None through its adapter registry (bulk.bind_none_directly: ~1,150
     instructions a None even so) and a first import's row has seven or eight of them (issue 32).
     Asked of the whole batch (a superset of its new appointments), by C-level passes: each
     appointment's fields picked at once, then the batch compared with all empty. Elsewhere
-    (COPY on PostgreSQL, where a None costs next to nothing): none."""
+    (COPY on PostgreSQL, where a None costs next to nothing): none. ``plain``: :func:`_all_plain`
+    said yes already."""
     if connection.dialect.name != "sqlite" or not appointments:
         return frozenset()
+    if plain:  # _all_plain, asked already
+        return _ALL_UNSET
     values = list(map(_UNSET_FIELDS, appointments))
     count = len(values)
     if values.count(_NOTHING) == count:  # the usual first import: every one of them

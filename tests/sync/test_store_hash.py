@@ -184,3 +184,54 @@ def test_a_batch_writes_a_person_of_another_type_whole() -> None:
     odd = Other(**{f.name: getattr(values["patient"], f.name) for f in fields(NormalizedPatient)})
     appointment = NormalizedAppointment(**{**values, "patient": odd})
     assert _batch_hashes()(appointment) == _appointment_hash(appointment) == PINNED[(True, ())]
+
+
+def test_held_json_hashes_as_alone_when_a_person_it_held_is_gone() -> None:
+    """store.HeldJson holds a batch's people's JSON by the person object's identity: every
+    hash is ``_appointment_hash``'s, also when a person is freed and another takes its place
+    in memory (the held objects are kept, so their ids are never reused while held)."""
+    from clinicsync.sync.store import HeldJson, _batch_hashes
+
+    hashes = _batch_hashes(HeldJson())
+    base = _base(True)
+    for round_ in range(40):
+        patient = NormalizedPatient(f"P-{round_}", f"Name {round_}", f"+1212555{round_:04d}")
+        appointment = NormalizedAppointment(**{**base, "patient": patient})
+        assert hashes(appointment) == _appointment_hash(appointment)
+        shared = NormalizedAppointment(**base)  # the first people, held since
+        assert hashes(shared) == _appointment_hash(shared) == PINNED[(True, ())]
+        del patient, appointment  # freed: a later patient may sit where it was
+
+
+def test_a_batchs_fused_rows_are_the_loops_rows(tmp_path: Any) -> None:
+    """A batch whose appointments are all new and plain (no notes, answer, telehealth or
+    reason) builds each row with its hash in one call (store._hashed_rows): the same row as
+    ``_bound_rows`` given ``_batch_hashes``' hash, the columns left out and inlined alike."""
+    from sqlalchemy import text
+
+    from clinicsync.sync import store as store_module
+    from clinicsync.sync.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade(engine)
+    base = {**_base(True), "source_updated_at": None}  # plain: every one of store._UNSET_SOURCES empty
+    plain = [NormalizedAppointment(**{**base, "external_id": f"A-{i}", "patient": None if i % 3 == 0 else
+                                      NormalizedPatient(f"P-{i % 4}", "Ana")}) for i in range(12)]
+    assert store_module._all_plain(plain)
+    assert not store_module._all_plain([*plain, NormalizedAppointment(**{**base, "cancel_reason": "ill"})])
+    assert not store_module._all_plain([*plain, NormalizedAppointment(**_base(True))])  # source_updated_at
+    now = datetime(2027, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            for inline, unset in ((None, frozenset()), (store_module._inlined(connection, "src", now),
+                                                        store_module._unset_columns(connection, plain, True))):
+                fused = store_module._hashed_rows(connection, "src", now, store_module.HeldJson(),
+                                                  store_module._PLAIN_MASK, inline=inline, unset=unset)
+                looped = store_module._bound_rows(connection, "src", now, inline=inline, unset=unset)
+                hashed = store_module._batch_hashes()
+                for number, appointment in enumerate(plain):
+                    printed = None if number % 2 else f"{number:032x}"
+                    assert fused(appointment, printed) == looped(appointment, hashed(appointment), printed)
+    finally:
+        engine.dispose()

@@ -5,6 +5,7 @@ stored is not looked up or written again, and the store ends exactly as without 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -89,7 +90,7 @@ def test_the_memory_is_bounded_and_the_store_still_ends_as_without_it(
             remembered, _ = _batch(store, "run1", *batch)
             counted, _ = _batch(plain, "run1", *batch, remember=False)
             assert remembered == counted
-            sizes.append(len(store._people))
+            sizes.append(sum(map(len, store._people.values())))  # by kind, then by id
         assert _people(store) == _people(plain)
         assert max(sizes) <= 3 + 4  # the limit, plus at most one batch's people (two appointments)
         assert any(later < earlier for earlier, later in pairwise(sizes))  # it started over
@@ -222,3 +223,48 @@ def test_a_first_run_looks_up_only_the_people_it_remembers(store: Store, monkeyp
     _batch(store, "run2", _with_phone(appt("a"), "+12125550100"), appt("e"))
     assert asked == [("patient", ["P-a", "P-e"]), ("practitioner", ["D1"])]
     assert _phone(store, "P-a") == "+12125550100"
+
+
+def test_a_first_run_looks_up_only_the_appointments_it_may_have_stored(
+        tmp_path: Any, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sole writer's run on a connector with no appointment (a first import) looks up only
+    the ids it inserted or tombstoned itself (store.StoredIds; none of a batch of new ids): an
+    id that comes again in a later batch is still found and updated, a delete of an unknown id
+    (a tombstone row) is found again, and the store ends as without the memory. A later run,
+    or a connector that had appointments, looks every id up."""
+    from clinicsync.sync import store as store_module
+    from clinicsync.sync.db import make_engine, upgrade
+
+    asked: list[list[str]] = []
+    real = store_module.select_in
+
+    def watched(connection: Any, table: Any, names: Any, connector: str, keys: Any, *args: Any, **kw: Any) -> Any:
+        if table is store_module.APPOINTMENTS and len(names) == 5 and connection.engine is store.engine:
+            asked.append(list(keys))
+        return real(connection, table, names, connector, keys, *args, **kw)
+
+    monkeypatch.setattr(store_module, "select_in", watched)
+    gone, back = utcnow() - timedelta(hours=2), utcnow() - timedelta(hours=1)  # booked again after its delete
+    batches = [(appt("A-1"), appt("A-2"), appt("A-3")), (appt("A-4"), appt("A-2", status="cancelled")),
+               (appt("A-9", source_updated_at=gone),), (appt("A-9", source_updated_at=back), appt("A-5"))]
+    engine = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    upgrade(engine)
+    plain = Store(engine)
+    try:
+        for number, batch in enumerate(batches):
+            mapped = [Mapped(f"t:{i}", a, delete=number == 2) for i, a in enumerate(batch)]
+            remembered = store.apply_batch("src", "run1", mapped, [], None, remember_people=True)
+            counted = plain.apply_batch("src", "run1", mapped, [], None)
+            assert remembered == counted
+        assert asked == [[], ["A-2"], ["A-9"]]  # the third batch deletes: _delete_records reads its own
+        with store.engine.connect() as one, plain.engine.connect() as other:
+            query = text("SELECT external_id, status, version, content_hash, deleted_at IS NULL FROM appointment "
+                         "ORDER BY external_id")
+            rows = [tuple(r) for r in one.execute(query)]
+            assert rows == [tuple(r) for r in other.execute(query)]
+            assert ("A-9", "booked", 2) in [r[:3] for r in rows]  # its tombstone row, booked again
+        asked.clear()
+        _batch(store, "run2", appt("A-6"), appt("A-7"))  # a later run: the connector has appointments
+        assert asked == [["A-6", "A-7"]]
+    finally:
+        plain.close()
