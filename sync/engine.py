@@ -9,11 +9,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from clinicsync.common.gc_tuning import bulk_stage
 from clinicsync.connectors.base import Batch, ConnectorError, ConnectorSettings, RawRecord
@@ -216,7 +217,10 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     """``progress`` sees the import as a stage: rows fetched after each stored batch.
     ``sole_writer``: nothing else writes this connector's rows during the run (a poll under
     its poll lock, a dry run on its own connection), so the store may remember the patients
-    and practitioners the run stored instead of looking each up again (Store.apply_batch)."""
+    and practitioners the run stored instead of looking each up again (Store.apply_batch).
+    The poll lock does not stop a FHIR Subscription's push or `quarantine retry` on the same
+    source: a batch that meets a row one of them stored meanwhile is applied again without the
+    memory, as is the rest of the run (``connector.another_writer``)."""
     report = ConnectorReport()
     row_id = store.start_run(run_id, config.name)
     stage = import_stage(config.name)
@@ -259,11 +263,21 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 if batch.snapshot_end:
                     snapshot_end = SnapshotEnd(seen, batch.max_delete_share)
                     seen = None
-            counts, error = store.apply_batch(config.name, run_id, mapped, quarantined, batch.cursor,
-                                              snapshot_end, within=batch.within, baseline=baseline,
-                                              unchanged=known.count, unchanged_ids=skipped,
-                                              remember_people=sole_writer, go_live=go_live,
-                                              sightings=known.sightings)
+            apply = partial(store.apply_batch, config.name, run_id, mapped, quarantined, batch.cursor,
+                            snapshot_end, within=batch.within, baseline=baseline, unchanged=known.count,
+                            unchanged_ids=skipped, go_live=go_live, sightings=known.sightings)
+            try:
+                counts, error = apply(remember_people=sole_writer)
+            except IntegrityError:
+                if not sole_writer:
+                    raise
+                # Another writer stored a row this run took for absent (a FHIR Subscription's push
+                # or `quarantine retry` on the same source, which take no poll lock): the batch
+                # rolled back whole; it and the rest of the run go again without the run's memory.
+                bound.warning("connector.another_writer", detail="a row stored meanwhile by another "
+                              "writer of this source: the batch is applied again, looking every row up")
+                sole_writer = False
+                counts, error = apply(remember_people=False)
             if recognizer is not None and recognizer.known:
                 # The fingerprints read at the start no longer describe what this run wrote or deleted.
                 recognizer.touched.update(m.appointment.external_id for m in mapped)
