@@ -199,14 +199,10 @@ class Unchained(FoldedRead):
                                      received, aliased or superseded, claimed)
 
 
-def read_then_claim(connection: Connection, connector: str, position: str, digest: str, uid: str,
-                    keep: timedelta) -> Collection[str] | None:
-    """:func:`unchained`'s read, then the receipt's claim as :func:`receipt_and_alias` claims it
-    (pruned first when due; ``{position}`` when a racing copy claimed it first), both at the driver
-    (~30-50 us less each than a SQLAlchemy construct, inside SQLite's write lock, issue 32)."""
-    sqlite = connection.dialect.name == "sqlite"
-    values = {"connector": connector, "digest": digest, "uid": uid}
-    cursor = at_cursor(connection, _READ_NAMED if sqlite else _READ_PYFORMAT, values)
+def _withdraw_if_seen(connection: Connection, read: str, values: dict[str, str]) -> None:
+    """:func:`unchained`'s read at the driver: raises :class:`Withdrawn` for a body already
+    received (DUPLICATE) or a uid in a chain (CHAINED); returns when neither."""
+    cursor = at_cursor(connection, read, values)
     try:
         received, aliased, superseded = cursor.fetchone()
     finally:
@@ -215,6 +211,16 @@ def read_then_claim(connection: Connection, connector: str, position: str, diges
         raise Withdrawn(DUPLICATE)
     if aliased or superseded:
         raise Withdrawn(CHAINED)
+
+
+def read_then_claim(connection: Connection, connector: str, position: str, digest: str, uid: str,
+                    keep: timedelta) -> Collection[str] | None:
+    """:func:`unchained`'s read, then the receipt's claim as :func:`receipt_and_alias` claims it
+    (pruned first when due; ``{position}`` when a racing copy claimed it first), both at the driver
+    (~30-50 us less each than a SQLAlchemy construct, inside SQLite's write lock, issue 32)."""
+    sqlite = connection.dialect.name == "sqlite"
+    values = {"connector": connector, "digest": digest, "uid": uid}
+    _withdraw_if_seen(connection, _READ_NAMED if sqlite else _READ_PYFORMAT, values)
     now = utcnow()
     if _prune_due(connection, connector):
         connection.execute(_PRUNE, {"connector": connector, "before": now - keep})
@@ -250,15 +256,7 @@ def claim_then_read(connection: Connection, connector: str, position: str, diges
         if _prune_due(connection, connector):
             connection.execute(_PRUNE, {"connector": connector, "before": now - keep})
         return None
-    cursor = at_cursor(connection, _READ_NAMED, values)
-    try:
-        received, aliased, superseded = cursor.fetchone()
-    finally:
-        cursor.close()
-    if received:
-        raise Withdrawn(DUPLICATE)
-    if aliased or superseded:
-        raise Withdrawn(CHAINED)
+    _withdraw_if_seen(connection, _READ_NAMED, values)
     return {position}
 
 

@@ -19,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from tests.simulation.faults import COMBINABLE, Fault
@@ -41,31 +41,22 @@ def _faults(text: str) -> frozenset[Fault]:
     return frozenset(Fault(name.strip()) for name in text.split(",") if name.strip() and name.strip() != "none")
 
 
-def _admin(store: str) -> Engine:
-    """The PostgreSQL database of ``store``, outside any schema it names, for DDL."""
-    return create_engine(make_url(store).set(query={}), isolation_level="AUTOCOMMIT")
+def _ddl(store: str, statement: str) -> None:
+    """``statement`` in the PostgreSQL database of ``store``, outside any schema it names."""
+    admin = create_engine(make_url(store).set(query={}), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        admin.dispose()
 
 
 def _schema_of_its_own(store: str, seed: int) -> tuple[str, str]:
     """A fresh schema in ``store``'s PostgreSQL database: (its store URL, its name)."""
     schema = f"sim_{seed}_{uuid.uuid4().hex[:8]}"
-    admin = _admin(store)
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    finally:
-        admin.dispose()
+    _ddl(store, f'CREATE SCHEMA "{schema}"')
     url = make_url(store).set(query={"options": f"-csearch_path={schema}"})
     return url.render_as_string(hide_password=False), schema
-
-
-def _drop(store: str, schema: str) -> None:
-    admin = _admin(store)
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 def _refuse_a_used_store(store: str) -> None:
@@ -98,7 +89,7 @@ def main() -> int:
                 url = store
             verdict = simulate(generate(seed, days, faults), url, Path(folder))
         if schema and verdict.ok:
-            _drop(store or "", schema)
+            _ddl(store or "", f'DROP SCHEMA "{schema}" CASCADE')
         elif schema:
             print(f"     kept PostgreSQL schema {schema} for a look (DROP SCHEMA {schema} CASCADE when done)")
         failed += not verdict.ok
