@@ -136,13 +136,16 @@ def id_shaped(record_id: str | None) -> bool:
 
 
 def _record_id_shown(record_id: str | None, full: bool) -> str | None:
-    """The record id as a role may see it: contact details masked for everyone, and a value
-    that is not id-shaped masked for a role without full patient data (the viewer)."""
+    """The record id as a role may see it: contact details masked for everyone, and for a role
+    without full patient data (the viewer) wholly masked when it is not id-shaped or holds a
+    contact detail: a phone number in the id column ('12125550123', id-shaped) would show the
+    viewer its last four digits, and the viewer sees no digit of a patient's phone elsewhere."""
     if not record_id:
         return None
-    if not full and not id_shaped(record_id):
+    masked = mask_text(record_id)
+    if not full and (masked != record_id or not id_shaped(record_id)):
         return "•••"
-    return mask_text(record_id) or None
+    return masked or None
 
 
 _QUOTED = re.compile(r"'[^']{1,80}'")

@@ -508,6 +508,7 @@ ACUITY = _fixture_json("acuity", "appointment_GET_54321.json")
 @example(data=at(ACUITY, (("datetime",), "1984-02-29")), form_value=False).via("issue 35 obs 1")
 @example(data=at(ACUITY, (("duration",), "(212) 555-0123")), form_value=False).via("issue 35 obs 1")
 @example(data=at(ACUITY, (("id",), "Maria Lopez")), form_value=True).via("issue 35 obs 1")
+@example(data=at(ACUITY, (("id",), "+1 212 555 0123")), form_value=False).via("phone in the id")
 def test_acuity_webhook(world: World, data: tuple[Any, str], form_value: bool) -> None:
     """The webhook names the appointment; the connector reads it from Acuity's API (faked by
     respx): the value is in what the API answers, or in the webhook's own form fields."""

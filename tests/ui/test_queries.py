@@ -124,3 +124,19 @@ def test_record_ids_that_are_not_id_shaped_show_only_for_full_patient_data(store
     [desk] = queries.quarantine_rows(store, full=True)
     assert (viewer["record_id"], desk["record_id"]) == ("•••", "Maria Lopez")
     assert queries.shows_patient_values(desk)
+
+
+def test_a_phone_number_in_the_id_column_shows_the_viewer_no_digit_of_it(store: Store) -> None:
+    """An id-shaped record id that is a phone number (a source that shifted the patient's phone
+    into its id field): the front desk sees it masked as a phone, the viewer not even the last
+    four digits (found by tests/reliability/test_phi_sources.py's Acuity example)."""
+    seed(store)
+    with store.engine.begin() as connection:
+        connection.execute(update(Quarantine.__table__).values(record_id="12125550123"))  # type: ignore[attr-defined]
+    [viewer] = queries.quarantine_rows(store)
+    [desk] = queries.quarantine_rows(store, full=True)
+    assert (viewer["record_id"], desk["record_id"]) == ("•••", "••• ••• 0123")
+    for record_id in ("1042", "A-77", "hospital-siu:569576"):  # ids stay as they are for both roles
+        with store.engine.begin() as connection:
+            connection.execute(update(Quarantine.__table__).values(record_id=record_id))  # type: ignore[attr-defined]
+        assert queries.quarantine_rows(store)[0]["record_id"] == record_id
