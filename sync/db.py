@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -185,20 +186,56 @@ _BEGINS_WITH: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines (make_engin
 _BEGUN_BY_HAND = "clinicsync_begun_by_hand"  # in the pool record's info: autocommit to switch back
 
 
-def begin_first(connection: Connection, statements: str) -> Any:
+# -- PostgreSQL: a push's statements planned once per pooled connection, for a while -------------
+# The pool's sessions plan every statement anew (``_postgres_session``: force_custom_plan, for a
+# first import's sake), which was most of PostgreSQL's work per push (issue 32: planning the one
+# read 0.17-0.31 ms, running it 0.07-0.11 ms). A push's transaction instead lets PostgreSQL keep a
+# generic plan of each statement psycopg prepared (``auto``), for that transaction only; elsewhere
+# force_custom_plan never uses it. A cached plan outlives what it was chosen for, and is made
+# without the values; three guards keep it what a plan for the values would be:
+# - ``enable_seqscan = off`` (for the transaction): a plan for "any row of this source" is a table
+#   scan when another source holds most rows (tombstone, quarantine), where a plan for the value
+#   walks the index. Every table a push reads has an index that starts with what it reads by.
+# - ``DISCARD PLANS`` when a connection's push plans are older than PLAN_LIFETIME_SECONDS: a plan
+#   chosen while a table was small walked another index (ix_appointment_practitioner: every row
+#   of the source) once it is large, and nothing else re-plans it while no ANALYZE runs (another
+#   process's poll fills a table; this server runs without autovacuum).
+# - an ANALYZE re-plans every cached statement that reads the table (PostgreSQL's PREPARE page):
+#   sync/push.py ``_Statistics`` analyzes every table a push reads as the push source grows.
+# All are sent with the push's BEGIN (``begin_first``), no round trip more.
+PUSH_PLANS = "SET LOCAL plan_cache_mode = auto;SET LOCAL enable_seqscan = off"
+PLAN_LIFETIME_SECONDS = 10.0
+_PLANS_SINCE = "clinicsync_push_plans_since"  # in the pool record's info: when its plans were last discarded
+
+
+def push_plans(connection: Connection) -> str:
+    """:data:`PUSH_PLANS`, after ``DISCARD PLANS`` when the connection's cached plans are older than
+    :data:`PLAN_LIFETIME_SECONDS` (prepared statements stay; each is planned again at its next use)."""
+    info, now = connection.info, time.monotonic()
+    since = info.setdefault(_PLANS_SINCE, now)
+    if now - since < PLAN_LIFETIME_SECONDS:
+        return PUSH_PLANS
+    info[_PLANS_SINCE] = now
+    return f"DISCARD PLANS;{PUSH_PLANS}"
+
+
+def begin_first(connection: Connection, statements: str, *, cached_plans: bool = False) -> Any:
     """``statements`` (literal SQL without parameters, ``;``-separated) as the first of a
     checkout's transaction, with its BEGIN in the same message where the connection allows
     (psycopg, out of a transaction, on an engine from :func:`make_engine`); else as
     :func:`first_at_cursor` sends them (psycopg's BEGIN first). A connection found dead raises
     :class:`DeadOnArrival` under :func:`on_live_connection`, as :func:`first_at_cursor`. The
     BEGIN is psycopg's own for the connection's isolation level, read-only and deferrable
-    settings. Returns the open cursor (at the BEGIN's result)."""
+    settings. ``cached_plans``: the transaction keeps its statements' plans (:func:`push_plans`),
+    only where this BEGIN is its own (a transaction begun elsewhere, e.g. a dry run's one, is left
+    as it is). Returns the open cursor (at the BEGIN's result)."""
     driver: Any = connection.connection.driver_connection
     if connection.engine not in _BEGINS_WITH or driver.autocommit or _transaction_status(driver) != _IDLE:
         return first_at_cursor(connection, statements, None)
     driver.autocommit = True  # idle: no round trip, no failure (psycopg checks its own status only)
     connection.info[_BEGUN_BY_HAND] = True
-    return first_at_cursor(connection, f"{_begin_command(driver)};{statements}", None)
+    plans = f"{push_plans(connection)};" if cached_plans else ""
+    return first_at_cursor(connection, f"{_begin_command(driver)};{plans}{statements}", None)
 
 
 _IDLE = 0  # libpq's PQTRANS_IDLE (psycopg.pq.TransactionStatus.IDLE), without importing psycopg here

@@ -277,9 +277,12 @@ def _locked(engine: Engine, connector: str, keys: Sequence[str], within: Within 
             # in the message that begins the transaction (sync/db.py ``begin_first``: psycopg's own
             # BEGIN was a round trip of its own, issue 32), on the DB-API cursor (through SQLAlchemy
             # ~30-60 us more). The keys are integers: literal, so the message takes no parameters.
+            # Before them, the push's plans: cached per connection, kept to what a plan for the values
+            # would be (sync/db.py ``push_plans``).
             if keys:
                 begin_first(connection, ";".join(
-                    f"SELECT pg_advisory_xact_lock({advisory_key('push', connector, key):d})" for key in keys)).close()
+                    f"SELECT pg_advisory_xact_lock({advisory_key('push', connector, key):d})" for key in keys),
+                    cached_plans=True).close()
         elif not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
             at_cursor(connection, "BEGIN IMMEDIATE").close()  # SQLite: the write lock before the first read
         return within(connection) if within is not None else None
@@ -406,7 +409,11 @@ _turns = _Turns()
 # PostgreSQL's time per push at 4,200 rows, growing with each push). ANALYZE is what autovacuum
 # would do; a push source does it for the tables it reads when its pushes created 32, 64, 128, …
 # appointments of that source in this process (as Store._grown does for a first import, from 20,000 rows).
-PUSH_TABLES = ("appointment", "patient", "practitioner", "location", "webhookreceipt", "bookingalias")
+# Every table a push's one read reads (its plan is cached per connection: sync/db.py ``push_plans``;
+# an ANALYZE of any of them plans it again). quarantine: a source's items probed by record id walked
+# all of them with the statistics of an empty table (a plan for the values did the same).
+PUSH_TABLES = ("appointment", "patient", "practitioner", "location", "webhookreceipt", "bookingalias",
+               "quarantine", "tombstone", "connectorbaseline")
 ANALYZE_FIRST = 32
 
 

@@ -127,12 +127,13 @@ def test_a_new_or_changed_appointments_push_writes_in_one_statement(settings: Se
                  lambda _c, _cu, statement, *_: statements.append(
                      "+".join(part.split()[0].upper() for part in statement.split(";"))))
     assert receiver.receive(booking("N1"), "push:0", quarantine_bad=True).outcome == "created"
-    # BEGIN with the turn, the one read, and the patient, appointment, event and run in one statement.
-    assert statements == ["BEGIN+SELECT", "SELECT", "WITH"]
+    # BEGIN with the push's plans and its turn, the one read, and the patient, appointment, event and run in
+    # one statement.
+    assert statements == ["BEGIN+SET+SET+SELECT", "SELECT", "WITH"]
     statements.clear()  # moved: the stored row read, then the UPDATE, the answer's reset, its event and the run
     assert receiver.receive(booking("N1", start="2030-03-12T11:00:00"), "push:1",
                             quarantine_bad=True).outcome == "rescheduled"
-    assert statements == ["BEGIN+SELECT", "SELECT", "SELECT", "WITH"]
+    assert statements == ["BEGIN+SET+SET+SELECT", "SELECT", "SELECT", "WITH"]
     rows = _all_rows(store, "folded")
     assert len(rows["patient"]) == 1 and len(rows["appointment"]) == 1 and len(rows["event"]) == 2
     assert [run[0] for run in rows["syncrun"]] == ["ok", "ok"]

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Connection, event, text
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.db import make_engine
+from clinicsync.sync.db import PUSH_PLANS, make_engine
 from clinicsync.sync.locks import advisory_key
 from clinicsync.sync.push import PushReceiver, _locked
 from clinicsync.sync.settings import Settings, load_settings
@@ -130,7 +130,7 @@ def test_every_turn_is_held_before_the_first_read(store: Store, store_url: str, 
     messages = wire.messages()
     assert round_trips(messages) == 3  # BEGIN with the three turns, the read, COMMIT
     first = next(contents for direction, _kind, contents in messages if direction == "F")
-    assert first == '"BEGIN;' + ";".join(  # in the order _turn_keys gives (always one order: no deadlock)
+    assert first == f'"BEGIN;{PUSH_PLANS};' + ";".join(  # in the order _turn_keys gives (always one order: no deadlock)
         f"SELECT pg_advisory_xact_lock({advisory_key('push', 'website', key)})" for key in keys) + '"'
 
 
