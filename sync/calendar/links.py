@@ -100,6 +100,25 @@ def ensure_pending(engine: Engine, wanted: Sequence[tuple[int, Target, str]]) ->
 
 
 _PENDING = ("appointment_id", "provider", "account", "calendar_id", "event_id", "state", "attempts", "updated_at")
+
+
+def mark_in_flight(engine: Engine, patched: Sequence[int], others: Sequence[int]) -> None:
+    """Before the calls of a round, forget what the links of its known events say was pushed,
+    as :func:`ensure_pending` does for first pushes: a crash between a call and its bookkeeping
+    must not leave a link that still vouches for the old event. Else, when the truth comes back
+    to what the link holds before the next run (cancelled, pushed as a delete, the crash, booked
+    again), that run finds the link equal to the truth and never brings the event back.
+    ``patched``: links whose event stays (a patch: patched again next run); ``others``: a delete
+    or a restore (state ``pending``: next run deletes it, or inserts it and a 409 updates it)."""
+    if not patched and not others:
+        return
+    with engine.begin() as connection:
+        for ids, state in ((patched, None), (others, "pending")):
+            for start in range(0, len(ids), _CHUNK):
+                values: dict[str, Any] = {"pushed_hash": None, "rendered_from": None}
+                if state is not None:
+                    values["state"] = state
+                connection.execute(update(LINKS).where(LINKS.c.id.in_(ids[start:start + _CHUNK])).values(values))
 _READ_BACK = ("id", "appointment_id", "provider", "account", "calendar_id")
 
 

@@ -28,6 +28,7 @@ from clinicsync.sync.calendar.links import (
     ensure_pending,
     insert_shared,
     links_of,
+    mark_in_flight,
     record_outcomes,
     record_with_events,
     remember_sources,
@@ -204,6 +205,8 @@ def _send(settings: CalendarSettings, engine: Engine, provider: CalendarProvider
             _send_recorded(settings, engine, provider, chunk, report, failures, on_outcomes)
         return
     ids = ensure_pending(engine, [(p.appointment_id, p.target, p.event_id) for p in chunk if p.link is None])
+    mark_in_flight(engine, [p.link.id for p in chunk if p.link is not None and p.kind == "patch"],
+                   [p.link.id for p in chunk if p.link is not None and p.kind != "patch"])
     ops = []
     for p in chunk:
         content = p.desired.content if p.kind != "delete" else None

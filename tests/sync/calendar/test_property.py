@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlmodel import SQLModel
 
@@ -79,6 +79,10 @@ def _sync(mode: str, calendar: CalendarSettings, store: Store, fake: FakeGoogle)
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(STEP, max_size=14))
+# Found here (stop 46): the delete sent, a crash before its bookkeeping, the visit booked again as
+# it was: the link still vouched for the deleted event, and no run brought it back.
+@example(steps=[("book", "A0", "D01", 0), ("book", "A2", "D01", 7), ("sync", "clean"), ("cancel", "A2"),
+                ("sync", "crash"), ("book", "A2", "D01", 7)])
 def test_calendars_converge_on_the_truth(steps: list[tuple[Any, ...]], google_calendar_settings,
                                          fake_google: FakeGoogle) -> None:  # type: ignore[no-untyped-def]
     calendar = google_calendar_settings()

@@ -204,6 +204,32 @@ def test_a_crash_then_a_cancellation_still_removes_the_event(run: Pusher, store:
     assert not fake_google.live(AMELIA)
 
 
+@pytest.mark.parametrize("back", ["booked again", "moved back"])
+def test_a_crash_after_a_change_then_the_truth_back_as_pushed_still_converges(
+        run: Pusher, store: Store, fake_google: FakeGoogle, back: str) -> None:
+    """A crash between the calls and the bookkeeping, then the truth back to what the link says
+    was pushed before the next run (found by test_property.py): cancelled, its delete sent, the
+    crash, booked again; or moved, its patch sent, the crash, moved back. The link must not
+    vouch for the event the crash left behind: the next run brings the calendar to the truth."""
+    booked = appointment("A1")
+    apply(store, booked)
+    run()
+
+    def crash(ops: Any, outcomes: Any) -> None:
+        raise RuntimeError("power cut")
+
+    changed = appointment("A1", status="cancelled") if back == "booked again" else moved(booked, 90)
+    apply(store, changed)
+    with pytest.raises(RuntimeError):
+        run(on_outcomes=crash)
+    apply(store, booked)
+    run()
+    [event] = fake_google.live(AMELIA).values()
+    assert event["start"]["dateTime"] == booked.start.astimezone(ZoneInfo(booked.timezone)).isoformat()
+    fake_google.reset_counts()
+    assert run()["unchanged"] == 1 and fake_google.api_requests == []
+
+
 def test_two_workers_never_duplicate(google_calendar_settings, store: Store,
                                      fake_google: FakeGoogle) -> None:  # type: ignore[no-untyped-def]
     settings = google_calendar_settings()
