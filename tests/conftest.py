@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from clinicsync.sync.cli import app
 from clinicsync.sync.db import make_engine, upgrade
 from clinicsync.sync.store import Store
+from tests.pg_schemas import SchemaPool
 
 ROOT = Path(__file__).resolve().parent.parent
 # Real third-party material (FHIR examples, HL7 samples, OpenEMR schema), each with a SOURCE note.
@@ -64,8 +65,17 @@ def postgres_schema() -> Iterator[str]:
     try:
         yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
     finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        _SCHEMAS.release(schema)  # dropped, or (a store at head left as it was made) emptied for the next test
+
+
+# This worker's PostgreSQL schemas at head, handed from test to test (tests/pg_schemas.py).
+_SCHEMAS = SchemaPool(POSTGRES_URL)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The worker's pooled schemas are dropped with its session."""
+    if _SCHEMAS.free:
+        _SCHEMAS.drain()
 
 
 @pytest.fixture
@@ -159,8 +169,11 @@ def migrate(engine: Engine, request: pytest.FixtureRequest) -> None:
         upgrade(engine)
     else:
         schema = url.rsplit("search_path%3D", 1)[1]
-        with psycopg.connect(POSTGRES_URL) as connection:
-            connection.execute(script.replace(SCHEMA_MARK, f"{schema}."))
+        _SCHEMAS.learn(script, SCHEMA_MARK)
+        if not _SCHEMAS.take(schema):  # a schema an earlier test left at head, else the replay
+            with psycopg.connect(POSTGRES_URL) as connection:
+                connection.execute(script.replace(SCHEMA_MARK, f"{schema}."))
+            _SCHEMAS.made(schema)
     _MIGRATED.add(url)
 
 
