@@ -329,3 +329,47 @@ def test_the_migrated_schema_stores_null_where_a_column_is_left_out(store: Store
             assert left, table.name
             for name in left:
                 assert schema[name] == (0, None), (table.name, name)
+
+
+def test_a_multi_row_inserts_child_key_scans_never_run(store: Store) -> None:
+    """SQLite lists, for an INSERT of several rows into a table other tables reference, a scan of
+    each referencing table (writeback has no index on appointment_id), but runs them only while the
+    statement has caused a foreign key violation, which inserting parent rows never does: the
+    statement's virtual machine steps are the same whatever those tables hold."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's multi-row INSERT")
+    raw = store.engine.raw_connection()
+    try:
+        db = raw.driver_connection
+        rows = bulk.VALUES_ROWS
+        sql = (f"INSERT INTO appointment ({', '.join(NAMES)}) "
+               f"VALUES {', '.join(['(' + ', '.join('?' * len(NAMES)) + ')'] * rows)}")
+        plan = db.execute(f"EXPLAIN QUERY PLAN {sql}", [None] * rows * len(NAMES))
+        assert "SCAN writeback" in [row[3] for row in plan]
+
+        def steps(start: int) -> int:
+            counted = [0]
+
+            def count() -> int:
+                counted[0] += 1
+                return 0
+
+            values = [str(v) if isinstance(v, datetime) else v for row in _rows(rows, start=start) for v in row]
+            db.set_progress_handler(count, 1)
+            try:
+                db.execute(sql, values)
+            finally:
+                db.set_progress_handler(None, 1)
+            db.commit()
+            return counted[0]
+
+        empty = steps(0)
+        assert empty > 100
+        db.execute("INSERT INTO writeback (appointment_id, connector, external_id, participant_status, "
+                   "appointment_status, status, attempts, next_at, created_at) "
+                   "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5000) "
+                   "SELECT 1, 'src', 'A-0', 'accepted', 'booked', 'pending', 0, '2027-01-01', '2027-01-01' FROM n")
+        db.commit()
+        assert steps(100) == empty
+    finally:
+        raw.close()
