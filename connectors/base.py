@@ -121,6 +121,10 @@ class Batch:
     # own bookkeeping that must commit with the batch (e.g. HL7 message control ids); it may
     # return the positions of records that are replays of ones already applied (left out).
     within: Callable[[Connection], Collection[str] | None] | None = None
+    # Every record's ``data`` is a dict whose values are all exactly ``str`` (a CSV row: the csv
+    # module's fields): the mapping may run its code for such records (CompiledMapping.applier
+    # ``texts``), without the type tests other records need. False unless the connector knows.
+    texts: bool = False
 
 
 @dataclass(frozen=True)

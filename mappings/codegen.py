@@ -122,8 +122,11 @@ def _span(memo: dict[int, timedelta], minutes: Any) -> timedelta:
 class _Source:
     """The generated module's lines and the names bound for it."""
 
-    def __init__(self, constants: Constants) -> None:
+    def __init__(self, constants: Constants, texts: bool = False) -> None:
         self.constants = constants
+        # Every value of the record is exactly ``str`` (a CSV row: generate(texts=True)): a
+        # column read is a text or None (no such column), so its type needs no test.
+        self.texts = texts
         self.helpers: list[str] = []  # path functions, before the mapping's function
         self.lines: list[str] = []
         self.paths: dict[tuple[str, bool], str] = {}
@@ -242,11 +245,14 @@ def _reader(out: _Source, field: _CompiledField, position: int, ind: int, single
         out.add(ind, "if raw is not None:")
         out.add(ind + 1, "try:")
         body, handler = ind + 2, ind + 1
-    out.add(body, "if type(raw) is str:")
-    _text_value(out, field, body + 1, single)
-    out.add(body, "elif not (isinstance(raw, str) and not raw.strip()):")
-    out.saw(body + 1)
-    out.add(body + 1, f"value = {_convert_other(out, field, 'raw')}")
+    if out.texts and source[0] == "path" and column_name(source[1]) is not None:
+        _text_value(out, field, body, single)  # a column of a texts record: exactly a str here
+    else:
+        out.add(body, "if type(raw) is str:")
+        _text_value(out, field, body + 1, single)
+        out.add(body, "elif not (isinstance(raw, str) and not raw.strip()):")
+        out.saw(body + 1)
+        out.add(body + 1, f"value = {_convert_other(out, field, 'raw')}")
     out.add(handler, "except TransformError as exc:")
     out.saw(handler + 1)
     note = out.constants.bind(field, "_f")
@@ -493,8 +499,14 @@ def _group(out: _Source, signature: tuple[str, ...], group: list[tuple[int, _Com
             add(1, f"k{number} = record.get({column!r})")
         keys = [f"k{number}" for number in range(len(columns))]
         add(1, f"sub = ({', '.join(keys)},)")
-        add(1, f"gkey = sub if {' and '.join(f'(type({k}) is str or {k} is None)' for k in keys)} else None")
-    add(1, f"hit = None if gkey is None else {memo}.get(gkey)")
+        if out.texts:  # each column of a texts record: a str or None (absent), all a key needs
+            add(1, "gkey = sub")
+        else:
+            add(1, f"gkey = sub if {' and '.join(f'(type({k}) is str or {k} is None)' for k in keys)} else None")
+    if out.texts and signature[0] != "top":
+        add(1, f"hit = {memo}.get(gkey)")
+    else:
+        add(1, f"hit = None if gkey is None else {memo}.get(gkey)")
     entry = f"e_{signature[1] if signature[0] == 'columns' else signature[2]}"
     if signature[0] == "top":
         add(1, "if hit is not None and (hit[0] is sub or hit[0] == sub):")
@@ -667,11 +679,14 @@ def _compiled(source: str, name: str) -> CodeType:
     return compile(source, name, "exec")
 
 
-def generate(mapping: CompiledMapping,
-             runtime: Mapping[str, Any]) -> tuple[Callable[[Any], NormalizedAppointment], str]:
+def generate(mapping: CompiledMapping, runtime: Mapping[str, Any],
+             texts: bool = False) -> tuple[Callable[[Any], NormalizedAppointment], str]:
     """The mapping's generated function and its source (for a reader, or a failing test).
     ``runtime``: the engine's helpers and limits the generated code uses (quoted_zone,
-    _fit, _dropped_note, _updated_utc, _booked_utc, _CONNECTOR_NOTES, _ID_LIMIT, _TEXT_LIMITS)."""
+    _fit, _dropped_note, _updated_utc, _booked_utc, _CONNECTOR_NOTES, _ID_LIMIT, _TEXT_LIMITS).
+    ``texts``: the function is only for records whose every value is exactly ``str`` (a CSV
+    row's dict), so a column's value and a group's key need no type test (~150 opcodes of a
+    W1 row's ~950, issue 32); its memos are its own. Given any other record it maps it wrong."""
     namespace: dict[str, Any] = {
         **PATH_NAMESPACE, **runtime, "MappingError": MappingError, "TransformError": TransformError,
         "TimeError": TimeError, "zone": zone, "timedelta": timedelta, "_clean": clean_text,
@@ -683,7 +698,7 @@ def generate(mapping: CompiledMapping,
         "_Patient": _BUILD_PATIENT, "_Practitioner": _BUILD_PRACTITIONER,
         "_Appointment": _BUILD_APPOINTMENT, "_interpreted": mapping.apply_interpreted,
     }
-    out = _Source(Constants(namespace))
+    out = _Source(Constants(namespace), texts)
     out.add(0, "def apply(record):")
     out.add(1, "if type(record) is not dict:  # a Mapping of another kind: the reference engine")
     out.add(2, "return _interpreted(record)")
@@ -708,7 +723,7 @@ def generate(mapping: CompiledMapping,
              if members == {f.target for f in mapping.fields if f.target.startswith(f"{prefix}.")}}
     _tail(out, names, mapping.clinic_timezone, whole)
     source = "\n".join(out.helpers) + "\n" + "\n".join(out.lines) + "\n"
-    code = _compiled(source, f"<mapping {mapping.preset.name}>")
+    code = _compiled(source, f"<mapping {mapping.preset.name}{' (texts)' if texts else ''}>")
     exec(code, namespace)  # noqa: S102 - our own source, built from a validated preset
     function: Callable[[Any], NormalizedAppointment] = namespace["apply"]
     return function, source

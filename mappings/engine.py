@@ -371,6 +371,7 @@ class CompiledMapping:
         # A start or end outside the plausible window is refused here, for both engines.
         self._utc = _RememberedUtc(window)
         self._generated, self.source = generate(self, _RUNTIME)
+        self._texts: Callable[[Mapping[str, Any]], NormalizedAppointment] | None = None  # applier(texts=True)'s
 
     def _compile(self, target: str, spec: FieldSpec, default_region: str, formats: tuple[str, ...]) -> _CompiledField:
         kind = spec.type or _DEFAULT_TYPES.get(target, "string")
@@ -561,14 +562,21 @@ class CompiledMapping:
         ``apply_interpreted``, the reference, at about half the cost."""
         return self._generated(record)
 
-    def applier(self) -> Callable[[Mapping[str, Any]], NormalizedAppointment]:
+    def applier(self, texts: bool = False) -> Callable[[Mapping[str, Any]], NormalizedAppointment]:
         """``apply`` as one callable for a batch of records: the generated function itself when
         ``apply`` is this class's own (which only calls it: one Python frame a record fewer,
-        issue 32), else ``apply`` as it is (a subclass's, or one a test patched in)."""
+        issue 32), else ``apply`` as it is (a subclass's, or one a test patched in). ``texts``:
+        the caller vouches that every record is a ``dict`` whose values are all exactly ``str``
+        (a CSV row): then the code generated for such records (codegen.generate ``texts``, made
+        on first use), which skips the type tests that only other records need."""
         apply = self.apply
-        if getattr(apply, "__func__", None) is _OWN_APPLY:
+        if getattr(apply, "__func__", None) is not _OWN_APPLY:
+            return apply
+        if not texts:
             return self._generated
-        return apply
+        if self._texts is None:
+            self._texts = generate(self, _RUNTIME, texts=True)[0]
+        return self._texts
 
     def apply_interpreted(self, record: Mapping[str, Any]) -> NormalizedAppointment:
         """The reference engine: the fields interpreted one by one (see ``apply``)."""

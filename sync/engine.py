@@ -129,7 +129,7 @@ def map_batch(mapping: CompiledMapping, batch: Batch,
         # first import, a source without fingerprints): one loop without a call, a sort key
         # or a second list per record (issue 32); the same results and quarantine entries as
         # _map_one's, in record order.
-        return _map_all(mapping, batch.records, prints, quarantined), quarantined
+        return _map_all(mapping, batch.records, prints, quarantined, batch.texts), quarantined
     # Sort keys in file order: a record by its index; a recognized line before the record
     # that was kept after it (SkippedLine.kept), after the one before.
     mapped: list[tuple[tuple[int, int, int], Mapped]] = []
@@ -156,11 +156,12 @@ def map_batch(mapping: CompiledMapping, batch: Batch,
 
 
 def _map_all(mapping: CompiledMapping, records: Sequence[RawRecord], prints: Sequence[str | None] | None,
-             quarantined: list[QuarantineEntry]) -> list[Mapped]:
+             quarantined: list[QuarantineEntry], texts: bool = False) -> list[Mapped]:
     """``_map_one`` of every record in order, inlined: the mapped records, each failure added
     to ``quarantined``. ``mapping.apply`` is looked up once per batch (CompiledMapping.applier:
-    a patch of the class's method before the batch still takes effect)."""
-    apply = mapping.applier()
+    a patch of the class's method before the batch still takes effect). ``texts``: every
+    record's data is a dict of exactly-``str`` values (``Batch.texts``): the code for those."""
+    apply = mapping.applier(texts)
     mapped: list[Mapped] = []
     keep = mapped.append
     for index, record in enumerate(records):

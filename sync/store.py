@@ -352,6 +352,11 @@ class StoredIds:
                 if bits[(at := hash(external_id) & mask) >> 3] >> (at & 7) & 1]
 
 
+# ``_appointment_hash``'s view mask of an appointment ``a``, as an expression for generated code.
+_VIEW_MASK = ("((not (a.notes or a.answer)) | (not (a.join_url or a.provider_join_url or a.dial_in"
+              " or a.visit_mode not in (None, 'in_person'))) << 1 | (not a.cancel_reason) << 2)")
+
+
 def _batch_hashes(held: HeldJson | None = None) -> Callable[[NormalizedAppointment], str]:
     """``_appointment_hash`` for the appointments of one batch, byte for byte, at about three
     quarters of its cost: each person's JSON written once (``held``: :class:`HeldJson`, the
@@ -361,7 +366,7 @@ def _batch_hashes(held: HeldJson | None = None) -> Callable[[NormalizedAppointme
     views = {mask: make(held.held, held.person) for mask, make in _VIEW_BUILDERS.items()}
 
     def hashed(a: NormalizedAppointment) -> str:
-        mask = ((not (a.notes or a.answer))
+        mask = ((not (a.notes or a.answer))  # as _VIEW_MASK, written out
                 | (not (a.join_url or a.provider_join_url or a.dial_in or a.visit_mode not in (None, "in_person"))) << 1
                 | (not a.cancel_reason) << 2)
         digest = fresh()  # content_hash_bytes, inlined: the same digest from a copy of its empty state
@@ -1051,10 +1056,11 @@ class Store:
         held = HeldJson() if batch else None
         inline = _inlined(connection, connector, now) if batch else None
         unset = _unset_columns(connection, appointments, plain) if batch else frozenset()
-        if plain and not known and held is not None:
-            # Every appointment new and hashed with one view (a first import's batch): its row
-            # and hash in one call each, as the loop below builds them (issue 32).
-            make = _hashed_rows(connection, connector, now, held, _PLAIN_MASK, inline=inline, unset=unset)
+        if not known and held is not None:
+            # Every appointment new (a first import's batch): its row and hash in one call each,
+            # as the loop below builds them, with one view when all are plain (issue 32).
+            make = _hashed_rows(connection, connector, now, held, _PLAIN_MASK if plain else None, inline=inline,
+                                unset=unset)
             printed_of = prints.get
             inserts = [make(a, printed_of(a.external_id)) for a in appointments]
         else:
@@ -1558,16 +1564,19 @@ def _row_terms(processed: tuple[bool, ...], inline: bool, unset: frozenset[str])
 
 @lru_cache(maxsize=64)
 def _hashing_row_maker(processed: tuple[bool, ...], inline: bool, unset: frozenset[str],
-                       view: tuple[str, ...]) -> Callable[..., Callable[[Any, str | None], tuple[Any, ...]]]:
+                       view: tuple[str, ...] | None) -> Callable[..., Callable[[Any, str | None], tuple[Any, ...]]]:
     """``_row_maker``'s row with its content hash computed inside, for a batch whose
     appointments all hash with one view (``view``: its fields, ``_VIEWS``): one Python call a
-    new appointment instead of three (the hash, its view and the row, issue 32). The hash is
-    ``_batch_hashes``' byte for byte: the same view display, JSON and digest."""
+    new appointment instead of three (the hash, its view and the row, issue 32); or (``view``
+    None) each with the view of its own mask (``views``: ``_batch_hashes``' view functions by
+    mask), one call fewer than ``hashed`` then the row. The hash is ``_batch_hashes``' byte for
+    byte: the same view display, JSON and digest."""
     parameters = "".join(f", b{i}" for i, flag in enumerate(processed) if flag)
-    source = (f"def make(held, person, fresh, dumps, connector, version, now{parameters}):\n"
+    shown = f"views[{_VIEW_MASK}](a)" if view is None else f"{{{_view_display(view)}}}"
+    source = (f"def make(held, person, fresh, dumps, views, connector, version, now{parameters}):\n"
               f"    def row(a, printed):\n"
               f"        digest = fresh()\n"
-              f"        digest.update(dumps({{{_view_display(view)}}}))\n"
+              f"        digest.update(dumps({shown}))\n"
               f"        h = digest.hexdigest()\n"
               f"        return ({', '.join(_row_terms(processed, inline, unset))},)\n"
               f"    return row\n")
@@ -1594,16 +1603,18 @@ def _bound_rows(connection: Connection, connector: str, now: datetime, version: 
                  *(BoundValues(p) for p in processors.values() if p is not None))
 
 
-def _hashed_rows(connection: Connection, connector: str, now: datetime, held: HeldJson, mask: int,
+def _hashed_rows(connection: Connection, connector: str, now: datetime, held: HeldJson, mask: int | None,
                  inline: dict[str, str] | None = None,
                  unset: frozenset[str] = frozenset()) -> Callable[[NormalizedAppointment, str | None], tuple[Any, ...]]:
     """``_bound_rows``' builder that hashes the appointment itself (``_hashing_row_maker``), for a
-    batch whose appointments all have view ``mask``; its people's JSON from ``held``."""
+    batch whose appointments all have view ``mask`` (None: each its own); its people's JSON
+    from ``held``."""
     processors = dict(zip(_ROW_NAMES, bind_processors(connection, [APPOINTMENTS.c[n] for n in _ROW_NAMES]),
                           strict=True))
     maker = _hashing_row_maker(tuple(p is not None for p in processors.values()), inline is not None, unset,
-                               _VIEWS[mask][0])
-    return maker(held.held, held.person, _EMPTY_DIGEST.copy, orjson.dumps,
+                               None if mask is None else _VIEWS[mask][0])
+    views = None if mask is not None else {m: make(held.held, held.person) for m, make in _VIEW_BUILDERS.items()}
+    return maker(held.held, held.person, _EMPTY_DIGEST.copy, orjson.dumps, views,
                  *_batch_constants(connection, connector, now, 1),
                  *(BoundValues(p) for p in processors.values() if p is not None))
 

@@ -83,3 +83,17 @@ def test_a_row_dict_of_any_header_is_zip_s() -> None:
         made = _row_dict(header)(*row)
         assert made == dict(zip(header, row, strict=True))
         assert list(made.items()) == list(zip(header, row, strict=True))
+
+
+def test_every_batch_says_its_records_hold_only_text(tmp_path: Path) -> None:
+    """What Batch.texts vouches for (the mapping then skips its type tests): every value of every
+    record the connector yields is exactly a str, bad rows, odd line ends and a mid-file BOM included."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    path = _export(drop)
+    path.write_bytes(path.read_bytes().replace(b"\nA0", "\n\ufeffA0".encode(), 1))
+    settings: Any = CsvDropSettings(name="w1", mapping="csv_default", drop_dir=drop, settle_seconds=0, batch_size=97)
+    batches = list(CsvDropConnector(settings).fetch(None))
+    assert len(batches) > 5 and all(batch.texts for batch in batches)
+    values = [value for batch in batches for record in batch.records for value in record.data.values()]
+    assert len(values) > 10_000 and {type(value) for value in values} == {str}

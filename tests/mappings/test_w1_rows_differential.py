@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,3 +68,35 @@ def test_w1_rows_map_as_the_reference_engine_with_phonenumbers_alone(monkeypatch
     for _ in range(2):  # cold memos, then warm ones
         for record, wanted in zip(records, expected, strict=True):
             assert outcome(used.apply, record) == wanted, record
+
+
+def test_w1_rows_map_by_the_texts_code_as_by_the_general_code() -> None:
+    """The code generated for records of text values only (a CSV row's dict: codegen ``texts``,
+    without the type tests) against the general generated code, on W1's rows (bad ones and phones
+    written other ways included) and rows with columns missing: the same appointment or error,
+    cold and warm (each variant has its own memos)."""
+    preset = load_mapping("csv_default", "America/New_York", "US").preset
+    general = CompiledMapping(preset, "America/New_York", "US")
+    texts = CompiledMapping(preset, "America/New_York", "US").applier(texts=True)
+    records = w1_records()
+    records += [{k: v for k, v in row.items() if k not in dropped}
+                for row, dropped in zip(records[:400], [("patient_phone",), ("end", "duration_minutes"),
+                                                        ("patient_id",), ("doctor_id", "doctor_email"), ("status",),
+                                                        ("timezone", "type")] * 67, strict=False)]
+    expected = [outcome(general.apply, record) for record in records]
+    for _ in range(2):  # cold memos, then warm ones
+        for record, wanted in zip(records, expected, strict=True):
+            assert outcome(texts, record) == wanted, record
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (Path(__file__).parents[2] / "mappings").glob("*.yaml")
+                                           if "waitlist" not in p.stem))  # waitlist presets: another model
+def test_every_preset_has_texts_code_that_maps_text_rows_as_the_general_code(preset: str) -> None:
+    """Each preset's texts code compiles and maps a row of its own column names' texts (and an
+    empty one) as the general code does."""
+    compiled = load_mapping(preset, "America/New_York", "US")
+    texts = compiled.applier(texts=True)
+    assert texts is not compiled._generated
+    columns = {source[1] for field in compiled.fields for source in field.sources if source[0] == "path"}
+    for record in ({}, {column: " 2027-03-04 10:00 " for column in columns}, {column: "x" for column in columns}):
+        assert outcome(texts, record) == outcome(compiled._generated, record)

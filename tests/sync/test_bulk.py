@@ -159,6 +159,58 @@ def test_a_duplicate_key_is_sqlalchemys_integrity_error(store: Store) -> None:
         assert _stored(connection) == {}
 
 
+
+def _typed(connection: Connection, connector: str) -> list[tuple[Any, ...]]:
+    """Every stored column of ``connector``'s rows, id first, with its storage class, in id order."""
+    columns = ", ".join(f"{name}, typeof({name})" for name in NAMES)
+    return [tuple(row) for row in connection.exec_driver_sql(
+        f"SELECT id, {columns} FROM appointment WHERE connector = ? ORDER BY id", (connector,))]
+
+
+@pytest.mark.parametrize("count", [1, 15, 16, 17, 31, 32, 33, 47, 48, 50])
+def test_sqlite_multi_row_inserts_store_what_an_executemany_stores(tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+                                                                   count: int) -> None:
+    """SQLite's INSERT of ``VALUES_ROWS`` rows a statement (then an executemany of the rest) against
+    the executemany of every row: the same values and storage classes, the same ids in row order
+    (consecutive from the same start), on two stores of the same history; every group sent."""
+    from sqlalchemy import event
+
+    from clinicsync.sync.db import make_engine, upgrade
+
+    def stored(grouped: bool) -> tuple[list[tuple[Any, ...]], list[int], list[str]]:
+        engine = make_engine(f"sqlite:///{tmp_path / f'{grouped}.db'}")
+        upgrade(engine)
+        sent: list[str] = []
+        monkeypatch.setattr(bulk, "VALUES_ROWS", bulk.VALUES_ROWS if grouped else 10**9)
+        try:
+            with engine.begin() as connection:
+                bulk.insert_rows(connection, APPOINTMENTS, NAMES, _rows(3, "before"))  # ids before ours
+                event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+                ids = bulk.insert_with_ids(connection, APPOINTMENTS, NAMES, _rows(count), "src")
+            with engine.connect() as connection:
+                return _typed(connection, "src"), ids, sent
+        finally:
+            engine.dispose()
+
+    per = bulk.VALUES_ROWS
+    ours, our_ids, sent = stored(grouped=True)
+    theirs, their_ids, _ = stored(grouped=False)
+    assert ours == theirs and len(ours) == count
+    assert our_ids == their_ids == [row[0] for row in ours] == list(range(4, 4 + count))
+    groups = [sql.count("), (") + 1 for sql in sent if sql.startswith("INSERT")]
+    assert groups == [per] * (count // per) + ([1] if count % per else [])
+
+
+def test_a_duplicate_key_in_a_later_group_is_sqlalchemys_integrity_error(store: Store) -> None:
+    """A multi-row INSERT that meets a stored key fails as the executemany did: SQLAlchemy's
+    IntegrityError, and the transaction's rows rolled back with it."""
+    rows = _rows(40)
+    with pytest.raises(IntegrityError), store.engine.begin() as connection:
+        # the second group (rows 16-31) repeats row 5's key
+        bulk.insert_rows(connection, APPOINTMENTS, NAMES, rows[:19] + rows[5:6] + rows[20:])
+    with store.engine.connect() as connection:
+        assert _stored(connection) == {}
+
 @pytest.mark.postgres
 def test_a_value_longer_than_its_column_is_sqlalchemys_data_error(postgres_url: str) -> None:
     """What the HL7 receiver catches to quarantine a message the store refuses."""
@@ -277,3 +329,47 @@ def test_the_migrated_schema_stores_null_where_a_column_is_left_out(store: Store
             assert left, table.name
             for name in left:
                 assert schema[name] == (0, None), (table.name, name)
+
+
+def test_a_multi_row_inserts_child_key_scans_never_run(store: Store) -> None:
+    """SQLite lists, for an INSERT of several rows into a table other tables reference, a scan of
+    each referencing table (writeback has no index on appointment_id), but runs them only while the
+    statement has caused a foreign key violation, which inserting parent rows never does: the
+    statement's virtual machine steps are the same whatever those tables hold."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's multi-row INSERT")
+    raw = store.engine.raw_connection()
+    try:
+        db = raw.driver_connection
+        rows = bulk.VALUES_ROWS
+        sql = (f"INSERT INTO appointment ({', '.join(NAMES)}) "
+               f"VALUES {', '.join(['(' + ', '.join('?' * len(NAMES)) + ')'] * rows)}")
+        plan = db.execute(f"EXPLAIN QUERY PLAN {sql}", [None] * rows * len(NAMES))
+        assert "SCAN writeback" in [row[3] for row in plan]
+
+        def steps(start: int) -> int:
+            counted = [0]
+
+            def count() -> int:
+                counted[0] += 1
+                return 0
+
+            values = [str(v) if isinstance(v, datetime) else v for row in _rows(rows, start=start) for v in row]
+            db.set_progress_handler(count, 1)
+            try:
+                db.execute(sql, values)
+            finally:
+                db.set_progress_handler(None, 1)
+            db.commit()
+            return counted[0]
+
+        empty = steps(0)
+        assert empty > 100
+        db.execute("INSERT INTO writeback (appointment_id, connector, external_id, participant_status, "
+                   "appointment_status, status, attempts, next_at, created_at) "
+                   "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5000) "
+                   "SELECT 1, 'src', 'A-0', 'accepted', 'booked', 'pending', 0, '2027-01-01', '2027-01-01' FROM n")
+        db.commit()
+        assert steps(100) == empty
+    finally:
+        raw.close()

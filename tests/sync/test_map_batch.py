@@ -70,3 +70,29 @@ def test_a_patched_apply_is_what_a_batch_calls(monkeypatch: pytest.MonkeyPatch) 
     assert mapping.applier() is not mapping._generated
     mapped, quarantined = map_batch(mapping, Batch(_records()[:1]))
     assert mapped == [] and [q.reason for q in quarantined] == ["refused by the patch"]
+
+
+def test_a_batch_of_texts_maps_with_the_texts_code_as_one_record_at_a_time() -> None:
+    """A batch that says its records hold only text (Batch.texts: the CSV connector's) is mapped by
+    the code generated for such records, with the results of ``apply`` one record at a time; a
+    batch that does not say so keeps the general code (its non-text value is quarantined as the
+    field's error, not an unexpected TypeError of the texts code's memo)."""
+    mapping = load_mapping("csv_default", "America/New_York", "US")
+    texts = [r for r in _records() if all(type(v) is str for v in r.data.values())]
+    assert len(texts) == 6
+    found = map_batch(mapping, Batch(texts, texts=True))
+    assert mapping._texts is not None and mapping.applier(texts=True) is mapping._texts is not mapping._generated
+    assert found == _one_by_one(mapping, texts, None)
+    _mapped, quarantined = map_batch(mapping, Batch(_records()))
+    assert ("f:5", "duration_minutes") in [(q.position, q.field) for q in quarantined]
+
+
+def test_a_patched_apply_is_what_a_batch_of_texts_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    mapping = load_mapping("csv_default", "America/New_York", "US")
+
+    def refusing(self: CompiledMapping, record: Any) -> Any:
+        raise MappingError("start", "refused by the patch")
+
+    monkeypatch.setattr(CompiledMapping, "apply", refusing)
+    mapped, quarantined = map_batch(mapping, Batch(_records()[:1], texts=True))
+    assert mapped == [] and [q.reason for q in quarantined] == ["refused by the patch"]

@@ -235,3 +235,45 @@ def test_a_batchs_fused_rows_are_the_loops_rows(tmp_path: Any) -> None:
                     assert fused(appointment, printed) == looped(appointment, hashed(appointment), printed)
     finally:
         engine.dispose()
+
+
+def test_a_mixed_batchs_fused_rows_are_the_loops_rows(tmp_path: Any) -> None:
+    """A batch whose appointments are all new but not all plain builds each row with its hash in
+    one call, each with the view of its own mask (store._hashed_rows with no mask): the same row
+    as ``_bound_rows`` given ``_batch_hashes``' hash, for every combination of later groups
+    and a visit stated in person, the columns left out and inlined alike."""
+    from sqlalchemy import text
+
+    from clinicsync.sync import store as store_module
+    from clinicsync.sync.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade(engine)
+    appointments = []
+    for full, groups in sorted(PINNED):
+        values = {**_base(full), "external_id": f"A-{len(appointments)}"}
+        for group in groups:
+            values.update(GROUPS[group])
+        appointments.append(NormalizedAppointment(**values))
+    appointments.append(NormalizedAppointment(**{**_base(True), "external_id": "A-in", "visit_mode": "in_person"}))
+    now = datetime(2027, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            in_person = [a for a in appointments if a.visit_mode is None]  # a batch without telehealth
+            unset = store_module._unset_columns(connection, in_person)
+            assert unset == {"visit_mode", "join_url", "provider_join_url", "dial_in"}
+            for inline, left, batch in ((None, frozenset(), appointments),
+                                        (store_module._inlined(connection, "src", now), unset, in_person)):
+                fused = store_module._hashed_rows(connection, "src", now, store_module.HeldJson(), None,
+                                                  inline=inline, unset=left)
+                looped = store_module._bound_rows(connection, "src", now, inline=inline, unset=left)
+                hashed = store_module._batch_hashes()
+                assert len({hashed(a) for a in batch}) == len(batch) > 4
+                for number, appointment in enumerate(batch):
+                    printed = None if number % 2 else f"{number:032x}"
+                    row = fused(appointment, printed)
+                    assert row == looped(appointment, hashed(appointment), printed)
+                    assert _appointment_hash(appointment) in row
+    finally:
+        engine.dispose()
