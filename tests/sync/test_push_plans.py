@@ -10,37 +10,22 @@ guard. Everything else (a first import above all) still plans each statement for
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, text
 
-from clinicsync.connectors.rest_api import key_digest
 from clinicsync.sync import db, push
 from clinicsync.sync.db import PUSH_PLANS, begin_first
 from clinicsync.sync.push import PushReceiver
-from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from tests.sync.test_push_statistics import booking
+from tests.sync.test_push_statistics import settings as settings  # fixture: two REST sources, one key
 
 pytestmark = pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
                                      indirect=True)
 GROWN = 100_000  # rows another writer adds to a table the push reads
-
-
-@pytest.fixture
-def settings(write_settings: Callable[..., Path]) -> Settings:
-    key = key_digest("csk_test-push-plans-0123456789abcdefghijklmn")
-    return load_settings(write_settings(connectors=f"""
-- name: website
-  kind: rest_api
-  api_keys: [{{name: site, sha256: {key}}}]
-- name: kiosk
-  kind: rest_api
-  api_keys: [{{name: desk, sha256: {key}}}]
-"""))
 
 
 def push_new(receiver: PushReceiver, prefix: str, count: int) -> None:
