@@ -119,7 +119,8 @@ class ConnectorHealth:
 def connector_health(connection: Connection) -> dict[str, ConnectorHealth]:
     """Per connector that ever ran: its latest run, last success and the failed runs since.
 
-    The run history is never pruned, so nothing here scans it: the connector names come
+    The run history holds a row per poll and per push for `store.run_history_days` (Store.prune_runs),
+    hundreds of thousands a source, so nothing here scans it: the connector names come
     from a skip scan of (connector, status, id) (a recursive CTE, one index probe per name),
     and each figure is an index probe or a range over the failures since the last success."""
     first = select(func.min(R.connector).label("name")).cte("names", recursive=True)
