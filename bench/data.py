@@ -10,7 +10,9 @@ order, streamed straight to disk, so a million of them costs no memory.
 from __future__ import annotations
 
 import csv
+import functools
 import random
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,13 +39,51 @@ class ExportStats:
     changed: int = 0
 
 
-def _patient(rng: random.Random, index: int) -> list[str]:
-    first, last = rng.choice(FIRST), rng.choice(LAST)
-    return [f"P{index:06d}", f"{first} {last}",
-            f"({rng.choice(AREA_CODES)}) {rng.randrange(200, 1000)}-{rng.randrange(10_000):04d}",
+_LANGUAGES, _LANGUAGE_WEIGHTS = ("en", "es", "fr"), (70, 25, 5)
+_CHANNELS, _CHANNEL_WEIGHTS = ("sms", "email", "whatsapp"), (60, 30, 10)
+_DRAWS = 7  # a patient's draws: first name, last name, area code, exchange, line, language, channel
+
+
+def _draw_patient(rng: random.Random, out: array[int]) -> None:
+    """One patient's draws, as indices, in the order the pool has always drawn them:
+    ``choice(seq)`` is ``randrange(len(seq))`` and ``choices(seq, weights)[0]`` one
+    ``random()`` bisected on the weights, so the stream is the one the strings came from."""
+    out.extend((rng.randrange(len(FIRST)), rng.randrange(len(LAST)), rng.randrange(len(AREA_CODES)),
+                rng.randrange(200, 1000), rng.randrange(10_000),
+                rng.choices(range(len(_LANGUAGES)), weights=_LANGUAGE_WEIGHTS)[0],
+                rng.choices(range(len(_CHANNELS)), weights=_CHANNEL_WEIGHTS)[0]))
+
+
+def _patient(index: int, draws: array[int]) -> tuple[str, ...]:
+    first, last = FIRST[draws[0]], LAST[draws[1]]
+    return (f"P{index:06d}", f"{first} {last}", f"({AREA_CODES[draws[2]]}) {draws[3]}-{draws[4]:04d}",
             f"{first}.{last}{index}@mail.example.com".lower().replace("'", ""),
-            rng.choices(["en", "es", "fr"], weights=[70, 25, 5])[0],
-            rng.choices(["sms", "email", "whatsapp"], weights=[60, 30, 10])[0]]
+            _LANGUAGES[draws[5]], _CHANNELS[draws[6]])
+
+
+@functools.lru_cache(maxsize=4)
+def _pool_draws(seed: int) -> tuple[array[int], tuple[object, ...]]:
+    """Every draw of ``seed``'s ``PATIENTS`` patients, and the rng's state right after them.
+
+    Drawing is ~3/4 of a pool's cost (~0.1 s here; a bench child or a test often writes two
+    exports of one seed, W1's the first and the 1 %-changed one). Kept as small integers
+    (280 KB), not as the pool's strings (7.6 MB): a bench child that generates its own export
+    measures its peak RSS afterwards, and the strings are freed after each export as always."""
+    rng = random.Random(seed)
+    draws: array[int] = array("H")
+    for _index in range(PATIENTS):
+        _draw_patient(rng, draws)
+    return draws, rng.getstate()
+
+
+def _patient_pool(seed: int) -> tuple[list[tuple[str, ...]], random.Random]:
+    """``seed``'s patients, and its rng where drawing them left it (where the rows' stream starts)."""
+    draws, state = _pool_draws(seed)
+    patients = [_patient(index, draws[at:at + _DRAWS])
+                for index, at in enumerate(range(0, len(draws), _DRAWS), start=1)]
+    rng = random.Random()
+    rng.setstate(state)
+    return patients, rng
 
 
 def _doctor(index: int) -> list[str]:
@@ -52,7 +92,8 @@ def _doctor(index: int) -> list[str]:
             .replace("'", ""), _LOCATIONS[index % len(_LOCATIONS)]]
 
 
-def _good_row(rng: random.Random, serial: int, patients: list[list[str]], doctors: list[list[str]]) -> list[str]:
+def _good_row(rng: random.Random, serial: int, patients: list[tuple[str, ...]],
+              doctors: list[list[str]]) -> list[str]:
     """Appointment ``serial``: a slot of a doctor's working year (no two share a slot)."""
     doctor_index = serial % len(doctors)
     slot = serial // len(doctors)  # 36 quarter-hour slots a day (08:00-17:00), six days a week
@@ -110,8 +151,7 @@ def rows(count: int, seed: int = 1, changed: float = 0.0,
     """``(row, bad, changed)`` for ``count`` appointments. With ``changed``, that share of the
     good rows differs from the ``changed=0`` export of the same seed, the rest is identical.
     ``doctors``: how many share the appointments (W6 compares a two-doctor practice with 50)."""
-    rng = random.Random(seed)
-    patients = [_patient(rng, index) for index in range(1, PATIENTS + 1)]
+    patients, rng = _patient_pool(seed)
     practice = [_doctor(index) for index in range(1, doctors + 1)]
     pick = random.Random(seed + 1)  # its own stream: changing rows never shifts the others
     for serial in range(1, count + 1):

@@ -238,7 +238,9 @@ class RemindersSettings(SettingsModel):
         default_factory=dict, description="kind -> approved WhatsApp Content SID (variables 1..5: first name, "
                                           "date, time, doctor, location)")
     workers: int = Field(8, ge=1, le=64, description="messages in flight at once")
-    lease_seconds: int = Field(300, ge=10, description="a claim older than this is presumed crashed")
+    lease_seconds: int = Field(
+        300, ge=2, description="a claim older than this is presumed crashed; below the notifiers' timeout a slow "
+                               "send can be reported unknown while still under way (the crash tests use 2)")
     max_attempts: int = Field(5, ge=1, le=50, description="sends of a retryable failure before `failed`")
     retry_backoff: str = Field("1m", description="first retry delay; doubles per attempt")
     retry_backoff_max: str = Field("1h", description="longest retry delay")

@@ -23,7 +23,8 @@ from tests.reliability.twilio_fake import TwilioFake
 pytestmark = pytest.mark.postgres
 
 ROWS = 240
-LEASE = 10  # the shortest lease settings allow: the final restart waits for it to run out
+LEASE = 2  # the shortest lease settings allow: the final restart waits for it to run out (a wait, not
+# a proof: every never-twice guard is the claimant's token, not the clock)
 SEEDS = [int(s) for s in os.environ.get("CLINICSYNC_DISPATCH_SEEDS", "21,22").split(",")]
 KILLS_PER_SEED = int(os.environ.get("CLINICSYNC_DISPATCH_KILLS", "2"))
 COMMANDS = (("remind", "--once", "--json"), ("run",))
