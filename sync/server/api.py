@@ -37,7 +37,6 @@ from clinicsync.sync.model import Appointment
 from clinicsync.sync.push import PushReceiver, PushResult
 from clinicsync.sync.ratelimits import SharedBuckets, push_limiter
 from clinicsync.sync.server.problems import PROBLEM, FieldProblem, Problem, ProblemOut, from_http_exception
-from clinicsync.sync.server.push_lane import lane
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import queries
@@ -282,8 +281,8 @@ router = APIRouter(prefix=PREFIX, tags=["appointments API"], responses=PROBLEMS,
              response_model=PushOut)
 async def create(body: AppointmentCreate, request: Request, config: Source) -> Response:
     record = body.model_dump(mode="json", exclude_none=True)
-    result = await lane(request).run(_receiver(request, config).receive, record, f"api POST {body.id}",
-                                      quarantine_bad=False)
+    result = await run_in_threadpool(_receiver(request, config).receive, record, f"api POST {body.id}",
+                                     quarantine_bad=False)
     return _answer(request, result)
 
 
@@ -295,14 +294,14 @@ async def put(external_id: ExternalId, body: AppointmentReplace, request: Reques
                       [FieldProblem(field="id", detail="differs from the id in the path (leave it out, or send the "
                                                        "same)")])
     record = {**body.model_dump(mode="json", exclude_none=True), "id": external_id}
-    result = await lane(request).run(_receiver(request, config).receive, record, f"api PUT {external_id}",
-                                      quarantine_bad=False)
+    result = await run_in_threadpool(_receiver(request, config).receive, record, f"api PUT {external_id}",
+                                     quarantine_bad=False)
     return _answer(request, result)
 
 
 @router.post("/appointments/{external_id}/cancel", summary="Cancel an appointment", response_model=PushOut)
 async def cancel(external_id: ExternalId, request: Request, config: Source) -> Response:
-    result = await lane(request).run(_receiver(request, config).cancel, external_id, f"api cancel {external_id}")
+    result = await run_in_threadpool(_receiver(request, config).cancel, external_id, f"api cancel {external_id}")
     if result is None:
         _count(request, "not_found")
         raise Problem(404, "Not Found", "no appointment with this id from this source")

@@ -12,7 +12,6 @@ from clinicsync.sync.responses.metrics import response_gauges
 from clinicsync.sync.server import api, booking_hooks, fhir_hooks, health, openapi, waitlist_api
 from clinicsync.sync.server.metrics import Metrics, StoreGauges, stall_gauges
 from clinicsync.sync.server.middleware import InputErrorsAs4xx, RequestBounds, SecurityAndAccessLog
-from clinicsync.sync.server.push_lane import PushLane
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.store import Store
@@ -61,7 +60,6 @@ def create_app(settings: Settings, store: Store, mounted: list[APIRouter] | None
     app.state.settings = settings
     app.state.store = store
     app.state.metrics = Metrics(store, [*store_gauges(), stall_gauges(settings)], collectors)
-    app.state.push_lane = PushLane(store)
     api.install(app)
     fhir_hooks.install(app)
     for router in routers() if mounted is None else mounted:

@@ -39,7 +39,6 @@ from clinicsync.sync.bounded_json import load_json
 from clinicsync.sync.push import PushReceiver, PushResult, Withdrawn
 from clinicsync.sync.push_hooks import DUPLICATE, merge_chain, receipt_and_alias, received_or_chain, unchained
 from clinicsync.sync.server.api import FieldProblem, Problem, take_token
-from clinicsync.sync.server.push_lane import lane
 from clinicsync.sync.settings import Settings
 
 log = structlog.get_logger("clinicsync.webhooks")
@@ -141,7 +140,7 @@ async def calcom_hook(name: str, request: Request) -> JSONResponse:
         raise _malformed(request, config, problem) from None
     if not event.applied:
         return _answer(request, config, "ignored", event.trigger)
-    outcome, result = await lane(request).run(_apply_calcom, request, config, body, data, event, max_age)
+    outcome, result = await run_in_threadpool(_apply_calcom, request, config, body, data, event, max_age)
     return _answer(request, config, outcome, event.trigger, result)
 
 
@@ -200,11 +199,11 @@ async def easyappointments_hook(name: str, request: Request) -> JSONResponse:
     if event.action == easyappointments.DELETE:
         # The delete carries the row: one that overtook its save is stored cancelled (the save,
         # arriving later, is older), as save-then-delete would have left it (issue 29).
-        result = await lane(request).run(lambda: receiver.cancel(event.appointment_id, position,  # type: ignore[arg-type]
-                                                                  connector.with_customer(data)))
+        result = await run_in_threadpool(lambda: receiver.cancel(event.appointment_id, position,  # type: ignore[arg-type]
+                                                                 connector.with_customer(data)))
         return _answer(request, config, "unknown" if result is None else result.outcome, event.action, result)
-    result = await lane(request).run(lambda: receiver.receive(connector.with_customer(data), position,
-                                                               quarantine_bad=True))
+    result = await run_in_threadpool(lambda: receiver.receive(connector.with_customer(data), position,
+                                                              quarantine_bad=True))
     return _answer(request, config, result.outcome, event.action, result)
 
 
