@@ -63,6 +63,13 @@ NOTICE_KINDS = frozenset({"confirmation", "rescheduled", "confirmed", "cancelled
 # Rows about the start they were planned for rather than the visit's current one: a
 # cancellation, and a doctor's notice that a visit left their schedule (its old time).
 OLD_START_KINDS = frozenset({"cancelled", "reassigned"})
+# Doctors' notices about the visit as it is now (the patient's answer), not about a change of
+# one doctor's schedule: they go to whoever has the visit when they are sent, as every message
+# is rendered from the current appointment. A visit given to another doctor between the answer
+# and the send (a stopped dispatcher, a push) would otherwise tell the one who no longer has it.
+# The same-day change notices keep the doctor they were planned for (``reassigned``: the one
+# whose schedule the visit left).
+CURRENT_DOCTOR_KINDS = frozenset({"declined"})
 log = structlog.get_logger("clinicsync.reminders")
 PHONE_CHANNELS = ("sms", "whatsapp")
 STAFF = ("practitioner", "frontdesk")  # recipients reached by email, with no quiet hours
@@ -385,10 +392,13 @@ class Dispatcher:
     @staticmethod
     def _refs(item: Item) -> dict[str, str | None]:
         row, a = item.row, item.appointment
+        doctor = a.practitioner_ref if a is not None else None  # the visit's doctor now
+        if row.recipient == "practitioner" and row.kind not in CURRENT_DOCTOR_KINDS:
+            doctor = row.recipient_ref  # the doctor it was planned for (an agenda, a same-day notice)
         return {
             # the recipient, or the patient a doctor's notice is about
             "patient": row.recipient_ref if row.recipient == "patient" else (a.patient_ref if a else None),
-            "doctor": row.recipient_ref if row.recipient == "practitioner" else (a.practitioner_ref if a else None),
+            "doctor": doctor,
             "location": a.location_ref if a is not None else None,
         }
 

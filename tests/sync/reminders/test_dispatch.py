@@ -16,6 +16,7 @@ from clinicsync.common.ratelimit import KeyedBuckets, TokenBucket
 from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
 from clinicsync.sync.reminders.dispatch import Dispatcher, opt_in
 from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
@@ -416,3 +417,19 @@ def test_several_changes_between_two_passes_tell_the_net_change(
     assert {k: (r.recipient_ref, r.starts_at) for k, r in reminders(store).items() if r.recipient == "practitioner"} \
         == {f"a1:practitioner:{kind}:v{version}": (doctor, datetime(2026, 6, 10, hour, tzinfo=UTC))
             for kind, (doctor, hour) in told.items()}
+
+
+def test_a_patients_decline_reaches_the_doctor_who_has_the_visit_when_it_is_sent(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """The doctor's `declined` notice is about the visit as it is now: given to another doctor
+    (same time) before a stopped dispatcher sent it, it goes to that doctor, not to the one who
+    had the visit when the patient answered (simulation seed 62, 90 days, PostgreSQL)."""
+    settings = reminder_settings(BASE + "\nconfirmation: false")
+    book(store, settings)
+    assert handle_reply(settings, store, "sms", PHONE, "No", "SM1", BOOKED_AT).outcome == "applied"
+    later = BOOKED_AT + timedelta(hours=2)
+    put(store, appointment("A1", START, doctor="D2", doctor_email="ortiz@clinic.example.org"))
+    plan(settings, store, later)
+    run(settings, store, later)
+    declined = [m["to"] for m in read_log(tmp_path / "mails.jsonl") if "declined" in m["subject"]]
+    assert declined == ["ortiz@clinic.example.org"]
