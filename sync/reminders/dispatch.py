@@ -499,6 +499,8 @@ class Dispatcher:
             return "skip", "no longer fulfilled"
         if row.kind == "reminder" and row.starts_at != a.start_utc:
             return "skip", "appointment moved"
+        if row.recipient == "patient" and row.kind != "cancelled" and row.recipient_ref != a.patient_ref:
+            return "skip", "appointment given to another patient"  # before planning has seen it
         if row.kind == "confirmation" and row.recipient == "patient" and item.superseded:
             return "skip", "superseded"
         if row.kind == "reminder" and row.recipient == "patient":

@@ -8,6 +8,9 @@ Per appointment the events of a read are reconciled against its current state:
   notice is still pending (it renders the current time anyway);
 - cancelled or deleted: everything pending for the patient is cancelled and one
   cancellation notice goes (none when the booking and its cancellation arrive together);
+- given to another patient (a booking made under the wrong patient, then corrected at the
+  source): what is pending for the patient who had it is cancelled, that patient is told it
+  is cancelled if they had been told of it, and the patient who has it now is booked;
 - confirmed by the clinic (proposed or pending -> booked): a `confirmed` notice, unless a
   confirmation or notice is still unsent (it shows the booking anyway);
 - fulfilled (the visit took place), when follow-ups are on: one `followup` per visit, ever
@@ -23,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import chain, compress
-from operator import itemgetter, not_
+from operator import attrgetter, itemgetter, not_
 from typing import Any
 
 import orjson
@@ -53,6 +56,7 @@ _NO_KINDS: frozenset[str] = frozenset()
 _NOTHING: list[Any] = []  # an appointment's stored rows when it has none (never appended to)
 UNCONFIRMED = frozenset({"proposed", "pending"})  # statuses the clinic still has to confirm
 _ENDED = frozenset({"cancelled", "deleted", "noshow"})  # events whose visit's pending messages are cancelled
+GIVEN_AWAY = "appointment given to another patient"  # the reason on the rows of a patient who no longer has it
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
 # The columns a planned row fills, in the order of the tuples built below; the rest start NULL.
@@ -231,6 +235,10 @@ class _Chunk:
             told_kinds, booked = _NO_KINDS, False
         moved = "rescheduled" in told_kinds
         active = a.deleted_at is None and a.status in ACTIVE_STATUSES
+        given = bool(existing) and bool(a.patient_ref) and self._given_away(a, existing)
+        if given:  # from here on, the rows of the patient who has the visit now
+            existing = [r for r in existing if r.recipient != "patient" or r.recipient_ref == a.patient_ref]
+            booked = booked or bool(told)
         pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"] if existing else _NOTHING
         if a.patient_ref:
             if not active:
@@ -238,7 +246,7 @@ class _Chunk:
                     reason = "no-show" if a.status == "noshow" else "appointment cancelled"
                     for row in pending:
                         self.cancel[row.id] = reason
-                    if told_kinds & {"cancelled", "deleted"} and "created" not in told_kinds:
+                    if told_kinds & {"cancelled", "deleted"} and "created" not in told_kinds and not given:
                         self._notice(a, "cancelled")
             else:
                 confirmed = (not booked and self.rules.confirmed and a.status == "booked"
@@ -252,6 +260,34 @@ class _Chunk:
                     self._followup(a)
         if self.rules.same_day and told:
             self._same_day(a, told)
+
+    def _given_away(self, a: Any, existing: list[Any]) -> bool:
+        """Whether the visit has just gone to another patient: rows of a patient other than
+        its own that are still live. Their pending rows are cancelled, and a patient who had
+        been told of the visit (a message sent, or perhaps sent, since their last cancellation
+        notice) is told it is cancelled, at the start they knew. Why here and not by an event
+        kind: the change comes as a plain update, and the rows say who was told what."""
+        others: dict[str, list[Any]] = defaultdict(list)
+        for row in existing:
+            if row.recipient == "patient" and row.recipient_ref != a.patient_ref:
+                others[row.recipient_ref].append(row)
+        given = False
+        for ref, rows in others.items():
+            for row in rows:
+                if row.status == "pending":
+                    self.cancel[row.id] = GIVEN_AWAY
+                    given = True
+            told = [r for r in rows if r.status in ("sent", "unknown") and r.kind != "cancelled"]
+            last_told = max(told, key=attrgetter("version"), default=None)
+            cancelled = max((r.version for r in rows if r.kind == "cancelled" and r.status != "cancelled"), default=0)
+            if last_told is not None and last_told.version > cancelled:
+                key = f"a{a.id}:patient:cancelled:v{a.version}"
+                if key not in self.rows and key not in self.known:
+                    self._add(a, "patient", ref, "cancelled", None,
+                              self.placer.notice(last_told.starts_at, a.timezone), self.now,
+                              starts_at=last_told.starts_at)
+                given = True
+        return given
 
     def _replan(self, a: Any, booked: bool, pending: list[Any], existing: list[Any], announce: bool = True) -> None:
         for row in pending:

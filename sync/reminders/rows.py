@@ -67,6 +67,8 @@ class Planned(NamedTuple):
     offset: str | None
     status: str
     starts_at: Any  # aware UTC
+    recipient_ref: str | None  # whom it goes to: a visit given to another patient leaves rows of the first
+    version: int  # the appointment's version it was planned for
 
 
 PLANNED_FROM = [APPOINTMENTS.c[name] for name in PlannedFrom._fields]

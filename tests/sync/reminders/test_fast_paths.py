@@ -407,11 +407,11 @@ def test_a_lone_baseline_event_is_planned_as_the_general_way_plans_it() -> None:
     start = now + timedelta(hours=5)
     stored = [
         [],
-        [Stored(1, "k1", 7, "patient", "reminder", "1d", "pending", start)],
-        [Stored(1, "k1", 7, "patient", "reminder", "1d", "pending", start - timedelta(hours=1)),
-         Stored(2, "k2", 7, "patient", "confirmation", None, "pending", start)],
-        [Stored(3, "k3", 7, "patient", "reminder", "1h", "sent", start),
-         Stored(4, "k4", 7, "practitioner", "agenda", None, "pending", start)],
+        [Stored(1, "k1", 7, "patient", "reminder", "1d", "pending", start, "P1", 1)],
+        [Stored(1, "k1", 7, "patient", "reminder", "1d", "pending", start - timedelta(hours=1), "P1", 1),
+         Stored(2, "k2", 7, "patient", "confirmation", None, "pending", start, "P1", 1)],
+        [Stored(3, "k3", 7, "patient", "reminder", "1h", "sent", start, "P1", 1),
+         Stored(4, "k4", 7, "practitioner", "agenda", None, "pending", start, "D1", 1)],
     ]
     configs = [RemindersSettings.model_validate({
         "agenda": {"same_day_changes": same_day},

@@ -1,0 +1,116 @@
+"""A visit the source gives to another patient (a booking made under the wrong patient, then
+corrected): the messages planned for the first patient must not go to them, and the patient
+who now has the visit is told as a new booking (docs/reminders.md, *What planning does*)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from clinicsync.mappings.model import NormalizedPatient
+from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.store import Store
+from tests.sync.reminders.conftest import SettingsMaker, appointment, put
+from tests.sync.reminders.fakes import read_log
+from tests.sync.reminders.test_dispatch import BASE, BOOKED_AT, PHONE, START, book, reminders, run
+
+OTHER_PHONE = "+12125550199"
+
+
+def given_to_another_patient() -> Any:
+    """A1 as the source now has it: same time and doctor, another patient (P2, Luis)."""
+    return replace(appointment("A1", START),
+                   patient=NormalizedPatient("P2", "Luis Ortega", OTHER_PHONE, "luis@example.org", "en", "sms"))
+
+
+def texts(tmp_path: Path) -> list[tuple[str, str]]:
+    return [(line["to"], line["key"]) for line in read_log(tmp_path / "texts.jsonl")]
+
+
+def test_nothing_sent_yet_the_first_patient_hears_nothing_and_the_new_one_is_booked(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    settings = reminder_settings(BASE)
+    book(store, settings)
+    later = BOOKED_AT + timedelta(minutes=5)
+    put(store, given_to_another_patient())
+    plan(settings, store, later)
+    rows = reminders(store)
+    first = {k: (r.status, r.reason) for k, r in rows.items() if r.recipient_ref == "P1"}
+    assert first and all(status == "cancelled" and reason == "appointment given to another patient"
+                         for status, reason in first.values()), first
+    second = {r.kind for r in rows.values() if r.recipient_ref == "P2" and r.status == "pending"}
+    assert second == {"confirmation", "reminder"}
+    run(settings, store, later)
+    run(settings, store, START - timedelta(days=1))
+    sent = texts(tmp_path)
+    assert [to for to, _ in sent] == [OTHER_PHONE, OTHER_PHONE], sent
+    assert PHONE not in {to for to, _ in sent}
+
+
+def test_a_first_patient_already_told_is_told_it_is_cancelled(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    settings = reminder_settings(BASE)
+    book(store, settings)
+    run(settings, store)  # P1's confirmation goes
+    later = BOOKED_AT + timedelta(hours=2)
+    put(store, given_to_another_patient())
+    plan(settings, store, later)
+    run(settings, store, later)
+    run(settings, store, START - timedelta(days=1))
+    sent = texts(tmp_path)
+    to_first = [key for to, key in sent if to == PHONE]
+    to_second = [key for to, key in sent if to == OTHER_PHONE]
+    assert [k.split(":")[2] for k in to_first] == ["confirmation", "cancelled"], sent
+    assert [k.split(":")[2] for k in to_second] == ["confirmation", "reminder"], sent
+    # The cancellation names the first patient, never the one who has the visit now.
+    [notice] = [line for line in read_log(tmp_path / "texts.jsonl") if ":cancelled:" in line["key"]]
+    assert "Luis" not in notice["body"] and "Ana" in notice["body"]
+
+
+def test_before_planning_has_seen_the_change_nothing_goes_to_the_first_patient(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """A dispatcher run between the sync that stored the change and its planning (another
+    cron job) skips the first patient's reminder at send time."""
+    settings = reminder_settings(BASE + "\nconfirmation: false")
+    book(store, settings)
+    put(store, given_to_another_patient())  # stored; not planned yet
+    run(settings, store, START - timedelta(days=1))
+    assert texts(tmp_path) == []
+    [row] = [r for r in reminders(store).values() if r.kind == "reminder"]
+    assert (row.recipient_ref, row.status, row.reason) == ("P1", "skipped", "appointment given to another patient")
+
+
+def test_given_back_to_the_first_patient_each_is_told_once(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    settings = reminder_settings(BASE)
+    book(store, settings)
+    run(settings, store)  # P1: confirmation
+    at = BOOKED_AT + timedelta(hours=1)
+    put(store, given_to_another_patient())
+    plan(settings, store, at)
+    run(settings, store, at)  # P1: cancelled; P2: confirmation
+    at += timedelta(hours=1)
+    put(store, appointment("A1", START))  # back to P1
+    plan(settings, store, at)
+    run(settings, store, at)  # P2: cancelled; P1: confirmation again
+    plan(settings, store, at + timedelta(minutes=5))  # nothing new to plan: nobody is told twice
+    run(settings, store, START - timedelta(days=1))  # P1: the reminder
+    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
+    for to, key in texts(tmp_path):
+        kinds[to].append(key.split(":")[2])
+    assert kinds == {PHONE: ["confirmation", "cancelled", "confirmation", "reminder"],
+                     OTHER_PHONE: ["confirmation", "cancelled"]}
+
+
+def test_given_away_and_cancelled_together_tells_only_the_patient_who_knew(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    settings = reminder_settings(BASE)
+    book(store, settings)
+    run(settings, store)  # P1: confirmation
+    at = BOOKED_AT + timedelta(hours=1)
+    put(store, replace(given_to_another_patient(), status="cancelled"))
+    plan(settings, store, at)
+    run(settings, store, at)
+    assert [(to, key.split(":")[2]) for to, key in texts(tmp_path)] == [(PHONE, "confirmation"), (PHONE, "cancelled")]
