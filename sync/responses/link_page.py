@@ -131,6 +131,8 @@ def _problem(found: Found | None, now: datetime) -> str | None:
     appointment = found.appointment
     if appointment is None or appointment.deleted_at is not None:
         return "closed"
+    if found.reminder.recipient_ref != appointment.patient_ref:
+        return "closed"  # given to another patient since: this link must not answer, nor show, their visit
     if appointment.participation == "declined":
         return None
     if appointment.status not in ACTIVE_STATUSES or appointment.end_utc <= now:

@@ -213,3 +213,26 @@ async def test_a_link_answers_only_the_time_its_message_gave(
         again = await client.get(offered[0])
         assert again.status_code == 200 and "1:00 PM" in text(again)
         assert (await client.post(offered[0])).status_code == 200 and participation(store) == {"A1": "accepted"}
+
+
+async def test_a_link_of_a_patient_whose_visit_went_to_another_patient_is_closed(
+        client: httpx.AsyncClient, settings: Settings, store: Store, tmp_path: Path) -> None:
+    """The source gave the visit to another patient (a booking under the wrong patient,
+    corrected): the first patient's link neither shows the visit nor answers for the patient
+    who has it now (docs/reminders.md, *What planning does*)."""
+    from dataclasses import replace
+
+    from clinicsync.mappings.model import NormalizedPatient
+    from tests.responses.test_links import START
+    from tests.sync.reminders.conftest import appointment, put
+
+    url = links(booked(settings, store, tmp_path, language="en"))["decline"]
+    put(store, replace(appointment("A1", START, channel="email", language="en"),
+                       patient=NormalizedPatient("P2", "Luis Ortega", "+12125550199", "luis@example.org", "en")))
+    page = await client.get(url)
+    assert page.status_code == 410, text(page)
+    seen = text(page)
+    assert "This appointment can no longer be answered online." in seen
+    assert "10:00 AM" not in seen and "Luis" not in seen and "Ana" not in seen
+    assert (await client.post(url, data={"choice": "decline"})).status_code == 410
+    assert participation(store) == {"A1": None}
