@@ -31,6 +31,7 @@ class Stored:
     join_url: str | None = None
     provider_join_url: str | None = None
     dial_in: str | None = None
+    patient_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ def classify(old: Stored, new: NormalizedAppointment, new_hash: str) -> Change |
     ) if (before or None) != (after or None) and not (name == "visit_mode" and {before, after} <= {None, "in_person"})]
     if visit:
         payload["visit"] = visit
+    if old.patient_ref != (new.patient.external_id if new.patient else None):
+        payload["patient_changed"] = True  # a flag, never the ids: given to another patient (a correction)
     if not was_active and new.status in ACTIVE_STATUSES:
         return Change("updated", {**payload, "reactivated": True})
     if new.status != old.status and new.status in CANCELLED_STATUSES:

@@ -1294,10 +1294,11 @@ def _answer_outlived(change: Change) -> bool:
     to another start, or the source booked it again after a cancellation. The answer was for the
     time the patient was told; a "no" kept on a visit the desk rebooked would show it as
     "Cancelled by patient" in the doctor's calendar, offer its new time to the waitlist and make
-    the patient's next reply miss it (record.py matches visits awaiting an answer). A change of
-    doctor, type or place at the same start keeps the answer."""
+    the patient's next reply miss it (record.py matches visits awaiting an answer). A visit given
+    to another patient drops the answer too: it was the first patient's. A change of doctor, type
+    or place at the same start keeps the answer."""
     payload = change.payload or {}
-    return "start" in payload.get("moved", ()) or bool(payload.get("reactivated"))
+    return "start" in payload.get("moved", ()) or bool(payload.get("reactivated") or payload.get("patient_changed"))
 
 
 def _held_hashes(connection: Connection, table: Any, connector: str, people: dict[str, Any],

@@ -42,3 +42,21 @@ def test_other_changes_keep_the_answer(store: Store, reminder_settings: Settings
     put(store, appointment("A1", START, type="Annual"))  # same time, another visit type
     put(store, appointment("A1", START, doctor="D2"))  # same time, another doctor
     assert participation(store) == {"A1": "accepted"}
+
+
+def test_an_answer_does_not_outlive_a_visit_given_to_another_patient(store: Store,
+                                                                     reminder_settings: SettingsMaker) -> None:
+    """The first patient's "no" was theirs: the visit the source gave to another patient
+    (same time, a booking corrected) awaits that patient's answer, is not "Cancelled by
+    patient" in the doctor's calendar, and the new patient's reminders are not stopped."""
+    from dataclasses import replace
+
+    from clinicsync.mappings.model import NormalizedPatient
+
+    settings: Settings = reminder_settings(BASE)
+    put(store, appointment("A1", START))
+    assert reply(settings, store, "NO", "SM1").outcome == "applied"
+    assert participation(store) == {"A1": "declined"}
+    put(store, replace(appointment("A1", START),
+                       patient=NormalizedPatient("P2", "Luis Ortega", "+12125550199", "luis@example.org", "en")))
+    assert participation(store) == {"A1": None}
