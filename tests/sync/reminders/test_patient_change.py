@@ -5,12 +5,13 @@ who now has the visit is told as a new booking (docs/reminders.md, *What plannin
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from clinicsync.mappings.model import NormalizedPatient
 from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.sync.reminders.fakes import read_log
@@ -27,6 +28,18 @@ def given_to_another_patient() -> Any:
 
 def texts(tmp_path: Path) -> list[tuple[str, str]]:
     return [(line["to"], line["key"]) for line in read_log(tmp_path / "texts.jsonl")]
+
+
+def told_then_changed(store: Store, settings: Settings, visit: Any) -> datetime:
+    """P1's visit booked and its confirmation sent; an hour later the source holds ``visit``,
+    which is planned and dispatched then. Returns that time."""
+    book(store, settings)
+    run(settings, store)  # P1: confirmation
+    at = BOOKED_AT + timedelta(hours=1)
+    put(store, visit)
+    plan(settings, store, at)
+    run(settings, store, at)
+    return at
 
 
 def test_nothing_sent_yet_the_first_patient_hears_nothing_and_the_new_one_is_booked(
@@ -52,12 +65,7 @@ def test_nothing_sent_yet_the_first_patient_hears_nothing_and_the_new_one_is_boo
 def test_a_first_patient_already_told_is_told_it_is_cancelled(
         store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
     settings = reminder_settings(BASE)
-    book(store, settings)
-    run(settings, store)  # P1's confirmation goes
-    later = BOOKED_AT + timedelta(hours=2)
-    put(store, given_to_another_patient())
-    plan(settings, store, later)
-    run(settings, store, later)
+    told_then_changed(store, settings, given_to_another_patient())
     run(settings, store, START - timedelta(days=1))
     sent = texts(tmp_path)
     to_first = [key for to, key in sent if to == PHONE]
@@ -85,12 +93,7 @@ def test_before_planning_has_seen_the_change_nothing_goes_to_the_first_patient(
 def test_given_back_to_the_first_patient_each_is_told_once(
         store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
     settings = reminder_settings(BASE)
-    book(store, settings)
-    run(settings, store)  # P1: confirmation
-    at = BOOKED_AT + timedelta(hours=1)
-    put(store, given_to_another_patient())
-    plan(settings, store, at)
-    run(settings, store, at)  # P1: cancelled; P2: confirmation
+    at = told_then_changed(store, settings, given_to_another_patient())  # P1: cancelled; P2: confirmation
     at += timedelta(hours=1)
     put(store, appointment("A1", START))  # back to P1
     plan(settings, store, at)
@@ -107,10 +110,5 @@ def test_given_back_to_the_first_patient_each_is_told_once(
 def test_given_away_and_cancelled_together_tells_only_the_patient_who_knew(
         store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
     settings = reminder_settings(BASE)
-    book(store, settings)
-    run(settings, store)  # P1: confirmation
-    at = BOOKED_AT + timedelta(hours=1)
-    put(store, replace(given_to_another_patient(), status="cancelled"))
-    plan(settings, store, at)
-    run(settings, store, at)
+    told_then_changed(store, settings, replace(given_to_another_patient(), status="cancelled"))
     assert [(to, key.split(":")[2]) for to, key in texts(tmp_path)] == [(PHONE, "confirmation"), (PHONE, "cancelled")]
