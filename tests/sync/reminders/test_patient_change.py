@@ -114,3 +114,21 @@ def test_given_away_and_cancelled_together_tells_only_the_patient_who_knew(
     plan(settings, store, at)
     run(settings, store, at)
     assert [(to, key.split(":")[2]) for to, key in texts(tmp_path)] == [(PHONE, "confirmation"), (PHONE, "cancelled")]
+
+
+def test_a_reminder_that_went_to_the_first_patient_does_not_stand_in_for_the_new_ones_confirmation(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """A sent reminder makes an unsent confirmation moot, but only the patient's own: the
+    first patient's reminder told the new patient nothing (simulation seed 11, PATIENT_CHANGES)."""
+    settings = reminder_settings(BASE)
+    book(store, settings)
+    run(settings, store)  # P1: confirmation
+    run(settings, store, START - timedelta(days=1))  # P1: the reminder
+    at = START - timedelta(hours=20)
+    put(store, given_to_another_patient())
+    plan(settings, store, at)
+    run(settings, store, at)
+    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
+    for to, key in texts(tmp_path):
+        kinds[to].append(key.split(":")[2])
+    assert kinds == {PHONE: ["confirmation", "reminder", "cancelled"], OTHER_PHONE: ["confirmation"]}
