@@ -334,19 +334,21 @@ class Dispatcher:
         others: dict[int, list[Any]] = {}
         for start in range(0, len(ids), 500):
             for row in connection.execute(
-                    select(R.c.id, R.c.appointment_id, R.c.offset, R.c.starts_at, R.c.status)
+                    select(R.c.id, R.c.appointment_id, R.c.recipient_ref, R.c.offset, R.c.starts_at, R.c.status)
                     .where(R.c.appointment_id.in_(ids[start:start + 500]), R.c.kind == "reminder",
                            R.c.recipient == "patient", R.c.due_at <= self.now,
                            R.c.status.in_(("pending", "sending", "sent", "delivered", "unknown")))):
                 others.setdefault(row.appointment_id, []).append(row)
         for item, appointment in candidates:
             row, zone_name = item.row, appointment.timezone
+            # Only the same patient's reminders: one that went to a patient who had the visit
+            # before it was given to another told the new patient nothing.
+            own = [o for o in others.get(row.appointment_id, ()) if o.recipient_ref == row.recipient_ref]
             if row.kind == "confirmation":
-                item.superseded = any(self._stands_in(other, appointment.start_utc, zone_name)
-                                      for other in others.get(row.appointment_id, ()))
+                item.superseded = any(self._stands_in(other, appointment.start_utc, zone_name) for other in own)
                 continue
             mine = reminder_time(row.starts_at, zone_name, row.offset)
-            for other in others.get(row.appointment_id, ()):
+            for other in own:
                 if other.id == row.id or other.starts_at != row.starts_at:
                     continue
                 if reminder_time(other.starts_at, zone_name, other.offset) <= mine:

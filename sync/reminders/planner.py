@@ -263,7 +263,8 @@ class _Chunk:
 
     def _given_away(self, a: Any, existing: list[Any]) -> bool:
         """Whether the visit has just gone to another patient: rows of a patient other than
-        its own that are still live. Their pending rows are cancelled, and a patient who had
+        its own that are still live. Their pending rows are cancelled (not a cancellation notice
+        of theirs: a later pass before it goes must not drop it), and a patient who had
         been told of the visit (a message sent, or perhaps sent, since their last cancellation
         notice) is told it is cancelled, at the start they knew. Why here and not by an event
         kind: the change comes as a plain update, and the rows say who was told what."""
@@ -273,8 +274,8 @@ class _Chunk:
                 others[row.recipient_ref].append(row)
         given = False
         for ref, rows in others.items():
-            for row in rows:
-                if row.status == "pending":
+            for row in rows:  # their own cancellation notice, still unsent, stands
+                if row.status == "pending" and row.kind != "cancelled":
                     self.cancel[row.id] = GIVEN_AWAY
                     given = True
             told = [r for r in rows if r.status in ("sent", "unknown") and r.kind != "cancelled"]

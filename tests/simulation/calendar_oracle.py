@@ -20,6 +20,9 @@ The rules, as read from docs/calendar.md (default settings: ``cancelled_action: 
   in another doctor's file unless cancelled, no UID live twice across the files and none twice
   in one file. A visit given to another doctor (DOCTOR_CHANGES) keeps its UID: live in the new
   doctor's file, CANCELLED in the old one's (how an `.ics` subscriber learns it is gone).
+  A visit given to another patient (PATIENT_CHANGES) keeps its UID, its doctor and its time;
+  its title (initials only, docs/calendar.md "privacy by default") becomes the new patient's,
+  and a cancellation by the first patient's reply no longer marks it (the answer is cleared).
 - Appointments that ended longer ago than the window (less a day of margin) are not judged:
   "left alone".
 - A visit whose patient cancelled by SMS (PATIENT_REPLIES: the oracle of messages works out

@@ -33,6 +33,14 @@ The rules, as read here (where the docs leave room, the reading is written down)
 - A visit given to another doctor at the same time (DOCTOR_CHANGES) is a change the patient
   is told of (a reschedule notice, unless a notice is still unsent); its reminders and the
   patient's answer stand.
+- A visit given to another patient at the same time (PATIENT_CHANGES: the source corrects a
+  booking made under the wrong patient) is cancelled for the one who had it and booked for the
+  one who has it now: every unsent message of the first is dropped, and the first gets one
+  cancellation notice (at the start they knew) only if a message about the visit went to them
+  since their last cancellation notice, and nothing else about it; the new patient gets a
+  confirmation and the reminders at the offsets still ahead, as a new booking after go-live;
+  the answer is cleared (it was the first patient's). A notice already due to the first stands
+  whatever the visit does next.
 - Patients' replies (PATIENT_REPLIES, docs/responses.md), after the tick's sync: a reply
   answers the patient's nearest upcoming active visit (any source) that awaits an answer (none
   given since it was last moved); none: nothing happens. A confirmation makes an unsent
@@ -122,6 +130,12 @@ class Pending:
     due: datetime
     recipient: str = "patient"  # or "doctor" (a patient's cancellation, a same-day change)
     doctor: str | None = None  # a same-day notice's doctor (the one who had the visit, for reassigned)
+    patient: str | None = None  # a notice to a patient who no longer has the visit (PATIENT_CHANGES)
+
+    @property
+    def own(self) -> bool:
+        """A message to the patient who has the visit now."""
+        return self.recipient == "patient" and self.patient is None
 
 
 @dataclass
@@ -130,6 +144,10 @@ class Visit:
     pending: list[Pending] = field(default_factory=list)
     sent_reminders: set[tuple[str, datetime]] = field(default_factory=set)
     answer: str | None = None  # the patient's reply standing for the current start: confirm | decline
+    # PATIENT_CHANGES: whether a message about the visit went to a patient since their last
+    # cancellation notice, and the reminders each patient who had the visit was sent.
+    told: dict[str, bool] = field(default_factory=dict)
+    sent_by: dict[str, set[tuple[str, datetime]]] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -233,20 +251,39 @@ class Oracle:
         if not baseline:
             self._same_day(visit, old, now)
         if not visit.active:
-            visit.pending = [p for p in visit.pending if p.recipient == "doctor"]  # a same-day notice goes
+            visit.pending = [p for p in visit.pending if not p.own]  # a same-day notice goes
             if not baseline:
                 self._notice(visit, "cancelled", now)
+        elif v.patient != old.patient:
+            self._give(key, visit, old, now)
         elif v.start == old.start and v.doctor != old.doctor:  # another doctor, same time: told, answer kept
-            if not baseline and not any(p.recipient == "patient" and p.kind != "reminder" for p in visit.pending):
+            if not baseline and not any(p.own and p.kind != "reminder" for p in visit.pending):
                 self._notice(visit, "rescheduled", now)
         elif v.start != old.start:
             visit.pending = [p for p in visit.pending if p.kind != "reminder"]
             if visit.answer is not None:  # it was for the old time
                 visit.answer = None
                 self.answers[key].append((now, 0, None))
-            if not baseline and not any(p.recipient == "patient" for p in visit.pending):  # no notice unsent
+            if not baseline and not any(p.own for p in visit.pending):  # no notice unsent
                 self._notice(visit, "rescheduled", now)
             self._reminders(visit, now, self.offsets)
+
+    def _give(self, key: tuple[str, str], visit: Visit, old: Version, now: datetime) -> None:
+        """The visit given to another patient at the same time (PATIENT_CHANGES, module docstring)."""
+        first = old.patient
+        visit.pending = [p for p in visit.pending if not p.own]
+        if visit.told.get(first):
+            visit.told[first] = False
+            due = fit(now, now, old.start)
+            if due is not None:
+                visit.pending.append(Pending("cancelled", None, old.start, due, patient=first))
+        visit.sent_by[first] = visit.sent_reminders
+        visit.sent_reminders = visit.sent_by.pop(visit.version.patient, set())
+        if visit.answer is not None:  # the first patient's
+            visit.answer = None
+            self.answers[key].append((now, 0, None))
+        self._notice(visit, "confirmation", now)
+        self._reminders(visit, now, self.offsets)
 
     def _settings_change(self, now: datetime) -> None:
         new = list(OFFSETS_AFTER_CHANGE)
@@ -279,7 +316,7 @@ class Oracle:
         visit.answer = REPLY_TEXTS[reply.text]
         self.answers[key].append((now, 1, visit.answer))
         if visit.answer == "decline":
-            visit.pending = [p for p in visit.pending if p.recipient != "patient"]
+            visit.pending = [p for p in visit.pending if not p.own]
             visit.pending.append(Pending("declined", None, visit.version.start, now, recipient="doctor"))
 
     # -- dispatch --
@@ -312,8 +349,9 @@ class Oracle:
                 if p.kind != "reminder":
                     visit.pending.remove(p)
                     moot = p.kind == "confirmation" and (stand_in or visit.answer is not None)
-                    if now < v.start and not moot:
-                        self._send(v.patient, f"{source}/{external_id}", p.kind, "", now)
+                    if (now < p.start) if p.patient else (now < v.start and not moot):
+                        self._send(p.patient or v.patient, f"{source}/{external_id}", p.kind, "", now)
+                        visit.told[p.patient or v.patient] = p.kind != "cancelled"
                     continue
             for p in reminders:
                 visit.pending.remove(p)
@@ -326,6 +364,7 @@ class Oracle:
                     s == p.start and offset_length(o) < length for o, s in visit.sent_reminders)
                 if not late and not superseded:
                     visit.sent_reminders.add((p.offset or "", p.start))
+                    visit.told[v.patient] = True
                     self._send(v.patient, f"{source}/{external_id}", "reminder",
                                f"{p.offset} for {p.start.astimezone(UTC):%Y-%m-%d %H:%M}Z", now)
         for key, agenda_due in list(self.agendas.items()):

@@ -234,6 +234,9 @@ class _Generator:
                 if Fault.DOCTOR_CHANGES in self.faults and rng.random() < 0.3:  # same time, another doctor
                     doctor = rng.choice([d.id for d in s.doctors if d.id != old.doctor])
                     self.add(at, "move", replace(old, doctor=doctor, updated_at=at))
+                elif Fault.PATIENT_CHANGES in self.faults and rng.random() < 0.3:  # same time, another patient
+                    patient = rng.choice([p.id for p in s.patients if p.id != old.patient])
+                    self.add(at, "move", replace(old, patient=patient, updated_at=at))
                 else:
                     self.add(at, "move", replace(old, start=_slot(rng, today, soon=rng.random() < 0.25), updated_at=at))
             elif roll < 0.9 or source == "web" or Fault.SOURCE_DELETES not in self.faults:

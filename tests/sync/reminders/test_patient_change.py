@@ -112,3 +112,42 @@ def test_given_away_and_cancelled_together_tells_only_the_patient_who_knew(
     settings = reminder_settings(BASE)
     told_then_changed(store, settings, replace(given_to_another_patient(), status="cancelled"))
     assert [(to, key.split(":")[2]) for to, key in texts(tmp_path)] == [(PHONE, "confirmation"), (PHONE, "cancelled")]
+
+
+def test_a_reminder_that_went_to_the_first_patient_does_not_stand_in_for_the_new_ones_confirmation(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """A sent reminder makes an unsent confirmation moot, but only the patient's own: the
+    first patient's reminder told the new patient nothing (simulation seed 11, PATIENT_CHANGES)."""
+    settings = reminder_settings(BASE)
+    book(store, settings)
+    run(settings, store)  # P1: confirmation
+    run(settings, store, START - timedelta(days=1))  # P1: the reminder
+    at = START - timedelta(hours=20)
+    put(store, given_to_another_patient())
+    plan(settings, store, at)
+    run(settings, store, at)
+    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
+    for to, key in texts(tmp_path):
+        kinds[to].append(key.split(":")[2])
+    assert kinds == {PHONE: ["confirmation", "reminder", "cancelled"], OTHER_PHONE: ["confirmation"]}
+
+
+def test_the_first_patients_notice_stands_when_the_visit_changes_again_before_it_goes(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """The dispatcher is down between the give-away and a move: the next planning pass must not
+    cancel the first patient's cancellation notice as a row of a patient who no longer has the
+    visit, nor book the new patient a second time."""
+    settings = reminder_settings(BASE)
+    book(store, settings)
+    run(settings, store)  # P1: confirmation
+    at = BOOKED_AT + timedelta(hours=1)
+    put(store, given_to_another_patient())
+    plan(settings, store, at)  # P1: cancelled, P2: confirmation, both unsent
+    at += timedelta(hours=1)
+    put(store, replace(given_to_another_patient(), start=START + timedelta(hours=2)))
+    plan(settings, store, at)
+    run(settings, store, at)
+    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
+    for to, key in texts(tmp_path):
+        kinds[to].append(key.split(":")[2])
+    assert kinds == {PHONE: ["confirmation", "cancelled"], OTHER_PHONE: ["confirmation"]}
