@@ -70,6 +70,7 @@ OLD_START_KINDS = frozenset({"cancelled", "reassigned"})
 # The same-day change notices keep the doctor they were planned for (``reassigned``: the one
 # whose schedule the visit left).
 CURRENT_DOCTOR_KINDS = frozenset({"declined"})
+STALE_DECLINE = "the patient's answer no longer stands"  # a `declined` notice whose answer was cleared
 log = structlog.get_logger("clinicsync.reminders")
 PHONE_CHANNELS = ("sms", "whatsapp")
 STAFF = ("practitioner", "frontdesk")  # recipients reached by email, with no quiet hours
@@ -514,6 +515,12 @@ class Dispatcher:
                                  declined_stops_reminders=self.settings.responses.cancel_reminders_on_decline)
         if answered:
             return "skip", answered
+        if row.kind == "declined" and getattr(a, "participation", None) != "declined":
+            # The answer was for the time it was given: a move (or the visit booked again, or
+            # given to another patient) cleared it before this email went; it would tell the
+            # doctor the patient declined the visit as it is now.
+            moved = row.starts_at is not None and row.starts_at != a.start_utc
+            return "skip", STALE_DECLINE + (": the visit moved" if moved else "")
         start = row.starts_at if row.kind in OLD_START_KINDS and row.starts_at else a.start_utc
         latest = start - self.config.lead if row.kind == "reminder" else start
         if row.kind == "followup":

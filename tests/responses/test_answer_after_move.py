@@ -8,7 +8,11 @@ answer again, so the next reply reaches it, the doctor's calendar shows it as bo
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+from sqlalchemy import select
+
+from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from tests.responses.test_record import BASE, START, participation, reply
@@ -60,3 +64,23 @@ def test_an_answer_does_not_outlive_a_visit_given_to_another_patient(store: Stor
     put(store, replace(appointment("A1", START),
                        patient=NormalizedPatient("P2", "Luis Ortega", "+12125550199", "luis@example.org", "en")))
     assert participation(store) == {"A1": None}
+
+
+def test_a_doctors_declined_notice_not_yet_sent_does_not_outlive_a_move(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """The patient said no; before the doctor's `declined` email went (a stopped dispatcher),
+    the desk moved the visit. The "no" was for the old time and is cleared: the email would tell
+    the doctor that the patient declined the visit at its new time. It is skipped instead."""
+    from clinicsync.sync.reminders.dispatch import Dispatcher
+    from tests.responses.test_record import NOW
+    from tests.sync.reminders.fakes import read_log
+
+    settings: Settings = reminder_settings(BASE)
+    put(store, appointment("A1", START))
+    assert reply(settings, store, "NO", "SM1").outcome == "applied"
+    put(store, appointment("A1", START + timedelta(days=2)))  # the desk rebooked it
+    Dispatcher(settings, store, NOW + timedelta(minutes=5)).run()
+    assert [m for m in read_log(tmp_path / "mails.jsonl") if "declined" in m["key"]] == []
+    with store.engine.connect() as connection:
+        [row] = connection.execute(select(REMINDERS).where(REMINDERS.c.kind == "declined")).all()
+    assert (row.status, row.reason) == ("skipped", "the patient's answer no longer stands: the visit moved")

@@ -48,7 +48,8 @@ The rules, as read here (where the docs leave room, the reading is written down)
   and tells the doctor at once by email (``declined``; staff get no quiet hours), while the visit
   is ahead and still booked; no reminder is planned for it any more (a settings change adds
   none), though the source still holds it. A move to another start clears the answer (it was for
-  the old time): the visit then gets its reminders and the reschedule notice as any move does.
+  the old time): the visit then gets its reminders and the reschedule notice as any move does,
+  and a doctor's ``declined`` email not sent yet is not sent (it would name the new time).
 - Agendas: each doctor with an email and an appointment (of that source) today or tomorrow
   in the store at a planning pass gets that day's agenda at 07:00 clinic time, if at send
   time the day still holds one of theirs. Reading for issue 28 obs 4 ("every message has a
@@ -264,6 +265,7 @@ class Oracle:
             if visit.answer is not None:  # it was for the old time
                 visit.answer = None
                 self.answers[key].append((now, 0, None))
+                visit.pending = [p for p in visit.pending if p.kind != "declined"]  # unsent: moot
             if not baseline and not any(p.own for p in visit.pending):  # no notice unsent
                 self._notice(visit, "rescheduled", now)
             self._reminders(visit, now, self.offsets)
@@ -282,6 +284,7 @@ class Oracle:
         if visit.answer is not None:  # the first patient's
             visit.answer = None
             self.answers[key].append((now, 0, None))
+            visit.pending = [p for p in visit.pending if p.kind != "declined"]  # unsent: moot
         self._notice(visit, "confirmation", now)
         self._reminders(visit, now, self.offsets)
 
