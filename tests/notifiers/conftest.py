@@ -12,6 +12,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message as HeaderMap
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -247,13 +248,22 @@ def fake_api() -> Iterator[FakeApi]:
     api.server.server_close()
 
 
-@pytest.fixture
-def closed_port_url() -> str:
-    """An address where nothing listens: the connection is refused, nothing is sent."""
+@contextmanager
+def refusing_port(port: int = 0) -> Iterator[int]:
+    """A loopback port (``port``, or one the system picks) that refuses connections while this
+    holds it: a socket bound to it that does not listen. A port merely closed could be given
+    to another test's server on the other worker meanwhile, which would answer (a 404: a
+    permanent failure where the test expects a refused connection)."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+        sock.bind(("127.0.0.1", port))
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port_url() -> Iterator[str]:
+    """An address where nothing listens, for the whole test: the connection is refused, nothing is sent."""
+    with refusing_port() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 # --- messages --------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from tests.notifiers.aws_fake import (
     moto_sns,
     sns_sms_messages,
 )
+from tests.notifiers.conftest import refusing_port
 
 __all__ = ["aws_credentials", "moto_sns"]  # fixtures
 PATIENT = "+12125550123"
@@ -109,7 +110,7 @@ def test_a_provider_that_is_down_is_retryable(aws_credentials: None) -> None:
     api, _ = end_user_messaging_fake()
     port = api.server.server_address[1]
     api.server.server_close()
-    with pytest.raises(RetryableError):
+    with refusing_port(port), pytest.raises(RetryableError):
         notifier(f"http://127.0.0.1:{port}", check_opt_out=False).send(sms())
 
 

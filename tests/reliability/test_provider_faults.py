@@ -40,7 +40,7 @@ from tests.faults import (
     FaultyApi,
     FaultySmtpSink,
 )
-from tests.notifiers.conftest import LoopbackController
+from tests.notifiers.conftest import LoopbackController, refusing_port
 from tests.notifiers.test_twilio import ACCOUNT, TOKEN, created, twilio_error
 from tests.sync.reminders.conftest import appointment, put
 
@@ -246,7 +246,7 @@ def test_a_provider_that_refuses_connections_is_retried_not_unknown(
     plan_ = FaultPlan(FaultRates())
     down = fake(plan_)
     port = down.server.server_address[1]
-    down.server.server_close()  # the port refuses connections now
+    down.server.server_close()
     channel = "sms" if fake is twilio_fake else "email"
     notifier = (f"{{name: texts, kind: twilio_sms, account_sid: {ACCOUNT}, auth_token: {TOKEN}, "
                 f"from_number: \"+15005550006\", api_root: \"{down.url}\", timeout: 1}}" if channel == "sms" else
@@ -254,8 +254,9 @@ def test_a_provider_that_refuses_connections_is_retried_not_unknown(
                 f"api_root: \"{down.url}\", timeout: 1}}")
     settings = setup(f"notifiers:\n  - {notifier}\n", channel=channel)
     addresses = book(store, settings, 10, channel)
-    assert Dispatcher(settings, store, BOOKED_AT).run().as_dict() == {
-        "sent": 0, "failed": 0, "skipped": 0, "unknown": 0}
+    with refusing_port(port):  # the provider is down; no other test's server can take its port
+        assert Dispatcher(settings, store, BOOKED_AT).run().as_dict() == {
+            "sent": 0, "failed": 0, "skipped": 0, "unknown": 0}
     assert {(r.status, r.attempts) for r in rows(store).values()} == {("pending", 1)}
     up = serve(fake_on(fake, plan_, port))
     assert Dispatcher(settings, store, BOOKED_AT + ROUND).run().as_dict()["sent"] == 10
