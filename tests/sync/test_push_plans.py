@@ -84,11 +84,14 @@ def plan_now(store: Store, generic: int) -> str:
     return plan
 
 
-def analyzed_empty(store: Store) -> None:
+def cached_while_empty(settings: Settings, store: Store) -> tuple[PushReceiver, int]:
     """Every table analyzed while empty, as a DBA's VACUUM ANALYZE (or the push's own first ANALYZE,
-    of the tables it has not written yet) leaves them: the planner then knows them as empty."""
+    of the tables it has not written yet) leaves them, so the planner knows them as empty; then the
+    first source's read cached as a generic plan (cache_plans). Returns its receiver and that count."""
     with store.engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
+    website = PushReceiver(settings, store, settings.connectors[0])
+    return website, cache_plans(store, website)
 
 
 def another_writer(store: Store, sql: str) -> None:
@@ -100,9 +103,7 @@ def another_writer(store: Store, sql: str) -> None:
 def test_a_plan_cached_while_the_source_was_small_is_planned_again_once_it_is_large(
         settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(db, "PLAN_LIFETIME_SECONDS", 3600.0)
-    analyzed_empty(store)
-    website = PushReceiver(settings, store, settings.connectors[0])
-    generic = cache_plans(store, website)
+    website, generic = cached_while_empty(settings, store)
     another_writer(store, "INSERT INTO appointment (connector, external_id, status, start_utc, end_utc, timezone, "
                    "practitioner_ref, content_hash, version, created_at, updated_at) SELECT 'website', 'A-' || n, "
                    "'booked', now(), now(), 'UTC', 'D-1', 'hash', 1, now(), now() "
@@ -117,9 +118,7 @@ def test_a_plan_cached_while_the_source_was_small_is_planned_again_once_it_is_la
 def test_a_push_source_that_grows_analyzes_the_quarantine_its_read_probes(
         settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(db, "PLAN_LIFETIME_SECONDS", 3600.0)  # only the push's ANALYZE re-plans here
-    analyzed_empty(store)
-    website = PushReceiver(settings, store, settings.connectors[0])
-    generic = cache_plans(store, website)
+    website, generic = cached_while_empty(settings, store)
     another_writer(store, "INSERT INTO quarantine (run_id, connector, position, record_id, reason, item_key, status, "
                    "seen_count, created_at, last_seen) SELECT 'run', 'website', 'row ' || n, 'Q-' || n, 'bad', "
                    "'item-' || n, CASE WHEN mod(n, 2) = 0 THEN 'open' ELSE 'resolved' END, 1, now(), now() "

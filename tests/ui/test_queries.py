@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
@@ -118,12 +119,18 @@ def test_record_ids_that_are_not_id_shaped_show_only_for_full_patient_data(store
                                            "hospital-siu:569576", "Maria Lopez", "Lopez", "")] == [
         True, True, True, True, False, False, False]
     seed(store)
-    with store.engine.begin() as connection:
-        connection.execute(update(Quarantine.__table__).values(record_id="Maria Lopez"))  # type: ignore[attr-defined]
-    [viewer] = queries.quarantine_rows(store)
-    [desk] = queries.quarantine_rows(store, full=True)
+    viewer, desk = shown_record_id(store, "Maria Lopez")
     assert (viewer["record_id"], desk["record_id"]) == ("•••", "Maria Lopez")
     assert queries.shows_patient_values(desk)
+
+
+def shown_record_id(store: Store, record_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The seeded quarantine item with ``record_id`` as the viewer and as the front desk see it."""
+    with store.engine.begin() as connection:
+        connection.execute(update(Quarantine.__table__).values(record_id=record_id))  # type: ignore[attr-defined]
+    [viewer] = queries.quarantine_rows(store)
+    [desk] = queries.quarantine_rows(store, full=True)
+    return viewer, desk
 
 
 def test_a_phone_number_in_the_id_column_shows_the_viewer_no_digit_of_it(store: Store) -> None:
@@ -131,12 +138,8 @@ def test_a_phone_number_in_the_id_column_shows_the_viewer_no_digit_of_it(store: 
     into its id field): the front desk sees it masked as a phone, the viewer not even the last
     four digits (found by tests/reliability/test_phi_sources.py's Acuity example)."""
     seed(store)
-    with store.engine.begin() as connection:
-        connection.execute(update(Quarantine.__table__).values(record_id="12125550123"))  # type: ignore[attr-defined]
-    [viewer] = queries.quarantine_rows(store)
-    [desk] = queries.quarantine_rows(store, full=True)
+    viewer, desk = shown_record_id(store, "12125550123")
     assert (viewer["record_id"], desk["record_id"]) == ("•••", "••• ••• 0123")
     for record_id in ("1042", "A-77", "hospital-siu:569576"):  # ids stay as they are for both roles
-        with store.engine.begin() as connection:
-            connection.execute(update(Quarantine.__table__).values(record_id=record_id))  # type: ignore[attr-defined]
-        assert queries.quarantine_rows(store)[0]["record_id"] == record_id
+        viewer, desk = shown_record_id(store, record_id)
+        assert (viewer["record_id"], desk["record_id"]) == (record_id, record_id)
