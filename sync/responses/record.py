@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, insert, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.types import utcnow
@@ -78,9 +78,9 @@ def apply_answer(connection: Connection, settings: Settings, appointment: Any, a
     connection.execute(update(A).where(A.c.id == appointment.id).values(participation=status, participation_at=now))
     config = settings.responses
     if status == "declined":
-        if config.cancel_reminders_on_decline:
-            connection.execute(update(R).where(
-                R.c.appointment_id == appointment.id, R.c.recipient == "patient", R.c.status == "pending").values(
+        if config.cancel_reminders_on_decline:  # the answering patient's own: a notice owed to a
+            connection.execute(update(R).where(  # patient who had the visit before still goes
+                *_own_messages(appointment.id, appointment.patient_ref), R.c.status == "pending").values(
                 status="cancelled", reason=DECLINED_REASON, updated_at=now))
         if config.notify_practitioner and appointment.practitioner_ref and not from_source:
             _notify_practitioner(connection, appointment, now)
@@ -129,7 +129,7 @@ def handle_reply(settings: Settings, store: Store, channel: str, sender: str, bo
                 offered = action == "confirm" and offer_out(connection, patients)
             else:
                 outcome, appointment_id = "applied", appointment.id
-                reminder_id = _last_reminder(connection, appointment.id, channel)
+                reminder_id = _last_reminder(connection, appointment, channel)
                 apply_answer(connection, settings, appointment, action, now)
         elif action == "opt_out" and phone:
             outcome = "opted_out"
@@ -155,9 +155,17 @@ def handle_reply(settings: Settings, store: Store, channel: str, sender: str, bo
     return ReplyResult(action, outcome, language, appointment_id, answer(key, language))
 
 
-def _last_reminder(connection: Connection, appointment_id: int, channel: str) -> int | None:
+def _own_messages(appointment_id: int, patient_ref: str | None) -> tuple[ColumnElement[bool], ...]:
+    """The messages about this appointment planned for the patient who has it now. A visit
+    the source gave to another patient keeps the first patient's rows (docs/reminders.md):
+    what the patient who has it now says or does must not touch them."""
+    return R.c.appointment_id == appointment_id, R.c.recipient == "patient", R.c.recipient_ref == patient_ref
+
+
+def _last_reminder(connection: Connection, appointment: Any, channel: str) -> int | None:
+    """The message the answer is put on: the last that went to the patient who answered."""
     found = connection.execute(select(R.c.id).where(and_(
-        R.c.appointment_id == appointment_id, R.c.recipient == "patient", R.c.status.in_(("sent", "delivered")),
+        *_own_messages(appointment.id, appointment.patient_ref), R.c.status.in_(("sent", "delivered")),
         R.c.channel == channel)).order_by(R.c.sent_at.desc(), R.c.id.desc()).limit(1)).scalar()
     return int(found) if found is not None else None
 

@@ -9,8 +9,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from clinicsync.mappings.model import NormalizedPatient
+from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
@@ -24,6 +28,11 @@ def given_to_another_patient() -> Any:
     """A1 as the source now has it: same time and doctor, another patient (P2, Luis)."""
     return replace(appointment("A1", START),
                    patient=NormalizedPatient("P2", "Luis Ortega", OTHER_PHONE, "luis@example.org", "en", "sms"))
+
+
+def responses(store: Store) -> list[Any]:
+    with store.engine.connect() as connection:
+        return list(connection.execute(select(RESPONSES).order_by(RESPONSES.c.id)))
 
 
 def texts(tmp_path: Path) -> list[tuple[str, str]]:
@@ -151,3 +160,37 @@ def test_the_first_patients_notice_stands_when_the_visit_changes_again_before_it
     for to, key in texts(tmp_path):
         kinds[to].append(key.split(":")[2])
     assert kinds == {PHONE: ["confirmation", "cancelled"], OTHER_PHONE: ["confirmation"]}
+
+
+def test_the_new_patients_no_leaves_the_first_patients_notice_standing(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """The new patient declines before the dispatcher has sent the first patient's cancellation
+    notice: their answer cancels their own pending messages, not the notice owed to the patient
+    who no longer has the visit (simulation seed 96, 45 days, PATIENT_CHANGES with replies)."""
+    settings = reminder_settings(BASE)
+    book(store, settings)
+    run(settings, store)  # P1: confirmation
+    at = BOOKED_AT + timedelta(hours=1)
+    put(store, given_to_another_patient())
+    plan(settings, store, at)  # P1: cancelled, P2: confirmation and reminder, all unsent
+    assert handle_reply(settings, store, "sms", OTHER_PHONE, "No", "SM1", at).outcome == "applied"
+    run(settings, store, at)
+    run(settings, store, START - timedelta(days=1))
+    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
+    for to, key in texts(tmp_path):
+        kinds[to].append(key.split(":")[2])
+    assert kinds == {PHONE: ["confirmation", "cancelled"], OTHER_PHONE: []}
+    [reply] = responses(store)
+    assert reply.reminder_id is None  # P2 was sent nothing: the answer is not put on P1's message
+
+
+def test_an_answer_is_put_on_the_last_message_its_own_patient_was_sent(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """The reply's message is the one that went to the patient who answered, never a message
+    the first patient was sent about the same visit."""
+    settings = reminder_settings(BASE)
+    at = told_then_changed(store, settings, given_to_another_patient())  # P1: confirmation, cancelled; P2: confirmation
+    assert handle_reply(settings, store, "sms", OTHER_PHONE, "Yes", "SM1", at).outcome == "applied"
+    [reply] = responses(store)
+    rows = reminders(store)
+    assert {r.id: (r.recipient_ref, r.kind) for r in rows.values()}[reply.reminder_id] == ("P2", "confirmation")
