@@ -7,7 +7,9 @@ from any process, and the alert rules of docs/deploy/prometheus-rules.yaml fire 
   ``service.stall_after``;
 - a source not heard from for longer than its schedule (polled: since its last successful
   run; push: since its last push, when it has an ``expected_interval``) plus the same margin;
-- items a stage set aside (sync.setaside), which wait for a person.
+- items a stage set aside (sync.setaside), which wait for a person;
+- a notifier whose provider has refused messages for longer than the same margin (429, 5xx,
+  a refused connection): they are retried while in time, and nobody is told meanwhile.
 
 Also here, because a crash leaves it behind: a push source's run that never finished
 (``close_interrupted_runs``), which no poll would ever close."""
@@ -18,7 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
 from clinicsync.common.timeutil import iso_z, parse_duration
 from clinicsync.common.types import utcnow
@@ -26,7 +28,7 @@ from clinicsync.connectors.registry import is_polled
 from clinicsync.sync.progress import import_stage
 from clinicsync.sync.queries import connector_health
 from clinicsync.sync.setaside import open_counts
-from clinicsync.sync.tables import CONSUMERS, EVENTS, RUN_STAGES, SYNC_RUNS, HasEngine
+from clinicsync.sync.tables import CONSUMERS, DELIVERIES, EVENTS, REMINDERS, RETRYING, RUN_STAGES, SYNC_RUNS, HasEngine
 
 if TYPE_CHECKING:
     from clinicsync.sync.settings import Settings
@@ -44,7 +46,7 @@ INTERRUPTED = ("interrupted: the process stopped during this push (crash or kill
 
 @dataclass(frozen=True)
 class Stall:
-    kind: str  # stage_failed | outbox_lag | source_silent | set_aside
+    kind: str  # stage_failed | outbox_lag | source_silent | set_aside | notifier_failing
     subject: str  # the stage, consumer or connector
     detail: str  # what is wrong and what to do, never patient data
     since: datetime | None = None
@@ -63,6 +65,7 @@ class Figures:
     outbox_oldest_age: dict[str, float]  # consumer -> seconds its oldest unconsumed event waits (0: none)
     overdue: dict[str, float]  # connector -> seconds past when it should have been heard from (0: not)
     set_aside: dict[str, int]  # stage -> open items
+    notifier_failing: dict[str, float]  # notifier -> seconds its oldest still-failing message has (0: none)
 
 
 def figures(connection: Connection, settings: Settings, now: datetime | None = None) -> Figures:
@@ -70,7 +73,10 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
     return Figures(_stage_failing(connection), _outbox_ages(connection, settings, now),
                    {name: max(0.0, (now - due).total_seconds())
                     for name, (due, _heard) in _expected(connection, settings).items()},
-                   open_counts(connection))
+                   open_counts(connection),
+                   {**{n.name: 0.0 for n in settings.notifiers},
+                    **{name: max(0.0, (now - since).total_seconds())
+                       for name, (since, _count) in _notifiers_failing(connection).items()}})
 
 
 def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = None) -> list[Stall]:
@@ -95,7 +101,28 @@ def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = Non
             if count:
                 out.append(Stall("set_aside", stage, f"{count} item(s) set aside: `clinicsync set-aside list`, "
                                                      "then `clinicsync set-aside retry` after the fix"))
+        for name, (since, count) in sorted(_notifiers_failing(connection).items()):
+            if now - since > margin:
+                out.append(Stall("notifier_failing", name,
+                                 f"its provider has refused sends for {_minutes((now - since).total_seconds())} "
+                                 f"(throttled, failing or unreachable); {count} message(s) wait and are retried "
+                                 "while in time: check the provider's status page, the credentials and the "
+                                 "network (`clinicsync reminders list --status pending` shows each last error)",
+                                 since))
     return out
+
+
+def _notifiers_failing(connection: Connection) -> dict[str, tuple[datetime, int]]:
+    """Per notifier, the first failed send of the messages whose last send failed with a
+    passing fault and that wait to be tried again (the oldest such failure), and how many
+    wait. One failure retried a minute later is not a stall; an outage is, after the margin."""
+    waiting = and_(REMINDERS.c.status == "pending", REMINDERS.c.reason.startswith(RETRYING, autoescape=True))
+    rows = connection.execute(
+        select(DELIVERIES.c.notifier, func.min(DELIVERIES.c.created_at),
+               func.count(func.distinct(DELIVERIES.c.reminder_id)))
+        .select_from(DELIVERIES.join(REMINDERS, REMINDERS.c.id == DELIVERIES.c.reminder_id))
+        .where(waiting, DELIVERIES.c.outcome == "retryable").group_by(DELIVERIES.c.notifier)).all()
+    return {notifier: (since, int(count)) for notifier, since, count in rows}
 
 
 def close_interrupted_runs(store: HasEngine, settings: Settings, now: datetime | None = None) -> int:

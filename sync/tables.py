@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 # The states of a reminder (model/reminders.py takes them from here).
 REMINDER_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped", "cancelled", "unknown")
+# The reason of a pending reminder whose last send failed with a passing fault (429, 5xx, a
+# refused connection): the dispatcher writes it, `status` reads it (sync/stalls.py).
+RETRYING = "will retry: "
 
 
 
@@ -135,6 +138,19 @@ REMINDERS = Table(
     Column("sent_at", UtcDateTime(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+DELIVERIES = Table(
+    "delivery", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("reminder_id", Integer(), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("notifier", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("provider_id", String(255), nullable=True),
+    Column("provider_status", String(32), nullable=True),
+    Column("detail", Text(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 WRITEBACKS = Table(

@@ -52,6 +52,7 @@ from clinicsync.sync.setaside import run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import Offset
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import RETRYING
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]
@@ -150,6 +151,18 @@ class Item:
     error: str | None = None  # the last permanent failure, for the final reason
     attempts: int = 0  # hand-overs so far, this run's included
     superseded: bool = False  # a later reminder (for a confirmation: any reminder) for the visit is due and in time
+
+
+def _gave_up(item: Item, reason: str | None) -> str | None:
+    """The reason of a message that became too late while its provider kept failing, or None.
+    Such a row ends `failed`, not `skipped`: the outage, not the clinic's timing, is why the
+    patient was not told, and the front desk's "failed delivery" list is where a person takes
+    it over (the row's reason still holds the provider's last error)."""
+    last = item.row.reason or ""
+    if reason != "too late" or not item.attempts or not last.startswith(RETRYING):
+        return None
+    tries = f"{item.attempts} failed attempt{'s' if item.attempts > 1 else ''}"
+    return f"too late after {tries} ({last.removeprefix(RETRYING)})"
 
 
 class Dispatcher:
@@ -602,8 +615,9 @@ class Dispatcher:
             self.report.count("deferred")
             return
         if decision == "skip":
-            self._finish(item, "skipped", reason)
-            self.report.count("skipped")
+            gave_up = _gave_up(item, reason)  # failed, not skipped: the desk's work list shows it
+            self._finish(item, "failed" if gave_up else "skipped", gave_up or reason)
+            self.report.count("failed" if gave_up else "skipped")
             return
         draft = self._draft(item)
         last_error: str | None = None
@@ -650,15 +664,15 @@ class Dispatcher:
             receipt = self._notifier(name).send(message)
         except RetryableError as exc:
             attempt = self._attempt(item, channel, name, "retryable", detail=str(exc))
-            attempts = item.attempts
-            if attempts >= self.config.max_attempts:
+            attempts, cap = item.attempts, self.config.max_attempts
+            if cap is not None and attempts >= cap:
                 self._finish(item, "failed", f"gave up after {attempts} attempts: {exc}", delivery=attempt)
                 self.report.count("failed")
             else:
                 delay = self.config.backoff(attempts)
                 if exc.retry_after:
                     delay = max(delay, timedelta(seconds=exc.retry_after))
-                self._finish(item, "pending", f"will retry: {exc}", due=self.now + delay, delivery=attempt)
+                self._finish(item, "pending", f"{RETRYING}{exc}", due=self.now + delay, delivery=attempt)
                 self.report.count("retrying")
             return "retry"
         except OptedOutError as exc:

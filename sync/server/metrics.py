@@ -79,7 +79,8 @@ def outbox_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
 def stall_gauges(settings: Settings) -> StoreGauges:
     """The figures behind a stall (sync.stalls), for the alert rules of docs/deploy: a stage
     whose latest run failed, how long the oldest unconsumed outbox event has waited, how far
-    past its schedule a source is, and the items stages set aside."""
+    past its schedule a source is, the items stages set aside, and how long a notifier's
+    provider has refused what waits to be retried."""
 
     def gauges(store: Store) -> Iterator[GaugeMetricFamily]:
         failing = GaugeMetricFamily("clinicsync_stage_failing", "1 when the stage's latest run failed, else 0",
@@ -92,13 +93,17 @@ def stall_gauges(settings: Settings) -> StoreGauges:
                                     "heard from (0: not overdue)", labels=["connector"])
         set_aside = GaugeMetricFamily("clinicsync_set_aside_items", "items the stage set aside, waiting for a person",
                                       labels=["stage"])
+        notifier = GaugeMetricFamily("clinicsync_notifier_failing_seconds",
+                                     "how long the notifier's provider has refused the messages that wait to be "
+                                     "retried (0: none waits)", labels=["notifier"])
         with store.engine.connect() as connection:
             found = stall_figures(connection, settings)
         for family, values in ((failing, found.stage_failing), (oldest, found.outbox_oldest_age),
-                               (overdue, found.overdue), (set_aside, found.set_aside)):
+                               (overdue, found.overdue), (set_aside, found.set_aside),
+                               (notifier, found.notifier_failing)):
             for label, value in sorted(values.items()):
                 family.add_metric([label], value)
-        yield from (failing, oldest, overdue, set_aside)
+        yield from (failing, oldest, overdue, set_aside, notifier)
 
     return gauges
 

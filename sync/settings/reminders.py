@@ -241,7 +241,10 @@ class RemindersSettings(SettingsModel):
     lease_seconds: int = Field(
         300, ge=2, description="a claim older than this is presumed crashed; below the notifiers' timeout a slow "
                                "send can be reported unknown while still under way (the crash tests use 2)")
-    max_attempts: int = Field(5, ge=1, le=50, description="sends of a retryable failure before `failed`")
+    max_attempts: int | None = Field(
+        None, ge=1, le=50, description="sends of a retryable failure before `failed`; unset (the default): "
+                                       "retried for as long as the message is in time (its max_lateness, the "
+                                       "visit's start), so an outage delays it and never drops it")
     retry_backoff: str = Field("1m", description="first retry delay; doubles per attempt")
     retry_backoff_max: str = Field("1h", description="longest retry delay")
 

@@ -23,6 +23,7 @@ from sqlalchemy import insert, update
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.model import Event, SyncRun
+from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
 from clinicsync.sync.model.runs import RunStage
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.setaside import Item, set_aside
@@ -40,7 +41,8 @@ EVENTS = Event.__table__  # type: ignore[attr-defined]
 STAGES = RunStage.__table__  # type: ignore[attr-defined]
 TOKEN = "tok-7Hq2Lx9Vw4Rb6Nz3Kp8Ys5Dg"
 STALL_METRICS = ("clinicsync_stage_failing", "clinicsync_outbox_oldest_unconsumed_age_seconds",
-                 "clinicsync_connector_overdue_seconds", "clinicsync_set_aside_items")
+                 "clinicsync_connector_overdue_seconds", "clinicsync_set_aside_items",
+                 "clinicsync_notifier_failing_seconds")
 
 
 @pytest.fixture
@@ -98,12 +100,28 @@ def items_set_aside(store: Store) -> None:
         set_aside(connection, Item("dispatch", "reminder:7"), "OverflowError: date value out of range")
 
 
+def notifier_failing(store: Store) -> None:
+    """The SMS provider has answered 503 to every send of one reminder for 30 minutes; it waits
+    to be tried again. A second notifier's one failure a minute ago is no stall yet."""
+    now = utcnow()
+    with store.engine.begin() as connection:
+        for key, notifier, first in (("r1", "texts", now - timedelta(minutes=30)), ("r2", "mails", now)):
+            [reminder_id] = connection.execute(insert(REMINDERS).values(
+                key=key, connector="emr", recipient="patient", kind="reminder", version=1, due_at=now + timedelta(
+                    minutes=8), status="pending", reason="will retry: Twilio answered 503", tried="", attempts=2,
+                created_at=first, updated_at=now).returning(REMINDERS.c.id)).one()
+            connection.execute(insert(DELIVERIES), [
+                {"reminder_id": reminder_id, "channel": "sms", "notifier": notifier, "outcome": "retryable",
+                 "detail": "Twilio answered 503", "created_at": at} for at in (first, now)])
+
+
 STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "stage_failed": (stage_failed, "ClinicsyncStageFailing", ("stage_failed", "reminders")),
     "outbox_stalled": (outbox_stalled, "ClinicsyncOutboxStalled", ("outbox_lag", "reminders")),
     "source_silent": (source_silent, "ClinicsyncSourceSilent", ("source_silent", "emr")),
     "push_silent": (push_silent, "ClinicsyncSourceSilent", ("source_silent", "website")),
     "set_aside": (items_set_aside, "ClinicsyncItemsSetAside", ("set_aside", "dispatch")),
+    "notifier_failing": (notifier_failing, "ClinicsyncNotifierFailing", ("notifier_failing", "texts")),
 }
 
 

@@ -54,9 +54,11 @@ def test_every_rule_explains_itself_and_links_its_runbook() -> None:
 
 async def test_every_metric_a_rule_reads_is_served(store: Store, tmp_path: Path) -> None:
     seed_for_alerts(store)
-    # the seed's connector configured, as a source is held to its schedule (clinicsync_connector_overdue_seconds)
+    # the seed's connector configured, as a source is held to its schedule (clinicsync_connector_overdue_seconds),
+    # and a notifier, whose provider's refusals are timed (clinicsync_notifier_failing_seconds)
     settings = settings_model().model_validate(
-        {"connectors": [{"name": "csv", "kind": "csv", "mapping": "csv_default", "drop_dir": str(tmp_path)}]},
+        {"connectors": [{"name": "csv", "kind": "csv", "mapping": "csv_default", "drop_dir": str(tmp_path)}],
+         "notifiers": [{"name": "outbox", "kind": "outbox", "directory": str(tmp_path / "outbox")}]},
         context={"base_dir": tmp_path})
     board = JobBoard()
     board.add("remind")

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
@@ -25,6 +27,11 @@ START = datetime(2026, 6, 12, 14, tzinfo=UTC)  # Friday 10:00 in New York
 def sent_keys(tmp_path: Path) -> list[str]:
     log = tmp_path / "texts.jsonl"
     return [line["key"] for line in read_log(log)] if log.exists() else []
+
+
+def reminder(store: Store, key: str) -> Any:
+    with store.engine.connect() as connection:
+        return connection.execute(select(R).where(R.c.key == key)).one()
 
 
 def run(settings: Any, store: Store, at: datetime) -> Any:
@@ -108,8 +115,10 @@ def test_the_default_lateness_is_a_quarter_of_the_offset(reminder_settings: Sett
     assert config.lateness(Offset.parse("24h")) == timedelta(hours=2)
 
 
-def test_retries_that_outlast_the_lateness_end_as_too_late(
+def test_retries_that_outlast_the_lateness_end_failed_as_too_late(
         store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """Failed, not skipped: the provider, not the clinic's timing, kept the patient from being
+    told, and failed rows are what the front desk's work list shows as "failed delivery"."""
     settings = reminder_settings(BASE + "offsets: [1h]\nretry_backoff: 10m\nretry_backoff_max: 10m\nmax_attempts: 9",
                                  outcomes='{"+12125550101": retryable}')
     put(store, appointment("A1", START))
@@ -117,8 +126,31 @@ def test_retries_that_outlast_the_lateness_end_as_too_late(
     due = START - timedelta(hours=1)
     assert run(settings, store, due).retrying == 1  # the provider is down: back to pending, in 10 minutes
     report = run(settings, store, due + timedelta(minutes=16))  # past 1h's bound (15 min)
-    assert (report.skipped, report.retrying) == (1, 0)
-    assert states(store)["a1:patient:reminder:1h:v1"] == ("skipped", "too late")
+    assert (report.failed, report.skipped, report.retrying) == (1, 0, 0)
+    assert states(store)["a1:patient:reminder:1h:v1"] == (
+        "failed", "too late after 1 failed attempt (fake provider answered 503)")
+
+
+def test_a_provider_down_for_hours_delays_a_reminder_but_does_not_lose_it(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """A two-hour SMS outage, the defaults otherwise: the 1d reminder is tried with backoff
+    (1, 2, 4 … minutes, at most an hour apart) for as long as it is still in time (a quarter
+    of its offset), not for a fixed number of attempts, and goes once when the provider is back."""
+    down = reminder_settings(BASE + "offsets: [1d]", outcomes='{"+12125550101": retryable}')
+    put(store, appointment("A1", START))
+    plan(down, store, BOOKED_AT)
+    due = START - timedelta(days=1)
+    key = "a1:patient:reminder:1d:v1"
+    row = reminder(store, key)
+    while row.status == "pending" and row.due_at < due + timedelta(hours=2):  # a run each time it is due
+        run(down, store, row.due_at)
+        row = reminder(store, key)
+    # Tried at +0, 1, 3, 7, 15, 31 and 63 minutes; the 8th try is an hour later (the cap).
+    assert (row.status, row.attempts, row.due_at) == ("pending", 7, due + timedelta(minutes=123)), row.reason
+    assert row.reason.startswith("will retry")
+    run(reminder_settings(BASE + "offsets: [1d]"), store, row.due_at)  # the provider is back
+    assert sent_keys(tmp_path) == [key]
+    assert reminder(store, key).status == "sent"
 
 
 CONFIRMING = "agenda: {enabled: false}\nquiet_hours: null\nchannels: [sms]\nroutes: {sms: texts}\nconfirmation: true\n"
