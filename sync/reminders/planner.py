@@ -41,7 +41,7 @@ from clinicsync.sync.model import Appointment, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS, advance, claim_offset
 from clinicsync.sync.progress import Ticker, no_ticks
-from clinicsync.sync.reminders.rows import PlanEvent, read_appointments, read_events, read_planned
+from clinicsync.sync.reminders.rows import PlanEvent, event_time, read_appointments, read_events, read_planned
 from clinicsync.sync.reminders.timing import Fields, Placer, Step, place, steps, wall_clock
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import Item, isolated_parts, resolve, retry_items
@@ -252,7 +252,8 @@ class _Chunk:
                 confirmed = (not booked and self.rules.confirmed and a.status == "booked"
                              and any(_status_change(e, UNCONFIRMED, "booked") for e in told))
                 if booked or moved or recorded:
-                    self._replan(a, booked, pending, existing, announce=(booked or moved) and not confirmed)
+                    self._replan(a, booked, pending, existing, announce=(booked or moved) and not confirmed,
+                                 since=self._start_known(told) if booked or moved else None)
                 if confirmed and not any(r.kind in NOTICES for r in pending):
                     self._notice(a, "confirmed")
                 if (self.rules.followups and a.status == "fulfilled"
@@ -290,7 +291,22 @@ class _Chunk:
                 given = True
         return given
 
-    def _replan(self, a: Any, booked: bool, pending: list[Any], existing: list[Any], announce: bool = True) -> None:
+    def _start_known(self, told: list[PlanEvent]) -> datetime | None:
+        """When the store learned the visit's current start: the last of this read's events that
+        booked or moved it. A pass that runs late (the sync that stored the change died
+        before planning, the planner failed for an hour) plans what fell due since then as
+        due now, for the dispatcher to send while it is in time (its max_lateness), as if
+        planning had run with the sync: without this it was `too late` at planning, though
+        a dispatcher run then would have sent it."""
+        setting = [e for e in told if e.kind in ("created", "rescheduled")
+                   or (e.kind == "updated" and e.payload.get("reactivated"))]
+        if not setting:
+            return None
+        known = event_time(self.connection, setting[-1].stored_at)
+        return min(known, self.now) if known is not None else None
+
+    def _replan(self, a: Any, booked: bool, pending: list[Any], existing: list[Any], announce: bool = True,
+                since: datetime | None = None) -> None:
         for row in pending:
             if row.kind == "reminder" and row.starts_at != a.start_utc:
                 self.cancel[row.id] = "appointment moved"
@@ -309,7 +325,7 @@ class _Chunk:
         rows, now, ref, version = self.rows, self.now, a.patient_ref, a.version
         head, tail = f"a{a.id}:patient:reminder:", f":v{version}"
         for (label, _, _), (due, (placed, reason, note)) in zip(
-                steps, self.placer.at_steps(start, zone_name, steps, latest), strict=True):
+                steps, self.placer.at_steps(start, zone_name, steps, latest, since), strict=True):
             if label not in covered:
                 key = head + label + tail
                 rows[key] = (key, a.id, a.connector, "patient", ref, "reminder", label, version, start,
@@ -399,8 +415,8 @@ def retry_set_aside(connection: Connection, rules: Rules, now: datetime, report:
         return
     offset = claim_offset(connection, CONSUMER)
     c = EVENTS.c
-    events = [PlanEvent(i, a, k, orjson.loads(p)) for i, a, k, p in connection.execute(
-        select(c.id, c.appointment_id, c.kind, c.payload)
+    events = [PlanEvent(i, a, k, orjson.loads(p), at) for i, a, k, p, at in connection.execute(
+        select(c.id, c.appointment_id, c.kind, c.payload, c.created_at)
         .where(c.appointment_id.in_([r.appointment_id for r in items]), c.id <= offset).order_by(c.id))]
     chunk = _Chunk(connection, rules, now)
     chunk.plan(events)

@@ -48,12 +48,13 @@ class PlannedFrom(NamedTuple):
 
 
 class PlanEvent(NamedTuple):
-    """An outbox event as planning reads it: not its version or time (sync.outbox.OutboxEvent has them)."""
+    """An outbox event as planning reads it: not its version (sync.outbox.OutboxEvent has it)."""
 
     id: int
     appointment_id: int
     kind: str
     payload: dict[str, Any]
+    stored_at: Any = None  # when the change was stored, as the driver gives it (see event_time)
 
 
 class Planned(NamedTuple):
@@ -87,7 +88,8 @@ def read_events(connection: Connection, after: int, limit: int) -> list[PlanEven
     """The outbox's events after ``after``, oldest first (what sync.outbox.read_events reads),
     as the driver's tuples: no column here has a result processor (the payload is text)."""
     c = EVENTS.c
-    sql = (f"SELECT {', '.join(quoted(connection, col.name) for col in (c.id, c.appointment_id, c.kind, c.payload))} "
+    columns = (c.id, c.appointment_id, c.kind, c.payload, c.created_at)
+    sql = (f"SELECT {', '.join(quoted(connection, col.name) for col in columns)} "
            f"FROM {quoted(connection, EVENTS.name)} WHERE {quoted(connection, c.id.name)} > {placeholder(connection)} "
            f"ORDER BY {quoted(connection, c.id.name)} LIMIT {int(limit)}")
     result = connection.exec_driver_sql(sql, (after,))
@@ -97,7 +99,19 @@ def read_events(connection: Connection, after: int, limit: int) -> list[PlanEven
         result.close()
     payloads = map(orjson.loads, map(itemgetter(3), found))
     return list(map(_tupled(PlanEvent), zip(map(itemgetter(0), found), map(itemgetter(1), found),
-                                            map(itemgetter(2), found), payloads, strict=True)))
+                                            map(itemgetter(2), found), payloads, map(itemgetter(4), found),
+                                            strict=True)))
+
+
+def event_time(connection: Connection, stored_at: Any) -> datetime | None:
+    """A PlanEvent's ``stored_at`` as aware UTC: the driver's value (SQLite's text) through the
+    column type's own processor. Converted only where planning asks (a change told to
+    patients), not for each event of a first import."""
+    if stored_at is None or isinstance(stored_at, datetime):
+        return stored_at.replace(tzinfo=UTC) if stored_at is not None and stored_at.tzinfo is None else stored_at
+    [process] = result_processors(connection, [EVENTS.c.created_at])
+    value = process(stored_at) if process is not None else datetime.fromisoformat(stored_at)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def read_planned(connection: Connection, ids: Sequence[int], chunk: int = 500) -> list[Planned]:

@@ -179,12 +179,16 @@ class Placer:
         return self._placed(due, latest, zone_name)
 
     def at_steps(self, start: datetime, zone_name: str, offsets: Sequence[Step],
-                 latest: datetime) -> list[tuple[datetime, Fields]]:
+                 latest: datetime, since: datetime | None = None) -> list[tuple[datetime, Fields]]:
         """Each offset's due (:func:`dues_at`) with :meth:`fields` of it, in one call per
         appointment: a first import asks this for every appointment, and the seven calls it
         took (dues_at, then fields and its quiet-hours test per due) cost more than the
         arithmetic. The same arithmetic and tests, written out; any case but the plain one
-        still goes through :func:`place`, as in :meth:`fields`."""
+        still goes through :func:`place`, as in :meth:`fields`.
+
+        ``since`` (before ``now``): when the visit became known at this start. A due in
+        [since, now) is kept at its time, already due: the dispatcher sends it if it is still
+        in time and outside the quiet hours, by the same rules as a reminder it finds late."""
         local_zone = zone(zone_name)
         now, bounds = self.now, self._bounds
         begin, end = bounds if bounds is not None and self._plain else (None, None)
@@ -198,7 +202,8 @@ class Placer:
                     local = start.astimezone(local_zone)
                 due = (local - days).astimezone(UTC)
             if due > latest or latest < now or due < now:
-                out.append((due, TOO_LATE))
+                late_plan = since is not None and since <= due < now <= latest
+                out.append((due, (due, None, None) if late_plan else TOO_LATE))
             elif bounds is None:
                 out.append((due, (due, None, None)))
             elif begin is None:

@@ -105,8 +105,10 @@ def test_planning_reads_the_appointments_and_events_sqlalchemy_reads(store: Stor
         assert found[ids[0]].start_utc == start and found[ids[0]].start_utc.tzinfo is not None
         assert rows.read_appointments(connection, []) == {}
         events = outbox_events(connection, 0, 5)
-        assert [tuple(e) for e in rows.read_events(connection, 0, 5)] == [
-            (e.id, e.appointment_id, e.kind, e.payload) for e in events]
+        read = rows.read_events(connection, 0, 5)
+        assert [(*e[:4], rows.event_time(connection, e.stored_at)) for e in read] == [
+            (e.id, e.appointment_id, e.kind, e.payload, e.created_at) for e in events]
+        assert all(e.created_at.tzinfo is not None for e in events)
         assert rows.read_events(connection, events[-1].id, 100)[0].id > events[-1].id
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import time_machine
 from sqlalchemy import select, update
 
 from clinicsync.sync.model import EventConsumer
@@ -76,6 +77,26 @@ def test_a_late_booking_skips_the_reminders_whose_time_has_passed_but_confirms(
     late = rows(store)
     assert late["a2:patient:reminder:1h:v1"].reason == "too late"
     assert late["a2:patient:confirmation:v1"].status == "pending"
+
+
+def test_planning_that_runs_late_plans_from_when_the_booking_was_stored(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """A sync stored a booking at 13:30 for 13:30 the next day and died before planning (a
+    crash, a killed calendar write); the next pass, at 14:00, plans the 1d reminder at 13:30,
+    due, for the dispatcher to send while it is in time, not `too late` as if the booking were
+    new at 14:00 (simulation seed 122, 120 days). What was due before the booking was stored
+    is still too late."""
+    settings = reminder_settings(NO_QUIET)
+    stored = utc("2026-05-04T17:30")
+    with time_machine.travel(stored, tick=False):
+        put(store, appointment("A1", utc("2026-05-05T17:30")))
+    plan(settings, store, stored + timedelta(minutes=30))
+    planned = rows(store)
+    assert (planned["a1:patient:reminder:1d:v1"].status, planned["a1:patient:reminder:1d:v1"].due_at) == (
+        "pending", stored)
+    assert (planned["a1:patient:reminder:3d:v1"].status, planned["a1:patient:reminder:3d:v1"].reason) == (
+        "skipped", "too late")
+    assert planned["a1:patient:confirmation:v1"].due_at == stored + timedelta(minutes=30)
 
 
 def test_quiet_hours_move_reminders_when_planning(store: Store, reminder_settings: SettingsMaker) -> None:
