@@ -43,6 +43,7 @@ from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
 from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
 from clinicsync.sync.reminders.answered import answered_skip
 from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
+from clinicsync.sync.reminders.planner import BOOKED_AGAIN
 from clinicsync.sync.reminders.render import TemplateProblem
 from clinicsync.sync.reminders.replan import follow_settings
 from clinicsync.sync.reminders.timing import due_for_offset, place, wall_clock
@@ -511,6 +512,8 @@ class Dispatcher:
         active = a.deleted_at is None and a.status in ACTIVE_STATUSES
         if row.kind != "cancelled" and not active:
             return "skip", "appointment cancelled"
+        if row.kind == "cancelled" and row.recipient == "patient" and active and row.recipient_ref == a.patient_ref:
+            return "skip", BOOKED_AGAIN  # before planning has seen it
         if row.kind == "followup" and a.status != "fulfilled":
             return "skip", "no longer fulfilled"
         if row.kind == "reminder" and row.starts_at != a.start_utc:

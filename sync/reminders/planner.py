@@ -57,6 +57,9 @@ _NOTHING: list[Any] = []  # an appointment's stored rows when it has none (never
 UNCONFIRMED = frozenset({"proposed", "pending"})  # statuses the clinic still has to confirm
 _ENDED = frozenset({"cancelled", "deleted", "noshow"})  # events whose visit's pending messages are cancelled
 GIVEN_AWAY = "appointment given to another patient"  # the reason on the rows of a patient who no longer has it
+# The reason on a patient's unsent cancellation notice once the visit is theirs and booked
+# again (given back to them, or cancelled and booked again): they never heard it had ended.
+BOOKED_AGAIN = "the visit is booked for this patient again"
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
 # The columns a planned row fills, in the order of the tuples built below; the rest start NULL.
@@ -213,6 +216,7 @@ class _Chunk:
             return
         pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"] if existing else _NOTHING
         if a.deleted_at is None and a.status in ACTIVE_STATUSES:
+            self._booked_again(a, pending)
             self._replan(a, False, pending, existing, announce=False)
         elif kind in _ENDED:
             reason = "no-show" if a.status == "noshow" else "appointment cancelled"
@@ -235,7 +239,8 @@ class _Chunk:
             told_kinds, booked = _NO_KINDS, False
         moved = "rescheduled" in told_kinds
         active = a.deleted_at is None and a.status in ACTIVE_STATUSES
-        given = bool(existing) and bool(a.patient_ref) and self._given_away(a, existing)
+        given = bool(existing) and bool(a.patient_ref) and (
+            self._given_away(a, existing) or _planned_last_for_another(a, existing))
         if given:  # from here on, the rows of the patient who has the visit now
             existing = [r for r in existing if r.recipient != "patient" or r.recipient_ref == a.patient_ref]
             booked = booked or bool(told)
@@ -249,9 +254,14 @@ class _Chunk:
                     if told_kinds & {"cancelled", "deleted"} and "created" not in told_kinds and not given:
                         self._notice(a, "cancelled")
             else:
+                unsent = self._booked_again(a, pending)
+                came_back = given and bool(unsent)  # nothing changed for them: no second confirmation
+                if came_back:
+                    booked = False
+                    pending = [r for r in pending if r not in unsent]
                 confirmed = (not booked and self.rules.confirmed and a.status == "booked"
                              and any(_status_change(e, UNCONFIRMED, "booked") for e in told))
-                if booked or moved or recorded:
+                if booked or moved or recorded or came_back:
                     self._replan(a, booked, pending, existing, announce=(booked or moved) and not confirmed,
                                  since=self._start_known(told) if booked or moved else None)
                 if confirmed and not any(r.kind in NOTICES for r in pending):
@@ -261,6 +271,16 @@ class _Chunk:
                     self._followup(a)
         if self.rules.same_day and told:
             self._same_day(a, told)
+
+    def _booked_again(self, a: Any, pending: list[Any]) -> list[Any]:
+        """The patient's own cancellation notice, still unsent while the visit is theirs and
+        booked (given back to them, or cancelled and booked again): cancelled, as they never
+        heard it had ended. One owed to a patient who had the visit before still goes."""
+        unsent = [r for r in pending if r.kind == "cancelled" and r.recipient_ref == a.patient_ref] \
+            if pending else _NOTHING
+        for row in unsent:
+            self.cancel[row.id] = BOOKED_AGAIN
+        return unsent
 
     def _given_away(self, a: Any, existing: list[Any]) -> bool:
         """Whether the visit has just gone to another patient: rows of a patient other than
@@ -423,6 +443,19 @@ def retry_set_aside(connection: Connection, rules: Rules, now: datetime, report:
     report.cancelled += _cancel(connection, chunk.cancel, now)
     insert_new(connection, chunk.rows, report, chunk.known, rules.texts)
     resolve(connection, CONSUMER, [r.item for r in items if r.item not in chunk.failed], now)
+
+
+def _planned_last_for_another(a: Any, existing: list[Any]) -> bool:
+    """Whether the latest pass that planned this visit's patient messages planned them for
+    another patient (their cancellation notices aside: those go to one who lost it). Why
+    beside :meth:`_Chunk._given_away`: a first patient whose messages were all cancelled (they
+    declined before anything went) leaves nothing live to find, and the visit is still new to
+    the patient who has it now."""
+    planned = [r for r in existing if r.recipient == "patient" and r.kind != "cancelled"]
+    if not planned:
+        return False
+    latest = max(r.version for r in planned)
+    return all(r.recipient_ref != a.patient_ref for r in planned if r.version == latest)
 
 
 def _status_change(event: PlanEvent, before: frozenset[str] | None, after: str) -> bool:

@@ -40,7 +40,8 @@ The rules, as read here (where the docs leave room, the reading is written down)
   since their last cancellation notice, and nothing else about it; the new patient gets a
   confirmation and the reminders at the offsets still ahead, as a new booking after go-live;
   the answer is cleared (it was the first patient's). A notice already due to the first stands
-  whatever the visit does next.
+  whatever the visit does next, unless the visit is given back to them before it went: then
+  it is dropped and they get no second confirmation (nothing changed for them).
 - Patients' replies (PATIENT_REPLIES, docs/responses.md), after the tick's sync: a reply
   answers the patient's nearest upcoming active visit (any source) that awaits an answer (none
   given since it was last moved); none: nothing happens. A confirmation makes an unsent
@@ -280,12 +281,20 @@ class Oracle:
             if due is not None:
                 visit.pending.append(Pending("cancelled", None, old.start, due, patient=first))
         visit.sent_by[first] = visit.sent_reminders
-        visit.sent_reminders = visit.sent_by.pop(visit.version.patient, set())
+        new = visit.version.patient
+        visit.sent_reminders = visit.sent_by.pop(new, set())
         if visit.answer is not None:  # the first patient's
             visit.answer = None
             self.answers[key].append((now, 0, None))
             visit.pending = [p for p in visit.pending if p.kind != "declined"]  # unsent: moot
-        self._notice(visit, "confirmation", now)
+        # Given back to a patient whose cancellation notice has not gone: they never heard it
+        # had ended, so the notice is dropped and they get no second confirmation.
+        unsent = [p for p in visit.pending if p.patient == new and p.kind == "cancelled"]
+        if unsent:
+            visit.pending = [p for p in visit.pending if p not in unsent]
+            visit.told[new] = True
+        else:
+            self._notice(visit, "confirmation", now)
         self._reminders(visit, now, self.offsets)
 
     def _settings_change(self, now: datetime) -> None:

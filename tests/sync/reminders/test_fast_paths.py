@@ -414,6 +414,7 @@ def test_a_lone_baseline_event_is_planned_as_the_general_way_plans_it() -> None:
          Stored(2, "k2", 7, "patient", "confirmation", None, "pending", start, "P1", 1)],
         [Stored(3, "k3", 7, "patient", "reminder", "1h", "sent", start, "P1", 1),
          Stored(4, "k4", 7, "practitioner", "agenda", None, "pending", start, "D1", 1)],
+        [Stored(5, "k5", 7, "patient", "cancelled", None, "pending", start, "P1", 1)],  # booked again before it went
     ]
     configs = [RemindersSettings.model_validate({
         "agenda": {"same_day_changes": same_day},
@@ -432,4 +433,4 @@ def test_a_lone_baseline_event_is_planned_as_the_general_way_plans_it() -> None:
         slow._told(a, [event], existing)
         assert (fast.rows, fast.cancel) == (slow.rows, slow.cancel), (status, deleted, patient, kind, existing)
         cases += 1
-    assert cases == 8 * 6 * 2 * 2 * 6 * 4
+    assert cases == 8 * 6 * 2 * 2 * 6 * 5

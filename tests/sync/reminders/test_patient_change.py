@@ -194,3 +194,50 @@ def test_an_answer_is_put_on_the_last_message_its_own_patient_was_sent(
     [reply] = responses(store)
     rows = reminders(store)
     assert {r.id: (r.recipient_ref, r.kind) for r in rows.values()}[reply.reminder_id] == ("P2", "confirmation")
+
+
+def test_given_back_before_anyone_was_told_the_first_patient_hears_nothing_new(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """Given to another patient and back again (the desk undid its correction) while the
+    dispatcher was down: the first patient's cancellation notice never went, so for them
+    nothing changed — no cancellation, no second confirmation; the other patient, never told,
+    hears nothing; the first patient's reminder still goes."""
+    settings = reminder_settings(BASE)
+    book(store, settings)
+    run(settings, store)  # P1: confirmation
+    at = BOOKED_AT + timedelta(hours=1)
+    put(store, given_to_another_patient())
+    plan(settings, store, at)  # P1: cancelled, P2: confirmation, both unsent
+    at += timedelta(hours=1)
+    put(store, appointment("A1", START))  # back to P1
+    plan(settings, store, at)
+    run(settings, store, at)
+    run(settings, store, START - timedelta(days=1))
+    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
+    for to, key in texts(tmp_path):
+        kinds[to].append(key.split(":")[2])
+    assert kinds == {PHONE: ["confirmation", "reminder"], OTHER_PHONE: []}
+    [notice] = [r for r in reminders(store).values() if r.kind == "cancelled"]
+    assert (notice.recipient_ref, notice.status, notice.reason) == (
+        "P1", "cancelled", "the visit is booked for this patient again")
+
+
+def test_given_away_after_the_first_patient_declined_books_the_new_one(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """The first patient said no before anything went to them (every message of theirs
+    cancelled), then the desk gave the slot to another patient: nothing of the first's is
+    live any more, and the new patient is booked all the same (simulation seed 126, 120 days)."""
+    settings = reminder_settings(BASE)
+    book(store, settings)
+    assert handle_reply(settings, store, "sms", PHONE, "No", "SM1", BOOKED_AT).outcome == "applied"
+    at = BOOKED_AT + timedelta(hours=1)
+    put(store, given_to_another_patient())
+    plan(settings, store, at)
+    run(settings, store, at)
+    run(settings, store, START - timedelta(days=1))
+    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
+    for to, key in texts(tmp_path):
+        kinds[to].append(key.split(":")[2])
+    assert kinds == {PHONE: [], OTHER_PHONE: ["confirmation", "reminder"]}
+    plan(settings, store, at + timedelta(minutes=5))  # a later pass books nobody again
+    assert sum(r.kind == "confirmation" for r in reminders(store).values()) == 2
