@@ -109,8 +109,11 @@ def event_time(connection: Connection, stored_at: Any) -> datetime | None:
     patients), not for each event of a first import."""
     if stored_at is None or isinstance(stored_at, datetime):
         return stored_at.replace(tzinfo=UTC) if stored_at is not None and stored_at.tzinfo is None else stored_at
-    [process] = result_processors(connection, [EVENTS.c.created_at])
-    value = process(stored_at) if process is not None else datetime.fromisoformat(stored_at)
+    try:  # SQLite's naive UTC text, as _utc_from_text reads it: one C call, no processor built
+        value = datetime.fromisoformat(stored_at + "+00:00")
+    except ValueError:
+        [process] = result_processors(connection, [EVENTS.c.created_at])
+        value = process(stored_at) if process is not None else datetime.fromisoformat(stored_at)
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
