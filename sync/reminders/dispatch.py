@@ -551,7 +551,10 @@ class Dispatcher:
         if slot.due is None:
             return "skip", slot.reason
         if slot.due != self.now:
-            self._finish(item, "pending", None, due=slot.due, note=slot.note)
+            # A refused send's "will retry: …" stays: should the wait make it too late, the
+            # outage is still why it was not sent (_gave_up).
+            kept = row.reason if (row.reason or "").startswith(RETRYING) else None
+            self._finish(item, "pending", kept, due=slot.due, note=slot.note)
             return "defer", None
         return "send", None
 

@@ -7,7 +7,8 @@ differ, every appointment still ahead is re-planned before anything else is plan
   longer wants, is cancelled with reason `settings changed`;
 - a wanted offset with no row is planned (one cancelled by an earlier change comes back);
   an offset whose time has already passed is not planned at all;
-- a pending row not yet due is placed again (new quiet hours, new min_lead).
+- a pending row not yet due is placed again (new quiet hours, new min_lead); one waiting out
+  the backoff of a refused send keeps its time.
 
 Rows already sent, skipped or failed are never touched, and no confirmation is added for an
 old booking. Each step is idempotent, so a crash half-way only means the next pass redoes
@@ -47,6 +48,7 @@ from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import isolated_parts
 from clinicsync.sync.settings.reminders import RemindersSettings
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import RETRYING
 
 SETTINGS_CHANGED = "settings changed"
 PLAN_NAME = "patients"
@@ -172,7 +174,9 @@ class _Replan:
                                            quiet=self.rules.quiet))
             elif row.kind == "confirmation" and not self.rules.confirms(a.type):
                 self.cancel[row.id] = SETTINGS_CHANGED
-            elif row.due_at > self.now:  # a notice held back by quiet hours
+            elif row.due_at > self.now and not (row.reason or "").startswith(RETRYING):
+                # a notice held back by quiet hours; one waiting out a refused send's backoff
+                # (or the provider's Retry-After) stays where the dispatcher put it
                 self._place(row, place(self.now, now=self.now, latest=a.start_utc, zone_name=a.timezone,
                                        quiet=self.rules.quiet))
         covered = {r.offset for r in rows if r.kind == "reminder" and r.starts_at == a.start_utc

@@ -23,6 +23,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from clinicsync.connectors.rest_api import key_digest
+from clinicsync.notifiers.base import Message, Receipt, RetryableError
+from clinicsync.notifiers.outbox import OutboxNotifier
 from clinicsync.sync.calendar import ics
 from clinicsync.sync.cli import app as cli_app
 from clinicsync.sync.reminders import planner
@@ -192,19 +194,35 @@ def quarantine_retry_all(folders: Folders) -> str:
 def dies_in(owner: Any, name: str, where: str, armed: bool) -> Iterator[None]:
     """While the block runs (if ``armed``), ``owner.name`` kills the process instead of
     running: every call of it, since a dead process makes no later call either."""
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise Killed(where)
+
+    with _replaced(owner, name, die, armed):
+        yield
+
+
+@contextmanager
+def _replaced(owner: Any, name: str, stand_in: Any, armed: bool) -> Iterator[None]:
+    """``owner.name`` is ``stand_in`` while the block runs (if ``armed``)."""
     if not armed:
         yield
         return
     real = getattr(owner, name)
-
-    def die(*args: Any, **kwargs: Any) -> None:
-        raise Killed(where)
-
-    setattr(owner, name, die)
+    setattr(owner, name, stand_in)
     try:
         yield
     finally:
         setattr(owner, name, real)
+
+
+def provider_refuses(armed: bool) -> contextlib.AbstractContextManager[None]:
+    """PROVIDER_DOWN: while the block runs (if ``armed``), the provider behind the `outbox`
+    notifier refuses every send as a 503 would: the notifier raises the framework's
+    RetryableError (no Retry-After), for every dispatcher of the tick."""
+    def refuse(self: OutboxNotifier, message: Message) -> Receipt:
+        raise RetryableError("503 Service Unavailable (simulated provider outage)")
+
+    return _replaced(OutboxNotifier, "send", refuse, armed)
 
 
 def planning_dies_once(armed: bool) -> contextlib.AbstractContextManager[None]:

@@ -25,6 +25,7 @@ class Fault(StrEnum):
     DOCTOR_CHANGES = "doctor_changes"  # some moves give the visit to another doctor at the same time
     PATIENT_CHANGES = "patient_changes"  # some moves give the visit to another patient at the same time
     SAME_DAY_NOTICES = "same_day_notices"  # agenda.same_day_changes: doctors told at once of today's changes
+    PROVIDER_DOWN = "provider_down"    # the outbox's provider refuses every send (retryable) for 1-5 hours one day
     # A DST change is no fault to inject: every 30-day window of the scenario crosses one
     # (Europe/Madrid, starting 1-20 March 2027; the soak crosses both).
 
@@ -46,6 +47,7 @@ KNOWN_FAILING: dict[Fault, KnownFailure] = {}  # issue 28's five (obs1-obs5) are
 COMBINABLE: tuple[Fault, ...] = (Fault.KILLED_MID_STAGE, Fault.SECOND_WORKER, Fault.SETTINGS_CHANGE,
                                  Fault.DISPATCH_DOWN, Fault.SOURCE_DELETES, Fault.LATE_WEBHOOKS,
                                  Fault.KILLED_CALENDAR_WRITE, Fault.PATIENT_REPLIES,
-                                 Fault.DOCTOR_CHANGES, Fault.PATIENT_CHANGES, Fault.SAME_DAY_NOTICES)
+                                 Fault.DOCTOR_CHANGES, Fault.PATIENT_CHANGES, Fault.SAME_DAY_NOTICES,
+                                 Fault.PROVIDER_DOWN)
 # Faults that need a SQLite store: "no store key" means the default SQLite file.
 SQLITE_ONLY: frozenset[Fault] = frozenset({Fault.CRON_ELSEWHERE})

@@ -63,6 +63,17 @@ The rules, as read here (where the docs leave room, the reading is written down)
   start is today and ahead (``reassigned``: it left their schedule), and the one who has it
   now, if its start is today and ahead (``assigned``). Such a notice goes while the time it
   names is ahead (a cancellation's and a reassignment's: the old start).
+- Provider outage (PROVIDER_DOWN, docs/operations.md "Provider faults"): in the window every
+  message the dispatcher would send is refused instead (agendas and doctors' emails too) and
+  is taken up again ``backoff(attempts)`` later (reminders.retry_backoff, 1m, doubled per
+  attempt, at most retry_backoff_max, 1h; no Retry-After), at the first dispatch tick at or
+  after that; every rule above is then applied afresh, its lateness still measured from the
+  message's own due time (a reminder's bound, the visit's start, the agenda's 2 hours), so an
+  outage delays a message, or it ends too late (unsent), and no attempt count ends it. A
+  retry waiting to be taken up neither supersedes nor stands in for another message (the
+  dispatcher only weighs rows due now), and one that wakes in the quiet hours waits for their
+  end as any patient's message does. A notice's own bound (notices.max_lateness, a day) is
+  not modelled: no outage of the scenario holds one that long.
 - Tolerance: a message may go up to one tick (TOLERANCE) after the oracle's moment: a worker
   killed mid-stage, or a push the sender repeats, delays its work by one tick.
 """
@@ -83,7 +94,14 @@ QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
 AGENDA_AT = time(7, 0)
 AGENDA_MAX_LATENESS = timedelta(hours=2)
 TOLERANCE = TICK
+RETRY_BACKOFF, RETRY_BACKOFF_MAX = timedelta(minutes=1), timedelta(hours=1)
 NOTICES = frozenset({"confirmation", "rescheduled", "cancelled"})
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th refused send: reminders.retry_backoff (1m) doubled per
+    attempt, at most retry_backoff_max (1h); the outbox's refusals carry no Retry-After."""
+    return min(RETRY_BACKOFF * 2 ** (attempts - 1), RETRY_BACKOFF_MAX)
 
 
 def offset_length(label: str) -> timedelta:
@@ -133,6 +151,13 @@ class Pending:
     recipient: str = "patient"  # or "doctor" (a patient's cancellation, a same-day change)
     doctor: str | None = None  # a same-day notice's doctor (the one who had the visit, for reassigned)
     patient: str | None = None  # a notice to a patient who no longer has the visit (PATIENT_CHANGES)
+    # When the dispatcher takes it up again: after a refused send (PROVIDER_DOWN), or at the
+    # end of the quiet hours it woke in. ``due`` stays what its lateness is measured from.
+    retry_at: datetime | None = None
+    attempts: int = 0  # sends the provider refused
+
+    def ready(self, now: datetime) -> bool:
+        return (self.retry_at or self.due) <= now
 
     @property
     def own(self) -> bool:
@@ -161,6 +186,7 @@ class Oracle:
         self.s = scenario
         self.visits: dict[tuple[str, str], Visit] = {}
         self.agendas: dict[tuple[str, str, date], datetime] = {}  # pending: (source, doctor, day) -> due
+        self.agenda_retries: dict[tuple[str, str, date], tuple[datetime, int]] = {}  # -> (retry at, attempts)
         self.agendas_done: set[tuple[str, str, date]] = set()
         self.offsets = list(OFFSETS)
         self.expected: list[Sent] = []
@@ -332,24 +358,41 @@ class Oracle:
             visit.pending.append(Pending("declined", None, visit.version.start, now, recipient="doctor"))
 
     # -- dispatch --
+    def _refused(self, now: datetime) -> bool:
+        """PROVIDER_DOWN: the provider refuses every send now."""
+        down = self.s.provider_down
+        return down is not None and down[0] <= now < down[1]
+
+    def _attempt(self, p: Pending, now: datetime) -> bool:
+        """Whether a message the dispatcher sends now goes out; if the provider refuses it, it is
+        retried after the backoff of its attempts (still judged by its own due time then)."""
+        if not self._refused(now):
+            return True
+        p.attempts += 1
+        p.retry_at = now + backoff(p.attempts)
+        return False
+
     def _dispatch(self, now: datetime) -> None:
         for (source, external_id), visit in self.visits.items():
-            due = [p for p in visit.pending if p.due <= now]
+            due = [p for p in visit.pending if p.ready(now)]
             if not due:
                 continue
             v = visit.version
             for p in [p for p in due if p.recipient == "doctor"]:  # staff: no quiet hours
-                visit.pending.remove(p)
                 due.remove(p)
                 names_old_time = p.kind in ("cancelled", "reassigned")
                 if (visit.active or names_old_time) and now < (p.start if names_old_time else v.start):
-                    self._send(p.doctor or v.doctor, f"{source}/{external_id}", p.kind, "", now)
+                    if self._attempt(p, now):
+                        visit.pending.remove(p)
+                        self._send(p.doctor or v.doctor, f"{source}/{external_id}", p.kind, "", now)
+                else:
+                    visit.pending.remove(p)
             if not due:
                 continue
             quiet = quiet_period(now)
             if quiet is not None:  # woke inside the quiet hours: back to their end
                 for p in due:
-                    p.due = quiet[1]
+                    p.retry_at = quiet[1]
                 continue
             reminders = [p for p in due if p.kind == "reminder"]
             # A confirmation is superseded by a reminder for the current start that goes now
@@ -359,14 +402,15 @@ class Oracle:
                 s == v.start for _, s in visit.sent_reminders)
             for p in due:
                 if p.kind != "reminder":
-                    visit.pending.remove(p)
                     moot = p.kind == "confirmation" and (stand_in or visit.answer is not None)
                     if (now < p.start) if p.patient else (now < v.start and not moot):
-                        self._send(p.patient or v.patient, f"{source}/{external_id}", p.kind, "", now)
-                        visit.told[p.patient or v.patient] = p.kind != "cancelled"
-                    continue
+                        if self._attempt(p, now):
+                            visit.pending.remove(p)
+                            self._send(p.patient or v.patient, f"{source}/{external_id}", p.kind, "", now)
+                            visit.told[p.patient or v.patient] = p.kind != "cancelled"
+                    else:
+                        visit.pending.remove(p)
             for p in reminders:
-                visit.pending.remove(p)
                 length = offset_length(p.offset or "0m")
                 late = now > p.due + length / 4 or now > p.start - MIN_LEAD
                 superseded = any(
@@ -374,19 +418,27 @@ class Oracle:
                     and (now <= q.due + offset_length(q.offset or "0m") / 4)
                     for q in reminders if q is not p) or any(
                     s == p.start and offset_length(o) < length for o, s in visit.sent_reminders)
-                if not late and not superseded:
+                if late or superseded:
+                    visit.pending.remove(p)
+                elif self._attempt(p, now):
+                    visit.pending.remove(p)
                     visit.sent_reminders.add((p.offset or "", p.start))
                     visit.told[v.patient] = True
                     self._send(v.patient, f"{source}/{external_id}", "reminder",
                                f"{p.offset} for {p.start.astimezone(UTC):%Y-%m-%d %H:%M}Z", now)
         for key, agenda_due in list(self.agendas.items()):
-            if agenda_due > now:
+            retry_at, attempts = self.agenda_retries.get(key, (agenda_due, 0))
+            if retry_at > now:
                 continue
-            del self.agendas[key]
-            self.agendas_done.add(key)
             source, doctor, day = key
             if now <= agenda_due + AGENDA_MAX_LATENESS and (source, doctor) in self._doctors_on(day):
+                if self._refused(now):
+                    self.agenda_retries[key] = (now + backoff(attempts + 1), attempts + 1)
+                    continue
                 self._send(doctor, f"{source}/{day.isoformat()}", "agenda", "", now)
+            del self.agendas[key]
+            self.agenda_retries.pop(key, None)
+            self.agendas_done.add(key)
 
     def _send(self, person: str, subject: str, kind: str, detail: str, now: datetime) -> None:
         self.expected.append(Sent(Identity(person, subject, kind, detail), now))

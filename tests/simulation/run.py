@@ -144,7 +144,9 @@ class Driver:
                 for reply in replies.get(now, []):
                     self.reply(worker, reply, now)
                 if (s.down is None or not s.down[0] <= now < s.down[1]) and self.something_due(worker, now):
-                    self.remind(worker, now)
+                    refused = s.provider_down is not None and s.provider_down[0] <= now < s.provider_down[1]
+                    with clinic.provider_refuses(refused):
+                        self.remind(worker, now)
                     self.mailbag.collect(worker.store, now)
                 self.after_tick(worker, now)
             stuck = self.stuck_runs(worker.store, ticks[-1])

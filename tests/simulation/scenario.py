@@ -115,6 +115,7 @@ class Scenario:
     kill_push_at: datetime | None = None
     kill_calendar_at: datetime | None = None  # a tick with a change: the calendar has a file to write
     second_worker: tuple[datetime, datetime] | None = None
+    provider_down: tuple[datetime, datetime] | None = None  # every send refused (retryable) in [from, until)
 
     @property
     def end(self) -> datetime:
@@ -266,15 +267,14 @@ class _Generator:
             previous[v.external_id] = v
         s.deliveries.sort(key=lambda d: (d.at, not d.first))
 
+    def someday(self, at: time, lo: int = 1) -> datetime:
+        """A day anywhere in the run but its last two: a fault after months of history (a
+        second DST change, a store with a long past) can find what one in the first weeks cannot."""
+        s = self.s
+        return local(s.first_day + timedelta(days=self.rng.randint(lo, max(lo, max(s.days, 4) - 2))), at)
+
     def faults_at(self) -> None:
-        rng, s = self.rng, self.s
-        span = max(s.days, 4)
-
-        def someday(at: time, lo: int = 1) -> datetime:
-            """A day anywhere in the run but its last two: a fault after months of history (a
-            second DST change, a store with a long past) can find what one in the first weeks cannot."""
-            return local(s.first_day + timedelta(days=rng.randint(lo, max(lo, span - 2))), at)
-
+        s, someday = self.s, self.someday
         if Fault.POISON in self.faults:
             s.poison_at = someday(time(10, 0))
         if Fault.SETTINGS_CHANGE in self.faults:
@@ -315,6 +315,13 @@ class _Generator:
                     s.replies.append(Reply(at, patient.id, text, f"SIM{len(s.replies):04d}"))
         s.replies.sort(key=lambda r: r.at)
 
+    def provider_outage(self) -> None:
+        """PROVIDER_DOWN: from a tick between 06:00 and 20:00 (so before the agendas of 07:00
+        and into the quiet hours at the latest), for 1 to 5 hours, the outbox's provider refuses
+        every send. Drawn after everything else, so that other scenarios stay as they were."""
+        began = self.someday(FIRST_TICK) + TICK * self.rng.randint(0, 28)
+        self.s.provider_down = (began, began + timedelta(hours=self.rng.randint(1, 5)))
+
 
 def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Scenario:
     g = _Generator(seed, days, faults)
@@ -325,6 +332,8 @@ def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Sc
     g.faults_at()
     if Fault.PATIENT_REPLIES in faults:
         g.replies()
+    if Fault.PROVIDER_DOWN in faults:
+        g.provider_outage()
     return g.s
 
 

@@ -185,3 +185,22 @@ def test_a_confirmation_goes_when_no_reminder_can_stand_in(
     assert sorted(sent_keys(tmp_path)) == ["a1:patient:confirmation:v1", "a2:patient:confirmation:v1"]
     assert states(store)["a1:patient:confirmation:v1"] == ("sent", None)
     assert states(store)["a1:patient:reminder:1h:v1"][0] == "skipped"
+
+
+def test_a_refused_reminder_held_by_the_quiet_hours_and_then_too_late_ends_failed(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """The provider refused the 1d reminder (10:00 New York); its retry falls in the quiet
+    hours (from 15:00), which hold it to 08:00 next day, past its bound (16:00). The outage is
+    why the patient was not told: `failed` on the desk's work list, as without the quiet hours,
+    not `skipped`."""
+    settings = reminder_settings(BASE.replace("quiet_hours: null", "quiet_hours: {start: '15:00', end: '08:00'}")
+                                 + "offsets: [1d]\nretry_backoff: 5h\n", outcomes='{"+12125550101": retryable}')
+    put(store, appointment("A1", START))
+    plan(settings, store, BOOKED_AT)
+    key, due = "a1:patient:reminder:1d:v1", START - timedelta(days=1)
+    assert run(settings, store, due).retrying == 1
+    assert run(settings, store, due + timedelta(hours=5)).deferred == 1  # 15:00: quiet until 08:00
+    assert reminder(store, key).due_at == START - timedelta(hours=2)
+    report = run(settings, store, START - timedelta(hours=2))
+    assert (report.failed, report.skipped) == (1, 0)
+    assert states(store)[key] == ("failed", "too late after 1 failed attempt (fake provider answered 503)")

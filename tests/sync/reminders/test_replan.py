@@ -128,3 +128,22 @@ def test_the_fingerprint_is_recorded_once_and_a_store_planned_before_it_is_repla
         connection.execute(PLANS.delete())
     report = plan(reminder_settings(BASE + "offsets: [2d]"), store, BOOKED_AT)
     assert report.replanned == 1 and states(store)["a1:patient:reminder:1d:v1"][0] == "cancelled"
+
+
+def test_a_settings_change_leaves_a_notice_waiting_out_its_retry_where_it_is(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """A confirmation the provider refused waits out its backoff (or the provider's
+    Retry-After) as a pending row due later; a settings change is no reason to send it sooner
+    (only a notice held back by the quiet hours is placed again)."""
+    extra = "confirmation: true\nretry_backoff: 30m\n"
+    down = reminder_settings(BASE + extra + "offsets: [3d, 1d]", outcomes='{"+12125550101": retryable}')
+    put(store, appointment("A1", START))
+    plan(down, store, BOOKED_AT)
+    key = "a1:patient:confirmation:v1"
+    assert Dispatcher(down, store, BOOKED_AT).run().retrying == 1
+    assert row(store, key).due_at == BOOKED_AT + timedelta(minutes=30)
+    plan(reminder_settings(BASE + extra + "offsets: [1d]", outcomes='{"+12125550101": retryable}'), store,
+         BOOKED_AT + timedelta(minutes=5))
+    waiting = row(store, key)
+    assert (waiting.status, waiting.due_at) == ("pending", BOOKED_AT + timedelta(minutes=30))
+    assert waiting.reason.startswith("will retry")
