@@ -39,6 +39,14 @@ def texts(tmp_path: Path) -> list[tuple[str, str]]:
     return [(line["to"], line["key"]) for line in read_log(tmp_path / "texts.jsonl")]
 
 
+def kinds_by_phone(tmp_path: Path) -> dict[str, list[str]]:
+    """The kinds of the texts each of the two patients got, in order."""
+    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
+    for to, key in texts(tmp_path):
+        kinds[to].append(key.split(":")[2])
+    return kinds
+
+
 def told_then_changed(store: Store, settings: Settings, visit: Any) -> datetime:
     """P1's visit booked and its confirmation sent; an hour later the source holds ``visit``,
     which is planned and dispatched then. Returns that time."""
@@ -48,6 +56,18 @@ def told_then_changed(store: Store, settings: Settings, visit: Any) -> datetime:
     put(store, visit)
     plan(settings, store, at)
     run(settings, store, at)
+    return at
+
+
+def given_away_while_dispatch_is_down(store: Store, settings: Settings) -> datetime:
+    """P1's visit booked and its confirmation sent; an hour later given to P2 and planned (P1:
+    a cancellation notice, P2: a confirmation and a reminder), nothing sent since. Returns
+    that time."""
+    book(store, settings)
+    run(settings, store)  # P1: confirmation
+    at = BOOKED_AT + timedelta(hours=1)
+    put(store, given_to_another_patient())
+    plan(settings, store, at)
     return at
 
 
@@ -109,9 +129,7 @@ def test_given_back_to_the_first_patient_each_is_told_once(
     run(settings, store, at)  # P2: cancelled; P1: confirmation again
     plan(settings, store, at + timedelta(minutes=5))  # nothing new to plan: nobody is told twice
     run(settings, store, START - timedelta(days=1))  # P1: the reminder
-    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
-    for to, key in texts(tmp_path):
-        kinds[to].append(key.split(":")[2])
+    kinds = kinds_by_phone(tmp_path)
     assert kinds == {PHONE: ["confirmation", "cancelled", "confirmation", "reminder"],
                      OTHER_PHONE: ["confirmation", "cancelled"]}
 
@@ -135,9 +153,7 @@ def test_a_reminder_that_went_to_the_first_patient_does_not_stand_in_for_the_new
     put(store, given_to_another_patient())
     plan(settings, store, at)
     run(settings, store, at)
-    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
-    for to, key in texts(tmp_path):
-        kinds[to].append(key.split(":")[2])
+    kinds = kinds_by_phone(tmp_path)
     assert kinds == {PHONE: ["confirmation", "reminder", "cancelled"], OTHER_PHONE: ["confirmation"]}
 
 
@@ -147,18 +163,12 @@ def test_the_first_patients_notice_stands_when_the_visit_changes_again_before_it
     cancel the first patient's cancellation notice as a row of a patient who no longer has the
     visit, nor book the new patient a second time."""
     settings = reminder_settings(BASE)
-    book(store, settings)
-    run(settings, store)  # P1: confirmation
-    at = BOOKED_AT + timedelta(hours=1)
-    put(store, given_to_another_patient())
-    plan(settings, store, at)  # P1: cancelled, P2: confirmation, both unsent
+    at = given_away_while_dispatch_is_down(store, settings)
     at += timedelta(hours=1)
     put(store, replace(given_to_another_patient(), start=START + timedelta(hours=2)))
     plan(settings, store, at)
     run(settings, store, at)
-    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
-    for to, key in texts(tmp_path):
-        kinds[to].append(key.split(":")[2])
+    kinds = kinds_by_phone(tmp_path)
     assert kinds == {PHONE: ["confirmation", "cancelled"], OTHER_PHONE: ["confirmation"]}
 
 
@@ -168,17 +178,11 @@ def test_the_new_patients_no_leaves_the_first_patients_notice_standing(
     notice: their answer cancels their own pending messages, not the notice owed to the patient
     who no longer has the visit (simulation seed 96, 45 days, PATIENT_CHANGES with replies)."""
     settings = reminder_settings(BASE)
-    book(store, settings)
-    run(settings, store)  # P1: confirmation
-    at = BOOKED_AT + timedelta(hours=1)
-    put(store, given_to_another_patient())
-    plan(settings, store, at)  # P1: cancelled, P2: confirmation and reminder, all unsent
+    at = given_away_while_dispatch_is_down(store, settings)
     assert handle_reply(settings, store, "sms", OTHER_PHONE, "No", "SM1", at).outcome == "applied"
     run(settings, store, at)
     run(settings, store, START - timedelta(days=1))
-    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
-    for to, key in texts(tmp_path):
-        kinds[to].append(key.split(":")[2])
+    kinds = kinds_by_phone(tmp_path)
     assert kinds == {PHONE: ["confirmation", "cancelled"], OTHER_PHONE: []}
     [reply] = responses(store)
     assert reply.reminder_id is None  # P2 was sent nothing: the answer is not put on P1's message
@@ -203,19 +207,13 @@ def test_given_back_before_anyone_was_told_the_first_patient_hears_nothing_new(
     nothing changed — no cancellation, no second confirmation; the other patient, never told,
     hears nothing; the first patient's reminder still goes."""
     settings = reminder_settings(BASE)
-    book(store, settings)
-    run(settings, store)  # P1: confirmation
-    at = BOOKED_AT + timedelta(hours=1)
-    put(store, given_to_another_patient())
-    plan(settings, store, at)  # P1: cancelled, P2: confirmation, both unsent
+    at = given_away_while_dispatch_is_down(store, settings)
     at += timedelta(hours=1)
     put(store, appointment("A1", START))  # back to P1
     plan(settings, store, at)
     run(settings, store, at)
     run(settings, store, START - timedelta(days=1))
-    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
-    for to, key in texts(tmp_path):
-        kinds[to].append(key.split(":")[2])
+    kinds = kinds_by_phone(tmp_path)
     assert kinds == {PHONE: ["confirmation", "reminder"], OTHER_PHONE: []}
     [notice] = [r for r in reminders(store).values() if r.kind == "cancelled"]
     assert (notice.recipient_ref, notice.status, notice.reason) == (
@@ -235,9 +233,7 @@ def test_given_away_after_the_first_patient_declined_books_the_new_one(
     plan(settings, store, at)
     run(settings, store, at)
     run(settings, store, START - timedelta(days=1))
-    kinds: dict[str, list[str]] = {PHONE: [], OTHER_PHONE: []}
-    for to, key in texts(tmp_path):
-        kinds[to].append(key.split(":")[2])
+    kinds = kinds_by_phone(tmp_path)
     assert kinds == {PHONE: [], OTHER_PHONE: ["confirmation", "reminder"]}
     plan(settings, store, at + timedelta(minutes=5))  # a later pass books nobody again
     assert sum(r.kind == "confirmation" for r in reminders(store).values()) == 2
