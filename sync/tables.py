@@ -31,6 +31,12 @@ REMINDER_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipp
 RETRYING = "will retry: "
 
 
+def is_retrying(reason: str | None) -> bool:
+    """Whether a pending reminder's ``reason`` says its last send failed and will be retried:
+    one reading of ``RETRYING`` for the dispatcher, the re-planner and `status`'s SQL twin."""
+    return (reason or "").startswith(RETRYING)
+
+
 
 class HasEngine(Protocol):
     """What the reads behind `status` need of a store: its engine (a ``Store`` or a ``StoreEngine``)."""

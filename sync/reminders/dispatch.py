@@ -53,7 +53,7 @@ from clinicsync.sync.setaside import run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import Offset
 from clinicsync.sync.store import Store
-from clinicsync.sync.tables import RETRYING
+from clinicsync.sync.tables import RETRYING, is_retrying
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]
@@ -160,7 +160,7 @@ def _gave_up(item: Item, reason: str | None) -> str | None:
     patient was not told, and the front desk's "failed delivery" list is where a person takes
     it over (the row's reason still holds the provider's last error)."""
     last = item.row.reason or ""
-    if reason != "too late" or not item.attempts or not last.startswith(RETRYING):
+    if reason != "too late" or not item.attempts or not is_retrying(last):
         return None
     tries = f"{item.attempts} failed attempt{'s' if item.attempts > 1 else ''}"
     return f"too late after {tries} ({last.removeprefix(RETRYING)})"
@@ -553,7 +553,7 @@ class Dispatcher:
         if slot.due != self.now:
             # A refused send's "will retry: …" stays: should the wait make it too late, the
             # outage is still why it was not sent (_gave_up).
-            kept = row.reason if (row.reason or "").startswith(RETRYING) else None
+            kept = row.reason if is_retrying(row.reason) else None
             self._finish(item, "pending", kept, due=slot.due, note=slot.note)
             return "defer", None
         return "send", None

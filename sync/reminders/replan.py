@@ -48,7 +48,7 @@ from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import isolated_parts
 from clinicsync.sync.settings.reminders import RemindersSettings
 from clinicsync.sync.store import Store
-from clinicsync.sync.tables import RETRYING
+from clinicsync.sync.tables import is_retrying
 
 SETTINGS_CHANGED = "settings changed"
 PLAN_NAME = "patients"
@@ -174,7 +174,7 @@ class _Replan:
                                            quiet=self.rules.quiet))
             elif row.kind == "confirmation" and not self.rules.confirms(a.type):
                 self.cancel[row.id] = SETTINGS_CHANGED
-            elif row.due_at > self.now and not (row.reason or "").startswith(RETRYING):
+            elif row.due_at > self.now and not is_retrying(row.reason):
                 # a notice held back by quiet hours; one waiting out a refused send's backoff
                 # (or the provider's Retry-After) stays where the dispatcher put it
                 self._place(row, place(self.now, now=self.now, latest=a.start_utc, zone_name=a.timezone,
