@@ -40,13 +40,11 @@ from clinicsync.connectors.base import (
 from clinicsync.connectors.csv_formulas import neutralize_formula
 from clinicsync.connectors.csv_records import KNOWN_PROBLEM, CsvRecords, Recognize, Utf8Lines
 from clinicsync.connectors.dropfolder import (
+    FilesRead,
     archive_file,
-    drop_cursor,
     file_digest,
     folder_problem,
     folder_state,
-    remember,
-    resume_point,
     sample_file,
     settled_files,
 )
@@ -121,7 +119,8 @@ class CsvDropConnector(Connector):
         path = sample_file(self.name, s.drop_dir, s.archive_dir, s.pattern)
         if path is None:
             return None
-        first = next(self._read_file(inspect_file(path, s.encoding), {}, 0))  # dropped at once: its file closes
+        # dropped at once: its file closes
+        first = next(self._read_file(inspect_file(path, s.encoding), FilesRead({}), 0))
         columns = list(first.records[0].data) if first.records else None
         return Sample(first.records[:limit], path.name, columns, first.rejected[:limit])
 
@@ -153,16 +152,22 @@ class CsvDropConnector(Connector):
         return settled_files(self.name, s.drop_dir, s.pattern, s.settle_seconds)
 
     def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
-        done, current = resume_point(cursor)
+        files, current = FilesRead.load(cursor)
+        kept_in_place = self.settings.archive_dir is None
         for path in self._candidates():
-            digest = file_digest(path)  # first: a file already read needs nothing more (no encoding pass)
-            if self._done_key(path, digest) in done:
+            if files.passed(path, path.stat(), kept_in_place):
                 self._archive(path)  # stored before a crash, not yet moved
+                continue
+            digest = file_digest(path)  # first: a file already read needs nothing more (no encoding pass)
+            key = self._done_key(path, digest)
+            if key in files:
+                files = files.completed(key, path)
+                self._archive(path)
                 continue
             info = inspect_file(path, self.settings.encoding, digest)
             skip = current.get("rows", 0) if current.get("hash") == info.digest else 0
-            yield from self._read_file(info, done, skip)
-            done = remember(done, self._done_key(path, info.digest), path.name)
+            yield from self._read_file(info, files, skip)
+            files = files.with_file(key, path)
             self._archive(path)
 
     def _done_key(self, path: Path, digest: str) -> str:
@@ -176,10 +181,10 @@ class CsvDropConnector(Connector):
             return digest
         return f"{digest}@{path.stat().st_mtime_ns}"
 
-    def _read_file(self, info: FileText, done: dict[str, str], skip: int) -> Iterator[Batch]:
+    def _read_file(self, info: FileText, files: FilesRead, skip: int) -> Iterator[Batch]:
         snapshot = self.settings.mode == "snapshot"
         name = info.path.name
-        finished = remember(done, self._done_key(info.path, info.digest), name)
+        finished = files.with_file(self._done_key(info.path, info.digest), info.path)
         with ExitStack() as stack:
             reader = CsvRecords(_open_lines(stack, info), info.encoding)
             reader.delimiter = self.settings.delimiter or _sniff_delimiter(reader.first_line())
@@ -191,7 +196,7 @@ class CsvDropConnector(Connector):
                        else self._header_problem(header))
             if problem:
                 yield Batch(rejected=[Rejected(position=f"{name}:1", reason=problem, raw=None)],
-                            cursor=drop_cursor(finished), snapshot=False, source=name)
+                            cursor=finished.cursor(), snapshot=False, source=name)
                 return
             reader.width = width = len(header)
             row_dict = _row_dict(header)
@@ -216,7 +221,7 @@ class CsvDropConnector(Connector):
                         rows += line
                         in_batch += line
                         if in_batch >= limit:
-                            yield Batch(records, None if snapshot else drop_cursor(done, info.digest, rows),
+                            yield Batch(records, None if snapshot else files.cursor(info.digest, rows),
                                         rejected, snapshot=snapshot, source=name, texts=True)
                             records, rejected, in_batch = [], [], 0
                             keep = records.append
@@ -245,12 +250,12 @@ class CsvDropConnector(Connector):
                         recognizer.kept(line)
                 in_batch += _KNOWN_SHARE
                 if in_batch >= limit:
-                    yield Batch(records, None if snapshot else drop_cursor(done, info.digest, rows),
+                    yield Batch(records, None if snapshot else files.cursor(info.digest, rows),
                                 rejected, snapshot=snapshot, source=name, texts=True)
                     records, rejected, in_batch = [], [], 0
                     keep = records.append
                 reader.budget = limit - in_batch
-        yield Batch(records, drop_cursor(finished), rejected, snapshot=snapshot, snapshot_end=snapshot,
+        yield Batch(records, finished.cursor(), rejected, snapshot=snapshot, snapshot_end=snapshot,
                     max_delete_share=self.settings.max_delete_share, source=name, texts=True)
 
     def _header_problem(self, header: list[str]) -> str | None:

@@ -1,8 +1,10 @@
 """What every drop-folder connector shares (CSV exports, HL7 batch files): settled files
 in name order, each read once by content hash, then moved to an archive folder.
 
-The cursor is ``{"done": {hash: name}, "current": {"hash": h, "rows": n}}``: files
-already stored by hash, and how far the file being read got (records, not lines).
+The cursor is ``{"done": {key: [name, mtime_ns, size]}, "floor": [mtime_ns, name],
+"current": {"hash": h, "rows": n}}``: the files already stored (by a key of their content),
+how far the file being read got (records, not lines), and, once more files were read than
+``DONE_LIMIT``, the newest of those forgotten (``FilesRead``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import hashlib
 import os
 import shutil
 import time
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -77,22 +81,86 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def remember(done: dict[str, str], digest: str, name: str) -> dict[str, str]:
-    """``done`` plus this file, keeping the newest DONE_LIMIT entries."""
-    done = {**done, digest: name}
-    if len(done) > DONE_LIMIT:
-        done = dict(list(done.items())[-DONE_LIMIT:])
-    return done
+Entry = list[Any]  # [name, mtime_ns, size]; a cursor written before the floor existed has [name, None, None]
 
 
-def drop_cursor(done: dict[str, str], digest: str | None = None, rows: int = 0) -> Cursor:
-    return {"done": done, "current": {"hash": digest, "rows": rows} if digest else None}
+@dataclass(frozen=True)
+class FilesRead:
+    """The files a drop-folder connector has stored, as its cursor remembers them.
 
+    Only the newest ``DONE_LIMIT`` are remembered by key. Without an archive folder every file
+    stays in the drop folder, so one forgotten used to be read again as new: an export of months
+    ago re-applied (a visit moved back, the bookings made since deleted), then the next oldest at
+    the next run, and so on, once the folder held more than ``DONE_LIMIT`` files (104 days of
+    an export every 15 minutes). So the newest (modification time, name) among the forgotten is
+    kept as a floor, and a file at or below it is taken as read (Airbyte's file sources do the
+    same past their history's limit). A file copied in later with an older modification time
+    (``cp -p``, ``rsync -t``) is then taken as read too: docs/connectors/csv.md says so, and an
+    archive folder, where only unread files wait, needs no floor (``passed``).
 
-def resume_point(cursor: Cursor | None) -> tuple[dict[str, str], dict[str, Any]]:
-    """The files already done and the file in progress, from a stored cursor."""
-    state = dict(cursor or {})
-    return dict(state.get("done", {})), dict(state.get("current") or {})
+    A remembered file whose name, modification time and size are unchanged is known without
+    reading it, so a folder kept for months is not hashed whole on every run."""
+
+    done: dict[str, Entry]
+    floor: tuple[int, str] | None = None
+
+    @classmethod
+    def load(cls, cursor: Cursor | None) -> tuple[FilesRead, dict[str, Any]]:
+        """The files read and the file in progress (``{"hash": …, "rows": …}``), from a stored cursor."""
+        state = dict(cursor or {})
+        done = {key: (value if isinstance(value, list) else [value, None, None])
+                for key, value in dict(state.get("done") or {}).items()}
+        floor = state.get("floor")
+        return cls(done, (int(floor[0]), str(floor[1])) if floor else None), dict(state.get("current") or {})
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.done
+
+    def passed(self, path: Path, stat: os.stat_result, kept_in_place: bool) -> bool:
+        """Whether ``path`` was read before, by what ``stat`` says alone (no read of the file):
+        at or below the floor when files stay in the folder, or remembered as it is now."""
+        if kept_in_place and self.floor is not None and (stat.st_mtime_ns, path.name) <= self.floor:
+            return True
+        return (path.name, stat.st_mtime_ns, stat.st_size) in self._stats
+
+    @cached_property
+    def _stats(self) -> frozenset[tuple[Any, ...]]:
+        return frozenset(tuple(entry) for entry in self.done.values() if entry[1] is not None)
+
+    def completed(self, key: str, path: Path) -> FilesRead:
+        """These files, with ``key``'s entry given ``path``'s name and times when a cursor of
+        before the floor left them out (so that, once forgotten, it raises the floor)."""
+        entry = self.done[key]
+        if entry[1] is not None:
+            return self
+        stat = path.stat()
+        return FilesRead({**self.done, key: [path.name, stat.st_mtime_ns, stat.st_size]}, self.floor)
+
+    def with_file(self, key: str, path: Path) -> FilesRead:
+        """These files and ``path`` (under ``key``), forgetting the oldest past ``DONE_LIMIT``."""
+        try:
+            stat = path.stat()
+            entry: Entry = [path.name, stat.st_mtime_ns, stat.st_size]
+        except OSError:  # gone already (moved by hand): its key is enough
+            entry = [path.name, None, None]
+        done = {**self.done, key: entry}
+        done.pop(key)  # re-insert last: the newest read is the last forgotten
+        done[key] = entry
+        floor = self.floor
+        if len(done) > DONE_LIMIT:
+            keys = list(done)
+            for old in keys[:len(keys) - DONE_LIMIT]:
+                name, mtime_ns, _ = done.pop(old)
+                if mtime_ns is not None and (floor is None or (mtime_ns, name) > floor):
+                    floor = (mtime_ns, name)
+        return FilesRead(done, floor)
+
+    def cursor(self, digest: str | None = None, rows: int = 0) -> Cursor:
+        """The cursor to store: these files, and the file in progress when ``digest`` is given."""
+        state: Cursor = {"done": self.done, "current": {"hash": digest, "rows": rows} if digest else None}
+        if self.floor is not None:
+            state["floor"] = list(self.floor)
+        return state
 
 
 def archive_file(path: Path, archive_dir: Path | None) -> None:

@@ -22,13 +22,11 @@ from sqlalchemy import Connection
 
 from clinicsync.connectors.base import Batch, CheckResult, Connector, Cursor, RawRecord, Rejected, Sample
 from clinicsync.connectors.dropfolder import (
+    FilesRead,
     archive_file,
-    drop_cursor,
     file_digest,
     folder_problem,
     folder_state,
-    remember,
-    resume_point,
     sample_file,
     settled_files,
 )
@@ -106,7 +104,7 @@ class Hl7v2Connector(Connector):
         path = sample_file(self.name, s.drop_dir, s.archive_dir, s.pattern)
         if path is None:
             return None
-        first = next(self._read_file(path, file_digest(path), {}, 0))  # dropped at once: its file closes
+        first = next(self._read_file(path, file_digest(path), FilesRead({}), 0))  # dropped at once: its file closes
         return Sample(first.records[:limit], path.name, None, first.rejected[:limit])
 
     def _candidates(self) -> list[Path]:
@@ -116,24 +114,29 @@ class Hl7v2Connector(Connector):
         return settled_files(self.name, s.drop_dir, s.pattern, s.settle_seconds)
 
     def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
-        done, current = resume_point(cursor)
+        files, current = FilesRead.load(cursor)
+        kept_in_place = self.settings.archive_dir is None
         for path in self._candidates():
-            digest = file_digest(path)
-            if digest in done:
+            if files.passed(path, path.stat(), kept_in_place):
                 self._archive(path)  # stored before a crash, not yet moved
                 continue
+            digest = file_digest(path)
+            if digest in files:
+                files = files.completed(digest, path)
+                self._archive(path)
+                continue
             skip = current.get("rows", 0) if current.get("hash") == digest else 0
-            yield from self._read_file(path, digest, done, skip)
-            done = remember(done, digest, path.name)
+            yield from self._read_file(path, digest, files, skip)
+            files = files.with_file(digest, path)
             self._archive(path)
 
     def _archive(self, path: Path) -> None:
         if not self.dry_run:
             archive_file(path, self.settings.archive_dir)
 
-    def _read_file(self, path: Path, digest: str, done: dict[str, str], skip: int) -> Iterator[Batch]:
+    def _read_file(self, path: Path, digest: str, files: FilesRead, skip: int) -> Iterator[Batch]:
         name = path.name
-        finished = drop_cursor(remember(done, digest, name))
+        finished = files.with_file(digest, path).cursor()
         try:
             text = decode(path.read_bytes(), self.settings.encoding)
         except UnicodeDecodeError:
@@ -163,7 +166,7 @@ class Hl7v2Connector(Connector):
                         ids.append((record.position, parsed.sender, parsed.control_id, parsed.event,
                                     message_digest(parsed.record["message"])))
             if len(records) + len(rejected) >= self.settings.batch_size and number < len(messages):
-                yield Batch(records, drop_cursor(done, digest, number), rejected, source=name,
+                yield Batch(records, files.cursor(digest, number), rejected, source=name,
                             within=record_ids(self.name, ids))
                 records, rejected, ids = [], [], []
         yield Batch(records, finished, rejected, source=name, within=record_ids(self.name, ids))

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from clinicsync.connectors import csv_drop, dropfolder
 from clinicsync.connectors.csv_drop import CsvDropConnector, CsvDropSettings
 from clinicsync.sync.demo import COLUMNS, generate_rows
 from tests.connectors.csv_support import TOMORROW, Run, appointments, rows, write_drop
@@ -338,3 +339,48 @@ def _text_lines(stack: Any, info: Any) -> Any:
     from clinicsync.connectors.text_encoding import MARK_ERRORS
 
     return stack.enter_context(info.path.open("r", encoding=info.encoding, errors=MARK_ERRORS, newline=""))
+
+
+def test_exports_kept_in_the_folder_are_never_read_again_past_the_memory_limit(
+        sync: Callable[[str], Run], drop_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No archive folder (settings.yaml's default): every export stays in the drop folder, and
+    clinicsync remembers only the newest ``DONE_LIMIT`` files it read. A snapshot exported every
+    15 minutes passes 10,000 files in 104 days; the oldest one, forgotten, used to be read again
+    as new: the clinic of months ago (a visit moved back, later bookings deleted), and the next
+    oldest at the next run, and so on."""
+    monkeypatch.setattr(dropfolder, "DONE_LIMIT", 2)
+    data = rows(20)
+    write_drop(drop_dir, "export-01.csv", data, age=500)
+    run = sync("  mode: snapshot\n")
+    assert run()["created"] == 20
+    for number, days in ((2, 20), (3, 21), (4, 22)):
+        moved = [dict(r) for r in data]
+        moved[3]["start"] = moved[3]["start"].replace(moved[3]["start"][:10],
+                                                      (TOMORROW + timedelta(days=days)).isoformat())
+        write_drop(drop_dir, f"export-0{number}.csv", moved, age=500 - 100 * number)
+        assert run()["rescheduled"] == 1
+    for _ in range(3):
+        again = run()
+        assert (again["fetched"], again["rescheduled"], again["deleted"]) == (0, 0, 0)
+    # A new export is still read, and the store held the newest export's state: only the
+    # deletion is new (a visit moved back by an old file would show as a reschedule here).
+    write_drop(drop_dir, "export-05.csv", moved[:-1], age=50)
+    report = run()
+    assert (report["deleted"], report["rescheduled"], report["unchanged"]) == (1, 0, 19)
+
+
+def test_a_run_reads_none_of_the_exports_it_already_read(sync: Callable[[str], Run], drop_dir: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files kept in the folder are known by name, time and size: a folder that gathers an
+    export every 15 minutes is not read (hashed) whole on every run."""
+    for number in range(5):
+        write_drop(drop_dir, f"export-{number}.csv", rows(3 + number), age=500 - 10 * number)
+    run = sync("  mode: snapshot\n")
+    assert run()["fetched"] > 0
+    hashed: list[str] = []
+    real = csv_drop.file_digest
+    monkeypatch.setattr(csv_drop, "file_digest", lambda path: hashed.append(path.name) or real(path))
+    assert run()["fetched"] == 0 and hashed == []
+    write_drop(drop_dir, "export-9.csv", rows(8), age=20)
+    report = run()
+    assert (report["fetched"], report["created"]) == (8, 1) and hashed == ["export-9.csv"]
