@@ -116,6 +116,9 @@ class Batch:
     snapshot: bool = False
     snapshot_end: bool = False
     max_delete_share: float = 0.2  # with snapshot_end: the safety stop's limit
+    # With snapshot_end: the listing's window ends here (UTC), so only appointments starting
+    # before are compared with it; None: it lists every future appointment of the source.
+    until: datetime | None = None
     source: str | None = None  # e.g. the file name, for the run report
     # Runs first inside the batch's transaction (Store.apply_batch ``within``): a connector's
     # own bookkeeping that must commit with the batch (e.g. HL7 message control ids); it may
@@ -234,6 +237,14 @@ class Connector(ABC):
         sweep must stay cheap), changing nothing. Only called when ``sweep_schedule`` gives
         a schedule; raise the usual ConnectorError kinds."""
         raise NotImplementedError(f"connector kind {self.kind} cannot list its ids")
+
+    def past_window(self) -> list[RawRecord] | None:
+        """The source's records that lie past the end of its snapshot's window (``Batch.until``),
+        read as the snapshot reads them; None when the snapshot has no such end. sync/ asks only
+        when a snapshot left out appointments it stored before the window's end: a visit moved
+        past the end is not in the listing, and is moved, not deleted (its patient told it was
+        cancelled, then booked anew when the window reached it)."""
+        return None
 
     def reads_waitlist(self) -> bool:
         """Does this connector also list the source's waiting patients (``waitlist``)? A

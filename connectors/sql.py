@@ -60,8 +60,12 @@ from clinicsync.connectors.sql_session import (
 )
 from clinicsync.connectors.sql_settings import SqlSettings, engine_url, safe_url
 from clinicsync.connectors.waitlist_booking import BookingRefused, BookingRequest, BookingResult
+from clinicsync.connectors.window import SWEEP_EDGE
 
 QUERY_BINDS = frozenset({"cursor", "window_start", "window_end"})
+# ``:window_end`` of an incremental read (``SqlConnector._params``): later than any visit, and a
+# value every source's DATETIME/DATE accepts (MySQL's DATETIME ends at 9999-12-31).
+WINDOW_END_UNBOUNDED = datetime(9999, 12, 31)
 WRITEBACK_BINDS = frozenset({"status", "external_id", "participant_status", "appointment_status", "patient_ref"})
 BOOKING_BINDS = frozenset({"patient_id", "doctor_id", "location", "type", "mode", "start_local", "end_local",
                            "start_utc", "end_utc", "timezone", "slot_id", "entry_id"})
@@ -163,10 +167,19 @@ class SqlConnector(Connector):
             sql += f" ORDER BY {quoted}"
         return sql
 
-    def _params(self, inner: CheckedStatement, cursor_value: Any, wrapper_cursor: bool) -> dict[str, Any]:
+    def _params(self, inner: CheckedStatement, cursor_value: Any, wrapper_cursor: bool,
+                changed_only: bool = False) -> dict[str, Any]:
+        """The binds. ``changed_only``: an incremental read, whose ``:window_end`` is
+        ``WINDOW_END_UNBOUNDED``: it reads the rows that changed, however far ahead they lie. A
+        row it left out for lying past the window's end (a booking made seven months ahead, a
+        visit moved there) would not change again when the window reached it, and its cursor
+        value would be behind the cursor by then: never read, never reminded, never in a
+        calendar; a visit moved there would stay at its old time, or be deleted by the sweep.
+        ``ahead`` still bounds what a snapshot reads and what the delete sweep lists."""
         window = self.settings.window
         now = utcnow().astimezone(zone(self.settings.window_zone)).replace(tzinfo=None)
-        params: dict[str, Any] = {"window_start": now - window.back_delta, "window_end": now + window.ahead_delta}
+        params: dict[str, Any] = {"window_start": now - window.back_delta,
+                                  "window_end": WINDOW_END_UNBOUNDED if changed_only else now + window.ahead_delta}
         if "cursor" in inner.binds or wrapper_cursor:
             if cursor_value is None:
                 if self.settings.initial_cursor is None:
@@ -243,8 +256,32 @@ class SqlConnector(Connector):
                 number += 1
                 pending.append(RawRecord({c: plain_value(v, mysql) for c, v in zip(columns, row, strict=True)},
                                          f"{label}:row {number}"))
+        until = self.settings.window.sweep_until(utcnow()) if "window_end" in inner.binds else None
         yield Batch(pending or [], None, snapshot=True, snapshot_end=True,
-                    max_delete_share=self.settings.max_delete_share, source=label)
+                    max_delete_share=self.settings.max_delete_share, source=label, until=until)
+
+    def past_window(self) -> list[RawRecord] | None:
+        """The snapshot's read past its window's end (from a day before it, ``SWEEP_EDGE``, as
+        the comparison stops there): the rows a visit moved past the end now is among."""
+        if self.settings.mode != "snapshot":
+            return None
+        inner = self._statement()
+        if "window_end" not in inner.binds:
+            return None
+        params = self._params(inner, None, False)
+        if "window_start" in params:
+            params["window_start"] = params["window_end"] - SWEEP_EDGE
+        params["window_end"] = WINDOW_END_UNBOUNDED
+        label, records = self._label(), list[RawRecord]()
+        try:
+            with read_only_connection(self.engine, self.settings.timeout) as connection:
+                mysql = is_mysql(connection)
+                for columns, rows in self._stream(connection, self._wrapped(inner, after_cursor=False), params):
+                    records.extend(RawRecord({c: plain_value(v, mysql) for c, v in zip(columns, row, strict=True)},
+                                             f"{label}:past the window") for row in rows)
+        except SQLAlchemyError as exc:
+            raise connector_error(self.name, "reading past the window", exc) from None
+        return records
 
     def _incremental(self, connection: Connection, inner: CheckedStatement, cursor: Cursor | None,
                      mysql: bool) -> Iterator[Batch]:
@@ -255,7 +292,8 @@ class SqlConnector(Connector):
         last, seen = boundary, set(already)
         label = self._label()
         sql = self._wrapped(inner, after_cursor=boundary is not None)
-        for columns, rows in self._stream(connection, sql, self._params(inner, boundary, boundary is not None)):
+        params = self._params(inner, boundary, boundary is not None, changed_only=True)
+        for columns, rows in self._stream(connection, sql, params):
             records: list[RawRecord] = []
             rejected: list[Rejected] = []
             for row in rows:

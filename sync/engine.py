@@ -35,7 +35,7 @@ from clinicsync.sync.locks import HeldLock, poll_lock
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store, build_mapped
-from clinicsync.sync.sweep import sweep_if_due
+from clinicsync.sync.sweep import sweep_if_due, with_moved_past_window
 
 log = structlog.get_logger("clinicsync.sync")
 BatchCallback = Callable[[str, Counts], None]
@@ -243,7 +243,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         seen: set[str] | None = None
-        for batch in connector.fetch(store.load_cursor(config.name)):
+        for batch in with_moved_past_window(connector.fetch(store.load_cursor(config.name)), store, connector,
+                                            mapping):
             known = unchanged_records(batch, mapping, fingerprint,
                                       lambda ids: store.fingerprints(config.name, ids), recognizer)
             mapped, quarantined = map_batch(mapping, batch, known)
@@ -262,7 +263,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 seen.update(known.lines.ids)
                 seen.update(s.record_id for s in known.sightings if s.record_id)
                 if batch.snapshot_end:
-                    snapshot_end = SnapshotEnd(seen, batch.max_delete_share)
+                    snapshot_end = SnapshotEnd(seen, batch.max_delete_share, until=batch.until)
                     seen = None
             apply = partial(store.apply_batch, config.name, run_id, mapped, quarantined, batch.cursor,
                             snapshot_end, within=batch.within, baseline=baseline, unchanged=known.count,

@@ -856,6 +856,19 @@ class Store:
                 memory.setdefault(kind, {}).update(people)
         return counts, error
 
+    def compared_ids(self, connector: str, now: datetime, until: datetime | None) -> set[str]:
+        """The external ids a listing's end compares (``_delete_absent``): the connector's
+        active appointments starting after ``now`` (and before ``until``)."""
+        with self.engine.connect() as connection:
+            return set(connection.execute(self._compared(connector, now, until, APPOINTMENTS.c.external_id)).scalars())
+
+    @staticmethod
+    def _compared(connector: str, now: datetime, until: datetime | None, *columns: Any) -> Any:
+        t = APPOINTMENTS.c
+        query = select(*columns).where(t.connector == connector, t.deleted_at.is_(None), t.start_utc > now,
+                                        t.status.in_(ACTIVE_STATUSES))
+        return query if until is None else query.where(t.start_utc < until)
+
     def delete_vanished(self, connector: str, end: SnapshotEnd, baseline: bool = False) -> tuple[int, str | None]:
         """A delete sweep's end (``end.sweep``): the connector's active future appointments
         before ``end.until`` whose ids the source no longer lists are deleted, behind the
@@ -1266,12 +1279,8 @@ class Store:
     def _delete_absent(self, connection: Connection, connector: str, end: SnapshotEnd,
                        marks: dict[str, Any]) -> int:
         t = APPOINTMENTS.c
-        query = (select(t.id, t.external_id, t.version, t.source_updated_at)
-                 .where(t.connector == connector, t.deleted_at.is_(None), t.start_utc > end.now,
-                        t.status.in_(ACTIVE_STATUSES)))
-        if end.until is not None:
-            query = query.where(t.start_utc < end.until)
-        future = connection.execute(query).all()
+        future = connection.execute(self._compared(connector, end.now, end.until, t.id, t.external_id, t.version,
+                                                   t.source_updated_at)).all()
         absent = [row for row in future if row.external_id not in end.seen]
         if not absent:
             return 0

@@ -16,13 +16,14 @@ deleted (or moved out of the window) since.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
 
 from clinicsync.common.types import utcnow
-from clinicsync.connectors.base import Connector
+from clinicsync.connectors.base import Batch, Connector
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.sync.model.sweeps import DeleteSweep
 from clinicsync.sync.store import SnapshotEnd, Store
@@ -73,3 +74,26 @@ def record_sweep(store: Store, connector: str, at: datetime, listed: int, delete
         changed = connection.execute(update(SWEEPS).where(SWEEPS.c.connector == connector).values(**values))
         if not changed.rowcount:
             connection.execute(insert(SWEEPS).values(connector=connector, **values))
+
+
+def with_moved_past_window(batches: Iterable[Batch], store: Store, connector: Connector,
+                           mapping: CompiledMapping) -> Iterator[Batch]:
+    """``batches``, and before a windowed snapshot's last one, the records of the visits it left
+    out that now lie past its window's end (``Connector.past_window``), as one more batch of the
+    snapshot. A snapshot lists a window (SQL's ``:window_start``/``:window_end``); a visit moved
+    past its end is missing from the listing like a deleted one, and was deleted: its patient told
+    it was cancelled, its reminders dropped, and booked anew with a confirmation when the window
+    reached its new day. Read as moved instead (the past-window read happens only when the
+    snapshot left a stored visit out: a deletion at the source, a visit moved)."""
+    listed: set[str] = set()
+    for batch in batches:
+        if batch.snapshot:
+            listed.update(external_id for record in batch.records
+                          if (external_id := mapping.peek_id(record.data)) is not None)
+        if batch.snapshot_end and batch.until is not None:
+            left_out = store.compared_ids(connector.name, utcnow(), batch.until) - listed
+            past = connector.past_window() if left_out else None
+            moved = [record for record in past or () if mapping.peek_id(record.data) in left_out]
+            if moved:
+                yield Batch(moved, None, snapshot=True, source=f"{batch.source or connector.name}, past the window")
+        yield batch

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from sqlalchemy import (
     Column,
     DateTime,
@@ -274,6 +275,67 @@ def test_snapshot_of_an_empty_window_deletes_nothing(mariadb_source: Source, syn
     mariadb_source.remove(1, 2, 3)
     stopped = once(expect=1)
     assert stopped["deleted"] == 0 and "3 of 3 future appointments" in stopped["error"]
+
+
+# -- the window: what lies past its end -------------------------------------------------------
+# A windowed read (`:window_start`/`:window_end`) does not list a visit moved past its end, nor a
+# booking made further ahead: a visit moved there was moved, not deleted (its patient must not be
+# told it was cancelled), and a booking made there must be read when it is made.
+
+WINDOW = {"back": "1d", "ahead": "30d", "timezone": "America/New_York"}
+
+
+def test_a_visit_moved_past_the_snapshot_window_is_moved_not_deleted(source: Source, sync: Callable[..., Run],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[int] = []
+    past_window = SqlConnector.past_window
+
+    def counted(connector: SqlConnector) -> Any:
+        found = past_window(connector)
+        reads.append(len(found or ()))
+        return found
+
+    monkeypatch.setattr(SqlConnector, "past_window", counted)
+    source.add(*range(1, 11))
+    once = sync(source.url, mode="snapshot", cursor_column=None, query=SNAPSHOT_QUERY, window=WINDOW)
+    assert counts(once(), "created") == (10,)
+    assert reads == []  # nothing left out: nothing read past the window
+    moved_to = datetime.now().replace(microsecond=0, second=0) + timedelta(days=45)
+    source.set(3, starts_at=moved_to)
+    source.remove(5)  # a real deletion in the same run stays one
+    assert counts(once(), "fetched", "deleted", "rescheduled") == (9, 1, 1)  # 8 listed, 1 past the window
+    assert reads == [1]
+    # Stored past the window's end now, it is not compared with the listings that leave it out.
+    assert counts(once(), "fetched", "deleted", "rescheduled", "unchanged") == (8, 0, 0, 8)
+    assert reads == [1]
+
+
+def test_an_incremental_read_takes_a_booking_made_past_the_window_when_it_is_made(
+        source: Source, sync: Callable[..., Run]) -> None:
+    """A booking made 45 days ahead with a 30-day window used to be left out (past the window's
+    end); its row does not change again, so when its day came within the window its cursor value
+    was long behind the cursor: never imported, never reminded. It is read when it is made."""
+    today = datetime.now().replace(microsecond=0, second=0)
+    source.add(1, updated_at=today - timedelta(minutes=5))
+    source.add(2, updated_at=today - timedelta(minutes=4), start=today + timedelta(days=45))
+    source.add(3, updated_at=today - timedelta(minutes=3))
+    once = sync(source.url, query=SNAPSHOT_QUERY, window=WINDOW, delete_sweep="off")
+    assert counts(once(), "created") == (3,)
+    with time_machine.travel(datetime.now() + timedelta(days=20), tick=False):
+        assert counts(once(), "created", "fetched") == (0, 0)
+
+
+def test_an_incremental_visit_moved_past_the_window_is_moved_not_swept(
+        source: Source, sync: Callable[..., Run]) -> None:
+    """The delete sweep lists the window's ids; a visit moved past the window's end must be read
+    as moved (its row changed), not deleted by the sweep for being absent from the listing."""
+    today = datetime.now().replace(microsecond=0, second=0)
+    source.add(*range(1, 11), updated_at=today - timedelta(minutes=5))
+    once = sync(source.url, query=SNAPSHOT_QUERY, window=WINDOW, delete_sweep="every 1m")
+    assert counts(once(), "created") == (10,)
+    source.set(3, starts_at=today + timedelta(days=45), updated_at=today - timedelta(minutes=1))
+    with time_machine.travel(datetime.now() + timedelta(minutes=2), tick=False):
+        assert counts(once(), "rescheduled", "deleted") == (1, 0)
 
 
 # -- read-only, the statement check, the timeout ------------------------------------------------
