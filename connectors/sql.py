@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Select, column, literal_column, select, table, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.expression import ColumnClause
 
 from clinicsync.common.hashing import content_hash
 from clinicsync.common.schedule import Schedule
@@ -412,7 +413,7 @@ class SqlConnector(Connector):
             with read_only_connection(self.engine, self.settings.timeout) as connection:
                 columns = self._probe(connection, inner, None)
                 dialect = connection.dialect.name
-                latest = self._latest_cursor_value(connection, inner) if self.settings.mode == "incremental" else None
+                a_value = self._a_cursor_value(connection, inner) if self.settings.mode == "incremental" else None
         except ConnectorError as exc:
             return CheckResult(False, str(exc))
         except SQLAlchemyError as exc:
@@ -424,9 +425,9 @@ class SqlConnector(Connector):
             sweep = self.sweep_schedule()
             detail += (f"; rows deleted at the source are found by the delete sweep ({sweep.describe()})" if sweep
                        else "; delete_sweep is off: rows deleted at the source stay booked here")
-            if latest is not None and not rereads_by_time(latest):
+            if a_value is not None and not rereads_by_time(a_value):
                 detail += (f"; cursor_column {self.settings.cursor_column} holds "
-                           f"{'integers' if isinstance(latest, int) else 'values that are not date-times'}, so a row "
+                           f"{'integers' if isinstance(a_value, int) else 'values that are not date-times'}, so a row "
                            "committed late (after one with a larger value was read) is never read: use an updated-at "
                            "column as cursor_column (overlap_seconds re-reads by time), or mode: snapshot")
         if self.settings.writeback is not None:
@@ -436,16 +437,16 @@ class SqlConnector(Connector):
             detail += "; write-back statement accepted"
         return CheckResult(True, detail)
 
-    def _latest_cursor_value(self, connection: Connection, inner: CheckedStatement) -> Any:
-        """The largest cursor_column value the read returns (one row), to tell its type."""
+    def _a_cursor_value(self, connection: Connection, inner: CheckedStatement) -> Any:
+        """One cursor_column value the read returns (any row: the column has one type), to
+        tell whether the overlap can re-read by time; None when the read returns none."""
         assert self.settings.cursor_column is not None
         quoted = self.engine.dialect.identifier_preparer.quote(self.settings.cursor_column)
         sql = f"SELECT * FROM (\n{inner.text}\n) AS {_SOURCE}"
-        source = text(sql).columns().subquery(_SOURCE + "_latest")
-        latest: Select[Any] = (select(literal_column(f"{source.name}.{quoted}")).select_from(source)
-                               .where(literal_column(f"{source.name}.{quoted}").is_not(None))
-                               .order_by(literal_column(f"{source.name}.{quoted}").desc()).limit(1))
-        value = connection.execute(latest, self._params(inner, None, False)).scalar()
+        source = text(sql).columns().subquery(_SOURCE + "_one")
+        named: ColumnClause[Any] = literal_column(f"{source.name}.{quoted}")
+        one: Select[Any] = select(named).select_from(source).where(named.is_not(None)).limit(1)
+        value = connection.execute(one, self._params(inner, None, False)).scalar()
         return plain_value(value, is_mysql(connection)) if value is not None else None
 
     def sample(self, limit: int) -> Sample | None:
