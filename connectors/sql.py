@@ -116,35 +116,37 @@ _TIMESPEC = {0: "seconds", 4: "milliseconds", 7: "microseconds"}
 RECENT_LIMIT = 10_000
 
 
-def clock_drop(wall: datetime, source_zone: ZoneInfo, now: datetime) -> timedelta:
-    """How far the zone's UTC offset fell between the naive wall time ``wall`` and ``now``
-    (nothing when it rose or stayed): on the night clocks go back, rows of the repeated hour
-    get stamps below a value read before the change. An ambiguous wall time (inside the
-    repeated hour) is read as its first pass (fold=0, the larger offset), so it re-reads the
-    hour rather than miss it; a wall time the spring change skipped has no repeated hour."""
-    then = wall.replace(tzinfo=source_zone, fold=0).utcoffset()
-    current = now.astimezone(source_zone).utcoffset()
-    assert then is not None and current is not None
-    return max(then - current, timedelta(0))
+def repeated(wall: datetime, source_zone: ZoneInfo) -> timedelta:
+    """How long the clock went back around the naive wall time ``wall``: nothing, unless
+    ``wall`` lies in the hour repeated when clocks go back (an ambiguous wall time, read both
+    ways: fold=0 the first pass, fold=1 the second). Rows changed after the clock went back
+    are stamped from the start of that hour again, so a cursor inside it must re-read that
+    far; a cursor before it has nothing below it to miss, one after it is past it, and a wall
+    time the spring change skipped repeats nothing. It depends on the value alone, not on
+    when it is read: the read and the hashes kept for it (``SqlConnector._cursor``) agree."""
+    first = wall.replace(tzinfo=source_zone, fold=0).utcoffset()
+    second = wall.replace(tzinfo=source_zone, fold=1).utcoffset()
+    assert first is not None and second is not None
+    return max(first - second, timedelta(0))
 
 
-def overlap_start(value: Any, overlap: timedelta, source_zone: ZoneInfo, now: datetime) -> Any:
+def overlap_start(value: Any, overlap: timedelta, source_zone: ZoneInfo) -> Any:
     """Where a read after the cursor value ``value`` starts (``>=``): an aware date-time minus
-    the overlap; a naive one (wall clock in ``source_zone``) minus the overlap and the clock's
-    drop since (``clock_drop``); a date minus one day; a text ISO date-time as a naive one,
-    in its own format. Integers and other text cannot be re-read by time: ``value`` itself.
-    No overlap (0): ``value``, the clock change included."""
+    the overlap; a naive one (wall clock in ``source_zone``) minus the overlap and, inside the
+    hour repeated when clocks go back, that hour (``repeated``); a date minus one day; a text
+    ISO date-time as a naive one, in its own format. Integers and other text cannot be re-read
+    by time: ``value`` itself. No overlap (0): ``value``, the clock change included."""
     if overlap <= timedelta(0):
         return value
     try:
         if isinstance(value, datetime):
             if value.tzinfo is not None and value.utcoffset() is not None:
                 return value - overlap
-            return value - overlap - clock_drop(value, source_zone, now)
+            return value - overlap - repeated(value, source_zone)
         if isinstance(value, date):
             return value - timedelta(days=1)
         if isinstance(value, str) and (shape := _TEXT_DATETIME.fullmatch(value)):
-            start = overlap_start(datetime.fromisoformat(value), overlap, source_zone, now)
+            start = overlap_start(datetime.fromisoformat(value), overlap, source_zone)
             return start.isoformat(sep=shape.group(1), timespec=_TIMESPEC[len(shape.group(2) or "")])
     except OverflowError:  # a value near year 1: read from the start
         if isinstance(value, datetime):
@@ -319,9 +321,9 @@ class SqlConnector(Connector):
                     max_delete_share=self.settings.max_delete_share, source=label)
 
     def _overlap_start(self, value: Any) -> Any:
-        """The start of the read after ``value`` (``overlap_start``), now."""
+        """The start of the read after ``value`` (``overlap_start``)."""
         source_zone = zone(self.source_zone or self.settings.timezone or "UTC")
-        return overlap_start(value, timedelta(seconds=self.settings.overlap_seconds), source_zone, utcnow())
+        return overlap_start(value, timedelta(seconds=self.settings.overlap_seconds), source_zone)
 
     def _incremental(self, connection: Connection, inner: CheckedStatement, cursor: Cursor | None,
                      mysql: bool) -> Iterator[Batch]:

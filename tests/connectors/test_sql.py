@@ -307,12 +307,15 @@ def test_naive_stamps_of_the_repeated_hour_are_read_when_clocks_go_back(
         return dict(json.loads(out)["connectors"]["src"])
 
     with time_machine.travel(MADRID_FALL_BACK - timedelta(minutes=10), tick=False):  # 02:50 CEST
+        source.add(9, updated_at=datetime(2026, 10, 25, 2, 20), status="Confirmd")  # a bad row: quarantined
         source.add(1, updated_at=datetime(2026, 10, 25, 2, 50))
-        assert counts(once(), "fetched", "created") == (1, 1)
+        assert counts(once(), "fetched", "created", "quarantined") == (2, 1, 1)
     with time_machine.travel(MADRID_FALL_BACK + timedelta(minutes=10), tick=False):  # 02:10 CET
         source.add(2, updated_at=datetime(2026, 10, 25, 2, 10))
-        assert counts(once(), "fetched", "created", "unchanged") == (1, 1, 0)
+        # The repeated hour is read again; what the first pass stored there is known.
+        assert counts(once(), "fetched", "created", "unchanged", "quarantined") == (1, 1, 0, 0)
         assert counts(once(), "fetched") == (0,)
+        assert store_state(store_url)["quarantine"] == [("9", "open", 1)]
     with time_machine.travel(MADRID_FALL_BACK + timedelta(minutes=90), tick=False):  # 03:30 CET
         source.add(3, updated_at=datetime(2026, 10, 25, 3, 30))
         assert counts(once(), "fetched", "created") == (1, 1)
