@@ -399,13 +399,16 @@ class SqlConnector(Connector):
         if value is None:
             return None
         start = self._overlap_start(value)
-        kept[:] = [(v, digest) for v, digest in kept if v >= start]
+        below = [(v, digest) for v, digest in kept if start <= v != value]
+        if len(below) > RECENT_LIMIT:  # a bulk change inside the overlap: the newest only
+            below = sorted(below)[-RECENT_LIMIT:]
+        at = [(v, digest) for v, digest in kept if v == value]
+        kept[:] = below + at
         tag, encoded = encode_cursor_value(value)
-        seen = sorted({digest for v, digest in kept if v == value})
-        recent = sorted({(encode_cursor_value(v)[1], digest) for v, digest in kept if v != value})
-        cursor: Cursor = {"column": column_name, "type": tag, "value": encoded, "seen": seen}
-        if recent:
-            cursor["recent"] = [list(pair) for pair in recent[-RECENT_LIMIT:]]
+        cursor: Cursor = {"column": column_name, "type": tag, "value": encoded,
+                          "seen": sorted({digest for _, digest in at})}
+        if below:
+            cursor["recent"] = [list(pair) for pair in sorted({(encode_cursor_value(v)[1], d) for v, d in below})]
         return cursor
 
     # -- diagnosis -------------------------------------------------------------------------

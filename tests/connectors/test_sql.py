@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
+from clinicsync.connectors import sql as sql_connector
 from clinicsync.connectors.base import RetriableConnectorError
 from clinicsync.connectors.sql import SqlConnector
 from clinicsync.connectors.sql_session import read_only_connection
@@ -289,6 +290,26 @@ def test_rows_reread_without_their_hashes_are_recognized_by_the_store(sqlite_sou
     engine.dispose()
     assert counts(once(), "fetched", "created", "updated", "unchanged") == (2, 0, 0, 2)
     assert store_state(store_url)["events"] == before["events"]
+
+
+def test_the_cursor_keeps_the_newest_hashes_of_a_bulk_change(sqlite_source: Source,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk change inside the overlap: the cursor keeps the newest RECENT_LIMIT hashes
+    before its value; the older rows are read again (and left to the store's fingerprints)."""
+    monkeypatch.setattr(sql_connector, "RECENT_LIMIT", 3)
+    for number in range(1, 7):
+        sqlite_source.add(number, updated_at=T0 - timedelta(seconds=60 - 5 * number))
+    sqlite_source.add(7, updated_at=T0)
+    connector = SqlConnector(SqlSettings(name="src", mapping=str(MAPPING), url=sqlite_source.url, query=QUERY,
+                                         cursor_column="updated_at", fetch_size=4))
+    try:
+        batches = list(connector.fetch(None))
+        cursor = batches[-1].cursor
+        assert cursor is not None and len(cursor["recent"]) == 3 and len(cursor["seen"]) == 1
+        again = [r.data["id"] for b in connector.fetch(cursor) for r in b.records]
+        assert again == [1, 2, 3]
+    finally:
+        connector.close()
 
 
 MADRID_FALL_BACK = datetime(2026, 10, 25, 1, 0, tzinfo=UTC)  # 03:00 CEST becomes 02:00 CET
