@@ -206,6 +206,8 @@ class Connector(ABC):
         self.dry_run = False
         #: the top-level columns the mapping reads the appointment id from, set by sync/ (delete sweeps).
         self.id_columns: tuple[str, ...] = ()
+        #: the zone of the source's naive local times (its ``timezone:``, else clinic.timezone), set by sync/.
+        self.source_zone: str | None = None
 
     @property
     def name(self) -> str:

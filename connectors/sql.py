@@ -8,6 +8,14 @@ updated-at as the previous maximum is read once, never skipped, never twice.
 Snapshot mode reads the whole window every run; what disappeared from it is deleted
 behind the same safety stop as the CSV snapshot mode.
 
+``overlap_seconds`` (default 60) starts each read that much before the stored value
+(``overlap_start``): a row stamped before a later one but committed after it was read (a
+short transaction on a busy database) is still read, and so are rows a naive wall-clock
+column stamps in the hour repeated when clocks go back. What the overlap re-reads is known:
+the cursor keeps the content hashes of the rows read at or after the next read's start
+(``seen`` at the stored value, ``recent`` before it), so they are dropped here, before
+the store or the quarantine sees them; the stored value only ever moves forward.
+
 Rows stream from a server-side cursor (``stream_results`` + ``yield_per``), so memory
 stays flat however large the table; each batch carries the cursor valid once it is
 stored.
@@ -15,12 +23,15 @@ stored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Select, column, literal_column, select, table, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.expression import ColumnClause
 
 from clinicsync.common.hashing import content_hash
 from clinicsync.common.schedule import Schedule
@@ -98,6 +109,69 @@ def _boundary(cursor: Cursor | None, column_name: str | None) -> Any:
     if not cursor or column_name is None or cursor.get("column") != column_name:
         return None
     return decode_cursor_value(cursor["type"], cursor["value"])
+
+
+# A text column of ISO date-times (SQLite has no date-time type): compared as text, so the
+# overlap's start is written back in the value's own shape.
+_TEXT_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T])\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6})?")
+_TIMESPEC = {0: "seconds", 4: "milliseconds", 7: "microseconds"}
+# At most this many hashes of rows before the stored value travel in the cursor; older ones
+# re-read are recognized by the store's fingerprints instead.
+RECENT_LIMIT = 10_000
+
+
+def repeated(wall: datetime, source_zone: ZoneInfo) -> timedelta:
+    """How long the clock went back around the naive wall time ``wall``: nothing, unless
+    ``wall`` lies in the hour repeated when clocks go back (an ambiguous wall time, read both
+    ways: fold=0 the first pass, fold=1 the second). Rows changed after the clock went back
+    are stamped from the start of that hour again, so a cursor inside it must re-read that
+    far; a cursor before it has nothing below it to miss, one after it is past it, and a wall
+    time the spring change skipped repeats nothing. It depends on the value alone, not on
+    when it is read: the read and the hashes kept for it (``SqlConnector._cursor``) agree."""
+    first = wall.replace(tzinfo=source_zone, fold=0).utcoffset()
+    second = wall.replace(tzinfo=source_zone, fold=1).utcoffset()
+    assert first is not None and second is not None
+    return max(first - second, timedelta(0))
+
+
+def overlap_start(value: Any, overlap: timedelta, source_zone: ZoneInfo) -> Any:
+    """Where a read after the cursor value ``value`` starts (``>=``): an aware date-time minus
+    the overlap; a naive one (wall clock in ``source_zone``) minus the overlap and, inside the
+    hour repeated when clocks go back, that hour (``repeated``); a date minus one day; a text
+    ISO date-time as a naive one, in its own format. Integers and other text cannot be re-read
+    by time: ``value`` itself. No overlap (0): ``value``, the clock change included."""
+    if overlap <= timedelta(0):
+        return value
+    try:
+        if isinstance(value, datetime):
+            if value.tzinfo is not None and value.utcoffset() is not None:
+                return value - overlap
+            return value - overlap - repeated(value, source_zone)
+        if isinstance(value, date):
+            return value - timedelta(days=1)
+        if isinstance(value, str) and (shape := _TEXT_DATETIME.fullmatch(value)):
+            start = overlap_start(datetime.fromisoformat(value), overlap, source_zone)
+            return start.isoformat(sep=shape.group(1), timespec=_TIMESPEC[len(shape.group(2) or "")])
+    except OverflowError:  # a value near year 1: read from the start
+        if isinstance(value, datetime):
+            return datetime.min.replace(tzinfo=value.tzinfo)
+        return date.min if isinstance(value, date) else value
+    return value
+
+
+def rereads_by_time(value: Any) -> bool:
+    """Can a read start an overlap before this cursor value (a date-time or date)?"""
+    return isinstance(value, date) or (isinstance(value, str) and _TEXT_DATETIME.fullmatch(value) is not None)
+
+
+def _known(cursor: Cursor | None, boundary: Any) -> list[tuple[Any, str]]:
+    """The (value, content hash) of the rows the stored cursor says were read at or after the
+    next read's start: at the stored value (``seen``) and before it (``recent``)."""
+    if cursor is None or boundary is None:
+        return []
+    known = [(boundary, digest) for digest in cursor.get("seen", [])]
+    known += [(decode_cursor_value(cursor["type"], value), digest) for value, digest in cursor.get("recent", [])]
+    return known
 
 
 def _error_code(exc: SQLAlchemyError) -> str:
@@ -283,16 +357,26 @@ class SqlConnector(Connector):
             raise connector_error(self.name, "reading past the window", exc) from None
         return records
 
+    def _overlap_start(self, value: Any) -> Any:
+        """The start of the read after ``value`` (``overlap_start``)."""
+        source_zone = zone(self.source_zone or self.settings.timezone or "UTC")
+        return overlap_start(value, timedelta(seconds=self.settings.overlap_seconds), source_zone)
+
     def _incremental(self, connection: Connection, inner: CheckedStatement, cursor: Cursor | None,
                      mysql: bool) -> Iterator[Batch]:
         column_name = self.settings.cursor_column
         assert column_name is not None
         boundary = _boundary(cursor, column_name)
-        already: frozenset[str] = frozenset(cursor.get("seen", [])) if cursor and boundary is not None else frozenset()
-        last, seen = boundary, set(already)
+        start = self._overlap_start(boundary) if boundary is not None else None
+        # Rows the next read may read again (value, content hash): those the cursor knows,
+        # then each row read; a row whose hash is known was stored (the hash covers the
+        # cursor column, so a row changed since is never taken for it).
+        kept = _known(cursor, boundary)
+        already = frozenset(digest for _, digest in kept)
+        last = boundary
         label = self._label()
-        sql = self._wrapped(inner, after_cursor=boundary is not None)
-        params = self._params(inner, boundary, boundary is not None, changed_only=True)
+        sql = self._wrapped(inner, after_cursor=start is not None)
+        params = self._params(inner, start, start is not None, changed_only=True)
         for columns, rows in self._stream(connection, sql, params):
             records: list[RawRecord] = []
             rejected: list[Rejected] = []
@@ -306,14 +390,14 @@ class SqlConnector(Connector):
                         f"(use COALESCE({column_name}, created_at) in the query)"))
                     continue
                 digest = content_hash(data)
-                if value == boundary and digest in already:
-                    continue  # stored by an earlier batch at exactly this cursor value
-                if value != last:
-                    last, seen = value, set()
-                seen.add(digest)
+                if digest in already:
+                    continue  # stored by an earlier batch: at this cursor value or re-read in the overlap
+                if last is None or value > last:
+                    last = value  # a late commit in the overlap leaves the cursor where it is
+                kept.append((value, digest))
                 records.append(RawRecord(data, f"{label}:{column_name}={value}"))
             if records or rejected:
-                yield Batch(records, self._cursor(column_name, last, seen), rejected, source=label)
+                yield Batch(records, self._cursor(column_name, last, kept), rejected, source=label)
 
     # -- delete sweep ----------------------------------------------------------------------
     def sweep_schedule(self) -> Schedule | None:
@@ -347,12 +431,23 @@ class SqlConnector(Connector):
         until = self.settings.window.sweep_until(utcnow())
         return IdListing(records, until, self.settings.max_delete_share)
 
-    @staticmethod
-    def _cursor(column_name: str, value: Any, seen: set[str]) -> Cursor | None:
+    def _cursor(self, column_name: str, value: Any, kept: list[tuple[Any, str]]) -> Cursor | None:
+        """The cursor at ``value`` (the largest read), with the hashes of the rows the next read
+        will read again: ``kept`` is pruned to them in place (memory stays flat)."""
         if value is None:
             return None
+        start = self._overlap_start(value)
+        below = [(v, digest) for v, digest in kept if start <= v != value]
+        if len(below) > RECENT_LIMIT:  # a bulk change inside the overlap: the newest only
+            below = sorted(below)[-RECENT_LIMIT:]
+        at = [(v, digest) for v, digest in kept if v == value]
+        kept[:] = below + at
         tag, encoded = encode_cursor_value(value)
-        return {"column": column_name, "type": tag, "value": encoded, "seen": sorted(seen)}
+        cursor: Cursor = {"column": column_name, "type": tag, "value": encoded,
+                          "seen": sorted({digest for _, digest in at})}
+        if below:
+            cursor["recent"] = [list(pair) for pair in sorted({(encode_cursor_value(v)[1], d) for v, d in below})]
+        return cursor
 
     # -- diagnosis -------------------------------------------------------------------------
     def check(self) -> CheckResult:
@@ -361,6 +456,7 @@ class SqlConnector(Connector):
             with read_only_connection(self.engine, self.settings.timeout) as connection:
                 columns = self._probe(connection, inner, None)
                 dialect = connection.dialect.name
+                a_value = self._a_cursor_value(connection, inner) if self.settings.mode == "incremental" else None
         except ConnectorError as exc:
             return CheckResult(False, str(exc))
         except SQLAlchemyError as exc:
@@ -372,12 +468,29 @@ class SqlConnector(Connector):
             sweep = self.sweep_schedule()
             detail += (f"; rows deleted at the source are found by the delete sweep ({sweep.describe()})" if sweep
                        else "; delete_sweep is off: rows deleted at the source stay booked here")
+            if a_value is not None and not rereads_by_time(a_value):
+                detail += (f"; cursor_column {self.settings.cursor_column} holds "
+                           f"{'integers' if isinstance(a_value, int) else 'values that are not date-times'}, so a row "
+                           "committed late (after one with a larger value was read) is never read: use an updated-at "
+                           "column as cursor_column (overlap_seconds re-reads by time), or mode: snapshot")
         if self.settings.writeback is not None:
             problem = self._check_writeback()
             if problem:
                 return CheckResult(False, f"{detail}; write-back: {problem}")
             detail += "; write-back statement accepted"
         return CheckResult(True, detail)
+
+    def _a_cursor_value(self, connection: Connection, inner: CheckedStatement) -> Any:
+        """One cursor_column value the read returns (any row: the column has one type), to
+        tell whether the overlap can re-read by time; None when the read returns none."""
+        assert self.settings.cursor_column is not None
+        quoted = self.engine.dialect.identifier_preparer.quote(self.settings.cursor_column)
+        sql = f"SELECT * FROM (\n{inner.text}\n) AS {_SOURCE}"
+        source = text(sql).columns().subquery(_SOURCE + "_one")
+        named: ColumnClause[Any] = literal_column(f"{source.name}.{quoted}")
+        one: Select[Any] = select(named).select_from(source).where(named.is_not(None)).limit(1)
+        value = connection.execute(one, self._params(inner, None, False)).scalar()
+        return plain_value(value, is_mysql(connection)) if value is not None else None
 
     def sample(self, limit: int) -> Sample | None:
         """The first ``limit`` rows of the configured read (its window, from ``initial_cursor``),

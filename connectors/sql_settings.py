@@ -126,6 +126,9 @@ class SqlSettings(ConnectorSettings):
     cursor_column: str | None = Field(None, description="incremental: an updated-at or increasing id column")
     initial_cursor: str | int | None = Field(
         None, description="value bound to :cursor on the first run when the query uses :cursor itself")
+    overlap_seconds: float = Field(
+        60, ge=0, le=86_400, description="incremental: re-read this much before the cursor (rows committed late, "
+                                         "the hour repeated when clocks go back); what was stored is recognized")
     fetch_size: int = Field(1000, ge=1, le=100_000, description="rows per batch (server-side cursor)")
     timeout: float = Field(
         300.0, gt=0, le=86_400, description="statement timeout in seconds (PostgreSQL: per fetch; "
@@ -178,6 +181,9 @@ class SqlSettings(ConnectorSettings):
                              "for a schema without one use mode: snapshot")
         if self.mode == "snapshot" and self.initial_cursor is not None:
             raise ValueError("initial_cursor goes with mode incremental")
+        if self.mode == "snapshot" and "overlap_seconds" in self.model_fields_set:
+            raise ValueError("overlap_seconds goes with mode incremental (a snapshot reads the whole window every "
+                             "run)")
         if self.mode == "snapshot" and "delete_sweep" in self.model_fields_set and self.delete_sweep is not None:
             raise ValueError("delete_sweep goes with mode incremental (a snapshot reads the whole window every "
                              "run and deletes what vanished already)")

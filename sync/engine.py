@@ -239,6 +239,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                                                   settings.clinic.default_region))
         connector = build_connector(config)
         connector.required_columns = mapping.required_sources()
+        connector.source_zone = source_timezone(settings, config)
         connector.dry_run = dry_run
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record

@@ -29,6 +29,7 @@ from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.waitlist import load_waitlist_mapping, mapping_record
 from clinicsync.sync.empty_fields import FieldFill
+from clinicsync.sync.engine import source_timezone
 from clinicsync.sync.settings import Settings
 
 SAMPLE_SIZE = 20  # a push source's or an archived file's sample
@@ -213,6 +214,7 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
     try:
         connector = build_connector(config)
         connector.required_columns = mapping.required_sources()
+        connector.source_zone = source_timezone(settings, config)
         reached = connector.check()
         result.reached = reached.detail
         if not reached.ok:

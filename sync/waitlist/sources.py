@@ -149,6 +149,7 @@ def poll_source(settings: Settings, store: Store, config: ConnectorSettings, run
                 report.skipped = "another worker is reading this waiting list right now"
                 return report
             connector = build_connector(config)
+            connector.source_zone = source_timezone(settings, config)
             if listing:
                 if not connector.reads_waitlist():
                     report.skipped = "no waitlist"

@@ -9,7 +9,7 @@ import re
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +24,22 @@ from sqlalchemy import (
     String,
     Table,
     delete,
+    func,
     insert,
     select,
     update,
 )
 from sqlalchemy.exc import DBAPIError
 
+from clinicsync.connectors import sql as sql_connector
 from clinicsync.connectors.base import RetriableConnectorError
 from clinicsync.connectors.sql import SqlConnector
 from clinicsync.connectors.sql_session import read_only_connection
 from clinicsync.connectors.sql_settings import SqlSettings
 from clinicsync.sync.db import make_engine
+from clinicsync.sync.model import ConnectorState, Event, Quarantine
 from clinicsync.sync.model.sweeps import DeleteSweep
+from clinicsync.sync.store import Store
 
 MAPPING = Path(__file__).parent / "data" / "sql_appointments.yaml"
 QUERY = "SELECT id, patient_id, starts_at, minutes, status, updated_at FROM appts"
@@ -205,6 +209,163 @@ def test_table_mode_reads_the_named_columns(source: Source, sync: Callable[..., 
                 columns=["id", "patient_id", "starts_at", "minutes", "status", "updated_at"])
     assert counts(once(), "fetched", "created") == (2, 2)
     assert counts(once(), "fetched") == (0,)
+
+
+# -- the overlap: late commits, the autumn clock change ----------------------------------------
+
+def store_state(store_url: str) -> dict[str, Any]:
+    """What the store holds for connector `src`: events, quarantine items (status, count), cursor."""
+    engine = make_engine(store_url)
+    items = Quarantine.__table__  # type: ignore[attr-defined]
+    try:
+        with engine.connect() as connection:
+            events = connection.execute(select(func.count()).select_from(Event)).scalar_one()
+            quarantine = [tuple(r) for r in connection.execute(
+                select(items.c.record_id, items.c.status, items.c.seen_count).order_by(items.c.id))]
+        return {"events": events, "quarantine": quarantine, "cursor": Store(engine).load_cursor("src")}
+    finally:
+        engine.dispose()
+
+
+def test_a_row_committed_late_below_the_cursor_is_read_in_the_overlap(source: Source, sync: Callable[..., Run],
+                                                                      store_url: str) -> None:
+    once = sync(source.url)
+    source.add(1, updated_at=T0)
+    assert counts(once(), "fetched", "created") == (1, 1)
+    # Stamped 5 s before row 1 but committed after the poll read row 1 (a slower
+    # transaction on a busy database): `>= T0` never reads it.
+    source.add(2, updated_at=T0 - timedelta(seconds=5))
+    assert counts(once(), "fetched", "created", "unchanged", "error") == (1, 1, 0, None)
+    assert counts(once(), "fetched", "created") == (0, 0)  # nothing read twice
+    cursor = store_state(store_url)["cursor"]
+    assert cursor["value"].startswith("2026-03-02") and "10:00:00" in cursor["value"]  # the cursor never goes back
+    # Beyond the overlap (60 s by default): a transaction longer than it is still missed.
+    source.add(3, updated_at=T0 - timedelta(seconds=61))
+    assert counts(once(), "fetched", "created") == (0, 0)
+    relaxed = sync(source.url, overlap_seconds=120)
+    assert counts(relaxed(), "fetched", "created") == (1, 1)
+
+
+def test_rereading_the_overlap_changes_nothing(source: Source, sync: Callable[..., Run], store_url: str,
+                                               write_settings: Callable[..., Path], cli: Any) -> None:
+    once = sync(source.url)
+    source.add(1, updated_at=T0 - timedelta(seconds=30))
+    source.add(2, updated_at=T0 - timedelta(seconds=20), status="Confirmd")  # a bad row: quarantined
+    source.add(3, updated_at=T0)
+    assert counts(once(), "fetched", "created", "quarantined") == (3, 2, 1)
+    before = store_state(store_url)
+    assert before["quarantine"] == [("2", "open", 1)]
+    for _ in range(2):  # a quiet database: each poll reads the same last minute again
+        assert counts(once(), "fetched", "created", "updated", "unchanged", "quarantined") == (0, 0, 0, 0, 0)
+    assert store_state(store_url) == before
+    _, out, _ = once.cli("quarantine", "list", "--json")  # type: ignore[attr-defined]
+    item = json.loads(out)["items"][0]["id"]
+    once.cli("quarantine", "resolve", str(item))  # type: ignore[attr-defined]
+    source.add(4, updated_at=T0 - timedelta(seconds=10))  # a late commit: read with the overlap's rows
+    assert counts(once(), "fetched", "created", "updated", "quarantined") == (1, 1, 0, 0)
+    after = store_state(store_url)
+    assert after["events"] == before["events"] + 1  # row 4's, nothing for the rows read again
+    assert after["quarantine"] == [("2", "dismissed", 1)]  # neither re-opened nor counted again
+    assert after["cursor"]["value"] == before["cursor"]["value"]
+    # A row changed at the source is read again, whatever its stamp.
+    source.set(1, status="cancelled")
+    assert counts(once(), "fetched", "cancelled") == (1, 1)
+
+
+def test_rows_reread_without_their_hashes_are_recognized_by_the_store(sqlite_source: Source,
+                                                                      sync: Callable[..., Run],
+                                                                      store_url: str) -> None:
+    """A cursor written before the overlap (no `recent` hashes): what the overlap re-reads
+    is recognized by the store's fingerprints and changes nothing."""
+    once = sync(sqlite_source.url)
+    sqlite_source.add(1, 2, updated_at=T0 - timedelta(seconds=30))
+    sqlite_source.add(3, updated_at=T0)
+    assert counts(once(), "created") == (3,)
+    before = store_state(store_url)
+    engine = make_engine(store_url)
+    states = ConnectorState.__table__  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        connection.execute(update(states).values(cursor=json.dumps(
+            {k: v for k, v in before["cursor"].items() if k != "recent"})))
+    engine.dispose()
+    assert counts(once(), "fetched", "created", "updated", "unchanged") == (2, 0, 0, 2)
+    assert store_state(store_url)["events"] == before["events"]
+
+
+def test_the_cursor_keeps_the_newest_hashes_of_a_bulk_change(sqlite_source: Source,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk change inside the overlap: the cursor keeps the newest RECENT_LIMIT hashes
+    before its value; the older rows are read again (and left to the store's fingerprints)."""
+    monkeypatch.setattr(sql_connector, "RECENT_LIMIT", 3)
+    for number in range(1, 7):
+        sqlite_source.add(number, updated_at=T0 - timedelta(seconds=60 - 5 * number))
+    sqlite_source.add(7, updated_at=T0)
+    connector = SqlConnector(SqlSettings(name="src", mapping=str(MAPPING), url=sqlite_source.url, query=QUERY,
+                                         cursor_column="updated_at", fetch_size=4))
+    try:
+        batches = list(connector.fetch(None))
+        cursor = batches[-1].cursor
+        assert cursor is not None and len(cursor["recent"]) == 3 and len(cursor["seen"]) == 1
+        again = [r.data["id"] for b in connector.fetch(cursor) for r in b.records]
+        assert again == [1, 2, 3]
+    finally:
+        connector.close()
+
+
+MADRID_FALL_BACK = datetime(2026, 10, 25, 1, 0, tzinfo=UTC)  # 03:00 CEST becomes 02:00 CET
+
+
+def test_naive_stamps_of_the_repeated_hour_are_read_when_clocks_go_back(
+        source: Source, write_settings: Callable[..., Path], cli: Any, store_url: str) -> None:
+    """A DATETIME column holds wall clock in the clinic's zone (Europe/Madrid). Read at
+    02:50 CEST, the cursor is 02:50; an hour later the clock shows 02:10 again (CET) and a
+    booking made then is stamped 02:10: below the cursor, and read only because the
+    overlap grows by the hour the clock fell back."""
+    run = cli(write_settings(connector_yaml(source.url), timezone="Europe/Madrid"))
+
+    def once() -> dict[str, Any]:
+        _, out, _ = run("sync", "--once", "--json")
+        return dict(json.loads(out)["connectors"]["src"])
+
+    with time_machine.travel(MADRID_FALL_BACK - timedelta(minutes=10), tick=False):  # 02:50 CEST
+        source.add(9, updated_at=datetime(2026, 10, 25, 2, 20), status="Confirmd")  # a bad row: quarantined
+        source.add(1, updated_at=datetime(2026, 10, 25, 2, 50))
+        assert counts(once(), "fetched", "created", "quarantined") == (2, 1, 1)
+    with time_machine.travel(MADRID_FALL_BACK + timedelta(minutes=10), tick=False):  # 02:10 CET
+        source.add(2, updated_at=datetime(2026, 10, 25, 2, 10))
+        # The repeated hour is read again; what the first pass stored there is known.
+        assert counts(once(), "fetched", "created", "unchanged", "quarantined") == (1, 1, 0, 0)
+        assert counts(once(), "fetched") == (0,)
+        assert store_state(store_url)["quarantine"] == [("9", "open", 1)]
+    with time_machine.travel(MADRID_FALL_BACK + timedelta(minutes=90), tick=False):  # 03:30 CET
+        source.add(3, updated_at=datetime(2026, 10, 25, 3, 30))
+        assert counts(once(), "fetched", "created") == (1, 1)
+        cursor = store_state(store_url)["cursor"]
+        assert "03:30:00" in cursor["value"] and "recent" not in cursor  # past the repeated hour: no extra
+
+
+def test_overlap_seconds_settings_problems_name_the_key(write_settings: Callable[..., Path], cli: Any) -> None:
+    url = "mysql://reader@127.0.0.1/openemr"
+    yaml = (connector_yaml(url, mode="snapshot", cursor_column=None, overlap_seconds=30)
+            + connector_yaml(url, name="src2", overlap_seconds=-1)
+            + connector_yaml(url, name="src3", overlap_seconds=86_401))
+    _, _, err = cli(write_settings(yaml))("check", expect=2)
+    err = " ".join(err.split())
+    assert "connectors[0]" in err and "overlap_seconds goes with mode incremental" in err
+    assert "connectors[1].overlap_seconds" in err and "greater than or equal to 0" in err
+    assert "connectors[2].overlap_seconds" in err and "less than or equal to 86400" in err
+    assert SqlSettings(name="s", mapping=str(MAPPING), url=url, query=QUERY, cursor_column="updated_at"
+                       ).overlap_seconds == 60
+
+
+def test_check_says_an_id_cursor_cannot_reread_late_commits(source: Source, write_settings: Callable[..., Path],
+                                                            cli: Any) -> None:
+    source.add(1, 2)
+    _, out, _ = cli(write_settings(connector_yaml(source.url, cursor_column="id")))("check")
+    out = " ".join(out.split())
+    assert "cursor_column id holds integers" in out and "use an updated-at column" in out
+    _, out, _ = cli(write_settings(connector_yaml(source.url)))("check")
+    assert "holds integers" not in " ".join(out.split())
 
 
 def sweep_later(store_url: str, connector: str = "src") -> None:
