@@ -22,6 +22,7 @@ import botocore.exceptions
 from pydantic import Field, model_validator
 
 from clinicsync.notifiers.base import (
+    AccountError,
     DeliveryUnknownError,
     Message,
     Notifier,
@@ -41,13 +42,23 @@ THROTTLED = frozenset({"ThrottlingException", "Throttling", "ThrottledException"
                        "RequestLimitExceeded", "InternalServerException", "InternalError", "InternalFailure",
                        "ServiceUnavailable", "KMSThrottlingException"})
 OPTED_OUT_REASONS = frozenset({"DESTINATION_PHONE_NUMBER_OPTED_OUT"})
-PERMANENT_HINTS = {
+# The account's, not the message's (notifiers/base.py ``AccountError``): every send fails alike
+# until the credentials, the role, the sender or the quota are fixed.
+ACCOUNT_HINTS = {
     "AccessDeniedException": "access denied: the role needs sms-voice:SendTextMessage (or sns:Publish)",
     "AuthorizationError": "access denied: the role needs sns:Publish",
+    "UnrecognizedClientException": "the access key is not valid (check the credentials)",
+    "InvalidClientTokenId": "the access key is not valid (check the credentials)",
+    "ExpiredTokenException": "the credentials have expired",
+    "ExpiredToken": "the credentials have expired",
+    "InvalidSignatureException": "the secret key does not match (check the credentials)",
+    "SignatureDoesNotMatch": "the secret key does not match (check the credentials)",
     "ResourceNotFoundException": "not found: check origination_identity and configuration_set",
+    "ServiceQuotaExceededException": "the account's SMS spending or quota limit is reached",
+}
+PERMANENT_HINTS = {
     "ValidationException": "AWS refused the request",
     "InvalidParameter": "AWS refused the request",
-    "ServiceQuotaExceededException": "the account's SMS spending or quota limit is reached",
 }
 
 
@@ -94,6 +105,8 @@ def classify(exc: botocore.exceptions.ClientError) -> NotifierError:
         return OptedOutError(f"{detail}: the recipient opted out (replied STOP)")
     if code in THROTTLED or is_retryable_status(status):
         return RetryableError(detail)
+    if code in ACCOUNT_HINTS:
+        return AccountError(f"{detail}: {ACCOUNT_HINTS[code]}")
     return PermanentError(f"{detail}: {PERMANENT_HINTS.get(code, 'the request was refused')}")
 
 
@@ -101,6 +114,10 @@ def classify_transport(exc: botocore.exceptions.BotoCoreError) -> NotifierError:
     """No answer from AWS: safe to retry only if the request never reached it."""
     if isinstance(exc, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectTimeoutError):
         return RetryableError(f"could not connect to AWS ({type(exc).__name__})")
+    if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
+        # found before any request is signed, so nothing went out
+        return AccountError(f"no AWS credentials found ({type(exc).__name__}): set them in the environment, "
+                            "a profile or the instance role")
     return DeliveryUnknownError(f"no answer from AWS after the request was sent ({type(exc).__name__}); "
                                 "the message may have been delivered")
 
@@ -150,9 +167,11 @@ class AwsSmsNotifier(Notifier):
             return self._on_opt_out_list(to)
         except botocore.exceptions.ClientError as exc:
             error = classify(exc)
+            if isinstance(error, AccountError):  # no permission: every message meets it, until it is granted
+                raise AccountError(f"{error} while reading the opt-out list (grant the permission, or set "
+                                   "check_opt_out: false)") from None
             if isinstance(error, PermanentError):
-                raise PermanentError(f"{error} while reading the opt-out list (grant the permission, or set "
-                                     "check_opt_out: false)") from None
+                raise PermanentError(f"{error} while reading the opt-out list") from None
             raise RetryableError(f"{error} while reading the opt-out list") from None
         except botocore.exceptions.BotoCoreError as exc:
             raise RetryableError(f"could not read the AWS opt-out list ({type(exc).__name__})") from None

@@ -60,6 +60,16 @@ class RetryableError(NotifierError):
         self.retry_after = retry_after
 
 
+class AccountError(RetryableError):
+    """The provider refuses the clinic's account, not this message: credentials revoked or
+    expired, a key without the permission, the account suspended or out of quota, the sender
+    not set up. Every send through the notifier fails alike until someone fixes it, so the
+    message is not given up: it waits and is retried while it is still in time (a key fixed at
+    10:00 still sends the 9:00 reminders), and `status`, the status page and the
+    ``ClinicsyncNotifierFailing`` alert show the outage meanwhile. As a permanent refusal each
+    message failed for good, one by one, with nothing but the front desk's list to show it."""
+
+
 class PermanentError(NotifierError):
     """This message will never go to this address (invalid number, rejected): fall back."""
 

@@ -35,6 +35,7 @@ from sendgrid.helpers.mail import (
 from clinicsync.common.logs import scrub_text
 from clinicsync.common.retry_after import retry_after
 from clinicsync.notifiers.base import (
+    AccountError,
     DeliveryUnknownError,
     Message,
     Notifier,
@@ -86,6 +87,8 @@ def classify(exc: Exception) -> NotifierError:
             headers = exc.headers
             wait = retry_after(headers.get("Retry-After")) if headers is not None else None
             return RetryableError(reason, retry_after=wait)
+        if status in (401, 403):  # the key (revoked, without mail.send), the sender identity, the account
+            return AccountError(reason)
         return PermanentError(reason)
     if isinstance(exc, URLError):  # urllib wraps failures while connecting and sending the request
         return RetryableError(f"could not reach SendGrid ({type(exc.reason).__name__})")

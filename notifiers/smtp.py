@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from clinicsync.common.logs import scrub_text
 from clinicsync.common.settings_base import resolve_path
 from clinicsync.notifiers.base import (
+    AccountError,
     DeliveryUnknownError,
     Message,
     Notifier,
@@ -66,9 +67,13 @@ class SmtpSettings(NotifierSettings):
         return self.port or DEFAULT_PORTS[self.security]
 
 
-def _by_code(code: int, what: str, text: bytes | str = b"") -> NotifierError:
+def _by_code(code: int, what: str, text: bytes | str = b"", account: bool = False) -> NotifierError:
+    """``account``: a refusal of the clinic's login or sender, which every message meets alike
+    (notifiers/base.py ``AccountError``); so is 530, authentication required."""
     said = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     reason = f"{what}: SMTP {code} {scrub_text(said)[:200]}".rstrip()
+    if account or code == 530:
+        return AccountError(reason)
     if 400 <= code < 500:
         return RetryableError(reason)
     return PermanentError(reason)
@@ -83,10 +88,11 @@ def classify(exc: Exception, data_sent: bool = False) -> NotifierError:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, text = next(iter(exc.recipients.values()), (550, b""))
         return _by_code(code, "the server refused the recipient", text)
-    if isinstance(exc, smtplib.SMTPSenderRefused):
-        return _by_code(exc.smtp_code, "the server refused the sender (check sender)", exc.smtp_error)
+    if isinstance(exc, smtplib.SMTPSenderRefused):  # the clinic's sender, not the patient: the account's
+        return _by_code(exc.smtp_code, "the server refused the sender (check sender)", exc.smtp_error, account=True)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return _by_code(exc.smtp_code, "authentication failed (check username and password)", exc.smtp_error)
+        return _by_code(exc.smtp_code, "authentication failed (check username and password)", exc.smtp_error,
+                        account=True)
     if isinstance(exc, smtplib.SMTPDataError):
         return _by_code(exc.smtp_code, "the server refused the message", exc.smtp_error)
     if isinstance(exc, smtplib.SMTPConnectError):

@@ -24,6 +24,7 @@ from twilio.rest import Client
 from clinicsync.common.logs import scrub_text
 from clinicsync.common.retry_after import retry_after
 from clinicsync.notifiers.base import (
+    AccountError,
     DeliveryUnknownError,
     Message,
     Notifier,
@@ -42,21 +43,25 @@ DEFAULT_API_ROOT = "https://api.twilio.com"
 # Twilio error codes (https://www.twilio.com/docs/api/errors) and what they mean for us.
 OPTED_OUT = {21610: "the recipient unsubscribed (replied STOP)"}
 RETRYABLE = {20429: "too many requests", 20500: "Twilio internal error", 20503: "Twilio unavailable"}
-PERMANENT = {
+# The account's, not the message's: every send fails alike until the settings or the account are fixed.
+ACCOUNT = {
     20003: "authentication failed (check account_sid and auth_token)",
+    20005: "the account is not active (suspended or closed)",
     20404: "not found (check account_sid and messaging_service_sid)",
+    21606: "the 'From' number cannot send this message (check from_number)",
+    21705: "the messaging service is not valid (check messaging_service_sid)",
+    63007: "the WhatsApp sender is not set up (check from_number)",
+}
+PERMANENT = {
     21211: "the 'To' number is not a valid phone number",
     21214: "the 'To' number cannot be reached",
     21217: "the number does not appear to be valid",
     21401: "not a valid phone number",
     21407: "this number type does not support SMS",
     21408: "sending to this region is not enabled on the account",
-    21606: "the 'From' number cannot send this message (check from_number)",
     21612: "Twilio cannot route to this number",
     21614: "the 'To' number is not a mobile number",
     21617: "the body is longer than 1600 characters",
-    21705: "the messaging service is not valid (check messaging_service_sid)",
-    63007: "the WhatsApp sender is not set up (check from_number)",
     63016: "WhatsApp refuses free-form messages outside the 24-hour window: use an approved template",
 }
 
@@ -116,10 +121,12 @@ def classify(exc: TwilioRestException | TwilioServiceException, wait: float | No
     code = int(exc.code) if exc.code else None
     status = int(exc.status)
     said = exc.msg if isinstance(exc, TwilioRestException) else exc.title
-    known = {**OPTED_OUT, **RETRYABLE, **PERMANENT}.get(code) if code else None
+    known = {**OPTED_OUT, **RETRYABLE, **ACCOUNT, **PERMANENT}.get(code) if code else None
     reason = f"Twilio error {code} (HTTP {status}): {known or scrub_text(str(said))[:200]}"
     if code in OPTED_OUT:
         return OptedOutError(reason)
+    if code in ACCOUNT or (code not in PERMANENT and status in (401, 403)):
+        return AccountError(reason, retry_after=wait)
     if code in RETRYABLE or is_retryable_status(status):
         return RetryableError(reason, retry_after=wait)
     return PermanentError(reason)

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from clinicsync.notifiers.aws_sms import AwsSmsNotifier, AwsSmsSettings
-from clinicsync.notifiers.base import Message, OptedOutError, PermanentError, RetryableError
+from clinicsync.notifiers.base import AccountError, Message, OptedOutError, PermanentError, RetryableError
 from tests.faults import Answer, FaultPlan, FaultRates, FaultyApi
 from tests.notifiers.aws_fake import (
     JSON,
@@ -81,8 +81,10 @@ def test_aws_refusing_an_opted_out_number_is_an_opt_out(eum: tuple[FaultyApi, En
     (Answer(500, aws_error("InternalServerException", "oops"), JSON), RetryableError, "HTTP 500"),
     (Answer(400, aws_error("ValidationException", "bad", Reason="INVALID_IDENTITY_FOR_DESTINATION_COUNTRY"), JSON),
      PermanentError, "INVALID_IDENTITY_FOR_DESTINATION_COUNTRY"),
-    (Answer(400, aws_error("AccessDeniedException", "no"), JSON), PermanentError, "sms-voice:SendTextMessage"),
-    (Answer(400, aws_error("ServiceQuotaExceededException", "limit"), JSON), PermanentError, "spending"),
+    (Answer(400, aws_error("AccessDeniedException", "no"), JSON), AccountError, "sms-voice:SendTextMessage"),
+    (Answer(400, aws_error("ServiceQuotaExceededException", "limit"), JSON), AccountError, "spending"),
+    (Answer(400, aws_error("UnrecognizedClientException", "bad key"), JSON), AccountError, "not valid"),
+    (Answer(400, aws_error("ExpiredTokenException", "expired"), JSON), AccountError, "expired"),
 ])
 def test_aws_answers_are_classified(eum: tuple[FaultyApi, EndUserMessaging], answer: Answer,
                                     error: type[Exception], says: str) -> None:

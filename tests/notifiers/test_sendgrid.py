@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from clinicsync.notifiers.base import DeliveryUnknownError, PermanentError, RetryableError
+from clinicsync.notifiers.base import AccountError, DeliveryUnknownError, PermanentError, RetryableError
 from clinicsync.notifiers.sendgrid_mail import SendGridNotifier, SendGridSettings
 from tests.notifiers.conftest import ICS, FakeApi, email_message
 
@@ -79,12 +79,17 @@ def test_server_errors_are_retryable(fake_api: FakeApi, status: int) -> None:
     assert caught.value.retry_after is None
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 413])
-def test_client_errors_are_permanent_and_carry_no_address(fake_api: FakeApi, status: int) -> None:
+@pytest.mark.parametrize(("status", "error"), [(400, PermanentError), (401, AccountError), (403, AccountError),
+                                               (413, PermanentError)])
+def test_client_errors_are_classified_and_carry_no_address(fake_api: FakeApi, status: int,
+                                                           error: type[Exception]) -> None:
+    """400/413: this message; 401 (the key revoked), 403 (the key without mail.send, an unverified
+    sender identity, a suspended account): the clinic's account, retried while in time."""
     fake_api.reply(status, {"errors": [{
         "message": "Invalid email address ana.garcia@example.com", "field": "personalizations.0.to.0.email"}]})
-    with pytest.raises(PermanentError) as caught:
+    with pytest.raises(error) as caught:
         notifier(fake_api.url).send(email_message())
+    assert isinstance(caught.value, RetryableError) == (error is AccountError)
     text = str(caught.value)
     assert f"HTTP {status}" in text and "personalizations.0.to.0.email" in text
     assert "ana.garcia" not in text and "Hello" not in text

@@ -12,7 +12,7 @@ import icalendar
 import pytest
 from aiosmtpd.smtp import SMTP as SMTPServer
 
-from clinicsync.notifiers.base import DeliveryUnknownError, PermanentError, RetryableError
+from clinicsync.notifiers.base import AccountError, DeliveryUnknownError, PermanentError, RetryableError
 from clinicsync.notifiers.mime import message_id
 from clinicsync.notifiers.smtp import SmtpNotifier, SmtpSettings
 from tests.notifiers.conftest import (
@@ -134,11 +134,13 @@ def test_tls_with_authentication(smtp_server: SmtpFactory, tls: Tls, security: s
     assert got.session.authenticated and got.tls
 
 
-def test_wrong_password_is_permanent_and_names_no_secret(smtp_server: SmtpFactory, tls: Tls) -> None:
+def test_wrong_password_is_the_accounts_fault_and_names_no_secret(smtp_server: SmtpFactory, tls: Tls) -> None:
+    """A changed or expired password refuses every message alike: retried while in time, not
+    failed for good (notifiers/base.py AccountError)."""
     controller, sink = smtp_server("starttls", tls)
     mail = notifier(controller.port, security="starttls", ca_file=tls.cert, username=SMTP_USER,
                     password="wrong-password")
-    with pytest.raises(PermanentError, match="authentication failed") as caught:
+    with pytest.raises(AccountError, match="authentication failed") as caught:
         mail.send(email_message())
     assert "wrong-password" not in str(caught.value)
     assert sink.received == []

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from clinicsync.notifiers.base import DeliveryUnknownError, OptedOutError, PermanentError, RetryableError
+from clinicsync.notifiers.base import AccountError, DeliveryUnknownError, OptedOutError, PermanentError, RetryableError
 from clinicsync.notifiers.twilio_base import ApiRootHttpClient
 from clinicsync.notifiers.twilio_sms import TwilioSmsNotifier, TwilioSmsSettings
 from clinicsync.notifiers.twilio_whatsapp import TwilioWhatsAppNotifier, TwilioWhatsAppSettings
@@ -137,9 +137,11 @@ def test_server_errors_are_retryable(fake_api: FakeApi, status: int, body: Any) 
     assert caught.value.retry_after is None
 
 
-def test_bad_credentials_are_permanent(fake_api: FakeApi) -> None:
+def test_bad_credentials_are_the_accounts_fault(fake_api: FakeApi) -> None:
+    """A rotated auth token refuses every message alike: retried while in time, not failed for
+    good (notifiers/base.py AccountError)."""
     fake_api.reply(401, twilio_error(20003, "Authenticate", 401))
-    with pytest.raises(PermanentError, match="check account_sid and auth_token") as caught:
+    with pytest.raises(AccountError, match="check account_sid and auth_token") as caught:
         sms(fake_api.url).send(text_message())
     assert TOKEN not in str(caught.value)
 

@@ -25,6 +25,7 @@ from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.stalls import find_stalls
 from clinicsync.sync.store import Store
 from tests.faults import (
     AMBIGUOUS,
@@ -40,7 +41,16 @@ from tests.faults import (
     FaultyApi,
     FaultySmtpSink,
 )
-from tests.notifiers.conftest import LoopbackController, refusing_port
+from tests.notifiers.conftest import (  # noqa: F401  (the loopback SMTP server and its certificate)
+    SMTP_PASSWORD,
+    SMTP_USER,
+    LoopbackController,
+    SmtpFactory,
+    Tls,
+    refusing_port,
+    smtp_server,
+    tls,
+)
 from tests.notifiers.test_twilio import ACCOUNT, TOKEN, created, twilio_error
 from tests.sync.reminders.conftest import appointment, put
 
@@ -366,3 +376,29 @@ notifiers:
     assert {r.status for r in rows(store).values()} == {"sent"}
     for key, address in addresses.items():
         assert api.accepted[address] == before.get(address, 0) + (key in unknown)
+
+
+def test_a_refused_login_waits_is_shown_and_sends_once_fixed(
+        store: Store, setup: Setup, smtp_server: SmtpFactory, tls: Tls) -> None:  # noqa: F811
+    """The clinic's SMTP password was changed (or its API key revoked): every message meets the
+    same refusal. It used to fail each one for good as it came due, with nothing for IT to
+    see; the reminders now wait, `status` shows the outage, and once the password is fixed
+    they go while still in time: each once."""
+    controller, sink = smtp_server("starttls", tls)
+    mail = ("notifiers:\n  - {{name: mails, kind: smtp, host: 127.0.0.1, port: {port}, security: starttls, "
+            "ca_file: \"{ca}\", username: {user}, password: {password}, sender: reminders@clinic.example, "
+            "timeout: 5}}\n")
+    wrong = setup(mail.format(port=controller.port, ca=tls.cert, user=SMTP_USER, password="the-old-password"),
+                  channel="email")
+    book(store, wrong, 3, "email")
+    assert Dispatcher(wrong, store, BOOKED_AT).run().as_dict()["failed"] == 0
+    waiting = rows(store).values()
+    assert {(r.status, r.attempts) for r in waiting} == {("pending", 1)}
+    assert all(r.reason.startswith("will retry: authentication failed") for r in waiting)
+    assert "the-old-password" not in "".join(r.reason for r in waiting)
+    later = datetime.now(UTC) + timedelta(minutes=30)  # the stall dates the outage by its sends' wall clock
+    assert [s.kind for s in find_stalls(store, wrong, later)] == ["notifier_failing"]
+    fixed = setup(mail.format(port=controller.port, ca=tls.cert, user=SMTP_USER, password=SMTP_PASSWORD),
+                  channel="email")
+    assert Dispatcher(fixed, store, BOOKED_AT + ROUND).run().as_dict()["sent"] == 3
+    assert len(sink.received) == 3 and find_stalls(store, fixed, later) == []
