@@ -1,6 +1,7 @@
-"""The seeded scenario: a clinic in Europe/Madrid, its doctors and patients, and what its two
+"""The seeded scenario: a clinic in Europe/Madrid, its doctors and patients, and what its three
 sources say day by day. ``random.Random(seed)`` is the only source of chance, so a seed
-replays the same months exactly.
+replays the same months exactly (the practice database's changes draw from a stream of their
+own, ``random.Random(f"pm/{seed}")``, so that adding that source left the other two as they were).
 
 Everything happens on the scenario's ticks (every 30 minutes from 06:00 to 21:00 local time,
 plus the go-live moment): the clinic's changes land at a tick, before that tick's
@@ -22,7 +23,7 @@ TZ = ZoneInfo(ZONE)
 TICK = timedelta(minutes=30)
 FIRST_TICK, LAST_TICK = time(6, 0), time(21, 0)
 WORK_FROM, WORK_UNTIL = time(9, 0), time(18, 30)  # the front desk's changes, and the visits' slots
-Source = Literal["front", "web"]  # the CSV drop (snapshot mode) and the REST API
+Source = Literal["front", "web", "pm"]  # the CSV drop (snapshot), the REST API, the SQL source (incremental)
 Kind = Literal["book", "move", "cancel", "delete"]
 
 
@@ -60,13 +61,13 @@ class Version:
     status: Literal["booked", "cancelled"]
     word: str  # the CSV's status word (scheduled, confirmada, cancelled)
     deleted: bool
-    updated_at: datetime
+    updated_at: datetime  # pm: the row's stamp (its naive local wall clock in the practice DB)
     booked_at: datetime  # when the clinic took the booking (before go-live for the baseline's)
 
 
 @dataclass(frozen=True)
 class Change:
-    at: datetime  # the tick the source says it
+    at: datetime  # the tick the source says it (pm: the tick its row is visible in the practice DB)
     kind: Kind
     version: Version
 
@@ -189,6 +190,8 @@ class _Generator:
         self.s = Scenario(seed, days, faults, first_day, golive, doctors, patients)
         self.current: dict[tuple[Source, str], Version] = {}
         self.serial = 0
+        self.pm_rng = random.Random(f"pm/{seed}")  # the practice database's own stream (module docstring)
+        self.pm_serial = 0
 
     def version(self, source: Source, at: datetime, start: datetime, booked_at: datetime) -> Version:
         self.serial += 1
@@ -247,6 +250,49 @@ class _Generator:
                 old = rng.choice(ahead)
                 self.add(at, "delete", replace(old, deleted=True, updated_at=at))
             touched.add((source, s.changes[-1].version.external_id))
+
+    # -- the practice-management database (pm): the SQL connector reads it incrementally --
+    def pm_version(self, stamp: datetime, start: datetime) -> Version:
+        """A new row of the practice database, stamped (``updated_at``) at ``stamp``."""
+        rng, s = self.pm_rng, self.s
+        self.pm_serial += 1
+        return Version("pm", f"M{self.pm_serial:05d}", rng.choice(s.patients).id, rng.choice(s.doctors).id, start,
+                       "booked", "scheduled", False, stamp, stamp)
+
+    def pm_stamp(self, at: datetime, lo: int = 5, hi: int = 600) -> datetime:
+        """When the desk saved a change the practice database shows at tick ``at``: a few
+        seconds to ten minutes before it (stamps grow with the ticks, as a DB clock's do)."""
+        return at - timedelta(seconds=self.pm_rng.randint(lo, hi))
+
+    def pm_baseline(self) -> None:
+        """What the practice database holds at go-live (read by its first sync: a baseline)."""
+        rng, s = self.pm_rng, self.s
+        for _ in range(rng.randint(3, 6)):
+            stamp = s.golive - timedelta(days=rng.randint(1, 30), seconds=rng.randint(0, 86_399))
+            self.add(stamp, "book", self.pm_version(stamp, _slot(rng, s.first_day - timedelta(days=1), soon=False)))
+
+    def pm_day(self, n: int) -> None:
+        """The desk's changes in the practice database on day ``n``: 0-2, at ticks where the
+        day's other changes land (the desk works through its day: no sync is added, so the
+        suite's months stay about as fast), bookings, moves, cancellations (status) and deleted
+        rows, each stamped before its tick."""
+        rng, s = self.pm_rng, self.s
+        today = s.first_day + timedelta(days=n)
+        busy = sorted({c.at for c in s.changes if c.at > s.golive and c.at.astimezone(TZ).date() == today})
+        for at in sorted(rng.sample(busy, min(len(busy), rng.choice((0, 1, 1, 2))))):
+            stamp, roll = self.pm_stamp(at), rng.random()
+            ahead = sorted((v for key, v in self.current.items() if key[0] == "pm" and v.status == "booked"
+                            and not v.deleted and v.start > at + timedelta(hours=3)), key=lambda v: v.external_id)
+            if roll < 0.5 or not ahead:
+                self.add(at, "book", self.pm_version(stamp, _slot(rng, today, soon=rng.random() < 0.25)))
+            elif roll < 0.7:
+                old = rng.choice(ahead)
+                self.add(at, "move", replace(old, start=_slot(rng, today, soon=rng.random() < 0.25), updated_at=stamp))
+            elif roll < 0.85:
+                old = rng.choice(ahead)
+                self.add(at, "cancel", replace(old, status="cancelled", word="cancelled", updated_at=stamp))
+            else:  # the row deleted (Easy!Appointments deletes a booking its patient cancels)
+                self.add(at, "delete", replace(rng.choice(ahead), deleted=True, updated_at=stamp))
 
     def deliveries(self) -> None:
         """Each web version pushed when it happens; with LATE_WEBHOOKS also repeated, and the
@@ -326,8 +372,11 @@ class _Generator:
 def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Scenario:
     g = _Generator(seed, days, faults)
     g.baseline()
+    g.pm_baseline()
     for n in range(days):
         g.day(n)
+        g.pm_day(n)
+    g.s.changes.sort(key=lambda c: c.at)  # stable: a tick's changes keep the order they were made in
     g.deliveries()
     g.faults_at()
     if Fault.PATIENT_REPLIES in faults:
