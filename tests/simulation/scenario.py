@@ -117,13 +117,14 @@ class Scenario:
     kill_calendar_at: datetime | None = None  # a tick with a change: the calendar has a file to write
     second_worker: tuple[datetime, datetime] | None = None
     provider_down: tuple[datetime, datetime] | None = None  # every send refused (retryable) in [from, until)
+    night_ticks: tuple[datetime, ...] = ()  # FALL_BACK_NIGHT: ticks in both passes of 02:00-03:00
 
     @property
     def end(self) -> datetime:
         return local(self.first_day + timedelta(days=self.days), FIRST_TICK)
 
     def ticks(self) -> list[datetime]:
-        out = {self.golive}
+        out = {self.golive, *(t for t in self.night_ticks if t > self.golive)}
         for n in range(self.days):
             day = self.first_day + timedelta(days=n)
             moment = local(day, FIRST_TICK)
@@ -185,6 +186,10 @@ class _Generator:
         self.faults = faults
         rng = self.rng
         first_day = date(2027, 3, 1) + timedelta(days=rng.randint(0, 19))  # every window crosses 28 March
+        if Fault.FALL_BACK_NIGHT in faults:  # a run without the October night starts a few days before it
+            night = fall_back_day(first_day.year)
+            if not first_day < night < first_day + timedelta(days=days):
+                first_day = night - timedelta(days=max(1, min(3, days - 1)))
         golive = local(first_day, time(23, 43) if Fault.LATE_GOLIVE in faults else FIRST_TICK)
         doctors, patients = _people(rng)
         self.s = Scenario(seed, days, faults, first_day, golive, doctors, patients)
@@ -294,6 +299,41 @@ class _Generator:
             else:  # the row deleted (Easy!Appointments deletes a booking its patient cancels)
                 self.add(at, "delete", replace(rng.choice(ahead), deleted=True, updated_at=stamp))
 
+    def late_commit(self) -> None:
+        """LATE_COMMIT: at a working-day tick T the practice database shows a booking stamped
+        s, the tick's last stamp; a second booking, stamped 1-9 seconds before s, is committed
+        late: it shows only at T + 30 minutes, after the sync of T read s (a long write
+        transaction)."""
+        rng, s = self.pm_rng, self.s
+        day = s.first_day + timedelta(days=rng.randint(1, max(1, s.days - 2)))
+        at = local(day, WORK_FROM) + TICK * rng.randint(0, 17)  # 09:00-17:30: T + 30 minutes is a tick too
+        read = self.pm_version(self.pm_stamp(at, 1, 4), _slot(rng, day, soon=False))  # the tick's last stamp
+        self.add(at, "book", read)
+        late = self.pm_version(read.updated_at - timedelta(seconds=rng.randint(1, 9)), _slot(rng, day, soon=True))
+        self.add(at + TICK, "book", late)
+
+    def fall_back_night(self) -> None:
+        """FALL_BACK_NIGHT: on the night clocks go back (03:00 CEST -> 02:00 CET), the clinic's
+        online booking tool writes rows stamped in naive local time in both passes of 02:00-03:00:
+        ticks at 02:00 and 02:30 of each pass and at 03:00 CET, a sync at each. The second pass's
+        stamps are lower, as wall clock, than the first pass's last one."""
+        rng, s = self.pm_rng, self.s
+        night = fall_back_day(s.first_day.year)
+        if not s.first_day < night < s.first_day + timedelta(days=s.days):
+            return  # a run with no fall-back night (only a run of one day)
+        first = datetime.combine(night, time(2, 0), TZ).astimezone(UTC)  # 02:00 CEST
+        second = datetime.combine(night, time(2, 0, fold=1), TZ).astimezone(UTC)  # 02:00 CET
+        s.night_ticks = (first, first + TICK, second, second + TICK, second + 2 * TICK)
+        today = night - timedelta(days=1)  # a slot from 1 to 20 days after the night
+        book = self.pm_version(self.pm_stamp(first + TICK, 60, 600), _slot(rng, today, soon=False))
+        self.add(first + TICK, "book", book)  # 02:20-02:29 CEST
+        self.add(second, "book", self.pm_version(self.pm_stamp(second, 5, 300), _slot(rng, today, soon=False)))
+        for _ in range(rng.randint(1, 2)):  # 02:05-02:28 CET: below the first pass's last stamp
+            self.add(second + TICK, "book", self.pm_version(self.pm_stamp(second + TICK, 120, 1500),
+                                                            _slot(rng, today, soon=False)))
+        self.add(second + 2 * TICK, "move", replace(book, start=_slot(rng, today, soon=False),  # 02:35-02:50 CET
+                                                    updated_at=self.pm_stamp(second + 2 * TICK, 600, 1500)))
+
     def deliveries(self) -> None:
         """Each web version pushed when it happens; with LATE_WEBHOOKS also repeated, and the
         version before a change delivered again after it (older updated_at: it must lose)."""
@@ -369,6 +409,12 @@ class _Generator:
         self.s.provider_down = (began, began + timedelta(hours=self.rng.randint(1, 5)))
 
 
+def fall_back_day(year: int) -> date:
+    """The last Sunday of October: the clinic's clocks go back (03:00 CEST -> 02:00 CET)."""
+    last = date(year, 10, 31)
+    return last - timedelta(days=(last.weekday() + 1) % 7)
+
+
 def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Scenario:
     g = _Generator(seed, days, faults)
     g.baseline()
@@ -376,6 +422,10 @@ def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Sc
     for n in range(days):
         g.day(n)
         g.pm_day(n)
+    if Fault.LATE_COMMIT in faults:
+        g.late_commit()
+    if Fault.FALL_BACK_NIGHT in faults:
+        g.fall_back_night()
     g.s.changes.sort(key=lambda c: c.at)  # stable: a tick's changes keep the order they were made in
     g.deliveries()
     g.faults_at()
