@@ -315,8 +315,9 @@ class _Generator:
     def fall_back_night(self) -> None:
         """FALL_BACK_NIGHT: on the night clocks go back (03:00 CEST -> 02:00 CET), the clinic's
         online booking tool writes rows stamped in naive local time in both passes of 02:00-03:00:
-        ticks at 02:00 and 02:30 of each pass and at 03:00 CET, a sync at each. The second pass's
-        stamps are lower, as wall clock, than the first pass's last one."""
+        ticks at 02:00 and 02:30 of each pass and at 03:00 CET, rows landing (and a sync) at each
+        but the first. The second pass's stamps are lower, as wall clock, than the first pass's
+        last one."""
         rng, s = self.pm_rng, self.s
         night = fall_back_day(s.first_day.year)
         if not s.first_day < night < s.first_day + timedelta(days=s.days):
