@@ -1,9 +1,9 @@
 """The soak: ``uv run --frozen python -m tests.simulation`` runs each seed of
 CLINICSYNC_SIM_SEEDS (default 1-5) for CLINICSYNC_SIM_DAYS (default 365) with
 CLINICSYNC_SIM_FAULTS (comma-separated fault names, ``none``, or ``combinable``, the
-default) on CLINICSYNC_SIM_STORE (a store URL; default a SQLite file in a temporary folder),
-prints each verdict, and exits 1 if any failed. A failure's report ends with the line that
-replays it.
+default; ``combinable,late_commit`` adds a fault to the set) on CLINICSYNC_SIM_STORE (a
+store URL; default a SQLite file in a temporary folder), prints each verdict, and exits 1
+if any failed. A failure's report ends with the line that replays it.
 
 Each seed needs a store of its own: a second seed on the first one's store would find its
 appointments and calendars and report them as strays. So a PostgreSQL URL names the database
@@ -36,9 +36,9 @@ def _seeds(text: str) -> list[int]:
 
 
 def _faults(text: str) -> frozenset[Fault]:
-    if text == "combinable":
-        return frozenset(COMBINABLE)
-    return frozenset(Fault(name.strip()) for name in text.split(",") if name.strip() and name.strip() != "none")
+    """Fault names, ``none``, and ``combinable`` (the combinable set), comma-separated."""
+    names = {name.strip() for name in text.split(",")} - {"", "none"}
+    return frozenset(COMBINABLE if "combinable" in names else ()) | {Fault(n) for n in names - {"combinable"}}
 
 
 def _ddl(store: str, statement: str) -> None:

@@ -1,6 +1,7 @@
 """The clinic's side of a run, through clinicsync's real code paths: a settings.yaml in a
 folder of its own, the CSV drop connector (snapshot mode) reading the front desk's exports,
-the REST API through FastAPI's TestClient, and the functions `sync --once`
+the REST API through FastAPI's TestClient, the SQL connector (incremental on `updated_at`, a
+delete sweep at every sync) reading the practice-management database (a SQLite file), and the functions `sync --once`
 (service.pipeline.run_once) and `remind --once` (reminders.dispatch.dispatch) call, in-process.
 The clock is time-machine's, so every layer (utcnow, datetime.now, time.time) sees the tick."""
 
@@ -10,11 +11,12 @@ import contextlib
 import csv
 import io
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ POISON_ROW_ID = "F-POISON"
 COLUMNS = ["appointment_id", "start", "duration_minutes", "status", "type", "location", "patient_id",
            "patient_name", "patient_phone", "patient_email", "patient_language", "patient_channel", "doctor_id",
            "doctor_name", "doctor_email"]
+PM_DURATION = timedelta(minutes=30)
 OFFSETS = ["3d", "1d", "1h"]
 OFFSETS_AFTER_CHANGE = ["1d", "2h"]
 # SETTINGS_CHANGE also changes the calendar's title template: every event must be rendered
@@ -76,12 +79,60 @@ class Folders:
     def mapping(self) -> Path:
         return self.home / "front.yaml"
 
+    @property
+    def pm_db(self) -> Path:
+        return self.home / "pm.db"
+
+    @property
+    def pm_mapping(self) -> Path:
+        return self.home / "pm.yaml"
+
 
 def mapping_text(fixed: bool) -> str:
     """The front desk's mapping: csv_default and the desk's own word for a confirmed booking,
     "confirmada", which the admin forgot at go-live when the scenario carries MAPPING_FIX."""
     words = "{confirmada: booked}" if fixed else "{}"
     return f"name: front\nextends: csv_default\nstatus_map: {words}\n"
+
+
+# The practice-management database: one table as a small clinic system keeps it, times naive
+# local (the clinic's zone), `updated_at` stamped on every save (MariaDB DATETIME style text).
+PM_SCHEMA = """CREATE TABLE appointments (
+    id TEXT PRIMARY KEY, starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, status TEXT NOT NULL,
+    reason TEXT, location TEXT, patient_id TEXT NOT NULL, patient_first_name TEXT, patient_last_name TEXT,
+    patient_phone TEXT, patient_email TEXT, patient_language TEXT, patient_channel TEXT,
+    doctor_id TEXT, doctor_name TEXT, doctor_email TEXT, updated_at TEXT NOT NULL)"""
+PM_QUERY = ("SELECT id, updated_at, starts_at, ends_at, status, reason, location, patient_id, patient_first_name, "
+            "patient_last_name, patient_phone, patient_email, patient_language, patient_channel, doctor_id, "
+            "doctor_name, doctor_email FROM appointments WHERE starts_at BETWEEN :window_start AND :window_end")
+# clinic_tables' mapping (its preset's columns) and the patient's language and channel.
+PM_MAPPING = ("name: pm\nextends: clinic_tables\nfields:\n  patient.language: {from: patient_language}\n"
+              "  patient.channel: {from: patient_channel}\n")
+PM_SWEEP = "every 1m"  # the grammar's interval: every sync sweeps (ticks are 30 minutes apart)
+
+
+def pm_wall(moment: datetime) -> str:
+    """A moment as the practice database writes it: naive local wall clock, to the second."""
+    return moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def pm_write(scenario: Scenario, path: Path, rows: list[Version]) -> None:
+    """The practice database as the desk (or the online booking tool) leaves it: each version
+    saved with its own stamp, a deleted one's row gone."""
+    people = {p.id: p for p in scenario.patients}
+    doctors = {d.id: d for d in scenario.doctors}
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute(PM_SCHEMA.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+        for v in rows:
+            if v.deleted:
+                db.execute("DELETE FROM appointments WHERE id = ?", (v.external_id,))
+                continue
+            p, d = people[v.patient], doctors[v.doctor]
+            first, _, last = p.name.partition(" ")
+            db.execute("INSERT OR REPLACE INTO appointments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (v.external_id, pm_wall(v.start), pm_wall(v.start + PM_DURATION), v.word, "Consulta",
+                        "Centro", p.id, first, last, p.phone, p.email, p.language, p.channel, d.id, d.name,
+                        d.email, pm_wall(v.updated_at)))
 
 
 def settings_text(folders: Folders, store_url: str | None, offsets: list[str], same_day: bool = False) -> str:
@@ -93,6 +144,10 @@ def settings_text(folders: Folders, store_url: str | None, offsets: list[str], s
             f"     archive_dir: {folders.home / 'archive'},\n"
             "     settle_seconds: 0, max_delete_share: 1.0}\n"
             f"  - {{name: web, kind: rest_api, api_keys: [{{name: site, sha256: {key_digest(API_KEY)}}}]}}\n"
+            f"  - {{name: pm, kind: sql, url: \"sqlite:///{folders.pm_db}\", mapping: {folders.pm_mapping},\n"
+            f"     query: \"{PM_QUERY}\",\n"
+            f"     mode: incremental, cursor_column: updated_at, timezone: {ZONE},\n"
+            f"     delete_sweep: {PM_SWEEP}, max_delete_share: 1.0}}\n"
             f"notifiers:\n  - {{name: outbox, kind: outbox, directory: {folders.outbox}, rate_per_second: 1000}}\n"
             "reminders:\n"
             f"  offsets: [{', '.join(offsets)}]\n"

@@ -7,11 +7,15 @@ store. Each tick, in the order the driver runs them: the source's changes land, 
 
 The rules, as read here (where the docs leave room, the reading is written down):
 
-- Go-live: the front desk's first sync (at go-live) is a baseline: what it holds gets its
+- Go-live: the first sync (at go-live) of the front desk's export and of the practice database
+  (pm) is a baseline: what they hold gets its
   reminders still ahead and nothing else. After it, a booking is announced (a confirmation)
   only if the clinic *took* it after go-live (issue 28: go-live is a boundary), whenever
   clinicsync first stores it — so rows held in quarantine at go-live and imported after a
   mapping fix are not announced. The REST API has no baseline: each booking pushed is new.
+- The practice database's rows (pm) are read by the sync of the tick they become visible at
+  (committed), whatever their `updated_at` stamp says; a deleted row is deleted by that sync's
+  delete sweep (the clinic's sweeps every sync).
 - A bad record (the poison row) is no appointment: nobody hears of it, nobody else is affected.
 - Reminders at the offsets: ``d`` is the same local wall-clock time days earlier (DST kept;
   a time that exists twice takes the first, one in the gap moves forward), ``h``/``m``
@@ -202,6 +206,8 @@ class Oracle:
         held: dict[str, Version] = {}  # rows quarantined until the mapping is fixed, as they last read
         for change in s.changes:  # in time order
             v = change.version
+            if v.source == "pm":  # read by the sync of the tick its row became visible at
+                out[max(change.at, s.golive)].append(v)
             if v.source != "front":
                 continue
             at = max(change.at, s.golive)
@@ -454,7 +460,7 @@ class Oracle:
             if s.settings_change_at is not None and now == s.settings_change_at:
                 self._settings_change(now)
             for v in visible.get(now, []):
-                self._land(v, now, baseline=now == s.golive and v.source == "front")
+                self._land(v, now, baseline=now == s.golive and v.source in ("front", "pm"))
             if now in syncs:
                 self._plan_agendas(now)
             for reply in replies.get(now, []):

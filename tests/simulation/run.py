@@ -45,6 +45,8 @@ class Driver:
             upgrade(engine)
             engine.dispose()
         self.folders.mapping.write_text(clinic.mapping_text(fixed=Fault.MAPPING_FIX not in scenario.faults))
+        self.folders.pm_mapping.write_text(clinic.PM_MAPPING)
+        clinic.pm_write(scenario, self.folders.pm_db, [])  # the practice database, its table empty
         self.write_settings(clinic.OFFSETS)
         self.mailbag = Mailbag(scenario, self.folders.outbox)
         self.notes: list[str] = []
@@ -106,6 +108,7 @@ class Driver:
         killed = killed_delivery(s)
         syncs = s.sync_ticks()
         changes = [c for c in s.changes if c.version.source == "front"]
+        pm = [c for c in s.changes if c.version.source == "pm"]
         replies: dict[datetime, list[Reply]] = {}
         for reply in s.replies:
             replies.setdefault(reply.at, []).append(reply)
@@ -123,6 +126,10 @@ class Driver:
                 landing = [c.version for c in changes if c.at <= now]
                 changes = changes[len(landing):]
                 self.clinic_changes(now, landing)
+                saved = [c.version for c in pm if c.at <= now]  # in the order they became visible
+                pm = pm[len(saved):]
+                if saved:
+                    clinic.pm_write(s, self.folders.pm_db, saved)
                 due = retry + [d for d in s.deliveries if d.at == now]
                 retry = []
                 for delivery in due:

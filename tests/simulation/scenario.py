@@ -1,6 +1,7 @@
-"""The seeded scenario: a clinic in Europe/Madrid, its doctors and patients, and what its two
+"""The seeded scenario: a clinic in Europe/Madrid, its doctors and patients, and what its three
 sources say day by day. ``random.Random(seed)`` is the only source of chance, so a seed
-replays the same months exactly.
+replays the same months exactly (the practice database's changes draw from a stream of their
+own, ``random.Random(f"pm/{seed}")``, so that adding that source left the other two as they were).
 
 Everything happens on the scenario's ticks (every 30 minutes from 06:00 to 21:00 local time,
 plus the go-live moment): the clinic's changes land at a tick, before that tick's
@@ -22,7 +23,7 @@ TZ = ZoneInfo(ZONE)
 TICK = timedelta(minutes=30)
 FIRST_TICK, LAST_TICK = time(6, 0), time(21, 0)
 WORK_FROM, WORK_UNTIL = time(9, 0), time(18, 30)  # the front desk's changes, and the visits' slots
-Source = Literal["front", "web"]  # the CSV drop (snapshot mode) and the REST API
+Source = Literal["front", "web", "pm"]  # the CSV drop (snapshot), the REST API, the SQL source (incremental)
 Kind = Literal["book", "move", "cancel", "delete"]
 
 
@@ -60,13 +61,13 @@ class Version:
     status: Literal["booked", "cancelled"]
     word: str  # the CSV's status word (scheduled, confirmada, cancelled)
     deleted: bool
-    updated_at: datetime
+    updated_at: datetime  # pm: the row's stamp (its naive local wall clock in the practice DB)
     booked_at: datetime  # when the clinic took the booking (before go-live for the baseline's)
 
 
 @dataclass(frozen=True)
 class Change:
-    at: datetime  # the tick the source says it
+    at: datetime  # the tick the source says it (pm: the tick its row is visible in the practice DB)
     kind: Kind
     version: Version
 
@@ -116,13 +117,14 @@ class Scenario:
     kill_calendar_at: datetime | None = None  # a tick with a change: the calendar has a file to write
     second_worker: tuple[datetime, datetime] | None = None
     provider_down: tuple[datetime, datetime] | None = None  # every send refused (retryable) in [from, until)
+    night_ticks: tuple[datetime, ...] = ()  # FALL_BACK_NIGHT: ticks in both passes of 02:00-03:00
 
     @property
     def end(self) -> datetime:
         return local(self.first_day + timedelta(days=self.days), FIRST_TICK)
 
     def ticks(self) -> list[datetime]:
-        out = {self.golive}
+        out = {self.golive, *(t for t in self.night_ticks if t > self.golive)}
         for n in range(self.days):
             day = self.first_day + timedelta(days=n)
             moment = local(day, FIRST_TICK)
@@ -184,11 +186,17 @@ class _Generator:
         self.faults = faults
         rng = self.rng
         first_day = date(2027, 3, 1) + timedelta(days=rng.randint(0, 19))  # every window crosses 28 March
+        if Fault.FALL_BACK_NIGHT in faults:  # a run without the October night starts a few days before it
+            night = fall_back_day(first_day.year)
+            if not first_day < night < first_day + timedelta(days=days):
+                first_day = night - timedelta(days=max(1, min(3, days - 1)))
         golive = local(first_day, time(23, 43) if Fault.LATE_GOLIVE in faults else FIRST_TICK)
         doctors, patients = _people(rng)
         self.s = Scenario(seed, days, faults, first_day, golive, doctors, patients)
         self.current: dict[tuple[Source, str], Version] = {}
         self.serial = 0
+        self.pm_rng = random.Random(f"pm/{seed}")  # the practice database's own stream (module docstring)
+        self.pm_serial = 0
 
     def version(self, source: Source, at: datetime, start: datetime, booked_at: datetime) -> Version:
         self.serial += 1
@@ -247,6 +255,85 @@ class _Generator:
                 old = rng.choice(ahead)
                 self.add(at, "delete", replace(old, deleted=True, updated_at=at))
             touched.add((source, s.changes[-1].version.external_id))
+
+    # -- the practice-management database (pm): the SQL connector reads it incrementally --
+    def pm_version(self, stamp: datetime, start: datetime) -> Version:
+        """A new row of the practice database, stamped (``updated_at``) at ``stamp``."""
+        rng, s = self.pm_rng, self.s
+        self.pm_serial += 1
+        return Version("pm", f"M{self.pm_serial:05d}", rng.choice(s.patients).id, rng.choice(s.doctors).id, start,
+                       "booked", "scheduled", False, stamp, stamp)
+
+    def pm_stamp(self, at: datetime, lo: int = 5, hi: int = 600) -> datetime:
+        """When the desk saved a change the practice database shows at tick ``at``: a few
+        seconds to ten minutes before it (stamps grow with the ticks, as a DB clock's do)."""
+        return at - timedelta(seconds=self.pm_rng.randint(lo, hi))
+
+    def pm_baseline(self) -> None:
+        """What the practice database holds at go-live (read by its first sync: a baseline)."""
+        rng, s = self.pm_rng, self.s
+        for _ in range(rng.randint(3, 6)):
+            stamp = s.golive - timedelta(days=rng.randint(1, 30), seconds=rng.randint(0, 86_399))
+            self.add(stamp, "book", self.pm_version(stamp, _slot(rng, s.first_day - timedelta(days=1), soon=False)))
+
+    def pm_day(self, n: int) -> None:
+        """The desk's changes in the practice database on day ``n``: 0-2, at ticks where the
+        day's other changes land (the desk works through its day: no sync is added, so the
+        suite's months stay about as fast), bookings, moves, cancellations (status) and deleted
+        rows, each stamped before its tick."""
+        rng, s = self.pm_rng, self.s
+        today = s.first_day + timedelta(days=n)
+        busy = sorted({c.at for c in s.changes if c.at > s.golive and c.at.astimezone(TZ).date() == today})
+        for at in sorted(rng.sample(busy, min(len(busy), rng.choice((0, 1, 1, 2))))):
+            stamp, roll = self.pm_stamp(at), rng.random()
+            ahead = sorted((v for key, v in self.current.items() if key[0] == "pm" and v.status == "booked"
+                            and not v.deleted and v.start > at + timedelta(hours=3)), key=lambda v: v.external_id)
+            if roll < 0.5 or not ahead:
+                self.add(at, "book", self.pm_version(stamp, _slot(rng, today, soon=rng.random() < 0.25)))
+            elif roll < 0.7:
+                old = rng.choice(ahead)
+                self.add(at, "move", replace(old, start=_slot(rng, today, soon=rng.random() < 0.25), updated_at=stamp))
+            elif roll < 0.85:
+                old = rng.choice(ahead)
+                self.add(at, "cancel", replace(old, status="cancelled", word="cancelled", updated_at=stamp))
+            else:  # the row deleted (Easy!Appointments deletes a booking its patient cancels)
+                self.add(at, "delete", replace(rng.choice(ahead), deleted=True, updated_at=stamp))
+
+    def late_commit(self) -> None:
+        """LATE_COMMIT: at a working-day tick T the practice database shows a booking stamped
+        s, the tick's last stamp; a second booking, stamped 1-9 seconds before s, is committed
+        late: it shows only at T + 30 minutes, after the sync of T read s (a long write
+        transaction)."""
+        rng, s = self.pm_rng, self.s
+        day = s.first_day + timedelta(days=rng.randint(1, max(1, s.days - 2)))
+        at = local(day, WORK_FROM) + TICK * rng.randint(0, 17)  # 09:00-17:30: T + 30 minutes is a tick too
+        read = self.pm_version(self.pm_stamp(at, 1, 4), _slot(rng, day, soon=False))  # the tick's last stamp
+        self.add(at, "book", read)
+        late = self.pm_version(read.updated_at - timedelta(seconds=rng.randint(1, 9)), _slot(rng, day, soon=True))
+        self.add(at + TICK, "book", late)
+
+    def fall_back_night(self) -> None:
+        """FALL_BACK_NIGHT: on the night clocks go back (03:00 CEST -> 02:00 CET), the clinic's
+        online booking tool writes rows stamped in naive local time in both passes of 02:00-03:00:
+        ticks at 02:00 and 02:30 of each pass and at 03:00 CET, rows landing (and a sync) at each
+        but the first. The second pass's stamps are lower, as wall clock, than the first pass's
+        last one."""
+        rng, s = self.pm_rng, self.s
+        night = fall_back_day(s.first_day.year)
+        if not s.first_day < night < s.first_day + timedelta(days=s.days):
+            return  # a run with no fall-back night (only a run of one day)
+        first = datetime.combine(night, time(2, 0), TZ).astimezone(UTC)  # 02:00 CEST
+        second = datetime.combine(night, time(2, 0, fold=1), TZ).astimezone(UTC)  # 02:00 CET
+        s.night_ticks = (first, first + TICK, second, second + TICK, second + 2 * TICK)
+        today = night - timedelta(days=1)  # a slot from 1 to 20 days after the night
+        book = self.pm_version(self.pm_stamp(first + TICK, 60, 600), _slot(rng, today, soon=False))
+        self.add(first + TICK, "book", book)  # 02:20-02:29 CEST
+        self.add(second, "book", self.pm_version(self.pm_stamp(second, 5, 300), _slot(rng, today, soon=False)))
+        for _ in range(rng.randint(1, 2)):  # 02:05-02:28 CET: below the first pass's last stamp
+            self.add(second + TICK, "book", self.pm_version(self.pm_stamp(second + TICK, 120, 1500),
+                                                            _slot(rng, today, soon=False)))
+        self.add(second + 2 * TICK, "move", replace(book, start=_slot(rng, today, soon=False),  # 02:35-02:50 CET
+                                                    updated_at=self.pm_stamp(second + 2 * TICK, 600, 1500)))
 
     def deliveries(self) -> None:
         """Each web version pushed when it happens; with LATE_WEBHOOKS also repeated, and the
@@ -323,11 +410,24 @@ class _Generator:
         self.s.provider_down = (began, began + timedelta(hours=self.rng.randint(1, 5)))
 
 
+def fall_back_day(year: int) -> date:
+    """The last Sunday of October: the clinic's clocks go back (03:00 CEST -> 02:00 CET)."""
+    last = date(year, 10, 31)
+    return last - timedelta(days=(last.weekday() + 1) % 7)
+
+
 def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Scenario:
     g = _Generator(seed, days, faults)
     g.baseline()
+    g.pm_baseline()
     for n in range(days):
         g.day(n)
+        g.pm_day(n)
+    if Fault.LATE_COMMIT in faults:
+        g.late_commit()
+    if Fault.FALL_BACK_NIGHT in faults:
+        g.fall_back_night()
+    g.s.changes.sort(key=lambda c: c.at)  # stable: a tick's changes keep the order they were made in
     g.deliveries()
     g.faults_at()
     if Fault.PATIENT_REPLIES in faults:

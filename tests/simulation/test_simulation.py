@@ -86,6 +86,26 @@ def test_every_window_crosses_a_dst_change() -> None:
         assert len(offsets) == 2, s.describe()
 
 
+def test_the_practice_database_faults_have_their_shape() -> None:
+    """LATE_COMMIT: a pm row shows a tick after a sync read a later stamp. FALL_BACK_NIGHT: a
+    run without the October night is moved to hold it; both passes of 02:00-03:00 get ticks
+    and syncs, and a row of the second pass stamps lower (naive local) than one read before."""
+    from tests.simulation.clinic import pm_wall
+
+    s = generate(SEEDS[0], FAULT_DAYS, frozenset({Fault.LATE_COMMIT}))
+    pm = [c for c in s.changes if c.version.source == "pm" and c.at > s.golive]
+    late = [c for c in pm if any(o.at < c.at and o.version.updated_at > c.version.updated_at for o in pm)]
+    assert late and all(c.at in s.sync_ticks() for c in late), s.describe()
+
+    s = generate(SEEDS[0], FAULT_DAYS, frozenset({Fault.FALL_BACK_NIGHT}))
+    passes = {t.astimezone(TZ).utcoffset() for t in s.night_ticks if t.astimezone(TZ).hour == 2 and t in s.sync_ticks()}
+    assert len(passes) == 2 and set(s.night_ticks) <= set(s.ticks()), s.describe()
+    night = [c for c in s.changes if c.at in s.night_ticks]
+    assert any(pm_wall(c.version.updated_at) < max(pm_wall(o.version.updated_at) for o in night if o.at < c.at)
+               for c in night if any(o.at < c.at for o in night)), s.describe()
+    assert generate(SEEDS[0], 365, frozenset({Fault.FALL_BACK_NIGHT})).first_day == generate(SEEDS[0], 365).first_day
+
+
 def test_the_calendar_oracle_sees_a_wrong_calendar(tmp_path: Path) -> None:
     """A calendar that misses a visit, shows one at the wrong time or with an old title, keeps a
     cancelled one live, holds a stranger or repeats a UID is reported; the right one is not."""
