@@ -164,9 +164,9 @@ class IcsState:
                       "updated_at": bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)}
             if cancelled is not None:
                 shared["cancelled"] = cancelled
-            bound = bulk.bind_column(connection, ICS_EVENTS.c.ends_at, ends)
+            bound = bulk.utc_time_table(connection, ICS_EVENTS.c.ends_at, ends)  # SQLite's text, made cheaply
             insert_shared(connection, ICS_EVENTS, FLAGGED if cancelled is None else FIRST, shared,
-                          [(*row, end) for row, end in zip(rows, bound, strict=True)])
+                          [(*row, bound[end]) for row, end in zip(rows, ends, strict=True)])
             self._write(connection, calendar_id, [], [], now, also)
 
     def _write(self, connection: Connection, calendar_id: str, new: Sequence[tuple[Any, ...]],
