@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
@@ -107,6 +108,15 @@ def test_0019_merges_unnamed_items_of_the_same_row_and_keys_them_as_the_code_doe
 
 
 def test_0031_gives_each_event_clinicsync_wrote_its_visit_end_and_none_to_an_adopted_one(store_url: str) -> None:
+    _ends_filled(store_url)
+
+
+@pytest.mark.mariadb
+def test_0031_on_mariadb(mariadb_database: dict[str, object]) -> None:
+    _ends_filled(str(mariadb_database["url"]))
+
+
+def _ends_filled(store_url: str) -> None:
     from datetime import UTC, datetime
 
     from sqlalchemy import text

@@ -85,6 +85,17 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
 def test_a_visit_past_keep_past_days_leaves_the_file_and_the_store_at_its_next_write(
         ics_settings: CalendarSettings, store: Store, tmp_path: Path, writes: list[Path]) -> None:
+    _retired_at_the_next_write(ics_settings, store, tmp_path, writes)
+
+
+@pytest.mark.mariadb
+def test_the_retirement_on_mariadb(ics_settings: CalendarSettings, mariadb_store: Store, tmp_path: Path,
+                                   writes: list[Path]) -> None:
+    _retired_at_the_next_write(ics_settings, mariadb_store, tmp_path, writes)
+
+
+def _retired_at_the_next_write(ics_settings: CalendarSettings, store: Store, tmp_path: Path,
+                               writes: list[Path]) -> None:
     path = tmp_path / "calendars" / f"{AMELIA}.ics"
     ahead = appointment("AHEAD", start=NOW + 2 * DAY)
     apply(store, ended("OLD", 91 * DAY), ended("KEPT", 89 * DAY), ended("CXL", 91 * DAY), ahead)
