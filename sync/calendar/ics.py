@@ -4,8 +4,12 @@ Each appointment is a VEVENT whose UID derives from the same deterministic id as
 event. A change bumps SEQUENCE, so calendar apps that subscribe to the file replace the
 old version; a cancellation keeps the VEVENT with STATUS:CANCELLED so they remove it.
 Each file is written once per run, atomically (temp file + rename), from the events the
-store keeps for it (sync/calendar/ics_state.py): a run costs what it changes, not what the
-file holds.
+store keeps for it (sync/calendar/ics_state.py): a run renders what it changes, and writes
+the files it changed whole. Past events leave: at each write of a file, and at most once a
+day for a file nothing else writes, the events whose visit ended more than
+``calendar.ics.keep_past_days`` ago are deleted from the store and so from the file (their
+links stay: see :meth:`IcsCalendar.flush`), so a file holds the visits ahead and that many
+days of history, not every visit ever written.
 """
 
 from __future__ import annotations
@@ -13,14 +17,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import structlog
 from icalendar import Calendar, Component, Event, Timezone
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from clinicsync.common.memo import kept
 from clinicsync.common.types import utcnow
@@ -37,6 +41,7 @@ from clinicsync.sync.calendar.provider import (
     RemoteEvent,
     Target,
 )
+from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.settings.calendar import IcsSettings
 
 log = structlog.get_logger("clinicsync.calendar")
@@ -65,8 +70,12 @@ class IcsCalendar:
     each file's events (sync/calendar/push.py: one write per event for the link, where a
     provider outside the store needs a pending row, then an update)."""
 
-    def __init__(self, settings: IcsSettings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: IcsSettings, engine: Engine | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        """``clock``: what "now" is for retiring past events (tests move it)."""
         self.directory = settings.directory
+        self.keep = timedelta(days=settings.keep_past_days)
+        self.clock = clock
         self.state = IcsState(engine)
         self.store_engine = engine
         self.names: dict[str, str] = {}  # calendar id -> whose it is (X-WR-CALNAME), from this run's targets
@@ -95,6 +104,7 @@ class IcsCalendar:
         self.state.adopt_once(target.calendar_id, self.path(target))
         uids = [uid_for(op.event_id) for op in ops]
         rows = self.state.existing(target.calendar_id, uids)
+        gone = self._retired_sequences(ops, uids, rows)
         now = utcnow()
         stamp = ics_text.utc_stamp(now)
         outcomes = []
@@ -103,13 +113,16 @@ class IcsCalendar:
             old = changed.get(uid) or rows.get(uid)
             if op.kind == "delete":
                 if old is not None and not old.cancelled:
-                    changed[uid] = _cancelled(old, now)
-                outcomes.append(Outcome(op.key, True, "deleted"))
+                    old = changed[uid] = _cancelled(old, now)
+                # The sequence written, as for an event kept: booked again after its row was
+                # retired, it comes back newer than the cancellation (_retired_sequences).
+                outcomes.append(Outcome(op.key, True, "deleted", str(old.sequence) if old is not None else None))
                 continue
             assert op.content is not None
-            sequence = old.sequence + 1 if old is not None else 0
+            sequence = old.sequence + 1 if old is not None else gone.get(op.key, 0)
             changed[uid] = IcsRow(uid, sequence, op.content.cancelled, ics_text.tzid_for(op.content.timezone),
-                                  _vevent(op, uid, sequence, now, stamp), old.id if old is not None else None)
+                                  _vevent(op, uid, sequence, now, stamp), old.id if old is not None else None,
+                                  op.content.end)
             outcomes.append(Outcome(op.key, True, "present", str(sequence)))
         also = None if bookkeeping is None else lambda connection: bookkeeping(connection, ops, outcomes)
         if changed:
@@ -118,6 +131,19 @@ class IcsCalendar:
             with self.state.engine.begin() as connection:
                 also(connection)
         return outcomes
+
+    def _retired_sequences(self, ops: Sequence[Op], uids: Sequence[str], rows: dict[str, IcsRow]) -> dict[int, int]:
+        """The next sequence of each event written before whose row is gone (retired from the
+        file, its appointment since moved back into the stage's window at the source: rare),
+        from its link's etag (the sequence last written): by the operation's key (its link).
+        The event comes back newer than the version calendar apps last saw."""
+        keys = [op.key for op, uid in zip(ops, uids, strict=True)
+                if op.kind != "delete" and op.key > 0 and uid not in rows]
+        if not keys or self.store_engine is None:
+            return {}
+        with self.store_engine.connect() as connection:
+            found = connection.execute(select(LINKS.c.id, LINKS.c.etag).where(LINKS.c.id.in_(keys))).all()
+        return {id_: int(etag) + 1 for id_, etag in found if etag is not None and etag.isdigit()}
 
     def insert_new(self, target: Target, events: Sequence[tuple[str, EventContent, str]],
                    bookkeeping: Callable[[Connection], None]) -> bool:
@@ -155,15 +181,37 @@ class IcsCalendar:
         else:  # ics_state.FLAGGED
             rows = [(uid, content.cancelled, tzid_for(content.timezone), text(content, digest, uid, 0, stamp, plain))
                     for uid, (_, content, digest) in zip(uids, events, strict=True)]
-        self.state.insert_new(calendar_id, rows, bookkeeping, cancelled)
+        self.state.insert_new(calendar_id, rows, [content.end for _, content, _ in events], bookkeeping, cancelled)
         return True
 
     def flush(self) -> None:
         """Write every file the store holds changes for, once (temp file + rename). Also
-        files left unwritten by a run that stopped between its pushes and this."""
+        files left unwritten by a run that stopped between its pushes and this.
+
+        Each file written first loses its events whose visit ended more than ``keep_past_days``
+        ago; a file nothing else writes is checked for such events once a day (an indexed
+        look-up), and written only if one went. Their links are left as they are: the stage,
+        `calendar status` and `calendar reconcile` only read appointments inside the window
+        (``past_days`` <= ``keep_past_days``), so nothing sees them missing or adds them back; an
+        appointment moved back into the window at the source is patched, and its event written
+        again (:meth:`_retired_sequences`). A crash between the retirement's transaction and the
+        write leaves the file dirty: the next run writes it."""
         failed: list[str] = []
-        for calendar_id in self.state.dirty():
+        now = self.clock()
+        before = now - self.keep
+        for calendar_id, dirty in self.state.due(now - _DAILY):
             target = Target("ics", "", calendar_id)
+            if not dirty and self.state.holds_past(calendar_id, before):
+                try:  # not written this run: a file edited by hand since keeps its own events
+                    self.state.adopt_once(calendar_id, self.path(target))
+                except (OSError, ValueError) as exc:  # as a push to it would: tried again next run
+                    log.error("calendar.ics_read_failed", calendar=calendar_id, error=type(exc).__name__)
+                    continue
+            retired = self.state.retire(calendar_id, before, now)
+            if not dirty and not retired:
+                continue  # checked for the day: nothing to retire, nothing to write
+            if retired:
+                log.info("calendar.ics_retired", calendar=calendar_id, events=retired)
             try:
                 written = write_atomically(self.path(target), self._document(calendar_id))
             except OSError as exc:  # stays dirty: the next run writes it; the others are written now
@@ -230,6 +278,7 @@ class IcsCalendar:
 
 
 _END = b"END:VCALENDAR\r\n"
+_DAILY = timedelta(days=1)  # how often a file nothing writes is checked for past events to retire
 
 
 _CALNAME = re.compile(rb"^X-WR-CALNAME:([^\r\n]*)", re.MULTILINE)
@@ -265,7 +314,7 @@ def _cancelled(old: IcsRow, now: datetime) -> IcsRow:
     _bump(event, now)
     event["status"] = "CANCELLED"
     event["transp"] = "TRANSPARENT"
-    return IcsRow(old.uid, old.sequence + 1, True, old.tzid, event.to_ical().decode("utf-8"), old.id)
+    return IcsRow(old.uid, old.sequence + 1, True, old.tzid, event.to_ical().decode("utf-8"), old.id, old.ends_at)
 
 
 def _bump(event: Component, now: datetime) -> None:

@@ -7,6 +7,11 @@ kept as written, a run reads only the rows its operations touch, and the file is
 rows joined, streamed out once per run. A file whose bytes are not the ones last
 written (edited by hand, restored from a backup, or written before this table existed)
 is adopted once: its events that the store does not know are kept.
+
+Past events leave (retirement): an event whose visit ended more than
+``calendar.ics.keep_past_days`` ago is deleted from the table when its file is written, or at
+most once a day for a file nothing else writes (``icsevent.ends_at``, indexed with the file).
+An adopted event clinicsync does not own (no ``X-CLINICSYNC:1``) has no end here and stays.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from icalendar import Calendar
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 from sqlalchemy.pool import StaticPool
 
 from clinicsync.common.types import utcnow
@@ -28,10 +34,12 @@ from clinicsync.sync.db import insert_ignoring_duplicates
 from clinicsync.sync.model.calendar import ICS_EVENTS, ICS_FILES
 
 _CHUNK = 500  # uids per IN (…): far below every driver's parameter limit
-_READ = ("id", "uid", "sequence", "cancelled", "tzid", "vevent")
-_NEW = ("calendar_id", "uid", "sequence", "cancelled", "tzid", "vevent", "updated_at")
-FIRST = ("uid", "tzid", "vevent")  # a new event's own values (insert_new), its flag shared by the file's round
-FLAGGED = ("uid", "cancelled", "tzid", "vevent")  # the same with its own flag: a round of both kinds
+_READ = ("id", "uid", "sequence", "cancelled", "tzid", "vevent", "ends_at")
+_NEW = ("calendar_id", "uid", "sequence", "cancelled", "tzid", "vevent", "ends_at", "updated_at")
+# A new event's own values (insert_new), its flag shared by the file's round; its end is added
+# by IcsState.insert_new, bound there.
+FIRST = ("uid", "tzid", "vevent", "ends_at")
+FLAGGED = ("uid", "cancelled", "tzid", "vevent", "ends_at")  # the same with its own flag: a round of both kinds
 
 
 class IcsRow(NamedTuple):
@@ -44,6 +52,7 @@ class IcsRow(NamedTuple):
     tzid: str | None
     vevent: str
     id: int | None = None
+    ends_at: datetime | None = None  # when the visit ends (UTC); None: not ours, never retired
 
 
 def private_engine() -> Engine:
@@ -70,7 +79,20 @@ def row_of(component: object, uid: str) -> IcsRow:
     tzid = start.params.get("TZID") if start is not None and hasattr(start, "params") else None
     return IcsRow(uid=uid, sequence=int(component.get("sequence", 0)),
                   cancelled=str(component.get("status", "")).upper() == "CANCELLED",
-                  tzid=str(tzid) if tzid else None, vevent=component.to_ical().decode("utf-8"))
+                  tzid=str(tzid) if tzid else None, vevent=component.to_ical().decode("utf-8"),
+                  ends_at=_our_end(component))
+
+
+def _our_end(component: Any) -> datetime | None:
+    """When an adopted event's visit ends, if the event is clinicsync's own (``X-CLINICSYNC:1``:
+    from an older version, or a backup restored): it then retires as the others do. None for
+    anyone else's event, or one without a time of day (an all-day event added by hand): kept."""
+    if str(component.get("x-clinicsync", "")) != "1" or component.get("dtend") is None:
+        return None
+    end = component.decoded("dtend")
+    if not isinstance(end, datetime):
+        return None
+    return end.astimezone(UTC) if end.tzinfo else end.replace(tzinfo=UTC)
 
 
 class IcsState:
@@ -107,8 +129,8 @@ class IcsState:
         with self.engine.connect() as connection:
             found = bulk.select_where_in(connection, ICS_EVENTS, _READ, "uid", sorted(set(uids)),
                                    where={"calendar_id": calendar_id}, chunk=_CHUNK)
-        return {uid: IcsRow(uid, sequence, cancelled, tzid, vevent, id_)
-                for id_, uid, sequence, cancelled, tzid, vevent in found}
+        return {uid: IcsRow(uid, sequence, cancelled, tzid, vevent, id_, ends_at)
+                for id_, uid, sequence, cancelled, tzid, vevent, ends_at in found}
 
     def save(self, calendar_id: str, events: Iterable[IcsRow],
              also: Callable[[Connection], None] | None = None) -> None:
@@ -117,19 +139,22 @@ class IcsState:
         now = utcnow()
         with self.engine.begin() as connection:
             stamp = bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)
+            [end_of] = bulk.bind_processors(connection, [ICS_EVENTS.c.ends_at])
             new, changed = [], []
             for row in events:
+                ends = row.ends_at if end_of is None or row.ends_at is None else end_of(row.ends_at)
                 if row.id is None:
-                    new.append((calendar_id, row.uid, row.sequence, row.cancelled, row.tzid, row.vevent, stamp))
+                    new.append((calendar_id, row.uid, row.sequence, row.cancelled, row.tzid, row.vevent, ends, stamp))
                 else:
-                    changed.append((row.sequence, row.cancelled, row.tzid, row.vevent, stamp, row.id))
+                    changed.append((row.sequence, row.cancelled, row.tzid, row.vevent, ends, stamp, row.id))
             self._write(connection, calendar_id, new, changed, now, also)
 
-    def insert_new(self, calendar_id: str, rows: Sequence[tuple[Any, ...]],
+    def insert_new(self, calendar_id: str, rows: Sequence[tuple[Any, ...]], ends: Sequence[datetime],
                    also: Callable[[Connection], None] | None = None, cancelled: bool | None = None) -> None:
         """:meth:`save` of events the file does not hold yet, at their first sequence (0): ``rows``
-        are ``(uid, tzid, vevent)`` tuples (``FIRST``) when every one has the flag ``cancelled``,
-        else ``(uid, cancelled, tzid, vevent)`` (``FLAGGED``, ``cancelled`` None). A first push
+        are ``(uid, tzid, vevent)`` tuples (``FIRST`` without its end) when every one has the flag
+        ``cancelled``, else ``(uid, cancelled, tzid, vevent)`` (``FLAGGED``, ``cancelled`` None);
+        ``ends``: each one's visit end, bound here (each distinct slot once) and added to its row. A first push
         writes them from one tuple per event, without an :class:`IcsRow` each; the file's id, the
         sequence, the time stamp and a shared flag go into the statement once
         (:func:`insert_shared`), not bound per row."""
@@ -139,7 +164,9 @@ class IcsState:
                       "updated_at": bulk.bind_value(connection, ICS_EVENTS.c.updated_at, now)}
             if cancelled is not None:
                 shared["cancelled"] = cancelled
-            insert_shared(connection, ICS_EVENTS, FLAGGED if cancelled is None else FIRST, shared, rows)
+            bound = bulk.utc_time_table(connection, ICS_EVENTS.c.ends_at, ends)  # SQLite's text, made cheaply
+            insert_shared(connection, ICS_EVENTS, FLAGGED if cancelled is None else FIRST, shared,
+                          [(*row, bound[end]) for row, end in zip(rows, ends, strict=True)])
             self._write(connection, calendar_id, [], [], now, also)
 
     def _write(self, connection: Connection, calendar_id: str, new: Sequence[tuple[Any, ...]],
@@ -159,6 +186,41 @@ class IcsState:
             return list(connection.execute(
                 select(ICS_FILES.c.calendar_id).where(ICS_FILES.c.dirty.is_(True)).order_by(ICS_FILES.c.calendar_id)
             ).scalars())
+
+    def due(self, checked_before: datetime) -> list[tuple[str, bool]]:
+        """``(calendar id, dirty)`` of the files to write or to retire past events from: those
+        owing a write, and those whose past events were not retired since ``checked_before``
+        (a day ago: a file nothing writes, a doctor who stopped working, still loses them)."""
+        f = ICS_FILES.c
+        with self.engine.connect() as connection:
+            return [(calendar_id, bool(dirty)) for calendar_id, dirty in connection.execute(
+                select(f.calendar_id, f.dirty)
+                .where(or_(f.dirty.is_(True), f.retired_at.is_(None), f.retired_at < checked_before))
+                .order_by(f.calendar_id))]
+
+    def holds_past(self, calendar_id: str, ended_before: datetime) -> bool:
+        """Whether the file holds an event whose visit ended before ``ended_before`` (indexed)."""
+        e = ICS_EVENTS.c
+        with self.engine.connect() as connection:
+            return connection.execute(select(e.id).where(
+                e.calendar_id == calendar_id, e.ends_at < ended_before).limit(1)).first() is not None
+
+    def retire(self, calendar_id: str, ended_before: datetime, now: datetime) -> int:
+        """Delete the file's events whose visit ended before ``ended_before`` (through the index
+        on ``(calendar_id, ends_at)``: no scan of its events), and note when; if any went, the
+        file owes a write (marked dirty in the same transaction: a run that stops before the
+        write leaves it for the next, as :meth:`save` does). Their links stay as they are:
+        their appointments are outside the stage's window (keep_past_days >= past_days). The
+        number of events deleted."""
+        e = ICS_EVENTS.c
+        with self.engine.begin() as connection:
+            gone = connection.execute(delete(ICS_EVENTS).where(
+                e.calendar_id == calendar_id, e.ends_at < ended_before)).rowcount or 0
+            values: dict[str, Any] = {"retired_at": now}
+            if gone:
+                values["dirty"] = True
+            connection.execute(update(ICS_FILES).where(ICS_FILES.c.calendar_id == calendar_id).values(values))
+        return gone
 
     def scan(self, calendar_id: str) -> bool:
         """Whether the file's events are best read by reading the table in order (:func:`_mostly`):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clinicsync.common.types import utc_column
@@ -49,7 +49,8 @@ class IcsEvent(SQLModel, table=True):
     re-renders only the events it changes and never parses the file it wrote."""
 
     __tablename__ = "icsevent"
-    __table_args__ = (UniqueConstraint("calendar_id", "uid", name="uq_icsevent_uid"),)
+    __table_args__ = (UniqueConstraint("calendar_id", "uid", name="uq_icsevent_uid"),
+                      Index("ix_icsevent_calendar_ends", "calendar_id", "ends_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     calendar_id: str = Field(max_length=255)  # the file's name (Target.calendar_id)
@@ -58,6 +59,10 @@ class IcsEvent(SQLModel, table=True):
     cancelled: bool = False
     tzid: str | None = Field(default=None, max_length=64)  # the zone its times are shown in (VTIMEZONE)
     vevent: str = Field(sa_column=Column(Text, nullable=False))  # BEGIN:VEVENT … END:VEVENT, CRLF lines, as in the file
+    # When the visit it shows ends (UTC): it leaves the file calendar.ics.keep_past_days later
+    # (retirement). None: an event clinicsync does not own (adopted from a file edited by hand):
+    # kept as it is.
+    ends_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
@@ -71,6 +76,8 @@ class IcsFile(SQLModel, table=True):
     calendar_id: str = Field(primary_key=True, max_length=255)
     dirty: bool = False
     digest: str | None = Field(default=None, max_length=64)
+    # When its past events were last retired (ics.py: at each write, else at most once a day).
+    retired_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 

@@ -24,7 +24,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import chain, compress
 from operator import attrgetter, itemgetter, not_
 from typing import Any
@@ -36,7 +36,9 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from clinicsync.common.timeutil import parse_duration as _duration
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
-from clinicsync.sync.bulk import bind_column, bind_processors, quoted
+from clinicsync.sync.bulk import bind_column, quoted
+from clinicsync.sync.bulk import sqlite_time_text as _sqlite_text  # noqa: F401 - tests/sync/reminders reach it here
+from clinicsync.sync.bulk import utc_time_table as _time_table
 from clinicsync.sync.model import Appointment, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS, advance, claim_offset
@@ -69,7 +71,6 @@ COLUMNS = ("key", "appointment_id", "connector", "recipient", "recipient_ref", "
 STATUS = COLUMNS.index("status")
 DATETIMES = tuple(COLUMNS.index(c) for c in ("starts_at", "due_at", "created_at", "updated_at"))
 KEY = COLUMNS.index("key")
-SQLITE_TIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # SQLAlchemy's SQLite DATETIME storage format
 TEXTS_KEPT = 200_000  # Rules.texts is emptied past this many (~40 MB): a bound on a very large first run
 ROWS_PER_STATEMENT = 200  # rows of one multi-row INSERT on SQLite (fewer if its parameters would pass the limit)
 log = structlog.get_logger("clinicsync.reminders")
@@ -607,49 +608,6 @@ def _sqlite_literal(value: Any, column: Sequence[Any]) -> str | None:
     if type(value) is int and -(2 ** 63) <= value < 2 ** 63 and set(map(type, column)) <= {int}:
         return str(value)
     return None
-
-
-def _sqlite_text(value: datetime) -> str:
-    """An aware UTC date-time as SQLite stores it: what the column's bind processor writes
-    (naive UTC, SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff"), without its chain of three Python
-    calls. Only for a tzinfo of ``datetime.UTC`` (its offset is not written). By ``%``
-    rather than ``isoformat(" ", "microseconds")[:26]``: ~10,700 instructions, not ~13,100
-    (isoformat parses its keywords and formats the offset it is then cut of)."""
-    return SQLITE_TIME % (value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
-
-
-def _time_table(connection: Connection, column: Any, values: Sequence[Any],
-                texts: dict[datetime, str] | None = None) -> dict[Any, Any]:
-    """Each distinct value of ``values`` (an SQLite UTC date-time column) as bound. Values
-    tagged ``datetime.UTC`` (all that planning makes) are written by :func:`_sqlite_text`
-    or found in ``texts`` (what it wrote before, or the text a start was read from, see
-    rows._utc_from_text; new ones are added), checked against the column's own bind
-    processor on one of them per call, so that a different storage format falls back to
-    the processor for all. Why ``texts``: converted per column and per insert, a first
-    import made ~24,600 texts at 20,000 appointments; they are ~13,300 distinct values, and
-    most of them starts the read had as text."""
-    [process] = bind_processors(connection, [column])
-    distinct = set(values)
-    if process is None:
-        return {value: value for value in distinct}
-    table: dict[Any, Any] = {}
-    probe = None
-    for value in distinct:
-        if value is None:
-            table[value] = None
-        elif value.tzinfo is UTC:
-            text = texts.get(value) if texts is not None else None
-            if text is None:
-                text = _sqlite_text(value)
-                if texts is not None:
-                    texts[value] = text
-            table[value] = text
-            probe = value
-        else:
-            table[value] = process(value)
-    if probe is not None and table[probe] != process(probe):
-        return {value: process(value) for value in distinct}
-    return table
 
 
 def _cancel(connection: Connection, cancel: dict[int, str], now: datetime) -> int:

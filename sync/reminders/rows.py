@@ -77,7 +77,7 @@ PLANNED_FROM = [APPOINTMENTS.c[name] for name in PlannedFrom._fields]
 # it: those columns as the stored text (read_appointments converts them, see _utc_from_text).
 _TIMES = tuple(at for at, column in enumerate(PLANNED_FROM) if isinstance(column.type, UtcDateTime))
 _START = PlannedFrom._fields.index("start_utc")
-# SQLAlchemy's SQLite DATETIME text ("%04d-%02d-%02d %02d:%02d:%02d.%06d", planner.SQLITE_TIME):
+# SQLAlchemy's SQLite DATETIME text ("%04d-%02d-%02d %02d:%02d:%02d.%06d", bulk.SQLITE_TIME):
 # parsed by fromisoformat and written again, such a text comes back as it was.
 CANONICAL = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", re.ASCII)
 _AS_TEXT = Table(APPOINTMENTS.name, MetaData(), *(

@@ -132,6 +132,9 @@ class GoogleSettings(SettingsModel):
 class IcsSettings(SettingsModel):
     directory: Path = Field(Path(".clinicsync/calendars"), validate_default=True,
                             description="one <doctor>.ics file per calendar")
+    keep_past_days: int = Field(
+        90, ge=0, description="an event whose visit ended longer ago leaves its .ics file (and the store) at the "
+                              "file's next write, or within a day; at least calendar.past_days")
 
     @field_validator("directory")
     @classmethod
@@ -179,4 +182,10 @@ class CalendarSettings(SettingsModel):
     def _provider_needs(self) -> Self:
         if self.provider == "google" and self.google.key_file is None:
             raise ValueError("provider google needs google.key_file (the service account's JSON key)")
+        if self.provider == "ics" and self.ics.keep_past_days < self.past_days:
+            # Else an event retired from the file while its visit is still in the stage's window
+            # would be written again by the next run, and retired again: it would flap.
+            raise ValueError(f"calendar.ics.keep_past_days ({self.ics.keep_past_days}) is smaller than "
+                             f"calendar.past_days ({self.past_days}): set keep_past_days to at least "
+                             f"{self.past_days}, or lower past_days")
         return self

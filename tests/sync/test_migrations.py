@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
@@ -104,3 +105,47 @@ def test_0019_merges_unnamed_items_of_the_same_row_and_keys_them_as_the_code_doe
         counts = connection.execute(text("SELECT position, seen_count FROM quarantine ORDER BY id")).all()
     engine.dispose()
     assert [tuple(c) for c in counts] == [("e.csv:7", 4), ("c.csv:9", 1), ("c.csv:2", 4), ("d.csv:1", 1)]
+
+
+def test_0031_gives_each_event_clinicsync_wrote_its_visit_end_and_none_to_an_adopted_one(store_url: str) -> None:
+    _ends_filled(store_url)
+
+
+@pytest.mark.mariadb
+def test_0031_on_mariadb(mariadb_database: dict[str, object]) -> None:
+    _ends_filled(str(mariadb_database["url"]))
+
+
+def _ends_filled(store_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    engine = make_engine(store_url)
+    upgrade(engine, "0030")
+    at = "2026-08-01 10:00:00"
+    with engine.begin() as connection:
+        for n, end in ((1, "2026-08-03 09:30:00"), (2, "2026-09-04 15:00:00")):
+            connection.execute(text(
+                "INSERT INTO appointment (id, connector, external_id, status, start_utc, end_utc, timezone, version, "
+                "content_hash, created_at, updated_at) "
+                "VALUES (:n, 'csv', :x, 'booked', :e, :e, 'UTC', 1, 'h', :at, :at)"),
+                {"n": n, "x": f"A{n}", "e": end, "at": at})
+            connection.execute(text(
+                "INSERT INTO calendarlink (appointment_id, provider, account, calendar_id, event_id, state, attempts, "
+                "updated_at) VALUES (:n, 'ics', '', 'dr.ics', :e, 'present', 0, :at)"),
+                {"n": n, "e": f"ev{n}", "at": at})
+        for event_uid in ("ev1@clinicsync", "ev2@clinicsync", "lunch@doctor"):
+            connection.execute(text(
+                "INSERT INTO icsevent (calendar_id, uid, sequence, cancelled, vevent, updated_at) "
+                "VALUES ('dr.ics', :u, 0, FALSE, 'BEGIN:VEVENT', :at)"), {"u": event_uid, "at": at})
+    upgrade(engine)
+    with engine.connect() as connection:
+        ends = dict(connection.execute(text("SELECT uid, ends_at FROM icsevent")).all())
+        retired = connection.execute(text("SELECT count(*) FROM icsfile WHERE retired_at IS NOT NULL")).scalar_one()
+    engine.dispose()
+    day = {uid: None if end is None else (end if isinstance(end, datetime) else datetime.fromisoformat(end))
+           .replace(tzinfo=UTC) for uid, end in ends.items()}
+    assert day == {"ev1@clinicsync": datetime(2026, 8, 3, 9, 30, tzinfo=UTC),
+                   "ev2@clinicsync": datetime(2026, 9, 4, 15, tzinfo=UTC), "lunch@doctor": None}
+    assert retired == 0
