@@ -135,13 +135,15 @@ def pm_write(scenario: Scenario, path: Path, rows: list[Version]) -> None:
                         d.email, pm_wall(v.updated_at)))
 
 
-def settings_text(folders: Folders, store_url: str | None, offsets: list[str], same_day: bool = False) -> str:
-    """``same_day``: doctors also get a notice at once of a change to one of today's visits."""
+def settings_text(folders: Folders, store_url: str | None, offsets: list[str], same_day: bool = False,
+                  archive: bool = True) -> str:
+    """``same_day``: doctors also get a notice at once of a change to one of today's visits;
+    ``archive``: read exports move to an archive folder (else they stay in the drop folder)."""
     store = f"store:\n  url: \"{store_url}\"\n" if store_url else ""  # None: no store key (the default)
     return (f"clinic:\n  timezone: {ZONE}\n  default_region: ES\n{store}"
             "connectors:\n"
             f"  - {{name: front, kind: csv, mapping: {folders.mapping}, drop_dir: {folders.drop}, mode: snapshot,\n"
-            f"     archive_dir: {folders.home / 'archive'},\n"
+            + (f"     archive_dir: {folders.home / 'archive'},\n" if archive else "") +
             "     settle_seconds: 0, max_delete_share: 1.0}\n"
             f"  - {{name: web, kind: rest_api, api_keys: [{{name: site, sha256: {key_digest(API_KEY)}}}]}}\n"
             f"  - {{name: pm, kind: sql, url: \"sqlite:///{folders.pm_db}\", mapping: {folders.pm_mapping},\n"

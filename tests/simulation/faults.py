@@ -26,6 +26,10 @@ class Fault(StrEnum):
     PATIENT_CHANGES = "patient_changes"  # some moves give the visit to another patient at the same time
     SAME_DAY_NOTICES = "same_day_notices"  # agenda.same_day_changes: doctors told at once of today's changes
     PROVIDER_DOWN = "provider_down"    # the outbox's provider refuses every send (retryable) for 1-5 hours one day
+    # No archive_dir (settings.yaml's default): every export stays in the drop folder, and the run
+    # outlives the cursor's memory of the files it read (DONE_LIMIT, 10,000 files, lowered to
+    # KEPT_EXPORTS_LIMIT): a forgotten export must not be read again (stop 49, a22adcf).
+    KEPT_EXPORTS = "kept_exports"
     # The practice database the SQL connector reads incrementally (cursor_column updated_at, naive
     # local DATETIME text in Europe/Madrid):
     LATE_COMMIT = "late_commit"        # a pm row stamped seconds before one a sync read shows a tick later
@@ -33,6 +37,9 @@ class Fault(StrEnum):
     # A DST change is no fault to inject: every 30-day window of the scenario crosses one
     # (Europe/Madrid, starting 1-20 March 2027; the soak crosses both). FALL_BACK_NIGHT adds the
     # night of the October one: ticks and changes at night, which the working days never have.
+
+
+KEPT_EXPORTS_LIMIT = 6  # files the cursor remembers under KEPT_EXPORTS: five days export ~30
 
 
 @dataclass(frozen=True)

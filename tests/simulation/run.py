@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 import structlog
 import time_machine
 from sqlalchemy import func, select
 
+from clinicsync.connectors import dropfolder
 from clinicsync.sync.db import make_engine, upgrade
 from clinicsync.sync.model import SyncRun
 from clinicsync.sync.model.reminders import REMINDERS
@@ -19,7 +21,7 @@ from clinicsync.sync.store import Store
 from tests.simulation import clinic
 from tests.simulation.calendar_oracle import CalendarOracle
 from tests.simulation.clinic import Folders, Killed, Worker
-from tests.simulation.faults import Fault
+from tests.simulation.faults import KEPT_EXPORTS_LIMIT, Fault
 from tests.simulation.mailbag import Mailbag
 from tests.simulation.oracle import expected_messages
 from tests.simulation.scenario import TICK, TZ, Delivery, Reply, Scenario, Version, killed_delivery
@@ -60,7 +62,8 @@ class Driver:
 
     def write_settings(self, offsets: list[str]) -> None:
         self.folders.settings.write_text(clinic.settings_text(self.folders, self.store_url, offsets,
-                                                              same_day=Fault.SAME_DAY_NOTICES in self.s.faults))
+                                                              same_day=Fault.SAME_DAY_NOTICES in self.s.faults,
+                                                              archive=Fault.KEPT_EXPORTS not in self.s.faults))
 
     def restart(self, cwd: Path | None = None) -> Worker:
         """A new process; the second dispatcher restarts too (all workers must read the same
@@ -218,7 +221,11 @@ class Driver:
 
 def simulate(scenario: Scenario, store_url: str, folder: Path) -> Verdict:
     quiet_logs()
-    return Driver(scenario, store_url, folder).run()
+    if Fault.KEPT_EXPORTS not in scenario.faults:
+        return Driver(scenario, store_url, folder).run()
+    # the cursor's memory of files read, lowered so that a short run outlives it (faults.py)
+    with patch.object(dropfolder, "DONE_LIMIT", KEPT_EXPORTS_LIMIT):
+        return Driver(scenario, store_url, folder).run()
 
 
 __all__ = ["TICK", "simulate"]
