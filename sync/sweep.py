@@ -85,6 +85,9 @@ def with_moved_past_window(batches: Iterable[Batch], store: Store, connector: Co
     it was cancelled, its reminders dropped, and booked anew with a confirmation when the window
     reached its new day. Read as moved instead (the past-window read happens only when the
     snapshot left a stored visit out: a deletion at the source, a visit moved)."""
+    if type(connector).past_window is Connector.past_window:  # it cannot read past a window (CSV, HL7)
+        yield from batches
+        return
     listed: set[str] = set()
     for batch in batches:
         if batch.snapshot:
