@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import structlog
 from sqlalchemy import Connection, Engine, Select, column, literal_column, select, table, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.expression import ColumnClause
@@ -77,6 +78,10 @@ QUERY_BINDS = frozenset({"cursor", "window_start", "window_end"})
 # ``:window_end`` of an incremental read (``SqlConnector._params``): later than any visit, and a
 # value every source's DATETIME/DATE accepts (MySQL's DATETIME ends at 9999-12-31).
 WINDOW_END_UNBOUNDED = datetime(9999, 12, 31)
+# In a cursor: it was stored by a read that took rows however far ahead (before, a read stopped
+# at the window's end and a cursor without this key may have passed rows over: ``_incremental``).
+AHEAD_ALL = "all"
+log = structlog.get_logger("clinicsync.connectors")
 WRITEBACK_BINDS = frozenset({"status", "external_id", "participant_status", "appointment_status", "patient_ref"})
 BOOKING_BINDS = frozenset({"patient_id", "doctor_id", "location", "type", "mode", "start_local", "end_local",
                            "start_utc", "end_utc", "timezone", "slot_id", "entry_id"})
@@ -367,6 +372,14 @@ class SqlConnector(Connector):
         column_name = self.settings.cursor_column
         assert column_name is not None
         boundary = _boundary(cursor, column_name)
+        if boundary is not None and cursor is not None and cursor.get("ahead") != AHEAD_ALL \
+                and "window_end" in inner.binds:
+            # A cursor stored while the read stopped at the window's end: rows past it then were
+            # passed over for good (WINDOW_END_UNBOUNDED). Read the whole window once; what is
+            # stored already is recognized unchanged, what was passed over is imported now.
+            log.info("sql.catch_up", connector=self.name,
+                     reason="the cursor predates reads past the window's end: the window is read once")
+            boundary = None
         start = self._overlap_start(boundary) if boundary is not None else None
         # Rows the next read may read again (value, content hash): those the cursor knows,
         # then each row read; a row whose hash is known was stored (the hash covers the
@@ -444,7 +457,7 @@ class SqlConnector(Connector):
         kept[:] = below + at
         tag, encoded = encode_cursor_value(value)
         cursor: Cursor = {"column": column_name, "type": tag, "value": encoded,
-                          "seen": sorted({digest for _, digest in at})}
+                          "seen": sorted({digest for _, digest in at}), "ahead": AHEAD_ALL}
         if below:
             cursor["recent"] = [list(pair) for pair in sorted({(encode_cursor_value(v)[1], d) for v, d in below})]
         return cursor

@@ -486,6 +486,29 @@ def test_an_incremental_read_takes_a_booking_made_past_the_window_when_it_is_mad
         assert counts(once(), "created", "fetched") == (0, 0)
 
 
+def test_a_cursor_stored_before_reads_past_the_window_catches_up_once(
+        source: Source, sync: Callable[..., Run], store_url: str) -> None:
+    """A booking made 45 days ahead that a read stopping at the window's end passed over, its
+    updated_at long behind the cursor that read stored: after the upgrade, the first read takes
+    the whole window once, imports it, and the next reads go on from the cursor."""
+    today = datetime.now().replace(microsecond=0, second=0)
+    source.add(1, updated_at=today - timedelta(minutes=5))
+    once = sync(source.url, query=SNAPSHOT_QUERY, window=WINDOW, delete_sweep="off")
+    assert counts(once(), "created") == (1,)
+    source.add(2, updated_at=today - timedelta(minutes=10), start=today + timedelta(days=45))
+    store = make_engine(store_url)
+    with store.begin() as connection:  # the cursor as a read of before stored it
+        stored = json.loads(connection.exec_driver_sql("SELECT cursor FROM connectorstate").scalar_one())
+        stored.pop("ahead", None)
+        connection.exec_driver_sql("UPDATE connectorstate SET cursor = ?", (json.dumps(stored),))
+    assert counts(once(), "created", "unchanged") == (1, 1)
+    assert counts(once(), "created", "fetched") == (0, 0)
+    with store.connect() as connection:
+        cursor = json.loads(connection.exec_driver_sql("SELECT cursor FROM connectorstate").scalar_one())
+    assert cursor["ahead"] == "all"
+    store.dispose()
+
+
 def test_an_incremental_visit_moved_past_the_window_is_moved_not_swept(
         source: Source, sync: Callable[..., Run]) -> None:
     """The delete sweep lists the window's ids; a visit moved past the window's end must be read
