@@ -36,9 +36,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from clinicsync.common.timeutil import parse_duration as _duration
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
-from clinicsync.sync.bulk import bind_column, quoted
-from clinicsync.sync.bulk import sqlite_time_text as _sqlite_text  # noqa: F401 - tests/sync/reminders reach it here
-from clinicsync.sync.bulk import utc_time_table as _time_table
+from clinicsync.sync.bulk import bind_column, quoted, utc_time_table
 from clinicsync.sync.model import Appointment, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS, advance, claim_offset
@@ -576,10 +574,10 @@ def _sqlite_column(connection: Connection, at: int, column: tuple[Any, ...],
     """How COLUMNS[at] is written into an SQLite insert of ``column`` (its value in each row):
     (its SQL, the values to bind or None). One value in every row (the key aside) is a literal
     (:func:`_sqlite_literal`); a date-time column is bound as the column's text
-    (:func:`_time_table`); the rest is bound as it is (a None costs no failed look-up:
+    (:func:`clinicsync.sync.bulk.utc_time_table`); the rest is bound as it is (a None costs no failed look-up:
     ``bulk.bind_none_directly``)."""
     if at in DATETIMES:
-        table = _time_table(connection, REMINDERS.c[COLUMNS[at]], column, texts)
+        table = utc_time_table(connection, REMINDERS.c[COLUMNS[at]], column, texts)
         if len(table) == 1:
             literal = _sqlite_literal(next(iter(table.values())), ())
             if literal is not None:

@@ -16,10 +16,11 @@ from sqlalchemy import insert, select
 
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.sync import bulk
+from clinicsync.sync.bulk import sqlite_time_text, utc_time_table
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import read_events as outbox_events
 from clinicsync.sync.reminders import planner, rows
-from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, _sqlite_text, _time_table, insert_new
+from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, insert_new
 from clinicsync.sync.reminders.timing import (
     Placer,
     Slot,
@@ -202,7 +203,7 @@ def test_stored_date_time_texts_are_read_as_the_column_reads_them(store: Store) 
             assert all(value is None or value.tzinfo is UTC for value in converted)
             # only the texts that planning would write as they are: SQLAlchemy's own format
             assert texts == {process(t): t for t in sample if t is not None and len(t) == 26 and t[10] == " "}
-            assert all(_sqlite_text(value) == text for value, text in texts.items())
+            assert all(sqlite_time_text(value) == text for value, text in texts.items())
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -389,9 +390,9 @@ def test_date_times_are_bound_as_the_column_binds_them(store: Store) -> None:
     with store.engine.connect() as connection:
         for name in ("starts_at", "due_at"):
             column = REMINDERS.c[name]
-            table = _time_table(connection, column, values)
+            table = utc_time_table(connection, column, values)
             assert list(map(table.__getitem__, values)) == list(bulk.bind_column(connection, column, values))
-        assert _time_table(connection, REMINDERS.c.due_at, [None]) == {None: None}
+        assert utc_time_table(connection, REMINDERS.c.due_at, [None]) == {None: None}
 
 
 def test_a_lone_baseline_event_is_planned_as_the_general_way_plans_it() -> None:
