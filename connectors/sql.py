@@ -169,6 +169,11 @@ def rereads_by_time(value: Any) -> bool:
     return isinstance(value, date) or (isinstance(value, str) and _TEXT_DATETIME.fullmatch(value) is not None)
 
 
+def _row_data(columns: Sequence[str], row: Sequence[Any], mysql: bool) -> dict[str, Any]:
+    """A result row as the mapping reads it: by column name, each value made plain (``plain_value``)."""
+    return {c: plain_value(v, mysql) for c, v in zip(columns, row, strict=True)}
+
+
 def _known(cursor: Cursor | None, boundary: Any) -> list[tuple[Any, str]]:
     """The (value, content hash) of the rows the stored cursor says were read at or after the
     next read's start: at the stored value (``seen``) and before it (``recent``)."""
@@ -333,8 +338,7 @@ class SqlConnector(Connector):
             pending = []
             for row in rows:
                 number += 1
-                pending.append(RawRecord({c: plain_value(v, mysql) for c, v in zip(columns, row, strict=True)},
-                                         f"{label}:row {number}"))
+                pending.append(RawRecord(_row_data(columns, row, mysql), f"{label}:row {number}"))
         until = self.settings.window.sweep_until(utcnow()) if "window_end" in inner.binds else None
         yield Batch(pending or [], None, snapshot=True, snapshot_end=True,
                     max_delete_share=self.settings.max_delete_share, source=label, until=until)
@@ -356,8 +360,8 @@ class SqlConnector(Connector):
             with read_only_connection(self.engine, self.settings.timeout) as connection:
                 mysql = is_mysql(connection)
                 for columns, rows in self._stream(connection, self._wrapped(inner, after_cursor=False), params):
-                    records.extend(RawRecord({c: plain_value(v, mysql) for c, v in zip(columns, row, strict=True)},
-                                             f"{label}:past the window") for row in rows)
+                    records.extend(RawRecord(_row_data(columns, row, mysql), f"{label}:past the window")
+                                   for row in rows)
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "reading past the window", exc) from None
         return records
@@ -394,7 +398,7 @@ class SqlConnector(Connector):
             records: list[RawRecord] = []
             rejected: list[Rejected] = []
             for row in rows:
-                data = {c: plain_value(v, mysql) for c, v in zip(columns, row, strict=True)}
+                data = _row_data(columns, row, mysql)
                 value = data[column_name]
                 if value is None:
                     rejected.append(Rejected(
@@ -437,8 +441,7 @@ class SqlConnector(Connector):
             with read_only_connection(self.engine, self.settings.timeout) as connection:
                 mysql = is_mysql(connection)
                 for columns, rows in self._stream(connection, sql, self._params(inner, None, False)):
-                    records.extend({c: plain_value(v, mysql) for c, v in zip(columns, row, strict=True)}
-                                   for row in rows)
+                    records.extend(_row_data(columns, row, mysql) for row in rows)
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "listing ids for the delete sweep", exc) from None
         until = self.settings.window.sweep_until(utcnow())
@@ -521,7 +524,7 @@ class SqlConnector(Connector):
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "reading a sample", exc) from None
         label = self._label()
-        records = [RawRecord({c: plain_value(v, mysql) for c, v in zip(columns, row, strict=True)},
+        records = [RawRecord(_row_data(columns, row, mysql),
                              f"{label}:row {number}") for number, row in enumerate(rows, start=1)]
         return Sample(records, label, columns)
 
