@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -194,3 +194,24 @@ def test_writeback_updates_pc_apptstatus_under_its_own_login(openemr: OpenEmr, l
     finally:
         connector.close()
     assert openemr.status(104) == "?"
+
+
+def test_a_visit_moved_past_the_window_on_openemrs_schema_is_moved_not_cancelled(
+        openemr: OpenEmr, write_settings: Callable[..., Path], cli: Any) -> None:
+    """OpenEMR's own tables, its preset's snapshot: the desk moves a visit further out than the
+    window reaches (here 900 days with an 800-day window). The snapshot no longer lists it; it
+    must be read past the window and moved, not deleted with a cancellation notice."""
+    run = cli(write_settings(preset_yaml(openemr.url)))
+    _, out, _ = run("sync", "--once", "--json")
+    assert json.loads(out)["connectors"]["openemr"]["created"] == 18
+    far = date.today() + timedelta(days=900)
+    openemr.execute("UPDATE openemr_postcalendar_events SET pc_eventDate = %s WHERE pc_eid = 101", far)
+    _, out, _ = run("sync", "--once", "--json")
+    moved = json.loads(out)["connectors"]["openemr"]
+    assert (moved["rescheduled"], moved["deleted"], moved["cancelled"], moved["error"]) == (1, 0, 0, None)
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    stored = {int(a["external_id"]): a for a in json.loads(out)["items"]}
+    assert stored[101]["status"] == "booked" and stored[101]["start"].startswith(far.isoformat())
+    _, out, _ = run("sync", "--once", "--json")  # stored past the window now: left alone, not read again
+    again = json.loads(out)["connectors"]["openemr"]
+    assert (again["fetched"], again["rescheduled"], again["deleted"]) == (17, 0, 0)
