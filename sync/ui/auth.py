@@ -11,9 +11,11 @@ Failures are also counted per credential kind (the token; passwords) over all cl
 `ui.failures_allowed_per_kind`: guessing spread over many addresses or user names is bounded
 too. That count is not reset by a success (an attacker must not get a fresh budget each time
 the desk logs in), and credentials already verified (the cache) pass a locked kind, so people
-who are logged in keep working while new logins wait. At most `ui.password_checks` hash verifications (~19 MiB each)
-run at once; the others wait briefly on the event loop — holding no worker thread, so
-/healthz stays fast — and then get 429.
+who are logged in keep working while new logins wait. With a PostgreSQL store these counts
+and lockouts are in the store, so replicas share them (sync/ui/shared_login.py); on SQLite and
+MySQL, and while the store cannot be reached, they are this process's. At most
+`ui.password_checks` hash verifications (~19 MiB each) run at once; the others wait briefly
+on the event loop — holding no worker thread, so /healthz stays fast — and then get 429.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from clinicsync.common.memo import kept
@@ -36,7 +39,8 @@ from clinicsync.common.passwords import DUMMY_HASH, verify_password
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.ui import UiSettings
 from clinicsync.sync.ui.session import sessions
-from clinicsync.sync.ui.throttle import Throttle
+from clinicsync.sync.ui.shared_login import SharedLogins, login_state, off_loop
+from clinicsync.sync.ui.throttle import LocalLogins
 
 REALM = 'Basic realm="clinicsync status", charset="UTF-8"'
 _CACHE_KEY = secrets.token_bytes(32)
@@ -102,18 +106,16 @@ def check_password(ui: UiSettings, credentials: Credentials) -> str:
 
 @dataclass
 class LoginGuard:
-    """Per app: the throttle, the gate on concurrent password checks, the cache of good ones."""
+    """Per app: the failure counts (per client and user, per kind: in the store on PostgreSQL),
+    the gate on concurrent password checks, the cache of good ones (per process: it only saves a hash)."""
 
-    throttle: Throttle
-    kinds: Throttle  # failures per credential kind, over every client
+    logins: LocalLogins | SharedLogins
     checks: asyncio.Semaphore
     cache: dict[bytes, str] = field(default_factory=dict)
 
     @classmethod
-    def for_settings(cls, ui: UiSettings) -> LoginGuard:
-        return cls(Throttle(ui.failures_allowed, ui.lockout_seconds, ui.max_lockout_seconds),
-                   Throttle(ui.failures_allowed_per_kind, ui.lockout_seconds, ui.max_lockout_seconds),
-                   asyncio.Semaphore(ui.password_checks))
+    def for_settings(cls, ui: UiSettings, engine: Engine) -> LoginGuard:
+        return cls(login_state(engine, ui), asyncio.Semaphore(ui.password_checks))
 
     @staticmethod
     def _cache_key(credentials: Credentials) -> bytes:
@@ -144,7 +146,7 @@ def _guard(request: Request, ui: UiSettings) -> LoginGuard:
     state = request.app.state
     guard: LoginGuard | None = getattr(state, "login_guard", None)
     if guard is None:
-        guard = state.login_guard = LoginGuard.for_settings(ui)
+        guard = state.login_guard = LoginGuard.for_settings(ui, state.store.engine)
     return guard
 
 
@@ -165,7 +167,7 @@ async def require_user(request: Request) -> str:
     ui = ui_settings(request.app.state.settings)
     authorization = request.headers.get("authorization")
     if not authorization:
-        session = sessions(request).read(request)
+        session = await sessions(request).read_off_loop(request)
         if session is not None and any(u.name == session.user for u in ui.users):
             request.state.ui_session = session
             return session.user
@@ -181,6 +183,7 @@ async def check_login(request: Request, ui: UiSettings, authorization: str | Non
     """The user these credentials (an Authorization header, or the login form's) name, under
     the throttles: the same lockouts whichever way a password arrives."""
     guard = _guard(request, ui)
+    logins = guard.logins
     client = request.client.host if request.client else "unknown"
     keys = [f"ip:{client}"]
     if credentials is None:
@@ -188,24 +191,23 @@ async def check_login(request: Request, ui: UiSettings, authorization: str | Non
             credentials = parse_credentials(ui, authorization)
         except HTTPException:
             if authorization:  # malformed credentials count; a first visit without any does not
-                guard.throttle.failed(keys)
+                await off_loop(logins, logins.failed, keys, [])
             raise
     if credentials.scheme == "basic":
         keys.append(f"user:{credentials.name[:64]}")
     kind = [f"kind:{credentials.scheme}"]
-    wait = guard.throttle.retry_after(keys)
-    if wait is None and not guard.known_good(credentials):
-        wait = guard.kinds.retry_after(kind)
-    if wait is not None:
-        raise _too_many("too many failed logins; try again later", wait)
+    # Verified credentials pass a locked kind; the longest lockout is the one the wait names.
+    verdict = await off_loop(logins, logins.check, keys, [] if guard.known_good(credentials) else kind)
+    if verdict.wait is not None:
+        raise _too_many("too many failed logins; try again later", verdict.wait)
     try:
         user = await guard.verify(ui, credentials)
     except HTTPException as exc:
         if exc.status_code == 401:
-            guard.throttle.failed(keys)
-            guard.kinds.failed(kind)
+            await off_loop(logins, logins.failed, keys, kind)
         raise
-    guard.throttle.succeeded(keys)
+    if verdict.counted:
+        await off_loop(logins, logins.succeeded, keys)
     return user
 
 

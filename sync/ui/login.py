@@ -78,12 +78,12 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> RedirectResponse:
     """End the session (this browser, and the cookie if it was copied), back to the login form."""
     store = sessions(request)
-    session = store.read(request)
+    session = await store.read_off_loop(request)
     form = await request.form()
     if session is None:
         return RedirectResponse("/ui/login", status_code=303)
     request.state.ui_session = session
     check_csrf(request, session.user, form.get("csrf"))
     response = RedirectResponse("/ui/login?out=1", status_code=303)
-    store.end(response, session)
+    await store.end(response, session)
     return response

@@ -2,11 +2,14 @@
 a random session id and its CSRF token, re-signed on every page so it expires after
 ``ui.session_idle_minutes`` without use. HttpOnly, SameSite=Strict, Secure when served over
 https (``ui.secure_cookie``, else ``server.public_url``). Logging out revokes the session
-id in this process (kept until it would have expired anyway), so a copied cookie does not
-outlive the logout.
+id (kept until it would have expired anyway), so a copied cookie does not outlive the logout:
+in the store on PostgreSQL, so the logout holds on every replica that shares it
+(sync/ui/shared_login.py); in this process on SQLite and MySQL (one host), and while the
+store cannot be reached.
 
 Why signed rather than a table: a session is three short values, and a cookie signed with
-the process's key needs no write per page view; a clinic running several replicas sets
+the process's key needs no write per page view (on PostgreSQL a page reads whether its id was
+logged out: one primary-key lookup); a clinic running several replicas sets
 ``ui.session_secret`` so they all accept it.
 
 CSRF: every form carries the session's token (a Basic-auth user, with no session, gets one
@@ -26,10 +29,12 @@ from typing import Any
 
 from fastapi import HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import Engine
 
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.settings.ui import UiSettings
+from clinicsync.sync.ui.shared_login import LocalRevocations, SharedRevocations, off_loop, revocations
 
 COOKIE = "clinicsync_ui"
 LOGIN_COOKIE = "clinicsync_login"  # the login form's own CSRF token, before there is a session
@@ -45,25 +50,37 @@ class Session:
 
 @dataclass
 class Sessions:
-    """Per app: the signing key, the idle limit and the ids logged out in this process."""
+    """Per app: the signing key, the idle limit and the ids logged out (shared on PostgreSQL)."""
 
     serializer: URLSafeTimedSerializer
     idle_seconds: int
     secure: bool
     key: bytes
-    revoked: dict[str, float]
+    revoked: LocalRevocations | SharedRevocations
 
     @classmethod
-    def for_settings(cls, settings: Settings, ui: UiSettings) -> Sessions:
+    def for_settings(cls, settings: Settings, ui: UiSettings, engine: Engine | None = None) -> Sessions:
         key = ui.session_secret.get_secret_value() if ui.session_secret else secrets.token_urlsafe(32)
         server = settings.server or ServerSettings()
         https = bool(server.public_url and server.public_url.scheme == "https")
         secure = ui.secure_cookie if ui.secure_cookie is not None else https
         return cls(URLSafeTimedSerializer(key, salt="clinicsync-ui-session"), ui.session_idle_minutes * 60,
-                   secure, key.encode(), {})
+                   secure, key.encode(), revocations(engine, key.encode()))
 
     def read(self, request: Request) -> Session | None:
         """The request's session if its cookie is genuine, unexpired and not logged out."""
+        session = self._signed(request)
+        return None if session is None or self.revoked.revoked(session.sid) else session
+
+    async def read_off_loop(self, request: Request) -> Session | None:
+        """``read`` from a coroutine: a lookup in the store runs in the thread pool."""
+        session = self._signed(request)
+        if session is None or await off_loop(self.revoked, self.revoked.revoked, session.sid):
+            return None
+        return session
+
+    def _signed(self, request: Request) -> Session | None:
+        """The session in the request's cookie if it is genuine and unexpired."""
         raw = request.cookies.get(COOKIE)
         if not raw:
             return None
@@ -72,8 +89,6 @@ class Sessions:
         except BadSignature:  # SignatureExpired is one: idle too long
             return None
         if not (isinstance(data, dict) and all(isinstance(data.get(k), str) for k in ("u", "s", "c"))):
-            return None
-        if data["s"] in self.revoked:
             return None
         return Session(data["u"], data["s"], data["c"])
 
@@ -88,12 +103,10 @@ class Sessions:
                             max_age=self.idle_seconds, path=PATH, secure=self.secure, httponly=True,
                             samesite="strict")
 
-    def end(self, response: Response, session: Session | None) -> None:
-        now = time.time()
-        for sid in [s for s, until in self.revoked.items() if until < now]:
-            del self.revoked[sid]
+    async def end(self, response: Response, session: Session | None) -> None:
+        """Log ``session`` out (here and, on PostgreSQL, on every replica) and drop the cookie."""
         if session is not None:
-            self.revoked[session.sid] = now + self.idle_seconds
+            await off_loop(self.revoked, self.revoked.revoke, session.sid, time.time() + self.idle_seconds)
         response.delete_cookie(COOKIE, path=PATH, secure=self.secure, httponly=True, samesite="strict")
 
     def basic_csrf(self, user: str) -> str:
@@ -115,7 +128,7 @@ def sessions(request: Request) -> Sessions:
     found: Sessions | None = getattr(state, "ui_sessions", None)
     if found is None:
         settings: Settings = state.settings
-        found = state.ui_sessions = Sessions.for_settings(settings, settings.ui or UiSettings())
+        found = state.ui_sessions = Sessions.for_settings(settings, settings.ui or UiSettings(), state.store.engine)
     return found
 
 

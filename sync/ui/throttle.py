@@ -21,6 +21,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
+
+from clinicsync.sync.settings.ui import UiSettings
 
 
 @dataclass
@@ -49,8 +52,12 @@ class Throttle:
         now = self.clock()
         with self._lock:
             waits = [r.locked_until - now for key in keys if (r := self._records.get(key)) is not None]
-        longest = max((w for w in waits if w > 0), default=0.0)
-        return max(1, math.ceil(longest)) if longest > 0 else None
+        return self.whole_seconds(max(waits, default=0.0))
+
+    @staticmethod
+    def whole_seconds(wait: float) -> int | None:
+        """A wait as the whole seconds a Retry-After says (at least 1); None when it is over."""
+        return max(1, math.ceil(wait)) if wait > 0 else None
 
     def failed(self, keys: Iterable[str]) -> None:
         """Count one failure against each key; from the ``free_failures``-th on, lock it out (doubling)."""
@@ -73,3 +80,41 @@ class Throttle:
         with self._lock:
             for key in keys:
                 self._records.pop(key, None)
+
+
+class Verdict(NamedTuple):
+    """An attempt's standing: ``wait`` seconds (None: it may go ahead); ``counted``, whether its
+    keys have failures that a success must clear (a shared store skips that write when not)."""
+
+    wait: int | None
+    counted: bool
+
+
+class LocalLogins:
+    """The login defence's counts in this process: ``throttle`` per client address and user name
+    (``keys``), ``kinds`` per credential kind over every client (``kind``; not reset by a success:
+    an attacker must not get a fresh budget each time the desk logs in). The store-backed
+    ``SharedLogins`` (sync/ui/shared_login.py) has the same three calls."""
+
+    blocking = False  # in memory: async callers call it in place (sync/ui/shared_login.py ``off_loop``)
+
+    def __init__(self, throttle: Throttle, kinds: Throttle) -> None:
+        self.throttle, self.kinds = throttle, kinds
+
+    @classmethod
+    def for_settings(cls, ui: UiSettings) -> LocalLogins:
+        return cls(Throttle(ui.failures_allowed, ui.lockout_seconds, ui.max_lockout_seconds),
+                   Throttle(ui.failures_allowed_per_kind, ui.lockout_seconds, ui.max_lockout_seconds))
+
+    def check(self, keys: list[str], kind: list[str]) -> Verdict:
+        """The longest lockout over ``keys`` and ``kind`` (empty: credentials already verified
+        pass a locked kind), so "try again in N s" names the time the attempt can succeed."""
+        waits = [w for w in (self.throttle.retry_after(keys), self.kinds.retry_after(kind)) if w is not None]
+        return Verdict(max(waits, default=None), True)
+
+    def failed(self, keys: list[str], kind: list[str]) -> None:
+        self.throttle.failed(keys)
+        self.kinds.failed(kind)
+
+    def succeeded(self, keys: list[str]) -> None:
+        self.throttle.succeeded(keys)

@@ -222,10 +222,13 @@ async def test_the_login_form_is_throttled_like_basic(tmp_path: Path, store_url:
         assert int(locked.headers["retry-after"]) >= 1
         # the same lockout holds for Basic from this client
         assert (await client.get("/ui/", headers=DESK)).status_code == 429
-    app = create_app(load_settings(path), store)  # a fresh throttle: the cookie is Secure behind https
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://test") as client:
+    # Another app (on PostgreSQL a replica: the lockout is in the store and holds there too) and
+    # another client and user: the cookie is Secure behind https.
+    app = create_app(load_settings(path), store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("192.0.2.50", 1)),
+                                 base_url="https://test") as client:
         token = csrf_of((await client.get("/ui/login")).text)
-        good = await client.post("/ui/login", data={"user": "desk", "password": PASSWORD, "csrf": token})
+        good = await client.post("/ui/login", data={"user": "manager", "password": PASSWORD, "csrf": token})
         assert "Secure" in next(c for c in good.headers.get_list("set-cookie") if c.startswith("clinicsync_ui="))
 
 

@@ -1,0 +1,226 @@
+"""The status page's login defence across replicas (issue 32, stop 50): two apps, each with its
+own engine, on one store, as two replicas behind a load balancer. On PostgreSQL they share
+failed logins, lockouts and logouts (sync/ui/shared_login.py); on SQLite each keeps its own
+(one host: documented). A store that cannot be reached leaves each replica on its own, never
+refusing a right password."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import text
+from structlog.testing import capture_logs
+
+from clinicsync.sync.db import make_engine
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.settings import load_settings
+from clinicsync.sync.settings.ui import UiSettings
+from clinicsync.sync.store import Store
+from clinicsync.sync.ui.shared_login import SharedLogins, digest_key
+from clinicsync.sync.ui.throttle import LocalLogins, Throttle
+from tests.ui.test_desk import csrf_of
+from tests.ui.test_pages import HASH, PASSWORD, basic
+
+pytestmark = pytest.mark.anyio
+SECRET = "Vq3-replicas-share-this-Kp9wXz7"
+BROWSER = {"Accept": "text/html,application/xhtml+xml"}
+ADDRESS = "203.0.113.7"
+
+
+def settings_text(store_url: str, extra: str = "", lockout: int = 600) -> str:
+    return (f'clinic:\n  timezone: America/New_York\nstore:\n  url: "{store_url}"\n'
+            f'ui:\n  session_secret: "{SECRET}"\n  lockout_seconds: {lockout}\n{extra}  users:\n'
+            f'    - name: desk\n      password_hash: "{HASH}"\n      role: front_desk\n'
+            f'    - name: manager\n      password_hash: "{HASH}"\n')
+
+
+def replicas(tmp_path: Path, store_url: str, store: Store, extra: str = "") -> Iterator[tuple[FastAPI, FastAPI]]:
+    path = tmp_path / "settings.yaml"
+    path.write_text(settings_text(store_url, extra), encoding="utf-8")
+    other = Store(make_engine(store_url))  # replica B: its own process's engine on the same store
+    try:
+        yield create_app(load_settings(path), store), create_app(load_settings(path), other)
+    finally:
+        other.close()
+
+
+@pytest.fixture
+def two(tmp_path: Path, store_url: str, store: Store) -> Iterator[tuple[FastAPI, FastAPI]]:
+    yield from replicas(tmp_path, store_url, store)
+
+
+def client(app: FastAPI, address: str = ADDRESS) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 40000)), base_url="http://test")
+
+
+def shared(store: Store) -> bool:
+    return store.engine.dialect.name == "postgresql"
+
+
+async def login_form(on: httpx.AsyncClient, user: str, password: str) -> httpx.Response:
+    token = csrf_of((await on.get("/ui/login")).text)
+    return await on.post("/ui/login", data={"user": user, "password": password, "csrf": token})
+
+
+async def test_failures_on_one_replica_lock_the_client_out_on_the_other(two: tuple[FastAPI, FastAPI],
+                                                                        store: Store) -> None:
+    a, b = two
+    async with client(a) as on_a:
+        assert [(await on_a.get("/ui/", headers=basic("desk", f"guess{i}"))).status_code for i in range(3)] == [401] * 3
+    async with client(b) as on_b:  # the 4th and 5th guesses (ui.failures_allowed: 5) on the other replica
+        assert [(await on_b.get("/ui/", headers=basic("desk", f"guess{i}"))).status_code for i in (3, 4)] == [401] * 2
+        # The lockout (600 s) holds on B: the right password waits too, and the form says how long.
+        locked = await login_form(on_b, "desk", PASSWORD)
+        assert locked.status_code == (429 if shared(store) else 303)
+        if shared(store):
+            wait = int(locked.headers["retry-after"])
+            assert 590 <= wait <= 600, wait
+            assert f"Too many failed logins; try again in {wait} s." in locked.text
+    async with client(a) as on_a:
+        assert (await on_a.get("/ui/", headers=basic("desk", PASSWORD))).status_code == (429 if shared(store) else 200)
+    if shared(store):  # no user name or address in the store: keyed digests only
+        with store.engine.connect() as connection:
+            keys = connection.execute(text("SELECT key FROM loginfailure")).scalars().all()
+        assert len(keys) == 3 and all(re.fullmatch("[0-9a-f]{64}", key) for key in keys)  # ip, user, kind
+
+
+async def test_a_logout_on_one_replica_refuses_the_cookie_on_the_other(two: tuple[FastAPI, FastAPI],
+                                                                       store: Store) -> None:
+    a, b = two
+    async with client(a) as on_a, client(b) as on_b:
+        assert (await login_form(on_a, "desk", PASSWORD)).status_code == 303
+        cookie = str(on_a.cookies.get("clinicsync_ui"))
+        on_b.cookies.set("clinicsync_ui", cookie)  # copied (ui.session_secret: B accepts it)
+        assert (await on_b.get("/ui/", headers=BROWSER)).status_code == 200
+        home = await on_a.get("/ui/", headers=BROWSER)
+        out = await on_a.post("/ui/logout", data={"csrf": csrf_of(home.text.split('action="/ui/logout"')[1])})
+        assert out.status_code == 303
+        on_a.cookies.set("clinicsync_ui", cookie)
+        assert (await on_a.get("/ui/", headers=BROWSER)).status_code == 303  # to the login form
+        on_b.cookies.set("clinicsync_ui", cookie)
+        assert (await on_b.get("/ui/", headers=BROWSER)).status_code == (303 if shared(store) else 200)
+    if shared(store):
+        with store.engine.connect() as connection:
+            rows = connection.execute(text("SELECT sid, expires_at FROM revokedsession")).all()
+        assert len(rows) == 1 and re.fullmatch("[0-9a-f]{64}", rows[0].sid)
+        assert rows[0].expires_at == pytest.approx(time.time() + 30 * 60, abs=60)  # ui.session_idle_minutes
+
+
+@pytest.fixture
+def two_with_kind_budget(tmp_path: Path, store_url: str, store: Store) -> Iterator[tuple[FastAPI, FastAPI]]:
+    yield from replicas(tmp_path, store_url, store, "  failures_allowed_per_kind: 4\n")
+
+
+async def test_the_per_kind_budget_spans_the_replicas(two_with_kind_budget: tuple[FastAPI, FastAPI],
+                                                      store: Store) -> None:
+    a, b = two_with_kind_budget
+    async with client(a, "192.0.2.1") as desk:  # logged in before the spray, on A
+        assert (await desk.get("/ui/", headers=basic("desk", PASSWORD))).status_code == 200
+    codes = []
+    for i in range(6):  # each guess from another address and user name, alternating replicas
+        async with client((a, b)[i % 2], f"198.51.100.{i}") as sprayer:
+            codes.append((await sprayer.get("/ui/", headers=basic(f"user{i}", "Winter2026!"))).status_code)
+    assert codes == ([401] * 4 + [429] * 2 if shared(store) else [401] * 6)
+    async with client(b, "192.0.2.2") as fresh:  # a new login on B waits with the kind
+        assert (await fresh.get("/ui/", headers=basic("manager", PASSWORD))).status_code == (
+            429 if shared(store) else 200)
+    async with client(a, "192.0.2.1") as desk:  # verified credentials still pass a locked kind
+        assert (await desk.get("/ui/", headers=basic("desk", PASSWORD))).status_code == 200
+
+
+@pytest.fixture
+async def away(tmp_path: Path) -> AsyncIterator[FastAPI]:
+    """A replica whose PostgreSQL store refuses connections (nothing listens on port 1)."""
+    url = "postgresql://postgres@127.0.0.1:1/test"
+    path = tmp_path / "settings.yaml"
+    path.write_text(settings_text(url), encoding="utf-8")
+    store = Store(make_engine(url))
+    yield create_app(load_settings(path), store)
+    store.close()
+
+
+async def test_a_replica_whose_store_is_away_counts_and_logs_out_on_its_own(away: FastAPI) -> None:
+    with capture_logs() as logs:
+        async with client(away) as on:
+            good = await login_form(on, "desk", PASSWORD)  # the right password is never refused
+            assert good.status_code == 303
+            assert (await on.get("/ui/login")).status_code == 303  # signed in: straight on
+            cookie = str(on.cookies.get("clinicsync_ui"))
+            csrf = URLSafeTimedSerializer(SECRET, salt="clinicsync-ui-session").loads(cookie)["c"]
+            assert (await on.post("/ui/logout", data={"csrf": csrf})).status_code == 303
+            on.cookies.set("clinicsync_ui", cookie)  # the copied cookie: logged out on this replica
+            assert (await on.get("/ui/login")).status_code == 200
+            codes = [(await login_form(on, "desk", f"guess{i}")).status_code for i in range(6)]
+            assert codes == [401] * 5 + [429]  # this replica's own lockout
+            assert (await login_form(on, "manager", PASSWORD)).status_code == 429  # from this address
+        async with client(away, "192.0.2.9") as other:
+            assert (await login_form(other, "manager", PASSWORD)).status_code == 303
+    warnings = [e for e in logs if e["event"] == "login.local"]
+    assert warnings and all(e["log_level"] == "warning" and "unreachable" in e["fix"] for e in warnings)
+    assert not any(ADDRESS in str(e) or "desk" in str(e) for e in warnings)  # no address, no user name
+
+
+def test_the_shared_count_keeps_the_throttle_contract(store: Store) -> None:
+    """The store's statement does what Throttle does: doubling, capped, reset by a success
+    (not the kind's count) and by a quiet period of 2 x the longest lockout."""
+    now = [1_000_000.0]
+    ui = UiSettings(failures_allowed=2, failures_allowed_per_kind=3, lockout_seconds=1, max_lockout_seconds=8,
+                    token="Zq8v-Nw3rT5yLp0aXk7bMd2eHs9u")
+    local = LocalLogins(Throttle(2, 1, 8, clock=lambda: now[0]), Throttle(3, 1, 8, clock=lambda: now[0]))
+    for logins in ([local] + ([SharedLogins(store.engine, digest_key(ui) or b"", ui, clock=lambda: now[0])]
+                             if shared(store) else [])):
+        keys, kind = ["ip:a", "user:desk"], ["kind:basic"]
+        waits = []
+        for _ in range(7):
+            assert logins.check(keys, []).wait is None
+            logins.failed(keys, [])
+            waits.append(logins.check(["user:desk"], []).wait)
+            now[0] += 9  # wait out the lockout (at most 8 s), then guess again
+        assert waits == [None, 1, 2, 4, 8, 8, 8]
+        logins.succeeded(keys)
+        logins.failed(keys, kind)
+        assert logins.check(keys, []).wait is None  # a success starts the count afresh
+        logins.failed(["ip:b"], kind)
+        logins.failed(["ip:b"], kind)  # the kind's 3rd failure: locked 1 s
+        logins.succeeded(["ip:b"])
+        assert logins.check(["ip:c"], kind).wait == 1  # the kind's 3rd failure: a success did not reset it
+        assert logins.check(["ip:c"], []).wait is None  # verified credentials pass a locked kind
+        logins.failed(["ip:d"], [])
+        logins.failed(["ip:d"], [])
+        now[0] += 3.5
+        assert logins.check(["ip:d"], kind).wait is None
+        now[0] += 16.1  # quiet for more than 2 x 8 s: the next failure starts afresh
+        logins.failed(["ip:d"], [])
+        assert logins.check(["ip:d"], []).wait is None
+        now[0] += 100
+
+
+async def test_the_form_names_the_longest_lockout(tmp_path: Path, store_url: str, store: Store) -> None:
+    """An address locked for 2 s while passwords (the kind) are locked for 4 s: "try again in"
+    names 4, the time a retry can succeed (the address's lockout alone sent people back early)."""
+    path = tmp_path / "settings.yaml"
+    path.write_text(settings_text(store_url, "  failures_allowed: 2\n  failures_allowed_per_kind: 3\n", lockout=2),
+                    encoding="utf-8")
+    app = create_app(load_settings(path), store)
+
+    async def guess(n: int) -> int:
+        async with client(app, f"198.51.100.{n}") as guesser:
+            return (await guesser.get("/ui/", headers=basic(f"user{n}", "nope"))).status_code
+
+    assert [await guess(n) for n in range(3)] == [401] * 3  # the kind's 3rd failure: locked 2 s
+    time.sleep(2.1)
+    assert await guess(3) == 401  # its 4th: locked 4 s
+    async with client(app) as on:
+        malformed = {"Authorization": "Basic not-base64!"}  # counts on the address alone: locked 2 s
+        assert [(await on.get("/ui/", headers=malformed)).status_code for _ in range(2)] == [401, 401]
+        locked = await login_form(on, "desk", PASSWORD)
+    assert locked.status_code == 429
+    wait = int(locked.headers["retry-after"])
+    assert 3 <= wait <= 4 and f"try again in {wait} s." in locked.text
