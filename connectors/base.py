@@ -147,6 +147,19 @@ class IdListing:
     max_delete_share: float = 0.2
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """``records_by_id``'s answer: ``records``, what the source holds now of the ids asked for,
+    read as ``fetch`` reads them (applied like any batch: moved, cancelled, unchanged), with
+    ``rejected`` what it could not read as a record; ``found``, the id columns (as
+    ``IdListing.records``) of every one of them it still holds, those it gives no record of
+    too (e.g. a FHIR waitlist entry, which ``fetch`` leaves out as well). An id not found is gone."""
+
+    records: list[RawRecord]
+    found: Sequence[Mapping[str, Any]]
+    rejected: list[Rejected] = field(default_factory=list)
+
+
 class ConnectorError(Exception):
     """Base of the three error kinds; messages name the connector, never patient data."""
 
@@ -239,6 +252,15 @@ class Connector(ABC):
         sweep must stay cheap), changing nothing. Only called when ``sweep_schedule`` gives
         a schedule; raise the usual ConnectorError kinds."""
         raise NotImplementedError(f"connector kind {self.kind} cannot list its ids")
+
+    def records_by_id(self, external_ids: Sequence[str]) -> Lookup | None:
+        """The records of these ids (the id columns' values, as ``list_ids`` reads them) as the
+        source holds them now; None when this connector cannot look records up by id. sync/ asks
+        only when a delete sweep would delete stored appointments its listing left out, before
+        it deletes any: a visit moved out of the window (past its end) is left out like a deleted
+        one, and is moved, not deleted (its patient told it was cancelled, then booked anew when
+        the window reached it). Raise the usual ConnectorError kinds: nothing is deleted then."""
+        return None
 
     def past_window(self) -> list[RawRecord] | None:
         """The source's records that lie past the end of its snapshot's window (``Batch.until``),

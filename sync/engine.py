@@ -244,8 +244,10 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         seen: set[str] | None = None
-        for batch in with_moved_past_window(connector.fetch(store.load_cursor(config.name)), store, connector,
-                                            mapping):
+
+        def apply_batch(batch: Batch) -> None:
+            """Map, store and count one batch: the fetch's, and what the delete sweep looks up."""
+            nonlocal seen, sole_writer
             known = unchanged_records(batch, mapping, fingerprint,
                                       lambda ids: store.fingerprints(config.name, ids), recognizer)
             mapped, quarantined = map_batch(mapping, batch, known)
@@ -293,17 +295,22 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 bound.error("snapshot.safety_stop", source=batch.source, detail=error)
             if on_batch:
                 on_batch(config.name, report.counts)
+
+        for batch in with_moved_past_window(connector.fetch(store.load_cursor(config.name)), store, connector,
+                                            mapping):
+            apply_batch(batch)
         if fill is not None:
             report.empty_fields, report.mapped_records = fill.empty(), fill.records
         if report.error is None:  # a source read whole: what vanished from it may be deleted
-            swept = sweep_if_due(store, connector, mapping, settings.clinic.timezone, baseline)
+            swept = sweep_if_due(store, connector, mapping, settings.clinic.timezone, baseline, apply_batch)
             if swept is not None:
                 report.counts.deleted += swept.deleted
                 report.error = swept.error
                 if swept.error:
                     bound.error("sweep.safety_stop", detail=swept.error)
                 else:
-                    bound.info("connector.swept", listed=swept.listed, deleted=swept.deleted)
+                    bound.info("connector.swept", listed=swept.listed, deleted=swept.deleted,
+                               looked_up=swept.looked_up, kept=swept.kept)
         if report.error is None and not store.baseline_done(config.name):
             store.finish_baseline(config.name, run_id)
             if baseline:

@@ -11,12 +11,15 @@ cancelled — behind the snapshot's safety stop (``max_delete_share``).
 
 It runs after the connector's fetch in the same poll, under the same poll lock, so the store
 holds everything the source said up to a moment before the listing: a row the listing lacks was
-deleted (or moved out of the window) since.
+deleted, or moved out of the window, since. Before deleting, a connector that can look records up
+by id (``Connector.records_by_id``: FHIR) is asked for the ones that would go; those it still
+holds are applied as they are now, through the poll's own path (a visit moved past the window is
+moved, a cancelled one cancelled), and only the rest is deleted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,13 +39,18 @@ class SweepResult:
     listed: int
     deleted: int
     error: str | None = None  # the safety stop's message
+    looked_up: int = 0  # stored appointments the listing lacked, looked up before deleting
+    kept: int = 0  # of those, the ones the source still holds (applied as they are now, not deleted)
 
 
 def sweep_if_due(store: Store, connector: Connector, mapping: CompiledMapping, clinic_timezone: str,
-                 baseline: bool = False) -> SweepResult | None:
+                 baseline: bool = False, apply: Callable[[Batch], None] | None = None) -> SweepResult | None:
     """Run the connector's delete sweep when its schedule says one is due; None when it has
     none or none is due. A safety stop leaves the last sweep's time as it was: the next poll
-    sweeps again, and the stop stays visible (a failed run) until it is dealt with."""
+    sweeps again, and the stop stays visible (a failed run) until it is dealt with.
+    ``apply``: the poll's own way of storing a batch (sync/engine.py); with it, the ones the
+    listing lacks are looked up first (``still_held``), and only those really gone are deleted
+    (and counted by the safety stop)."""
     schedule = connector.sweep_schedule()
     if schedule is None:
         return None
@@ -53,12 +61,36 @@ def sweep_if_due(store: Store, connector: Connector, mapping: CompiledMapping, c
     connector.id_columns = mapping.id_columns()
     listing = connector.list_ids()
     ids = {external_id for record in listing.records if (external_id := mapping.peek_id(record)) is not None}
+    looked_up, kept = still_held(store, connector, mapping, ids, now, listing.until, apply)
     deleted, error = store.delete_vanished(
-        connector.name, SnapshotEnd(ids, listing.max_delete_share, now=now, until=listing.until, sweep=True),
+        connector.name, SnapshotEnd(ids | kept, listing.max_delete_share, now=now, until=listing.until, sweep=True),
         baseline)
     if error is None:
         record_sweep(store, connector.name, now, len(ids), deleted)
-    return SweepResult(len(ids), deleted, error)
+    return SweepResult(len(ids), deleted, error, looked_up, len(kept))
+
+
+def still_held(store: Store, connector: Connector, mapping: CompiledMapping, listed: set[str], now: datetime,
+               until: datetime, apply: Callable[[Batch], None] | None) -> tuple[int, set[str]]:
+    """How many stored appointments the sweep would delete were looked up at the source, and
+    the ids of those it still holds, after applying what it holds now of them (``apply``). A
+    listing of the window lacks a visit moved out of it (past its end) as it lacks a deleted
+    one; deleted, its patient was told it was cancelled, its reminders dropped, and it was booked
+    anew with a confirmation when the window reached its new day. Looked up, it is moved. Only
+    when something would be deleted (the lookup costs a request per 50 ids, FHIR), and only for a
+    connector that can look up (``Connector.records_by_id``); what it raises stops the sweep
+    before anything is deleted."""
+    if apply is None or type(connector).records_by_id is Connector.records_by_id:
+        return 0, set()
+    missing = store.compared_ids(connector.name, now, until) - listed
+    lookup = connector.records_by_id(sorted(missing)) if missing else None
+    if lookup is None:  # nothing would be deleted, or the connector cannot look these up: as before
+        return 0, set()
+    kept = {external_id for record in lookup.found if (external_id := mapping.peek_id(record)) in missing}
+    records = [record for record in lookup.records if mapping.peek_id(record.data) in missing]
+    if records or lookup.rejected:
+        apply(Batch(records, None, lookup.rejected, source=f"{connector.name}, looked up before the delete sweep"))
+    return len(missing), kept
 
 
 def last_sweep(store: Store, connector: str) -> datetime | None:

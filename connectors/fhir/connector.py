@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -24,6 +24,7 @@ from clinicsync.connectors.base import (
     Cursor,
     FatalConnectorError,
     IdListing,
+    Lookup,
     RawRecord,
     Rejected,
     RetriableConnectorError,
@@ -49,6 +50,9 @@ from clinicsync.connectors.waitlist_booking import BookingRefused, BookingReques
 log = structlog.get_logger("clinicsync.fhir")
 # A stored next link the server no longer knows: start the listing over.
 _FORGOTTEN_SEARCH = (400, 404, 410)
+# Ids per `_id` search of the delete sweep's look-up (`records_by_id`): a URL of ~50 ids stays
+# far below the 8 KiB a server or proxy accepts in a request line, with ids up to FHIR's 64.
+LOOKUP_CHUNK = 50
 
 
 class FhirConnector(Connector):
@@ -308,6 +312,94 @@ class FhirConnector(Connector):
         if unreadable:
             log.warning("fhir.sweep.unreadable_entries", connector=self.name, page=page, entries=unreadable)
         return ids
+
+    def records_by_id(self, external_ids: Sequence[str]) -> Lookup:
+        """The Appointments the delete sweep would delete, as the server holds them now: one
+        search ``_id=a,b,c`` per ``LOOKUP_CHUNK`` ids (a base parameter of every R4 server, comma
+        meaning or; Oracle Health's Appointment search takes it without an actor), with the
+        poll's includes and ``search:``, shaped as the poll shapes its records. A visit moved past
+        the window is found at its new time (and moved), a cancelled one cancelled; one the
+        listing missed inside the window is kept; the rest is gone. A server that refuses the
+        search, or ignores ``_id`` (it answers Appointments not asked for), is asked
+        ``GET Appointment/{id}`` one by one instead (404, 410: gone). Anything else a page may
+        fail with raises, as the listing does, and nothing is deleted."""
+        resolver = ReferenceResolver(self.client)
+        pending = list(dict.fromkeys(external_ids))
+        parts: list[Lookup] = []
+        by_search = True
+        try:
+            for start in range(0, len(pending), LOOKUP_CHUNK):
+                chunk = pending[start:start + LOOKUP_CHUNK]
+                searchable = [rid for rid in chunk if "," not in rid]  # a comma would split the id in two
+                searched = self._search_by_id(searchable, resolver) if by_search and searchable else None
+                if searched is None:
+                    by_search = by_search and not searchable  # refused or ignored: one by one from here on
+                    searchable = []
+                else:
+                    parts.append(searched)
+                parts.append(self._read_by_id([rid for rid in chunk if rid not in searchable], resolver))
+        except ConnectorError as exc:
+            kind = RetriableConnectorError if isinstance(exc, RetriableConnectorError) else FatalConnectorError
+            raise kind(f"{exc}; the delete sweep's look-up of the {len(pending)} stored appointments its listing "
+                       "lacked failed: nothing was deleted, the next poll sweeps again") from None
+        lookup = Lookup([r for part in parts for r in part.records], [f for part in parts for f in part.found],
+                        [r for part in parts for r in part.rejected])
+        log.info("fhir.sweep.looked_up", connector=self.name, asked=len(pending), found=len(lookup.found),
+                 by_search=by_search, reference_reads=resolver.reads)
+        return lookup
+
+    def _search_by_id(self, ids: list[str], resolver: ReferenceResolver) -> Lookup | None:
+        """One ``_id`` search, every page followed; None when the server refuses the search
+        or ignores ``_id``."""
+        params = [("_id", ",".join(ids)), ("_count", str(len(ids))),
+                  *[("_include", f"Appointment:{name}") for name in self.settings.include],
+                  *[(k, v) for k, v in self._configured_params() if k != "_id"]]
+        try:
+            bundle, _ = self.client.get_json("Appointment", params)
+        except FhirStatusError as exc:
+            log.warning("fhir.sweep.id_search_refused", connector=self.name, status=exc.status,
+                        instead="GET Appointment/{id} one by one")
+            return None
+        probe = FhirCursor(mode="date-window", overlap=timedelta(0))
+        listing = Listing(started=utcnow(), overlap=timedelta(0))
+        asked = set(ids)
+        found: dict[str, None] = {}
+        records: list[RawRecord] = []
+        rejected: list[Rejected] = []
+        followed: set[str] = set()
+        while True:
+            listing.pages += 1
+            page_ids = self._page_ids(bundle, listing.pages)
+            if not asked.issuperset(page_ids):
+                log.warning("fhir.sweep.id_search_ignored", connector=self.name,
+                            instead="GET Appointment/{id} one by one")
+                return None
+            found.update(dict.fromkeys(page_ids))
+            page_records, page_rejected, _ = self._page(bundle, listing, probe, resolver)
+            records += page_records
+            rejected += page_rejected
+            link = _next_link(bundle)
+            if link is None:
+                return Lookup(records, [{"id": rid} for rid in found], rejected)
+            if link in followed:
+                raise FatalConnectorError(f"connector {self.name}: the server repeated a next link on page "
+                                          f"{listing.pages} of the delete sweep's look-up")
+            followed.add(link)
+            bundle, _ = self.client.get_json(self.client.url(link))
+
+    def _read_by_id(self, ids: list[str], resolver: ReferenceResolver) -> Lookup:
+        """``GET Appointment/{id}`` each (404, 410: gone). A waitlist entry is found but gives
+        no record: the poll leaves it out too."""
+        records: list[RawRecord] = []
+        found: list[dict[str, str]] = []
+        for rid in ids:
+            appointment = self.read_appointment(rid)
+            if appointment is None:
+                continue
+            found.append({"id": rid})
+            if appointment.get("status") != "waitlist":
+                records.append(self.record(appointment, resolver))
+        return Lookup(records, found)
 
     # -- sample -------------------------------------------------------------------------
     def sample(self, limit: int) -> Sample | None:

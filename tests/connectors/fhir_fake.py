@@ -28,7 +28,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-SEARCH_PARAMS = {"_count", "_include", "_elements", "_lastUpdated", "date", "status", "patient", "actor",
+SEARCH_PARAMS = {"_id", "_count", "_include", "_elements", "_lastUpdated", "date", "status", "patient", "actor",
                  "practitioner", "location"}
 # HAPI marks a resource that _elements trimmed so (meta.tag), as the FHIR spec asks.
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
@@ -284,7 +284,8 @@ class FakeFhir:
         updated = _parse_time(resource["meta"]["lastUpdated"])
         start = _parse_time(resource["start"]) if resource.get("start") else None
         actors = {(p.get("actor") or {}).get("reference", "") for p in resource.get("participant", [])}
-        return (all(_compare(v, updated) for v in query.get("_lastUpdated", []))
+        return (all(resource["id"] in v.split(",") for v in query.get("_id", []))  # comma: any of them
+                and all(_compare(v, updated) for v in query.get("_lastUpdated", []))
                 and all(_compare(v, start) for v in query.get("date", []))
                 and all(resource.get("status") in v.split(",") for v in query.get("status", []))
                 and all(any(ref == f"{param.capitalize()}/{v.split('/')[-1]}" for ref in actors)

@@ -24,8 +24,8 @@ from clinicsync.connectors.fhir.connector import FhirConnector
 from clinicsync.connectors.fhir.settings import FhirSettings
 from clinicsync.sync.db import make_engine
 from clinicsync.sync.model.sweeps import DeleteSweep
-from tests.connectors.fhir_fake import FakeFhir, outcome, pem, rsa_key
-from tests.connectors.test_fhir import BASE, appt, bundle, make, ok, query
+from tests.connectors.fhir_fake import FakeFhir, Seen, outcome, pem, practitioner, rsa_key, with_meta
+from tests.connectors.test_fhir import BASE, INCLUDED, appt, bundle, make, ok, query
 from tests.connectors.test_fhir_sync import fhir_connector, open_cli, seed, sync
 
 SWEEPS = DeleteSweep.__table__  # type: ignore[attr-defined]
@@ -138,6 +138,109 @@ def test_a_refused_or_interrupted_listing_deletes_nothing(
     assert set(statuses(run)) == {f"a{i}" for i in range(10)} - {"a2", "a7"}
 
 
+# -- before deleting: what the listing lacks is looked up by _id ----------------------------------
+# A date-window read and the sweep's listing both cover window.back..window.ahead: an appointment the
+# EHR moved past window.ahead leaves both, like a deleted one. Deleted, its patient was told it was
+# cancelled, its reminders dropped, and it was "booked anew" when the window reached its new day.
+DATE_WINDOW = "  cursor: date-window\n" + " " * 10 + "window: {back: 1d, ahead: 30d}"
+
+
+def lookups(fake: FakeFhir) -> list[Seen]:
+    """The sweep's look-ups: `GET Appointment?_id=…`."""
+    return [r for r in fake.seen("GET", "/fhir/Appointment") if "_id" in r.query]
+
+
+def move(fake: FakeFhir, key: str, days: int, **changes: Any) -> str:
+    """The EHR moves ``key`` to ``days`` from now (and changes ``changes``); its new start."""
+    resource = fake.get(key) | changes
+    start = (fake.clock + timedelta(days=days)).replace(minute=0, second=0)
+    resource["start"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    resource["end"] = (start + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fake.put(resource)
+    return str(resource["start"])
+
+
+def shown(run: Callable[..., tuple[int, str, str]], ref: str) -> dict[str, Any]:
+    return dict(json.loads(run("appointments", "show", ref, "--json")[1]))
+
+
+def test_an_appointment_moved_past_the_window_is_moved_not_deleted(
+        fake: FakeFhir, key_file: Path, write_settings: Any, cli: Any, store_url: str, tmp_path: Path) -> None:
+    seed(fake)  # ten appointments, 1 to 10 days ahead
+    run = open_cli(cli, write_settings(fhir_connector(fake, key_file, DATE_WINDOW), REMINDERS % (tmp_path / "outbox")))
+    first = sync(run)["ehr"]  # the baseline, swept at once: nothing to delete, so nothing is looked up
+    assert (first["created"], first["deleted"], first["error"]) == (10, 0, None)
+    assert lookups(fake) == []
+
+    ref = "ehr:a5"
+    fake.tick(minutes=10)
+    new_start = move(fake, "Appointment/a5", days=45)  # past window.ahead (30d): gone from the read and the listing
+    six_hours_pass(store_url)
+    swept = sync(run)["ehr"]
+    assert (swept["rescheduled"], swept["deleted"], swept["error"]) == (1, 0, None), swept
+    [lookup] = lookups(fake)  # one search by _id, with the poll's includes, without the window
+    assert lookup.query["_id"] == ["a5"] and "date" not in lookup.query
+    assert lookup.query["_include"] == ["Appointment:patient", "Appointment:location"]
+    assert not fake.seen("GET", "/fhir/Appointment/a5")  # no read one by one
+    appointment = shown(run, ref)
+    assert (appointment["start"], appointment["status"]) == (new_start, "booked")
+    assert appointment["patient"]["phone"] == "+12125550100"  # mapped as the poll maps it (the included Patient)
+    notices = {m["kind"]: m["status"] for m in messages_of(run, ref) if m["kind"] != "reminder"}
+    assert notices == {"rescheduled": "pending"}  # the patient is told of the new day, not of a cancellation
+    reminders = [m for m in messages_of(run, ref) if m["kind"] == "reminder"]
+    assert any(m["status"] == "pending" for m in reminders), reminders
+
+    # It lies past the listing's end now: the next sweep has nothing to delete and looks nothing up.
+    six_hours_pass(store_url)
+    again = sync(run)["ehr"]
+    assert (again["rescheduled"], again["deleted"], again["error"]) == (0, 0, None)
+    assert len(lookups(fake)) == 1 and shown(run, ref)["status"] == "booked"
+
+
+def test_only_the_truly_gone_are_deleted_and_a_cancelled_one_is_cancelled(
+        fake: FakeFhir, key_file: Path, write_settings: Any, cli: Any, store_url: str, tmp_path: Path) -> None:
+    seed(fake)
+    run = open_cli(cli, write_settings(fhir_connector(fake, key_file, DATE_WINDOW), REMINDERS % (tmp_path / "outbox")))
+    assert sync(run)["ehr"]["created"] == 10
+    fake.tick(minutes=10)
+    fake.delete("Appointment/a2")  # hard-deleted: the look-up does not return it
+    move(fake, "Appointment/a7", days=50, status="cancelled")  # moved past the window, then cancelled there
+    move(fake, "Appointment/a8", days=60)
+    six_hours_pass(store_url)
+    swept = sync(run)["ehr"]
+    assert (swept["deleted"], swept["cancelled"], swept["rescheduled"], swept["error"]) == (1, 1, 1, None), swept
+    [lookup] = lookups(fake)
+    assert lookup.query["_id"] == ["a2,a7,a8"]  # one search for the three the listing lacked
+    assert "deleted" in run("appointments", "show", "ehr:a2", "--json")[1]
+    assert shown(run, "ehr:a7")["status"] == "cancelled" and shown(run, "ehr:a8")["status"] == "booked"
+    for ref in ("ehr:a2", "ehr:a7"):
+        assert [m["status"] for m in messages_of(run, ref) if m["kind"] == "cancelled"] == ["pending"], ref
+    assert {m["kind"] for m in messages_of(run, "ehr:a8")} - {"reminder"} == {"rescheduled"}
+    assert set(statuses(run)) == {f"a{i}" for i in range(10)} - {"a2"}
+
+
+def test_a_failed_look_up_deletes_nothing_and_the_next_poll_sweeps_again(
+        fake: FakeFhir, key_file: Path, write_settings: Any, cli: Any, store_url: str,
+        retry_sleeps: list[float]) -> None:
+    seed(fake)
+    run = open_cli(cli, write_settings(fhir_connector(fake, key_file, DATE_WINDOW)))
+    assert sync(run)["ehr"]["created"] == 10
+    fake.tick(minutes=10)
+    fake.delete("Appointment/a3")
+    move(fake, "Appointment/a4", days=45)
+    fake.fail(lambda r: "_id" in r.query, 503, times=5)  # the look-up fails past every retry
+    six_hours_pass(store_url)
+    failed = sync(run, expect=1)["ehr"]
+    assert (failed["deleted"], failed["rescheduled"]) == (0, 0)
+    assert "gave up after 5 attempts" in failed["error"] and "nothing was deleted" in failed["error"]
+    assert len(lookups(fake)) == 5 and len(retry_sleeps) == 4
+    assert statuses(run)["a3"] == statuses(run)["a4"] == "booked"  # neither deleted nor moved yet
+
+    healed = sync(run)["ehr"]  # due at once: a failed sweep keeps its old time
+    assert (healed["deleted"], healed["rescheduled"], healed["error"]) == (1, 1, None), healed
+    assert "a3" not in statuses(run) and statuses(run)["a4"] == "booked"
+
+
 def test_delete_sweep_setting(fake: FakeFhir) -> None:
     base = {"name": "ehr", "kind": "fhir", "base_url": fake.base_url}
     default = FhirSettings.model_validate(base)
@@ -196,3 +299,68 @@ def test_an_incomplete_listing_raises(page2: dict[str, Any]) -> None:
     page1 = bundle([appt("a1"), appt("a2")], next_url=f"{BASE}?page=2") | {"total": 3}
     with pytest.raises((RetriableConnectorError, FatalConnectorError), match="nothing was deleted"):
         swept([page1, page2])
+
+
+# -- the look-up itself, at the HTTP boundary (respx) -----------------------------------------------
+def by_id(held: set[str], ignore_id: bool = False) -> Callable[[httpx.Request], httpx.Response]:
+    """An `_id` search answered as a server does: the Appointments asked for that it holds, with
+    the included Patient and Location (or, ignoring `_id`, every one it holds)."""
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked = query(request)["_id"][0].split(",")
+        ids = sorted(held) if ignore_id else [rid for rid in asked if rid in held]
+        return ok(bundle([appt(rid) for rid in ids], INCLUDED if ids else ()))
+    return answer
+
+
+def test_the_look_up_is_one_id_search_per_50_shaped_as_the_poll_shapes_records() -> None:
+    asked = [f"a{i}" for i in range(120)]
+    held = {f"a{i}" for i in range(0, 120, 3)}
+    with respx.mock:
+        search = respx.get(f"{BASE}/Appointment").mock(side_effect=by_id(held))
+        doctor = respx.get(f"{BASE}/Practitioner/d1").mock(return_value=ok(with_meta(practitioner("d1"))))
+        connector = make(cursor="date-window", include=["patient", "location"], timezone="America/Chicago",
+                         search={"clinic": "north"})
+        try:
+            lookup = connector.records_by_id(asked)
+        finally:
+            connector.close()
+    sent = [query(call.request) for call in search.calls]
+    assert [len(q["_id"][0].split(",")) for q in sent] == [50, 50, 20] and [q["_count"] for q in sent] == [
+        ["50"], ["50"], ["20"]]
+    assert all(q["_include"] == ["Appointment:patient", "Appointment:location"] and q["clinic"] == ["north"]
+               and "date" not in q and "_elements" not in q for q in sent)
+    assert sorted(f["id"] for f in lookup.found) == sorted(held) and lookup.rejected == []
+    assert sorted(r.record_id or "" for r in lookup.records) == sorted(held)
+    record = lookup.records[0]  # as the poll's: participants resolved, the connector's zone, the version
+    assert record.data["_patient"]["id"] == "p1" and record.data["_location"]["name"] == "Room l1"
+    assert record.data["_practitioner"]["id"] == "d1" and record.data["_timezone"] == "America/Chicago"
+    assert record.position == f"Appointment/{record.record_id}/_history/1"
+    assert doctor.call_count == 1  # read once for the whole look-up, as in a poll
+
+
+@pytest.mark.parametrize("refusal", ["refused", "ignores _id"])
+def test_a_server_that_refuses_or_ignores_the_id_search_is_read_one_by_one(
+        refusal: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("clinicsync.connectors.fhir.connector.LOOKUP_CHUNK", 2)
+    held = {"a1": appt("a1"), "a4": appt("a4", status="waitlist")}  # a2 404, a3 410: gone
+    with respx.mock:
+        search = respx.get(f"{BASE}/Appointment")
+        if refusal == "refused":
+            search.mock(return_value=httpx.Response(400, json=outcome('Unknown search parameter "_id"')))
+        else:  # it answers every Appointment it holds, some not asked for
+            search.mock(side_effect=by_id({"a1", "a9"}, ignore_id=True))
+        for rid in ("a1", "a2", "a3", "a4"):
+            status = 200 if rid in held else 404 if rid == "a2" else 410
+            respx.get(f"{BASE}/Appointment/{rid}").mock(
+                return_value=ok(held[rid]) if status == 200 else httpx.Response(status, json=outcome("gone")))
+        respx.get(url__regex=rf"{BASE}/(Patient|Practitioner|Location)/.*").mock(
+            side_effect=lambda request: ok(with_meta({"resourceType": request.url.path.split("/")[-2],
+                                                      "id": request.url.path.split("/")[-1]})))
+        connector = make(cursor="date-window")
+        try:
+            lookup = connector.records_by_id(["a1", "a2", "a3", "a4"])
+        finally:
+            connector.close()
+    assert search.call_count == 1  # refused (or ignored) once: the next chunk is read one by one at once
+    assert [f["id"] for f in lookup.found] == ["a1", "a4"]  # the waitlist entry is held, not a record
+    assert [r.record_id for r in lookup.records] == ["a1"] and lookup.records[0].data["_patient"]["id"] == "p1"

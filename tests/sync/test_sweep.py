@@ -5,7 +5,7 @@ of its window are deleted (the snapshot's ``deleted`` change), past ones and tho
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,12 +13,21 @@ from sqlalchemy import select
 
 from clinicsync.common.schedule import Schedule
 from clinicsync.common.types import utcnow
-from clinicsync.connectors.base import Batch, CheckResult, Connector, ConnectorSettings, Cursor, IdListing
+from clinicsync.connectors.base import (
+    Batch,
+    CheckResult,
+    Connector,
+    ConnectorSettings,
+    Cursor,
+    IdListing,
+    Lookup,
+    RawRecord,
+)
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient
 from clinicsync.sync.model import Event
 from clinicsync.sync.store import Mapped, Store
-from clinicsync.sync.sweep import last_sweep, sweep_if_due
+from clinicsync.sync.sweep import SWEEPS, last_sweep, sweep_if_due
 
 E = Event.__table__.c  # type: ignore[attr-defined]
 MAPPING = load_mapping("csv_default", "UTC", "US")  # external_id from the `appointment_id` column
@@ -101,3 +110,57 @@ def test_a_cron_schedule_is_due_after_its_next_time(store: Store) -> None:
     assert sweep_if_due(store, connector, MAPPING, "UTC") is None  # the next full hour is ahead
     assert connector.listed == 1
     assert datetime.now(UTC) - (last_sweep(store, "src") or datetime.min.replace(tzinfo=UTC)) < timedelta(minutes=1)
+
+
+class LookingUp(Listing):
+    """A listing source that can also look records up by id (as FHIR's `_id` search does):
+    ``held`` are the ids it still holds, whatever its listing said."""
+
+    def __init__(self, ids: list[str], held: list[str], can: bool = True) -> None:
+        super().__init__(ids)
+        self.held, self.can, self.asked = held, can, list[list[str]]()
+
+    def records_by_id(self, external_ids: Sequence[str]) -> Lookup | None:
+        self.asked.append(list(external_ids))
+        if not self.can:
+            return None
+        found = [rid for rid in external_ids if rid in self.held]
+        return Lookup([RawRecord({"appointment_id": rid}, f"row {rid}") for rid in found],
+                      [{"appointment_id": rid} for rid in found])
+
+
+def test_what_the_listing_lacks_is_looked_up_and_only_the_gone_are_deleted(store: Store) -> None:
+    """The listing lacks A2, A3 and A4 (three of four: past the safety stop of 0.5); the source
+    still holds A2 and A3 (moved out of the window, or missed by the listing's paging): they are
+    applied through the poll's path, kept, and only A4 counts for the stop and is deleted."""
+    stored(store, 1, 2, 3, 4)
+    connector = LookingUp(["A1"], held=["A2", "A3"])
+    applied: list[Batch] = []
+    result = sweep_if_due(store, connector, MAPPING, "UTC", apply=applied.append)
+    assert result is not None and (result.deleted, result.error, result.looked_up, result.kept) == (1, None, 3, 2)
+    assert connector.asked == [["A2", "A3", "A4"]]
+    [batch] = applied
+    assert [r.data["appointment_id"] for r in batch.records] == ["A2", "A3"] and batch.cursor is None
+    assert not batch.snapshot and not batch.snapshot_end
+    assert len(deleted(store)) == 1
+
+
+def test_nothing_to_delete_looks_nothing_up(store: Store) -> None:
+    stored(store, 1, 2, 40)  # A40 lies past the listing's end: never compared, never looked up
+    connector = LookingUp(["A1", "A2"], held=["A40"])
+    applied: list[Batch] = []
+    result = sweep_if_due(store, connector, MAPPING, "UTC", apply=applied.append)
+    assert result is not None and (result.deleted, result.looked_up) == (0, 0)
+    assert connector.asked == [] and applied == []
+
+
+def test_a_source_that_cannot_look_up_is_swept_as_before(store: Store) -> None:
+    stored(store, 1, 2, 3, 4)
+    for connector, apply in ((LookingUp(["A1", "A2", "A3"], held=["A4"], can=False), list[Batch]().append),
+                             (LookingUp(["A1", "A2", "A3"], held=["A4"]), None)):  # no way to apply: no look-up
+        stored(store, 4)
+        result = sweep_if_due(store, connector, MAPPING, "UTC", apply=apply)
+        assert result is not None and (result.deleted, result.kept) == (1, 0)
+        assert connector.asked == ([["A4"]] if apply is not None else [])
+        with store.engine.begin() as connection:  # due again
+            connection.execute(SWEEPS.delete())
