@@ -311,6 +311,11 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 else:
                     bound.info("connector.swept", listed=swept.listed, deleted=swept.deleted,
                                looked_up=swept.looked_up, kept=swept.kept)
+                if swept.listing_incomplete:
+                    bound.warning("sweep.listing_incomplete", listed=swept.listed, kept=swept.kept,
+                                  fix="the delete sweep's listing lacked visits the source still holds (each "
+                                      "looked up, none deleted): check the connector's search: parameters and "
+                                      "paging with clinicsync check")
         if report.error is None and not store.baseline_done(config.name):
             store.finish_baseline(config.name, run_id)
             if baseline:

@@ -41,6 +41,10 @@ class SweepResult:
     error: str | None = None  # the safety stop's message
     looked_up: int = 0  # stored appointments the listing lacked, looked up before deleting
     kept: int = 0  # of those, the ones the source still holds (applied as they are now, not deleted)
+    # The listing lacked more of what the source holds than the safety stop allows to vanish at
+    # once (an empty listing of a full window, a `search:` that narrows the listing, pages lost):
+    # nothing is deleted on its word, but the listing itself wants looking at.
+    listing_incomplete: bool = False
 
 
 def sweep_if_due(store: Store, connector: Connector, mapping: CompiledMapping, clinic_timezone: str,
@@ -67,7 +71,8 @@ def sweep_if_due(store: Store, connector: Connector, mapping: CompiledMapping, c
         baseline)
     if error is None:
         record_sweep(store, connector.name, now, len(ids), deleted)
-    return SweepResult(len(ids), deleted, error, looked_up, len(kept))
+    incomplete = len(kept) > listing.max_delete_share * (len(ids) + len(kept))
+    return SweepResult(len(ids), deleted, error, looked_up, len(kept), incomplete)
 
 
 def still_held(store: Store, connector: Connector, mapping: CompiledMapping, listed: set[str], now: datetime,

@@ -152,6 +152,24 @@ def test_nothing_to_delete_looks_nothing_up(store: Store) -> None:
     result = sweep_if_due(store, connector, MAPPING, "UTC", apply=applied.append)
     assert result is not None and (result.deleted, result.looked_up) == (0, 0)
     assert connector.asked == [] and applied == []
+    assert not result.listing_incomplete
+
+
+def test_an_empty_listing_of_a_held_window_deletes_nothing_and_says_the_listing_is_incomplete(store: Store) -> None:
+    """A listing that comes back empty while the source still holds every stored visit (a
+    `search:` that narrows the listing, a server that drops `_elements` pages): each is looked
+    up and kept, none deleted, and the result says the listing wants looking at; a listing that
+    lacks one moved visit of four does not."""
+    stored(store, 1, 2, 3, 4)
+    result = sweep_if_due(store, LookingUp([], held=["A1", "A2", "A3", "A4"]), MAPPING, "UTC",
+                          apply=list[Batch]().append)
+    assert result is not None and (result.deleted, result.kept, result.error) == (0, 4, None)
+    assert result.listing_incomplete and deleted(store) == []
+    with store.engine.begin() as connection:  # due again
+        connection.execute(SWEEPS.delete())
+    result = sweep_if_due(store, LookingUp(["A1", "A2", "A3"], held=["A4"]), MAPPING, "UTC",
+                          apply=list[Batch]().append)
+    assert result is not None and (result.kept, result.listing_incomplete) == (1, False)
 
 
 def test_a_source_that_cannot_look_up_is_swept_as_before(store: Store) -> None:
