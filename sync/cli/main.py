@@ -11,7 +11,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import date, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -395,7 +395,6 @@ def demo_reset(
     keep_store: Annotated[bool, typer.Option(help="keep the local SQLite store")] = False,
 ) -> None:
     """Regenerate examples/drop around a date and clear the embedded store."""
-    from datetime import timedelta
 
     from clinicsync.sync.demo import generate_rows, write_csv
 
@@ -404,11 +403,10 @@ def demo_reset(
     from clinicsync.common.timeutil import zone
     from clinicsync.sync.cli.when import option_when
 
-    if anchor:
-        named = option_when("--date", anchor, settings.clinic.timezone)
-        first_day = named.day or named.instant.astimezone(zone(settings.clinic.timezone)).date()
-    else:
-        first_day = date.today() + timedelta(days=1)
+    # The clinic's tomorrow, not the machine's: at 9 pm in New York a UTC host is already on the
+    # next day, and the sample would start the day after the clinic's tomorrow.
+    named = option_when("--date", anchor or "tomorrow", settings.clinic.timezone)
+    first_day = named.day or named.instant.astimezone(zone(settings.clinic.timezone)).date()
     csv_configs = [c for c in settings.connectors if c.kind == "csv"]
     if not csv_configs:
         err_console.print("no csv connector in the settings: nothing to regenerate")

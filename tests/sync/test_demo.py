@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from clinicsync.sync.demo import COLUMNS, generate_rows, write_csv
 from tests.conftest import ROOT
@@ -49,4 +50,7 @@ def test_demo_reset_regenerates_around_a_date_and_clears_the_store(tmp_path: Pat
     assert not (tmp_path / ".clinicsync" / "clinicsync.db").exists()
     with (tmp_path / "drop" / "appointments.csv").open() as handle:
         first: dict[str, Any] = next(csv.DictReader(handle))
-    assert datetime.fromisoformat(first["start"]).date() == date.today() + timedelta(days=1)
+    # The clinic's tomorrow (settings.yaml: New York), not the UTC host's: at 9 pm there the
+    # host is already on the next day.
+    clinic_today = datetime.now(ZoneInfo("America/New_York")).date()
+    assert datetime.fromisoformat(first["start"]).date() == clinic_today + timedelta(days=1)

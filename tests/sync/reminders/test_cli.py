@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,12 @@ from tests.conftest import ROOT
 
 def files(folder: Path) -> set[Path]:
     return {p for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+
+
+def next_eight_in_new_york() -> datetime:
+    now = datetime.now(ZoneInfo("America/New_York"))
+    today = datetime.combine(now.date(), time(8, 0), now.tzinfo)
+    return today if now < today else datetime.combine(now.date() + timedelta(days=1), time(8, 0), now.tzinfo)
 
 
 def test_the_embedded_default_plans_on_sync_and_writes_due_messages_once(
@@ -29,7 +35,10 @@ def test_the_embedded_default_plans_on_sync_and_writes_due_messages_once(
     assert planned["planned"] > 200 and planned["events"] > 200
     outbox = tmp_path / ".clinicsync" / "outbox"
     # The sample's appointments start tomorrow from 08:00 New York time, when the quiet hours end.
-    at = datetime.combine(date.today() + timedelta(days=1), time(8, 0), ZoneInfo("America/New_York"))
+    # Send at the next 08:00 there: the confirmations made now (held by the quiet hours until
+    # then) and the day-ahead reminders are due and in time, whatever the hour of the run (at
+    # 00:30 in New York tomorrow's 08:00 would leave the confirmations 31 h late: skipped).
+    at = next_eight_in_new_york()
     _, out, _ = run("remind", "--once", "--at", at.astimezone(UTC).isoformat(), "--json")
     first = json.loads(out)
     written = files(outbox)
