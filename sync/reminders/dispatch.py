@@ -159,14 +159,17 @@ WAITING_FOR_PROVIDER = "{name}'s provider asked to wait (429, Retry-After) befor
 
 
 def _gave_up(item: Item, reason: str | None) -> str | None:
-    """The reason of a message that became too late while its provider kept failing, or None.
+    """The reason of a message that became too late while its provider kept failing (or kept
+    it waiting: a 429's Retry-After held it back, unsent), or None.
     Such a row ends `failed`, not `skipped`: the outage, not the clinic's timing, is why the
     patient was not told, and the front desk's "failed delivery" list is where a person takes
     it over (the row's reason still holds the provider's last error)."""
     last = item.row.reason or ""
-    if reason != "too late" or not item.attempts or not is_retrying(last):
+    held_back = last.endswith(WAITING_FOR_PROVIDER.split("}", 1)[1])  # its provider throttled another send
+    if reason != "too late" or not (item.attempts or held_back) or not is_retrying(last):
         return None
-    tries = f"{item.attempts} failed attempt{'s' if item.attempts > 1 else ''}"
+    tries = (f"{item.attempts} failed attempt{'s' if item.attempts > 1 else ''}" if item.attempts
+             else "being held back")
     return f"too late after {tries} ({last.removeprefix(RETRYING)})"
 
 

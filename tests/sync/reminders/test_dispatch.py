@@ -176,6 +176,24 @@ def test_a_429s_retry_after_holds_every_send_to_that_provider_not_only_the_refus
     assert all(r.reason.startswith("will retry: ") for r in texted)
 
 
+def test_a_message_held_back_by_a_429_until_too_late_is_failed_not_skipped(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """Held back, unsent, by another message's Retry-After, then too late: the provider is why
+    it did not go, so it ends `failed` on the desk's work list, as a refused one does."""
+    texts = ["+12125550101", "+12125550102"]
+    settings = reminder_settings(BASE.replace("channels: [sms, email]", "channels: [sms]") + "\nworkers: 1",
+                                 outcomes="{" + ", ".join(f'"{t}": throttled' for t in texts) + "}")
+    book(store, settings, *(appointment(f"A{n}", START, patient=f"P{n}", phone=t, channel="sms")
+                            for n, t in enumerate(texts)))
+    run(settings, store)
+    held = [r for r in reminders(store).values() if r.kind == "confirmation" and r.attempts == 0]
+    assert len(held) == 1 and held[0].status == "pending"
+    report = run(settings, store, BOOKED_AT + timedelta(days=2))  # past notices.max_lateness (1d)
+    assert report["failed"] == 2 and report["skipped"] == 0
+    row = reminders(store)[held[0].key]
+    assert row.status == "failed" and row.reason.startswith("too late after being held back (texts's provider")
+
+
 def test_an_interrupted_send_is_unknown_and_never_sent_again_unless_asked(
         store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
     settings = reminder_settings(BASE + "\nworkers: 1", outcomes=f'{{"{PHONE}": abort}}')
