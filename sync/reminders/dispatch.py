@@ -154,15 +154,22 @@ class Item:
     superseded: bool = False  # a later reminder (for a confirmation: any reminder) for the visit is due and in time
 
 
+# A message held back, never sent, because its provider answered another one 429 (Retry-After).
+WAITING_FOR_PROVIDER = "{name}'s provider asked to wait (429, Retry-After) before the next request"
+
+
 def _gave_up(item: Item, reason: str | None) -> str | None:
-    """The reason of a message that became too late while its provider kept failing, or None.
+    """The reason of a message that became too late while its provider kept failing (or kept
+    it waiting: a 429's Retry-After held it back, unsent), or None.
     Such a row ends `failed`, not `skipped`: the outage, not the clinic's timing, is why the
     patient was not told, and the front desk's "failed delivery" list is where a person takes
     it over (the row's reason still holds the provider's last error)."""
     last = item.row.reason or ""
-    if reason != "too late" or not item.attempts or not is_retrying(last):
+    held_back = last.endswith(WAITING_FOR_PROVIDER.split("}", 1)[1])  # its provider throttled another send
+    if reason != "too late" or not (item.attempts or held_back) or not is_retrying(last):
         return None
-    tries = f"{item.attempts} failed attempt{'s' if item.attempts > 1 else ''}"
+    tries = (f"{item.attempts} failed attempt{'s' if item.attempts > 1 else ''}" if item.attempts
+             else "being held back")
     return f"too late after {tries} ({last.removeprefix(RETRYING)})"
 
 
@@ -188,6 +195,11 @@ class Dispatcher:
         self._opened: list[Notifier] = []
         self._opened_lock = threading.Lock()
         self._opt_outs: set[tuple[str, str]] = set()
+        # notifier -> when (real clock) its provider said to try again (a 429's Retry-After):
+        # the provider throttles the account, not one message, so nothing more goes to it
+        # before then in this run (each worker may have one request in flight as it is told).
+        self._resume: dict[str, datetime] = {}
+        self._resume_lock = threading.Lock()
         self._stop = threading.Event()  # set by an interrupt: hand nothing more over
         # The service's stop (SIGTERM): claim no more and hand nothing more over, so `run` stops
         # within its grace instead of sending the whole backlog first; the rest stays pending.
@@ -645,6 +657,8 @@ class Dispatcher:
                 self.report.count("sent")
                 return
             name = self.routes[channel]
+            if self._wait_for_provider(item, name):
+                return
             if self._stop.is_set() or not self._hand_over(item, channel, name):
                 log.warning("reminders.claim_lost", reminder_id=item.row.id)
                 return
@@ -678,6 +692,7 @@ class Dispatcher:
                 delay = self.config.backoff(attempts)
                 if exc.retry_after:
                     delay = max(delay, timedelta(seconds=exc.retry_after))
+                    self._told_to_wait(name, timedelta(seconds=exc.retry_after))
                 self._finish(item, "pending", f"{RETRYING}{exc}", due=self.now + delay, delivery=attempt)
                 self.report.count("retrying")
             return "retry"
@@ -709,6 +724,26 @@ class Dispatcher:
                      sent_at=self.clock())
         self.report.count("sent")
         return "sent"
+
+    def _told_to_wait(self, name: str, wait: timedelta) -> None:
+        """The provider behind ``name`` asked for ``wait`` before the next request (Retry-After)."""
+        until = self.clock() + wait
+        with self._resume_lock:
+            self._resume[name] = max(until, self._resume.get(name, until))
+
+    def _wait_for_provider(self, item: Item, name: str) -> bool:
+        """True when the provider behind ``name`` asked this run to wait (a 429's Retry-After)
+        and the wait is not over: the message is put back, due when the wait ends, with no
+        attempt counted (it was never sent). Sending it anyway would be refused too, and a
+        provider that is hammered through its Retry-After may block the account for longer."""
+        with self._resume_lock:
+            until = self._resume.get(name)
+        left = until - self.clock() if until is not None else timedelta(0)
+        if left <= timedelta(0):
+            return False
+        self._finish(item, "pending", f"{RETRYING}{WAITING_FOR_PROVIDER.format(name=name)}", due=self.now + left)
+        self.report.count("deferred")
+        return True
 
     def _notifier(self, name: str) -> Notifier:
         """One instance per thread and notifier: a notifier need not be thread-safe."""

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
-from clinicsync.sync.reminders.dispatch import Dispatcher
+from clinicsync.sync.reminders.dispatch import WAITING_FOR_PROVIDER, Dispatcher
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.stalls import find_stalls
@@ -102,7 +102,8 @@ def dispatch_until_settled(settings: Settings, store: Store, plan_: FaultPlan, a
                            retry_after: bool = True) -> list[dict[str, int]]:
     """`remind --once`, an hour apart, until nothing is pending; after each run, every row
     waiting for a retry waits at least the backoff, and at least Retry-After after a 429
-    (``retry_after``: the protocol has one; SMTP's 451 does not)."""
+    (``retry_after``: the protocol has one; SMTP's 451 does not); a row held back, unsent,
+    because the provider answered another 429 waits for the rest of that Retry-After."""
     config = settings.reminders
     at, reports = BOOKED_AT, []
     for _ in range(MAX_ROUNDS):
@@ -111,8 +112,11 @@ def dispatch_until_settled(settings: Settings, store: Store, plan_: FaultPlan, a
         if not waiting:
             return reports
         for row in waiting:
-            assert row.attempts >= 1 and row.reason.startswith("will retry")
             delay = row.due_at.replace(tzinfo=UTC) - at
+            if row.reason.endswith(WAITING_FOR_PROVIDER.split("}", 1)[1]):  # held back, never sent
+                assert retry_after and timedelta(0) < delay <= timedelta(seconds=plan_.retry_after), (row.key, delay)
+                continue
+            assert row.attempts >= 1 and row.reason.startswith("will retry")
             assert delay >= config.backoff(row.attempts), (row.key, delay)
             if retry_after and plan_.faults_of(addresses[row.key])[-1] == THROTTLE:
                 assert delay >= timedelta(seconds=plan_.retry_after), (row.key, delay)

@@ -22,9 +22,13 @@ from typing import Any
 
 import structlog
 from fastapi.testclient import TestClient
+from python_http_client.exceptions import HTTPError
+from twilio.base.exceptions import TwilioRestException
 from typer.testing import CliRunner
 
+from clinicsync.common.retry_after import retry_after
 from clinicsync.connectors.rest_api import key_digest
+from clinicsync.notifiers import sendgrid_mail, twilio_base
 from clinicsync.notifiers.base import Message, Receipt, RetryableError
 from clinicsync.notifiers.outbox import OutboxNotifier
 from clinicsync.sync.calendar import ics
@@ -43,6 +47,7 @@ COLUMNS = ["appointment_id", "start", "duration_minutes", "status", "type", "loc
            "patient_name", "patient_phone", "patient_email", "patient_language", "patient_channel", "doctor_id",
            "doctor_name", "doctor_email"]
 PM_DURATION = timedelta(minutes=30)
+WORKERS = 2  # reminders.workers: the dispatcher's threads
 OFFSETS = ["3d", "1d", "1h"]
 OFFSETS_AFTER_CHANGE = ["1d", "2h"]
 # SETTINGS_CHANGE also changes the calendar's title template: every event must be rendered
@@ -156,7 +161,7 @@ def settings_text(folders: Folders, store_url: str | None, offsets: list[str], s
             "  quiet_hours: {start: \"21:00\", end: \"08:00\"}\n"
             "  routes: {sms: outbox, email: outbox, whatsapp: outbox}\n"
             f"  agenda: {{enabled: true, at: \"07:00\", same_day_changes: {str(same_day).lower()}}}\n"
-            "  workers: 2\n"
+            f"  workers: {WORKERS}\n"
             f"calendar:\n  provider: ics\n  ics: {{directory: {folders.calendars}}}\n"
             + (f"  summary: \"{SUMMARY_AFTER_CHANGE}\"\n" if offsets == OFFSETS_AFTER_CHANGE else ""))
 
@@ -280,6 +285,72 @@ def provider_refuses(armed: bool) -> contextlib.AbstractContextManager[None]:
         raise RetryableError("503 Service Unavailable (simulated provider outage)")
 
     return _replaced(OutboxNotifier, "send", refuse, armed)
+
+
+class ThrottledProvider:
+    """PROVIDER_THROTTLED at the provider's side: while ``armed`` (a burst), every request is
+    answered HTTP 429 with ``Retry-After`` (Twilio's error 20429 for a text, SendGrid's 429 for
+    an email), turned into the notifier's error by the real notifiers' own classify. It keeps
+    the provider's view of its callers: a request before the end of a Retry-After it gave is
+    hammering. The dispatcher's workers send at once, so each may have one request in flight
+    when the first 429 comes back: ``slack`` such requests per tick are no fault."""
+
+    def __init__(self, retry_after: timedelta, slack: int) -> None:
+        self.retry_after = retry_after
+        self.slack = slack
+        self.told_until: datetime | None = None  # the end of the last Retry-After given
+        self.hammered: dict[datetime, int] = {}  # tick -> requests inside a Retry-After
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def send(self, message: Message, armed: bool) -> None:
+        """Raise the notifier's error for a throttled answer; return to let the send go on."""
+        now = datetime.now(UTC)
+        with self._lock:
+            self.requests += 1
+            if self.told_until is not None and now < self.told_until:
+                self.hammered[now] = self.hammered.get(now, 0) + 1
+            if not armed:
+                return
+            self.told_until = now + self.retry_after
+        seconds = str(int(self.retry_after.total_seconds()))
+        if message.channel == "email":
+            raise sendgrid_mail.classify(HTTPError(429, "Too Many Requests", b'{"errors": [{"message": '
+                                                   b'"too many requests"}]}', {"Retry-After": seconds}))
+        raise twilio_base.classify(TwilioRestException(429, "https://api.twilio.com/2010-04-01/Messages.json",
+                                                       "Too Many Requests", code=20429, method="POST"),
+                                   retry_after(seconds))
+
+    def problems(self) -> list[tuple[datetime, str]]:
+        return [(at, f"hammered: {count} request(s) to the throttled provider inside the Retry-After it gave "
+                     f"({int(self.retry_after.total_seconds())} s)")
+                for at, count in sorted(self.hammered.items()) if count > self.slack]
+
+
+def provider_throttles(provider: ThrottledProvider, armed: bool) -> contextlib.AbstractContextManager[None]:
+    """PROVIDER_THROTTLED: the `outbox` notifier's sends go through ``provider`` first."""
+    real = OutboxNotifier.send
+
+    def throttled(self: OutboxNotifier, message: Message) -> Receipt:
+        provider.send(message, armed)
+        return real(self, message)
+
+    return _replaced(OutboxNotifier, "send", throttled, True)
+
+
+@contextmanager
+def unreachable(path: Path) -> Iterator[Path]:
+    """SOURCE_DOWN: the SQLite file at ``path`` cannot be opened (a folder stands in its
+    place, as a database host refuses connections) while the block runs; the practice's own
+    writes go to the real file, whose path is yielded."""
+    away = path.with_name(path.name + ".away")
+    path.rename(away)
+    path.mkdir()
+    try:
+        yield away
+    finally:
+        path.rmdir()
+        away.rename(path)
 
 
 def planning_dies_once(armed: bool) -> contextlib.AbstractContextManager[None]:

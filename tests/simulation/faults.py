@@ -26,6 +26,17 @@ class Fault(StrEnum):
     PATIENT_CHANGES = "patient_changes"  # some moves give the visit to another patient at the same time
     SAME_DAY_NOTICES = "same_day_notices"  # agenda.same_day_changes: doctors told at once of today's changes
     PROVIDER_DOWN = "provider_down"    # the outbox's provider refuses every send (retryable) for 1-5 hours one day
+    # The provider rate-limits a busy morning: at 08:00 (the quiet hours' backlog goes) and for
+    # 2-6 minutes after, every request is answered 429 with Retry-After (Twilio's error 20429,
+    # SendGrid's 429), mapped by the real notifiers' classify; the dispatcher runs every 2 minutes
+    # then. Must not be lost, nor hammered: no request inside a Retry-After the provider gave.
+    PROVIDER_THROTTLED = "provider_throttled"
+    # The practice database (pm) unreachable from clinicsync for 2-6 hours of a working day (the
+    # desk keeps saving): read when it comes back, the outage shown by find_stalls meanwhile.
+    SOURCE_DOWN = "source_down"
+    # The dispatcher down for two nights and the day between (from 09:00 for 47-50 hours): a
+    # patient's notice older than reminders.notices.max_lateness (1d) when it wakes is skipped.
+    DISPATCH_LONG_DOWN = "dispatch_long_down"
     # No archive_dir (settings.yaml's default): every export stays in the drop folder, and the run
     # outlives the cursor's memory of the files it read (DONE_LIMIT, 10,000 files, lowered to
     # KEPT_EXPORTS_LIMIT): a forgotten export must not be read again (stop 49, a22adcf).
@@ -64,7 +75,9 @@ COMBINABLE: tuple[Fault, ...] = (Fault.KILLED_MID_STAGE, Fault.SECOND_WORKER, Fa
                                  Fault.DISPATCH_DOWN, Fault.SOURCE_DELETES, Fault.LATE_WEBHOOKS,
                                  Fault.KILLED_CALENDAR_WRITE, Fault.PATIENT_REPLIES,
                                  Fault.DOCTOR_CHANGES, Fault.PATIENT_CHANGES, Fault.SAME_DAY_NOTICES,
-                                 Fault.PROVIDER_DOWN, Fault.LATE_COMMIT)
+                                 Fault.PROVIDER_DOWN, Fault.LATE_COMMIT, Fault.PROVIDER_THROTTLED,
+                                 Fault.SOURCE_DOWN)
+# DISPATCH_LONG_DOWN stays out: it is DISPATCH_DOWN's outage made two days long (one `down` each run).
 # FALL_BACK_NIGHT combines with all of these but stays out of the set: it moves the start of a
 # run that has no October night (a month from March) to three days before it, a run of another
 # shape. A year from March has the night: soak it with CLINICSYNC_SIM_FAULTS=combinable,fall_back_night.

@@ -76,8 +76,19 @@ The rules, as read here (where the docs leave room, the reading is written down)
   outage delays a message, or it ends too late (unsent), and no attempt count ends it. A
   retry waiting to be taken up neither supersedes nor stands in for another message (the
   dispatcher only weighs rows due now), and one that wakes in the quiet hours waits for their
-  end as any patient's message does. A notice's own bound (notices.max_lateness, a day) is
-  not modelled: no outage of the scenario holds one that long.
+  end as any patient's message does.
+- Provider throttled (PROVIDER_THROTTLED): in a burst every message the dispatcher would send
+  is refused as by PROVIDER_DOWN, and waits the provider's Retry-After (2 minutes) or the
+  backoff if longer; the dispatcher runs every 2 minutes then (the scenario's extra ticks). The
+  provider's side is the driver's to judge: no request inside a Retry-After it gave, but one
+  per worker in flight as it is given (run.py, clinic.ThrottledProvider).
+- Source down (SOURCE_DOWN): the practice database's rows saved while clinicsync cannot reach
+  it are read, each as last saved, by the sync at the outage's end (a row booked and changed
+  meanwhile is one new row); the driver checks that find_stalls (`status`) names pm from 30
+  minutes into the outage and no longer once it is read again.
+- A patient's notice (confirmation, rescheduled, cancelled) goes at most notices.max_lateness
+  (a day) after it was planned, moved out of the quiet hours as planning moves it, or is
+  skipped (DISPATCH_LONG_DOWN: a dispatcher down two nights and the day between).
 - Tolerance: a message may go up to one tick (TOLERANCE) after the oracle's moment: a worker
   killed mid-stage, or a push the sender repeats, delays its work by one tick.
 """
@@ -91,7 +102,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from tests.simulation.clinic import OFFSETS, OFFSETS_AFTER_CHANGE
 from tests.simulation.faults import Fault
 from tests.simulation.mailbag import Identity, Sent
-from tests.simulation.scenario import REPLY_TEXTS, TICK, TZ, Reply, Scenario, Version, killed_delivery
+from tests.simulation.scenario import (
+    REPLY_TEXTS,
+    THROTTLE_RETRY_AFTER,
+    TICK,
+    TZ,
+    Reply,
+    Scenario,
+    Version,
+    killed_delivery,
+)
 
 MIN_LEAD = timedelta(minutes=15)
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
@@ -100,6 +120,7 @@ AGENDA_MAX_LATENESS = timedelta(hours=2)
 TOLERANCE = TICK
 RETRY_BACKOFF, RETRY_BACKOFF_MAX = timedelta(minutes=1), timedelta(hours=1)
 NOTICES = frozenset({"confirmation", "rescheduled", "cancelled"})
+NOTICE_MAX_LATENESS = timedelta(days=1)  # reminders.notices.max_lateness (its default)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -159,6 +180,7 @@ class Pending:
     # end of the quiet hours it woke in. ``due`` stays what its lateness is measured from.
     retry_at: datetime | None = None
     attempts: int = 0  # sends the provider refused
+    planned: datetime | None = None  # a patient's notice: the tick it was planned (its deadline counts from it)
 
     def ready(self, now: datetime) -> bool:
         return (self.retry_at or self.due) <= now
@@ -204,9 +226,13 @@ class Oracle:
         out: dict[datetime, list[Version]] = defaultdict(list)
         fix = s.mapping_fix_at if Fault.MAPPING_FIX in s.faults else None
         held: dict[str, Version] = {}  # rows quarantined until the mapping is fixed, as they last read
+        unread: dict[str, Version] = {}  # SOURCE_DOWN: pm rows saved while it is unreachable, as last saved
         for change in s.changes:  # in time order
             v = change.version
-            if v.source == "pm":  # read by the sync of the tick its row became visible at
+            if v.source == "pm" and s.source_down is not None and s.source_down[0] <= change.at < s.source_down[1]:
+                unread.pop(v.external_id, None)
+                unread[v.external_id] = v
+            elif v.source == "pm":  # read by the sync of the tick its row became visible at
                 out[max(change.at, s.golive)].append(v)
             if v.source != "front":
                 continue
@@ -221,6 +247,8 @@ class Oracle:
             out[at].append(v)
         if fix is not None:
             out[fix].extend(held.values())
+        if s.source_down is not None:  # read by the first sync that reaches it again
+            out[s.source_down[1]] = list(unread.values()) + out[s.source_down[1]]
         killed = killed_delivery(s)
         for d in s.deliveries:
             if d.first:
@@ -231,7 +259,7 @@ class Oracle:
     def _notice(self, visit: Visit, kind: str, now: datetime) -> None:
         due = fit(now, now, visit.version.start)
         if due is not None:
-            visit.pending.append(Pending(kind, None, visit.version.start, due))
+            visit.pending.append(Pending(kind, None, visit.version.start, due, planned=now))
 
     def _reminders(self, visit: Visit, now: datetime, offsets: list[str]) -> None:
         start = visit.version.start
@@ -311,7 +339,7 @@ class Oracle:
             visit.told[first] = False
             due = fit(now, now, old.start)
             if due is not None:
-                visit.pending.append(Pending("cancelled", None, old.start, due, patient=first))
+                visit.pending.append(Pending("cancelled", None, old.start, due, patient=first, planned=now))
         visit.sent_by[first] = visit.sent_reminders
         new = visit.version.patient
         visit.sent_reminders = visit.sent_by.pop(new, set())
@@ -365,9 +393,16 @@ class Oracle:
 
     # -- dispatch --
     def _refused(self, now: datetime) -> bool:
-        """PROVIDER_DOWN: the provider refuses every send now."""
+        """PROVIDER_DOWN: the provider refuses every send now; PROVIDER_THROTTLED: it answers 429."""
         down = self.s.provider_down
-        return down is not None and down[0] <= now < down[1]
+        return (down is not None and down[0] <= now < down[1]) or self._throttled(now)
+
+    def _throttled(self, now: datetime) -> bool:
+        return any(began <= now < until for began, until in self.s.throttled)
+
+    def _wait(self, attempts: int, now: datetime) -> timedelta:
+        """The wait after a refusal: the backoff, or the provider's Retry-After if longer."""
+        return max(backoff(attempts), THROTTLE_RETRY_AFTER) if self._throttled(now) else backoff(attempts)
 
     def _attempt(self, p: Pending, now: datetime) -> bool:
         """Whether a message the dispatcher sends now goes out; if the provider refuses it, it is
@@ -375,8 +410,17 @@ class Oracle:
         if not self._refused(now):
             return True
         p.attempts += 1
-        p.retry_at = now + backoff(p.attempts)
+        p.retry_at = now + self._wait(p.attempts, now)
         return False
+
+    @staticmethod
+    def _notice_late(p: Pending, now: datetime) -> bool:
+        """A patient's notice more than notices.max_lateness after it was planned (moved out of
+        the quiet hours) is skipped (DISPATCH_LONG_DOWN)."""
+        if p.kind not in NOTICES or p.planned is None:
+            return False
+        placed = fit(p.planned, p.planned, p.planned + timedelta(days=2)) or p.planned
+        return now > max(p.planned, placed) + NOTICE_MAX_LATENESS
 
     def _dispatch(self, now: datetime) -> None:
         for (source, external_id), visit in self.visits.items():
@@ -409,7 +453,9 @@ class Oracle:
             for p in due:
                 if p.kind != "reminder":
                     moot = p.kind == "confirmation" and (stand_in or visit.answer is not None)
-                    if (now < p.start) if p.patient else (now < v.start and not moot):
+                    if self._notice_late(p, now):
+                        visit.pending.remove(p)
+                    elif (now < p.start) if p.patient else (now < v.start and not moot):
                         if self._attempt(p, now):
                             visit.pending.remove(p)
                             self._send(p.patient or v.patient, f"{source}/{external_id}", p.kind, "", now)
@@ -439,7 +485,7 @@ class Oracle:
             source, doctor, day = key
             if now <= agenda_due + AGENDA_MAX_LATENESS and (source, doctor) in self._doctors_on(day):
                 if self._refused(now):
-                    self.agenda_retries[key] = (now + backoff(attempts + 1), attempts + 1)
+                    self.agenda_retries[key] = (now + self._wait(attempts + 1, now), attempts + 1)
                     continue
                 self._send(doctor, f"{source}/{day.isoformat()}", "agenda", "", now)
             del self.agendas[key]

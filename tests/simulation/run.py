@@ -3,6 +3,7 @@ was sent read back, and the oracle's verdict."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from clinicsync.sync.db import make_engine, upgrade
 from clinicsync.sync.model import SyncRun
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.responses.record import handle_reply
+from clinicsync.sync.stalls import find_stalls
 from clinicsync.sync.store import Store
 from tests.simulation import clinic
 from tests.simulation.calendar_oracle import CalendarOracle
@@ -24,10 +26,20 @@ from tests.simulation.clinic import Folders, Killed, Worker
 from tests.simulation.faults import KEPT_EXPORTS_LIMIT, Fault
 from tests.simulation.mailbag import Mailbag
 from tests.simulation.oracle import expected_messages
-from tests.simulation.scenario import TICK, TZ, Delivery, Reply, Scenario, Version, killed_delivery
+from tests.simulation.scenario import (
+    THROTTLE_RETRY_AFTER,
+    TICK,
+    TZ,
+    Delivery,
+    Reply,
+    Scenario,
+    Version,
+    killed_delivery,
+)
 from tests.simulation.verdict import Verdict, judge
 
 STUCK_AFTER = timedelta(hours=1)  # a run still "running" this long after it began was cut off
+SOURCE_SHOWN_WITHIN = timedelta(minutes=30)  # SOURCE_DOWN: find_stalls names pm from then on (15m + schedule)
 
 
 def quiet_logs() -> None:
@@ -59,6 +71,11 @@ class Driver:
         self.worker: Worker | None = None
         self.second: Worker | None = None
         self.calendar: CalendarOracle | None = CalendarOracle(scenario, self.folders.calendars)
+        dispatchers = 2 if Fault.SECOND_WORKER in scenario.faults else 1  # each may have a request in flight
+        self.provider = clinic.ThrottledProvider(THROTTLE_RETRY_AFTER, slack=dispatchers * clinic.WORKERS - 1)
+        self.pm_outage: contextlib.ExitStack | None = None  # SOURCE_DOWN: open while pm is unreachable
+        self.pm_db = self.folders.pm_db  # where the practice writes its rows (its real file)
+        self.problems: list[tuple[datetime, str]] = []  # the driver's own findings (stalls not shown)
 
     def write_settings(self, offsets: list[str]) -> None:
         self.folders.settings.write_text(clinic.settings_text(self.folders, self.store_url, offsets,
@@ -129,10 +146,11 @@ class Driver:
                 landing = [c.version for c in changes if c.at <= now]
                 changes = changes[len(landing):]
                 self.clinic_changes(now, landing)
+                self.source_outage(now)
                 saved = [c.version for c in pm if c.at <= now]  # in the order they became visible
                 pm = pm[len(saved):]
                 if saved:
-                    clinic.pm_write(s, self.folders.pm_db, saved)
+                    clinic.pm_write(s, self.pm_db, saved)
                 due = retry + [d for d in s.deliveries if d.at == now]
                 retry = []
                 for delivery in due:
@@ -151,11 +169,15 @@ class Driver:
                     worker = self.sync(worker, now)
                     if self.calendar is not None and worker is completed:
                         self.calendar.check(now)
+                    self.check_source_shown(worker, now)
                 for reply in replies.get(now, []):
                     self.reply(worker, reply, now)
                 if (s.down is None or not s.down[0] <= now < s.down[1]) and self.something_due(worker, now):
                     refused = s.provider_down is not None and s.provider_down[0] <= now < s.provider_down[1]
-                    with clinic.provider_refuses(refused):
+                    throttled = any(began <= now < until for began, until in s.throttled)
+                    with clinic.provider_refuses(refused), \
+                            clinic.provider_throttles(self.provider, throttled) if s.throttled else \
+                            contextlib.nullcontext():
                         self.remind(worker, now)
                     self.mailbag.collect(worker.store, now)
                 self.after_tick(worker, now)
@@ -163,7 +185,36 @@ class Driver:
             worker.close()
             if self.second is not None:
                 self.second.close()
-        return judge(s, expected_messages(s), self.mailbag.sent, stuck, self.notes, self.calendar)
+            if self.pm_outage is not None:
+                self.pm_outage.close()
+        verdict = judge(s, expected_messages(s), self.mailbag.sent, stuck, self.notes, self.calendar)
+        verdict.problems += self.problems + self.provider.problems()
+        return verdict
+
+    def source_outage(self, now: datetime) -> None:
+        """SOURCE_DOWN: pm unreachable from the outage's first tick, reachable again at its end."""
+        down = self.s.source_down
+        if down is None:
+            return
+        if down[0] <= now < down[1] and self.pm_outage is None:
+            self.pm_outage = contextlib.ExitStack()
+            self.pm_db = self.pm_outage.enter_context(clinic.unreachable(self.folders.pm_db))
+        elif now >= down[1] and self.pm_outage is not None:
+            self.pm_outage.close()
+            self.pm_outage, self.pm_db = None, self.folders.pm_db
+
+    def check_source_shown(self, worker: Worker, now: datetime) -> None:
+        """SOURCE_DOWN: after a sync, `status` (find_stalls) names pm while it has been
+        unreachable SOURCE_SHOWN_WITHIN or more, and no longer once a sync read it again."""
+        down = self.s.source_down
+        if down is None or not (down[0] + SOURCE_SHOWN_WITHIN <= now <= down[1]):
+            return
+        shown = [st.kind for st in find_stalls(worker.store, worker.settings, now) if st.subject == "pm"]
+        if now < down[1] and not shown:
+            self.problems.append((now, f"source pm unreachable since {down[0].astimezone(TZ):%H:%M}, "
+                                       "and find_stalls (status) names no stall of it"))
+        elif now == down[1] and shown:
+            self.problems.append((now, f"source pm read again, and find_stalls still shows it: {shown}"))
 
     def reply(self, worker: Worker, reply: Reply, now: datetime) -> None:
         """A patient's SMS, handed to what Twilio's inbound webhook calls once it has checked

@@ -118,13 +118,16 @@ class Scenario:
     second_worker: tuple[datetime, datetime] | None = None
     provider_down: tuple[datetime, datetime] | None = None  # every send refused (retryable) in [from, until)
     night_ticks: tuple[datetime, ...] = ()  # FALL_BACK_NIGHT: ticks in both passes of 02:00-03:00
+    throttled: tuple[tuple[datetime, datetime], ...] = ()  # PROVIDER_THROTTLED: 429 + Retry-After in each
+    throttle_ticks: tuple[datetime, ...] = ()  # PROVIDER_THROTTLED: the dispatcher every 2 minutes around them
+    source_down: tuple[datetime, datetime] | None = None  # SOURCE_DOWN: pm unreachable in [from, until)
 
     @property
     def end(self) -> datetime:
         return local(self.first_day + timedelta(days=self.days), FIRST_TICK)
 
     def ticks(self) -> list[datetime]:
-        out = {self.golive, *(t for t in self.night_ticks if t > self.golive)}
+        out = {self.golive, *(t for t in (*self.night_ticks, *self.throttle_ticks) if t > self.golive)}
         for n in range(self.days):
             day = self.first_day + timedelta(days=n)
             moment = local(day, FIRST_TICK)
@@ -142,6 +145,8 @@ class Scenario:
         out |= {local(self.first_day + timedelta(days=n), FIRST_TICK) for n in range(self.days)}
         out |= {t for t in (self.poison_at, self.settings_change_at, self.cron_elsewhere_at, self.mapping_fix_at,
                             self.kill_plan_at, self.kill_calendar_at) if t is not None}
+        if self.source_down is not None:
+            out.add(self.source_down[1])  # cron's first run that reaches the practice database again
         killed = killed_delivery(self)
         if killed is not None:
             out.add(killed.at + TICK)
@@ -197,6 +202,7 @@ class _Generator:
         self.serial = 0
         self.pm_rng = random.Random(f"pm/{seed}")  # the practice database's own stream (module docstring)
         self.pm_serial = 0
+        self.throttle_day = self.first_day = first_day  # PROVIDER_THROTTLED's busy morning (busy_morning)
 
     def version(self, source: Source, at: datetime, start: datetime, booked_at: datetime) -> Version:
         self.serial += 1
@@ -369,6 +375,9 @@ class _Generator:
         if Fault.DISPATCH_DOWN in self.faults:
             began = someday(WORK_FROM, lo=2)
             s.down = (began, began + timedelta(hours=11, minutes=30))
+        if Fault.DISPATCH_LONG_DOWN in self.faults:  # drawn only with it: other scenarios stay as they were
+            began = someday(WORK_FROM, lo=2)
+            s.down = (began, began + timedelta(hours=self.rng.randint(47, 50)))
         if Fault.CRON_ELSEWHERE in self.faults:
             s.cron_elsewhere_at = someday(time(8, 0), lo=2)
         if Fault.MAPPING_FIX in self.faults:
@@ -410,6 +419,50 @@ class _Generator:
         self.s.provider_down = (began, began + timedelta(hours=self.rng.randint(1, 5)))
 
 
+    def busy_morning(self) -> None:
+        """PROVIDER_THROTTLED, the clinic's side: one morning the desk books five to nine
+        visits at each of 09:00 and 10:00 (the phones' first hours), so that many messages are
+        due at one dispatcher run when the provider throttles."""
+        rng = self.rng
+        self.throttle_day = self.someday(FIRST_TICK).astimezone(TZ).date()
+        for hour in (9, 10):
+            at = local(self.throttle_day, time(hour, 0))
+            for _ in range(rng.randint(5, 9)):
+                self.add(at, "book", self.version("front", at, _slot(rng, self.throttle_day,
+                                                                     soon=rng.random() < 0.5), at))
+
+    def throttle(self) -> None:
+        """PROVIDER_THROTTLED: on the busy morning, at each full hour from 07:00 (the agendas)
+        to 12:00 (08:00: what the quiet hours held goes; 09:00 and 10:00: the bookings'
+        confirmations), the provider answers every request 429 with Retry-After:
+        THROTTLE_RETRY_AFTER for one or two of the dispatcher's 2-minute runs. Two at most: the
+        backoff of a message refused twice (2 minutes) is still the Retry-After, so each waits
+        exactly that (the oracle needs no attempt count)."""
+        rng = self.rng
+        bursts, ticks = [], []
+        for hour in range(7, 13):
+            began = local(self.throttle_day, time(hour, 0))
+            bursts.append((began, began + THROTTLE_RETRY_AFTER * rng.randint(1, 2)))
+            ticks += [began + THROTTLE_RETRY_AFTER * k for k in range(1, 8)]  # 2-14 minutes after
+        self.s.throttled, self.s.throttle_ticks = tuple(bursts), tuple(ticks)
+
+    def source_outage(self) -> None:
+        """SOURCE_DOWN: from a working-day tick, for 2 to 6 hours, clinicsync cannot reach the
+        practice database (pm); the desk keeps saving in it: one to three bookings land meanwhile,
+        some for the next day (their reminders must still go)."""
+        rng, s = self.pm_rng, self.s
+        day = s.first_day + timedelta(days=rng.randint(1, max(1, s.days - 2)))
+        began = local(day, WORK_FROM) + TICK * rng.randint(0, 8)
+        until = began + timedelta(hours=rng.randint(2, 6))
+        s.source_down = (began, until)
+        for _ in range(rng.randint(1, 3)):
+            at = began + TICK * rng.randint(0, int((until - began) / TICK) - 1)
+            self.add(at, "book", self.pm_version(self.pm_stamp(at), _slot(rng, day, soon=rng.random() < 0.5)))
+
+
+THROTTLE_RETRY_AFTER = timedelta(minutes=2)  # the provider's Retry-After under PROVIDER_THROTTLED
+
+
 def fall_back_day(year: int) -> date:
     """The last Sunday of October: the clinic's clocks go back (03:00 CEST -> 02:00 CET)."""
     last = date(year, 10, 31)
@@ -427,6 +480,10 @@ def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Sc
         g.late_commit()
     if Fault.FALL_BACK_NIGHT in faults:
         g.fall_back_night()
+    if Fault.SOURCE_DOWN in faults:
+        g.source_outage()
+    if Fault.PROVIDER_THROTTLED in faults:
+        g.busy_morning()
     g.s.changes.sort(key=lambda c: c.at)  # stable: a tick's changes keep the order they were made in
     g.deliveries()
     g.faults_at()
@@ -434,6 +491,8 @@ def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Sc
         g.replies()
     if Fault.PROVIDER_DOWN in faults:
         g.provider_outage()
+    if Fault.PROVIDER_THROTTLED in faults:
+        g.throttle()
     return g.s
 
 

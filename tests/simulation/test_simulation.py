@@ -8,7 +8,7 @@ it; the soak is ``python -m tests.simulation`` (docs/development.md)."""
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -104,6 +104,26 @@ def test_the_practice_database_faults_have_their_shape() -> None:
     assert any(pm_wall(c.version.updated_at) < max(pm_wall(o.version.updated_at) for o in night if o.at < c.at)
                for c in night if any(o.at < c.at for o in night)), s.describe()
     assert generate(SEEDS[0], 365, frozenset({Fault.FALL_BACK_NIGHT})).first_day == generate(SEEDS[0], 365).first_day
+
+
+def test_the_new_faults_have_their_shape() -> None:
+    """PROVIDER_THROTTLED: bursts on a busy morning, each a tick the dispatcher runs at, with
+    2-minute ticks after it; SOURCE_DOWN: pm rows saved inside the outage, a sync at its end;
+    DISPATCH_LONG_DOWN: the dispatcher down more than notices.max_lateness (a day) and a night."""
+    from tests.simulation.scenario import THROTTLE_RETRY_AFTER
+
+    s = generate(SEEDS[0], DAYS, frozenset({Fault.PROVIDER_THROTTLED}))
+    ticks = set(s.ticks())
+    assert len(s.throttled) == 6 and all(b in ticks and b + THROTTLE_RETRY_AFTER in ticks for b, _ in s.throttled)
+    day = s.throttled[0][0].astimezone(TZ).date()
+    assert sum(c.at.astimezone(TZ).date() == day and c.kind == "book" for c in s.changes) >= 10, s.describe()
+
+    s = generate(SEEDS[0], DAYS, frozenset({Fault.SOURCE_DOWN}))
+    assert s.source_down is not None and s.source_down[1] in s.sync_ticks()
+    assert any(c.version.source == "pm" and s.source_down[0] <= c.at < s.source_down[1] for c in s.changes)
+
+    s = generate(SEEDS[0], DAYS, frozenset({Fault.DISPATCH_LONG_DOWN}))
+    assert s.down is not None and s.down[1] - s.down[0] > timedelta(days=1, hours=12)
 
 
 def test_the_calendar_oracle_sees_a_wrong_calendar(tmp_path: Path) -> None:

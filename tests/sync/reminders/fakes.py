@@ -24,13 +24,14 @@ from clinicsync.notifiers.base import (
 )
 
 BARRIERS: dict[str, threading.Barrier] = {}
+THROTTLED_RETRY_AFTER = 120.0  # seconds: the "throttled" outcome's Retry-After
 _BARRIERS_LOCK = threading.Lock()
 
 
 class ScriptedSettings(NotifierSettings):
     kind: Literal["scripted"] = "scripted"
     log: Path
-    # address -> ok | retryable | permanent | opted_out | abort | kill | crash | barrier
+    # address -> ok | retryable | throttled | permanent | opted_out | abort | kill | crash | barrier
     outcomes: dict[str, str] = {}
     barrier_parties: int = 0  # "barrier": wait until this many sends are in flight at once
     rendezvous: Path | None = None  # every process waits here until `parties` processes send
@@ -44,10 +45,11 @@ class ScriptedNotifier(Notifier):
     settings: ScriptedSettings
     _met = False
 
-    def _record(self, message: Message) -> None:
+    def _record(self, message: Message, refused: str | None = None) -> None:
         line = json.dumps({"key": message.idempotency_key, "channel": message.channel, "to": message.recipient,
                            "pid": os.getpid(), "notifier": self.name, "subject": message.subject,
-                           "template_id": message.template_id, "body": message.body_text}) + "\n"
+                           "template_id": message.template_id, "body": message.body_text,
+                           **({"refused": refused} if refused else {})}) + "\n"
         fd = os.open(self.settings.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())
@@ -70,6 +72,9 @@ class ScriptedNotifier(Notifier):
         outcome = self.settings.outcomes.get(message.recipient, "ok")
         if outcome == "retryable":
             raise RetryableError("fake provider answered 503")
+        if outcome == "throttled":  # logged as a request the provider refused
+            self._record(message, refused="429")
+            raise RetryableError("fake provider answered 429", retry_after=THROTTLED_RETRY_AFTER)
         if outcome == "permanent":
             raise PermanentError("fake provider: invalid number (21211)")
         if outcome == "opted_out":

@@ -20,7 +20,7 @@ from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
-from tests.sync.reminders.fakes import read_log
+from tests.sync.reminders.fakes import THROTTLED_RETRY_AFTER, read_log
 
 R = REMINDERS
 PHONE, EMAIL = "+12125550101", "ana@example.org"
@@ -151,6 +151,47 @@ def test_retryable_failures_back_off_then_fail(store: Store, reminder_settings: 
     row = reminders(store)[key]
     assert (row.status, row.attempts) == ("failed", 3) and row.reason.startswith("gave up after 3 attempts")
     assert [d.outcome for d in deliveries(store)] == ["retryable"] * 3
+
+
+def test_a_429s_retry_after_holds_every_send_to_that_provider_not_only_the_refused_one(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Path) -> None:
+    """A 429 throttles the account: after one, the run sends nothing more to that provider
+    before its Retry-After (the simulation's PROVIDER_THROTTLED found every due message sent
+    into it, each refused); the others wait, unattempted, until then; another provider sends."""
+    texts = [f"+1212555{n:04d}" for n in range(5)]
+    settings = reminder_settings(BASE + "\nworkers: 1",
+                                 outcomes="{" + ", ".join(f'"{t}": throttled' for t in texts) + "}")
+    book(store, settings, *(appointment(f"A{n}", START + timedelta(hours=n), patient=f"P{n}", phone=t)
+                            for n, t in enumerate(texts)),
+         appointment("M1", START, patient="PM", phone=None, email="mo@example.org", channel="email"))
+    report = run(settings, store)
+    assert report["sent"] == 1  # the email: its provider said nothing
+    refused = read_log(tmp_path / "texts.jsonl")
+    assert [r.get("refused") for r in refused] == ["429"]  # one request, not five
+    texted = [r for r in reminders(store).values() if r.kind == "confirmation" and r.recipient_ref != "PM"]
+    assert len(texted) == 5 and {r.status for r in texted} == {"pending"}
+    wait = timedelta(seconds=THROTTLED_RETRY_AFTER)
+    assert all(BOOKED_AT + wait - timedelta(seconds=5) <= r.due_at <= BOOKED_AT + wait for r in texted), texted
+    assert sorted(r.attempts for r in texted) == [0, 0, 0, 0, 1]
+    assert all(r.reason.startswith("will retry: ") for r in texted)
+
+
+def test_a_message_held_back_by_a_429_until_too_late_is_failed_not_skipped(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """Held back, unsent, by another message's Retry-After, then too late: the provider is why
+    it did not go, so it ends `failed` on the desk's work list, as a refused one does."""
+    texts = ["+12125550101", "+12125550102"]
+    settings = reminder_settings(BASE.replace("channels: [sms, email]", "channels: [sms]") + "\nworkers: 1",
+                                 outcomes="{" + ", ".join(f'"{t}": throttled' for t in texts) + "}")
+    book(store, settings, *(appointment(f"A{n}", START, patient=f"P{n}", phone=t, channel="sms")
+                            for n, t in enumerate(texts)))
+    run(settings, store)
+    held = [r for r in reminders(store).values() if r.kind == "confirmation" and r.attempts == 0]
+    assert len(held) == 1 and held[0].status == "pending"
+    report = run(settings, store, BOOKED_AT + timedelta(days=2))  # past notices.max_lateness (1d)
+    assert report["failed"] == 2 and report["skipped"] == 0
+    row = reminders(store)[held[0].key]
+    assert row.status == "failed" and row.reason.startswith("too late after being held back (texts's provider")
 
 
 def test_an_interrupted_send_is_unknown_and_never_sent_again_unless_asked(
