@@ -171,7 +171,11 @@ def _check_zone(connection: Connection, zone_name: str, transitions: str | None,
                 now: datetime) -> ZoneCorrection | None:
     if _unchanged(zone_name, transitions, now):
         return None
-    fresh = current_rules(zone_name, *span(now))
+    try:
+        fresh = current_rules(zone_name, *span(now))
+    except TimeError:  # a zone the tz database no longer knows: left (mapping refuses it too)
+        log.warning("zonerules.unknown_zone", zone=zone_name)
+        return None
     if transitions is None:  # first run: the rules the stored times were computed with are today's
         _write(connection, zone_name, {"transitions": fresh.as_json(), "recorded_at": now})
         log.info("zonerules.recorded", zone=zone_name)

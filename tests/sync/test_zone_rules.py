@@ -303,3 +303,12 @@ def test_an_offset_sent_with_the_old_rules_keeps_the_corrected_time(
     assert report.connectors["desk"].counts.unchanged == 1
     assert report.connectors["desk"].counts.rescheduled == report.connectors["desk"].counts.updated == 0
     assert not [r for r in _patient_rows(store) if r.kind == "rescheduled"]
+
+
+def test_a_zone_the_tz_database_no_longer_knows_is_left(tz_rules: Callable[[str, str], None], store: Store) -> None:
+    """A stored zone missing from the tz database (a zone renamed away) stops no run."""
+    tz_rules(WITH_DST, "2099a")
+    with store.engine.begin() as connection:
+        connection.execute(zonerules.RULES.insert().values(zone="Gone/Away", corrected=0, left=0))
+    assert zonerules.check_zone_rules(store, [ZONE]) == []
+    assert zone_rules_status(store)["zones"] == 2
