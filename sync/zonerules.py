@@ -157,10 +157,11 @@ def check_zone_rules(store: HasEngine, configured: Collection[str] = (),
 
 def _unchanged(zone_name: str, transitions: str | None, now: datetime) -> bool:
     """Nothing to write for this zone: recorded, the same rules over the span, span not due."""
-    if transitions is None:
-        return False
-    stored = Rules.from_json(transitions)
     try:
+        if transitions is None:
+            zone(zone_name)
+            return False
+        stored = Rules.from_json(transitions)
         current = current_rules(zone_name, stored.start, stored.end)
     except TimeError:
         return True  # a zone the tz database no longer knows: mapping refuses it too
@@ -230,7 +231,8 @@ def _correct(connection: Connection, zone_name: str, old: Rules, now: datetime) 
                     updated_at=bindparam("updated_at")), updates)
         if written.rowcount is not None and 0 <= written.rowcount < len(updates):
             events = _still_as_read(connection, events, updates)
-        connection.execute(insert(EVENTS), events)
+        if events:
+            connection.execute(insert(EVENTS), events)
         done.corrected = len(events)
     return done
 
