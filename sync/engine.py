@@ -36,6 +36,7 @@ from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store, build_mapped
 from clinicsync.sync.sweep import sweep_if_due, with_moved_past_window
+from clinicsync.sync.zonerules import check_zone_rules
 
 log = structlog.get_logger("clinicsync.sync")
 BatchCallback = Callable[[str, Counts], None]
@@ -387,6 +388,8 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
     report = RunReport(run_id or new_run_id())
     structlog.contextvars.bind_contextvars(run_id=report.run_id)
     try:
+        if not dry_run:
+            zone_rules_pass(settings, store, report)
         with bulk_stage():
             for config in settings.connectors:
                 if not config.enabled or not is_polled(config) or (only and config.name not in only):
@@ -407,6 +410,26 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return report
+
+
+def zone_rules_pass(settings: Settings, store: Store, report: RunReport) -> None:
+    """Before any connector reads: a tz database update that changed a zone's rules moves its
+    stored future visits back to their local time (sync/zonerules.py), so that no re-mapped record
+    looks moved. A failure is logged and reported; the run goes on (the next one tries again)."""
+    try:
+        corrected = check_zone_rules(store, configured_zones(settings))
+    except SQLAlchemyError as exc:
+        log.error("zonerules.failed", error=type(exc).__name__)
+        report.extras["zone_rules"] = {"error": f"store error ({type(exc).__name__})"}
+        return
+    if corrected:
+        store.forget_zone_rules()
+        report.extras["zone_rules"] = {"corrected": [c.as_dict() for c in corrected]}
+
+
+def configured_zones(settings: Settings) -> set[str]:
+    """The clinic's zone and each connector's source zone: the zones most stored times are in."""
+    return {settings.clinic.timezone, *(source_timezone(settings, config) for config in settings.connectors)}
 
 
 def _prune_run_history(settings: Settings, store: Store) -> None:

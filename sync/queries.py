@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy import Connection, func, select
 
 from clinicsync.common.timeutil import iso_z
-from clinicsync.sync.tables import QUARANTINE, HasEngine
+from clinicsync.sync.tables import QUARANTINE, ZONE_RULES, HasEngine
 from clinicsync.sync.tables import SYNC_RUNS as RUNS
 
 # Runs and quarantine: the Core tables (sync/tables.py), so `status` reads them without
@@ -216,3 +216,16 @@ def pushes_received(store: HasEngine, connector: str, since: datetime) -> tuple[
         if newest is None:
             newest = connection.execute(select(func.max(R.started_at)).where(R.connector == connector)).scalar()
     return int(count), newest
+
+
+def zone_rules_status(store: HasEngine) -> dict[str, Any]:
+    """The `zone_rules` section of `status`: how many zones have their tz rules recorded, and
+    each correction a tz database update made (when, how many visits were moved back to their
+    local time, how many were left because that time is in a new gap or overlap): stop 50,
+    sync/zonerules.py."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(ZONE_RULES.c.zone, ZONE_RULES.c.corrected_at, ZONE_RULES.c.corrected,
+                                         ZONE_RULES.c.left).order_by(ZONE_RULES.c.zone)).all()
+    return {"zones": len(rows), "corrections": [
+        {"zone": r.zone, "at": iso_z(r.corrected_at), "corrected": r.corrected, "left": r.left}
+        for r in rows if r.corrected_at is not None]}

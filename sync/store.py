@@ -63,6 +63,7 @@ from clinicsync.sync.model import (
 from clinicsync.sync.model.tombstones import TOMBSTONES
 from clinicsync.sync.quarantine import QuarantineEntry
 from clinicsync.sync.settings import StoreSettings
+from clinicsync.sync.zonerules import Rules, note_zones, previous_rules, remapped_unchanged
 
 COUNT_KEYS = ("fetched", "created", "updated", "rescheduled", "cancelled", "noshow", "deleted",
               "unchanged", "quarantined")
@@ -590,7 +591,20 @@ class Store:
         # The ids _people's run inserted, when the connector had no appointment as it began.
         self._stored_ids: StoredIds | None = None
         self._inserted: dict[str, int] = {}  # rows inserted by this store, per table (see _grown)
+        self._zones_noted: set[str] = set()  # zones whose tz rules the store has recorded (sync/zonerules.py)
+        self._previous: dict[str, Rules] | None = None  # the rules before each zone's last correction, once read
         self._analyzed_at: dict[str, int] = {}
+
+    def forget_zone_rules(self) -> None:
+        """A correction was made (sync/zonerules.py): read the rules before it again when asked.
+        Another process's correction is seen by this store after its restart; until then a record
+        it re-maps is an ``updated`` change without a move (no notice), not a rehash."""
+        self._previous = None
+
+    def _previous_rules(self, connection: Connection) -> dict[str, Rules]:
+        if self._previous is None:
+            self._previous = previous_rules(connection)
+        return self._previous
 
     @classmethod
     def open(cls, settings: StoreSettings) -> Store:
@@ -825,6 +839,10 @@ class Store:
                                       items=present.items,
                                       known=None if known is None else known.appointments, fold=fold,
                                       stored_ids=None if memory is None else self._stored_ids)
+            # A zone new to the store: its tz rules, recorded with the times computed by them. Not in a
+            # push's one statement (the fold): the run's check records the configured zones instead.
+            zones = {a.timezone for a in appointments} if fold is None else ()
+            noted = note_zones(connection, zones, self._zones_noted, now) if zones and zones - self._zones_noted else ()
             if deleting:
                 gone = [m.appointment for m in latest.values() if m.delete]
                 if memory is not None and self._stored_ids is not None:  # one not stored goes in as a tombstone row
@@ -848,6 +866,7 @@ class Store:
                 fold.flush(connection, None if run_row is None else run_row(connection, counts, error))
             if finish is not None and run_row is None:
                 finish(connection, counts, error)
+        self._zones_noted.update(noted)
         if memory is not None:  # committed: from now on they are what the store holds
             if sum(map(len, memory.values())) + sum(map(len, stored_people.values())) > PEOPLE_MEMORY_LIMIT:
                 memory.clear()  # bounded: a source with more distinct people only looks up again
@@ -1095,6 +1114,17 @@ class Store:
         stored = self._stored(connection, connector, [a.external_id for a, _ in candidates]) if candidates else {}
         for appointment, new_hash in candidates:
             old = stored[appointment.external_id]
+            if old.deleted_at is None and old.start_utc == appointment.start and old.end_utc == appointment.end:
+                previous = self._previous_rules(connection)
+                if previous and remapped_unchanged(appointment, appointment.start, appointment.end,
+                                                   appointment.timezone, previous, old.content_hash,
+                                                   _appointment_hash):
+                    # The record as stored, its times corrected for a tz rule change (sync/zonerules.py):
+                    # the hash mapping gives it now, and no version, no event.
+                    counts.unchanged += 1
+                    reprinted.append({"_id": old.id, "content_hash": new_hash,
+                                      "source_fingerprint": prints.get(appointment.external_id)})
+                    continue
             change = classify(old, appointment, new_hash)
             if change is None:
                 counts.unchanged += 1
@@ -1124,8 +1154,17 @@ class Store:
             connection.execute(update(APPOINTMENTS).where(APPOINTMENTS.c.id.in_(unanswered))
                                .values(participation=None, participation_at=None))
         if reprinted:  # not content: no version, no event, no updated_at
-            connection.execute(update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
-                               .values(source_fingerprint=bindparam("source_fingerprint")), reprinted)
+            rehashed = [r for r in reprinted if "content_hash" in r]
+            if len(rehashed) < len(reprinted):
+                connection.execute(update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
+                                   .values(source_fingerprint=bindparam("source_fingerprint")),
+                                   [r for r in reprinted if "content_hash" not in r])
+            if rehashed:
+                connection.execute(update(APPOINTMENTS).where(APPOINTMENTS.c.id == bindparam("_id"))
+                                   .values(content_hash=bindparam("content_hash"),
+                                           source_fingerprint=func.coalesce(bindparam("source_fingerprint"),
+                                                                            APPOINTMENTS.c.source_fingerprint)),
+                                   rehashed)
         new_ids: list[int] = []
         recorded: set[int] = set()
         if inserts:

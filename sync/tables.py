@@ -234,3 +234,14 @@ FREED_SLOTS = Table(
     Column("booking_attempts", Integer(), nullable=False, default=0),
     Column("closed_at", UtcDateTime(), nullable=True),
 )
+
+ZONE_RULES = Table(
+    "zonerules", METADATA,
+    Column("zone", String(64), primary_key=True),
+    Column("transitions", Text(), nullable=True),
+    Column("previous", Text(), nullable=True),
+    Column("recorded_at", UtcDateTime(), nullable=True),
+    Column("corrected_at", UtcDateTime(), nullable=True),
+    Column("corrected", Integer(), nullable=False, default=0),
+    Column("left", Integer(), nullable=False, default=0),
+)

@@ -196,4 +196,5 @@ import clinicsync.sync.model.setaside  # noqa: E402 - items a stage set aside
 import clinicsync.sync.model.subscriptions  # noqa: E402 - what FHIR Subscriptions last reported
 import clinicsync.sync.model.sweeps  # noqa: E402 - when each incremental source last listed its ids
 import clinicsync.sync.model.tombstones  # noqa: E402 - explicit deletes, remembered for a while
-import clinicsync.sync.model.waitlist  # noqa: E402, F401 - waiting patients, freed slots and their offers
+import clinicsync.sync.model.waitlist  # noqa: E402 - waiting patients, freed slots and their offers
+import clinicsync.sync.model.zonerules  # noqa: E402, F401 - the tz rules the stored times were computed with

@@ -12,7 +12,7 @@ import structlog
 
 from clinicsync.common.gc_tuning import bulk_stage
 from clinicsync.sync.calendar.push import calendar_stage
-from clinicsync.sync.engine import BatchCallback, RunReport, new_run_id, sync_once
+from clinicsync.sync.engine import BatchCallback, RunReport, new_run_id, sync_once, zone_rules_pass
 from clinicsync.sync.progress import NO_PROGRESS, Fanout, ProgressObserver, Ticker
 from clinicsync.sync.reminders.stage import planning_stage
 from clinicsync.sync.responses.source_answers import source_answers_stage
@@ -75,6 +75,7 @@ def run_stages(settings: Settings, store: Store, stop: threading.Event | None = 
     connector of a service pushes."""
     report = RunReport(new_run_id())
     close_interrupted_runs(store, settings)
+    zone_rules_pass(settings, store, report)  # as a poll's run does first (sync/zonerules.py)
     watch = Fanout([RunRecorder(store, report.run_id), NO_PROGRESS])
     with bulk_stage():
         _run_stages(settings, store, report, watch, stop)
