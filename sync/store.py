@@ -973,7 +973,7 @@ class Store:
         def revive(key: str) -> bool:
             nonlocal current
             if current is None:
-                cutoff = now - self.patient_keep
+                cutoff = retention.window_start(now, self.patient_keep)
                 current = {a.patient.external_id for a in appointments if a.patient and a.end >= cutoff}
             return key in current
 

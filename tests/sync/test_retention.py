@@ -194,3 +194,19 @@ def test_each_sync_pass_forgets_by_the_setting_and_logs_counts_only(
     [line] = [entry for entry in logs if entry["event"].startswith("retention.")]
     assert line == {"event": "retention.forgotten", "log_level": "info", "appointments": 3, "patients": 1,
                     "reminders": 1, "replies": 2, "quarantine": 2, "kept_days": 300}
+
+
+def test_the_window_moves_once_a_day_so_one_pass_a_day_has_work(store: Store) -> None:
+    """A visit is forgotten in the first pass of the day after its 365 days are up, not in the
+    pass of the minute they are: the passes in between find nothing (and read no window)."""
+    day = (NOW - timedelta(days=365)).replace(hour=0, minute=0, second=0, microsecond=0)
+    with store.engine.begin() as c:
+        c.execute(insert(P), [{"connector": "emr", "external_id": ref, "name": "N", "content_hash": "h",
+                               "updated_at": OLD} for ref in ("P-before", "P-after")])
+        c.execute(insert(A), [visit("V-before", "P-before", day - timedelta(hours=1)),  # ended 23:30 the day before
+                              visit("V-after", "P-after", day + timedelta(hours=1))])  # ended 01:30 that day
+    today = day + timedelta(days=365, hours=23)  # late in the day its 365 days are up
+    assert store.forget_patient_data(today).as_dict()["appointments"] == 1
+    assert store.forget_patient_data(today).as_dict()["appointments"] == 0
+    assert store.forget_patient_data(day + timedelta(days=366, minutes=1)).as_dict()["appointments"] == 1
+    assert rows(store, P, P.c.external_id, P.c.name) == {"P-before": (None,), "P-after": (None,)}
