@@ -407,6 +407,7 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
                                                                     stop, progress)
         if not dry_run:
             _prune_run_history(settings, store)
+            _forget_patient_data(settings, store)
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return report
@@ -443,3 +444,16 @@ def _prune_run_history(settings: Settings, store: Store) -> None:
         return
     if removed:
         log.info("runs.pruned", removed=removed, kept_days=settings.store.run_history_days)
+
+
+def _forget_patient_data(settings: Settings, store: Store) -> None:
+    """Past ``store.patient_data_days`` after a visit, its patient data goes (sync/retention.py),
+    a bounded number of visits a pass. One log line with the counts, never an id or a value.
+    A failure is logged and the pass goes on: the data is kept a pass longer."""
+    try:
+        forgotten = store.forget_patient_data()
+    except SQLAlchemyError as exc:
+        log.warning("retention.forget_failed", error=type(exc).__name__)
+        return
+    if forgotten:
+        log.info("retention.forgotten", **forgotten.as_dict(), kept_days=settings.store.patient_data_days)

@@ -31,7 +31,7 @@ from clinicsync.mappings.model import (
     NormalizedPractitioner,
     positional_builder,
 )
-from clinicsync.sync import quarantine
+from clinicsync.sync import quarantine, retention
 from clinicsync.sync.bulk import (
     BoundValues,
     Processor,
@@ -575,14 +575,16 @@ RUNS_PRUNED_PER_CALL = 5_000  # run rows deleted per connector per prune_runs ca
 
 class Store:
     def __init__(self, engine: Engine, *, future_tolerance: timedelta = timedelta(minutes=5),
-                 tombstone_keep: timedelta = timedelta(days=30), run_keep: timedelta = timedelta(days=90)) -> None:
+                 tombstone_keep: timedelta = timedelta(days=30), run_keep: timedelta = timedelta(days=90),
+                 patient_keep: timedelta = timedelta(days=365)) -> None:
         """``future_tolerance``: how far ahead of this clock a source's ``updated_at`` may be
         (sync/push.py refuses or clamps beyond it); ``tombstone_keep``: how long an explicit
         delete refuses copies that are not newer (``_tombstoned``); ``run_keep``: how long the
-        run history is kept (:meth:`prune_runs`)."""
+        run history is kept (:meth:`prune_runs`); ``patient_keep``: how long after a visit its
+        patient data is kept (:meth:`forget_patient_data`)."""
         self.engine = engine
         self.future_tolerance, self.tombstone_keep = future_tolerance, tombstone_keep
-        self.run_keep = run_keep
+        self.run_keep, self.patient_keep = run_keep, patient_keep
         self._people_scope: tuple[str, str] | None = None  # (run id, connector) of _people
         self._people: dict[str, dict[str, Any]] = {}  # kind ("patient", "practitioner") -> id -> person
         # Kinds ("patient", "practitioner") of which the connector had no row when _people's run
@@ -618,7 +620,8 @@ class Store:
         """A store on ``engine`` with the application rules of ``settings`` (a dry run's engine)."""
         return cls(engine, future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
                    tombstone_keep=timedelta(days=settings.tombstone_days),
-                   run_keep=timedelta(days=settings.run_history_days))
+                   run_keep=timedelta(days=settings.run_history_days),
+                   patient_keep=timedelta(days=settings.patient_data_days))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -681,6 +684,11 @@ class Store:
                     connection.execute(delete(RUNS).where(RUNS.c.id.in_(ids)))
                     removed += len(ids)
         return removed
+
+    def forget_patient_data(self, now: datetime | None = None, limit: int | None = None) -> retention.Forgotten:
+        """Forget the patient data of visits that ended more than ``patient_keep`` ago, a bounded
+        number a call (sync/retention.py): called at each sync pass, as :meth:`prune_runs`."""
+        return retention.forget(self.engine, self.patient_keep, now or utcnow(), limit)
 
     def abandon_runs(self, connector: str) -> int:
         """Close the runs a dead worker left `running`. Call it only while holding the
@@ -954,6 +962,7 @@ class Store:
             ("patient", patients, PATIENTS, _PATIENT, None if known is None else known.patients),
             ("practitioner", practitioners, PRACTITIONERS, _PRACTITIONER,
              None if known is None else known.practitioners))
+        revive = self._current_patients(appointments, now)
         for kind, people, table, person_kind, existing in kinds:
             if memory is not None:
                 # A person the run has not stored (most of a first import's) is kept without
@@ -966,10 +975,28 @@ class Store:
                     existing = _held_hashes(connection, table, connector, people, remembered)
             self._grown(connection, table, self._upsert_persons(connection, table, person_kind, connector,
                                                                 people, now, shared=memory is None,
-                                                                existing=existing, fold=fold))
+                                                                existing=existing, fold=fold,
+                                                                revive=revive if kind == "patient" else None))
         self._upsert_locations(connection, connector, locations, shared=memory is None,
                                existing=None if known is None else known.locations, fold=fold)
         return stored
+
+    def _current_patients(self, appointments: Sequence[NormalizedAppointment],
+                          now: datetime) -> Callable[[str], bool]:
+        """Whether a patient is on one of ``appointments`` that ended within ``patient_keep`` or
+        lies ahead: only then does a forgotten patient get their details back (a re-read of an
+        old visit the fingerprint did not recognize, e.g. after an upgrade, brings back nothing).
+        The set is built on the first question: most batches forget no one."""
+        current: set[str] | None = None
+
+        def revive(key: str) -> bool:
+            nonlocal current
+            if current is None:
+                cutoff = retention.window_start(now, self.patient_keep)
+                current = {a.patient.external_id for a in appointments if a.patient and a.end >= cutoff}
+            return key in current
+
+        return revive
 
     def upsert_patients(self, connection: Connection, connector: str, patients: dict[str, NormalizedPatient],
                         now: datetime, *, only_new: bool = False) -> None:
@@ -990,12 +1017,15 @@ class Store:
     @staticmethod
     def _upsert_persons(connection: Connection, table: Any, kind: _PersonKind, connector: str,
                         people: dict[str, Any], now: datetime, shared: bool = True,
-                        existing: dict[str, str] | None = None, fold: _Fold | None = None) -> int:
+                        existing: dict[str, str] | None = None, fold: _Fold | None = None,
+                        revive: Callable[[str], bool] | None = None) -> int:
         """Returns how many it inserted. ``shared``: another writer (a replica receiving a push
         for the same source) may insert the same person between the lookup and the insert,
         so new people go in with an upsert (the later copy's content wins when it differs)
         instead of failing the whole push; a sole writer (a poll under its lock) uses the
-        bulk path (COPY on PostgreSQL). ``existing``: their stored content hashes, already read."""
+        bulk path (COPY on PostgreSQL). ``existing``: their stored content hashes, already read.
+        ``revive``: whether a forgotten person (sync/retention.py) gets their details back; one
+        that does not is left as it is and taken out of ``people`` (it was not stored)."""
         if not people:
             return 0
         if existing is None:
@@ -1006,14 +1036,20 @@ class Store:
         row: Callable[[Any, str], tuple[Any, ...]] = (
             (lambda person, marker: (*kind.values(person), connector, marker, now)) if shared
             else kind.bound_rows(connection, table, connector, now))
+        left: list[str] = []
         for key, person in people.items():
             marker = kind.content_hash(person)
             stored = existing.get(key)
             if stored is None:
                 inserts.append(row(person, marker))
             elif stored != marker:
+                if stored == retention.FORGOTTEN and revive is not None and not revive(key):
+                    left.append(key)
+                    continue
                 updates.append({**dict(zip(kind.names, kind.values(person), strict=True)), "content_hash": marker,
                                 "updated_at": now, "_connector": connector, "_key": key})
+        for key in left:
+            del people[key]
         names = (*kind.names, *_PERSON_TAIL)
         if shared:
             _insert_new(connection, table, names, inserts, shared, changed="content_hash", fold=fold)
@@ -1134,7 +1170,8 @@ class Store:
                                       printed=prints.get(appointment.external_id))
             for key in ("created_at", "connector", "external_id"):
                 values.pop(key)
-            updates.append({**values, "deleted_at": None, "_id": old.id})
+            # A forgotten visit the source changed holds its patient data again: forgotten anew.
+            updates.append({**values, "deleted_at": None, "forgotten_at": None, "_id": old.id})
             changes.append((old.id, change, version))
             if _answer_outlived(change):
                 unanswered.append(old.id)

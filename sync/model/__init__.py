@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from clinicsync.common.types import utc_column, utcnow
@@ -50,6 +50,11 @@ class Appointment(SQLModel, table=True):
         UniqueConstraint("connector", "external_id", name="uq_appointment_source"),
         Index("ix_appointment_start", "start_utc"),
         Index("ix_appointment_practitioner", "connector", "practitioner_ref"),
+        # sync/retention.py: the visits not forgotten by their end, oldest first (partial: the
+        # forgotten ones leave it, so a pass never walks them; MySQL has no partial index: every
+        # visit's end). No index on patient_ref: it cost a first import ~70 % (docs/development.md).
+        Index("ix_appointment_forget", "end_utc", postgresql_where=text("forgotten_at IS NULL"),
+              sqlite_where=text("forgotten_at IS NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -93,6 +98,11 @@ class Appointment(SQLModel, table=True):
     source_fingerprint: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+    # When its patient data was forgotten, store.patient_data_days after the visit ended
+    # (sync/retention.py): patient_ref, the telehealth links and the cancellation reason are
+    # NULL from then on; identity, times, status and hashes stay, so a re-read is recognized.
+    # Any write of content (the source changed it) sets it back to NULL: forgotten again.
+    forgotten_at: datetime | None = Field(default=None, sa_column=utc_column())
 
 
 class ConnectorState(SQLModel, table=True):

@@ -54,6 +54,11 @@ class StoreSettings(SettingsModel):
     run_history_days: float = Field(
         90, gt=0, le=3650, description="how long the run history (each poll and push: its counts and error) is kept; "
         "a connector's newest successful run is always kept")
+    patient_data_days: float = Field(
+        365, ge=30, le=3650, description="how long after a visit ended its patient data is kept: then the visit's "
+        "patient, telehealth links and cancellation reason, its reminders' recipient and its replies are forgotten, "
+        "and the patient's name and contacts once none of their visits is within this window or ahead; the visit's "
+        "identity, times and status stay (a source still listing it imports nothing new). The access log is kept")
 
     @field_validator("url")
     @classmethod

@@ -1,0 +1,169 @@
+"""Patients' data forgotten ``store.patient_data_days`` after their visits (stop 50).
+
+clinicsync holds a copy of the EHR's appointments, not the record of care: a while after a
+visit the copy should no longer know who came (GDPR storage limitation, HIPAA minimum
+necessary), without anyone running a command. Deleting the rows would not do: an appointment
+row is what stops a source that still lists an old visit from importing it again as new (a
+calendar event, a confirmation). So a visit is *forgotten*, not deleted: its identity
+(connector, external id), times, status, content hash and raw-record fingerprint stay, so a
+re-read of the same record is recognized as unchanged; what says who the patient was goes:
+
+- ``appointment``: ``patient_ref``, ``join_url``, ``provider_join_url``, ``dial_in`` and
+  ``cancel_reason`` (may be clinical) become NULL and ``forgotten_at`` is set;
+- ``reminder``: a patient's reminder loses its ``recipient_ref`` (its status and times stay:
+  the history and the counts need them; its address and body were never stored);
+- ``response``: the reply's ``body`` (NULL) and ``sender`` (``''``: the column is NOT NULL);
+  replies no visit matched go by their own date;
+- ``patient``: name, phone, email, language and channel, once none of the patient's visits
+  ended within the window or lies ahead and they wait on no waiting list; the row and its id
+  stay, its ``content_hash`` becomes :data:`FORGOTTEN` (a later visit writes the details back:
+  Store._upsert_persons);
+- ``quarantine.raw``: the raw record of an item closed, or last seen, before the window.
+
+The access log (``ui_access_log``: who saw which visits) is an audit trail and is never
+pruned with the data: it must outlive it (HIPAA asks six years).
+
+Each call does bounded work (at most :data:`FORGOTTEN_PER_CALL` visits, replies and
+quarantine items), found through indexes that skip what is already forgotten, so a first pass
+on a store kept for years catches up over a few passes instead of stalling one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, or_, select, update
+
+from clinicsync.sync.model import Appointment, Patient, Quarantine
+from clinicsync.sync.model.reminders import Reminder
+from clinicsync.sync.model.responses import OUTCOMES, RESPONSES
+from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
+
+APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
+PATIENTS = Patient.__table__  # type: ignore[attr-defined]
+QUARANTINE = Quarantine.__table__  # type: ignore[attr-defined]
+REMINDERS = Reminder.__table__  # type: ignore[attr-defined]
+
+# A forgotten patient's content_hash: never equal to a real one (32 hex digits), so the next
+# record that names the patient on a visit within the window writes their details back.
+FORGOTTEN = "forgotten"
+FORGOTTEN_PER_CALL = 2_000  # visits (and, apart, replies and quarantine items) forgotten per call
+_CHUNK = 500  # ids per IN list
+
+# The outcomes a reply that matched no visit may have: such replies are forgotten by their own
+# date, found through ix_response_outcome (outcome, received_at).
+_UNMATCHED = tuple(outcome for outcome in OUTCOMES if outcome != "applied")
+
+
+@dataclass
+class Forgotten:
+    """What one call forgot, as counts (never an id or a value): the pass's log line."""
+
+    appointments: int = 0
+    patients: int = 0
+    reminders: int = 0
+    replies: int = 0
+    quarantine: int = 0
+
+    def __bool__(self) -> bool:
+        return any(asdict(self).values())
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def window_start(now: datetime, keep: timedelta) -> datetime:
+    """The start of the window whose visits keep their patient data: ``keep`` before ``now``,
+    down to that day's midnight (UTC). Why a day: the window then moves once a day, so a
+    single pass a day finds visits to forget and reads the window's visits to tell who still
+    has one; the passes in between find nothing at the cost of one index probe. A visit is
+    forgotten at most a day after its ``keep`` is up."""
+    return (now - keep).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = None) -> Forgotten:
+    """Forget the patient data of visits that ended before :func:`window_start` (see the
+    module's docstring), at most ``limit`` visits (FORGOTTEN_PER_CALL) in one transaction."""
+    limit = FORGOTTEN_PER_CALL if limit is None else limit
+    cutoff = window_start(now, keep)
+    done = Forgotten()
+    with engine.begin() as connection:
+        visits = connection.execute(
+            select(APPOINTMENTS.c.id, APPOINTMENTS.c.connector, APPOINTMENTS.c.patient_ref)
+            .where(APPOINTMENTS.c.forgotten_at.is_(None), APPOINTMENTS.c.end_utc < cutoff)
+            .order_by(APPOINTMENTS.c.end_utc).limit(limit)).all()
+        ids = [row.id for row in visits]
+        for part in _chunks(ids):
+            done.appointments += _updated(connection, update(APPOINTMENTS).where(APPOINTMENTS.c.id.in_(part)).values(
+                patient_ref=None, join_url=None, provider_join_url=None, dial_in=None, cancel_reason=None,
+                forgotten_at=now))
+            done.reminders += _updated(connection, update(REMINDERS).where(
+                REMINDERS.c.appointment_id.in_(part), REMINDERS.c.recipient == "patient",
+                REMINDERS.c.recipient_ref.is_not(None)).values(recipient_ref=None))
+            done.replies += _forget_replies(connection, RESPONSES.c.appointment_id.in_(part))
+        people: dict[str, set[str]] = defaultdict(set)
+        for row in visits:
+            if row.patient_ref is not None:
+                people[row.connector].add(row.patient_ref)
+        if people:
+            # One read of the window for every patient (by its end alone, through ix_appointment_forget:
+            # none of its visits is forgotten, the cutoff only moves on; a condition on the connector
+            # would let SQLite pick that source's every row instead).
+            current = {(row.connector, row.patient_ref) for row in connection.execute(
+                select(APPOINTMENTS.c.connector, APPOINTMENTS.c.patient_ref).distinct()
+                .where(APPOINTMENTS.c.forgotten_at.is_(None), APPOINTMENTS.c.end_utc >= cutoff))}
+        for connector, refs in people.items():
+            done.patients += _forget_patients(connection, connector, sorted(refs), current, now)
+        unmatched = select(RESPONSES.c.id).where(
+            RESPONSES.c.outcome.in_(_UNMATCHED), RESPONSES.c.received_at < cutoff,
+            RESPONSES.c.appointment_id.is_(None), RESPONSES.c.sender != "").limit(limit)
+        if replies := list(connection.execute(unmatched).scalars()):
+            done.replies += _forget_replies(connection, RESPONSES.c.id.in_(replies))
+        done.quarantine += _forget_quarantine(connection, cutoff, limit)
+    return done
+
+
+def _forget_patients(connection: Connection, connector: str, refs: Sequence[str],
+                     current: set[tuple[str, str | None]], now: datetime) -> int:
+    """The patients among ``refs`` with no visit in ``current`` (the window's and those ahead) and
+    no entry waiting on a waiting list. ``current`` reads the window's visits, not the table: an
+    index on patient_ref would have made it a probe, but cost every import more than the prune
+    saves (docs/development.md)."""
+    kept = {ref for ref in refs if (connector, ref) in current}
+    for part in _chunks(refs):
+        kept.update(connection.execute(select(WAITLIST_ENTRIES.c.patient_ref).where(
+            WAITLIST_ENTRIES.c.status == "waiting", WAITLIST_ENTRIES.c.connector == connector,
+            WAITLIST_ENTRIES.c.patient_ref.in_(part))).scalars())
+    gone = [ref for ref in refs if ref not in kept]
+    return sum(_updated(connection, update(PATIENTS).where(
+        PATIENTS.c.connector == connector, PATIENTS.c.external_id.in_(part), PATIENTS.c.content_hash != FORGOTTEN)
+        .values(name=None, phone=None, email=None, language=None, channel=None, content_hash=FORGOTTEN,
+                updated_at=now)) for part in _chunks(gone))
+
+
+def _forget_replies(connection: Connection, which: Any) -> int:
+    return _updated(connection, update(RESPONSES).where(which, RESPONSES.c.sender != "").values(sender="", body=None))
+
+
+def _forget_quarantine(connection: Connection, cutoff: datetime, limit: int) -> int:
+    """The raw records of items closed (imported, dismissed, gone from the source) before the
+    window, or still open but last seen before it. The work list is one item per bad record,
+    not per sighting: a scan of it stays small."""
+    stale = select(QUARANTINE.c.id).where(QUARANTINE.c.raw.is_not(None), or_(
+        and_(QUARANTINE.c.status != "open", QUARANTINE.c.resolved_at < cutoff),
+        and_(QUARANTINE.c.status == "open", QUARANTINE.c.last_seen < cutoff))).limit(limit)
+    ids = list(connection.execute(stale).scalars())
+    return sum(_updated(connection, update(QUARANTINE).where(QUARANTINE.c.id.in_(part)).values(raw=None))
+               for part in _chunks(ids))
+
+
+def _updated(connection: Connection, statement: Any) -> int:
+    return int(connection.execute(statement).rowcount)
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    return (values[start:start + _CHUNK] for start in range(0, len(values), _CHUNK))

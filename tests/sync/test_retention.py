@@ -1,0 +1,212 @@
+"""Patients' data is forgotten ``store.patient_data_days`` after their visits (sync/retention.py),
+on SQLite and PostgreSQL: the visit's row stays (identity, times, status, hashes) so that a
+source still listing it imports nothing new; future and recent visits, and the data of a
+patient who has one, are never touched; each call does bounded work and a second call finds
+nothing more. The access log is an audit trail and stays."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from clinicsync.common.types import utcnow
+from clinicsync.sync import retention
+from clinicsync.sync.engine import sync_once
+from clinicsync.sync.model import Appointment, Patient, Quarantine
+from clinicsync.sync.model.access_log import ACCESS_LOG
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.model.responses import RESPONSES
+from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.settings import StoreSettings, load_settings
+from clinicsync.sync.store import Store
+from tests.conftest import SettingsFactory
+
+A = Appointment.__table__  # type: ignore[attr-defined]
+P = Patient.__table__  # type: ignore[attr-defined]
+Q = Quarantine.__table__  # type: ignore[attr-defined]
+NOW = utcnow()
+OLD, RECENT, AHEAD = NOW - timedelta(days=400), NOW - timedelta(days=10), NOW + timedelta(days=10)
+
+
+def visit(ext: str, patient: str, start: Any, **extra: Any) -> dict[str, Any]:
+    return {"connector": "emr", "external_id": ext, "status": "fulfilled", "start_utc": start,
+            "end_utc": start + timedelta(minutes=30), "timezone": "Europe/Berlin", "type": "Checkup",
+            "patient_ref": patient, "practitioner_ref": "D1", "content_hash": f"hash-{ext}", "version": 1,
+            "source_fingerprint": f"print-{ext}", "created_at": start - timedelta(days=7), "updated_at": start,
+            "join_url": f"https://video.example/{ext}", "provider_join_url": f"https://video.example/{ext}/host",
+            "dial_in": "+4930555000", "cancel_reason": "feeling unwell", "participation": "accepted", **extra}
+
+
+def seed(store: Store) -> dict[str, int]:
+    """P-old: one old visit (a reply, two reminders) · P-back: an old visit and one ahead · P-recent:
+    a visit ten days ago · P-wait: an old visit and a place on a waiting list. Returns visit ids."""
+    with store.engine.begin() as c:
+        c.execute(insert(P), [{"connector": "emr", "external_id": ref, "name": f"Name {ref}", "phone": "+4930555111",
+                               "email": f"{ref}@mail.example", "language": "de", "channel": "sms",
+                               "content_hash": f"hash-{ref}", "updated_at": OLD}
+                              for ref in ("P-old", "P-back", "P-recent", "P-wait")])
+        c.execute(insert(A), [visit("V-old", "P-old", OLD), visit("V-back-old", "P-back", OLD),
+                              visit("V-back-ahead", "P-back", AHEAD, status="booked"),
+                              visit("V-recent", "P-recent", RECENT), visit("V-wait-old", "P-wait", OLD)])
+        ids = {row.external_id: row.id for row in c.execute(select(A.c.external_id, A.c.id))}
+        c.execute(insert(REMINDERS), [
+            {"key": f"{ids[ext]}:{who}", "appointment_id": ids[ext], "connector": "emr", "recipient": who,
+             "recipient_ref": ref, "kind": "reminder", "offset": "1d", "version": 1, "due_at": at,
+             "status": "delivered", "channel": "sms", "tried": "", "attempts": 1, "provider_id": f"SM{ids[ext]}{who}",
+             "sent_at": at, "created_at": at, "updated_at": at}
+            for ext, who, ref, at in (("V-old", "patient", "P-old", OLD), ("V-old", "practitioner", "D1", OLD),
+                                      ("V-recent", "patient", "P-recent", RECENT))])
+        c.execute(insert(RESPONSES), [
+            {"channel": "sms", "sender": "+4930555111", "body": body, "action": "confirm", "outcome": outcome,
+             "appointment_id": ids.get(ext), "provider_id": f"SM-reply-{n}", "received_at": at}
+            for n, (ext, outcome, body, at) in enumerate((
+                ("V-old", "applied", "YES, see you", OLD), ("V-recent", "applied", "yes", RECENT),
+                (None, "unrecognized", "who is this? my knee hurts", OLD),
+                (None, "unrecognized", "recent question", RECENT)))])
+        c.execute(insert(Q), [
+            {"run_id": "r1", "connector": "emr", "position": f"a.csv:{n}", "record_id": f"Q{n}", "field": "start",
+             "reason": "bad date", "raw": '{"patient_name": "Name"}', "item_key": f"item-{n}", "status": status,
+             "created_at": seen, "last_seen": seen, "resolved_at": resolved}
+            for n, (status, seen, resolved) in enumerate((
+                ("resolved", OLD, OLD), ("dismissed", OLD, RECENT), ("open", OLD, None), ("open", RECENT, None)))])
+        c.execute(insert(WAITLIST_ENTRIES).values(
+            connector="emr", external_id="W1", patient_ref="P-wait", timezone="Europe/Berlin", priority=0,
+            waiting_since=RECENT, status="waiting", content_hash="w", updated_at=RECENT))
+        c.execute(insert(ACCESS_LOG).values(at=OLD, user="desk", role="desk", view="/ui/attention", patients=1,
+                                            appointment_ids=str(ids["V-old"])))
+    return ids
+
+
+def rows(store: Store, table: Any, key: Any, *columns: Any) -> dict[Any, tuple[Any, ...]]:
+    with store.engine.connect() as c:
+        return {row[0]: tuple(row[1:]) for row in c.execute(select(key, *columns))}
+
+
+PHI = (A.c.patient_ref, A.c.join_url, A.c.provider_join_url, A.c.dial_in, A.c.cancel_reason)
+KEPT = (A.c.connector, A.c.status, A.c.start_utc, A.c.end_utc, A.c.content_hash, A.c.source_fingerprint,
+        A.c.version, A.c.participation)
+
+
+def test_old_visits_and_their_patients_are_forgotten_and_nothing_recent_or_ahead(store: Store) -> None:
+    ids = seed(store)
+    before = rows(store, A, A.c.external_id, *KEPT)
+    forgotten = store.forget_patient_data(NOW)
+    assert forgotten.as_dict() == {"appointments": 3, "patients": 1, "reminders": 1, "replies": 2, "quarantine": 2}
+    visits = rows(store, A, A.c.external_id, *PHI, A.c.forgotten_at)
+    for ext in ("V-old", "V-back-old", "V-wait-old"):
+        assert visits[ext][:5] == (None,) * 5 and visits[ext][5] is not None
+    for ext, ref in (("V-back-ahead", "P-back"), ("V-recent", "P-recent")):  # ahead, within the window: untouched
+        assert visits[ext] == (ref, f"https://video.example/{ext}", f"https://video.example/{ext}/host",
+                               "+4930555000", "feeling unwell", None)
+    # Identity, times, status, hashes and the answer stay: a re-read is recognized as unchanged.
+    assert rows(store, A, A.c.external_id, *KEPT) == before
+    people = rows(store, P, P.c.external_id, P.c.name, P.c.phone, P.c.email, P.c.language, P.c.channel,
+                  P.c.content_hash)
+    assert people["P-old"] == (None, None, None, None, None, retention.FORGOTTEN)
+    # A visit ahead, a visit within the window, a place on a waiting list: the patient is kept.
+    for ref in ("P-back", "P-recent", "P-wait"):
+        assert people[ref] == (f"Name {ref}", "+4930555111", f"{ref}@mail.example", "de", "sms", f"hash-{ref}")
+    reminders = rows(store, REMINDERS, REMINDERS.c.key, REMINDERS.c.recipient_ref, REMINDERS.c.status)
+    assert reminders[f"{ids['V-old']}:patient"] == (None, "delivered")
+    assert reminders[f"{ids['V-old']}:practitioner"] == ("D1", "delivered")  # the doctor's own
+    assert reminders[f"{ids['V-recent']}:patient"] == ("P-recent", "delivered")
+    replies = rows(store, RESPONSES, RESPONSES.c.provider_id, RESPONSES.c.sender, RESPONSES.c.body,
+                   RESPONSES.c.outcome)
+    assert replies == {"SM-reply-0": ("", None, "applied"), "SM-reply-1": ("+4930555111", "yes", "applied"),
+                       "SM-reply-2": ("", None, "unrecognized"),
+                       "SM-reply-3": ("+4930555111", "recent question", "unrecognized")}
+    raw = rows(store, Q, Q.c.item_key, Q.c.raw, Q.c.status)
+    assert {key: value[0] is None for key, value in raw.items()} == {
+        "item-0": True, "item-1": False, "item-2": True, "item-3": False}
+    with store.engine.connect() as c:  # the audit trail outlives the data
+        assert c.execute(select(func.count()).select_from(ACCESS_LOG)).scalar() == 1
+    assert not store.forget_patient_data(NOW)  # idempotent: nothing more to forget
+    assert rows(store, A, A.c.external_id, *KEPT) == before
+
+
+def test_a_long_history_is_forgotten_in_bounded_steps_oldest_first(store: Store) -> None:
+    with store.engine.begin() as c:
+        c.execute(insert(P), [{"connector": "emr", "external_id": f"P{n}", "name": "N", "content_hash": "h",
+                               "updated_at": OLD} for n in range(7)])
+        c.execute(insert(A), [visit(f"V{n}", f"P{n}", OLD - timedelta(days=n)) for n in range(7)]
+                  + [visit("V-new", "P0", RECENT)])
+    steps = [store.forget_patient_data(NOW, limit=3).as_dict()]
+    visits = rows(store, A, A.c.external_id, A.c.forgotten_at)
+    assert {ext for ext, (at,) in visits.items() if at is not None} == {"V6", "V5", "V4"}  # oldest first
+    steps += [store.forget_patient_data(NOW, limit=3).as_dict() for _ in range(3)]
+    # P0 keeps their details: V-new, ten days ago, is within the window
+    assert [(s["appointments"], s["patients"]) for s in steps] == [(3, 3), (3, 3), (1, 0), (0, 0)]
+    assert rows(store, A, A.c.external_id, A.c.forgotten_at)["V-new"] == (None,)
+    people = rows(store, P, P.c.external_id, P.c.name)
+    assert people["P0"] == ("N",) and sum(name is None for name, in people.values()) == 6
+
+
+def test_the_setting_names_its_bounds() -> None:
+    assert StoreSettings().patient_data_days == 365
+    for bad in (0, 29, 3651):
+        with pytest.raises(ValueError, match="patient_data_days"):
+            StoreSettings(patient_data_days=bad)
+    assert Store.on(Store(None).engine, StoreSettings(patient_data_days=90)).patient_keep == timedelta(days=90)  # type: ignore[arg-type]
+
+
+def test_each_statement_of_a_prune_reads_through_an_index(store: Store) -> None:
+    """The prune runs at every pass: what it reads must not grow with the store. Each statement
+    it ran, EXPLAINed with its own parameters (tests/sync/test_query_plans.py): on SQLite no step
+    scans a table or searches one source's rows by connector alone; on PostgreSQL, with sequential
+    scans off, none is left. The one exception is the quarantine work list (one row per bad
+    record, not per sighting): its closed items are found by a scan."""
+    from tests.sync.test_query_plans import PG_GROWING, SQLITE_GROWING, captured, explained
+
+    seed(store)
+    store.forget_patient_data(NOW)  # the first pass: what is forgotten stays in the table
+    with store.engine.begin() as c:
+        c.execute(insert(P).values(connector="emr", external_id="P-late", name="N", content_hash="h", updated_at=OLD))
+        c.execute(insert(A).values(visit("V-late", "P-late", OLD + timedelta(days=1))))
+    with captured(store.engine) as statements:
+        assert store.forget_patient_data(NOW).appointments == 1
+    growing = SQLITE_GROWING if store.engine.dialect.name == "sqlite" else PG_GROWING
+    plans = explained(store.engine, statements)
+    assert len(plans) >= 7
+    scans = [(sql, steps) for sql, steps in plans if any(growing.search(step) for step in steps)]
+    assert [sql.split("FROM")[1].split()[0].strip('"') for sql, _ in scans if "FROM" in sql] == ["quarantine"], scans
+
+
+def test_each_sync_pass_forgets_by_the_setting_and_logs_counts_only(
+        store: Store, tmp_path: Path, write_settings: SettingsFactory) -> None:
+    from structlog.testing import capture_logs
+
+    seed(store)
+    (tmp_path / "emr").mkdir()
+    settings = load_settings(write_settings(
+        f"- name: emr\n  kind: csv\n  mapping: csv_default\n  drop_dir: {tmp_path / 'emr'}\n", extra=""))
+    # 401 days: nothing is old enough yet; 300 days: the three visits of 400 days ago are
+    with capture_logs() as logs:
+        longer = settings.store.model_copy(update={"patient_data_days": 401})
+        sync_once(settings.model_copy(update={"store": longer}), Store.on(store.engine, longer))
+    assert not [entry for entry in logs if entry["event"].startswith("retention.")]
+    shorter = settings.store.model_copy(update={"patient_data_days": 300})
+    with capture_logs() as logs:
+        sync_once(settings.model_copy(update={"store": shorter}), Store.on(store.engine, shorter))
+    [line] = [entry for entry in logs if entry["event"].startswith("retention.")]
+    assert line == {"event": "retention.forgotten", "log_level": "info", "appointments": 3, "patients": 1,
+                    "reminders": 1, "replies": 2, "quarantine": 2, "kept_days": 300}
+
+
+def test_the_window_moves_once_a_day_so_one_pass_a_day_has_work(store: Store) -> None:
+    """A visit is forgotten in the first pass of the day after its 365 days are up, not in the
+    pass of the minute they are: the passes in between find nothing (and read no window)."""
+    day = (NOW - timedelta(days=365)).replace(hour=0, minute=0, second=0, microsecond=0)
+    with store.engine.begin() as c:
+        c.execute(insert(P), [{"connector": "emr", "external_id": ref, "name": "N", "content_hash": "h",
+                               "updated_at": OLD} for ref in ("P-before", "P-after")])
+        c.execute(insert(A), [visit("V-before", "P-before", day - timedelta(hours=1)),  # ended 23:30 the day before
+                              visit("V-after", "P-after", day + timedelta(hours=1))])  # ended 01:30 that day
+    today = day + timedelta(days=365, hours=23)  # late in the day its 365 days are up
+    assert store.forget_patient_data(today).as_dict()["appointments"] == 1
+    assert store.forget_patient_data(today).as_dict()["appointments"] == 0
+    assert store.forget_patient_data(day + timedelta(days=366, minutes=1)).as_dict()["appointments"] == 1
+    assert rows(store, P, P.c.external_id, P.c.name) == {"P-before": (None,), "P-after": (None,)}
