@@ -28,7 +28,7 @@ from clinicsync.sync.store import Store
 from tests.notifiers.aws_fake import REGION, sns_sms_messages
 from tests.rehearsal.support import PHONE, csv_connector, mapping, row, visit_start, write_export
 from tests.server.test_serve import free_port
-from tests.ui.chromium import running
+from tests.server.uvicorn_thread import running
 
 LONG_CODE = "+12125550100"
 

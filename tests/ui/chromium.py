@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tests.server.test_serve import free_port
+from tests.server.uvicorn_thread import running
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".ci" / "artifacts"
@@ -114,23 +113,6 @@ def serving(app: FastAPI) -> Iterator[str]:
     with running(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
                                 lifespan="off")) as url:
         yield url
-
-
-@contextmanager
-def running(config: uvicorn.Config) -> Iterator[str]:
-    """A uvicorn server of ``config`` (host and port set) in a thread; yields its base URL."""
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60  # a bound, not a speed check
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://{config.host}:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 DOCS_IMAGES = ROOT / "docs" / "images"

@@ -25,7 +25,7 @@ from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui.throttle import Throttle
 from tests.server.test_serve import free_port
-from tests.ui.chromium import running
+from tests.server.uvicorn_thread import running
 
 PASSWORD = "correct horse battery"
 HASH = hash_password(PASSWORD)
