@@ -5,8 +5,9 @@ between runs, a deleted-then-cancelled appointment, and the official HL7 example
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -190,14 +191,24 @@ def test_check_reports_the_servers_capabilities(fake: FakeFhir, key_file: Path, 
     assert fake.seen("GET", "/fhir/metadata") and len(fake.assertions) == 1  # check exercises the credentials
 
 
+def moved_by_years(text: str, years: int) -> str:
+    """``text`` with every ISO date's year moved by ``years`` (the examples have no 29 February)."""
+    return re.sub(r'"(\d{4})-(\d\d-\d\d)', lambda m: f'"{int(m[1]) + years}-{m[2]}', text)
+
+
 def test_official_examples_through_the_server(fake: FakeFhir, key_file: Path, write_settings: Any, cli: Any,
                                               shared_fixtures: Path) -> None:
     folder = shared_fixtures / "fhir"
+    # The examples' visits (December 2013) moved by whole years into this year: a visit that
+    # ended longer ago than store.patient_data_days (365) has its patient's data forgotten in
+    # the pass that imports it, and this test reads the patient as the examples give it.
+    years = date.today().year - 2013
     for name in ("patient-example", "practitioner-example", "location-1", "appointment-example",
                  "appointment-example2doctors", "appointment-example-request"):
-        fake.put(json.loads((folder / f"{name}.json").read_text(encoding="utf-8")),
+        text = (folder / f"{name}.json").read_text(encoding="utf-8")
+        fake.put(json.loads(moved_by_years(text, years) if name.startswith("appointment") else text),
                  fake.clock - timedelta(days=1))
-    config = write_settings(connectors=fhir_connector(fake, key_file, "  window: {back: 6000d, ahead: 30d}"),
+    config = write_settings(connectors=fhir_connector(fake, key_file, "  window: {back: 6000d, ahead: 400d}"),
                             timezone="Australia/Melbourne")
     config.write_text(config.read_text().replace("default_region: US", "default_region: AU"))
     run = open_cli(cli, config)
@@ -213,6 +224,6 @@ def test_official_examples_through_the_server(fake: FakeFhir, key_file: Path, wr
     assert rows["example"]["practitioner"]["name"] == "Dr Adam Careful"
     assert rows["example"]["location"] == "South Wing, second floor"
     assert rows["example"]["type"] == "General Discussion"  # serviceType first (issue 18), then appointmentType
-    assert rows["2docs"]["start"] == "2013-12-09T09:00:00Z"
+    assert rows["2docs"]["start"] == f"{2013 + years}-12-09T09:00:00Z"
     _, out, _ = run("quarantine", "list", "--all", "--json")
     assert [(q["record_id"], q["field"]) for q in json.loads(out)["items"]] == [("examplereq", "start")]
