@@ -15,7 +15,8 @@ re-read of the same record is recognized as unchanged; what says who the patient
 - ``response``: the reply's ``body`` (NULL) and ``sender`` (``''``: the column is NOT NULL);
   replies no visit matched go by their own date;
 - ``patient``: name, phone, email, language and channel, once none of the patient's visits
-  ended within the window or lies ahead and they wait on no waiting list; the row and its id
+  ended within the window or lies ahead and they wait on no waiting list (a patient no visit
+  names any more, once their details were last written before the window: :func:`_orphans`); the row and its id
   stay, its ``content_hash`` becomes :data:`FORGOTTEN` (a later visit writes the details back:
   Store._upsert_persons);
 - ``quarantine.raw``: the raw record of an item closed, or last seen, before the window.
@@ -85,9 +86,13 @@ def window_start(now: datetime, keep: timedelta) -> datetime:
     return (now - keep).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = None) -> Forgotten:
+def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = None,
+           orphans: bool = False) -> Forgotten:
     """Forget the patient data of visits that ended before :func:`window_start` (see the
-    module's docstring), at most ``limit`` visits (FORGOTTEN_PER_CALL) in one transaction."""
+    module's docstring), at most ``limit`` visits (FORGOTTEN_PER_CALL) in one transaction.
+    ``orphans``: also look for patients no visit names any more (:func:`_orphans`), as many
+    as the call's bound leaves: once a day is enough, the window moves once a day; a call that
+    used its whole bound may have left some (Store.forget_patient_data asks again)."""
     limit = FORGOTTEN_PER_CALL if limit is None else limit
     cutoff = window_start(now, keep)
     done = Forgotten()
@@ -109,7 +114,10 @@ def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = N
         for row in visits:
             if row.patient_ref is not None:
                 people[row.connector].add(row.patient_ref)
-        if people:
+        lost: dict[str, set[str]] = defaultdict(set)
+        for row in _orphans(connection, cutoff) if orphans else ():
+            lost[row.connector].add(row.external_id)
+        if people or lost:
             # One read of the window for every patient (by its end alone, through ix_appointment_forget:
             # none of its visits is forgotten, the cutoff only moves on; a condition on the connector
             # would let SQLite pick that source's every row instead).
@@ -118,6 +126,9 @@ def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = N
                 .where(APPOINTMENTS.c.forgotten_at.is_(None), APPOINTMENTS.c.end_utc >= cutoff))}
         for connector, refs in people.items():
             done.patients += _forget_patients(connection, connector, sorted(refs), current, now)
+        for connector, refs in lost.items():  # what is left of the call's bound, so the next call goes on
+            done.patients += _forget_patients(connection, connector, sorted(refs), current, now,
+                                              at_most=max(0, limit - done.patients))
         unmatched = select(RESPONSES.c.id).where(
             RESPONSES.c.outcome.in_(_UNMATCHED), RESPONSES.c.received_at < cutoff,
             RESPONSES.c.appointment_id.is_(None), RESPONSES.c.sender != "").limit(limit)
@@ -127,8 +138,20 @@ def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = N
     return done
 
 
+def _orphans(connection: Connection, cutoff: datetime) -> Sequence[Any]:
+    """Patients whose details were last written before the window and are not forgotten yet:
+    the candidates no forgotten visit brings, e.g. one whose only booking the source gave to
+    another patient (a booking made under the wrong patient, corrected): no visit names them
+    any more, so no visit of theirs would ever be forgotten. :func:`_forget_patients` keeps
+    those with a visit in the window or ahead. Their details stay until then, so the
+    cancellation notice such a patient is owed still finds their address. A read of the
+    patient table (no index on updated_at; two short columns): the caller asks once a day."""
+    return connection.execute(select(PATIENTS.c.connector, PATIENTS.c.external_id).where(
+        PATIENTS.c.content_hash != FORGOTTEN, PATIENTS.c.updated_at < cutoff)).all()
+
+
 def _forget_patients(connection: Connection, connector: str, refs: Sequence[str],
-                     current: set[tuple[str, str | None]], now: datetime) -> int:
+                     current: set[tuple[str, str | None]], now: datetime, at_most: int | None = None) -> int:
     """The patients among ``refs`` with no visit in ``current`` (the window's and those ahead) and
     no entry waiting on a waiting list. ``current`` reads the window's visits, not the table: an
     index on patient_ref would have made it a probe, but cost every import more than the prune
@@ -138,7 +161,7 @@ def _forget_patients(connection: Connection, connector: str, refs: Sequence[str]
         kept.update(connection.execute(select(WAITLIST_ENTRIES.c.patient_ref).where(
             WAITLIST_ENTRIES.c.status == "waiting", WAITLIST_ENTRIES.c.connector == connector,
             WAITLIST_ENTRIES.c.patient_ref.in_(part))).scalars())
-    gone = [ref for ref in refs if ref not in kept]
+    gone = [ref for ref in refs if ref not in kept][:at_most]
     return sum(_updated(connection, update(PATIENTS).where(
         PATIENTS.c.connector == connector, PATIENTS.c.external_id.in_(part), PATIENTS.c.content_hash != FORGOTTEN)
         .values(name=None, phone=None, email=None, language=None, channel=None, content_hash=FORGOTTEN,

@@ -596,6 +596,7 @@ class Store:
         self._zones_noted: set[str] = set()  # zones whose tz rules the store has recorded (sync/zonerules.py)
         self._previous: dict[str, Rules] | None = None  # the rules before each zone's last correction, once read
         self._analyzed_at: dict[str, int] = {}
+        self._orphans_cutoff: datetime | None = None  # the window whose orphaned patients were looked for
 
     def forget_zone_rules(self) -> None:
         """A correction was made (sync/zonerules.py): read the rules before it again when asked.
@@ -688,7 +689,12 @@ class Store:
     def forget_patient_data(self, now: datetime | None = None, limit: int | None = None) -> retention.Forgotten:
         """Forget the patient data of visits that ended more than ``patient_keep`` ago, a bounded
         number a call (sync/retention.py): called at each sync pass, as :meth:`prune_runs`."""
-        return retention.forget(self.engine, self.patient_keep, now or utcnow(), limit)
+        now = now or utcnow()
+        cutoff = retention.window_start(now, self.patient_keep)
+        done = retention.forget(self.engine, self.patient_keep, now, limit, orphans=cutoff != self._orphans_cutoff)
+        if done.patients < (retention.FORGOTTEN_PER_CALL if limit is None else limit):
+            self._orphans_cutoff = cutoff  # patients no visit names: looked for once per window (a day)
+        return done
 
     def abandon_runs(self, connector: str) -> int:
         """Close the runs a dead worker left `running`. Call it only while holding the

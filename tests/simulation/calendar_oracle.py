@@ -24,7 +24,8 @@ The rules, as read from docs/calendar.md (default settings: ``cancelled_action: 
   its title (initials only, docs/calendar.md "privacy by default") becomes the new patient's,
   and a cancellation by the first patient's reply no longer marks it (the answer is cleared).
 - Appointments that ended longer ago than the window (less a day of margin) are not judged:
-  "left alone".
+  "left alone"; once they ended longer ago than the window and the margin, their events must
+  not change (FORGETFUL: a forgotten visit re-read, re-sent or cancelled late), or only go.
 - A visit whose patient cancelled by SMS (PATIENT_REPLIES: the oracle of messages works out
   which visit a reply answers) while the source still holds it booked is
   ``STATUS:TENTATIVE`` titled ``Cancelled by patient: <title>`` from the first sync after the
@@ -111,6 +112,7 @@ class CalendarOracle:
         self.checks = 0
         self.problems: list[tuple[datetime, str]] = []
         self._reported: set[str] = set()
+        self.frozen: dict[tuple[str, str], list[tuple[str, str, datetime, datetime, str, str]]] = {}
 
     def _advance(self, now: datetime) -> None:
         for at in sorted(t for t in self.visible if t <= now and t not in self.landed):
@@ -156,6 +158,7 @@ class CalendarOracle:
                                   f"got {len(live)} live event(s) ({', '.join(e.doctor for e in live)})")
                 continue
             if v.start + DURATION < judged_from:
+                self._left_alone(now, key, name, v, seen)
                 continue  # ended before the window: left alone
             active = v.status == "booked" and not v.deleted
             if not active:
@@ -189,6 +192,18 @@ class CalendarOracle:
                               f"{name} ({v.doctor}) title not of the {'changed' if changed else 'default'} "
                               f"template ({'SUMMARY_AFTER_CHANGE' if changed else 'DEFAULT_SUMMARY'})"
                               f"{' marked cancelled by the patient' if declined else ''}")
+
+    def _left_alone(self, now: datetime, key: tuple[str, str], name: str, v: Version, seen: list[Seen]) -> None:
+        """An event of a visit that ended more than the window and its margin ago is never
+        written again (FORGETFUL: its visit forgotten, re-read, cancelled late): what the files
+        hold of it then stays, or goes (calendar.ics.keep_past_days retires it)."""
+        if v.start + DURATION >= now - PAST_DAYS - MARGIN:
+            return
+        shown = sorted((e.doctor, e.uid, e.start, e.end, e.status, e.summary) for e in seen)
+        first = self.frozen.setdefault(key, shown)
+        if shown and shown != first:
+            self._problem(now, f"frozen {name}", f"{name} ({v.doctor}) ended {_when(v.start + DURATION)}, "
+                          "before the window, and its event was written again")
 
     def declined(self, key: tuple[str, str], now: datetime) -> bool:
         """Whether the patient's cancellation stands for this visit in the store the calendar

@@ -141,10 +141,14 @@ def pm_write(scenario: Scenario, path: Path, rows: list[Version]) -> None:
 
 
 def settings_text(folders: Folders, store_url: str | None, offsets: list[str], same_day: bool = False,
-                  archive: bool = True) -> str:
+                  archive: bool = True, patient_data_days: int | None = None) -> str:
     """``same_day``: doctors also get a notice at once of a change to one of today's visits;
-    ``archive``: read exports move to an archive folder (else they stay in the drop folder)."""
-    store = f"store:\n  url: \"{store_url}\"\n" if store_url else ""  # None: no store key (the default)
+    ``archive``: read exports move to an archive folder (else they stay in the drop folder);
+    ``patient_data_days``: store.patient_data_days (None: its default, 365)."""
+    store = f"  url: \"{store_url}\"\n" if store_url else ""  # None: no url (the default)
+    if patient_data_days is not None:
+        store += f"  patient_data_days: {patient_data_days}\n"
+    store = f"store:\n{store}" if store else ""
     return (f"clinic:\n  timezone: {ZONE}\n  default_region: ES\n{store}"
             "connectors:\n"
             f"  - {{name: front, kind: csv, mapping: {folders.mapping}, drop_dir: {folders.drop}, mode: snapshot,\n"

@@ -45,6 +45,12 @@ class Fault(StrEnum):
     # local DATETIME text in Europe/Madrid):
     LATE_COMMIT = "late_commit"        # a pm row stamped seconds before one a sync read shows a tick later
     FALL_BACK_NIGHT = "fall_back_night"  # pm rows stamped in both passes of 02:00-03:00 the night clocks go back
+    # store.patient_data_days: 30 (its minimum): over a run of 60 days or more, visits are
+    # forgotten while the export still lists them; the website re-sends old visits' last
+    # versions 32-40 days after them, the desk cancels a few visits 32-45 days after they
+    # ended (tidying), patients text late (no visit ahead, or one booked since). The driver
+    # checks after the run that no visit or patient outside the window still holds patient data.
+    FORGETFUL = "forgetful"
     # A DST change is no fault to inject: every 30-day window of the scenario crosses one
     # (Europe/Madrid, starting 1-20 March 2027; the soak crosses both). FALL_BACK_NIGHT adds the
     # night of the October one: ticks and changes at night, which the working days never have.
@@ -76,7 +82,9 @@ COMBINABLE: tuple[Fault, ...] = (Fault.KILLED_MID_STAGE, Fault.SECOND_WORKER, Fa
                                  Fault.KILLED_CALENDAR_WRITE, Fault.PATIENT_REPLIES,
                                  Fault.DOCTOR_CHANGES, Fault.PATIENT_CHANGES, Fault.SAME_DAY_NOTICES,
                                  Fault.PROVIDER_DOWN, Fault.LATE_COMMIT, Fault.PROVIDER_THROTTLED,
-                                 Fault.SOURCE_DOWN)
+                                 Fault.SOURCE_DOWN, Fault.FORGETFUL)
+# FORGETFUL is in: it draws its events after every other fault's, so the others' runs stay as
+# they were, and a month shows nothing forgotten yet (the soak's year does).
 # DISPATCH_LONG_DOWN stays out: it is DISPATCH_DOWN's outage made two days long (one `down` each run).
 # FALL_BACK_NIGHT combines with all of these but stays out of the set: it moves the start of a
 # run that has no October night (a month from March) to three days before it, a run of another

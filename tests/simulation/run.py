@@ -24,6 +24,7 @@ from tests.simulation import clinic
 from tests.simulation.calendar_oracle import CalendarOracle
 from tests.simulation.clinic import Folders, Killed, Worker
 from tests.simulation.faults import KEPT_EXPORTS_LIMIT, Fault
+from tests.simulation.forgetting import KEPT, held_too_long
 from tests.simulation.mailbag import Mailbag
 from tests.simulation.oracle import expected_messages
 from tests.simulation.scenario import (
@@ -38,6 +39,7 @@ from tests.simulation.scenario import (
 )
 from tests.simulation.verdict import Verdict, judge
 
+FORGETFUL_DAYS = KEPT.days  # store.patient_data_days under FORGETFUL (its minimum)
 STUCK_AFTER = timedelta(hours=1)  # a run still "running" this long after it began was cut off
 SOURCE_SHOWN_WITHIN = timedelta(minutes=30)  # SOURCE_DOWN: find_stalls names pm from then on (15m + schedule)
 
@@ -76,11 +78,14 @@ class Driver:
         self.pm_outage: contextlib.ExitStack | None = None  # SOURCE_DOWN: open while pm is unreachable
         self.pm_db = self.folders.pm_db  # where the practice writes its rows (its real file)
         self.problems: list[tuple[datetime, str]] = []  # the driver's own findings (stalls not shown)
+        self.last_sync: datetime | None = None
 
     def write_settings(self, offsets: list[str]) -> None:
         self.folders.settings.write_text(clinic.settings_text(self.folders, self.store_url, offsets,
                                                               same_day=Fault.SAME_DAY_NOTICES in self.s.faults,
-                                                              archive=Fault.KEPT_EXPORTS not in self.s.faults))
+                                                              archive=Fault.KEPT_EXPORTS not in self.s.faults,
+                                                              patient_data_days=FORGETFUL_DAYS
+                                                              if Fault.FORGETFUL in self.s.faults else None))
 
     def restart(self, cwd: Path | None = None) -> Worker:
         """A new process; the second dispatcher restarts too (all workers must read the same
@@ -182,6 +187,8 @@ class Driver:
                     self.mailbag.collect(worker.store, now)
                 self.after_tick(worker, now)
             stuck = self.stuck_runs(worker.store, ticks[-1])
+            if Fault.FORGETFUL in s.faults and self.last_sync is not None:
+                self.problems += held_too_long(worker.store, self.last_sync)
             worker.close()
             if self.second is not None:
                 self.second.close()
@@ -229,6 +236,7 @@ class Driver:
         """A subclass's own work at the end of each tick (tests/simulation/waitlist_run.py)."""
 
     def sync(self, worker: Worker, now: datetime) -> Worker:
+        self.last_sync = now
         with clinic.planning_dies_once(self.s.kill_plan_at == now), \
                 clinic.calendar_write_dies(self.s.kill_calendar_at == now):
             try:

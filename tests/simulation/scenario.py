@@ -460,6 +460,53 @@ class _Generator:
             self.add(at, "book", self.pm_version(self.pm_stamp(at), _slot(rng, day, soon=rng.random() < 0.5)))
 
 
+    def forgetful(self) -> None:
+        """FORGETFUL (store.patient_data_days: 30), what reaches clinicsync about visits it may
+        have forgotten. Drawn last, so that other scenarios stay as they were:
+
+        - the website re-sends the last version of about half its visits 32 to 40 days after
+          them (a replayed webhook queue): unchanged, nothing to import or tell;
+        - the desk cancels about one front visit in eight 32 to 45 days after it ended (tidying
+          the book): a change of a past visit, nobody is told, its calendar event left alone;
+        - on about a fifth of the days a patient who takes texts answers late: a visit ahead
+          (booked since) takes the answer, else none does.
+        Each at a working-day tick of the run."""
+        rng, s = self.rng, self.s
+
+        def tick_after(moment: datetime, lo: int, hi: int) -> datetime | None:
+            day = moment.astimezone(TZ).date() + timedelta(days=rng.randint(lo, hi))
+            at = local(day, WORK_FROM) + TICK * rng.randint(0, 18)
+            return at if s.golive < at < s.end - timedelta(days=1) else None
+
+        last: dict[tuple[Source, str], tuple[datetime, Version]] = {}
+        for change in s.changes:
+            last[(change.version.source, change.version.external_id)] = (change.at, change.version)
+        for (source, _), (_, v) in sorted(last.items()):
+            if source != "web" or v.deleted or rng.random() < 0.5:
+                continue
+            at = tick_after(v.start, 32, 40)
+            if at is not None:
+                s.deliveries.append(Delivery(at, v, first=False))
+        s.deliveries.sort(key=lambda d: (d.at, not d.first))
+        for (source, _), (changed, v) in sorted(last.items()):
+            if source != "front" or v.status != "booked" or v.deleted or rng.random() >= 0.125:
+                continue
+            at = tick_after(v.start + timedelta(minutes=30), 32, 45)
+            if at is not None and at > changed:
+                s.changes.append(Change(at, "cancel", replace(v, status="cancelled", word="cancelled",
+                                                              updated_at=at)))
+        s.changes.sort(key=lambda c: c.at)
+        texting = [p for p in s.patients if p.channel == "sms"] or s.patients
+        for n in range(s.days):
+            if rng.random() < 0.8:
+                continue
+            at = local(s.first_day + timedelta(days=n), WORK_FROM) + TICK * rng.randint(0, 18)
+            patient = rng.choice(texting)
+            if at > s.golive:
+                s.replies.append(Reply(at, patient.id, rng.choice(["C", "X"]), f"LATE{n:04d}"))
+        s.replies.sort(key=lambda r: r.at)
+
+
 THROTTLE_RETRY_AFTER = timedelta(minutes=2)  # the provider's Retry-After under PROVIDER_THROTTLED
 
 
@@ -493,6 +540,8 @@ def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Sc
         g.provider_outage()
     if Fault.PROVIDER_THROTTLED in faults:
         g.throttle()
+    if Fault.FORGETFUL in faults:
+        g.forgetful()
     return g.s
 
 

@@ -210,3 +210,26 @@ def test_the_window_moves_once_a_day_so_one_pass_a_day_has_work(store: Store) ->
     assert store.forget_patient_data(today).as_dict()["appointments"] == 0
     assert store.forget_patient_data(day + timedelta(days=366, minutes=1)).as_dict()["appointments"] == 1
     assert rows(store, P, P.c.external_id, P.c.name) == {"P-before": (None,), "P-after": (None,)}
+
+
+def test_a_patient_no_visit_names_is_forgotten_once_their_details_are_older_than_the_window(
+        store: Store) -> None:
+    """A booking made under the wrong patient, corrected at the source: the visit now names
+    another patient, so no visit of the first is ever forgotten, and neither were they (the
+    simulation's FORGETFUL with PATIENT_CHANGES). Such a patient is forgotten once their details
+    were last written before the window; one written within it keeps them (their cancellation
+    notice must still find them), as does one with a visit ahead. Looked for once a day."""
+    with store.engine.begin() as c:
+        c.execute(insert(P), [{"connector": "emr", "external_id": ref, "name": f"Name {ref}", "phone": "+4930555111",
+                               "email": f"{ref}@mail.example", "content_hash": f"hash-{ref}", "updated_at": at}
+                              for ref, at in (("P-gave", OLD), ("P-gave-lately", RECENT), ("P-has", OLD))])
+        c.execute(insert(A), [visit("V-given", "P-has", AHEAD, status="booked")])  # P-gave's once
+    assert store.forget_patient_data(NOW).patients == 1
+    assert rows(store, P, P.c.external_id, P.c.phone, P.c.content_hash) == {
+        "P-gave": (None, retention.FORGOTTEN), "P-gave-lately": ("+4930555111", "hash-P-gave-lately"),
+        "P-has": ("+4930555111", "hash-P-has")}
+    with store.engine.begin() as c:  # another orphan, the same day: left for the next day's first pass
+        c.execute(insert(P).values(connector="emr", external_id="P-gave-too", name="N", content_hash="h",
+                                   updated_at=OLD))
+    assert store.forget_patient_data(NOW + timedelta(minutes=5)).patients == 0
+    assert store.forget_patient_data(NOW + timedelta(days=1)).patients == 1
