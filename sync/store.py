@@ -60,11 +60,13 @@ from clinicsync.sync.model import (
     Practitioner,
     SyncRun,
 )
+from clinicsync.sync.model.housekeeping import HOUSEKEEPING
 from clinicsync.sync.model.tombstones import TOMBSTONES
 from clinicsync.sync.quarantine import QuarantineEntry
 from clinicsync.sync.settings import StoreSettings
 from clinicsync.sync.zonerules import Rules, note_zones, previous_rules, remapped_unchanged
 
+ORPHANS_CHORE = "retention: patients no visit names"  # Store.forget_patient_data's daily look
 COUNT_KEYS = ("fetched", "created", "updated", "rescheduled", "cancelled", "noshow", "deleted",
               "unchanged", "quarantined")
 
@@ -691,10 +693,28 @@ class Store:
         number a call (sync/retention.py): called at each sync pass, as :meth:`prune_runs`."""
         now = now or utcnow()
         cutoff = retention.window_start(now, self.patient_keep)
-        done = retention.forget(self.engine, self.patient_keep, now, limit, orphans=cutoff != self._orphans_cutoff)
+        orphans = cutoff != self._orphans_cutoff and cutoff != self._chore_done_for(ORPHANS_CHORE)
+        done = retention.forget(self.engine, self.patient_keep, now, limit, orphans=orphans)
         if done.patients < (retention.FORGOTTEN_PER_CALL if limit is None else limit):
-            self._orphans_cutoff = cutoff  # patients no visit names: looked for once per window (a day)
+            # Patients no visit names: looked for once per window (a day), by whichever process
+            # comes first: in a process, cron's `sync --once` would redo it at every run.
+            self._orphans_cutoff = cutoff
+            if orphans:
+                self._chore_done(ORPHANS_CHORE, cutoff)
         return done
+
+    def _chore_done_for(self, task: str) -> datetime | None:
+        """The window (or day) ``task`` last ran for (model/housekeeping.py), None before."""
+        with self.engine.connect() as connection:
+            value: datetime | None = connection.execute(
+                select(HOUSEKEEPING.c.done_for).where(HOUSEKEEPING.c.task == task)).scalar_one_or_none()
+            return value
+
+    def _chore_done(self, task: str, done_for: datetime) -> None:
+        with self.engine.begin() as connection:
+            if not connection.execute(update(HOUSEKEEPING).where(HOUSEKEEPING.c.task == task)
+                                      .values(done_for=done_for)).rowcount:
+                connection.execute(insert(HOUSEKEEPING).values(task=task, done_for=done_for))
 
     def abandon_runs(self, connector: str) -> int:
         """Close the runs a dead worker left `running`. Call it only while holding the

@@ -196,6 +196,7 @@ import clinicsync.connectors.hl7v2.model  # noqa: E402 - the HL7 v2 message-id t
 import clinicsync.sync.model.access_log  # noqa: E402 - who saw full patient details on the status page
 import clinicsync.sync.model.calendar  # noqa: E402 - calendar links and the .ics state
 import clinicsync.sync.model.desk  # noqa: E402 - the front desk's actions on appointments
+import clinicsync.sync.model.housekeeping  # noqa: E402 - when the store's daily chores last ran
 import clinicsync.sync.model.logins  # noqa: E402 - login failures and logouts, shared by replicas
 import clinicsync.sync.model.push_hooks  # noqa: E402 - booking webhooks: body receipts and booking aliases
 import clinicsync.sync.model.ratebuckets  # noqa: E402 - the push endpoints' rate limits, shared by replicas

@@ -233,3 +233,22 @@ def test_a_patient_no_visit_names_is_forgotten_once_their_details_are_older_than
                                    updated_at=OLD))
     assert store.forget_patient_data(NOW + timedelta(minutes=5)).patients == 0
     assert store.forget_patient_data(NOW + timedelta(days=1)).patients == 1
+
+
+def test_the_daily_look_for_patients_no_visit_names_is_once_a_day_for_every_process(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cron's `sync --once` is a new process every few minutes: the look for patients no visit
+    names (a read of the patient table and of the window's visits) is done by the first pass of
+    the day, whichever process makes it, and not again by the next processes that day."""
+    looks: list[Any] = []
+    real = retention._orphans
+    monkeypatch.setattr(retention, "_orphans",
+                        lambda connection, cutoff: looks.append(cutoff) or real(connection, cutoff))
+    with store.engine.begin() as c:
+        c.execute(insert(P).values(connector="emr", external_id="P-gave", name="N", content_hash="h", updated_at=OLD))
+    assert store.forget_patient_data(NOW).patients == 1 and len(looks) == 1
+    for minutes in (5, 10):  # two more cron runs the same day: each a new process (a new Store)
+        assert Store(store.engine).forget_patient_data(NOW + timedelta(minutes=minutes)).patients == 0
+    assert len(looks) == 1
+    Store(store.engine).forget_patient_data(NOW + timedelta(days=1))  # the next day's first pass
+    assert len(looks) == 2
