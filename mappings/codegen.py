@@ -472,6 +472,11 @@ def _keep(memo: GroupMemo, key: Any, entry: list[Any]) -> None:
     if len(memo) >= MEMO_LIMIT or memo.text >= GROUP_TEXT_LIMIT:
         memo.clear()
         memo.text = 0
+    if type(key) is bytes:
+        # orjson's result keeps the buffer it wrote into: ~16 KB behind a 2.5 KB Cal.com payload,
+        # so the memo held six times the text it counted (stop 50: ~100 MB at the limit for one
+        # webhook source). Kept, it is copied to its own size; a lookup still uses the original.
+        key = bytes(memoryview(key))
     memo[key] = entry
     memo.text += len(key) if type(key) is bytes else sum(map(len, filter(None, key)))  # parts: text or None
 

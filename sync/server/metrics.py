@@ -154,8 +154,12 @@ class Metrics:
 
     def request_done(self, route: str, method: str, status: int, seconds: float) -> None:
         """One request counted and its latency observed. A label set's children are kept (up to
-        ``KEPT_CHILDREN`` of them: the method is the client's): prometheus' ``labels()``, label
-        checks and a lock, ~2 µs, ran three times per push request (issue 32)."""
+        ``KEPT_CHILDREN`` of them): prometheus' ``labels()``, label checks and a lock, ~2 µs, ran
+        three times per push request (issue 32). The method is the client's own token (any
+        ``X1``, ``X2``… passes the HTTP parser): one not in HTTP's list is counted as ``other``,
+        or every new one would be a new series in the registry and in /metrics for the
+        process's life (stop 50)."""
+        method = method if method in HTTP_METHODS else "other"
         children = self._request_children.get((route, method, status))
         if children is None:
             children = (self.requests.labels(route, method, str(status)), self.latency.labels(route))
@@ -173,6 +177,8 @@ class Metrics:
 
 
 KEPT_CHILDREN = 1000
+# The methods of RFC 9110 and PATCH (RFC 5789): the ``method`` label's values, with ``other``.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 
 
 def _keep(kept: dict[Any, Any], key: Any, value: Any) -> None:

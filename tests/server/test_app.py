@@ -66,6 +66,20 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert "# TYPE clinicsync_sync_runs gauge" in text
 
 
+async def test_methods_no_client_should_send_share_one_series(client: httpx.AsyncClient) -> None:
+    """A scanner's made-up methods (each a valid HTTP token) are counted as ``other``: before,
+    every one was a new label value, kept in the registry and in /metrics for the process's
+    life (stop 50: /metrics grew by ~100 bytes per distinct method)."""
+    for n in range(200):
+        assert (await client.request(f"X{n}", "/healthz")).status_code == 405
+    await client.request("PROPFIND", "/healthz")
+    text = (await client.get("/metrics")).text
+    methods = {line.split('method="', 1)[1].split('"', 1)[0] for line in text.splitlines()
+               if line.startswith("clinicsync_http_requests_total{")}
+    assert methods == {"other"}  # the scrape's own GET is counted after its text is made
+    assert 'clinicsync_http_requests_total{method="other",route="/healthz",status="405"} 201.0' in text
+    assert "X17" not in text
+
 async def test_large_bodies_are_refused(client: httpx.AsyncClient) -> None:
     assert (await client.post("/echo/a", content=b"x" * 2000)).json() == {"size": 2000}
     assert (await client.post("/echo/a", content=b"x" * 4000)).status_code == 413
