@@ -712,9 +712,8 @@ class Store:
 
     def _chore_done(self, task: str, done_for: datetime) -> None:
         with self.engine.begin() as connection:
-            if not connection.execute(update(HOUSEKEEPING).where(HOUSEKEEPING.c.task == task)
-                                      .values(done_for=done_for)).rowcount:
-                connection.execute(insert(HOUSEKEEPING).values(task=task, done_for=done_for))
+            connection.execute(upsert_statement(connection, HOUSEKEEPING, ("task",), ("done_for",)),
+                               {"task": task, "done_for": done_for})
 
     def abandon_runs(self, connector: str) -> int:
         """Close the runs a dead worker left `running`. Call it only while holding the
@@ -1178,9 +1177,7 @@ class Store:
             old = stored[appointment.external_id]
             if old.deleted_at is None and old.start_utc == appointment.start and old.end_utc == appointment.end:
                 previous = self._previous_rules(connection)
-                if previous and remapped_unchanged(appointment, appointment.start, appointment.end,
-                                                   appointment.timezone, previous, old.content_hash,
-                                                   _appointment_hash):
+                if previous and remapped_unchanged(appointment, previous, old.content_hash, _appointment_hash):
                     # The record as stored, its times corrected for a tz rule change (sync/zonerules.py):
                     # the hash mapping gives it now, and no version, no event.
                     counts.unchanged += 1

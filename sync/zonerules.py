@@ -27,11 +27,11 @@ are worked out once per process (the zones themselves are cached per process,
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import structlog
@@ -39,6 +39,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, upda
 
 from clinicsync.common.timeutil import TimeError, iso_z, localize, zone
 from clinicsync.common.types import utcnow
+from clinicsync.mappings.model import NormalizedAppointment
 from clinicsync.sync.db import insert_ignoring_duplicates
 from clinicsync.sync.locks import try_lock
 from clinicsync.sync.model import Appointment
@@ -53,7 +54,6 @@ _DAY = 86_400
 YEARS_AHEAD = 10  # the span's end, from the start of this year
 EXTEND_WITHIN = 5  # a span ending within this many years is extended (its rules unchanged)
 LOCK_WAIT = 600.0  # seconds a worker waits for another that is correcting
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -289,21 +289,17 @@ def previous_rules(connection: Connection) -> dict[str, Rules]:
         select(RULES.c.zone, RULES.c.previous).where(RULES.c.previous.is_not(None)))}
 
 
-def remapped_unchanged(appointment: T, start: datetime, end: datetime, zone_name: str,
-                       previous: Mapping[str, Rules], stored_hash: str, hashed: Any) -> bool:
-    """Whether a re-mapped ``appointment`` (times ``start``/``end`` by today's rules, equal to the
-    stored row's) is the stored record unchanged: its hash with the times the rules before the
-    last correction gave the same local times is the stored one (a correction keeps the hash)."""
-    old = previous.get(zone_name)
+def remapped_unchanged(appointment: NormalizedAppointment, previous: Mapping[str, Rules], stored_hash: str,
+                       hashed: Any) -> bool:
+    """Whether a re-mapped ``appointment`` (times by today's rules, equal to the stored row's) is
+    the stored record unchanged: its hash with the times the rules before the last correction
+    gave the same local times is the stored one (a correction keeps the hash)."""
+    old = previous.get(appointment.timezone)
     if old is None:
         return False
-    tz = zone(zone_name)
+    start, end = appointment.start, appointment.end
+    tz = zone(appointment.timezone)
     before = [old.utc_of(t.astimezone(tz).replace(tzinfo=None)) for t in (start, end)]
     if before[0] is None or before[1] is None or (before[0], before[1]) == (start, end):
         return False
-    shifted = replace(appointment, start=start + (before[0] - start), end=end + (before[1] - end))  # type: ignore[type-var]
-    return bool(hashed(shifted) == stored_hash)
-
-
-def zones_of(appointments: Iterable[Any]) -> set[str]:
-    return {a.timezone for a in appointments}
+    return bool(hashed(replace(appointment, start=before[0], end=before[1])) == stored_hash)
