@@ -112,15 +112,24 @@ class Counts:
     deleted: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    # Of ``updated``: visits at the same local time whose zone a settings edit changed (their
+    # UTC instants moved, nobody told; sync/changes.py zone_corrected). Not in COUNT_KEYS (it
+    # is part of ``updated``); in ``as_dict`` when there are any.
+    corrected: int = 0
 
     def add(self, other: Counts) -> None:
         for key in COUNT_KEYS:
             setattr(self, key, getattr(self, key) + getattr(other, key))
+        self.corrected += other.corrected
 
     def as_dict(self) -> dict[str, int]:
         """The counts by name, in COUNT_KEYS (field) order: what ``asdict`` gave, without its
-        recursive copy (a push writes its run's counts each time: ~0.1 ms, issue 32)."""
-        return {key: getattr(self, key) for key in COUNT_KEYS}
+        recursive copy (a push writes its run's counts each time: ~0.1 ms, issue 32); then
+        ``corrected`` when there are any."""
+        counts = {key: getattr(self, key) for key in COUNT_KEYS}
+        if self.corrected:
+            counts["corrected"] = self.corrected
+        return counts
 
 
 @dataclass
@@ -1198,8 +1207,12 @@ class Store:
             changes.append((old.id, change, version))
             if _answer_outlived(change):
                 unanswered.append(old.id)
-            counts_key = change.kind
-            setattr(counts, counts_key, getattr(counts, counts_key) + 1)
+            if "zone_setting" in change.payload:  # the same local time, its zone edited: no move
+                counts.updated += 1
+                counts.corrected += 1
+            else:
+                counts_key = change.kind
+                setattr(counts, counts_key, getattr(counts, counts_key) + 1)
         if fold is not None and len(updates) == 1 and not inserts and not reprinted \
                 and _unprocessed(connection, _EVENT_NAMES[:-1]):
             _fold_update(connection, fold, updates[0], bool(unanswered), changes[0], marks, now)
@@ -1406,6 +1419,8 @@ def _answer_outlived(change: Change) -> bool:
     to another patient drops the answer too: it was the first patient's. A change of doctor, type
     or place at the same start keeps the answer."""
     payload = change.payload or {}
+    if payload.get("zone_setting"):
+        return False  # the same local time the patient answered for, read in the zone now configured
     return "start" in payload.get("moved", ()) or bool(payload.get("reactivated") or payload.get("patient_changed"))
 
 
