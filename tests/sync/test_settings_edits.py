@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from clinicsync.common.timeutil import zone
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.responses.link_page import moved
 from clinicsync.sync.store import Store
 
 A = Appointment.__table__  # type: ignore[attr-defined]
@@ -111,8 +112,10 @@ def test_a_corrected_zone_moves_calendars_and_reminders_and_tells_no_patient(
     cli(path)("sync", "--once")  # go-live: the quiet baseline
     before = _visits(store)
     assert _wall(before["wall1"].start_utc, OLD) == f"{_day(20)} 09:00"
-    with store.engine.begin() as connection:  # the patient of wall1 had said yes
+    with store.engine.begin() as connection:  # the patient of wall1 had said yes to a message sent
         connection.execute(update(A).where(A.c.external_id == "wall1").values(participation="accepted"))
+        connection.execute(update(REMINDERS).where(REMINDERS.c.appointment_id == before["wall1"].id,
+                                                   REMINDERS.c.offset == "3d").values(status="sent"))
 
     # Months later the admin corrects the zone; the next export lists the same visits, one moved.
     if edit == "clinic":
@@ -139,6 +142,13 @@ def test_a_corrected_zone_moves_calendars_and_reminders_and_tells_no_patient(
     for key in ("wall1", "wall2"):
         assert (after[key].id, after[key].start_utc) in pending, key
         assert (after[key].id, before[key].start_utc) not in pending, key
+    # The 3d reminder wall1's patient had is not planned again (its due an hour later now): the
+    # message told this same local time, so it stands for the corrected start, and its answer
+    # link still shows the visit (not "changed since this message was sent").
+    wall1 = [r for r in patient if r.appointment_id == after["wall1"].id and r.offset == "3d"
+             and r.status != "cancelled"]
+    assert [(r.status, r.starts_at) for r in wall1] == [("sent", after["wall1"].start_utc)]
+    assert not moved(wall1[0], after["wall1"])
     # The doctor's calendar shows each visit at the source's local time, in the zone now configured.
     calendar = _calendar(tmp_path)
     assert f"DTSTART;TZID={NEW}:{_day(20).replace('-', '')}T090000" in calendar
