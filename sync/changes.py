@@ -91,6 +91,14 @@ def corrected_line(count: int) -> str:
             "a changed time zone setting: calendars corrected and reminders re-planned, patients not told")
 
 
+def phones_line(count: int) -> str:
+    """What a run says of patients whose phone number now reads in another country (or not at all)."""
+    whose = "patients'" if count != 1 else "patient's"
+    return (f"{count:,} {whose} phone number{'s' if count != 1 else ''} now "
+            f"read{'' if count != 1 else 's'} in another country or not at all: if clinic.default_region was "
+            "changed, later messages go to the numbers it gives now (docs/operations.md)")
+
+
 def zone_corrected(old: Stored, new: NormalizedAppointment) -> bool:
     """Whether ``new`` moves the stored visit only because its local times are now read in
     another zone: the same wall-clock start and end, the zone changed. A settings edit does

@@ -19,6 +19,7 @@ from operator import attrgetter
 from typing import Any
 
 import orjson
+import phonenumbers
 from sqlalchemy import Boolean, Connection, Engine, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.engine import Dialect
 
@@ -116,11 +117,16 @@ class Counts:
     # UTC instants moved, nobody told; sync/changes.py zone_corrected). Not in COUNT_KEYS (it
     # is part of ``updated``); in ``as_dict`` when there are any.
     corrected: int = 0
+    # Patients whose stored phone number now reads in another country, or not at all: what a
+    # changed clinic.default_region does to numbers written without +country (not a count of
+    # records; in ``as_dict`` when there are any).
+    phones_elsewhere: int = 0
 
     def add(self, other: Counts) -> None:
         for key in COUNT_KEYS:
             setattr(self, key, getattr(self, key) + getattr(other, key))
         self.corrected += other.corrected
+        self.phones_elsewhere += other.phones_elsewhere
 
     def as_dict(self) -> dict[str, int]:
         """The counts by name, in COUNT_KEYS (field) order: what ``asdict`` gave, without its
@@ -129,6 +135,8 @@ class Counts:
         counts = {key: getattr(self, key) for key in COUNT_KEYS}
         if self.corrected:
             counts["corrected"] = self.corrected
+        if self.phones_elsewhere:
+            counts["phones_elsewhere"] = self.phones_elsewhere
         return counts
 
 
@@ -873,7 +881,8 @@ class Store:
                                and connection.dialect.paramstyle in ("format", "pyformat") and not deleting
                                and not quarantined and not sightings and snapshot_end is None and cursor is None
                                and not present.open_items) else None
-            stored_people = self._upsert_people(connection, connector, appointments, now, memory, known, fold)
+            stored_people = self._upsert_people(connection, connector, appointments, now, memory, known, fold,
+                                                counts)
             early = _first_seen(latest.values()) if live is not None and not baseline else None
             self._upsert_appointments(connection, connector, appointments, counts, now, marks,
                                       {key: m.fingerprint for key, m in latest.items()},
@@ -973,7 +982,8 @@ class Store:
 
     def _upsert_people(self, connection: Connection, connector: str, appointments: Sequence[NormalizedAppointment],
                        now: datetime, memory: dict[str, dict[str, Any]] | None = None,
-                       known: Known | None = None, fold: _Fold | None = None) -> dict[str, dict[str, Any]]:
+                       known: Known | None = None, fold: _Fold | None = None,
+                       counts: Counts | None = None) -> dict[str, dict[str, Any]]:
         """Returns the people now stored, by kind and external id, for ``memory``: those it
         holds equal are left out. ``known``: what the store holds of them, already read.
         ``fold``: a new person's or location's upsert goes into it (:class:`_Fold`)."""
@@ -1010,7 +1020,8 @@ class Store:
             self._grown(connection, table, self._upsert_persons(connection, table, person_kind, connector,
                                                                 people, now, shared=memory is None,
                                                                 existing=existing, fold=fold,
-                                                                revive=revive if kind == "patient" else None))
+                                                                revive=revive if kind == "patient" else None,
+                                                                counts=counts if kind == "patient" else None))
         self._upsert_locations(connection, connector, locations, shared=memory is None,
                                existing=None if known is None else known.locations, fold=fold)
         return stored
@@ -1052,7 +1063,7 @@ class Store:
     def _upsert_persons(connection: Connection, table: Any, kind: _PersonKind, connector: str,
                         people: dict[str, Any], now: datetime, shared: bool = True,
                         existing: dict[str, str] | None = None, fold: _Fold | None = None,
-                        revive: Callable[[str], bool] | None = None) -> int:
+                        revive: Callable[[str], bool] | None = None, counts: Counts | None = None) -> int:
         """Returns how many it inserted. ``shared``: another writer (a replica receiving a push
         for the same source) may insert the same person between the lookup and the insert,
         so new people go in with an upsert (the later copy's content wins when it differs)
@@ -1089,6 +1100,8 @@ class Store:
             _insert_new(connection, table, names, inserts, shared, changed="content_hash", fold=fold)
         else:
             insert_rows(connection, table, names, inserts, bound=True)
+        if counts is not None and updates:
+            counts.phones_elsewhere += _phones_elsewhere(connection, connector, updates)
         Store._update_keyed(connection, table, updates)
         return len(inserts)
 
@@ -1422,6 +1435,26 @@ def _answer_outlived(change: Change) -> bool:
     if payload.get("zone_setting"):
         return False  # the same local time the patient answered for, read in the zone now configured
     return "start" in payload.get("moved", ()) or bool(payload.get("reactivated") or payload.get("patient_changed"))
+
+
+def _phones_elsewhere(connection: Connection, connector: str, updates: list[dict[str, Any]]) -> int:
+    """How many patients about to be updated had a phone number that now reads in another
+    country, or not at all (a changed ``clinic.default_region`` reads every number written
+    without +country anew: messages would go abroad, to whoever has that number there)."""
+    new = {u["_key"]: u.get("phone") for u in updates}
+    stored = select_in(connection, PATIENTS, ("external_id", "phone"), connector, list(new))
+    return sum(1 for key, before in stored
+               if before and before != new.get(key) and _country(before) != _country(new.get(key)))
+
+
+def _country(phone: str | None) -> int | None:
+    """An E.164 number's country calling code (None: no number, or not one)."""
+    if not phone:
+        return None
+    try:
+        return phonenumbers.parse(phone).country_code
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def _held_hashes(connection: Connection, table: Any, connector: str, people: dict[str, Any],

@@ -15,6 +15,7 @@ Each runs on SQLite and on PostgreSQL (the ``store_url`` parameter)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -184,3 +185,37 @@ def test_a_mapping_edit_updates_calendars_and_messages_nobody(
     assert "Follow-up Main Street (" in _calendar(tmp_path)
     after = _patient_rows(store)
     assert {(r.id, r.kind, r.status, r.due_at) for r in after} == {(r.id, r.kind, r.status, r.due_at) for r in before}
+
+
+def test_a_changed_default_region_is_said_and_messages_nobody(
+        write_settings: Any, cli: Callable[[Path | None], Any], store: Store, tmp_path: Path) -> None:
+    """Numbers written without +country are read in the new region: the run says how many
+    patients' numbers now read in another country (or not at all), nobody is messaged for it,
+    nothing is re-planned, and a region with the same numbering plan (US -> CA) says nothing."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "export-1.csv").write_text(
+        HEADER + f"n1,{_day(20)} 09:00,30,,booked,Follow-up,Main Street,p1,Pat One,(201) 555-0165,dr-a,"
+        f"dr.a@clinic.example.org\nn2,{_day(21)} 09:00,30,,booked,Follow-up,Main Street,p2,Pat Two,"
+        f"+1 212 555 0101,dr-a,dr.a@clinic.example.org\n", encoding="utf-8")
+    path = _settings(write_settings, drop, tmp_path, OLD, None)
+    cli(path)("sync", "--once")
+    before = _patient_rows(store)
+    calendar = _calendar(tmp_path)
+
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("default_region: US", "default_region: CA"), encoding="utf-8")
+    shutil.copyfile(drop / "export-1.csv", drop / "export-2.csv")
+    with (drop / "export-2.csv").open("a", encoding="utf-8") as handle:
+        handle.write("\n")  # another export of the same rows
+    _, out, _ = cli(path)("sync", "--once")
+    assert "phone number" not in out
+
+    path.write_text(text.replace("default_region: US", "default_region: GB"), encoding="utf-8")
+    shutil.copyfile(drop / "export-1.csv", drop / "export-3.csv")
+    with (drop / "export-3.csv").open("a", encoding="utf-8") as handle:
+        handle.write("\n\n")
+    _, out, _ = cli(path)("sync", "--once")
+    assert "1 patient's phone number now reads in another country or not at all" in " ".join(out.split())
+    assert _patient_rows(store) == before  # no notice, nothing re-planned
+    assert _calendar(tmp_path).count("BEGIN:VEVENT") == calendar.count("BEGIN:VEVENT") == 2
