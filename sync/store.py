@@ -1073,7 +1073,11 @@ class Store:
         that does not is left as it is and taken out of ``people`` (it was not stored)."""
         if not people:
             return 0
-        if existing is None:
+        phones: dict[str, str | None] | None = None  # their stored numbers, when read here for ``counts``
+        if existing is None and counts is not None:
+            rows = select_in(connection, table, ("external_id", "content_hash", "phone"), connector, list(people))
+            existing, phones = {r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows}
+        elif existing is None:
             existing = dict(select_in(connection, table, ("external_id", "content_hash"), connector, list(people)))
         inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
@@ -1100,8 +1104,8 @@ class Store:
             _insert_new(connection, table, names, inserts, shared, changed="content_hash", fold=fold)
         else:
             insert_rows(connection, table, names, inserts, bound=True)
-        if counts is not None and updates:
-            counts.phones_elsewhere += _phones_elsewhere(connection, connector, updates)
+        if counts is not None and phones and updates:
+            counts.phones_elsewhere += _phones_elsewhere(phones, updates)
         Store._update_keyed(connection, table, updates)
         return len(inserts)
 
@@ -1437,14 +1441,14 @@ def _answer_outlived(change: Change) -> bool:
     return "start" in payload.get("moved", ()) or bool(payload.get("reactivated") or payload.get("patient_changed"))
 
 
-def _phones_elsewhere(connection: Connection, connector: str, updates: list[dict[str, Any]]) -> int:
-    """How many patients about to be updated had a phone number that now reads in another
-    country, or not at all (a changed ``clinic.default_region`` reads every number written
-    without +country anew: messages would go abroad, to whoever has that number there)."""
-    new = {u["_key"]: u.get("phone") for u in updates}
-    stored = select_in(connection, PATIENTS, ("external_id", "phone"), connector, list(new))
-    return sum(1 for key, before in stored
-               if before and before != new.get(key) and _country(before) != _country(new.get(key)))
+def _phones_elsewhere(stored: dict[str, str | None], updates: list[dict[str, Any]]) -> int:
+    """How many patients about to be updated had a phone number (``stored``, by id) that now
+    reads in another country, or not at all (a changed ``clinic.default_region`` reads every
+    number written without +country anew: messages would go abroad, to whoever has that number
+    there). Only patients the store looked up itself: one a run stored earlier (its memory) was
+    read with the same settings, and a push (its rows read in its one statement) is not counted."""
+    return sum(1 for u in updates if (before := stored.get(u["_key"])) and before != u.get("phone")
+               and _country(before) != _country(u.get("phone")))
 
 
 def _country(phone: str | None) -> int | None:
