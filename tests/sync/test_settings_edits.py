@@ -219,3 +219,29 @@ def test_a_changed_default_region_is_said_and_messages_nobody(
     assert "1 patient's phone number now reads in another country or not at all" in " ".join(out.split())
     assert _patient_rows(store) == before  # no notice, nothing re-planned
     assert _calendar(tmp_path).count("BEGIN:VEVENT") == calendar.count("BEGIN:VEVENT") == 2
+
+
+def test_delta_switched_to_snapshot_and_announce_existing_left_on_tell_nobody(
+        write_settings: Any, cli: Callable[[Path | None], Any], store: Store, tmp_path: Path) -> None:
+    """A live delta source switched to ``mode: snapshot`` with ``announce_existing: true`` left on:
+    a first file that lists only some visits (a delta file) deletes nothing (the safety stop, the
+    run fails and says so), a full export deletes nothing and announces nothing already stored."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    rows = {k: v for k, v in _rows().items() if k != "own"}
+    _drop(drop, "export-1.csv", rows)
+    path = _settings(write_settings, drop, tmp_path, OLD, None)
+    cli(path)("sync", "--once")
+    before = _patient_rows(store)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("mode: delta", "mode: snapshot\n    announce_existing: true"), encoding="utf-8")
+
+    _drop(drop, "export-2.csv", {"wall1": rows["wall1"]})  # a delta file, read as the whole list
+    code, out, _ = cli(path)("sync", "--once", expect=None)
+    assert code != 0 and "snapshot safety stop" in " ".join(out.split())
+    assert all(v.deleted_at is None for v in _visits(store).values())
+
+    _drop(drop, "export-3.csv", rows, reverse=True)  # the full export
+    cli(path)("sync", "--once")
+    assert all(v.deleted_at is None for v in _visits(store).values())
+    assert _patient_rows(store) == before  # nothing cancelled, announced or re-planned
