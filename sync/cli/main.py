@@ -224,6 +224,8 @@ def _fail_on_mapping_problems(context: AppContext, only: list[str] | None = None
 def _print_report(report: RunReport, pushed: list[tuple[str, str]]) -> None:
     from rich.table import Table
 
+    from clinicsync.sync.changes import corrected_line, phones_line
+
     table = Table(title=f"sync run {report.run_id}")
     keys = ["fetched", "created", "updated", "rescheduled", "cancelled", "deleted", "unchanged", "quarantined"]
     for key in ["connector", *keys, "error"]:
@@ -238,6 +240,10 @@ def _print_report(report: RunReport, pushed: list[tuple[str, str]]) -> None:
     for name, result in report.connectors.items():
         if result.skipped:
             out_console.print(f"{name}: {result.skipped}")
+        if result.counts.corrected:
+            out_console.print(f"{name}: {corrected_line(result.counts.corrected)}", highlight=False)
+        if result.counts.phones_elsewhere:
+            out_console.print(f"{name}: {phones_line(result.counts.phones_elsewhere)}", highlight=False)
 
 
 def _print_rehearsal(report: RunReport) -> None:
