@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select, update
+from sqlalchemy import Connection, Engine, Table, delete, func, select, update
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync import bulk
@@ -48,6 +48,27 @@ def load_links(engine: Engine, provider: str, since: datetime) -> dict[int, list
         for row in connection.execute(query):
             out[row.appointment_id].append(_link(row))
     return out
+
+
+def left_behind(engine: Engine, provider: str, since: datetime, limit: int | None = None) -> list[Link]:
+    """The provider's links whose event is (or may be) in a calendar: pending or present, of
+    appointments ending after ``since``, by link id (``limit`` of them)."""
+    query = select(LINKS).where(*_live(provider, since)).order_by(LINKS.c.id).limit(limit)
+    with engine.connect() as connection:
+        return [_link(row) for row in connection.execute(query)]
+
+
+def count_left_behind(engine: Engine, provider: str, since: datetime) -> int:
+    """How many links :func:`left_behind` would give without a limit."""
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(LINKS).where(*_live(provider, since)))
+                   .scalar_one())
+
+
+def _live(provider: str, since: datetime) -> tuple[Any, ...]:
+    inside = select(A.id).where(A.end_utc >= since)
+    return (LINKS.c.provider == provider, LINKS.c.state.in_(("pending", "present")),
+            LINKS.c.appointment_id.in_(inside))
 
 
 def links_of(engine: Engine, provider: str, appointment_ids: Sequence[int]) -> dict[int, list[Link]]:
@@ -192,6 +213,15 @@ def remember_sources(engine: Engine, sources: Sequence[tuple[str, int]]) -> None
         return
     with engine.begin() as connection:
         bulk.update_by_id(connection, LINKS, ("rendered_from",), sources)
+
+
+def drop_links(engine: Engine, link_ids: Sequence[int]) -> None:
+    """Delete these link rows (their event now belongs to another link: push.plan's ``forget``)."""
+    if not link_ids:
+        return
+    with engine.begin() as connection:
+        for start in range(0, len(link_ids), _CHUNK):
+            connection.execute(delete(LINKS).where(LINKS.c.id.in_(link_ids[start:start + _CHUNK])))
 
 
 def force(engine: Engine, link_ids: Sequence[int], state: str | None = None) -> None:

@@ -22,18 +22,21 @@ from sqlalchemy import Connection, Engine
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync import bulk
-from clinicsync.sync.calendar.desired import Desired, changed_pages
+from clinicsync.sync.calendar.desired import Desired, changed_pages, window_start
 from clinicsync.sync.calendar.links import (
     Link,
+    count_left_behind,
+    drop_links,
     ensure_pending,
     insert_shared,
+    left_behind,
     links_of,
     mark_in_flight,
     record_outcomes,
     record_with_events,
     remember_sources,
 )
-from clinicsync.sync.calendar.provider import CalendarProvider, Op, OpKind, Outcome, Target, built
+from clinicsync.sync.calendar.provider import PROVIDERS, CalendarProvider, Op, OpKind, Outcome, Target, built
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
@@ -88,10 +91,16 @@ def build_provider(settings: CalendarSettings, engine: Engine | None = None) -> 
 
 
 def plan(truth: Sequence[Desired], links: Mapping[int, Sequence[Link]], report: PushReport,
-         remember: list[tuple[str, int]] | None = None, shortcut: bool = True) -> list[Planned]:
+         remember: list[tuple[str, int]] | None = None, shortcut: bool = True,
+         forget: list[int] | None = None) -> list[Planned]:
     """The operations that turn what was pushed into the truth (and the count of the rest).
     ``remember`` collects ``(source, link id)`` of events rendered again and found as pushed,
-    whose link does not hold that source yet (links.remember_sources). ``shortcut``: an
+    whose link does not hold that source yet (links.remember_sources). ``forget`` collects the
+    ids of links to drop without a call: an appointment's link for the calendar it now goes to,
+    written as another user (a shared calendar whose `user` changed, a doctor's primary named by
+    its id): the event is the one the new target writes (its insert meets it: 409, an update),
+    so deleting it as the old user would delete the visit from that calendar (None: such a link
+    is deleted as any other calendar's). ``shortcut``: an
     appointment never pushed is decided without the general way's calls (False: tests, which
     run both ways over every combination: tests/sync/calendar/test_fast_paths.py)."""
     out: list[Planned] = []
@@ -113,7 +122,11 @@ def plan(truth: Sequence[Desired], links: Mapping[int, Sequence[Link]], report: 
             report.skipped += 1
         if mine:
             for old in mine:  # a calendar it no longer belongs in (another doctor, no doctor)
-                if old.target != desired.target and old.state in ("pending", "present"):
+                if old.target == desired.target:
+                    continue
+                if forget is not None and desired.target is not None and old.target.same_calendar(desired.target):
+                    forget.append(old.id)  # the same calendar, written as another user: its event stays
+                elif old.state in ("pending", "present"):
                     out.append(Planned(desired.appointment_id, old.target, old.event_id, "delete", desired, old))
         if desired.unchanged:  # not rendered: what its event holds is still the truth
             report.unchanged += 1
@@ -167,8 +180,10 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
 
     for truth, links in changed_pages(engine, settings, now, pushed):
         remember: list[tuple[str, int]] = []
-        waiting += plan(truth, links, report, remember)
+        forget: list[int] = []
+        waiting += plan(truth, links, report, remember, forget=forget)
         remember_sources(engine, remember)
+        drop_links(engine, forget)
         compared += len(truth)
         progress(compared, None)
         if len(waiting) >= CHUNK:
@@ -330,12 +345,77 @@ def _count(ops: Sequence[Op], outcomes: Sequence[Outcome], report: PushReport, f
         setattr(report, _COUNTED[kind], getattr(report, _COUNTED[kind]) + count)
 
 
+RETIRE_PER_RUN = 5 * CHUNK  # events of a provider no longer used removed per run; the rest next run
+
+
+def retire_others(settings: CalendarSettings, engine: Engine, now: datetime | None = None,
+                  limit: int = RETIRE_PER_RUN) -> dict[str, int]:
+    """Remove the events a provider the settings no longer use still holds (``calendar.provider``
+    changed from ics to google or back, or to none): the stage only keeps the current provider's
+    calendars true, so an old .ics feed a doctor is still subscribed to, or the Google calendar
+    of a clinic gone back to files, kept every visit as it was at the switch, cancelled ones
+    included, and showed each visit twice beside the new provider's event.
+
+    Each live link (pending or present) of another provider, of an appointment inside the
+    window, is sent as a delete to that provider (a .ics event is kept as STATUS:CANCELLED,
+    which removes it from a subscribed app; a Google event is deleted), never telling an
+    invited patient (the visit is not cancelled). Its link becomes ``deleted``, as any delete
+    leaves it, so switching back brings each event back (an update) rather than a duplicate.
+    A provider that cannot be reached any more (google without ``calendar.google.key_file``)
+    is left as it is and counted: ``calendar status`` shows its events (left_behind).
+    At most ``limit`` events per run. ``{"retired": n, "left": m}``, each only when not 0."""
+    now = now or utcnow()
+    since = window_start(settings, now)
+    quiet = settings.model_copy(update={"invite_patient": False})
+    counts: Counter[str] = Counter()
+    for name in PROVIDERS:
+        if name == settings.provider:
+            continue
+        live = left_behind(engine, name, since, limit)
+        if not live:
+            continue
+        provider = _retiring_provider(settings, name, engine)
+        if provider is None:
+            left = count_left_behind(engine, name, since)
+            log.warning("calendar.left_behind", provider=name, events=left,
+                        hint=f"calendar.{name} settings are needed to remove them")
+            counts["left"] += left
+            continue
+        report, failures = PushReport(), Counter[str]()
+        planned = sorted((_planned((link.appointment_id, link.target, link.event_id, "delete",
+                                    Desired(link.appointment_id, link.event_id, link.target, None, None), link))
+                          for link in live), key=_order)
+        try:
+            for start in range(0, len(planned), CHUNK):
+                _send(quiet, engine, provider, planned[start:start + CHUNK], report, failures, None)
+            provider.flush()
+        finally:
+            provider.close()
+        left = count_left_behind(engine, name, since) if len(live) == limit or report.failed else 0
+        log.info("calendar.retired", provider=name, events=report.deleted, failed=report.failed, left=left,
+                 failures=dict(failures) if failures else None)
+        counts["retired"] += report.deleted
+        counts["left"] += left
+    return {key: value for key, value in sorted(counts.items(), reverse=True) if value}
+
+
+def _retiring_provider(settings: CalendarSettings, name: str, engine: Engine) -> CalendarProvider | None:
+    """The provider ``name`` as the settings still describe it, to remove its events; None when
+    they no longer say how to reach it (google without a key file)."""
+    if name == "google" and settings.google.key_file is None:
+        return None
+    return build_provider(settings.model_copy(update={"provider": name}), engine)
+
+
 def calendar_stage(settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> dict[str, int]:
-    """The pipeline stage: ``{"inserted", "patched", "deleted", "unchanged", "failed", "skipped"}``."""
+    """The pipeline stage: ``{"inserted", "patched", "deleted", "unchanged", "failed", "skipped"}``,
+    and ``retired`` / ``left`` when another provider still held events (:func:`retire_others`)."""
     provider = build_provider(settings.calendar, store.engine)
     if provider is None:
-        return PushReport().as_dict()
-    try:
-        return push(settings.calendar, store.engine, provider, progress=progress).as_dict()
-    finally:
-        provider.close()
+        result = PushReport().as_dict()
+    else:
+        try:
+            result = push(settings.calendar, store.engine, provider, progress=progress).as_dict()
+        finally:
+            provider.close()
+    return result | retire_others(settings.calendar, store.engine)
