@@ -15,8 +15,10 @@ import pytest
 from icalendar import Calendar
 
 from clinicsync.sync.calendar import push as push_module
+from clinicsync.sync.calendar.google import GoogleCalendar
 from clinicsync.sync.calendar.provider import event_id
 from clinicsync.sync.calendar.push import calendar_stage
+from clinicsync.sync.calendar.reconcile import reconcile
 from clinicsync.sync.calendar.status import calendar_status
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.calendar import CalendarSettings
@@ -237,3 +239,26 @@ def test_a_doctors_primary_named_by_its_id_keeps_its_events(settings, store: Sto
     stage(settings("google"), store)
     stage(settings("google", calendars=[{"practitioner": "D01", "calendar_id": AMELIA, "user": AMELIA}]), store)
     assert set(fake_google.live(AMELIA)) == {event_id("csv", "A1")}
+
+
+def test_reconcile_of_one_calendar_written_as_two_users_finds_no_orphans(settings, store: Store,  # type: ignore[no-untyped-def]
+                                                                         fake_google: FakeGoogle) -> None:
+    """Two doctors' rules send them to one shared calendar, each written as its own user (a rule
+    edited to name another user, beside one that was not): each user's listing of the calendar
+    holds the other's events too; none is an orphan, and --fix deletes none."""
+    fake_google.shared[SHARED] = {"frontdesk@clinic.example.org", "newdesk@clinic.example.org"}
+    calendar = settings("google", calendars=[
+        {"practitioner": "D01", "calendar_id": SHARED, "user": "frontdesk@clinic.example.org"},
+        {"practitioner": "D02", "calendar_id": SHARED, "user": "newdesk@clinic.example.org"}])
+    apply(store, appointment("A1"), appointment("A2", doctor="D02"))
+    stage(calendar, store)
+    assert len(fake_google.live(SHARED)) == 2
+    whole = cast(Settings, SimpleNamespace(calendar=calendar, connectors=[SimpleNamespace(name="csv")]))
+    provider = GoogleCalendar(calendar.google, sleep=lambda _: None)
+    try:
+        report = reconcile(whole, store.engine, provider, fix=True)
+    finally:
+        provider.close()
+    assert [f for f in report.findings if f.kind == "orphan"] == []
+    assert report.orphans_deleted == 0
+    assert len(fake_google.live(SHARED)) == 2
