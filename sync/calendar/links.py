@@ -50,25 +50,32 @@ def load_links(engine: Engine, provider: str, since: datetime) -> dict[int, list
     return out
 
 
-def left_behind(engine: Engine, provider: str, since: datetime, limit: int | None = None) -> list[Link]:
+def left_behind(engine: Engine, provider: str, since: datetime, limit: int | None = None,
+                now_in: str | None = None) -> list[Link]:
     """The provider's links whose event is (or may be) in a calendar: pending or present, of
-    appointments ending after ``since``, by link id (``limit`` of them)."""
-    query = select(LINKS).where(*_live(provider, since)).order_by(LINKS.c.id).limit(limit)
+    appointments ending after ``since``, by link id (``limit`` of them). ``now_in``: the provider
+    in use; an appointment whose event there is not confirmed yet (a pending link: its first push
+    failed, or is still to come) is left out, so it stays where the doctor still sees it."""
+    query = select(LINKS).where(*_live(provider, since, now_in)).order_by(LINKS.c.id).limit(limit)
     with engine.connect() as connection:
         return [_link(row) for row in connection.execute(query)]
 
 
-def count_left_behind(engine: Engine, provider: str, since: datetime) -> int:
+def count_left_behind(engine: Engine, provider: str, since: datetime, now_in: str | None = None) -> int:
     """How many links :func:`left_behind` would give without a limit."""
+    query = select(func.count()).select_from(LINKS).where(*_live(provider, since, now_in))
     with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(LINKS).where(*_live(provider, since)))
-                   .scalar_one())
+        return int(connection.execute(query).scalar_one())
 
 
-def _live(provider: str, since: datetime) -> tuple[Any, ...]:
-    inside = select(A.id).where(A.end_utc >= since)
-    return (LINKS.c.provider == provider, LINKS.c.state.in_(("pending", "present")),
-            LINKS.c.appointment_id.in_(inside))
+def _live(provider: str, since: datetime, now_in: str | None) -> tuple[Any, ...]:
+    where = [LINKS.c.provider == provider, LINKS.c.state.in_(("pending", "present")),
+             LINKS.c.appointment_id.in_(select(A.id).where(A.end_utc >= since))]
+    if now_in is not None:
+        waiting = LINKS.alias("waiting")
+        where.append(LINKS.c.appointment_id.not_in(
+            select(waiting.c.appointment_id).where(waiting.c.provider == now_in, waiting.c.state == "pending")))
+    return tuple(where)
 
 
 def links_of(engine: Engine, provider: str, appointment_ids: Sequence[int]) -> dict[int, list[Link]]:

@@ -357,13 +357,15 @@ def retire_others(settings: CalendarSettings, engine: Engine, now: datetime | No
     included, and showed each visit twice beside the new provider's event.
 
     Each live link (pending or present) of another provider, of an appointment inside the
-    window, is sent as a delete to that provider (a .ics event is kept as STATUS:CANCELLED,
-    which removes it from a subscribed app; a Google event is deleted), never telling an
-    invited patient (the visit is not cancelled). Its link becomes ``deleted``, as any delete
-    leaves it, so switching back brings each event back (an update) rather than a duplicate.
-    A provider that cannot be reached any more (google without ``calendar.google.key_file``)
+    window whose event in the current provider is not still pending (its first push there
+    failed: the old calendar keeps showing it until the new one does), is sent as a delete to
+    that provider (a .ics event is kept as STATUS:CANCELLED, which removes it from a subscribed
+    app; a Google event is deleted), never telling an invited patient (the visit is not cancelled).
+    Its link becomes ``deleted``, as any delete leaves it, so switching back brings each event
+    back (an update) rather than a duplicate. A provider that cannot be reached any more (google without ``calendar.google.key_file``)
     is left as it is and counted: ``calendar status`` shows its events (left_behind).
-    At most ``limit`` events per run. ``{"retired": n, "left": m}``, each only when not 0."""
+    At most ``limit`` events per run. ``{"retired": n, "left": m}`` (``left``: the live links
+    still there after this, whatever the reason), each only when not 0."""
     now = now or utcnow()
     since = window_start(settings, now)
     quiet = settings.model_copy(update={"invite_patient": False})
@@ -371,30 +373,27 @@ def retire_others(settings: CalendarSettings, engine: Engine, now: datetime | No
     for name in PROVIDERS:
         if name == settings.provider:
             continue
-        live = left_behind(engine, name, since, limit)
-        if not live:
-            continue
-        provider = _retiring_provider(settings, name, engine)
-        if provider is None:
-            left = count_left_behind(engine, name, since)
+        live = left_behind(engine, name, since, limit, now_in=settings.provider)
+        provider = _retiring_provider(settings, name, engine) if live else None
+        if provider is not None:
+            report, failures = PushReport(), Counter[str]()
+            planned = sorted((_planned((link.appointment_id, link.target, link.event_id, "delete",
+                                        Desired(link.appointment_id, link.event_id, link.target, None, None), link))
+                              for link in live), key=_order)
+            try:
+                for start in range(0, len(planned), CHUNK):
+                    _send(quiet, engine, provider, planned[start:start + CHUNK], report, failures, None)
+                provider.flush()
+            finally:
+                provider.close()
+            log.info("calendar.retired", provider=name, events=report.deleted, failed=report.failed,
+                     failures=dict(failures) if failures else None)
+            counts["retired"] += report.deleted
+        # Still held there: not reachable, past this run's bound, failed, or not yet in the new calendar.
+        left = count_left_behind(engine, name, since)
+        if left:
             log.warning("calendar.left_behind", provider=name, events=left,
-                        hint=f"calendar.{name} settings are needed to remove them")
-            counts["left"] += left
-            continue
-        report, failures = PushReport(), Counter[str]()
-        planned = sorted((_planned((link.appointment_id, link.target, link.event_id, "delete",
-                                    Desired(link.appointment_id, link.event_id, link.target, None, None), link))
-                          for link in live), key=_order)
-        try:
-            for start in range(0, len(planned), CHUNK):
-                _send(quiet, engine, provider, planned[start:start + CHUNK], report, failures, None)
-            provider.flush()
-        finally:
-            provider.close()
-        left = count_left_behind(engine, name, since) if len(live) == limit or report.failed else 0
-        log.info("calendar.retired", provider=name, events=report.deleted, failed=report.failed, left=left,
-                 failures=dict(failures) if failures else None)
-        counts["retired"] += report.deleted
+                        reachable=provider is not None or not live)
         counts["left"] += left
     return {key: value for key, value in sorted(counts.items(), reverse=True) if value}
 

@@ -84,14 +84,13 @@ def reconcile(settings: Settings, engine: Engine, provider: CalendarProvider, fi
     for group in calendars.values():
         target = next((t for t in group if t in expected), group[0])  # listed as a user the truth writes as
         remote = {e.event_id: e for e in provider.list_events(target, since)}
-        want = {event_id: desired for t in group for event_id, desired in expected.get(t, {}).items()}
+        want = {event_id: (t, desired) for t in group for event_id, desired in expected.get(t, {}).items()}
         label = target.label()
         report.calendars[label] = {"events": sum(not e.cancelled for e in remote.values()),
-                                   "expected": sum(not d.content.cancelled for d in want.values() if d.content)}
-        for event_id, desired in want.items():
+                                   "expected": sum(not d.content.cancelled for _, d in want.values() if d.content)}
+        for event_id, (wanted_in, desired) in want.items():
             event = remote.get(event_id)
-            _compare(label, event_id, desired, event, link_at.get((desired.appointment_id, desired.target)), report,
-                     fixes)
+            _compare(label, event_id, desired, event, link_at.get((desired.appointment_id, wanted_in)), report, fixes)
             if event is not None and not event.cancelled and desired.content and not desired.content.cancelled:
                 seen.append(Seen(desired.appointment_id, label, event.responses))
         for event_id, event in remote.items():

@@ -17,7 +17,7 @@ from icalendar import Calendar
 from clinicsync.sync.calendar import push as push_module
 from clinicsync.sync.calendar.google import GoogleCalendar
 from clinicsync.sync.calendar.provider import event_id
-from clinicsync.sync.calendar.push import calendar_stage
+from clinicsync.sync.calendar.push import calendar_stage, retire_others
 from clinicsync.sync.calendar.reconcile import reconcile
 from clinicsync.sync.calendar.status import calendar_status
 from clinicsync.sync.settings import Settings
@@ -262,3 +262,41 @@ def test_reconcile_of_one_calendar_written_as_two_users_finds_no_orphans(setting
     assert [f for f in report.findings if f.kind == "orphan"] == []
     assert report.orphans_deleted == 0
     assert len(fake_google.live(SHARED)) == 2
+
+
+def test_a_switch_meeting_calendars_usage_limit_sends_one_batch_and_keeps_the_old_feed(  # type: ignore[no-untyped-def]
+        settings, store: Store, fake_google: FakeGoogle, tmp_path: Path) -> None:
+    """Google's answer to a user who created too many events in a short time (the first push
+    after a switch): 403 usageLimits/quotaExceeded, for hours. The rest of that doctor's events
+    wait for the next run unsent (not one failing call per event per run), another doctor's go,
+    and the doctor's old .ics feed keeps the visits Google has not taken yet."""
+    start = base_time()
+    apply(store, *[appointment(f"A{i}", start=start + timedelta(minutes=30 * i)) for i in range(120)],
+          appointment("R1", doctor="D02"))
+    stage(settings("ics"), store)
+    fake_google.fail(403, "quotaExceeded", times=10**6, principal=AMELIA)
+    result = stage(settings("google"), store)
+    assert len([c for c in fake_google.calls if c.principal == AMELIA]) <= 50  # one batch, not 120 calls
+    assert set(fake_google.live(RAFAEL)) == {event_id("csv", "R1")}
+    assert len(live_in_file(amelia_file(tmp_path))) == 120  # she still sees her visits where she did
+    assert live_in_file(tmp_path / "calendars" / f"{RAFAEL}.ics") == set()
+    assert (result["inserted"], result["failed"], result["retired"], result["left"]) == (1, 120, 1, 120)
+    status = calendar_status(settings("google"), store.engine)
+    assert {row["calendar"]: row["failing"] for row in status["calendars"]} == {AMELIA: 120, RAFAEL: 0}
+    assert status["left_behind"] == [{"provider": "ics", "calendar": AMELIA, "events": 120}]
+
+    fake_google.faults.clear()  # hours later: Google takes them, and the old feed empties
+    result = stage(settings("google"), store)
+    assert (result["inserted"], result["retired"]) == (120, 120)
+    assert len(fake_google.live(AMELIA)) == 120 and live_in_file(amelia_file(tmp_path)) == set()
+
+
+def test_retiring_is_bounded_per_run(settings, store: Store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    apply(store, *[appointment(f"A{i}", start=base_time() + timedelta(minutes=30 * i)) for i in range(3)])
+    stage(settings("ics"), store)
+    off = settings("none")
+    assert retire_others(off, store.engine, limit=2) == {"retired": 2, "left": 1}
+    assert len(live_in_file(amelia_file(tmp_path))) == 1
+    assert retire_others(off, store.engine, limit=2) == {"retired": 1}
+    assert live_in_file(amelia_file(tmp_path)) == set()
+    assert retire_others(off, store.engine, limit=2) == {}
