@@ -362,8 +362,9 @@ def retire_others(settings: CalendarSettings, engine: Engine, now: datetime | No
     that provider (a .ics event is kept as STATUS:CANCELLED, which removes it from a subscribed
     app; a Google event is deleted), never telling an invited patient (the visit is not cancelled).
     Its link becomes ``deleted``, as any delete leaves it, so switching back brings each event
-    back (an update) rather than a duplicate. A provider that cannot be reached any more (google without ``calendar.google.key_file``)
-    is left as it is and counted: ``calendar status`` shows its events (left_behind).
+    back (an update) rather than a duplicate. A provider that cannot be reached any more
+    (google without ``calendar.google.key_file``) is left as it is and counted: ``calendar
+    status`` shows its events (left_behind).
     At most ``limit`` events per run. ``{"retired": n, "left": m}`` (``left``: the live links
     still there after this, whatever the reason), each only when not 0."""
     now = now or utcnow()
