@@ -178,6 +178,10 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
     def pushed(ids: Sequence[int]) -> dict[int, list[Link]]:
         return links_of(engine, settings.provider, ids)
 
+    # A provider that keeps its events in the store (ics) by file; one paced per user (google)
+    # with every user's calls spread over the rounds (_Spread).
+    order = _order if getattr(provider, "store_engine", None) is engine else _Spread()
+
     for truth, links in changed_pages(engine, settings, now, pushed):
         remember: list[tuple[str, int]] = []
         forget: list[int] = []
@@ -187,11 +191,13 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
         compared += len(truth)
         progress(compared, None)
         if len(waiting) >= CHUNK:
-            waiting.sort(key=_order)  # once: a sorted list stays sorted as full chunks are taken off its head
+            waiting.sort(key=order)  # once: a sorted list stays sorted as full chunks are taken off its head
         while len(waiting) >= CHUNK:
             _send(settings, engine, provider, waiting[:CHUNK], report, failures, on_outcomes)
+            if isinstance(order, _Spread):
+                order.sent(waiting[:CHUNK])
             del waiting[:CHUNK]
-    waiting.sort(key=_order)
+    waiting.sort(key=order)
     for start in range(0, len(waiting), CHUNK):
         _send(settings, engine, provider, waiting[start:start + CHUNK], report, failures, on_outcomes)
     provider.flush()  # once per pass: a file provider writes each changed file here, not per chunk
@@ -205,6 +211,32 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
 # comparison); an attrgetter builds that tuple without a Python call per operation.
 _order: Callable[[Planned], tuple[str, str, str, int]] = attrgetter(
     "target.provider", "target.account", "target.calendar_id", "appointment_id")
+
+
+class _Spread:
+    """The sort key of the waiting operations of a provider paced per user (google: at most
+    ``user_calls_per_minute`` calls as one user): each user's n-th operation before any user's
+    n+1-th, then as :data:`_order`. A round then holds every user's calls, and the pacer does
+    not sleep on one doctor's quota while the others' goes unused: sorted by calendar, the first
+    push after a switch to Google was paced one doctor after another (12,000 events of 10
+    doctors: 7 minutes asleep, 100,000 of 50 about two hours in one run)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.ranks: dict[tuple[int, Target], int] = {}  # the operations waiting: their rank in their user's
+
+    def __call__(self, planned: Planned) -> tuple[Any, ...]:
+        where = (planned.appointment_id, planned.target)
+        rank = self.ranks.get(where)
+        if rank is None:
+            account = planned.target.account
+            rank = self.ranks[where] = self.counts[account]
+            self.counts[account] += 1
+        return (rank, *_order(planned))
+
+    def sent(self, chunk: Sequence[Planned]) -> None:
+        for planned in chunk:
+            self.ranks.pop((planned.appointment_id, planned.target), None)
 
 
 def _send(settings: CalendarSettings, engine: Engine, provider: CalendarProvider, chunk: Sequence[Planned],
