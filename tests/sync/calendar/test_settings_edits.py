@@ -17,7 +17,7 @@ from icalendar import Calendar
 from clinicsync.sync.calendar import push as push_module
 from clinicsync.sync.calendar.google import GoogleCalendar
 from clinicsync.sync.calendar.provider import event_id
-from clinicsync.sync.calendar.push import calendar_stage, retire_others
+from clinicsync.sync.calendar.push import calendar_stage, push, retire_others
 from clinicsync.sync.calendar.reconcile import reconcile
 from clinicsync.sync.calendar.status import calendar_status
 from clinicsync.sync.settings import Settings
@@ -49,9 +49,10 @@ def settings(tmp_path: Path, key_file: Path, fake_google: FakeGoogle):  # type: 
     """CalendarSettings as an admin edits them: the google and ics sections kept unless removed."""
 
     def make(provider: str, google: bool = True, **overrides: Any) -> CalendarSettings:
+        more = overrides.pop("google", {})
         data: dict[str, Any] = {"provider": provider, "ics": {"directory": "calendars"}, **overrides}
         if google:
-            data["google"] = {"key_file": str(key_file), "api_root": fake_google.url, "retry": FAST_RETRY}
+            data["google"] = {"key_file": str(key_file), "api_root": fake_google.url, "retry": FAST_RETRY, **more}
         return CalendarSettings.model_validate(data, context={"base_dir": tmp_path})
 
     return make
@@ -300,3 +301,25 @@ def test_retiring_is_bounded_per_run(settings, store: Store, tmp_path: Path) -> 
     assert retire_others(off, store.engine, limit=2) == {"retired": 1}
     assert live_in_file(amelia_file(tmp_path)) == set()
     assert retire_others(off, store.engine, limit=2) == {}
+
+
+def test_the_first_push_after_a_switch_paces_every_doctor_at_once(settings, store: Store,  # type: ignore[no-untyped-def]
+                                                                  fake_google: FakeGoogle) -> None:
+    """Calls are paced per user (google.user_calls_per_minute): with each doctor's calls in
+    batches of their own, one after another, the pacer waited on one doctor while the other's
+    quota went unused (120 s here); spread over the batches, both are paced together."""
+    start = base_time()
+    apply(store, *[appointment(f"A{i}", start=start + timedelta(minutes=30 * i)) for i in range(20)],
+          *[appointment(f"R{i}", doctor="D02", start=start + timedelta(minutes=30 * i)) for i in range(20)])
+    google = settings("google", google={"batch_size": 10, "user_calls_per_minute": 10})
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    provider = GoogleCalendar(google.google, sleep=sleep, clock=lambda: clock[0])
+    try:
+        assert push(google, store.engine, provider).inserted == 40
+    finally:
+        provider.close()
+    assert clock[0] <= 60
