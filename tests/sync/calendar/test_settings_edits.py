@@ -17,7 +17,7 @@ from icalendar import Calendar
 from clinicsync.sync.calendar import push as push_module
 from clinicsync.sync.calendar.google import GoogleCalendar
 from clinicsync.sync.calendar.provider import event_id
-from clinicsync.sync.calendar.push import calendar_stage, push, retire_others
+from clinicsync.sync.calendar.push import calendar_stage, push
 from clinicsync.sync.calendar.reconcile import reconcile
 from clinicsync.sync.calendar.status import calendar_status
 from clinicsync.sync.settings import Settings
@@ -296,11 +296,11 @@ def test_retiring_is_bounded_per_run(settings, store: Store, tmp_path: Path) -> 
     apply(store, *[appointment(f"A{i}", start=base_time() + timedelta(minutes=30 * i)) for i in range(3)])
     stage(settings("ics"), store)
     off = settings("none")
-    assert retire_others(off, store.engine, limit=2) == {"retired": 2, "left": 1}
+    assert push_module.retire_others(off, store.engine, limit=2) == {"retired": 2, "left": 1}
     assert len(live_in_file(amelia_file(tmp_path))) == 1
-    assert retire_others(off, store.engine, limit=2) == {"retired": 1}
+    assert push_module.retire_others(off, store.engine, limit=2) == {"retired": 1}
     assert live_in_file(amelia_file(tmp_path)) == set()
-    assert retire_others(off, store.engine, limit=2) == {}
+    assert push_module.retire_others(off, store.engine, limit=2) == {}
 
 
 def test_the_first_push_after_a_switch_paces_every_doctor_at_once(settings, store: Store,  # type: ignore[no-untyped-def]
