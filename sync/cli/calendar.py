@@ -79,9 +79,9 @@ def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
             skipped.add_row(row["practitioner"], str(row["appointments"]))
         print_table(out_console, skipped)
     if result["left_behind"]:
-        left = Table("provider", "calendar", "events",
-                     title="left in calendars no longer kept up to date (the provider's settings are needed to "
-                           "remove them: docs/operations.md)")
+        left = Table("provider", "calendar", "events", title="left in calendars no longer kept up to date",
+                     caption="removed by the next sync while the provider's settings reach them "
+                             "(docs/operations.md: Changing calendar settings after go-live)")
         for row in result["left_behind"]:
             left.add_row(row["provider"], row["calendar"], str(row["events"]))
         print_table(out_console, left)
