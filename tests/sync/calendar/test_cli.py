@@ -100,13 +100,13 @@ def test_an_admin_switches_from_ics_to_google_then_removes_the_section(  # type:
     google = (f"  google:\n    key_file: {key_file}\n    api_root: {fake_google.url}\n"
               f"    retry: {{attempts: 3, initial_seconds: 0.001, max_seconds: 0.01}}\n")
     feed = tmp_path / "calendars" / f"{AMELIA}.ics"
-    run = cli(write_settings(connectors=connectors, extra="calendar:\n  provider: ics\n  ics: {directory: calendars}\n"))
+    files = "  ics: {directory: calendars}\n"
+    run = cli(write_settings(connectors=connectors, extra="calendar:\n  provider: ics\n" + files))
     run("db", "upgrade")
     run("sync", "--once")
     assert "STATUS:CONFIRMED" in feed.read_text()
 
-    run = cli(write_settings(connectors=connectors, extra="calendar:\n  provider: google\n"
-                                                          "  ics: {directory: calendars}\n" + google))
+    run = cli(write_settings(connectors=connectors, extra="calendar:\n  provider: google\n" + files + google))
     _, out, _ = run("sync", "--once", "--json")
     assert json.loads(out)["calendar"]["retired"] == 1
     assert list(fake_google.live(AMELIA)) == [event_id("csv", "A1")]
