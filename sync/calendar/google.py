@@ -8,7 +8,10 @@ in a batch carries its own user's token (Google lets a part's Authorization over
 outer request's), so 10,000 events take 200 batch requests however they are spread. A rate
 limit (403 rateLimitExceeded/userRateLimitExceeded, 429) or a server error is retried with
 exponential backoff and jitter (tenacity), never sooner than a Retry-After the answer
-carries (up to retry.max_seconds), and calls per user are paced under the quota.
+carries (up to retry.max_seconds), and calls per user are paced under the quota (the stage
+spreads every user's calls over the batches). A user answered with Calendar's usage limit or
+the daily quota (403 quotaExceeded, dailyLimitExceeded), or whose calls outlasted every
+retry, is held for the rest of the run: their other calls fail unsent, for the next run.
 Delegated credentials live for the process, so a long-running service reuses each
 doctor's token until it expires instead of asking for a new one every run.
 """
@@ -223,7 +226,7 @@ class GoogleCalendar:
         self._pacer = Pacer(settings.user_calls_per_minute, clock, sleep)
         self._batch_uri = urljoin(settings.api_root, BATCH_PATH)
         # Users held for the rest of this provider's life (one run): a usage limit answered, or
-        # a rate limit that outlasted every retry. Their calls fail with that error unsent, so a
+        # a passing fault (rate limit, 5xx, transport) that outlasted every retry. Their calls fail with that error unsent, so a
         # locked-out user gets one batch of calls per run, not every event of a switch each run.
         self.held: dict[str, str] = {}
 
