@@ -225,9 +225,10 @@ class GoogleCalendar:
         self._wait_hint = 0.0  # the longest Retry-After of this round's passing faults
         self._pacer = Pacer(settings.user_calls_per_minute, clock, sleep)
         self._batch_uri = urljoin(settings.api_root, BATCH_PATH)
-        # Users held for the rest of this provider's life (one run): a usage limit answered, or
-        # a passing fault (rate limit, 5xx, transport) that outlasted every retry. Their calls fail with that error unsent, so a
-        # locked-out user gets one batch of calls per run, not every event of a switch each run.
+        # Users held for the rest of this provider's life (one run): a usage limit answered, or a
+        # passing fault (rate limit, 5xx, transport) that outlasted every retry. Their calls fail
+        # with that error unsent: a locked-out user gets one batch of calls per run, not every
+        # event of a switch each run.
         self.held: dict[str, str] = {}
 
     # -- plumbing ----------------------------------------------------------------------
