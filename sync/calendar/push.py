@@ -32,6 +32,8 @@ from clinicsync.sync.calendar.links import (
     left_behind,
     links_of,
     mark_in_flight,
+    nothing_left,
+    nothing_left_known,
     record_outcomes,
     record_with_events,
     remember_sources,
@@ -400,6 +402,9 @@ def retire_others(settings: CalendarSettings, engine: Engine, now: datetime | No
     At most ``limit`` events per run. ``{"retired": n, "left": m}`` (``left``: the live links
     still there after this, whatever the reason), each only when not 0."""
     now = now or utcnow()
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if nothing_left_known(engine, settings.provider, day):
+        return {}
     since = window_start(settings, now)
     quiet = settings.model_copy(update={"invite_patient": False})
     counts: Counter[str] = Counter()
@@ -428,6 +433,7 @@ def retire_others(settings: CalendarSettings, engine: Engine, now: datetime | No
             log.warning("calendar.left_behind", provider=name, events=left,
                         reachable=provider is not None or not live)
         counts["left"] += left
+    nothing_left(engine, settings.provider, None if counts["left"] else day)
     return {key: value for key, value in sorted(counts.items(), reverse=True) if value}
 
 
