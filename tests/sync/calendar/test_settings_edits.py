@@ -323,3 +323,11 @@ def test_the_first_push_after_a_switch_paces_every_doctor_at_once(settings, stor
     finally:
         provider.close()
     assert clock[0] <= 60, clock
+
+
+def test_the_switches_on_mariadb(settings, mariadb_store: Store, fake_google: FakeGoogle,  # type: ignore[no-untyped-def]
+                                 tmp_path: Path) -> None:
+    """The retirement's queries (another provider's live links, the new provider's pending ones,
+    the day's record) on MariaDB: back and forth, then the section removed and put back."""
+    test_google_to_ics_and_back_moves_every_event(settings, mariadb_store, fake_google, tmp_path)
+    test_section_removed_leaves_the_events_and_status_says_so(settings, mariadb_store, fake_google)
