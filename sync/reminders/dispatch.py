@@ -138,6 +138,16 @@ def resolve_routes(settings: Settings) -> dict[str, str]:
     return routes
 
 
+def routing_problems(settings: Settings) -> list[str]:
+    """`resolve_routes`'s refusal, for `config validate`: a route left naming a notifier that
+    was renamed or removed, or one that does not send the channel."""
+    try:
+        resolve_routes(settings)
+    except RoutingError as exc:
+        return [str(exc)]
+    return []
+
+
 @dataclass
 class Item:
     """One claimed reminder with the current rows it is about."""
@@ -896,4 +906,5 @@ def dispatch(settings: Settings, store: Store, at: datetime | None = None, *, dr
     return Dispatcher(settings, store, at, dry_run=dry_run, resend_unknown=resend_unknown, halt=halt).run()
 
 
-__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "lift_opt_out", "opt_in", "record_opt_out"]
+__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "lift_opt_out", "opt_in", "record_opt_out",
+           "routing_problems"]

@@ -233,3 +233,16 @@ async def test_a_replaced_twilio_kept_unrouted_still_takes_its_callbacks_and_onc
     assert 'clinicsync_webhook_requests_total{endpoint="twilio_status",result="forbidden"} 1.0' in metrics
     assert {k: s for k, (s, _) in states(store).items() if ":confirmation:" in k} == {
         "a1:patient:confirmation:v1": "delivered", "a2:patient:confirmation:v1": "sent"}
+
+
+# -- a route left naming a removed notifier ----------------------------------------------------
+def test_config_validate_names_a_route_to_a_removed_notifier(write_settings: SettingsFactory, cli: Any) -> None:
+    """Twilio removed from `notifiers:` but `reminders.routes.sms` still names it: `remind` refuses
+    every run (exit 2, the key named); `config validate`, run after the edit, said `valid`."""
+    path = write_settings(extra="notifiers:\n  - {name: box, kind: outbox, directory: out}\n"
+                                "reminders:\n  routes: {sms: twilio}\n")
+    _code, out, err = cli(path)("config", "validate", expect=2)
+    assert "reminders.routes.sms: no notifier named 'twilio' (known: ['box'])" in err and "valid" not in out
+    fixed = write_settings(extra="notifiers:\n  - {name: box, kind: outbox, directory: out}\n"
+                                 "reminders:\n  routes: {sms: box}\n")
+    assert "valid" in cli(fixed)("config", "validate")[1]
