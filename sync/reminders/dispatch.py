@@ -222,6 +222,7 @@ class Dispatcher:
             follow_settings(self.config, self.store, self.now)  # plans made with other settings first
             self.recover()
             self._retry_set_aside()
+            self._reroute_waiting()
             if self.resend_unknown:
                 self._requeue_unknown()
         batch = self.config.workers * 8
@@ -301,6 +302,27 @@ class Dispatcher:
         if lost:
             log.warning("reminders.unknown", count=lost, hint="see `clinicsync reminders list --status unknown`")
         return int(lost or 0)
+
+    def _reroute_waiting(self) -> None:
+        """Messages waiting out a refusal (``will retry: …``) by a notifier that no longer sends
+        their channel (it was renamed, removed or replaced: Twilio by AWS) are due now. Their
+        backoff, and any Retry-After, were the old provider's; waiting them out (up to
+        ``retry_backoff_max``) before the new provider is even tried could make a notice or a
+        1-hour reminder too late. Only a pending row that was never taken moves (a refused send
+        is one the provider did not take), so nothing goes twice. Its ``notifier`` is cleared:
+        the next send names the one it goes through, and a row the quiet hours hold is not
+        moved again at every run."""
+        waiting = and_(R.c.status == "pending", R.c.reason.startswith(RETRYING, autoescape=True),
+                       R.c.due_at > self.now, R.c.notifier.is_not(None))
+        moved = 0
+        with writer(self.store.engine) as connection:
+            for channel in CHANNELS:
+                elsewhere = [R.c.notifier != self.routes[channel]] if channel in self.routes else []
+                moved += connection.execute(update(R).where(waiting, R.c.channel == channel, *elsewhere).values(
+                    due_at=self.now, notifier=None, updated_at=self.clock())).rowcount or 0
+        if moved:
+            log.info("reminders.rerouted", count=moved, hint="waiting on a notifier that no longer sends their "
+                                                             "channel: due now, through the current route")
 
     def _requeue_unknown(self) -> None:
         with writer(self.store.engine) as connection:

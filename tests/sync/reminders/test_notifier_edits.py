@@ -246,3 +246,43 @@ def test_config_validate_names_a_route_to_a_removed_notifier(write_settings: Set
     fixed = write_settings(extra="notifiers:\n  - {name: box, kind: outbox, directory: out}\n"
                                  "reminders:\n  routes: {sms: box}\n")
     assert "valid" in cli(fixed)("config", "validate")[1]
+
+
+def test_a_message_waiting_out_the_old_providers_backoff_goes_at_once_through_the_new_one(
+        store: Store, write_settings: SettingsFactory, tmp_path: Path, scripted: Path) -> None:
+    """Twilio refused (down, or its token rotated) and the clinic switches SMS to AWS: the waiting
+    message's backoff (up to `retry_backoff_max`, 1 h by default) and any Retry-After were the old
+    provider's. On main it still waited them out before the new provider was even tried — a
+    notice or a 1-hour reminder could end `failed` "too late after N failed attempts" with a
+    working provider configured. Now it is due at once, and goes once."""
+    old = settings_with(write_settings, tmp_path, names=("twilio", "mails"), outcomes="{'+12125550101': retryable}",
+                        reminders="routes: {sms: twilio}\nretry_backoff: 45m\nretry_backoff_max: 2h")
+    put(store, appointment("A1", START, email=None))
+    plan(old, store, BOOKED_AT)
+    assert Dispatcher(old, store, BOOKED_AT).run().retrying == 1
+    waiting = reminders(store)["a1:patient:confirmation:v1"]
+    assert waiting.status == "pending" and waiting.due_at == BOOKED_AT + timedelta(minutes=45)
+    new = settings_with(write_settings, tmp_path, names=("aws", "mails"),
+                        reminders="routes: {sms: aws}\nretry_backoff: 45m\nretry_backoff_max: 2h")
+    soon = BOOKED_AT + timedelta(minutes=2)
+    assert run(new, store, soon) == {"sent": 1, "failed": 0, "skipped": 0, "unknown": 0}
+    assert run(new, store, soon + timedelta(hours=1))["sent"] == 0
+    row = reminders(store)["a1:patient:confirmation:v1"]
+    assert (row.status, row.notifier) == ("sent", "aws")
+    assert [line["to"] for line in read_log(tmp_path / "aws.jsonl")] == ["+12125550101"]
+
+
+def test_a_message_waiting_out_its_own_providers_backoff_still_waits_after_a_restart(
+        store: Store, write_settings: SettingsFactory, tmp_path: Path, scripted: Path) -> None:
+    """The same notifier (the settings reloaded, another notifier added): the backoff stands."""
+    settings = settings_with(write_settings, tmp_path, names=("twilio", "mails"),
+                             outcomes="{'+12125550101': retryable}",
+                             reminders="routes: {sms: twilio}\nretry_backoff: 45m\nretry_backoff_max: 2h")
+    put(store, appointment("A1", START, email=None))
+    plan(settings, store, BOOKED_AT)
+    run(settings, store, BOOKED_AT)
+    again = settings_with(write_settings, tmp_path, names=("twilio", "mails", "aws"),
+                          reminders="routes: {sms: twilio}\nretry_backoff: 45m\nretry_backoff_max: 2h")
+    assert run(again, store, BOOKED_AT + timedelta(minutes=2))["sent"] == 0
+    assert reminders(store)["a1:patient:confirmation:v1"].due_at == BOOKED_AT + timedelta(minutes=45)
+    assert run(again, store, BOOKED_AT + timedelta(minutes=46))["sent"] == 1
