@@ -286,3 +286,29 @@ def test_a_message_waiting_out_its_own_providers_backoff_still_waits_after_a_res
     assert run(again, store, BOOKED_AT + timedelta(minutes=2))["sent"] == 0
     assert reminders(store)["a1:patient:confirmation:v1"].due_at == BOOKED_AT + timedelta(minutes=45)
     assert run(again, store, BOOKED_AT + timedelta(minutes=46))["sent"] == 1
+
+
+def test_switching_patients_from_sms_to_whatsapp_sends_a_refused_sms_once_by_whatsapp(
+        store: Store, write_settings: SettingsFactory, tmp_path: Path, scripted: Path) -> None:
+    """Pins main's behaviour: `reminders.channels` switched from SMS to WhatsApp while a message
+    waits after an SMS refusal (never taken): it goes by WhatsApp after its backoff, once, and no
+    SMS follows; a message the SMS provider may have taken (`unknown`) is not sent by WhatsApp."""
+    sms_first = ("routes: {sms: texts, whatsapp: chat}\nretry_backoff: 10m\n")
+    old = settings_with(write_settings, tmp_path, names=("texts", "chat"), reminders=sms_first,
+                        outcomes="{'+12125550101': retryable, '+12125550103': crash}")
+    put(store, appointment("A1", START, email=None, channel=None),
+        appointment("A3", START, patient="P3", phone="+12125550103", email=None, channel=None))
+    plan(old, store, BOOKED_AT)
+    assert run(old, store, BOOKED_AT) == {"sent": 0, "failed": 0, "skipped": 0, "unknown": 1}
+    new = settings_with(write_settings, tmp_path, names=("texts", "chat"),
+                        reminders=sms_first + "channels: [whatsapp, email]")
+    assert run(new, store, BOOKED_AT + timedelta(minutes=11)) == {"sent": 1, "failed": 0, "skipped": 0,
+                                                                   "unknown": 0}
+    assert run(new, store, BOOKED_AT + timedelta(hours=2))["sent"] == 0
+    rows = reminders(store)
+    assert (rows["a1:patient:confirmation:v1"].status, rows["a1:patient:confirmation:v1"].channel) == (
+        "sent", "whatsapp")
+    assert rows["a2:patient:confirmation:v1"].status == "unknown"
+    assert [(line["channel"], line["to"]) for line in read_log(tmp_path / "chat.jsonl")] == [
+        ("whatsapp", "+12125550101")]
+    assert [line["to"] for line in read_log(tmp_path / "texts.jsonl")] == []  # the crash came before it was logged
