@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.ratelimit import TokenBucket
@@ -46,7 +46,7 @@ from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
 from clinicsync.sync.reminders.guard import UnsafeSourceText
 from clinicsync.sync.reminders.planner import BOOKED_AGAIN
 from clinicsync.sync.reminders.render import TemplateProblem
-from clinicsync.sync.reminders.replan import SETTINGS_CHANGED, follow_settings
+from clinicsync.sync.reminders.replan import SETTINGS_CHANGED, follow_settings, record_settings, settings_changed
 from clinicsync.sync.reminders.timing import due_for_offset, place, wall_clock
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import Item as SetAsideItem
@@ -165,6 +165,7 @@ class Item:
     superseded: bool = False  # a later reminder (for a confirmation: any reminder) for the visit is due and in time
 
 
+ROUTES_PLAN = "routes"  # reminder_plan's row of the routes the waiting messages were last checked against
 # A message held back, never sent, because its provider answered another one 429 (Retry-After).
 WAITING_FOR_PROVIDER = "{name}'s provider asked to wait (429, Retry-After) before the next request"
 
@@ -314,12 +315,16 @@ class Dispatcher:
         moved again at every run."""
         waiting = and_(R.c.status == "pending", R.c.reason.startswith(RETRYING, autoescape=True),
                        R.c.due_at > self.now, R.c.notifier.is_not(None))
-        moved = 0
+        # Scanned only when the routes changed since the last dispatcher recorded them (one row
+        # read otherwise): the waiting rows are found among every pending one.
+        if not settings_changed(self.store, ROUTES_PLAN, self.routes):
+            return
+        elsewhere = or_(R.c.channel.not_in(list(self.routes)),
+                        *(and_(R.c.channel == channel, R.c.notifier != name) for channel, name in self.routes.items()))
         with writer(self.store.engine) as connection:
-            for channel in CHANNELS:
-                elsewhere = [R.c.notifier != self.routes[channel]] if channel in self.routes else []
-                moved += connection.execute(update(R).where(waiting, R.c.channel == channel, *elsewhere).values(
-                    due_at=self.now, notifier=None, updated_at=self.clock())).rowcount or 0
+            moved = connection.execute(update(R).where(waiting, R.c.channel.is_not(None), elsewhere).values(
+                due_at=self.now, notifier=None, updated_at=self.clock())).rowcount or 0
+        record_settings(self.store, ROUTES_PLAN, self.routes)
         if moved:
             log.info("reminders.rerouted", count=moved, hint="waiting on a notifier that no longer sends their "
                                                              "channel: due now, through the current route")
