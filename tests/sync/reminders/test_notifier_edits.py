@@ -312,3 +312,17 @@ def test_switching_patients_from_sms_to_whatsapp_sends_a_refused_sms_once_by_wha
     assert [(line["channel"], line["to"]) for line in read_log(tmp_path / "chat.jsonl")] == [
         ("whatsapp", "+12125550101")]
     assert [line["to"] for line in read_log(tmp_path / "texts.jsonl")] == []  # the crash came before it was logged
+
+
+def test_templates_check_fails_on_a_placeholder_typo(write_settings: SettingsFactory, cli: Any,
+                                                     tmp_path: Path) -> None:
+    """The check an admin runs after editing a template: on main a placeholder typo was a warning
+    and exit 0, while every message from the template failed to render when sent."""
+    typo_templates(tmp_path)
+    config = write_settings(extra="reminders:\n  templates: tpl\n")
+    code, table, _ = cli(config)("templates", "check", expect=None)
+    assert code == 1
+    assert "en/reminder.sms: undefined variable 'frist_name': each message from this template fails to render" \
+        in " ".join(table.split())
+    typo_templates(tmp_path, "Hi {{ first_name }}, see you {{ date }}.")
+    assert cli(config)("templates", "check", expect=None)[0] == 0
