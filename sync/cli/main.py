@@ -357,13 +357,15 @@ def config_schema() -> None:
 def config_validate(ctx: typer.Context) -> None:
     """Validate the settings file and say so."""
     from clinicsync.sync.config_loader import ConfigError
+    from clinicsync.sync.reminders.dispatch import routing_problems
     from clinicsync.sync.settings import config_path, load_settings
     from clinicsync.sync.source_check import mapping_problems
 
     path = config_path(app_context(ctx).config)
     try:
         settings = load_settings(path, defer_secrets=True)
-        problems = mapping_problems(settings)
+        # A route naming a notifier that was renamed or removed stops every dispatch (`remind`).
+        problems = mapping_problems(settings) + routing_problems(settings)
         if problems:
             raise ConfigError(problems, str(path))
     except ConfigError as exc:
