@@ -11,7 +11,8 @@ from any process, and the alert rules of docs/deploy/prometheus-rules.yaml fire 
 - a notifier whose provider has refused messages for longer than the same margin (429, 5xx,
   a refused connection): they are retried while in time, and nobody is told meanwhile;
 - a FHIR Subscription that stopped (``subscription_stopped``): the server reported it
-  ``error`` or ``off`` (our outage, its ``end`` passed), or a topic-based one has sent no
+  ``error`` or ``off`` (our outage, its ``end`` passed) in a notification or when the poll
+  read it, or no longer has it (``deleted``), or a topic-based one has sent no
   notification or heartbeat for its ``heartbeat_seconds`` plus the margin (deleted on the
   server, or its notifications refused: a rotated bearer). The poll keeps the appointments
   current meanwhile, so nothing else would tell that pushes stopped.
@@ -153,9 +154,10 @@ def _subscriptions_stopped(connection: Connection, settings: Settings,
             continue
         fix = ("re-run `clinicsync fhir subscribe " + name + "` (it reactivates the Subscription, or creates it "
                "again if the server deleted it); the poll keeps the appointments current meanwhile")
-        if row.status in ("error", "off"):
-            out[name] = (f"the FHIR server reports its Subscription {row.status!r}: it sends no notifications; "
-                         + fix, row.last_seen_at)
+        if row.status in ("error", "off", "deleted"):
+            said = "no longer has it (deleted, or removed when its end passed)" if row.status == "deleted" \
+                else f"reports its Subscription {row.status!r}"
+            out[name] = (f"the FHIR server {said}: it sends no notifications; " + fix, row.last_seen_at)
             continue
         period = subscription.heartbeat_seconds if subscription.topic else None
         if period and row.last_seen_at is not None and now - row.last_seen_at > timedelta(seconds=period) + margin:

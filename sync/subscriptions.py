@@ -94,6 +94,14 @@ def note_subscribed(engine: Engine, connector: str, subscription: str | None, st
                 "events_seen": None, "updated_at": now})
 
 
+def note_server_status(engine: Engine, connector: str, status: str) -> None:
+    """What the server said of the Subscription when the poll read it (``GET
+    Subscription/<id>``: ``deleted`` for 404/410, ``off`` once its end passed)."""
+    with engine.begin() as connection:
+        connection.execute(update(FHIR_SUBSCRIPTIONS).where(T.connector == connector)
+                           .values(status=status[:16], updated_at=utcnow()))
+
+
 def request_reconcile(engine: Engine, connector: str, reason: str) -> None:
     """Ask for a reconcile poll (e.g. a notified Appointment could not be read)."""
     now = utcnow()

@@ -693,3 +693,42 @@ async def test_a_handshake_or_heartbeat_writes_no_appointment_and_no_event(
     for kind in ("handshake", "heartbeat", "r4b-handshake", "r5-handshake"):
         assert (await notifier.notify(kind)).json()["results"] == {}
     assert rows(store) == {} and events(store) == []
+
+
+def test_the_poll_reads_the_rest_hook_subscription_and_a_deleted_errored_or_ended_one_is_a_stall(
+        write_settings: Callable[..., Path], fake: FakeFhir, cli: Any, store: Store) -> None:
+    """An R4 rest-hook has no heartbeats: when the server deletes it, ends it or sets it error,
+    no notification says so. The regular poll reads it (GET Subscription/<id>) and records what
+    the server says."""
+    path = write_settings(connectors=f"""
+- name: ehr
+  kind: fhir
+  base_url: {fake.base_url}
+  subscription:
+    secret: {SECRET}
+""", extra="server:\n  public_url: https://clinicsync.example.org\n")
+    settings = load_settings(path)
+    seed(fake, "a1")
+    sid = json.loads(cli(path)("fhir", "subscribe", "ehr")[1])["id"]
+    fake.put({**fake.get(f"Subscription/{sid}"), "status": "active"})  # the server activated it
+    assert sync_once(settings, store, only=["ehr"]).connectors["ehr"].error is None
+    assert fake.seen("GET", f"/fhir/Subscription/{sid}") != []
+    assert stopped(store, settings) == []
+    assert (subscription_state(store.engine, "ehr") or {})["status"] == "active"
+
+    fake.put({**fake.get(f"Subscription/{sid}"), "status": "error"})  # it gave up during our outage
+    sync_once(settings, store, only=["ehr"])
+    [stall] = stopped(store, settings)
+    assert "reports its Subscription 'error'" in stall
+
+    fake.put({**fake.get(f"Subscription/{sid}"), "status": "active", "end": "2020-01-01T00:00:00Z"})
+    sync_once(settings, store, only=["ehr"])
+    assert "reports its Subscription 'off'" in stopped(store, settings)[0]  # its end passed
+
+    fake.delete(f"Subscription/{sid}")
+    report = sync_once(settings, store, only=["ehr"])
+    assert report.connectors["ehr"].error is None  # the poll itself stands
+    assert "no longer has it" in stopped(store, settings)[0]
+
+    cli(path)("fhir", "subscribe", "ehr")  # created again: the watch starts afresh
+    assert stopped(store, settings) == []
