@@ -287,5 +287,12 @@ class Connector(ABC):
         RetriableConnectorError on a passing fault (it is retried from an outbox)."""
         raise WritebackUnsupported(f"connector {self.name} ({self.kind}) does not accept write-back")
 
+    def subscription_status(self, reference: str) -> str | None:
+        """The state the source gives its push subscription ``reference`` (e.g. a FHIR
+        Subscription): ``active``, ``requested``, ``error``, ``off`` (also when its end
+        passed) or ``deleted``; None for a source without subscriptions. Read after a poll
+        (sync/engine.py), so a subscription that stopped shows even when nothing is pushed."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""

@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from clinicsync.common.gc_tuning import bulk_stage
-from clinicsync.connectors.base import Batch, ConnectorError, ConnectorSettings, RawRecord
+from clinicsync.connectors.base import Batch, Connector, ConnectorError, ConnectorSettings, RawRecord
 from clinicsync.connectors.registry import build_connector, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
@@ -36,6 +36,7 @@ from clinicsync.sync.locks import HeldLock, poll_lock
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store, build_mapped
+from clinicsync.sync.subscriptions import note_server_status, subscription_state
 from clinicsync.sync.sweep import sweep_if_due, with_moved_past_window
 from clinicsync.sync.zonerules import check_zone_rules
 
@@ -318,6 +319,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                                   fix="the delete sweep's listing lacked visits the source still holds (each "
                                       "looked up, none deleted): check the connector's search: parameters and "
                                       "paging with clinicsync check")
+        if report.error is None and not dry_run:
+            _check_subscription(store, config, connector, bound)
         if report.error is None and not store.baseline_done(config.name):
             store.finish_baseline(config.name, run_id)
             if baseline:
@@ -345,6 +348,28 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         bound.warning("connector.phones_elsewhere", patients=report.counts.phones_elsewhere,
                       detail=phones_line(report.counts.phones_elsewhere))
     return report
+
+
+def _check_subscription(store: Store, config: ConnectorSettings, connector: Connector, bound: Any) -> None:
+    """After a successful poll of a source with a push subscription clinicsync knows of (its
+    reference in ``fhir_subscription``, from `clinicsync fhir subscribe` or a notification):
+    the state the source gives it now, recorded (sync/subscriptions.py ``note_server_status``),
+    so one deleted, ended or set ``error`` shows as a stall even when no notification could say
+    so (an R4 rest-hook has no heartbeats). A failure to read it is logged; the poll stands."""
+    if getattr(config, "subscription", None) is None:
+        return
+    known = subscription_state(store.engine, config.name)
+    if known is None or not known.get("subscription"):
+        return
+    try:
+        status = connector.subscription_status(str(known["subscription"]))
+    except ConnectorError as exc:
+        bound.warning("fhir.subscription.unread", error=type(exc).__name__)
+        return
+    if status is not None:
+        note_server_status(store.engine, config.name, status)
+        if status != known.get("status"):
+            bound.info("fhir.subscription.status", status=status, was=known.get("status"))
 
 
 def _watch(on_batch: BatchCallback | None, lock: HeldLock, stop: threading.Event | None) -> BatchCallback:

@@ -9,14 +9,20 @@ from any process, and the alert rules of docs/deploy/prometheus-rules.yaml fire 
   run; push: since its last push, when it has an ``expected_interval``) plus the same margin;
 - items a stage set aside (sync.setaside), which wait for a person;
 - a notifier whose provider has refused messages for longer than the same margin (429, 5xx,
-  a refused connection): they are retried while in time, and nobody is told meanwhile.
+  a refused connection): they are retried while in time, and nobody is told meanwhile;
+- a FHIR Subscription that stopped (``subscription_stopped``): the server reported it
+  ``error`` or ``off`` (our outage, its ``end`` passed) in a notification or when the poll
+  read it, or no longer has it (``deleted``), or a topic-based one has sent no
+  notification or heartbeat for its ``heartbeat_seconds`` plus the margin (deleted on the
+  server, or its notifications refused: a rotated bearer). The poll keeps the appointments
+  current meanwhile, so nothing else would tell that pushes stopped.
 
 Also here, because a crash leaves it behind: a push source's run that never finished
 (``close_interrupted_runs``), which no poll would ever close."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +34,17 @@ from clinicsync.connectors.registry import is_polled
 from clinicsync.sync.progress import import_stage
 from clinicsync.sync.queries import connector_health
 from clinicsync.sync.setaside import open_counts
-from clinicsync.sync.tables import CONSUMERS, DELIVERIES, EVENTS, REMINDERS, RETRYING, RUN_STAGES, SYNC_RUNS, HasEngine
+from clinicsync.sync.tables import (
+    CONSUMERS,
+    DELIVERIES,
+    EVENTS,
+    FHIR_SUBSCRIPTIONS,
+    REMINDERS,
+    RETRYING,
+    RUN_STAGES,
+    SYNC_RUNS,
+    HasEngine,
+)
 
 if TYPE_CHECKING:
     from clinicsync.sync.settings import Settings
@@ -46,7 +62,7 @@ INTERRUPTED = ("interrupted: the process stopped during this push (crash or kill
 
 @dataclass(frozen=True)
 class Stall:
-    kind: str  # stage_failed | outbox_lag | source_silent | set_aside | notifier_failing
+    kind: str  # stage_failed | outbox_lag | source_silent | set_aside | notifier_failing | subscription_stopped
     subject: str  # the stage, consumer or connector
     detail: str  # what is wrong and what to do, never patient data
     since: datetime | None = None
@@ -66,6 +82,7 @@ class Figures:
     overdue: dict[str, float]  # connector -> seconds past when it should have been heard from (0: not)
     set_aside: dict[str, int]  # stage -> open items
     notifier_failing: dict[str, float]  # notifier -> seconds its oldest still-failing message has (0: none)
+    subscription_stopped: dict[str, int] = field(default_factory=dict)  # fhir connector -> 1 when stopped
 
 
 def figures(connection: Connection, settings: Settings, now: datetime | None = None) -> Figures:
@@ -76,7 +93,9 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                    open_counts(connection),
                    {**{n.name: 0.0 for n in settings.notifiers},
                     **{name: max(0.0, (now - since).total_seconds())
-                       for name, (since, _count) in _notifiers_failing(connection).items()}})
+                       for name, (since, _count) in _notifiers_failing(connection).items()}},
+                   {name: int(stopped is not None) for name, stopped
+                    in _subscriptions_stopped(connection, settings, now).items()})
 
 
 def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = None) -> list[Stall]:
@@ -109,6 +128,44 @@ def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = Non
                                  "while in time: check the provider's status page, the credentials and the "
                                  "network (`clinicsync reminders list --status pending` shows each last error)",
                                  since))
+        for name, stopped in sorted(_subscriptions_stopped(connection, settings, now).items()):
+            if stopped is not None:
+                out.append(Stall("subscription_stopped", name, *stopped))
+    return out
+
+
+def _subscriptions_stopped(connection: Connection, settings: Settings,
+                           now: datetime) -> dict[str, tuple[str, datetime | None] | None]:
+    """Per enabled ``fhir`` connector with a ``subscription:``, why its Subscription has
+    stopped pushing (and since when), or None while it is fine or nothing is known yet (it
+    was never subscribed nor heard from). ``last_seen_at`` is the last notification, or the
+    last `clinicsync fhir subscribe` (sync/subscriptions.py ``note_subscribed``)."""
+    subscribed = {c.name: subscription for c in settings.connectors
+                  if c.enabled and c.kind == "fhir" and (subscription := getattr(c, "subscription", None)) is not None}
+    if not subscribed:
+        return {}
+    rows = {r.connector: r for r in connection.execute(select(FHIR_SUBSCRIPTIONS).where(
+        FHIR_SUBSCRIPTIONS.c.connector.in_(list(subscribed))))}
+    margin = settings.service.stall()
+    out: dict[str, tuple[str, datetime | None] | None] = {}
+    for name, subscription in subscribed.items():
+        row, out[name] = rows.get(name), None
+        if row is None:
+            continue
+        fix = ("re-run `clinicsync fhir subscribe " + name + "` (it reactivates the Subscription, or creates it "
+               "again if the server deleted it); the poll keeps the appointments current meanwhile")
+        if row.status in ("error", "off", "deleted"):
+            said = "no longer has it (deleted, or removed when its end passed)" if row.status == "deleted" \
+                else f"reports its Subscription {row.status!r}"
+            out[name] = (f"the FHIR server {said}: it sends no notifications; " + fix, row.last_seen_at)
+            continue
+        period = subscription.heartbeat_seconds if subscription.topic else None
+        if period and row.last_seen_at is not None and now - row.last_seen_at > timedelta(seconds=period) + margin:
+            out[name] = (f"no notification or heartbeat since {iso_z(row.last_seen_at)} (heartbeat every "
+                         f"{period} s): the server stopped sending (the Subscription was deleted, ended or set "
+                         "off) or its notifications are refused (a rotated secret: see the "
+                         f"clinicsync_webhook_requests{{endpoint=\"fhir:{name}\",result=\"unauthorized\"}} count); "
+                         + fix, row.last_seen_at)
     return out
 
 

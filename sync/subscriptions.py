@@ -81,6 +81,27 @@ def note_heard(engine: Engine, connector: str, heard: Heard) -> str | None:
     return reason
 
 
+def note_subscribed(engine: Engine, connector: str, subscription: str | None, status: str | None) -> None:
+    """`clinicsync fhir subscribe` created or updated the Subscription: remember which, and
+    start the watch on it from now (``last_seen_at``: the stall check of sync/stalls.py waits
+    a heartbeat period from here for the handshake). Its event counter starts afresh."""
+    now = utcnow()
+    with engine.begin() as connection:
+        row = _row(connection, connector)
+        _write(connection, connector, row is not None,
+               {"subscription": f"Subscription/{subscription}"[:255] if subscription else None,
+                "status": (status or "requested")[:16], "last_type": "subscribe", "last_seen_at": now,
+                "events_seen": None, "updated_at": now})
+
+
+def note_server_status(engine: Engine, connector: str, status: str) -> None:
+    """What the server said of the Subscription when the poll read it (``GET
+    Subscription/<id>``: ``deleted`` for 404/410, ``off`` once its end passed)."""
+    with engine.begin() as connection:
+        connection.execute(update(FHIR_SUBSCRIPTIONS).where(T.connector == connector)
+                           .values(status=status[:16], updated_at=utcnow()))
+
+
 def request_reconcile(engine: Engine, connector: str, reason: str) -> None:
     """Ask for a reconcile poll (e.g. a notified Appointment could not be read)."""
     now = utcnow()

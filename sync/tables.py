@@ -245,3 +245,18 @@ ZONE_RULES = Table(
     Column("corrected", Integer(), nullable=False, default=0),
     Column("left", Integer(), nullable=False, default=0),
 )
+
+FHIR_SUBSCRIPTIONS = Table(
+    "fhir_subscription", METADATA,
+    Column("connector", String(64), primary_key=True),
+    Column("subscription", String(255), nullable=True),
+    Column("status", String(16), nullable=True),
+    Column("last_type", String(24), nullable=True),
+    Column("last_seen_at", UtcDateTime(), nullable=True),
+    Column("events_seen", Integer(), nullable=True),
+    Column("notifications", Integer(), nullable=False, default=0),
+    Column("reconcile_at", UtcDateTime(), nullable=True),
+    Column("reconcile_reason", String(255), nullable=True),
+    Column("reconciled_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -39,6 +40,7 @@ from clinicsync.connectors.fhir.client import FHIR_JSON, FhirClient, server_time
 from clinicsync.connectors.fhir.cursor import FhirCursor, Listing, floor_second
 from clinicsync.connectors.fhir.errors import FhirStatusError
 from clinicsync.connectors.fhir.fanout import FanOut
+from clinicsync.connectors.fhir.notifications import resource_key
 from clinicsync.connectors.fhir.prefetch import ReadAhead
 from clinicsync.connectors.fhir.references import ReferenceResolver, pick_participants
 from clinicsync.connectors.fhir.settings import FhirSettings
@@ -214,6 +216,26 @@ class FhirConnector(Connector):
             raise FatalConnectorError(f"connector {self.name}: reading an Appointment answered a "
                                       f"{resource.get('resourceType')} with another id")
         return resource
+
+    def subscription_status(self, reference: str) -> str | None:
+        """``GET Subscription/<id>``: its status; ``deleted`` when the server answers 404/410
+        (deleted, or removed once its ``end`` passed); ``off`` once its ``end`` has passed."""
+        key = resource_key(reference)
+        if key is None or key[0] != "Subscription":
+            return None
+        try:
+            resource, _ = self.client.get_json(f"Subscription/{quote(key[1], safe='')}")
+        except FhirStatusError as exc:
+            if exc.status in (404, 410):
+                return "deleted"
+            raise
+        status, end = resource.get("status"), resource.get("end")
+        if isinstance(end, str):
+            with suppress(ValueError):  # an instant has its offset; a malformed one is not read
+                ended = datetime.fromisoformat(end)
+                if ended.tzinfo is not None and ended <= utcnow():
+                    return "off"
+        return status if isinstance(status, str) else None
 
     # -- waitlist -----------------------------------------------------------------------
     def reads_waitlist(self) -> bool:

@@ -6,6 +6,13 @@ to ``{endpoint}/Appointment/{id}``) or left out for empty (an empty POST to the 
 With a topic it follows the Subscriptions R5 Backport IG (profile backport-subscription):
 ``criteria`` the topic's canonical URL, filters and payload content as extensions.
 
+Run again, it changes the Subscription already there for the same endpoint instead of adding
+one (a second would send every notification twice, and one left behind after a secret
+rotation would be refused forever): it is found by ``Subscription?url=<endpoint>`` and
+updated in place (``PUT``, status ``requested``), which reactivates one the server set
+``error`` or ``off`` and gives it the current bearer. One the server deleted, or whose
+``end`` passed and that it removed, is created again.
+
 Either way ``channel.header`` carries ``Authorization: Bearer <secret>``: the server sends
 it back with every notification, and the endpoint refuses a notification without it.
 """
@@ -16,6 +23,7 @@ from typing import Any
 
 from clinicsync.connectors.fhir.client import FHIR_JSON, FhirClient
 from clinicsync.connectors.fhir.settings import SubscriptionSettings
+from clinicsync.connectors.fhir.shape import items, obj
 
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
 REASON = "clinicsync: appointment changes for reminders and calendars"
@@ -49,9 +57,28 @@ def subscription_resource(settings: SubscriptionSettings, endpoint: str) -> dict
     return resource
 
 
-def create_subscription(client: FhirClient, settings: SubscriptionSettings, endpoint: str) -> dict[str, Any]:
-    """POST the Subscription; the server's answer (its id and status), or raises
-    FhirStatusError naming the server's diagnostics (e.g. an unknown topic)."""
-    response = client.send("POST", "Subscription", json=subscription_resource(settings, endpoint),
+def existing_subscriptions(client: FhirClient, endpoint: str) -> list[dict[str, Any]]:
+    """The server's Subscriptions that call ``endpoint`` (search ``url``, checked again
+    here: a server that ignores the parameter answers them all)."""
+    found, _ = client.get_json("Subscription", params=[("url", endpoint)])
+    resources = [obj(entry).get("resource") for entry in items(found.get("entry"))]
+    return [r for r in resources if isinstance(r, dict) and r.get("resourceType") == "Subscription"
+            and isinstance(r.get("id"), str) and obj(r.get("channel")).get("endpoint") == endpoint]
+
+
+def create_subscription(client: FhirClient, settings: SubscriptionSettings,
+                        endpoint: str) -> tuple[dict[str, Any], str, list[str]]:
+    """The Subscription for ``endpoint``, made current (see the module docstring): the
+    server's answer (its id and status), ``"created"`` or ``"updated"``, and the ids of
+    further Subscriptions calling the same endpoint (left alone: delete them on the server).
+    Raises FhirStatusError naming the server's diagnostics (e.g. an unknown topic)."""
+    resource = subscription_resource(settings, endpoint)
+    existing = existing_subscriptions(client, endpoint)
+    if not existing:
+        response = client.send("POST", "Subscription", json=resource, headers={"Content-Type": FHIR_JSON},
+                               retry=False, accept=(200, 201))
+        return client.resource(response), "created", []
+    first, *others = existing
+    response = client.send("PUT", f"Subscription/{first['id']}", json={**resource, "id": first["id"]},
                            headers={"Content-Type": FHIR_JSON}, retry=False, accept=(200, 201))
-    return client.resource(response)
+    return client.resource(response), "updated", [str(o["id"]) for o in others]

@@ -14,6 +14,7 @@ from clinicsync.connectors.fhir.settings import FhirSettings
 from clinicsync.connectors.fhir.subscribe import create_subscription
 from clinicsync.sync.cli.context import EXIT_FAILED, app_context, err_console, fail_config, print_json
 from clinicsync.sync.server.fhir_hooks import public_endpoint
+from clinicsync.sync.subscriptions import note_subscribed
 
 app = typer.Typer(help="FHIR connector tools.", no_args_is_help=True)
 
@@ -57,12 +58,15 @@ def subscribe_command(
                     "FHIR server calls")
     client = FhirConnector(config)
     try:
-        created = create_subscription(client.client, config.subscription, endpoint)
+        created, action, others = create_subscription(client.client, config.subscription, endpoint)
     except ConnectorError as exc:
         err_console.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(EXIT_FAILED) from None
     finally:
         client.close()
-    print_json({"connector": connector, "id": created.get("id"), "status": created.get("status"),
+    # The watch on it starts now (`status` says when it stops pushing: sync/stalls.py).
+    note_subscribed(app_context(ctx).store_engine.engine, connector, created.get("id"), created.get("status"))
+    print_json({"connector": connector, "id": created.get("id"), "status": created.get("status"), "action": action,
+                "other_subscriptions": others,
                 "endpoint": endpoint, "kind": "topic" if config.subscription.topic else "rest-hook",
                 "criteria": created.get("criteria"), "payload": config.subscription.payload})

@@ -30,6 +30,7 @@ import hmac
 from collections import Counter
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -47,6 +48,7 @@ from clinicsync.sync.server.fhir_inbox import FhirInbox, Handled, Inboxes
 from clinicsync.sync.server.problems import Problem
 from clinicsync.sync.settings import Settings
 
+log = structlog.get_logger("clinicsync.fhir.hooks")
 PREFIX = "/hooks/fhir"
 MAX_DEPTH = 32  # a notification Bundle carrying Appointments nests about a dozen levels
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
@@ -85,6 +87,10 @@ def _subscribed(request: Request, connector: str) -> FhirSettings:
     matches = hmac.compare_digest(token.strip().encode(), expected.encode())
     if config is None or scheme.lower() != "bearer" or not matches:
         _count(request, connector if config else "unknown", "unauthorized")
+        if config is not None:  # a rotated secret stops the feed: said, never the token
+            log.warning("fhir.hook.unauthorized", connector=config.name,
+                        reason="no bearer" if not token.strip() else "not the subscription secret",
+                        fix="run `clinicsync fhir subscribe` so the server's Subscription sends the current secret")
         raise Refused(401, "send the Authorization header the Subscription was created with (channel.header)",
                       {"WWW-Authenticate": 'Bearer realm="clinicsync"'})
     assert config.subscription is not None

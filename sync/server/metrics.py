@@ -96,14 +96,18 @@ def stall_gauges(settings: Settings) -> StoreGauges:
         notifier = GaugeMetricFamily("clinicsync_notifier_failing_seconds",
                                      "how long the notifier's provider has refused the messages that wait to be "
                                      "retried (0: none waits)", labels=["notifier"])
+        stopped = GaugeMetricFamily("clinicsync_fhir_subscription_stopped",
+                                    "1 when the connector's FHIR Subscription stopped pushing (reported error or "
+                                    "off, or no heartbeat for heartbeat_seconds plus the stall margin), else 0",
+                                    labels=["connector"])
         with store.engine.connect() as connection:
             found = stall_figures(connection, settings)
         for family, values in ((failing, found.stage_failing), (oldest, found.outbox_oldest_age),
                                (overdue, found.overdue), (set_aside, found.set_aside),
-                               (notifier, found.notifier_failing)):
+                               (notifier, found.notifier_failing), (stopped, found.subscription_stopped)):
             for label, value in sorted(values.items()):
                 family.add_metric([label], value)
-        yield from (failing, oldest, overdue, set_aside, notifier)
+        yield from (failing, oldest, overdue, set_aside, notifier, stopped)
 
     return gauges
 

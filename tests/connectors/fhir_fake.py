@@ -204,6 +204,10 @@ class FakeFhir:
                 return self._update(route, seen, body)
             if route == "Subscription" and seen.method == "POST":
                 return self._subscribe(body)
+            if route == "Subscription" and seen.method == "GET":
+                return self._subscriptions(seen)
+            if len(parts) == 2 and seen.method == "PUT" and parts[0] == "Subscription" and route in self.resources:
+                return self._update(route, seen, body)
             return 400, {}, outcome(f"unsupported request {seen.method} {route}", "not-supported")
 
     def capability(self) -> dict[str, Any]:
@@ -279,6 +283,15 @@ class FakeFhir:
         self.subscriptions.append(resource)
         stored = self.put(resource)
         return 201, {"Location": f"{self.base_url}/Subscription/{resource['id']}"}, stored
+
+    def _subscriptions(self, seen: Seen) -> tuple[int, dict[str, str], Any]:
+        """Subscription search by ``url`` (channel.endpoint), as HAPI answers it: one page."""
+        urls = seen.query.get("url", [])
+        found = [self.resources[k] for k in self.order if k.startswith("Subscription/") and k not in self.deleted
+                 and all(self.resources[k]["channel"].get("endpoint") == u for u in urls)]
+        return 200, {}, {"resourceType": "Bundle", "type": "searchset", "total": len(found),
+                         "entry": [{"fullUrl": f"{self.base_url}/Subscription/{r['id']}", "resource": r,
+                                    "search": {"mode": "match"}} for r in found]}
 
     def _matches(self, resource: dict[str, Any], query: dict[str, list[str]]) -> bool:
         updated = _parse_time(resource["meta"]["lastUpdated"])

@@ -17,14 +17,18 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
+from clinicsync.common.types import utcnow
 from clinicsync.connectors.fhir.notifications import NotificationError, read_notification, resource_key
 from clinicsync.sync.engine import sync_once
 from clinicsync.sync.model import Appointment, Event, Quarantine
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.server.fhir_inbox import FhirInbox
 from clinicsync.sync.settings import ConfigError, Settings, load_settings
+from clinicsync.sync.stalls import find_stalls
 from clinicsync.sync.store import Store
 from clinicsync.sync.subscriptions import Heard, counter_gap, subscription_state
 from tests.connectors.fhir_fake import FakeFhir, appointment, location, patient, practitioner
@@ -544,3 +548,187 @@ async def test_medplum_deliveries_are_authenticated_before_reading_and_a_bad_sig
     no_id = await medplum_post(notifier, {"resourceType": "Appointment", "status": "booked"}, update["headers"])
     assert no_id.status_code == 400 and "no id" in no_id.json()["detail"]
     assert rows(store) == {}
+
+
+# -- over months: a Subscription that stops, late and repeated notifications, a rotated secret ---
+def with_status(bundle: dict[str, Any], status: str) -> dict[str, Any]:
+    """The notification reporting the Subscription's ``status`` (R4 backport Parameters)."""
+    for parameter in bundle["entry"][0]["resource"]["parameter"]:
+        if parameter["name"] == "status":
+            parameter["valueCode"] = status
+    return bundle
+
+
+def stopped(store: Store, settings: Settings, now: datetime | None = None) -> list[str]:
+    return [f"{s.subject}: {s.detail}" for s in find_stalls(store, settings, now) if s.kind == "subscription_stopped"]
+
+
+async def metric(app_client: Any, name: str, **labels: str) -> float | None:
+    text = (await app_client[0].get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return None
+
+
+@pytest.mark.parametrize("status", ["error", "off"])
+async def test_a_subscription_the_server_reports_error_or_off_is_a_stall_in_status_and_metrics(
+        notifier: Notifier, store: Store, settings: Settings, app_client: Any, status: str) -> None:
+    await notifier.notify("handshake")
+    assert stopped(store, settings) == []
+    assert await metric(app_client, "clinicsync_fhir_subscription_stopped", connector="ehr") == 0
+    answer = await notifier.send(with_status(notifier.bundle("heartbeat"), status))
+    assert answer.status_code == 200
+    [stall] = stopped(store, settings)
+    assert stall.startswith(f"ehr: the FHIR server reports its Subscription '{status}'")
+    assert "clinicsync fhir subscribe ehr" in stall
+    assert await metric(app_client, "clinicsync_fhir_subscription_stopped", connector="ehr") == 1
+    await notifier.send(with_status(notifier.bundle("heartbeat"), "active"))  # reactivated: the stall is gone
+    assert stopped(store, settings) == []
+
+
+@pytest.fixture
+def topic_settings(write_settings: Callable[..., Path], fake: FakeFhir) -> Settings:
+    return load_settings(write_settings(connectors=f"""
+- name: ehr
+  kind: fhir
+  base_url: {fake.base_url}
+  subscription:
+    secret: {SECRET}
+    topic: http://example.org/topics/appointment-change
+    payload: id-only
+    heartbeat_seconds: 3600
+"""))
+
+
+async def test_heartbeats_that_stop_make_a_stall_after_the_period_and_the_margin(
+        topic_settings: Settings, store: Store, fake: FakeFhir) -> None:
+    app = create_app(topic_settings, store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://internal") as client:
+        notifier = Notifier(fake, client, HOOK, SECRET)
+        await notifier.notify("handshake")
+        await notifier.notify("heartbeat")
+        heard = utcnow()
+        margin = topic_settings.service.stall()
+        assert stopped(store, topic_settings, heard + timedelta(hours=1) + margin - timedelta(minutes=1)) == []
+        [stall] = stopped(store, topic_settings, heard + timedelta(hours=1) + margin + timedelta(minutes=1))
+        assert "no notification or heartbeat since" in stall and "heartbeat every 3600 s" in stall
+        assert 'result="unauthorized"' in stall  # where a rotated secret shows
+        # The secret was rotated here (settings) but the server still sends the one it was given:
+        # its notifications are refused, counted, and the feed shows as stopped once a heartbeat is due.
+        stale = Notifier(fake, client, HOOK, "the-old-secret-0123456789abcdef")
+        refused = await stale.notify("heartbeat")
+        assert refused.status_code == 401
+        assert await metric((client, app), "clinicsync_webhook_requests_total", endpoint="fhir:ehr",
+                            result="unauthorized") == 1
+        assert stopped(store, topic_settings, heard + timedelta(hours=2) + margin) != []
+    app.state.fhir_inboxes.close()
+
+
+def test_the_alert_rules_watch_a_stopped_subscription_and_refused_notifications() -> None:
+    rules = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs/deploy/prometheus-rules.yaml").read_text())
+    exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    assert any("clinicsync_fhir_subscription_stopped" in e for e in exprs)
+    assert any('result="unauthorized"' in e and "fhir:" in e for e in exprs)
+
+
+def test_subscribe_again_updates_the_one_subscription_reactivates_it_and_recreates_a_deleted_one(
+        write_settings: Callable[..., Path], fake: FakeFhir, cli: Any, store: Store) -> None:
+    def config(secret: str) -> Path:
+        return write_settings(connectors=f"""
+- name: ehr
+  kind: fhir
+  base_url: {fake.base_url}
+  subscription:
+    secret: {secret}
+""", extra="server:\n  public_url: https://clinicsync.example.org\n")
+
+    first = json.loads(cli(config(SECRET))("fhir", "subscribe", "ehr")[1])
+    [created] = fake.subscriptions
+    assert first["action"] == "created" and first["id"] == created["id"]
+    state = subscription_state(store.engine, "ehr")
+    assert state is not None and state["subscription"] == f"Subscription/{created['id']}"
+    # Months later: the server set it `error` after our outage, and the secret was rotated.
+    fake.put({**fake.get(f"Subscription/{created['id']}"), "status": "error"})
+    rotated = "rotated-secret-0123456789abcdef"
+    again = json.loads(cli(config(rotated))("fhir", "subscribe", "ehr")[1])
+    assert again["action"] == "updated" and again["id"] == created["id"]
+    assert len(fake.subscriptions) == 1 and len(fake.seen("POST", "/fhir/Subscription")) == 1  # still one
+    current = fake.get(f"Subscription/{created['id']}")
+    assert current["status"] == "requested" and current["channel"]["header"] == [f"Authorization: Bearer {rotated}"]
+    # The server deleted it (its `end` passed): created again, once.
+    fake.delete(f"Subscription/{created['id']}")
+    third = json.loads(cli(config(rotated))("fhir", "subscribe", "ehr")[1])
+    assert third["action"] == "created" and third["id"] != created["id"]
+    assert len(fake.subscriptions) == 2
+
+
+async def test_an_older_version_delivered_after_a_newer_one_never_overwrites_it(
+        fake: FakeFhir, notifier: Notifier, store: Store, app_client: Any) -> None:
+    seed(fake, "a1")
+    old = notifier.bundle("full-resource", "a1")  # event 1, version 1
+    move(fake, "a1", hours=2)
+    new = notifier.bundle("full-resource", "a1")  # event 2, version 2
+    assert (await notifier.send(new)).json()["results"] == {"created": 1}
+    moved = rows(store)["a1"].start_utc
+    late = await notifier.send(old)  # the server's retry of event 1 arrives after event 2
+    assert late.json()["results"] == {"unchanged": 1}
+    assert rows(store)["a1"].start_utc == moved
+    again = await notifier.send(new)  # the same event twice
+    assert again.json()["results"] == {"unchanged": 1}
+    # R4 rest-hook: an older PUT after a newer one
+    version_one = {**fake.get("Appointment/a1"), "start": old["entry"][1]["resource"]["start"],
+                   "end": old["entry"][1]["resource"]["end"], "meta": old["entry"][1]["resource"]["meta"]}
+    put = await notifier.client.put(f"{HOOK}/Appointment/a1", content=json.dumps(version_one),
+                                    headers={**notifier.headers, "Content-Type": "application/fhir+json"})
+    assert put.json()["results"] == {"unchanged": 1}
+    assert rows(store)["a1"].start_utc == moved
+    assert [kind for kind, _ in events(store)] == ["created"]
+
+
+async def test_a_handshake_or_heartbeat_writes_no_appointment_and_no_event(
+        fake: FakeFhir, notifier: Notifier, store: Store) -> None:
+    seed(fake, "a1")
+    for kind in ("handshake", "heartbeat", "r4b-handshake", "r5-handshake"):
+        assert (await notifier.notify(kind)).json()["results"] == {}
+    assert rows(store) == {} and events(store) == []
+
+
+def test_the_poll_reads_the_rest_hook_subscription_and_a_deleted_errored_or_ended_one_is_a_stall(
+        write_settings: Callable[..., Path], fake: FakeFhir, cli: Any, store: Store) -> None:
+    """An R4 rest-hook has no heartbeats: when the server deletes it, ends it or sets it error,
+    no notification says so. The regular poll reads it (GET Subscription/<id>) and records what
+    the server says."""
+    path = write_settings(connectors=f"""
+- name: ehr
+  kind: fhir
+  base_url: {fake.base_url}
+  subscription:
+    secret: {SECRET}
+""", extra="server:\n  public_url: https://clinicsync.example.org\n")
+    settings = load_settings(path)
+    seed(fake, "a1")
+    sid = json.loads(cli(path)("fhir", "subscribe", "ehr")[1])["id"]
+    fake.put({**fake.get(f"Subscription/{sid}"), "status": "active"})  # the server activated it
+    assert sync_once(settings, store, only=["ehr"]).connectors["ehr"].error is None
+    assert fake.seen("GET", f"/fhir/Subscription/{sid}") != []
+    assert stopped(store, settings) == []
+    assert (subscription_state(store.engine, "ehr") or {})["status"] == "active"
+
+    fake.put({**fake.get(f"Subscription/{sid}"), "status": "error"})  # it gave up during our outage
+    sync_once(settings, store, only=["ehr"])
+    [stall] = stopped(store, settings)
+    assert "reports its Subscription 'error'" in stall
+
+    fake.put({**fake.get(f"Subscription/{sid}"), "status": "active", "end": "2020-01-01T00:00:00Z"})
+    sync_once(settings, store, only=["ehr"])
+    assert "reports its Subscription 'off'" in stopped(store, settings)[0]  # its end passed
+
+    fake.delete(f"Subscription/{sid}")
+    report = sync_once(settings, store, only=["ehr"])
+    assert report.connectors["ehr"].error is None  # the poll itself stands
+    assert "no longer has it" in stopped(store, settings)[0]
+
+    cli(path)("fhir", "subscribe", "ehr")  # created again: the watch starts afresh
+    assert stopped(store, settings) == []

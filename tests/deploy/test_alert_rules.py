@@ -30,6 +30,7 @@ from clinicsync.sync.setaside import Item, set_aside
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.stalls import INTERRUPTED, close_interrupted_runs, find_stalls
 from clinicsync.sync.store import Store
+from clinicsync.sync.subscriptions import Heard, note_heard
 from tests.server.metrics_helpers import scrape
 from tests.sync.reminders.conftest import appointment, put
 
@@ -42,7 +43,7 @@ STAGES = RunStage.__table__  # type: ignore[attr-defined]
 TOKEN = "tok-7Hq2Lx9Vw4Rb6Nz3Kp8Ys5Dg"
 STALL_METRICS = ("clinicsync_stage_failing", "clinicsync_outbox_oldest_unconsumed_age_seconds",
                  "clinicsync_connector_overdue_seconds", "clinicsync_set_aside_items",
-                 "clinicsync_notifier_failing_seconds")
+                 "clinicsync_notifier_failing_seconds", "clinicsync_fhir_subscription_stopped")
 
 
 @pytest.fixture
@@ -57,6 +58,13 @@ def settings(write_settings: Callable[..., Path], tmp_path: Path) -> Settings:
   kind: rest_api
   api_keys: [{{name: site, sha256: "{"0" * 64}"}}]
   expected_interval: 2h
+- name: ehr
+  kind: fhir
+  base_url: https://ehr.example.org/fhir
+  subscription:
+    secret: hook-secret-0123456789abcdef
+    topic: http://example.org/topics/appointment-change
+    heartbeat_seconds: 3600
 """, extra=f"reminders:\n  enabled: true\nui:\n  token: {TOKEN}\n"))
 
 
@@ -64,9 +72,10 @@ def healthy(store: Store) -> None:
     """Every source heard from just now, the planner caught up, no stage failing."""
     now = utcnow()
     with store.engine.begin() as connection:
-        for name in ("emr", "website"):
+        for name in ("emr", "website", "ehr"):
             connection.execute(insert(RUNS).values(run_id=f"r-{name}", connector=name, status="ok", counts="{}",
                                                    started_at=now, finished_at=now))
+    note_heard(store.engine, "ehr", Heard("heartbeat", "Subscription/s1", "active", 0))
 
 
 def stage_failed(store: Store) -> None:
@@ -115,6 +124,11 @@ def notifier_failing(store: Store) -> None:
                  "detail": "Twilio answered 503", "created_at": at} for at in (first, now)])
 
 
+def subscription_stopped(store: Store) -> None:
+    """The FHIR server gave up on the Subscription after failed deliveries (our outage)."""
+    note_heard(store.engine, "ehr", Heard("heartbeat", "Subscription/s1", "error", 0))
+
+
 STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "stage_failed": (stage_failed, "ClinicsyncStageFailing", ("stage_failed", "reminders")),
     "outbox_stalled": (outbox_stalled, "ClinicsyncOutboxStalled", ("outbox_lag", "reminders")),
@@ -122,6 +136,8 @@ STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "push_silent": (push_silent, "ClinicsyncSourceSilent", ("source_silent", "website")),
     "set_aside": (items_set_aside, "ClinicsyncItemsSetAside", ("set_aside", "dispatch")),
     "notifier_failing": (notifier_failing, "ClinicsyncNotifierFailing", ("notifier_failing", "texts")),
+    "subscription_stopped": (subscription_stopped, "ClinicsyncFhirSubscriptionStopped",
+                             ("subscription_stopped", "ehr")),
 }
 
 

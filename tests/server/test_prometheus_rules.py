@@ -57,7 +57,10 @@ async def test_every_metric_a_rule_reads_is_served(store: Store, tmp_path: Path)
     # the seed's connector configured, as a source is held to its schedule (clinicsync_connector_overdue_seconds),
     # and a notifier, whose provider's refusals are timed (clinicsync_notifier_failing_seconds)
     settings = settings_model().model_validate(
-        {"connectors": [{"name": "csv", "kind": "csv", "mapping": "csv_default", "drop_dir": str(tmp_path)}],
+        {"connectors": [{"name": "csv", "kind": "csv", "mapping": "csv_default", "drop_dir": str(tmp_path)},
+                        # a FHIR Subscription, whose stop is watched (clinicsync_fhir_subscription_stopped)
+                        {"name": "ehr", "kind": "fhir", "base_url": "https://ehr.example.org/fhir",
+                         "subscription": {"secret": "hook-secret-0123456789abcdef"}}],
          "notifiers": [{"name": "outbox", "kind": "outbox", "directory": str(tmp_path / "outbox")}]},
         context={"base_dir": tmp_path})
     board = JobBoard()
