@@ -9,7 +9,9 @@ from any process, and the alert rules of docs/deploy/prometheus-rules.yaml fire 
   run; push: since its last push, when it has an ``expected_interval``) plus the same margin;
 - items a stage set aside (sync.setaside), which wait for a person;
 - a notifier whose provider has refused messages for longer than the same margin (429, 5xx,
-  a refused connection): they are retried while in time, and nobody is told meanwhile.
+  a refused connection): they are retried while in time, and nobody is told meanwhile;
+- a source the settings no longer name (renamed or removed) whose future visits or pending
+  messages the store still holds (sync/orphans.py): at once, no margin.
 
 Also here, because a crash leaves it behind: a push source's run that never finished
 (``close_interrupted_runs``), which no poll would ever close."""
@@ -25,6 +27,7 @@ from sqlalchemy import Connection, and_, func, select, update
 from clinicsync.common.timeutil import iso_z, parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.registry import is_polled
+from clinicsync.sync.orphans import find_orphans
 from clinicsync.sync.progress import import_stage
 from clinicsync.sync.queries import connector_health
 from clinicsync.sync.setaside import open_counts
@@ -46,7 +49,7 @@ INTERRUPTED = ("interrupted: the process stopped during this push (crash or kill
 
 @dataclass(frozen=True)
 class Stall:
-    kind: str  # stage_failed | outbox_lag | source_silent | set_aside | notifier_failing
+    kind: str  # stage_failed | outbox_lag | source_silent | set_aside | notifier_failing | source_orphaned
     subject: str  # the stage, consumer or connector
     detail: str  # what is wrong and what to do, never patient data
     since: datetime | None = None
@@ -66,6 +69,7 @@ class Figures:
     overdue: dict[str, float]  # connector -> seconds past when it should have been heard from (0: not)
     set_aside: dict[str, int]  # stage -> open items
     notifier_failing: dict[str, float]  # notifier -> seconds its oldest still-failing message has (0: none)
+    orphaned: dict[str, int]  # source the settings no longer name -> its future visits (sync/orphans.py)
 
 
 def figures(connection: Connection, settings: Settings, now: datetime | None = None) -> Figures:
@@ -76,7 +80,12 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                    open_counts(connection),
                    {**{n.name: 0.0 for n in settings.notifiers},
                     **{name: max(0.0, (now - since).total_seconds())
-                       for name, (since, _count) in _notifiers_failing(connection).items()}})
+                       for name, (since, _count) in _notifiers_failing(connection).items()}},
+                   {o.connector: o.future_visits for o in find_orphans(connection, _named(settings), now)})
+
+
+def _named(settings: Settings) -> set[str]:
+    return {config.name for config in settings.connectors}
 
 
 def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = None) -> list[Stall]:
@@ -109,6 +118,8 @@ def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = Non
                                  "while in time: check the provider's status page, the credentials and the "
                                  "network (`clinicsync reminders list --status pending` shows each last error)",
                                  since))
+        for orphan in find_orphans(connection, _named(settings), now):
+            out.append(Stall("source_orphaned", orphan.connector, orphan.detail))
     return out
 
 

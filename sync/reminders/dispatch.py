@@ -40,6 +40,7 @@ from clinicsync.notifiers.base import (
 from clinicsync.notifiers.registry import build_notifier, notifier_kinds
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
+from clinicsync.sync.orphans import HELD, RETIRED, fixes, retired_sources
 from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
 from clinicsync.sync.reminders.answered import answered_skip
 from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
@@ -99,7 +100,9 @@ class DispatchReport:
     skipped: int = 0
     unknown: int = 0
     retrying: int = 0  # went back to pending after a passing fault (a retryable error)
-    deferred: int = 0  # went back to pending because it woke inside the quiet hours
+    # went back to pending: it woke inside the quiet hours, its provider said to wait, or its
+    # source is orphaned (sync/orphans.py: held)
+    deferred: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, outcome: str) -> None:
@@ -154,6 +157,9 @@ class Item:
     superseded: bool = False  # a later reminder (for a confirmation: any reminder) for the visit is due and in time
 
 
+# How long a message of an orphaned source (sync/orphans.py) waits before the dispatcher looks
+# at it again: sent then if its source is named again, else held again or "too late".
+HOLD_RECHECK = timedelta(minutes=5)
 # A message held back, never sent, because its provider answered another one 429 (Retry-After).
 WAITING_FOR_PROVIDER = "{name}'s provider asked to wait (429, Retry-After) before the next request"
 
@@ -187,6 +193,8 @@ class Dispatcher:
         self.resend_unknown = resend_unknown
         self.token = worker or uuid.uuid4().hex[:16]
         self.routes = resolve_routes(settings)
+        self.sources = {c.name for c in settings.connectors}  # a message of another source is held
+        self.retired: set[str] = set()  # ...unless `source retire` said it is gone (read in run)
         self.report = DispatchReport()
         self.composer = composer_for(settings)
         self.buckets = {n.name: TokenBucket(n.rate_per_second) for n in settings.notifiers}
@@ -207,6 +215,8 @@ class Dispatcher:
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> DispatchReport:
+        with self.store.engine.connect() as connection:
+            self.retired = retired_sources(connection)
         if not self.dry_run:
             follow_settings(self.config, self.store, self.now)  # plans made with other settings first
             self.recover()
@@ -632,6 +642,9 @@ class Dispatcher:
         if decision == "defer":
             self.report.count("deferred")
             return
+        if decision == "send" and item.row.connector not in self.sources:
+            self._orphaned(item)
+            return
         if decision == "skip":
             gave_up = _gave_up(item, reason)  # failed, not skipped: the desk's work list shows it
             self._finish(item, "failed" if gave_up else "skipped", gave_up or reason)
@@ -676,6 +689,20 @@ class Dispatcher:
         else:
             self._finish(item, "skipped", "no reachable channel (no address, no consent, or opted out)")
             self.report.count("skipped")
+
+    def _orphaned(self, item: Item) -> None:
+        """A message in time whose source the settings no longer name (sync/orphans.py): no
+        change or cancellation of its visit can arrive, so it is held, pending, with the reason
+        and the fix, as quiet hours hold one (looked at again in HOLD_RECHECK; "too late" ends
+        it as any other). A retired source's is cancelled, nobody told."""
+        name = item.row.connector
+        if name in self.retired:
+            self._finish(item, "cancelled", RETIRED.format(name=name))
+            self.report.count("skipped")
+            return
+        reason = f"{HELD.format(name=name)}: {fixes(name)}"
+        self._finish(item, "pending", reason, due=self.now + HOLD_RECHECK)
+        self.report.count("deferred")
 
     def _send(self, item: Item, name: str, message: Message, segments: int | None) -> str:
         """Call the notifier and record what came back; 'fallback' asks for the next channel."""

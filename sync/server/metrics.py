@@ -96,14 +96,18 @@ def stall_gauges(settings: Settings) -> StoreGauges:
         notifier = GaugeMetricFamily("clinicsync_notifier_failing_seconds",
                                      "how long the notifier's provider has refused the messages that wait to be "
                                      "retried (0: none waits)", labels=["notifier"])
+        orphaned = GaugeMetricFamily("clinicsync_source_orphaned_visits",
+                                     "future visits the store holds of a source the settings no longer name "
+                                     "(renamed or removed; its messages are held): `clinicsync source rename` or "
+                                     "`clinicsync source retire`", labels=["connector"])
         with store.engine.connect() as connection:
             found = stall_figures(connection, settings)
         for family, values in ((failing, found.stage_failing), (oldest, found.outbox_oldest_age),
                                (overdue, found.overdue), (set_aside, found.set_aside),
-                               (notifier, found.notifier_failing)):
+                               (notifier, found.notifier_failing), (orphaned, found.orphaned)):
             for label, value in sorted(values.items()):
                 family.add_metric([label], value)
-        yield from (failing, oldest, overdue, set_aside, notifier)
+        yield from (failing, oldest, overdue, set_aside, notifier, orphaned)
 
     return gauges
 
