@@ -32,7 +32,7 @@ from clinicsync.sync.fingerprint import (
     unchanged_records,
 )
 from clinicsync.sync.locks import HeldLock, poll_lock
-from clinicsync.sync.orphans import find_orphans, first_run_refusal
+from clinicsync.sync.orphans import find_orphans, first_run_refusal, unretire
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store, build_mapped
@@ -365,9 +365,12 @@ def configured_sources(settings: Settings) -> set[str]:
 
 def warn_orphans(settings: Settings, store: Store, report: RunReport) -> None:
     """At the start of a run: the sources the store holds that the settings no longer name,
-    with their future visits and pending messages and the fix (a warning; the run goes on)."""
+    with their future visits and pending messages and the fix (a warning; the run goes on);
+    a retired source named again is no longer retired."""
     try:
-        with store.engine.connect() as connection:
+        with store.engine.begin() as connection:
+            for name in unretire(connection, configured_sources(settings)):
+                log.warning("source.unretired", connector=name, detail="a retired source is in the settings again")
             orphans = find_orphans(connection, configured_sources(settings))
     except SQLAlchemyError as exc:
         log.warning("sources.orphans_unread", error=type(exc).__name__)

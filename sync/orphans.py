@@ -8,9 +8,10 @@ cancellation of them can ever arrive again. So:
 
 - :func:`find_orphans` names them, with their future visits and pending messages: at the
   start of each sync run (a warning), in `status`, on the status page and in /metrics
-  (sync/stalls.py). It reads the store's sources with one index probe per source (a loose
-  scan of the appointment table's ``(connector, external_id)`` key), never a scan of the table;
-  only a source that turns out orphaned has its future visits and pending messages counted.
+  (sync/stalls.py). It reads the sources the store has synced with one index probe per source
+  (a loose scan of the run history's ``(connector, started_at)`` index), never a scan of a
+  table; only a source that turns out orphaned has its future visits and pending messages
+  counted.
 - :func:`first_run_refusal`: a source's first run is refused while an orphan exists, with
   both names and the two fixes; the others sources go on (sync/engine.py).
 - the dispatcher holds an orphan's messages (sync/reminders/dispatch.py, ``HELD``).
@@ -49,14 +50,17 @@ HELD = "held: its source {name!r} is no longer in the settings, so no change or 
 HELD_PREFIX = "held: its source "
 RETIRED = "source {name!r} retired (`clinicsync source retire`): not sent, nobody told"
 
-# The store's sources, one index probe each: the smallest connector, then the smallest one past
-# it, and so on (a loose index scan over uq_appointment_source, which PostgreSQL, SQLite and
-# MariaDB all answer from the index; a DISTINCT would walk every row).
+# The sources this store has synced, one index probe each: the smallest connector of the run
+# history, then the smallest one past it, and so on (a loose index scan over
+# ix_syncrun_connector_started, which PostgreSQL, SQLite and MariaDB answer from the index; a
+# DISTINCT would walk every run). Every source that ever ran keeps its newest run (run history's
+# pruning keeps it, and prunes only the sources the settings name), and a store's rows come
+# from runs (a push is a run too): a source absent from it was never synced by this store.
 _SOURCES = text("""
 WITH RECURSIVE s(name) AS (
-    SELECT MIN(connector) FROM appointment
+    SELECT MIN(connector) FROM syncrun
     UNION ALL
-    SELECT (SELECT MIN(connector) FROM appointment WHERE connector > s.name) FROM s WHERE s.name IS NOT NULL
+    SELECT (SELECT MIN(connector) FROM syncrun WHERE connector > s.name) FROM s WHERE s.name IS NOT NULL
 )
 SELECT name FROM s WHERE name IS NOT NULL
 """)
@@ -93,12 +97,21 @@ class Orphan:
 
 
 def known_sources(connection: Connection) -> list[str]:
-    """Every source the store holds visits of (one index probe per source)."""
+    """Every source this store has synced (one index probe per source)."""
     return [str(name) for name in connection.execute(_SOURCES).scalars()]
 
 
 def retired_sources(connection: Connection) -> set[str]:
     return set(connection.execute(select(RETIRED_SOURCES.c.connector)).scalars())
+
+
+def unretire(connection: Connection, configured: Collection[str]) -> list[str]:
+    """A retired source that is back in the settings is a source again (its calendar events
+    come back with its next calendar run); the retirement's cancelled messages stay cancelled."""
+    back = sorted(retired_sources(connection) & set(configured))
+    if back:
+        connection.execute(delete(RETIRED_SOURCES).where(RETIRED_SOURCES.c.connector.in_(back)))
+    return back
 
 
 def unnamed(connection: Connection, configured: Collection[str]) -> list[str]:

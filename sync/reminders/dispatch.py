@@ -40,7 +40,7 @@ from clinicsync.notifiers.base import (
 from clinicsync.notifiers.registry import build_notifier, notifier_kinds
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
-from clinicsync.sync.orphans import HELD, RETIRED, fixes, retired_sources
+from clinicsync.sync.orphans import HELD, RETIRED, fixes, retired_sources, unnamed
 from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
 from clinicsync.sync.reminders.answered import answered_skip
 from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
@@ -193,8 +193,10 @@ class Dispatcher:
         self.resend_unknown = resend_unknown
         self.token = worker or uuid.uuid4().hex[:16]
         self.routes = resolve_routes(settings)
-        self.sources = {c.name for c in settings.connectors}  # a message of another source is held
-        self.retired: set[str] = set()  # ...unless `source retire` said it is gone (read in run)
+        # Sources this store synced that the settings no longer name (sync/orphans.py): their
+        # messages are held; a retired one's cancelled. Read at the start of the run.
+        self.orphaned: set[str] = set()
+        self.retired: set[str] = set()
         self.report = DispatchReport()
         self.composer = composer_for(settings)
         self.buckets = {n.name: TokenBucket(n.rate_per_second) for n in settings.notifiers}
@@ -216,7 +218,9 @@ class Dispatcher:
     # -- the run --------------------------------------------------------------------------
     def run(self) -> DispatchReport:
         with self.store.engine.connect() as connection:
-            self.retired = retired_sources(connection)
+            named = {c.name for c in self.settings.connectors}
+            self.orphaned = set(unnamed(connection, named))
+            self.retired = retired_sources(connection) - named
         if not self.dry_run:
             follow_settings(self.config, self.store, self.now)  # plans made with other settings first
             self.recover()
@@ -642,7 +646,7 @@ class Dispatcher:
         if decision == "defer":
             self.report.count("deferred")
             return
-        if decision == "send" and item.row.connector not in self.sources:
+        if decision == "send" and (item.row.connector in self.orphaned or item.row.connector in self.retired):
             self._orphaned(item)
             return
         if decision == "skip":
