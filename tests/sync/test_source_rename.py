@@ -200,3 +200,67 @@ def test_a_typo_fixed_loses_nothing(clinic: Clinic) -> None:
     sent = clinic.json("remind", "--once", "--at", (at + timedelta(minutes=10)).isoformat())["sent"]
     assert sent >= held and clinic.sent_files() == sent
     assert not [r for r in clinic.reminders("pending") if (r["reason"] or "").startswith("held:")]
+
+
+# -- the store's side, on every database ---------------------------------------------------------
+
+
+def _synced(store: Store, connector: str, *, days: int = 3, agenda_day: str = "2026-12-01") -> None:
+    """What a sync of ``connector`` leaves: a run, a future visit with its patient, an agenda."""
+    from sqlalchemy import insert
+
+    from clinicsync.common.types import utcnow
+    from clinicsync.sync.tables import REMINDERS, SYNC_RUNS
+    from tests.sync.reminders.conftest import appointment, put
+
+    now = utcnow()
+    put(store, appointment(f"{connector}-A1", now + timedelta(days=days)), connector=connector)
+    with store.engine.begin() as connection:
+        connection.execute(insert(SYNC_RUNS).values(run_id="r1", connector=connector, status="ok", counts="{}",
+                                                    started_at=now, finished_at=now))
+        connection.execute(insert(REMINDERS).values(
+            key=f"agenda:{connector}:D1:{agenda_day}", connector=connector, recipient="practitioner",
+            recipient_ref="D1", kind="agenda", offset=agenda_day, due_at=now + timedelta(days=1),
+            status="pending", tried="", attempts=0, version=0, created_at=now, updated_at=now))
+
+
+def _rename_on(store: Store) -> None:
+    from clinicsync.sync.orphans import Orphan, find_orphans, known_sources, rename_source
+
+    _synced(store, "emr")
+    _synced(store, OLD)
+    with store.engine.connect() as connection:
+        assert known_sources(connection) == [OLD, "emr"]
+        assert find_orphans(connection, {"emr", NEW}) == [Orphan(OLD, 1, 1)]
+    moved = rename_source(store.engine, OLD, NEW, {"emr", NEW})
+    assert {"appointment": 1, "patient": 1, "practitioner": 1, "syncrun": 1, "reminder": 1}.items() <= \
+        moved.moved.items()
+    with store.engine.connect() as connection:
+        assert known_sources(connection) == [NEW, "emr"]
+        assert find_orphans(connection, {"emr", NEW}) == []
+        from sqlalchemy import select
+
+        from clinicsync.sync.tables import REMINDERS
+        keys = set(connection.execute(select(REMINDERS.c.key)).scalars())
+    assert keys == {"agenda:emr:D1:2026-12-01", f"agenda:{NEW}:D1:2026-12-01"}
+
+
+def test_the_sources_are_read_and_renamed_on_sqlite_and_postgresql(store: Store) -> None:
+    _rename_on(store)
+
+
+@pytest.mark.mariadb
+def test_the_sources_are_read_and_renamed_on_mariadb(mariadb_store: Store) -> None:
+    _rename_on(mariadb_store)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_sources_are_read_from_the_index_not_by_a_scan(store: Store) -> None:
+    """One index probe per source, whatever the run history holds (issue 32): SQLite's plan of
+    the loose scan searches ix_syncrun_connector_started and scans no table."""
+    from clinicsync.sync.orphans import _SOURCES
+
+    with store.engine.connect() as connection:
+        plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(_SOURCES))]
+    assert any("ix_syncrun_connector_started" in step for step in plan), plan
+    assert not [step for step in plan if step.startswith("SCAN syncrun")], plan
