@@ -157,13 +157,15 @@ def check(
     patients' languages. Ends with one summary line. Exits 1 on any problem, and when records
     would be quarantined (fix the mapping first, or pass --allow-quarantined); warnings alone pass."""
     from clinicsync.sync.cli.check import run_check
+    from clinicsync.sync.orphans import find_orphans
 
     context = app_context(ctx)
     settings = context.settings
     _fail_on_mapping_problems(context)
     store: dict[str, Any] = {"ok": True, "detail": settings.store.url.split("@")[-1]}
     try:
-        _ = context.store
+        with context.store.engine.connect() as connection:  # sources renamed in or removed from the settings
+            store["orphaned"] = [o.as_dict() for o in find_orphans(connection, {c.name for c in settings.connectors})]
     except Exception as exc:  # report, do not crash: this is the diagnosis command
         store = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
     if not run_check(settings, store, max_records, json_output, allow_quarantined, reach=not offline):

@@ -108,6 +108,9 @@ def test_a_renamed_source_is_refused_until_source_rename_then_nothing_is_doubled
     assert f"{pending} pending message(s)" in orphaned[0]["detail"]
     assert "source rename" in orphaned[0]["detail"] and "source retire" in orphaned[0]["detail"]
 
+    checked = clinic.json("check", "--offline", "--allow-quarantined", expect=1)
+    assert [(f["part"], f["level"]) for f in checked["findings"] if OLD in f["message"]] == [("sources", "error")]
+
     moved = clinic.json("source", "rename", OLD, NEW)
     assert moved["moved"]["appointment"] == 288 and moved["moved"]["reminder"] > pending
     assert {"connectorstate", "connectorbaseline", "patient", "practitioner", "quarantine", "syncrun"} <= set(
@@ -126,6 +129,8 @@ def test_a_renamed_source_is_refused_until_source_rename_then_nothing_is_doubled
     assert clinic.pending() == pending
     assert clinic.events() == Counter({(NEW, "CONFIRMED"): sum(events.values())})
     assert not [s for s in clinic.json("status")["stalls"] if s["kind"] == "source_orphaned"]
+    assert not [f for f in clinic.json("check", "--offline", "--allow-quarantined")["findings"]
+                if f["part"] == "sources"]
     rows = clinic.reminders()
     assert {r["appointment"].split(":")[0] for r in rows if r["appointment"]} == {NEW}
     agendas = [r["key"] for r in rows if r["kind"] == "agenda"]  # a doctor's day's key names the source
