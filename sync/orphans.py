@@ -13,7 +13,7 @@ cancellation of them can ever arrive again. So:
   table; only a source that turns out orphaned has its future visits and pending messages
   counted.
 - :func:`first_run_refusal`: a source's first run is refused while an orphan exists, with
-  both names and the two fixes; the others sources go on (sync/engine.py).
+  both names and the two fixes; the other sources go on (sync/engine.py).
 - the dispatcher holds an orphan's messages (sync/reminders/dispatch.py, ``HELD``).
 - :func:`rename_source` and :func:`retire_source`: the two fixes (`clinicsync source …`).
 
