@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from clinicsync.common.timeutil import iso_z
+from clinicsync.common.timeutil import TimeError, iso_z, zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.mappings.model import NormalizedAppointment
 
@@ -32,6 +32,7 @@ class Stored:
     provider_join_url: str | None = None
     dial_in: str | None = None
     patient_ref: str | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ def classify(old: Stored, new: NormalizedAppointment, new_hash: str) -> Change |
         payload["patient_changed"] = True  # a flag, never the ids: given to another patient (a correction)
     if not was_active and new.status in ACTIVE_STATUSES:
         return Change("updated", {**payload, "reactivated": True})
+    if moved and "practitioner" not in moved and new.status == old.status and old.deleted_at is None \
+            and zone_corrected(old, new):
+        # Recorded, not told (sync/zonerules.py's mark): reminders re-planned, calendars corrected.
+        return Change("rescheduled", {**payload, "baseline": True, "zone_setting": [old.timezone, new.timezone]})
     if new.status != old.status and new.status in CANCELLED_STATUSES:
         return Change("cancelled", payload)
     if new.status != old.status and new.status == "noshow":
@@ -78,3 +83,33 @@ def classify(old: Stored, new: NormalizedAppointment, new_hash: str) -> Change |
     if moved:
         return Change("rescheduled", payload)
     return Change("updated", payload)
+
+
+def corrected_line(count: int) -> str:
+    """What a run says of its zone-corrected visits (``sync`` and the log)."""
+    return (f"{count:,} visit{'s' if count != 1 else ''} kept {'their' if count != 1 else 'its'} local time under "
+            "a changed time zone setting: calendars corrected and reminders re-planned, patients not told")
+
+
+def phones_line(count: int) -> str:
+    """What a run says of patients whose phone number now reads in another country (or not at all)."""
+    whose = "patients'" if count != 1 else "patient's"
+    return (f"{count:,} {whose} phone number{'s' if count != 1 else ''} now "
+            f"read{'' if count != 1 else 's'} in another country or not at all: if clinic.default_region was "
+            "changed, later messages go to the numbers it gives now (docs/operations.md)")
+
+
+def zone_corrected(old: Stored, new: NormalizedAppointment) -> bool:
+    """Whether ``new`` moves the stored visit only because its local times are now read in
+    another zone: the same wall-clock start and end, the zone changed. A settings edit does
+    this (a source's ``timezone:`` or ``clinic.timezone`` corrected months after go-live):
+    every visit the source gives as local time gets a new UTC instant, yet nothing the clinic
+    booked moved, so no patient is told it did. A move at the source changes the wall time."""
+    if old.timezone is None or old.timezone == new.timezone:
+        return False
+    try:
+        before, after = zone(old.timezone), zone(new.timezone)
+    except TimeError:
+        return False
+    return all(a.astimezone(before).replace(tzinfo=None) == b.astimezone(after).replace(tzinfo=None)
+               for a, b in ((old.start_utc, new.start), (old.end_utc, new.end)))

@@ -22,6 +22,7 @@ from clinicsync.connectors.registry import build_connector, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.waitlist import mapping_record
+from clinicsync.sync.changes import corrected_line, phones_line
 from clinicsync.sync.empty_fields import FieldFill
 from clinicsync.sync.fingerprint import (
     KNOWN_LIMIT,
@@ -341,6 +342,12 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         store.finish_run(row_id, report.counts, report.error)
         progress.stage_finished(stage, report.error)
     bound.info("connector.synced", **report.counts.as_dict(), failed=report.error is not None)
+    if report.counts.corrected:
+        bound.warning("connector.zone_corrected", corrected=report.counts.corrected,
+                      detail=corrected_line(report.counts.corrected))
+    if report.counts.phones_elsewhere:
+        bound.warning("connector.phones_elsewhere", patients=report.counts.phones_elsewhere,
+                      detail=phones_line(report.counts.phones_elsewhere))
     return report
 
 

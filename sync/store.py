@@ -19,6 +19,7 @@ from operator import attrgetter
 from typing import Any
 
 import orjson
+import phonenumbers
 from sqlalchemy import Boolean, Connection, Engine, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.engine import Dialect
 
@@ -112,15 +113,31 @@ class Counts:
     deleted: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    # Of ``updated``: visits at the same local time whose zone a settings edit changed (their
+    # UTC instants moved, nobody told; sync/changes.py zone_corrected). Not in COUNT_KEYS (it
+    # is part of ``updated``); in ``as_dict`` when there are any.
+    corrected: int = 0
+    # Patients whose stored phone number now reads in another country, or not at all: what a
+    # changed clinic.default_region does to numbers written without +country (not a count of
+    # records; in ``as_dict`` when there are any).
+    phones_elsewhere: int = 0
 
     def add(self, other: Counts) -> None:
         for key in COUNT_KEYS:
             setattr(self, key, getattr(self, key) + getattr(other, key))
+        self.corrected += other.corrected
+        self.phones_elsewhere += other.phones_elsewhere
 
     def as_dict(self) -> dict[str, int]:
         """The counts by name, in COUNT_KEYS (field) order: what ``asdict`` gave, without its
-        recursive copy (a push writes its run's counts each time: ~0.1 ms, issue 32)."""
-        return {key: getattr(self, key) for key in COUNT_KEYS}
+        recursive copy (a push writes its run's counts each time: ~0.1 ms, issue 32); then
+        ``corrected`` when there are any."""
+        counts = {key: getattr(self, key) for key in COUNT_KEYS}
+        if self.corrected:
+            counts["corrected"] = self.corrected
+        if self.phones_elsewhere:
+            counts["phones_elsewhere"] = self.phones_elsewhere
+        return counts
 
 
 @dataclass
@@ -864,7 +881,8 @@ class Store:
                                and connection.dialect.paramstyle in ("format", "pyformat") and not deleting
                                and not quarantined and not sightings and snapshot_end is None and cursor is None
                                and not present.open_items) else None
-            stored_people = self._upsert_people(connection, connector, appointments, now, memory, known, fold)
+            stored_people = self._upsert_people(connection, connector, appointments, now, memory, known, fold,
+                                                counts)
             early = _first_seen(latest.values()) if live is not None and not baseline else None
             self._upsert_appointments(connection, connector, appointments, counts, now, marks,
                                       {key: m.fingerprint for key, m in latest.items()},
@@ -964,7 +982,8 @@ class Store:
 
     def _upsert_people(self, connection: Connection, connector: str, appointments: Sequence[NormalizedAppointment],
                        now: datetime, memory: dict[str, dict[str, Any]] | None = None,
-                       known: Known | None = None, fold: _Fold | None = None) -> dict[str, dict[str, Any]]:
+                       known: Known | None = None, fold: _Fold | None = None,
+                       counts: Counts | None = None) -> dict[str, dict[str, Any]]:
         """Returns the people now stored, by kind and external id, for ``memory``: those it
         holds equal are left out. ``known``: what the store holds of them, already read.
         ``fold``: a new person's or location's upsert goes into it (:class:`_Fold`)."""
@@ -1001,7 +1020,8 @@ class Store:
             self._grown(connection, table, self._upsert_persons(connection, table, person_kind, connector,
                                                                 people, now, shared=memory is None,
                                                                 existing=existing, fold=fold,
-                                                                revive=revive if kind == "patient" else None))
+                                                                revive=revive if kind == "patient" else None,
+                                                                counts=counts if kind == "patient" else None))
         self._upsert_locations(connection, connector, locations, shared=memory is None,
                                existing=None if known is None else known.locations, fold=fold)
         return stored
@@ -1043,7 +1063,7 @@ class Store:
     def _upsert_persons(connection: Connection, table: Any, kind: _PersonKind, connector: str,
                         people: dict[str, Any], now: datetime, shared: bool = True,
                         existing: dict[str, str] | None = None, fold: _Fold | None = None,
-                        revive: Callable[[str], bool] | None = None) -> int:
+                        revive: Callable[[str], bool] | None = None, counts: Counts | None = None) -> int:
         """Returns how many it inserted. ``shared``: another writer (a replica receiving a push
         for the same source) may insert the same person between the lookup and the insert,
         so new people go in with an upsert (the later copy's content wins when it differs)
@@ -1053,7 +1073,11 @@ class Store:
         that does not is left as it is and taken out of ``people`` (it was not stored)."""
         if not people:
             return 0
-        if existing is None:
+        phones: dict[str, str | None] | None = None  # their stored numbers, when read here for ``counts``
+        if existing is None and counts is not None:
+            rows = select_in(connection, table, ("external_id", "content_hash", "phone"), connector, list(people))
+            existing, phones = {r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows}
+        elif existing is None:
             existing = dict(select_in(connection, table, ("external_id", "content_hash"), connector, list(people)))
         inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
@@ -1080,6 +1104,8 @@ class Store:
             _insert_new(connection, table, names, inserts, shared, changed="content_hash", fold=fold)
         else:
             insert_rows(connection, table, names, inserts, bound=True)
+        if counts is not None and phones and updates:
+            counts.phones_elsewhere += _phones_elsewhere(phones, updates)
         Store._update_keyed(connection, table, updates)
         return len(inserts)
 
@@ -1198,8 +1224,12 @@ class Store:
             changes.append((old.id, change, version))
             if _answer_outlived(change):
                 unanswered.append(old.id)
-            counts_key = change.kind
-            setattr(counts, counts_key, getattr(counts, counts_key) + 1)
+            if "zone_setting" in change.payload:  # the same local time, its zone edited: no move
+                counts.updated += 1
+                counts.corrected += 1
+            else:
+                counts_key = change.kind
+                setattr(counts, counts_key, getattr(counts, counts_key) + 1)
         if fold is not None and len(updates) == 1 and not inserts and not reprinted \
                 and _unprocessed(connection, _EVENT_NAMES[:-1]):
             _fold_update(connection, fold, updates[0], bool(unanswered), changes[0], marks, now)
@@ -1406,7 +1436,29 @@ def _answer_outlived(change: Change) -> bool:
     to another patient drops the answer too: it was the first patient's. A change of doctor, type
     or place at the same start keeps the answer."""
     payload = change.payload or {}
+    if payload.get("zone_setting"):
+        return False  # the same local time the patient answered for, read in the zone now configured
     return "start" in payload.get("moved", ()) or bool(payload.get("reactivated") or payload.get("patient_changed"))
+
+
+def _phones_elsewhere(stored: dict[str, str | None], updates: list[dict[str, Any]]) -> int:
+    """How many patients about to be updated had a phone number (``stored``, by id) that now
+    reads in another country, or not at all (a changed ``clinic.default_region`` reads every
+    number written without +country anew: messages would go abroad, to whoever has that number
+    there). Only patients the store looked up itself: one a run stored earlier (its memory) was
+    read with the same settings, and a push (its rows read in its one statement) is not counted."""
+    return sum(1 for u in updates if (before := stored.get(u["_key"])) and before != u.get("phone")
+               and _country(before) != _country(u.get("phone")))
+
+
+def _country(phone: str | None) -> int | None:
+    """An E.164 number's country calling code (None: no number, or not one)."""
+    if not phone:
+        return None
+    try:
+        return phonenumbers.parse(phone).country_code
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def _held_hashes(connection: Connection, table: Any, connector: str, people: dict[str, Any],

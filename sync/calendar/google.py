@@ -8,7 +8,10 @@ in a batch carries its own user's token (Google lets a part's Authorization over
 outer request's), so 10,000 events take 200 batch requests however they are spread. A rate
 limit (403 rateLimitExceeded/userRateLimitExceeded, 429) or a server error is retried with
 exponential backoff and jitter (tenacity), never sooner than a Retry-After the answer
-carries (up to retry.max_seconds), and calls per user are paced under the quota.
+carries (up to retry.max_seconds), and calls per user are paced under the quota (the stage
+spreads every user's calls over the batches). A user answered with Calendar's usage limit or
+the daily quota (403 quotaExceeded, dailyLimitExceeded), or whose calls outlasted every
+retry, is held for the rest of the run: their other calls fail unsent, for the next run.
 Delegated credentials live for the process, so a long-running service reuses each
 doctor's token until it expires instead of asking for a new one every run.
 """
@@ -59,6 +62,11 @@ SCOPE = "https://www.googleapis.com/auth/calendar.events"
 SERVICE_PATH = "calendar/v3/"
 BATCH_PATH = "batch/calendar/v3"
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+# 403 (domain usageLimits) that backing off for seconds does not end: Calendar's usage limits
+# (a user who created too many events in a short time, e.g. the first push after a switch to
+# Google, loses write access for hours) and the project's daily quota. Not retried; the rest of
+# that user's calls in this run are not sent either (:attr:`GoogleCalendar.held`).
+USAGE_LIMIT_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 _MAX_HOPS = 3  # insert → 409 → update → 404 → insert … is a fight with someone else; stop
 
 
@@ -217,6 +225,11 @@ class GoogleCalendar:
         self._wait_hint = 0.0  # the longest Retry-After of this round's passing faults
         self._pacer = Pacer(settings.user_calls_per_minute, clock, sleep)
         self._batch_uri = urljoin(settings.api_root, BATCH_PATH)
+        # Users held for the rest of this provider's life (one run): a usage limit answered, or a
+        # passing fault (rate limit, 5xx, transport) that outlasted every retry. Their calls fail
+        # with that error unsent: a locked-out user gets one batch of calls per run, not every
+        # event of a switch each run.
+        self.held: dict[str, str] = {}
 
     # -- plumbing ----------------------------------------------------------------------
     def _resource(self, account: str) -> Any:
@@ -287,22 +300,43 @@ class GoogleCalendar:
         except _Again:
             for item in pending:
                 outcomes[item.op.key] = Outcome(item.op.key, False, error=item.error or "retries exhausted")
+                self._hold(item.op.target.account, item.error or "retries exhausted")
         return [outcomes[op.key] for op in ops]
+
+    def _hold(self, account: str, error: str) -> None:
+        if account not in self.held:
+            log.warning("calendar.user_held", error=error, reason="the rest of this user's calls wait for the next run")
+            self.held[account] = error
 
     def _round(self, pending: list[_Try], outcomes: dict[int, Outcome]) -> list[_Try]:
         """Send every pending call once; 409/404 follow-ups go out at once, passing faults come back."""
         again: list[_Try] = []
-        queue = self._authorized(pending, outcomes, again)
+        queue = self._authorized(self._unheld(pending, outcomes), outcomes, again)
         while queue:
             follow: list[_Try] = []
             size = self.settings.batch_size
             for start in range(0, len(queue), size):
-                chunk = queue[start:start + size]
+                chunk = self._unheld(queue[start:start + size], outcomes)
+                if not chunk:
+                    continue
                 for account, calls in Counter(item.op.target.account for item in chunk).items():
                     self._pacer.wait(account, calls)
                 self._send_batch(chunk, outcomes, follow, again)
             queue = follow
         return again
+
+    def _unheld(self, items: list[_Try], outcomes: dict[int, Outcome]) -> list[_Try]:
+        """``items`` but those of held users, which fail now with their user's error, unsent."""
+        if not self.held:
+            return items
+        out = []
+        for item in items:
+            error = self.held.get(item.op.target.account)
+            if error is None:
+                out.append(item)
+            else:
+                outcomes[item.op.key] = Outcome(item.op.key, False, error=error)
+        return out
 
     def _authorized(self, pending: list[_Try], outcomes: dict[int, Outcome], again: list[_Try]) -> list[_Try]:
         """The calls whose user has a valid token (fetched now if need be). A user whose
@@ -373,10 +407,11 @@ class GoogleCalendar:
             else:
                 outcomes[item.op.key] = Outcome(item.op.key, False, error=error)
 
-    @staticmethod
-    def _answer_failed(item: _Try, exc: HttpError, outcomes: dict[int, Outcome], follow: list[_Try],
+    def _answer_failed(self, item: _Try, exc: HttpError, outcomes: dict[int, Outcome], follow: list[_Try],
                        again: list[_Try]) -> None:
         status, reason = error_of(exc)
+        if status == 403 and reason in USAGE_LIMIT_REASONS:
+            self._hold(item.op.target.account, f"HTTP {status} {reason}")
         item.error = f"HTTP {status} {reason}".strip()
         key = item.op.key
         if item.kind == "delete" and status in (404, 410):

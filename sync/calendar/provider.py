@@ -24,6 +24,7 @@ import orjson
 from clinicsync.common.hashing import content_hash, content_hash_bytes
 
 OpKind = Literal["insert", "patch", "update", "delete"]
+PROVIDERS = ("ics", "google")  # the providers that hold events (calendar.provider none holds none)
 PRIVATE_MARK = "clinicsync"  # extendedProperties.private key every clinicsync event carries ("1")
 PRIVATE_CONNECTOR = "clinicsync_connector"
 PRIVATE_EXTERNAL_ID = "clinicsync_external_id"
@@ -63,6 +64,12 @@ class Target:
 
     def label(self) -> str:
         return self.calendar_id if self.calendar_id != "primary" else self.account
+
+    def same_calendar(self, other: Target) -> bool:
+        """Whether ``other`` names this calendar, perhaps acting as another user: a shared
+        calendar's id whoever writes it, a user's primary calendar by its id (their email).
+        Its events are then the same events (one id per appointment)."""
+        return self.provider == other.provider and self.label().lower() == other.label().lower()
 
 
 @dataclass(frozen=True)

@@ -76,15 +76,21 @@ def reconcile(settings: Settings, engine: Engine, provider: CalendarProvider, fi
     connectors = {c.name for c in settings.connectors}
     report, fixes = ReconcileReport(), _Fixes()
     seen: list[Seen] = []
+    # One calendar may be written as several users (a shared calendar's rules naming different
+    # users, a user's primary also named by its id): it is listed once, and holds what each wants.
+    calendars: dict[str, list[Target]] = defaultdict(list)
     for target in sorted(targets):
+        calendars[target.label().lower()].append(target)
+    for group in calendars.values():
+        target = next((t for t in group if t in expected), group[0])  # listed as a user the truth writes as
         remote = {e.event_id: e for e in provider.list_events(target, since)}
-        want = expected.get(target, {})
+        want = {event_id: (t, desired) for t in group for event_id, desired in expected.get(t, {}).items()}
         label = target.label()
         report.calendars[label] = {"events": sum(not e.cancelled for e in remote.values()),
-                                   "expected": sum(not d.content.cancelled for d in want.values() if d.content)}
-        for event_id, desired in want.items():
+                                   "expected": sum(not d.content.cancelled for _, d in want.values() if d.content)}
+        for event_id, (wanted_in, desired) in want.items():
             event = remote.get(event_id)
-            _compare(label, event_id, desired, event, link_at.get((desired.appointment_id, target)), report, fixes)
+            _compare(label, event_id, desired, event, link_at.get((desired.appointment_id, wanted_in)), report, fixes)
             if event is not None and not event.cancelled and desired.content and not desired.content.cancelled:
                 seen.append(Seen(desired.appointment_id, label, event.responses))
         for event_id, event in remote.items():

@@ -1,7 +1,8 @@
 """`clinicsync calendar status`: per calendar, what was pushed and what keeps failing, and
 how many events are marked cancelled by the patient while the source still holds them
-booked (work left for the front desk); and the practitioners whose appointments no
-calendar takes (skipped, not an error)."""
+booked (work left for the front desk); the practitioners whose appointments no
+calendar takes (skipped, not an error); and the events a provider no longer used still
+holds (left_behind: calendar.provider changed, the old one not reachable to remove them)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from sqlalchemy import Engine
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.calendar.desired import Renderer, Router, practitioner_key, row_pages, window_start
-from clinicsync.sync.calendar.links import load_links
+from clinicsync.sync.calendar.links import left_behind, load_links
+from clinicsync.sync.calendar.provider import PROVIDERS
 from clinicsync.sync.settings.calendar import CalendarSettings
 
 
@@ -46,10 +48,18 @@ def calendar_status(settings: CalendarSettings, engine: Engine, now: datetime | 
                 unmapped[practitioner_key(row) or "(no practitioner)"] += 1
             elif shown[1] and not shown[0]:
                 calendars[target.label()]["patient_cancelled"] += 1
+    # Events a provider the settings no longer use still holds (calendar.provider changed): the
+    # stage removes them when it can reach that provider (push.retire_others); these are left.
+    left: Counter[tuple[str, str]] = Counter()
+    for provider in PROVIDERS:
+        if provider != settings.provider:
+            left.update((provider, link.target.label()) for link in left_behind(engine, provider, since))
     return {
         "provider": settings.provider,
         "calendars": [{"calendar": label, "present": c["present"], "pending": c["pending"],
                        "deleted": c["deleted"], "failing": c["failing"], "patient_cancelled": c["patient_cancelled"],
                        "errors": dict(errors[label])} for label, c in sorted(calendars.items())],
         "unmapped": [{"practitioner": p, "appointments": n} for p, n in sorted(unmapped.items())],
+        "left_behind": [{"provider": provider, "calendar": label, "events": n}
+                        for (provider, label), n in sorted(left.items())],
     }

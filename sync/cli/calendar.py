@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from clinicsync.sync.calendar.provider import CalendarProvider
-from clinicsync.sync.calendar.push import build_provider, push
+from clinicsync.sync.calendar.push import build_provider, push, retire_others
 from clinicsync.sync.calendar.reconcile import reconcile
 from clinicsync.sync.calendar.status import calendar_status
 from clinicsync.sync.cli.context import EXIT_FAILED, app_context, fail_config, out_console, print_json
@@ -48,6 +48,7 @@ def push_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
         report = push(context.settings.calendar, context.store.engine, provider).as_dict()
     finally:
         provider.close()
+    report |= retire_others(context.settings.calendar, context.store.engine)
     if json_output:
         print_json(report)
     else:
@@ -77,6 +78,13 @@ def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
         for row in result["unmapped"]:
             skipped.add_row(row["practitioner"], str(row["appointments"]))
         print_table(out_console, skipped)
+    if result["left_behind"]:
+        left = Table("provider", "calendar", "events", title="left in calendars no longer kept up to date",
+                     caption="removed by the next sync while the provider's settings reach them "
+                             "(docs/operations.md: Changing calendar settings after go-live)")
+        for row in result["left_behind"]:
+            left.add_row(row["provider"], row["calendar"], str(row["events"]))
+        print_table(out_console, left)
 
 
 @app.command("reconcile")

@@ -228,6 +228,8 @@ def _fail_on_mapping_problems(context: AppContext, only: list[str] | None = None
 def _print_report(report: RunReport, pushed: list[tuple[str, str]]) -> None:
     from rich.table import Table
 
+    from clinicsync.sync.changes import corrected_line, phones_line
+
     table = Table(title=f"sync run {report.run_id}")
     keys = ["fetched", "created", "updated", "rescheduled", "cancelled", "deleted", "unchanged", "quarantined"]
     for key in ["connector", *keys, "error"]:
@@ -242,6 +244,10 @@ def _print_report(report: RunReport, pushed: list[tuple[str, str]]) -> None:
     for name, result in report.connectors.items():
         if result.skipped:
             out_console.print(f"{name}: {result.skipped}")
+        if result.counts.corrected:
+            out_console.print(f"{name}: {corrected_line(result.counts.corrected)}", highlight=False)
+        if result.counts.phones_elsewhere:
+            out_console.print(f"{name}: {phones_line(result.counts.phones_elsewhere)}", highlight=False)
     for orphan in report.extras.get("orphaned_sources", {}).get("sources", []):  # sync/orphans.py
         err_console.print(f"warning: source {orphan['connector']}: {orphan['detail']}", markup=False,
                           highlight=False, soft_wrap=True)
@@ -361,13 +367,15 @@ def config_schema() -> None:
 def config_validate(ctx: typer.Context) -> None:
     """Validate the settings file and say so."""
     from clinicsync.sync.config_loader import ConfigError
+    from clinicsync.sync.reminders.dispatch import routing_problems
     from clinicsync.sync.settings import config_path, load_settings
     from clinicsync.sync.source_check import mapping_problems
 
     path = config_path(app_context(ctx).config)
     try:
         settings = load_settings(path, defer_secrets=True)
-        problems = mapping_problems(settings)
+        # A route naming a notifier that was renamed or removed stops every dispatch (`remind`).
+        problems = mapping_problems(settings) + routing_problems(settings)
         if problems:
             raise ConfigError(problems, str(path))
     except ConfigError as exc:

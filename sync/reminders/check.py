@@ -1,7 +1,8 @@
 """`templates check`: renders every template of every language as this clinic's settings
 would send it, against worst-case samples, and reports each SMS's size (segments, encoding,
 characters). An SMS past one segment, or one that loses its answer link, is a *problem*
-(the command exits non-zero); a variable a template uses but nobody sets is a warning.
+(the command exits non-zero), and so is a variable a template uses but nobody sets (each
+such message would fail to render when sent).
 
 Worst case, per language (issue 30, obs 10: a Monday sample said "1 segment" while a
 Spanish Saturday took 3): the weekday and the month whose names cost most in an SMS, as
@@ -225,6 +226,14 @@ def _doctor_cases(language: str, names: set[str], visit: Visit) -> list[tuple[st
     return cases
 
 
+def undefined_problems(variables: set[str]) -> list[str]:
+    """A variable a template uses and nobody sets: when sent, the renderer is strict, so each
+    message from the template fails to render (it goes on another channel, or is set aside).
+    A problem, not a warning: a placeholder typo said "warning" and exit 0 while every send failed."""
+    return [f"undefined variable {variable!r}: each message from this template fails to render"
+            for variable in sorted(variables)]
+
+
 def _check_case(composer: Composer, language: str, label: str, channel: str,
                 drafts: list[tuple[Draft, str]], found: list[str]) -> CheckResult | None:
     """Render one template against its samples; the result describes the worst one (None:
@@ -258,7 +267,7 @@ def _check_case(composer: Composer, language: str, label: str, channel: str,
         assert result.encoding is not None and result.units is not None
         result.problems.insert(0, f"{_size_problem(result.segments, result.encoding, result.units)} "
                                   f"on {result.sample}")
-    result.warnings += [f"undefined variable {variable!r}" for variable in sorted(variables)]
+    result.problems += undefined_problems(variables)
     return result
 
 
@@ -297,7 +306,7 @@ def _waitlist_cases(settings: Settings, renderer: Renderer, language: str, names
                 assert result.encoding is not None and result.units is not None
                 result.problems.append(f"{_size_problem(result.segments, result.encoding, result.units)} "
                                        f"on {result.sample}")
-            result.warnings += [f"undefined variable {variable!r}" for variable in sorted(variables)]
+            result.problems += undefined_problems(variables)
             results.append(result)
     return results
 

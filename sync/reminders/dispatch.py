@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.ratelimit import TokenBucket
@@ -44,13 +44,14 @@ from clinicsync.sync.orphans import HELD, RETIRED, fixes, retired_sources, unnam
 from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
 from clinicsync.sync.reminders.answered import answered_skip
 from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
+from clinicsync.sync.reminders.guard import UnsafeSourceText
 from clinicsync.sync.reminders.planner import BOOKED_AGAIN
 from clinicsync.sync.reminders.render import TemplateProblem
-from clinicsync.sync.reminders.replan import follow_settings
+from clinicsync.sync.reminders.replan import SETTINGS_CHANGED, follow_settings, record_settings, settings_changed
 from clinicsync.sync.reminders.timing import due_for_offset, place, wall_clock
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import Item as SetAsideItem
-from clinicsync.sync.setaside import run_isolated, take_retries
+from clinicsync.sync.setaside import reason_of, run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import Offset
 from clinicsync.sync.store import Store
@@ -140,6 +141,16 @@ def resolve_routes(settings: Settings) -> dict[str, str]:
     return routes
 
 
+def routing_problems(settings: Settings) -> list[str]:
+    """`resolve_routes`'s refusal, for `config validate`: a route left naming a notifier that
+    was renamed or removed, or one that does not send the channel."""
+    try:
+        resolve_routes(settings)
+    except RoutingError as exc:
+        return [str(exc)]
+    return []
+
+
 @dataclass
 class Item:
     """One claimed reminder with the current rows it is about."""
@@ -160,6 +171,7 @@ class Item:
 # How long a message of an orphaned source (sync/orphans.py) waits before the dispatcher looks
 # at it again: sent then if its source is named again, else held again or "too late".
 HOLD_RECHECK = timedelta(minutes=5)
+ROUTES_PLAN = "routes"  # reminder_plan's row of the routes the waiting messages were last checked against
 # A message held back, never sent, because its provider answered another one 429 (Retry-After).
 WAITING_FOR_PROVIDER = "{name}'s provider asked to wait (429, Retry-After) before the next request"
 
@@ -225,6 +237,7 @@ class Dispatcher:
             follow_settings(self.config, self.store, self.now)  # plans made with other settings first
             self.recover()
             self._retry_set_aside()
+            self._reroute_waiting()
             if self.resend_unknown:
                 self._requeue_unknown()
         batch = self.config.workers * 8
@@ -304,6 +317,31 @@ class Dispatcher:
         if lost:
             log.warning("reminders.unknown", count=lost, hint="see `clinicsync reminders list --status unknown`")
         return int(lost or 0)
+
+    def _reroute_waiting(self) -> None:
+        """Messages waiting out a refusal (``will retry: …``) by a notifier that no longer sends
+        their channel (it was renamed, removed or replaced: Twilio by AWS) are due now. Their
+        backoff, and any Retry-After, were the old provider's; waiting them out (up to
+        ``retry_backoff_max``) before the new provider is even tried could make a notice or a
+        1-hour reminder too late. Only a pending row that was never taken moves (a refused send
+        is one the provider did not take), so nothing goes twice. Its ``notifier`` is cleared:
+        the next send names the one it goes through, and a row the quiet hours hold is not
+        moved again at every run."""
+        waiting = and_(R.c.status == "pending", R.c.reason.startswith(RETRYING, autoescape=True),
+                       R.c.due_at > self.now, R.c.notifier.is_not(None))
+        # Scanned only when the routes changed since the last dispatcher recorded them (one row
+        # read otherwise): the waiting rows are found among every pending one.
+        if not settings_changed(self.store, ROUTES_PLAN, self.routes):
+            return
+        elsewhere = or_(R.c.channel.not_in(list(self.routes)),
+                        *(and_(R.c.channel == channel, R.c.notifier != name) for channel, name in self.routes.items()))
+        with writer(self.store.engine) as connection:
+            moved = connection.execute(update(R).where(waiting, R.c.channel.is_not(None), elsewhere).values(
+                due_at=self.now, notifier=None, updated_at=self.clock())).rowcount or 0
+        record_settings(self.store, ROUTES_PLAN, self.routes)
+        if moved:
+            log.info("reminders.rerouted", count=moved, hint="waiting on a notifier that no longer sends their "
+                                                             "channel: due now, through the current route")
 
     def _requeue_unknown(self) -> None:
         with writer(self.store.engine) as connection:
@@ -505,15 +543,18 @@ class Dispatcher:
             return item.doctor.email if item.doctor is not None and channel == "email" else None
         return patient_address(item.patient, channel)
 
+    def _order(self, item: Item) -> list[str]:
+        """The channels to try, in order: email for staff; for a patient their own preference,
+        then ``reminders.channels``."""
+        if item.row.recipient in STAFF:
+            return ["email"]
+        preferred = item.patient.channel if item.patient is not None else None
+        return list(dict.fromkeys(([preferred] if preferred in CHANNELS else []) + self.config.channels))
+
     def channels(self, item: Item) -> list[tuple[str, str]]:
         """The channels still worth trying, in order, with their address."""
-        if item.row.recipient in STAFF:
-            order = ["email"]
-        else:
-            preferred = item.patient.channel if item.patient is not None else None
-            order = list(dict.fromkeys(([preferred] if preferred in CHANNELS else []) + self.config.channels))
         out = []
-        for channel in order:
+        for channel in self._order(item):
             address = self._address(item, channel)
             if (channel in self.routes and channel not in item.tried and address
                     and (channel, address) not in self._opt_outs):
@@ -521,8 +562,11 @@ class Dispatcher:
         return out
 
     def _check(self, item: Item) -> tuple[str, str | None]:
-        """('send', None), ('skip', reason) or ('defer', None) after moving the row out of quiet hours."""
+        """('send', None), ('skip', reason), ('cancel', reason) or ('defer', None) after moving the
+        row out of quiet hours."""
         row, a = item.row, item.appointment
+        if self._switched_off(row):
+            return "cancel", SETTINGS_CHANGED
         if row.kind == "agenda":
             if not item.agenda:
                 return "skip", "no appointments that day"
@@ -583,6 +627,16 @@ class Dispatcher:
             self._finish(item, "pending", kept, due=slot.due, note=slot.note)
             return "defer", None
         return "send", None
+
+    def _switched_off(self, row: Any) -> bool:
+        """A message of a kind the settings no longer send (agendas, follow-ups or `confirmed`
+        notices switched off after it was planned): planned a day or hours ahead, it would
+        still go once the clinic said no more."""
+        if row.kind == "agenda":
+            return not self.config.agenda.enabled
+        if row.kind == "followup":
+            return not self.config.notices.followup.enabled
+        return row.kind == "confirmed" and row.recipient == "patient" and not self.config.notices.confirmed
 
     def _draft(self, item: Item) -> Draft:
         row, a = item.row, item.appointment
@@ -646,6 +700,9 @@ class Dispatcher:
         if decision == "defer":
             self.report.count("deferred")
             return
+        if decision == "cancel":  # as re-planning cancels what the settings no longer want
+            self._finish(item, "cancelled", reason)
+            return
         if decision == "send" and (item.row.connector in self.orphaned or item.row.connector in self.retired):
             self._orphaned(item)
             return
@@ -656,12 +713,17 @@ class Dispatcher:
             return
         draft = self._draft(item)
         last_error: str | None = None
+        template: TemplateProblem | None = None  # the clinic's template, not this message, is at fault
         for channel, address in self.channels(item):
             try:
                 rendered = self.composer.render(draft, channel, self.clock(), recipient=address)
             except TemplateProblem as exc:
                 last_error = str(exc)
                 item.tried.append(channel)
+                if not isinstance(exc, UnsafeSourceText):  # a source record's fault stays this message's
+                    log.warning("reminders.template_problem", reminder_id=item.row.id, channel=channel,
+                                problem=reason_of(exc))
+                    template = exc
                 continue
             template_id, template_variables = (self.composer.whatsapp_content(draft, rendered.language)
                                                if channel == "whatsapp" else (None, {}))
@@ -687,11 +749,15 @@ class Dispatcher:
                 return
             item.tried.append(channel)
             last_error = item.error
+        if template is not None:
+            # A template that does not render fails every message that needs it alike: set
+            # aside (a stall, `set-aside list`), so that `set-aside retry` after the fix sends it.
+            raise template
         if item.tried:
             self._finish(item, "failed", last_error or "every channel failed")
             self.report.count("failed")
         else:
-            self._finish(item, "skipped", "no reachable channel (no address, no consent, or opted out)")
+            self._finish(item, "skipped", self._unreachable(item))
             self.report.count("skipped")
 
     def _orphaned(self, item: Item) -> None:
@@ -707,6 +773,15 @@ class Dispatcher:
         reason = f"{HELD.format(name=name)}: {fixes(name)}"
         self._finish(item, "pending", reason, due=self.now + HOLD_RECHECK)
         self.report.count("deferred")
+
+    def _unreachable(self, item: Item) -> str:
+        """Why no channel was tried: no address, consent or opt-in, or (a notifier removed or a
+        route changed) no notifier for the channel the patient can be reached on."""
+        unrouted = [channel for channel in self._order(item) if channel not in self.routes
+                    and (address := self._address(item, channel)) and (channel, address) not in self._opt_outs]
+        if unrouted:
+            return f"no reachable channel: no notifier sends {', '.join(unrouted)} (notifiers:, reminders.routes)"
+        return "no reachable channel (no address, no consent, or opted out)"
 
     def _send(self, item: Item, name: str, message: Message, segments: int | None) -> str:
         """Call the notifier and record what came back; 'fallback' asks for the next channel."""
@@ -889,4 +964,5 @@ def dispatch(settings: Settings, store: Store, at: datetime | None = None, *, dr
     return Dispatcher(settings, store, at, dry_run=dry_run, resend_unknown=resend_unknown, halt=halt).run()
 
 
-__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "lift_opt_out", "opt_in", "record_opt_out"]
+__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "lift_opt_out", "opt_in", "record_opt_out",
+           "routing_problems"]

@@ -159,6 +159,9 @@ class _Chunk:
         self.rows: dict[str, tuple[Any, ...]] = {}
         self.known: set[str] = set()
         self.cancel: dict[int, str] = {}
+        # Messages already out whose visit kept its local time under a zone correction: their
+        # row's start, set to the corrected one (what the message told still holds).
+        self.restart: dict[int, datetime] = {}
         self.failed: list[str] = []  # set-aside keys of the appointments that could not be planned
         self.placer = rules.placer(now)
 
@@ -178,14 +181,14 @@ class _Chunk:
         # first; only if one appointment fails is it planned again, each appointment isolated
         # (setaside.isolated_parts), so that the one that failed is set aside and the rest go
         # on. An isolation per appointment cost ~15 % of a first import's planning.
-        rows, cancel = dict(self.rows), dict(self.cancel)
+        rows, cancel, restart = dict(self.rows), dict(self.cancel), dict(self.restart)
         try:
             for appointment_id, group in grouped.items():
                 appointment = appointments.get(appointment_id)
                 if appointment is not None:  # none stored yet (a first import): no list made for it
                     self._appointment(appointment, group, existing.get(appointment_id, _NOTHING))
         except Exception:
-            self.rows, self.cancel = rows, cancel
+            self.rows, self.cancel, self.restart = rows, cancel, restart
             self._isolated(grouped, appointments, existing)
 
     def _isolated(self, grouped: dict[int, list[PlanEvent]], appointments: dict[int, Any],
@@ -193,7 +196,7 @@ class _Chunk:
         for appointment_id, group in grouped.items():
             appointment = appointments.get(appointment_id)
             if appointment is not None:  # one that cannot be planned is set aside; the rest go on
-                with isolated_parts(self.connection, appointment_item(appointment), self, ("rows", "cancel"),
+                with isolated_parts(self.connection, appointment_item(appointment), self, ("rows", "cancel", "restart"),
                                     self.now) as outcome:
                     self._appointment(appointment, group, existing.get(appointment_id, _NOTHING))
                 if outcome.failed:
@@ -201,6 +204,8 @@ class _Chunk:
 
     def _appointment(self, a: Any, events: list[PlanEvent], existing: list[Any]) -> None:
         if len(events) == 1 and events[0].payload.get("baseline"):
+            if existing and _local_time_kept(events[0]):
+                existing = self._restart(a, events[0].payload, existing)
             self._baseline(a, events[0].kind, existing)
         else:
             self._told(a, events, existing)
@@ -221,6 +226,27 @@ class _Chunk:
             reason = "no-show" if a.status == "noshow" else "appointment cancelled"
             for row in pending:
                 self.cancel[row.id] = reason
+
+    def _restart(self, a: Any, payload: dict[str, Any], existing: list[Any]) -> list[Any]:
+        """A visit whose UTC start a zone correction moved to the same local time (a tz rule
+        change, sync/zonerules.py; a zone setting edited, sync/changes.py ``zone_corrected``):
+        the patient's messages already out (sent, or perhaps sent) told that local time, so they
+        are about the corrected start. Their rows' ``starts_at`` follows it: the offset a sent
+        reminder covers is not planned again (a second 3d reminder, when the correction moved
+        its due to after the first one went), and its answer link still shows the visit."""
+        previous = payload.get("previous") or {}
+        old = previous.get("start")
+        if not old or a.start_utc is None:
+            return existing
+        start = datetime.fromisoformat(old.replace("Z", "+00:00"))
+        kept = []
+        for row in existing:
+            if row.recipient == "patient" and row.status not in ("pending", "skipped", "cancelled") \
+                    and row.starts_at == start and row.starts_at != a.start_utc:
+                self.restart[row.id] = a.start_utc
+                row = row._replace(starts_at=a.start_utc)
+            kept.append(row)
+        return kept
 
     def _told(self, a: Any, events: list[PlanEvent], existing: list[Any]) -> None:
         """Plans one appointment from a read's events (any number, baseline or told)."""
@@ -440,6 +466,7 @@ def retry_set_aside(connection: Connection, rules: Rules, now: datetime, report:
     chunk = _Chunk(connection, rules, now)
     chunk.plan(events)
     report.cancelled += _cancel(connection, chunk.cancel, now)
+    _restart(connection, chunk.restart, now)
     insert_new(connection, chunk.rows, report, chunk.known, rules.texts)
     resolve(connection, CONSUMER, [r.item for r in items if r.item not in chunk.failed], now)
 
@@ -608,6 +635,20 @@ def _sqlite_literal(value: Any, column: Sequence[Any]) -> str | None:
     return None
 
 
+def _local_time_kept(event: PlanEvent) -> bool:
+    """A zone correction's event: the visit's UTC start moved, its local time did not."""
+    return event.kind == "rescheduled" and bool(event.payload.get("tz_rules") or event.payload.get("zone_setting"))
+
+
+def _restart(connection: Connection, restart: dict[int, datetime], now: datetime) -> None:
+    """:meth:`_Chunk._restart`'s rows: each one's start set to its visit's corrected start."""
+    if restart:
+        connection.execute(
+            update(REMINDERS).where(REMINDERS.c.id == bindparam("_id"))
+            .values(starts_at=bindparam("_start"), updated_at=now),
+            [{"_id": i, "_start": start} for i, start in restart.items()])
+
+
 def _cancel(connection: Connection, cancel: dict[int, str], now: datetime) -> int:
     if not cancel:
         return 0
@@ -664,6 +705,7 @@ def plan_events(settings: Settings, store: Store, now: datetime, report: PlanRep
             chunk = _Chunk(connection, rules, now)
             chunk.plan(events)
             report.cancelled += _cancel(connection, chunk.cancel, now)
+            _restart(connection, chunk.restart, now)
             insert_new(connection, chunk.rows, report, chunk.known, rules.texts)
             advance(connection, CONSUMER, events[-1].id)
             report.events += len(events)

@@ -113,11 +113,23 @@ def follow_settings(config: RemindersSettings, store: Store, now: datetime,
     return result
 
 
-def _record(store: Store, current: str, basis: dict[str, Any]) -> None:
+def _record(store: Store, current: str, basis: dict[str, Any], name: str = PLAN_NAME) -> None:
     values = {"fingerprint": current, "basis": orjson.dumps(basis).decode(), "updated_at": utcnow()}
     with writer(store.engine) as connection:
-        if not connection.execute(update(PLANS).where(PLANS.c.name == PLAN_NAME).values(**values)).rowcount:
-            connection.execute(insert_ignoring_duplicates(connection, PLANS).values(name=PLAN_NAME, **values))
+        if not connection.execute(update(PLANS).where(PLANS.c.name == name).values(**values)).rowcount:
+            connection.execute(insert_ignoring_duplicates(connection, PLANS).values(name=name, **values))
+
+
+def settings_changed(store: Store, name: str, basis: dict[str, Any]) -> bool:
+    """Whether ``basis`` differs from what was last recorded under ``name`` (or none was);
+    call ``record_settings`` once what depends on it is done. One row read when unchanged."""
+    with store.engine.connect() as connection:
+        stored = connection.execute(select(PLANS.c.fingerprint).where(PLANS.c.name == name)).scalar()
+    return stored != content_hash(basis)
+
+
+def record_settings(store: Store, name: str, basis: dict[str, Any]) -> None:
+    _record(store, content_hash(basis), basis, name)
 
 
 _PARTS = ("cancel", "skip", "move", "revive", "rows")  # what _Replan collects per appointment

@@ -104,9 +104,9 @@ def test_people_stored_this_run_are_not_passed_on_again(store: Store, monkeypatc
 
     def spy(connection: Any, table: Any, kind: Any, connector: str, people: dict[str, Any], now: Any,
             shared: bool = True, existing: dict[str, str] | None = None, fold: Any = None,
-            revive: Any = None) -> None:
+            revive: Any = None, counts: Any = None) -> None:
         passed.append(set(people))
-        real(connection, table, kind, connector, people, now, shared, existing, fold, revive)
+        real(connection, table, kind, connector, people, now, shared, existing, fold, revive, counts)
 
     monkeypatch.setattr(Store, "_upsert_persons", staticmethod(spy))
     _batch(store, "run1", appt("a"), appt("b"))

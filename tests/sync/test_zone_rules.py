@@ -315,3 +315,30 @@ def test_a_zone_the_tz_database_no_longer_knows_is_left(tz_rules: Callable[[str,
     with store.engine.connect() as connection:  # recorded: the next checks take no lock and write nothing
         assert all(zonerules._unchanged(r.zone, r.transitions, datetime.now(UTC))
                    for r in connection.execute(select(zonerules.RULES)))
+
+
+def test_a_reminder_already_sent_stands_for_the_corrected_time(
+        clinic: Any, tz_rules: Callable[[str, str], None], store: Store) -> None:
+    """A reminder sent before the correction told 09:00 local, which the visit still is: its
+    offset is not planned again for the corrected start, and its answer link still shows the
+    visit rather than "changed since this message was sent" (stop 51)."""
+    from sqlalchemy import update
+
+    from clinicsync.sync.responses.link_page import moved
+
+    drop, path = clinic
+    _drop_csv(drop, "export-1.csv", CSV_VISITS)
+    run_once(load_settings(path), store)
+    before = _visits(store)["c1"]
+    with store.engine.begin() as connection:
+        connection.execute(update(REMINDERS).where(REMINDERS.c.appointment_id == before.id,
+                                                   REMINDERS.c.kind == "reminder").values(status="sent"))
+    tz_rules(DST_ABOLISHED, "2099b")
+    _drop_csv(drop, "export-2.csv", CSV_VISITS)
+    run_once(load_settings(path), store)
+    after = _visits(store)["c1"]
+    assert after.start_utc - before.start_utc == timedelta(hours=1)
+    rows = [r for r in _patient_rows(store) if r.appointment_id == after.id and r.kind == "reminder"
+            and r.status != "cancelled"]
+    assert [(r.status, r.starts_at) for r in rows] == [("sent", after.start_utc)]
+    assert not moved(rows[0], after)

@@ -49,6 +49,7 @@ class Fault:
     method: str | None = None  # POST insert, PATCH, PUT, DELETE, GET
     event_id: str | None = None
     batch: bool = False  # fail the outer batch request itself
+    principal: str | None = None  # only calls made as this user (None: anyone's)
 
 
 @dataclass
@@ -199,9 +200,10 @@ class FakeGoogle:
             return None
         return self.tokens.get(authorization.removeprefix("Bearer ").strip())
 
-    def _fault(self, method: str, event_id: str | None, batch: bool = False) -> Reply | None:
+    def _fault(self, method: str, event_id: str | None, batch: bool = False,
+               principal: str | None = None) -> Reply | None:
         for fault in self.faults:
-            if fault.times <= 0 or fault.batch != batch:
+            if fault.times <= 0 or fault.batch != batch or fault.principal not in (None, principal):
                 continue
             if fault.method not in (None, method) or fault.event_id not in (None, event_id):
                 continue
@@ -272,7 +274,7 @@ class FakeGoogle:
         elif in_batch and self.part_chaos is not None and (fault := self.part_chaos.draw(None)):
             reply = chaos_error(fault, self.part_chaos.retry_after)
         else:
-            reply = self._fault(method, event_id or (data or {}).get("id")) or self._event_call(
+            reply = self._fault(method, event_id or (data or {}).get("id"), principal=principal) or self._event_call(
                 method, self.calendars[calendar], event_id, query, data, calendar)
         call.status = reply.status
         return reply

@@ -85,3 +85,35 @@ def test_calendar_commands_need_a_provider(tmp_path: Path, cli, write_settings) 
     _, out, _ = run("sync", "--once", "--json")
     assert json.loads(out)["calendar"] == {"inserted": 0, "patched": 0, "deleted": 0, "unchanged": 0,
                                            "failed": 0, "skipped": 0}
+
+
+def test_an_admin_switches_from_ics_to_google_then_removes_the_section(  # type: ignore[no-untyped-def]
+        tmp_path: Path, cli, write_settings, key_file: Path, fake_google: FakeGoogle) -> None:
+    """Months after go-live, as an admin does it: settings.yaml edited between two `sync --once`.
+    The old feed empties when Google holds the visits; with the section removed, the events no
+    one can reach any more are shown by `calendar status`, not silently kept."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    day = (base_time() + timedelta(days=1)).date().isoformat()
+    (drop / "01.csv").write_text(HEADER + row("A1", f"{day} 09:00", "D01", AMELIA))
+    connectors = f"- name: csv\n  kind: csv\n  mapping: csv_default\n  drop_dir: {drop}\n  settle_seconds: 0\n"
+    google = (f"  google:\n    key_file: {key_file}\n    api_root: {fake_google.url}\n"
+              f"    retry: {{attempts: 3, initial_seconds: 0.001, max_seconds: 0.01}}\n")
+    feed = tmp_path / "calendars" / f"{AMELIA}.ics"
+    files = "  ics: {directory: calendars}\n"
+    run = cli(write_settings(connectors=connectors, extra="calendar:\n  provider: ics\n" + files))
+    run("db", "upgrade")
+    run("sync", "--once")
+    assert "STATUS:CONFIRMED" in feed.read_text()
+
+    run = cli(write_settings(connectors=connectors, extra="calendar:\n  provider: google\n" + files + google))
+    _, out, _ = run("sync", "--once", "--json")
+    assert json.loads(out)["calendar"]["retired"] == 1
+    assert list(fake_google.live(AMELIA)) == [event_id("csv", "A1")]
+    assert "STATUS:CONFIRMED" not in feed.read_text() and "STATUS:CANCELLED" in feed.read_text()
+
+    run = cli(write_settings(connectors=connectors))  # the calendar section removed
+    _, out, _ = run("sync", "--once", "--json")
+    assert json.loads(out)["calendar"]["left"] == 1
+    _, out, _ = run("calendar", "status")
+    assert "left in calendars no longer kept up to date" in " ".join(out.split()) and AMELIA in out
