@@ -33,6 +33,7 @@ from clinicsync.sync.fingerprint import (
     unchanged_records,
 )
 from clinicsync.sync.locks import HeldLock, poll_lock
+from clinicsync.sync.orphans import find_orphans, first_run_refusal, unretire
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store, build_mapped
@@ -234,9 +235,12 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
     # without error, what it stores is recorded, not announced. A crash mid-way leaves it
     # unfinished, so the run that resumes is still the baseline.
-    baseline = not config.announce_existing and not store.baseline_done(config.name)
+    first = not store.baseline_done(config.name)
+    baseline = not config.announce_existing and first
     go_live = live_from(store, config) if not baseline else None
     try:
+        if first:
+            _refuse_double_import(settings, store, config.name)
         mapping = mapping_for(settings, config)
         fingerprint = Fingerprinter(mapping_epoch(mapping, config, source_timezone(settings, config),
                                                   settings.clinic.default_region))
@@ -370,6 +374,42 @@ def _check_subscription(store: Store, config: ConnectorSettings, connector: Conn
         note_server_status(store.engine, config.name, status)
         if status != known.get("status"):
             bound.info("fhir.subscription.status", status=status, was=known.get("status"))
+class DoubleImportRefused(ConnectorError):
+    """A source's first run while the store holds an orphaned source (sync/orphans.py)."""
+
+
+def _refuse_double_import(settings: Settings, store: Store, name: str) -> None:
+    """A source that has never stored a visit is not imported while the store holds another
+    source's future visits that the settings no longer name: it is most likely that source
+    renamed, and would book every visit twice (sync/orphans.py). Read only before a source's
+    baseline is done: one index probe per source of the store."""
+    with store.engine.connect() as connection:
+        refusal = first_run_refusal(connection, name, configured_sources(settings))
+    if refusal is not None:
+        raise DoubleImportRefused(refusal)
+
+
+def configured_sources(settings: Settings) -> set[str]:
+    return {config.name for config in settings.connectors}
+
+
+def warn_orphans(settings: Settings, store: Store, report: RunReport) -> None:
+    """At the start of a run: the sources the store holds that the settings no longer name,
+    with their future visits and pending messages and the fix (a warning; the run goes on);
+    a retired source named again is no longer retired."""
+    try:
+        with store.engine.begin() as connection:
+            for name in unretire(connection, configured_sources(settings)):
+                log.warning("source.unretired", connector=name, detail="a retired source is in the settings again")
+            orphans = find_orphans(connection, configured_sources(settings))
+    except SQLAlchemyError as exc:
+        log.warning("sources.orphans_unread", error=type(exc).__name__)
+        return
+    for orphan in orphans:
+        log.warning("source.orphaned", connector=orphan.connector, future_visits=orphan.future_visits,
+                    pending_messages=orphan.pending_messages, fix=orphan.detail)
+    if orphans:
+        report.extras["orphaned_sources"] = {"sources": [o.as_dict() for o in orphans]}
 
 
 def _watch(on_batch: BatchCallback | None, lock: HeldLock, stop: threading.Event | None) -> BatchCallback:
@@ -422,6 +462,7 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
     try:
         if not dry_run:
             zone_rules_pass(settings, store, report)
+        warn_orphans(settings, store, report)
         with bulk_stage():
             for config in settings.connectors:
                 if not config.enabled or not is_polled(config) or (only and config.name not in only):

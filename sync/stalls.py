@@ -16,6 +16,8 @@ from any process, and the alert rules of docs/deploy/prometheus-rules.yaml fire 
   notification or heartbeat for its ``heartbeat_seconds`` plus the margin (deleted on the
   server, or its notifications refused: a rotated bearer). The poll keeps the appointments
   current meanwhile, so nothing else would tell that pushes stopped.
+- a source the settings no longer name (renamed or removed) whose future visits or pending
+  messages the store still holds (sync/orphans.py): at once, no margin.
 
 Also here, because a crash leaves it behind: a push source's run that never finished
 (``close_interrupted_runs``), which no poll would ever close."""
@@ -31,6 +33,7 @@ from sqlalchemy import Connection, and_, func, select, update
 from clinicsync.common.timeutil import iso_z, parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.registry import is_polled
+from clinicsync.sync.orphans import find_orphans
 from clinicsync.sync.progress import import_stage
 from clinicsync.sync.queries import connector_health
 from clinicsync.sync.setaside import open_counts
@@ -62,7 +65,9 @@ INTERRUPTED = ("interrupted: the process stopped during this push (crash or kill
 
 @dataclass(frozen=True)
 class Stall:
-    kind: str  # stage_failed | outbox_lag | source_silent | set_aside | notifier_failing | subscription_stopped
+    # stage_failed | outbox_lag | source_silent | set_aside | notifier_failing | subscription_stopped
+    # | source_orphaned
+    kind: str
     subject: str  # the stage, consumer or connector
     detail: str  # what is wrong and what to do, never patient data
     since: datetime | None = None
@@ -82,6 +87,7 @@ class Figures:
     overdue: dict[str, float]  # connector -> seconds past when it should have been heard from (0: not)
     set_aside: dict[str, int]  # stage -> open items
     notifier_failing: dict[str, float]  # notifier -> seconds its oldest still-failing message has (0: none)
+    orphaned: dict[str, int]  # source the settings no longer name -> its future visits (sync/orphans.py)
     subscription_stopped: dict[str, int] = field(default_factory=dict)  # fhir connector -> 1 when stopped
 
 
@@ -94,8 +100,13 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                    {**{n.name: 0.0 for n in settings.notifiers},
                     **{name: max(0.0, (now - since).total_seconds())
                        for name, (since, _count) in _notifiers_failing(connection).items()}},
+                   {o.connector: o.future_visits for o in find_orphans(connection, _named(settings), now)},
                    {name: int(stopped is not None) for name, stopped
                     in _subscriptions_stopped(connection, settings, now).items()})
+
+
+def _named(settings: Settings) -> set[str]:
+    return {config.name for config in settings.connectors}
 
 
 def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = None) -> list[Stall]:
@@ -131,6 +142,8 @@ def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = Non
         for name, stopped in sorted(_subscriptions_stopped(connection, settings, now).items()):
             if stopped is not None:
                 out.append(Stall("subscription_stopped", name, *stopped))
+        for orphan in find_orphans(connection, _named(settings), now):
+            out.append(Stall("source_orphaned", orphan.connector, orphan.detail))
     return out
 
 

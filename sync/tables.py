@@ -235,6 +235,13 @@ FREED_SLOTS = Table(
     Column("closed_at", UtcDateTime(), nullable=True),
 )
 
+RETIRED_SOURCES = Table(
+    "retired_source", METADATA,
+    Column("connector", String(64), primary_key=True),
+    Column("retired_at", UtcDateTime(), nullable=False),
+    Column("cancelled", Integer(), nullable=False, default=0),
+)
+
 ZONE_RULES = Table(
     "zonerules", METADATA,
     Column("zone", String(64), primary_key=True),

@@ -32,6 +32,7 @@ from clinicsync.sync.calendar.templates import Memoized
 from clinicsync.sync.changes import CANCELLED_STATUSES
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.joins import with_people
+from clinicsync.sync.orphans import retired_sources
 from clinicsync.sync.setaside import Item, open_keys, resolve, run_isolated
 from clinicsync.sync.settings.calendar import CalendarSettings, template_environment
 
@@ -361,10 +362,16 @@ def changed_pages(engine: Engine, settings: CalendarSettings, now: datetime, pus
     router, renderer = Router(settings), Renderer(settings)
     since = window_start(settings, now)
     set_aside = open_keys(engine, STAGE)  # tried again every pass: the stage is state-based
+    with engine.connect() as connection:
+        retired = retired_sources(connection)  # `clinicsync source retire`: their events go
 
     def add(row: Any, page: list[Desired], links: Mapping[int, Sequence[Any]]) -> None:
         target = router.target(row.connector, row.practitioner_ref, row.d_email, row.d_name)
         practitioner = practitioner_key(row)
+        if retired and row.connector in retired:  # no calendar shows it: an event pushed is deleted
+            page.append(_desired((row.id, event_id(row.connector, row.external_id), target, None, practitioner,
+                                  None, False)))
+            return
         source = renderer.source_digest(row) if pushed is not None else None
         if source is not None and target is not None and (not set_aside or f"appointment:{row.id}" not in set_aside):
             for link in links.get(row.id, ()):

@@ -31,7 +31,7 @@ from clinicsync.sync.source_check import SourceCheck, check_connector
 
 @dataclass(frozen=True)
 class Finding:
-    part: str  # places | status page | replies | languages
+    part: str  # sources | places | status page | replies | languages
     level: str  # error | warning
     message: str
 
@@ -89,6 +89,13 @@ def reply_findings(settings: Settings) -> list[Finding]:
     return found
 
 
+def source_findings(store: dict[str, Any]) -> list[Finding]:
+    """Sources the store holds future visits or pending messages of that the settings no
+    longer name (sync/orphans.py): their messages are held, and a new source's first run is
+    refused, until the admin says which it is."""
+    return [Finding("sources", "error", f"source {o['connector']!r}: {o['detail']}") for o in store.get("orphaned", ())]
+
+
 def summary_line(results: list[SourceCheck], problems: int) -> str:
     reasons: Counter[str] = Counter()  # by the field a reason names ("start: not a date-time" -> start)
     for result in results:
@@ -108,7 +115,7 @@ def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_
     results = [check_connector(settings, config, max_records) for config in settings.connectors]
     notifiers = [check_notifier(config) if reach else NotifierCheck(config.name, config.kind, True, "not tried "
                                                                      "(--offline)") for config in settings.notifiers]
-    findings = [*place_findings(settings, results), *status_page_findings(settings),
+    findings = [*source_findings(store), *place_findings(settings, results), *status_page_findings(settings),
                 *reply_findings(settings), *language_findings(settings, results)]
     problems = (int(not store["ok"]) + sum(not r.ok for r in results) + sum(not n.ok for n in notifiers) +
                 sum(f.level == "error" for f in findings))

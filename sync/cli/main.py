@@ -62,6 +62,8 @@ COMMANDS = (
                 "Records that could not be imported: list, retry after a mapping fix, dismiss."),
     LazyCommand("set-aside", "clinicsync.sync.cli.setaside:app",
                 "Items a stage set aside (planning, calendar, dispatch, agenda, write-back): list, retry."),
+    LazyCommand("source", "clinicsync.sync.cli.source:app",
+                "Sources renamed in or removed from the settings: list, rename, retire."),
     LazyCommand("fhir", "clinicsync.sync.cli.fhir:app", "FHIR connector tools."),
     LazyCommand("calendar", "clinicsync.sync.cli.calendar:app", "Doctors' calendars (Google Calendar or .ics files)."),
     LazyCommand("reminders", "clinicsync.sync.cli.reminders:app", "Planned and sent reminders."),
@@ -155,13 +157,15 @@ def check(
     patients' languages. Ends with one summary line. Exits 1 on any problem, and when records
     would be quarantined (fix the mapping first, or pass --allow-quarantined); warnings alone pass."""
     from clinicsync.sync.cli.check import run_check
+    from clinicsync.sync.orphans import find_orphans
 
     context = app_context(ctx)
     settings = context.settings
     _fail_on_mapping_problems(context)
     store: dict[str, Any] = {"ok": True, "detail": settings.store.url.split("@")[-1]}
     try:
-        _ = context.store
+        with context.store.engine.connect() as connection:  # sources renamed in or removed from the settings
+            store["orphaned"] = [o.as_dict() for o in find_orphans(connection, {c.name for c in settings.connectors})]
     except Exception as exc:  # report, do not crash: this is the diagnosis command
         store = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
     if not run_check(settings, store, max_records, json_output, allow_quarantined, reach=not offline):
@@ -244,6 +248,9 @@ def _print_report(report: RunReport, pushed: list[tuple[str, str]]) -> None:
             out_console.print(f"{name}: {corrected_line(result.counts.corrected)}", highlight=False)
         if result.counts.phones_elsewhere:
             out_console.print(f"{name}: {phones_line(result.counts.phones_elsewhere)}", highlight=False)
+    for orphan in report.extras.get("orphaned_sources", {}).get("sources", []):  # sync/orphans.py
+        err_console.print(f"warning: source {orphan['connector']}: {orphan['detail']}", markup=False,
+                          highlight=False, soft_wrap=True)
 
 
 def _print_rehearsal(report: RunReport) -> None:
@@ -298,10 +305,13 @@ def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
     sections = {section.key: section.read(store) for section in status_sections()}
     stalls = find_stalls(store, context.settings)
     activity = running_stages(store)
+    named = {config.name for config in context.settings.connectors}
     for row in rows:
         row["state"] = connector_state(row["last_status"], row["last_run_id"],
                                        datetime.fromisoformat(row["last_started"].replace("Z", "+00:00")),
                                        row["connector"], activity)
+        if row["connector"] not in named:  # renamed or removed: the stalls say what it still holds
+            row["state"] = "not in settings"
     if fmt is Format.json:
         print_json({"connectors": rows, "running": [a.as_dict() for a in activity], **sections,
                     "stalls": [stall.as_dict() for stall in stalls]})

@@ -40,6 +40,7 @@ from clinicsync.notifiers.base import (
 from clinicsync.notifiers.registry import build_notifier, notifier_kinds
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
+from clinicsync.sync.orphans import HELD, RETIRED, fixes, retired_sources, unnamed
 from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
 from clinicsync.sync.reminders.answered import answered_skip
 from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
@@ -100,7 +101,9 @@ class DispatchReport:
     skipped: int = 0
     unknown: int = 0
     retrying: int = 0  # went back to pending after a passing fault (a retryable error)
-    deferred: int = 0  # went back to pending because it woke inside the quiet hours
+    # went back to pending: it woke inside the quiet hours, its provider said to wait, or its
+    # source is orphaned (sync/orphans.py: held)
+    deferred: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, outcome: str) -> None:
@@ -165,6 +168,9 @@ class Item:
     superseded: bool = False  # a later reminder (for a confirmation: any reminder) for the visit is due and in time
 
 
+# How long a message of an orphaned source (sync/orphans.py) waits before the dispatcher looks
+# at it again: sent then if its source is named again, else held again or "too late".
+HOLD_RECHECK = timedelta(minutes=5)
 ROUTES_PLAN = "routes"  # reminder_plan's row of the routes the waiting messages were last checked against
 # A message held back, never sent, because its provider answered another one 429 (Retry-After).
 WAITING_FOR_PROVIDER = "{name}'s provider asked to wait (429, Retry-After) before the next request"
@@ -199,6 +205,10 @@ class Dispatcher:
         self.resend_unknown = resend_unknown
         self.token = worker or uuid.uuid4().hex[:16]
         self.routes = resolve_routes(settings)
+        # Sources this store synced that the settings no longer name (sync/orphans.py): their
+        # messages are held; a retired one's cancelled. Read at the start of the run.
+        self.orphaned: set[str] = set()
+        self.retired: set[str] = set()
         self.report = DispatchReport()
         self.composer = composer_for(settings)
         self.buckets = {n.name: TokenBucket(n.rate_per_second) for n in settings.notifiers}
@@ -219,6 +229,10 @@ class Dispatcher:
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> DispatchReport:
+        with self.store.engine.connect() as connection:
+            named = {c.name for c in self.settings.connectors}
+            self.orphaned = set(unnamed(connection, named))
+            self.retired = retired_sources(connection) - named
         if not self.dry_run:
             follow_settings(self.config, self.store, self.now)  # plans made with other settings first
             self.recover()
@@ -689,6 +703,9 @@ class Dispatcher:
         if decision == "cancel":  # as re-planning cancels what the settings no longer want
             self._finish(item, "cancelled", reason)
             return
+        if decision == "send" and (item.row.connector in self.orphaned or item.row.connector in self.retired):
+            self._orphaned(item)
+            return
         if decision == "skip":
             gave_up = _gave_up(item, reason)  # failed, not skipped: the desk's work list shows it
             self._finish(item, "failed" if gave_up else "skipped", gave_up or reason)
@@ -742,6 +759,20 @@ class Dispatcher:
         else:
             self._finish(item, "skipped", self._unreachable(item))
             self.report.count("skipped")
+
+    def _orphaned(self, item: Item) -> None:
+        """A message in time whose source the settings no longer name (sync/orphans.py): no
+        change or cancellation of its visit can arrive, so it is held, pending, with the reason
+        and the fix, as quiet hours hold one (looked at again in HOLD_RECHECK; "too late" ends
+        it as any other). A retired source's is cancelled, nobody told."""
+        name = item.row.connector
+        if name in self.retired:
+            self._finish(item, "cancelled", RETIRED.format(name=name))
+            self.report.count("skipped")
+            return
+        reason = f"{HELD.format(name=name)}: {fixes(name)}"
+        self._finish(item, "pending", reason, due=self.now + HOLD_RECHECK)
+        self.report.count("deferred")
 
     def _unreachable(self, item: Item) -> str:
         """Why no channel was tried: no address, consent or opt-in, or (a notifier removed or a

@@ -100,14 +100,19 @@ def stall_gauges(settings: Settings) -> StoreGauges:
                                     "1 when the connector's FHIR Subscription stopped pushing (reported error or "
                                     "off, or no heartbeat for heartbeat_seconds plus the stall margin), else 0",
                                     labels=["connector"])
+        orphaned = GaugeMetricFamily("clinicsync_source_orphaned_visits",
+                                     "future visits the store holds of a source the settings no longer name "
+                                     "(renamed or removed; its messages are held): `clinicsync source rename` or "
+                                     "`clinicsync source retire`", labels=["connector"])
         with store.engine.connect() as connection:
             found = stall_figures(connection, settings)
         for family, values in ((failing, found.stage_failing), (oldest, found.outbox_oldest_age),
                                (overdue, found.overdue), (set_aside, found.set_aside),
-                               (notifier, found.notifier_failing), (stopped, found.subscription_stopped)):
+                               (notifier, found.notifier_failing), (stopped, found.subscription_stopped),
+                               (orphaned, found.orphaned)):
             for label, value in sorted(values.items()):
                 family.add_metric([label], value)
-        yield from (failing, oldest, overdue, set_aside, notifier, stopped)
+        yield from (failing, oldest, overdue, set_aside, notifier, stopped, orphaned)
 
     return gauges
 

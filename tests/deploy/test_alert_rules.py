@@ -43,7 +43,8 @@ STAGES = RunStage.__table__  # type: ignore[attr-defined]
 TOKEN = "tok-7Hq2Lx9Vw4Rb6Nz3Kp8Ys5Dg"
 STALL_METRICS = ("clinicsync_stage_failing", "clinicsync_outbox_oldest_unconsumed_age_seconds",
                  "clinicsync_connector_overdue_seconds", "clinicsync_set_aside_items",
-                 "clinicsync_notifier_failing_seconds", "clinicsync_fhir_subscription_stopped")
+                 "clinicsync_notifier_failing_seconds", "clinicsync_fhir_subscription_stopped",
+                 "clinicsync_source_orphaned_visits")
 
 
 @pytest.fixture
@@ -129,6 +130,16 @@ def subscription_stopped(store: Store) -> None:
     note_heard(store.engine, "ehr", Heard("heartbeat", "Subscription/s1", "error", 0))
 
 
+def source_orphaned(store: Store) -> None:
+    """A source this store synced that the settings no longer name (renamed in them: stop 51),
+    with a future visit."""
+    put(store, appointment("A9", utcnow() + timedelta(days=3)), connector="clinic-csv")
+    now = utcnow()
+    with store.engine.begin() as connection:
+        connection.execute(insert(RUNS).values(run_id="r-old", connector="clinic-csv", status="ok", counts="{}",
+                                               started_at=now, finished_at=now))
+
+
 STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "stage_failed": (stage_failed, "ClinicsyncStageFailing", ("stage_failed", "reminders")),
     "outbox_stalled": (outbox_stalled, "ClinicsyncOutboxStalled", ("outbox_lag", "reminders")),
@@ -138,6 +149,7 @@ STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "notifier_failing": (notifier_failing, "ClinicsyncNotifierFailing", ("notifier_failing", "texts")),
     "subscription_stopped": (subscription_stopped, "ClinicsyncFhirSubscriptionStopped",
                              ("subscription_stopped", "ehr")),
+    "source_orphaned": (source_orphaned, "ClinicsyncSourceOrphaned", ("source_orphaned", "clinic-csv")),
 }
 
 

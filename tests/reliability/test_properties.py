@@ -28,6 +28,7 @@ from clinicsync.mappings.model import MappingError
 from clinicsync.sync.db import make_engine, upgrade
 from clinicsync.sync.demo import COLUMNS
 from clinicsync.sync.engine import map_batch, new_run_id, sync_connector
+from clinicsync.sync.orphans import has_visits, retire_source
 from clinicsync.sync.settings import Settings, settings_model
 from clinicsync.sync.store import COUNT_KEYS, Store
 
@@ -151,6 +152,11 @@ def poll_once(store: Store, content: bytes, **extra: Any) -> tuple[str, dict[str
             assert again.error == report.error and again.counts.fetched == 0  # for a fixed mapping or export
         else:
             assert again.error is None and again.counts.fetched == 0, "a stored file was read again"
+    # Each example is a source of its own, done with once polled: retired, as an admin would, so
+    # that the next example's first run on the shared store is not refused as a rename (stop 51).
+    with store.engine.connect() as connection:
+        if has_visits(connection, name):
+            retire_source(store.engine, name, ())
     return name, report.counts.as_dict(), report.error
 
 

@@ -44,7 +44,7 @@ from pathlib import Path
 from icalendar import Calendar
 
 from tests.simulation.oracle import Oracle
-from tests.simulation.scenario import Scenario, Version
+from tests.simulation.scenario import Scenario, Version, scenario_source
 
 DECLINED_PREFIX = "Cancelled by patient: "  # calendar.patient_cancelled: mark (the default)
 DURATION = timedelta(minutes=30)  # what both sources say (clinic.py)
@@ -69,7 +69,7 @@ class Seen:
 def read_file(text: bytes, owner: str) -> list[Seen]:
     out: list[Seen] = []
     for event in Calendar.from_ical(text).walk("VEVENT"):
-        out.append(Seen(owner, str(event.get("UID")), str(event.get("X-CLINICSYNC-CONNECTOR", "")),
+        out.append(Seen(owner, str(event.get("UID")), scenario_source(str(event.get("X-CLINICSYNC-CONNECTOR", ""))),
                         str(event.get("X-CLINICSYNC-EXTERNAL-ID", "")),
                         event.decoded("DTSTART").astimezone(UTC), event.decoded("DTEND").astimezone(UTC),
                         str(event.get("STATUS", "")).upper(), str(event.get("SUMMARY", ""))))

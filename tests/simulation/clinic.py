@@ -141,7 +141,7 @@ def pm_write(scenario: Scenario, path: Path, rows: list[Version]) -> None:
 
 
 def settings_text(folders: Folders, store_url: str | None, offsets: list[str], same_day: bool = False,
-                  archive: bool = True, patient_data_days: int | None = None) -> str:
+                  archive: bool = True, patient_data_days: int | None = None, front: str = "front") -> str:
     """``same_day``: doctors also get a notice at once of a change to one of today's visits;
     ``archive``: read exports move to an archive folder (else they stay in the drop folder);
     ``patient_data_days``: store.patient_data_days (None: its default, 365)."""
@@ -151,7 +151,7 @@ def settings_text(folders: Folders, store_url: str | None, offsets: list[str], s
     store = f"store:\n{store}" if store else ""
     return (f"clinic:\n  timezone: {ZONE}\n  default_region: ES\n{store}"
             "connectors:\n"
-            f"  - {{name: front, kind: csv, mapping: {folders.mapping}, drop_dir: {folders.drop}, mode: snapshot,\n"
+            f"  - {{name: {front}, kind: csv, mapping: {folders.mapping}, drop_dir: {folders.drop}, mode: snapshot,\n"
             + (f"     archive_dir: {folders.home / 'archive'},\n" if archive else "") +
             "     settle_seconds: 0, max_delete_share: 1.0}\n"
             f"  - {{name: web, kind: rest_api, api_keys: [{{name: site, sha256: {key_digest(API_KEY)}}}]}}\n"
@@ -247,10 +247,14 @@ def drop_export(folders: Folders, serial: int, text: str, at: datetime) -> None:
 
 def quarantine_retry_all(folders: Folders) -> str:
     """The documented fix after a mapping change: `clinicsync quarantine retry --all`."""
+    return admin(folders, "quarantine", "retry", "--all")
+
+
+def admin(folders: Folders, *args: str) -> str:
+    """A `clinicsync` command as the clinic's admin types it, in the settings folder."""
     with working_directory(folders.home):
         try:
-            result = CliRunner().invoke(cli_app, ["--config", str(folders.settings), "quarantine", "retry", "--all"],
-                                        catch_exceptions=False)
+            result = CliRunner().invoke(cli_app, ["--config", str(folders.settings), *args], catch_exceptions=False)
         finally:
             structlog.reset_defaults()
     return result.stdout

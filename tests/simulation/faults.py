@@ -51,6 +51,11 @@ class Fault(StrEnum):
     # ended (tidying), patients text late (no visit ahead, or one booked since). The driver
     # checks after the run that no visit or patient outside the window still holds patient data.
     FORGETFUL = "forgetful"
+    # The admin renames the CSV source in settings.yaml one evening (front -> desk, at 21:00) and
+    # runs `clinicsync source rename front desk` the next morning at 06:00, before cron's sync
+    # (stop 51): the new name's first run is refused meanwhile, so no visit is imported, reminded
+    # or put on a calendar twice; afterwards everything goes on under the new name.
+    SOURCE_RENAMED = "source_renamed"
     # A DST change is no fault to inject: every 30-day window of the scenario crosses one
     # (Europe/Madrid, starting 1-20 March 2027; the soak crosses both). FALL_BACK_NIGHT adds the
     # night of the October one: ticks and changes at night, which the working days never have.

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.store import Store
-from tests.simulation.scenario import Scenario
+from tests.simulation.scenario import Scenario, scenario_source
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 
@@ -92,10 +92,10 @@ class Mailbag:
             if row is None:
                 out.append(Identity(person, "?", f"unknown key {key}", ""))
             elif row.kind == "agenda":
-                out.append(Identity(person, f"{row.connector}/{row.offset}", "agenda", ""))
+                out.append(Identity(person, f"{scenario_source(row.connector)}/{row.offset}", "agenda", ""))
             else:
                 detail = f"{row.offset} for {row.starts_at:%Y-%m-%d %H:%M}Z" if row.kind == "reminder" else ""
-                out.append(Identity(person, f"{row.connector}/{row.external_id}", row.kind, detail))
+                out.append(Identity(person, f"{scenario_source(row.connector)}/{row.external_id}", row.kind, detail))
         return out
 
 

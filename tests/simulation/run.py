@@ -28,6 +28,7 @@ from tests.simulation.forgetting import KEPT, held_too_long
 from tests.simulation.mailbag import Mailbag
 from tests.simulation.oracle import expected_messages
 from tests.simulation.scenario import (
+    RENAMED_FRONT,
     THROTTLE_RETRY_AFTER,
     TICK,
     TZ,
@@ -55,6 +56,8 @@ class Driver:
         self.folders = Folders(folder / "clinic", folder / "elsewhere")
         self.folders.home.mkdir(parents=True)
         self.folders.elsewhere.mkdir(parents=True)
+        self.front_name = "front"  # the CSV source's name in the settings (SOURCE_RENAMED changes it)
+        self.offsets = clinic.OFFSETS
         self.store_url = None if Fault.CRON_ELSEWHERE in scenario.faults else store_url
         if not store_url.startswith("sqlite"):
             engine = make_engine(store_url)  # as `clinicsync db upgrade` does in a deployment
@@ -81,11 +84,13 @@ class Driver:
         self.last_sync: datetime | None = None
 
     def write_settings(self, offsets: list[str]) -> None:
+        self.offsets = offsets
         self.folders.settings.write_text(clinic.settings_text(self.folders, self.store_url, offsets,
                                                               same_day=Fault.SAME_DAY_NOTICES in self.s.faults,
                                                               archive=Fault.KEPT_EXPORTS not in self.s.faults,
                                                               patient_data_days=FORGETFUL_DAYS
-                                                              if Fault.FORGETFUL in self.s.faults else None))
+                                                              if Fault.FORGETFUL in self.s.faults else None,
+                                                              front=self.front_name))
 
     def restart(self, cwd: Path | None = None) -> Worker:
         """A new process; the second dispatcher restarts too (all workers must read the same
@@ -145,6 +150,7 @@ class Driver:
                 if s.settings_change_at == now:
                     self.write_settings(clinic.OFFSETS_AFTER_CHANGE)
                     worker = self.restart()  # `run` reads the settings at start: restarted after a change
+                worker = self.source_renamed(worker, now)
                 if s.cron_elsewhere_at is not None and now >= s.cron_elsewhere_at and worker.cwd != \
                         self.folders.elsewhere:
                     worker = self.restart(self.folders.elsewhere)
@@ -175,6 +181,7 @@ class Driver:
                     if self.calendar is not None and worker is completed:
                         self.calendar.check(now)
                     self.check_source_shown(worker, now)
+                    self.check_rename_refused(worker, now)
                 for reply in replies.get(now, []):
                     self.reply(worker, reply, now)
                 if (s.down is None or not s.down[0] <= now < s.down[1]) and self.something_due(worker, now):
@@ -197,6 +204,34 @@ class Driver:
         verdict = judge(s, expected_messages(s), self.mailbag.sent, stuck, self.notes, self.calendar)
         verdict.problems += self.problems + self.provider.problems()
         return verdict
+
+    def source_renamed(self, worker: Worker, now: datetime) -> Worker:
+        """SOURCE_RENAMED: the settings rename front one evening (cron's `sync --once` reads
+        them at its next run); the admin runs `clinicsync source rename` the next morning."""
+        renamed = self.s.source_renamed
+        if renamed is None or now not in renamed:
+            return worker
+        if now == renamed[0]:
+            self.front_name = RENAMED_FRONT
+            self.write_settings(self.offsets)
+            return self.restart()
+        out = clinic.admin(self.folders, "source", "rename", "front", RENAMED_FRONT)
+        if "row(s) moved from front to" not in out:
+            self.problems.append((now, f"`source rename front {RENAMED_FRONT}` moved nothing: {out.strip()}"))
+        return worker
+
+    def check_rename_refused(self, worker: Worker, now: datetime) -> None:
+        """SOURCE_RENAMED: the renamed source's first run is refused, and `status` names the old
+        name, until the admin's `source rename`; neither once it is done."""
+        renamed = self.s.source_renamed
+        if renamed is None or not renamed[0] <= now <= renamed[1]:
+            return
+        shown = [st.subject for st in find_stalls(worker.store, worker.settings, now) if st.kind == "source_orphaned"]
+        if now < renamed[1] and shown != ["front"]:
+            self.problems.append((now, f"front renamed {RENAMED_FRONT} in the settings, and find_stalls shows "
+                                       f"{shown or 'no orphaned source'}"))
+        elif now == renamed[1] and shown:
+            self.problems.append((now, f"`source rename` done, and find_stalls still shows {shown}"))
 
     def source_outage(self, now: datetime) -> None:
         """SOURCE_DOWN: pm unreachable from the outage's first tick, reachable again at its end."""

@@ -24,6 +24,13 @@ TICK = timedelta(minutes=30)
 FIRST_TICK, LAST_TICK = time(6, 0), time(21, 0)
 WORK_FROM, WORK_UNTIL = time(9, 0), time(18, 30)  # the front desk's changes, and the visits' slots
 Source = Literal["front", "web", "pm"]  # the CSV drop (snapshot), the REST API, the SQL source (incremental)
+# SOURCE_RENAMED: the CSV source's name in the settings after the rename, and the scenario's
+# name for a connector the store names (the oracles judge by the scenario's names).
+RENAMED_FRONT = "desk"
+
+
+def scenario_source(connector: str) -> str:
+    return "front" if connector == RENAMED_FRONT else connector
 Kind = Literal["book", "move", "cancel", "delete"]
 
 
@@ -121,6 +128,7 @@ class Scenario:
     throttled: tuple[tuple[datetime, datetime], ...] = ()  # PROVIDER_THROTTLED: 429 + Retry-After in each
     throttle_ticks: tuple[datetime, ...] = ()  # PROVIDER_THROTTLED: the dispatcher every 2 minutes around them
     source_down: tuple[datetime, datetime] | None = None  # SOURCE_DOWN: pm unreachable in [from, until)
+    source_renamed: tuple[datetime, datetime] | None = None  # SOURCE_RENAMED: (in the settings, `source rename`)
 
     @property
     def end(self) -> datetime:
@@ -147,6 +155,8 @@ class Scenario:
                             self.kill_plan_at, self.kill_calendar_at) if t is not None}
         if self.source_down is not None:
             out.add(self.source_down[1])  # cron's first run that reaches the practice database again
+        if self.source_renamed is not None:
+            out |= set(self.source_renamed)  # the new name's refused first run, the run after the rename
         killed = killed_delivery(self)
         if killed is not None:
             out.add(killed.at + TICK)
@@ -392,6 +402,9 @@ class _Generator:
         if Fault.KILLED_CALENDAR_WRITE in self.faults:
             after = someday(WORK_FROM)
             s.kill_calendar_at = next((c.at for c in s.changes if c.at >= after), None)
+        if Fault.SOURCE_RENAMED in self.faults:  # drawn last: the other faults' days stay as they were
+            evening = someday(LAST_TICK, lo=1)
+            s.source_renamed = (evening, local(evening.astimezone(TZ).date() + timedelta(days=1), FIRST_TICK))
 
     def replies(self) -> None:
         """PATIENT_REPLIES: on about half the days one or two patients who take texts answer,
