@@ -18,6 +18,7 @@ from clinicsync.sync.service.metrics import JobCollector
 from clinicsync.sync.settings import settings_model
 from clinicsync.sync.store import Store
 from tests.server.metrics_helpers import scrape
+from tests.deploy.test_alert_rules import source_orphaned
 from tests.server.test_ops_metrics import seed_for_alerts
 
 pytestmark = pytest.mark.anyio
@@ -54,6 +55,7 @@ def test_every_rule_explains_itself_and_links_its_runbook() -> None:
 
 async def test_every_metric_a_rule_reads_is_served(store: Store, tmp_path: Path) -> None:
     seed_for_alerts(store)
+    source_orphaned(store)  # a source the settings no longer name (clinicsync_source_orphaned_visits)
     # the seed's connector configured, as a source is held to its schedule (clinicsync_connector_overdue_seconds),
     # and a notifier, whose provider's refusals are timed (clinicsync_notifier_failing_seconds)
     settings = settings_model().model_validate(
