@@ -48,7 +48,7 @@ from clinicsync.sync.bulk import (
     update_keyed,
     update_where,
 )
-from clinicsync.sync.changes import Change, Stored, classify
+from clinicsync.sync.changes import Change, Stored, classify, update_order
 from clinicsync.sync.db import at_cursor, ensure_schema, insert_ignoring_duplicates, make_engine, upsert_statement
 from clinicsync.sync.known_prints import KnownPrints, read_known
 from clinicsync.sync.model import (
@@ -223,8 +223,7 @@ _STORED_COLUMNS = tuple(f.name for f in fields(Stored))
 
 def _older(new: NormalizedAppointment, old: NormalizedAppointment) -> bool:
     """Is ``new`` an update older than ``old`` (both dated)? Such an update never wins."""
-    return (new.source_updated_at is not None and old.source_updated_at is not None
-            and new.source_updated_at < old.source_updated_at)
+    return update_order(new.source_updated_at, old.source_updated_at, new.timezone or old.timezone) < 0
 
 
 # Fields added after the first stores were written count only when set, so an appointment
@@ -1320,8 +1319,8 @@ class Store:
         remembered: dict[str, datetime] = {}  # each delete that holds, and its time (store.tombstone_days)
         for appointment in appointments:
             old = stored.get(appointment.external_id)
-            if old is not None and (appointment.source_updated_at is not None and old.source_updated_at is not None
-                                    and appointment.source_updated_at < old.source_updated_at):
+            if old is not None and update_order(appointment.source_updated_at, old.source_updated_at,
+                                                appointment.timezone or old.timezone) < 0:
                 counts.unchanged += 1  # the deletion is older than what is stored
                 continue
             remembered[appointment.external_id] = appointment.source_updated_at or now
