@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
 from clinicsync.connectors.hl7v2.model import MESSAGES
+from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.reminders import Reminder
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.service.mllp import Hl7Service
@@ -181,7 +183,8 @@ def test_a_no_show_and_a_reschedule_stamped_in_one_minute_keep_the_no_show_from_
 def test_no_reminder_is_left_for_a_visit_cancelled_in_the_minute_it_was_booked(
         write_settings: SettingsFactory, store: Store, loop_thread: LoopThread, scripted: Path) -> None:  # noqa: F811
     """Through to the reminders: the cancellation first, the booking of the same minute
-    second. On main the revived visit got its confirmation planned (pending)."""
+    second. On main the revived visit got its confirmation planned (pending); now nothing is
+    planned, not even a cancellation notice for a visit the patient was never told of."""
     settings = load_settings(write_settings(
         """
         - name: siu
@@ -201,8 +204,8 @@ def test_no_reminder_is_left_for_a_visit_cancelled_in_the_minute_it_was_booked(
         loop_thread.run(service.stop())
     plan(settings, store, now=datetime(2030, 3, 1, 15, 0, tzinfo=UTC))
     with store.engine.connect() as connection:
-        pending = connection.execute(select(R.kind).where(R.status == "pending")).scalars().all()
-    assert pending == []
+        planned = connection.execute(select(R.kind, R.status)).all()
+    assert planned == []  # no confirmation, and no cancellation notice for a visit never announced
 
 
 def _open_fds() -> int:
@@ -247,3 +250,53 @@ def _closed(sock: socket.socket) -> bool:
         return False
     except ConnectionError:
         return True
+
+
+def test_s13_s17_s26_through_to_reminders(
+        write_settings: SettingsFactory, store: Store, loop_thread: LoopThread, scripted: Path) -> None:  # noqa: F811
+    """Booked, then moved by an S13 (a new time), then deleted by an S17; another visit
+    marked a no-show by an S26 before its time. What the reminders make of them: right on
+    main too, pinned."""
+    settings = load_settings(write_settings(
+        """
+        - name: siu
+          kind: hl7v2
+          timezone: America/New_York
+          listen:
+            port: 0
+        """,
+        extra="notifiers:\n  - name: texts\n    kind: scripted\n    log: texts.jsonl\n    outcomes: {}\n"
+              "reminders:\n  enabled: true\n"))
+    service = Hl7Service(settings, store)
+    [listening] = loop_thread.run(service.start())
+    running = Running(service, listening.port)
+    now = datetime(2030, 3, 1, 15, 0, tzinfo=UTC)
+
+    def planned() -> list[tuple[str, str, str, Any]]:
+        plan(settings, store, now=now)
+        with store.engine.connect() as connection:
+            return [tuple(r) for r in connection.execute(
+                select(A.external_id, R.kind, R.status, R.due_at)
+                .join(Appointment.__table__, A.id == R.appointment_id).order_by(R.id))]
+
+    def pending(external_id: str) -> list[tuple[str, datetime]]:
+        return [(kind, due) for ext, kind, status, due in planned() if ext == external_id and status == "pending"]
+
+    try:
+        running.send(siu("S12", "M1", "20300301090000", start="203003101000"),
+                     siu("S12", "N1", "20300301090000", appointment="B1", start="203003111000"))
+        assert [kind for kind, _ in pending("A100")] == ["confirmation", "reminder", "reminder", "reminder"]
+        # S13 to 15:00 on the 12th: the reminders for the 10th are cancelled, new ones planned
+        # before the new time (the confirmation, not yet sent, goes out with the new time).
+        running.send(siu("S13", "M2", "20300301093000", start="203003121500"))
+        moved = pending("A100")
+        assert [kind for kind, _ in moved] == ["confirmation", "reminder", "reminder", "reminder"]
+        assert max(due for _, due in moved) == datetime(2030, 3, 12, 18, 0, tzinfo=UTC)  # 2 h before 19:00 UTC
+        # S17 deletes A100: every reminder cancelled, a cancellation notice planned. S26 marks
+        # B1 a no-show before its time: its reminders cancelled, nothing sent to the patient.
+        running.send(siu("S17", "M3", "20300301100000", start="203003121500"),
+                     siu("S26", "N2", "20300301100000", appointment="B1", start="203003111000"))
+        assert pending("A100") == [("cancelled", now)]
+        assert pending("B1") == []
+    finally:
+        loop_thread.run(service.stop())
