@@ -12,6 +12,9 @@ from clinicsync.mappings.model import NormalizedAppointment
 
 EVENT_KINDS = ("created", "updated", "rescheduled", "cancelled", "noshow", "deleted")
 CANCELLED_STATUSES = frozenset({"cancelled", "entered-in-error"})
+# What a visit of unknown order is never brought back from (``classify``); a waitlist entry is
+# booked by a message of the same time as usual.
+ENDED_STATUSES = CANCELLED_STATUSES | {"noshow"}
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def _first_of_repeated_hour(value: datetime, zone_name: str | None) -> bool:
 
 def classify(old: Stored, new: NormalizedAppointment, new_hash: str) -> Change | None:
     """None when nothing changed, or the update is older than what is stored, or it would
-    bring back a cancelled or deleted visit and which came first cannot be told
+    bring back a cancelled, no-show or deleted visit and which came first cannot be told
     (``update_order``): then the cancellation holds, as a deletion does (Store._tombstoned)."""
     if old.deleted_at is None and old.content_hash == new_hash:
         return None
@@ -99,7 +102,7 @@ def classify(old: Stored, new: NormalizedAppointment, new_hash: str) -> Change |
     if old.patient_ref != (new.patient.external_id if new.patient else None):
         payload["patient_changed"] = True  # a flag, never the ids: given to another patient (a correction)
     if not was_active and new.status in ACTIVE_STATUSES:
-        if order == 0:
+        if order == 0 and (old.deleted_at is not None or old.status in ENDED_STATUSES):
             return None  # a booking and its cancellation, order unknown: the visit stays cancelled
         return Change("updated", {**payload, "reactivated": True})
     if moved and "practitioner" not in moved and new.status == old.status and old.deleted_at is None \

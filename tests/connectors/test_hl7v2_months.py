@@ -100,6 +100,10 @@ def test_a_booking_and_its_cancellation_in_one_minute_stay_cancelled_in_either_o
     # A later minute is told apart: the visit booked again is booked.
     running.send(siu("S12", "M9", "203003010906"))
     assert state(store)[0] == "booked" and outbox(store)[-1] == ("A100", "updated", 2)
+    # Only an ended visit is held: a waitlist entry booked in the same minute is booked.
+    running.send(siu("S12", "W1", "203003010907", appointment="W", status="Waitlist"),
+                 siu("S14", "W2", "203003010907", appointment="W", status="Booked"))
+    assert state(store, "W")[0] == "booked"
 
 
 def test_a_fall_back_hour_in_the_senders_zone_keeps_the_cancellation(listen: ListenerFactory,  # noqa: F811
