@@ -14,7 +14,6 @@ import random
 import shutil
 import socket
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,11 @@ from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.reminders import Reminder
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.service.mllp import Hl7Service
-from clinicsync.sync.settings import load_settings
+from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
 from tests.conftest import Cli, SettingsFactory
 from tests.connectors.hl7v2_support import Ack, capture_logs, siu  # noqa: F401 - an autouse fixture
+from tests.connectors.test_hl7v2_files import runner  # noqa: F401 - a fixture
 from tests.connectors.test_hl7v2_mllp import (  # noqa: F401 - fixtures
     TRANSPORT_ONLY,
     A,
@@ -53,6 +53,24 @@ def state(store: Store, external_id: str = "A100") -> tuple[str, datetime, bool]
         row = connection.execute(select(A.status, A.start_utc, A.deleted_at)
                                  .where(A.external_id == external_id)).one()
     return row.status, row.start_utc, row.deleted_at is not None
+
+
+def reminding_listener(write_settings: SettingsFactory, store: Store,
+                       loop_thread: LoopThread) -> tuple[Settings, Hl7Service, Running]:  # noqa: F811
+    """The listener with reminders on (a scripted SMS notifier): stop its service when done."""
+    settings = load_settings(write_settings(
+        """
+        - name: siu
+          kind: hl7v2
+          timezone: America/New_York
+          listen:
+            port: 0
+        """,
+        extra="notifiers:\n  - name: texts\n    kind: scripted\n    log: texts.jsonl\n    outcomes: {}\n"
+              "reminders:\n  enabled: true\n"))
+    service = Hl7Service(settings, store)
+    [listening] = loop_thread.run(service.start())
+    return settings, service, Running(service, listening.port)
 
 
 def test_a_message_resent_days_later_after_newer_ones_changes_nothing(listen: ListenerFactory,  # noqa: F811
@@ -163,20 +181,11 @@ def test_an_outage_backlog_replayed_shuffled_and_then_again_ends_at_the_newest_s
 
 
 def test_a_no_show_and_a_reschedule_stamped_in_one_minute_keep_the_no_show_from_files(
-        write_settings: SettingsFactory, cli: Callable[[Path | None], Cli], drop_dir: Path, tmp_path: Path,
-        store: Store) -> None:
+        runner: Cli, drop_dir: Path, store: Store) -> None:  # noqa: F811
     """Microsoft FHIR-Converter's S26 and S13 samples for appointment 36996 both carry MSH-7
     202108181130+0215, to the minute. Dropped as two files, the no-show first: which came
     first cannot be told, so the no-show holds (on main the S13 revived the visit as booked,
     and its reminders were planned again)."""
-    runner = cli(write_settings(f"""
-        - name: siu-files
-          kind: hl7v2
-          timezone: America/Chicago
-          drop_dir: {drop_dir}
-          archive_dir: {tmp_path / "archive"}
-          settle_seconds: 0
-        """))
     for number, name in enumerate(["ms_fhirconverter_siu_s26_02", "ms_fhirconverter_siu_s13_02"], start=1):
         shutil.copyfile(FIXTURES / f"{name}.hl7", drop_dir / f"{number}.hl7")
         _, out, _ = runner("sync", "--once", "--json", expect=None)
@@ -189,21 +198,9 @@ def test_no_reminder_is_left_for_a_visit_cancelled_in_the_minute_it_was_booked(
     """Through to the reminders: the cancellation first, the booking of the same minute
     second. On main the revived visit got its confirmation planned (pending); now nothing is
     planned, not even a cancellation notice for a visit the patient was never told of."""
-    settings = load_settings(write_settings(
-        """
-        - name: siu
-          kind: hl7v2
-          timezone: America/New_York
-          listen:
-            port: 0
-        """,
-        extra="notifiers:\n  - name: texts\n    kind: scripted\n    log: texts.jsonl\n    outcomes: {}\n"
-              "reminders:\n  enabled: true\n"))
-    service = Hl7Service(settings, store)
-    [listening] = loop_thread.run(service.start())
+    settings, service, running = reminding_listener(write_settings, store, loop_thread)
     try:
-        Running(service, listening.port).send(siu("S15", "M2", "203003010905", status="Cancelled"),
-                                              siu("S12", "M1", "203003010905"))
+        running.send(siu("S15", "M2", "203003010905", status="Cancelled"), siu("S12", "M1", "203003010905"))
     finally:
         loop_thread.run(service.stop())
     plan(settings, store, now=datetime(2030, 3, 1, 15, 0, tzinfo=UTC))
@@ -261,19 +258,7 @@ def test_s13_s17_s26_through_to_reminders(
     """Booked, then moved by an S13 (a new time), then deleted by an S17; another visit
     marked a no-show by an S26 before its time. What the reminders make of them: right on
     main too, pinned."""
-    settings = load_settings(write_settings(
-        """
-        - name: siu
-          kind: hl7v2
-          timezone: America/New_York
-          listen:
-            port: 0
-        """,
-        extra="notifiers:\n  - name: texts\n    kind: scripted\n    log: texts.jsonl\n    outcomes: {}\n"
-              "reminders:\n  enabled: true\n"))
-    service = Hl7Service(settings, store)
-    [listening] = loop_thread.run(service.start())
-    running = Running(service, listening.port)
+    settings, service, running = reminding_listener(write_settings, store, loop_thread)
     now = datetime(2030, 3, 1, 15, 0, tzinfo=UTC)
 
     def planned() -> list[tuple[str, str, str, Any]]:
