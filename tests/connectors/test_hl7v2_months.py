@@ -276,7 +276,7 @@ def test_s13_s17_s26_through_to_reminders(
                      siu("S12", "N1", "20300301090000", appointment="B1", start="203003111000"))
         assert [kind for kind, _ in pending("A100")] == ["confirmation", "reminder", "reminder", "reminder"]
         # S13 to 15:00 on the 12th: the reminders for the 10th are cancelled, new ones planned
-        # before the new time (the confirmation, not yet sent, goes out with the new time).
+        # before the new time (the confirmation, not yet sent, stays planned).
         running.send(siu("S13", "M2", "20300301093000", start="203003121500"))
         moved = pending("A100")
         assert [kind for kind, _ in moved] == ["confirmation", "reminder", "reminder", "reminder"]
