@@ -289,3 +289,18 @@ def test_s13_s17_s26_through_to_reminders(
         assert pending("B1") == []
     finally:
         loop_thread.run(service.stop())
+
+
+def test_one_batch_file_with_a_cancellation_and_its_booking_of_one_minute_keeps_it_cancelled(
+        runner: Cli, drop_dir: Path, store: Store) -> None:  # noqa: F811
+    """The same within one batch file, where the messages of one visit collapse to the newest
+    before the store sees them: the cancellation first, the booking of its minute after it;
+    a deletion likewise. On main the later line won and the visit was booked."""
+    text = "".join([siu("S15", "M2", "203003010905", status="Cancelled"), siu("S12", "M1", "203003010905"),
+                    siu("S17", "N2", "203003010905", appointment="B1"),
+                    siu("S12", "N1", "203003010905", appointment="B1")])
+    (drop_dir / "day.hl7").write_text(text.replace("\r", "\r\n"), encoding="utf-8")
+    _, out, _ = runner("sync", "--once", "--json", expect=None)
+    assert json.loads(out)["connectors"]["siu-files"]["fetched"] == 4
+    assert state(store)[0] == "cancelled"
+    assert state(store, "B1")[2] is True
