@@ -12,6 +12,9 @@ from clinicsync.mappings.model import NormalizedAppointment
 
 EVENT_KINDS = ("created", "updated", "rescheduled", "cancelled", "noshow", "deleted")
 CANCELLED_STATUSES = frozenset({"cancelled", "entered-in-error"})
+# What a visit of unknown order is never brought back from (``classify``); a waitlist entry is
+# booked by a message of the same time as usual.
+ENDED_STATUSES = CANCELLED_STATUSES | {"noshow"}
 
 
 @dataclass(frozen=True)
@@ -41,12 +44,40 @@ class Change:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+def update_order(new: datetime | None, old: datetime | None, zone_name: str | None) -> int:
+    """Whether an update dated ``new`` is newer (1) than what is stored, dated ``old``, older
+    (-1), or cannot be told (0). Undated updates count as newer (the order they arrive in).
+    It cannot be told when both carry the same time (HL7's MSH-7 is often to the minute: a
+    booking and its cancellation sent in one minute), or when both are wall-clock times of
+    the hour a fall-back repeats, read as its first pass (a time without an offset is read
+    so, mappings/engine.py ``_updated_utc``): 01:10 of the second pass reads as 50
+    minutes before 01:50 of the first, though it came 20 minutes after it."""
+    if new is None or old is None:
+        return 1
+    if new == old or (_first_of_repeated_hour(new, zone_name) and _first_of_repeated_hour(old, zone_name)):
+        return 0
+    return 1 if new > old else -1
+
+
+def _first_of_repeated_hour(value: datetime, zone_name: str | None) -> bool:
+    """Whether ``value`` falls in the first pass of a wall-clock hour its zone repeats."""
+    if zone_name is None:
+        return False
+    try:
+        local = value.astimezone(zone(zone_name))
+    except (TimeError, OverflowError):
+        return False
+    return local.fold == 0 and local.replace(fold=1).utcoffset() != local.utcoffset()
+
+
 def classify(old: Stored, new: NormalizedAppointment, new_hash: str) -> Change | None:
-    """None when nothing changed (or the update is older than what is stored)."""
+    """None when nothing changed, or the update is older than what is stored, or it would
+    bring back a cancelled, no-show or deleted visit and which came first cannot be told
+    (``update_order``): then the cancellation holds, as a deletion does (Store._tombstoned)."""
     if old.deleted_at is None and old.content_hash == new_hash:
         return None
-    if (new.source_updated_at is not None and old.source_updated_at is not None
-            and new.source_updated_at < old.source_updated_at):
+    order = update_order(new.source_updated_at, old.source_updated_at, new.timezone or old.timezone)
+    if order < 0:
         return None  # out of order: never let an older message overwrite newer data
     new_practitioner = new.practitioner.external_id if new.practitioner else None
     moved = [name for name, before, after in (
@@ -71,6 +102,8 @@ def classify(old: Stored, new: NormalizedAppointment, new_hash: str) -> Change |
     if old.patient_ref != (new.patient.external_id if new.patient else None):
         payload["patient_changed"] = True  # a flag, never the ids: given to another patient (a correction)
     if not was_active and new.status in ACTIVE_STATUSES:
+        if order == 0 and (old.deleted_at is not None or old.status in ENDED_STATUSES):
+            return None  # a booking and its cancellation, order unknown: the visit stays cancelled
         return Change("updated", {**payload, "reactivated": True})
     if moved and "practitioner" not in moved and new.status == old.status and old.deleted_at is None \
             and zone_corrected(old, new):

@@ -48,7 +48,7 @@ from clinicsync.sync.bulk import (
     update_keyed,
     update_where,
 )
-from clinicsync.sync.changes import Change, Stored, classify
+from clinicsync.sync.changes import ENDED_STATUSES, Change, Stored, classify, update_order
 from clinicsync.sync.db import at_cursor, ensure_schema, insert_ignoring_duplicates, make_engine, upsert_statement
 from clinicsync.sync.known_prints import KnownPrints, read_known
 from clinicsync.sync.model import (
@@ -221,10 +221,15 @@ _PRACTITIONER = _PersonKind(NormalizedPractitioner)
 _STORED_COLUMNS = tuple(f.name for f in fields(Stored))
 
 
-def _older(new: NormalizedAppointment, old: NormalizedAppointment) -> bool:
-    """Is ``new`` an update older than ``old`` (both dated)? Such an update never wins."""
-    return (new.source_updated_at is not None and old.source_updated_at is not None
-            and new.source_updated_at < old.source_updated_at)
+def _supersedes(new: Mapped, kept: Mapped) -> bool:
+    """Whether a later row of a batch for the same id replaces ``kept``: not when it is older,
+    nor when which came first cannot be told and it would bring back the visit ``kept`` ends
+    (a cancellation and its booking in one minute), as ``classify`` judges it against the store."""
+    order = update_order(new.appointment.source_updated_at, kept.appointment.source_updated_at,
+                         new.appointment.timezone or kept.appointment.timezone)
+    if order == 0 and (kept.delete or kept.appointment.status in ENDED_STATUSES):
+        return new.delete or new.appointment.status not in ACTIVE_STATUSES
+    return order >= 0
 
 
 # Fields added after the first stores were written count only when set, so an appointment
@@ -841,7 +846,7 @@ class Store:
             latest = {}
             for item in mapped:
                 kept = latest.get(item.appointment.external_id)
-                if kept is None or not _older(item.appointment, kept.appointment):
+                if kept is None or _supersedes(item, kept):
                     latest[item.appointment.external_id] = item
         counts.unchanged += len(mapped) - len(latest)  # superseded by a later (or newer) row of the batch
         with self.engine.begin() as connection:
@@ -1320,8 +1325,8 @@ class Store:
         remembered: dict[str, datetime] = {}  # each delete that holds, and its time (store.tombstone_days)
         for appointment in appointments:
             old = stored.get(appointment.external_id)
-            if old is not None and (appointment.source_updated_at is not None and old.source_updated_at is not None
-                                    and appointment.source_updated_at < old.source_updated_at):
+            if old is not None and update_order(appointment.source_updated_at, old.source_updated_at,
+                                                appointment.timezone or old.timezone) < 0:
                 counts.unchanged += 1  # the deletion is older than what is stored
                 continue
             remembered[appointment.external_id] = appointment.source_updated_at or now
