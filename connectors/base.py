@@ -210,6 +210,11 @@ class Connector(ABC):
     settings_model: ClassVar[type[ConnectorSettings]]
     #: False for a push source (records arrive through the server): never polled, no empty runs.
     polled: ClassVar[bool] = True
+    #: True when a fetch reads the source's state as it is now (a database, a FHIR search, an
+    #: export), False when records are messages sent earlier (HL7 files, pushes): of two records
+    #: of one visit stamped alike, a later read is the newer, a later message may not be
+    #: (sync/changes.py ``classify``).
+    reads_current_state: ClassVar[bool] = False
 
     def __init__(self, settings: ConnectorSettings) -> None:
         self.settings = settings

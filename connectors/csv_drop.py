@@ -101,6 +101,7 @@ class LineRecognizer(Protocol):
 
 class CsvDropConnector(Connector):
     kind = "csv"
+    reads_current_state = True  # a read of the source as it is now (Connector.reads_current_state)
     settings_model = CsvDropSettings
     settings: CsvDropSettings
     recognizer: LineRecognizer | None = None

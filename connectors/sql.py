@@ -197,6 +197,7 @@ def _error_code(exc: SQLAlchemyError) -> str:
 
 class SqlConnector(Connector):
     kind = "sql"
+    reads_current_state = True  # a read of the source as it is now (Connector.reads_current_state)
     settings_model = SqlSettings
     settings: SqlSettings
 

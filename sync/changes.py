@@ -70,10 +70,14 @@ def _first_of_repeated_hour(value: datetime, zone_name: str | None) -> bool:
     return local.fold == 0 and local.replace(fold=1).utcoffset() != local.utcoffset()
 
 
-def classify(old: Stored, new: NormalizedAppointment, new_hash: str) -> Change | None:
+def classify(old: Stored, new: NormalizedAppointment, new_hash: str, current: bool = False) -> Change | None:
     """None when nothing changed, or the update is older than what is stored, or it would
     bring back a cancelled, no-show or deleted visit and which came first cannot be told
-    (``update_order``): then the cancellation holds, as a deletion does (Store._tombstoned)."""
+    (``update_order``): then the cancellation holds, as a deletion does (Store._tombstoned).
+    ``current``: the record is the source's state read now (a poll of a database, a FHIR
+    search, an export), not a message sent earlier: a read is never older than the one
+    before it, so one of the same time is applied (a booking undone and redone within a
+    minute-precision stamp between two polls stays booked)."""
     if old.deleted_at is None and old.content_hash == new_hash:
         return None
     order = update_order(new.source_updated_at, old.source_updated_at, new.timezone or old.timezone)
@@ -102,7 +106,7 @@ def classify(old: Stored, new: NormalizedAppointment, new_hash: str) -> Change |
     if old.patient_ref != (new.patient.external_id if new.patient else None):
         payload["patient_changed"] = True  # a flag, never the ids: given to another patient (a correction)
     if not was_active and new.status in ACTIVE_STATUSES:
-        if order == 0 and (old.deleted_at is not None or old.status in ENDED_STATUSES):
+        if order == 0 and not current and (old.deleted_at is not None or old.status in ENDED_STATUSES):
             return None  # a booking and its cancellation, order unknown: the visit stays cancelled
         return Change("updated", {**payload, "reactivated": True})
     if moved and "practitioner" not in moved and new.status == old.status and old.deleted_at is None \

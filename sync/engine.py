@@ -277,7 +277,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                     seen = None
             apply = partial(store.apply_batch, config.name, run_id, mapped, quarantined, batch.cursor,
                             snapshot_end, within=batch.within, baseline=baseline, unchanged=known.count,
-                            unchanged_ids=skipped, go_live=go_live, sightings=known.sightings)
+                            unchanged_ids=skipped, go_live=go_live, sightings=known.sightings,
+                            current=connector.reads_current_state)
             try:
                 counts, error = apply(remember_people=sole_writer)
             except IntegrityError:

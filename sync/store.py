@@ -221,13 +221,14 @@ _PRACTITIONER = _PersonKind(NormalizedPractitioner)
 _STORED_COLUMNS = tuple(f.name for f in fields(Stored))
 
 
-def _supersedes(new: Mapped, kept: Mapped) -> bool:
+def _supersedes(new: Mapped, kept: Mapped, current: bool) -> bool:
     """Whether a later row of a batch for the same id replaces ``kept``: not when it is older,
     nor when which came first cannot be told and it would bring back the visit ``kept`` ends
-    (a cancellation and its booking in one minute), as ``classify`` judges it against the store."""
+    (a cancellation and its booking in one minute), as ``classify`` judges it against the store;
+    in a read of the source's current state (``current``), a later row of the same time does."""
     order = update_order(new.appointment.source_updated_at, kept.appointment.source_updated_at,
                          new.appointment.timezone or kept.appointment.timezone)
-    if order == 0 and (kept.delete or kept.appointment.status in ENDED_STATUSES):
+    if order == 0 and not current and (kept.delete or kept.appointment.status in ENDED_STATUSES):
         return new.delete or new.appointment.status not in ACTIVE_STATUSES
     return order >= 0
 
@@ -804,7 +805,7 @@ class Store:
                     go_live: datetime | str | None = None,
                     sightings: Sequence[quarantine.Sighting] = (),
                     finish: Callable[[Connection, Counts, str | None], None] | None = None,
-                    probe: bool = False, folded: FoldedRead | None = None,
+                    probe: bool = False, folded: FoldedRead | None = None, current: bool = False,
                     ) -> tuple[Counts, str | None]:
         """Store one batch and its cursor atomically; returns counts and a safety-stop error.
 
@@ -835,7 +836,9 @@ class Store:
         items) is not looked up; ``go_live=STORED_GO_LIVE`` then takes its go-live moment from
         it (a baseline another process records is seen by the next push).
         ``folded``: a second ``within``, run after it; on PostgreSQL, when the push's one read
-        is made (``probe``, one appointment), read in that statement instead (:class:`FoldedRead`)."""
+        is made (``probe``, one appointment), read in that statement instead (:class:`FoldedRead`).
+        ``current``: the records are the source's state read now (a poll: ``Connector.reads_current_state``),
+        not messages sent earlier, so one whose time equals the stored one's is applied (``classify``)."""
         counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged + len(sightings),
                         quarantined=len(quarantined) + len(sightings), unchanged=unchanged)
         error: str | None = None
@@ -846,7 +849,7 @@ class Store:
             latest = {}
             for item in mapped:
                 kept = latest.get(item.appointment.external_id)
-                if kept is None or _supersedes(item, kept):
+                if kept is None or _supersedes(item, kept, current):
                     latest[item.appointment.external_id] = item
         counts.unchanged += len(mapped) - len(latest)  # superseded by a later (or newer) row of the batch
         with self.engine.begin() as connection:
@@ -894,7 +897,7 @@ class Store:
                                       (live, early) if early is not None and live is not None else None,
                                       items=present.items,
                                       known=None if known is None else known.appointments, fold=fold,
-                                      stored_ids=None if memory is None else self._stored_ids)
+                                      stored_ids=None if memory is None else self._stored_ids, current=current)
             # A zone new to the store: its tz rules, recorded with the times computed by them. Not in a
             # push's one statement (the fold): the run's check records the configured zones instead.
             zones = {a.timezone for a in appointments} if fold is None else ()
@@ -1147,7 +1150,7 @@ class Store:
                              prints: dict[str, str | None] | None = None,
                              live: _Live | None = None, items: bool = True,
                              known: dict[str, tuple[Any, ...]] | None = None, fold: _Fold | None = None,
-                             stored_ids: StoredIds | None = None) -> None:
+                             stored_ids: StoredIds | None = None, current: bool = False) -> None:
         """``prints``: each appointment's raw-record fingerprint, written with its content;
         an unchanged row gets the new one when it differs (e.g. a column the mapping does not
         read changed), so that the next run can skip that record before mapping it.
@@ -1215,7 +1218,7 @@ class Store:
                     reprinted.append({"_id": old.id, "content_hash": new_hash,
                                       "source_fingerprint": prints.get(appointment.external_id)})
                     continue
-            change = classify(old, appointment, new_hash)
+            change = classify(old, appointment, new_hash, current)
             if change is None:
                 counts.unchanged += 1
                 continue

@@ -59,6 +59,7 @@ LOOKUP_CHUNK = 50
 
 class FhirConnector(Connector):
     kind = "fhir"
+    reads_current_state = True  # a read of the source as it is now (Connector.reads_current_state)
     settings_model = FhirSettings
     settings: FhirSettings
 

@@ -17,8 +17,8 @@ from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.metrics import JobCollector
 from clinicsync.sync.settings import settings_model
 from clinicsync.sync.store import Store
-from tests.server.metrics_helpers import scrape
 from tests.deploy.test_alert_rules import source_orphaned
+from tests.server.metrics_helpers import scrape
 from tests.server.test_ops_metrics import seed_for_alerts
 
 pytestmark = pytest.mark.anyio
