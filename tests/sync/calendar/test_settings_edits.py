@@ -345,7 +345,7 @@ def test_a_template_edit_is_patched_a_bounded_number_a_run_the_soonest_first(  #
     visits = [appointment(f"A{i}", start=start + timedelta(hours=i)) for i in range(30)]
     apply(store, *visits)
     assert stage(settings("google"), store)["inserted"] == 30
-    monkeypatch.setattr(push_module, "RERENDER_PER_RUN", 12)
+    monkeypatch.setattr(push_module, "RERENDER_PER_RUN", 12, raising=False)
     edited = settings("google", summary="Visit")
     apply(store, moved(visits[28], 30), appointment("A29", start=visits[29].start, status="cancelled"))
     result = stage(edited, store)
@@ -375,6 +375,7 @@ def test_a_cancellation_during_a_template_catch_up_goes_first(  # type: ignore[n
     visits = [appointment(f"{d}{i}", doctor=doctor, start=start + timedelta(hours=i))
               for d, doctor in (("A", "D01"), ("R", "D02")) for i in range(count // 2)]
     apply(store, *visits)
+    monkeypatch.setattr(push_module, "RERENDER_PER_RUN", 20, raising=False)
     google = settings("google", google={"batch_size": 10, "user_calls_per_minute": 10})
     clock = [0.0]
 
@@ -385,7 +386,7 @@ def test_a_cancellation_during_a_template_catch_up_goes_first(  # type: ignore[n
         began = clock[0]
         provider = GoogleCalendar(calendar.google, sleep=sleep, clock=lambda: clock[0])
         try:
-            return push(calendar, store.engine, provider, limit=20).as_dict(), clock[0] - began
+            return push(calendar, store.engine, provider).as_dict(), clock[0] - began
         finally:
             provider.close()
 
@@ -421,7 +422,7 @@ def test_an_ics_template_edit_rewrites_every_event_in_one_run(settings, store: S
     leave a doctor's feed half old, half new for several runs, for no call saved."""
     apply(store, *[appointment(f"A{i}", start=base_time() + timedelta(hours=i)) for i in range(30)])
     stage(settings("ics"), store)
-    monkeypatch.setattr(push_module, "RERENDER_PER_RUN", 12)
+    monkeypatch.setattr(push_module, "RERENDER_PER_RUN", 12, raising=False)
     result = stage(settings("ics", summary="Visit"), store)
     assert result["patched"] == 30 and "rerender_left" not in result
     titles = {str(e["summary"]) for e in Calendar.from_ical(amelia_file(tmp_path).read_bytes()).walk("VEVENT")}
