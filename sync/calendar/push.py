@@ -191,11 +191,12 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
     operations are sent in full chunks of CHUNK (a page's remainder waits for the next), so
     memory stays flat however large the store and batches stay full.
 
-    A provider paced per call (google) patches at most ``limit`` (RERENDER_PER_RUN) events per run that are only
-    rendered again (a template, privacy or title setting edited: every event in the window
-    differs), the soonest visits first, after every real change (a visit created, moved,
-    cancelled, deleted: never held back, never counted); the rest wait for the next runs
-    (``rerender_left``). A provider that keeps its events in the store (ics) takes them all."""
+    A provider paced per call (google) patches at most ``limit`` (None: RERENDER_PER_RUN)
+    events a run that are only rendered again (a template, privacy or title setting edited:
+    every event in the window differs), the soonest visits first, after every real change (a
+    visit created, moved, cancelled, deleted: never held back, never counted); the rest wait
+    for the next runs (``rerender_left``). A provider that keeps its events in the store (ics)
+    takes them all."""
     now = now or utcnow()
     report = PushReport()
     failures: Counter[str] = Counter()
@@ -440,8 +441,6 @@ def _count(ops: Sequence[Op], outcomes: Sequence[Outcome], report: PushReport, f
             failures[outcome.error or "failed"] += 1
     for kind, count in done.items():  # a chunk's counts added once, not an attribute set per operation
         setattr(report, _COUNTED[kind], getattr(report, _COUNTED[kind]) + count)
-
-
 
 
 def retire_others(settings: CalendarSettings, engine: Engine, now: datetime | None = None,
