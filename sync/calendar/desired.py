@@ -144,6 +144,17 @@ def _names(env: Any, source: str) -> set[str]:
     return set(meta.find_undeclared_variables(env.parse(source)))
 
 
+HALF = 16  # hex digits of each half of a source digest (the link's rendered_from holds 32)
+
+
+def rerendered(rendered_from: str | None, source: str | None) -> bool:
+    """Whether an event rendered from ``rendered_from`` and due again from ``source`` is only
+    rendered again because the settings that shape an event changed (a template, privacy, the
+    version): the row it shows is the same. False when either is unknown or the row changed."""
+    return (rendered_from is not None and source is not None and len(rendered_from) == 2 * HALF
+            and rendered_from[HALF:] == source[HALF:] and rendered_from[:HALF] != source[:HALF])
+
+
 class Renderer:
     def __init__(self, settings: CalendarSettings) -> None:
         env = template_environment()
@@ -166,14 +177,15 @@ class Renderer:
             "mark_cancelled": self.mark_cancelled, "patient_cancelled": self.patient_cancelled,
             "create_meet": self.create_meet, "provider": settings.provider, "rendering": RENDERING,
             "version": _version()}, option=orjson.OPT_SORT_KEYS)
-        self._keyed = hashlib.blake2b(self.key, digest_size=16)  # source_digest: the key hashed once
+        # source_digest's first half: the key hashed once per run.
+        self.keyed = hashlib.blake2b(self.key, digest_size=HALF // 2).hexdigest()
 
     def source_digest(self, row: Any) -> str:
-        """What an event rendered from ``row`` is rendered from: the row (the appointment with
-        its patient, doctor and place, as read for rendering) and :attr:`key`."""
-        hasher = self._keyed.copy()  # content_hash_bytes(key + row), the key hashed once per run
-        hasher.update(orjson.dumps(tuple(row)))
-        return hasher.hexdigest()
+        """What an event rendered from ``row`` is rendered from: :attr:`key`'s hash, then the
+        row's (the appointment with its patient, doctor and place, as read for rendering), 16
+        hex digits each. Two halves, so that a link tells a settings edit (the first half
+        differs, the row's is the same: :func:`rerendered`) from a change of the visit."""
+        return self.keyed + hashlib.blake2b(orjson.dumps(tuple(row)), digest_size=HALF // 2).hexdigest()
 
     def initials(self, name: str | None) -> str:
         found = self._initials.get(name)

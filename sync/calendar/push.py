@@ -9,6 +9,7 @@ event ids are deterministic.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -22,7 +23,7 @@ from sqlalchemy import Connection, Engine
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync import bulk
-from clinicsync.sync.calendar.desired import Desired, changed_pages, window_start
+from clinicsync.sync.calendar.desired import Desired, changed_pages, rerendered, window_start
 from clinicsync.sync.calendar.links import (
     Link,
     count_left_behind,
@@ -47,6 +48,10 @@ from clinicsync.sync.store import Store
 
 log = structlog.get_logger("clinicsync.calendar")
 CHUNK = 1000  # operations per round of (pending rows → calls → bookkeeping); a multiple of 50
+RETIRE_PER_RUN = 5 * CHUNK  # events of a provider no longer used removed per run; the rest next run
+# Events only rendered again (a settings edit) patched per run in Google, the soonest first;
+# the same bound as the retirement's: ~5,000 calls, minutes at Google's per-user pace.
+RERENDER_PER_RUN = RETIRE_PER_RUN
 _COUNTED: dict[OpKind, str] = {"insert": "inserted", "patch": "patched", "update": "patched", "delete": "deleted"}
 
 
@@ -58,9 +63,15 @@ class PushReport:
     unchanged: int = 0
     failed: int = 0
     skipped: int = 0  # appointments whose practitioner has no calendar
+    # Events only rendered again (a settings edit) past this run's bound, for the next runs.
+    rerender_left: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """Every count; ``rerender_left`` only when not 0 (as retire_others' ``left``)."""
+        counts = asdict(self)
+        if not self.rerender_left:
+            del counts["rerender_left"]
+        return counts
 
 
 class Planned(NamedTuple):
@@ -94,7 +105,7 @@ def build_provider(settings: CalendarSettings, engine: Engine | None = None) -> 
 
 def plan(truth: Sequence[Desired], links: Mapping[int, Sequence[Link]], report: PushReport,
          remember: list[tuple[str, int]] | None = None, shortcut: bool = True,
-         forget: list[int] | None = None) -> list[Planned]:
+         forget: list[int] | None = None, rerenders: list[Planned] | None = None) -> list[Planned]:
     """The operations that turn what was pushed into the truth (and the count of the rest).
     ``remember`` collects ``(source, link id)`` of events rendered again and found as pushed,
     whose link does not hold that source yet (links.remember_sources). ``forget`` collects the
@@ -102,7 +113,10 @@ def plan(truth: Sequence[Desired], links: Mapping[int, Sequence[Link]], report: 
     written as another user (a shared calendar whose `user` changed, a doctor's primary named by
     its id): the event is the one the new target writes (its insert meets it: 409, an update),
     so deleting it as the old user would delete the visit from that calendar (None: such a link
-    is deleted as any other calendar's). ``shortcut``: an
+    is deleted as any other calendar's). ``rerenders`` collects the patches of events rendered
+    again only because the settings that shape an event changed (desired.rerendered: the visit
+    is the same), which the stage bounds per run; None: they are planned as any patch.
+    ``shortcut``: an
     appointment never pushed is decided without the general way's calls (False: tests, which
     run both ways over every combination: tests/sync/calendar/test_fast_paths.py)."""
     out: list[Planned] = []
@@ -144,7 +158,12 @@ def plan(truth: Sequence[Desired], links: Mapping[int, Sequence[Link]], report: 
                 remember.append((desired.source, link.id))
         else:
             event_id = link.event_id if link is not None else desired.event_id
-            out.append(_planned((desired.appointment_id, desired.target, event_id, kind, desired, link)))
+            planned = _planned((desired.appointment_id, desired.target, event_id, kind, desired, link))
+            if (rerenders is not None and kind == "patch" and link is not None
+                    and rerendered(link.rendered_from, desired.source)):
+                rerenders.append(planned)
+            else:
+                out.append(planned)
     return out
 
 
@@ -164,13 +183,20 @@ def _decide(desired: Desired, link: Link | None) -> OpKind | None:
 
 def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider, now: datetime | None = None,
          on_outcomes: Callable[[Sequence[Op], Sequence[Outcome]], None] | None = None,
-         progress: Ticker = no_ticks) -> PushReport:
+         progress: Ticker = no_ticks, limit: int | None = None) -> PushReport:
     """One state-based pass. ``on_outcomes`` (tests) runs between the calls and the bookkeeping;
     ``progress`` counts the appointments compared (the total is not known up front: pages).
 
     The truth is read a page of appointments at a time, with the links of that page only;
     operations are sent in full chunks of CHUNK (a page's remainder waits for the next), so
-    memory stays flat however large the store and batches stay full."""
+    memory stays flat however large the store and batches stay full.
+
+    A provider paced per call (google) patches at most ``limit`` (None: RERENDER_PER_RUN)
+    events a run that are only rendered again (a template, privacy or title setting edited:
+    every event in the window differs), the soonest visits first, after every real change (a
+    visit created, moved, cancelled, deleted: never held back, never counted); the rest wait
+    for the next runs (``rerender_left``). A provider that keeps its events in the store (ics)
+    takes them all."""
     now = now or utcnow()
     report = PushReport()
     failures: Counter[str] = Counter()
@@ -183,11 +209,16 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
     # A provider that keeps its events in the store (ics) by file; one paced per user (google)
     # with every user's calls spread over the rounds (_Spread).
     order = _order if getattr(provider, "store_engine", None) is engine else _Spread()
+    limit = RERENDER_PER_RUN if limit is None else limit
+    soonest = _Soonest(limit) if isinstance(order, _Spread) else None  # bounded: paced per call
 
     for truth, links in changed_pages(engine, settings, now, pushed):
         remember: list[tuple[str, int]] = []
         forget: list[int] = []
-        waiting += plan(truth, links, report, remember, forget=forget)
+        rerenders: list[Planned] | None = [] if soonest is not None else None
+        waiting += plan(truth, links, report, remember, forget=forget, rerenders=rerenders)
+        if soonest is not None and rerenders:
+            soonest.add(rerenders)
         remember_sources(engine, remember)
         drop_links(engine, forget)
         compared += len(truth)
@@ -202,10 +233,43 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
     waiting.sort(key=order)
     for start in range(0, len(waiting), CHUNK):
         _send(settings, engine, provider, waiting[start:start + CHUNK], report, failures, on_outcomes)
+    if soonest is not None:  # after every real change: re-rendered events never delay one
+        again = sorted(soonest.taken(), key=_Spread())
+        for start in range(0, len(again), CHUNK):
+            _send(settings, engine, provider, again[start:start + CHUNK], report, failures, on_outcomes)
+        report.rerender_left = soonest.left
     provider.flush()  # once per pass: a file provider writes each changed file here, not per chunk
     log.info("calendar.pushed", provider=settings.provider, **report.as_dict(),
              failures=dict(failures) if failures else None)
+    if report.rerender_left:
+        log.warning("calendar.rerender_left", provider=settings.provider, events=report.rerender_left,
+                    per_run=limit)
     return report
+
+
+class _Soonest:
+    """The ``limit`` patches of re-rendered events (push: a settings edit) of the soonest visits,
+    kept as the pages go by (a heap of at most ``limit``: memory stays flat however many wait);
+    ``left``: how many did not fit, for the next runs."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.heap: list[tuple[float, int, Planned]] = []  # the latest start on top (negated)
+        self.left = 0
+
+    def add(self, planned: Sequence[Planned]) -> None:
+        for p in planned:
+            start = p.desired.content.start  # type: ignore[union-attr]  # a patch has content
+            item = (-start.timestamp(), -p.appointment_id, p)
+            if len(self.heap) < self.limit:
+                heapq.heappush(self.heap, item)
+            else:
+                self.left += 1
+                if self.heap and item > self.heap[0]:  # sooner than the latest kept
+                    heapq.heapreplace(self.heap, item)
+
+    def taken(self) -> list[Planned]:
+        return [p for _start, _id, p in self.heap]
 
 
 # The sort key of the waiting operations: by calendar, then appointment, ``(target, appointment_id)``
@@ -377,9 +441,6 @@ def _count(ops: Sequence[Op], outcomes: Sequence[Outcome], report: PushReport, f
             failures[outcome.error or "failed"] += 1
     for kind, count in done.items():  # a chunk's counts added once, not an attribute set per operation
         setattr(report, _COUNTED[kind], getattr(report, _COUNTED[kind]) + count)
-
-
-RETIRE_PER_RUN = 5 * CHUNK  # events of a provider no longer used removed per run; the rest next run
 
 
 def retire_others(settings: CalendarSettings, engine: Engine, now: datetime | None = None,

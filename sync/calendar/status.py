@@ -2,7 +2,9 @@
 how many events are marked cancelled by the patient while the source still holds them
 booked (work left for the front desk); the practitioners whose appointments no
 calendar takes (skipped, not an error); and the events a provider no longer used still
-holds (left_behind: calendar.provider changed, the old one not reachable to remove them)."""
+holds (left_behind: calendar.provider changed, the old one not reachable to remove them);
+per calendar, the events still as the settings before an edit made them (``rerender_left``:
+a template, privacy or title edit, patched a bounded number per run, the soonest first)."""
 
 from __future__ import annotations
 
@@ -25,10 +27,15 @@ def calendar_status(settings: CalendarSettings, engine: Engine, now: datetime | 
     links = load_links(engine, settings.provider, since)
     calendars: dict[str, Counter[str]] = defaultdict(Counter)
     errors: dict[str, Counter[str]] = defaultdict(Counter)
+    router, renderer = Router(settings), Renderer(settings)
     for rows in links.values():
         for link in rows:
             label = link.target.label()
             calendars[label][link.state] += 1
+            # Rendered under other settings (push: RERENDER_PER_RUN a run); the next run finds
+            # out which of them differ.
+            if link.state == "present" and link.rendered_from and not link.rendered_from.startswith(renderer.keyed):
+                calendars[label]["rerender_left"] += 1
             if link.attempts:
                 calendars[label]["failing"] += 1
                 errors[label][link.last_error or "failed"] += 1
@@ -36,7 +43,6 @@ def calendar_status(settings: CalendarSettings, engine: Engine, now: datetime | 
     # mark): the doctor's event says so, and someone must still free the slot at the source.
     # Counted from each appointment's row as the stage routes and classifies it, without
     # rendering any event (rendering 50,000 took 7.6 s) and without writing anything.
-    router, renderer = Router(settings), Renderer(settings)
     unmapped: Counter[str] = Counter()
     for page in row_pages(engine, since):
         for row in page:
@@ -58,6 +64,7 @@ def calendar_status(settings: CalendarSettings, engine: Engine, now: datetime | 
         "provider": settings.provider,
         "calendars": [{"calendar": label, "present": c["present"], "pending": c["pending"],
                        "deleted": c["deleted"], "failing": c["failing"], "patient_cancelled": c["patient_cancelled"],
+                       "rerender_left": c["rerender_left"],
                        "errors": dict(errors[label])} for label, c in sorted(calendars.items())],
         "unmapped": [{"practitioner": p, "appointments": n} for p, n in sorted(unmapped.items())],
         "left_behind": [{"provider": provider, "calendar": label, "events": n}

@@ -60,18 +60,20 @@ def push_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
 @app.command("status")
 def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Per calendar: events pushed, pending, failing, marked cancelled by the patient (still
-    booked in the source); and practitioners without a calendar."""
+    booked in the source), still shown as before a settings edit (old settings: patched a
+    bounded number per sync, the soonest first); and practitioners without a calendar."""
     context = app_context(ctx)
     result = calendar_status(context.settings.calendar, context.store.engine)
     if json_output:
         print_json(result)
         return
-    table = Table("calendar", "present", "pending", "deleted", "failing", "cancelled by patient", "errors",
-                  title=f"calendar provider: {result['provider']}")
+    table = Table("calendar", "present", "pending", "deleted", "failing", "cancelled by patient",
+                  "old settings", "errors", title=f"calendar provider: {result['provider']}")
     for row in result["calendars"]:
         errors = ", ".join(f"{k}: {v}" for k, v in row["errors"].items())
         table.add_row(row["calendar"], str(row["present"]), str(row["pending"]), str(row["deleted"]),
-                      str(row["failing"]), str(row["patient_cancelled"]), errors)
+                      str(row["failing"]), str(row["patient_cancelled"]),
+                      str(row["rerender_left"]), errors)
     print_table(out_console, table)
     if result["unmapped"]:
         skipped = Table("practitioner (connector/id)", "appointments skipped", title="no calendar")

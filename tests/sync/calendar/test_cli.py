@@ -7,6 +7,9 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
+from clinicsync.sync.calendar import push as push_module
 from clinicsync.sync.calendar.provider import event_id
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, base_time
@@ -117,3 +120,35 @@ def test_an_admin_switches_from_ics_to_google_then_removes_the_section(  # type:
     assert json.loads(out)["calendar"]["left"] == 1
     _, out, _ = run("calendar", "status")
     assert "left in calendars no longer kept up to date" in " ".join(out.split()) and AMELIA in out
+
+
+def test_an_admin_edits_the_title_template_and_status_shows_what_is_left(  # type: ignore[no-untyped-def]
+        tmp_path: Path, cli, write_settings, key_file: Path, fake_google: FakeGoogle,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """settings.yaml's `summary` edited between two `sync --once`: Google takes a bounded number
+    of re-rendered events a run (2 here, RERENDER_PER_RUN), the soonest first; the JSON and
+    `calendar status` say how many still show the old title, and the next run takes them."""
+    monkeypatch.setattr(push_module, "RERENDER_PER_RUN", 2, raising=False)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    day = (base_time() + timedelta(days=1)).date().isoformat()
+    (drop / "01.csv").write_text(HEADER + "".join(row(f"A{h}", f"{day} {h:02d}:00", "D01", AMELIA)
+                                                  for h in (9, 10, 11)))
+    connectors = f"- name: csv\n  kind: csv\n  mapping: csv_default\n  drop_dir: {drop}\n  settle_seconds: 0\n"
+    google = (f"  google:\n    key_file: {key_file}\n    api_root: {fake_google.url}\n"
+              f"    retry: {{attempts: 3, initial_seconds: 0.001, max_seconds: 0.01}}\n")
+    run = cli(write_settings(connectors=connectors, extra="calendar:\n  provider: google\n" + google))
+    run("db", "upgrade")
+    run("sync", "--once")
+    run = cli(write_settings(connectors=connectors,
+                             extra="calendar:\n  provider: google\n  summary: 'Visit'\n" + google))
+    _, out, _ = run("sync", "--once", "--json")
+    assert json.loads(out)["calendar"]["rerender_left"] == 1
+    titles = {e["id"]: e["summary"] for e in fake_google.live(AMELIA).values()}
+    assert [titles[event_id("csv", f"A{h}")] == "Visit" for h in (9, 10, 11)] == [True, True, False]
+    _, out, _ = run("calendar", "status", "--json")
+    assert [c["rerender_left"] for c in json.loads(out)["calendars"]] == [1]
+    _, out, _ = run("calendar", "status")
+    assert "old settings" in " ".join(out.split())
+    _, out, _ = run("sync", "--once", "--json")
+    assert json.loads(out)["calendar"]["patched"] == 1 and "rerender_left" not in json.loads(out)["calendar"]

@@ -25,7 +25,7 @@ from clinicsync.sync.settings.calendar import CalendarSettings
 from clinicsync.sync.store import Store
 from tests.sync.calendar.conftest import FAST_RETRY
 from tests.sync.calendar.fake_google import FakeGoogle
-from tests.sync.calendar.helpers import DOCTORS, apply, appointment, base_time
+from tests.sync.calendar.helpers import DOCTORS, apply, appointment, base_time, moved
 
 AMELIA, RAFAEL = DOCTORS["D01"][1], DOCTORS["D02"][1]
 SHARED = "c_amelia@group.calendar.google.com"
@@ -331,3 +331,99 @@ def test_the_switches_on_mariadb(settings, mariadb_store: Store, fake_google: Fa
     the day's record) on MariaDB: back and forth, then the section removed and put back."""
     test_google_to_ics_and_back_moves_every_event(settings, mariadb_store, fake_google, tmp_path)
     test_section_removed_leaves_the_events_and_status_says_so(settings, mariadb_store, fake_google)
+
+
+# -- 5. a template edit over many events: bounded per run, the soonest first --------------------
+
+def test_a_template_edit_is_patched_a_bounded_number_a_run_the_soonest_first(  # type: ignore[no-untyped-def]
+        settings, store: Store, fake_google: FakeGoogle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A title edit renders every event in the window again: Google takes at most
+    RERENDER_PER_RUN of those patches a run, the soonest visits first, and the rest wait for
+    the next runs (``rerender_left``, `calendar status`). A visit moved or cancelled in the
+    same run goes anyway and is not counted against the bound."""
+    start = base_time()
+    visits = [appointment(f"A{i}", start=start + timedelta(hours=i)) for i in range(30)]
+    apply(store, *visits)
+    assert stage(settings("google"), store)["inserted"] == 30
+    monkeypatch.setattr(push_module, "RERENDER_PER_RUN", 12, raising=False)
+    edited = settings("google", summary="Visit")
+    apply(store, moved(visits[28], 30), appointment("A29", start=visits[29].start, status="cancelled"))
+    result = stage(edited, store)
+    assert (result["patched"], result["deleted"], result["rerender_left"]) == (13, 1, 16)
+    events = fake_google.live(AMELIA)
+    new = {i for i in range(29) if events[event_id("csv", f"A{i}")]["summary"] == "Visit"}
+    assert new == {*range(12), 28}  # the soonest twelve, and the visit moved (with the new title)
+    assert event_id("csv", "A29") not in events
+    status = calendar_status(edited, store.engine)
+    assert [row["rerender_left"] for row in status["calendars"]] == [16]
+
+    assert (stage(edited, store)["patched"], stage(edited, store)["patched"]) == (12, 4)
+    assert all(e["summary"] == "Visit" for e in fake_google.live(AMELIA).values())
+    result = stage(edited, store)
+    assert (result["patched"], "rerender_left" in result) == (0, False)
+    assert [row["rerender_left"] for row in calendar_status(edited, store.engine)["calendars"]] == [0]
+
+
+@pytest.mark.parametrize("count", [80])
+def test_a_cancellation_during_a_template_catch_up_goes_first(  # type: ignore[no-untyped-def]
+        settings, store: Store, fake_google: FakeGoogle, monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    """Measured with the pacer's clock: a template edit over ``count`` events of two doctors
+    (10 calls a minute each, 20 re-renders a run) takes ceil(count / 20) runs of about a
+    simulated minute each, not one run of the whole window. A cancellation of the last visit
+    arriving after the first run is sent in the next run, before any re-rendered event."""
+    start = base_time()
+    visits = [appointment(f"{d}{i}", doctor=doctor, start=start + timedelta(hours=i))
+              for d, doctor in (("A", "D01"), ("R", "D02")) for i in range(count // 2)]
+    apply(store, *visits)
+    monkeypatch.setattr(push_module, "RERENDER_PER_RUN", 20, raising=False)
+    google = settings("google", google={"batch_size": 10, "user_calls_per_minute": 10})
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    def run(calendar: CalendarSettings) -> tuple[dict[str, int], float]:
+        began = clock[0]
+        provider = GoogleCalendar(calendar.google, sleep=sleep, clock=lambda: clock[0])
+        try:
+            return push(calendar, store.engine, provider).as_dict(), clock[0] - began
+        finally:
+            provider.close()
+
+    assert run(google)[0]["inserted"] == count
+    edited = google.model_copy(update={"summary": "Visit"})
+    seconds: list[float] = []
+    result, took = run(edited)
+    seconds.append(took)
+    assert (result["patched"], result["rerender_left"]) == (20, count - 20)
+    last = event_id("csv", f"A{count // 2 - 1}")
+    apply(store, appointment(f"A{count // 2 - 1}", start=start + timedelta(hours=count // 2 - 1),
+                             status="cancelled"))
+    fake_google.reset_counts()
+    result, took = run(edited)
+    seconds.append(took)
+    assert (result["deleted"], result["patched"]) == (1, 20)
+    assert fake_google.calls[0].method == "DELETE" and fake_google.calls[0].event_id == last
+    runs = 2
+    while "rerender_left" in result:
+        result, took = run(edited)
+        seconds.append(took)
+        runs += 1
+    assert runs == -(-(count - 1) // 20)  # the cancelled visit is not re-rendered
+    assert all(took <= 70 for took in seconds), seconds  # 20 calls of two users paced at 10 a minute
+    assert all(e["summary"] == "Visit" for e in fake_google.live(AMELIA).values())
+    assert last not in fake_google.live(AMELIA)
+
+
+def test_an_ics_template_edit_rewrites_every_event_in_one_run(settings, store: Store,  # type: ignore[no-untyped-def]
+                                                              tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """.ics is not bounded: a file is written whole once per doctor and run, and a bound would
+    leave a doctor's feed half old, half new for several runs, for no call saved."""
+    apply(store, *[appointment(f"A{i}", start=base_time() + timedelta(hours=i)) for i in range(30)])
+    stage(settings("ics"), store)
+    monkeypatch.setattr(push_module, "RERENDER_PER_RUN", 12, raising=False)
+    result = stage(settings("ics", summary="Visit"), store)
+    assert result["patched"] == 30 and "rerender_left" not in result
+    titles = {str(e["summary"]) for e in Calendar.from_ical(amelia_file(tmp_path).read_bytes()).walk("VEVENT")}
+    assert titles == {"Visit"}
