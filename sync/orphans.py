@@ -144,13 +144,14 @@ def has_visits(connection: Connection, name: str) -> bool:
 
 
 def first_run_refusal(connection: Connection, name: str, configured: Collection[str],
-                      now: datetime | None = None) -> str | None:
+                      now: datetime | None = None, *, unstored: bool = False) -> str | None:
     """Why source ``name``'s first run must not start (None: it may). A source that holds no
     visit yet, while the store holds another source's future visits that the settings no longer
     name, is most likely that source renamed: importing it would book every visit twice. The
     refusal stands until the admin says which it is (``fixes``): only a first run is refused,
-    so a source that already runs goes on whatever else the settings lose."""
-    if has_visits(connection, name):
+    so a source that already runs goes on whatever else the settings lose. ``unstored``: the
+    caller has just read that ``name`` holds no visit (a push's probes, sync/push.py)."""
+    if not unstored and has_visits(connection, name):
         return None
     orphans = find_orphans(connection, configured, now)
     if not orphans:
