@@ -13,7 +13,9 @@ cancellation of them can ever arrive again. So:
   table; only a source that turns out orphaned has its future visits and pending messages
   counted.
 - :func:`first_run_refusal`: a source's first run is refused while an orphan exists, with
-  both names and the two fixes; the other sources go on (sync/engine.py).
+  both names and the two fixes; the other sources go on (sync/engine.py). A push to a source
+  that holds no visit yet is refused the same way, before anything is stored, and answered as a
+  store outage so that the sender retries (sync/push.py ``OrphanedPushRefused``).
 - the dispatcher holds an orphan's messages (sync/reminders/dispatch.py, ``HELD``).
 - :func:`rename_source` and :func:`retire_source`: the two fixes (`clinicsync source …`).
 

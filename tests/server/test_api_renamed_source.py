@@ -27,17 +27,11 @@ from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
 from tests.conftest import Cli
+from tests.server.test_api import BOOKING  # the API tests' booking: a patient, a doctor, a future visit
 
 pytestmark = pytest.mark.anyio
 KEY = "csk_test-website-0123456789abcdefghijklmnopq"
 A, EVENTS, RUNS = (t.__table__ for t in (Appointment, Event, SyncRun))  # type: ignore[attr-defined]
-BOOKING: dict[str, Any] = {
-    "id": "B-1001", "status": "booked", "start": "2030-03-12T09:30:00-04:00", "duration_minutes": 30,
-    "timezone": "America/New_York", "type": "New patient",
-    "patient": {"id": "P-77", "name": "Ana María Ruiz", "phone": "(212) 555-0101", "email": "ana@example.org",
-                "language": "es"},
-    "practitioner": {"id": "D-1", "name": "Dr. Amelia Hart", "email": "hart@clinic.example.org"},
-}
 MOVED = {**BOOKING, "start": "2030-03-12T11:00:00-04:00"}  # the sender's next update: rescheduled
 
 
