@@ -173,6 +173,10 @@ def first_run_refusal(connection: Connection, name: str, configured: Collection[
 _NOT_MOVED = frozenset({"retired_source"})
 # What the new name may already hold: the runs its first run's refusal left (history, no data).
 _HISTORY = frozenset({"syncrun"})
+# What a refused FHIR notification wrote of the new name before its push was refused (what was
+# heard of the feed, sync/subscriptions.py ``note_heard``): the old name's row replaces it (it has
+# the subscription's reference and counters; a counter that jumped asks a reconcile poll).
+_FEED = frozenset({"fhir_subscription"})
 
 
 def source_tables() -> list[Any]:
@@ -232,13 +236,15 @@ def rename_source(engine: Engine, old: str, new: str, configured: Collection[str
                     return result  # done before: nothing of the old name is left
                 raise SourceError(f"the store holds nothing of source {old!r} (a typo?); the sources it holds: "
                                   f"{', '.join(known_sources(connection)) or 'none'}")
-            taken = {t: n for t, n in _rows_of(connection, tables, new).items() if t not in _HISTORY}
+            taken = {t: n for t, n in _rows_of(connection, tables, new).items() if t not in _HISTORY | _FEED}
             if taken:
                 raise SourceError(f"{new!r} already has rows in the store ({', '.join(sorted(taken))}): it has been "
                                   f"imported already, so moving {old!r} onto it would mix two sources. If {old!r} is "
                                   f"gone for good, `clinicsync source retire {old}` instead")
             for t in tables:
                 if t.name in theirs:
+                    if t.name in _FEED:
+                        connection.execute(delete(t).where(t.c.connector == new))
                     connection.execute(update(t).where(t.c.connector == old).values(connector=new))
                     result.moved[str(t.name)] = theirs[t.name]
             connection.execute(update(RUN_STAGES).where(RUN_STAGES.c.stage == import_stage(old))
