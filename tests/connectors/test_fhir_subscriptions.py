@@ -46,17 +46,22 @@ def fake() -> Any:
         yield server
 
 
-@pytest.fixture
-def settings(write_settings: Callable[..., Path], fake: FakeFhir) -> Settings:
-    return load_settings(write_settings(connectors=f"""
-- name: ehr
+def fhir_source(name: str, fake: FakeFhir) -> str:
+    """A fhir connector of ``fake`` with a full-resource rest-hook subscription."""
+    return f"""
+- name: {name}
   kind: fhir
   base_url: {fake.base_url}
   timezone: America/Chicago
   subscription:
     secret: {SECRET}
     payload: full-resource
-"""))
+"""
+
+
+@pytest.fixture
+def settings(write_settings: Callable[..., Path], fake: FakeFhir) -> Settings:
+    return load_settings(write_settings(connectors=fhir_source("ehr", fake)))
 
 
 @pytest.fixture
@@ -742,15 +747,7 @@ async def test_a_renamed_fhir_source_is_answered_503_until_source_rename(
     after `source rename` is the reschedule of the moved visit."""
     seed(fake, "a1")
     assert (await notifier.put("a1")).json()["results"] == {"created": 1}
-    path = write_settings(connectors=f"""
-- name: emr
-  kind: fhir
-  base_url: {fake.base_url}
-  timezone: America/Chicago
-  subscription:
-    secret: {SECRET}
-    payload: full-resource
-""")
+    path = write_settings(connectors=fhir_source("emr", fake))
     app = create_app(load_settings(path), store)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://internal") as http:
