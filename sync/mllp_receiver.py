@@ -59,10 +59,15 @@ class Receiver:
     mapping: CompiledMapping
     store: Store
     run_id: str
+    # The sources the settings name: a message to this source before it stored a visit is not
+    # stored, and not acknowledged (the sender resends), while another source is orphaned
+    # (sync/push.py ``OrphanedPushRefused``, the way a store outage is answered).
+    configured: frozenset[str] | None = None
     push: PushReceiver = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.push = PushReceiver(None, self.store, self.config, mapping=self.mapping, run_id=self.run_id)
+        self.push = PushReceiver(None, self.store, self.config, mapping=self.mapping, run_id=self.run_id,
+                                 configured=self.configured)
 
     @property
     def name(self) -> str:

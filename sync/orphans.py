@@ -13,7 +13,9 @@ cancellation of them can ever arrive again. So:
   table; only a source that turns out orphaned has its future visits and pending messages
   counted.
 - :func:`first_run_refusal`: a source's first run is refused while an orphan exists, with
-  both names and the two fixes; the other sources go on (sync/engine.py).
+  both names and the two fixes; the other sources go on (sync/engine.py). A push to a source
+  that holds no visit yet is refused the same way, before anything is stored, and answered as a
+  store outage so that the sender retries (sync/push.py ``OrphanedPushRefused``).
 - the dispatcher holds an orphan's messages (sync/reminders/dispatch.py, ``HELD``).
 - :func:`rename_source` and :func:`retire_source`: the two fixes (`clinicsync source …`).
 
@@ -144,13 +146,14 @@ def has_visits(connection: Connection, name: str) -> bool:
 
 
 def first_run_refusal(connection: Connection, name: str, configured: Collection[str],
-                      now: datetime | None = None) -> str | None:
+                      now: datetime | None = None, *, unstored: bool = False) -> str | None:
     """Why source ``name``'s first run must not start (None: it may). A source that holds no
     visit yet, while the store holds another source's future visits that the settings no longer
     name, is most likely that source renamed: importing it would book every visit twice. The
     refusal stands until the admin says which it is (``fixes``): only a first run is refused,
-    so a source that already runs goes on whatever else the settings lose."""
-    if has_visits(connection, name):
+    so a source that already runs goes on whatever else the settings lose. ``unstored``: the
+    caller has just read that ``name`` holds no visit (a push's probes, sync/push.py)."""
+    if not unstored and has_visits(connection, name):
         return None
     orphans = find_orphans(connection, configured, now)
     if not orphans:
@@ -170,6 +173,10 @@ def first_run_refusal(connection: Connection, name: str, configured: Collection[
 _NOT_MOVED = frozenset({"retired_source"})
 # What the new name may already hold: the runs its first run's refusal left (history, no data).
 _HISTORY = frozenset({"syncrun"})
+# What a refused FHIR notification wrote of the new name before its push was refused (what was
+# heard of the feed, sync/subscriptions.py ``note_heard``): the old name's row replaces it (it has
+# the subscription's reference and counters; a counter that jumped asks a reconcile poll).
+_FEED = frozenset({"fhir_subscription"})
 
 
 def source_tables() -> list[Any]:
@@ -229,13 +236,15 @@ def rename_source(engine: Engine, old: str, new: str, configured: Collection[str
                     return result  # done before: nothing of the old name is left
                 raise SourceError(f"the store holds nothing of source {old!r} (a typo?); the sources it holds: "
                                   f"{', '.join(known_sources(connection)) or 'none'}")
-            taken = {t: n for t, n in _rows_of(connection, tables, new).items() if t not in _HISTORY}
+            taken = {t: n for t, n in _rows_of(connection, tables, new).items() if t not in _HISTORY | _FEED}
             if taken:
                 raise SourceError(f"{new!r} already has rows in the store ({', '.join(sorted(taken))}): it has been "
                                   f"imported already, so moving {old!r} onto it would mix two sources. If {old!r} is "
                                   f"gone for good, `clinicsync source retire {old}` instead")
             for t in tables:
                 if t.name in theirs:
+                    if t.name in _FEED:
+                        connection.execute(delete(t).where(t.c.connector == new))
                     connection.execute(update(t).where(t.c.connector == old).values(connector=new))
                     result.moved[str(t.name)] = theirs[t.name]
             connection.execute(update(RUN_STAGES).where(RUN_STAGES.c.stage == import_stage(old))

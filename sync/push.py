@@ -42,6 +42,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
+import structlog
 from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -55,9 +56,11 @@ from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.locks import LockTimeout, advisory_key, sqlite_file
 from clinicsync.sync.model import Appointment, Patient, Practitioner, SyncRun
 from clinicsync.sync.model.joins import with_people
+from clinicsync.sync.orphans import first_run_refusal
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import STORED_GO_LIVE, Counts, FoldedRead, Mapped, QuarantineEntry, Store
 
+log = structlog.get_logger("clinicsync.push")
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
 D = Practitioner.__table__.c  # type: ignore[attr-defined]
@@ -77,6 +80,19 @@ class Withdrawn(Exception):
     happened). The reason is ``args[0]`` (e.g. a webhook body already applied)."""
 
 
+class OrphanedPushRefused(Exception):
+    """A push to a source that has never stored a visit, while the store holds another source's
+    future visits that the settings no longer name (sync/orphans.py ``first_run_refusal``): most
+    likely that source renamed, whose updates would each be booked as a new visit. Nothing is
+    stored; the sender is answered as for a store outage (503 with Retry-After, an MLLP NAK),
+    so its retry is stored once the admin ran ``clinicsync source rename``. ``args[0]``: the
+    refusal (names only)."""
+
+    def __init__(self, connector: str, refusal: str) -> None:
+        super().__init__(refusal)
+        self.connector = connector
+
+
 @dataclass(frozen=True)
 class PushResult:
     outcome: str  # one of OUTCOMES, or "refused" (nothing stored)
@@ -89,10 +105,13 @@ class PushReceiver:
     """One push source: its mapping loaded once, each record applied in its own transaction.
 
     ``mapping``: one already compiled (else the connector's, from ``settings``); ``run_id``:
-    the listener's open run to record pushes in (else each push is a run of its own)."""
+    the listener's open run to record pushes in (else each push is a run of its own);
+    ``configured``: the sources the settings name (else those of ``settings``), for the
+    first-push refusal (``_refuse_first``)."""
 
     def __init__(self, settings: Settings | None, store: Store, config: ConnectorSettings, *,
-                 mapping: CompiledMapping | None = None, run_id: str | None = None) -> None:
+                 mapping: CompiledMapping | None = None, run_id: str | None = None,
+                 configured: Collection[str] | None = None) -> None:
         self.store, self.config, self.run_id = store, config, run_id
         if mapping is None:
             assert settings is not None, "a mapping or the settings to load it from"
@@ -103,6 +122,11 @@ class PushReceiver:
         # Go-live is a boundary for pushes too: read in the push's own transaction (Store.apply_batch
         # ``probe``), with its tombstone and quarantine probes, unless the source announces all.
         self._go_live = None if config.announce_existing else STORED_GO_LIVE
+        # The sources the settings name: a push to this source before it stored anything is
+        # refused while another is orphaned (``_refuse_first``). Neither given: nothing is refused.
+        if configured is None and settings is not None:
+            configured = [c.name for c in settings.connectors]
+        self._configured = None if configured is None else frozenset(configured)
 
     @property
     def name(self) -> str:
@@ -219,6 +243,9 @@ class PushReceiver:
                                                               folded))
                 except Withdrawn:
                     raise
+                except OrphanedPushRefused as refused:
+                    _record_failed_run(self.store, run_id, self.name, started, str(refused))
+                    raise
                 except Exception as exc:
                     _record_failed_run(self.store, run_id, self.name, started, f"store error ({type(exc).__name__})")
                     raise
@@ -234,12 +261,24 @@ class PushReceiver:
         appointment (or alias) between this transaction's lookup and its insert: the
         transaction rolled back whole, so it is tried once more, and then finds that row
         and compares with it like any later copy (people never collide: they are upserted)."""
+        unstored = self._refuse_first if self._configured is not None else None
         try:
             return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
-                                          go_live=go_live, finish=finish, probe=True, folded=folded)
+                                          go_live=go_live, finish=finish, probe=True, folded=folded,
+                                          unstored=unstored)
         except IntegrityError:
             return self.store.apply_batch(self.name, run_id, mapped, quarantined, None, within=within,
-                                          go_live=go_live, finish=finish, probe=True, folded=folded)
+                                          go_live=go_live, finish=finish, probe=True, folded=folded,
+                                          unstored=unstored)
+
+    def _refuse_first(self, connection: Connection) -> None:
+        """Store.apply_batch ``unstored``: this source holds no visit yet (read with the push's
+        probes, so an established source pays nothing); refused while an orphan exists."""
+        assert self._configured is not None
+        refusal = first_run_refusal(connection, self.name, self._configured, unstored=True)
+        if refusal is not None:
+            log.warning("push.refused", connector=self.name, reason=refusal)  # names only
+            raise OrphanedPushRefused(self.name, refusal)
 
     def _apply(self, mapped: list[Mapped], quarantined: list[QuarantineEntry], within: Within | None = None) -> str:
         return outcome(self.commit(mapped, quarantined, within))

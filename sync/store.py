@@ -421,23 +421,29 @@ class Presence:
     tombstones: bool  # any tombstone, live or expired: _tombstoned looks closer
     open_items: bool  # an open quarantine item: resolve_imported looks closer
     items: bool  # any quarantine item, of any status: _before_go_live looks closer
+    # Any appointment row, of any status: a source that has stored none yet is a first run, which
+    # a push's ``unstored`` check may refuse (sync/orphans.py). One more index probe, no statement.
+    visits: bool = True
 
 
+# Has the connector any appointment row (ix on appointment's (connector, external_id) key).
+_VISITS = "EXISTS (SELECT 1 FROM appointment WHERE connector = :connector)"
 # Each term one indexed probe: connectorbaseline's key, tombstone's (connector, external_id)
 # key, quarantine's ix_quarantine_open (connector, status, record_id). Built once.
 _PRESENCE_SQL = (
     "SELECT (SELECT recorded_at FROM connectorbaseline WHERE connector = :connector) AS go_live, "
     "EXISTS (SELECT 1 FROM tombstone WHERE connector = :connector) AS tombstones, "
     f"EXISTS (SELECT 1 FROM quarantine WHERE connector = :connector AND status = '{quarantine.OPEN}') AS open_items, "
-    "EXISTS (SELECT 1 FROM quarantine WHERE connector = :connector) AS items")
+    "EXISTS (SELECT 1 FROM quarantine WHERE connector = :connector) AS items, "
+    f"{_VISITS} AS visits")
 _PRESENCE = text(_PRESENCE_SQL).columns(go_live=UtcDateTime(), tombstones=Boolean(), open_items=Boolean(),
-                                        items=Boolean())
+                                        items=Boolean(), visits=Boolean())
 
 
 def presence(connection: Connection, connector: str) -> Presence:
     """:class:`Presence` of ``connector``, in the caller's transaction."""
     row = connection.execute(_PRESENCE, {"connector": connector}).one()
-    return Presence(row[0], bool(row[1]), bool(row[2]), bool(row[3]))
+    return Presence(row[0], bool(row[1]), bool(row[2]), bool(row[3]), bool(row[4]))
 
 
 def _at_driver(sql: str) -> dict[str, str]:
@@ -500,6 +506,7 @@ _PRESENCE_ONE = _at_driver(
     + _one("location", "name", "location") + " AS location_name, "
     + ", ".join(f"{_one('appointment', column, 'appointment')} AS appointment_{column}"
                 for column in ("id", "content_hash", "deleted_at", "source_fingerprint"))
+    + f", {_VISITS} AS visits"
 )
 
 
@@ -555,7 +562,7 @@ def presence_and_folded(connection: Connection, connector: str, appointment: Nor
     finally:
         cursor.close()
     (go_live, tombstones, open_items, items, patient_hash, practitioner_hash, location_known, location_name,
-     appointment_id, appointment_hash, deleted_at, fingerprint) = row[:_PRESENCE_WIDTH]
+     appointment_id, appointment_hash, deleted_at, fingerprint, visits) = row[:_PRESENCE_WIDTH]
     utc = _utc_result(dialect)
     go_live, deleted_at = utc(go_live), utc(deleted_at)
     known = Known(
@@ -566,10 +573,11 @@ def presence_and_folded(connection: Connection, connector: str, appointment: Nor
         appointments=({appointment.external_id: (appointment.external_id, appointment_hash, deleted_at,
                                                  appointment_id, fingerprint)}
                       if appointment_id is not None else {}))
-    return Presence(go_live, bool(tombstones), bool(open_items), bool(items)), known, row[_PRESENCE_WIDTH:]
+    return (Presence(go_live, bool(tombstones), bool(open_items), bool(items), bool(visits)), known,
+            row[_PRESENCE_WIDTH:])
 
 
-_PRESENCE_WIDTH = 12  # presence_and_known's own columns
+_PRESENCE_WIDTH = 13  # presence_and_known's own columns
 
 
 def _left_out(latest: dict[str, Mapped], replays: Collection[str] | None, counts: Counts) -> dict[str, Mapped]:
@@ -806,6 +814,7 @@ class Store:
                     sightings: Sequence[quarantine.Sighting] = (),
                     finish: Callable[[Connection, Counts, str | None], None] | None = None,
                     probe: bool = False, folded: FoldedRead | None = None, current: bool = False,
+                    unstored: Callable[[Connection], None] | None = None,
                     ) -> tuple[Counts, str | None]:
         """Store one batch and its cursor atomically; returns counts and a safety-stop error.
 
@@ -838,7 +847,10 @@ class Store:
         ``folded``: a second ``within``, run after it; on PostgreSQL, when the push's one read
         is made (``probe``, one appointment), read in that statement instead (:class:`FoldedRead`).
         ``current``: the records are the source's state read now (a poll: ``Connector.reads_current_state``),
-        not messages sent earlier, so one whose time equals the stored one's is applied (``classify``)."""
+        not messages sent earlier, so one whose time equals the stored one's is applied (``classify``).
+        ``unstored``: runs, before anything is written, when the connector holds no appointment yet
+        (:class:`Presence` ``visits``, read with the probes: a connector that has rows pays nothing);
+        whatever it raises rolls the batch back (a push's first-run refusal, sync/push.py)."""
         counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged + len(sightings),
                         quarantined=len(quarantined) + len(sightings), unchanged=unchanged)
         error: str | None = None
@@ -870,6 +882,8 @@ class Store:
                     present, known = presence(connection, connector), None
             else:  # a batch, or a push of no or several appointments: one statement for the probes
                 present = presence(connection, connector)
+            if unstored is not None and not present.visits:
+                unstored(connection)
             live = present.go_live if probe and go_live == STORED_GO_LIVE else go_live
             assert not isinstance(live, str), "go_live=STORED_GO_LIVE needs probe=True"
             deleting = any(m.delete for m in latest.values())

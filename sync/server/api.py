@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from clinicsync.common.timeutil import iso_z
 from clinicsync.connectors.rest_api import RestApiSettings, holder
 from clinicsync.sync.model import Appointment
-from clinicsync.sync.push import PushReceiver, PushResult
+from clinicsync.sync.push import OrphanedPushRefused, PushReceiver, PushResult
 from clinicsync.sync.ratelimits import SharedBuckets, push_limiter
 from clinicsync.sync.server.problems import PROBLEM, FieldProblem, Problem, ProblemOut, from_http_exception
 from clinicsync.sync.settings import Settings
@@ -330,6 +330,36 @@ async def _problem(request: Request, exc: Problem) -> Response:
     return exc.response()
 
 
+# How long a sender refused for an orphaned source waits: as for a store that cannot be reached
+# (sync/server/middleware.py), since the fix is the admin's `clinicsync source rename` or `retire`.
+ORPHAN_RETRY_AFTER = "30"
+
+
+async def _orphaned(request: Request, exc: OrphanedPushRefused) -> Response:
+    """A push refused before anything was stored, because the store holds a source the settings
+    no longer name (sync/orphans.py), from any push route (the API, the booking webhooks, FHIR
+    notifications): 503 with Retry-After, the answer to a store that is down, so the sender
+    retries, and its retry is stored once the admin renamed or retired the old source. Counted
+    with the route's other push results (``refused_orphan``); logged by the receiver."""
+    _count_push(request, exc.connector, "refused_orphan")
+    return Problem(503, "Service Unavailable", f"source {exc.connector!r} is held until the administrator says "
+                   "whether it is a renamed source (`clinicsync source rename`); nothing was stored, send again "
+                   "later", headers={"Retry-After": ORPHAN_RETRY_AFTER}).response()
+
+
+def _count_push(request: Request, connector: str, result: str) -> None:
+    """``result`` counted under the endpoint label the push's route counts its results with."""
+    settings: Settings = request.app.state.settings
+    config = next((c for c in settings.connectors if c.name == connector), None)
+    if request.url.path.startswith(PREFIX) or config is None:
+        endpoint = "api_v1"
+    elif config.kind == "fhir":
+        endpoint = f"fhir:{connector}"
+    else:
+        endpoint = f"{config.kind}/{connector}"
+    request.app.state.metrics.webhook(endpoint, result).inc()
+
+
 async def _invalid(request: Request, exc: RequestValidationError) -> Response:
     """422 as problem details naming each field (never echoing the input), on every route."""
     errors = [FieldProblem(field=_field(error), detail=str(error.get("msg", "invalid"))) for error in exc.errors()][:20]
@@ -360,5 +390,6 @@ def install(app: FastAPI) -> None:
     app.state.api_limiter = push_limiter(app.state.store.engine)
     app.state.push_receivers = {}
     app.exception_handler(Problem)(_problem)
+    app.exception_handler(OrphanedPushRefused)(_orphaned)
     app.exception_handler(RequestValidationError)(_invalid)
     app.exception_handler(StarletteHTTPException)(_http)

@@ -71,7 +71,8 @@ class Hl7Service:
             mapping = load_mapping(config.mapping, self.settings.clinic.timezone,
                                    self.settings.clinic.default_region, self.settings.base_dir,
                                    self.settings.clinic.plausible_dates.window())
-            self.receivers.append(Receiver(config, mapping, self.store, run_id))
+            self.receivers.append(Receiver(config, mapping, self.store, run_id,
+                                           frozenset(c.name for c in self.settings.connectors)))
         listening = []
         try:
             for receiver in self.receivers:

@@ -46,17 +46,22 @@ def fake() -> Any:
         yield server
 
 
-@pytest.fixture
-def settings(write_settings: Callable[..., Path], fake: FakeFhir) -> Settings:
-    return load_settings(write_settings(connectors=f"""
-- name: ehr
+def fhir_source(name: str, fake: FakeFhir) -> str:
+    """A fhir connector of ``fake`` with a full-resource rest-hook subscription."""
+    return f"""
+- name: {name}
   kind: fhir
   base_url: {fake.base_url}
   timezone: America/Chicago
   subscription:
     secret: {SECRET}
     payload: full-resource
-"""))
+"""
+
+
+@pytest.fixture
+def settings(write_settings: Callable[..., Path], fake: FakeFhir) -> Settings:
+    return load_settings(write_settings(connectors=fhir_source("ehr", fake)))
 
 
 @pytest.fixture
@@ -732,3 +737,31 @@ def test_the_poll_reads_the_rest_hook_subscription_and_a_deleted_errored_or_ende
 
     cli(path)("fhir", "subscribe", "ehr")  # created again: the watch starts afresh
     assert stopped(store, settings) == []
+
+
+async def test_a_renamed_fhir_source_is_answered_503_until_source_rename(
+        fake: FakeFhir, notifier: Notifier, store: Store, write_settings: Callable[..., Path], cli: Any) -> None:
+    """Stop 51 (h/pushorphan): the FHIR connector renamed `ehr` -> `emr` in the settings (the
+    subscription's endpoint moved with it). On main the notified reschedule was stored under
+    `emr` as a new visit; now 503 with Retry-After and nothing stored, and the server's retry
+    after `source rename` is the reschedule of the moved visit."""
+    seed(fake, "a1")
+    assert (await notifier.put("a1")).json()["results"] == {"created": 1}
+    path = write_settings(connectors=fhir_source("emr", fake))
+    app = create_app(load_settings(path), store)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://internal") as http:
+            renamed = Notifier(fake, http, "/hooks/fhir/emr", SECRET)
+            move(fake, "a1", hours=3)
+            refused = await renamed.put("a1")
+            assert refused.status_code == 503 and int(refused.headers["Retry-After"]) >= 1  # main: 200 created
+            assert [r.connector for r in rows(store).values()] == ["ehr"] and events(store) == [("created", "a1")]
+            assert await metric((http, app), "clinicsync_webhook_requests_total", endpoint="fhir:emr",
+                                result="refused_orphan") == 1
+
+            cli(path)("source", "rename", "ehr", "emr")
+            assert (await renamed.put("a1")).json()["results"] == {"rescheduled": 1}
+    finally:
+        app.state.fhir_inboxes.close()
+    assert [r.connector for r in rows(store).values()] == ["emr"]
+    assert events(store) == [("created", "a1"), ("rescheduled", "a1")]

@@ -477,3 +477,41 @@ def test_serve_mllp_serves_until_stopped_and_records_its_run(write_settings: Set
         socket.create_connection(("127.0.0.1", listening[0].port), timeout=WAIT)
     [status] = connector_status(store)
     assert (status["connector"], status["last_status"], status["counts"]["created"]) == ("siu", "ok", 1)
+
+
+def test_a_renamed_listener_source_is_not_acknowledged_until_source_rename(
+        listen: ListenerFactory, store: Store, loop_thread: LoopThread, write_settings: SettingsFactory,
+        cli: Callable[[Path | None], Any]) -> None:
+    """Stop 51 (h/pushorphan): the `siu` listener renamed `siu-new` in the settings. On main its
+    next message of a visit it had stored (an S13) was stored under the new name as a new visit
+    (AA, a second `created`), and `source rename` was then refused. Now it gets no ACK, as for a
+    store outage, so the sender resends; after `source rename` the resend is the reschedule."""
+    first = listen()
+    assert [a.code for a in first.send(siu("S12", "MSG1", "20300301090000"))] == ["AA"]
+    loop_thread.run(first.service.stop())
+    path = write_settings("""
+        - name: siu-new
+          kind: hl7v2
+          timezone: America/New_York
+          listen:
+            port: 0
+        """)
+    service = Hl7Service(load_settings(path), store)
+    [listening] = loop_thread.run(service.start())
+    try:
+        renamed = Running(service, listening.port)
+        moved = siu("S13", "MSG2", "20300302090000", start="203003051130")
+        with renamed.client() as client:
+            assert client.send_message(moved) == b""  # main: AA, a second visit under 'siu-new'
+        assert outbox(store) == [("A100", "created", 1)]
+        with store.engine.connect() as connection:
+            assert connection.execute(select(A.connector)).scalars().all() == ["siu"]
+
+        cli(path)("source", "rename", "siu", "siu-new")
+        [ack] = renamed.send(moved)  # the sender's resend
+        assert ack.code == "AA"
+        assert outbox(store) == [("A100", "created", 1), ("A100", "rescheduled", 2)]
+        with store.engine.connect() as connection:
+            assert connection.execute(select(A.connector)).scalars().all() == ["siu-new"]
+    finally:
+        loop_thread.run(service.stop())

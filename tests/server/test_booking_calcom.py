@@ -298,3 +298,36 @@ def test_each_calcom_location_kind_lands_where_it_belongs(kind: str | None, give
         payload["responses"] = {"location": {"label": "location", "value": {"value": kind, "optionValue": given or ""}}}
     parts = split(payload)
     assert {key: parts[key] for key in expected} == expected
+
+
+async def test_a_renamed_calcom_source_is_answered_503_until_source_rename(
+        write_settings: Callable[..., Path], tmp_path: Path, store: Store, cli: Callable[[Path | None], Any]) -> None:
+    """Stop 51 (h/pushorphan): the Cal.com connector renamed `booking` -> `cal` in the settings
+    (and the webhook URL in Cal.com). On main the reschedule was stored under `cal` as a new
+    booking (200 `created`: a second visit, a second confirmation). Now 503 with Retry-After,
+    nothing stored, counted; Cal.com's retry after `source rename` moves the visit."""
+    (tmp_path / "cal.secret").write_text(SECRET + "\n", encoding="utf-8")
+    block = "- name: {}\n  kind: calcom\n  secret_file: cal.secret\n"
+    future = {"startTime": "2030-01-01T10:00:00Z", "endTime": "2030-01-01T10:15:00Z"}
+    before = create_app(load_settings(write_settings(connectors=block.format("booking"))), store)
+    async with client_for(before) as http:
+        assert (await send(http, body("booking_created.json", age_seconds=30, **future))).status_code == 200
+
+    path = write_settings(connectors=block.format("cal"))
+    after = create_app(load_settings(path), store)
+    moved = body("booking_rescheduled.json", age_seconds=20, rescheduleUid="unique-booking-id",
+                 startTime="2030-01-10T14:30:00Z", endTime="2030-01-10T14:45:00Z")
+    async with client_for(after) as http:
+        refused = await send(http, moved, url="/webhooks/calcom/cal")
+    assert refused.status_code == 503 and int(refused.headers["Retry-After"]) >= 1  # main: 200 "created"
+    assert [(r.connector, r.external_id) for r in appointments(store)] == [("booking", "unique-booking-id")]
+    assert events(store) == ["created"] and counted(after, "calcom/cal", "refused_orphan") == 1
+
+    cli(path)("source", "rename", "booking", "cal")
+    async with client_for(after) as http:
+        retried = await send(http, moved, url="/webhooks/calcom/cal")  # Cal.com's retry, the same body
+    assert (retried.status_code, retried.json()) == (200, {"result": "rescheduled"})
+    [row] = appointments(store)
+    assert (row.connector, row.external_id) == ("cal", "unique-booking-id")
+    assert row.start_utc.isoformat().startswith("2030-01-10T14:30")
+    assert events(store) == ["created", "rescheduled"]

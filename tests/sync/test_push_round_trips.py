@@ -69,6 +69,8 @@ class Wire:
         for path, handle in self.traces:
             os.close(handle)
             for line in Path(path).read_text(encoding="utf-8").splitlines():
+                if line.count("\t") < 2:
+                    continue  # a statement's later line (a query written on several lines)
                 direction, _length, kind, *rest = [*line.split("\t"), ""]
                 seen.append((direction, kind, rest[0].strip()))
         self.traces.clear()
