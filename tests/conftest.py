@@ -65,7 +65,8 @@ def postgres_schema() -> Iterator[str]:
     try:
         yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
     finally:
-        _SCHEMAS.release(schema)  # dropped, or (a store at head left as it was made) emptied for the next test
+        # dropped, or (a store at head left as it was made) emptied for the next test, in the background
+        _SCHEMAS.release_soon(schema)
 
 
 # This worker's PostgreSQL schemas at head, handed from test to test (tests/pg_schemas.py).
@@ -74,8 +75,7 @@ _SCHEMAS = SchemaPool(POSTGRES_URL)
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """The worker's pooled schemas are dropped with its session."""
-    if _SCHEMAS.free:
-        _SCHEMAS.drain()
+    _SCHEMAS.drain()
 
 
 @pytest.fixture
