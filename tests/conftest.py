@@ -65,8 +65,7 @@ def postgres_schema() -> Iterator[str]:
     try:
         yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
     finally:
-        # dropped, or (a store at head left as it was made) emptied for the next test, in the background
-        _SCHEMAS.release_soon(schema)
+        _SCHEMAS.release(schema)  # dropped, or (a store at head left as it was made) emptied for the next test
 
 
 # This worker's PostgreSQL schemas at head, handed from test to test (tests/pg_schemas.py).
@@ -75,7 +74,8 @@ _SCHEMAS = SchemaPool(POSTGRES_URL)
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """The worker's pooled schemas are dropped with its session."""
-    _SCHEMAS.drain()
+    if _SCHEMAS.free:
+        _SCHEMAS.drain()
 
 
 @pytest.fixture

@@ -9,17 +9,11 @@ its indexes, as a new file: the planner sees them exactly as freshly made, where
 their pages), every sequence starts at 1 again, and the schema, renamed ``p_…``, goes to the next
 test that asks for a store at head, renamed to that test's schema. Anything else is dropped, as
 before: a test that altered or analyzed its schema never hands it on.
-
-The suite hands a schema back in the background (:meth:`SchemaPool.release_soon`): emptying it
-is the server's work (~0.1-0.3 s of wall per PostgreSQL test, ~10 ms of the worker's CPU), done
-while the worker goes on to its next test; the next ``take`` (or ``drain``) waits for it first.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 import uuid
 from dataclasses import dataclass, field
 
@@ -66,13 +60,6 @@ class SchemaPool:
     held: dict[str, str] = field(default_factory=dict)
     sequences: tuple[str, ...] = ()
     _fresh: tuple[str, ...] = ()  # relnames, relpages, reltuples, relallvisible of a fresh schema (arrays)
-    _releasing: threading.Thread | None = None  # release_soon's, until settled
-
-    def settle(self) -> None:
-        """Wait for the schema :meth:`release_soon` is handing back, if any."""
-        if self._releasing is not None:
-            self._releasing.join()
-            self._releasing = None
 
     def learn(self, script: str, mark: str) -> None:
         """The sequences of the head script (its schema written as ``mark``)."""
@@ -81,7 +68,6 @@ class SchemaPool:
 
     def take(self, schema: str) -> bool:
         """Put a free schema at head in the place of the empty ``schema``; False when none is free."""
-        self.settle()
         while self.free:
             pooled = self.free.pop()
             try:
@@ -112,22 +98,8 @@ class SchemaPool:
             pass
         self._drop(schema)
 
-    def release_soon(self, schema: str) -> None:
-        """:meth:`release`, on a thread of its own: the test's teardown does not wait for the
-        server to empty the schema. One at a time (an earlier one is waited for first)."""
-        self.settle()
-        self._releasing = threading.Thread(target=self._release_quietly, args=(schema,),
-                                           name=f"release {schema}", daemon=True)
-        self._releasing.start()
-
-    def _release_quietly(self, schema: str) -> None:
-        # The drop failed too (the server gone): the schema is left behind, as after a killed run.
-        with contextlib.suppress(Exception):
-            self.release(schema)
-
     def drain(self) -> None:
         """Drop every free schema (the worker's session is over)."""
-        self.settle()
         while self.free:
             self._drop(self.free.pop())
 
