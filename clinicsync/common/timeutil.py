@@ -31,10 +31,14 @@ class TimeError(ValueError):
 
 @cache
 def zone(name: str) -> ZoneInfo:
+    """The zone ``name``, or a TimeError naming it. zoneinfo reads a key as a file path, so a
+    folder of the tz database ("America") raises IsADirectoryError and a key longer than a
+    file name OSError: both are unknown zones to whoever wrote them, not a failure of ours."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise TimeError(f"unknown IANA time zone {name!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        shown = name if len(name) <= 60 else f"{name[:60]}…"
+        raise TimeError(f"unknown IANA time zone {shown!r}") from None
 
 
 def zone_label(zone_name: str, now: datetime) -> str:
