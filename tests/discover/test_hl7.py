@@ -30,7 +30,8 @@ def _settled_copy(source: Path, folder: Path, names: list[str] | None = None) ->
 
 
 def test_renalware_feed_maps_its_site_status_word_and_names_what_it_carries(tmp_path: Path) -> None:
-    feed = _settled_copy(RENALWARE, tmp_path / "siu")
+    # Renalware's two messages alone: the folder also holds other senders' samples.
+    feed = _settled_copy(RENALWARE, tmp_path / "siu", ["renalware_blt_siu_s12.hl7", "renalware_blt_siu_s13.hl7"])
 
     proposal = discover_hl7(str(feed), timezone="Europe/London")
 
