@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -67,8 +68,12 @@ def _delivered_ids(connection: Any, reminder_ids: list[int]) -> set[int]:
 
 # --- health -----------------------------------------------------------------------------------
 
-def connectors_health(store: Store, now: datetime | None = None) -> list[dict[str, Any]]:
-    """connector_status plus how long since the last success (seconds), errors masked."""
+def connectors_health(store: Store, now: datetime | None = None,
+                      named: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """connector_status plus how long since the last success (seconds), errors masked.
+    ``named``: the sources the settings name; any other is shown "not in settings" (renamed
+    or removed: sync/orphans.py; its stall says what it still holds), as `clinicsync status`
+    shows it, not as the "ok" of its last run."""
     now = now or utcnow()
     activity = running_stages(store, now)
     out = []
@@ -76,6 +81,8 @@ def connectors_health(store: Store, now: datetime | None = None) -> list[dict[st
         last_ok = datetime.fromisoformat(row["last_success"]) if row["last_success"] else None
         state = connector_state(row["last_status"], row["last_run_id"], datetime.fromisoformat(row["last_started"]),
                                 row["connector"], activity, now)
+        if named is not None and row["connector"] not in named:
+            state = "not in settings"
         out.append({**row, "error": mask_text(row["error"]) or None, "state": state,
                     "since_success": (now - last_ok).total_seconds() if last_ok else None})
     return out

@@ -78,6 +78,11 @@ def test_health_connectors_notifiers_calendar_and_quarantine(store: Store) -> No
     [csv] = queries.connectors_health(store, NOW)
     assert (csv["last_status"], csv["since_success"], csv["error"], csv["quarantined"]) == (
         "failed", 3 * 3600, "drop folder unreadable", 1)
+    [named] = queries.connectors_health(store, NOW, named={"csv"})
+    assert named["state"] == csv["state"] != "not in settings"
+    # renamed in the settings (stop 51): the page says so, as `clinicsync status` does, not "failed"/"ok"
+    [renamed] = queries.connectors_health(store, NOW, named={"clinic-csv"})
+    assert renamed["state"] == "not in settings"
     notifiers = {n["notifier"]: n for n in queries.notifiers_health(store, NOW - timedelta(days=7))}
     assert notifiers["mail"]["outcomes"] == {"sent": 2}
     assert notifiers["sms"]["outcomes"] == {"sent": 1, "permanent": 1}
