@@ -375,6 +375,8 @@ def _check_subscription(store: Store, config: ConnectorSettings, connector: Conn
         note_server_status(store.engine, config.name, status)
         if status != known.get("status"):
             bound.info("fhir.subscription.status", status=status, was=known.get("status"))
+
+
 class DoubleImportRefused(ConnectorError):
     """A source's first run while the store holds an orphaned source (sync/orphans.py)."""
 
@@ -385,24 +387,21 @@ def _refuse_double_import(settings: Settings, store: Store, name: str) -> None:
     renamed, and would book every visit twice (sync/orphans.py). Read only before a source's
     baseline is done: one index probe per source of the store."""
     with store.engine.connect() as connection:
-        refusal = first_run_refusal(connection, name, configured_sources(settings))
+        refusal = first_run_refusal(connection, name, settings.connector_names())
     if refusal is not None:
         raise DoubleImportRefused(refusal)
-
-
-def configured_sources(settings: Settings) -> set[str]:
-    return {config.name for config in settings.connectors}
 
 
 def warn_orphans(settings: Settings, store: Store, report: RunReport) -> None:
     """At the start of a run: the sources the store holds that the settings no longer name,
     with their future visits and pending messages and the fix (a warning; the run goes on);
     a retired source named again is no longer retired."""
+    named = settings.connector_names()
     try:
         with store.engine.begin() as connection:
-            for name in unretire(connection, configured_sources(settings)):
+            for name in unretire(connection, named):
                 log.warning("source.unretired", connector=name, detail="a retired source is in the settings again")
-            orphans = find_orphans(connection, configured_sources(settings))
+            orphans = find_orphans(connection, named)
     except SQLAlchemyError as exc:
         log.warning("sources.orphans_unread", error=type(exc).__name__)
         return

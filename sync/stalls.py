@@ -100,13 +100,9 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                    {**{n.name: 0.0 for n in settings.notifiers},
                     **{name: max(0.0, (now - since).total_seconds())
                        for name, (since, _count) in _notifiers_failing(connection).items()}},
-                   {o.connector: o.future_visits for o in find_orphans(connection, _named(settings), now)},
+                   {o.connector: o.future_visits for o in find_orphans(connection, settings.connector_names(), now)},
                    {name: int(stopped is not None) for name, stopped
                     in _subscriptions_stopped(connection, settings, now).items()})
-
-
-def _named(settings: Settings) -> set[str]:
-    return {config.name for config in settings.connectors}
 
 
 def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = None) -> list[Stall]:
@@ -142,7 +138,7 @@ def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = Non
         for name, stopped in sorted(_subscriptions_stopped(connection, settings, now).items()):
             if stopped is not None:
                 out.append(Stall("subscription_stopped", name, *stopped))
-        for orphan in find_orphans(connection, _named(settings), now):
+        for orphan in find_orphans(connection, settings.connector_names(), now):
             out.append(Stall("source_orphaned", orphan.connector, orphan.detail))
     return out
 

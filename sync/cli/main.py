@@ -165,7 +165,7 @@ def check(
     store: dict[str, Any] = {"ok": True, "detail": settings.store.url.split("@")[-1]}
     try:
         with context.store.engine.connect() as connection:  # sources renamed in or removed from the settings
-            store["orphaned"] = [o.as_dict() for o in find_orphans(connection, {c.name for c in settings.connectors})]
+            store["orphaned"] = [o.as_dict() for o in find_orphans(connection, settings.connector_names())]
     except Exception as exc:  # report, do not crash: this is the diagnosis command
         store = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
     if not run_check(settings, store, max_records, json_output, allow_quarantined, reach=not offline):
@@ -305,7 +305,7 @@ def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
     sections = {section.key: section.read(store) for section in status_sections()}
     stalls = find_stalls(store, context.settings)
     activity = running_stages(store)
-    named = {config.name for config in context.settings.connectors}
+    named = context.settings.connector_names()
     for row in rows:
         row["state"] = connector_state(row["last_status"], row["last_run_id"],
                                        datetime.fromisoformat(row["last_started"].replace("Z", "+00:00")),

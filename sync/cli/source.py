@@ -32,7 +32,7 @@ def list_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     and pending (held) messages, and the fix."""
     context = app_context(ctx)
     with context.store.engine.connect() as connection:
-        orphans = find_orphans(connection, {c.name for c in context.settings.connectors})
+        orphans = find_orphans(connection, context.settings.connector_names())
     if json_output:
         print_json([o.as_dict() for o in orphans])
         return
@@ -58,7 +58,7 @@ def rename_command(
     history, messages, …) to NEW, in one transaction: the next sync finds them unchanged."""
     context = app_context(ctx)
     try:
-        result = rename_source(context.store.engine, old, new, {c.name for c in context.settings.connectors})
+        result = rename_source(context.store.engine, old, new, context.settings.connector_names())
     except SourceError as exc:
         raise _refused(exc) from None
     if json_output:
@@ -87,7 +87,7 @@ def retire_command(
     the doctors' calendars at the next calendar run; its rows stay for retention to forget."""
     context = app_context(ctx)
     try:
-        result = retire_source(context.store.engine, old, {c.name for c in context.settings.connectors})
+        result = retire_source(context.store.engine, old, context.settings.connector_names())
     except SourceError as exc:
         raise _refused(exc) from None
     if json_output:

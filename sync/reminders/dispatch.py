@@ -230,7 +230,7 @@ class Dispatcher:
     # -- the run --------------------------------------------------------------------------
     def run(self) -> DispatchReport:
         with self.store.engine.connect() as connection:
-            named = {c.name for c in self.settings.connectors}
+            named = self.settings.connector_names()
             self.orphaned = set(unnamed(connection, named))
             self.retired = retired_sources(connection) - named
         if not self.dry_run:

@@ -72,7 +72,7 @@ class Hl7Service:
                                    self.settings.clinic.default_region, self.settings.base_dir,
                                    self.settings.clinic.plausible_dates.window())
             self.receivers.append(Receiver(config, mapping, self.store, run_id,
-                                           frozenset(c.name for c in self.settings.connectors)))
+                                           frozenset(self.settings.connector_names())))
         listening = []
         try:
             for receiver in self.receivers:

@@ -158,6 +158,11 @@ class Settings(SettingsRoot):
             seen.add(item.name)
         return value
 
+    def connector_names(self) -> set[str]:
+        """The sources these settings name: a source the store holds beside them is orphaned
+        (renamed or removed, sync/orphans.py)."""
+        return {item.name for item in self.connectors}
+
     def connector(self, name: str) -> ConnectorSettings:
         for item in self.connectors:
             if item.name == name:

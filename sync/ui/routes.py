@@ -103,7 +103,7 @@ def health_page(request: Request, refresh: Annotated[str | None, Query(max_lengt
     funnel = queries.funnel(store, since, now)  # only messages already due: later ones are planned, not failing
     return render(
         request, "health.html",
-        connectors=queries.connectors_health(store, now, {c.name for c in settings.connectors}),
+        connectors=queries.connectors_health(store, now, settings.connector_names()),
         running=queries.running_now(store, now),
         calendar_provider=settings.calendar.provider,
         calendar=queries.calendar_health(store),
