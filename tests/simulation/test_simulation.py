@@ -224,3 +224,29 @@ def test_the_calendar_oracle_wants_a_patients_cancellation_marked(tmp_path: Path
     assert any("cancelled by the patient" in p for _, p in oracle.problems), oracle.problems
     oracle.answers[key].append((now, 0, None))  # moved in this tick's sync: booked again
     assert not oracle.declined(key, now)
+
+
+def test_the_calendar_oracle_lets_a_past_visits_copies_go_one_file_at_a_time(tmp_path: Path) -> None:
+    """A visit given to another doctor has a copy in two files (CANCELLED in the old one's, live
+    in the new one's); each file retires it on its own day (`keep_past_days`), so one copy may go
+    before the other. That is no problem; a copy changed or written back is (seed 521's 120-day
+    run reported the first as "written again" on the day between the two files' retirements)."""
+    from tests.simulation.calendar_oracle import DURATION, PAST_DAYS, CalendarOracle, Seen, _when
+
+    scenario = generate(SEEDS[0], 3)
+    oracle = CalendarOracle(scenario, tmp_path)
+    now = scenario.end + PAST_DAYS * 3
+    oracle._advance(scenario.end)
+    key, v = next((k, v) for k, v in sorted(oracle.truth.items()) if v.status == "booked" and not v.deleted)
+    old, new = (d.id for d in scenario.doctors[:2])
+    cancelled = Seen(old, "u@test", key[0], key[1], v.start, v.start + DURATION, "CANCELLED", "")
+    live = Seen(new, "u@test", key[0], key[1], v.start, v.start + DURATION, "CONFIRMED", "Consulta (A.R.)")
+    name = f"{key[0]}/{key[1]}"
+    oracle._left_alone(now, key, name, v, [cancelled, live])
+    oracle._left_alone(now, key, name, v, [live])  # the old doctor's file retired its copy first
+    oracle._left_alone(now, key, name, v, [])  # then the new one's
+    assert oracle.problems == []
+    oracle._left_alone(now, key, name, v, [Seen(*{**live.__dict__, "summary": "Consulta"}.values())])
+    assert [p for _, p in oracle.problems] == [f"calendar: {name} ({v.doctor}) ended "
+                                               f"{_when(v.start + DURATION)}, before the window, "
+                                               "and its event was written again"]
