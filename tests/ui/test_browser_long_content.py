@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from sqlalchemy import insert, update
 
@@ -140,14 +141,18 @@ def test_months_of_long_content_fit_the_screen(served: dict[str, Any], browser: 
     set_width(browser, width, height)
     browser.get(served["base"] + "/ui/health")
     error = browser.find_element(By.CSS_SELECTOR, "#connectors details.long")
-    assert error.get_attribute("textContent").split() == served["refusal"].split()
+    whole = error.find_element(By.CSS_SELECTOR, ".full")
+    assert whole.get_attribute("textContent").split() == served["refusal"].split() and not whole.is_displayed()
     closed = error.rect["height"]
     error.find_element(By.TAG_NAME, "summary").click()
-    text = error.find_element(By.CSS_SELECTOR, "summary .text")
-    assert browser.execute_script("return arguments[0].scrollHeight <= arguments[0].clientHeight + 1", text)
-    assert error.rect["height"] > closed  # it grew: all of it shows now
+    assert whole.is_displayed() and error.rect["height"] > closed  # it grew: all of it shows now
+    assert browser.execute_script("return arguments[0].scrollHeight <= arguments[0].clientHeight + 1", whole)
     assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    # Selecting the text to copy a command leaves it open (a drag inside a <summary> would toggle it).
+    ActionChains(browser).move_to_element_with_offset(whole, -whole.rect["width"] // 3, 0).click_and_hold() \
+        .move_by_offset(whole.rect["width"] // 2, 10).release().perform()
+    assert browser.execute_script("return String(window.getSelection())") and error.get_attribute("open")
     for needle in ("'old-front'", "clinicsync source rename old-front clinic-csv", "clinicsync source retire"):
-        assert needle in text.text
+        assert needle in whole.text
     zone = browser.find_elements(By.ID, "zone")
     assert len(zone) == 1 and zone[0].text.startswith("Times in America/New_York")
