@@ -11,7 +11,7 @@ from clinicsync.sync.calendar.desired import initials
 DOT = "•••"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
-__all__ = ["initials", "mask_email", "mask_phone", "mask_text", "phone_display"]
+__all__ = ["initials", "is_contact_detail", "mask_email", "mask_phone", "mask_text", "phone_display"]
 
 
 def mask_phone(phone: str | None) -> str:
@@ -49,6 +49,20 @@ def mask_text(text: str | None, region: str = "US") -> str:
     for match in reversed(matches):
         text = text[:match.start] + mask_phone(match.raw_string) + text[match.end:]
     return text
+
+
+def is_contact_detail(value: str, region: str = "US") -> bool:
+    """Whether a whole value (a record id) is an email address or a valid phone number, not an
+    id that merely holds one's digits: libphonenumber's lenient matcher, right for free text,
+    finds a "possible" number in ids such as 'NA-2026-11-0001'."""
+    if _EMAIL.search(value):
+        return True
+    if re.search(r"[A-Za-z]", value):
+        return False
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(value, region))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def phone_display(phone: str | None) -> str:

@@ -26,7 +26,7 @@ from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.queries import connector_status, list_quarantine, quality_notes
 from clinicsync.sync.run_progress import connector_state, running_stages
 from clinicsync.sync.store import Store
-from clinicsync.sync.ui.mask import initials, mask_email, mask_phone, mask_text, phone_display
+from clinicsync.sync.ui.mask import initials, is_contact_detail, mask_email, mask_phone, mask_text, phone_display
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 L = Location.__table__.c  # type: ignore[attr-defined]
@@ -143,16 +143,18 @@ def id_shaped(record_id: str | None) -> bool:
 
 
 def _record_id_shown(record_id: str | None, full: bool) -> str | None:
-    """The record id as a role may see it: contact details masked for everyone, and for a role
-    without full patient data (the viewer) wholly masked when it is not id-shaped or holds a
-    contact detail: a phone number in the id column ('12125550123', id-shaped) would show the
+    """The record id as a role may see it. The front desk (``full``) sees it as the source
+    wrote it: it is how they find the record at the source to fix it, and they see patients'
+    phones and names anyway; a contact-detail matcher run over it masked ordinary ids whose
+    digits happen to form a possible number ('NA-2026-11-0001', '2026-11-0001'). A role without
+    full patient data (the viewer) sees it wholly masked when it is not id-shaped or is itself
+    a contact detail: a phone number in the id column ('12125550123', id-shaped) would show the
     viewer its last four digits, and the viewer sees no digit of a patient's phone elsewhere."""
     if not record_id:
         return None
-    masked = mask_text(record_id)
-    if not full and (masked != record_id or not id_shaped(record_id)):
-        return "•••"
-    return masked or None
+    if full:
+        return record_id
+    return "•••" if not id_shaped(record_id) or is_contact_detail(record_id) else record_id
 
 
 _QUOTED = re.compile(r"'[^']{1,80}'")

@@ -143,8 +143,23 @@ def test_a_phone_number_in_the_id_column_shows_the_viewer_no_digit_of_it(store: 
     into its id field): the front desk sees it masked as a phone, the viewer not even the last
     four digits (found by tests/reliability/test_phi_sources.py's Acuity example)."""
     seed(store)
-    viewer, desk = shown_record_id(store, "12125550123")
-    assert (viewer["record_id"], desk["record_id"]) == ("•••", "••• ••• 0123")
+    for record_id in ("12125550123", "+1 212 555 0123", "ana@example.org"):
+        viewer, desk = shown_record_id(store, record_id)  # the desk sees patients' phones anyway
+        assert (viewer["record_id"], desk["record_id"]) == ("•••", record_id)
     for record_id in ("1042", "A-77", "hospital-siu:569576"):  # ids stay as they are for both roles
         viewer, desk = shown_record_id(store, record_id)
         assert (viewer["record_id"], desk["record_id"]) == (record_id, record_id)
+
+
+def test_ids_whose_digits_look_like_a_phone_number_stay_readable(store: Store) -> None:
+    """A source's own ids with date-like digit groups are no phone numbers: libphonenumber's
+    lenient free-text matcher masked 'NA-2026-11-0001' as 'NA-••• ••• 0001' for every role, so
+    the front desk could not find the record at the source (h/phonetable's screenshots)."""
+    seed(store)
+    for record_id in ("NA-2026-11-0001", "SIU-202611260001", "appt/2026-11-26/1042"):
+        viewer, desk = shown_record_id(store, record_id)
+        assert (viewer["record_id"], desk["record_id"]) == (record_id, record_id)
+    # Digits alone that form a valid number (202-611-0001) cannot be told from a phone shifted
+    # into the id column: masked for the viewer, as the source wrote it for the desk.
+    viewer, desk = shown_record_id(store, "2026-11-0001")
+    assert (viewer["record_id"], desk["record_id"]) == ("•••", "2026-11-0001")
