@@ -50,6 +50,8 @@ class TlsFilesError(ssl.SSLError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.why = reason
+        self.reason = None  # type: ignore[assignment]  # OpenSSL's code; this error says it all in str()
+        self.library = None  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return f"{self.path}: {self.why}"
@@ -118,6 +120,24 @@ def files_state(tls: TlsSettings) -> FilesState:
             return FilesState(not_after, None)
         return FilesState(not_after, str(exc))
     return FilesState(not_after, None)
+
+
+def certificate_words(tls: TlsSettings, now: datetime | None = None) -> tuple[str | None, str]:
+    """`clinicsync check`'s words on the TLS files: (a problem that fails the check, or None;
+    a note): files that do not load or a certificate past its end fail, one ending within
+    EXPIRY_WARNING is a warning."""
+    state = files_state(tls)
+    if state.problem is not None:
+        return f"listen.tls: the files do not load: {state.problem}", ""
+    assert state.not_after is not None
+    left = state.not_after - (now or utcnow())
+    if left <= timedelta(0):
+        return (f"listen.tls: the certificate expired at {iso_z(state.not_after)}: every sender's TLS "
+                "handshake fails; renew it"), ""
+    if left < EXPIRY_WARNING:
+        return None, (f"warning: the TLS certificate expires at {iso_z(state.not_after)}, in "
+                      f"{left.total_seconds() / 86400:.1f} days: renew it")
+    return None, f"TLS certificate valid until {iso_z(state.not_after)}"
 
 
 def _signature(tls: TlsSettings) -> tuple[tuple[int, ...], ...]:

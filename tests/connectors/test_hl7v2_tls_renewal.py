@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from clinicsync.connectors.hl7v2.settings import TlsSettings
+from clinicsync.connectors.hl7v2.files import Hl7v2Connector
+from clinicsync.connectors.hl7v2.settings import Hl7v2Settings, TlsSettings
 from clinicsync.connectors.hl7v2.tls import REPEATED_HANDSHAKE_FAILURES, ListenerTls
 from tests.connectors.hl7v2_support import Ack, capture_logs, siu  # noqa: F401 - an autouse fixture
 from tests.connectors.test_hl7v2_mllp import TRANSPORT_ONLY, ListenerFactory, listen, loop_thread  # noqa: F401
@@ -177,3 +178,25 @@ def test_an_expired_certificate_in_use_is_logged_as_an_error(tmp_path: Path, log
     tls.periodic()
     [expired] = events(logs, "mllp.certificate_expired")
     assert expired["level"] == "error" and expired["file"] == str(tmp_path / "server.pem")
+
+
+@pytest.mark.parametrize(("valid_for", "ok", "words"), [
+    (timedelta(days=90), True, "TLS certificate valid until"),
+    (timedelta(days=5), True, "warning: the TLS certificate expires at"),
+    (timedelta(minutes=-5), False, "listen.tls: the certificate expired at"),
+])
+def test_check_reports_the_certificate_end(tmp_path: Path, valid_for: timedelta, ok: bool, words: str) -> None:
+    files = certificates(tmp_path, valid_for)
+    config = Hl7v2Settings.model_validate({"name": "siu", "kind": "hl7v2", "listen": {
+        "tls": {"cert_file": str(files["server_cert"]), "key_file": str(files["server_key"])}}})
+    result = Hl7v2Connector(config).check()
+    assert result.ok is ok and words in result.detail, result
+
+
+def test_check_fails_on_a_half_written_renewal_naming_the_key(tmp_path: Path) -> None:
+    files = certificates(tmp_path / "old")
+    files["server_cert"].write_bytes(certificates(tmp_path / "new")["server_cert"].read_bytes())
+    config = Hl7v2Settings.model_validate({"name": "siu", "kind": "hl7v2", "listen": {
+        "tls": {"cert_file": str(files["server_cert"]), "key_file": str(files["server_key"])}}})
+    result = Hl7v2Connector(config).check()
+    assert not result.ok and f"{files['server_key']}: the key does not belong to the certificate" in result.detail

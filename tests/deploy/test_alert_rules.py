@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.stalls import INTERRUPTED, close_interrupted_runs, find_stalls
 from clinicsync.sync.store import Store
 from clinicsync.sync.subscriptions import Heard, note_heard
+from tests.connectors.tls_certs import certificates
 from tests.server.metrics_helpers import scrape
 from tests.sync.reminders.conftest import appointment, put
 
@@ -41,15 +43,24 @@ RUNS = SyncRun.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 STAGES = RunStage.__table__  # type: ignore[attr-defined]
 TOKEN = "tok-7Hq2Lx9Vw4Rb6Nz3Kp8Ys5Dg"
+EXPIRY = "clinicsync_mllp_certificate_expiry_timestamp_seconds"  # a time: promtool's time 0 is now
+# The TLS folder of each MLLP listener of the settings below (certificates valid 90 days).
+TLS: dict[str, Path] = {}
 STALL_METRICS = ("clinicsync_stage_failing", "clinicsync_outbox_oldest_unconsumed_age_seconds",
                  "clinicsync_connector_overdue_seconds", "clinicsync_set_aside_items",
                  "clinicsync_notifier_failing_seconds", "clinicsync_fhir_subscription_stopped",
-                 "clinicsync_source_orphaned_visits")
+                 "clinicsync_source_orphaned_visits", "clinicsync_mllp_certificate_unusable", EXPIRY)
 
 
 @pytest.fixture
 def settings(write_settings: Callable[..., Path], tmp_path: Path) -> Settings:
-    return load_settings(write_settings(connectors=f"""
+    listeners = ""
+    for name in ("hospital", "lab"):
+        TLS[name] = tmp_path / f"tls-{name}"
+        files = certificates(TLS[name], timedelta(days=90))
+        listeners += (f"- name: {name}\n  kind: hl7v2\n  listen:\n    port: 0\n    tls: {{cert_file: "
+                      f"{files['server_cert']}, key_file: {files['server_key']}}}\n")
+    return load_settings(write_settings(connectors=listeners + f"""
 - name: emr
   kind: csv
   mapping: csv_default
@@ -140,6 +151,17 @@ def source_orphaned(store: Store) -> None:
                                                started_at=now, finished_at=now))
 
 
+def certificate_expiring(store: Store) -> None:
+    """The MLLP listener's certificate ends in 5 days: its renewal did not run."""
+    certificates(TLS["hospital"], timedelta(days=5))
+
+
+def certificate_half_renewed(store: Store) -> None:
+    """A renewal written half: the new certificate beside the old key."""
+    renewed = certificates(TLS["lab"] / "renewed", timedelta(days=90))
+    (TLS["lab"] / "server.pem").write_bytes(renewed["server_cert"].read_bytes())
+
+
 STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "stage_failed": (stage_failed, "ClinicsyncStageFailing", ("stage_failed", "reminders")),
     "outbox_stalled": (outbox_stalled, "ClinicsyncOutboxStalled", ("outbox_lag", "reminders")),
@@ -150,6 +172,10 @@ STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "subscription_stopped": (subscription_stopped, "ClinicsyncFhirSubscriptionStopped",
                              ("subscription_stopped", "ehr")),
     "source_orphaned": (source_orphaned, "ClinicsyncSourceOrphaned", ("source_orphaned", "clinic-csv")),
+    "certificate_expiring": (certificate_expiring, "ClinicsyncMllpCertificateExpiring",
+                             ("mllp_certificate", "hospital")),
+    "certificate_half_renewed": (certificate_half_renewed, "ClinicsyncMllpCertificateUnusable",
+                                 ("mllp_certificate", "lab")),
 }
 
 
@@ -164,7 +190,10 @@ def firing(samples: list[Any], tmp_path: Path, at: str) -> set[str]:
     def labelled(sample: Any) -> str:
         return sample.name + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items())) + "}"
 
-    series = [{"series": labelled(s), "values": f"{s.value:g}x30"} for s in samples if s.name in STALL_METRICS]
+    def values(sample: Any) -> str:
+        return f"{sample.value - time.time():.0f}x30" if sample.name == EXPIRY else f"{sample.value:g}x30"
+
+    series = [{"series": labelled(s), "values": values(s)} for s in samples if s.name in STALL_METRICS]
     names = sorted({alert for _, alert, _ in STALLS.values()})
     test = {"rule_files": [str(RULES)], "evaluation_interval": "1m", "tests": [{
         "interval": "1m", "input_series": series,

@@ -17,6 +17,7 @@ from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.metrics import JobCollector
 from clinicsync.sync.settings import settings_model
 from clinicsync.sync.store import Store
+from tests.connectors.tls_certs import certificates
 from tests.deploy.test_alert_rules import source_orphaned
 from tests.server.metrics_helpers import scrape
 from tests.server.test_ops_metrics import seed_for_alerts
@@ -58,11 +59,15 @@ async def test_every_metric_a_rule_reads_is_served(store: Store, tmp_path: Path)
     source_orphaned(store)  # a source the settings no longer name (clinicsync_source_orphaned_visits)
     # the seed's connector configured, as a source is held to its schedule (clinicsync_connector_overdue_seconds),
     # and a notifier, whose provider's refusals are timed (clinicsync_notifier_failing_seconds)
+    tls = certificates(tmp_path / "tls")
     settings = settings_model().model_validate(
         {"connectors": [{"name": "csv", "kind": "csv", "mapping": "csv_default", "drop_dir": str(tmp_path)},
                         # a FHIR Subscription, whose stop is watched (clinicsync_fhir_subscription_stopped)
                         {"name": "ehr", "kind": "fhir", "base_url": "https://ehr.example.org/fhir",
-                         "subscription": {"secret": "hook-secret-0123456789abcdef"}}],
+                         "subscription": {"secret": "hook-secret-0123456789abcdef"}},
+                        # an MLLP listener with TLS, whose certificate is watched (clinicsync_mllp_certificate_*)
+                        {"name": "siu", "kind": "hl7v2", "listen": {"tls": {
+                            "cert_file": str(tls["server_cert"]), "key_file": str(tls["server_key"])}}}],
          "notifiers": [{"name": "outbox", "kind": "outbox", "directory": str(tmp_path / "outbox")}]},
         context={"base_dir": tmp_path})
     board = JobBoard()
