@@ -6,6 +6,7 @@ repeated, logged at warning once; an expiry near or past is logged."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -13,15 +14,28 @@ import shutil
 import ssl
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from cryptography import x509
+from prometheus_client.parser import text_string_to_metric_families
 
 from clinicsync.connectors.hl7v2.files import Hl7v2Connector
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings, TlsSettings
 from clinicsync.connectors.hl7v2.tls import REPEATED_HANDSHAKE_FAILURES, ListenerTls
+from clinicsync.sync.service.mllp import serve_mllp
+from clinicsync.sync.settings import load_settings
+from clinicsync.sync.store import Store
+from tests.conftest import SettingsFactory
 from tests.connectors.hl7v2_support import Ack, capture_logs, siu  # noqa: F401 - an autouse fixture
-from tests.connectors.test_hl7v2_mllp import TRANSPORT_ONLY, ListenerFactory, listen, loop_thread  # noqa: F401
+from tests.connectors.test_hl7v2_mllp import (  # noqa: F401 - fixtures
+    TRANSPORT_ONLY,
+    ListenerFactory,
+    LoopThread,
+    listen,
+    loop_thread,
+)
 from tests.connectors.tls_certs import certificates, tls_client
 from tests.reliability.harness import wait_for
 
@@ -200,3 +214,45 @@ def test_check_fails_on_a_half_written_renewal_naming_the_key(tmp_path: Path) ->
         "tls": {"cert_file": str(files["server_cert"]), "key_file": str(files["server_key"])}}})
     result = Hl7v2Connector(config).check()
     assert not result.ok and f"{files['server_key']}: the key does not belong to the certificate" in result.detail
+
+
+@TRANSPORT_ONLY
+def test_hl7_listen_serves_its_tls_figures_at_metrics(write_settings: SettingsFactory, store: Store,
+                                                     loop_thread: LoopThread, tmp_path: Path) -> None:  # noqa: F811
+    """`clinicsync hl7 listen --metrics-port`: what only the running listener knows, scraped
+    over HTTP: failed handshakes, reloads, and the certificate it serves."""
+    files = certificates(tmp_path / "tls", timedelta(hours=-1))  # expired: every handshake fails
+    settings = load_settings(write_settings(f"""
+        - name: siu
+          kind: hl7v2
+          listen: {{port: 0, {tls_yaml(files)}}}
+        """))
+    ready: asyncio.Queue[Any] = asyncio.Queue()
+    stop: list[asyncio.Event] = []
+
+    async def serve() -> None:
+        stop.append(asyncio.Event())
+        await serve_mllp(settings, store, on_ready=ready.put_nowait, stop=stop[0], metrics=("127.0.0.1", 0),
+                         on_metrics=lambda host, port: ready.put_nowait(port))
+    future = asyncio.run_coroutine_threadsafe(serve(), loop_thread.loop)
+    metrics_port = loop_thread.run(ready.get())
+    [listening] = loop_thread.run(ready.get())
+    try:
+        for number in range(4):
+            with pytest.raises(ssl.SSLCertVerificationError):
+                served_serial(listening.port, files["ca"], control_id=f"M{number}")
+
+        def figure(name: str) -> float | None:
+            text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+            return next((sample.value for family in text_string_to_metric_families(text)
+                         for sample in family.samples if sample.name == name), None)
+
+        assert wait_for(lambda: figure("clinicsync_mllp_tls_handshake_failures_total") == 4)
+        assert figure("clinicsync_mllp_certificate_reload_failing") == 0
+        in_use = x509.load_pem_x509_certificate(files["server_cert"].read_bytes()).not_valid_after_utc
+        assert figure("clinicsync_mllp_certificate_in_use_expiry_timestamp_seconds") == in_use.timestamp()
+    finally:
+        loop_thread.loop.call_soon_threadsafe(stop[0].set)
+        future.result(30)
+    with pytest.raises(httpx.ConnectError):  # stopped with the listener
+        httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)

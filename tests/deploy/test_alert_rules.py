@@ -179,14 +179,19 @@ STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
 }
 
 
-def firing(samples: list[Any], tmp_path: Path, at: str) -> set[str]:
-    """The alerts of the rules file firing ``at`` (e.g. '6m') when the scraped stall figures
-    hold from time 0 on, as promtool evaluates them."""
+def find_promtool() -> str:
     promtool = shutil.which("promtool")
     if promtool is None:
         if os.environ.get("CI") or os.environ.get("CLINICSYNC_REQUIRE_SERVICES") == "1":
             pytest.fail("promtool is missing (.ci/run installs Debian's prometheus package)")
         pytest.skip("promtool is not installed (Debian: apt-get install prometheus); .ci/run installs it")
+    return promtool
+
+
+def firing(samples: list[Any], tmp_path: Path, at: str) -> set[str]:
+    """The alerts of the rules file firing ``at`` (e.g. '6m') when the scraped stall figures
+    hold from time 0 on, as promtool evaluates them."""
+    promtool = find_promtool()
     def labelled(sample: Any) -> str:
         return sample.name + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items())) + "}"
 
@@ -260,6 +265,24 @@ async def test_the_status_command_and_the_status_page_show_the_stalls(
     assert 'id="stalls"' in home and "stage failed: reminders" in home and "OperationalError" in home
     assert 'id="set-aside"' in home and "OverflowError: date value out of range" in home
     assert timeline.status_code == 200 and "0001-01-01" in timeline.text  # was 400 (OverflowError)
+
+
+def test_repeated_handshake_failures_fire_and_a_scan_does_not(tmp_path: Path) -> None:
+    """The listener's own counter (`hl7 listen --metrics-port`): a sender whose handshake fails
+    every 30 s alerts within 10 minutes; a scan's two failures do not."""
+    name = "clinicsync_mllp_tls_handshake_failures_total"
+    test = {"rule_files": [str(RULES)], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [{"series": f'{name}{{connector="hospital"}}', "values": "0+2x30"},
+                         {"series": f'{name}{{connector="lab"}}', "values": "0 1 2x28"}],
+        "promql_expr_test": [{"expr": 'ALERTS{alertname="ClinicsyncMllpHandshakesFailing",alertstate="firing"}',
+                              "eval_time": "10m", "exp_samples": [{"labels": (
+                                  'ALERTS{alertname="ClinicsyncMllpHandshakesFailing",alertstate="firing",'
+                                  'connector="hospital",severity="warning"}'), "value": 1}]}]}]}
+    path = tmp_path / "rules_test.yaml"
+    path.write_text(yaml.safe_dump(test), encoding="utf-8")
+    result = subprocess.run([find_promtool(), "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_push_run_cut_off_by_a_crash_is_closed_as_interrupted(settings: Settings, store: Store) -> None:

@@ -12,9 +12,12 @@ import httpx
 import pytest
 import yaml
 
+from clinicsync.connectors.hl7v2.settings import TlsSettings
+from clinicsync.connectors.hl7v2.tls import ListenerTls
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.metrics import JobCollector
+from clinicsync.sync.service.mllp import MllpTlsCollector
 from clinicsync.sync.settings import settings_model
 from clinicsync.sync.store import Store
 from tests.connectors.tls_certs import certificates
@@ -74,7 +77,10 @@ async def test_every_metric_a_rule_reads_is_served(store: Store, tmp_path: Path)
     board.add("remind")
     board.started("remind")
     board.finished("remind", None)
-    app = create_app(settings, store, collectors=[JobCollector(board)])
+    # the figures of `clinicsync hl7 listen --metrics-port` (clinicsync_mllp_tls_*, _reload_*)
+    listener = MllpTlsCollector(lambda: {"siu": ListenerTls("siu", TlsSettings(cert_file=tls["server_cert"],
+                                                                               key_file=tls["server_key"]))})
+    app = create_app(settings, store, collectors=[JobCollector(board), listener])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         unsigned = await client.post("/webhooks/twilio/inbound", data={"From": "+12015550165", "Body": "YES"})
     assert unsigned.status_code == 403  # counted as a refused signature
