@@ -183,7 +183,7 @@ def certificate_stall(name: str, state: FilesState, now: datetime) -> Stall | No
         days = (state.not_after - now).total_seconds() / 86400
         return Stall("mllp_certificate", name,
                      f"its TLS certificate expires at {iso_z(state.not_after)}, in {days:.1f} days; "
-                     "automatic renewal (cert-manager, certbot) would have renewed it by now: " + renew)
+                     "automatic renewal (cert-manager, certbot: 30 days before the end) has not replaced it: " + renew)
     return None
 
 

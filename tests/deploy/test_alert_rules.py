@@ -55,7 +55,7 @@ STALL_METRICS = ("clinicsync_stage_failing", "clinicsync_outbox_oldest_unconsume
 @pytest.fixture
 def settings(write_settings: Callable[..., Path], tmp_path: Path) -> Settings:
     listeners = ""
-    for name in ("hospital", "lab"):
+    for name in ("hospital", "lab", "imaging"):
         TLS[name] = tmp_path / f"tls-{name}"
         files = certificates(TLS[name], timedelta(days=90))
         listeners += (f"- name: {name}\n  kind: hl7v2\n  listen:\n    port: 0\n    tls: {{cert_file: "
@@ -156,6 +156,11 @@ def certificate_expiring(store: Store) -> None:
     certificates(TLS["hospital"], timedelta(days=5))
 
 
+def certificate_expired(store: Store) -> None:
+    """It ended an hour ago: every sender's handshake fails."""
+    certificates(TLS["imaging"], timedelta(hours=-1))
+
+
 def certificate_half_renewed(store: Store) -> None:
     """A renewal written half: the new certificate beside the old key."""
     renewed = certificates(TLS["lab"] / "renewed", timedelta(days=90))
@@ -174,6 +179,8 @@ STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "source_orphaned": (source_orphaned, "ClinicsyncSourceOrphaned", ("source_orphaned", "clinic-csv")),
     "certificate_expiring": (certificate_expiring, "ClinicsyncMllpCertificateExpiring",
                              ("mllp_certificate", "hospital")),
+    "certificate_expired": (certificate_expired, "ClinicsyncMllpCertificateUnusable",
+                            ("mllp_certificate", "imaging")),
     "certificate_half_renewed": (certificate_half_renewed, "ClinicsyncMllpCertificateUnusable",
                                  ("mllp_certificate", "lab")),
 }
