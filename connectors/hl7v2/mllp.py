@@ -199,8 +199,12 @@ class MllpListener:
         are still in the socket, not read into the plain stream's buffer."""
         try:
             await writer.start_tls(tls.current(), ssl_handshake_timeout=self.settings.frame_timeout_seconds)
-        except (OSError, TimeoutError) as exc:  # ssl.SSLError, ConnectionError: OSErrors
+        except ssl.SSLError as exc:  # a TLS conversation that failed: counted
             tls.handshake_failed(peer, exc)
+            return False
+        except (OSError, TimeoutError) as exc:  # closed or silent with no TLS said: a TCP probe, a scan
+            log.info("mllp.disconnected", connector=self.name, peer=peer, reason=type(exc).__name__,
+                     during="tls_handshake")
             return False
         tls.handshake_passed()
         return True

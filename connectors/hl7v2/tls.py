@@ -3,15 +3,16 @@ listener runs (cert-manager rewriting a Kubernetes secret mount, certbot's ``liv
 links), every 60-90 days, with no restart.
 
 - ``ListenerTls`` holds the context new connections get. Before each handshake it stats
-  the files (inode, size, mtime, ctime: a few microseconds) and, when they changed, loads
+  the files (inode, size, mtime, ctime: ~20 µs for three) and, when they changed, loads
   them into a fresh ``SSLContext``. A renewal written half (the new certificate beside the
   old key), a file gone or unreadable, keeps the context in use, logs an error naming the
   file and the reason (never key material), and is tried again at the next change or at
   the listener's periodic check (``CHECK_EVERY_SECONDS``).
-- It counts failed handshakes: each is logged at info (a port scan, a sender without a
-  client certificate); failures in a row with no handshake that passed between are logged
-  at warning, at most every ``WARN_EVERY_SECONDS`` (an expired certificate, a CA the
-  senders do not trust).
+- It counts failed handshakes (TLS errors; a connection closed or silent before any TLS is
+  a load balancer's or Kubernetes' TCP probe, logged at info and not counted). Each is
+  logged at info (a scan, a sender without a client certificate); failures in a row with
+  no handshake that passed between are logged at warning, at most every
+  ``WARN_EVERY_SECONDS`` (an expired certificate, a CA the senders do not trust).
 - ``files_state`` reads the files as the listener would load them, for `clinicsync status`,
   `check` and /metrics in any process (sync/stalls.py): when the certificate expires, and
   why the files do not load, if they do not.
@@ -222,12 +223,12 @@ class ListenerTls:
                         days_left=round(left.total_seconds() / 86400, 1), file=str(self.tls.cert_file),
                         hint="renew it; new connections get the renewed files without a restart")
 
-    def handshake_failed(self, peer: str, exc: BaseException) -> None:
+    def handshake_failed(self, peer: str, exc: ssl.SSLError) -> None:
         """One failed handshake: info; REPEATED_HANDSHAKE_FAILURES in a row: a warning, at most
         every WARN_EVERY_SECONDS, so a sender retrying each second is no log flood."""
         self.handshake_failures += 1
         self._failing += 1
-        reason = _reason(exc) if isinstance(exc, OSError) else type(exc).__name__
+        reason = _reason(exc)
         log.info("mllp.tls_handshake_failed", connector=self.connector, peer=peer, reason=reason)
         moment = self.clock()
         if self._failing < REPEATED_HANDSHAKE_FAILURES or (
