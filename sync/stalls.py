@@ -37,7 +37,6 @@ from sqlalchemy import Connection, and_, func, select, update
 
 from clinicsync.common.timeutil import iso_z, parse_duration
 from clinicsync.common.types import utcnow
-from clinicsync.connectors.hl7v2.tls import EXPIRY_WARNING, FilesState, files_state
 from clinicsync.connectors.registry import is_polled
 from clinicsync.sync.orphans import find_orphans
 from clinicsync.sync.progress import import_stage
@@ -56,6 +55,7 @@ from clinicsync.sync.tables import (
 )
 
 if TYPE_CHECKING:
+    from clinicsync.connectors.hl7v2.tls_files import FilesState
     from clinicsync.sync.settings import Settings
 
 # The Core tables (sync/tables.py): `status` reads them without importing the model.
@@ -159,9 +159,15 @@ def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = Non
 
 def _mllp_certificates(settings: Settings) -> dict[str, FilesState]:
     """Per enabled ``hl7v2`` connector listening with ``tls:``, its files as the listener
-    would load them now."""
-    return {c.name: files_state(tls) for c in settings.connectors
-            if c.enabled and c.kind == "hl7v2" and (tls := getattr(getattr(c, "listen", None), "tls", None))}
+    would load them now (the TLS and X.509 code imported only when there is one: `status`
+    stays light)."""
+    listening = {c.name: tls for c in settings.connectors
+                 if c.enabled and c.kind == "hl7v2" and (tls := getattr(getattr(c, "listen", None), "tls", None))}
+    if not listening:
+        return {}
+    from clinicsync.connectors.hl7v2.tls_files import files_state
+
+    return {name: files_state(tls) for name, tls in listening.items()}
 
 
 def certificate_stall(name: str, state: FilesState, now: datetime) -> Stall | None:
@@ -179,6 +185,8 @@ def certificate_stall(name: str, state: FilesState, now: datetime) -> Stall | No
         return Stall("mllp_certificate", name,
                      f"its TLS certificate expired at {iso_z(state.not_after)}: every sender's handshake fails "
                      f"and no HL7 message arrives; {renew}", state.not_after)
+    from clinicsync.connectors.hl7v2.tls_files import EXPIRY_WARNING
+
     if state.not_after - now < EXPIRY_WARNING:
         days = (state.not_after - now).total_seconds() / 86400
         return Stall("mllp_certificate", name,

@@ -40,7 +40,7 @@ from clinicsync.connectors.hl7v2.parse import (
     type_problem,
 )
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
-from clinicsync.connectors.hl7v2.tls import certificate_words
+from clinicsync.connectors.hl7v2.tls_files import certificate_words
 
 log = structlog.get_logger("clinicsync.hl7v2")
 # (position, sender, control id, trigger event, digest) of each message a batch applies
