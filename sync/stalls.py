@@ -20,7 +20,7 @@ from any process, and the alert rules of docs/deploy/prometheus-rules.yaml fire 
   messages the store still holds (sync/orphans.py): at once, no margin.
 - an MLLP listener's TLS certificate (``mllp_certificate``) that expires within 14 days or
   has expired, or TLS files that do not load (a renewal written half, a key that is not the
-  certificate's): read from the files themselves (connectors/hl7v2/tls.py), as the listener
+  certificate's): read from the files themselves (connectors/hl7v2/tls_files.py), as the listener
   reloads them, so any process that loads the settings tells. A listener already running
   keeps the certificate it loaded before until the files load.
 
@@ -171,7 +171,7 @@ def _mllp_certificates(settings: Settings) -> dict[str, FilesState]:
 
 
 def certificate_stall(name: str, state: FilesState, now: datetime) -> Stall | None:
-    """The ``mllp_certificate`` stall of one listener's TLS files, if any (also `check`'s words)."""
+    """The ``mllp_certificate`` stall of one listener's TLS files, if any."""
     renew = ("renew it: new connections get the renewed files without a restart (docs/connectors/hl7v2.md, "
              "\"Certificate renewal\")")
     if state.problem is not None:

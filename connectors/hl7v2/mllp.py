@@ -128,9 +128,10 @@ class MllpListener:
         public way to swap it. The SNI callback (``ssl_object.context = new``) is meant to pick
         a certificate by server name; OpenSSL's switch (SSL_set_SSL_CTX) takes the new
         certificate and key but keeps the verify mode and options the connection began with,
-        so a renewed client CA would be half applied. Upgrading after accept also refuses a sender not
-        in ``allowed_senders`` before any handshake, and lets a failed handshake be seen here
-        (counted, and a warning when repeated) instead of inside asyncio's SSL protocol."""
+        so a renewed client CA would be half applied. Upgrading after accept also refuses a
+        sender not in ``allowed_senders`` before any handshake, and lets a failed handshake be
+        seen here (counted, and a warning when repeated) instead of inside asyncio's SSL
+        protocol."""
         self.tls = ListenerTls(self.name, self.settings.tls) if self.settings.tls else None
         self._server = await asyncio.start_server(
             self._serve, self.settings.host, self.settings.port, limit=_READ_BYTES)
