@@ -18,6 +18,11 @@ from any process, and the alert rules of docs/deploy/prometheus-rules.yaml fire 
   current meanwhile, so nothing else would tell that pushes stopped.
 - a source the settings no longer name (renamed or removed) whose future visits or pending
   messages the store still holds (sync/orphans.py): at once, no margin.
+- an MLLP listener's TLS certificate (``mllp_certificate``) that expires within 14 days or
+  has expired, or TLS files that do not load (a renewal written half, a key that is not the
+  certificate's): read from the files themselves (connectors/hl7v2/tls_files.py), as the listener
+  reloads them, so any process that loads the settings tells. A listener already running
+  keeps the certificate it loaded before until the files load.
 
 Also here, because a crash leaves it behind: a push source's run that never finished
 (``close_interrupted_runs``), which no poll would ever close."""
@@ -50,6 +55,7 @@ from clinicsync.sync.tables import (
 )
 
 if TYPE_CHECKING:
+    from clinicsync.connectors.hl7v2.tls_files import FilesState
     from clinicsync.sync.settings import Settings
 
 # The Core tables (sync/tables.py): `status` reads them without importing the model.
@@ -66,7 +72,7 @@ INTERRUPTED = ("interrupted: the process stopped during this push (crash or kill
 @dataclass(frozen=True)
 class Stall:
     # stage_failed | outbox_lag | source_silent | set_aside | notifier_failing | subscription_stopped
-    # | source_orphaned
+    # | source_orphaned | mllp_certificate
     kind: str
     subject: str  # the stage, consumer or connector
     detail: str  # what is wrong and what to do, never patient data
@@ -89,10 +95,13 @@ class Figures:
     notifier_failing: dict[str, float]  # notifier -> seconds its oldest still-failing message has (0: none)
     orphaned: dict[str, int]  # source the settings no longer name -> its future visits (sync/orphans.py)
     subscription_stopped: dict[str, int] = field(default_factory=dict)  # fhir connector -> 1 when stopped
+    mllp_certificate_expiry: dict[str, float] = field(default_factory=dict)  # hl7v2 connector -> its end (Unix)
+    mllp_certificate_unusable: dict[str, int] = field(default_factory=dict)  # hl7v2 connector -> 1: files do not load
 
 
 def figures(connection: Connection, settings: Settings, now: datetime | None = None) -> Figures:
     now = now or utcnow()
+    certificates = _mllp_certificates(settings)
     return Figures(_stage_failing(connection), _outbox_ages(connection, settings, now),
                    {name: max(0.0, (now - due).total_seconds())
                     for name, (due, _heard) in _expected(connection, settings).items()},
@@ -102,7 +111,9 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                        for name, (since, _count) in _notifiers_failing(connection).items()}},
                    {o.connector: o.future_visits for o in find_orphans(connection, settings.connector_names(), now)},
                    {name: int(stopped is not None) for name, stopped
-                    in _subscriptions_stopped(connection, settings, now).items()})
+                    in _subscriptions_stopped(connection, settings, now).items()},
+                   {name: state.not_after.timestamp() for name, state in certificates.items() if state.not_after},
+                   {name: int(state.problem is not None) for name, state in certificates.items()})
 
 
 def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = None) -> list[Stall]:
@@ -140,7 +151,48 @@ def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = Non
                 out.append(Stall("subscription_stopped", name, *stopped))
         for orphan in find_orphans(connection, settings.connector_names(), now):
             out.append(Stall("source_orphaned", orphan.connector, orphan.detail))
+    for name, state in sorted(_mllp_certificates(settings).items()):
+        if (stall := certificate_stall(name, state, now)) is not None:
+            out.append(stall)
     return out
+
+
+def _mllp_certificates(settings: Settings) -> dict[str, FilesState]:
+    """Per enabled ``hl7v2`` connector listening with ``tls:``, its files as the listener
+    would load them now (the TLS and X.509 code imported only when there is one: `status`
+    stays light)."""
+    listening = {c.name: tls for c in settings.connectors
+                 if c.enabled and c.kind == "hl7v2" and (tls := getattr(getattr(c, "listen", None), "tls", None))}
+    if not listening:
+        return {}
+    from clinicsync.connectors.hl7v2.tls_files import files_state
+
+    return {name: files_state(tls) for name, tls in listening.items()}
+
+
+def certificate_stall(name: str, state: FilesState, now: datetime) -> Stall | None:
+    """The ``mllp_certificate`` stall of one listener's TLS files, if any."""
+    renew = ("renew it: new connections get the renewed files without a restart (docs/connectors/hl7v2.md, "
+             "\"Certificate renewal\")")
+    if state.problem is not None:
+        return Stall("mllp_certificate", name,
+                     f"its TLS files do not load ({state.problem}): a listener running keeps the certificate it "
+                     "loaded before and tries again every minute (a renewal written half?); one started now "
+                     "would not start. Put the certificate and its key back together")
+    if state.not_after is None:
+        return None
+    if state.not_after <= now:
+        return Stall("mllp_certificate", name,
+                     f"its TLS certificate expired at {iso_z(state.not_after)}: every sender's handshake fails "
+                     f"and no HL7 message arrives; {renew}", state.not_after)
+    from clinicsync.connectors.hl7v2.tls_files import EXPIRY_WARNING
+
+    if state.not_after - now < EXPIRY_WARNING:
+        days = (state.not_after - now).total_seconds() / 86400
+        return Stall("mllp_certificate", name,
+                     f"its TLS certificate expires at {iso_z(state.not_after)}, in {days:.1f} days; "
+                     "automatic renewal (cert-manager, certbot: 30 days before the end) has not replaced it: " + renew)
+    return None
 
 
 def _subscriptions_stopped(connection: Connection, settings: Settings,

@@ -40,6 +40,7 @@ from clinicsync.connectors.hl7v2.parse import (
     type_problem,
 )
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
+from clinicsync.connectors.hl7v2.tls_files import certificate_words
 
 log = structlog.get_logger("clinicsync.hl7v2")
 # (position, sender, control id, trigger event, digest) of each message a batch applies
@@ -88,6 +89,11 @@ class Hl7v2Connector(Connector):
         if s.listen is not None:
             tls = " with TLS" if s.listen.tls else ""
             parts.append(f"MLLP on {s.listen.host}:{s.listen.port}{tls} (run `clinicsync hl7 listen`)")
+            if s.listen.tls is not None:
+                problem, note = certificate_words(s.listen.tls)
+                if problem:
+                    return CheckResult(False, problem)
+                parts.append(note)
         if s.drop_dir is not None:
             problem = folder_problem(s.drop_dir, s.archive_dir)
             if problem:

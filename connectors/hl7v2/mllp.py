@@ -25,7 +25,8 @@ from contextlib import suppress
 import structlog
 
 from clinicsync.connectors.hl7v2.ack import build_ack
-from clinicsync.connectors.hl7v2.settings import MllpSettings, TlsSettings
+from clinicsync.connectors.hl7v2.settings import MllpSettings
+from clinicsync.connectors.hl7v2.tls import CHECK_EVERY_SECONDS, ListenerTls
 
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\x0d"
@@ -95,16 +96,6 @@ class FrameReader:
             self.buffer += data
 
 
-def tls_context(tls: TlsSettings) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(tls.cert_file, tls.key_file)
-    if tls.client_ca_file is not None:
-        context.load_verify_locations(tls.client_ca_file)
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
-
-
 def _peer_ip(writer: asyncio.StreamWriter) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     peer = writer.get_extra_info("peername")
     if not peer:
@@ -125,19 +116,45 @@ class MllpListener:
         self._networks = settings.allowed_networks()
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self.tls: ListenerTls | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     async def start(self) -> tuple[str, int]:
-        """Bind and start accepting; returns the bound address (port 0 picks a free one)."""
-        context = tls_context(self.settings.tls) if self.settings.tls else None
+        """Bind and start accepting; returns the bound address (port 0 picks a free one).
+
+        With ``tls:`` the server is plain TCP and each accepted connection is upgraded with
+        ``StreamWriter.start_tls`` and the context of that moment (connectors/hl7v2/tls.py):
+        ``start_server(ssl=...)`` fixes one context for the server's life, and asyncio has no
+        public way to swap it. The SNI callback (``ssl_object.context = new``) is meant to pick
+        a certificate by server name; OpenSSL's switch (SSL_set_SSL_CTX) takes the new
+        certificate and key but keeps the verify mode and options the connection began with,
+        so a renewed client CA would be half applied. Upgrading after accept also refuses a
+        sender not in ``allowed_senders`` before any handshake, and lets a failed handshake be
+        seen here (counted, and a warning when repeated) instead of inside asyncio's SSL
+        protocol."""
+        self.tls = ListenerTls(self.name, self.settings.tls) if self.settings.tls else None
         self._server = await asyncio.start_server(
-            self._serve, self.settings.host, self.settings.port, ssl=context, limit=_READ_BYTES)
+            self._serve, self.settings.host, self.settings.port, limit=_READ_BYTES)
         host, port = self._server.sockets[0].getsockname()[:2]
-        log.info("mllp.listening", connector=self.name, host=host, port=port, tls=context is not None)
+        log.info("mllp.listening", connector=self.name, host=host, port=port, tls=self.tls is not None)
+        if self.tls is not None:
+            self._watch = asyncio.create_task(self._watch_tls(self.tls))
         return str(host), int(port)
+
+    async def _watch_tls(self, tls: ListenerTls) -> None:
+        """Every minute: a failed reload tried again, an expiry near or past logged."""
+        while True:
+            tls.periodic()
+            await asyncio.sleep(CHECK_EVERY_SECONDS)
 
     async def close(self) -> None:
         """Stop accepting and drop open connections. A message being stored finishes in
         its thread; its ACK is not sent, so the sender resends and gets the duplicate's AA."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         if self._server is None:
             return
         self._server.close()
@@ -160,6 +177,8 @@ class MllpListener:
                 log.warning("mllp.busy", connector=self.name, peer=str(peer),
                             max_connections=self.settings.max_connections)
                 return
+            if self.tls is not None and not await self._handshake(writer, self.tls, str(peer)):
+                return
             await self._exchange(reader, writer, str(peer))
         except IdleTimeout:
             log.info("mllp.idle_closed", connector=self.name, peer=str(peer))
@@ -174,6 +193,22 @@ class MllpListener:
                 await writer.wait_closed()
             if task is not None:
                 self._connections.discard(task)
+
+    async def _handshake(self, writer: asyncio.StreamWriter, tls: ListenerTls, peer: str) -> bool:
+        """TLS over the accepted connection, with the files' current context. Nothing is
+        awaited between the accept and here, so the sender's first bytes (its ClientHello)
+        are still in the socket, not read into the plain stream's buffer."""
+        try:
+            await writer.start_tls(tls.current(), ssl_handshake_timeout=self.settings.frame_timeout_seconds)
+        except ssl.SSLError as exc:  # a TLS conversation that failed: counted
+            tls.handshake_failed(peer, exc)
+            return False
+        except (OSError, TimeoutError) as exc:  # closed or silent with no TLS said: a TCP probe, a scan
+            log.info("mllp.disconnected", connector=self.name, peer=peer, reason=type(exc).__name__,
+                     during="tls_handshake")
+            return False
+        tls.handshake_passed()
+        return True
 
     async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
         """Frame in, ACK out, one at a time, until the sender closes or a bound is hit."""

@@ -23,18 +23,29 @@ def _announce(listening: list[Listening]) -> None:
         print(f"listening: {item.connector} on {item.host}:{item.port}{tls}", flush=True)
 
 
-async def _serve(settings: Settings, store: Store, only: list[str] | None) -> None:
+def _announce_metrics(host: str, port: int) -> None:
+    print(f"metrics: http://{host}:{port}/metrics", flush=True)
+
+
+async def _serve(settings: Settings, store: Store, only: list[str] | None,
+                 metrics: tuple[str, int] | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await serve_mllp(settings, store, only, on_ready=_announce, stop=stop)
+    await serve_mllp(settings, store, only, on_ready=_announce, stop=stop, metrics=metrics,
+                     on_metrics=_announce_metrics)
 
 
 @app.command("listen")
 def listen(
     ctx: typer.Context,
     connector: Annotated[list[str] | None, typer.Option(help="only these connectors")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", min=0, max=65535,
+        help="serve the listeners' TLS figures (failed handshakes, reloads) at /metrics on this port")] = None,
+    metrics_host: Annotated[str, typer.Option("--metrics-host", help="the address for --metrics-port")]
+    = "127.0.0.1",
 ) -> None:
     """Receive SIU messages over MLLP until stopped (Ctrl-C or SIGTERM).
 
@@ -47,7 +58,8 @@ def listen(
         fail_config(f"no enabled hl7v2 connector{wanted} with `listen:` in {settings.source}")
     store = context.store
     try:
-        asyncio.run(_serve(settings, store, connector))
+        metrics = (metrics_host, metrics_port) if metrics_port is not None else None
+        asyncio.run(_serve(settings, store, connector, metrics))
     except ValueError as exc:  # a mapping preset that does not load
         fail_config(str(exc))
     except ssl.SSLError as exc:

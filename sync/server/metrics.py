@@ -79,8 +79,9 @@ def outbox_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
 def stall_gauges(settings: Settings) -> StoreGauges:
     """The figures behind a stall (sync.stalls), for the alert rules of docs/deploy: a stage
     whose latest run failed, how long the oldest unconsumed outbox event has waited, how far
-    past its schedule a source is, the items stages set aside, and how long a notifier's
-    provider has refused what waits to be retried."""
+    past its schedule a source is, the items stages set aside, how long a notifier's
+    provider has refused what waits to be retried, and when an MLLP listener's certificate
+    expires (or that its files do not load)."""
 
     def gauges(store: Store) -> Iterator[GaugeMetricFamily]:
         failing = GaugeMetricFamily("clinicsync_stage_failing", "1 when the stage's latest run failed, else 0",
@@ -104,15 +105,23 @@ def stall_gauges(settings: Settings) -> StoreGauges:
                                      "future visits the store holds of a source the settings no longer name "
                                      "(renamed or removed; its messages are held): `clinicsync source rename` or "
                                      "`clinicsync source retire`", labels=["connector"])
+        expiry = GaugeMetricFamily("clinicsync_mllp_certificate_expiry_timestamp_seconds",
+                                   "when the TLS certificate of the connector's MLLP listener expires (Unix time), "
+                                   "read from its cert_file as the listener reloads it", labels=["connector"])
+        unusable = GaugeMetricFamily("clinicsync_mllp_certificate_unusable",
+                                     "1 when the MLLP listener's TLS files do not load (a renewal written half, a key "
+                                     "not the certificate's): a running listener keeps its previous certificate",
+                                     labels=["connector"])
         with store.engine.connect() as connection:
             found = stall_figures(connection, settings)
         for family, values in ((failing, found.stage_failing), (oldest, found.outbox_oldest_age),
                                (overdue, found.overdue), (set_aside, found.set_aside),
                                (notifier, found.notifier_failing), (stopped, found.subscription_stopped),
-                               (orphaned, found.orphaned)):
+                               (orphaned, found.orphaned), (expiry, found.mllp_certificate_expiry),
+                               (unusable, found.mllp_certificate_unusable)):
             for label, value in sorted(values.items()):
                 family.add_metric([label], value)
-        yield from (failing, oldest, overdue, set_aside, notifier, stopped, orphaned)
+        yield from (failing, oldest, overdue, set_aside, notifier, stopped, orphaned, expiry, unusable)
 
     return gauges
 

@@ -7,14 +7,19 @@ gets its own MLLP listener, mapping and receiver. ``clinicsync hl7 listen`` runs
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from clinicsync.connectors.hl7v2.mllp import Handler, MllpListener
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
+from clinicsync.connectors.hl7v2.tls import ListenerTls
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.sync.engine import new_run_id
 from clinicsync.sync.mllp_receiver import Receiver
@@ -103,6 +108,10 @@ class Hl7Service:
             await asyncio.to_thread(self.store.finish_run, row, receiver.counts, None)
         self._runs = []
 
+    def tls(self) -> dict[str, ListenerTls]:
+        """The TLS state of each listening connector with ``tls:``."""
+        return {listener.name: listener.tls for listener in self._listeners if listener.tls is not None}
+
     async def _forget_old_ids(self) -> None:
         while True:
             for receiver in self.receivers:
@@ -116,15 +125,61 @@ class Hl7Service:
             await asyncio.sleep(_FORGET_EVERY_SECONDS)
 
 
+class MllpTlsCollector(Collector):
+    """/metrics figures of the listeners of this process, read at scrape time: what only the
+    running listener knows (its handshakes, its reloads, the certificate it serves). The
+    files' own figures (clinicsync_mllp_certificate_*) come from sync/stalls.py in any
+    process; these come from `clinicsync hl7 listen --metrics-port`."""
+
+    def __init__(self, tls: Callable[[], dict[str, ListenerTls]]) -> None:
+        self.tls = tls
+
+    def collect(self) -> Iterator[Any]:
+        listeners = sorted(self.tls().items())
+        for kind, name, text, read in _LISTENER_FIGURES:
+            family = kind(name, text, labels=["connector"])
+            for connector, tls in listeners:
+                family.add_metric([connector], read(tls))
+            yield family
+
+
+_LISTENER_FIGURES: tuple[tuple[type[CounterMetricFamily] | type[GaugeMetricFamily], str, str,
+                               Callable[[ListenerTls], float]], ...] = (
+    (CounterMetricFamily, "clinicsync_mllp_tls_handshake_failures", "TLS handshakes the MLLP listener failed (an "
+     "expired or untrusted certificate, a sender without a client certificate, a scan)",
+     lambda tls: tls.handshake_failures),
+    (CounterMetricFamily, "clinicsync_mllp_certificate_reloads", "changed TLS files loaded by the running listener",
+     lambda tls: tls.reloads),
+    (CounterMetricFamily, "clinicsync_mllp_certificate_reload_failures", "attempts to load changed TLS files that "
+     "failed (the previous certificate kept serving)", lambda tls: tls.reload_failures),
+    (GaugeMetricFamily, "clinicsync_mllp_certificate_reload_failing", "1 while the running listener cannot load its "
+     "TLS files and serves the certificate it loaded before", lambda tls: int(tls.problem is not None)),
+    (GaugeMetricFamily, "clinicsync_mllp_certificate_in_use_expiry_timestamp_seconds", "when the certificate the "
+     "running listener serves expires (Unix time)", lambda tls: tls.not_after.timestamp()),
+)
+
+
 async def serve_mllp(settings: Settings, store: Store, only: list[str] | None = None,
                      on_ready: Callable[[list[Listening]], None] | None = None,
-                     stop: asyncio.Event | None = None) -> None:
-    """Listen until ``stop`` is set (or the task is cancelled)."""
+                     stop: asyncio.Event | None = None, metrics: tuple[str, int] | None = None,
+                     on_metrics: Callable[[str, int], None] | None = None) -> None:
+    """Listen until ``stop`` is set (or the task is cancelled); with ``metrics`` (host, port),
+    serve the listeners' figures (MllpTlsCollector) at http://host:port/metrics meanwhile."""
     service = Hl7Service(settings, store, only)
+    exporter = None
     try:
         listening = await service.start()
+        if metrics is not None:
+            registry = CollectorRegistry()
+            registry.register(MllpTlsCollector(service.tls))
+            exporter, _thread = start_http_server(metrics[1], metrics[0], registry=registry)
+            if on_metrics is not None:
+                on_metrics(metrics[0], exporter.server_port)
         if on_ready is not None:
             on_ready(listening)
         await (stop or asyncio.Event()).wait()
     finally:
+        if exporter is not None:
+            exporter.shutdown()
+            exporter.server_close()
         await service.stop()

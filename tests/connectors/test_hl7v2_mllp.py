@@ -12,7 +12,7 @@ import ssl
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +33,7 @@ from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
 from tests.conftest import SettingsFactory
 from tests.connectors.hl7v2_support import Ack, capture_logs, siu  # noqa: F401 - an autouse fixture
+from tests.connectors.tls_certs import certificates, tls_client
 
 T = TypeVar("T")
 A = Appointment.__table__.c  # type: ignore[attr-defined]
@@ -361,64 +362,12 @@ def test_many_senders_at_once(listen: ListenerFactory, store: Store) -> None:
 
 
 # -- TLS -------------------------------------------------------------------------------------------
-def _certificates(folder: Path) -> dict[str, Path]:
-    """A throwaway CA, a server certificate for localhost and a client certificate."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.now(UTC)
-
-    def name(common: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-    def builder(subject: str, issuer: str, key: ec.EllipticCurvePrivateKey) -> x509.CertificateBuilder:
-        return (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1)))
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (builder("test CA", "test CA", ca_key)
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    files = {"ca": folder / "ca.pem"}
-    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    for role, usage in (("server", ExtendedKeyUsageOID.SERVER_AUTH), ("client", ExtendedKeyUsageOID.CLIENT_AUTH)):
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = (builder(f"test {role}", "test CA", key)
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-                .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                               critical=False)
-                .sign(ca_key, hashes.SHA256()))
-        files[f"{role}_cert"] = folder / f"{role}.pem"
-        files[f"{role}_cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        files[f"{role}_key"] = folder / f"{role}.key"
-        files[f"{role}_key"].write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return files
-
-
-def _tls_client(port: int, ca: Path, cert: tuple[Path, Path] | None = None) -> MLLPClient:
-    context = ssl.create_default_context(cafile=str(ca))
-    if cert is not None:
-        context.load_cert_chain(*cert)
-    client = MLLPClient("127.0.0.1", port)
-    client.socket = context.wrap_socket(client.socket, server_hostname="localhost")
-    return client
-
-
 @TRANSPORT_ONLY
 def test_tls_listener_answers_over_tls_and_refuses_plain_text(listen: ListenerFactory, store: Store,
                                                               tmp_path: Path) -> None:
-    certs = _certificates(tmp_path)
+    certs = certificates(tmp_path)
     running = listen(f"tls: {{cert_file: {certs['server_cert']}, key_file: {certs['server_key']}}}")
-    with _tls_client(running.port, certs["ca"]) as client:
+    with tls_client(running.port, certs["ca"]) as client:
         ack = Ack.read(client.send_message(siu("S12", "MSG1", "20300301090000")))
     assert ack.code == "AA"
     with running.client() as plain:
@@ -432,16 +381,16 @@ def test_tls_listener_answers_over_tls_and_refuses_plain_text(listen: ListenerFa
 
 @TRANSPORT_ONLY
 def test_mutual_tls_wants_a_client_certificate(listen: ListenerFactory, store: Store, tmp_path: Path) -> None:
-    certs = _certificates(tmp_path)
+    certs = certificates(tmp_path)
     running = listen(f"tls: {{cert_file: {certs['server_cert']}, key_file: {certs['server_key']}, "
                      f"client_ca_file: {certs['ca']}}}")
     try:
-        with _tls_client(running.port, certs["ca"]) as anonymous:
+        with tls_client(running.port, certs["ca"]) as anonymous:
             reply = anonymous.send_message(siu("S12", "MSG1", "20300301090000"))
     except (ssl.SSLError, ConnectionError):
         reply = b""
     assert reply == b""
-    with _tls_client(running.port, certs["ca"], (certs["client_cert"], certs["client_key"])) as known:
+    with tls_client(running.port, certs["ca"], (certs["client_cert"], certs["client_key"])) as known:
         ack = Ack.read(known.send_message(siu("S12", "MSG2", "20300301090000")))
     assert (ack.code, ack.control_id) == ("AA", "MSG2")
     assert outbox(store) == [("A100", "created", 1)]

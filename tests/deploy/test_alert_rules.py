@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.stalls import INTERRUPTED, close_interrupted_runs, find_stalls
 from clinicsync.sync.store import Store
 from clinicsync.sync.subscriptions import Heard, note_heard
+from tests.connectors.tls_certs import certificates
 from tests.server.metrics_helpers import scrape
 from tests.sync.reminders.conftest import appointment, put
 
@@ -41,15 +43,24 @@ RUNS = SyncRun.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 STAGES = RunStage.__table__  # type: ignore[attr-defined]
 TOKEN = "tok-7Hq2Lx9Vw4Rb6Nz3Kp8Ys5Dg"
+EXPIRY = "clinicsync_mllp_certificate_expiry_timestamp_seconds"  # a time: promtool's time 0 is now
+# The TLS folder of each MLLP listener of the settings below (certificates valid 90 days).
+TLS: dict[str, Path] = {}
 STALL_METRICS = ("clinicsync_stage_failing", "clinicsync_outbox_oldest_unconsumed_age_seconds",
                  "clinicsync_connector_overdue_seconds", "clinicsync_set_aside_items",
                  "clinicsync_notifier_failing_seconds", "clinicsync_fhir_subscription_stopped",
-                 "clinicsync_source_orphaned_visits")
+                 "clinicsync_source_orphaned_visits", "clinicsync_mllp_certificate_unusable", EXPIRY)
 
 
 @pytest.fixture
 def settings(write_settings: Callable[..., Path], tmp_path: Path) -> Settings:
-    return load_settings(write_settings(connectors=f"""
+    listeners = ""
+    for name in ("hospital", "lab", "imaging"):
+        TLS[name] = tmp_path / f"tls-{name}"
+        files = certificates(TLS[name], timedelta(days=90))
+        listeners += (f"- name: {name}\n  kind: hl7v2\n  listen:\n    port: 0\n    tls: {{cert_file: "
+                      f"{files['server_cert']}, key_file: {files['server_key']}}}\n")
+    return load_settings(write_settings(connectors=listeners + f"""
 - name: emr
   kind: csv
   mapping: csv_default
@@ -140,6 +151,22 @@ def source_orphaned(store: Store) -> None:
                                                started_at=now, finished_at=now))
 
 
+def certificate_expiring(store: Store) -> None:
+    """The MLLP listener's certificate ends in 5 days: its renewal did not run."""
+    certificates(TLS["hospital"], timedelta(days=5))
+
+
+def certificate_expired(store: Store) -> None:
+    """It ended an hour ago: every sender's handshake fails."""
+    certificates(TLS["imaging"], timedelta(hours=-1))
+
+
+def certificate_half_renewed(store: Store) -> None:
+    """A renewal written half: the new certificate beside the old key."""
+    renewed = certificates(TLS["lab"] / "renewed", timedelta(days=90))
+    (TLS["lab"] / "server.pem").write_bytes(renewed["server_cert"].read_bytes())
+
+
 STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "stage_failed": (stage_failed, "ClinicsyncStageFailing", ("stage_failed", "reminders")),
     "outbox_stalled": (outbox_stalled, "ClinicsyncOutboxStalled", ("outbox_lag", "reminders")),
@@ -150,21 +177,35 @@ STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "subscription_stopped": (subscription_stopped, "ClinicsyncFhirSubscriptionStopped",
                              ("subscription_stopped", "ehr")),
     "source_orphaned": (source_orphaned, "ClinicsyncSourceOrphaned", ("source_orphaned", "clinic-csv")),
+    "certificate_expiring": (certificate_expiring, "ClinicsyncMllpCertificateExpiring",
+                             ("mllp_certificate", "hospital")),
+    "certificate_expired": (certificate_expired, "ClinicsyncMllpCertificateUnusable",
+                            ("mllp_certificate", "imaging")),
+    "certificate_half_renewed": (certificate_half_renewed, "ClinicsyncMllpCertificateUnusable",
+                                 ("mllp_certificate", "lab")),
 }
 
 
-def firing(samples: list[Any], tmp_path: Path, at: str) -> set[str]:
-    """The alerts of the rules file firing ``at`` (e.g. '6m') when the scraped stall figures
-    hold from time 0 on, as promtool evaluates them."""
+def find_promtool() -> str:
     promtool = shutil.which("promtool")
     if promtool is None:
         if os.environ.get("CI") or os.environ.get("CLINICSYNC_REQUIRE_SERVICES") == "1":
             pytest.fail("promtool is missing (.ci/run installs Debian's prometheus package)")
         pytest.skip("promtool is not installed (Debian: apt-get install prometheus); .ci/run installs it")
+    return promtool
+
+
+def firing(samples: list[Any], tmp_path: Path, at: str) -> set[str]:
+    """The alerts of the rules file firing ``at`` (e.g. '6m') when the scraped stall figures
+    hold from time 0 on, as promtool evaluates them."""
+    promtool = find_promtool()
     def labelled(sample: Any) -> str:
         return sample.name + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items())) + "}"
 
-    series = [{"series": labelled(s), "values": f"{s.value:g}x30"} for s in samples if s.name in STALL_METRICS]
+    def values(sample: Any) -> str:
+        return f"{sample.value - time.time():.0f}x30" if sample.name == EXPIRY else f"{sample.value:g}x30"
+
+    series = [{"series": labelled(s), "values": values(s)} for s in samples if s.name in STALL_METRICS]
     names = sorted({alert for _, alert, _ in STALLS.values()})
     test = {"rule_files": [str(RULES)], "evaluation_interval": "1m", "tests": [{
         "interval": "1m", "input_series": series,
@@ -231,6 +272,24 @@ async def test_the_status_command_and_the_status_page_show_the_stalls(
     assert 'id="stalls"' in home and "stage failed: reminders" in home and "OperationalError" in home
     assert 'id="set-aside"' in home and "OverflowError: date value out of range" in home
     assert timeline.status_code == 200 and "0001-01-01" in timeline.text  # was 400 (OverflowError)
+
+
+def test_repeated_handshake_failures_fire_and_a_scan_does_not(tmp_path: Path) -> None:
+    """The listener's own counter (`hl7 listen --metrics-port`): a sender whose handshake fails
+    every 30 s alerts within 10 minutes; a scan's two failures do not."""
+    name = "clinicsync_mllp_tls_handshake_failures_total"
+    test = {"rule_files": [str(RULES)], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [{"series": f'{name}{{connector="hospital"}}', "values": "0+2x30"},
+                         {"series": f'{name}{{connector="lab"}}', "values": "0 1 2x28"}],
+        "promql_expr_test": [{"expr": 'ALERTS{alertname="ClinicsyncMllpHandshakesFailing",alertstate="firing"}',
+                              "eval_time": "10m", "exp_samples": [{"labels": (
+                                  'ALERTS{alertname="ClinicsyncMllpHandshakesFailing",alertstate="firing",'
+                                  'connector="hospital",severity="warning"}'), "value": 1}]}]}]}
+    path = tmp_path / "rules_test.yaml"
+    path.write_text(yaml.safe_dump(test), encoding="utf-8")
+    result = subprocess.run([find_promtool(), "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_push_run_cut_off_by_a_crash_is_closed_as_interrupted(settings: Settings, store: Store) -> None:

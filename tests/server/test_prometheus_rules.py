@@ -12,11 +12,15 @@ import httpx
 import pytest
 import yaml
 
+from clinicsync.connectors.hl7v2.settings import TlsSettings
+from clinicsync.connectors.hl7v2.tls import ListenerTls
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.metrics import JobCollector
+from clinicsync.sync.service.mllp import MllpTlsCollector
 from clinicsync.sync.settings import settings_model
 from clinicsync.sync.store import Store
+from tests.connectors.tls_certs import certificates
 from tests.deploy.test_alert_rules import source_orphaned
 from tests.server.metrics_helpers import scrape
 from tests.server.test_ops_metrics import seed_for_alerts
@@ -58,18 +62,25 @@ async def test_every_metric_a_rule_reads_is_served(store: Store, tmp_path: Path)
     source_orphaned(store)  # a source the settings no longer name (clinicsync_source_orphaned_visits)
     # the seed's connector configured, as a source is held to its schedule (clinicsync_connector_overdue_seconds),
     # and a notifier, whose provider's refusals are timed (clinicsync_notifier_failing_seconds)
+    tls = certificates(tmp_path / "tls")
     settings = settings_model().model_validate(
         {"connectors": [{"name": "csv", "kind": "csv", "mapping": "csv_default", "drop_dir": str(tmp_path)},
                         # a FHIR Subscription, whose stop is watched (clinicsync_fhir_subscription_stopped)
                         {"name": "ehr", "kind": "fhir", "base_url": "https://ehr.example.org/fhir",
-                         "subscription": {"secret": "hook-secret-0123456789abcdef"}}],
+                         "subscription": {"secret": "hook-secret-0123456789abcdef"}},
+                        # an MLLP listener with TLS, whose certificate is watched (clinicsync_mllp_certificate_*)
+                        {"name": "siu", "kind": "hl7v2", "listen": {"tls": {
+                            "cert_file": str(tls["server_cert"]), "key_file": str(tls["server_key"])}}}],
          "notifiers": [{"name": "outbox", "kind": "outbox", "directory": str(tmp_path / "outbox")}]},
         context={"base_dir": tmp_path})
     board = JobBoard()
     board.add("remind")
     board.started("remind")
     board.finished("remind", None)
-    app = create_app(settings, store, collectors=[JobCollector(board)])
+    # the figures of `clinicsync hl7 listen --metrics-port` (clinicsync_mllp_tls_*, _reload_*)
+    listener = MllpTlsCollector(lambda: {"siu": ListenerTls("siu", TlsSettings(cert_file=tls["server_cert"],
+                                                                               key_file=tls["server_key"]))})
+    app = create_app(settings, store, collectors=[JobCollector(board), listener])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         unsigned = await client.post("/webhooks/twilio/inbound", data={"From": "+12015550165", "Body": "YES"})
     assert unsigned.status_code == 403  # counted as a refused signature

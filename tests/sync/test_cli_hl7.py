@@ -47,9 +47,9 @@ def test_listen_serves_until_sigterm(write_settings: SettingsFactory, cli: Calla
 
     thread = threading.Thread(target=sender)
     thread.start()
-    _, out, _ = cli(config)("hl7", "listen")
+    _, out, _ = cli(config)("hl7", "listen", "--metrics-port", "0")  # the listeners' TLS figures: none here
     thread.join(30)
-    assert out.startswith("listening: siu on 127.0.0.1:")
+    assert out.startswith("metrics: http://127.0.0.1:") and "\nlistening: siu on 127.0.0.1:" in out
     assert [(a.code, a.control_id) for a in acks] == [("AA", "MSG1")]
     _, status, _ = cli(config)("status", "--json")
     assert '"last_status": "ok"' in status

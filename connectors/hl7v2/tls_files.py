@@ -1,0 +1,116 @@
+"""The MLLP listener's TLS files as a listener loads them, without the listener (no logging
+set up, no event loop): `clinicsync status`, `check` and /metrics read them in any process
+(sync/stalls.py) and the running listener reloads them (tls.py)."""
+
+from __future__ import annotations
+
+import os
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+
+from clinicsync.common.timeutil import iso_z
+from clinicsync.common.types import utcnow
+from clinicsync.connectors.hl7v2.settings import TlsSettings
+
+EXPIRY_WARNING = timedelta(days=14)  # a certificate closer than this to its end is a stall
+
+
+class TlsFilesError(ssl.SSLError):
+    """The TLS files do not load; ``path`` is the one at fault (never its content)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.why = reason
+        self.reason = None  # type: ignore[assignment]  # OpenSSL's code; this error says it all in str()
+        self.library = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.why}"
+
+
+def _certificate_end(path: Path) -> datetime:
+    """When the first certificate of a PEM file (the leaf of a chain) expires."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TlsFilesError(path, f"cannot read it ({exc.strerror or type(exc).__name__})") from None
+    try:
+        return x509.load_pem_x509_certificates(data)[0].not_valid_after_utc
+    except ValueError:
+        raise TlsFilesError(path, "holds no PEM certificate (empty, cut short, or not PEM)") from None
+
+
+def load_context(tls: TlsSettings) -> tuple[ssl.SSLContext, datetime]:
+    """A fresh server context from the files, and when its certificate expires.
+    TlsFilesError names the file at fault: a certificate that does not parse, a key that is
+    unreadable or not the certificate's, a CA bundle that does not load."""
+    not_after = _certificate_end(tls.cert_file)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    except OSError as exc:  # ssl.SSLError is an OSError too
+        reason = ssl_reason(exc)
+        said = "does not belong to the certificate" if "MISMATCH" in reason.upper() else f"does not load ({reason})"
+        raise TlsFilesError(tls.key_file, f"the key {said}") from None
+    if tls.client_ca_file is not None:
+        try:
+            context.load_verify_locations(tls.client_ca_file)
+        except OSError as exc:
+            raise TlsFilesError(tls.client_ca_file, f"the client CA bundle does not load ({ssl_reason(exc)})") from None
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context, not_after
+
+
+def ssl_reason(exc: OSError) -> str:
+    """OpenSSL's reason code (KEY_VALUES_MISMATCH, NO_START_LINE), or the OS's words."""
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason)
+    return exc.strerror or type(exc).__name__
+
+
+@dataclass(frozen=True)
+class FilesState:
+    """The TLS files as a listener would load them now."""
+
+    not_after: datetime | None  # the certificate's end, when it parses
+    problem: str | None  # why they do not load (the file named), None when they do
+
+
+def files_state(tls: TlsSettings) -> FilesState:
+    """For `status`, `check` and /metrics, from any process. A key this process may not
+    read (status run by another user) is not held against the files."""
+    try:
+        not_after = _certificate_end(tls.cert_file)
+    except TlsFilesError as exc:
+        return FilesState(None, str(exc))
+    try:
+        load_context(tls)
+    except TlsFilesError as exc:
+        if exc.path == tls.key_file and not os.access(tls.key_file, os.R_OK) and tls.key_file.exists():
+            return FilesState(not_after, None)
+        return FilesState(not_after, str(exc))
+    return FilesState(not_after, None)
+
+
+def certificate_words(tls: TlsSettings, now: datetime | None = None) -> tuple[str | None, str]:
+    """`clinicsync check`'s words on the TLS files: (a problem that fails the check, or None;
+    a note): files that do not load or a certificate past its end fail, one ending within
+    EXPIRY_WARNING is a warning."""
+    state = files_state(tls)
+    if state.problem is not None:
+        return f"listen.tls: the files do not load: {state.problem}", ""
+    assert state.not_after is not None
+    left = state.not_after - (now or utcnow())
+    if left <= timedelta(0):
+        return (f"listen.tls: the certificate expired at {iso_z(state.not_after)}: every sender's TLS "
+                "handshake fails; renew it"), ""
+    if left < EXPIRY_WARNING:
+        return None, (f"warning: the TLS certificate expires at {iso_z(state.not_after)}, in "
+                      f"{left.total_seconds() / 86400:.1f} days: renew it")
+    return None, f"TLS certificate valid until {iso_z(state.not_after)}"

@@ -1,0 +1,262 @@
+"""The MLLP listener's TLS files renewed while it runs (cert-manager, certbot: every 60-90
+days, no restart), over real TLS on loopback with short-lived certificates: new connections
+get the renewed certificate, key and client CA; a renewal written half keeps the previous
+context, says which file, and is taken once whole; failed handshakes are counted and,
+repeated, logged at warning once; an expiry near or past is logged."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import shutil
+import socket
+import ssl
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from prometheus_client.parser import text_string_to_metric_families
+
+from clinicsync.connectors.hl7v2.files import Hl7v2Connector
+from clinicsync.connectors.hl7v2.settings import Hl7v2Settings, TlsSettings
+from clinicsync.connectors.hl7v2.tls import REPEATED_HANDSHAKE_FAILURES, ListenerTls
+from clinicsync.sync.service.mllp import serve_mllp
+from clinicsync.sync.settings import load_settings
+from clinicsync.sync.store import Store
+from tests.conftest import SettingsFactory
+from tests.connectors.hl7v2_support import Ack, capture_logs, siu  # noqa: F401 - an autouse fixture
+from tests.connectors.test_hl7v2_mllp import (  # noqa: F401 - fixtures
+    TRANSPORT_ONLY,
+    ListenerFactory,
+    LoopThread,
+    listen,
+    loop_thread,
+)
+from tests.connectors.tls_certs import certificates, tls_client
+from tests.reliability.harness import wait_for
+
+
+@pytest.fixture
+def tls_listen(listen: ListenerFactory) -> ListenerFactory:  # noqa: F811 - test_hl7v2_mllp's fixture
+    return listen
+
+
+def served_serial(port: int, ca: Path, cert: tuple[Path, Path] | None = None, control_id: str = "M1") -> int:
+    """The serial of the certificate the listener presents, after one message ACKed AA."""
+    with tls_client(port, ca, cert) as client:
+        ack = Ack.read(client.send_message(siu("S12", control_id, "20300301090000")))
+        der = client.socket.getpeercert(binary_form=True)
+    assert ack.code == "AA"
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+def serial(path: Path) -> int:
+    return x509.load_pem_x509_certificate(path.read_bytes()).serial_number
+
+
+def renew(source: Path, target: Path) -> None:
+    """As cert-manager and certbot do: the new file put in place at once (a rename)."""
+    staged = target.with_suffix(".new")
+    shutil.copyfile(source, staged)
+    os.replace(staged, target)
+
+
+def events(logs: io.StringIO, name: str) -> list[dict[str, object]]:
+    return [entry for line in logs.getvalue().splitlines() if (entry := json.loads(line))["event"] == name]
+
+
+def tls_yaml(files: dict[str, Path], mutual: bool = False) -> str:
+    ca = f", client_ca_file: {files['ca']}" if mutual else ""
+    return f"tls: {{cert_file: {files['server_cert']}, key_file: {files['server_key']}{ca}}}"
+
+
+def renewal(folder: Path) -> tuple[dict[str, Path], dict[str, Path], dict[str, Path]]:
+    """A certificate about to end, its renewal, and the files the listener is told to read
+    (a copy of the first, for the renewal to replace)."""
+    old = certificates(folder / "old", timedelta(days=2))
+    new = certificates(folder / "new", timedelta(days=90))
+    (folder / "live").mkdir()
+    files = {key: folder / "live" / old[key].name for key in ("server_cert", "server_key")}
+    for key, path in files.items():
+        shutil.copyfile(old[key], path)
+    return old, new, files
+
+
+@TRANSPORT_ONLY
+def test_a_renewed_certificate_is_served_to_new_connections_without_a_restart(
+        tls_listen: ListenerFactory, tmp_path: Path, logs: io.StringIO) -> None:
+    """On main the listener served the certificate it started with until it expired."""
+    old, new, files = renewal(tmp_path)
+    running = tls_listen(tls_yaml(files))
+    assert served_serial(running.port, old["ca"], control_id="M1") == serial(old["server_cert"])
+    renew(new["server_key"], files["server_key"])
+    renew(new["server_cert"], files["server_cert"])
+    assert served_serial(running.port, new["ca"], control_id="M2") == serial(new["server_cert"])
+    [reloaded] = events(logs, "mllp.tls_reloaded")
+    assert reloaded["level"] == "info" and str(reloaded["not_after"]).endswith("Z")
+
+
+@TRANSPORT_ONLY
+def test_a_half_written_renewal_keeps_the_previous_certificate_names_the_file_and_is_taken_once_whole(
+        tls_listen: ListenerFactory, tmp_path: Path, logs: io.StringIO) -> None:
+    old, new, files = renewal(tmp_path)
+    running = tls_listen(tls_yaml(files))
+    renew(new["server_cert"], files["server_cert"])  # the key not yet: they do not belong together
+    assert served_serial(running.port, old["ca"], control_id="M1") == serial(old["server_cert"])
+    files["server_cert"].write_bytes(new["server_cert"].read_bytes()[:100])  # cut short while written
+    assert served_serial(running.port, old["ca"], control_id="M2") == serial(old["server_cert"])
+    failed = events(logs, "mllp.tls_reload_failed")
+    assert [(e["level"], e["file"]) for e in failed] == [("error", str(files["server_key"])),
+                                                         ("error", str(files["server_cert"]))]
+    assert "does not belong to the certificate" in str(failed[0]["reason"])
+    key_body = new["server_key"].read_text().splitlines()[1]
+    assert key_body not in logs.getvalue()  # never key material
+    renew(new["server_cert"], files["server_cert"])
+    renew(new["server_key"], files["server_key"])
+    assert served_serial(running.port, new["ca"], control_id="M3") == serial(new["server_cert"])
+    [listener] = running.service._listeners
+    assert listener.tls is not None and listener.tls.problem is None and listener.tls.reload_failures == 2
+
+
+@TRANSPORT_ONLY
+def test_a_renewed_client_ca_applies_to_new_connections(tls_listen: ListenerFactory, tmp_path: Path) -> None:
+    """Mutual TLS: the senders' CA replaced by a new one (and their certificates with it)."""
+    first = certificates(tmp_path / "first")
+    second = certificates(tmp_path / "second", ca_name="test CA 2")
+    live = tmp_path / "live"
+    live.mkdir()
+    files = {"server_cert": first["server_cert"], "server_key": first["server_key"], "ca": live / "senders.pem"}
+    shutil.copyfile(first["ca"], files["ca"])
+    running = tls_listen(tls_yaml(files, mutual=True))
+    old_sender, new_sender = ((c["client_cert"], c["client_key"]) for c in (first, second))
+    served_serial(running.port, first["ca"], old_sender, control_id="M1")
+    renew(second["ca"], files["ca"])
+    served_serial(running.port, first["ca"], new_sender, control_id="M2")  # refused on main
+    try:  # TLS 1.3: the client's side of the handshake ends first, then the listener closes
+        with tls_client(running.port, first["ca"], old_sender) as client:
+            reply = client.send_message(siu("S12", "M3", "20300301090000"))
+    except (ssl.SSLError, ConnectionError):
+        reply = b""
+    assert reply == b""
+
+
+@TRANSPORT_ONLY
+def test_failed_handshakes_are_counted_and_warned_once_when_repeated(
+        tls_listen: ListenerFactory, tmp_path: Path, logs: io.StringIO) -> None:
+    """An expired certificate: every sender's handshake fails. On main asyncio's SSL protocol
+    swallowed these before the listener saw the connection: nothing counted, nothing logged.
+    TCP probes (a load balancer's, Kubernetes' tcpSocket) are no failed handshake."""
+    expired = certificates(tmp_path / "expired", timedelta(hours=-1))
+    running = tls_listen(tls_yaml(expired))
+    for _probe in range(REPEATED_HANDSHAKE_FAILURES):  # a TCP health check: connects, closes, says nothing
+        socket.create_connection(("127.0.0.1", running.port), timeout=5).close()
+    for number in range(REPEATED_HANDSHAKE_FAILURES + 3):
+        with pytest.raises(ssl.SSLCertVerificationError, match="expired"):
+            served_serial(running.port, expired["ca"], control_id=f"M{number}")
+    [listener] = running.service._listeners
+    tls = listener.tls
+    assert tls is not None  # the client may be told before the listener reads the alert: wait for it
+    assert wait_for(lambda: tls.handshake_failures == REPEATED_HANDSHAKE_FAILURES + 3)
+    each = events(logs, "mllp.tls_handshake_failed")
+    assert len(each) == REPEATED_HANDSHAKE_FAILURES + 3 and {e["level"] for e in each} == {"info"}
+    assert {e["reason"] for e in each} == {"SSLV3_ALERT_CERTIFICATE_EXPIRED"}
+    [warned] = events(logs, "mllp.tls_handshakes_failing")
+    assert warned["level"] == "warning" and warned["failed_in_a_row"] == REPEATED_HANDSHAKE_FAILURES
+
+
+def settings_of(files: dict[str, Path]) -> TlsSettings:
+    return TlsSettings(cert_file=files["server_cert"], key_file=files["server_key"])
+
+
+def test_the_periodic_check_retries_a_failed_reload_and_logs_a_near_expiry_once_a_day(
+        tmp_path: Path, logs: io.StringIO) -> None:
+    files = certificates(tmp_path, timedelta(days=5))
+    moment = [0.0]
+    tls = ListenerTls("siu", settings_of(files), clock=lambda: moment[0])
+    tls.periodic()
+    tls.periodic()
+    moment[0] += 24 * 3600
+    tls.periodic()
+    expiring = events(logs, "mllp.certificate_expiring")
+    assert [(e["level"], e["days_left"]) for e in expiring] == [("warning", 5.0), ("warning", 5.0)]
+    files["server_key"].write_text("")  # unreadable as a key: a failed reload, kept, tried again
+    tls.check()
+    tls.periodic()
+    assert tls.reload_failures == 2 and tls.problem is not None and str(files["server_key"]) in tls.problem
+    assert len(events(logs, "mllp.tls_reload_failed")) == 1  # the same problem is not logged each minute
+
+
+def test_an_expired_certificate_in_use_is_logged_as_an_error(tmp_path: Path, logs: io.StringIO) -> None:
+    tls = ListenerTls("siu", settings_of(certificates(tmp_path, timedelta(minutes=-5))))
+    tls.periodic()
+    [expired] = events(logs, "mllp.certificate_expired")
+    assert expired["level"] == "error" and expired["file"] == str(tmp_path / "server.pem")
+
+
+@pytest.mark.parametrize(("valid_for", "ok", "words"), [
+    (timedelta(days=90), True, "TLS certificate valid until"),
+    (timedelta(days=5), True, "warning: the TLS certificate expires at"),
+    (timedelta(minutes=-5), False, "listen.tls: the certificate expired at"),
+])
+def test_check_reports_the_certificate_end(tmp_path: Path, valid_for: timedelta, ok: bool, words: str) -> None:
+    files = certificates(tmp_path, valid_for)
+    config = Hl7v2Settings.model_validate({"name": "siu", "kind": "hl7v2", "listen": {
+        "tls": {"cert_file": str(files["server_cert"]), "key_file": str(files["server_key"])}}})
+    result = Hl7v2Connector(config).check()
+    assert result.ok is ok and words in result.detail, result
+
+
+def test_check_fails_on_a_half_written_renewal_naming_the_key(tmp_path: Path) -> None:
+    files = certificates(tmp_path / "old")
+    files["server_cert"].write_bytes(certificates(tmp_path / "new")["server_cert"].read_bytes())
+    config = Hl7v2Settings.model_validate({"name": "siu", "kind": "hl7v2", "listen": {
+        "tls": {"cert_file": str(files["server_cert"]), "key_file": str(files["server_key"])}}})
+    result = Hl7v2Connector(config).check()
+    assert not result.ok and f"{files['server_key']}: the key does not belong to the certificate" in result.detail
+
+
+@TRANSPORT_ONLY
+def test_hl7_listen_serves_its_tls_figures_at_metrics(write_settings: SettingsFactory, store: Store,
+                                                     loop_thread: LoopThread, tmp_path: Path) -> None:  # noqa: F811
+    """`clinicsync hl7 listen --metrics-port`: what only the running listener knows, scraped
+    over HTTP: failed handshakes, reloads, and the certificate it serves."""
+    files = certificates(tmp_path / "tls", timedelta(hours=-1))  # expired: every handshake fails
+    settings = load_settings(write_settings(f"""
+        - name: siu
+          kind: hl7v2
+          listen: {{port: 0, {tls_yaml(files)}}}
+        """))
+    ready: asyncio.Queue[Any] = asyncio.Queue()
+    stop: list[asyncio.Event] = []
+
+    async def serve() -> None:
+        stop.append(asyncio.Event())
+        await serve_mllp(settings, store, on_ready=ready.put_nowait, stop=stop[0], metrics=("127.0.0.1", 0),
+                         on_metrics=lambda host, port: ready.put_nowait(port))
+    future = asyncio.run_coroutine_threadsafe(serve(), loop_thread.loop)
+    metrics_port = loop_thread.run(ready.get())
+    [listening] = loop_thread.run(ready.get())
+    try:
+        for number in range(4):
+            with pytest.raises(ssl.SSLCertVerificationError):
+                served_serial(listening.port, files["ca"], control_id=f"M{number}")
+
+        def figure(name: str) -> float | None:
+            text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+            return next((sample.value for family in text_string_to_metric_families(text)
+                         for sample in family.samples if sample.name == name), None)
+
+        assert wait_for(lambda: figure("clinicsync_mllp_tls_handshake_failures_total") == 4)
+        assert figure("clinicsync_mllp_certificate_reload_failing") == 0
+        in_use = x509.load_pem_x509_certificate(files["server_cert"].read_bytes()).not_valid_after_utc
+        assert figure("clinicsync_mllp_certificate_in_use_expiry_timestamp_seconds") == in_use.timestamp()
+    finally:
+        loop_thread.loop.call_soon_threadsafe(stop[0].set)
+        future.result(30)
+    with pytest.raises(httpx.ConnectError):  # stopped with the listener
+        httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
