@@ -25,6 +25,7 @@ is never lost for a bookkeeping failure."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +43,8 @@ REMIND_EVERY = timedelta(hours=24)
 PREFIX = "said:"
 _TASK_LIMIT = 64  # housekeeping.task's length
 _DIGEST = 8
+# A state's numbers (a count of visits that goes down, a time) are not a change of state.
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,12 @@ class Standing:
 
     def seen(self, engine: Engine, log: Any, subject: str, *, state: str = "", level: str = "warning",
              now: datetime | None = None, **fields: Any) -> bool:
-        """The condition holds for ``subject`` now, in ``state`` (e.g. its error text): written at
-        ``level`` when it is new, changed or due a reminder, else at debug. True if written at
-        ``level``."""
+        """The condition holds for ``subject`` now, in ``state`` (e.g. its error text; its numbers
+        are ignored: a count that goes down is the same state): written at ``level`` when it is
+        new, changed or due a reminder, else at debug. True if written at ``level``."""
         now = now or utcnow()
         head = self._key(subject)
-        said = f"{head}#{hashlib.sha256(state.encode()).hexdigest()[:_DIGEST]}"
+        said = f"{head}#{hashlib.sha256(_DIGITS.sub('#', state).encode()).hexdigest()[:_DIGEST]}"
         try:
             with engine.begin() as connection:
                 rows = _rows(connection, _of(head))

@@ -75,11 +75,13 @@ def test_a_change_and_a_new_subject_during_a_standing_condition_are_written(stor
     FAILING.seen(store.engine, log, "front", state="no such folder", level="error", now=START + CRON)
     FAILING.seen(store.engine, log, "pm", state="password refused", level="error", now=START + 2 * CRON)
     FAILING.seen(store.engine, log, "pm", state="password refused", level="error", now=START + 3 * CRON)
+    FAILING.seen(store.engine, log, "pm", state="12 visits wait", level="error", now=START + 4 * CRON)
+    FAILING.seen(store.engine, log, "pm", state="11 visits wait", level="error", now=START + 5 * CRON)  # a count
     assert [(f["connector"], f.get("changed", False)) for _e, f in log.at("error")] == [
-        ("pm", False), ("front", False), ("pm", True)]
+        ("pm", False), ("front", False), ("pm", True), ("pm", True)]
     assert log.at("error")[-1][1]["since"] == "2027-03-01T08:00:00Z"  # the condition's start, not the change's
     # every subject but the ones still seen ends
-    assert FAILING.ended(store.engine, log, keep=["front"], now=START + 4 * CRON) == ["pm"]
+    assert FAILING.ended(store.engine, log, keep=["front"], now=START + 6 * CRON) == ["pm"]
 
 
 def test_a_store_that_cannot_be_read_loses_no_line(tmp_path: Path) -> None:
