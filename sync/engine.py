@@ -36,12 +36,18 @@ from clinicsync.sync.locks import HeldLock, poll_lock
 from clinicsync.sync.orphans import find_orphans, first_run_refusal, unretire
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.settings import Settings
+from clinicsync.sync.standing import Standing
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store, build_mapped
 from clinicsync.sync.subscriptions import note_server_status, subscription_state
 from clinicsync.sync.sweep import sweep_if_due, with_moved_past_window
 from clinicsync.sync.zonerules import check_zone_rules
 
 log = structlog.get_logger("clinicsync.sync")
+# Standing conditions, logged when they start, change and end, not at every run (sync/standing.py).
+FAILING = Standing("connector.failed", "connector")
+CRASHING = Standing("connector.crashed", "connector")
+SUBSCRIPTION_UNREAD = Standing("fhir.subscription.unread", "connector")
+ORPHANED = Standing("source.orphaned", "connector")
 BatchCallback = Callable[[str, Counts], None]
 BUSY = "skipped: another worker is polling it right now"
 
@@ -232,6 +238,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     progress.stage_started(stage)
     bound = log.bind(connector=config.name, run_id=run_id)
     connector = None
+    failed: tuple[Standing, str, dict[str, Any]] | None = None  # what ended the run, if it failed
     # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
     # without error, what it stores is recorded, not announced. A crash mid-way leaves it
     # unfinished, so the run that resumes is still the baseline.
@@ -330,21 +337,19 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             store.finish_baseline(config.name, run_id)
             if baseline:
                 bound.info("connector.baseline_recorded", appointments=report.counts.created)
-    except ConnectorError as exc:
+    except (ConnectorError, ValueError) as exc:  # ValueError: a mapping preset that does not load
         report.error = str(exc)
-        bound.error("connector.failed", error=str(exc))
-    except ValueError as exc:  # a mapping preset that does not load
-        report.error = str(exc)
-        bound.error("connector.failed", error=str(exc))
+        failed = (FAILING, str(exc), {"error": str(exc)})
     except Exception as exc:
         report.error = f"internal error: {type(exc).__name__}: {exc}"
-        bound.error("connector.crashed", error=type(exc).__name__,
-                    where=traceback.extract_tb(exc.__traceback__)[-1].name)
+        where = traceback.extract_tb(exc.__traceback__)[-1].name
+        failed = (CRASHING, f"{type(exc).__name__} {where}", {"error": type(exc).__name__, "where": where})
     finally:
         if connector is not None:
             connector.close()
         store.finish_run(row_id, report.counts, report.error)
         progress.stage_finished(stage, report.error)
+    _note_failure(store, bound, config.name, failed, report.error)
     bound.info("connector.synced", **report.counts.as_dict(), failed=report.error is not None)
     if report.counts.corrected:
         bound.warning("connector.zone_corrected", corrected=report.counts.corrected,
@@ -353,6 +358,20 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         bound.warning("connector.phones_elsewhere", patients=report.counts.phones_elsewhere,
                       detail=phones_line(report.counts.phones_elsewhere))
     return report
+
+
+def _note_failure(store: Store, bound: Any, name: str, failed: tuple[Standing, str, dict[str, Any]] | None,
+                  error: str | None) -> None:
+    """A source that fails (or crashes) run after run: an error when it starts failing or the
+    error changes, a daily reminder, and `connector.failed.resolved` after its first good run
+    (sync/standing.py). A run stopped by a safety check ends nothing."""
+    if failed is not None:
+        kind, state, fields = failed
+        kind.seen(store.engine, bound, name, state=state, level="error", **fields)
+        (CRASHING if kind is FAILING else FAILING).ended(store.engine, bound, name)
+    elif error is None:
+        FAILING.ended(store.engine, bound, name)
+        CRASHING.ended(store.engine, bound, name)
 
 
 def _check_subscription(store: Store, config: ConnectorSettings, connector: Connector, bound: Any) -> None:
@@ -369,8 +388,9 @@ def _check_subscription(store: Store, config: ConnectorSettings, connector: Conn
     try:
         status = connector.subscription_status(str(known["subscription"]))
     except ConnectorError as exc:
-        bound.warning("fhir.subscription.unread", error=type(exc).__name__)
+        SUBSCRIPTION_UNREAD.seen(store.engine, bound, config.name, state=type(exc).__name__, error=type(exc).__name__)
         return
+    SUBSCRIPTION_UNREAD.ended(store.engine, bound, config.name)
     if status is not None:
         note_server_status(store.engine, config.name, status)
         if status != known.get("status"):
@@ -405,9 +425,10 @@ def warn_orphans(settings: Settings, store: Store, report: RunReport) -> None:
     except SQLAlchemyError as exc:
         log.warning("sources.orphans_unread", error=type(exc).__name__)
         return
-    for orphan in orphans:
-        log.warning("source.orphaned", connector=orphan.connector, future_visits=orphan.future_visits,
-                    pending_messages=orphan.pending_messages, fix=orphan.detail)
+    for orphan in orphans:  # once when it starts, then a daily reminder (sync/standing.py)
+        ORPHANED.seen(store.engine, log, orphan.connector, future_visits=orphan.future_visits,
+                      pending_messages=orphan.pending_messages, fix=orphan.detail)
+    ORPHANED.ended(store.engine, log, keep=[o.connector for o in orphans])
     if orphans:
         report.extras["orphaned_sources"] = {"sources": [o.as_dict() for o in orphans]}
 

@@ -44,9 +44,11 @@ from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.calendar import CalendarSettings
+from clinicsync.sync.standing import Standing
 from clinicsync.sync.store import Store
 
 log = structlog.get_logger("clinicsync.calendar")
+LEFT_BEHIND = Standing("calendar.left_behind", "provider")
 CHUNK = 1000  # operations per round of (pending rows → calls → bookkeeping); a multiple of 50
 RETIRE_PER_RUN = 5 * CHUNK  # events of a provider no longer used removed per run; the rest next run
 # Events only rendered again (a settings edit) patched per run in Google, the soonest first;
@@ -490,9 +492,11 @@ def retire_others(settings: CalendarSettings, engine: Engine, now: datetime | No
             counts["retired"] += report.deleted
         # Still held there: not reachable, past this run's bound, failed, or not yet in the new calendar.
         left = count_left_behind(engine, name, since)
-        if left:
-            log.warning("calendar.left_behind", provider=name, events=left,
-                        reachable=provider is not None or not live)
+        if left:  # at each run while it lasts: once, a daily reminder, then resolved (sync/standing.py)
+            reachable = provider is not None or not live
+            LEFT_BEHIND.seen(engine, log, name, state=str(reachable), now=now, events=left, reachable=reachable)
+        else:
+            LEFT_BEHIND.ended(engine, log, name, now=now)
         counts["left"] += left
     nothing_left(engine, settings.provider, None if counts["left"] else day)
     return {key: value for key, value in sorted(counts.items(), reverse=True) if value}

@@ -21,12 +21,15 @@ from clinicsync.sync.run_progress import RunRecorder
 from clinicsync.sync.service.sections import StatusSection, status_sections  # noqa: F401 - moved there (obs 6)
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import close_interrupted_runs
+from clinicsync.sync.standing import Standing
 from clinicsync.sync.store import Store
 from clinicsync.sync.waitlist.book import booking_stage
 from clinicsync.sync.waitlist.sources import waitlist_sources_stage
 from clinicsync.sync.waitlist.stage import waitlist_stage
 
 log = structlog.get_logger("clinicsync.pipeline")
+# A stage that raises at each run: logged when it starts, changes and ends (sync/standing.py).
+STAGE_FAILED = Standing("stage.failed", "stage")
 StageResult = dict[str, Any]
 
 
@@ -91,7 +94,10 @@ def _run_stages(settings: Settings, store: Store, report: RunReport, watch: Fano
         try:
             result = stage.run(settings, store, report.run_id, progress=watch.ticker(stage.key))
         except Exception as exc:  # one stage failing must not hide the others' work
-            log.error("stage.failed", stage=stage.key, error=type(exc).__name__)
             result = {"error": f"{type(exc).__name__}: {exc}"}
+            STAGE_FAILED.seen(store.engine, log, stage.key, state=result["error"], level="error",
+                              error=type(exc).__name__)
+        else:
+            STAGE_FAILED.ended(store.engine, log, stage.key)
         watch.stage_finished(stage.key, result.get("error") if isinstance(result, dict) else None)
         report.extras[stage.key] = result

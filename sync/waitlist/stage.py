@@ -20,11 +20,13 @@ from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.offer_links import offer_link_maker
 from clinicsync.sync.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.settings import Settings
+from clinicsync.sync.standing import Standing
 from clinicsync.sync.store import Store
 from clinicsync.sync.waitlist.detect import detect
 from clinicsync.sync.waitlist.offers import OfferReport, OfferSender, plan_offers
 
 log = structlog.get_logger("clinicsync.waitlist")
+NO_LINKS_SET = Standing("waitlist.no_links", "stage")
 NO_LINKS = "waitlist: offers need server.public_url and server.secret_key (their one-tap link); none sent"
 
 
@@ -42,9 +44,10 @@ def run_waitlist(settings: Settings, store: Store, now: datetime | None = None) 
         if links is not None:
             plan_offers(connection, settings, now, report)
     result: dict[str, Any] = {**found.as_dict()}
-    if links is None:
-        log.error("waitlist.no_links")
+    if links is None:  # a setting to fix: said once, then daily, until it is (sync/standing.py)
+        NO_LINKS_SET.seen(store.engine, log, "waitlist", level="error", now=now)
         return {**result, "error": NO_LINKS}
+    NO_LINKS_SET.ended(store.engine, log, "waitlist", now=now)
     sender = OfferSender(settings, store.engine, now, links)
     try:
         for offer_id in sender.pending():

@@ -700,11 +700,8 @@ async def test_a_handshake_or_heartbeat_writes_no_appointment_and_no_event(
     assert rows(store) == {} and events(store) == []
 
 
-def test_the_poll_reads_the_rest_hook_subscription_and_a_deleted_errored_or_ended_one_is_a_stall(
-        write_settings: Callable[..., Path], fake: FakeFhir, cli: Any, store: Store) -> None:
-    """An R4 rest-hook has no heartbeats: when the server deletes it, ends it or sets it error,
-    no notification says so. The regular poll reads it (GET Subscription/<id>) and records what
-    the server says."""
+def subscribed_rest_hook(write_settings: Callable[..., Path], fake: FakeFhir, cli: Any) -> tuple[Path, Settings, str]:
+    """An R4 rest-hook source `ehr` with one appointment, subscribed: (settings path, settings, Subscription id)."""
     path = write_settings(connectors=f"""
 - name: ehr
   kind: fhir
@@ -712,9 +709,16 @@ def test_the_poll_reads_the_rest_hook_subscription_and_a_deleted_errored_or_ende
   subscription:
     secret: {SECRET}
 """, extra="server:\n  public_url: https://clinicsync.example.org\n")
-    settings = load_settings(path)
     seed(fake, "a1")
-    sid = json.loads(cli(path)("fhir", "subscribe", "ehr")[1])["id"]
+    return path, load_settings(path), json.loads(cli(path)("fhir", "subscribe", "ehr")[1])["id"]
+
+
+def test_the_poll_reads_the_rest_hook_subscription_and_a_deleted_errored_or_ended_one_is_a_stall(
+        write_settings: Callable[..., Path], fake: FakeFhir, cli: Any, store: Store) -> None:
+    """An R4 rest-hook has no heartbeats: when the server deletes it, ends it or sets it error,
+    no notification says so. The regular poll reads it (GET Subscription/<id>) and records what
+    the server says."""
+    path, settings, sid = subscribed_rest_hook(write_settings, fake, cli)
     fake.put({**fake.get(f"Subscription/{sid}"), "status": "active"})  # the server activated it
     assert sync_once(settings, store, only=["ehr"]).connectors["ehr"].error is None
     assert fake.seen("GET", f"/fhir/Subscription/{sid}") != []
@@ -765,3 +769,22 @@ async def test_a_renamed_fhir_source_is_answered_503_until_source_rename(
         app.state.fhir_inboxes.close()
     assert [r.connector for r in rows(store).values()] == ["emr"]
     assert events(store) == [("created", "a1"), ("rescheduled", "a1")]
+
+
+def test_a_subscription_the_poll_cannot_read_is_one_warning_not_one_per_poll(
+        write_settings: Callable[..., Path], fake: FakeFhir, cli: Any, store: Store) -> None:
+    """Stop 52 (h/logrepeat): the server refuses `GET Subscription/<id>` (a scope the client
+    lost). On main each poll, every few minutes under cron, logged `fhir.subscription.unread`
+    at warning; now once, the polls after it at debug (sync/standing.py), and a `.resolved`
+    line once it is read again."""
+    from structlog.testing import capture_logs
+
+    _path, settings, sid = subscribed_rest_hook(write_settings, fake, cli)
+    fake.fail(lambda seen: seen.method == "GET" and seen.path == f"/fhir/Subscription/{sid}", 403, times=6)
+    with capture_logs() as logs:
+        for _ in range(6):
+            assert sync_once(settings, store, only=["ehr"]).connectors["ehr"].error is None
+        sync_once(settings, store, only=["ehr"])
+    unread = [line["log_level"] for line in logs if line["event"] == "fhir.subscription.unread"]
+    assert unread == ["warning"] + ["debug"] * 5  # main: six warnings
+    assert [line["connector"] for line in logs if line["event"] == "fhir.subscription.unread.resolved"] == ["ehr"]

@@ -83,3 +83,20 @@ def test_with_the_dry_run_outbox_offers_are_written_as_files(store: Store, write
     assert len(written) == 2 and all("waitlist" in p.name for p in written)
     bodies = [p.read_text(encoding="utf-8") for p in written]
     assert all("https://clinic.example.org/w/" in body for body in bodies)
+
+
+def test_offers_without_links_are_one_error_not_one_per_run(
+        store: Store, reminder_settings: SettingsMaker) -> None:
+    """Stop 52 (h/logrepeat): the stage's `waitlist.no_links` was an error at every run of
+    `sync --once` (288 a day under cron) until the setting is fixed; now once, the runs after
+    it at debug (sync/standing.py), and `.resolved` once the links can be made."""
+    from structlog.testing import capture_logs
+
+    without = reminder_settings("quiet_hours: null", extra_notifiers="waitlist:\n  enabled: true\n")
+    with capture_logs() as logs:
+        for minute in range(3):
+            assert "error" in run_waitlist(without, store, DAY + timedelta(minutes=minute))
+        fixed = reminder_settings("quiet_hours: null", extra_notifiers=SERVER + waitlist())
+        assert "error" not in run_waitlist(fixed, store, DAY + timedelta(minutes=3))
+    assert [line["log_level"] for line in logs if line["event"] == "waitlist.no_links"] == ["error", "debug", "debug"]
+    assert [line["stage"] for line in logs if line["event"] == "waitlist.no_links.resolved"] == ["waitlist"]

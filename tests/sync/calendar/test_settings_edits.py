@@ -427,3 +427,22 @@ def test_an_ics_template_edit_rewrites_every_event_in_one_run(settings, store: S
     assert result["patched"] == 30 and "rerender_left" not in result
     titles = {str(e["summary"]) for e in Calendar.from_ical(amelia_file(tmp_path).read_bytes()).walk("VEVENT")}
     assert titles == {"Visit"}
+
+
+def test_events_left_behind_are_one_warning_not_one_per_run(settings, store: Store,  # type: ignore[no-untyped-def]
+                                                            fake_google: FakeGoogle) -> None:
+    """Stop 52 (h/logrepeat): events nothing can remove were a `calendar.left_behind` warning at
+    every run (288 a day under cron); now one, the runs after it at debug, and a `.resolved`
+    line once they are gone (sync/standing.py). `calendar status` says so all along."""
+    from structlog.testing import capture_logs
+
+    apply(store, appointment("A1"))
+    stage(settings("google"), store)
+    off = CalendarSettings()
+    with capture_logs() as logs:
+        for _ in range(4):
+            assert stage(off, store)["left"] == 1
+        assert stage(settings("none"), store)["retired"] == 1
+    left = [line["log_level"] for line in logs if line["event"] == "calendar.left_behind"]
+    assert left == ["warning", "debug", "debug", "debug"]  # main: four warnings
+    assert [line["provider"] for line in logs if line["event"] == "calendar.left_behind.resolved"] == ["google"]
