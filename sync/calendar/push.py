@@ -40,6 +40,7 @@ from clinicsync.sync.calendar.links import (
     remember_sources,
 )
 from clinicsync.sync.calendar.provider import PROVIDERS, CalendarProvider, Op, OpKind, Outcome, Target, built
+from clinicsync.sync.locks import calendar_lock
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
@@ -506,9 +507,23 @@ def _retiring_provider(settings: CalendarSettings, name: str, engine: Engine) ->
     return build_provider(settings.model_copy(update={"provider": name}), engine)
 
 
+BUSY = "busy"  # the stage's count when another worker ran it (calendar_lock)
+
+
 def calendar_stage(settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> dict[str, int]:
     """The pipeline stage: ``{"inserted", "patched", "deleted", "unchanged", "failed", "skipped"}``,
-    and ``retired`` / ``left`` when another provider still held events (:func:`retire_others`)."""
+    and ``retired`` / ``left`` when another provider still held events (:func:`retire_others`).
+    Under the calendar lock (sync/locks.py): while another worker runs it, this run skips the
+    stage with ``{"busy": 1}`` and a log line; that worker pushes what is pending, and the next
+    run anything stored after it read."""
+    with calendar_lock(store.engine) as held:
+        if held is None:
+            log.info("calendar.skipped", reason="another worker is running the calendar stage")
+            return {BUSY: 1}
+        return _calendar_pass(settings, store, progress)
+
+
+def _calendar_pass(settings: Settings, store: Store, progress: Ticker) -> dict[str, int]:
     provider = build_provider(settings.calendar, store.engine)
     if provider is None:
         result = PushReport().as_dict()
