@@ -5,6 +5,7 @@ lock), and a .ics file written from an older view never recorded as the store's.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,7 @@ from clinicsync.sync.locks import calendar_lock
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.calendar import CalendarSettings
 from clinicsync.sync.store import Store
+from tests.conftest import Cli, SettingsFactory
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment
 
@@ -221,9 +223,9 @@ def test_overlapping_google_stages_push_each_change_once(
 
 _HOLDER = """
 import sys, time
-from clinicsync.sync.db import make_engine
+from sqlalchemy import create_engine
 from clinicsync.sync.locks import calendar_lock
-with calendar_lock(make_engine(sys.argv[1])) as held:
+with calendar_lock(create_engine(sys.argv[1])) as held:
     assert held is not None
     print("held", flush=True)
     time.sleep(60)
@@ -257,3 +259,23 @@ def test_the_calendar_lock_of_a_killed_worker_is_released(store_url: str, store:
     finally:
         if holder.poll() is None:
             holder.kill()
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_while_a_run_holds_the_stage_sync_skips_it_and_calendar_push_is_refused(
+        cli: Callable[[Path], Cli], write_settings: SettingsFactory, store_url: str) -> None:
+    config = write_settings(extra="calendar:\n  provider: ics\n  ics:\n    directory: calendars\n")
+    run = cli(config)
+    run("db", "upgrade")
+    engine = make_engine(store_url)
+    try:
+        with calendar_lock(engine) as held:
+            assert held is not None
+            _, out, err = run("sync", "--once", "--json")
+            assert json.loads(out)["calendar"] == {"busy": 1} and "calendar.skipped" in err
+            _, _, err = run("calendar", "push", expect=1)
+            assert "another worker is running the calendar stage" in err
+        _, out, _ = run("calendar", "push", "--json")
+        assert json.loads(out)["failed"] == 0 and "busy" not in json.loads(out)
+    finally:
+        engine.dispose()
