@@ -19,6 +19,7 @@ from typing import Any, cast
 import pytest
 from icalendar import Calendar
 
+from clinicsync.sync.calendar import push as push_module
 from clinicsync.sync.calendar.google import GoogleCalendar
 from clinicsync.sync.calendar.ics import IcsCalendar, uid_for
 from clinicsync.sync.calendar.ics_state import write_atomically
@@ -279,3 +280,40 @@ def test_while_a_run_holds_the_stage_sync_skips_it_and_calendar_push_is_refused(
         assert json.loads(out)["failed"] == 0 and "busy" not in json.loads(out)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_cancellation_racing_an_insert_never_leaves_the_event_in_google(
+        google_calendar_settings: Callable[..., CalendarSettings], fake_google: FakeGoogle, store: Store,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run A is about to insert a new visit (its link pending) when the desk cancels it; run B
+    sends the delete (404: not there yet), A inserts, then B records its delete. On main the
+    link said deleted over a live event: the next run found nothing to do and the cancelled
+    visit stayed in the doctor's Google calendar for good. Now B skips the stage and the next
+    run deletes A's event."""
+    calendar = google_calendar_settings()
+    apply(store, appointment("A1"))
+    a_ready, a_go, b_records, b_go = (threading.Event() for _ in range(4))
+    pause_in(monkeypatch, GoogleCalendar, "push", "A", a_ready, a_go, before=True)
+    record = push_module.record_outcomes
+
+    def late_bookkeeping(*args: Any, **kwargs: Any) -> None:
+        if threading.current_thread().name == "B":
+            b_records.set()
+            assert b_go.wait(WAIT)
+        record(*args, **kwargs)
+
+    monkeypatch.setattr(push_module, "record_outcomes", late_bookkeeping)
+    run_a = Thread("A", lambda: stage(calendar, store))
+    run_a.start()
+    assert a_ready.wait(WAIT)
+    apply(store, appointment("A1", status="cancelled"))
+    run_b = Thread("B", lambda: stage(calendar, store))
+    run_b.start()
+    reached_or_done(b_records, run_b)
+    a_go.set()
+    assert run_a.outcome()["inserted"] == 1
+    b_go.set()
+    run_b.outcome()
+    stage(calendar, store)  # the next run
+    assert list(fake_google.live(DOCTORS["D01"][1])) == []
