@@ -34,7 +34,7 @@ from tests.conftest import Cli, SettingsFactory
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment
 
-AMELIA = DOCTORS["D01"][1]
+AMELIA = str(DOCTORS["D01"][1])
 WAIT = 10.0
 
 
@@ -316,4 +316,4 @@ def test_a_cancellation_racing_an_insert_never_leaves_the_event_in_google(
     b_go.set()
     run_b.outcome()
     stage(calendar, store)  # the next run
-    assert list(fake_google.live(DOCTORS["D01"][1])) == []
+    assert list(fake_google.live(AMELIA)) == []
