@@ -5,6 +5,7 @@ lock), and a .ics file written from an older view never recorded as the store's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+import psycopg
 import pytest
 from icalendar import Calendar
 
@@ -30,7 +32,7 @@ from clinicsync.sync.locks import calendar_lock
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.calendar import CalendarSettings
 from clinicsync.sync.store import Store
-from tests.conftest import Cli, SettingsFactory
+from tests.conftest import POSTGRES_URL, Cli, SettingsFactory
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment
 
@@ -98,6 +100,23 @@ def pause_in(monkeypatch: pytest.MonkeyPatch, cls: type, method: str, thread: st
     monkeypatch.setattr(cls, method, paused)
 
 
+def cancelled_between(work: Callable[[], Any], store: Store, a_paused: threading.Event, a_go: threading.Event,
+                      b_paused: threading.Event, b_go: threading.Event) -> tuple[Any, Any]:
+    """Run A until it pauses; the desk cancels A1; run B until it pauses (or ends, having
+    skipped the stage); A goes on to its end, then B. Their results."""
+    run_a = Thread("A", work)
+    run_a.start()
+    assert a_paused.wait(WAIT)
+    apply(store, appointment("A1", status="cancelled"))
+    run_b = Thread("B", work)
+    run_b.start()
+    reached_or_done(b_paused, run_b)
+    a_go.set()
+    first = run_a.outcome()
+    b_go.set()
+    return first, run_b.outcome()
+
+
 def reached_or_done(event: threading.Event, thread: threading.Thread) -> None:
     """Wait until ``thread`` reaches its pause, or ends without reaching it (skipped the stage)."""
     for _ in range(int(WAIT * 100)):
@@ -121,17 +140,8 @@ def test_an_overlapping_stage_never_leaves_a_cancelled_visit_booked_in_a_doctors
     a_read, a_go, b_flush, b_go = (threading.Event() for _ in range(4))
     pause_in(monkeypatch, IcsCalendar, "_document", "A", a_read, a_go)
     pause_in(monkeypatch, IcsCalendar, "flush", "B", b_flush, b_go, before=True)
-    run_a = Thread("A", lambda: stage(ics_settings, store))
-    run_a.start()
-    assert a_read.wait(WAIT)
-    apply(store, appointment("A1", status="cancelled"))
-    run_b = Thread("B", lambda: stage(ics_settings, store))
-    run_b.start()
-    reached_or_done(b_flush, run_b)
-    a_go.set()
-    assert run_a.outcome()["inserted"] == 1
-    b_go.set()
-    second_run = run_b.outcome()
+    first_run, second_run = cancelled_between(lambda: stage(ics_settings, store), store, a_read, a_go, b_flush, b_go)
+    assert first_run["inserted"] == 1
     stage(ics_settings, store)  # the next run: nothing changed for Amelia since
     path = tmp_path / "calendars" / f"{AMELIA}.ics"
     assert statuses(path)[uid_for(event_id("csv", "A1"))] == "CANCELLED"
@@ -158,17 +168,8 @@ def test_a_file_written_from_an_older_view_is_written_again_by_the_next_run(
     a_read, a_go, b_flush, b_go = (threading.Event() for _ in range(4))
     pause_in(monkeypatch, IcsCalendar, "_document", "A", a_read, a_go)
     pause_in(monkeypatch, IcsCalendar, "flush", "B", b_flush, b_go, before=True)
-    run_a = Thread("A", one_pass)
-    run_a.start()
-    assert a_read.wait(WAIT)
-    apply(store, appointment("A1", status="cancelled"))
-    run_b = Thread("B", one_pass)
-    run_b.start()
-    assert b_flush.wait(WAIT)
-    a_go.set()
-    run_a.outcome()
-    b_go.set()
-    run_b.outcome()
+    cancelled_between(one_pass, store, a_read, a_go, b_flush, b_go)
+    assert b_flush.is_set()  # no lock here: B went as far as its write
     path = tmp_path / "calendars" / f"{AMELIA}.ics"
     assert statuses(path)[uid_for(event_id("csv", "A1"))] == "CANCELLED"
     one_pass()
@@ -304,16 +305,32 @@ def test_a_cancellation_racing_an_insert_never_leaves_the_event_in_google(
         record(*args, **kwargs)
 
     monkeypatch.setattr(push_module, "record_outcomes", late_bookkeeping)
-    run_a = Thread("A", lambda: stage(calendar, store))
-    run_a.start()
-    assert a_ready.wait(WAIT)
-    apply(store, appointment("A1", status="cancelled"))
-    run_b = Thread("B", lambda: stage(calendar, store))
-    run_b.start()
-    reached_or_done(b_records, run_b)
-    a_go.set()
-    assert run_a.outcome()["inserted"] == 1
-    b_go.set()
-    run_b.outcome()
+    first_run, _ = cancelled_between(lambda: stage(calendar, store), store, a_ready, a_go, b_records, b_go)
+    assert first_run["inserted"] == 1
     stage(calendar, store)  # the next run
     assert list(fake_google.live(AMELIA)) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_a_stage_whose_lock_session_died_stops_before_its_next_round(
+        ics_settings: CalendarSettings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock's PostgreSQL session ends mid-stage (a network blip, a restart): another run may
+    take the stage, so this one sends no further round; the next run pushes it all."""
+    apply(store, appointment("A1"), appointment("A2", doctor="D02"))
+    held_lock = push_module.calendar_lock
+
+    @contextlib.contextmanager
+    def dying(engine: Any) -> Iterator[Any]:
+        with held_lock(engine) as held:
+            pid = held.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()  # type: ignore[union-attr]
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            yield held
+
+    monkeypatch.setattr(push_module, "calendar_lock", dying)
+    with pytest.raises(push_module.CalendarLockLost):
+        stage(ics_settings, store)
+    assert not (tmp_path / "calendars").exists()  # no round was sent, no file written
+    monkeypatch.setattr(push_module, "calendar_lock", held_lock)
+    assert stage(ics_settings, store)["inserted"] == 2
