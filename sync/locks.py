@@ -1,5 +1,5 @@
 """Who may do what when several workers share one store: one poller per connector, one
-migrator per database, one `run` worker per SQLite file.
+calendar stage at a time, one migrator per database, one `run` worker per SQLite file.
 
 Built on the database's own locks, never on a home-made coordinator: PostgreSQL session
 advisory locks (held on a dedicated connection, so a worker that dies releases them with
@@ -115,6 +115,16 @@ def try_lock(engine: Engine, *name: str, wait: float | None = None) -> Iterator[
 def poll_lock(engine: Engine, connector: str) -> contextlib.AbstractContextManager[HeldLock | None]:
     """One worker polls a connector at a time; the others skip it and never wait."""
     return try_lock(engine, "poll", connector)
+
+
+def calendar_lock(engine: Engine) -> contextlib.AbstractContextManager[HeldLock | None]:
+    """One worker runs the calendar stage at a time (sync/calendar/push.py): two runs that
+    overlap (cron's `sync --once` while a long one still runs, a CronJob with concurrencyPolicy
+    Allow, the `run` service and a manual `sync --once`) would otherwise push the same changes
+    twice and write a doctor's .ics file from an older view over a newer one. One lock for the
+    whole stage, not one per calendar: it reads every calendar's links in pages and retires the
+    events of a provider no longer used, whatever the doctor. The others skip it, never wait."""
+    return try_lock(engine, "stage", "calendar")
 
 
 def migration_lock(engine: Engine, wait: float = 600.0) -> contextlib.AbstractContextManager[HeldLock | None]:

@@ -212,13 +212,17 @@ class IcsCalendar:
                 continue  # checked for the day: nothing to retire, nothing to write
             if retired:
                 log.info("calendar.ics_retired", calendar=calendar_id, events=retired)
+            seen = self.state.version(calendar_id)  # before its events are read
             try:
                 written = write_atomically(self.path(target), self._document(calendar_id))
             except OSError as exc:  # stays dirty: the next run writes it; the others are written now
                 log.error("calendar.ics_write_failed", calendar=calendar_id, error=type(exc).__name__)
                 failed.append(calendar_id)
                 continue
-            self.state.written(calendar_id, written)
+            if not self.state.written(calendar_id, written, seen):
+                log.warning("calendar.ics_overlap", calendar=calendar_id,
+                            detail="another writer changed this file's events while it was written: "
+                                   "it is written again by the next run")
         if failed:
             raise OSError(f"could not write {len(failed)} .ics file(s) under {self.directory}; "
                           "they are written at the next run once the directory is writable")

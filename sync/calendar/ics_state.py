@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,7 +219,7 @@ class IcsState:
                 e.calendar_id == calendar_id, e.ends_at < ended_before)).rowcount or 0
             values: dict[str, Any] = {"retired_at": now}
             if gone:
-                values["dirty"] = True
+                values |= {"dirty": True, "updated_at": now}  # a write that read before this is stale
             connection.execute(update(ICS_FILES).where(ICS_FILES.c.calendar_id == calendar_id).values(values))
         return gone
 
@@ -254,11 +255,34 @@ class IcsState:
             yield from bulk.select_where_chunks(connection, ICS_EVENTS, ("vevent",), {"calendar_id": calendar_id},
                                                 order="id", chunk=chunk, scan=scan)
 
-    def written(self, calendar_id: str, file_digest: str) -> None:
+    def version(self, calendar_id: str) -> tuple[Any, str | None] | None:
+        """What the file's row says before its events are read for a write (``updated_at``,
+        ``digest``): every save, retirement and write changes one of them, so :meth:`written`
+        can tell whether the file it wrote is still the store's view."""
+        f = ICS_FILES.c
+        with self.engine.connect() as connection:
+            found = connection.execute(select(f.updated_at, f.digest).where(f.calendar_id == calendar_id)).first()
+        return None if found is None else (found.updated_at, found.digest)
+
+    def written(self, calendar_id: str, file_digest: str, seen: tuple[Any, str | None] | None = None) -> bool:
+        """The file was written with ``file_digest``: it no longer owes a write. ``seen``: its
+        :meth:`version` read before its events were: if another writer saved, retired or wrote
+        since (two calendar stages overlapping), the file just written may be older than the
+        store (or than the other's file, replaced by this one): it stays owed, written again by
+        the next run, rather than recorded as written (its digest would then match, and nothing
+        would write it until the doctor's next change). False then."""
+        f = ICS_FILES.c
         with self.engine.begin() as connection:
-            connection.execute(update(ICS_FILES).where(ICS_FILES.c.calendar_id == calendar_id)
-                               .values(dirty=False, digest=file_digest, updated_at=utcnow()))
+            query = update(ICS_FILES).where(f.calendar_id == calendar_id)
+            if seen is not None:
+                query = query.where(f.updated_at == seen[0], f.digest.is_not_distinct_from(seen[1]))
+            done = connection.execute(query.values(dirty=False, digest=file_digest, updated_at=utcnow())).rowcount
+            if seen is not None and not done:
+                connection.execute(update(ICS_FILES).where(f.calendar_id == calendar_id)
+                                   .values(dirty=True, updated_at=utcnow()))
+                return False
         self._checked.add(calendar_id)  # the file on disk is now the store's
+        return True
 
 
 _SCAN_SHARE = 4  # SQLite: read a file's events in table order when they are at least a quarter of its span
@@ -286,12 +310,18 @@ def write_atomically(path: Path, parts: Iterable[bytes]) -> str:
     """Stream ``parts`` to a temp file beside ``path``, then rename over it (readers never see
     half a file). Returns the digest of what was written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".ics.part")
+    # The writer's own temp file: two writers of one file (overlapping runs) sharing one name
+    # truncated and interleaved each other's bytes, and the second rename found no file.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_native_id()}.part")
     hasher = hashlib.blake2b(digest_size=16)
     handle: IO[bytes]
-    with tmp.open("wb") as handle:
-        for part in parts:
-            hasher.update(part)
-            handle.write(part)
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as handle:
+            for part in parts:
+                hasher.update(part)
+                handle.write(part)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return hasher.hexdigest()

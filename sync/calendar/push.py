@@ -40,6 +40,7 @@ from clinicsync.sync.calendar.links import (
     remember_sources,
 )
 from clinicsync.sync.calendar.provider import PROVIDERS, CalendarProvider, Op, OpKind, Outcome, Target, built
+from clinicsync.sync.locks import HeldLock, calendar_lock
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
@@ -183,9 +184,14 @@ def _decide(desired: Desired, link: Link | None) -> OpKind | None:
     return None if link.pushed_hash == content.digest() else "patch"
 
 
+class CalendarLockLost(RuntimeError):
+    """The calendar lock's database session dropped during the stage: another run may be in
+    the stage now, so this one stops before its next round (the next run goes on)."""
+
+
 def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider, now: datetime | None = None,
          on_outcomes: Callable[[Sequence[Op], Sequence[Outcome]], None] | None = None,
-         progress: Ticker = no_ticks, limit: int | None = None) -> PushReport:
+         progress: Ticker = no_ticks, limit: int | None = None, lock: HeldLock | None = None) -> PushReport:
     """One state-based pass. ``on_outcomes`` (tests) runs between the calls and the bookkeeping;
     ``progress`` counts the appointments compared (the total is not known up front: pages).
 
@@ -198,12 +204,21 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
     every event in the window differs), the soonest visits first, after every real change (a
     visit created, moved, cancelled, deleted: never held back, never counted); the rest wait
     for the next runs (``rerender_left``). A provider that keeps its events in the store (ics)
-    takes them all."""
+    takes them all.
+
+    ``lock``: the calendar lock the stage holds; checked before each round, as a poll checks
+    its own after each batch: lost, the pass stops (:class:`CalendarLockLost`)."""
     now = now or utcnow()
     report = PushReport()
     failures: Counter[str] = Counter()
     waiting: list[Planned] = []
     compared = 0
+
+    def send(chunk: Sequence[Planned]) -> None:
+        if lock is not None and lock.lost():
+            raise CalendarLockLost("the calendar stage lost its lock (its database connection dropped): stopped "
+                                   "before its next round; the next run goes on")
+        _send(settings, engine, provider, chunk, report, failures, on_outcomes)
 
     def pushed(ids: Sequence[int]) -> dict[int, list[Link]]:
         return links_of(engine, settings.provider, ids)
@@ -228,17 +243,17 @@ def push(settings: CalendarSettings, engine: Engine, provider: CalendarProvider,
         if len(waiting) >= CHUNK:
             waiting.sort(key=order)  # once: a sorted list stays sorted as full chunks are taken off its head
         while len(waiting) >= CHUNK:
-            _send(settings, engine, provider, waiting[:CHUNK], report, failures, on_outcomes)
+            send(waiting[:CHUNK])
             if isinstance(order, _Spread):
                 order.sent(waiting[:CHUNK])
             del waiting[:CHUNK]
     waiting.sort(key=order)
     for start in range(0, len(waiting), CHUNK):
-        _send(settings, engine, provider, waiting[start:start + CHUNK], report, failures, on_outcomes)
+        send(waiting[start:start + CHUNK])
     if soonest is not None:  # after every real change: re-rendered events never delay one
         again = sorted(soonest.taken(), key=_Spread())
         for start in range(0, len(again), CHUNK):
-            _send(settings, engine, provider, again[start:start + CHUNK], report, failures, on_outcomes)
+            send(again[start:start + CHUNK])
         report.rerender_left = soonest.left
     provider.flush()  # once per pass: a file provider writes each changed file here, not per chunk
     log.info("calendar.pushed", provider=settings.provider, **report.as_dict(),
@@ -510,15 +525,29 @@ def _retiring_provider(settings: CalendarSettings, name: str, engine: Engine) ->
     return build_provider(settings.model_copy(update={"provider": name}), engine)
 
 
+BUSY = "busy"  # the stage's count when another worker ran it (calendar_lock)
+
+
 def calendar_stage(settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> dict[str, int]:
     """The pipeline stage: ``{"inserted", "patched", "deleted", "unchanged", "failed", "skipped"}``,
-    and ``retired`` / ``left`` when another provider still held events (:func:`retire_others`)."""
+    and ``retired`` / ``left`` when another provider still held events (:func:`retire_others`).
+    Under the calendar lock (sync/locks.py): while another worker runs it, this run skips the
+    stage with ``{"busy": 1}`` and a log line; that worker pushes what is pending, and the next
+    run anything stored after it read."""
+    with calendar_lock(store.engine) as held:
+        if held is None:
+            log.info("calendar.skipped", reason="another worker is running the calendar stage")
+            return {BUSY: 1}
+        return _calendar_pass(settings, store, progress, held)
+
+
+def _calendar_pass(settings: Settings, store: Store, progress: Ticker, held: HeldLock) -> dict[str, int]:
     provider = build_provider(settings.calendar, store.engine)
     if provider is None:
         result = PushReport().as_dict()
     else:
         try:
-            result = push(settings.calendar, store.engine, provider, progress=progress).as_dict()
+            result = push(settings.calendar, store.engine, provider, progress=progress, lock=held).as_dict()
         finally:
             provider.close()
     return result | retire_others(settings.calendar, store.engine)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -11,8 +13,16 @@ from clinicsync.sync.calendar.provider import CalendarProvider
 from clinicsync.sync.calendar.push import build_provider, push, retire_others
 from clinicsync.sync.calendar.reconcile import reconcile
 from clinicsync.sync.calendar.status import calendar_status
-from clinicsync.sync.cli.context import EXIT_FAILED, app_context, fail_config, out_console, print_json
+from clinicsync.sync.cli.context import (
+    EXIT_FAILED,
+    app_context,
+    err_console,
+    fail_config,
+    out_console,
+    print_json,
+)
 from clinicsync.sync.cli.output import print_table
+from clinicsync.sync.locks import calendar_lock
 from clinicsync.sync.settings import Settings
 
 app = typer.Typer(help="Doctors' calendars (Google Calendar or .ics files).", no_args_is_help=True)
@@ -39,16 +49,29 @@ def _provider(ctx: typer.Context) -> CalendarProvider:
     return provider
 
 
+@contextlib.contextmanager
+def _stage_held(ctx: typer.Context) -> Iterator[None]:
+    """The calendar lock for a command that writes the calendars, as the stage holds it; while
+    a run's calendar stage holds it, the command is refused (exit 1) rather than push beside it."""
+    with calendar_lock(app_context(ctx).store.engine) as held:
+        if held is None:
+            err_console.print("another worker is running the calendar stage right now (a `sync` or the `run` "
+                              "service): try again when it has finished", style="red", highlight=False, markup=False)
+            raise typer.Exit(EXIT_FAILED)
+        yield
+
+
 @app.command("push")
 def push_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Push the store's truth to the calendars now (what `sync --once` does after the connectors)."""
     context = app_context(ctx)
-    provider = _provider(ctx)
-    try:
-        report = push(context.settings.calendar, context.store.engine, provider).as_dict()
-    finally:
-        provider.close()
-    report |= retire_others(context.settings.calendar, context.store.engine)
+    with _stage_held(ctx):
+        provider = _provider(ctx)
+        try:
+            report = push(context.settings.calendar, context.store.engine, provider).as_dict()
+        finally:
+            provider.close()
+        report |= retire_others(context.settings.calendar, context.store.engine)
     if json_output:
         print_json(report)
     else:
@@ -98,11 +121,12 @@ def reconcile_command(
     """Find events deleted or moved by hand, and events without an appointment. Exit 1 if any
     remain (without --fix: if any were found)."""
     context = app_context(ctx)
-    provider = _provider(ctx)
-    try:
-        report = reconcile(context.settings, context.store.engine, provider, fix=fix)
-    finally:
-        provider.close()
+    with _stage_held(ctx) if fix else contextlib.nullcontext():
+        provider = _provider(ctx)
+        try:
+            report = reconcile(context.settings, context.store.engine, provider, fix=fix)
+        finally:
+            provider.close()
     if json_output:
         print_json(report.as_dict())
     else:

@@ -13,7 +13,7 @@ import io
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -384,6 +384,71 @@ def kill_on_store_write(worker: Worker) -> None:
 
     store.apply_batch = dead  # type: ignore[method-assign]
     store.finish_run = dead  # type: ignore[method-assign]
+
+
+OVERLAP_WAIT = 60.0  # seconds a run of OVERLAPPING_SYNC waits for the other at most (a hang is a failure)
+
+
+def overlapping_syncs(first: Worker, second: Worker,
+                      meanwhile: Callable[[], None]) -> tuple[dict[str, Any], bool]:
+    """OVERLAPPING_SYNC: two `sync --once` (threads, the same fake clock), interleaved in the
+    calendar stage: the first reads a doctor's events for a file (``_document``) and waits;
+    ``meanwhile`` (the desk saves a change), then the second runs up to the start of its
+    calendar write (``flush``), or to its end if it skipped the stage, and waits; the first
+    writes its file and ends; then the second goes on. What both runs' stages reported failed,
+    and whether they overlapped (the first read a file's events before the second began)."""
+    first_read, first_go, second_flush, second_go = (threading.Event() for _ in range(4))
+    document, flush = ics.IcsCalendar._document, ics.IcsCalendar.flush
+
+    def read_then_wait(self: ics.IcsCalendar, calendar_id: str) -> Iterator[bytes]:
+        parts = list(document(self, calendar_id))  # the rows read now, none after
+        if threading.current_thread().name == "first":
+            first_read.set()
+            if not first_go.wait(OVERLAP_WAIT):
+                raise RuntimeError("OVERLAPPING_SYNC: the second run never let the first go on")
+        yield from parts
+
+    def wait_then_flush(self: ics.IcsCalendar) -> None:
+        if threading.current_thread().name == "second":
+            second_flush.set()
+            if not second_go.wait(OVERLAP_WAIT):
+                raise RuntimeError("OVERLAPPING_SYNC: the first run never ended")
+        flush(self)
+
+    results: dict[str, dict[str, Any]] = {}
+    errors: list[BaseException] = []
+
+    def run(worker: Worker) -> None:
+        try:
+            results[threading.current_thread().name] = worker.sync()
+        except BaseException as exc:  # reported by the caller, never swallowed
+            errors.append(exc)
+
+    runs = {name: threading.Thread(target=run, args=(worker,), name=name)
+            for name, worker in (("first", first), ("second", second))}
+    # Each run's sync changes the process's directory and back, in whichever order they end:
+    # entered here first, so that the last one out leaves the directory as it was.
+    with working_directory(first.cwd), _replaced(ics.IcsCalendar, "_document", read_then_wait, True), \
+            _replaced(ics.IcsCalendar, "flush", wait_then_flush, True):
+        runs["first"].start()
+        _until(first_read, runs["first"])
+        meanwhile()
+        runs["second"].start()
+        _until(second_flush, runs["second"])
+        first_go.set()
+        runs["first"].join(OVERLAP_WAIT)
+        second_go.set()
+        runs["second"].join(OVERLAP_WAIT)
+    if errors:
+        raise errors[0]
+    return {**results.get("second", {}), **results.get("first", {})}, first_read.is_set()
+
+
+def _until(event: threading.Event, thread: threading.Thread) -> None:
+    """Until ``thread`` reaches ``event`` or ends without it (a run with no file to write, a
+    stage skipped)."""
+    while thread.is_alive() and not event.wait(0.01):
+        pass
 
 
 def two_dispatchers(first: Worker, second: Worker) -> None:

@@ -56,6 +56,13 @@ class Fault(StrEnum):
     # (stop 51): the new name's first run is refused meanwhile, so no visit is imported, reminded
     # or put on a calendar twice; afterwards everything goes on under the new name.
     SOURCE_RENAMED = "source_renamed"
+    # Two `sync --once` overlap (cron's next run while a long one is still in its calendar stage,
+    # a CronJob with concurrencyPolicy Allow): on one working day the desk cancels a visit of a
+    # doctor whose file the tick's run is writing, saved while that run reads the doctor's
+    # events; a second run, started then, imports it before the first has written the file
+    # (stop 52). Its calendar stage is skipped (the calendar lock); cron's next run, a tick
+    # later, must leave the doctor's file showing the visit cancelled.
+    OVERLAPPING_SYNC = "overlapping_sync"
     # A DST change is no fault to inject: every 30-day window of the scenario crosses one
     # (Europe/Madrid, starting 1-20 March 2027; the soak crosses both). FALL_BACK_NIGHT adds the
     # night of the October one: ticks and changes at night, which the working days never have.
@@ -87,9 +94,11 @@ COMBINABLE: tuple[Fault, ...] = (Fault.KILLED_MID_STAGE, Fault.SECOND_WORKER, Fa
                                  Fault.KILLED_CALENDAR_WRITE, Fault.PATIENT_REPLIES,
                                  Fault.DOCTOR_CHANGES, Fault.PATIENT_CHANGES, Fault.SAME_DAY_NOTICES,
                                  Fault.PROVIDER_DOWN, Fault.LATE_COMMIT, Fault.PROVIDER_THROTTLED,
-                                 Fault.SOURCE_DOWN, Fault.FORGETFUL)
+                                 Fault.SOURCE_DOWN, Fault.FORGETFUL, Fault.OVERLAPPING_SYNC)
 # FORGETFUL is in: it draws its events after every other fault's, so the others' runs stay as
 # they were, and a month shows nothing forgotten yet (the soak's year does).
+# OVERLAPPING_SYNC is in: drawn after FORGETFUL, at a tick no other fault uses (nor the tick
+# after one), it adds one cancellation and a second run at that tick; the others' draws stay.
 # DISPATCH_LONG_DOWN stays out: it is DISPATCH_DOWN's outage made two days long (one `down` each run).
 # FALL_BACK_NIGHT combines with all of these but stays out of the set: it moves the start of a
 # run that has no October night (a month from March) to three days before it, a run of another

@@ -154,9 +154,10 @@ class Driver:
                 if s.cron_elsewhere_at is not None and now >= s.cron_elsewhere_at and worker.cwd != \
                         self.folders.elsewhere:
                     worker = self.restart(self.folders.elsewhere)
-                landing = [c.version for c in changes if c.at <= now]
-                changes = changes[len(landing):]
-                self.clinic_changes(now, landing)
+                landed = [c for c in changes if c.at <= now]
+                changes = changes[len(landed):]
+                late = [c.version for c in landed if c is s.overlap]  # saved during the tick's run
+                self.clinic_changes(now, [c.version for c in landed if c is not s.overlap])
                 self.source_outage(now)
                 saved = [c.version for c in pm if c.at <= now]  # in the order they became visible
                 pm = pm[len(saved):]
@@ -175,7 +176,9 @@ class Driver:
                     worker = self.restart()
                     clinic.quarantine_retry_all(self.folders)
                     quiet_logs()  # the CLI set up its own logging
-                if now in syncs:
+                if now in syncs and late:
+                    self.overlapping_sync(worker, now, late)  # checked at cron's next run, a tick later
+                elif now in syncs:
                     completed = worker  # a killed sync restarts the worker; its calendar writes may be lost
                     worker = self.sync(worker, now)
                     if self.calendar is not None and worker is completed:
@@ -284,6 +287,22 @@ class Driver:
             if note not in " ".join(self.notes):
                 self.notes.append(f"{now.astimezone(TZ):%Y-%m-%d %H:%M} {note} (and on each run after)")
         return worker
+
+    def overlapping_sync(self, worker: Worker, now: datetime, late: list[Version]) -> None:
+        """OVERLAPPING_SYNC: the tick's run, and a second one (another process) started while
+        the first writes a doctor's file, after the desk saved ``late`` (clinic.overlapping_syncs).
+        The calendars are checked at cron's next run, not now: the second run's calendar stage
+        is skipped while the first holds it (the visit is on the calendars a run later)."""
+        self.last_sync = now
+        second = Worker(self.folders, worker.cwd)
+        try:
+            errors, overlapped = clinic.overlapping_syncs(worker, second, lambda: self.clinic_changes(now, late))
+        finally:
+            second.close()
+        if not overlapped:  # the tick has a change for the doctor: the first run writes that file
+            self.problems.append((now, "overlapping runs: the first wrote no calendar file, nothing overlapped"))
+        for stage, result in errors.items():  # no fault is armed at this tick: any failure is one
+            self.problems.append((now, f"overlapping runs: stage {stage} failed: {result['error']}"))
 
     def remind(self, worker: Worker, now: datetime) -> None:
         span = self.s.second_worker

@@ -129,6 +129,7 @@ class Scenario:
     throttle_ticks: tuple[datetime, ...] = ()  # PROVIDER_THROTTLED: the dispatcher every 2 minutes around them
     source_down: tuple[datetime, datetime] | None = None  # SOURCE_DOWN: pm unreachable in [from, until)
     source_renamed: tuple[datetime, datetime] | None = None  # SOURCE_RENAMED: (in the settings, `source rename`)
+    overlap: Change | None = None  # OVERLAPPING_SYNC: the cancellation the second, overlapping run imports
 
     @property
     def end(self) -> datetime:
@@ -157,6 +158,8 @@ class Scenario:
             out.add(self.source_down[1])  # cron's first run that reaches the practice database again
         if self.source_renamed is not None:
             out |= set(self.source_renamed)  # the new name's refused first run, the run after the rename
+        if self.overlap is not None:
+            out.add(self.overlap.at + TICK)  # cron's next run after the two that overlapped
         killed = killed_delivery(self)
         if killed is not None:
             out.add(killed.at + TICK)
@@ -520,6 +523,38 @@ class _Generator:
         s.replies.sort(key=lambda r: r.at)
 
 
+    def overlapping_sync(self) -> None:
+        """OVERLAPPING_SYNC: at the first working-day tick from a day drawn on (else from
+        go-live) where the desk changes a front visit of a doctor who has another front visit
+        booked ahead (its last change before that tick), that other visit is cancelled at the
+        same tick: saved while the tick's run writes the doctor's file, imported by the
+        overlapping run (run.py). Drawn last, and never at another fault's tick, so that other
+        scenarios stay as they were. None in a run too short to hold such a tick."""
+        rng, s = self.rng, self.s
+        taken = {t for t in (s.poison_at, s.settings_change_at, s.cron_elsewhere_at, s.mapping_fix_at,
+                             s.kill_plan_at, s.kill_calendar_at, *(s.source_renamed or ()), *(s.source_down or ()))
+                 if t is not None}
+        taken |= {t + TICK for t in taken}
+        last: dict[str, tuple[datetime, Version]] = {}
+        for change in s.changes:
+            if change.version.source == "front":
+                last[change.version.external_id] = (change.at, change.version)
+        after = self.someday(WORK_FROM)
+        for change in [c for c in s.changes if c.at >= after] + [c for c in s.changes if c.at < after]:
+            at, p = change.at, change.version  # from the day drawn on, else from go-live
+            if at <= s.golive or at in taken or p.source != "front" or at >= s.end - timedelta(days=1):
+                continue
+            ahead = sorted(v.external_id for changed, v in last.values()
+                           if changed < at and v.doctor == p.doctor and v.external_id != p.external_id
+                           and v.status == "booked" and not v.deleted and v.start > at + timedelta(hours=3))
+            if ahead:
+                _, old = last[rng.choice(ahead)]
+                self.add(at, "cancel", replace(old, status="cancelled", word="cancelled", updated_at=at))
+                s.overlap = s.changes[-1]
+                s.changes.sort(key=lambda c: c.at)  # stable: after the tick's other changes
+                return
+
+
 THROTTLE_RETRY_AFTER = timedelta(minutes=2)  # the provider's Retry-After under PROVIDER_THROTTLED
 
 
@@ -555,6 +590,8 @@ def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Sc
         g.throttle()
     if Fault.FORGETFUL in faults:
         g.forgetful()
+    if Fault.OVERLAPPING_SYNC in faults:
+        g.overlapping_sync()
     return g.s
 
 

@@ -250,3 +250,19 @@ def test_the_calendar_oracle_lets_a_past_visits_copies_go_one_file_at_a_time(tmp
     assert [p for _, p in oracle.problems] == [f"calendar: {name} ({v.doctor}) ended "
                                                f"{_when(v.start + DURATION)}, before the window, "
                                                "and its event was written again"]
+
+
+def test_overlapping_sync_adds_one_cancellation_and_moves_no_other_draw() -> None:
+    """OVERLAPPING_SYNC's cancellation lands at a tick where the desk changes another front visit
+    of the same doctor (the first run writes that doctor's file), no other fault's tick; the
+    rest of the scenario is what it was without it."""
+    s = generate(SEEDS[0], DAYS, frozenset(COMBINABLE))
+    base = generate(SEEDS[0], DAYS, frozenset(COMBINABLE) - {Fault.OVERLAPPING_SYNC})
+    late = s.overlap
+    assert late is not None and late.kind == "cancel" and late.version.source == "front"
+    assert [c for c in s.changes if c is not late] == base.changes
+    assert any(c.at == late.at and c.version.source == "front" and c.version.doctor == late.version.doctor
+               and c.version.external_id != late.version.external_id for c in base.changes)
+    assert late.at not in {base.kill_plan_at, base.kill_calendar_at, base.settings_change_at, base.poison_at}
+    assert (s.deliveries, s.replies, s.down, s.provider_down, s.throttled, s.source_down) == (
+        base.deliveries, base.replies, base.down, base.provider_down, base.throttled, base.source_down)
