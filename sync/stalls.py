@@ -18,6 +18,10 @@ from any process, and the alert rules of docs/deploy/prometheus-rules.yaml fire 
   current meanwhile, so nothing else would tell that pushes stopped.
 - a source the settings no longer name (renamed or removed) whose future visits or pending
   messages the store still holds (sync/orphans.py): at once, no margin.
+- a `clinicsync run` whose settings file or a ``*_file`` secret changed after it read them,
+  longer than the margin ago (``settings_not_applied``: it was not restarted), and service
+  processes on one store running different settings files (``settings_differ``), from the rows
+  the processes keep (sync/settings_watch.py).
 
 Also here, because a crash leaves it behind: a push source's run that never finished
 (``close_interrupted_runs``), which no poll would ever close."""
@@ -37,6 +41,7 @@ from clinicsync.sync.orphans import find_orphans
 from clinicsync.sync.progress import import_stage
 from clinicsync.sync.queries import connector_health
 from clinicsync.sync.setaside import open_counts
+from clinicsync.sync.settings_watch import differ_detail, live_processes, not_applied_detail
 from clinicsync.sync.tables import (
     CONSUMERS,
     DELIVERIES,
@@ -66,7 +71,7 @@ INTERRUPTED = ("interrupted: the process stopped during this push (crash or kill
 @dataclass(frozen=True)
 class Stall:
     # stage_failed | outbox_lag | source_silent | set_aside | notifier_failing | subscription_stopped
-    # | source_orphaned
+    # | source_orphaned | settings_not_applied | settings_differ
     kind: str
     subject: str  # the stage, consumer or connector
     detail: str  # what is wrong and what to do, never patient data
@@ -89,10 +94,15 @@ class Figures:
     notifier_failing: dict[str, float]  # notifier -> seconds its oldest still-failing message has (0: none)
     orphaned: dict[str, int]  # source the settings no longer name -> its future visits (sync/orphans.py)
     subscription_stopped: dict[str, int] = field(default_factory=dict)  # fhir connector -> 1 when stopped
+    # service process (host:pid) -> seconds since a file its settings were read from changed (0: none)
+    settings_stale: dict[str, float] = field(default_factory=dict)
+    # seconds since the newest live service process started, when they run different settings files (0: same)
+    settings_differ: float = 0.0
 
 
 def figures(connection: Connection, settings: Settings, now: datetime | None = None) -> Figures:
     now = now or utcnow()
+    processes = live_processes(connection, now)
     return Figures(_stage_failing(connection), _outbox_ages(connection, settings, now),
                    {name: max(0.0, (now - due).total_seconds())
                     for name, (due, _heard) in _expected(connection, settings).items()},
@@ -102,7 +112,9 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                        for name, (since, _count) in _notifiers_failing(connection).items()}},
                    {o.connector: o.future_visits for o in find_orphans(connection, settings.connector_names(), now)},
                    {name: int(stopped is not None) for name, stopped
-                    in _subscriptions_stopped(connection, settings, now).items()})
+                    in _subscriptions_stopped(connection, settings, now).items()},
+                   {row.process: max(0.0, (now - row.stale_since).total_seconds()) if row.stale_since else 0.0
+                    for row in processes}, _differ_seconds(processes, now))
 
 
 def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = None) -> list[Stall]:
@@ -140,7 +152,28 @@ def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = Non
                 out.append(Stall("subscription_stopped", name, *stopped))
         for orphan in find_orphans(connection, settings.connector_names(), now):
             out.append(Stall("source_orphaned", orphan.connector, orphan.detail))
+        out.extend(_settings_stalls(connection, now, margin))
     return out
+
+
+def _settings_stalls(connection: Connection, now: datetime, margin: timedelta) -> list[Stall]:
+    """A service still on the settings it read before an edit, past the margin (time to restart
+    it after the edit); and service processes on this store on different settings files."""
+    processes = live_processes(connection, now)
+    out = [Stall("settings_not_applied", row.process, not_applied_detail(row), row.stale_since)
+           for row in processes if row.stale_since is not None and now - row.stale_since > margin]
+    if _differ_seconds(processes, now) > margin.total_seconds():  # longer than a rollout takes
+        out.append(Stall("settings_differ", "store", differ_detail(processes),
+                         max(row.started_at for row in processes)))
+    return out
+
+
+def _differ_seconds(processes: list[Any], now: datetime) -> float:
+    """How long the live service processes have run different settings files: since the newest
+    of them started (0 when they run the same)."""
+    if len({row.settings_digest for row in processes}) < 2:
+        return 0.0
+    return max(0.0, (now - max(row.started_at for row in processes)).total_seconds())
 
 
 def _subscriptions_stopped(connection: Connection, settings: Settings,

@@ -104,15 +104,23 @@ def stall_gauges(settings: Settings) -> StoreGauges:
                                      "future visits the store holds of a source the settings no longer name "
                                      "(renamed or removed; its messages are held): `clinicsync source rename` or "
                                      "`clinicsync source retire`", labels=["connector"])
+        stale = GaugeMetricFamily("clinicsync_settings_stale_seconds",
+                                  "how long ago a file the `clinicsync run` process read its settings from "
+                                  "(settings.yaml, a *_file secret) changed without a restart (0: runs what the "
+                                  "files say)", labels=["process"])
+        differ = GaugeMetricFamily("clinicsync_settings_differ_seconds",
+                                   "how long the running `clinicsync run` processes on this store have run "
+                                   "different settings files (since the newest started; 0: all the same)")
         with store.engine.connect() as connection:
             found = stall_figures(connection, settings)
         for family, values in ((failing, found.stage_failing), (oldest, found.outbox_oldest_age),
                                (overdue, found.overdue), (set_aside, found.set_aside),
                                (notifier, found.notifier_failing), (stopped, found.subscription_stopped),
-                               (orphaned, found.orphaned)):
+                               (orphaned, found.orphaned), (stale, found.settings_stale)):
             for label, value in sorted(values.items()):
                 family.add_metric([label], value)
-        yield from (failing, oldest, overdue, set_aside, notifier, stopped, orphaned)
+        differ.add_metric([], found.settings_differ)
+        yield from (failing, oldest, overdue, set_aside, notifier, stopped, orphaned, stale, differ)
 
     return gauges
 
