@@ -399,6 +399,8 @@ def db_upgrade(ctx: typer.Context) -> None:
         engine = db.make_engine(settings.store.url)
         db.upgrade(engine)
         revision = db.current_revision(engine)
+    except db.StoreNotReady as exc:  # a store a newer release migrated: never touched
+        fail_config(str(exc))
     except (SQLAlchemyError, OSError) as exc:
         fail_config(store_problem(settings.store.url, exc))
     out_console.print(f"database at revision {revision}")
