@@ -149,6 +149,17 @@ def live_processes(connection: Connection, now: datetime) -> list[Any]:
                                    .order_by(SERVICE_PROCESSES.c.started_at, SERVICE_PROCESSES.c.process)))
 
 
+def running_services(connection: Connection, settings: Settings, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The live `clinicsync run` processes on this store, and whether each runs ``settings``
+    (the file `clinicsync check` just read): what an admin needs after an edit."""
+    from clinicsync.common.types import utcnow
+
+    ours = settings_digest(settings)
+    return [{"process": row.process, "host": row.host, "pid": row.pid, "started_at": iso_z(row.started_at),
+             "settings_path": row.settings_path, "current": row.settings_digest == ours and row.stale_since is None}
+            for row in live_processes(connection, now or utcnow())]
+
+
 def not_applied_detail(row: Any) -> str:
     """What a stale process's stall says: which files changed when, since when it runs, the fix.
     Paths only, never a value."""

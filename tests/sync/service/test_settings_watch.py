@@ -25,7 +25,7 @@ from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.jobs import SETTINGS_WATCH, PeriodicJob, ServiceContext, collect_jobs, settings_watch_job
 from clinicsync.sync.service.runner import Service
 from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.settings_watch import LIVE, SettingsWatch, forget_process, note_process
+from clinicsync.sync.settings_watch import LIVE, SettingsWatch, forget_process, note_process, running_services
 from clinicsync.sync.stalls import figures, find_stalls
 from clinicsync.sync.store import Store
 from clinicsync.sync.tables import SERVICE_PROCESSES
@@ -219,3 +219,19 @@ def test_the_running_service_notes_itself_and_its_row_leaves_with_it(files: tupl
     forget_row(ctx)  # what `clinicsync run` does after the shutdown
     with store.engine.connect() as connection:
         assert connection.execute(select(SERVICE_PROCESSES)).all() == []
+
+
+def test_check_after_an_edit_says_the_running_service_still_runs_the_old_settings(
+        files: tuple[Path, Path], store: Store, cli: Any) -> None:
+    """The admin edits, then runs `clinicsync check`: the service on the store is named at once
+    (a warning: the restart usually follows the check)."""
+    path, _ = files
+    before = load_settings(path)
+    other_process(before, "clinic-srv:4242", timedelta(days=40), None, store)
+    with store.engine.connect() as connection:  # it runs this very file
+        assert [p["current"] for p in running_services(connection, before)] == [True]
+    path.write_text(path.read_text(encoding="utf-8").replace("[24h]", "[48h]"), encoding="utf-8")
+    _, out, _ = cli(path)("check", "--offline", "--json", expect=None)
+    [finding] = [f for f in json.loads(out)["findings"] if f["part"] == "services"]
+    assert finding["level"] == "warning" and "clinic-srv (pid 4242" in finding["message"]
+    assert "restart it" in finding["message"]
