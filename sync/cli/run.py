@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicsync.sync.cli.context import EXIT_FAILED, app_context, err_console, fail_config
 from clinicsync.sync.cli.start_banner import start_banner
 from clinicsync.sync.locks import WorkerLocked, sqlite_worker_lock
-from clinicsync.sync.service.jobs import ServiceContext, ServiceOptions, collect_jobs
+from clinicsync.sync.service.jobs import SETTINGS_WATCH, ServiceContext, ServiceOptions, collect_jobs
 from clinicsync.sync.service.runner import Service
 from clinicsync.sync.service.signals import stop_signals
 from clinicsync.sync.settings import Settings
@@ -70,7 +70,7 @@ def run_command(
             fail_config(str(exc))
         service_ctx = ServiceContext(settings, store, ServiceOptions(serve, tuple(connector or ())))
         jobs = collect_jobs(service_ctx)
-        if not jobs:
+        if not [job for job in jobs if job.name != SETTINGS_WATCH]:  # the watch alone is no service
             fail_config("nothing to run: no enabled connector (and no other job) in the settings")
         _check_pool(settings, store, len(jobs))
         http = settings.server or ServerSettings()
