@@ -113,8 +113,9 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                    {o.connector: o.future_visits for o in find_orphans(connection, settings.connector_names(), now)},
                    {name: int(stopped is not None) for name, stopped
                     in _subscriptions_stopped(connection, settings, now).items()},
-                   {row.process: max(0.0, (now - row.stale_since).total_seconds()) if row.stale_since else 0.0
-                    for row in processes}, _differ_seconds(processes, now))
+                   settings_stale={row.process: max(0.0, (now - row.stale_since).total_seconds())
+                                   if row.stale_since else 0.0 for row in processes},
+                   settings_differ=_differ_seconds(processes, now))  # by name: other figures are appended here
 
 
 def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = None) -> list[Stall]:
