@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 
+from clinicsync.common.settings_base import FileRead, file_read
+
 # libyaml's parser when PyYAML was built with it (~1 ms for the demo's file against ~20 ms in
 # pure Python: `status` reads the file on every start, issue 31 obs 6). Nodes, marks and
 # tags are the same; a file libyaml refuses is read again by the pure-Python loader, so the
@@ -67,6 +69,7 @@ class LoadedYaml:
     data: Any
     lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
     unset: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    read: FileRead | None = None  # the file as read (load_yaml_file), for the service to compare later
 
     def line_of(self, loc: tuple[Any, ...]) -> int | None:
         """The line of the deepest known prefix of ``loc`` (1-based)."""
@@ -218,6 +221,7 @@ def load_yaml_text(text: str, source: str, defer: frozenset[str] = frozenset()) 
 def load_yaml_file(path: Path, defer: frozenset[str] = frozenset()) -> LoadedYaml:
     try:
         with path.open("rb") as handle:
+            stat = os.fstat(handle.fileno())
             raw = handle.read(MAX_SETTINGS_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError([f"file not found: {path} (use --config PATH or $CLINICSYNC_CONFIG)"],
@@ -233,4 +237,6 @@ def load_yaml_file(path: Path, defer: frozenset[str] = frozenset()) -> LoadedYam
         line = raw.count(b"\n", 0, exc.start) + 1
         raise ConfigError([f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"],
                           str(path)) from None
-    return load_yaml_text(text, str(path), defer)
+    loaded = load_yaml_text(text, str(path), defer)
+    loaded.read = file_read(path, stat, raw)
+    return loaded

@@ -27,7 +27,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # reading it from alembic's script directory imported alembic (and mako, pygments): a third of
 # `status`'s start (issue 31, obs 6). tests/cli_start/test_imports.py keeps it equal to
 # alembic's head, so a new migration (or the merger re-chaining them) must update it.
-HEAD_REVISION = "0036"
+HEAD_REVISION = "0037"
 T = TypeVar("T")
 
 
@@ -403,20 +403,59 @@ def current_revision(engine: Engine) -> str | None:
         return str(revision) if revision is not None else None
 
 
+def known_revisions() -> frozenset[str]:
+    """The revision ids of this release's migrations (their files' numbers), read from the
+    folder's listing rather than alembic's script directory (see HEAD_REVISION)."""
+    files = (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    return frozenset(path.name.partition("_")[0] for path in files)
+
+
+def refuse_unknown_revision(revision: str | None) -> None:
+    """A store migrated by a newer release (or another build) than this one: say so and stop,
+    never migrate it (alembic cannot go down from a revision it does not know, and the newer
+    release's workers need what it made). A forgotten cron job on another host, left on the
+    previous release, meets this after the store was upgraded (stop 52)."""
+    if revision is None or revision in known_revisions():
+        return
+    newer = revision.isdigit() and HEAD_REVISION.isdigit() and int(revision) > int(HEAD_REVISION)
+    what = (f"newer than this clinicsync's {HEAD_REVISION}: a newer release migrated it, so this process runs an "
+            "older one" if newer else
+            f"which this clinicsync (newest {HEAD_REVISION}) does not know: another build of clinicsync migrated it")
+    raise StoreNotReady(
+        f"the store is at schema revision {revision}, {what} (clinicsync {_release()}). Upgrade clinicsync where "
+        "this runs (every worker and cron job on one store must run the same release); do not run "
+        "`clinicsync db upgrade` with this one, and never migrate the store down")
+
+
+def _release() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("clinicsync")
+    except PackageNotFoundError:
+        return "unknown version"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate under the migration lock: several workers or replicas starting at once
-    migrate once; the others wait for it, then find nothing to do."""
+    migrate once; the others wait for it, then find nothing to do. A store at a revision this
+    release does not know is refused (StoreNotReady), never migrated."""
     with migration_lock(engine):
+        refuse_unknown_revision(current_revision(engine))
         from alembic import command
 
         command.upgrade(alembic_config(engine), revision)
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Migrate SQLite automatically (single user, embedded); ask for `db upgrade` elsewhere."""
-    if current_revision(engine) == head_revision():
+    """Migrate SQLite automatically (single user, embedded); ask for `db upgrade` elsewhere.
+    A store newer than this release is refused on both, naming the two revisions."""
+    current = current_revision(engine)
+    if current == head_revision():
         return
+    refuse_unknown_revision(current)
     if engine.dialect.name == "sqlite":
         upgrade(engine)
         return
-    raise StoreNotReady("the database schema is not current: run `clinicsync db upgrade`")
+    raise StoreNotReady(f"the database schema is at revision {current or 'none'}, older than this clinicsync's "
+                        f"{HEAD_REVISION}: run `clinicsync db upgrade`")

@@ -23,6 +23,10 @@ from any process, and the alert rules of docs/deploy/prometheus-rules.yaml fire 
   certificate's): read from the files themselves (connectors/hl7v2/tls_files.py), as the listener
   reloads them, so any process that loads the settings tells. A listener already running
   keeps the certificate it loaded before until the files load.
+- a `clinicsync run` whose settings file or a ``*_file`` secret changed after it read them,
+  longer than the margin ago (``settings_not_applied``: it was not restarted), and service
+  processes on one store running different settings files (``settings_differ``), from the rows
+  the processes keep (sync/settings_watch.py).
 
 Also here, because a crash leaves it behind: a push source's run that never finished
 (``close_interrupted_runs``), which no poll would ever close."""
@@ -42,6 +46,7 @@ from clinicsync.sync.orphans import find_orphans
 from clinicsync.sync.progress import import_stage
 from clinicsync.sync.queries import connector_health
 from clinicsync.sync.setaside import open_counts
+from clinicsync.sync.settings_watch import differ_detail, live_processes, not_applied_detail
 from clinicsync.sync.tables import (
     CONSUMERS,
     DELIVERIES,
@@ -72,7 +77,7 @@ INTERRUPTED = ("interrupted: the process stopped during this push (crash or kill
 @dataclass(frozen=True)
 class Stall:
     # stage_failed | outbox_lag | source_silent | set_aside | notifier_failing | subscription_stopped
-    # | source_orphaned | mllp_certificate
+    # | source_orphaned | mllp_certificate | settings_not_applied | settings_differ
     kind: str
     subject: str  # the stage, consumer or connector
     detail: str  # what is wrong and what to do, never patient data
@@ -97,11 +102,16 @@ class Figures:
     subscription_stopped: dict[str, int] = field(default_factory=dict)  # fhir connector -> 1 when stopped
     mllp_certificate_expiry: dict[str, float] = field(default_factory=dict)  # hl7v2 connector -> its end (Unix)
     mllp_certificate_unusable: dict[str, int] = field(default_factory=dict)  # hl7v2 connector -> 1: files do not load
+    # service process (host:pid) -> seconds since a file its settings were read from changed (0: none)
+    settings_stale: dict[str, float] = field(default_factory=dict)
+    # seconds since the newest live service process started, when they run different settings files (0: same)
+    settings_differ: float = 0.0
 
 
 def figures(connection: Connection, settings: Settings, now: datetime | None = None) -> Figures:
     now = now or utcnow()
     certificates = _mllp_certificates(settings)
+    processes = live_processes(connection, now)
     return Figures(_stage_failing(connection), _outbox_ages(connection, settings, now),
                    {name: max(0.0, (now - due).total_seconds())
                     for name, (due, _heard) in _expected(connection, settings).items()},
@@ -113,7 +123,10 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                    {name: int(stopped is not None) for name, stopped
                     in _subscriptions_stopped(connection, settings, now).items()},
                    {name: state.not_after.timestamp() for name, state in certificates.items() if state.not_after},
-                   {name: int(state.problem is not None) for name, state in certificates.items()})
+                   {name: int(state.problem is not None) for name, state in certificates.items()},
+                   settings_stale={row.process: max(0.0, (now - row.stale_since).total_seconds())
+                                   if row.stale_since else 0.0 for row in processes},
+                   settings_differ=_differ_seconds(processes, now))  # by name: other figures are appended here
 
 
 def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = None) -> list[Stall]:
@@ -151,6 +164,7 @@ def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = Non
                 out.append(Stall("subscription_stopped", name, *stopped))
         for orphan in find_orphans(connection, settings.connector_names(), now):
             out.append(Stall("source_orphaned", orphan.connector, orphan.detail))
+        out.extend(_settings_stalls(connection, now, margin))
     for name, state in sorted(_mllp_certificates(settings).items()):
         if (stall := certificate_stall(name, state, now)) is not None:
             out.append(stall)
@@ -193,6 +207,26 @@ def certificate_stall(name: str, state: FilesState, now: datetime) -> Stall | No
                      f"its TLS certificate expires at {iso_z(state.not_after)}, in {days:.1f} days; "
                      "automatic renewal (cert-manager, certbot: 30 days before the end) has not replaced it: " + renew)
     return None
+
+
+def _settings_stalls(connection: Connection, now: datetime, margin: timedelta) -> list[Stall]:
+    """A service still on the settings it read before an edit, past the margin (time to restart
+    it after the edit); and service processes on this store on different settings files."""
+    processes = live_processes(connection, now)
+    out = [Stall("settings_not_applied", row.process, not_applied_detail(row), row.stale_since)
+           for row in processes if row.stale_since is not None and now - row.stale_since > margin]
+    if _differ_seconds(processes, now) > margin.total_seconds():  # longer than a rollout takes
+        out.append(Stall("settings_differ", "store", differ_detail(processes),
+                         max(row.started_at for row in processes)))
+    return out
+
+
+def _differ_seconds(processes: list[Any], now: datetime) -> float:
+    """How long the live service processes have run different settings files: since the newest
+    of them started (0 when they run the same)."""
+    if len({row.settings_digest for row in processes}) < 2:
+        return 0.0
+    return max(0.0, (now - max(row.started_at for row in processes)).total_seconds())
 
 
 def _subscriptions_stopped(connection: Connection, settings: Settings,

@@ -242,6 +242,20 @@ RETIRED_SOURCES = Table(
     Column("cancelled", Integer(), nullable=False, default=0),
 )
 
+SERVICE_PROCESSES = Table(
+    "service_process", METADATA,
+    Column("process", String(300), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer(), nullable=False),
+    Column("command", String(32), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("seen_at", UtcDateTime(), nullable=False),
+    Column("settings_path", String(500), nullable=False),
+    Column("settings_digest", String(16), nullable=False),
+    Column("stale_since", UtcDateTime(), nullable=True),
+    Column("stale_files", Text(), nullable=True),
+)
+
 ZONE_RULES = Table(
     "zonerules", METADATA,
     Column("zone", String(64), primary_key=True),

@@ -3,11 +3,42 @@ secret may come from a file (``password_file:``) as Kubernetes mounts them."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationInfo, model_validator
+
+
+class FileRead(NamedTuple):
+    """A file the settings were read from (settings.yaml, a ``*_file`` secret) as it was when
+    read: a process that runs for months compares it with the file now (sync/settings_watch.py).
+    The digest is of the bytes read; never their content."""
+
+    path: str
+    mtime_ns: int
+    size: int
+    inode: int
+    digest: str
+
+    def same_stat(self, stat: os.stat_result) -> bool:
+        return (stat.st_mtime_ns, stat.st_size, stat.st_ino) == (self.mtime_ns, self.size, self.inode)
+
+
+def file_read(path: Path | str, stat: os.stat_result, data: bytes) -> FileRead:
+    """What :class:`FileRead` keeps of ``data``, read from ``path`` after ``stat`` was taken (a
+    write between the two leaves an older stat: the next look digests the file again)."""
+    return FileRead(str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino, hashlib.sha256(data).hexdigest())
+
+
+def read_file(path: Path) -> tuple[bytes, FileRead]:
+    """The file's bytes and what :class:`FileRead` keeps of them."""
+    with path.open("rb") as handle:
+        stat = os.fstat(handle.fileno())
+        data = handle.read()
+    return data, file_read(path, stat, data)
 
 
 def base_dir_from(info: ValidationInfo) -> Path:
@@ -82,7 +113,11 @@ class SettingsModel(BaseModel):
                 raise ValueError(f"give either {name} or {file_key}, not both")
             path = resolve_path(Path(str(out.pop(file_key))), info)
             try:
-                out[name] = path.read_text(encoding="utf-8").strip()
+                data, read = read_file(path)
             except OSError as exc:
                 raise ValueError(f"{file_key}: cannot read {path}: {exc.strerror}") from None
+            out[name] = data.decode("utf-8").strip()
+            files_read = (info.context or {}).get("files_read")
+            if isinstance(files_read, list):  # the service watches it (sync/settings_watch.py)
+                files_read.append(read)
         return out

@@ -31,7 +31,7 @@ from clinicsync.sync.source_check import SourceCheck, check_connector
 
 @dataclass(frozen=True)
 class Finding:
-    part: str  # sources | places | status page | replies | languages
+    part: str  # sources | services | places | status page | replies | languages
     level: str  # error | warning
     message: str
 
@@ -96,6 +96,16 @@ def source_findings(store: dict[str, Any]) -> list[Finding]:
     return [Finding("sources", "error", f"source {o['connector']!r}: {o['detail']}") for o in store.get("orphaned", ())]
 
 
+def service_findings(store: dict[str, Any]) -> list[Finding]:
+    """A `clinicsync run` on this store that runs other settings than the file just checked (it
+    read them before the edit, or another copy): it applies the edit only once restarted."""
+    return [Finding("services", "warning",
+                    f"`clinicsync run` on {p['host']} (pid {p['pid']}, started {p['started_at']}) runs settings "
+                    f"read before this file's current content ({p['settings_path']}): restart it after the "
+                    "check (`systemctl restart clinicsync`, or roll the deployment)")
+            for p in store.get("services", ()) if not p["current"]]
+
+
 def summary_line(results: list[SourceCheck], problems: int) -> str:
     reasons: Counter[str] = Counter()  # by the field a reason names ("start: not a date-time" -> start)
     for result in results:
@@ -115,8 +125,8 @@ def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_
     results = [check_connector(settings, config, max_records) for config in settings.connectors]
     notifiers = [check_notifier(config) if reach else NotifierCheck(config.name, config.kind, True, "not tried "
                                                                      "(--offline)") for config in settings.notifiers]
-    findings = [*source_findings(store), *place_findings(settings, results), *status_page_findings(settings),
-                *reply_findings(settings), *language_findings(settings, results)]
+    findings = [*source_findings(store), *service_findings(store), *place_findings(settings, results),
+                *status_page_findings(settings), *reply_findings(settings), *language_findings(settings, results)]
     problems = (int(not store["ok"]) + sum(not r.ok for r in results) + sum(not n.ok for n in notifiers) +
                 sum(f.level == "error" for f in findings))
     quarantined = sum(r.quarantined_count for r in results)

@@ -158,6 +158,7 @@ def check(
     would be quarantined (fix the mapping first, or pass --allow-quarantined); warnings alone pass."""
     from clinicsync.sync.cli.check import run_check
     from clinicsync.sync.orphans import find_orphans
+    from clinicsync.sync.settings_watch import running_services
 
     context = app_context(ctx)
     settings = context.settings
@@ -166,6 +167,7 @@ def check(
     try:
         with context.store.engine.connect() as connection:  # sources renamed in or removed from the settings
             store["orphaned"] = [o.as_dict() for o in find_orphans(connection, settings.connector_names())]
+            store["services"] = running_services(connection, settings)  # still on settings before this edit?
     except Exception as exc:  # report, do not crash: this is the diagnosis command
         store = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
     if not run_check(settings, store, max_records, json_output, allow_quarantined, reach=not offline):
@@ -399,6 +401,8 @@ def db_upgrade(ctx: typer.Context) -> None:
         engine = db.make_engine(settings.store.url)
         db.upgrade(engine)
         revision = db.current_revision(engine)
+    except db.StoreNotReady as exc:  # a store a newer release migrated: never touched
+        fail_config(str(exc))
     except (SQLAlchemyError, OSError) as exc:
         fail_config(store_problem(settings.store.url, exc))
     out_console.print(f"database at revision {revision}")

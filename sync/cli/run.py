@@ -9,15 +9,17 @@ from typing import Annotated
 
 import structlog
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.sync.cli.context import EXIT_FAILED, app_context, err_console, fail_config
 from clinicsync.sync.cli.start_banner import start_banner
 from clinicsync.sync.locks import WorkerLocked, sqlite_worker_lock
-from clinicsync.sync.service.jobs import ServiceContext, ServiceOptions, collect_jobs
+from clinicsync.sync.service.jobs import SETTINGS_WATCH, ServiceContext, ServiceOptions, collect_jobs
 from clinicsync.sync.service.runner import Service
 from clinicsync.sync.service.signals import stop_signals
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
+from clinicsync.sync.settings_watch import forget_process
 from clinicsync.sync.store import Store
 
 log = structlog.get_logger("clinicsync.service")
@@ -32,6 +34,14 @@ def _check_pool(settings: Settings, store: Store, jobs: int) -> None:
     if available < 2 * jobs + 1:
         log.warning("store.pool_small", connections=available, jobs=jobs, suggested=2 * jobs + 1,
                     detail="raise store.pool_size or store.max_overflow (docs/operations.md, sizing)")
+
+
+def _forget(service_ctx: ServiceContext) -> None:
+    """This process's row (sync/settings_watch.py) leaves with it; one left by a kill ages out."""
+    try:
+        forget_process(service_ctx.store.engine, service_ctx.watch.process)
+    except SQLAlchemyError as exc:
+        log.warning("service.forget_failed", error=type(exc).__name__)
 
 
 def run_command(
@@ -60,7 +70,7 @@ def run_command(
             fail_config(str(exc))
         service_ctx = ServiceContext(settings, store, ServiceOptions(serve, tuple(connector or ())))
         jobs = collect_jobs(service_ctx)
-        if not jobs:
+        if not [job for job in jobs if job.name != SETTINGS_WATCH]:  # the watch alone is no service
             fail_config("nothing to run: no enabled connector (and no other job) in the settings")
         _check_pool(settings, store, len(jobs))
         http = settings.server or ServerSettings()
@@ -75,5 +85,6 @@ def run_command(
         log.info("service.stopping", signal=wakeup.signals[0] if wakeup.signals else None,
                  grace_seconds=wait.total_seconds())
         service.shutdown(wait)
+        _forget(service_ctx)
     if service.failed:
         raise typer.Exit(EXIT_FAILED)

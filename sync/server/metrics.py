@@ -112,16 +112,24 @@ def stall_gauges(settings: Settings) -> StoreGauges:
                                      "1 when the MLLP listener's TLS files do not load (a renewal written half, a key "
                                      "not the certificate's): a running listener keeps its previous certificate",
                                      labels=["connector"])
+        stale = GaugeMetricFamily("clinicsync_settings_stale_seconds",
+                                  "how long ago a file the `clinicsync run` process read its settings from "
+                                  "(settings.yaml, a *_file secret) changed without a restart (0: runs what the "
+                                  "files say)", labels=["process"])
+        differ = GaugeMetricFamily("clinicsync_settings_differ_seconds",
+                                   "how long the running `clinicsync run` processes on this store have run "
+                                   "different settings files (since the newest started; 0: all the same)")
         with store.engine.connect() as connection:
             found = stall_figures(connection, settings)
         for family, values in ((failing, found.stage_failing), (oldest, found.outbox_oldest_age),
                                (overdue, found.overdue), (set_aside, found.set_aside),
                                (notifier, found.notifier_failing), (stopped, found.subscription_stopped),
                                (orphaned, found.orphaned), (expiry, found.mllp_certificate_expiry),
-                               (unusable, found.mllp_certificate_unusable)):
+                               (unusable, found.mllp_certificate_unusable), (stale, found.settings_stale)):
             for label, value in sorted(values.items()):
                 family.add_metric([label], value)
-        yield from (failing, oldest, overdue, set_aside, notifier, stopped, orphaned, expiry, unusable)
+        differ.add_metric([], found.settings_differ)
+        yield from (failing, oldest, overdue, set_aside, notifier, stopped, orphaned, expiry, unusable, stale, differ)
 
     return gauges
 

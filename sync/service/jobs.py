@@ -11,12 +11,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 import uvicorn
 
 from clinicsync.common.schedule import Schedule
+from clinicsync.common.types import utcnow
 from clinicsync.connectors.registry import is_polled
 from clinicsync.sync.reminders.dispatch import dispatch
 from clinicsync.sync.server.app import create_app
@@ -26,6 +28,7 @@ from clinicsync.sync.service.metrics import JobCollector
 from clinicsync.sync.service.pipeline import run_once, run_stages
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
+from clinicsync.sync.settings_watch import CHECK_EVERY, SettingsWatch
 from clinicsync.sync.store import Store
 
 JobResult = Mapping[str, Any] | None
@@ -46,6 +49,11 @@ class ServiceContext:
     options: ServiceOptions = ServiceOptions()
     stop: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM/SIGINT
     board: JobBoard = field(default_factory=JobBoard)
+    started_at: datetime = field(default_factory=utcnow)
+    watch: SettingsWatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.watch = SettingsWatch(self.settings, self.started_at)
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,21 @@ def serve_job(ctx: ServiceContext) -> None:
         raise RuntimeError("the HTTP server stopped while the service was running")
 
 
+SETTINGS_WATCH = "settings"
+
+
+def settings_watch_job(ctx: ServiceContext) -> JobResult:
+    """Has settings.yaml or a ``*_file`` secret changed since this process read them? Noted in
+    the store for `status`; never reloaded (sync/settings_watch.py)."""
+    drift = ctx.watch.look(ctx.store.engine, utcnow())
+    return {"changed": list(drift.files)} if drift else None
+
+
+def settings_watch_jobs(ctx: ServiceContext) -> list[Job]:
+    # writes_store=False: one small row of its own, never waiting behind a poll's lane
+    return [PeriodicJob(SETTINGS_WATCH, Schedule.every(CHECK_EVERY), settings_watch_job, writes_store=False)]
+
+
 def server_jobs(ctx: ServiceContext) -> list[Job]:
     return [ResidentJob(SERVE, serve_job)] if ctx.options.serve else []
 
@@ -163,6 +186,7 @@ def job_sources() -> list[JobSource]:
         connector_jobs,
         pushed_stages_jobs,
         reminder_jobs,
+        settings_watch_jobs,
         server_jobs,
     ]
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from clinicsync.common.plugins import discover, plugin_names
-from clinicsync.common.settings_base import SettingsModel, base_dir_from
+from clinicsync.common.settings_base import FileRead, SettingsModel, base_dir_from
 from clinicsync.connectors.base import Connector, ConnectorSettings
 from clinicsync.connectors.registry import GROUP as CONNECTORS_GROUP
 from clinicsync.connectors.registry import connector_kinds
@@ -147,6 +147,9 @@ class Settings(SettingsRoot):
     unset_secrets: SkipJsonSchema[list[str]] = Field(
         default_factory=list, exclude=True,
         description="the ${VAR} of peer sections left unset (load_settings(defer_secrets=True)), as errors")
+    files_read: SkipJsonSchema[tuple[FileRead, ...]] = Field(
+        (), exclude=True, description="the settings file and each `*_file` secret as they were read "
+                                      "(`clinicsync run` compares them with the files now: sync/settings_watch.py)")
 
     @field_validator("connectors", "notifiers")
     @classmethod
@@ -201,10 +204,11 @@ def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settin
         raise ConfigError(["the top level must be a mapping of sections (clinic:, store:, connectors: …)"],
                           source)
     model = settings_model(*_kinds_named(data))
+    files_read: list[FileRead] = [loaded.read] if loaded.read is not None else []
     try:
         settings = model.model_validate({**data, "source": source, "base_dir": base_dir,
                                          "unset_secrets": list(loaded.unset.values())},
-                                        context={"base_dir": base_dir})
+                                        context={"base_dir": base_dir, "files_read": files_read})
     except ValidationError as exc:
         kinds = {"connectors": plugin_names(CONNECTORS_GROUP), "notifiers": plugin_names(NOTIFIERS_GROUP)}
         problems = [_problem(e, loaded, kinds) for e in exc.errors()]
@@ -212,7 +216,7 @@ def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settin
     except (OSError, RecursionError, UnicodeError) as exc:  # a validator touching the file system
         raise ConfigError([f"a value could not be checked ({type(exc).__name__}); check paths and zones "
                            "for typos"], source) from None
-    return settings
+    return settings.model_copy(update={"files_read": tuple(dict.fromkeys(files_read))})
 
 
 def _kinds_named(data: dict[str, Any]) -> tuple[set[str] | None, set[str] | None]:

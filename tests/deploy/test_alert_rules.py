@@ -32,6 +32,7 @@ from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.stalls import INTERRUPTED, close_interrupted_runs, find_stalls
 from clinicsync.sync.store import Store
 from clinicsync.sync.subscriptions import Heard, note_heard
+from clinicsync.sync.tables import SERVICE_PROCESSES
 from tests.connectors.tls_certs import certificates
 from tests.server.metrics_helpers import scrape
 from tests.sync.reminders.conftest import appointment, put
@@ -49,7 +50,8 @@ TLS: dict[str, Path] = {}
 STALL_METRICS = ("clinicsync_stage_failing", "clinicsync_outbox_oldest_unconsumed_age_seconds",
                  "clinicsync_connector_overdue_seconds", "clinicsync_set_aside_items",
                  "clinicsync_notifier_failing_seconds", "clinicsync_fhir_subscription_stopped",
-                 "clinicsync_source_orphaned_visits", "clinicsync_mllp_certificate_unusable", EXPIRY)
+                 "clinicsync_source_orphaned_visits", "clinicsync_mllp_certificate_unusable", EXPIRY,
+                 "clinicsync_settings_stale_seconds", "clinicsync_settings_differ_seconds")
 
 
 @pytest.fixture
@@ -167,6 +169,30 @@ def certificate_half_renewed(store: Store) -> None:
     (TLS["lab"] / "server.pem").write_bytes(renewed["server_cert"].read_bytes())
 
 
+def service_process(store: Store, process: str, digest: str, started_ago: timedelta,
+                    stale_ago: timedelta | None = None) -> None:
+    """A `clinicsync run` process's row, as its looks note it (sync/settings_watch.py)."""
+    now = utcnow()
+    host, _, pid = process.partition(":")
+    with store.engine.begin() as connection:
+        connection.execute(insert(SERVICE_PROCESSES).values(
+            process=process, host=host, pid=int(pid), command="run", started_at=now - started_ago, seen_at=now,
+            settings_path="/etc/clinicsync/settings.yaml", settings_digest=digest,
+            stale_since=now - stale_ago if stale_ago else None,
+            stale_files="/etc/clinicsync/settings.yaml" if stale_ago else None))
+
+
+def settings_not_applied(store: Store) -> None:
+    """settings.yaml edited 40 minutes ago; the service started before was not restarted (stop 52)."""
+    service_process(store, "clinic-srv:4242", "a" * 16, timedelta(days=30), timedelta(minutes=40))
+
+
+def settings_differ(store: Store) -> None:
+    """Two workers on one store, each with its own copy of the settings, for an hour."""
+    service_process(store, "host-a:10", "b" * 16, timedelta(hours=2))
+    service_process(store, "host-b:20", "c" * 16, timedelta(hours=1))
+
+
 STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "stage_failed": (stage_failed, "ClinicsyncStageFailing", ("stage_failed", "reminders")),
     "outbox_stalled": (outbox_stalled, "ClinicsyncOutboxStalled", ("outbox_lag", "reminders")),
@@ -183,6 +209,9 @@ STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
                             ("mllp_certificate", "imaging")),
     "certificate_half_renewed": (certificate_half_renewed, "ClinicsyncMllpCertificateUnusable",
                                  ("mllp_certificate", "lab")),
+    "settings_not_applied": (settings_not_applied, "ClinicsyncSettingsNotApplied",
+                             ("settings_not_applied", "clinic-srv:4242")),
+    "settings_differ": (settings_differ, "ClinicsyncSettingsDiffer", ("settings_differ", "store")),
 }
 
 
