@@ -128,4 +128,5 @@ def _of(head: str) -> ColumnElement[bool]:
 
 
 def _rows(connection: Connection, where: ColumnElement[bool]) -> dict[str, datetime]:
-    return dict(connection.execute(select(HOUSEKEEPING.c.task, HOUSEKEEPING.c.done_for).where(where)).tuples().all())
+    rows = connection.execute(select(HOUSEKEEPING.c.task, HOUSEKEEPING.c.done_for).where(where))
+    return {task: done_for for task, done_for in rows}
