@@ -427,7 +427,7 @@ def warn_orphans(settings: Settings, store: Store, report: RunReport) -> None:
         return
     for orphan in orphans:  # once when it starts, then a daily reminder (sync/standing.py)
         ORPHANED.seen(store.engine, log, orphan.connector, future_visits=orphan.future_visits,
-                      pending_messages=orphan.pending_messages, fix=orphan.detail)
+                      recent_visits=orphan.recent_visits, pending_messages=orphan.pending_messages, fix=orphan.detail)
     ORPHANED.ended(store.engine, log, keep=[o.connector for o in orphans])
     if orphans:
         report.extras["orphaned_sources"] = {"sources": [o.as_dict() for o in orphans]}

@@ -27,10 +27,24 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, column, delete, func, insert, literal, select, table, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    case,
+    column,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    table,
+    text,
+    update,
+)
 
 from clinicsync.common.types import UtcDateTime, utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
@@ -51,6 +65,12 @@ R = REMINDERS.c
 HELD = "held: its source {name!r} is no longer in the settings, so no change or cancellation of the visit can arrive"
 HELD_PREFIX = "held: its source "
 RETIRED = "source {name!r} retired (`clinicsync source retire`): not sent, nobody told"
+
+# How far back a visit an orphan holds still matters: the doctors' calendars show visits that
+# ended within ``calendar.past_days`` (30 by default), and a source renamed re-exports them, so
+# its new name would import them again as new and put a second event on the calendar for each
+# (the simulation, seed 523: a source renamed on an evening its last future visit had passed).
+RECENT = timedelta(days=31)
 
 # The sources this store has synced, one index probe each: the smallest connector of the run
 # history, then the smallest one past it, and so on (a loose index scan over
@@ -86,16 +106,25 @@ class Orphan:
     connector: str
     future_visits: int
     pending_messages: int
+    recent_visits: int = 0  # visits of the last RECENT, still on the calendars
+
+    @property
+    def visits(self) -> int:
+        """The visits that still matter: ahead, or recent enough to be on the calendars."""
+        return self.future_visits + self.recent_visits
 
     @property
     def detail(self) -> str:
-        return (f"the settings no longer name this source, but the store holds {self.future_visits} future visit(s) "
-                f"and {self.pending_messages} pending message(s) of it, which no update or cancellation can reach "
-                f"any more (its messages are held, not sent): {fixes(self.connector)}")
+        recent = (f", {self.recent_visits} visit(s) of the last {RECENT.days} days still on the calendars"
+                  if self.recent_visits else "")
+        return (f"the settings no longer name this source, but the store holds {self.future_visits} future visit(s)"
+                f"{recent} and {self.pending_messages} pending message(s) of it, which no update or cancellation "
+                f"can reach any more (its messages are held, not sent): {fixes(self.connector)}")
 
     def as_dict(self) -> dict[str, Any]:
         return {"connector": self.connector, "future_visits": self.future_visits,
-                "pending_messages": self.pending_messages, "detail": self.detail}
+                "recent_visits": self.recent_visits, "pending_messages": self.pending_messages,
+                "detail": self.detail}
 
 
 def known_sources(connection: Connection) -> list[str]:
@@ -126,18 +155,23 @@ def unnamed(connection: Connection, configured: Collection[str]) -> list[str]:
 
 
 def find_orphans(connection: Connection, configured: Collection[str], now: datetime | None = None) -> list[Orphan]:
-    """The sources the settings no longer name whose future visits (not cancelled) or pending
-    messages the store still holds. Costs one index probe per source when there is none."""
+    """The sources the settings no longer name whose visits (not cancelled) ahead or of the
+    last :data:`RECENT`, or pending messages, the store still holds: a new name's first import
+    would book the first again and put the second on the calendars twice. Costs one index
+    probe per source when there is none."""
     now = now or utcnow()
     out = []
     for name in unnamed(connection, configured):
-        visits = connection.execute(select(func.count()).select_from(APPOINTMENTS).where(
-            A.connector == name, A.start_utc >= now, A.deleted_at.is_(None),
-            A.status.in_(sorted(ACTIVE_STATUSES)))).scalar_one()
+        ahead = case((A.start_utc >= now, 1), else_=0)  # FILTER (WHERE) is not MySQL's
+        future, recent = connection.execute(select(
+            func.coalesce(func.sum(ahead), 0), func.coalesce(func.sum(1 - ahead), 0),
+        ).select_from(APPOINTMENTS).where(
+            A.connector == name, A.start_utc >= now - RECENT, A.deleted_at.is_(None),
+            A.status.in_(sorted(ACTIVE_STATUSES)))).one()
         pending = connection.execute(select(func.count()).select_from(REMINDERS).where(
             R.status == "pending", R.connector == name)).scalar_one()
-        if visits or pending:
-            out.append(Orphan(name, int(visits), int(pending)))
+        if future or recent or pending:
+            out.append(Orphan(name, int(future), int(pending), int(recent)))
     return out
 
 
@@ -158,8 +192,9 @@ def first_run_refusal(connection: Connection, name: str, configured: Collection[
     orphans = find_orphans(connection, configured, now)
     if not orphans:
         return None
-    held = "; ".join(f"{o.connector!r} ({o.future_visits} future visit(s), {o.pending_messages} pending message(s))"
-                     for o in orphans)
+    held = "; ".join(f"{o.connector!r} ({o.future_visits} future visit(s), "
+                     + (f"{o.recent_visits} recent visit(s) on the calendars, " if o.recent_visits else "")
+                     + f"{o.pending_messages} pending message(s))" for o in orphans)
     ways = " Or: ".join(fixes(o.connector, name) for o in orphans)
     return (f"refused: first run of source {name!r} while the store holds source(s) the settings no longer name: "
             f"{held}. Importing {name!r} now would book, remind and put on the calendars every visit it shares with "

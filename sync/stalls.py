@@ -119,7 +119,7 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                    {**{n.name: 0.0 for n in settings.notifiers},
                     **{name: max(0.0, (now - since).total_seconds())
                        for name, (since, _count) in _notifiers_failing(connection).items()}},
-                   {o.connector: o.future_visits for o in find_orphans(connection, settings.connector_names(), now)},
+                   {o.connector: o.visits for o in find_orphans(connection, settings.connector_names(), now)},
                    {name: int(stopped is not None) for name, stopped
                     in _subscriptions_stopped(connection, settings, now).items()},
                    {name: state.not_after.timestamp() for name, state in certificates.items() if state.not_after},

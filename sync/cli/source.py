@@ -37,11 +37,12 @@ def list_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
         print_json([o.as_dict() for o in orphans])
         return
     if not orphans:
-        out_console.print("every source the store holds future visits of is in the settings")
+        out_console.print("every source the store holds future or recent visits of is in the settings")
         return
-    table = Table("source", "future visits", "pending messages", title="sources the settings no longer name")
+    table = Table("source", "future visits", "recent visits", "pending messages",
+                  title="sources the settings no longer name")
     for o in orphans:
-        table.add_row(o.connector, str(o.future_visits), str(o.pending_messages))
+        table.add_row(o.connector, str(o.future_visits), str(o.recent_visits), str(o.pending_messages))
     print_table(out_console, table)
     for o in orphans:
         out_console.print(f"{o.connector}: {o.detail}", markup=False, highlight=False, soft_wrap=True)

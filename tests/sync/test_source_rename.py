@@ -277,3 +277,43 @@ def test_the_sources_are_read_from_the_index_not_by_a_scan(store: Store) -> None
             assert not [step for step in plan if "Seq Scan" in step], plan
     # an index led by the connector (PostgreSQL may take ix_syncrun_connector_status_id for a small table)
     assert any("ix_syncrun_connector_" in step for step in plan), plan
+
+
+def _only_past(store: Store, connector: str, days_ago: float) -> None:
+    """A source whose last visit started ``days_ago`` and that has nothing ahead (its run kept)."""
+    from sqlalchemy import insert
+
+    from clinicsync.common.types import utcnow
+    from clinicsync.sync.tables import SYNC_RUNS
+    from tests.sync.reminders.conftest import appointment, put
+
+    now = utcnow()
+    put(store, appointment(f"{connector}-P1", now - timedelta(days=days_ago)), connector=connector)
+    with store.engine.begin() as connection:
+        connection.execute(insert(SYNC_RUNS).values(run_id=f"r-{connector}", connector=connector, status="ok",
+                                                    counts="{}", started_at=now, finished_at=now))
+
+
+def _recent_visits_on(store: Store) -> None:
+    from clinicsync.sync.orphans import Orphan, find_orphans, first_run_refusal
+
+    _only_past(store, OLD, days_ago=5)  # on the calendars (calendar.past_days: 30)
+    _only_past(store, "gone", days_ago=45)  # removed long ago: nothing of it is shown any more
+    with store.engine.connect() as connection:
+        [orphan] = find_orphans(connection, {NEW})
+        assert orphan == Orphan(OLD, 0, 0, 1) and orphan.visits == 1
+        assert "1 visit(s) of the last 31 days still on the calendars" in orphan.detail
+        refusal = first_run_refusal(connection, NEW, {NEW})
+    assert refusal is not None and f"source rename {OLD} {NEW}" in refusal and "1 recent visit(s)" in refusal
+
+
+def test_a_renamed_source_with_only_recent_visits_is_an_orphan(store: Store) -> None:
+    """The simulation (seed 523, 120 days): a source renamed on an evening when its last future
+    visit had passed was no orphan on main, so its new name imported the visits of the last days
+    again as new, and each doctor's calendar showed each of them twice."""
+    _recent_visits_on(store)
+
+
+@pytest.mark.mariadb
+def test_a_renamed_source_with_only_recent_visits_is_an_orphan_on_mariadb(mariadb_store: Store) -> None:
+    _recent_visits_on(mariadb_store)
