@@ -463,15 +463,25 @@ GROUP_TEXT_LIMIT = 8_000_000
 
 
 class GroupMemo(dict[Any, list[Any]]):
-    """A group's entries by key, with the length of key text they hold."""
+    """A group's entries by key, with the length of key text they hold and how many lookups
+    found an entry since it last started over."""
 
     text = 0
+    hits = 0
+
+
+# A group memo that has kept this many entries without one of them found again starts over: its
+# key holds something that differs on every record (a Cal.com webhook's group is keyed by the
+# whole ``payload``, uid and times included), so each entry (~15 KB of key and parsed payload)
+# only costs memory: ~50 MB at GROUP_TEXT_LIMIT, ~4 MB at this (stop 52). One hit lets it grow.
+GROUP_TRIAL = 256
 
 
 def _keep(memo: GroupMemo, key: Any, entry: list[Any]) -> None:
-    if len(memo) >= MEMO_LIMIT or memo.text >= GROUP_TEXT_LIMIT:
+    size = len(memo)
+    if size >= MEMO_LIMIT or memo.text >= GROUP_TEXT_LIMIT or (size >= GROUP_TRIAL and not memo.hits):
         memo.clear()
-        memo.text = 0
+        memo.text = memo.hits = 0
     if type(key) is bytes:
         # orjson's result keeps the buffer it wrote into: ~16 KB behind a 2.5 KB Cal.com payload,
         # so the memo held six times the text it counted (stop 50: ~100 MB at the limit for one
@@ -518,6 +528,7 @@ def _group(out: _Source, signature: tuple[str, ...], group: list[tuple[int, _Com
     else:
         add(1, "if hit is not None:")
     add(2, f"{entry} = hit")
+    add(2, f"{memo}.hits += 1")
     add(2, f"{', '.join(variables)}, = hit[1]")
     add(2, "if hit[2]:")
     add(3, "notes.extend(hit[2])")

@@ -23,7 +23,18 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-_MEMORY_LOCKS: dict[tuple[str, ...], threading.Lock] = {}
+
+# An in-memory SQLite store's locks by name, each with how many callers hold or wait for it:
+# dropped when the last one leaves, so names that keep arriving (a waitlist slot's id) do not
+# stay for the process's life.
+class _Shared:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock, self.users = threading.Lock(), 0
+
+
+_MEMORY_LOCKS: dict[tuple[str, ...], _Shared] = {}
 _LANES: dict[str, threading.Lock] = {}
 _REGISTRY_GUARD = threading.Lock()
 _FILE_WAIT_STEP = 0.05
@@ -279,14 +290,22 @@ def _file_lock(path: Path, wait: float | None) -> Iterator[HeldLock | None]:
 @contextlib.contextmanager
 def _memory_lock(name: tuple[str, ...], wait: float | None) -> Iterator[HeldLock | None]:
     with _REGISTRY_GUARD:
-        lock = _MEMORY_LOCKS.setdefault(name, threading.Lock())
-    granted = lock.acquire(blocking=False) if wait is None else lock.acquire(timeout=wait)
-    if not granted:
-        if wait is not None:
-            raise LockTimeout(f"lock {'/'.join(name)} not granted within {wait:g} s")
-        yield None
-        return
+        entry = _MEMORY_LOCKS.get(name) or _MEMORY_LOCKS.setdefault(name, _Shared())
+        entry.users += 1
+    lock = entry.lock
     try:
-        yield HeldLock()
+        granted = lock.acquire(blocking=False) if wait is None else lock.acquire(timeout=wait)
+        if not granted:
+            if wait is not None:
+                raise LockTimeout(f"lock {'/'.join(name)} not granted within {wait:g} s")
+            yield None
+            return
+        try:
+            yield HeldLock()
+        finally:
+            lock.release()
     finally:
-        lock.release()
+        with _REGISTRY_GUARD:
+            entry.users -= 1
+            if not entry.users:
+                del _MEMORY_LOCKS[name]

@@ -143,3 +143,31 @@ def test_no_worker_limit_and_no_lane_on_postgres(postgres_url: str, tmp_path) ->
     finally:
         engine.dispose()
         sqlite.dispose()
+
+
+def test_an_in_memory_stores_locks_are_dropped_when_released() -> None:
+    """An in-memory SQLite store locks by name in the process (locks._MEMORY_LOCKS). A name that
+    keeps arriving — the waitlist books each freed slot under ``("waitlist-book", id)`` — must
+    not stay registered after its block, or a service keeps one lock per slot it ever booked
+    (main: 5,000 entries after 5,000 slots). Held and waited-for names stay, and still exclude."""
+    from clinicsync.sync import locks
+
+    engine = make_engine("sqlite://")
+    try:
+        before = len(locks._MEMORY_LOCKS)
+        for slot in range(5_000):
+            with try_lock(engine, "waitlist-book", str(slot)) as held:
+                assert held is not None
+        assert len(locks._MEMORY_LOCKS) == before
+        with try_lock(engine, "waitlist-book", "7") as first:
+            assert first is not None and ("waitlist-book", "7") in locks._MEMORY_LOCKS
+            with try_lock(engine, "waitlist-book", "7") as second:
+                assert second is None  # held: the other worker skips it
+            with pytest.raises(LockTimeout), try_lock(engine, "waitlist-book", "7", wait=0.05):
+                pass
+            assert ("waitlist-book", "7") in locks._MEMORY_LOCKS  # still held
+        assert len(locks._MEMORY_LOCKS) == before
+        with try_lock(engine, "waitlist-book", "7") as again:
+            assert again is not None
+    finally:
+        engine.dispose()
