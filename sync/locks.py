@@ -264,27 +264,45 @@ def _mysql_lock(engine: Engine, name: tuple[str, ...], wait: float | None) -> It
 
 @contextlib.contextmanager
 def _file_lock(path: Path, wait: float | None) -> Iterator[HeldLock | None]:
+    """``flock`` on ``path``, whose file is removed when the lock is released: a lock named per
+    thing (the waitlist's per slot) would otherwise leave a file per slot ever booked. A worker
+    that opened the file before its holder removed it gets a lock on a file no longer at
+    ``path``, which locks nothing: it sees the inode differ and opens the path again."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = None if wait is None else time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if deadline is None:
-                    yield None
-                    return
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(f"lock file {path} not granted within {wait:g} s") from None
-                time.sleep(_FILE_WAIT_STEP)  # flock has no timeout; migrations are rare
+    deadline = None if wait is None else time.monotonic() + wait
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            yield HeldLock()
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if deadline is None:
+                yield None
+                return
+            if time.monotonic() >= deadline:
+                raise LockTimeout(f"lock file {path} not granted within {wait:g} s") from None
+            time.sleep(_FILE_WAIT_STEP)  # flock has no timeout; migrations are rare
+            continue
+        if _still_at(fd, path):
+            break
+        os.close(fd)  # its holder removed it meanwhile: the lock is the file now at the path
+    try:
+        yield HeldLock()
     finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # while still holding it: a later worker creates a new file
+        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def _still_at(fd: int, path: Path) -> bool:
+    """Whether the open file ``fd`` is the one at ``path`` now."""
+    try:
+        at = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (at.st_dev, at.st_ino)
 
 
 @contextlib.contextmanager

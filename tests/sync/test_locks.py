@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -171,3 +172,60 @@ def test_an_in_memory_stores_locks_are_dropped_when_released() -> None:
             assert again is not None
     finally:
         engine.dispose()
+
+
+
+def test_a_sqlite_file_stores_lock_files_go_with_their_locks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A lock named per thing (the waitlist books each freed slot under its own name) left one
+    file per name ever used in `<store>.locks/` on main: 500 slots, 500 files, for the store's
+    life. Each file now goes when its lock is released."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    for slot in range(500):
+        with try_lock(engine, "waitlist-book", str(slot)) as held:
+            assert held is not None
+    assert list((tmp_path / "store.db.locks").iterdir()) == []
+
+
+def test_a_worker_that_opened_a_removed_lock_file_does_not_hold_the_lock(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The race the removal brings: B opens the lock file, A (holding it) releases and removes
+    it, C makes a new file and takes the lock, then B's flock on the removed file is granted.
+    B must see that its file is no longer the one at the path and not hold the lock beside C."""
+    import fcntl as real
+
+    from clinicsync.sync import locks
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    b_opened, go_on = threading.Event(), threading.Event()
+
+    class PausedFlock:  # B's first flock waits until A released and C holds the new file
+        LOCK_EX, LOCK_NB, LOCK_UN = real.LOCK_EX, real.LOCK_NB, real.LOCK_UN
+
+        @staticmethod
+        def flock(fd: int, operation: int) -> None:
+            if threading.current_thread().name == "B" and not b_opened.is_set():
+                b_opened.set()
+                go_on.wait(5)
+            real.flock(fd, operation)
+
+    monkeypatch.setattr(locks, "fcntl", PausedFlock)
+    b_held: list[bool] = []
+    c_holds = threading.Event()
+
+    def b() -> None:
+        with try_lock(engine, "waitlist-book", "7", wait=5) as held:
+            b_held.append(held is not None and not c_holds.is_set())
+
+    with try_lock(engine, "waitlist-book", "7") as a:
+        assert a is not None
+        thread = threading.Thread(target=b, name="B")
+        thread.start()
+        assert b_opened.wait(5)
+    with try_lock(engine, "waitlist-book", "7") as c:  # A released and removed the file: C makes a new one
+        assert c is not None
+        c_holds.set()
+        go_on.set()  # B's flock on the removed file is granted now
+        time.sleep(0.3)
+        assert thread.is_alive()  # B waits for C: it did not take the removed file's lock
+        c_holds.clear()
+    thread.join(5)
+    assert b_held == [True]
