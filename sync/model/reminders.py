@@ -57,6 +57,10 @@ class Reminder(SQLModel, table=True):
 class Delivery(SQLModel, table=True):
     """One attempt to hand a reminder to a notifier, and what came back (the receipt)."""
 
+    # The status page's notifier health: each notifier's attempts in a window, and its newest
+    # (sync/ui/queries.py notifiers_health), without reading every attempt ever made (stop 52).
+    __table_args__ = (Index("ix_delivery_notifier_created", "notifier", "created_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     reminder_id: int = Field(foreign_key="reminder.id", index=True)
     channel: str = Field(max_length=16)

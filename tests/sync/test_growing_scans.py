@@ -72,7 +72,15 @@ def _dispatch_people(store: Store) -> object:
                                   {("csv", "P1"), ("csv", "P2"), ("fhir", "P1")})
 
 
-@pytest.mark.parametrize("read", [_funnel, _ics_file_order, _dispatch_people], ids=lambda f: f.__name__)
+def _notifiers_health(store: Store) -> object:
+    """Stop 52: each notifier's 7 days and newest attempt, through (notifier, created_at)."""
+    found = queries.notifiers_health(store, NOW - timedelta(days=7))
+    assert found and all("last_at" in entry for entry in found)
+    return found
+
+
+@pytest.mark.parametrize("read", [_funnel, _ics_file_order, _dispatch_people, _notifiers_health],
+                         ids=lambda f: f.__name__)
 def test_a_frequent_read_seeks_rather_than_scanning_history(store: Store, read: Callable[[Store], object]) -> None:
     seed(store)
     with recorded(store.engine) as sent:
