@@ -132,7 +132,7 @@ def test_old_visits_and_their_patients_are_forgotten_and_nothing_recent_or_ahead
 
 @pytest.mark.parametrize(("offsets", "kept", "gone"), [
     ({"waitlist": 5, "reminders": 5}, {"V-recent", "V-back-old"}, 3),  # the newest event stays: ids go on from it
-    ({"waitlist": 5, "reminders": 3}, {"V-recent", "V-wait-old", "V-back-old"}, 2),  # what the planner has not read stays
+    ({"waitlist": 5, "reminders": 3}, {"V-recent", "V-wait-old", "V-back-old"}, 2),  # the planner has not read them
     ({}, {"V-old", "V-recent", "V-wait-old", "V-back-old"}, 0),  # no consumer has read anything
 ], ids=["all-read", "one-behind", "no-consumer"])
 def test_a_forgotten_visits_events_and_delivery_attempts_go_with_its_data(
