@@ -25,7 +25,8 @@ re-read of the same record is recognized as unchanged; what says who the patient
   a few rows a visit for as long as the clinic ran, and nothing reads them after the visit: the
   consumers read past their offsets, a provider's receipt comes within days. The outbox's newest
   event always stays: on SQLite (and MySQL after a restart) a new event takes the highest id plus
-  one, and must never take an id a consumer has read past.
+  one, and must never take an id a consumer has read past. An event a consumer had not read
+  when its visit was forgotten goes at the daily look (:func:`_forget_stray_events`).
 
 The access log (``ui_access_log``: who saw which visits) is an audit trail and is never
 pruned with the data: it must outlive it (HIPAA asks six years).
@@ -150,6 +151,8 @@ def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = N
         if replies := list(connection.execute(unmatched).scalars()):
             done.replies += _forget_replies(connection, RESPONSES.c.id.in_(replies))
         done.quarantine += _forget_quarantine(connection, cutoff, limit)
+        if orphans:  # once a day, as the look for patients no visit names
+            done.events += _forget_stray_events(connection, limit)
     return done
 
 
@@ -161,6 +164,19 @@ def _read_by_all(connection: Connection) -> int:
         return 0
     newest = connection.execute(select(func.max(EVENTS.c.id))).scalar() or 0
     return max(0, min(int(offsets[0]), newest - 1))
+
+
+def _forget_stray_events(connection: Connection, limit: int) -> int:
+    """Events of visits forgotten already that a consumer had not read when their visit was
+    forgotten (a change the source made to an old visit, forgotten again in the same pass, before
+    the planner read it): oldest first, once every consumer has read them. A walk of the outbox by
+    id from its oldest event: what is left of it is the window's visits' events, not the history."""
+    read = _read_by_all(connection)
+    stray = list(connection.execute(
+        select(EVENTS.c.id).join(APPOINTMENTS, APPOINTMENTS.c.id == EVENTS.c.appointment_id)
+        .where(APPOINTMENTS.c.forgotten_at.is_not(None), EVENTS.c.id <= read).order_by(EVENTS.c.id).limit(limit))
+        .scalars()) if read else []
+    return sum(_updated(connection, delete(EVENTS).where(EVENTS.c.id.in_(part))) for part in _chunks(stray))
 
 
 def _orphans(connection: Connection, cutoff: datetime) -> Sequence[Any]:
