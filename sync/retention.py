@@ -26,7 +26,8 @@ re-read of the same record is recognized as unchanged; what says who the patient
   consumers read past their offsets, a provider's receipt comes within days. The outbox's newest
   event always stays: on SQLite (and MySQL after a restart) a new event takes the highest id plus
   one, and must never take an id a consumer has read past. An event a consumer had not read
-  when its visit was forgotten goes at the daily look (:func:`_forget_stray_events`).
+  when its visit was forgotten goes at the daily look (:func:`_forget_stray_events`), as do
+  the attempts made before the window to send what no visit names (a doctor's daily agenda).
 
 The access log (``ui_access_log``: who saw which visits) is an audit trail and is never
 pruned with the data: it must outlive it (HIPAA asks six years).
@@ -47,7 +48,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 
 from clinicsync.sync.model import Appointment, Patient, Quarantine
-from clinicsync.sync.model.reminders import DELIVERIES, Reminder
+from clinicsync.sync.model.reminders import DELIVERIES, Reminder, delivery_notifiers
 from clinicsync.sync.model.responses import OUTCOMES, RESPONSES
 from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
 from clinicsync.sync.outbox import CONSUMERS, EVENTS
@@ -153,6 +154,7 @@ def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = N
         done.quarantine += _forget_quarantine(connection, cutoff, limit)
         if orphans:  # once a day, as the look for patients no visit names
             done.events += _forget_stray_events(connection, limit)
+            done.deliveries += _forget_agenda_attempts(connection, cutoff, limit)
     return done
 
 
@@ -177,6 +179,24 @@ def _forget_stray_events(connection: Connection, limit: int) -> int:
         .where(APPOINTMENTS.c.forgotten_at.is_not(None), EVENTS.c.id <= read).order_by(EVENTS.c.id).limit(limit))
         .scalars()) if read else []
     return sum(_updated(connection, delete(EVENTS).where(EVENTS.c.id.in_(part))) for part in _chunks(stray))
+
+
+def _forget_agenda_attempts(connection: Connection, cutoff: datetime, limit: int) -> int:
+    """The attempts made before the window to send what no visit names (a doctor's daily agenda),
+    or for a visit forgotten already (a notice of a change to an old visit, sent after it was
+    forgotten again): per notifier, oldest first through ix_delivery_notifier_created. The rest
+    went with their visits, so what the walk passes over is the few days of attempts sent
+    before a visit still in the window."""
+    gone = 0
+    for name in delivery_notifiers(connection):
+        ids = list(connection.execute(
+            select(DELIVERIES.c.id).join(REMINDERS, REMINDERS.c.id == DELIVERIES.c.reminder_id)
+            .outerjoin(APPOINTMENTS, APPOINTMENTS.c.id == REMINDERS.c.appointment_id)
+            .where(DELIVERIES.c.notifier == name, DELIVERIES.c.created_at < cutoff,
+                   or_(REMINDERS.c.appointment_id.is_(None), APPOINTMENTS.c.forgotten_at.is_not(None)))
+            .order_by(DELIVERIES.c.created_at).limit(max(0, limit - gone))).scalars())
+        gone += sum(_updated(connection, delete(DELIVERIES).where(DELIVERIES.c.id.in_(part))) for part in _chunks(ids))
+    return gone
 
 
 def _orphans(connection: Connection, cutoff: datetime) -> Sequence[Any]:

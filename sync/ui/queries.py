@@ -20,7 +20,7 @@ from clinicsync.common.vocabulary import STATUSES as APPOINTMENT_STATUSES
 from clinicsync.sync.model import Appointment, Event, Location, Patient, Practitioner
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.model.joins import with_people
-from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS, delivery_notifiers
 from clinicsync.sync.model.reminders import STATUSES as REMINDER_STATUSES
 from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.queries import connector_status, list_quarantine, quality_notes
@@ -100,7 +100,7 @@ def notifiers_health(store: Store, since: datetime) -> list[dict[str, Any]]:
     each), then per notifier the window and its newest row (stop 52: it read every attempt)."""
     out: dict[str, dict[str, Any]] = {}
     with store.engine.connect() as connection:
-        for name in _notifiers(connection):
+        for name in delivery_notifiers(connection):
             entry = out[name] = {"notifier": name, "outcomes": {
                 outcome: int(count) for outcome, count in connection.execute(
                     select(DL.outcome, func.count()).where(DL.notifier == name, DL.created_at >= since)
@@ -110,15 +110,6 @@ def notifiers_health(store: Store, since: datetime) -> list[dict[str, Any]]:
             entry.update(last_at=row.created_at, last_outcome=row.outcome, last_status=row.provider_status,
                          last_detail=mask_text(row.detail) or None)
     return [out[k] for k in sorted(out)]
-
-
-def _notifiers(connection: Any) -> list[str]:
-    """The notifiers that ever made an attempt, one index probe each (a DISTINCT would read them all)."""
-    names: list[str] = []
-    while (name := connection.execute(select(func.min(DL.notifier)).where(
-            *([DL.notifier > names[-1]] if names else []))).scalar()) is not None:
-        names.append(name)
-    return names
 
 
 def calendar_health(store: Store) -> dict[str, int]:

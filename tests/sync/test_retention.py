@@ -171,6 +171,33 @@ def test_an_event_unread_when_its_visit_was_forgotten_goes_at_a_later_days_look(
     assert store.forget_patient_data(NOW + timedelta(days=1)).events == 1 and left() == [3]  # 3: the newest
 
 
+def test_the_attempts_to_send_a_doctors_agenda_go_at_the_daily_look_after_the_window(store: Store) -> None:
+    """An agenda names no visit, so its attempts do not go with one: the daily look deletes
+    those made before the window, and those of a message sent for a visit forgotten already."""
+    ids = seed(store)
+    with store.engine.begin() as c:
+        c.execute(insert(REMINDERS), [
+            {"key": key, "appointment_id": visit_id, "connector": "emr", "recipient": "practitioner",
+             "recipient_ref": "D1", "kind": kind, "offset": None, "version": 1, "due_at": at, "status": "sent",
+             "channel": "email", "tried": "", "attempts": 1, "created_at": at, "updated_at": at}
+            for key, visit_id, kind, at in (("agenda:old", None, "agenda", OLD),
+                                            ("agenda:recent", None, "agenda", RECENT),
+                                            ("late-notice", ids["V-old"], "cancelled", OLD))])
+    store.forget_patient_data(NOW - timedelta(minutes=5))  # V-old forgotten; the day's look made
+    with store.engine.begin() as c:
+        reminders = dict(c.execute(select(REMINDERS.c.key, REMINDERS.c.id)).all())
+        c.execute(insert(DELIVERIES), [{"reminder_id": reminders[key], "channel": "email", "notifier": notifier,
+                                        "outcome": "sent", "created_at": at} for key, notifier, at in (
+            ("agenda:old", "mail", OLD), ("agenda:old", "mail", OLD), ("agenda:recent", "mail", RECENT),
+            ("late-notice", "smtp", OLD), (f"{ids['V-recent']}:patient", "sms", OLD))])
+    assert not store.forget_patient_data(NOW)  # the same day: the look was made
+    assert store.forget_patient_data(NOW + timedelta(days=1)).deliveries == 3
+    with store.engine.connect() as c:
+        left = set(c.execute(select(REMINDERS.c.key).join(DELIVERIES, DELIVERIES.c.reminder_id == REMINDERS.c.id))
+                   .scalars())
+    assert left == {"agenda:recent", f"{ids['V-recent']}:patient"}  # within the window; a visit in it
+
+
 def events_and_attempts_go(store: Store, offsets: dict[str, int], kept: set[str], gone: int) -> None:
     ids = seed(store)
     order = ("V-old", "V-old", "V-recent", "V-wait-old", "V-back-old")
