@@ -19,7 +19,15 @@ re-read of the same record is recognized as unchanged; what says who the patient
   names any more, once their details were last written before the window: :func:`_orphans`); the row and its id
   stay, its ``content_hash`` becomes :data:`FORGOTTEN` (a later visit writes the details back:
   Store._upsert_persons);
-- ``quarantine.raw``: the raw record of an item closed, or last seen, before the window.
+- ``quarantine.raw``: the raw record of an item closed, or last seen, before the window;
+- ``event``: the visit's outbox events (its history of changes), once every consumer has read
+  them, and ``delivery``: the delivery attempts of the visit's messages (stop 52). Both grew by
+  a few rows a visit for as long as the clinic ran, and nothing reads them after the visit: the
+  consumers read past their offsets, a provider's receipt comes within days. The outbox's newest
+  event always stays: on SQLite (and MySQL after a restart) a new event takes the highest id plus
+  one, and must never take an id a consumer has read past. An event a consumer had not read
+  when its visit was forgotten goes at the daily look (:func:`_forget_stray_events`), as do
+  the attempts made before the window to send what no visit names (a doctor's daily agenda).
 
 The access log (``ui_access_log``: who saw which visits) is an audit trail and is never
 pruned with the data: it must outlive it (HIPAA asks six years).
@@ -37,12 +45,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 
 from clinicsync.sync.model import Appointment, Patient, Quarantine
-from clinicsync.sync.model.reminders import Reminder
+from clinicsync.sync.model.reminders import DELIVERIES, Reminder, delivery_notifiers
 from clinicsync.sync.model.responses import OUTCOMES, RESPONSES
 from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.outbox import CONSUMERS, EVENTS
 
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 PATIENTS = Patient.__table__  # type: ignore[attr-defined]
@@ -69,6 +78,8 @@ class Forgotten:
     reminders: int = 0
     replies: int = 0
     quarantine: int = 0
+    events: int = 0  # outbox events deleted
+    deliveries: int = 0  # delivery attempts deleted
 
     def __bool__(self) -> bool:
         return any(asdict(self).values())
@@ -102,6 +113,7 @@ def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = N
             .where(APPOINTMENTS.c.forgotten_at.is_(None), APPOINTMENTS.c.end_utc < cutoff)
             .order_by(APPOINTMENTS.c.end_utc).limit(limit)).all()
         ids = [row.id for row in visits]
+        read = _read_by_all(connection) if ids else 0
         for part in _chunks(ids):
             done.appointments += _updated(connection, update(APPOINTMENTS).where(APPOINTMENTS.c.id.in_(part)).values(
                 patient_ref=None, join_url=None, provider_join_url=None, dial_in=None, cancel_reason=None,
@@ -110,6 +122,11 @@ def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = N
                 REMINDERS.c.appointment_id.in_(part), REMINDERS.c.recipient == "patient",
                 REMINDERS.c.recipient_ref.is_not(None)).values(recipient_ref=None))
             done.replies += _forget_replies(connection, RESPONSES.c.appointment_id.in_(part))
+            done.deliveries += _updated(connection, delete(DELIVERIES).where(DELIVERIES.c.reminder_id.in_(
+                select(REMINDERS.c.id).where(REMINDERS.c.appointment_id.in_(part)))))
+            if read:
+                done.events += _updated(connection, delete(EVENTS).where(
+                    EVENTS.c.appointment_id.in_(part), EVENTS.c.id <= read))
         people: dict[str, set[str]] = defaultdict(set)
         for row in visits:
             if row.patient_ref is not None:
@@ -135,7 +152,51 @@ def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = N
         if replies := list(connection.execute(unmatched).scalars()):
             done.replies += _forget_replies(connection, RESPONSES.c.id.in_(replies))
         done.quarantine += _forget_quarantine(connection, cutoff, limit)
+        if orphans:  # once a day, as the look for patients no visit names
+            done.events += _forget_stray_events(connection, limit)
+            done.deliveries += _forget_agenda_attempts(connection, cutoff, limit)
     return done
+
+
+def _read_by_all(connection: Connection) -> int:
+    """The highest outbox event id every consumer has read, below the newest event (which stays:
+    see the module's docstring); 0 (nothing may go) while no consumer has read anything."""
+    offsets = connection.execute(select(func.min(CONSUMERS.c.last_event_id), func.count())).one()
+    if not offsets[1]:
+        return 0
+    newest = connection.execute(select(func.max(EVENTS.c.id))).scalar() or 0
+    return max(0, min(int(offsets[0]), newest - 1))
+
+
+def _forget_stray_events(connection: Connection, limit: int) -> int:
+    """Events of visits forgotten already that a consumer had not read when their visit was
+    forgotten (a change the source made to an old visit, forgotten again in the same pass, before
+    the planner read it): oldest first, once every consumer has read them. A walk of the outbox by
+    id from its oldest event: what is left of it is the window's visits' events, not the history."""
+    read = _read_by_all(connection)
+    stray = list(connection.execute(
+        select(EVENTS.c.id).join(APPOINTMENTS, APPOINTMENTS.c.id == EVENTS.c.appointment_id)
+        .where(APPOINTMENTS.c.forgotten_at.is_not(None), EVENTS.c.id <= read).order_by(EVENTS.c.id).limit(limit))
+        .scalars()) if read else []
+    return sum(_updated(connection, delete(EVENTS).where(EVENTS.c.id.in_(part))) for part in _chunks(stray))
+
+
+def _forget_agenda_attempts(connection: Connection, cutoff: datetime, limit: int) -> int:
+    """The attempts made before the window to send what no visit names (a doctor's daily agenda),
+    or for a visit forgotten already (a notice of a change to an old visit, sent after it was
+    forgotten again): per notifier, oldest first through ix_delivery_notifier_created. The rest
+    went with their visits, so what the walk passes over is the few days of attempts sent
+    before a visit still in the window."""
+    gone = 0
+    for name in delivery_notifiers(connection):
+        ids = list(connection.execute(
+            select(DELIVERIES.c.id).join(REMINDERS, REMINDERS.c.id == DELIVERIES.c.reminder_id)
+            .outerjoin(APPOINTMENTS, APPOINTMENTS.c.id == REMINDERS.c.appointment_id)
+            .where(DELIVERIES.c.notifier == name, DELIVERIES.c.created_at < cutoff,
+                   or_(REMINDERS.c.appointment_id.is_(None), APPOINTMENTS.c.forgotten_at.is_not(None)))
+            .order_by(DELIVERIES.c.created_at).limit(max(0, limit - gone))).scalars())
+        gone += sum(_updated(connection, delete(DELIVERIES).where(DELIVERIES.c.id.in_(part))) for part in _chunks(ids))
+    return gone
 
 
 def _orphans(connection: Connection, cutoff: datetime) -> Sequence[Any]:

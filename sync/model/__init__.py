@@ -45,6 +45,12 @@ class Location(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=255)
 
 
+# The rows ix_appointment_source_answer holds: the same terms as the stage's query, so SQLite
+# sees that the index serves it (migration 0038 writes it out the same).
+SOURCE_ANSWER_OPEN = ("source_answer IS NOT NULL AND deleted_at IS NULL "
+                      "AND (participation IS NULL OR participation != source_answer)")
+
+
 class Appointment(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("connector", "external_id", name="uq_appointment_source"),
@@ -55,6 +61,10 @@ class Appointment(SQLModel, table=True):
         # visit's end). No index on patient_ref: it cost a first import ~70 % (docs/development.md).
         Index("ix_appointment_forget", "end_utc", postgresql_where=text("forgotten_at IS NULL"),
               sqlite_where=text("forgotten_at IS NULL")),
+        # sync/responses/source_answers.py, at each sync pass: the answers a source gave that are not
+        # the visit's answer yet (partial: a recorded one leaves it; MySQL: every visit's answer).
+        Index("ix_appointment_source_answer", "source_answer", postgresql_where=text(SOURCE_ANSWER_OPEN),
+              sqlite_where=text(SOURCE_ANSWER_OPEN)),
     )
 
     id: int | None = Field(default=None, primary_key=True)

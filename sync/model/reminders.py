@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Connection, Index, Text, UniqueConstraint, func, select
 from sqlmodel import Field, SQLModel
 
 from clinicsync.common.types import utc_column
@@ -57,6 +57,10 @@ class Reminder(SQLModel, table=True):
 class Delivery(SQLModel, table=True):
     """One attempt to hand a reminder to a notifier, and what came back (the receipt)."""
 
+    # The status page's notifier health: each notifier's attempts in a window, and its newest
+    # (sync/ui/queries.py notifiers_health), without reading every attempt ever made (stop 52).
+    __table_args__ = (Index("ix_delivery_notifier_created", "notifier", "created_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     reminder_id: int = Field(foreign_key="reminder.id", index=True)
     channel: str = Field(max_length=16)
@@ -93,3 +97,13 @@ REMINDERS = Reminder.__table__  # type: ignore[attr-defined]
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 OPT_OUTS = OptOut.__table__  # type: ignore[attr-defined]
 PLANS = ReminderPlan.__table__  # type: ignore[attr-defined]
+
+
+def delivery_notifiers(connection: Connection) -> list[str]:
+    """The notifiers that ever made an attempt, one probe of ix_delivery_notifier_created each
+    (a DISTINCT would read every attempt)."""
+    names: list[str] = []
+    while (name := connection.execute(select(func.min(DELIVERIES.c.notifier)).where(
+            *([DELIVERIES.c.notifier > names[-1]] if names else []))).scalar()) is not None:
+        names.append(name)
+    return names

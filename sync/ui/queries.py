@@ -20,7 +20,7 @@ from clinicsync.common.vocabulary import STATUSES as APPOINTMENT_STATUSES
 from clinicsync.sync.model import Appointment, Event, Location, Patient, Practitioner
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.model.joins import with_people
-from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS, delivery_notifiers
 from clinicsync.sync.model.reminders import STATUSES as REMINDER_STATUSES
 from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.queries import connector_status, list_quarantine, quality_notes
@@ -94,21 +94,21 @@ def running_now(store: Store, now: datetime | None = None) -> list[dict[str, Any
 
 
 def notifiers_health(store: Store, since: datetime) -> list[dict[str, Any]]:
-    """Per notifier: delivery attempts since ``since`` by outcome, and its latest attempt."""
-    with store.engine.connect() as connection:
-        rows = connection.execute(
-            select(DL.notifier, DL.outcome, func.count(), func.max(DL.created_at))
-            .where(DL.created_at >= since).group_by(DL.notifier, DL.outcome)).all()
-        latest_ids = select(func.max(DL.id)).group_by(DL.notifier)
-        latest = {r.notifier: r for r in connection.execute(select(DL).where(DL.id.in_(latest_ids)))}
+    """Per notifier: delivery attempts since ``since`` by outcome, and its latest attempt.
+    Every attempt ever made is kept until its visit is forgotten (sync/retention.py), so each
+    figure is read through ``(notifier, created_at)``: the notifiers by a skip scan (one probe
+    each), then per notifier the window and its newest row (stop 52: it read every attempt)."""
     out: dict[str, dict[str, Any]] = {}
-    for notifier, outcome, count, _ in rows:
-        entry = out.setdefault(notifier, {"notifier": notifier, "outcomes": {}})
-        entry["outcomes"][outcome] = int(count)
-    for name, row in latest.items():
-        entry = out.setdefault(name, {"notifier": name, "outcomes": {}})
-        entry.update(last_at=row.created_at, last_outcome=row.outcome, last_status=row.provider_status,
-                     last_detail=mask_text(row.detail) or None)
+    with store.engine.connect() as connection:
+        for name in delivery_notifiers(connection):
+            entry = out[name] = {"notifier": name, "outcomes": {
+                outcome: int(count) for outcome, count in connection.execute(
+                    select(DL.outcome, func.count()).where(DL.notifier == name, DL.created_at >= since)
+                    .group_by(DL.outcome))}}
+            row = connection.execute(select(DELIVERIES).where(DL.notifier == name)
+                                     .order_by(DL.created_at.desc(), DL.id.desc()).limit(1)).one()
+            entry.update(last_at=row.created_at, last_outcome=row.outcome, last_status=row.provider_status,
+                         last_detail=mask_text(row.detail) or None)
     return [out[k] for k in sorted(out)]
 
 

@@ -22,6 +22,7 @@ from clinicsync.sync.model import Patient
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import queries
+from tests.conftest import SettingsFactory
 from tests.ui.seed import NOW, seed
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -72,7 +73,15 @@ def _dispatch_people(store: Store) -> object:
                                   {("csv", "P1"), ("csv", "P2"), ("fhir", "P1")})
 
 
-@pytest.mark.parametrize("read", [_funnel, _ics_file_order, _dispatch_people], ids=lambda f: f.__name__)
+def _notifiers_health(store: Store) -> object:
+    """Stop 52: each notifier's 7 days and newest attempt, through (notifier, created_at)."""
+    found = queries.notifiers_health(store, NOW - timedelta(days=7))
+    assert found and all("last_at" in entry for entry in found)
+    return found
+
+
+@pytest.mark.parametrize("read", [_funnel, _ics_file_order, _dispatch_people, _notifiers_health],
+                         ids=lambda f: f.__name__)
 def test_a_frequent_read_seeks_rather_than_scanning_history(store: Store, read: Callable[[Store], object]) -> None:
     seed(store)
     with recorded(store.engine) as sent:
@@ -86,3 +95,24 @@ def test_the_check_sees_a_scan(store: Store) -> None:
     seed(store)
     statement = "SELECT * FROM patient WHERE (connector, external_id) IN (VALUES (?, ?), (?, ?))"
     assert scanned(store, [(statement, ("csv", "P1", "csv", "P2"))])
+
+
+def test_the_source_answers_stage_reads_only_the_answers_not_recorded(store: Store,
+                                                                      write_settings: SettingsFactory) -> None:
+    """Stop 52: each sync pass's source-answer stage read every appointment ever imported for
+    the few whose source answer is not their answer yet; ix_appointment_source_answer holds those."""
+    from sqlalchemy import update
+
+    from clinicsync.sync.model import Appointment
+    from clinicsync.sync.responses.source_answers import record_source_answers
+    from clinicsync.sync.settings import load_settings
+
+    seed(store)
+    table = Appointment.__table__  # type: ignore[attr-defined]
+    with store.engine.begin() as connection:
+        connection.execute(update(table).where(table.c.external_id == "A6").values(source_answer="accepted"))
+    settings = load_settings(write_settings())
+    with recorded(store.engine) as sent:
+        assert record_source_answers(settings, store) == 1
+    assert [s for s in scanned(store, sent) if "appointment" in s.split("::")[0]] == []
+    assert record_source_answers(settings, store) == 0  # recorded: it left the index

@@ -18,9 +18,10 @@ from clinicsync.sync import retention
 from clinicsync.sync.engine import sync_once
 from clinicsync.sync.model import Appointment, Patient, Quarantine
 from clinicsync.sync.model.access_log import ACCESS_LOG
-from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
 from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.outbox import CONSUMERS, EVENTS
 from clinicsync.sync.settings import StoreSettings, load_settings
 from clinicsync.sync.store import Store
 from tests.conftest import SettingsFactory
@@ -95,7 +96,8 @@ def test_old_visits_and_their_patients_are_forgotten_and_nothing_recent_or_ahead
     ids = seed(store)
     before = rows(store, A, A.c.external_id, *KEPT)
     forgotten = store.forget_patient_data(NOW)
-    assert forgotten.as_dict() == {"appointments": 3, "patients": 1, "reminders": 1, "replies": 2, "quarantine": 2}
+    assert forgotten.as_dict() == {"appointments": 3, "patients": 1, "reminders": 1, "replies": 2, "quarantine": 2,
+                                   "events": 0, "deliveries": 0}
     visits = rows(store, A, A.c.external_id, *PHI, A.c.forgotten_at)
     for ext in ("V-old", "V-back-old", "V-wait-old"):
         assert visits[ext][:5] == (None,) * 5 and visits[ext][5] is not None
@@ -126,6 +128,99 @@ def test_old_visits_and_their_patients_are_forgotten_and_nothing_recent_or_ahead
         assert c.execute(select(func.count()).select_from(ACCESS_LOG)).scalar() == 1
     assert not store.forget_patient_data(NOW)  # idempotent: nothing more to forget
     assert rows(store, A, A.c.external_id, *KEPT) == before
+
+
+@pytest.mark.parametrize(("offsets", "kept", "gone"), [
+    ({"waitlist": 5, "reminders": 5}, {"V-recent", "V-back-old"}, 3),  # the newest event stays: ids go on from it
+    ({"waitlist": 5, "reminders": 3}, {"V-recent", "V-wait-old", "V-back-old"}, 2),  # the planner has not read them
+    ({}, {"V-old", "V-recent", "V-wait-old", "V-back-old"}, 0),  # no consumer has read anything
+], ids=["all-read", "one-behind", "no-consumer"])
+def test_a_forgotten_visits_events_and_delivery_attempts_go_with_its_data(
+        store: Store, offsets: dict[str, int], kept: set[str], gone: int) -> None:
+    """Stop 52: the outbox and the delivery attempts grew by a few rows a visit for as long as the
+    clinic ran. A forgotten visit's events go once every consumer has read them, and the attempts
+    to deliver its messages go; a visit within the window keeps both."""
+    events_and_attempts_go(store, offsets, kept, gone)
+
+
+@pytest.mark.mariadb
+def test_a_forgotten_visits_events_and_delivery_attempts_go_on_mariadb(mariadb_store: Store) -> None:
+    """The same on MySQL/MariaDB (a DELETE whose ids come from another table's SELECT)."""
+    events_and_attempts_go(mariadb_store, {"reminders": 5, "waitlist": 5}, {"V-recent", "V-back-old"}, 3)
+
+
+def test_an_event_unread_when_its_visit_was_forgotten_goes_at_a_later_days_look(store: Store) -> None:
+    """An old visit the source changed is forgotten again in the same pass, before the planner
+    read the change: its event stays then, and goes at the first daily look after every
+    consumer read it (the simulation's FORGETFUL left 24 such events in 200 days)."""
+    ids = seed(store)
+    with store.engine.begin() as c:
+        changes = (("V-old", "created"), ("V-old", "cancelled"), ("V-recent", "created"))
+        c.execute(insert(EVENTS), [{"id": n, "appointment_id": ids[ext], "kind": kind, "version": 1,
+                                    "payload": "{}", "created_at": OLD} for n, (ext, kind) in enumerate(changes, 1)])
+        c.execute(insert(CONSUMERS).values(consumer="reminders", last_event_id=1, updated_at=NOW))
+
+    def left() -> list[int]:
+        with store.engine.connect() as c:
+            return sorted(c.execute(select(EVENTS.c.id)).scalars())
+
+    assert store.forget_patient_data(NOW).events == 1 and left() == [2, 3]  # 2: not read yet
+    with store.engine.begin() as c:
+        c.execute(CONSUMERS.update().values(last_event_id=3))
+    assert not store.forget_patient_data(NOW + timedelta(minutes=5)) and left() == [2, 3]  # the day's look was made
+    assert store.forget_patient_data(NOW + timedelta(days=1)).events == 1 and left() == [3]  # 3: the newest
+
+
+def test_the_attempts_to_send_a_doctors_agenda_go_at_the_daily_look_after_the_window(store: Store) -> None:
+    """An agenda names no visit, so its attempts do not go with one: the daily look deletes
+    those made before the window, and those of a message sent for a visit forgotten already."""
+    ids = seed(store)
+    with store.engine.begin() as c:
+        c.execute(insert(REMINDERS), [
+            {"key": key, "appointment_id": visit_id, "connector": "emr", "recipient": "practitioner",
+             "recipient_ref": "D1", "kind": kind, "offset": None, "version": 1, "due_at": at, "status": "sent",
+             "channel": "email", "tried": "", "attempts": 1, "created_at": at, "updated_at": at}
+            for key, visit_id, kind, at in (("agenda:old", None, "agenda", OLD),
+                                            ("agenda:recent", None, "agenda", RECENT),
+                                            ("late-notice", ids["V-old"], "cancelled", OLD))])
+    store.forget_patient_data(NOW - timedelta(minutes=5))  # V-old forgotten; the day's look made
+    with store.engine.begin() as c:
+        reminders = dict(c.execute(select(REMINDERS.c.key, REMINDERS.c.id)).all())
+        c.execute(insert(DELIVERIES), [{"reminder_id": reminders[key], "channel": "email", "notifier": notifier,
+                                        "outcome": "sent", "created_at": at} for key, notifier, at in (
+            ("agenda:old", "mail", OLD), ("agenda:old", "mail", OLD), ("agenda:recent", "mail", RECENT),
+            ("late-notice", "smtp", OLD), (f"{ids['V-recent']}:patient", "sms", OLD))])
+    assert not store.forget_patient_data(NOW)  # the same day: the look was made
+    assert store.forget_patient_data(NOW + timedelta(days=1)).deliveries == 3
+    with store.engine.connect() as c:
+        left = set(c.execute(select(REMINDERS.c.key).join(DELIVERIES, DELIVERIES.c.reminder_id == REMINDERS.c.id))
+                   .scalars())
+    assert left == {"agenda:recent", f"{ids['V-recent']}:patient"}  # within the window; a visit in it
+
+
+def events_and_attempts_go(store: Store, offsets: dict[str, int], kept: set[str], gone: int) -> None:
+    ids = seed(store)
+    order = ("V-old", "V-old", "V-recent", "V-wait-old", "V-back-old")
+    with store.engine.begin() as c:
+        c.execute(insert(EVENTS), [{"id": n, "appointment_id": ids[ext], "kind": "created", "version": 1,
+                                    "payload": "{}", "created_at": OLD} for n, ext in enumerate(order, 1)])
+        if offsets:
+            c.execute(insert(CONSUMERS), [{"consumer": name, "last_event_id": offset, "updated_at": NOW}
+                                          for name, offset in offsets.items()])
+        reminders = list(c.execute(select(REMINDERS.c.id, REMINDERS.c.appointment_id)))
+        c.execute(insert(DELIVERIES), [{"reminder_id": r.id, "channel": "sms", "notifier": "twilio", "outcome": "sent",
+                                        "provider_id": f"SM-{r.id}-{n}", "created_at": OLD}
+                                       for r in reminders for n in range(2)])
+    forgotten = store.forget_patient_data(NOW)
+    names = {visit_id: ext for ext, visit_id in ids.items()}
+    with store.engine.connect() as c:
+        left = {names[row.appointment_id] for row in c.execute(select(EVENTS.c.appointment_id))}
+        attempts = [names[row.appointment_id] for row in c.execute(
+            select(REMINDERS.c.appointment_id).join(DELIVERIES, DELIVERIES.c.reminder_id == REMINDERS.c.id))]
+    assert left == kept
+    assert forgotten.events == gone
+    assert attempts == ["V-recent", "V-recent"] and forgotten.deliveries == 4  # V-old's two messages, twice each
+    assert not store.forget_patient_data(NOW)  # a second pass finds nothing more
 
 
 def test_a_long_history_is_forgotten_in_bounded_steps_oldest_first(store: Store) -> None:
@@ -172,7 +267,9 @@ def test_each_statement_of_a_prune_reads_through_an_index(store: Store) -> None:
     plans = explained(store.engine, statements)
     assert len(plans) >= 7
     scans = [(sql, steps) for sql, steps in plans if any(growing.search(step) for step in steps)]
-    assert [sql.split("FROM")[1].split()[0].strip('"') for sql, _ in scans if "FROM" in sql] == ["quarantine"], scans
+    # eventconsumer: one row per outbox consumer (the calendar, the planner), read for their lowest offset.
+    assert [sql.split("FROM")[1].split()[0].strip('"') for sql, _ in scans if "FROM" in sql] == [
+        "eventconsumer", "quarantine"], scans
 
 
 def test_each_sync_pass_forgets_by_the_setting_and_logs_counts_only(
@@ -193,7 +290,7 @@ def test_each_sync_pass_forgets_by_the_setting_and_logs_counts_only(
         sync_once(settings.model_copy(update={"store": shorter}), Store.on(store.engine, shorter))
     [line] = [entry for entry in logs if entry["event"].startswith("retention.")]
     assert line == {"event": "retention.forgotten", "log_level": "info", "appointments": 3, "patients": 1,
-                    "reminders": 1, "replies": 2, "quarantine": 2, "kept_days": 300}
+                    "reminders": 1, "replies": 2, "quarantine": 2, "events": 0, "deliveries": 0, "kept_days": 300}
 
 
 def test_the_window_moves_once_a_day_so_one_pass_a_day_has_work(store: Store) -> None:

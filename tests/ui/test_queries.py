@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 
 from clinicsync.sync.model import Quarantine
+from clinicsync.sync.model.reminders import DELIVERIES
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import queries
 from tests.ui.seed import NOW, seed
@@ -85,6 +86,14 @@ def test_health_connectors_notifiers_calendar_and_quarantine(store: Store) -> No
     assert renamed["state"] == "not in settings"
     notifiers = {n["notifier"]: n for n in queries.notifiers_health(store, NOW - timedelta(days=7))}
     assert notifiers["mail"]["outcomes"] == {"sent": 2}
+    assert notifiers["sms"]["outcomes"] == {"sent": 1, "permanent": 1}
+    # The latest attempt is the newest one (by its time, through (notifier, created_at): stop 52),
+    # here the delivered one of 18 November, not the one inserted last; make the refusal newer.
+    assert (notifiers["sms"]["last_outcome"], notifiers["sms"]["last_status"]) == ("sent", "delivered")
+    with store.engine.begin() as c:
+        c.execute(update(DELIVERIES).where(DELIVERIES.c.outcome == "permanent")
+                  .values(created_at=datetime(2026, 11, 18, 15, 1, tzinfo=UTC)))
+    notifiers = {n["notifier"]: n for n in queries.notifiers_health(store, NOW - timedelta(days=7))}
     assert notifiers["sms"]["outcomes"] == {"sent": 1, "permanent": 1}
     assert notifiers["sms"]["last_outcome"] == "permanent"
     assert notifiers["sms"]["last_detail"] == "rejected +1 ••• ••• 0165"
