@@ -58,7 +58,8 @@ def push_new(receiver: PushReceiver, prefix: str, count: int) -> None:
 def test_a_sources_pushes_analyze_the_tables_they_read_at_each_doubling(settings: Settings, store: Store) -> None:
     website = PushReceiver(settings, store, settings.connectors[0])
     push_new(website, "W", push.ANALYZE_FIRST - 1)
-    assert estimated_rows(store, "appointment") == -1  # never analyzed: autovacuum is off on the test server
+    # Not analyzed yet (autovacuum is off on the test server): -1, or 0 as some schemas come.
+    assert estimated_rows(store, "appointment") in (-1, 0)
     push_new(website, "W-last", 1)
     assert estimated_rows(store, "appointment") == push.ANALYZE_FIRST
     assert estimated_rows(store, "patient") == push.ANALYZE_FIRST
@@ -76,8 +77,10 @@ def test_a_refused_analyze_leaves_the_committed_push_as_it_is(settings: Settings
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(push, "PUSH_TABLES", ("appointment", "no_such_table"))
     website = PushReceiver(settings, store, settings.connectors[0])
-    push_new(website, "W", push.ANALYZE_FIRST)  # the last one's ANALYZE fails after its commit
+    push_new(website, "W", push.ANALYZE_FIRST - 1)
+    before = estimated_rows(store, "appointment")  # -1 (never analyzed) or 0: as the schema came
+    push_new(website, "W-last", 1)  # its ANALYZE fails after its commit
     with store.engine.connect() as connection:
         stored = connection.execute(text("SELECT count(*) FROM appointment")).scalar_one()
     assert stored == push.ANALYZE_FIRST
-    assert estimated_rows(store, "appointment") == -1
+    assert estimated_rows(store, "appointment") == before != push.ANALYZE_FIRST
