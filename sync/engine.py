@@ -33,7 +33,7 @@ from clinicsync.sync.fingerprint import (
     unchanged_records,
 )
 from clinicsync.sync.locks import HeldLock, poll_lock
-from clinicsync.sync.orphans import find_orphans, first_run_refusal, unretire
+from clinicsync.sync.orphans import find_orphans, first_run_refusal, recent_window, unretire
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.standing import Standing
@@ -407,7 +407,8 @@ def _refuse_double_import(settings: Settings, store: Store, name: str) -> None:
     renamed, and would book every visit twice (sync/orphans.py). Read only before a source's
     baseline is done: one index probe per source of the store."""
     with store.engine.connect() as connection:
-        refusal = first_run_refusal(connection, name, settings.connector_names())
+        refusal = first_run_refusal(connection, name, settings.connector_names(),
+                                    recent=recent_window(settings.calendar.past_days))
     if refusal is not None:
         raise DoubleImportRefused(refusal)
 
@@ -421,7 +422,7 @@ def warn_orphans(settings: Settings, store: Store, report: RunReport) -> None:
         with store.engine.begin() as connection:
             for name in unretire(connection, named):
                 log.warning("source.unretired", connector=name, detail="a retired source is in the settings again")
-            orphans = find_orphans(connection, named)
+            orphans = find_orphans(connection, named, recent=recent_window(settings.calendar.past_days))
     except SQLAlchemyError as exc:
         log.warning("sources.orphans_unread", error=type(exc).__name__)
         return

@@ -70,7 +70,15 @@ RETIRED = "source {name!r} retired (`clinicsync source retire`): not sent, nobod
 # ended within ``calendar.past_days`` (30 by default), and a source renamed re-exports them, so
 # its new name would import them again as new and put a second event on the calendar for each
 # (the simulation, seed 523: a source renamed on an evening its last future visit had passed).
+# The default's window; a clinic's own is :func:`recent_window` of its settings.
 RECENT = timedelta(days=31)
+
+
+def recent_window(calendar_past_days: int) -> timedelta:
+    """The visits an orphan holds that are still on the calendars: those that started within
+    ``calendar.past_days`` and a day (a visit starts before it ends), never less than
+    :data:`RECENT` (a clinic that shortens the window keeps the default's protection)."""
+    return max(RECENT, timedelta(days=calendar_past_days + 1))
 
 # The sources this store has synced, one index probe each: the smallest connector of the run
 # history, then the smallest one past it, and so on (a loose index scan over
@@ -106,7 +114,8 @@ class Orphan:
     connector: str
     future_visits: int
     pending_messages: int
-    recent_visits: int = 0  # visits of the last RECENT, still on the calendars
+    recent_visits: int = 0  # visits of the last ``recent_days``, still on the calendars
+    recent_days: int = RECENT.days  # the window they were counted in (recent_window)
 
     @property
     def visits(self) -> int:
@@ -115,7 +124,7 @@ class Orphan:
 
     @property
     def detail(self) -> str:
-        recent = (f", {self.recent_visits} visit(s) of the last {RECENT.days} days still on the calendars"
+        recent = (f", {self.recent_visits} visit(s) of the last {self.recent_days} days still on the calendars"
                   if self.recent_visits else "")
         return (f"the settings no longer name this source, but the store holds {self.future_visits} future visit(s)"
                 f"{recent} and {self.pending_messages} pending message(s) of it, which no update or cancellation "
@@ -154,24 +163,25 @@ def unnamed(connection: Connection, configured: Collection[str]) -> list[str]:
     return [name for name in candidates if name not in retired]
 
 
-def find_orphans(connection: Connection, configured: Collection[str], now: datetime | None = None) -> list[Orphan]:
+def find_orphans(connection: Connection, configured: Collection[str], now: datetime | None = None, *,
+                 recent: timedelta = RECENT) -> list[Orphan]:
     """The sources the settings no longer name whose visits (not cancelled) ahead or of the
-    last :data:`RECENT`, or pending messages, the store still holds: a new name's first import
-    would book the first again and put the second on the calendars twice. Costs one index
-    probe per source when there is none."""
+    last ``recent`` (:func:`recent_window` of the settings), or pending messages, the store
+    still holds: a new name's first import would book the first again and put the second on
+    the calendars twice. Costs one index probe per source when there is none."""
     now = now or utcnow()
     out = []
     for name in unnamed(connection, configured):
         ahead = case((A.start_utc >= now, 1), else_=0)  # FILTER (WHERE) is not MySQL's
-        future, recent = connection.execute(select(
+        future, recent_count = connection.execute(select(
             func.coalesce(func.sum(ahead), 0), func.coalesce(func.sum(1 - ahead), 0),
         ).select_from(APPOINTMENTS).where(
-            A.connector == name, A.start_utc >= now - RECENT, A.deleted_at.is_(None),
+            A.connector == name, A.start_utc >= now - recent, A.deleted_at.is_(None),
             A.status.in_(sorted(ACTIVE_STATUSES)))).one()
         pending = connection.execute(select(func.count()).select_from(REMINDERS).where(
             R.status == "pending", R.connector == name)).scalar_one()
-        if future or recent or pending:
-            out.append(Orphan(name, int(future), int(pending), int(recent)))
+        if future or recent_count or pending:
+            out.append(Orphan(name, int(future), int(pending), int(recent_count), recent.days))
     return out
 
 
@@ -180,7 +190,8 @@ def has_visits(connection: Connection, name: str) -> bool:
 
 
 def first_run_refusal(connection: Connection, name: str, configured: Collection[str],
-                      now: datetime | None = None, *, unstored: bool = False) -> str | None:
+                      now: datetime | None = None, *, unstored: bool = False,
+                      recent: timedelta = RECENT) -> str | None:
     """Why source ``name``'s first run must not start (None: it may). A source that holds no
     visit yet, while the store holds another source's future visits that the settings no longer
     name, is most likely that source renamed: importing it would book every visit twice. The
@@ -189,7 +200,7 @@ def first_run_refusal(connection: Connection, name: str, configured: Collection[
     caller has just read that ``name`` holds no visit (a push's probes, sync/push.py)."""
     if not unstored and has_visits(connection, name):
         return None
-    orphans = find_orphans(connection, configured, now)
+    orphans = find_orphans(connection, configured, now, recent=recent)
     if not orphans:
         return None
     held = "; ".join(f"{o.connector!r} ({o.future_visits} future visit(s), "

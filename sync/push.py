@@ -56,7 +56,7 @@ from clinicsync.sync.engine import map_batch, mapping_for, new_run_id
 from clinicsync.sync.locks import LockTimeout, advisory_key, sqlite_file
 from clinicsync.sync.model import Appointment, Patient, Practitioner, SyncRun
 from clinicsync.sync.model.joins import with_people
-from clinicsync.sync.orphans import first_run_refusal
+from clinicsync.sync.orphans import RECENT, first_run_refusal, recent_window
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import STORED_GO_LIVE, Counts, FoldedRead, Mapped, QuarantineEntry, Store
 
@@ -127,6 +127,7 @@ class PushReceiver:
         if configured is None and settings is not None:
             configured = [c.name for c in settings.connectors]
         self._configured = None if configured is None else frozenset(configured)
+        self._recent = RECENT if settings is None else recent_window(settings.calendar.past_days)
 
     @property
     def name(self) -> str:
@@ -275,7 +276,8 @@ class PushReceiver:
         """Store.apply_batch ``unstored``: this source holds no visit yet (read with the push's
         probes, so an established source pays nothing); refused while an orphan exists."""
         assert self._configured is not None
-        refusal = first_run_refusal(connection, self.name, self._configured, unstored=True)
+        refusal = first_run_refusal(connection, self.name, self._configured, unstored=True,
+                                    recent=self._recent)
         if refusal is not None:
             log.warning("push.refused", connector=self.name, reason=refusal)  # names only
             raise OrphanedPushRefused(self.name, refusal)

@@ -42,7 +42,7 @@ from sqlalchemy import Connection, and_, func, select, update
 from clinicsync.common.timeutil import iso_z, parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.registry import is_polled
-from clinicsync.sync.orphans import find_orphans
+from clinicsync.sync.orphans import find_orphans, recent_window
 from clinicsync.sync.progress import import_stage
 from clinicsync.sync.queries import connector_health
 from clinicsync.sync.setaside import open_counts
@@ -119,7 +119,8 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                    {**{n.name: 0.0 for n in settings.notifiers},
                     **{name: max(0.0, (now - since).total_seconds())
                        for name, (since, _count) in _notifiers_failing(connection).items()}},
-                   {o.connector: o.visits for o in find_orphans(connection, settings.connector_names(), now)},
+                   {o.connector: o.visits for o in find_orphans(connection, settings.connector_names(), now,
+                                 recent=recent_window(settings.calendar.past_days))},
                    {name: int(stopped is not None) for name, stopped
                     in _subscriptions_stopped(connection, settings, now).items()},
                    {name: state.not_after.timestamp() for name, state in certificates.items() if state.not_after},
@@ -162,7 +163,8 @@ def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = Non
         for name, stopped in sorted(_subscriptions_stopped(connection, settings, now).items()):
             if stopped is not None:
                 out.append(Stall("subscription_stopped", name, *stopped))
-        for orphan in find_orphans(connection, settings.connector_names(), now):
+        for orphan in find_orphans(connection, settings.connector_names(), now,
+                                 recent=recent_window(settings.calendar.past_days)):
             out.append(Stall("source_orphaned", orphan.connector, orphan.detail))
         out.extend(_settings_stalls(connection, now, margin))
     for name, state in sorted(_mllp_certificates(settings).items()):

@@ -157,7 +157,7 @@ def check(
     patients' languages. Ends with one summary line. Exits 1 on any problem, and when records
     would be quarantined (fix the mapping first, or pass --allow-quarantined); warnings alone pass."""
     from clinicsync.sync.cli.check import run_check
-    from clinicsync.sync.orphans import find_orphans
+    from clinicsync.sync.orphans import find_orphans, recent_window
     from clinicsync.sync.settings_watch import running_services
 
     context = app_context(ctx)
@@ -166,7 +166,8 @@ def check(
     store: dict[str, Any] = {"ok": True, "detail": settings.store.url.split("@")[-1]}
     try:
         with context.store.engine.connect() as connection:  # sources renamed in or removed from the settings
-            store["orphaned"] = [o.as_dict() for o in find_orphans(connection, settings.connector_names())]
+            store["orphaned"] = [o.as_dict() for o in find_orphans(connection, settings.connector_names(),
+                                                                   recent=recent_window(settings.calendar.past_days))]
             store["services"] = running_services(connection, settings)  # still on settings before this edit?
     except Exception as exc:  # report, do not crash: this is the diagnosis command
         store = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}

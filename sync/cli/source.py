@@ -14,7 +14,7 @@ from rich.table import Table
 
 from clinicsync.sync.cli.context import EXIT_FAILED, app_context, err_console, out_console, print_json
 from clinicsync.sync.cli.output import print_table
-from clinicsync.sync.orphans import SourceError, find_orphans, rename_source, retire_source
+from clinicsync.sync.orphans import SourceError, find_orphans, recent_window, rename_source, retire_source
 
 app = typer.Typer(help="Sources renamed in or removed from the settings: list, rename, retire.",
                   no_args_is_help=True)
@@ -32,7 +32,8 @@ def list_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     and pending (held) messages, and the fix."""
     context = app_context(ctx)
     with context.store.engine.connect() as connection:
-        orphans = find_orphans(connection, context.settings.connector_names())
+        orphans = find_orphans(connection, context.settings.connector_names(),
+                               recent=recent_window(context.settings.calendar.past_days))
     if json_output:
         print_json([o.as_dict() for o in orphans])
         return

@@ -102,7 +102,8 @@ def stall_gauges(settings: Settings) -> StoreGauges:
                                     "off, or no heartbeat for heartbeat_seconds plus the stall margin), else 0",
                                     labels=["connector"])
         orphaned = GaugeMetricFamily("clinicsync_source_orphaned_visits",
-                                     "future visits, and those of the last 31 days (on the calendars), the "
+                                     "future visits, and those of the last calendar.past_days + 1 days (on the "
+                                     "calendars; at least 31), the "
                                      "store holds of a source the settings no longer name "
                                      "(renamed or removed; its messages are held): `clinicsync source rename` or "
                                      "`clinicsync source retire`", labels=["connector"])

@@ -320,3 +320,20 @@ def test_a_renamed_source_with_only_recent_visits_is_an_orphan(store: Store) -> 
 @pytest.mark.mariadb
 def test_a_renamed_source_with_only_recent_visits_is_an_orphan_on_mariadb(mariadb_store: Store) -> None:
     _recent_visits_on(mariadb_store)
+
+
+def test_a_clinic_with_a_longer_calendar_window_is_protected_over_all_of_it(
+        store: Store, write_settings: Callable[..., Path]) -> None:
+    """``calendar.past_days: 60``: the doctors' calendars show the visits of the last 60 days,
+    so a source renamed 45 days after its last visit would put that visit on them twice. On
+    main the window was a fixed 31 days, so the new name's first run was not refused."""
+    from clinicsync.sync.engine import DoubleImportRefused, _refuse_double_import
+    from clinicsync.sync.settings import load_settings
+
+    _only_past(store, OLD, days_ago=45)
+    connector = f"- name: {NEW}\n  kind: rest_api\n  api_keys: [{{name: site, sha256: {'a' * 64}}}]\n"
+    wide = load_settings(write_settings(connectors=connector, extra="calendar:\n  past_days: 60\n"))
+    with pytest.raises(DoubleImportRefused, match=r"1 recent visit\(s\) on the calendars"):
+        _refuse_double_import(wide, store, NEW)
+    # The default window (30 days) leaves a visit of 45 days ago alone: the new name may import.
+    _refuse_double_import(load_settings(write_settings(connectors=connector)), store, NEW)
