@@ -234,7 +234,9 @@ def lock_held(engine: Engine, *name: str) -> bool | None:
 
 def _file_locked(path: Path) -> bool | None:
     """Whether a process holds a ``flock`` on the file at ``path``, from the kernel's table of
-    locks (Linux /proc/locks). Its holder removes the file before it lets go: no file, no lock."""
+    locks (Linux /proc/locks: ``1: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> 0 EOF``; a
+    lock another waits for is listed with ``->`` before its fields). Its holder removes the
+    file before it lets go: no file, no lock."""
     try:
         at = os.stat(path)
         table = Path("/proc/locks").read_text()
@@ -243,8 +245,8 @@ def _file_locked(path: Path) -> bool | None:
     except OSError:
         return None
     inode = f"{os.major(at.st_dev):02x}:{os.minor(at.st_dev):02x}:{at.st_ino}"
-    return any(len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == inode
-               for fields in (line.split() for line in table.splitlines()))
+    # Any kind of lock on the file: over NFS the kernel emulates flock with a POSIX lock.
+    return any(inode in line.split()[4:7] for line in table.splitlines())
 
 
 def migration_lock(engine: Engine, wait: float = 600.0) -> contextlib.AbstractContextManager[HeldLock | None]:
