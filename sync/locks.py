@@ -15,10 +15,13 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -128,14 +131,122 @@ def poll_lock(engine: Engine, connector: str) -> contextlib.AbstractContextManag
     return try_lock(engine, "poll", connector)
 
 
-def calendar_lock(engine: Engine) -> contextlib.AbstractContextManager[HeldLock | None]:
+CALENDAR = ("stage", "calendar")
+
+
+@contextlib.contextmanager
+def calendar_lock(engine: Engine) -> Iterator[HeldLock | None]:
     """One worker runs the calendar stage at a time (sync/calendar/push.py): two runs that
     overlap (cron's `sync --once` while a long one still runs, a CronJob with concurrencyPolicy
     Allow, the `run` service and a manual `sync --once`) would otherwise push the same changes
     twice and write a doctor's .ics file from an older view over a newer one. One lock for the
     whole stage, not one per calendar: it reads every calendar's links in pages and retires the
-    events of a provider no longer used, whatever the doctor. The others skip it, never wait."""
-    return try_lock(engine, "stage", "calendar")
+    events of a provider no longer used, whatever the doctor. The others skip it, never wait.
+
+    Its holder (host, pid, command, since when) is written to the store once the lock is taken
+    and deleted when it is released (``lock_holder``), so `status` in any process names a worker
+    hung inside the stage (sync/stalls.py); a holder that died leaves its row, not its lock."""
+    with try_lock(engine, *CALENDAR) as held:
+        holder = _note_holder(engine, CALENDAR) if held is not None else None
+        try:
+            yield held
+        finally:
+            if holder is not None:
+                _forget_holder(engine, holder)
+
+
+def this_command() -> str:
+    """What this process is, for a holder's row: the program and its sub-command words
+    (``clinicsync sync``, ``clinicsync calendar push``), never an option's value."""
+    words = [Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"]
+    words += [word for word in sys.argv[1:4] if word.replace("-", "").isalnum() and not word.startswith("-")]
+    return " ".join(words)[:64]
+
+
+def _note_holder(engine: Engine, name: tuple[str, ...]) -> dict[str, Any]:
+    from clinicsync.common.types import utcnow
+    from clinicsync.sync.db import upsert_statement
+    from clinicsync.sync.tables import LOCK_HOLDERS
+
+    row = {"name": "/".join(name), "host": socket.gethostname()[:255], "pid": os.getpid(),
+           "command": this_command(), "since": utcnow()}
+    with engine.begin() as connection:  # a holder that died left its row: the lock is ours now
+        connection.execute(upsert_statement(connection, LOCK_HOLDERS, ["name"], ["host", "pid", "command", "since"]),
+                           row)
+    return row
+
+
+def _forget_holder(engine: Engine, row: dict[str, Any]) -> None:
+    """Delete our row (only ours). When the store cannot be reached the row stays: the lock is
+    released anyway, `status` sees it free, and the next holder writes its own row over it."""
+    from sqlalchemy import and_, delete
+
+    from clinicsync.sync.tables import LOCK_HOLDERS
+
+    with contextlib.suppress(SQLAlchemyError), engine.begin() as connection:
+        connection.execute(delete(LOCK_HOLDERS).where(and_(*(LOCK_HOLDERS.c[key] == value
+                                                             for key, value in row.items() if key != "command"))))
+
+
+def holder_of(connection: Connection, *name: str) -> Any:
+    """The row its holder wrote when it took the lock ``name`` (None: none written, or
+    released): maybe left by a holder that died, see :func:`lock_held`."""
+    from sqlalchemy import select
+
+    from clinicsync.sync.tables import LOCK_HOLDERS
+
+    return connection.execute(select(LOCK_HOLDERS).where(LOCK_HOLDERS.c.name == "/".join(name))).first()
+
+
+def who_holds(engine: Engine, *name: str) -> str | None:
+    """``pid 4121 on worker-1 (clinicsync sync) since 2026-11-26T14:00:00Z`` for the lock's
+    holder, for a line that says the lock is taken (None: no holder row)."""
+    from clinicsync.common.timeutil import iso_z
+
+    with engine.connect() as connection:
+        row = holder_of(connection, *name)
+    return f"pid {row.pid} on {row.host} ({row.command}) since {iso_z(row.since)}" if row is not None else None
+
+
+def lock_held(engine: Engine, *name: str) -> bool | None:
+    """Whether some worker holds the lock ``name`` now, asked without taking it (a `status`
+    that took it, even for a moment, would make a run that starts then skip its stage).
+    None when it cannot be told (a SQLite store whose host has no /proc/locks)."""
+    dialect = engine.dialect.name
+    if dialect in ("postgresql", "mysql", "mariadb"):
+        with engine.connect() as connection:
+            if dialect == "postgresql":
+                key = _postgres_key(connection, name)
+                return bool(connection.execute(text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                    "AND classid = CAST(:high AS BIGINT) AND objid = CAST(:low AS BIGINT)"),
+                    {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF}).scalar())
+            return connection.execute(text("SELECT IS_USED_LOCK(:name)"), _mysql_name(connection, name)).scalar() \
+                is not None
+    database = sqlite_file(engine)
+    if database is None:
+        with _REGISTRY_GUARD:
+            entry = _MEMORY_LOCKS.get(name)
+            return entry is not None and entry.lock.locked()
+    return _file_locked(lock_folder(database) / f"{'-'.join(name)}.lock")
+
+
+def _file_locked(path: Path) -> bool | None:
+    """Whether a process holds a ``flock`` on the file at ``path``, from the kernel's table of
+    locks (Linux /proc/locks: ``1: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> 0 EOF``; a
+    lock another waits for is listed with ``->`` before its fields). Its holder removes the
+    file before it lets go: no file, no lock."""
+    try:
+        at = os.stat(path)
+        table = Path("/proc/locks").read_text()
+    except FileNotFoundError:
+        return False if not path.exists() else None
+    except OSError:
+        return None
+    inode = f"{os.major(at.st_dev):02x}:{os.minor(at.st_dev):02x}:{at.st_ino}"
+    # Any kind of lock on the file: over NFS the kernel emulates flock with a POSIX lock.
+    return any(inode in line.split()[4:7] for line in table.splitlines())
 
 
 def migration_lock(engine: Engine, wait: float = 600.0) -> contextlib.AbstractContextManager[HeldLock | None]:
@@ -205,12 +316,23 @@ def _release_session(held: _SessionLock, statement: str, params: dict[str, objec
         connection.close()
 
 
+def _postgres_key(connection: Connection, name: tuple[str, ...]) -> int:
+    """The advisory lock's key, scoped by the schema."""
+    schema = connection.exec_driver_sql("SELECT current_schema()").scalar() or ""
+    return advisory_key(str(schema), *name)
+
+
+def _mysql_name(connection: Connection, name: tuple[str, ...]) -> dict[str, object]:
+    """The ``GET_LOCK`` name, scoped by the database (64 characters at most)."""
+    database = connection.exec_driver_sql("SELECT DATABASE()").scalar() or ""
+    return {"name": "clinicsync-" + _digest((str(database), *name)).hex()[:52]}
+
+
 @contextlib.contextmanager
 def _postgres_lock(engine: Engine, name: tuple[str, ...], wait: float | None) -> Iterator[HeldLock | None]:
     connection = _autocommit(engine)
     try:
-        schema = connection.exec_driver_sql("SELECT current_schema()").scalar() or ""
-        params: dict[str, object] = {"key": advisory_key(str(schema), *name)}
+        params: dict[str, object] = {"key": _postgres_key(connection, name)}
         if wait is None:
             granted = bool(connection.execute(
                 text("SELECT pg_try_advisory_lock(CAST(:key AS BIGINT))"), params).scalar())
@@ -242,8 +364,7 @@ def _postgres_lock(engine: Engine, name: tuple[str, ...], wait: float | None) ->
 def _mysql_lock(engine: Engine, name: tuple[str, ...], wait: float | None) -> Iterator[HeldLock | None]:
     connection = _autocommit(engine)
     try:
-        database = connection.exec_driver_sql("SELECT DATABASE()").scalar() or ""
-        params: dict[str, object] = {"name": "clinicsync-" + _digest((str(database), *name)).hex()[:52]}
+        params = _mysql_name(connection, name)
         granted = connection.execute(text("SELECT GET_LOCK(:name, :wait)"),
                                      {**params, "wait": 0 if wait is None else wait}).scalar()
     except BaseException:

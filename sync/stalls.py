@@ -27,6 +27,11 @@ from any process, and the alert rules of docs/deploy/prometheus-rules.yaml fire 
   longer than the margin ago (``settings_not_applied``: it was not restarted), and service
   processes on one store running different settings files (``settings_differ``), from the rows
   the processes keep (sync/settings_watch.py).
+- a worker that has held the calendar stage's lock longer than ``calendar.stage_hung_after``
+  (``stage_hung``: a Google call that never returns, a process stopped with SIGSTOP, a write
+  blocked on NFS): every other run skips the stage meanwhile (``"busy"``), so no calendar
+  changes. Named by the holder's row (sync/locks.py ``calendar_lock``: host, pid, since when),
+  believed only while the lock is still held (a holder that died released it).
 
 Also here, because a crash leaves it behind: a push source's run that never finished
 (``close_interrupted_runs``), which no poll would ever close."""
@@ -42,6 +47,7 @@ from sqlalchemy import Connection, and_, func, select, update
 from clinicsync.common.timeutil import iso_z, parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.registry import is_polled
+from clinicsync.sync.locks import CALENDAR, holder_of, lock_held
 from clinicsync.sync.orphans import find_orphans, recent_window
 from clinicsync.sync.progress import import_stage
 from clinicsync.sync.queries import connector_health
@@ -77,7 +83,7 @@ INTERRUPTED = ("interrupted: the process stopped during this push (crash or kill
 @dataclass(frozen=True)
 class Stall:
     # stage_failed | outbox_lag | source_silent | set_aside | notifier_failing | subscription_stopped
-    # | source_orphaned | mllp_certificate | settings_not_applied | settings_differ
+    # | source_orphaned | mllp_certificate | settings_not_applied | settings_differ | stage_hung
     kind: str
     subject: str  # the stage, consumer or connector
     detail: str  # what is wrong and what to do, never patient data
@@ -106,12 +112,17 @@ class Figures:
     settings_stale: dict[str, float] = field(default_factory=dict)
     # seconds since the newest live service process started, when they run different settings files (0: same)
     settings_differ: float = 0.0
+    # stage -> seconds one worker has held its lock (0: free), and 1 past calendar.stage_hung_after
+    stage_lock_held: dict[str, float] = field(default_factory=dict)
+    stage_hung: dict[str, int] = field(default_factory=dict)
 
 
 def figures(connection: Connection, settings: Settings, now: datetime | None = None) -> Figures:
     now = now or utcnow()
     certificates = _mllp_certificates(settings)
     processes = live_processes(connection, now)
+    held = {stage: seconds for stage, (_row, seconds) in stage_holders(connection, now).items()}
+    hung_after = settings.calendar.hung_after().total_seconds()
     return Figures(_stage_failing(connection), _outbox_ages(connection, settings, now),
                    {name: max(0.0, (now - due).total_seconds())
                     for name, (due, _heard) in _expected(connection, settings).items()},
@@ -127,7 +138,10 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                    {name: int(state.problem is not None) for name, state in certificates.items()},
                    settings_stale={row.process: max(0.0, (now - row.stale_since).total_seconds())
                                    if row.stale_since else 0.0 for row in processes},
-                   settings_differ=_differ_seconds(processes, now))  # by name: other figures are appended here
+                   settings_differ=_differ_seconds(processes, now),
+                   stage_lock_held={"calendar": held.get("calendar", 0.0)},
+                   stage_hung={"calendar": int(held.get("calendar", 0.0) > hung_after)})
+    # by name: other figures are appended here
 
 
 def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = None) -> list[Stall]:
@@ -167,6 +181,7 @@ def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = Non
                                  recent=recent_window(settings.calendar.past_days)):
             out.append(Stall("source_orphaned", orphan.connector, orphan.detail))
         out.extend(_settings_stalls(connection, now, margin))
+        out.extend(_hung_stages(connection, settings, now))
     for name, state in sorted(_mllp_certificates(settings).items()):
         if (stall := certificate_stall(name, state, now)) is not None:
             out.append(stall)
@@ -221,6 +236,35 @@ def _settings_stalls(connection: Connection, now: datetime, margin: timedelta) -
         out.append(Stall("settings_differ", "store", differ_detail(processes),
                          max(row.started_at for row in processes)))
     return out
+
+
+def stage_holders(connection: Connection, now: datetime) -> dict[str, tuple[Any, float]]:
+    """Per stage whose lock a worker holds now: its holder's row (host, pid, command, since) and
+    for how many seconds. A row whose lock is free is a holder that died (the database ended its
+    session, the kernel dropped its file lock): not counted; the next holder writes over it."""
+    row = holder_of(connection, *CALENDAR)
+    if row is None or lock_held(connection.engine, *CALENDAR) is False:  # unknown (no /proc/locks): the row tells
+        return {}
+    return {CALENDAR[-1]: (row, max(0.0, (now - row.since).total_seconds()))}
+
+
+def hung_detail(stage: str, row: Any, seconds: float, setting: str) -> str:
+    """What a hung stage's holder is and what to do, for `status`, the page and the log."""
+    return (f"one worker has held the {stage} stage for {_minutes(seconds)} (since {iso_z(row.since)}), longer than "
+            f"calendar.stage_hung_after ({setting}): pid {row.pid} on host {row.host} ({row.command}). Every other "
+            "run skips the stage meanwhile (\"busy\"), so doctors' calendars do not change (a cancelled visit stays "
+            f"booked). On {row.host}: `ps -o pid,stat,etime,args -p {row.pid}`; state T (stopped, SIGSTOP or "
+            f"ctrl-Z): `kill -CONT {row.pid}`; D (blocked in a write: an NFS mount not answering): bring the mount "
+            f"back; otherwise (a call that never returns): `kill {row.pid}`, then `kill -9 {row.pid}`. Once the "
+            "process is gone its lock is released on its own (the database ends its session, the kernel its file "
+            "lock) and the next run pushes what waits")
+
+
+def _hung_stages(connection: Connection, settings: Settings, now: datetime) -> list[Stall]:
+    hung_after = settings.calendar.hung_after()
+    return [Stall("stage_hung", stage, hung_detail(stage, row, seconds, settings.calendar.stage_hung_after), row.since)
+            for stage, (row, seconds) in sorted(stage_holders(connection, now).items())
+            if seconds > hung_after.total_seconds()]
 
 
 def _differ_seconds(processes: list[Any], now: datetime) -> float:

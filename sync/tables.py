@@ -256,6 +256,15 @@ SERVICE_PROCESSES = Table(
     Column("stale_files", Text(), nullable=True),
 )
 
+LOCK_HOLDERS = Table(
+    "lock_holder", METADATA,
+    Column("name", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer(), nullable=False),
+    Column("command", String(64), nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
+)
+
 ZONE_RULES = Table(
     "zonerules", METADATA,
     Column("zone", String(64), primary_key=True),

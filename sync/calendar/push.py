@@ -40,7 +40,7 @@ from clinicsync.sync.calendar.links import (
     remember_sources,
 )
 from clinicsync.sync.calendar.provider import PROVIDERS, CalendarProvider, Op, OpKind, Outcome, Target, built
-from clinicsync.sync.locks import HeldLock, calendar_lock
+from clinicsync.sync.locks import CALENDAR, HeldLock, calendar_lock, who_holds
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
@@ -532,13 +532,20 @@ def calendar_stage(settings: Settings, store: Store, run_id: str, progress: Tick
     """The pipeline stage: ``{"inserted", "patched", "deleted", "unchanged", "failed", "skipped"}``,
     and ``retired`` / ``left`` when another provider still held events (:func:`retire_others`).
     Under the calendar lock (sync/locks.py): while another worker runs it, this run skips the
-    stage with ``{"busy": 1}`` and a log line; that worker pushes what is pending, and the next
-    run anything stored after it read."""
+    stage with the same counts, all 0, and ``"busy": 1``, and a log line naming the holder; that
+    worker pushes what is pending, and the next run anything stored after it read. A holder
+    that never lets go is a stall (sync/stalls.py, ``stage_hung``)."""
     with calendar_lock(store.engine) as held:
         if held is None:
-            log.info("calendar.skipped", reason="another worker is running the calendar stage")
-            return {BUSY: 1}
+            return busy(store.engine)
         return _calendar_pass(settings, store, progress, held)
+
+
+def busy(engine: Engine) -> dict[str, int]:
+    """The stage's report when another worker holds it, and the log line that says who."""
+    log.info("calendar.skipped", reason="another worker is running the calendar stage",
+             holder=who_holds(engine, *CALENDAR))
+    return PushReport().as_dict() | {BUSY: 1}
 
 
 def _calendar_pass(settings: Settings, store: Store, progress: Ticker, held: HeldLock) -> dict[str, int]:

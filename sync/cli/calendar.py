@@ -22,7 +22,7 @@ from clinicsync.sync.cli.context import (
     print_json,
 )
 from clinicsync.sync.cli.output import print_table
-from clinicsync.sync.locks import calendar_lock
+from clinicsync.sync.locks import CALENDAR, calendar_lock, who_holds
 from clinicsync.sync.settings import Settings
 
 app = typer.Typer(help="Doctors' calendars (Google Calendar or .ics files).", no_args_is_help=True)
@@ -53,10 +53,14 @@ def _provider(ctx: typer.Context) -> CalendarProvider:
 def _stage_held(ctx: typer.Context) -> Iterator[None]:
     """The calendar lock for a command that writes the calendars, as the stage holds it; while
     a run's calendar stage holds it, the command is refused (exit 1) rather than push beside it."""
-    with calendar_lock(app_context(ctx).store.engine) as held:
+    engine = app_context(ctx).store.engine
+    with calendar_lock(engine) as held:
         if held is None:
+            holder = who_holds(engine, *CALENDAR)
             err_console.print("another worker is running the calendar stage right now (a `sync` or the `run` "
-                              "service): try again when it has finished", style="red", highlight=False, markup=False)
+                              f"service{': ' + holder if holder else ''}): try again when it has finished; "
+                              "`clinicsync status` says whether it hangs", style="red", highlight=False,
+                              markup=False)
             raise typer.Exit(EXIT_FAILED)
         yield
 

@@ -80,8 +80,8 @@ def stall_gauges(settings: Settings) -> StoreGauges:
     """The figures behind a stall (sync.stalls), for the alert rules of docs/deploy: a stage
     whose latest run failed, how long the oldest unconsumed outbox event has waited, how far
     past its schedule a source is, the items stages set aside, how long a notifier's
-    provider has refused what waits to be retried, and when an MLLP listener's certificate
-    expires (or that its files do not load)."""
+    provider has refused what waits to be retried, when an MLLP listener's certificate
+    expires (or that its files do not load), and how long one worker has held a stage."""
 
     def gauges(store: Store) -> Iterator[GaugeMetricFamily]:
         failing = GaugeMetricFamily("clinicsync_stage_failing", "1 when the stage's latest run failed, else 0",
@@ -121,17 +121,26 @@ def stall_gauges(settings: Settings) -> StoreGauges:
         differ = GaugeMetricFamily("clinicsync_settings_differ_seconds",
                                    "how long the running `clinicsync run` processes on this store have run "
                                    "different settings files (since the newest started; 0: all the same)")
+        held = GaugeMetricFamily("clinicsync_stage_lock_held_seconds",
+                                 "how long one worker has held the stage's lock (0: free): every other run skips "
+                                 "the stage meanwhile", labels=["stage"])
+        hung = GaugeMetricFamily("clinicsync_stage_hung",
+                                 "1 when one worker has held the stage's lock longer than calendar.stage_hung_after "
+                                 "(a call that never returns, a stopped process): `clinicsync status` names its host "
+                                 "and pid", labels=["stage"])
         with store.engine.connect() as connection:
             found = stall_figures(connection, settings)
         for family, values in ((failing, found.stage_failing), (oldest, found.outbox_oldest_age),
                                (overdue, found.overdue), (set_aside, found.set_aside),
                                (notifier, found.notifier_failing), (stopped, found.subscription_stopped),
                                (orphaned, found.orphaned), (expiry, found.mllp_certificate_expiry),
-                               (unusable, found.mllp_certificate_unusable), (stale, found.settings_stale)):
+                               (unusable, found.mllp_certificate_unusable), (stale, found.settings_stale),
+                               (held, found.stage_lock_held), (hung, found.stage_hung)):
             for label, value in sorted(values.items()):
                 family.add_metric([label], value)
         differ.add_metric([], found.settings_differ)
-        yield from (failing, oldest, overdue, set_aside, notifier, stopped, orphaned, expiry, unusable, stale, differ)
+        yield from (failing, oldest, overdue, set_aside, notifier, stopped, orphaned, expiry, unusable, stale, differ,
+                    held, hung)
 
     return gauges
 

@@ -4,6 +4,7 @@ what an event says (privacy by default), and how hard to push."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import urlparse
@@ -11,6 +12,7 @@ from urllib.parse import urlparse
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from clinicsync.common.settings_base import SettingsModel, resolve_path
+from clinicsync.common.timeutil import parse_duration
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
@@ -163,8 +165,22 @@ class CalendarSettings(SettingsModel):
         None, max_length=320, description="where to email a doctor's decline read from Google Calendar "
                                           "(`calendar reconcile`); unset: recorded and shown, not emailed")
     past_days: int = Field(30, ge=0, description="appointments that ended longer ago are left alone")
+    stage_hung_after: str = Field(
+        "30m", description="how long one worker may hold the calendar stage (its lock) before `status`, the status "
+                           "page and the metrics show it as hung, naming its host and pid: every other run skips "
+                           "the stage meanwhile. A run takes seconds for .ics files and a few minutes for Google "
+                           "(its largest, 5,000 re-rendered events paced at one user's 600 calls a minute: ~8 min)")
     google: GoogleSettings = GoogleSettings()
     ics: IcsSettings = IcsSettings()
+
+    @field_validator("stage_hung_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    def hung_after(self) -> timedelta:
+        return parse_duration(self.stage_hung_after)
 
     @field_validator("summary", "description")
     @classmethod

@@ -7,12 +7,13 @@ fires within minutes, and a healthy store fires none. The same stalls show in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import yaml
 from sqlalchemy import insert, update
 
 from clinicsync.common.types import utcnow
+from clinicsync.sync.locks import calendar_lock
 from clinicsync.sync.model import Event, SyncRun
 from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
 from clinicsync.sync.model.runs import RunStage
@@ -32,7 +34,7 @@ from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.stalls import INTERRUPTED, close_interrupted_runs, find_stalls
 from clinicsync.sync.store import Store
 from clinicsync.sync.subscriptions import Heard, note_heard
-from clinicsync.sync.tables import SERVICE_PROCESSES
+from clinicsync.sync.tables import LOCK_HOLDERS, SERVICE_PROCESSES
 from tests.connectors.tls_certs import certificates
 from tests.server.metrics_helpers import scrape
 from tests.sync.reminders.conftest import appointment, put
@@ -51,7 +53,16 @@ STALL_METRICS = ("clinicsync_stage_failing", "clinicsync_outbox_oldest_unconsume
                  "clinicsync_connector_overdue_seconds", "clinicsync_set_aside_items",
                  "clinicsync_notifier_failing_seconds", "clinicsync_fhir_subscription_stopped",
                  "clinicsync_source_orphaned_visits", "clinicsync_mllp_certificate_unusable", EXPIRY,
-                 "clinicsync_settings_stale_seconds", "clinicsync_settings_differ_seconds")
+                 "clinicsync_settings_stale_seconds", "clinicsync_settings_differ_seconds",
+                 "clinicsync_stage_hung", "clinicsync_stage_lock_held_seconds")
+# Locks a stall holds for the test (a worker inside the calendar stage), released after it.
+HELD = contextlib.ExitStack()
+
+
+@pytest.fixture(autouse=True)
+def _release_held() -> Iterator[None]:
+    yield
+    HELD.close()
 
 
 @pytest.fixture
@@ -193,6 +204,14 @@ def settings_differ(store: Store) -> None:
     service_process(store, "host-b:20", "c" * 16, timedelta(hours=1))
 
 
+def stage_hung(store: Store) -> None:
+    """A worker has been inside the calendar stage for 40 minutes (stop 53: a Google call that
+    never returns), holding its lock: every other run skips the stage."""
+    assert HELD.enter_context(calendar_lock(store.engine)) is not None
+    with store.engine.begin() as connection:
+        connection.execute(update(LOCK_HOLDERS).values(since=utcnow() - timedelta(minutes=40)))
+
+
 STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "stage_failed": (stage_failed, "ClinicsyncStageFailing", ("stage_failed", "reminders")),
     "outbox_stalled": (outbox_stalled, "ClinicsyncOutboxStalled", ("outbox_lag", "reminders")),
@@ -212,6 +231,7 @@ STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "settings_not_applied": (settings_not_applied, "ClinicsyncSettingsNotApplied",
                              ("settings_not_applied", "clinic-srv:4242")),
     "settings_differ": (settings_differ, "ClinicsyncSettingsDiffer", ("settings_differ", "store")),
+    "stage_hung": (stage_hung, "ClinicsyncStageHung", ("stage_hung", "calendar")),
 }
 
 

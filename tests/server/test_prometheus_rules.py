@@ -21,7 +21,7 @@ from clinicsync.sync.service.mllp import MllpTlsCollector
 from clinicsync.sync.settings import settings_model
 from clinicsync.sync.store import Store
 from tests.connectors.tls_certs import certificates
-from tests.deploy.test_alert_rules import settings_not_applied, source_orphaned
+from tests.deploy.test_alert_rules import _release_held, settings_not_applied, source_orphaned, stage_hung  # noqa: F401 - the fixture releases the lock stage_hung holds
 from tests.server.metrics_helpers import scrape
 from tests.server.test_ops_metrics import seed_for_alerts
 
@@ -61,6 +61,7 @@ async def test_every_metric_a_rule_reads_is_served(store: Store, tmp_path: Path)
     seed_for_alerts(store)
     source_orphaned(store)  # a source the settings no longer name (clinicsync_source_orphaned_visits)
     settings_not_applied(store)  # a service left on old settings (clinicsync_settings_stale_seconds)
+    stage_hung(store)  # a worker inside the calendar stage for 40 minutes (clinicsync_stage_hung)
     # the seed's connector configured, as a source is held to its schedule (clinicsync_connector_overdue_seconds),
     # and a notifier, whose provider's refusals are timed (clinicsync_notifier_failing_seconds)
     tls = certificates(tmp_path / "tls")

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from sqlalchemy import Engine
 
 from clinicsync.sync.db import current_revision, head_revision, make_engine, upgrade
 from clinicsync.sync.locks import (
     LockTimeout,
     WorkerLocked,
+    lock_held,
     migration_lock,
     poll_lock,
     sqlite_worker_lock,
@@ -44,6 +46,39 @@ def test_poll_lock_on_mariadb(mariadb_database: dict[str, object]) -> None:
                 assert second is None
         with poll_lock(engine, "emr") as again:
             assert again is not None
+    finally:
+        engine.dispose()
+
+
+def held_is_told(engine: Engine) -> None:
+    """``lock_held`` tells a held lock from a free one without taking it (stop 53: `status`
+    names a worker hung in the calendar stage; taking the lock to look would make a run that
+    starts at that moment skip its stage)."""
+    assert lock_held(engine, "stage", "calendar") is False
+    with try_lock(engine, "stage", "calendar") as held:
+        assert held is not None
+        assert lock_held(engine, "stage", "calendar") is True
+        assert lock_held(engine, "stage", "other") is False
+    assert lock_held(engine, "stage", "calendar") is False
+
+
+def test_whether_a_lock_is_held_is_told_without_taking_it(store: Store) -> None:
+    held_is_told(store.engine)
+
+
+def test_whether_an_in_memory_stores_lock_is_held_is_told() -> None:
+    engine = make_engine("sqlite://")
+    try:
+        held_is_told(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.mariadb
+def test_whether_a_lock_is_held_is_told_on_mariadb(mariadb_database: dict[str, object]) -> None:
+    engine = make_engine(str(mariadb_database["url"]))
+    try:
+        held_is_told(engine)
     finally:
         engine.dispose()
 

@@ -26,7 +26,7 @@ from clinicsync.sync.calendar.google import GoogleCalendar
 from clinicsync.sync.calendar.ics import IcsCalendar, uid_for
 from clinicsync.sync.calendar.ics_state import write_atomically
 from clinicsync.sync.calendar.provider import event_id
-from clinicsync.sync.calendar.push import calendar_stage, push
+from clinicsync.sync.calendar.push import PushReport, calendar_stage, push
 from clinicsync.sync.db import make_engine
 from clinicsync.sync.locks import calendar_lock
 from clinicsync.sync.settings import Settings
@@ -38,6 +38,7 @@ from tests.sync.calendar.helpers import DOCTORS, apply, appointment
 
 AMELIA = str(DOCTORS["D01"][1])
 WAIT = 10.0
+BUSY = PushReport().as_dict() | {"busy": 1}  # a skipped stage's report: its usual counts, all 0, and why
 
 
 def stage(calendar: CalendarSettings, store: Store) -> dict[str, int]:
@@ -145,7 +146,7 @@ def test_an_overlapping_stage_never_leaves_a_cancelled_visit_booked_in_a_doctors
     stage(ics_settings, store)  # the next run: nothing changed for Amelia since
     path = tmp_path / "calendars" / f"{AMELIA}.ics"
     assert statuses(path)[uid_for(event_id("csv", "A1"))] == "CANCELLED"
-    assert second_run == {"busy": 1}
+    assert second_run == BUSY
 
 
 def test_a_file_written_from_an_older_view_is_written_again_by_the_next_run(
@@ -218,7 +219,7 @@ def test_overlapping_google_stages_push_each_change_once(
     assert run_a.outcome()["inserted"] == 3
     second_run = run_b.outcome()
     assert sorted((call.method, call.status) for call in fake_google.calls) == [("POST", 200)] * 3
-    assert second_run == {"busy": 1}
+    assert second_run == BUSY
     fake_google.reset_counts()
     assert stage(calendar, store)["unchanged"] == 3 and not fake_google.calls
 
@@ -274,7 +275,7 @@ def test_while_a_run_holds_the_stage_sync_skips_it_and_calendar_push_is_refused(
         with calendar_lock(engine) as held:
             assert held is not None
             _, out, err = run("sync", "--once", "--json")
-            assert json.loads(out)["calendar"] == {"busy": 1} and "calendar.skipped" in err
+            assert json.loads(out)["calendar"] == BUSY and "calendar.skipped" in err
             _, _, err = run("calendar", "push", expect=1)
             assert "another worker is running the calendar stage" in err
         _, out, _ = run("calendar", "push", "--json")
