@@ -79,12 +79,14 @@ def watched_files(settings: Settings) -> tuple[Watched, ...]:
              for i, read in enumerate(settings.files_read)]
     if settings.reminders.templates:
         folder = settings.base_dir / settings.reminders.templates
-        try:
-            names = sorted(p for p in folder.rglob("*") if p.is_file()
-                           and not any(part.startswith(".") for part in p.relative_to(folder).parts))
-        except OSError:
-            names = []
-        found += [Watched(str(p), f"templates/{p.relative_to(folder).as_posix()}", False, False) for p in names]
+        templates = []
+        for top, dirs, names in os.walk(folder):  # scandir's types: no stat per file
+            dirs[:] = [d for d in dirs if not d.startswith(".")]  # an editor's or git's
+            inside = Path(top).relative_to(folder).as_posix()
+            prefix = "templates/" if inside == "." else f"templates/{inside}/"
+            templates += [Watched(os.path.join(top, name), prefix + name, False, False)
+                          for name in names if not name.startswith(".")]
+        found += sorted(templates, key=lambda w: w.name)
     for config in settings.connectors:
         ref = getattr(config, "mapping", None)
         if config.enabled and isinstance(ref, str):
@@ -106,7 +108,8 @@ def _file_now(path: str) -> FileRead | None:
         return None
 
 
-def settings_digest(settings: Settings, now: dict[str, FileRead | None] | None = None) -> str:
+def settings_digest(settings: Settings, now: dict[str, FileRead | None] | None = None,
+                    watched: tuple[Watched, ...] | None = None) -> str:
     """What this process runs, as 16 hex digits: two processes on one store with different ones
     run different settings (another settings file, templates, mappings). The settings file as
     read at start, and each file read at its use as it is ``now`` (by its place in the settings:
@@ -114,11 +117,11 @@ def settings_digest(settings: Settings, now: dict[str, FileRead | None] | None =
     secret is stored."""
     first = settings.files_read[0].digest if settings.files_read else ""
     parts = [first]
-    for watched in watched_files(settings):
-        if watched.restart or watched.secret:
+    for each in watched if watched is not None else watched_files(settings):
+        if each.restart or each.secret:
             continue
-        read = now[watched.path] if now is not None and watched.path in now else _file_now(watched.path)
-        parts.append(f"{watched.name}={read.digest if read else '-'}")
+        read = now[each.path] if now is not None and each.path in now else _file_now(each.path)
+        parts.append(f"{each.name}={read.digest if read else '-'}")
     if len(parts) == 1:  # the settings file alone: the digest stop 52's processes noted
         return hashlib.sha256(first.encode()).hexdigest()[:16]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
@@ -132,6 +135,7 @@ class SettingsWatch:
     _seen: dict[str, FileRead | None] = field(default_factory=dict)  # path -> its stat at the last look
     _changed: dict[str, datetime] = field(default_factory=dict)  # path -> when it changed (restart needed)
     _told: tuple[str, ...] = ()  # the changed files the log was told of
+    _watched: tuple[Watched, ...] | None = None  # the list at the last look
 
     def __post_init__(self) -> None:
         for watched in watched_files(self.settings):  # the files read at use, as at start
@@ -171,7 +175,8 @@ class SettingsWatch:
         the last look (a stat each, a digest when the stat moved)."""
         reread: list[str] = []
         at_start = {read.path: read for read in self.settings.files_read}
-        for watched in watched_files(self.settings):
+        self._watched = watched_files(self.settings)
+        for watched in self._watched:
             read = at_start.get(watched.path)
             if watched.restart and read is not None:
                 self._look_at_start_file(read, now)
@@ -196,7 +201,7 @@ class SettingsWatch:
 
     def digest(self) -> str:
         """What this process runs now (:func:`settings_digest`), from this watch's last look."""
-        return settings_digest(self.settings, self._seen)
+        return settings_digest(self.settings, self._seen, self._watched)
 
     def _look_at_start_file(self, read: FileRead, now: datetime) -> None:
         last = self._seen.get(read.path, read)

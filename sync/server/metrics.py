@@ -118,8 +118,9 @@ def stall_gauges(settings: Settings) -> StoreGauges:
                                   "(settings.yaml, a *_file secret) changed without a restart (0: runs what the "
                                   "files say)", labels=["process"])
         differ = GaugeMetricFamily("clinicsync_settings_differ_seconds",
-                                   "how long the running `clinicsync run` processes on this store have run "
-                                   "different settings files (since the newest started; 0: all the same)")
+                                   "how long the processes on this store (`clinicsync run`, cron's `sync --once` "
+                                   "and `remind --once` of the last hour) have run different settings (settings "
+                                   "file, templates, mappings; since the newest started or changed; 0: all the same)")
         with store.engine.connect() as connection:
             found = stall_figures(connection, settings)
         for family, values in ((failing, found.stage_failing), (oldest, found.outbox_oldest_age),

@@ -18,23 +18,22 @@ import respx
 from structlog.testing import capture_logs
 
 from clinicsync.sync.engine import sync_once
-from clinicsync.sync.settings import load_settings
+from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
 from tests.connectors.fhir_fake import FakeFhir, appointment, outcome, pem, rsa_key, with_meta
 from tests.connectors.test_fhir import BASE, appt, make, ok
 from tests.connectors.test_fhir_sync import fhir_connector, open_cli, seed
 
 
-@pytest.fixture
-def fake(fhir_server: FakeFhir) -> FakeFhir:
-    return fhir_server
-
-
-@pytest.fixture
-def key_file(tmp_path: Path) -> Path:
-    path = tmp_path / "fhir-key.pem"
-    path.write_text(pem(rsa_key()))
-    return path
+def doctors_unreadable(fake: FakeFhir, folder: Path, write_settings: Callable[..., Path], cli: Any) -> Settings:
+    """The clinic's FHIR source, its client without the Practitioner read scope (every read 403)."""
+    seed(fake)
+    key_file = folder / "fhir-key.pem"
+    key_file.write_text(pem(rsa_key()))
+    path = write_settings(fhir_connector(fake, key_file))
+    open_cli(cli, path)
+    fake.fail(lambda seen: seen.method == "GET" and seen.path.startswith("/fhir/Practitioner/"), 403, times=1000)
+    return load_settings(path)
 
 
 def a_visit_changes(fake: FakeFhir, i: int) -> None:
@@ -44,13 +43,10 @@ def a_visit_changes(fake: FakeFhir, i: int) -> None:
 
 
 def test_a_refused_practitioner_read_is_one_warning_for_a_day_of_runs_and_resolved_once(
-    fake: FakeFhir, key_file: Path, write_settings: Callable[..., Path], cli: Any, store: Store
+    fhir_server: FakeFhir, tmp_path: Path, write_settings: Callable[..., Path], cli: Any, store: Store
 ) -> None:
-    seed(fake)
-    path = write_settings(fhir_connector(fake, key_file))
-    open_cli(cli, path)
-    settings = load_settings(path)
-    fake.fail(lambda seen: seen.method == "GET" and seen.path.startswith("/fhir/Practitioner/"), 403, times=1000)
+    fake = fhir_server
+    settings = doctors_unreadable(fake, tmp_path, write_settings, cli)
     with capture_logs() as logs:
         for i in range(6):  # six cron runs, each with a changed visit whose doctor it cannot read
             a_visit_changes(fake, i)
@@ -74,14 +70,11 @@ def test_a_refused_practitioner_read_is_one_warning_for_a_day_of_runs_and_resolv
 
 
 def test_a_run_that_reads_no_reference_of_the_type_neither_says_it_nor_ends_it(
-    fake: FakeFhir, key_file: Path, write_settings: Callable[..., Path], cli: Any, store: Store
+    fhir_server: FakeFhir, tmp_path: Path, write_settings: Callable[..., Path], cli: Any, store: Store
 ) -> None:
     """A quiet poll (nothing changed, nothing read) is no news: no `resolved`, no new warning."""
-    seed(fake)
-    path = write_settings(fhir_connector(fake, key_file))
-    open_cli(cli, path)
-    settings = load_settings(path)
-    fake.fail(lambda seen: seen.method == "GET" and seen.path.startswith("/fhir/Practitioner/"), 403, times=1000)
+    fake = fhir_server
+    settings = doctors_unreadable(fake, tmp_path, write_settings, cli)
     with capture_logs() as logs:
         sync_once(settings, store, only=["ehr"])
         for _ in range(3):
