@@ -203,6 +203,21 @@ class Sample:
     rejected: list[Rejected] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Condition:
+    """A lasting condition a connector met while it ran (a read scope the source refuses, a
+    search it does not allow): a property of the source's set-up, so it would repeat at every
+    run. sync/ logs it once while it stands (sync/standing.py: when it starts, changes and ends;
+    a connector cannot reach the store). ``part``: what of the source (a resource type, the
+    sweep). ``holds`` False: looked at in this run and fine, so it ends."""
+
+    event: str
+    part: str
+    holds: bool
+    state: str = ""
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Connector(ABC):
     """One module per kind. Subclasses set ``kind`` and ``settings_model``."""
 
@@ -226,6 +241,15 @@ class Connector(ABC):
         self.id_columns: tuple[str, ...] = ()
         #: the zone of the source's naive local times (its ``timezone:``, else clinic.timezone), set by sync/.
         self.source_zone: str | None = None
+        #: the lasting conditions this run met, by (event, part); sync/ logs them (``note_condition``).
+        self.conditions: dict[tuple[str, str], Condition] = {}
+
+    def note_condition(self, condition: Condition) -> None:
+        """Met in this run: one that holds once in a run holds for the run."""
+        key = (condition.event, condition.part)
+        known = self.conditions.get(key)
+        if condition.holds or known is None or not known.holds:
+            self.conditions[key] = condition
 
     @property
     def name(self) -> str:

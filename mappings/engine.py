@@ -781,6 +781,17 @@ def _unknown_fields(data: dict[str, Any], chain: list[_Origin]) -> str | None:
     return f"{_owner(chain, ('fields', first)).where(('fields', first))}: unknown field {first!r}{hint}{more}"
 
 
+def mapping_files(ref: str, base_dir: Path = Path(".")) -> list[Path]:
+    """The files ``ref`` is read from (the site's own file first, then its ``extends`` chain),
+    as :func:`load_mapping` reads them at each poll; none when it does not load (the poll says
+    why). A long-running process watches them (sync/settings_watch.py)."""
+    try:
+        _data, chain = _read_preset_data(ref, base_dir)
+    except (ValueError, OSError, RecursionError):
+        return []
+    return [origin.path for origin in chain]
+
+
 def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: Path = Path("."),
                  window: PlausibleWindow = DEFAULT_WINDOW) -> CompiledMapping:
     """Load a preset by name (mappings/NAME.yaml) or a site's own file, and compile it;

@@ -350,6 +350,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         store.finish_run(row_id, report.counts, report.error)
         progress.stage_finished(stage, report.error)
     _note_failure(store, bound, config.name, failed, report.error)
+    if connector is not None:
+        _note_conditions(store, bound, config.name, connector, dry_run)
     bound.info("connector.synced", **report.counts.as_dict(), failed=report.error is not None)
     if report.counts.corrected:
         bound.warning("connector.zone_corrected", corrected=report.counts.corrected,
@@ -372,6 +374,22 @@ def _note_failure(store: Store, bound: Any, name: str, failed: tuple[Standing, s
     elif error is None:
         FAILING.ended(store.engine, bound, name)
         CRASHING.ended(store.engine, bound, name)
+
+
+def _note_conditions(store: Store, bound: Any, name: str, connector: Connector, dry_run: bool) -> None:
+    """The lasting conditions the connector met in this run (a read scope the source refuses, a
+    search it does not allow): a warning when one starts or changes, a daily reminder,
+    ``<event>.resolved`` when a run finds it fine (sync/standing.py), not a warning at every
+    run. A dry run writes nothing to the store: each that holds is a line."""
+    for condition in connector.conditions.values():
+        if dry_run:
+            if condition.holds:
+                bound.warning(condition.event, **condition.fields)
+        elif condition.holds:
+            Standing(condition.event, "connector").seen(store.engine, bound, name, part=condition.part,
+                                                        state=condition.state, **condition.fields)
+        else:
+            Standing(condition.event, "connector").ended(store.engine, bound, name, part=condition.part)
 
 
 def _check_subscription(store: Store, config: ConnectorSettings, connector: Connector, bound: Any) -> None:

@@ -55,12 +55,13 @@ class Standing:
     field: str  # connector | stage | notifier
 
     def seen(self, engine: Engine, log: Any, subject: str, *, state: str = "", level: str = "warning",
-             now: datetime | None = None, **fields: Any) -> bool:
+             now: datetime | None = None, part: str = "", **fields: Any) -> bool:
         """The condition holds for ``subject`` now, in ``state`` (e.g. its error text; its numbers
         are ignored: a count that goes down is the same state): written at ``level`` when it is
-        new, changed or due a reminder, else at debug. True if written at ``level``."""
+        new, changed or due a reminder, else at debug. True if written at ``level``. ``part``: of
+        the subject, one condition each (a source's Location reads, its Practitioner reads)."""
         now = now or utcnow()
-        head = self._key(subject)
+        head = self._key(subject, part)
         said = f"{head}#{hashlib.sha256(_DIGITS.sub('#', state).encode()).hexdigest()[:_DIGEST]}"
         try:
             with engine.begin() as connection:
@@ -89,7 +90,7 @@ class Standing:
         return bool(write)
 
     def ended(self, engine: Engine, log: Any, subject: str | None = None, *, keep: Collection[str] = (),
-              now: datetime | None = None) -> list[str]:
+              now: datetime | None = None, part: str = "") -> list[str]:
         """The condition no longer holds for ``subject`` (None: for every subject but those of
         ``keep``, the ones still seen): ``<event>.resolved`` at info for each that was standing,
         its rows gone. The subjects resolved."""
@@ -97,7 +98,7 @@ class Standing:
         base = f"{PREFIX}{self.event}:"
         try:
             with engine.begin() as connection:
-                rows = _rows(connection, _of(self._key(subject)) if subject is not None
+                rows = _rows(connection, _of(self._key(subject, part)) if subject is not None
                              else HOUSEKEEPING.c.task.startswith(base, autoescape=True))
                 kept = {self._key(s) for s in keep}
                 heads = {task: since for task, since in rows.items() if "#" not in task and task not in kept}
@@ -106,14 +107,16 @@ class Standing:
                     connection.execute(delete(HOUSEKEEPING).where(HOUSEKEEPING.c.task.in_(gone)))
         except SQLAlchemyError:
             return []  # said again at the next run that reads the store
+        named = {task: subject if subject is not None else task[len(base):] for task in heads}
         for task, since in sorted(heads.items()):
-            log.info(f"{self.event}.resolved", **{self.field: task[len(base):]}, since=iso_z(since),
-                     lasted_minutes=int((now - since).total_seconds() // 60))
-        return [task[len(base):] for task in sorted(heads)]
+            log.info(f"{self.event}.resolved", **{self.field: named[task]}, **({"part": part} if part else {}),
+                     since=iso_z(since), lasted_minutes=int((now - since).total_seconds() // 60))
+        return [named[task] for task in sorted(heads)]
 
-    def _key(self, subject: str) -> str:
-        """``said:<event>:<subject>``, the subject shortened (with a digest of it) to leave room
-        for the state's ``#digest`` in housekeeping.task."""
+    def _key(self, subject: str, part: str = "") -> str:
+        """``said:<event>:<subject>`` (``…:<subject>/<part>``), shortened (with a digest of it) to
+        leave room for the state's ``#digest`` in housekeeping.task."""
+        subject = f"{subject}/{part}" if part else subject
         key = f"{PREFIX}{self.event}:{subject}"
         room = _TASK_LIMIT - 1 - _DIGEST
         if len(key) <= room:

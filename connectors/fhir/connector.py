@@ -19,6 +19,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import (
     Batch,
     CheckResult,
+    Condition,
     Connector,
     ConnectorError,
     ConnectorSettings,
@@ -50,6 +51,7 @@ from clinicsync.connectors.fhir.writeback import apply_answer, check_action
 from clinicsync.connectors.waitlist_booking import BookingRefused, BookingRequest, BookingResult
 
 log = structlog.get_logger("clinicsync.fhir")
+ID_SEARCH_REFUSED = "fhir.sweep.id_search_refused"
 # A stored next link the server no longer knows: start the listing over.
 _FORGOTTEN_SEARCH = (400, 404, 410)
 # Ids per `_id` search of the delete sweep's look-up (`records_by_id`): a URL of ~50 ids stays
@@ -118,7 +120,7 @@ class FhirConnector(Connector):
             return
         state = FhirCursor.load(cursor, self.settings.cursor, timedelta(seconds=self.settings.overlap_seconds),
                                 self.name)
-        resolver = ReferenceResolver(self.client)
+        resolver = ReferenceResolver(self.client, self.note_condition)
         bundle, listing = self._resume(state)
         followed: set[str] = set()
         skipped = 0
@@ -346,7 +348,7 @@ class FhirConnector(Connector):
         search, or ignores ``_id`` (it answers Appointments not asked for), is asked
         ``GET Appointment/{id}`` one by one instead (404, 410: gone). Anything else a page may
         fail with raises, as the listing does, and nothing is deleted."""
-        resolver = ReferenceResolver(self.client)
+        resolver = ReferenceResolver(self.client, self.note_condition)
         pending = list(dict.fromkeys(external_ids))
         parts: list[Lookup] = []
         by_search = True
@@ -379,10 +381,11 @@ class FhirConnector(Connector):
                   *[(k, v) for k, v in self._configured_params() if k != "_id"]]
         try:
             bundle, _ = self.client.get_json("Appointment", params)
-        except FhirStatusError as exc:
-            log.warning("fhir.sweep.id_search_refused", connector=self.name, status=exc.status,
-                        instead="GET Appointment/{id} one by one")
+        except FhirStatusError as exc:  # a property of the server: sync/ logs it once while it stands
+            self.note_condition(Condition(ID_SEARCH_REFUSED, "sweep", holds=True, state=f"HTTP {exc.status}",
+                                          fields={"status": exc.status, "instead": "GET Appointment/{id} one by one"}))
             return None
+        self.note_condition(Condition(ID_SEARCH_REFUSED, "sweep", holds=False))
         probe = FhirCursor(mode="date-window", overlap=timedelta(0))
         listing = Listing(started=utcnow(), overlap=timedelta(0))
         asked = set(ids)

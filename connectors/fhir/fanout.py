@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import structlog
 
 from clinicsync.common.types import utcnow
-from clinicsync.connectors.base import Batch, Cursor, FatalConnectorError, RawRecord, Rejected
+from clinicsync.connectors.base import Batch, Condition, Cursor, FatalConnectorError, RawRecord, Rejected
 from clinicsync.connectors.fhir.client import FhirClient
 from clinicsync.connectors.fhir.cursor import FhirCursor, Listing
 from clinicsync.connectors.fhir.errors import FhirStatusError
@@ -72,6 +72,8 @@ class SearchingConnector(Protocol):
     settings: FhirSettings
 
     def search_params(self, cursor: FhirCursor) -> list[tuple[str, str]]: ...
+
+    def note_condition(self, condition: Condition) -> None: ...
 
     def _page(self, bundle: dict[str, Any], listing: Listing, state: FhirCursor,
               resolver: ReferenceResolver) -> tuple[list[RawRecord], list[Rejected], int]: ...
@@ -131,7 +133,7 @@ class FanOut:
         state = FanOutCursor.load(raw, self.connector.name)
         actors = self.actors()
         pending = [a for a in actors if a not in state.done]
-        resolver = ReferenceResolver(self.client)
+        resolver = ReferenceResolver(self.client, self.connector.note_condition)
         window = FhirCursor(mode="date-window", overlap=timedelta(0))
         imported: set[str] = set()  # appointment ids this run: shared appointments once
         ahead: dict[str, Future[Page]] = {}

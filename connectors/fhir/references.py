@@ -13,10 +13,12 @@ each such appointment carries a data-quality note.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
+from clinicsync.connectors.base import Condition
 from clinicsync.connectors.fhir.client import FhirClient
 from clinicsync.connectors.fhir.errors import FhirStatusError
 from clinicsync.connectors.fhir.shape import items, obj
@@ -30,6 +32,7 @@ ENRICHED_KEYS = {"Patient": "_patient", "Practitioner": "_practitioner", "Locati
 UNAVAILABLE = (401, 403, 404, 410)
 STUB_STATUS = "_unavailable"  # on a stub: the HTTP status its read answered
 NO_PATIENT = "patient: no Patient participant this server can read; nobody to message for this appointment"
+REFERENCE_UNAVAILABLE = "fhir.reference.unavailable"
 _WHY = {401: "refused (credentials)", 403: "refused (scope not granted)", 404: "not found", 410: "gone"}
 
 
@@ -103,8 +106,11 @@ def _with_display(resource: Resource, display: str) -> Resource:
 class ReferenceResolver:
     """Included resources first, then one read per missing reference, remembered for the run."""
 
-    def __init__(self, client: FhirClient) -> None:
+    def __init__(self, client: FhirClient, note: Callable[[Condition], None] | None = None) -> None:
+        """``note``: where a refused read goes as a lasting condition (the connector's, for sync/
+        to log once while it stands); without it (a sample, a booking), a warning here."""
         self.client = client
+        self.note = note
         self._known: dict[str, Resource] = {}
         self.reads = 0
         #: references whose read left a stub, by "Location 403" (resource type and status)
@@ -120,25 +126,30 @@ class ReferenceResolver:
         the server refuses the read or no longer has the resource."""
         if key not in self._known:
             self.reads += 1
+            kind, rid = key.split("/", 1)
             try:
                 resource, _ = self.client.get_json(key)
             except FhirStatusError as exc:
                 if exc.status not in UNAVAILABLE:
                     raise
-                kind, rid = key.split("/", 1)
                 self._unavailable(kind, exc)
                 resource = {"resourceType": kind, "id": rid, STUB_STATUS: exc.status}
+            else:
+                if self.note is not None:
+                    self.note(Condition(REFERENCE_UNAVAILABLE, kind, holds=False))
             self._known[key] = resource
         return self._known[key]
 
     def _unavailable(self, kind: str, exc: FhirStatusError) -> None:
         """Count a refused or missing read; the first of each type and status is logged."""
         label = f"{kind} {exc.status}"
-        if label not in self.unavailable:
-            log.warning("fhir.reference.unavailable", connector=self.client.connector, resource_type=kind,
-                        status=exc.status, why=_WHY[exc.status],
-                        fix=(f"grant the {kind} read scope (system/{kind}.read or system/{kind}.rs)"
-                             if exc.status in (401, 403) else "none needed: names come from actor.display"))
+        fields = {"resource_type": kind, "status": exc.status, "why": _WHY[exc.status],
+                  "fix": (f"grant the {kind} read scope (system/{kind}.read or system/{kind}.rs)"
+                          if exc.status in (401, 403) else "none needed: names come from actor.display")}
+        if self.note is not None:  # 403 and 404 are two states: "status" is a number standing ignores
+            self.note(Condition(REFERENCE_UNAVAILABLE, kind, holds=True, state=_WHY[exc.status], fields=fields))
+        elif label not in self.unavailable:
+            log.warning(REFERENCE_UNAVAILABLE, connector=self.client.connector, **fields)
         self.unavailable[label] = self.unavailable.get(label, 0) + 1
 
     def enrich(self, appointment: Resource) -> Resource:

@@ -195,11 +195,14 @@ def sync_command(
     from clinicsync.sync.cli.pushed import push_only_lines
     from clinicsync.sync.cli.rehearsal import rehearse
     from clinicsync.sync.service.pipeline import run_once
+    from clinicsync.sync.settings_watch import note_cron_run
 
     context = app_context(ctx)
     _fail_on_mapping_problems(context, connector)
     settings, store = context.settings, context.store
     run = partial(rehearse, settings) if dry_run else partial(run_once, settings, store)
+    if not dry_run:  # what a cron job runs, beside the service's (settings_differ)
+        note_cron_run(store.engine, settings, "sync --once")
     report: RunReport
     with stage_progress(err_console, enabled=not json_output) as progress:
         report = run(connector, progress=progress)

@@ -11,6 +11,7 @@ from clinicsync.sync.cli.context import EXIT_CONFIG, app_context, err_console, f
 from clinicsync.sync.cli.when import option_when
 from clinicsync.sync.reminders.dispatch import RoutingError, dispatch
 from clinicsync.sync.reminders.queries import reminder_counts
+from clinicsync.sync.settings_watch import note_cron_run
 
 
 def parse_at(value: str, clinic_zone: str) -> datetime:
@@ -41,6 +42,8 @@ def remind_command(
     context = app_context(ctx)
     settings, store = context.settings, context.store
     moment = parse_at(at, settings.clinic.timezone) if at else datetime.now(UTC)
+    if not dry_run:  # what a cron job runs, beside the service's (settings_differ)
+        note_cron_run(store.engine, settings, "remind --once")
     try:
         report = dispatch(settings, store, moment, dry_run=dry_run, resend_unknown=resend_unknown)
     except RoutingError as exc:

@@ -119,8 +119,9 @@ def stall_gauges(settings: Settings) -> StoreGauges:
                                   "(settings.yaml, a *_file secret) changed without a restart (0: runs what the "
                                   "files say)", labels=["process"])
         differ = GaugeMetricFamily("clinicsync_settings_differ_seconds",
-                                   "how long the running `clinicsync run` processes on this store have run "
-                                   "different settings files (since the newest started; 0: all the same)")
+                                   "how long the processes on this store (`clinicsync run`, cron's `sync --once` "
+                                   "and `remind --once` of the last hour) have run different settings (settings "
+                                   "file, templates, mappings; since the newest started or changed; 0: all the same)")
         held = GaugeMetricFamily("clinicsync_stage_lock_held_seconds",
                                  "how long one worker has held the stage's lock (0: free): every other run skips "
                                  "the stage meanwhile", labels=["stage"])
