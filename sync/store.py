@@ -719,13 +719,15 @@ class Store:
                     removed += len(ids)
         return removed
 
-    def forget_patient_data(self, now: datetime | None = None, limit: int | None = None) -> retention.Forgotten:
+    def forget_patient_data(self, now: datetime | None = None, limit: int | None = None,
+                            consumers: Collection[str] | None = None) -> retention.Forgotten:
         """Forget the patient data of visits that ended more than ``patient_keep`` ago, a bounded
-        number a call (sync/retention.py): called at each sync pass, as :meth:`prune_runs`."""
+        number a call (sync/retention.py): called at each sync pass, as :meth:`prune_runs`.
+        ``consumers``: the outbox consumers switched on (sync/tables.py ``live_consumers``)."""
         now = now or utcnow()
         cutoff = retention.window_start(now, self.patient_keep)
         orphans = cutoff != self._orphans_cutoff and cutoff != self._chore_done_for(ORPHANS_CHORE)
-        done = retention.forget(self.engine, self.patient_keep, now, limit, orphans=orphans)
+        done = retention.forget(self.engine, self.patient_keep, now, limit, orphans=orphans, consumers=consumers)
         if done.patients < (retention.FORGOTTEN_PER_CALL if limit is None else limit):
             # Patients no visit names: looked for once per window (a day), by whichever process
             # comes first: in a process, cron's `sync --once` would redo it at every run.

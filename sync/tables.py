@@ -22,7 +22,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text
 from clinicsync.common.types import UtcDateTime
 
 if TYPE_CHECKING:
-    from clinicsync.sync.settings import StoreSettings
+    from clinicsync.sync.settings import Settings, StoreSettings
 
 # The states of a reminder (model/reminders.py takes them from here).
 REMINDER_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped", "cancelled", "unknown")
@@ -208,6 +208,25 @@ CONSUMERS = Table(
     Column("last_event_id", Integer(), nullable=False, default=0),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+# The outbox's consumers, each a stage that can be switched off in the settings.
+REMINDERS_CONSUMER = "reminders"  # the reminder planner (sync/reminders/planner.py)
+WAITLIST_CONSUMER = "waitlist"  # freed slots (sync/waitlist/detect.py)
+
+
+def live_consumers(settings: Settings) -> frozenset[str]:
+    """The consumers whose stage the settings switch on: only they hold events in the outbox.
+
+    A consumer switched off (``reminders.enabled: false``, ``waitlist.enabled: false``) keeps its
+    offset, and on main held every later event for as long as it stayed off (the retention pass
+    deleted nothing past it, and its age gauge rose for ever). Switched off, it holds nothing:
+    the events of visits whose patient data is forgotten go past it as past the others. Turned
+    back on, it reads from its offset what is left, the changes of the visits still in the
+    window or ahead, as after any downtime: what it does with a visit ahead is needed (its
+    reminders, a notice of a change the patient was not told), and a visit forgotten is one it
+    had nothing to do for (its time is months past). docs/operations.md, "What the store keeps"."""
+    return frozenset(name for name, on in ((REMINDERS_CONSUMER, settings.reminders.enabled),
+                                           (WAITLIST_CONSUMER, settings.waitlist.enabled)) if on)
 
 
 FREED_SLOTS = Table(
