@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.logs import get_logger
@@ -94,16 +94,36 @@ def prune_stages(store: HasEngine, now: datetime | None = None) -> int:
     worker killed mid-stage). Called by the retention pass (sync/engine.py ``retention_pass``).
     Why not as a stage ends, as on main: a stage that never runs again (a removed source's
     import) kept its week of rows for ever, and every row a killed worker left `running` stayed
-    too. At most PRUNED_PER_CALL rows a call, oldest first (the table is a week of rows)."""
+    too. Per stage through ix_run_stage_stage_started (the names by a loose index scan, then its
+    newest row and its rows before the cutoff): no read of the week's rows. At most
+    PRUNED_PER_CALL rows a call, oldest first."""
     cutoff = (now or utcnow()) - KEEP_FINISHED
-    newest = select(func.max(S.id)).group_by(S.stage)
+    removed = 0
     with store.engine.begin() as connection:
-        ids = list(connection.execute(select(S.id).where(
-            S.started_at < cutoff, or_(S.status != "running", S.heartbeat_at < cutoff), S.id.not_in(newest))
-            .order_by(S.started_at).limit(PRUNED_PER_CALL)).scalars())
-        for start in range(0, len(ids), 500):
-            connection.execute(delete(STAGES).where(S.id.in_(ids[start:start + 500])))
-    return len(ids)
+        for stage in list(connection.execute(_STAGE_NAMES).scalars()):
+            newest = connection.execute(select(S.id).where(S.stage == stage)
+                                        .order_by(S.started_at.desc(), S.id.desc()).limit(1)).scalar()
+            ids = list(connection.execute(select(S.id).where(
+                S.stage == stage, S.started_at < cutoff, S.id != newest,
+                or_(S.status != "running", S.heartbeat_at < cutoff))
+                .order_by(S.started_at).limit(PRUNED_PER_CALL - removed)).scalars())
+            for start in range(0, len(ids), 500):
+                connection.execute(delete(STAGES).where(S.id.in_(ids[start:start + 500])))
+            removed += len(ids)
+            if removed >= PRUNED_PER_CALL:
+                break
+    return removed
+
+
+# The stages' names, one probe each of ix_run_stage_stage_started (a DISTINCT would read every row).
+_STAGE_NAMES = text("""
+WITH RECURSIVE s(name) AS (
+    SELECT MIN(stage) FROM run_stage
+    UNION ALL
+    SELECT (SELECT MIN(stage) FROM run_stage WHERE stage > s.name) FROM s WHERE s.name IS NOT NULL
+)
+SELECT name FROM s WHERE name IS NOT NULL
+""")
 
 
 @dataclass(frozen=True)
