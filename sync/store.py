@@ -708,8 +708,13 @@ class Store:
         removed = 0
         for connector in connectors:
             with self.engine.begin() as connection:
-                newest = [connection.execute(select(func.max(RUNS.c.id)).where(RUNS.c.connector == connector, *ok))
-                          .scalar() for ok in ((), (RUNS.c.status == "ok",))]
+                # Its last run as connector_health reads it (the latest start: a probe of
+                # ix_syncrun_connector_started; max(id) walked all its runs, 31-45 ms at 130k on
+                # SQLite) and its last success (max id among its ok runs: a probe too).
+                newest = [connection.execute(select(RUNS.c.id).where(RUNS.c.connector == connector)
+                                             .order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc()).limit(1)).scalar(),
+                          connection.execute(select(func.max(RUNS.c.id)).where(
+                              RUNS.c.connector == connector, RUNS.c.status == "ok")).scalar()]
                 old = select(RUNS.c.id).where(RUNS.c.connector == connector, RUNS.c.started_at < cutoff,
                                               RUNS.c.status != "running",
                                               RUNS.c.id.not_in([i for i in newest if i is not None]))
