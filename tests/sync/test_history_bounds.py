@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, select
 
 from clinicsync.common.types import utcnow
@@ -206,3 +207,23 @@ def test_a_consumer_switched_on_holds_the_events_it_has_not_read(store: Store, w
         )
     Store.on(store.engine, on.store).forget_patient_data(NOW, consumers=live_consumers(on))
     assert events_of(store) == [2, 3]
+
+
+@pytest.mark.mariadb
+def test_the_stages_rows_are_pruned_on_mariadb(mariadb_store: Store) -> None:
+    """The same prune on MySQL/MariaDB (the stage names by a recursive CTE, then a probe each)."""
+    from clinicsync.sync.run_progress import prune_stages  # here: the module's tests also run on main's code
+
+    with mariadb_store.engine.begin() as c:
+        c.execute(
+            insert(STAGES),
+            [
+                stage_row("r1", "import removed", "ok", 30),
+                stage_row("r2", "import removed", "failed", 9),
+                stage_row("r3", "calendar", "running", 40),
+                stage_row("r4", "calendar", "ok", 2),
+            ],
+        )
+    assert prune_stages(mariadb_store) == 2
+    with mariadb_store.engine.connect() as c:
+        assert set(c.execute(select(STAGES.c.run_id)).scalars()) == {"r2", "r4"}
