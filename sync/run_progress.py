@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.logs import get_logger
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.sync.progress import ProgressObserver, import_stage
-from clinicsync.sync.tables import RUN_STAGES, HasEngine
+from clinicsync.sync.tables import RUN_STAGES, HasEngine, loose_scan
 
 log = get_logger("clinicsync.progress")  # imports structlog when it first logs, not with `status`
 STAGES = RUN_STAGES  # the Core table (sync/tables.py): `status` reads it without the model
@@ -115,15 +115,7 @@ def prune_stages(store: HasEngine, now: datetime | None = None) -> int:
     return removed
 
 
-# The stages' names, one probe each of ix_run_stage_stage_started (a DISTINCT would read every row).
-_STAGE_NAMES = text("""
-WITH RECURSIVE s(name) AS (
-    SELECT MIN(stage) FROM run_stage
-    UNION ALL
-    SELECT (SELECT MIN(stage) FROM run_stage WHERE stage > s.name) FROM s WHERE s.name IS NOT NULL
-)
-SELECT name FROM s WHERE name IS NOT NULL
-""")
+_STAGE_NAMES = loose_scan("run_stage", "stage")  # one probe each of ix_run_stage_stage_started
 
 
 @dataclass(frozen=True)

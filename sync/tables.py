@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, TextClause, text
 
 from clinicsync.common.types import UtcDateTime
 
@@ -208,6 +208,20 @@ CONSUMERS = Table(
     Column("last_event_id", Integer(), nullable=False, default=0),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+def loose_scan(table: str, column: str) -> TextClause:
+    """The distinct values of ``column``, one probe each of an index that leads with it: the
+    smallest, then the smallest past it, and so on (a recursive CTE that PostgreSQL, SQLite and
+    MariaDB answer from the index; a DISTINCT would walk every row)."""
+    return text(f"""
+WITH RECURSIVE s(name) AS (
+    SELECT MIN({column}) FROM {table}
+    UNION ALL
+    SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > s.name) FROM s WHERE s.name IS NOT NULL
+)
+SELECT name FROM s WHERE name IS NOT NULL
+""")
+
 
 # The outbox's consumers, each a stage that can be switched off in the settings.
 REMINDERS_CONSUMER = "reminders"  # the reminder planner (sync/reminders/planner.py)
