@@ -35,11 +35,13 @@ from clinicsync.sync.fingerprint import (
 from clinicsync.sync.locks import HeldLock, poll_lock
 from clinicsync.sync.orphans import find_orphans, first_run_refusal, recent_window, unretire
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
+from clinicsync.sync.run_progress import prune_stages
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.standing import Standing
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store, build_mapped
 from clinicsync.sync.subscriptions import note_server_status, subscription_state
 from clinicsync.sync.sweep import sweep_if_due, with_moved_past_window
+from clinicsync.sync.tables import live_consumers
 from clinicsync.sync.zonerules import check_zone_rules
 
 log = structlog.get_logger("clinicsync.sync")
@@ -519,8 +521,7 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
                     report.connectors[config.name] = poll_connector(settings, store, config, report.run_id, on_batch,
                                                                     stop, progress)
         if not dry_run:
-            _prune_run_history(settings, store)
-            _forget_patient_data(settings, store)
+            retention_pass(settings, store)
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return report
@@ -546,6 +547,29 @@ def configured_zones(settings: Settings) -> set[str]:
     return {settings.clinic.timezone, *(source_timezone(settings, config) for config in settings.connectors)}
 
 
+def retention_pass(settings: Settings, store: Store) -> None:
+    """What the store keeps for a while only, bounded at each pass: the run history, the stages'
+    progress rows, the patient data of visits past ``store.patient_data_days`` (with their outbox
+    events and delivery attempts). Called by every run that writes: a poll's (:func:`sync_once`)
+    and the stages' run of a service whose sources only push (sync/service/pipeline.py
+    ``run_stages``), which on main never pruned or forgot anything."""
+    _prune_run_history(settings, store)
+    _prune_stage_history(store)
+    _forget_patient_data(settings, store)
+
+
+def _prune_stage_history(store: Store) -> None:
+    """Each stage's progress rows past a week, its newest row aside (sync/run_progress.py
+    :func:`prune_stages`); a failure is logged and the pass goes on."""
+    try:
+        removed = prune_stages(store)
+    except SQLAlchemyError as exc:
+        log.warning("stages.prune_failed", error=type(exc).__name__)
+        return
+    if removed:
+        log.info("stages.pruned", removed=removed)
+
+
 def _prune_run_history(settings: Settings, store: Store) -> None:
     """Past ``store.run_history_days``, every configured source's runs (polled or pushed) go:
     once per pass, so a push-only source is pruned too. A failure here is logged and the
@@ -564,7 +588,7 @@ def _forget_patient_data(settings: Settings, store: Store) -> None:
     a bounded number of visits a pass. One log line with the counts, never an id or a value.
     A failure is logged and the pass goes on: the data is kept a pass longer."""
     try:
-        forgotten = store.forget_patient_data()
+        forgotten = store.forget_patient_data(consumers=live_consumers(settings))
     except SQLAlchemyError as exc:
         log.warning("retention.forget_failed", error=type(exc).__name__)
         return

@@ -42,7 +42,6 @@ from sqlalchemy import (
     literal,
     select,
     table,
-    text,
     update,
 )
 
@@ -50,7 +49,7 @@ from clinicsync.common.types import UtcDateTime, utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.locks import poll_lock
 from clinicsync.sync.progress import import_stage
-from clinicsync.sync.tables import REMINDERS, RETIRED_SOURCES, RUN_STAGES
+from clinicsync.sync.tables import REMINDERS, RETIRED_SOURCES, RUN_STAGES, loose_scan
 
 APPOINTMENTS = table("appointment", column("connector", String()), column("start_utc", UtcDateTime()),
                      column("status", String()), column("deleted_at", UtcDateTime()))
@@ -86,14 +85,7 @@ def recent_window(calendar_past_days: int) -> timedelta:
 # DISTINCT would walk every run). Every source that ever ran keeps its newest run (run history's
 # pruning keeps it, and prunes only the sources the settings name), and a store's rows come
 # from runs (a push is a run too): a source absent from it was never synced by this store.
-_SOURCES = text("""
-WITH RECURSIVE s(name) AS (
-    SELECT MIN(connector) FROM syncrun
-    UNION ALL
-    SELECT (SELECT MIN(connector) FROM syncrun WHERE connector > s.name) FROM s WHERE s.name IS NOT NULL
-)
-SELECT name FROM s WHERE name IS NOT NULL
-""")
+_SOURCES = loose_scan("syncrun", "connector")
 
 
 class SourceError(Exception):

@@ -40,7 +40,7 @@ on a store kept for years catches up over a few passes instead of stalling one.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,12 +98,14 @@ def window_start(now: datetime, keep: timedelta) -> datetime:
 
 
 def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = None,
-           orphans: bool = False) -> Forgotten:
+           orphans: bool = False, consumers: Collection[str] | None = None) -> Forgotten:
     """Forget the patient data of visits that ended before :func:`window_start` (see the
     module's docstring), at most ``limit`` visits (FORGOTTEN_PER_CALL) in one transaction.
     ``orphans``: also look for patients no visit names any more (:func:`_orphans`), as many
     as the call's bound leaves: once a day is enough, the window moves once a day; a call that
-    used its whole bound may have left some (Store.forget_patient_data asks again)."""
+    used its whole bound may have left some (Store.forget_patient_data asks again).
+    ``consumers``: the outbox consumers whose stage is switched on (sync/tables.py
+    ``live_consumers``); None: every consumer the store has an offset for."""
     limit = FORGOTTEN_PER_CALL if limit is None else limit
     cutoff = window_start(now, keep)
     done = Forgotten()
@@ -113,7 +115,7 @@ def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = N
             .where(APPOINTMENTS.c.forgotten_at.is_(None), APPOINTMENTS.c.end_utc < cutoff)
             .order_by(APPOINTMENTS.c.end_utc).limit(limit)).all()
         ids = [row.id for row in visits]
-        read = _read_by_all(connection) if ids else 0
+        read = _read_by_all(connection, consumers) if ids else 0
         for part in _chunks(ids):
             done.appointments += _updated(connection, update(APPOINTMENTS).where(APPOINTMENTS.c.id.in_(part)).values(
                 patient_ref=None, join_url=None, provider_join_url=None, dial_in=None, cancel_reason=None,
@@ -153,27 +155,33 @@ def forget(engine: Engine, keep: timedelta, now: datetime, limit: int | None = N
             done.replies += _forget_replies(connection, RESPONSES.c.id.in_(replies))
         done.quarantine += _forget_quarantine(connection, cutoff, limit)
         if orphans:  # once a day, as the look for patients no visit names
-            done.events += _forget_stray_events(connection, limit)
+            done.events += _forget_stray_events(connection, limit, consumers)
             done.deliveries += _forget_agenda_attempts(connection, cutoff, limit)
     return done
 
 
-def _read_by_all(connection: Connection) -> int:
+def _read_by_all(connection: Connection, consumers: Collection[str] | None = None) -> int:
     """The highest outbox event id every consumer has read, below the newest event (which stays:
-    see the module's docstring); 0 (nothing may go) while no consumer has read anything."""
-    offsets = connection.execute(select(func.min(CONSUMERS.c.last_event_id), func.count())).one()
-    if not offsets[1]:
-        return 0
+    see the module's docstring); 0 (nothing may go) while no consumer has read anything.
+    ``consumers``: only these hold events (the stages switched on; one that has not run yet
+    holds them all); a consumer switched off holds none, and with none switched on every event
+    but the newest may go."""
     newest = connection.execute(select(func.max(EVENTS.c.id))).scalar() or 0
-    return max(0, min(int(offsets[0]), newest - 1))
+    if consumers is None:
+        offsets = connection.execute(select(func.min(CONSUMERS.c.last_event_id), func.count())).one()
+        return max(0, min(int(offsets[0]), newest - 1)) if offsets[1] else 0
+    stored: dict[str, int] = dict(connection.execute(select(CONSUMERS.c.consumer, CONSUMERS.c.last_event_id)
+                                                     .where(CONSUMERS.c.consumer.in_(sorted(consumers)))).all())
+    read = min((int(stored.get(name, 0)) for name in consumers), default=newest - 1)
+    return max(0, min(read, newest - 1))
 
 
-def _forget_stray_events(connection: Connection, limit: int) -> int:
+def _forget_stray_events(connection: Connection, limit: int, consumers: Collection[str] | None = None) -> int:
     """Events of visits forgotten already that a consumer had not read when their visit was
     forgotten (a change the source made to an old visit, forgotten again in the same pass, before
     the planner read it): oldest first, once every consumer has read them. A walk of the outbox by
     id from its oldest event: what is left of it is the window's visits' events, not the history."""
-    read = _read_by_all(connection)
+    read = _read_by_all(connection, consumers)
     stray = list(connection.execute(
         select(EVENTS.c.id).join(APPOINTMENTS, APPOINTMENTS.c.id == EVENTS.c.appointment_id)
         .where(APPOINTMENTS.c.forgotten_at.is_not(None), EVENTS.c.id <= read).order_by(EVENTS.c.id).limit(limit))

@@ -12,20 +12,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.logs import get_logger
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.sync.progress import ProgressObserver, import_stage
-from clinicsync.sync.tables import RUN_STAGES, HasEngine
+from clinicsync.sync.tables import RUN_STAGES, HasEngine, loose_scan
 
 log = get_logger("clinicsync.progress")  # imports structlog when it first logs, not with `status`
 STAGES = RUN_STAGES  # the Core table (sync/tables.py): `status` reads it without the model
 S = STAGES.c
 STALE_AFTER = timedelta(minutes=10)  # no heartbeat for this long: the run is taken for dead
-KEEP_FINISHED = timedelta(days=7)  # finished stages older than this are deleted as the stage ends again
+KEEP_FINISHED = timedelta(days=7)  # stages' rows older than this are deleted (prune_stages), each stage's newest aside
+PRUNED_PER_CALL = 5_000  # rows prune_stages deletes at most per call
 WRITE_EVERY = 2.0  # seconds between two writes of a stage's rows (its first rows and its end always go)
 
 
@@ -84,8 +85,37 @@ class RunRecorder(ProgressObserver):
             if total is not None:
                 values["total"] = total
         self._write("finish", stage, update(STAGES).where(S.id == row).values(**values))
-        self._write("prune", stage, delete(STAGES).where(  # the history past a week is noise
-            S.stage == stage[:96], S.started_at < now - KEEP_FINISHED, S.status != "running"))
+
+
+def prune_stages(store: HasEngine, now: datetime | None = None) -> int:
+    """The stages' rows past KEEP_FINISHED (the history past a week is noise), each stage's newest
+    row aside: `status`, the stalls and the stage-failing gauge read it (sync/stalls.py
+    ``_latest_stage_rows``). A row still `running` goes once its heartbeat is that old too (a
+    worker killed mid-stage). Called by the retention pass (sync/engine.py ``retention_pass``).
+    Why not as a stage ends, as on main: a stage that never runs again (a removed source's
+    import) kept its week of rows for ever, and every row a killed worker left `running` stayed
+    too. Per stage through ix_run_stage_stage_started (the names by a loose index scan, then its
+    newest row and its rows before the cutoff): no read of the week's rows. At most
+    PRUNED_PER_CALL rows a call, oldest first."""
+    cutoff = (now or utcnow()) - KEEP_FINISHED
+    removed = 0
+    with store.engine.begin() as connection:
+        for stage in list(connection.execute(_STAGE_NAMES).scalars()):
+            newest = connection.execute(select(S.id).where(S.stage == stage)
+                                        .order_by(S.started_at.desc(), S.id.desc()).limit(1)).scalar()
+            ids = list(connection.execute(select(S.id).where(
+                S.stage == stage, S.started_at < cutoff, S.id != newest,
+                or_(S.status != "running", S.heartbeat_at < cutoff))
+                .order_by(S.started_at).limit(PRUNED_PER_CALL - removed)).scalars())
+            for start in range(0, len(ids), 500):
+                connection.execute(delete(STAGES).where(S.id.in_(ids[start:start + 500])))
+            removed += len(ids)
+            if removed >= PRUNED_PER_CALL:
+                break
+    return removed
+
+
+_STAGE_NAMES = loose_scan("run_stage", "stage")  # one probe each of ix_run_stage_stage_started
 
 
 @dataclass(frozen=True)

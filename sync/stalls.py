@@ -63,6 +63,7 @@ from clinicsync.sync.tables import (
     RUN_STAGES,
     SYNC_RUNS,
     HasEngine,
+    live_consumers,
 )
 
 if TYPE_CHECKING:
@@ -355,11 +356,13 @@ def _stage_failing(connection: Connection) -> dict[str, int]:
 
 
 def _outbox_ages(connection: Connection, settings: Settings, now: datetime) -> dict[str, float]:
-    """Per consumer, how long its oldest unconsumed event has waited (the reminder planner
-    counts from the start when it never ran)."""
-    offsets: dict[str, int] = dict(connection.execute(select(CONSUMERS.c.consumer, CONSUMERS.c.last_event_id)).all())
-    if settings.reminders.enabled:
-        offsets.setdefault("reminders", 0)
+    """Per consumer whose stage is switched on, how long its oldest unconsumed event has waited
+    (one that never ran counts from the start). A consumer switched off reads nothing on purpose:
+    no lag to show (on main its age rose for as long as it stayed off: a stall for ever)."""
+    live = live_consumers(settings)
+    offsets: dict[str, int] = {name: 0 for name in live}
+    offsets.update(connection.execute(select(CONSUMERS.c.consumer, CONSUMERS.c.last_event_id)
+                                      .where(CONSUMERS.c.consumer.in_(sorted(live)))).all())
     ages = {}
     for consumer, offset in offsets.items():
         oldest = connection.execute(select(EVENTS.c.created_at).where(EVENTS.c.id > offset)

@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, TextClause, text
 
 from clinicsync.common.types import UtcDateTime
 
 if TYPE_CHECKING:
-    from clinicsync.sync.settings import StoreSettings
+    from clinicsync.sync.settings import Settings, StoreSettings
 
 # The states of a reminder (model/reminders.py takes them from here).
 REMINDER_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped", "cancelled", "unknown")
@@ -208,6 +208,39 @@ CONSUMERS = Table(
     Column("last_event_id", Integer(), nullable=False, default=0),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+def loose_scan(table: str, column: str) -> TextClause:
+    """The distinct values of ``column``, one probe each of an index that leads with it: the
+    smallest, then the smallest past it, and so on (a recursive CTE that PostgreSQL, SQLite and
+    MariaDB answer from the index; a DISTINCT would walk every row)."""
+    return text(f"""
+WITH RECURSIVE s(name) AS (
+    SELECT MIN({column}) FROM {table}
+    UNION ALL
+    SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > s.name) FROM s WHERE s.name IS NOT NULL
+)
+SELECT name FROM s WHERE name IS NOT NULL
+""")
+
+
+# The outbox's consumers, each a stage that can be switched off in the settings.
+REMINDERS_CONSUMER = "reminders"  # the reminder planner (sync/reminders/planner.py)
+WAITLIST_CONSUMER = "waitlist"  # freed slots (sync/waitlist/detect.py)
+
+
+def live_consumers(settings: Settings) -> frozenset[str]:
+    """The consumers whose stage the settings switch on: only they hold events in the outbox.
+
+    A consumer switched off (``reminders.enabled: false``, ``waitlist.enabled: false``) keeps its
+    offset, and on main held every later event for as long as it stayed off (the retention pass
+    deleted nothing past it, and its age gauge rose for ever). Switched off, it holds nothing:
+    the events of visits whose patient data is forgotten go past it as past the others. Turned
+    back on, it reads from its offset what is left, the changes of the visits still in the
+    window or ahead, as after any downtime: what it does with a visit ahead is needed (its
+    reminders, a notice of a change the patient was not told), and a visit forgotten is one it
+    had nothing to do for (its time is months past). docs/operations.md, "What the store keeps"."""
+    return frozenset(name for name, on in ((REMINDERS_CONSUMER, settings.reminders.enabled),
+                                           (WAITLIST_CONSUMER, settings.waitlist.enabled)) if on)
 
 
 FREED_SLOTS = Table(

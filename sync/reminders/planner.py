@@ -48,8 +48,9 @@ from clinicsync.sync.setaside import Item, isolated_parts, resolve, retry_items
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import Offset, RemindersSettings
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import REMINDERS_CONSUMER
 
-CONSUMER = "reminders"
+CONSUMER = REMINDERS_CONSUMER
 READ_LIMIT = 2000  # events per transaction: fewer round trips, the write lock still held briefly
 NOTICES = ("confirmation", "rescheduled", "confirmed")
 _NO_KINDS: frozenset[str] = frozenset()

@@ -12,7 +12,14 @@ import structlog
 
 from clinicsync.common.gc_tuning import bulk_stage
 from clinicsync.sync.calendar.push import calendar_stage
-from clinicsync.sync.engine import BatchCallback, RunReport, new_run_id, sync_once, zone_rules_pass
+from clinicsync.sync.engine import (
+    BatchCallback,
+    RunReport,
+    new_run_id,
+    retention_pass,
+    sync_once,
+    zone_rules_pass,
+)
 from clinicsync.sync.progress import NO_PROGRESS, Fanout, ProgressObserver, Ticker
 from clinicsync.sync.reminders.stage import planning_stage
 from clinicsync.sync.responses.source_answers import source_answers_stage
@@ -82,6 +89,7 @@ def run_stages(settings: Settings, store: Store, stop: threading.Event | None = 
     watch = Fanout([RunRecorder(store, report.run_id), NO_PROGRESS])
     with bulk_stage():
         _run_stages(settings, store, report, watch, stop)
+    retention_pass(settings, store)  # as a poll's run does (sync_once): no poll here ever would
     return report
 
 

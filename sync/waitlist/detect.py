@@ -31,11 +31,12 @@ from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.desk import DESK_ACTIONS
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_OFFERS
 from clinicsync.sync.outbox import advance, claim_offset, read_events
+from clinicsync.sync.tables import WAITLIST_CONSUMER
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 S = FREED_SLOTS
 O = WAITLIST_OFFERS  # noqa: E741 - the offers table, as the other tables' one-letter names
-CONSUMER = "waitlist"
+CONSUMER = WAITLIST_CONSUMER
 OUT = ("pending", "sent")  # offers still out: they close with their slot
 FREED_BY_EVENT = {"cancelled": "source", "deleted": "deleted"}
 

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from clinicsync.common.types import utcnow
 from clinicsync.sync.demo import generate_rows
 from clinicsync.sync.progress import ProgressObserver
-from clinicsync.sync.run_progress import STAGES, RunRecorder, running_stages
+from clinicsync.sync.run_progress import STAGES, RunRecorder, prune_stages, running_stages
 from clinicsync.sync.service.pipeline import run_once
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
@@ -160,6 +160,7 @@ def test_finished_stages_are_kept_a_week(store: Store) -> None:
     recent.stage_started("calendar")
     recent.stage_advanced("calendar", 40, 90)
     recent.stage_finished("calendar")
+    assert prune_stages(store) == 1  # the retention pass's (sync/engine.py retention_pass)
     with store.engine.connect() as connection:
         left = connection.execute(STAGES.select()).all()
     assert [(r.run_id, r.status, r.rows, r.total) for r in left] == [("recent", "ok", 40, 90)]
