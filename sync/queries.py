@@ -116,6 +116,9 @@ class ConnectorHealth:
     failing_runs: int  # failed runs since the last good one: what "failing N runs in a row" alerts on
 
 
+RUN_STATUSES = ("running", "ok", "failed")
+
+
 def connector_names() -> Any:
     """The connectors that have runs, as a recursive CTE (``name``; its last row is NULL): a
     skip scan of (connector, status, id), one index probe per name rather than the run history."""
@@ -125,17 +128,26 @@ def connector_names() -> Any:
 
 
 def run_figures(connection: Connection, since: datetime) -> dict[tuple[str, str], int]:
-    """Runs per (connector, status): every one still running, and those started since ``since``,
-    per connector through (connector, status, id) and (connector, started_at). The history
-    holds `store.run_history_days` of runs (262k at a run a minute): counting it cost 42 ms a scrape."""
+    """Runs per (connector, status): every one still running (however old: a dead process's),
+    and the finished ones from the connector's first run started since ``since`` on (ids follow
+    the order runs start in). The history holds `store.run_history_days` of runs (262k at a run
+    a minute): counting it cost 42-81 ms a scrape (stop 53). Per connector, one probe of
+    (connector, started_at) finds the window's first id, and each status is a range of the
+    covering (connector, status, id): no row of the table is read."""
     names = connector_names()
-    known = select(names.c.name).where(names.c.name.is_not(None))
     found: dict[tuple[str, str], int] = {}
-    for where in ([R.status == "running"], [R.started_at >= since, R.status != "running"]):
-        for connector, status, count in connection.execute(
-                select(R.connector, R.status, func.count()).where(R.connector.in_(known), *where)
-                .group_by(R.connector, R.status)):
-            found[(connector, status)] = int(count)
+    for (name,) in connection.execute(select(names.c.name).where(names.c.name.is_not(None))):
+        first = connection.execute(select(R.id).where(R.connector == name, R.started_at >= since)
+                                   .order_by(R.started_at).limit(1)).scalar()
+        for status in RUN_STATUSES:
+            where = [R.connector == name, R.status == status]
+            if status != "running":
+                if first is None:
+                    continue
+                where.append(R.id >= first)
+            count = connection.execute(select(func.count()).where(*where)).scalar_one()
+            if count:
+                found[(name, status)] = int(count)
     return found
 
 
