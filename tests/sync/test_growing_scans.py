@@ -106,7 +106,7 @@ def _scrape_failing_links(store: Store) -> object:
 
 def _calendar_health(store: Store) -> object:
     """Stop 53: the status page counted every calendar link by state."""
-    return queries.calendar_health(store, NOW)
+    return queries.calendar_health(store)
 
 
 def _status_reminders_writebacks(store: Store) -> object:
@@ -160,8 +160,8 @@ def test_the_source_answers_stage_reads_only_the_answers_not_recorded(store: Sto
 def test_the_bounded_figures_count_every_live_row_and_the_settled_rows_of_the_window(store: Store) -> None:
     """Stop 53: what the figures now mean. A reminder waiting or unknown is counted however old
     (the alert on unknown ones, the work to do); one sent or delivered is counted while due in
-    the last ``RECENT`` (or later); a run still running however old; a calendar event present
-    or deleted while its visit is from ``RECENT`` ago on, a pending or failing link always."""
+    the last ``RECENT`` (or later); a run still running however old; a pending or failing
+    calendar link always."""
     from sqlalchemy import insert
 
     from clinicsync.common.types import utcnow
@@ -176,7 +176,7 @@ def test_the_bounded_figures_count_every_live_row_and_the_settled_rows_of_the_wi
 
     ids = seed(store)
     before = reminder_counts(store, NOW)
-    calendar = queries.calendar_health(store, NOW)
+    calendar = queries.calendar_health(store)
     long_ago = NOW - RECENT - timedelta(days=400)
     now = utcnow()
 
@@ -208,9 +208,8 @@ def test_the_bounded_figures_count_every_live_row_and_the_settled_rows_of_the_wi
     # one due 400 days before it is not counted
     assert after["delivered"] == before["delivered"] + 2
     assert (after["unknown"], after["pending"]) == (before["unknown"] + 1, before["pending"] + 1)
-    # A1 and A2 were on 10 Nov, 8 days before NOW: A1's event is not counted, A2's pending link is
-    assert queries.calendar_health(store, NOW) == {**calendar, "pending": calendar["pending"] + 1,
-                                                   "failing": calendar["failing"] + 1}
+    # a link of a visit 8 days before NOW still pending and failing is counted
+    assert queries.calendar_health(store) == {"pending": calendar["pending"] + 1, "failing": calendar["failing"] + 1}
     scraped = {(family.name, tuple(sorted(sample.labels.items()))): sample.value
                for family in [*response_gauges(store), *sync_gauges(store)] for sample in family.samples}
     assert scraped[("clinicsync_reminders", (("channel", "sms"), ("status", "delivered")))] == 1
