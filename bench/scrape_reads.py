@@ -48,14 +48,30 @@ def fill(connection: Connection, scale: float) -> None:
     visits = int(147_456 * scale)
     past = visits - 2_000  # the rest are the next 60 days' bookings
     starts = [NOW - YEARS3 * (1 - i / past) for i in range(past)] + [
-        NOW + timedelta(days=60 * i / 2_000) for i in range(visits - past)]
+        NOW + timedelta(days=60 * i / 2_000) for i in range(visits - past)
+    ]
     for lo in range(0, visits, 20_000):
-        connection.execute(insert(A), [
-            {"connector": "csv", "external_id": f"A{i}", "status": "booked", "start_utc": s,
-             "end_utc": s + timedelta(minutes=30), "timezone": "America/New_York", "type": "Checkup",
-             "patient_ref": f"P{i % 5000}", "practitioner_ref": f"D{i % 6}", "content_hash": "h", "version": 1,
-             "created_at": s - timedelta(days=7), "updated_at": s}
-            for i, s in enumerate(starts[lo:lo + 20_000], lo)])
+        connection.execute(
+            insert(A),
+            [
+                {
+                    "connector": "csv",
+                    "external_id": f"A{i}",
+                    "status": "booked",
+                    "start_utc": s,
+                    "end_utc": s + timedelta(minutes=30),
+                    "timezone": "America/New_York",
+                    "type": "Checkup",
+                    "patient_ref": f"P{i % 5000}",
+                    "practitioner_ref": f"D{i % 6}",
+                    "content_hash": "h",
+                    "version": 1,
+                    "created_at": s - timedelta(days=7),
+                    "updated_at": s,
+                }
+                for i, s in enumerate(starts[lo : lo + 20_000], lo)
+            ],
+        )
     ids = [row.id for row in connection.execute(select(A.c.id).order_by(A.c.start_utc))]
     reminders, links = int(563_200 * scale), int(140_800 * scale)
     batch: list[dict[str, Any]] = []
@@ -63,33 +79,91 @@ def fill(connection: Connection, scale: float) -> None:
         k = n * len(ids) // reminders
         due = starts[k] - timedelta(days=1)
         status = ("pending" if due > NOW else rng.choice(SETTLED)) if n % 5000 else "unknown"
-        batch.append({"key": f"r{n}", "appointment_id": ids[k], "connector": "csv", "recipient": "patient",
-                      "kind": "reminder", "offset": "1d", "version": 1, "due_at": due, "status": status,
-                      "channel": rng.choice(("sms", "sms", "email")), "tried": "", "attempts": 0,
-                      "created_at": due, "updated_at": due})
+        batch.append(
+            {
+                "key": f"r{n}",
+                "appointment_id": ids[k],
+                "connector": "csv",
+                "recipient": "patient",
+                "kind": "reminder",
+                "offset": "1d",
+                "version": 1,
+                "due_at": due,
+                "status": status,
+                "channel": rng.choice(("sms", "sms", "email")),
+                "tried": "",
+                "attempts": 0,
+                "created_at": due,
+                "updated_at": due,
+            }
+        )
         if len(batch) == 20_000:
             connection.execute(insert(REMINDERS), batch)
             batch = []
     connection.execute(insert(REMINDERS), batch) if batch else None
     for lo in range(0, links, 20_000):
-        connection.execute(insert(LINKS), [
-            {"appointment_id": ids[i], "provider": "ics", "account": "", "calendar_id": f"D{i % 6}",
-             "event_id": f"e{i}", "state": "pending" if i % 40_000 == 7 else "deleted" if i % 10 == 0 else "present",
-             "attempts": 2 if i % 50_000 == 3 else 0, "last_error": "503" if i % 50_000 == 3 else None,
-             "updated_at": starts[i]} for i in range(lo, min(links, lo + 20_000))])
+        connection.execute(
+            insert(LINKS),
+            [
+                {
+                    "appointment_id": ids[i],
+                    "provider": "ics",
+                    "account": "",
+                    "calendar_id": f"D{i % 6}",
+                    "event_id": f"e{i}",
+                    "state": "pending" if i % 40_000 == 7 else "deleted" if i % 10 == 0 else "present",
+                    "attempts": 2 if i % 50_000 == 3 else 0,
+                    "last_error": "503" if i % 50_000 == 3 else None,
+                    "updated_at": starts[i],
+                }
+                for i in range(visits - links + lo, visits - links + min(links, lo + 20_000))
+            ],
+        )
     runs = int(262_144 * scale)
     for lo in range(0, runs, 20_000):
-        connection.execute(insert(RUNS), [
-            {"run_id": f"x{n}", "connector": ("csv", "fhir")[n % 2], "status": "failed" if n % 97 == 0 else "ok",
-             "counts": "{}", "started_at": NOW - timedelta(days=90) * (1 - n / runs),
-             "finished_at": NOW - timedelta(days=90) * (1 - n / runs)} for n in range(lo, min(runs, lo + 20_000))])
-    connection.execute(insert(RESPONSES), [
-        {"channel": "sms", "sender": "+12015550165", "action": "confirm", "outcome": "applied",
-         "appointment_id": ids[i * 5], "received_at": starts[i * 5]} for i in range(int(28_000 * scale))])
-    connection.execute(insert(WRITEBACKS), [
-        {"appointment_id": ids[i * 10], "connector": "csv", "external_id": f"A{i}", "participant_status": "accepted",
-         "status": "pending" if starts[i * 10] > NOW else "done", "next_at": starts[i * 10],
-         "created_at": starts[i * 10]} for i in range(int(14_000 * scale))])
+        connection.execute(
+            insert(RUNS),
+            [
+                {
+                    "run_id": f"x{n}",
+                    "connector": ("csv", "fhir")[n % 2],
+                    "status": "failed" if n % 97 == 0 else "ok",
+                    "counts": "{}",
+                    "started_at": NOW - timedelta(days=90) * (1 - n / runs),
+                    "finished_at": NOW - timedelta(days=90) * (1 - n / runs),
+                }
+                for n in range(lo, min(runs, lo + 20_000))
+            ],
+        )
+    connection.execute(
+        insert(RESPONSES),
+        [
+            {
+                "channel": "sms",
+                "sender": "+12015550165",
+                "action": "confirm",
+                "outcome": "applied",
+                "appointment_id": ids[i * 5],
+                "received_at": starts[i * 5],
+            }
+            for i in range(int(28_000 * scale))
+        ],
+    )
+    connection.execute(
+        insert(WRITEBACKS),
+        [
+            {
+                "appointment_id": ids[i * 10],
+                "connector": "csv",
+                "external_id": f"A{i}",
+                "participant_status": "accepted",
+                "status": "pending" if starts[i * 10] > NOW else "done",
+                "next_at": starts[i * 10],
+                "created_at": starts[i * 10],
+            }
+            for i in range(int(14_000 * scale))
+        ],
+    )
 
 
 def before(store: Store) -> dict[str, Callable[[], object]]:
@@ -99,20 +173,26 @@ def before(store: Store) -> dict[str, Callable[[], object]]:
     def run(*queries: Any) -> object:
         with store.engine.connect() as connection:
             return [connection.execute(q).all() for q in queries]
+
     cause = case((ln.last_error.like("token refused%"), "token"), else_="other")
     return {
         "/metrics reminders, replies, write-backs": lambda: run(
             select(rm.channel, rm.status, func.count()).group_by(rm.channel, rm.status),
             select(rs.action, rs.outcome, func.count()).group_by(rs.action, rs.outcome),
-            select(wb.status, func.count()).group_by(wb.status)),
+            select(wb.status, func.count()).group_by(wb.status),
+        ),
         "/metrics runs by connector, status": lambda: run(
-            select(rn.connector, rn.status, func.count()).group_by(rn.connector, rn.status)),
+            select(rn.connector, rn.status, func.count()).group_by(rn.connector, rn.status)
+        ),
         "/metrics failing calendar links": lambda: run(
-            select(ln.provider, cause, func.count()).where(ln.attempts > 0).group_by(ln.provider, cause)),
+            select(ln.provider, cause, func.count()).where(ln.attempts > 0).group_by(ln.provider, cause)
+        ),
         "status page calendar links": lambda: run(
-            select(ln.state, func.count()).group_by(ln.state), select(func.count()).where(ln.attempts > 0)),
+            select(ln.state, func.count()).group_by(ln.state), select(func.count()).where(ln.attempts > 0)
+        ),
         "`status` reminders, write-backs": lambda: run(
-            select(rm.status, func.count()).group_by(rm.status), select(wb.status, func.count()).group_by(wb.status)),
+            select(rm.status, func.count()).group_by(rm.status), select(wb.status, func.count()).group_by(wb.status)
+        ),
     }
 
 
@@ -161,8 +241,10 @@ def main() -> None:
     upgrade(engine, "head")
     now = timed(after(store), args.rounds)
     load = tuple(max(a, b) for a, b in zip(load, os.getloadavg(), strict=True))
-    print(f"{engine.dialect.name}, scale {args.scale}, median of {args.rounds}, load (max) "
-          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(
+        f"{engine.dialect.name}, scale {args.scale}, median of {args.rounds}, load (max) "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
     print("| read | before (ms) | after (ms) |\n|---|---:|---:|")
     for name in was:
         print(f"| {name} | {was[name]:.1f} | {now[name]:.2f} |")

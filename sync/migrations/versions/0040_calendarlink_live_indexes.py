@@ -17,19 +17,31 @@ from alembic import op
 _PENDING = "state = 'pending'"
 _FAILING = "attempts > 0"
 
-revision: str = '0040'
-down_revision: str | None = '0038'
+revision: str = "0040"
+down_revision: str | None = "0038"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index('ix_calendarlink_pending', 'calendarlink', ['state'], unique=False,
-                    postgresql_where=sa.text(_PENDING), sqlite_where=sa.text(_PENDING))
-    op.create_index('ix_calendarlink_failing', 'calendarlink', ['attempts'], unique=False,
-                    postgresql_where=sa.text(_FAILING), sqlite_where=sa.text(_FAILING))
+    op.create_index(
+        "ix_calendarlink_pending",
+        "calendarlink",
+        ["state"],
+        unique=False,
+        postgresql_where=sa.text(_PENDING),
+        sqlite_where=sa.text(_PENDING),
+    )
+    op.create_index(
+        "ix_calendarlink_failing",
+        "calendarlink",
+        ["attempts"],
+        unique=False,
+        postgresql_where=sa.text(_FAILING),
+        sqlite_where=sa.text(_FAILING),
+    )
 
 
 def downgrade() -> None:
-    op.drop_index('ix_calendarlink_failing', table_name='calendarlink')
-    op.drop_index('ix_calendarlink_pending', table_name='calendarlink')
+    op.drop_index("ix_calendarlink_failing", table_name="calendarlink")
+    op.drop_index("ix_calendarlink_pending", table_name="calendarlink")
