@@ -14,10 +14,25 @@ constraints and foreign keys are left out: these objects only build DML, never D
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, TextClause, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TextClause,
+    func,
+    select,
+    text,
+)
 
 from clinicsync.common.types import UtcDateTime
 
@@ -29,6 +44,30 @@ REMINDER_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipp
 # The reason of a pending reminder whose last send failed with a passing fault (429, 5xx, a
 # refused connection): the dispatcher writes it, `status` reads it (sync/stalls.py).
 RETRYING = "will retry: "
+
+
+# The states a reminder waits in (to be sent, being sent, its send's outcome not known): the
+# live work, counted whole. Every other state is settled and grows with the clinic's history.
+REMINDER_LIVE = ("pending", "sending", "unknown")
+# How far back the store figures of /metrics, `status` and the status page count what is
+# settled (reminders sent, replies, write-backs done, runs finished, calendar events written):
+# a week, so a Monday still shows the last working days. Stop 53: each counted every row ever.
+RECENT = timedelta(days=7)
+
+
+def by_state(connection: Connection, state: Any, live: Sequence[str], settled: Sequence[str], when: Any,
+             since: datetime, *by: Any) -> dict[tuple[Any, ...], int]:
+    """Rows per ``(*by, state)``: every row in a ``live`` state, and those in a ``settled``
+    state whose ``when`` is ``since`` or later. Each part is one range of an index that starts
+    ``(state, when)`` (a state named, never a scan), so the read costs the live rows and the
+    window, not the table's history."""
+    columns = (*by, state)
+    found: dict[tuple[Any, ...], int] = {}
+    for where in ([state.in_(live)] if live else [], [state.in_(settled), when >= since]):
+        if where:
+            for *key, count in connection.execute(select(*columns, func.count()).where(*where).group_by(*columns)):
+                found[tuple(key)] = found.get(tuple(key), 0) + int(count)
+    return found
 
 
 def is_retrying(reason: str | None) -> bool:

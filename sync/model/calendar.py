@@ -11,17 +11,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from clinicsync.common.types import utc_column
 
 STATES = ("pending", "present", "deleted")  # deleted: the event exists with status cancelled (or not at all)
+# The links still to be settled, and those whose last push failed: the live work, which the
+# status page and /metrics count. Partial indexes of exactly these rows (the queries' own
+# terms, so SQLite sees they serve them; MySQL: an index of the column), stop 53: each count
+# read every link ever written (82-93 ms at 140k links).
+PENDING = "state = 'pending'"
+FAILING = "attempts > 0"
 
 
 class CalendarLink(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("appointment_id", "provider", "account", "calendar_id", name="uq_calendarlink_target"),
+        Index("ix_calendarlink_pending", "state", postgresql_where=text(PENDING), sqlite_where=text(PENDING)),
+        Index("ix_calendarlink_failing", "attempts", postgresql_where=text(FAILING), sqlite_where=text(FAILING)),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -8,19 +8,30 @@ from typing import Any
 from sqlalchemy import func, select
 
 from clinicsync.common.timeutil import iso_z
+from clinicsync.common.types import utcnow
+from clinicsync.sync.tables import RECENT, REMINDER_LIVE, HasEngine, by_state
 from clinicsync.sync.tables import REMINDER_STATUSES as STATUSES
 from clinicsync.sync.tables import REMINDERS as R
-from clinicsync.sync.tables import HasEngine
 
 # The model is imported by `reminders list` alone: `status` reads the Core table (sync/tables.py).
 
 
-def reminder_counts(store: HasEngine) -> dict[str, int]:
-    """How many reminders are in each state (every state listed, `unknown` included)."""
+SETTLED = tuple(status for status in STATUSES if status not in REMINDER_LIVE)
+
+
+def reminder_figures(connection: Any, now: datetime, *by: Any) -> dict[tuple[Any, ...], int]:
+    """Reminders per ``(*by, status)``: every one still waiting (``REMINDER_LIVE``), and the
+    settled ones due since ``RECENT`` ago (or later: a future visit's cancelled reminders).
+    Through ``(status, due_at)``: it cost every reminder ever planned (374 ms at 563k, stop 53)."""
+    return by_state(connection, R.c.status, REMINDER_LIVE, SETTLED, R.c.due_at, now - RECENT, *by)
+
+
+def reminder_counts(store: HasEngine, now: datetime | None = None) -> dict[str, int]:
+    """How many reminders are in each state (every state listed, `unknown` included): all those
+    waiting, the settled ones of the last ``RECENT`` (:func:`reminder_figures`)."""
     with store.engine.connect() as connection:
-        found: dict[str, int] = dict(
-            connection.execute(select(R.c.status, func.count()).group_by(R.c.status)).all())
-    return {status: int(found.get(status, 0)) for status in STATUSES}
+        found = reminder_figures(connection, now or utcnow())
+    return {status: found.get((status,), 0) for status in STATUSES}
 
 
 def _due_between(query: Any, status: str | None, start: datetime | None, end: datetime | None) -> Any:

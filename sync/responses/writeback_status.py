@@ -6,21 +6,32 @@ table (sync/tables.py) and nothing else (issue 31, obs 6)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, select
 
 from clinicsync.common.timeutil import iso_z
+from clinicsync.common.types import utcnow
+from clinicsync.sync.tables import RECENT, HasEngine, by_state
 from clinicsync.sync.tables import WRITEBACKS as W
-from clinicsync.sync.tables import HasEngine
 
 STATES = ("pending", "done", "unsupported", "superseded", "set_aside")
+LIVE = ("pending", "set_aside")  # still to be written (or waiting for a person)
 
 
-def writeback_status(store: HasEngine) -> dict[str, Any]:
-    """Counts per state and the failing ones (attempts, next try, last error) for `status`."""
+def writeback_figures(connection: Connection, now: datetime) -> dict[tuple[Any, ...], int]:
+    """Write-backs per state: every one still to be written, and the settled ones (done,
+    unsupported, superseded) last due in the last ``RECENT``, through ``(status, next_at)``."""
+    return by_state(connection, W.c.status, LIVE, tuple(s for s in STATES if s not in LIVE), W.c.next_at,
+                    now - RECENT)
+
+
+def writeback_status(store: HasEngine, now: datetime | None = None) -> dict[str, Any]:
+    """Counts per state (:func:`writeback_figures`) and the failing ones (attempts, next try,
+    last error) for `status`."""
     with store.engine.connect() as connection:
-        counts: dict[str, int] = dict(connection.execute(select(W.c.status, func.count()).group_by(W.c.status)).all())
+        counts = {state: count for (state,), count in writeback_figures(connection, now or utcnow()).items()}
         failing = connection.execute(select(W).where(W.c.status == "pending", W.c.attempts > 0)
                                      .order_by(W.c.next_at).limit(20)).all()
     return {**{state: int(counts.get(state, 0)) for state in STATES},

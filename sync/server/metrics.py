@@ -13,12 +13,14 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from clinicsync.common.types import utcnow
 from clinicsync.sync.model import Quarantine, SyncRun
 from clinicsync.sync.outbox import CONSUMERS, EVENTS
-from clinicsync.sync.queries import connector_health
+from clinicsync.sync.queries import connector_health, run_figures
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import figures as stall_figures
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import RECENT
 
 log = structlog.get_logger("clinicsync.metrics")
 
@@ -29,14 +31,13 @@ StoreGauges = Callable[[Store], Iterator[Metric]]
 
 
 def sync_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
-    runs = GaugeMetricFamily("clinicsync_sync_runs", "sync runs recorded, by connector and status",
-                             labels=["connector", "status"])
+    runs = GaugeMetricFamily("clinicsync_sync_runs", "sync runs running, and those started in the last 7 days, "
+                             "by connector and status", labels=["connector", "status"])
     quarantined = GaugeMetricFamily("clinicsync_quarantined_records",
                                     "open quarantine items (records waiting for a fix), by connector",
                                     labels=["connector"])
     with store.engine.connect() as connection:
-        for connector, status, count in connection.execute(
-                select(R.connector, R.status, func.count()).group_by(R.connector, R.status)):
+        for (connector, status), count in sorted(run_figures(connection, utcnow() - RECENT).items()):
             runs.add_metric([connector, status], count)
         for connector, count in connection.execute(
                 select(Q.connector, func.count()).where(Q.status == "open").group_by(Q.connector)):

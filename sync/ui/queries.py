@@ -113,13 +113,14 @@ def notifiers_health(store: Store, since: datetime) -> list[dict[str, Any]]:
 
 
 def calendar_health(store: Store) -> dict[str, int]:
-    """How many calendar links are in each state, and how many keep failing."""
+    """How many calendar links wait to be pushed and how many keep failing: the live work, each
+    through its partial index (migration 0040). The page counted every link ever written by
+    state (82-93 ms at 140k links, stop 53); the events present or deleted per calendar are
+    `clinicsync calendar status`'s, asked for rather than read at every page load."""
     with store.engine.connect() as connection:
-        states: dict[str, int] = dict(
-            connection.execute(select(LINKS.c.state, func.count()).group_by(LINKS.c.state)).all())
+        pending = connection.execute(select(func.count()).where(LINKS.c.state == "pending")).scalar_one()
         failing = connection.execute(select(func.count()).where(LINKS.c.attempts > 0)).scalar_one()
-    return {"present": int(states.get("present", 0)), "pending": int(states.get("pending", 0)),
-            "deleted": int(states.get("deleted", 0)), "failing": int(failing)}
+    return {"pending": int(pending), "failing": int(failing)}
 
 
 def quarantine_rows(store: Store, connector: str | None = None, limit: int = 500,

@@ -26,7 +26,8 @@ from tests.conftest import SettingsFactory
 from tests.ui.seed import NOW, seed
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-GROWING = {"appointment", "reminder", "delivery", "event", "calendarlink", "icsevent", "patient", "syncrun"}
+GROWING = {"appointment", "reminder", "delivery", "event", "calendarlink", "icsevent", "patient", "syncrun",
+           "response", "writeback"}
 
 
 @contextmanager
@@ -52,7 +53,9 @@ def scanned(store: Store, sent: list[tuple[str, Any]]) -> list[str]:
         for statement, parameters in sent:
             plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
             for step in plan:
-                table = re.match(r"SCAN (\w+)", step[-1])
+                # a scan, or a search by the connector alone: that connector's whole history
+                table = re.match(r"SCAN (\w+)", step[-1]) or re.match(r"SEARCH (\w+) USING .*\(connector=\?\)$",
+                                                                       step[-1])
                 if table and table.group(1) in GROWING:
                     found.append(f"{step[-1]} :: {statement[:120]}")
     return found
@@ -80,7 +83,43 @@ def _notifiers_health(store: Store) -> object:
     return found
 
 
-@pytest.mark.parametrize("read", [_funnel, _ics_file_order, _dispatch_people, _notifiers_health],
+def _scrape_reminders_replies_writebacks(store: Store) -> object:
+    """Stop 53: /metrics counted every reminder, reply and write-back ever, at each scrape."""
+    from clinicsync.sync.responses.metrics import response_gauges
+
+    return list(response_gauges(store))
+
+
+def _scrape_runs(store: Store) -> object:
+    """Stop 53: /metrics counted every run kept (`store.run_history_days`) by connector and status."""
+    from clinicsync.sync.server.metrics import sync_gauges
+
+    return list(sync_gauges(store))
+
+
+def _scrape_failing_links(store: Store) -> object:
+    """Stop 53: /metrics' failing calendar links read every link ever written."""
+    from clinicsync.sync.calendar.metrics import calendar_gauges
+
+    return list(calendar_gauges(store))
+
+
+def _calendar_health(store: Store) -> object:
+    """Stop 53: the status page counted every calendar link by state."""
+    return queries.calendar_health(store)
+
+
+def _status_reminders_writebacks(store: Store) -> object:
+    """Stop 53: `clinicsync status` counted every reminder and write-back by status."""
+    from clinicsync.sync.reminders.queries import reminder_counts
+    from clinicsync.sync.responses.writeback_status import writeback_status
+
+    return reminder_counts(store, NOW), writeback_status(store, NOW)
+
+
+@pytest.mark.parametrize("read", [_funnel, _ics_file_order, _dispatch_people, _notifiers_health,
+                                  _scrape_reminders_replies_writebacks, _scrape_runs, _scrape_failing_links,
+                                  _calendar_health, _status_reminders_writebacks],
                          ids=lambda f: f.__name__)
 def test_a_frequent_read_seeks_rather_than_scanning_history(store: Store, read: Callable[[Store], object]) -> None:
     seed(store)
@@ -116,3 +155,65 @@ def test_the_source_answers_stage_reads_only_the_answers_not_recorded(store: Sto
         assert record_source_answers(settings, store) == 1
     assert [s for s in scanned(store, sent) if "appointment" in s.split("::")[0]] == []
     assert record_source_answers(settings, store) == 0  # recorded: it left the index
+
+
+def test_the_bounded_figures_count_every_live_row_and_the_settled_rows_of_the_window(store: Store) -> None:
+    """Stop 53: what the figures now mean. A reminder waiting or unknown is counted however old
+    (the alert on unknown ones, the work to do); one sent or delivered is counted while due in
+    the last ``RECENT`` (or later); a run still running however old; a pending or failing
+    calendar link always."""
+    from sqlalchemy import insert
+
+    from clinicsync.common.types import utcnow
+    from clinicsync.sync.model import SyncRun
+    from clinicsync.sync.model.calendar import LINKS
+    from clinicsync.sync.model.reminders import REMINDERS
+    from clinicsync.sync.model.responses import RESPONSES
+    from clinicsync.sync.reminders.queries import reminder_counts
+    from clinicsync.sync.responses.metrics import response_gauges
+    from clinicsync.sync.server.metrics import sync_gauges
+    from clinicsync.sync.tables import RECENT
+
+    ids = seed(store)
+    before = reminder_counts(store, NOW)
+    calendar = queries.calendar_health(store)
+    long_ago = NOW - RECENT - timedelta(days=400)
+    now = utcnow()
+
+    def reminder(key: str, status: str, due: Any) -> dict[str, Any]:
+        return {"key": key, "appointment_id": ids["A1"], "connector": "csv", "recipient": "patient",
+                "kind": "reminder", "offset": "1d", "version": 1, "due_at": due, "status": status,
+                "channel": "sms", "tried": "", "attempts": 0, "created_at": due, "updated_at": due}
+    with store.engine.begin() as connection:
+        connection.execute(insert(REMINDERS), [reminder("old-delivered", "delivered", long_ago),
+                                               reminder("old-unknown", "unknown", long_ago),
+                                               reminder("old-pending", "pending", long_ago),
+                                               reminder("now-delivered", "delivered", now),
+                                               reminder("now-old-delivered", "delivered", now - RECENT * 2)])
+        connection.execute(insert(RESPONSES), [
+            {"channel": "sms", "sender": "+12015550165", "body": "C", "language": "en", "action": "confirm",
+             "outcome": "applied", "appointment_id": ids["A1"], "provider_id": f"SM{n}", "received_at": at}
+            for n, at in enumerate([now, now - RECENT * 2])])
+        connection.execute(insert(SyncRun.__table__), [  # type: ignore[attr-defined]  # in the order runs start
+            {"run_id": f"x{n}", "connector": "fhir", "status": status, "counts": "{}", "started_at": at}
+            for n, (status, at) in enumerate([("ok", now - RECENT * 2), ("running", now - RECENT * 2), ("ok", now)])])
+        connection.execute(insert(LINKS), [
+            {"appointment_id": ids["A1"], "provider": "ics", "account": "", "calendar_id": "hart", "event_id": "e1",
+             "state": "present", "attempts": 0, "updated_at": long_ago},
+            {"appointment_id": ids["A2"], "provider": "ics", "account": "", "calendar_id": "hart", "event_id": "e2",
+             "state": "pending", "attempts": 1, "last_error": "503", "updated_at": long_ago}])
+
+    after = reminder_counts(store, NOW)
+    # the two due at the test's real time and two weeks before are after NOW's window start; the
+    # one due 400 days before it is not counted
+    assert after["delivered"] == before["delivered"] + 2
+    assert (after["unknown"], after["pending"]) == (before["unknown"] + 1, before["pending"] + 1)
+    # a link of a visit 8 days before NOW still pending and failing is counted
+    assert queries.calendar_health(store) == {"pending": calendar["pending"] + 1, "failing": calendar["failing"] + 1}
+    scraped = {(family.name, tuple(sorted(sample.labels.items()))): sample.value
+               for family in [*response_gauges(store), *sync_gauges(store)] for sample in family.samples}
+    assert scraped[("clinicsync_reminders", (("channel", "sms"), ("status", "delivered")))] == 1
+    assert scraped[("clinicsync_reminders", (("channel", "sms"), ("status", "unknown")))] == 2  # seed's r8
+    assert scraped[("clinicsync_responses", (("action", "confirm"), ("outcome", "applied")))] == 1
+    assert scraped[("clinicsync_sync_runs", (("connector", "fhir"), ("status", "ok")))] == 1
+    assert scraped[("clinicsync_sync_runs", (("connector", "fhir"), ("status", "running")))] == 1

@@ -97,7 +97,7 @@ def test_health_connectors_notifiers_calendar_and_quarantine(store: Store) -> No
     assert notifiers["sms"]["outcomes"] == {"sent": 1, "permanent": 1}
     assert notifiers["sms"]["last_outcome"] == "permanent"
     assert notifiers["sms"]["last_detail"] == "rejected +1 ••• ••• 0165"
-    assert queries.calendar_health(store) == {"present": 1, "pending": 1, "deleted": 0, "failing": 1}
+    assert queries.calendar_health(store) == {"pending": 1, "failing": 1}
     [bad] = queries.quarantine_rows(store)
     assert bad["reason"] == "not a valid phone number: call ••• ••• 0199 or x•••@mail.example.com"
 
