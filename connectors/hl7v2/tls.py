@@ -68,6 +68,7 @@ class ListenerTls:
         self.problem: str | None = None  # why the files on disk do not load; the previous context serves
         self.reloads = 0
         self.reload_failures = 0
+        self.handshakes = 0  # that passed: senders, and TLS health checks (a handshake, then close)
         self.handshake_failures = 0
         self._failing = 0  # handshakes failed since the last one that passed
         self._warned_at: float | None = None
@@ -140,5 +141,6 @@ class ListenerTls:
                          "client_ca_file, senders whose certificates it does not sign)")
 
     def handshake_passed(self) -> None:
+        self.handshakes += 1
         self._failing = 0
         self._warned_at = None

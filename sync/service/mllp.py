@@ -145,6 +145,8 @@ class MllpTlsCollector(Collector):
 
 _LISTENER_FIGURES: tuple[tuple[type[CounterMetricFamily] | type[GaugeMetricFamily], str, str,
                                Callable[[ListenerTls], float]], ...] = (
+    (CounterMetricFamily, "clinicsync_mllp_tls_handshakes", "TLS handshakes the MLLP listener completed (senders, "
+     "and TLS health checks that close right after)", lambda tls: tls.handshakes),
     (CounterMetricFamily, "clinicsync_mllp_tls_handshake_failures", "TLS handshakes the MLLP listener failed (an "
      "expired or untrusted certificate, a sender without a client certificate, a scan)",
      lambda tls: tls.handshake_failures),
