@@ -116,6 +116,7 @@ class Figures:
     # stage -> seconds one worker has held its lock (0: free), and 1 past calendar.stage_hung_after
     stage_lock_held: dict[str, float] = field(default_factory=dict)
     stage_hung: dict[str, int] = field(default_factory=dict)
+    mllp_client_ca_expiry: dict[str, float] = field(default_factory=dict)  # hl7v2 connector -> its client CA's end
 
 
 def figures(connection: Connection, settings: Settings, now: datetime | None = None) -> Figures:
@@ -141,7 +142,9 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                                    if row.stale_since else 0.0 for row in processes},
                    settings_differ=_differ_seconds(processes, now),
                    stage_lock_held={"calendar": held.get("calendar", 0.0)},
-                   stage_hung={"calendar": int(held.get("calendar", 0.0) > hung_after)})
+                   stage_hung={"calendar": int(held.get("calendar", 0.0) > hung_after)},
+                   mllp_client_ca_expiry={name: state.client_ca_not_after.timestamp()
+                                          for name, state in certificates.items() if state.client_ca_not_after})
     # by name: other figures are appended here
 
 
@@ -217,6 +220,12 @@ def certificate_stall(name: str, state: FilesState, now: datetime) -> Stall | No
         return Stall("mllp_certificate", name,
                      f"its TLS certificate expired at {iso_z(state.not_after)}: every sender's handshake fails "
                      f"and no HL7 message arrives; {renew}", state.not_after)
+    ca_end = state.client_ca_not_after
+    if ca_end is not None and ca_end <= now:
+        return Stall("mllp_certificate", name,
+                     f"its client CA (client_ca_file) expired at {iso_z(ca_end)}: the handshake of every sender "
+                     "whose certificate it signed fails and no HL7 message from them arrives; renew the CA and the "
+                     "senders' certificates (new connections get a renewed client_ca_file without a restart)", ca_end)
     from clinicsync.connectors.hl7v2.tls_files import EXPIRY_WARNING
 
     if state.not_after - now < EXPIRY_WARNING:
@@ -224,6 +233,11 @@ def certificate_stall(name: str, state: FilesState, now: datetime) -> Stall | No
         return Stall("mllp_certificate", name,
                      f"its TLS certificate expires at {iso_z(state.not_after)}, in {days:.1f} days; "
                      "automatic renewal (cert-manager, certbot: 30 days before the end) has not replaced it: " + renew)
+    if ca_end is not None and ca_end - now < EXPIRY_WARNING:
+        days = (ca_end - now).total_seconds() / 86400
+        return Stall("mllp_certificate", name,
+                     f"its client CA (client_ca_file) expires at {iso_z(ca_end)}, in {days:.1f} days: then every "
+                     "sender's certificate it signed is refused; renew the CA and the senders' certificates")
     return None
 
 
