@@ -232,6 +232,12 @@ class MllpListener:
         except FrameTimeout:
             log.warning("mllp.frame_timeout", connector=self.name, peer=str(peer),
                         seconds=self.settings.frame_timeout_seconds)
+        except asyncio.CancelledError:
+            # close() cancels the open connections. Ended here: a task ended cancelled makes
+            # asyncio's stream protocol print "Exception in callback ... CancelledError" with a
+            # traceback for each connection open at a stop (its done-callback asks the task for
+            # its exception).
+            log.info("mllp.disconnected", connector=self.name, peer=str(peer), reason="listener_stopped")
         except (ConnectionError, ssl.SSLError, TimeoutError) as exc:
             if isinstance(exc, TimeoutError) and exc.errno is not None and self.settings.keepalive is not None:
                 log.info("mllp.sender_vanished", connector=self.name, peer=str(peer),

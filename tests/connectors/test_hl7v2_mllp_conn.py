@@ -131,3 +131,23 @@ def test_keepalive_is_on_by_default_and_lets_a_vanished_sender_go_within_two_min
                 sock.getsockopt(socket.IPPROTO_TCP, option)
                 for option in (socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL, socket.TCP_KEEPCNT, socket.TCP_USER_TIMEOUT)
             ] == [60, 15, 4, 120_000]
+
+
+@TRANSPORT_ONLY
+def test_a_stop_with_senders_connected_prints_no_traceback(
+    listen: ListenerFactory,  # noqa: F811 - the fixture
+    loop_thread: LoopThread,  # noqa: F811 - the fixture
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """On main each connection open at a stop (a restart, a deploy: senders keep theirs open)
+    made asyncio log "Exception in callback StreamReaderProtocol.connection_made...
+    CancelledError" with a traceback: 30 senders, 30 tracebacks."""
+    running = listen()
+    caplog.set_level(logging.DEBUG, logger="asyncio")
+    clients = [running.client() for _sender in range(3)]
+    for number, client in enumerate(clients):
+        assert Ack.read(client.send_message(siu("S12", f"M{number}", "20300301090000"))).code == "AA"
+    loop_thread.run(running.service.stop())
+    for client in clients:
+        client.close()
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
