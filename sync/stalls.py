@@ -48,6 +48,7 @@ from clinicsync.common.timeutil import iso_z, parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.registry import is_polled
 from clinicsync.sync.locks import CALENDAR, holder_of, lock_held
+from clinicsync.sync.mllp_state import ListenerState, listener_states
 from clinicsync.sync.orphans import find_orphans, recent_window
 from clinicsync.sync.progress import import_stage
 from clinicsync.sync.queries import connector_health
@@ -85,6 +86,7 @@ INTERRUPTED = ("interrupted: the process stopped during this push (crash or kill
 class Stall:
     # stage_failed | outbox_lag | source_silent | set_aside | notifier_failing | subscription_stopped
     # | source_orphaned | mllp_certificate | settings_not_applied | settings_differ | stage_hung
+    # | mllp_handshakes_failing
     kind: str
     subject: str  # the stage, consumer or connector
     detail: str  # what is wrong and what to do, never patient data
@@ -116,11 +118,16 @@ class Figures:
     # stage -> seconds one worker has held its lock (0: free), and 1 past calendar.stage_hung_after
     stage_lock_held: dict[str, float] = field(default_factory=dict)
     stage_hung: dict[str, int] = field(default_factory=dict)
+    mllp_client_ca_expiry: dict[str, float] = field(default_factory=dict)  # hl7v2 connector -> its client CA's end
+    # hl7v2 connector -> seconds every TLS handshake of its running listener has failed (0: not failing)
+    mllp_handshakes_failing: dict[str, float] = field(default_factory=dict)
+    mllp_reload_failing: dict[str, int] = field(default_factory=dict)  # -> 1: its running listener cannot reload
 
 
 def figures(connection: Connection, settings: Settings, now: datetime | None = None) -> Figures:
     now = now or utcnow()
     certificates = _mllp_certificates(settings)
+    listeners = _listeners(connection, settings, now)
     processes = live_processes(connection, now)
     held = {stage: seconds for stage, (_row, seconds) in stage_holders(connection, now).items()}
     hung_after = settings.calendar.hung_after().total_seconds()
@@ -141,7 +148,14 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
                                    if row.stale_since else 0.0 for row in processes},
                    settings_differ=_differ_seconds(processes, now),
                    stage_lock_held={"calendar": held.get("calendar", 0.0)},
-                   stage_hung={"calendar": int(held.get("calendar", 0.0) > hung_after)})
+                   stage_hung={"calendar": int(held.get("calendar", 0.0) > hung_after)},
+                   mllp_client_ca_expiry={name: state.client_ca_not_after.timestamp()
+                                          for name, state in certificates.items() if state.client_ca_not_after},
+                   mllp_handshakes_failing={name: (now - listener.handshakes_failing_since).total_seconds()
+                                            if listener.handshakes_failing_since else 0.0
+                                            for name, listener in listeners.items()},
+                   mllp_reload_failing={name: int(listener.reload_failing_since is not None)
+                                        for name, listener in listeners.items()})
     # by name: other figures are appended here
 
 
@@ -183,18 +197,42 @@ def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = Non
             out.append(Stall("source_orphaned", orphan.connector, orphan.detail))
         out.extend(_settings_stalls(connection, now, margin))
         out.extend(_hung_stages(connection, settings, now))
+        listeners = _listeners(connection, settings, now)
     for name, state in sorted(_mllp_certificates(settings).items()):
         if (stall := certificate_stall(name, state, now)) is not None:
             out.append(stall)
+        elif (noted := listeners.get(name)) is not None and noted.reload_failing_since is not None:
+            out.append(Stall("mllp_certificate", name,
+                             "its running listener cannot load its changed TLS files (they load here: as the "
+                             "listener's user, a permission?) and serves the certificate it loaded before; its log "
+                             "`mllp.tls_reload_failed` names the file and the reason", noted.reload_failing_since))
+    for name, listener in sorted(listeners.items()):
+        if listener.handshakes_failing_since is not None:
+            out.append(Stall("mllp_handshakes_failing", name,
+                             f"every TLS handshake of its listener since {iso_z(listener.handshakes_failing_since)} "
+                             "has failed: senders do not trust its certificate (expired, renewed under another CA), "
+                             "or with client_ca_file their certificates are not signed by it or have ended; the "
+                             "listener's log `mllp.tls_handshake_failed` has OpenSSL's reason for each",
+                             listener.handshakes_failing_since))
     return out
+
+
+def _tls_listening(settings: Settings) -> dict[str, Any]:
+    """Each enabled ``hl7v2`` connector listening with ``tls:``, and its TlsSettings."""
+    return {c.name: tls for c in settings.connectors
+            if c.enabled and c.kind == "hl7v2" and (tls := getattr(getattr(c, "listen", None), "tls", None))}
+
+
+def _listeners(connection: Connection, settings: Settings, now: datetime) -> dict[str, ListenerState]:
+    """What the running TLS listeners noted in the store (sync/mllp_state.py)."""
+    return listener_states(connection, sorted(_tls_listening(settings)), now)
 
 
 def _mllp_certificates(settings: Settings) -> dict[str, FilesState]:
     """Per enabled ``hl7v2`` connector listening with ``tls:``, its files as the listener
     would load them now (the TLS and X.509 code imported only when there is one: `status`
     stays light)."""
-    listening = {c.name: tls for c in settings.connectors
-                 if c.enabled and c.kind == "hl7v2" and (tls := getattr(getattr(c, "listen", None), "tls", None))}
+    listening = _tls_listening(settings)
     if not listening:
         return {}
     from clinicsync.connectors.hl7v2.tls_files import files_state
@@ -217,6 +255,12 @@ def certificate_stall(name: str, state: FilesState, now: datetime) -> Stall | No
         return Stall("mllp_certificate", name,
                      f"its TLS certificate expired at {iso_z(state.not_after)}: every sender's handshake fails "
                      f"and no HL7 message arrives; {renew}", state.not_after)
+    ca_end = state.client_ca_not_after
+    if ca_end is not None and ca_end <= now:
+        return Stall("mllp_certificate", name,
+                     f"its client CA (client_ca_file) expired at {iso_z(ca_end)}: the handshake of every sender "
+                     "whose certificate it signed fails and no HL7 message from them arrives; renew the CA and the "
+                     "senders' certificates (new connections get a renewed client_ca_file without a restart)", ca_end)
     from clinicsync.connectors.hl7v2.tls_files import EXPIRY_WARNING
 
     if state.not_after - now < EXPIRY_WARNING:
@@ -224,6 +268,11 @@ def certificate_stall(name: str, state: FilesState, now: datetime) -> Stall | No
         return Stall("mllp_certificate", name,
                      f"its TLS certificate expires at {iso_z(state.not_after)}, in {days:.1f} days; "
                      "automatic renewal (cert-manager, certbot: 30 days before the end) has not replaced it: " + renew)
+    if ca_end is not None and ca_end - now < EXPIRY_WARNING:
+        days = (ca_end - now).total_seconds() / 86400
+        return Stall("mllp_certificate", name,
+                     f"its client CA (client_ca_file) expires at {iso_z(ca_end)}, in {days:.1f} days: then every "
+                     "sender's certificate it signed is refused; renew the CA and the senders' certificates")
     return None
 
 

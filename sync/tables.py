@@ -314,6 +314,12 @@ RETIRED_SOURCES = Table(
     Column("cancelled", Integer(), nullable=False, default=0),
 )
 
+HOUSEKEEPING = Table(
+    "housekeeping", METADATA,
+    Column("task", String(64), primary_key=True),
+    Column("done_for", UtcDateTime(), nullable=False),
+)
+
 SERVICE_PROCESSES = Table(
     "service_process", METADATA,
     Column("process", String(300), primary_key=True),

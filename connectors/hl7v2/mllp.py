@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -25,7 +26,7 @@ from contextlib import suppress
 import structlog
 
 from clinicsync.connectors.hl7v2.ack import build_ack
-from clinicsync.connectors.hl7v2.settings import MllpSettings
+from clinicsync.connectors.hl7v2.settings import KeepaliveSettings, MllpSettings
 from clinicsync.connectors.hl7v2.tls import CHECK_EVERY_SECONDS, ListenerTls
 
 START_BLOCK = b"\x0b"
@@ -89,11 +90,53 @@ class FrameReader:
                 if timeout <= 0:
                     raise TimeoutError
                 data = await asyncio.wait_for(self.reader.read(_READ_BYTES), timeout)
-            except TimeoutError:
+            except TimeoutError as exc:
+                if exc.errno is not None:  # the kernel's ETIMEDOUT: keepalive found the sender gone
+                    raise
                 raise (IdleTimeout if deadline is None else FrameTimeout) from None
             if not data:
                 return None
             self.buffer += data
+
+
+class _Protocol(asyncio.StreamReaderProtocol):
+    """asyncio's stream protocol, told whether its connections are upgraded to TLS.
+
+    A TLS peer that closes right after its handshake (`openssl s_client`, a load balancer's TLS
+    health check) can have its close_notify read in the same pass as its Finished, before
+    ``StreamWriter.start_tls`` resumes and tells the protocol it is over TLS: the protocol still
+    believes it is plain TCP, asks to keep a half-closed connection open (``eof_received``
+    returns True) and asyncio's SSL protocol logs "returning true from eof_received() has no
+    effect when using ssl" on the stdlib's stderr, once per such connection. On a TLS listener
+    every connection is TLS from before its first byte is read (the upgrade comes before the
+    handler's first await), and TLS has no half-close: never ask for one."""
+
+    def __init__(self, reader: asyncio.StreamReader, serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                 Awaitable[None]], tls: bool) -> None:
+        super().__init__(reader, serve)
+        self._tls = tls
+
+    def eof_received(self) -> bool:
+        keep_open = super().eof_received()
+        return bool(keep_open) and not self._tls
+
+
+def keep_alive(sock: socket.socket, keepalive: KeepaliveSettings) -> None:
+    """TCP keepalive on an accepted connection, so that a sender whose host vanished is let go
+    within ``keepalive.dead_after_seconds()``: the kernel probes a silent connection and, with
+    no answer, ends it (the pending read fails with ETIMEDOUT). TCP_USER_TIMEOUT bounds the
+    same way a connection whose last bytes (an ACK) the vanished host never acknowledged:
+    keepalive does not probe while data waits to be acknowledged, and retransmissions alone
+    would last ~15 minutes (tcp_retries2). Options a platform lacks are skipped (Linux has all;
+    macOS names the idle time TCP_KEEPALIVE)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    idle = getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None)
+    for option, value in ((idle, keepalive.idle_seconds),
+                          (getattr(socket, "TCP_KEEPINTVL", None), keepalive.interval_seconds),
+                          (getattr(socket, "TCP_KEEPCNT", None), keepalive.count),
+                          (getattr(socket, "TCP_USER_TIMEOUT", None), keepalive.dead_after_seconds() * 1000)):
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
 def _peer_ip(writer: asyncio.StreamWriter) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -133,8 +176,10 @@ class MllpListener:
         seen here (counted, and a warning when repeated) instead of inside asyncio's SSL
         protocol."""
         self.tls = ListenerTls(self.name, self.settings.tls) if self.settings.tls else None
-        self._server = await asyncio.start_server(
-            self._serve, self.settings.host, self.settings.port, limit=_READ_BYTES)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Protocol(asyncio.StreamReader(_READ_BYTES, loop), self._serve, self.tls is not None),
+            self.settings.host, self.settings.port)
         host, port = self._server.sockets[0].getsockname()[:2]
         log.info("mllp.listening", connector=self.name, host=host, port=port, tls=self.tls is not None)
         if self.tls is not None:
@@ -177,6 +222,8 @@ class MllpListener:
                 log.warning("mllp.busy", connector=self.name, peer=str(peer),
                             max_connections=self.settings.max_connections)
                 return
+            if self.settings.keepalive is not None:
+                keep_alive(writer.get_extra_info("socket"), self.settings.keepalive)
             if self.tls is not None and not await self._handshake(writer, self.tls, str(peer)):
                 return
             await self._exchange(reader, writer, str(peer))
@@ -185,8 +232,20 @@ class MllpListener:
         except FrameTimeout:
             log.warning("mllp.frame_timeout", connector=self.name, peer=str(peer),
                         seconds=self.settings.frame_timeout_seconds)
+        except asyncio.CancelledError:
+            # close() cancels the open connections. Ended here: a task ended cancelled makes
+            # asyncio's stream protocol print "Exception in callback ... CancelledError" with a
+            # traceback for each connection open at a stop (its done-callback asks the task for
+            # its exception).
+            log.info("mllp.disconnected", connector=self.name, peer=str(peer), reason="listener_stopped")
         except (ConnectionError, ssl.SSLError, TimeoutError) as exc:
-            log.info("mllp.disconnected", connector=self.name, peer=str(peer), reason=type(exc).__name__)
+            if isinstance(exc, TimeoutError) and exc.errno is not None and self.settings.keepalive is not None:
+                log.info("mllp.sender_vanished", connector=self.name, peer=str(peer),
+                         unanswered_for_seconds=self.settings.keepalive.dead_after_seconds(),
+                         hint="no answer to TCP keepalive probes (the sender's host or the network between went "
+                              "away): its connection was closed; it reconnects when it is back")
+            else:
+                log.info("mllp.disconnected", connector=self.name, peer=str(peer), reason=type(exc).__name__)
         finally:
             writer.close()
             with suppress(ConnectionError, ssl.SSLError, TimeoutError, asyncio.CancelledError):

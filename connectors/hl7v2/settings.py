@@ -36,6 +36,22 @@ class TlsSettings(SettingsModel):
         return path
 
 
+class KeepaliveSettings(SettingsModel):
+    """TCP keepalive on each sender's connection: a sender whose host vanished (a power cut, a
+    NAT or firewall that dropped the idle mapping, a cable pulled) sends no FIN or RST, and
+    without probes its connection would be held until ``idle_timeout_seconds``. Probes also keep
+    NAT and firewall mappings of an idle sender alive (AWS NAT gateways drop them after 350 s,
+    Azure's load balancer after 4 minutes by default)."""
+
+    idle_seconds: int = Field(60, ge=1, le=7200, description="a connection silent this long is probed")
+    interval_seconds: int = Field(15, ge=1, le=600, description="between probes")
+    count: int = Field(4, ge=1, le=30, description="unanswered probes after which the connection is closed "
+                                                   "(a vanished sender is let go within idle + interval x count)")
+
+    def dead_after_seconds(self) -> int:
+        return self.idle_seconds + self.interval_seconds * self.count
+
+
 class MllpSettings(SettingsModel):
     host: str = Field("127.0.0.1", description="address to listen on; 0.0.0.0 for every interface")
     port: int = Field(2575, ge=0, le=65535, description="2575 is HL7's registered port; 0 picks a free one")
@@ -51,6 +67,10 @@ class MllpSettings(SettingsModel):
     idle_timeout_seconds: float = Field(
         900, gt=0, le=86400, description="a connection with no frame under way for this long is closed; "
                                          "senders reconnect")
+    keepalive: KeepaliveSettings | None = Field(
+        default_factory=KeepaliveSettings,
+        description="TCP keepalive on senders' connections (60 s, then every 15 s, 4 probes: a vanished sender is "
+                    "let go within 2 minutes); null turns it off")
     frame_timeout_seconds: float = Field(
         30, gt=0, le=3600, description="a frame must arrive whole within this time of its first byte; "
                                        "a trickled frame is dropped unacknowledged (the sender resends)")

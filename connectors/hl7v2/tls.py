@@ -66,10 +66,13 @@ class ListenerTls:
         self._signature = _signature(tls)
         self.context, self.not_after = load_context(tls)  # at start a bad file stops the listener
         self.problem: str | None = None  # why the files on disk do not load; the previous context serves
+        self.problem_since: datetime | None = None
         self.reloads = 0
         self.reload_failures = 0
+        self.handshakes = 0  # that passed: senders, and TLS health checks (a handshake, then close)
         self.handshake_failures = 0
         self._failing = 0  # handshakes failed since the last one that passed
+        self._first_failed_at: datetime | None = None  # the first of those
         self._warned_at: float | None = None
         self._expiry_logged_at: float | None = None
 
@@ -89,6 +92,8 @@ class ListenerTls:
             context, not_after = load_context(self.tls)
         except TlsFilesError as exc:
             self.reload_failures += 1
+            if self.problem is None:
+                self.problem_since = utcnow()
             if str(exc) != self.problem:
                 log.error("mllp.tls_reload_failed", connector=self.connector, file=str(exc.path), reason=exc.why,
                           serving_until=iso_z(self.not_after),
@@ -96,7 +101,7 @@ class ListenerTls:
                                f"and every {CHECK_EVERY_SECONDS:.0f} s")
             self.problem = str(exc)
             return
-        self.context, self.problem = context, None
+        self.context, self.problem, self.problem_since = context, None, None
         self.reloads += 1
         previous, self.not_after = self.not_after, not_after
         self._expiry_logged_at = None
@@ -127,6 +132,8 @@ class ListenerTls:
         every WARN_EVERY_SECONDS, so a sender retrying each second is no log flood."""
         self.handshake_failures += 1
         self._failing += 1
+        if self._failing == 1:
+            self._first_failed_at = utcnow()
         reason = ssl_reason(exc)
         log.info("mllp.tls_handshake_failed", connector=self.connector, peer=peer, reason=reason)
         moment = self.clock()
@@ -139,6 +146,13 @@ class ListenerTls:
                     hint="an expired or renewed certificate, or a CA the senders do not trust (or, with "
                          "client_ca_file, senders whose certificates it does not sign)")
 
+    @property
+    def failing_since(self) -> datetime | None:
+        """When the handshakes began failing, once REPEATED_HANDSHAKE_FAILURES failed in a row."""
+        return self._first_failed_at if self._failing >= REPEATED_HANDSHAKE_FAILURES else None
+
     def handshake_passed(self) -> None:
+        self.handshakes += 1
+        self._first_failed_at = None
         self._failing = 0
         self._warned_at = None

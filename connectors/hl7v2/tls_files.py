@@ -33,14 +33,15 @@ class TlsFilesError(ssl.SSLError):
         return f"{self.path}: {self.why}"
 
 
-def _certificate_end(path: Path) -> datetime:
-    """When the first certificate of a PEM file (the leaf of a chain) expires."""
+def _certificate_ends(path: Path) -> list[datetime]:
+    """When each certificate of a PEM file expires, in the file's order (a chain: the leaf
+    first; a CA bundle: each CA)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise TlsFilesError(path, f"cannot read it ({exc.strerror or type(exc).__name__})") from None
     try:
-        return x509.load_pem_x509_certificates(data)[0].not_valid_after_utc
+        return [certificate.not_valid_after_utc for certificate in x509.load_pem_x509_certificates(data)]
     except ValueError:
         raise TlsFilesError(path, "holds no PEM certificate (empty, cut short, or not PEM)") from None
 
@@ -49,7 +50,11 @@ def load_context(tls: TlsSettings) -> tuple[ssl.SSLContext, datetime]:
     """A fresh server context from the files, and when its certificate expires.
     TlsFilesError names the file at fault: a certificate that does not parse, a key that is
     unreadable or not the certificate's, a CA bundle that does not load."""
-    not_after = _certificate_end(tls.cert_file)
+    not_after = _certificate_ends(tls.cert_file)[0]
+    return _context(tls), not_after
+
+
+def _context(tls: TlsSettings) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
@@ -64,7 +69,7 @@ def load_context(tls: TlsSettings) -> tuple[ssl.SSLContext, datetime]:
         except OSError as exc:
             raise TlsFilesError(tls.client_ca_file, f"the client CA bundle does not load ({ssl_reason(exc)})") from None
         context.verify_mode = ssl.CERT_REQUIRED
-    return context, not_after
+    return context
 
 
 def ssl_reason(exc: OSError) -> str:
@@ -80,22 +85,27 @@ class FilesState:
 
     not_after: datetime | None  # the certificate's end, when it parses
     problem: str | None  # why they do not load (the file named), None when they do
+    # With client_ca_file (mutual TLS): when the first CA of the bundle ends (it parses); after
+    # that, the senders' certificates it signed are refused.
+    client_ca_not_after: datetime | None = None
 
 
 def files_state(tls: TlsSettings) -> FilesState:
-    """For `status`, `check` and /metrics, from any process. A key this process may not
-    read (status run by another user) is not held against the files."""
+    """For `status`, `check` and /metrics, from any process: each file read once by OpenSSL
+    (the context) and the certificate and CA bundle once more here for their ends. A key this
+    process may not read (status run by another user) is not held against the files."""
     try:
-        not_after = _certificate_end(tls.cert_file)
+        not_after = _certificate_ends(tls.cert_file)[0]
+        ca_not_after = min(_certificate_ends(tls.client_ca_file)) if tls.client_ca_file is not None else None
     except TlsFilesError as exc:
         return FilesState(None, str(exc))
     try:
-        load_context(tls)
+        _context(tls)
     except TlsFilesError as exc:
         if exc.path == tls.key_file and not os.access(tls.key_file, os.R_OK) and tls.key_file.exists():
-            return FilesState(not_after, None)
-        return FilesState(not_after, str(exc))
-    return FilesState(not_after, None)
+            return FilesState(not_after, None, ca_not_after)
+        return FilesState(not_after, str(exc), ca_not_after)
+    return FilesState(not_after, None, ca_not_after)
 
 
 def certificate_words(tls: TlsSettings, now: datetime | None = None) -> tuple[str | None, str]:
@@ -110,7 +120,15 @@ def certificate_words(tls: TlsSettings, now: datetime | None = None) -> tuple[st
     if left <= timedelta(0):
         return (f"listen.tls: the certificate expired at {iso_z(state.not_after)}: every sender's TLS "
                 "handshake fails; renew it"), ""
+    ca_end = state.client_ca_not_after
+    ca_left = ca_end - (now or utcnow()) if ca_end is not None else None
+    if ca_end is not None and ca_left is not None and ca_left <= timedelta(0):
+        return (f"listen.tls: the client CA (client_ca_file) expired at {iso_z(ca_end)}: "
+                "every sender's certificate it signed is refused; renew it and the senders' certificates"), ""
     if left < EXPIRY_WARNING:
         return None, (f"warning: the TLS certificate expires at {iso_z(state.not_after)}, in "
                       f"{left.total_seconds() / 86400:.1f} days: renew it")
+    if ca_end is not None and ca_left is not None and ca_left < EXPIRY_WARNING:
+        return None, (f"warning: the client CA (client_ca_file) expires at {iso_z(ca_end)}, in "
+                      f"{ca_left.total_seconds() / 86400:.1f} days: renew it and the senders' certificates")
     return None, f"TLS certificate valid until {iso_z(state.not_after)}"

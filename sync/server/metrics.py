@@ -115,6 +115,18 @@ def stall_gauges(settings: Settings) -> StoreGauges:
                                      "1 when the MLLP listener's TLS files do not load (a renewal written half, a key "
                                      "not the certificate's): a running listener keeps its previous certificate",
                                      labels=["connector"])
+        ca_expiry = GaugeMetricFamily("clinicsync_mllp_client_ca_expiry_timestamp_seconds",
+                                      "when the client CA (client_ca_file, mutual TLS) of the connector's MLLP "
+                                      "listener expires (Unix time; the first CA of the bundle to end)",
+                                      labels=["connector"])
+        handshakes = GaugeMetricFamily("clinicsync_mllp_tls_handshakes_failing_seconds",
+                                       "how long every TLS handshake of the connector's running MLLP listener has "
+                                       "failed (3 or more in a row; 0: not failing), as the listener noted in the "
+                                       "store", labels=["connector"])
+        reload = GaugeMetricFamily("clinicsync_mllp_certificate_reload_failing",
+                                   "1 while the connector's running MLLP listener cannot load its changed TLS files "
+                                   "and serves the certificate it loaded before, as the listener noted in the store",
+                                   labels=["connector"])
         stale = GaugeMetricFamily("clinicsync_settings_stale_seconds",
                                   "how long ago a file the `clinicsync run` process read its settings from "
                                   "(settings.yaml, a *_file secret) changed without a restart (0: runs what the "
@@ -137,12 +149,14 @@ def stall_gauges(settings: Settings) -> StoreGauges:
                                (notifier, found.notifier_failing), (stopped, found.subscription_stopped),
                                (orphaned, found.orphaned), (expiry, found.mllp_certificate_expiry),
                                (unusable, found.mllp_certificate_unusable), (stale, found.settings_stale),
-                               (held, found.stage_lock_held), (hung, found.stage_hung)):
+                               (held, found.stage_lock_held), (hung, found.stage_hung),
+                               (ca_expiry, found.mllp_client_ca_expiry), (handshakes, found.mllp_handshakes_failing),
+                               (reload, found.mllp_reload_failing)):
             for label, value in sorted(values.items()):
                 family.add_metric([label], value)
         differ.add_metric([], found.settings_differ)
         yield from (failing, oldest, overdue, set_aside, notifier, stopped, orphaned, expiry, unusable, stale, differ,
-                    held, hung)
+                    held, hung, ca_expiry, handshakes, reload)
 
     return gauges
 

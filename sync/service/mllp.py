@@ -19,10 +19,11 @@ from prometheus_client.registry import Collector
 
 from clinicsync.connectors.hl7v2.mllp import Handler, MllpListener
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
-from clinicsync.connectors.hl7v2.tls import ListenerTls
+from clinicsync.connectors.hl7v2.tls import CHECK_EVERY_SECONDS, ListenerTls
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.sync.engine import new_run_id
 from clinicsync.sync.mllp_receiver import Receiver
+from clinicsync.sync.mllp_state import ListenerState, forget_listener, note_listener
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 
@@ -60,6 +61,10 @@ def receiver_handler(receiver: Receiver) -> Handler:
 
 
 class Hl7Service:
+    # How often the TLS listeners' state goes to the store (sync/mllp_state.py), for `status`,
+    # the status page and the main /metrics in any process.
+    note_every = CHECK_EVERY_SECONDS
+
     def __init__(self, settings: Settings, store: Store, only: list[str] | None = None) -> None:
         self.settings = settings
         self.store = store
@@ -68,6 +73,7 @@ class Hl7Service:
         self._listeners: list[MllpListener] = []
         self._runs: list[tuple[int, Receiver]] = []
         self._janitor: asyncio.Task[None] | None = None
+        self._noting: asyncio.Task[None] | None = None
 
     async def start(self) -> list[Listening]:
         """Load each mapping (a bad one raises ValueError before anything listens), then bind."""
@@ -93,9 +99,19 @@ class Hl7Service:
             row = await asyncio.to_thread(self.store.start_run, run_id, receiver.name)
             self._runs.append((row, receiver))
         self._janitor = asyncio.create_task(self._forget_old_ids())
+        if self.tls():
+            self._noting = asyncio.create_task(self._note_tls())
         return listening
 
     async def stop(self) -> None:
+        if self._noting is not None:
+            self._noting.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._noting
+            self._noting = None
+            for name in self.tls():
+                with suppress(Exception):  # bookkeeping: the rows end LIVE after the last note anyway
+                    await asyncio.to_thread(forget_listener, self.store.engine, name)
         if self._janitor is not None:
             self._janitor.cancel()
             with suppress(asyncio.CancelledError):
@@ -111,6 +127,18 @@ class Hl7Service:
     def tls(self) -> dict[str, ListenerTls]:
         """The TLS state of each listening connector with ``tls:``."""
         return {listener.name: listener.tls for listener in self._listeners if listener.tls is not None}
+
+    async def _note_tls(self) -> None:
+        """Each minute, what only the running listeners know, into the store: handshakes failing,
+        changed TLS files that do not load (sync/mllp_state.py)."""
+        while True:
+            for name, tls in self.tls().items():
+                try:
+                    await asyncio.to_thread(note_listener, self.store.engine, name,
+                                            ListenerState(tls.failing_since, tls.problem_since))
+                except Exception as exc:  # the store away: the listener's log says it meanwhile
+                    log.warning("hl7.tls_state_not_noted", connector=name, error=type(exc).__name__)
+            await asyncio.sleep(self.note_every)
 
     async def _forget_old_ids(self) -> None:
         while True:
@@ -145,6 +173,8 @@ class MllpTlsCollector(Collector):
 
 _LISTENER_FIGURES: tuple[tuple[type[CounterMetricFamily] | type[GaugeMetricFamily], str, str,
                                Callable[[ListenerTls], float]], ...] = (
+    (CounterMetricFamily, "clinicsync_mllp_tls_handshakes", "TLS handshakes the MLLP listener completed (senders, "
+     "and TLS health checks that close right after)", lambda tls: tls.handshakes),
     (CounterMetricFamily, "clinicsync_mllp_tls_handshake_failures", "TLS handshakes the MLLP listener failed (an "
      "expired or untrusted certificate, a sender without a client certificate, a scan)",
      lambda tls: tls.handshake_failures),

@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import ssl
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,14 @@ import pytest
 from cryptography import x509
 from prometheus_client.parser import text_string_to_metric_families
 
+from clinicsync.common.types import utcnow
 from clinicsync.connectors.hl7v2.files import Hl7v2Connector
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings, TlsSettings
 from clinicsync.connectors.hl7v2.tls import REPEATED_HANDSHAKE_FAILURES, ListenerTls
-from clinicsync.sync.service.mllp import serve_mllp
+from clinicsync.connectors.hl7v2.tls_files import files_state
+from clinicsync.sync.service.mllp import Hl7Service, serve_mllp
 from clinicsync.sync.settings import load_settings
+from clinicsync.sync.stalls import certificate_stall, figures, find_stalls
 from clinicsync.sync.store import Store
 from tests.conftest import SettingsFactory
 from tests.connectors.hl7v2_support import Ack, capture_logs, siu  # noqa: F401 - an autouse fixture
@@ -260,3 +264,98 @@ def test_hl7_listen_serves_its_tls_figures_at_metrics(write_settings: SettingsFa
         future.result(30)
     with pytest.raises(httpx.ConnectError):  # stopped with the listener
         httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
+
+
+def test_the_files_state_reads_the_certificate_once(tmp_path: Path) -> None:
+    """`status`, the status page and each /metrics scrape read the files (~5 ms a listener): on
+    main the certificate was read and parsed twice per call (its end, then again inside the
+    context's load), besides OpenSSL's own read."""
+    files = certificates(tmp_path)
+    opened: list[str] = []
+    watching = [True]
+
+    def audit(event: str, args: tuple[Any, ...]) -> None:
+        if watching[0] and event == "open" and str(args[0]) == str(files["server_cert"]):
+            opened.append(event)
+
+    sys.addaudithook(audit)
+    try:
+        state = files_state(settings_of(files))
+    finally:
+        watching[0] = False
+    assert state.problem is None and state.not_after is not None
+    assert len(opened) == 1
+
+
+@pytest.mark.parametrize(("ca_valid_for", "ok", "words", "stall"), [
+    (timedelta(days=5), True, "warning: the client CA (client_ca_file) expires at",
+     "its client CA (client_ca_file) expires at"),
+    (timedelta(minutes=-5), False, "listen.tls: the client CA (client_ca_file) expired at",
+     "its client CA (client_ca_file) expired at"),
+])
+def test_a_client_ca_ending_is_a_stall_and_a_check_problem(tmp_path: Path, ca_valid_for: timedelta, ok: bool,
+                                                            words: str, stall: str) -> None:
+    """Mutual TLS: when the senders' CA ends, every sender's handshake fails though the
+    listener's own certificate is good. On main nothing watched it (no stall, no `check` line)."""
+    files = certificates(tmp_path, timedelta(days=90), ca_valid_for=ca_valid_for)
+    config = Hl7v2Settings.model_validate({"name": "siu", "kind": "hl7v2", "listen": {"tls": {
+        "cert_file": str(files["server_cert"]), "key_file": str(files["server_key"]),
+        "client_ca_file": str(files["ca"])}}})
+    result = Hl7v2Connector(config).check()
+    assert result.ok is ok and words in result.detail, result
+    assert config.listen is not None and config.listen.tls is not None
+    state = files_state(config.listen.tls)
+    assert state.client_ca_not_after == x509.load_pem_x509_certificate(files["ca"].read_bytes()).not_valid_after_utc
+    found = certificate_stall("siu", state, utcnow())
+    assert found is not None and found.kind == "mllp_certificate" and found.detail.startswith(stall), found
+
+
+@pytest.mark.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
+def test_failing_handshakes_and_a_failed_reload_are_told_by_any_process_on_the_store(
+        tls_listen: ListenerFactory, store: Store, loop_thread: LoopThread, tmp_path: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What only the running listener knows reaches `status` and the main /metrics through the
+    store (sync/mllp_state.py). On main only `hl7 listen --metrics-port` served it."""
+    monkeypatch.setattr(Hl7Service, "note_every", 0.05, raising=False)
+    expired = certificates(tmp_path / "expired", timedelta(hours=-1))
+    live = tmp_path / "live"
+    live.mkdir()
+    files = {key: live / expired[key].name for key in ("server_cert", "server_key")}
+    for key, path in files.items():
+        shutil.copyfile(expired[key], path)
+    running = tls_listen(tls_yaml(files))
+    settings = running.service.settings
+    for number in range(REPEATED_HANDSHAKE_FAILURES + 1):
+        with pytest.raises(ssl.SSLCertVerificationError):
+            served_serial(running.port, expired["ca"], control_id=f"M{number}")
+
+    def kinds() -> list[tuple[str, str]]:
+        return [(s.kind, s.subject) for s in find_stalls(store, settings)]
+
+    assert wait_for(lambda: ("mllp_handshakes_failing", "siu") in kinds())
+    failing = next(s for s in find_stalls(store, settings) if s.kind == "mllp_handshakes_failing")
+    assert "every TLS handshake of its listener since" in failing.detail and failing.since is not None
+    with store.engine.connect() as connection:
+        assert figures(connection, settings).mllp_handshakes_failing["siu"] > 0
+    # A renewal written half: the files' own stall says it; the listener's failed reload is the
+    # same fault, not a second stall, and its gauge is 1.
+    new = certificates(tmp_path / "new", timedelta(days=90))
+    renew(new["server_cert"], files["server_cert"])
+    with pytest.raises(ssl.SSLCertVerificationError):  # the listener looks at the files: reload fails
+        served_serial(running.port, expired["ca"], control_id="M9")
+
+    def reload_failing() -> int | None:
+        with store.engine.connect() as connection:
+            return figures(connection, settings).mllp_reload_failing.get("siu")
+
+    assert wait_for(lambda: reload_failing() == 1)
+    assert sorted(kinds()) == [("mllp_certificate", "siu"), ("mllp_handshakes_failing", "siu")]
+    renew(new["server_key"], files["server_key"])  # put right: a handshake passes, nothing stands
+    served_serial(running.port, new["ca"], control_id="M10")
+    assert wait_for(lambda: kinds() == [] and reload_failing() == 0)
+    for number in range(REPEATED_HANDSHAKE_FAILURES):  # failing again (a sender with the old CA)...
+        with pytest.raises(ssl.SSLCertVerificationError):
+            served_serial(running.port, expired["ca"], control_id=f"N{number}")
+    assert wait_for(lambda: kinds() == [("mllp_handshakes_failing", "siu")])
+    loop_thread.run(running.service.stop())  # ...then the listener stops: nothing of it stands
+    assert kinds() == []

@@ -15,9 +15,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hl7.client import MLLPClient
 
 
-def certificates(folder: Path, valid_for: timedelta = timedelta(days=1), ca_name: str = "test CA") -> dict[str, Path]:
+def certificates(folder: Path, valid_for: timedelta = timedelta(days=1), ca_name: str = "test CA",
+                 ca_valid_for: timedelta = timedelta(days=3650)) -> dict[str, Path]:
     """``ca``, ``server_cert``/``server_key`` and ``client_cert``/``client_key`` in ``folder``;
-    the server and client certificates end ``valid_for`` from now (negative: expired)."""
+    the server and client certificates end ``valid_for`` from now (negative: expired), the CA
+    ``ca_valid_for``."""
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
 
@@ -30,7 +32,7 @@ def certificates(folder: Path, valid_for: timedelta = timedelta(days=1), ca_name
                 .not_valid_before(min(now, ends) - timedelta(days=1)).not_valid_after(ends))
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (builder(ca_name, ca_key, now + timedelta(days=3650))
+    ca = (builder(ca_name, ca_key, now + ca_valid_for)
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
           .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
                                        content_commitment=False, key_encipherment=False, data_encipherment=False,

@@ -25,6 +25,7 @@ from sqlalchemy import insert, update
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.locks import calendar_lock
+from clinicsync.sync.mllp_state import ListenerState, note_listener
 from clinicsync.sync.model import Event, SyncRun
 from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
 from clinicsync.sync.model.runs import RunStage
@@ -54,7 +55,8 @@ STALL_METRICS = ("clinicsync_stage_failing", "clinicsync_outbox_oldest_unconsume
                  "clinicsync_notifier_failing_seconds", "clinicsync_fhir_subscription_stopped",
                  "clinicsync_source_orphaned_visits", "clinicsync_mllp_certificate_unusable", EXPIRY,
                  "clinicsync_settings_stale_seconds", "clinicsync_settings_differ_seconds",
-                 "clinicsync_stage_hung", "clinicsync_stage_lock_held_seconds")
+                 "clinicsync_stage_hung", "clinicsync_stage_lock_held_seconds",
+                 "clinicsync_mllp_tls_handshakes_failing_seconds")
 # Locks a stall holds for the test (a worker inside the calendar stage), released after it.
 HELD = contextlib.ExitStack()
 
@@ -212,6 +214,12 @@ def stage_hung(store: Store) -> None:
         connection.execute(update(LOCK_HOLDERS).values(since=utcnow() - timedelta(minutes=40)))
 
 
+def handshakes_failing(store: Store) -> None:
+    """Every TLS handshake of the running `hospital` listener has failed for 20 minutes, as the
+    listener notes it in the store (stop 53: not only at `hl7 listen --metrics-port`)."""
+    note_listener(store.engine, "hospital", ListenerState(utcnow() - timedelta(minutes=20), None))
+
+
 STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
     "stage_failed": (stage_failed, "ClinicsyncStageFailing", ("stage_failed", "reminders")),
     "outbox_stalled": (outbox_stalled, "ClinicsyncOutboxStalled", ("outbox_lag", "reminders")),
@@ -228,6 +236,8 @@ STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
                             ("mllp_certificate", "imaging")),
     "certificate_half_renewed": (certificate_half_renewed, "ClinicsyncMllpCertificateUnusable",
                                  ("mllp_certificate", "lab")),
+    "handshakes_failing": (handshakes_failing, "ClinicsyncMllpHandshakesFailing",
+                           ("mllp_handshakes_failing", "hospital")),
     "settings_not_applied": (settings_not_applied, "ClinicsyncSettingsNotApplied",
                              ("settings_not_applied", "clinic-srv:4242")),
     "settings_differ": (settings_differ, "ClinicsyncSettingsDiffer", ("settings_differ", "store")),

@@ -14,6 +14,7 @@ import yaml
 
 from clinicsync.connectors.hl7v2.settings import TlsSettings
 from clinicsync.connectors.hl7v2.tls import ListenerTls
+from clinicsync.sync.mllp_state import ListenerState, note_listener
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.metrics import JobCollector
@@ -75,6 +76,8 @@ async def test_every_metric_a_rule_reads_is_served(store: Store, tmp_path: Path)
                             "cert_file": str(tls["server_cert"]), "key_file": str(tls["server_key"])}}}],
          "notifiers": [{"name": "outbox", "kind": "outbox", "directory": str(tmp_path / "outbox")}]},
         context={"base_dir": tmp_path})
+    # its listener running, noting its state in the store (clinicsync_mllp_tls_handshakes_failing_seconds)
+    note_listener(store.engine, "siu", ListenerState(None, None))
     board = JobBoard()
     board.add("remind")
     board.started("remind")
