@@ -40,7 +40,7 @@ from clinicsync.sync.calendar.links import (
     remember_sources,
 )
 from clinicsync.sync.calendar.provider import PROVIDERS, CalendarProvider, Op, OpKind, Outcome, Target, built
-from clinicsync.sync.locks import HeldLock, calendar_lock
+from clinicsync.sync.locks import BUSY, HeldLock, calendar_lock
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
@@ -525,7 +525,6 @@ def _retiring_provider(settings: CalendarSettings, name: str, engine: Engine) ->
     return build_provider(settings.model_copy(update={"provider": name}), engine)
 
 
-BUSY = "busy"  # the stage's count when another worker ran it (calendar_lock)
 
 
 def calendar_stage(settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> dict[str, int]:
