@@ -39,7 +39,7 @@ from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.bulk import bind_column, quoted, utc_time_table
 from clinicsync.sync.model import Appointment, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.outbox import EVENTS, advance, claim_offset
+from clinicsync.sync.outbox import EVENTS, advance, claim_offset, settled
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.rows import PlanEvent, event_time, read_appointments, read_events, read_planned
 from clinicsync.sync.reminders.timing import Fields, Placer, Step, place, steps, wall_clock
@@ -699,7 +699,8 @@ def plan_events(settings: Settings, store: Store, now: datetime, report: PlanRep
             offset = claim_offset(connection, CONSUMER)
             if total is None:
                 total = max(0, (connection.execute(select(func.max(EVENTS.c.id))).scalar() or 0) - offset)
-            events = read_events(connection, offset, READ_LIMIT)  # what planning reads of them
+            # Not past an event another worker's import has yet to commit (sync/outbox.py).
+            events = read_events(connection, offset, READ_LIMIT, settled(connection))
             if not events:
                 break
             chunk = _Chunk(connection, rules, now)

@@ -1,0 +1,130 @@
+"""Two runs' reminder planning and waiting-list detection overlapping, on PostgreSQL (SQLite
+has one writer: a second import or planner waits for the first), interleaved deterministically
+with threads and events.
+
+The outbox read while another worker's import is still open. An event's id is drawn when it is
+inserted, not when it commits, so an import that began first and commits last leaves an id below
+ones already readable. Two runs overlapping (two replicas, cron's `sync --once` beside `run`, two poll jobs of
+one `run`, a push beside a poll) made the consumers (reminder planning, the waiting list's freed
+slots) read past it and advance their offsets over it: the visit's messages were never planned.
+Import A pauses after writing its event, before its commit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from clinicsync.sync import quarantine
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.model.waitlist import FREED_SLOTS
+from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.store import Store
+from clinicsync.sync.waitlist.detect import detect
+from tests.sync.calendar.test_overlap import WAIT, Thread
+from tests.sync.reminders.conftest import SettingsMaker, appointment, put
+
+pytestmark = pytest.mark.postgres
+NOW = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
+START = datetime(2026, 3, 9, 15, 0, tzinfo=UTC)
+NO_QUIET = "quiet_hours: null\nagenda: {enabled: false}"
+
+
+@pytest.fixture(params=["postgres"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """These tests run on PostgreSQL only (see the module's docstring)."""
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def import_paused_before_commit(
+    monkeypatch: pytest.MonkeyPatch, store: Store, *appointments: Any, connector: str = "c1"
+) -> tuple[Thread, threading.Event]:
+    """Import A in a thread of its own, paused inside its transaction once its rows and events
+    are written (at the quarantine entries, which come after them); set the event to commit."""
+    reached, go = threading.Event(), threading.Event()
+    original = quarantine.record
+
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "A":
+            reached.set()
+            assert go.wait(WAIT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(quarantine, "record", paused)
+    run_a = Thread("A", lambda: put(store, *appointments, connector=connector))
+    run_a.start()
+    assert reached.wait(WAIT)
+    return run_a, go
+
+
+def waiting_or_done(store: Store, thread: threading.Thread) -> None:
+    """Until ``thread`` ends or waits for a lock another session holds (pg_locks)."""
+    deadline = time.monotonic() + WAIT
+    with store.engine.connect() as connection:
+        while thread.is_alive() and time.monotonic() < deadline:
+            waiting = connection.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar()
+            connection.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+
+
+def planned(store: Store) -> dict[str, set[str]]:
+    """Each appointment's external id -> the kinds planned for it."""
+    found: dict[str, set[str]] = {}
+    with store.engine.connect() as connection:
+        for key, kind in connection.execute(select(REMINDERS.c.key, REMINDERS.c.kind)):
+            found.setdefault(key.split(":", 1)[0], set()).add(kind)
+    return found
+
+
+def test_an_import_that_commits_after_a_later_one_is_planned(
+    store: Store, reminder_settings: SettingsMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = reminder_settings(NO_QUIET)
+    put(store, appointment("Z1", START, patient="P0"), connector="c0")  # the zone noted (A would hold its row)
+    plan(settings, store, NOW)
+    run_a, go = import_paused_before_commit(monkeypatch, store, appointment("A1", START), connector="c1")
+    put(store, appointment("B1", START, patient="P2"), connector="c2")  # B's import: a later event id, committed
+    run_b = Thread("B", lambda: plan(settings, store, NOW))  # B's planning, while A's import is open
+    run_b.start()
+    waiting_or_done(store, run_b)
+    go.set()
+    run_a.outcome()
+    run_b.outcome()
+    plan(settings, store, NOW)  # the next run
+    kinds = planned(store)
+    assert set(kinds) == {"a1", "a2", "a3"}, kinds  # main: no a2 (A1): its event read past, never planned
+    assert kinds["a2"] == {"confirmation", "reminder"}
+
+
+def test_a_cancellation_that_commits_after_a_later_import_frees_its_slot(
+    store: Store, reminder_settings: SettingsMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put(store, appointment("A1", START), connector="c1")
+    lead = START - START  # no lead time: any slot ahead is offered
+    with store.engine.begin() as connection:
+        detect(connection, NOW, lead)  # the waiting list has read the booking
+    run_a, go = import_paused_before_commit(
+        monkeypatch, store, appointment("A1", START, status="cancelled"), connector="c1"
+    )
+    put(store, appointment("B1", START, patient="P2"), connector="c2")
+
+    def waitlist_pass() -> None:
+        with store.engine.begin() as connection:
+            detect(connection, NOW, lead)
+
+    run_b = Thread("B", waitlist_pass)
+    run_b.start()
+    waiting_or_done(store, run_b)
+    go.set()
+    run_a.outcome()
+    run_b.outcome()
+    waitlist_pass()  # the next run
+    with store.engine.connect() as connection:
+        freed = connection.execute(select(FREED_SLOTS.c.appointment_id, FREED_SLOTS.c.freed_by)).all()
+    assert [tuple(row) for row in freed] == [(1, "source")]  # main: none, the cancellation was read past
