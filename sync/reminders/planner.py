@@ -664,6 +664,9 @@ def plan_agendas(connection: Connection, settings: Settings, now: datetime, repo
     agenda = settings.reminders.agenda
     if not agenda.enabled:
         return
+    # One planner at a time, as for the events (row lock / SQLite write lock): two runs that both
+    # read an agenda's key as not stored both inserted it, and the second's stage failed.
+    claim_offset(connection, CONSUMER)
     clinic_zone = settings.clinic.timezone
     today = now.astimezone(zone(clinic_zone)).date()
     rows: dict[str, tuple[Any, ...]] = {}

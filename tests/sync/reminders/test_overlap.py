@@ -7,7 +7,9 @@ inserted, not when it commits, so an import that began first and commits last le
 ones already readable. Two runs overlapping (two replicas, cron's `sync --once` beside `run`, two poll jobs of
 one `run`, a push beside a poll) made the consumers (reminder planning, the waiting list's freed
 slots) read past it and advance their offsets over it: the visit's messages were never planned.
-Import A pauses after writing its event, before its commit."""
+Import A pauses after writing its event, before its commit.
+
+Agendas: planned outside the outbox's offset, by a read of the stored keys and an insert."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from sqlalchemy import select, text
 from clinicsync.sync import quarantine
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.waitlist import FREED_SLOTS
+from clinicsync.sync.reminders import planner
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.store import Store
 from clinicsync.sync.waitlist.detect import detect
@@ -128,3 +131,40 @@ def test_a_cancellation_that_commits_after_a_later_import_frees_its_slot(
     with store.engine.connect() as connection:
         freed = connection.execute(select(FREED_SLOTS.c.appointment_id, FREED_SLOTS.c.freed_by)).all()
     assert [tuple(row) for row in freed] == [(1, "source")]  # main: none, the cancellation was read past
+
+
+def test_two_runs_plan_a_doctors_agenda_once_and_neither_fails(
+    store: Store, reminder_settings: SettingsMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run A has read which agendas are stored (none) when run B plans them; A then inserts the
+    same keys. Main: A's stage failed (IntegrityError: a unique key), run exit 1 and the
+    `stage.failed` alert for what was no fault."""
+    settings = reminder_settings("quiet_hours: null\nagenda: {enabled: true, at: '07:00'}")
+    now = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)  # 08:00 in New York
+    put(store, appointment("A1", datetime(2026, 6, 10, 18, 0, tzinfo=UTC)))
+    plan(settings, store, now)
+    with store.engine.begin() as connection:
+        connection.execute(REMINDERS.delete().where(REMINDERS.c.kind == "agenda"))  # before today's agendas
+    reached, go = threading.Event(), threading.Event()
+    original = planner._known_keys
+
+    def paused(connection: Any, keys: list[str]) -> set[str]:
+        known = original(connection, keys)
+        if threading.current_thread().name == "A":
+            reached.set()
+            assert go.wait(WAIT)
+        return known
+
+    monkeypatch.setattr(planner, "_known_keys", paused)
+    run_a = Thread("A", lambda: plan(settings, store, now))
+    run_a.start()
+    assert reached.wait(WAIT)
+    run_b = Thread("B", lambda: plan(settings, store, now))
+    run_b.start()
+    waiting_or_done(store, run_b)
+    go.set()
+    first, second = run_a.outcome(), run_b.outcome()  # main: A raised IntegrityError
+    assert first.planned + second.planned == 1
+    with store.engine.connect() as connection:
+        agendas = connection.execute(select(REMINDERS.c.key).where(REMINDERS.c.kind == "agenda")).scalars().all()
+    assert agendas == ["agenda:c1:D1:2026-06-10"]
