@@ -57,6 +57,11 @@ class WorkerLocked(RuntimeError):
             "one worker: stop the other one, or move the store to PostgreSQL (store.url) to run several.")
 
 
+class StageLockLost(RuntimeError):
+    """A stage's lock (:func:`stage_lock`) lost with its database session mid-stage: another run
+    may be in the stage now, so this one stops before its next write (the next run goes on)."""
+
+
 class HeldLock:
     """A lock this worker holds. ``lost()`` says whether it may have been taken from us."""
 

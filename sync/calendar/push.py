@@ -40,7 +40,7 @@ from clinicsync.sync.calendar.links import (
     remember_sources,
 )
 from clinicsync.sync.calendar.provider import PROVIDERS, CalendarProvider, Op, OpKind, Outcome, Target, built
-from clinicsync.sync.locks import BUSY, HeldLock, calendar_lock
+from clinicsync.sync.locks import BUSY, HeldLock, StageLockLost, calendar_lock
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
@@ -184,7 +184,7 @@ def _decide(desired: Desired, link: Link | None) -> OpKind | None:
     return None if link.pushed_hash == content.digest() else "patch"
 
 
-class CalendarLockLost(RuntimeError):
+class CalendarLockLost(StageLockLost):
     """The calendar lock's database session dropped during the stage: another run may be in
     the stage now, so this one stops before its next round (the next run goes on)."""
 

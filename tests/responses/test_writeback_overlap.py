@@ -6,22 +6,27 @@ and a patient's later answer is never overwritten by an earlier one written late
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import WritebackAction
 from clinicsync.connectors.csv_drop import CsvDropConnector
+from clinicsync.sync.locks import StageLockLost
 from clinicsync.sync.model.responses import WRITEBACKS
+from clinicsync.sync.responses import writeback as writeback_module
 from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.responses.writeback import process_writebacks
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
+from tests.conftest import POSTGRES_URL
 from tests.responses.test_writeback import csv_clinic, writebacks
 from tests.sync.calendar.test_overlap import WAIT, Thread
 
@@ -110,3 +115,31 @@ def test_a_later_answer_is_not_overwritten_by_an_earlier_one_written_late(
     assert lines(export)[-1] == "declined"  # main: "accepted" (A's yes after B's cancellation)
     assert lines(export) == ["accepted", "declined"]
     assert [r.status for r in writebacks(store)] == ["done", "done"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_a_write_back_whose_lock_session_died_stops_before_its_next_write(
+    clinic: tuple[Settings, Path], store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock's PostgreSQL session ends mid-stage (a network blip, a restart): another run may
+    take the stage, so this one writes nothing more; the next run writes it."""
+    settings, export = clinic
+    assert handle_reply(settings, store, "sms", PHONE, "yes", "SM1").outcome == "applied"
+    held_lock = writeback_module.stage_lock
+
+    @contextlib.contextmanager
+    def dying(engine: Any, stage: str) -> Iterator[Any]:
+        with held_lock(engine, stage) as held:
+            pid = held.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()  # type: ignore[union-attr]
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            yield held
+
+    monkeypatch.setattr(writeback_module, "stage_lock", dying)
+    with pytest.raises(StageLockLost):
+        process_writebacks(settings, store, utcnow())
+    assert not export.exists()  # main: written with no lock held
+    monkeypatch.setattr(writeback_module, "stage_lock", held_lock)
+    assert process_writebacks(settings, store, utcnow())["done"] == 1
+    assert lines(export) == ["accepted"]
