@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy import Connection, func, select, update
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.db import insert_ignoring_duplicates
+from clinicsync.sync.db import insert_ignoring_duplicates, is_rehearsal
 from clinicsync.sync.locks import advisory_key
 from clinicsync.sync.model import Event, EventConsumer
 
@@ -65,7 +65,8 @@ def writing_events(connection: Connection) -> None:
     """On PostgreSQL, before a transaction's first event: the writers' shared lock, held until it
     ends (writers never wait for one another, only a consumer's :func:`settled` for them). Once
     per transaction: a push took it already in its BEGIN's message (:func:`took_writers_lock`)."""
-    if connection.dialect.name == "postgresql" and connection.get_transaction() not in _HOLDING:
+    if (connection.dialect.name == "postgresql" and connection.get_transaction() not in _HOLDING
+            and not is_rehearsal(connection.engine)):
         connection.exec_driver_sql(WRITING_EVENTS)
 
 
@@ -80,8 +81,10 @@ def settled(connection: Connection) -> int | None:
     """The newest event id below which every event is committed (None: any, on SQLite and MySQL):
     read on a connection of its own while it holds the writers' lock exclusively, so after every
     writer that drew an id before it has committed (or rolled back), and before any other draws
-    one. Waits up to SETTLE_WAIT for them."""
-    if connection.dialect.name != "postgresql":
+    one. Waits up to SETTLE_WAIT for them. A dry run (sync.db.make_rehearsal_engine) neither
+    takes nor waits for the lock: it commits nothing, and would hold it to its end (its one
+    transaction), the service's imports or consumers waiting behind it."""
+    if connection.dialect.name != "postgresql" or is_rehearsal(connection.engine):
         return None
     with connection.engine.connect() as barrier:
         barrier.exec_driver_sql(f"SET LOCAL lock_timeout = '{SETTLE_WAIT}'")

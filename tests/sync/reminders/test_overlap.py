@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import select, text
 
 from clinicsync.sync import quarantine
+from clinicsync.sync.db import discard_rehearsal, make_rehearsal_engine
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.waitlist import FREED_SLOTS
 from clinicsync.sync.reminders import planner
@@ -168,3 +169,24 @@ def test_two_runs_plan_a_doctors_agenda_once_and_neither_fails(
     with store.engine.connect() as connection:
         agendas = connection.execute(select(REMINDERS.c.key).where(REMINDERS.c.kind == "agenda")).scalars().all()
     assert agendas == ["agenda:c1:D1:2026-06-10"]
+
+
+def test_a_dry_run_holds_no_outbox_lock(store: Store, reminder_settings: SettingsMaker) -> None:
+    """A dry run's one transaction is never committed: it takes no writers' lock (it would hold
+    it to its end, the service's planners waiting behind it) and waits for none."""
+    settings = reminder_settings(NO_QUIET)
+    engine = make_rehearsal_engine(store.engine.url.render_as_string(hide_password=False))
+    try:
+        rehearsal = Store(engine)
+        put(rehearsal, appointment("A1", START))
+        assert plan(settings, rehearsal, NOW).planned == 4  # its own events, read in its own transaction
+        with engine.connect() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with store.engine.connect() as other:
+            held = other.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = :pid"), {"pid": pid}
+            ).scalar()
+        assert held == 0
+    finally:
+        discard_rehearsal(engine)
+    assert planned(store) == {}
