@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,37 +45,56 @@ def store_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+PAUSE = 6 * WAIT  # how long A waits inside its transaction for B (B's wait is seen in pg_locks first)
+
+
+class PausedA:
+    """Run A's call of ``owner.name`` (its first argument a connection) waits there, inside
+    A's transaction, until :meth:`go`; ``pid`` is A's backend."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
+        self.reached, self.going, self.pid = threading.Event(), threading.Event(), 0
+        original = getattr(owner, name)
+
+        def paused(connection: Any, *args: Any, **kwargs: Any) -> Any:
+            found = original(connection, *args, **kwargs)
+            if threading.current_thread().name == "A":
+                self.pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+                self.reached.set()
+                assert self.going.wait(PAUSE)
+            return found
+
+        monkeypatch.setattr(owner, name, paused)
+
+    def start(self, work: Callable[[], Any]) -> Thread:
+        run_a = Thread("A", work)
+        run_a.start()
+        assert self.reached.wait(WAIT)
+        return run_a
+
+    def go_once_waited_for(self, store: Store, thread: threading.Thread) -> None:
+        """Let A go on once ``thread`` waits for a lock A holds (pg_locks), or has ended."""
+        deadline = time.monotonic() + PAUSE - WAIT
+        with store.engine.connect() as connection:
+            while thread.is_alive() and time.monotonic() < deadline:
+                waiting = connection.execute(
+                    text("SELECT count(*) FROM pg_locks WHERE NOT granted AND :pid = ANY(pg_blocking_pids(pid))"),
+                    {"pid": self.pid},
+                ).scalar()
+                connection.rollback()
+                if waiting:
+                    break
+                time.sleep(0.02)
+        self.going.set()
+
+
 def import_paused_before_commit(
     monkeypatch: pytest.MonkeyPatch, store: Store, *appointments: Any, connector: str = "c1"
-) -> tuple[Thread, threading.Event]:
+) -> tuple[Thread, PausedA]:
     """Import A in a thread of its own, paused inside its transaction once its rows and events
-    are written (at the quarantine entries, which come after them); set the event to commit."""
-    reached, go = threading.Event(), threading.Event()
-    original = quarantine.record
-
-    def paused(*args: Any, **kwargs: Any) -> Any:
-        if threading.current_thread().name == "A":
-            reached.set()
-            assert go.wait(WAIT)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(quarantine, "record", paused)
-    run_a = Thread("A", lambda: put(store, *appointments, connector=connector))
-    run_a.start()
-    assert reached.wait(WAIT)
-    return run_a, go
-
-
-def waiting_or_done(store: Store, thread: threading.Thread) -> None:
-    """Until ``thread`` ends or waits for a lock another session holds (pg_locks)."""
-    deadline = time.monotonic() + WAIT
-    with store.engine.connect() as connection:
-        while thread.is_alive() and time.monotonic() < deadline:
-            waiting = connection.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar()
-            connection.rollback()
-            if waiting:
-                return
-            time.sleep(0.02)
+    are written (at the quarantine entries, which come after them)."""
+    paused = PausedA(monkeypatch, quarantine, "record")
+    return paused.start(lambda: put(store, *appointments, connector=connector)), paused
 
 
 def planned(store: Store) -> dict[str, set[str]]:
@@ -92,12 +112,11 @@ def test_an_import_that_commits_after_a_later_one_is_planned(
     settings = reminder_settings(NO_QUIET)
     put(store, appointment("Z1", START, patient="P0"), connector="c0")  # the zone noted (A would hold its row)
     plan(settings, store, NOW)
-    run_a, go = import_paused_before_commit(monkeypatch, store, appointment("A1", START), connector="c1")
+    run_a, paused = import_paused_before_commit(monkeypatch, store, appointment("A1", START), connector="c1")
     put(store, appointment("B1", START, patient="P2"), connector="c2")  # B's import: a later event id, committed
     run_b = Thread("B", lambda: plan(settings, store, NOW))  # B's planning, while A's import is open
     run_b.start()
-    waiting_or_done(store, run_b)
-    go.set()
+    paused.go_once_waited_for(store, run_b)
     run_a.outcome()
     run_b.outcome()
     plan(settings, store, NOW)  # the next run
@@ -113,7 +132,7 @@ def test_a_cancellation_that_commits_after_a_later_import_frees_its_slot(
     lead = START - START  # no lead time: any slot ahead is offered
     with store.engine.begin() as connection:
         detect(connection, NOW, lead)  # the waiting list has read the booking
-    run_a, go = import_paused_before_commit(
+    run_a, paused = import_paused_before_commit(
         monkeypatch, store, appointment("A1", START, status="cancelled"), connector="c1"
     )
     put(store, appointment("B1", START, patient="P2"), connector="c2")
@@ -124,8 +143,7 @@ def test_a_cancellation_that_commits_after_a_later_import_frees_its_slot(
 
     run_b = Thread("B", waitlist_pass)
     run_b.start()
-    waiting_or_done(store, run_b)
-    go.set()
+    paused.go_once_waited_for(store, run_b)
     run_a.outcome()
     run_b.outcome()
     waitlist_pass()  # the next run
@@ -146,24 +164,11 @@ def test_two_runs_plan_a_doctors_agenda_once_and_neither_fails(
     plan(settings, store, now)
     with store.engine.begin() as connection:
         connection.execute(REMINDERS.delete().where(REMINDERS.c.kind == "agenda"))  # before today's agendas
-    reached, go = threading.Event(), threading.Event()
-    original = planner._known_keys
-
-    def paused(connection: Any, keys: list[str]) -> set[str]:
-        known = original(connection, keys)
-        if threading.current_thread().name == "A":
-            reached.set()
-            assert go.wait(WAIT)
-        return known
-
-    monkeypatch.setattr(planner, "_known_keys", paused)
-    run_a = Thread("A", lambda: plan(settings, store, now))
-    run_a.start()
-    assert reached.wait(WAIT)
+    paused = PausedA(monkeypatch, planner, "_known_keys")
+    run_a = paused.start(lambda: plan(settings, store, now))
     run_b = Thread("B", lambda: plan(settings, store, now))
     run_b.start()
-    waiting_or_done(store, run_b)
-    go.set()
+    paused.go_once_waited_for(store, run_b)
     first, second = run_a.outcome(), run_b.outcome()  # main: A raised IntegrityError
     assert first.planned + second.planned == 1
     with store.engine.connect() as connection:
