@@ -312,11 +312,20 @@ def make_rehearsal_engine(url: str) -> Engine:
     dialect.do_rollback = lambda _dbapi_connection: None
     dialect.set_isolation_level = lambda _dbapi_connection, _level: None
     dialect.reset_isolation_level = lambda _dbapi_connection: None
+    _REHEARSALS.add(engine)
     raw = engine.raw_connection()
     if parsed.get_backend_name() == "sqlite":  # one transaction from here on (pysqlite would not open one for reads)
         raw.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
     raw.close()
     return engine
+
+
+_REHEARSALS: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def is_rehearsal(engine: Engine) -> bool:
+    """A dry run's engine (:func:`make_rehearsal_engine`): nothing it writes is ever committed."""
+    return engine in _REHEARSALS
 
 
 def discard_rehearsal(engine: Engine) -> None:

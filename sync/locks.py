@@ -1,5 +1,6 @@
 """Who may do what when several workers share one store: one poller per connector, one
-calendar stage at a time, one migrator per database, one `run` worker per SQLite file.
+calendar stage and one write-back stage at a time, one migrator per database, one `run`
+worker per SQLite file.
 
 Built on the database's own locks, never on a home-made coordinator: PostgreSQL session
 advisory locks (held on a dedicated connection, so a worker that dies releases them with
@@ -41,6 +42,7 @@ _MEMORY_LOCKS: dict[tuple[str, ...], _Shared] = {}
 _LANES: dict[str, threading.Lock] = {}
 _REGISTRY_GUARD = threading.Lock()
 _FILE_WAIT_STEP = 0.05
+BUSY = "busy"  # a stage's count in its run's report when another worker holds its stage_lock
 
 
 class LockTimeout(RuntimeError):
@@ -56,6 +58,11 @@ class WorkerLocked(RuntimeError):
         super().__init__(
             f"another `clinicsync run`{who} is already using the SQLite store {database}. SQLite supports "
             "one worker: stop the other one, or move the store to PostgreSQL (store.url) to run several.")
+
+
+class StageLockLost(RuntimeError):
+    """A stage's lock (:func:`stage_lock`) lost with its database session mid-stage: another run
+    may be in the stage now, so this one stops before its next write (the next run goes on)."""
 
 
 class HeldLock:
@@ -135,24 +142,33 @@ CALENDAR = ("stage", "calendar")
 
 
 @contextlib.contextmanager
-def calendar_lock(engine: Engine) -> Iterator[HeldLock | None]:
-    """One worker runs the calendar stage at a time (sync/calendar/push.py): two runs that
-    overlap (cron's `sync --once` while a long one still runs, a CronJob with concurrencyPolicy
-    Allow, the `run` service and a manual `sync --once`) would otherwise push the same changes
-    twice and write a doctor's .ics file from an older view over a newer one. One lock for the
-    whole stage, not one per calendar: it reads every calendar's links in pages and retires the
-    events of a provider no longer used, whatever the doctor. The others skip it, never wait.
+def stage_lock(engine: Engine, stage: str) -> Iterator[HeldLock | None]:
+    """One worker runs the post-sync stage ``stage`` at a time, for the stages that write to the
+    world outside the store from rows they read first (a calendar, a source's write-back): two
+    runs that overlap (cron's `sync --once` while a long one still runs, a CronJob with
+    concurrencyPolicy Allow, the `run` service and a manual `sync --once`, two replicas, two
+    poll jobs of one `run` on PostgreSQL) would otherwise both act on what both read. The others
+    skip the stage, never wait: the holder does what is due, the next run anything newer.
 
     Its holder (host, pid, command, since when) is written to the store once the lock is taken
     and deleted when it is released (``lock_holder``), so `status` in any process names a worker
     hung inside the stage (sync/stalls.py); a holder that died leaves its row, not its lock."""
-    with try_lock(engine, *CALENDAR) as held:
-        holder = _note_holder(engine, CALENDAR) if held is not None else None
+    name = ("stage", stage)
+    with try_lock(engine, *name) as held:
+        holder = _note_holder(engine, name) if held is not None else None
         try:
             yield held
         finally:
             if holder is not None:
                 _forget_holder(engine, holder)
+
+
+def calendar_lock(engine: Engine) -> contextlib.AbstractContextManager[HeldLock | None]:
+    """The calendar stage's :func:`stage_lock` (sync/calendar/push.py): without it two runs
+    pushed the same changes twice and wrote a doctor's .ics file from an older view over a
+    newer one. One lock for the whole stage, not one per calendar: it reads every calendar's
+    links in pages and retires the events of a provider no longer used, whatever the doctor."""
+    return stage_lock(engine, CALENDAR[1])
 
 
 def this_command() -> str:

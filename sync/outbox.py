@@ -1,21 +1,41 @@
-"""Reading the event outbox: each consumer (calendar, planner, …) keeps its own offset,
-advanced in the same transaction as the work the events caused."""
+"""Reading the event outbox: each consumer (reminder planner, waiting list, …) keeps its own
+offset, advanced in the same transaction as the work the events caused.
+
+An event's id is drawn when it is inserted, not when its transaction commits: on PostgreSQL an
+import that began first and commits last leaves an id below ids already readable, and a
+consumer that read past it would advance its offset over it for good (two runs overlapping:
+two replicas, cron's `sync --once` beside `run`, two poll jobs of one `run`, a push beside a
+poll). So every transaction that writes events holds a shared advisory lock from before its
+first event until it ends (:func:`writing_events`; a push takes it in the message that begins
+its transaction, sync/push.py), and a consumer reads only up to :func:`settled`: the newest id
+read while holding that lock exclusively, when no writer is between its insert and its
+commit. SQLite has one writer at a time: ids commit in order there."""
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.db import insert_ignoring_duplicates
+from clinicsync.sync.db import insert_ignoring_duplicates, is_rehearsal
+from clinicsync.sync.locks import advisory_key
 from clinicsync.sync.model import Event, EventConsumer
 
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 CONSUMERS = EventConsumer.__table__  # type: ignore[attr-defined]
+# The outbox writers' lock. PostgreSQL's advisory locks are per database, so deployments in two
+# schemas of one database share it: a consumer then also waits for the other's writers to commit.
+WRITERS_KEY = advisory_key("outbox", "writers")
+WRITING_EVENTS = f"SELECT pg_advisory_xact_lock_shared({WRITERS_KEY:d})"
+# How long a consumer waits for the imports writing events now to commit: longer means a writer
+# stuck inside its transaction, and the consumer's stage fails (saying so) rather than wait on.
+SETTLE_WAIT = "60s"
+_HOLDING: weakref.WeakSet[Any] = weakref.WeakSet()  # transactions that took the writers' lock in their BEGIN
 
 
 @dataclass(frozen=True)
@@ -41,9 +61,45 @@ def claim_offset(connection: Connection, consumer: str) -> int:
     return int(offset)
 
 
-def read_events(connection: Connection, after: int, limit: int = 1000) -> list[OutboxEvent]:
-    rows = connection.execute(
-        select(EVENTS).where(EVENTS.c.id > after).order_by(EVENTS.c.id).limit(limit)).all()
+def writing_events(connection: Connection) -> None:
+    """On PostgreSQL, before a transaction's first event: the writers' shared lock, held until it
+    ends (writers never wait for one another, only a consumer's :func:`settled` for them). Once
+    per transaction: a push took it already in its BEGIN's message (:func:`took_writers_lock`)."""
+    if (connection.dialect.name == "postgresql" and connection.get_transaction() not in _HOLDING
+            and not is_rehearsal(connection.engine)):
+        connection.exec_driver_sql(WRITING_EVENTS)
+
+
+def took_writers_lock(connection: Connection) -> None:
+    """The caller sent WRITING_EVENTS itself in this transaction (with other statements)."""
+    transaction = connection.get_transaction()
+    if transaction is not None:
+        _HOLDING.add(transaction)
+
+
+def settled(connection: Connection) -> int | None:
+    """The newest event id below which every event is committed (None: any, on SQLite and MySQL):
+    read on a connection of its own while it holds the writers' lock exclusively, so after every
+    writer that drew an id before it has committed (or rolled back), and before any other draws
+    one. Waits up to SETTLE_WAIT for them. A dry run (sync.db.make_rehearsal_engine) neither
+    takes nor waits for the lock: it commits nothing, and would hold it to its end (its one
+    transaction), the service's imports or consumers waiting behind it."""
+    if connection.dialect.name != "postgresql" or is_rehearsal(connection.engine):
+        return None
+    with connection.engine.connect() as barrier:
+        barrier.exec_driver_sql(f"SET LOCAL lock_timeout = '{SETTLE_WAIT}'")
+        barrier.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITERS_KEY:d})")
+        newest = barrier.execute(select(func.max(EVENTS.c.id))).scalar()
+        barrier.rollback()  # the lock goes with the transaction
+    return int(newest or 0)
+
+
+def read_events(connection: Connection, after: int, limit: int = 1000, upto: int | None = None) -> list[OutboxEvent]:
+    """The events after ``after``, oldest first, up to ``upto`` (:func:`settled`) when given."""
+    query = select(EVENTS).where(EVENTS.c.id > after)
+    if upto is not None:
+        query = query.where(EVENTS.c.id <= upto)
+    rows = connection.execute(query.order_by(EVENTS.c.id).limit(limit)).all()
     return [OutboxEvent(r.id, r.appointment_id, r.kind, r.version, orjson.loads(r.payload), r.created_at)
             for r in rows]
 

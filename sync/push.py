@@ -57,6 +57,7 @@ from clinicsync.sync.locks import LockTimeout, advisory_key, sqlite_file
 from clinicsync.sync.model import Appointment, Patient, Practitioner, SyncRun
 from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.orphans import RECENT, first_run_refusal, recent_window
+from clinicsync.sync.outbox import WRITING_EVENTS, took_writers_lock
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import STORED_GO_LIVE, Counts, FoldedRead, Mapped, QuarantineEntry, Store
 
@@ -320,10 +321,11 @@ def _locked(engine: Engine, connector: str, keys: Sequence[str], within: Within 
             # ~30-60 us more). The keys are integers: literal, so the message takes no parameters.
             # Before them, the push's plans: cached per connection, kept to what a plan for the values
             # would be (sync/db.py ``push_plans``).
-            if keys:
+            if keys:  # then the outbox writers' lock (sync/outbox.py), as every transaction writing events
                 begin_first(connection, ";".join(
-                    f"SELECT pg_advisory_xact_lock({advisory_key('push', connector, key):d})" for key in keys),
-                    cached_plans=True).close()
+                    [*(f"SELECT pg_advisory_xact_lock({advisory_key('push', connector, key):d})" for key in keys),
+                     WRITING_EVENTS]), cached_plans=True).close()
+                took_writers_lock(connection)
         elif not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
             at_cursor(connection, "BEGIN IMMEDIATE").close()  # SQLite: the write lock before the first read
         return within(connection) if within is not None else None

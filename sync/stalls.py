@@ -292,22 +292,30 @@ def stage_holders(connection: Connection, now: datetime) -> dict[str, tuple[Any,
     """Per stage whose lock a worker holds now: its holder's row (host, pid, command, since) and
     for how many seconds. A row whose lock is free is a holder that died (the database ended its
     session, the kernel dropped its file lock): not counted; the next holder writes over it."""
-    row = holder_of(connection, *CALENDAR)
-    if row is None or lock_held(connection.engine, *CALENDAR) is False:  # unknown (no /proc/locks): the row tells
-        return {}
-    return {CALENDAR[-1]: (row, max(0.0, (now - row.since).total_seconds()))}
+    out = {}
+    for stage in LOCKED_STAGES:
+        row = holder_of(connection, "stage", stage)
+        if row is None or lock_held(connection.engine, "stage", stage) is False:  # None (no /proc/locks): the row tells
+            continue
+        out[stage] = (row, max(0.0, (now - row.since).total_seconds()))
+    return out
+
+
+# The stages one worker runs at a time (locks.stage_lock), and what waits while one is hung.
+LOCKED_STAGES = {CALENDAR[-1]: "doctors' calendars do not change (a cancelled visit stays booked)",
+                 "writeback": "patients' answers are not written back to their sources"}
 
 
 def hung_detail(stage: str, row: Any, seconds: float, setting: str) -> str:
     """What a hung stage's holder is and what to do, for `status`, the page and the log."""
     return (f"one worker has held the {stage} stage for {_minutes(seconds)} (since {iso_z(row.since)}), longer than "
             f"calendar.stage_hung_after ({setting}): pid {row.pid} on host {row.host} ({row.command}). Every other "
-            "run skips the stage meanwhile (\"busy\"), so doctors' calendars do not change (a cancelled visit stays "
-            f"booked). On {row.host}: `ps -o pid,stat,etime,args -p {row.pid}`; state T (stopped, SIGSTOP or "
+            f"run skips the stage meanwhile (\"busy\"), so {LOCKED_STAGES.get(stage, 'its work waits')}. "
+            f"On {row.host}: `ps -o pid,stat,etime,args -p {row.pid}`; state T (stopped, SIGSTOP or "
             f"ctrl-Z): `kill -CONT {row.pid}`; D (blocked in a write: an NFS mount not answering): bring the mount "
             f"back; otherwise (a call that never returns): `kill {row.pid}`, then `kill -9 {row.pid}`. Once the "
             "process is gone its lock is released on its own (the database ends its session, the kernel its file "
-            "lock) and the next run pushes what waits")
+            "lock) and the next run does what waits")
 
 
 def _hung_stages(connection: Connection, settings: Settings, now: datetime) -> list[Stall]:

@@ -63,6 +63,7 @@ from clinicsync.sync.model import (
 )
 from clinicsync.sync.model.housekeeping import HOUSEKEEPING
 from clinicsync.sync.model.tombstones import TOMBSTONES
+from clinicsync.sync.outbox import writing_events
 from clinicsync.sync.quarantine import QuarantineEntry
 from clinicsync.sync.settings import StoreSettings
 from clinicsync.sync.zonerules import Rules, note_zones, previous_rules, remapped_unchanged
@@ -1323,6 +1324,7 @@ class Store:
                  orjson.dumps({**change.payload, **marks}).decode() if change.payload
                  else early if appointment_id in recorded and change.kind == "created" else bare, stamp)
                 for appointment_id, change, version in changes]
+            writing_events(connection)  # before the first id is drawn (sync/outbox.py)
             if bound and len(events) == 1:  # a push's one event: its INSERT built once, at the driver
                 at_cursor(connection, _one_event_insert(connection), events[0]).close()
             else:
@@ -1429,6 +1431,7 @@ class Store:
                     source_updated_at=bindparam("source_updated_at"), updated_at=bindparam("deleted_at"),
                     source_fingerprint=None),
             [{**target, "deleted_at": now} for target in targets])
+        writing_events(connection)
         connection.execute(insert(EVENTS), [
             {"appointment_id": target["_id"], "kind": "deleted", "version": target["version"],
              "payload": orjson.dumps(marks).decode(), "created_at": now} for target in targets])

@@ -44,7 +44,7 @@ from clinicsync.sync.db import insert_ignoring_duplicates
 from clinicsync.sync.locks import try_lock
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.zonerules import ZoneRules
-from clinicsync.sync.outbox import EVENTS
+from clinicsync.sync.outbox import EVENTS, writing_events
 from clinicsync.sync.tables import HasEngine
 
 log = structlog.get_logger("clinicsync.zonerules")
@@ -232,6 +232,7 @@ def _correct(connection: Connection, zone_name: str, old: Rules, now: datetime) 
         if written.rowcount is not None and 0 <= written.rowcount < len(updates):
             events = _still_as_read(connection, events, updates)
         if events:
+            writing_events(connection)  # before the first id is drawn (sync/outbox.py)
             connection.execute(insert(EVENTS), events)
         done.corrected = len(events)
     return done

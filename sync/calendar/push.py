@@ -40,7 +40,7 @@ from clinicsync.sync.calendar.links import (
     remember_sources,
 )
 from clinicsync.sync.calendar.provider import PROVIDERS, CalendarProvider, Op, OpKind, Outcome, Target, built
-from clinicsync.sync.locks import CALENDAR, HeldLock, calendar_lock, who_holds
+from clinicsync.sync.locks import BUSY, CALENDAR, HeldLock, StageLockLost, calendar_lock, who_holds
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
@@ -184,7 +184,7 @@ def _decide(desired: Desired, link: Link | None) -> OpKind | None:
     return None if link.pushed_hash == content.digest() else "patch"
 
 
-class CalendarLockLost(RuntimeError):
+class CalendarLockLost(StageLockLost):
     """The calendar lock's database session dropped during the stage: another run may be in
     the stage now, so this one stops before its next round (the next run goes on)."""
 
@@ -525,7 +525,6 @@ def _retiring_provider(settings: CalendarSettings, name: str, engine: Engine) ->
     return build_provider(settings.model_copy(update={"provider": name}), engine)
 
 
-BUSY = "busy"  # the stage's count when another worker ran it (calendar_lock)
 
 
 def calendar_stage(settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> dict[str, int]:

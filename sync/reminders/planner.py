@@ -39,7 +39,7 @@ from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.bulk import bind_column, quoted, utc_time_table
 from clinicsync.sync.model import Appointment, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.outbox import EVENTS, advance, claim_offset
+from clinicsync.sync.outbox import EVENTS, advance, claim_offset, settled
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.rows import PlanEvent, event_time, read_appointments, read_events, read_planned
 from clinicsync.sync.reminders.timing import Fields, Placer, Step, place, steps, wall_clock
@@ -665,6 +665,9 @@ def plan_agendas(connection: Connection, settings: Settings, now: datetime, repo
     agenda = settings.reminders.agenda
     if not agenda.enabled:
         return
+    # One planner at a time, as for the events (row lock / SQLite write lock): two runs that both
+    # read an agenda's key as not stored both inserted it, and the second's stage failed.
+    claim_offset(connection, CONSUMER)
     clinic_zone = settings.clinic.timezone
     today = now.astimezone(zone(clinic_zone)).date()
     rows: dict[str, tuple[Any, ...]] = {}
@@ -700,7 +703,8 @@ def plan_events(settings: Settings, store: Store, now: datetime, report: PlanRep
             offset = claim_offset(connection, CONSUMER)
             if total is None:
                 total = max(0, (connection.execute(select(func.max(EVENTS.c.id))).scalar() or 0) - offset)
-            events = read_events(connection, offset, READ_LIMIT)  # what planning reads of them
+            # Not past an event another worker's import has yet to commit (sync/outbox.py).
+            events = read_events(connection, offset, READ_LIMIT, settled(connection))
             if not events:
                 break
             chunk = _Chunk(connection, rules, now)

@@ -84,15 +84,17 @@ _AS_TEXT = Table(APPOINTMENTS.name, MetaData(), *(
     Column(column.name, Text() if at in _TIMES else column.type) for at, column in enumerate(PLANNED_FROM)))
 
 
-def read_events(connection: Connection, after: int, limit: int) -> list[PlanEvent]:
-    """The outbox's events after ``after``, oldest first (what sync.outbox.read_events reads),
-    as the driver's tuples: no column here has a result processor (the payload is text)."""
+def read_events(connection: Connection, after: int, limit: int, upto: int | None = None) -> list[PlanEvent]:
+    """The outbox's events after ``after``, oldest first, up to ``upto`` when given (what
+    sync.outbox.read_events reads), as the driver's tuples: no column here has a result
+    processor (the payload is text)."""
     c = EVENTS.c
     columns = (c.id, c.appointment_id, c.kind, c.payload, c.created_at)
+    at, mark = quoted(connection, c.id.name), placeholder(connection)
+    until = f" AND {at} <= {mark}" if upto is not None else ""
     sql = (f"SELECT {', '.join(quoted(connection, col.name) for col in columns)} "
-           f"FROM {quoted(connection, EVENTS.name)} WHERE {quoted(connection, c.id.name)} > {placeholder(connection)} "
-           f"ORDER BY {quoted(connection, c.id.name)} LIMIT {int(limit)}")
-    result = connection.exec_driver_sql(sql, (after,))
+           f"FROM {quoted(connection, EVENTS.name)} WHERE {at} > {mark}{until} ORDER BY {at} LIMIT {int(limit)}")
+    result = connection.exec_driver_sql(sql, (after,) if upto is None else (after, upto))
     try:
         found = result.cursor.fetchall() if result.cursor is not None else []
     finally:

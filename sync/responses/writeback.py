@@ -18,6 +18,7 @@ from clinicsync.common.timeutil import parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Connector, WritebackAction, WritebackUnsupported
 from clinicsync.connectors.registry import build_connector
+from clinicsync.sync.locks import BUSY, HeldLock, StageLockLost, stage_lock
 from clinicsync.sync.model.responses import WRITEBACKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.txn import writer
@@ -39,9 +40,22 @@ def backoff(settings: Settings, attempts: int) -> Any:
 
 
 def process_writebacks(settings: Settings, store: Store, now: datetime | None = None) -> dict[str, int]:
-    """Try every due write-back once; returns counts of what happened."""
-    now = now or utcnow()
+    """Try every due write-back once; returns counts of what happened. Under the stage's lock
+    (sync/locks.py ``stage_lock``): the rows are read, then written to their sources outside
+    any transaction, so two runs overlapping wrote each answer twice (a CSV responses file got
+    two lines) and an earlier answer could land after the later one that superseded it. A run
+    that finds the stage held skips it (``busy``); the holder writes what is due, and stops
+    (:class:`StageLockLost`) if the lock's database session drops meanwhile."""
     report = {"done": 0, "retrying": 0, "unsupported": 0, "superseded": 0, "set_aside": 0}
+    with stage_lock(store.engine, STAGE) as held:
+        if held is None:
+            log.info("responses.writeback_skipped", reason="another worker is running the write-back stage")
+            return {**report, BUSY: 1}
+        return _write_due(settings, store, now or utcnow(), report, held)
+
+
+def _write_due(settings: Settings, store: Store, now: datetime, report: dict[str, int],
+               held: HeldLock) -> dict[str, int]:
     with writer(store.engine) as connection:
         retried = [int(r.item.split(":", 1)[1]) for r in take_retries(connection, STAGE, now)]
         if retried:  # staff fixed what made them fail: due again now
@@ -62,6 +76,10 @@ def process_writebacks(settings: Settings, store: Store, now: datetime | None = 
     connectors: dict[str, Connector] = {}
     try:
         for row in due:  # one that cannot be handled is set aside; the others go on
+            if held.lost():  # its session dropped: another run may be writing now
+                raise StageLockLost("the write-back stage lost its lock (its database connection dropped): "
+                                    "stopped before its next write; the next run goes on")
+
             def handle(row: Any = row) -> None:
                 outcome, error = _write(row, configs, connectors)
                 values: dict[str, Any] = {"last_error": error}

@@ -30,7 +30,7 @@ from clinicsync.sync.db import insert_ignoring_duplicates
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.desk import DESK_ACTIONS
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_OFFERS
-from clinicsync.sync.outbox import advance, claim_offset, read_events
+from clinicsync.sync.outbox import advance, claim_offset, read_events, settled
 from clinicsync.sync.tables import WAITLIST_CONSUMER
 
 A = Appointment.__table__  # type: ignore[attr-defined]
@@ -100,8 +100,9 @@ def _free(connection: Connection, appointment: Any, freed_by: str, now: datetime
 def from_events(connection: Connection, now: datetime, lead: timedelta, report: DetectReport) -> None:
     """The source's cancels and deletes since the consumer's offset; the offset advances here."""
     offset = claim_offset(connection, CONSUMER)
+    upto = settled(connection)  # not past an event another worker's import has yet to commit
     while True:
-        events = read_events(connection, offset)
+        events = read_events(connection, offset, upto=upto)
         if not events:
             return
         wanted = {e.appointment_id: FREED_BY_EVENT[e.kind] for e in events if e.kind in FREED_BY_EVENT}

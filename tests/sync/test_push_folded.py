@@ -127,14 +127,15 @@ def test_a_new_or_changed_appointments_push_writes_in_one_statement(settings: Se
                  lambda _c, _cu, statement, *_: statements.append(
                      "+".join(part.split()[0].upper() for part in statement.split(";"))))
     assert receiver.receive(booking("N1"), "push:0", quarantine_bad=True).outcome == "created"
-    # BEGIN with the push's plans and its turn, the one read, and the patient, appointment, event and run in
-    # one statement. The source's first push (it holds no visit yet) also reads the sources the store
-    # holds (sync/orphans.py: no orphan, so it is stored); a source with a visit never does.
-    assert statements == ["BEGIN+SET+SET+SELECT", "SELECT", "WITH", "WITH"]
+    # BEGIN with the push's plans, its turn and the outbox writers' lock (sync/outbox.py), the one read,
+    # and the patient, appointment, event and run in one statement. The source's first push (it holds
+    # no visit yet) also reads the sources the store holds (sync/orphans.py: no orphan, so it is
+    # stored); a source with a visit never does.
+    assert statements == ["BEGIN+SET+SET+SELECT+SELECT", "SELECT", "WITH", "WITH"]
     statements.clear()  # moved: the stored row read, then the UPDATE, the answer's reset, its event and the run
     assert receiver.receive(booking("N1", start="2030-03-12T11:00:00"), "push:1",
                             quarantine_bad=True).outcome == "rescheduled"
-    assert statements == ["BEGIN+SET+SET+SELECT", "SELECT", "SELECT", "WITH"]
+    assert statements == ["BEGIN+SET+SET+SELECT+SELECT", "SELECT", "SELECT", "WITH"]
     rows = _all_rows(store, "folded")
     assert len(rows["patient"]) == 1 and len(rows["appointment"]) == 1 and len(rows["event"]) == 2
     assert [run[0] for run in rows["syncrun"]] == ["ok", "ok"]

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, event, text
 from clinicsync.connectors.rest_api import key_digest
 from clinicsync.sync.db import PUSH_PLANS, make_engine
 from clinicsync.sync.locks import advisory_key
+from clinicsync.sync.outbox import WRITERS_KEY, WRITING_EVENTS
 from clinicsync.sync.push import PushReceiver, _locked
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
@@ -127,13 +128,15 @@ def test_every_turn_is_held_before_the_first_read(store: Store, store_url: str, 
     assert turn is not None
     with store.engine.begin() as connection:
         turn(connection)
-    assert seen["held"] == sorted(advisory_key("push", "website", key) for key in keys)
+    # the turns, and the outbox writers' lock (shared: sync/outbox.py) in the same message
+    assert seen["held"] == sorted([*(advisory_key("push", "website", key) for key in keys), WRITERS_KEY])
     assert _held_turns(store_url, seen["pid"]) == []  # released at commit
     messages = wire.messages()
     assert round_trips(messages) == 3  # BEGIN with the three turns, the read, COMMIT
     first = next(contents for direction, _kind, contents in messages if direction == "F")
     assert first == f'"BEGIN;{PUSH_PLANS};' + ";".join(  # in the order _turn_keys gives (always one order: no deadlock)
-        f"SELECT pg_advisory_xact_lock({advisory_key('push', 'website', key)})" for key in keys) + '"'
+        f"SELECT pg_advisory_xact_lock({advisory_key('push', 'website', key)})" for key in keys) + \
+        f';{WRITING_EVENTS}"'
 
 
 @pytest.mark.parametrize("ends", ["commit", "rollback"])

@@ -170,3 +170,20 @@ async def test_the_status_page_names_the_hung_stage(store: Store, tmp_path: Path
                                      base_url="http://test", headers={"Authorization": f"Bearer {TOKEN}"}) as client:
             home = (await client.get("/ui/")).text
     assert "stage hung: calendar" in home and f"pid {os.getpid()} on host" in home
+
+
+@STORES
+def test_a_worker_hung_inside_the_write_back_stage_is_named_too(store: Store, settings: Settings) -> None:
+    """The write-back stage is one worker at a time too (h/overlap's ``stage_lock``): a worker
+    hung in it keeps every patient's answer from reaching its source, so it is the same stall,
+    with what waits named (at the merge of both branches only the calendar stage was looked at)."""
+    from clinicsync.sync.locks import stage_lock
+
+    with stage_lock(store.engine, "writeback") as held:
+        assert held is not None
+        assert hung(store, settings, timedelta(minutes=29)) == []
+        [(kind, subject, detail)] = hung(store, settings, timedelta(minutes=31))
+    assert (kind, subject) == ("stage_hung", "writeback")
+    assert f"pid {os.getpid()} on host {socket.gethostname()}" in detail
+    assert "answers are not written back" in detail
+    assert hung(store, settings, timedelta(minutes=31)) == [] and holders(store) == []
