@@ -175,7 +175,6 @@ class Driver:
                     self.folders.mapping.write_text(clinic.mapping_text(fixed=True))
                     worker = self.restart()
                     clinic.quarantine_retry_all(self.folders)
-                    quiet_logs()  # the CLI set up its own logging
                 if now in syncs and late:
                     self.overlapping_sync(worker, now, late)  # checked at cron's next run, a tick later
                 elif now in syncs:

@@ -266,3 +266,21 @@ def test_overlapping_sync_adds_one_cancellation_and_moves_no_other_draw() -> Non
     assert late.at not in {base.kill_plan_at, base.kill_calendar_at, base.settings_change_at, base.poison_at}
     assert (s.deliveries, s.replies, s.down, s.provider_down, s.throttled, s.source_down) == (
         base.deliveries, base.replies, base.down, base.provider_down, base.throttled, base.source_down)
+
+
+def test_an_admin_command_leaves_the_runs_quiet_logs_quiet(tmp_path: Path) -> None:
+    """`clinicsync source rename` (SOURCE_RENAMED) and `quarantine retry` set up the CLI's own
+    logging; the run's warnings-only logging stays after them (seed 531's 120 days logged each
+    tick at info after the rename: 1,553 lines)."""
+    import logging
+
+    import structlog
+
+    from tests.simulation import clinic
+    from tests.simulation.run import Driver, quiet_logs
+
+    driver = Driver(generate(SEEDS[0], 2, frozenset({Fault.SOURCE_RENAMED})), f"sqlite:///{tmp_path / 'store.db'}",
+                    tmp_path)
+    quiet_logs()
+    clinic.quarantine_retry_all(driver.folders)
+    assert structlog.get_config()["wrapper_class"] is structlog.make_filtering_bound_logger(logging.WARNING)
