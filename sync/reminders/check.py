@@ -289,7 +289,7 @@ def _waitlist_cases(settings: Settings, renderer: Renderer, language: str, names
                     draft = OfferDraft(kind, language, visit.start, visit.end, visit.timezone, visit.patient_name,
                                        visit.doctor, visit.type, visit.location, mode,
                                        f"{base}/w/{'x' * 14}" if kind == "waitlist_offer" else None,
-                                       visit.start - timedelta(hours=20))
+                                       visit.start - timedelta(hours=20), visit.start - timedelta(days=2))
                     found.clear()
                     try:
                         rendered = render_offer(renderer, draft, channel, settings)

@@ -3,7 +3,9 @@
 template folder, its languages and `clinicsync templates check` cover them as any message.
 
 The slot is shown in its own zone (labelled), with its doctor and its place or mode; never
-anything of the patient who freed it (no join link, no dial-in of theirs)."""
+anything of the patient who freed it (no join link, no dial-in of theirs). The hold's end is
+shown in the same zone with its own label (``hold_timezone``: a slot past a daylight-saving
+change has another than the hold), and with its day when that is not the day it is sent."""
 
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ class OfferDraft:
     visit_mode: str | None = None
     offer_url: str | None = None  # the one-tap link (offers only)
     hold_until: datetime | None = None  # sequential: until when it is held for this patient
+    sent: datetime | None = None  # when it goes out: the hold's day is shown when it ends on another
 
 
 def variables(draft: OfferDraft, clinic: ClinicSettings, clinic_phone: str | None,
@@ -50,6 +53,8 @@ def variables(draft: OfferDraft, clinic: ClinicSettings, clinic_phone: str | Non
         remote = mode != "in_person"
         place = None if remote else clinic.place(None, draft.location)
         held = draft.hold_until.astimezone(zone(draft.timezone)) if draft.hold_until else None
+        other_day = held is not None and draft.sent is not None and \
+            draft.sent.astimezone(held.tzinfo).date() != held.date()
         return {
             "lang": locale.language, "clinic": clinic.name, "clinic_phone": clinic_phone,
             "clinic_address": clinic.address, "kind": draft.kind, "channel": channel, "replies": False,
@@ -61,7 +66,9 @@ def variables(draft: OfferDraft, clinic: ClinicSettings, clinic_phone: str | Non
             "time": format_clock(local, locale), "timezone": local.tzname(),
             "address": place.address if place else None, "map_url": place.map_link() if place else None,
             "instructions": place.instructions_in(str(locale)) if place else None,
-            "offer_url": draft.offer_url, "hold_until": format_clock(held, locale) if held else None}
+            "offer_url": draft.offer_url, "hold_until": format_clock(held, locale) if held else None,
+            "hold_day": short_day(held, locale) if held and other_day else None,
+            "hold_timezone": held.tzname() if held else None}
 
     return build
 

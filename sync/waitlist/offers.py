@@ -13,7 +13,10 @@ through the notifiers reminders route to (``reminders.routes``), rendered from t
 `waitlist_offer` template with its signed one-tap link. The offer is marked ``sent`` (its hold
 starts) in its own committed transaction *before* the notifier is called, conditional on it
 still being ``pending`` and its slot ``open``: a crash after that claim leaves an offer that
-expires unanswered, never one sent twice. A patient whose offer another took is told once
+expires unanswered, never one sent twice. The hold starts at that claim, not at the stage's
+start: an offer sent late in a slow loop (many offers, a slow provider) is held for the whole
+``waitlist.hold`` all the same, and the time its message states is the one the store keeps;
+the quiet hours are judged at the send too. A patient whose offer another took is told once
 (``waitlist_taken``; ``told_at`` is claimed the same way)."""
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
+from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.notifiers.base import CHANNELS, Message, Notifier, OptedOutError, PermanentError, RetryableError
 from clinicsync.notifiers.registry import build_notifier
@@ -124,10 +128,12 @@ class OfferSender:
     """Sends chosen offers and "just been taken" notices, one at a time, through the notifiers."""
 
     def __init__(self, settings: Settings, engine: Engine, now: datetime, links: Callable[[int], str],
-                 renderer: Renderer | None = None) -> None:
+                 renderer: Renderer | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
         self.engine = engine
-        self.now = now
+        self.now = now  # the stage's start
+        self.clock = clock
+        self.started = clock()
         self.links = links
         config = settings.reminders
         self.renderer = renderer or Renderer(settings.base_dir / config.templates if config.templates else None,
@@ -170,9 +176,15 @@ class OfferSender:
                 out.append((channel, address))
         return out
 
-    def quiet(self, recipient: Recipient) -> bool:
-        """Inside the quiet hours of the patient's zone (the entry's)."""
-        return quiet_window(self.now, recipient.entry.timezone, self.settings.reminders.quiet_hours) is not None
+    def at(self) -> datetime:
+        """The time of a send: the stage's start plus how long the loop has taken so far (on the
+        clock), so a send late in a slow loop is seen at its own time, also when the stage was
+        given its moment (`waitlist --once --at`, the simulation)."""
+        return self.now + (self.clock() - self.started)
+
+    def quiet(self, recipient: Recipient, at: datetime) -> bool:
+        """Inside the quiet hours of the patient's zone (the entry's) at ``at``."""
+        return quiet_window(at, recipient.entry.timezone, self.settings.reminders.quiet_hours) is not None
 
     # -- sending --------------------------------------------------------------------------
     def pending(self) -> Iterator[int]:
@@ -186,7 +198,7 @@ class OfferSender:
         with self.engine.connect() as connection:
             offer = connection.execute(select(O).where(O.c.id == offer_id)).one()
             recipient = self._recipient(connection, offer)
-        if self.quiet(recipient):
+        if self.quiet(recipient, self.at()):
             report.deferred += 1
             return
         channels = self.channels(recipient)
@@ -194,17 +206,18 @@ class OfferSender:
             self._mark(offer_id, "failed", from_status="pending")
             report.failed += 1
             return
-        hold = self.settings.waitlist.hold_for()
+        sent = self.at()  # the hold runs from the send, as the message says
+        hold_until = sent + self.settings.waitlist.hold_for()
         with self.engine.begin() as connection:  # the claim, committed before any send
             claimed = connection.execute(update(O).where(
                 O.c.id == offer_id, O.c.status == "pending",
                 select(S.c.id).where(S.c.id == O.c.slot_id, S.c.status == "open").exists()).values(
-                status="sent", sent_at=self.now, hold_until=self.now + hold,
+                status="sent", sent_at=sent, hold_until=hold_until,
                 message_key=f"waitlist:offer:{offer_id}")).rowcount
         if not claimed:
             return
         draft = self._draft(recipient, "waitlist_offer", self.links(offer_id),
-                            self.now + hold if self.settings.waitlist.strategy == "sequential" else None)
+                            hold_until if self.settings.waitlist.strategy == "sequential" else None, sent)
         outcome = self._deliver(recipient, draft, channels, f"waitlist:offer:{offer_id}")
         if outcome == "retry":
             self._mark(offer_id, "pending", from_status="sent", sent_at=None, hold_until=None, message_key=None)
@@ -228,26 +241,28 @@ class OfferSender:
         with self.engine.connect() as connection:
             offer = connection.execute(select(O).where(O.c.id == offer_id)).one()
             recipient = self._recipient(connection, offer)
-        if self.quiet(recipient):
+        told = self.at()
+        if self.quiet(recipient, told):
             report.deferred += 1
             return
         with self.engine.begin() as connection:
             claimed = connection.execute(update(O).where(O.c.id == offer_id, O.c.told_at.is_(None)).values(
-                told_at=self.now)).rowcount
+                told_at=told)).rowcount
         if not claimed:
             return
         channels = self.channels(recipient)
         if offer.channel:  # the channel the offer reached them on, first
             channels.sort(key=lambda c: c[0] != offer.channel)
-        if self._deliver(recipient, self._draft(recipient, "waitlist_taken", None, None), channels,
+        if self._deliver(recipient, self._draft(recipient, "waitlist_taken", None, None, told), channels,
                          f"waitlist:taken:{offer_id}"):
             report.told += 1
 
-    def _draft(self, recipient: Recipient, kind: str, url: str | None, hold_until: datetime | None) -> OfferDraft:
+    def _draft(self, recipient: Recipient, kind: str, url: str | None, hold_until: datetime | None,
+               sent: datetime) -> OfferDraft:
         slot, patient = recipient.slot, recipient.patient
         return OfferDraft(kind, patient.language if patient is not None else None, slot.start_utc, slot.end_utc,
                           slot.timezone, patient.name if patient is not None else None, recipient.doctor,
-                          slot.visit_type, recipient.location, slot.visit_mode, url, hold_until)
+                          slot.visit_type, recipient.location, slot.visit_mode, url, hold_until, sent)
 
     def _deliver(self, recipient: Recipient, draft: OfferDraft, channels: list[tuple[str, str]],
                  key: str) -> str | None:

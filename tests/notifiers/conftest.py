@@ -195,6 +195,7 @@ class FakeApi:
         self.requests: list[Recorded] = []
         self.replies: list[Reply] = []
         self.default = Reply(500, {"message": "no reply queued"})
+        self.on_request: Callable[[], None] | None = None  # e.g. a slow provider: moves a test's clock
         self._lock = threading.Lock()
         api = self
 
@@ -205,6 +206,8 @@ class FakeApi:
                 with api._lock:
                     api.requests.append(Recorded(self.command, self.path, self.headers, body))
                     reply = api.replies.pop(0) if api.replies else api.default
+                    if api.on_request is not None:
+                        api.on_request()
                 if reply.drop:
                     self.close_connection = True
                     return
