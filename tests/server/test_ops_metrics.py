@@ -62,8 +62,9 @@ async def test_store_figures_for_alerting(store: Store) -> None:
 
 async def test_the_lag_gauge_names_the_consumers_switched_on_as_the_age_gauge_does(store: Store) -> None:
     """A consumer whose stage is switched off (the waiting list, off by default) reads nothing
-    on purpose, and an offset row no stage reads any more (an old release's "calendar") is no
-    consumer: neither is a series of clinicsync_outbox_lag_events. On main both were (4 and 4
+    on purpose, and an offset row of a name no stage reads ("calendar", as this file's seed and
+    docs/architecture.md named one; the calendar reads no outbox) is no consumer: neither is a
+    series of clinicsync_outbox_lag_events. On main both were (4 and 4
     events behind, for ever: ClinicsyncOutboxLagging fires past 1000) while the age gauge and
     the stall had left them out since h/history. Switched on, the waiting list is counted."""
     seed(store)  # two events
