@@ -55,7 +55,6 @@ from clinicsync.sync.queries import connector_health
 from clinicsync.sync.setaside import open_counts
 from clinicsync.sync.settings_watch import differ_detail, live_processes, not_applied_detail
 from clinicsync.sync.tables import (
-    CONSUMERS,
     DELIVERIES,
     EVENTS,
     FHIR_SUBSCRIPTIONS,
@@ -64,7 +63,7 @@ from clinicsync.sync.tables import (
     RUN_STAGES,
     SYNC_RUNS,
     HasEngine,
-    live_consumers,
+    live_offsets,
 )
 
 if TYPE_CHECKING:
@@ -416,12 +415,8 @@ def _outbox_ages(connection: Connection, settings: Settings, now: datetime) -> d
     """Per consumer whose stage is switched on, how long its oldest unconsumed event has waited
     (one that never ran counts from the start). A consumer switched off reads nothing on purpose:
     no lag to show (on main its age rose for as long as it stayed off: a stall for ever)."""
-    live = live_consumers(settings)
-    offsets: dict[str, int] = {name: 0 for name in live}
-    offsets.update(connection.execute(select(CONSUMERS.c.consumer, CONSUMERS.c.last_event_id)
-                                      .where(CONSUMERS.c.consumer.in_(sorted(live)))).all())
     ages = {}
-    for consumer, offset in offsets.items():
+    for consumer, offset in live_offsets(connection, settings).items():
         oldest = connection.execute(select(EVENTS.c.created_at).where(EVENTS.c.id > offset)
                                     .order_by(EVENTS.c.id).limit(1)).scalar()
         ages[consumer] = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0

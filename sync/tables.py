@@ -282,6 +282,17 @@ def live_consumers(settings: Settings) -> frozenset[str]:
                                            (WAITLIST_CONSUMER, settings.waitlist.enabled)) if on)
 
 
+def live_offsets(connection: Connection, settings: Settings) -> dict[str, int]:
+    """Each consumer switched on (``live_consumers``) and its offset, 0 for one that has not run
+    yet: what the outbox's lag and age gauges and the ``outbox_lag`` stall count from. A row of a
+    consumer switched off, or of one no stage reads any more, is left out."""
+    live = live_consumers(settings)
+    offsets = dict.fromkeys(sorted(live), 0)
+    offsets.update((consumer, int(offset)) for consumer, offset in connection.execute(
+        select(CONSUMERS.c.consumer, CONSUMERS.c.last_event_id).where(CONSUMERS.c.consumer.in_(sorted(live)))))
+    return offsets
+
+
 FREED_SLOTS = Table(
     "freed_slot", METADATA,
     Column("id", Integer(), primary_key=True),

@@ -52,6 +52,7 @@ from clinicsync.connectors.waitlist_booking import BookingRefused, BookingReques
 
 log = structlog.get_logger("clinicsync.fhir")
 ID_SEARCH_REFUSED = "fhir.sweep.id_search_refused"
+ID_SEARCH_IGNORED = "fhir.sweep.id_search_ignored"
 # A stored next link the server no longer knows: start the listing over.
 _FORGOTTEN_SEARCH = (400, 404, 410)
 # Ids per `_id` search of the delete sweep's look-up (`records_by_id`): a URL of ~50 ids stays
@@ -396,9 +397,9 @@ class FhirConnector(Connector):
         while True:
             listing.pages += 1
             page_ids = self._page_ids(bundle, listing.pages)
-            if not asked.issuperset(page_ids):
-                log.warning("fhir.sweep.id_search_ignored", connector=self.name,
-                            instead="GET Appointment/{id} one by one")
+            if not asked.issuperset(page_ids):  # as a refusal: a property of the server, logged by sync/
+                self.note_condition(Condition(ID_SEARCH_IGNORED, "sweep", holds=True, state="ignored",
+                                              fields={"instead": "GET Appointment/{id} one by one"}))
                 return None
             found.update(dict.fromkeys(page_ids))
             page_records, page_rejected, _ = self._page(bundle, listing, probe, resolver)
@@ -406,6 +407,7 @@ class FhirConnector(Connector):
             rejected += page_rejected
             link = _next_link(bundle)
             if link is None:
+                self.note_condition(Condition(ID_SEARCH_IGNORED, "sweep", holds=False))
                 return Lookup(records, [{"id": rid} for rid in found], rejected)
             if link in followed:
                 raise FatalConnectorError(f"connector {self.name}: the server repeated a next link on page "

@@ -32,6 +32,7 @@ from clinicsync.connectors.fhir.shape import items, obj
 
 log = structlog.get_logger("clinicsync.fhir")
 VERSION = 1
+FAN_OUT_NOBODY = "fhir.fan_out.nobody"
 _FORGOTTEN_SEARCH = (400, 404, 410)
 _DISCOVERY_PAGES = 100  # a clinic's practitioners or rooms: a bound against a looping server
 Page = tuple[dict[str, Any], Listing]
@@ -108,8 +109,9 @@ class FanOut:
             if link is None:
                 break
             bundle, _ = self.client.get_json(self.client.url(link))
-        if not found:
-            log.warning("fhir.fan_out.nobody", connector=self.connector.name, discover=self.settings.discover)
+        # A search that finds nobody finds nobody at every run: sync/ logs it once while it lasts.
+        self.connector.note_condition(Condition(FAN_OUT_NOBODY, "discover", holds=not found, state="none found",
+                                                fields={"discover": self.settings.discover}))
         return list(dict.fromkeys(found))
 
     def _params(self, actor: str) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from clinicsync.sync.reminders.metrics import reminder_gauges
 from clinicsync.sync.responses import link_page, offer_page, sendgrid_hooks, sns_hooks, twilio_hooks
 from clinicsync.sync.responses.metrics import response_gauges
 from clinicsync.sync.server import api, booking_hooks, fhir_hooks, health, openapi, waitlist_api
-from clinicsync.sync.server.metrics import Metrics, StoreGauges, stall_gauges
+from clinicsync.sync.server.metrics import Metrics, StoreGauges, outbox_gauges, stall_gauges
 from clinicsync.sync.server.middleware import InputErrorsAs4xx, RequestBounds, SecurityAndAccessLog
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
@@ -59,7 +59,7 @@ def create_app(settings: Settings, store: Store, mounted: list[APIRouter] | None
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.store = store
-    app.state.metrics = Metrics(store, [*store_gauges(), stall_gauges(settings)], collectors)
+    app.state.metrics = Metrics(store, [outbox_gauges(settings), *store_gauges(), stall_gauges(settings)], collectors)
     api.install(app)
     fhir_hooks.install(app)
     for router in routers() if mounted is None else mounted:

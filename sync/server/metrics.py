@@ -15,12 +15,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.model import Quarantine, SyncRun
-from clinicsync.sync.outbox import CONSUMERS, EVENTS
+from clinicsync.sync.outbox import EVENTS
 from clinicsync.sync.queries import connector_health, run_figures
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import figures as stall_figures
 from clinicsync.sync.store import Store
-from clinicsync.sync.tables import RECENT
+from clinicsync.sync.tables import RECENT, live_offsets
 
 log = structlog.get_logger("clinicsync.metrics")
 
@@ -66,15 +66,23 @@ def connector_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
     yield started
 
 
-def outbox_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
-    """How far behind each outbox consumer (calendar push, reminder planner, …) is."""
-    lag = GaugeMetricFamily("clinicsync_outbox_lag_events",
-                            "outbox events past the consumer's offset (ids, so an upper bound)", labels=["consumer"])
-    with store.engine.connect() as connection:
-        newest = connection.execute(select(func.max(EVENTS.c.id))).scalar_one() or 0
-        for consumer, offset in connection.execute(select(CONSUMERS.c.consumer, CONSUMERS.c.last_event_id)):
-            lag.add_metric([consumer], max(0, newest - offset))
-    yield lag
+def outbox_gauges(settings: Settings) -> StoreGauges:
+    """How far behind each outbox consumer whose stage is switched on (the reminder planner, the
+    waiting list's freed slots) is: the consumers of the age gauge and the ``outbox_lag`` stall
+    (``live_offsets``). One switched off reads nothing on purpose (on main it had a series that
+    only grew, and ClinicsyncOutboxLagging fired past 1000)."""
+
+    def gauges(store: Store) -> Iterator[GaugeMetricFamily]:
+        lag = GaugeMetricFamily("clinicsync_outbox_lag_events",
+                                "outbox events past the offset of a consumer whose stage is switched on (ids, so an "
+                                "upper bound)", labels=["consumer"])
+        with store.engine.connect() as connection:
+            newest = connection.execute(select(func.max(EVENTS.c.id))).scalar_one() or 0
+            for consumer, offset in live_offsets(connection, settings).items():
+                lag.add_metric([consumer], max(0, newest - offset))
+        yield lag
+
+    return gauges
 
 
 def stall_gauges(settings: Settings) -> StoreGauges:
@@ -201,7 +209,7 @@ class Metrics:
                                 ["endpoint", "result"], registry=self.registry)
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._webhook_children: dict[tuple[str, str], Any] = {}
-        self.registry.register(StoreCollector(store, [sync_gauges, connector_gauges, outbox_gauges, *(gauges or [])]))
+        self.registry.register(StoreCollector(store, [sync_gauges, connector_gauges, *(gauges or [])]))
         for collector in collectors or []:  # e.g. the jobs of `clinicsync run` hosting this server
             self.registry.register(collector)
 

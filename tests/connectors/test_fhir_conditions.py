@@ -17,6 +17,8 @@ import pytest
 import respx
 from structlog.testing import capture_logs
 
+from clinicsync.connectors.fhir.connector import FhirConnector
+from clinicsync.connectors.fhir.settings import FhirSettings
 from clinicsync.sync.engine import sync_once
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
@@ -40,6 +42,15 @@ def a_visit_changes(fake: FakeFhir, i: int) -> None:
     """The desk moves one visit: the next poll reads it and its doctor (read one by one)."""
     fake.tick(minutes=5)
     fake.put(appointment(f"a{i}", fake.clock + timedelta(days=i + 1, hours=4), f"p{i % 3}", f"d{i % 2}", "l0"))
+
+
+def references_answered() -> None:
+    """Inside respx.mock: every Patient, Practitioner and Location read answered."""
+    respx.get(url__regex=rf"{BASE}/(Patient|Practitioner|Location)/.*").mock(
+        side_effect=lambda request: ok(
+            with_meta({"resourceType": request.url.path.split("/")[-2], "id": request.url.path.split("/")[-1]})
+        )
+    )
 
 
 def test_a_refused_practitioner_read_is_one_warning_for_a_day_of_runs_and_resolved_once(
@@ -96,11 +107,7 @@ def test_a_refused_id_search_is_a_condition_of_the_sweep_not_a_warning_per_run(
         search = respx.get(f"{BASE}/Appointment")
         search.mock(return_value=httpx.Response(400, json=outcome('Unknown search parameter "_id"')))
         respx.get(f"{BASE}/Appointment/a1").mock(return_value=ok(appt("a1")))
-        respx.get(url__regex=rf"{BASE}/(Patient|Practitioner|Location)/.*").mock(
-            side_effect=lambda request: ok(
-                with_meta({"resourceType": request.url.path.split("/")[-2], "id": request.url.path.split("/")[-1]})
-            )
-        )
+        references_answered()
         connector = make(cursor="date-window")
         try:
             with capture_logs() as logs:
@@ -118,3 +125,93 @@ def test_a_refused_id_search_is_a_condition_of_the_sweep_not_a_warning_per_run(
         state="HTTP 400",
         fields={"status": 400, "instead": "GET Appointment/{id} one by one"},
     )
+
+
+def test_an_ignored_id_search_is_a_condition_of_the_sweep_ended_when_the_server_answers_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that ignores `_id` (it answers Appointments not asked for) is a property of the
+    server, as a refusal is: noted, not a warning at each delete sweep (on main a warning at each
+    look-up, so at each cron run that sweeps); a look-up it answers as asked ends it."""
+    from clinicsync.connectors.base import Condition
+
+    monkeypatch.setattr("clinicsync.connectors.fhir.connector.LOOKUP_CHUNK", 2)
+
+    def looked_up(ignore_id: bool) -> tuple[list[dict[str, Any]], dict[tuple[str, str], Condition]]:
+        def answer(request: httpx.Request) -> httpx.Response:
+            asked = request.url.params["_id"].split(",")
+            ids = ["a1", "a9"] if ignore_id else [rid for rid in asked if rid == "a1"]
+            return ok({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": appt(i)} for i in ids]})
+
+        with respx.mock:
+            respx.get(f"{BASE}/Appointment").mock(side_effect=answer)
+            respx.get(f"{BASE}/Appointment/a1").mock(return_value=ok(appt("a1")))
+            respx.get(f"{BASE}/Appointment/a2").mock(return_value=httpx.Response(404, json=outcome("gone")))
+            references_answered()
+            connector = make(cursor="date-window")
+            try:
+                with capture_logs() as logs:
+                    assert [f["id"] for f in connector.records_by_id(["a1", "a2"]).found] == ["a1"]
+            finally:
+                connector.close()
+        return logs, connector.conditions
+
+    logs, conditions = looked_up(ignore_id=True)
+    assert [line for line in logs if line["event"] == "fhir.sweep.id_search_ignored"] == []  # main: a warning
+    assert conditions[("fhir.sweep.id_search_ignored", "sweep")] == Condition(
+        "fhir.sweep.id_search_ignored",
+        "sweep",
+        holds=True,
+        state="ignored",
+        fields={"instead": "GET Appointment/{id} one by one"},
+    )
+    _, conditions = looked_up(ignore_id=False)
+    assert conditions[("fhir.sweep.id_search_ignored", "sweep")].holds is False
+
+
+def test_a_discovery_that_finds_nobody_is_one_warning_for_many_runs_and_resolved_once(
+    retry_sleeps: list[float], store: Store, store_url: str
+) -> None:
+    """Fan-out with `discover:` when the search finds no actor (every practitioner retired, a
+    wrong filter): each poll reads nothing. On main `fhir.fan_out.nobody` was a warning at every
+    run (288 a day under cron); through sync/standing.py it is one warning, debug while it lasts,
+    and `fhir.fan_out.nobody.resolved` once an actor is found."""
+    from clinicsync.sync.engine import sync_connector
+    from tests.connectors.fhir_fake import location, patient, practitioner
+
+    settings = Settings.model_validate(
+        {"clinic": {"timezone": "America/Chicago"}, "store": {"url": store_url}, "connectors": []}
+    )
+    with FakeFhir(per_actor=True) as fake:
+        fake.put({**practitioner("d1"), "active": False})  # retired: not found by active=true
+        fake.put(patient("p1"))
+        fake.put(location("l1"))
+        fake.put(appointment("a1", fake.clock + timedelta(days=1), "p1", "d1", "l1"))
+        connector = FhirConnector(
+            FhirSettings.model_validate(
+                {
+                    "name": "oracle",
+                    "base_url": fake.base_url,
+                    "cursor": "date-window",
+                    "include": ["patient", "location"],
+                    "fan_out": {"by": "practitioner", "discover": "Practitioner?active=true"},
+                }
+            )
+        )
+        connector.close()
+        with capture_logs() as logs:
+            for i in range(4):
+                fake.tick(minutes=5)
+                assert sync_connector(settings, store, connector.settings, f"run{i}").error is None
+        nobody = [line for line in logs if line["event"] == "fhir.fan_out.nobody"]
+        assert [line["log_level"] for line in nobody] == ["warning"] + ["debug"] * 3  # main: four warnings
+        assert nobody[0]["connector"] == "oracle" and nobody[0]["discover"] == "Practitioner?active=true"
+        assert "since" in nobody[0]
+        fake.put(practitioner("d1"))  # back at work
+        with capture_logs() as logs:
+            for i in range(2):
+                fake.tick(minutes=5)
+                assert sync_connector(settings, store, connector.settings, f"later{i}").error is None
+    resolved = [line for line in logs if line["event"] == "fhir.fan_out.nobody.resolved"]
+    assert [line["connector"] for line in resolved] == ["oracle"]
+    assert [line for line in logs if line["event"] == "fhir.fan_out.nobody"] == []

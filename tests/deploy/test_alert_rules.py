@@ -48,6 +48,7 @@ EVENTS = Event.__table__  # type: ignore[attr-defined]
 STAGES = RunStage.__table__  # type: ignore[attr-defined]
 TOKEN = "tok-7Hq2Lx9Vw4Rb6Nz3Kp8Ys5Dg"
 EXPIRY = "clinicsync_mllp_certificate_expiry_timestamp_seconds"  # a time: promtool's time 0 is now
+CA_EXPIRY = "clinicsync_mllp_client_ca_expiry_timestamp_seconds"  # a time too
 # The TLS folder of each MLLP listener of the settings below (certificates valid 90 days).
 TLS: dict[str, Path] = {}
 STALL_METRICS = ("clinicsync_stage_failing", "clinicsync_outbox_oldest_unconsumed_age_seconds",
@@ -56,7 +57,7 @@ STALL_METRICS = ("clinicsync_stage_failing", "clinicsync_outbox_oldest_unconsume
                  "clinicsync_source_orphaned_visits", "clinicsync_mllp_certificate_unusable", EXPIRY,
                  "clinicsync_settings_stale_seconds", "clinicsync_settings_differ_seconds",
                  "clinicsync_stage_hung", "clinicsync_stage_lock_held_seconds",
-                 "clinicsync_mllp_tls_handshakes_failing_seconds")
+                 "clinicsync_mllp_tls_handshakes_failing_seconds", CA_EXPIRY)
 # Locks a stall holds for the test (a worker inside the calendar stage), released after it.
 HELD = contextlib.ExitStack()
 
@@ -70,11 +71,12 @@ def _release_held() -> Iterator[None]:
 @pytest.fixture
 def settings(write_settings: Callable[..., Path], tmp_path: Path) -> Settings:
     listeners = ""
-    for name in ("hospital", "lab", "imaging"):
+    for name in ("hospital", "lab", "imaging", "pathology", "radiology"):  # the last two: mutual TLS
         TLS[name] = tmp_path / f"tls-{name}"
         files = certificates(TLS[name], timedelta(days=90))
+        client_ca = f", client_ca_file: {files['ca']}" if name in ("pathology", "radiology") else ""
         listeners += (f"- name: {name}\n  kind: hl7v2\n  listen:\n    port: 0\n    tls: {{cert_file: "
-                      f"{files['server_cert']}, key_file: {files['server_key']}}}\n")
+                      f"{files['server_cert']}, key_file: {files['server_key']}{client_ca}}}\n")
     return load_settings(write_settings(connectors=listeners + f"""
 - name: emr
   kind: csv
@@ -176,6 +178,17 @@ def certificate_expired(store: Store) -> None:
     certificates(TLS["imaging"], timedelta(hours=-1))
 
 
+def client_ca_expiring(store: Store) -> None:
+    """The client CA of a mutual-TLS listener ends in 5 days (stop 53: no rule read its gauge,
+    so only `clinicsync status` told)."""
+    certificates(TLS["pathology"], timedelta(days=90), ca_valid_for=timedelta(days=5))
+
+
+def client_ca_expired(store: Store) -> None:
+    """It ended an hour ago: every sender whose certificate it signed is refused."""
+    certificates(TLS["radiology"], timedelta(days=90), ca_valid_for=timedelta(hours=-1))
+
+
 def certificate_half_renewed(store: Store) -> None:
     """A renewal written half: the new certificate beside the old key."""
     renewed = certificates(TLS["lab"] / "renewed", timedelta(days=90))
@@ -234,6 +247,10 @@ STALLS: dict[str, tuple[Callable[[Store], None], str, tuple[str, str]]] = {
                              ("mllp_certificate", "hospital")),
     "certificate_expired": (certificate_expired, "ClinicsyncMllpCertificateUnusable",
                             ("mllp_certificate", "imaging")),
+    "client_ca_expiring": (client_ca_expiring, "ClinicsyncMllpCertificateExpiring",
+                           ("mllp_certificate", "pathology")),
+    "client_ca_expired": (client_ca_expired, "ClinicsyncMllpCertificateUnusable",
+                          ("mllp_certificate", "radiology")),
     "certificate_half_renewed": (certificate_half_renewed, "ClinicsyncMllpCertificateUnusable",
                                  ("mllp_certificate", "lab")),
     "handshakes_failing": (handshakes_failing, "ClinicsyncMllpHandshakesFailing",
@@ -262,7 +279,7 @@ def firing(samples: list[Any], tmp_path: Path, at: str) -> set[str]:
         return sample.name + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items())) + "}"
 
     def values(sample: Any) -> str:
-        return f"{sample.value - time.time():.0f}x30" if sample.name == EXPIRY else f"{sample.value:g}x30"
+        return f"{sample.value - time.time():.0f}x30" if sample.name in (EXPIRY, CA_EXPIRY) else f"{sample.value:g}x30"
 
     series = [{"series": labelled(s), "values": values(s)} for s in samples if s.name in STALL_METRICS]
     names = sorted({alert for _, alert, _ in STALLS.values()})

@@ -33,14 +33,14 @@ HANG_GUARD = 60  # seconds; only reached when the behaviour under test is broken
 
 
 def seed_for_alerts(store: Store) -> None:
-    """The status page's store, plus a calendar link Google refused a token for and an
-    outbox consumer one event behind."""
+    """The status page's store, plus a calendar link Google refused a token for and the
+    reminder planner one event behind."""
     ids = seed(store)
     with store.engine.begin() as connection:
         connection.execute(insert(LINKS).values(
             appointment_id=ids["A5"], provider="google", account="hart@clinic.example", calendar_id="hart",
             event_id="g5", state="pending", attempts=3, last_error="token refused: invalid_grant", updated_at=NOW))
-        connection.execute(insert(CONSUMERS).values(consumer="calendar", last_event_id=1, updated_at=NOW))
+        connection.execute(insert(CONSUMERS).values(consumer="reminders", last_event_id=1, updated_at=NOW))
 
 
 async def test_store_figures_for_alerting(store: Store) -> None:
@@ -57,7 +57,29 @@ async def test_store_figures_for_alerting(store: Store) -> None:
     failing = {(s.labels["provider"], s.labels["cause"]): s.value for s in samples
                if s.name == "clinicsync_calendar_failing_links"}
     assert failing == {("ics", "other"): 1.0, ("google", "token"): 1.0}
-    assert values(samples, "clinicsync_outbox_lag_events", "consumer") == {"calendar": 1.0}  # two events, at 1
+    assert values(samples, "clinicsync_outbox_lag_events", "consumer") == {"reminders": 1.0}  # two events, at 1
+
+
+async def test_the_lag_gauge_names_the_consumers_switched_on_as_the_age_gauge_does(store: Store) -> None:
+    """A consumer whose stage is switched off (the waiting list, off by default) reads nothing
+    on purpose, and an offset row of a name no stage reads ("calendar", as this file's seed and
+    docs/architecture.md named one; the calendar reads no outbox) is no consumer: neither is a
+    series of clinicsync_outbox_lag_events. On main both were (4 and 4
+    events behind, for ever: ClinicsyncOutboxLagging fires past 1000) while the age gauge and
+    the stall had left them out since h/history. Switched on, the waiting list is counted."""
+    seed(store)  # two events
+    with store.engine.begin() as connection:
+        connection.execute(insert(CONSUMERS), [
+            {"consumer": "reminders", "last_event_id": 2, "updated_at": NOW},
+            {"consumer": "waitlist", "last_event_id": 0, "updated_at": NOW},
+            {"consumer": "calendar", "last_event_id": 0, "updated_at": NOW}])
+    samples = await scrape(create_app(Settings(), store))
+    lag = values(samples, "clinicsync_outbox_lag_events", "consumer")
+    assert lag == {"reminders": 0.0}  # main: {"reminders": 0, "waitlist": 2, "calendar": 2}
+    assert lag.keys() == values(samples, "clinicsync_outbox_oldest_unconsumed_age_seconds", "consumer").keys()
+    waiting_list_on = Settings.model_validate({"waitlist": {"enabled": True}})
+    samples = await scrape(create_app(waiting_list_on, store))
+    assert values(samples, "clinicsync_outbox_lag_events", "consumer") == {"reminders": 0.0, "waitlist": 2.0}
 
 
 async def test_figures_without_data_have_no_samples(store: Store) -> None:

@@ -71,9 +71,11 @@ async def test_every_metric_a_rule_reads_is_served(store: Store, tmp_path: Path)
                         # a FHIR Subscription, whose stop is watched (clinicsync_fhir_subscription_stopped)
                         {"name": "ehr", "kind": "fhir", "base_url": "https://ehr.example.org/fhir",
                          "subscription": {"secret": "hook-secret-0123456789abcdef"}},
-                        # an MLLP listener with TLS, whose certificate is watched (clinicsync_mllp_certificate_*)
+                        # an MLLP listener with mutual TLS, whose certificate and client CA are watched
+                        # (clinicsync_mllp_certificate_*, clinicsync_mllp_client_ca_expiry_timestamp_seconds)
                         {"name": "siu", "kind": "hl7v2", "listen": {"tls": {
-                            "cert_file": str(tls["server_cert"]), "key_file": str(tls["server_key"])}}}],
+                            "cert_file": str(tls["server_cert"]), "key_file": str(tls["server_key"]),
+                            "client_ca_file": str(tls["ca"])}}}],
          "notifiers": [{"name": "outbox", "kind": "outbox", "directory": str(tmp_path / "outbox")}]},
         context={"base_dir": tmp_path})
     # its listener running, noting its state in the store (clinicsync_mllp_tls_handshakes_failing_seconds)
