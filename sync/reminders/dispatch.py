@@ -77,6 +77,7 @@ CURRENT_DOCTOR_KINDS = frozenset({"declined"})
 STALE_DECLINE = "the patient's answer no longer stands"  # a `declined` notice whose answer was cleared
 log = structlog.get_logger("clinicsync.reminders")
 PHONE_CHANNELS = ("sms", "whatsapp")
+MINUTE = timedelta(minutes=1)
 STAFF = ("practitioner", "frontdesk")  # recipients reached by email, with no quiet hours
 
 
@@ -201,6 +202,7 @@ class Dispatcher:
         self.store = store
         self.clock = clock  # real time, for leases
         self.now = now or clock()  # the dispatch time: what is due, what is too late
+        self._started = clock()  # for each message's own moment (_moment)
         self.dry_run = dry_run
         self.resend_unknown = resend_unknown
         self.token = worker or uuid.uuid4().hex[:16]
@@ -561,16 +563,25 @@ class Dispatcher:
                 out.append((channel, address))
         return out
 
+    def _moment(self) -> datetime:
+        """The dispatch time as this message goes: ``now`` plus the whole minutes the pass has
+        taken so far. A backlog behind a slow or rate-limited provider can take an hour, and a
+        message that goes at 21:00 must be judged at 21:00 (quiet hours, "too late"); whole
+        minutes, as those rules are, so a quick pass judges every message at exactly ``now``."""
+        elapsed = self.clock() - self._started
+        return self.now + timedelta(minutes=elapsed // MINUTE) if elapsed >= MINUTE else self.now
+
     def _check(self, item: Item) -> tuple[str, str | None]:
         """('send', None), ('skip', reason), ('cancel', reason) or ('defer', None) after moving the
-        row out of quiet hours."""
+        row out of quiet hours, judged at the message's own moment (:meth:`_moment`)."""
         row, a = item.row, item.appointment
+        now = self._moment()
         if self._switched_off(row):
             return "cancel", SETTINGS_CHANGED
         if row.kind == "agenda":
             if not item.agenda:
                 return "skip", "no appointments that day"
-            if self.now > self._agenda_deadline(row):
+            if now > self._agenda_deadline(row):
                 return "skip", "too late"
             return "send", None
         if a is None:
@@ -595,7 +606,7 @@ class Dispatcher:
         if row.kind == "reminder" and row.recipient == "patient":
             if item.superseded:
                 return "skip", "superseded"
-            if self.now > self._send_by(row, a.timezone):
+            if now > self._send_by(row, a.timezone):
                 return "skip", "too late"
         answered = answered_skip(row.kind, row.recipient, a,
                                  declined_stops_reminders=self.settings.responses.cancel_reminders_on_decline)
@@ -611,16 +622,16 @@ class Dispatcher:
         latest = start - self.config.lead if row.kind == "reminder" else start
         if row.kind == "followup":
             latest = a.end_utc + parse_duration(self.config.notices.followup.within)
-        if row.kind != "followup" and self.now >= start:
+        if row.kind != "followup" and now >= start:
             return "skip", "too late"  # the visit has begun (at its start, not a minute later)
         if row.recipient in STAFF:
             return "send", None
-        if row.kind in NOTICE_KINDS and self.now > self._notice_deadline(row, a.timezone):
+        if row.kind in NOTICE_KINDS and now > self._notice_deadline(row, a.timezone):
             return "skip", "too late"
-        slot = place(self.now, now=self.now, latest=latest, zone_name=a.timezone, quiet=self.config.quiet_hours)
+        slot = place(now, now=now, latest=latest, zone_name=a.timezone, quiet=self.config.quiet_hours)
         if slot.due is None:
             return "skip", slot.reason
-        if slot.due != self.now:
+        if slot.due != now:
             # A refused send's "will retry: …" stays: should the wait make it too late, the
             # outage is still why it was not sent (_gave_up).
             kept = row.reason if is_retrying(row.reason) else None
