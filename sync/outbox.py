@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.db import insert_ignoring_duplicates, is_rehearsal
@@ -28,10 +28,10 @@ from clinicsync.sync.model import Event, EventConsumer
 
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 CONSUMERS = EventConsumer.__table__  # type: ignore[attr-defined]
-# The outbox writers' lock. PostgreSQL's advisory locks are per database, so deployments in two
-# schemas of one database share it: a consumer then also waits for the other's writers to commit.
-WRITERS_KEY = advisory_key("outbox", "writers")
-WRITING_EVENTS = f"SELECT pg_advisory_xact_lock_shared({WRITERS_KEY:d})"
+# The outbox writers' lock, per store: PostgreSQL's advisory locks are per database, so its key
+# is scoped by the store's schema, as every lock of sync/locks.py (two deployments, or two test
+# workers, in schemas of one database wait for none of each other's imports). One per engine.
+_WRITERS_KEYS: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
 # How long a consumer waits for the imports writing events now to commit: longer means a writer
 # stuck inside its transaction, and the consumer's stage fails (saying so) rather than wait on.
 SETTLE_WAIT = "60s"
@@ -61,17 +61,33 @@ def claim_offset(connection: Connection, consumer: str) -> int:
     return int(offset)
 
 
+def writers_key(engine: Engine) -> int:
+    """The writers' lock's key for this store (its schema read once per engine, on a connection
+    of its own: a caller may be about to begin its transaction with the lock)."""
+    key = _WRITERS_KEYS.get(engine)
+    if key is None:
+        with engine.connect() as connection:
+            schema = connection.exec_driver_sql("SELECT current_schema()").scalar() or ""
+        key = _WRITERS_KEYS[engine] = advisory_key(str(schema), "outbox", "writers")
+    return key
+
+
+def writing_events_sql(engine: Engine) -> str:
+    """The statement that takes the writers' shared lock until the transaction ends."""
+    return f"SELECT pg_advisory_xact_lock_shared({writers_key(engine):d})"
+
+
 def writing_events(connection: Connection) -> None:
     """On PostgreSQL, before a transaction's first event: the writers' shared lock, held until it
     ends (writers never wait for one another, only a consumer's :func:`settled` for them). Once
     per transaction: a push took it already in its BEGIN's message (:func:`took_writers_lock`)."""
     if (connection.dialect.name == "postgresql" and connection.get_transaction() not in _HOLDING
             and not is_rehearsal(connection.engine)):
-        connection.exec_driver_sql(WRITING_EVENTS)
+        connection.exec_driver_sql(writing_events_sql(connection.engine))
 
 
 def took_writers_lock(connection: Connection) -> None:
-    """The caller sent WRITING_EVENTS itself in this transaction (with other statements)."""
+    """The caller sent :func:`writing_events_sql` itself in this transaction (with other statements)."""
     transaction = connection.get_transaction()
     if transaction is not None:
         _HOLDING.add(transaction)
@@ -88,7 +104,7 @@ def settled(connection: Connection) -> int | None:
         return None
     with connection.engine.connect() as barrier:
         barrier.exec_driver_sql(f"SET LOCAL lock_timeout = '{SETTLE_WAIT}'")
-        barrier.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITERS_KEY:d})")
+        barrier.exec_driver_sql(f"SELECT pg_advisory_xact_lock({writers_key(connection.engine):d})")
         newest = barrier.execute(select(func.max(EVENTS.c.id))).scalar()
         barrier.rollback()  # the lock goes with the transaction
     return int(newest or 0)

@@ -57,7 +57,7 @@ from clinicsync.sync.locks import LockTimeout, advisory_key, sqlite_file
 from clinicsync.sync.model import Appointment, Patient, Practitioner, SyncRun
 from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.orphans import RECENT, first_run_refusal, recent_window
-from clinicsync.sync.outbox import WRITING_EVENTS, took_writers_lock
+from clinicsync.sync.outbox import took_writers_lock, writers_key, writing_events_sql
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import STORED_GO_LIVE, Counts, FoldedRead, Mapped, QuarantineEntry, Store
 
@@ -129,6 +129,9 @@ class PushReceiver:
             configured = [c.name for c in settings.connectors]
         self._configured = None if configured is None else frozenset(configured)
         self._recent = RECENT if settings is None else recent_window(settings.calendar.past_days)
+        if store.engine.dialect.name == "postgresql":  # the store's outbox lock, read once per engine
+            with suppress(SQLAlchemyError):  # here, so that a push stays in its round trips
+                writers_key(store.engine)
 
     @property
     def name(self) -> str:
@@ -324,7 +327,7 @@ def _locked(engine: Engine, connector: str, keys: Sequence[str], within: Within 
             if keys:  # then the outbox writers' lock (sync/outbox.py), as every transaction writing events
                 begin_first(connection, ";".join(
                     [*(f"SELECT pg_advisory_xact_lock({advisory_key('push', connector, key):d})" for key in keys),
-                     WRITING_EVENTS]), cached_plans=True).close()
+                     writing_events_sql(engine)]), cached_plans=True).close()
                 took_writers_lock(connection)
         elif not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
             at_cursor(connection, "BEGIN IMMEDIATE").close()  # SQLite: the write lock before the first read

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, event, text
 from clinicsync.connectors.rest_api import key_digest
 from clinicsync.sync.db import PUSH_PLANS, make_engine
 from clinicsync.sync.locks import advisory_key
-from clinicsync.sync.outbox import WRITERS_KEY, WRITING_EVENTS
+from clinicsync.sync.outbox import writers_key, writing_events_sql
 from clinicsync.sync.push import PushReceiver, _locked
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
@@ -119,6 +119,8 @@ def _held_turns(store_url: str, pid: int) -> list[int]:
 def test_every_turn_is_held_before_the_first_read(store: Store, store_url: str, wire: Wire) -> None:
     keys = ["A", "B", "C"]
     seen: dict[str, Any] = {}
+    writers = writers_key(store.engine)  # the store's own (its schema read once per engine, as a receiver does)
+    wire.messages()
 
     def within(connection: Connection) -> None:  # the first read after the turns
         seen["pid"] = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
@@ -129,14 +131,14 @@ def test_every_turn_is_held_before_the_first_read(store: Store, store_url: str, 
     with store.engine.begin() as connection:
         turn(connection)
     # the turns, and the outbox writers' lock (shared: sync/outbox.py) in the same message
-    assert seen["held"] == sorted([*(advisory_key("push", "website", key) for key in keys), WRITERS_KEY])
+    assert seen["held"] == sorted([*(advisory_key("push", "website", key) for key in keys), writers])
     assert _held_turns(store_url, seen["pid"]) == []  # released at commit
     messages = wire.messages()
     assert round_trips(messages) == 3  # BEGIN with the three turns, the read, COMMIT
     first = next(contents for direction, _kind, contents in messages if direction == "F")
     assert first == f'"BEGIN;{PUSH_PLANS};' + ";".join(  # in the order _turn_keys gives (always one order: no deadlock)
         f"SELECT pg_advisory_xact_lock({advisory_key('push', 'website', key)})" for key in keys) + \
-        f';{WRITING_EVENTS}"'
+        f';{writing_events_sql(store.engine)}"'
 
 
 @pytest.mark.parametrize("ends", ["commit", "rollback"])

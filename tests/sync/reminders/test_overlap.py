@@ -195,3 +195,27 @@ def test_a_dry_run_holds_no_outbox_lock(store: Store, reminder_settings: Setting
     finally:
         discard_rehearsal(engine)
     assert planned(store) == {}
+
+
+def test_the_writers_lock_is_each_stores_own(store: Store) -> None:
+    """Two stores in schemas of one database (two deployments, the suite's two workers) do not
+    wait for each other's imports: the key is scoped by the schema, as every lock of
+    sync/locks.py. With one key for the database, a consumer of one store waited for every
+    import of the other, and under the suite's load a writer queued behind the other's waiting
+    consumer stalled this module's paused import past its wait (stop 53, at the merge)."""
+    from clinicsync.sync.db import make_engine
+    from clinicsync.sync.outbox import writers_key, writing_events
+    from tests.conftest import postgres_schema
+
+    with postgres_schema() as other_url:
+        other = make_engine(other_url)
+        try:
+            assert writers_key(other) != writers_key(store.engine)
+            with store.engine.begin() as connection:
+                writing_events(connection)  # a writer of this store, between its insert and its commit
+                with other.connect() as consumer:  # the other store's consumer takes its lock at once
+                    assert consumer.exec_driver_sql(
+                        f"SELECT pg_try_advisory_xact_lock({writers_key(other):d})").scalar() is True
+                    consumer.rollback()
+        finally:
+            other.dispose()
