@@ -530,16 +530,23 @@ def overlapping_import(first: Worker, second: Worker, front: str,
     return {**results.get("second", {}), **results.get("first", {})}, paused.is_set()
 
 
+# The backends that block ``waiters``, and those that block them, and so on: a request queued
+# behind another session's waiting one (the outbox writers' lock is per database, so another
+# session's planner may wait for the paused import too, and a shared request queues behind
+# its exclusive one) is blocked by the paused import through it.
+_BLOCKERS = text("""WITH RECURSIVE chain(pid) AS (
+    SELECT unnest(pg_blocking_pids(waiter)) FROM unnest(CAST(:waiters AS int[])) AS waiter
+    UNION SELECT unnest(pg_blocking_pids(chain.pid)) FROM chain)
+SELECT count(*) FROM chain WHERE pid = :pid""")
+
+
 def _until_waited_for(store: Store, pid: int, waiters: set[int], thread: threading.Thread) -> None:
-    """Until ``thread`` ends or one of its backends (``waiters``) waits for a lock that backend
-    ``pid`` holds (pg_locks), at most OVERLAP_WAIT."""
+    """Until ``thread`` ends or one of its backends (``waiters``) waits, directly or behind
+    other waiters, for a lock that backend ``pid`` holds (pg_locks), at most OVERLAP_WAIT."""
     deadline = time.monotonic() + OVERLAP_WAIT
     with store.engine.connect() as connection:
         while thread.is_alive() and time.monotonic() < deadline:
-            waiting = connection.execute(
-                text("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = ANY(:waiters) "
-                     "AND :pid = ANY(pg_blocking_pids(pid))"),
-                {"pid": pid, "waiters": sorted(waiters)}).scalar()
+            waiting = connection.execute(_BLOCKERS, {"pid": pid, "waiters": sorted(waiters)}).scalar()
             connection.rollback()
             if waiting:
                 return
