@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from tests.simulation.faults import COMBINABLE, Fault
+from tests.simulation.faults import COMBINABLE, POSTGRESQL_ONLY, Fault
 from tests.simulation.run import simulate
 from tests.simulation.scenario import generate
 
@@ -76,6 +76,10 @@ def main() -> int:
     days = int(os.environ.get("CLINICSYNC_SIM_DAYS", "365"))
     faults = _faults(os.environ.get("CLINICSYNC_SIM_FAULTS", "combinable"))
     store = os.environ.get("CLINICSYNC_SIM_STORE")
+    if faults & POSTGRESQL_ONLY and (not store or make_url(store).get_backend_name() != "postgresql"):
+        names = ", ".join(sorted(faults & POSTGRESQL_ONLY))
+        raise SystemExit(f"CLINICSYNC_SIM_FAULTS has {names}, which needs a PostgreSQL store: set CLINICSYNC_SIM_STORE "
+                         "to a PostgreSQL URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
     failed = 0
     for seed in seeds:
         began = time.perf_counter()

@@ -13,6 +13,7 @@ import io
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 import structlog
 from fastapi.testclient import TestClient
 from python_http_client.exceptions import HTTPError
+from sqlalchemy import event, text
 from twilio.base.exceptions import TwilioRestException
 from typer.testing import CliRunner
 
@@ -31,12 +33,13 @@ from clinicsync.connectors.rest_api import key_digest
 from clinicsync.notifiers import sendgrid_mail, twilio_base
 from clinicsync.notifiers.base import Message, Receipt, RetryableError
 from clinicsync.notifiers.outbox import OutboxNotifier
+from clinicsync.sync import quarantine
 from clinicsync.sync.calendar import ics
 from clinicsync.sync.cli import app as cli_app
 from clinicsync.sync.reminders import planner
 from clinicsync.sync.reminders.dispatch import dispatch
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.service.pipeline import run_once
+from clinicsync.sync.service.pipeline import run_once, run_stages
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
 from tests.simulation.scenario import TZ, ZONE, Scenario, Version
@@ -456,6 +459,98 @@ def overlapping_syncs(first: Worker, second: Worker,
     if errors:
         raise errors[0]
     return {**results.get("second", {}), **results.get("first", {})}, first_read.is_set()
+
+
+def overlapping_import(first: Worker, second: Worker, front: str,
+                       push: Callable[[Worker], None]) -> tuple[dict[str, Any], bool]:
+    """OVERLAPPING_IMPORT (PostgreSQL): the tick's `sync --once` (``first``) pauses in its
+    import of ``front``, once the batch's rows and events are written (at its quarantine
+    entries, which come after them), before its commit; the service (``second``, another
+    process) stores ``push`` and runs its stages to their end (a push-only service's run:
+    reminder planning among them), or until it waits for a lock the paused import holds (the
+    outbox's writers' lock: its planner waits for the import to commit); then the import goes on
+    and commits, and both runs end. What both runs' stages reported failed, and whether the
+    import paused (the tick's export had a batch for ``front``)."""
+    paused, going = threading.Event(), threading.Event()
+    backend: list[int] = []
+    record = quarantine.record
+
+    def record_then_wait(connection: Any, connector: str, *args: Any, **kwargs: Any) -> None:
+        record(connection, connector, *args, **kwargs)
+        if threading.current_thread().name == "first" and connector == front and not paused.is_set():
+            backend.append(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+            paused.set()
+            if not going.wait(OVERLAP_WAIT):
+                raise RuntimeError("OVERLAPPING_IMPORT: the service's run never let the import go on")
+
+    results: dict[str, dict[str, Any]] = {}
+    errors: list[BaseException] = []
+
+    def sync() -> None:
+        try:
+            results["first"] = first.sync()
+        except BaseException as exc:  # reported by the caller, never swallowed
+            errors.append(exc)
+
+    def service() -> None:
+        try:
+            push(second)
+            with working_directory(second.cwd):
+                report = run_stages(second.settings, second.store)
+            results["second"] = {key: value for key, value in report.extras.items()
+                                 if isinstance(value, dict) and "error" in value}
+        except BaseException as exc:
+            errors.append(exc)
+
+    # The service's own backends: another process on the same database (the outbox writers'
+    # lock is per database, not per schema) may wait for the paused import too, and must not
+    # be taken for the service.
+    service_pids: set[int] = set()
+
+    def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        service_pids.add(dbapi_connection.info.backend_pid)
+
+    event.listen(second.store.engine, "checkout", checked_out)
+    runs = {"first": threading.Thread(target=sync, name="first"),
+            "second": threading.Thread(target=service, name="second")}
+    with working_directory(first.cwd), _replaced(quarantine, "record", record_then_wait, True):
+        runs["first"].start()
+        _until(paused, runs["first"])
+        if paused.is_set():
+            runs["second"].start()
+            _until_waited_for(first.store, backend[0], service_pids, runs["second"])
+        going.set()
+        runs["first"].join(OVERLAP_WAIT)
+        if not paused.is_set():  # nothing to overlap with: the service's run after the sync
+            runs["second"].start()
+        runs["second"].join(OVERLAP_WAIT)
+    event.remove(second.store.engine, "checkout", checked_out)
+    if errors:
+        raise errors[0]
+    return {**results.get("second", {}), **results.get("first", {})}, paused.is_set()
+
+
+# The backends that block ``waiters``, and those that block them, and so on: a request queued
+# behind another session's waiting one (the outbox writers' lock is per database, so another
+# session's planner may wait for the paused import too, and a shared request queues behind
+# its exclusive one) is blocked by the paused import through it.
+_BLOCKERS = text("""WITH RECURSIVE chain(pid) AS (
+    SELECT unnest(pg_blocking_pids(waiter)) FROM unnest(CAST(:waiters AS int[])) AS waiter
+    UNION SELECT unnest(pg_blocking_pids(chain.pid)) FROM chain)
+SELECT count(*) FROM chain WHERE pid = :pid""")
+
+
+def _until_waited_for(store: Store, pid: int, waiters: set[int], thread: threading.Thread) -> None:
+    """Until ``thread`` ends or one of its backends (``waiters``) waits, directly or behind
+    other waiters, for a lock that backend ``pid`` holds (pg_locks), at most OVERLAP_WAIT."""
+    deadline = time.monotonic() + OVERLAP_WAIT
+    with store.engine.connect() as connection:
+        while thread.is_alive() and time.monotonic() < deadline:
+            waiting = connection.execute(_BLOCKERS, {"pid": pid, "waiters": sorted(waiters)}).scalar()
+            connection.rollback()
+            if waiting:
+                return
+            thread.join(0.02)
 
 
 def _until(event: threading.Event, thread: threading.Thread) -> None:

@@ -63,6 +63,15 @@ class Fault(StrEnum):
     # (stop 52). Its calendar stage is skipped (the calendar lock); cron's next run, a tick
     # later, must leave the doctor's file showing the visit cancelled.
     OVERLAPPING_SYNC = "overlapping_sync"
+    # An import still open while another process imports and plans (stop 53, h/overlap): on one
+    # working day the desk moves a front visit booked ahead at the tick the website pushes a new
+    # booking; the tick's `sync --once` pauses once it has written the move's rows and event,
+    # before its commit, while the service (`run`, another process) stores the push and runs its
+    # stages (reminder planning among them) to their end; then the sync commits and goes on.
+    # PostgreSQL only: an event's id is drawn at its insert, so the move's id is below the push's
+    # (committed first); a planner that read past it lost the move for good (its reminders at
+    # the new time never planned). On SQLite the open import holds the one write lock.
+    OVERLAPPING_IMPORT = "overlapping_import"
     # A DST change is no fault to inject: every 30-day window of the scenario crosses one
     # (Europe/Madrid, starting 1-20 March 2027; the soak crosses both). FALL_BACK_NIGHT adds the
     # night of the October one: ticks and changes at night, which the working days never have.
@@ -105,3 +114,6 @@ COMBINABLE: tuple[Fault, ...] = (Fault.KILLED_MID_STAGE, Fault.SECOND_WORKER, Fa
 # shape. A year from March has the night: soak it with CLINICSYNC_SIM_FAULTS=combinable,fall_back_night.
 # Faults that need a SQLite store: "no store key" means the default SQLite file.
 SQLITE_ONLY: frozenset[Fault] = frozenset({Fault.CRON_ELSEWHERE})
+# Faults that need a PostgreSQL store (combinable with the set there: drawn last, at a tick no
+# other fault uses): CLINICSYNC_SIM_FAULTS=combinable,overlapping_import with a PostgreSQL URL.
+POSTGRESQL_ONLY: frozenset[Fault] = frozenset({Fault.OVERLAPPING_IMPORT})

@@ -130,6 +130,7 @@ class Scenario:
     source_down: tuple[datetime, datetime] | None = None  # SOURCE_DOWN: pm unreachable in [from, until)
     source_renamed: tuple[datetime, datetime] | None = None  # SOURCE_RENAMED: (in the settings, `source rename`)
     overlap: Change | None = None  # OVERLAPPING_SYNC: the cancellation the second, overlapping run imports
+    overlap_import: Delivery | None = None  # OVERLAPPING_IMPORT: the push made while the tick's import is open
 
     @property
     def end(self) -> datetime:
@@ -523,6 +524,20 @@ class _Generator:
         s.replies.sort(key=lambda r: r.at)
 
 
+    def _drawn_last(self, *more: datetime | None) -> tuple[set[datetime], dict[str, tuple[datetime, Version]]]:
+        """For a fault drawn last: the ticks other faults use (``more`` too) and the tick after
+        each, and each front visit's last change (its tick and version)."""
+        s = self.s
+        taken = {t for t in (s.poison_at, s.settings_change_at, s.cron_elsewhere_at, s.mapping_fix_at,
+                             s.kill_plan_at, s.kill_calendar_at, *(s.source_renamed or ()), *(s.source_down or ()),
+                             *more) if t is not None}
+        taken |= {t + TICK for t in taken}
+        last: dict[str, tuple[datetime, Version]] = {}
+        for change in s.changes:
+            if change.version.source == "front":
+                last[change.version.external_id] = (change.at, change.version)
+        return taken, last
+
     def overlapping_sync(self) -> None:
         """OVERLAPPING_SYNC: at the first working-day tick from a day drawn on (else from
         go-live) where the desk changes a front visit of a doctor who has another front visit
@@ -531,14 +546,7 @@ class _Generator:
         overlapping run (run.py). Drawn last, and never at another fault's tick, so that other
         scenarios stay as they were. None in a run too short to hold such a tick."""
         rng, s = self.rng, self.s
-        taken = {t for t in (s.poison_at, s.settings_change_at, s.cron_elsewhere_at, s.mapping_fix_at,
-                             s.kill_plan_at, s.kill_calendar_at, *(s.source_renamed or ()), *(s.source_down or ()))
-                 if t is not None}
-        taken |= {t + TICK for t in taken}
-        last: dict[str, tuple[datetime, Version]] = {}
-        for change in s.changes:
-            if change.version.source == "front":
-                last[change.version.external_id] = (change.at, change.version)
+        taken, last = self._drawn_last()
         after = self.someday(WORK_FROM)
         for change in [c for c in s.changes if c.at >= after] + [c for c in s.changes if c.at < after]:
             at, p = change.at, change.version  # from the day drawn on, else from go-live
@@ -552,6 +560,34 @@ class _Generator:
                 self.add(at, "cancel", replace(old, status="cancelled", word="cancelled", updated_at=at))
                 s.overlap = s.changes[-1]
                 s.changes.sort(key=lambda c: c.at)  # stable: after the tick's other changes
+                return
+
+    def overlapping_import(self) -> None:
+        """OVERLAPPING_IMPORT: at the first tick from a day drawn on (else from go-live) where
+        the website pushes a new version of a visit ahead, the desk also moves a front visit
+        booked ahead (its last change before that tick) to two days later: the tick's
+        `sync --once` imports the move while the service takes the push and plans (run.py).
+        Drawn last, never at another fault's tick nor one with another front change, so that
+        other scenarios stay as they were."""
+        rng, s = self.rng, self.s
+        taken, last = self._drawn_last(s.kill_push_at, s.overlap.at if s.overlap is not None else None)
+        taken |= {c.at for c in s.changes if c.version.source == "front"}
+        after = self.someday(WORK_FROM)
+        for d in [d for d in s.deliveries if d.at >= after] + [d for d in s.deliveries if d.at < after]:
+            at, v = d.at, d.version
+            if (not d.first or at <= s.golive or at in taken or v.deleted or v.status != "booked"
+                    or v.start < at + timedelta(days=1) or at >= s.end - timedelta(days=2)):
+                continue
+            ahead = sorted(w.external_id for changed, w in last.values()
+                           if changed < at and w.status == "booked" and not w.deleted
+                           and w.start > at + timedelta(days=2))
+            if ahead:
+                _, old = last[rng.choice(ahead)]
+                # two days ahead: its reminders (a day and an hour before) fall inside the run
+                start = _slot(rng, at.astimezone(TZ).date() + timedelta(days=1), soon=True)
+                self.add(at, "move", replace(old, start=start, updated_at=at))
+                s.changes.sort(key=lambda c: c.at)
+                s.overlap_import = d
                 return
 
 
@@ -592,6 +628,8 @@ def generate(seed: int, days: int, faults: frozenset[Fault] = frozenset()) -> Sc
         g.forgetful()
     if Fault.OVERLAPPING_SYNC in faults:
         g.overlapping_sync()
+    if Fault.OVERLAPPING_IMPORT in faults:
+        g.overlapping_import()
     return g.s
 
 

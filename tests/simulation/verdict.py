@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tests.simulation.calendar_oracle import CalendarOracle
+from tests.simulation.faults import POSTGRESQL_ONLY
 from tests.simulation.mailbag import Identity, Sent
 from tests.simulation.oracle import TOLERANCE
 from tests.simulation.scenario import TZ, Scenario
@@ -18,6 +19,9 @@ SHOWN = 25  # problems listed in full; the rest are counted
 
 def _when(moment: datetime) -> str:
     return moment.astimezone(TZ).strftime("%a %Y-%m-%d %H:%M")
+
+# The replay of a PostgreSQL-only fault names a store (faults.POSTGRESQL_ONLY).
+PG_STORE = "CLINICSYNC_SIM_STORE=postgresql+psycopg://postgres@127.0.0.1:5432/test "
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Verdict:
         lines += [f"  note: {note}" for note in self.notes[:10]]
         lines.append(f"  replay: CLINICSYNC_SIM_SEEDS={self.scenario.seed} CLINICSYNC_SIM_DAYS={self.scenario.days} "
                      f"CLINICSYNC_SIM_FAULTS={','.join(sorted(self.scenario.faults)) or 'none'} "
+                     f"{PG_STORE if self.scenario.faults & POSTGRESQL_ONLY else ''}"
                      "uv run --frozen python -m tests.simulation")
         return "\n".join(lines)
 
