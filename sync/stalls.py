@@ -47,13 +47,14 @@ from sqlalchemy import Connection, and_, func, select, update
 from clinicsync.common.timeutil import iso_z, parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.registry import is_polled
-from clinicsync.sync.locks import CALENDAR, holder_of, lock_held
+from clinicsync.sync.locks import lock_held
 from clinicsync.sync.mllp_state import ListenerState, listener_states
 from clinicsync.sync.orphans import find_orphans, recent_window
 from clinicsync.sync.progress import import_stage
 from clinicsync.sync.queries import connector_health
 from clinicsync.sync.setaside import open_counts
 from clinicsync.sync.settings_watch import differ_detail, live_processes, not_applied_detail
+from clinicsync.sync.stage_locks import CALENDAR, holder_of
 from clinicsync.sync.tables import (
     DELIVERIES,
     EVENTS,
@@ -300,7 +301,7 @@ def stage_holders(connection: Connection, now: datetime) -> dict[str, tuple[Any,
     return out
 
 
-# The stages one worker runs at a time (locks.stage_lock), and what waits while one is hung.
+# The stages one worker runs at a time (stage_locks.stage_lock), and what waits while one is hung.
 LOCKED_STAGES = {CALENDAR[-1]: "doctors' calendars do not change (a cancelled visit stays booked)",
                  "writeback": "patients' answers are not written back to their sources"}
 

@@ -40,11 +40,12 @@ from clinicsync.sync.calendar.links import (
     remember_sources,
 )
 from clinicsync.sync.calendar.provider import PROVIDERS, CalendarProvider, Op, OpKind, Outcome, Target, built
-from clinicsync.sync.locks import BUSY, CALENDAR, HeldLock, StageLockLost, calendar_lock, who_holds
+from clinicsync.sync.locks import BUSY, HeldLock, StageLockLost
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.calendar import CalendarSettings
+from clinicsync.sync.stage_locks import CALENDAR, calendar_lock, who_holds
 from clinicsync.sync.standing import Standing
 from clinicsync.sync.store import Store
 

@@ -22,8 +22,8 @@ from clinicsync.sync.cli.context import (
     print_json,
 )
 from clinicsync.sync.cli.output import print_table
-from clinicsync.sync.locks import CALENDAR, calendar_lock, who_holds
 from clinicsync.sync.settings import Settings
+from clinicsync.sync.stage_locks import CALENDAR, calendar_lock, who_holds
 
 app = typer.Typer(help="Doctors' calendars (Google Calendar or .ics files).", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]

@@ -24,7 +24,6 @@ import yaml
 from sqlalchemy import insert, update
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.locks import calendar_lock
 from clinicsync.sync.mllp_state import ListenerState, note_listener
 from clinicsync.sync.model import Event, SyncRun
 from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
@@ -32,6 +31,7 @@ from clinicsync.sync.model.runs import RunStage
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.setaside import Item, set_aside
 from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.stage_locks import calendar_lock
 from clinicsync.sync.stalls import INTERRUPTED, close_interrupted_runs, find_stalls
 from clinicsync.sync.store import Store
 from clinicsync.sync.subscriptions import Heard, note_heard
