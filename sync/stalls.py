@@ -263,17 +263,19 @@ def certificate_stall(name: str, state: FilesState, now: datetime) -> Stall | No
                      "senders' certificates (new connections get a renewed client_ca_file without a restart)", ca_end)
     from clinicsync.connectors.hl7v2.tls_files import EXPIRY_WARNING
 
+    ending = []  # both when both end soon, the first to end first: renewing one must not hide the other
     if state.not_after - now < EXPIRY_WARNING:
         days = (state.not_after - now).total_seconds() / 86400
-        return Stall("mllp_certificate", name,
-                     f"its TLS certificate expires at {iso_z(state.not_after)}, in {days:.1f} days; "
-                     "automatic renewal (cert-manager, certbot: 30 days before the end) has not replaced it: " + renew)
+        ending.append((state.not_after, f"its TLS certificate expires at {iso_z(state.not_after)}, in {days:.1f} "
+                       "days; automatic renewal (cert-manager, certbot: 30 days before the end) has not replaced "
+                       "it: " + renew))
     if ca_end is not None and ca_end - now < EXPIRY_WARNING:
         days = (ca_end - now).total_seconds() / 86400
-        return Stall("mllp_certificate", name,
-                     f"its client CA (client_ca_file) expires at {iso_z(ca_end)}, in {days:.1f} days: then every "
-                     "sender's certificate it signed is refused; renew the CA and the senders' certificates")
-    return None
+        ending.append((ca_end, f"its client CA (client_ca_file) expires at {iso_z(ca_end)}, in {days:.1f} days: then "
+                       "every sender's certificate it signed is refused; renew the CA and the senders' certificates"))
+    if not ending:
+        return None
+    return Stall("mllp_certificate", name, "; and ".join(text for _end, text in sorted(ending)))
 
 
 def _settings_stalls(connection: Connection, now: datetime, margin: timedelta) -> list[Stall]:

@@ -125,10 +125,13 @@ def certificate_words(tls: TlsSettings, now: datetime | None = None) -> tuple[st
     if ca_end is not None and ca_left is not None and ca_left <= timedelta(0):
         return (f"listen.tls: the client CA (client_ca_file) expired at {iso_z(ca_end)}: "
                 "every sender's certificate it signed is refused; renew it and the senders' certificates"), ""
+    ending = []  # both when both end soon, the first to end first
     if left < EXPIRY_WARNING:
-        return None, (f"warning: the TLS certificate expires at {iso_z(state.not_after)}, in "
-                      f"{left.total_seconds() / 86400:.1f} days: renew it")
+        ending.append((left, f"the TLS certificate expires at {iso_z(state.not_after)}, in "
+                             f"{left.total_seconds() / 86400:.1f} days: renew it"))
     if ca_end is not None and ca_left is not None and ca_left < EXPIRY_WARNING:
-        return None, (f"warning: the client CA (client_ca_file) expires at {iso_z(ca_end)}, in "
-                      f"{ca_left.total_seconds() / 86400:.1f} days: renew it and the senders' certificates")
+        ending.append((ca_left, f"the client CA (client_ca_file) expires at {iso_z(ca_end)}, in "
+                                f"{ca_left.total_seconds() / 86400:.1f} days: renew it and the senders' certificates"))
+    if ending:
+        return None, "warning: " + "; and ".join(text for _left, text in sorted(ending))
     return None, f"TLS certificate valid until {iso_z(state.not_after)}"

@@ -359,3 +359,20 @@ def test_failing_handshakes_and_a_failed_reload_are_told_by_any_process_on_the_s
     assert wait_for(lambda: kinds() == [("mllp_handshakes_failing", "siu")])
     loop_thread.run(running.service.stop())  # ...then the listener stops: nothing of it stands
     assert kinds() == []
+
+
+def test_a_client_ca_ending_before_the_listeners_own_certificate_is_named_first(tmp_path: Path) -> None:
+    """Both end within the warning: the CA in 5 days, the listener's certificate in 10. At the
+    merge of stop 53 the stall and `check` named the certificate only (10 days), so an admin who
+    planned by it lost every sender at day 5; now both, the first to end first."""
+    files = certificates(tmp_path, timedelta(days=10), ca_valid_for=timedelta(days=5))
+    config = Hl7v2Settings.model_validate({"name": "siu", "kind": "hl7v2", "listen": {"tls": {
+        "cert_file": str(files["server_cert"]), "key_file": str(files["server_key"]),
+        "client_ca_file": str(files["ca"])}}})
+    result = Hl7v2Connector(config).check()
+    assert result.ok and "warning: the client CA (client_ca_file) expires" in result.detail, result
+    assert result.detail.index("client CA") < result.detail.index("the TLS certificate expires"), result
+    assert config.listen is not None and config.listen.tls is not None
+    found = certificate_stall("siu", files_state(config.listen.tls), utcnow())
+    assert found is not None and found.detail.startswith("its client CA (client_ca_file) expires"), found
+    assert "its TLS certificate expires" in found.detail, found
