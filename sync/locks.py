@@ -143,7 +143,7 @@ def lock_held(engine: Engine, *name: str) -> bool | None:
     if dialect in ("postgresql", "mysql", "mariadb"):
         with engine.connect() as connection:
             if dialect == "postgresql":
-                key = _postgres_key(connection, name)
+                key = postgres_key(connection, name)
                 return bool(connection.execute(text(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
                     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
@@ -243,7 +243,7 @@ def _release_session(held: _SessionLock, statement: str, params: dict[str, objec
         connection.close()
 
 
-def _postgres_key(connection: Connection, name: tuple[str, ...]) -> int:
+def postgres_key(connection: Connection, name: tuple[str, ...]) -> int:
     """The advisory lock's key, scoped by the schema."""
     schema = connection.exec_driver_sql("SELECT current_schema()").scalar() or ""
     return advisory_key(str(schema), *name)
@@ -259,7 +259,7 @@ def _mysql_name(connection: Connection, name: tuple[str, ...]) -> dict[str, obje
 def _postgres_lock(engine: Engine, name: tuple[str, ...], wait: float | None) -> Iterator[HeldLock | None]:
     connection = _autocommit(engine)
     try:
-        params: dict[str, object] = {"key": _postgres_key(connection, name)}
+        params: dict[str, object] = {"key": postgres_key(connection, name)}
         if wait is None:
             granted = bool(connection.execute(
                 text("SELECT pg_try_advisory_lock(CAST(:key AS BIGINT))"), params).scalar())

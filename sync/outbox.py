@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.db import insert_ignoring_duplicates, is_rehearsal
-from clinicsync.sync.locks import advisory_key
+from clinicsync.sync.locks import postgres_key
 from clinicsync.sync.model import Event, EventConsumer
 
 EVENTS = Event.__table__  # type: ignore[attr-defined]
@@ -67,8 +67,7 @@ def writers_key(engine: Engine) -> int:
     key = _WRITERS_KEYS.get(engine)
     if key is None:
         with engine.connect() as connection:
-            schema = connection.exec_driver_sql("SELECT current_schema()").scalar() or ""
-        key = _WRITERS_KEYS[engine] = advisory_key(str(schema), "outbox", "writers")
+            key = _WRITERS_KEYS[engine] = postgres_key(connection, ("outbox", "writers"))
     return key
 
 
