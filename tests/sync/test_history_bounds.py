@@ -81,7 +81,10 @@ def test_a_service_whose_sources_only_push_prunes_its_runs_and_forgets_old_visit
 
 def stage_row(run_id: str, stage: str, status: str, days: float, heartbeat_days: float | None = None) -> dict[str, Any]:
     started = NOW - timedelta(days=days)
-    beat = NOW - timedelta(days=days if heartbeat_days is None else heartbeat_days)
+    # A heartbeat given is counted back from the real time of the insert, not from NOW (read at
+    # collection): a suite that takes longer than run_progress.STALE_AFTER after collection made a
+    # "still beating" row stale (failed twice in stop 53's loaded fresh-clone runs).
+    beat = NOW - timedelta(days=days) if heartbeat_days is None else utcnow() - timedelta(days=heartbeat_days)
     return {
         "run_id": run_id,
         "stage": stage,
