@@ -180,17 +180,24 @@ def migrate(engine: Engine, request: pytest.FixtureRequest) -> None:
 _MIGRATED: set[str] = set()
 
 
+def seed_sqlite_store(path: Path, request: pytest.FixtureRequest) -> bool:
+    """Start a SQLite store that does not exist yet as a copy of the worker's migrated file;
+    False (nothing done) when the file is already there."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+    _MIGRATED.add(f"sqlite:///{path}")  # at head: the `store` fixture after it has nothing to migrate
+    return True
+
+
 @pytest.fixture
 def store(store_url: str, request: pytest.FixtureRequest) -> Iterator[Store]:
     """A store at the head migration (tests/sync/test_migrations.py proves the migrations)."""
-    copy = Path(store_url.removeprefix("sqlite:///")) if store_url.startswith("sqlite:///") else None
-    if copy is not None and not copy.exists():
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), copy)
-    else:
-        copy = None
+    seeded = store_url.startswith("sqlite:///") and seed_sqlite_store(
+        Path(store_url.removeprefix("sqlite:///")), request)
     engine = make_engine(store_url)
-    if copy is None:
+    if not seeded:
         migrate(engine, request)
     store = Store(engine)
     yield store
@@ -211,9 +218,14 @@ SettingsFactory = Callable[..., Path]
 def write_settings(tmp_path: Path, store_url: str, request: pytest.FixtureRequest) -> SettingsFactory:
     """Write a settings.yaml for the test's store; ``connectors`` is YAML text.
 
-    A PostgreSQL store is migrated first, as `clinicsync db upgrade` does in a deployment.
+    The store is at head before the first command, as `clinicsync db upgrade` leaves it in a
+    deployment: a PostgreSQL store is migrated, a SQLite one starts as a copy of the worker's
+    migrated file (the CLI would otherwise run every migration again in each test, ~0.2 s;
+    tests/sync/test_migrations.py and the first-run tests prove that path).
     """
-    if not store_url.startswith("sqlite"):
+    if store_url.startswith("sqlite:///"):
+        seed_sqlite_store(Path(store_url.removeprefix("sqlite:///")), request)
+    else:
         engine = make_engine(store_url)
         migrate(engine, request)
         engine.dispose()
