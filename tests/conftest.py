@@ -46,6 +46,19 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(autouse=True)
+def _no_real_retry_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clients' retries keep their real policy (attempts, waits, what is retried) but do not
+    sleep for real: a FHIR poll a hook starts, or a write-back callback, against a refusing
+    peer otherwise slept its whole backoff (~5 s a test). A test that reads the waits records
+    them with its own fixture (tests/connectors/conftest.py ``retry_sleeps``)."""
+    from clinicsync.connectors.fhir.client import FhirClient
+    from clinicsync.connectors.rest_callback import Callback
+
+    monkeypatch.setattr(FhirClient, "sleep", staticmethod(lambda seconds: None))
+    monkeypatch.setattr(Callback, "sleep", staticmethod(lambda seconds: None))
+
+
 @pytest.fixture(scope="session")
 def shared_fixtures() -> Path:
     """The folder of third-party fixtures (tests/fixtures/third_party), shipped with the repository."""
