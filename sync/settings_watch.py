@@ -213,18 +213,16 @@ class SettingsWatch:
             return
         if last is not None and last.same_stat(stat):
             return  # as at the last look: changed or not, as then
-        try:
-            digest = hashlib.sha256(Path(read.path).read_bytes()).hexdigest()
-        except OSError:
+        current = _file_now(read.path)  # one way to read and hash a watched file (settings_base.read_file)
+        if current is None:
             self._seen[read.path] = None
             self._changed.setdefault(read.path, now)
             return
-        self._seen[read.path] = read._replace(mtime_ns=stat.st_mtime_ns, size=stat.st_size,
-                                              inode=stat.st_ino, digest=digest)
-        if digest == read.digest:
+        self._seen[read.path] = current._replace(path=read.path)
+        if current.digest == read.digest:
             self._changed.pop(read.path, None)  # touched, or put back as it was
         else:
-            self._changed.setdefault(read.path, self._changed_at(stat.st_mtime_ns, now))
+            self._changed.setdefault(read.path, self._changed_at(current.mtime_ns, now))
 
     def _changed_at(self, mtime_ns: int, now: datetime) -> datetime:
         """The file's modification time, when it falls after this process started and not in the

@@ -139,3 +139,15 @@ def parse_duration(text: str) -> timedelta:
     if number:
         raise ValueError(f"bad duration {text!r}: a number needs a unit (d, h, m, s)")
     return total
+
+
+def moment_in_pass(start: datetime, started: datetime, clock_now: datetime) -> datetime:
+    """The moment a message of a pass goes: the pass's time ``start`` (its ``now``, which may
+    be given: ``--at``, a simulation) plus the whole minutes the pass has taken on the clock
+    since ``started``. A backlog behind a slow provider can take an hour, and a message that
+    goes at 21:00 must be judged at 21:00 (quiet hours, "too late", an offer's hold). Whole
+    minutes, as those rules are: a quick pass judges every message at exactly ``start``.
+    One rule for the reminders' dispatcher and the waitlist's sender (stop 54)."""
+    elapsed = clock_now - started
+    minute = timedelta(minutes=1)
+    return start + minute * (elapsed // minute) if elapsed >= minute else start

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.ratelimit import TokenBucket
-from clinicsync.common.timeutil import parse_duration, zone
+from clinicsync.common.timeutil import moment_in_pass, parse_duration, zone
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.notifiers.base import (
@@ -77,7 +77,6 @@ CURRENT_DOCTOR_KINDS = frozenset({"declined"})
 STALE_DECLINE = "the patient's answer no longer stands"  # a `declined` notice whose answer was cleared
 log = structlog.get_logger("clinicsync.reminders")
 PHONE_CHANNELS = ("sms", "whatsapp")
-MINUTE = timedelta(minutes=1)
 STAFF = ("practitioner", "frontdesk")  # recipients reached by email, with no quiet hours
 
 
@@ -565,11 +564,8 @@ class Dispatcher:
 
     def _moment(self) -> datetime:
         """The dispatch time as this message goes: ``now`` plus the whole minutes the pass has
-        taken so far. A backlog behind a slow or rate-limited provider can take an hour, and a
-        message that goes at 21:00 must be judged at 21:00 (quiet hours, "too late"); whole
-        minutes, as those rules are, so a quick pass judges every message at exactly ``now``."""
-        elapsed = self.clock() - self._started
-        return self.now + timedelta(minutes=elapsed // MINUTE) if elapsed >= MINUTE else self.now
+        taken so far (:func:`~clinicsync.common.timeutil.moment_in_pass`, as the waitlist's)."""
+        return moment_in_pass(self.now, self._started, self.clock())
 
     def _check(self, item: Item) -> tuple[str, str | None]:
         """('send', None), ('skip', reason), ('cancel', reason) or ('defer', None) after moving the

@@ -29,6 +29,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
+from clinicsync.common.timeutil import moment_in_pass
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.notifiers.base import CHANNELS, Message, Notifier, OptedOutError, PermanentError, RetryableError
@@ -177,10 +178,11 @@ class OfferSender:
         return out
 
     def at(self) -> datetime:
-        """The time of a send: the stage's start plus how long the loop has taken so far (on the
-        clock), so a send late in a slow loop is seen at its own time, also when the stage was
-        given its moment (`waitlist --once --at`, the simulation)."""
-        return self.now + (self.clock() - self.started)
+        """The time of a send: the stage's start plus the whole minutes the loop has taken so far
+        (on the clock), so a send late in a slow loop is seen at its own time, also when the stage
+        was given its moment (`waitlist --once --at`, the simulation); the reminders' rule
+        (:func:`~clinicsync.common.timeutil.moment_in_pass`)."""
+        return moment_in_pass(self.now, self.started, self.clock())
 
     def quiet(self, recipient: Recipient, at: datetime) -> bool:
         """Inside the quiet hours of the patient's zone (the entry's) at ``at``."""

@@ -382,3 +382,32 @@ def test_a_push_run_cut_off_by_a_crash_is_closed_as_interrupted(settings: Settin
     assert rows[("website", True)] == ("failed", INTERRUPTED)
     assert rows[("website", False)] == ("running", None)  # a push in flight now: left alone
     assert rows[("emr", True)] == ("running", None)  # a polled source's run: its poll lock closes it
+
+
+def test_a_client_ca_and_a_certificate_both_ending_are_named_in_the_alert_the_first_to_end_first(
+        tmp_path: Path) -> None:
+    """Stop 54: the stall and `check` name both, the first to end first (stop 53); the alert's
+    ``or`` kept the certificate's series, so a CA ending in 5 days behind a certificate of 10 read
+    'expires in 9d 23h'. Now its value is the first to end and its summary names both."""
+    expiring = "ClinicsyncMllpCertificateExpiring"
+    rule = next(r for g in yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"] for r in g["rules"]
+                if r.get("alert") == expiring)
+    kept = {k: rule["annotations"][k] for k in ("description", "runbook_url")}
+    day = 86400  # promtool's time 0 is the epoch: an expiry timestamp of 10 days ends 10 days on
+    test = {"rule_files": [str(RULES)], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [{"series": f'{EXPIRY}{{connector="hospital"}}', "values": f"{10 * day}x30"},
+                         {"series": f'{CA_EXPIRY}{{connector="hospital"}}', "values": f"{5 * day}x30"},
+                         {"series": f'{EXPIRY}{{connector="lab"}}', "values": f"{3 * day}x30"},
+                         {"series": f'{CA_EXPIRY}{{connector="lab"}}', "values": f"{90 * day}x30"}],
+        "alert_rule_test": [{"eval_time": "6m", "alertname": expiring, "exp_alerts": [
+            {"exp_labels": {"connector": "hospital", "severity": "warning"}, "exp_annotations": {**kept, "summary": (
+                "the MLLP listener hospital: its client CA expires in 4d 23h 54m 0s; its TLS certificate "
+                "expires in 9d 23h 54m 0s; the first ends in 4d 23h 54m 0s")}},
+            {"exp_labels": {"connector": "lab", "severity": "warning"}, "exp_annotations": {**kept, "summary": (
+                "the MLLP listener lab: its TLS certificate expires in 2d 23h 54m 0s; "
+                "the first ends in 2d 23h 54m 0s")}}]}]}]}
+    path = tmp_path / "rules_test.yaml"
+    path.write_text(yaml.safe_dump(test), encoding="utf-8")
+    result = subprocess.run([find_promtool(), "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

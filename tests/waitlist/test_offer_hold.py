@@ -138,3 +138,22 @@ def test_the_hold_is_labelled_with_its_own_zone_name_and_day_past_a_daylight_sav
         assert run_waitlist(settings, store)["sent"] == 1
     text = mails(fake_api)["w1@example.org"].replace("\u202f", " ")
     assert "10:00 AM (EST)" in text and f"We keep it for you {said};" in text, text  # main: "(EST)", no day
+
+
+def test_a_send_is_judged_and_held_from_the_whole_minutes_the_loop_took_as_a_reminder_is(
+    store: Store, reminder_settings: SettingsMaker, fake_api: FakeApi, tmp_path: Path
+) -> None:
+    """Stop 54: one rule for the moment of a pass (timeutil.moment_in_pass), the reminders'
+    whole minutes: a provider that takes 90 s a message sends the second offer 1 minute in
+    (main: 90 s, the waitlist counted exact time), and quick sends at exactly the stage's time."""
+    settings = make(reminder_settings, fake_api)
+    ids = freed(store, settings, [START, START + timedelta(hours=1), START + timedelta(hours=2)], DAY)
+    for _ in range(3):
+        fake_api.reply(202)
+    with time_machine.travel(DAY, tick=False) as clock:
+        fake_api.on_request = lambda: clock.shift(timedelta(seconds=90))
+        assert run_waitlist(settings, store)["sent"] == 3
+    sent = {k: offers(store)[ids[k]].sent_at.replace(tzinfo=UTC) for k in ids}
+    held = {k: offers(store)[ids[k]].hold_until.replace(tzinfo=UTC) for k in ids}
+    assert sent == {"W1": DAY, "W2": DAY + timedelta(minutes=1), "W3": DAY + timedelta(minutes=3)}
+    assert held == {k: at + timedelta(minutes=30) for k, at in sent.items()}  # as the email says

@@ -19,7 +19,9 @@ import pytest
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
+from clinicsync.common.settings_base import FileRead
 from clinicsync.common.types import utcnow
+from clinicsync.sync import settings_watch
 from clinicsync.sync.cli.run import _forget as forget_row
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.jobs import SETTINGS_WATCH, PeriodicJob, ServiceContext, collect_jobs, settings_watch_job
@@ -125,6 +127,30 @@ def test_a_touch_or_an_edit_put_back_is_no_change(files: tuple[Path, Path], stor
         assert ctx.watch.look(store.engine, t0 + timedelta(minutes=3)) is None
     assert [e["event"] for e in logs] == ["settings.back_as_loaded"]
     assert stalls(store, ctx.settings, t0 + timedelta(minutes=3)) == []
+
+
+def test_the_files_read_at_start_are_read_and_hashed_the_one_way_every_watched_file_is(
+        files: tuple[Path, Path], store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stop 54: the look at a file read at start re-hashed it itself (its own stat, read and
+    sha256); now it goes through settings_base.read_file like a file read at its use, so what
+    is kept of a file (its stat from the open handle, its digest) is made in one place."""
+    path, secret = files
+    ctx = started(path, store)
+    t0 = ctx.started_at
+    read: list[str] = []
+    real = settings_watch.read_file
+
+    def counted(at: Path) -> tuple[bytes, FileRead]:
+        read.append(str(at))
+        return real(at)
+
+    monkeypatch.setattr(settings_watch, "read_file", counted)
+    path.write_text(path.read_text(encoding="utf-8") + "# a note\n", encoding="utf-8")
+    os.utime(secret)  # touched: read again, found unchanged
+    drift = ctx.watch.look(store.engine, t0 + timedelta(minutes=1))
+    assert drift is not None and drift.files == (str(path),)
+    assert sorted(read) == sorted([str(path), str(secret)])
+    assert ctx.watch._seen[str(path)] == real(path)[1]  # what is kept: exactly read_file's
 
 
 def test_a_removed_file_is_a_change(files: tuple[Path, Path], store: Store) -> None:
