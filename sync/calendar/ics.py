@@ -20,10 +20,9 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from icalendar import Calendar, Component, Event, Timezone
 from sqlalchemy import Connection, Engine, select
 
 from clinicsync.common.memo import kept
@@ -43,6 +42,9 @@ from clinicsync.sync.calendar.provider import (
 )
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.settings.calendar import IcsSettings
+
+if TYPE_CHECKING:
+    from icalendar import Component
 
 log = structlog.get_logger("clinicsync.calendar")
 PRODID = "-//clinicsync//calendar//EN"
@@ -261,6 +263,8 @@ class IcsCalendar:
         path = self.path(target)
         if not path.exists():
             return []
+        from icalendar import Calendar
+
         out = []
         for event in Calendar.from_ical(path.read_bytes()).walk("VEVENT"):
             private = {key: str(event[prop]) for key, prop in _X.items() if prop in event}
@@ -291,6 +295,8 @@ _ESCAPED = re.compile(r"\\(.)")
 
 def _header(name: str) -> bytes:
     """The calendar's own properties, as icalendar writes them (ending in END:VCALENDAR)."""
+    from icalendar import Calendar
+
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -305,6 +311,8 @@ def _header(name: str) -> bytes:
 @lru_cache(maxsize=64)
 def _vtimezone(tzid: str) -> bytes:
     """The VTIMEZONE that ``Calendar.add_missing_timezones`` would add (empty if unknown)."""
+    from icalendar import Timezone
+
     try:
         return Timezone.from_tzid(tzid).to_ical()
     except ValueError:
@@ -313,6 +321,8 @@ def _vtimezone(tzid: str) -> bytes:
 
 def _cancelled(old: IcsRow, now: datetime) -> IcsRow:
     """Kept with STATUS:CANCELLED (calendar apps then remove it), newer than before."""
+    from icalendar import Component, Event
+
     event = Event.from_ical(old.vevent)
     assert isinstance(event, Component)
     _bump(event, now)

@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from icalendar import Calendar
 from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 from sqlalchemy.pool import StaticPool
 
@@ -115,6 +114,8 @@ class IcsState:
             return
         adopted: list[IcsRow] = []
         if data is not None:
+            from icalendar import Calendar  # only a file the store did not write is parsed (not at rest)
+
             events = Calendar.from_ical(data).walk("VEVENT")
             known = self.existing(calendar_id, [str(e.get("uid")) for e in events])
             adopted = [row_of(e, str(e.get("uid"))) for e in events if str(e.get("uid")) not in known]

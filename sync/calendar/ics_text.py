@@ -21,8 +21,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from icalendar.timezone.tzid import tzid_from_tzinfo
-
 from clinicsync.common.memo import kept
 from clinicsync.common.timeutil import zone
 
@@ -58,6 +56,8 @@ def utc_stamp(moment: datetime) -> str:
 @lru_cache(maxsize=256)
 def tzid_for(zone_name: str) -> str | None:
     """What icalendar puts in TZID for this zone; None for UTC (the Z form: no VTIMEZONE)."""
+    from icalendar.timezone.tzid import tzid_from_tzinfo  # ~0.3 s: only a run that writes an event pays it
+
     tzid = tzid_from_tzinfo(zone(zone_name)) or zone_name
     return None if tzid == "UTC" else tzid
 

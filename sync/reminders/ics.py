@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from icalendar import Calendar, Event
-
 from clinicsync.notifiers.base import Attachment
 
 METHOD = "PUBLISH"
@@ -30,7 +28,13 @@ def event_uid(connector: str, external_id: str) -> str:
 def ics_attachment(*, uid: str, sequence: int, start: datetime, end: datetime, summary: str,
                    location: str | None, cancelled: bool, stamp: datetime, url: str | None = None) -> Attachment:
     """``url``: a video visit's join link (RFC 5545 URL; LOCATION carries it too, where
-    calendar apps show a clickable "where")."""
+    calendar apps show a clickable "where").
+
+    icalendar is imported here, not at module level: only a send composes an attachment,
+    and its ~0.19 s import was paid by every ``sync --once`` (cron, each minute) through
+    compose <- dispatch <- the pipeline (issue 32)."""
+    from icalendar import Calendar, Event
+
     calendar = Calendar()
     calendar.add("prodid", "-//clinicsync//reminders//EN")
     calendar.add("version", "2.0")

@@ -158,7 +158,7 @@ def test_each_file_is_written_once_per_run_and_never_parsed_again(
     renames = _Counting(ics_state.os.replace)
     monkeypatch.setattr(ics_state.os, "replace", renames)
     parses = _Counting(Calendar.from_ical)
-    monkeypatch.setattr(ics_state.Calendar, "from_ical", parses)
+    monkeypatch.setattr(Calendar, "from_ical", parses)  # the class ics_state imports when it parses
 
     def store_run() -> dict[str, int]:
         return push(ics_settings, store.engine, IcsCalendar(ics_settings.ics, store.engine)).as_dict()
