@@ -127,6 +127,7 @@ def _phone_e164(text: str, region: str) -> str:
 _NANP_SHAPE = re.compile(r"(\+1[ .-]?)?(?:\(([2-9][0-9]{2})\) ?|([2-9][0-9]{2})[ .-]?)([0-9]{3})[ .-]?([0-9]{4})")
 
 
+@cache  # per region: its patterns compiled once (metadata does not change in a process)
 def _plain_nanp(region: str) -> Callable[[str], str | None] | None:
     """A fast path for the plainest numbers of the North American plan (``_NANP_SHAPE``; a
     national one only where ``region`` dials +1 with the 011 prefix), giving exactly what
