@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Collection
-from functools import reduce
+from functools import cache, reduce
 from operator import or_
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -119,8 +119,17 @@ def settings_model(connector_names: Collection[str] | None = None,
                          else discover(CONNECTORS_GROUP, Connector, connector_names))
     notifier_classes = (notifier_kinds() if notifier_names is None
                         else discover(NOTIFIERS_GROUP, Notifier, notifier_names))
-    connectors = tuple(cls.settings_model for cls in connector_classes.values()) or (ConnectorSettings,)
-    notifiers = tuple(cls.settings_model for cls in notifier_classes.values()) or (NotifierSettings,)
+    return _model_for(tuple(connector_classes.values()), tuple(notifier_classes.values()))
+
+
+@cache
+def _model_for(connector_classes: tuple[type[Connector], ...],
+               notifier_classes: tuple[type[Notifier], ...]) -> type[Settings]:
+    """Built once per set of kinds: pydantic's create_model costs ~15 ms of CPU, and every
+    settings load (each reload of `clinicsync run`, each sync of a test) asked for it anew.
+    Keyed by the classes themselves, so a different set of registered kinds gets its own model."""
+    connectors = tuple(cls.settings_model for cls in connector_classes) or (ConnectorSettings,)
+    notifiers = tuple(cls.settings_model for cls in notifier_classes) or (NotifierSettings,)
     connector_list: Any = list[_plugin_item(connectors)]  # type: ignore[misc]
     notifier_list: Any = list[_plugin_item(notifiers)]  # type: ignore[misc]
     model: type[Settings] = create_model(
