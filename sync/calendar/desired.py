@@ -14,12 +14,11 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from importlib import metadata
 from typing import Any, NamedTuple
 
 import orjson
-from jinja2 import meta
 from sqlalchemy import Engine, select, type_coerce
 from sqlalchemy.types import NullType
 
@@ -28,7 +27,7 @@ from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.bulk import converted, result_processors
 from clinicsync.sync.calendar.privacy import shown as unless_contact
 from clinicsync.sync.calendar.provider import EventContent, Target, built, event_id
-from clinicsync.sync.calendar.templates import Memoized
+from clinicsync.sync.calendar.templates import Memoized, compiled
 from clinicsync.sync.changes import CANCELLED_STATUSES
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.joins import with_people
@@ -139,9 +138,16 @@ _CONTEXT = frozenset({"type", "status", "cancelled", "noshow", "patient_name", "
                       "patient_cancelled", "source"})
 
 
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    """One template environment for every run: the compiled templates are cached per
+    environment (templates.compiled), so a fresh one each pass would compile them again."""
+    return template_environment()
+
+
 def _names(env: Any, source: str) -> set[str]:
     """The names a template reads from its context."""
-    return set(meta.find_undeclared_variables(env.parse(source)))
+    return set(compiled(env, source)[2])
 
 
 HALF = 16  # hex digits of each half of a source digest (the link's rendered_from holds 32)
@@ -157,7 +163,7 @@ def rerendered(rendered_from: str | None, source: str | None) -> bool:
 
 class Renderer:
     def __init__(self, settings: CalendarSettings) -> None:
-        env = template_environment()
+        env = _environment()
         names = {*_names(env, settings.summary), *_names(env, settings.description)}
         self.wants_initials = "patient_initials" in names
         self.wants_local = bool(names & {"start_local", "end_local"})

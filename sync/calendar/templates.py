@@ -13,6 +13,7 @@ part of the template holds the marker character; anything else is rendered as be
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -49,6 +50,17 @@ def opaque_names(tree: nodes.Template, names: frozenset[str]) -> frozenset[str]:
     return names - bad
 
 
+@lru_cache(maxsize=64)
+def compiled(env: Any, source: str) -> tuple[Template, nodes.Template, frozenset[str]]:
+    """``source`` compiled, parsed, and the names it reads, once per environment and source.
+
+    Why: compiling is ~10 ms a template and every sync pass builds its renderer again with the
+    same settings; a compiled Template is immutable and renders from any thread. Keyed by the
+    environment object itself (held, so its id is never reused while cached)."""
+    tree = env.parse(source)
+    return env.from_string(source), tree, frozenset(meta.find_undeclared_variables(tree))
+
+
 class Memoized:
     """A template rendered once per distinct value of the names it uses, per run, and once per
     shape for the names it prints as they are (:func:`opaque_names`)."""
@@ -56,9 +68,8 @@ class Memoized:
     def __init__(self, env: Any, source: str, known: frozenset[str] = frozenset()) -> None:
         """``known``: names every context holds; when the template uses only those, a memo key
         is taken by one C-level ``itemgetter`` call instead of a lookup per name."""
-        self.template: Template = env.from_string(source)
-        tree = env.parse(source)
-        self.names = tuple(sorted(meta.find_undeclared_variables(tree)))
+        self.template, tree, names = compiled(env, source)
+        self.names = tuple(sorted(names))
         self.memo: dict[Any, str] = {}
         self.shapes: dict[tuple[Any, ...], str] = {}
         self._key: Callable[[dict[str, Any]], Any] = (
