@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -62,8 +63,19 @@ def test_a_bucket_commits_without_waiting_for_its_flush_and_only_its_own(store: 
     setting ends with it and never reaches a push on the same connection."""
     if store.engine.dialect.name != "postgresql":
         pytest.skip("shared buckets are PostgreSQL's")
+    from sqlalchemy import event
+
     from clinicsync.sync.ratelimits import _TAKE
 
+    # Sessions as a deployment has them (commits wait for their flush), not as the test
+    # stores' sessions are made (tests/conftest.py TEST_SESSION_OPTIONS): else "on" below
+    # could not tell the setting's end from a leak.
+    store.engine.dispose()
+    def deployed_default(dbapi: Any, _record: object) -> None:
+        dbapi.execute("SET synchronous_commit = on")
+        dbapi.commit()
+
+    event.listen(store.engine, "connect", deployed_default)
     with store.engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
         taken = connection.exec_driver_sql(_TAKE + ", current_setting('synchronous_commit')",
