@@ -12,6 +12,7 @@ noisy, so every table puts clinicsync next to a baseline measured in the same ru
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import os
@@ -109,13 +110,46 @@ def run_case(target: str, **kwargs: Any) -> dict[str, Any]:
         LOADS.append(load_1min())
 
 
+# The test suite's smoke runs set this: a case then runs in the calling process (its own
+# logging configuration put back afterwards), since a smoke run measures nothing and a fresh
+# interpreter per case (pandas, dlt and clinicsync imported again) was most of its time.
+IN_PROCESS_ENV = "CLINICSYNC_BENCH_IN_PROCESS"
+
+
 def _run_child(target: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    if os.environ.get(IN_PROCESS_ENV) == "1":
+        return _run_here(target, kwargs)
     completed = subprocess.run(
         [sys.executable, "-m", "bench.harness", target, json.dumps(kwargs)],
         capture_output=True, text=True, cwd=ROOT, env=child_env(), check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"{target} failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
     return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def _run_here(target: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The case in this process, its arguments and figures through JSON as a child's are."""
+    import logging
+
+    import structlog
+
+    saved_structlog, root = structlog.get_config(), logging.getLogger()
+    saved_logging = (root.level, list(root.handlers))
+    saved_process = (os.getcwd(), dict(os.environ), gc.get_threshold())
+    module_name, function_name = target.split(":")
+    function = getattr(importlib.import_module(module_name), function_name)
+    try:
+        figures = dict(function(**json.loads(json.dumps(kwargs))))
+    finally:  # what a child's exit would have dropped: the caller's process goes on as it was
+        structlog.configure(**saved_structlog)
+        root.setLevel(saved_logging[0])
+        root.handlers[:] = saved_logging[1]
+        os.chdir(saved_process[0])
+        os.environ.clear()
+        os.environ.update(saved_process[1])
+        gc.set_threshold(*saved_process[2])
+    figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    return dict(json.loads(json.dumps(figures, default=str)))
 
 
 def _child(target: str, arguments: str) -> None:
