@@ -60,6 +60,7 @@ class Provider:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # TCP_NODELAY: see tests/connectors/fhir_fake.py
     server: Server
 
     def _reply(self, status: int, body: dict[str, Any]) -> None:

@@ -121,6 +121,7 @@ def serve(appointments: int, page_size: int, latency: float = 0.0) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # TCP_NODELAY: see tests/connectors/fhir_fake.py
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -195,6 +195,7 @@ class FaultyApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # TCP_NODELAY: see tests/connectors/fhir_fake.py
 
             def _handle(self) -> None:
                 with api._idle:

@@ -370,6 +370,11 @@ class FakeFhir:
 def _handler(fake: FakeFhir) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # TCP_NODELAY on each accepted socket. The handler writes the headers and then the
+        # body; with Nagle's algorithm on, the body waits for the client's ACK of the headers,
+        # which a keep-alive client delays by up to 40 ms (delayed ACK): 44 ms a request
+        # against 0.4 ms without it. A real server (uvicorn, nginx) sets it too.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

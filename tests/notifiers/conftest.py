@@ -200,6 +200,8 @@ class FakeApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # TCP_NODELAY: see tests/connectors/fhir_fake.py
+
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)

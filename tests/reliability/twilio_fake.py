@@ -46,6 +46,7 @@ class TwilioFake:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # TCP_NODELAY: see tests/connectors/fhir_fake.py
 
             def handle(self) -> None:
                 with fake._lock:

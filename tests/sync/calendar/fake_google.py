@@ -439,6 +439,7 @@ def _parse_http(raw: bytes) -> tuple[str, str, dict[str, list[str]], dict[str, s
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # TCP_NODELAY: see tests/connectors/fhir_fake.py
 
     def _serve(self) -> None:
         fake: FakeGoogle = self.server.fake  # type: ignore[attr-defined]
