@@ -315,3 +315,22 @@ def test_overlapping_import_adds_one_move_at_a_push_and_moves_no_other_draw() ->
                            base.overlap.at if base.overlap else None}
     assert (s.deliveries, s.replies, s.down, s.provider_down, s.throttled, s.source_down) == (
         base.deliveries, base.replies, base.down, base.provider_down, base.throttled, base.source_down)
+
+
+def test_planning_killed_mid_stage_plans_the_ticks_imports_at_cron_next_run() -> None:
+    """KILLED_MID_STAGE: what the killed tick imported is planned by cron's next run, and what
+    is due then decides. Seed 549's 120 days: a visit booked at the kill (11:00) for 11:30 the
+    next day has its 1-day reminder due at that next run, which supersedes its confirmation
+    (issue 30, obs 12); the product rightly sent the reminder alone, while the oracle expected
+    the confirmation at 11:00 as if planning had not died."""
+    from tests.simulation.oracle import expected_messages
+
+    s = generate(549, 120, frozenset(COMBINABLE) | {Fault.SOURCE_RENAMED})
+    assert s.kill_plan_at is not None
+    booked = [c for c in s.changes if c.at == s.kill_plan_at and c.version.external_id == "F00091"]
+    assert [c.version.start - s.kill_plan_at for c in booked] == [timedelta(days=1, minutes=30)]
+    sent = [(m.identity.kind, m.identity.detail.split(" ")[0], m.at) for m in expected_messages(s)
+            if m.identity.subject == "front/F00091"]
+    next_run = s.kill_plan_at + timedelta(minutes=30)
+    assert sent[0] == ("reminder", "1d", next_run)
+    assert not any(kind == "confirmation" for kind, _, _ in sent)
