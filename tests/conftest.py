@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg
 import pymysql
@@ -57,12 +58,19 @@ def _no_real_retry_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
     """The clients' retries keep their real policy (attempts, waits, what is retried) but do not
     sleep for real: a FHIR poll a hook starts, or a write-back callback, against a refusing
     peer otherwise slept its whole backoff (~5 s a test). A test that reads the waits records
-    them with its own fixture (tests/connectors/conftest.py ``retry_sleeps``)."""
+    them with its own fixture (tests/connectors/conftest.py ``retry_sleeps``).
+
+    google-auth retries the token endpoint itself (3 attempts, 1 s then 2 s, in
+    ``google.auth._exponential_backoff``): that module alone gets a ``time`` whose sleep returns
+    at once, so the calendar's token-fault tests keep google-auth's real retry, without ~1 s each."""
+    from google.auth import _exponential_backoff
+
     from clinicsync.connectors.fhir.client import FhirClient
     from clinicsync.connectors.rest_callback import Callback
 
     monkeypatch.setattr(FhirClient, "sleep", staticmethod(lambda seconds: None))
     monkeypatch.setattr(Callback, "sleep", staticmethod(lambda seconds: None))
+    monkeypatch.setattr(_exponential_backoff, "time", SimpleNamespace(sleep=lambda seconds: None))
 
 
 @pytest.fixture(scope="session")
