@@ -100,9 +100,9 @@ _SCHEMAS = SchemaPool(POSTGRES_URL)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The worker's pooled schemas are dropped with its session."""
-    if _SCHEMAS.free:
-        _SCHEMAS.drain()
+    """The worker's pooled schemas are dropped with its session (once those still being
+    emptied are in the pool)."""
+    _SCHEMAS.drain()
 
 
 @pytest.fixture

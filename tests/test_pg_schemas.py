@@ -77,6 +77,7 @@ def test_a_schema_handed_on_is_exactly_a_fresh_one(pool: tuple[SchemaPool, str])
         _write(first)
         assert _state(first) != made  # the rows, their pages and the sequences moved
         pool_.release(first)
+        pool_.settle()  # emptied on the pool's thread
         assert len(pool_.free) == 1
     with postgres_schema() as url:
         second = url.rsplit("search_path%3D", 1)[1]
@@ -97,6 +98,7 @@ def test_a_schema_a_test_altered_or_analyzed_is_dropped(pool: tuple[SchemaPool, 
             connection.execute(f'SET search_path = "{schema}"')
             connection.execute(change)
         pool_.release(schema)
+        pool_.settle()
         assert not pool_.free
 
 
@@ -112,4 +114,5 @@ def test_a_schema_still_locked_by_a_connection_is_not_handed_on(pool: tuple[Sche
             leaked.execute(f'SELECT count(*) FROM "{schema}".patient')
             assert not pool_._recycle(schema, signature)  # the decision itself
         pool_.release(schema)
+        pool_.settle()
         assert len(pool_.free) == 1
