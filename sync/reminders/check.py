@@ -271,6 +271,16 @@ def _check_case(composer: Composer, language: str, label: str, channel: str,
     return result
 
 
+def sample_hold(settings: Settings, start: datetime) -> tuple[datetime | None, datetime]:
+    """(hold's end, send) of a worst-case offer for ``start``: as the clinic's strategy has it (a
+    hold in ``sequential``, none in ``batch``), ending a day before the visit at its costly clock
+    and sent on another day (the hold's day shown: its weekday for a hold under six days, its
+    short date for a longer ``waitlist.hold``)."""
+    held = start - timedelta(days=1)
+    sent = held - max(settings.waitlist.hold_for(), timedelta(days=1))
+    return (held if settings.waitlist.strategy == "sequential" else None), sent
+
+
 def _waitlist_cases(settings: Settings, renderer: Renderer, language: str, names: set[str],
                     found: list[str]) -> list[CheckResult]:
     """The waitlist's offer and "just been taken" messages (sync/waitlist/compose.py) against the
@@ -285,11 +295,12 @@ def _waitlist_cases(settings: Settings, renderer: Renderer, language: str, names
             samples = worst_visits(settings, language)
             result, worst, variables = CheckResult(language, kind, channel), (-1, -1), set()
             for visit in samples if channel != "email" else samples[:1]:
+                hold_until, sent = sample_hold(settings, visit.start)
                 for mode in ("in_person", "video", "phone"):
                     draft = OfferDraft(kind, language, visit.start, visit.end, visit.timezone, visit.patient_name,
                                        visit.doctor, visit.type, visit.location, mode,
                                        f"{base}/w/{'x' * 14}" if kind == "waitlist_offer" else None,
-                                       visit.start - timedelta(hours=20), visit.start - timedelta(days=2))
+                                       hold_until, sent)
                     found.clear()
                     try:
                         rendered = render_offer(renderer, draft, channel, settings)
@@ -301,7 +312,8 @@ def _waitlist_cases(settings: Settings, renderer: Renderer, language: str, names
                         worst = (rendered.segments, rendered.units or 0)
                         result.segments, result.encoding, result.units = (rendered.segments, rendered.encoding,
                                                                            rendered.units)
-                        result.sample = f"{_describe(visit, language)}, {mode}"
+                        result.sample = f"{_describe(visit, language)}, {mode}" + (
+                            f", held {settings.waitlist.hold}" if hold_until and kind == "waitlist_offer" else "")
             if channel == "sms" and result.segments and result.segments > MAX_SEGMENTS:
                 assert result.encoding is not None and result.units is not None
                 result.problems.append(f"{_size_problem(result.segments, result.encoding, result.units)} "

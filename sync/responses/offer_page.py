@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from clinicsync.common.shown_time import shown_clock
+from clinicsync.common.shown_time import shown_clock, shown_date, zone_abbreviation
 from clinicsync.common.timeutil import parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.sync.model import Patient
@@ -81,6 +81,19 @@ def _visit(store: Store, settings: Settings, slot: Any, patient: Any, locale: Lo
                           parse_duration(settings.responses.join_link_opens))
 
 
+def held_line(settings: Settings, offer: Any, slot: Any, locale: Locale, w: dict[str, str]) -> str | None:
+    """Until when a `sequential` offer is held, as its SMS and email say it: in the slot's zone,
+    labelled with the hold's own abbreviation (a slot past a daylight-saving change has another),
+    with its day when that is not the day the offer was sent. None: no hold to state."""
+    if settings.waitlist.strategy != "sequential" or offer.hold_until is None or offer.status != "sent":
+        return None
+    zone_name, until = slot.timezone, offer.hold_until
+    clock = f"{shown_clock(until, zone_name, str(locale))} {zone_abbreviation(until, zone_name)}"
+    if offer.sent_at is not None and shown_date(offer.sent_at, zone_name) != shown_date(until, zone_name):
+        return w["held_day"].format(day=shown_date(until, zone_name, str(locale)), time=clock)
+    return w["held"].format(time=clock)
+
+
 def page(settings: Settings, store: Store, token: str, accept_language: str | None,
          form: dict[str, str] | None = None) -> HTMLResponse:
     """GET (``form`` None) shows the offer; POST answers it."""
@@ -108,10 +121,8 @@ def page(settings: Settings, store: Store, token: str, accept_language: str | No
         outcome = "closed" if outcome == "invalid" else outcome
         return render(settings, locale, "offer.html", STATUS[outcome], w=w, visit=visit, outcome=outcome,
                       tone=TONE[outcome], heading=w[outcome], explain=w[f"{outcome}_explain"], open=False)
-    held = (shown_clock(offer.hold_until, slot.timezone, str(locale), home_zone=settings.clinic.timezone)
-            if settings.waitlist.strategy == "sequential" and offer.hold_until and offer.status == "sent" else None)
     return render(settings, locale, "offer.html", w=w, visit=visit, outcome=None, heading=w["title"], open=True,
-                  action=f"/w/{token}", held=held)
+                  action=f"/w/{token}", held=held_line(settings, offer, slot, locale, w))
 
 
 @router.get("/w/{token}", summary="The page behind a waitlist offer's link: take the slot or say no thanks",

@@ -5,15 +5,18 @@ template folder, its languages and `clinicsync templates check` cover them as an
 The slot is shown in its own zone (labelled), with its doctor and its place or mode; never
 anything of the patient who freed it (no join link, no dial-in of theirs). The hold's end is
 shown in the same zone with its own label (``hold_timezone``: a slot past a daylight-saving
-change has another than the hold), and with its day when that is not the day it is sent."""
+change has another than the hold), and with its day when that is not the day it is sent
+(``hold_day``, the short date; ``hold_weekday``, what the SMS shows: the weekday alone when
+the hold ends within six days of its send, which keeps the offer in one SMS segment)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from babel import Locale
+from babel.dates import format_skeleton
 
 from clinicsync.common.timeutil import zone
 from clinicsync.sync.clinic import ClinicSettings
@@ -22,6 +25,7 @@ from clinicsync.sync.reminders.render import Rendered, Renderer, format_clock, f
 from clinicsync.sync.settings import Settings
 
 KINDS = ("waitlist_offer", "waitlist_taken")
+WEEKDAY_ONLY = timedelta(days=6)  # a hold ending within this of its send is told by its weekday alone in an SMS
 
 
 @dataclass(frozen=True)
@@ -68,9 +72,18 @@ def variables(draft: OfferDraft, clinic: ClinicSettings, clinic_phone: str | Non
             "instructions": place.instructions_in(str(locale)) if place else None,
             "offer_url": draft.offer_url, "hold_until": format_clock(held, locale) if held else None,
             "hold_day": short_day(held, locale) if held and other_day else None,
-            "hold_timezone": held.tzname() if held else None}
+            "hold_timezone": held.tzname() if held else None,
+            "hold_weekday": hold_weekday(held, draft.sent, locale) if held and other_day else None}
 
     return build
+
+
+def hold_weekday(held: datetime, sent: datetime | None, locale: Locale) -> str:
+    """The hold's day as an SMS can afford it: "Sun" / "dom" when it ends within six days of
+    its send (no other day of that name is near), else the short date ("Sun, Nov 8")."""
+    if sent is not None and held - sent < WEEKDAY_ONLY:
+        return format_skeleton("EEE", held, locale=locale)
+    return short_day(held, locale)
 
 
 def render(renderer: Renderer, draft: OfferDraft, channel: str, clinic: ClinicSettings,

@@ -110,6 +110,7 @@ def test_a_cancel_by_sms_offers_the_slot_to_the_best_two_and_the_first_to_accept
     sent = texts(tmp_path)
     assert sorted(m["to"] for m in sent) == ["+12125550201", "+12125550202"]
     assert all("an earlier slot is free" in m["body"] and "Wed, Jun 12 10:00 AM" in m["body"] for m in sent)
+    assert not any("held" in m["body"] for m in sent)  # batch: no hold, none stated
     assert all(m["key"].startswith("waitlist:offer:") for m in sent)
     assert run_waitlist(settings, store, DAY + timedelta(minutes=1))["sent"] == 0  # never twice
     assert len(texts(tmp_path)) == 2
@@ -214,7 +215,9 @@ def test_sequential_offers_one_at_a_time_and_moves_on_after_the_hold_or_a_no_tha
     handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY)
     run_waitlist(settings, store, DAY)
     assert [m["to"] for m in texts(tmp_path)] == ["+12125550202"]  # W2 first
-    assert "10:00" in texts(tmp_path)[0]["body"]
+    # the SMS says until when it is held for W2, as the stored hold (sent at 12:00 EDT, held 30m)
+    assert "earlier slot Wed, Jun 12 10:00 AM, held till 12:30 PM EDT: https://" in texts(tmp_path)[0]["body"]
+    assert offers(store)[ids["W2"]].hold_until.replace(tzinfo=UTC) == DAY + timedelta(minutes=30)
     assert run_waitlist(settings, store, DAY + timedelta(minutes=29))["sent"] == 0  # still held for W2
     moved = run_waitlist(settings, store, DAY + timedelta(minutes=31))
     assert moved["hold_expired"] == 1 and moved["sent"] == 1

@@ -103,3 +103,38 @@ async def test_no_thanks_keeps_the_patient_waiting_and_forged_links_say_not_vali
 def test_every_language_of_the_offer_page_has_the_english_words() -> None:
     for language, words in OFFER_TEXT.items():
         assert set(words) == set(OFFER_TEXT["en"]), language
+
+
+@pytest.mark.parametrize(("hold", "shown"), [
+    ("30m", {"W2": "We keep it for you until 12:30 PM EDT;",
+             "W1": "Se la guardamos hasta las 12:30 EDT;"}),
+    ("20h", {"W2": "We keep it for you until Mon, Jun 3, 2030, 8:00 AM EDT;",  # the hold's day: not today
+             "W1": "Se la guardamos hasta el lun, 3 jun 2030, a las 8:00 EDT;"}),
+])
+async def test_the_page_says_until_when_a_sequential_offer_is_held_with_its_zone_and_day(
+        reminder_settings: SettingsMaker, store: Store, tmp_path: Path, hold: str, shown: dict[str, str]) -> None:
+    """Stop 55: as the SMS and the email, the page states the hold of a `sequential` offer in the
+    slot's zone, labelled with the hold's own abbreviation, and its day when that is not today."""
+    from tests.waitlist.test_offers import waitlist
+
+    settings = reminder_settings(
+        "quiet_hours: {start: \"21:00\", end: \"08:00\"}\nagenda: {enabled: false}\noffsets: [1d]\n"
+        "channels: [sms, email]\nroutes: {sms: texts, email: mails}",
+        extra_notifiers="server:\n  public_url: https://clinic.example.org\n  secret_key: test-secret-not-for-"
+                        "production\n" + waitlist("sequential", hold=hold, batch_size=1))
+    waiting_patients(store)
+    with store.engine.begin() as connection:
+        patients = Patient.__table__  # type: ignore[attr-defined]
+        connection.execute(update(patients).where(patients.c.external_id == "W1").values(language="es"))
+    from clinicsync.sync.responses.record import handle_reply
+
+    handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY)
+    run_waitlist(settings, store, DAY)  # W2 first (12:00 EDT); then W1, once W2 says no
+    [w2] = [m for m in texts(tmp_path) if m["to"] == "+12125550202"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, store)),
+                                 base_url="https://clinic.example.org") as client:
+        assert shown["W2"] in text(await client.get(f"/w/{token_of(w2)}")).replace("\u202f", " ")
+        await client.post(f"/w/{token_of(w2)}", data={"choice": "decline"})
+        run_waitlist(settings, store, DAY)
+        [w1] = [m for m in texts(tmp_path) if m["to"] == "+12125550201"]
+        assert shown["W1"] in text(await client.get(f"/w/{token_of(w1)}")).replace("\u202f", " ")

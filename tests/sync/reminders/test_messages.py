@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,8 @@ from clinicsync.sync.clinic import ClinicSettings, Place
 from clinicsync.sync.reminders.compose import Composer, Draft, Visit
 from clinicsync.sync.reminders.render import Renderer
 from clinicsync.sync.settings.reminders import RemindersSettings
+from clinicsync.sync.waitlist.compose import OfferDraft
+from clinicsync.sync.waitlist.compose import render as render_offer
 
 START = datetime(2026, 11, 23, 19, 15, tzinfo=UTC)
 CLINIC = ClinicSettings(name="Demo Family Practice", timezone="America/New_York", phone="+1 212 555 0100",
@@ -52,6 +54,12 @@ def test_templates_check_counts_one_gsm7_segment_for_every_shipped_sms(tmp_path:
     assert {(r["language"], r["template"]) for r in waitlist} == {  # issue 33: the offers, checked alike
         (lang, k) for lang in ("en", "es") for k in ("waitlist_offer", "waitlist_taken")}
     assert all((r["segments"], r["encoding"]) == (1, "GSM-7") and not r["problems"] for r in waitlist), waitlist
+    # the offers are checked as the default `sequential` strategy sends them: with their 30-minute hold
+    # ending on another day than the send (its weekday shown), at the costly clock
+    offers = {r["language"]: r for r in waitlist if r["template"] == "waitlist_offer"}
+    assert {lang: (r["units"], r["sample"]) for lang, r in offers.items()} == {
+        "en": (159, "Mon, Jan 11, 10:45\u202fAM, Lucía, video, held 30m"),
+        "es": (160, "sáb, 11 sept, 10:45, Lucía, video, held 30m")}, offers
     assert {(r["language"], r["template"]) for r in sms} == {
         (lang, k + mode) for lang in ("en", "es") for k in KINDS for mode in ("", " (video)", " (phone)")}
     assert all((r["segments"], r["encoding"]) == (1, "GSM-7") and r["units"] <= 160 for r in sms), sms
@@ -200,3 +208,55 @@ def test_visit_types_and_place_instructions_in_the_patients_language(
     plain = composer.render(Draft("a1:patient:confirmation:v3", "confirmation", "patient", "es", visit=shown),
                             "email", START)
     assert "Use the side door." in plain.text
+
+
+# -- the waitlist offer's SMS states its hold (stop 55) ------------------------------------------
+
+OFFER_URL = "https://clinic.example.org/w/3LkaBcDeFgHiJk"  # a four-character id and its 10-character MAC
+SLOT = datetime(2030, 11, 5, 15, tzinfo=UTC)  # Tue Nov 5, 10:00 EST: after the autumn change
+SENT = datetime(2030, 11, 1, 16, tzinfo=UTC)  # Fri Nov 1, 12:00 EDT
+
+
+def offer_sms(language: str, hold: timedelta | None, mode: str = "in_person", clinic: ClinicSettings = CLINIC) -> Any:
+    draft = OfferDraft("waitlist_offer", language, SLOT, SLOT + timedelta(minutes=30), "America/New_York",
+                       "Alexandra Kowalski", "Dr. Priya Natarajan", "Follow-up", "Main Street Clinic", mode,
+                       OFFER_URL, SENT + hold if hold is not None else None, SENT)
+    return render_offer(Renderer(), draft, "sms", clinic, "(212) 555-0100")
+
+
+@pytest.mark.parametrize(("language", "hold", "expected"), [
+    ("en", timedelta(minutes=30), "Demo Family Practice: earlier slot Tue, Nov 5 10:00 AM, held till 12:30 PM EDT: "
+                                  f"{OFFER_URL} Reply STOP to opt out."),
+    ("en", timedelta(hours=20), "Demo Family Practice: earlier slot Tue, Nov 5 10:00 AM, held till Sat 8:00 AM EDT: "
+                                f"{OFFER_URL} Reply STOP to opt out."),
+    ("en", timedelta(days=7), "Demo Family Practice: earlier slot Tue, Nov 5 10:00 AM, held till Fri, Nov 8 "
+                              f"11:00 AM EST: {OFFER_URL} Reply STOP to opt out."),
+    ("en", None, f"Demo Family Practice: an earlier slot is free, Tue, Nov 5 10:00 AM. Take it: {OFFER_URL} "
+                 "Reply STOP to opt out."),
+    ("es", timedelta(minutes=30), "Demo Family Practice: hay cita antes: mar, 5 nov 10:00, suya hasta 12:30 EDT: "
+                                  f"{OFFER_URL} STOP para darse de baja."),
+    ("es", timedelta(hours=20), "Demo Family Practice: hay cita antes: mar, 5 nov 10:00, suya hasta sab 8:00 EDT: "
+                                f"{OFFER_URL} STOP para darse de baja."),
+    ("es", None, f"Demo Family Practice: cita libre antes, mar, 5 nov 10:00. Tomela: {OFFER_URL} "
+                 "STOP para darse de baja."),
+])
+def test_the_offer_sms_says_until_when_the_slot_is_held_in_its_own_zone_and_day(
+        language: str, hold: timedelta | None, expected: str) -> None:
+    """As the email: the hold only when the offer has one (sequential), its time in the slot's zone
+    labelled with the hold's own abbreviation (EDT before the change, the slot's EST after), its
+    weekday when it ends on another day within six days, its short date when later."""
+    sms = offer_sms(language, hold)
+    assert sms.text == expected
+    assert (sms.segments, sms.encoding) == (1, "GSM-7"), (sms.units, sms.text)
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_offer_sms_with_its_hold_fits_one_segment_in_every_mode_with_a_two_digit_clock(language: str) -> None:
+    """A hold ending the next evening at 10:45 PM (or 22:45), a video visit: the longest the
+    hold makes the English and Spanish SMS with the reference clinic's name."""
+    late = datetime(2030, 11, 3, 3, 45, tzinfo=UTC) - SENT  # Sat Nov 2, 11:45 PM EDT -> shown in EDT
+    for mode in ("in_person", "video", "phone"):
+        sms = offer_sms(language, late, mode)
+        assert (sms.segments, sms.encoding) == (1, "GSM-7") and sms.units <= 160, (sms.units, sms.text)
+        held = {"en": "Sat 11:45 PM EDT", "es": "sab 23:45 EDT"}[language]
+        assert OFFER_URL in sms.text and "STOP" in sms.text and held in sms.text, sms.text

@@ -91,3 +91,30 @@ def test_a_language_without_templates_is_reported_not_silently_english(  # type:
 
 
 START_FR = datetime(2026, 12, 5, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_waitlist_offer_is_checked_with_the_hold_the_clinics_strategy_gives_it(  # type: ignore[no-untyped-def]
+        cli, tmp_path: Path, store_url: str) -> None:
+    """Stop 55: the offer's SMS states its hold (sequential): checked with it, at the costly clock,
+    ending on another day than the send. A 30-minute hold fits one segment (its weekday shown);
+    a week-long one shows its short date and takes two, a problem named with the hold; `batch`
+    has no hold, and its offer is checked without one."""
+    def offer(waitlist: str) -> tuple[int, dict[str, dict[str, object]], str]:
+        config = clinic_settings(tmp_path, store_url)
+        config.write_text(config.read_text(encoding="utf-8") + f"waitlist:\n{waitlist}", encoding="utf-8")
+        code, out, _ = cli(config)("templates", "check", "--json", expect=None)
+        _, table, _ = cli(config)("templates", "check", expect=None)
+        return code, {r["language"]: r for r in json.loads(out)
+                      if (r["template"], r["channel"]) == ("waitlist_offer", "sms")}, table
+
+    code, held, _ = offer("  strategy: sequential\n  hold: 30m\n")
+    assert code == 0 and all(r["segments"] == 1 and not r["problems"] for r in held.values()), held
+    assert all(str(r["sample"]).endswith(", held 30m") for r in held.values()), held
+    code, week, table = offer("  strategy: sequential\n  hold: 7d\n")
+    assert code == 1 and week["en"]["segments"] == 2 and week["en"]["units"] > held["en"]["units"], week
+    assert any(line.startswith("en/waitlist_offer.sms: 2 SMS segments") and "held 7d" in line
+               for line in table.splitlines()), table
+    code, batch, _ = offer("  strategy: batch\n")
+    assert code == 0 and all(r["segments"] == 1 and "held" not in str(r["sample"]) for r in batch.values()), batch
+    assert all(batch[lang]["units"] < held[lang]["units"] for lang in ("en", "es")), (batch, held)
