@@ -173,6 +173,21 @@ def at_cursor(connection: Connection, sql: str, parameters: Any = ()) -> Any:
     return cursor
 
 
+# -- a write of one statement: its own transaction, in autocommit ------------------------------
+# ``engine.begin()`` around one statement costs PostgreSQL three round trips (psycopg's BEGIN, the
+# statement, COMMIT); in autocommit the statement is its own transaction, one round trip, with the
+# same outcome (all or nothing, committed when it returns). A sync writes a dozen such rows per run
+# (its stages' progress, its run row, its lock holders: stop 55, ~250 of a simulated day's round
+# trips). SQLite's autocommit is the same one statement, one transaction; a dry run's engine
+# (:func:`make_rehearsal_engine`) ignores the isolation change, so the write stays in its transaction.
+@contextmanager
+def one_statement(engine: Engine) -> Iterator[Connection]:
+    """A connection for a write transaction of exactly one statement (see above): run one
+    ``execute`` on it; a second would be a transaction of its own, so use ``engine.begin()`` then."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        yield connection
+
+
 # -- PostgreSQL: a transaction's BEGIN and its first statements in one message ------------------
 # psycopg sends a transaction's BEGIN on its own, a round trip before the first statement (issue
 # 32: one of a push's six on PostgreSQL, with the push's turn the next). In autocommit, psycopg

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicsync.common.logs import get_logger
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
+from clinicsync.sync.db import one_statement
 from clinicsync.sync.progress import ProgressObserver, import_stage
 from clinicsync.sync.tables import RUN_STAGES, HasEngine, loose_scan
 
@@ -46,7 +47,7 @@ class RunRecorder(ProgressObserver):
         if self.broken:
             return None
         try:
-            with self.store.engine.begin() as connection:
+            with one_statement(self.store.engine) as connection:
                 return connection.execute(statement)
         except SQLAlchemyError as exc:
             self.broken = True

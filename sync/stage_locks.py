@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
-from clinicsync.sync.db import upsert_statement
+from clinicsync.sync.db import one_statement, upsert_statement
 from clinicsync.sync.locks import HeldLock, try_lock
 from clinicsync.sync.tables import LOCK_HOLDERS
 
@@ -69,7 +69,7 @@ def this_command() -> str:
 def _note_holder(engine: Engine, name: tuple[str, ...]) -> dict[str, Any]:
     row = {"name": "/".join(name), "host": socket.gethostname()[:255], "pid": os.getpid(),
            "command": this_command(), "since": utcnow()}
-    with engine.begin() as connection:  # a holder that died left its row: the lock is ours now
+    with one_statement(engine) as connection:  # a holder that died left its row: the lock is ours now
         connection.execute(upsert_statement(connection, LOCK_HOLDERS, ["name"], ["host", "pid", "command", "since"]),
                            row)
     return row
@@ -78,7 +78,7 @@ def _note_holder(engine: Engine, name: tuple[str, ...]) -> dict[str, Any]:
 def _forget_holder(engine: Engine, row: dict[str, Any]) -> None:
     """Delete our row (only ours). When the store cannot be reached the row stays: the lock is
     released anyway, `status` sees it free, and the next holder writes its own row over it."""
-    with contextlib.suppress(SQLAlchemyError), engine.begin() as connection:
+    with contextlib.suppress(SQLAlchemyError), one_statement(engine) as connection:
         connection.execute(delete(LOCK_HOLDERS).where(and_(*(LOCK_HOLDERS.c[key] == value
                                                              for key, value in row.items() if key != "command"))))
 

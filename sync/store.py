@@ -49,7 +49,14 @@ from clinicsync.sync.bulk import (
     update_where,
 )
 from clinicsync.sync.changes import ENDED_STATUSES, Change, Stored, classify, update_order
-from clinicsync.sync.db import at_cursor, ensure_schema, insert_ignoring_duplicates, make_engine, upsert_statement
+from clinicsync.sync.db import (
+    at_cursor,
+    ensure_schema,
+    insert_ignoring_duplicates,
+    make_engine,
+    one_statement,
+    upsert_statement,
+)
 from clinicsync.sync.known_prints import KnownPrints, read_known
 from clinicsync.sync.model import (
     Appointment,
@@ -684,13 +691,13 @@ class Store:
             update_where(connection, STATES, ("cursor", "updated_at"), (encoded, when), {"connector": connector})
 
     def start_run(self, run_id: str, connector: str) -> int:
-        with self.engine.begin() as connection:
+        with one_statement(self.engine) as connection:
             result = connection.execute(insert(RUNS).values(
                 run_id=run_id, connector=connector, status="running", counts="{}", started_at=utcnow()))
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def finish_run(self, row_id: int, counts: Counts, error: str | None) -> None:
-        with self.engine.begin() as connection:
+        with one_statement(self.engine) as connection:
             connection.execute(update(RUNS).where(RUNS.c.id == row_id).values(
                 status="failed" if error else "ok", counts=orjson.dumps(counts.as_dict()).decode(),
                 error=error, finished_at=utcnow()))

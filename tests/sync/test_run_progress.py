@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, func, select, update
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.demo import generate_rows
@@ -23,7 +23,9 @@ from clinicsync.sync.progress import ProgressObserver
 from clinicsync.sync.run_progress import STAGES, RunRecorder, prune_stages, running_stages
 from clinicsync.sync.service.pipeline import run_once
 from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.stage_locks import stage_lock
+from clinicsync.sync.store import RUNS, Counts, Store
+from clinicsync.sync.tables import LOCK_HOLDERS
 from clinicsync.sync.ui.queries import connectors_health, running_now
 from tests.connectors.test_csv_drop import TOMORROW, write_drop
 from tests.sync.test_cli_output import SQLITE
@@ -164,3 +166,35 @@ def test_finished_stages_are_kept_a_week(store: Store) -> None:
     with store.engine.connect() as connection:
         left = connection.execute(STAGES.select()).all()
     assert [(r.run_id, r.status, r.rows, r.total) for r in left] == [("recent", "ok", 40, 90)]
+
+
+def test_a_runs_one_statement_writes_are_each_their_own_transaction(store: Store) -> None:
+    """A stage's progress rows, the run's row and a stage lock's holder row are each one statement
+    written in autocommit (db.one_statement): no transaction is left open after it, so none was
+    begun (on PostgreSQL no BEGIN and no COMMIT round trip: one of three, stop 55), and each row is
+    committed when the statement returns (another connection sees it)."""
+    left_open: list[tuple[str, bool]] = []
+
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        driver = conn.connection.driver_connection
+        still = driver.in_transaction if conn.dialect.name == "sqlite" else driver.pgconn.transaction_status != 0
+        left_open.append((" ".join(statement.split()[:3]), bool(still)))
+
+    def count(table: Any) -> int:
+        with store.engine.connect() as other:
+            return int(other.execute(select(func.count()).select_from(table)).scalar_one())
+
+    event.listen(store.engine, "after_cursor_execute", after)
+    recorder = RunRecorder(store, "r-one")
+    recorder.stage_started("import")
+    assert count(STAGES) == 1
+    recorder.stage_finished("import")
+    run = store.start_run("r-one", "emr")
+    assert count(RUNS) == 1
+    store.finish_run(run, Counts(), None)
+    with stage_lock(store.engine, "calendar") as held:
+        assert held is not None and count(LOCK_HOLDERS) == 1
+    assert count(LOCK_HOLDERS) == 0
+    event.remove(store.engine, "after_cursor_execute", after)
+    writes = [(words, still) for words, still in left_open if not words.upper().startswith(("SELECT", "PRAGMA"))]
+    assert len(writes) == 6 and not any(still for _, still in writes), writes
