@@ -131,7 +131,9 @@ def follow(driver: webdriver.Chrome, by: str, value: str) -> None:
     (this made CI red once). The old page's root going away is the sign that it has left."""
     old_root = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(by, value).click()
-    wait = WebDriverWait(driver, 30)  # a bound, not a speed check
+    # 30 s is a bound, not a speed check; asked every 50 ms, not WebDriverWait's 500 ms, which
+    # a page that is not there at the first look would otherwise wait out whole.
+    wait = WebDriverWait(driver, 30, poll_frequency=0.05)
     wait.until(lambda _: _gone(old_root))
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
