@@ -22,7 +22,7 @@ def running(config: uvicorn.Config) -> Iterator[str]:
     deadline = time.monotonic() + 60  # a bound, not a speed check
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
+        time.sleep(0.01)
     try:
         yield f"http://{config.host}:{config.port}"
     finally:

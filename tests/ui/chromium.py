@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -37,19 +37,71 @@ from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+def _launch(profile: Path) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1800",
-                "--hide-scrollbars", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+                "--hide-scrollbars", f"--user-data-dir={profile}"):
         options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+    return webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+
+
+def _alive(driver: webdriver.Chrome) -> bool:
+    try:
+        driver.switch_to.window(driver.window_handles[0])
+    except WebDriverException:
+        return False
+    return True
+
+
+# The worker's Chromium (and chromedriver), started by the first page test and quit when the
+# run ends: starting one costs about a second of wall time, most of it CPU, for each page test.
+# (Not a session fixture: the test modules import `browser` by name, and a fixture it needed
+# would have to be imported alongside it everywhere.)
+_RUNNING: list[webdriver.Chrome] = []
+
+
+def _worker_chromium(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> webdriver.Chrome:
+    if _RUNNING and not _alive(_RUNNING[0]):  # a test brought it down: start another
+        with suppress(WebDriverException):
+            _RUNNING.pop().quit()
+        _RUNNING.clear()
+    if not _RUNNING:
+        driver = _launch(tmp_path_factory.mktemp("chromium-profile"))
+        _RUNNING.append(driver)
+        config.add_cleanup(driver.quit)
+    return _RUNNING[0]
+
+
+@contextmanager
+def fresh_window(driver: webdriver.Chrome) -> Iterator[webdriver.Chrome]:
+    """``driver`` in a new window of its own, as if the browser had just started: a new window
+    has no device-metrics emulation, extra request headers or page state from an earlier test,
+    and the cookies and cache, which the browser's windows share (cookies across every port of
+    127.0.0.1 too), are cleared first and checked empty. The app keeps nothing in web storage.
+    Every window but the first is closed afterwards."""
+    home = driver.current_window_handle
+    driver.switch_to.new_window("window")
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+    assert driver.execute_cdp_cmd("Storage.getCookies", {})["cookies"] == []
     try:
         yield driver
     finally:
-        driver.quit()
+        with suppress(WebDriverException):  # if the browser went down, the next test starts another
+            for handle in driver.window_handles:
+                if handle != home:
+                    driver.switch_to.window(handle)
+                    driver.close()
+            driver.switch_to.window(home)
+
+
+@pytest.fixture
+def browser(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    """The worker's Chromium in a fresh window (fresh_window)."""
+    with fresh_window(_worker_chromium(request.config, tmp_path_factory)) as driver:
+        yield driver
 
 
 def set_width(driver: webdriver.Chrome, width: int, height: int = 900) -> None:
@@ -79,7 +131,9 @@ def follow(driver: webdriver.Chrome, by: str, value: str) -> None:
     (this made CI red once). The old page's root going away is the sign that it has left."""
     old_root = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(by, value).click()
-    wait = WebDriverWait(driver, 30)  # a bound, not a speed check
+    # 30 s is a bound, not a speed check; asked every 50 ms, not WebDriverWait's 500 ms, which
+    # a page that is not there at the first look would otherwise wait out whole.
+    wait = WebDriverWait(driver, 30, poll_frequency=0.05)
     wait.until(lambda _: _gone(old_root))
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
