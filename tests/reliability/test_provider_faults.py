@@ -256,16 +256,18 @@ def test_a_provider_that_refuses_connections_is_retried_not_unknown(
         store: Store, setup: Setup, fake: Callable[[FaultPlan], FaultyApi],
         serve: Callable[[FaultyApi], FaultyApi]) -> None:
     """Nothing listens (the provider is down): nothing can have been sent, so every reminder
-    waits for the next run, and then goes once."""
+    waits for the next run, and then goes once. (The notifier's rate is not what this is
+    about: at the default 10 a second the bucket alone made each run wait ~1 s.)"""
     plan_ = FaultPlan(FaultRates())
     down = fake(plan_)
     port = down.server.server_address[1]
     down.server.server_close()
     channel = "sms" if fake is twilio_fake else "email"
     notifier = (f"{{name: texts, kind: twilio_sms, account_sid: {ACCOUNT}, auth_token: {TOKEN}, "
-                f"from_number: \"+15005550006\", api_root: \"{down.url}\", timeout: 1}}" if channel == "sms" else
+                f"from_number: \"+15005550006\", api_root: \"{down.url}\", timeout: 1, rate_per_second: 10000}}"
+                if channel == "sms" else
                 f"{{name: mails, kind: sendgrid, api_key: SG.test-key, sender: reminders@clinic.example, "
-                f"api_root: \"{down.url}\", timeout: 1}}")
+                f"api_root: \"{down.url}\", timeout: 1, rate_per_second: 10000}}")
     settings = setup(f"notifiers:\n  - {notifier}\n", channel=channel)
     addresses = book(store, settings, 10, channel)
     with refusing_port(port):  # the provider is down; no other test's server can take its port
@@ -391,7 +393,7 @@ def test_a_refused_login_waits_is_shown_and_sends_once_fixed(
     controller, sink = smtp_server("starttls", tls)
     mail = ("notifiers:\n  - {{name: mails, kind: smtp, host: 127.0.0.1, port: {port}, security: starttls, "
             "ca_file: \"{ca}\", username: {user}, password: {password}, sender: reminders@clinic.example, "
-            "timeout: 5}}\n")
+            "timeout: 5, rate_per_second: 10000}}\n")
     wrong = setup(mail.format(port=controller.port, ca=tls.cert, user=SMTP_USER, password="the-old-password"),
                   channel="email")
     book(store, wrong, 3, "email")
