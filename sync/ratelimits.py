@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.ratelimit import KeyedBuckets
-from clinicsync.sync.db import first_at_cursor, on_live_connection
+from clinicsync.sync.db import first_at_cursor, on_live_connection, one_statement
 
 log = structlog.get_logger("clinicsync.ratelimits")
 
@@ -62,8 +62,7 @@ class SharedBuckets:
         """None when a token was taken; else the bucket's level. On a checkout without its
         pre-ping (sync/db.py ``on_live_connection``: the statement itself finds a dead connection,
         and is sent again on a pinged one; a token the lost answer had taken is lost with it)."""
-        with self.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT")
+        with one_statement(self.engine) as connection:
             # On the DB-API cursor: ~30-60 us less than exec_driver_sql per request (issue 32).
             cursor = first_at_cursor(connection, _TAKE, values)
             try:

@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from clinicsync.sync.db import first_statement, on_live_connection
+from clinicsync.sync.db import first_statement, on_live_connection, one_statement
 from clinicsync.sync.settings.ui import UiSettings
 from clinicsync.sync.ui.throttle import LocalLogins, Throttle, Verdict
 
@@ -83,8 +83,7 @@ def _rows(engine: Engine, sql: str, values: dict[str, Any]) -> list[tuple[Any, .
     """``sql`` alone in autocommit (one statement is atomic on its own); its rows, if any. On a
     checkout without its pre-ping (sync/db.py ``on_live_connection``)."""
     def work() -> list[tuple[Any, ...]]:
-        with engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT")
+        with one_statement(engine) as connection:
             result = first_statement(connection, sql, values)
             return [tuple(row) for row in result] if result.returns_rows else []
     return on_live_connection(work)
