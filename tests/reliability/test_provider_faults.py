@@ -133,6 +133,7 @@ def check_outcomes(store: Store, plan_: FaultPlan, accepted: dict[str, int], add
     although the provider took nothing. ``reconnects``: the notifier itself may try once
     more on a fresh connection when a pooled one hung up before anything was sent (SMTP)."""
     final = rows(store)
+    early = _talks_cut_short(store) if reconnects else {}
     for key, address in addresses.items():
         row, faults, taken = final[key], plan_.faults_of(address), accepted.get(address, 0)
         assert taken <= 1, f"{key} reached the provider {taken} times"
@@ -146,7 +147,8 @@ def check_outcomes(store: Store, plan_: FaultPlan, accepted: dict[str, int], add
             assert taken == 1 and row.status in ("sent", "unknown"), (key, faults, row.reason)
         elif last is None:
             assert row.status == "sent" and taken == 1, (key, faults, row.reason)
-            assert row.attempts == len(faults) or (reconnects and row.attempts < len(faults)), (key, faults)
+            assert (row.attempts == len(faults) or (reconnects and row.attempts < len(faults))
+                    or len(faults) < row.attempts <= len(faults) + early.get(row.id, 0)), (key, faults)
         else:
             assert last in AMBIGUOUS | blind, (key, faults)
             assert row.status == "unknown", (key, faults, row.status)
@@ -157,6 +159,20 @@ def check_outcomes(store: Store, plan_: FaultPlan, accepted: dict[str, int], add
     assert outcomes.count("sent") == sum(r.status == "sent" for r in final.values())
     assert outcomes.count("unknown") == sum(r.status == "unknown" for r in final.values())
     assert "permanent" not in outcomes
+
+
+def _talks_cut_short(store: Store) -> dict[int, int]:
+    """Per reminder, its attempts that ended "could not talk to the SMTP server" with nothing
+    handed over (retried): on a loaded machine the loopback server's thread may answer a command
+    only after the client's 1 s timeout, before any recipient reached the sink, which then logs
+    nothing for it (once, CI beside a second suite at load 6: attempts 2, the sink saw one)."""
+    counts: dict[int, int] = {}
+    with store.engine.connect() as connection:
+        for reminder_id, in connection.execute(
+                select(DELIVERIES.c.reminder_id).where(DELIVERIES.c.outcome == "retryable",
+                                                       DELIVERIES.c.detail.startswith("could not talk to the SMTP"))):
+            counts[reminder_id] = counts.get(reminder_id, 0) + 1
+    return counts
 
 
 def summary(plan_: FaultPlan) -> dict[str | None, int]:
