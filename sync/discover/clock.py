@@ -96,19 +96,24 @@ def is_utc_name(value: str | None) -> bool:
     return value is not None and value.strip().lower() in _UTC_NAMES
 
 
-def server_setting(connection: Connection, run: Runner) -> str | None:
-    """The server's (session's) zone as it names it: ``Etc/UTC``, ``UTC``, ``Europe/Madrid``."""
+def server_zone_names(connection: Connection, run: Runner) -> list[str]:
+    """The zones the server (session first) names: ``Etc/UTC``, ``UTC``, ``SYSTEM``,
+    ``Europe/Madrid``; none for a database without a server zone (SQLite)."""
     try:
         if connection.dialect.name == "postgresql":
             rows = run(connection, "SELECT current_setting('TimeZone')")
         elif connection.dialect.name in ("mysql", "mariadb"):
             rows = run(connection, "SELECT @@session.time_zone, @@system_time_zone")
         else:
-            return None
+            return []
     except (SQLAlchemyError, StatementRefused):
-        return None
-    values = [str(v) for v in (rows[0] if rows else ()) if v is not None]
-    named = [v for v in values if v.upper() != "SYSTEM"]
+        return []
+    return [v for v in (rows[0] if rows else ()) if isinstance(v, str)]
+
+
+def server_setting(connection: Connection, run: Runner) -> str | None:
+    """The server's (session's) zone as it names it, SYSTEM resolved: ``Etc/UTC``, ``UTC``."""
+    named = [v for v in server_zone_names(connection, run) if v.upper() != "SYSTEM"]
     return named[0] if named else None
 
 

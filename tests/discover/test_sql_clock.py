@@ -62,16 +62,21 @@ def rows(stored: str, zone: str = CHICAGO, stamps: str = "now") -> tuple[list[tu
     return out, expected
 
 
+def insert(cursor: Any, visits: list[tuple[Any, ...]]) -> None:
+    """Ten clients, two staff and ``visits``, through a DB-API cursor (psycopg or PyMySQL)."""
+    cursor.executemany("INSERT INTO clients VALUES (%s, %s, 'Example', %s, %s)",
+                       [(n, f"Client{n}", f"+1 312 555 {1000 + n}", f"c{n}@example.org") for n in range(1, 11)])
+    cursor.executemany("INSERT INTO staff VALUES (%s, %s, %s)", [(n, f"Dr Staff{n}", f"dr{n}@clinic.example")
+                                                                  for n in (1, 2)])
+    cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", visits)
+
+
 def fill_postgres(url: str, stored: str, zone: str = CHICAGO, stamps: str = "now", default: str = "") -> dict[str, str]:
     found, expected = rows(stored, zone, stamps)
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(PG_DDL.format(default=default))  # type: ignore[arg-type]
         with connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO clients VALUES (%s, %s, 'Example', %s, %s)",
-                               [(n, f"Client{n}", f"+1 312 555 {1000 + n}", f"c{n}@example.org") for n in range(1, 11)])
-            cursor.executemany("INSERT INTO staff VALUES (%s, %s, %s)",
-                               [(n, f"Dr Staff{n}", f"dr{n}@clinic.example") for n in (1, 2)])
-            cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", found)
+            insert(cursor, found)
     return expected
 
 
@@ -81,11 +86,7 @@ def fill_mariadb(database: dict[str, Any], stored: str, default: str = "") -> di
     try:
         data.run_sql(connection, MARIADB_DDL.format(default=default))
         with connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO clients VALUES (%s, %s, 'Example', %s, %s)",
-                               [(n, f"Client{n}", f"+1 312 555 {1000 + n}", f"c{n}@example.org") for n in range(1, 11)])
-            cursor.executemany("INSERT INTO staff VALUES (%s, %s, %s)",
-                               [(n, f"Dr Staff{n}", f"dr{n}@clinic.example") for n in (1, 2)])
-            cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", found)
+            insert(cursor, found)
     finally:
         connection.close()
     return expected
@@ -181,10 +182,7 @@ def test_the_cli_stops_and_asks_naming_the_flag(mariadb_database: dict[str, Any]
     try:
         data.run_sql(connection, MARIADB_DDL.format(default=""))
         with connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO clients VALUES (%s, %s, 'Example', %s, %s)",
-                               [(n, f"Client{n}", f"+1 312 555 {1000 + n}", f"c{n}@example.org") for n in range(1, 11)])
-            cursor.executemany("INSERT INTO staff VALUES (%s, %s, %s)", [(n, f"Dr {n}", None) for n in (1, 2)])
-            cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", found)
+            insert(cursor, found)
     finally:
         connection.close()
     settings = data.admin_settings(tmp_path, CHICAGO)
