@@ -205,3 +205,20 @@ def test_the_reading_of_a_stamp_both_ways() -> None:
     assert decide(Evidence(), given=None, server="Etc/UTC", zone_given=True).stored_times == "local"
     with pytest.raises(Exception, match="--stored-times"):
         decide(Evidence(), given=None, server="Etc/UTC", zone_given=False)
+
+
+@pytest.mark.postgres
+def test_a_known_products_preset_says_its_convention(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No evidence is read for a recognized product: its preset says how it stores times."""
+    from clinicsync.sync.discover import clock
+
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        data.clinic_tables(connection, CHICAGO)
+    local = discover_sql(postgres_url, name="clinic", timezone=CHICAGO)
+    assert local.product == "clinic_tables" and "stored_times" not in local.connector
+    assert any("stored_times: local (the default): known product clinic_tables" in n for n in local.notes)
+    real = clock.load_query_preset("clinic_tables")
+    monkeypatch.setattr(clock, "load_query_preset", lambda name: real.model_copy(update={"stored_times": "utc"}))
+    utc = discover_sql(postgres_url, name="clinic", timezone=CHICAGO)
+    assert utc.connector["stored_times"] == "utc"
+    assert utc.connector_notes["stored_times"] == "known product clinic_tables: it keeps UTC"
