@@ -297,6 +297,9 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
         visits = f"clinic.timezone ({options.clinic_zone})" if options.clinic_zone else "clinic.timezone"
         proposal.notes.append(f"the database server's zone is {server}: not taken as the visits' zone; they are in "
                               f"{visits} unless a row gives its own (or give --timezone)")
+    if is_utc_name(given_zone):
+        proposal.notes.append(f"--timezone {given_zone} makes UTC every visit's zone (messages and quiet hours in "
+                              "UTC): if the database keeps UTC, give --stored-times utc and the clinic's zone instead")
     preset_name = connector.get("query_preset") or (proposal.product if proposal.product else None)
     if preset_name and not options.stored_times:
         try:

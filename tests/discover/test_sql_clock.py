@@ -112,6 +112,15 @@ def test_given_timezone_is_the_visit_zone_and_the_stamps_still_show_utc(postgres
 
 
 @pytest.mark.postgres
+def test_timezone_utc_is_taken_as_given_with_a_warning(postgres_url: str) -> None:
+    """What the issue's admin typed first: the instants come out right, the zone does not."""
+    fill_postgres(postgres_url, "utc")
+    proposal = discover_sql(postgres_url, name="visits", timezone="UTC")
+    assert proposal.connector["timezone"] == "UTC"
+    assert any(n.startswith("--timezone UTC makes UTC every visit's zone") for n in proposal.notes)
+
+
+@pytest.mark.postgres
 def test_a_utc_column_default_says_utc_when_the_stamps_are_old(postgres_url: str) -> None:
     fill_postgres(postgres_url, "utc", stamps="old", default="DEFAULT (now() AT TIME ZONE 'utc')")
     proposal = discover_sql(postgres_url, name="visits", clinic_zone=CHICAGO)
