@@ -12,6 +12,8 @@ The time convention is told apart from the visits' zone, by evidence only:
 * the newest created/updated stamp the proposed query reads, against the database's own
   clock in each reading: a stamp that would lie in the future read one way rules that way
   out; a newest stamp within minutes of "now" read one way only points to it;
+* the visits' start hours in both readings: a reading that puts a good share of them at
+  night, where the other puts almost none, is the wrong one;
 * then the server's zone (a region: local) or the admin's ``--timezone`` (the zone of the
   wall-clock times: local).
 
@@ -48,6 +50,10 @@ STAMP_NAMES = re.compile(r"creat|updat|modif|chang|write_?date|insert|stamp|ente
 FUTURE = timedelta(minutes=10)  # a write stamp this far past the database's clock is in the future
 CLOSE = timedelta(minutes=20)  # the newest stamp this near the database's clock: written just now
 HORIZON = timedelta(hours=15)  # past every zone's offset: a stamp further ahead is no write time
+SAMPLED_STARTS = 2000  # latest visit starts whose hours are read
+MIN_STARTS = 20  # fewer say nothing about a practice's day
+NIGHT_SHARE = 0.15  # this share of visits at night in one reading ...
+DAY_ONLY = 0.02  # ... and almost none in the other: the other reading is the right one
 _WIDE = {"window_start": datetime(1900, 1, 1), "window_end": datetime(2200, 1, 1), "cursor": None}
 _UTC_NAMES = {"utc", "etc/utc", "gmt", "etc/gmt", "uct", "etc/uct", "universal", "etc/universal", "zulu",
               "etc/zulu", "gmt0", "etc/gmt0", "z", "+00:00", "-00:00", "00:00"}
@@ -235,6 +241,48 @@ def read_stamps(stamps: Sequence[tuple[str, datetime]], now: datetime, visit_zon
                                   f"read as local time in {visit_zone} ({_span(now - as_utc)} read as UTC)")
 
 
+def start_column(proposal: Proposal, columns: Sequence[str]) -> str | None:
+    """The query's column the mapping reads the start from, when it is one column."""
+    spec = ((proposal.mapping or {}).get("fields") or {}).get("start")
+    column = spec.get("from") if isinstance(spec, Mapping) else None
+    return column if isinstance(column, str) and column in columns else None
+
+
+def visit_starts(connection: Connection, run: Runner, query: str, column: str) -> list[datetime]:
+    """Up to ``SAMPLED_STARTS`` of the latest naive starts the query returns."""
+    name = connection.dialect.identifier_preparer.quote(column)
+    binds = {k: v for k, v in _WIDE.items() if f":{k}" in query}
+    rows = run(connection, f"SELECT clinicsync_q.{name} FROM ({query}) AS clinicsync_q WHERE clinicsync_q.{name} "
+                           f"IS NOT NULL ORDER BY 1 DESC LIMIT {SAMPLED_STARTS}", binds)
+    return [r[0] for r in rows if isinstance(r[0], datetime) and r[0].tzinfo is None]
+
+
+def read_hours(starts: Sequence[datetime], visit_zone: str | None, evidence: Evidence) -> None:
+    """The visits' local start hours in both readings: clinics see patients by day, so a
+    reading that puts a good share of them at night (21:00-05:59) is the wrong one when the
+    other puts almost none there (a naive-UTC database read as local time in Chicago has its
+    8:30 AM visits at 2:30 PM, and its 4 PM ones at 10 PM)."""
+    if visit_zone is None or len(starts) < MIN_STARTS:
+        return
+    try:
+        tz = zone(visit_zone)
+        as_utc = [s.replace(tzinfo=UTC).astimezone(tz).hour for s in starts]
+    except (TimeError, OverflowError):
+        return
+    night_local = sum(_night(s.hour) for s in starts) / len(starts)
+    night_utc = sum(_night(h) for h in as_utc) / len(starts)
+    shown = f"of {len(starts)} visit starts, {night_local:.0%} fall at night (21:00-06:00) read as local time in " \
+            f"{visit_zone}, {night_utc:.0%} read as UTC"
+    if night_local >= NIGHT_SHARE and night_utc <= DAY_ONLY:
+        evidence.utc.append(shown)
+    elif night_utc >= NIGHT_SHARE and night_local <= DAY_ONLY:
+        evidence.local.append(shown)
+
+
+def _night(hour: int) -> bool:
+    return hour >= 21 or hour < 6
+
+
 def _span(delta: timedelta) -> str:
     minutes = max(0, round(delta.total_seconds() / 60))
     if minutes < 90:
@@ -314,14 +362,20 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
     query = connector.get("query")
     visit_zone = connector.get("timezone") or given_zone or options.clinic_zone
     if isinstance(query, str) and not options.stored_times:
+        zone_name = visit_zone if isinstance(visit_zone, str) else None
         read_defaults(connection, run, query, server, evidence)
+        starts: list[datetime] = []
         try:
             now = database_now(connection, run)
-            stamps = newest_stamps(connection, run, query, stamp_columns(proposal, _query_columns(connection, query)),
-                                   now)
+            columns = _query_columns(connection, query)
+            stamps = newest_stamps(connection, run, query, stamp_columns(proposal, columns), now)
+            start = start_column(proposal, columns)
+            if start is not None:
+                starts = visit_starts(connection, run, query, start)
         except (SQLAlchemyError, StatementRefused):
             stamps, now = [], datetime.now(UTC).replace(tzinfo=None)
-        read_stamps(stamps, now, visit_zone if isinstance(visit_zone, str) else None, evidence)
+        read_stamps(stamps, now, zone_name, evidence)
+        read_hours(starts, zone_name, evidence)
     _write(proposal, decide(evidence, given=options.stored_times, server=server,
                             zone_given=bool(given_zone)))
 

@@ -21,7 +21,7 @@ from clinicsync.sync.discover.clock import Evidence, decide, read_stamps
 from clinicsync.sync.discover.sql import DiscoverError, discover_sql
 from tests.discover import sql_support as data
 
-CHICAGO = "America/Chicago"
+CHICAGO, BERLIN = "America/Chicago", "Europe/Berlin"
 VISITS = 40
 PG_DDL = """
 CREATE TABLE clients (id serial PRIMARY KEY, first_name text, last_name text, mobile text, email text);
@@ -141,13 +141,35 @@ def test_local_stamps_keep_local(postgres_url: str, zone: str) -> None:
 
 @pytest.mark.postgres
 def test_nothing_to_tell_by_stops_and_asks_naming_the_flag(postgres_url: str) -> None:
-    fill_postgres(postgres_url, "utc", stamps="old")
+    """Berlin is one hour from UTC: day visits stay day visits either way, and the stamps are
+    weeks old. Nothing tells, and nobody named the zone of the wall-clock times: ask."""
+    fill_postgres(postgres_url, "utc", zone=BERLIN, stamps="old")
     with pytest.raises(DiscoverError, match=r"--stored-times utc\|local") as raised:
-        discover_sql(postgres_url, name="visits", clinic_zone=CHICAGO)
+        discover_sql(postgres_url, name="visits", clinic_zone=BERLIN)
     assert "server's zone is Etc/UTC" in str(raised.value) or "server's zone is UTC" in str(raised.value)
-    answered = discover_sql(postgres_url, name="visits", clinic_zone=CHICAGO, stored_times="utc")
+    answered = discover_sql(postgres_url, name="visits", clinic_zone=BERLIN, stored_times="utc")
     assert answered.connector["stored_times"] == "utc"
     assert answered.connector_notes["stored_times"] == "given with --stored-times"
+
+
+@pytest.mark.postgres
+def test_the_visits_hours_show_utc_when_nothing_else_does(postgres_url: str) -> None:
+    """The issue's case: weeks-old stamps, a UTC server, and the admin gave --timezone as the
+    docs said. Read as Chicago wall clock, a fifth of the visits would start at night."""
+    fill_postgres(postgres_url, "utc", stamps="old")
+    proposal = discover_sql(postgres_url, name="visits", timezone=CHICAGO)
+    assert (proposal.connector["timezone"], proposal.connector["stored_times"]) == (CHICAGO, "utc")
+    assert "fall at night (21:00-06:00) read as local time in America/Chicago, 0% read as UTC" in \
+        proposal.connector_notes["stored_times"]
+    local = fill_postgres_again(postgres_url, "local")
+    assert "stored_times" not in local.connector
+
+
+def fill_postgres_again(url: str, stored: str) -> Any:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("DROP TABLE visits, clients, staff")
+    fill_postgres(url, stored, stamps="old")
+    return discover_sql(url, name="visits", timezone=CHICAGO)
 
 
 @pytest.mark.postgres
@@ -186,7 +208,7 @@ def test_local_time_on_mariadb_keeps_local(mariadb_database: dict[str, Any]) -> 
 @pytest.mark.mariadb
 def test_the_cli_stops_and_asks_naming_the_flag(mariadb_database: dict[str, Any], tmp_path: Path,
                                                 cli: Callable[..., Any]) -> None:
-    found, _ = rows("utc", stamps="old")
+    found, _ = rows("utc", zone=BERLIN, stamps="old")
     connection = data.mysql(mariadb_database)
     try:
         data.run_sql(connection, MARIADB_DDL.format(default=""))
@@ -194,7 +216,7 @@ def test_the_cli_stops_and_asks_naming_the_flag(mariadb_database: dict[str, Any]
             insert(cursor, found)
     finally:
         connection.close()
-    settings = data.admin_settings(tmp_path, CHICAGO)
+    settings = data.admin_settings(tmp_path, BERLIN)
     _, _, err = cli(settings)("discover", mariadb_database["url"], "--name", "visits", expect=2)
     assert "--stored-times utc|local" in err
 
