@@ -50,6 +50,7 @@ STAMP_NAMES = re.compile(r"creat|updat|modif|chang|write_?date|insert|stamp|ente
 FUTURE = timedelta(minutes=10)  # a write stamp this far past the database's clock is in the future
 CLOSE = timedelta(minutes=20)  # the newest stamp this near the database's clock: written just now
 HORIZON = timedelta(hours=15)  # past every zone's offset: a stamp further ahead is no write time
+MAX_STAMP_COLUMNS = 6  # stamp columns read (the cursor column first)
 SAMPLED_STARTS = 2000  # latest visit starts whose hours are read
 MIN_STARTS = 20  # fewer say nothing about a practice's day
 NIGHT_SHARE = 0.15  # this share of visits at night in one reading ...
@@ -332,7 +333,9 @@ def stamp_columns(proposal: Proposal, columns: Sequence[str]) -> list[str]:
                 value = spec.get(key)
                 visit_times.update(value if isinstance(value, list) else [value] if value else [])
     cursor = proposal.connector.get("cursor_column")
-    return [c for c in columns if c not in visit_times and (c == cursor or STAMP_NAMES.search(c))]
+    named = [c for c in columns if c not in visit_times and c != cursor and STAMP_NAMES.search(c)]
+    first = [cursor] if isinstance(cursor, str) and cursor in columns else []
+    return first + named[:MAX_STAMP_COLUMNS - 1]  # each costs two reads of the query
 
 
 def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_zone: str | None) -> None:
