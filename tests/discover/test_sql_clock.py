@@ -219,6 +219,12 @@ def test_the_cli_stops_and_asks_naming_the_flag(mariadb_database: dict[str, Any]
     settings = data.admin_settings(tmp_path, BERLIN)
     _, _, err = cli(settings)("discover", mariadb_database["url"], "--name", "visits", expect=2)
     assert "--stored-times utc|local" in err
+    _, _, err = cli(settings)("discover", mariadb_database["url"], "--stored-times", "gmt", expect=2)
+    assert "--stored-times: 'gmt' is neither utc nor local" in err
+    _, out, _ = cli(settings)("discover", mariadb_database["url"], "--name", "visits", "--stored-times", "utc",
+                              "--write")
+    assert "stored_times: utc  # given with --stored-times" in settings.read_text(encoding="utf-8")
+    assert "0 would be quarantined" in out
 
 
 def test_the_reading_of_a_stamp_both_ways() -> None:
