@@ -30,9 +30,11 @@ from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.waitlist import load_waitlist_mapping, mapping_record
 from clinicsync.sync.empty_fields import FieldFill
 from clinicsync.sync.engine import source_timezone
+from clinicsync.sync.plausibility import Profile, ProfileReport
 from clinicsync.sync.settings import Settings
 
-SAMPLE_SIZE = 20  # a push source's or an archived file's sample
+SAMPLE_SIZE = 20  # records the mapping's path audit looks at
+SAMPLE_LIMIT = 1_000  # a push source's or an archived file's sample: enough for the plausibility profile
 MAX_RECORDS = 1_000_000  # read whole up to this many records per source
 _FLAT = frozenset({"csv", "sql"})  # sources with exact columns (audit_columns), others by path
 _UNIT = {"fhir": "Appointment", "hl7v2": "message"}
@@ -58,6 +60,7 @@ class SourceCheck:
     examples: dict[str, str] = field(default_factory=dict)  # quarantine reason -> first position
     locations: Counter[str] = field(default_factory=Counter)  # location -> mapped records
     languages: Counter[str] = field(default_factory=Counter)  # patient language -> mapped records
+    plausibility: ProfileReport | None = None  # the mapped visits as a whole (sync/plausibility)
 
     @property
     def quarantined_count(self) -> int:
@@ -65,7 +68,8 @@ class SourceCheck:
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not any(f.level == "error" for f in self.findings)
+        return (not self.problems and not any(f.level == "error" for f in self.findings)
+                and not (self.plausibility is not None and self.plausibility.errors))
 
     def as_dict(self) -> dict[str, Any]:
         return {"connector": self.connector, "kind": self.kind, "ok": self.ok, "reached": self.reached,
@@ -74,6 +78,7 @@ class SourceCheck:
                            "quarantined": dict(self.quarantined), "empty_fields": self.empty_fields,
                            "whole": self.whole, "positions": self.positions, "examples": self.examples,
                            "locations": dict(self.locations), "languages": dict(self.languages)},
+                "plausibility": self.plausibility.as_dict() if self.plausibility is not None else None,
                 "note": self.note}
 
 
@@ -125,8 +130,8 @@ def own_fields(ref: str, base_dir: Path) -> frozenset[str]:
 class _Mapper:
     """Maps records one by one as a sync does, keeping only what is safe to report."""
 
-    def __init__(self, result: SourceCheck, mapping: CompiledMapping) -> None:
-        self.result, self.mapping, self.fill = result, mapping, FieldFill(mapping)
+    def __init__(self, result: SourceCheck, mapping: CompiledMapping, profile: Profile) -> None:
+        self.result, self.mapping, self.fill, self.profile = result, mapping, FieldFill(mapping), profile
         self.positions: list[str] = []
         self.head: list[Mapping[str, Any]] = []  # the first records, for the mapping's path audit
 
@@ -152,6 +157,7 @@ class _Mapper:
         self.positions.append(record.position)
         self.result.mapped += 1
         self.fill.add((appointment,))
+        self.profile.add(record.data, appointment)
         if appointment.location and appointment.visit_mode in (None, "in_person"):
             self.result.locations[appointment.location] += 1
         if appointment.patient is not None and appointment.patient.language:
@@ -164,6 +170,7 @@ class _Mapper:
             result.positions = {"first": positions[0], "middle": positions[len(positions) // 2],
                                 "last": positions[-1]}
         result.empty_fields = self.fill.empty()
+        result.plausibility = self.profile.report()
 
 
 def _read(connector: Connector, mapper: _Mapper, max_records: int) -> str | None:
@@ -220,9 +227,9 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
         if not reached.ok:
             result.problems.append(reached.detail)
             return result
-        mapper = _Mapper(result, mapping)
+        mapper = _Mapper(result, mapping, Profile(mapping.preset, settings.clinic.timezone))
         read = _read(connector, mapper, max_records) if connector.polled else None
-        sample = None if read is not None else connector.sample(min(SAMPLE_SIZE, max_records))
+        sample = None if read is not None else connector.sample(min(SAMPLE_LIMIT, max_records))
     except NotImplementedError as exc:
         result.note = f"{exc}: the mapping was not compared with the source"
         return result
