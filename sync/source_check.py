@@ -25,11 +25,11 @@ import yaml
 from clinicsync.connectors.base import Connector, ConnectorError, ConnectorSettings, RawRecord, Rejected
 from clinicsync.connectors.registry import build_connector
 from clinicsync.mappings.audit import Finding, audit_columns, audit_paths
-from clinicsync.mappings.engine import CompiledMapping, load_mapping
+from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.waitlist import load_waitlist_mapping, mapping_record
 from clinicsync.sync.empty_fields import FieldFill
-from clinicsync.sync.engine import source_timezone
+from clinicsync.sync.engine import mapping_for, source_timezone
 from clinicsync.sync.plausibility import Profile, ProfileReport
 from clinicsync.sync.settings import Settings
 
@@ -83,9 +83,10 @@ class SourceCheck:
 
 
 def connector_mapping(settings: Settings, config: ConnectorSettings) -> CompiledMapping:
-    """The connector's compiled mapping, as a sync loads it (ValueError names the key)."""
-    return load_mapping(config.mapping, settings.clinic.timezone, settings.clinic.default_region, settings.base_dir,
-                        settings.clinic.plausible_dates.window())
+    """The connector's compiled mapping, exactly as a sync loads it — naive times in the
+    connector's ``timezone:`` — so the visits checked are the visits a sync would store
+    (ValueError names the key)."""
+    return mapping_for(settings, config)
 
 
 def mapping_problems(settings: Settings, only: list[str] | None = None) -> list[str]:

@@ -1,0 +1,188 @@
+"""`clinicsync check` fails a valid-but-wrong mapping (issue 57): the same practice in a real
+PostgreSQL database, read through mappings that all map every row without an error — and
+each of the wrong ones exits 1 naming the field and the fix; the right one exits 0.
+
+The practice: 120 visits in the next weeks, 08:00-17:45 New York time, 50 patients, three
+doctors, two front-desk users who create the rows, three services, and every tenth row
+voided (the schema never deletes). The admin's connector reads it with a query; each
+wrong mapping is one mistake `discover` or a hand-written query really makes."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from tests.conftest import postgres_schema
+
+ZONE = "America/New_York"
+VISITS, PATIENTS = 120, 50
+DDL = """
+CREATE TABLE users (id integer PRIMARY KEY, username text NOT NULL);
+CREATE TABLE services (id integer PRIMARY KEY, name text NOT NULL);
+CREATE TABLE providers (id integer PRIMARY KEY, name text NOT NULL, email text);
+CREATE TABLE patients (id integer PRIMARY KEY, name text NOT NULL, phone text, email text);
+CREATE TABLE appointments (
+  id integer PRIMARY KEY, patient_id integer NOT NULL REFERENCES patients(id),
+  provider_id integer NOT NULL REFERENCES providers(id), service_id integer NOT NULL REFERENCES services(id),
+  created_by integer NOT NULL REFERENCES users(id), starts_at timestamp NOT NULL, minutes integer NOT NULL,
+  status text NOT NULL, voided boolean NOT NULL DEFAULT false
+);
+"""
+MAPPING = """\
+name: practice
+status_map: {scheduled: booked, confirmed: booked, cancelled: cancelled}
+fields:
+  external_id: {from: id}
+  start: {from: starts_at}
+  duration_minutes: {from: minutes}
+  status: {from: status}
+  type: {from: service}
+  patient.external_id: {from: patient_id}
+  patient.name: {from: patient_name}
+  patient.phone: {from: patient_phone}
+  patient.email: {from: patient_email}
+  practitioner.external_id: {from: provider_id}
+  practitioner.name: {from: doctor_name}
+"""
+# The right query; each wrong one changes one part of it.
+COLUMNS = {"patient_id": "a.patient_id", "patient_name": "p.name", "starts_at": "a.starts_at"}
+QUERY = """SELECT a.id, {patient_id} AS patient_id, {patient_name} AS patient_name, p.phone AS patient_phone,
+  p.email AS patient_email, a.provider_id, d.name AS doctor_name, s.name AS service, {starts_at} AS starts_at,
+  a.minutes, a.status, a.voided
+FROM appointments a JOIN patients p ON p.id = a.patient_id JOIN providers d ON d.id = a.provider_id
+  JOIN services s ON s.id = a.service_id {where}"""
+
+
+def query(where: str = "WHERE NOT a.voided", **wrong: str) -> str:
+    return QUERY.format(**{**COLUMNS, **wrong}, where=where)
+
+
+@pytest.fixture(scope="module")
+def practice() -> Iterator[str]:
+    """The practice, once for the module: every test reads it, none writes."""
+    with postgres_schema() as url, psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(DDL)
+        rng = random.Random(57)
+        today = datetime.now(ZoneInfo(ZONE)).date()
+        slots: set[datetime] = set()
+        while len(slots) < VISITS:
+            day = today + timedelta(days=rng.randint(2, 40))
+            slots.add(datetime.combine(day, time(rng.randint(8, 17), rng.choice((0, 15, 30, 45)))))
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO users VALUES (%s, %s)", [(1, "frontdesk"), (2, "nurse")])
+            cursor.executemany("INSERT INTO services VALUES (%s, %s)",
+                               [(1, "Consultation"), (2, "Follow-up"), (3, "Vaccination")])
+            cursor.executemany("INSERT INTO providers VALUES (%s, %s, %s)",
+                               [(n, f"Dr. Doc{n}", f"doc{n}@clinic.example") for n in (1, 2, 3)])
+            cursor.executemany("INSERT INTO patients VALUES (%s, %s, %s, %s)",
+                               [(100 + n, f"Zelda Quill{n}", f"+1 212 555 {1000 + n}", f"z{n}@example.org")
+                                for n in range(PATIENTS)])
+            cursor.executemany(
+                "INSERT INTO appointments VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [(1 + n, 100 + rng.randrange(PATIENTS), 1 + n % 3, 1 + n % 3, 1 + n % 2, start, rng.choice((15, 30)),
+                  ("scheduled", "confirmed", "scheduled", "cancelled")[n % 4], n % 10 == 9)
+                 for n, start in enumerate(sorted(slots))])
+        yield url
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def check(practice: str, tmp_path: Path, write_settings: Callable[..., Path], cli: Any) -> Callable[..., Any]:
+    """`clinicsync check --json` on the practice read with ``sql`` (and connector ``options``)."""
+    (tmp_path / "practice.yaml").write_text(MAPPING, encoding="utf-8")
+
+    def run(sql: str, expect: int, **options: str) -> tuple[dict[str, Any], str]:
+        connector = {"name": "practice", "kind": "sql", "mapping": str(tmp_path / "practice.yaml"), "url": practice,
+                     "query": sql, "mode": "snapshot", **options}
+        text = "- " + "\n  ".join(f"{k}: {json.dumps(v)}" for k, v in connector.items()) + "\n"
+        command = cli(write_settings(text, timezone=ZONE))
+        _, out, _ = command("check", "--json", expect=expect)
+        _, plain, _ = command("check", expect=expect)
+        assert "Quill" not in out + plain and "+1 212" not in out + plain and "frontdesk" not in out + plain
+        result = json.loads(out)["connectors"][0]
+        assert result["sample"]["quarantined"] == {}  # valid: every row maps
+        return result, plain
+
+    return run
+
+
+def errors(result: dict[str, Any]) -> list[dict[str, str]]:
+    return [f for f in result["plausibility"]["findings"] if f["level"] == "error"]
+
+
+@pytest.mark.postgres
+def test_the_right_mapping_passes(check: Callable[..., Any]) -> None:
+    result, plain = check(query(), expect=0)
+    assert result["ok"] and result["sample"]["mapped"] == VISITS - VISITS // 10
+    assert errors(result) == []
+    assert "practice: plausibility: 108 visits; local start hours 08:00-17:59, 0 of 108 at night" in plain
+
+
+@pytest.mark.postgres
+def test_naive_utc_read_as_local_times_fails_five_hours_late(check: Callable[..., Any]) -> None:
+    wrong = query(starts_at=f"(a.starts_at AT TIME ZONE '{ZONE}') AT TIME ZONE 'UTC'")  # the database keeps UTC
+    result, plain = check(wrong, expect=1)
+    (finding,) = errors(result)
+    assert finding["field"] == "start" and "times look shifted by +5 hours" in finding["message"]
+    assert "`stored_times: utc`" in finding["message"] and "`timezone:`" in finding["message"]
+    assert "error: start: times look shifted by +5 hours" in plain
+
+
+@pytest.mark.postgres
+def test_local_times_read_as_utc_fails_five_hours_early(check: Callable[..., Any]) -> None:
+    result, _ = check(query(starts_at="a.starts_at AT TIME ZONE 'UTC'"), expect=1)
+    (finding,) = errors(result)
+    assert finding["field"] == "start" and "times look shifted by -5 hours" in finding["message"]
+    assert "`stored_times: local`" in finding["message"] and "`timezone:`" in finding["message"]
+
+
+@pytest.mark.postgres
+def test_a_connector_zone_of_utc_fails_the_visits_zone(check: Callable[..., Any]) -> None:
+    result, _ = check(query(), expect=1, timezone="UTC")  # the docs' old advice for a database in UTC
+    assert [(f["check"], f["field"]) for f in errors(result)] == [("visit_zone", "timezone")]
+    assert "`stored_times: utc`" in errors(result)[0]["message"]
+
+
+@pytest.mark.postgres
+def test_the_row_s_creator_as_the_patient_fails(check: Callable[..., Any]) -> None:
+    result, _ = check(query(patient_id="a.created_by"), expect=1)
+    (finding,) = errors(result)
+    assert finding["field"] == "patient.external_id" and "2 distinct patient(s) for 108 visits" in finding["message"]
+    assert "(the mapping reads `patient_id`)" in finding["message"] and "creator" in finding["message"]
+
+
+@pytest.mark.postgres
+def test_the_appointment_key_as_the_patient_id_fails(check: Callable[..., Any]) -> None:
+    result, _ = check(query(patient_id="a.id"), expect=1)
+    (finding,) = errors(result)
+    assert finding["field"] == "patient.external_id"
+    assert "equals the appointment's own id (external_id) on 108 of 108 (100%)" in finding["message"]
+    assert "Map patient.external_id" in finding["message"]
+
+
+@pytest.mark.postgres
+def test_the_service_as_the_patient_s_name_fails(check: Callable[..., Any]) -> None:
+    result, _ = check(query(patient_name="s.name"), expect=1)
+    (finding,) = errors(result)
+    assert finding["field"] == "patient.name" and "equals the visit type (type)" in finding["message"]
+    assert "Map patient.name" in finding["message"]
+
+
+@pytest.mark.postgres
+def test_soft_deleted_rows_included_fail(check: Callable[..., Any]) -> None:
+    result, _ = check(query(where=""), expect=1)  # the voided rows are read too
+    (finding,) = errors(result)
+    assert finding["field"] == "status" and "`voided` on 6" in finding["message"]  # 12 voided, 6 cancelled
+    assert "`WHERE NOT voided (or voided = 0)`" in finding["message"]
