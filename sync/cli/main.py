@@ -269,6 +269,11 @@ def _print_rehearsal(report: RunReport) -> None:
             err_console.print(f"warning: {name}: {target} is empty on all {result.mapped_records} records "
                               "mapped in this run — check the column name in the mapping", highlight=False,
                               soft_wrap=True, markup=False)
+        if result.plausibility is not None and result.plausibility.visits:  # sync/plausibility: the run's visits
+            summary, *findings = result.plausibility.lines(name)
+            out_console.print(f"dry run: {summary}", highlight=False, soft_wrap=True, markup=False)
+            for line in findings:
+                err_console.print(line, highlight=False, soft_wrap=True, markup=False)
     out_console.print("dry run: nothing was written (store, cursor, calendars, outbox); rolled back")
 
 

@@ -99,15 +99,25 @@ def store_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def check(practice: str, tmp_path: Path, write_settings: Callable[..., Path], cli: Any) -> Callable[..., Any]:
-    """`clinicsync check --json` on the practice read with ``sql`` (and connector ``options``)."""
+def configure(practice: str, tmp_path: Path, write_settings: Callable[..., Path], cli: Any) -> Callable[..., Any]:
+    """The admin's settings: the practice read with ``sql`` (and connector ``options``)."""
     (tmp_path / "practice.yaml").write_text(MAPPING, encoding="utf-8")
 
-    def run(sql: str, expect: int, **options: str) -> tuple[dict[str, Any], str]:
+    def settings(sql: str, **options: str) -> Any:
         connector = {"name": "practice", "kind": "sql", "mapping": str(tmp_path / "practice.yaml"), "url": practice,
                      "query": sql, "mode": "snapshot", **options}
         text = "- " + "\n  ".join(f"{k}: {json.dumps(v)}" for k, v in connector.items()) + "\n"
-        command = cli(write_settings(text, timezone=ZONE))
+        return cli(write_settings(text, timezone=ZONE))
+
+    return settings
+
+
+@pytest.fixture
+def check(configure: Callable[..., Any]) -> Callable[..., Any]:
+    """`clinicsync check --json` (and as the admin reads it) on the practice read with ``sql``."""
+
+    def run(sql: str, expect: int, **options: str) -> tuple[dict[str, Any], str]:
+        command = configure(sql, **options)
         _, out, _ = command("check", "--json", expect=expect)
         _, plain, _ = command("check", expect=expect)
         assert "Quill" not in out + plain and "+1 212" not in out + plain and "frontdesk" not in out + plain
@@ -186,3 +196,18 @@ def test_soft_deleted_rows_included_fail(check: Callable[..., Any]) -> None:
     (finding,) = errors(result)
     assert finding["field"] == "status" and "`voided` on 6" in finding["message"]  # 12 voided, 6 cancelled
     assert "`WHERE NOT voided (or voided = 0)`" in finding["message"]
+
+
+@pytest.mark.postgres
+def test_the_dry_run_shows_the_profile(configure: Callable[..., Any]) -> None:
+    command = configure(query(starts_at=f"(a.starts_at AT TIME ZONE '{ZONE}') AT TIME ZONE 'UTC'"))
+    _, out, err = command("sync", "--once", "--dry-run")
+    assert "dry run: practice: plausibility: 108 visits; local start hours 13:00-22:59" in " ".join(out.split())
+    assert "practice: error: start: times look shifted by +5 hours" in err
+    _, report, _ = command("sync", "--once", "--dry-run", "--json")
+    profile = json.loads(report)["plausibility"]["practice"]
+    assert profile["visits"] == 108 and not profile["ok"]
+    assert [f["field"] for f in profile["findings"] if f["level"] == "error"] == ["start"]
+    assert "Quill" not in out + err + report
+    _, right, err = configure(query())("sync", "--once", "--dry-run")
+    assert "0 of 108 at night" in " ".join(right.split()) and "error:" not in err
