@@ -23,7 +23,7 @@ from rich.text import Text
 from clinicsync.sync.cli.context import out_console, print_json
 from clinicsync.sync.cli.output import print_table
 from clinicsync.sync.clinic import locations_without_place
-from clinicsync.sync.notifier_check import NotifierCheck, check_notifier
+from clinicsync.sync.notifier_check import NotifierCheck, check_notifier, unsent_channels
 from clinicsync.sync.responses.reply_paths import reply_problems
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.source_check import SourceCheck, check_connector
@@ -31,7 +31,7 @@ from clinicsync.sync.source_check import SourceCheck, check_connector
 
 @dataclass(frozen=True)
 class Finding:
-    part: str  # sources | services | places | status page | replies | languages
+    part: str  # sources | services | notifiers | places | status page | replies | languages
     level: str  # error | warning
     message: str
 
@@ -89,6 +89,18 @@ def reply_findings(settings: Settings) -> list[Finding]:
     return found
 
 
+def notifier_findings(settings: Settings) -> list[Finding]:
+    """Reminders planned on channels no notifier sends (sync/notifier_check.py), on the routes
+    the dispatch itself resolves; a route naming no notifier is `config validate`'s to report."""
+    from clinicsync.sync.reminders.dispatch import RoutingError, resolve_routes
+
+    try:
+        routes = resolve_routes(settings)
+    except RoutingError:
+        return []
+    return [Finding("notifiers", level, message) for level, message in unsent_channels(settings, routes)]
+
+
 def source_findings(store: dict[str, Any]) -> list[Finding]:
     """Sources the store holds future visits or pending messages of that the settings no
     longer name (sync/orphans.py): their messages are held, and a new source's first run is
@@ -125,7 +137,8 @@ def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_
     results = [check_connector(settings, config, max_records) for config in settings.connectors]
     notifiers = [check_notifier(config) if reach else NotifierCheck(config.name, config.kind, True, "not tried "
                                                                      "(--offline)") for config in settings.notifiers]
-    findings = [*source_findings(store), *service_findings(store), *place_findings(settings, results),
+    findings = [*source_findings(store), *service_findings(store), *notifier_findings(settings),
+                *place_findings(settings, results),
                 *status_page_findings(settings), *reply_findings(settings), *language_findings(settings, results)]
     problems = (int(not store["ok"]) + sum(not r.ok for r in results) + sum(not n.ok for n in notifiers) +
                 sum(f.level == "error" for f in findings))

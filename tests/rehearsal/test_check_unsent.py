@@ -1,0 +1,49 @@
+"""`check` says plainly when reminders are planned but no notifier can send them (issue 57):
+a settings file with no `notifiers:` (every reminder would be skipped "no reachable channel"),
+notifiers that send none of reminders.channels, or some channel nobody sends. The message
+names the key and what to add; the dispatch's own routing decides what "sends" means."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.rehearsal.support import csv_connector, mapping, row, visit_start, write_export
+
+OUTBOX = "  - {name: outbox, kind: outbox, directory: outbox}\n"
+SMTP = "  - {name: mail, kind: smtp, host: 127.0.0.1, port: 2525, security: none, sender: 'C <r@clinic.example>'}\n"
+
+
+def notifier_findings(tmp_path: Path, drop_dir: Path, write_settings: Callable[..., Path], cli: Any,
+                      extra: str) -> list[str]:
+    write_export(drop_dir / "export.csv", [row(n, visit_start()) for n in range(3)])
+    run = cli(write_settings(csv_connector(drop_dir, mapping(tmp_path)), extra=extra))
+    _, out, _ = run("check", "--json", "--offline")  # a warning: check passes
+    return [f["message"] for f in json.loads(out)["findings"] if f["part"] == "notifiers"]
+
+
+def test_no_notifiers_at_all_is_named_with_the_key_and_the_fix(tmp_path: Path, drop_dir: Path,
+                                                               write_settings: Callable[..., Path], cli: Any) -> None:
+    (message,) = notifier_findings(tmp_path, drop_dir, write_settings, cli, "")
+    assert "the settings have no `notifiers:`" in message and "skipped 'no reachable channel'" in message
+    assert "kind: outbox" in message and "reminders.channels: sms, email" in message
+
+
+def test_an_outbox_sends_every_channel(tmp_path: Path, drop_dir: Path, write_settings: Callable[..., Path],
+                                       cli: Any) -> None:
+    assert notifier_findings(tmp_path, drop_dir, write_settings, cli, f"notifiers:\n{OUTBOX}") == []
+
+
+def test_a_channel_no_notifier_sends_is_named(tmp_path: Path, drop_dir: Path, write_settings: Callable[..., Path],
+                                              cli: Any) -> None:
+    (message,) = notifier_findings(tmp_path, drop_dir, write_settings, cli, f"notifiers:\n{SMTP}")
+    assert message.startswith("reminders.channels lists sms, which no notifier") and "mail (smtp)" in message
+    only_sms = notifier_findings(tmp_path, drop_dir, write_settings, cli,
+                                 f"notifiers:\n{SMTP}reminders: {{channels: [sms]}}\n")
+    assert len(only_sms) == 1 and "every reminder would be skipped" in only_sms[0]
+
+
+def test_no_reminders_no_word(tmp_path: Path, drop_dir: Path, write_settings: Callable[..., Path], cli: Any) -> None:
+    assert notifier_findings(tmp_path, drop_dir, write_settings, cli, "reminders: {enabled: false}\n") == []
