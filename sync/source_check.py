@@ -15,19 +15,19 @@ field names, location names and quarantine reasons; never a record's values.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from clinicsync.connectors.base import Connector, ConnectorError, ConnectorSettings, RawRecord, Rejected
+from clinicsync.connectors.base import Connector, ConnectorError, ConnectorSettings, RawRecord, Rejected, Sample
 from clinicsync.connectors.registry import build_connector
 from clinicsync.mappings.audit import Finding, audit_columns, audit_paths
 from clinicsync.mappings.engine import CompiledMapping
-from clinicsync.mappings.model import MappingError
-from clinicsync.mappings.waitlist import load_waitlist_mapping, mapping_record
+from clinicsync.mappings.model import MappingError, NormalizedAppointment
+from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, load_waitlist_mapping, mapping_record
 from clinicsync.sync.empty_fields import FieldFill
 from clinicsync.sync.engine import mapping_for, source_timezone
 from clinicsync.sync.plausibility import Profile, ProfileReport
@@ -129,10 +129,13 @@ def own_fields(ref: str, base_dir: Path) -> frozenset[str]:
 
 
 class _Mapper:
-    """Maps records one by one as a sync does, keeping only what is safe to report."""
+    """Maps records one by one as a sync does, keeping only what is safe to report.
+    ``apply`` is the mapping's (an appointment's or a waitlist entry's); ``observe`` sees
+    each record that mapped, with what it mapped to."""
 
-    def __init__(self, result: SourceCheck, mapping: CompiledMapping, profile: Profile) -> None:
-        self.result, self.mapping, self.fill, self.profile = result, mapping, FieldFill(mapping), profile
+    def __init__(self, result: SourceCheck, apply: Callable[[Mapping[str, Any]], Any],
+                 observe: Callable[[Mapping[str, Any], Any], None] | None = None) -> None:
+        self.result, self.apply, self.observe = result, apply, observe
         self.positions: list[str] = []
         self.head: list[Mapping[str, Any]] = []  # the first records, for the mapping's path audit
 
@@ -148,7 +151,7 @@ class _Mapper:
         if len(self.head) < SAMPLE_SIZE:
             self.head.append(record.data)
         try:
-            appointment = self.mapping.apply(record.data)
+            mapped = self.apply(record.data)
         except MappingError as exc:
             self._quarantine(f"{exc.field}: {exc.reason}", record.position)
             return
@@ -157,12 +160,8 @@ class _Mapper:
             return
         self.positions.append(record.position)
         self.result.mapped += 1
-        self.fill.add((appointment,))
-        self.profile.add(record.data, appointment)
-        if appointment.location and appointment.visit_mode in (None, "in_person"):
-            self.result.locations[appointment.location] += 1
-        if appointment.patient is not None and appointment.patient.language:
-            self.result.languages[appointment.patient.language] += 1
+        if self.observe is not None:
+            self.observe(record.data, mapped)
 
     def finish(self) -> None:
         result, positions = self.result, self.positions
@@ -170,8 +169,27 @@ class _Mapper:
         if positions:
             result.positions = {"first": positions[0], "middle": positions[len(positions) // 2],
                                 "last": positions[-1]}
-        result.empty_fields = self.fill.empty()
-        result.plausibility = self.profile.report()
+
+
+class _Appointments:
+    """What `check` learns from the mapped appointments: fields empty on every one, the
+    plausibility profile, locations and patients' languages."""
+
+    def __init__(self, result: SourceCheck, mapping: CompiledMapping, clinic_timezone: str) -> None:
+        self.result, self.fill = result, FieldFill(mapping)
+        self.profile = Profile(mapping.preset, clinic_timezone)
+
+    def __call__(self, record: Mapping[str, Any], appointment: NormalizedAppointment) -> None:
+        self.fill.add((appointment,))
+        self.profile.add(record, appointment)
+        if appointment.location and appointment.visit_mode in (None, "in_person"):
+            self.result.locations[appointment.location] += 1
+        if appointment.patient is not None and appointment.patient.language:
+            self.result.languages[appointment.patient.language] += 1
+
+    def finish(self) -> None:
+        self.result.empty_fields = self.fill.empty()
+        self.result.plausibility = self.profile.report()
 
 
 def _read(connector: Connector, mapper: _Mapper, max_records: int) -> str | None:
@@ -205,47 +223,95 @@ def _read(connector: Connector, mapper: _Mapper, max_records: int) -> str | None
     return ", ".join(sources) or "the source"
 
 
+def _reach_and_read(config: ConnectorSettings, result: SourceCheck, mapper: _Mapper, zone: str, max_records: int,
+                    required: frozenset[str] = frozenset()) -> tuple[bool, str | None, Sample | None]:
+    """Build the connector, reach the source (``check()``), then read it whole through
+    ``mapper`` (a polled source) or take a sample (any other). ``(False, …)`` when it ended
+    early: a problem or a note in ``result`` says why. The connector is always closed."""
+    connector = None
+    try:
+        connector = build_connector(config)
+        connector.required_columns = required
+        connector.source_zone = zone
+        reached = connector.check()
+        result.reached = reached.detail
+        if not reached.ok:
+            result.problems.append(reached.detail)
+            return False, None, None
+        read = _read(connector, mapper, max_records) if connector.polled else None
+        sample = None if read is not None else connector.sample(min(SAMPLE_LIMIT, max_records))
+        return True, read, sample
+    except NotImplementedError as exc:
+        result.note = f"{exc}: the mapping was not compared with the source"
+    except ConnectorError as exc:
+        result.problems.append(str(exc))
+    except Exception as exc:  # the diagnosis command reports, it does not crash
+        result.problems.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        if connector is not None:
+            connector.close()
+    return False, None, None
+
+
+def check_waitlist_source(settings: Settings, config: ConnectorSettings, max_records: int = MAX_RECORDS
+                          ) -> SourceCheck:
+    """A waitlist source (its mapping says ``record: waitlist``): reached, read whole and
+    each record mapped as the waitlist_sources stage maps it, so a row that would be
+    quarantined there is named here, by field, with an example position."""
+    result = SourceCheck(config.name, config.kind)
+    zone = source_timezone(settings, config)
+    try:
+        mapping = load_waitlist_mapping(config.mapping, zone, settings.clinic.default_region, settings.base_dir)
+    except ValueError as exc:
+        result.problems.append(f"waitlist mapping does not load: {exc}")
+        return result
+
+    def seen(_record: Mapping[str, Any], entry: NormalizedWaitlistEntry) -> None:
+        if entry.patient.language:
+            result.languages[entry.patient.language] += 1
+
+    mapper = _Mapper(result, mapping.apply, seen)
+    going, read, sample = _reach_and_read(config, result, mapper, zone, max_records)
+    if not going:
+        return result
+    what = "a waitlist source (its mapping says record: waitlist): its entries are read by the waitlist_sources stage"
+    if sample is not None:
+        result.sample_source = sample.source
+        for rejected in sample.rejected:
+            mapper.rejected(rejected)
+        for record in sample.records:
+            mapper.record(record)
+    elif read is None:
+        result.note = f"{what}; nothing to read now (no file waiting or archived)"
+        return result
+    else:
+        result.sample_source = read
+    mapper.finish()
+    result.note = f"{what}; {result.mapped} of {result.sampled} entries map"
+    return result
+
+
 def check_connector(settings: Settings, config: ConnectorSettings, max_records: int = MAX_RECORDS) -> SourceCheck:
     """Reach the source, read it whole (up to ``max_records``), map every record; a push
-    source or a folder whose only file is archived gives a sample of ``SAMPLE_SIZE``."""
-    result = SourceCheck(config.name, config.kind)
+    source or a folder whose only file is archived gives a sample of up to ``SAMPLE_LIMIT``."""
     if mapping_record(config.mapping, settings.base_dir) == "waitlist":
-        result.note = ("a waitlist source (its mapping says record: waitlist): read by the waitlist_sources stage "
-                       "of each run; its records were not sampled here")
-        return result
+        return check_waitlist_source(settings, config, max_records)
+    result = SourceCheck(config.name, config.kind)
     try:
         mapping = connector_mapping(settings, config)
     except ValueError as exc:
         result.problems.append(f"mapping does not load: {exc}")
         return result
-    connector = None
-    try:
-        connector = build_connector(config)
-        connector.required_columns = mapping.required_sources()
-        connector.source_zone = source_timezone(settings, config)
-        reached = connector.check()
-        result.reached = reached.detail
-        if not reached.ok:
-            result.problems.append(reached.detail)
-            return result
-        mapper = _Mapper(result, mapping, Profile(mapping.preset, settings.clinic.timezone))
-        read = _read(connector, mapper, max_records) if connector.polled else None
-        sample = None if read is not None else connector.sample(min(SAMPLE_LIMIT, max_records))
-    except NotImplementedError as exc:
-        result.note = f"{exc}: the mapping was not compared with the source"
+    seen = _Appointments(result, mapping, settings.clinic.timezone)
+    mapper = _Mapper(result, mapping.apply, seen)
+    going, read, sample = _reach_and_read(config, result, mapper, source_timezone(settings, config), max_records,
+                                          mapping.required_sources())
+    if not going:
         return result
-    except ConnectorError as exc:
-        result.problems.append(str(exc))
-        return result
-    except Exception as exc:  # the diagnosis command reports, it does not crash
-        result.problems.append(f"{type(exc).__name__}: {exc}")
-        return result
-    finally:
-        if connector is not None:
-            connector.close()
     if read is not None:
         result.sample_source = read
         mapper.finish()
+        seen.finish()
         if config.kind in _FLAT and mapper.head:  # a CSV header / SQL result set: the record's keys
             result.findings = audit_columns(mapping.preset, list(mapper.head[0]),
                                             own_fields(config.mapping, settings.base_dir))
@@ -267,6 +333,7 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
     for record in sample.records:
         mapper.record(record)
     mapper.finish()
+    seen.finish()
     if not sample.records and not sample.rejected:
         result.note = "the source returned no records in its window: only its columns were compared"
     return result

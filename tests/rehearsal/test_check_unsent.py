@@ -1,7 +1,8 @@
 """`check` says plainly when reminders are planned but no notifier can send them (issue 57):
 a settings file with no `notifiers:` (every reminder would be skipped "no reachable channel"),
 notifiers that send none of reminders.channels, or some channel nobody sends. The message
-names the key and what to add; the dispatch's own routing decides what "sends" means."""
+names the key and what to add; the dispatch's own routing decides what "sends" means. And
+a waitlist source is read and mapped like any other."""
 
 from __future__ import annotations
 
@@ -47,3 +48,22 @@ def test_a_channel_no_notifier_sends_is_named(tmp_path: Path, drop_dir: Path, wr
 
 def test_no_reminders_no_word(tmp_path: Path, drop_dir: Path, write_settings: Callable[..., Path], cli: Any) -> None:
     assert notifier_findings(tmp_path, drop_dir, write_settings, cli, "reminders: {enabled: false}\n") == []
+
+
+def test_a_waitlist_source_is_read_and_mapped_by_check(drop_dir: Path, write_settings: Callable[..., Path],
+                                                       cli: Any) -> None:
+    """A source whose mapping says `record: waitlist` is checked as the waitlist stage maps it:
+    a row that would be quarantined there fails check, by field, with its position."""
+    (drop_dir / "wl.csv").write_text("id,patient_id,windows\na,p1,mon-fri 09:00-12:00\nb,p2,whenever\n"
+                                     "c,p3,tue 14:00-16:00\n", encoding="utf-8")
+    run = cli(write_settings(f"- {{name: wl, kind: csv, mapping: csv_waitlist, drop_dir: {drop_dir}, "
+                             "mode: snapshot, settle_seconds: 0}\n", extra=f"notifiers:\n{OUTBOX}"))
+    _, out, _ = run("check", "--json", expect=1)
+    (source,) = json.loads(out)["connectors"]
+    assert source["sample"]["records"] == 3 and source["sample"]["mapped"] == 2
+    (reason,) = source["sample"]["quarantined"]
+    assert reason.startswith("windows:") and source["sample"]["examples"][reason] == "wl.csv:3"
+    assert "waitlist source" in source["note"] and "2 of 3 entries map" in source["note"]
+    assert (drop_dir / "wl.csv").exists()  # nothing archived
+    (drop_dir / "wl.csv").write_text("id,patient_id,windows\na,p1,mon-fri 09:00-12:00\n", encoding="utf-8")
+    run("check")
