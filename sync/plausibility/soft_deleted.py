@@ -45,10 +45,10 @@ def keep_clause(column: str) -> str:
     """The query condition that leaves out the rows ``column`` marks deleted."""
     name = column.lower()
     if name in STAMPS:
-        return f"WHERE {column} IS NULL"
+        return f"`WHERE {column} IS NULL`"
     if name in ACTIVE:
-        return f"WHERE {column} = 1 (or true)"
-    return f"WHERE NOT {column} (or {column} = 0)"
+        return f"`WHERE {column} = 1` (or `{column}`)"
+    return f"`WHERE NOT {column}` (or `{column} = 0`)"
 
 
 def deleted_by(record: Mapping[str, Any]) -> str | None:
@@ -93,4 +93,4 @@ class SoftDeleted:
         return [Finding("soft_deleted", "error", "status",
                         f"status: {share(count, self.live)} visits mapped to a live status come from rows the source "
                         f"marks deleted ({named}): their patients would be reminded of withdrawn visits. Leave them "
-                        f"out in the connector's query (`{keep_clause(first)}`)")]
+                        f"out in the connector's query ({keep_clause(first)})")]

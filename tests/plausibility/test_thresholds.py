@@ -178,7 +178,7 @@ def test_soft_deleted_rows_mapped_as_live_fail_naming_the_column() -> None:
     records = [{"voided": 1 if n < 3 else 0, "status": "scheduled"} for n in range(20)]
     (finding,) = profile(visits, records).errors
     assert (finding.check, finding.field) == ("soft_deleted", "status")
-    assert "`voided` on 3" in finding.message and "`WHERE NOT voided (or voided = 0)`" in finding.message
+    assert "`voided` on 3" in finding.message and "`WHERE NOT voided` (or `voided = 0`)" in finding.message
 
 
 def test_each_way_of_marking_a_row_deleted() -> None:

@@ -195,7 +195,7 @@ def test_soft_deleted_rows_included_fail(check: Callable[..., Any]) -> None:
     result, _ = check(query(where=""), expect=1)  # the voided rows are read too
     (finding,) = errors(result)
     assert finding["field"] == "status" and "`voided` on 6" in finding["message"]  # 12 voided, 6 cancelled
-    assert "`WHERE NOT voided (or voided = 0)`" in finding["message"]
+    assert "`WHERE NOT voided` (or `voided = 0`)" in finding["message"]
 
 
 @pytest.mark.postgres
@@ -211,3 +211,20 @@ def test_the_dry_run_shows_the_profile(configure: Callable[..., Any]) -> None:
     assert "Quill" not in out + err + report
     _, right, err = configure(query())("sync", "--once", "--dry-run")
     assert "0 of 108 at night" in " ".join(right.split()) and "error:" not in err
+
+
+@pytest.mark.postgres
+def test_discover_write_ends_with_the_profile(practice: str, tmp_path: Path, cli: Any) -> None:
+    """`discover --write` checks what it wrote: the profile is part of that check, and an
+    error in it is discover's exit 1, as in `check`."""
+    (tmp_path / "settings.yaml").write_text(f"clinic: {{timezone: {ZONE}, default_region: US}}\n"
+                                            f"store: {{url: 'sqlite:///{tmp_path / 'store.db'}'}}\n"
+                                            "connectors: []\n", encoding="utf-8")
+    code, out, _ = cli(tmp_path / "settings.yaml")("discover", practice, "--table", "appointments", "--write",
+                                                   "--timezone", ZONE, expect=None)
+    lines = out.splitlines()
+    assert any(": plausibility: " in line and "visits; local start hours" in line for line in lines), out
+    assert lines[-1].startswith("checked: 1 sources")
+    failed = [line for line in lines if ": error: " in line]
+    assert code == (1 if failed or not lines[-1].endswith(", 0 problems") else 0)
+    assert "Quill" not in out
