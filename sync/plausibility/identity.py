@@ -33,8 +33,13 @@ ONE_PATIENT = 0.6  # or one patient on this share of the visits
 FEW_NAMES = 3  # at most this many distinct names for FEW_VISITS+ distinct patients
 
 
-def _same(a: str | None, b: str | None) -> bool:
-    return bool(a) and bool(b) and str(a).strip().casefold() == str(b).strip().casefold()
+def _same(a: str, b: str) -> bool:
+    """Equal but for case and surrounding spaces (compared only when the lengths allow it)."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 4 or (a[:1].lower() != b[:1].lower() and not (a[:1].isspace() or b[:1].isspace())):
+        return False
+    return a.strip().casefold() == b.strip().casefold()
 
 
 class PatientIdentity:
@@ -70,7 +75,7 @@ class PatientIdentity:
             return
         self.named += 1
         if len(self.names) < KEEP:
-            self.names.add(name.strip().casefold())
+            self.names.add(name)  # as written: the "few names" rule can only trip less often
         if appointment.type:
             self.typed += 1
             self.name_is_type += _same(name, appointment.type)

@@ -38,26 +38,30 @@ class Statuses:
     def __init__(self, preset: MappingPreset | None = None) -> None:
         self.preset, self.column = preset, _status_column(preset)
         self.mapped: Counter[str] = Counter()
-        self.words: set[str] = set()
+        self.raw: set[Any] = set()  # the column's values as read (normalized once, at the end)
 
     def add(self, record: Mapping[str, Any] | None, appointment: NormalizedAppointment) -> None:
         self.mapped[appointment.status] += 1
-        if self.column is not None and isinstance(record, Mapping) and len(self.words) < KEEP_WORDS:
+        if self.column is not None and isinstance(record, Mapping) and len(self.raw) < KEEP_WORDS:
             word = record.get(self.column)
-            if word is not None and str(word).strip():
-                self.words.add(str(word).strip().lower())
+            if isinstance(word, str | int):
+                self.raw.add(word)
+
+    @property
+    def words(self) -> set[str]:
+        return {w for w in (str(raw).strip().lower() for raw in self.raw) if w}
 
     def summary(self) -> dict[str, Any]:
         return {"statuses": dict(self.mapped), "source_words": len(self.words)}
 
     def findings(self) -> list[Finding]:
-        total = sum(self.mapped.values())
-        if total < MIN_RECORDS or len(self.mapped) != 1 or len(self.words) < 2:
+        total, words = sum(self.mapped.values()), self.words
+        if total < MIN_RECORDS or len(self.mapped) != 1 or len(words) < 2:
             return []
         status = next(iter(self.mapped))
         return [Finding("statuses", "warning", "status",
                         f"status: all {total} visits map to {status!r} while the source's status column holds "
-                        f"{len(self.words)} different words{reads(self.preset, 'status')}: check the mapping's "
+                        f"{len(words)} different words{reads(self.preset, 'status')}: check the mapping's "
                         "status_map against that column's words")]
 
 

@@ -51,18 +51,28 @@ def keep_clause(column: str) -> str:
     return f"`WHERE NOT {column}` (or `{column} = 0`)"
 
 
-def deleted_by(record: Mapping[str, Any]) -> str | None:
-    """The column that marks this raw row deleted, if one does."""
-    for key, value in record.items():
-        if not isinstance(key, str):
-            continue
-        name = key.lower()
-        if name in FLAGS and _truth(value) is True:
+def watched(keys: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
+    """Of a record's columns, those that can mark it deleted, each with its kind."""
+    found = []
+    for key in keys:
+        name = key.lower() if isinstance(key, str) else ""
+        kind = "flag" if name in FLAGS else "stamp" if name in STAMPS else "active" if name in ACTIVE else None
+        if kind is not None:
+            found.append((key, kind))
+    return tuple(found)
+
+
+def deleted_by(record: Mapping[str, Any], columns: tuple[tuple[str, str], ...] | None = None) -> str | None:
+    """The column that marks this raw row deleted, if one does (``columns``: ``watched``'s
+    answer for this record's keys, when the caller remembers it)."""
+    for key, kind in watched(tuple(record)) if columns is None else columns:
+        value = record.get(key)
+        if kind == "flag" and _truth(value) is True:
             return key
-        if name in STAMPS and (isinstance(value, date) or (isinstance(value, str) and value.strip()
-                                                            and value.strip("0-: ") != "")):
+        if kind == "stamp" and (isinstance(value, date) or (isinstance(value, str) and value.strip()
+                                                             and value.strip("0-: ") != "")):
             return key
-        if name in ACTIVE and _truth(value) is False:
+        if kind == "active" and _truth(value) is False:
             return key
     return None
 
@@ -71,13 +81,20 @@ class SoftDeleted:
     def __init__(self) -> None:
         self.live = 0  # mapped visits with a live status
         self.columns: Counter[str] = Counter()  # column -> live visits it marks deleted
+        self._shapes: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}  # a row's keys -> watched columns
 
     def add(self, record: Mapping[str, Any] | None, appointment: NormalizedAppointment) -> None:
         if appointment.status not in ACTIVE_STATUSES:
             return
         self.live += 1
-        if isinstance(record, Mapping):
-            column = deleted_by(record)
+        if not isinstance(record, Mapping):
+            return
+        keys = tuple(record)  # a flat source's rows share their keys: classified once
+        columns = self._shapes.get(keys)
+        if columns is None:
+            columns = self._shapes[keys] = watched(keys) if len(self._shapes) < 1_000 else ()
+        if columns:
+            column = deleted_by(record, columns)
             if column is not None:
                 self.columns[column] += 1
 

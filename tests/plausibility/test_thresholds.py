@@ -164,6 +164,9 @@ def test_the_service_name_as_the_patient_name_fails() -> None:
     report = profile(visits)
     assert [(f.check, f.field) for f in report.errors] == [("patient_identity", "patient.name")]
     assert "equals the visit type" in report.errors[0].message
+    spaced = [visit(n, DAY[n % 10], type="Consultation", patient=NormalizedPatient(f"P{n}", " consultation "))
+              for n in range(30)]
+    assert checks(profile(spaced)) == ["patient_identity"]  # case and spaces aside
 
 
 def test_a_handful_of_names_for_many_patients_fails() -> None:
