@@ -61,6 +61,12 @@ class SourceCheck:
     locations: Counter[str] = field(default_factory=Counter)  # location -> mapped records
     languages: Counter[str] = field(default_factory=Counter)  # patient language -> mapped records
     plausibility: ProfileReport | None = None  # the mapped visits as a whole (sync/plausibility)
+    implausible_allowed: bool = False  # `check --allow-implausible`: its errors do not fail the source
+
+    @property
+    def implausible(self) -> int:
+        """The plausibility profile's errors (a wrong time, person or deleted visit)."""
+        return len(self.plausibility.errors) if self.plausibility is not None else 0
 
     @property
     def quarantined_count(self) -> int:
@@ -69,7 +75,7 @@ class SourceCheck:
     @property
     def ok(self) -> bool:
         return (not self.problems and not any(f.level == "error" for f in self.findings)
-                and not (self.plausibility is not None and self.plausibility.errors))
+                and not (self.implausible and not self.implausible_allowed))
 
     def as_dict(self) -> dict[str, Any]:
         return {"connector": self.connector, "kind": self.kind, "ok": self.ok, "reached": self.reached,

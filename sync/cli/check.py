@@ -131,10 +131,14 @@ def summary_line(results: list[SourceCheck], problems: int) -> str:
 
 
 def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_output: bool,
-              allow_quarantined: bool, reach: bool = True) -> bool:
+              allow_quarantined: bool, reach: bool = True, allow_implausible: bool = False) -> bool:
     """Run every check and print it; True when it passed. ``reach``: contact the notifiers'
-    providers (off: `--offline`, each notifier is listed as not tried)."""
+    providers (off: `--offline`, each notifier is listed as not tried). ``allow_implausible``:
+    the plausibility profile's errors are reported but do not fail a source (a clinic that
+    really works at night; the admin has looked)."""
     results = [check_connector(settings, config, max_records) for config in settings.connectors]
+    for result in results:
+        result.implausible_allowed = allow_implausible
     notifiers = [check_notifier(config) if reach else NotifierCheck(config.name, config.kind, True, "not tried "
                                                                      "(--offline)") for config in settings.notifiers]
     findings = [*source_findings(store), *service_findings(store), *notifier_findings(settings),
@@ -157,6 +161,10 @@ def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_
         verdict = "allowed by --allow-quarantined" if allow_quarantined else (
             "fix the mapping (or the source) before going live, or pass --allow-quarantined")
         _say(f"check: {quarantined} sampled record(s) would be quarantined: {verdict}")
+    allowed = sum(r.implausible for r in results) if allow_implausible else 0
+    if allowed:
+        _say(f"check: {allowed} plausibility error(s) allowed by --allow-implausible: make sure the times and "
+             "patients are right before going live")
     _say(summary_line(results, problems))
     return passed
 

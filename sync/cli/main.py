@@ -150,6 +150,9 @@ def check(
     offline: Annotated[bool, typer.Option(
         "--offline", help="do not contact the notifiers' providers (sources and the store are still checked)")]
     = False,
+    allow_implausible: Annotated[bool, typer.Option(
+        "--allow-implausible", help="pass even when the plausibility profile finds errors (shifted times, the "
+                                    "wrong patient, deleted rows), once you have made sure they are right")] = False,
 ) -> None:
     """Rehearse every path before go-live: validate settings, open the store, read each
     connector's whole source and map every record (no cursor moves, no file archived), reach
@@ -171,7 +174,8 @@ def check(
             store["services"] = running_services(connection, settings)  # still on settings before this edit?
     except Exception as exc:  # report, do not crash: this is the diagnosis command
         store = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
-    if not run_check(settings, store, max_records, json_output, allow_quarantined, reach=not offline):
+    if not run_check(settings, store, max_records, json_output, allow_quarantined, reach=not offline,
+                     allow_implausible=allow_implausible):
         raise typer.Exit(EXIT_FAILED)
 
 

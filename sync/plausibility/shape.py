@@ -34,9 +34,15 @@ def _status_column(preset: MappingPreset | None) -> str | None:
     return source if isinstance(source, str) else None
 
 
+def _constant(preset: MappingPreset | None) -> bool:
+    """The mapping gives status no column to read: a constant ``value:`` (or only a default)."""
+    spec = preset.fields.get("status") if preset is not None else None
+    return spec is not None and spec.value is not None
+
+
 class Statuses:
     def __init__(self, preset: MappingPreset | None = None) -> None:
-        self.preset, self.column = preset, _status_column(preset)
+        self.preset, self.column, self.constant = preset, _status_column(preset), _constant(preset)
         self.mapped: Counter[str] = Counter()
         self.raw: set[Any] = set()  # the column's values as read (normalized once, at the end)
 
@@ -56,6 +62,10 @@ class Statuses:
 
     def findings(self) -> list[Finding]:
         total, words = sum(self.mapped.values()), self.words
+        if total >= MIN_RECORDS and self.constant:
+            return [Finding("statuses", "warning", "status",
+                            f"status: a constant in the mapping (`value:`), on all {total} visits: a visit the source "
+                            "cancels stays as it was here. Map status from the source's status column")]
         if total < MIN_RECORDS or len(self.mapped) != 1 or len(words) < 2:
             return []
         status = next(iter(self.mapped))

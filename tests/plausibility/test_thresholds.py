@@ -216,6 +216,10 @@ def test_one_status_for_many_source_words_warns() -> None:
     report = profile(visits, mixed, preset)
     assert checks(report, "warning") == ["statuses"] and "3 different words" in report.findings[0].message
     assert profile(visits, [{"state": "scheduled"}] * 30, preset).findings == []  # the source has one word
+    constant = MappingPreset.model_validate({"name": "m", "fields": {"external_id": {"from": "id"},
+                                                                     "status": {"value": "booked"}}})
+    assert "a constant in the mapping" in profile(visits, mixed, constant).findings[0].message
+    assert profile(visits[:19], mixed, constant).findings == []  # 19 visits: below MIN_RECORDS
 
 
 def test_zero_and_very_long_visits_warn() -> None:

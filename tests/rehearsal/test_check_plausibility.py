@@ -151,6 +151,14 @@ def test_naive_utc_read_as_local_times_fails_five_hours_late(check: Callable[...
 
 
 @pytest.mark.postgres
+def test_an_admin_who_has_looked_may_allow_it(configure: Callable[..., Any]) -> None:
+    command = configure(query(starts_at=f"(a.starts_at AT TIME ZONE '{ZONE}') AT TIME ZONE 'UTC'"))
+    _, out, _ = command("check", "--allow-implausible")
+    assert "1 plausibility error(s) allowed by --allow-implausible" in out
+    assert "error: start: times look shifted by +5 hours" in out and out.rstrip().endswith(", 0 problems")
+
+
+@pytest.mark.postgres
 def test_local_times_read_as_utc_fails_five_hours_early(check: Callable[..., Any]) -> None:
     result, _ = check(query(starts_at="a.starts_at AT TIME ZONE 'UTC'"), expect=1)
     (finding,) = errors(result)
