@@ -2,12 +2,14 @@
 a settings file with no `notifiers:` (every reminder would be skipped "no reachable channel"),
 notifiers that send none of reminders.channels, or some channel nobody sends. The message
 names the key and what to add; the dispatch's own routing decides what "sends" means. And
-a waitlist source is read and mapped like any other."""
+what `check` reads: a waitlist source, mapped as the waitlist stage maps it; an archived
+export, sampled wide enough for the plausibility profile."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +69,20 @@ def test_a_waitlist_source_is_read_and_mapped_by_check(drop_dir: Path, write_set
     assert (drop_dir / "wl.csv").exists()  # nothing archived
     (drop_dir / "wl.csv").write_text("id,patient_id,windows\na,p1,mon-fri 09:00-12:00\n", encoding="utf-8")
     run("check")
+
+
+def test_an_archived_export_is_profiled_on_up_to_a_thousand_records(tmp_path: Path, drop_dir: Path,
+                                                                     write_settings: Callable[..., Path],
+                                                                     cli: Any) -> None:
+    """A folder whose only file is archived gives a sample: big enough for the profile (not 20)."""
+    archive = tmp_path / "archive"
+    write_export(archive / "export.csv", [row(n, visit_start() + timedelta(hours=n % 8 - 7)) for n in range(1200)])
+    connector = csv_connector(drop_dir, mapping(tmp_path)) + f"  archive_dir: {archive}\n"
+    _, out, _ = cli(write_settings(connector, extra=f"notifiers:\n{OUTBOX}"))("check", "--json", expect=1)
+    (source,) = json.loads(out)["connectors"]
+    assert not source["sample"]["whole"] and source["sample"]["records"] == 1000
+    profile = source["plausibility"]
+    assert profile["visits"] == 1000 and "local start hours 00:00-23:59" not in profile["summary"]
+    (finding,) = [f for f in profile["findings"] if f["level"] == "error"]
+    # 08:00-15:59 written as UTC: New York's wall-clock times read as UTC (03:00-10:59 there)
+    assert "times look shifted by -5 hours" in finding["message"] and "08:00-15:59" in finding["message"]
