@@ -28,6 +28,13 @@ MIN_VISITS = 8  # fewer visits say nothing about a clinic's day
 MIN_NIGHT = 3  # and fewer night visits than this are a night clinic's own, never a shift
 MIN_NIGHT_SHARE = 0.03
 CLUSTERED = 0.25  # "most visits at night" for a shift no zone offset explains
+AFTERNOON_VISITS = 20  # "no morning" needs this many visits
+NO_MORNING = 0.02  # at most this share before noon ...
+MORNING = 0.25  # ... and at least this share before noon once moved back by the offset
+UTC_FIX = ("If the source stores UTC, set `stored_times: utc` on the connector (its `timezone:` stays the zone of "
+           "the visits)")
+LOCAL_FIX = ("If the source stores local wall-clock times, set `stored_times: local` and `timezone:` to the zone they "
+             "are written in (a query that converts them with AT TIME ZONE must not)")
 UTC_NAMES = frozenset({"utc", "etc/utc", "etc/gmt", "gmt", "etc/universal", "universal", "zulu", "etc/zulu",
                        "etc/uct", "uct", "etc/gmt+0", "etc/gmt-0", "etc/gmt0", "gmt0", "gmt+0", "gmt-0",
                        "greenwich", "etc/greenwich"})
@@ -41,6 +48,10 @@ def _fixed(before: int, after: int, visits: int) -> bool:
     """A shift explains the night visits when it leaves at most 1 % of the visits (and at
     most a quarter of those before) at night."""
     return after <= max(visits // 100, 0) and after * 4 <= before
+
+
+def _before_noon(histogram: list[int]) -> int:
+    return sum(histogram[:12])
 
 
 def _span(histogram: list[int]) -> str:
@@ -107,10 +118,29 @@ class StartHours:
                         "remove `timezone: UTC` (its visits then live in clinic.timezone, or set `timezone:` to "
                         "their real zone)")]
 
+    def _afternoon_findings(self) -> list[Finding]:
+        """No night visits, but none in the morning either, where moving every start back by the
+        zone's offset gives a morning: naive UTC read as local time in a zone west of UTC (New
+        York +5 h: 08:00-16:45 becomes 13:00-21:45, all in the day). An afternoon clinic looks
+        the same, so this only warns."""
+        visits = self.visits
+        offset = self.offsets.most_common(1)[0][0] if self.offsets else 0
+        if visits < AFTERNOON_VISITS or not offset or _before_noon(self.hours) > NO_MORNING * visits:
+            return []
+        late, hypothesis, fix = (-offset, self.if_utc, UTC_FIX) if offset < 0 else (offset, self.if_local, LOCAL_FIX)
+        if _before_noon(hypothesis) < MORNING * visits or _night(hypothesis) > visits // 100:
+            return []
+        amount = _hours(late)
+        return [Finding("start_hours", "warning", "start",
+                        f"start: no visit starts in the morning (all {visits} start {_span(self.hours)} local time); "
+                        f"{amount} earlier they would start {_span(hypothesis)}. If the clinic sees patients in the "
+                        f"morning, times are shifted by +{amount} ({amount} late): is the source's time convention "
+                        f"right? {fix}")]
+
     def _shift_findings(self) -> list[Finding]:
         visits, night = self.visits, _night(self.hours)
         if visits < MIN_VISITS or night < MIN_NIGHT or night < MIN_NIGHT_SHARE * visits:
-            return []
+            return self._afternoon_findings()
         if self.midnight * 2 >= visits:
             return [Finding("start_hours", "warning", "start",
                             f"start: {share(self.midnight, visits)} visits start at exactly 00:00 local time: does "
@@ -120,14 +150,9 @@ class StartHours:
         if offset:
             after_utc, after_local = _night(self.if_utc), _night(self.if_local)
             if _fixed(night, after_utc, visits) and after_utc <= after_local:
-                return [self._shifted(seen, -offset, self.if_utc,
-                                      "If the source stores UTC, set `stored_times: utc` on the connector (its "
-                                      "`timezone:` stays the zone of the visits)")]
+                return [self._shifted(seen, -offset, self.if_utc, UTC_FIX)]
             if _fixed(night, after_local, visits):
-                return [self._shifted(seen, offset, self.if_local,
-                                      "If the source stores local wall-clock times, set `stored_times: local` and "
-                                      "`timezone:` to the zone they are written in (a query that converts them with "
-                                      "AT TIME ZONE must not)")]
+                return [self._shifted(seen, offset, self.if_local, LOCAL_FIX)]
         if night < CLUSTERED * visits:
             return []
         best = min((s for s in range(-12, 13) if s), key=lambda s: (

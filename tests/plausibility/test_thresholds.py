@@ -79,8 +79,21 @@ def test_a_night_clinic_with_a_few_real_night_visits_passes() -> None:
     assert "4 of 64 at night" in report.summary
 
 
-def test_an_evening_clinic_passes() -> None:
-    assert profile(clinic_day(shift=4)).findings == []  # 12:00-21:45: late, not shifted
+def test_an_evening_clinic_passes_with_a_question() -> None:
+    report = profile(clinic_day(shift=4))  # 12:00-21:45: late, not shifted
+    assert checks(report) == [] and checks(report, "warning") == ["start_hours"]  # "in the morning?"
+
+
+def test_no_morning_visits_that_a_shift_would_make_a_morning_warn() -> None:
+    day = [visit(n, (8, 9, 10, 11, 13, 14, 15, 16)[n % 8], 15 * (n % 4)) for n in range(80)]  # 08:00-16:45
+    late = [visit(n, a.start.astimezone(ZoneInfo(NY)).hour + 5, 15 * (n % 4)) for n, a in enumerate(day)]
+    report = profile(late)  # 13:00-21:45: no night visit to prove it
+    assert checks(report) == [] and checks(report, "warning") == ["start_hours"]
+    assert "no visit starts in the morning" in report.findings[0].message
+    assert "times are shifted by +5 hours" in report.findings[0].message and "08:00-16:59" in report.findings[0].message
+    assert "`stored_times: utc`" in report.findings[0].message
+    assert profile(day).findings == []
+    assert profile(late[:19]).findings == []  # too few to say
 
 
 def test_fewer_night_visits_than_the_minimum_say_nothing() -> None:
