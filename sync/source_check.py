@@ -6,7 +6,10 @@ the middle or at the end of an export is found, with every distinct quarantine r
 Reading and mapping are cheap (~80,000 records/s), so the whole source is the sample, up
 to ``max_records``; the report states what was read (first, middle and last position, and
 an example position for each quarantine reason). Sources that cannot be read as a sync
-reads them (push sources, a CSV folder holding only its archived file) give a sample.
+reads them (push sources, a CSV folder holding only its archived file) give a sample (up to
+``SAMPLE_LIMIT``). Every mapped visit also feeds the plausibility profile (sync/plausibility):
+a mapping that maps every row can still shift every time or take the wrong person. A waitlist
+source (``record: waitlist``) is read the same way and mapped as the waitlist stage maps it.
 
 What it reports is safe to print: counts, positions (file:line), column and path names,
 field names, location names and quarantine reasons; never a record's values.

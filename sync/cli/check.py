@@ -1,14 +1,17 @@
 """The body of `clinicsync check`: rehearse every path before go-live, end with one line.
 
-Each connector's source is read whole and mapped (source_check); each notifier reaches its
-provider with its real client (notifier_check); then what a sample cannot show by itself:
+Each connector's source is read whole and mapped, its visits profiled for plausibility
+(source_check, sync/plausibility); each notifier reaches its provider with its real client, and
+reminders planned on channels no notifier sends are named (notifier_check); then what a
+sample cannot show by itself:
 locations no ``clinic.places`` entry describes, a status page nobody may open, messages
 that ask for a reply nobody receives (or SMS that carry no reply prompt), patients'
 languages with no templates. The last line sums it up for a script or a tired admin:
 
     checked: 1 sources, 290 records sampled, 6 would be quarantined (reasons: …), 0 problems
 
-Exit 1 on any problem, and when records would be quarantined (unless --allow-quarantined).
+Exit 1 on any problem (a plausibility error too, unless --allow-implausible), and when
+records would be quarantined (unless --allow-quarantined).
 """
 
 from __future__ import annotations
