@@ -35,8 +35,10 @@ def _truth(value: Any) -> bool | None:
         return bool(value)
     if isinstance(value, bytes):  # MySQL BIT(1)
         return any(value)
-    if isinstance(value, str):
+    if isinstance(value, str):  # also a BIT(1) the SQL connector hands over as hex: "01" / "00"
         word = value.strip().lower()
+        if word.isdigit():
+            return int(word) != 0
         return True if word in _TRUE else False if word in _FALSE else None
     return None
 

@@ -200,10 +200,10 @@ def test_soft_deleted_rows_mapped_as_live_fail_naming_the_column() -> None:
 def test_each_way_of_marking_a_row_deleted() -> None:
     visits = clinic_day(4)
     for record in ({"is_deleted": "true"}, {"active": "0"}, {"ACTIVE": False}, {"deleted_at": "2026-01-02 10:00"},
-                   {"retired": b"\x01"}):
+                   {"retired": b"\x01"}, {"active": "00"}):
         assert checks(profile(visits, [record] * 4)) == ["soft_deleted"], record
     for record in ({"is_deleted": "0"}, {"active": 1}, {"deleted_at": None}, {"deleted_at": "0000-00-00 00:00:00"},
-                   {"voided_by": 7}, {"deleted": "maybe"}):
+                   {"voided_by": 7}, {"deleted": "maybe"}, {"active": "01"}):
         assert profile(visits, [record] * 4).findings == [], record
     cancelled = [visit(n, 10, status="cancelled") for n in range(4)]
     assert profile(cancelled, [{"voided": 1}] * 4).findings == []  # withdrawn and said so

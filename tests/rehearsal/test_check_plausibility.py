@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pymysql
 import pytest
 
 from tests.conftest import postgres_schema
@@ -236,3 +237,40 @@ def test_discover_write_ends_with_the_profile(practice: str, tmp_path: Path, cli
     failed = [line for line in lines if ": error: " in line]
     assert code == (1 if failed or not lines[-1].endswith(", 0 problems") else 0)
     assert "Quill" not in out
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize(("column", "ddl", "dead", "alive", "keep"), [
+    ("is_deleted", "TINYINT(1) NOT NULL DEFAULT 0", 1, 0, "WHERE is_deleted = 0"),  # pymysql: an int
+    ("active", "BIT(1) NOT NULL DEFAULT b'1'", 0, 1, "WHERE active = 1"),  # pymysql: bytes
+    ("deleted_at", "DATETIME NULL", "2026-01-05 10:00:00", None, "WHERE deleted_at IS NULL"),  # a datetime
+])
+def test_soft_deleted_rows_in_mariadb_fail_naming_the_column(mariadb_database: dict[str, Any], tmp_path: Path,
+                                                            write_settings: Callable[..., Path], cli: Any,
+                                                            column: str, ddl: str, dead: Any, alive: Any,
+                                                            keep: str) -> None:
+    """The same mistake in MariaDB, with each kind of soft-delete column its driver hands back.
+    The practice's own data: 30 visits, every sixth row deleted, 5 of them."""
+    connection = pymysql.connect(**{k: v for k, v in mariadb_database.items() if k != "url"}, autocommit=True)
+    with connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE visits (id INT PRIMARY KEY, patient_id INT NOT NULL, starts_at DATETIME NOT "
+                       f"NULL, status VARCHAR(20) NOT NULL, {column} {ddl})")
+        day = datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=3)
+        rows = [(n, 100 + n % 7, datetime.combine(day + timedelta(days=n // 8), time(8 + n % 8)), "scheduled",
+                 dead if n % 6 == 0 else alive) for n in range(1, 31)]
+        cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s)", rows)
+    (tmp_path / "visits.yaml").write_text("name: visits\nstatus_map: {scheduled: booked}\nfields:\n"
+                                          "  external_id: {from: id}\n  start: {from: starts_at}\n"
+                                          "  duration_minutes: {value: 30}\n  status: {from: status}\n"
+                                          "  patient.external_id: {from: patient_id}\n", encoding="utf-8")
+
+    def check(where: str, expect: int) -> list[dict[str, str]]:
+        connector = {"name": "visits", "kind": "sql", "mapping": str(tmp_path / "visits.yaml"),
+                     "url": mariadb_database["url"], "query": f"SELECT * FROM visits {where}", "mode": "snapshot"}
+        text = "- " + "\n  ".join(f"{k}: {json.dumps(v)}" for k, v in connector.items()) + "\n"
+        _, out, _ = cli(write_settings(text, timezone=ZONE))("check", "--json", expect=expect)
+        return errors(json.loads(out)["connectors"][0])
+
+    (finding,) = check("", expect=1)
+    assert finding["check"] == "soft_deleted" and f"`{column}` on 5" in finding["message"]
+    assert check(keep, expect=0) == []
