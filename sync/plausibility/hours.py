@@ -10,6 +10,12 @@ are shifted: `check` fails, naming the shift and the connector settings that dec
 not moved into the day by that shift (its morning visits would go to the night), so it
 passes. When no offset explains it but most visits are at night, some other shift does
 (the source's zone is not the one configured): the same failure, with the shift found.
+
+Two more: visits whose zone is UTC for a clinic that is not (a connector's `timezone: UTC`
+meant as "the database keeps UTC": messages would show UTC times) fail; no visit in the
+morning where moving starts back by the offset gives one (+5 h on a clinic whose last visit
+starts before 17:00 leaves no night visit to prove it; an afternoon clinic looks the same)
+warns.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ def _night(histogram: list[int]) -> int:
 def _fixed(before: int, after: int, visits: int) -> bool:
     """A shift explains the night visits when it leaves at most 1 % of the visits (and at
     most a quarter of those before) at night."""
-    return after <= max(visits // 100, 0) and after * 4 <= before
+    return after <= visits // 100 and after * 4 <= before
 
 
 def _before_noon(histogram: list[int]) -> int:
