@@ -196,7 +196,7 @@ def _print(store: dict[str, Any], results: list[SourceCheck], notifiers: list[No
                 _say(f"{r.connector}: would quarantine x{count}: {reason} (e.g. {r.examples.get(reason, '?')})")
             if r.empty_fields:
                 _say(f"{r.connector}: empty on every record read: {', '.join(r.empty_fields)}")
-            if r.plausibility is not None:
+            if r.plausibility is not None and r.plausibility.visits:
                 for line in r.plausibility.lines(r.connector):
                     _say(line)
         for finding in r.findings:
