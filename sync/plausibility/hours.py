@@ -30,11 +30,11 @@ from clinicsync.mappings.model import NormalizedAppointment
 from clinicsync.sync.plausibility.finding import Finding, share
 
 NIGHT = frozenset({22, 23, 0, 1, 2, 3, 4, 5})  # a visit starting 22:00-05:59 local is a night visit
-MIN_VISITS = 8  # fewer visits say nothing about a clinic's day
+MIN_VISITS = 20  # fewer visits say too little about a clinic's day
+MIN_HOURS = 3  # visits at fewer distinct start hours are a slot, not a day: no shift is judged
 MIN_NIGHT = 3  # and fewer night visits than this are a night clinic's own, never a shift
 MIN_NIGHT_SHARE = 0.03
 CLUSTERED = 0.25  # "most visits at night" for a shift no zone offset explains
-AFTERNOON_VISITS = 20  # "no morning" needs this many visits
 NO_MORNING = 0.02  # at most this share before noon ...
 MORNING = 0.25  # ... and at least this share before noon once moved back by the offset
 UTC_FIX = ("If the source stores UTC, set `stored_times: utc` on the connector (its `timezone:` stays the zone of "
@@ -131,7 +131,7 @@ class StartHours:
         the same, so this only warns."""
         visits = self.visits
         offset = self.offsets.most_common(1)[0][0] if self.offsets else 0
-        if visits < AFTERNOON_VISITS or not offset or _before_noon(self.hours) > NO_MORNING * visits:
+        if not offset or _before_noon(self.hours) > NO_MORNING * visits:
             return []
         late, hypothesis, fix = (-offset, self.if_utc, UTC_FIX) if offset < 0 else (offset, self.if_local, LOCAL_FIX)
         if _before_noon(hypothesis) < MORNING * visits or _night(hypothesis) > visits // 100:
@@ -145,12 +145,16 @@ class StartHours:
 
     def _shift_findings(self) -> list[Finding]:
         visits, night = self.visits, _night(self.hours)
-        if visits < MIN_VISITS or night < MIN_NIGHT or night < MIN_NIGHT_SHARE * visits:
-            return self._afternoon_findings()
+        if visits < MIN_VISITS:
+            return []
         if self.midnight * 2 >= visits:
             return [Finding("start_hours", "warning", "start",
                             f"start: {share(self.midnight, visits)} visits start at exactly 00:00 local time: does "
                             "the source give a time of day? Map start from a date-time (or `date:` with `time:`)")]
+        if sum(1 for count in self.hours if count) < MIN_HOURS:
+            return []
+        if night < MIN_NIGHT or night < MIN_NIGHT_SHARE * visits:
+            return self._afternoon_findings()
         offset = self.offsets.most_common(1)[0][0]
         seen = f"{share(night, visits)} visits start at night (22:00-05:59 local time; all start {_span(self.hours)})"
         if offset:

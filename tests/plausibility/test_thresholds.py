@@ -96,8 +96,9 @@ def test_no_morning_visits_that_a_shift_would_make_a_morning_warn() -> None:
     assert profile(late[:19]).findings == []  # too few to say
 
 
-def test_fewer_night_visits_than_the_minimum_say_nothing() -> None:
-    assert profile(clinic_day(7, shift=-5)).findings == []  # 7 visits: below MIN_VISITS
+def test_too_few_visits_or_one_slot_say_nothing() -> None:
+    assert profile(clinic_day(19, shift=-5)).findings == []  # 19 visits: below MIN_VISITS
+    assert profile([visit(n, 2, 30) for n in range(30)]).findings == []  # every visit at 02:30: a slot, not a day
 
 
 def test_a_shift_across_a_clock_change_is_found_with_each_visit_s_own_offset() -> None:
