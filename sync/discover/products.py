@@ -86,6 +86,16 @@ PRODUCTS: tuple[Product, ...] = (
         "appointment", "status", None,
         "scoophealth/oscar database/mysql/oscarinit.sql and oscardata.sql"),
     Product(
+        "opendental", "Open Dental",
+        {"appointment": _cols("aptnum", "patnum", "aptstatus", "pattern", "aptdatetime", "provnum", "provhyg",
+                              "confirmed", "op", "appointmenttypenum", "procdescript", "datetstamp"),
+         "patient": _cols("patnum", "lname", "fname", "preferred", "wirelessphone", "hmphone", "wkphone", "email",
+                          "txtmsgok", "language", "datetstamp"),
+         "provider": _cols("provnum", "abbr", "fname", "lname", "datetstamp"),
+         "appointmenttype": _cols("appointmenttypenum", "appointmenttypename")},
+        "appointment", "aptstatus", None,
+        "Open Dental's OpenDentBusiness/TableTypes classes (tests/fixtures/catalogue/opendental)"),
+    Product(
         "clinic_tables", "the three-table patients/doctors/appointments schema",
         {"appointments": _cols("id", "patient_id", "doctor_id", "starts_at", "ends_at", "status", "reason",
                                "location", "updated_at"),
