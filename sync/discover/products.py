@@ -33,6 +33,11 @@ class Product:
     # The installer's table prefix when the admin may choose another (Easy!Appointments' `ea_`):
     # the schema is then recognized under any prefix, and the preset's query rewritten for it.
     table_prefix: str | None = None
+    # Where the product keeps the zone it writes its local times in, when it keeps one: a SELECT
+    # of one value (System Settings' time_zone in Frappe's tabSingles) and what it is called for
+    # the admin. Read when no --timezone is given, before the server's own zone.
+    zone_query: str | None = None
+    zone_setting: str | None = None
 
     @property
     def preset(self) -> QueryPreset:
@@ -95,6 +100,17 @@ PRODUCTS: tuple[Product, ...] = (
          "appointmenttype": _cols("appointmenttypenum", "appointmenttypename")},
         "appointment", "aptstatus", None,
         "Open Dental's OpenDentBusiness/TableTypes classes (tests/fixtures/catalogue/opendental)"),
+    Product(
+        "erpnext_healthcare", "Frappe Health (ERPNext Healthcare)",
+        {"tabpatient appointment": _cols("name", "status", "appointment_date", "appointment_time", "duration",
+                                         "patient", "practitioner", "appointment_type", "service_unit", "modified"),
+         "tabpatient": _cols("name", "first_name", "last_name", "patient_name", "mobile", "phone", "email",
+                             "modified"),
+         "tabhealthcare practitioner": _cols("name", "practitioner_name", "first_name", "email_id", "modified")},
+        "tabPatient Appointment", "status", None,
+        "Frappe Health's doctype JSON (tests/fixtures/catalogue/erpnext)",
+        zone_query="SELECT value FROM `tabSingles` WHERE doctype = 'System Settings' AND field = 'time_zone'",
+        zone_setting="System Settings' time_zone, in tabSingles"),
     Product(
         "clinic_tables", "the three-table patients/doctors/appointments schema",
         {"appointments": _cols("id", "patient_id", "doctor_id", "starts_at", "ends_at", "status", "reason",

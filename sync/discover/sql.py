@@ -278,7 +278,10 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
         if preset.cursor_column:
             connector["cursor_column"] = preset.cursor_column
             notes["cursor_column"] = "the preset's"
-    zone_value = _zone(connection, timezone, product.zone_column, notes)
+    stored_zone = _stored_zone(connection, match) if timezone is None else None
+    zone_value = stored_zone or _zone(connection, timezone, product.zone_column, notes)
+    if stored_zone:
+        notes["timezone"] = f"{product.label}'s own setting ({product.zone_setting})"
     if zone_value:
         connector["timezone"] = zone_value
     status_field = (mapping.get("fields") or {}).get("status") or {}
@@ -317,6 +320,26 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
     if additions:
         proposal.notes.append(f"{len(additions)} status word(s) the preset does not map: see the mapping file")
     return proposal
+
+
+def _stored_zone(connection: Connection, match: Match) -> str | None:
+    """The zone a recognized product says it writes its local times in (its ``zone_query``),
+    when it names a valid IANA zone; None when it has no such setting or it is empty."""
+    query = match.product.zone_query
+    if not query:
+        return None
+    try:
+        rows = _run(connection, match.rewrite(query))
+    except (SQLAlchemyError, StatementRefused):
+        return None
+    value = rows[0][0] if rows else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        zone(value.strip())
+    except TimeError:
+        return None
+    return value.strip()
 
 
 def _preset_status_words(connection: Connection, query: str, column: str) -> list[tuple[str, int]]:
