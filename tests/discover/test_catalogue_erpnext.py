@@ -72,8 +72,8 @@ def erpnext(connection: Any, site_zone: str | None = ZONE) -> list[Visit]:
             "email, sex, status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'Female', 'Active')", patients)
         cursor.executemany(
             "INSERT INTO `tabPatient Appointment` (name, creation, modified, status, appointment_type, "
-            "appointment_for, practitioner, practitioner_name, department, patient, patient_name, duration, appointment_date, "
-            "appointment_time, appointment_datetime, company) "
+            "appointment_for, practitioner, practitioner_name, department, patient, patient_name, duration, "
+            "appointment_date, appointment_time, appointment_datetime, company) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'City Hospital')", rows)
     return visits
 
