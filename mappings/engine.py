@@ -348,11 +348,22 @@ class CompiledMapping:
     """A compiled preset. ``apply`` is pure: the same record gives the same result."""
 
     def __init__(self, preset: MappingPreset, clinic_timezone: str, default_region: str,
-                 window: PlausibleWindow = DEFAULT_WINDOW) -> None:
+                 window: PlausibleWindow = DEFAULT_WINDOW, stored_times: str = "local",
+                 place_zones: tuple[tuple[str, str | None], ...] = ()) -> None:
+        """``clinic_timezone``: the visits' zone when the record gives none (the connector's
+        ``timezone:``, else the clinic's). ``stored_times``: ``local``, naive date-times are
+        wall clock in the visit's zone; ``utc``, they are UTC instants and the visit's zone is
+        the record's, else its location's in ``place_zones`` (clinic.places), else
+        ``clinic_timezone`` (issue 57: the source's time convention is not the visit's zone)."""
         self.preset = preset
         self.window = window
         self.clinic_timezone = clinic_timezone
         zone(clinic_timezone)
+        if stored_times not in ("local", "utc"):
+            raise ValueError(f"stored_times {stored_times!r}: give local or utc")
+        self.stored_times = stored_times
+        self.place_zones = place_zones if stored_times == "utc" else ()
+        self.place_zone = place_zone_lookup(self.place_zones)
         formats = tuple(preset.datetime_formats)
         self.status_map = {k.strip().lower(): v for k, v in preset.status_map.items()}
         bad = sorted({v for v in self.status_map.values() if v not in STATUSES})
@@ -588,19 +599,20 @@ class CompiledMapping:
         external_id = values.get("external_id")
         if not external_id:
             raise MappingError("external_id", "missing")
-        tz_name = values.get("timezone") or self.clinic_timezone
+        tz_name = values.get("timezone") or self.place_zone(values.get("location")) or self.clinic_timezone
         try:
             zone(tz_name)
         except TimeError:  # the value only when it looks like a zone name: a shifted column may hold PHI
             raise MappingError("timezone", f"unknown IANA time zone {quoted_zone(tz_name)} "
                                            "(e.g. America/Chicago)") from None
+        read_tz = "UTC" if self.stored_times == "utc" else tz_name  # the zone of naive date-times
         start_raw = values.get("start")
         if start_raw is None:
             raise MappingError("start", "missing")
-        start = self._to_utc(start_raw, tz_name, "start")
+        start = self._to_utc(start_raw, read_tz, "start")
         end_raw = values.get("end")
         if end_raw is not None:
-            end = self._to_utc(end_raw, tz_name, "end")
+            end = self._to_utc(end_raw, read_tz, "end")
         elif values.get("duration_minutes") is not None:
             try:
                 end = start + timedelta(minutes=values["duration_minutes"])
@@ -621,17 +633,39 @@ class CompiledMapping:
             location=values.get("location"),
             patient=_patient(values),
             practitioner=_practitioner(values),
-            source_updated_at=_updated_utc(updated, tz_name),
+            source_updated_at=_updated_utc(updated, read_tz),
             notes=tuple(notes),
             answer=values.get("answer"),
             **_telehealth(values),
             cancel_reason=values.get("cancel_reason"),
-            booked_at=_booked_utc(values.get("booked_at"), tz_name),
+            booked_at=_booked_utc(values.get("booked_at"), read_tz),
         )
 
 
 # The class's own ``apply``, as defined (CompiledMapping.applier: one patched in later is not it).
 _OWN_APPLY = CompiledMapping.apply
+
+
+def place_zone_lookup(place_zones: tuple[tuple[str, str | None], ...]) -> Callable[[Any], str | None]:
+    """The zone of a record's location from clinic.places' ``timezone`` (``place_zones``),
+    looked up as ClinicSettings.place finds a place: by the location as sent, else the ``"*"``
+    entry; a listed place without a zone has none (the ``"*"`` zone is not its zone), nor
+    has a visit without a location."""
+    zones = dict(place_zones)
+    if not any(zones.values()):
+        return _no_zone
+    every = zones.get("*")
+
+    def place_zone(location: Any) -> str | None:
+        if not location:
+            return None
+        return zones.get(location, every)
+
+    return place_zone
+
+
+def _no_zone(_location: Any) -> None:
+    return None
 
 
 def _telehealth(values: dict[str, Any]) -> dict[str, Any]:
@@ -793,12 +827,15 @@ def mapping_files(ref: str, base_dir: Path = Path(".")) -> list[Path]:
 
 
 def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: Path = Path("."),
-                 window: PlausibleWindow = DEFAULT_WINDOW) -> CompiledMapping:
+                 window: PlausibleWindow = DEFAULT_WINDOW, stored_times: str = "local",
+                 place_zones: tuple[tuple[str, str | None], ...] = ()) -> CompiledMapping:
     """Load a preset by name (mappings/NAME.yaml) or a site's own file, and compile it;
     starts and ends outside ``window`` are refused (clinic.plausible_dates). A file that
-    does not load is a ValueError of one line naming the file, line and key to fix."""
+    does not load is a ValueError of one line naming the file, line and key to fix.
+    ``stored_times`` and ``place_zones``: the source's time convention (CompiledMapping)."""
     data, chain = _read_preset_data(ref, base_dir)
-    key = (ref, json.dumps(data, sort_keys=True, default=repr), clinic_timezone, default_region, window)
+    key = (ref, json.dumps(data, sort_keys=True, default=repr), clinic_timezone, default_region, window,
+           stored_times, place_zones)
     compiled = _COMPILED.get(key)
     if compiled is None:
         unknown = _unknown_fields(data, chain)
@@ -812,7 +849,7 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
             raise ValueError(f"{_owner(chain, loc).where(loc)}: {problems}") from None
         try:
-            compiled = CompiledMapping(preset, clinic_timezone, default_region, window)
+            compiled = CompiledMapping(preset, clinic_timezone, default_region, window, stored_times, place_zones)
         except MappingProblem as exc:  # "mapping desk: fields.x…" -> "mapping 'desk' (file, line): fields.x…"
             detail = str(exc).removeprefix(f"mapping {preset.name}: ")
             raise ValueError(f"{_owner(chain, exc.loc).where(exc.loc)}: {detail}") from None
@@ -825,7 +862,8 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
 # One compiled mapping per content (the merged YAML) and zone: a compiled mapping is never
 # changed once built, so runs share it. `clinicsync run` loads each connector's mapping at
 # every poll; parsing and compiling it again cost ~40 ms a time.
-_COMPILED: dict[tuple[str, str, str, str, PlausibleWindow], CompiledMapping] = {}
+_COMPILED: dict[tuple[str, str, str, str, PlausibleWindow, str, tuple[tuple[str, str | None], ...]],
+                CompiledMapping] = {}
 
 
 @lru_cache(maxsize=64)

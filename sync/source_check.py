@@ -25,11 +25,11 @@ import yaml
 from clinicsync.connectors.base import Connector, ConnectorError, ConnectorSettings, RawRecord, Rejected
 from clinicsync.connectors.registry import build_connector
 from clinicsync.mappings.audit import Finding, audit_columns, audit_paths
-from clinicsync.mappings.engine import CompiledMapping, load_mapping
+from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.waitlist import load_waitlist_mapping, mapping_record
 from clinicsync.sync.empty_fields import FieldFill
-from clinicsync.sync.engine import source_timezone
+from clinicsync.sync.engine import mapping_for, source_clock
 from clinicsync.sync.settings import Settings
 
 SAMPLE_SIZE = 20  # a push source's or an archived file's sample
@@ -79,8 +79,7 @@ class SourceCheck:
 
 def connector_mapping(settings: Settings, config: ConnectorSettings) -> CompiledMapping:
     """The connector's compiled mapping, as a sync loads it (ValueError names the key)."""
-    return load_mapping(config.mapping, settings.clinic.timezone, settings.clinic.default_region, settings.base_dir,
-                        settings.clinic.plausible_dates.window())
+    return mapping_for(settings, config)
 
 
 def mapping_problems(settings: Settings, only: list[str] | None = None) -> list[str]:
@@ -214,7 +213,7 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
     try:
         connector = build_connector(config)
         connector.required_columns = mapping.required_sources()
-        connector.source_zone = source_timezone(settings, config)
+        connector.source_zone = source_clock(settings, config)
         reached = connector.check()
         result.reached = reached.detail
         if not reached.ok:
