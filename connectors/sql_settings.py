@@ -44,6 +44,7 @@ class QueryPreset(BaseModel):
     cursor_column: str | None = None
     query: str
     writeback_statement: str | None = None
+    stored_times: StoredTimes | None = None  # how the product writes date-times (Odoo: naive UTC)
 
 
 @cache
@@ -177,6 +178,8 @@ class SqlSettings(ConnectorSettings):
         out.setdefault("mode", preset.mode)
         if preset.cursor_column:
             out.setdefault("cursor_column", preset.cursor_column)
+        if preset.stored_times:
+            out.setdefault("stored_times", preset.stored_times)
         return out
 
     @model_validator(mode="after")

@@ -59,6 +59,12 @@ def _cols(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
+# Odoo keeps a zone per user (their contact's tz), none for the company: the one most active users
+# have is the clinic's.
+_ODOO_USERS_ZONE = ("SELECT p.tz FROM res_users AS u JOIN res_partner AS p ON p.id = u.partner_id "
+                    "WHERE u.active AND p.tz IS NOT NULL AND p.tz <> '' GROUP BY p.tz ORDER BY COUNT(*) DESC, p.tz "
+                    "LIMIT 1")
+
 PRODUCTS: tuple[Product, ...] = (
     Product(
         "openemr", "OpenEMR",
@@ -111,6 +117,28 @@ PRODUCTS: tuple[Product, ...] = (
         "Frappe Health's doctype JSON (tests/fixtures/catalogue/erpnext)",
         zone_query="SELECT value FROM `tabSingles` WHERE doctype = 'System Settings' AND field = 'time_zone'",
         zone_setting="System Settings' time_zone, in tabSingles"),
+    Product(
+        "odoo", "Odoo (calendar)",
+        {"calendar_event": _cols("id", "name", "user_id", "location", "active", "start", "stop", "allday",
+                                 "duration", "write_date"),
+         "calendar_event_res_partner_rel": _cols("calendar_event_id", "res_partner_id"),
+         "calendar_attendee": _cols("event_id", "partner_id", "state", "write_date"),
+         "res_partner": _cols("id", "name", "email", "phone", "mobile", "tz", "lang", "write_date"),
+         "res_users": _cols("id", "login", "partner_id", "active")},
+        "calendar_event", "status", None,
+        "Odoo's calendar and base models (tests/fixtures/catalogue/odoo)",
+        zone_query=_ODOO_USERS_ZONE, zone_setting="the time zone most of Odoo's active users have"),
+    Product(  # Odoo versions whose res_partner has no mobile column: the same, phone alone
+        "odoo_phone", "Odoo (calendar; contacts without a mobile column)",
+        {"calendar_event": _cols("id", "name", "user_id", "location", "active", "start", "stop", "allday",
+                                 "duration", "write_date"),
+         "calendar_event_res_partner_rel": _cols("calendar_event_id", "res_partner_id"),
+         "calendar_attendee": _cols("event_id", "partner_id", "state", "write_date"),
+         "res_partner": _cols("id", "name", "email", "phone", "tz", "lang", "write_date"),
+         "res_users": _cols("id", "login", "partner_id", "active")},
+        "calendar_event", "status", None,
+        "Odoo's calendar and base models (tests/fixtures/catalogue/odoo)",
+        zone_query=_ODOO_USERS_ZONE, zone_setting="the time zone most of Odoo's active users have"),
     Product(
         "clinic_tables", "the three-table patients/doctors/appointments schema",
         {"appointments": _cols("id", "patient_id", "doctor_id", "starts_at", "ends_at", "status", "reason",

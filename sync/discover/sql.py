@@ -278,10 +278,17 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
         if preset.cursor_column:
             connector["cursor_column"] = preset.cursor_column
             notes["cursor_column"] = "the preset's"
+    if preset.stored_times:  # how the product writes date-times (Odoo: naive UTC), said where the admin sees it
+        connector["stored_times"] = preset.stored_times
+        notes["stored_times"] = f"{product.label} writes its date-times this way (the preset's)"
     stored_zone = _stored_zone(connection, match) if timezone is None else None
-    zone_value = stored_zone or _zone(connection, timezone, product.zone_column, notes)
     if stored_zone:
+        zone_value: str | None = stored_zone
         notes["timezone"] = f"{product.label}'s own setting ({product.zone_setting})"
+    elif preset.stored_times == "utc" and timezone is None:
+        zone_value = None  # the instants are right whatever the zone: the visits take clinic.timezone
+    else:
+        zone_value = _zone(connection, timezone, product.zone_column, notes)
     if zone_value:
         connector["timezone"] = zone_value
     status_field = (mapping.get("fields") or {}).get("status") or {}
