@@ -40,7 +40,7 @@ def naive_utc(local: datetime) -> datetime:
 
 def odoo(connection: Any, mobile_column: bool = True) -> list[Visit]:
     """The tables, 2 doctors (users, each with their contact), 1 colleague, patients (contacts
-    with no user) with a mobile or only a phone, events with the doctor and one patient as
+    with no user, one with a portal login) with a mobile or only a phone, events with the doctor and one patient as
     attendees, the patient's answer; plus an internal meeting, an all-day event and an archived
     event: no visits but the last, which is cancelled."""
     schema = SCHEMA.read_text(encoding="utf-8")
@@ -67,6 +67,9 @@ def odoo(connection: Any, mobile_column: bool = True) -> list[Visit]:
         else:
             cursor.executemany("INSERT INTO res_partner (id, name, phone, email, lang, write_date) "
                                "VALUES (%s, %s, %s, %s, 'nl_BE', %s)", [(*p[:2], p[3], *p[4:]) for p in patients])
+        # A patient with a portal login: a share user, still the patient of their visits.
+        cursor.execute("INSERT INTO res_users (id, login, partner_id, active, share, write_date) "
+                       "VALUES (50, 'p5@voorbeeld.be', 105, true, true, %s)", (stamp,))
         events, rel, attendees, visits = [], [], [], []
         states = list(STATES)
         for n, start in enumerate(local_starts(VISITS)):
