@@ -7,12 +7,15 @@ counted here: the settings they wrote plus each value on discover's command line
 from __future__ import annotations
 
 import json
+import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import yaml
 
 from tests.discover import sql_support as data
@@ -76,3 +79,41 @@ def assert_visits(found: dict[str, dict[str, Any]], expected: Sequence[Visit]) -
         if seen != visit:
             wrong.append((visit, seen))
     assert not wrong, f"{len(wrong)} of {len(expected)} wrong, e.g. {wrong[:3]}"
+
+
+@contextmanager
+def mariadb_reader(connection: Any, database: dict[str, Any], tables: Sequence[str]) -> Iterator[str]:
+    """A login that may SELECT ``tables`` and nothing else (what the product's docs tell the
+    admin to grant), and its URL; dropped afterwards."""
+    user, name = f"ro_{database['database'][2:14]}", database["database"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE USER '{user}'@'%'")
+        for table in tables:
+            cursor.execute(f"GRANT SELECT ON `{name}`.`{table}` TO '{user}'@'%'")
+    try:
+        yield f"mysql://{user}@127.0.0.1:{database['port']}/{name}?charset=utf8mb4"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP USER '{user}'@'%'")
+
+
+@contextmanager
+def postgres_reader(admin_url: str, tables: Sequence[str]) -> Iterator[str]:
+    """A role that may SELECT ``tables`` of the test's schema and nothing else, and its URL
+    (same schema); its grants and the role are dropped afterwards."""
+    match = re.search(r"search_path%3D(\w+)", admin_url)
+    assert match is not None, "the test's URL names its schema"
+    schema = match.group(1)
+    role = f"ro_{schema}"
+    plain = re.sub(r"\+psycopg", "", admin_url.split("?", 1)[0])
+    with psycopg.connect(plain, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+        for table in tables:
+            admin.execute(f'GRANT SELECT ON "{schema}"."{table}" TO "{role}"')
+    try:
+        yield re.sub(r"//[^@/]+@", f"//{role}@", admin_url, count=1)
+    finally:
+        with psycopg.connect(plain, autocommit=True) as admin:
+            admin.execute(f'DROP OWNED BY "{role}"')
+            admin.execute(f'DROP ROLE "{role}"')

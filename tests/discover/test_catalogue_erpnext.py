@@ -15,10 +15,11 @@ import pytest
 import yaml
 
 from tests.discover import sql_support as data
-from tests.discover.catalogue_support import Visit, admin_path, assert_visits, fresh_settings
+from tests.discover.catalogue_support import Visit, admin_path, assert_visits, fresh_settings, mariadb_reader
 
 SCHEMA = data.FIXTURES / "catalogue" / "erpnext" / "schema.sql"
 ZONE = "Asia/Kolkata"
+GRANTS = ("tabPatient Appointment", "tabPatient", "tabHealthcare Practitioner", "tabSingles")  # the docs' login
 STATUS = {"Scheduled": "booked", "Open": "booked", "Checked In": "checked-in", "Checked Out": "fulfilled",
           "Closed": "fulfilled", "Cancelled": "cancelled", "No Show": "noshow"}
 PRACTITIONERS = [("HLC-PRAC-2026-00001", "Asha", "Rao", "asha.rao@hospital.example"),
@@ -92,7 +93,8 @@ def test_erpnext_healthcare_from_fresh_settings_to_every_visit(mariadb: tuple[di
     database, connection = mariadb
     expected = erpnext(connection)
     settings = fresh_settings(tmp_path, ZONE, "IN")
-    discovered, checked, report, run = admin_path(cli, settings, [database["url"]])
+    with mariadb_reader(connection, database, GRANTS) as url:  # the read-only login the docs ask for
+        discovered, checked, report, run = admin_path(cli, settings, [url])
 
     assert "known product erpnext_healthcare (confidence 1.00)" in discovered
     assert "System Settings' time_zone" in settings.read_text()  # the written note says where the zone came from

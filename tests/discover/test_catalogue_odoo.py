@@ -16,10 +16,11 @@ import pytest
 import yaml
 
 from tests.discover import sql_support as data
-from tests.discover.catalogue_support import Visit, admin_path, assert_visits, fresh_settings
+from tests.discover.catalogue_support import Visit, admin_path, assert_visits, fresh_settings, postgres_reader
 
 SCHEMA = data.FIXTURES / "catalogue" / "odoo" / "schema.sql"
 ZONE = "Europe/Brussels"
+GRANTS = ("calendar_event", "calendar_event_res_partner_rel", "calendar_attendee", "res_partner", "res_users")
 STATES = {"needsAction": "booked", "accepted": "booked", "tentative": "booked", "declined": "cancelled"}
 DOCTORS = [(1, "Dr. Els Peeters", "els.peeters@praktijk.example"), (2, "Dr. Tom Janssens", "")]
 PATIENTS = 90
@@ -109,12 +110,13 @@ def test_odoo_naive_utc_from_fresh_settings_to_every_visit(postgres_url: str, tm
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         expected = odoo(connection)
     settings = fresh_settings(tmp_path, ZONE, "BE")
-    discovered, checked, report, run = admin_path(cli, settings, [postgres_url])
+    with postgres_reader(postgres_url, GRANTS) as url:  # the read-only login the docs ask for
+        discovered, checked, report, run = admin_path(cli, settings, [url])
+        found = data.stored(run)
 
     assert "known product odoo (confidence 1.00)" in discovered
     assert f"{VISITS} records" in checked and "0 would be quarantined" in checked
     assert (report["error"], report["created"], report["quarantined"]) == (None, VISITS, 0)
-    found = data.stored(run)
     assert_visits(found, expected)
     assert {"901", "902"}.isdisjoint(found)  # the team meeting and the all-day event are no visits
     connector = yaml.safe_load(settings.read_text())["connectors"][0]

@@ -14,10 +14,11 @@ import pytest
 import yaml
 
 from tests.discover import sql_support as data
-from tests.discover.catalogue_support import Visit, admin_path, assert_visits, fresh_settings
+from tests.discover.catalogue_support import Visit, admin_path, assert_visits, fresh_settings, mariadb_reader
 
 SCHEMA = data.FIXTURES / "catalogue" / "opendental" / "schema.sql"
 ZONE = "America/Chicago"
+GRANTS = ("appointment", "patient", "provider", "appointmenttype")  # docs/connectors/sql.md: the login
 # Open Dental's ApptStatus numbers and what the store makes of them; 6 Planned, 7 PtNote and
 # 8 PtNoteCompleted are no visit on the schedule and are never imported.
 STATUS = {1: "booked", 2: "fulfilled", 3: "cancelled", 4: "booked", 5: "cancelled"}
@@ -81,13 +82,13 @@ def test_open_dental_from_fresh_settings_to_every_visit(mariadb: tuple[dict[str,
     database, connection = mariadb
     expected = opendental(connection)
     settings = fresh_settings(tmp_path, ZONE, "US")
-    command = [database["url"], "--timezone", ZONE]
-    discovered, checked, report, run = admin_path(cli, settings, command)
+    with mariadb_reader(connection, database, GRANTS) as url:  # the read-only login the docs ask for
+        discovered, checked, report, run = admin_path(cli, settings, [url, "--timezone", ZONE])
+        found = data.stored(run)
 
     assert "known product opendental (confidence 1.00)" in discovered
     assert f"{VISITS} records" in checked and "0 would be quarantined" in checked
     assert (report["error"], report["created"], report["quarantined"]) == (None, VISITS, 0)
-    found = data.stored(run)
     assert_visits(found, expected)
     assert {"9001", "9002", "9003"}.isdisjoint(found)  # planned appointments and notes are no visits
     # What discover wrote: the preset, incremental on the newest stamp of the three tables.
