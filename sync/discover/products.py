@@ -64,6 +64,19 @@ def _cols(*names: str) -> frozenset[str]:
 _ODOO_USERS_ZONE = ("SELECT p.tz FROM res_users AS u JOIN res_partner AS p ON p.id = u.partner_id "
                     "WHERE u.active AND p.tz IS NOT NULL AND p.tz <> '' GROUP BY p.tz ORDER BY COUNT(*) DESC, p.tz "
                     "LIMIT 1")
+_ODOO_ZONE_SETTING = "the time zone most of Odoo's active users have"
+_ODOO_SOURCE = "Odoo's calendar and base models (tests/fixtures/catalogue/odoo)"
+
+
+def _odoo_signature(mobile: bool) -> dict[str, frozenset[str]]:
+    """Odoo's calendar tables; its contacts have a mobile column up to Odoo 18, none later."""
+    partner = {"id", "name", "email", "phone", "tz", "lang", "write_date"} | ({"mobile"} if mobile else set())
+    return {"calendar_event": _cols("id", "name", "user_id", "location", "active", "start", "stop", "allday",
+                                    "duration", "write_date"),
+            "calendar_event_res_partner_rel": _cols("calendar_event_id", "res_partner_id"),
+            "calendar_attendee": _cols("event_id", "partner_id", "state", "write_date"),
+            "res_partner": frozenset(partner),
+            "res_users": _cols("id", "login", "partner_id", "active", "share")}
 
 PRODUCTS: tuple[Product, ...] = (
     Product(
@@ -117,28 +130,11 @@ PRODUCTS: tuple[Product, ...] = (
         "Frappe Health's doctype JSON (tests/fixtures/catalogue/erpnext)",
         zone_query="SELECT value FROM `tabSingles` WHERE doctype = 'System Settings' AND field = 'time_zone'",
         zone_setting="System Settings' time_zone, in tabSingles"),
-    Product(
-        "odoo", "Odoo (calendar)",
-        {"calendar_event": _cols("id", "name", "user_id", "location", "active", "start", "stop", "allday",
-                                 "duration", "write_date"),
-         "calendar_event_res_partner_rel": _cols("calendar_event_id", "res_partner_id"),
-         "calendar_attendee": _cols("event_id", "partner_id", "state", "write_date"),
-         "res_partner": _cols("id", "name", "email", "phone", "mobile", "tz", "lang", "write_date"),
-         "res_users": _cols("id", "login", "partner_id", "active", "share")},
-        "calendar_event", "status", None,
-        "Odoo's calendar and base models (tests/fixtures/catalogue/odoo)",
-        zone_query=_ODOO_USERS_ZONE, zone_setting="the time zone most of Odoo's active users have"),
+    Product("odoo", "Odoo (calendar)", _odoo_signature(mobile=True), "calendar_event", "status", None,
+            _ODOO_SOURCE, zone_query=_ODOO_USERS_ZONE, zone_setting=_ODOO_ZONE_SETTING),
     Product(  # Odoo versions whose res_partner has no mobile column: the same, phone alone
-        "odoo_phone", "Odoo (calendar; contacts without a mobile column)",
-        {"calendar_event": _cols("id", "name", "user_id", "location", "active", "start", "stop", "allday",
-                                 "duration", "write_date"),
-         "calendar_event_res_partner_rel": _cols("calendar_event_id", "res_partner_id"),
-         "calendar_attendee": _cols("event_id", "partner_id", "state", "write_date"),
-         "res_partner": _cols("id", "name", "email", "phone", "tz", "lang", "write_date"),
-         "res_users": _cols("id", "login", "partner_id", "active", "share")},
-        "calendar_event", "status", None,
-        "Odoo's calendar and base models (tests/fixtures/catalogue/odoo)",
-        zone_query=_ODOO_USERS_ZONE, zone_setting="the time zone most of Odoo's active users have"),
+        "odoo_phone", "Odoo (calendar; contacts without a mobile column)", _odoo_signature(mobile=False),
+        "calendar_event", "status", None, _ODOO_SOURCE, zone_query=_ODOO_USERS_ZONE, zone_setting=_ODOO_ZONE_SETTING),
     Product(
         "clinic_tables", "the three-table patients/doctors/appointments schema",
         {"appointments": _cols("id", "patient_id", "doctor_id", "starts_at", "ends_at", "status", "reason",

@@ -82,6 +82,16 @@ def assert_visits(found: dict[str, dict[str, Any]], expected: Sequence[Visit]) -
 
 
 @contextmanager
+def root_connection(database: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Any]]:
+    """The test's MariaDB database and an autocommit connection to it as root, to build it."""
+    connection = data.mysql(database)
+    try:
+        yield database, connection
+    finally:
+        connection.close()
+
+
+@contextmanager
 def mariadb_reader(connection: Any, database: dict[str, Any], tables: Sequence[str]) -> Iterator[str]:
     """A login that may SELECT ``tables`` and nothing else (what the product's docs tell the
     admin to grant), and its URL; dropped afterwards."""

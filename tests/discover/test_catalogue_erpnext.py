@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from tests.discover import catalogue_support as catalogue
 from tests.discover import sql_support as data
-from tests.discover.catalogue_support import Visit, admin_path, assert_visits, fresh_settings, mariadb_reader
 
 SCHEMA = data.FIXTURES / "catalogue" / "erpnext" / "schema.sql"
 ZONE = "Asia/Kolkata"
@@ -33,7 +33,7 @@ def patient_id(n: int) -> str:
     return f"HLC-PAT-2026-{1 + n:05d}"
 
 
-def erpnext(connection: Any, site_zone: str | None = ZONE) -> list[Visit]:
+def erpnext(connection: Any, site_zone: str | None = ZONE) -> list[catalogue.Visit]:
     """The tables, the site's System Settings (its zone), 3 practitioners, patients with a
     mobile written internationally or only a local phone, and visits of every status and
     length; every 11th is booked for a department (no practitioner)."""
@@ -58,8 +58,9 @@ def erpnext(connection: Any, site_zone: str | None = ZONE) -> list[Visit]:
                      "General Medicine", patient_id(patient), f"Patient{patient} Kumar", minutes, start.date(),
                      start.time(), start))
         phone = f"+91984501{patient:04d}" if patient % 2 == 0 else f"+91984502{patient:04d}"
-        visits.append(Visit(name, data.utc(start, ZONE), data.utc(start + timedelta(minutes=minutes), ZONE), ZONE,
-                            STATUS[word], patient_id(patient), phone, practitioner[0] if practitioner else None))
+        end = start + timedelta(minutes=minutes)
+        visits.append(catalogue.Visit(name, data.utc(start, ZONE), data.utc(end, ZONE), ZONE, STATUS[word],
+                                      patient_id(patient), phone, practitioner[0] if practitioner else None))
     with connection.cursor() as cursor:
         if site_zone:
             cursor.execute("INSERT INTO `tabSingles` (doctype, field, value) VALUES ('System Settings', 'time_zone', "
@@ -79,12 +80,11 @@ def erpnext(connection: Any, site_zone: str | None = ZONE) -> list[Visit]:
     return visits
 
 
+
 @pytest.fixture
 def mariadb(mariadb_database: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Any]]:
-    connection = data.mysql(mariadb_database)
-    yield mariadb_database, connection
-    connection.close()
-
+    with catalogue.root_connection(mariadb_database) as built:
+        yield built
 
 @pytest.mark.mariadb
 def test_erpnext_healthcare_from_fresh_settings_to_every_visit(mariadb: tuple[dict[str, Any], Any],
@@ -92,16 +92,16 @@ def test_erpnext_healthcare_from_fresh_settings_to_every_visit(mariadb: tuple[di
     """No --timezone: the site's own zone (System Settings, in tabSingles) is the connector's."""
     database, connection = mariadb
     expected = erpnext(connection)
-    settings = fresh_settings(tmp_path, ZONE, "IN")
-    with mariadb_reader(connection, database, GRANTS) as url:  # the read-only login the docs ask for
-        discovered, checked, report, run = admin_path(cli, settings, [url])
+    settings = catalogue.fresh_settings(tmp_path, ZONE, "IN")
+    with catalogue.mariadb_reader(connection, database, GRANTS) as url:  # the read-only login the docs ask for
+        discovered, checked, report, run = catalogue.admin_path(cli, settings, [url])
 
     assert "known product erpnext_healthcare (confidence 1.00)" in discovered
     assert "System Settings' time_zone" in settings.read_text()  # the written note says where the zone came from
     assert f"{VISITS} records" in checked and "0 would be quarantined" in checked
     assert (report["error"], report["created"], report["quarantined"]) == (None, VISITS, 0)
     found = data.stored(run)
-    assert_visits(found, expected)
+    catalogue.assert_visits(found, expected)
     connector = yaml.safe_load(settings.read_text())["connectors"][0]
     assert (connector["query_preset"], connector["timezone"]) == ("erpnext_healthcare", ZONE)
     assert found["HLC-APP-2026-00002"]["practitioner"] == {"id": "HLC-PRAC-2026-00002", "name": "Vikram Iyer",
@@ -117,8 +117,8 @@ def test_erpnext_sees_a_new_mobile_and_a_cancellation_at_the_next_poll(
     the next poll, as does an appointment cancelled at the desk."""
     database, connection = mariadb
     expected = erpnext(connection)
-    settings = fresh_settings(tmp_path, ZONE, "IN")
-    _, _, report, run = admin_path(cli, settings, [database["url"]])
+    settings = catalogue.fresh_settings(tmp_path, ZONE, "IN")
+    _, _, report, run = catalogue.admin_path(cli, settings, [database["url"]])
     assert report["created"] == VISITS
     visit = expected[3]  # patient 3: only a local phone so far
     with connection.cursor() as cursor:
@@ -142,7 +142,7 @@ def test_erpnext_without_its_zone_setting_asks_for_one(mariadb: tuple[dict[str, 
     with connection.cursor() as cursor:
         cursor.execute("SELECT @@session.time_zone, @@system_time_zone")
         server = [z for z in cursor.fetchone() if "/" in z and not z.startswith("Etc/")]
-    settings = fresh_settings(tmp_path, ZONE, "IN")
+    settings = catalogue.fresh_settings(tmp_path, ZONE, "IN")
     code, out, err = cli(settings)("discover", database["url"], expect=None)
     if server:
         assert code == 0 and f"timezone: {server[0]}" in out

@@ -15,8 +15,8 @@ import psycopg
 import pytest
 import yaml
 
+from tests.discover import catalogue_support as catalogue
 from tests.discover import sql_support as data
-from tests.discover.catalogue_support import Visit, admin_path, assert_visits, fresh_settings, postgres_reader
 
 SCHEMA = data.FIXTURES / "catalogue" / "odoo" / "schema.sql"
 ZONE = "Europe/Brussels"
@@ -39,7 +39,7 @@ def naive_utc(local: datetime) -> datetime:
     return local.replace(tzinfo=ZoneInfo(ZONE)).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
-def odoo(connection: Any, mobile_column: bool = True) -> list[Visit]:
+def odoo(connection: Any, mobile_column: bool = True) -> list[catalogue.Visit]:
     """The tables, 2 doctors (users, each with their contact), 1 colleague, patients (contacts
     with no user, one with a portal login) with a mobile or only a phone, events with the doctor and one patient as
     attendees, the patient's answer; plus an internal meeting, an all-day event and an archived
@@ -83,8 +83,8 @@ def odoo(connection: Any, mobile_column: bool = True) -> list[Visit]:
             attendees += [(1 + n, doctor[0], "accepted", stamp), (1 + n, patient, state, stamp)]
             p = n % PATIENTS
             phone = f"+3247012{p // 10 % 10}{p % 10}{p:02d}" if p % 2 == 0 else f"+3247034{p:02d}00"
-            visits.append(Visit(str(1 + n), data.utc(start, ZONE), data.utc(stop, ZONE), ZONE, STATES[state],
-                                str(patient), phone, str(doctor[0])))
+            visits.append(catalogue.Visit(str(1 + n), data.utc(start, ZONE), data.utc(stop, ZONE), ZONE, STATES[state],
+                                          str(patient), phone, str(doctor[0])))
         first = local_starts(1)[0]
         others = [(901, "Teamoverleg", 1, None, naive_utc(first), naive_utc(first + timedelta(hours=1)), 1, stamp),
                   (902, "Congres", 2, None, datetime.combine(first.date(), time(8)),
@@ -109,15 +109,15 @@ def test_odoo_naive_utc_from_fresh_settings_to_every_visit(postgres_url: str, tm
     clinic's (the zone Odoo's users have), on both sides of the change to summer time."""
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         expected = odoo(connection)
-    settings = fresh_settings(tmp_path, ZONE, "BE")
-    with postgres_reader(postgres_url, GRANTS) as url:  # the read-only login the docs ask for
-        discovered, checked, report, run = admin_path(cli, settings, [url])
+    settings = catalogue.fresh_settings(tmp_path, ZONE, "BE")
+    with catalogue.postgres_reader(postgres_url, GRANTS) as url:  # the read-only login the docs ask for
+        discovered, checked, report, run = catalogue.admin_path(cli, settings, [url])
         found = data.stored(run)
 
     assert "known product odoo (confidence 1.00)" in discovered
     assert f"{VISITS} records" in checked and "0 would be quarantined" in checked
     assert (report["error"], report["created"], report["quarantined"]) == (None, VISITS, 0)
-    assert_visits(found, expected)
+    catalogue.assert_visits(found, expected)
     assert {"901", "902"}.isdisjoint(found)  # the team meeting and the all-day event are no visits
     connector = yaml.safe_load(settings.read_text())["connectors"][0]
     assert (connector["query_preset"], connector["stored_times"], connector["timezone"]) == ("odoo", "utc", ZONE)
@@ -134,11 +134,11 @@ def test_odoo_without_a_mobile_column_and_a_phone_changed_later(postgres_url: st
     phone saved on the patient's contact reaches the store at the next poll."""
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         expected = odoo(connection, mobile_column=False)
-        settings = fresh_settings(tmp_path, ZONE, "BE")
-        discovered, _, report, run = admin_path(cli, settings, [postgres_url])
+        settings = catalogue.fresh_settings(tmp_path, ZONE, "BE")
+        discovered, _, report, run = catalogue.admin_path(cli, settings, [postgres_url])
         assert "known product odoo_phone (confidence 1.00)" in discovered
         assert (report["error"], report["created"], report["quarantined"]) == (None, VISITS, 0)
-        assert_visits(data.stored(run), expected)
+        catalogue.assert_visits(data.stored(run), expected)
         connection.execute("UPDATE res_partner SET phone = '0499 11 22 33', "
                            "write_date = (now() AT TIME ZONE 'UTC') + interval '1 second' WHERE id = 101")
     run("sync", "--once", expect=0)

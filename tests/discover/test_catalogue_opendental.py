@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.discover import catalogue_support as catalogue
 from tests.discover import sql_support as data
-from tests.discover.catalogue_support import Visit, admin_path, assert_visits, fresh_settings, mariadb_reader
 
 SCHEMA = data.FIXTURES / "catalogue" / "opendental" / "schema.sql"
 ZONE = "America/Chicago"
@@ -27,7 +27,7 @@ PATIENTS = 120
 VISITS = 240
 
 
-def opendental(connection: Any) -> list[Visit]:
+def opendental(connection: Any) -> list[catalogue.Visit]:
     """The schema and a practice: 3 providers (one a hygienist, on ProvHyg alone), patients with
     a cell, home or work phone as the front desk types them, visits of every length and status,
     and the rows that are not visits (planned appointments, patient notes)."""
@@ -49,8 +49,8 @@ def opendental(connection: Any) -> list[Visit]:
         provider, hygienist = (0, 3) if n % 5 == 0 else (1 + n % 2, 0)
         rows.append((1000 + n, patient, status, pattern, provider, hygienist, start, "Ex, Pro"))
         end = start + timedelta(minutes=5 * slots)
-        visits.append(Visit(str(1000 + n), data.utc(start, ZONE), data.utc(end, ZONE), ZONE, STATUS[status],
-                            str(patient), f"+1312253{1000 + n % PATIENTS}", str(provider or hygienist)))
+        visits.append(catalogue.Visit(str(1000 + n), data.utc(start, ZONE), data.utc(end, ZONE), ZONE, STATUS[status],
+                                      str(patient), f"+1312253{1000 + n % PATIENTS}", str(provider or hygienist)))
     with connection.cursor() as cursor:
         cursor.executemany("INSERT INTO provider (ProvNum, Abbr, FName, LName, IsSecondary) VALUES (%s,%s,%s,%s,%s)",
                            [(*p, p[1].startswith("HYG")) for p in PROVIDERS])
@@ -69,27 +69,26 @@ def opendental(connection: Any) -> list[Visit]:
     return visits
 
 
+
 @pytest.fixture
 def mariadb(mariadb_database: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Any]]:
-    connection = data.mysql(mariadb_database)
-    yield mariadb_database, connection
-    connection.close()
-
+    with catalogue.root_connection(mariadb_database) as built:
+        yield built
 
 @pytest.mark.mariadb
 def test_open_dental_from_fresh_settings_to_every_visit(mariadb: tuple[dict[str, Any], Any], tmp_path: Path,
                                                         cli: Any) -> None:
     database, connection = mariadb
     expected = opendental(connection)
-    settings = fresh_settings(tmp_path, ZONE, "US")
-    with mariadb_reader(connection, database, GRANTS) as url:  # the read-only login the docs ask for
-        discovered, checked, report, run = admin_path(cli, settings, [url, "--timezone", ZONE])
+    settings = catalogue.fresh_settings(tmp_path, ZONE, "US")
+    with catalogue.mariadb_reader(connection, database, GRANTS) as url:  # the read-only login the docs ask for
+        discovered, checked, report, run = catalogue.admin_path(cli, settings, [url, "--timezone", ZONE])
         found = data.stored(run)
 
     assert "known product opendental (confidence 1.00)" in discovered
     assert f"{VISITS} records" in checked and "0 would be quarantined" in checked
     assert (report["error"], report["created"], report["quarantined"]) == (None, VISITS, 0)
-    assert_visits(found, expected)
+    catalogue.assert_visits(found, expected)
     assert {"9001", "9002", "9003"}.isdisjoint(found)  # planned appointments and notes are no visits
     # What discover wrote: the preset, incremental on the newest stamp of the three tables.
     connector = yaml.safe_load(settings.read_text())["connectors"][0]
@@ -105,8 +104,8 @@ def test_open_dental_sees_a_new_phone_and_a_broken_visit_at_the_next_poll(
     on the patient's row (nothing on the appointment) reaches the store at the next poll."""
     database, connection = mariadb
     expected = opendental(connection)
-    settings = fresh_settings(tmp_path, ZONE, "US")
-    _, _, report, run = admin_path(cli, settings, [database["url"], "--timezone", ZONE])
+    settings = catalogue.fresh_settings(tmp_path, ZONE, "US")
+    _, _, report, run = catalogue.admin_path(cli, settings, [database["url"], "--timezone", ZONE])
     assert report["created"] == VISITS
     first = expected[1]
     with connection.cursor() as cursor:
