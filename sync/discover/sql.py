@@ -336,7 +336,8 @@ def _stored_zone(connection: Connection, match: Match) -> str | None:
     if not query:
         return None
     try:
-        rows = _run(connection, match.rewrite(query))
+        with connection.begin_nested():  # a refused read (no grant) must not end PostgreSQL's transaction
+            rows = _run(connection, match.rewrite(query))
     except (SQLAlchemyError, StatementRefused):
         return None
     value = rows[0][0] if rows else None

@@ -135,8 +135,9 @@ def test_erpnext_sees_a_new_mobile_and_a_cancellation_at_the_next_poll(
 @pytest.mark.mariadb
 def test_erpnext_without_its_zone_setting_asks_for_one(mariadb: tuple[dict[str, Any], Any], tmp_path: Path,
                                                        cli: Any) -> None:
-    """A site whose System Settings name no zone: discover does not guess from the clinic's
-    settings; it takes the server's zone when that names a region, else it stops and asks."""
+    """A site whose System Settings name no zone, or a login that may not read them: discover
+    does not guess from the clinic's settings; it takes the server's zone when that names a
+    region, else it stops and asks."""
     database, connection = mariadb
     erpnext(connection, site_zone=None)
     with connection.cursor() as cursor:
@@ -144,7 +145,13 @@ def test_erpnext_without_its_zone_setting_asks_for_one(mariadb: tuple[dict[str, 
         server = [z for z in cursor.fetchone() if "/" in z and not z.startswith("Etc/")]
     settings = catalogue.fresh_settings(tmp_path, ZONE, "IN")
     code, out, err = cli(settings)("discover", database["url"], expect=None)
-    if server:
-        assert code == 0 and f"timezone: {server[0]}" in out
-    else:
-        assert code == 2 and "--timezone" in err
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO `tabSingles` (doctype, field, value) VALUES ('System Settings', 'time_zone', %s)",
+                       (ZONE,))
+    with catalogue.mariadb_reader(connection, database, GRANTS[:3]) as url:  # no grant on tabSingles
+        again = cli(settings)("discover", url, expect=None)
+    for code, out, err in ((code, out, err), again):
+        if server:
+            assert code == 0 and f"timezone: {server[0]}" in out
+        else:
+            assert code == 2 and "--timezone" in err

@@ -130,13 +130,18 @@ def test_odoo_naive_utc_from_fresh_settings_to_every_visit(postgres_url: str, tm
 @pytest.mark.postgres
 def test_odoo_without_a_mobile_column_and_a_phone_changed_later(postgres_url: str, tmp_path: Path,
                                                                 cli: Any) -> None:
-    """A version of Odoo whose contacts have `phone` alone: recognized as such (odoo_phone); a
-    phone saved on the patient's contact reaches the store at the next poll."""
+    """A version of Odoo whose contacts have `phone` alone: recognized as such (odoo_phone). No
+    user has a zone: discover does not ask (the instants are right whatever the zone), the
+    visits take clinic.timezone. A phone saved on the patient's contact reaches the store at
+    the next poll."""
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         expected = odoo(connection, mobile_column=False)
+        connection.execute("UPDATE res_partner SET tz = NULL")
         settings = catalogue.fresh_settings(tmp_path, ZONE, "BE")
         discovered, _, report, run = catalogue.admin_path(cli, settings, [postgres_url])
         assert "known product odoo_phone (confidence 1.00)" in discovered
+        connector = yaml.safe_load(settings.read_text())["connectors"][0]
+        assert (connector["stored_times"], connector.get("timezone")) == ("utc", None)
         assert (report["error"], report["created"], report["quarantined"]) == (None, VISITS, 0)
         catalogue.assert_visits(data.stored(run), expected)
         connection.execute("UPDATE res_partner SET phone = '0499 11 22 33', "
