@@ -33,9 +33,10 @@ class Product:
     # The installer's table prefix when the admin may choose another (Easy!Appointments' `ea_`):
     # the schema is then recognized under any prefix, and the preset's query rewritten for it.
     table_prefix: str | None = None
-    # Where the product keeps the zone it writes its local times in, when it keeps one: a SELECT
-    # of one value (System Settings' time_zone in Frappe's tabSingles) and what it is called for
-    # the admin. Read when no --timezone is given, before the server's own zone.
+    # Where the product keeps the clinic's zone, when it keeps one: a SELECT of one value (Frappe:
+    # System Settings' time_zone in tabSingles, the zone it writes local times in; Odoo, which
+    # writes UTC: its users' zone) and what it is called for the admin. Read when no --timezone is
+    # given, before the server's own zone.
     zone_query: str | None = None
     zone_setting: str | None = None
 

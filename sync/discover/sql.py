@@ -318,6 +318,9 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
                if preset.mode == "incremental" else "snapshot: the window is re-read every run, what vanished "
                                                     "is deleted")
     proposal.notes.append(f"{product.label}: mode {deletes} (the preset's)")
+    if preset.stored_times == "utc" and "timezone" not in connector:
+        proposal.notes.append(f"{product.label} stores UTC and keeps no zone for the clinic: each visit takes "
+                              "clinic.timezone (give --timezone for another)")
     if product.zone_column:
         proposal.notes.append(f"each row carries its own zone (column {product.zone_column!r}); the connector's "
                               "timezone is only the fallback")
@@ -330,8 +333,10 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
 
 
 def _stored_zone(connection: Connection, match: Match) -> str | None:
-    """The zone a recognized product says it writes its local times in (its ``zone_query``),
-    when it names a valid IANA zone; None when it has no such setting or it is empty."""
+    """The clinic's zone as a recognized product keeps it (its ``zone_query``): the zone it
+    writes local times in (Frappe's System Settings), or, for a product that writes UTC, the
+    zone its users see (Odoo's users' zone). None when it has no such setting, it is empty or
+    not a valid IANA zone, or the login may not read it."""
     query = match.product.zone_query
     if not query:
         return None

@@ -142,6 +142,7 @@ def test_odoo_without_a_mobile_column_and_a_phone_changed_later(postgres_url: st
         assert "known product odoo_phone (confidence 1.00)" in discovered
         connector = yaml.safe_load(settings.read_text())["connectors"][0]
         assert (connector["stored_times"], connector.get("timezone")) == ("utc", None)
+        assert "each visit takes clinic.timezone" in settings.read_text()
         assert (report["error"], report["created"], report["quarantined"]) == (None, VISITS, 0)
         catalogue.assert_visits(data.stored(run), expected)
         connection.execute("UPDATE res_partner SET phone = '0499 11 22 33', "
