@@ -44,7 +44,8 @@ class QueryPreset(BaseModel):
     cursor_column: str | None = None
     query: str
     writeback_statement: str | None = None
-    stored_times: StoredTimes | None = None  # how the product writes date-times (Odoo: naive UTC)
+    # How the product writes naive date-times (a connector's stored_times: default): Odoo keeps UTC.
+    stored_times: StoredTimes = "local"
 
 
 @cache
@@ -178,7 +179,7 @@ class SqlSettings(ConnectorSettings):
         out.setdefault("mode", preset.mode)
         if preset.cursor_column:
             out.setdefault("cursor_column", preset.cursor_column)
-        if preset.stored_times:
+        if preset.stored_times != "local":
             out.setdefault("stored_times", preset.stored_times)
         return out
 

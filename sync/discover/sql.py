@@ -32,9 +32,11 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from clinicsync.common.db_urls import driver_url
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
+from clinicsync.connectors.base import STORED_TIMES
 from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
 from clinicsync.mappings.engine import PRESETS_DIR as MAPPING_PRESETS_DIR
+from clinicsync.sync.discover.clock import ClockOptions, ClockUnclear, clock_options, current_options, settle_clock
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
@@ -118,10 +120,24 @@ def _quote(connection: Connection, name: str) -> str:
 
 
 def discover_sql(url: str, *, name: str | None = None, timezone: str | None = None, table: str | None = None,
-                 region: str | None = None, sample_rows: int = SAMPLE_ROWS, timeout: float = TIMEOUT) -> Proposal:
+                 region: str | None = None, sample_rows: int = SAMPLE_ROWS, timeout: float = TIMEOUT,
+                 stored_times: str | None = None, clinic_zone: str | None = None) -> Proposal:
     """Read the database at ``url`` (read-only) and propose a connector and mapping for it.
     ``region`` reads phone numbers written without +country (default: the country of the
-    zone, else US), as the connector will (``clinic.default_region``)."""
+    zone, else US), as the connector will (``clinic.default_region``). ``stored_times``:
+    the admin's ``--stored-times`` (else told from the database, clock.py); ``clinic_zone``:
+    the settings file's clinic.timezone, the visits' zone when nothing else names one."""
+    if stored_times is not None and stored_times not in STORED_TIMES:
+        raise DiscoverError(f"--stored-times: {stored_times!r} is neither utc nor local")
+    if clinic_zone is not None:
+        _valid_zone(clinic_zone, "clinic.timezone")
+    with clock_options(ClockOptions(stored_times, clinic_zone)):
+        return _discover_sql(url, name=name, timezone=timezone, table=table, region=region, sample_rows=sample_rows,
+                             timeout=timeout)
+
+
+def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: str | None,
+                  region: str | None, sample_rows: int, timeout: float) -> Proposal:
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -146,6 +162,10 @@ def discover_sql(url: str, *, name: str | None = None, timezone: str | None = No
         else:
             proposal = _shape_proposal(connection, inspector, names, name, written_url, timezone, table, sample_rows,
                                         region)
+        try:  # how the database writes its date-times (issue 57), last: it may stop and ask
+            settle_clock(connection, _run, proposal, timezone)
+        except ClockUnclear as exc:
+            raise DiscoverError(str(exc)) from None
     proposal.connector_notes["name"] = named
     proposal.secret_env.update(secrets)
     for var in secrets:
@@ -190,8 +210,10 @@ def server_zone(connection: Connection) -> str | None:
 
 def _zone(connection: Connection, given: str | None, zone_column: str | None,
           notes: dict[str, str]) -> str | None:
-    """The connector's ``timezone``: given, else the server's (a region), else None when each
-    row carries its own zone; else ask."""
+    """The connector's ``timezone`` (the visits' zone): given, else the server's (a region),
+    else None when each row carries its own zone or the settings file names clinic.timezone
+    (a server on UTC says nothing about the clinic's zone: clock.py tells whether it keeps
+    UTC, and notes the zone the visits are in); else ask."""
     if given:
         notes["timezone"] = "given with --timezone"
         return given
@@ -201,6 +223,8 @@ def _zone(connection: Connection, given: str | None, zone_column: str | None,
     if guessed:
         notes["timezone"] = "the database server's own zone (guess: give --timezone if the clinic's differs)"
         return guessed
+    if current_options().clinic_zone:
+        return None
     raise DiscoverError("the database keeps wall-clock times without a zone, and its server names none: give "
                         "the clinic's zone with --timezone (e.g. --timezone America/New_York)")
 
@@ -278,9 +302,6 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
         if preset.cursor_column:
             connector["cursor_column"] = preset.cursor_column
             notes["cursor_column"] = "the preset's"
-    if preset.stored_times:  # how the product writes date-times (Odoo: naive UTC), said where the admin sees it
-        connector["stored_times"] = preset.stored_times
-        notes["stored_times"] = f"{product.label} writes its date-times this way (the preset's)"
     stored_zone = _stored_zone(connection, match) if timezone is None else None
     if stored_zone:
         zone_value: str | None = stored_zone

@@ -133,25 +133,29 @@ def test_erpnext_sees_a_new_mobile_and_a_cancellation_at_the_next_poll(
 
 
 @pytest.mark.mariadb
-def test_erpnext_without_its_zone_setting_asks_for_one(mariadb: tuple[dict[str, Any], Any], tmp_path: Path,
-                                                       cli: Any) -> None:
+def test_erpnext_without_its_zone_setting_takes_the_clinics(mariadb: tuple[dict[str, Any], Any], tmp_path: Path,
+                                                             cli: Any) -> None:
     """A site whose System Settings name no zone, or a login that may not read them: discover
-    does not guess from the clinic's settings; it takes the server's zone when that names a
-    region, else it stops and asks."""
+    does not take the server's UTC for the clinic's zone; the server's zone when it names a
+    region, else the visits take clinic.timezone (the connector names none), and every visit
+    is imported at its right instant."""
     database, connection = mariadb
-    erpnext(connection, site_zone=None)
+    expected = erpnext(connection, site_zone=None)
     with connection.cursor() as cursor:
         cursor.execute("SELECT @@session.time_zone, @@system_time_zone")
         server = [z for z in cursor.fetchone() if "/" in z and not z.startswith("Etc/")]
-    settings = catalogue.fresh_settings(tmp_path, ZONE, "IN")
-    code, out, err = cli(settings)("discover", database["url"], expect=None)
+    first = catalogue.fresh_settings(tmp_path, ZONE, "IN")
+    _, _, report, run = catalogue.admin_path(cli, first, [database["url"]])
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO `tabSingles` (doctype, field, value) VALUES ('System Settings', 'time_zone', %s)",
                        (ZONE,))
+    (tmp_path / "second").mkdir()
+    second = catalogue.fresh_settings(tmp_path / "second", ZONE, "IN")
     with catalogue.mariadb_reader(connection, database, GRANTS[:3]) as url:  # no grant on tabSingles
-        again = cli(settings)("discover", url, expect=None)
-    for code, out, err in ((code, out, err), again):
-        if server:
-            assert code == 0 and f"timezone: {server[0]}" in out
-        else:
-            assert code == 2 and "--timezone" in err
+        catalogue.admin_path(cli, second, [url])
+    for settings in (first, second):
+        connector = yaml.safe_load(settings.read_text())["connectors"][0]
+        assert connector.get("timezone") == (server[0] if server else None)
+    if not server:
+        assert (report["created"], report["quarantined"]) == (VISITS, 0)
+        catalogue.assert_visits(data.stored(run), expected)
