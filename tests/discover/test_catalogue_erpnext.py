@@ -152,7 +152,7 @@ def test_erpnext_without_its_zone_setting_takes_the_clinics(mariadb: tuple[dict[
     (tmp_path / "second").mkdir()
     second = catalogue.fresh_settings(tmp_path / "second", ZONE, "IN")
     with catalogue.mariadb_reader(connection, database, GRANTS[:3]) as url:  # no grant on tabSingles
-        catalogue.admin_path(cli, second, [url])
+        cli(second)("discover", url, "--write", expect=0)
     for settings in (first, second):
         connector = yaml.safe_load(settings.read_text())["connectors"][0]
         assert connector.get("timezone") == (server[0] if server else None)
