@@ -6,8 +6,9 @@ hand-written schema is unlikely to have all of (OpenEMR's ``openemr_postcalendar
 Easy!Appointments' ``ea_appointments``); the confidence is the share of those columns found.
 Each product also says where its status words live (to list the ones the database really
 holds and check each is mapped), whether its rows carry their own zone, how deletes are seen
-(the preset's mode: incremental with the delete sweep, or snapshot) and the write-back
-statement when the schema has one.
+(the preset's mode: incremental with the delete sweep, or snapshot), the write-back
+statement when the schema has one, and where the product keeps the clinic's zone when it keeps
+one (Frappe's System Settings, Odoo's users).
 """
 
 from __future__ import annotations
@@ -131,11 +132,12 @@ PRODUCTS: tuple[Product, ...] = (
         "Frappe Health's doctype JSON (tests/fixtures/catalogue/erpnext)",
         zone_query="SELECT value FROM `tabSingles` WHERE doctype = 'System Settings' AND field = 'time_zone'",
         zone_setting="System Settings' time_zone, in tabSingles"),
-    Product("odoo", "Odoo (calendar)", _odoo_signature(mobile=True), "calendar_event", "status", None,
+    Product("odoo", "Odoo (calendar)", _odoo_signature(mobile=True), "calendar_attendee", "state", None,
             _ODOO_SOURCE, zone_query=_ODOO_USERS_ZONE, zone_setting=_ODOO_ZONE_SETTING),
     Product(  # Odoo versions whose res_partner has no mobile column: the same, phone alone
         "odoo_phone", "Odoo (calendar; contacts without a mobile column)", _odoo_signature(mobile=False),
-        "calendar_event", "status", None, _ODOO_SOURCE, zone_query=_ODOO_USERS_ZONE, zone_setting=_ODOO_ZONE_SETTING),
+        "calendar_attendee", "state", None, _ODOO_SOURCE, zone_query=_ODOO_USERS_ZONE,
+        zone_setting=_ODOO_ZONE_SETTING),
     Product(
         "clinic_tables", "the three-table patients/doctors/appointments schema",
         {"appointments": _cols("id", "patient_id", "doctor_id", "starts_at", "ends_at", "status", "reason",
