@@ -43,6 +43,8 @@ def erpnext(connection: Any, site_zone: str | None = ZONE) -> list[catalogue.Vis
     for n in range(PATIENTS):
         first, last = f"Patient{n}", "Kumar"
         mobile, phone = (f"+91 98450 {10000 + n}", None) if n % 2 == 0 else (None, f"098450 {20000 + n}")
+        if n % 4 == 0:  # Frappe's own phone field writes +CC-number
+            mobile = f"+91-98450{10000 + n}"
         patients.append((patient_id(n), saved, saved, first, last, f"{first} {last}", mobile, phone,
                          f"p{n}@example.in" if n % 3 else None))
     rows, visits = [], []
