@@ -75,7 +75,7 @@ words_strategy = st.lists(st.tuples(hostile, st.one_of(st.none(), st.sampled_fro
                           min_size=1, max_size=6, unique_by=lambda w: w[0])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(words=words_strategy, columns=st.lists(hostile, min_size=1, max_size=4, unique=True), table=hostile,
        notes=st.lists(hostile, max_size=2))
 @example(words=[("x\u2028booked: cancelled", "booked", True), ("Booked\n  booked: cancelled", "booked", True)],
