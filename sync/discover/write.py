@@ -269,6 +269,9 @@ def write_proposal(proposal: Proposal, settings_path: Path, mapping_dir: Path | 
     ``mapping_dir``) and add the connector block to ``settings_path``; with ``print_only``,
     or when the file has no ``connectors:`` key, the block is returned for printing and the
     settings file is not touched."""
+    if not proposal.name or proposal.name != Path(proposal.name).name or proposal.name.startswith("."):
+        raise WriteRefused(f"the connector name {proposal.name!r} cannot name a mapping file (no '/', '\\', or "
+                           "leading '.'): nothing was written (choose another with --name)")
     text = mapping_text(proposal)
     base = settings_path.resolve().parent
     folder = (mapping_dir if mapping_dir is not None else base / "mappings").resolve()

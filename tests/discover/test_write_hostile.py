@@ -75,7 +75,7 @@ words_strategy = st.lists(st.tuples(hostile, st.one_of(st.none(), st.sampled_fro
                           min_size=1, max_size=6, unique_by=lambda w: w[0])
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(words=words_strategy, columns=st.lists(hostile, min_size=1, max_size=4, unique=True), table=hostile,
        notes=st.lists(hostile, max_size=2))
 @example(words=[("x\u2028booked: cancelled", "booked", True), ("Booked\n  booked: cancelled", "booked", True)],
@@ -139,3 +139,20 @@ def test_discover_on_a_hostile_schema_writes_what_it_proposed(table: str, names:
             return
         event("status words proposed" if proposal.status_words else "no status column placed")
         _reads_back(proposal, base)
+
+
+def test_a_name_that_is_a_path_is_refused(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("connectors: []\n", encoding="utf-8")
+    for name in ("../outside", "a/b", ".hidden", ""):
+        proposal = _proposal([("ok", "booked", True)], ["id"], "citas", [])
+        proposal.name = name
+        proposal.connector["name"] = name
+        try:
+            write_proposal(proposal, settings)
+        except WriteRefused as exc:
+            assert "cannot name a mapping file" in str(exc)
+        else:
+            raise AssertionError(f"{name!r} was written")
+    assert settings.read_text(encoding="utf-8") == "connectors: []\n"
+    assert not (tmp_path.parent / "outside.yaml").exists() and not (tmp_path / "mappings").exists()
