@@ -9,6 +9,7 @@ database whose table, columns and status words are drawn the same way (fewer exa
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -156,3 +157,38 @@ def test_a_name_that_is_a_path_is_refused(tmp_path: Path) -> None:
             raise AssertionError(f"{name!r} was written")
     assert settings.read_text(encoding="utf-8") == "connectors: []\n"
     assert not (tmp_path.parent / "outside.yaml").exists() and not (tmp_path / "mappings").exists()
+
+
+def test_colons_in_names_survive_discover_sync_and_the_delete_sweep(tmp_path: Path, cli: Any) -> None:
+    """' :name' inside a quoted identifier is a bind parameter to SQLAlchemy's text(): the
+    written query, the incremental cursor and the delete sweep's id listing escape it."""
+    from datetime import date, timedelta
+
+    from clinicsync.connectors.sql import SqlConnector
+    from clinicsync.sync.settings import load_settings
+
+    source = tmp_path / "desk.db"
+    soon = date.today() + timedelta(days=5)
+    with sqlite3.connect(source) as connection:
+        connection.execute('CREATE TABLE appointments ("id :key" INTEGER PRIMARY KEY, "start :at" DATETIME, '
+                           '"end" DATETIME, "status :word" TEXT, "updated :at" DATETIME)')
+        connection.executemany("INSERT INTO appointments VALUES (?, ?, ?, 'booked', '2030-01-01 00:00:00')",
+                               [(n, f"{soon} {9 + n}:00:00", f"{soon} {9 + n}:30:00") for n in range(1, 4)])
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(f"clinic: {{timezone: Europe/Madrid}}\nstore: {{url: 'sqlite:///{tmp_path}/s.db'}}\n"
+                        "connectors: []\n", encoding="utf-8")
+    run = cli(settings)
+    run("discover", f"sqlite:///{source}", "--name", "desk", "--timezone", "Europe/Madrid", "--write")
+    connector_settings = load_settings(settings).connectors[0]
+    assert (connector_settings.mode, connector_settings.cursor_column) == (  # type: ignore[attr-defined]
+        "incremental", "updated :at")
+    _, out, _ = run("sync", "--once", "--json")
+    report = json.loads(out)["connectors"]["desk"]
+    assert (report["error"], report["created"]) == (None, 3)
+    connector = SqlConnector(connector_settings)
+    connector.id_columns = ("id :key",)  # as sync/sweep.py sets them from the mapping
+    try:
+        listing = connector.list_ids()
+    finally:
+        connector.close()
+    assert sorted(str(r["id :key"]) for r in listing.records) == ["1", "2", "3"]

@@ -17,11 +17,11 @@ import yaml
 
 from tests.discover import sql_support as data
 
-STATUS_COLUMN = "status\n  booked:cancelled"  # a line break, and ':cancelled' (a bind parameter to text())
+STATUS_COLUMN = "status\n  :booked cancelled"  # a line break, and ':booked' (a bind parameter to text())
 # SQLAlchemy's MySQL reflection reads SHOW CREATE TABLE line by line and drops a column whose
 # name holds a line break (SAWarning "Unknown column definition"), and returns a backtick
 # doubled (``): on MariaDB the name keeps the other metacharacters.
-MARIADB_COLUMN = "status # 'booked':cancelled"
+MARIADB_COLUMN = "status # :booked 'cancelled'"
 QUOTED_MARIADB = "`" + MARIADB_COLUMN.replace("`", "``") + "`"
 HOSTILE_WORD = "Void\u2028booked: cancelled"
 BOOKED = 30
