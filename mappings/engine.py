@@ -129,9 +129,10 @@ class FieldSpec(BaseModel):
     quote: bool = Field(False, description="the values are codes, never patient data: a quarantine reason "
                                            "or a data-quality note may name them")
     fallback: FieldSpec | None = Field(
-        None, description="read (its own from/map/type) when this field's paths give no usable value; when "
-                          "a value was dropped for it, the appointment gets a note, and without a fallback "
-                          "value the record is quarantined with the dropped value's reason")
+        None, description="read (its own from/map; the field's type unless it gives its own) when this field's "
+                          "paths give no usable value; when a value was dropped for it, the appointment gets a "
+                          "note, and without a fallback value the record is quarantined with the dropped value's "
+                          "reason; a fallback value the type cannot read is named in a note (or the reason)")
     on_invalid: Literal["quarantine", "drop"] | None = Field(
         None, description="quarantine the record, or drop just this value (the next path is tried; with "
                           "none left the field is absent and the appointment carries a data-quality note). "
