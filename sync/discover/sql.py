@@ -116,7 +116,14 @@ def _run(connection: Connection, sql: str, binds: Mapping[str, Any] | None = Non
 
 
 def _quote(connection: Connection, name: str) -> str:
-    return str(connection.dialect.identifier_preparer.quote(name))
+    """``name`` as one identifier, by the dialect's own quoting, its ':' escaped: SQLAlchemy's
+    ``text()`` (discover's reads, the connector's query) takes ``:word`` for a bind parameter
+    even inside quotes, and turns ``\\:`` back into ``:``. A name holding ``\\:`` itself
+    cannot pass through ``text()`` unchanged and is refused."""
+    if "\\:" in name:
+        raise DiscoverError(f"the table or column {name!r} holds '\\:', which cannot be passed to the database "
+                            "unchanged: rename it, or give a view without it with --table")
+    return str(connection.dialect.identifier_preparer.quote(name)).replace(":", "\\:")
 
 
 def discover_sql(url: str, *, name: str | None = None, timezone: str | None = None, table: str | None = None,
