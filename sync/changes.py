@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from clinicsync.common.timeutil import TimeError, iso_z, zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
@@ -141,12 +142,20 @@ def zone_corrected(old: Stored, new: NormalizedAppointment) -> bool:
     another zone: the same wall-clock start and end, the zone changed. A settings edit does
     this (a source's ``timezone:`` or ``clinic.timezone`` corrected months after go-live):
     every visit the source gives as local time gets a new UTC instant, yet nothing the clinic
-    booked moved, so no patient is told it did. A move at the source changes the wall time."""
-    if old.timezone is None or old.timezone == new.timezone:
+    booked moved, so no patient is told it did. A move at the source changes the wall time.
+    So does a changed time convention (a connector's ``stored_times:`` local <-> utc, issue
+    57): the same naive times, read as UTC instead of in the visit's zone or the other way."""
+    if old.timezone is None:
         return False
     try:
         before, after = zone(old.timezone), zone(new.timezone)
     except TimeError:
         return False
-    return all(a.astimezone(before).replace(tzinfo=None) == b.astimezone(after).replace(tzinfo=None)
-               for a, b in ((old.start_utc, new.start), (old.end_utc, new.end)))
+
+    def same_wall(old_zone: ZoneInfo, new_zone: ZoneInfo) -> bool:
+        return all(a.astimezone(old_zone).replace(tzinfo=None) == b.astimezone(new_zone).replace(tzinfo=None)
+                   for a, b in ((old.start_utc, new.start), (old.end_utc, new.end)))
+
+    utc = zone("UTC")
+    return (old.timezone != new.timezone and same_wall(before, after)) or same_wall(before, utc) \
+        or same_wall(utc, after)

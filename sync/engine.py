@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from clinicsync.common.gc_tuning import bulk_stage
-from clinicsync.connectors.base import Batch, Connector, ConnectorError, ConnectorSettings, RawRecord
+from clinicsync.connectors.base import Batch, Connector, ConnectorError, ConnectorSettings, RawRecord, naive_zone
 from clinicsync.connectors.registry import build_connector, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
@@ -115,15 +115,30 @@ def raw_text(data: Any) -> str:
 
 
 def source_timezone(settings: Settings, config: ConnectorSettings) -> str:
-    """The zone of the source's naive local times: the connector's ``timezone:`` when it has
-    one, else the clinic's. A zone the mapping reads from the record wins over both."""
+    """The zone of the source's visits when the record gives none: the connector's
+    ``timezone:`` when it has one, else the clinic's. With ``stored_times: local`` (the
+    default) also the zone of its naive date-times (``source_clock``). A zone the mapping
+    reads from the record wins over both."""
     return getattr(config, "timezone", None) or settings.clinic.timezone
 
 
+def stored_times(config: ConnectorSettings) -> str:
+    """The connector's time convention: ``local`` or ``utc`` (``stored_times:``)."""
+    return str(getattr(config, "stored_times", "local"))
+
+
+def source_clock(settings: Settings, config: ConnectorSettings) -> str:
+    """The zone the source writes naive date-times in (its cursor values, window binds): UTC
+    for ``stored_times: utc``, else ``source_timezone``."""
+    return naive_zone(config, source_timezone(settings, config))
+
+
 def mapping_for(settings: Settings, config: ConnectorSettings) -> CompiledMapping:
-    """The connector's mapping, compiled with its source zone as the default zone."""
+    """The connector's mapping, compiled with its source zone as the default zone and its
+    time convention (with clinic.places' zones for a source that stores UTC)."""
     return load_mapping(config.mapping, source_timezone(settings, config), settings.clinic.default_region,
-                        settings.base_dir, settings.clinic.plausible_dates.window())
+                        settings.base_dir, settings.clinic.plausible_dates.window(), stored_times(config),
+                        settings.clinic.place_zones())
 
 
 def map_batch(mapping: CompiledMapping, batch: Batch,
@@ -257,7 +272,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                                                   settings.clinic.default_region))
         connector = build_connector(config)
         connector.required_columns = mapping.required_sources()
-        connector.source_zone = source_timezone(settings, config)
+        connector.source_zone = source_clock(settings, config)
         connector.dry_run = dry_run
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
@@ -550,8 +565,10 @@ def zone_rules_pass(settings: Settings, store: Store, report: RunReport) -> None
 
 
 def configured_zones(settings: Settings) -> set[str]:
-    """The clinic's zone and each connector's source zone: the zones most stored times are in."""
-    return {settings.clinic.timezone, *(source_timezone(settings, config) for config in settings.connectors)}
+    """The clinic's zone, each connector's source zone and the places' zones: the zones most
+    stored times are in."""
+    return {settings.clinic.timezone, *(source_timezone(settings, config) for config in settings.connectors),
+            *(place.timezone for place in settings.clinic.places.values() if place.timezone)}
 
 
 def retention_pass(settings: Settings, store: Store) -> None:

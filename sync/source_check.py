@@ -32,7 +32,7 @@ from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import MappingError, NormalizedAppointment
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, load_waitlist_mapping, mapping_record
 from clinicsync.sync.empty_fields import FieldFill
-from clinicsync.sync.engine import mapping_for, source_timezone
+from clinicsync.sync.engine import mapping_for, source_clock, source_timezone
 from clinicsync.sync.plausibility import Profile, ProfileReport
 from clinicsync.sync.settings import Settings
 
@@ -92,9 +92,8 @@ class SourceCheck:
 
 
 def connector_mapping(settings: Settings, config: ConnectorSettings) -> CompiledMapping:
-    """The connector's compiled mapping, exactly as a sync loads it — naive times in the
-    connector's ``timezone:`` — so the visits checked are the visits a sync would store
-    (ValueError names the key)."""
+    """The connector's compiled mapping, exactly as a sync loads it — its time convention and
+    zone — so the visits checked are the visits a sync would store (ValueError names the key)."""
     return mapping_for(settings, config)
 
 
@@ -313,7 +312,7 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
         return result
     seen = _Appointments(result, mapping, settings.clinic.timezone)
     mapper = _Mapper(result, mapping.apply, seen)
-    going, read, sample = _reach_and_read(config, result, mapper, source_timezone(settings, config), max_records,
+    going, read, sample = _reach_and_read(config, result, mapper, source_clock(settings, config), max_records,
                                           mapping.required_sources())
     if not going:
         return result

@@ -32,9 +32,11 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from clinicsync.common.db_urls import driver_url
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
+from clinicsync.connectors.base import STORED_TIMES
 from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
 from clinicsync.mappings.engine import PRESETS_DIR as MAPPING_PRESETS_DIR
+from clinicsync.sync.discover.clock import ClockOptions, ClockUnclear, clock_options, current_options, settle_clock
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
@@ -114,14 +116,35 @@ def _run(connection: Connection, sql: str, binds: Mapping[str, Any] | None = Non
 
 
 def _quote(connection: Connection, name: str) -> str:
-    return str(connection.dialect.identifier_preparer.quote(name))
+    """``name`` as one identifier, by the dialect's own quoting, its ':' escaped: SQLAlchemy's
+    ``text()`` (discover's reads, the connector's query) takes ``:word`` for a bind parameter
+    even inside quotes, and turns ``\\:`` back into ``:``. A name holding ``\\:`` itself
+    cannot pass through ``text()`` unchanged and is refused."""
+    if "\\:" in name:
+        raise DiscoverError(f"the table or column {name!r} holds '\\:', which cannot be passed to the database "
+                            "unchanged: rename it, or give a view without it with --table")
+    return str(connection.dialect.identifier_preparer.quote(name)).replace(":", "\\:")
 
 
 def discover_sql(url: str, *, name: str | None = None, timezone: str | None = None, table: str | None = None,
-                 region: str | None = None, sample_rows: int = SAMPLE_ROWS, timeout: float = TIMEOUT) -> Proposal:
+                 region: str | None = None, sample_rows: int = SAMPLE_ROWS, timeout: float = TIMEOUT,
+                 stored_times: str | None = None, clinic_zone: str | None = None) -> Proposal:
     """Read the database at ``url`` (read-only) and propose a connector and mapping for it.
     ``region`` reads phone numbers written without +country (default: the country of the
-    zone, else US), as the connector will (``clinic.default_region``)."""
+    zone, else US), as the connector will (``clinic.default_region``). ``stored_times``:
+    the admin's ``--stored-times`` (else told from the database, clock.py); ``clinic_zone``:
+    the settings file's clinic.timezone, the visits' zone when nothing else names one."""
+    if stored_times is not None and stored_times not in STORED_TIMES:
+        raise DiscoverError(f"--stored-times: {stored_times!r} is neither utc nor local")
+    if clinic_zone is not None:
+        _valid_zone(clinic_zone, "clinic.timezone")
+    with clock_options(ClockOptions(stored_times, clinic_zone)):
+        return _discover_sql(url, name=name, timezone=timezone, table=table, region=region, sample_rows=sample_rows,
+                             timeout=timeout)
+
+
+def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: str | None,
+                  region: str | None, sample_rows: int, timeout: float) -> Proposal:
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -146,6 +169,10 @@ def discover_sql(url: str, *, name: str | None = None, timezone: str | None = No
         else:
             proposal = _shape_proposal(connection, inspector, names, name, written_url, timezone, table, sample_rows,
                                         region)
+        try:  # how the database writes its date-times (issue 57), last: it may stop and ask
+            settle_clock(connection, _run, proposal, timezone)
+        except ClockUnclear as exc:
+            raise DiscoverError(str(exc)) from None
     proposal.connector_notes["name"] = named
     proposal.secret_env.update(secrets)
     for var in secrets:
@@ -190,8 +217,10 @@ def server_zone(connection: Connection) -> str | None:
 
 def _zone(connection: Connection, given: str | None, zone_column: str | None,
           notes: dict[str, str]) -> str | None:
-    """The connector's ``timezone``: given, else the server's (a region), else None when each
-    row carries its own zone; else ask."""
+    """The connector's ``timezone`` (the visits' zone): given, else the server's (a region),
+    else None when each row carries its own zone or the settings file names clinic.timezone
+    (a server on UTC says nothing about the clinic's zone: clock.py tells whether it keeps
+    UTC, and notes the zone the visits are in); else ask."""
     if given:
         notes["timezone"] = "given with --timezone"
         return given
@@ -201,6 +230,8 @@ def _zone(connection: Connection, given: str | None, zone_column: str | None,
     if guessed:
         notes["timezone"] = "the database server's own zone (guess: give --timezone if the clinic's differs)"
         return guessed
+    if current_options().clinic_zone:
+        return None
     raise DiscoverError("the database keeps wall-clock times without a zone, and its server names none: give "
                         "the clinic's zone with --timezone (e.g. --timezone America/New_York)")
 
@@ -278,7 +309,14 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
         if preset.cursor_column:
             connector["cursor_column"] = preset.cursor_column
             notes["cursor_column"] = "the preset's"
-    zone_value = _zone(connection, timezone, product.zone_column, notes)
+    stored_zone = _stored_zone(connection, match) if timezone is None else None
+    if stored_zone:
+        zone_value: str | None = stored_zone
+        notes["timezone"] = f"{product.label}'s own setting ({product.zone_setting})"
+    elif preset.stored_times == "utc" and timezone is None:
+        zone_value = None  # the instants are right whatever the zone: the visits take clinic.timezone
+    else:
+        zone_value = _zone(connection, timezone, product.zone_column, notes)
     if zone_value:
         connector["timezone"] = zone_value
     status_field = (mapping.get("fields") or {}).get("status") or {}
@@ -308,6 +346,9 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
                if preset.mode == "incremental" else "snapshot: the window is re-read every run, what vanished "
                                                     "is deleted")
     proposal.notes.append(f"{product.label}: mode {deletes} (the preset's)")
+    if preset.stored_times == "utc" and "timezone" not in connector:
+        proposal.notes.append(f"{product.label} stores UTC and keeps no zone for the clinic: each visit takes "
+                              "clinic.timezone (give --timezone for another)")
     if product.zone_column:
         proposal.notes.append(f"each row carries its own zone (column {product.zone_column!r}); the connector's "
                               "timezone is only the fallback")
@@ -317,6 +358,29 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
     if additions:
         proposal.notes.append(f"{len(additions)} status word(s) the preset does not map: see the mapping file")
     return proposal
+
+
+def _stored_zone(connection: Connection, match: Match) -> str | None:
+    """The clinic's zone as a recognized product keeps it (its ``zone_query``): the zone it
+    writes local times in (Frappe's System Settings), or, for a product that writes UTC, the
+    zone its users see (Odoo's users' zone). None when it has no such setting, it is empty or
+    not a valid IANA zone, or the login may not read it."""
+    query = match.product.zone_query
+    if not query:
+        return None
+    try:
+        with connection.begin_nested():  # a refused read (no grant) must not end PostgreSQL's transaction
+            rows = _run(connection, match.rewrite(query))
+    except (SQLAlchemyError, StatementRefused):
+        return None
+    value = rows[0][0] if rows else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        zone(value.strip())
+    except TimeError:
+        return None
+    return value.strip()
 
 
 def _preset_status_words(connection: Connection, query: str, column: str) -> list[tuple[str, int]]:

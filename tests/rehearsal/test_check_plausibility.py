@@ -149,6 +149,8 @@ def test_naive_utc_read_as_local_times_fails_five_hours_late(check: Callable[...
     assert finding["field"] == "start" and "times look shifted by +5 hours" in finding["message"]
     assert "`stored_times: utc`" in finding["message"] and "`timezone:`" in finding["message"]
     assert "error: start: times look shifted by +5 hours" in plain
+    fixed, _ = check(wrong, expect=0, stored_times="utc")  # the fix it names: right again
+    assert errors(fixed) == [] and "0 of 108 at night" in fixed["plausibility"]["summary"]
 
 
 @pytest.mark.postgres
