@@ -247,7 +247,8 @@ class SqlConnector(Connector):
             return sql + " WHERE 1 = 0"
         cursor_column = self.settings.cursor_column
         if self.settings.mode == "incremental" and cursor_column:
-            quoted = f"{_SOURCE}.{self.engine.dialect.identifier_preparer.quote(cursor_column)}"
+            # ':' escaped: text() would read ':name' inside the quotes as a bind parameter.
+            quoted = f"{_SOURCE}.{self.engine.dialect.identifier_preparer.quote(cursor_column)}".replace(":", "\\:")
             if after_cursor:
                 sql += f" WHERE {quoted} >= :cursor"
             sql += f" ORDER BY {quoted}"
@@ -441,7 +442,7 @@ class SqlConnector(Connector):
             raise FatalConnectorError(f"connector {self.name}: the mapping reads the appointment id from no column "
                                       "of its own, so the delete sweep cannot list ids; set delete_sweep: off")
         quote = self.engine.dialect.identifier_preparer.quote
-        listed = ", ".join(f"{_SOURCE}.{quote(c)}" for c in self.id_columns)
+        listed = ", ".join(f"{_SOURCE}.{quote(c)}" for c in self.id_columns).replace(":", "\\:")  # as in _wrapped
         return f"SELECT {listed} FROM (\n{inner.text}\n) AS {_SOURCE}"
 
     def list_ids(self) -> IdListing:

@@ -342,12 +342,21 @@ def _field(out: _Source, field: _CompiledField, variable: str, ind: int = 1) -> 
             out.add(ind, "if value is None:")
             out.add(ind + 1, "kept = (seen, dropped, reason)")
             _several(out, fallback, ind + 1)
+            out.add(ind + 1, "unusable, why = dropped, reason")
             out.add(ind + 1, "seen, dropped, reason = kept")
+            failed = out.constants.bind(field, "_ff")
+            out.add(ind + 1, f"failed = None if unusable is None else _fallback_failed({failed}, why)")
             out.add(ind + 1, "if dropped is not None:")
             out.add(ind + 2, "if value is None:")
-            out.add(ind + 3, f"raise MappingError({field.target!r}, reason)")
+            out.add(ind + 3, f"raise MappingError({field.target!r}, reason if failed is None else "
+                             "f'{reason}; {failed}')")
             paths = out.constants.bind(field.fallback_paths, "_fp")
             out.add(ind + 2, f"dropped += f'; used {{value!r}} from the fallback ({{{paths}}})'")
+            out.add(ind + 1, "elif failed is not None:")
+            if field.required:
+                out.add(ind + 2, f"raise MappingError({field.target!r}, failed)")
+            else:
+                out.add(ind + 2, f"dropped = {field.target + ': '!r} + failed")
         out.add(ind, "if dropped is not None:")
         out.add(ind + 1, "notes.append(dropped)")
     absent = field.required or field.default is not None  # else a None value needs nothing

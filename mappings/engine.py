@@ -129,9 +129,10 @@ class FieldSpec(BaseModel):
     quote: bool = Field(False, description="the values are codes, never patient data: a quarantine reason "
                                            "or a data-quality note may name them")
     fallback: FieldSpec | None = Field(
-        None, description="read (its own from/map/type) when this field's paths give no usable value; when "
-                          "a value was dropped for it, the appointment gets a note, and without a fallback "
-                          "value the record is quarantined with the dropped value's reason")
+        None, description="read (its own from/map; the field's type unless it gives its own) when this field's "
+                          "paths give no usable value; when a value was dropped for it, the appointment gets a "
+                          "note, and without a fallback value the record is quarantined with the dropped value's "
+                          "reason; a fallback value the type cannot read is named in a note (or the reason)")
     on_invalid: Literal["quarantine", "drop"] | None = Field(
         None, description="quarantine the record, or drop just this value (the next path is tried; with "
                           "none left the field is absent and the appointment carries a data-quality note). "
@@ -322,12 +323,16 @@ def _sources(spec: FieldSpec) -> tuple[tuple[Any, ...], ...]:
     return tuple(sources)
 
 
-def _value_mapper(table: dict[str, Any], target: str, quote: bool) -> Callable[[Any], Any]:
+def _value_mapper(table: dict[str, Any], target: str, quote: bool, lenient: bool = False) -> Callable[[Any], Any]:
+    """``lenient`` (a fallback's map): a word not in the table is no value, passed over quietly
+    as a null in the table is; only the type's conversion is then a reason to say anything."""
     lowered = {str(k).strip().lower(): v for k, v in table.items()}
 
     def convert(value: Any) -> Any:
         key = str(value).strip().lower()
         if key not in lowered:
+            if lenient:
+                return None
             raise TransformError(f"value{quoted(value, quote)} not in the mapping's value map "
                                  f"(add it under `{target}: map:` in a site mapping that extends this one)")
         return lowered[key]
@@ -386,14 +391,15 @@ class CompiledMapping:
         self._generated, self.source = generate(self, _RUNTIME)
         self._texts: Callable[[Mapping[str, Any]], NormalizedAppointment] | None = None  # applier(texts=True)'s
 
-    def _compile(self, target: str, spec: FieldSpec, default_region: str, formats: tuple[str, ...]) -> _CompiledField:
+    def _compile(self, target: str, spec: FieldSpec, default_region: str, formats: tuple[str, ...],
+                 lenient_map: bool = False) -> _CompiledField:
         kind = spec.type or _DEFAULT_TYPES.get(target, "string")
         type_convert = transform_for(kind, default_region, formats)
         if kind in _MEMOIZED_KINDS:
             type_convert = _memoized(type_convert)
         convert = type_convert
         if spec.map is not None:
-            mapper = _value_mapper(spec.map, target, spec.quote)
+            mapper = _value_mapper(spec.map, target, spec.quote, lenient_map)
 
             def convert(value: Any, _m: Callable[[Any], Any] = mapper,
                         _t: Callable[[Any], Any] = type_convert) -> Any:
@@ -404,9 +410,12 @@ class CompiledMapping:
         fallback = None
         fallback_paths = ""
         if spec.fallback is not None:
+            # The fallback's value is this field's value: converted by the field's own `type:`
+            # unless the fallback names one (a duration read as "50 min" is a duration there too).
             fallback = self._compile(target, spec.fallback.model_copy(
-                                                    update={"on_invalid": "drop", "quote": spec.quote}),
-                                                default_region, formats)
+                                                    update={"on_invalid": "drop", "quote": spec.quote,
+                                                            "type": spec.fallback.type or spec.type}),
+                                                default_region, formats, lenient_map=True)
             given = spec.fallback.from_ or spec.fallback.concat or []
             fallback_paths = ", ".join([given] if isinstance(given, str) else given) or "a constant"
         default = self._checked_default(target, spec, type_convert)
@@ -526,11 +535,16 @@ class CompiledMapping:
             else:
                 value, seen, dropped, reason = self._value(field, record)
                 if value is None and field.fallback is not None:
-                    value = self._value(field.fallback, record)[0]
+                    value, _, unusable, why = self._value(field.fallback, record)
+                    failed = fallback_failed(field, why) if unusable is not None else None
                     if dropped is not None:
                         if value is None:  # nothing stands in: the dropped value's reason quarantines
-                            raise MappingError(field.target, reason)
+                            raise MappingError(field.target, reason if failed is None else f"{reason}; {failed}")
                         dropped += f"; used {value!r} from the fallback ({field.fallback_paths})"
+                    elif failed is not None:
+                        if field.required:
+                            raise MappingError(field.target, failed)
+                        dropped = f"{field.target}: {failed}"
                 if dropped is not None:
                     notes.append(dropped)
             if value is None:
@@ -681,6 +695,13 @@ def _telehealth(values: dict[str, Any]) -> dict[str, Any]:
     elif mode is None and dial_in:
         mode = "phone"
     return {"visit_mode": mode, "join_url": join_url, "provider_join_url": provider_url, "dial_in": dial_in}
+
+
+def fallback_failed(field: _CompiledField, reason: str) -> str:
+    """What is said when a field's fallback had a value its type could not read: the setting
+    and the type named, the value not (it may be patient data)."""
+    kind = field.fallback.kind if field.fallback is not None else field.kind
+    return f"fields.{field.target}.fallback ({field.fallback_paths}) gave no usable {kind}: {reason}"
 
 
 def _dropped_note(field: _CompiledField, exc: TransformError, raw: Any) -> str:
@@ -893,5 +914,6 @@ def _parsed_yaml(path: Path, mtime_ns: int, size: int) -> tuple[Any, dict[tuple[
 # What the generated code (codegen.py) calls of this module, handed over rather than imported
 # there: this module imports codegen, and an import cycle is refused (tests/packaging).
 _RUNTIME = {"quoted_zone": quoted_zone, "_fit": _fit, "_dropped_note": _dropped_note, "_updated_utc": _updated_utc,
+            "_fallback_failed": fallback_failed,
             "_booked_utc": _booked_utc,
             "_CONNECTOR_NOTES": CONNECTOR_NOTES, "_ID_LIMIT": _ID_LIMIT, "_TEXT_LIMITS": _TEXT_LIMITS}

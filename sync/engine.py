@@ -34,6 +34,7 @@ from clinicsync.sync.fingerprint import (
 )
 from clinicsync.sync.locks import HeldLock, poll_lock
 from clinicsync.sync.orphans import find_orphans, first_run_refusal, recent_window, unretire
+from clinicsync.sync.plausibility import Profile, ProfileReport
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.run_progress import prune_stages
 from clinicsync.sync.settings import Settings
@@ -70,6 +71,7 @@ class ConnectorReport:
     # A dry run only: mapped fields no record of the run filled (a misspelt column?), and of how many.
     empty_fields: list[str] = field(default_factory=list)
     mapped_records: int = 0
+    plausibility: ProfileReport | None = None  # a dry run only: the mapped visits as a whole (sync/plausibility)
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.counts.as_dict(), "error": self.error, "skipped": self.skipped}
@@ -274,6 +276,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         connector.dry_run = dry_run
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
+        profile = Profile(mapping.preset, settings.clinic.timezone) if dry_run else None
         seen: set[str] | None = None
 
         def apply_batch(batch: Batch) -> None:
@@ -284,6 +287,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             mapped, quarantined = map_batch(mapping, batch, known)
             if fill is not None:
                 fill.add(m.appointment for m in mapped if not m.delete)
+            if profile is not None:
+                profile.add_batch(batch.records, ((m.position, m.appointment) for m in mapped if not m.delete))
             # only ids with an open item need resolving (usually none)
             skipped = known.skipped_ids(batch, recognizer.open_ids if recognizer is not None else None)
             if recognizer is not None:
@@ -333,6 +338,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             apply_batch(batch)
         if fill is not None:
             report.empty_fields, report.mapped_records = fill.empty(), fill.records
+        if profile is not None:
+            report.plausibility = profile.report()
         if report.error is None:  # a source read whole: what vanished from it may be deleted
             swept = sweep_if_due(store, connector, mapping, settings.clinic.timezone, baseline, apply_batch)
             if swept is not None:

@@ -213,5 +213,8 @@ def _check(settings_path: Path, name: str, report: dict[str, Any], quiet: bool) 
             _say(f"{name}: {finding.level}: {finding.message}")
         for reason, count in result.quarantined.most_common():
             _say(f"{name}: would quarantine x{count}: {reason}")
+        profile = result.plausibility  # sync/plausibility: the visits as a whole
+        for line in profile.lines(name) if profile is not None and profile.visits else ():
+            _say(line)
         _say(summary)
     return result.ok and result.quarantined_count == 0

@@ -33,7 +33,7 @@ from clinicsync.common.db_urls import driver_url
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.connectors.base import STORED_TIMES
-from clinicsync.connectors.sql_guard import check_select, sqlglot_dialect
+from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
 from clinicsync.mappings.engine import PRESETS_DIR as MAPPING_PRESETS_DIR
 from clinicsync.sync.discover.clock import (
@@ -123,7 +123,14 @@ def _run(connection: Connection, sql: str, binds: Mapping[str, Any] | None = Non
 
 
 def _quote(connection: Connection, name: str) -> str:
-    return str(connection.dialect.identifier_preparer.quote(name))
+    """``name`` as one identifier, by the dialect's own quoting, its ':' escaped: SQLAlchemy's
+    ``text()`` (discover's reads, the connector's query) takes ``:word`` for a bind parameter
+    even inside quotes, and turns ``\\:`` back into ``:``. A name holding ``\\:`` itself
+    cannot pass through ``text()`` unchanged and is refused."""
+    if "\\:" in name:
+        raise DiscoverError(f"the table or column {name!r} holds '\\:', which cannot be passed to the database "
+                            "unchanged: rename it, or give a view without it with --table")
+    return str(connection.dialect.identifier_preparer.quote(name)).replace(":", "\\:")
 
 
 def discover_sql(url: str, *, name: str | None = None, timezone: str | None = None, table: str | None = None,
@@ -300,7 +307,14 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
         if preset.cursor_column:
             connector["cursor_column"] = preset.cursor_column
             notes["cursor_column"] = "the preset's"
-    zone_value = _zone(connection, timezone, product.zone_column, notes)
+    stored_zone = _stored_zone(connection, match) if timezone is None else None
+    if stored_zone:
+        zone_value: str | None = stored_zone
+        notes["timezone"] = f"{product.label}'s own setting ({product.zone_setting})"
+    elif preset.stored_times == "utc" and timezone is None:
+        zone_value = None  # the instants are right whatever the zone: the visits take clinic.timezone
+    else:
+        zone_value = _zone(connection, timezone, product.zone_column, notes)
     if zone_value:
         connector["timezone"] = zone_value
     status_field = (mapping.get("fields") or {}).get("status") or {}
@@ -330,6 +344,9 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
                if preset.mode == "incremental" else "snapshot: the window is re-read every run, what vanished "
                                                     "is deleted")
     proposal.notes.append(f"{product.label}: mode {deletes} (the preset's)")
+    if preset.stored_times == "utc" and "timezone" not in connector:
+        proposal.notes.append(f"{product.label} stores UTC and keeps no zone for the clinic: each visit takes "
+                              "clinic.timezone (give --timezone for another)")
     if product.zone_column:
         proposal.notes.append(f"each row carries its own zone (column {product.zone_column!r}); the connector's "
                               "timezone is only the fallback")
@@ -339,6 +356,29 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
     if additions:
         proposal.notes.append(f"{len(additions)} status word(s) the preset does not map: see the mapping file")
     return proposal
+
+
+def _stored_zone(connection: Connection, match: Match) -> str | None:
+    """The clinic's zone as a recognized product keeps it (its ``zone_query``): the zone it
+    writes local times in (Frappe's System Settings), or, for a product that writes UTC, the
+    zone its users see (Odoo's users' zone). None when it has no such setting, it is empty or
+    not a valid IANA zone, or the login may not read it."""
+    query = match.product.zone_query
+    if not query:
+        return None
+    try:
+        with connection.begin_nested():  # a refused read (no grant) must not end PostgreSQL's transaction
+            rows = _run(connection, match.rewrite(query))
+    except (SQLAlchemyError, StatementRefused):
+        return None
+    value = rows[0][0] if rows else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        zone(value.strip())
+    except TimeError:
+        return None
+    return value.strip()
 
 
 def _preset_status_words(connection: Connection, query: str, column: str) -> list[tuple[str, int]]:
