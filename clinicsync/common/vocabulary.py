@@ -78,7 +78,7 @@ _MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
                "assente"),
     "arrived": ("en consulta", "en espera", "presente", "chegou", "na sala de espera", "en salle d'attente",
                 "im wartezimmer", "arrivato", "arrivata"),
-    "checked-in": ("registrada", "admitido", "check in", "angemeldet", "enregistré", "enregistre"),
+    "checked-in": ("registrada", "admitido", "check in", "angemeldet", "enregistré", "enregistre", "checkedin"),
     "fulfilled": ("realizado", "completado", "finalizado", "terminada", "terminado", "concluida", "concluido",
                   "concluída", "concluído", "realizada com sucesso", "atendido", "effectué", "effectue",
                   "effectuée", "effectuee", "honoré", "honore", "durchgeführt", "durchgefuehrt",

@@ -400,7 +400,8 @@ def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, run:
             weak = weak_reason(run, plan, guess.source)
             if weak is not None:
                 del placed[field_name]
-                refused[field_name] = weak
+                before = refused.get(field_name)
+                refused[field_name] = f"{before}; {weak}" if before else f"no column names the patient: {weak}"
     key = plan.main.key
     current = placed.get("external_id")
     if key is not None and (current is None or current.source != key):

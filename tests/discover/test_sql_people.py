@@ -1,0 +1,225 @@
+"""`discover` v2 on a normalized EHR schema no preset knows (issue 57), in the real PostgreSQL and
+MariaDB: it follows the patient over several hops (appointment -> patient -> person), reads the
+preferred non-voided name from a names table, the phone from a typed attribute table (mobile
+before home, voided rows aside), the doctor through a link table, leaves voided visits out, keys
+visits by the primary key (not the clock-made number), and its cursor sees a phone changed in the
+joined attribute table. A stand-in for the patient (the row's creator, the row's own key) is
+refused with the reason, never filled in."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+
+from clinicsync.sync.discover.sql import DiscoverError, discover_sql
+from tests.discover import ehr_support as ehr
+from tests.discover import sql_support as data
+
+ZONE = "America/New_York"
+ADMIN_LIMIT = 10
+
+
+@contextmanager
+def _pg_cursor(url: str) -> Iterator[Any]:
+    with psycopg.connect(url, autocommit=True) as connection, connection.cursor() as cursor:
+        yield cursor
+
+
+@contextmanager
+def _maria_cursor(database: dict[str, Any]) -> Iterator[Any]:
+    connection = data.mysql(database)
+    try:
+        with connection.cursor() as cursor:
+            yield cursor
+    finally:
+        connection.close()
+
+
+Source = tuple[str, Callable[[], Any], list[ehr.Visit], datetime]
+
+
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def source(request: pytest.FixtureRequest) -> Source:
+    """The EHR schema filled in one server: its URL, a way to open a cursor on it (to change
+    it later), the visits the store must hold, and a moment after every stamp written."""
+    if request.param == "postgresql":
+        url = str(request.getfixturevalue("postgres_url"))
+        opener: Callable[[], Any] = lambda: _pg_cursor(url)  # noqa: E731
+    else:
+        database = request.getfixturevalue("mariadb_database")
+        url = str(database["url"])
+        opener = lambda: _maria_cursor(database)  # noqa: E731
+    with opener() as cursor:
+        expected, newest = ehr.build(cursor, request.param, ZONE)
+    return url, opener, expected, newest
+
+
+def _wrong(found: dict[str, dict[str, Any]], visit: ehr.Visit) -> list[str]:
+    """The fields of one visit the store holds differently (names of fields, no values)."""
+    got = found.get(visit.external_id)
+    if got is None:
+        return ["missing"]
+    patient, doctor = got["patient"] or {}, got["practitioner"] or {}
+    checks = {"start": (got["start"], visit.start_utc), "status": (got["status"], visit.status),
+              "patient": (patient.get("id"), visit.patient), "name": (patient.get("name"), visit.name),
+              "phone": (patient.get("phone"), visit.phone), "doctor": (doctor.get("id"), visit.doctor),
+              "doctor name": (doctor.get("name"), visit.doctor_name)}
+    return [field for field, (have, want) in checks.items() if have != want]
+
+
+def test_discover_follows_the_person_and_sync_imports_it_right(source: Source, tmp_path: Path, cli: Any) -> None:
+    url, _, expected, _ = source
+    settings = data.admin_settings(tmp_path, ZONE)
+    before = settings.read_text(encoding="utf-8")
+    command = [url, "--timezone", ZONE]
+    run = cli(settings)
+    _, out, _ = run("discover", *command, "--write")
+    # `check` ran on what discover wrote: a change stamp NULL on never-changed rows refuses none.
+    assert "0 would be quarantined, 0 problems" in out, out
+    assert data.admin_lines(before, command) <= ADMIN_LIMIT
+    connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
+    fields = yaml.safe_load((tmp_path / "mappings" / f"{connector['name']}.yaml").read_text())["fields"]
+    assert fields["external_id"] == {"from": "patient_appointment_id", "required": True} or \
+        fields["external_id"]["from"] == "patient_appointment_id"  # the key, not appointment_number
+    assert fields["patient.external_id"] == {"from": "patient_id"}
+    assert "voided" in connector["query"] and connector["mode"] == "incremental"
+    _, sync_out, _ = run("sync", "--once", "--json")
+    report = json.loads(sync_out)["connectors"][connector["name"]]
+    assert (report["error"], report["quarantined"]) == (None, 0)
+    found = data.stored(run)
+    assert len(found) == len(expected) == 180  # the 20 voided visits left out
+    wrong = {v.external_id: w for v in expected if (w := _wrong(found, v))}
+    assert len(wrong) <= 0.05 * len(expected), list(wrong.items())[:5]
+    assert not wrong  # in fact every one, every field
+
+
+def test_a_phone_changed_in_the_attribute_table_is_seen_at_the_next_poll(source: Source, tmp_path: Path,
+                                                                          cli: Any) -> None:
+    url, opener, expected, newest = source
+    settings = data.admin_settings(tmp_path, ZONE)
+    run = cli(settings)
+    run("discover", url, "--timezone", ZONE, "--write")
+    connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
+    assert "GREATEST(" in connector["query"] and "COALESCE(" in connector["query"]
+    run("sync", "--once")
+    patient = next(v for v in expected if v.phone == ehr.mobile(int(v.patient)))
+    visits = {v.external_id for v in expected if v.patient == patient.patient}
+    assert {data.stored(run)[v]["patient"]["phone"] for v in visits} == {patient.phone}
+    with opener() as cursor:
+        ehr.new_mobile(cursor, int(patient.patient), "617-253-7777", newest + timedelta(hours=1))
+    _, out, _ = run("sync", "--once", "--json")
+    assert json.loads(out)["connectors"][connector["name"]]["error"] is None
+    stored = data.stored(run)
+    assert {stored[v]["patient"]["phone"] for v in visits} == {"+16172537777"}
+    others = [v for v in expected if v.patient != patient.patient]
+    assert all(stored[v.external_id]["patient"]["phone"] == v.phone for v in others)
+
+
+WEAK_DDL = """
+CREATE TABLE users (id serial PRIMARY KEY, login text NOT NULL);
+CREATE TABLE services (id serial PRIMARY KEY, name text NOT NULL);
+CREATE TABLE visits (
+  id serial PRIMARY KEY,
+  visit_no text NOT NULL,
+  patient_id integer NOT NULL,          -- no patients table: every visit's own id again
+  user_id integer NOT NULL REFERENCES users(id),   -- who booked it: two front-desk logins
+  service_id integer REFERENCES services(id),
+  starts_at timestamp NOT NULL,
+  status text NOT NULL,
+  updated_at timestamp NOT NULL
+);
+"""
+
+
+@pytest.mark.postgres
+def test_a_stand_in_for_the_patient_is_refused_with_the_reason(postgres_url: str, tmp_path: Path, cli: Any) -> None:
+    slots = data.future_slots(ZONE, 60)
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(WEAK_DDL)
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO users (id, login) VALUES (%s, %s)", [(1, "frontdesk"), (2, "nurse")])
+            cursor.executemany("INSERT INTO services (id, name) VALUES (%s, %s)",
+                               [(1, "General Medicine"), (2, "Dental Care")])
+            cursor.executemany(
+                "INSERT INTO visits (id, visit_no, patient_id, user_id, service_id, starts_at, status, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, now())",
+                [(n, f"V{n:05d}", n, 1 + n % 2, 1 + n % 2, start, "scheduled") for n, start in enumerate(slots, 1)])
+    proposal = discover_sql(postgres_url, timezone=ZONE)
+    fields = {g.field for g in proposal.guesses}
+    assert not {f for f in fields if f.startswith("patient.")}, fields  # never the creator, the key, the service
+    notes = " | ".join(proposal.notes)
+    assert "'user_id' has 2 distinct value(s) over 60 visits" in notes
+    assert "'patient_id' equals the appointment's own key 'id' on 100% of visits" in notes
+    assert "patient.external_id: left out, not guessed" in notes
+    assert (proposal.mapping or {})["fields"]["external_id"] == {"from": "id"}
+    settings = data.admin_settings(tmp_path, ZONE)
+    cli(settings)("discover", postgres_url, "--timezone", ZONE, "--write")
+    written = (tmp_path / "settings.yaml").read_text(encoding="utf-8")
+    assert "note: patient.external_id: left out, not guessed: no column names the patient:" in written
+
+
+@pytest.mark.mariadb
+def test_a_change_column_empty_on_rows_never_changed_refuses_no_row(mariadb_database: dict[str, Any],
+                                                                     tmp_path: Path, cli: Any) -> None:
+    """A ``date_changed`` set only on update: NULL on most rows. MariaDB's GREATEST is NULL when an
+    argument is, so the cursor reads COALESCE(date_changed, date_created): `check` refuses none."""
+    connection = data.mysql(mariadb_database)
+    slots = data.future_slots(ZONE, 40)
+    made = datetime.now().replace(microsecond=0) - timedelta(days=3)
+    with connection.cursor() as cursor:
+        data.run_sql(connection, """
+            CREATE TABLE clients (id INT PRIMARY KEY, full_name VARCHAR(80), mobile VARCHAR(30));
+            CREATE TABLE bookings (id INT PRIMARY KEY, client_id INT NOT NULL, starts_at DATETIME NOT NULL,
+                                   status VARCHAR(20) NOT NULL, date_created DATETIME NOT NULL,
+                                   date_changed DATETIME NULL,
+                                   FOREIGN KEY (client_id) REFERENCES clients (id));
+            """)
+        cursor.executemany("INSERT INTO clients VALUES (%s, %s, %s)",
+                           [(c, f"Client {c}", f"617-253-{1000 + c}") for c in range(1, 11)])
+        cursor.executemany("INSERT INTO bookings VALUES (%s, %s, %s, 'booked', %s, %s)",
+                           [(n, 1 + n % 10, start, made, made + timedelta(hours=1) if n % 8 == 0 else None)
+                            for n, start in enumerate(slots, 1)])
+    connection.close()
+    settings = data.admin_settings(tmp_path, ZONE)
+    run = cli(settings)
+    _, out, _ = run("discover", mariadb_database["url"], "--timezone", ZONE, "--write")
+    assert "checked: 1 sources, 40 records sampled, 0 would be quarantined, 0 problems" in out, out
+    connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
+    assert connector["cursor_column"] == "changed_at"
+    assert "COALESCE(a.date_changed, a.date_created)" in connector["query"].replace("`", "")
+    _, sync_out, _ = run("sync", "--once", "--json")
+    report = json.loads(sync_out)["connectors"][connector["name"]]
+    assert (report["error"], report["created"], report["quarantined"]) == (None, 40, 0)
+
+
+@pytest.mark.postgres
+def test_table_is_found_in_a_database_of_over_300_tables(postgres_url: str) -> None:
+    """``--table`` names a table past the 300th: it is found (and the graph read in bulk)."""
+    tables = ";\n".join(f"CREATE TABLE aa_{n:03d} (id serial PRIMARY KEY, label text, updated_at timestamp)"
+                        for n in range(320))
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(tables + """;
+            CREATE TABLE zz_patients (id serial PRIMARY KEY, first_name text, last_name text, phone text);
+            CREATE TABLE zz_visits (id serial PRIMARY KEY, zz_patient_id integer REFERENCES zz_patients(id),
+                                    starts_at timestamp NOT NULL, status text, updated_at timestamp NOT NULL);
+            INSERT INTO zz_patients VALUES (1, 'Ana', 'Silva', '617-253-1000');
+            INSERT INTO zz_visits VALUES (1, 1, '2030-01-02 10:00', 'booked', now());
+            """)
+    started = time.monotonic()
+    proposal = discover_sql(postgres_url, timezone=ZONE, table="zz_visits")
+    assert time.monotonic() - started < 10
+    assert "FROM zz_visits AS a" in proposal.connector["query"]
+    assert "LEFT JOIN zz_patients" in proposal.connector["query"]
+    with pytest.raises(DiscoverError, match=r"--table: no table 'zz_visit' in this database \(322 tables; names "
+                                            r"like it: zz_visits\)"):
+        discover_sql(postgres_url, timezone=ZONE, table="zz_visit")
