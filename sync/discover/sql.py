@@ -451,7 +451,7 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
         return
     base = stamps.row_stamp(base_table, "a", plan.quote, most)
     assert base is not None
-    expression = stamps.combined(base, plan.stamps, most)
+    expression = stamps.combined(base, plan.stamps, plan.dialect)
     out = plan.expr(expression, "changed_at", main.name, "TIMESTAMP")
     connector["mode"], connector["cursor_column"] = "incremental", out
     joined = sorted({t for t in plan.tables_of.values() if t != main.name})

@@ -39,17 +39,17 @@ def greatest(dialect: str) -> str:
 
 
 def row_stamp(table: Table, alias: str, quote: Callable[[str], str], most: str = "GREATEST") -> str | None:
-    """When one row was last touched: the latest of its stamps, each read as
-    ``COALESCE(stamp, the other stamps…)`` so that no argument of GREATEST is NULL unless
-    all are."""
+    """When one row was last touched: the latest of its change stamps, each read as
+    ``COALESCE(stamp, created)`` (the creation stamp, the last one, is set on every row), so
+    that no argument of GREATEST is NULL where the row has a creation stamp."""
     columns = stamp_columns(table)
     if not columns:
         return None
     refs = [f"{alias}.{quote(c)}" for c in columns]
     if len(refs) == 1:
         return refs[0]
-    terms = [f"COALESCE({', '.join([ref, *(r for r in refs if r != ref)])})" for ref in refs]
-    return f"{most}({', '.join(terms)})"
+    terms = [f"COALESCE({ref}, {refs[-1]})" for ref in refs[:-1]]
+    return terms[0] if len(terms) == 1 else f"{most}({', '.join(terms)})"
 
 
 def child_stamp(table: Table, link_column: str, parent: str, quote: Callable[[str], str],
@@ -62,8 +62,15 @@ def child_stamp(table: Table, link_column: str, parent: str, quote: Callable[[st
     return f"(SELECT MAX({inner}) FROM {quote(table.name)} AS cs_x WHERE cs_x.{quote(link_column)} = {parent})"
 
 
-def combined(base: str, others: Sequence[str], most: str = "GREATEST") -> str:
-    """``base`` (the appointment's own stamp) and the latest of the others, none of them NULL."""
+def epoch(dialect: str) -> str:
+    """A moment before any stamp, as a date-time literal both servers read as one (SQLite: text)."""
+    return "'1970-01-01 00:00:00'" if dialect == "sqlite" else "TIMESTAMP '1970-01-01 00:00:00'"
+
+
+def combined(base: str, others: Sequence[str], dialect: str) -> str:
+    """``base`` (the appointment's own stamp) and the latest of the others; a table with no row
+    for this visit (a LEFT JOIN, a person without phones) counts as the epoch, never as NULL."""
     if not others:
         return base
-    return f"{most}(" + ", ".join([base, *(f"COALESCE({o}, {base})" for o in others)]) + ")"
+    floor = epoch(dialect)
+    return f"{greatest(dialect)}(" + ", ".join([base, *(f"COALESCE({o}, {floor})" for o in others)]) + ")"
