@@ -13,13 +13,12 @@ PostgreSQL) and a table asked for with ``--table`` is found whatever its place i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 MAX_TABLES = 5000  # tables read at all: beyond that the admin names the table with --table
 _IMPLIED = re.compile(r"(?:id_?)?(.+?)(?:_?id)?", re.I)
-_INTEGER = re.compile(r"int|serial|number|numeric|decimal", re.I)
 
 
 @dataclass(frozen=True)
@@ -127,15 +126,7 @@ def read_schema(inspector: Any, names: Sequence[str]) -> Schema:
     return Schema(tables)
 
 
-def is_integer(type_name: str) -> bool:
-    return bool(_INTEGER.search(type_name))
-
-
 def words(name: str) -> set[str]:
     """A table or column name's lower-case words (``patient_appointment`` -> patient, appointment)."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
     return {w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w}
-
-
-def first(items: Iterable[Any]) -> Any:
-    return next(iter(items), None)
