@@ -36,15 +36,19 @@ _PERSON = frozenset({"person", "persons", "people", "persona", "personas", "part
                      "member", "contact", "partner", "user", "users", "usuario", "usuarios"})
 _PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners", "doctor", "doctors", "medico",
                        "medicos", "physician", "clinician", "staff", "dentist", "therapist", "profesional",
-                       "profesionales", "employee", "resource", "healthcare"})
+                       "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
+                       "professional", "prof"})
 _AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|_by$|by_?(id|user)$|^(created|changed|updated|"
-                    r"modified|voided|retired|deleted|entered|booked|recorded|cancel+ed)_?by", re.I)
+                    r"modified|voided|retired|deleted|entered|booked|recorded|cancel+ed)_?by|^(create|write)_?uid$",
+                    re.I)
 _TYPE = re.compile(r"type|kind|tipo|categ|code|mech|class", re.I)
 _TEXT = re.compile(r"char|text|string|clob", re.I)
 _LABEL = re.compile(r"name|label|description|display|title|nombre|descripcion", re.I)
 _MOBILE = re.compile(r"mobile|cell|movil|celular|sms|handy|portable|whatsapp", re.I)
 _LANDLINE = re.compile(r"home|casa|work|office|trabajo|fijo|business|other", re.I)
 _NOT_PHONE = re.compile(r"fax|pager|beeper", re.I)
+_NOT_NAME = frozenset({"prefix", "suffix", "degree", "title", "middle", "maiden", "nick", "nickname", "alias",
+                       "phonetic", "soundex", "user", "username", "login", "file", "display"})
 _SAFE_CODE = re.compile(r"[\w .:/+-]{1,64}")
 MAX_HOPS = 3  # appointment -> patient -> person -> party
 SAMPLE = 2000  # rows read to judge a candidate or a type code
@@ -114,17 +118,21 @@ def name_columns(table: Table) -> tuple[list[str], str]:
     for column, type_name in table.columns.items():
         if not _TEXT.search(type_name) or audit(column):
             continue
-        roles = {token_role(t) for t in name_tokens(column)}
-        if roles & {"id", "record", "email", "phone", "type", "location", "status"}:
+        tokens = name_tokens(column)
+        roles = {token_role(t) for t in tokens}
+        if roles & {"id", "record", "email", "phone", "type", "location", "status"} or set(tokens) & _NOT_NAME \
+                or any(t[-1].isdigit() for t in tokens):
             continue
         if "first_name" in roles and given is None:
             given = column
         elif "last_name" in roles and family is None:
             family = column
-        elif "name" in roles and full is None and not words(column) & {"middle", "user", "username", "login"}:
+        elif "name" in roles and full is None:
             full = column
     if given and (family or full):
         return [given, family or str(full)], "parts"
+    if full and family:  # GNU Health's party: 'name' (given names) and 'lastname'
+        return [full, family], "parts"
     if full:
         return [full], "full"
     return [], ""
@@ -224,7 +232,8 @@ class _Builder:
                 outs = [self.plan.add(alias, c, f"{who}_{c}", table.name, table.columns[c]) for c in columns]
                 return self._name_guess(who, outs, f"the name column(s) of table {table.name!r}")
         for table, alias in chain:
-            for child in self.schema.children(table.name):
+            children = sorted(self.schema.children(table.name), key=lambda c: "name" not in words(c.table))
+            for child in children:
                 names = self.schema.tables[child.table]
                 columns, _ = name_columns(names)
                 if not columns or child.table == self.plan.main.name or kind_of(names.name) == "provider":
@@ -383,25 +392,12 @@ class _Builder:
                 if not any(g.field == guess.field for g in people.guesses):
                     people.guesses.append(guess)
 
-    # -- the doctor ----------------------------------------------------------------------------
-    def provider(self) -> None:
-        main, q = self.plan.main, self.q
-        own = next((r for r in self.schema.refs(main.name)
-                    if (kind_of(r.target) == "provider" or kind_of(r.column) == "provider") and not audit(r.column)),
-                   None)
-        links = [c for c in self.schema.children(main.name)
-                 if self.schema.tables[c.table].key is not None
-                 and any(kind_of(r.target) == "provider" for r in self.schema.refs(c.table))]
-        share = 1.0
-        if own is not None:
-            row = self.run(f"SELECT COUNT(*), COUNT({q(own.column)}) FROM {q(main.name)}")[0]
-            share = int(row[1]) / int(row[0]) if row[0] else 1.0
-        if not links or (own is not None and share >= 0.5):
-            return  # the appointment's own column (joined as a plain reference) is the doctor
-        link = links[0]
+    def _through_link(self, link: Ref, own: Ref | None, share: float) -> tuple[Table, str, str] | None:
+        """The doctor from a link table's row (the appointment's own column first where set)."""
+        q = self.q
         picked = self.pick(link, "a", prefer=False)
         if picked is None:
-            return
+            return None
         self.stamp_children(link, "a")
         ref = next(r for r in self.schema.refs(link.table) if kind_of(r.target) == "provider")
         expr = f"{picked}.{q(ref.column)}"
@@ -415,8 +411,43 @@ class _Builder:
         self.stamp_row(target, alias)
         empty = f"the appointment's own {own.column!r} is empty on {round(100 * (1 - share))}% of visits; " \
             if own is not None else ""
-        why = f"{empty}link table {link.table!r} ({link.column!r} -> {ref.column!r}), its first row not deleted"
+        why = f"{empty}link table {link.table!r} ({link.column!r} -> {ref.column!r}), its newest row not deleted"
         self.people.guesses.append(Guess("practitioner.external_id", out, 0.85, why, {"from": out}))
+        return target, alias, why
+
+    # -- the doctor ----------------------------------------------------------------------------
+    def provider(self) -> None:
+        main, q = self.plan.main, self.q
+        own = next((r for r in self.schema.refs(main.name)
+                    if (kind_of(r.target) == "provider" or kind_of(r.column) == "provider") and not audit(r.column)),
+                   None)
+        links = [c for c in self.schema.children(main.name)
+                 if self.schema.tables[c.table].key is not None
+                 and any(kind_of(r.target) == "provider" for r in self.schema.refs(c.table))]
+        share = 1.0
+        if own is not None:
+            row = self.run(f"SELECT COUNT(*), COUNT({q(own.column)}) FROM {q(main.name)}")[0]
+            share = int(row[1]) / int(row[0]) if row[0] else 1.0
+        if links and (own is None or share < 0.5):
+            found = self._through_link(links[0], own, share)
+            if found is None:
+                return
+            target, alias, why = found
+        elif own is not None:
+            target = self.schema.tables[own.target]
+            columns = name_columns(target)[0]
+            if columns and _filled(self.run, q, target, columns):
+                return  # the doctor's table names the doctor: joined as a plain reference, placed by the scorer
+            alias = self.plan.alias("d")
+            self.plan.join(target, alias, f"{alias}.{q(own.target_column)} = a.{q(own.column)}")
+            self.plan.add_columns(target, alias, stem_of(own.column, target.name), frozenset({own.target_column}))
+            self.stamp_row(target, alias)
+            self.people.handled.add(own.column)
+            why = f"references table {target.name!r} ({'declared' if own.declared else 'by its name'})"
+            self.people.guesses.append(Guess("practitioner.external_id", own.column, 0.85, why,
+                                             {"from": own.column}))
+        else:
+            return
         chain = [(target, alias)]
         hop_ref = next((r for r in self.schema.refs(target.name)
                         if kind_of(r.target) == "person" and not audit(r.column)), None)
@@ -426,6 +457,7 @@ class _Builder:
             person = self.schema.tables[hop_ref.target]
             hop = self.plan.alias("d")
             self.plan.join(person, hop, f"{hop}.{q(hop_ref.target_column)} = {alias}.{q(hop_ref.column)}")
+            self.stamp_row(person, hop)
             chain = [(person, hop)]
         named = self.name("doctor", chain)
         if named is not None:

@@ -428,7 +428,8 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
     if scored_updated is not None and scored_updated.source in main.columns \
             and _DATE_TYPES.search(main.columns[scored_updated.source]) and scored_updated.source not in columns:
         columns.insert(0, scored_updated.source)  # the scorer's reading, in any language ('modifie_le')
-    changed = [c for c in columns if _UPDATED.search(c) or (scored_updated and c == scored_updated.source)]
+    changed = [c for c in columns if _UPDATED.search(c) or stamps.is_change(c)
+               or (scored_updated and c == scored_updated.source)]
     if not changed:
         connector["mode"] = "snapshot"
         notes["mode"] = ("no column stamps the appointment's changes: the window is re-read every run, what "

@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 
 from clinicsync.sync.discover.graph import Table
 
-_STAMP = re.compile(r"creat|chang|updat|modif|void|retir|delet|edit|mtime|ctime|actualiz|alta|geaendert", re.I)
-_CHANGED = re.compile(r"chang|updat|modif|edit|mtime|actualiz|geaendert", re.I)
+_STAMP = re.compile(r"creat|chang|updat|modif|void|retir|delet|edit|mtime|ctime|actualiz|alta|geaendert|"
+                    r"write_?(date|at|time)", re.I)
+_CHANGED = re.compile(r"chang|updat|modif|edit|mtime|actualiz|geaendert|write_?(date|at|time)", re.I)
 _CREATED = re.compile(r"creat|ctime|alta", re.I)
 _MOMENT = re.compile(r"timestamp|datetime", re.I)
 
@@ -36,6 +37,12 @@ def stamp_columns(table: Table) -> list[str]:
 def greatest(dialect: str) -> str:
     """The dialect's many-argument maximum (SQLite spells it ``MAX``)."""
     return "MAX" if dialect == "sqlite" else "GREATEST"
+
+
+def is_change(column: str) -> bool:
+    """A stamp that moves when the row changes (``date_changed``, ``updated_at``, Tryton's and
+    Odoo's ``write_date``), not only when it is created."""
+    return bool(_CHANGED.search(column))
 
 
 def row_stamp(table: Table, alias: str, quote: Callable[[str], str], most: str = "GREATEST") -> str | None:
