@@ -92,7 +92,8 @@ def implied_references(table: Table, schema: Schema) -> list[Ref]:
         if match is None:
             continue
         stem = match.group(1).lower().rstrip("_")
-        for candidate in (stem, stem + "s", stem + "es"):
+        plurals = (stem, stem + "s", stem + "es", stem[:-1] + "ies" if stem.endswith("y") else stem)
+        for candidate in plurals:
             other = schema.find(candidate)
             if other is not None and other.name != table.name and other.key is not None:
                 found.append(Ref(table.name, column, other.name, other.key, declared=False))

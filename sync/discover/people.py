@@ -353,7 +353,7 @@ class _Builder:
         chosen = None
         for ref in sorted(candidates, key=_rank):
             if audit(ref.column):
-                reasons.append(f"{ref.column!r} records who entered the row")
+                reasons.append(f"{ref.column!r} records who entered the row, not the patient")
                 people.handled.add(ref.column)
                 continue
             weak = weak_reason(self.run, self.plan, ref.column)
@@ -379,7 +379,7 @@ class _Builder:
         why = f"references table {target.name!r} ({'declared' if chosen.declared else 'by its name'}); " \
               f"followed {hops}"
         if reasons:
-            why += "; not " + "; ".join(reasons)
+            why += "; passed over: " + "; ".join(reasons)
         people.guesses.append(Guess("patient.external_id", chosen.column, 0.9, why, {"from": chosen.column}))
         own_name = name_columns(target)[0]
         if not (own_name and _filled(self.run, self.q, target, own_name)):

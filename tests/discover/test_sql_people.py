@@ -89,8 +89,7 @@ def test_discover_follows_the_person_and_sync_imports_it_right(source: Source, t
     assert data.admin_lines(before, command) <= ADMIN_LIMIT
     connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
     fields = yaml.safe_load((tmp_path / "mappings" / f"{connector['name']}.yaml").read_text())["fields"]
-    assert fields["external_id"] == {"from": "patient_appointment_id", "required": True} or \
-        fields["external_id"]["from"] == "patient_appointment_id"  # the key, not appointment_number
+    assert fields["external_id"]["from"] == "patient_appointment_id"  # the key, not appointment_number
     assert fields["patient.external_id"] == {"from": "patient_id"}
     assert "voided" in connector["query"] and connector["mode"] == "incremental"
     _, sync_out, _ = run("sync", "--once", "--json")
@@ -99,8 +98,7 @@ def test_discover_follows_the_person_and_sync_imports_it_right(source: Source, t
     found = data.stored(run)
     assert len(found) == len(expected) == 180  # the 20 voided visits left out
     wrong = {v.external_id: w for v in expected if (w := _wrong(found, v))}
-    assert len(wrong) <= 0.05 * len(expected), list(wrong.items())[:5]
-    assert not wrong  # in fact every one, every field
+    assert not wrong, list(wrong.items())[:5]  # every visit, every field (the goal was >= 95 %)
 
 
 def test_a_phone_changed_in_the_attribute_table_is_seen_at_the_next_poll(source: Source, tmp_path: Path,
