@@ -19,6 +19,7 @@ from typing import Any
 
 MAX_TABLES = 5000  # tables read at all: beyond that the admin names the table with --table
 _IMPLIED = re.compile(r"(?:id_?)?(.+?)(?:_?id)?", re.I)
+_WHOLE = re.compile(r"int|serial", re.I)
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,13 @@ class Schema:
 
 def implied_references(table: Table, schema: Schema) -> list[Ref]:
     """References the schema does not declare but its names say: ``paciente_id`` -> the
-    table ``pacientes``/``paciente`` by its one-column primary key."""
+    table ``pacientes``/``paciente`` by its one-column primary key; a whole number column named
+    as a table (Tryton's ``patient``, ``party``) -> that table."""
     declared = {own for own, _, _ in table.references}
     found = []
     for column in table.columns:
-        if column in declared or column.lower() == "id" or "id" not in column.lower():
+        bare = "id" not in column.lower() and bool(_WHOLE.search(table.columns[column]))
+        if column in declared or column.lower() == "id" or ("id" not in column.lower() and not bare):
             continue
         match = _IMPLIED.fullmatch(column)
         if match is None:
@@ -95,7 +98,8 @@ def implied_references(table: Table, schema: Schema) -> list[Ref]:
         plurals = (stem, stem + "s", stem + "es", stem[:-1] + "ies" if stem.endswith("y") else stem)
         for candidate in plurals:
             other = schema.find(candidate)
-            if other is not None and other.name != table.name and other.key is not None:
+            if other is not None and other.name != table.name and other.key is not None and (
+                    not bare or _WHOLE.search(other.columns[other.key])):
                 found.append(Ref(table.name, column, other.name, other.key, declared=False))
                 break
     return found

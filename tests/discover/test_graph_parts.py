@@ -24,6 +24,10 @@ def test_references_are_read_from_names_both_ways() -> None:
     refs = {(r.column, r.target, r.target_column, r.declared) for r in schema.refs("person_attribute")}
     assert refs == {("person_id", "person", "person_id", False), ("party_id", "parties", "id", False)}
     assert [r.table for r in schema.children("person")] == ["person_attribute"]
+    tryton = Schema({t.name: t for t in (
+        _table("party", {"id": "INTEGER", "name": "VARCHAR"}),
+        _table("appointment", {"id": "INTEGER", "party": "INTEGER", "state": "VARCHAR", "name": "VARCHAR"}))})
+    assert [(r.column, r.target) for r in tryton.refs("appointment")] == [("party", "party")]
     assert schema.find("PERSON") is schema.tables["person"]
 
 
