@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import softdelete, stamps
 from clinicsync.sync.discover.graph import Ref, Schema, Table, words
 from clinicsync.sync.discover.proposal import Guess
@@ -466,9 +470,22 @@ class _Builder:
         self.people.notes.append(f"the doctor: {why}")
 
 
-def place_people(run: Run, schema: Schema, plan: ReadPlan, region: str) -> People:
-    """Follow the appointment's patient and doctor through ``schema``, adding to ``plan``."""
+def place_people(run: Run, schema: Schema, plan: ReadPlan, region: str,
+                 savepoint: Callable[[], AbstractContextManager[Any]]) -> People:
+    """Follow the appointment's patient and doctor through ``schema``, adding to ``plan``. A step
+    whose reads fail (a schema's odd types) is undone inside its ``savepoint`` and said in a
+    note: the rest of the proposal stands."""
     builder = _Builder(run, schema, plan, region)
-    builder.patient()
-    builder.provider()
+    for what, step in (("the patient", builder.patient), ("the doctor", builder.provider)):
+        state, people = plan.state(), builder.people
+        kept = (list(people.guesses), dict(people.refused), set(people.handled), set(people.patient_tables))
+        try:
+            with savepoint():
+                step()
+        except SQLAlchemyError as exc:
+            plan.restore(state)
+            people.guesses, people.refused, people.handled, people.patient_tables = (
+                kept[0], kept[1], kept[2], kept[3])
+            people.notes.append(f"{what}: not followed past the appointment's own columns: reading the linked "
+                                f"tables failed ({describe(exc)})")
     return builder.people

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from clinicsync.sync.discover.graph import Table
 
@@ -64,6 +65,16 @@ class ReadPlan:
             if column in skip or f"{stem}_{column}" in self.select:
                 continue
             self.add(alias, column, f"{stem}_{column}", table.name, type_name)
+
+    def state(self) -> tuple[Any, ...]:
+        """What the plan holds now, to go back to when a step that adds to it fails."""
+        return (list(self.joins), dict(self.select), dict(self.tables_of), dict(self.types), list(self.stamps),
+                self.aliases)
+
+    def restore(self, state: tuple[Any, ...]) -> None:
+        joins, select, tables_of, types, stamps, aliases = state
+        self.joins, self.select, self.tables_of, self.types = list(joins), dict(select), dict(tables_of), dict(types)
+        self.stamps, self.aliases = list(stamps), aliases
 
     def sql(self, where: str = "") -> str:
         a = "a.{}"

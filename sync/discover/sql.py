@@ -38,7 +38,7 @@ from clinicsync.mappings.engine import PRESETS_DIR as MAPPING_PRESETS_DIR
 from clinicsync.sync.discover import softdelete, stamps
 from clinicsync.sync.discover.graph import Schema, Table, read_schema
 from clinicsync.sync.discover.naming import region_of
-from clinicsync.sync.discover.people import People, audit, place_people, weak_reason
+from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
@@ -377,7 +377,7 @@ def _join_references(schema: Schema, plan: ReadPlan, people: People) -> None:
             plan.stamps.append(stamp)
 
 
-def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, run: Any,
+def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, schema: Schema, run: Any,
            notes: list[str]) -> tuple[list[Guess], list[str]]:
     """The scorer's guesses with the people part's over them; a person field from a table that
     is not the person's, or a patient column that stands in for the patient, left out (said why)."""
@@ -387,6 +387,9 @@ def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, run:
         placed[guess.field] = guess
     own = {g.field for g in people.guesses}
     patient_tables = people.patient_tables | {plan.main.name}
+    if not people.patient_tables:  # not followed: the patient-like tables the appointment refers to
+        patient_tables |= {r.target for r in schema.refs(plan.main.name)
+                           if "patient" in (kind_of(r.target), kind_of(r.column)) and not audit(r.column)}
     for field_name, guess in list(placed.items()):
         if field_name in own or not field_name.startswith("patient."):
             continue
@@ -468,18 +471,31 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                     region: str | None = None) -> Proposal:
     schema = read_schema(inspector, names)
     main = _pick_table(schema, wanted)
-    plan = ReadPlan(main, lambda n: _quote(connection, n), connection.dialect.name)
 
     def run(sql: str) -> list[tuple[Any, ...]]:
         return _run(connection, sql)
 
     region_code = region or region_of(timezone)
-    people = place_people(run, schema, plan, region_code)
-    _join_references(schema, plan, people)
-    gone = softdelete.flag(main, plan.dialect)
-    kept = softdelete.kept(gone, "a", plan.quote(gone.column)) if gone is not None else ""
+    gone = softdelete.flag(main, connection.dialect.name)
+    kept = softdelete.kept(gone, "a", _quote(connection, gone.column)) if gone is not None else ""
     order = main.key or next(iter(main.columns))
-    rows = _run(connection, plan.sql(kept) + f"\nORDER BY a.{plan.quote(order)} DESC\nLIMIT {int(sample_rows)}")
+    failed = ""
+    for follow in (True, False):
+        plan = ReadPlan(main, lambda n: _quote(connection, n), connection.dialect.name)
+        people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
+        _join_references(schema, plan, people)
+        try:
+            with connection.begin_nested():
+                rows = _run(connection, plan.sql(kept) +
+                            f"\nORDER BY a.{plan.quote(order)} DESC\nLIMIT {int(sample_rows)}")
+            break
+        except SQLAlchemyError as exc:
+            if not follow:
+                raise
+            failed = (f"the read that follows the patient and doctor failed ({describe(exc)}): proposed without "
+                      "it, from the appointment and the tables it refers to")
+    if failed:
+        people.notes.append(failed)
     outs = list(plan.select)
     mine = {o for g in people.guesses for o in g.source.split(" + ") if o not in main.columns}
     left_out = {c for c in main.columns if audit(c) or c in people.handled} - {
@@ -490,7 +506,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     scored = score_columns(samples, region=region_code)
     notes: dict[str, str] = {"kind": "a database URL", "url": "the URL given"}
     extra_notes: list[str] = []
-    guesses, unplaced = _merge(scored.guesses, people, plan, run, extra_notes)
+    guesses, unplaced = _merge(scored.guesses, people, plan, schema, run, extra_notes)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
     start_column = start.source if start is not None and start.source in plan.select else None

@@ -221,3 +221,29 @@ def test_table_is_found_in_a_database_of_over_300_tables(postgres_url: str) -> N
     with pytest.raises(DiscoverError, match=r"--table: no table 'zz_visit' in this database \(322 tables; names "
                                             r"like it: zz_visits\)"):
         discover_sql(postgres_url, timezone=ZONE, table="zz_visit")
+
+
+@pytest.mark.postgres
+def test_a_read_the_server_refuses_falls_back_to_the_appointments_own_tables(postgres_url: str) -> None:
+    """PostgreSQL compares no text with a number: a phone table whose person column is text
+    (a reference only its name says) makes the followed read fail. discover says so and proposes
+    the read without it, which works, instead of stopping."""
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("""
+            CREATE TABLE patients (id integer PRIMARY KEY, first_name text, last_name text);
+            CREATE TABLE patient_contact (id integer PRIMARY KEY, patient_id varchar(20), kind text, value text);
+            CREATE TABLE visits (id integer PRIMARY KEY, patient_id integer REFERENCES patients(id),
+                                 starts_at timestamp NOT NULL, status text, updated_at timestamp NOT NULL);
+            INSERT INTO patients SELECT n, 'Given' || n, 'Family' || n FROM generate_series(1, 30) AS n;
+            INSERT INTO patient_contact SELECT n, n::text, 'mobile', '617-253-' || (1000 + n)
+              FROM generate_series(1, 30) AS n;
+            INSERT INTO visits SELECT n, 1 + n % 30, now() + n * interval '1 day', 'booked', now()
+              FROM generate_series(1, 40) AS n;
+            """)
+    proposal = discover_sql(postgres_url, timezone=ZONE)
+    notes = " | ".join(proposal.notes)
+    assert "the read that follows the patient and doctor failed (UndefinedFunction: operator does not exist" in notes
+    assert "patient_contact" not in proposal.connector["query"]
+    fields = {g.field: g.source for g in proposal.guesses}
+    assert fields["patient.external_id"] == "patient_id"
+    assert fields["patient.name"] == "patient_first_name + patient_last_name"
