@@ -312,15 +312,19 @@ class _Builder:
             if len(found) < 3 or _literal(code) is None:
                 continue
             label = labels.get(str(code), str(code))
+            rank = 0 if _MOBILE.search(label) else 2 if _LANDLINE.search(label) else 1
+            best: dict[str, tuple[float, str]] = {}  # per kind, the value column that reads best (first on a tie)
             for index, value_column in enumerate(values):
                 p = profile([None if r[index] is None else str(r[index]) for r in found], self.region)
-                if p.present < 3:
+                if p.present < 0.5 * len(found) or p.present < 3:
                     continue
-                rank = 0 if _MOBILE.search(label) else 2 if _LANDLINE.search(label) else 1
-                if p.share("phone") >= 0.8 and not _NOT_PHONE.search(label):
-                    phones.append((rank, -len(found), code, label, value_column, p.share("phone")))
-                elif p.share("email") >= 0.8:
-                    emails.append((0, -len(found), code, label, value_column, p.share("email")))
+                for kind in ("phone", "email"):
+                    if p.share(kind) >= 0.8 and p.share(kind) > best.get(kind, (0.0, ""))[0]:
+                        best[kind] = (p.share(kind), value_column)
+            if "phone" in best and not _NOT_PHONE.search(label):
+                phones.append((rank, -len(found), code, label, best["phone"][1], best["phone"][0]))
+            elif "email" in best:
+                emails.append((0, -len(found), code, label, best["email"][1], best["email"][0]))
         guesses = []
         for field_name, found_codes, limit in (("patient.phone", sorted(phones, key=lambda c: c[:2]), 2),
                                                ("patient.email", sorted(emails, key=lambda c: c[:2]), 1)):
@@ -340,8 +344,7 @@ class _Builder:
             if not outs:
                 continue
             self.stamp_children(child, parent_alias)
-            how = "not deleted, the newest row" if gone is None else f"not deleted ({softdelete.describe(gone)}), " \
-                                                                     "the newest row"
+            how = "the newest row" if gone is None else f"not deleted ({softdelete.describe(gone)}), the newest row"
             why = (f"table {table.name!r} keyed by {type_column!r}: {'; then '.join(parts)}; {how}")
             spec: dict[str, Any] = {"from": outs[0] if len(outs) == 1 else outs}
             guesses.append(Guess(field_name, " + ".join(outs), 0.85, why, spec))

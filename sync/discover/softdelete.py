@@ -60,7 +60,7 @@ def kept(found: Flag, alias: str, quote: str) -> str:
 
 def describe(found: Flag) -> str:
     what = {"gone": "true", "alive": "false", "gone_at": "set"}[found.meaning]
-    return f"{found.column!r} (a row is deleted when it is {what})"
+    return f"{found.column!r} {what} means deleted"
 
 
 def preferred(table: Table) -> str | None:

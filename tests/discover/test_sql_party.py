@@ -2,8 +2,9 @@
 for this test, in the real PostgreSQL: the appointment names a patient and a health professional,
 each of them a party; the party holds the names (``name`` + ``lastname``); phones and emails are
 rows of ``party_contact_mechanism`` typed by a text code ('mobile', 'phone', 'fax', 'email') with
-an ``active`` flag; the columns are named without ``_id`` (``patient``, ``healthprof``, ``party``),
-the rows stamped by ``create_date``/``write_date`` and ``create_uid`` (who entered them)."""
+an ``active`` flag and the number twice (``value``, ``value_compact``); the columns are named
+without ``_id`` (``patient``, ``healthprof``, ``party``), the rows stamped by
+``create_date``/``write_date`` and ``create_uid`` (who entered them)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ import yaml
 from tests.discover import sql_support as data
 
 ZONE = "America/Chicago"
-STATUS = {"confirmed": "booked", "checked_in": "checked-in", "done": "fulfilled", "cancelled": "cancelled",
-          "no_show": "noshow"}
+STATUS = {"confirmed": "booked", "checked_in": "checked-in", "done": "fulfilled", "user_cancelled": "cancelled",
+          "center_cancelled": "cancelled", "no_show": "noshow"}
 DDL = """
 CREATE TABLE res_user (id integer PRIMARY KEY, login varchar NOT NULL, create_date timestamp NOT NULL);
 CREATE TABLE party_party (id integer PRIMARY KEY, name varchar, lastname varchar, code varchar, active boolean,
@@ -29,7 +30,7 @@ CREATE TABLE party_party (id integer PRIMARY KEY, name varchar, lastname varchar
 CREATE TABLE party_contact_mechanism (id integer PRIMARY KEY, party integer NOT NULL REFERENCES party_party(id),
                                       type varchar NOT NULL, value varchar, active boolean, sequence integer,
                                       create_uid integer REFERENCES res_user(id), create_date timestamp NOT NULL,
-                                      write_date timestamp);
+                                      write_date timestamp, name varchar, value_compact varchar, comment text);
 CREATE TABLE gnuhealth_patient (id integer PRIMARY KEY, name integer NOT NULL REFERENCES party_party(id),
                                 puid varchar, create_uid integer REFERENCES res_user(id),
                                 create_date timestamp NOT NULL, write_date timestamp);
@@ -64,7 +65,9 @@ def test_a_party_model_is_followed_to_names_and_typed_contacts(postgres_url: str
         phone: dict[int, str | None] = {}
         for p in range(1, 41):
             def add(kind: str, value: str, active: bool = True, party: int = p) -> None:
-                contacts.append((len(contacts) + 1, party, kind, value, active, 10, 1, made, None))
+                compact = "".join(c for c in value if c.isalnum() or c in "@.")
+                contacts.append((len(contacts) + 1, party, kind, value, active, 10, 1, made, None, None, compact,
+                                 "old number" if not active else None))
             add("fax", f"312-555-{2000 + p:04d}")  # a fax number: a phone number nobody texts
             phone[p] = None
             if p % 2 == 0:
@@ -76,7 +79,8 @@ def test_a_party_model_is_followed_to_names_and_typed_contacts(postgres_url: str
             if p % 4 == 0:
                 add("mobile", f"617-253-{8000 + p:04d}", active=False)  # an old mobile, switched off
             add("email", f"given{p}@example.org")
-        cursor.executemany("INSERT INTO party_contact_mechanism VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", contacts)
+        cursor.executemany("INSERT INTO party_contact_mechanism VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                           "%s)", contacts)
         cursor.executemany("INSERT INTO gnuhealth_patient VALUES (%s, %s, %s, 1, %s, NULL)",
                            [(100 + p, p, f"PUID{p}", made) for p in range(1, 41)])
         cursor.executemany("INSERT INTO gnuhealth_healthprofessional VALUES (%s, %s, %s, %s, NULL)",
@@ -97,7 +101,9 @@ def test_a_party_model_is_followed_to_names_and_typed_contacts(postgres_url: str
     assert "0 would be quarantined, 0 problems" in out, out
     connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
     assert connector["cursor_column"] == "changed_at"  # write_date is NULL until a row is changed
-    assert "cs_r.type = 'mobile'" in connector["query"] and "'fax'" not in connector["query"]
+    query = connector["query"]
+    assert query.count("cs_r.type = 'mobile'") == query.count("cs_r.type = 'phone'") == 1  # one column per code
+    assert "'fax'" not in query
     _, sync_out, _ = run("sync", "--once", "--json")
     assert json.loads(sync_out)["connectors"][connector["name"]]["quarantined"] == 0
     found = data.stored(run)
