@@ -69,6 +69,7 @@ class People:
     notes: list[str] = field(default_factory=list)
     handled: set[str] = field(default_factory=set)
     patient_tables: set[str] = field(default_factory=set)
+    filters: list[str] = field(default_factory=list)  # conditions the query's WHERE needs (rows that are no visit)
 
 
 def kind_of(name: str) -> str | None:
@@ -375,6 +376,7 @@ class _Builder:
                 people.refused["patient.external_id"] = "no column names the patient: " + "; ".join(reasons)
             return
         people.handled.add(chosen.column)
+        self._open_slots(chosen.column)
         target = self.schema.tables[chosen.target]
         alias = self.plan.alias("t")
         self.plan.join(target, alias, f"{alias}.{self.q(chosen.target_column)} = a.{self.q(chosen.column)}")
@@ -421,6 +423,16 @@ class _Builder:
         why = f"{empty}link table {link.table!r} ({link.column!r} -> {ref.column!r}), its newest row not deleted"
         self.people.guesses.append(Guess("practitioner.external_id", out, 0.85, why, {"from": out}))
         return target, alias, why
+
+    def _open_slots(self, column: str) -> None:
+        """Rows that name no patient (a free slot offered for booking, a doctor's blocked time)
+        are no patient's visit: left out, said so."""
+        q, main = self.q, self.plan.main
+        total, named = self.run(f"SELECT COUNT(*), COUNT({q(column)}) FROM {q(main.name)}")[0]
+        if 0 < int(named) < int(total):
+            self.people.filters.append(f"a.{q(column)} IS NOT NULL")
+            self.people.notes.append(f"{int(total) - int(named)} of {int(total)} rows name no patient ({column!r} "
+                                     "is empty: free slots or blocked time): left out of the query")
 
     # -- the doctor ----------------------------------------------------------------------------
     def provider(self) -> None:
@@ -489,6 +501,7 @@ def place_people(run: Run, schema: Schema, plan: ReadPlan, region: str,
             plan.restore(state)
             people.guesses, people.refused, people.handled, people.patient_tables = (
                 kept[0], kept[1], kept[2], kept[3])
+            people.filters.clear()
             people.notes.append(f"{what}: not followed past the appointment's own columns: reading the linked "
                                 f"tables failed ({describe(exc)})")
     return builder.people

@@ -477,13 +477,14 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
 
     region_code = region or region_of(timezone)
     gone = softdelete.flag(main, connection.dialect.name)
-    kept = softdelete.kept(gone, "a", _quote(connection, gone.column)) if gone is not None else ""
     order = main.key or next(iter(main.columns))
     failed = ""
     for follow in (True, False):
         plan = ReadPlan(main, lambda n: _quote(connection, n), connection.dialect.name)
         people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
         _join_references(schema, plan, people)
+        kept_rows = [softdelete.kept(gone, "a", _quote(connection, gone.column))] if gone is not None else []
+        kept = " AND ".join(kept_rows + people.filters)
         try:
             with connection.begin_nested():
                 rows = _run(connection, plan.sql(kept) +

@@ -93,6 +93,9 @@ def test_a_party_model_is_followed_to_names_and_typed_contacts(postgres_url: str
                          1 + n % 2, made + timedelta(minutes=n), None, None))
             expected[str(n)] = (data.utc(start, ZONE), STATUS[word], str(100 + p), phone[p], str(d),
                                 f"Given{40 + d} Family{40 + d}")
+        for n, start in enumerate(data.future_slots(ZONE, 6, seed=12), start=901):  # free slots: no patient yet
+            rows.append((n, f"APP2026/{n:06d}", None, 1, start, start + timedelta(minutes=20), "free", 1, made,
+                         None, None))
         cursor.executemany("INSERT INTO gnuhealth_appointment VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                            rows)
     settings = data.admin_settings(tmp_path, ZONE)
@@ -103,7 +106,7 @@ def test_a_party_model_is_followed_to_names_and_typed_contacts(postgres_url: str
     assert connector["cursor_column"] == "changed_at"  # write_date is NULL until a row is changed
     query = connector["query"]
     assert query.count("cs_r.type = 'mobile'") == query.count("cs_r.type = 'phone'") == 1  # one column per code
-    assert "'fax'" not in query
+    assert "'fax'" not in query and "a.patient IS NOT NULL" in query  # the free slots are no visits
     _, sync_out, _ = run("sync", "--once", "--json")
     assert json.loads(sync_out)["connectors"][connector["name"]]["quarantined"] == 0
     found = data.stored(run)
