@@ -53,7 +53,7 @@ _LANDLINE = re.compile(r"home|casa|work|office|trabajo|fijo|business|other", re.
 _NOT_PHONE = re.compile(r"fax|pager|beeper", re.I)
 _NOT_NAME = frozenset({"prefix", "suffix", "degree", "title", "middle", "maiden", "nick", "nickname", "alias",
                        "phonetic", "soundex", "user", "username", "login", "file", "display"})
-_SAFE_CODE = re.compile(r"[\w .:/+-]{1,64}")
+_SAFE_CODE = re.compile(r"[\w ./+-]{1,64}")  # no quote, backslash or colon (a bind in text())
 MAX_HOPS = 3  # appointment -> patient -> person -> party
 SAMPLE = 2000  # rows read to judge a candidate or a type code
 WEAK_SHARE = 20  # a candidate with at most one distinct value per this many visits stands in for the patient

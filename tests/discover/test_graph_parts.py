@@ -78,3 +78,4 @@ def test_who_entered_a_row_and_what_a_name_says() -> None:
 def test_only_plain_type_codes_enter_the_query() -> None:
     assert (_literal(10), _literal("mobile"), _literal("Telephone Number")) == ("10", "'mobile'", "'Telephone Number'")
     assert _literal("x' OR '1'='1") is None and _literal("a\\b") is None and _literal(True) is None
+    assert _literal("tel:home") is None  # ":home" would be a bind parameter
