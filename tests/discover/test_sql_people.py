@@ -45,22 +45,28 @@ def _maria_cursor(database: dict[str, Any]) -> Iterator[Any]:
 
 
 Source = tuple[str, Callable[[], Any], list[ehr.Visit], datetime]
+Server = tuple[str, Callable[[], Any], str]
 
 
 @pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres),
                         pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def source(request: pytest.FixtureRequest) -> Source:
-    """The EHR schema filled in one server: its URL, a way to open a cursor on it (to change
-    it later), the visits the store must hold, and a moment after every stamp written."""
+def server(request: pytest.FixtureRequest) -> Server:
+    """An empty database in one of the two servers: its URL, a way to open a cursor on it, and
+    its kind ("postgresql" or "mariadb")."""
     if request.param == "postgresql":
         url = str(request.getfixturevalue("postgres_url"))
-        opener: Callable[[], Any] = lambda: _pg_cursor(url)  # noqa: E731
-    else:
-        database = request.getfixturevalue("mariadb_database")
-        url = str(database["url"])
-        opener = lambda: _maria_cursor(database)  # noqa: E731
+        return url, lambda: _pg_cursor(url), request.param
+    database = request.getfixturevalue("mariadb_database")
+    return str(database["url"]), lambda: _maria_cursor(database), request.param
+
+
+@pytest.fixture
+def source(server: Server) -> Source:
+    """The EHR schema filled in one server: its URL, a way to open a cursor on it (to change
+    it later), the visits the store must hold, and a moment after every stamp written."""
+    url, opener, dialect = server
     with opener() as cursor:
-        expected, newest = ehr.build(cursor, request.param, ZONE)
+        expected, newest = ehr.build(cursor, dialect, ZONE)
     return url, opener, expected, newest
 
 
@@ -124,35 +130,39 @@ def test_a_phone_changed_in_the_attribute_table_is_seen_at_the_next_poll(source:
 
 
 WEAK_DDL = """
-CREATE TABLE users (id serial PRIMARY KEY, login text NOT NULL);
-CREATE TABLE services (id serial PRIMARY KEY, name text NOT NULL);
+CREATE TABLE users (id INT PRIMARY KEY, login VARCHAR(40) NOT NULL);
+CREATE TABLE services (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL);
 CREATE TABLE visits (
-  id serial PRIMARY KEY,
-  visit_no text NOT NULL,
-  patient_id integer NOT NULL,          -- no patients table: every visit's own id again
-  user_id integer NOT NULL REFERENCES users(id),   -- who booked it: two front-desk logins
-  service_id integer REFERENCES services(id),
-  starts_at timestamp NOT NULL,
-  status text NOT NULL,
-  updated_at timestamp NOT NULL
-);
+  id INT PRIMARY KEY,
+  visit_no VARCHAR(20) NOT NULL,
+  patient_id INT NOT NULL,
+  user_id INT NOT NULL REFERENCES users (id),
+  service_id INT REFERENCES services (id),
+  starts_at {TS} NOT NULL,
+  status VARCHAR(20) NOT NULL,
+  updated_at {TS} NOT NULL
+)
 """
 
 
-@pytest.mark.postgres
-def test_a_stand_in_for_the_patient_is_refused_with_the_reason(postgres_url: str, tmp_path: Path, cli: Any) -> None:
+def test_a_stand_in_for_the_patient_is_refused_with_the_reason(server: Server, tmp_path: Path, cli: Any) -> None:
+    """``patient_id`` has no patients table and is every visit's own id again; ``user_id`` refers
+    to users but holds the two front-desk logins that booked; the service has a ``name``. None of
+    them is the patient: the fields are left out, and the settings block says why."""
+    url, opener, dialect = server
     slots = data.future_slots(ZONE, 60)
-    with psycopg.connect(postgres_url, autocommit=True) as connection:
-        connection.execute(WEAK_DDL)
-        with connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO users (id, login) VALUES (%s, %s)", [(1, "frontdesk"), (2, "nurse")])
-            cursor.executemany("INSERT INTO services (id, name) VALUES (%s, %s)",
-                               [(1, "General Medicine"), (2, "Dental Care")])
-            cursor.executemany(
-                "INSERT INTO visits (id, visit_no, patient_id, user_id, service_id, starts_at, status, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, now())",
-                [(n, f"V{n:05d}", n, 1 + n % 2, 1 + n % 2, start, "scheduled") for n, start in enumerate(slots, 1)])
-    proposal = discover_sql(postgres_url, timezone=ZONE)
+    made = datetime.now().replace(microsecond=0) - timedelta(days=1)
+    with opener() as cursor:
+        for statement in WEAK_DDL.replace("{TS}", ehr.TYPES[dialect]["TS"]).split(";"):
+            cursor.execute(statement)
+        cursor.executemany("INSERT INTO users (id, login) VALUES (%s, %s)", [(1, "frontdesk"), (2, "nurse")])
+        cursor.executemany("INSERT INTO services (id, name) VALUES (%s, %s)",
+                           [(1, "General Medicine"), (2, "Dental Care")])
+        cursor.executemany(
+            "INSERT INTO visits (id, visit_no, patient_id, user_id, service_id, starts_at, status, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [(n, f"V{n:05d}", n, 1 + n % 2, 1 + n % 2, start, "scheduled", made) for n, start in enumerate(slots, 1)])
+    proposal = discover_sql(url, timezone=ZONE)
     fields = {g.field for g in proposal.guesses}
     assert not {f for f in fields if f.startswith("patient.")}, fields  # never the creator, the key, the service
     notes = " | ".join(proposal.notes)
@@ -160,8 +170,9 @@ def test_a_stand_in_for_the_patient_is_refused_with_the_reason(postgres_url: str
     assert "'patient_id' equals the appointment's own key 'id' on 100% of visits" in notes
     assert "patient.external_id: left out, not guessed" in notes
     assert (proposal.mapping or {})["fields"]["external_id"] == {"from": "id"}
+    assert (proposal.mapping or {})["fields"]["type"] == {"from": "service_name"}  # the service's name: the type
     settings = data.admin_settings(tmp_path, ZONE)
-    cli(settings)("discover", postgres_url, "--timezone", ZONE, "--write")
+    cli(settings)("discover", url, "--timezone", ZONE, "--write")
     written = (tmp_path / "settings.yaml").read_text(encoding="utf-8")
     assert "note: patient.external_id: left out, not guessed: no column names the patient:" in written
 
