@@ -264,11 +264,11 @@ class _Builder:
         return Guess(f"{who}.name", " + ".join(outs), 0.85, why, spec)
 
     # -- phones and emails in a typed table --------------------------------------------------
-    def contacts(self, chain: list[tuple[Table, str]]) -> list[Guess]:
+    def contacts(self, chain: list[tuple[Table, str]], who: str = "patient") -> list[Guess]:
         out: list[Guess] = []
         for table, alias in chain:
             for child in self.schema.children(table.name):
-                found = self._typed(child, alias)
+                found = self._typed(child, alias, who)
                 for guess in found:
                     if not any(g.field == guess.field for g in out):
                         out.append(guess)
@@ -287,7 +287,9 @@ class _Builder:
         rows = self.run(f"SELECT {q(ref.target_column)}, {q(label)} FROM {q(types.name)} LIMIT 500")
         return {str(code): str(name) for code, name in rows if name is not None}
 
-    def _typed(self, child: Ref, parent_alias: str) -> list[Guess]:
+    def _typed(self, child: Ref, parent_alias: str, who: str) -> list[Guess]:
+        """A person's phones and emails from a table of typed rows (``who``: patient, or
+        practitioner for an email only: the engine keeps no doctor's phone)."""
         table = self.schema.tables[child.table]
         if table.key is None or child.table == self.plan.main.name:
             return []
@@ -327,8 +329,9 @@ class _Builder:
             elif "email" in best:
                 emails.append((0, -len(found), code, label, best["email"][1], best["email"][0]))
         guesses = []
-        for field_name, found_codes, limit in (("patient.phone", sorted(phones, key=lambda c: c[:2]), 2),
-                                               ("patient.email", sorted(emails, key=lambda c: c[:2]), 1)):
+        wanted_fields = (((f"{who}.phone", sorted(phones, key=lambda c: c[:2]), 2),) if who == "patient" else ()) + (
+            (f"{who}.email", sorted(emails, key=lambda c: c[:2]), 1),)
+        for field_name, found_codes, limit in wanted_fields:
             chosen = found_codes[:limit]
             if not chosen:
                 continue
@@ -338,7 +341,7 @@ class _Builder:
                 picked = self.pick(child, parent_alias, f"cs_r.{q(type_column)} = {literal}")
                 if picked is None:
                     continue
-                wanted = field_name.replace(".", "_")
+                wanted = field_name.replace(".", "_").replace("practitioner_", "doctor_")
                 outs.append(self.plan.add(picked, value_column, wanted, table.name, table.columns[value_column]))
                 parts.append(f"type {label!r} ({round(share * 100)}% of its values are "
                              f"{'phone numbers' if field_name.endswith('phone') else 'emails'})")
@@ -417,6 +420,7 @@ class _Builder:
         out = self.plan.expr(expr, "doctor_id", link.table, target.columns.get(ref.target_column, "INTEGER"))
         alias = self.plan.alias("d")
         self.plan.join(target, alias, f"{alias}.{q(ref.target_column)} = {expr}")
+        self.plan.add_columns(target, alias, "doctor", frozenset({ref.target_column}))  # its email, for the scorer
         self.stamp_row(target, alias)
         empty = f"the appointment's own {own.column!r} is empty on {round(100 * (1 - share))}% of visits; " \
             if own is not None else ""
@@ -482,6 +486,7 @@ class _Builder:
         if named is not None:
             self.people.guesses.append(Guess("practitioner.name", named.source, named.confidence, named.why,
                                              named.spec))
+        self.people.guesses.extend(self.contacts(chain, "practitioner"))
         self.people.notes.append(f"the doctor: {why}")
 
 

@@ -93,6 +93,7 @@ class Visit:
     phone: str | None
     doctor: str
     doctor_name: str
+    doctor_email: str
 
 
 def mobile(n: int) -> str:
@@ -161,6 +162,8 @@ def build(cursor: Any, dialect: str, zone: str) -> tuple[list[Visit], datetime]:
         if p % 2 == 0:
             attribute(p, 11, f"patient{p}@example.org", base)
         phones[p] = phone
+    for d in range(1, PROVIDERS + 1):  # the doctors' emails, in the same table (a calendar each)
+        attribute(PATIENTS + d, 11, f"doctor{d}@clinic.example", base)
     cursor.executemany("INSERT INTO person_attribute (person_attribute_id, person_id, value, "
                        "person_attribute_type_id, creator, date_created, voided) VALUES (%s, %s, %s, %s, 1, %s, %s)",
                        attributes)
@@ -188,7 +191,8 @@ def build(cursor: Any, dialect: str, zone: str) -> tuple[list[Visit], datetime]:
                           created + timedelta(hours=1)))
         if not voided:
             expected.append(Visit(str(visit_id), utc(start, zone), STATUS[word], str(patient), current[patient],
-                                  phones[patient], str(doctor), current[PATIENTS + doctor]))
+                                  phones[patient], str(doctor), current[PATIENTS + doctor],
+                                  f"doctor{doctor}@clinic.example"))
     cursor.executemany(
         "INSERT INTO patient_appointment (patient_appointment_id, appointment_number, patient_id, provider_id, "
         "appointment_service_id, start_date_time, end_date_time, appointment_kind, status, creator, date_created, "

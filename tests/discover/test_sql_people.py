@@ -79,7 +79,8 @@ def _wrong(found: dict[str, dict[str, Any]], visit: ehr.Visit) -> list[str]:
     checks = {"start": (got["start"], visit.start_utc), "status": (got["status"], visit.status),
               "patient": (patient.get("id"), visit.patient), "name": (patient.get("name"), visit.name),
               "phone": (patient.get("phone"), visit.phone), "doctor": (doctor.get("id"), visit.doctor),
-              "doctor name": (doctor.get("name"), visit.doctor_name)}
+              "doctor name": (doctor.get("name"), visit.doctor_name),
+              "doctor email": (doctor.get("email"), visit.doctor_email)}
     return [field for field, (have, want) in checks.items() if have != want]
 
 
