@@ -52,6 +52,9 @@ _APPOINTMENT_NAMES = re.compile(r"appoint|booking|cita|turno|agenda|visit|consul
                                 r"schedule|event|reserv", re.I)
 _PERSON_NAMES = re.compile(r"patient|paciente|customer|client|doctor|medic|provider|practitioner|staff|user|"
                            r"person|persona|profesional|dentist|therapist|demographic|usuario", re.I)
+# An appointment over an encounter or a visit (OpenMRS keeps all three, each with dates and a patient).
+_BOOKING_NAMES = re.compile(r"appoint|booking|cita|turno|termin|rdv|rendez|reserv|agendamento", re.I)
+_STATUS_NAMES = re.compile(r"^(status|state|estado|statut|etat|estatus|apptstatus)$", re.I)
 _UPDATED = re.compile(r"(updated|modified|changed|last_?update|last_?modif|actualizad|modificad|geaendert|"
                       r"update_datetime|mtime)", re.I)
 _DATE_TYPES = re.compile(r"date|time", re.I)
@@ -339,7 +342,9 @@ def _appointment_score(table: Table, schema: Schema) -> float:
                 for c, t in table.columns.items())
     refs = schema.refs(table.name)
     people = sum(bool(_PERSON_NAMES.search(ref.target)) for ref in refs)
+    statused = any(_STATUS_NAMES.search(c) for c in table.columns)
     return (min(dates, 3) + 2 * min(people, 2) + 3 * bool(_APPOINTMENT_NAMES.search(table.name))
+            + 1.5 * bool(_BOOKING_NAMES.search(table.name)) + 0.5 * statused
             + 0.5 * min(len(refs), 3)) * bool(dates)
 
 

@@ -79,3 +79,21 @@ def test_only_plain_type_codes_enter_the_query() -> None:
     assert (_literal(10), _literal("mobile"), _literal("Telephone Number")) == ("10", "'mobile'", "'Telephone Number'")
     assert _literal("x' OR '1'='1") is None and _literal("a\\b") is None and _literal(True) is None
     assert _literal("tel:home") is None  # ":home" would be a bind parameter
+
+
+def test_the_appointment_table_wins_over_encounters_and_visits() -> None:
+    """OpenMRS keeps encounters and visits beside Bahmni's appointments, each with dates and a
+    patient: the booking-named table with a status is the appointment one."""
+    from clinicsync.sync.discover.sql import _pick_table
+
+    person = {"patient": _table("patient", {"patient_id": "INT"}, "patient_id"),
+              "provider": _table("provider", {"provider_id": "INT"}, "provider_id")}
+    dated = {"patient_id": "INT", "provider_id": "INT", "date_created": "DATETIME", "date_changed": "DATETIME"}
+    schema = Schema({**person,
+                     "encounter": _table("encounter", {"encounter_id": "INT", "encounter_datetime": "DATETIME",
+                                                       **dated}, "encounter_id"),
+                     "visit": _table("visit", {"visit_id": "INT", "date_started": "DATETIME", **dated}, "visit_id"),
+                     "patient_appointment": _table("patient_appointment", {
+                         "patient_appointment_id": "INT", "start_date_time": "DATETIME", "status": "VARCHAR(45)",
+                         **dated}, "patient_appointment_id")})
+    assert _pick_table(schema, None).name == "patient_appointment"
