@@ -46,6 +46,7 @@ _AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|_by$|by_?(
                     r"modified|voided|retired|deleted|entered|booked|recorded|cancel+ed)_?by|^(create|write)_?uid$",
                     re.I)
 _TYPE = re.compile(r"type|kind|tipo|categ|code|mech|class", re.I)
+_STRONG_TYPE = re.compile(r"type|kind|tipo|categ|mech", re.I)
 _TEXT = re.compile(r"char|text|string|clob", re.I)
 _LABEL = re.compile(r"name|label|description|display|title|nombre|descripcion", re.I)
 _MOBILE = re.compile(r"mobile|cell|movil|celular|sms|handy|portable|whatsapp", re.I)
@@ -295,6 +296,8 @@ class _Builder:
             return []
         types = [c for c in table.columns if c != child.column and c != table.key and _TYPE.search(c)
                  and not audit(c)]
+        strong = [c for c in types if _STRONG_TYPE.search(c)]  # "type", "kind" over a "country_code"
+        types = strong if len(strong) == 1 else types
         values = [c for c, t in table.columns.items() if _TEXT.search(t) and c not in types and c != child.column
                   and not audit(c) and "uuid" not in c.lower() and "reason" not in c.lower()]
         if len(types) != 1 or not values:

@@ -259,3 +259,34 @@ def test_a_read_the_server_refuses_falls_back_to_the_appointments_own_tables(pos
     fields = {g.field: g.source for g in proposal.guesses}
     assert fields["patient.external_id"] == "patient_id"
     assert fields["patient.name"] == "patient_first_name + patient_last_name"
+
+
+@pytest.mark.postgres
+def test_a_contacts_table_with_a_country_code_is_still_read_by_its_type(postgres_url: str) -> None:
+    """``contact_type`` is the type column, not ``country_code``; 'cell' before 'home'; an
+    ``is_primary`` flag and a ``deleted_at`` date respected."""
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("""
+            CREATE TABLE clients (id integer PRIMARY KEY, full_name text);
+            CREATE TABLE client_contacts (id integer PRIMARY KEY, client_id integer REFERENCES clients(id),
+                                          contact_type text, country_code text, number text, is_primary boolean,
+                                          deleted_at timestamp);
+            CREATE TABLE bookings (id integer PRIMARY KEY, client_id integer REFERENCES clients(id),
+                                   starts_at timestamp NOT NULL, status text NOT NULL);
+            INSERT INTO clients SELECT n, 'Client ' || n FROM generate_series(1, 30) AS n;
+            INSERT INTO client_contacts SELECT n, n, 'home', '1', '617-324-' || (2000 + n), false, NULL
+              FROM generate_series(1, 30) AS n;
+            INSERT INTO client_contacts SELECT 100 + n, n, 'cell', '1', '617-253-' || (1000 + n), true, NULL
+              FROM generate_series(1, 30) AS n;
+            INSERT INTO client_contacts SELECT 200 + n, n, 'cell', '1', '617-253-' || (5000 + n), true, now()
+              FROM generate_series(1, 30) AS n;
+            INSERT INTO bookings SELECT n, 1 + n % 30, now() + n * interval '1 day', 'booked'
+              FROM generate_series(1, 40) AS n;
+            """)
+    proposal = discover_sql(postgres_url, timezone=ZONE)
+    phone = next(g for g in proposal.guesses if g.field == "patient.phone")
+    assert phone.spec == {"from": ["patient_phone", "patient_phone_2"]}
+    assert "type 'cell'" in phone.why and phone.why.index("'cell'") < phone.why.index("'home'")
+    query = proposal.connector["query"]
+    assert "cs_r.contact_type = 'cell'" in query and "cs_r.deleted_at IS NULL" in query
+    assert "CASE WHEN cs_r.is_primary IS TRUE THEN 0 ELSE 1 END" in query
