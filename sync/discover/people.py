@@ -90,9 +90,11 @@ def audit(column: str) -> bool:
     return bool(_AUDIT.search(column))
 
 
-def weak_reason(run: Run, plan: ReadPlan, column: str) -> str | None:
+def weak_reason(run: Run, plan: ReadPlan, column: str, named_patient: bool = False) -> str | None:
     """Why the appointment column ``column`` cannot be the patient: one or a few distinct values
-    over many visits, or the appointment's own key again; None when it can."""
+    over many visits, or the appointment's own key again; None when it can. A column whose name
+    says patient (``patient_id`` -> ``patient``) is refused for one or two values only: a
+    therapist's forty clients seen weekly are forty patients, not a stand-in."""
     main, q = plan.main, plan.quote
     key = main.key
     if key is None or column == key:
@@ -103,7 +105,7 @@ def weak_reason(run: Run, plan: ReadPlan, column: str) -> str | None:
     if len(present) < 20:
         return None
     distinct = len({v for _, v in present})
-    if distinct <= max(2, len(present) // WEAK_SHARE):
+    if distinct <= (2 if named_patient else max(2, len(present) // WEAK_SHARE)):
         return (f"{column!r} has {distinct} distinct value(s) over {len(present)} visits: it looks like who "
                 "entered the rows, not the patient")
     same = sum(k == v for k, v in present)
@@ -370,7 +372,7 @@ class _Builder:
                 reasons.append(f"{ref.column!r} records who entered the row, not the patient")
                 people.handled.add(ref.column)
                 continue
-            weak = weak_reason(self.run, self.plan, ref.column)
+            weak = weak_reason(self.run, self.plan, ref.column, _rank(ref) == 0)
             if weak is not None:
                 reasons.append(weak)
                 people.handled.add(ref.column)

@@ -405,7 +405,7 @@ def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, sche
             refused[field_name] = (f"{guess.source!r} is a column of table {strangers[0]!r}, not of the patient's "
                                    "tables")
         elif field_name == "patient.external_id" and guess.source in plan.main.columns:
-            weak = weak_reason(run, plan, guess.source)
+            weak = weak_reason(run, plan, guess.source, kind_of(guess.source) == "patient")
             if weak is not None:
                 del placed[field_name]
                 before = refused.get(field_name)

@@ -290,3 +290,21 @@ def test_a_contacts_table_with_a_country_code_is_still_read_by_its_type(postgres
     query = proposal.connector["query"]
     assert "cs_r.contact_type = 'cell'" in query and "cs_r.deleted_at IS NULL" in query
     assert "CASE WHEN cs_r.is_primary IS TRUE THEN 0 ELSE 1 END" in query
+
+
+@pytest.mark.postgres
+def test_a_few_patients_seen_often_are_patients_not_a_stand_in(postgres_url: str) -> None:
+    """A therapist's 25 clients seen weekly: 600 visits, 25 distinct ``patient_id`` values. The
+    column names the patient, so only one or two values over many visits would be a stand-in."""
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("""
+            CREATE TABLE patients (id integer PRIMARY KEY, first_name text, last_name text);
+            CREATE TABLE sessions (id integer PRIMARY KEY, patient_id integer REFERENCES patients(id),
+                                   starts_at timestamp NOT NULL, status text NOT NULL);
+            INSERT INTO patients SELECT n, 'Given' || n, 'Family' || n FROM generate_series(1, 25) AS n;
+            INSERT INTO sessions SELECT n, 1 + n % 25, now() + n * interval '7 hours', 'booked'
+              FROM generate_series(1, 600) AS n;
+            """)
+    proposal = discover_sql(postgres_url, timezone=ZONE, table="sessions")
+    fields = {g.field: g.source for g in proposal.guesses}
+    assert fields["patient.external_id"] == "patient_id", proposal.notes
