@@ -46,7 +46,10 @@ class ReadPlan:
         return out
 
     def add(self, alias: str, column: str, out: str, table: str, type_name: str) -> str:
-        return self.expr(f"{alias}.{self.quote(column)}", out, table, type_name)
+        """Select ``alias.column`` as ``out``; the name it already has when it is selected."""
+        sql = f"{alias}.{self.quote(column)}"
+        same = next((name for name, expr in self.select.items() if expr == sql), None)
+        return same if same is not None else self.expr(sql, out, table, type_name)
 
     def expr(self, sql: str, out: str, table: str, type_name: str) -> str:
         """Select ``sql`` as ``out`` (renamed when taken); the name it got."""
