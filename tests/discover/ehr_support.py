@@ -9,11 +9,16 @@ written for this test; the data is generated."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.discover.sql_support import future_slots, utc
+import psycopg
+import pytest
+
+from tests.discover.sql_support import future_slots, mysql, utc
 
 PATIENTS = 80
 PROVIDERS = 3
@@ -79,6 +84,35 @@ CREATE TABLE patient_appointment_provider (
 """
 TYPES = {"postgresql": {"TS": "TIMESTAMP", "BOOL": "BOOLEAN", "FALSE": "false"},
          "mariadb": {"TS": "DATETIME", "BOOL": "TINYINT(1)", "FALSE": "0"}}
+Server = tuple[str, Callable[[], Any], str]
+
+
+@contextmanager
+def _pg_cursor(url: str) -> Iterator[Any]:
+    with psycopg.connect(url, autocommit=True) as connection, connection.cursor() as cursor:
+        yield cursor
+
+
+@contextmanager
+def _maria_cursor(database: dict[str, Any]) -> Iterator[Any]:
+    connection = mysql(database)
+    try:
+        with connection.cursor() as cursor:
+            yield cursor
+    finally:
+        connection.close()
+
+
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def server(request: pytest.FixtureRequest) -> Server:
+    """An empty database in one of the two servers: its URL, a way to open a cursor on it, and
+    its kind ("postgresql" or "mariadb"). A test module takes it with ``server = ehr.server``."""
+    if request.param == "postgresql":
+        url = str(request.getfixturevalue("postgres_url"))
+        return url, lambda: _pg_cursor(url), request.param
+    database = request.getfixturevalue("mariadb_database")
+    return str(database["url"]), lambda: _maria_cursor(database), request.param
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """`discover` v2 on a party-model schema (issue 57), shaped after GNU Health on Tryton and written
-for this test, in the real PostgreSQL: the appointment names a patient and a health professional,
+for this test, in the real PostgreSQL and MariaDB: the appointment names a patient and a health professional,
 each of them a party; the party holds the names (``name`` + ``lastname``); phones and emails are
 rows of ``party_contact_mechanism`` typed by a text code ('mobile', 'phone', 'fax', 'email') with
 an ``active`` flag and the number twice (``value``, ``value_compact``); the columns are named
@@ -13,51 +13,58 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
-import pytest
 import yaml
 
+from tests.discover import ehr_support as ehr
 from tests.discover import sql_support as data
 
 ZONE = "America/Chicago"
 STATUS = {"confirmed": "booked", "checked_in": "checked-in", "done": "fulfilled", "user_cancelled": "cancelled",
           "center_cancelled": "cancelled", "no_show": "noshow"}
 DDL = """
-CREATE TABLE res_user (id integer PRIMARY KEY, login varchar NOT NULL, create_date timestamp NOT NULL);
-CREATE TABLE party_party (id integer PRIMARY KEY, name varchar, lastname varchar, code varchar, active boolean,
-                          create_uid integer REFERENCES res_user(id), create_date timestamp NOT NULL,
-                          write_uid integer REFERENCES res_user(id), write_date timestamp);
-CREATE TABLE party_contact_mechanism (id integer PRIMARY KEY, party integer NOT NULL REFERENCES party_party(id),
-                                      type varchar NOT NULL, value varchar, active boolean, sequence integer,
-                                      create_uid integer REFERENCES res_user(id), create_date timestamp NOT NULL,
-                                      write_date timestamp, name varchar, value_compact varchar, comment text);
-CREATE TABLE gnuhealth_patient (id integer PRIMARY KEY, name integer NOT NULL REFERENCES party_party(id),
-                                puid varchar, create_uid integer REFERENCES res_user(id),
-                                create_date timestamp NOT NULL, write_date timestamp);
-CREATE TABLE gnuhealth_healthprofessional (id integer PRIMARY KEY, name integer NOT NULL REFERENCES party_party(id),
-                                           code varchar, create_date timestamp NOT NULL, write_date timestamp);
+CREATE TABLE res_user (id INT PRIMARY KEY, login VARCHAR(100) NOT NULL, create_date {TS} NOT NULL);
+CREATE TABLE party_party (id INT PRIMARY KEY, name VARCHAR(100), lastname VARCHAR(100), code VARCHAR(100),
+                          active {BOOL}, create_uid INT REFERENCES res_user (id), create_date {TS} NOT NULL,
+                          write_uid INT REFERENCES res_user (id), write_date {TS} NULL);
+CREATE TABLE party_contact_mechanism (id INT PRIMARY KEY, party INT NOT NULL REFERENCES party_party (id),
+                                      type VARCHAR(100) NOT NULL, value VARCHAR(100), active {BOOL}, sequence INT,
+                                      create_uid INT REFERENCES res_user (id), create_date {TS} NOT NULL,
+                                      write_date {TS} NULL, name VARCHAR(100), value_compact VARCHAR(100),
+                                      comment TEXT);
+CREATE TABLE gnuhealth_patient (id INT PRIMARY KEY, name INT NOT NULL REFERENCES party_party (id),
+                                puid VARCHAR(100), create_uid INT REFERENCES res_user (id),
+                                create_date {TS} NOT NULL, write_date {TS} NULL);
+CREATE TABLE gnuhealth_healthprofessional (id INT PRIMARY KEY, name INT NOT NULL REFERENCES party_party (id),
+                                           code VARCHAR(100), create_date {TS} NOT NULL, write_date {TS} NULL);
 CREATE TABLE gnuhealth_appointment (
-  id integer PRIMARY KEY,
-  name varchar,                 -- the appointment's code, made up from a sequence: 'APP2026/000001'
-  patient integer REFERENCES gnuhealth_patient(id),
-  healthprof integer REFERENCES gnuhealth_healthprofessional(id),
-  appointment_date timestamp NOT NULL,
-  appointment_date_end timestamp,
-  state varchar NOT NULL,
-  create_uid integer NOT NULL REFERENCES res_user(id),
-  create_date timestamp NOT NULL,
-  write_uid integer REFERENCES res_user(id),
-  write_date timestamp);
+  id INT PRIMARY KEY,
+  name VARCHAR(100),
+  patient INT REFERENCES gnuhealth_patient (id),
+  healthprof INT REFERENCES gnuhealth_healthprofessional (id),
+  appointment_date {TS} NOT NULL,
+  appointment_date_end {TS} NULL,
+  state VARCHAR(100) NOT NULL,
+  create_uid INT NOT NULL REFERENCES res_user (id),
+  create_date {TS} NOT NULL,
+  write_uid INT REFERENCES res_user (id),
+  write_date {TS} NULL)
 """
 
 
-@pytest.mark.postgres
-def test_a_party_model_is_followed_to_names_and_typed_contacts(postgres_url: str, tmp_path: Path,
+server = ehr.server  # the fixture: an empty database in each of the two servers
+
+
+def test_a_party_model_is_followed_to_names_and_typed_contacts(server: ehr.Server, tmp_path: Path,
                                                                 cli: Any) -> None:
+    url, opener, dialect = server
     made = datetime.now().replace(microsecond=0) - timedelta(days=9)
     expected: dict[str, tuple[str, str, str, str | None, str, str]] = {}
-    with psycopg.connect(postgres_url, autocommit=True) as connection, connection.cursor() as cursor:
-        connection.execute(DDL)
+    with opener() as cursor:
+        ddl = DDL
+        for key, value in ehr.TYPES[dialect].items():
+            ddl = ddl.replace("{" + key + "}", value)
+        for statement in ddl.split(";"):
+            cursor.execute(statement)
         cursor.executemany("INSERT INTO res_user VALUES (%s, %s, %s)", [(1, "admin", made), (2, "desk", made)])
         parties = [(p, f"Given{p}", f"Family{p}", f"PTY{p}", True, 1, made, None, None) for p in range(1, 44)]
         cursor.executemany("INSERT INTO party_party VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", parties)
@@ -100,11 +107,11 @@ def test_a_party_model_is_followed_to_names_and_typed_contacts(postgres_url: str
                            rows)
     settings = data.admin_settings(tmp_path, ZONE)
     run = cli(settings)
-    _, out, _ = run("discover", postgres_url, "--timezone", ZONE, "--write")
+    _, out, _ = run("discover", url, "--timezone", ZONE, "--write")
     assert "0 would be quarantined, 0 problems" in out, out
     connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
     assert connector["cursor_column"] == "changed_at"  # write_date is NULL until a row is changed
-    query = connector["query"]
+    query = connector["query"].replace("`", "")
     assert query.count("cs_r.type = 'mobile'") == query.count("cs_r.type = 'phone'") == 1  # one column per code
     assert "'fax'" not in query and "a.patient IS NOT NULL" in query  # the free slots are no visits
     _, sync_out, _ = run("sync", "--once", "--json")

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,36 +27,9 @@ ZONE = "America/New_York"
 ADMIN_LIMIT = 10
 
 
-@contextmanager
-def _pg_cursor(url: str) -> Iterator[Any]:
-    with psycopg.connect(url, autocommit=True) as connection, connection.cursor() as cursor:
-        yield cursor
-
-
-@contextmanager
-def _maria_cursor(database: dict[str, Any]) -> Iterator[Any]:
-    connection = data.mysql(database)
-    try:
-        with connection.cursor() as cursor:
-            yield cursor
-    finally:
-        connection.close()
-
-
 Source = tuple[str, Callable[[], Any], list[ehr.Visit], datetime]
-Server = tuple[str, Callable[[], Any], str]
-
-
-@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres),
-                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def server(request: pytest.FixtureRequest) -> Server:
-    """An empty database in one of the two servers: its URL, a way to open a cursor on it, and
-    its kind ("postgresql" or "mariadb")."""
-    if request.param == "postgresql":
-        url = str(request.getfixturevalue("postgres_url"))
-        return url, lambda: _pg_cursor(url), request.param
-    database = request.getfixturevalue("mariadb_database")
-    return str(database["url"]), lambda: _maria_cursor(database), request.param
+Server = ehr.Server
+server = ehr.server  # the fixture: an empty database in each of the two servers
 
 
 @pytest.fixture
