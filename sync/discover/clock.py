@@ -12,8 +12,8 @@ The time convention is told apart from the visits' zone, by evidence only:
 * the newest created/updated stamp the proposed query reads, against the database's own
   clock in each reading: a stamp that would lie in the future read one way rules that way
   out; a newest stamp within minutes of "now" read one way only points to it;
-* the visits' start hours in both readings: a reading that puts a good share of them at
-  night, where the other puts almost none, is the wrong one;
+* the visits' start hours in both readings, judged as `check` judges them: a reading that
+  puts some at night where the other brings them all into the day is the wrong one;
 * then the server's zone (a region: local) or the admin's ``--timezone`` (the zone of the
   wall-clock times: local).
 
@@ -40,6 +40,7 @@ from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_settings import load_query_preset
 from clinicsync.sync.discover.proposal import Proposal
+from clinicsync.sync.plausibility.hours import MIN_HOURS, MIN_NIGHT, MIN_NIGHT_SHARE, MIN_VISITS, NIGHT
 
 Runner = Callable[..., list[tuple[Any, ...]]]  # (connection, sql, binds) -> rows
 
@@ -52,9 +53,6 @@ CLOSE = timedelta(minutes=20)  # the newest stamp this near the database's clock
 HORIZON = timedelta(hours=15)  # past every zone's offset: a stamp further ahead is no write time
 MAX_STAMP_COLUMNS = 6  # stamp columns read (the cursor column first)
 SAMPLED_STARTS = 2000  # latest visit starts whose hours are read
-MIN_STARTS = 20  # fewer say nothing about a practice's day
-NIGHT_SHARE = 0.15  # this share of visits at night in one reading ...
-DAY_ONLY = 0.02  # ... and almost none in the other: the other reading is the right one
 _WIDE = {"window_start": datetime(1900, 1, 1), "window_end": datetime(2200, 1, 1), "cursor": None}
 _UTC_NAMES = {"utc", "etc/utc", "gmt", "etc/gmt", "uct", "etc/uct", "universal", "etc/universal", "zulu",
               "etc/zulu", "gmt0", "etc/gmt0", "z", "+00:00", "-00:00", "00:00"}
@@ -259,29 +257,40 @@ def visit_starts(connection: Connection, run: Runner, query: str, column: str) -
 
 
 def read_hours(starts: Sequence[datetime], visit_zone: str | None, evidence: Evidence) -> None:
-    """The visits' local start hours in both readings: clinics see patients by day, so a
-    reading that puts a good share of them at night (21:00-05:59) is the wrong one when the
-    other puts almost none there (a naive-UTC database read as local time in Chicago has its
-    8:30 AM visits at 2:30 PM, and its 4 PM ones at 10 PM)."""
-    if visit_zone is None or len(starts) < MIN_STARTS:
+    """The visits' local start hours in both readings, judged as `check` judges them
+    (sync/plausibility/hours.py: its night, its thresholds): clinics see patients by day, so
+    a reading that puts some of them at night (22:00-05:59) is the wrong one when the other
+    reading brings (nearly) all of them into the day — a naive-UTC database read as local
+    time in Chicago has its 8:30 AM visits at 2:30 PM and its 4:30 PM ones at 10:30 PM. A
+    reading with no morning visits is no proof (an afternoon clinic looks the same)."""
+    if visit_zone is None or len(starts) < MIN_VISITS:
         return
     try:
         tz = zone(visit_zone)
         as_utc = [s.replace(tzinfo=UTC).astimezone(tz).hour for s in starts]
     except (TimeError, OverflowError):
         return
-    night_local = sum(_night(s.hour) for s in starts) / len(starts)
-    night_utc = sum(_night(h) for h in as_utc) / len(starts)
-    shown = f"of {len(starts)} visit starts, {night_local:.0%} fall at night (21:00-06:00) read as local time in " \
-            f"{visit_zone}, {night_utc:.0%} read as UTC"
-    if night_local >= NIGHT_SHARE and night_utc <= DAY_ONLY:
+    as_local = [s.hour for s in starts]
+    if len(set(as_local)) < MIN_HOURS:
+        return  # one slot is no clinic day
+    night_local, night_utc = _at_night(as_local), _at_night(as_utc)
+    shown = (f"of {len(starts)} visit starts, {night_local} fall at night (22:00-05:59) read as local time in "
+             f"{visit_zone}, {night_utc} read as UTC")
+    if _misread(night_local, night_utc, len(starts)):
         evidence.utc.append(shown)
-    elif night_utc >= NIGHT_SHARE and night_local <= DAY_ONLY:
+    elif _misread(night_utc, night_local, len(starts)):
         evidence.local.append(shown)
 
 
-def _night(hour: int) -> bool:
-    return hour >= 21 or hour < 6
+def _at_night(hours: Sequence[int]) -> int:
+    return sum(hour in NIGHT for hour in hours)
+
+
+def _misread(night: int, other_night: int, visits: int) -> bool:
+    """Night visits a real night clinic would not have (3 or more, 3 % or more), that the
+    other reading leaves in the day (at most 1 % of the visits, a quarter of these)."""
+    return (night >= MIN_NIGHT and night >= MIN_NIGHT_SHARE * visits and other_night <= visits // 100
+            and other_night * 4 <= night)
 
 
 def _span(delta: timedelta) -> str:

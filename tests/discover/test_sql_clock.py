@@ -159,7 +159,7 @@ def test_the_visits_hours_show_utc_when_nothing_else_does(postgres_url: str) -> 
     fill_postgres(postgres_url, "utc", stamps="old")
     proposal = discover_sql(postgres_url, name="visits", timezone=CHICAGO)
     assert (proposal.connector["timezone"], proposal.connector["stored_times"]) == (CHICAGO, "utc")
-    assert "fall at night (21:00-06:00) read as local time in America/Chicago, 0% read as UTC" in \
+    assert "fall at night (22:00-05:59) read as local time in America/Chicago, 0 read as UTC" in \
         proposal.connector_notes["stored_times"]
     local = fill_postgres_again(postgres_url, "local")
     assert "stored_times" not in local.connector
