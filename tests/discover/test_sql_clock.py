@@ -19,6 +19,7 @@ import yaml
 
 from clinicsync.sync.discover.clock import Evidence, decide, read_stamps
 from clinicsync.sync.discover.sql import DiscoverError, discover_sql
+from tests.discover import ehr_support as ehr
 from tests.discover import sql_support as data
 
 CHICAGO, BERLIN = "America/Chicago", "Europe/Berlin"
@@ -259,3 +260,45 @@ def test_a_known_products_preset_says_its_convention(postgres_url: str, monkeypa
     utc = discover_sql(postgres_url, name="clinic", timezone=CHICAGO)
     assert utc.connector["stored_times"] == "utc"
     assert utc.connector_notes["stored_times"] == "known product clinic_tables: it keeps UTC"
+
+
+server = ehr.server
+
+
+@pytest.fixture
+def naive_utc_ehr(server: ehr.Server) -> tuple[str, list[ehr.Visit]]:
+    """discover v2's OpenMRS-like schema (names, typed phones, a provider link table, voided
+    rows; its stamps weeks old), its visits rewritten as naive UTC: what a framework keeps."""
+    url, opener, dialect = server
+    with opener() as cursor:
+        expected, _ = ehr.build(cursor, dialect, ehr_zone)
+        cursor.execute("SELECT patient_appointment_id, start_date_time, end_date_time FROM patient_appointment")
+        moved = [(as_utc(start), as_utc(end), key) for key, start, end in cursor.fetchall()]
+        cursor.executemany("UPDATE patient_appointment SET start_date_time = %s, end_date_time = %s "
+                           "WHERE patient_appointment_id = %s", moved)
+    return url, expected
+
+
+ehr_zone = "America/New_York"
+
+
+def as_utc(wall: datetime) -> datetime:
+    return wall.replace(tzinfo=ZoneInfo(ehr_zone)).astimezone(UTC).replace(tzinfo=None)
+
+
+def test_an_ehr_in_naive_utc_is_told_by_its_visits_hours_and_imported_right(
+        naive_utc_ehr: tuple[str, list[ehr.Visit]], tmp_path: Path, cli: Callable[..., Any]) -> None:
+    """The issue's held-out shape: a UTC server, weeks-old stamps, the admin's --timezone as
+    the docs say. Read as New York time, 13 of 180 visits would start at night: UTC."""
+    url, expected = naive_utc_ehr
+    settings = data.admin_settings(tmp_path, ehr_zone)
+    run = cli(settings)
+    _, out, _ = run("discover", url, "--timezone", ehr_zone, "--write")
+    assert "0 would be quarantined, 0 problems" in out, out
+    connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
+    assert (connector["stored_times"], connector["timezone"]) == ("utc", ehr_zone)
+    _, sync_out, _ = run("sync", "--once", "--json")
+    assert json.loads(sync_out)["connectors"][connector["name"]]["quarantined"] == 0
+    found = data.stored(run)
+    assert {v.external_id: (found[v.external_id]["start"], found[v.external_id]["timezone"]) for v in expected} == \
+        {v.external_id: (v.start_utc, ehr_zone) for v in expected}
