@@ -250,6 +250,51 @@ def remove_by_id(connection: Connection, entry_id: int, now: datetime) -> bool:
     return bool(result.rowcount)
 
 
+NEED = ("connector", "patient_ref", "practitioner_ref", "visit_type", "location_ref", "visit_mode")
+"""What makes two entries one need: the same patient (of the same source) waiting for the same
+doctor (or any), visit type, place and mode. Windows, priority and length may differ: the
+patient still wants one visit, not two."""
+
+
+WORDS = ("visit_type", "location_ref")  # compared case-insensitively (a source's and the desk's spelling)
+
+
+def need_key(row: Any) -> tuple[Any, ...]:
+    """An entry's need (a row or a dict), its words case-insensitive."""
+    get = row.get if isinstance(row, dict) else lambda key: getattr(row, key)
+    return tuple(str(get(key)).lower() if key in WORDS and get(key) is not None else get(key) for key in NEED)
+
+
+def _same_need(values: dict[str, Any]) -> list[Any]:
+    return [func.lower(E[key]).is_not_distinct_from(values[key].lower() if values[key] is not None else None)
+            if key in WORDS else E[key].is_not_distinct_from(values[key]) for key in NEED]
+
+
+def live_duplicate(connection: Connection, values: dict[str, Any], *, except_key: str | None = None
+                   ) -> Any | None:
+    """The patient's live (``waiting``) entry for the same need, if any, other than
+    ``except_key`` (the entry being updated). For the REST API and the desk's "Add to
+    waitlist" form: one live entry per patient and need, so a second add answers with the
+    first instead of doubling the patient's offers. ``values`` holds the NEED columns."""
+    conditions = [E.status == "waiting", *_same_need(values)]
+    if except_key is not None:
+        conditions.append(E.external_id != except_key)
+    return connection.execute(select(WAITLIST_ENTRIES).where(and_(*conditions)).order_by(E.id).limit(1)).first()
+
+
+def same_need_ids(connection: Connection, entry_id: int) -> list[int]:
+    """The entry's id and those of the patient's other waiting entries for the same need (a
+    source that lists the patient twice, an API and a desk entry): one candidate for offers,
+    one winner at acceptance."""
+    row = connection.execute(select(WAITLIST_ENTRIES).where(E.id == entry_id)).first()
+    if row is None:
+        return []
+    values = {key: getattr(row, key) for key in NEED}
+    ids = {int(found) for found in connection.execute(select(E.id).where(
+        E.status == "waiting", *_same_need(values))).scalars()}
+    return sorted(ids | {entry_id})
+
+
 def status_counts(connection: Connection) -> dict[str, int]:
     """Entries per status (every status present, zero included), for metrics and the page."""
     counts = dict.fromkeys(ENTRY_STATUSES, 0)
