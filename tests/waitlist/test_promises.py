@@ -107,16 +107,22 @@ def test_a_patient_on_the_list_twice_gets_one_offer_and_one_place(
     assert w1_again not in {o.entry_id for o in rows(store, WAITLIST_OFFERS)}
 
 
+def one_slot_two_waiting(store: Store) -> tuple[int, int]:
+    """A1 (P1's) cancelled at the source; W1 (first) and W2 wait for D1. Their entry ids."""
+    put(store, appointment("A1", START, patient="P1"), appointment("B1", LATER, patient="W1", phone="+12125550201"),
+        appointment("B2", LATER, patient="W2", phone="+12125550202"))
+    put(store, appointment("A1", START, patient="P1", status="cancelled"))
+    return entry(store, "W1", priority=2), entry(store, "W2", priority=1)
+
+
 @pytest.mark.parametrize("late", [timedelta(minutes=31), timedelta(minutes=59)])
 def test_a_late_tap_on_an_expired_hold_never_takes_the_slot_held_for_the_next(
         store: Store, reminder_settings: SettingsMaker, late: timedelta) -> None:
     """Sequential, hold 30m: W1 is offered at 12:00 (held till 12:30), W2 at 12:30:30 (held till
-    13:00:30). W1's tap at 12:31 or 12:59 is refused (``held_for_other``); W2's tap wins; the slot is W2's."""
+    13:00:30). W1's tap at 12:31 or 12:59 is refused (``held_for_other``); W2's tap wins: the
+    slot is W2's."""
     settings = make(reminder_settings, "sequential")
-    put(store, appointment("A1", START, patient="P1"), appointment("B1", LATER, patient="W1", phone="+12125550201"),
-        appointment("B2", LATER, patient="W2", phone="+12125550202"))
-    put(store, appointment("A1", START, patient="P1", status="cancelled"))
-    w1, w2 = entry(store, "W1", priority=2), entry(store, "W2", priority=1)
+    w1, w2 = one_slot_two_waiting(store)
     run_waitlist(settings, store, DAY)
     moved = run_waitlist(settings, store, DAY + timedelta(minutes=30, seconds=30))
     assert moved["hold_expired"] == 1 and moved["sent"] == 1
@@ -132,10 +138,7 @@ def test_a_late_tap_whose_hold_ran_out_unmarked_is_refused_while_another_holds_i
     """The hold ran out but no cycle has marked W1's offer expired yet (status still ``sent``);
     W2 holds the slot by a later cycle's offer: still refused."""
     settings = make(reminder_settings, "sequential")
-    put(store, appointment("A1", START, patient="P1"), appointment("B1", LATER, patient="W1", phone="+12125550201"),
-        appointment("B2", LATER, patient="W2", phone="+12125550202"))
-    put(store, appointment("A1", START, patient="P1", status="cancelled"))
-    w1, w2 = entry(store, "W1", priority=2), entry(store, "W2", priority=1)
+    w1, w2 = one_slot_two_waiting(store)
     run_waitlist(settings, store, DAY)
     run_waitlist(settings, store, DAY + timedelta(minutes=31))
     [slot] = rows(store, FREED_SLOTS)
