@@ -22,8 +22,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from clinicsync.mappings.model import NormalizedPatient
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
 from clinicsync.sync.model import Appointment, Patient, Practitioner
+from clinicsync.sync.waitlist.entries import NewEntry
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]
@@ -63,6 +65,18 @@ def check_entry(connection: Connection, connector: str, entry: NormalizedWaitlis
     if later.patient_ref != entry.patient.external_id:
         return Checked(Refusal(LATER, "an appointment of another patient"))
     return Checked(None, int(later.id))
+
+
+def check_desk_entry(connection: Connection, new: NewEntry, now: datetime) -> Refusal | None:
+    """For the desk's "Add to waitlist" form (sync/ui): the same refusal as a source's or the
+    API's for an entry the desk is about to add (its patient's contact details, its doctor and
+    its periods, from the store), so the form can show it by field instead of storing an entry
+    nobody can be offered. With :func:`~clinicsync.sync.waitlist.entries.duplicate_of`, the
+    form's two server-side checks."""
+    entry = NormalizedWaitlistEntry(external_id="desk", patient=NormalizedPatient(external_id=new.patient_ref),
+                                    timezone=new.timezone, practitioner_ref=new.practitioner_ref,
+                                    windows=new.windows)
+    return check_entry(connection, new.connector, entry, now).refusal
 
 
 def _unreachable(connection: Connection, connector: str, entry: NormalizedWaitlistEntry) -> Refusal | None:

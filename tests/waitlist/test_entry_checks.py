@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.model import Appointment, Quarantine
+from clinicsync.sync.model import Appointment, Patient, Quarantine
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.pipeline import run_once
@@ -221,3 +221,25 @@ async def test_an_api_entry_naming_its_later_visit_releases_it_on_acceptance(
     later = appointment_id(store, "website", "V-LATER")
     assert entry.current_appointment_id == later
     assert released_on_acceptance(api_settings, store, entry.id, appointment_id(store, "website", "V-SOON")) == later
+
+
+def test_the_desk_form_can_ask_the_same_two_questions(store: Store) -> None:
+    """The "Add to waitlist" form's server-side checks (sync/ui calls them): a patient nobody
+    can reach, an unknown doctor, and a second live entry for the same need."""
+    from clinicsync.sync.waitlist.entries import NewEntry, add_entry, duplicate_of
+    from clinicsync.sync.waitlist.reach import check_desk_entry
+
+    known_doctor(store, "D-1", "office")
+    now = datetime.now(UTC)
+    with store.engine.begin() as connection:
+        nobody = NewEntry("office", "P-NONE", "America/New_York", practitioner_ref="D-1")
+        assert check_desk_entry(connection, nobody, now).field == "patient.phone"  # type: ignore[union-attr]
+        connection.execute(insert(Patient.__table__).values(  # type: ignore[attr-defined]
+            connector="office", external_id="P-1", phone="+12125550101", content_hash="x", updated_at=now))
+        ghost = NewEntry("office", "P-1", "America/New_York", practitioner_ref="D-404")
+        assert check_desk_entry(connection, ghost, now).field == "practitioner.external_id"  # type: ignore[union-attr]
+        fine = NewEntry("office", "P-1", "America/New_York", practitioner_ref="D-1", visit_type="Check-up")
+        assert check_desk_entry(connection, fine, now) is None and duplicate_of(connection, fine) is None
+        first, _ = add_entry(connection, fine, now, added_by="desk")
+        again = NewEntry("office", "P-1", "America/New_York", practitioner_ref="D-1", visit_type="check-up")
+        assert duplicate_of(connection, again).id == first  # type: ignore[union-attr]
