@@ -61,7 +61,8 @@ def test_templates_check_counts_one_gsm7_segment_for_every_shipped_sms(tmp_path:
         "en": (159, "Mon, Jan 11, 10:45\u202fAM, Lucía, video, held 30m"),
         "es": (160, "sáb, 11 sept, 10:45, Lucía, video, held 30m")}, offers
     assert {(r["language"], r["template"]) for r in sms} == {
-        (lang, k + mode) for lang in ("en", "es") for k in KINDS for mode in ("", " (video)", " (phone)")}
+        (lang, k + mode) for lang in ("en", "es") for k in KINDS
+        for mode in ("", " (video)", " (phone)", " (phone, dial-in)")}
     assert all((r["segments"], r["encoding"]) == (1, "GSM-7") and r["units"] <= 160 for r in sms), sms
     # the short answer link fits every in-person SMS that asks for an answer, in one segment still; a video
     # or phone visit's text is longer (the join link, the number to call), so it keeps the reply line instead
@@ -160,8 +161,8 @@ def test_a_video_visits_invite_carries_the_link_as_url_and_location() -> None:
 
 
 @pytest.mark.parametrize(("language", "we_call", "call_in"), [
-    ("en", "We'll call you at (312) 555-0144.", "Call (312) 555-0188 then."),
-    ("es", "Le llamamos al (312) 555-0144.", "Llame al (312) 555-0188 a esa hora."),
+    ("en", "We'll call you at (312) 555-0144.", "call (312) 555-0188."),
+    ("es", "Le llamamos al (312) 555-0144.", "llame al (312) 555-0188."),
 ])
 def test_a_phone_visit_says_who_calls_which_number(language: str, we_call: str, call_in: str) -> None:
     for kind in ("confirmation", "reminder", "rescheduled"):
