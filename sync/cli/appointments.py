@@ -16,6 +16,7 @@ from clinicsync.sync.cli.output import (
     FormatOption,
     LimitOption,
     UtcOption,
+    WideOption,
     emit_list,
     moment,
     resolve_format,
@@ -34,6 +35,7 @@ DEFAULT_DAYS = 7
 def list_command(
     ctx: typer.Context,
     fmt: FormatOption = None,
+    output: WideOption = None,
     utc: UtcOption = False,
     json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
     from_: Annotated[str | None, typer.Option(
@@ -67,17 +69,18 @@ def list_command(
         return moment(row["start"], row["timezone"] or zone_name, utc, locale=locale, home_zone=zone_name)
 
     columns = [
-        Column("start (UTC)" if utc else "start", start_shown, lambda r: r["start"], "start (UTC)"),
-        Column("zone", lambda r: r["timezone"]),
+        Column("start (UTC)" if utc else "start", start_shown, lambda r: r["start"], "start (UTC)", keep=True),
+        Column("zone", lambda r: r["timezone"], wide=True),  # a time not in the clinic's zone is labelled
         Column("status", lambda r: r["status"]),
         Column("answer", lambda r: r["answer"] or ""),
         Column("doctor", lambda r: (r["practitioner"] or {}).get("name") or ""),
         Column("patient", lambda r: (r["patient"] or {}).get("id") or ""),
         Column("type", lambda r: r["type"] or ""),
         Column("visit", _visit, lambda r: r["visit_mode"], "visit_mode"),
-        Column("id", lambda r: f"{r['connector']}:{r['external_id']}"),
+        Column("id", lambda r: f"{r['connector']}:{r['external_id']}", keep=True),
     ]
     emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
+              output=output,
               noun="appointments", limit=page_size, title=_window_title(start, end, zone_name, locale),
               empty="no appointments in that window", times=times_note(zone_name, utc))
 
