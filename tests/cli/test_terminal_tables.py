@@ -67,3 +67,17 @@ def test_fitted_widths_cut_only_the_long_texts() -> None:
     # id and position kept, a status short; the reason and the doctor share what is left
     assert fitted_widths([2, 9, 90, 30, 20], [True, False, False, False, True], 80) == [2, 9, 25, 24, 20]
     assert fitted_widths([2, 9, 20], [True, False, False], 80) == [2, 9, 20]  # it fits: nothing cut
+
+
+def test_appointments_show_gives_local_times_labelled_and_the_appointments_story(run: Run) -> None:
+    """`appointments show` printed UTC only, and none of what happened to the visit."""
+    _, out, _ = run("appointments", "show", "emr:A1")
+    assert re.search(r"start\s+\w{3}, \w{3} \d{1,2}, \d{4}, \d{1,2}:\d\d\s[AP]M", out), out
+    assert re.search(r"times in\s+America/New_York \(E[SD]T, UTC-0[45]:00\)", out), out
+    assert "Z" not in out.split("answer")[0]  # no UTC time above the story
+    assert "answers: none" in out and "desk actions: none" in out
+    assert re.search(r"reminders:\n  .*reminder 1d  patient  sms  sent", out), out
+    _, utc, _ = run("appointments", "show", "emr:A1", "--utc")
+    assert re.search(r"start\s+\d{4}-\d\d-\d\d \d\d:\d\dZ", utc) and "times in     UTC" in utc, utc
+    _, data, _ = run("appointments", "show", "emr:A1", "--json")
+    assert '"reminders"' in data and '"desk_actions"' in data and '"answers"' in data
