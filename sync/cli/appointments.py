@@ -28,6 +28,7 @@ from clinicsync.sync.cli.when import option_when, parse_when
 from clinicsync.sync.queries import count_appointments, list_appointments
 
 if TYPE_CHECKING:
+    from clinicsync.sync.settings import Settings
     from clinicsync.sync.store import Store
 
 app = typer.Typer(help="Appointments in the store.", no_args_is_help=True)
@@ -139,7 +140,8 @@ def show_command(
     table = Table(show_header=False, box=None)
     patient, doctor = row["patient"] or {}, row["practitioner"] or {}
     for label, value in (
-        ("appointment", ref), ("status", row["status"] + (" (deleted at the source)" if row["deleted"] else "")),
+        ("appointment", ref), ("source", _source(settings, connector)),
+        ("status", row["status"] + (" (deleted at the source)" if row["deleted"] else "")),
         ("start", when(row["start"])), ("end", when(row["end"])),
         ("times in", "UTC" if utc else zone_label(zone_name, start) + ("" if zone_name == settings.clinic.timezone
                                                                        else " (the visit's zone)")),
@@ -156,6 +158,13 @@ def show_command(
         for note in row["notes"]:
             out_console.print(f"  - {note}", markup=False, highlight=False)
     _print_story(story, when)
+
+
+def _source(settings: Settings, connector: str) -> str:
+    """'demo-csv (OpenEMR)': the connector, and the system it reads as the clinic calls it
+    (its `label:`, else its kind), where a change must be made by hand."""
+    config = next((c for c in settings.connectors if c.name == connector), None)
+    return connector if config is None else f"{connector} ({config.system_name()})"
 
 
 def appointment_story(store: Store, connector: str, external_id: str) -> dict[str, list[dict[str, Any]]]:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from clinicsync.sync.cli.context import out_console
 from clinicsync.sync.cli.output import fitted_widths
+from clinicsync.sync.settings import load_settings
 from tests.cli.conftest import Run
 
 WIDTH = 120
@@ -75,9 +78,22 @@ def test_appointments_show_gives_local_times_labelled_and_the_appointments_story
     assert re.search(r"start\s+\w{3}, \w{3} \d{1,2}, \d{4}, \d{1,2}:\d\d\s[AP]M", out), out
     assert re.search(r"times in\s+America/New_York \(E[SD]T, UTC-0[45]:00\)", out), out
     assert "Z" not in out.split("answer")[0]  # no UTC time above the story
-    assert "answers: none" in out and "desk actions: none" in out
+    assert "answers: none" in out and "desk actions: none" in out and re.search(r"source\s+emr *\n", out)
     assert re.search(r"reminders:\n  .*reminder 1d  patient  sms  sent", out), out
     _, utc, _ = run("appointments", "show", "emr:A1", "--utc")
     assert re.search(r"start\s+\d{4}-\d\d-\d\d \d\d:\d\dZ", utc) and "times in     UTC" in utc, utc
     _, data, _ = run("appointments", "show", "emr:A1", "--json")
     assert '"reminders"' in data and '"desk_actions"' in data and '"answers"' in data
+
+
+def test_a_connector_label_is_the_clinics_name_for_its_system(tmp_path: Path, cli: Any) -> None:
+    """The desk was told "cancel it in csv" (the connector's kind): `label:` names the system."""
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("clinic:\n  timezone: America/New_York\nstore:\n  url: sqlite:///x.db\nconnectors:\n"
+                        "  - {name: ehr, kind: csv, mapping: csv_default, drop_dir: drop, label: OpenEMR}\n"
+                        "  - {name: book, kind: csv, mapping: csv_default, drop_dir: drop2}\n", encoding="utf-8")
+    labelled, plain = load_settings(settings).connectors
+    assert (labelled.system_name(), plain.system_name()) == ("OpenEMR", "csv")
+    settings.write_text(settings.read_text().replace("label: OpenEMR", "label: ''"), encoding="utf-8")
+    _, _, err = cli(settings)("check", expect=2)
+    assert "label" in err
