@@ -12,8 +12,10 @@ from clinicsync.sync.cli.output import (
     DEFAULT_LIMIT,
     AllOption,
     Column,
+    Format,
     FormatOption,
     LimitOption,
+    Output,
     UtcOption,
     WideOption,
     emit_list,
@@ -61,11 +63,13 @@ def list_command(
     ]
     if history:
         columns.append(Column("status", lambda r: r["status"] + (f" ({r['resolution']})" if r["resolution"] else "")))
-    emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
+    shown_as = resolve_format(fmt, out_console, json_output)
+    narrow = shown_as is Format.table and output is not Output.wide  # the last sighting is a wide column
+    emit_list(out_console, err_console, shown_as, columns, rows, total,
               output=output,
               noun="quarantine items", limit=page_size, title="quarantine",
               empty="the quarantine is empty" if history else "nothing open in quarantine",
-              times=times_note(zone_name, utc))
+              times=None if narrow else times_note(zone_name, utc))
 
 
 @app.command("retry")
