@@ -104,11 +104,16 @@ class DispatchReport:
     # went back to pending: it woke inside the quiet hours, its provider said to wait, or its
     # source is orphaned (sync/orphans.py: held)
     deferred: int = 0
+    # skipped, by reason (the part before any ':'): `remind` breaks its summary down by it
+    skip_reasons: dict[str, int] = field(default_factory=dict, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def count(self, outcome: str) -> None:
+    def count(self, outcome: str, reason: str | None = None) -> None:
         with self._lock:
             setattr(self, outcome, getattr(self, outcome) + 1)
+            if outcome == "skipped" and reason:
+                key = reason.split(":", 1)[0]
+                self.skip_reasons[key] = self.skip_reasons.get(key, 0) + 1
 
     def as_dict(self) -> dict[str, int]:
         """The outcomes: each counted reminder ended in one of these states."""
@@ -716,7 +721,7 @@ class Dispatcher:
         if decision == "skip":
             gave_up = _gave_up(item, reason)  # failed, not skipped: the desk's work list shows it
             self._finish(item, "failed" if gave_up else "skipped", gave_up or reason)
-            self.report.count("failed" if gave_up else "skipped")
+            self.report.count("failed" if gave_up else "skipped", reason)
             return
         draft = self._draft(item)
         last_error: str | None = None
@@ -764,8 +769,9 @@ class Dispatcher:
             self._finish(item, "failed", last_error or "every channel failed")
             self.report.count("failed")
         else:
-            self._finish(item, "skipped", self._unreachable(item))
-            self.report.count("skipped")
+            unreachable = self._unreachable(item)
+            self._finish(item, "skipped", unreachable)
+            self.report.count("skipped", unreachable)
 
     def _orphaned(self, item: Item) -> None:
         """A message in time whose source the settings no longer name (sync/orphans.py): no
@@ -775,7 +781,7 @@ class Dispatcher:
         name = item.row.connector
         if name in self.retired:
             self._finish(item, "cancelled", RETIRED.format(name=name))
-            self.report.count("skipped")
+            self.report.count("skipped", "source retired")
             return
         reason = f"{HELD.format(name=name)}: {fixes(name)}"
         self._finish(item, "pending", reason, due=self.now + HOLD_RECHECK)
