@@ -121,7 +121,7 @@ class Notifier(ABC):
             try:
                 return self.send(message)
             except NotifierError as exc:
-                if not deadline.hit:
+                if not deadline.passed():  # (a connect's timeout is cut to the time left: it may fire first)
                     raise
                 reason = f"{exc} (past the send deadline of {seconds:g} s: notifiers[{self.name}].send_deadline)"
                 late = (type(exc)(reason, retry_after=exc.retry_after) if isinstance(exc, RetryableError)

@@ -49,6 +49,10 @@ class Deadline:
     def left(self) -> float:
         return self.at - time.monotonic()
 
+    def passed(self) -> bool:
+        """The deadline ended the call, or the call ended at it (a timeout cut to the time left)."""
+        return self.hit or self.left() <= 0.05
+
 
 @dataclass(eq=False)
 class SocketScope:
