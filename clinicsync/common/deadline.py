@@ -57,32 +57,40 @@ class Deadline:
 @dataclass(eq=False)
 class SocketScope:
     """The sockets one client (one notifier instance, one HTTP client) has opened, so that a
-    deadline can end the exchange it is stuck in. Use from one thread at a time, as a notifier
-    instance is (sync/reminders/dispatch.py keeps one per thread)."""
+    deadline can end the exchange it is stuck in. Calls may overlap in several threads (the FHIR
+    client's fan-out): each has its own deadline, and one that passes shuts every socket of the
+    client, which may cut a neighbour's request short too (it fails as a dropped connection and
+    is retried as one): a peer that trickles is not worth keeping connections to."""
 
     sockets: weakref.WeakSet[socket.socket] = field(default_factory=weakref.WeakSet)
-    active: Deadline | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @contextmanager
     def within(self, seconds: float) -> Iterator[Deadline]:
         """Run the block with a deadline of ``seconds`` on its network exchange."""
         _install()
         deadline = Deadline(self, time.monotonic() + seconds, seconds)
-        previous = getattr(_current, "scope", None)
-        self.active, _current.scope = deadline, self
+        previous = getattr(_current, "deadline", None)
+        _current.deadline = deadline
         _WATCHDOG.watch(deadline)
         try:
             yield deadline
         finally:
             deadline.done = True
-            self.active, _current.scope = None, previous
+            _current.deadline = previous
+
+    def add(self, sock: socket.socket) -> None:
+        with self.lock:
+            self.sockets.add(sock)
 
     def expire(self, deadline: Deadline) -> None:
-        """The watchdog's call: end every exchange of this scope's sockets, if ``deadline`` is still running."""
-        if deadline.done or self.active is not deadline:
+        """The watchdog's call: end every exchange of this scope's sockets, if ``deadline``'s call still runs."""
+        if deadline.done:
             return
         deadline.hit = True
-        for sock in list(self.sockets):
+        with self.lock:
+            sockets = list(self.sockets)
+        for sock in sockets:
             try:
                 if sock.fileno() != -1:
                     socket.socket.shutdown(sock, socket.SHUT_RDWR)  # not SSLSocket's: no TLS goodbye to wait for
@@ -93,17 +101,17 @@ class SocketScope:
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     if event not in _EVENTS:
         return
-    scope: SocketScope | None = getattr(_current, "scope", None)
-    if scope is None or scope.active is None:
+    deadline: Deadline | None = getattr(_current, "deadline", None)
+    if deadline is None or deadline.done:
         return
     sock = args[0]
     if not isinstance(sock, socket.socket):
         return
-    scope.sockets.add(sock)
+    deadline.scope.add(sock)
     if event == "socket.connect":
-        left = scope.active.left()
-        if scope.active.hit or left <= 0:
-            raise TimeoutError(f"the overall deadline of {scope.active.seconds:g} s passed before connecting")
+        left = deadline.left()
+        if deadline.hit or left <= 0:
+            raise TimeoutError(f"the overall deadline of {deadline.seconds:g} s passed before connecting")
         timeout = sock.gettimeout()
         if timeout is None or timeout > left:
             sock.settimeout(left)  # the library sets its own read timeout after connecting, as it always did

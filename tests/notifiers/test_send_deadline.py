@@ -16,10 +16,17 @@ from clinicsync.notifiers.twilio_sms import TwilioSmsNotifier
 from tests.notifiers.conftest import email_message, text_message
 from tests.notifiers.trickle import trickling
 from tests.reliability.twilio_fake import ACCOUNT, FROM, TOKEN
-from tests.sync.reminders.test_slow_peers import warm_up_twilio
+from tests.sync.reminders.test_slow_peers import warm_up_smtp, warm_up_twilio
 
 DEADLINE = 1.0
 SLACK = 2.0  # a loaded machine: the send ends at the deadline, give or take the scheduler
+
+
+@pytest.fixture(autouse=True)
+def _warm() -> None:
+    """Each client's first use imports modules inside its send (a 1 s deadline counts them)."""
+    warm_up_smtp()
+    warm_up_twilio()
 
 
 def smtp(port: int) -> SmtpNotifier:
@@ -61,7 +68,6 @@ def test_an_answer_to_the_message_that_trickles_ends_unknown_at_the_deadline() -
 
 
 def test_an_http_answer_that_trickles_ends_unknown_at_the_deadline() -> None:
-    warm_up_twilio()
     with trickling("http") as server:
         notifier = TwilioSmsNotifier(TwilioSmsNotifier.settings_model.model_validate({
             "name": "texts", "kind": "twilio_sms", "account_sid": ACCOUNT, "auth_token": TOKEN, "from_number": FROM,

@@ -18,12 +18,13 @@ import pytest
 from sqlalchemy import select
 
 from clinicsync.notifiers.base import RetryableError
+from clinicsync.notifiers.smtp import SmtpNotifier, SmtpSettings
 from clinicsync.notifiers.twilio_sms import TwilioSmsNotifier
 from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
-from tests.notifiers.conftest import text_message
+from tests.notifiers.conftest import email_message, text_message
 from tests.notifiers.trickle import trickling
 from tests.reliability.twilio_fake import ACCOUNT, FROM, TOKEN
 from tests.sync.reminders.conftest import appointment, put
@@ -49,8 +50,7 @@ def slow_notifier(mode: str, port: int) -> str:
 def test_remind_once_ends_at_the_deadline_and_the_other_channel_is_not_starved(
         store: Store, write_settings: Callable[..., Path], cli: Any, tmp_path: Path, mode: str, slow_channel: str,
         fast_channel: str) -> None:
-    if mode == "http":
-        warm_up_twilio()
+    warm_up_twilio() if mode == "http" else warm_up_smtp()
     with trickling(mode) as server:  # type: ignore[arg-type]
         outbox = tmp_path / "outbox"
         path = write_settings(extra=(
@@ -98,6 +98,14 @@ def warm_up_twilio() -> None:
     with pytest.raises(RetryableError):
         notifier.deliver(text_message())
     notifier.close()
+
+
+def warm_up_smtp() -> None:
+    """The first email imports the MIME modules inside its send (its deadline counts them): first."""
+    notifier = SmtpNotifier(SmtpSettings(name="warm", host="127.0.0.1", port=1, security="none",
+                                         sender="reminders@clinic.example"))
+    with pytest.raises(RetryableError):
+        notifier.deliver(email_message())
 
 
 def states_of(store: Store) -> list[tuple[str, str, str | None]]:
