@@ -72,8 +72,8 @@ class Trickler:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await (self._http if self.mode == "http" else self._smtp)(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # the client went, or the server stops (a cancelled task ends quietly: no callback noise)
         finally:
             writer.close()
 
