@@ -1,4 +1,5 @@
-"""The httpx transport of the FHIR and callback clients (clinicsync/common/http_deadline.py): a
+"""The httpx transport of the FHIR and callback clients (clinicsync/common/http_deadline.py) and
+the Google Calendar client's httplib2 (httplib2_deadline.py): a
 server that sends its answer one byte every 0.5 s never trips httpx's per-read timeout (5 s
 here); the overall deadline (1 s) ends the request with a timeout the clients already retry."""
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from clinicsync.common.http_deadline import DeadlineTransport
+from clinicsync.common.httplib2_deadline import DeadlineHttp
 from clinicsync.connectors.fhir.client import FhirClient
 from tests.notifiers.trickle import trickling
 
@@ -38,3 +40,15 @@ def test_the_fhir_client_sends_through_the_deadline_transport() -> None:
         assert isinstance(transport, DeadlineTransport) and transport.deadline == 28  # 4 x the per-read timeout
     finally:
         client.close()
+
+
+def test_the_google_clients_httplib2_ends_a_trickling_answer_at_the_overall_deadline() -> None:
+    with trickling("http", interval=0.5) as server:
+        http = DeadlineHttp(1.0, timeout=5)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="overall deadline of 1 s"):
+            http.request(f"http://127.0.0.1:{server.port}/calendar/v3/calendars/x/events", "POST", body="{}")
+        assert 1.0 <= time.monotonic() - started < 3.0
+    with trickling("http", interval=0.0) as server:
+        answer, content = DeadlineHttp(5.0, timeout=5).request(f"http://127.0.0.1:{server.port}/x", "POST", body="{}")
+        assert answer.status == 201 and b"queued" in content
