@@ -247,8 +247,9 @@ class Dispatcher:
             if self.resend_unknown:
                 self._requeue_unknown()
         batch = self.config.workers * 8
+        pools = SendPools(self.config.workers)
         try:
-            with ThreadPoolExecutor(self.config.workers, thread_name_prefix="remind") as pool:
+            with pools:
                 # Two batches at most: the next is queued behind the one being sent, so the
                 # workers never drain to idle at a batch boundary.
                 in_flight: list[Future[None]] = []
@@ -256,7 +257,7 @@ class Dispatcher:
                     if self._halt.is_set():
                         break  # claimed, not handed over: released to pending below
                     items = self._load(ids)  # while the previous batch is being sent
-                    queued = [pool.submit(self._deliver_isolated, item) for item in items]
+                    queued = [pools.submit(self._pool_of(item), self._deliver_isolated, item) for item in items]
                     self._wait(in_flight, queued)
                     in_flight = queued
                 self._wait(in_flight)
@@ -266,6 +267,12 @@ class Dispatcher:
             self._close_notifiers()
         log.info("reminders.dispatched", dry_run=self.dry_run, **self.report.as_report())
         return self.report
+
+    def _pool_of(self, item: Item) -> str:
+        """The notifier the item's first channel goes through: its pool of workers sends it (a
+        fallback to another channel stays on that worker: it follows a quick refusal)."""
+        first = self.channels(item)
+        return self.routes[first[0][0]] if first else ""
 
     @staticmethod
     def _wait(futures: Sequence[Future[None]], queued: Sequence[Future[None]] = ()) -> None:
@@ -800,7 +807,7 @@ class Dispatcher:
         """Call the notifier and record what came back; 'fallback' asks for the next channel."""
         channel = message.channel
         try:
-            receipt = self._notifier(name).send(message)
+            receipt = self._notifier(name).deliver(message)  # under its send_deadline
         except RetryableError as exc:
             attempt = self._attempt(item, channel, name, "retryable", detail=str(exc))
             attempts, cap = item.attempts, self.config.max_attempts
@@ -965,6 +972,30 @@ def record_opt_out(connection: Connection, channel: str, address: str, source: s
     if exists is None:
         connection.execute(insert(OPT_OUTS).values(channel=channel, address=address, source=source, created_at=now))
     return exists is None
+
+
+class SendPools:
+    """A pool of ``workers`` send threads per notifier (issue 59): a channel whose provider is
+    slow holds only its own workers, never another's. With one pool for all, 10 emails due
+    ahead of 10 SMS on a mail server that trickled took all 8 workers, and no SMS went out in
+    90 s. Threads start as work arrives, so a notifier with little to send costs little."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+
+    def submit(self, name: str, work: Callable[[Item], None], item: Item) -> Future[None]:
+        pool = self._pools.get(name)
+        if pool is None:
+            pool = self._pools[name] = ThreadPoolExecutor(self.workers, thread_name_prefix=f"remind-{name or 'none'}")
+        return pool.submit(work, item)
+
+    def __enter__(self) -> SendPools:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)
 
 
 def reminder_time(starts_at: datetime, zone_name: str, label: str) -> datetime:

@@ -304,7 +304,7 @@ class OfferSender:
                               subject=rendered.subject, body_html=rendered.html, language=rendered.language,
                               metadata={"kind": draft.kind, "offer": key.rsplit(":", 1)[1]})
             try:
-                self._notifier(self.routes[channel]).send(message)
+                self._notifier(self.routes[channel]).deliver(message)  # under its send_deadline
             except RetryableError:
                 return "retry"
             except (OptedOutError, PermanentError) as exc:
