@@ -56,7 +56,7 @@ CANCEL_REASONS = {"patient_asked": "the patient asked to cancel", "patient_ill":
                   "duplicate": "booked twice", "other": "another reason"}
 UNDO_WINDOW = timedelta(minutes=10)  # an action can be taken back this long after it was recorded
 NO_SHOW_GRACE = timedelta(days=3)  # a no-show or came-in is recorded up to this long after the start
-AT_VISIT = ("no_show", "arrived")  # the actions of a visit that has started; every other one is before it
+AT_VISIT = ("arrived", "no_show")  # the actions of a visit that has started; every other one is before it
 
 
 class UnknownAction(ValueError):
