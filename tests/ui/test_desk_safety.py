@@ -82,10 +82,9 @@ async def test_an_action_on_a_visit_the_source_moved_is_refused_and_shows_the_ne
 
 
 async def test_two_desks_acting_at_once_one_wins_and_the_other_is_told(desk: Desk, store: Store) -> None:
-    """Both desks drew the page; their posts meet at the appointment's row lock. Without the
+    """Both desks drew the page; their posts meet at the appointment's row lock (PostgreSQL: a
+    third connection holds it until both wait) or SQLite's writer lock. Without the
     compare-and-set both would be recorded (the last winning), as the audit found."""
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("two writers at once: PostgreSQL (SQLite's writers queue on BEGIN IMMEDIATE)")
     client, ids = desk
     settings = client._transport.app.state.settings  # type: ignore[attr-defined]
     target = ids["A8"]
@@ -99,20 +98,28 @@ async def test_two_desks_acting_at_once_one_wins_and_the_other_is_told(desk: Des
         except Refused as refusal:
             outcomes[name] = refusal
 
-    with store.engine.connect() as blocker:  # holds the row until both desks wait on it
-        blocker.execute(select(A.c.id).where(A.c.id == target).with_for_update())
-        threads = [threading.Thread(target=act, args=("desk1", "confirmed_by_phone")),
-                   threading.Thread(target=act, args=("desk2", "cancel"))]
+    threads = [threading.Thread(target=act, args=("desk1", "confirmed_by_phone")),
+               threading.Thread(target=act, args=("desk2", "cancel"))]
+    if store.engine.dialect.name == "postgresql":
+        warm = [store.engine.connect() for _ in range(3)]  # the desks' connections opened before the lock
+        for connection in warm:
+            connection.close()
+        with store.engine.connect() as blocker:  # holds the row until both desks wait on it
+            blocker.execute(select(A.c.id).where(A.c.id == target).with_for_update())
+            for thread in threads:
+                thread.start()
+            deadline, waiting = time.monotonic() + 10, 0
+            while time.monotonic() < deadline:
+                waiting = blocker.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                               "AND datname = current_database()")).scalar()
+                if waiting and waiting >= 2:
+                    break
+                time.sleep(0.02)
+            assert waiting == 2, "both desks should wait on the appointment's row lock"
+            blocker.rollback()
+    else:  # SQLite: both start together; the writers queue on BEGIN IMMEDIATE
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            waiting = blocker.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                           "AND datname = current_database()")).scalar()
-            if waiting and waiting >= 2:
-                break
-            time.sleep(0.02)
-        blocker.rollback()
     for thread in threads:
         thread.join(10)
     refused = [o for o in outcomes.values() if isinstance(o, Refused)]
