@@ -41,7 +41,7 @@ from clinicsync.sync.responses.keywords import Action
 from clinicsync.sync.responses.record import apply_answer
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
-from clinicsync.sync.ui.desk import CLOSING, source_kind, writes_back
+from clinicsync.sync.ui.desk import CLOSING, OPEN_AT_START, source_kind, writes_back
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 DK, RM = DESK_ACTIONS, REMINDERS
@@ -122,7 +122,7 @@ def offered(standing: tuple[str, ...], start_utc: datetime, now: datetime, statu
     if status not in ACTIVE_STATUSES or any(a in CLOSING for a in standing):
         return []
     if now >= start_utc:
-        return list(AT_VISIT) if now <= start_utc + NO_SHOW_GRACE else []
+        return list(AT_VISIT) if now <= start_utc + NO_SHOW_GRACE and status in OPEN_AT_START else []
     return ["confirmed_by_phone", "left_message", *(["reschedule_handled"] if reschedule else []), "cancel"]
 
 
@@ -139,6 +139,8 @@ def why_not(action: str, appointment: Any, standing: tuple[str, ...], now: datet
     if action in AT_VISIT:
         if not started:
             return f"{BUTTONS[action]} is recorded once the visit has started, not before."
+        if appointment.status not in OPEN_AT_START:
+            return f"The source already records the visit as {appointment.status}."
         if now > appointment.start_utc + NO_SHOW_GRACE:
             return f"The visit was more than {NO_SHOW_GRACE.days} days ago: record it in the clinic's system."
         return None

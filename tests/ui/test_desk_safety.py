@@ -81,6 +81,29 @@ async def test_an_action_on_a_visit_the_source_moved_is_refused_and_shows_the_ne
     assert missing.status_code == 409 and _actions(store) == []
 
 
+async def test_an_action_that_no_longer_fits_the_visit_is_refused(desk: Desk, store: Store) -> None:
+    client, ids = desk
+    target = ids["A8"]  # tomorrow 16:00 UTC
+    _clock(client, NOW + timedelta(days=7))  # six days after the visit
+    page = (await client.get(f"/ui/appointments/{target}", headers=DESK)).text
+    assert 'class="actions"' not in page and 'id="no-actions"' in page
+    token = client._transport.app.state.ui_sessions.basic_csrf("desk")  # type: ignore[attr-defined]
+    for action, why in (("cancel", "The visit has started"), ("confirmed_by_phone", "The visit has started"),
+                        ("no_show", "more than 3 days ago")):
+        refused = await client.post(f"/ui/appointments/{target}/actions", headers=DESK, data={
+            "csrf": token, "action": action, "reason": "other", "seen": seen_of(store, [target])[target].digest})
+        assert refused.status_code == 409 and why in refused.text, action
+    _clock(client, NOW)
+    with store.engine.begin() as connection:  # the source cancelled it
+        connection.execute(update(A).where(A.c.id == target).values(status="cancelled", version=2))
+    confirm = await client.post(f"/ui/appointments/{target}/actions", headers=DESK, data={
+        "csrf": token, "action": "confirmed_by_phone", "seen": seen_of(store, [target])[target].digest})
+    assert confirm.status_code == 409 and "cancelled at the source" in confirm.text
+    assert _actions(store) == []
+    with store.engine.connect() as connection:
+        assert connection.execute(select(WRITEBACKS)).all() == []
+
+
 async def test_two_desks_acting_at_once_one_wins_and_the_other_is_told(desk: Desk, store: Store) -> None:
     """Both desks drew the page; their posts meet at the appointment's row lock (PostgreSQL: a
     third connection holds it until both wait) or SQLite's writer lock. Without the
