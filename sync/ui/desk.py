@@ -201,6 +201,8 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
             reasons.add("no-answer" if fact.get("sent") else "not-reached")
         if r.participation == "accepted":
             reasons -= {"failed"}  # confirmed anyway: nothing to chase
+        if "reschedule" in reasons:
+            reasons -= {"no-answer", "not-reached"}  # the patient did answer: they asked for another time
         if not reasons:
             continue
         done = done_by_desk.get(r.id)

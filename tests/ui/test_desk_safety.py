@@ -289,3 +289,17 @@ async def test_the_viewer_sees_a_source_id_that_is_a_name_or_email_masked(
     viewer = (await client.get(f"/ui/appointments/{ids['A5']}", headers=MANAGER)).text
     assert external_id not in viewer and "id •••" in viewer
     assert external_id in (await client.get(f"/ui/appointments/{ids['A5']}", headers=DESK)).text
+
+
+async def test_a_reschedule_request_is_no_no_answer_and_an_empty_filter_says_what_remains(
+        desk: Desk, store: Store) -> None:
+    client, ids = desk
+    with store.engine.begin() as connection:
+        connection.execute(insert(RESPONSES).values(
+            channel="sms", sender="link", body="Afternoons", language="en", action="reschedule", outcome="requested",
+            appointment_id=ids["A8"], provider_id="link:r10", received_at=NOW - timedelta(minutes=5)))
+    page = (await client.get("/ui/", headers=DESK)).text
+    row = page.split(f'data-id="{ids["A8"]}"')[1].split("</li>")[0]
+    assert "Afternoons" in row and "also no answer" not in row  # she answered: she asked for another time
+    empty = (await client.get("/ui/?need=failed", headers=DESK)).text
+    assert "Nothing in this view; 3 to act on today and tomorrow" in empty
