@@ -20,6 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import insert, select, text, update
 
+from clinicsync.sync.calendar.desired import load_truth
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.desk import DESK_ACTIONS
 from clinicsync.sync.model.reminders import REMINDERS
@@ -188,6 +189,12 @@ async def test_cancel_asks_a_reason_and_its_undo_restores_answer_reminders_write
     page = (await client.get(f"/ui/appointments/{target}", headers=DESK)).text
     form = {"csrf": csrf_of(page), "action": "cancel", "seen": seen_in(page, target),
             "back": f"/ui/appointments/{target}"}
+    settings = client._transport.app.state.settings  # type: ignore[attr-defined]
+
+    def calendar_event() -> Any:  # what the calendar stage would push for the visit at its next pass
+        return next(d.content for d in load_truth(store.engine, settings.calendar, NOW) if d.appointment_id == target)
+
+    booked_event = calendar_event()
     step = await client.post(f"/ui/appointments/{target}/actions", headers=DESK, data=form)
     assert step.status_code == 200 and 'id="cancel-step"' in step.text and 'name="reason"' in step.text
     assert _actions(store) == []  # nothing recorded before the reason is given
@@ -199,6 +206,7 @@ async def test_cancel_asks_a_reason_and_its_undo_restores_answer_reminders_write
         doctor = connection.execute(select(REMINDERS.c.id, REMINDERS.c.status).where(
             REMINDERS.c.appointment_id == target, REMINDERS.c.kind == "declined")).one()
     assert r6 == "cancelled" and doctor.status == "pending"
+    assert calendar_event() != booked_event  # the event reads as cancelled by the patient
     with store.engine.begin() as connection:  # the doctor's "declined" email went out meanwhile
         connection.execute(update(REMINDERS).where(REMINDERS.c.id == doctor.id).values(status="sent"))
     after = (await client.get(done.headers["location"], headers=DESK)).text
@@ -218,6 +226,7 @@ async def test_cancel_asks_a_reason_and_its_undo_restores_answer_reminders_write
             REMINDERS.c.appointment_id == target, REMINDERS.c.recipient == "practitioner",
             REMINDERS.c.kind == "confirmation")).all()
     assert [tuple(t) for t in told] == [("confirmation", "pending")]  # the doctor is told it is booked again
+    assert calendar_event() == booked_event  # the calendar stage renders the visit as booked again
     history = (await client.get(undone.headers["location"], headers=DESK)).text
     assert "Undone:" in history and "undone by desk" in history and "front desk declined" in history
     assert 'value="confirmed_by_phone"' in history  # actionable again
