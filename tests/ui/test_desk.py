@@ -6,7 +6,6 @@ login form with its session cookie, logout, idle expiry and the login throttle."
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui.login import safe_next
-from tests.ui.seed import NOW, ask_to_reschedule, seed, seed_desk
+from tests.ui.seed import NOW, seed, seed_desk
 from tests.ui.test_pages import HASH, PASSWORD, basic
 
 pytestmark = pytest.mark.anyio
@@ -35,18 +34,6 @@ def settings_text(store_url: str, extra: str = "") -> str:
     return (f'clinic:\n  timezone: America/New_York\nstore:\n  url: "{store_url}"\n{extra}ui:\n  users:\n'
             f'    - name: desk\n      password_hash: "{HASH}"\n      role: front_desk\n'
             f'    - name: manager\n      password_hash: "{HASH}"\n')
-
-
-@pytest.fixture
-async def desk(tmp_path: Path, store_url: str, store: Store) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, int]]]:
-    path = tmp_path / "settings.yaml"
-    path.write_text(settings_text(store_url), encoding="utf-8")
-    ids = seed_desk(store, seed(store))
-    ask_to_reschedule(store, ids["A5"])
-    app = create_app(load_settings(path), store)
-    app.state.ui_clock = lambda: NOW
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        yield client, ids
 
 
 def csrf_of(html: str) -> str:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,30 +24,15 @@ from clinicsync.sync.model.desk import DESK_ACTIONS
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
-from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import queries
 from clinicsync.sync.ui.desk_actions import Refused, record_action, seen_of
-from tests.ui.seed import NOW, ask_to_reschedule, seed, seed_desk
-from tests.ui.test_desk import DESK, MANAGER, csrf_of, row_ids, seen_in, settings_text
+from tests.ui.seed import NOW
+from tests.ui.test_desk import DESK, MANAGER, csrf_of, row_ids, seen_in
 
 pytestmark = pytest.mark.anyio
 A = Appointment.__table__  # type: ignore[attr-defined]
 Desk = tuple[httpx.AsyncClient, dict[str, int]]
-
-
-@pytest.fixture
-async def desk(tmp_path: Path, store_url: str, store: Store) -> AsyncIterator[Desk]:
-    """As tests/ui/test_desk.py's: the seed's desk rows, A5's reschedule request, the clock at NOW."""
-    path = tmp_path / "settings.yaml"
-    path.write_text(settings_text(store_url), encoding="utf-8")
-    ids = seed_desk(store, seed(store))
-    ask_to_reschedule(store, ids["A5"])
-    app = create_app(load_settings(path), store)
-    app.state.ui_clock = lambda: NOW
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        yield client, ids
 
 
 def _clock(client: httpx.AsyncClient, at: datetime) -> None:
