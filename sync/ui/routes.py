@@ -246,7 +246,8 @@ def timeline_page(request: Request, user: User,
     items = sorted(queries.timeline(store, appointment_id, full=full) + history, key=lambda i: i["at"])
     now = now_of(request)
     seen = desk_actions.seen_of(store, [appointment_id])[appointment_id]
-    asked = any(i.get("request") for i in items)
+    handled_at = max((a.at for a in actions if a.action == "reschedule_handled" and a.undone_at is None), default=None)
+    asked = any(i.get("request") and (handled_at is None or i["at"] > handled_at) for i in items)
     offer = desk_actions.offered(seen.standing, row.start_utc, now, row.status, reschedule=asked) if full else []
     latest = desk_actions.undoable(actions, now) if full else None
     undo = desk_actions.undo_offer(store, latest.id, now) if latest is not None else None

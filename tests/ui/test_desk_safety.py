@@ -223,6 +223,13 @@ async def test_the_page_keeps_every_answer_and_request_with_its_channel(desk: De
     asked = (await client.get(f"/ui/appointments/{ids['A5']}", headers=DESK)).text
     assert "asked for another time" in asked and "Mornings please" in asked and "by email link" in asked
     assert 'value="reschedule_handled"' in asked
+    posted = await client.post(f"/ui/appointments/{ids['A5']}/actions", headers=DESK, data={
+        "csrf": csrf_of(asked), "action": "reschedule_handled", "seen": seen_in(asked, ids["A5"])})
+    assert posted.status_code == 303, posted.text
+    handled = (await client.get(f"/ui/appointments/{ids['A5']}", headers=DESK)).text
+    assert 'value="reschedule_handled"' not in handled
+    assert 'request">asked for another time' not in handled.split('id="timeline"')[0]
+    assert "Mornings please" in handled  # the request stays in History
     target = ids["A8"]
     with store.engine.begin() as connection:  # the patient declines by the SMS link at 08:40 local
         connection.execute(insert(RESPONSES).values(
