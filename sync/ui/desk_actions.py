@@ -115,15 +115,20 @@ def seen_of(store: Store, ids: list[int]) -> dict[int, Seen]:
 
 
 def offered(standing: tuple[str, ...], start_utc: datetime, now: datetime, status: str = "booked",
-            reschedule: bool = False) -> list[str]:
+            reschedule: bool = False, declined: bool = False) -> list[str]:
     """The actions that fit this visit now, the primary first: before the start the phone
-    outcomes and cancel; from the start (for NO_SHOW_GRACE) came in and no-show; nothing once
-    the desk closed it or it is no longer active."""
+    outcomes and cancel (cancel first for a visit the patient or doctor declined, "reschedule
+    handled" first for a request); from the start (for NO_SHOW_GRACE) came in and no-show;
+    nothing once the desk closed it or it is no longer active."""
     if status not in ACTIVE_STATUSES or any(a in CLOSING for a in standing):
         return []
     if now >= start_utc:
         return list(AT_VISIT) if now <= start_utc + NO_SHOW_GRACE and status in OPEN_AT_START else []
-    return ["confirmed_by_phone", "left_message", *(["reschedule_handled"] if reschedule else []), "cancel"]
+    if declined:
+        return ["cancel", "confirmed_by_phone", "left_message", *(["reschedule_handled"] if reschedule else [])]
+    if reschedule:
+        return ["reschedule_handled", "confirmed_by_phone", "left_message", "cancel"]
+    return ["confirmed_by_phone", "left_message", "cancel"]
 
 
 def why_not(action: str, appointment: Any, standing: tuple[str, ...], now: datetime) -> str | None:

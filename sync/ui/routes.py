@@ -80,8 +80,9 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
         record_phi_view(store, user, "front_desk", "/ui/", shown, now)
     hints = {r.appointment_id: _decline_hint(settings, r) for r in work.rows}
     seen = desk_actions.seen_of(store, shown)
-    offers = {r.appointment_id: desk_actions.offered(seen[r.appointment_id].standing, r.start_utc, now,
-                                                     reschedule="reschedule" in r.reasons) for r in work.rows}
+    offers = {r.appointment_id: desk_actions.offered(
+        seen[r.appointment_id].standing, r.start_utc, now, reschedule="reschedule" in r.reasons,
+        declined=r.group in ("declined", "doctor-declined")) for r in work.rows}
     offers.update({r.appointment_id: desk_actions.offered(seen[r.appointment_id].standing, r.start_utc, now)
                    for r in earlier})
     waitlist = desk.waitlist_tasks(settings, store, now, full=True)
@@ -221,9 +222,9 @@ def attention_page(request: Request, user: User,
     if full and items:
         record_phi_view(store, user, role, "/ui/attention", [i.appointment_id for i in items], now)
     seen = desk_actions.seen_of(store, [i.appointment_id for i in items]) if full else {}
-    offers = {i.appointment_id: desk_actions.offered(seen[i.appointment_id].standing, i.start_utc, now,
-                                                     reschedule="reschedule request" in i.reasons) for i in items
-              if i.appointment_id in seen}
+    offers = {i.appointment_id: desk_actions.offered(
+        seen[i.appointment_id].standing, i.start_utc, now, reschedule="reschedule request" in i.reasons,
+        declined=bool({"declined", "doctor declined"} & set(i.reasons))) for i in items if i.appointment_id in seen}
     return render(request, "attention.html", items=items, full=full, buttons=BUTTONS if full else {},
                   dispatcher=attention.dispatcher_panel(store, now), refresh=_refresh(refresh), offers=offers,
                   seen={k: v.digest for k, v in seen.items()}, **_done_line(request, store, now))
@@ -248,7 +249,8 @@ def timeline_page(request: Request, user: User,
     seen = desk_actions.seen_of(store, [appointment_id])[appointment_id]
     handled_at = max((a.at for a in actions if a.action == "reschedule_handled" and a.undone_at is None), default=None)
     asked = any(i.get("request") and (handled_at is None or i["at"] > handled_at) for i in items)
-    offer = desk_actions.offered(seen.standing, row.start_utc, now, row.status, reschedule=asked) if full else []
+    offer = desk_actions.offered(seen.standing, row.start_utc, now, row.status, reschedule=asked,
+                                 declined=row.answer == "declined") if full else []
     latest = desk_actions.undoable(actions, now) if full else None
     undo = desk_actions.undo_offer(store, latest.id, now) if latest is not None else None
     return render(request, "timeline.html", a=row, items=items, states=queries.REMINDER_STATES, full=full,
