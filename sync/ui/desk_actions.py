@@ -34,6 +34,7 @@ from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.desk import DESK_ACTIONS, DESK_ACTIONS_KINDS
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.model.waitlist import FREED_SLOTS
 from clinicsync.sync.reminders.answered import DECLINED_REASON
 from clinicsync.sync.reminders.planner import reminder_key
 from clinicsync.sync.reminders.txn import writer
@@ -258,6 +259,11 @@ def undo_action(settings: Settings, store: Store, action_id: int, user: str, now
                           "record what happened instead.")
         if any(a.id > target.id and a.undone_at is None for a in actions):
             raise Refused("A later action was recorded on this visit: undo that one first.")
+        if target.action == "cancel" and connection.execute(select(FREED_SLOTS.c.id).where(
+                FREED_SLOTS.c.appointment_id == appointment.id,
+                FREED_SLOTS.c.appointment_version == target.version)).first() is not None:
+            raise Refused("The waiting list already has this time (offered or taken): the cancel stands. "
+                          "Book the patient again at the source if they still need a visit.")
         connection.execute(update(DK).where(DK.c.id == target.id).values(undone_at=now, undone_by=user[:64]))
         if target.action in ANSWERS:
             _restore_answer(connection, settings, appointment, target, now)

@@ -23,7 +23,7 @@ from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.desk import DESK_ACTIONS
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
-from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import queries
 from clinicsync.sync.ui.desk_actions import Refused, record_action, seen_of
@@ -302,3 +302,25 @@ async def test_a_reschedule_request_is_no_no_answer_and_an_empty_filter_says_wha
     assert "Afternoons" in row and "also no answer" not in row  # she answered: she asked for another time
     empty = (await client.get("/ui/?need=failed", headers=DESK)).text
     assert "Nothing in this view; 3 to act on today and tomorrow" in empty
+
+
+async def test_a_cancel_whose_slot_went_to_the_waiting_list_is_not_undone(desk: Desk, store: Store) -> None:
+    client, ids = desk
+    target = ids["A8"]
+    page = (await client.get("/ui/", headers=DESK)).text
+    done = await client.post(f"/ui/appointments/{target}/actions", headers=DESK, data={
+        "csrf": csrf_of(page), "action": "cancel", "reason": "patient_asked", "seen": seen_in(page, target)})
+    after = (await client.get(done.headers["location"], headers=DESK)).text
+    with store.engine.begin() as connection:  # the waitlist stage freed the time and offered it meanwhile
+        connection.execute(insert(FREED_SLOTS).values(
+            appointment_id=target, appointment_version=1, connector="csv", practitioner_ref="D2",
+            start_utc=datetime(2026, 11, 19, 16, tzinfo=UTC), end_utc=datetime(2026, 11, 19, 16, 30, tzinfo=UTC),
+            timezone="America/New_York", freed_by="desk", freed_at=NOW, status="open"))
+    action = re.search(r'action="(/ui/desk-actions/\d+/undo)"', after)
+    assert action
+    refused = await client.post(action.group(1), headers=DESK, data={
+        "csrf": csrf_of(after), "seen": seen_of(store, [target])[target].digest})
+    assert refused.status_code == 409 and "waiting list already has this time" in refused.text
+    with store.engine.connect() as connection:
+        assert connection.execute(select(A.c.participation).where(A.c.id == target)).scalar() == "declined"
+        assert connection.execute(select(DESK_ACTIONS.c.undone_at)).scalar() is None
