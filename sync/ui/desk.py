@@ -75,6 +75,7 @@ class WorkList:
     counts: Counter[str]  # per group, before the group filter (the day filter applies)
     days: Counter[str]  # per day, before both filters
     total: int
+    awaiting: int = 0  # a message left, waiting for the call-back (back on the list CALLBACK_AFTER later)
 
 
 def day_bounds(now: datetime, zone: ZoneInfo) -> dict[str, tuple[datetime, datetime]]:
@@ -192,6 +193,7 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
         facts = _reasons(connection, ids, now) if ids else {}
         done_by_desk = _handled(connection, ids) if ids else {}
     rows: list[DeskRow] = []
+    awaiting = 0
     for r in found:
         fact = facts[r.id]
         reasons: set[str] = set(fact["reasons"])
@@ -207,6 +209,7 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
             continue
         done = done_by_desk.get(r.id)
         if is_handled(done, r.version, fact["last_reply"], now):
+            awaiting += done is not None and done.action == "left_message"
             continue
         ordered = [g for g in GROUP_KEYS if g in reasons]
         which = "today" if r.start_utc < bounds["today"][1] else "tomorrow"
@@ -221,7 +224,7 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
     in_day = [r for r in rows if day is None or r.day == day]
     counts = Counter(r.group for r in in_day)
     shown = [r for r in in_day if group is None or r.group == group]
-    return WorkList(shown, counts, days, len(rows))
+    return WorkList(shown, counts, days, len(rows), awaiting)
 
 
 @dataclass

@@ -251,12 +251,13 @@ async def test_left_a_message_comes_back_after_the_wait(desk: Desk, store: Store
     page = (await client.get("/ui/", headers=DESK)).text
     await client.post(f"/ui/appointments/{ids['A8']}/actions", headers=DESK, data={
         "csrf": csrf_of(page), "action": "left_message", "seen": seen_in(page, ids["A8"])})
-    assert ids["A8"] not in row_ids((await client.get("/ui/", headers=DESK)).text)
+    waiting = (await client.get("/ui/", headers=DESK)).text
+    assert ids["A8"] not in row_ids(waiting) and "1 awaiting a call-back" in waiting
     listed = (await client.get("/ui/appointments", headers=DESK)).text
     assert "awaiting call-back" in listed
     _clock(client, NOW + timedelta(hours=3, minutes=1))
     later = (await client.get("/ui/", headers=DESK)).text
-    assert ids["A8"] in row_ids(later) and "no call-back" in later
+    assert ids["A8"] in row_ids(later) and "no call-back" in later and 'id="awaiting"' not in later
     assert 'name="refresh"' in later  # Today reloads itself like the other pages
 
 
