@@ -98,9 +98,10 @@ def writes_back(settings: Settings, connector: str) -> bool:
 
 
 def source_kind(settings: Settings, connector: str) -> str:
-    """The kind of source a connector reads (csv, sql, fhir …), for "cancel it in csv"."""
+    """The clinic's name for the system a connector reads, for "cancel it in OpenEMR": its
+    ``label:``, else its kind (csv, sql, fhir …), else the connector's own name."""
     config = next((c for c in settings.connectors if c.name == connector), None)
-    return str(getattr(config, "kind", None) or connector)
+    return config.system_name() if config is not None else connector
 
 
 def _reasons(connection: Any, ids: list[int], now: datetime) -> dict[int, dict[str, Any]]:

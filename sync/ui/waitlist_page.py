@@ -32,8 +32,17 @@ from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
 from clinicsync.sync.ui.mask import initials
 from clinicsync.sync.ui.render import now_of, redirect, render
 from clinicsync.sync.ui.session import check_csrf
-from clinicsync.sync.waitlist.entries import NewEntry, add_entry, entry_dict, entry_rows, remove_by_id, status_counts
+from clinicsync.sync.waitlist.entries import (
+    NewEntry,
+    add_entry,
+    duplicate_of,
+    entry_dict,
+    entry_rows,
+    remove_by_id,
+    status_counts,
+)
 from clinicsync.sync.waitlist.figures import refills_by_week, totals
+from clinicsync.sync.waitlist.reach import Refusal, check_desk_entry
 
 pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user)], include_in_schema=False)
 User = Annotated[str, Depends(require_user)]
@@ -243,8 +252,26 @@ async def add(request: Request, user: User) -> RedirectResponse | HTMLResponse:
             kept.pop("appointment_id")  # not carried on: the desk adds the entry without it or from the visit
         return _page(request, user, 422, form=kept, errors=errors)
     with store.engine.begin() as connection:
-        entry_id, _ = add_entry(connection, entry, now, added_by=user[:64])
+        existing = duplicate_of(connection, entry)
+        refusal = None if existing is not None else check_desk_entry(connection, entry, now)
+        if existing is None and refusal is None:
+            entry_id, _ = add_entry(connection, entry, now, added_by=user[:64])
+    if existing is not None:  # one live entry per patient and need: the desk is shown the one that waits
+        return redirect(request, f"/ui/waitlist?done=exists-{int(existing.id)}")
+    if refusal is not None:  # an entry no offer could ever reach is not stored (issue 58 obs 6)
+        kept = {key: _text(form, key, 500) for key in ("connector", "patient_id", "doctor_id", "visit_type",
+                                                       "windows", "priority", "expires", "appointment_id")}
+        return _page(request, user, 422, form=kept, errors={_form_field(refusal): refusal.reason})
     return redirect(request, f"/ui/waitlist?done=added-{entry_id}")
+
+
+def _form_field(refusal: Refusal) -> str:
+    """The form's field a waitlist refusal is about (its mapping field names the source's side)."""
+    if refusal.field.startswith("practitioner"):
+        return "doctor_id"
+    if refusal.field.startswith("patient"):
+        return "patient_id"
+    return "windows"
 
 
 @pages.post("/waitlist/{entry_id}/remove")

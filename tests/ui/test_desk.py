@@ -354,3 +354,18 @@ async def test_every_page_and_the_cli_show_forgotten_visits_without_their_patien
         out = run(*args, expect=None)
         assert out[0] in (0, 1), (args, out)  # 1: status's own "needs attention" verdict, never a crash
         assert "Traceback" not in out[1] + out[2] and not names.search(out[1]), args
+
+
+async def test_the_desk_is_told_the_clinics_name_for_its_system(tmp_path: Path, store_url: str, store: Store) -> None:
+    """A connector's ``label:`` is what the desk reads ("cancel it in OpenEMR"), not its kind."""
+    connectors = ("connectors:\n  - {name: csv, kind: csv, mapping: csv_default, drop_dir: drop, "
+                  "label: Front Office PM}\n")
+    path = tmp_path / "settings.yaml"
+    path.write_text(settings_text(store_url, connectors), encoding="utf-8")
+    (tmp_path / "drop").mkdir()
+    seed_desk(store, seed(store))
+    app = create_app(load_settings(path), store)
+    app.state.ui_clock = lambda: NOW
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        html = (await client.get("/ui/", headers=DESK)).text
+    assert "Still booked in Front Office PM: this source is not written back; cancel it in Front Office PM." in html
