@@ -216,6 +216,9 @@ class Condition:
     holds: bool
     state: str = ""
     fields: Mapping[str, Any] = field(default_factory=dict)
+    # False: said once when it starts (and when it ends), no daily reminder: a condition the
+    # connector works around by itself (a refused search it replaced), which needs no one.
+    remind: bool = True
 
 
 class Connector(ABC):
@@ -230,6 +233,10 @@ class Connector(ABC):
     #: of one visit stamped alike, a later read is the newer, a later message may not be
     #: (sync/changes.py ``classify``).
     reads_current_state: ClassVar[bool] = False
+    #: the lasting conditions (event, part) this kind remembers across runs: sync/ tells it in
+    #: ``standing`` which of them stood when the run began (a search the server refused last
+    #: time), so it goes straight to what worked instead of failing first at every run.
+    remembers: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(self, settings: ConnectorSettings) -> None:
         self.settings = settings
@@ -243,6 +250,8 @@ class Connector(ABC):
         self.source_zone: str | None = None
         #: the lasting conditions this run met, by (event, part); sync/ logs them (``note_condition``).
         self.conditions: dict[tuple[str, str], Condition] = {}
+        #: of ``remembers``, those that stood when this run began (the store's record), set by sync/.
+        self.standing: frozenset[tuple[str, str]] = frozenset()
 
     def note_condition(self, condition: Condition) -> None:
         """Met in this run: one that holds once in a run holds for the run."""

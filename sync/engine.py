@@ -257,6 +257,9 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         connector.required_columns = mapping.required_sources()
         connector.source_zone = source_timezone(settings, config)
         connector.dry_run = dry_run
+        connector.standing = frozenset(
+            (event, part) for event, part in connector.remembers
+            if Standing(event, "connector").holds(store.engine, config.name, part))
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         seen: set[str] | None = None
@@ -389,7 +392,8 @@ def _note_conditions(store: Store, bound: Any, name: str, connector: Connector, 
                 bound.warning(condition.event, **condition.fields)
         elif condition.holds:
             Standing(condition.event, "connector").seen(store.engine, bound, name, part=condition.part,
-                                                        state=condition.state, **condition.fields)
+                                                        state=condition.state, remind=condition.remind,
+                                                        **condition.fields)
         else:
             Standing(condition.event, "connector").ended(store.engine, bound, name, part=condition.part)
 
