@@ -76,6 +76,20 @@ def delete_sweep_value(value: Any) -> Any:
     return value
 
 
+# The safety stop's floor (issue 57 obs 6): its share alone tripped when one of a small practice's
+# three future visits was deleted (33 %), and the run failed every hour, deleting nothing. A
+# truncated export or a lost page takes many visits at once; fewer than this never stop.
+MIN_DELETE_STOP = 5
+MIN_DELETE_STOP_HELP = ("the safety stop's floor: fewer deletions than this never stop a run, whatever their share "
+                        "of the window (one of a small practice's three future visits), unless they are more than "
+                        "half of it (an empty read); 0: the share alone decides")
+
+
+def min_delete_stop_field() -> Any:
+    """``min_delete_stop``: one definition for every connector kind with a safety stop."""
+    return Field(MIN_DELETE_STOP, ge=0, le=100_000, description=MIN_DELETE_STOP_HELP)
+
+
 SOURCE_ZONE_HELP = ("IANA zone the source writes local times in, e.g. America/New_York (default: "
                     "clinic.timezone); a zone the mapping reads from the record itself still wins")
 
@@ -116,6 +130,7 @@ class Batch:
     snapshot: bool = False
     snapshot_end: bool = False
     max_delete_share: float = 0.2  # with snapshot_end: the safety stop's limit
+    min_delete_stop: int = MIN_DELETE_STOP  # with snapshot_end: fewer deletions never stop
     # With snapshot_end: the listing's window ends here (UTC), so only appointments starting
     # before are compared with it; None: it lists every future appointment of the source.
     until: datetime | None = None
@@ -139,12 +154,13 @@ class IdListing:
     sync/ compares it with the connector's active appointments that start after now and
     before ``until`` (aware UTC; a little inside the window's end, so that a row at the
     window's edge is never taken for a deleted one): a stored appointment whose id is not
-    listed was deleted at the source. ``max_delete_share`` is the same safety stop as a
-    snapshot's."""
+    listed was deleted at the source. ``max_delete_share`` (and its floor ``min_delete_stop``)
+    is the same safety stop as a snapshot's."""
 
     records: Sequence[Mapping[str, Any]]
     until: datetime
     max_delete_share: float = 0.2
+    min_delete_stop: int = MIN_DELETE_STOP
 
 
 @dataclass(frozen=True)

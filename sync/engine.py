@@ -285,7 +285,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 seen.update(known.lines.ids)
                 seen.update(s.record_id for s in known.sightings if s.record_id)
                 if batch.snapshot_end:
-                    snapshot_end = SnapshotEnd(seen, batch.max_delete_share, until=batch.until)
+                    snapshot_end = SnapshotEnd(seen, batch.max_delete_share, until=batch.until,
+                                               min_stop=batch.min_delete_stop)
                     seen = None
             apply = partial(store.apply_batch, config.name, run_id, mapped, quarantined, batch.cursor,
                             snapshot_end, within=batch.within, baseline=baseline, unchanged=known.count,

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Dialect
 from clinicsync.common.hashing import content_hash_bytes
 from clinicsync.common.types import UtcDateTime, utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.connectors.base import MIN_DELETE_STOP
 from clinicsync.mappings.model import (
     NormalizedAppointment,
     NormalizedPatient,
@@ -158,6 +159,9 @@ class SnapshotEnd:
     now: datetime = field(default_factory=utcnow)
     until: datetime | None = None  # compare only appointments starting before (a delete sweep's window)
     sweep: bool = False  # an incremental source's id listing, not a snapshot (the safety stop's wording)
+    # Fewer deletions than this never stop, whatever their share, while the listing still holds
+    # at least half of the window's visits.
+    min_stop: int = MIN_DELETE_STOP
 
 
 class SnapshotSafetyStop(Exception):
@@ -169,7 +173,7 @@ class SnapshotSafetyStop(Exception):
             f"{'delete sweep' if sweep else 'snapshot'} safety stop: {absent} of {total} future appointments "
             f"({absent / total:.0%}) are missing from {listing}, more than the allowed "
             f"{max_share:.0%}; nothing was deleted. If {complete}, raise "
-            "`max_delete_share` for this connector and sync again.")
+            "`max_delete_share` (or `min_delete_stop`) for this connector and sync again.")
 
 
 class _PersonKind:
@@ -1452,7 +1456,11 @@ class Store:
         absent = [row for row in future if row.external_id not in end.seen]
         if not absent:
             return 0
-        if len(absent) / len(future) > end.max_share:
+        # Below the floor, a listing that still holds most of the window is believed (one of a
+        # small practice's three visits deleted); one that lacks most of it (an empty read, a
+        # delta file read as the whole list) stops, however few visits it would delete.
+        if len(absent) / len(future) > end.max_share and (len(absent) >= end.min_stop
+                                                           or 2 * len(absent) > len(future)):
             raise SnapshotSafetyStop(len(absent), len(future), end.max_share, end.sweep)
         return self._mark_deleted(connection, [
             {"_id": row.id, "version": row.version + 1, "source_updated_at": row.source_updated_at}

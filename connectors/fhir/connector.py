@@ -311,7 +311,7 @@ class FhirConnector(Connector):
         else:
             self.note_condition(Condition(ELEMENTS_REFUSED, "sweep", holds=False))
         return IdListing([{"id": rid} for rid in ids], self.settings.window.sweep_until(now),
-                         self.settings.max_delete_share)
+                         self.settings.max_delete_share, self.settings.min_delete_stop)
 
     def _listed_ids(self, params: list[tuple[str, str]], plain: bool = False) -> list[str]:
         """Every page's Appointment ids of one search. ``plain``: a search without
