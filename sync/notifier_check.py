@@ -93,9 +93,15 @@ PROBES = {"smtp": _smtp, "twilio_sms": _twilio, "twilio_whatsapp": _twilio, "sen
           "aws_sms": _aws}
 
 
-def check_notifier(config: NotifierSettings) -> NotifierCheck:
+def check_notifier(config: NotifierSettings, defaulted: bool = False) -> NotifierCheck:
+    """``defaulted``: the settings name no notifiers, so this is the default dry-run outbox."""
     if config.kind in DRY_RUN_KINDS:
-        return NotifierCheck(config.name, config.kind, True, "dry run: messages are written as files")
+        folder = getattr(config, "directory", None)
+        where = f" under {folder}" if folder is not None else ""
+        why = "the default (the settings name no notifiers): " if defaulted else ""
+        return NotifierCheck(config.name, config.kind, True,
+                             f"dry run, {why}messages are written as files{where}, none reaches a patient; "
+                             "a real channel is a notifier in notifiers: (docs/notifiers.md)")
     probe = PROBES.get(config.kind)
     if probe is None:
         return NotifierCheck(config.name, config.kind, True, "no reachability probe for this kind")

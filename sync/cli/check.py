@@ -123,8 +123,9 @@ def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_
     """Run every check and print it; True when it passed. ``reach``: contact the notifiers'
     providers (off: `--offline`, each notifier is listed as not tried)."""
     results = [check_connector(settings, config, max_records) for config in settings.connectors]
-    notifiers = [check_notifier(config) if reach else NotifierCheck(config.name, config.kind, True, "not tried "
-                                                                     "(--offline)") for config in settings.notifiers]
+    notifiers = [check_notifier(config, settings.notifiers_defaulted) if reach
+                 else NotifierCheck(config.name, config.kind, True, "not tried (--offline)")
+                 for config in settings.notifiers]
     findings = [*source_findings(store), *service_findings(store), *place_findings(settings, results),
                 *status_page_findings(settings), *reply_findings(settings), *language_findings(settings, results)]
     problems = (int(not store["ok"]) + sum(not r.ok for r in results) + sum(not n.ok for n in notifiers) +

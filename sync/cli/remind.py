@@ -9,7 +9,7 @@ import typer
 
 from clinicsync.sync.cli.context import EXIT_CONFIG, app_context, err_console, fail_config, out_console, print_json
 from clinicsync.sync.cli.when import option_when
-from clinicsync.sync.reminders.dispatch import RoutingError, dispatch
+from clinicsync.sync.reminders.dispatch import RoutingError, dispatch, outbox_routes
 from clinicsync.sync.reminders.queries import reminder_counts
 from clinicsync.sync.settings_watch import note_cron_run
 
@@ -56,6 +56,13 @@ def remind_command(
         out_console.print(f"{verb} {counts['sent']}, failed {counts['failed']}, skipped {counts['skipped']}, "
                           f"unknown {counts['unknown']}; back to pending: retrying {counts['retrying']}, "
                           f"deferred by quiet hours {counts['deferred']}")
+    outbox = outbox_routes(settings)
+    if outbox:
+        where = ", ".join(sorted(set(outbox.values())))
+        why = " (the settings name no notifiers: the default)" if settings.notifiers_defaulted else ""
+        err_console.print(f"[yellow]{', '.join(sorted(outbox))} go to the dry-run outbox{why}: messages are written "
+                          f"as files under {where}, none reached a patient. Add a notifier for them "
+                          "(docs/notifiers.md).[/yellow]")
     unknown = reminder_counts(store)["unknown"]
     if unknown:
         err_console.print(f"[yellow]{unknown} reminder(s) in state unknown: a send was interrupted. See "

@@ -37,6 +37,7 @@ from clinicsync.notifiers.base import (
     PermanentError,
     RetryableError,
 )
+from clinicsync.notifiers.outbox import OutboxSettings
 from clinicsync.notifiers.registry import build_notifier, notifier_kinds
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
@@ -139,6 +140,19 @@ def resolve_routes(settings: Settings) -> dict[str, str]:
                     routes[channel] = notifier.name
                     break
     return routes
+
+
+def outbox_routes(settings: Settings) -> dict[str, str]:
+    """channel -> folder, for the channels whose messages go to a dry-run outbox (written as
+    files, never sent): said by `remind` and its log line, so that nobody believes a patient
+    was reached (a settings file without `notifiers:` has the outbox alone, issue 57 obs 6)."""
+    by_name = {n.name: n for n in settings.notifiers}
+    try:
+        routes = resolve_routes(settings)
+    except RoutingError:
+        return {}
+    return {channel: str(config.directory) for channel, name in sorted(routes.items())
+            if isinstance(config := by_name[name], OutboxSettings)}
 
 
 def routing_problems(settings: Settings) -> list[str]:
@@ -260,6 +274,11 @@ class Dispatcher:
                 self._release_unstarted()
             self._close_notifiers()
         log.info("reminders.dispatched", dry_run=self.dry_run, **self.report.as_report())
+        outbox = outbox_routes(self.settings)
+        if outbox and self.report.sent and not self.dry_run:
+            log.warning("reminders.outbox_only", channels=sorted(outbox), directory=sorted(set(outbox.values())),
+                        detail="these channels go to the dry-run outbox: messages are written as files, none "
+                               "reached a patient; add a notifier for them (docs/notifiers.md)")
         return self.report
 
     @staticmethod
