@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from clinicsync.common.ratelimit import TokenBucket
 from clinicsync.common.timeutil import moment_in_pass, parse_duration, zone
 from clinicsync.common.types import utcnow
-from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
 from clinicsync.notifiers.base import (
     CHANNELS,
     DeliveryUnknownError,
@@ -46,7 +46,7 @@ from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
 from clinicsync.sync.reminders.answered import answered_skip
 from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
 from clinicsync.sync.reminders.guard import UnsafeSourceText
-from clinicsync.sync.reminders.planner import BOOKED_AGAIN
+from clinicsync.sync.reminders.planner import BOOKED_AGAIN, under_way_reason
 from clinicsync.sync.reminders.render import TemplateProblem
 from clinicsync.sync.reminders.replan import SETTINGS_CHANGED, follow_settings, record_settings, settings_changed
 from clinicsync.sync.reminders.timing import due_for_offset, place, wall_clock
@@ -607,7 +607,9 @@ class Dispatcher:
             return "skip", "the patient asked for no messages"
         active = a.deleted_at is None and a.status in ACTIVE_STATUSES
         if row.kind != "cancelled" and not active:
-            return "skip", "appointment cancelled"
+            return "skip", "no-show" if a.status == "noshow" else "appointment cancelled"
+        if row.recipient == "patient" and row.kind not in ("cancelled", "followup") and a.status in UNDER_WAY_STATUSES:
+            return "cancel", under_way_reason(a.status)  # before planning has seen it
         if row.kind == "cancelled" and row.recipient == "patient" and active and row.recipient_ref == a.patient_ref:
             return "skip", BOOKED_AGAIN  # before planning has seen it
         if row.kind == "followup" and a.status != "fulfilled":
