@@ -924,7 +924,7 @@ class Store:
                                and not present.open_items) else None
             stored_people = self._upsert_people(connection, connector, appointments, now, memory, known, fold,
                                                 counts)
-            early = _first_seen(latest.values()) if live is not None and not baseline else None
+            early = _first_seen(latest.values(), live) if live is not None and not baseline else None
             self._upsert_appointments(connection, connector, appointments, counts, now, marks,
                                       {key: m.fingerprint for key, m in latest.items()},
                                       (live, early) if early is not None and live is not None else None,
@@ -1518,12 +1518,24 @@ def _held_hashes(connection: Connection, table: Any, connector: str, people: dic
     return dict(select_in(connection, table, ("external_id", "content_hash"), connector, remembered))
 
 
-def _first_seen(mapped: Collection[Mapped]) -> dict[str, tuple[datetime | None, str | None]]:
+def _first_seen(mapped: Collection[Mapped], go_live: datetime) -> dict[str, tuple[datetime | None, str | None]]:
     """By external id: the earliest the batch itself knows the record from (the source's own
     booking time, a retried quarantine item's first sighting) and the connector's record id,
     under which a quarantine item may also know it."""
-    return {m.appointment.external_id: (_earliest(m.first_seen, m.appointment.booked_at), m.record_id)
+    return {m.appointment.external_id: (_earliest(m.first_seen, _booked_unchanged(m.appointment, go_live)),
+                                        m.record_id)
             for m in mapped if not m.delete}
+
+
+def _booked_unchanged(appointment: NormalizedAppointment, go_live: datetime) -> datetime | None:
+    """The source's booking time, when it may say the booking is older than go-live: only for a
+    row the source has not changed since (its ``source_updated_at`` at or before go-live: a late
+    replica, an export that lagged). A booking time is often the row's creation: a pre-made free
+    slot, created weeks before and booked after go-live (so changed after it), would count as
+    booked before go-live and get no confirmation (issue 57 obs 6). Such a row, and one without a
+    change stamp, is judged by when clinicsync first saw it: first sight after go-live wins."""
+    updated = appointment.source_updated_at
+    return appointment.booked_at if updated is not None and updated <= go_live else None
 
 
 def _earliest(*moments: datetime | None) -> datetime | None:
