@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 from sqlalchemy import Connection
@@ -90,8 +90,26 @@ def min_delete_stop_field() -> Any:
     return Field(MIN_DELETE_STOP, ge=0, le=100_000, description=MIN_DELETE_STOP_HELP)
 
 
-SOURCE_ZONE_HELP = ("IANA zone the source writes local times in, e.g. America/New_York (default: "
-                    "clinic.timezone); a zone the mapping reads from the record itself still wins")
+SOURCE_ZONE_HELP = ("IANA zone of the source's visits, e.g. America/New_York (default: clinic.timezone): "
+                    "with stored_times: local (the default) also the zone its naive date-times are written "
+                    "in; with stored_times: utc only the visits' zone when neither the record nor "
+                    "clinic.places gives one. A zone the mapping reads from the record itself wins")
+
+#: How a source writes naive date-times (no UTC offset): ``local`` wall clock in the
+#: connector's ``timezone`` (else clinic.timezone), or ``utc`` instants (Odoo, Tryton, Django
+#: with USE_TZ, Rails): the time convention is not the visits' zone (issue 57).
+StoredTimes = Literal["local", "utc"]
+STORED_TIMES = ("local", "utc")
+STORED_TIMES_HELP = ("how the source writes date-times without a UTC offset: local (wall clock in timezone, "
+                     "else clinic.timezone) or utc (UTC instants, as Odoo, Django and Rails store them; each "
+                     "visit's zone is then the record's, its clinic.places entry's, timezone's or "
+                     "clinic.timezone). Times with an offset are read as the instant they say either way")
+
+
+def naive_zone(config: ConnectorSettings, visit_zone: str) -> str:
+    """The zone a connector's naive date-times are read in: UTC for ``stored_times: utc``,
+    else ``visit_zone`` (its ``timezone:``, else the clinic's, as the caller resolved it)."""
+    return "UTC" if getattr(config, "stored_times", "local") == "utc" else visit_zone
 
 
 @dataclass(frozen=True)
@@ -262,7 +280,8 @@ class Connector(ABC):
         self.dry_run = False
         #: the top-level columns the mapping reads the appointment id from, set by sync/ (delete sweeps).
         self.id_columns: tuple[str, ...] = ()
-        #: the zone of the source's naive local times (its ``timezone:``, else clinic.timezone), set by sync/.
+        #: the zone of the source's naive date-times, set by sync/: UTC for ``stored_times: utc``,
+        #: else its ``timezone:``, else clinic.timezone (``naive_zone``).
         self.source_zone: str | None = None
         #: the lasting conditions this run met, by (event, part); sync/ logs them (``note_condition``).
         self.conditions: dict[tuple[str, str], Condition] = {}

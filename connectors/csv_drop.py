@@ -23,6 +23,7 @@ from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import (
     SOURCE_ZONE_HELP,
+    STORED_TIMES_HELP,
     Batch,
     CheckResult,
     Connector,
@@ -33,6 +34,7 @@ from clinicsync.connectors.base import (
     Rejected,
     RetriableConnectorError,
     Sample,
+    StoredTimes,
     WritebackAction,
     WritebackUnsupported,
     min_delete_stop_field,
@@ -70,6 +72,7 @@ class CsvDropSettings(ConnectorSettings):
     max_delete_share: float = Field(0.2, ge=0, le=1, description="snapshot safety stop")
     min_delete_stop: int = min_delete_stop_field()
     timezone: str | None = Field(None, description=SOURCE_ZONE_HELP)
+    stored_times: StoredTimes = Field("local", description=STORED_TIMES_HELP)
     responses_file: Path | None = Field(
         None, description="patients' answers are appended here (CSV) for the clinic's system to import; "
                           "unset: no write-back")

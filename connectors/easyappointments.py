@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, SecretStr, field_validator
 
 from clinicsync.common.settings_base import SettingsModel
-from clinicsync.connectors.base import SOURCE_ZONE_HELP, ConnectorError, source_zone
+from clinicsync.connectors.base import SOURCE_ZONE_HELP, STORED_TIMES_HELP, ConnectorError, StoredTimes, source_zone
 from clinicsync.connectors.booking_hooks import (
     BookingHookSettings,
     PushOnlyConnector,
@@ -62,6 +62,7 @@ class EasyAppointmentsSettings(BookingHookSettings):
     token_header: str = Field(DEFAULT_HEADER, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$",
                               description="the webhook's Secret Header (an HTTP header name)")
     timezone: str | None = Field(None, description=SOURCE_ZONE_HELP)
+    stored_times: StoredTimes = Field("local", description=STORED_TIMES_HELP)
     api: EaApiSettings | None = Field(None, description="optional: read each appointment's customer (name, "
                                       "phone, email, language) from the REST API; without it no contact")
 

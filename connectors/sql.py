@@ -52,6 +52,7 @@ from clinicsync.connectors.base import (
     Sample,
     WritebackAction,
     WritebackUnsupported,
+    naive_zone,
 )
 from clinicsync.connectors.sql_guard import (
     CheckedStatement,
@@ -246,7 +247,8 @@ class SqlConnector(Connector):
             return sql + " WHERE 1 = 0"
         cursor_column = self.settings.cursor_column
         if self.settings.mode == "incremental" and cursor_column:
-            quoted = f"{_SOURCE}.{self.engine.dialect.identifier_preparer.quote(cursor_column)}"
+            # ':' escaped: text() would read ':name' inside the quotes as a bind parameter.
+            quoted = f"{_SOURCE}.{self.engine.dialect.identifier_preparer.quote(cursor_column)}".replace(":", "\\:")
             if after_cursor:
                 sql += f" WHERE {quoted} >= :cursor"
             sql += f" ORDER BY {quoted}"
@@ -370,7 +372,8 @@ class SqlConnector(Connector):
 
     def _overlap_start(self, value: Any) -> Any:
         """The start of the read after ``value`` (``overlap_start``)."""
-        source_zone = zone(self.source_zone or self.settings.timezone or "UTC")
+        # UTC for stored_times: utc (naive_zone): no hour repeats there, so only the overlap.
+        source_zone = zone(self.source_zone or naive_zone(self.settings, self.settings.timezone or "UTC"))
         return overlap_start(value, timedelta(seconds=self.settings.overlap_seconds), source_zone)
 
     def _incremental(self, connection: Connection, inner: CheckedStatement, cursor: Cursor | None,
@@ -385,6 +388,14 @@ class SqlConnector(Connector):
             # stored already is recognized unchanged, what was passed over is imported now.
             log.info("sql.catch_up", connector=self.name,
                      reason="the cursor predates reads past the window's end: the window is read once")
+            boundary = None
+        if boundary is not None and cursor is not None \
+                and cursor.get("stored_times", "local") != self.settings.stored_times:
+            # stored_times changed (issue 57): every row reads as another instant now. Read them
+            # all once, so that each stored visit is re-timed (the mapping epoch holds the
+            # convention: none is taken for unchanged), not only the rows that change later.
+            log.info("sql.reread", connector=self.name,
+                     reason="stored_times changed since the cursor was stored: every row is read once")
             boundary = None
         start = self._overlap_start(boundary) if boundary is not None else None
         # Rows the next read may read again (value, content hash): those the cursor knows,
@@ -432,7 +443,7 @@ class SqlConnector(Connector):
             raise FatalConnectorError(f"connector {self.name}: the mapping reads the appointment id from no column "
                                       "of its own, so the delete sweep cannot list ids; set delete_sweep: off")
         quote = self.engine.dialect.identifier_preparer.quote
-        listed = ", ".join(f"{_SOURCE}.{quote(c)}" for c in self.id_columns)
+        listed = ", ".join(f"{_SOURCE}.{quote(c)}" for c in self.id_columns).replace(":", "\\:")  # as in _wrapped
         return f"SELECT {listed} FROM (\n{inner.text}\n) AS {_SOURCE}"
 
     def list_ids(self) -> IdListing:
@@ -465,6 +476,8 @@ class SqlConnector(Connector):
                           "seen": sorted({digest for _, digest in at}), "ahead": AHEAD_ALL}
         if below:
             cursor["recent"] = [list(pair) for pair in sorted({(encode_cursor_value(v)[1], d) for v, d in below})]
+        if self.settings.stored_times != "local":  # the clock its value is on (a local cursor keeps its shape)
+            cursor["stored_times"] = self.settings.stored_times
         return cursor
 
     # -- diagnosis -------------------------------------------------------------------------
@@ -606,8 +619,8 @@ class SqlConnector(Connector):
 
     def booking_params(self, request: BookingRequest) -> dict[str, Any]:
         """The binds: refs as the source knows them, times as naive wall-clock in the source's
-        zone (``timezone:``, else the slot's) and as naive UTC."""
-        local = zone(self.settings.timezone or request.timezone)
+        zone (``timezone:``, else the slot's; UTC for ``stored_times: utc``) and as naive UTC."""
+        local = zone(naive_zone(self.settings, self.settings.timezone or request.timezone))
         return {"patient_id": request.patient_ref, "doctor_id": request.practitioner_ref,
                 "location": request.location_ref, "type": request.visit_type, "mode": request.visit_mode,
                 "start_local": request.start_utc.astimezone(local).replace(tzinfo=None),

@@ -22,7 +22,9 @@ from clinicsync.common.settings_base import SettingsModel
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.connectors.base import (
     SOURCE_ZONE_HELP,
+    STORED_TIMES_HELP,
     ConnectorSettings,
+    StoredTimes,
     delete_sweep_value,
     min_delete_stop_field,
     source_zone,
@@ -43,6 +45,8 @@ class QueryPreset(BaseModel):
     cursor_column: str | None = None
     query: str
     writeback_statement: str | None = None
+    # How the product writes naive date-times (a connector's stored_times: default): Odoo keeps UTC.
+    stored_times: StoredTimes = "local"
 
 
 @cache
@@ -140,6 +144,7 @@ class SqlSettings(ConnectorSettings):
         300.0, gt=0, le=86_400, description="statement timeout in seconds (PostgreSQL: per fetch; "
                                             "MySQL/MariaDB: the whole streamed read)")
     timezone: str | None = Field(None, description=SOURCE_ZONE_HELP)
+    stored_times: StoredTimes = Field("local", description=STORED_TIMES_HELP)
     window: WindowSettings = WindowSettings()
     max_delete_share: float = Field(
         0.2, ge=0, le=1, description="safety stop of snapshot mode and of the delete sweep: when a larger share "
@@ -157,10 +162,13 @@ class SqlSettings(ConnectorSettings):
 
     @property
     def window_zone(self) -> str:
-        """The zone of the window binds: ``window.timezone`` when given, else the source's zone."""
-        if "timezone" in self.window.model_fields_set or self.timezone is None:
+        """The zone of the window binds: ``window.timezone`` when given, else the zone the source
+        writes naive date-times in (UTC for ``stored_times: utc``, else its ``timezone:``)."""
+        if "timezone" in self.window.model_fields_set:
             return self.window.timezone
-        return self.timezone
+        if self.stored_times == "utc":
+            return "UTC"
+        return self.timezone or self.window.timezone
 
     @model_validator(mode="before")
     @classmethod
@@ -173,6 +181,8 @@ class SqlSettings(ConnectorSettings):
         out.setdefault("mode", preset.mode)
         if preset.cursor_column:
             out.setdefault("cursor_column", preset.cursor_column)
+        if preset.stored_times != "local":
+            out.setdefault("stored_times", preset.stored_times)
         return out
 
     @model_validator(mode="after")

@@ -342,12 +342,21 @@ def _field(out: _Source, field: _CompiledField, variable: str, ind: int = 1) -> 
             out.add(ind, "if value is None:")
             out.add(ind + 1, "kept = (seen, dropped, reason)")
             _several(out, fallback, ind + 1)
+            out.add(ind + 1, "unusable, why = dropped, reason")
             out.add(ind + 1, "seen, dropped, reason = kept")
+            failed = out.constants.bind(field, "_ff")
+            out.add(ind + 1, f"failed = None if unusable is None else _fallback_failed({failed}, why)")
             out.add(ind + 1, "if dropped is not None:")
             out.add(ind + 2, "if value is None:")
-            out.add(ind + 3, f"raise MappingError({field.target!r}, reason)")
+            out.add(ind + 3, f"raise MappingError({field.target!r}, reason if failed is None else "
+                             "f'{reason}; {failed}')")
             paths = out.constants.bind(field.fallback_paths, "_fp")
             out.add(ind + 2, f"dropped += f'; used {{value!r}} from the fallback ({{{paths}}})'")
+            out.add(ind + 1, "elif failed is not None:")
+            if field.required:
+                out.add(ind + 2, f"raise MappingError({field.target!r}, failed)")
+            else:
+                out.add(ind + 2, f"dropped = {field.target + ': '!r} + failed")
         out.add(ind, "if dropped is not None:")
         out.add(ind + 1, "notes.append(dropped)")
     absent = field.required or field.default is not None  # else a None value needs nothing
@@ -584,9 +593,9 @@ def _positional(kind: type, arguments: dict[str, str]) -> str:
 
 
 def _to_utc(out: _Source, target: str, raw: str, ind: int) -> None:
-    """``target = _utc(raw, tz_name)``, a TimeError as the target's MappingError, with the
+    """``target = _utc(raw, read_tz)``, a TimeError as the target's MappingError, with the
     memo of ``_utc`` (engine._RememberedUtc) looked up here: no call on a hit."""
-    out.add(ind, f"ukey = ({raw}, tz_name, {raw}.utcoffset() if isinstance({raw}, _datetime) else None)")
+    out.add(ind, f"ukey = ({raw}, read_tz, {raw}.utcoffset() if isinstance({raw}, _datetime) else None)")
     out.add(ind, "known = _utc_memo.get(ukey)")
     out.add(ind, "if known is None:")
     out.add(ind + 1, "known = _utc_known(ukey)")
@@ -595,8 +604,9 @@ def _to_utc(out: _Source, target: str, raw: str, ind: int) -> None:
     out.add(ind, f"{target} = known[1]")
 
 
-def _tail(out: _Source, names: dict[str, str], clinic_timezone: str, whole: set[str]) -> None:
+def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: set[str]) -> None:
     """CompiledMapping.apply after _extract, on local variables instead of a dict."""
+    clinic_timezone = mapping.clinic_timezone
     def got(target: str) -> str:
         return names.get(target, "None")
 
@@ -607,12 +617,18 @@ def _tail(out: _Source, names: dict[str, str], clinic_timezone: str, whole: set[
     add(1, f"external_id = {got('external_id')}")
     add(1, "if not external_id:")
     add(2, "raise MappingError('external_id', 'missing')")
-    add(1, f"tz_name = {got('timezone')} or {clinic_timezone!r}")
+    # The visit's zone: the record's, else (stored_times: utc) its location's, else the default.
+    location = got("location")  # engine.place_zone_lookup, inlined: a dict lookup, no call
+    place = (f" or (_place_zones.get({location}, _place_every) if {location} else None)"
+             if mapping.place_zones and "location" in names else "")
+    add(1, f"tz_name = {got('timezone')}{place} or {clinic_timezone!r}")
     add(1, "try:")
     add(2, "zone(tz_name)")
     add(1, "except TimeError:")
     add(2, "raise MappingError('timezone', f'unknown IANA time zone {quoted_zone(tz_name)} '"
            " '(e.g. America/Chicago)') from None")
+    # The zone naive date-times are read in: UTC for a source that stores UTC (stored_times).
+    add(1, "read_tz = 'UTC'" if mapping.stored_times == "utc" else "read_tz = tz_name")
     add(1, f"start_raw = {got('start')}")
     add(1, "if start_raw is None:")
     add(2, "raise MappingError('start', 'missing')")
@@ -669,7 +685,7 @@ def _tail(out: _Source, names: dict[str, str], clinic_timezone: str, whole: set[
     add(ind + 1, f"practitioner = _Practitioner({_positional(NormalizedPractitioner, doctor)})")
     _keep_built(out, "practitioner", whole, ind + 1)
     # Without a source for them, _updated_utc(None) and _booked_utc(None) are None: not called.
-    add(1, f"updated = _updated_utc({got('source_updated_at')}, tz_name)" if "source_updated_at" in names
+    add(1, f"updated = _updated_utc({got('source_updated_at')}, read_tz)" if "source_updated_at" in names
         else "updated = None")
     add(1, f"mode, join_url, provider_url, dial_in = ({got('visit_mode')}, {got('join_url')}, "
            f"{got('provider_join_url')}, {got('dial_in')})")
@@ -683,7 +699,7 @@ def _tail(out: _Source, names: dict[str, str], clinic_timezone: str, whole: set[
         "source_updated_at": "updated", "notes": "tuple(notes)", "answer": got("answer"), "visit_mode": "mode",
         "join_url": "join_url", "provider_join_url": "provider_url", "dial_in": "dial_in",
         "cancel_reason": got("cancel_reason"),
-        "booked_at": f"_booked_utc({got('booked_at')}, tz_name)" if "booked_at" in names else "None"}
+        "booked_at": f"_booked_utc({got('booked_at')}, read_tz)" if "booked_at" in names else "None"}
     add(1, f"return _Appointment({_positional(NormalizedAppointment, appointment)})")
 
 
@@ -710,7 +726,8 @@ def generate(mapping: CompiledMapping, runtime: Mapping[str, Any],
         "_remember": _remember, "_remember_raw": _remember_raw, "_group_key": _group_key, "_keep": _keep,
         "_status_of": _status_of,
         "_statuses": {}, "_status": mapping._status, "_utc_memo": mapping._utc.memo,
-        "_utc_known": mapping._utc.known, "_datetime": datetime,
+        "_utc_known": mapping._utc.known, "_datetime": datetime, "_place_zones": dict(mapping.place_zones),
+        "_place_every": dict(mapping.place_zones).get("*"),
         "_Patient": _BUILD_PATIENT, "_Practitioner": _BUILD_PRACTITIONER,
         "_Appointment": _BUILD_APPOINTMENT, "_interpreted": mapping.apply_interpreted,
     }
@@ -737,7 +754,7 @@ def generate(mapping: CompiledMapping, runtime: Mapping[str, Any],
     # A group holding every patient (practitioner) field: the patient built depends on it alone.
     whole = {prefix for prefix, members in grouped_targets.items()
              if members == {f.target for f in mapping.fields if f.target.startswith(f"{prefix}.")}}
-    _tail(out, names, mapping.clinic_timezone, whole)
+    _tail(out, names, mapping, whole)
     source = "\n".join(out.helpers) + "\n" + "\n".join(out.lines) + "\n"
     code = _compiled(source, f"<mapping {mapping.preset.name}{' (texts)' if texts else ''}>")
     exec(code, namespace)  # noqa: S102 - our own source, built from a validated preset

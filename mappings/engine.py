@@ -129,9 +129,10 @@ class FieldSpec(BaseModel):
     quote: bool = Field(False, description="the values are codes, never patient data: a quarantine reason "
                                            "or a data-quality note may name them")
     fallback: FieldSpec | None = Field(
-        None, description="read (its own from/map/type) when this field's paths give no usable value; when "
-                          "a value was dropped for it, the appointment gets a note, and without a fallback "
-                          "value the record is quarantined with the dropped value's reason")
+        None, description="read (its own from/map; the field's type unless it gives its own) when this field's "
+                          "paths give no usable value; when a value was dropped for it, the appointment gets a "
+                          "note, and without a fallback value the record is quarantined with the dropped value's "
+                          "reason; a fallback value the type cannot read is named in a note (or the reason)")
     on_invalid: Literal["quarantine", "drop"] | None = Field(
         None, description="quarantine the record, or drop just this value (the next path is tried; with "
                           "none left the field is absent and the appointment carries a data-quality note). "
@@ -322,12 +323,16 @@ def _sources(spec: FieldSpec) -> tuple[tuple[Any, ...], ...]:
     return tuple(sources)
 
 
-def _value_mapper(table: dict[str, Any], target: str, quote: bool) -> Callable[[Any], Any]:
+def _value_mapper(table: dict[str, Any], target: str, quote: bool, lenient: bool = False) -> Callable[[Any], Any]:
+    """``lenient`` (a fallback's map): a word not in the table is no value, passed over quietly
+    as a null in the table is; only the type's conversion is then a reason to say anything."""
     lowered = {str(k).strip().lower(): v for k, v in table.items()}
 
     def convert(value: Any) -> Any:
         key = str(value).strip().lower()
         if key not in lowered:
+            if lenient:
+                return None
             raise TransformError(f"value{quoted(value, quote)} not in the mapping's value map "
                                  f"(add it under `{target}: map:` in a site mapping that extends this one)")
         return lowered[key]
@@ -348,11 +353,24 @@ class CompiledMapping:
     """A compiled preset. ``apply`` is pure: the same record gives the same result."""
 
     def __init__(self, preset: MappingPreset, clinic_timezone: str, default_region: str,
-                 window: PlausibleWindow = DEFAULT_WINDOW) -> None:
+                 window: PlausibleWindow = DEFAULT_WINDOW, stored_times: str = "local",
+                 place_zones: tuple[tuple[str, str | None], ...] = ()) -> None:
+        """``clinic_timezone``: the visits' zone when the record gives none (the connector's
+        ``timezone:``, else the clinic's). ``stored_times``: ``local``, naive date-times are
+        wall clock in the visit's zone; ``utc``, they are UTC instants and the visit's zone is
+        the record's, else its location's in ``place_zones`` (clinic.places), else
+        ``clinic_timezone`` (issue 57: the source's time convention is not the visit's zone)."""
         self.preset = preset
         self.window = window
         self.clinic_timezone = clinic_timezone
         zone(clinic_timezone)
+        if stored_times not in ("local", "utc"):
+            raise ValueError(f"stored_times {stored_times!r}: give local or utc")
+        self.stored_times = stored_times
+        # Only for a source that stores UTC, and only when a place names a zone (then every
+        # place counts: a listed place without one does not take the '*' entry's).
+        self.place_zones = place_zones if stored_times == "utc" and any(z for _, z in place_zones) else ()
+        self.place_zone = place_zone_lookup(self.place_zones)
         formats = tuple(preset.datetime_formats)
         self.status_map = {k.strip().lower(): v for k, v in preset.status_map.items()}
         bad = sorted({v for v in self.status_map.values() if v not in STATUSES})
@@ -373,14 +391,15 @@ class CompiledMapping:
         self._generated, self.source = generate(self, _RUNTIME)
         self._texts: Callable[[Mapping[str, Any]], NormalizedAppointment] | None = None  # applier(texts=True)'s
 
-    def _compile(self, target: str, spec: FieldSpec, default_region: str, formats: tuple[str, ...]) -> _CompiledField:
+    def _compile(self, target: str, spec: FieldSpec, default_region: str, formats: tuple[str, ...],
+                 lenient_map: bool = False) -> _CompiledField:
         kind = spec.type or _DEFAULT_TYPES.get(target, "string")
         type_convert = transform_for(kind, default_region, formats)
         if kind in _MEMOIZED_KINDS:
             type_convert = _memoized(type_convert)
         convert = type_convert
         if spec.map is not None:
-            mapper = _value_mapper(spec.map, target, spec.quote)
+            mapper = _value_mapper(spec.map, target, spec.quote, lenient_map)
 
             def convert(value: Any, _m: Callable[[Any], Any] = mapper,
                         _t: Callable[[Any], Any] = type_convert) -> Any:
@@ -391,9 +410,12 @@ class CompiledMapping:
         fallback = None
         fallback_paths = ""
         if spec.fallback is not None:
+            # The fallback's value is this field's value: converted by the field's own `type:`
+            # unless the fallback names one (a duration read as "50 min" is a duration there too).
             fallback = self._compile(target, spec.fallback.model_copy(
-                                                    update={"on_invalid": "drop", "quote": spec.quote}),
-                                                default_region, formats)
+                                                    update={"on_invalid": "drop", "quote": spec.quote,
+                                                            "type": spec.fallback.type or spec.type}),
+                                                default_region, formats, lenient_map=True)
             given = spec.fallback.from_ or spec.fallback.concat or []
             fallback_paths = ", ".join([given] if isinstance(given, str) else given) or "a constant"
         default = self._checked_default(target, spec, type_convert)
@@ -513,11 +535,16 @@ class CompiledMapping:
             else:
                 value, seen, dropped, reason = self._value(field, record)
                 if value is None and field.fallback is not None:
-                    value = self._value(field.fallback, record)[0]
+                    value, _, unusable, why = self._value(field.fallback, record)
+                    failed = fallback_failed(field, why) if unusable is not None else None
                     if dropped is not None:
                         if value is None:  # nothing stands in: the dropped value's reason quarantines
-                            raise MappingError(field.target, reason)
+                            raise MappingError(field.target, reason if failed is None else f"{reason}; {failed}")
                         dropped += f"; used {value!r} from the fallback ({field.fallback_paths})"
+                    elif failed is not None:
+                        if field.required:
+                            raise MappingError(field.target, failed)
+                        dropped = f"{field.target}: {failed}"
                 if dropped is not None:
                     notes.append(dropped)
             if value is None:
@@ -588,19 +615,20 @@ class CompiledMapping:
         external_id = values.get("external_id")
         if not external_id:
             raise MappingError("external_id", "missing")
-        tz_name = values.get("timezone") or self.clinic_timezone
+        tz_name = values.get("timezone") or self.place_zone(values.get("location")) or self.clinic_timezone
         try:
             zone(tz_name)
         except TimeError:  # the value only when it looks like a zone name: a shifted column may hold PHI
             raise MappingError("timezone", f"unknown IANA time zone {quoted_zone(tz_name)} "
                                            "(e.g. America/Chicago)") from None
+        read_tz = "UTC" if self.stored_times == "utc" else tz_name  # the zone of naive date-times
         start_raw = values.get("start")
         if start_raw is None:
             raise MappingError("start", "missing")
-        start = self._to_utc(start_raw, tz_name, "start")
+        start = self._to_utc(start_raw, read_tz, "start")
         end_raw = values.get("end")
         if end_raw is not None:
-            end = self._to_utc(end_raw, tz_name, "end")
+            end = self._to_utc(end_raw, read_tz, "end")
         elif values.get("duration_minutes") is not None:
             try:
                 end = start + timedelta(minutes=values["duration_minutes"])
@@ -621,17 +649,39 @@ class CompiledMapping:
             location=values.get("location"),
             patient=_patient(values),
             practitioner=_practitioner(values),
-            source_updated_at=_updated_utc(updated, tz_name),
+            source_updated_at=_updated_utc(updated, read_tz),
             notes=tuple(notes),
             answer=values.get("answer"),
             **_telehealth(values),
             cancel_reason=values.get("cancel_reason"),
-            booked_at=_booked_utc(values.get("booked_at"), tz_name),
+            booked_at=_booked_utc(values.get("booked_at"), read_tz),
         )
 
 
 # The class's own ``apply``, as defined (CompiledMapping.applier: one patched in later is not it).
 _OWN_APPLY = CompiledMapping.apply
+
+
+def place_zone_lookup(place_zones: tuple[tuple[str, str | None], ...]) -> Callable[[Any], str | None]:
+    """The zone of a record's location from clinic.places' ``timezone`` (``place_zones``),
+    looked up as ClinicSettings.place finds a place: by the location as sent, else the ``"*"``
+    entry; a listed place without a zone has none (the ``"*"`` zone is not its zone), nor
+    has a visit without a location."""
+    zones = dict(place_zones)
+    if not any(zones.values()):
+        return _no_zone
+    every = zones.get("*")
+
+    def place_zone(location: Any) -> str | None:
+        if not location:
+            return None
+        return zones.get(location, every)
+
+    return place_zone
+
+
+def _no_zone(_location: Any) -> None:
+    return None
 
 
 def _telehealth(values: dict[str, Any]) -> dict[str, Any]:
@@ -645,6 +695,13 @@ def _telehealth(values: dict[str, Any]) -> dict[str, Any]:
     elif mode is None and dial_in:
         mode = "phone"
     return {"visit_mode": mode, "join_url": join_url, "provider_join_url": provider_url, "dial_in": dial_in}
+
+
+def fallback_failed(field: _CompiledField, reason: str) -> str:
+    """What is said when a field's fallback had a value its type could not read: the setting
+    and the type named, the value not (it may be patient data)."""
+    kind = field.fallback.kind if field.fallback is not None else field.kind
+    return f"fields.{field.target}.fallback ({field.fallback_paths}) gave no usable {kind}: {reason}"
 
 
 def _dropped_note(field: _CompiledField, exc: TransformError, raw: Any) -> str:
@@ -793,12 +850,15 @@ def mapping_files(ref: str, base_dir: Path = Path(".")) -> list[Path]:
 
 
 def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: Path = Path("."),
-                 window: PlausibleWindow = DEFAULT_WINDOW) -> CompiledMapping:
+                 window: PlausibleWindow = DEFAULT_WINDOW, stored_times: str = "local",
+                 place_zones: tuple[tuple[str, str | None], ...] = ()) -> CompiledMapping:
     """Load a preset by name (mappings/NAME.yaml) or a site's own file, and compile it;
     starts and ends outside ``window`` are refused (clinic.plausible_dates). A file that
-    does not load is a ValueError of one line naming the file, line and key to fix."""
+    does not load is a ValueError of one line naming the file, line and key to fix.
+    ``stored_times`` and ``place_zones``: the source's time convention (CompiledMapping)."""
     data, chain = _read_preset_data(ref, base_dir)
-    key = (ref, json.dumps(data, sort_keys=True, default=repr), clinic_timezone, default_region, window)
+    key = (ref, json.dumps(data, sort_keys=True, default=repr), clinic_timezone, default_region, window,
+           stored_times, place_zones)
     compiled = _COMPILED.get(key)
     if compiled is None:
         unknown = _unknown_fields(data, chain)
@@ -812,7 +872,7 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
             raise ValueError(f"{_owner(chain, loc).where(loc)}: {problems}") from None
         try:
-            compiled = CompiledMapping(preset, clinic_timezone, default_region, window)
+            compiled = CompiledMapping(preset, clinic_timezone, default_region, window, stored_times, place_zones)
         except MappingProblem as exc:  # "mapping desk: fields.x…" -> "mapping 'desk' (file, line): fields.x…"
             detail = str(exc).removeprefix(f"mapping {preset.name}: ")
             raise ValueError(f"{_owner(chain, exc.loc).where(exc.loc)}: {detail}") from None
@@ -825,7 +885,8 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
 # One compiled mapping per content (the merged YAML) and zone: a compiled mapping is never
 # changed once built, so runs share it. `clinicsync run` loads each connector's mapping at
 # every poll; parsing and compiling it again cost ~40 ms a time.
-_COMPILED: dict[tuple[str, str, str, str, PlausibleWindow], CompiledMapping] = {}
+_COMPILED: dict[tuple[str, str, str, str, PlausibleWindow, str, tuple[tuple[str, str | None], ...]],
+                CompiledMapping] = {}
 
 
 @lru_cache(maxsize=64)
@@ -853,5 +914,6 @@ def _parsed_yaml(path: Path, mtime_ns: int, size: int) -> tuple[Any, dict[tuple[
 # What the generated code (codegen.py) calls of this module, handed over rather than imported
 # there: this module imports codegen, and an import cycle is refused (tests/packaging).
 _RUNTIME = {"quoted_zone": quoted_zone, "_fit": _fit, "_dropped_note": _dropped_note, "_updated_utc": _updated_utc,
+            "_fallback_failed": fallback_failed,
             "_booked_utc": _booked_utc,
             "_CONNECTOR_NOTES": CONNECTOR_NOTES, "_ID_LIMIT": _ID_LIMIT, "_TEXT_LIMITS": _TEXT_LIMITS}

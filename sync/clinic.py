@@ -59,9 +59,17 @@ class Place(SettingsModel):
 
     address: str | None = Field(None, max_length=300, description="street address, one line")
     map_url: AnyHttpUrl | None = Field(None, description="a map link; unset: an OpenStreetMap search of the address")
+    timezone: str | None = Field(
+        None, description="IANA zone of the visits here, e.g. America/Denver: for a source with stored_times: utc "
+                          "whose records carry no zone (unset: the connector's timezone, else clinic.timezone)")
     instructions: str | dict[str, str] | None = Field(
         None, description="how to find the room or join (no personal links): one text, or {language: text} "
                           "(en, es, es-MX …)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return None if value is None else validate_timezone(value)
 
     @field_validator("instructions")
     @classmethod
@@ -184,6 +192,12 @@ class ClinicSettings(SettingsModel):
             if key and key in self.places:
                 return self.places[key]
         return self.places.get(EVERY_LOCATION)
+
+    def place_zones(self) -> tuple[tuple[str, str | None], ...]:
+        """Each ``places`` key with its ``timezone`` (None where unset), for the mapping of a
+        source that stores UTC (mappings/engine.py ``place_zone``: looked up as ``place`` looks
+        a location up, by the name the source sends, then the ``"*"`` entry)."""
+        return tuple(sorted((key, place.timezone) for key, place in self.places.items()))
 
     def place_known(self, location_ref: str | None, location_name: str | None) -> bool:
         """False for a location ``places`` does not list (nobody can be told where it is);

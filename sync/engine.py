@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from clinicsync.common.gc_tuning import bulk_stage
-from clinicsync.connectors.base import Batch, Connector, ConnectorError, ConnectorSettings, RawRecord
+from clinicsync.connectors.base import Batch, Connector, ConnectorError, ConnectorSettings, RawRecord, naive_zone
 from clinicsync.connectors.registry import build_connector, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
@@ -34,6 +34,7 @@ from clinicsync.sync.fingerprint import (
 )
 from clinicsync.sync.locks import HeldLock, poll_lock
 from clinicsync.sync.orphans import find_orphans, first_run_refusal, recent_window, unretire
+from clinicsync.sync.plausibility import Profile, ProfileReport
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.run_progress import prune_stages
 from clinicsync.sync.settings import Settings
@@ -70,6 +71,7 @@ class ConnectorReport:
     # A dry run only: mapped fields no record of the run filled (a misspelt column?), and of how many.
     empty_fields: list[str] = field(default_factory=list)
     mapped_records: int = 0
+    plausibility: ProfileReport | None = None  # a dry run only: the mapped visits as a whole (sync/plausibility)
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.counts.as_dict(), "error": self.error, "skipped": self.skipped}
@@ -113,15 +115,30 @@ def raw_text(data: Any) -> str:
 
 
 def source_timezone(settings: Settings, config: ConnectorSettings) -> str:
-    """The zone of the source's naive local times: the connector's ``timezone:`` when it has
-    one, else the clinic's. A zone the mapping reads from the record wins over both."""
+    """The zone of the source's visits when the record gives none: the connector's
+    ``timezone:`` when it has one, else the clinic's. With ``stored_times: local`` (the
+    default) also the zone of its naive date-times (``source_clock``). A zone the mapping
+    reads from the record wins over both."""
     return getattr(config, "timezone", None) or settings.clinic.timezone
 
 
+def stored_times(config: ConnectorSettings) -> str:
+    """The connector's time convention: ``local`` or ``utc`` (``stored_times:``)."""
+    return str(getattr(config, "stored_times", "local"))
+
+
+def source_clock(settings: Settings, config: ConnectorSettings) -> str:
+    """The zone the source writes naive date-times in (its cursor values, window binds): UTC
+    for ``stored_times: utc``, else ``source_timezone``."""
+    return naive_zone(config, source_timezone(settings, config))
+
+
 def mapping_for(settings: Settings, config: ConnectorSettings) -> CompiledMapping:
-    """The connector's mapping, compiled with its source zone as the default zone."""
+    """The connector's mapping, compiled with its source zone as the default zone and its
+    time convention (with clinic.places' zones for a source that stores UTC)."""
     return load_mapping(config.mapping, source_timezone(settings, config), settings.clinic.default_region,
-                        settings.base_dir, settings.clinic.plausible_dates.window())
+                        settings.base_dir, settings.clinic.plausible_dates.window(), stored_times(config),
+                        settings.clinic.place_zones())
 
 
 def map_batch(mapping: CompiledMapping, batch: Batch,
@@ -255,13 +272,14 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                                                   settings.clinic.default_region))
         connector = build_connector(config)
         connector.required_columns = mapping.required_sources()
-        connector.source_zone = source_timezone(settings, config)
+        connector.source_zone = source_clock(settings, config)
         connector.dry_run = dry_run
         connector.standing = frozenset(
             (event, part) for event, part in connector.remembers
             if Standing(event, "connector").holds(store.engine, config.name, part))
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
+        profile = Profile(mapping.preset, settings.clinic.timezone) if dry_run else None
         seen: set[str] | None = None
 
         def apply_batch(batch: Batch) -> None:
@@ -272,6 +290,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             mapped, quarantined = map_batch(mapping, batch, known)
             if fill is not None:
                 fill.add(m.appointment for m in mapped if not m.delete)
+            if profile is not None:
+                profile.add_batch(batch.records, ((m.position, m.appointment) for m in mapped if not m.delete))
             # only ids with an open item need resolving (usually none)
             skipped = known.skipped_ids(batch, recognizer.open_ids if recognizer is not None else None)
             if recognizer is not None:
@@ -322,6 +342,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             apply_batch(batch)
         if fill is not None:
             report.empty_fields, report.mapped_records = fill.empty(), fill.records
+        if profile is not None:
+            report.plausibility = profile.report()
         if report.error is None:  # a source read whole: what vanished from it may be deleted
             swept = sweep_if_due(store, connector, mapping, settings.clinic.timezone, baseline, apply_batch)
             if swept is not None:
@@ -548,8 +570,10 @@ def zone_rules_pass(settings: Settings, store: Store, report: RunReport) -> None
 
 
 def configured_zones(settings: Settings) -> set[str]:
-    """The clinic's zone and each connector's source zone: the zones most stored times are in."""
-    return {settings.clinic.timezone, *(source_timezone(settings, config) for config in settings.connectors)}
+    """The clinic's zone, each connector's source zone and the places' zones: the zones most
+    stored times are in."""
+    return {settings.clinic.timezone, *(source_timezone(settings, config) for config in settings.connectors),
+            *(place.timezone for place in settings.clinic.places.values() if place.timezone)}
 
 
 def retention_pass(settings: Settings, store: Store) -> None:

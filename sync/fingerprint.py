@@ -109,6 +109,9 @@ def mapping_epoch(mapping: CompiledMapping, config: ConnectorSettings, source_zo
         "code": _code_digest(),
         "mapping": mapping.preset.model_dump(mode="json", by_alias=True),
         "source_zone": source_zone,
+        # the time convention and the places' zones decide a visit's instant and zone (issue 57)
+        "stored_times": mapping.stored_times,
+        "place_zones": mapping.place_zones,
         "default_region": default_region,
         "connector": _without_userinfo(config.model_dump(mode="json")),
     }

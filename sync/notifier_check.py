@@ -4,12 +4,14 @@ Each one is tried with its own real client and its own settings, doing nothing a
 could see: SMTP connects, says EHLO, STARTTLS and logs in as a send would, then quits;
 Twilio fetches its own account; SendGrid lists its key's scopes; AWS reads the opt-out
 state of no one (SNS ``GetSMSAttributes``, End User Messaging ``DescribeAccountAttributes``).
-A failure names the notifier and the provider's refusal, never a secret.
+A failure names the notifier and the provider's refusal, never a secret. And reminders
+planned on channels no notifier sends (``unsent_channels``): skipped, every one.
 """
 
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,7 @@ import botocore.exceptions
 
 from clinicsync.notifiers.base import Notifier, NotifierError, NotifierSettings
 from clinicsync.notifiers.registry import build_notifier
+from clinicsync.sync.settings import Settings
 
 DRY_RUN_KINDS = frozenset({"outbox"})
 
@@ -116,3 +119,34 @@ def check_notifier(config: NotifierSettings, defaulted: bool = False) -> Notifie
     finally:
         if notifier is not None:
             notifier.close()
+
+
+def unsent_channels(settings: Settings, routes: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Reminders planned on channels no notifier sends, as (level, message): ``routes`` is the
+    channel -> notifier table the reminder dispatch resolves (sync/reminders/dispatch.py
+    ``resolve_routes``; passed in, this module sits below the reminders). Without a notifier
+    every reminder is planned and then skipped "no reachable channel": the message names the
+    key to add and what to add. A warning, not a failure: nothing wrong is sent."""
+    config = settings.reminders
+    if not config.enabled:
+        return []
+    planned = [c for c in config.channels if c != "none"]
+    unsent = [c for c in planned if c not in routes]
+    if not unsent:
+        return []
+    example = "`- {name: outbox, kind: outbox, directory: .clinicsync/outbox}` writes each message as a file"
+    if not settings.notifiers:
+        return [("warning", f"reminders are planned (reminders.enabled; reminders.channels: {', '.join(planned)}) but "
+                            "the settings name no notifier (`notifiers: []`; without the key the dry-run outbox "
+                            "would write them as files), so no notifier can send them: every reminder would "
+                            "be skipped 'no reachable channel'. Add one under `notifiers:` — "
+                            f"{example} (a dry run), or a provider (docs/notifiers.md)")]
+    kinds = ", ".join(f"{n.name} ({n.kind})" for n in settings.notifiers)
+    if len(unsent) == len(planned):
+        return [("warning", f"reminders are planned on {', '.join(planned)} (reminders.channels) but no notifier "
+                            f"under `notifiers:` sends them ({kinds}): every reminder would be skipped 'no reachable "
+                            "channel'. Add a notifier for one of those channels (docs/notifiers.md), or list the "
+                            "channels it sends in reminders.channels")]
+    return [("warning", f"reminders.channels lists {', '.join(unsent)}, which no notifier under `notifiers:` sends "
+                        f"({kinds}): those patients get the next channel they can be reached on, or none. Add a "
+                        "notifier for it, or take it out of reminders.channels")]

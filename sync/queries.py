@@ -75,7 +75,8 @@ def list_appointments(store: HasEngine, start: datetime | None = None, end: date
                A.version, A.deleted_at, A.participation, A.quality_notes, P.external_id.label("p_id"),
                P.name.label("p_name"),
                P.phone, P.email.label("p_email"), P.language, P.channel, D.external_id.label("d_id"),
-               D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"))
+               D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"),
+               A.visit_mode, A.join_url, A.dial_in)
         .select_from(with_people())
         .where(*_appointment_filters(start, end, doctor_email, include_deleted, connector, external_id))
         .order_by(A.start_utc, A.connector, A.external_id)
@@ -98,6 +99,11 @@ def list_appointments(store: HasEngine, start: datetime | None = None, end: date
             "language": r.language, "channel": r.channel},
         "practitioner": None if r.d_id is None else {"id": r.d_id, "name": r.d_name, "email": r.d_email},
         "location": r.location,
+        # How the visit happens: in_person (also when the source says nothing), video or phone,
+        # with the patient's join link and a number to dial in when the source gave them.
+        "visit_mode": r.visit_mode or "in_person",
+        "join_url": r.join_url,
+        "dial_in": r.dial_in,
         "answer": r.participation,  # the patient's answer (a reply, a link, or the source's own record)
         "notes": quality_notes(r.quality_notes),
     } for r in rows]

@@ -6,7 +6,10 @@ the middle or at the end of an export is found, with every distinct quarantine r
 Reading and mapping are cheap (~80,000 records/s), so the whole source is the sample, up
 to ``max_records``; the report states what was read (first, middle and last position, and
 an example position for each quarantine reason). Sources that cannot be read as a sync
-reads them (push sources, a CSV folder holding only its archived file) give a sample.
+reads them (push sources, a CSV folder holding only its archived file) give a sample (up to
+``SAMPLE_LIMIT``). Every mapped visit also feeds the plausibility profile (sync/plausibility):
+a mapping that maps every row can still shift every time or take the wrong person. A waitlist
+source (``record: waitlist``) is read the same way and mapped as the waitlist stage maps it.
 
 What it reports is safe to print: counts, positions (file:line), column and path names,
 field names, location names and quarantine reasons; never a record's values.
@@ -15,24 +18,26 @@ field names, location names and quarantine reasons; never a record's values.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from clinicsync.connectors.base import Connector, ConnectorError, ConnectorSettings, RawRecord, Rejected
+from clinicsync.connectors.base import Connector, ConnectorError, ConnectorSettings, RawRecord, Rejected, Sample
 from clinicsync.connectors.registry import build_connector
 from clinicsync.mappings.audit import Finding, audit_columns, audit_paths
-from clinicsync.mappings.engine import CompiledMapping, load_mapping
-from clinicsync.mappings.model import MappingError
-from clinicsync.mappings.waitlist import load_waitlist_mapping, mapping_record
+from clinicsync.mappings.engine import CompiledMapping
+from clinicsync.mappings.model import MappingError, NormalizedAppointment
+from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, load_waitlist_mapping, mapping_record
 from clinicsync.sync.empty_fields import FieldFill
-from clinicsync.sync.engine import source_timezone
+from clinicsync.sync.engine import mapping_for, source_clock, source_timezone
+from clinicsync.sync.plausibility import Profile, ProfileReport
 from clinicsync.sync.settings import Settings
 
-SAMPLE_SIZE = 20  # a push source's or an archived file's sample
+SAMPLE_SIZE = 20  # records the mapping's path audit looks at
+SAMPLE_LIMIT = 1_000  # a push source's or an archived file's sample: enough for the plausibility profile
 MAX_RECORDS = 1_000_000  # read whole up to this many records per source
 _FLAT = frozenset({"csv", "sql"})  # sources with exact columns (audit_columns), others by path
 _UNIT = {"fhir": "Appointment", "hl7v2": "message"}
@@ -58,6 +63,13 @@ class SourceCheck:
     examples: dict[str, str] = field(default_factory=dict)  # quarantine reason -> first position
     locations: Counter[str] = field(default_factory=Counter)  # location -> mapped records
     languages: Counter[str] = field(default_factory=Counter)  # patient language -> mapped records
+    plausibility: ProfileReport | None = None  # the mapped visits as a whole (sync/plausibility)
+    implausible_allowed: bool = False  # `check --allow-implausible`: its errors do not fail the source
+
+    @property
+    def implausible(self) -> int:
+        """The plausibility profile's errors (a wrong time, person or deleted visit)."""
+        return len(self.plausibility.errors) if self.plausibility is not None else 0
 
     @property
     def quarantined_count(self) -> int:
@@ -65,7 +77,8 @@ class SourceCheck:
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not any(f.level == "error" for f in self.findings)
+        return (not self.problems and not any(f.level == "error" for f in self.findings)
+                and not (self.implausible and not self.implausible_allowed))
 
     def as_dict(self) -> dict[str, Any]:
         return {"connector": self.connector, "kind": self.kind, "ok": self.ok, "reached": self.reached,
@@ -74,13 +87,14 @@ class SourceCheck:
                            "quarantined": dict(self.quarantined), "empty_fields": self.empty_fields,
                            "whole": self.whole, "positions": self.positions, "examples": self.examples,
                            "locations": dict(self.locations), "languages": dict(self.languages)},
+                "plausibility": self.plausibility.as_dict() if self.plausibility is not None else None,
                 "note": self.note}
 
 
 def connector_mapping(settings: Settings, config: ConnectorSettings) -> CompiledMapping:
-    """The connector's compiled mapping, as a sync loads it (ValueError names the key)."""
-    return load_mapping(config.mapping, settings.clinic.timezone, settings.clinic.default_region, settings.base_dir,
-                        settings.clinic.plausible_dates.window())
+    """The connector's compiled mapping, exactly as a sync loads it — its time convention and
+    zone — so the visits checked are the visits a sync would store (ValueError names the key)."""
+    return mapping_for(settings, config)
 
 
 def mapping_problems(settings: Settings, only: list[str] | None = None) -> list[str]:
@@ -123,10 +137,13 @@ def own_fields(ref: str, base_dir: Path) -> frozenset[str]:
 
 
 class _Mapper:
-    """Maps records one by one as a sync does, keeping only what is safe to report."""
+    """Maps records one by one as a sync does, keeping only what is safe to report.
+    ``apply`` is the mapping's (an appointment's or a waitlist entry's); ``observe`` sees
+    each record that mapped, with what it mapped to."""
 
-    def __init__(self, result: SourceCheck, mapping: CompiledMapping) -> None:
-        self.result, self.mapping, self.fill = result, mapping, FieldFill(mapping)
+    def __init__(self, result: SourceCheck, apply: Callable[[Mapping[str, Any]], Any],
+                 observe: Callable[[Mapping[str, Any], Any], None] | None = None) -> None:
+        self.result, self.apply, self.observe = result, apply, observe
         self.positions: list[str] = []
         self.head: list[Mapping[str, Any]] = []  # the first records, for the mapping's path audit
 
@@ -142,7 +159,7 @@ class _Mapper:
         if len(self.head) < SAMPLE_SIZE:
             self.head.append(record.data)
         try:
-            appointment = self.mapping.apply(record.data)
+            mapped = self.apply(record.data)
         except MappingError as exc:
             self._quarantine(f"{exc.field}: {exc.reason}", record.position)
             return
@@ -151,11 +168,8 @@ class _Mapper:
             return
         self.positions.append(record.position)
         self.result.mapped += 1
-        self.fill.add((appointment,))
-        if appointment.location and appointment.visit_mode in (None, "in_person"):
-            self.result.locations[appointment.location] += 1
-        if appointment.patient is not None and appointment.patient.language:
-            self.result.languages[appointment.patient.language] += 1
+        if self.observe is not None:
+            self.observe(record.data, mapped)
 
     def finish(self) -> None:
         result, positions = self.result, self.positions
@@ -163,7 +177,27 @@ class _Mapper:
         if positions:
             result.positions = {"first": positions[0], "middle": positions[len(positions) // 2],
                                 "last": positions[-1]}
-        result.empty_fields = self.fill.empty()
+
+
+class _Appointments:
+    """What `check` learns from the mapped appointments: fields empty on every one, the
+    plausibility profile, locations and patients' languages."""
+
+    def __init__(self, result: SourceCheck, mapping: CompiledMapping, clinic_timezone: str) -> None:
+        self.result, self.fill = result, FieldFill(mapping)
+        self.profile = Profile(mapping.preset, clinic_timezone)
+
+    def __call__(self, record: Mapping[str, Any], appointment: NormalizedAppointment) -> None:
+        self.fill.add((appointment,))
+        self.profile.add(record, appointment)
+        if appointment.location and appointment.visit_mode in (None, "in_person"):
+            self.result.locations[appointment.location] += 1
+        if appointment.patient is not None and appointment.patient.language:
+            self.result.languages[appointment.patient.language] += 1
+
+    def finish(self) -> None:
+        self.result.empty_fields = self.fill.empty()
+        self.result.plausibility = self.profile.report()
 
 
 def _read(connector: Connector, mapper: _Mapper, max_records: int) -> str | None:
@@ -197,47 +231,95 @@ def _read(connector: Connector, mapper: _Mapper, max_records: int) -> str | None
     return ", ".join(sources) or "the source"
 
 
+def _reach_and_read(config: ConnectorSettings, result: SourceCheck, mapper: _Mapper, zone: str, max_records: int,
+                    required: frozenset[str] = frozenset()) -> tuple[bool, str | None, Sample | None]:
+    """Build the connector, reach the source (``check()``), then read it whole through
+    ``mapper`` (a polled source) or take a sample (any other). ``(False, …)`` when it ended
+    early: a problem or a note in ``result`` says why. The connector is always closed."""
+    connector = None
+    try:
+        connector = build_connector(config)
+        connector.required_columns = required
+        connector.source_zone = zone
+        reached = connector.check()
+        result.reached = reached.detail
+        if not reached.ok:
+            result.problems.append(reached.detail)
+            return False, None, None
+        read = _read(connector, mapper, max_records) if connector.polled else None
+        sample = None if read is not None else connector.sample(min(SAMPLE_LIMIT, max_records))
+        return True, read, sample
+    except NotImplementedError as exc:
+        result.note = f"{exc}: the mapping was not compared with the source"
+    except ConnectorError as exc:
+        result.problems.append(str(exc))
+    except Exception as exc:  # the diagnosis command reports, it does not crash
+        result.problems.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        if connector is not None:
+            connector.close()
+    return False, None, None
+
+
+def check_waitlist_source(settings: Settings, config: ConnectorSettings, max_records: int = MAX_RECORDS
+                          ) -> SourceCheck:
+    """A waitlist source (its mapping says ``record: waitlist``): reached, read whole and
+    each record mapped as the waitlist_sources stage maps it, so a row that would be
+    quarantined there is named here, by field, with an example position."""
+    result = SourceCheck(config.name, config.kind)
+    zone = source_timezone(settings, config)
+    try:
+        mapping = load_waitlist_mapping(config.mapping, zone, settings.clinic.default_region, settings.base_dir)
+    except ValueError as exc:
+        result.problems.append(f"waitlist mapping does not load: {exc}")
+        return result
+
+    def seen(_record: Mapping[str, Any], entry: NormalizedWaitlistEntry) -> None:
+        if entry.patient.language:
+            result.languages[entry.patient.language] += 1
+
+    mapper = _Mapper(result, mapping.apply, seen)
+    going, read, sample = _reach_and_read(config, result, mapper, zone, max_records)
+    if not going:
+        return result
+    what = "a waitlist source (its mapping says record: waitlist): its entries are read by the waitlist_sources stage"
+    if sample is not None:
+        result.sample_source = sample.source
+        for rejected in sample.rejected:
+            mapper.rejected(rejected)
+        for record in sample.records:
+            mapper.record(record)
+    elif read is None:
+        result.note = f"{what}; nothing to read now (no file waiting or archived)"
+        return result
+    else:
+        result.sample_source = read
+    mapper.finish()
+    result.note = f"{what}; {result.mapped} of {result.sampled} entries map"
+    return result
+
+
 def check_connector(settings: Settings, config: ConnectorSettings, max_records: int = MAX_RECORDS) -> SourceCheck:
     """Reach the source, read it whole (up to ``max_records``), map every record; a push
-    source or a folder whose only file is archived gives a sample of ``SAMPLE_SIZE``."""
-    result = SourceCheck(config.name, config.kind)
+    source or a folder whose only file is archived gives a sample of up to ``SAMPLE_LIMIT``."""
     if mapping_record(config.mapping, settings.base_dir) == "waitlist":
-        result.note = ("a waitlist source (its mapping says record: waitlist): read by the waitlist_sources stage "
-                       "of each run; its records were not sampled here")
-        return result
+        return check_waitlist_source(settings, config, max_records)
+    result = SourceCheck(config.name, config.kind)
     try:
         mapping = connector_mapping(settings, config)
     except ValueError as exc:
         result.problems.append(f"mapping does not load: {exc}")
         return result
-    connector = None
-    try:
-        connector = build_connector(config)
-        connector.required_columns = mapping.required_sources()
-        connector.source_zone = source_timezone(settings, config)
-        reached = connector.check()
-        result.reached = reached.detail
-        if not reached.ok:
-            result.problems.append(reached.detail)
-            return result
-        mapper = _Mapper(result, mapping)
-        read = _read(connector, mapper, max_records) if connector.polled else None
-        sample = None if read is not None else connector.sample(min(SAMPLE_SIZE, max_records))
-    except NotImplementedError as exc:
-        result.note = f"{exc}: the mapping was not compared with the source"
+    seen = _Appointments(result, mapping, settings.clinic.timezone)
+    mapper = _Mapper(result, mapping.apply, seen)
+    going, read, sample = _reach_and_read(config, result, mapper, source_clock(settings, config), max_records,
+                                          mapping.required_sources())
+    if not going:
         return result
-    except ConnectorError as exc:
-        result.problems.append(str(exc))
-        return result
-    except Exception as exc:  # the diagnosis command reports, it does not crash
-        result.problems.append(f"{type(exc).__name__}: {exc}")
-        return result
-    finally:
-        if connector is not None:
-            connector.close()
     if read is not None:
         result.sample_source = read
         mapper.finish()
+        seen.finish()
         if config.kind in _FLAT and mapper.head:  # a CSV header / SQL result set: the record's keys
             result.findings = audit_columns(mapping.preset, list(mapper.head[0]),
                                             own_fields(config.mapping, settings.base_dir))
@@ -259,6 +341,7 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
     for record in sample.records:
         mapper.record(record)
     mapper.finish()
+    seen.finish()
     if not sample.records and not sample.rejected:
         result.note = "the source returned no records in its window: only its columns were compared"
     return result

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -56,7 +57,7 @@ class SmartBackendAuth(httpx.Auth):
 
     def __init__(self, connector: str, base_url: str, client_id: str, private_key: PrivateKey,
                  algorithm: str, kid: str, scope: str, token_url: str | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, headers: Mapping[str, str] | None = None) -> None:
         self.connector = connector
         self.base_url = base_url
         self.client_id = client_id
@@ -66,6 +67,7 @@ class SmartBackendAuth(httpx.Auth):
         self.scope = scope
         self.token_url = token_url
         self.clock = clock
+        self.extra_headers = dict(headers or {})
         self._token: str | None = None
         self._expires_at = 0.0
         self.tokens_fetched = 0
@@ -95,7 +97,7 @@ class SmartBackendAuth(httpx.Auth):
             self.token_url = yield from self._discover()
         token_url = self.token_url
         response = yield httpx.Request(
-            "POST", token_url, headers={"Accept": "application/json"},
+            "POST", token_url, headers=self._headers(token_url, {"Accept": "application/json"}),
             data={"grant_type": "client_credentials", "scope": self.scope,
                   "client_assertion_type": ASSERTION_TYPE,
                   "client_assertion": self.client_assertion(token_url)})
@@ -113,9 +115,16 @@ class SmartBackendAuth(httpx.Auth):
         self._expires_at = self.clock() + max(lifetime - EXPIRY_MARGIN, lifetime / 2)
         self.tokens_fetched += 1
 
+    def _headers(self, url: str, own: dict[str, str]) -> dict[str, str]:
+        """A token or discovery request's headers: the server's extra headers too when it goes to
+        base_url's origin (the EHR itself), never to a separate authorization server."""
+        same = _origin(url) == _origin(self.base_url)
+        return {**self.extra_headers, **own} if same else own
+
     def _discover(self) -> Generator[httpx.Request, httpx.Response, str]:
-        response = yield httpx.Request("GET", f"{self.base_url}/.well-known/smart-configuration",
-                                       headers={"Accept": "application/json"})
+        discovery = f"{self.base_url}/.well-known/smart-configuration"
+        response = yield httpx.Request("GET", discovery,
+                                       headers=self._headers(discovery, {"Accept": "application/json"}))
         problem = transient_error(response, "the SMART configuration")
         if problem:
             raise problem
@@ -136,7 +145,13 @@ def _lifetime(value: Any) -> float:
     return seconds if seconds > 0 else DEFAULT_TOKEN_LIFETIME
 
 
-def build_auth(settings: FhirAuthSettings, connector: str, base_url: str) -> httpx.Auth | None:
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
+def build_auth(settings: FhirAuthSettings, connector: str, base_url: str,
+               headers: Mapping[str, str] | None = None) -> httpx.Auth | None:
     if settings.kind == "basic":
         assert settings.username is not None and settings.password is not None
         return httpx.BasicAuth(settings.username, settings.password.get_secret_value())
@@ -147,5 +162,5 @@ def build_auth(settings: FhirAuthSettings, connector: str, base_url: str) -> htt
         assert settings.client_id and settings.private_key and settings.kid
         key = load_private_key(settings.private_key.get_secret_value(), settings.algorithm)
         return SmartBackendAuth(connector, base_url, settings.client_id, key, settings.algorithm,
-                                settings.kid, settings.scope, settings.token_url)
+                                settings.kid, settings.scope, settings.token_url, headers=headers)
     return None

@@ -43,7 +43,10 @@ class FhirClient:
     sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def __init__(self, connector: str, base_url: str, auth: httpx.Auth | None = None, *,
-                 timeout: float = 30, http2: bool = True, attempts: int = 5, max_wait: float = 60) -> None:
+                 timeout: float = 30, http2: bool = True, attempts: int = 5, max_wait: float = 60,
+                 headers: Mapping[str, str] | None = None) -> None:
+        """``headers``: a server's static extra headers (``headers:`` in settings, e.g. a practice
+        id), set on the client so that every request carries them, Bundle next pages included."""
         self.connector = connector
         self.base_url = base_url.rstrip("/")
         base = urlsplit(self.base_url)
@@ -55,7 +58,7 @@ class FhirClient:
         self.http = httpx.Client(
             auth=auth, http2=http2, follow_redirects=False, verify=tls_context(),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            headers={"Accept": FHIR_JSON, "User-Agent": "clinicsync-fhir/1"})
+            headers={"User-Agent": "clinicsync-fhir/1", **(headers or {}), "Accept": FHIR_JSON})
 
     def close(self) -> None:
         self.http.close()

@@ -75,10 +75,11 @@ class FhirConnector(Connector):
     def __init__(self, settings: ConnectorSettings) -> None:
         assert isinstance(settings, FhirSettings)
         super().__init__(settings)
+        headers = settings.header_values()
         self.client = FhirClient(
-            settings.name, settings.base_url, build_auth(settings.auth, settings.name, settings.base_url),
+            settings.name, settings.base_url, build_auth(settings.auth, settings.name, settings.base_url, headers),
             timeout=settings.timeout_seconds, http2=settings.http2,
-            attempts=settings.retry.attempts, max_wait=settings.retry.max_wait_seconds)
+            attempts=settings.retry.attempts, max_wait=settings.retry.max_wait_seconds, headers=headers)
 
     def close(self) -> None:
         self.client.close()

@@ -63,7 +63,9 @@ def _codes(participant: dict[str, Any]) -> set[str]:
 
 def pick_participants(appointment: Resource, base_url: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """The reference (and participant entry) of the patient, the practitioner (the attender
-    first) and the location an appointment is about, by the actors' resource types."""
+    first) and the location an appointment is about, by the actors' resource types; the
+    location, when no participant is one, from the first ``supportingInformation`` reference
+    to a Location."""
     by_type: dict[str, list[tuple[dict[str, Any], str]]] = {}
     for participant in items(appointment.get("participant")):
         if not isinstance(participant, dict):
@@ -76,6 +78,12 @@ def pick_participants(appointment: Resource, base_url: str) -> dict[str, tuple[s
         if by_type.get(kind):
             participant, key = by_type[kind][0]
             chosen[kind] = (key, participant)
+    if "Location" not in chosen:  # some servers name the place only in supportingInformation
+        for reference in items(appointment.get("supportingInformation")):
+            key = reference_key(obj(reference).get("reference"), base_url)
+            if key and key.startswith("Location/"):
+                chosen["Location"] = (key, {"actor": reference})  # read as a participant's actor is
+                break
     doctors = by_type.get("Practitioner") or by_type.get("PractitionerRole") or []
     if len(doctors) == 1:
         chosen["Practitioner"] = (doctors[0][1], doctors[0][0])

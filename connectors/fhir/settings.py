@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -28,6 +29,11 @@ _AUTH_KEYS: dict[str, tuple[str, ...]] = {
 # A sweep pages through the whole window (ids only): rarer than SQL's hourly one by default.
 DEFAULT_SWEEP = Schedule(interval="6h")
 _OPTIONAL_KEYS: dict[str, tuple[str, ...]] = {"smart_backend": ("token_url",)}
+# Headers the connector or its auth sets, or HTTP itself: an extra header may not replace them.
+RESERVED_HEADERS = frozenset({"authorization", "proxy-authorization", "content-type", "content-length", "accept",
+                              "host", "connection", "transfer-encoding", "te", "upgrade", "keep-alive", "cookie",
+                              "if-none-exist", "if-match", "prefer"})
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 
 def _http_url(value: str, key: str) -> str:
@@ -184,6 +190,12 @@ class FhirSettings(ConnectorSettings):
         60, ge=0, le=86_400, description="re-read this much before the cursor (late commits, clock skew)")
     timezone: str | None = Field(None, description="IANA zone of the appointments (default: clinic.timezone)")
     timeout_seconds: float = Field(30, gt=0, le=600)
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="static headers sent on every request to the server (searches, pages, "
+                                          "reads, writes; SMART token and discovery calls too when they are at "
+                                          "base_url's origin), e.g. {nx-practice-id: '${PRACTICE_ID}'}: values "
+                                          "from the environment, never logged; Authorization, Content-Type, "
+                                          "Accept and HTTP's own headers are refused")
     http2: bool = Field(True, description="use HTTP/2 where the server offers it (TLS)")
     retry: RetrySettings = RetrySettings()
     writeback: bool = Field(False, description="write patients' answers back (needs an Appointment write scope)")
@@ -224,6 +236,26 @@ class FhirSettings(ConnectorSettings):
             if self.fan_out.by in self.search:
                 raise ValueError(f"search: {self.fan_out.by} is set per actor by fan_out; remove it from search")
         return self
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, given in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"headers: {name!r} is not a header name (letters, digits and - . _ ~ ! # $ % & ' "
+                                 "* + ^ ` |)")
+            if name.lower() in RESERVED_HEADERS:
+                raise ValueError(f"headers: {name} is set by the connector (auth: for credentials); an extra "
+                                 "header may not replace it")
+            text = given.get_secret_value()
+            if not text.strip() or any(c in text for c in "\r\n\0"):
+                raise ValueError(f"headers: the value of {name} is empty or holds a line break (is its "
+                                 "environment variable set?)")
+        return value
+
+    def header_values(self) -> dict[str, str]:
+        """The extra headers as sent (their values only here, never in a log)."""
+        return {name: value.get_secret_value() for name, value in self.headers.items()}
 
     @field_validator("search")
     @classmethod

@@ -74,6 +74,7 @@ def list_command(
         Column("doctor", lambda r: (r["practitioner"] or {}).get("name") or ""),
         Column("patient", lambda r: (r["patient"] or {}).get("id") or ""),
         Column("type", lambda r: r["type"] or ""),
+        Column("visit", _visit, lambda r: r["visit_mode"], "visit_mode"),
         Column("id", lambda r: f"{r['connector']}:{r['external_id']}"),
     ]
     emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
@@ -86,6 +87,14 @@ def _window_title(start: datetime | None, end: datetime | None, zone_name: str, 
     first = f" from {shown_date(start, zone_name, locale)}" if start else ""
     last = f" to {shown_date(end - timedelta(seconds=1), zone_name, locale)}" if end else ""
     return f"appointments{first}{last}"
+
+
+_VISIT_WORDS = {"in_person": "in person", "video": "video", "phone": "phone"}
+
+
+def _visit(row: dict[str, Any]) -> str:
+    """The visit mode as people say it: in person, video, phone."""
+    return _VISIT_WORDS.get(row["visit_mode"], row["visit_mode"])
 
 
 @app.command("show")
@@ -113,7 +122,9 @@ def show_command(
     for label, value in (
         ("appointment", ref), ("status", row["status"] + (" (deleted at the source)" if row["deleted"] else "")),
         ("start (UTC)", row["start"]), ("end (UTC)", row["end"]), ("zone", row["timezone"]),
-        ("type", row["type"]), ("location", row["location"]), ("doctor", doctor.get("name") or doctor.get("id")),
+        ("type", row["type"]), ("location", row["location"]), ("visit", _visit(row)),
+        ("join link", row["join_url"]), ("dial-in", row["dial_in"]),
+        ("doctor", doctor.get("name") or doctor.get("id")),
         ("patient", patient.get("id")), ("language", patient.get("language")), ("version", str(row["version"])),
     ):
         table.add_row(label, value or "")

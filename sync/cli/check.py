@@ -1,14 +1,17 @@
 """The body of `clinicsync check`: rehearse every path before go-live, end with one line.
 
-Each connector's source is read whole and mapped (source_check); each notifier reaches its
-provider with its real client (notifier_check); then what a sample cannot show by itself:
+Each connector's source is read whole and mapped, its visits profiled for plausibility
+(source_check, sync/plausibility); each notifier reaches its provider with its real client, and
+reminders planned on channels no notifier sends are named (notifier_check); then what a
+sample cannot show by itself:
 locations no ``clinic.places`` entry describes, a status page nobody may open, messages
 that ask for a reply nobody receives (or SMS that carry no reply prompt), patients'
 languages with no templates. The last line sums it up for a script or a tired admin:
 
     checked: 1 sources, 290 records sampled, 6 would be quarantined (reasons: …), 0 problems
 
-Exit 1 on any problem, and when records would be quarantined (unless --allow-quarantined).
+Exit 1 on any problem (a plausibility error too, unless --allow-implausible), and when
+records would be quarantined (unless --allow-quarantined).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from rich.text import Text
 from clinicsync.sync.cli.context import out_console, print_json
 from clinicsync.sync.cli.output import print_table
 from clinicsync.sync.clinic import locations_without_place
-from clinicsync.sync.notifier_check import NotifierCheck, check_notifier
+from clinicsync.sync.notifier_check import NotifierCheck, check_notifier, unsent_channels
 from clinicsync.sync.responses.reply_paths import reply_problems
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.source_check import SourceCheck, check_connector
@@ -31,7 +34,7 @@ from clinicsync.sync.source_check import SourceCheck, check_connector
 
 @dataclass(frozen=True)
 class Finding:
-    part: str  # sources | services | calendars | places | status page | replies | languages
+    part: str  # sources | services | notifiers | calendars | places | status page | replies | languages
     level: str  # error | warning
     message: str
 
@@ -89,6 +92,18 @@ def reply_findings(settings: Settings) -> list[Finding]:
     return found
 
 
+def notifier_findings(settings: Settings) -> list[Finding]:
+    """Reminders planned on channels no notifier sends (sync/notifier_check.py), on the routes
+    the dispatch itself resolves; a route naming no notifier is `config validate`'s to report."""
+    from clinicsync.sync.reminders.dispatch import RoutingError, resolve_routes
+
+    try:
+        routes = resolve_routes(settings)
+    except RoutingError:
+        return []
+    return [Finding("notifiers", level, message) for level, message in unsent_channels(settings, routes)]
+
+
 def source_findings(store: dict[str, Any]) -> list[Finding]:
     """Sources the store holds future visits or pending messages of that the settings no
     longer name (sync/orphans.py): their messages are held, and a new source's first run is
@@ -124,16 +139,20 @@ def summary_line(results: list[SourceCheck], problems: int) -> str:
 
 
 def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_output: bool,
-              allow_quarantined: bool, reach: bool = True) -> bool:
+              allow_quarantined: bool, reach: bool = True, allow_implausible: bool = False) -> bool:
     """Run every check and print it; True when it passed. ``reach``: contact the notifiers'
-    providers (off: `--offline`, each notifier is listed as not tried)."""
+    providers (off: `--offline`, each notifier is listed as not tried). ``allow_implausible``:
+    the plausibility profile's errors are reported but do not fail a source (a clinic that
+    really works at night; the admin has looked)."""
     results = [check_connector(settings, config, max_records) for config in settings.connectors]
+    for result in results:
+        result.implausible_allowed = allow_implausible
     notifiers = [check_notifier(config, settings.notifiers_defaulted) if reach
                  else NotifierCheck(config.name, config.kind, True, "not tried (--offline)")
                  for config in settings.notifiers]
-    findings = [*source_findings(store), *service_findings(store), *calendar_findings(store),
-                *place_findings(settings, results), *status_page_findings(settings), *reply_findings(settings),
-                *language_findings(settings, results)]
+    findings = [*source_findings(store), *service_findings(store), *notifier_findings(settings),
+                *calendar_findings(store), *place_findings(settings, results), *status_page_findings(settings),
+                *reply_findings(settings), *language_findings(settings, results)]
     problems = (int(not store["ok"]) + sum(not r.ok for r in results) + sum(not n.ok for n in notifiers) +
                 sum(f.level == "error" for f in findings))
     quarantined = sum(r.quarantined_count for r in results)
@@ -151,6 +170,10 @@ def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_
         verdict = "allowed by --allow-quarantined" if allow_quarantined else (
             "fix the mapping (or the source) before going live, or pass --allow-quarantined")
         _say(f"check: {quarantined} sampled record(s) would be quarantined: {verdict}")
+    allowed = sum(r.implausible for r in results) if allow_implausible else 0
+    if allowed:
+        _say(f"check: {allowed} plausibility error(s) allowed by --allow-implausible: make sure the times and "
+             "patients are right before going live")
     _say(summary_line(results, problems))
     return passed
 
@@ -179,6 +202,9 @@ def _print(store: dict[str, Any], results: list[SourceCheck], notifiers: list[No
                 _say(f"{r.connector}: would quarantine x{count}: {reason} (e.g. {r.examples.get(reason, '?')})")
             if r.empty_fields:
                 _say(f"{r.connector}: empty on every record read: {', '.join(r.empty_fields)}")
+            if r.plausibility is not None and r.plausibility.visits:
+                for line in r.plausibility.lines(r.connector):
+                    _say(line)
         for finding in r.findings:
             _say(f"{r.connector}: {finding.level}: {finding.message}")
         if r.note:

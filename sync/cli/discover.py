@@ -63,18 +63,23 @@ def _call(function: Any, target: str, options: dict[str, Any]) -> Any:
     return function(target, **{k: v for k, v in options.items() if v is not None and (takes_all or k in accepted)})
 
 
-def _clinic_region(settings_path: Path) -> str | None:
-    """The settings file's ``clinic.default_region``, when it has one: the region the
-    connector will read phone numbers in, so the proposal reads them the same way."""
+def _clinic_setting(settings_path: Path) -> dict[str, Any]:
+    """The settings file's ``clinic:`` section as written ({} when none): its
+    ``default_region`` is the region the connector will read phone numbers in, so the
+    proposal reads them the same way; its ``timezone`` the visits' zone when the source and
+    its server name none."""
     from clinicsync.sync.config_loader import ConfigError, load_yaml_file
 
     try:
         data = load_yaml_file(settings_path).data if settings_path.is_file() else None
         clinic = data.get("clinic") if isinstance(data, dict) else None
     except (ConfigError, OSError):
-        return None
-    region = clinic.get("default_region") if isinstance(clinic, dict) else None
-    return region if isinstance(region, str) else None
+        return {}
+    return clinic if isinstance(clinic, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _print_proposal(proposal: Any) -> None:
@@ -102,7 +107,11 @@ def discover_command(
         help="a database URL, an http(s) FHIR base URL, or a .csv/.hl7 file or folder")],
     name: Annotated[str | None, typer.Option(help="the connector's name (default: from the source)")] = None,
     timezone: Annotated[str | None, typer.Option(
-        help="the IANA zone of the source's wall-clock times (default: a zone column, else the server's)")] = None,
+        help="the IANA zone of the clinic's visits, and of the source's wall-clock times unless it keeps UTC "
+             "(default: a zone column, else the server's when it names a region, else clinic.timezone)")] = None,
+    stored_times: Annotated[str | None, typer.Option(
+        "--stored-times", help="SQL: how the database writes date-times without an offset: utc (Odoo, Django, "
+                               "Rails …) or local (default: told from the database, else discover asks)")] = None,
     table: Annotated[str | None, typer.Option(help="SQL: the table holding the appointments, when several look so")]
     = None,
     write: Annotated[bool, typer.Option("--write", help="write the mapping file and add the connector to the "
@@ -124,8 +133,11 @@ def discover_command(
         raise typer.Exit(EXIT_CONFIG)
     function = _discoverer(kind)
     try:
+        clinic = _clinic_setting(config_path(app_context(ctx).config))
         proposal = _call(function, target, {"name": name, "timezone": timezone, "table": table,
-                                            "region": _clinic_region(config_path(app_context(ctx).config))})
+                                            "region": _text(clinic.get("default_region")),
+                                            "stored_times": stored_times,
+                                            "clinic_zone": _text(clinic.get("timezone"))})
     except Exception as exc:  # a discoverer's own error says what to give; never a traceback at the admin
         _say(f"discover: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
@@ -201,5 +213,8 @@ def _check(settings_path: Path, name: str, report: dict[str, Any], quiet: bool) 
             _say(f"{name}: {finding.level}: {finding.message}")
         for reason, count in result.quarantined.most_common():
             _say(f"{name}: would quarantine x{count}: {reason}")
+        profile = result.plausibility  # sync/plausibility: the visits as a whole
+        for line in profile.lines(name) if profile is not None and profile.visits else ():
+            _say(line)
         _say(summary)
     return result.ok and result.quarantined_count == 0

@@ -150,6 +150,9 @@ def check(
     offline: Annotated[bool, typer.Option(
         "--offline", help="do not contact the notifiers' providers (sources and the store are still checked)")]
     = False,
+    allow_implausible: Annotated[bool, typer.Option(
+        "--allow-implausible", help="pass even when the plausibility profile finds errors (shifted times, the "
+                                    "wrong patient, deleted rows), once you have made sure they are right")] = False,
 ) -> None:
     """Rehearse every path before go-live: validate settings, open the store, read each
     connector's whole source and map every record (no cursor moves, no file archived), reach
@@ -175,7 +178,8 @@ def check(
                 d.line() for d in doctors_without_calendar(connection, settings.calendar, utcnow())]
     except Exception as exc:  # report, do not crash: this is the diagnosis command
         store = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
-    if not run_check(settings, store, max_records, json_output, allow_quarantined, reach=not offline):
+    if not run_check(settings, store, max_records, json_output, allow_quarantined, reach=not offline,
+                     allow_implausible=allow_implausible):
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -273,6 +277,11 @@ def _print_rehearsal(report: RunReport) -> None:
             err_console.print(f"warning: {name}: {target} is empty on all {result.mapped_records} records "
                               "mapped in this run — check the column name in the mapping", highlight=False,
                               soft_wrap=True, markup=False)
+        if result.plausibility is not None and result.plausibility.visits:  # sync/plausibility: the run's visits
+            summary, *findings = result.plausibility.lines(name)
+            out_console.print(f"dry run: {summary}", highlight=False, soft_wrap=True, markup=False)
+            for line in findings:
+                err_console.print(line, highlight=False, soft_wrap=True, markup=False)
     out_console.print("dry run: nothing was written (store, cursor, calendars, outbox); rolled back")
 
 

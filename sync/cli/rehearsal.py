@@ -64,6 +64,9 @@ def rehearse(settings: Settings, only: list[str] | None = None,
         report.extras["calendar"] = dict(NOT_RUN)
         report.extras["empty_fields"] = {name: {"fields": result.empty_fields, "records": result.mapped_records}
                                          for name, result in report.connectors.items() if result.empty_fields}
+        report.extras["plausibility"] = {name: result.plausibility.as_dict()
+                                         for name, result in report.connectors.items()
+                                         if result.plausibility is not None and result.plausibility.visits}
         report.extras["dry_run"] = {"rolled_back": True}
     finally:
         structlog.contextvars.unbind_contextvars("dry_run")

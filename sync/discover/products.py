@@ -6,8 +6,9 @@ hand-written schema is unlikely to have all of (OpenEMR's ``openemr_postcalendar
 Easy!Appointments' ``ea_appointments``); the confidence is the share of those columns found.
 Each product also says where its status words live (to list the ones the database really
 holds and check each is mapped), whether its rows carry their own zone, how deletes are seen
-(the preset's mode: incremental with the delete sweep, or snapshot) and the write-back
-statement when the schema has one.
+(the preset's mode: incremental with the delete sweep, or snapshot), the write-back
+statement when the schema has one, and where the product keeps the clinic's zone when it keeps
+one (Frappe's System Settings, Odoo's users).
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ class Product:
     # The installer's table prefix when the admin may choose another (Easy!Appointments' `ea_`):
     # the schema is then recognized under any prefix, and the preset's query rewritten for it.
     table_prefix: str | None = None
+    # Where the product keeps the clinic's zone, when it keeps one: a SELECT of one value (Frappe:
+    # System Settings' time_zone in tabSingles, the zone it writes local times in; Odoo, which
+    # writes UTC: its users' zone) and what it is called for the admin. Read when no --timezone is
+    # given, before the server's own zone.
+    zone_query: str | None = None
+    zone_setting: str | None = None
 
     @property
     def preset(self) -> QueryPreset:
@@ -53,6 +60,25 @@ class Product:
 def _cols(*names: str) -> frozenset[str]:
     return frozenset(names)
 
+
+# Odoo keeps a zone per user (their contact's tz), none for the company: the one most active users
+# have is the clinic's.
+_ODOO_USERS_ZONE = ("SELECT p.tz FROM res_users AS u JOIN res_partner AS p ON p.id = u.partner_id "
+                    "WHERE u.active AND p.tz IS NOT NULL AND p.tz <> '' GROUP BY p.tz ORDER BY COUNT(*) DESC, p.tz "
+                    "LIMIT 1")
+_ODOO_ZONE_SETTING = "the time zone most of Odoo's active users have"
+_ODOO_SOURCE = "Odoo's calendar and base models (tests/fixtures/catalogue/odoo)"
+
+
+def _odoo_signature(mobile: bool) -> dict[str, frozenset[str]]:
+    """Odoo's calendar tables; its contacts have a mobile column up to Odoo 18, none later."""
+    partner = {"id", "name", "email", "phone", "tz", "lang", "write_date"} | ({"mobile"} if mobile else set())
+    return {"calendar_event": _cols("id", "name", "user_id", "location", "active", "start", "stop", "allday",
+                                    "duration", "write_date"),
+            "calendar_event_res_partner_rel": _cols("calendar_event_id", "res_partner_id"),
+            "calendar_attendee": _cols("event_id", "partner_id", "state", "write_date"),
+            "res_partner": frozenset(partner),
+            "res_users": _cols("id", "login", "partner_id", "active", "share")}
 
 PRODUCTS: tuple[Product, ...] = (
     Product(
@@ -85,6 +111,33 @@ PRODUCTS: tuple[Product, ...] = (
          "provider": _cols("provider_no", "first_name", "last_name")},
         "appointment", "status", None,
         "scoophealth/oscar database/mysql/oscarinit.sql and oscardata.sql"),
+    Product(
+        "opendental", "Open Dental",
+        {"appointment": _cols("aptnum", "patnum", "aptstatus", "pattern", "aptdatetime", "provnum", "provhyg",
+                              "confirmed", "op", "appointmenttypenum", "procdescript", "datetstamp"),
+         "patient": _cols("patnum", "lname", "fname", "preferred", "wirelessphone", "hmphone", "wkphone", "email",
+                          "txtmsgok", "language", "datetstamp"),
+         "provider": _cols("provnum", "abbr", "fname", "lname", "datetstamp"),
+         "appointmenttype": _cols("appointmenttypenum", "appointmenttypename")},
+        "appointment", "aptstatus", None,
+        "Open Dental's OpenDentBusiness/TableTypes classes (tests/fixtures/catalogue/opendental)"),
+    Product(
+        "erpnext_healthcare", "Frappe Health (ERPNext Healthcare)",
+        {"tabpatient appointment": _cols("name", "status", "appointment_date", "appointment_time", "duration",
+                                         "patient", "practitioner", "appointment_type", "service_unit", "modified"),
+         "tabpatient": _cols("name", "first_name", "last_name", "patient_name", "mobile", "phone", "email",
+                             "modified"),
+         "tabhealthcare practitioner": _cols("name", "practitioner_name", "first_name", "email_id", "modified")},
+        "tabPatient Appointment", "status", None,
+        "Frappe Health's doctype JSON (tests/fixtures/catalogue/erpnext)",
+        zone_query="SELECT value FROM `tabSingles` WHERE doctype = 'System Settings' AND field = 'time_zone'",
+        zone_setting="System Settings' time_zone, in tabSingles"),
+    Product("odoo", "Odoo (calendar)", _odoo_signature(mobile=True), "calendar_attendee", "state", None,
+            _ODOO_SOURCE, zone_query=_ODOO_USERS_ZONE, zone_setting=_ODOO_ZONE_SETTING),
+    Product(  # Odoo versions whose res_partner has no mobile column: the same, phone alone
+        "odoo_phone", "Odoo (calendar; contacts without a mobile column)", _odoo_signature(mobile=False),
+        "calendar_attendee", "state", None, _ODOO_SOURCE, zone_query=_ODOO_USERS_ZONE,
+        zone_setting=_ODOO_ZONE_SETTING),
     Product(
         "clinic_tables", "the three-table patients/doctors/appointments schema",
         {"appointments": _cols("id", "patient_id", "doctor_id", "starts_at", "ends_at", "status", "reason",

@@ -231,8 +231,9 @@ def _by_name(column: _Column) -> list[tuple[str, float]]:
         out.append(("patient.phone", 0.9))
     if "location" in roles:
         out.append(("location", 0.8))
-    if "type" in roles:
-        out.append(("type", 0.75))
+    if "type" in roles:  # a number ("visit_no") is no visit type; a joined table's name ("service_name") is
+        out.append(("type", 0.75 * (0.8 if "id" in roles else 1.0)
+                    + (0.05 if column.sample.table and "name" in roles else 0.0)))
     timeish = roles & {"start", "date", "time", "end"}
     if timeish and not roles & {"updated", "created"}:
         strong = 0.9 if ("start" in roles or "end" in roles or entity == "appointment") else 0.8
@@ -256,8 +257,11 @@ def _by_name(column: _Column) -> list[tuple[str, float]]:
     if roles & {"name", "first_name", "last_name"} and not roles & {"id", "record", "email", "phone"}:
         part = ("first" if "first_name" in roles else "last" if "last_name" in roles else "name")
         owner = person or "patient"
+        if person is None and (column.sample.table is not None or roles & {"type", "location"}):
+            owner = ""  # a service's or a room's name, or a joined table no person owns: nobody's name
         score = 0.9 if person else 0.6
-        out.append((f"{owner}.{part}" if part != "name" else f"{owner}.name", score))
+        if owner:
+            out.append((f"{owner}.{part}" if part != "name" else f"{owner}.name", score))
     if person and not roles:  # "paciente", "medico", "Doctor": the person, by name or number
         numeric = column.profile.share("integer") >= 0.8 or column.declared == "integer"
         out.append((f"{person}.external_id" if numeric else f"{person}.name", 0.8))

@@ -4,7 +4,7 @@ connector and mapping that import its appointments.
 Everything runs inside the connector's own read-only transaction with a statement timeout
 (connectors/sql_session.py), and every statement built here passes the connector's parsed
 SELECT guard (connectors/sql_guard.py) before it is sent: discovery can read, never write.
-Samples are bounded (``sample_rows`` rows, ``MAX_TABLES`` tables, ``MAX_WORDS`` status words).
+Samples are bounded (``sample_rows`` rows, ``MAX_WORDS`` status words).
 
 A known product (sync/discover/products.py) gets its query preset, with the status words
 the database really holds checked against the preset's mapping (a site's own word is added
@@ -32,15 +32,27 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from clinicsync.common.db_urls import driver_url
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
+from clinicsync.connectors.base import STORED_TIMES
 from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
 from clinicsync.mappings.engine import PRESETS_DIR as MAPPING_PRESETS_DIR
+from clinicsync.sync.discover import softdelete, stamps
+from clinicsync.sync.discover.clock import (
+    ClockOptions,
+    ClockUnclear,
+    clock_options,
+    current_options,
+    server_zone_names,
+    settle_clock,
+)
+from clinicsync.sync.discover.graph import Schema, Table, read_schema
 from clinicsync.sync.discover.naming import region_of
+from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
+from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.scoring import ColumnSample, score_columns
 
-MAX_TABLES = 300  # tables whose columns are read for an unknown schema
 MAX_WORDS = 200  # distinct status words listed
 SAMPLE_ROWS = 50
 TIMEOUT = 30.0
@@ -49,6 +61,9 @@ _APPOINTMENT_NAMES = re.compile(r"appoint|booking|cita|turno|agenda|visit|consul
                                 r"schedule|event|reserv", re.I)
 _PERSON_NAMES = re.compile(r"patient|paciente|customer|client|doctor|medic|provider|practitioner|staff|user|"
                            r"person|persona|profesional|dentist|therapist|demographic|usuario", re.I)
+# An appointment over an encounter or a visit (OpenMRS keeps all three, each with dates and a patient).
+_BOOKING_NAMES = re.compile(r"appoint|booking|cita|turno|termin|rdv|rendez|reserv|agendamento", re.I)
+_STATUS_NAMES = re.compile(r"^(status|state|estado|statut|etat|estatus|apptstatus)$", re.I)
 _UPDATED = re.compile(r"(updated|modified|changed|last_?update|last_?modif|actualizad|modificad|geaendert|"
                       r"update_datetime|mtime)", re.I)
 _DATE_TYPES = re.compile(r"date|time", re.I)
@@ -114,14 +129,35 @@ def _run(connection: Connection, sql: str, binds: Mapping[str, Any] | None = Non
 
 
 def _quote(connection: Connection, name: str) -> str:
-    return str(connection.dialect.identifier_preparer.quote(name))
+    """``name`` as one identifier, by the dialect's own quoting, its ':' escaped: SQLAlchemy's
+    ``text()`` (discover's reads, the connector's query) takes ``:word`` for a bind parameter
+    even inside quotes, and turns ``\\:`` back into ``:``. A name holding ``\\:`` itself
+    cannot pass through ``text()`` unchanged and is refused."""
+    if "\\:" in name:
+        raise DiscoverError(f"the table or column {name!r} holds '\\:', which cannot be passed to the database "
+                            "unchanged: rename it, or give a view without it with --table")
+    return str(connection.dialect.identifier_preparer.quote(name)).replace(":", "\\:")
 
 
 def discover_sql(url: str, *, name: str | None = None, timezone: str | None = None, table: str | None = None,
-                 region: str | None = None, sample_rows: int = SAMPLE_ROWS, timeout: float = TIMEOUT) -> Proposal:
+                 region: str | None = None, sample_rows: int = SAMPLE_ROWS, timeout: float = TIMEOUT,
+                 stored_times: str | None = None, clinic_zone: str | None = None) -> Proposal:
     """Read the database at ``url`` (read-only) and propose a connector and mapping for it.
     ``region`` reads phone numbers written without +country (default: the country of the
-    zone, else US), as the connector will (``clinic.default_region``)."""
+    zone, else US), as the connector will (``clinic.default_region``). ``stored_times``:
+    the admin's ``--stored-times`` (else told from the database, clock.py); ``clinic_zone``:
+    the settings file's clinic.timezone, the visits' zone when nothing else names one."""
+    if stored_times is not None and stored_times not in STORED_TIMES:
+        raise DiscoverError(f"--stored-times: {stored_times!r} is neither utc nor local")
+    if clinic_zone is not None:
+        _valid_zone(clinic_zone, "clinic.timezone")
+    with clock_options(ClockOptions(stored_times, clinic_zone)):
+        return _discover_sql(url, name=name, timezone=timezone, table=table, region=region, sample_rows=sample_rows,
+                             timeout=timeout)
+
+
+def _discover_sql(url: str, *, name: str | None, timezone: str | None, table: str | None,
+                  region: str | None, sample_rows: int, timeout: float) -> Proposal:
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -146,6 +182,10 @@ def discover_sql(url: str, *, name: str | None = None, timezone: str | None = No
         else:
             proposal = _shape_proposal(connection, inspector, names, name, written_url, timezone, table, sample_rows,
                                         region)
+        try:  # how the database writes its date-times (issue 57), last: it may stop and ask
+            settle_clock(connection, _run, proposal, timezone)
+        except ClockUnclear as exc:
+            raise DiscoverError(str(exc)) from None
     proposal.connector_notes["name"] = named
     proposal.secret_env.update(secrets)
     for var in secrets:
@@ -169,17 +209,8 @@ def _valid_zone(value: str, where: str) -> str:
 def server_zone(connection: Connection) -> str | None:
     """The database server's own zone when it names a region (Europe/Madrid); None for UTC,
     SYSTEM or an offset, which say nothing about the clinic's wall clock."""
-    try:
-        if connection.dialect.name == "postgresql":
-            rows = _run(connection, "SELECT current_setting('TimeZone')")
-        elif connection.dialect.name in ("mysql", "mariadb"):
-            rows = _run(connection, "SELECT @@session.time_zone, @@system_time_zone")
-        else:
-            return None
-    except (SQLAlchemyError, StatementRefused):
-        return None
-    for value in rows[0] if rows else ():
-        if isinstance(value, str) and "/" in value and not value.startswith("Etc/"):
+    for value in server_zone_names(connection, _run):
+        if "/" in value and not value.startswith("Etc/"):
             try:
                 zone(value)
             except TimeError:
@@ -190,8 +221,10 @@ def server_zone(connection: Connection) -> str | None:
 
 def _zone(connection: Connection, given: str | None, zone_column: str | None,
           notes: dict[str, str]) -> str | None:
-    """The connector's ``timezone``: given, else the server's (a region), else None when each
-    row carries its own zone; else ask."""
+    """The connector's ``timezone`` (the visits' zone): given, else the server's (a region),
+    else None when each row carries its own zone or the settings file names clinic.timezone
+    (a server on UTC says nothing about the clinic's zone: clock.py tells whether it keeps
+    UTC, and notes the zone the visits are in); else ask."""
     if given:
         notes["timezone"] = "given with --timezone"
         return given
@@ -201,6 +234,8 @@ def _zone(connection: Connection, given: str | None, zone_column: str | None,
     if guessed:
         notes["timezone"] = "the database server's own zone (guess: give --timezone if the clinic's differs)"
         return guessed
+    if current_options().clinic_zone:
+        return None
     raise DiscoverError("the database keeps wall-clock times without a zone, and its server names none: give "
                         "the clinic's zone with --timezone (e.g. --timezone America/New_York)")
 
@@ -278,7 +313,14 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
         if preset.cursor_column:
             connector["cursor_column"] = preset.cursor_column
             notes["cursor_column"] = "the preset's"
-    zone_value = _zone(connection, timezone, product.zone_column, notes)
+    stored_zone = _stored_zone(connection, match) if timezone is None else None
+    if stored_zone:
+        zone_value: str | None = stored_zone
+        notes["timezone"] = f"{product.label}'s own setting ({product.zone_setting})"
+    elif preset.stored_times == "utc" and timezone is None:
+        zone_value = None  # the instants are right whatever the zone: the visits take clinic.timezone
+    else:
+        zone_value = _zone(connection, timezone, product.zone_column, notes)
     if zone_value:
         connector["timezone"] = zone_value
     status_field = (mapping.get("fields") or {}).get("status") or {}
@@ -308,6 +350,9 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
                if preset.mode == "incremental" else "snapshot: the window is re-read every run, what vanished "
                                                     "is deleted")
     proposal.notes.append(f"{product.label}: mode {deletes} (the preset's)")
+    if preset.stored_times == "utc" and "timezone" not in connector:
+        proposal.notes.append(f"{product.label} stores UTC and keeps no zone for the clinic: each visit takes "
+                              "clinic.timezone (give --timezone for another)")
     if product.zone_column:
         proposal.notes.append(f"each row carries its own zone (column {product.zone_column!r}); the connector's "
                               "timezone is only the fallback")
@@ -317,6 +362,29 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
     if additions:
         proposal.notes.append(f"{len(additions)} status word(s) the preset does not map: see the mapping file")
     return proposal
+
+
+def _stored_zone(connection: Connection, match: Match) -> str | None:
+    """The clinic's zone as a recognized product keeps it (its ``zone_query``): the zone it
+    writes local times in (Frappe's System Settings), or, for a product that writes UTC, the
+    zone its users see (Odoo's users' zone). None when it has no such setting, it is empty or
+    not a valid IANA zone, or the login may not read it."""
+    query = match.product.zone_query
+    if not query:
+        return None
+    try:
+        with connection.begin_nested():  # a refused read (no grant) must not end PostgreSQL's transaction
+            rows = _run(connection, match.rewrite(query))
+    except (SQLAlchemyError, StatementRefused):
+        return None
+    value = rows[0][0] if rows else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        zone(value.strip())
+    except TimeError:
+        return None
+    return value.strip()
 
 
 def _preset_status_words(connection: Connection, query: str, column: str) -> list[tuple[str, int]]:
@@ -331,53 +399,26 @@ def _preset_status_words(connection: Connection, query: str, column: str) -> lis
 
 # -- unknown schemas ---------------------------------------------------------------------------
 
-def _tables(inspector: Any, names: Sequence[str]) -> dict[str, _Table]:
-    out: dict[str, _Table] = {}
-    for table_name in list(names)[:MAX_TABLES]:
-        cols = {c["name"]: str(c["type"]) for c in inspector.get_columns(table_name)}
-        pk = list(inspector.get_pk_constraint(table_name).get("constrained_columns") or [])
-        refs = [(fk["constrained_columns"][0], fk["referred_table"], fk["referred_columns"][0])
-                for fk in inspector.get_foreign_keys(table_name)
-                if len(fk.get("constrained_columns") or []) == 1 and fk.get("referred_table")]
-        out[table_name] = _Table(table_name, cols, pk, refs)
-    return out
-
-
-def _implied_references(table: _Table, tables: Mapping[str, _Table]) -> list[tuple[str, str, str]]:
-    """References the schema does not declare but its names say: ``paciente_id`` -> the
-    table ``pacientes``/``paciente`` by its one-column primary key."""
-    declared = {own for own, _, _ in table.references}
-    found = []
-    for column in table.columns:
-        match = re.fullmatch(r"(?:id_?)?(.+?)(?:_?id)?", column, re.I)
-        if column in declared or match is None or column.lower() in ("id",) or not re.search(r"id", column, re.I):
-            continue
-        stem = match.group(1).lower().rstrip("_")
-        for other in tables.values():
-            plain = other.name.lower()
-            if other.name != table.name and plain in (stem, stem + "s", stem + "es") and len(other.primary_key) == 1:
-                found.append((column, other.name, other.primary_key[0]))
-                break
-    return found
-
-
-def _appointment_score(table: _Table, tables: Mapping[str, _Table]) -> float:
+def _appointment_score(table: Table, schema: Schema) -> float:
     dates = sum(bool(_DATE_TYPES.search(t)) or bool(re.search(r"fecha|date|start|inicio|hora", c, re.I))
                 for c, t in table.columns.items())
-    refs = table.references + _implied_references(table, tables)
-    people = sum(bool(_PERSON_NAMES.search(ref)) for _, ref, _ in refs)
+    refs = schema.refs(table.name)
+    people = sum(bool(_PERSON_NAMES.search(ref.target)) for ref in refs)
+    statused = any(_STATUS_NAMES.search(c) for c in table.columns)
     return (min(dates, 3) + 2 * min(people, 2) + 3 * bool(_APPOINTMENT_NAMES.search(table.name))
+            + 1.5 * bool(_BOOKING_NAMES.search(table.name)) + 0.5 * statused
             + 0.5 * min(len(refs), 3)) * bool(dates)
 
 
-def _pick_table(tables: Mapping[str, _Table], wanted: str | None) -> _Table:
+def _pick_table(schema: Schema, wanted: str | None) -> Table:
     if wanted is not None:
-        for table in tables.values():
-            if table.name.lower() == wanted.lower():
-                return table
-        raise DiscoverError(f"--table: no table {wanted!r} in this database (tables: "
-                            f"{', '.join(sorted(tables)[:30])})")
-    scored = sorted(((s, t.name) for t in tables.values() if (s := _appointment_score(t, tables)) > 0),
+        found = schema.find(wanted)
+        if found is not None:
+            return found
+        close = sorted(n for n in schema.tables if wanted.lower() in n.lower())[:10]
+        raise DiscoverError(f"--table: no table {wanted!r} in this database ({len(schema.tables)} tables; "
+                            + (f"names like it: {', '.join(close)})" if close else "none has a name like it)"))
+    scored = sorted(((s, t.name) for t in schema.tables.values() if (s := _appointment_score(t, schema)) > 0),
                     reverse=True)
     if not scored:
         raise DiscoverError("no table with dates was found: which table holds the appointments? Give it with "
@@ -385,94 +426,174 @@ def _pick_table(tables: Mapping[str, _Table], wanted: str | None) -> _Table:
     if len(scored) > 1 and scored[0][0] == scored[1][0]:
         tied = [n for s, n in scored if s == scored[0][0]]
         raise DiscoverError(f"several tables look like appointments ({', '.join(tied)}): pick one with --table")
-    return tables[scored[0][1]]
+    return schema.tables[scored[0][1]]
 
 
-@dataclass(frozen=True)
-class _Join:
-    sql_from: str  # FROM … LEFT JOIN …
-    select: dict[str, str]  # output column -> SQL expression
-    tables_of: dict[str, str]  # output column -> table it comes from
-    types: dict[str, str]
-
-
-def _build_join(connection: Connection, main: _Table, tables: Mapping[str, _Table]) -> _Join:
-    """The appointment table (alias a) with each table it refers to (t1, t2 …); the appointment's
-    columns keep their names, a referred table's are prefixed with the referring column's stem
-    (``paciente_nombre``)."""
-    q = lambda n: _quote(connection, n)  # noqa: E731 - a short local alias
-    select: dict[str, str] = {}
-    tables_of: dict[str, str] = {}
-    types: dict[str, str] = {}
-    for column, type_name in main.columns.items():
-        select[column] = f"a.{q(column)}"
-        tables_of[column] = main.name
-        types[column] = type_name
-    joins = [f"FROM {q(main.name)} AS a"]
-    refs = main.references + _implied_references(main, tables)
-    for index, (own, referred, key) in enumerate(refs[:6], start=1):
-        other = tables.get(referred)
-        if other is None:
+def _join_references(schema: Schema, plan: ReadPlan, people: People) -> None:
+    """The appointment's other references (its service, location, a doctor of its own): each
+    table joined, its columns named by the referring column's stem (``paciente_nombre``)."""
+    for ref in schema.refs(plan.main.name)[:8]:
+        if ref.column in people.handled or audit(ref.column) or ref.column == plan.main.key:
             continue
-        alias = f"t{index}"
-        joins.append(f"LEFT JOIN {q(other.name)} AS {alias} ON {alias}.{q(key)} = a.{q(own)}")
-        stem = re.sub(r"(?i)(^id_?|_?id$)", "", own) or other.name
-        for column, type_name in other.columns.items():
-            if column == key:
-                continue
-            out = f"{stem}_{column}"
-            if out in select:
-                continue
-            select[out] = f"{alias}.{q(column)}"
-            tables_of[out] = other.name
-            types[out] = type_name
-    return _Join("\n".join(joins), select, tables_of, types)
+        target = schema.tables[ref.target]
+        alias = plan.alias("t")
+        plan.join(target, alias, f"{alias}.{plan.quote(ref.target_column)} = a.{plan.quote(ref.column)}")
+        plan.add_columns(target, alias, stem_of(ref.column, target.name), frozenset({ref.target_column}))
+        stamp = stamps.row_stamp(target, alias, plan.quote, stamps.greatest(plan.dialect))
+        if stamp is not None:
+            plan.stamps.append(stamp)
 
 
-def _select_sql(connection: Connection, join: _Join, where: str = "") -> str:
-    columns = ",\n  ".join(expr if expr == f"a.{_quote(connection, out)}" else f"{expr} AS {_quote(connection, out)}"
-                           for out, expr in join.select.items())
-    return f"SELECT\n  {columns}\n{join.sql_from}" + (f"\nWHERE {where}" if where else "")
+def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, schema: Schema, run: Any,
+           notes: list[str]) -> tuple[list[Guess], list[str]]:
+    """The scorer's guesses with the people part's over them; a person field from a table that
+    is not the person's, or a patient column that stands in for the patient, left out (said why)."""
+    placed = {g.field: g for g in scored_guesses}
+    refused: dict[str, str] = dict(people.refused)
+    for guess in people.guesses:
+        placed[guess.field] = guess
+    own = {g.field for g in people.guesses}
+    patient_tables = people.patient_tables | {plan.main.name}
+    if not people.patient_tables:  # not followed: the patient-like tables the appointment refers to
+        patient_tables |= {r.target for r in schema.refs(plan.main.name)
+                           if "patient" in (kind_of(r.target), kind_of(r.column)) and not audit(r.column)}
+    for field_name, guess in list(placed.items()):
+        if field_name in own or not field_name.startswith("patient."):
+            continue
+        outs = [o for o in guess.source.split(" + ") if o in plan.tables_of]
+        strangers = sorted({plan.tables_of[o] for o in outs} - patient_tables)
+        if strangers:
+            del placed[field_name]
+            refused[field_name] = (f"{guess.source!r} is a column of table {strangers[0]!r}, not of the patient's "
+                                   "tables")
+        elif field_name == "patient.external_id" and guess.source in plan.main.columns:
+            weak = weak_reason(run, plan, guess.source, kind_of(guess.source) == "patient")
+            if weak is not None:
+                del placed[field_name]
+                before = refused.get(field_name)
+                refused[field_name] = f"{before}; {weak}" if before else f"no column names the patient: {weak}"
+    key = plan.main.key
+    current = placed.get("external_id")
+    if key is not None and (current is None or current.source != key):
+        over = f" over {current.source!r} (a number made up beside it)" if current is not None else ""
+        placed["external_id"] = Guess("external_id", key, 0.95, f"the table's primary key{over}", {"from": key})
+    for field_name, reason in refused.items():
+        if field_name not in placed:
+            notes.append(f"{field_name}: left out, not guessed: {reason}; map it by hand if the source has it")
+    if "patient.external_id" not in placed:  # the engine reads no patient field without the patient's id
+        for field_name in [f for f in placed if f.startswith("patient.")]:
+            del placed[field_name]
+    order = [g.field for g in scored_guesses] + [g.field for g in people.guesses if g.field not in
+                                                 {s.field for s in scored_guesses}]
+    guesses = [placed[f] for f in dict.fromkeys(["external_id", *order]) if f in placed]
+    sources = {o for g in guesses for o in re.split(r" \+ ", g.source)}
+    return guesses, [o for o in plan.select if o not in sources]
+
+
+def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
+            connector: dict[str, Any], run: Any) -> None:
+    """Incremental on a stamp that moves when any table read changes, else snapshot (said why)."""
+    main = plan.main
+    columns = stamps.stamp_columns(main)
+    if scored_updated is not None and scored_updated.source in main.columns \
+            and _DATE_TYPES.search(main.columns[scored_updated.source]) and scored_updated.source not in columns:
+        columns.insert(0, scored_updated.source)  # the scorer's reading, in any language ('modifie_le')
+    changed = [c for c in columns if _UPDATED.search(c) or stamps.is_change(c)
+               or (scored_updated and c == scored_updated.source)]
+    if not changed:
+        connector["mode"] = "snapshot"
+        notes["mode"] = ("no column stamps the appointment's changes: the window is re-read every run, what "
+                         "vanished is deleted")
+        return
+    most = stamps.greatest(plan.dialect)
+    base_table = Table(main.name, {c: main.columns[c] for c in columns}, main.primary_key, [], main.nullable)
+    if len(columns) == 1 and not plan.stamps:
+        column = columns[0]
+        empty = run(f"SELECT COUNT(*) FROM {plan.quote(main.name)} WHERE {plan.quote(column)} IS NULL")[0][0] \
+            if column in main.nullable else 0
+        if empty:
+            connector["mode"] = "snapshot"
+            notes["mode"] = (f"{column!r} is empty on {empty} row(s) and no other column stamps the row: the "
+                             "window is re-read every run, what vanished is deleted")
+            return
+        connector["mode"], connector["cursor_column"] = "incremental", column
+        notes["mode"] = f"column {column!r} looks like an updated-at stamp: deletes are found by the delete sweep"
+        notes["cursor_column"] = "the updated-at column"
+        return
+    base = stamps.row_stamp(base_table, "a", plan.quote, most)
+    assert base is not None
+    expression = stamps.combined(base, plan.stamps, plan.dialect)
+    out = plan.expr(expression, "changed_at", main.name, "TIMESTAMP")
+    connector["mode"], connector["cursor_column"] = "incremental", out
+    joined = sorted({t for t in plan.tables_of.values() if t != main.name})
+    notes["mode"] = ("incremental: deletes are found by the delete sweep" +
+                     (f"; a change in a joined table ({', '.join(joined)}) moves the cursor too" if joined else ""))
+    notes["cursor_column"] = (f"the latest change stamp of every table read (GREATEST of {', '.join(columns)} and "
+                              "the joined tables' stamps, each COALESCEd: a stamp set only on update is empty on rows "
+                              "never changed)")
 
 
 def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str], name: str, url: str,
                     timezone: str | None, wanted: str | None, sample_rows: int,
                     region: str | None = None) -> Proposal:
-    tables = _tables(inspector, names)
-    main = _pick_table(tables, wanted)
-    join = _build_join(connection, main, tables)
-    order = main.primary_key[0] if main.primary_key else next(iter(main.columns))
-    sample_sql = (_select_sql(connection, join) +
-                  f"\nORDER BY a.{_quote(connection, order)} DESC\nLIMIT {int(sample_rows)}")
-    rows = _run(connection, sample_sql)
-    outs = list(join.select)
-    samples = [ColumnSample(out, join.types[out],
-                            [None if row[i] is None else str(row[i]) for row in rows],
-                            join.tables_of[out] if join.tables_of[out] != main.name else None)
-               for i, out in enumerate(outs)]
-    scored = score_columns(samples, region=region or region_of(timezone))
+    schema = read_schema(inspector, names)
+    main = _pick_table(schema, wanted)
+
+    def run(sql: str) -> list[tuple[Any, ...]]:
+        return _run(connection, sql)
+
+    region_code = region or region_of(timezone)
+    gone = softdelete.flag(main, connection.dialect.name)
+    order = main.key or next(iter(main.columns))
+    failed = ""
+    for follow in (True, False):
+        plan = ReadPlan(main, lambda n: _quote(connection, n), connection.dialect.name)
+        people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
+        _join_references(schema, plan, people)
+        kept_rows = [softdelete.kept(gone, "a", _quote(connection, gone.column))] if gone is not None else []
+        kept = " AND ".join(kept_rows + people.filters)
+        try:
+            with connection.begin_nested():
+                rows = _run(connection, plan.sql(kept) +
+                            f"\nORDER BY a.{plan.quote(order)} DESC\nLIMIT {int(sample_rows)}")
+            break
+        except SQLAlchemyError as exc:
+            if not follow:
+                raise
+            failed = (f"the read that follows the patient and doctor failed ({describe(exc)}): proposed without "
+                      "it, from the appointment and the tables it refers to")
+    if failed:
+        people.notes.append(failed)
+    outs = list(plan.select)
+    mine = {o for g in people.guesses for o in g.source.split(" + ") if o not in main.columns}
+    left_out = {c for c in main.columns if audit(c) or c in people.handled} - {
+        g.source for g in people.guesses} | ({gone.column} if gone is not None else set())
+    samples = [ColumnSample(out, plan.types[out], [None if row[i] is None else str(row[i]) for row in rows],
+                            plan.tables_of[out] if plan.tables_of[out] != main.name else None)
+               for i, out in enumerate(outs) if out not in mine and out not in left_out]
+    scored = score_columns(samples, region=region_code)
     notes: dict[str, str] = {"kind": "a database URL", "url": "the URL given"}
-    by_field = {g.field: g for g in scored.guesses}
+    extra_notes: list[str] = []
+    guesses, unplaced = _merge(scored.guesses, people, plan, schema, run, extra_notes)
+    by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
-    start_column = start.source if start is not None and start.source in join.select else None
-    dated = start_column is not None and bool(re.search(r"date|time", join.types[start_column], re.I))
-    where = f"{join.select[start_column]} BETWEEN :window_start AND :window_end" if dated and start_column else ""
-    connector: dict[str, Any] = {"name": name, "kind": "sql", "url": url, "query": _select_sql(connection, join, where)}
+    start_column = start.source if start is not None and start.source in plan.select else None
+    dated = start_column is not None and bool(re.search(r"date|time", plan.types[start_column], re.I))
+    connector: dict[str, Any] = {"name": name, "kind": "sql", "url": url}
+    _cursor(plan, next((g for g in scored.guesses if g.field == "source_updated_at"), None), notes, connector,
+            run)
+    conditions = [f"{plan.select[start_column]} BETWEEN :window_start AND :window_end"] if dated and start_column \
+        else []
+    if kept:
+        conditions.append(kept)
+    connector = {"name": name, "kind": "sql", "url": url, "query": plan.sql(" AND ".join(conditions)),
+                 **{k: v for k, v in connector.items() if k not in ("name", "kind", "url")}}
+    joined = sorted({t for t in plan.tables_of.values() if t != main.name})
     notes["query"] = (f"table {main.name!r} (the most appointment-like: dates and references to "
-                      f"{', '.join(sorted({t for t in join.tables_of.values() if t != main.name})) or 'no table'})"
-                      + (f", in the window on {start_column!r}" if where else
-                         ", all rows: the start is not a date column, so no window can be applied"))
-    stamped = by_field.get("source_updated_at")  # the scorer's reading, in any language ('modifie_le')
-    updated = next((c for c, t in main.columns.items() if _DATE_TYPES.search(t) and (
-        _UPDATED.search(c) or (stamped is not None and stamped.source == c))), None)
-    if updated is not None:
-        connector["mode"] = "incremental"
-        connector["cursor_column"] = updated
-        notes["mode"] = f"column {updated!r} looks like an updated-at stamp: deletes are found by the delete sweep"
-        notes["cursor_column"] = "the updated-at column"
-    else:
-        connector["mode"] = "snapshot"
-        notes["mode"] = "no updated-at column: the window is re-read every run, what vanished is deleted"
+                      f"{', '.join(joined) or 'no table'})"
+                      + (f", in the window on {start_column!r}" if dated else
+                         ", all rows: the start is not a date column, so no window can be applied")
+                      + (f"; soft-deleted rows left out: {softdelete.describe(gone)}" if gone is not None else ""))
     zone_guess = by_field.get("timezone")
     try:
         zone_value = _zone(connection, timezone, zone_guess.source if zone_guess else None, notes)
@@ -481,31 +602,39 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         notes["timezone"] = "unknown: give the clinic's zone with --timezone"
     if zone_value:
         connector["timezone"] = zone_value
-    status_words = _all_status_words(connection, join, by_field.get("status"), scored.status_words)
+    status_words = _all_status_words(connection, plan, kept, by_field.get("status"), scored.status_words)
     status_map = {w.value: w.status for w in status_words if w.status is not None}
-    mapping: dict[str, Any] = {"status_map": status_map, "fields": {g.field: g.spec for g in scored.guesses}}
+    fields = {g.field: g.spec for g in guesses}
+    mapping: dict[str, Any] = {"status_map": status_map, "fields": fields}
     formats = list(getattr(scored, "datetime_formats", None) or [])  # a scorer that reads local date texts
     if formats:
         mapping["datetime_formats"] = formats
     proposal = Proposal(kind="sql", name=name, product=None, product_confidence=0.0, connector=connector,
-                        connector_notes=notes, mapping=mapping, guesses=list(scored.guesses),
-                        status_words=status_words, unplaced=list(scored.unplaced))
+                        connector_notes=notes, mapping=mapping, guesses=guesses,
+                        status_words=status_words, unplaced=unplaced)
     proposal.notes.extend(getattr(scored, "notes", None) or [])
+    proposal.notes.extend(people.notes)
+    proposal.notes.extend(extra_notes)
+    if gone is not None:
+        proposal.notes.append(f"soft-deleted appointments are left out of the query ({softdelete.describe(gone)}); "
+                              "one deleted after it was imported is found by the delete sweep")
     if "timezone" not in connector and zone_guess is None:
         proposal.notes.append("no zone was found: the connector uses clinic.timezone (or give --timezone)")
     proposal.notes.append(f"unknown schema: read by its shape from table {main.name!r} and {len(rows)} sampled rows")
     return proposal
 
 
-def _all_status_words(connection: Connection, join: _Join, guess: Guess | None,
+def _all_status_words(connection: Connection, plan: ReadPlan, kept: str, guess: Guess | None,
                       sampled: Sequence[StatusWord]) -> list[StatusWord]:
     """The status column's words over the whole table, not only the sample: a word the sample
     missed would be quarantined on the first run. The scorer's reading of a word stands; a word
     it did not see is read as a known synonym, else listed as unknown."""
-    if guess is None or guess.source not in join.select:
+    if guess is None or guess.source not in plan.select:
         return list(sampled)
-    expr = join.select[guess.source]
-    rows = _run(connection, f"SELECT {expr}, COUNT(*)\n{join.sql_from}\nGROUP BY {expr}\nORDER BY COUNT(*) DESC")
+    expr = plan.select[guess.source]
+    where = f"\nWHERE {kept}" if kept else ""
+    rows = _run(connection, f"SELECT {expr}, COUNT(*)\n{plan.from_sql()}{where}\nGROUP BY {expr}\n"
+                            "ORDER BY COUNT(*) DESC")
     seen = {w.value: w for w in sampled}
     out = []
     for value, count in rows[:MAX_WORDS]:

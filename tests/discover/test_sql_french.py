@@ -60,7 +60,11 @@ def test_a_french_schema_imports_as_a_person_would_map_it(french: tuple[str, lis
     settings.write_text(f"clinic:\n  timezone: {ZONE}\n  default_region: FR\nstore:\n"
                         f"  url: sqlite:///{tmp_path / 'store.db'}\nconnectors:\n", encoding="utf-8")
     run = cli(settings)
-    _, out, _ = run("discover", url, "--name", "cabinet", "--write")
+    # Nothing in the database tells UTC from local storage (a UTC server, no fresh stamps):
+    # discover asks, and the admin answers (issue 57).
+    _, _, err = run("discover", url, "--name", "cabinet", "--write", expect=2)
+    assert "--stored-times utc|local" in err
+    _, out, _ = run("discover", url, "--name", "cabinet", "--stored-times", "local", "--write")
     assert "checked: 1 sources, 80 records sampled, 0 would be quarantined, 0 problems" in out
     mapping = yaml.safe_load((tmp_path / "mappings" / "cabinet.yaml").read_text(encoding="utf-8"))
     fields = mapping["fields"]

@@ -256,7 +256,7 @@ SITE = {
         "patient.phone": {"from": ["phone", "alt_phone"]},
         "visit_mode": {"from": "mode", "quote": True},
         "location": {"from": "room", "on_invalid": "drop", "type": "integer",
-                     "fallback": {"from": "room_name", "map": {"A": "Annex"}}},
+                     "fallback": {"from": "room_name", "map": {"A": "Annex"}, "type": "string"}},
     },
 }
 SITE_ROW = {"sched.Id": "S1", "sched.Start Date": "01.07.2026 09:00", "len": "", "state": "O", "tz": "",

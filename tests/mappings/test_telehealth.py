@@ -166,3 +166,23 @@ fields:
         appointment = mapping.apply({**base, "serviceType": [{"text": text}]})
         assert (appointment.visit_mode, appointment.notes) == (mode, ()), text
     assert mapping.apply(fixture("oracle_health_video_visit.json")).visit_mode == "video"
+
+
+def test_a_contained_endpoint_is_the_join_link_and_supporting_information_the_place() -> None:
+    """Issue 57 obs 8: the link in a contained Endpoint (referenced '#vv1'), the place only in
+    supportingInformation (its display here; the connector reads the Location itself)."""
+    appointment = fhir(fixture("contained_endpoint_video.json"))
+    assert appointment.join_url == "https://video.example.org/room/3KX9?role=patient&tk=ep-51c2"
+    assert appointment.visit_mode == "video"
+    assert appointment.location == "Main Street Clinic"
+    assert appointment.notes == ()
+    resolved = fhir({**fixture("contained_endpoint_video.json"), "_location": {"resourceType": "Location",
+                                                                              "name": "Main Street Clinic, Suite 2"}})
+    assert resolved.location == "Main Street Clinic, Suite 2"  # the Location read wins over the display
+
+
+def test_an_endpoint_that_is_off_is_no_link() -> None:
+    record = fixture("contained_endpoint_video.json")
+    record["contained"][0]["status"] = "off"
+    appointment = fhir(record)
+    assert (appointment.join_url, appointment.visit_mode) == (None, None)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -533,3 +534,23 @@ def test_the_first_import_line_test_answers_as_the_full_one(known: str | None) -
         runs.append((answers, prints, list(lines), sightings))
     assert runs[0] == runs[1]
     assert runs[0][0] == [*range(len(bodies)), len(bodies)] and None not in runs[0][1]
+
+
+def test_a_changed_stored_times_maps_every_row_again(configure: Callable[..., Settings], drop: Dropper,
+                                                     mapped: list[str]) -> None:
+    """`stored_times` is in the mapping epoch: switching a source to `utc` re-reads its rows
+    and re-times its visits (the same naive times, now UTC instants), as a zone change does."""
+    drop(row("a"), row("b"))
+    run(configure(timezone="America/Chicago"))
+    before = stored(configure(timezone="America/Chicago"))
+
+    utc = configure(timezone="America/Chicago", extra="  stored_times: utc\n")
+    mapped.clear()
+    drop(row("a"), row("b"), newline="\r\n")
+    counts = run(utc)
+    assert sorted(mapped) == ["a", "b"]
+    assert counts.unchanged == 0  # both re-timed (told as moved: this export has no update stamp, see
+    after = stored(utc)           # tests/sync/test_stored_times_changes.py)
+    offset = datetime.fromisoformat(f"{DAY}T09:00").replace(tzinfo=ZoneInfo("America/Chicago")).utcoffset()
+    assert offset is not None
+    assert all(after[k][0] == before[k][0] + offset for k in ("a", "b"))  # 09:00 CST -> 09:00 UTC

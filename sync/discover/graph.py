@@ -1,0 +1,137 @@
+"""The join graph of a database for `discover` (issue 57): every table with its columns, primary
+key and references, the ones the schema declares and the ones only its names say
+(``patient_id`` -> ``patient``, ``person_id`` -> ``person``, ``id_cliente`` -> ``clientes``).
+
+Why a graph: a normalized EHR keeps the patient's name, phone and doctor several hops away
+from the appointment (appointment -> patient -> person -> person_name / person_attribute), and
+the tables that refer *to* a table (its names, its contacts, an appointment's provider link)
+matter as much as the ones it refers to. The whole schema is read once with SQLAlchemy's
+bulk reflection, so a database with hundreds of tables is read in a few statements (on
+PostgreSQL) and a table asked for with ``--table`` is found whatever its place in the list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_TABLES = 5000  # tables read at all: beyond that the admin names the table with --table
+_IMPLIED = re.compile(r"(?:id_?)?(.+?)(?:_?id)?", re.I)
+_WHOLE = re.compile(r"int|serial", re.I)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """``table.column`` holds ``target.target_column``'s values (a declared foreign key, or
+    one the names imply: ``declared`` False)."""
+
+    table: str
+    column: str
+    target: str
+    target_column: str
+    declared: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # as the database spells it
+    columns: dict[str, str]  # column -> type name, in table order
+    primary_key: list[str]
+    references: list[tuple[str, str, str]]  # declared: (own column, referred table, referred column)
+    nullable: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> str | None:
+        """The one-column primary key, None for none or a composite one."""
+        return self.primary_key[0] if len(self.primary_key) == 1 else None
+
+
+@dataclass
+class Schema:
+    """The tables of one database, by name, with every reference both ways."""
+
+    tables: dict[str, Table]
+    _lower: dict[str, str] = field(default_factory=dict)
+    _out: dict[str, list[Ref]] = field(default_factory=dict)
+    _in: dict[str, list[Ref]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._lower = {name.lower(): name for name in self.tables}
+        for table in self.tables.values():
+            refs = [Ref(table.name, own, target, key) for own, target, key in table.references
+                    if target in self.tables]
+            refs += implied_references(table, self)
+            self._out[table.name] = refs
+            for ref in refs:
+                self._in.setdefault(ref.target, []).append(ref)
+
+    def find(self, name: str) -> Table | None:
+        """A table by name, whatever its case."""
+        real = self._lower.get(name.lower())
+        return self.tables.get(real) if real is not None else None
+
+    def refs(self, table: str) -> list[Ref]:
+        """What ``table`` refers to (declared first, then implied by names)."""
+        return list(self._out.get(table, []))
+
+    def children(self, table: str) -> list[Ref]:
+        """The references other tables hold to ``table`` (its names, contacts, links)."""
+        return [r for r in self._in.get(table, []) if r.table != table]
+
+
+def implied_references(table: Table, schema: Schema) -> list[Ref]:
+    """References the schema does not declare but its names say: ``paciente_id`` -> the
+    table ``pacientes``/``paciente`` by its one-column primary key; a whole number column named
+    as a table (Tryton's ``patient``, ``party``) -> that table."""
+    declared = {own for own, _, _ in table.references}
+    found = []
+    for column in table.columns:
+        bare = "id" not in column.lower() and bool(_WHOLE.search(table.columns[column]))
+        if column in declared or column.lower() == "id" or ("id" not in column.lower() and not bare):
+            continue
+        match = _IMPLIED.fullmatch(column)
+        if match is None:
+            continue
+        stem = match.group(1).lower().rstrip("_")
+        plurals = (stem, stem + "s", stem + "es", stem[:-1] + "ies" if stem.endswith("y") else stem)
+        for candidate in plurals:
+            other = schema.find(candidate)
+            if other is not None and other.name != table.name and other.key is not None and (
+                    not bare or _WHOLE.search(other.columns[other.key])):
+                found.append(Ref(table.name, column, other.name, other.key, declared=False))
+                break
+    return found
+
+
+def read_schema(inspector: Any, names: Sequence[str]) -> Schema:
+    """Every table's columns, key and declared references, read in bulk (one pass per kind of
+    fact where the dialect can: PostgreSQL reads all tables in a statement each)."""
+    wanted = list(names)[:MAX_TABLES]
+    chosen = set(wanted)
+    try:
+        columns = inspector.get_multi_columns(filter_names=wanted)
+        keys = inspector.get_multi_pk_constraint(filter_names=wanted)
+        foreign = inspector.get_multi_foreign_keys(filter_names=wanted)
+    except NotImplementedError:  # a dialect without bulk reflection: one table at a time
+        columns = {(None, n): inspector.get_columns(n) for n in wanted}
+        keys = {(None, n): inspector.get_pk_constraint(n) for n in wanted}
+        foreign = {(None, n): inspector.get_foreign_keys(n) for n in wanted}
+    tables: dict[str, Table] = {}
+    for (_, name), cols in columns.items():
+        if name not in chosen:
+            continue
+        pk = list((keys.get((_, name)) or {}).get("constrained_columns") or [])
+        refs = [(fk["constrained_columns"][0], fk["referred_table"], fk["referred_columns"][0])
+                for fk in foreign.get((_, name)) or []
+                if len(fk.get("constrained_columns") or []) == 1 and fk.get("referred_table")]
+        tables[name] = Table(name, {c["name"]: str(c["type"]) for c in cols}, pk, refs,
+                             frozenset(c["name"] for c in cols if c.get("nullable", True)))
+    return Schema(tables)
+
+
+def words(name: str) -> set[str]:
+    """A table or column name's lower-case words (``patient_appointment`` -> patient, appointment)."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return {w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w}

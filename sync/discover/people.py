@@ -1,0 +1,517 @@
+"""Who a visit is for and with, whatever the schema's shape (issue 57): the patient followed over
+several hops (appointment -> patient -> person -> party), the name from the person's tables or a
+names table (the preferred, non-voided, newest row), phones and emails from a contacts or
+attribute table keyed by a type code (the code found from the values; mobile before home), and
+the doctor through a link table when the appointment's own column is mostly empty.
+
+A candidate must beat a stand-in: a column with one or a few distinct values over many visits
+(the user who entered the rows), or one equal to the appointment's own key, is no patient. Such
+a field is left out with the reason (``refused``), never filled.
+
+Every choice is read from the data, not assumed: a person-like table is one the names say
+(patient, person, party, client …); the names table one with given/family columns that refers
+to a person table; the phone type the code whose values parse as phone numbers with the mapping
+engine's own reader (``values.profile``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from clinicsync.connectors.sql_session import describe
+from clinicsync.sync.discover import softdelete, stamps
+from clinicsync.sync.discover.graph import Ref, Schema, Table, words
+from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.readplan import ReadPlan, stem_of
+from clinicsync.sync.discover.values import profile
+from clinicsync.sync.discover.vocab import name_tokens, token_role
+
+Run = Callable[[str], list[tuple[Any, ...]]]
+
+_PATIENT = frozenset({"patient", "patients", "paciente", "pacientes", "client", "clients", "cliente", "customer",
+                      "customers", "demographic", "patienten", "utente"})
+_PERSON = frozenset({"person", "persons", "people", "persona", "personas", "party", "parties", "individual",
+                     "member", "contact", "partner", "user", "users", "usuario", "usuarios"})
+_PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners", "doctor", "doctors", "medico",
+                       "medicos", "physician", "clinician", "staff", "dentist", "therapist", "profesional",
+                       "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
+                       "professional", "prof"})
+_AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|_by$|by_?(id|user)$|^(created|changed|updated|"
+                    r"modified|voided|retired|deleted|entered|booked|recorded|cancel+ed)_?by|^(create|write)_?uid$",
+                    re.I)
+_TYPE = re.compile(r"type|kind|tipo|categ|code|mech|class", re.I)
+_STRONG_TYPE = re.compile(r"type|kind|tipo|categ|mech", re.I)
+_TEXT = re.compile(r"char|text|string|clob", re.I)
+_LABEL = re.compile(r"name|label|description|display|title|nombre|descripcion", re.I)
+_MOBILE = re.compile(r"mobile|cell|movil|celular|sms|handy|portable|whatsapp", re.I)
+_LANDLINE = re.compile(r"home|casa|work|office|trabajo|fijo|business|other", re.I)
+_NOT_PHONE = re.compile(r"fax|pager|beeper", re.I)
+_NOT_NAME = frozenset({"prefix", "suffix", "degree", "title", "middle", "maiden", "nick", "nickname", "alias",
+                       "phonetic", "soundex", "user", "username", "login", "file", "display"})
+_SAFE_CODE = re.compile(r"[\w ./+-]{1,64}")  # no quote, backslash or colon (a bind in text())
+MAX_HOPS = 3  # appointment -> patient -> person -> party
+SAMPLE = 2000  # rows read to judge a candidate or a type code
+WEAK_SHARE = 20  # a candidate with at most one distinct value per this many visits stands in for the patient
+
+
+@dataclass
+class People:
+    """What the people part added: fields placed, fields refused (and why), notes, and the main
+    table's reference columns it dealt with (not to be joined again as plain references)."""
+
+    guesses: list[Guess] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    handled: set[str] = field(default_factory=set)
+    patient_tables: set[str] = field(default_factory=set)
+    filters: list[str] = field(default_factory=list)  # conditions the query's WHERE needs (rows that are no visit)
+
+
+def kind_of(name: str) -> str | None:
+    """What a table or column name says it holds: patient, person, provider, or None."""
+    found = words(name)
+    if found & _PROVIDER:
+        return "provider"
+    if found & _PATIENT:
+        return "patient"
+    if found & _PERSON:
+        return "person"
+    return None
+
+
+def audit(column: str) -> bool:
+    """A column that records who entered or changed the row (``creator``, ``changed_by``)."""
+    return bool(_AUDIT.search(column))
+
+
+def weak_reason(run: Run, plan: ReadPlan, column: str, named_patient: bool = False) -> str | None:
+    """Why the appointment column ``column`` cannot be the patient: one or a few distinct values
+    over many visits, or the appointment's own key again; None when it can. A column whose name
+    says patient (``patient_id`` -> ``patient``) is refused for one or two values only: a
+    therapist's forty clients seen weekly are forty patients, not a stand-in."""
+    main, q = plan.main, plan.quote
+    key = main.key
+    if key is None or column == key:
+        return "it is the appointment's own key" if column == key else None
+    rows = run(f"SELECT a.{q(key)}, a.{q(column)} FROM {q(main.name)} AS a ORDER BY a.{q(key)} DESC "
+               f"LIMIT {SAMPLE}")
+    present = [(str(k), str(v)) for k, v in rows if v is not None]
+    if len(present) < 20:
+        return None
+    distinct = len({v for _, v in present})
+    if distinct <= (2 if named_patient else max(2, len(present) // WEAK_SHARE)):
+        return (f"{column!r} has {distinct} distinct value(s) over {len(present)} visits: it looks like who "
+                "entered the rows, not the patient")
+    same = sum(k == v for k, v in present)
+    if same >= 0.9 * len(present):
+        return f"{column!r} equals the appointment's own key {key!r} on {round(100 * same / len(present))}% of visits"
+    return None
+
+
+def _rank(ref: Ref) -> int:
+    kinds = {kind_of(ref.column), kind_of(ref.target)}
+    return 0 if "patient" in kinds else 1 if "person" in kinds else 9
+
+
+def name_columns(table: Table) -> tuple[list[str], str]:
+    """A table's columns that hold a person's name, given name first: ([given, family], "parts")
+    or ([full], "full"); ([], "") when it has none."""
+    given = family = full = None
+    for column, type_name in table.columns.items():
+        if not _TEXT.search(type_name) or audit(column):
+            continue
+        tokens = name_tokens(column)
+        roles = {token_role(t) for t in tokens}
+        if roles & {"id", "record", "email", "phone", "type", "location", "status"} or set(tokens) & _NOT_NAME \
+                or any(t[-1].isdigit() for t in tokens):
+            continue
+        if "first_name" in roles and given is None:
+            given = column
+        elif "last_name" in roles and family is None:
+            family = column
+        elif "name" in roles and full is None:
+            full = column
+    if given and (family or full):
+        return [given, family or str(full)], "parts"
+    if full and family:  # GNU Health's party: 'name' (given names) and 'lastname'
+        return [full, family], "parts"
+    if full:
+        return [full], "full"
+    return [], ""
+
+
+def _filled(run: Run, q: Callable[[str], str], table: Table, columns: Sequence[str]) -> bool:
+    """Do most rows of ``table`` have the columns filled (a provider's legacy ``name`` may be NULL)?"""
+    counts = ", ".join(f"COUNT({q(c)})" for c in columns)
+    row = run(f"SELECT COUNT(*), {counts} FROM {q(table.name)}")[0]
+    return bool(row[0]) and min(int(n) for n in row[1:]) >= 0.5 * int(row[0])
+
+
+def _literal(code: Any) -> str | None:
+    """A type code as an SQL literal, or None when it is not a plain code (never quoted text)."""
+    if isinstance(code, bool):
+        return None
+    if isinstance(code, int):
+        return str(code)
+    text = str(code)
+    return "'" + text + "'" if _SAFE_CODE.fullmatch(text) and "'" not in text else None
+
+
+class _Builder:
+    def __init__(self, run: Run, schema: Schema, plan: ReadPlan, region: str) -> None:
+        self.run, self.schema, self.plan, self.region = run, schema, plan, region
+        self.q = plan.quote
+        self.most = stamps.greatest(plan.dialect)
+        self.people = People()
+
+    # -- the chain of a person's tables ------------------------------------------------------
+    def chain(self, first: Table, alias: str) -> list[tuple[Table, str]]:
+        """``first`` (joined as ``alias``) and the person-like tables it leads to, joined."""
+        out = [(first, alias)]
+        seen = {first.name}
+        while len(out) < MAX_HOPS:
+            table, at = out[-1]
+            ref = next((r for r in self.schema.refs(table.name)
+                        if r.target not in seen and not audit(r.column) and kind_of(r.target) in ("person", "patient")
+                        and kind_of(r.target) != "provider"), None)
+            if ref is None:
+                break
+            target = self.schema.tables[ref.target]
+            hop = self.plan.alias("p")
+            self.plan.join(target, hop, f"{hop}.{self.q(ref.target_column)} = {at}.{self.q(ref.column)}")
+            self.plan.add_columns(target, hop, target.name, frozenset({ref.target_column}))
+            self.stamp_row(target, hop)
+            seen.add(target.name)
+            out.append((target, hop))
+        return out
+
+    def stamp_row(self, table: Table, alias: str) -> None:
+        stamp = stamps.row_stamp(table, alias, self.q, self.most)
+        if stamp is not None:
+            self.plan.stamps.append(stamp)
+
+    def pick(self, child: Ref, parent_alias: str, extra: str = "", prefer: bool = True) -> str | None:
+        """Join the one row of ``child.table`` that stands for the parent row: not deleted, the
+        preferred one first, then the newest (its stamps, then its key). None without a key."""
+        table = self.schema.tables[child.table]
+        if table.key is None:
+            return None
+        q, dialect = self.q, self.plan.dialect
+        conditions = [f"cs_r.{q(child.column)} = {parent_alias}.{q(child.target_column)}"]
+        gone = softdelete.flag(table, dialect)
+        if gone is not None:
+            conditions.append(softdelete.kept(gone, "cs_r", q(gone.column)))
+        if extra:
+            conditions.append(extra)
+        order = []
+        preferred = softdelete.preferred(table) if prefer else None
+        if preferred is not None:
+            order.append(f"CASE WHEN {softdelete.truthy(table, preferred, 'cs_r', q(preferred), dialect)} "
+                         "THEN 0 ELSE 1 END")
+        newest = stamps.stamp_columns(table)
+        order += [f"cs_r.{q(c)} DESC" for c in newest[-1:]]  # the creation stamp: set on every row
+        order.append(f"cs_r.{q(table.key)} DESC")
+        alias = self.plan.alias("r")
+        self.plan.join(table, alias, f"{alias}.{q(table.key)} = (SELECT cs_r.{q(table.key)} FROM "
+                                     f"{q(table.name)} AS cs_r WHERE {' AND '.join(conditions)} "
+                                     f"ORDER BY {', '.join(order)} LIMIT 1)")
+        return alias
+
+    def stamp_children(self, child: Ref, parent_alias: str) -> None:
+        table = self.schema.tables[child.table]
+        stamp = stamps.child_stamp(table, child.column, f"{parent_alias}.{self.q(child.target_column)}", self.q,
+                                   self.most)
+        if stamp is not None and stamp not in self.plan.stamps:
+            self.plan.stamps.append(stamp)
+
+    # -- names -------------------------------------------------------------------------------
+    def name(self, who: str, chain: list[tuple[Table, str]]) -> Guess | None:
+        """The person's name: a table of the chain with the name filled, else a names table
+        referring to one of them (several rows per person: the preferred, non-voided one)."""
+        for table, alias in chain:
+            columns, _ = name_columns(table)
+            if columns and _filled(self.run, self.q, table, columns):
+                outs = [self.plan.add(alias, c, f"{who}_{c}", table.name, table.columns[c]) for c in columns]
+                return self._name_guess(who, outs, f"the name column(s) of table {table.name!r}")
+        for table, alias in chain:
+            children = sorted(self.schema.children(table.name), key=lambda c: "name" not in words(c.table))
+            for child in children:
+                names = self.schema.tables[child.table]
+                columns, _ = name_columns(names)
+                if not columns or child.table == self.plan.main.name or kind_of(names.name) == "provider":
+                    continue
+                picked = self.pick(child, alias)
+                if picked is None:
+                    continue
+                self.stamp_children(child, alias)
+                outs = [self.plan.add(picked, c, f"{who}_{c}", names.name, names.columns[c]) for c in columns]
+                how = []
+                if softdelete.preferred(names):
+                    how.append(f"the preferred row ({softdelete.preferred(names)!r})")
+                gone = softdelete.flag(names, self.plan.dialect)
+                if gone is not None:
+                    how.append(f"not deleted: {softdelete.describe(gone)}")
+                how.append("the newest")
+                return self._name_guess(who, outs, f"names table {names.name!r} (several rows per person: "
+                                                   f"{', '.join(how)})")
+        return None
+
+    def _name_guess(self, who: str, outs: list[str], why: str) -> Guess:
+        spec: dict[str, Any] = {"from": outs[0]} if len(outs) == 1 else {"concat": outs}
+        return Guess(f"{who}.name", " + ".join(outs), 0.85, why, spec)
+
+    # -- phones and emails in a typed table --------------------------------------------------
+    def contacts(self, chain: list[tuple[Table, str]], who: str = "patient") -> list[Guess]:
+        out: list[Guess] = []
+        for table, alias in chain:
+            for child in self.schema.children(table.name):
+                found = self._typed(child, alias, who)
+                for guess in found:
+                    if not any(g.field == guess.field for g in out):
+                        out.append(guess)
+        return out
+
+    def _labels(self, table: Table, type_column: str) -> dict[str, str]:
+        """A type code's name from the table the code refers to (``person_attribute_type.name``)."""
+        ref = next((r for r in self.schema.refs(table.name) if r.column == type_column), None)
+        if ref is None:
+            return {}
+        types = self.schema.tables[ref.target]
+        label = next((c for c, t in types.columns.items() if _LABEL.search(c) and _TEXT.search(t)), None)
+        if label is None:
+            return {}
+        q = self.q
+        rows = self.run(f"SELECT {q(ref.target_column)}, {q(label)} FROM {q(types.name)} LIMIT 500")
+        return {str(code): str(name) for code, name in rows if name is not None}
+
+    def _typed(self, child: Ref, parent_alias: str, who: str) -> list[Guess]:
+        """A person's phones and emails from a table of typed rows (``who``: patient, or
+        practitioner for an email only: the engine keeps no doctor's phone)."""
+        table = self.schema.tables[child.table]
+        if table.key is None or child.table == self.plan.main.name:
+            return []
+        types = [c for c in table.columns if c != child.column and c != table.key and _TYPE.search(c)
+                 and not audit(c)]
+        strong = [c for c in types if _STRONG_TYPE.search(c)]  # "type", "kind" over a "country_code"
+        types = strong if len(strong) == 1 else types
+        values = [c for c, t in table.columns.items() if _TEXT.search(t) and c not in types and c != child.column
+                  and not audit(c) and "uuid" not in c.lower() and "reason" not in c.lower()]
+        if len(types) != 1 or not values:
+            return []
+        type_column, q = types[0], self.q
+        gone = softdelete.flag(table, self.plan.dialect)
+        where = f" WHERE {softdelete.kept(gone, 'cs_t', q(gone.column))}" if gone else ""
+        rows = self.run(f"SELECT cs_t.{q(type_column)}, {', '.join(f'cs_t.{q(v)}' for v in values)} FROM "
+                        f"{q(table.name)} AS cs_t{where} ORDER BY cs_t.{q(table.key)} DESC LIMIT {SAMPLE}")
+        by_code: dict[Any, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            if row[0] is not None:
+                by_code.setdefault(row[0], []).append(row[1:])
+        labels = self._labels(table, type_column)
+        phones: list[tuple[int, int, Any, str, str, float]] = []
+        emails: list[tuple[int, int, Any, str, str, float]] = []
+        for code, found in by_code.items():
+            if len(found) < 3 or _literal(code) is None:
+                continue
+            label = labels.get(str(code), str(code))
+            rank = 0 if _MOBILE.search(label) else 2 if _LANDLINE.search(label) else 1
+            best: dict[str, tuple[float, str]] = {}  # per kind, the value column that reads best (first on a tie)
+            for index, value_column in enumerate(values):
+                p = profile([None if r[index] is None else str(r[index]) for r in found], self.region)
+                if p.present < 0.5 * len(found) or p.present < 3:
+                    continue
+                for kind in ("phone", "email"):
+                    if p.share(kind) >= 0.8 and p.share(kind) > best.get(kind, (0.0, ""))[0]:
+                        best[kind] = (p.share(kind), value_column)
+            if "phone" in best and not _NOT_PHONE.search(label):
+                phones.append((rank, -len(found), code, label, best["phone"][1], best["phone"][0]))
+            elif "email" in best:
+                emails.append((0, -len(found), code, label, best["email"][1], best["email"][0]))
+        guesses = []
+        wanted_fields = (((f"{who}.phone", sorted(phones, key=lambda c: c[:2]), 2),) if who == "patient" else ()) + (
+            (f"{who}.email", sorted(emails, key=lambda c: c[:2]), 1),)
+        for field_name, found_codes, limit in wanted_fields:
+            chosen = found_codes[:limit]
+            if not chosen:
+                continue
+            outs, parts = [], []
+            for _, _, code, label, value_column, share in chosen:
+                literal = _literal(code)
+                picked = self.pick(child, parent_alias, f"cs_r.{q(type_column)} = {literal}")
+                if picked is None:
+                    continue
+                wanted = field_name.replace(".", "_").replace("practitioner_", "doctor_")
+                outs.append(self.plan.add(picked, value_column, wanted, table.name, table.columns[value_column]))
+                parts.append(f"type {label!r} ({round(share * 100)}% of its values are "
+                             f"{'phone numbers' if field_name.endswith('phone') else 'emails'})")
+            if not outs:
+                continue
+            self.stamp_children(child, parent_alias)
+            how = "the newest row" if gone is None else f"not deleted ({softdelete.describe(gone)}), the newest row"
+            why = (f"table {table.name!r} keyed by {type_column!r}: {'; then '.join(parts)}; {how}")
+            spec: dict[str, Any] = {"from": outs[0] if len(outs) == 1 else outs}
+            guesses.append(Guess(field_name, " + ".join(outs), 0.85, why, spec))
+        return guesses
+
+    # -- the patient ---------------------------------------------------------------------------
+    def patient(self) -> None:
+        main, people = self.plan.main, self.people
+        candidates = [r for r in self.schema.refs(main.name)
+                      if kind_of(r.target) in ("patient", "person") or kind_of(r.column) in ("patient", "person")]
+        candidates = [r for r in candidates if kind_of(r.target) != "provider" and kind_of(r.column) != "provider"]
+        reasons = []
+        chosen = None
+        for ref in sorted(candidates, key=_rank):
+            if audit(ref.column):
+                reasons.append(f"{ref.column!r} records who entered the row, not the patient")
+                people.handled.add(ref.column)
+                continue
+            weak = weak_reason(self.run, self.plan, ref.column, _rank(ref) == 0)
+            if weak is not None:
+                reasons.append(weak)
+                people.handled.add(ref.column)
+                continue
+            if chosen is None:
+                chosen = ref
+        if chosen is None:
+            if reasons:
+                people.refused["patient.external_id"] = "no column names the patient: " + "; ".join(reasons)
+            return
+        people.handled.add(chosen.column)
+        self._open_slots(chosen.column)
+        target = self.schema.tables[chosen.target]
+        alias = self.plan.alias("t")
+        self.plan.join(target, alias, f"{alias}.{self.q(chosen.target_column)} = a.{self.q(chosen.column)}")
+        self.plan.add_columns(target, alias, stem_of(chosen.column, target.name), frozenset({chosen.target_column}))
+        self.stamp_row(target, alias)
+        chain = self.chain(target, alias)
+        people.patient_tables.update(t.name for t, _ in chain)
+        hops = " -> ".join([main.name, *(t.name for t, _ in chain)])
+        why = f"references table {target.name!r} ({'declared' if chosen.declared else 'by its name'}); " \
+              f"followed {hops}"
+        if reasons:
+            why += "; passed over: " + "; ".join(reasons)
+        people.guesses.append(Guess("patient.external_id", chosen.column, 0.9, why, {"from": chosen.column}))
+        own_name = name_columns(target)[0]
+        if not (own_name and _filled(self.run, self.q, target, own_name)):
+            named = self.name("patient", chain)
+            if named is not None:
+                people.guesses.append(named)
+        people.guesses.extend(self.contacts(chain[1:] if len(chain) > 1 else chain))
+        if len(chain) > 1:  # the patient table's own children too (its phones)
+            for guess in self.contacts(chain[:1]):
+                if not any(g.field == guess.field for g in people.guesses):
+                    people.guesses.append(guess)
+
+    def _through_link(self, link: Ref, own: Ref | None, share: float) -> tuple[Table, str, str] | None:
+        """The doctor from a link table's row (the appointment's own column first where set)."""
+        q = self.q
+        picked = self.pick(link, "a", prefer=False)
+        if picked is None:
+            return None
+        self.stamp_children(link, "a")
+        ref = next(r for r in self.schema.refs(link.table) if kind_of(r.target) == "provider")
+        expr = f"{picked}.{q(ref.column)}"
+        if own is not None:
+            expr = f"COALESCE(a.{q(own.column)}, {expr})"
+            self.people.handled.add(own.column)
+        target = self.schema.tables[ref.target]
+        out = self.plan.expr(expr, "doctor_id", link.table, target.columns.get(ref.target_column, "INTEGER"))
+        alias = self.plan.alias("d")
+        self.plan.join(target, alias, f"{alias}.{q(ref.target_column)} = {expr}")
+        self.plan.add_columns(target, alias, "doctor", frozenset({ref.target_column}))  # its email, for the scorer
+        self.stamp_row(target, alias)
+        empty = f"the appointment's own {own.column!r} is empty on {round(100 * (1 - share))}% of visits; " \
+            if own is not None else ""
+        why = f"{empty}link table {link.table!r} ({link.column!r} -> {ref.column!r}), its newest row not deleted"
+        self.people.guesses.append(Guess("practitioner.external_id", out, 0.85, why, {"from": out}))
+        return target, alias, why
+
+    def _open_slots(self, column: str) -> None:
+        """Rows that name no patient (a free slot offered for booking, a doctor's blocked time)
+        are no patient's visit: left out, said so."""
+        q, main = self.q, self.plan.main
+        total, named = self.run(f"SELECT COUNT(*), COUNT({q(column)}) FROM {q(main.name)}")[0]
+        if 0 < int(named) < int(total):
+            self.people.filters.append(f"a.{q(column)} IS NOT NULL")
+            self.people.notes.append(f"{int(total) - int(named)} of {int(total)} rows name no patient ({column!r} "
+                                     "is empty: free slots or blocked time): left out of the query")
+
+    # -- the doctor ----------------------------------------------------------------------------
+    def provider(self) -> None:
+        main, q = self.plan.main, self.q
+        own = next((r for r in self.schema.refs(main.name)
+                    if (kind_of(r.target) == "provider" or kind_of(r.column) == "provider") and not audit(r.column)),
+                   None)
+        links = [c for c in self.schema.children(main.name)
+                 if self.schema.tables[c.table].key is not None
+                 and any(kind_of(r.target) == "provider" for r in self.schema.refs(c.table))]
+        share = 1.0
+        if own is not None:
+            row = self.run(f"SELECT COUNT(*), COUNT({q(own.column)}) FROM {q(main.name)}")[0]
+            share = int(row[1]) / int(row[0]) if row[0] else 1.0
+        if links and (own is None or share < 0.5):
+            found = self._through_link(links[0], own, share)
+            if found is None:
+                return
+            target, alias, why = found
+        elif own is not None:
+            target = self.schema.tables[own.target]
+            columns = name_columns(target)[0]
+            if columns and _filled(self.run, q, target, columns):
+                return  # the doctor's table names the doctor: joined as a plain reference, placed by the scorer
+            alias = self.plan.alias("d")
+            self.plan.join(target, alias, f"{alias}.{q(own.target_column)} = a.{q(own.column)}")
+            self.plan.add_columns(target, alias, stem_of(own.column, target.name), frozenset({own.target_column}))
+            self.stamp_row(target, alias)
+            self.people.handled.add(own.column)
+            why = f"references table {target.name!r} ({'declared' if own.declared else 'by its name'})"
+            self.people.guesses.append(Guess("practitioner.external_id", own.column, 0.85, why,
+                                             {"from": own.column}))
+        else:
+            return
+        chain = [(target, alias)]
+        hop_ref = next((r for r in self.schema.refs(target.name)
+                        if kind_of(r.target) == "person" and not audit(r.column)), None)
+        named = None
+        columns = name_columns(target)[0]
+        if not (columns and _filled(self.run, q, target, columns)) and hop_ref is not None:
+            person = self.schema.tables[hop_ref.target]
+            hop = self.plan.alias("d")
+            self.plan.join(person, hop, f"{hop}.{q(hop_ref.target_column)} = {alias}.{q(hop_ref.column)}")
+            self.stamp_row(person, hop)
+            chain = [(person, hop)]
+        named = self.name("doctor", chain)
+        if named is not None:
+            self.people.guesses.append(Guess("practitioner.name", named.source, named.confidence, named.why,
+                                             named.spec))
+        self.people.guesses.extend(self.contacts(chain, "practitioner"))
+        self.people.notes.append(f"the doctor: {why}")
+
+
+def place_people(run: Run, schema: Schema, plan: ReadPlan, region: str,
+                 savepoint: Callable[[], AbstractContextManager[Any]]) -> People:
+    """Follow the appointment's patient and doctor through ``schema``, adding to ``plan``. A step
+    whose reads fail (a schema's odd types) is undone inside its ``savepoint`` and said in a
+    note: the rest of the proposal stands."""
+    builder = _Builder(run, schema, plan, region)
+    for what, step in (("the patient", builder.patient), ("the doctor", builder.provider)):
+        state, people = plan.state(), builder.people
+        kept = (list(people.guesses), dict(people.refused), set(people.handled), set(people.patient_tables))
+        try:
+            with savepoint():
+                step()
+        except SQLAlchemyError as exc:
+            plan.restore(state)
+            people.guesses, people.refused, people.handled, people.patient_tables = (
+                kept[0], kept[1], kept[2], kept[3])
+            people.filters.clear()
+            people.notes.append(f"{what}: not followed past the appointment's own columns: reading the linked "
+                                f"tables failed ({describe(exc)})")
+    return builder.people

@@ -1,0 +1,95 @@
+"""The read `discover` builds for an unknown schema, as it grows (issue 57): the appointment
+table (alias ``a``), each table joined to it (directly, or a chosen row of a table with several
+rows per person), the output columns with the table each comes from, and the change stamps of
+every table read (for the cursor, ``stamps.py``).
+
+Kept apart from the choices (``people.py``) so that what is joined and what is placed can be
+read separately, and the statement is assembled in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from clinicsync.sync.discover.graph import Table
+
+
+@dataclass
+class ReadPlan:
+    main: Table
+    quote: Callable[[str], str]
+    dialect: str
+    joins: list[str] = field(default_factory=list)  # "LEFT JOIN … ON …", in order
+    select: dict[str, str] = field(default_factory=dict)  # output column -> SQL expression
+    tables_of: dict[str, str] = field(default_factory=dict)  # output column -> the table it comes from
+    types: dict[str, str] = field(default_factory=dict)
+    stamps: list[str] = field(default_factory=list)  # change stamps of the joined tables
+    aliases: int = 0
+
+    def __post_init__(self) -> None:
+        for column, type_name in self.main.columns.items():
+            self.add("a", column, column, self.main.name, type_name)
+
+    def alias(self, prefix: str) -> str:
+        self.aliases += 1
+        return f"{prefix}{self.aliases}"
+
+    def name(self, wanted: str) -> str:
+        """An output name not taken yet (``patient_phone``, then ``patient_phone_2``)."""
+        out, n = wanted, 1
+        while out in self.select:
+            n += 1
+            out = f"{wanted}_{n}"
+        return out
+
+    def add(self, alias: str, column: str, out: str, table: str, type_name: str) -> str:
+        """Select ``alias.column`` as ``out``; the name it already has when it is selected."""
+        sql = f"{alias}.{self.quote(column)}"
+        same = next((name for name, expr in self.select.items() if expr == sql), None)
+        return same if same is not None else self.expr(sql, out, table, type_name)
+
+    def expr(self, sql: str, out: str, table: str, type_name: str) -> str:
+        """Select ``sql`` as ``out`` (renamed when taken); the name it got."""
+        out = self.name(out)
+        self.select[out] = sql
+        self.tables_of[out] = table
+        self.types[out] = type_name
+        return out
+
+    def join(self, table: Table, alias: str, on: str) -> None:
+        self.joins.append(f"LEFT JOIN {self.quote(table.name)} AS {alias} ON {on}")
+
+    def add_columns(self, table: Table, alias: str, stem: str, skip: frozenset[str] = frozenset()) -> None:
+        """Every column of a joined table, named ``stem_column`` (the referring column's stem)."""
+        for column, type_name in table.columns.items():
+            if column in skip or f"{stem}_{column}" in self.select:
+                continue
+            self.add(alias, column, f"{stem}_{column}", table.name, type_name)
+
+    def state(self) -> tuple[Any, ...]:
+        """What the plan holds now, to go back to when a step that adds to it fails."""
+        return (list(self.joins), dict(self.select), dict(self.tables_of), dict(self.types), list(self.stamps),
+                self.aliases)
+
+    def restore(self, state: tuple[Any, ...]) -> None:
+        joins, select, tables_of, types, stamps, aliases = state
+        self.joins, self.select, self.tables_of, self.types = list(joins), dict(select), dict(tables_of), dict(types)
+        self.stamps, self.aliases = list(stamps), aliases
+
+    def sql(self, where: str = "") -> str:
+        a = "a.{}"
+        columns = ",\n  ".join(expr if expr == a.format(self.quote(out)) else f"{expr} AS {self.quote(out)}"
+                               for out, expr in self.select.items())
+        head = f"SELECT\n  {columns}\nFROM {self.quote(self.main.name)} AS a"
+        return "\n".join([head, *self.joins]) + (f"\nWHERE {where}" if where else "")
+
+    def from_sql(self) -> str:
+        return "\n".join([f"FROM {self.quote(self.main.name)} AS a", *self.joins])
+
+
+def stem_of(column: str, fallback: str) -> str:
+    """``paciente_id`` -> ``paciente``; ``id_medico`` -> ``medico``."""
+    return re.sub(r"(?i)(^id_?|_?id$)", "", column) or fallback

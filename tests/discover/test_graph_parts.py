@@ -1,0 +1,99 @@
+"""The parts discover v2 builds its read from (issue 57), on table descriptions: references
+implied by names, soft-delete conditions for each column type, the change stamp's NULL
+handling, the name columns of a names table, and type codes that may enter the SQL."""
+
+from __future__ import annotations
+
+from clinicsync.sync.discover import softdelete, stamps
+from clinicsync.sync.discover.graph import Schema, Table
+from clinicsync.sync.discover.people import _literal, audit, kind_of, name_columns
+
+
+def _table(name: str, columns: dict[str, str], key: str | None = "id",
+           references: list[tuple[str, str, str]] | None = None) -> Table:
+    return Table(name, columns, [key] if key else [], references or [])
+
+
+def test_references_are_read_from_names_both_ways() -> None:
+    schema = Schema({t.name: t for t in (
+        _table("person", {"person_id": "INTEGER", "gender": "VARCHAR(1)"}, "person_id"),
+        _table("parties", {"id": "INTEGER"}),
+        _table("person_attribute", {"person_attribute_id": "INTEGER", "person_id": "INTEGER",
+                                    "party_id": "INTEGER", "value": "VARCHAR(50)"}, "person_attribute_id"),
+    )})
+    refs = {(r.column, r.target, r.target_column, r.declared) for r in schema.refs("person_attribute")}
+    assert refs == {("person_id", "person", "person_id", False), ("party_id", "parties", "id", False)}
+    assert [r.table for r in schema.children("person")] == ["person_attribute"]
+    tryton = Schema({t.name: t for t in (
+        _table("party", {"id": "INTEGER", "name": "VARCHAR"}),
+        _table("appointment", {"id": "INTEGER", "party": "INTEGER", "state": "VARCHAR", "name": "VARCHAR"}))})
+    assert [(r.column, r.target) for r in tryton.refs("appointment")] == [("party", "party")]
+    assert schema.find("PERSON") is schema.tables["person"]
+
+
+def test_soft_delete_conditions_fit_each_type() -> None:
+    pg = _table("t", {"voided": "BOOLEAN", "x": "INTEGER"})
+    maria = _table("t", {"voided": "TINYINT(1)"})
+    alive = _table("t", {"active": "BOOLEAN"})
+    alive_int = _table("t", {"is_active": "SMALLINT"})
+    dated = _table("t", {"deleted_at": "TIMESTAMP"})
+    cases = [(pg, "postgresql", "a.voided IS NOT TRUE"), (maria, "mariadb", "COALESCE(a.voided, 0) = 0"),
+             (alive, "postgresql", "a.active IS NOT FALSE"), (alive_int, "postgresql", "COALESCE(a.is_active, 1) <> 0"),
+             (dated, "mariadb", "a.deleted_at IS NULL")]
+    for table, dialect, condition in cases:
+        found = softdelete.flag(table, dialect)
+        assert found is not None and softdelete.kept(found, "a", found.column) == condition
+    assert softdelete.flag(_table("t", {"date_voided": "DATETIME", "status": "TEXT"}), "mariadb") is None
+
+
+def test_the_change_stamp_is_never_null_where_the_row_was_created() -> None:
+    table = _table("a", {"date_created": "DATETIME", "date_changed": "DATETIME", "date_voided": "DATETIME",
+                         "start": "DATETIME"})
+    assert stamps.stamp_columns(table) == ["date_changed", "date_voided", "date_created"]
+    row = stamps.row_stamp(table, "a", str)
+    assert row == "GREATEST(COALESCE(a.date_changed, a.date_created), COALESCE(a.date_voided, a.date_created))"
+    assert stamps.combined("a.x", ["p.y"], "mariadb") == \
+        "GREATEST(a.x, COALESCE(p.y, TIMESTAMP '1970-01-01 00:00:00'))"
+    assert stamps.combined("a.x", ["p.y"], "sqlite") == "MAX(a.x, COALESCE(p.y, '1970-01-01 00:00:00'))"
+    assert stamps.is_change("write_date") and not stamps.is_change("create_date")
+
+
+def test_a_names_table_gives_given_and_family_not_prefixes() -> None:
+    names = _table("person_name", {"person_name_id": "INT", "prefix": "VARCHAR(50)", "given_name": "VARCHAR(50)",
+                                   "middle_name": "VARCHAR(50)", "family_name_prefix": "VARCHAR(50)",
+                                   "family_name": "VARCHAR(50)", "family_name2": "VARCHAR(50)"}, "person_name_id")
+    assert name_columns(names) == (["given_name", "family_name"], "parts")
+    party = _table("party_party", {"id": "INT", "name": "VARCHAR", "lastname": "VARCHAR"})
+    assert name_columns(party) == (["name", "lastname"], "parts")
+    assert name_columns(_table("users", {"id": "INT", "username": "VARCHAR"})) == ([], "")
+
+
+def test_who_entered_a_row_and_what_a_name_says() -> None:
+    assert all(audit(c) for c in ("creator", "created_by", "changed_by", "voided_by", "create_uid", "write_uid"))
+    assert not any(audit(c) for c in ("patient_id", "person_id", "party", "provider_id"))
+    assert (kind_of("patient_appointment_provider"), kind_of("gnuhealth_patient"), kind_of("party_party"),
+            kind_of("healthprof")) == ("provider", "patient", "person", "provider")
+
+
+def test_only_plain_type_codes_enter_the_query() -> None:
+    assert (_literal(10), _literal("mobile"), _literal("Telephone Number")) == ("10", "'mobile'", "'Telephone Number'")
+    assert _literal("x' OR '1'='1") is None and _literal("a\\b") is None and _literal(True) is None
+    assert _literal("tel:home") is None  # ":home" would be a bind parameter
+
+
+def test_the_appointment_table_wins_over_encounters_and_visits() -> None:
+    """OpenMRS keeps encounters and visits beside Bahmni's appointments, each with dates and a
+    patient: the booking-named table with a status is the appointment one."""
+    from clinicsync.sync.discover.sql import _pick_table
+
+    person = {"patient": _table("patient", {"patient_id": "INT"}, "patient_id"),
+              "provider": _table("provider", {"provider_id": "INT"}, "provider_id")}
+    dated = {"patient_id": "INT", "provider_id": "INT", "date_created": "DATETIME", "date_changed": "DATETIME"}
+    schema = Schema({**person,
+                     "encounter": _table("encounter", {"encounter_id": "INT", "encounter_datetime": "DATETIME",
+                                                       **dated}, "encounter_id"),
+                     "visit": _table("visit", {"visit_id": "INT", "date_started": "DATETIME", **dated}, "visit_id"),
+                     "patient_appointment": _table("patient_appointment", {
+                         "patient_appointment_id": "INT", "start_date_time": "DATETIME", "status": "VARCHAR(45)",
+                         **dated}, "patient_appointment_id")})
+    assert _pick_table(schema, None).name == "patient_appointment"
