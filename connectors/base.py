@@ -85,6 +85,20 @@ def delete_sweep_value(value: Any) -> Any:
     return value
 
 
+# The safety stop's floor (issue 57 obs 6): its share alone tripped when one of a small practice's
+# three future visits was deleted (33 %), and the run failed every hour, deleting nothing. A
+# truncated export or a lost page takes many visits at once; fewer than this never stop.
+MIN_DELETE_STOP = 5
+MIN_DELETE_STOP_HELP = ("the safety stop's floor: fewer deletions than this never stop a run, whatever their share "
+                        "of the window (one of a small practice's three future visits), unless they are more than "
+                        "half of it (an empty read); 0: the share alone decides")
+
+
+def min_delete_stop_field() -> Any:
+    """``min_delete_stop``: one definition for every connector kind with a safety stop."""
+    return Field(MIN_DELETE_STOP, ge=0, le=100_000, description=MIN_DELETE_STOP_HELP)
+
+
 SOURCE_ZONE_HELP = ("IANA zone of the source's visits, e.g. America/New_York (default: clinic.timezone): "
                     "with stored_times: local (the default) also the zone its naive date-times are written "
                     "in; with stored_times: utc only the visits' zone when neither the record nor "
@@ -143,6 +157,7 @@ class Batch:
     snapshot: bool = False
     snapshot_end: bool = False
     max_delete_share: float = 0.2  # with snapshot_end: the safety stop's limit
+    min_delete_stop: int = MIN_DELETE_STOP  # with snapshot_end: fewer deletions never stop
     # With snapshot_end: the listing's window ends here (UTC), so only appointments starting
     # before are compared with it; None: it lists every future appointment of the source.
     until: datetime | None = None
@@ -166,12 +181,13 @@ class IdListing:
     sync/ compares it with the connector's active appointments that start after now and
     before ``until`` (aware UTC; a little inside the window's end, so that a row at the
     window's edge is never taken for a deleted one): a stored appointment whose id is not
-    listed was deleted at the source. ``max_delete_share`` is the same safety stop as a
-    snapshot's."""
+    listed was deleted at the source. ``max_delete_share`` (and its floor ``min_delete_stop``)
+    is the same safety stop as a snapshot's."""
 
     records: Sequence[Mapping[str, Any]]
     until: datetime
     max_delete_share: float = 0.2
+    min_delete_stop: int = MIN_DELETE_STOP
 
 
 @dataclass(frozen=True)
@@ -243,6 +259,9 @@ class Condition:
     holds: bool
     state: str = ""
     fields: Mapping[str, Any] = field(default_factory=dict)
+    # False: said once when it starts (and when it ends), no daily reminder: a condition the
+    # connector works around by itself (a refused search it replaced), which needs no one.
+    remind: bool = True
 
 
 class Connector(ABC):
@@ -257,6 +276,10 @@ class Connector(ABC):
     #: of one visit stamped alike, a later read is the newer, a later message may not be
     #: (sync/changes.py ``classify``).
     reads_current_state: ClassVar[bool] = False
+    #: the lasting conditions (event, part) this kind remembers across runs: sync/ tells it in
+    #: ``standing`` which of them stood when the run began (a search the server refused last
+    #: time), so it goes straight to what worked instead of failing first at every run.
+    remembers: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(self, settings: ConnectorSettings) -> None:
         self.settings = settings
@@ -271,6 +294,8 @@ class Connector(ABC):
         self.source_zone: str | None = None
         #: the lasting conditions this run met, by (event, part); sync/ logs them (``note_condition``).
         self.conditions: dict[tuple[str, str], Condition] = {}
+        #: of ``remembers``, those that stood when this run began (the store's record), set by sync/.
+        self.standing: frozenset[tuple[str, str]] = frozenset()
 
     def note_condition(self, condition: Condition) -> None:
         """Met in this run: one that holds once in a run holds for the run."""

@@ -37,6 +37,7 @@ from clinicsync.connectors.base import (
     StoredTimes,
     WritebackAction,
     WritebackUnsupported,
+    min_delete_stop_field,
     source_zone,
 )
 from clinicsync.connectors.csv_formulas import neutralize_formula
@@ -69,6 +70,7 @@ class CsvDropSettings(ConnectorSettings):
     settle_seconds: float = Field(5.0, ge=0, description="files modified more recently are left for later")
     batch_size: int = Field(1000, ge=1, le=100_000)
     max_delete_share: float = Field(0.2, ge=0, le=1, description="snapshot safety stop")
+    min_delete_stop: int = min_delete_stop_field()
     timezone: str | None = Field(None, description=SOURCE_ZONE_HELP)
     stored_times: StoredTimes = Field("local", description=STORED_TIMES_HELP)
     responses_file: Path | None = Field(
@@ -260,7 +262,8 @@ class CsvDropConnector(Connector):
                     keep = records.append
                 reader.budget = limit - in_batch
         yield Batch(records, finished.cursor(), rejected, snapshot=snapshot, snapshot_end=snapshot,
-                    max_delete_share=self.settings.max_delete_share, source=name, texts=True)
+                    max_delete_share=self.settings.max_delete_share,
+                    min_delete_stop=self.settings.min_delete_stop, source=name, texts=True)
 
     def _header_problem(self, header: list[str]) -> str | None:
         if not any(header):

@@ -344,7 +344,8 @@ class SqlConnector(Connector):
                 pending.append(RawRecord(_row_data(columns, row, mysql), f"{label}:row {number}"))
         until = self.settings.window.sweep_until(utcnow()) if "window_end" in inner.binds else None
         yield Batch(pending or [], None, snapshot=True, snapshot_end=True,
-                    max_delete_share=self.settings.max_delete_share, source=label, until=until)
+                    max_delete_share=self.settings.max_delete_share,
+                    min_delete_stop=self.settings.min_delete_stop, source=label, until=until)
 
     def past_window(self) -> list[RawRecord] | None:
         """The snapshot's read past its window's end (from a day before it, ``SWEEP_EDGE``, as
@@ -457,7 +458,7 @@ class SqlConnector(Connector):
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "listing ids for the delete sweep", exc) from None
         until = self.settings.window.sweep_until(utcnow())
-        return IdListing(records, until, self.settings.max_delete_share)
+        return IdListing(records, until, self.settings.max_delete_share, self.settings.min_delete_stop)
 
     def _cursor(self, column_name: str, value: Any, kept: list[tuple[Any, str]]) -> Cursor | None:
         """The cursor at ``value`` (the largest read), with the hashes of the rows the next read

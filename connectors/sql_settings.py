@@ -26,6 +26,7 @@ from clinicsync.connectors.base import (
     ConnectorSettings,
     StoredTimes,
     delete_sweep_value,
+    min_delete_stop_field,
     source_zone,
 )
 from clinicsync.connectors.window import LookWindow
@@ -148,6 +149,7 @@ class SqlSettings(ConnectorSettings):
     max_delete_share: float = Field(
         0.2, ge=0, le=1, description="safety stop of snapshot mode and of the delete sweep: when a larger share "
                                      "of the window's future appointments would be deleted, nothing is")
+    min_delete_stop: int = min_delete_stop_field()
     delete_sweep: Schedule | None = Field(
         DEFAULT_SWEEP, description="incremental mode: how often to list the window's ids (the id column only) "
                                    "and delete what vanished from the source: `every 1h` (default), "

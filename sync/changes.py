@@ -108,6 +108,10 @@ def classify(old: Stored, new: NormalizedAppointment, new_hash: str, current: bo
     ) if (before or None) != (after or None) and not (name == "visit_mode" and {before, after} <= {None, "in_person"})]
     if visit:
         payload["visit"] = visit
+    if old.timezone is not None and new.timezone is not None and old.timezone != new.timezone:
+        # The visit's zone changed (a zone fixed after go-live, same instant or same wall time):
+        # its pending reminders are placed again by the new zone's clock and quiet hours.
+        payload["zone"] = [old.timezone, new.timezone]
     if old.patient_ref != (new.patient.external_id if new.patient else None):
         payload["patient_changed"] = True  # a flag, never the ids: given to another patient (a correction)
     if not was_active and new.status in ACTIVE_STATUSES:

@@ -274,6 +274,9 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         connector.required_columns = mapping.required_sources()
         connector.source_zone = source_clock(settings, config)
         connector.dry_run = dry_run
+        connector.standing = frozenset(
+            (event, part) for event, part in connector.remembers
+            if Standing(event, "connector").holds(store.engine, config.name, part))
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         profile = Profile(mapping.preset, settings.clinic.timezone) if dry_run else None
@@ -302,7 +305,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 seen.update(known.lines.ids)
                 seen.update(s.record_id for s in known.sightings if s.record_id)
                 if batch.snapshot_end:
-                    snapshot_end = SnapshotEnd(seen, batch.max_delete_share, until=batch.until)
+                    snapshot_end = SnapshotEnd(seen, batch.max_delete_share, until=batch.until,
+                                               min_stop=batch.min_delete_stop)
                     seen = None
             apply = partial(store.apply_batch, config.name, run_id, mapped, quarantined, batch.cursor,
                             snapshot_end, within=batch.within, baseline=baseline, unchanged=known.count,
@@ -411,7 +415,8 @@ def _note_conditions(store: Store, bound: Any, name: str, connector: Connector, 
                 bound.warning(condition.event, **condition.fields)
         elif condition.holds:
             Standing(condition.event, "connector").seen(store.engine, bound, name, part=condition.part,
-                                                        state=condition.state, **condition.fields)
+                                                        state=condition.state, remind=condition.remind,
+                                                        **condition.fields)
         else:
             Standing(condition.event, "connector").ended(store.engine, bound, name, part=condition.part)
 

@@ -96,9 +96,15 @@ PROBES = {"smtp": _smtp, "twilio_sms": _twilio, "twilio_whatsapp": _twilio, "sen
           "aws_sms": _aws}
 
 
-def check_notifier(config: NotifierSettings) -> NotifierCheck:
+def check_notifier(config: NotifierSettings, defaulted: bool = False) -> NotifierCheck:
+    """``defaulted``: the settings name no notifiers, so this is the default dry-run outbox."""
     if config.kind in DRY_RUN_KINDS:
-        return NotifierCheck(config.name, config.kind, True, "dry run: messages are written as files")
+        folder = getattr(config, "directory", None)
+        where = f" under {folder}" if folder is not None else ""
+        why = "the default (the settings name no notifiers): " if defaulted else ""
+        return NotifierCheck(config.name, config.kind, True,
+                             f"dry run, {why}messages are written as files{where}, none reaches a patient; "
+                             "a real channel is a notifier in notifiers: (docs/notifiers.md)")
     probe = PROBES.get(config.kind)
     if probe is None:
         return NotifierCheck(config.name, config.kind, True, "no reachability probe for this kind")
@@ -131,7 +137,8 @@ def unsent_channels(settings: Settings, routes: Mapping[str, str]) -> list[tuple
     example = "`- {name: outbox, kind: outbox, directory: .clinicsync/outbox}` writes each message as a file"
     if not settings.notifiers:
         return [("warning", f"reminders are planned (reminders.enabled; reminders.channels: {', '.join(planned)}) but "
-                            "the settings have no `notifiers:`, so no notifier can send them: every reminder would "
+                            "the settings name no notifier (`notifiers: []`; without the key the dry-run outbox "
+                            "would write them as files), so no notifier can send them: every reminder would "
                             "be skipped 'no reachable channel'. Add one under `notifiers:` — "
                             f"{example} (a dry run), or a provider (docs/notifiers.md)")]
     kinds = ", ".join(f"{n.name} ({n.kind})" for n in settings.notifiers)

@@ -55,11 +55,12 @@ class Standing:
     field: str  # connector | stage | notifier
 
     def seen(self, engine: Engine, log: Any, subject: str, *, state: str = "", level: str = "warning",
-             now: datetime | None = None, part: str = "", **fields: Any) -> bool:
+             now: datetime | None = None, part: str = "", remind: bool = True, **fields: Any) -> bool:
         """The condition holds for ``subject`` now, in ``state`` (e.g. its error text; its numbers
         are ignored: a count that goes down is the same state): written at ``level`` when it is
         new, changed or due a reminder, else at debug. True if written at ``level``. ``part``: of
-        the subject, one condition each (a source's Location reads, its Practitioner reads)."""
+        the subject, one condition each (a source's Location reads, its Practitioner reads).
+        ``remind`` False: no daily reminder (a condition worked around, which needs no one)."""
         now = now or utcnow()
         head = self._key(subject, part)
         said = f"{head}#{hashlib.sha256(_DIGITS.sub('#', state).encode()).hexdigest()[:_DIGEST]}"
@@ -67,7 +68,7 @@ class Standing:
             with engine.begin() as connection:
                 rows = _rows(connection, _of(head))
                 since, last = rows.get(head), rows.get(said)
-                if last is not None and now - last < REMIND_EVERY:
+                if last is not None and (now - last < REMIND_EVERY or not remind):
                     write = ""
                 else:
                     write = "reminder" if last is not None else ("changed" if since is not None else "new")
@@ -88,6 +89,16 @@ class Standing:
             extra["changed"] = True
         getattr(log, level if write else "debug")(self.event, **{self.field: subject}, **fields, **extra)
         return bool(write)
+
+    def holds(self, engine: Engine, subject: str, part: str = "") -> bool:
+        """Whether the condition stands for ``subject`` (its start is recorded in the store): what
+        a run may remember of the last one. False when the store cannot be read."""
+        try:
+            with engine.connect() as connection:
+                return connection.execute(select(HOUSEKEEPING.c.task).where(
+                    HOUSEKEEPING.c.task == self._key(subject, part))).first() is not None
+        except SQLAlchemyError:
+            return False
 
     def ended(self, engine: Engine, log: Any, subject: str | None = None, *, keep: Collection[str] = (),
               now: datetime | None = None, part: str = "") -> list[str]:

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Dialect
 from clinicsync.common.hashing import content_hash_bytes
 from clinicsync.common.types import UtcDateTime, utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.connectors.base import MIN_DELETE_STOP
 from clinicsync.mappings.model import (
     NormalizedAppointment,
     NormalizedPatient,
@@ -158,6 +159,9 @@ class SnapshotEnd:
     now: datetime = field(default_factory=utcnow)
     until: datetime | None = None  # compare only appointments starting before (a delete sweep's window)
     sweep: bool = False  # an incremental source's id listing, not a snapshot (the safety stop's wording)
+    # Fewer deletions than this never stop, whatever their share, while the listing still holds
+    # at least half of the window's visits.
+    min_stop: int = MIN_DELETE_STOP
 
 
 class SnapshotSafetyStop(Exception):
@@ -169,7 +173,7 @@ class SnapshotSafetyStop(Exception):
             f"{'delete sweep' if sweep else 'snapshot'} safety stop: {absent} of {total} future appointments "
             f"({absent / total:.0%}) are missing from {listing}, more than the allowed "
             f"{max_share:.0%}; nothing was deleted. If {complete}, raise "
-            "`max_delete_share` for this connector and sync again.")
+            "`max_delete_share` (or `min_delete_stop`) for this connector and sync again.")
 
 
 class _PersonKind:
@@ -920,7 +924,7 @@ class Store:
                                and not present.open_items) else None
             stored_people = self._upsert_people(connection, connector, appointments, now, memory, known, fold,
                                                 counts)
-            early = _first_seen(latest.values()) if live is not None and not baseline else None
+            early = _first_seen(latest.values(), live) if live is not None and not baseline else None
             self._upsert_appointments(connection, connector, appointments, counts, now, marks,
                                       {key: m.fingerprint for key, m in latest.items()},
                                       (live, early) if early is not None and live is not None else None,
@@ -1452,7 +1456,11 @@ class Store:
         absent = [row for row in future if row.external_id not in end.seen]
         if not absent:
             return 0
-        if len(absent) / len(future) > end.max_share:
+        # Below the floor, a listing that still holds most of the window is believed (one of a
+        # small practice's three visits deleted); one that lacks most of it (an empty read, a
+        # delta file read as the whole list) stops, however few visits it would delete.
+        if len(absent) / len(future) > end.max_share and (len(absent) >= end.min_stop
+                                                           or 2 * len(absent) > len(future)):
             raise SnapshotSafetyStop(len(absent), len(future), end.max_share, end.sweep)
         return self._mark_deleted(connection, [
             {"_id": row.id, "version": row.version + 1, "source_updated_at": row.source_updated_at}
@@ -1510,12 +1518,24 @@ def _held_hashes(connection: Connection, table: Any, connector: str, people: dic
     return dict(select_in(connection, table, ("external_id", "content_hash"), connector, remembered))
 
 
-def _first_seen(mapped: Collection[Mapped]) -> dict[str, tuple[datetime | None, str | None]]:
+def _first_seen(mapped: Collection[Mapped], go_live: datetime) -> dict[str, tuple[datetime | None, str | None]]:
     """By external id: the earliest the batch itself knows the record from (the source's own
     booking time, a retried quarantine item's first sighting) and the connector's record id,
     under which a quarantine item may also know it."""
-    return {m.appointment.external_id: (_earliest(m.first_seen, m.appointment.booked_at), m.record_id)
+    return {m.appointment.external_id: (_earliest(m.first_seen, _booked_unchanged(m.appointment, go_live)),
+                                        m.record_id)
             for m in mapped if not m.delete}
+
+
+def _booked_unchanged(appointment: NormalizedAppointment, go_live: datetime) -> datetime | None:
+    """The source's booking time, when it may say the booking is older than go-live: only for a
+    row the source has not changed since (its ``source_updated_at`` at or before go-live: a late
+    replica, an export that lagged). A booking time is often the row's creation: a pre-made free
+    slot, created weeks before and booked after go-live (so changed after it), would count as
+    booked before go-live and get no confirmation (issue 57 obs 6). Such a row, and one without a
+    change stamp, is judged by when clinicsync first saw it: first sight after go-live wins."""
+    updated = appointment.source_updated_at
+    return appointment.booked_at if updated is not None and updated <= go_live else None
 
 
 def _earliest(*moments: datetime | None) -> datetime | None:

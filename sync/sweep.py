@@ -7,7 +7,7 @@ ids cheaply offers a schedule (``Connector.sweep_schedule``); when one is due, t
 listed (``Connector.list_ids``: the id columns alone), turned into appointment ids by the
 mapping, and the connector's active future appointments of that window that are not listed are
 deleted — the same ``deleted`` change a snapshot produces, so notices go out and reminders are
-cancelled — behind the snapshot's safety stop (``max_delete_share``).
+cancelled — behind the snapshot's safety stop (``max_delete_share``, above ``min_delete_stop``).
 
 It runs after the connector's fetch in the same poll, under the same poll lock, so the store
 holds everything the source said up to a moment before the listing: a row the listing lacks was
@@ -67,7 +67,8 @@ def sweep_if_due(store: Store, connector: Connector, mapping: CompiledMapping, c
     ids = {external_id for record in listing.records if (external_id := mapping.peek_id(record)) is not None}
     looked_up, kept = still_held(store, connector, mapping, ids, now, listing.until, apply)
     deleted, error = store.delete_vanished(
-        connector.name, SnapshotEnd(ids | kept, listing.max_delete_share, now=now, until=listing.until, sweep=True),
+        connector.name, SnapshotEnd(ids | kept, listing.max_delete_share, now=now, until=listing.until, sweep=True,
+                                    min_stop=listing.min_delete_stop),
         baseline)
     if error is None:
         record_sweep(store, connector.name, now, len(ids), deleted)

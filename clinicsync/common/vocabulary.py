@@ -10,6 +10,10 @@ STATUSES = frozenset({
 })
 # Statuses of an appointment that will (or did) take place: shown in calendars, reminded.
 ACTIVE_STATUSES = frozenset({"proposed", "pending", "booked", "arrived", "checked-in", "fulfilled"})
+# Active statuses of a visit that has begun or taken place (the patient is at the desk, in the
+# room, seen): it is still on the doctor's schedule, but a patient's reminder ("see you at 11:00 —
+# Confirm") or a notice about it no longer makes sense (issue 57 obs 6). A no-show is not active.
+UNDER_WAY_STATUSES = frozenset({"arrived", "checked-in", "fulfilled"})
 CHANNELS = frozenset({"sms", "email", "whatsapp", "none"})
 ANSWERS = frozenset({"accepted", "declined"})  # FHIR participant status, as patients' replies record it
 # How a visit takes place (issue 22): at the clinic, by video, or by telephone. Stored as the
@@ -78,7 +82,8 @@ _MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
                "absent", "absente", "non venu", "nicht gekommen", "nichterscheinen", "non presentato",
                "assente"),
     "arrived": ("en consulta", "en espera", "presente", "chegou", "na sala de espera", "en salle d'attente",
-                "im wartezimmer", "arrivato", "arrivata"),
+                "im wartezimmer", "arrivato", "arrivata", "in progress", "in-progress", "in session",
+                "in consultation", "with doctor", "with provider", "in room"),
     "checked-in": ("registrada", "admitido", "check in", "angemeldet", "enregistré", "enregistre", "checkedin"),
     "fulfilled": ("realizado", "completado", "finalizado", "terminada", "terminado", "concluida", "concluido",
                   "concluída", "concluído", "realizada com sucesso", "atendido", "effectué", "effectue",

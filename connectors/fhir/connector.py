@@ -53,6 +53,11 @@ from clinicsync.connectors.waitlist_booking import BookingRefused, BookingReques
 log = structlog.get_logger("clinicsync.fhir")
 ID_SEARCH_REFUSED = "fhir.sweep.id_search_refused"
 ID_SEARCH_IGNORED = "fhir.sweep.id_search_ignored"
+# The server refused the sweep's id-only search (`_elements=id`): it lists whole resources instead.
+ELEMENTS_REFUSED = "fhir.sweep.elements_refused"
+# What a server answers a search parameter it does not support (HAPI's strict handling: 400 with
+# an OperationOutcome "Unknown search parameter"; others 422, 405 or 501).
+_PARAMETER_REFUSED = (400, 405, 422, 501)
 # A stored next link the server no longer knows: start the listing over.
 _FORGOTTEN_SEARCH = (400, 404, 410)
 # Ids per `_id` search of the delete sweep's look-up (`records_by_id`): a URL of ~50 ids stays
@@ -65,6 +70,7 @@ class FhirConnector(Connector):
     reads_current_state = True  # a read of the source as it is now (Connector.reads_current_state)
     settings_model = FhirSettings
     settings: FhirSettings
+    remembers = ((ELEMENTS_REFUSED, "sweep"),)
 
     def __init__(self, settings: ConnectorSettings) -> None:
         assert isinstance(settings, FhirSettings)
@@ -263,7 +269,13 @@ class FhirConnector(Connector):
         per actor under fan_out) asking for ids only (``_elements=id``), no includes, every
         page followed. Anything short of a whole listing raises (nothing is deleted): a page
         that fails after its retries, a refused search, an error in the Bundle, fewer ids than
-        the server's ``total`` (a page shifted under us while paging)."""
+        the server's ``total`` (a page shifted under us while paging).
+
+        A strict server refuses ``_elements`` (HAPI: 400 "Unknown search parameter"): the same
+        search without it lists whole resources, their ids read from them, paged. Heavier, the
+        same answer; so the refusal is no failure of the run. It is remembered
+        (``ELEMENTS_REFUSED``, kept by sync/ in the store and handed back in ``standing``): the
+        next sweeps go straight to the plain search, and it is logged once, not at every run."""
         if self.id_columns != ("id",):
             raise FatalConnectorError(
                 f"connector {self.name}: the mapping reads the appointment id from "
@@ -271,25 +283,48 @@ class FhirConnector(Connector):
                 "set delete_sweep: off")
         now = utcnow()
         configured = [(k, v) for k, v in self._configured_params() if k != "_elements"]  # ours asks for the id
-        params = [("_count", str(self.settings.page_size)), ("_elements", "id"), *self._window_params(now), *configured]
+        params = [("_count", str(self.settings.page_size)), *self._window_params(now), *configured]
         if self.settings.fan_out is None:
             searches = [params]
         else:
             by = self.settings.fan_out.by
             searches = [[*params, (by, actor)] for actor in FanOut(self).actors()]
+        plain = (ELEMENTS_REFUSED, "sweep") in self.standing
         ids: dict[str, None] = {}
         for search in searches:
-            ids.update(dict.fromkeys(self._listed_ids(search)))
+            if not plain:
+                try:
+                    ids.update(dict.fromkeys(self._listed_ids([*search, ("_elements", "id")])))
+                    continue
+                except FhirStatusError as exc:
+                    if exc.status not in _PARAMETER_REFUSED:
+                        raise FatalConnectorError(f"{exc}; the delete sweep's id-only search (_elements=id) "
+                                                  "failed, nothing was deleted") from None
+                    plain = True
+                    refused = exc.status
+                    log.info("fhir.sweep.plain_search", connector=self.name, status=refused)
+            ids.update(dict.fromkeys(self._listed_ids(search, plain=True)))
+        if plain:
+            self.note_condition(Condition(
+                ELEMENTS_REFUSED, "sweep", holds=True, state="plain search", remind=False,
+                fields={"instead": "the plain search (whole resources, paged), remembered for this source",
+                        "detail": "the server refused _elements=id; deletions are still found"}))
+        else:
+            self.note_condition(Condition(ELEMENTS_REFUSED, "sweep", holds=False))
         return IdListing([{"id": rid} for rid in ids], self.settings.window.sweep_until(now),
-                         self.settings.max_delete_share)
+                         self.settings.max_delete_share, self.settings.min_delete_stop)
 
-    def _listed_ids(self, params: list[tuple[str, str]]) -> list[str]:
+    def _listed_ids(self, params: list[tuple[str, str]], plain: bool = False) -> list[str]:
+        """Every page's Appointment ids of one search. ``plain``: a search without
+        ``_elements`` (whole resources); a refusal of it is a failure of its own."""
         try:
             bundle, _ = self.client.get_json("Appointment", params)
         except FhirStatusError as exc:
-            raise FatalConnectorError(f"{exc}; the delete sweep's id-only search (_elements=id) was refused, "
-                                      "nothing was deleted (if the server refuses _elements, set delete_sweep: "
-                                      "off)") from None
+            if not plain:
+                raise
+            raise FatalConnectorError(f"{exc}; the delete sweep's search of the window (without _elements, "
+                                      "the server having refused it) was refused, nothing was deleted "
+                                      "(check the connector's search: parameters, or set delete_sweep: off)") from None
         total = bundle.get("total")
         ids: list[str] = []
         followed: set[str] = set()

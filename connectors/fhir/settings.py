@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from clinicsync.common.schedule import Schedule
 from clinicsync.common.settings_base import SettingsModel
-from clinicsync.connectors.base import ConnectorSettings, delete_sweep_value, source_zone
+from clinicsync.connectors.base import ConnectorSettings, delete_sweep_value, min_delete_stop_field, source_zone
 from clinicsync.connectors.fhir.keys import load_private_key
 from clinicsync.connectors.window import LookWindow
 
@@ -214,6 +214,7 @@ class FhirSettings(ConnectorSettings):
     max_delete_share: float = Field(
         0.2, ge=0, le=1, description="the delete sweep's safety stop: when a larger share of the window's "
                                      "future appointments would be deleted, nothing is")
+    min_delete_stop: int = min_delete_stop_field()
     waitlist: bool = Field(
         False, description="also read the waiting list each run (Appointment?status=waitlist, docs/waitlist.md); "
                            "Appointments with status waitlist are never stored as appointments either way")

@@ -56,7 +56,8 @@ def waitlist_batches(connector: FhirConnector) -> Iterator[Batch]:
         source = f"waitlist page {page}"
         if not isinstance(link, str) or not link:
             yield Batch(records, None, rejected, snapshot=True, snapshot_end=True,
-                        max_delete_share=connector.settings.max_delete_share, source=source)
+                        max_delete_share=connector.settings.max_delete_share,
+                        min_delete_stop=connector.settings.min_delete_stop, source=source)
             return
         if link in followed:
             raise FatalConnectorError(f"connector {connector.name}: the server repeated a next link on waitlist "

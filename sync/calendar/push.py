@@ -40,6 +40,7 @@ from clinicsync.sync.calendar.links import (
     remember_sources,
 )
 from clinicsync.sync.calendar.provider import PROVIDERS, CalendarProvider, Op, OpKind, Outcome, Target, built
+from clinicsync.sync.calendar.unrouted import note_unrouted
 from clinicsync.sync.locks import BUSY, HeldLock, StageLockLost
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.progress import Ticker, no_ticks
@@ -557,4 +558,5 @@ def _calendar_pass(settings: Settings, store: Store, progress: Ticker, held: Hel
             result = push(settings.calendar, store.engine, provider, progress=progress, lock=held).as_dict()
         finally:
             provider.close()
+        note_unrouted(store.engine, log, settings.calendar, utcnow())  # doctors without a calendar: named once
     return result | retire_others(settings.calendar, store.engine)

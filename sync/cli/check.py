@@ -34,7 +34,7 @@ from clinicsync.sync.source_check import SourceCheck, check_connector
 
 @dataclass(frozen=True)
 class Finding:
-    part: str  # sources | services | notifiers | places | status page | replies | languages
+    part: str  # sources | services | notifiers | calendars | places | status page | replies | languages
     level: str  # error | warning
     message: str
 
@@ -121,6 +121,11 @@ def service_findings(store: dict[str, Any]) -> list[Finding]:
             for p in store.get("services", ()) if not p["current"]]
 
 
+def calendar_findings(store: dict[str, Any]) -> list[Finding]:
+    """Doctors of the stored visits who get no calendar for want of an email (sync/calendar/unrouted.py)."""
+    return [Finding("calendars", "warning", line) for line in store.get("doctors_without_calendar", ())]
+
+
 def summary_line(results: list[SourceCheck], problems: int) -> str:
     reasons: Counter[str] = Counter()  # by the field a reason names ("start: not a date-time" -> start)
     for result in results:
@@ -142,11 +147,12 @@ def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_
     results = [check_connector(settings, config, max_records) for config in settings.connectors]
     for result in results:
         result.implausible_allowed = allow_implausible
-    notifiers = [check_notifier(config) if reach else NotifierCheck(config.name, config.kind, True, "not tried "
-                                                                     "(--offline)") for config in settings.notifiers]
+    notifiers = [check_notifier(config, settings.notifiers_defaulted) if reach
+                 else NotifierCheck(config.name, config.kind, True, "not tried (--offline)")
+                 for config in settings.notifiers]
     findings = [*source_findings(store), *service_findings(store), *notifier_findings(settings),
-                *place_findings(settings, results),
-                *status_page_findings(settings), *reply_findings(settings), *language_findings(settings, results)]
+                *calendar_findings(store), *place_findings(settings, results), *status_page_findings(settings),
+                *reply_findings(settings), *language_findings(settings, results)]
     problems = (int(not store["ok"]) + sum(not r.ok for r in results) + sum(not n.ok for n in notifiers) +
                 sum(f.level == "error" for f in findings))
     quarantined = sum(r.quarantined_count for r in results)

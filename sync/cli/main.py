@@ -159,6 +159,8 @@ def check(
     each notifier with its real client, and check places, status-page users, reply paths and
     patients' languages. Ends with one summary line. Exits 1 on any problem, and when records
     would be quarantined (fix the mapping first, or pass --allow-quarantined); warnings alone pass."""
+    from clinicsync.common.types import utcnow
+    from clinicsync.sync.calendar.unrouted import doctors_without_calendar
     from clinicsync.sync.cli.check import run_check
     from clinicsync.sync.orphans import find_orphans, recent_window
     from clinicsync.sync.settings_watch import running_services
@@ -172,6 +174,8 @@ def check(
             store["orphaned"] = [o.as_dict() for o in find_orphans(connection, settings.connector_names(),
                                                                    recent=recent_window(settings.calendar.past_days))]
             store["services"] = running_services(connection, settings)  # still on settings before this edit?
+            store["doctors_without_calendar"] = [  # what the last syncs stored: doctors with no email
+                d.line() for d in doctors_without_calendar(connection, settings.calendar, utcnow())]
     except Exception as exc:  # report, do not crash: this is the diagnosis command
         store = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
     if not run_check(settings, store, max_records, json_output, allow_quarantined, reach=not offline,

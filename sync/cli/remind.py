@@ -18,7 +18,7 @@ from clinicsync.sync.cli.context import (
     print_json,
 )
 from clinicsync.sync.cli.when import day_at, option_when
-from clinicsync.sync.reminders.dispatch import DispatchReport, RoutingError, dispatch
+from clinicsync.sync.reminders.dispatch import DispatchReport, RoutingError, dispatch, outbox_routes
 from clinicsync.sync.reminders.queries import reminder_counts
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings_watch import note_cron_run
@@ -119,6 +119,13 @@ def remind_command(
     if at and moment - now > AHEAD and report.skip_reasons.get(TOO_LATE):
         err_console.print(too_late_warning(report.skip_reasons[TOO_LATE], at, moment, now, dry_run),
                           style="yellow", markup=False, highlight=False)
+    outbox = outbox_routes(settings)
+    if outbox:
+        where = ", ".join(sorted(set(outbox.values())))
+        why = " (the settings name no notifiers: the default)" if settings.notifiers_defaulted else ""
+        err_console.print(f"[yellow]{', '.join(sorted(outbox))} go to the dry-run outbox{why}: messages are written "
+                          f"as files under {where}, none reached a patient. Add a notifier for them "
+                          "(docs/notifiers.md).[/yellow]")
     unknown = reminder_counts(store)["unknown"]
     if unknown:
         err_console.print(f"[yellow]{unknown} reminder(s) in state unknown: a send was interrupted. See "

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from clinicsync.common.ratelimit import TokenBucket
 from clinicsync.common.timeutil import moment_in_pass, parse_duration, zone
 from clinicsync.common.types import utcnow
-from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
 from clinicsync.notifiers.base import (
     CHANNELS,
     DeliveryUnknownError,
@@ -37,6 +37,7 @@ from clinicsync.notifiers.base import (
     PermanentError,
     RetryableError,
 )
+from clinicsync.notifiers.outbox import OutboxSettings
 from clinicsync.notifiers.registry import build_notifier, notifier_kinds
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
@@ -45,7 +46,7 @@ from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
 from clinicsync.sync.reminders.answered import answered_skip
 from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
 from clinicsync.sync.reminders.guard import UnsafeSourceText
-from clinicsync.sync.reminders.planner import BOOKED_AGAIN
+from clinicsync.sync.reminders.planner import BOOKED_AGAIN, under_way_reason
 from clinicsync.sync.reminders.render import TemplateProblem
 from clinicsync.sync.reminders.replan import SETTINGS_CHANGED, follow_settings, record_settings, settings_changed
 from clinicsync.sync.reminders.timing import due_for_offset, place, wall_clock
@@ -144,6 +145,19 @@ def resolve_routes(settings: Settings) -> dict[str, str]:
                     routes[channel] = notifier.name
                     break
     return routes
+
+
+def outbox_routes(settings: Settings) -> dict[str, str]:
+    """channel -> folder, for the channels whose messages go to a dry-run outbox (written as
+    files, never sent): said by `remind` and its log line, so that nobody believes a patient
+    was reached (a settings file without `notifiers:` has the outbox alone, issue 57 obs 6)."""
+    by_name = {n.name: n for n in settings.notifiers}
+    try:
+        routes = resolve_routes(settings)
+    except RoutingError:
+        return {}
+    return {channel: str(config.directory) for channel, name in sorted(routes.items())
+            if isinstance(config := by_name[name], OutboxSettings)}
 
 
 def routing_problems(settings: Settings) -> list[str]:
@@ -266,6 +280,11 @@ class Dispatcher:
                 self._release_unstarted()
             self._close_notifiers()
         log.info("reminders.dispatched", dry_run=self.dry_run, **self.report.as_report())
+        outbox = outbox_routes(self.settings)
+        if outbox and self.report.sent and not self.dry_run:
+            log.warning("reminders.outbox_only", channels=sorted(outbox), directory=sorted(set(outbox.values())),
+                        detail="these channels go to the dry-run outbox: messages are written as files, none "
+                               "reached a patient; add a notifier for them (docs/notifiers.md)")
         return self.report
 
     def _pool_of(self, item: Item) -> str:
@@ -600,7 +619,9 @@ class Dispatcher:
             return "skip", "the patient asked for no messages"
         active = a.deleted_at is None and a.status in ACTIVE_STATUSES
         if row.kind != "cancelled" and not active:
-            return "skip", "appointment cancelled"
+            return "skip", "no-show" if a.status == "noshow" else "appointment cancelled"
+        if row.recipient == "patient" and row.kind not in ("cancelled", "followup") and a.status in UNDER_WAY_STATUSES:
+            return "cancel", under_way_reason(a.status)  # before planning has seen it
         if row.kind == "cancelled" and row.recipient == "patient" and active and row.recipient_ref == a.patient_ref:
             return "skip", BOOKED_AGAIN  # before planning has seen it
         if row.kind == "followup" and a.status != "fulfilled":

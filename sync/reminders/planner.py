@@ -13,6 +13,9 @@ Per appointment the events of a read are reconciled against its current state:
   is cancelled if they had been told of it, and the patient who has it now is booked;
 - confirmed by the clinic (proposed or pending -> booked): a `confirmed` notice, unless a
   confirmation or notice is still unsent (it shows the booking anyway);
+- under way (arrived, checked-in, fulfilled: the patient is at the desk, in the room, seen):
+  the patient's pending reminders and notices are cancelled ("visit under way: checked-in")
+  and nothing more is planned for them; the doctors' schedule keeps the visit;
 - fulfilled (the visit took place), when follow-ups are on: one `followup` per visit, ever
   (its key carries version 0, so a status that flaps back and forth sends nothing more).
 Every row has a unique key, so planning the same events twice plans nothing new.
@@ -35,20 +38,20 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from clinicsync.common.timeutil import parse_duration as _duration
 from clinicsync.common.timeutil import zone
-from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
 from clinicsync.sync.bulk import bind_column, quoted, utc_time_table
 from clinicsync.sync.model import Appointment, Practitioner
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS, advance, claim_offset, settled
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.rows import PlanEvent, event_time, read_appointments, read_events, read_planned
-from clinicsync.sync.reminders.timing import Fields, Placer, Step, place, steps, wall_clock
+from clinicsync.sync.reminders.timing import Fields, Placer, Slot, Step, due_for_offset, place, steps, wall_clock
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import Item, isolated_parts, resolve, retry_items
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import Offset, RemindersSettings
 from clinicsync.sync.store import Store
-from clinicsync.sync.tables import REMINDERS_CONSUMER
+from clinicsync.sync.tables import REMINDERS_CONSUMER, is_retrying
 
 CONSUMER = REMINDERS_CONSUMER
 READ_LIMIT = 2000  # events per transaction: fewer round trips, the write lock still held briefly
@@ -163,6 +166,9 @@ class _Chunk:
         # Messages already out whose visit kept its local time under a zone correction: their
         # row's start, set to the corrected one (what the message told still holds).
         self.restart: dict[int, datetime] = {}
+        # Appointments whose zone changed, start and all else kept (a zone fixed after go-live):
+        # their pending rows are placed again by the new zone's clock and quiet hours (_retime).
+        self.retime: dict[int, Any] = {}
         self.failed: list[str] = []  # set-aside keys of the appointments that could not be planned
         self.placer = rules.placer(now)
 
@@ -182,14 +188,14 @@ class _Chunk:
         # first; only if one appointment fails is it planned again, each appointment isolated
         # (setaside.isolated_parts), so that the one that failed is set aside and the rest go
         # on. An isolation per appointment cost ~15 % of a first import's planning.
-        rows, cancel, restart = dict(self.rows), dict(self.cancel), dict(self.restart)
+        rows, cancel, restart, retime = dict(self.rows), dict(self.cancel), dict(self.restart), dict(self.retime)
         try:
             for appointment_id, group in grouped.items():
                 appointment = appointments.get(appointment_id)
                 if appointment is not None:  # none stored yet (a first import): no list made for it
                     self._appointment(appointment, group, existing.get(appointment_id, _NOTHING))
         except Exception:
-            self.rows, self.cancel, self.restart = rows, cancel, restart
+            self.rows, self.cancel, self.restart, self.retime = rows, cancel, restart, retime
             self._isolated(grouped, appointments, existing)
 
     def _isolated(self, grouped: dict[int, list[PlanEvent]], appointments: dict[int, Any],
@@ -197,8 +203,8 @@ class _Chunk:
         for appointment_id, group in grouped.items():
             appointment = appointments.get(appointment_id)
             if appointment is not None:  # one that cannot be planned is set aside; the rest go on
-                with isolated_parts(self.connection, appointment_item(appointment), self, ("rows", "cancel", "restart"),
-                                    self.now) as outcome:
+                with isolated_parts(self.connection, appointment_item(appointment), self,
+                                    ("rows", "cancel", "restart", "retime"), self.now) as outcome:
                     self._appointment(appointment, group, existing.get(appointment_id, _NOTHING))
                 if outcome.failed:
                     self.failed.append(appointment_key(appointment_id))
@@ -220,7 +226,9 @@ class _Chunk:
         if not a.patient_ref:
             return
         pending = [r for r in existing if r.recipient == "patient" and r.status == "pending"] if existing else _NOTHING
-        if a.deleted_at is None and a.status in ACTIVE_STATUSES:
+        if a.deleted_at is None and a.status in UNDER_WAY_STATUSES:
+            self._under_way(a, pending)
+        elif a.deleted_at is None and a.status in ACTIVE_STATUSES:
             self._booked_again(a, pending)
             self._replan(a, False, pending, existing, announce=False)
         elif kind in _ENDED:
@@ -279,6 +287,11 @@ class _Chunk:
                         self.cancel[row.id] = reason
                     if told_kinds & {"cancelled", "deleted"} and "created" not in told_kinds and not given:
                         self._notice(a, "cancelled")
+            elif a.status in UNDER_WAY_STATUSES:
+                self._under_way(a, pending)
+                if (self.rules.followups and a.status == "fulfilled"
+                        and any(_status_change(e, None, "fulfilled") for e in told)):
+                    self._followup(a)
             else:
                 unsent = self._booked_again(a, pending)
                 came_back = given and bool(unsent)  # nothing changed for them: no second confirmation
@@ -290,13 +303,22 @@ class _Chunk:
                 if booked or moved or recorded or came_back:
                     self._replan(a, booked, pending, existing, announce=(booked or moved) and not confirmed,
                                  since=self._start_known(told) if booked or moved else None)
+                elif pending and any(e.payload.get("zone") for e in told):
+                    self.retime[a.id] = a
                 if confirmed and not any(r.kind in NOTICES for r in pending):
                     self._notice(a, "confirmed")
-                if (self.rules.followups and a.status == "fulfilled"
-                        and any(_status_change(e, None, "fulfilled") for e in told)):
-                    self._followup(a)
         if self.rules.same_day and told:
             self._same_day(a, told)
+
+    def _under_way(self, a: Any, pending: list[Any]) -> None:
+        """The visit has begun or taken place: what is still pending for its patient about it
+        (a 1-hour "see you at 11:00 — Confirm", an unsent confirmation) is cancelled, naming the
+        status, and nothing is planned (issue 57 obs 6: a checked-in patient still got the SMS).
+        A cancellation notice still owed for an earlier state stays; a follow-up is planned apart."""
+        reason = under_way_reason(a.status)
+        for row in pending:
+            if row.kind not in ("cancelled", "followup"):
+                self.cancel[row.id] = reason
 
     def _booked_again(self, a: Any, pending: list[Any]) -> list[Any]:
         """The patient's own cancellation notice, still unsent while the visit is theirs and
@@ -444,6 +466,61 @@ class _Chunk:
                           due or fallback_due, "pending" if due else "skipped", reason, note, None, "", 0, now, now)
 
 
+def placed_again(row: Any, a: Any, rules: Rules, now: datetime, offset: Offset | None) -> Slot | None:
+    """Where a patient's pending ``row`` about ``a`` lands now, placed again from its intended
+    time through the quiet hours, by the visit's zone: a reminder ``offset`` before the start
+    (latest: min_lead before it), a notice now (latest: the start). None when it is left as it
+    is: a reminder already due (the dispatcher's to judge), a notice due or waiting out a refused
+    send's backoff (or the provider's Retry-After). Used when the plan's settings change
+    (replan.py) and when the visit's zone does (:func:`_retime`)."""
+    if row.kind == "reminder" and offset is not None:
+        due = due_for_offset(a.start_utc, a.timezone, offset)
+        if due < now:
+            return None
+        return place(due, now=now, latest=a.start_utc - rules.lead, zone_name=a.timezone, quiet=rules.quiet)
+    if row.due_at > now and not is_retrying(row.reason):
+        return place(now, now=now, latest=a.start_utc, zone_name=a.timezone, quiet=rules.quiet)
+    return None
+
+
+def _retime(connection: Connection, appointments: dict[int, Any], rules: Rules, now: datetime) -> None:
+    """The pending patient rows of visits whose zone changed (same start: a zone fixed after
+    go-live), placed again by the new zone's clock and quiet hours (issue 57 obs 6: a 1-hour
+    reminder planned by the wrong zone went, or waited, inside the patient's night). One that
+    finds no time left is skipped with the reason, as at planning."""
+    if not appointments:
+        return
+    r = REMINDERS.c
+    moved: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    for row in connection.execute(select(r.id, r.appointment_id, r.kind, r.offset, r.starts_at, r.due_at, r.note,
+                                         r.reason).where(r.appointment_id.in_(list(appointments)),
+                                                         r.status == "pending", r.recipient == "patient")):
+        a = appointments[row.appointment_id]
+        if row.kind == "reminder" and (row.starts_at != a.start_utc or not row.offset):
+            continue  # planned for another start: that start's own planning handles it
+        slot = placed_again(row, a, rules, now, Offset.parse(row.offset) if row.kind == "reminder" else None)
+        if slot is None:
+            continue
+        if slot.due is None:
+            skipped.append({"_id": row.id, "_reason": slot.reason or "too late"})
+        elif slot.due != row.due_at or slot.note != row.note:
+            moved.append({"_id": row.id, "_due": slot.due, "_note": slot.note})
+    pending = and_(REMINDERS.c.id == bindparam("_id"), REMINDERS.c.status == "pending")
+    if moved:
+        connection.execute(update(REMINDERS).where(pending).values(
+            due_at=bindparam("_due"), note=bindparam("_note"), updated_at=now), moved)
+    if skipped:
+        connection.execute(update(REMINDERS).where(pending).values(
+            status="skipped", reason=bindparam("_reason"), updated_at=now), skipped)
+
+
+def under_way_reason(status: str) -> str:
+    """The reason on a patient's message cancelled because the visit is under way (a status word
+    of the vocabulary, never patient data)."""
+    return f"visit under way: {status}"
+
+
 def appointment_key(appointment_id: int) -> str:
     return f"appointment:{appointment_id}"
 
@@ -468,6 +545,7 @@ def retry_set_aside(connection: Connection, rules: Rules, now: datetime, report:
     chunk.plan(events)
     report.cancelled += _cancel(connection, chunk.cancel, now)
     _restart(connection, chunk.restart, now)
+    _retime(connection, chunk.retime, rules, now)
     insert_new(connection, chunk.rows, report, chunk.known, rules.texts)
     resolve(connection, CONSUMER, [r.item for r in items if r.item not in chunk.failed], now)
 
@@ -711,6 +789,7 @@ def plan_events(settings: Settings, store: Store, now: datetime, report: PlanRep
             chunk.plan(events)
             report.cancelled += _cancel(connection, chunk.cancel, now)
             _restart(connection, chunk.restart, now)
+            _retime(connection, chunk.retime, rules, now)
             insert_new(connection, chunk.rows, report, chunk.known, rules.texts)
             advance(connection, CONSUMER, events[-1].id)
             report.events += len(events)

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, and_, bindparam, select, update
 
 from clinicsync.common.hashing import content_hash
 from clinicsync.common.types import utcnow
-from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
 from clinicsync.sync.db import insert_ignoring_duplicates
 from clinicsync.sync.model.reminders import PLANS, REMINDERS
 from clinicsync.sync.outbox import claim_offset
@@ -40,6 +40,7 @@ from clinicsync.sync.reminders.planner import (
     Rules,
     appointment_item,
     insert_new,
+    placed_again,
     reminder_key,
 )
 from clinicsync.sync.reminders.rows import PLANNED_FROM
@@ -48,7 +49,6 @@ from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import isolated_parts
 from clinicsync.sync.settings.reminders import RemindersSettings
 from clinicsync.sync.store import Store
-from clinicsync.sync.tables import is_retrying
 
 SETTINGS_CHANGED = "settings changed"
 PLAN_NAME = "patients"
@@ -97,7 +97,8 @@ def follow_settings(config: RemindersSettings, store: Store, now: datetime,
             rows = connection.execute(
                 select(*PLANNED_FROM).where(
                     APPOINTMENTS.c.id > after, APPOINTMENTS.c.start_utc > now, APPOINTMENTS.c.deleted_at.is_(None),
-                    APPOINTMENTS.c.status.in_(ACTIVE_STATUSES), APPOINTMENTS.c.patient_ref.is_not(None))
+                    APPOINTMENTS.c.status.in_(sorted(ACTIVE_STATUSES - UNDER_WAY_STATUSES)),
+                    APPOINTMENTS.c.patient_ref.is_not(None))
                 .order_by(APPOINTMENTS.c.id).limit(CHUNK)).all()
             if not rows:
                 break
@@ -173,6 +174,7 @@ class _Replan:
         for row in rows:
             if row.status != "pending":
                 continue
+            offset = None
             if row.kind == "reminder":
                 if row.starts_at != a.start_utc:
                     continue  # planned for an old start: the move's own cancellation handles it
@@ -180,17 +182,13 @@ class _Replan:
                 if offset is None:
                     self.cancel[row.id] = SETTINGS_CHANGED
                     continue
-                due = due_for_offset(a.start_utc, a.timezone, offset)
-                if due >= self.now:  # not due yet; one already due is the dispatcher's to judge
-                    self._place(row, place(due, now=self.now, latest=latest, zone_name=a.timezone,
-                                           quiet=self.rules.quiet))
             elif row.kind == "confirmation" and not self.rules.confirms(a.type):
                 self.cancel[row.id] = SETTINGS_CHANGED
-            elif row.due_at > self.now and not is_retrying(row.reason):
-                # a notice held back by quiet hours; one waiting out a refused send's backoff
-                # (or the provider's Retry-After) stays where the dispatcher put it
-                self._place(row, place(self.now, now=self.now, latest=a.start_utc, zone_name=a.timezone,
-                                       quiet=self.rules.quiet))
+                continue
+            # not due yet, or a notice held back by quiet hours: placed again by the new settings
+            slot = placed_again(row, a, self.rules, self.now, offset)
+            if slot is not None:
+                self._place(row, slot)
         covered = {r.offset for r in rows if r.kind == "reminder" and r.starts_at == a.start_utc
                    and r.status != "cancelled"}
         keys = {r.key: r for r in rows}

@@ -14,6 +14,10 @@ from clinicsync.common.timeutil import zone
 from clinicsync.sync.settings.reminders import Offset, QuietHours
 
 ONE_MINUTE = timedelta(minutes=1)
+# A message moved to the end of the quiet hours must leave a dispatch this much room before its
+# latest moment: at 08:00 for an 08:15 visit (min_lead 15m) it could go only at 08:00:00 exactly,
+# and a pass at 08:00:30 (cron) found it too late (issue 57 obs 6); it goes the evening before.
+SEND_ROOM = timedelta(minutes=5)
 
 
 def wall_clock(day: date, at: clock, zone_name: str) -> datetime:
@@ -126,7 +130,8 @@ class Slot:
 def place(due: datetime, *, now: datetime, latest: datetime, zone_name: str,
           quiet: QuietHours | None) -> Slot:
     """Fit ``due`` into [now, latest] outside quiet hours, moving it to the nearest
-    allowed time (the end of the quiet hours, or the minute before they began)."""
+    allowed time (the end of the quiet hours, when it leaves a dispatch SEND_ROOM before
+    ``latest``, or the minute before they began)."""
     if due > latest or latest < now:
         return Slot(None, "too late")
     if due < now:
@@ -135,7 +140,8 @@ def place(due: datetime, *, now: datetime, latest: datetime, zone_name: str,
     if window is None:
         return Slot(due)
     began, ends = window
-    candidates = [c for c in (ends, began - ONE_MINUTE) if now <= c <= latest]
+    candidates = [c for c in (ends, began - ONE_MINUTE)
+                  if now <= c <= latest and (c != ends or c + SEND_ROOM <= latest)]
     if not candidates:
         return Slot(None, "quiet hours")
     best = min(candidates, key=lambda c: abs(c - due))

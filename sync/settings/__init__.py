@@ -36,6 +36,11 @@ from clinicsync.sync.settings.waitlist import WaitlistSettings
 DEFAULT_CONFIG = Path("settings.yaml")
 # The sections that configure peers (sources, message channels, the HTTP server, calendars,
 # the status page): an unset ${VAR} there matters only to a command that talks to them.
+# A settings file without a `notifiers:` key sends through the dry-run outbox, as the docs say
+# (docs/notifiers.md): the minimal file of getting-started named none, and every reminder was
+# skipped "no reachable channel" while `check` said 0 problems (issue 57 obs 6). Its folder is
+# the outbox's default, `<settings folder>/.clinicsync/outbox`. `notifiers: []` means none.
+DEFAULT_NOTIFIERS: tuple[dict[str, str], ...] = ({"name": "outbox", "kind": "outbox"},)
 PEER_SECTIONS = frozenset({"connectors", "notifiers", "server", "calendar", "responses", "ui"})
 
 
@@ -147,7 +152,12 @@ class Settings(SettingsRoot):
     connectors: list[ConnectorSettings] = Field(default_factory=list)
     server: ServerSettings | None = Field(None, description="`clinicsync serve`: listen address, public URL, secrets")
     notifiers: list[NotifierSettings] = Field(
-        default_factory=list, description="message channels; the embedded default is a dry-run outbox")
+        default_factory=list, description="message channels; without this key, the dry-run outbox "
+                                          "(messages written as files under .clinicsync/outbox, nothing sent); "
+                                          "`[]`: none")
+    notifiers_defaulted: SkipJsonSchema[bool] = Field(
+        False, exclude=True, description="the file has no `notifiers:` key: ``notifiers`` is the dry-run outbox "
+                                         "(DEFAULT_NOTIFIERS), said by `check` and `remind`")
     calendar: CalendarSettings = Field(default_factory=CalendarSettings, description="doctors' calendars")
     ui: UiSettings | None = Field(None, description="the status page at /ui: who may open it")
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings, description="patients' replies")
@@ -212,11 +222,15 @@ def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settin
     if not isinstance(data, dict):
         raise ConfigError(["the top level must be a mapping of sections (clinic:, store:, connectors: …)"],
                           source)
+    defaulted = "notifiers" not in data
+    if defaulted:
+        data = {**data, "notifiers": [dict(notifier) for notifier in DEFAULT_NOTIFIERS]}
     model = settings_model(*_kinds_named(data))
     files_read: list[FileRead] = [loaded.read] if loaded.read is not None else []
     try:
         settings = model.model_validate({**data, "source": source, "base_dir": base_dir,
-                                         "unset_secrets": list(loaded.unset.values())},
+                                         "unset_secrets": list(loaded.unset.values()),
+                                         "notifiers_defaulted": defaulted},
                                         context={"base_dir": base_dir, "files_read": files_read})
     except ValidationError as exc:
         kinds = {"connectors": plugin_names(CONNECTORS_GROUP), "notifiers": plugin_names(NOTIFIERS_GROUP)}

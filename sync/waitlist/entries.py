@@ -160,14 +160,14 @@ class TooManyAbsent(Exception):
 
 
 def remove_absent(connection: Connection, connector: str, seen: set[str], now: datetime,
-                  max_share: float = 0.5) -> int:
+                  max_share: float = 0.5, min_stop: int = 5) -> int:
     """After a whole listing (a snapshot, the FHIR waitlist search): the source's waiting
     entries it no longer lists were taken off its list. A listing that would remove more than
-    ``max_share`` of them (and at least five: a truncated export) removes nothing and raises."""
+    ``max_share`` of them (and at least ``min_stop``: a truncated export) removes nothing and raises."""
     waiting = [row[0] for row in connection.execute(select(E.external_id).where(
         E.connector == connector, E.status == "waiting", E.added_by.is_(None)))]
     absent = [external_id for external_id in waiting if external_id not in seen]
-    if len(absent) >= 5 and len(absent) > max_share * len(waiting):
+    if len(absent) >= min_stop and len(absent) > max_share * len(waiting):
         raise TooManyAbsent(
             f"connector {connector}: the waitlist listing lacks {len(absent)} of {len(waiting)} waiting entries "
             f"(over {max_share:.0%}); nothing was removed. If the list really shrank that much, raise "

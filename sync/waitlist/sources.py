@@ -166,7 +166,8 @@ def _apply(store: Store, config: ConnectorSettings, owner: str, run_id: str, bat
             if batch.snapshot and batch.snapshot_end:
                 try:
                     with connection.begin_nested():
-                        counts.removed += remove_absent(connection, owner, seen, now, batch.max_delete_share)
+                        counts.removed += remove_absent(connection, owner, seen, now, batch.max_delete_share,
+                                                                 batch.min_delete_stop)
                 except TooManyAbsent as exc:
                     report.error = str(exc)
                     log.error("waitlist.safety_stop", connector=config.name, detail=str(exc))

@@ -83,6 +83,8 @@ class FakeFhir:
         self.lock = threading.RLock()
         # Oracle Health style: an Appointment search needs a date and a patient, practitioner or location.
         self.per_actor = per_actor
+        # The search parameters this server knows; a strict one refuses the others (HAPI: 400).
+        self.params = set(SEARCH_PARAMS)
         self.clock = datetime.now(UTC).replace(microsecond=0)
         self.resources: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, int] = {}
@@ -313,7 +315,7 @@ class FakeFhir:
         return 200, {}, self._bundle(search_id, 0, int(seen.query.get("_count", ["10"])[0]), [])
 
     def _search(self, seen: Seen) -> tuple[int, dict[str, str], Any]:
-        unknown = sorted(set(seen.query) - SEARCH_PARAMS)
+        unknown = sorted(set(seen.query) - self.params)
         if unknown:
             return 400, {}, outcome(f'Unknown search parameter "{unknown[0]}" for resource type "Appointment"')
         if self.per_actor and (not seen.query.get("date")

@@ -119,11 +119,13 @@ def test_a_refused_or_interrupted_listing_deletes_nothing(
     fake.delete("Appointment/a2")
     fake.delete("Appointment/a7")
 
-    # A server that refuses _elements: the run fails, naming it; nothing is deleted.
-    fake.fail(lambda r: "_elements" in r.query and r.path == "/fhir/Appointment", 400)
+    # A listing the server refuses for another reason than the parameter (here: not allowed):
+    # the run fails, naming it; nothing is deleted. (A refused _elements is worked around:
+    # test_a_strict_server_that_refuses_elements_is_swept_by_the_plain_search.)
+    fake.fail(lambda r: "_elements" in r.query and r.path == "/fhir/Appointment", 403)
     six_hours_pass(store_url)
     refused = sync(run, expect=1)["ehr"]
-    assert refused["deleted"] == 0 and "_elements=id" in refused["error"] and "delete_sweep: off" in refused["error"]
+    assert refused["deleted"] == 0 and "_elements=id" in refused["error"] and "HTTP 403" in refused["error"]
 
     # Page 2 of the listing answers 500 past every retry: a partial listing is no deletion.
     fake.fail(lambda r: "_elements" in r.query and r.query.get("_getpagesoffset") == ["4"], 500, times=5)
@@ -136,6 +138,37 @@ def test_a_refused_or_interrupted_listing_deletes_nothing(
     healed = sync(run)["ehr"]
     assert (healed["deleted"], healed["error"]) == (2, None)
     assert set(statuses(run)) == {f"a{i}" for i in range(10)} - {"a2", "a7"}
+
+
+def test_a_strict_server_that_refuses_elements_is_swept_by_the_plain_search(
+        fake: FakeFhir, key_file: Path, write_settings: Any, cli: Any, store_url: str, tmp_path: Path) -> None:
+    """HAPI's strict handling (and other vendors') answers `_elements` with 400 "Unknown search
+    parameter": every run of the source failed on it (issue 57 obs 6). Now the sweep lists the
+    window with the plain search (whole resources, paged), the run succeeds, a deleted
+    appointment is still found, and the next sweep goes straight to the plain search, said once."""
+    fake.params.discard("_elements")
+    seed(fake)
+    run = open_cli(cli, write_settings(fhir_connector(fake, key_file), REMINDERS % (tmp_path / "outbox")))
+    first = sync(run)
+    assert (first["ehr"]["created"], first["ehr"]["error"]) == (10, None)
+    refused = [r for r in fake.seen("GET", "/fhir/Appointment") if "_elements" in r.query]
+    assert len(refused) == 1 and refused[0].status == 400  # asked once, then the plain search
+    assert first["_stderr"].count("fhir.sweep.elements_refused") == 1
+
+    fake.tick(minutes=10)
+    fake.delete("Appointment/a5")
+    six_hours_pass(store_url)
+    before = len(fake.seen("GET"))
+    swept = sync(run)
+    assert (swept["ehr"]["deleted"], swept["ehr"]["error"]) == (1, None)
+    asked = fake.seen("GET")[before:]
+    assert not [r for r in asked if "_elements" in r.query]  # remembered: no refused request first
+    plain = [r for r in asked if r.path == "/fhir/Appointment" and "date" in r.query and "_lastUpdated" not in r.query]
+    assert plain and "_include" not in plain[0].query  # the window's listing, whole resources, paged
+    assert "fhir.sweep.elements_refused" not in swept["_stderr"]  # said once, not at every run
+    assert "a5" not in statuses(run) and len(statuses(run)) == 9
+    after = messages_of(run, "ehr:a5")
+    assert [m["status"] for m in after if m["kind"] == "cancelled"] == ["pending"]  # the patient's notice
 
 
 # -- before deleting: what the listing lacks is looked up by _id ----------------------------------

@@ -92,27 +92,35 @@ def test_a_row_read_again_after_the_fix_is_not_announced_either(
     assert told(store) == Counter({("reminder", "PA1"): 1, ("reminder", "PA2"): 1})
 
 
-def test_the_sources_own_booking_time_decides_when_the_mapping_has_one(
+def test_the_sources_own_booking_time_decides_only_for_a_row_unchanged_since_go_live(
         store: Store, tmp_path: Path, settings_for: Callable[..., Settings]) -> None:
-    """A record new to the store after go-live whose source says it was booked before go-live
-    (a late replica, an export that lagged) is recorded, not announced; one booked after is."""
+    """A record new to the store after go-live whose source says it was booked before go-live,
+    and which the source has not changed since (a late replica, an export that lagged), is
+    recorded, not announced. But a booking time mapped from the row's creation is no booking
+    time: a pre-made free slot (created long before, booked after go-live, so changed after it)
+    is a booking first seen now, and so is a row without a change stamp: first sight after go-live
+    wins (issue 57 obs 6: bookings into pre-made slots got no confirmation)."""
     drop = tmp_path / "drop"
-    settings = settings_for("", "fields:\n  booked_at: {from: booked_at}\n")
+    settings = settings_for("", "fields:\n  booked_at: {from: booked_at}\n"
+                                "  source_updated_at: {from: updated_at, type: datetime}\n")
+    head = "appointment_id,start,duration_minutes,patient_id,patient_phone,booked_at,updated_at\n"
     drop.mkdir()
-    (drop / "a.csv").write_text("appointment_id,start,duration_minutes,patient_id,patient_phone,booked_at\n"
-                                f"A1,{DAY} 09:00,30,PA1,(212) 555-0101,2020-01-01T10:00:00Z\n", encoding="utf-8")
+    (drop / "a.csv").write_text(head + f"A1,{DAY} 09:00,30,PA1,(212) 555-0101,2020-01-01T10:00:00Z,"
+                                       "2020-01-01T10:00:00Z\n", encoding="utf-8")
     sync_once(settings, store)  # the baseline
     live = store.go_live("front")
     assert live is not None
     before, after = (live - timedelta(minutes=5)).isoformat(), (live + timedelta(minutes=5)).isoformat()
-    (drop / "b.csv").write_text("appointment_id,start,duration_minutes,patient_id,patient_phone,booked_at\n"
-                                f"L1,{DAY} 10:00,30,PL1,(212) 555-0102,{before}\n"
-                                f"N1,{DAY} 11:00,30,PN1,(212) 555-0103,{after}\n"
-                                f"U1,{DAY} 12:00,30,PU1,(212) 555-0104,\n", encoding="utf-8")
+    (drop / "b.csv").write_text(head + f"L1,{DAY} 10:00,30,PL1,(212) 555-0102,{before},{before}\n"
+                                       f"N1,{DAY} 11:00,30,PN1,(212) 555-0103,{after},{after}\n"
+                                       f"U1,{DAY} 12:00,30,PU1,(212) 555-0104,,\n"
+                                       f"S1,{DAY} 13:00,30,PS1,(212) 555-0105,2020-01-01T10:00:00Z,{after}\n"
+                                       f"C1,{DAY} 14:00,30,PC1,(212) 555-0106,{before},\n", encoding="utf-8")
     sync_once(settings, store)
     plan(settings, store)
-    assert {ref for (kind, ref) in told(store) if kind == "confirmation"} == {"PN1", "PU1"}  # U1: first seen now
-    assert {ref for (kind, ref) in told(store) if kind == "reminder"} == {"PA1", "PL1", "PN1", "PU1"}
+    # L1: booked and last changed before go-live; S1: a pre-made slot booked now; C1: no change stamp.
+    assert {ref for (kind, ref) in told(store) if kind == "confirmation"} == {"PN1", "PU1", "PS1", "PC1"}
+    assert {ref for (kind, ref) in told(store) if kind == "reminder"} == {"PA1", "PL1", "PN1", "PU1", "PS1", "PC1"}
 
 
 def test_a_push_of_a_record_quarantined_before_go_live_is_not_announced(

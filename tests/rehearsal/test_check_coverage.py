@@ -1,5 +1,6 @@
 """`check` says plainly when reminders are planned but no notifier can send them (issue 57):
-a settings file with no `notifiers:` (every reminder would be skipped "no reachable channel"),
+a settings file with `notifiers: []` (every reminder would be skipped "no reachable channel";
+without the key, the dry-run outbox is the default and sends every channel, as files),
 notifiers that send none of reminders.channels, or some channel nobody sends. The message
 names the key and what to add; the dispatch's own routing decides what "sends" means. And
 what `check` reads: a waitlist source, mapped as the waitlist stage maps it; an archived
@@ -29,9 +30,11 @@ def notifier_findings(tmp_path: Path, drop_dir: Path, write_settings: Callable[.
 
 def test_no_notifiers_at_all_is_named_with_the_key_and_the_fix(tmp_path: Path, drop_dir: Path,
                                                                write_settings: Callable[..., Path], cli: Any) -> None:
-    (message,) = notifier_findings(tmp_path, drop_dir, write_settings, cli, "")
-    assert "the settings have no `notifiers:`" in message and "skipped 'no reachable channel'" in message
+    (message,) = notifier_findings(tmp_path, drop_dir, write_settings, cli, "notifiers: []\n")
+    assert "the settings name no notifier (`notifiers: []`" in message and "skipped 'no reachable channel'" in message
     assert "kind: outbox" in message and "reminders.channels: sms, email" in message
+    # Without the key, the default dry-run outbox sends every channel (as files): nothing to name here.
+    assert notifier_findings(tmp_path, drop_dir, write_settings, cli, "") == []
 
 
 def test_an_outbox_sends_every_channel(tmp_path: Path, drop_dir: Path, write_settings: Callable[..., Path],

@@ -165,7 +165,10 @@ def fit(due: datetime, now: datetime, latest: datetime) -> datetime | None:
     if quiet is None:
         return due
     began, ends = quiet
-    options = [c for c in (ends, began - timedelta(minutes=1)) if now <= c <= latest]
+    # The end of the quiet hours only when it leaves a pass 5 minutes of room before ``latest``
+    # (timing.SEND_ROOM: at 08:00 for an 08:15 visit it could go at 08:00:00 alone).
+    options = [c for c in (ends, began - timedelta(minutes=1))
+               if now <= c <= latest and (c != ends or c + timedelta(minutes=5) <= latest)]
     return min(options, key=lambda c: abs(c - due)) if options else None
 
 

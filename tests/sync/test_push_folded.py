@@ -105,12 +105,16 @@ def test_a_folded_push_first_seen_before_go_live_is_marked_so(store: Store, monk
                                                               booked_days: int) -> None:
     """The created event's payload when the record was booked before the go-live moment (and
     after it), through the fold and without it; and a location new to the store."""
+    # Last changed three days ago, before go-live: its booking time may say it is older than go-live
+    # (store._booked_unchanged); the same stamp for both connectors, whose rows are compared.
+    changed = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
     for connector in CONNECTORS:
         store.finish_baseline(connector, "baseline-run")
         if connector == "apart":
             monkeypatch.setattr(store_module, "_Fold", lambda: None)
         booked = datetime.now(UTC) + timedelta(days=booked_days)
-        _push(store, connector, replace(appt("g"), booked_at=booked, location="Annex"), False, probe=True, live=True)
+        _push(store, connector, replace(appt("g"), booked_at=booked, source_updated_at=changed, location="Annex"),
+              False, probe=True, live=True)
     assert _stored_rows(store, "folded") == _stored_rows(store, "apart")
     payload = _stored_rows(store, "folded")["event"][0][3]
     assert ("before_go_live" in str(payload)) == (booked_days < 0)

@@ -34,10 +34,14 @@ ROWS = 1500
 FIRST = datetime.fromisoformat("2026-11-24T12:00:00+00:00")  # every appointment ahead
 SECOND = datetime.fromisoformat("2027-01-06T03:30:00+00:00")  # 22:30 in New York: inside the quiet hours
 THIRD = datetime.fromisoformat("2027-01-08T13:10:00+00:00")
-# sha256 of the reminder table (every column, by id) after each pass, on main (b979ef5).
-DIGESTS = ("d6697292db23185ad4c0a070dd452a385fdb2597317a12dc07003b7d74c8f3d9",
-           "5a2ab06908b21e98050393fa521a9207becda263643425d07f0d4f62ba8d43c6",
-           "f8bc23169ec1c424318371be74bf216ff70a59560dab320e9ed6b8b53ccf1591")
+# sha256 of the reminder table (every column, by id) after each pass, on main (b979ef5); then
+# changed on purpose by issue 57 obs 6 (h/degrade), every row of the difference read: visits
+# already under way (arrived, checked-in, fulfilled) get no reminders (their 3d/1d/1h rows gone),
+# and a 1 h reminder that quiet hours moved to 08:00 for an 08:15 visit — its very last
+# moment, missed by any pass a second late — goes at 20:59 the evening before (timing.SEND_ROOM).
+DIGESTS = ("eed5c654f6e9b028f67f53e83629d9a1401d4b9321a5d60df1044813d811e8be",
+           "2f88bc7457e4b375795d0a92d5a95d43e0d1e7e2f9d7cb80d6995ff3ca439ea3",
+           "50b1715b10e9a619669df4b7971967e8b0a9ece34934227b42819f34ede2390b")
 DST_DAYS = ("2027-03-14", "2027-03-15", "2027-03-17", "2027-11-07", "2027-11-08", "2027-11-10")
 
 
