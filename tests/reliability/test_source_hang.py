@@ -1,0 +1,133 @@
+"""Issue 60: a SQL source whose server stops answering mid-query is cut by its `timeout`
+(plus a grace, sql_session.hang_limit) instead of holding its poll for ever.
+
+The servers are the real PostgreSQL and MariaDB; between them and the connector sits a
+loopback TCP relay that, once it sees the source query go by, stops passing anything on (a
+stopped server process or a network that drops packets: the statement timeout, which the
+server enforces, never answers). The connector must fail with SourceHung within the limit,
+and read again normally once the relay passes traffic."""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clinicsync.connectors.sql import SqlConnector
+from clinicsync.connectors.sql_session import SourceHung, hang_limit
+from clinicsync.connectors.sql_settings import SqlSettings
+from clinicsync.sync.db import make_engine
+from tests.connectors.test_sql import MAPPING, METADATA, QUERY, Source
+
+TIMEOUT = 0.5
+
+
+class Relay:
+    """127.0.0.1:<port> -> the server; ``hang_on``: once a client packet holds these bytes,
+    nothing more is passed either way (the connection stays open)."""
+
+    def __init__(self, target: tuple[str, int], hang_on: bytes) -> None:
+        self.target, self.hang_on = target, hang_on
+        self.hung = threading.Event()
+        self.armed = True
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
+
+    def _pipe(self, client: socket.socket) -> None:
+        with client, socket.create_connection(self.target) as server:
+            hung_here = False
+            while not self._closed:
+                ready, _, _ = select.select([client, server], [], [], 0.2)
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    if sock is client and self.armed and self.hang_on in data:
+                        hung_here = True
+                        self.hung.set()
+                    if not hung_here:
+                        (server if sock is client else client).sendall(data)
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
+
+
+@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def relayed(request: pytest.FixtureRequest) -> Iterator[tuple[Source, Relay, str]]:
+    """The source table `appts` on the real server, and its URL through a Relay."""
+    if request.param == "mariadb":
+        url, port = str(request.getfixturevalue("mariadb_database")["url"]), 3306
+    else:
+        url, port = str(request.getfixturevalue("postgres_url")), 5432
+    engine = make_engine(url)
+    METADATA.create_all(engine)
+    relay = Relay(("127.0.0.1", port), hang_on=b"appts")
+    yield Source(request.param, url, engine), relay, url.replace(f"127.0.0.1:{port}", f"127.0.0.1:{relay.port}")
+    relay.close()
+    engine.dispose()
+
+
+def _connector(url: str) -> SqlConnector:
+    return SqlConnector(SqlSettings(name="src", mapping=str(MAPPING), url=url, query=QUERY,
+                                    cursor_column="updated_at", timeout=TIMEOUT))
+
+
+def test_a_source_that_stops_answering_mid_query_is_cut_by_its_timeout(relayed) -> None:  # type: ignore[no-untyped-def]
+    source, relay, url = relayed
+    source.add(1, 2, 3)
+    connector = _connector(url)
+    began = time.monotonic()
+    try:
+        with pytest.raises(SourceHung, match=r"no answer for 3 s \(its timeout is 0.5 s\)"):
+            list(connector.fetch(None))
+    finally:
+        connector.close()
+    took = time.monotonic() - began
+    assert relay.hung.is_set(), "the relay never saw the query: nothing was tested"
+    assert hang_limit(TIMEOUT) <= took < hang_limit(TIMEOUT) + 2.0, took
+
+    relay.armed = False  # the source answers again: the next poll reads as usual
+    again = _connector(url)
+    try:
+        records = [record for batch in again.fetch(None) for record in batch.records]
+    finally:
+        again.close()
+    assert sorted(r.data["id"] for r in records) == [1, 2, 3]
+
+
+@pytest.mark.postgres
+def test_a_slow_call_within_the_limit_is_not_cut(postgres_url: str, tmp_path: Path) -> None:
+    """The guard counts a call's wait, not the read's: a query of 1.2 s under a 1 s timeout
+    is stopped by the server (statement timeout), never by the guard."""
+    engine = make_engine(postgres_url)
+    METADATA.create_all(engine)
+    Source("postgres", postgres_url, engine).add(1)
+    connector = SqlConnector(SqlSettings(name="src", mapping=str(MAPPING), url=postgres_url,
+                                         query="SELECT id, updated_at, pg_sleep(1.2) AS s FROM appts",
+                                         cursor_column="updated_at", timeout=1.0))
+    try:
+        with pytest.raises(Exception, match="statement timeout") as caught:
+            list(connector.fetch(None))
+        assert not isinstance(caught.value, SourceHung)
+    finally:
+        connector.close()
+        with contextlib.suppress(Exception):
+            engine.dispose()
