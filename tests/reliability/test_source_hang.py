@@ -15,15 +15,23 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from clinicsync.connectors.base import RetriableConnectorError
 from clinicsync.connectors.sql import SqlConnector
 from clinicsync.connectors.sql_session import SourceHung, hang_limit
 from clinicsync.connectors.sql_settings import SqlSettings
 from clinicsync.sync.db import make_engine
+from clinicsync.sync.service.jobs import ServiceContext, collect_jobs, connector_jobs
+from clinicsync.sync.service.runner import Service
+from clinicsync.sync.settings import load_settings
 from tests.connectors.test_sql import MAPPING, METADATA, QUERY, Source
+from tests.reliability.harness import write_drop, write_settings
 
 TIMEOUT = 0.5
 
@@ -131,3 +139,79 @@ def test_a_slow_call_within_the_limit_is_not_cut(postgres_url: str, tmp_path: Pa
         connector.close()
         with contextlib.suppress(Exception):
             engine.dispose()
+
+
+@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def locked(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any]]:
+    """The table `appts`, locked against readers by another session for the test."""
+    if request.param == "mariadb":
+        url = str(request.getfixturevalue("mariadb_database")["url"])
+        lock = "LOCK TABLES appts WRITE"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+        lock = "LOCK TABLE appts IN ACCESS EXCLUSIVE MODE"
+    engine = make_engine(url)
+    METADATA.create_all(engine)
+    Source(request.param, url, engine).add(1)
+    with engine.connect() as holder:
+        holder.exec_driver_sql(lock)
+        yield url, holder
+        holder.rollback()
+        if request.param == "mariadb":
+            holder.exec_driver_sql("UNLOCK TABLES")
+    engine.dispose()
+
+
+def test_a_lock_held_by_another_session_is_cut_by_the_timeout(locked) -> None:  # type: ignore[no-untyped-def]
+    url, _holder = locked
+    connector = _connector(url)
+    began = time.monotonic()
+    try:
+        with pytest.raises(RetriableConnectorError):
+            list(connector.fetch(None))
+    finally:
+        connector.close()
+    assert time.monotonic() - began < hang_limit(TIMEOUT) + 2.0
+
+
+@pytest.mark.postgres
+def test_the_service_keeps_polling_the_others_and_polls_the_hung_source_again(  # type: ignore[no-untyped-def]
+        store, store_url: str, postgres_url: str, tmp_path: Path) -> None:
+    """`clinicsync run` with a source that hangs at every read and a CSV source, on a SQLite
+    store (the polls take turns on its one writer lane) and on a PostgreSQL store (the hung
+    source's poll lock must be released for its next poll): the CSV source is polled on, and
+    the hung source is polled again at its next due time, each read cut after its limit."""
+    engine = make_engine(postgres_url)
+    METADATA.create_all(engine)
+    Source("postgres", postgres_url, engine).add(1)
+    relay = Relay(("127.0.0.1", 5432), hang_on=b"appts")
+    write_drop(tmp_path / "drop", "a.csv", 5, prefix="C-")
+    config = write_settings(tmp_path, store_url, [
+        {"name": "csv", "drop_dir": str(tmp_path / "drop"), "schedule": {"interval": "1s"}}])
+    with config.open() as handle:
+        data = yaml.safe_load(handle)
+    data["connectors"].insert(0, {
+        "name": "hung", "kind": "sql", "mapping": str(MAPPING), "cursor_column": "updated_at", "query": QUERY,
+        "url": postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}"), "timeout": TIMEOUT,
+        "schedule": {"interval": "1s"}})
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    ctx = ServiceContext(load_settings(config), store)
+    service = Service(ctx, collect_jobs(ctx, [connector_jobs]))
+    service.start()
+    try:
+        deadline = time.monotonic() + 20.0  # a bound for a loaded machine; ~7 s when idle
+        while time.monotonic() < deadline and (ctx.board.jobs["poll:hung"].runs < 2
+                                               or ctx.board.jobs["poll:csv"].runs < 2):
+            time.sleep(0.05)
+        hung, csv = ctx.board.jobs["poll:hung"], ctx.board.jobs["poll:csv"]
+        assert hung.runs >= 2, ctx.board.snapshot()  # cut, then polled again: its lock was released
+        assert hung.last_error is not None and "no answer" in hung.last_error
+        # On SQLite the polls take turns on one lane, in arrival order (locks.FairLane): the CSV
+        # source is polled between the hung source's reads, never starved by them.
+        assert csv.runs >= 2 and csv.failures == 0, ctx.board.snapshot()
+    finally:
+        service.shutdown(timedelta(seconds=2 * hang_limit(TIMEOUT)))
+        relay.close()
+        engine.dispose()
+    assert not service.failed
