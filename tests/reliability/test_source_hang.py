@@ -27,6 +27,7 @@ from clinicsync.connectors.sql import SqlConnector
 from clinicsync.connectors.sql_session import SourceHung, hang_limit
 from clinicsync.connectors.sql_settings import SqlSettings
 from clinicsync.sync.db import make_engine
+from clinicsync.sync.locks import store_lane
 from clinicsync.sync.service.jobs import ServiceContext, collect_jobs, connector_jobs
 from clinicsync.sync.service.runner import Service
 from clinicsync.sync.settings import load_settings
@@ -215,3 +216,28 @@ def test_the_service_keeps_polling_the_others_and_polls_the_hung_source_again(  
         relay.close()
         engine.dispose()
     assert not service.failed
+
+
+def test_the_sqlite_lane_serves_its_waiters_in_arrival_order(tmp_path: Path) -> None:
+    """A job that leaves the lane and asks for it again at once (a source hanging until its
+    timeout, due again) goes behind the jobs already waiting, never before them."""
+    lane = store_lane(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))  # the lane the runner takes
+    order: list[str] = []
+
+    def take(name: str, hold: float = 0.0) -> None:
+        with lane:
+            order.append(name)
+            time.sleep(hold)
+
+    lane.__enter__()  # "hung" holds the lane
+    waiters = []
+    for name in ("a", "b", "c"):
+        waiter = threading.Thread(target=take, args=(name,))
+        waiter.start()
+        waiters.append(waiter)
+        time.sleep(0.05)  # arrival order a, b, c
+    lane.__exit__(None, None, None)
+    take("hung again")  # due again at once: after the three
+    for waiter in waiters:
+        waiter.join(2)
+    assert order == ["a", "b", "c", "hung again"]
