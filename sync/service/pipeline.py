@@ -97,11 +97,9 @@ def needs_stages(settings: Settings, report: RunReport, connector: str) -> bool:
     deleted (the outbox has events for them); a waiting-list source always (the
     ``waitlist_sources`` stage reads it, no poll does). Fetched-but-unchanged and quarantined
     records need no stage."""
-    if mapping_record(settings.connector(connector).mapping, settings.base_dir) == "waitlist":
-        return True
     polled = report.connectors.get(connector)
-    if polled is None:
-        return False
+    if polled is None:  # not polled: a waiting list (sync_once leaves those to the stage), or stopping
+        return mapping_record(settings.connector(connector).mapping, settings.base_dir) == "waitlist"
     counts = polled.counts
     return any((counts.created, counts.updated, counts.rescheduled, counts.cancelled, counts.noshow,
                 counts.deleted))

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from clinicsync.common.schedule import Schedule
+from clinicsync.sync.engine import ConnectorReport, RunReport
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.service.board import JobBoard
@@ -31,10 +32,11 @@ from clinicsync.sync.service.jobs import (
     stages_job,
     stages_jobs,
 )
+from clinicsync.sync.service.pipeline import needs_stages
 from clinicsync.sync.service.runner import Service
 from clinicsync.sync.service.wake import Wake
 from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store import Counts, Store
 from tests.reliability.harness import write_drop, write_settings
 
 SOURCES = 4
@@ -143,3 +145,21 @@ def test_rings_close_together_make_one_run_and_a_ring_during_a_run_makes_the_nex
     finally:
         service.shutdown(timedelta(seconds=2))
     assert not any(thread.is_alive() for thread in service._threads)
+
+
+def test_what_a_poll_must_ring_for(tmp_path: Path) -> None:
+    """A change rings; fetched-but-unchanged and quarantined rows do not; a waiting-list
+    source (read by the waitlist_sources stage, never by sync_once) always does."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    settings = load_settings(write_settings(tmp_path, url, [
+        {"name": "emr", "drop_dir": str(tmp_path)},
+        {"name": "waiting", "drop_dir": str(tmp_path), "mapping": "csv_waitlist"}]))
+
+    def report(**counts: int) -> RunReport:
+        return RunReport("r", {"emr": ConnectorReport(Counts(**counts))})
+
+    assert not needs_stages(settings, report(fetched=40, unchanged=39, quarantined=1), "emr")
+    for change in ("created", "updated", "rescheduled", "cancelled", "noshow", "deleted"):
+        assert needs_stages(settings, report(fetched=1, **{change: 1}), "emr"), change
+    assert not needs_stages(settings, RunReport("r"), "emr")  # stopping: not polled
+    assert needs_stages(settings, RunReport("r"), "waiting")
