@@ -42,6 +42,15 @@ class ConnectorSettings(SettingsModel):
     waitlist_of: str | None = Field(
         None, description="a waitlist source only (its mapping says `record: waitlist`): the connector whose "
                           "patients, doctors and appointments its entries name (default: itself)")
+    label: str | None = Field(
+        None, min_length=1, max_length=60,
+        description="the clinic's own name for the system this connector reads, as the front desk knows it "
+                    "(e.g. OpenEMR, 'the scheduling book'): what the desk and the CLI say, as in "
+                    "'cancel it in OpenEMR' (unset: the connector's kind, csv, sql, fhir …)")
+
+    def system_name(self) -> str:
+        """How people are told which system to act in: the ``label``, else the kind."""
+        return self.label or self.kind
 
     @field_validator("expected_interval")
     @classmethod

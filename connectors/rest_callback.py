@@ -22,6 +22,7 @@ import httpx
 import structlog
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from clinicsync.common.http_deadline import DeadlineTransport
 from clinicsync.common.retry_after import retry_after
 from clinicsync.common.timeutil import iso_z
 from clinicsync.connectors.base import RetriableConnectorError
@@ -90,7 +91,9 @@ def post_booking(connector: str, config: Any, request: BookingRequest) -> Bookin
                         before_sleep=lambda state: log.warning(
                             "rest_api.waitlist_callback.retry", connector=connector, slot=request.slot_id,
                             attempt=state.attempt_number))
-    with httpx.Client(timeout=httpx.Timeout(config.timeout_seconds), follow_redirects=False) as client:
+    # per read, and the whole exchange within 4 x that however the clinic's system trickles (issue 59)
+    with httpx.Client(timeout=httpx.Timeout(config.timeout_seconds), follow_redirects=False,
+                      transport=DeadlineTransport(config.timeout_seconds * 4)) as client:
         try:
             response = retrying(attempt, client)
         except _Passing as exc:

@@ -397,6 +397,14 @@ class SqlConnector(Connector):
             log.info("sql.catch_up", connector=self.name,
                      reason="the cursor predates reads past the window's end: the window is read once")
             boundary = None
+        if boundary is not None and cursor is not None \
+                and cursor.get("stored_times", "local") != self.settings.stored_times:
+            # stored_times changed (issue 57): every row reads as another instant now. Read them
+            # all once, so that each stored visit is re-timed (the mapping epoch holds the
+            # convention: none is taken for unchanged), not only the rows that change later.
+            log.info("sql.reread", connector=self.name,
+                     reason="stored_times changed since the cursor was stored: every row is read once")
+            boundary = None
         start = self._overlap_start(boundary) if boundary is not None else None
         # Rows the next read may read again (value, content hash): those the cursor knows,
         # then each row read; a row whose hash is known was stored (the hash covers the
@@ -476,6 +484,8 @@ class SqlConnector(Connector):
                           "seen": sorted({digest for _, digest in at}), "ahead": AHEAD_ALL}
         if below:
             cursor["recent"] = [list(pair) for pair in sorted({(encode_cursor_value(v)[1], d) for v, d in below})]
+        if self.settings.stored_times != "local":  # the clock its value is on (a local cursor keeps its shape)
+            cursor["stored_times"] = self.settings.stored_times
         return cursor
 
     # -- diagnosis -------------------------------------------------------------------------

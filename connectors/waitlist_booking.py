@@ -13,10 +13,13 @@ bind (a unique column or ``WHERE NOT EXISTS``), the REST callback's ``Idempotenc
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from clinicsync.common.logs import REDACTED, scrub_text
 from clinicsync.connectors.base import ConnectorError, RawRecord
 
 #: The identifier system of appointments clinicsync books from the waitlist (FHIR identifier,
@@ -65,7 +68,35 @@ class BookingResult:
 
 class BookingRefused(ConnectorError):
     """The source answered that it will not take this booking (HTTP 4xx, a constraint, a
-    statement that matched nothing). Not retried; the message names no patient data."""
+    statement that matched nothing). Not retried; the message names no patient data.
+    ``diagnostics``: the source's own words, if it gave any (raw: :func:`refusal_text` cleans them)."""
+
+    diagnostics: str | None = None
+
+
+#: How much of a source's own words a refused booking keeps for the desk.
+SAID_LIMIT = 240
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+
+
+def refusal_text(exc: BookingRefused, known: Iterable[str] = ()) -> str:
+    """What the desk reads about a refused booking: the connector's line (source, status) and,
+    when the source said why (a FHIR OperationOutcome's diagnostics, carried by the exception or
+    by the error it was raised from), those words, so that "HTTP 400" becomes "Resource
+    Location/X not found". They may echo the patient, so they are cleaned first: quoted values,
+    anything shaped like an email, a phone number or a credential, and each of ``known`` (the
+    patient's id, name and contact details) are masked, and the rest is cut to SAID_LIMIT."""
+    text = str(exc)
+    said = exc.diagnostics or getattr(exc.__context__, "diagnostics", None)
+    if not isinstance(said, str) or not said.strip():
+        return text
+    clean = scrub_text(_QUOTED.sub("[…]", said))
+    for value in sorted({v.strip() for v in known if v and len(v.strip()) >= 2}, key=len, reverse=True):
+        clean = re.sub(re.escape(value), REDACTED, clean, flags=re.IGNORECASE)
+    clean = " ".join(clean.split())
+    if len(clean) > SAID_LIMIT:
+        clean = clean[:SAID_LIMIT - 1] + "…"
+    return f"{text}; the source said: {clean}"
 
 
 @runtime_checkable

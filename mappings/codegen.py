@@ -618,7 +618,9 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
     add(1, "if not external_id:")
     add(2, "raise MappingError('external_id', 'missing')")
     # The visit's zone: the record's, else (stored_times: utc) its location's, else the default.
-    place = f" or _place_zone({got('location')})" if mapping.place_zones and "location" in names else ""
+    location = got("location")  # engine.place_zone_lookup, inlined: a dict lookup, no call
+    place = (f" or (_place_zones.get({location}, _place_every) if {location} else None)"
+             if mapping.place_zones and "location" in names else "")
     add(1, f"tz_name = {got('timezone')}{place} or {clinic_timezone!r}")
     add(1, "try:")
     add(2, "zone(tz_name)")
@@ -724,7 +726,8 @@ def generate(mapping: CompiledMapping, runtime: Mapping[str, Any],
         "_remember": _remember, "_remember_raw": _remember_raw, "_group_key": _group_key, "_keep": _keep,
         "_status_of": _status_of,
         "_statuses": {}, "_status": mapping._status, "_utc_memo": mapping._utc.memo,
-        "_utc_known": mapping._utc.known, "_datetime": datetime, "_place_zone": mapping.place_zone,
+        "_utc_known": mapping._utc.known, "_datetime": datetime, "_place_zones": dict(mapping.place_zones),
+        "_place_every": dict(mapping.place_zones).get("*"),
         "_Patient": _BUILD_PATIENT, "_Practitioner": _BUILD_PRACTITIONER,
         "_Appointment": _BUILD_APPOINTMENT, "_interpreted": mapping.apply_interpreted,
     }

@@ -367,7 +367,9 @@ class CompiledMapping:
         if stored_times not in ("local", "utc"):
             raise ValueError(f"stored_times {stored_times!r}: give local or utc")
         self.stored_times = stored_times
-        self.place_zones = place_zones if stored_times == "utc" else ()
+        # Only for a source that stores UTC, and only when a place names a zone (then every
+        # place counts: a listed place without one does not take the '*' entry's).
+        self.place_zones = place_zones if stored_times == "utc" and any(z for _, z in place_zones) else ()
         self.place_zone = place_zone_lookup(self.place_zones)
         formats = tuple(preset.datetime_formats)
         self.status_map = {k.strip().lower(): v for k, v in preset.status_map.items()}

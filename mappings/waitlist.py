@@ -45,7 +45,8 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ENTRY_FIELDS = (
     "external_id", "patient.external_id", "patient.name", "patient.phone", "patient.email", "patient.language",
     "practitioner.external_id", "visit_type", "location", "visit_mode", "duration_minutes", "windows", "periods",
-    "available_from", "available_until", "priority", "expires", "waiting_since", "timezone", "status")
+    "available_from", "available_until", "priority", "expires", "waiting_since", "timezone", "status",
+    "later_appointment.external_id")
 REQUIRED = ("external_id", "patient.external_id")
 # A source's words for "still waiting" and "taken off the list"; anything else is quarantined.
 _STATUS_WORDS = {"waiting": "waiting", "waitlist": "waiting", "active": "waiting", "open": "waiting",
@@ -71,6 +72,13 @@ class NormalizedWaitlistEntry:
     waiting_since: datetime | None = None
     expires_at: datetime | None = None
     status: str = "waiting"  # waiting | removed (the source took it off its list)
+    # The patient's later visit this entry would replace (an appointment id of the same source),
+    # released on acceptance per ``waitlist.booking.release_later``.
+    later_appointment_ref: str | None = None
+    # Contact fields the source gave that did not parse and were left out (their names only),
+    # and the fields the absolute windows came from: for a refusal that names the field.
+    dropped: tuple[str, ...] = ()
+    period_fields: tuple[str, ...] = ()
 
 
 class WaitlistFieldSpec(BaseModel):
@@ -286,7 +294,15 @@ class WaitlistMapping:
                 raise MappingError("available_until", "before available_from")
             windows.append({"start": _iso(start) if start else None, "end": _iso(end) if end else None})
         duration = self._optional("duration_minutes", _minutes, values)
+        later = optional_text("later_appointment.external_id")
+        if later is not None:
+            later = later.removeprefix("Appointment/").strip() or None  # a FHIR reference names the id
+        dropped = tuple(key for key in ("patient.phone", "patient.email")
+                        if key in values and str(values[key]).strip() and getattr(patient, key[8:]) is None)
+        period_fields = tuple(key for key in ("periods", "available_until") if key in values
+                              or (key == "available_until" and "available_from" in values))
         return NormalizedWaitlistEntry(
+            later_appointment_ref=later, dropped=dropped, period_fields=period_fields,
             external_id=external_id, patient=patient, timezone=zone_name,
             practitioner_ref=optional_text("practitioner.external_id"), visit_type=optional_text("visit_type"),
             location=optional_text("location"), visit_mode=self._optional("visit_mode", as_visit_mode, values),

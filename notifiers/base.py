@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from clinicsync.common.deadline import SocketScope
 from clinicsync.common.settings_base import SettingsModel
 
 CHANNELS = ("email", "sms", "whatsapp")
@@ -91,6 +92,11 @@ class NotifierSettings(SettingsModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     kind: str
     rate_per_second: float = Field(10.0, gt=0, description="messages per second at most")
+    send_deadline: float = Field(
+        60.0, gt=0, le=3600,
+        description="seconds one send may take in all (connecting, and the whole exchange after it), however the "
+                    "peer trickles its answer; past it the send ends as a dropped connection would: retried if "
+                    "nothing was handed over yet, `unknown` if the message may have gone (docs/notifiers.md)")
 
 
 class Notifier(ABC):
@@ -101,6 +107,26 @@ class Notifier(ABC):
     def __init__(self, settings: NotifierSettings, context: dict[str, Any] | None = None) -> None:
         self.settings = settings
         self.context = context or {}
+
+    def deliver(self, message: Message) -> Receipt:
+        """``send`` under the notifier's overall deadline (``send_deadline``; issue 59): the
+        sockets it opens are shut when the deadline passes, so a peer that trickles its answer
+        ends the send as a dropped connection would, classified by ``send`` as usual (retryable
+        before the message was handed over, unknown after). The reason then names the deadline."""
+        scope: SocketScope | None = getattr(self, "_deadline_scope", None)
+        if scope is None:
+            scope = self._deadline_scope = SocketScope()
+        seconds = self.settings.send_deadline
+        with scope.within(seconds) as deadline:
+            try:
+                return self.send(message)
+            except NotifierError as exc:
+                if not deadline.passed():  # (a connect's timeout is cut to the time left: it may fire first)
+                    raise
+                reason = f"{exc} (past the send deadline of {seconds:g} s: notifiers[{self.name}].send_deadline)"
+                late = (type(exc)(reason, retry_after=exc.retry_after) if isinstance(exc, RetryableError)
+                        else type(exc)(reason))
+                raise late from None
 
     @property
     def name(self) -> str:

@@ -3,7 +3,9 @@
 Connections are reused through a small idle pool, so a batch of reminders does not pay a
 TLS handshake per message, and each concurrent send holds its own connection; an idle
 connection the server has closed is replaced before anything is sent on it. Replies are
-classified: 4xx and connection faults retry, 5xx refusals are permanent.
+classified: 4xx and connection faults retry, 5xx refusals are permanent. ``send_deadline``
+(notifiers/base.py ``Notifier.deliver``) bounds a whole send, connect included: a server that
+sends one byte every 2 s never trips ``timeout``, which is per read.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ class SmtpSettings(NotifierSettings):
     sender: EmailAddress = Field(description="From:, e.g. 'Demo Clinic <reminders@clinic.example>'")
     reply_to: EmailAddress | None = None
     ca_file: Path | None = Field(None, description="PEM bundle to verify the server with (default: system CAs)")
-    timeout: float = Field(30.0, gt=0, le=600, description="seconds per SMTP command")
+    timeout: float = Field(30.0, gt=0, le=600, description="seconds to wait for each read of an SMTP reply (a "
+                                                           "server that trickles its answer is ended by "
+                                                           "send_deadline, over the whole send)")
     max_idle_connections: int = Field(4, ge=0, le=64, description="connections kept open between sends")
 
     @field_validator("ca_file")
@@ -118,6 +122,9 @@ class _Connection(smtplib.SMTP):
 
     def getreply(self) -> tuple[int, bytes]:
         code, text = super().getreply()
+        if not 100 <= code <= 599:  # a reply cut short (the send deadline shut the socket mid-line: "2")
+            self.close()
+            raise smtplib.SMTPServerDisconnected("the SMTP reply was cut short")
         if code == 354:  # only DATA is answered so; smtplib sends the content next
             self.data_started = True
         return code, text

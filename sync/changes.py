@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -82,8 +83,11 @@ def classify(old: Stored, new: NormalizedAppointment, new_hash: str, current: bo
     if old.deleted_at is None and old.content_hash == new_hash:
         return None
     order = update_order(new.source_updated_at, old.source_updated_at, new.timezone or old.timezone)
-    if order < 0:
-        return None  # out of order: never let an older message overwrite newer data
+    if order < 0 and not zone_corrected(old, new):
+        # Out of order: never let an older message overwrite newer data. A changed setting
+        # re-reads the same update stamp earlier (a convention or zone corrected westwards):
+        # that is the same row, re-timed, not an older one.
+        return None
     new_practitioner = new.practitioner.external_id if new.practitioner else None
     moved = [name for name, before, after in (
         ("start", old.start_utc, new.start),
@@ -144,18 +148,29 @@ def zone_corrected(old: Stored, new: NormalizedAppointment) -> bool:
     every visit the source gives as local time gets a new UTC instant, yet nothing the clinic
     booked moved, so no patient is told it did. A move at the source changes the wall time.
     So does a changed time convention (a connector's ``stored_times:`` local <-> utc, issue
-    57): the same naive times, read as UTC instead of in the visit's zone or the other way."""
+    57): the same naive times read as UTC instead of in the visit's zone, or the other way.
+    The zone stays, so only the update stamp tells that from a real move by the zone's offset
+    (8:30 to 14:30 in Chicago): it must have kept its wall time too, read the same new way."""
     if old.timezone is None:
         return False
     try:
         before, after = zone(old.timezone), zone(new.timezone)
     except TimeError:
         return False
-
-    def same_wall(old_zone: ZoneInfo, new_zone: ZoneInfo) -> bool:
-        return all(a.astimezone(old_zone).replace(tzinfo=None) == b.astimezone(new_zone).replace(tzinfo=None)
-                   for a, b in ((old.start_utc, new.start), (old.end_utc, new.end)))
-
+    visit = ((old.start_utc, new.start), (old.end_utc, new.end))
+    if old.timezone != new.timezone and _same_walls(visit, before, after):
+        return True
+    if old.source_updated_at is None or new.source_updated_at is None:
+        return False
+    stamped = (*visit, (old.source_updated_at, new.source_updated_at))
     utc = zone("UTC")
-    return (old.timezone != new.timezone and same_wall(before, after)) or same_wall(before, utc) \
-        or same_wall(utc, after)
+    return _same_walls(stamped, before, utc) or _same_walls(stamped, utc, after)
+
+
+def _same_walls(pairs: Sequence[tuple[datetime, datetime]], old_zone: ZoneInfo, new_zone: ZoneInfo) -> bool:
+    """Whether each (stored, new) instant pair shows one wall-clock time, read in its zone."""
+    try:
+        return all(a.astimezone(old_zone).replace(tzinfo=None) == b.astimezone(new_zone).replace(tzinfo=None)
+                   for a, b in pairs)
+    except OverflowError:
+        return False

@@ -9,14 +9,26 @@ instead of booking twice. R4's ``basedOn`` may only point to a ServiceRequest, s
 the waitlist entry, when it is an Appointment of this same server, is ``supportingInformation``
 (Reference(Any)); the entry itself is left to the source's own workflow (its status change is
 read back by the next poll). R5 would say ``originatingAppointment``; R4 has no such element.
+
+Every reference is one the server issued (issue 58): the patient's and the practitioner's are
+their resource ids (``_patient.id``, ``_practitioner.id`` in the mapping); the place, which the
+store keeps by its name, is the freed Appointment's own Location reference, else its name as a
+``display`` — never ``Location/<name>``, which a server that checks references refuses.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import structlog
+
 from clinicsync.common.timeutil import iso_z
+from clinicsync.connectors.base import ConnectorError
+from clinicsync.connectors.fhir.references import reference_key
 from clinicsync.connectors.waitlist_booking import IDENTIFIER_SYSTEM, BookingRequest
+
+log = structlog.get_logger("clinicsync.fhir")
 
 # FHIR's participant-type codes (v3 ParticipationType): the attender, as the poll ranks first.
 _PERFORMER = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
@@ -26,6 +38,48 @@ _PERFORMER = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Pa
 def reference(kind: str, ref: str) -> str:
     """``Patient/123`` from a store ref (``123``) or a typed one (``PractitionerRole/9`` stays)."""
     return ref if "/" in ref else f"{kind}/{ref}"
+
+
+def location_actor(location_ref: str) -> dict[str, str]:
+    """The Location participant's actor. The store knows a place by its name (mappings/fhir_r4.yaml
+    maps ``_location.name``), the server by its id: a reference built from a name
+    (``Location/Main Street Clinic``) is one the server never issued, and a server that checks
+    references (HAPI by default) refuses the whole booking with 400. So only a typed reference
+    the server gave us (``Location/L1``, read from the freed Appointment by
+    :func:`with_server_location`) is sent as a reference; a bare name goes as ``display`` alone,
+    which every server takes."""
+    if location_ref.startswith("Location/"):
+        return {"reference": location_ref}
+    return {"display": location_ref}
+
+
+def location_reference(freed: dict[str, Any] | None, base_url: str) -> str | None:
+    """``Location/<id>`` as the freed Appointment names it at this server (relative or absolute
+    to ``base_url``), if it does."""
+    for participant in (freed or {}).get("participant") or []:
+        actor = participant.get("actor") if isinstance(participant, dict) else None
+        key = reference_key(actor.get("reference") if isinstance(actor, dict) else None, base_url)
+        if key is not None and key.startswith("Location/"):
+            return key
+    return None
+
+
+def with_server_location(connector: Any, request: BookingRequest, freed_id: str | None) -> BookingRequest:
+    """The request with the slot's place as the server knows it: the Location the cancelled
+    Appointment (``freed_id``, this server's id) pointed to — the same room, the same id. A
+    freed Appointment the server no longer has (deleted), or one it will not let us read, keeps
+    the place's name (sent as ``display``); the booking goes ahead either way."""
+    read = getattr(connector, "read_appointment", None)
+    if freed_id is None or read is None or not request.location_ref:
+        return request
+    try:
+        freed = read(freed_id)
+    except ConnectorError as exc:
+        log.info("fhir.waitlist.location_unread", connector=getattr(connector, "name", None),
+                 error=type(exc).__name__)
+        return request
+    found = location_reference(freed, str(getattr(getattr(connector, "client", None), "base_url", "")))
+    return replace(request, location_ref=found) if found else request
 
 
 def identifier_token(request: BookingRequest) -> str:
@@ -48,8 +102,8 @@ def booked_appointment(request: BookingRequest, *, entry_is_here: bool) -> dict[
         participants.append({"type": [_PERFORMER], "required": "required", "status": "accepted",
                              "actor": {"reference": reference("Practitioner", request.practitioner_ref)}})
     if request.location_ref:
-        participants.append({"actor": {"reference": reference("Location", request.location_ref)},
-                             "required": "required", "status": "accepted"})
+        participants.append({"actor": location_actor(request.location_ref), "required": "required",
+                             "status": "accepted"})
     resource: dict[str, Any] = {
         "resourceType": "Appointment",
         "identifier": [{"system": IDENTIFIER_SYSTEM, "value": request.key}],

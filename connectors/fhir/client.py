@@ -17,6 +17,7 @@ import httpx
 import structlog
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from clinicsync.common.http_deadline import DeadlineTransport
 from clinicsync.connectors.base import FatalConnectorError, RetriableConnectorError
 from clinicsync.connectors.fhir.errors import (
     FhirStatusError,
@@ -55,8 +56,11 @@ class FhirClient:
         self.attempts = attempts
         self.max_wait = max_wait
         self._backoff = wait_random_exponential(multiplier=0.5, max=max(max_wait, 0.001))
+        # ``timeout`` is per read; a whole exchange (a page of a Bundle) must end within 4 x it,
+        # however the server trickles (issue 59: clinicsync/common/http_deadline.py).
         self.http = httpx.Client(
             auth=auth, http2=http2, follow_redirects=False, verify=tls_context(),
+            transport=DeadlineTransport(timeout * 4, http2=http2, verify=tls_context()),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             headers={"User-Agent": "clinicsync-fhir/1", **(headers or {}), "Accept": FHIR_JSON})
 

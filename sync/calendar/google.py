@@ -39,6 +39,7 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from clinicsync.common.httplib2_deadline import DeadlineHttp
 from clinicsync.common.retry_after import retry_after
 from clinicsync.common.timeutil import iso_z, zone
 from clinicsync.sync.calendar.provider import (
@@ -236,7 +237,8 @@ class GoogleCalendar:
         """The events resource of one client per user acted as; the token is fetched on first use."""
         if account not in self._services:
             http = google_auth_httplib2.AuthorizedHttp(
-                _delegated(self._credentials, account), http=httplib2.Http(timeout=self.settings.timeout_seconds))
+                _delegated(self._credentials, account),  # per read, and 4 x that in all per request (issue 59)
+                http=DeadlineHttp(self.settings.timeout_seconds * 4, timeout=self.settings.timeout_seconds))
             self._https[account] = http
             self._services[account] = build(
                 "calendar", "v3", http=http, static_discovery=True, cache_discovery=False,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from clinicsync.common.shown_time import shown_date
+from clinicsync.common.timeutil import zone_label
 from clinicsync.sync.cli.context import app_context, err_console, out_console, print_json
 from clinicsync.sync.cli.output import (
     DEFAULT_LIMIT,
@@ -16,13 +17,19 @@ from clinicsync.sync.cli.output import (
     FormatOption,
     LimitOption,
     UtcOption,
+    WideOption,
     emit_list,
+    iso_utc,
     moment,
     resolve_format,
     times_note,
 )
 from clinicsync.sync.cli.when import option_when, parse_when
 from clinicsync.sync.queries import count_appointments, list_appointments
+
+if TYPE_CHECKING:
+    from clinicsync.sync.settings import Settings
+    from clinicsync.sync.store import Store
 
 app = typer.Typer(help="Appointments in the store.", no_args_is_help=True)
 
@@ -34,6 +41,7 @@ DEFAULT_DAYS = 7
 def list_command(
     ctx: typer.Context,
     fmt: FormatOption = None,
+    output: WideOption = None,
     utc: UtcOption = False,
     json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
     from_: Annotated[str | None, typer.Option(
@@ -67,17 +75,18 @@ def list_command(
         return moment(row["start"], row["timezone"] or zone_name, utc, locale=locale, home_zone=zone_name)
 
     columns = [
-        Column("start (UTC)" if utc else "start", start_shown, lambda r: r["start"], "start (UTC)"),
-        Column("zone", lambda r: r["timezone"]),
+        Column("start (UTC)" if utc else "start", start_shown, lambda r: r["start"], "start (UTC)", keep=True),
+        Column("zone", lambda r: r["timezone"], wide=True),  # a time not in the clinic's zone is labelled
         Column("status", lambda r: r["status"]),
         Column("answer", lambda r: r["answer"] or ""),
         Column("doctor", lambda r: (r["practitioner"] or {}).get("name") or ""),
         Column("patient", lambda r: (r["patient"] or {}).get("id") or ""),
         Column("type", lambda r: r["type"] or ""),
         Column("visit", _visit, lambda r: r["visit_mode"], "visit_mode"),
-        Column("id", lambda r: f"{r['connector']}:{r['external_id']}"),
+        Column("id", lambda r: f"{r['connector']}:{r['external_id']}", keep=True),
     ]
     emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
+              output=output,
               noun="appointments", limit=page_size, title=_window_title(start, end, zone_name, locale),
               empty="no appointments in that window", times=times_note(zone_name, utc))
 
@@ -102,9 +111,11 @@ def show_command(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="CONNECTOR:EXTERNAL_ID, as `appointments list` shows it")],
     json_output: Annotated[bool, typer.Option("--json")] = False,
+    utc: UtcOption = False,
 ) -> None:
-    """One appointment with its patient, doctor, location and data-quality notes (what the
-    import dropped or stood in for, e.g. a vendor language code)."""
+    """One appointment: its times in the visit's own zone (labelled; --utc for UTC), patient,
+    doctor, location and data-quality notes (what the import dropped or stood in for), then
+    its story: the patient's answers, its reminders and the front desk's actions."""
     context = app_context(ctx)
     connector, sep, external_id = ref.partition(":")
     if not sep or not connector or not external_id:
@@ -114,14 +125,27 @@ def show_command(
         out_console.print(f"no appointment {ref}")
         raise typer.Exit(1)
     row = rows[0]
+    story = appointment_story(context.store, connector, external_id)
     if json_output:
-        print_json(row)
+        print_json({**row, **story})
         return
+    settings = context.settings
+    zone_name = row["timezone"] or settings.clinic.timezone
+    locale = settings.clinic.locale_tag()
+
+    def when(value: str | datetime | None) -> str:
+        return moment(value, zone_name, utc, locale=locale)
+
+    start = datetime.fromisoformat(row["start"].replace("Z", "+00:00"))
     table = Table(show_header=False, box=None)
     patient, doctor = row["patient"] or {}, row["practitioner"] or {}
     for label, value in (
-        ("appointment", ref), ("status", row["status"] + (" (deleted at the source)" if row["deleted"] else "")),
-        ("start (UTC)", row["start"]), ("end (UTC)", row["end"]), ("zone", row["timezone"]),
+        ("appointment", ref), ("source", _source(settings, connector)),
+        ("status", row["status"] + (" (deleted at the source)" if row["deleted"] else "")),
+        ("start", when(row["start"])), ("end", when(row["end"])),
+        ("times in", "UTC" if utc else zone_label(zone_name, start) + ("" if zone_name == settings.clinic.timezone
+                                                                       else " (the visit's zone)")),
+        ("answer", row["answer"] or "no answer yet"),
         ("type", row["type"]), ("location", row["location"]), ("visit", _visit(row)),
         ("join link", row["join_url"]), ("dial-in", row["dial_in"]),
         ("doctor", doctor.get("name") or doctor.get("id")),
@@ -133,4 +157,61 @@ def show_command(
         out_console.print("data-quality notes:")
         for note in row["notes"]:
             out_console.print(f"  - {note}", markup=False, highlight=False)
+    _print_story(story, when)
 
+
+def _source(settings: Settings, connector: str) -> str:
+    """'demo-csv (OpenEMR)': the connector, and the system it reads as the clinic calls it
+    (its `label:`, else its kind), where a change must be made by hand."""
+    config = next((c for c in settings.connectors if c.name == connector), None)
+    return connector if config is None else f"{connector} ({config.system_name()})"
+
+
+def appointment_story(store: Store, connector: str, external_id: str) -> dict[str, list[dict[str, Any]]]:
+    """What happened to one appointment, oldest first: the patient's answers (channel, what was
+    understood, what it did; never the reply's text or sender), its reminders and the desk's actions."""
+    from sqlalchemy import select
+
+    from clinicsync.sync.model import Appointment
+    from clinicsync.sync.model.desk import DESK_ACTIONS
+    from clinicsync.sync.model.reminders import REMINDERS
+    from clinicsync.sync.model.responses import RESPONSES
+
+    A = Appointment.__table__  # type: ignore[attr-defined]
+    with store.engine.connect() as connection:
+        ident = connection.execute(select(A.c.id).where(A.c.connector == connector,
+                                                        A.c.external_id == external_id)).scalar_one_or_none()
+        if ident is None:
+            return {"answers": [], "reminders": [], "desk_actions": []}
+        answers = connection.execute(select(RESPONSES.c.channel, RESPONSES.c.action, RESPONSES.c.outcome,
+                                            RESPONSES.c.received_at).where(RESPONSES.c.appointment_id == ident)
+                                     .order_by(RESPONSES.c.received_at, RESPONSES.c.id)).all()
+        reminders = connection.execute(select(REMINDERS).where(REMINDERS.c.appointment_id == ident)
+                                       .order_by(REMINDERS.c.due_at, REMINDERS.c.id)).all()
+        desk = connection.execute(select(DESK_ACTIONS).where(DESK_ACTIONS.c.appointment_id == ident)
+                                  .order_by(DESK_ACTIONS.c.at, DESK_ACTIONS.c.id)).all()
+    return {
+        "answers": [{"at": iso_utc(r.received_at), "channel": r.channel, "action": r.action, "outcome": r.outcome}
+                    for r in answers],
+        "reminders": [{"due_at": iso_utc(r.due_at), "kind": r.kind, "offset": r.offset, "recipient": r.recipient,
+                       "channel": r.channel, "status": r.status, "reason": r.reason,
+                       "sent_at": iso_utc(r.sent_at) if r.sent_at else None} for r in reminders],
+        "desk_actions": [{"at": iso_utc(r.at), "action": r.action, "user": r.user, "source": r.source,
+                          "version": r.version} for r in desk],
+    }
+
+
+def _print_story(story: dict[str, list[dict[str, Any]]], when: Any) -> None:
+    """The answers, reminders and desk actions, one line each, in the appointment's times."""
+    sections = (
+        ("answers", story["answers"], lambda r: f"{when(r['at'])}  {r['action']} by {r['channel']} ({r['outcome']})"),
+        ("reminders", story["reminders"], lambda r: "  ".join(p for p in (
+            when(r["due_at"]), r["kind"] + (f" {r['offset']}" if r["offset"] else ""), r["recipient"],
+            r["channel"] or "", r["status"] + (f": {r['reason']}" if r["reason"] else "")) if p)),
+        ("desk actions", story["desk_actions"],
+         lambda r: f"{when(r['at'])}  {r['action'].replace('_', ' ')} by {r['user']} (write-back: {r['source']})"),
+    )
+    for title, items, line in sections:
+        out_console.print(f"{title}:" if items else f"{title}: none", highlight=False)
+        for item in items:
+            out_console.print(f"  {line(item)}", markup=False, highlight=False)

@@ -43,6 +43,15 @@ LimitOption = Annotated[int, typer.Option(
 AllOption = Annotated[bool, typer.Option("--all", help="show every row (no --limit)")]
 
 
+class Output(enum.StrEnum):
+    wide = "wide"
+
+
+WideOption = Annotated[Output | None, typer.Option(
+    "--output", "-o", case_sensitive=False,
+    help="wide: every column, long texts wrapped (the default table is one line a row, long texts cut with …)")]
+
+
 class FullWidthWhenPiped(Console):
     """A console that does not fold or cut lines when stdout is a file or a pipe: rich
     otherwise assumes 80 columns and shortens table cells to `2026-11-23T13:0…`."""
@@ -159,12 +168,19 @@ def print_table(console: Console, table: Table) -> None:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a list: its header and value for people, and for machines (CSV)."""
+    """One column of a list: its header and value for people, and for machines (CSV).
+
+    On a terminal the table is one line a row (issue 58, obs 10: rows wrapped to 2-3 lines at
+    120 columns): long texts are cut with … . A ``keep`` column (an id, a row number a person
+    types back) is never cut; a ``wide`` column shows only with `-o wide` (and in CSV, JSON
+    and plain output, which are never cut)."""
 
     header: str
     shown: Callable[[dict[str, Any]], Any]
     machine: Callable[[dict[str, Any]], Any] | None = None  # CSV; default: the shown value
     machine_header: str | None = None
+    keep: bool = False
+    wide: bool = False
 
 
 def showing(shown: int, total: int, noun: str, limited: bool) -> str:
@@ -175,9 +191,45 @@ def showing(shown: int, total: int, noun: str, limited: bool) -> str:
     return text
 
 
+SHORT = 10  # a column this narrow (a status, a count) is never cut: cutting saves nothing
+
+
+def fitted_widths(naturals: Sequence[int], kept: Sequence[bool], room: int) -> list[int]:
+    """Column widths that fit ``room`` characters of cells: kept and short columns at their
+    natural width, the others sharing what is left evenly (a column narrower than its share
+    keeps its width and leaves the rest to the others); never under 4 (a letter and …)."""
+    widths = list(naturals)
+    flexible = sorted((i for i, n in enumerate(naturals) if not kept[i] and n > SHORT), key=lambda i: naturals[i])
+    left = room - sum(n for i, n in enumerate(naturals) if i not in flexible)
+    for position, index in enumerate(flexible):
+        share = max(left // (len(flexible) - position), 4)
+        widths[index] = min(naturals[index], share)
+        left -= widths[index]
+    return widths
+
+
+def one_line_table(columns: Sequence[Column], cells: Sequence[Sequence[str]], *, title: str | None,
+                   caption: str | None, width: int) -> Table:
+    """A table whose rows take one line each in ``width`` columns: cells do not wrap, the
+    texts that do not fit are cut with … , and a ``keep`` column (an id, a time, a row
+    number) is never cut."""
+    from rich.table import Table
+
+    naturals = [max([len(column.header), *(len(row[index]) for row in cells)]) for index, column in enumerate(columns)]
+    room = width - (3 * len(columns) + 1)  # each cell's padding and the borders
+    widths = fitted_widths(naturals, [c.keep for c in columns], room)
+    table = Table(title=title, caption=caption)
+    for column, size in zip(columns, widths, strict=True):
+        table.add_column(column.header, no_wrap=True, overflow="ellipsis", width=size)
+    for row in cells:
+        table.add_row(*row)
+    return table
+
+
 def emit_list(out: Console, err: Console, fmt: Format, columns: Sequence[Column], rows: Sequence[dict[str, Any]],
               total: int, *, noun: str, limit: int | None, json_rows: Sequence[Any] | None = None,
-              title: str | None = None, empty: str | None = None, times: str | None = None) -> None:
+              title: str | None = None, empty: str | None = None, times: str | None = None,
+              output: Output | None = None) -> None:
     """One page of a list by destination, always with its total: JSON is an object
     ``{"total": M, "shown": N, "limit": L, "items": [...]}``; a table has "showing N of M"
     as its caption; plain and CSV say it on stderr, so the pipe gets only rows. ``times``
@@ -204,4 +256,10 @@ def emit_list(out: Console, err: Console, fmt: Format, columns: Sequence[Column]
     if not rows and empty:
         out.print(empty, markup=False, highlight=False)
         return
-    emit(out, fmt, [c.header for c in columns], cells, title=title, caption=for_people)
+    if output is Output.wide:
+        emit(out, fmt, [c.header for c in columns], cells, title=title, caption=for_people)
+        return
+    narrow = [(column, index) for index, column in enumerate(columns) if not column.wide]
+    out.print(one_line_table([c for c, _ in narrow], [["" if row[i] is None else str(row[i]) for _, i in narrow]
+                                                      for row in cells], title=title, caption=for_people,
+                             width=out.size.width))

@@ -12,9 +12,12 @@ from clinicsync.sync.cli.output import (
     DEFAULT_LIMIT,
     AllOption,
     Column,
+    Format,
     FormatOption,
     LimitOption,
+    Output,
     UtcOption,
+    WideOption,
     emit_list,
     moment,
     print_table,
@@ -24,7 +27,7 @@ from clinicsync.sync.cli.output import (
 from clinicsync.sync.queries import count_quarantine, list_quarantine
 from clinicsync.sync.reprocess import IMPORTED, dismiss, retry
 
-app = typer.Typer(help="Records that could not be imported: list, retry after a mapping fix, dismiss.",
+app = typer.Typer(help="Records that could not be imported: list, retry after a mapping fix, resolve.",
                   no_args_is_help=True)
 
 
@@ -32,9 +35,11 @@ app = typer.Typer(help="Records that could not be imported: list, retry after a 
 def list_command(
     ctx: typer.Context,
     fmt: FormatOption = None,
+    output: WideOption = None,
     json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
     connector: Annotated[str | None, typer.Option(help="only this connector")] = None,
-    history: Annotated[bool, typer.Option("--history", help="also resolved and dismissed items")] = False,
+    history: Annotated[bool, typer.Option(
+        "--history", help="also items imported since and items resolved by hand (dismissed)")] = False,
     limit: LimitOption = DEFAULT_LIMIT,
     every: AllOption = False,
     utc: UtcOption = False,
@@ -48,20 +53,23 @@ def list_command(
     total = len(rows) if page_size is None or len(rows) < page_size else count_quarantine(store, connector, history)
     zone_name, locale = clinic.timezone, clinic.locale_tag()
     columns = [
-        Column("id", lambda r: r["id"]), Column("connector", lambda r: r["connector"]),
+        Column("id", lambda r: r["id"], keep=True), Column("connector", lambda r: r["connector"]),
         Column("record", lambda r: r["record_id"] or ""), Column("field", lambda r: r["field"] or ""),
-        Column("reason", lambda r: r["reason"]), Column("seen", lambda r: r["count"]),
+        Column("reason", lambda r: r["reason"]), Column("seen", lambda r: r["count"], wide=True),
         Column("last seen (UTC)" if utc else "last seen", lambda r: moment(r["last_seen"], zone_name, utc,
                                                                            locale=locale),
-               lambda r: r["last_seen"], "last seen (UTC)"),
-        Column("position", lambda r: r["position"]),
+               lambda r: r["last_seen"], "last seen (UTC)", keep=True, wide=True),
+        Column("position", lambda r: r["position"], keep=True),  # a file's row number: never cut
     ]
     if history:
         columns.append(Column("status", lambda r: r["status"] + (f" ({r['resolution']})" if r["resolution"] else "")))
-    emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
+    shown_as = resolve_format(fmt, out_console, json_output)
+    narrow = shown_as is Format.table and output is not Output.wide  # the last sighting is a wide column
+    emit_list(out_console, err_console, shown_as, columns, rows, total,
+              output=output,
               noun="quarantine items", limit=page_size, title="quarantine",
               empty="the quarantine is empty" if history else "nothing open in quarantine",
-              times=times_note(zone_name, utc))
+              times=None if narrow else times_note(zone_name, utc))
 
 
 @app.command("retry")
@@ -97,8 +105,9 @@ def retry_command(
 @app.command("resolve")
 def resolve_command(ctx: typer.Context,
                     item: Annotated[int, typer.Argument(help="the item's id (from `quarantine list`)")]) -> None:
-    """Dismiss an open item (it will never import, or was dealt with another way)."""
+    """Resolve an open item by hand: it will never import, or was dealt with another way
+    (`quarantine list --history` shows it as dismissed)."""
     if not dismiss(app_context(ctx).store, item):
         err_console.print(f"no open quarantine item {item}")
         raise typer.Exit(EXIT_FAILED)
-    out_console.print(f"item {item} dismissed")
+    out_console.print(f"item {item} resolved (dismissed: `quarantine list --history` keeps it)")

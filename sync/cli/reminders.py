@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,9 +12,11 @@ from clinicsync.sync.cli.context import EXIT_CONFIG, app_context, err_console, o
 from clinicsync.sync.cli.output import (
     DEFAULT_LIMIT,
     Column,
+    Format,
     FormatOption,
     LimitOption,
     UtcOption,
+    WideOption,
     emit_list,
     moment,
     resolve_format,
@@ -23,6 +26,9 @@ from clinicsync.sync.cli.when import option_when, parse_when
 from clinicsync.sync.model.reminders import STATUSES
 from clinicsync.sync.reminders.dispatch import opt_in
 from clinicsync.sync.reminders.queries import count_reminders, list_reminders
+
+if TYPE_CHECKING:
+    from clinicsync.sync.store import Store
 
 app = typer.Typer(help="Planned and sent reminders.", no_args_is_help=True)
 
@@ -35,6 +41,7 @@ TO_DO = ("unknown", "failed")  # lists to act on: every one by default, whatever
 def list_command(
     ctx: typer.Context,
     fmt: FormatOption = None,
+    output: WideOption = None,
     utc: UtcOption = False,
     json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
     status: Annotated[str | None, typer.Option("--status", help=f"one of {', '.join(STATUSES)}")] = None,
@@ -62,23 +69,51 @@ def list_command(
         start = parse_when(f"-{DEFAULT_BACK_DAYS}d", zone_name).instant
         end = parse_when(f"+{DEFAULT_AHEAD_DAYS}d", zone_name).day_end(zone_name)
     page_size = None if every else limit
-    rows = list_reminders(context.store, status, limit=page_size, start=start, end=end)
-    if page_size is None or len(rows) < page_size:
-        total = len(rows)
-    else:  # counted through the (status, due_at) index, never the rows
-        total = count_reminders(context.store, status, start, end)
+    shown_as = resolve_format(fmt, out_console, json_output)
+    title = "reminders"
+    if status is None and from_ is None and to is None and not every and shown_as in (Format.table, Format.plain):
+        # For people, what needs a person or goes next comes first, not last week's skips (issue 58, obs 10)
+        rows, total = _urgent_first(context.store, page_size, start, end)
+        title = "reminders: failing and unknown first, then pending (soonest due), then the rest"
+    else:
+        rows = list_reminders(context.store, status, limit=page_size, start=start, end=end)
+        if page_size is None or len(rows) < page_size:
+            total = len(rows)
+        else:  # counted through the (status, due_at) index, never the rows
+            total = count_reminders(context.store, status, start, end)
     locale = context.settings.clinic.locale_tag()
     columns = [
         Column("due (UTC)" if utc else "due", lambda r: moment(r["due_at"], zone_name, utc, locale=locale),
-               lambda r: r["due_at"], "due (UTC)"),
+               lambda r: r["due_at"], "due (UTC)", keep=True),
         Column("kind", lambda r: r["kind"]), Column("offset", lambda r: r["offset"] or ""),
-        Column("recipient", lambda r: r["recipient"]), Column("channel", lambda r: r["channel"] or ""),
+        Column("recipient", lambda r: r["recipient"], wide=True), Column("channel", lambda r: r["channel"] or ""),
         Column("status", lambda r: r["status"]), Column("reason", lambda r: r["reason"] or r["note"] or ""),
-        Column("appointment", lambda r: r["appointment"] or ""),
+        Column("appointment", lambda r: r["appointment"] or "", keep=True),
     ]
-    emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
-              noun="reminders", limit=page_size, title="reminders", empty="no reminders",
+    emit_list(out_console, err_console, shown_as, columns, rows, total,
+              output=output,
+              noun="reminders", limit=page_size, title=title, empty="no reminders",
               times=times_note(zone_name, utc))
+
+
+def _urgent_first(store: Store, limit: int | None, start: datetime | None, end: datetime | None
+                  ) -> tuple[list[dict[str, Any]], int]:
+    """The default list for people, in the order a person acts on it: every unknown and failed
+    reminder (whenever due), then the pending ones of the window, soonest due first (overdue
+    included), then the window's others (sending, sent, delivered, skipped, cancelled)."""
+    groups: list[tuple[tuple[str, ...], bool]] = [
+        (TO_DO, False), (("pending", "sending"), True),
+        (tuple(s for s in STATUSES if s not in (*TO_DO, "pending", "sending")), True)]
+    rows: list[dict[str, Any]] = []
+    total = 0
+    for statuses, windowed in groups:
+        for status in statuses:
+            first, last = (start, end) if windowed else (None, None)
+            room = None if limit is None else max(limit - len(rows), 0)
+            if room != 0:
+                rows += list_reminders(store, status, limit=room, start=first, end=last)
+            total += count_reminders(store, status, first, last)
+    return rows, total
 
 
 @app.command("opt-in")

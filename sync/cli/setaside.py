@@ -16,6 +16,7 @@ from clinicsync.sync.cli.output import (
     FormatOption,
     LimitOption,
     UtcOption,
+    WideOption,
     emit_list,
     moment,
     resolve_format,
@@ -31,6 +32,7 @@ app = typer.Typer(help="Items a stage set aside (planning, calendar, dispatch, a
 def list_command(
     ctx: typer.Context,
     fmt: FormatOption = None,
+    output: WideOption = None,
     json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
     limit: LimitOption = DEFAULT_LIMIT,
     every: AllOption = False,
@@ -45,7 +47,8 @@ def list_command(
         total = len(rows) if page_size is None or len(rows) < page_size else sum(open_counts(connection).values())
     zone_name, locale = context.settings.clinic.timezone, context.settings.clinic.locale_tag()
     columns = [
-        Column("id", lambda r: r["id"]), Column("stage", lambda r: r["stage"]), Column("item", lambda r: r["item"]),
+        Column("id", lambda r: r["id"], keep=True), Column("stage", lambda r: r["stage"]),
+        Column("item", lambda r: r["item"]),
         Column("appointment", lambda r: r["appointment"] or ""), Column("reason", lambda r: r["reason"]),
         Column("attempts", lambda r: r["attempts"]),
         Column("last seen (UTC)" if utc else "last seen", lambda r: moment(r["last_at"], zone_name, utc,
@@ -54,6 +57,7 @@ def list_command(
         Column("status", lambda r: r["status"]),
     ]
     emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
+              output=output,
               noun="set-aside items", limit=page_size, title="set aside", empty="nothing set aside",
               times=times_note(zone_name, utc),
               json_rows=[{**r, "first_at": iso_z(r["first_at"]), "last_at": iso_z(r["last_at"])} for r in rows])

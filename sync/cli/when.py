@@ -103,6 +103,15 @@ def _day(day: date, zone_name: str) -> When:
     return When(_start_of(day, zone_name), day)
 
 
+def day_at(day: date, clock: time, zone_name: str) -> datetime:
+    """``clock`` on ``day`` in the zone, as UTC; a clock a DST change skips is read an hour later
+    (the first moment that exists), one it repeats as its first occurrence."""
+    try:
+        return to_utc(datetime.combine(day, clock), zone_name)
+    except TimeError:
+        return to_utc(datetime.combine(day, clock.replace(hour=(clock.hour + 1) % 24)), zone_name)
+
+
 def _at_clock(day: date, clock: str, zone_name: str, original: str) -> When:
     match = _CLOCK.match(clock)
     if not match:

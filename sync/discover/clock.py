@@ -12,6 +12,8 @@ The time convention is told apart from the visits' zone, by evidence only:
 * the newest created/updated stamp the proposed query reads, against the database's own
   clock in each reading: a stamp that would lie in the future read one way rules that way
   out; a newest stamp within minutes of "now" read one way only points to it;
+* the visits' start hours in both readings, judged as `check` judges them: a reading that
+  puts some at night where the other brings them all into the day is the wrong one;
 * then the server's zone (a region: local) or the admin's ``--timezone`` (the zone of the
   wall-clock times: local).
 
@@ -38,6 +40,7 @@ from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_settings import load_query_preset
 from clinicsync.sync.discover.proposal import Proposal
+from clinicsync.sync.plausibility.hours import MIN_HOURS, MIN_NIGHT, MIN_NIGHT_SHARE, MIN_VISITS, NIGHT
 
 Runner = Callable[..., list[tuple[Any, ...]]]  # (connection, sql, binds) -> rows
 
@@ -48,6 +51,8 @@ STAMP_NAMES = re.compile(r"creat|updat|modif|chang|write_?date|insert|stamp|ente
 FUTURE = timedelta(minutes=10)  # a write stamp this far past the database's clock is in the future
 CLOSE = timedelta(minutes=20)  # the newest stamp this near the database's clock: written just now
 HORIZON = timedelta(hours=15)  # past every zone's offset: a stamp further ahead is no write time
+MAX_STAMP_COLUMNS = 6  # stamp columns read (the cursor column first)
+SAMPLED_STARTS = 2000  # latest visit starts whose hours are read
 _WIDE = {"window_start": datetime(1900, 1, 1), "window_end": datetime(2200, 1, 1), "cursor": None}
 _UTC_NAMES = {"utc", "etc/utc", "gmt", "etc/gmt", "uct", "etc/uct", "universal", "etc/universal", "zulu",
               "etc/zulu", "gmt0", "etc/gmt0", "z", "+00:00", "-00:00", "00:00"}
@@ -96,19 +101,24 @@ def is_utc_name(value: str | None) -> bool:
     return value is not None and value.strip().lower() in _UTC_NAMES
 
 
-def server_setting(connection: Connection, run: Runner) -> str | None:
-    """The server's (session's) zone as it names it: ``Etc/UTC``, ``UTC``, ``Europe/Madrid``."""
+def server_zone_names(connection: Connection, run: Runner) -> list[str]:
+    """The zones the server (session first) names: ``Etc/UTC``, ``UTC``, ``SYSTEM``,
+    ``Europe/Madrid``; none for a database without a server zone (SQLite)."""
     try:
         if connection.dialect.name == "postgresql":
             rows = run(connection, "SELECT current_setting('TimeZone')")
         elif connection.dialect.name in ("mysql", "mariadb"):
             rows = run(connection, "SELECT @@session.time_zone, @@system_time_zone")
         else:
-            return None
+            return []
     except (SQLAlchemyError, StatementRefused):
-        return None
-    values = [str(v) for v in (rows[0] if rows else ()) if v is not None]
-    named = [v for v in values if v.upper() != "SYSTEM"]
+        return []
+    return [v for v in (rows[0] if rows else ()) if isinstance(v, str)]
+
+
+def server_setting(connection: Connection, run: Runner) -> str | None:
+    """The server's (session's) zone as it names it, SYSTEM resolved: ``Etc/UTC``, ``UTC``."""
+    named = [v for v in server_zone_names(connection, run) if v.upper() != "SYSTEM"]
     return named[0] if named else None
 
 
@@ -230,6 +240,59 @@ def read_stamps(stamps: Sequence[tuple[str, datetime]], now: datetime, visit_zon
                                   f"read as local time in {visit_zone} ({_span(now - as_utc)} read as UTC)")
 
 
+def start_column(proposal: Proposal, columns: Sequence[str]) -> str | None:
+    """The query's column the mapping reads the start from, when it is one column."""
+    spec = ((proposal.mapping or {}).get("fields") or {}).get("start")
+    column = spec.get("from") if isinstance(spec, Mapping) else None
+    return column if isinstance(column, str) and column in columns else None
+
+
+def visit_starts(connection: Connection, run: Runner, query: str, column: str) -> list[datetime]:
+    """Up to ``SAMPLED_STARTS`` of the latest naive starts the query returns."""
+    name = connection.dialect.identifier_preparer.quote(column)
+    binds = {k: v for k, v in _WIDE.items() if f":{k}" in query}
+    rows = run(connection, f"SELECT clinicsync_q.{name} FROM ({query}) AS clinicsync_q WHERE clinicsync_q.{name} "
+                           f"IS NOT NULL ORDER BY 1 DESC LIMIT {SAMPLED_STARTS}", binds)
+    return [r[0] for r in rows if isinstance(r[0], datetime) and r[0].tzinfo is None]
+
+
+def read_hours(starts: Sequence[datetime], visit_zone: str | None, evidence: Evidence) -> None:
+    """The visits' local start hours in both readings, judged as `check` judges them
+    (sync/plausibility/hours.py: its night, its thresholds): clinics see patients by day, so
+    a reading that puts some of them at night (22:00-05:59) is the wrong one when the other
+    reading brings (nearly) all of them into the day — a naive-UTC database read as local
+    time in Chicago has its 8:30 AM visits at 2:30 PM and its 4:30 PM ones at 10:30 PM. A
+    reading with no morning visits is no proof (an afternoon clinic looks the same)."""
+    if visit_zone is None or len(starts) < MIN_VISITS:
+        return
+    try:
+        tz = zone(visit_zone)
+        as_utc = [s.replace(tzinfo=UTC).astimezone(tz).hour for s in starts]
+    except (TimeError, OverflowError):
+        return
+    as_local = [s.hour for s in starts]
+    if len(set(as_local)) < MIN_HOURS:
+        return  # one slot is no clinic day
+    night_local, night_utc = _at_night(as_local), _at_night(as_utc)
+    shown = (f"of {len(starts)} visit starts, {night_local} fall at night (22:00-05:59) read as local time in "
+             f"{visit_zone}, {night_utc} read as UTC")
+    if _misread(night_local, night_utc, len(starts)):
+        evidence.utc.append(shown)
+    elif _misread(night_utc, night_local, len(starts)):
+        evidence.local.append(shown)
+
+
+def _at_night(hours: Sequence[int]) -> int:
+    return sum(hour in NIGHT for hour in hours)
+
+
+def _misread(night: int, other_night: int, visits: int) -> bool:
+    """Night visits a real night clinic would not have (3 or more, 3 % or more), that the
+    other reading leaves in the day (at most 1 % of the visits, a quarter of these)."""
+    return (night >= MIN_NIGHT and night >= MIN_NIGHT_SHARE * visits and other_night <= visits // 100
+            and other_night * 4 <= night)
+
+
 def _span(delta: timedelta) -> str:
     minutes = max(0, round(delta.total_seconds() / 60))
     if minutes < 90:
@@ -279,7 +342,9 @@ def stamp_columns(proposal: Proposal, columns: Sequence[str]) -> list[str]:
                 value = spec.get(key)
                 visit_times.update(value if isinstance(value, list) else [value] if value else [])
     cursor = proposal.connector.get("cursor_column")
-    return [c for c in columns if c not in visit_times and (c == cursor or STAMP_NAMES.search(c))]
+    named = [c for c in columns if c not in visit_times and c != cursor and STAMP_NAMES.search(c)]
+    first = [cursor] if isinstance(cursor, str) and cursor in columns else []
+    return first + named[:MAX_STAMP_COLUMNS - 1]  # each costs two reads of the query
 
 
 def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_zone: str | None) -> None:
@@ -292,6 +357,9 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
         visits = f"clinic.timezone ({options.clinic_zone})" if options.clinic_zone else "clinic.timezone"
         proposal.notes.append(f"the database server's zone is {server}: not taken as the visits' zone; they are in "
                               f"{visits} unless a row gives its own (or give --timezone)")
+    if is_utc_name(given_zone):
+        proposal.notes.append(f"--timezone {given_zone} makes UTC every visit's zone (messages and quiet hours in "
+                              "UTC): if the database keeps UTC, give --stored-times utc and the clinic's zone instead")
     preset_name = connector.get("query_preset") or (proposal.product if proposal.product else None)
     if preset_name and not options.stored_times:
         try:
@@ -306,14 +374,20 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
     query = connector.get("query")
     visit_zone = connector.get("timezone") or given_zone or options.clinic_zone
     if isinstance(query, str) and not options.stored_times:
+        zone_name = visit_zone if isinstance(visit_zone, str) else None
         read_defaults(connection, run, query, server, evidence)
+        starts: list[datetime] = []
         try:
             now = database_now(connection, run)
-            stamps = newest_stamps(connection, run, query, stamp_columns(proposal, _query_columns(connection, query)),
-                                   now)
+            columns = _query_columns(connection, query)
+            stamps = newest_stamps(connection, run, query, stamp_columns(proposal, columns), now)
+            start = start_column(proposal, columns)
+            if start is not None:
+                starts = visit_starts(connection, run, query, start)
         except (SQLAlchemyError, StatementRefused):
             stamps, now = [], datetime.now(UTC).replace(tzinfo=None)
-        read_stamps(stamps, now, visit_zone if isinstance(visit_zone, str) else None, evidence)
+        read_stamps(stamps, now, zone_name, evidence)
+        read_hours(starts, zone_name, evidence)
     _write(proposal, decide(evidence, given=options.stored_times, server=server,
                             zone_given=bool(given_zone)))
 

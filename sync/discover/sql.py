@@ -37,7 +37,14 @@ from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlg
 from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
 from clinicsync.mappings.engine import PRESETS_DIR as MAPPING_PRESETS_DIR
 from clinicsync.sync.discover import softdelete, stamps
-from clinicsync.sync.discover.clock import ClockOptions, ClockUnclear, clock_options, current_options, settle_clock
+from clinicsync.sync.discover.clock import (
+    ClockOptions,
+    ClockUnclear,
+    clock_options,
+    current_options,
+    server_zone_names,
+    settle_clock,
+)
 from clinicsync.sync.discover.graph import Schema, Table, read_schema
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
@@ -202,17 +209,8 @@ def _valid_zone(value: str, where: str) -> str:
 def server_zone(connection: Connection) -> str | None:
     """The database server's own zone when it names a region (Europe/Madrid); None for UTC,
     SYSTEM or an offset, which say nothing about the clinic's wall clock."""
-    try:
-        if connection.dialect.name == "postgresql":
-            rows = _run(connection, "SELECT current_setting('TimeZone')")
-        elif connection.dialect.name in ("mysql", "mariadb"):
-            rows = _run(connection, "SELECT @@session.time_zone, @@system_time_zone")
-        else:
-            return None
-    except (SQLAlchemyError, StatementRefused):
-        return None
-    for value in rows[0] if rows else ():
-        if isinstance(value, str) and "/" in value and not value.startswith("Etc/"):
+    for value in server_zone_names(connection, _run):
+        if "/" in value and not value.startswith("Etc/"):
             try:
                 zone(value)
             except TimeError:

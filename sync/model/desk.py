@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from clinicsync.common.types import utc_column
 
-DESK_ACTIONS_KINDS = ("confirmed_by_phone", "left_message", "no_show", "cancel", "reschedule_handled")
+DESK_ACTIONS_KINDS = ("confirmed_by_phone", "left_message", "no_show", "cancel", "reschedule_handled", "arrived")
 
 
 class DeskAction(SQLModel, table=True):
@@ -27,6 +27,16 @@ class DeskAction(SQLModel, table=True):
     role: str = Field(max_length=16)
     source: str = Field(max_length=16)  # queued (written back by the write-back stage) | by_hand | none
     at: datetime = Field(sa_column=utc_column(nullable=False))
+    # Why the desk cancelled (one of sync/ui/desk_actions.py CANCEL_REASONS); staff words, no PHI.
+    reason: str | None = Field(default=None, max_length=64)
+    # What an undo puts back (issue 58): the answer before the action, and the patient's
+    # reminders it cancelled (their ids, comma-separated).
+    prior_answer: str | None = Field(default=None, max_length=16)
+    prior_answer_at: datetime | None = Field(default=None, sa_column=utc_column())
+    cancelled_reminders: str | None = Field(default=None, sa_column=Column(Text))
+    # Taken back by the desk within the undo window: the row stays, as the record of both.
+    undone_at: datetime | None = Field(default=None, sa_column=utc_column())
+    undone_by: str | None = Field(default=None, max_length=64)
 
 
 DESK_ACTIONS = DeskAction.__table__  # type: ignore[attr-defined]

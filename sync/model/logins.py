@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 class LoginFailure(SQLModel, table=True):
     __tablename__ = "loginfailure"
 
-    key: str = Field(primary_key=True, max_length=64)  # digest of "ip:…", "user:…" or "kind:…"
+    key: str = Field(primary_key=True, max_length=64)  # digest of "ip:…", "user:…" or "device:…"
     failures: int
     last_failure: float = Field(index=True)  # epoch seconds; rows quiet for 2 x the longest lockout are pruned
     locked_until: float  # epoch seconds; in the past (or 0) when not locked

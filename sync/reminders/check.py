@@ -101,13 +101,21 @@ def sample_visit(zone_name: str) -> Visit:
 # passcode is longer and may take a second segment), and the patient's own number.
 SAMPLE_JOIN_URL = "https://vc.example.org/j/58210"
 SAMPLE_PATIENT_PHONE = "+13125550144"
+# A phone visit's number to dial in (issue 58, obs 8): a branch of its own in every SMS, longer
+# than "we'll call you"; without it the check said "short link ok" while Spanish dial-in
+# visits lost their link. A conference line's number, as a source stores it.
+SAMPLE_DIAL_IN = "+13125550199"
 
 
 def with_modes(visit: Visit) -> list[tuple[str, Visit]]:
-    """The visit as each mode shows it: (label suffix, visit)."""
+    """The visit as each branch of the templates shows it: (label suffix, visit). Every mode
+    a template tells apart: in person, video (with its join link), phone with the patient's
+    own number (we call), phone with a number to dial in."""
     return [("", visit),
             (" (video)", replace(visit, visit_mode="video", join_url=SAMPLE_JOIN_URL)),
-            (" (phone)", replace(visit, visit_mode="phone", patient_phone=SAMPLE_PATIENT_PHONE))]
+            (" (phone)", replace(visit, visit_mode="phone", patient_phone=SAMPLE_PATIENT_PHONE)),
+            (" (phone, dial-in)", replace(visit, visit_mode="phone", patient_phone=SAMPLE_PATIENT_PHONE,
+                                          dial_in=SAMPLE_DIAL_IN))]
 
 
 def sample_visits(zone_name: str) -> list[tuple[str, Visit]]:

@@ -18,7 +18,7 @@ from clinicsync.sync.clinic import ClinicSettings
 from clinicsync.sync.reminders.agenda_stats import DayStats
 from clinicsync.sync.reminders.doctor_values import agenda_values, notice_values
 from clinicsync.sync.reminders.guard import check_source_values
-from clinicsync.sync.reminders.ics import event_uid, ics_attachment
+from clinicsync.sync.reminders.ics import calendar_links, event_uid, ics_attachment
 from clinicsync.sync.reminders.render import FALLBACK, Rendered, Renderer, format_clock, format_day, locale_for
 from clinicsync.sync.reminders.visit import Visit
 from clinicsync.sync.responses.links import link_maker, short_link_maker
@@ -156,7 +156,8 @@ class Composer:
                           date=format_day(local, locale), short_date=short_day(local, locale),
                           time=format_clock(local, locale), timezone=local.tzname(), change=draft.kind,
                           address=place.address if place else None, map_url=place.map_link() if place else None,
-                          instructions=place.instructions_in(str(locale)) if place else None)
+                          instructions=place.instructions_in(str(locale)) if place else None,
+                          calendar_links=self._calendar_links(draft, visit, channel))
             values.update(self._status_values(draft, visit, locale))
             if draft.recipient in ("practitioner", "frontdesk"):  # staff: the visit's own date and zone (obs 13)
                 values.update(notice_values(visit, str(locale), self.clinic_settings.timezone))
@@ -181,14 +182,27 @@ class Composer:
         if draft.recipient != "patient" or visit is None or draft.kind not in ICS_KINDS:
             return ()
         link = visit.join_url if visit.mode == "video" else None
-        if visit.mode == "in_person":
-            location = ", ".join(p for p in (visit.location, self._address(visit)) if p) or None
-        else:  # where a calendar app shows "where": the link to join, or the number to call
-            location = link or (f"tel:{visit.dial_in}" if visit.dial_in else None)
         return (ics_attachment(
             uid=event_uid(visit.connector, visit.external_id), sequence=visit.version, start=visit.start,
-            end=visit.end, summary=f"{self._summary_type(draft, visit)} · {self.clinic}", location=location, url=link,
+            end=visit.end, summary=self._event_summary(draft, visit), location=self._event_location(visit), url=link,
             cancelled=draft.kind == "cancelled", stamp=stamp),)
+
+    def _event_summary(self, draft: Draft, visit: Visit) -> str:
+        return f"{self._summary_type(draft, visit)} · {self.clinic}"
+
+    def _event_location(self, visit: Visit) -> str | None:
+        """Where a calendar app shows "where": the place and its address, the link to join, or the number to call."""
+        if visit.mode == "in_person":
+            return ", ".join(p for p in (visit.location, self._address(visit)) if p) or None
+        link = visit.join_url if visit.mode == "video" else None
+        return link or (f"tel:{visit.dial_in}" if visit.dial_in else None)
+
+    def _calendar_links(self, draft: Draft, visit: Visit, channel: str | None) -> dict[str, str] | None:
+        """A new booking's email: Google and Outlook links beside its .ics (ics.calendar_links)."""
+        if channel != "email" or draft.recipient != "patient" or draft.kind != "confirmation":
+            return None
+        return calendar_links(start=visit.start, end=visit.end, summary=self._event_summary(draft, visit),
+                              location=self._event_location(visit))
 
     def _summary_type(self, draft: Draft, visit: Visit) -> str:
         """The calendar entry's title word, in the patient's language when the clinic named the type there."""

@@ -104,11 +104,16 @@ class DispatchReport:
     # went back to pending: it woke inside the quiet hours, its provider said to wait, or its
     # source is orphaned (sync/orphans.py: held)
     deferred: int = 0
+    # skipped, by reason (the part before any ':'): `remind` breaks its summary down by it
+    skip_reasons: dict[str, int] = field(default_factory=dict, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def count(self, outcome: str) -> None:
+    def count(self, outcome: str, reason: str | None = None) -> None:
         with self._lock:
             setattr(self, outcome, getattr(self, outcome) + 1)
+            if outcome == "skipped" and reason:
+                key = reason.split(":", 1)[0]
+                self.skip_reasons[key] = self.skip_reasons.get(key, 0) + 1
 
     def as_dict(self) -> dict[str, int]:
         """The outcomes: each counted reminder ended in one of these states."""
@@ -242,8 +247,9 @@ class Dispatcher:
             if self.resend_unknown:
                 self._requeue_unknown()
         batch = self.config.workers * 8
+        pools = SendPools(self.config.workers)
         try:
-            with ThreadPoolExecutor(self.config.workers, thread_name_prefix="remind") as pool:
+            with pools:
                 # Two batches at most: the next is queued behind the one being sent, so the
                 # workers never drain to idle at a batch boundary.
                 in_flight: list[Future[None]] = []
@@ -251,7 +257,7 @@ class Dispatcher:
                     if self._halt.is_set():
                         break  # claimed, not handed over: released to pending below
                     items = self._load(ids)  # while the previous batch is being sent
-                    queued = [pool.submit(self._deliver_isolated, item) for item in items]
+                    queued = [pools.submit(self._pool_of(item), self._deliver_isolated, item) for item in items]
                     self._wait(in_flight, queued)
                     in_flight = queued
                 self._wait(in_flight)
@@ -261,6 +267,12 @@ class Dispatcher:
             self._close_notifiers()
         log.info("reminders.dispatched", dry_run=self.dry_run, **self.report.as_report())
         return self.report
+
+    def _pool_of(self, item: Item) -> str:
+        """The notifier the item's first channel goes through: its pool of workers sends it (a
+        fallback to another channel stays on that worker: it follows a quick refusal)."""
+        first = self.channels(item)
+        return self.routes[first[0][0]] if first else ""
 
     @staticmethod
     def _wait(futures: Sequence[Future[None]], queued: Sequence[Future[None]] = ()) -> None:
@@ -716,7 +728,7 @@ class Dispatcher:
         if decision == "skip":
             gave_up = _gave_up(item, reason)  # failed, not skipped: the desk's work list shows it
             self._finish(item, "failed" if gave_up else "skipped", gave_up or reason)
-            self.report.count("failed" if gave_up else "skipped")
+            self.report.count("failed" if gave_up else "skipped", reason)
             return
         draft = self._draft(item)
         last_error: str | None = None
@@ -764,8 +776,9 @@ class Dispatcher:
             self._finish(item, "failed", last_error or "every channel failed")
             self.report.count("failed")
         else:
-            self._finish(item, "skipped", self._unreachable(item))
-            self.report.count("skipped")
+            unreachable = self._unreachable(item)
+            self._finish(item, "skipped", unreachable)
+            self.report.count("skipped", unreachable)
 
     def _orphaned(self, item: Item) -> None:
         """A message in time whose source the settings no longer name (sync/orphans.py): no
@@ -775,7 +788,7 @@ class Dispatcher:
         name = item.row.connector
         if name in self.retired:
             self._finish(item, "cancelled", RETIRED.format(name=name))
-            self.report.count("skipped")
+            self.report.count("skipped", "source retired")
             return
         reason = f"{HELD.format(name=name)}: {fixes(name)}"
         self._finish(item, "pending", reason, due=self.now + HOLD_RECHECK)
@@ -794,7 +807,7 @@ class Dispatcher:
         """Call the notifier and record what came back; 'fallback' asks for the next channel."""
         channel = message.channel
         try:
-            receipt = self._notifier(name).send(message)
+            receipt = self._notifier(name).deliver(message)  # under its send_deadline
         except RetryableError as exc:
             attempt = self._attempt(item, channel, name, "retryable", detail=str(exc))
             attempts, cap = item.attempts, self.config.max_attempts
@@ -959,6 +972,30 @@ def record_opt_out(connection: Connection, channel: str, address: str, source: s
     if exists is None:
         connection.execute(insert(OPT_OUTS).values(channel=channel, address=address, source=source, created_at=now))
     return exists is None
+
+
+class SendPools:
+    """A pool of ``workers`` send threads per notifier (issue 59): a channel whose provider is
+    slow holds only its own workers, never another's. With one pool for all, 10 emails due
+    ahead of 10 SMS on a mail server that trickled took all 8 workers, and no SMS went out in
+    90 s. Threads start as work arrives, so a notifier with little to send costs little."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+
+    def submit(self, name: str, work: Callable[[Item], None], item: Item) -> Future[None]:
+        pool = self._pools.get(name)
+        if pool is None:
+            pool = self._pools[name] = ThreadPoolExecutor(self.workers, thread_name_prefix=f"remind-{name or 'none'}")
+        return pool.submit(work, item)
+
+    def __enter__(self) -> SendPools:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)
 
 
 def reminder_time(starts_at: datetime, zone_name: str, label: str) -> datetime:

@@ -13,11 +13,31 @@ file only puts the visit into their calendar. The MIME type carries ``charset=ut
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from clinicsync.notifiers.base import Attachment
 
 METHOD = "PUBLISH"
+
+
+def calendar_links(*, start: datetime, end: datetime, summary: str, location: str | None) -> dict[str, str]:
+    """"Add to Google Calendar" and "Add to Outlook" links for a new booking, beside the .ics:
+    webmail on a phone often cannot open an attachment into the calendar. Only for a new event:
+    these links add a copy, they cannot update one (a move or a cancellation goes by the .ics,
+    whose UID and SEQUENCE do)."""
+    def stamp(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    def iso(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    where = {"location": location} if location else {}
+    google = {"action": "TEMPLATE", "text": summary, "dates": f"{stamp(start)}/{stamp(end)}", **where}
+    outlook = {"path": "/calendar/action/compose", "rru": "addevent", "subject": summary,
+               "startdt": iso(start), "enddt": iso(end), **where}
+    return {"google": "https://calendar.google.com/calendar/render?" + urlencode(google),
+            "outlook": "https://outlook.live.com/calendar/0/deeplink/compose?" + urlencode(outlook)}
 
 
 def event_uid(connector: str, external_id: str) -> str:

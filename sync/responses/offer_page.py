@@ -32,15 +32,17 @@ from clinicsync.sync.responses.offer_text import offer_words
 from clinicsync.sync.responses.page_text import page_locale
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
-from clinicsync.sync.waitlist.accept import ANSWERABLE, accept, decline
+from clinicsync.sync.waitlist.accept import ANSWERABLE, accept, decline, won_elsewhere
 
 router = APIRouter(tags=["links"])
 P = Patient.__table__  # type: ignore[attr-defined]
 S, E, O = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS  # noqa: E741
-TONE = {"won": "ok", "declined": "ok", "taken": "warn", "closed": "warn"}
-STATUS = {"won": 200, "declined": 200, "taken": 409, "closed": 410}
+TONE = {"won": "ok", "declined": "ok", "taken": "warn", "closed": "warn", "have_one": "ok", "held_for_other": "warn"}
+STATUS = {"won": 200, "declined": 200, "taken": 409, "closed": 410, "have_one": 409, "held_for_other": 409}
 OFFER_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "not a link of ours"}, 409: {"description": "another patient took the slot first"},
+    404: {"description": "not a link of ours"},
+    409: {"description": "another patient took the slot first, it is held for another patient (this offer's "
+                         "hold ran out), or the patient already took another slot"},
     410: {"description": "the slot is no longer available"}}
 
 
@@ -116,6 +118,9 @@ def page(settings: Settings, store: Store, token: str, accept_language: str | No
         offer, slot, entry, patient = _rows(store, offer_id) or rows
     elif not _answerable(settings, offer, slot, entry, now):
         outcome = _state(offer, slot)
+        if offer.status == "withdrawn":  # withdrawn because the patient took another slot?
+            with store.engine.connect() as connection:
+                outcome = "have_one" if won_elsewhere(connection, offer) else outcome
     visit = _visit(store, settings, slot, patient, locale, now)
     if outcome is not None:
         outcome = "closed" if outcome == "invalid" else outcome

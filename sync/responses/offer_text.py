@@ -22,6 +22,12 @@ OFFER_TEXT: dict[str, dict[str, str]] = {
         "declined_explain": "You stay on the waiting list; we will tell you when another appointment is free.",
         "closed": "This slot is no longer available",
         "closed_explain": "It was booked or changed, or it is too close now. You stay on the waiting list.",
+        "have_one": "You already took an earlier slot",
+        "have_one_explain": "You accepted another earlier appointment we offered you, so this one goes to the "
+                            "next patient. The clinic is booking yours; you will get a confirmation.",
+        "held_for_other": "This slot is held for another patient",
+        "held_for_other_explain": "The time we kept it for you ran out and we offered it to the next "
+                                  "patient, who has it for a while now. You stay on the waiting list.",
     },
     "es": {
         "title": "Hay una cita libre antes",
@@ -38,6 +44,12 @@ OFFER_TEXT: dict[str, dict[str, str]] = {
         "declined_explain": "Sigue en la lista de espera; le avisaremos cuando quede libre otra cita.",
         "closed": "Esta cita ya no está disponible",
         "closed_explain": "Se reservó o cambió, o ya falta muy poco. Sigue en la lista de espera.",
+        "have_one": "Ya aceptó otra cita antes",
+        "have_one_explain": "Aceptó otra cita anterior que le ofrecimos, así que esta pasa al siguiente "
+                            "paciente. La clínica está reservando la suya; recibirá una confirmación.",
+        "held_for_other": "Esta cita está reservada para otro paciente",
+        "held_for_other_explain": "Terminó el tiempo que se la guardamos y se la ofrecimos al siguiente "
+                                  "paciente, que la tiene reservada por un rato. Sigue en la lista de espera.",
     },
 }
 

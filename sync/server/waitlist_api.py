@@ -12,15 +12,17 @@ same body again answers 200 ``unchanged``: a retry never duplicates an entry.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.rest_api import RestApiSettings
 from clinicsync.mappings.model import MappingError
-from clinicsync.mappings.waitlist import load_waitlist_mapping
+from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, load_waitlist_mapping
 from clinicsync.sync.engine import source_timezone
 from clinicsync.sync.model.waitlist import ENTRY_STATUSES
 from clinicsync.sync.server.api import DATE_TIME, PROBLEMS, KeyFirstRoute, PatientIn, Source, Strict, _count
@@ -31,11 +33,17 @@ from clinicsync.sync.waitlist.entries import (
     apply_entries,
     entry_dict,
     entry_rows,
+    live_duplicate,
+    need_of,
     remove_by_key,
     store_patients,
 )
+from clinicsync.sync.waitlist.reach import check_entry
 
 MAPPING = "rest_api_waitlist_v1"
+# The mapping's field names as this API's body names them (a refusal names the body's field).
+API_FIELDS = {"practitioner.external_id": "doctor_id", "later_appointment.external_id": "later_appointment_id",
+              "available_until": "periods"}
 EntryId = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f/]+$",
                               description="the entry's id in your system")]
 
@@ -63,6 +71,9 @@ class WaitlistIn(Strict):
                                       description="since when the patient waits (default: now)")
     timezone: str | None = Field(None, max_length=64, description="IANA zone of local times (default: the "
                                                                  "clinic's)")
+    later_appointment_id: str | None = Field(
+        None, min_length=1, max_length=255, description="the patient's later visit at this source (an appointment "
+        "id sent to /api/v1/appointments), released when they take an earlier slot (waitlist.booking.release_later)")
 
 
 class WaitlistResult(BaseModel):
@@ -103,9 +114,31 @@ def _save(settings: Settings, store: Store, config: RestApiSettings, body: Waitl
                       [FieldProblem(field=exc.field, detail=exc.reason)]) from None
     now = utcnow()
     with store.engine.begin() as connection:
+        checked = check_entry(connection, config.name, entry, now)
+        if checked.refusal is not None:
+            raise Problem(422, "Unprocessable Content", "no offer could ever reach this waitlist entry; nothing was "
+                          "stored", [FieldProblem(field=API_FIELDS.get(checked.refusal.field, checked.refusal.field),
+                                                  detail=checked.refusal.reason)])
+        if entry.status == "waiting":
+            _refuse_duplicate(connection, config.name, entry)
         store_patients(store, connection, config.name, [entry], now)
-        counts = apply_entries(connection, config.name, [entry], now)
+        later = {entry.external_id: checked.later_appointment_id} if checked.later_appointment_id else {}
+        counts = apply_entries(connection, config.name, [entry], now, later)
     return "created" if counts.created else "updated" if counts.updated or counts.removed else "unchanged"
+
+
+def _refuse_duplicate(connection: Connection, source: str, entry: NormalizedWaitlistEntry) -> None:
+    """One live entry per patient and need: a second id for the same patient, doctor (or any),
+    type, place and mode is a 409 naming the entry that already waits (your id, and its URL in
+    ``Location``), so your system can update that one instead of doubling the patient's offers."""
+    found = live_duplicate(connection, need_of(source, entry), except_key=entry.external_id)
+    if found is None:
+        return
+    existing = str(found.external_id)
+    raise Problem(409, "Conflict", f"this patient already waits for the same doctor, type, place and mode as "
+                  f"entry {existing}; update that entry (POST with its id) or DELETE it first; nothing was stored",
+                  [FieldProblem(field="id", detail=f"duplicate of the live entry {existing}")],
+                  headers={"Location": f"/api/v1/waitlist/{quote(existing, safe='')}"})
 
 
 @router.post("/waitlist", status_code=201, summary="Add a waiting patient, or update one by your id")

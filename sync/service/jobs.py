@@ -32,6 +32,7 @@ from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.settings_watch import CHECK_EVERY, SettingsWatch
 from clinicsync.sync.store import Store
+from clinicsync.sync.waitlist.stage import run_waitlist
 
 JobResult = Mapping[str, Any] | None
 SERVE = "serve"
@@ -163,6 +164,23 @@ def reminder_jobs(ctx: ServiceContext) -> list[Job]:
     return [PeriodicJob("remind", REMIND_EVERY, remind_job)] if ctx.settings.reminders.enabled else []
 
 
+WAITLIST_OFFERS = "waitlist:offers"
+WAITLIST_EVERY = Schedule.every("30s")
+
+
+def waitlist_offers_job(ctx: ServiceContext) -> JobResult:
+    """The waitlist's offers between polls (sync/waitlist/stage.py, the `waitlist` stage alone):
+    a "No thanks" or a hold that ran out moves the slot to the next patient within a minute,
+    as docs/waitlist.md promises, however long the connectors' poll schedule (5 min by default).
+    It reads no source and writes nothing when no slot is open or no offer changed."""
+    result = run_waitlist(ctx.settings, ctx.store)
+    return {"failed": bool(result.get("error")), **result}
+
+
+def waitlist_jobs(ctx: ServiceContext) -> list[Job]:
+    return [PeriodicJob(WAITLIST_OFFERS, WAITLIST_EVERY, waitlist_offers_job)] if ctx.settings.waitlist.enabled else []
+
+
 def serve_job(ctx: ServiceContext) -> None:
     """The HTTP server in this thread until ``ctx.stop``. uvicorn installs signal handlers only
     in the main thread, so SIGTERM stays with the service, which then tells the server to exit."""
@@ -207,6 +225,7 @@ def job_sources() -> list[JobSource]:
         connector_jobs,
         stages_jobs,
         reminder_jobs,
+        waitlist_jobs,
         settings_watch_jobs,
         server_jobs,
     ]

@@ -46,15 +46,29 @@ class UiSettings(SettingsModel):
     days: int = Field(7, ge=1, le=60, description="how many days of upcoming appointments the page lists")
     chart_weeks: int = Field(8, ge=1, le=104, description="how many weeks the charts look back")
     failures_allowed: int = Field(
-        5, ge=1, le=100, description="failed logins per client address and per user name before a lockout")
-    failures_allowed_per_kind: int = Field(
-        30, ge=1, le=10_000,
-        description="failed logins of one kind (the token; passwords) from all clients together before new "
-                    "attempts of that kind wait: bounds guessing spread over many addresses or user names")
-    lockout_seconds: float = Field(2.0, gt=0, le=3600, description="the first lockout; each further failure doubles it")
-    max_lockout_seconds: float = Field(900.0, gt=0, le=86400, description="the longest lockout")
+        5, ge=1, le=100, description="failed logins per client address, per user name and per known device before "
+                                     "that address is locked out or that user name slowed down")
+    failures_allowed_per_kind: int | None = Field(
+        None, ge=1, le=10_000,
+        description="no longer used (issue 59): a budget over all clients let anyone who could reach the port "
+                    "lock every user out; guessing spread over many addresses is now slowed per user name "
+                    "(max_account_delay_seconds). Accepted so that older settings files still load")
+    lockout_seconds: float = Field(
+        2.0, gt=0, le=3600, description="the first lockout of an address and the first delay of a user name; each "
+                                        "further failure doubles it")
+    max_lockout_seconds: float = Field(900.0, gt=0, le=86400, description="the longest lockout of one client address")
+    max_account_delay_seconds: float = Field(
+        60.0, gt=0, le=3600,
+        description="the longest a user name is slowed down however many addresses guess it: the most the real user "
+                    "waits (from a browser that logged in before, not at all)")
+    known_device_days: int = Field(
+        30, ge=1, le=400, description="a browser that logged in is a known device for this many days: its user's "
+                                      "logins are counted on it alone, so other addresses' failures never slow them")
     session_idle_minutes: int = Field(
         30, ge=1, le=24 * 60, description="a signed-in browser is signed out after this many minutes without a page")
+    session_max_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="a session ends this many hours after its login however often it is "
+                                            "used; a changed password or role, or a removed user, ends it at once")
     session_secret: SecretStr | None = Field(
         None, description="the key that signs session cookies (at least 24 characters; give it via ${VAR}); unset: a "
                           "new key per process, so a restart signs everyone out and replicas do not share sessions")

@@ -3,19 +3,24 @@
 Anything else gets 401 with a WWW-Authenticate challenge. A successful check is cached
 by a keyed digest of the credentials, so each page's stylesheet does not pay for the hash again.
 
-Under attack: failures are counted per client address and per user name (sync.ui.throttle);
-past `ui.failures_allowed` the key is locked out, doubling, and answered 429 with Retry-After
-before anything is hashed. The client address is the peer, or the rightmost hop that is not a
-`server.trusted_proxies` entry (sync/server/serving.py), so a header cannot pick a fresh key.
-Failures are also counted per credential kind (the token; passwords) over all clients, past
-`ui.failures_allowed_per_kind`: guessing spread over many addresses or user names is bounded
-too. That count is not reset by a success (an attacker must not get a fresh budget each time
-the desk logs in), and credentials already verified (the cache) pass a locked kind, so people
-who are logged in keep working while new logins wait. With a PostgreSQL store these counts
-and lockouts are in the store, so replicas share them (sync/ui/shared_login.py); on SQLite and
-MySQL, and while the store cannot be reached, they are this process's. At most
-`ui.password_checks` hash verifications (~19 MiB each) run at once; the others wait briefly
-on the event loop — holding no worker thread, so /healthz stays fast — and then get 429.
+Under attack (issue 59, OWASP's authentication guidance; sync/ui/throttle.py): failures are
+counted per client address and per user name. An address past ``ui.failures_allowed`` is locked
+out, doubling up to ``ui.max_lockout_seconds``; a user name past it is slowed down, each further
+attempt waiting twice as long, up to ``ui.max_account_delay_seconds`` (a minute): the longest
+the real user waits however many addresses guess their password. A browser that logged in
+before (a known device, sync/ui/session.py) has its user's logins counted on the device alone,
+and the bearer token, an open session and credentials already verified here (the cache) are
+never held back by anyone's failures: the right token is compared before anything is counted
+(it is long and random: no lockout is needed to keep it from being guessed), wrong ones count
+on their address. There is no budget over all clients: one let anyone who could reach the port
+lock every user out with 30 failures. Each attempt is counted *before* its password is checked,
+atomically, so parallel guesses get exactly the allowance. The client address is the peer, or
+the rightmost hop that is not a ``server.trusted_proxies`` entry (sync/server/serving.py), so a
+header cannot pick a fresh key. With a PostgreSQL store these counts are in the store, so
+replicas share them (sync/ui/shared_login.py); on SQLite and MySQL, and while the store cannot
+be reached, they are this process's. At most ``ui.password_checks`` hash verifications (~19 MiB
+each) run at once; the others wait briefly on the event loop — holding no worker thread, so
+/healthz stays fast — and then get 429.
 """
 
 from __future__ import annotations
@@ -106,12 +111,12 @@ def check_password(ui: UiSettings, credentials: Credentials) -> str:
 
 @dataclass
 class LoginGuard:
-    """Per app: the failure counts (per client and user, per kind: in the store on PostgreSQL),
-    the gate on concurrent password checks, the cache of good ones (per process: it only saves a hash)."""
+    """Per app: the failure counts (per client and user: in the store on PostgreSQL), the gate
+    on concurrent password checks, the cache of good ones (per process: it only saves a hash)."""
 
     logins: LocalLogins | SharedLogins
     checks: asyncio.Semaphore
-    cache: dict[bytes, str] = field(default_factory=dict)
+    cache: dict[bytes, tuple[str, str]] = field(default_factory=dict)  # key -> (user, its password hash)
 
     @classmethod
     def for_settings(cls, ui: UiSettings, engine: Engine) -> LoginGuard:
@@ -121,16 +126,23 @@ class LoginGuard:
     def _cache_key(credentials: Credentials) -> bytes:
         return hmac.new(_CACHE_KEY, f"{credentials.name}\0{credentials.secret}".encode(), hashlib.sha256).digest()
 
-    def known_good(self, credentials: Credentials) -> bool:
-        """Credentials verified before (no hash needed to tell)."""
-        return credentials.scheme == "basic" and self._cache_key(credentials) in self.cache
+    def known_good(self, ui: UiSettings, credentials: Credentials) -> str | None:
+        """The user, when these credentials were verified before against the password hash the
+        settings still give that user (no hash needed to tell); None otherwise."""
+        if credentials.scheme != "basic":
+            return None
+        key = self._cache_key(credentials)
+        found = self.cache.get(key)
+        if found is None:
+            return None
+        name, password_hash = found
+        if any(u.name == name and u.password_hash == password_hash for u in ui.users):
+            return name
+        self.cache.pop(key, None)  # the password changed or the user is gone
+        return None
 
     async def verify(self, ui: UiSettings, credentials: Credentials) -> str:
-        if credentials.scheme == "bearer":
-            return check_token(ui, credentials)
-        key = self._cache_key(credentials)
-        if key in self.cache:
-            return self.cache[key]
+        """One password check (the caller has counted the attempt), gated by ``ui.password_checks``."""
         try:
             await asyncio.wait_for(self.checks.acquire(), QUEUE_SECONDS)
         except TimeoutError:
@@ -139,7 +151,8 @@ class LoginGuard:
             name = await run_in_threadpool(check_password, ui, credentials)
         finally:
             self.checks.release()
-        return kept(self.cache, key, name, _CACHE_LIMIT)
+        password_hash = next(u.password_hash for u in ui.users if u.name == name)
+        return kept(self.cache, self._cache_key(credentials), (name, password_hash), _CACHE_LIMIT)[0]
 
 
 def _guard(request: Request, ui: UiSettings) -> LoginGuard:
@@ -178,37 +191,48 @@ async def require_user(request: Request) -> str:
     return user
 
 
+def client_address(request: Request) -> str:
+    """The client as the lockout keys it: the ASGI peer, which uvicorn sets from
+    X-Forwarded-For only for ``server.trusted_proxies`` (sync/server/serving.py)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def check_login(request: Request, ui: UiSettings, authorization: str | None,
                       credentials: Credentials | None = None) -> str:
     """The user these credentials (an Authorization header, or the login form's) name, under
-    the throttles: the same lockouts whichever way a password arrives."""
+    the throttles: the same counts whichever way a password arrives."""
     guard = _guard(request, ui)
     logins = guard.logins
-    client = request.client.host if request.client else "unknown"
-    keys = [f"ip:{client}"]
+    client = f"ip:{client_address(request)}"
     if credentials is None:
         try:
             credentials = parse_credentials(ui, authorization)
         except HTTPException:
-            if authorization:  # malformed credentials count; a first visit without any does not
-                await off_loop(logins, logins.failed, keys, [])
+            if authorization:  # malformed credentials count on the address; a first visit without any does not
+                await _counted(logins, client, None)
             raise
-    if credentials.scheme == "basic":
-        keys.append(f"user:{credentials.name[:64]}")
-    kind = [f"kind:{credentials.scheme}"]
-    # Verified credentials pass a locked kind; the longest lockout is the one the wait names.
-    verdict = await off_loop(logins, logins.check, keys, [] if guard.known_good(credentials) else kind)
-    if verdict.wait is not None:
-        raise _too_many("too many failed logins; try again later", verdict.wait)
-    try:
-        user = await guard.verify(ui, credentials)
-    except HTTPException as exc:
-        if exc.status_code == 401:
-            await off_loop(logins, logins.failed, keys, kind)
-        raise
-    if verdict.counted:
-        await off_loop(logins, logins.succeeded, keys)
+    if credentials.scheme == "bearer":
+        try:
+            return check_token(ui, credentials)  # the right token is never held back
+        except HTTPException:
+            await _counted(logins, client, None)  # 429 once the address is locked, else this 401
+            raise
+    known = guard.known_good(ui, credentials)
+    if known is not None:
+        return known
+    device = sessions(request).device(request, credentials.name)
+    keys = [f"device:{device}"] if device else [client, f"user:{credentials.name[:64]}"]
+    await _counted(logins, keys[0], keys[1] if len(keys) > 1 else None)
+    user = await guard.verify(ui, credentials)  # a 401 stays counted
+    await off_loop(logins, logins.succeeded, keys)
     return user
+
+
+async def _counted(logins: LocalLogins | SharedLogins, client: str, account: str | None) -> None:
+    """Count this attempt (before its check: sync/ui/throttle.py), or 429 if it must wait."""
+    wait = await off_loop(logins, logins.attempt, client, account)
+    if wait is not None:
+        raise _too_many("too many failed logins; try again later", wait)
 
 
 def role_of(ui: UiSettings, user: str) -> str:

@@ -27,6 +27,7 @@ from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui.attention import AWAITING
 from clinicsync.sync.ui.mask import initials, mask_phone, phone_display
+from clinicsync.sync.ui.queries import CALLBACK_WAIT
 from clinicsync.sync.waitlist import book_tasks
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
@@ -44,6 +45,8 @@ GROUPS: tuple[tuple[str, str, str], ...] = (
     ("not-reached", "Not messaged yet", "no message has gone out yet: confirm by phone if it is close"),
 )
 GROUP_KEYS = tuple(g[0] for g in GROUPS)
+CLOSING = ("no_show", "arrived", "cancel")  # a desk action that ends the visit for the desk
+OPEN_AT_START = ("booked", "pending", "proposed")  # started and not yet closed: the source says no more
 DAYS = ("today", "tomorrow")
 
 
@@ -63,6 +66,7 @@ class DeskRow:
     answer: str | None
     note: str | None = None  # the patient's reschedule note (front_desk only)
     reasons: list[str] = field(default_factory=list)
+    message_left: datetime | None = None  # the desk left a message and nobody called back in time
 
 
 @dataclass
@@ -71,6 +75,7 @@ class WorkList:
     counts: Counter[str]  # per group, before the group filter (the day filter applies)
     days: Counter[str]  # per day, before both filters
     total: int
+    awaiting: int = 0  # a message left, waiting for the call-back (back on the list CALLBACK_AFTER later)
 
 
 def day_bounds(now: datetime, zone: ZoneInfo) -> dict[str, tuple[datetime, datetime]]:
@@ -93,9 +98,10 @@ def writes_back(settings: Settings, connector: str) -> bool:
 
 
 def source_kind(settings: Settings, connector: str) -> str:
-    """The kind of source a connector reads (csv, sql, fhir …), for "cancel it in csv"."""
+    """The clinic's name for the system a connector reads, for "cancel it in OpenEMR": its
+    ``label:``, else its kind (csv, sql, fhir …), else the connector's own name."""
     config = next((c for c in settings.connectors if c.name == connector), None)
-    return str(getattr(config, "kind", None) or connector)
+    return config.system_name() if config is not None else connector
 
 
 def _reasons(connection: Any, ids: list[int], now: datetime) -> dict[int, dict[str, Any]]:
@@ -129,13 +135,29 @@ def _last_replies(connection: Any, ids: list[int]) -> dict[int, datetime]:
         .group_by(RS.appointment_id)).all())
 
 
-def is_handled(done: tuple[int, datetime] | None, version: int, last_reply: datetime | None) -> bool:
+CALLBACK_AFTER = CALLBACK_WAIT  # "left a message": back on the work list if nobody called back
+
+
+@dataclass(frozen=True)
+class Done:
+    """The desk's latest action on an appointment that still stands (not undone)."""
+
+    version: int
+    at: datetime
+    action: str
+
+
+def is_handled(done: Done | None, version: int, last_reply: datetime | None, now: datetime) -> bool:
     """The desk acted on this version of the appointment, and the patient has not written since:
-    the row leaves every list the desk works from (a new version or a reply brings it back)."""
-    return done is not None and done[0] == version and (last_reply is None or last_reply <= done[1])
+    the row leaves every list the desk works from (a new version or a reply brings it back).
+    "Left a message" is a wait for the call-back, not an answer: the row comes back
+    CALLBACK_AFTER later (issue 58)."""
+    if done is None or done.version != version or (last_reply is not None and last_reply > done.at):
+        return False
+    return not (done.action == "left_message" and now >= done.at + CALLBACK_AFTER)
 
 
-def handled(store: Store, ids: list[int]) -> set[int]:
+def handled(store: Store, ids: list[int], now: datetime) -> set[int]:
     """Which of these appointments the desk has handled (is_handled), for lists built
     elsewhere (the "All to act on" page, sync/ui/attention.py)."""
     if not ids:
@@ -143,15 +165,15 @@ def handled(store: Store, ids: list[int]) -> set[int]:
     with store.engine.connect() as connection:
         versions: dict[int, int] = dict(connection.execute(select(A.id, A.version).where(A.id.in_(ids))).all())
         done, replies = _handled(connection, ids), _last_replies(connection, ids)
-    return {i for i, version in versions.items() if is_handled(done.get(i), version, replies.get(i))}
+    return {i for i, version in versions.items() if is_handled(done.get(i), version, replies.get(i), now)}
 
 
-def _handled(connection: Any, ids: list[int]) -> dict[int, tuple[int, datetime]]:
-    """Per appointment, the version and time of the desk's latest action."""
-    out: dict[int, tuple[int, datetime]] = {}
-    for row in connection.execute(select(DK.appointment_id, DK.version, DK.at).where(DK.appointment_id.in_(ids))
-                                  .order_by(DK.at, DK.id)):
-        out[row.appointment_id] = (row.version, row.at)
+def _handled(connection: Any, ids: list[int]) -> dict[int, Done]:
+    """Per appointment, the desk's latest action that was not undone."""
+    out: dict[int, Done] = {}
+    for row in connection.execute(select(DK.appointment_id, DK.version, DK.at, DK.action)
+                                  .where(DK.appointment_id.in_(ids), DK.undone_at.is_(None)).order_by(DK.at, DK.id)):
+        out[row.appointment_id] = Done(row.version, row.at, row.action)
     return out
 
 
@@ -172,6 +194,7 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
         facts = _reasons(connection, ids, now) if ids else {}
         done_by_desk = _handled(connection, ids) if ids else {}
     rows: list[DeskRow] = []
+    awaiting = 0
     for r in found:
         fact = facts[r.id]
         reasons: set[str] = set(fact["reasons"])
@@ -181,9 +204,13 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
             reasons.add("no-answer" if fact.get("sent") else "not-reached")
         if r.participation == "accepted":
             reasons -= {"failed"}  # confirmed anyway: nothing to chase
+        if "reschedule" in reasons:
+            reasons -= {"no-answer", "not-reached"}  # the patient did answer: they asked for another time
         if not reasons:
             continue
-        if is_handled(done_by_desk.get(r.id), r.version, fact["last_reply"]):
+        done = done_by_desk.get(r.id)
+        if is_handled(done, r.version, fact["last_reply"], now):
+            awaiting += done is not None and done.action == "left_message"
             continue
         ordered = [g for g in GROUP_KEYS if g in reasons]
         which = "today" if r.start_utc < bounds["today"][1] else "tomorrow"
@@ -192,12 +219,51 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
             doctor=r.doctor or r.practitioner_ref or "(no doctor)", type=r.type, connector=r.connector,
             patient=(r.name or "—") if full else (initials(r.name) or "—"),
             phone=phone_display(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
-            group=ordered[0], answer=r.participation, note=fact["note"] if full else None, reasons=ordered))
+            group=ordered[0], answer=r.participation, note=fact["note"] if full else None, reasons=ordered,
+            message_left=done.at if done is not None and done.action == "left_message" else None))
     days = Counter(r.day for r in rows)
     in_day = [r for r in rows if day is None or r.day == day]
     counts = Counter(r.group for r in in_day)
     shown = [r for r in in_day if group is None or r.group == group]
-    return WorkList(shown, counts, days, len(rows))
+    return WorkList(shown, counts, days, len(rows), awaiting)
+
+
+@dataclass
+class EarlierRow:
+    """A visit of today that has started and that nobody closed yet (came in, no-show)."""
+
+    appointment_id: int
+    start_utc: datetime
+    timezone: str
+    doctor: str
+    type: str | None
+    patient: str
+    phone: str
+    tel: str | None
+    answer: str | None
+
+
+def earlier_today(store: Store, now: datetime, zone: ZoneInfo, full: bool) -> list[EarlierRow]:
+    """Today's visits that have started, still booked at the source, that the desk has not
+    closed (came in, no-show, cancelled): the one moment a no-show can be recorded, so they
+    stay on Today until the desk says what happened (issue 58)."""
+    start = day_bounds(now, zone)["today"][0]
+    with store.engine.connect() as connection:
+        closed = select(DK.id).where(DK.appointment_id == A.id, DK.undone_at.is_(None),
+                                     DK.action.in_(CLOSING)).exists()
+        found = connection.execute(
+            select(A.id, A.start_utc, A.timezone, A.type, A.practitioner_ref, A.participation, P.name, P.phone,
+                   D.name.label("doctor"))
+            .select_from(with_people())
+            .where(A.start_utc >= start, A.start_utc <= now, A.deleted_at.is_(None),
+                   A.status.in_(OPEN_AT_START), ~closed)
+            .order_by(A.start_utc, A.id)).all()
+    return [EarlierRow(
+        appointment_id=r.id, start_utc=r.start_utc, timezone=r.timezone,
+        doctor=r.doctor or r.practitioner_ref or "(no doctor)", type=r.type,
+        patient=(r.name or "—") if full else (initials(r.name) or "—"),
+        phone=phone_display(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
+        answer=r.participation) for r in found]
 
 
 # -- the waitlist's tasks (issue 33: booking by hand, refused bookings, later appointments) --

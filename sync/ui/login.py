@@ -2,7 +2,9 @@
 Basic dialog, whose Cancel showed raw JSON and which no one can log out of on a shared desk
 PC. The password goes through the same throttles and lockouts as a Basic header
 (sync/ui/auth.py ``check_login``); the form carries a CSRF token (a cookie it must match),
-and a successful login starts a signed session (sync/ui/session.py)."""
+and a successful login starts a signed session (sync/ui/session.py), bound to the user's
+password hash and role, and marks the browser a known device of that user (its later logins are
+not slowed by other addresses' failures: sync/ui/auth.py)."""
 
 from __future__ import annotations
 
@@ -69,7 +71,7 @@ async def login(request: Request) -> Response:
                                429, wait)
         return _login_page(request, safe_next(next_path), "Wrong user name or password.", 401)
     response = RedirectResponse(safe_next(next_path), status_code=303)
-    request.state.ui_session = sessions(request).start(response, user)
+    request.state.ui_session = sessions(request).start(response, next(u for u in ui.users if u.name == user))
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
 

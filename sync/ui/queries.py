@@ -19,6 +19,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import STATUSES as APPOINTMENT_STATUSES
 from clinicsync.sync.model import Appointment, Event, Location, Patient, Practitioner
 from clinicsync.sync.model.calendar import LINKS
+from clinicsync.sync.model.desk import DESK_ACTIONS
 from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS, delivery_notifiers
 from clinicsync.sync.model.reminders import STATUSES as REMINDER_STATUSES
@@ -35,6 +36,10 @@ D = Practitioner.__table__.c  # type: ignore[attr-defined]
 E = Event.__table__.c  # type: ignore[attr-defined]
 RM = REMINDERS.c
 DL = DELIVERIES.c
+DK = DESK_ACTIONS.c
+# The desk's word for a visit it closed or waits on (issue 58): shown on every page as a state.
+DESK_STATES = {"no_show": "no-show", "arrived": "came in", "cancel": "cancelled by the desk",
+               "left_message": "awaiting call-back"}
 
 DELIVERED = ("delivered", "read")  # provider receipts that mean the message reached the patient
 REMINDER_STATES = ("planned", "sent", "delivered", "failed", "unknown", "skipped", "cancelled")
@@ -226,6 +231,7 @@ class AppointmentRow:
     language: str | None = None  # the patient's language
     channel: str | None = None  # how the patient is reached (their preference, else the last message's)
     version: int = 1
+    desk_state: str | None = None  # a DESK_STATES word: what the desk recorded that still stands
 
     @property
     def local_start(self) -> datetime:
@@ -255,13 +261,14 @@ def _calendar_state(states: list[tuple[str, int]]) -> str:
     return states[0][0]
 
 
-def _rows(store: Store, query: Any, full: bool = False) -> list[AppointmentRow]:
+def _rows(store: Store, query: Any, full: bool = False, now: datetime | None = None) -> list[AppointmentRow]:
     with store.engine.connect() as connection:
         found = connection.execute(query).all()
         ids = [r.id for r in found]
         links: dict[int, list[tuple[str, int]]] = defaultdict(list)
         reminders: dict[int, Counter[str]] = defaultdict(Counter)
         channels: dict[int, str] = {}
+        desk = desk_states(connection, ids, now)
         for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
             for link in connection.execute(select(LINKS.c.appointment_id, LINKS.c.state, LINKS.c.attempts)
                                            .where(LINKS.c.appointment_id.in_(chunk))):
@@ -275,7 +282,8 @@ def _rows(store: Store, query: Any, full: bool = False) -> list[AppointmentRow]:
                 if r.channel:
                     channels[r.appointment_id] = r.channel
     return [AppointmentRow(
-        id=r.id, connector=r.connector, external_id=r.external_id, start_utc=r.start_utc, timezone=r.timezone,
+        id=r.id, connector=r.connector, external_id=_record_id_shown(r.external_id, full) or "",
+        start_utc=r.start_utc, timezone=r.timezone,
         status=r.status, type=r.type, doctor=r.d_name or r.practitioner_ref or "(no doctor)",
         doctor_id=r.practitioner_ref, patient=(r.p_name or "—") if full else (initials(r.p_name) or "—"),
         phone=phone_display(r.phone) if full else mask_phone(r.phone),
@@ -283,11 +291,31 @@ def _rows(store: Store, query: Any, full: bool = False) -> list[AppointmentRow]:
         answer=r.participation, calendar=_calendar_state(links[r.id]),
         reminders=reminders[r.id], notes=[mask_text(n) for n in quality_notes(r.quality_notes)],
         place=r.l_name or r.location_ref, mode=r.visit_mode, language=r.language,
-        channel=r.p_channel or channels.get(r.id), version=r.version) for r in found]
+        channel=r.p_channel or channels.get(r.id), version=r.version, desk_state=desk.get(r.id)) for r in found]
+
+
+CALLBACK_WAIT = timedelta(hours=3)  # "left a message" is a wait this long, then back on the work list
+
+
+def desk_states(connection: Any, ids: list[int], now: datetime | None = None) -> dict[int, str]:
+    """Per appointment, the desk's standing state in DESK_STATES words: its latest action not
+    undone that closes the visit (no-show, came in, cancelled), or a message left within
+    CALLBACK_WAIT (awaiting call-back). A confirmation is the answer, shown as the answer."""
+    now = now or utcnow()
+    out: dict[int, str] = {}
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        for row in connection.execute(select(DK.appointment_id, DK.action, DK.at).where(
+                DK.appointment_id.in_(chunk), DK.undone_at.is_(None)).order_by(DK.at, DK.id)):
+            waiting = row.action == "left_message" and now < row.at + CALLBACK_WAIT
+            if row.action in ("no_show", "arrived", "cancel") or waiting:
+                out[row.appointment_id] = DESK_STATES[row.action]
+            elif out.get(row.appointment_id) == DESK_STATES["left_message"]:
+                del out[row.appointment_id]  # a later action (a confirmation) ended the wait
+    return out
 
 
 def upcoming(store: Store, start: datetime, end: datetime, filters: Filters = Filters(),
-             full: bool = False) -> list[AppointmentRow]:
+             full: bool = False, now: datetime | None = None) -> list[AppointmentRow]:
     """Appointments starting in [start, end), by start then doctor, filtered; patients named
     only when ``full`` (the front_desk role; the route logs the view)."""
     query = _appointment_query().where(A.start_utc >= start, A.start_utc < end)
@@ -301,7 +329,7 @@ def upcoming(store: Store, start: datetime, end: datetime, filters: Filters = Fi
         query = query.where(or_(A.participation.is_(None), A.participation.in_(("needs-action", "tentative"))))
     elif filters.answer in ("accepted", "declined"):
         query = query.where(A.participation == filters.answer)
-    return _rows(store, query.order_by(A.start_utc, A.connector, A.external_id), full)
+    return _rows(store, query.order_by(A.start_utc, A.connector, A.external_id), full, now)
 
 
 DayGroups = list[tuple[date, list[tuple[str, list[AppointmentRow]]]]]
@@ -327,14 +355,17 @@ def filter_options(store: Store) -> dict[str, list[Any]]:
             "statuses": sorted(APPOINTMENT_STATUSES)}
 
 
-def appointment(store: Store, appointment_id: int, full: bool = False) -> AppointmentRow | None:
-    rows = _rows(store, _appointment_query().where(A.id == appointment_id), full)
+def appointment(store: Store, appointment_id: int, full: bool = False,
+                now: datetime | None = None) -> AppointmentRow | None:
+    rows = _rows(store, _appointment_query().where(A.id == appointment_id), full, now)
     return rows[0] if rows else None
 
 
-def timeline(store: Store, appointment_id: int) -> list[dict[str, Any]]:
+def timeline(store: Store, appointment_id: int, full: bool = False) -> list[dict[str, Any]]:
     """What happened to one appointment, in order: outbox events, reminders planned and their
-    deliveries, calendar pushes and the patient's answer. No contact details, no message bodies."""
+    deliveries, calendar pushes and every answer and request, each as it came (issue 58: a later
+    answer never rewrites who gave an earlier one). No contact details; the patient's own words
+    (a reschedule note, a reply) only when ``full`` (the front desk)."""
     items: list[dict[str, Any]] = []
     with store.engine.connect() as connection:
         for ev in connection.execute(select(E).where(E.appointment_id == appointment_id)):
@@ -359,16 +390,48 @@ def timeline(store: Store, appointment_id: int) -> list[dict[str, Any]]:
             items.append({"at": link.updated_at, "what": "calendar", "title": f"calendar {link.state}",
                           "detail": f"{link.provider} {link.calendar_id}"
                           + (f"; {link.attempts} failed: {mask_text(link.last_error)}" if link.attempts else "")})
+        answers = [answer_item(r, full) for r in connection.execute(
+            select(RESPONSES).where(RESPONSES.c.appointment_id == appointment_id)
+            .order_by(RESPONSES.c.received_at, RESPONSES.c.id))]
+        items += answers
         answer = connection.execute(select(A.participation, A.participation_at).where(A.id == appointment_id)).one()
-        if answer.participation and answer.participation_at:
-            via = connection.execute(select(RESPONSES.c.channel).where(
-                RESPONSES.c.appointment_id == appointment_id, RESPONSES.c.outcome == "applied")
-                .order_by(RESPONSES.c.received_at.desc(), RESPONSES.c.id.desc()).limit(1)).scalar()
+        if answer.participation and answer.participation_at and not any(
+                i["what"] == "answer" and not i["undone"] for i in answers):  # stored before answers were kept
             items.append({"at": answer.participation_at, "what": "answer", "title": f"patient {answer.participation}",
-                          "detail": {"desk": "by phone, recorded by the front desk",
-                                     "source": "as the source records it"}.get(via or "", "")})
-    order = {"event": 0, "reminder": 1, "calendar": 2, "delivery": 3, "answer": 4}
+                          "detail": ""})
+    order = {"event": 0, "reminder": 1, "calendar": 2, "delivery": 3, "answer": 4, "request": 4}
     return sorted(items, key=lambda i: (i["at"], order[i["what"]]))
+
+
+ANSWER_WORDS = {"confirm": "confirmed", "decline": "declined", "reschedule": "asked for another time",
+                "opt_out": "opted out", "opt_in": "opted back in", "help": "asked for help"}
+
+
+def answered_by(channel: str, provider_id: str | None) -> str:
+    """How an answer came, in words: 'by SMS link', 'by SMS reply', 'by phone, recorded by the
+    front desk', 'as the source records it'."""
+    if channel == "desk":
+        return "by phone, recorded by the front desk"
+    if channel == "source":
+        return "as the source records it"
+    name = {"sms": "SMS", "email": "email", "whatsapp": "WhatsApp"}.get(channel, channel)
+    return f"by {name} link" if (provider_id or "").startswith("link:") else f"by {name} reply"
+
+
+def answer_item(r: Any, full: bool) -> dict[str, Any]:
+    """One answer or request in a visit's history, as it came: who (the patient, the desk, the
+    source), how, what, and the patient's words for the front desk."""
+    who = {"desk": "front desk", "source": "source"}.get(r.channel, "patient")
+    what = ANSWER_WORDS.get(r.action, r.action)
+    detail = answered_by(r.channel, r.provider_id)
+    if r.outcome == "undone":
+        detail += "; undone by the front desk"
+    elif r.outcome not in ("applied", "requested"):
+        detail += f"; {r.outcome.replace('_', ' ')}"
+    words = (r.body or "").strip() if full and r.channel not in ("desk", "source") else ""
+    return {"at": r.received_at, "what": "request" if r.action == "reschedule" else "answer",
+            "title": f"{who} {what}", "detail": detail, "text": words or None,
+            "request": r.action == "reschedule", "undone": r.outcome == "undone"}
 
 
 def message_name(kind: str, offset: str | None) -> str:
@@ -433,18 +496,33 @@ class Rate:
 
 
 def _rate_rows(store: Store, start: datetime, end: datetime) -> list[Any]:
+    """The visits in [start, end) that were not cancelled, each with ``noshow``: the source says
+    so, or the front desk recorded it (a desk no-show that stands: a CSV source has no such
+    status, and its clinic would chart 0 %)."""
     with store.engine.connect() as connection:
-        return list(connection.execute(
-            select(A.start_utc, A.status, A.participation, A.practitioner_ref, D.name)
+        rows = list(connection.execute(
+            select(A.id, A.start_utc, A.status, A.participation, A.practitioner_ref, D.name)
             .select_from(Appointment.__table__)  # type: ignore[attr-defined]
             .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
                                                     D.external_id == A.practitioner_ref))
             .where(A.deleted_at.is_(None), A.status.not_in(INACTIVE), A.start_utc >= start, A.start_utc < end)))
+        desk = desk_states(connection, [r.id for r in rows]) if rows else {}
+    return [RateRow(r.start_utc, r.participation, r.practitioner_ref, r.name,
+                    r.status == "noshow" or desk.get(r.id) == DESK_STATES["no_show"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class RateRow:
+    start_utc: datetime
+    participation: str | None
+    practitioner_ref: str | None
+    name: str | None
+    noshow: bool
 
 
 def _rates(groups: dict[str, list[Any]]) -> list[Rate]:
     return [Rate(label, len(rows), sum(1 for r in rows if r.participation == "accepted"),
-                 sum(1 for r in rows if r.status == "noshow")) for label, rows in groups.items()]
+                 sum(1 for r in rows if r.noshow)) for label, rows in groups.items()]
 
 
 def rates_by_week(store: Store, start: datetime, end: datetime, zone: ZoneInfo) -> list[Rate]:

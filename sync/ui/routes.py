@@ -19,9 +19,17 @@ from clinicsync.sync.setaside import open_items
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import find_stalls
 from clinicsync.sync.store import Store
-from clinicsync.sync.ui import attention, charts, desk, login, queries, waitlist_page
+from clinicsync.sync.ui import attention, charts, desk, desk_actions, login, queries, waitlist_page
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
-from clinicsync.sync.ui.desk_actions import BUTTONS, LABELS, UnknownAction, actions_of, record_action, source_hint
+from clinicsync.sync.ui.desk_actions import (
+    BUTTONS,
+    LABELS,
+    ReasonNeeded,
+    Refused,
+    UnknownAction,
+    actions_of,
+    source_hint,
+)
 from clinicsync.sync.ui.render import REFRESH_CHOICES, now_of, redirect, render
 from clinicsync.sync.ui.session import check_csrf
 from clinicsync.sync.waitlist import book_tasks
@@ -66,18 +74,37 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
     day = day if day in desk.DAYS else None
     need = need if need in desk.GROUP_KEYS else None
     work = desk.work_list(store, now, zone, full=True, day=day, group=need)
-    if work.rows:
-        record_phi_view(store, user, "front_desk", "/ui/", [r.appointment_id for r in work.rows], now)
+    earlier = desk.earlier_today(store, now, zone, full=True) if day in (None, "today") and not need else []
+    shown = [r.appointment_id for r in earlier] + [r.appointment_id for r in work.rows]
+    if shown:
+        record_phi_view(store, user, "front_desk", "/ui/", shown, now)
     hints = {r.appointment_id: _decline_hint(settings, r) for r in work.rows}
+    seen = desk_actions.seen_of(store, shown)
+    offers = {r.appointment_id: desk_actions.offered(
+        seen[r.appointment_id].standing, r.start_utc, now, reschedule="reschedule" in r.reasons,
+        declined=r.group in ("declined", "doctor-declined")) for r in work.rows}
+    offers.update({r.appointment_id: desk_actions.offered(seen[r.appointment_id].standing, r.start_utc, now)
+                   for r in earlier})
     waitlist = desk.waitlist_tasks(settings, store, now, full=True)
     if waitlist:
         record_phi_view(store, user, "front_desk", "/ui/#waitlist", [i for t in waitlist for i in t.appointment_ids],
                         now)
     return render(request, "desk.html", work=work, groups=desk.GROUPS, day=day, need=need, hints=hints,
-                  buttons=BUTTONS, refresh=_refresh(refresh), done=request.query_params.get("done"),
+                  buttons=BUTTONS, refresh=_refresh(refresh), earlier=earlier, offers=offers,
+                  seen={k: v.digest for k, v in seen.items()}, **_done_line(request, store, now),
+                  callback_hours=int(desk.CALLBACK_AFTER.total_seconds() // 3600),
                   waitlist=waitlist, waitlist_headings=desk.WAITLIST_HEADINGS,
                   waitlist_answers={k: {a: desk.WAITLIST_BUTTONS[a] for a in v}
                                     for k, v in book_tasks.ANSWERS.items()})
+
+
+def _done_line(request: Request, store: Store, now: datetime) -> dict[str, Any]:
+    """After an action (``?done=a<id>``): "Recorded" with its Undo while it can be taken back."""
+    done = request.query_params.get("done") or ""
+    undo = None
+    if done.startswith("a") and done[1:].isdigit() and int(done[1:]) <= ROW_ID_MAX:
+        undo = desk_actions.undo_offer(store, int(done[1:]), now)
+    return {"done": done or None, "undo": undo, "undone": request.query_params.get("undone") == "1"}
 
 
 def _decline_hint(settings: Settings, row: desk.DeskRow) -> str:
@@ -168,7 +195,7 @@ def appointments_page(
     full = role == "front_desk"
     filters = queries.Filters(doctor or None, connector or None, status or None,
                               answer if answer in queries.ANSWER_FILTERS else None)
-    rows = queries.upcoming(store, today, today + timedelta(days=span), filters, full=full)
+    rows = queries.upcoming(store, today, today + timedelta(days=span), filters, full=full, now=now)
     if full and rows:
         record_phi_view(store, user, role, "/ui/appointments", [r.id for r in rows], now)
     return render(request, "appointments.html", 422 if errors else 200, groups=queries.by_day_and_doctor(rows, zone),
@@ -190,13 +217,17 @@ def attention_page(request: Request, user: User,
     role = _role(request, user)
     full = role == "front_desk"
     items = attention.needs_attention(store, now, full)
-    done_by_desk = desk.handled(store, [i.appointment_id for i in items])
+    done_by_desk = desk.handled(store, [i.appointment_id for i in items], now)
     items = [i for i in items if i.appointment_id not in done_by_desk]
     if full and items:
         record_phi_view(store, user, role, "/ui/attention", [i.appointment_id for i in items], now)
+    seen = desk_actions.seen_of(store, [i.appointment_id for i in items]) if full else {}
+    offers = {i.appointment_id: desk_actions.offered(
+        seen[i.appointment_id].standing, i.start_utc, now, reschedule="reschedule request" in i.reasons,
+        declined=bool({"declined", "doctor declined"} & set(i.reasons))) for i in items if i.appointment_id in seen}
     return render(request, "attention.html", items=items, full=full, buttons=BUTTONS if full else {},
-                  dispatcher=attention.dispatcher_panel(store, now), refresh=_refresh(refresh),
-                  done=request.query_params.get("done"))
+                  dispatcher=attention.dispatcher_panel(store, now), refresh=_refresh(refresh), offers=offers,
+                  seen={k: v.digest for k, v in seen.items()}, **_done_line(request, store, now))
 
 
 @pages.get("/appointments/{appointment_id}", response_class=HTMLResponse)
@@ -206,21 +237,41 @@ def timeline_page(request: Request, user: User,
     store, settings = _store(request), request.app.state.settings
     role = _role(request, user)
     full = role == "front_desk"
-    row = queries.appointment(store, appointment_id, full=full)
+    row = queries.appointment(store, appointment_id, full=full, now=now_of(request))
     if row is None:
         raise HTTPException(404, "no such appointment")
     if full:
         record_phi_view(store, user, role, "/ui/appointments/{appointment_id}", [appointment_id], now_of(request))
     actions = actions_of(store, appointment_id)
-    history = [{"at": a.at, "what": "desk", "title": f"front desk: {LABELS.get(a.action, a.action)}",
-                "detail": f"by {a.user}" + (f"; {hint}" if (hint := source_hint(settings, row.connector, a.action,
-                                                                                  a.source)) else "")}
-               for a in actions]
-    items = sorted(queries.timeline(store, appointment_id) + history, key=lambda i: i["at"])
+    history = [_desk_item(settings, row.connector, a) for a in actions]
+    items = sorted(queries.timeline(store, appointment_id, full=full) + history, key=lambda i: i["at"])
+    now = now_of(request)
+    seen = desk_actions.seen_of(store, [appointment_id])[appointment_id]
+    handled_at = max((a.at for a in actions if a.action == "reschedule_handled" and a.undone_at is None), default=None)
+    asked = any(i.get("request") and (handled_at is None or i["at"] > handled_at) for i in items)
+    offer = desk_actions.offered(seen.standing, row.start_utc, now, row.status, reschedule=asked,
+                                 declined=row.answer == "declined") if full else []
+    latest = desk_actions.undoable(actions, now) if full else None
+    undo = desk_actions.undo_offer(store, latest.id, now) if latest is not None else None
     return render(request, "timeline.html", a=row, items=items, states=queries.REMINDER_STATES, full=full,
-                  modes=queries.MODES, buttons=BUTTONS, can_act=full,
+                  modes=queries.MODES, buttons=BUTTONS, can_act=full, offer=offer, seen=seen.digest, asked=asked,
                   writes_back=desk.writes_back(settings, row.connector),
-                  kind=desk.source_kind(settings, row.connector), done=request.query_params.get("done"))
+                  kind=desk.source_kind(settings, row.connector),
+                  **{**_done_line(request, store, now), "undo": undo})
+
+
+def _desk_item(settings: Settings, connector: str, a: Any) -> dict[str, Any]:
+    """One desk action in a visit's history, beside the patient's own answers: who, what, why,
+    what became of it at the source, and whether it was taken back."""
+    detail = f"by {a.user}"
+    if a.reason:
+        detail += f"; reason: {desk_actions.CANCEL_REASONS.get(a.reason, a.reason)}"
+    if hint := source_hint(settings, connector, a.action, a.source):
+        detail += f"; {hint}"
+    if a.undone_at is not None:
+        detail += f"; undone by {a.undone_by}"
+    return {"at": a.at, "what": "desk", "title": f"front desk: {LABELS.get(a.action, a.action)}",
+            "detail": detail, "undone": a.undone_at is not None}
 
 
 async def _desk_post(request: Request, user: str, refusal: str) -> tuple[Any, str]:
@@ -233,24 +284,78 @@ async def _desk_post(request: Request, user: str, refusal: str) -> tuple[Any, st
     return form, role
 
 
-@pages.post("/appointments/{appointment_id}/actions")
+def _back(form: Any, appointment_id: int) -> str:
+    back = str(form.get("back") or "")
+    return back if back.startswith("/ui/") and not back.startswith("//") else f"/ui/appointments/{appointment_id}"
+
+
+@pages.post("/appointments/{appointment_id}/actions", response_model=None)
 async def act(request: Request, user: User,
-              appointment_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX)]) -> RedirectResponse:
-    """Record one desk action (front_desk role, CSRF token required), then back where the
-    desk came from: the work list (the row is gone) or the appointment (the history shows it)."""
+              appointment_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX)]) -> RedirectResponse | HTMLResponse:
+    """Record one desk action (front_desk role, CSRF token required) on the visit as the page
+    showed it (``seen``), then back where the desk came from with "Recorded … Undo". A cancel
+    without its reason opens the confirm step; a visit that changed meanwhile, or an action
+    that no longer fits it, is refused with the visit as it is now (409)."""
     form, role = await _desk_post(request, user, "only the front desk records actions on appointments")
     action = str(form.get("action") or "")
+    seen, back = str(form.get("seen") or ""), _back(form, appointment_id)
     try:
-        done = record_action(request.app.state.settings, _store(request), appointment_id, action, user, role,
-                             now_of(request))
+        reason = str(form.get("reason") or "") or None
+        done = desk_actions.record_action(request.app.state.settings, _store(request), appointment_id, action, user,
+                                          role, now_of(request), seen=seen, reason=reason)
     except UnknownAction:
         raise HTTPException(422, f"action: {action[:40]!r} is not one of {', '.join(LABELS)}") from None
+    except ReasonNeeded:
+        return _cancel_step(request, user, appointment_id, seen, back)
+    except Refused as refusal:
+        return _refused(request, user, appointment_id, refusal, back)
     if done is None:
         raise HTTPException(404, "no such appointment")
+    separator = "&" if "?" in back else "?"
+    return redirect(request, f"{back}{separator}done=a{done['id']}")
+
+
+@pages.post("/desk-actions/{action_id}/undo", response_model=None)
+async def undo(request: Request, user: User,
+               action_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX)]) -> RedirectResponse | HTMLResponse:
+    """Take back a desk action within its undo window (front_desk role, CSRF token required)."""
+    form, _ = await _desk_post(request, user, "only the front desk records actions on appointments")
     back = str(form.get("back") or "")
-    target = back if back.startswith("/ui/") and not back.startswith("//") else f"/ui/appointments/{appointment_id}"
-    separator = "&" if "?" in target else "?"
-    return redirect(request, f"{target}{separator}done={appointment_id}")
+    back = back if back.startswith("/ui/") and not back.startswith("//") else "/ui/"
+    try:
+        appointment_id = desk_actions.undo_action(request.app.state.settings, _store(request), action_id, user,
+                                                  now_of(request), str(form.get("seen") or ""))
+    except Refused as refusal:
+        target = desk_actions.appointment_of(_store(request), action_id)
+        return _refused(request, user, target or 0, refusal, back)
+    if appointment_id is None:
+        raise HTTPException(404, "no such desk action")
+    return redirect(request, f"{back}{'&' if '?' in back else '?'}undone=1")
+
+
+def _visit_now(request: Request, user: str, appointment_id: int) -> Any:
+    """The visit as it is now, for the confirm step and a refusal (its view logged)."""
+    row = queries.appointment(_store(request), appointment_id, full=True, now=now_of(request))
+    if row is not None:
+        record_phi_view(_store(request), user, "front_desk", "/ui/appointments/{appointment_id}", [appointment_id],
+                        now_of(request))
+    return row
+
+
+def _cancel_step(request: Request, user: str, appointment_id: int, seen: str, back: str) -> HTMLResponse:
+    row = _visit_now(request, user, appointment_id)
+    if row is None:
+        raise HTTPException(404, "no such appointment")
+    return render(request, "cancel.html", a=row, seen=seen, back=back, reasons=desk_actions.CANCEL_REASONS,
+                  writes_back=desk.writes_back(request.app.state.settings, row.connector),
+                  kind=desk.source_kind(request.app.state.settings, row.connector))
+
+
+def _refused(request: Request, user: str, appointment_id: int, refusal: Refused, back: str) -> HTMLResponse:
+    row = _visit_now(request, user, appointment_id) if appointment_id else None
+    standing = desk_actions.seen_of(_store(request), [appointment_id]).get(appointment_id) if row else None
+    return render(request, "refused.html", 409, a=row, why=refusal.why, changed=refusal.changed, back=back,
+                  standing=[LABELS.get(s, s) for s in standing.standing] if standing else [])
 
 
 @pages.post("/waitlist/slots/{slot_id}/{kind}")  # apart from /waitlist/{entry}/remove (waitlist_page)

@@ -7,6 +7,16 @@ in the store on PostgreSQL, so the logout holds on every replica that shares it
 (sync/ui/shared_login.py); in this process on SQLite and MySQL (one host), and while the
 store cannot be reached.
 
+A session is bound to its user's credentials (issue 59): the cookie carries a keyed digest of
+the user's password hash and role (the *generation*) and the time of its login. A page whose
+settings give that user another hash or role, or no longer name the user, refuses it and logs
+its id out (shared on PostgreSQL, so a replica not yet restarted on the new settings refuses it
+too); a session older than ``ui.session_max_hours`` is refused however often it was used.
+
+A browser that logged in also gets a *known device* cookie (``clinicsync_device``, signed,
+``ui.known_device_days``): its user's later logins from it are counted on that device alone
+(sync/ui/auth.py), so failures from other addresses never slow them down.
+
 Why signed rather than a table: a session is three short values, and a cookie signed with
 the process's key needs no write per page view (on PostgreSQL a page reads whether its id was
 logged out: one primary-key lookup); a clinic running several replicas sets
@@ -24,6 +34,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +44,11 @@ from sqlalchemy import Engine
 
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
-from clinicsync.sync.settings.ui import UiSettings
+from clinicsync.sync.settings.ui import UiSettings, UiUser
 from clinicsync.sync.ui.shared_login import LocalRevocations, SharedRevocations, off_loop, revocations
 
 COOKIE = "clinicsync_ui"
+DEVICE_COOKIE = "clinicsync_device"  # a browser that logged in before (sync/ui/auth.py: its logins are not slowed)
 LOGIN_COOKIE = "clinicsync_login"  # the login form's own CSRF token, before there is a session
 PATH = "/"  # also /openapi.json, which takes the same logins
 
@@ -46,17 +58,29 @@ class Session:
     user: str
     sid: str
     csrf: str
+    generation: str = ""  # a keyed digest of the user's password hash and role when the session began
+    started: float = 0.0  # epoch seconds of the login: the absolute lifetime counts from here
+
+
+def generation(key: bytes, user: UiUser) -> str:
+    """What a session of ``user`` is bound to: their password hash and role, digested under the
+    cookies' key (the cookie is signed, not encrypted: it never shows the hash itself)."""
+    material = f"{user.name}\0{user.password_hash}\0{user.role}".encode()
+    return hmac.new(key, b"clinicsync session generation\0" + material, hashlib.sha256).hexdigest()[:22]
 
 
 @dataclass
 class Sessions:
-    """Per app: the signing key, the idle limit and the ids logged out (shared on PostgreSQL)."""
+    """Per app: the signing key, the idle and absolute limits and the ids logged out (shared on PostgreSQL)."""
 
     serializer: URLSafeTimedSerializer
     idle_seconds: int
     secure: bool
     key: bytes
     revoked: LocalRevocations | SharedRevocations
+    max_seconds: float = 12 * 3600
+    device_seconds: int = 30 * 86400
+    clock: Callable[[], float] = time.time
 
     @classmethod
     def for_settings(cls, settings: Settings, ui: UiSettings, engine: Engine | None = None) -> Sessions:
@@ -65,19 +89,39 @@ class Sessions:
         https = bool(server.public_url and server.public_url.scheme == "https")
         secure = ui.secure_cookie if ui.secure_cookie is not None else https
         return cls(URLSafeTimedSerializer(key, salt="clinicsync-ui-session"), ui.session_idle_minutes * 60,
-                   secure, key.encode(), revocations(engine, key.encode()))
+                   secure, key.encode(), revocations(engine, key.encode()), ui.session_max_hours * 3600,
+                   ui.known_device_days * 86400)
 
     def read(self, request: Request) -> Session | None:
-        """The request's session if its cookie is genuine, unexpired and not logged out."""
+        """The request's session if its cookie is genuine, unexpired, not logged out and its
+        user's credentials are those it began with."""
         session = self._signed(request)
-        return None if session is None or self.revoked.revoked(session.sid) else session
+        if session is None or self.revoked.revoked(session.sid):
+            return None
+        if not self._current(request, session):
+            self.revoked.revoke(session.sid, self.clock() + self.idle_seconds)
+            return None
+        return session
 
     async def read_off_loop(self, request: Request) -> Session | None:
         """``read`` from a coroutine: a lookup in the store runs in the thread pool."""
         session = self._signed(request)
         if session is None or await off_loop(self.revoked, self.revoked.revoked, session.sid):
             return None
+        if not self._current(request, session):
+            await off_loop(self.revoked, self.revoked.revoke, session.sid, self.clock() + self.idle_seconds)
+            return None
         return session
+
+    def _current(self, request: Request, session: Session) -> bool:
+        """The session's user is still in the settings with the password hash and role it logged
+        in with, and it began less than ``ui.session_max_hours`` ago. A stale one is logged out
+        (``read``): shared on PostgreSQL, so replicas still on the old settings refuse it too."""
+        ui = request.app.state.settings.ui or UiSettings()
+        user = next((u for u in ui.users if u.name == session.user), None)
+        if user is None or not hmac.compare_digest(generation(self.key, user), session.generation):
+            return False
+        return 0 <= self.clock() - session.started <= self.max_seconds
 
     def _signed(self, request: Request) -> Session | None:
         """The session in the request's cookie if it is genuine and unexpired."""
@@ -88,20 +132,46 @@ class Sessions:
             data: Any = self.serializer.loads(raw, max_age=self.idle_seconds)
         except BadSignature:  # SignatureExpired is one: idle too long
             return None
-        if not (isinstance(data, dict) and all(isinstance(data.get(k), str) for k in ("u", "s", "c"))):
-            return None
-        return Session(data["u"], data["s"], data["c"])
+        if not (isinstance(data, dict) and all(isinstance(data.get(k), str) for k in ("u", "s", "c", "g"))
+                and isinstance(data.get("t"), int | float)):
+            return None  # a cookie from before sessions were bound to credentials: log in again
+        return Session(data["u"], data["s"], data["c"], data["g"], float(data["t"]))
 
-    def start(self, response: Response, user: str) -> Session:
-        session = Session(user, secrets.token_urlsafe(16), secrets.token_urlsafe(24))
+    def start(self, response: Response, user: UiUser) -> Session:
+        session = Session(user.name, secrets.token_urlsafe(16), secrets.token_urlsafe(24),
+                          generation(self.key, user), self.clock())
         self.renew(response, session)
+        self.remember_device(response, user.name)
         return session
 
     def renew(self, response: Response, session: Session) -> None:
-        """Sign the cookie again: the idle clock starts over."""
-        response.set_cookie(COOKIE, self.serializer.dumps({"u": session.user, "s": session.sid, "c": session.csrf}),
-                            max_age=self.idle_seconds, path=PATH, secure=self.secure, httponly=True,
-                            samesite="strict")
+        """Sign the cookie again: the idle clock starts over (the absolute one does not)."""
+        value = {"u": session.user, "s": session.sid, "c": session.csrf, "g": session.generation,
+                 "t": session.started}
+        response.set_cookie(COOKIE, self.serializer.dumps(value), max_age=self.idle_seconds, path=PATH,
+                            secure=self.secure, httponly=True, samesite="strict")
+
+    def remember_device(self, response: Response, user: str) -> None:
+        """Mark this browser a known device of ``user`` (sync/ui/auth.py counts its logins apart)."""
+        value = self._devices().dumps({"u": user, "d": secrets.token_urlsafe(16)})
+        response.set_cookie(DEVICE_COOKIE, value, max_age=self.device_seconds, path=PATH, secure=self.secure,
+                            httponly=True, samesite="strict")
+
+    def device(self, request: Request, user: str) -> str | None:
+        """The id of this browser if it is a known device of ``user`` (a genuine, unexpired cookie)."""
+        raw = request.cookies.get(DEVICE_COOKIE)
+        if not raw:
+            return None
+        try:
+            data: Any = self._devices().loads(raw, max_age=self.device_seconds)
+        except BadSignature:
+            return None
+        if not (isinstance(data, dict) and data.get("u") == user and isinstance(data.get("d"), str)):
+            return None
+        return str(data["d"])
+
+    def _devices(self) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self.key, salt="clinicsync-ui-device")
 
     async def end(self, response: Response, session: Session | None) -> None:
         """Log ``session`` out (here and, on PostgreSQL, on every replica) and drop the cookie."""

@@ -4,10 +4,11 @@ load balancer gave an attacker N times the guesses, a lockout on one replica did
 another, and a cookie copied before a logout still opened every other replica.
 
 - Failed logins and lockouts (``SharedLogins``): one row per throttle key in ``loginfailure``.
-  A failure is one atomic statement (an upsert over the attempt's keys that counts it and
-  computes the new lock: the same doubling, cap and quiet-period reset as ``Throttle``); an
-  attempt reads its at most three keys in one primary-key lookup; a success deletes its
-  address and user rows (only when that read found some), never the kind's.
+  An attempt reserves its place on each key in one atomic statement (issue 59): an upsert that,
+  unless the key is locked, counts the attempt and computes the new lock (the same doubling,
+  cap and quiet-period reset as ``Throttle``), and otherwise returns how long the key is still
+  locked. Two replicas (or threads) trying the same key at once serialize on its row, so the
+  allowance is exactly the number of passwords checked. A success deletes its rows.
 - Logouts (``SharedRevocations``): the session id's digest with the time its cookie would have
   expired in ``revokedsession``; a page view with a cookie looks it up by primary key.
 
@@ -38,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 
 from clinicsync.sync.db import first_statement, on_live_connection, one_statement
 from clinicsync.sync.settings.ui import UiSettings
-from clinicsync.sync.ui.throttle import LocalLogins, Throttle, Verdict
+from clinicsync.sync.ui.throttle import LocalLogins, Throttle
 
 log = structlog.get_logger("clinicsync.ui.logins")
 T = TypeVar("T")
@@ -46,31 +47,36 @@ PRUNE_SECONDS = 60.0  # a replica prunes each table at most this often
 _FIX = ("the store did not answer (unreachable; or not upgraded: `clinicsync db upgrade`): this replica counts "
         "failed logins and remembers logouts on its own until it does")
 
-# The attempt's keys with their lockouts (at most three: address, user name, credential kind).
-_READ = "SELECT key, locked_until FROM loginfailure WHERE key = ANY(%(keys)s::text[])"
-# A key's free failures: the kind's budget for the credential kind, the per-client one otherwise.
-_FREE = "(CASE WHEN {key} = ANY(%(kinds)s::text[]) THEN %(free_kind)s ELSE %(free)s END)"
-# The failure count after this one: afresh when the key was quiet for 2 x the longest lockout.
+# The failure count after this one: afresh when the key was quiet for 2 x its longest lockout.
 _COUNT = "(CASE WHEN %(now)s - f.last_failure > %(quiet)s THEN 1 ELSE f.failures + 1 END)"
 
 
-def _lock(count: str, free: str, otherwise: str) -> str:
+def _lock(count: str, otherwise: str) -> str:
     """From the ``free``-th failure on, locked for the first lockout doubled per failure past it, capped."""
-    return (f"CASE WHEN {count} >= {free} THEN %(now)s + LEAST(%(max)s, %(base)s * "
-            f"power(2.0::float8, LEAST({count} - {free}, 32))) ELSE {otherwise} END")
+    return (f"CASE WHEN {count} >= %(free)s THEN %(now)s + LEAST(%(max)s, %(base)s * "
+            f"power(2.0::float8, LEAST({count} - %(free)s, 32))) ELSE {otherwise} END")
 
 
+# One attempt on one key: counted (and locked when it reaches the allowance) unless the key is
+# locked, atomically on the key's row; then (granted, 0), else (false, seconds still locked),
+# read from the statement's snapshot (no row: a racing attempt locked it just now).
 # Committed without waiting for its WAL flush, for its own implicit transaction only (as a
 # rate bucket: sync/ratelimits.py): a crash that loses the last failures lets a few more
 # guesses in, nothing else. Logouts are written with the flush: a lost one reopens a session.
-_FAIL = f"""
-INSERT INTO loginfailure AS f (key, failures, last_failure, locked_until)
-SELECT k.key, 1, %(now)s, {_lock("1", _FREE.format(key="k.key"), "0")}
-FROM unnest(%(keys)s::text[]) AS k(key), (SELECT set_config('synchronous_commit', 'off', true)) AS quick
-ON CONFLICT (key) DO UPDATE SET
-    failures = {_COUNT},
-    last_failure = GREATEST(f.last_failure, %(now)s),
-    locked_until = {_lock(_COUNT, _FREE.format(key="f.key"), "f.locked_until")}"""
+_RESERVE = f"""
+WITH counted AS (
+    INSERT INTO loginfailure AS f (key, failures, last_failure, locked_until)
+    SELECT %(key)s, 1, %(now)s, {_lock("1", "0")}
+    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS quick
+    ON CONFLICT (key) DO UPDATE SET
+        failures = {_COUNT},
+        last_failure = GREATEST(f.last_failure, %(now)s),
+        locked_until = {_lock(_COUNT, "f.locked_until")}
+    WHERE f.locked_until <= %(now)s
+    RETURNING f.key)
+SELECT true, 0.0::float8 FROM counted
+UNION ALL
+SELECT false, locked_until - %(now)s FROM loginfailure WHERE key = %(key)s AND NOT EXISTS (SELECT 1 FROM counted)"""
 _CLEAR = "DELETE FROM loginfailure WHERE key = ANY(%(keys)s::text[])"
 _PRUNE_FAILURES = "DELETE FROM loginfailure WHERE last_failure < %(before)s"
 _REVOKE = """INSERT INTO revokedsession (sid, expires_at) VALUES (%(sid)s, %(until)s)
@@ -141,38 +147,42 @@ class _Shared:
         self._run(sql, {"before": before})
 
 
+class _StoreAway(Exception):
+    """The store did not answer (logged by ``_run``): count here instead."""
+
+
 class SharedLogins(_Shared):
-    """``LocalLogins``' contract (``check``, ``failed``, ``succeeded``) on the store's
-    ``loginfailure`` table: the same doubling lockouts, counted over every replica."""
+    """``LocalLogins``' contract (``attempt``, ``succeeded``) on the store's ``loginfailure``
+    table: the same per-client lockouts and per-account slow-down, counted over every replica."""
 
     def __init__(self, engine: Engine, key: bytes, ui: UiSettings, clock: Callable[[], float] = time.time) -> None:
         super().__init__(engine, key, clock)
-        self.free, self.free_kind = ui.failures_allowed, ui.failures_allowed_per_kind
-        self.base, self.max = ui.lockout_seconds, ui.max_lockout_seconds
+        self.free, self.base = ui.failures_allowed, ui.lockout_seconds
+        self.max_client, self.max_account = ui.max_lockout_seconds, ui.max_account_delay_seconds
         self.local = LocalLogins.for_settings(ui)  # while the store cannot be reached
 
-    def check(self, keys: list[str], kind: list[str]) -> Verdict:
-        """The longest lockout over ``keys`` and ``kind``, here or in the store (one read)."""
-        here = self.local.check(keys, kind).wait
-        digests = self._digests(keys)
-        rows = self._run(_READ, {"keys": digests + self._digests(kind)})
-        if rows is None:
-            return Verdict(here, True)
-        now = self.clock()
-        longest = max((until - now for _, until in rows), default=0.0)
-        waits = [w for w in (here, Throttle.whole_seconds(longest)) if w is not None]
-        return Verdict(max(waits, default=None), any(key in digests for key, _ in rows))
+    def attempt(self, client: str, account: str | None) -> int | None:
+        """``LocalLogins.attempt`` in the store: the client's place, then the account's (one
+        statement each); here if the store cannot be reached."""
+        try:
+            wait = self._reserve(client, self.max_client)
+            if wait is None and account is not None:
+                wait = self._reserve(account, self.max_account)
+        except _StoreAway:
+            return self.local.attempt(client, account)
+        return wait
 
-    def failed(self, keys: list[str], kind: list[str]) -> None:
-        """One failure on each key, in one statement; here if the store cannot be reached."""
+    def _reserve(self, key: str, longest: float) -> int | None:
         now = self.clock()
-        values = {"keys": self._digests(keys + kind), "kinds": self._digests(kind), "now": now,
-                  "free": self.free, "free_kind": self.free_kind, "base": self.base, "max": self.max,
-                  "quiet": self.max * 2}
-        if self._run(_FAIL, values) is None:
-            self.local.failed(keys, kind)
-            return
-        self._prune(_PRUNE_FAILURES, now - self.max * 2)  # quiet that long: the next failure starts afresh
+        values = {"key": _digest(self.key, key), "now": now, "free": self.free, "base": self.base, "max": longest,
+                  "quiet": longest * 2}
+        rows = self._run(_RESERVE, values)
+        if rows is None:
+            raise _StoreAway
+        self._prune(_PRUNE_FAILURES, now - max(self.max_client, self.max_account) * 2)
+        if rows and rows[0][0]:
+            return None
+        return Throttle.whole_seconds(rows[0][1] if rows else 1.0) or 1  # no row: locked by a racing attempt
 
     def succeeded(self, keys: list[str]) -> None:
         self.local.succeeded(keys)

@@ -1,7 +1,13 @@
-"""Login throttling: after a few failures a key (a client address, a user name) is locked out
-for a time that doubles with every further failure, up to a cap. Guessing a password then
-costs hours instead of seconds, and a locked-out client is answered 429 before any password
-is hashed, so an attack cannot buy CPU or memory with wrong guesses.
+"""Login throttling: after a few failures a key (a client address, a user name, a known
+device) is locked for a time that doubles with every further failure, up to a cap. Guessing a
+password then costs hours instead of seconds, and a locked key is answered 429 before any
+password is hashed, so an attack cannot buy CPU or memory with wrong guesses.
+
+Counted before the check (issue 59): an attempt *reserves* its place (``reserve``: refused while
+the key is locked, else counted at once, and the key locked by the count that reaches the
+allowance), and a success clears the key afterwards. Counting after the check let 60 parallel
+guesses from one address all pass the read before any failure was written (19 passwords checked
+where 5 were allowed); now the allowance is exactly what is checked.
 
 Bounded: at most ``max_entries`` keys are remembered (the least recently seen go first), so
 an attacker cycling through addresses or user names cannot grow it without limit.
@@ -21,7 +27,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from clinicsync.sync.settings.ui import UiSettings
 
@@ -64,17 +69,34 @@ class Throttle:
         now = self.clock()
         with self._lock:
             for key in keys:
-                record = self._records.pop(key, None)
-                if record is None or now - record.last_failure > self.max_seconds * 2:
-                    record = _Record(0, 0.0, now)  # quiet long enough: start afresh
-                record.failures += 1
-                record.last_failure = now
-                over = record.failures - self.free_failures
-                if over >= 0:
-                    record.locked_until = now + min(self.max_seconds, self.base_seconds * 2 ** min(over, 32))
-                self._records[key] = record
-            while len(self._records) > self.max_entries:
-                self._records.popitem(last=False)
+                self._count(key, now)
+
+    def reserve(self, key: str) -> int | None:
+        """Whole seconds ``key`` is still locked (nothing counted); else None, with this attempt
+        counted as a failure already (and the key locked if it reaches the allowance), in one
+        step under the lock: parallel attempts cannot all pass before the first one is counted.
+        A success undoes it (``succeeded``)."""
+        now = self.clock()
+        with self._lock:
+            record = self._records.get(key)
+            if record is not None and record.locked_until > now:
+                return self.whole_seconds(record.locked_until - now)
+            self._count(key, now)
+        return None
+
+    def _count(self, key: str, now: float) -> None:
+        """One failure on ``key`` (the caller holds the lock)."""
+        record = self._records.pop(key, None)
+        if record is None or now - record.last_failure > self.max_seconds * 2:
+            record = _Record(0, 0.0, now)  # quiet long enough: start afresh
+        record.failures += 1
+        record.last_failure = now
+        over = record.failures - self.free_failures
+        if over >= 0:
+            record.locked_until = now + min(self.max_seconds, self.base_seconds * 2 ** min(over, 32))
+        self._records[key] = record
+        while len(self._records) > self.max_entries:
+            self._records.popitem(last=False)
 
     def succeeded(self, keys: Iterable[str]) -> None:
         with self._lock:
@@ -82,39 +104,39 @@ class Throttle:
                 self._records.pop(key, None)
 
 
-class Verdict(NamedTuple):
-    """An attempt's standing: ``wait`` seconds (None: it may go ahead); ``counted``, whether its
-    keys have failures that a success must clear (a shared store skips that write when not)."""
-
-    wait: int | None
-    counted: bool
-
-
 class LocalLogins:
-    """The login defence's counts in this process: ``throttle`` per client address and user name
-    (``keys``), ``kinds`` per credential kind over every client (``kind``; not reset by a success:
-    an attacker must not get a fresh budget each time the desk logs in). The store-backed
-    ``SharedLogins`` (sync/ui/shared_login.py) has the same three calls."""
+    """The login defence's counts in this process (OWASP's authentication guidance, issue 59):
+
+    - per client (``client``: the address, or a known device's id instead): ``failures_allowed``,
+      then locked, doubling up to ``max_lockout_seconds``. Every attempt it makes that is not a
+      success counts, also one refused because its account is slowed down;
+    - per account (``account``: the user name): ``failures_allowed``, then each further attempt
+      waits, doubling up to ``max_account_delay_seconds`` (a minute by default): a slow-down, never
+      a lockout, so that guessing one user's password from many addresses stays slow while that
+      user waits at most that long.
+
+    There is no budget over all clients: one let anyone who could reach the port lock every
+    user out. The store-backed ``SharedLogins`` (sync/ui/shared_login.py) has the same calls."""
 
     blocking = False  # in memory: async callers call it in place (sync/ui/shared_login.py ``off_loop``)
 
-    def __init__(self, throttle: Throttle, kinds: Throttle) -> None:
-        self.throttle, self.kinds = throttle, kinds
+    def __init__(self, clients: Throttle, accounts: Throttle) -> None:
+        self.clients, self.accounts = clients, accounts
 
     @classmethod
-    def for_settings(cls, ui: UiSettings) -> LocalLogins:
-        return cls(Throttle(ui.failures_allowed, ui.lockout_seconds, ui.max_lockout_seconds),
-                   Throttle(ui.failures_allowed_per_kind, ui.lockout_seconds, ui.max_lockout_seconds))
+    def for_settings(cls, ui: UiSettings, clock: Callable[[], float] = time.monotonic) -> LocalLogins:
+        return cls(Throttle(ui.failures_allowed, ui.lockout_seconds, ui.max_lockout_seconds, clock),
+                   Throttle(ui.failures_allowed, ui.lockout_seconds, ui.max_account_delay_seconds, clock))
 
-    def check(self, keys: list[str], kind: list[str]) -> Verdict:
-        """The longest lockout over ``keys`` and ``kind`` (empty: credentials already verified
-        pass a locked kind), so "try again in N s" names the time the attempt can succeed."""
-        waits = [w for w in (self.throttle.retry_after(keys), self.kinds.retry_after(kind)) if w is not None]
-        return Verdict(max(waits, default=None), True)
-
-    def failed(self, keys: list[str], kind: list[str]) -> None:
-        self.throttle.failed(keys)
-        self.kinds.failed(kind)
+    def attempt(self, client: str, account: str | None) -> int | None:
+        """Seconds to wait (refused, 429) or None: go ahead, counted on ``client`` and ``account``
+        (a success clears both). A locked client counts nothing more; a slowed-down account
+        counts on the client that tried it."""
+        wait = self.clients.reserve(client)
+        if wait is not None or account is None:
+            return wait
+        return self.accounts.reserve(account)
 
     def succeeded(self, keys: list[str]) -> None:
-        self.throttle.succeeded(keys)
+        self.clients.succeeded(keys)
+        self.accounts.succeeded(keys)

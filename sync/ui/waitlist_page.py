@@ -19,6 +19,7 @@ from markupsafe import Markup
 from sqlalchemy import Connection, and_, select
 
 from clinicsync.common.timeutil import TimeError, localize
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.mappings.transforms import TransformError
 from clinicsync.mappings.waitlist import parse_weekly
 from clinicsync.sync.access_log import record_phi_view
@@ -31,8 +32,17 @@ from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
 from clinicsync.sync.ui.mask import initials
 from clinicsync.sync.ui.render import now_of, redirect, render
 from clinicsync.sync.ui.session import check_csrf
-from clinicsync.sync.waitlist.entries import NewEntry, add_entry, entry_dict, entry_rows, remove_by_id, status_counts
+from clinicsync.sync.waitlist.entries import (
+    NewEntry,
+    add_entry,
+    duplicate_of,
+    entry_dict,
+    entry_rows,
+    remove_by_id,
+    status_counts,
+)
 from clinicsync.sync.waitlist.figures import refills_by_week, totals
+from clinicsync.sync.waitlist.reach import Refusal, check_desk_entry
 
 pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user)], include_in_schema=False)
 User = Annotated[str, Depends(require_user)]
@@ -203,12 +213,29 @@ def _new_entry(store: Store, form: Any, zone_name: str, now: datetime) -> tuple[
         except (ValueError, TimeError):
             errors["expires"] = "Expires is a date (YYYY-MM-DD): the last day the patient can be offered a slot."
     appointment = _text(form, "appointment_id", 20)
+    if appointment and "patient_id" not in errors and not _own_later_visit(store, appointment, connector, patient_id,
+                                                                             now):
+        errors["appointment_id"] = ("The appointment this form came from is not an upcoming visit of this patient: "
+                                    "open “Add to waitlist” from the patient's own appointment page.")
     if errors:
         return None, errors
     return NewEntry(connector=connector, patient_ref=patient_id, timezone=zone_name,
                     practitioner_ref=_text(form, "doctor_id") or None, visit_type=_text(form, "visit_type") or None,
                     windows=tuple(windows), priority=int(priority_text), expires_at=expires,
                     current_appointment_id=int(appointment) if appointment.isdigit() else None), {}
+
+
+def _own_later_visit(store: Store, appointment: str, connector: str, patient_id: str, now: datetime) -> bool:
+    """Whether the form's hidden appointment (the later visit an offer would release) is this
+    patient's own, still active and ahead: a forged or stale one would have another patient's
+    visit released (cancelled at the source with ``release_later: auto``)."""
+    if not appointment.isdigit() or int(appointment) > ROW_ID_MAX:
+        return False
+    with store.engine.connect() as connection:
+        row = connection.execute(select(A.connector, A.patient_ref, A.status, A.start_utc).where(
+            A.id == int(appointment), A.deleted_at.is_(None))).first()
+    return (row is not None and row.connector == connector and row.patient_ref == patient_id
+            and row.status in ACTIVE_STATUSES and row.start_utc > now)
 
 
 @pages.post("/waitlist", response_model=None)
@@ -221,10 +248,30 @@ async def add(request: Request, user: User) -> RedirectResponse | HTMLResponse:
     if entry is None:
         kept = {key: _text(form, key, 500) for key in ("connector", "patient_id", "doctor_id", "visit_type",
                                                        "windows", "priority", "expires", "appointment_id")}
+        if "appointment_id" in errors:
+            kept.pop("appointment_id")  # not carried on: the desk adds the entry without it or from the visit
         return _page(request, user, 422, form=kept, errors=errors)
     with store.engine.begin() as connection:
-        entry_id, _ = add_entry(connection, entry, now, added_by=user[:64])
+        existing = duplicate_of(connection, entry)
+        refusal = None if existing is not None else check_desk_entry(connection, entry, now)
+        if existing is None and refusal is None:
+            entry_id, _ = add_entry(connection, entry, now, added_by=user[:64])
+    if existing is not None:  # one live entry per patient and need: the desk is shown the one that waits
+        return redirect(request, f"/ui/waitlist?done=exists-{int(existing.id)}")
+    if refusal is not None:  # an entry no offer could ever reach is not stored (issue 58 obs 6)
+        kept = {key: _text(form, key, 500) for key in ("connector", "patient_id", "doctor_id", "visit_type",
+                                                       "windows", "priority", "expires", "appointment_id")}
+        return _page(request, user, 422, form=kept, errors={_form_field(refusal): refusal.reason})
     return redirect(request, f"/ui/waitlist?done=added-{entry_id}")
+
+
+def _form_field(refusal: Refusal) -> str:
+    """The form's field a waitlist refusal is about (its mapping field names the source's side)."""
+    if refusal.field.startswith("practitioner"):
+        return "doctor_id"
+    if refusal.field.startswith("patient"):
+        return "patient_id"
+    return "windows"
 
 
 @pages.post("/waitlist/{entry_id}/remove")

@@ -36,10 +36,17 @@ from sqlalchemy import Connection, select, update
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Connector, ConnectorError
+from clinicsync.connectors.fhir.booking import with_server_location
 from clinicsync.connectors.registry import build_connector
-from clinicsync.connectors.waitlist_booking import BookingRefused, BookingRequest, BookingResult, Books
+from clinicsync.connectors.waitlist_booking import (
+    BookingRefused,
+    BookingRequest,
+    BookingResult,
+    Books,
+    refusal_text,
+)
 from clinicsync.sync.locks import try_lock
-from clinicsync.sync.model import Patient
+from clinicsync.sync.model import Appointment, Patient
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.push import PushReceiver
@@ -51,6 +58,7 @@ from clinicsync.sync.waitlist.release import after_booking
 
 S, E, OF = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 P = Patient.__table__  # type: ignore[attr-defined]
+AP = Appointment.__table__  # type: ignore[attr-defined]
 STAGE = "waitlist_book"
 BATCH = 100
 ERROR_LIMIT = 500
@@ -129,10 +137,12 @@ def book_slot(settings: Settings, store: Store, slot_id: int, now: datetime,
         start_utc=slot.start_utc, end_utc=slot.end_utc, timezone=slot.timezone, entry_connector=entry.connector,
         entry_external_id=entry.external_id, attempt=attempt)
     try:
+        if config.kind == "fhir":  # the place as the server knows it (its id), not our name for it
+            request = with_server_location(connector, request, _freed_external_id(store, slot.appointment_id))
         result = connector.book_waitlist(request)
     except BookingRefused as exc:
         with store.engine.begin() as connection:
-            _finish(connection, slot.id, "failed", str(exc)[:ERROR_LIMIT])
+            _finish(connection, slot.id, "failed", refusal_text(exc, _patient_words(store, entry))[:ERROR_LIMIT])
         log.warning("waitlist.booking.refused", slot=slot.id, connector=slot.connector)
         return "failed"
     except ConnectorError as exc:  # unreachable, or a setting the IT person must fix: try again next pass
@@ -183,6 +193,25 @@ def _claim(connection: Connection, slot_id: int) -> tuple[Any, Any, int] | None:
         S.c.id == slot_id, S.c.booking_status == "pending", S.c.booking_attempts == slot.booking_attempts).values(
         booking_attempts=attempt)).rowcount
     return (slot, entry, attempt) if claimed == 1 else None
+
+
+def _freed_external_id(store: Store, appointment_id: int) -> str | None:
+    """The source's id of the appointment whose cancellation freed the slot."""
+    with store.engine.connect() as connection:
+        found = connection.execute(select(AP.c.external_id).where(AP.c.id == appointment_id)).scalar()
+    return str(found) if found is not None else None
+
+
+def _patient_words(store: Store, entry: Any) -> list[str]:
+    """What a source's refusal must not repeat to the desk's list: the patient's id, name
+    (and each part of it), phone and email."""
+    with store.engine.connect() as connection:
+        person = connection.execute(select(P.c.name, P.c.phone, P.c.email).where(
+            P.c.connector == entry.connector, P.c.external_id == entry.patient_ref)).first()
+    words = [entry.patient_ref]
+    if person is not None:
+        words += [person.phone or "", person.email or "", person.name or "", *(person.name or "").split()]
+    return words
 
 
 def _why_not_writable(store: Store, config: Any, slot: Any, entry: Any,

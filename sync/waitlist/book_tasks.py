@@ -102,7 +102,10 @@ def tasks(settings: Settings, store: Store, now: datetime, full: bool) -> list[W
                                             W.c.status.in_(("pending", "done")))
             query = (select(*columns, later.c.id.label("later_id"), later.c.start_utc.label("later_start"))
                      .select_from(S.join(OF, OF.c.id == S.c.taken_offer_id).join(E, E.c.id == OF.c.entry_id)
-                                  .join(later, later.c.id == E.c.current_appointment_id).outerjoin(P, patient)
+                                  .join(later, and_(later.c.id == E.c.current_appointment_id,  # the patient's own
+                                                    later.c.connector == E.c.connector,
+                                                    later.c.patient_ref == E.c.patient_ref))
+                                  .outerjoin(P, patient)
                                   .outerjoin(D, and_(D.c.connector == S.c.connector,
                                                      D.c.external_id == S.c.practitioner_ref)))
                      .where(S.c.status == "taken", S.c.booking_status == "written", E.c.status == "booked",
@@ -151,7 +154,8 @@ def answer_task(settings: Settings, store: Store, kind: str, slot_id: int, answe
         target, version = slot.appointment_id, slot.appointment_version
         if kind == "release":
             later = connection.execute(select(A.c.id, A.c.version).where(
-                A.c.id == entry.current_appointment_id)).first()
+                A.c.id == entry.current_appointment_id, A.c.connector == entry.connector,
+                A.c.patient_ref == entry.patient_ref)).first()
             if later is None or slot.booking_status != "written":
                 return False
             target, version = later.id, later.version

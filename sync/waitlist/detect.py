@@ -67,7 +67,8 @@ def _desk_cancelled(connection: Connection, ids: list[int]) -> set[tuple[int, in
     if not ids:
         return set()
     rows = connection.execute(select(DESK_ACTIONS.c.appointment_id, DESK_ACTIONS.c.version).where(
-        DESK_ACTIONS.c.appointment_id.in_(ids), DESK_ACTIONS.c.action == "cancel"))
+        DESK_ACTIONS.c.appointment_id.in_(ids), DESK_ACTIONS.c.action == "cancel",
+        DESK_ACTIONS.c.undone_at.is_(None)))  # a cancel the desk took back (issue 58) holds no slot
     return {(r.appointment_id, r.version) for r in rows}
 
 
@@ -127,7 +128,8 @@ def from_answers(connection: Connection, now: datetime, lead: timedelta, report:
         _free(connection, row, "patient", now, lead, report)
     desk = select(DESK_ACTIONS.c.id).where(DESK_ACTIONS.c.appointment_id == A.c.id,
                                            DESK_ACTIONS.c.version == A.c.version,
-                                           DESK_ACTIONS.c.action == "cancel").exists()
+                                           DESK_ACTIONS.c.action == "cancel",
+                                           DESK_ACTIONS.c.undone_at.is_(None)).exists()
     for row in connection.execute(select(A).where(ahead, desk)).all():
         _free(connection, row, "desk", now, lead, report)
 

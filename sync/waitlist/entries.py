@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -63,7 +63,8 @@ def _content(entry: NormalizedWaitlistEntry) -> dict[str, Any]:
             "duration_minutes": entry.duration_minutes, "windows": windows_json(entry),
             "timezone": entry.timezone, "priority": entry.priority,
             "waiting_since": entry.waiting_since.isoformat() if entry.waiting_since else None,
-            "expires_at": entry.expires_at.isoformat() if entry.expires_at else None, "source_status": entry.status}
+            "expires_at": entry.expires_at.isoformat() if entry.expires_at else None, "source_status": entry.status,
+            **({"later": entry.later_appointment_ref} if entry.later_appointment_ref else {})}
 
 
 def _status(wanted: str, current: str | None, expires_at: datetime | None, now: datetime) -> str:
@@ -97,9 +98,11 @@ def store_patients(store: Store, connection: Connection, connector: str,
 
 
 def apply_entries(connection: Connection, connector: str, entries: Sequence[NormalizedWaitlistEntry],
-                  now: datetime) -> EntryCounts:
+                  now: datetime, later: Mapping[str, int] | None = None) -> EntryCounts:
     """Insert or update each entry by (connector, external id); the last copy of an id wins.
-    An entry first seen as removed is not stored (there is nothing to take off)."""
+    An entry first seen as removed is not stored (there is nothing to take off). ``later``:
+    external id -> the appointment.id of the later visit the entry names (reach.py resolved it)."""
+    later = later or {}
     counts = EntryCounts()
     latest = {entry.external_id: entry for entry in entries}
     stored = {row[0]: row[1:] for row in select_in(
@@ -113,7 +116,7 @@ def apply_entries(connection: Connection, connector: str, entries: Sequence[Norm
                 counts.unchanged += 1
                 continue
             connection.execute(insert(WAITLIST_ENTRIES).values(
-                connector=connector, external_id=external_id, **_columns(entry),
+                connector=connector, external_id=external_id, **_columns(entry, later.get(external_id)),
                 waiting_since=entry.waiting_since or now,
                 status=_status(entry.status, None, entry.expires_at, now), content_hash=marker, updated_at=now))
             counts.created += 1
@@ -124,8 +127,8 @@ def apply_entries(connection: Connection, connector: str, entries: Sequence[Norm
             continue
         new_status = _status(entry.status, status, entry.expires_at, now)
         connection.execute(update(WAITLIST_ENTRIES).where(E.id == row_id).values(
-            **_columns(entry), waiting_since=entry.waiting_since or since, status=new_status, content_hash=marker,
-            updated_at=now))
+            **_columns(entry, later.get(external_id)), waiting_since=entry.waiting_since or since, status=new_status,
+            content_hash=marker, updated_at=now))
         if new_status == "removed" and status != "removed":
             counts.removed += 1
         else:
@@ -133,8 +136,9 @@ def apply_entries(connection: Connection, connector: str, entries: Sequence[Norm
     return counts
 
 
-def _columns(entry: NormalizedWaitlistEntry) -> dict[str, Any]:
-    return {"patient_ref": entry.patient.external_id, "practitioner_ref": entry.practitioner_ref,
+def _columns(entry: NormalizedWaitlistEntry, later_id: int | None) -> dict[str, Any]:
+    return {"current_appointment_id": later_id, "patient_ref": entry.patient.external_id,
+            "practitioner_ref": entry.practitioner_ref,
             "visit_type": entry.visit_type, "location_ref": entry.location, "visit_mode": entry.visit_mode,
             "duration_minutes": entry.duration_minutes, "windows": windows_json(entry), "timezone": entry.timezone,
             "priority": entry.priority, "expires_at": entry.expires_at}
@@ -248,6 +252,65 @@ def remove_by_id(connection: Connection, entry_id: int, now: datetime) -> bool:
     result = connection.execute(update(WAITLIST_ENTRIES).where(
         E.id == entry_id, E.status.in_(("waiting", "expired"))).values(status="removed", updated_at=now))
     return bool(result.rowcount)
+
+
+NEED = ("connector", "patient_ref", "practitioner_ref", "visit_type", "location_ref", "visit_mode")
+"""What makes two entries one need: the same patient (of the same source) waiting for the same
+doctor (or any), visit type, place and mode. Windows, priority and length may differ: the
+patient still wants one visit, not two."""
+
+
+WORDS = ("visit_type", "location_ref")  # compared case-insensitively (a source's and the desk's spelling)
+
+
+def need_key(row: Any) -> tuple[Any, ...]:
+    """An entry's need (a row or a dict), its words case-insensitive."""
+    get = row.get if isinstance(row, dict) else lambda key: getattr(row, key)
+    return tuple(str(get(key)).lower() if key in WORDS and get(key) is not None else get(key) for key in NEED)
+
+
+def _same_need(values: dict[str, Any]) -> list[Any]:
+    return [func.lower(E[key]).is_not_distinct_from(values[key].lower() if values[key] is not None else None)
+            if key in WORDS else E[key].is_not_distinct_from(values[key]) for key in NEED]
+
+
+def live_duplicate(connection: Connection, values: dict[str, Any], *, except_key: str | None = None
+                   ) -> Any | None:
+    """The patient's live (``waiting``) entry for the same need, if any, other than
+    ``except_key`` (the entry being updated). For the REST API and the desk's "Add to
+    waitlist" form: one live entry per patient and need, so a second add answers with the
+    first instead of doubling the patient's offers. ``values`` holds the NEED columns."""
+    conditions = [E.status == "waiting", *_same_need(values)]
+    if except_key is not None:
+        conditions.append(E.external_id != except_key)
+    return connection.execute(select(WAITLIST_ENTRIES).where(and_(*conditions)).order_by(E.id).limit(1)).first()
+
+
+def need_of(connector: str, entry: NormalizedWaitlistEntry) -> dict[str, Any]:
+    """A source's entry as the NEED columns (for :func:`live_duplicate`)."""
+    return {"connector": connector, "patient_ref": entry.patient.external_id,
+            "practitioner_ref": entry.practitioner_ref, "visit_type": entry.visit_type,
+            "location_ref": entry.location, "visit_mode": entry.visit_mode}
+
+
+def duplicate_of(connection: Connection, new: NewEntry) -> Any | None:
+    """For the desk's "Add to waitlist" form (sync/ui): the patient's live entry for the same
+    need, if any; the form shows it instead of adding a second (one live entry per patient and
+    need). None: nothing waits for this need yet."""
+    return live_duplicate(connection, {key: getattr(new, key) for key in NEED})
+
+
+def same_need_ids(connection: Connection, entry_id: int) -> list[int]:
+    """The entry's id and those of the patient's other waiting entries for the same need (a
+    source that lists the patient twice, an API and a desk entry): one candidate for offers,
+    one winner at acceptance."""
+    row = connection.execute(select(WAITLIST_ENTRIES).where(E.id == entry_id)).first()
+    if row is None:
+        return []
+    values = {key: getattr(row, key) for key in NEED}
+    ids = {int(found) for found in connection.execute(select(E.id).where(
+        E.status == "waiting", *_same_need(values))).scalars()}
+    return sorted(ids | {entry_id})
 
 
 def status_counts(connection: Connection) -> dict[str, int]:

@@ -21,7 +21,7 @@ the quiet hours are judged at the send too. A patient whose offer another took i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,6 +44,7 @@ from clinicsync.sync.reminders.timing import quiet_window
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.waitlist.compose import OfferDraft, render_offer
 from clinicsync.sync.waitlist.detect import inserted
+from clinicsync.sync.waitlist.entries import need_key
 from clinicsync.sync.waitlist.match import Entry, Slot, ranked
 
 A = Appointment.__table__  # type: ignore[attr-defined]
@@ -97,19 +98,42 @@ def plan_offers(connection: Connection, settings: Settings, now: datetime, repor
         room = min(config.at_once() - sum(o.status in OUT for o in offers), config.max_offers_per_slot - len(offers))
         if room <= 0:
             continue
-        offered = {o.entry_id for o in offers}
-        won_elsewhere = select(O.c.id).where(O.c.entry_id == E.c.id, O.c.status == "accepted").exists()
-        rows = connection.execute(select(E).where(E.c.status == "waiting", E.c.connector == slot.connector,
-                                                  ~won_elsewhere)).all()
-        entries = [Entry.of(r) for r in rows if r.id not in offered]
+        rows = connection.execute(select(E).where(E.c.status == "waiting", E.c.connector == slot.connector)).all()
+        entries = [Entry.of(r) for r in _one_per_need(connection, rows, {o.entry_id for o in offers})]
         if not entries:
             continue
         freed_by = connection.execute(select(A.c.patient_ref).where(A.c.id == slot.appointment_id)).scalar()
         booked = earliest_booked(connection, slot.connector, list({e.patient_ref for e in entries}), now)
-        best = ranked(slot_view(slot, freed_by), entries, match=config.match, now=now, booked=booked)
+        best = _first_of_each_need(ranked(slot_view(slot, freed_by), entries, match=config.match, now=now,
+                                          booked=booked), {r.id: need_key(r) for r in rows})
         for place, entry in enumerate(best[:room], start=len(offers) + 1):
             report.offered += inserted(connection, O, insert_ignoring_duplicates(connection, O).values(
                 slot_id=slot.id, entry_id=entry.id, rank=place, status="pending", created_at=now))
+
+
+def _one_per_need(connection: Connection, rows: Sequence[Any], offered: set[int]) -> list[Any]:
+    """The waiting entries that may be offered this slot, one per patient and need (entries.py
+    ``need_key``): a patient listed twice (a source's duplicate rows, an API entry and the
+    desk's) is one candidate, offered once, never taking a second place in a batch. A need
+    that already has an offer of this slot, or won another slot (its booking under way), is
+    left out."""
+    keys = {row.id: need_key(row) for row in rows}
+    won = {int(i) for i in connection.execute(select(O.c.entry_id).join(E, E.c.id == O.c.entry_id).where(
+        O.c.status == "accepted", E.c.status == "waiting")).scalars()}
+    done = {keys[i] for i in (offered | won) if i in keys}
+    return [row for row in rows if keys[row.id] not in done]
+
+
+def _first_of_each_need(best: list[Entry], keys: dict[int, tuple[Any, ...]]) -> list[Entry]:
+    """The ranked entries with a need's later copies dropped: its best-placed copy stands for it."""
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for entry in best:
+        key = keys[entry.id]
+        if key not in seen:
+            seen.add(key)
+            out.append(entry)
+    return out
 
 
 @dataclass
@@ -280,7 +304,7 @@ class OfferSender:
                               subject=rendered.subject, body_html=rendered.html, language=rendered.language,
                               metadata={"kind": draft.kind, "offer": key.rsplit(":", 1)[1]})
             try:
-                self._notifier(self.routes[channel]).send(message)
+                self._notifier(self.routes[channel]).deliver(message)  # under its send_deadline
             except RetryableError:
                 return "retry"
             except (OptedOutError, PermanentError) as exc:

@@ -40,12 +40,14 @@ def writes_back(settings: Settings, connector: str) -> bool:
 
 
 def later_appointment(connection: Connection, entry: Any) -> Any | None:
-    """The entry's later appointment while it is still active and not deleted."""
+    """The entry's later appointment while it is still active and not deleted, and only when it
+    is the entry's own patient's at the entry's source: an id that names another patient's visit
+    (a forged form, a source's typo) never releases it."""
     if entry.current_appointment_id is None:
         return None
     return connection.execute(select(A).where(
-        A.c.id == entry.current_appointment_id, A.c.deleted_at.is_(None),
-        A.c.status.in_(ACTIVE_STATUSES))).first()
+        A.c.id == entry.current_appointment_id, A.c.deleted_at.is_(None), A.c.status.in_(ACTIVE_STATUSES),
+        A.c.connector == entry.connector, A.c.patient_ref == entry.patient_ref)).first()
 
 
 def after_booking(connection: Connection, settings: Settings, entry: Any, now: datetime) -> str | None:

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.types import utcnow
@@ -45,6 +47,7 @@ from clinicsync.sync.waitlist.entries import (
     remove_entries,
     store_patients,
 )
+from clinicsync.sync.waitlist.reach import check_entry
 
 log = structlog.get_logger("clinicsync.waitlist")
 
@@ -70,10 +73,22 @@ def _mapping(settings: Settings, config: ConnectorSettings, ref: str) -> Waitlis
                                  settings.base_dir)
 
 
-def map_records(mapping: WaitlistMapping, batch: Batch) -> tuple[list[NormalizedWaitlistEntry], list[str],
-                                                                 list[QuarantineEntry], set[str]]:
-    """(entries, ids the source deleted, quarantine entries, every id the batch named)."""
+@dataclass
+class Mapped:
+    """A batch mapped: the entries (and where each came from, for a later refusal), the ids the
+    source deleted, the records to quarantine, and every id the batch named."""
+
+    entries: list[NormalizedWaitlistEntry] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    quarantined: list[QuarantineEntry] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    origins: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # id -> (position, raw)
+
+
+def map_records(mapping: WaitlistMapping, batch: Batch) -> Mapped:
+    """Map each record of a batch (a record that does not map is quarantined by field)."""
     entries: list[NormalizedWaitlistEntry] = []
+    origins: dict[str, tuple[str, str | None]] = {}
     deleted: list[str] = []
     seen: set[str] = set()
     quarantined = [QuarantineEntry(r.position, r.reason, record_id=r.record_id, raw=r.raw) for r in batch.rejected]
@@ -94,7 +109,29 @@ def map_records(mapping: WaitlistMapping, batch: Batch) -> tuple[list[Normalized
             continue
         seen.add(entry.external_id)
         entries.append(entry)
-    return entries, deleted, quarantined, seen
+        origins[entry.external_id] = (record.position, raw_text(record.data))
+    return Mapped(entries, deleted, quarantined, seen, origins)
+
+
+def refuse_unreachable(connection: Connection, owner: str, mapped: Mapped, now: datetime
+                       ) -> tuple[list[NormalizedWaitlistEntry], dict[str, int]]:
+    """The entries that may be stored (reach.py) and the later visits they name; a waiting
+    entry no offer could ever reach is quarantined instead, naming the field (its entry, if
+    one was stored before, stays as it was)."""
+    kept: list[NormalizedWaitlistEntry] = []
+    later: dict[str, int] = {}
+    for entry in mapped.entries:
+        checked = check_entry(connection, owner, entry, now)
+        if checked.refusal is not None:
+            position, raw = mapped.origins.get(entry.external_id, ("", None))
+            mapped.quarantined.append(QuarantineEntry(position, f"waitlist entry: {checked.refusal.reason}",
+                                                      field=checked.refusal.field, record_id=entry.external_id,
+                                                      raw=raw))
+            continue
+        if checked.later_appointment_id is not None:
+            later[entry.external_id] = checked.later_appointment_id
+        kept.append(entry)
+    return kept, later
 
 
 def owner_of(settings: Settings, config: ConnectorSettings) -> str:
@@ -115,16 +152,17 @@ def _apply(store: Store, config: ConnectorSettings, owner: str, run_id: str, bat
     under ``owner``; the cursor and the quarantine stay the source's own."""
     seen: set[str] = set()
     for batch in batches:
-        entries, deleted, quarantined, named = map_records(mapping, batch)
+        mapped = map_records(mapping, batch)
         report.fetched += len(batch.records) + len(batch.rejected)
-        seen |= named
+        seen |= mapped.seen
         now = utcnow()
         with store.engine.begin() as connection:
+            entries, later = refuse_unreachable(connection, owner, mapped, now)
             store_patients(store, connection, owner, entries, now)
-            counts = apply_entries(connection, owner, entries, now)
-            counts.removed += remove_entries(connection, owner, deleted, now)
-            quarantine.record(connection, config.name, run_id, quarantined, now)
-            counts.quarantined = len(quarantined)
+            counts = apply_entries(connection, owner, entries, now, later)
+            counts.removed += remove_entries(connection, owner, mapped.deleted, now)
+            quarantine.record(connection, config.name, run_id, mapped.quarantined, now)
+            counts.quarantined = len(mapped.quarantined)
             if batch.snapshot and batch.snapshot_end:
                 try:
                     with connection.begin_nested():

@@ -50,3 +50,17 @@ def test_a_utc_cursor_has_no_repeated_hour(clock: str) -> None:
         local.source_zone, utc.source_zone = "America/Chicago", "UTC"
     assert local._overlap_start(wall) == wall - timedelta(seconds=60) - timedelta(hours=1)
     assert utc._overlap_start(wall) == wall - timedelta(seconds=60)
+
+
+def test_a_query_preset_of_a_product_that_keeps_utc_sets_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalogue's presets say their product's convention (Odoo keeps UTC): a connector
+    naming the preset gets it unless it says otherwise."""
+    from clinicsync.connectors import sql_settings
+
+    real = sql_settings.load_query_preset("clinic_tables")
+    monkeypatch.setattr(sql_settings, "load_query_preset",
+                        lambda name: real.model_copy(update={"stored_times": "utc"}))
+    preset: dict[str, Any] = {"name": "src", "url": "sqlite://", "query_preset": "clinic_tables"}
+    assert SqlSettings(**preset).stored_times == "utc"
+    assert SqlSettings(**preset, stored_times="local").stored_times == "local"
+    assert real.stored_times == "local"

@@ -19,9 +19,10 @@ import yaml
 
 from clinicsync.sync.discover.clock import Evidence, decide, read_stamps
 from clinicsync.sync.discover.sql import DiscoverError, discover_sql
+from tests.discover import ehr_support as ehr
 from tests.discover import sql_support as data
 
-CHICAGO = "America/Chicago"
+CHICAGO, BERLIN = "America/Chicago", "Europe/Berlin"
 VISITS = 40
 PG_DDL = """
 CREATE TABLE clients (id serial PRIMARY KEY, first_name text, last_name text, mobile text, email text);
@@ -62,16 +63,21 @@ def rows(stored: str, zone: str = CHICAGO, stamps: str = "now") -> tuple[list[tu
     return out, expected
 
 
+def insert(cursor: Any, visits: list[tuple[Any, ...]]) -> None:
+    """Ten clients, two staff and ``visits``, through a DB-API cursor (psycopg or PyMySQL)."""
+    cursor.executemany("INSERT INTO clients VALUES (%s, %s, 'Example', %s, %s)",
+                       [(n, f"Client{n}", f"+1 312 555 {1000 + n}", f"c{n}@example.org") for n in range(1, 11)])
+    cursor.executemany("INSERT INTO staff VALUES (%s, %s, %s)", [(n, f"Dr Staff{n}", f"dr{n}@clinic.example")
+                                                                  for n in (1, 2)])
+    cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", visits)
+
+
 def fill_postgres(url: str, stored: str, zone: str = CHICAGO, stamps: str = "now", default: str = "") -> dict[str, str]:
     found, expected = rows(stored, zone, stamps)
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(PG_DDL.format(default=default))  # type: ignore[arg-type]
         with connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO clients VALUES (%s, %s, 'Example', %s, %s)",
-                               [(n, f"Client{n}", f"+1 312 555 {1000 + n}", f"c{n}@example.org") for n in range(1, 11)])
-            cursor.executemany("INSERT INTO staff VALUES (%s, %s, %s)",
-                               [(n, f"Dr Staff{n}", f"dr{n}@clinic.example") for n in (1, 2)])
-            cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", found)
+            insert(cursor, found)
     return expected
 
 
@@ -81,11 +87,7 @@ def fill_mariadb(database: dict[str, Any], stored: str, default: str = "") -> di
     try:
         data.run_sql(connection, MARIADB_DDL.format(default=default))
         with connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO clients VALUES (%s, %s, 'Example', %s, %s)",
-                               [(n, f"Client{n}", f"+1 312 555 {1000 + n}", f"c{n}@example.org") for n in range(1, 11)])
-            cursor.executemany("INSERT INTO staff VALUES (%s, %s, %s)",
-                               [(n, f"Dr Staff{n}", f"dr{n}@clinic.example") for n in (1, 2)])
-            cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", found)
+            insert(cursor, found)
     finally:
         connection.close()
     return expected
@@ -111,6 +113,15 @@ def test_given_timezone_is_the_visit_zone_and_the_stamps_still_show_utc(postgres
 
 
 @pytest.mark.postgres
+def test_timezone_utc_is_taken_as_given_with_a_warning(postgres_url: str) -> None:
+    """What the issue's admin typed first: the instants come out right, the zone does not."""
+    fill_postgres(postgres_url, "utc")
+    proposal = discover_sql(postgres_url, name="visits", timezone="UTC")
+    assert proposal.connector["timezone"] == "UTC"
+    assert any(n.startswith("--timezone UTC makes UTC every visit's zone") for n in proposal.notes)
+
+
+@pytest.mark.postgres
 def test_a_utc_column_default_says_utc_when_the_stamps_are_old(postgres_url: str) -> None:
     fill_postgres(postgres_url, "utc", stamps="old", default="DEFAULT (now() AT TIME ZONE 'utc')")
     proposal = discover_sql(postgres_url, name="visits", clinic_zone=CHICAGO)
@@ -131,13 +142,35 @@ def test_local_stamps_keep_local(postgres_url: str, zone: str) -> None:
 
 @pytest.mark.postgres
 def test_nothing_to_tell_by_stops_and_asks_naming_the_flag(postgres_url: str) -> None:
-    fill_postgres(postgres_url, "utc", stamps="old")
+    """Berlin is one hour from UTC: day visits stay day visits either way, and the stamps are
+    weeks old. Nothing tells, and nobody named the zone of the wall-clock times: ask."""
+    fill_postgres(postgres_url, "utc", zone=BERLIN, stamps="old")
     with pytest.raises(DiscoverError, match=r"--stored-times utc\|local") as raised:
-        discover_sql(postgres_url, name="visits", clinic_zone=CHICAGO)
+        discover_sql(postgres_url, name="visits", clinic_zone=BERLIN)
     assert "server's zone is Etc/UTC" in str(raised.value) or "server's zone is UTC" in str(raised.value)
-    answered = discover_sql(postgres_url, name="visits", clinic_zone=CHICAGO, stored_times="utc")
+    answered = discover_sql(postgres_url, name="visits", clinic_zone=BERLIN, stored_times="utc")
     assert answered.connector["stored_times"] == "utc"
     assert answered.connector_notes["stored_times"] == "given with --stored-times"
+
+
+@pytest.mark.postgres
+def test_the_visits_hours_show_utc_when_nothing_else_does(postgres_url: str) -> None:
+    """The issue's case: weeks-old stamps, a UTC server, and the admin gave --timezone as the
+    docs said. Read as Chicago wall clock, a fifth of the visits would start at night."""
+    fill_postgres(postgres_url, "utc", stamps="old")
+    proposal = discover_sql(postgres_url, name="visits", timezone=CHICAGO)
+    assert (proposal.connector["timezone"], proposal.connector["stored_times"]) == (CHICAGO, "utc")
+    assert "fall at night (22:00-05:59) read as local time in America/Chicago, 0 read as UTC" in \
+        proposal.connector_notes["stored_times"]
+    local = fill_postgres_again(postgres_url, "local")
+    assert "stored_times" not in local.connector
+
+
+def fill_postgres_again(url: str, stored: str) -> Any:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("DROP TABLE visits, clients, staff")
+    fill_postgres(url, stored, stamps="old")
+    return discover_sql(url, name="visits", timezone=CHICAGO)
 
 
 @pytest.mark.postgres
@@ -176,20 +209,23 @@ def test_local_time_on_mariadb_keeps_local(mariadb_database: dict[str, Any]) -> 
 @pytest.mark.mariadb
 def test_the_cli_stops_and_asks_naming_the_flag(mariadb_database: dict[str, Any], tmp_path: Path,
                                                 cli: Callable[..., Any]) -> None:
-    found, _ = rows("utc", stamps="old")
+    found, _ = rows("utc", zone=BERLIN, stamps="old")
     connection = data.mysql(mariadb_database)
     try:
         data.run_sql(connection, MARIADB_DDL.format(default=""))
         with connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO clients VALUES (%s, %s, 'Example', %s, %s)",
-                               [(n, f"Client{n}", f"+1 312 555 {1000 + n}", f"c{n}@example.org") for n in range(1, 11)])
-            cursor.executemany("INSERT INTO staff VALUES (%s, %s, %s)", [(n, f"Dr {n}", None) for n in (1, 2)])
-            cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", found)
+            insert(cursor, found)
     finally:
         connection.close()
-    settings = data.admin_settings(tmp_path, CHICAGO)
+    settings = data.admin_settings(tmp_path, BERLIN)
     _, _, err = cli(settings)("discover", mariadb_database["url"], "--name", "visits", expect=2)
     assert "--stored-times utc|local" in err
+    _, _, err = cli(settings)("discover", mariadb_database["url"], "--stored-times", "gmt", expect=2)
+    assert "--stored-times: 'gmt' is neither utc nor local" in err
+    _, out, _ = cli(settings)("discover", mariadb_database["url"], "--name", "visits", "--stored-times", "utc",
+                              "--write")
+    assert "stored_times: utc  # given with --stored-times" in settings.read_text(encoding="utf-8")
+    assert "0 would be quarantined" in out
 
 
 def test_the_reading_of_a_stamp_both_ways() -> None:
@@ -207,3 +243,62 @@ def test_the_reading_of_a_stamp_both_ways() -> None:
     assert decide(Evidence(), given=None, server="Etc/UTC", zone_given=True).stored_times == "local"
     with pytest.raises(Exception, match="--stored-times"):
         decide(Evidence(), given=None, server="Etc/UTC", zone_given=False)
+
+
+@pytest.mark.postgres
+def test_a_known_products_preset_says_its_convention(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No evidence is read for a recognized product: its preset says how it stores times."""
+    from clinicsync.sync.discover import clock
+
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        data.clinic_tables(connection, CHICAGO)
+    local = discover_sql(postgres_url, name="clinic", timezone=CHICAGO)
+    assert local.product == "clinic_tables" and "stored_times" not in local.connector
+    assert any("stored_times: local (the default): known product clinic_tables" in n for n in local.notes)
+    real = clock.load_query_preset("clinic_tables")
+    monkeypatch.setattr(clock, "load_query_preset", lambda name: real.model_copy(update={"stored_times": "utc"}))
+    utc = discover_sql(postgres_url, name="clinic", timezone=CHICAGO)
+    assert utc.connector["stored_times"] == "utc"
+    assert utc.connector_notes["stored_times"] == "known product clinic_tables: it keeps UTC"
+
+
+server = ehr.server
+
+
+@pytest.fixture
+def naive_utc_ehr(server: ehr.Server) -> tuple[str, list[ehr.Visit]]:
+    """discover v2's OpenMRS-like schema (names, typed phones, a provider link table, voided
+    rows; its stamps weeks old), its visits rewritten as naive UTC: what a framework keeps."""
+    url, opener, dialect = server
+    with opener() as cursor:
+        expected, _ = ehr.build(cursor, dialect, ehr_zone)
+        cursor.execute("SELECT patient_appointment_id, start_date_time, end_date_time FROM patient_appointment")
+        moved = [(as_utc(start), as_utc(end), key) for key, start, end in cursor.fetchall()]
+        cursor.executemany("UPDATE patient_appointment SET start_date_time = %s, end_date_time = %s "
+                           "WHERE patient_appointment_id = %s", moved)
+    return url, expected
+
+
+ehr_zone = "America/New_York"
+
+
+def as_utc(wall: datetime) -> datetime:
+    return wall.replace(tzinfo=ZoneInfo(ehr_zone)).astimezone(UTC).replace(tzinfo=None)
+
+
+def test_an_ehr_in_naive_utc_is_told_by_its_visits_hours_and_imported_right(
+        naive_utc_ehr: tuple[str, list[ehr.Visit]], tmp_path: Path, cli: Callable[..., Any]) -> None:
+    """The issue's held-out shape: a UTC server, weeks-old stamps, the admin's --timezone as
+    the docs say. Read as New York time, 13 of 180 visits would start at night: UTC."""
+    url, expected = naive_utc_ehr
+    settings = data.admin_settings(tmp_path, ehr_zone)
+    run = cli(settings)
+    _, out, _ = run("discover", url, "--timezone", ehr_zone, "--write")
+    assert "0 would be quarantined, 0 problems" in out, out
+    connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
+    assert (connector["stored_times"], connector["timezone"]) == ("utc", ehr_zone)
+    _, sync_out, _ = run("sync", "--once", "--json")
+    assert json.loads(sync_out)["connectors"][connector["name"]]["quarantined"] == 0
+    found = data.stored(run)
+    assert {v.external_id: (found[v.external_id]["start"], found[v.external_id]["timezone"]) for v in expected} == \
+        {v.external_id: (v.start_utc, ehr_zone) for v in expected}

@@ -129,6 +129,14 @@ def test_the_convention_is_part_of_the_compiled_mapping_cache_key() -> None:
     assert placed.place_zones == PLACES
 
 
+def test_places_without_zones_or_a_local_source_leave_no_place_zones() -> None:
+    """Nothing to look up then, and nothing in the mapping epoch: an address added to
+    clinic.places does not re-map every row."""
+    unzoned = load_mapping("csv_default", CHICAGO, "US", stored_times="utc", place_zones=(("Main", None),))
+    assert unzoned.place_zones == ()
+    assert load_mapping("csv_default", CHICAGO, "US", place_zones=PLACES).place_zones == ()
+
+
 def test_an_unknown_convention_is_refused_naming_it() -> None:
     with pytest.raises(ValueError, match="stored_times 'gmt'"):
         load_mapping("csv_default", CHICAGO, "US", stored_times="gmt")

@@ -20,9 +20,8 @@ from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
-from clinicsync.sync.ui.desk_actions import BUTTONS
 from tests.ui.seed import NOW, ask_to_reschedule, seed
-from tests.ui.test_desk import csrf_of
+from tests.ui.test_desk import csrf_of, seen_in
 from tests.ui.test_pages import HASH, PASSWORD, basic
 
 pytestmark = pytest.mark.anyio
@@ -104,17 +103,19 @@ async def test_the_desk_acts_from_the_attention_page_and_the_row_leaves(client: 
     page = (await client.get("/ui/attention", headers=desk)).text
     shown = attention_rows(page)
     assert len(shown) == 2 and "2 appointments to act on" in page  # A5 and A6, each with the work list's buttons
-    assert all(f'value="{key}"' in page for key in BUTTONS) and 'name="back" value="/ui/attention"' in page
+    before_start = ("confirmed_by_phone", "left_message", "cancel")  # upcoming: no no-show, no came-in yet
+    assert all(f'value="{key}"' in page for key in before_start) and 'name="back" value="/ui/attention"' in page
+    assert 'value="no_show"' not in page and 'value="arrived"' not in page
     target = shown[1]  # A6: not confirmed, a failed SMS
     refused = await client.post(f"/ui/appointments/{target}/actions", headers=desk,
                                 data={"action": "confirmed_by_phone", "back": "/ui/attention"})
     assert refused.status_code == 403 and attention_rows((await client.get("/ui/attention", headers=desk)).text) \
         == shown
     posted = await client.post(f"/ui/appointments/{target}/actions", headers=desk, data={
-        "csrf": csrf_of(page), "action": "left_message", "back": "/ui/attention"})
-    assert posted.status_code == 303 and posted.headers["location"] == f"/ui/attention?done={target}"
+        "csrf": csrf_of(page), "action": "left_message", "back": "/ui/attention", "seen": seen_in(page, int(target))})
+    assert posted.status_code == 303 and posted.headers["location"].startswith("/ui/attention?done=a")
     after = (await client.get(posted.headers["location"], headers=desk)).text
-    assert attention_rows(after) == [shown[0]] and "1 appointment to act on" in after and "Recorded." in after
+    assert attention_rows(after) == [shown[0]] and "1 appointment to act on" in after and "Recorded:" in after
     assert "Yara García" not in after  # handled: gone, as from the work list
     with store.engine.connect() as connection:
         assert [(r.appointment_id, r.action, r.user) for r in connection.execute(select(DESK_ACTIONS))] == [

@@ -6,7 +6,6 @@ login form with its session cookie, logout, idle expiry and the login throttle."
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui.login import safe_next
-from tests.ui.seed import NOW, ask_to_reschedule, seed, seed_desk
+from tests.ui.seed import NOW, seed, seed_desk
 from tests.ui.test_pages import HASH, PASSWORD, basic
 
 pytestmark = pytest.mark.anyio
@@ -37,21 +36,17 @@ def settings_text(store_url: str, extra: str = "") -> str:
             f'    - name: manager\n      password_hash: "{HASH}"\n')
 
 
-@pytest.fixture
-async def desk(tmp_path: Path, store_url: str, store: Store) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, int]]]:
-    path = tmp_path / "settings.yaml"
-    path.write_text(settings_text(store_url), encoding="utf-8")
-    ids = seed_desk(store, seed(store))
-    ask_to_reschedule(store, ids["A5"])
-    app = create_app(load_settings(path), store)
-    app.state.ui_clock = lambda: NOW
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        yield client, ids
-
-
 def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def seen_in(html: str, appointment_id: int) -> str:
+    """The ``seen`` digest of the page's action form for one appointment."""
+    found = re.search(rf'action="/ui/appointments/{appointment_id}/actions".*?name="seen" value="([^"]+)"', html,
+                      re.DOTALL)
+    assert found, f"no action form for appointment {appointment_id}"
     return found.group(1)
 
 
@@ -89,7 +84,6 @@ async def test_each_role_has_its_own_home(desk: tuple[httpx.AsyncClient, dict[st
     ("confirmed_by_phone", "accepted", "by_hand", (None, "accepted")),
     ("cancel", "declined", "by_hand", ("cancelled", "declined")),
     ("left_message", None, "none", None),
-    ("no_show", None, "by_hand", None),
     ("reschedule_handled", None, "none", None),
 ])
 async def test_a_desk_action_is_recorded_shrinks_the_list_and_shows_in_the_history(
@@ -99,8 +93,12 @@ async def test_a_desk_action_is_recorded_shrinks_the_list_and_shows_in_the_histo
     page = (await client.get("/ui/", headers=DESK)).text
     target = ids["A8"]  # no answer yet
     posted = await client.post(f"/ui/appointments/{target}/actions", headers=DESK,
-                               data={"csrf": csrf_of(page), "action": action, "back": "/ui/"})
-    assert posted.status_code == 303 and posted.headers["location"] == f"/ui/?done={target}"
+                               data={"csrf": csrf_of(page), "action": action, "back": "/ui/",
+                                     "seen": seen_in(page, target), "reason": "patient_ill"})
+    assert posted.status_code == 303
+    with store.engine.connect() as connection:
+        action_id = connection.execute(select(DESK_ACTIONS.c.id)).scalar()
+    assert posted.headers["location"] == f"/ui/?done=a{action_id}"
     after = (await client.get("/ui/", headers=DESK)).text
     assert target not in row_ids(after) and len(row_ids(after)) == 2  # the list shrank by this row
     with store.engine.connect() as connection:
@@ -116,7 +114,7 @@ async def test_a_desk_action_is_recorded_shrinks_the_list_and_shows_in_the_histo
         assert [tuple(a) for a in answers] == ([("desk", "desk")] if participation else [])
     history = (await client.get(f"/ui/appointments/{target}", headers=DESK)).text
     label = {"confirmed_by_phone": "confirmed by phone", "cancel": "cancelled", "left_message": "left a message",
-             "no_show": "no-show", "reschedule_handled": "reschedule request handled"}[action]
+             "reschedule_handled": "reschedule request handled"}[action]
     assert f"<strong>front desk: {label}</strong>" in history and "by desk" in history
     if action == "cancel":
         assert "cancel it in csv too (this source is not written back)" in history
@@ -136,7 +134,8 @@ async def test_a_source_that_takes_answers_says_written_back(tmp_path: Path, sto
         page = (await client.get("/ui/", headers=DESK)).text
         assert "Still booked" not in page  # A7's decline reaches the source
         await client.post(f"/ui/appointments/{ids['A7']}/actions", headers=DESK,
-                          data={"csrf": csrf_of(page), "action": "cancel"})
+                          data={"csrf": csrf_of(page), "action": "cancel", "reason": "patient_asked",
+                                "seen": seen_in(page, ids["A7"])})
         history = (await client.get(f"/ui/appointments/{ids['A7']}", headers=DESK)).text
     assert "written back to csv (csv)" in history
     with store.engine.connect() as connection:
@@ -355,3 +354,18 @@ async def test_every_page_and_the_cli_show_forgotten_visits_without_their_patien
         out = run(*args, expect=None)
         assert out[0] in (0, 1), (args, out)  # 1: status's own "needs attention" verdict, never a crash
         assert "Traceback" not in out[1] + out[2] and not names.search(out[1]), args
+
+
+async def test_the_desk_is_told_the_clinics_name_for_its_system(tmp_path: Path, store_url: str, store: Store) -> None:
+    """A connector's ``label:`` is what the desk reads ("cancel it in OpenEMR"), not its kind."""
+    connectors = ("connectors:\n  - {name: csv, kind: csv, mapping: csv_default, drop_dir: drop, "
+                  "label: Front Office PM}\n")
+    path = tmp_path / "settings.yaml"
+    path.write_text(settings_text(store_url, connectors), encoding="utf-8")
+    (tmp_path / "drop").mkdir()
+    seed_desk(store, seed(store))
+    app = create_app(load_settings(path), store)
+    app.state.ui_clock = lambda: NOW
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        html = (await client.get("/ui/", headers=DESK)).text
+    assert "Still booked in Front Office PM: this source is not written back; cancel it in Front Office PM." in html

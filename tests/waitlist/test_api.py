@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from clinicsync.connectors.rest_api import key_digest
 from clinicsync.sync.model import Patient
@@ -61,7 +62,16 @@ def rows(store: Store) -> list[Any]:
         return list(connection.execute(select(WAITLIST_ENTRIES)))
 
 
+def known_doctor(store: Store, ref: str = "D-1", connector: str = "website") -> None:
+    """A doctor whose visits the source sent: an entry naming an unknown one is refused (issue 58)."""
+    from clinicsync.sync.model import Practitioner
+    with store.engine.begin() as connection:
+        connection.execute(insert(Practitioner.__table__).values(  # type: ignore[attr-defined]
+            connector=connector, external_id=ref, name="Dr One", content_hash="x", updated_at=datetime.now(UTC)))
+
+
 async def test_create_retry_update_read_list_delete(client: httpx.AsyncClient, store: Store) -> None:
+    known_doctor(store)
     created = await client.post("/api/v1/waitlist", json=ENTRY)
     assert (created.status_code, created.json()) == (201, {"id": "W-1", "result": "created"})
     again = await client.post("/api/v1/waitlist", json=ENTRY)

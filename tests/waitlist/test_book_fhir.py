@@ -53,6 +53,11 @@ class FakeEhr:
         router.get(f"{BASE}/Practitioner/d1").mock(return_value=httpx.Response(200, json=practitioner("d1")))
         router.get(f"{BASE}/Location/room-1").mock(return_value=httpx.Response(
             200, json={"resourceType": "Location", "id": "room-1", "name": "Room 1"}))
+        # the cancelled Appointment that freed the slot (seed's freed-<entry id>): its Location is
+        # the one the booking references (the store keeps the place by name)
+        router.get(url__regex=rf"^{BASE}/Appointment/freed-[\w-]+$").mock(side_effect=lambda request: httpx.Response(
+            200, json={"resourceType": "Appointment", "id": request.url.path.rsplit("/", 1)[1], "status": "cancelled",
+                       "participant": [{"actor": {"reference": "Location/room-1"}, "status": "accepted"}]}))
 
     def search(self, request: httpx.Request) -> httpx.Response:
         """A search by our identifier (recorded), or the poll's search (nothing new there)."""
@@ -185,7 +190,9 @@ def test_a_refusal_fails_the_booking_without_patient_data(ehr: FakeEhr, settings
     assert run_booking(settings, store, NOW)["failed"] == 1
     slot = slot_row(store, seeded.slot_id)
     assert slot.booking_status == "failed"
-    assert slot.booking_error == "connector ehr: POST Appointment answered HTTP 422"
+    # the source's words, for the desk, without the patient's name it echoed (issue 58)
+    assert slot.booking_error == ("connector ehr: POST Appointment answered HTTP 422; the source said: "
+                                  "error: [redacted] already booked")
     assert "Mara" not in slot.booking_error
     assert entry_row(store, seeded.entry_id).status == "waiting"  # still waiting: the desk calls them
     assert run_booking(settings, store, NOW) == dict.fromkeys(

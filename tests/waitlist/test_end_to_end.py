@@ -504,7 +504,7 @@ def test_offers_wait_for_the_morning_never_come_inside_the_lead_time_and_never_t
 def test_sequential_one_patient_at_a_time_the_next_after_the_hold(
         ehr: FakeEhr, write_settings: Callable[..., Path], store: Store, tmp_path: Path, scripted: Path) -> None:
     """`strategy: sequential`, hold 30m: w1 alone, then w2 once w1's hold ran out; w1's late tap
-    still wins a slot nobody took, and w2 is told."""
+    never takes the slot held for w2 (409), w2 takes it, and w1 is told."""
     sequential = notifiers(tmp_path).replace("strategy: batch\n  batch_size: 2", "strategy: sequential\n  hold: 30m")
     settings = load_settings(write_settings(connectors=f"""
         - name: ehr
@@ -530,15 +530,18 @@ def test_sequential_one_patient_at_a_time_the_next_after_the_hold(
             assert (after_hold["hold_expired"], after_hold["sent"]) == (1, 1), after_hold
             assert [m["to"] for m in texts(tmp_path)] == [PHONES["w1"], PHONES["w2"]]
 
+            # w1's late tap, 1 minute into w2's hold: the slot is promised to w2 (issue 58)
             clock.move_to(DAY1 + timedelta(minutes=33))
             late = take(client, link(texts(tmp_path)[0]))
-            assert late.status_code == 200 and "This slot is yours" in late.text
+            assert late.status_code == 409 and "held for another patient" in late.text
+            held = take(client, link(texts(tmp_path)[1]))
+            assert held.status_code == 200 and "This slot is yours" in held.text
         clock.move_to(DAY1 + timedelta(minutes=34))
         booked = run_once(settings, store).extras
         assert booked["waitlist_book"]["written"] == 1
-        assert json.loads(ehr.posts[0].content)["participant"][0]["actor"]["reference"] == "Patient/w1"
-        assert [m["to"] for m in texts(tmp_path, "waitlist:taken:")] == [PHONES["w2"]]
-        assert entries(store) == {"w1": "booked", "w2": "waiting", "w3": "waiting"}
+        assert json.loads(ehr.posts[0].content)["participant"][0]["actor"]["reference"] == "Patient/w2"
+        assert [m["to"] for m in texts(tmp_path, "waitlist:taken:")] == [PHONES["w1"]]
+        assert entries(store) == {"w1": "waiting", "w2": "booked", "w3": "waiting"}
 
 
 def test_the_slot_taken_notice_waits_for_the_morning_too(

@@ -34,9 +34,9 @@ def test_cli_validate_check_sync_and_retry(drop_dir: Path, tmp_path: Path, write
     _, out, _ = run("check", "--json", expect=None)
     assert "waitlist source" in out and "mapping does not load" not in out
     (drop_dir / "wl.csv").write_text(textwrap.dedent("""\
-        id,patient_id,windows
-        a,p1,mon-fri 09:00-12:00
-        b,p2,whenever
+        id,patient_id,phone,windows
+        a,p1,+12125550101,mon-fri 09:00-12:00
+        b,p2,+12125550102,whenever
         """), encoding="utf-8")
     _, out, _ = run("sync", "--once", "--json")
     report = json.loads(out)

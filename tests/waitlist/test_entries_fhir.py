@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+import time_machine
 from sqlalchemy import select
 
 from clinicsync.sync.model import Appointment, Quarantine
@@ -43,7 +44,11 @@ class FakeServer:
 
     def __init__(self) -> None:
         self.waitlist: list[dict[str, Any]] = [fixture("fhir_r4_appointment_waitlist.json")]
-        self.includes = [fixture("fhir_r4_patient_example.json"), fixture("fhir_r4_location_1.json")]
+        # The official example's phone is Australian ("(03) 5555 6473", no number in the clinic's
+        # region US): with an email the patient can be reached, or the entry is refused (issue 58).
+        reachable = fixture("fhir_r4_patient_example.json")
+        reachable["telecom"].append({"system": "email", "value": "peter@example.org"})
+        self.includes = [reachable, fixture("fhir_r4_location_1.json")]
         self.poll: list[dict[str, Any]] = []
         self.waitlist_searches: list[httpx.Request] = []
 
@@ -57,6 +62,14 @@ class FakeServer:
 def rows(store: Store) -> list[dict[str, Any]]:
     with store.engine.connect() as connection:
         return [dict(r._mapping) for r in connection.execute(select(WAITLIST_ENTRIES))]
+
+
+@pytest.fixture(autouse=True)
+def in_2016() -> Any:
+    """The official example asks for 2016-06-02 … 09: read it before then, or an entry whose
+    periods are all over is refused (issue 58)."""
+    with time_machine.travel(datetime(2016, 5, 1, 12, tzinfo=UTC), tick=True):
+        yield
 
 
 @pytest.fixture

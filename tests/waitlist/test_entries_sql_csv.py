@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,14 @@ def quarantined(store: Store) -> dict[tuple[str, str], str]:
     with store.engine.connect() as connection:
         return {(r.record_id, r.field): r.reason
                 for r in connection.execute(select(Quarantine.__table__))}  # type: ignore[attr-defined]
+
+
+def known_doctor(store: Store, connector: str, ref: str) -> None:
+    """A doctor the source had visits of: an entry naming an unknown one is refused (issue 58)."""
+    from clinicsync.sync.model import Practitioner
+    with store.engine.begin() as connection:
+        connection.execute(insert(Practitioner.__table__).values(  # type: ignore[attr-defined]
+            connector=connector, external_id=ref, name="Dr K", content_hash="x", updated_at=datetime.now(UTC)))
 
 
 def no_appointments(store: Store) -> bool:
@@ -58,7 +67,7 @@ def test_sql_table_waitlist_on_mariadb(mariadb_database: dict[str, object], writ
              "practitioner_id": "dr-k", "visit_type": "Check-up", "duration_minutes": 30,
              "windows": "mon-fri 09:00-13:00; sat 09:00-12:00", "available_until": "2031-06-30", "priority": 2,
              "expires": "2031-07-01T00:00", "waiting_since": "2030-12-01T08:30", "status": "waiting"},
-            {"id": "w2", "patient_id": "p2", "patient_name": None, "phone": None, "practitioner_id": None,
+            {"id": "w2", "patient_id": "p2", "patient_name": None, "phone": "+1 212 555 0102", "practitioner_id": None,
              "visit_type": None, "duration_minutes": None, "windows": None, "available_until": None,
              "priority": None, "expires": None, "waiting_since": None, "status": "waiting"},
             {"id": "w3", "patient_id": "p3", "patient_name": None, "phone": None, "practitioner_id": None,
@@ -75,6 +84,7 @@ def test_sql_table_waitlist_on_mariadb(mariadb_database: dict[str, object], writ
           timezone: America/New_York
         """))
 
+    known_doctor(store, "wl", "dr-k")
     report = run_once(settings, store)
 
     assert "wl" not in report.connectors  # the appointment sync leaves a waitlist source alone
@@ -129,9 +139,10 @@ def test_csv_drop_waitlist(drop_dir: Path, tmp_path: Path, write_settings: Any, 
     (drop_dir / "waitlist-1.csv").write_text(textwrap.dedent("""\
         id,patient_id,patient_name,email,practitioner_id,visit_type,windows,priority,status
         a,p1,Bo Chen,bo@example.org,,Cleaning,tue-thu 14:00-18:00,3,
-        b,p2,,,dr-k,Check-up,,0,waiting
+        b,p2,,bea@example.org,dr-k,Check-up,,0,waiting
         c,p3,,,,Check-up,,high,waiting
         """), encoding="utf-8")
+    known_doctor(store, "office", "dr-k")
     counts = run_once(settings, store).extras["waitlist_sources"]["sources"]["wl"]
     assert (counts["created"], counts["quarantined"]) == (2, 1), counts
     assert no_appointments(store)
@@ -140,7 +151,7 @@ def test_csv_drop_waitlist(drop_dir: Path, tmp_path: Path, write_settings: Any, 
     assert rows["a"]["practitioner_ref"] is None and rows["a"]["priority"] == 3
     with store.engine.connect() as connection:
         patients = {(r.connector, r.external_id): r.email for r in connection.execute(select(Patient.__table__))}  # type: ignore[attr-defined]
-    assert patients == {("office", "p1"): "bo@example.org", ("office", "p2"): None}
+    assert patients == {("office", "p1"): "bo@example.org", ("office", "p2"): "bea@example.org"}
     assert json.loads(rows["a"]["windows"]) == [{"days": ["tue", "wed", "thu"], "from": "14:00", "to": "18:00"}]
     reason = quarantined(store)[("c", "priority")]
     assert "high" not in reason

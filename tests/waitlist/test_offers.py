@@ -225,8 +225,12 @@ def test_sequential_offers_one_at_a_time_and_moves_on_after_the_hold_or_a_no_tha
     assert decline(store.engine, offers(store)[ids["W1"]].id, DAY) == "declined"
     run_waitlist(settings, store, DAY + timedelta(minutes=32))
     assert texts(tmp_path)[2]["to"] == "+12125550203"  # W3
-    # W2's hold ran out, but the slot is still open: a late "take" still wins it.
-    assert accept(store.engine, offers(store)[ids["W2"]].id, DAY + timedelta(minutes=40), LEAD) == "won"
+    # W2's hold ran out and the slot is held for W3 now: W2's late "take" never takes W3's promise
+    # (issue 58) ...
+    assert accept(store.engine, offers(store)[ids["W2"]].id, DAY + timedelta(minutes=40), LEAD) == "held_for_other"
+    assert offers(store)[ids["W3"]].status == "sent" and rows(store, FREED_SLOTS)[0].status == "open"
+    # ... but once W3's hold has run out too, the slot nobody took goes to the first late tap.
+    assert accept(store.engine, offers(store)[ids["W2"]].id, DAY + timedelta(minutes=63), LEAD) == "won"
     assert offers(store)[ids["W3"]].status == "taken_by_other"
     assert offers(store)[ids["W1"]].status == "declined"  # said no: not told again
 

@@ -136,6 +136,27 @@ async def test_desk_adds_from_an_appointment_and_by_id_and_removes(
                             data={"csrf": csrf_of(form)})).status_code == 404
 
 
+async def test_the_desk_form_keeps_one_entry_per_need_and_refuses_one_nobody_can_offer(
+        client: tuple[httpx.AsyncClient, dict[str, int]], store: Store) -> None:
+    """The form answers with the patient's live entry for the same need instead of adding a
+    second (two offers for one slot, two "just taken" texts), and refuses an entry whose doctor
+    the source never named (issue 58 obs 6), by field, storing nothing."""
+    http, _ = client
+    page = (await http.get("/ui/waitlist", headers=DESK)).text
+    data = {"csrf": csrf_of(page), "connector": "csv", "patient_id": "P4", "doctor_id": "D1",
+            "visit_type": "Check-up", "windows": ""}
+    first = await http.post("/ui/waitlist", headers=DESK, data=data)
+    again = await http.post("/ui/waitlist", headers=DESK, data=data)
+    assert first.status_code == again.status_code == 303
+    assert "done=added-" in first.headers["location"] and "done=exists-" in again.headers["location"]
+    assert [e.practitioner_ref for e in entries(store).values() if e.patient_ref == "P4"] == ["D1"]
+    shown = (await http.get(again.headers["location"], headers=DESK)).text
+    assert "already waits for the same visit" in shown
+    unknown = await http.post("/ui/waitlist", headers=DESK, data={**data, "patient_id": "P1", "doctor_id": "D404"})
+    assert unknown.status_code == 422 and 'id="doctor_id-error"' in unknown.text
+    assert not [e for e in entries(store).values() if e.patient_ref == "P1" and e.practitioner_ref == "D404"]
+
+
 @pytest.mark.parametrize(("change", "field"), [
     ({"patient_id": "P404"}, "patient_id"), ({"windows": "someday 9-10"}, "windows"),
     ({"priority": "high"}, "priority"), ({"expires": "31/12/2026"}, "expires")])

@@ -61,7 +61,8 @@ def test_templates_check_counts_one_gsm7_segment_for_every_shipped_sms(tmp_path:
         "en": (159, "Mon, Jan 11, 10:45\u202fAM, Lucía, video, held 30m"),
         "es": (160, "sáb, 11 sept, 10:45, Lucía, video, held 30m")}, offers
     assert {(r["language"], r["template"]) for r in sms} == {
-        (lang, k + mode) for lang in ("en", "es") for k in KINDS for mode in ("", " (video)", " (phone)")}
+        (lang, k + mode) for lang in ("en", "es") for k in KINDS
+        for mode in ("", " (video)", " (phone)", " (phone, dial-in)")}
     assert all((r["segments"], r["encoding"]) == (1, "GSM-7") and r["units"] <= 160 for r in sms), sms
     # the short answer link fits every in-person SMS that asks for an answer, in one segment still; a video
     # or phone visit's text is longer (the join link, the number to call), so it keeps the reply line instead
@@ -107,7 +108,7 @@ def test_the_place_address_map_and_video_instructions() -> None:
     assert 'href="https://www.openstreetmap.org/search?query=12+Main+Street' in email.html
     assert "Open in a map" in email.html
     video = render("reminder", "email", "es", location="Video")
-    assert "Cómo conectarse: The join link arrives by email 15 minutes before." in video.text
+    assert "Indicaciones: The join link arrives by email 15 minutes before." in video.text  # a place without address
     assert "Mapa:" not in video.text
     assert render("cancelled", "email", "es").text.endswith("\n\nDemo Family Practice\n1 Main Street, Springfield")
     cancelled = render("cancelled", "sms", "en")
@@ -160,8 +161,8 @@ def test_a_video_visits_invite_carries_the_link_as_url_and_location() -> None:
 
 
 @pytest.mark.parametrize(("language", "we_call", "call_in"), [
-    ("en", "We'll call you at (312) 555-0144.", "Call (312) 555-0188 then."),
-    ("es", "Le llamamos al (312) 555-0144.", "Llame al (312) 555-0188 a esa hora."),
+    ("en", "We'll call you at (312) 555-0144.", "call (312) 555-0188."),
+    ("es", "Le llamamos al (312) 555-0144.", "llame al (312) 555-0188."),
 ])
 def test_a_phone_visit_says_who_calls_which_number(language: str, we_call: str, call_in: str) -> None:
     for kind in ("confirmation", "reminder", "rescheduled"):
@@ -208,6 +209,41 @@ def test_visit_types_and_place_instructions_in_the_patients_language(
     plain = composer.render(Draft("a1:patient:confirmation:v3", "confirmation", "patient", "es", visit=shown),
                             "email", START)
     assert "Use the side door." in plain.text
+
+
+@pytest.mark.parametrize(("language", "directions", "calendar"), [
+    ("en", "Directions", "Or add it to"), ("es", "Cómo llegar", "O añádala a")])
+def test_an_in_person_visits_instructions_are_directions_and_a_booking_offers_web_calendars(
+        language: str, directions: str, calendar: str) -> None:
+    """In-person instructions were labelled "How to join" (issue 58, obs 8: 32 of 32 emails)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    clinic = ClinicSettings(name="Demo", timezone="America/New_York", places={"Main Street Clinic": Place(
+        address="12 Main Street", instructions={"en": "Use the side door.", "es": "Entre por la puerta lateral."})})
+    composer = Composer(RemindersSettings(confirm_url="https://c.example.org/y/{key}",
+                                          decline_url="https://c.example.org/n/{key}"), clinic, Renderer())
+    email = composer.render(Draft("a1:patient:confirmation:v3", "confirmation", "patient", language, visit=visit()),
+                            "email", START)
+    assert f"  {directions}: " in email.text and f">{directions}</td>" in email.html
+    assert "How to join" not in email.html + email.text and "Cómo conectarse" not in email.html + email.text
+    # Confirm and Cancel: blocks with a finger's width between them, not one space apart
+    confirm = re.search(r'<a href="https://c.example.org/y/[^"]*" style="([^"]*)"', email.html)
+    cancel = re.search(r'<a href="https://c.example.org/n/[^"]*" style="([^"]*)"', email.html)
+    assert confirm and cancel and "margin: 0 24px 12px 0" in confirm[1] and "display: inline-block" in cancel[1]
+    # Google and Outlook beside the .ics, for the same event (UTC times, the .ics's title and place)
+    assert calendar in email.html
+    google = next(line.split(": ", 1)[1] for line in email.text.splitlines() if line.startswith("Google Calendar:"))
+    query = parse_qs(urlsplit(google).query)
+    assert query["dates"] == ["20261123T191500Z/20261123T194500Z"] and query["location"] == [
+        "Main Street Clinic, 12 Main Street"]
+    outlook = next(line.split(": ", 1)[1] for line in email.text.splitlines() if line.startswith("Outlook:"))
+    assert parse_qs(urlsplit(outlook).query)["startdt"] == ["2026-11-23T19:15:00Z"]
+    [ics] = email.attachments
+    assert f"SUMMARY:{query['text'][0]}" in ics.data.decode("utf-8")
+    # a move or a cancellation updates the event the .ics made: no links that would add a copy
+    moved = composer.render(Draft("a1:patient:rescheduled:v4", "rescheduled", "patient", language, visit=visit()),
+                            "email", START)
+    assert "calendar.google.com" not in moved.html + moved.text
 
 
 # -- the waitlist offer's SMS states its hold (stop 55) ------------------------------------------

@@ -53,13 +53,41 @@ def test_templates_check_passes_with_plain_sms_letters(cli, tmp_path: Path,  # t
     results = json.loads(out)
     sms = [r for r in results if r["channel"] == "sms"]
     assert {r["language"] for r in sms} == {"en", "es"}
-    assert {r["template"] for r in sms} >= {"reminder", "reminder (video)", "reminder (phone)", "confirmation"}
+    assert {r["template"] for r in sms} >= {"reminder", "reminder (video)", "reminder (phone)",
+                                            "reminder (phone, dial-in)", "confirmation"}
     assert all(r["segments"] == 1 and r["encoding"] == "GSM-7" for r in sms), sms
     assert all(r["answer_link"] for r in sms if r["template"].split()[0] in ("confirmation", "reminder",
                                                                             "rescheduled")), sms
     [reminder] = [r for r in sms if (r["language"], r["template"]) == ("es", "reminder")]
     assert reminder["sample"].startswith("sáb")
     assert code == 0, [r["problems"] for r in results if r["problems"]]
+
+
+# The shipped Spanish phone reminder before issue 58: a dial-in number made it 170 characters
+# with its answer link, so the link was dropped when sent, while the check (whose phone sample
+# had no dial-in) said "short link ok".
+OLD_SPANISH_PHONE = (
+    '{% if visit_mode == "phone" %}\n'
+    '{{ clinic }}: cita por teléfono {{ short_date }}, {{ time }}.{% if dial_in %} Llame al {{ dial_in }} a esa '
+    'hora.{% else %} Le llamamos{% if patient_phone and not answer_url %} al {{ patient_phone }}{% endif %}.'
+    '{% endif %} {{ [reply, opt_out]|select|join(" ") }}\n'
+    '{% else %}\n{{ clinic }}: su cita: {{ short_date }}, {{ time }}. {{ [reply, opt_out]|select|join(" ") }}\n'
+    '{% endif %}\n')
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_templates_check_fails_a_template_that_drops_the_link_for_a_dial_in_phone_visit(
+        cli, tmp_path: Path, store_url: str) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "mine" / "es").mkdir(parents=True)
+    (tmp_path / "mine" / "es" / "reminder.sms.txt").write_text(OLD_SPANISH_PHONE, encoding="utf-8")
+    code, out, _ = cli(clinic_settings(tmp_path, store_url, "  templates: mine\n"))(
+        "templates", "check", "--json", expect=None)
+    by_label = {(r["language"], r["template"]): r for r in json.loads(out) if r["channel"] == "sms"}
+    dial_in = by_label["es", "reminder (phone, dial-in)"]
+    assert dial_in["answer_link"] is False and dial_in["segments"] == 1, dial_in
+    assert any("answer link left out" in problem for problem in dial_in["problems"]), dial_in
+    assert by_label["es", "reminder (phone)"]["answer_link"] is True  # we call: it fits, as before
+    assert code == 1
 
 
 def test_accents_leave_an_sms_only_when_that_makes_it_gsm7() -> None:

@@ -1,0 +1,32 @@
+"""An httplib2 client with an overall deadline per request (issue 59), for the Google Calendar
+client (googleapiclient sends through httplib2): httplib2's ``timeout`` is per socket operation,
+so a server that trickles its answer never times out. Each request runs within
+clinicsync/common/deadline.py's scope: past the deadline its sockets are shut and it fails with
+``TimeoutError`` (an ``OSError``, which the calendar already retries as a passing fault)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httplib2
+
+from clinicsync.common.deadline import SocketScope
+
+
+class DeadlineHttp(httplib2.Http):
+    """``httplib2.Http(**kwargs)``, each request (body included: httplib2 reads it whole) within
+    ``deadline`` seconds in all."""
+
+    def __init__(self, deadline: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.deadline = deadline
+        self._scope = SocketScope()
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        with self._scope.within(self.deadline) as deadline:
+            try:
+                return super().request(*args, **kwargs)
+            except (httplib2.HttpLib2Error, OSError) as exc:
+                if deadline.passed():
+                    raise TimeoutError(f"no whole answer within the overall deadline of {self.deadline:g} s") from exc
+                raise

@@ -1,0 +1,109 @@
+"""Peers that trickle (issue 59): a loopback SMTP server and a loopback HTTP server that answer
+one byte at a time, every ``interval`` seconds, as a mail server or an API behind a failing link
+did in the audit: each byte arrives well within a per-read timeout, so only an overall
+deadline ends the exchange. Real sockets on 127.0.0.1 (an asyncio server in its own thread);
+the clients under test are the real smtplib and the Twilio client (requests)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class Trickler:
+    """What the server saw: messages whose content arrived (DATA ended), requests whose body arrived."""
+
+    interval: float
+    mode: Literal["smtp-banner", "smtp-after-data", "http"]
+    received: list[bytes] = field(default_factory=list)
+    port: int = 0
+
+    async def _trickle(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        for byte in data:
+            if writer.is_closing():
+                return
+            writer.write(bytes([byte]))
+            try:
+                await writer.drain()
+            except ConnectionError:
+                return
+            await asyncio.sleep(self.interval)
+
+    async def _say(self, writer: asyncio.StreamWriter, line: str) -> None:
+        writer.write(line.encode() + b"\r\n")
+        await writer.drain()
+
+    async def _smtp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.mode == "smtp-banner":
+            await self._trickle(writer, b"220 slow.example ESMTP\r\n")
+            return
+        await self._say(writer, "220 slow.example ESMTP")
+        while line := await reader.readline():
+            command = line.decode("ascii", "replace").strip().upper()
+            if command.startswith(("EHLO", "HELO")):
+                await self._say(writer, "250 slow.example")
+            elif command == "DATA":
+                await self._say(writer, "354 go ahead")
+                content = b""
+                while (part := await reader.readline()) and part != b".\r\n":
+                    content += part
+                self.received.append(content)
+                await self._trickle(writer, b"250 2.0.0 OK queued\r\n")  # the message is here; the answer crawls
+            elif command == "QUIT":
+                await self._say(writer, "221 bye")
+                return
+            else:
+                await self._say(writer, "250 OK")
+
+    async def _http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        self.received.append(await reader.readexactly(length))
+        body = b'{"sid": "SM00000000000000000000000000000001", "status": "queued"}'
+        await self._trickle(writer, b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await (self._http if self.mode == "http" else self._smtp)(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # the client went, or the server stops (a cancelled task ends quietly: no callback noise)
+        finally:
+            writer.close()
+
+
+@contextmanager
+def trickling(mode: Literal["smtp-banner", "smtp-after-data", "http"], interval: float = 2.0) -> Iterator[Trickler]:
+    """A trickling server on 127.0.0.1 for the block; its connections are dropped at the end."""
+    trickler = Trickler(interval, mode)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    server: list[asyncio.Server] = []
+
+    async def start() -> None:
+        server.append(await asyncio.start_server(trickler._serve, "127.0.0.1", 0))
+        trickler.port = server[0].sockets[0].getsockname()[1]
+        ready.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True)
+    thread.start()
+    assert ready.wait(10), "the trickling server did not start"
+    try:
+        yield trickler
+    finally:
+        async def stop() -> None:
+            server[0].close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
