@@ -65,6 +65,7 @@ from clinicsync.connectors.sql_guard import (
 from clinicsync.connectors.sql_session import (
     apply_timeout,
     connector_error,
+    guarded,
     is_mysql,
     plain_value,
     read_only_connection,
@@ -296,11 +297,18 @@ class SqlConnector(Connector):
                 ) -> Iterator[tuple[list[str], Sequence[Any]]]:
         """(columns, rows) partitions of ``fetch_size`` from a server-side cursor."""
         size = self.settings.fetch_size
-        result = connection.execution_options(stream_results=True, max_row_buffer=size).execute(text(sql), params)
+        with guarded(connection):  # each call to the source under its hang guard (sql_session.HangGuard)
+            result = connection.execution_options(stream_results=True, max_row_buffer=size).execute(text(sql),
+                                                                                                     params)
         columns = list(result.keys())
         finished = False
         try:
-            for rows in result.partitions(size):
+            partitions = result.partitions(size)
+            while True:
+                with guarded(connection):
+                    rows = next(partitions, None)
+                if rows is None:
+                    break
                 yield columns, rows
             finished = True
         finally:
@@ -312,8 +320,9 @@ class SqlConnector(Connector):
 
     def _probe(self, connection: Connection, inner: CheckedStatement, cursor_value: Any) -> list[str]:
         """Compile the query without reading a row, and check the columns it returns."""
-        result = connection.execute(text(self._wrapped(inner, after_cursor=False, probe=True)),
-                                    self._params(inner, cursor_value, False))
+        with guarded(connection):
+            result = connection.execute(text(self._wrapped(inner, after_cursor=False, probe=True)),
+                                        self._params(inner, cursor_value, False))
         return self._columns(list(result.keys()))
 
     # -- reading --------------------------------------------------------------------------

@@ -4,11 +4,15 @@ errors turned into the connector's error kinds (without passwords)."""
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine
@@ -31,7 +35,8 @@ def source_engine(url: URL, timeout: float) -> Engine:
     backend = url.get_backend_name()
     connect_args: dict[str, Any] = {}
     if backend == "mysql" or backend == "mariadb":
-        connect_args = {"connect_timeout": _CONNECT_TIMEOUT, "read_timeout": int(timeout) + 30}
+        # the socket's own read timeout, a little after the hang guard's (HangGuard)
+        connect_args = {"connect_timeout": _CONNECT_TIMEOUT, "read_timeout": int(hang_limit(timeout)) + 5}
     elif backend == "postgresql":
         connect_args = {"connect_timeout": _CONNECT_TIMEOUT}
     return create_engine(url, poolclass=NullPool, connect_args=connect_args)
@@ -54,6 +59,110 @@ def apply_timeout(connection: Connection, seconds: float) -> None:
             connection.exec_driver_sql(f"SET SESSION max_execution_time = {millis}")
 
 
+def hang_limit(timeout: float) -> float:
+    """How long one driver call may wait for the source before its connection is cut: the
+    statement timeout, which the server enforces, plus a grace for the server's own answer
+    to arrive (2 s + the timeout, at most 30 s more)."""
+    return timeout + min(30.0, 2.0 + timeout)
+
+
+class SourceHung(RetriableConnectorError):
+    """The source gave no answer to a call within ``hang_limit``: the connection was cut."""
+
+
+class HangGuard:
+    """Cuts a source connection whose driver call has waited past its limit.
+
+    The server's statement timeout stops a slow query, but not a server that stops
+    answering (a stopped process, a network that drops packets without a reset, a proxy
+    that hangs): the driver then waits on its socket for ever, and the poll with it (on a
+    SQLite store, every poll after it: issue 60). The guard's thread watches each call made
+    inside ``waiting()``; past the limit it shuts the socket down, so the blocked read
+    returns an error at once. Time between calls (the store writing a batch) never counts.
+    """
+
+    def __init__(self, connection: Connection, limit: float) -> None:
+        self.limit = limit
+        self.cut = False
+        self._fd = _socket_fd(connection)
+        self._deadline: float | None = None
+        self._closed = False
+        self._changed = threading.Condition()
+        if self._fd is not None:
+            threading.Thread(target=self._watch, name="sql-hang-guard", daemon=True).start()
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        with self._changed:
+            self._deadline = monotonic() + self.limit
+            self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._deadline = None
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+
+    def _watch(self) -> None:
+        with self._changed:
+            while not self._closed:
+                if self._deadline is None:
+                    self._changed.wait()
+                    continue
+                left = self._deadline - monotonic()
+                if left > 0:
+                    self._changed.wait(left)
+                    continue
+                self.cut = True
+                _shut_down(self._fd)
+                return
+
+
+GUARD = "clinicsync.hang_guard"  # the guard of a read-only connection, in its ``info``
+
+
+def guard_of(connection: Connection) -> HangGuard | None:
+    guard = connection.info.get(GUARD)
+    return guard if isinstance(guard, HangGuard) else None
+
+
+@contextmanager
+def guarded(connection: Connection) -> Iterator[None]:
+    """A driver call on ``connection`` under its hang guard (none: as is)."""
+    guard = guard_of(connection)
+    if guard is None:
+        yield
+        return
+    with guard.waiting():
+        yield
+
+
+def _socket_fd(connection: Connection) -> int | None:
+    """The socket of a psycopg or PyMySQL connection (None: another driver, or SQLite)."""
+    dbapi: Any = connection.connection.dbapi_connection
+    try:
+        if hasattr(dbapi, "pgconn"):  # psycopg 3
+            return int(dbapi.fileno())
+        sock = getattr(dbapi, "_sock", None)  # PyMySQL
+        return int(sock.fileno()) if sock is not None else None
+    except Exception:  # a closed or odd connection: no guard rather than no read
+        return None
+
+
+def _shut_down(fd: int | None) -> None:
+    if fd is None:
+        return
+    try:
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # closed meanwhile: the call already returned
+
+
 def read_only_supported(dialect_name: str) -> bool:
     return dialect_name in ("postgresql", "mysql", "mariadb", "sqlite")
 
@@ -65,22 +174,41 @@ def read_only_connection(engine: Engine, timeout: float) -> Iterator[Connection]
     PostgreSQL: SET TRANSACTION READ ONLY + SET LOCAL statement_timeout. MySQL/MariaDB:
     the session's statement time limit, then START TRANSACTION READ ONLY. SQLite:
     PRAGMA query_only. Elsewhere (SQL Server …) only the login's rights and the
-    statement check stand guard; `check` says so.
+    statement check stand guard; `check` says so. On PostgreSQL and MySQL/MariaDB a
+    ``HangGuard`` cuts the connection when a call made under ``guarded`` has no answer
+    within ``hang_limit(timeout)``: the read then fails with ``SourceHung``.
     """
     with engine.connect() as connection:
-        name = connection.dialect.name
-        if name == "postgresql":
-            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-            apply_timeout(connection, timeout)
-        elif is_mysql(connection):
-            apply_timeout(connection, timeout)
-            connection.exec_driver_sql("START TRANSACTION READ ONLY")
-        elif name == "sqlite":
-            connection.exec_driver_sql("PRAGMA query_only = ON")
+        guard = HangGuard(connection, hang_limit(timeout))
+        connection.info[GUARD] = guard
         try:
+            with guard.waiting():
+                _begin_read_only(connection, timeout)
             yield connection
+        except SQLAlchemyError:
+            if guard.cut:
+                raise SourceHung(f"the source gave no answer for {guard.limit:g} s (its timeout is {timeout:g} s): "
+                                 "the connection was cut; the next poll tries again") from None
+            raise
         finally:
-            connection.rollback()
+            guard.close()
+            if guard.cut:  # the socket is shut: no rollback can reach the server, nor info the connection
+                connection.invalidate()
+            else:
+                connection.info.pop(GUARD, None)
+                connection.rollback()
+
+
+def _begin_read_only(connection: Connection, timeout: float) -> None:
+    name = connection.dialect.name
+    if name == "postgresql":
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        apply_timeout(connection, timeout)
+    elif is_mysql(connection):
+        apply_timeout(connection, timeout)
+        connection.exec_driver_sql("START TRANSACTION READ ONLY")
+    elif name == "sqlite":
+        connection.exec_driver_sql("PRAGMA query_only = ON")
 
 
 def plain_value(value: Any, mysql: bool) -> Any:

@@ -520,18 +520,21 @@ def poll_connector(settings: Settings, store: Store, config: ConnectorSettings, 
 def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
               on_batch: BatchCallback | None = None, run_id: str | None = None,
               stop: threading.Event | None = None, dry_run: bool = False,
-              progress: ProgressObserver = NO_PROGRESS) -> RunReport:
+              progress: ProgressObserver = NO_PROGRESS, upkeep: bool = True) -> RunReport:
     """Poll each enabled connector once. ``stop``: once set, claim no further connector
     and end the current poll after its next stored batch. ``dry_run``: on a store whose
     writes are rolled back (sync.rehearsal); no poll lock (it would switch the one shared
     connection to autocommit), and connectors change nothing at the source. ``progress``
-    watches each connector's import."""
+    watches each connector's import. ``upkeep``: also warn of orphaned sources and prune (the
+    retention pass), as `sync --once` must; the service does both in its stages job instead,
+    once for all its sources rather than at every poll (sync/service/pipeline.py poll_once)."""
     report = RunReport(run_id or new_run_id())
     structlog.contextvars.bind_contextvars(run_id=report.run_id)
     try:
         if not dry_run:
             zone_rules_pass(settings, store, report)
-        warn_orphans(settings, store, report)
+        if upkeep:
+            warn_orphans(settings, store, report)
         with bulk_stage():
             for config in settings.connectors:
                 if not config.enabled or not is_polled(config) or (only and config.name not in only):
@@ -547,7 +550,7 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
                 else:
                     report.connectors[config.name] = poll_connector(settings, store, config, report.run_id, on_batch,
                                                                     stop, progress)
-        if not dry_run:
+        if not dry_run and upkeep:
             retention_pass(settings, store)
     finally:
         structlog.contextvars.unbind_contextvars("run_id")

@@ -9,6 +9,7 @@ given when ``ctx.options.serve``) do.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +26,8 @@ from clinicsync.sync.server.app import create_app
 from clinicsync.sync.server.serving import uvicorn_config
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.metrics import JobCollector
-from clinicsync.sync.service.pipeline import run_once, run_stages
+from clinicsync.sync.service.pipeline import needs_stages, poll_once, run_stages
+from clinicsync.sync.service.wake import Wake
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.settings_watch import CHECK_EVERY, SettingsWatch
@@ -52,6 +54,8 @@ class ServiceContext:
     board: JobBoard = field(default_factory=JobBoard)
     started_at: datetime = field(default_factory=utcnow)
     watch: SettingsWatch = field(init=False)
+    changes: Wake = field(default_factory=Wake)  # rung by a poll that stored a change (stages_job)
+    upkept_at: float | None = None  # time.monotonic() of the stages job's last upkeep
 
     def __post_init__(self) -> None:
         self.watch = SettingsWatch(self.settings, self.started_at)
@@ -71,6 +75,10 @@ class PeriodicJob:
     schedule: Schedule
     run: Callable[[ServiceContext], JobResult]
     writes_store: bool = True
+    # Also run when this is rung (then ``settle`` seconds later, so that rings close together
+    # make one run); the schedule's next run then counts from this one (runner.py).
+    wake: Wake | None = None
+    settle: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -87,8 +95,11 @@ JobSource = Callable[[ServiceContext], list[Job]]
 
 
 def poll_connector_job(ctx: ServiceContext, connector: str) -> JobResult:
-    """One connector's poll plus the post-sync stages, as `sync --once` does them."""
-    report = run_once(ctx.settings, ctx.store, only=[connector], stop=ctx.stop)
+    """One connector's poll, then (when it stored a change) a ring for the stages job: the
+    stages run over what changed, once for a burst of polls, never after an idle poll."""
+    report = poll_once(ctx.settings, ctx.store, connector, stop=ctx.stop)
+    if needs_stages(ctx.settings, report, connector):
+        ctx.changes.ring()
     result = report.as_dict()
     return {"failed": report.failed, "run_id": result["run_id"], **result["connectors"],
             **{key: value for key, value in result.items() if key not in ("run_id", "connectors")}}
@@ -102,29 +113,39 @@ def connector_jobs(ctx: ServiceContext) -> list[Job]:
             if config.enabled and is_polled(config) and (not only or config.name in only)]
 
 
-PUSH_STAGES = "stages:pushed"
-PUSHED_STAGES_EVERY = Schedule.every("1m")
+STAGES = "stages"
+PUSHED_STAGES_EVERY = Schedule.every("1m")  # what a push stored is never rung for: every minute
+STAGES_EVERY = Schedule.every("5m")  # time-driven work of the stages, when every source is polled
+STAGES_SETTLE = 2.0  # seconds after a ring before the pass: polls finishing together make one
+UPKEEP_EVERY = 300.0  # seconds: the retention pass and orphan check, for all sources at once
 
 
-def pushed_stages_job(ctx: ServiceContext) -> JobResult:
-    """The post-sync stages (calendar, reminder planning, write-back, …) for what pushes stored:
-    a poll job runs them after its own import, but a source that only pushes has no poll job."""
-    report = run_stages(ctx.settings, ctx.store, stop=ctx.stop)
+def stages_job(ctx: ServiceContext) -> JobResult:
+    """The post-sync stages (calendar, reminder planning, write-back, waitlist, …) over what
+    the polls and pushes stored, then what a poll's run did itself in `sync --once` and is
+    done here once for all sources (run history pruning, orphaned sources: run_stages)."""
+    upkeep = ctx.upkept_at is None or time.monotonic() - ctx.upkept_at >= UPKEEP_EVERY
+    if upkeep:
+        ctx.upkept_at = time.monotonic()
+    report = run_stages(ctx.settings, ctx.store, stop=ctx.stop, upkeep=upkeep)
     failed = any(isinstance(result, dict) and result.get("error") for result in report.extras.values())
     return {"failed": failed, "run_id": report.run_id, **report.extras}
 
 
-def pushed_stages_jobs(ctx: ServiceContext) -> list[Job]:
-    """One job for all the sources that push (REST API, booking webhooks, MLLP, FHIR
-    Subscriptions), every minute: without it, `run --serve` with only such sources would store
-    each push and never put it in a calendar or plan its reminders. A run with nothing new
-    reads the outbox's offsets and stops."""
+def stages_jobs(ctx: ServiceContext) -> list[Job]:
+    """One job for the stages of every source: woken by a poll that stored a change (2 s
+    later, so a burst of polls makes one pass), and on its own schedule for what no poll
+    rings for: every minute when a source pushes (REST API, booking webhooks, MLLP, FHIR
+    Subscriptions: their records are stored by the server), else every 5 minutes (what the
+    stages do as time passes). A pass with nothing new reads the outbox's offsets and stops."""
     only = set(ctx.options.connectors)
-    pushed = [config for config in ctx.settings.connectors
-              if config.enabled and not is_polled(config) and (not only or config.name in only)]
-    if not pushed:
+    sources = [config for config in ctx.settings.connectors
+               if config.enabled and (not only or config.name in only)]
+    if not sources:
         return []
-    return [PeriodicJob(PUSH_STAGES, PUSHED_STAGES_EVERY, pushed_stages_job)]
+    pushed = any(not is_polled(config) for config in sources)
+    return [PeriodicJob(STAGES, PUSHED_STAGES_EVERY if pushed else STAGES_EVERY, stages_job,
+                        wake=ctx.changes, settle=STAGES_SETTLE)]
 
 
 REMIND_EVERY = Schedule.every("30s")
@@ -139,7 +160,7 @@ def remind_job(ctx: ServiceContext) -> JobResult:
 
 
 def reminder_jobs(ctx: ServiceContext) -> list[Job]:
-    """The reminder dispatcher (planning is a post-sync stage of each poll)."""
+    """The reminder dispatcher (planning is a post-sync stage: stages_job)."""
     return [PeriodicJob("remind", REMIND_EVERY, remind_job)] if ctx.settings.reminders.enabled else []
 
 
@@ -202,7 +223,7 @@ def job_sources() -> list[JobSource]:
     """Every source of jobs, in order. Later features add theirs here, one line each."""
     return [
         connector_jobs,
-        pushed_stages_jobs,
+        stages_jobs,
         reminder_jobs,
         waitlist_jobs,
         settings_watch_jobs,

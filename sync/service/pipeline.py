@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import structlog
 
 from clinicsync.common.gc_tuning import bulk_stage
+from clinicsync.mappings.waitlist import mapping_record
 from clinicsync.sync.calendar.push import calendar_stage
 from clinicsync.sync.engine import (
     BatchCallback,
@@ -18,6 +19,7 @@ from clinicsync.sync.engine import (
     new_run_id,
     retention_pass,
     sync_once,
+    warn_orphans,
     zone_rules_pass,
 )
 from clinicsync.sync.progress import NO_PROGRESS, Fanout, ProgressObserver, Ticker
@@ -79,17 +81,46 @@ def run_once(settings: Settings, store: Store, only: list[str] | None = None,
     return report
 
 
-def run_stages(settings: Settings, store: Store, stop: threading.Event | None = None) -> RunReport:
-    """The stages alone, with no poll: what follows records that pushes stored (REST API,
-    webhooks, MLLP, FHIR notifications), which no poll job would otherwise pick up when every
-    connector of a service pushes."""
+def poll_once(settings: Settings, store: Store, connector: str,
+              stop: threading.Event | None = None) -> RunReport:
+    """One connector's poll in the service, without the stages and the upkeep that
+    `sync --once` adds to it (run_once): the service's stages job does those once for all its
+    sources (sync/service/jobs.py ``stages_job``), so an idle poll costs its query and a few
+    rows of bookkeeping, not a pass over the whole store (issue 60)."""
+    run_id = new_run_id()
+    watch = Fanout([RunRecorder(store, run_id), NO_PROGRESS])
+    return sync_once(settings, store, [connector], run_id=run_id, stop=stop, progress=watch, upkeep=False)
+
+
+def needs_stages(settings: Settings, report: RunReport, connector: str) -> bool:
+    """Did this poll store something the stages must see? A visit created, changed or
+    deleted (the outbox has events for them); a waiting-list source always (the
+    ``waitlist_sources`` stage reads it, no poll does). Fetched-but-unchanged and quarantined
+    records need no stage."""
+    polled = report.connectors.get(connector)
+    if polled is None:  # not polled: a waiting list (sync_once leaves those to the stage), or stopping
+        return mapping_record(settings.connector(connector).mapping, settings.base_dir) == "waitlist"
+    counts = polled.counts
+    return any((counts.created, counts.updated, counts.rescheduled, counts.cancelled, counts.noshow,
+                counts.deleted))
+
+
+def run_stages(settings: Settings, store: Store, stop: threading.Event | None = None,
+               upkeep: bool = True) -> RunReport:
+    """The stages alone, with no poll: what follows the records that polls and pushes stored
+    (the service's stages job). ``upkeep``: also what a poll's run does in `sync --once` and
+    the service does here, at most every few minutes (sync/service/jobs.py): prune the run
+    history, forget old patient data, warn of orphaned sources."""
     report = RunReport(new_run_id())
     close_interrupted_runs(store, settings)
     zone_rules_pass(settings, store, report)  # as a poll's run does first (sync/zonerules.py)
+    if upkeep:
+        warn_orphans(settings, store, report)
     watch = Fanout([RunRecorder(store, report.run_id), NO_PROGRESS])
     with bulk_stage():
         _run_stages(settings, store, report, watch, stop)
-    retention_pass(settings, store)  # as a poll's run does (sync_once): no poll here ever would
+    if upkeep:
+        retention_pass(settings, store)  # as a poll's run does in `sync --once` (sync_once)
     return report
 
 

@@ -23,6 +23,7 @@ import structlog
 from clinicsync.common.types import utcnow
 from clinicsync.sync.locks import store_lane
 from clinicsync.sync.service.jobs import Job, JobResult, PeriodicJob, ResidentJob, ServiceContext
+from clinicsync.sync.service.wake import Wake
 
 log = structlog.get_logger("clinicsync.service")
 Clock = Callable[[], datetime]
@@ -62,6 +63,8 @@ class Service:
             thread = threading.Thread(target=target, args=(job,), name=f"job:{job.name}", daemon=True)
             self._threads.append(thread)
             thread.start()
+            if isinstance(job, PeriodicJob) and job.wake is not None:
+                self._ring_on_stop(job.wake)
         log.info("service.started", jobs=[job.name for job in self.jobs])
 
     def stop(self) -> None:
@@ -80,6 +83,14 @@ class Service:
         log.info("service.stopped", clean=not left and not self.failed)
         return left
 
+    def _ring_on_stop(self, wake: Wake) -> None:
+        """A job asleep on its wake-up call wakes when the service stops, however it stops
+        (a signal, a resident job that died): one small thread waits on the stop event."""
+        def ring() -> None:
+            self.ctx.stop.wait()
+            wake.ring()
+        threading.Thread(target=ring, name="wake-on-stop", daemon=True).start()
+
     # -- one thread per job ---------------------------------------------------------------------
     def _periodic(self, job: PeriodicJob) -> None:
         stop = self.ctx.stop
@@ -92,12 +103,27 @@ class Service:
             due = job.schedule.next_due(due, now, timezone)
             self.ctx.board.due(job.name, due)
             delay = (due - now).total_seconds()
-            if delay > 0 and stop.wait(delay):
+            if delay > 0 and self._sleep(job, delay):
                 break
+            if job.wake is not None and job.wake.rung() and self.clock() < due:
+                due = self.clock()  # woken early: the next scheduled pass counts from this one
             with lane:
                 if stop.is_set():
                     break
+                if job.wake is not None:
+                    job.wake.take()  # a ring from now on asks for the next pass
                 self._run(job)
+
+    def _sleep(self, job: PeriodicJob, delay: float) -> bool:
+        """Sleep until the job is due, or (a job with a wake-up call) until it is rung and
+        ``job.settle`` more seconds have passed, so that rings close together make one pass.
+        True when the service is stopping."""
+        stop = self.ctx.stop
+        if job.wake is None:
+            return stop.wait(delay)
+        if job.wake.wait(delay) and not stop.is_set():
+            return stop.wait(job.settle)
+        return stop.is_set()
 
     def _run(self, job: PeriodicJob) -> None:
         self.ctx.board.started(job.name)

@@ -1,4 +1,5 @@
-"""A service whose sources only push (REST API here) still runs the stages after each push:
+"""A service whose sources only push (REST API here) still runs the stages after each push
+(the `stages` job, every minute when a source pushes):
 without a poll job, nothing else would put a pushed appointment in the doctor's calendar or
 plan its reminders (noticed in issue 30's review: `run --serve` with only push sources)."""
 
@@ -14,13 +15,14 @@ from clinicsync.connectors.rest_api import key_digest
 from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.jobs import (
-    PUSH_STAGES,
     PUSHED_STAGES_EVERY,
+    STAGES,
+    STAGES_EVERY,
     PeriodicJob,
     ServiceContext,
     ServiceOptions,
     collect_jobs,
-    pushed_stages_jobs,
+    stages_jobs,
 )
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
@@ -46,9 +48,9 @@ calendar:
 def test_a_service_with_only_push_sources_runs_the_stages_every_minute(write_settings, store: Store,  # type: ignore[no-untyped-def]
                                                                         tmp_path: Path) -> None:
     settings = _settings(write_settings, tmp_path)
-    [job] = pushed_stages_jobs(ServiceContext(settings, store, ServiceOptions(serve=True)))
-    assert isinstance(job, PeriodicJob) and (job.name, job.schedule) == (PUSH_STAGES, PUSHED_STAGES_EVERY)
-    assert PUSH_STAGES in [j.name for j in collect_jobs(ServiceContext(settings, store))]
+    [job] = stages_jobs(ServiceContext(settings, store, ServiceOptions(serve=True)))
+    assert isinstance(job, PeriodicJob) and (job.name, job.schedule) == (STAGES, PUSHED_STAGES_EVERY)
+    assert STAGES in [j.name for j in collect_jobs(ServiceContext(settings, store))]
 
     with TestClient(create_app(settings, store)) as client:
         response = client.post("/api/v1/appointments", json=BOOKING, headers={"Authorization": f"Bearer {KEY}"})
@@ -63,12 +65,17 @@ def test_a_service_with_only_push_sources_runs_the_stages_every_minute(write_set
     assert any((tmp_path / "ics").glob("*.ics")), "the pushed appointment reached no calendar"
 
 
-def test_no_such_job_when_every_source_is_polled_or_left_out(write_settings, store: Store, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                             drop_dir: Path) -> None:
+def test_the_stages_wait_5_minutes_when_every_source_is_polled(write_settings, store: Store, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                               drop_dir: Path) -> None:
+    """Polled sources ring the stages job when they store a change (tests/reliability/
+    test_idle_sources.py); the schedule is only for what the stages do as time passes."""
     polled = f"""- name: emr
   kind: csv
   mapping: csv_default
   drop_dir: {drop_dir}"""
     settings = _settings(write_settings, tmp_path, polled)
-    assert pushed_stages_jobs(ServiceContext(settings, store, ServiceOptions(connectors=("emr",)))) == []
-    assert len(pushed_stages_jobs(ServiceContext(settings, store))) == 1
+    [polled_only] = stages_jobs(ServiceContext(settings, store, ServiceOptions(connectors=("emr",))))
+    assert isinstance(polled_only, PeriodicJob) and polled_only.schedule == STAGES_EVERY
+    [both] = stages_jobs(ServiceContext(settings, store))
+    assert isinstance(both, PeriodicJob) and both.schedule == PUSHED_STAGES_EVERY
+    assert stages_jobs(ServiceContext(settings, store, ServiceOptions(connectors=("nothing",)))) == []
