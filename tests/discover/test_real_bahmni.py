@@ -10,7 +10,6 @@ admin's path: ``discover --write`` -> ``check`` -> ``sync --once``."""
 from __future__ import annotations
 
 import json
-import textwrap
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,9 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.discover import real_ehr_support as real
 from tests.discover import sql_support as data
 
-SCHEMA = Path(__file__).parents[1] / "fixtures" / "ehr" / "bahmni" / "schema.sql"
 ZONE = "Asia/Kolkata"
 ADMIN_LIMIT = 10
 STATUS = {"Scheduled": "booked", "CheckedIn": "checked-in", "Completed": "fulfilled", "Cancelled": "cancelled",
@@ -35,27 +34,10 @@ def _uuid() -> str:
     return str(uuid.uuid4())
 
 
-def settings_file(folder: Path) -> Path:
-    """What the admin writes before `discover` (a clinic in India: its zone and region)."""
-    path = folder / "settings.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        clinic:
-          timezone: {ZONE}
-          default_region: IN
-        store:
-          url: "sqlite:///{folder / 'store.db'}"
-        connectors: []
-        """), encoding="utf-8")
-    return path
-
-
-def build(cursor: Any) -> dict[str, tuple[str, str, str, str, str | None, str]]:
+def build(cursor: Any) -> dict[str, real.Want]:
     """The schema from the fixture, filled; per visit the store must hold (voided ones: none):
     UTC start, status, patient id, patient name, E.164 phone, doctor's provider id."""
-    ddl = "\n".join(line for line in SCHEMA.read_text(encoding="utf-8").splitlines() if not line.startswith("--"))
-    for statement in ddl.split(";"):
-        if statement.strip():
-            cursor.execute(statement)
+    real.load_schema(cursor, "bahmni")
     base = datetime.now().replace(microsecond=0) - timedelta(days=30)
     people = USERS + PATIENTS + DOCTORS
     cursor.executemany("INSERT INTO person (person_id, gender, birthdate, creator, date_created, date_changed, uuid) "
@@ -114,7 +96,7 @@ def build(cursor: Any) -> dict[str, tuple[str, str, str, str, str | None, str]]:
                        [(1, "General Medicine", 15, base, _uuid()), (2, "Orthopaedics", 30, base, _uuid()),
                         (3, "Physiotherapy", 45, base, _uuid())])
     rows, links = [], []
-    expected: dict[str, tuple[str, str, str, str, str | None, str]] = {}
+    expected: dict[str, real.Want] = {}
     words = list(STATUS)
     for n, start in enumerate(data.future_slots(ZONE, VISITS, seed=571), start=1):
         p, d, word = patients[n % PATIENTS], doctors[n % DOCTORS], words[n % len(words)]
@@ -141,18 +123,6 @@ def build(cursor: Any) -> dict[str, tuple[str, str, str, str, str | None, str]]:
     return expected
 
 
-def wrong_fields(got: dict[str, Any] | None, want: tuple[str, str, str, str, str | None, str]) -> list[str]:
-    """Which of a visit's fields the store holds differently (field names, never values)."""
-    if got is None:
-        return ["missing"]
-    patient, doctor = got.get("patient") or {}, got.get("practitioner") or {}
-    have = (got["start"], got["status"], patient.get("id"), patient.get("name"), patient.get("phone"),
-            doctor.get("id"))
-    names = ("start", "status", "patient", "name", "phone", "doctor")
-    bad = [f for f, h, w in zip(names, have, want, strict=True) if h != w]
-    return bad + (["zone"] if got.get("timezone") != ZONE else [])
-
-
 @pytest.mark.mariadb
 def test_bahmni_on_mariadb_through_discover_check_and_sync(mariadb_database: dict[str, Any], tmp_path: Path,
                                                             cli: Any) -> None:
@@ -163,7 +133,7 @@ def test_bahmni_on_mariadb_through_discover_check_and_sync(mariadb_database: dic
     finally:
         connection.close()
     url = str(mariadb_database["url"])
-    settings = settings_file(tmp_path)
+    settings = real.settings_file(tmp_path, ZONE, "IN")
     before = settings.read_text(encoding="utf-8")
     command = [url, "--timezone", ZONE]
     run = cli(settings)
@@ -172,11 +142,12 @@ def test_bahmni_on_mariadb_through_discover_check_and_sync(mariadb_database: dic
     assert "0 would be quarantined, 0 problems" in out, out
     assert data.admin_lines(before, command) <= ADMIN_LIMIT
     connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
+    assert "AS related_appointment_status" not in connector["query"]  # no self-join to the follow-up's parent visit
     _, sync_out, _ = run("sync", "--once", "--json")
     report = json.loads(sync_out)["connectors"][connector["name"]]
     assert report["error"] is None, report
     found = data.stored(run)
-    wrong = {k: w for k, want in expected.items() if (w := wrong_fields(found.get(k), want))}
+    wrong = {k: w for k, want in expected.items() if (w := real.wrong_fields(found.get(k), want, ZONE))}
     print("wrong:", len(wrong), "of", len(expected), sorted({f for w in wrong.values() for f in w}))
     assert not set(found) - set(expected), sorted(set(found) - set(expected))[:5]  # no voided visit imported
     assert len(wrong) <= 0.05 * len(expected), list(wrong.items())[:5]
