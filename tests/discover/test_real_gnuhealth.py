@@ -110,20 +110,23 @@ def build(cursor: Any) -> dict[str, real.Want]:
 
 
 @pytest.mark.postgres
-def test_gnuhealth_on_postgresql_through_discover_check_and_sync(postgres_url: str, tmp_path: Path,
-                                                                 cli: Any) -> None:
+@pytest.mark.parametrize("given", [[], ["--timezone", ZONE]], ids=["clinic-timezone-only", "timezone-given"])
+def test_gnuhealth_on_postgresql_through_discover_check_and_sync(postgres_url: str, tmp_path: Path, cli: Any,
+                                                                 given: list[str]) -> None:
+    """Without --timezone (the issue's admin) or with it (as the docs said): stored_times utc,
+    every visit in the clinic's zone."""
     with psycopg.connect(postgres_url, autocommit=True) as connection, connection.cursor() as cursor:
         expected = build(cursor)
     settings = real.settings_file(tmp_path, ZONE, "US")
     before = settings.read_text(encoding="utf-8")
-    command = [postgres_url]
+    command = [postgres_url, *given]
     run = cli(settings)
     _, out, err = run("discover", *command, "--write")
     print(out, err, settings.read_text(encoding="utf-8"), *(p.read_text() for p in (tmp_path / "mappings").glob("*")))
     assert "0 would be quarantined, 0 problems" in out, out
     assert data.admin_lines(before, command) <= ADMIN_LIMIT
     connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
-    assert connector.get("stored_times") == "utc" and "timezone" not in connector
+    assert connector.get("stored_times") == "utc" and connector.get("timezone", ZONE) == ZONE
     query = connector["query"]
     # the clerk's login is no part of the patient: no hop party -> res_user, no contacts by create_uid
     assert "res_user" not in query and "create_uid =" not in query and "write_uid =" not in query, query
