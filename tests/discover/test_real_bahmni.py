@@ -120,6 +120,22 @@ def build(cursor: Any) -> dict[str, real.Want]:
     cursor.executemany(
         "INSERT INTO patient_appointment_provider (patient_appointment_id, provider_id, response, creator, "
         "date_created, voided, uuid) VALUES (%s, %s, %s, %s, %s, %s, UUID())", links)
+    # beside the appointments, what every OpenMRS keeps: the appointments' status history, the
+    # patients' identifiers, and past visits and encounters (more rows than the appointments)
+    cursor.executemany("INSERT INTO patient_appointment_audit (appointment_id, status, creator, date_created, voided, "
+                       "uuid) VALUES (%s, %s, %s, %s, 0, UUID())", [(r[0], r[9], r[10], r[11]) for r in rows])
+    cursor.execute("INSERT INTO patient_identifier_type (patient_identifier_type_id, name, date_created, uuid) "
+                   "VALUES (3, 'Patient Identifier', %s, UUID())", (base,))
+    cursor.executemany("INSERT INTO patient_identifier (patient_id, identifier, identifier_type, preferred, "
+                       "location_id, creator, date_created, uuid) VALUES (%s, %s, 3, 1, 1, 1, %s, UUID())",
+                       [(p, f"GAN2030{p:02d}", base) for p in patients])
+    past = [(v, patients[v % PATIENTS], base - timedelta(days=v % 300, hours=v % 7)) for v in range(1, 401)]
+    cursor.executemany("INSERT INTO visit (visit_id, patient_id, visit_type_id, date_started, date_stopped, "
+                       "location_id, creator, date_created, uuid) VALUES (%s, %s, 1, %s, %s, 1, 2, %s, UUID())",
+                       [(v, p, when, when + timedelta(hours=2), when) for v, p, when in past])
+    cursor.executemany("INSERT INTO encounter (encounter_type, patient_id, location_id, encounter_datetime, "
+                       "creator, date_created, visit_id, uuid) VALUES (1, %s, 1, %s, 2, %s, %s, UUID())",
+                       [(p, when + timedelta(minutes=20), when, v) for v, p, when in past])
     return expected
 
 
