@@ -21,6 +21,10 @@ from typing import Any
 MAX_TABLES = 5000  # tables read at all: beyond that the admin names the table with --table
 _IMPLIED = re.compile(r"(?:id_?)?(.+?)(?:_?id)?", re.I)
 _WHOLE = re.compile(r"int|serial", re.I)
+_AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|_by$|by_?(id|user)$|^(created|changed|updated|"
+                    r"modified|voided|retired|deleted|entered|booked|recorded|cancel+ed)_?by|^(create|write)_?uid$",
+                    re.I)
+_BOOKKEEPING = re.compile(r"^uuid$|(void|retire)_?reason$", re.I)
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,18 @@ class Schema:
     def children(self, table: str) -> list[Ref]:
         """The references other tables hold to ``table`` (its names, contacts, links)."""
         return [r for r in self._in.get(table, []) if r.table != table]
+
+
+def audit(column: str) -> bool:
+    """A column that records who entered or changed the row (``creator``, ``changed_by``)."""
+    return bool(_AUDIT.search(column))
+
+
+def bookkeeping(column: str) -> bool:
+    """A joined table's column no appointment field is read from: who entered or changed the
+    row, its ``uuid``, why it was voided. Left out of the read, so what is listed as not placed
+    is what the admin could still map."""
+    return audit(column) or bool(_BOOKKEEPING.search(column))
 
 
 def implied_references(table: Table, schema: Schema) -> list[Ref]:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import softdelete, stamps
-from clinicsync.sync.discover.graph import Ref, Schema, Table, words
+from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.values import profile
@@ -42,9 +42,6 @@ _PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners",
                        "medicos", "physician", "clinician", "staff", "dentist", "therapist", "profesional",
                        "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
                        "professional", "prof"})
-_AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|_by$|by_?(id|user)$|^(created|changed|updated|"
-                    r"modified|voided|retired|deleted|entered|booked|recorded|cancel+ed)_?by|^(create|write)_?uid$",
-                    re.I)
 _TYPE = re.compile(r"type|kind|tipo|categ|code|mech|class", re.I)
 _STRONG_TYPE = re.compile(r"type|kind|tipo|categ|mech", re.I)
 _TEXT = re.compile(r"char|text|string|clob", re.I)
@@ -84,11 +81,6 @@ def kind_of(name: str) -> str | None:
     if found & _PERSON:
         return "person"
     return None
-
-
-def audit(column: str) -> bool:
-    """A column that records who entered or changed the row (``creator``, ``changed_by``)."""
-    return bool(_AUDIT.search(column))
 
 
 def weak_reason(run: Run, plan: ReadPlan, column: str, named_patient: bool = False) -> str | None:
