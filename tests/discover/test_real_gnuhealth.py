@@ -10,7 +10,6 @@ entered the rows — driven through the admin's path: ``discover --write`` -> ``
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-import yaml
 
 from tests.discover import real_ehr_support as real
 from tests.discover import sql_support as data
 
 ZONE = "America/Chicago"
-ADMIN_LIMIT = 10
 STATUS = {"confirmed": "booked", "checked_in": "checked-in", "done": "fulfilled", "user_cancelled": "cancelled",
           "center_cancelled": "cancelled", "no_show": "noshow"}
 GIVEN = ["Maria", "José", "Lucía", "Carlos", "Ana", "Diego", "Sofía", "Miguel", "Elena", "Pablo", "Rosa"]
@@ -118,23 +115,11 @@ def test_gnuhealth_on_postgresql_through_discover_check_and_sync(postgres_url: s
     with psycopg.connect(postgres_url, autocommit=True) as connection, connection.cursor() as cursor:
         expected = build(cursor)
     settings = real.settings_file(tmp_path, ZONE, "US")
-    before = settings.read_text(encoding="utf-8")
     command = [postgres_url, *given]
     run = cli(settings)
-    _, out, err = run("discover", *command, "--write")
-    print(out, err, settings.read_text(encoding="utf-8"), *(p.read_text() for p in (tmp_path / "mappings").glob("*")))
-    assert "0 would be quarantined, 0 problems" in out, out
-    assert data.admin_lines(before, command) <= ADMIN_LIMIT
-    connector = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
+    connector = real.discover_then_check(run, settings, command)
     assert connector.get("stored_times") == "utc" and connector.get("timezone", ZONE) == ZONE
     query = connector["query"]
     # the clerk's login is no part of the patient: no hop party -> res_user, no contacts by create_uid
     assert "res_user" not in query and "create_uid =" not in query and "write_uid =" not in query, query
-    _, sync_out, _ = run("sync", "--once", "--json")
-    report = json.loads(sync_out)["connectors"][connector["name"]]
-    assert report["error"] is None, report
-    found = data.stored(run)
-    wrong = {k: w for k, want in expected.items() if (w := real.wrong_fields(found.get(k), want, ZONE))}
-    print("wrong:", len(wrong), "of", len(expected), sorted({f for w in wrong.values() for f in w}))
-    assert not set(found) - set(expected), sorted(set(found) - set(expected))[:5]  # no free slot imported
-    assert len(wrong) <= 0.05 * len(expected), list(wrong.items())[:5]
+    real.sync_and_compare(run, connector, expected, ZONE)
