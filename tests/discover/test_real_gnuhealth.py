@@ -10,6 +10,7 @@ entered the rows — driven through the admin's path: ``discover --write`` -> ``
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,7 @@ def build(cursor: Any) -> dict[str, real.Want]:
     slots = data.future_slots(ZONE, VISITS + FREE, seed=573)
     for n, start in enumerate(slots[:VISITS], start=1):
         p, d, word = 1 + n % PATIENTS, 1 + n % DOCTORS, words[n % len(words)]
-        created = now - timedelta(hours=VISITS - n)  # booked over the last days, the newest an hour ago
+        created = now - timedelta(hours=VISITS + 1 - n)  # booked over the last days, the newest an hour ago
         changed = created + timedelta(minutes=30) if word != "confirmed" else None
         rows.append((n, f"APP{n:06d}", d, 500 + p, _utc(start), 1, 1 + n % 2, word, "a", "outpatient",
                      ["new", "followup"][n % 2], 1 + n % 2, created, 1 if changed else None, changed))
@@ -123,3 +124,18 @@ def test_gnuhealth_on_postgresql_through_discover_check_and_sync(postgres_url: s
     # the clerk's login is no part of the patient: no hop party -> res_user, no contacts by create_uid
     assert "res_user" not in query and "create_uid =" not in query and "write_uid =" not in query, query
     real.sync_and_compare(run, connector, expected, ZONE)
+    # the front desk switches a patient's mobile off and adds a new one (Tryton stamps both in
+    # UTC): the next incremental poll sees it, though no appointment row changed
+    visit, want = next((k, w) for k, w in expected.items() if w[4] and w[4].startswith("+13125551"))
+    party = int(want[2]) - 500
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("UPDATE party_contact_mechanism SET active = false, write_uid = 2, "
+                           "write_date = now() AT TIME ZONE 'UTC' WHERE party = %s AND type = 'mobile'", (party,))
+        connection.execute("INSERT INTO party_contact_mechanism (party, type, value, value_compact, active, sequence, "
+                           "create_uid, create_date) VALUES (%s, 'mobile', '+1 312-555-7777', '+13125557777', true, "
+                           "10, 2, now() AT TIME ZONE 'UTC')", (party,))
+    _, sync_out, _ = run("sync", "--once", "--json")
+    assert json.loads(sync_out)["connectors"][connector["name"]]["error"] is None
+    after = data.stored(run)
+    assert after[visit]["patient"]["phone"] == "+13125557777"
+    assert all(after[k]["patient"]["phone"] == w[4] for k, w in expected.items() if w[2] != want[2])
