@@ -14,6 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -36,7 +37,9 @@ def build(cursor: Any) -> dict[str, real.Want]:
     """The schema from the fixture, filled; per visit the store must hold (voided ones: none):
     UTC start, status, patient id, patient name, E.164 phone, doctor's provider id."""
     real.load_schema(cursor, "bahmni")
-    base = datetime.now().replace(microsecond=0) - timedelta(days=30)
+    # OpenMRS stamps rows with the JVM's clock: the clinic's wall-clock time, not the server's UTC
+    local_now = datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None, microsecond=0)
+    base = local_now - timedelta(days=30)
     people = USERS + PATIENTS + DOCTORS
     cursor.executemany("INSERT INTO person (person_id, gender, birthdate, creator, date_created, date_changed, uuid) "
                        "VALUES (%s, %s, %s, 1, %s, %s, %s)",
@@ -99,11 +102,11 @@ def build(cursor: Any) -> dict[str, real.Want]:
     for n, start in enumerate(data.future_slots(ZONE, VISITS, seed=571), start=1):
         p, d, word = patients[n % PATIENTS], doctors[n % DOCTORS], words[n % len(words)]
         service = 1 + n % 3
-        created = base + timedelta(days=6, minutes=7 * n)
+        created = local_now - timedelta(minutes=7 * (VISITS - n) + 30)  # booked over the last day
         voided = n % 12 == 5
         rows.append((n, f"{int(created.timestamp()) % 100000:05d}", p, None, service, 1, start,
                      start + timedelta(minutes=15 * service), ["Scheduled", "WalkIn", "Virtual"][n % 3 and 1 - n % 2],
-                     word, 1 + n % 2, created, created + timedelta(days=1) if n % 7 == 0 else None, voided,
+                     word, 1 + n % 2, created, created + timedelta(minutes=10) if n % 7 == 0 else None, voided,
                      _uuid()))
         links.append((n, d, "ACCEPTED", 1, created, False))
         if n % 10 == 0:  # a doctor assigned by mistake, then voided (the newest link)
@@ -165,11 +168,12 @@ def test_bahmni_on_mariadb_through_discover_check_and_sync(mariadb_database: dic
     connection = data.mysql(mariadb_database)
     try:
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE person_attribute SET voided = 1, date_voided = NOW(), voided_by = 2 "
-                           "WHERE person_id = %s AND person_attribute_type_id = 4 AND voided = 0", (patient,))
+            now = datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None, microsecond=0)  # the JVM's clock
+            cursor.execute("UPDATE person_attribute SET voided = 1, date_voided = %s, voided_by = 2 "
+                           "WHERE person_id = %s AND person_attribute_type_id = 4 AND voided = 0", (now, patient))
             cursor.execute("INSERT INTO person_attribute (person_id, value, person_attribute_type_id, creator, "
-                           "date_created, voided, uuid) VALUES (%s, '99000 12345', 4, 2, NOW(), 0, UUID())",
-                           (patient,))
+                           "date_created, voided, uuid) VALUES (%s, '99000 12345', 4, 2, %s, 0, UUID())",
+                           (patient, now))
     finally:
         connection.close()
     _, sync_out, _ = run("sync", "--once", "--json")
