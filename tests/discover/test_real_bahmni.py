@@ -110,7 +110,7 @@ def build(cursor: Any) -> dict[str, real.Want]:
                      _uuid()))
         links.append((n, d, "ACCEPTED", 1, created, False))
         if n % 10 == 0:  # a doctor assigned by mistake, then voided (the newest link)
-            links.append((n, doctors[(n + 1) % DOCTORS], "ACCEPTED", 1, created + timedelta(hours=2), True))
+            links.append((n, doctors[(n + 1) % DOCTORS], "ACCEPTED", 1, created + timedelta(minutes=5), True))
         if not voided:
             expected[str(n)] = (data.utc(start, ZONE), STATUS[word], str(p), current[p], phone[p], str(d))
     cursor.executemany(
