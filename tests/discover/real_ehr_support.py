@@ -78,3 +78,13 @@ def sync_and_compare(run: Any, connector: dict[str, Any], expected: dict[str, Wa
     assert not set(found) - set(expected), sorted(set(found) - set(expected))[:5]
     assert len(wrong) <= 0.05 * len(expected), list(wrong.items())[:5]
     return found
+
+
+def insert_rows(cursor: Any, sql: str, rows: list[tuple[Any, ...]] | list[Any]) -> None:
+    """``executemany`` as one multi-row INSERT: pymysql batches only a VALUES clause of bare
+    ``%s`` and runs one statement per row otherwise (``UUID()``, a constant), which made the
+    Bahmni fill take seconds. ``sql``'s VALUES tuple is repeated once per row."""
+    if not rows:
+        return
+    head, values = sql.split(" VALUES ", 1)
+    cursor.execute(f"{head} VALUES {', '.join([values] * len(rows))}", [v for row in rows for v in row])
