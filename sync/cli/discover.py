@@ -43,8 +43,15 @@ def source_kind(target: str) -> str | None:
     return None
 
 
-def _say(line: str = "", err: bool = False) -> None:
-    (err_console if err else out_console).print(line, highlight=False, markup=False, soft_wrap=True)
+def _say(line: str = "", err: bool = False, block: bool = False) -> None:
+    """One line to the terminal, source names in it as data: a table, column or status word
+    holding a line break, U+2028/2029, a carriage return or an escape sequence is printed as its
+    escape (``\\n``, ``\\u2028``, ``\\x1b``), never as a new line or a terminal command.
+    ``block``: text of several lines we wrote (a settings block, a config error), each line escaped."""
+    from clinicsync.sync.discover.yaml_out import comment
+
+    text = "\n".join(comment(part) for part in line.split("\n")) if block else comment(line)
+    (err_console if err else out_console).print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 def _discoverer(kind: str) -> Any:
@@ -165,7 +172,7 @@ def discover_command(
             print_json(report)
         else:
             _say(f"discover: add this under `connectors:` in {settings_path}:")
-            _say(written.block.rstrip("\n"))
+            _say(written.block.rstrip("\n"), block=True)
         return
     if not json_output:
         _say(f"discover: added connector {proposal.name!r} to {written.settings}")
@@ -199,7 +206,7 @@ def _check(settings_path: Path, name: str, report: dict[str, Any], quiet: bool) 
     try:
         settings = load_settings(settings_path)
     except ConfigError as exc:
-        _say(exc.render(), err=True)
+        _say(exc.render(), err=True, block=True)
         raise typer.Exit(EXIT_CONFIG) from None
     config = next(c for c in settings.connectors if c.name == name)
     result = check_connector(settings, config)

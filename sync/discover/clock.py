@@ -39,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_settings import load_query_preset
+from clinicsync.sync.discover.ahead import future_cursor_note
 from clinicsync.sync.discover.proposal import Proposal
 from clinicsync.sync.plausibility.hours import MIN_HOURS, MIN_NIGHT, MIN_NIGHT_SHARE, MIN_VISITS, NIGHT
 
@@ -390,6 +391,13 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
         read_hours(starts, zone_name, evidence)
     _write(proposal, decide(evidence, given=options.stored_times, server=server,
                             zone_given=bool(given_zone)))
+    try:  # a cursor that would stall on stamps in the future (once the convention is known)
+        note = future_cursor_note(connection, run, proposal, database_now(connection, run),
+                                  visit_zone if isinstance(visit_zone, str) else None)
+    except (SQLAlchemyError, StatementRefused, TimeError):
+        note = None
+    if note is not None:
+        proposal.notes.append(note)
 
 
 def _write(proposal: Proposal, clock: Clock) -> None:

@@ -13,6 +13,7 @@ PostgreSQL) and a table asked for with ``--table`` is found whatever its place i
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,10 @@ from typing import Any
 MAX_TABLES = 5000  # tables read at all: beyond that the admin names the table with --table
 _IMPLIED = re.compile(r"(?:id_?)?(.+?)(?:_?id)?", re.I)
 _WHOLE = re.compile(r"int|serial", re.I)
+_AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|_by$|by_?(id|user)$|^(created|changed|updated|"
+                    r"modified|voided|retired|deleted|entered|booked|recorded|cancel+ed)_?by|^(create|write)_?uid$",
+                    re.I)
+_BOOKKEEPING = re.compile(r"^uuid$|(void|retire)_?reason$", re.I)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,18 @@ class Schema:
         return [r for r in self._in.get(table, []) if r.table != table]
 
 
+def audit(column: str) -> bool:
+    """A column that records who entered or changed the row (``creator``, ``changed_by``)."""
+    return bool(_AUDIT.search(column))
+
+
+def bookkeeping(column: str) -> bool:
+    """A joined table's column no appointment field is read from: who entered or changed the
+    row, its ``uuid``, why it was voided. Left out of the read, so what is listed as not placed
+    is what the admin could still map."""
+    return audit(column) or bool(_BOOKKEEPING.search(column))
+
+
 def implied_references(table: Table, schema: Schema) -> list[Ref]:
     """References the schema does not declare but its names say: ``paciente_id`` -> the
     table ``pacientes``/``paciente`` by its one-column primary key; a whole number column named
@@ -111,9 +128,11 @@ def read_schema(inspector: Any, names: Sequence[str]) -> Schema:
     wanted = list(names)[:MAX_TABLES]
     chosen = set(wanted)
     try:
-        columns = inspector.get_multi_columns(filter_names=wanted)
-        keys = inspector.get_multi_pk_constraint(filter_names=wanted)
-        foreign = inspector.get_multi_foreign_keys(filter_names=wanted)
+        with warnings.catch_warnings():  # MySQL's dropped columns: read again below, not lost
+            warnings.filterwarnings("ignore", "Unknown (column definition|schema content)")
+            columns = inspector.get_multi_columns(filter_names=wanted)
+            keys = inspector.get_multi_pk_constraint(filter_names=wanted)
+            foreign = inspector.get_multi_foreign_keys(filter_names=wanted)
     except NotImplementedError:  # a dialect without bulk reflection: one table at a time
         columns = {(None, n): inspector.get_columns(n) for n in wanted}
         keys = {(None, n): inspector.get_pk_constraint(n) for n in wanted}
@@ -128,7 +147,35 @@ def read_schema(inspector: Any, names: Sequence[str]) -> Schema:
                 if len(fk.get("constrained_columns") or []) == 1 and fk.get("referred_table")]
         tables[name] = Table(name, {c["name"]: str(c["type"]) for c in cols}, pk, refs,
                              frozenset(c["name"] for c in cols if c.get("nullable", True)))
+    _add_unreflected(inspector, tables)
     return Schema(tables)
+
+
+def _add_unreflected(inspector: Any, tables: dict[str, Table]) -> None:
+    """MySQL/MariaDB: the columns SQLAlchemy's reflection dropped, read from information_schema.
+
+    The MySQL dialect reflects a table by parsing ``SHOW CREATE TABLE`` line by line, so a column
+    whose name holds a line break is skipped with a warning: discover would then never see it
+    (nor say it did not place it). information_schema lists every column; the missing ones are
+    added, in the table's order, with the server's own type name."""
+    bind = getattr(inspector, "bind", None)
+    if bind is None or bind.dialect.name not in ("mysql", "mariadb") or not tables:
+        return
+    from sqlalchemy import text
+
+    rows = bind.execute(text("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
+                             "WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION")).all()
+    listed: dict[str, list[tuple[str, str, bool]]] = {}
+    for table_name, column, type_name, nullable in rows:
+        listed.setdefault(str(table_name), []).append((str(column), str(type_name).upper(), nullable == "YES"))
+    for name, table in list(tables.items()):
+        every = listed.get(name, [])
+        if all(column in table.columns for column, _, _ in every):
+            continue
+        columns = {column: table.columns.get(column, type_name) for column, type_name, _ in every}
+        columns.update({c: t for c, t in table.columns.items() if c not in columns})
+        nullable = table.nullable | {column for column, _, is_null in every if is_null and column not in table.columns}
+        tables[name] = Table(name, columns, table.primary_key, table.references, frozenset(nullable))
 
 
 def words(name: str) -> set[str]:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import softdelete, stamps
-from clinicsync.sync.discover.graph import Ref, Schema, Table, words
+from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.values import profile
@@ -42,9 +42,6 @@ _PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners",
                        "medicos", "physician", "clinician", "staff", "dentist", "therapist", "profesional",
                        "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
                        "professional", "prof"})
-_AUDIT = re.compile(r"(^|_)(creator|author|owner|changer|voider)($|_)|_by$|by_?(id|user)$|^(created|changed|updated|"
-                    r"modified|voided|retired|deleted|entered|booked|recorded|cancel+ed)_?by|^(create|write)_?uid$",
-                    re.I)
 _TYPE = re.compile(r"type|kind|tipo|categ|code|mech|class", re.I)
 _STRONG_TYPE = re.compile(r"type|kind|tipo|categ|mech", re.I)
 _TEXT = re.compile(r"char|text|string|clob", re.I)
@@ -54,6 +51,7 @@ _LANDLINE = re.compile(r"home|casa|work|office|trabajo|fijo|business|other", re.
 _NOT_PHONE = re.compile(r"fax|pager|beeper", re.I)
 _NOT_NAME = frozenset({"prefix", "suffix", "degree", "title", "middle", "maiden", "nick", "nickname", "alias",
                        "phonetic", "soundex", "user", "username", "login", "file", "display"})
+_USER = frozenset({"user", "users", "usuario", "usuarios"})  # logins: a person's account, never their identity
 _SAFE_CODE = re.compile(r"[\w ./+-]{1,64}")  # no quote, backslash or colon (a bind in text())
 MAX_HOPS = 3  # appointment -> patient -> person -> party
 SAMPLE = 2000  # rows read to judge a candidate or a type code
@@ -83,11 +81,6 @@ def kind_of(name: str) -> str | None:
     if found & _PERSON:
         return "person"
     return None
-
-
-def audit(column: str) -> bool:
-    """A column that records who entered or changed the row (``creator``, ``changed_by``)."""
-    return bool(_AUDIT.search(column))
 
 
 def weak_reason(run: Run, plan: ReadPlan, column: str, named_patient: bool = False) -> str | None:
@@ -179,7 +172,7 @@ class _Builder:
             table, at = out[-1]
             ref = next((r for r in self.schema.refs(table.name)
                         if r.target not in seen and not audit(r.column) and kind_of(r.target) in ("person", "patient")
-                        and kind_of(r.target) != "provider"), None)
+                        and kind_of(r.target) != "provider" and not words(r.target) & _USER), None)
             if ref is None:
                 break
             target = self.schema.tables[ref.target]
@@ -190,6 +183,12 @@ class _Builder:
             seen.add(target.name)
             out.append((target, hop))
         return out
+
+    def owned(self, table: str) -> list[Ref]:
+        """The tables whose rows belong to a row of ``table`` (its names, its contacts): not the
+        rows it merely entered (``party_contact_mechanism.create_uid`` -> ``res_user`` holds the
+        numbers a clerk typed in, not the clerk's)."""
+        return [c for c in self.schema.children(table) if not audit(c.column)]
 
     def stamp_row(self, table: Table, alias: str) -> None:
         stamp = stamps.row_stamp(table, alias, self.q, self.most)
@@ -240,7 +239,7 @@ class _Builder:
                 outs = [self.plan.add(alias, c, f"{who}_{c}", table.name, table.columns[c]) for c in columns]
                 return self._name_guess(who, outs, f"the name column(s) of table {table.name!r}")
         for table, alias in chain:
-            children = sorted(self.schema.children(table.name), key=lambda c: "name" not in words(c.table))
+            children = sorted(self.owned(table.name), key=lambda c: "name" not in words(c.table))
             for child in children:
                 names = self.schema.tables[child.table]
                 columns, _ = name_columns(names)
@@ -270,7 +269,7 @@ class _Builder:
     def contacts(self, chain: list[tuple[Table, str]], who: str = "patient") -> list[Guess]:
         out: list[Guess] = []
         for table, alias in chain:
-            for child in self.schema.children(table.name):
+            for child in self.owned(table.name):
                 found = self._typed(child, alias, who)
                 for guess in found:
                     if not any(g.field == guess.field for g in out):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clinicsync.sync.discover.graph import Table
+from clinicsync.sync.discover.graph import Table, bookkeeping
 
 
 @dataclass
@@ -63,9 +63,10 @@ class ReadPlan:
         self.joins.append(f"LEFT JOIN {self.quote(table.name)} AS {alias} ON {on}")
 
     def add_columns(self, table: Table, alias: str, stem: str, skip: frozenset[str] = frozenset()) -> None:
-        """Every column of a joined table, named ``stem_column`` (the referring column's stem)."""
+        """Every column of a joined table but its bookkeeping, named ``stem_column`` (the referring
+        column's stem)."""
         for column, type_name in table.columns.items():
-            if column in skip or f"{stem}_{column}" in self.select:
+            if column in skip or bookkeeping(column) or f"{stem}_{column}" in self.select:
                 continue
             self.add(alias, column, f"{stem}_{column}", table.name, type_name)
 

@@ -433,7 +433,8 @@ def _join_references(schema: Schema, plan: ReadPlan, people: People) -> None:
     """The appointment's other references (its service, location, a doctor of its own): each
     table joined, its columns named by the referring column's stem (``paciente_nombre``)."""
     for ref in schema.refs(plan.main.name)[:8]:
-        if ref.column in people.handled or audit(ref.column) or ref.column == plan.main.key:
+        if ref.column in people.handled or audit(ref.column) or ref.column == plan.main.key or \
+                ref.target == plan.main.name:  # a related appointment (a follow-up's parent) says nothing of this one
             continue
         target = schema.tables[ref.target]
         alias = plan.alias("t")

@@ -5,7 +5,11 @@ a type code (home, mobile, some voided), the doctor through ``patient_appointmen
 appointment's own ``provider_id`` a legacy column, mostly NULL), soft-deleted (voided)
 appointments, a ``creator`` pointing at users, a clock-made ``appointment_number``, and a
 ``date_changed`` set only on update. Shaped after the classes of real EHR schemas (OpenMRS-like),
-written for this test; the data is generated."""
+written for this test; the data is generated. The vendors' real table definitions (Bahmni on
+OpenMRS, GNU Health on Tryton) are in tests/fixtures/ehr and tested in test_real_bahmni.py and
+test_real_gnuhealth.py: they add what this schema idealizes away (users who are persons with
+names, a related-appointment self-reference, bookkeeping columns on every table, no end column
+and a login reference on the party in GNU Health)."""
 
 from __future__ import annotations
 
