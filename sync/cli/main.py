@@ -59,7 +59,7 @@ COMMANDS = (
                 "Offer freed slots to waiting patients (one cycle, as `run` does after each sync)."),
     LazyCommand("appointments", "clinicsync.sync.cli.appointments:app", "Appointments in the store."),
     LazyCommand("quarantine", "clinicsync.sync.cli.quarantine:app",
-                "Records that could not be imported: list, retry after a mapping fix, dismiss."),
+                "Records that could not be imported: list, retry after a mapping fix, resolve."),
     LazyCommand("set-aside", "clinicsync.sync.cli.setaside:app",
                 "Items a stage set aside (planning, calendar, dispatch, agenda, write-back): list, retry."),
     LazyCommand("source", "clinicsync.sync.cli.source:app",
