@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from clinicsync.sync.engine import RunReport
     from clinicsync.sync.run_progress import StageActivity
     from clinicsync.sync.settings import Settings
+    from clinicsync.sync.store import Store
 
 # The commands that live in their own modules, in the order `--help` lists them. The help is
 # the first paragraph of the command's own help (tests/cli_start checks that they agree).
@@ -135,7 +136,8 @@ def main(
     if log_level is None and level == "info" and fmt != "json" and sys.stderr.isatty():
         level = "warning"  # a person at a terminal reads the command's output; --log-level info for more
     configure_logging(level, fmt, zone=settings.clinic.timezone if settings is not None else None)
-    resume_after_start()  # the start is done: the command's own work runs with the collector on
+    if ctx.invoked_subcommand != "sync":  # `sync` resumes it after its own imports (sync_command)
+        resume_after_start()  # the start is done: the command's own work runs with the collector on
 
 
 @app.command()
@@ -197,23 +199,17 @@ def sync_command(
     if not once:
         err_console.print("use `clinicsync sync --once` (a long-running service is `clinicsync run`)")
         raise typer.Exit(EXIT_CONFIG)
-    # Each import below is the one this run uses (issue 60: cron runs `sync --once` idle most
-    # of the time): the dry run's machinery only for --dry-run, rich's bars only on a terminal.
+    from clinicsync.common.gc_tuning import resume_after_start
     from clinicsync.sync.cli.pushed import push_only_lines
 
-    context = app_context(ctx)
-    _fail_on_mapping_problems(context, connector)
-    settings, store = context.settings, context.store
-    if dry_run:
-        from clinicsync.sync.cli.rehearsal import rehearse
-
-        run: Callable[..., RunReport] = partial(rehearse, settings)
-    else:
-        from clinicsync.sync.service.pipeline import run_once
-        from clinicsync.sync.settings_watch import note_cron_run
-
-        run = partial(run_once, settings, store)
-        note_cron_run(store.engine, settings, "sync --once")  # what a cron job runs, beside the service's
+    try:
+        settings, store, run = _prepared_run(ctx, connector, dry_run)
+    finally:
+        # The root callback left the collector paused (clinicsync/common/gc_tuning.py) through
+        # these imports too: the store's model, the engine, the stages are ~0.5 s of imports that
+        # build long-lived objects and almost no garbage, and the passes over them were a fifth of
+        # an idle cron run's CPU (issue 60). The run itself collects as usual.
+        resume_after_start()
     report: RunReport
     if json_output or not err_console.is_terminal:  # no bars to draw: rich's progress is not imported
         from clinicsync.sync.progress import NO_PROGRESS
@@ -235,6 +231,25 @@ def sync_command(
             _print_rehearsal(report)
     if report.failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _prepared_run(ctx: typer.Context, connector: list[str] | None, dry_run: bool
+                  ) -> tuple[Settings, Store, Callable[..., RunReport]]:
+    """The settings, the store and the run `sync --once` makes (the real one or the dry run).
+    Each import here is one this run uses (issue 60: cron runs `sync --once` idle most of the
+    time): the dry run's machinery only for --dry-run."""
+    context = app_context(ctx)
+    _fail_on_mapping_problems(context, connector)
+    settings, store = context.settings, context.store
+    if dry_run:
+        from clinicsync.sync.cli.rehearsal import rehearse
+
+        return settings, store, partial(rehearse, settings)
+    from clinicsync.sync.service.pipeline import run_once
+    from clinicsync.sync.settings_watch import note_cron_run
+
+    note_cron_run(store.engine, settings, "sync --once")  # what a cron job runs, beside the service's
+    return settings, store, partial(run_once, settings, store)
 
 
 def no_calendar_note(settings: Settings) -> str | None:

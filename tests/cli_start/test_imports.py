@@ -153,3 +153,27 @@ def test_an_idle_sync_once_imports_only_what_its_run_uses(tmp_path: Path) -> Non
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)["connectors"]["desk"]["fetched"] == 0
     assert not json_modules & set(NOT_FOR_IDLE_SYNC_MODULES), sorted(json_modules & set(NOT_FOR_IDLE_SYNC_MODULES))
+
+
+GC_PROBE = """
+import gc, sys
+from clinicsync.sync.cli import app
+try:
+    app(["sync", "--once"], prog_name="clinicsync")
+except SystemExit as exc:
+    code = exc.code
+from clinicsync.sync.service.pipeline import run_once
+heap = {id(o) for o in gc.get_objects()}  # the generations a pass walks; frozen objects are not in them
+sys.stderr.write(f"\\nGC enabled={gc.isenabled()} run_once_walked={id(run_once) in heap}\\n")
+sys.exit(code)
+"""
+
+
+def test_sync_once_collects_during_its_run_not_during_its_imports(tmp_path: Path) -> None:
+    """The root leaves the collector paused through `sync`'s own imports (the store's model, the
+    engine, the stages); they are frozen with the start, and the collector is back on for the run."""
+    (tmp_path / "settings.yaml").write_text(settings_text(tmp_path), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", GC_PROBE], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, check=False, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.rstrip().endswith("GC enabled=True run_once_walked=False"), done.stderr[-500:]
