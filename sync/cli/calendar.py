@@ -22,22 +22,10 @@ from clinicsync.sync.cli.context import (
     print_json,
 )
 from clinicsync.sync.cli.output import print_table
-from clinicsync.sync.settings import Settings
 from clinicsync.sync.stage_locks import CALENDAR, calendar_lock, who_holds
 
 app = typer.Typer(help="Doctors' calendars (Google Calendar or .ics files).", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
-
-
-def no_calendar_note(settings: Settings) -> str | None:
-    """One line when the settings have no `calendar:` section (issue 31, obs 9): the shipped
-    settings.yaml writes .ics files, but a file written from scratch writes no calendar, and
-    a doctor waiting for the visits to appear deserves a word from `sync`."""
-    if settings.calendar.provider != "none":
-        return None
-    return ("calendar: calendar.provider is none (the default of a settings file without a `calendar:` section), "
-            "so no doctor's calendar is written; set `calendar: {provider: ics}` (or google) to have one "
-            "(docs/calendar.md)")
 
 
 def _provider(ctx: typer.Context) -> CalendarProvider:

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
     from clinicsync.sync.engine import RunReport
     from clinicsync.sync.run_progress import StageActivity
+    from clinicsync.sync.settings import Settings
+    from clinicsync.sync.store import Store
 
 # The commands that live in their own modules, in the order `--help` lists them. The help is
 # the first paragraph of the command's own help (tests/cli_start checks that they agree).
@@ -134,7 +136,8 @@ def main(
     if log_level is None and level == "info" and fmt != "json" and sys.stderr.isatty():
         level = "warning"  # a person at a terminal reads the command's output; --log-level info for more
     configure_logging(level, fmt, zone=settings.clinic.timezone if settings is not None else None)
-    resume_after_start()  # the start is done: the command's own work runs with the collector on
+    if ctx.invoked_subcommand != "sync":  # `sync` resumes it after its own imports (sync_command)
+        resume_after_start()  # the start is done: the command's own work runs with the collector on
 
 
 @app.command()
@@ -196,35 +199,69 @@ def sync_command(
     if not once:
         err_console.print("use `clinicsync sync --once` (a long-running service is `clinicsync run`)")
         raise typer.Exit(EXIT_CONFIG)
-    from functools import partial
-
-    from clinicsync.sync.cli import calendar
-    from clinicsync.sync.cli.progress import stage_progress
+    from clinicsync.common.gc_tuning import resume_after_start
     from clinicsync.sync.cli.pushed import push_only_lines
-    from clinicsync.sync.cli.rehearsal import rehearse
-    from clinicsync.sync.service.pipeline import run_once
-    from clinicsync.sync.settings_watch import note_cron_run
 
-    context = app_context(ctx)
-    _fail_on_mapping_problems(context, connector)
-    settings, store = context.settings, context.store
-    run = partial(rehearse, settings) if dry_run else partial(run_once, settings, store)
-    if not dry_run:  # what a cron job runs, beside the service's (settings_differ)
-        note_cron_run(store.engine, settings, "sync --once")
+    try:
+        settings, store, run = _prepared_run(ctx, connector, dry_run)
+    finally:
+        # The root callback left the collector paused (clinicsync/common/gc_tuning.py) through
+        # these imports too: the store's model, the engine, the stages are ~0.5 s of imports that
+        # build long-lived objects and almost no garbage, and the passes over them were a fifth of
+        # an idle cron run's CPU (issue 60). The run itself collects as usual.
+        resume_after_start()
     report: RunReport
-    with stage_progress(err_console, enabled=not json_output) as progress:
-        report = run(connector, progress=progress)
+    if json_output or not err_console.is_terminal:  # no bars to draw: rich's progress is not imported
+        from clinicsync.sync.progress import NO_PROGRESS
+
+        report = run(connector, progress=NO_PROGRESS)
+    else:
+        from clinicsync.sync.cli.progress import stage_progress
+
+        with stage_progress(err_console, enabled=True) as progress:
+            report = run(connector, progress=progress)
     pushed = push_only_lines(settings, store)
     if json_output:
         print_json({**report.as_dict(), "push_only": {name: line for name, line in pushed}})
     else:
         _print_report(report, pushed)
-        if (note := calendar.no_calendar_note(settings)) is not None:
+        if (note := no_calendar_note(settings)) is not None:
             err_console.print(note, markup=False, highlight=False, soft_wrap=True)
         if dry_run:
             _print_rehearsal(report)
     if report.failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _prepared_run(ctx: typer.Context, connector: list[str] | None, dry_run: bool
+                  ) -> tuple[Settings, Store, Callable[..., RunReport]]:
+    """The settings, the store and the run `sync --once` makes (the real one or the dry run).
+    Each import here is one this run uses (issue 60: cron runs `sync --once` idle most of the
+    time): the dry run's machinery only for --dry-run."""
+    context = app_context(ctx)
+    _fail_on_mapping_problems(context, connector)
+    settings, store = context.settings, context.store
+    if dry_run:
+        from clinicsync.sync.cli.rehearsal import rehearse
+
+        return settings, store, partial(rehearse, settings)
+    from clinicsync.sync.service.pipeline import run_once
+    from clinicsync.sync.settings_watch import note_cron_run
+
+    note_cron_run(store.engine, settings, "sync --once")  # what a cron job runs, beside the service's
+    return settings, store, partial(run_once, settings, store)
+
+
+def no_calendar_note(settings: Settings) -> str | None:
+    """One line when the settings have no `calendar:` section (issue 31, obs 9): the shipped
+    settings.yaml writes .ics files, but a file written from scratch writes no calendar, and
+    a doctor waiting for the visits to appear deserves a word from `sync`. Here, not in the
+    `calendar` command module, so that `sync` need not import the calendar's machinery to say it."""
+    if settings.calendar.provider != "none":
+        return None
+    return ("calendar: calendar.provider is none (the default of a settings file without a `calendar:` section), "
+            "so no doctor's calendar is written; set `calendar: {provider: ics}` (or google) to have one "
+            "(docs/calendar.md)")
 
 
 def _fail_on_mapping_problems(context: AppContext, only: list[str] | None = None) -> None:

@@ -36,7 +36,6 @@ from sqlalchemy import Connection, select, update
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Connector, ConnectorError
-from clinicsync.connectors.fhir.booking import with_server_location
 from clinicsync.connectors.registry import build_connector
 from clinicsync.connectors.waitlist_booking import (
     BookingRefused,
@@ -138,6 +137,8 @@ def book_slot(settings: Settings, store: Store, slot_id: int, now: datetime,
         entry_external_id=entry.external_id, attempt=attempt)
     try:
         if config.kind == "fhir":  # the place as the server knows it (its id), not our name for it
+            from clinicsync.connectors.fhir.booking import with_server_location  # FHIR's stack: on use
+
             request = with_server_location(connector, request, _freed_external_id(store, slot.appointment_id))
         result = connector.book_waitlist(request)
     except BookingRefused as exc:

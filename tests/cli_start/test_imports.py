@@ -42,6 +42,16 @@ NOT_FOR_STATUS_JSON_MODULES = ("rich.table", "babel.dates", "pytz",
                                # the outbox builds MIME messages when it writes one, not to be read from settings
                                "clinicsync.notifiers.mime", "email.policy")
 
+# An idle `sync --once` (what cron runs every few minutes, issue 60) imports what its run uses:
+# not the FHIR stack (a waiting list books on a FHIR server only when one is configured), not
+# another database's dialect, not the dry run's machinery, not rich's progress bars (no terminal),
+# not the `calendar` command module (imported once only for its one-line note).
+NOT_FOR_IDLE_SYNC = ("jwt", "httpx", "requests", "fastapi", "starlette", "uvicorn", "botocore", "psycopg",
+                     "pymysql", "icalendar", "sqlglot", "argon2")
+NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors.fhir",
+                             "clinicsync.connectors.fhir.booking", "clinicsync.sync.cli.rehearsal",
+                             "clinicsync.sync.cli.calendar", "clinicsync.sync.cli.progress", "rich.progress")
+
 PROBE = """
 import json, sys
 from clinicsync.sync.cli import app
@@ -125,3 +135,45 @@ def test_the_schema_check_knows_alembics_head() -> None:
     from clinicsync.sync.db import HEAD_REVISION, MIGRATIONS
 
     assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD_REVISION
+
+
+def test_an_idle_sync_once_imports_only_what_its_run_uses(tmp_path: Path) -> None:
+    (tmp_path / "settings.yaml").write_text(settings_text(tmp_path), encoding="utf-8")
+    first, _ = imported(["sync", "--once"], tmp_path)  # migrates the new store: the idle run is the next
+    assert first.returncode == 0, first.stderr
+    done, modules = imported(["sync", "--once"], tmp_path, full=True)
+    assert done.returncode == 0, done.stderr
+    assert "desk" in done.stdout and "fetched" in done.stdout  # the report's table, as before
+    assert "calendar.provider is none" in done.stderr  # the note, now without the calendar command module
+    assert "clinicsync.sync.service.pipeline" in modules  # the probe ran the real run, not a shortcut
+    packages = {name.split(".")[0] for name in modules}
+    assert not packages & set(NOT_FOR_IDLE_SYNC), sorted(packages & set(NOT_FOR_IDLE_SYNC))
+    assert not modules & set(NOT_FOR_IDLE_SYNC_MODULES), sorted(modules & set(NOT_FOR_IDLE_SYNC_MODULES))
+    as_json, json_modules = imported(["sync", "--once", "--json"], tmp_path, full=True)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["connectors"]["desk"]["fetched"] == 0
+    assert not json_modules & set(NOT_FOR_IDLE_SYNC_MODULES), sorted(json_modules & set(NOT_FOR_IDLE_SYNC_MODULES))
+
+
+GC_PROBE = """
+import gc, sys
+from clinicsync.sync.cli import app
+try:
+    app(["sync", "--once"], prog_name="clinicsync")
+except SystemExit as exc:
+    code = exc.code
+from clinicsync.sync.service.pipeline import run_once
+heap = {id(o) for o in gc.get_objects()}  # the generations a pass walks; frozen objects are not in them
+sys.stderr.write(f"\\nGC enabled={gc.isenabled()} run_once_walked={id(run_once) in heap}\\n")
+sys.exit(code)
+"""
+
+
+def test_sync_once_collects_during_its_run_not_during_its_imports(tmp_path: Path) -> None:
+    """The root leaves the collector paused through `sync`'s own imports (the store's model, the
+    engine, the stages); they are frozen with the start, and the collector is back on for the run."""
+    (tmp_path / "settings.yaml").write_text(settings_text(tmp_path), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", GC_PROBE], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, check=False, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.rstrip().endswith("GC enabled=True run_once_walked=False"), done.stderr[-500:]

@@ -1,0 +1,61 @@
+"""Issue 60: the CPU of an idle `clinicsync sync --once` (what cron runs) against a bare
+`python -c pass`, in the same run.
+
+    python -m bench.idle_once DEMO_DIR [--rounds 7] [--before TREE]
+
+DEMO_DIR holds a demo copy (settings.yaml and examples/ of the repository, `clinicsync demo
+reset` then one `sync --once`, so the next is idle: one CSV source, nothing new). Each
+command is a fresh process started in DEMO_DIR; its CPU (user + system) is the kernel's
+accounting of the finished child (getrusage RUSAGE_CHILDREN), so waiting for a busy CPU does
+not count. Rounds are interleaved (pass, before, after, pass, …) so that a load spike falls
+on every case alike; one warm-up round first writes the bytecode caches. ``--before TREE``: an
+export of another commit (`git archive`) run with the same interpreter (PYTHONPATH=TREE), for
+a before/after comparison in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _cpu(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("demo", type=Path)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--before", type=Path, default=None, help="an exported tree of the commit to compare with")
+    args = parser.parse_args()
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    cases: dict[str, tuple[list[str], dict[str, str]]] = {
+        "python -c pass": ([sys.executable, "-c", "pass"], env)}
+    sync = [sys.executable, "-m", "clinicsync", "sync", "--once"]
+    if args.before is not None:
+        cases["sync --once (before)"] = (sync, {**env, "PYTHONPATH": str(args.before)})
+    cases["sync --once"] = (sync, env)
+    for command, environment in cases.values():  # warm-up: bytecode caches, the store's first touch
+        _cpu(command, args.demo, environment)
+    load = os.getloadavg()[0]
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(args.rounds):
+        for name, (command, environment) in cases.items():
+            cpu[name].append(_cpu(command, args.demo, environment))
+    print(f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}, {args.rounds} rounds")
+    print("| command | CPU median | CPU min |\n|---|---|---|")
+    for name, values in cpu.items():
+        print(f"| `{name}` | {statistics.median(values):.3f} s | {min(values):.3f} s |")
+
+
+if __name__ == "__main__":
+    main()
