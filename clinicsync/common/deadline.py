@@ -22,12 +22,13 @@ A deadline shuts the sockets its call owns; one owned by another call still runn
 touched. A scope whose client does not claim the connections it reuses (``claims_reuse=False``,
 e.g. requests' pool inside the Twilio client) also shuts its sockets that no running call owns,
 so a call stuck on a reused connection is still cut in time (a neighbour reusing an idle
-connection of that client, unclaimed, may be cut with it and is retried as a dropped
-connection). HTTP/2 multiplexes calls over one socket: it belongs to whichever call last
-touched it.
+connection of that client, unclaimed, may be cut with it and is classified as a dropped
+connection). HTTP/2 multiplexes calls over one socket: it belongs to whichever call last read or
+wrote it, so a call past its deadline on a busy HTTP/2 connection waits for that call's.
 
 Cost: one audit hook for the process (a set lookup per audited event, a thread-local read per
-socket event) and one watchdog thread, idle but for the deadlines it holds."""
+socket event), a process-wide lock taken per socket created, connected or claimed (and by the
+watchdog), and one watchdog thread, idle but for the deadlines it holds."""
 
 from __future__ import annotations
 
