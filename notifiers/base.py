@@ -103,6 +103,11 @@ class Notifier(ABC):
     kind: ClassVar[str]
     channels: ClassVar[frozenset[str]]
     settings_model: ClassVar[type[NotifierSettings]]
+    claims_reused_sockets: ClassVar[bool] = False
+    """True when ``send`` claims each kept-alive connection it takes up again
+    (common/deadline.py ``claim``): a send past its deadline then shuts only its own sockets.
+    False (clients with a pool of their own, as requests'): also the idle ones (a neighbour
+    reusing one may be cut with it, and is classified as a dropped connection)."""
 
     def __init__(self, settings: NotifierSettings, context: dict[str, Any] | None = None) -> None:
         self.settings = settings
@@ -112,10 +117,11 @@ class Notifier(ABC):
         """``send`` under the notifier's overall deadline (``send_deadline``; issue 59): the
         sockets it opens are shut when the deadline passes, so a peer that trickles its answer
         ends the send as a dropped connection would, classified by ``send`` as usual (retryable
-        before the message was handed over, unknown after). The reason then names the deadline."""
+        before the message was handed over, unknown after). The reason then names the deadline.
+        Sends may overlap in several threads: a deadline shuts only the sockets its own send uses."""
         scope: SocketScope | None = getattr(self, "_deadline_scope", None)
         if scope is None:
-            scope = self._deadline_scope = SocketScope()
+            scope = self._deadline_scope = SocketScope(claims_reuse=self.claims_reused_sockets)
         seconds = self.settings.send_deadline
         with scope.within(seconds) as deadline:
             try:

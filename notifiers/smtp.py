@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from clinicsync.common.deadline import claim
 from clinicsync.common.logs import scrub_text
 from clinicsync.common.settings_base import resolve_path
 from clinicsync.notifiers.base import (
@@ -139,6 +140,7 @@ class SmtpNotifier(Notifier):
     channels = frozenset({"email"})
     settings_model = SmtpSettings
     settings: SmtpSettings
+    claims_reused_sockets = True  # _checkout claims a pooled connection for the send taking it
 
     def __init__(self, settings: NotifierSettings, context: dict[str, Any] | None = None) -> None:
         super().__init__(settings, context)
@@ -194,6 +196,7 @@ class SmtpNotifier(Notifier):
         if connection is None:
             return self._connect()
         connection.reused = True
+        claim(connection.sock)  # this send's deadline, no other's, may now cut it
         return connection
 
     def _checkin(self, connection: _Connection) -> None:

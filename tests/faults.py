@@ -23,6 +23,7 @@ import socket
 import struct
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -319,7 +320,10 @@ class FaultySmtpSink:
 
     plan: FaultPlan
     accepted: Counter[str] = field(default_factory=Counter)
-    _at_data: dict[int, str | None] = field(default_factory=dict)  # envelope -> the fault for DATA
+    # envelope -> the fault for DATA. Weakly keyed by the envelope itself, not id(envelope): one
+    # whose client gave up before DATA is freed, and a later envelope at the same address (CPython
+    # reuses it at once) took up its stale fault - a healthy message reset after DATA, `unknown`.
+    _at_data: weakref.WeakKeyDictionary[Envelope, str | None] = field(default_factory=weakref.WeakKeyDictionary)
     _awaiting_data: set[str] = field(default_factory=set)  # recipients accepted whose DATA has not come
 
     async def handle_RCPT(self, server: SMTPServer, session: Session, envelope: Envelope, address: str,
@@ -338,12 +342,12 @@ class FaultySmtpSink:
             self._close(server)
             return "250 OK"  # never reaches the client
         envelope.rcpt_tos.append(address)
-        self._at_data[id(envelope)] = fault
+        self._at_data[envelope] = fault
         self._awaiting_data.add(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
-        fault = self._at_data.pop(id(envelope), None)
+        fault = self._at_data.pop(envelope, None)
         self._awaiting_data.difference_update(envelope.rcpt_tos)
         if fault == ERROR:
             return "451 4.3.0 Local error in processing"

@@ -10,11 +10,25 @@ thread shuts them down (``shutdown(SHUT_RDWR)``, which wakes a blocked ``recv`` 
 library then fails as on a dropped connection, and its caller classifies that as it always did
 (nothing handed over yet: retryable; after the request or message went out: unknown). A connect
 attempted after the deadline raises ``TimeoutError`` at once, and each connect waits at most
-the time left. The scope outlives one call: a kept-alive connection opened in an earlier send
-is shut down too if a later send over it passes its deadline.
+the time left.
+
+Only the sockets the expiring call is using are shut: several sends share one notifier (the
+dispatcher's send workers) and one HTTP client (the FHIR fan-out), and shutting them all turned
+one slow exchange into many cut ones (a healthy message past DATA ended `unknown`). Each socket
+belongs to the last call that claimed it: a socket created or connected during a call is that
+call's, and a kept-alive connection taken up again by a later call is claimed by it (``claim``:
+the SMTP pool's checkout, the httpx transport's network stream, httplib2's per-request path).
+A deadline shuts the sockets its call owns; one owned by another call still running is never
+touched. A scope whose client does not claim the connections it reuses (``claims_reuse=False``,
+e.g. requests' pool inside the Twilio client) also shuts its sockets that no running call owns,
+so a call stuck on a reused connection is still cut in time (a neighbour reusing an idle
+connection of that client, unclaimed, may be cut with it and is classified as a dropped
+connection). HTTP/2 multiplexes calls over one socket: it belongs to whichever call last read or
+wrote it, so a call past its deadline on a busy HTTP/2 connection waits for that call's.
 
 Cost: one audit hook for the process (a set lookup per audited event, a thread-local read per
-socket event) and one watchdog thread, idle but for the deadlines it holds."""
+socket event), a process-wide lock taken per socket created, connected or claimed (and by the
+watchdog), and one watchdog thread, idle but for the deadlines it holds."""
 
 from __future__ import annotations
 
@@ -33,6 +47,9 @@ from typing import Any
 _EVENTS = frozenset({"socket.__new__", "socket.connect"})
 _current = threading.local()
 _installed = False
+_lock = threading.Lock()
+_owners: weakref.WeakKeyDictionary[socket.socket, Deadline] = weakref.WeakKeyDictionary()
+"""Each socket's owner: the call that last created, connected or claimed it."""
 _install_lock = threading.Lock()
 
 
@@ -57,13 +74,14 @@ class Deadline:
 @dataclass(eq=False)
 class SocketScope:
     """The sockets one client (one notifier instance, one HTTP client) has opened, so that a
-    deadline can end the exchange it is stuck in. Calls may overlap in several threads (the FHIR
-    client's fan-out): each has its own deadline, and one that passes shuts every socket of the
-    client, which may cut a neighbour's request short too (it fails as a dropped connection and
-    is retried as one): a peer that trickles is not worth keeping connections to."""
+    deadline can end the exchange it is stuck in. Calls may overlap in several threads (send
+    workers, the FHIR client's fan-out): each has its own deadline, and one that passes shuts
+    only the sockets its own call owns (module docstring)."""
 
+    claims_reuse: bool = True
+    """The client claims every kept-alive connection it reuses (``claim``), so a deadline need
+    only shut its own call's sockets; False: also those no running call owns (see the module)."""
     sockets: weakref.WeakSet[socket.socket] = field(default_factory=weakref.WeakSet)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @contextmanager
     def within(self, seconds: float) -> Iterator[Deadline]:
@@ -79,23 +97,39 @@ class SocketScope:
             deadline.done = True
             _current.deadline = previous
 
-    def add(self, sock: socket.socket) -> None:
-        with self.lock:
-            self.sockets.add(sock)
-
     def expire(self, deadline: Deadline) -> None:
-        """The watchdog's call: end every exchange of this scope's sockets, if ``deadline``'s call still runs."""
+        """The watchdog's call: end the exchanges of the sockets ``deadline``'s call owns, if it still runs.
+        Under the ownership lock, so a socket claimed by another call meanwhile is left alone."""
         if deadline.done:
             return
         deadline.hit = True
-        with self.lock:
-            sockets = list(self.sockets)
-        for sock in sockets:
-            try:
-                if sock.fileno() != -1:
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)  # not SSLSocket's: no TLS goodbye to wait for
-            except OSError:
-                pass  # not connected (yet), or closed meanwhile
+        with _lock:
+            for sock in list(self.sockets):
+                owner = _owners.get(sock)
+                if owner is deadline or (not self.claims_reuse and (owner is None or owner.done)):
+                    _shutdown(sock)
+
+
+def claim(sock: socket.socket | None) -> None:
+    """The calling thread's call now uses ``sock`` (a kept-alive connection taken up again): its
+    deadline, and no other call's, may shut it. Nothing outside a deadline, or for ``None``."""
+    deadline: Deadline | None = getattr(_current, "deadline", None)
+    if deadline is not None and not deadline.done and isinstance(sock, socket.socket):
+        _claim(deadline, sock)
+
+
+def _claim(deadline: Deadline, sock: socket.socket) -> None:
+    with _lock:
+        _owners[sock] = deadline
+        deadline.scope.sockets.add(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        if sock.fileno() != -1:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # not SSLSocket's: no TLS goodbye to wait for
+    except OSError:
+        pass  # not connected (yet), or closed meanwhile
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
@@ -107,7 +141,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     sock = args[0]
     if not isinstance(sock, socket.socket):
         return
-    deadline.scope.add(sock)
+    _claim(deadline, sock)
     if event == "socket.connect":
         left = deadline.left()
         if deadline.hit or left <= 0:

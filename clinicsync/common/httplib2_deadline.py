@@ -2,7 +2,9 @@
 client (googleapiclient sends through httplib2): httplib2's ``timeout`` is per socket operation,
 so a server that trickles its answer never times out. Each request runs within
 clinicsync/common/deadline.py's scope: past the deadline its sockets are shut and it fails with
-``TimeoutError`` (an ``OSError``, which the calendar already retries as a passing fault)."""
+``TimeoutError`` (an ``OSError``, which the calendar already retries as a passing fault).
+A kept-alive connection is claimed by the request sending over it (``claim``), so a request
+past its deadline cuts only its own connection."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 
 import httplib2
 
-from clinicsync.common.deadline import SocketScope
+from clinicsync.common.deadline import SocketScope, claim
 
 
 class DeadlineHttp(httplib2.Http):
@@ -30,3 +32,8 @@ class DeadlineHttp(httplib2.Http):
                 if deadline.passed():
                     raise TimeoutError(f"no whole answer within the overall deadline of {self.deadline:g} s") from exc
                 raise
+
+    def _conn_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        """httplib2's per-request path over one connection: a kept-alive one is this request's now."""
+        claim(conn.sock)
+        return super()._conn_request(conn, *args, **kwargs)

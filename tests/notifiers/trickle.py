@@ -2,7 +2,12 @@
 one byte at a time, every ``interval`` seconds, as a mail server or an API behind a failing link
 did in the audit: each byte arrives well within a per-read timeout, so only an overall
 deadline ends the exchange. Real sockets on 127.0.0.1 (an asyncio server in its own thread);
-the clients under test are the real smtplib and the Twilio client (requests)."""
+the clients under test are the real smtplib and the Twilio client (requests).
+
+The ``-split`` modes serve a slow and a healthy exchange side by side, as one notifier's send
+workers meet them: only the recipient ``slow@…`` (SMTP) or the path ``/slow`` (HTTP) trickles,
+and every other answer is held back while a trickling exchange is still connected, so a healthy
+send is mid-exchange when the slow one's deadline passes. Connections are kept alive."""
 
 from __future__ import annotations
 
@@ -13,15 +18,40 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+Mode = Literal["smtp-banner", "smtp-after-data", "http", "smtp-split", "http-split"]
+
 
 @dataclass
 class Trickler:
     """What the server saw: messages whose content arrived (DATA ended), requests whose body arrived."""
 
     interval: float
-    mode: Literal["smtp-banner", "smtp-after-data", "http"]
+    mode: Mode
     received: list[bytes] = field(default_factory=list)
     port: int = 0
+    connections: int = 0
+    slow_open: int = 0  # trickling exchanges whose client is still connected
+
+    async def _slowly(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes) -> None:
+        """Trickle ``data``, until the client shuts the connection (seen within 20 ms)."""
+        self.slow_open += 1
+        try:
+            for byte in data:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                for _ in range(max(1, round(self.interval / 0.02))):
+                    if reader.at_eof() or writer.is_closing():
+                        return
+                    await asyncio.sleep(min(self.interval, 0.02))
+        except ConnectionError:
+            return
+        finally:
+            self.slow_open -= 1
+
+    async def _held(self) -> None:
+        """A healthy answer waits while a trickling exchange is connected."""
+        while self.slow_open:
+            await asyncio.sleep(0.01)
 
     async def _trickle(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         for byte in data:
@@ -43,17 +73,25 @@ class Trickler:
             await self._trickle(writer, b"220 slow.example ESMTP\r\n")
             return
         await self._say(writer, "220 slow.example ESMTP")
+        slow = self.mode == "smtp-after-data"
         while line := await reader.readline():
             command = line.decode("ascii", "replace").strip().upper()
             if command.startswith(("EHLO", "HELO")):
                 await self._say(writer, "250 slow.example")
+            elif command.startswith("RCPT TO:") and self.mode == "smtp-split":
+                slow = "<SLOW@" in command
+                await self._say(writer, "250 OK")
             elif command == "DATA":
                 await self._say(writer, "354 go ahead")
                 content = b""
                 while (part := await reader.readline()) and part != b".\r\n":
                     content += part
                 self.received.append(content)
-                await self._trickle(writer, b"250 2.0.0 OK queued\r\n")  # the message is here; the answer crawls
+                if slow:  # the message is here; the answer crawls
+                    await self._slowly(reader, writer, b"250 2.0.0 OK queued\r\n")
+                else:
+                    await self._held()
+                    await self._say(writer, "250 2.0.0 OK queued")
             elif command == "QUIT":
                 await self._say(writer, "221 bye")
                 return
@@ -66,12 +104,23 @@ class Trickler:
                        if line.lower().startswith(b"content-length:")), 0)
         self.received.append(await reader.readexactly(length))
         body = b'{"sid": "SM00000000000000000000000000000001", "status": "queued"}'
-        await self._trickle(writer, b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
-                                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        answer = (b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        if self.mode == "http":
+            await self._trickle(writer, answer)
+        elif head.startswith(b"POST /slow "):
+            await self._slowly(reader, writer, answer)
+        else:
+            await self._held()
+            writer.write(answer)
+            await writer.drain()
+        if self.mode == "http-split" and not writer.is_closing():
+            await self._http(reader, writer)  # kept alive: the next request on this connection
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
-            await (self._http if self.mode == "http" else self._smtp)(reader, writer)
+            await (self._http if self.mode.startswith("http") else self._smtp)(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass  # the client went, or the server stops (a cancelled task ends quietly: no callback noise)
         finally:
@@ -79,7 +128,7 @@ class Trickler:
 
 
 @contextmanager
-def trickling(mode: Literal["smtp-banner", "smtp-after-data", "http"], interval: float = 2.0) -> Iterator[Trickler]:
+def trickling(mode: Mode, interval: float = 2.0) -> Iterator[Trickler]:
     """A trickling server on 127.0.0.1 for the block; its connections are dropped at the end."""
     trickler = Trickler(interval, mode)
     loop = asyncio.new_event_loop()
