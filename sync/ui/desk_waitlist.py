@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import phonenumbers
+from sqlalchemy import select, tuple_
 
+from clinicsync.sync.model import Location
 from clinicsync.sync.settings import Settings
+from clinicsync.sync.store import Store
 from clinicsync.sync.ui.desk import source_kind
 from clinicsync.sync.ui.mask import phone_local
 from clinicsync.sync.waitlist.book_tasks import WaitlistTask
@@ -22,6 +25,7 @@ class DeskTask:
     phone: str  # formatted for dialling ('(212) 555-0142'); '' when masked or unknown
     tel: str | None  # E.164 for the tel: link
     system: str  # the clinic's name for the system the slot is in
+    place: str | None  # the location's name, else its id at the source
     why: str | None  # in the desk's words
 
 
@@ -45,11 +49,25 @@ def _why(task: WaitlistTask, system: str) -> str | None:
     return None
 
 
-def desk_tasks(settings: Settings, tasks: list[WaitlistTask]) -> list[DeskTask]:
+def _places(store: Store, tasks: list[WaitlistTask]) -> dict[tuple[str, str], str]:
+    """The names of the tasks' locations, where the source gave one."""
+    keys = {(t.connector, t.location) for t in tasks if t.location}
+    if not keys:
+        return {}
+    L = Location.__table__.c  # type: ignore[attr-defined]
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(L.connector, L.external_id, L.name).where(
+            tuple_(L.connector, L.external_id).in_(list(keys)), L.name.is_not(None)))
+        return {(r.connector, r.external_id): r.name for r in rows}
+
+
+def desk_tasks(settings: Settings, store: Store, tasks: list[WaitlistTask]) -> list[DeskTask]:
     region = settings.clinic.default_region
+    places = _places(store, tasks)
     out = []
     for task in tasks:
         system = source_kind(settings, task.connector)
+        place = places.get((task.connector, task.location or ""), task.location)
         out.append(DeskTask(task=task, phone=phone_local(task.phone, region), tel=_tel(task.phone, region),
-                            system=system, why=_why(task, system)))
+                            system=system, place=place, why=_why(task, system)))
     return out

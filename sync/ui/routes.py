@@ -93,7 +93,8 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
                   buttons=BUTTONS, refresh=_refresh(refresh), earlier=earlier, offers=offers,
                   seen={k: v.digest for k, v in seen.items()}, **_done_line(request, store, now),
                   callback_hours=int(desk.CALLBACK_AFTER.total_seconds() // 3600),
-                  waitlist=desk_waitlist.desk_tasks(settings, waitlist), waitlist_headings=desk.WAITLIST_HEADINGS,
+                  waitlist=desk_waitlist.desk_tasks(settings, store, waitlist),
+                  waitlist_headings=desk.WAITLIST_HEADINGS,
                   waitlist_answers={k: {a: desk.WAITLIST_BUTTONS[a] for a in v}
                                     for k, v in book_tasks.ANSWERS.items()})
 

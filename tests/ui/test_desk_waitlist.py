@@ -10,7 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import insert
 
+from clinicsync.sync.model import Location
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
@@ -41,6 +43,9 @@ async def today(tmp_path: Path, store_url: str, store: Store) -> AsyncIterator[t
     settings = waitlist_settings(tmp_path, store_url)
     seed_desk(store, seed(store))
     seeded = book_rows.seed(store, "clinic", start=SLOT)
+    with store.engine.begin() as connection:  # the source names its room
+        connection.execute(insert(Location.__table__).values(connector="clinic", external_id="room-1",
+                                                             name="Main Street Clinic"))
     assert run_booking(settings, store, NOW)["desk_task"] == 1
     app = create_app(settings, store)
     app.state.ui_clock = lambda: NOW
@@ -62,6 +67,7 @@ async def test_the_waitlist_task_is_first_counted_and_in_the_desks_words(
     section = html[html.index('id="waitlist"'):html.index("</section>", task)]
     assert "Book this patient into this slot" in section and "Mara Quint" in section
     assert '<a href="tel:+12125550142" class="phone">(212) 555-0142</a>' in section
+    assert f"at Main Street Clinic, in {LABEL}" in section and "room-1" not in section
     assert f"in {LABEL}" in section and "book the patient there by hand" in section
     text = re.sub(r"<[^>]+>", " ", section)
     for raw in ("+12125550142", "clinic p2", "(clinic", "csv source", "by hand in clinic"):
