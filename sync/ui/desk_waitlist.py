@@ -12,10 +12,10 @@ import phonenumbers
 from sqlalchemy import select, tuple_
 
 from clinicsync.sync.model import Location
+from clinicsync.sync.reminders.compose import shown_number
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui.desk import source_kind
-from clinicsync.sync.ui.mask import phone_local
 from clinicsync.sync.waitlist.book_tasks import WaitlistTask
 
 
@@ -68,6 +68,6 @@ def desk_tasks(settings: Settings, store: Store, tasks: list[WaitlistTask]) -> l
     for task in tasks:
         system = source_kind(settings, task.connector)
         place = places.get((task.connector, task.location or ""), task.location)
-        out.append(DeskTask(task=task, phone=phone_local(task.phone, region), tel=_tel(task.phone, region),
+        out.append(DeskTask(task=task, phone=shown_number(task.phone, region) or "", tel=_tel(task.phone, region),
                             system=system, place=place, why=_why(task, system)))
     return out

@@ -11,7 +11,7 @@ from clinicsync.sync.calendar.desired import initials
 DOT = "•••"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
-__all__ = ["initials", "is_contact_detail", "mask_email", "mask_phone", "mask_text", "phone_display", "phone_local"]
+__all__ = ["initials", "is_contact_detail", "mask_email", "mask_phone", "mask_text", "phone_display"]
 
 
 def mask_phone(phone: str | None) -> str:
@@ -73,17 +73,3 @@ def phone_display(phone: str | None) -> str:
                                           phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     except phonenumbers.NumberParseException:
         return phone
-
-
-def phone_local(phone: str | None, region: str) -> str:
-    """A number as the desk dials it: national format for the clinic's own region ('(212) 555-0142'),
-    international for any other ('+44 20 7946 0958'); unreadable text as it is."""
-    if not phone:
-        return ""
-    try:
-        number = phonenumbers.parse(phone, region)
-    except phonenumbers.NumberParseException:
-        return phone
-    national = phonenumbers.region_code_for_number(number) == region.upper()
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL if national
-                                      else phonenumbers.PhoneNumberFormat.INTERNATIONAL)

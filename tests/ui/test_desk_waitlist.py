@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import insert
 
 from clinicsync.sync.model import Location
+from clinicsync.sync.reminders.compose import shown_number
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
-from clinicsync.sync.ui.mask import phone_local
 from clinicsync.sync.waitlist.book import run_booking
 from tests.ui.seed import NOW, seed, seed_desk
 from tests.ui.test_desk import DESK, row_ids, settings_text
@@ -82,7 +82,6 @@ async def test_a_filter_by_group_leaves_the_count_and_hides_the_section(today: t
 
 
 def test_phones_are_national_at_home_and_international_abroad() -> None:
-    assert phone_local("+12125550142", "US") == "(212) 555-0142"
-    assert phone_local("+442079460958", "US") == "+44 20 7946 0958"
-    assert phone_local("not a phone", "US") == "not a phone"
-    assert phone_local(None, "US") == ""
+    assert shown_number("+12125550142", "US") == "(212) 555-0142"  # the helper the reminders use too
+    assert shown_number("+442079460958", "US") == "+44 20 7946 0958"
+    assert shown_number("not a phone", "US") == "not a phone"
