@@ -6,6 +6,7 @@ names, source ids and raw error text."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import phonenumbers
@@ -45,7 +46,8 @@ def _why(task: WaitlistTask, system: str) -> str | None:
     if task.kind == "book":
         return f"clinicsync does not book into {system}: book the patient there by hand, then press “Booked by hand”."
     if task.reason:
-        return task.reason.replace(f"connector {task.connector}", system).replace(task.connector, system)
+        named = re.escape(task.connector)  # the whole name only: connector "a" is not every letter a
+        return re.sub(rf"(?<![\w-])(?:connector )?{named}(?![\w-])", lambda _: system, task.reason)
     return None
 
 

@@ -85,3 +85,13 @@ def test_phones_are_national_at_home_and_international_abroad() -> None:
     assert shown_number("+12125550142", "US") == "(212) 555-0142"  # the helper the reminders use too
     assert shown_number("+442079460958", "US") == "+44 20 7946 0958"
     assert shown_number("not a phone", "US") == "not a phone"
+
+
+def test_a_refusal_names_the_system_not_the_connector() -> None:
+    from clinicsync.sync.ui.desk_waitlist import _why
+    from clinicsync.sync.waitlist.book_tasks import WaitlistTask
+
+    task = WaitlistTask(kind="call", slot_id=1, start_utc=NOW, timezone="America/New_York", connector="a",
+                        doctor="Dr Ana Doc", location=None, visit_type=None, patient_connector="a", patient_ref="p2",
+                        patient="Mara Quint", phone=None, reason="connector a: POST Appointment answered HTTP 422")
+    assert _why(task, "OpenEMR") == "OpenEMR: POST Appointment answered HTTP 422"
