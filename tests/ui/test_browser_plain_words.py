@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from sqlalchemy import insert
 
+from clinicsync.sync.model import Location
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.store import Store
 from clinicsync.sync.waitlist.book import run_booking
@@ -28,6 +30,9 @@ def served(tmp_path: Path, store_url: str, store: Store) -> Iterator[str]:
     settings = waitlist_settings(tmp_path, store_url)
     seed_desk(store, seed(store))
     book_rows.seed(store, "clinic", start=SLOT)
+    with store.engine.begin() as connection:  # the source names its room
+        connection.execute(insert(Location.__table__).values(connector="clinic", external_id="room-1",
+                                                             name="Main Street Clinic"))
     assert run_booking(settings, store, NOW)["desk_task"] == 1
     app = create_app(settings, store)
     app.state.ui_clock = lambda: NOW
@@ -58,6 +63,7 @@ def test_a_phone_sees_the_waitlist_task_first_a_404_page_and_readable_charts(
     assert task < _top(browser, 'li.work-row[data-id]') and task < DOC_SIZES["phone"][1], task  # the first screen
     card = browser.find_element(By.CSS_SELECTOR, "li.waitlist-task").text
     assert "Mara Quint" in card and "(212) 555-0142" in card and LABEL in card and "+1212" not in card
+    assert "Main Street Clinic" in card and "room-1" not in card
     assert browser.find_element(By.CSS_SELECTOR, "li.waitlist-task a.phone").get_attribute("href") == \
         "tel:+12125550142"
     wide = browser.execute_script("return document.documentElement.scrollWidth")
