@@ -36,7 +36,7 @@ from clinicsync.connectors.rest_api import RestApiSettings, holder
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.push import OrphanedPushRefused, PushReceiver, PushResult
 from clinicsync.sync.ratelimits import SharedBuckets, push_limiter
-from clinicsync.sync.server.problems import PROBLEM, FieldProblem, Problem, ProblemOut, from_http_exception
+from clinicsync.sync.server.problems import PROBLEM, FieldProblem, Problem, ProblemOut, answer, from_http_exception
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import queries
@@ -327,7 +327,7 @@ def _appointment_row(store: Store, connector: str, external_id: str) -> queries.
 
 
 async def _problem(request: Request, exc: Problem) -> Response:
-    return exc.response()
+    return answer(request, exc)
 
 
 # How long a sender refused for an orphaned source waits: as for a store that cannot be reached
@@ -365,8 +365,8 @@ async def _invalid(request: Request, exc: RequestValidationError) -> Response:
     errors = [FieldProblem(field=_field(error), detail=str(error.get("msg", "invalid"))) for error in exc.errors()][:20]
     if request.url.path.startswith(PREFIX + "/"):
         request.app.state.metrics.webhooks.labels("api_v1", "invalid").inc()
-    return Problem(422, "Unprocessable Content", "the request does not validate; nothing was stored",
-                   errors).response()
+    return answer(request, Problem(422, "Unprocessable Content", "the request does not validate; nothing was stored",
+                                   errors))
 
 
 def _field(error: Any) -> str:
@@ -381,7 +381,7 @@ def _field(error: Any) -> str:
 async def _http(request: Request, exc: Exception) -> Response:
     """The framework's own refusals (a body it cannot parse, no such route or method)."""
     assert isinstance(exc, StarletteHTTPException)
-    return from_http_exception(exc).response()
+    return answer(request, from_http_exception(exc))
 
 
 def install(app: FastAPI) -> None:

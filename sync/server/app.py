@@ -9,13 +9,14 @@ from clinicsync.sync.calendar.metrics import calendar_gauges
 from clinicsync.sync.reminders.metrics import reminder_gauges
 from clinicsync.sync.responses import link_page, offer_page, sendgrid_hooks, sns_hooks, twilio_hooks
 from clinicsync.sync.responses.metrics import response_gauges
-from clinicsync.sync.server import api, booking_hooks, fhir_hooks, health, openapi, waitlist_api
+from clinicsync.sync.server import api, booking_hooks, fhir_hooks, health, openapi, problems, waitlist_api
 from clinicsync.sync.server.metrics import Metrics, StoreGauges, outbox_gauges, stall_gauges
 from clinicsync.sync.server.middleware import InputErrorsAs4xx, RequestBounds, SecurityAndAccessLog
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import routes as ui
+from clinicsync.sync.ui.errors import error_page
 from clinicsync.sync.waitlist.metrics import waitlist_gauges
 
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings, store: Store, mounted: list[APIRouter] | None
     app.state.metrics = Metrics(store, [outbox_gauges(settings), *store_gauges(), stall_gauges(settings)], collectors)
     api.install(app)
     fhir_hooks.install(app)
+    problems.install_html_errors(app, error_page)  # a browser under /ui reads a page, not JSON
     for router in routers() if mounted is None else mounted:
         if router in _held():
             _hold(app, router)

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinicsync.common.logs import emits
 from clinicsync.sync.server.metrics import Metrics
-from clinicsync.sync.server.problems import FieldProblem, Problem
+from clinicsync.sync.server.problems import FieldProblem, Problem, send_answer
 
 log = structlog.get_logger("clinicsync.http")
 
@@ -176,13 +176,14 @@ class InputErrorsAs4xx:
             log.warning("http.bad_input", route=_route_template(scope), error=type(exc).__name__)
             log.debug("http.bad_input.traceback", exc_info=True)
             if not started:
-                await Problem(400, detail="the request could not be read; nothing was stored").send(send)
+                await send_answer(scope, send, Problem(400, detail="the request could not be read; nothing was stored"))
         except Exception as exc:
             log.error("http.failed", route=_route_template(scope), error=type(exc).__name__)
             log.debug("http.failed.traceback", exc_info=True)
             if not started:
-                await Problem(503, detail="temporarily unavailable (e.g. the store cannot be reached); nothing was "
-                              "stored, try again later", headers={"Retry-After": "30"}).send(send)
+                await send_answer(scope, send, Problem(
+                    503, detail="temporarily unavailable (e.g. the store cannot be reached); nothing was stored, try "
+                    "again later", headers={"Retry-After": "30"}))
 
 
 def _route_template(scope: Scope) -> str:

@@ -9,16 +9,20 @@ and ``errors`` naming each field where there is one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
-from starlette.types import Send
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Scope, Send
 
 PROBLEM = "application/problem+json"
 TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-          413: "Content Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
+          409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
           429: "Too Many Requests", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
 
 
@@ -69,3 +73,60 @@ def from_http_exception(exc: HTTPException) -> Problem:
                        "too long); nothing was stored", errors=[FieldProblem(field="(body)", detail="unreadable")],
                        headers=dict(exc.headers or {}))
     return Problem(exc.status_code, detail=detail, headers=dict(exc.headers or {}))
+
+
+# The status page's own error page (sync/ui/errors.py, wired in sync/server/app.py): a person in
+# a browser under /ui reads a sentence in the page's layout, never problem+JSON; every other
+# client, and every other path, keeps the problem details above.
+HtmlErrorPage = Callable[[Request, int, "str | None"], Response]
+
+
+def install_html_errors(app: FastAPI, page: HtmlErrorPage) -> None:
+    """Answer a browser's failed /ui request with ``page`` (the app's state holds it)."""
+    app.state.html_error_page = page
+
+
+def _html_page(scope: Scope) -> HtmlErrorPage | None:
+    """The HTML error page, when this request is a browser's (Accept: text/html) under /ui."""
+    path: str = scope.get("path", "")
+    if not (path == "/ui" or path.startswith("/ui/")) or path.startswith("/ui/static/"):
+        return None
+    accept = next((v for k, v in scope.get("headers", ()) if k == b"accept"), b"")
+    if b"text/html" not in accept:
+        return None
+    app = scope.get("app")
+    page: HtmlErrorPage | None = getattr(getattr(app, "state", None), "html_error_page", None)
+    return page
+
+
+def answer(request: Request, problem: Problem) -> Response:
+    """``problem`` as this client reads it: an HTML page for a browser under /ui (a redirect or
+    any other non-error status stays as it is), problem+JSON for everyone else."""
+    page = _html_page(request.scope) if problem.body.status >= 400 else None
+    if page is None:
+        return problem.response()
+    return _with_headers(page(request, problem.body.status, problem.body.detail), problem)
+
+
+def _with_headers(response: Response, problem: Problem) -> Response:
+    """The problem's headers (Retry-After) on its page; never a Basic-auth challenge, which
+    would open the browser's dialog."""
+    if response.status_code == problem.body.status:
+        for name, value in problem.headers.items():
+            if name.lower() != "www-authenticate":
+                response.headers[name] = value
+    return response
+
+
+async def send_answer(scope: Scope, send: Send, problem: Problem) -> None:
+    """``answer`` written straight to ASGI, for the guards that run outside the routes."""
+    page = _html_page(scope)
+    if page is None:
+        await problem.send(send)
+        return
+    response = _with_headers(page(Request(scope), problem.body.status, problem.body.detail), problem)
+
+    async def no_body() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    await response(scope, no_body, send)

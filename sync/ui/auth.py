@@ -184,7 +184,7 @@ async def require_user(request: Request) -> str:
         if session is not None and any(u.name == session.user for u in ui.users):
             request.state.ui_session = session
             return session.user
-        if _wants_html(request) and (ui.users or ui.token is not None):
+        if _wants_html(request):  # with no users yet too: the login page says so (no Basic dialog)
             raise to_login(request.url.path)
     user = await check_login(request, ui, authorization)
     request.state.ui_user = user

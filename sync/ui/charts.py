@@ -11,6 +11,10 @@ from markupsafe import Markup
 
 WIDTH, BAR_AREA, ROW = 640, 200, 26
 CHAR = 7  # an axis label's character, in viewBox units (ui.css's .axis font size)
+# On a phone the 640-unit chart is drawn ~350 px wide: ui.css sets its text to 20 units there
+# (~11 px on screen, not 6), each character then ~12 units; labels that only fit on a wide screen
+# carry the class ``dense`` and are hidden on a phone (issue 58, obs 9).
+CHAR_PHONE = 12
 
 
 def _m(template: str, **values: Any) -> Markup:
@@ -33,7 +37,7 @@ def funnel_chart(steps: list[tuple[str, int]], label: str = "delivery funnel") -
     top = max((v for _, v in steps), default=0) or 1
     first = steps[0][1] if steps else 0
     body = []
-    left, width = 90, WIDTH - 90 - 110
+    left, width = 130, WIDTH - 130 - 150  # room for the phone's larger text on both sides
     for i, (name, value) in enumerate(steps):
         y = 8 + i * (ROW + 8)
         w = round(width * value / top, 1)
@@ -51,8 +55,9 @@ def grouped_bar_chart(categories: list[str], series: dict[str, list[float]], lab
                       unit: str = "", max_value: float | None = None) -> Markup:
     """Vertical bars: one group per category, one bar per series, a legend and a y-axis top value."""
     top = max_value or max((v for values in series.values() for v in values), default=0) or 1
-    left, bottom = 40, 24 + BAR_AREA
-    height = bottom + 60
+    left, bottom = 60, 24 + BAR_AREA  # room for '100%' in the phone's text
+    legend = _legend(list(series))
+    height = bottom + 44 + 28 * (legend[-1][2] + 1 if legend else 1)
     group = (WIDTH - left - 10) / max(len(categories), 1)
     bar = max(group * 0.8 / max(len(series), 1), 1.0)
     body = [_m('<line class="axis-line" x1="{l}" y1="{b}" x2="{r}" y2="{b}"/>'
@@ -61,8 +66,9 @@ def grouped_bar_chart(categories: list[str], series: dict[str, list[float]], lab
                l=left, b=bottom, r=WIDTH - 10, lx=left - 4, top=f"{top:g}", unit=unit)]
     # Every label when they fit under their group, else every second (third, …) one: at about
     # CHAR units a character, 'Nov 10' under each of 15 days would run into its neighbours.
-    widest = max((len(_short(c)) for c in categories), default=0) * CHAR + 6
-    step = max(len(categories) // 8 if len(categories) > 16 else 1, math.ceil(widest / group))
+    longest = max((len(_short(c)) for c in categories), default=0)
+    step = max(len(categories) // 8 if len(categories) > 16 else 1, math.ceil((longest * CHAR + 6) / group))
+    step_phone = max(step, math.ceil((longest * CHAR_PHONE + 8) / group))
     for c, category in enumerate(categories):
         x0 = left + c * group + group * 0.1
         for s, (name, values) in enumerate(series.items()):
@@ -72,11 +78,26 @@ def grouped_bar_chart(categories: list[str], series: dict[str, list[float]], lab
                            s=s, x=f"{x0 + s * bar:.1f}", y=f"{bottom - h:.1f}", w=f"{bar:.1f}", h=h,
                            category=category, name=name, value=f"{values[c]:g}", unit=unit))
         if c % step == 0:
-            body.append(_m('<text class="axis" x="{x}" y="{y}" text-anchor="middle">{text}</text>',
-                           x=f"{left + c * group + group / 2:.1f}", y=bottom + 14, text=_short(category)))
-    for s, name in enumerate(series):
-        x = left + s * 150
-        body.append(_m('<rect class="bar series-{s}" x="{x}" y="{y}" width="12" height="12"/>'
+            body.append(_m('<text class="{cls}" x="{x}" y="{y}" text-anchor="middle">{text}</text>',
+                           cls="axis" if c % step_phone == 0 else "axis dense",
+                           x=f"{left + c * group + group / 2:.1f}", y=bottom + 20, text=_short(category)))
+    for s, (name, x, row) in enumerate(legend):
+        y = bottom + 44 + 28 * row
+        body.append(_m('<rect class="bar series-{s}" x="{x}" y="{y}" width="14" height="14"/>'
                        '<text class="axis" x="{tx}" y="{ty}">{name}</text>',
-                       s=s, x=x, y=height - 16, tx=x + 16, ty=height - 6, name=name))
+                       s=s, x=x, y=y - 12, tx=x + 20, ty=y, name=name))
     return _svg(height, label, body)
+
+
+def _legend(names: list[str]) -> list[tuple[str, int, int]]:
+    """Each series' legend entry (name, x, row), wide enough for the phone's text, wrapping to
+    another row rather than running off the chart."""
+    out: list[tuple[str, int, int]] = []
+    x, row = 10, 0
+    for name in names:
+        width = 20 + len(name) * CHAR_PHONE + 24
+        if x > 10 and x + width > WIDTH:
+            x, row = 10, row + 1
+        out.append((name, x, row))
+        x += width
+    return out

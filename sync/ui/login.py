@@ -20,6 +20,8 @@ from clinicsync.sync.ui.session import LOGIN_COOKIE, check_csrf, sessions
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 MAX_FIELD = 1024
+NO_USERS = ("The status page has no users yet: ask IT to add one under ui.users in the settings "
+            "(docs/status-page.md).")
 
 
 def safe_next(value: str | None) -> str:
@@ -46,6 +48,8 @@ def login_form(request: Request, next: Annotated[str | None, Query(max_length=51
     """The login form; already signed in: straight on."""
     if sessions(request).read(request) is not None:
         return redirect(request, safe_next(next))  # type: ignore[return-value]
+    if not ui_settings(request.app.state.settings).users:
+        return _login_page(request, safe_next(next), NO_USERS)
     return _login_page(request, safe_next(next))
 
 
@@ -60,8 +64,7 @@ async def login(request: Request) -> Response:
         return _login_page(request, safe_next(next_path), "This form had expired; please log in again.", 403)
     ui = ui_settings(request.app.state.settings)
     if not ui.users:
-        return _login_page(request, safe_next(next_path), "The status page has no users yet: ask IT to add one "
-                                                          "under ui.users in the settings.", 401)
+        return _login_page(request, safe_next(next_path), NO_USERS, 401)
     try:
         user = await check_login(request, ui, None, Credentials("basic", name, password))
     except HTTPException as exc:

@@ -5,7 +5,8 @@ every page so a desk PC left alone logs out after ``ui.session_idle_minutes``.""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+import re
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from clinicsync.common.shown_time import shown_clock, shown_date, shown_moment
+from clinicsync.common.shown_time import shown_clock, shown_date, shown_day, shown_moment
 from clinicsync.common.timeutil import zone_label
 from clinicsync.common.types import utcnow
 from clinicsync.sync.settings import Settings
@@ -41,6 +42,9 @@ def ago(seconds: float | None) -> str:
 
 
 _env.filters["ago"] = ago
+_ISO_Z = re.compile(r"\b(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?)Z\b")
+EN_DASH = "\N{EN DASH}"
+_ISO_WEEK = re.compile(r"(\d{4})-W(\d{2})")
 
 
 def _moment(value: datetime | str | None) -> datetime | None:
@@ -76,9 +80,35 @@ class Times:
             return Markup("")
         return self._time(moment, shown_clock(moment, zone_name or self.home, self.locale, home_zone=self.home))
 
+    def in_text(self, text: str | None) -> str:
+        """A machine sentence's UTC stamps ('since 2026-11-24T13:45:00Z', from sync/stalls.py, which
+        `status --json` shares) in the clinic's time, so the page keeps one labelled zone."""
+        if not text:
+            return ""
+        return _ISO_Z.sub(lambda m: shown_moment(datetime.fromisoformat(m.group(1)).replace(tzinfo=UTC), self.home,
+                                                 self.locale), text)
+
+    def week(self, label: str) -> str:
+        """An ISO week ('2026-W48') as the dates it spans, Monday to Sunday, joined by an en dash:
+        'Nov 23 - 29', 'Nov 30 - Dec 6'; anything else as it is."""
+        found = _ISO_WEEK.fullmatch(label)
+        if not found:
+            return label
+        monday = date.fromisocalendar(int(found.group(1)), int(found.group(2)), 1)
+        first, last = (datetime.combine(d, time(12), ZoneInfo(self.home)) for d in (monday, monday + timedelta(6)))
+        start, end = shown_day(first, self.home, self.locale), shown_day(last, self.home, self.locale)
+        if first.month == last.month and self.locale.lower().startswith("en"):
+            return f"{start} {EN_DASH} {last.day}"
+        return f"{start} {EN_DASH} {end}"
+
     def day(self, value: date) -> str:
         """'Thu, Nov 19, 2026': a day heading (the clinic's local day)."""
         return shown_date(datetime.combine(value, time(12), ZoneInfo(self.home)), self.home, self.locale)
+
+
+def times_of(settings: Settings) -> Times:
+    """The clinic's time helpers (its zone and locale), for code that builds a page's parts."""
+    return Times(settings.clinic.timezone, settings.clinic.locale_tag())
 
 
 def now_of(request: Request) -> datetime:
@@ -104,12 +134,13 @@ def keep_session(request: Request, response: Any) -> Any:
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     settings: Settings = request.app.state.settings
     zone = ZoneInfo(settings.clinic.timezone)
-    times = Times(settings.clinic.timezone, settings.clinic.locale_tag())
+    times = times_of(settings)
     user = context.pop("user", None) or user_of(request)
     role = role_of(ui_settings(settings), user) if user else None
     html = _env.get_template(template).render(
         clinic=settings.clinic.name, zone=zone, zone_label=zone_label(zone.key, now_of(request)),
-        when=times.when, clock=times.clock, day_name=times.day, refresh_choices=REFRESH_CHOICES,
+        when=times.when, clock=times.clock, day_name=times.day, local_times=times.in_text,
+        refresh_choices=REFRESH_CHOICES,
         path=request.url.path, user=user, role=role, session=getattr(request.state, "ui_session", None),
         csrf=csrf_token(request, user) if user else "", **{"refresh": None, **context})
     return keep_session(request, HTMLResponse(html, status_code=status_code))

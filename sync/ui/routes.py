@@ -19,7 +19,7 @@ from clinicsync.sync.setaside import open_items
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import find_stalls
 from clinicsync.sync.store import Store
-from clinicsync.sync.ui import attention, charts, desk, desk_actions, login, queries, waitlist_page
+from clinicsync.sync.ui import attention, charts, desk, desk_actions, desk_waitlist, login, queries, waitlist_page
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
 from clinicsync.sync.ui.desk_actions import (
     BUTTONS,
@@ -30,7 +30,7 @@ from clinicsync.sync.ui.desk_actions import (
     actions_of,
     source_hint,
 )
-from clinicsync.sync.ui.render import REFRESH_CHOICES, now_of, redirect, render
+from clinicsync.sync.ui.render import REFRESH_CHOICES, now_of, redirect, render, times_of
 from clinicsync.sync.ui.session import check_csrf
 from clinicsync.sync.waitlist import book_tasks
 
@@ -93,7 +93,8 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
                   buttons=BUTTONS, refresh=_refresh(refresh), earlier=earlier, offers=offers,
                   seen={k: v.digest for k, v in seen.items()}, **_done_line(request, store, now),
                   callback_hours=int(desk.CALLBACK_AFTER.total_seconds() // 3600),
-                  waitlist=waitlist, waitlist_headings=desk.WAITLIST_HEADINGS,
+                  waitlist=desk_waitlist.desk_tasks(settings, store, waitlist),
+                  waitlist_headings=desk.WAITLIST_HEADINGS,
                   waitlist_answers={k: {a: desk.WAITLIST_BUTTONS[a] for a in v}
                                     for k, v in book_tasks.ANSWERS.items()})
 
@@ -139,7 +140,7 @@ def health_page(request: Request, refresh: Annotated[str | None, Query(max_lengt
         quarantined=quarantined, weeks=weeks,
         funnel=charts.funnel_chart(funnel) if funnel[0][1] else None,
         week_chart=charts.grouped_bar_chart(
-            [r.label for r in week_rates],
+            [times_of(settings).week(r.label) for r in week_rates],
             {"confirmed %": [round(r.confirmed_pct, 1) for r in week_rates],
              "no-show %": [round(r.noshow_pct, 1) for r in week_rates]},
             "confirmation and no-show rates per week", unit="%", max_value=100) if week_rates else None,

@@ -30,7 +30,7 @@ from clinicsync.sync.store import Store
 from clinicsync.sync.ui import charts
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
 from clinicsync.sync.ui.mask import initials
-from clinicsync.sync.ui.render import now_of, redirect, render
+from clinicsync.sync.ui.render import now_of, redirect, render, times_of
 from clinicsync.sync.ui.session import check_csrf
 from clinicsync.sync.waitlist.entries import (
     NewEntry,
@@ -147,8 +147,9 @@ def refill_chart(store: Store, settings: Settings, now: datetime) -> Markup | No
     if not refills:
         return None
     return charts.grouped_bar_chart(
-        [w.label for w in refills], {"slots refilled": [float(w.slots_refilled) for w in refills],
-                                     "hours recovered": [w.hours_recovered for w in refills]},
+        [times_of(settings).week(w.label) for w in refills],
+        {"slots refilled": [float(w.slots_refilled) for w in refills],
+         "hours recovered": [w.hours_recovered for w in refills]},
         "waitlist: slots refilled and hours recovered per week")
 
 

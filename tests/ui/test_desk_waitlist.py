@@ -1,0 +1,97 @@
+"""Waitlist tasks come first on Today and are counted (issue 58, obs 4): the patient's name, a
+phone formatted for dialling with a tap-to-call link, and the clinic's name for its system."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import insert
+
+from clinicsync.sync.model import Location
+from clinicsync.sync.reminders.compose import shown_number
+from clinicsync.sync.server.app import create_app
+from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.store import Store
+from clinicsync.sync.waitlist.book import run_booking
+from tests.ui.seed import NOW, seed, seed_desk
+from tests.ui.test_desk import DESK, row_ids, settings_text
+from tests.waitlist import book_rows
+
+pytestmark = pytest.mark.anyio
+LABEL = "Front Desk EHR"
+SLOT = (NOW + timedelta(days=1)).replace(hour=19, minute=0)  # tomorrow 2:00 PM in New York
+
+
+def waitlist_settings(tmp_path: Path, store_url: str) -> Settings:
+    drop = tmp_path / "drop"
+    drop.mkdir(exist_ok=True)
+    connectors = (f"connectors:\n  - name: clinic\n    kind: csv\n    label: {LABEL}\n    drop_dir: {drop}\n"
+                  "    mapping: csv_default\n")
+    path = tmp_path / "settings.yaml"
+    path.write_text(settings_text(store_url, connectors), encoding="utf-8")
+    return load_settings(path)
+
+
+@pytest.fixture
+async def today(tmp_path: Path, store_url: str, store: Store) -> AsyncIterator[tuple[httpx.AsyncClient, int]]:
+    """The desk's Today with its visit rows and one promised slot the desk must book by hand."""
+    settings = waitlist_settings(tmp_path, store_url)
+    seed_desk(store, seed(store))
+    seeded = book_rows.seed(store, "clinic", start=SLOT)
+    with store.engine.begin() as connection:  # the source names its room
+        connection.execute(insert(Location.__table__).values(connector="clinic", external_id="room-1",
+                                                             name="Main Street Clinic"))
+    assert run_booking(settings, store, NOW)["desk_task"] == 1
+    app = create_app(settings, store)
+    app.state.ui_clock = lambda: NOW
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        yield client, seeded.slot_id
+
+
+async def test_the_waitlist_task_is_first_counted_and_in_the_desks_words(
+        today: tuple[httpx.AsyncClient, int]) -> None:
+    client, slot_id = today
+    html = (await client.get("/ui/", headers=DESK)).text
+    visits = len(row_ids(html))
+    assert visits > 0
+    count = re.search(r"<h1>Today and tomorrow: (\d+) to act on</h1>", html)
+    assert count and int(count.group(1)) == visits + 1
+    assert re.search(r'id="waitlist-count">Waitlist <strong>1</strong>', html)
+    task = html.index(f'data-slot="{slot_id}"')
+    assert task < html.index('<li class="work-row" data-id=') and task < html.index('id="day-counts"') + 5000
+    section = html[html.index('id="waitlist"'):html.index("</section>", task)]
+    assert "Book this patient into this slot" in section and "Mara Quint" in section
+    assert '<a href="tel:+12125550142" class="phone">(212) 555-0142</a>' in section
+    assert f"at Main Street Clinic, in {LABEL}" in section and "room-1" not in section
+    assert f"in {LABEL}" in section and "book the patient there by hand" in section
+    text = re.sub(r"<[^>]+>", " ", section)
+    for raw in ("+12125550142", "clinic p2", "(clinic", "csv source", "by hand in clinic"):
+        assert raw not in text, raw
+    assert 'class="primary"' in section
+
+
+async def test_a_filter_by_group_leaves_the_count_and_hides_the_section(today: tuple[httpx.AsyncClient, int]) -> None:
+    client, slot_id = today
+    html = (await client.get("/ui/?need=no-answer", headers=DESK)).text
+    assert f'data-slot="{slot_id}"' not in html and 'id="waitlist-count"' in html
+
+
+def test_phones_are_national_at_home_and_international_abroad() -> None:
+    assert shown_number("+12125550142", "US") == "(212) 555-0142"  # the helper the reminders use too
+    assert shown_number("+442079460958", "US") == "+44 20 7946 0958"
+    assert shown_number("not a phone", "US") == "not a phone"
+
+
+def test_a_refusal_names_the_system_not_the_connector() -> None:
+    from clinicsync.sync.ui.desk_waitlist import _why
+    from clinicsync.sync.waitlist.book_tasks import WaitlistTask
+
+    task = WaitlistTask(kind="call", slot_id=1, start_utc=NOW, timezone="America/New_York", connector="a",
+                        doctor="Dr Ana Doc", location=None, visit_type=None, patient_connector="a", patient_ref="p2",
+                        patient="Mara Quint", phone=None, reason="connector a: POST Appointment answered HTTP 422")
+    assert _why(task, "OpenEMR") == "OpenEMR: POST Appointment answered HTTP 422"
