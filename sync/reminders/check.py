@@ -25,6 +25,7 @@ from clinicsync.common.timeutil import zone
 from clinicsync.sync.model import Patient
 from clinicsync.sync.reminders.agenda_stats import DayStats
 from clinicsync.sync.reminders.compose import DOCTOR_CHANGE_KINDS, Composer, Draft, Visit, composer_for, short_day
+from clinicsync.sync.reminders.doctor_values import desk_note
 from clinicsync.sync.reminders.render import FALLBACK, Renderer, TemplateProblem, format_clock, sms_plain
 from clinicsync.sync.reminders.segments import sms_size
 from clinicsync.sync.settings import Settings
@@ -228,6 +229,9 @@ def _doctor_cases(language: str, names: set[str], visit: Visit) -> list[tuple[st
         cases += [(f"change/{kind}", "email",
                    [(Draft(f"a1:practitioner:{kind}:v2", kind, "practitioner", language, visit=visit), "")])
                   for kind in DOCTOR_CHANGE_KINDS]
+        cases.append(("change/declined-by-desk", "email",  # the desk's cancel, with its reason (issue 58)
+                      [(Draft("a1:practitioner:declined:v2", "declined", "practitioner", language, visit=visit,
+                              note=desk_note("the patient is ill")), "")]))
     if "doctor_declined.email.txt" in names:
         cases.append(("doctor_declined", "email", [(Draft("a1:frontdesk:doctor_declined:v2", "doctor_declined",
                                                           "frontdesk", language, visit=visit), "")]))

@@ -16,7 +16,7 @@ from clinicsync.common.timeutil import zone
 from clinicsync.notifiers.base import Attachment
 from clinicsync.sync.clinic import ClinicSettings
 from clinicsync.sync.reminders.agenda_stats import DayStats
-from clinicsync.sync.reminders.doctor_values import agenda_values, notice_values
+from clinicsync.sync.reminders.doctor_values import agenda_values, decline_values, notice_values
 from clinicsync.sync.reminders.guard import check_source_values
 from clinicsync.sync.reminders.ics import calendar_links, event_uid, ics_attachment
 from clinicsync.sync.reminders.render import FALLBACK, Rendered, Renderer, format_clock, format_day, locale_for
@@ -45,6 +45,7 @@ class Draft:
     doctor: str | None = None
     reminder_id: int | None = None  # its row: an SMS's short answer link names it
     stats: DayStats | None = None  # an agenda's figures
+    note: str | None = None  # the reminder row's note: a doctor's decline notice says who declined (issue 58)
 
 
 SMS_LINK_SEGMENTS = 1  # an SMS carries its short answer link only while it stays within this many segments
@@ -161,6 +162,7 @@ class Composer:
             values.update(self._status_values(draft, visit, locale))
             if draft.recipient in ("practitioner", "frontdesk"):  # staff: the visit's own date and zone (obs 13)
                 values.update(notice_values(visit, str(locale), self.clinic_settings.timezone))
+                values.update(decline_values(draft.note if draft.kind == "declined" else None, str(locale)))
             return values
         return build
 

@@ -695,7 +695,7 @@ class Dispatcher:
         if row.kind == "reassigned" and row.starts_at and row.starts_at != visit.start:
             # The doctor who had the visit is told of the slot it left, not of its new time.
             visit = replace(visit, start=row.starts_at, end=row.starts_at + (visit.end - visit.start))
-        return Draft(row.key, row.kind, row.recipient, language, visit=visit, reminder_id=row.id)
+        return Draft(row.key, row.kind, row.recipient, language, visit=visit, reminder_id=row.id, note=row.note)
 
     def _retry_set_aside(self) -> None:
         """Sends staff asked to retry after a fix: pending again (due when they were, so the

@@ -18,6 +18,35 @@ from clinicsync.sync.reminders.visit import Visit
 
 ANSWERED = frozenset({"accepted", "declined"})
 
+# Issue 58: the doctor's notice of a decline the front desk recorded (the desk cancelled the
+# visit) says so, with the desk's reason; a patient's own decline keeps "declined by the
+# patient". Who declined is fixed on the notice's reminder row (its ``note``) when the notice
+# is queued (sync/responses/record.py), so a later answer cannot rewrite it.
+DESK_NOTE = "cancelled by the front desk"
+# The desk's reasons (sync/ui/desk_actions.py CANCEL_REASONS, staff words) as a Spanish
+# notice shows them; a reason not listed here is shown as the desk worded it.
+DESK_REASONS_ES = {"the patient asked to cancel": "el paciente pidió cancelar",
+                   "the patient is ill": "el paciente está enfermo", "moved to another time": "cambiada a otra hora",
+                   "the doctor is unavailable": "el médico no está disponible", "booked twice": "reservada dos veces",
+                   "another reason": "otro motivo"}
+
+
+def desk_note(reason: str | None) -> str:
+    """The reminder row's note of a notice for a decline the desk recorded: what the reminders
+    list shows, and what :func:`decline_values` reads back. Staff words only, never PHI."""
+    return f"{DESK_NOTE}: {reason}"[:255] if reason else DESK_NOTE
+
+
+def decline_values(note: str | None, locale: str) -> dict[str, Any]:
+    """Who declined (``desk`` or ``patient``) and the desk's reason in the notice's language,
+    from the notice's note (:func:`desk_note`); a note of anything else is the patient's."""
+    if note is None or not (note == DESK_NOTE or note.startswith(DESK_NOTE + ": ")):
+        return {"declined_by": "patient", "desk_reason": None}
+    reason = note[len(DESK_NOTE) + 2:] or None
+    if reason and locale.split("_")[0] == "es":
+        reason = DESK_REASONS_ES.get(reason, reason)
+    return {"declined_by": "desk", "desk_reason": reason}
+
 
 def notice_values(visit: Visit, locale: str, home_zone: str) -> dict[str, Any]:
     """A change notice's date and time: the visit's own (never "today"), the zone named when

@@ -20,6 +20,7 @@ from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.reminders.answered import DECLINED_REASON
 from clinicsync.sync.reminders.dispatch import lift_opt_out, record_opt_out
+from clinicsync.sync.reminders.doctor_values import desk_note
 from clinicsync.sync.reminders.planner import reminder_key
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.keywords import Action, interpret
@@ -70,10 +71,13 @@ def awaiting_appointment(connection: Connection, patients: list[Any], now: datet
 
 
 def apply_answer(connection: Connection, settings: Settings, appointment: Any, action: Action,
-                 now: datetime, *, from_source: bool = False) -> None:
+                 now: datetime, *, from_source: bool = False, desk: bool = False,
+                 desk_reason: str | None = None) -> None:
     """Record accepted/declined on the appointment and everything that follows from it.
     ``from_source``: the source itself recorded it (a desk confirmation), so it is neither
-    written back nor announced to the doctor — the clinic's own system already shows it."""
+    written back nor announced to the doctor — the clinic's own system already shows it.
+    ``desk``: the front desk recorded it (sync/ui/desk_actions.py), with ``desk_reason`` (staff
+    words): a decline is then the desk's cancel, and the doctor's notice says so (issue 58)."""
     status = PARTICIPATION[action]
     connection.execute(update(A).where(A.c.id == appointment.id).values(participation=status, participation_at=now))
     config = settings.responses
@@ -83,7 +87,7 @@ def apply_answer(connection: Connection, settings: Settings, appointment: Any, a
                 *_own_messages(appointment.id, appointment.patient_ref), R.c.status == "pending").values(
                 status="cancelled", reason=DECLINED_REASON, updated_at=now))
         if config.notify_practitioner and appointment.practitioner_ref and not from_source:
-            _notify_practitioner(connection, appointment, now)
+            _notify_practitioner(connection, appointment, now, desk_note(desk_reason) if desk else None)
     if config.writeback and not from_source:
         connection.execute(insert(WRITEBACKS).values(
             appointment_id=appointment.id, connector=appointment.connector, external_id=appointment.external_id,
@@ -92,15 +96,17 @@ def apply_answer(connection: Connection, settings: Settings, appointment: Any, a
             status="pending", attempts=0, next_at=now, created_at=now))
 
 
-def _notify_practitioner(connection: Connection, appointment: Any, now: datetime) -> None:
-    """A `declined` notice to the doctor, sent by the reminders dispatcher like any other."""
+def _notify_practitioner(connection: Connection, appointment: Any, now: datetime, note: str | None) -> None:
+    """A `declined` notice to the doctor, sent by the reminders dispatcher like any other. The
+    kind and key stay `declined` whoever declined (the dispatcher and the desk's undo find it
+    by them); ``note`` records a desk's cancel (doctor_values.desk_note), which the notice says."""
     key = reminder_key(appointment.id, "practitioner", "declined", None, appointment.version)
     if connection.execute(select(R.c.id).where(R.c.key == key)).first() is not None:
         return
     connection.execute(insert(R).values(
         key=key, appointment_id=appointment.id, connector=appointment.connector, recipient="practitioner",
         recipient_ref=appointment.practitioner_ref, kind="declined", version=appointment.version,
-        starts_at=appointment.start_utc, due_at=now, status="pending", tried="", attempts=0,
+        starts_at=appointment.start_utc, due_at=now, status="pending", note=note, tried="", attempts=0,
         created_at=now, updated_at=now))
 
 

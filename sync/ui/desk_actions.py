@@ -220,7 +220,8 @@ def record_action(settings: Settings, store: Store, appointment_id: int, action:
             connection.execute(insert(RESPONSES).values(
                 channel="desk", sender=user[:320], body=None, language=None, action=answer, outcome="applied",
                 appointment_id=appointment.id, reminder_id=None, provider_id=f"desk:{action_id}", received_at=now))
-            apply_answer(connection, settings, appointment, answer, now)
+            apply_answer(connection, settings, appointment, answer, now, desk=True,
+                         desk_reason=CANCEL_REASONS[reason] if action == "cancel" and reason else None)
             if action == "cancel":  # the desk cancels the visit, not only the patient's attendance
                 newest = select(func.max(WRITEBACKS.c.id)).where(
                     WRITEBACKS.c.appointment_id == appointment.id, WRITEBACKS.c.status == "pending").scalar_subquery()

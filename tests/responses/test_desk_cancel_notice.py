@@ -1,0 +1,82 @@
+"""The doctor's notice of a decline says who declined (issue 58): the front desk's cancel, with
+its reason, reads "cancelled by the front desk"; a patient's own SMS decline keeps "declined by
+the patient". Through the real desk action, the real dispatcher and the mail notifier's log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from clinicsync.sync.clinic import ClinicSettings
+from clinicsync.sync.model import Appointment
+from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.reminders.compose import Composer, Draft, Visit
+from clinicsync.sync.reminders.dispatch import Dispatcher
+from clinicsync.sync.reminders.doctor_values import desk_note
+from clinicsync.sync.reminders.render import Renderer
+from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.responses.record import handle_reply
+from clinicsync.sync.settings.reminders import RemindersSettings
+from clinicsync.sync.store import Store
+from clinicsync.sync.ui.desk_actions import record_action, seen_of
+from tests.sync.reminders.conftest import SettingsMaker, appointment, put
+from tests.sync.reminders.fakes import read_log
+
+A = Appointment.__table__  # type: ignore[attr-defined]
+NOW = datetime(2026, 6, 1, 16, tzinfo=UTC)
+START = datetime(2026, 6, 12, 14, tzinfo=UTC)
+BASE = ("quiet_hours: null\nagenda: {enabled: false}\noffsets: [1d]\nchannels: [sms, email]\n"
+        "routes: {sms: texts, email: mails}\nconfirmation: false")
+
+
+def _doctor_mail(settings: Any, store: Store, tmp_path: Any) -> dict[str, str]:
+    assert Dispatcher(settings, store, NOW).run().as_dict()["sent"] == 1
+    [mail] = [m for m in read_log(tmp_path / "mails.jsonl") if m["to"] == "hart@clinic.example.org"]
+    return mail
+
+
+def test_a_desk_cancel_tells_the_doctor_the_front_desk_cancelled_it_and_why(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Any) -> None:
+    settings = reminder_settings(BASE)
+    put(store, appointment("A1", START))
+    plan(settings, store, NOW)
+    with store.engine.connect() as connection:
+        target = connection.execute(select(A.c.id)).scalar_one()
+    record_action(settings, store, target, "cancel", "desk1", "front_desk", NOW,
+                  seen=seen_of(store, [target])[target].digest, reason="patient_ill")
+    with store.engine.connect() as connection:
+        notice = connection.execute(select(REMINDERS).where(REMINDERS.c.recipient == "practitioner")).one()
+    assert (notice.kind, notice.note) == ("declined", "cancelled by the front desk: the patient is ill")
+    mail = _doctor_mail(settings, store, tmp_path)
+    assert mail["subject"].endswith(": cancelled by the front desk"), mail["subject"]
+    body = mail["body"]
+    assert "The front desk cancelled an appointment" in body
+    assert "Reason: the patient is ill" in body
+    assert "declined by the patient" not in mail["subject"] and "A patient cancelled" not in body
+
+
+def test_a_patients_sms_decline_still_reads_declined_by_the_patient(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Any) -> None:
+    settings = reminder_settings(BASE)
+    put(store, appointment("A1", START))
+    plan(settings, store, NOW)
+    assert handle_reply(settings, store, "sms", "+12125550101", "NO", "SM1", NOW).outcome == "applied"
+    mail = _doctor_mail(settings, store, tmp_path)
+    assert mail["subject"].endswith(": declined by the patient"), mail["subject"]
+    body = mail["body"]
+    assert "A patient cancelled an appointment" in body and "front desk cancelled" not in body
+
+
+def test_the_spanish_notice_names_the_desk_and_its_reason_in_spanish() -> None:
+    clinic = ClinicSettings(name="Clínica Sur", timezone="America/New_York", default_region="US", language="es")
+    visit = Visit("csv", "A1", START, START + timedelta(minutes=30), "America/New_York", 1, doctor="Dr. Hart")
+    composer = Composer(RemindersSettings(), clinic, Renderer())
+    desk = composer.render(Draft("k", "declined", "practitioner", "es", visit=visit,
+                                 note=desk_note("the patient is ill")), "email", NOW)
+    assert desk.subject is not None and desk.subject.endswith(": cancelada por la recepción")
+    assert "Motivo: el paciente está enfermo" in desk.text
+    patient = composer.render(Draft("k", "declined", "practitioner", "es", visit=visit), "email", NOW)
+    assert patient.subject is not None and patient.subject.endswith(": rechazada por el paciente")
+    assert "Un paciente canceló una cita" in patient.text
