@@ -41,6 +41,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import (
     Batch,
     CheckResult,
+    Condition,
     Connector,
     ConnectorError,
     ConnectorSettings,
@@ -54,6 +55,7 @@ from clinicsync.connectors.base import (
     WritebackUnsupported,
     naive_zone,
 )
+from clinicsync.connectors.sql_clock import FUTURE_FIX, FUTURE_STAMPS, Ceiling, database_now
 from clinicsync.connectors.sql_guard import (
     CheckedStatement,
     StatementRefused,
@@ -379,11 +381,14 @@ class SqlConnector(Connector):
             raise connector_error(self.name, "reading past the window", exc) from None
         return records
 
+    def _source_clock(self) -> ZoneInfo:
+        """The zone of the source's naive date-times (UTC for stored_times: utc, ``naive_zone``)."""
+        return zone(self.source_zone or naive_zone(self.settings, self.settings.timezone or "UTC"))
+
     def _overlap_start(self, value: Any) -> Any:
         """The start of the read after ``value`` (``overlap_start``)."""
         # UTC for stored_times: utc (naive_zone): no hour repeats there, so only the overlap.
-        source_zone = zone(self.source_zone or naive_zone(self.settings, self.settings.timezone or "UTC"))
-        return overlap_start(value, timedelta(seconds=self.settings.overlap_seconds), source_zone)
+        return overlap_start(value, timedelta(seconds=self.settings.overlap_seconds), self._source_clock())
 
     def _incremental(self, connection: Connection, inner: CheckedStatement, cursor: Cursor | None,
                      mysql: bool) -> Iterator[Batch]:
@@ -406,13 +411,20 @@ class SqlConnector(Connector):
             log.info("sql.reread", connector=self.name,
                      reason="stored_times changed since the cursor was stored: every row is read once")
             boundary = None
-        start = self._overlap_start(boundary) if boundary is not None else None
         # Rows the next read may read again (value, content hash): those the cursor knows,
         # then each row read; a row whose hash is known was stored (the hash covers the
         # cursor column, so a row changed since is never taken for it).
         kept = _known(cursor, boundary)
         already = frozenset(digest for _, digest in kept)
+        # The cursor never passes the database's now (sql_clock): a row stamped ahead would
+        # skip every change made before its stamp. A cursor stored ahead before is pulled back.
+        ceiling = Ceiling.at(database_now(connection), self._source_clock())
+        limit = ceiling.limit(boundary)
+        if limit is not None and boundary > limit:
+            boundary = limit
+        start = self._overlap_start(boundary) if boundary is not None else None
         last = boundary
+        ahead: list[timedelta] = []
         label = self._label()
         sql = self._wrapped(inner, after_cursor=start is not None)
         params = self._params(inner, start, start is not None, changed_only=True)
@@ -428,15 +440,32 @@ class SqlConnector(Connector):
                         f"{column_name} is empty, so this row cannot be read incrementally "
                         f"(use COALESCE({column_name}, created_at) in the query)"))
                     continue
+                if (by := ceiling.ahead(value)) is not None:
+                    ahead.append(by)
                 digest = content_hash(data)
                 if digest in already:
                     continue  # stored by an earlier batch: at this cursor value or re-read in the overlap
-                if last is None or value > last:
-                    last = value  # a late commit in the overlap leaves the cursor where it is
+                limit = ceiling.limit(value)
+                held = limit if limit is not None and value > limit else value
+                if last is None or held > last:
+                    last = held  # a late commit in the overlap leaves the cursor where it is
                 kept.append((value, digest))
                 records.append(RawRecord(data, f"{label}:{column_name}={value}"))
             if records or rejected:
                 yield Batch(records, self._cursor(column_name, last, kept), rejected, source=label)
+        self._note_future(column_name, ahead)
+
+    def _note_future(self, column_name: str, ahead: list[timedelta]) -> None:
+        """Rows stamped past the database's now (``sql_clock.FUTURE_STAMPS``): a lasting condition
+        while any is, ended by a read that finds none. Counts and a duration only, no row."""
+        if not ahead:
+            self.note_condition(Condition(FUTURE_STAMPS, column_name, holds=False))
+            return
+        self.note_condition(Condition(
+            FUTURE_STAMPS, column_name, holds=True, state="stamps ahead of the database clock",
+            fields={"rows": len(ahead), "furthest_ahead": str(max(ahead)),
+                    "detail": f"the cursor holds at the database's now; these rows are re-read at each poll "
+                              f"and changes made meanwhile are still read; fix: {FUTURE_FIX}"}))
 
     # -- delete sweep ----------------------------------------------------------------------
     def sweep_schedule(self) -> Schedule | None:

@@ -164,25 +164,29 @@ def parse_weekly(text: str) -> list[dict[str, Any]]:
     return windows
 
 
-def _moment(value: Any, zone_name: str, formats: tuple[str, ...], end: bool = False) -> datetime:
+def _moment(value: Any, zone_name: str, formats: tuple[str, ...], end: bool = False,
+            clock: str | None = None) -> datetime:
     """A date-time or a date (FHIR dateTime may be a date) -> aware UTC. A date alone is its
-    local midnight, or with ``end`` the next midnight (a period's end date is inclusive)."""
+    local midnight in ``zone_name`` (the visit's zone), or with ``end`` the next midnight (a
+    period's end date is inclusive). A naive date-time is wall time in ``clock``: the zone the
+    source writes naive date-times in (UTC for ``stored_times: utc``), else ``zone_name``."""
+    read_in = clock or zone_name
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
-        moment = datetime.combine(value + timedelta(days=1 if end else 0), time())
+        moment, read_in = datetime.combine(value + timedelta(days=1 if end else 0), time()), zone_name
     else:
         text = str(value).strip()
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             day = date.fromisoformat(text)
-            moment = datetime.combine(day + timedelta(days=1 if end else 0), time())
+            moment, read_in = datetime.combine(day + timedelta(days=1 if end else 0), time()), zone_name
         else:
             try:
                 moment = parse_datetime(text, formats)
             except TimeError as exc:
                 raise TransformError(str(exc)) from None
     try:
-        return to_utc(moment if moment.tzinfo else localize(moment, zone_name), zone_name)
+        return to_utc(moment if moment.tzinfo else localize(moment, read_in), read_in)
     except TimeError as exc:
         raise TransformError(str(exc)) from None
 
@@ -196,7 +200,8 @@ class WaitlistMapping:
 
     record = "waitlist"
 
-    def __init__(self, preset: WaitlistPreset, default_zone: str, default_region: str) -> None:
+    def __init__(self, preset: WaitlistPreset, default_zone: str, default_region: str,
+                 stored_times: str = "local") -> None:
         unknown = sorted(set(preset.fields) - set(ENTRY_FIELDS))
         if unknown:
             raise ValueError(f"mapping {preset.name}: unknown waitlist field(s) {', '.join(unknown)} "
@@ -209,6 +214,9 @@ class WaitlistMapping:
             raise ValueError(f"mapping {preset.name}: fields.priority.type must be integer or fhir")
         self.name = preset.name
         self.default_zone = default_zone
+        # The connector's convention (``stored_times``): naive date-times are UTC instants for
+        # ``utc`` (as the appointment mapping reads them), wall clock in the entry's zone else.
+        self.stored_times = stored_times
         self.fhir_priority = kind == "fhir"
         self.formats = tuple(preset.datetime_formats)
         self.phone = phone_parser(default_region)
@@ -267,6 +275,10 @@ class WaitlistMapping:
         except (TransformError, ValueError, TypeError) as exc:
             reason = str(exc) if isinstance(exc, TransformError) else f"not a valid {target.split('.')[-1]}"
             raise MappingError(target, reason) from None
+
+    def _naive_zone(self, zone_name: str) -> str:
+        """The zone a naive date-time of an entry in ``zone_name`` is read in."""
+        return "UTC" if self.stored_times == "utc" else zone_name
 
     def _entry(self, values: dict[str, Any], zone_name: str) -> NormalizedWaitlistEntry:
         text = lambda target: self._convert(target, lambda v: clean_text(str(v)), values[target])  # noqa: E731
@@ -328,19 +340,21 @@ class WaitlistMapping:
     def _time(self, target: str, values: dict[str, Any], zone_name: str, end: bool = False) -> datetime | None:
         if target not in values:
             return None
-        return self._convert(target, lambda v: _moment(v, zone_name, self.formats, end), values[target])
+        clock = self._naive_zone(zone_name)
+        return self._convert(target, lambda v: _moment(v, zone_name, self.formats, end, clock), values[target])
 
     def _periods(self, raw: Any, zone_name: str) -> list[dict[str, Any]]:
         """FHIR ``requestedPeriod`` (0..*): each Period with a start and/or an end."""
         periods = raw if isinstance(raw, list) else [raw]
         out: list[dict[str, Any]] = []
+        clock = self._naive_zone(zone_name)
         for period in periods:
             if not isinstance(period, Mapping):
                 raise MappingError("periods", "not a period (an object with start and/or end)")
-            start = self._convert("periods", lambda v: _moment(v, zone_name, self.formats), period["start"]) \
-                if period.get("start") else None
-            end = self._convert("periods", lambda v: _moment(v, zone_name, self.formats, True), period["end"]) \
-                if period.get("end") else None
+            start = self._convert("periods", lambda v: _moment(v, zone_name, self.formats, clock=clock),
+                                  period["start"]) if period.get("start") else None
+            end = self._convert("periods", lambda v: _moment(v, zone_name, self.formats, True, clock),
+                                period["end"]) if period.get("end") else None
             if start is None and end is None:
                 continue
             if start and end and end <= start:
@@ -377,9 +391,10 @@ def _minutes(value: Any) -> int:
 
 
 def load_waitlist_mapping(ref: str, default_zone: str, default_region: str,
-                          base_dir: Path = Path(".")) -> WaitlistMapping:
+                          base_dir: Path = Path("."), stored_times: str = "local") -> WaitlistMapping:
     """Load a waitlist mapping by preset name (mappings/NAME.yaml) or file. A file that does
-    not load is a ValueError of one line naming the file and key."""
+    not load is a ValueError of one line naming the file and key. ``stored_times``: the
+    connector's convention for naive date-times (``local`` or ``utc``)."""
     data, _ = _read_preset_data(ref, base_dir)
     if data.get("record") != "waitlist":
         raise ValueError(f"mapping {ref!r} is no waitlist mapping (it needs `record: waitlist`)")
@@ -390,4 +405,4 @@ def load_waitlist_mapping(ref: str, default_zone: str, default_region: str,
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ValueError(f"mapping {ref!r}: {problems}") from None
-    return WaitlistMapping(preset, default_zone, default_region)
+    return WaitlistMapping(preset, default_zone, default_region, stored_times)

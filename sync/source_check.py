@@ -32,7 +32,7 @@ from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import MappingError, NormalizedAppointment
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, load_waitlist_mapping, mapping_record
 from clinicsync.sync.empty_fields import FieldFill
-from clinicsync.sync.engine import mapping_for, source_clock, source_timezone
+from clinicsync.sync.engine import mapping_for, source_clock, source_timezone, stored_times
 from clinicsync.sync.plausibility import Profile, ProfileReport
 from clinicsync.sync.settings import Settings
 
@@ -269,7 +269,8 @@ def check_waitlist_source(settings: Settings, config: ConnectorSettings, max_rec
     result = SourceCheck(config.name, config.kind)
     zone = source_timezone(settings, config)
     try:
-        mapping = load_waitlist_mapping(config.mapping, zone, settings.clinic.default_region, settings.base_dir)
+        mapping = load_waitlist_mapping(config.mapping, zone, settings.clinic.default_region, settings.base_dir,
+                                        stored_times(config))
     except ValueError as exc:
         result.problems.append(f"waitlist mapping does not load: {exc}")
         return result

@@ -32,7 +32,7 @@ from clinicsync.connectors.registry import build_connector
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, WaitlistMapping, load_waitlist_mapping, mapping_record
 from clinicsync.sync import quarantine
-from clinicsync.sync.engine import raw_text, source_timezone
+from clinicsync.sync.engine import raw_text, source_timezone, stored_times
 from clinicsync.sync.locks import try_lock
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.quarantine import QuarantineEntry
@@ -69,8 +69,10 @@ class SourceReport:
 
 
 def _mapping(settings: Settings, config: ConnectorSettings, ref: str) -> WaitlistMapping:
+    """Compiled as the appointment mapping is (sync/engine.py ``mapping_for``): the source's
+    zone as the default, and its ``stored_times`` for naive date-times."""
     return load_waitlist_mapping(ref, source_timezone(settings, config), settings.clinic.default_region,
-                                 settings.base_dir)
+                                 settings.base_dir, stored_times(config))
 
 
 @dataclass
