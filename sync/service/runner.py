@@ -56,6 +56,9 @@ class Service:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
+        # Said before the first thread starts: a job quick to finish (the waiting list's offers,
+        # the stages' first pass on an idle store) would otherwise log before the service did.
+        log.info("service.started", jobs=[job.name for job in self.jobs])
         for job in self.jobs:
             self.ctx.board.add(job.name)
             target = self._periodic if isinstance(job, PeriodicJob) else self._resident
@@ -65,7 +68,6 @@ class Service:
             thread.start()
             if isinstance(job, PeriodicJob) and job.wake is not None:
                 self._ring_on_stop(job.wake)
-        log.info("service.started", jobs=[job.name for job in self.jobs])
 
     def stop(self) -> None:
         self.ctx.stop.set()
