@@ -81,8 +81,10 @@ def entry(key: str, value: Any, flow: bool = True, literal: bool = False) -> lis
     """``key: value`` as emitted lines (no trailing newline): one line, or a ``? key`` / ``:``
     pair for a key too long to be a simple key; a mapping or list value on one line with
     ``flow``, as a block below the key without; a multi-line string as a ``|`` block with
-    ``literal`` (a query), else double-quoted."""
-    if isinstance(value, str) and literal and "\n" in value:
+    ``literal`` (a query), else double-quoted. A string with leading or trailing white space
+    (a column named only a line break) is double-quoted even with ``literal``: a ``|`` block
+    cannot keep it and the comment that follows the entry."""
+    if isinstance(value, str) and literal and "\n" in value and value == value.strip():
         value = _Literal(value)
     elif isinstance(value, dict) and flow:
         value = _Flow(value)
