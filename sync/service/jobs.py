@@ -134,6 +134,16 @@ def connector_jobs(ctx: ServiceContext) -> list[Job]:
     return [ResidentJob(POLLS, run_polls)] if sources else []
 
 
+def store_connections(ctx: ServiceContext, jobs: list[Job]) -> int:
+    """The store connections `run` may hold at once: two for each poll slot (its connector's poll
+    lock and its work) and for each other job (a stage's lock and its work, the HTTP server's
+    requests), one for the poll pool's claims and heartbeats. Bounded by ``service.poll_workers``,
+    not by the number of sources."""
+    slots = min(ctx.settings.service.poll_workers, len(polled_sources(ctx)))
+    others = sum(1 for job in jobs if job.name != POLLS)
+    return 2 * (slots + others) + (1 if slots else 0)
+
+
 STAGES = "stages"
 PUSHED_STAGES_EVERY = Schedule.every("1m")  # what a push stored is never rung for: every minute
 STAGES_EVERY = Schedule.every("5m")  # time-driven work of the stages, when every source is polled
