@@ -1,6 +1,6 @@
 """The shared poll schedule's SQL: enrol sources, claim the due ones by lease, renew the leases
 of the polls in flight, release a poll's lease with its next due time (table ``poll_schedule``,
-sync/model/polls.py). The loop that uses them is sync/service/polls.py.
+sync/model/polls.py; its Core twin in sync/tables.py). The loop that uses them is sync/service/polls.py.
 
 A claim is one transaction: ``SELECT … FOR UPDATE SKIP LOCKED`` of the due rows whose lease is
 free or ran out, then their holder and lease set, as the PostgreSQL job queues claim jobs
@@ -24,10 +24,8 @@ from sqlalchemy import Engine, func, or_, select, update
 
 from clinicsync.common.types import UtcDateTime
 from clinicsync.sync.db import insert_ignoring_duplicates
-from clinicsync.sync.model.polls import PollSchedule
 from clinicsync.sync.reminders.txn import writer
-
-T = PollSchedule.__table__  # type: ignore[attr-defined]
+from clinicsync.sync.tables import POLL_SCHEDULE as T
 
 
 def worker_id() -> str:

@@ -111,9 +111,9 @@ def test_a_pool_too_small_for_the_jobs_is_warned_about(store: Store) -> None:
 
 def test_the_connections_needed_follow_the_poll_pool_not_the_sources(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """200 sources need no more connections than 4: the pool polls poll_workers at a time
-    (issue 60: the advice was 2 × sources + 2, which no pool could hold for 200)."""
-    from clinicsync.sync.service.jobs import ServiceContext, ServiceOptions, collect_jobs, store_connections
+    (issue 60: the advice was 2 x sources + 2, which no pool could hold for 200)."""
     from clinicsync.sync.db import make_engine
+    from clinicsync.sync.service.jobs import ServiceContext, ServiceOptions, collect_jobs, store_connections
     from clinicsync.sync.settings import Settings, load_settings
     from tests.reliability.harness import write_settings
 

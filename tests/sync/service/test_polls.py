@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from clinicsync.common.schedule import Schedule
+from clinicsync.sync.queries import poll_schedule_status
 from clinicsync.sync.service import leases
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.outcome import JobResult
@@ -146,6 +147,9 @@ def test_a_dead_workers_sources_are_polled_by_another_within_one_interval(store:
     dead = _pool(store, sources, recorder.poller("dead"), 6, clock, "dead")
     dead.tick()  # claims all six, then never polls nor renews: killed (its threads never started)
     assert len(dead.inflight()) == 6
+    shown = poll_schedule_status(store)  # what `status` shows: who polls what, until when
+    assert shown["sources"] == 6 and {p["worker"] for p in shown["polling"].values()} == {"dead"}
+    assert shown["polling"]["s0"]["lease_until"] == "2031-01-10T15:01:00Z"  # one interval
     alive = _pool(store, sources, recorder.poller("alive"), 4, clock, "alive")
     alive.start()
     try:
