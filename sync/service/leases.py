@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import Engine, bindparam, func, or_, select, update
 
 from clinicsync.common.types import UtcDateTime
 from clinicsync.sync.db import insert_ignoring_duplicates
@@ -40,17 +40,23 @@ class Claim:
     due: datetime  # the slot it was claimed for: its next due time counts from this one
 
 
-def enrol(engine: Engine, connectors: Collection[str], now: datetime) -> None:
-    """A row for each source that has none yet, due at once (a new source is polled at start,
-    as before). Existing rows keep their due time, so a worker that starts or restarts does
-    not poll early what another just polled. A removed source's row is left alone: no worker
-    claims it (claims ask for their own sources by name), and a rollback that brings the source
-    back finds its slot."""
-    if not connectors:
+def enrol(engine: Engine, latest: Mapping[str, datetime], now: datetime) -> None:
+    """A row for each source (``latest``: name -> the latest due time its schedule allows from
+    now) that has none yet, due at once (a new source is polled at start, as before). Existing
+    rows keep their due time, so a worker that starts or restarts does not poll early what
+    another just polled, unless it is further away than the schedule allows now (the schedule
+    was shortened, say from 1h to 5m). A removed source's row is left alone: no worker claims
+    it (claims ask for their own sources by name), and a rollback that brings it back finds its
+    slot."""
+    if not latest:
         return
     with engine.begin() as connection:
         connection.execute(insert_ignoring_duplicates(connection, T),
-                           [{"connector": name, "next_due": now} for name in sorted(connectors)])
+                           [{"connector": name, "next_due": now} for name in sorted(latest)])
+        connection.execute(update(T).where(T.c.connector == bindparam("name"), T.c.holder.is_(None),
+                                           T.c.next_due > bindparam("bound", type_=UtcDateTime()))
+                           .values(next_due=bindparam("bound", type_=UtcDateTime())),
+                           [{"name": name, "bound": bound} for name, bound in sorted(latest.items())])
 
 
 def claim(engine: Engine, worker: str, connectors: Collection[str], now: datetime, limit: int,

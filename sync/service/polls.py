@@ -98,6 +98,11 @@ class PollPool:
         schedule = self.sources[name].schedule
         return min(schedule.period(), LEASE_MAX) if schedule.interval is not None else LEASE_MAX
 
+    def _latest_due(self, name: str, now: datetime) -> datetime:
+        """The furthest a source's next poll may be from ``now`` under its schedule as set now."""
+        schedule = self.sources[name].schedule
+        return now + schedule.period() if schedule.interval is not None else schedule.next_due(None, now, self.timezone)
+
     def _heartbeat(self, names: Sequence[str]) -> timedelta:
         return min(self.lease_for(name) for name in names) / HEARTBEATS_PER_LEASE
 
@@ -147,7 +152,7 @@ class PollPool:
         there are free slots, and say how many seconds until there may be more to do."""
         now = self.clock()
         if not self._enrolled:
-            leases.enrol(self.engine, self.sources, now)
+            leases.enrol(self.engine, {name: self._latest_due(name, now) for name in self.sources}, now)
             self._enrolled = True
         with self._guard:
             held = [name for name, flight in self._inflight.items() if not flight.lost]

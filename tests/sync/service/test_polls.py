@@ -123,7 +123,7 @@ def test_two_workers_poll_each_source_once_per_interval_in_all(store: Store) -> 
 def test_claims_at_the_same_moment_take_different_sources(store: Store) -> None:
     """FOR UPDATE SKIP LOCKED: two workers claiming at once neither wait nor share a source."""
     names = [source.name for source in _sources(6)]
-    leases.enrol(store.engine, names, START)
+    leases.enrol(store.engine, dict.fromkeys(names, START + MINUTE), START)
     taken: dict[str, list[str]] = {}
     gate = threading.Barrier(3)
 
@@ -169,7 +169,7 @@ def test_a_dead_workers_sources_are_polled_by_another_within_one_interval(store:
 
 @pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_a_renewal_that_finds_another_holder_leaves_the_row_to_it(store: Store) -> None:
-    leases.enrol(store.engine, ["s0"], START)
+    leases.enrol(store.engine, {"s0": START + MINUTE}, START)
     assert leases.claim(store.engine, "a", ["s0"], START, 1, lambda _: MINUTE)
     later = START + MINUTE + timedelta(seconds=1)
     assert [c.connector for c in leases.claim(store.engine, "b", ["s0"], later, 1, lambda _: MINUTE)] == ["s0"]
@@ -219,3 +219,17 @@ def test_the_pool_bound_holds(store: Store) -> None:
     for _, name, _ in recorder.polls:
         polls_per_source[name] += 1
     assert set(polls_per_source.values()) == {1}
+
+
+def test_a_shortened_schedule_applies_at_the_next_start_not_after_the_old_interval(store: Store) -> None:
+    clock, recorder = Clock(), Recorder()
+    hourly = _pool(store, [PolledSource("s0", Schedule(interval="1h"))], recorder.poller("a"), 1, clock, "a")
+    hourly.start()
+    _settle(hourly)
+    hourly.stop.set()
+    hourly.close()
+    assert leases.due_times(store.engine, ["s0"])["s0"] == START + timedelta(hours=1)
+    clock.now = START + timedelta(minutes=2)  # restarted with `schedule: {interval: 5m}`
+    five = _pool(store, [PolledSource("s0", Schedule(interval="5m"))], recorder.poller("a"), 1, clock, "a")
+    five.tick()
+    assert leases.due_times(store.engine, ["s0"])["s0"] == START + timedelta(minutes=7)
