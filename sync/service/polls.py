@@ -163,8 +163,9 @@ class PollPool:
             for claim in leases.claim(self.engine, self.worker, self.sources, now, free, self.lease_for):
                 with self._guard:
                     self._inflight[claim.connector] = _InFlight(claim)
-                if self._renew_at is None or self._renew_at <= now:
-                    self._renew_at = now + self._heartbeat([claim.connector])
+                # its first renewal in time for its lease, however far off the others' is
+                first = now + self._heartbeat([claim.connector])
+                self._renew_at = first if self._renew_at is None or self._renew_at <= now else min(self._renew_at, first)
                 self._queue.put(claim)
         if self._board_at is None or now >= self._board_at:
             for name, due in leases.due_times(self.engine, self.sources).items():

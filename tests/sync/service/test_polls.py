@@ -13,14 +13,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine
 
 from clinicsync.common.schedule import Schedule
+from clinicsync.sync.db import make_engine
 from clinicsync.sync.queries import poll_schedule_status
 from clinicsync.sync.service import leases
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.outcome import JobResult
 from clinicsync.sync.service.polls import PolledSource, PollPool
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import POLL_SCHEDULE
 
 START = datetime(2031, 1, 10, 15, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -119,17 +122,16 @@ def test_two_workers_poll_each_source_once_per_interval_in_all(store: Store) -> 
     assert {at.second for _, _, at in recorder.polls} == {0}
 
 
-@pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
-def test_claims_at_the_same_moment_take_different_sources(store: Store) -> None:
-    """FOR UPDATE SKIP LOCKED: two workers claiming at once neither wait nor share a source."""
+def _claim_at_once(engine: Engine) -> None:
+    """FOR UPDATE SKIP LOCKED: three workers claiming at once neither wait nor share a source."""
     names = [source.name for source in _sources(6)]
-    leases.enrol(store.engine, dict.fromkeys(names, START + MINUTE), START)
+    leases.enrol(engine, dict.fromkeys(names, START + MINUTE), START)
     taken: dict[str, list[str]] = {}
     gate = threading.Barrier(3)
 
     def take(worker: str) -> None:
         gate.wait()
-        taken[worker] = [c.connector for c in leases.claim(store.engine, worker, names, START, 4, lambda _: MINUTE)]
+        taken[worker] = [c.connector for c in leases.claim(engine, worker, names, START, 4, lambda _: MINUTE)]
 
     threads = [threading.Thread(target=take, args=(worker,)) for worker in ("a", "b", "c")]
     for thread in threads:
@@ -138,6 +140,21 @@ def test_claims_at_the_same_moment_take_different_sources(store: Store) -> None:
         thread.join(5)
     claimed = [name for names_ in taken.values() for name in names_]
     assert sorted(claimed) == sorted(names)  # each source once, none left
+
+
+@pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_claims_at_the_same_moment_take_different_sources(store: Store) -> None:
+    _claim_at_once(store.engine)
+
+
+@pytest.mark.mariadb
+def test_claims_at_the_same_moment_take_different_sources_on_mariadb(mariadb_database: dict[str, object]) -> None:
+    engine = make_engine(str(mariadb_database["url"]))
+    POLL_SCHEDULE.create(engine)  # the one table the claims use: the whole schema's migrations take seconds
+    try:
+        _claim_at_once(engine)
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
