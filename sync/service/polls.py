@@ -156,7 +156,9 @@ class PollPool:
             self._enrolled = True
         with self._guard:
             held = [name for name, flight in self._inflight.items() if not flight.lost]
-        if held and (self._renew_at is None or now >= self._renew_at):
+        if not held:
+            self._renew_at = None  # nothing to renew (a lost lease's poll is only let finish)
+        elif self._renew_at is None or now >= self._renew_at:
             self._renew(held, now)
         free = self.size - len(self.inflight())
         if free > 0:
@@ -165,7 +167,7 @@ class PollPool:
                     self._inflight[claim.connector] = _InFlight(claim)
                 # its first renewal in time for its lease, however far off the others' is
                 first = now + self._heartbeat([claim.connector])
-                self._renew_at = first if self._renew_at is None or self._renew_at <= now else min(self._renew_at, first)
+                self._renew_at = first if self._renew_at is None else min(self._renew_at, first)
                 self._queue.put(claim)
         if self._board_at is None or now >= self._board_at:
             for name, due in leases.due_times(self.engine, self.sources).items():

@@ -250,3 +250,31 @@ def test_a_shortened_schedule_applies_at_the_next_start_not_after_the_old_interv
     five = _pool(store, [PolledSource("s0", Schedule(interval="5m"))], recorder.poller("a"), 1, clock, "a")
     five.tick()
     assert leases.due_times(store.engine, ["s0"])["s0"] == START + timedelta(minutes=7)
+
+
+def test_a_long_poll_keeps_its_lease_by_heartbeat_and_a_stalled_worker_loses_it(store: Store) -> None:
+    clock, recorder, release = Clock(), Recorder(), threading.Event()
+    sources = [PolledSource("s0", Schedule(interval="1m"))]  # lease 1 min, renewed every 20 s
+    a = _pool(store, sources, recorder.poller("a", hang=("s0", release)), 1, clock, "a")
+    b = _pool(store, sources, recorder.poller("b"), 1, clock, "b")  # claims only: its pool never starts
+    a.start()
+    try:
+        a.tick()
+        assert _wait(lambda: recorder.count("s0") == 1)  # polling, for minutes
+        for seconds in (20, 40, 60, 80):
+            clock.now = START + timedelta(seconds=seconds)
+            a.tick()  # the heartbeat
+            b.tick()
+            assert b.inflight() == [], f"b claimed a lease a renews, at {seconds} s"
+        clock.now = START + timedelta(seconds=200)  # a stalled (no heartbeat) for two minutes
+        b.tick()
+        assert b.inflight() == ["s0"]
+        assert 0.05 < a.tick() <= 30  # finds it lost; sleeps (no spin on a lease it no longer renews)
+        release.set()
+        assert _wait(lambda: not a.inflight())
+        assert leases.due_times(store.engine, ["s0"])["s0"] == START  # b's claim, untouched by a's end
+        assert poll_schedule_status(store)["polling"]["s0"]["worker"] == "b"
+    finally:
+        release.set()
+        a.stop.set()
+        a.close()
