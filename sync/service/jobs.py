@@ -3,7 +3,8 @@
 A *job source* is a function ``(ServiceContext) -> list[Job]``. ``job_sources()`` lists
 them; a feature plugs into the service by adding ONE line there, as the reminder
 dispatcher (a PeriodicJob every 30 s) and the HTTP server (a ResidentJob named "serve",
-given when ``ctx.options.serve``) do.
+given when ``ctx.options.serve``) do. The sources' polls are one resident job, the poll pool
+(polls.py), which claims them from the store's shared schedule.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """The service loop: one thread per job, each asleep on the shared stop event until its
-job is due, so a signal wakes every thread at once and nothing ever spins.
+job is due, so a signal wakes every thread at once and nothing ever spins. The sources'
+polls are one job, ``polls``: a bounded pool with its own scheduler (polls.py), not a thread
+per source.
 
 Stopping: ``stop`` is set (SIGTERM/SIGINT or a resident job that died); sleeping jobs
 return at once, running ones return at their next safe point (a poll after its next
