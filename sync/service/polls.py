@@ -110,7 +110,7 @@ class PollPool:
     def start(self) -> None:
         """The pool's threads (daemons: a poll hung past the shutdown grace must not keep the
         process alive; its lease runs out and its transaction rolls back with the process)."""
-        for number in range(self.size):
+        for number in range(min(self.size, len(self.sources))):  # never more polls than sources
             thread = threading.Thread(target=self._work, name=f"poll-{number + 1}", daemon=True)
             self._threads.append(thread)
             thread.start()
