@@ -13,9 +13,10 @@ source at once, and a lease taken over from a worker that is only slow cannot do
 
 The loop sleeps until the earliest due time or lease expiry, a freed slot, the next heartbeat
 or the service's stop: it never spins. Why not a PostgreSQL job queue (procrastinate,
-pgqueuer, Oban-like): they run on PostgreSQL only, and SQLite, the embedded default, must run
-this same code; and they queue one-off jobs, where this is one recurring slot per source whose
-next due time follows from its schedule and whose lease follows its poll.
+pgqueuer): they run on PostgreSQL only, and SQLite, the embedded default, must run this same
+code; and they queue one-off jobs (a periodic task is a cron tick that defers one more), where
+this is one recurring slot per source whose next due time follows from its schedule and whose
+lease follows its poll (docs/operations.md, "How work is shared").
 """
 
 from __future__ import annotations
