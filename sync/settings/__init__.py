@@ -48,7 +48,9 @@ PEER_SECTIONS = frozenset({"connectors", "notifiers", "server", "calendar", "res
 
 class StoreSettings(SettingsModel):
     url: str = Field("sqlite:///.clinicsync/clinicsync.db", validate_default=True, description="any SQLAlchemy URL")
-    pool_size: int = Field(5, ge=1, le=100, description="connections kept open per process")
+    pool_size: int = Field(10, ge=1, le=100, description="connections kept open per process (opened as needed): "
+                           "`clinicsync run` with the default service.poll_workers (4), the stages, the reminder "
+                           "dispatcher and the HTTP server needs up to 17, this plus max_overflow")
     max_overflow: int = Field(10, ge=0, le=100, description="extra connections allowed at peaks")
     pool_timeout: float = Field(30, gt=0, description="seconds to wait for a free connection")
     echo: bool = False
