@@ -27,7 +27,7 @@ from clinicsync.notifiers.registry import notifier_kinds
 from clinicsync.sync.clinic import ClinicSettings, validate_timezone  # noqa: F401 - re-exported
 from clinicsync.sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
 from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.settings.reminders import RemindersSettings
+from clinicsync.sync.settings.reminders import QuietHours, RemindersSettings
 from clinicsync.sync.settings.responses import ResponsesSettings
 from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.settings.service import ServiceSettings
@@ -218,6 +218,26 @@ class Settings(SettingsRoot):
         name, phone, zone, places and language over the clinic's. Without `sites:`, `clinic:`."""
         site = self.site_of(connector)
         return self.clinic if site is None else self.sites[site].as_clinic(self.clinic)
+
+    def site_for(self, connector: str | None) -> SiteSettings | None:
+        """The site of ``connector``'s visits, for what `clinic:` has no key for (sender
+        identities, templates, quiet hours); None without `sites:`."""
+        site = self.site_of(connector)
+        return None if site is None else self.sites[site]
+
+    def quiet_hours_for(self, connector: str | None) -> QuietHours | None:
+        """The quiet hours of ``connector``'s patients: their site's, else `reminders.quiet_hours`."""
+        site = self.site_for(connector)
+        if site is not None and site.quiet_hours is not None:
+            return site.quiet_hours
+        return self.reminders.quiet_hours
+
+    def template_folders_for(self, connector: str | None) -> list[Path]:
+        """The folders whose templates override the shipped ones for ``connector``'s messages,
+        the first winning: the site's `templates`, then `reminders.templates`."""
+        site = self.site_for(connector)
+        named = [site.templates if site is not None else None, self.reminders.templates]
+        return [self.base_dir / folder for folder in dict.fromkeys(named) if folder]
 
     def connector_names(self) -> set[str]:
         """The sources these settings name: a source the store holds beside them is orphaned
