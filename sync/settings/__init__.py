@@ -225,6 +225,14 @@ class Settings(SettingsRoot):
         site = self.site_of(connector)
         return None if site is None else self.sites[site]
 
+    def sender_for(self, connector: str | None, channel: str) -> str | None:
+        """Who ``connector``'s messages on ``channel`` come from: its site's `email_from` or
+        `sms_from` (SMS and WhatsApp); None: the notifier's configured sender."""
+        site = self.site_for(connector)
+        if site is None:
+            return None
+        return site.email_from if channel == "email" else site.sms_from
+
     def quiet_hours_for(self, connector: str | None) -> QuietHours | None:
         """The quiet hours of ``connector``'s patients: their site's, else `reminders.quiet_hours`."""
         site = self.site_for(connector)

@@ -9,8 +9,8 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from clinicsync.notifiers.outbox import OutboxNotifier, OutboxSettings
-from tests.notifiers import test_aws_sms, test_sendgrid, test_smtp, test_twilio
 from tests.faults import FaultyApi
+from tests.notifiers import test_aws_sms, test_sendgrid, test_smtp, test_twilio
 from tests.notifiers.aws_fake import EndUserMessaging, aws_credentials
 from tests.notifiers.conftest import FakeApi, SmtpFactory, email_message, text_message
 from tests.notifiers.test_aws_sms import eum
