@@ -88,7 +88,7 @@ async def test_each_visit_hears_from_its_own_site(group: Settings, store: Store,
         connector="south-pm")
     plan(group, store, NIGHT)
     with store.engine.connect() as connection:
-        due = dict(connection.execute(select(REMINDERS.c.connector, REMINDERS.c.due_at).where(
+        due: dict[str, datetime] = dict(connection.execute(select(REMINDERS.c.connector, REMINDERS.c.due_at).where(
             REMINDERS.c.kind == "confirmation", REMINDERS.c.recipient == "patient")).all())
     assert due == {"north-pm": NIGHT, "south-pm": SOUTH_MORNING}  # out of south's quiet hours, by its clock
     Dispatcher(group, store, NIGHT).run()
