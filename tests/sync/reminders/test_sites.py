@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import httpx
@@ -132,3 +132,19 @@ async def test_an_offer_of_a_south_slot_speaks_for_south(group: Settings, store:
         page = await client.get(f"/w/{token_of(offer)}")
     assert page.status_code == 200 and "Clínica Sur" in text(page) and "(305) 555-0100" in text(page)
     assert "North Dental" not in page.text
+
+
+def test_a_sites_doctor_gets_the_agenda_of_the_sites_day_in_its_language(
+        group: Settings, store: Store, tmp_path: Path) -> None:
+    agenda = group.reminders.agenda.model_copy(update={"enabled": True, "at": time(7)})
+    settings = group.model_copy(update={"reminders": group.reminders.model_copy(update={"agenda": agenda})})
+    visit = datetime(2030, 6, 2, 17, tzinfo=UTC)  # 10:00 on Sunday June 2 in Los Angeles
+    put(store, appointment("S1", visit, "America/Los_Angeles", doctor_email="luz@sur.example"),
+        connector="south-pm")
+    plan(settings, store, NIGHT)  # 22:00 on June 1 in Los Angeles, already June 2 in New York
+    with store.engine.connect() as connection:
+        [row] = connection.execute(select(REMINDERS).where(REMINDERS.c.kind == "agenda")).all()
+    assert (row.offset, row.due_at) == ("2030-06-02", datetime(2030, 6, 2, 14, tzinfo=UTC))  # 07:00 there
+    Dispatcher(settings, store, row.due_at).run()
+    mail = messages(tmp_path, "mails.jsonl")["luz@sur.example"]
+    assert mail["subject"].startswith("Su agenda del ") and mail["from"] == "Clinica Sur <hola@sur.example>"
