@@ -194,7 +194,8 @@ class AwsSmsNotifier(Notifier):
 
     def _send_text(self, to: str, message: Message) -> str:
         s = self.settings
-        fields: dict[str, Any] = {"DestinationPhoneNumber": to, "OriginationIdentity": s.origination_identity,
+        fields: dict[str, Any] = {"DestinationPhoneNumber": to,
+                                  "OriginationIdentity": message.sender or s.origination_identity,
                                   "MessageBody": message.body_text, "MessageType": "TRANSACTIONAL"}
         if s.configuration_set:
             fields["ConfigurationSetName"] = s.configuration_set
@@ -207,9 +208,9 @@ class AwsSmsNotifier(Notifier):
 
     def _publish(self, to: str, message: Message) -> str:
         attributes: dict[str, Any] = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
-        if self.settings.origination_identity:
-            attributes["AWS.MM.SMS.OriginationNumber"] = {"DataType": "String",
-                                                          "StringValue": self.settings.origination_identity}
+        origination = message.sender or self.settings.origination_identity  # a site's own number (issue 60)
+        if origination:
+            attributes["AWS.MM.SMS.OriginationNumber"] = {"DataType": "String", "StringValue": origination}
         answer = self._client.publish(PhoneNumber=to, Message=message.body_text, MessageAttributes=attributes)
         return str(answer["MessageId"])
 

@@ -39,6 +39,10 @@ class Message:
     template_id: str | None = None
     template_variables: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)  # e.g. {"reminder_id": "42"}
+    # Who the message is from when not the notifier's configured sender: a site's own number
+    # (E.164, SMS and WhatsApp) or From: (email) in a group of practices (issue 60). None: the
+    # notifier's own (from_number, messaging service, origination identity, sender).
+    sender: str | None = None
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ class OutboxNotifier(Notifier):
             from clinicsync.notifiers.mime import build_email
 
             path = folder / f"{_safe_name(message.idempotency_key)}.eml"
-            data = build_email(message, self.settings.sender).as_bytes()
+            data = build_email(message, message.sender or self.settings.sender).as_bytes()
         else:
             recipient_phone(message.recipient)  # refuse what a real SMS/WhatsApp provider would
             path = folder / f"{_safe_name(message.idempotency_key)}.json"
@@ -60,7 +60,8 @@ class OutboxNotifier(Notifier):
 
     @staticmethod
     def _text(message: Message) -> dict[str, Any]:
-        return {"channel": message.channel, "to": message.recipient, "body": message.body_text,
+        text = {"channel": message.channel, "to": message.recipient, "body": message.body_text,
                 "language": message.language, "key": message.idempotency_key,
                 "template_id": message.template_id, "template_variables": message.template_variables,
                 "metadata": message.metadata}
+        return {**text, "from": message.sender} if message.sender else text  # a site's own number (issue 60)

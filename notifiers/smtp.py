@@ -158,7 +158,7 @@ class SmtpNotifier(Notifier):
     def send(self, message: Message) -> Receipt:
         if message.channel != "email":
             raise PermanentError(f"the smtp notifier sends email, not {message.channel}")
-        email = build_email(message, self.settings.sender, self.settings.reply_to)
+        email = build_email(message, message.sender or self.settings.sender, self.settings.reply_to)
         reuse = True
         while True:
             connection: _Connection | None = None

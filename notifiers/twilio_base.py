@@ -37,6 +37,7 @@ from clinicsync.notifiers.base import (
 )
 from clinicsync.notifiers.fields import ApiRoot, HttpUrl, PhoneNumber, Secret
 from clinicsync.notifiers.http import is_retryable_status
+from clinicsync.notifiers.phone import WHATSAPP_PREFIX
 
 DEFAULT_API_ROOT = "https://api.twilio.com"
 
@@ -165,6 +166,8 @@ class TwilioNotifier(Notifier):
             raise PermanentError(f"the {self.kind} notifier sends {'/'.join(sorted(self.channels))}, "
                                  f"not {message.channel}")
         fields = self.message_fields(message)
+        if message.sender:  # the site's own number (issue 60), within the messaging service's pool if any
+            fields["from_"] = f"{WHATSAPP_PREFIX if message.channel == 'whatsapp' else ''}{message.sender}"
         if self.settings.status_callback:
             fields["status_callback"] = self.settings.status_callback
         try:

@@ -116,10 +116,10 @@ def raw_text(data: Any) -> str:
 
 def source_timezone(settings: Settings, config: ConnectorSettings) -> str:
     """The zone of the source's visits when the record gives none: the connector's
-    ``timezone:`` when it has one, else the clinic's. With ``stored_times: local`` (the
-    default) also the zone of its naive date-times (``source_clock``). A zone the mapping
-    reads from the record wins over both."""
-    return getattr(config, "timezone", None) or settings.clinic.timezone
+    ``timezone:`` when it has one, else its site's, else the clinic's (clinic_for). With
+    ``stored_times: local`` (the default) also the zone of its naive date-times
+    (``source_clock``). A zone the mapping reads from the record wins over both."""
+    return getattr(config, "timezone", None) or settings.clinic_for(config.name).timezone
 
 
 def stored_times(config: ConnectorSettings) -> str:
@@ -135,10 +135,11 @@ def source_clock(settings: Settings, config: ConnectorSettings) -> str:
 
 def mapping_for(settings: Settings, config: ConnectorSettings) -> CompiledMapping:
     """The connector's mapping, compiled with its source zone as the default zone and its
-    time convention (with clinic.places' zones for a source that stores UTC)."""
-    return load_mapping(config.mapping, source_timezone(settings, config), settings.clinic.default_region,
-                        settings.base_dir, settings.clinic.plausible_dates.window(), stored_times(config),
-                        settings.clinic.place_zones())
+    time convention (with its site's places' zones, else clinic.places', for a source that stores UTC)."""
+    clinic = settings.clinic_for(config.name)
+    return load_mapping(config.mapping, source_timezone(settings, config), clinic.default_region,
+                        settings.base_dir, clinic.plausible_dates.window(), stored_times(config),
+                        clinic.place_zones())
 
 
 def map_batch(mapping: CompiledMapping, batch: Batch,
@@ -269,7 +270,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             _refuse_double_import(settings, store, config.name)
         mapping = mapping_for(settings, config)
         fingerprint = Fingerprinter(mapping_epoch(mapping, config, source_timezone(settings, config),
-                                                  settings.clinic.default_region))
+                                                  settings.clinic_for(config.name).default_region))
         connector = build_connector(config)
         connector.required_columns = mapping.required_sources()
         connector.source_zone = source_clock(settings, config)
@@ -279,7 +280,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             if Standing(event, "connector").holds(store.engine, config.name, part))
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
-        profile = Profile(mapping.preset, settings.clinic.timezone) if dry_run else None
+        profile = Profile(mapping.preset, settings.clinic_for(config.name).timezone) if dry_run else None
         seen: set[str] | None = None
 
         def apply_batch(batch: Batch) -> None:
@@ -345,7 +346,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         if profile is not None:
             report.plausibility = profile.report()
         if report.error is None:  # a source read whole: what vanished from it may be deleted
-            swept = sweep_if_due(store, connector, mapping, settings.clinic.timezone, baseline, apply_batch)
+            swept = sweep_if_due(store, connector, mapping, settings.clinic_for(config.name).timezone, baseline,
+                                 apply_batch)
             if swept is not None:
                 report.counts.deleted += swept.deleted
                 report.error = swept.error
@@ -573,10 +575,11 @@ def zone_rules_pass(settings: Settings, store: Store, report: RunReport) -> None
 
 
 def configured_zones(settings: Settings) -> set[str]:
-    """The clinic's zone, each connector's source zone and the places' zones: the zones most
-    stored times are in."""
+    """The clinic's zone, each connector's source zone and the places' zones (the clinic's and
+    each site's): the zones most stored times are in."""
+    clinics = [settings.clinic, *(site.as_clinic(settings.clinic) for site in settings.sites.values())]
     return {settings.clinic.timezone, *(source_timezone(settings, config) for config in settings.connectors),
-            *(place.timezone for place in settings.clinic.places.values() if place.timezone)}
+            *(place.timezone for clinic in clinics for place in clinic.places.values() if place.timezone)}
 
 
 def retention_pass(settings: Settings, store: Store) -> None:

@@ -107,8 +107,8 @@ def mapping_problems(settings: Settings, only: list[str] | None = None) -> list[
             continue
         try:
             if mapping_record(config.mapping, settings.base_dir) == "waitlist":  # a waitlist source (issue 33)
-                load_waitlist_mapping(config.mapping, settings.clinic.timezone, settings.clinic.default_region,
-                                      settings.base_dir)
+                clinic = settings.clinic_for(config.name)  # the source's site's (issue 60)
+                load_waitlist_mapping(config.mapping, clinic.timezone, clinic.default_region, settings.base_dir)
             else:
                 connector_mapping(settings, config)
         except ValueError as exc:
@@ -116,8 +116,8 @@ def mapping_problems(settings: Settings, only: list[str] | None = None) -> list[
         waitlist_mapping = getattr(config, "waitlist_mapping", None)
         if getattr(config, "waitlist", False) and isinstance(waitlist_mapping, str):
             try:
-                load_waitlist_mapping(waitlist_mapping, settings.clinic.timezone, settings.clinic.default_region,
-                                      settings.base_dir)
+                clinic = settings.clinic_for(config.name)
+                load_waitlist_mapping(waitlist_mapping, clinic.timezone, clinic.default_region, settings.base_dir)
             except ValueError as exc:
                 problems.append(f"connectors[{index}].waitlist_mapping ({config.name}): {exc}")
     return problems
@@ -269,7 +269,8 @@ def check_waitlist_source(settings: Settings, config: ConnectorSettings, max_rec
     result = SourceCheck(config.name, config.kind)
     zone = source_timezone(settings, config)
     try:
-        mapping = load_waitlist_mapping(config.mapping, zone, settings.clinic.default_region, settings.base_dir,
+        mapping = load_waitlist_mapping(config.mapping, zone, settings.clinic_for(config.name).default_region,
+                                        settings.base_dir,
                                         stored_times(config))
     except ValueError as exc:
         result.problems.append(f"waitlist mapping does not load: {exc}")
@@ -311,7 +312,7 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
     except ValueError as exc:
         result.problems.append(f"mapping does not load: {exc}")
         return result
-    seen = _Appointments(result, mapping, settings.clinic.timezone)
+    seen = _Appointments(result, mapping, settings.clinic_for(config.name).timezone)
     mapper = _Mapper(result, mapping.apply, seen)
     going, read, sample = _reach_and_read(config, result, mapper, source_clock(settings, config), max_records,
                                           mapping.required_sources())

@@ -436,7 +436,7 @@ def _expected(connection: Connection, settings: Settings) -> dict[str, tuple[dat
             continue
         if is_polled(config):
             heard = figures.last_success or figures.last_started
-            due = config.schedule.next_due(heard, heard, settings.clinic.timezone)
+            due = config.schedule.next_due(heard, heard, settings.clinic_for(config.name).timezone)
         elif config.expected_interval is not None:
             heard = figures.last_started
             due = heard + parse_duration(config.expected_interval)

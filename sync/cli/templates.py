@@ -9,7 +9,13 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.sync.cli.context import EXIT_FAILED, app_context, out_console, print_json
-from clinicsync.sync.reminders.check import check_templates, patient_languages, problem_lines, uncovered_languages
+from clinicsync.sync.reminders.check import (
+    check_site_templates,
+    check_templates,
+    patient_languages,
+    problem_lines,
+    uncovered_languages,
+)
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 
@@ -40,7 +46,7 @@ def check_command(ctx: typer.Context, json_output: Annotated[bool, typer.Option(
     settings = app_context(ctx).settings
     config = settings.reminders
     extra = settings.base_dir / config.templates if config.templates else None
-    results = check_templates(settings, extra)
+    results = check_templates(settings, extra) + check_site_templates(settings)  # each site's own folder too
     # Languages without templates: reported, as their patients would get English.
     uncovered = uncovered_languages(settings, _patient_languages(settings), extra)
     if json_output:
@@ -53,7 +59,7 @@ def check_command(ctx: typer.Context, json_output: Annotated[bool, typer.Option(
             size = f"{r.segments} ({r.encoding}, {r.units} chars)" if r.segments else ""
             verdict = "[red]fails[/red]" if r.failed else ("[yellow]warning[/yellow]" if r.warnings else "ok")
             link = {True: "short link", False: "no room: left out", None: ""}[r.answer_link]
-            table.add_row(r.language, r.template, r.channel, size, link, r.sample or "", verdict)
+            table.add_row(r.label, r.template, r.channel, size, link, r.sample or "", verdict)
         out_console.print(table)
         for line in problem_lines(results) + [f"{u.language}: {u.message()}" for u in uncovered]:
             out_console.print(line, soft_wrap=True, highlight=False, markup=False)

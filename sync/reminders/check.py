@@ -58,16 +58,23 @@ class CheckResult:
     answer_link: bool | None = None  # SMS: carries its short answer link (None: none to carry)
     sample: str | None = None  # the worst sample's date and first name, as the SMS shows them
     problems: list[str] = field(default_factory=list)  # what fails the check (over one segment, link lost)
+    site: str | None = None  # a site's own templates folder, checked as that site's messages render
 
     @property
     def failed(self) -> bool:
         return bool(self.error or self.problems)
 
+    @property
+    def label(self) -> str:
+        """The language, after the site whose folder was checked ("south/es")."""
+        return f"{self.site}/{self.language}" if self.site else self.language
+
     def as_dict(self) -> dict[str, Any]:
-        return {"language": self.language, "template": self.template, "channel": self.channel,
-                "segments": self.segments, "encoding": self.encoding, "units": self.units, "warnings": self.warnings,
-                "error": self.error, "answer_link": self.answer_link, "sample": self.sample,
-                "problems": self.problems}
+        shown = {"language": self.language, "template": self.template, "channel": self.channel,
+                 "segments": self.segments, "encoding": self.encoding, "units": self.units, "warnings": self.warnings,
+                 "error": self.error, "answer_link": self.answer_link, "sample": self.sample,
+                 "problems": self.problems}
+        return {"site": self.site, **shown} if self.site else shown
 
 
 def _recording(found: list[str]) -> type[Undefined]:
@@ -353,12 +360,27 @@ def check_templates(settings: Settings, extra: Any = None) -> list[CheckResult]:
     return results
 
 
+def check_site_templates(settings: Settings) -> list[CheckResult]:
+    """Each site's own `templates` folder (over `reminders.templates` over the shipped ones),
+    rendered as that site's messages are: its name, phone, places and zone (clinic_for). A
+    site whose sources are not configured yet sends nothing, and is left out."""
+    results: list[CheckResult] = []
+    for key, site in settings.sites.items():
+        sources = settings.connectors_of(key)
+        if not site.templates or not sources:
+            continue
+        # The settings as this site's messages see them: its clinic, and no sites left to resolve.
+        view = settings.model_copy(update={"clinic": settings.clinic_for(sources[0]), "sites": {}})
+        results += [replace(r, site=key) for r in check_templates(view, settings.template_folders_for(sources[0]))]
+    return results
+
+
 def problem_lines(results: Iterable[CheckResult]) -> list[str]:
-    """One line per problem and warning, "es/reminder.sms: …", for people."""
+    """One line per problem and warning, "es/reminder.sms: …" ("south/es/…" for a site's), for people."""
     lines = []
     for r in results:
         for problem in ([r.error] if r.error else []) + r.problems + r.warnings:
-            lines.append(f"{r.language}/{r.template}.{r.channel}: {problem}")
+            lines.append(f"{r.label}/{r.template}.{r.channel}: {problem}")
     return lines
 
 
@@ -387,10 +409,12 @@ def uncovered_languages(settings: Settings, patients: dict[str, int], extra: Any
     """The languages in ``patients`` (language -> patients) and the clinic's own that have no
     template set, neither for the tag (es-MX) nor its language (es): reported, not silently
     English. For `templates check` and `check`."""
-    covered = {language.lower() for language in Renderer(extra).languages()}
+    own = [settings.base_dir / site.templates for site in settings.sites.values() if site.templates]
+    covered = {language.lower() for language in Renderer([*([extra] if extra else []), *own]).languages()}
     wanted = dict(patients)
-    if settings.clinic.language:
-        wanted.setdefault(settings.clinic.language, 0)
+    for language in [settings.clinic.language, *(site.language for site in settings.sites.values())]:
+        if language:  # the clinic's, and each site's own: its patients without one get it
+            wanted.setdefault(language, 0)
     found: dict[str, int] = {}
     for tag, count in wanted.items():
         shown = tag.replace("_", "-").strip()

@@ -3,6 +3,7 @@ read at send time) and the .ics it carries. No I/O beyond the renderer."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -255,17 +256,36 @@ def with_reschedule(links: Callable[[str], dict[str, str]]) -> Callable[[str], d
     return all_links
 
 
-def composer_for(settings: Settings, renderer: Renderer | None = None) -> Composer:
-    """The composer a dispatcher uses: the clinic's settings, signed answer links (long in
-    emails, short in SMS) when the server can serve them, replies asked for only when the
-    server can receive them (emails: confirm, cancel and ask for another time)."""
+def composer_for(settings: Settings, renderer: Renderer | None = None, connector: str | None = None) -> Composer:
+    """The composer a dispatcher uses for ``connector``'s visits: its site's name, phone,
+    places and templates (Settings.clinic_for, template_folders_for; the clinic's without
+    `sites:`), signed answer links (long in emails, short in SMS) when the server can serve
+    them, replies asked for only when the server can receive them (emails: confirm, cancel and
+    ask for another time)."""
     config = settings.reminders
     server = settings.server
     links = link_maker(settings)
     if links is not None and "reschedule" in settings.responses.choices:
         links = with_reschedule(links)
-    renderer = renderer or Renderer(settings.base_dir / config.templates if config.templates else None,
-                                   sms_accents=config.sms_accents)
-    return Composer(config, settings.clinic, renderer, links,
+    renderer = renderer or Renderer(settings.template_folders_for(connector), sms_accents=config.sms_accents)
+    return Composer(config, settings.clinic_for(connector), renderer, links,
                     replies=bool(server and server.public_url and settings.responses.enabled),
                     short_links=short_link_maker(settings))
+
+
+class SiteComposers:
+    """One composer per site, made when a site's first message is (a run of a group sends for
+    many sources, few sites; without `sites:` there is one, the clinic's)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._made: dict[str | None, Composer] = {}
+        self._lock = threading.Lock()  # the dispatcher's send pools compose in several threads
+
+    def __call__(self, connector: str | None) -> Composer:
+        site = self.settings.site_of(connector)
+        with self._lock:
+            composer = self._made.get(site)
+            if composer is None:
+                composer = self._made[site] = composer_for(self.settings, connector=connector)
+        return composer

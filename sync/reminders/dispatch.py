@@ -39,12 +39,13 @@ from clinicsync.notifiers.base import (
 )
 from clinicsync.notifiers.outbox import OutboxSettings
 from clinicsync.notifiers.registry import build_notifier, notifier_kinds
+from clinicsync.sync.clinic import ClinicSettings
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
 from clinicsync.sync.orphans import HELD, RETIRED, fixes, retired_sources, unnamed
 from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
 from clinicsync.sync.reminders.answered import answered_skip
-from clinicsync.sync.reminders.compose import Draft, Visit, composer_for
+from clinicsync.sync.reminders.compose import Draft, SiteComposers, Visit
 from clinicsync.sync.reminders.guard import UnsafeSourceText
 from clinicsync.sync.reminders.planner import BOOKED_AGAIN, under_way_reason
 from clinicsync.sync.reminders.render import TemplateProblem
@@ -230,7 +231,8 @@ class Dispatcher:
         self.orphaned: set[str] = set()
         self.retired: set[str] = set()
         self.report = DispatchReport()
-        self.composer = composer_for(settings)
+        self.composers = SiteComposers(settings)  # each visit's site speaks (issue 60)
+        self._clinics: dict[str | None, ClinicSettings] = {}
         self.buckets = {n.name: TokenBucket(n.rate_per_second) for n in settings.notifiers}
         self.notifier_settings = {n.name: n for n in settings.notifiers}
         self._local = threading.local()
@@ -254,7 +256,8 @@ class Dispatcher:
             self.orphaned = set(unnamed(connection, named))
             self.retired = retired_sources(connection) - named
         if not self.dry_run:
-            follow_settings(self.config, self.store, self.now)  # plans made with other settings first
+            # plans made with other settings first
+            follow_settings(self.config, self.store, self.now, settings=self.settings)
             self.recover()
             self._retry_set_aside()
             self._reroute_waiting()
@@ -456,7 +459,8 @@ class Dispatcher:
             # before it was given to another told the new patient nothing.
             own = [o for o in others.get(row.appointment_id, ()) if o.recipient_ref == row.recipient_ref]
             if row.kind == "confirmation":
-                item.superseded = any(self._stands_in(other, appointment.start_utc, zone_name) for other in own)
+                item.superseded = any(self._stands_in(other, appointment.start_utc, zone_name, row.connector)
+                                      for other in own)
                 continue
             mine = reminder_time(row.starts_at, zone_name, row.offset)
             for other in own:
@@ -464,33 +468,42 @@ class Dispatcher:
                     continue
                 if reminder_time(other.starts_at, zone_name, other.offset) <= mine:
                     continue
-                if other.status in ("sent", "delivered", "unknown") or self.now <= self._send_by(other, zone_name):
+                if other.status in ("sent", "delivered", "unknown") \
+                        or self.now <= self._send_by(other, zone_name, row.connector):
                     item.superseded = True
                     break
 
-    def _stands_in(self, reminder: Any, start: datetime, zone_name: str) -> bool:
+    def _stands_in(self, reminder: Any, start: datetime, zone_name: str, connector: str) -> bool:
         """Whether a due reminder tells the patient what their confirmation would: it is for
         the visit's current start, and it went, or it will go (in time, before ``min_lead``)."""
         if reminder.starts_at != start:
             return False
         if reminder.status in ("sent", "delivered", "unknown"):
             return True
-        return self.now <= self._send_by(reminder, zone_name) and self.now < start - self.config.lead
+        return self.now <= self._send_by(reminder, zone_name, connector) and self.now < start - self.config.lead
 
-    def _send_by(self, row: Any, zone_name: str) -> datetime:
+    def _clinic(self, connector: str | None) -> ClinicSettings:
+        """``clinic_for(connector)``, made once per site and run (a message reads it several times)."""
+        site = self.settings.site_of(connector)
+        clinic = self._clinics.get(site)
+        if clinic is None:
+            clinic = self._clinics[site] = self.settings.clinic_for(connector)
+        return clinic
+
+    def _send_by(self, row: Any, zone_name: str, connector: str) -> datetime:
         """The latest a reminder may go out: its time (moved out of the quiet hours, where
-        planning moved it) plus the offset's maximum lateness."""
+        planning moved it: ``connector``'s site's) plus the offset's maximum lateness."""
         offset = Offset.parse(row.offset)
         intended = due_for_offset(row.starts_at, zone_name, offset)
         placed = place(intended, now=intended, latest=row.starts_at - self.config.lead, zone_name=zone_name,
-                       quiet=self.config.quiet_hours).due
+                       quiet=self.settings.quiet_hours_for(connector)).due
         return max(intended, placed or intended) + self.config.lateness(offset)
 
     def _agenda_deadline(self, row: Any) -> datetime:
         """The latest a doctor's agenda may go out: its day at ``agenda.at`` (clinic time) plus
         ``agenda.max_lateness``; later it would list visits already past."""
         day = date.fromisoformat(row.offset)
-        due = wall_clock(day, self.config.agenda.at, self.settings.clinic.timezone)
+        due = wall_clock(day, self.config.agenda.at, self._clinic(row.connector).timezone)
         return due + parse_duration(self.config.agenda.max_lateness)
 
     def _notice_deadline(self, row: Any, zone_name: str) -> datetime:
@@ -499,7 +512,7 @@ class Dispatcher:
         start bounds it too (place: a notice about a visit that has begun is `too late`)."""
         planned: datetime = row.created_at
         placed = place(planned, now=planned, latest=planned + timedelta(days=2), zone_name=zone_name,
-                       quiet=self.config.quiet_hours).due
+                       quiet=self.settings.quiet_hours_for(row.connector)).due
         return max(planned, placed or planned) + parse_duration(self.config.notices.max_lateness)
 
     @staticmethod
@@ -542,7 +555,7 @@ class Dispatcher:
                        A.c.status.in_(ACTIVE_STATUSES))
                 .order_by(A.c.start_utc)).all()
             day = row.offset
-            clinic_zone = self.settings.clinic.timezone
+            clinic_zone = self._clinic(row.connector).timezone  # the day of the doctor's site
             item.agenda = []
             for v in agenda:  # a visit that cannot be shown is left out (and set aside); the agenda goes
                 def add(v: Any = v) -> None:
@@ -635,7 +648,7 @@ class Dispatcher:
         if row.kind == "reminder" and row.recipient == "patient":
             if item.superseded:
                 return "skip", "superseded"
-            if now > self._send_by(row, a.timezone):
+            if now > self._send_by(row, a.timezone, row.connector):
                 return "skip", "too late"
         answered = answered_skip(row.kind, row.recipient, a,
                                  declined_stops_reminders=self.settings.responses.cancel_reminders_on_decline)
@@ -657,7 +670,8 @@ class Dispatcher:
             return "send", None
         if row.kind in NOTICE_KINDS and now > self._notice_deadline(row, a.timezone):
             return "skip", "too late"
-        slot = place(now, now=now, latest=latest, zone_name=a.timezone, quiet=self.config.quiet_hours)
+        slot = place(now, now=now, latest=latest, zone_name=a.timezone,
+                     quiet=self.settings.quiet_hours_for(row.connector))
         if slot.due is None:
             return "skip", slot.reason
         if slot.due != now:
@@ -681,10 +695,13 @@ class Dispatcher:
     def _draft(self, item: Item) -> Draft:
         row, a = item.row, item.appointment
         own = item.patient.language if item.patient is not None and row.recipient == "patient" else None
-        language = self.settings.clinic.speaks(own)  # staff, and a patient without one: the clinic's
+        clinic = self._clinic(row.connector)
+        language = clinic.speaks(own)  # staff, and a patient without one: the site's (the clinic's)
         if row.kind == "agenda":
-            day = datetime.fromisoformat(row.offset).replace(tzinfo=zone(self.settings.clinic.timezone))
-            language = self.config.agenda.language or self.settings.clinic.locale_tag()
+            day = datetime.fromisoformat(row.offset).replace(tzinfo=zone(clinic.timezone))
+            site = self.settings.site_for(row.connector)  # a site that names its language speaks it to its doctors
+            language = (site.language if site is not None else None) or self.config.agenda.language \
+                or clinic.locale_tag()
             return Draft(row.key, "agenda", "practitioner", language, agenda_day=day,
                          agenda=item.agenda, doctor=item.doctor.name if item.doctor is not None else None,
                          stats=item.stats)
@@ -752,11 +769,12 @@ class Dispatcher:
             self.report.count("failed" if gave_up else "skipped", reason)
             return
         draft = self._draft(item)
+        composer = self.composers(item.row.connector)
         last_error: str | None = None
         template: TemplateProblem | None = None  # the clinic's template, not this message, is at fault
         for channel, address in self.channels(item):
             try:
-                rendered = self.composer.render(draft, channel, self.clock(), recipient=address)
+                rendered = composer.render(draft, channel, self.clock(), recipient=address)
             except TemplateProblem as exc:
                 last_error = str(exc)
                 item.tried.append(channel)
@@ -765,13 +783,14 @@ class Dispatcher:
                                 problem=reason_of(exc))
                     template = exc
                 continue
-            template_id, template_variables = (self.composer.whatsapp_content(draft, rendered.language)
+            template_id, template_variables = (composer.whatsapp_content(draft, rendered.language)
                                                if channel == "whatsapp" else (None, {}))
             message = Message(
                 channel=channel, recipient=address, body_text=rendered.text, idempotency_key=item.row.key,
                 subject=rendered.subject, body_html=rendered.html, attachments=rendered.attachments,
                 language=rendered.language, template_id=template_id, template_variables=template_variables,
-                metadata={"reminder_id": str(item.row.id), "kind": item.row.kind})
+                metadata={"reminder_id": str(item.row.id), "kind": item.row.kind},
+                sender=self.settings.sender_for(item.row.connector, channel))
             if self.dry_run:
                 self.report.count("sent")
                 return

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from itertools import chain, compress
@@ -49,7 +49,7 @@ from clinicsync.sync.reminders.timing import Fields, Placer, Slot, Step, due_for
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import Item, isolated_parts, resolve, retry_items
 from clinicsync.sync.settings import Settings
-from clinicsync.sync.settings.reminders import Offset, RemindersSettings
+from clinicsync.sync.settings.reminders import Offset, QuietHours, RemindersSettings
 from clinicsync.sync.store import Store
 from clinicsync.sync.tables import REMINDERS_CONSUMER, is_retrying
 
@@ -101,10 +101,15 @@ def agenda_key(connector: str, practitioner_ref: str, day: date) -> str:
 class Rules:
     """What the settings say, worked out once per run rather than once per appointment."""
 
-    def __init__(self, config: RemindersSettings) -> None:
+    def __init__(self, config: RemindersSettings,
+                 quiet_for: Callable[[str], QuietHours | None] | None = None) -> None:
+        """``quiet_for``: a source's quiet hours when they are its site's own
+        (Settings.quiet_hours_for); None: ``config.quiet_hours`` for every source."""
         self.config = config
         self.lead = config.lead
         self.quiet = config.quiet_hours
+        self._quiet_for = quiet_for
+        self._quiet_of: dict[str, QuietHours | None] = {}
         self.same_day = config.agenda.same_day_changes
         self.notices = config.notices
         self.confirmed = config.notices.confirmed  # read once per appointment: hoisted
@@ -113,16 +118,32 @@ class Rules:
         self._labels: dict[str | None, list[str]] = {}
         self._confirms: dict[str | None, bool] = {}
         self._steps: dict[str | None, list[Step]] = {}
-        self._placers: dict[datetime, Placer] = {}
+        self._placers: dict[tuple[datetime, Any], Placer] = {}
         # UTC date-times as SQLite stores them, for the whole run (rows.read_appointments adds
         # the starts it read; insert_new the rest): a due is often another visit's start.
         self.texts: dict[datetime, str] = {}
 
-    def placer(self, now: datetime) -> Placer:
-        """The run's :class:`Placer` for ``now`` (one per clock: every read of a run shares it)."""
-        placer = self._placers.get(now)
+    @classmethod
+    def of(cls, settings: Settings) -> Rules:
+        """The rules of ``settings``: with `sites:`, each source's quiet hours are its site's."""
+        return cls(settings.reminders, settings.quiet_hours_for if settings.sites else None)
+
+    def quiet_of(self, connector: str) -> QuietHours | None:
+        """The quiet hours of ``connector``'s patients (their site's, else ``reminders.quiet_hours``)."""
+        if self._quiet_for is None:
+            return self.quiet
+        if connector not in self._quiet_of:
+            self._quiet_of[connector] = self._quiet_for(connector)
+        return self._quiet_of[connector]
+
+    def placer(self, now: datetime, connector: str | None = None) -> Placer:
+        """The run's :class:`Placer` for ``now`` and the quiet hours of ``connector`` (one per
+        clock and quiet hours: every read of a run shares it)."""
+        quiet = self.quiet if connector is None else self.quiet_of(connector)
+        key = (now, None if quiet is None else (quiet.start, quiet.end))
+        placer = self._placers.get(key)
         if placer is None:
-            placer = self._placers[now] = Placer(now, self.quiet)
+            placer = self._placers[key] = Placer(now, quiet)
         return placer
 
     def offsets_for(self, appointment_type: str | None) -> list[Offset]:
@@ -170,7 +191,10 @@ class _Chunk:
         # their pending rows are placed again by the new zone's clock and quiet hours (_retime).
         self.retime: dict[int, Any] = {}
         self.failed: list[str] = []  # set-aside keys of the appointments that could not be planned
-        self.placer = rules.placer(now)
+
+    def placer(self, a: Any) -> Placer:
+        """The placer of ``a``'s source: its site's quiet hours (issue 60)."""
+        return self.rules.placer(self.now, a.connector)
 
     def plan(self, events: list[PlanEvent]) -> None:
         grouped: dict[int, list[PlanEvent]] = defaultdict(list)
@@ -354,7 +378,7 @@ class _Chunk:
                 key = f"a{a.id}:patient:cancelled:v{a.version}"
                 if key not in self.rows and key not in self.known:
                     self._add(a, "patient", ref, "cancelled", None,
-                              self.placer.notice(last_told.starts_at, a.timezone), self.now,
+                              self.placer(a).notice(last_told.starts_at, a.timezone), self.now,
                               starts_at=last_told.starts_at)
                 given = True
         return given
@@ -393,21 +417,21 @@ class _Chunk:
         rows, now, ref, version = self.rows, self.now, a.patient_ref, a.version
         head, tail = f"a{a.id}:patient:reminder:", f":v{version}"
         for (label, _, _), (due, (placed, reason, note)) in zip(
-                steps, self.placer.at_steps(start, zone_name, steps, latest, since), strict=True):
+                steps, self.placer(a).at_steps(start, zone_name, steps, latest, since), strict=True):
             if label not in covered:
                 key = head + label + tail
                 rows[key] = (key, a.id, a.connector, "patient", ref, "reminder", label, version, start,
                              placed or due, "pending" if placed else "skipped", reason, note, None, "", 0, now, now)
 
     def _notice(self, a: Any, kind: str) -> None:
-        self._add(a, "patient", a.patient_ref, kind, None, self.placer.notice(a.start_utc, a.timezone), self.now)
+        self._add(a, "patient", a.patient_ref, kind, None, self.placer(a).notice(a.start_utc, a.timezone), self.now)
 
     def _followup(self, a: Any) -> None:
         """Once per visit, ``after`` its end (outside quiet hours), until ``within`` after it."""
         followup = self.rules.notices.followup
         due = max(self.now, a.end_utc + _duration(followup.after))
         slot = place(due, now=self.now, latest=a.end_utc + _duration(followup.within), zone_name=a.timezone,
-                     quiet=self.rules.quiet)
+                     quiet=self.rules.quiet_of(a.connector))
         self._add(a, "patient", a.patient_ref, "followup", None, (slot.due, slot.reason, slot.note), due, version=0)
 
     def _same_day(self, a: Any, events: list[PlanEvent]) -> None:
@@ -477,9 +501,11 @@ def placed_again(row: Any, a: Any, rules: Rules, now: datetime, offset: Offset |
         due = due_for_offset(a.start_utc, a.timezone, offset)
         if due < now:
             return None
-        return place(due, now=now, latest=a.start_utc - rules.lead, zone_name=a.timezone, quiet=rules.quiet)
+        return place(due, now=now, latest=a.start_utc - rules.lead, zone_name=a.timezone,
+                     quiet=rules.quiet_of(a.connector))
     if row.due_at > now and not is_retrying(row.reason):
-        return place(now, now=now, latest=a.start_utc, zone_name=a.timezone, quiet=rules.quiet)
+        return place(now, now=now, latest=a.start_utc, zone_name=a.timezone,
+                     quiet=rules.quiet_of(a.connector))
     return None
 
 
@@ -738,32 +764,47 @@ def _cancel(connection: Connection, cancel: dict[int, str], now: datetime) -> in
     return int(result.rowcount or 0)
 
 
+def agenda_zones(settings: Settings) -> dict[str, list[str] | None]:
+    """The zones whose days agendas are planned by, each with its sources: without `sites:`
+    the clinic's zone for every source (None: no filter), with them each site's zone for its
+    own sources (a doctor of a practice three zones west gets the agenda of their own day)."""
+    if not settings.sites:
+        return {settings.clinic.timezone: None}
+    zones: dict[str, list[str]] = {}
+    for config in settings.connectors:
+        zones.setdefault(settings.clinic_for(config.name).timezone, []).append(config.name)
+    return dict(zones)
+
+
 def plan_agendas(connection: Connection, settings: Settings, now: datetime, report: PlanReport) -> None:
-    """Each doctor with an email and appointments today or tomorrow (clinic time) gets that day's agenda."""
+    """Each doctor with an email and appointments today or tomorrow (their site's time, else
+    the clinic's) gets that day's agenda."""
     agenda = settings.reminders.agenda
     if not agenda.enabled:
         return
     # One planner at a time, as for the events (row lock / SQLite write lock): two runs that both
     # read an agenda's key as not stored both inserted it, and the second's stage failed.
     claim_offset(connection, CONSUMER)
-    clinic_zone = settings.clinic.timezone
-    today = now.astimezone(zone(clinic_zone)).date()
     rows: dict[str, tuple[Any, ...]] = {}
-    for day in (today, today + timedelta(days=1)):
-        begin = wall_clock(day, datetime.min.time(), clinic_zone)
-        end = wall_clock(day + timedelta(days=1), datetime.min.time(), clinic_zone)
-        doctors = connection.execute(
-            select(APPOINTMENTS.c.connector, APPOINTMENTS.c.practitioner_ref).distinct()
-            .join(PRACTITIONERS, and_(PRACTITIONERS.c.connector == APPOINTMENTS.c.connector,
-                                      PRACTITIONERS.c.external_id == APPOINTMENTS.c.practitioner_ref))
-            .where(APPOINTMENTS.c.start_utc >= begin, APPOINTMENTS.c.start_utc < end,
-                   APPOINTMENTS.c.deleted_at.is_(None), APPOINTMENTS.c.status.in_(ACTIVE_STATUSES),
-                   PRACTITIONERS.c.email.is_not(None))).all()
-        due = wall_clock(day, agenda.at, clinic_zone)
-        for connector, ref in doctors:
-            key = agenda_key(connector, ref, day)
-            rows[key] = (key, None, connector, "practitioner", ref, "agenda", day.isoformat(), 0, begin, due,
-                         "pending", None, None, "email", "", 0, now, now)
+    for clinic_zone, connectors in agenda_zones(settings).items():
+        today = now.astimezone(zone(clinic_zone)).date()
+        for day in (today, today + timedelta(days=1)):
+            begin = wall_clock(day, datetime.min.time(), clinic_zone)
+            end = wall_clock(day + timedelta(days=1), datetime.min.time(), clinic_zone)
+            query = (
+                select(APPOINTMENTS.c.connector, APPOINTMENTS.c.practitioner_ref).distinct()
+                .join(PRACTITIONERS, and_(PRACTITIONERS.c.connector == APPOINTMENTS.c.connector,
+                                          PRACTITIONERS.c.external_id == APPOINTMENTS.c.practitioner_ref))
+                .where(APPOINTMENTS.c.start_utc >= begin, APPOINTMENTS.c.start_utc < end,
+                       APPOINTMENTS.c.deleted_at.is_(None), APPOINTMENTS.c.status.in_(ACTIVE_STATUSES),
+                       PRACTITIONERS.c.email.is_not(None)))
+            if connectors is not None:
+                query = query.where(APPOINTMENTS.c.connector.in_(connectors))
+            due = wall_clock(day, agenda.at, clinic_zone)
+            for connector, ref in connection.execute(query).all():
+                key = agenda_key(connector, ref, day)
+                rows[key] = (key, None, connector, "practitioner", ref, "agenda", day.isoformat(), 0, begin, due,
+                             "pending", None, None, "email", "", 0, now, now)
     insert_new(connection, rows, report)
 
 
@@ -772,7 +813,7 @@ def plan_events(settings: Settings, store: Store, now: datetime, report: PlanRep
     """Consume every unread event, then plan the doctors' agendas (the settings already followed:
     clinicsync.sync.reminders.stage runs this after re-planning). ``progress`` counts the events
     read, of those unread at the start (ids are sequential, so the newest id less the offset)."""
-    rules = Rules(settings.reminders)
+    rules = Rules.of(settings)
     with writer(store.engine) as connection:
         retry_set_aside(connection, rules, now, report)
     total: int | None = None

@@ -4,7 +4,7 @@ Dates and times are formatted for the message's locale with babel."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -72,11 +72,13 @@ def format_clock(moment: datetime, locale: Locale) -> str:
 
 
 class Renderer:
-    def __init__(self, extra: Path | None = None, undefined: type[Undefined] = StrictUndefined,
+    def __init__(self, extra: Path | Sequence[Path] | None = None, undefined: type[Undefined] = StrictUndefined,
                  sms_accents: str = "plain") -> None:
-        """``sms_accents``: ``plain`` drops accents an SMS's GSM-7 alphabet lacks (when that keeps
-        the whole SMS in GSM-7, see ``gsm_plain``), ``keep`` sends them (UCS-2, 70 a segment)."""
-        folders = ([extra] if extra else []) + [TEMPLATES]
+        """``extra``: folders over the shipped templates, the first winning (a site's, then
+        ``reminders.templates``: Settings.template_folders_for). ``sms_accents``: ``plain`` drops
+        accents an SMS's GSM-7 alphabet lacks (when that keeps the whole SMS in GSM-7, see
+        ``gsm_plain``), ``keep`` sends them (UCS-2, 70 a segment)."""
+        folders = ([extra] if isinstance(extra, Path) else list(extra or [])) + [TEMPLATES]
         self.folders = folders
         self.sms_accents = sms_accents
         self.env = SandboxedEnvironment(

@@ -47,6 +47,7 @@ from clinicsync.sync.reminders.rows import PLANNED_FROM
 from clinicsync.sync.reminders.timing import Slot, due_for_offset, place
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import isolated_parts
+from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import RemindersSettings
 from clinicsync.sync.store import Store
 
@@ -69,15 +70,20 @@ class ReplanReport:
         return asdict(self)
 
 
-def fingerprint(config: RemindersSettings) -> tuple[str, dict[str, Any]]:
+def fingerprint(config: RemindersSettings, settings: Settings | None = None) -> tuple[str, dict[str, Any]]:
     basis = config.plan_basis()
+    own = {key: [site.quiet_hours.start.isoformat(), site.quiet_hours.end.isoformat()]
+           for key, site in (settings.sites if settings is not None else {}).items() if site.quiet_hours}
+    if own:  # only then: a file without sites keeps its fingerprint (no re-plan on upgrade)
+        basis["site_quiet_hours"] = own
     return content_hash(basis), basis
 
 
 def follow_settings(config: RemindersSettings, store: Store, now: datetime,
-                    report: PlanReport | None = None) -> ReplanReport | None:
-    """Re-plan the pending plans if the settings changed since they were made; None if not."""
-    current, basis = fingerprint(config)
+                    report: PlanReport | None = None, settings: Settings | None = None) -> ReplanReport | None:
+    """Re-plan the pending plans if the settings changed since they were made; None if not.
+    ``settings``: with `sites:`, the sites' own quiet hours are part of the plan's settings."""
+    current, basis = fingerprint(config, settings)
     with store.engine.connect() as connection:
         stored = connection.execute(select(PLANS).where(PLANS.c.name == PLAN_NAME)).first()
         if stored is not None and stored.fingerprint == current:
@@ -89,7 +95,7 @@ def follow_settings(config: RemindersSettings, store: Store, now: datetime,
     before = orjson.loads(stored.basis) if stored is not None and stored.basis else {}
     changed = sorted(key for key in basis if before.get(key) != basis[key])
     result = ReplanReport()
-    rules = Rules(config)
+    rules = Rules.of(settings) if settings is not None else Rules(config)
     after = 0
     while True:
         with writer(store.engine) as connection:
@@ -196,7 +202,8 @@ class _Replan:
             if label in covered:
                 continue
             due = due_for_offset(a.start_utc, a.timezone, offset)
-            slot = place(due, now=self.now, latest=latest, zone_name=a.timezone, quiet=self.rules.quiet)
+            slot = place(due, now=self.now, latest=latest, zone_name=a.timezone,
+                         quiet=self.rules.quiet_of(a.connector))
             if slot.due is None:
                 continue  # its time has passed: a new offset is not planned backwards
             key = reminder_key(a.id, "patient", "reminder", label, a.version)

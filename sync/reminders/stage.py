@@ -25,7 +25,8 @@ def plan(settings: Settings, store: Store, now: datetime | None = None, progress
     if not settings.reminders.enabled:
         return report
     now = now or utcnow()
-    follow_settings(settings.reminders, store, now, report)  # plans made with other settings, made again first
+    # plans made with other settings, made again first
+    follow_settings(settings.reminders, store, now, report, settings)
     plan_events(settings, store, now, report, progress)
     log.info("reminders.planned", **report.as_dict())
     return report

@@ -68,6 +68,7 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 _env = Environment(loader=PackageLoader("clinicsync.sync.responses", "templates"),
                    autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)
+LOGO_PATH = "/r/_/logo"
 _CSS = resources.files("clinicsync.sync.responses").joinpath("static/answer.css").read_bytes()
 
 
@@ -93,22 +94,33 @@ class Opened:
     standing: str | None
     started: bool
 
+    @property
+    def connector(self) -> str:
+        """The visit's source: the page speaks for its site."""
+        return str(self.found.reminder.connector)
 
-def render(settings: Settings, locale: Locale, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    clinic = settings.clinic
+
+def render(settings: Settings, locale: Locale, template: str, status: int = 200, *, connector: str | None = None,
+           **context: Any) -> HTMLResponse:
+    """A page in the name of ``connector``'s site (its name, phone, logo: Settings.clinic_for);
+    the clinic's when the link names no visit of ours."""
+    clinic = settings.clinic_for(connector)
     phone = settings.reminders.clinic_phone if clinic.phone is None else None
+    site = settings.site_of(connector)
+    logo = None if clinic.logo_file is None else LOGO_PATH + (f"?site={site}" if site else "")
     body = _env.get_template(template).render(
-        lang=str(locale).replace("_", "-"), t=page_words(locale), clinic=clinic, logo=clinic.logo_file is not None,
+        lang=str(locale).replace("_", "-"), t=page_words(locale), clinic=clinic, logo=logo,
         phone=clinic.phone_display() or ((phone, "tel:" + phone) if phone else None), **context)
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def message(settings: Settings, locale: Locale, key: str, status: int, tone: str = "bad",
-            visit: VisitView | None = None, extra: tuple[str, ...] = (), newer: str | None = None) -> HTMLResponse:
+            visit: VisitView | None = None, extra: tuple[str, ...] = (), newer: str | None = None,
+            connector: str | None = None) -> HTMLResponse:
     t = page_words(locale)
     lines = [t[k] for k in (f"{key}_explain", *extra) if k in t]
     return render(settings, locale, "message.html", status, heading=t[key], lines=lines, tone=tone, visit=visit,
-                  newer=newer)
+                  newer=newer, connector=connector)
 
 
 def _find(store: Store, claim: LinkClaim) -> Found | None:
@@ -181,18 +193,19 @@ def _open(settings: Settings, store: Store, token: str, accept_language: str | N
     locale = page_locale(found.patient.language if found and found.patient is not None else None, accept_language)
     now = utcnow()
     problem = _problem(found, now)
+    connector = found.reminder.connector if found is not None else None  # the page speaks for its visit's site
     if problem is None:
         assert found is not None
         with store.engine.connect() as connection:
-            visit = visit_view(connection, found.appointment, found.patient, locale, settings.clinic, now,
-                               parse_duration(settings.responses.join_link_opens))
+            visit = visit_view(connection, found.appointment, found.patient, locale, settings.clinic_for(connector),
+                               now, parse_duration(settings.responses.join_link_opens))
         return Opened(claim, found, locale, visit, standing(found.appointment, found.answers),
                       found.appointment.start_utc <= now)
     if problem == "moved":
         assert found is not None
         newer = _newer(settings, store, found)
-        return message(settings, locale, "moved", STATUS["moved"], tone="warn", newer=newer)
-    return message(settings, locale, problem, STATUS[problem], tone="warn")
+        return message(settings, locale, "moved", STATUS["moved"], tone="warn", newer=newer, connector=connector)
+    return message(settings, locale, problem, STATUS[problem], tone="warn", connector=connector)
 
 
 def _page(settings: Settings, opened: Opened, token: str, short: bool, status: int = 200,
@@ -203,7 +216,7 @@ def _page(settings: Settings, opened: Opened, token: str, short: bool, status: i
     t = page_words(opened.locale)
     standing = opened.standing
     common: dict[str, Any] = {"step": "choose", "visit": opened.visit, "standing": standing,
-                              "action": _path(token, short)}
+                              "action": _path(token, short), "connector": opened.connector}
     if standing == "decline":
         common["visit"] = opened.visit.as_cancelled()
         return render(settings, opened.locale, "answer.html", status, heading=t[heading_key or "cancelled"],
@@ -234,7 +247,7 @@ def show(settings: Settings, store: Store, token: str, step: str | None, accept_
         return _page(settings, opened, token, short)
     heading = page_words(opened.locale)[{"cancel": "cancel_title", "reschedule": "reschedule_title"}[step]]
     return render(settings, opened.locale, "answer.html", step=step, visit=opened.visit, action=_path(token, short),
-                  heading=heading)
+                  heading=heading, connector=opened.connector)
 
 
 def _path(token: str, short: bool) -> str:
@@ -250,19 +263,21 @@ def answer(settings: Settings, store: Store, token: str, form: dict[str, str],
     if opened.standing == "decline":  # cancelled is final online: the page says so and names the visit
         return _page(settings, opened, token, short, STATUS["used"])
     if opened.started:
-        return message(settings, locale, "closed", STATUS["closed"], tone="warn")
+        return message(settings, locale, "closed", STATUS["closed"], tone="warn", connector=opened.connector)
     choice = form.get("choice") or claim.action  # a bare POST answers what the link says
     if choice not in DONE or choice not in settings.responses.choices:
-        return message(settings, locale, "not_allowed", STATUS["not_allowed"], visit=visit)
+        return message(settings, locale, "not_allowed", STATUS["not_allowed"], visit=visit,
+                       connector=opened.connector)
     if choice == opened.standing:  # answered so already (a second tab, a reload): nothing changes
         return _page(settings, opened, token, short, heading_key=DONE[choice])
     if found.answers.count >= MAX_LINK_ANSWERS:
-        return message(settings, locale, "used", STATUS["used"], tone="warn", visit=visit)
+        return message(settings, locale, "used", STATUS["used"], tone="warn", visit=visit,
+                       connector=opened.connector)
     note = (form.get("note") or "").strip() if choice == "reschedule" else ""
     if len(note) > NOTE_MAX:
         return render(settings, locale, "answer.html", 422, step="reschedule", visit=visit, note=note,
                       action=_path(token, short), heading=page_words(locale)["reschedule_title"],
-                      error=page_words(locale)["note_too_long"])
+                      error=page_words(locale)["note_too_long"], connector=opened.connector)
     reminder, appointment, patient = found.reminder, found.appointment, found.patient
     channel = reminder.channel or "email"
     address = (patient.email if channel == "email" else patient.phone) if patient is not None else None
@@ -277,7 +292,8 @@ def answer(settings: Settings, store: Store, token: str, form: dict[str, str],
             if choice != "reschedule":
                 apply_answer(connection, settings, appointment, choice, now)
     except IntegrityError:  # the same link, answered at the same moment in another tab
-        return message(settings, locale, "used", STATUS["used"], tone="warn", visit=visit)
+        return message(settings, locale, "used", STATUS["used"], tone="warn", visit=visit,
+                       connector=opened.connector)
     log.info("responses.link_answer", action=choice, appointment_id=appointment.id, changed=found.answers.count > 0)
     after = _open(settings, store, token, accept_language, short)
     if isinstance(after, HTMLResponse):
@@ -313,8 +329,9 @@ def calendar_entry(settings: Settings, opened: Opened, token: str, short: bool) 
                      t["calls_you"].format(digits=visit.calls_you) if visit.calls_you else t["calls_you_plain"])
     if page:
         lines.append(f"{t['page_link']}: {page}")
+    site_name = settings.clinic_for(opened.connector).name
     return CalendarEntry(uid=event_uid(appointment.connector, appointment.external_id), start=appointment.start_utc,
-                         end=appointment.end_utc, summary=f"{visit.type or t['appointment']} · {settings.clinic.name}",
+                         end=appointment.end_utc, summary=f"{visit.type or t['appointment']} · {site_name}",
                          location=location, description="\n".join(lines), url=page)
 
 
@@ -324,7 +341,7 @@ def visit_ics(settings: Settings, store: Store, token: str, short: bool) -> Resp
     if isinstance(opened, HTMLResponse):
         return opened
     if opened.standing == "decline" or opened.started:
-        return message(settings, opened.locale, "closed", STATUS["closed"], tone="warn")
+        return message(settings, opened.locale, "closed", STATUS["closed"], tone="warn", connector=opened.connector)
     body = ics_file(calendar_entry(settings, opened, token, short), utcnow(), opened.found.appointment.version)
     return Response(body, media_type="text/calendar; charset=utf-8", headers={
         "Cache-Control": "no-store", "Content-Disposition": 'attachment; filename="appointment.ics"'})
@@ -336,10 +353,13 @@ def stylesheet() -> Response:
     return Response(_CSS, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
 
 
-@router.get("/r/_/logo", include_in_schema=False)
-def logo(request: Request) -> Response:
-    """The clinic's logo (`clinic.logo_file`), served by us: no third party sees who opens a link."""
-    path = request.app.state.settings.clinic.logo_file
+@router.get(LOGO_PATH, include_in_schema=False)
+def logo(request: Request, site: str | None = None) -> Response:
+    """The clinic's logo (`clinic.logo_file`), or a site's (`sites.<key>.logo_file`, else the
+    clinic's), served by us: no third party sees who opens a link."""
+    settings: Settings = request.app.state.settings
+    own = settings.sites.get(site) if site else None
+    path = (own.logo_file if own is not None else None) or settings.clinic.logo_file
     if path is None:
         return Response(status_code=404)
     return Response(path.read_bytes(), media_type=LOGO_TYPES[path.suffix.lower()],

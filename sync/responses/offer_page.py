@@ -79,7 +79,7 @@ def _visit(store: Store, settings: Settings, slot: Any, patient: Any, locale: Lo
                             practitioner_ref=slot.practitioner_ref, type=slot.visit_type, join_url=None,
                             dial_in=None)
     with store.engine.connect() as connection:
-        return visit_view(connection, shown, patient, locale, settings.clinic, now,
+        return visit_view(connection, shown, patient, locale, settings.clinic_for(slot.connector), now,
                           parse_duration(settings.responses.join_link_opens))
 
 
@@ -125,9 +125,10 @@ def page(settings: Settings, store: Store, token: str, accept_language: str | No
     if outcome is not None:
         outcome = "closed" if outcome == "invalid" else outcome
         return render(settings, locale, "offer.html", STATUS[outcome], w=w, visit=visit, outcome=outcome,
-                      tone=TONE[outcome], heading=w[outcome], explain=w[f"{outcome}_explain"], open=False)
+                      tone=TONE[outcome], heading=w[outcome], explain=w[f"{outcome}_explain"], open=False,
+                      connector=slot.connector)
     return render(settings, locale, "offer.html", w=w, visit=visit, outcome=None, heading=w["title"], open=True,
-                  action=f"/w/{token}", held=held_line(settings, offer, slot, locale, w))
+                  action=f"/w/{token}", held=held_line(settings, offer, slot, locale, w), connector=slot.connector)
 
 
 @router.get("/w/{token}", summary="The page behind a waitlist offer's link: take the slot or say no thanks",

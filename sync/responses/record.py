@@ -122,7 +122,10 @@ def handle_reply(settings: Settings, store: Store, channel: str, sender: str, bo
                 return ReplyResult(seen.action, "duplicate", seen.language, seen.appointment_id,
                                    answer(_answer_key(seen.action, seen.outcome), seen.language))
         patients = _patients(connection, phone) if phone else []
-        language = settings.clinic.speaks(next((p.language for p in patients if p.language), None))
+        own = next((p for p in patients if p.language), patients[0] if patients else None)
+        # their site's language when the patient has none (the clinic's without `sites:`)
+        language = settings.clinic_for(own.connector if own is not None else None).speaks(
+            own.language if own is not None else None)
         action = interpret(body, language)
         appointment_id: int | None = None
         reminder_id: int | None = None

@@ -47,22 +47,27 @@ def _receives(settings: Settings, channel: str, notifier: NotifierSettings | Non
 
 def _asking(settings: Settings, channel: str) -> list[str]:
     """'language/kind' of each patient message on ``channel`` whose text asks for a reply,
-    rendered as the dispatcher would render it (composer_for)."""
-    config = settings.reminders
-    extra = settings.base_dir / config.templates if config.templates else None
-    renderer = Renderer(extra)
-    composer = composer_for(settings, renderer)
-    visit = sample_visit(settings.clinic.timezone)
+    rendered as the dispatcher would render it (composer_for): the clinic's templates, and
+    each site's own folder ('site/language/kind')."""
+    views: list[tuple[str, str | None]] = [("", None)]  # (label prefix, a source of the site)
+    for key, site in settings.sites.items():
+        sources = settings.connectors_of(key)
+        if site.templates and sources:
+            views.append((f"{key}/", sources[0]))
     found = []
-    for language in renderer.languages():
-        for kind in ASKING_KINDS:
-            draft = Draft(f"a1:patient:{kind}:v1", kind, "patient", language, visit=visit)
-            try:
-                rendered = composer.render(draft, channel, visit.start)
-            except TemplateProblem:
-                continue  # `templates check` reports broken templates
-            if rendered.language == language and PROMPT.search(rendered.text or ""):
-                found.append(f"{language}/{kind}")
+    for prefix, connector in views:
+        renderer = Renderer(settings.template_folders_for(connector))
+        composer = composer_for(settings, renderer, connector)
+        visit = sample_visit(composer.clinic_settings.timezone)
+        for language in renderer.languages():
+            for kind in ASKING_KINDS:
+                draft = Draft(f"a1:patient:{kind}:v1", kind, "patient", language, visit=visit)
+                try:
+                    rendered = composer.render(draft, channel, visit.start)
+                except TemplateProblem:
+                    continue  # `templates check` reports broken templates
+                if rendered.language == language and PROMPT.search(rendered.text or ""):
+                    found.append(f"{prefix}{language}/{kind}")
     return found
 
 

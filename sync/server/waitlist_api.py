@@ -105,8 +105,8 @@ router = APIRouter(prefix="/api/v1", tags=["waitlist API"], responses=PROBLEMS, 
 
 
 def _save(settings: Settings, store: Store, config: RestApiSettings, body: WaitlistIn) -> str:
-    mapping = load_waitlist_mapping(MAPPING, source_timezone(settings, config), settings.clinic.default_region,
-                                    settings.base_dir)
+    mapping = load_waitlist_mapping(MAPPING, source_timezone(settings, config),
+                                    settings.clinic_for(config.name).default_region, settings.base_dir)
     try:
         entry = mapping.apply(body.model_dump(mode="json", exclude_none=True))
     except MappingError as exc:

@@ -79,9 +79,9 @@ class Hl7Service:
         """Load each mapping (a bad one raises ValueError before anything listens), then bind."""
         run_id = new_run_id()
         for config in self.configs:
-            mapping = load_mapping(config.mapping, self.settings.clinic.timezone,
-                                   self.settings.clinic.default_region, self.settings.base_dir,
-                                   self.settings.clinic.plausible_dates.window())
+            clinic = self.settings.clinic_for(config.name)  # the source's site's zone and region (issue 60)
+            mapping = load_mapping(config.mapping, clinic.timezone, clinic.default_region, self.settings.base_dir,
+                                   clinic.plausible_dates.window())
             self.receivers.append(Receiver(config, mapping, self.store, run_id,
                                            frozenset(self.settings.connector_names())))
         listening = []

@@ -91,12 +91,14 @@ def render(renderer: Renderer, draft: OfferDraft, channel: str, clinic: ClinicSe
     return renderer.render(draft.kind, channel, draft.language, variables(draft, clinic, clinic_phone, channel))
 
 
-def clinic_phone(settings: Settings) -> str | None:
-    """The clinic's phone as messages show it (`clinic.phone`, else `reminders.clinic_phone`)."""
-    shown = settings.clinic.phone_display()
+def clinic_phone(settings: Settings, connector: str | None = None) -> str | None:
+    """The phone of ``connector``'s site (the clinic's) as messages show it (`clinic.phone`,
+    else `reminders.clinic_phone`)."""
+    shown = settings.clinic_for(connector).phone_display()
     return shown[0] if shown else settings.reminders.clinic_phone
 
 
-def render_offer(renderer: Renderer, draft: OfferDraft, channel: str, settings: Settings) -> Rendered:
-    """``render`` with the clinic as the settings describe it."""
-    return render(renderer, draft, channel, settings.clinic, clinic_phone(settings))
+def render_offer(renderer: Renderer, draft: OfferDraft, channel: str, settings: Settings,
+                 connector: str | None = None) -> Rendered:
+    """``render`` in the name of the slot's site (``connector``'s; the clinic without `sites:`)."""
+    return render(renderer, draft, channel, settings.clinic_for(connector), clinic_phone(settings, connector))

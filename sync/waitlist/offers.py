@@ -160,9 +160,8 @@ class OfferSender:
         self.clock = clock
         self.started = clock()
         self.links = links
-        config = settings.reminders
-        self.renderer = renderer or Renderer(settings.base_dir / config.templates if config.templates else None,
-                                             sms_accents=config.sms_accents)
+        self.renderer = renderer  # given (tests, `templates check`): for every site
+        self._renderers: dict[str | None, Renderer] = {}
         self.routes = resolve_routes(settings)
         self.notifier_settings = {n.name: n for n in settings.notifiers}
         self._notifiers: dict[str, Notifier] = {}
@@ -208,9 +207,22 @@ class OfferSender:
         (:func:`~clinicsync.common.timeutil.moment_in_pass`)."""
         return moment_in_pass(self.now, self.started, self.clock())
 
+    def renderer_for(self, connector: str) -> Renderer:
+        """The templates of ``connector``'s site over `reminders.templates` over the shipped ones."""
+        if self.renderer is not None:
+            return self.renderer
+        site = self.settings.site_of(connector)
+        renderer = self._renderers.get(site)
+        if renderer is None:
+            renderer = self._renderers[site] = Renderer(self.settings.template_folders_for(connector),
+                                                        sms_accents=self.settings.reminders.sms_accents)
+        return renderer
+
     def quiet(self, recipient: Recipient, at: datetime) -> bool:
-        """Inside the quiet hours of the patient's zone (the entry's) at ``at``."""
-        return quiet_window(at, recipient.entry.timezone, self.settings.reminders.quiet_hours) is not None
+        """Inside the quiet hours (the site's, else `reminders.quiet_hours`) of the patient's
+        zone (the entry's) at ``at``."""
+        quiet = self.settings.quiet_hours_for(recipient.slot.connector)
+        return quiet_window(at, recipient.entry.timezone, quiet) is not None
 
     # -- sending --------------------------------------------------------------------------
     def pending(self) -> Iterator[int]:
@@ -286,7 +298,10 @@ class OfferSender:
     def _draft(self, recipient: Recipient, kind: str, url: str | None, hold_until: datetime | None,
                sent: datetime) -> OfferDraft:
         slot, patient = recipient.slot, recipient.patient
-        return OfferDraft(kind, patient.language if patient is not None else None, slot.start_utc, slot.end_utc,
+        language = patient.language if patient is not None else None
+        if self.settings.site_of(slot.connector) is not None:  # a site writes in its language to those without one
+            language = self.settings.clinic_for(slot.connector).speaks(language)
+        return OfferDraft(kind, language, slot.start_utc, slot.end_utc,
                           slot.timezone, patient.name if patient is not None else None, recipient.doctor,
                           slot.visit_type, recipient.location, slot.visit_mode, url, hold_until, sent)
 
@@ -296,13 +311,15 @@ class OfferSender:
         An unclassified error may have delivered it: it counts as sent (never twice)."""
         for channel, address in channels:
             try:
-                rendered = render_offer(self.renderer, draft, channel, self.settings)
+                connector = recipient.slot.connector
+                rendered = render_offer(self.renderer_for(connector), draft, channel, self.settings, connector)
             except TemplateProblem as exc:
                 log.warning("waitlist.template", kind=draft.kind, channel=channel, error=str(exc))
                 continue
             message = Message(channel=channel, recipient=address, body_text=rendered.text, idempotency_key=key,
                               subject=rendered.subject, body_html=rendered.html, language=rendered.language,
-                              metadata={"kind": draft.kind, "offer": key.rsplit(":", 1)[1]})
+                              metadata={"kind": draft.kind, "offer": key.rsplit(":", 1)[1]},
+                              sender=self.settings.sender_for(recipient.slot.connector, channel))
             try:
                 self._notifier(self.routes[channel]).deliver(message)  # under its send_deadline
             except RetryableError:

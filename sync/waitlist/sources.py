@@ -71,8 +71,9 @@ class SourceReport:
 def _mapping(settings: Settings, config: ConnectorSettings, ref: str) -> WaitlistMapping:
     """Compiled as the appointment mapping is (sync/engine.py ``mapping_for``): the source's
     zone as the default, and its ``stored_times`` for naive date-times."""
-    return load_waitlist_mapping(ref, source_timezone(settings, config), settings.clinic.default_region,
-                                 settings.base_dir, stored_times(config))
+    region = settings.clinic_for(config.name).default_region  # the source's site's (issue 60)
+    return load_waitlist_mapping(ref, source_timezone(settings, config), region, settings.base_dir,
+                                 stored_times(config))
 
 
 @dataclass

@@ -309,11 +309,11 @@ def test_an_offer_that_cannot_be_sent_is_set_aside_and_the_next_patient_is_offer
     real = offers_module.render_offer
     calls: list[str] = []
 
-    def poisoned(renderer: Any, draft: Any, channel: str, settings: Settings) -> Any:
+    def poisoned(renderer: Any, draft: Any, channel: str, settings: Settings, connector: str | None = None) -> Any:
         calls.append(draft.kind)
         if len(calls) == 1:
             raise KeyError("ana@example.org")  # a bug quoting patient data: the reason must not keep it
-        return real(renderer, draft, channel, settings)
+        return real(renderer, draft, channel, settings, connector)
 
     monkeypatch.setattr(offers_module, "render_offer", poisoned)
     handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY)

@@ -49,7 +49,8 @@ class ScriptedNotifier(Notifier):
         line = json.dumps({"key": message.idempotency_key, "channel": message.channel, "to": message.recipient,
                            "pid": os.getpid(), "notifier": self.name, "subject": message.subject,
                            "template_id": message.template_id, "body": message.body_text,
-                           **({"refused": refused} if refused else {})}) + "\n"
+                           **({"refused": refused} if refused else {}),
+                           **({"from": message.sender} if message.sender else {})}) + "\n"
         fd = os.open(self.settings.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from clinicsync.sync.reminders.check import check_site_templates, problem_lines
 from clinicsync.sync.reminders.segments import gsm_plain, sms_size
+from clinicsync.sync.settings import load_settings
 
 SERVER = "server:\n  public_url: https://clinic.example.org\n  secret_key: test-only\n"
 
@@ -146,3 +148,21 @@ def test_the_waitlist_offer_is_checked_with_the_hold_the_clinics_strategy_gives_
     code, batch, _ = offer("  strategy: batch\n")
     assert code == 0 and all(r["segments"] == 1 and "held" not in str(r["sample"]) for r in batch.values()), batch
     assert all(batch[lang]["units"] < held[lang]["units"] for lang in ("en", "es")), (batch, held)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_templates_check_renders_each_sites_own_folder_as_its_messages(tmp_path: Path, store_url: str) -> None:
+    """A site's folder (issue 60) is checked with the site's name: an SMS that fits under the
+    group's short name takes two segments under the site's long one, and is named by site."""
+    folder = tmp_path / "south" / "en"
+    folder.mkdir(parents=True)
+    (folder / "reminder.sms.txt").write_text("{{ clinic }}: " + "x" * 120 + "\n", encoding="utf-8")
+    config = tmp_path / "settings.yaml"
+    config.write_text(
+        f'clinic: {{name: Group, timezone: America/New_York}}\nstore:\n  url: "{store_url}"\n'
+        f"sites:\n  south: {{name: {'South Dental Care Center of Greater Springfield'}, templates: south}}\n"
+        f"connectors:\n  - {{name: south-pm, kind: csv, mapping: generic_csv, drop_dir: {tmp_path}, site: south}}\n",
+        encoding="utf-8")
+    results = check_site_templates(load_settings(config))  # what `templates check` adds to the group's
+    assert {r.site for r in results} == {"south"} and any(r.failed for r in results)
+    assert any(line.startswith("south/en/reminder.sms: 2 SMS segments") for line in problem_lines(results))
