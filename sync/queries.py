@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -211,22 +212,26 @@ def connector_status(store: HasEngine) -> list[dict[str, Any]]:
     return out
 
 
-def _quarantine_filters(connector: str | None, everything: bool) -> list[Any]:
+def _quarantine_filters(connector: str | None, everything: bool,
+                        connectors: Collection[str] | None = None) -> list[Any]:
     where: list[Any] = [] if everything else [Q.status == "open"]
     if connector:
         where.append(Q.connector == connector)
+    if connectors is not None:  # one site's sources (issue 60)
+        where.append(Q.connector.in_(sorted(connectors)))
     return where
 
 
-def count_quarantine(store: HasEngine, connector: str | None = None, everything: bool = False) -> int:
+def count_quarantine(store: HasEngine, connector: str | None = None, everything: bool = False,
+                     connectors: Collection[str] | None = None) -> int:
     """How many items `list_quarantine` would return without a limit (one COUNT)."""
     with store.engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(QUARANTINE)
-                                      .where(*_quarantine_filters(connector, everything))).scalar_one())
+                                      .where(*_quarantine_filters(connector, everything, connectors))).scalar_one())
 
 
 def list_quarantine(store: HasEngine, connector: str | None = None, limit: int | None = 1000,
-                    everything: bool = False) -> list[dict[str, Any]]:
+                    everything: bool = False, connectors: Collection[str] | None = None) -> list[dict[str, Any]]:
     """The quarantine work list: open items, newest sighting first (``everything``: the
     resolved and dismissed ones too). Never the raw record: that is patient data.
     ``retryable``: the raw input was stored as a record (a JSON object) that `quarantine
@@ -234,7 +239,7 @@ def list_quarantine(store: HasEngine, connector: str | None = None, limit: int |
     the source."""
     query = (select(Q.id, Q.run_id, Q.connector, Q.position, Q.record_id, Q.field, Q.reason, Q.status,
                    Q.seen_count, Q.created_at, Q.last_seen, Q.resolved_at, Q.resolution,
-                   Q.raw.like("{%").label("has_raw")).where(*_quarantine_filters(connector, everything))
+                   Q.raw.like("{%").label("has_raw")).where(*_quarantine_filters(connector, everything, connectors))
              .order_by(Q.last_seen.desc(), Q.id.desc()).limit(limit))
     with store.engine.connect() as connection:
         rows = connection.execute(query).all()

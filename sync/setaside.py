@@ -184,7 +184,7 @@ def open_items(connection: Connection, limit: int | None = 50) -> list[dict[str,
     rows = connection.execute(select(SET_ASIDE).where(S.status != RESOLVED)
                               .order_by(S.last_at.desc(), S.id.desc()).limit(limit)).all()
     return [{"id": r.id, "stage": r.stage, "item": r.item, "appointment_id": r.appointment_id,
-             "appointment": f"{r.connector}:{r.external_id}" if r.connector else None,
+             "connector": r.connector, "appointment": f"{r.connector}:{r.external_id}" if r.connector else None,
              "reason": r.reason, "status": r.status, "attempts": r.attempts,
              "first_at": r.first_at, "last_at": r.last_at} for r in rows]
 

@@ -20,6 +20,7 @@ from clinicsync.common.timeutil import zone_label
 from clinicsync.common.types import utcnow
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.ui.auth import role_of, ui_settings
+from clinicsync.sync.ui.scope import site_names
 from clinicsync.sync.ui.session import Session, csrf_token, sessions
 
 REFRESH_CHOICES = {"60": "every minute", "300": "every 5 minutes"}
@@ -142,7 +143,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         when=times.when, clock=times.clock, day_name=times.day, local_times=times.in_text,
         refresh_choices=REFRESH_CHOICES,
         path=request.url.path, user=user, role=role, session=getattr(request.state, "ui_session", None),
-        csrf=csrf_token(request, user) if user else "", **{"refresh": None, **context})
+        csrf=csrf_token(request, user) if user else "", **site_names(request, user),
+        **{"refresh": None, **context})
     return keep_session(request, HTMLResponse(html, status_code=status_code))
 
 
