@@ -141,7 +141,8 @@ def quarantine_rows(store: Store, connector: str | None = None, limit: int = 500
     reason quotes only vocabulary-shaped values (mappings/model.py), yet a status word can be
     a surname, and the viewer role sees no patient data at all."""
     return [{**r, "reason": _quoted_masked(mask_text(plain_text(r["reason"])), full),
-             "record_id": _record_id_shown(r["record_id"], full)} for r in list_quarantine(store, connector, limit, connectors=sources)]
+             "record_id": _record_id_shown(r["record_id"], full)}
+            for r in list_quarantine(store, connector, limit, connectors=sources)]
 
 
 _ID_SHAPED = re.compile(r"(?=[^\s]*\d)[A-Za-z0-9._:/#@+-]{1,80}")

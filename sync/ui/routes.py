@@ -224,8 +224,8 @@ def appointments_page(
     if full and rows:
         log_view(request, user, role, "/ui/appointments", [r.id for r in rows], now=now)
     return render(request, "appointments.html", 422 if errors else 200, groups=queries.by_day_and_doctor(rows, zone),
-                  options=queries.filter_options(store, sources), filters=filters, days=span, count=len(rows), full=full,
-                  states=queries.REMINDER_STATES, errors=errors, typed_days=days, max_days=MAX_DAYS,
+                  options=queries.filter_options(store, sources), filters=filters, days=span, count=len(rows),
+                  full=full, states=queries.REMINDER_STATES, errors=errors, typed_days=days, max_days=MAX_DAYS,
                   answer_filters=queries.ANSWER_FILTERS)
 
 

@@ -9,8 +9,8 @@ like the desk's actions (sync/ui/desk_actions.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from collections.abc import Collection
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
