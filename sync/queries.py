@@ -30,7 +30,8 @@ def _people_columns() -> tuple[Any, Any, Any, Any]:
 
 
 def _appointment_filters(start: datetime | None, end: datetime | None, doctor_email: str | None,
-                         include_deleted: bool, connector: str | None, external_id: str | None) -> list[Any]:
+                         include_deleted: bool, connector: str | None, external_id: str | None,
+                         connectors: Collection[str] | None = None) -> list[Any]:
     """The WHERE of `appointments list`, shared by the page and its count so they never disagree."""
     A, _P, D, _L = _people_columns()
     where: list[Any] = []
@@ -46,17 +47,20 @@ def _appointment_filters(start: datetime | None, end: datetime | None, doctor_em
         where.append(A.connector == connector)
     if external_id is not None:
         where.append(A.external_id == external_id)
+    if connectors is not None:  # one site's sources (`--site`, issue 60)
+        where.append(A.connector.in_(sorted(connectors)))
     return where
 
 
 def count_appointments(store: HasEngine, start: datetime | None = None, end: datetime | None = None,
-                       doctor_email: str | None = None, include_deleted: bool = False) -> int:
+                       doctor_email: str | None = None, include_deleted: bool = False,
+                       connectors: Collection[str] | None = None) -> int:
     """How many appointments `list_appointments` would return without a limit: one COUNT,
     so a list can say "showing 200 of 48,832" without reading the 48,832 rows."""
     from clinicsync.sync.model import Appointment
     from clinicsync.sync.model.joins import with_people
 
-    where = _appointment_filters(start, end, doctor_email, include_deleted, None, None)
+    where = _appointment_filters(start, end, doctor_email, include_deleted, None, None, connectors)
     query = select(func.count()).select_from(Appointment.__table__)  # type: ignore[attr-defined]
     if doctor_email:  # only the doctor filter needs the join
         query = select(func.count()).select_from(with_people())
@@ -67,7 +71,7 @@ def count_appointments(store: HasEngine, start: datetime | None = None, end: dat
 def list_appointments(store: HasEngine, start: datetime | None = None, end: datetime | None = None,
                       doctor_email: str | None = None, include_deleted: bool = False,
                       connector: str | None = None, external_id: str | None = None,
-                      limit: int | None = None) -> list[dict[str, Any]]:
+                      limit: int | None = None, connectors: Collection[str] | None = None) -> list[dict[str, Any]]:
     from clinicsync.sync.model.joins import with_people
 
     A, P, D, L = _people_columns()
@@ -79,7 +83,7 @@ def list_appointments(store: HasEngine, start: datetime | None = None, end: date
                D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"),
                A.visit_mode, A.join_url, A.dial_in)
         .select_from(with_people())
-        .where(*_appointment_filters(start, end, doctor_email, include_deleted, connector, external_id))
+        .where(*_appointment_filters(start, end, doctor_email, include_deleted, connector, external_id, connectors))
         .order_by(A.start_utc, A.connector, A.external_id)
         .limit(limit)
     )

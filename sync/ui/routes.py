@@ -17,6 +17,7 @@ from clinicsync.sync.model import ROW_ID_MAX
 from clinicsync.sync.setaside import open_items
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import find_stalls
+from clinicsync.sync.stalls import of_sources as stalls_of
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import attention, charts, desk, desk_actions, desk_waitlist, login, queries, waitlist_page
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
@@ -163,7 +164,8 @@ def health_page(request: Request, user: User,
             [_axis_day(d, settings) for d in days], {k: [float(v) for v in vs] for k, vs in per_channel.items()},
             "messages per channel per day") if per_channel else None,
         week_rates=week_rates, doctor_rates=doctor_rates, dispatcher=attention.dispatcher_panel(store, now, sources),
-        refresh=_refresh(refresh), stalls=_stalls(store, settings, scope, now), set_aside=_set_aside(store, scope),
+        refresh=_refresh(refresh), stalls=stalls_of(find_stalls(store, settings, now), settings, sources),
+        set_aside=_set_aside(store, scope),
         waitlist_chart=waitlist_page.refill_chart(store, settings, now, sources))
 
 
@@ -174,22 +176,10 @@ def _axis_day(iso_day: str, settings: Settings) -> str:
     return shown_day(noon, home, settings.clinic.locale_tag())
 
 
-def _stalls(store: Store, settings: Settings, scope: Scope, now: datetime) -> list[Any]:
-    """What is stuck; for a site-scoped user, the stalls of their sources and of the system
-    (a stage, a notifier), never another site's source nor an orphan (IT's alone)."""
-    stalls = find_stalls(store, settings, now)
-    if scope.everything:
-        return stalls
-    named = settings.connector_names()
-    return [s for s in stalls if s.kind != "source_orphaned" and (s.subject not in named or scope.allows(s.subject))]
-
-
 def _set_aside(store: Store, scope: Scope) -> list[dict[str, Any]]:
     """Open set-aside items; a site-scoped user's only (an item of no source is IT's)."""
     with store.engine.connect() as connection:
-        items = open_items(connection, limit=50 if scope.everything else None)
-    return items if scope.everything else scope.keep(items, lambda i: (i["appointment"] or "").partition(":")[0]
-                                                     or None)[:50]
+        return open_items(connection, limit=50, connectors=scope.connectors)
 
 
 @pages.get("/appointments", response_class=HTMLResponse)

@@ -5,6 +5,7 @@ both, each row naming its practice; the access log names the sites shown and the
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -205,3 +206,24 @@ def test_the_guard_reads_every_row_a_path_names() -> None:
         path_params = {"appointment_id": "7", "action_id": 3, "kind": "book"}
 
     assert named_in_path(Request()) == [("appointment_id", 7), ("action_id", 3)]  # type: ignore[arg-type]
+
+
+async def test_the_cli_lists_one_sites_data_with_site(
+        group: tuple[httpx.AsyncClient, dict[str, int], dict[str, int]], tmp_path: Path, cli: Any) -> None:
+    run = cli(tmp_path / "settings.yaml")
+    code, out, err = run("appointments", "list", "--all", "--json", "--site", "east", expect=2)
+    assert "--site: unknown site 'east' (one of: north, south)" in err
+    listed = {site: {f"{r['connector']}:{r['external_id']}" for r in json.loads(
+        run("appointments", "list", "--all", "--json", "--site", site)[1])["items"]} for site in ("north", "south")}
+    assert listed["south"] == {"sql:A6", "sql:B1", "sql:freed-wl-1"}
+    assert "csv:A5" in listed["north"] and all(ref.startswith("csv:") for ref in listed["north"])
+    assert run("appointments", "show", "csv:A5", "--site", "south", expect=1)[1].strip() == "no appointment csv:A5"
+    run("appointments", "show", "csv:A5", "--site", "north")
+    status = json.loads(run("status", "--json", "--site", "south", expect=None)[1])
+    assert {c["connector"] for c in status["connectors"]} <= {"sql"}
+    assert json.loads(run("quarantine", "list", "--json", "--site", "south")[1])["total"] == 0
+    assert json.loads(run("quarantine", "list", "--json", "--site", "north")[1])["total"] == 1
+    north = json.loads(run("reminders", "list", "--all", "--json", "--site", "north")[1])["items"]
+    assert north and all(r["appointment"].startswith("csv:") for r in north)
+    assert json.loads(run("reminders", "list", "--all", "--json", "--site", "south")[1])["total"] == 0
+    assert json.loads(run("set-aside", "list", "--json", "--site", "south")[1])["total"] == 0
