@@ -211,7 +211,7 @@ def test_the_guard_reads_every_row_a_path_names() -> None:
 async def test_the_cli_lists_one_sites_data_with_site(
         group: tuple[httpx.AsyncClient, dict[str, int], dict[str, int]], tmp_path: Path, cli: Any) -> None:
     run = cli(tmp_path / "settings.yaml")
-    code, out, err = run("appointments", "list", "--all", "--json", "--site", "east", expect=2)
+    err = run("appointments", "list", "--all", "--json", "--site", "east", expect=2)[2]
     assert "--site: unknown site 'east' (one of: north, south)" in err
     listed = {site: {f"{r['connector']}:{r['external_id']}" for r in json.loads(
         run("appointments", "list", "--all", "--json", "--site", site)[1])["items"]} for site in ("north", "south")}
