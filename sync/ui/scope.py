@@ -25,7 +25,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import ColumnElement, select, true
 
 from clinicsync.sync.access_log import record_phi_view
-from clinicsync.sync.model import Appointment
+from clinicsync.sync.model import ROW_ID_MAX, Appointment
 from clinicsync.sync.model.desk import DESK_ACTIONS
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES
 from clinicsync.sync.quarantine import QUARANTINE
@@ -139,10 +139,9 @@ def named_in_path(request: Request) -> list[tuple[str, int]]:
     out = []
     for name in (*_NAMED, "action_id"):
         raw = request.path_params.get(name)
-        if isinstance(raw, str) and raw.isdigit():
-            out.append((name, int(raw)))
-        elif isinstance(raw, int):
-            out.append((name, raw))
+        value = int(raw) if isinstance(raw, str) and raw.isdigit() else raw if isinstance(raw, int) else None
+        if value is not None and 1 <= value <= ROW_ID_MAX:  # anything else is the route's own 422
+            out.append((name, value))
     return out
 
 

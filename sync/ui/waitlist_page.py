@@ -263,7 +263,8 @@ async def add(request: Request, user: User) -> RedirectResponse | HTMLResponse:
     _front_desk(request, user, form.get("csrf"))
     store, settings = request.app.state.store, request.app.state.settings
     now = now_of(request)
-    entry, errors = _new_entry(store, form, settings.clinic.timezone, now, scope_of(request, user).connectors)
+    zone_name = settings.clinic_for(_text(form, "connector", 64) or None).timezone  # the source's site's zone
+    entry, errors = _new_entry(store, form, zone_name, now, scope_of(request, user).connectors)
     if entry is None:
         kept = {key: _text(form, key, 500) for key in ("connector", "patient_id", "doctor_id", "visit_type",
                                                        "windows", "priority", "expires", "appointment_id")}

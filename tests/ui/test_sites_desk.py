@@ -203,8 +203,10 @@ def test_a_users_sites_are_known_keys_and_bind_the_session() -> None:
 
 def test_the_guard_reads_every_row_a_path_names() -> None:
     class Request:
-        path_params = {"appointment_id": "7", "action_id": 3, "kind": "book"}
+        path_params = {"appointment_id": "7", "action_id": 3, "kind": "book", "slot_id": "99999999999",
+                       "entry_id": "0"}
 
+    # out of range: left to the route's 422 (a PostgreSQL integer would overflow)
     assert named_in_path(Request()) == [("appointment_id", 7), ("action_id", 3)]  # type: ignore[arg-type]
 
 
