@@ -31,7 +31,7 @@ from clinicsync.sync.ui.desk_actions import (
     source_hint,
 )
 from clinicsync.sync.ui.render import REFRESH_CHOICES, now_of, redirect, render, times_of
-from clinicsync.sync.ui.scope import Scope, log_view, require_in_scope, scope_of
+from clinicsync.sync.ui.scope import Scope, home_of, log_view, require_in_scope, scope_of
 from clinicsync.sync.ui.session import check_csrf
 from clinicsync.sync.waitlist import book_tasks
 
@@ -71,7 +71,7 @@ def home(request: Request, user: User, day: Annotated[str | None, Query(max_leng
 def desk_page(request: Request, user: str, day: str | None, need: str | None, refresh: str | None) -> HTMLResponse:
     """Today and tomorrow, grouped by what needs doing, with counts and filters."""
     store, settings = _store(request), request.app.state.settings
-    now, zone = now_of(request), ZoneInfo(settings.clinic.timezone)
+    now, zone = now_of(request), ZoneInfo(home_of(request, user).timezone)  # the one site shown's today
     day = day if day in desk.DAYS else None
     need = need if need in desk.GROUP_KEYS else None
     sources = scope_of(request, user).connectors
@@ -196,7 +196,7 @@ def appointments_page(
     value is explained on the page, next to its field, and the default is used. The front
     desk sees names (the view is written to the access log first); others see initials."""
     store, settings = _store(request), request.app.state.settings
-    zone = ZoneInfo(settings.clinic.timezone)
+    zone = ZoneInfo(home_of(request, user).timezone)
     span, errors = ui_settings(settings).days, {}
     if days:
         if days.strip().isdigit() and 1 <= int(days) <= MAX_DAYS:

@@ -25,6 +25,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import ColumnElement, select, true
 
 from clinicsync.sync.access_log import record_phi_view
+from clinicsync.sync.clinic import ClinicSettings
 from clinicsync.sync.model import ROW_ID_MAX, Appointment
 from clinicsync.sync.model.desk import DESK_ACTIONS
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES
@@ -87,6 +88,18 @@ def scope_of(request: Request, user: str) -> Scope:
     scope = Scope(own, choices if len(choices) > 1 else (), picked, connectors)
     request.state.ui_scope = scope
     return scope
+
+
+def home_of(request: Request, user: str | None) -> ClinicSettings:
+    """The practice a page speaks for: the one site it shows (the user's only site, or the one
+    picked), with its name and zone over the clinic's (``SiteSettings.as_clinic``), else the
+    `clinic:` section. Its zone bounds "today" and is the page's unlabelled zone."""
+    settings: Settings = request.app.state.settings
+    if not settings.sites or not user:
+        return settings.clinic
+    scope = scope_of(request, user)
+    shown = scope.picked or (scope.sites[0] if len(scope.sites) == 1 else None)
+    return settings.sites[shown].as_clinic(settings.clinic) if shown else settings.clinic
 
 
 def site_names(request: Request, user: str | None) -> dict[str, Any]:

@@ -44,7 +44,7 @@ def group_settings(store_url: str, drop: Path) -> str:
         ("north-desk", "front_desk", ", sites: [north]"), ("both-desk", "front_desk", ", sites: [south, north]"),
         ("north-it", "viewer", ", sites: [north]")))
     return (f'clinic:\n  name: Lakeside Group\n  timezone: America/New_York\nstore:\n  url: "{store_url}"\n'
-            "sites:\n  north: {name: North Dental}\n  south: {name: South Dental}\n"
+            "sites:\n  north: {name: North Dental, timezone: America/Denver}\n  south: {name: South Dental}\n"
             f"connectors:\n  - {{name: csv, kind: csv, mapping: csv_default, drop_dir: {drop}, site: north}}\n"
             f"  - {{name: sql, kind: csv, mapping: csv_default, drop_dir: {drop}, site: south}}\n"
             f"ui:\n  users:\n{users}")
@@ -153,6 +153,8 @@ async def test_every_page_lists_only_the_users_sites_and_the_access_log_names_th
     north_today = (await client.get("/ui/", headers=NORTH)).text
     assert row_ids(north_today) == [ids["A7"], ids["A5"], ids["A8"]] and "Zora Blix" not in north_today
     assert 'class="badge site"' not in north_today and 'id="site-picker"' not in north_today  # one site: no label
+    assert "<strong>North Dental</strong>" in north_today  # the page speaks for its one practice, in its zone
+    assert re.search(r'id="zone">Times in [^<]*M[SD]T', north_today), north_today.split('id="zone"')[1][:80]
     for page in ("/ui/appointments?days=7", "/ui/attention", "/ui/waitlist", "/ui/quarantine", "/ui/health"):
         for user in (NORTH, IT):
             html = (await client.get(page, headers=user)).text
@@ -161,7 +163,7 @@ async def test_every_page_lists_only_the_users_sites_and_the_access_log_names_th
     assert set(row_ids(both_today)) == {ids["A7"], ids["A5"], ids["A8"], south["appointment_id"]}
     assert both_today.count('<span class="badge site">South Dental</span>') == 1
     assert both_today.count('<span class="badge site">North Dental</span>') == 3
-    assert 'id="site-picker"' in both_today
+    assert 'id="site-picker"' in both_today and "<strong>Lakeside Group</strong>" in both_today
     picked = (await client.get("/ui/?site=south", headers=BOTH)).text
     assert row_ids(picked) == [south["appointment_id"]] and 'href="/ui/waitlist?site=south"' in picked
     beyond = (await client.get("/ui/?site=south", headers=NORTH)).text  # a site not theirs widens nothing
