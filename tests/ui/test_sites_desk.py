@@ -25,6 +25,7 @@ from clinicsync.sync.server.app import create_app
 from clinicsync.sync.settings import load_settings, validate_settings
 from clinicsync.sync.settings.ui import UiUser
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import SET_ASIDE
 from clinicsync.sync.ui.scope import named_in_path
 from clinicsync.sync.ui.session import generation
 from tests.ui.seed import NOW, ask_to_reschedule, seed, seed_desk
@@ -67,6 +68,9 @@ def seed_south(store: Store) -> dict[str, int]:
             appointment_id=visit[0], version=0, action="left_message", user="both-desk", role="front_desk",
             source="none", at=NOW - timedelta(hours=1))).inserted_primary_key
         assert action is not None
+        c.execute(insert(SET_ASIDE).values(
+            stage="reminders", item=f"appointment:{visit[0]}", appointment_id=visit[0], connector="sql",
+            external_id="B1", reason="template error", status="open", first_at=NOW, last_at=NOW))
     waiting = book_rows.seed(store, "sql")
     return {"appointment_id": int(visit[0]), "action_id": int(action[0]), "slot_id": waiting.slot_id,
             "entry_id": waiting.entry_id}
@@ -159,6 +163,8 @@ async def test_every_page_lists_only_the_users_sites_and_the_access_log_names_th
         for user in (NORTH, IT):
             html = (await client.get(page, headers=user)).text
             assert "Zora" not in html and "Mara Quint" not in html and ">sql<" not in html, (page, user)
+            assert "sql:B1" not in html and 'id="set-aside"' not in html, (page, user)  # South's set-aside item
+    assert "sql:B1" in (await client.get("/ui/health", headers=BOTH)).text
     both_today = (await client.get("/ui/", headers=BOTH)).text
     assert set(row_ids(both_today)) == {ids["A7"], ids["A5"], ids["A8"], south["appointment_id"]}
     assert both_today.count('<span class="badge site">South Dental</span>') == 1
@@ -223,11 +229,13 @@ async def test_the_cli_lists_one_sites_data_with_site(
     assert "csv:A5" in listed["north"] and all(ref.startswith("csv:") for ref in listed["north"])
     assert run("appointments", "show", "csv:A5", "--site", "south", expect=1)[1].strip() == "no appointment csv:A5"
     run("appointments", "show", "csv:A5", "--site", "north")
-    status = json.loads(run("status", "--json", "--site", "south", expect=None)[1])
-    assert {c["connector"] for c in status["connectors"]} <= {"sql"}
+    for site, sources in (("north", {"csv"}), ("south", set())):  # the seed's runs are csv's
+        status = json.loads(run("status", "--json", "--site", site, expect=None)[1])
+        assert {c["connector"] for c in status["connectors"]} == sources
+    assert json.loads(run("set-aside", "list", "--json", "--site", "north")[1])["total"] == 0
+    assert json.loads(run("set-aside", "list", "--json", "--site", "south")[1])["items"][0]["appointment"] == "sql:B1"
     assert json.loads(run("quarantine", "list", "--json", "--site", "south")[1])["total"] == 0
     assert json.loads(run("quarantine", "list", "--json", "--site", "north")[1])["total"] == 1
     north = json.loads(run("reminders", "list", "--all", "--json", "--site", "north")[1])["items"]
     assert north and all(r["appointment"].startswith("csv:") for r in north)
     assert json.loads(run("reminders", "list", "--all", "--json", "--site", "south")[1])["total"] == 0
-    assert json.loads(run("set-aside", "list", "--json", "--site", "south")[1])["total"] == 0
