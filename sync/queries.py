@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,8 @@ def _people_columns() -> tuple[Any, Any, Any, Any]:
 
 
 def _appointment_filters(start: datetime | None, end: datetime | None, doctor_email: str | None,
-                         include_deleted: bool, connector: str | None, external_id: str | None) -> list[Any]:
+                         include_deleted: bool, connector: str | None, external_id: str | None,
+                         connectors: Collection[str] | None = None) -> list[Any]:
     """The WHERE of `appointments list`, shared by the page and its count so they never disagree."""
     A, _P, D, _L = _people_columns()
     where: list[Any] = []
@@ -45,17 +47,20 @@ def _appointment_filters(start: datetime | None, end: datetime | None, doctor_em
         where.append(A.connector == connector)
     if external_id is not None:
         where.append(A.external_id == external_id)
+    if connectors is not None:  # one site's sources (`--site`, issue 60)
+        where.append(A.connector.in_(sorted(connectors)))
     return where
 
 
 def count_appointments(store: HasEngine, start: datetime | None = None, end: datetime | None = None,
-                       doctor_email: str | None = None, include_deleted: bool = False) -> int:
+                       doctor_email: str | None = None, include_deleted: bool = False,
+                       connectors: Collection[str] | None = None) -> int:
     """How many appointments `list_appointments` would return without a limit: one COUNT,
     so a list can say "showing 200 of 48,832" without reading the 48,832 rows."""
     from clinicsync.sync.model import Appointment
     from clinicsync.sync.model.joins import with_people
 
-    where = _appointment_filters(start, end, doctor_email, include_deleted, None, None)
+    where = _appointment_filters(start, end, doctor_email, include_deleted, None, None, connectors)
     query = select(func.count()).select_from(Appointment.__table__)  # type: ignore[attr-defined]
     if doctor_email:  # only the doctor filter needs the join
         query = select(func.count()).select_from(with_people())
@@ -66,7 +71,7 @@ def count_appointments(store: HasEngine, start: datetime | None = None, end: dat
 def list_appointments(store: HasEngine, start: datetime | None = None, end: datetime | None = None,
                       doctor_email: str | None = None, include_deleted: bool = False,
                       connector: str | None = None, external_id: str | None = None,
-                      limit: int | None = None) -> list[dict[str, Any]]:
+                      limit: int | None = None, connectors: Collection[str] | None = None) -> list[dict[str, Any]]:
     from clinicsync.sync.model.joins import with_people
 
     A, P, D, L = _people_columns()
@@ -78,7 +83,7 @@ def list_appointments(store: HasEngine, start: datetime | None = None, end: date
                D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"),
                A.visit_mode, A.join_url, A.dial_in)
         .select_from(with_people())
-        .where(*_appointment_filters(start, end, doctor_email, include_deleted, connector, external_id))
+        .where(*_appointment_filters(start, end, doctor_email, include_deleted, connector, external_id, connectors))
         .order_by(A.start_utc, A.connector, A.external_id)
         .limit(limit)
     )
@@ -211,22 +216,26 @@ def connector_status(store: HasEngine) -> list[dict[str, Any]]:
     return out
 
 
-def _quarantine_filters(connector: str | None, everything: bool) -> list[Any]:
+def _quarantine_filters(connector: str | None, everything: bool,
+                        connectors: Collection[str] | None = None) -> list[Any]:
     where: list[Any] = [] if everything else [Q.status == "open"]
     if connector:
         where.append(Q.connector == connector)
+    if connectors is not None:  # one site's sources (issue 60)
+        where.append(Q.connector.in_(sorted(connectors)))
     return where
 
 
-def count_quarantine(store: HasEngine, connector: str | None = None, everything: bool = False) -> int:
+def count_quarantine(store: HasEngine, connector: str | None = None, everything: bool = False,
+                     connectors: Collection[str] | None = None) -> int:
     """How many items `list_quarantine` would return without a limit (one COUNT)."""
     with store.engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(QUARANTINE)
-                                      .where(*_quarantine_filters(connector, everything))).scalar_one())
+                                      .where(*_quarantine_filters(connector, everything, connectors))).scalar_one())
 
 
 def list_quarantine(store: HasEngine, connector: str | None = None, limit: int | None = 1000,
-                    everything: bool = False) -> list[dict[str, Any]]:
+                    everything: bool = False, connectors: Collection[str] | None = None) -> list[dict[str, Any]]:
     """The quarantine work list: open items, newest sighting first (``everything``: the
     resolved and dismissed ones too). Never the raw record: that is patient data.
     ``retryable``: the raw input was stored as a record (a JSON object) that `quarantine
@@ -234,7 +243,7 @@ def list_quarantine(store: HasEngine, connector: str | None = None, limit: int |
     the source."""
     query = (select(Q.id, Q.run_id, Q.connector, Q.position, Q.record_id, Q.field, Q.reason, Q.status,
                    Q.seen_count, Q.created_at, Q.last_seen, Q.resolved_at, Q.resolution,
-                   Q.raw.like("{%").label("has_raw")).where(*_quarantine_filters(connector, everything))
+                   Q.raw.like("{%").label("has_raw")).where(*_quarantine_filters(connector, everything, connectors))
              .order_by(Q.last_seen.desc(), Q.id.desc()).limit(limit))
     with store.engine.connect() as connection:
         rows = connection.execute(query).all()

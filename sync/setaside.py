@@ -10,7 +10,7 @@ Staff see the list in `status`, on the status page and as a metric; after a fix,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -179,12 +179,16 @@ def open_keys(engine: Engine, stage: str) -> set[str]:
         return set(connection.execute(select(S.item).where(S.stage == stage, S.status != RESOLVED)).scalars())
 
 
-def open_items(connection: Connection, limit: int | None = 50) -> list[dict[str, Any]]:
-    """What `status`, the status page and `set-aside list` show: newest first."""
-    rows = connection.execute(select(SET_ASIDE).where(S.status != RESOLVED)
-                              .order_by(S.last_at.desc(), S.id.desc()).limit(limit)).all()
+def open_items(connection: Connection, limit: int | None = 50,
+               connectors: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """What `status`, the status page and `set-aside list` show: newest first (``connectors``:
+    one site's sources, issue 60; an item of no source is then left out)."""
+    query = select(SET_ASIDE).where(S.status != RESOLVED)
+    if connectors is not None:
+        query = query.where(S.connector.in_(sorted(connectors)))
+    rows = connection.execute(query.order_by(S.last_at.desc(), S.id.desc()).limit(limit)).all()
     return [{"id": r.id, "stage": r.stage, "item": r.item, "appointment_id": r.appointment_id,
-             "appointment": f"{r.connector}:{r.external_id}" if r.connector else None,
+             "connector": r.connector, "appointment": f"{r.connector}:{r.external_id}" if r.connector else None,
              "reason": r.reason, "status": r.status, "attempts": r.attempts,
              "first_at": r.first_at, "last_at": r.last_at} for r in rows]
 

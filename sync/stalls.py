@@ -159,6 +159,16 @@ def figures(connection: Connection, settings: Settings, now: datetime | None = N
     # by name: other figures are appended here
 
 
+def of_sources(stalls: list[Stall], settings: Settings, sources: frozenset[str] | None) -> list[Stall]:
+    """The stalls one site's people see (issue 60: a site-scoped status-page user, `status
+    --site`): those of its sources and of the shared machinery (a stage, a notifier), never
+    another site's source nor an orphaned one (IT's alone). ``sources`` None: every stall."""
+    if sources is None:
+        return stalls
+    named = settings.connector_names()
+    return [s for s in stalls if s.kind != "source_orphaned" and (s.subject not in named or s.subject in sources)]
+
+
 def find_stalls(store: HasEngine, settings: Settings, now: datetime | None = None) -> list[Stall]:
     """Every stall now, most urgent kind first."""
     now = now or utcnow()

@@ -24,6 +24,7 @@ from clinicsync.sync.cli.output import (
     resolve_format,
     times_note,
 )
+from clinicsync.sync.cli.sites import SiteOption, site_sources
 from clinicsync.sync.cli.when import option_when, parse_when
 from clinicsync.sync.queries import count_appointments, list_appointments
 
@@ -53,12 +54,14 @@ def list_command(
     include_deleted: Annotated[bool, typer.Option(help="also list appointments deleted at the source")] = False,
     limit: LimitOption = DEFAULT_LIMIT,
     every: Annotated[bool, typer.Option("--all", help="every appointment: no default window, no --limit")] = False,
+    site: SiteOption = None,
 ) -> None:
     """List appointments, by default from today for 7 days and at most 200 (the total is
     always said). Times in each visit's own zone for people (--utc for UTC); CSV and JSON
     keep ISO 8601 UTC."""
     context = app_context(ctx)
     settings = context.settings
+    sources = site_sources(settings, site)
     zone_name = settings.clinic.timezone
     start = option_when("--from", from_, zone_name).instant if from_ is not None else None
     end = option_when("--to", to, zone_name).day_end(zone_name) if to is not None else None
@@ -66,9 +69,9 @@ def list_command(
         today = parse_when("today", zone_name)
         start, end = today.instant, parse_when(f"+{DEFAULT_DAYS - 1}d", zone_name).day_end(zone_name)
     page_size = None if every else limit
-    rows = list_appointments(context.store, start, end, doctor, include_deleted, limit=page_size)
+    rows = list_appointments(context.store, start, end, doctor, include_deleted, limit=page_size, connectors=sources)
     total = len(rows) if page_size is None or len(rows) < page_size else count_appointments(
-        context.store, start, end, doctor, include_deleted)
+        context.store, start, end, doctor, include_deleted, connectors=sources)
     locale = settings.clinic.locale_tag()
 
     def start_shown(row: dict[str, Any]) -> str:
@@ -112,15 +115,18 @@ def show_command(
     ref: Annotated[str, typer.Argument(help="CONNECTOR:EXTERNAL_ID, as `appointments list` shows it")],
     json_output: Annotated[bool, typer.Option("--json")] = False,
     utc: UtcOption = False,
+    site: SiteOption = None,
 ) -> None:
     """One appointment: its times in the visit's own zone (labelled; --utc for UTC), patient,
     doctor, location and data-quality notes (what the import dropped or stood in for), then
     its story: the patient's answers, its reminders and the front desk's actions."""
     context = app_context(ctx)
+    sources = site_sources(context.settings, site)
     connector, sep, external_id = ref.partition(":")
     if not sep or not connector or not external_id:
         raise typer.BadParameter("give CONNECTOR:EXTERNAL_ID, e.g. ehr:12345", param_hint="REF")
-    rows = list_appointments(context.store, include_deleted=True, connector=connector, external_id=external_id)
+    rows = list_appointments(context.store, include_deleted=True, connector=connector, external_id=external_id,
+                             connectors=sources)  # another site's visit is "no appointment", as a missing one
     if not rows:
         out_console.print(f"no appointment {ref}")
         raise typer.Exit(1)

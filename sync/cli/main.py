@@ -334,20 +334,26 @@ def _plain(value: object) -> str:
 @app.command()
 def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
            json_output: Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")] = False,
+           site: Annotated[str | None, typer.Option("--site", help="only this site's sources and stalls (a key of "
+                                                                   "`sites:`)")] = None,
            ) -> None:
     """Each connector's last run (running, ok or failed), failed runs since its last success,
-    counts, errors and quarantine size; then each stage's state (reminders, write-back, …)."""
+    counts, errors and quarantine size; then each stage's state (reminders, write-back, …).
+    --site: that site's sources and stalls only (the stages are every site's)."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from sqlalchemy.exc import SQLAlchemyError
 
+    from clinicsync.sync.cli.sites import site_sources
     from clinicsync.sync.queries import connector_status
     from clinicsync.sync.run_progress import connector_state, running_stages
     from clinicsync.sync.service.sections import status_sections
     from clinicsync.sync.stalls import close_interrupted_runs, find_stalls
+    from clinicsync.sync.stalls import of_sources as stalls_of
 
     context = app_context(ctx)
+    sources = site_sources(context.settings, site)
     store = context.store_engine  # the Core tables of sync/tables.py: no model, no write path
     fmt = resolve_format(fmt, out_console, json_output)
     zone = ZoneInfo(context.settings.clinic.timezone)
@@ -357,9 +363,9 @@ def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
     # may look too (then the next sync closes them).
     with suppress(SQLAlchemyError):
         close_interrupted_runs(store, context.settings)
-    rows = connector_status(store)
+    rows = [row for row in connector_status(store) if sources is None or row["connector"] in sources]
     sections = {section.key: section.read(store) for section in status_sections()}
-    stalls = find_stalls(store, context.settings)
+    stalls = stalls_of(find_stalls(store, context.settings), context.settings, sources)
     activity = running_stages(store)
     named = context.settings.connector_names()
     for row in rows:

@@ -24,6 +24,7 @@ from clinicsync.sync.cli.output import (
     resolve_format,
     times_note,
 )
+from clinicsync.sync.cli.sites import SiteOption, site_sources
 from clinicsync.sync.queries import count_quarantine, list_quarantine
 from clinicsync.sync.reprocess import IMPORTED, dismiss, retry
 
@@ -43,14 +44,17 @@ def list_command(
     limit: LimitOption = DEFAULT_LIMIT,
     every: AllOption = False,
     utc: UtcOption = False,
+    site: SiteOption = None,
 ) -> None:
     """Open items, newest sighting first, at most 200 unless --limit or --all (the total is
     always said): record, field, reason and how often they were seen (no patient data)."""
     context = app_context(ctx)
     store, clinic = context.store, context.settings.clinic
     page_size = None if every else limit
-    rows = list_quarantine(store, connector, limit=page_size, everything=history)
-    total = len(rows) if page_size is None or len(rows) < page_size else count_quarantine(store, connector, history)
+    sources = site_sources(context.settings, site)
+    rows = list_quarantine(store, connector, limit=page_size, everything=history, connectors=sources)
+    total = len(rows) if page_size is None or len(rows) < page_size else count_quarantine(
+        store, connector, history, connectors=sources)
     zone_name, locale = clinic.timezone, clinic.locale_tag()
     columns = [
         Column("id", lambda r: r["id"], keep=True), Column("connector", lambda r: r["connector"]),

@@ -22,6 +22,7 @@ from clinicsync.sync.cli.output import (
     resolve_format,
     times_note,
 )
+from clinicsync.sync.cli.sites import SiteOption, of_site, site_sources
 from clinicsync.sync.cli.when import option_when, parse_when
 from clinicsync.sync.model.reminders import STATUSES
 from clinicsync.sync.reminders.dispatch import opt_in
@@ -53,6 +54,7 @@ def list_command(
         "--to", help="last day due, inclusive (or a moment), in the same forms as --from")] = None,
     limit: LimitOption = DEFAULT_LIMIT,
     every: Annotated[bool, typer.Option("--all", help="every reminder: no default window, no --limit")] = False,
+    site: SiteOption = None,
 ) -> None:
     """List reminders, soonest due first: by default those due from 7 days ago to 7 days
     ahead (a store keeps every reminder it ever planned), at most 200 unless --limit or
@@ -62,6 +64,7 @@ def list_command(
         err_console.print(f"--status: unknown status {status!r} (one of {', '.join(STATUSES)})")
         raise typer.Exit(EXIT_CONFIG)
     context = app_context(ctx)
+    sources = site_sources(context.settings, site)
     zone_name = context.settings.clinic.timezone
     start = option_when("--from", from_, zone_name).instant if from_ is not None else None
     end = option_when("--to", to, zone_name).day_end(zone_name) if to is not None else None
@@ -71,7 +74,11 @@ def list_command(
     page_size = None if every else limit
     shown_as = resolve_format(fmt, out_console, json_output)
     title = "reminders"
-    if status is None and from_ is None and to is None and not every and shown_as in (Format.table, Format.plain):
+    if sources is not None:  # one site's: its visits' reminders of the window, read whole, then the page
+        rows = [r for r in list_reminders(context.store, status, limit=None, start=start, end=end)
+                if of_site(sources, r["appointment"])]
+        total, rows = len(rows), rows if page_size is None else rows[:page_size]
+    elif status is None and from_ is None and to is None and not every and shown_as in (Format.table, Format.plain):
         # For people, what needs a person or goes next comes first, not last week's skips (issue 58, obs 10)
         rows, total = _urgent_first(context.store, page_size, start, end)
         title = "reminders: failing and unknown first, then pending (soonest due), then the rest"

@@ -22,6 +22,7 @@ from clinicsync.sync.cli.output import (
     resolve_format,
     times_note,
 )
+from clinicsync.sync.cli.sites import SiteOption, site_sources
 from clinicsync.sync.setaside import STAGES, open_counts, open_items, request_retry
 
 app = typer.Typer(help="Items a stage set aside (planning, calendar, dispatch, agenda, write-back): list, retry.",
@@ -37,14 +38,21 @@ def list_command(
     limit: LimitOption = DEFAULT_LIMIT,
     every: AllOption = False,
     utc: UtcOption = False,
+    site: SiteOption = None,
 ) -> None:
     """Open items, newest first, at most 200 unless --limit or --all (the total is always
     said): stage, appointment (connector:id), reason, attempts (no patient data)."""
     context = app_context(ctx)
+    sources = site_sources(context.settings, site)
     page_size = None if every else limit
     with context.store.engine.connect() as connection:
-        rows = open_items(connection, limit=page_size)
-        total = len(rows) if page_size is None or len(rows) < page_size else sum(open_counts(connection).values())
+        rows = open_items(connection, limit=page_size, connectors=sources)
+        if page_size is None or len(rows) < page_size:
+            total = len(rows)
+        elif sources is None:
+            total = sum(open_counts(connection).values())
+        else:  # one site's: counted by reading its items (a site's open items are few)
+            total = len(open_items(connection, limit=None, connectors=sources))
     zone_name, locale = context.settings.clinic.timezone, context.settings.clinic.locale_tag()
     columns = [
         Column("id", lambda r: r["id"], keep=True), Column("stage", lambda r: r["stage"]),

@@ -201,6 +201,30 @@ class Settings(SettingsRoot):
                 raise ValueError(f"connectors.{index}.site: unknown site {item.site!r} ({known})")
         return self
 
+    @model_validator(mode="after")
+    def _user_sites_named(self) -> Settings:
+        """A status-page user's ``sites`` are keys of `sites:` (a typo would hide a practice's
+        patients from its own desk, or, worse, name no site and so show every one)."""
+        for index, user in enumerate(self.ui.users if self.ui is not None else []):
+            for site in user.sites:
+                if site not in self.sites:
+                    known = f"one of: {', '.join(sorted(self.sites))}" if self.sites else "`sites:` is not set"
+                    raise ValueError(f"ui.users.{index}.sites: unknown site {site!r} ({known})")
+        return self
+
+    @model_validator(mode="after")
+    def _keys_in_one_site(self) -> Settings:
+        """An API key belongs to one source, hence one site: a key given to sources of two sites
+        would silently write only to the first one's, so it is refused."""
+        owner: dict[str, tuple[str, str | None]] = {}
+        for item in self.connectors:
+            for key in getattr(item, "api_keys", None) or []:
+                first = owner.setdefault(key.sha256, (item.name, item.site))
+                if first[1] != item.site:
+                    raise ValueError(f"connectors: the API key {key.name!r} of {item.name!r} is also a key of "
+                                     f"{first[0]!r}, a source of another site; give each site its own keys")
+        return self
+
     def site_of(self, connector: str | None) -> str | None:
         """The site key of a source's visits; None without `sites:` (one practice) or for a
         source the settings no longer name (an orphan: it belongs to no desk but IT's)."""

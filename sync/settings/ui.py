@@ -27,6 +27,10 @@ class UiUser(SettingsModel):
         "viewer", description="viewer (clinic IT): opens on the health page, patients masked; front_desk: opens on "
                               "today's and tomorrow's work list, sees names and phones (each such view is written "
                               "to the access log) and records actions on appointments")
+    sites: list[str] = Field(
+        default_factory=list, description="the `sites:` keys whose visits, waitlist and set-aside items this user "
+                                          "sees and acts on (issue 60); empty or unset: every site. Each must be a "
+                                          "key of `sites:`; a change of a user's sites ends their sessions")
 
     @field_validator("password_hash")
     @classmethod
@@ -35,6 +39,12 @@ class UiUser(SettingsModel):
 
         check_hash_format(value)
         return value
+
+    @field_validator("sites")
+    @classmethod
+    def _distinct_sites(cls, value: list[str]) -> list[str]:
+        """Sorted and without repeats: the session binds to this list, so its order must not matter."""
+        return sorted(set(value))
 
 
 class UiSettings(SettingsModel):

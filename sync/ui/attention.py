@@ -9,11 +9,12 @@ before showing them."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, true
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.model import Appointment, Patient, Practitioner
@@ -22,6 +23,7 @@ from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.model.responses import DOCTOR_ANSWERS, RESPONSES
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui.mask import initials, mask_phone, phone_display
+from clinicsync.sync.ui.queries import of_sources
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
@@ -45,6 +47,7 @@ class WorkItem:
     tel: str | None = None  # the E.164 number for a tel: link (front_desk only)
     reasons: list[str] = field(default_factory=list)
     note: str | None = None  # the patient's reschedule note (front_desk only)
+    connector: str = ""  # its source, hence its site (issue 60)
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,12 @@ class DispatcherPanel:
     next_due: datetime | None
 
 
-def needs_attention(store: Store, now: datetime, full: bool) -> list[WorkItem]:
-    """Upcoming appointments someone should act on, soonest first, each with its reasons."""
-    upcoming = and_(A.start_utc > now, A.deleted_at.is_(None), A.status.in_(ACTIVE_STATUSES))
+def needs_attention(store: Store, now: datetime, full: bool,
+                    sources: Collection[str] | None = None) -> list[WorkItem]:
+    """Upcoming appointments someone should act on, soonest first, each with its reasons
+    (``sources``: a site-scoped user's, sync/ui/scope.py)."""
+    upcoming = and_(A.start_utc > now, A.deleted_at.is_(None), A.status.in_(ACTIVE_STATUSES),
+                    of_sources(A.connector, sources))
     with store.engine.connect() as connection:
         reasons: dict[int, set[str]] = defaultdict(set)
         for row in connection.execute(select(A.id, A.participation, A.start_utc).where(upcoming, or_(
@@ -83,7 +89,8 @@ def needs_attention(store: Store, now: datetime, full: bool) -> list[WorkItem]:
         if not reasons:
             return []
         rows = connection.execute(
-            select(A.id, A.start_utc, A.timezone, A.practitioner_ref, P.name, P.phone, D.name.label("doctor"))
+            select(A.id, A.connector, A.start_utc, A.timezone, A.practitioner_ref, P.name, P.phone,
+                   D.name.label("doctor"))
             .select_from(with_people())
             .where(A.id.in_(list(reasons))).order_by(A.start_utc, A.id)).all()
     return [WorkItem(
@@ -92,18 +99,21 @@ def needs_attention(store: Store, now: datetime, full: bool) -> list[WorkItem]:
         patient=(r.name or "—") if full else (initials(r.name) or "—"),
         phone=phone_display(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
         reasons=[reason for reason in REASONS if reason in reasons[r.id]],
-        note=notes.get(r.id) if full else None) for r in rows]
+        note=notes.get(r.id) if full else None, connector=r.connector) for r in rows]
 
 
-def dispatcher_panel(store: Store, now: datetime) -> DispatcherPanel:
-    """The reminders queue as the dispatcher sees it."""
+def dispatcher_panel(store: Store, now: datetime, sources: Collection[str] | None = None) -> DispatcherPanel:
+    """The reminders queue as the dispatcher sees it (of ``sources``' visits for a site-scoped user)."""
+    mine = RM.appointment_id.in_(select(A.id).where(of_sources(A.connector, sources))) if sources is not None \
+        else true()
     with store.engine.connect() as connection:
         counts: dict[str, Any] = dict(connection.execute(
-            select(RM.status, func.count()).where(RM.status.in_(("sending", "unknown"))).group_by(RM.status)).all())
-        due = connection.execute(select(func.count()).where(RM.status == "pending", RM.due_at <= now)).scalar()
+            select(RM.status, func.count()).where(RM.status.in_(("sending", "unknown")), mine)
+            .group_by(RM.status)).all())
+        due = connection.execute(select(func.count()).where(RM.status == "pending", RM.due_at <= now, mine)).scalar()
         failed = connection.execute(select(func.count()).where(
-            RM.status == "failed", RM.updated_at >= now - timedelta(days=7))).scalar()
+            RM.status == "failed", RM.updated_at >= now - timedelta(days=7), mine)).scalar()
         next_due = connection.execute(select(func.min(RM.due_at)).where(RM.status == "pending",
-                                                                          RM.due_at > now)).scalar()
+                                                                          RM.due_at > now, mine)).scalar()
     return DispatcherPanel(due_now=int(due or 0), in_flight=int(counts.get("sending", 0)), failed=int(failed or 0),
                            unknown=int(counts.get("unknown", 0)), next_due=next_due)

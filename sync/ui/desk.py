@@ -10,6 +10,7 @@ details (the front_desk role); the route writes the access-log row before showin
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui.attention import AWAITING
 from clinicsync.sync.ui.mask import initials, mask_phone, phone_display
-from clinicsync.sync.ui.queries import CALLBACK_WAIT
+from clinicsync.sync.ui.queries import CALLBACK_WAIT, of_sources
 from clinicsync.sync.waitlist import book_tasks
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
@@ -178,8 +179,9 @@ def _handled(connection: Any, ids: list[int]) -> dict[int, Done]:
 
 
 def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str | None = None,
-              group: str | None = None) -> WorkList:
-    """Today's and tomorrow's appointments (not yet started) that need the desk."""
+              group: str | None = None, sources: Collection[str] | None = None) -> WorkList:
+    """Today's and tomorrow's appointments (not yet started) that need the desk (``sources``:
+    a site-scoped user's, sync/ui/scope.py; None: every source)."""
     bounds = day_bounds(now, zone)
     start, end = max(now, bounds["today"][0]), bounds["tomorrow"][1]
     with store.engine.connect() as connection:
@@ -188,7 +190,7 @@ def work_list(store: Store, now: datetime, zone: ZoneInfo, full: bool, day: str 
                    A.practitioner_ref, P.name, P.phone, D.name.label("doctor"))
             .select_from(with_people())
             .where(and_(A.start_utc >= start, A.start_utc < end, A.deleted_at.is_(None),
-                        A.status.in_(ACTIVE_STATUSES)))
+                        A.status.in_(ACTIVE_STATUSES), of_sources(A.connector, sources)))
             .order_by(A.start_utc, A.id)).all()
         ids = [r.id for r in found]
         facts = _reasons(connection, ids, now) if ids else {}
@@ -241,9 +243,11 @@ class EarlierRow:
     phone: str
     tel: str | None
     answer: str | None
+    connector: str = ""  # its source, hence its site (issue 60)
 
 
-def earlier_today(store: Store, now: datetime, zone: ZoneInfo, full: bool) -> list[EarlierRow]:
+def earlier_today(store: Store, now: datetime, zone: ZoneInfo, full: bool,
+                  sources: Collection[str] | None = None) -> list[EarlierRow]:
     """Today's visits that have started, still booked at the source, that the desk has not
     closed (came in, no-show, cancelled): the one moment a no-show can be recorded, so they
     stay on Today until the desk says what happened (issue 58)."""
@@ -252,18 +256,18 @@ def earlier_today(store: Store, now: datetime, zone: ZoneInfo, full: bool) -> li
         closed = select(DK.id).where(DK.appointment_id == A.id, DK.undone_at.is_(None),
                                      DK.action.in_(CLOSING)).exists()
         found = connection.execute(
-            select(A.id, A.start_utc, A.timezone, A.type, A.practitioner_ref, A.participation, P.name, P.phone,
-                   D.name.label("doctor"))
+            select(A.id, A.connector, A.start_utc, A.timezone, A.type, A.practitioner_ref, A.participation, P.name,
+                   P.phone, D.name.label("doctor"))
             .select_from(with_people())
             .where(A.start_utc >= start, A.start_utc <= now, A.deleted_at.is_(None),
-                   A.status.in_(OPEN_AT_START), ~closed)
+                   A.status.in_(OPEN_AT_START), ~closed, of_sources(A.connector, sources))
             .order_by(A.start_utc, A.id)).all()
     return [EarlierRow(
         appointment_id=r.id, start_utc=r.start_utc, timezone=r.timezone,
         doctor=r.doctor or r.practitioner_ref or "(no doctor)", type=r.type,
         patient=(r.name or "—") if full else (initials(r.name) or "—"),
         phone=phone_display(r.phone) if full else mask_phone(r.phone), tel=r.phone if full else None,
-        answer=r.participation) for r in found]
+        answer=r.participation, connector=r.connector) for r in found]
 
 
 # -- the waitlist's tasks (issue 33: booking by hand, refused bookings, later appointments) --

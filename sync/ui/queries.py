@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import STATUSES as APPOINTMENT_STATUSES
@@ -73,6 +73,12 @@ def _delivered_ids(connection: Any, reminder_ids: list[int]) -> set[int]:
 
 # --- health -----------------------------------------------------------------------------------
 
+def of_sources(column: Any, sources: Collection[str] | None) -> ColumnElement[bool]:
+    """A query's filter to the sources a site-scoped user sees (issue 60, sync/ui/scope.py);
+    ``None``: every source, and the query is unchanged."""
+    return true() if sources is None else column.in_(sorted(sources))
+
+
 def connectors_health(store: Store, now: datetime | None = None,
                       named: Collection[str] | None = None) -> list[dict[str, Any]]:
     """connector_status plus how long since the last success (seconds), errors masked.
@@ -129,13 +135,14 @@ def calendar_health(store: Store) -> dict[str, int]:
 
 
 def quarantine_rows(store: Store, connector: str | None = None, limit: int = 500,
-                    full: bool = False) -> list[dict[str, Any]]:
+                    full: bool = False, sources: Collection[str] | None = None) -> list[dict[str, Any]]:
     """Bad records with their reasons; anything contact-like in a reason is masked, and for a
     role without full patient data (``full`` False) so is every value a reason quotes: a
     reason quotes only vocabulary-shaped values (mappings/model.py), yet a status word can be
     a surname, and the viewer role sees no patient data at all."""
     return [{**r, "reason": _quoted_masked(mask_text(plain_text(r["reason"])), full),
-             "record_id": _record_id_shown(r["record_id"], full)} for r in list_quarantine(store, connector, limit)]
+             "record_id": _record_id_shown(r["record_id"], full)}
+            for r in list_quarantine(store, connector, limit, connectors=sources)]
 
 
 _ID_SHAPED = re.compile(r"(?=[^\s]*\d)[A-Za-z0-9._:/#@+-]{1,80}")
@@ -315,10 +322,12 @@ def desk_states(connection: Any, ids: list[int], now: datetime | None = None) ->
 
 
 def upcoming(store: Store, start: datetime, end: datetime, filters: Filters = Filters(),
-             full: bool = False, now: datetime | None = None) -> list[AppointmentRow]:
-    """Appointments starting in [start, end), by start then doctor, filtered; patients named
-    only when ``full`` (the front_desk role; the route logs the view)."""
-    query = _appointment_query().where(A.start_utc >= start, A.start_utc < end)
+             full: bool = False, now: datetime | None = None,
+             sources: Collection[str] | None = None) -> list[AppointmentRow]:
+    """Appointments starting in [start, end), by start then doctor, filtered (``sources``: a
+    site-scoped user's); patients named only when ``full`` (the front_desk role; the route logs
+    the view)."""
+    query = _appointment_query().where(A.start_utc >= start, A.start_utc < end, of_sources(A.connector, sources))
     if filters.doctor:
         query = query.where(A.practitioner_ref == filters.doctor)
     if filters.connector:
@@ -343,14 +352,16 @@ def by_day_and_doctor(rows: list[AppointmentRow], zone: ZoneInfo) -> DayGroups:
     return [(day, sorted(doctors.items())) for day, doctors in sorted(days.items())]
 
 
-def filter_options(store: Store) -> dict[str, list[Any]]:
-    """The doctors, connectors and statuses the filters offer. The statuses are the
-    vocabulary every source is mapped into, not a ``DISTINCT`` of the stored ones: no index
-    leads with the status, so that read every appointment ever stored at each page load."""
+def filter_options(store: Store, sources: Collection[str] | None = None) -> dict[str, list[Any]]:
+    """The doctors, connectors and statuses the filters offer (of ``sources`` only, for a
+    site-scoped user). The statuses are the vocabulary every source is mapped into, not a
+    ``DISTINCT`` of the stored ones: no index leads with the status, so that read every
+    appointment ever stored at each page load."""
     with store.engine.connect() as connection:
-        doctors = connection.execute(select(D.external_id, func.min(D.name)).group_by(D.external_id)
-                                     .order_by(func.min(D.name))).all()
-        connectors = [r[0] for r in connection.execute(select(A.connector).distinct().order_by(A.connector))]
+        doctors = connection.execute(select(D.external_id, func.min(D.name)).where(of_sources(D.connector, sources))
+                                     .group_by(D.external_id).order_by(func.min(D.name))).all()
+        connectors = [r[0] for r in connection.execute(select(A.connector).where(of_sources(A.connector, sources))
+                                                       .distinct().order_by(A.connector))]
     return {"doctors": [(d, n or d) for d, n in doctors], "connectors": connectors,
             "statuses": sorted(APPOINTMENT_STATUSES)}
 
@@ -463,7 +474,8 @@ def _changed(payload: str) -> str:
 
 # --- charts -----------------------------------------------------------------------------------
 
-def funnel(store: Store, start: datetime, end: datetime) -> list[tuple[str, int]]:
+def funnel(store: Store, start: datetime, end: datetime,
+           sources: Collection[str] | None = None) -> list[tuple[str, int]]:
     """Patient messages due in [start, end): planned (not cancelled) → sent → delivered
     (a provider receipt says so) → confirmed (the appointment's patient accepted)."""
     with store.engine.connect() as connection:
@@ -471,7 +483,7 @@ def funnel(store: Store, start: datetime, end: datetime) -> list[tuple[str, int]
             select(RM.id, RM.status, A.participation)
             .select_from(REMINDERS.outerjoin(Appointment.__table__, A.id == RM.appointment_id))  # type: ignore[attr-defined]
             .where(RM.recipient == "patient", RM.status.in_(FUNNEL_STATUSES),
-                   RM.due_at >= start, RM.due_at < end)).all()
+                   RM.due_at >= start, RM.due_at < end, of_sources(A.connector, sources))).all()
         sent = [r for r in rows if r.status == "sent"]
         delivered = _delivered_ids(connection, [r.id for r in sent])
     return [("planned", len(rows)), ("sent", len(sent)),
@@ -495,7 +507,7 @@ class Rate:
         return 100.0 * self.noshow / self.total if self.total else 0.0
 
 
-def _rate_rows(store: Store, start: datetime, end: datetime) -> list[Any]:
+def _rate_rows(store: Store, start: datetime, end: datetime, sources: Collection[str] | None = None) -> list[Any]:
     """The visits in [start, end) that were not cancelled, each with ``noshow``: the source says
     so, or the front desk recorded it (a desk no-show that stands: a CSV source has no such
     status, and its clinic would chart 0 %)."""
@@ -505,7 +517,8 @@ def _rate_rows(store: Store, start: datetime, end: datetime) -> list[Any]:
             .select_from(Appointment.__table__)  # type: ignore[attr-defined]
             .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
                                                     D.external_id == A.practitioner_ref))
-            .where(A.deleted_at.is_(None), A.status.not_in(INACTIVE), A.start_utc >= start, A.start_utc < end)))
+            .where(A.deleted_at.is_(None), A.status.not_in(INACTIVE), A.start_utc >= start, A.start_utc < end,
+                   of_sources(A.connector, sources))))
         desk = desk_states(connection, [r.id for r in rows]) if rows else {}
     return [RateRow(r.start_utc, r.participation, r.practitioner_ref, r.name,
                     r.status == "noshow" or desk.get(r.id) == DESK_STATES["no_show"]) for r in rows]
@@ -525,19 +538,21 @@ def _rates(groups: dict[str, list[Any]]) -> list[Rate]:
                  sum(1 for r in rows if r.noshow)) for label, rows in groups.items()]
 
 
-def rates_by_week(store: Store, start: datetime, end: datetime, zone: ZoneInfo) -> list[Rate]:
+def rates_by_week(store: Store, start: datetime, end: datetime, zone: ZoneInfo,
+                  sources: Collection[str] | None = None) -> list[Rate]:
     """Per ISO week (the clinic's local dates) of appointments that were not cancelled: the share
     the patient confirmed and the share marked no-show."""
     groups: dict[str, list[Any]] = defaultdict(list)
-    for row in _rate_rows(store, start, end):
+    for row in _rate_rows(store, start, end, sources):
         year, week, _ = row.start_utc.astimezone(zone).isocalendar()
         groups[f"{year}-W{week:02d}"].append(row)
     return _rates(dict(sorted(groups.items())))
 
 
-def rates_by_doctor(store: Store, start: datetime, end: datetime) -> list[Rate]:
+def rates_by_doctor(store: Store, start: datetime, end: datetime,
+                    sources: Collection[str] | None = None) -> list[Rate]:
     groups: dict[str, list[Any]] = defaultdict(list)
-    for row in _rate_rows(store, start, end):
+    for row in _rate_rows(store, start, end, sources):
         groups[row.name or row.practitioner_ref or "(no doctor)"].append(row)
     return _rates(dict(sorted(groups.items())))
 

@@ -18,8 +18,10 @@ from markupsafe import Markup
 from clinicsync.common.shown_time import shown_clock, shown_date, shown_day, shown_moment
 from clinicsync.common.timeutil import zone_label
 from clinicsync.common.types import utcnow
+from clinicsync.sync.clinic import ClinicSettings
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.ui.auth import role_of, ui_settings
+from clinicsync.sync.ui.scope import home_of, site_names
 from clinicsync.sync.ui.session import Session, csrf_token, sessions
 
 REFRESH_CHOICES = {"60": "every minute", "300": "every 5 minutes"}
@@ -106,9 +108,10 @@ class Times:
         return shown_date(datetime.combine(value, time(12), ZoneInfo(self.home)), self.home, self.locale)
 
 
-def times_of(settings: Settings) -> Times:
-    """The clinic's time helpers (its zone and locale), for code that builds a page's parts."""
-    return Times(settings.clinic.timezone, settings.clinic.locale_tag())
+def times_of(settings: Settings, home: ClinicSettings | None = None) -> Times:
+    """The clinic's time helpers (its zone and locale), for code that builds a page's parts;
+    ``home``: the one site a page shows (sync/ui/scope.py ``home_of``) instead."""
+    return Times((home or settings.clinic).timezone, settings.clinic.locale_tag())
 
 
 def now_of(request: Request) -> datetime:
@@ -133,16 +136,18 @@ def keep_session(request: Request, response: Any) -> Any:
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     settings: Settings = request.app.state.settings
-    zone = ZoneInfo(settings.clinic.timezone)
-    times = times_of(settings)
     user = context.pop("user", None) or user_of(request)
+    home = home_of(request, user)
+    zone = ZoneInfo(home.timezone)
+    times = times_of(settings, home)
     role = role_of(ui_settings(settings), user) if user else None
     html = _env.get_template(template).render(
-        clinic=settings.clinic.name, zone=zone, zone_label=zone_label(zone.key, now_of(request)),
+        clinic=home.name, zone=zone, zone_label=zone_label(zone.key, now_of(request)),
         when=times.when, clock=times.clock, day_name=times.day, local_times=times.in_text,
         refresh_choices=REFRESH_CHOICES,
         path=request.url.path, user=user, role=role, session=getattr(request.state, "ui_session", None),
-        csrf=csrf_token(request, user) if user else "", **{"refresh": None, **context})
+        csrf=csrf_token(request, user) if user else "", **site_names(request, user),
+        **{"refresh": None, **context})
     return keep_session(request, HTMLResponse(html, status_code=status_code))
 
 

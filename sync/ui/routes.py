@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from clinicsync.common.shown_time import shown_day
-from clinicsync.sync.access_log import record_phi_view
 from clinicsync.sync.model import ROW_ID_MAX
 from clinicsync.sync.setaside import open_items
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import find_stalls
+from clinicsync.sync.stalls import of_sources as stalls_of
 from clinicsync.sync.store import Store
 from clinicsync.sync.ui import attention, charts, desk, desk_actions, desk_waitlist, login, queries, waitlist_page
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
@@ -31,10 +31,11 @@ from clinicsync.sync.ui.desk_actions import (
     source_hint,
 )
 from clinicsync.sync.ui.render import REFRESH_CHOICES, now_of, redirect, render, times_of
+from clinicsync.sync.ui.scope import Scope, home_of, log_view, require_in_scope, scope_of
 from clinicsync.sync.ui.session import check_csrf
 from clinicsync.sync.waitlist import book_tasks
 
-pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user)],
+pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user), Depends(require_in_scope)],
                   include_in_schema=False)
 assets = APIRouter(prefix="/ui/static", include_in_schema=False)
 router = APIRouter()
@@ -64,20 +65,22 @@ def home(request: Request, user: User, day: Annotated[str | None, Query(max_leng
     """Each role's own home: the front desk's work list, IT's health page."""
     if _role(request, user) == "front_desk":
         return desk_page(request, user, day, need, refresh)
-    return health_page(request, refresh)
+    return health_page(request, user, refresh)
 
 
 def desk_page(request: Request, user: str, day: str | None, need: str | None, refresh: str | None) -> HTMLResponse:
     """Today and tomorrow, grouped by what needs doing, with counts and filters."""
     store, settings = _store(request), request.app.state.settings
-    now, zone = now_of(request), ZoneInfo(settings.clinic.timezone)
+    now, zone = now_of(request), ZoneInfo(home_of(request, user).timezone)  # the one site shown's today
     day = day if day in desk.DAYS else None
     need = need if need in desk.GROUP_KEYS else None
-    work = desk.work_list(store, now, zone, full=True, day=day, group=need)
-    earlier = desk.earlier_today(store, now, zone, full=True) if day in (None, "today") and not need else []
+    sources = scope_of(request, user).connectors
+    work = desk.work_list(store, now, zone, full=True, day=day, group=need, sources=sources)
+    earlier = desk.earlier_today(store, now, zone, full=True, sources=sources) \
+        if day in (None, "today") and not need else []
     shown = [r.appointment_id for r in earlier] + [r.appointment_id for r in work.rows]
     if shown:
-        record_phi_view(store, user, "front_desk", "/ui/", shown, now)
+        log_view(request, user, "front_desk", "/ui/", shown, now=now)
     hints = {r.appointment_id: _decline_hint(settings, r) for r in work.rows}
     seen = desk_actions.seen_of(store, shown)
     offers = {r.appointment_id: desk_actions.offered(
@@ -85,10 +88,11 @@ def desk_page(request: Request, user: str, day: str | None, need: str | None, re
         declined=r.group in ("declined", "doctor-declined")) for r in work.rows}
     offers.update({r.appointment_id: desk_actions.offered(seen[r.appointment_id].standing, r.start_utc, now)
                    for r in earlier})
-    waitlist = desk.waitlist_tasks(settings, store, now, full=True)
+    waitlist = scope_of(request, user).keep(desk.waitlist_tasks(settings, store, now, full=True),
+                                            lambda t: t.connector)
     if waitlist:
-        record_phi_view(store, user, "front_desk", "/ui/#waitlist", [i for t in waitlist for i in t.appointment_ids],
-                        now)
+        log_view(request, user, "front_desk", "/ui/#waitlist", [i for t in waitlist for i in t.appointment_ids],
+                 now=now)
     return render(request, "desk.html", work=work, groups=desk.GROUPS, day=day, need=need, hints=hints,
                   buttons=BUTTONS, refresh=_refresh(refresh), earlier=earlier, offers=offers,
                   seen={k: v.digest for k, v in seen.items()}, **_done_line(request, store, now),
@@ -117,22 +121,29 @@ def _decline_hint(settings: Settings, row: desk.DeskRow) -> str:
 
 
 @pages.get("/health", response_class=HTMLResponse)
-def health_page(request: Request, refresh: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
-    """The health panel, the dispatcher's queue and the charts."""
+def health_page(request: Request, user: User,
+                refresh: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
+    """The health panel, the dispatcher's queue and the charts. A site-scoped user (issue 60)
+    sees their sites' sources, visits, set-aside items and stalls only; the messages-per-channel
+    chart counts every site's deliveries (a delivery names no source), so it is not shown to them."""
     store, settings = _store(request), request.app.state.settings
+    scope = scope_of(request, user)
+    sources = scope.connectors
     zone = ZoneInfo(settings.clinic.timezone)
     now = now_of(request)
     weeks = ui_settings(settings).chart_weeks
     since = now - timedelta(weeks=weeks)
-    week_rates = queries.rates_by_week(store, since, now, zone)
-    doctor_rates = queries.rates_by_doctor(store, since, now)
-    days, per_channel = queries.messages_per_channel_day(store, now - timedelta(days=14), now, zone)
-    quarantined = sum(c["quarantined"] for c in queries.connectors_health(store, now))
-    funnel = queries.funnel(store, since, now)  # only messages already due: later ones are planned, not failing
+    week_rates = queries.rates_by_week(store, since, now, zone, sources)
+    doctor_rates = queries.rates_by_doctor(store, since, now, sources)
+    days, per_channel = queries.messages_per_channel_day(store, now - timedelta(days=14), now, zone) \
+        if scope.everything else ([], {})
+    health = scope.keep(queries.connectors_health(store, now, settings.connector_names()), lambda c: c["connector"])
+    quarantined = sum(c["quarantined"] for c in health)
+    funnel = queries.funnel(store, since, now, sources)  # only messages already due: later ones are planned
     return render(
         request, "health.html",
-        connectors=queries.connectors_health(store, now, settings.connector_names()),
-        running=queries.running_now(store, now),
+        connectors=health,
+        running=queries.running_now(store, now),  # stages, not sources: nothing of any site's patients
         calendar_provider=settings.calendar.provider,
         calendar=queries.calendar_health(store),
         notifiers=queries.notifiers_health(store, now - timedelta(days=7)),
@@ -152,9 +163,10 @@ def health_page(request: Request, refresh: Annotated[str | None, Query(max_lengt
         channel_chart=charts.grouped_bar_chart(
             [_axis_day(d, settings) for d in days], {k: [float(v) for v in vs] for k, vs in per_channel.items()},
             "messages per channel per day") if per_channel else None,
-        week_rates=week_rates, doctor_rates=doctor_rates, dispatcher=attention.dispatcher_panel(store, now),
-        refresh=_refresh(refresh), stalls=find_stalls(store, settings, now), set_aside=_set_aside(store),
-        waitlist_chart=waitlist_page.refill_chart(store, settings, now))
+        week_rates=week_rates, doctor_rates=doctor_rates, dispatcher=attention.dispatcher_panel(store, now, sources),
+        refresh=_refresh(refresh), stalls=stalls_of(find_stalls(store, settings, now), settings, sources),
+        set_aside=_set_aside(store, scope),
+        waitlist_chart=waitlist_page.refill_chart(store, settings, now, sources))
 
 
 def _axis_day(iso_day: str, settings: Settings) -> str:
@@ -164,9 +176,10 @@ def _axis_day(iso_day: str, settings: Settings) -> str:
     return shown_day(noon, home, settings.clinic.locale_tag())
 
 
-def _set_aside(store: Store) -> list[dict[str, Any]]:
+def _set_aside(store: Store, scope: Scope) -> list[dict[str, Any]]:
+    """Open set-aside items; a site-scoped user's only (an item of no source is IT's)."""
     with store.engine.connect() as connection:
-        return open_items(connection, limit=50)
+        return open_items(connection, limit=50, connectors=scope.connectors)
 
 
 @pages.get("/appointments", response_class=HTMLResponse)
@@ -183,7 +196,7 @@ def appointments_page(
     value is explained on the page, next to its field, and the default is used. The front
     desk sees names (the view is written to the access log first); others see initials."""
     store, settings = _store(request), request.app.state.settings
-    zone = ZoneInfo(settings.clinic.timezone)
+    zone = ZoneInfo(home_of(request, user).timezone)
     span, errors = ui_settings(settings).days, {}
     if days:
         if days.strip().isdigit() and 1 <= int(days) <= MAX_DAYS:
@@ -196,12 +209,13 @@ def appointments_page(
     full = role == "front_desk"
     filters = queries.Filters(doctor or None, connector or None, status or None,
                               answer if answer in queries.ANSWER_FILTERS else None)
-    rows = queries.upcoming(store, today, today + timedelta(days=span), filters, full=full, now=now)
+    sources = scope_of(request, user).connectors
+    rows = queries.upcoming(store, today, today + timedelta(days=span), filters, full=full, now=now, sources=sources)
     if full and rows:
-        record_phi_view(store, user, role, "/ui/appointments", [r.id for r in rows], now)
+        log_view(request, user, role, "/ui/appointments", [r.id for r in rows], now=now)
     return render(request, "appointments.html", 422 if errors else 200, groups=queries.by_day_and_doctor(rows, zone),
-                  options=queries.filter_options(store), filters=filters, days=span, count=len(rows), full=full,
-                  states=queries.REMINDER_STATES, errors=errors, typed_days=days, max_days=MAX_DAYS,
+                  options=queries.filter_options(store, sources), filters=filters, days=span, count=len(rows),
+                  full=full, states=queries.REMINDER_STATES, errors=errors, typed_days=days, max_days=MAX_DAYS,
                   answer_filters=queries.ANSWER_FILTERS)
 
 
@@ -217,17 +231,18 @@ def attention_page(request: Request, user: User,
     now = now_of(request)
     role = _role(request, user)
     full = role == "front_desk"
-    items = attention.needs_attention(store, now, full)
+    sources = scope_of(request, user).connectors
+    items = attention.needs_attention(store, now, full, sources)
     done_by_desk = desk.handled(store, [i.appointment_id for i in items], now)
     items = [i for i in items if i.appointment_id not in done_by_desk]
     if full and items:
-        record_phi_view(store, user, role, "/ui/attention", [i.appointment_id for i in items], now)
+        log_view(request, user, role, "/ui/attention", [i.appointment_id for i in items], now=now)
     seen = desk_actions.seen_of(store, [i.appointment_id for i in items]) if full else {}
     offers = {i.appointment_id: desk_actions.offered(
         seen[i.appointment_id].standing, i.start_utc, now, reschedule="reschedule request" in i.reasons,
         declined=bool({"declined", "doctor declined"} & set(i.reasons))) for i in items if i.appointment_id in seen}
     return render(request, "attention.html", items=items, full=full, buttons=BUTTONS if full else {},
-                  dispatcher=attention.dispatcher_panel(store, now), refresh=_refresh(refresh), offers=offers,
+                  dispatcher=attention.dispatcher_panel(store, now, sources), refresh=_refresh(refresh), offers=offers,
                   seen={k: v.digest for k, v in seen.items()}, **_done_line(request, store, now))
 
 
@@ -242,7 +257,7 @@ def timeline_page(request: Request, user: User,
     if row is None:
         raise HTTPException(404, "no such appointment")
     if full:
-        record_phi_view(store, user, role, "/ui/appointments/{appointment_id}", [appointment_id], now_of(request))
+        log_view(request, user, role, "/ui/appointments/{appointment_id}", [appointment_id], now=now_of(request))
     actions = actions_of(store, appointment_id)
     history = [_desk_item(settings, row.connector, a) for a in actions]
     items = sorted(queries.timeline(store, appointment_id, full=full) + history, key=lambda i: i["at"])
@@ -338,8 +353,8 @@ def _visit_now(request: Request, user: str, appointment_id: int) -> Any:
     """The visit as it is now, for the confirm step and a refusal (its view logged)."""
     row = queries.appointment(_store(request), appointment_id, full=True, now=now_of(request))
     if row is not None:
-        record_phi_view(_store(request), user, "front_desk", "/ui/appointments/{appointment_id}", [appointment_id],
-                        now_of(request))
+        log_view(request, user, "front_desk", "/ui/appointments/{appointment_id}", [appointment_id],
+                 now=now_of(request))
     return row
 
 
@@ -382,10 +397,10 @@ def quarantine_page(request: Request, user: User,
     item ids); the viewer role sees them masked."""
     store, role = _store(request), _role(request, user)
     full = role == "front_desk"
-    rows = queries.quarantine_rows(store, connector or None, full=full)
+    rows = queries.quarantine_rows(store, connector or None, full=full, sources=scope_of(request, user).connectors)
     shown = [r["id"] for r in rows if full and queries.shows_patient_values(r)]
     if shown:
-        record_phi_view(store, user, role, "/ui/quarantine", shown, now_of(request))
+        log_view(request, user, role, "/ui/quarantine", shown, "quarantine", now=now_of(request))
     return render(request, "quarantine.html", rows=rows, connector=connector, full=full)
 
 

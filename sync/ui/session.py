@@ -8,7 +8,7 @@ in the store on PostgreSQL, so the logout holds on every replica that shares it
 store cannot be reached.
 
 A session is bound to its user's credentials (issue 59): the cookie carries a keyed digest of
-the user's password hash and role (the *generation*) and the time of its login. A page whose
+the user's password hash, role and sites (the *generation*) and the time of its login. A page whose
 settings give that user another hash or role, or no longer name the user, refuses it and logs
 its id out (shared on PostgreSQL, so a replica not yet restarted on the new settings refuses it
 too); a session older than ``ui.session_max_hours`` is refused however often it was used.
@@ -63,9 +63,11 @@ class Session:
 
 
 def generation(key: bytes, user: UiUser) -> str:
-    """What a session of ``user`` is bound to: their password hash and role, digested under the
+    """What a session of ``user`` is bound to: their password hash, role and sites, digested under the
     cookies' key (the cookie is signed, not encrypted: it never shows the hash itself)."""
     material = f"{user.name}\0{user.password_hash}\0{user.role}".encode()
+    if user.sites:  # only then: sessions of users of every site, begun before sites existed, stay valid
+        material += f"\0sites:{','.join(user.sites)}".encode()
     return hmac.new(key, b"clinicsync session generation\0" + material, hashlib.sha256).hexdigest()[:22]
 
 

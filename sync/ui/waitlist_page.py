@@ -9,6 +9,7 @@ like the desk's actions (sync/ui/desk_actions.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -22,7 +23,6 @@ from clinicsync.common.timeutil import TimeError, localize
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.mappings.transforms import TransformError
 from clinicsync.mappings.waitlist import parse_weekly
-from clinicsync.sync.access_log import record_phi_view
 from clinicsync.sync.model import ROW_ID_MAX, Appointment, Patient, Practitioner
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.settings import Settings
@@ -30,7 +30,9 @@ from clinicsync.sync.store import Store
 from clinicsync.sync.ui import charts
 from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
 from clinicsync.sync.ui.mask import initials
+from clinicsync.sync.ui.queries import of_sources
 from clinicsync.sync.ui.render import now_of, redirect, render, times_of
+from clinicsync.sync.ui.scope import appointment_in_scope, log_view, require_in_scope, scope_of
 from clinicsync.sync.ui.session import check_csrf
 from clinicsync.sync.waitlist.entries import (
     NewEntry,
@@ -44,7 +46,8 @@ from clinicsync.sync.waitlist.entries import (
 from clinicsync.sync.waitlist.figures import refills_by_week, totals
 from clinicsync.sync.waitlist.reach import Refusal, check_desk_entry
 
-pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user)], include_in_schema=False)
+pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user), Depends(require_in_scope)],
+                  include_in_schema=False)
 User = Annotated[str, Depends(require_user)]
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
@@ -80,24 +83,26 @@ def _windows(entry: dict[str, Any]) -> str:
     return "; ".join(parts) or "any time"
 
 
-def waitlist_view(store: Store, full: bool) -> dict[str, Any]:
-    """Everything the page shows, patient names masked unless ``full``."""
+def waitlist_view(store: Store, full: bool, sources: Collection[str] | None = None) -> dict[str, Any]:
+    """Everything the page shows, patient names masked unless ``full`` (``sources``: a
+    site-scoped user's, sync/ui/scope.py)."""
     with store.engine.connect() as connection:
-        entries = [entry_dict(r) for r in entry_rows(connection, ("waiting",), SHOWN)]
+        entries = [entry_dict(r) for r in entry_rows(connection, ("waiting",), SHOWN, connectors=sources)]
         slots = [dict(r._mapping) for r in connection.execute(
-            select(FREED_SLOTS).where(S.status.in_(("open", "taken", "expired")))
+            select(FREED_SLOTS).where(S.status.in_(("open", "taken", "expired")), of_sources(S.connector, sources))
             .order_by(S.start_utc.desc()).limit(3 * SHOWN))]
         offers = [dict(r._mapping) for r in connection.execute(
             select(WAITLIST_OFFERS, W.connector, W.patient_ref).join(WAITLIST_ENTRIES, W.id == OF.entry_id)
-            .where(OF.status.in_(("pending", "sent", "accepted"))).order_by(OF.created_at.desc()).limit(2 * SHOWN))]
+            .where(OF.status.in_(("pending", "sent", "accepted")), of_sources(W.connector, sources))
+            .order_by(OF.created_at.desc()).limit(2 * SHOWN))]
         people = {(e["connector"], e["patient_ref"]) for e in entries} | {(o["connector"], o["patient_ref"])
                                                                             for o in offers}
         patients = _names(connection, Patient.__table__, people)  # type: ignore[attr-defined]
         doctors = _names(connection, Practitioner.__table__, {  # type: ignore[attr-defined]
             *((e["connector"], e["practitioner_ref"]) for e in entries if e["practitioner_ref"]),
             *((s["connector"], s["practitioner_ref"]) for s in slots if s["practitioner_ref"])})
-        counts = status_counts(connection)
-        found = totals(connection)
+        counts = status_counts(connection, sources)
+        found = totals(connection, sources)
     by_slot = {s["id"]: s for s in slots}
     for entry in entries:
         entry["patient"] = _patient(patients.get((entry["connector"], entry["patient_ref"])), entry["patient_ref"],
@@ -132,18 +137,21 @@ def _prefill(store: Store, appointment_id: int | None) -> dict[str, Any]:
             "visit_type": row.type or "", "appointment_id": row.id}
 
 
-def _doctors(store: Store) -> list[dict[str, str]]:
+def _doctors(store: Store, sources: Collection[str] | None) -> list[dict[str, str]]:
     with store.engine.connect() as connection:
         return [{"connector": r.connector, "id": r.external_id, "name": r.name or r.external_id}
                 for r in connection.execute(select(D.connector, D.external_id, D.name)
+                                            .where(of_sources(D.connector, sources))
                                             .order_by(D.name, D.external_id).limit(500))]
 
 
-def refill_chart(store: Store, settings: Settings, now: datetime) -> Markup | None:
+def refill_chart(store: Store, settings: Settings, now: datetime,
+                 sources: Collection[str] | None = None) -> Markup | None:
     """Slots refilled and hours recovered per week (ui.chart_weeks), here and on the health page."""
     weeks = ui_settings(settings).chart_weeks
     with store.engine.connect() as connection:
-        refills = refills_by_week(connection, now - timedelta(weeks=weeks), now, ZoneInfo(settings.clinic.timezone))
+        refills = refills_by_week(connection, now - timedelta(weeks=weeks), now, ZoneInfo(settings.clinic.timezone),
+                                  sources)
     if not refills:
         return None
     return charts.grouped_bar_chart(
@@ -159,23 +167,29 @@ def _page(request: Request, user: str, status_code: int = 200, form: dict[str, A
     role = role_of(ui_settings(settings), user)
     full = role == "front_desk"
     now = now_of(request)
-    view = waitlist_view(store, full)
+    scope = scope_of(request, user)
+    view = waitlist_view(store, full, scope.connectors)
     shown = [e["id"] for e in view["entries"]] + [o["entry_id"] for o in view["offers_out"]]
     if full and shown:
-        record_phi_view(store, user, role, "/ui/waitlist", shown, now)
+        log_view(request, user, role, "/ui/waitlist", shown, "waitlist", now=now)
     weeks = ui_settings(settings).chart_weeks
-    chart = refill_chart(store, settings, now)
-    connectors = sorted({c.name for c in settings.connectors})
+    chart = refill_chart(store, settings, now, scope.connectors)
+    connectors = sorted({c.name for c in settings.connectors if scope.allows(c.name)})
     return render(request, "waitlist.html", status_code, full=full, chart=chart, weeks=weeks,
                   form=form or {}, errors=errors or {}, connectors=connectors,
-                  doctors=_doctors(store) if full else [], done=request.query_params.get("done"), **view)
+                  doctors=_doctors(store, scope.connectors) if full else [], done=request.query_params.get("done"),
+                  **view)
 
 
 @pages.get("/waitlist", response_class=HTMLResponse)
 def waitlist_page(request: Request, user: User,
                   appointment: Annotated[int | None, Query(ge=1, le=ROW_ID_MAX)] = None) -> HTMLResponse:
-    """``?appointment=ID`` opens the add form filled from that appointment."""
-    return _page(request, user, form=_prefill(request.app.state.store, appointment))
+    """``?appointment=ID`` opens the add form filled from that appointment (one of another
+    site answers as a missing one: 404)."""
+    store = request.app.state.store
+    if appointment is not None and not appointment_in_scope(store, scope_of(request, user), appointment):
+        raise HTTPException(404, "no such appointment")
+    return _page(request, user, form=_prefill(store, appointment))
 
 
 def _front_desk(request: Request, user: str, token: Any) -> None:
@@ -188,12 +202,16 @@ def _text(form: Any, key: str, limit: int = 255) -> str:
     return str(form.get(key) or "").strip()[:limit]
 
 
-def _new_entry(store: Store, form: Any, zone_name: str, now: datetime) -> tuple[NewEntry | None, dict[str, str]]:
-    """The form as an entry, or the problems by field (never echoing a patient's data)."""
+def _new_entry(store: Store, form: Any, zone_name: str, now: datetime,
+               sources: Collection[str] | None = None) -> tuple[NewEntry | None, dict[str, str]]:
+    """The form as an entry, or the problems by field (never echoing a patient's data). A
+    source outside a site-scoped user's ``sources`` is answered as one without that patient."""
     errors: dict[str, str] = {}
     connector, patient_id = _text(form, "connector", 64), _text(form, "patient_id")
     if not connector or not patient_id:
         errors["patient_id"] = "Give the source and the patient's id in it."
+    elif sources is not None and connector not in sources:
+        errors["patient_id"] = f"No patient with this id is known from {connector}."
     else:
         with store.engine.connect() as connection:
             if connection.execute(select(P.external_id).where(and_(P.connector == connector,
@@ -245,7 +263,8 @@ async def add(request: Request, user: User) -> RedirectResponse | HTMLResponse:
     _front_desk(request, user, form.get("csrf"))
     store, settings = request.app.state.store, request.app.state.settings
     now = now_of(request)
-    entry, errors = _new_entry(store, form, settings.clinic.timezone, now)
+    zone_name = settings.clinic_for(_text(form, "connector", 64) or None).timezone  # the source's site's zone
+    entry, errors = _new_entry(store, form, zone_name, now, scope_of(request, user).connectors)
     if entry is None:
         kept = {key: _text(form, key, 500) for key in ("connector", "patient_id", "doctor_id", "visit_type",
                                                        "windows", "priority", "expires", "appointment_id")}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -313,20 +313,28 @@ def same_need_ids(connection: Connection, entry_id: int) -> list[int]:
     return sorted(ids | {entry_id})
 
 
-def status_counts(connection: Connection) -> dict[str, int]:
-    """Entries per status (every status present, zero included), for metrics and the page."""
+def status_counts(connection: Connection, connectors: Collection[str] | None = None) -> dict[str, int]:
+    """Entries per status (every status present, zero included), for metrics and the page
+    (``connectors``: one site's sources, issue 60)."""
     counts = dict.fromkeys(ENTRY_STATUSES, 0)
-    for status, number in connection.execute(select(E.status, func.count()).group_by(E.status)):
+    query = select(E.status, func.count()).group_by(E.status)
+    if connectors is not None:
+        query = query.where(E.connector.in_(sorted(connectors)))
+    for status, number in connection.execute(query):
         counts[str(status)] = int(number)
     return counts
 
 
 def entry_rows(connection: Connection, statuses: Sequence[str] = ("waiting",), limit: int = 200,
-               connector: str | None = None, external_id: str | None = None) -> list[dict[str, Any]]:
-    """Entries in offer order (priority, then the longest waiting), as plain dicts."""
+               connector: str | None = None, external_id: str | None = None,
+               connectors: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Entries in offer order (priority, then the longest waiting), as plain dicts
+    (``connectors``: one site's sources, issue 60)."""
     conditions = [E.status.in_(list(statuses))]
     if connector is not None:
         conditions.append(E.connector == connector)
+    if connectors is not None:
+        conditions.append(E.connector.in_(sorted(connectors)))
     if external_id is not None:
         conditions.append(E.external_id == external_id)
     rows = connection.execute(select(WAITLIST_ENTRIES).where(and_(*conditions))
