@@ -201,6 +201,12 @@ class Settings(SettingsRoot):
                 raise ValueError(f"connectors.{index}.site: unknown site {item.site!r} ({known})")
         return self
 
+    @model_validator(mode="after")
+    def _calendar_sites(self) -> Settings:
+        """The calendar stage is handed `calendar:` alone: it learns each source's site here."""
+        self.calendar.learn_sites(self)
+        return self
+
     def site_of(self, connector: str | None) -> str | None:
         """The site key of a source's visits; None without `sites:` (one practice) or for a
         source the settings no longer name (an orphan: it belongs to no desk but IT's)."""
