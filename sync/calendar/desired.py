@@ -137,11 +137,11 @@ def _version() -> str:
 
 
 # Context values that cost more than reading a column: worked out only when a template uses them.
-_COMPUTED = frozenset({"patient_initials", "start_local", "end_local"})
+_COMPUTED = frozenset({"patient_initials", "start_local", "end_local", *SITE_NAMES})
 # The names every context holds (Renderer.content).
 _CONTEXT = frozenset({"type", "status", "cancelled", "noshow", "patient_name", "patient_phone", "practitioner_name",
                       "location", "timezone", "connector", "appointment_id", "visit_mode", "join_url", "dial_in",
-                      "patient_cancelled", "source", *SITE_NAMES})
+                      "patient_cancelled", "source"})
 
 
 @lru_cache(maxsize=1)
@@ -178,6 +178,7 @@ class Renderer:
         names = {*_names(env, settings.summary), *_names(env, description)}
         self.wants_initials = "patient_initials" in names
         self.wants_local = bool(names & {"start_local", "end_local"})
+        self.wants_site = bool(names & SITE_NAMES)
         known = _CONTEXT | (_COMPUTED & names)  # what every context of this run holds
         self.summary = Memoized(env, settings.summary, known)
         self.description = Memoized(env, description, known)
@@ -269,8 +270,9 @@ class Renderer:
             "practitioner_name": row.d_name, "location": location, "timezone": row.timezone,
             "connector": row.connector, "appointment_id": row.external_id, "visit_mode": visit_mode or "in_person",
             "join_url": link, "dial_in": dial_in, "patient_cancelled": declined, "source": row.connector,
-            "site": site.key, "site_name": site.name, "site_phone": site.phone,
         }
+        if self.wants_site:
+            context["site"], context["site_name"], context["site_phone"] = site.key, site.name, site.phone
         if self.wants_initials:
             context["patient_initials"] = self.initials(row.p_name)
         local = zone(row.timezone)  # an unknown zone fails here whether or not a template shows the time
