@@ -33,7 +33,13 @@ from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.orphans import retired_sources
 from clinicsync.sync.setaside import Item, open_keys, resolve, run_isolated
-from clinicsync.sync.settings.calendar import CalendarSettings, template_environment
+from clinicsync.sync.settings.calendar import (
+    DEFAULT_DESCRIPTION,
+    DEFAULT_SITE_DESCRIPTION,
+    SITE_NAMES,
+    CalendarSettings,
+    template_environment,
+)
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
@@ -131,7 +137,7 @@ def _version() -> str:
 
 
 # Context values that cost more than reading a column: worked out only when a template uses them.
-_COMPUTED = frozenset({"patient_initials", "start_local", "end_local"})
+_COMPUTED = frozenset({"patient_initials", "start_local", "end_local", *SITE_NAMES})
 # The names every context holds (Renderer.content).
 _CONTEXT = frozenset({"type", "status", "cancelled", "noshow", "patient_name", "patient_phone", "practitioner_name",
                       "location", "timezone", "connector", "appointment_id", "visit_mode", "join_url", "dial_in",
@@ -164,12 +170,18 @@ def rerendered(rendered_from: str | None, source: str | None) -> bool:
 class Renderer:
     def __init__(self, settings: CalendarSettings) -> None:
         env = _environment()
-        names = {*_names(env, settings.summary), *_names(env, settings.description)}
+        self.sites = settings.sites  # connector -> its practice; empty without `sites:`
+        self.clinic = settings.clinic_site
+        description = settings.description
+        if self.sites and description == DEFAULT_DESCRIPTION:
+            description = DEFAULT_SITE_DESCRIPTION  # "edit the appointment in North Dental's system"
+        names = {*_names(env, settings.summary), *_names(env, description)}
         self.wants_initials = "patient_initials" in names
         self.wants_local = bool(names & {"start_local", "end_local"})
+        self.wants_site = bool(names & SITE_NAMES)
         known = _CONTEXT | (_COMPUTED & names)  # what every context of this run holds
         self.summary = Memoized(env, settings.summary, known)
-        self.description = Memoized(env, settings.description, known)
+        self.description = Memoized(env, description, known)
         self.invite = settings.invite_patient
         self.mark_cancelled = settings.cancelled_action == "mark_cancelled"
         self.patient_cancelled = settings.patient_cancelled
@@ -177,21 +189,32 @@ class Renderer:
         self._initials: dict[str | None, str] = {}  # per patient name: patients come back
         # Everything :meth:`content` reads besides the row, to key what it renders (source_digest):
         # a change of any of these renders every appointment again. RENDERING and the package's
-        # version stand for this code.
-        self.key = orjson.dumps({
-            "summary": settings.summary, "description": settings.description, "invite": self.invite,
+        # version stand for this code. A file without sites whose templates name no site is
+        # keyed exactly as before sites existed (an upgrade re-renders nobody's calendar).
+        base: dict[str, Any] = {
+            "summary": settings.summary, "description": description, "invite": self.invite,
             "mark_cancelled": self.mark_cancelled, "patient_cancelled": self.patient_cancelled,
             "create_meet": self.create_meet, "provider": settings.provider, "rendering": RENDERING,
-            "version": _version()}, option=orjson.OPT_SORT_KEYS)
-        # source_digest's first half: the key hashed once per run.
+            "version": _version()}
+        if self.sites or names & SITE_NAMES:
+            base["site"] = list(self.clinic)
+        self.key = orjson.dumps(base, option=orjson.OPT_SORT_KEYS)
+        # source_digest's first half: the key hashed once per run; with sites, once per site,
+        # its name, phone and address in it, so that renaming one site re-renders its events only.
         self.keyed = hashlib.blake2b(self.key, digest_size=HALF // 2).hexdigest()
+        per_site = {site: hashlib.blake2b(orjson.dumps({**base, "site": list(site)}, option=orjson.OPT_SORT_KEYS),
+                                          digest_size=HALF // 2).hexdigest() for site in set(self.sites.values())}
+        self._keyed_by_connector = {connector: per_site[site] for connector, site in self.sites.items()}
+        # Every first half an event rendered under these settings has (calendar status).
+        self.keys = frozenset({self.keyed, *per_site.values()})
 
     def source_digest(self, row: Any) -> str:
         """What an event rendered from ``row`` is rendered from: :attr:`key`'s hash, then the
         row's (the appointment with its patient, doctor and place, as read for rendering), 16
         hex digits each. Two halves, so that a link tells a settings edit (the first half
         differs, the row's is the same: :func:`rerendered`) from a change of the visit."""
-        return self.keyed + hashlib.blake2b(orjson.dumps(tuple(row)), digest_size=HALF // 2).hexdigest()
+        keyed = self._keyed_by_connector.get(row.connector, self.keyed) if self.sites else self.keyed
+        return keyed + hashlib.blake2b(orjson.dumps(tuple(row)), digest_size=HALF // 2).hexdigest()
 
     def initials(self, name: str | None) -> str:
         found = self._initials.get(name)
@@ -236,6 +259,11 @@ class Renderer:
         phone, email = row.p_phone, row.p_email
         dial_in = unless_contact(row.dial_in, phone, email) if mode else None
         location, kind = unless_contact(row.location, phone, email), unless_contact(row.type, phone, email)
+        site = self.sites.get(row.connector, self.clinic) if self.sites else self.clinic
+        if location is None and mode is None and site.key is not None:
+            # Where to go, for a doctor working in two practices: the site's address (sites only:
+            # a file without them keeps its events as they were).
+            location = site.address
         context = {
             "type": kind, "status": "cancelled" if gone else status, "cancelled": gone,
             "noshow": status == "noshow" and not gone, "patient_name": row.p_name, "patient_phone": phone,
@@ -243,6 +271,8 @@ class Renderer:
             "connector": row.connector, "appointment_id": row.external_id, "visit_mode": visit_mode or "in_person",
             "join_url": link, "dial_in": dial_in, "patient_cancelled": declined, "source": row.connector,
         }
+        if self.wants_site:
+            context["site"], context["site_name"], context["site_phone"] = site.key, site.name, site.phone
         if self.wants_initials:
             context["patient_initials"] = self.initials(row.p_name)
         local = zone(row.timezone)  # an unknown zone fails here whether or not a template shows the time

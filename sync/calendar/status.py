@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.calendar.desired import Renderer, Router, practitioner_key, row_pages, window_start
+from clinicsync.sync.calendar.desired import HALF, Renderer, Router, practitioner_key, row_pages, window_start
 from clinicsync.sync.calendar.links import left_behind, load_links
 from clinicsync.sync.calendar.provider import PROVIDERS
 from clinicsync.sync.settings.calendar import CalendarSettings
@@ -34,7 +34,7 @@ def calendar_status(settings: CalendarSettings, engine: Engine, now: datetime | 
             calendars[label][link.state] += 1
             # Rendered under other settings (push: RERENDER_PER_RUN a run); the next run finds
             # out which of them differ.
-            if link.state == "present" and link.rendered_from and not link.rendered_from.startswith(renderer.keyed):
+            if link.state == "present" and link.rendered_from and link.rendered_from[:HALF] not in renderer.keys:
                 calendars[label]["rerender_left"] += 1
             if link.attempts:
                 calendars[label]["failing"] += 1

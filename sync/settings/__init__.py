@@ -217,12 +217,18 @@ class Settings(SettingsRoot):
         """An API key belongs to one source, hence one site: a key given to sources of two sites
         would silently write only to the first one's, so it is refused."""
         owner: dict[str, tuple[str, str | None]] = {}
-        for item in self.connectors:
+        for index, item in enumerate(self.connectors):
             for key in getattr(item, "api_keys", None) or []:
                 first = owner.setdefault(key.sha256, (item.name, item.site))
                 if first[1] != item.site:
-                    raise ValueError(f"connectors: the API key {key.name!r} of {item.name!r} is also a key of "
+                    raise ValueError(f"connectors.{index}.api_keys: the API key {key.name!r} of {item.name!r} is also a key of "
                                      f"{first[0]!r}, a source of another site; give each site its own keys")
+        return self
+
+    @model_validator(mode="after")
+    def _calendar_sites(self) -> Settings:
+        """The calendar stage is handed `calendar:` alone: it learns each source's site here."""
+        self.calendar.learn_sites(self)
         return self
 
     def site_of(self, connector: str | None) -> str | None:

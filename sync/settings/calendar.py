@@ -6,16 +6,18 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self
 from urllib.parse import urlparse
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from clinicsync.common.settings_base import SettingsModel, resolve_path
 from clinicsync.common.timeutil import parse_duration
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
+
+    from clinicsync.sync.settings import Settings
 
 GOOGLE_API_ROOT = "https://www.googleapis.com/"
 
@@ -35,6 +37,10 @@ DEFAULT_DESCRIPTION = (
     "{% if visit_mode == 'phone' %}\n{% if dial_in %}Call: {{ dial_in }}"
     "{% else %}Call the patient at the number in the clinic's system.{% endif %}{% endif %}"
     "\nManaged by clinicsync: edit the appointment in the clinic's system, not here.")
+# With `sites:`, the default body names the visit's practice ("in North Dental's system"): a
+# doctor working in two practices must know whose system holds the visit. A file without sites
+# keeps DEFAULT_DESCRIPTION itself, so its events (and what they are keyed on) stay as they were.
+DEFAULT_SITE_DESCRIPTION = DEFAULT_DESCRIPTION.replace("the clinic's system", "{{ site_name }}'s system")
 
 # What a template may use. Contact details are offered, never used by the defaults.
 TEMPLATE_SAMPLE: dict[str, Any] = {
@@ -44,7 +50,24 @@ TEMPLATE_SAMPLE: dict[str, Any] = {
     "start_local": "2026-01-05 09:00", "end_local": "2026-01-05 09:30", "connector": "demo-csv",
     "appointment_id": "A1001", "visit_mode": "video", "join_url": "https://meet.example.org/v/4821937765",
     "dial_in": None, "patient_cancelled": False, "source": "demo-csv",
+    "site": "north", "site_name": "North Dental", "site_phone": "+13125550100",
 }
+# The names of the visit's practice (issue 60): its `sites:` key (None without sites), its name
+# and phone (without sites: the clinic's).
+SITE_NAMES = frozenset({"site", "site_name", "site_phone"})
+
+
+class CalendarSite(NamedTuple):
+    """What a doctor's event may say about the practice a visit belongs to: worked out once per
+    settings load (``Settings.clinic_for``), since the calendar stage is handed `calendar:` alone."""
+
+    key: str | None  # the `sites:` key; None: the clinic of a file without sites
+    name: str
+    phone: str | None
+    address: str | None  # where an in-person visit without a location is (with sites only)
+
+
+CLINIC = CalendarSite(None, "clinic", None, None)  # `clinic:`'s defaults: CalendarSettings built alone (tests)
 
 
 def template_environment() -> SandboxedEnvironment:
@@ -172,6 +195,37 @@ class CalendarSettings(SettingsModel):
                            "(its largest, 5,000 re-rendered events paced at one user's 600 calls a minute: ~8 min)")
     google: GoogleSettings = GoogleSettings()
     ics: IcsSettings = IcsSettings()
+    # Not settings keys: each source's practice, told by the whole settings (learn_sites).
+    _clinic: CalendarSite = PrivateAttr(default=CLINIC)
+    _sites: dict[str, CalendarSite] = PrivateAttr(default_factory=dict)
+
+    def learn_sites(self, settings: Settings) -> None:
+        """Take the clinic and each source's site from the whole settings (its validation):
+        push, status and the CLI are handed this section alone, and all of them must render
+        and key an event alike. The phone is the one messages give (the site's, the clinic's,
+        then `reminders.clinic_phone`); the address is the place of a visit without a
+        location (``ClinicSettings.place(None, None)``)."""
+
+        def site(key: str | None, connector: str | None) -> CalendarSite:
+            clinic = settings.clinic_for(connector)
+            shown = clinic.phone_display()
+            place = clinic.place(None, None)
+            return CalendarSite(key, clinic.name, shown[0] if shown else settings.reminders.clinic_phone,
+                                place.address if place is not None else None)
+
+        self._clinic = site(None, None)
+        self._sites = {item.name: site(item.site, item.name) for item in settings.connectors
+                       if item.site is not None and settings.sites}
+
+    @property
+    def clinic_site(self) -> CalendarSite:
+        """The practice of a file without sites (and of a source no site names)."""
+        return self._clinic
+
+    @property
+    def sites(self) -> dict[str, CalendarSite]:
+        """Connector name → its site; empty without `sites:`."""
+        return self._sites
 
     @field_validator("stage_hung_after")
     @classmethod

@@ -24,7 +24,7 @@ from clinicsync.sync.calendar.desired import Renderer, Router, initials, patient
 from clinicsync.sync.calendar.provider import EventContent, Op, Outcome, event_id
 from clinicsync.sync.calendar.push import push
 from clinicsync.sync.changes import CANCELLED_STATUSES
-from clinicsync.sync.settings.calendar import TEMPLATE_SAMPLE, CalendarSettings, template_environment
+from clinicsync.sync.settings.calendar import CLINIC, TEMPLATE_SAMPLE, CalendarSettings, template_environment
 from clinicsync.sync.store import Store
 from tests.sync.calendar.helpers import apply, appointment
 
@@ -69,7 +69,7 @@ def plain_content(settings: CalendarSettings, row: Any) -> EventContent | None:
     mode = row.visit_mode if row.visit_mode in ("video", "phone") else None
     link = (row.join_url if invite else (row.provider_join_url or row.join_url)) if mode == "video" else None
     context.update(join_url=link, dial_in=row.dial_in if mode else None, patient_cancelled=declined,
-                   source=row.connector)
+                   source=row.connector, site=None, site_name=CLINIC.name, site_phone=None)  # no sites
     env = template_environment()
     create_meet = settings.provider == "google" and settings.google.create_meet
     summary = env.from_string(settings.summary).render(context).strip()
