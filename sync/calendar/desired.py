@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from importlib import metadata
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from sqlalchemy import Engine, select, type_coerce
@@ -27,13 +27,15 @@ from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.bulk import converted, result_processors
 from clinicsync.sync.calendar.privacy import shown as unless_contact
 from clinicsync.sync.calendar.provider import EventContent, Target, built, event_id
-from clinicsync.sync.calendar.templates import Memoized, compiled
 from clinicsync.sync.changes import CANCELLED_STATUSES
 from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
 from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.orphans import retired_sources
 from clinicsync.sync.setaside import Item, open_keys, resolve, run_isolated
 from clinicsync.sync.settings.calendar import CalendarSettings, template_environment
+
+if TYPE_CHECKING:
+    from clinicsync.sync.calendar.templates import Memoized
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
 P = Patient.__table__.c  # type: ignore[attr-defined]
@@ -147,6 +149,8 @@ def _environment() -> Any:
 
 def _names(env: Any, source: str) -> set[str]:
     """The names a template reads from its context."""
+    from clinicsync.sync.calendar.templates import compiled
+
     return set(compiled(env, source)[2])
 
 
@@ -161,15 +165,33 @@ def rerendered(rendered_from: str | None, source: str | None) -> bool:
             and rendered_from[HALF:] == source[HALF:] and rendered_from[:HALF] != source[:HALF])
 
 
+class _Templates(NamedTuple):
+    """The event templates compiled for a run, and the costly context values they read."""
+
+    summary: Memoized
+    description: Memoized
+    wants_initials: bool
+    wants_local: bool
+
+
+def _compiled_templates(settings: CalendarSettings) -> _Templates:
+    from clinicsync.sync.calendar.templates import Memoized
+
+    env = _environment()
+    names = {*_names(env, settings.summary), *_names(env, settings.description)}
+    known = _CONTEXT | (_COMPUTED & names)  # what every context of this run holds
+    return _Templates(Memoized(env, settings.summary, known), Memoized(env, settings.description, known),
+                      "patient_initials" in names, bool(names & {"start_local", "end_local"}))
+
+
 class Renderer:
     def __init__(self, settings: CalendarSettings) -> None:
-        env = _environment()
-        names = {*_names(env, settings.summary), *_names(env, settings.description)}
-        self.wants_initials = "patient_initials" in names
-        self.wants_local = bool(names & {"start_local", "end_local"})
-        known = _CONTEXT | (_COMPUTED & names)  # what every context of this run holds
-        self.summary = Memoized(env, settings.summary, known)
-        self.description = Memoized(env, settings.description, known)
+        # The templates are compiled (jinja2 imported, parsed, compiled) on the first event
+        # rendered, not here: a pass whose every event is unchanged (an idle cron run) renders
+        # none (issue 60). Settings validation has compiled them already, so an error cannot
+        # first show here.
+        self.settings = settings
+        self._templates: _Templates | None = None
         self.invite = settings.invite_patient
         self.mark_cancelled = settings.cancelled_action == "mark_cancelled"
         self.patient_cancelled = settings.patient_cancelled
@@ -220,10 +242,17 @@ class Renderer:
             return None  # waitlist and the like: not on anyone's calendar
         return gone, declined
 
+    @property
+    def templates(self) -> _Templates:
+        if self._templates is None:
+            self._templates = _compiled_templates(self.settings)
+        return self._templates
+
     def content(self, row: Any) -> EventContent | None:
         shown = self.shown_as(row)
         if shown is None:
             return None
+        templates = self.templates
         gone, declined = shown
         status = row.status
         visit_mode = row.visit_mode
@@ -243,16 +272,16 @@ class Renderer:
             "connector": row.connector, "appointment_id": row.external_id, "visit_mode": visit_mode or "in_person",
             "join_url": link, "dial_in": dial_in, "patient_cancelled": declined, "source": row.connector,
         }
-        if self.wants_initials:
+        if templates.wants_initials:
             context["patient_initials"] = self.initials(row.p_name)
         local = zone(row.timezone)  # an unknown zone fails here whether or not a template shows the time
-        if self.wants_local:
+        if templates.wants_local:
             context["start_local"] = row.start_utc.astimezone(local).strftime("%Y-%m-%d %H:%M")
             context["end_local"] = row.end_utc.astimezone(local).strftime("%Y-%m-%d %H:%M")
         attendees: tuple[str, ...] = ()
         if self.invite and row.p_email and row.allow_email:
             attendees = (row.p_email.strip().lower(),)
-        summary, description = self.summary.render(context), self.description.render(context)
+        summary, description = templates.summary.render(context), templates.description.render(context)
         if declined and not gone:  # whatever the templates say: the doctor must see it, and what is left to do
             summary, description = patient_cancelled_text(summary, description, row.connector)
         return built(  # EventContent(...) without its __init__: every field, in order (provider.built)
