@@ -28,19 +28,15 @@ from clinicsync.sync.bulk import converted, result_processors
 from clinicsync.sync.calendar.privacy import shown as unless_contact
 from clinicsync.sync.calendar.provider import EventContent, Target, built, event_id
 from clinicsync.sync.changes import CANCELLED_STATUSES
-from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
-from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.orphans import retired_sources
 from clinicsync.sync.setaside import Item, open_keys, resolve, run_isolated
 from clinicsync.sync.settings.calendar import CalendarSettings, template_environment
+from clinicsync.sync.tables import APPOINTMENTS, LOCATIONS, PATIENTS, PRACTITIONERS, with_people
 
 if TYPE_CHECKING:
     from clinicsync.sync.calendar.templates import Memoized
 
-A = Appointment.__table__.c  # type: ignore[attr-defined]
-P = Patient.__table__.c  # type: ignore[attr-defined]
-D = Practitioner.__table__.c  # type: ignore[attr-defined]
-L = Location.__table__.c  # type: ignore[attr-defined]
+A, P, D, L = APPOINTMENTS.c, PATIENTS.c, PRACTITIONERS.c, LOCATIONS.c
 _FILE_UNSAFE = re.compile(r"[^a-z0-9@._+-]+")
 _MEMO_SIZE = 20_000  # initials kept per run
 
@@ -312,10 +308,11 @@ def window_start(settings: CalendarSettings, now: datetime) -> datetime:
     return now - timedelta(days=settings.past_days)
 
 
-_COLUMNS = [A.id, A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type, A.deleted_at,
-            A.practitioner_ref, P.name.label("p_name"), P.phone.label("p_phone"), P.email.label("p_email"),
-            P.allow_email, D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"), A.visit_mode,
-            A.join_url, A.provider_join_url, A.dial_in, A.participation]
+_COLUMNS: list[Any] = [
+    A.id, A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type, A.deleted_at,
+    A.practitioner_ref, P.name.label("p_name"), P.phone.label("p_phone"), P.email.label("p_email"),
+    P.allow_email, D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"), A.visit_mode,
+    A.join_url, A.provider_join_url, A.dial_in, A.participation]
 TruthRow = namedtuple("TruthRow", [c.key for c in _COLUMNS])  # type: ignore[misc]
 _truth_row = partial(tuple.__new__, TruthRow)  # TruthRow._make without its Python call per row
 _TIMES = (A.start_utc, A.end_utc, A.deleted_at)

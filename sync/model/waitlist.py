@@ -24,8 +24,8 @@ from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clinicsync.common.types import utc_column
+from clinicsync.sync.tables import ENTRY_STATUSES  # noqa: F401 - one list, kept in sync/tables.py
 
-ENTRY_STATUSES = ("waiting", "booked", "removed", "expired")
 """waiting: may receive offers · booked: an accepted offer was booked for it · removed: the
 source or the desk took it off the list · expired: its ``expires_at`` passed."""
 

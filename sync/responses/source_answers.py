@@ -18,15 +18,14 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.keywords import Action
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import APPOINTMENTS as A
+from clinicsync.sync.tables import RESPONSES
 
-A = Appointment.__table__  # type: ignore[attr-defined]
 ACTIONS: dict[str, Action] = {"accepted": "confirm", "declined": "decline"}
 log = structlog.get_logger("clinicsync.responses")
 

@@ -45,17 +45,15 @@ from clinicsync.connectors.waitlist_booking import (
     refusal_text,
 )
 from clinicsync.sync.locks import try_lock
-from clinicsync.sync.model import Appointment, Patient
-from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.waitlist_booking import booking_settings
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import APPOINTMENTS, FREED_SLOTS, PATIENTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 
 S, E, OF = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
-P = Patient.__table__  # type: ignore[attr-defined]
-AP = Appointment.__table__  # type: ignore[attr-defined]
+P, AP = PATIENTS, APPOINTMENTS
 STAGE = "waitlist_book"
 BATCH = 100
 ERROR_LIMIT = 500

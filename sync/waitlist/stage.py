@@ -14,13 +14,13 @@ import structlog
 from sqlalchemy import Connection, update
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.model.waitlist import WAITLIST_OFFERS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.standing import Standing
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import WAITLIST_OFFERS
 
 log = structlog.get_logger("clinicsync.waitlist")
 NO_LINKS_SET = Standing("waitlist.no_links", "stage")
