@@ -9,7 +9,7 @@ from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clinicsync.common.types import utc_column
-from clinicsync.sync.tables import REMINDER_STATUSES, delivery_notifiers  # noqa: F401 - moved there
+from clinicsync.sync.tables import REMINDER_STATUSES
 
 STATUSES = REMINDER_STATUSES  # one list, kept in sync/tables.py where `status` reads it without the model
 
