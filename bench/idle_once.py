@@ -10,7 +10,9 @@ accounting of the finished child (getrusage RUSAGE_CHILDREN), so waiting for a b
 not count. Rounds are interleaved (pass, before, after, pass, …) so that a load spike falls
 on every case alike; one warm-up round first writes the bytecode caches. ``--before TREE``: an
 export of another commit (`git archive`) run with the same interpreter (PYTHONPATH=TREE), for
-a before/after comparison in one run.
+a before/after comparison in one run. It may be given more than once (each tree is one
+row, in the order given), and as ``TREE=DIR`` to run that tree in a demo folder of its own: a
+commit older than the store's schema refuses a store that a newer one migrated.
 """
 
 from __future__ import annotations
@@ -35,22 +37,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("demo", type=Path)
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--before", type=Path, default=None, help="an exported tree of the commit to compare with")
+    parser.add_argument("--before", action="append", default=[],
+                        help="an exported tree of a commit to compare with, or TREE=DEMO_DIR (repeatable)")
     args = parser.parse_args()
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    cases: dict[str, tuple[list[str], dict[str, str]]] = {
-        "python -c pass": ([sys.executable, "-c", "pass"], env)}
+    # Without PYTHONDONTWRITEBYTECODE (this machine sets it), so that the warm-up round writes
+    # each tree's bytecode: otherwise a tree never compiled pays its compilation every run.
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
+    cases: dict[str, tuple[list[str], dict[str, str], Path]] = {
+        "python -c pass": ([sys.executable, "-c", "pass"], env, args.demo)}
     sync = [sys.executable, "-m", "clinicsync", "sync", "--once"]
-    if args.before is not None:
-        cases["sync --once (before)"] = (sync, {**env, "PYTHONPATH": str(args.before)})
-    cases["sync --once"] = (sync, env)
-    for command, environment in cases.values():  # warm-up: bytecode caches, the store's first touch
-        _cpu(command, args.demo, environment)
+    for before in args.before:
+        tree, _, demo = before.partition("=")
+        name = "sync --once (before)" if len(args.before) == 1 else f"sync --once ({Path(tree).name})"
+        cases[name] = (sync, {**env, "PYTHONPATH": tree}, Path(demo) if demo else args.demo)
+    cases["sync --once"] = (sync, env, args.demo)
+    for command, environment, cwd in cases.values():  # warm-up: bytecode caches, the store's first touch
+        _cpu(command, cwd, environment)
     load = os.getloadavg()[0]
     cpu: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.rounds):
-        for name, (command, environment) in cases.items():
-            cpu[name].append(_cpu(command, args.demo, environment))
+        for name, (command, environment, cwd) in cases.items():
+            cpu[name].append(_cpu(command, cwd, environment))
     print(f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}, {args.rounds} rounds")
     print("| command | CPU median | CPU min |\n|---|---|---|")
     for name, values in cpu.items():

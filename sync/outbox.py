@@ -24,10 +24,8 @@ from sqlalchemy import Connection, Engine, func, select, update
 from clinicsync.common.types import utcnow
 from clinicsync.sync.db import insert_ignoring_duplicates, is_rehearsal
 from clinicsync.sync.locks import postgres_key
-from clinicsync.sync.model import Event, EventConsumer
+from clinicsync.sync.tables import CONSUMERS, EVENTS
 
-EVENTS = Event.__table__  # type: ignore[attr-defined]
-CONSUMERS = EventConsumer.__table__  # type: ignore[attr-defined]
 # The outbox writers' lock, per store: PostgreSQL's advisory locks are per database, so its key
 # is scoped by the store's schema, as every lock of sync/locks.py (two deployments, or two test
 # workers, in schemas of one database wait for none of each other's imports). One per engine.

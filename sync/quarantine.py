@@ -14,9 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from clinicsync.sync.bulk import bind_value, insert_ignoring, select_in, update_by_id
-from clinicsync.sync.model import Quarantine
+from clinicsync.sync.tables import QUARANTINE
 
-QUARANTINE = Quarantine.__table__  # type: ignore[attr-defined]
 Q = QUARANTINE.c
 OPEN, RESOLVED, DISMISSED = "open", "resolved", "dismissed"
 IMPORTED = "imported"

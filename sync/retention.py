@@ -47,16 +47,18 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 
-from clinicsync.sync.model import Appointment, Patient, Quarantine
-from clinicsync.sync.model.reminders import DELIVERIES, Reminder, delivery_notifiers
-from clinicsync.sync.model.responses import OUTCOMES, RESPONSES
-from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
 from clinicsync.sync.outbox import CONSUMERS, EVENTS
-
-APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
-PATIENTS = Patient.__table__  # type: ignore[attr-defined]
-QUARANTINE = Quarantine.__table__  # type: ignore[attr-defined]
-REMINDERS = Reminder.__table__  # type: ignore[attr-defined]
+from clinicsync.sync.tables import (
+    APPOINTMENTS,
+    DELIVERIES,
+    PATIENTS,
+    QUARANTINE,
+    REMINDERS,
+    RESPONSES,
+    WAITLIST_ENTRIES,
+    delivery_notifiers,
+)
+from clinicsync.sync.tables import REPLY_OUTCOMES as OUTCOMES
 
 # A forgotten patient's content_hash: never equal to a real one (32 hex digits), so the next
 # record that names the patient on a visit within the window writes their details back.

@@ -22,7 +22,7 @@ from clinicsync.common.logs import get_logger, scrub_text
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.sync.db import insert_ignoring_duplicates
-from clinicsync.sync.tables import SET_ASIDE, HasEngine
+from clinicsync.sync.tables import APPOINTMENTS, SET_ASIDE, HasEngine
 
 # SET_ASIDE: the Core table (sync/tables.py), so `status` reads this list without the model.
 S = SET_ASIDE.c
@@ -128,9 +128,6 @@ def set_aside(connection: Connection, item: Item, reason: str, now: datetime | N
     """Record (or count again) ``item`` on the list, open, with its newest reason."""
     now = now or utcnow()
     if item.appointment_id is not None and item.external_id is None:  # named as staff know it
-        from clinicsync.sync.model import Appointment
-
-        APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
         found = connection.execute(select(APPOINTMENTS.c.connector, APPOINTMENTS.c.external_id)
                                    .where(APPOINTMENTS.c.id == item.appointment_id)).first()
         if found is not None:

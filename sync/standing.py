@@ -37,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.sync.db import upsert_statement
-from clinicsync.sync.model.housekeeping import HOUSEKEEPING
+from clinicsync.sync.tables import HOUSEKEEPING
 
 REMIND_EVERY = timedelta(hours=24)
 PREFIX = "said:"

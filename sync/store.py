@@ -59,35 +59,27 @@ from clinicsync.sync.db import (
     upsert_statement,
 )
 from clinicsync.sync.known_prints import KnownPrints, read_known
-from clinicsync.sync.model import (
-    Appointment,
-    ConnectorBaseline,
-    ConnectorState,
-    Event,
-    Location,
-    Patient,
-    Practitioner,
-    SyncRun,
-)
-from clinicsync.sync.model.housekeeping import HOUSEKEEPING
-from clinicsync.sync.model.tombstones import TOMBSTONES
 from clinicsync.sync.outbox import writing_events
 from clinicsync.sync.quarantine import QuarantineEntry
 from clinicsync.sync.settings import StoreSettings
+from clinicsync.sync.tables import (
+    APPOINTMENTS,
+    BASELINES,
+    EVENTS,
+    HOUSEKEEPING,
+    LOCATIONS,
+    PATIENTS,
+    PRACTITIONERS,
+    STATES,
+    TOMBSTONES,
+)
+from clinicsync.sync.tables import SYNC_RUNS as RUNS
 from clinicsync.sync.zonerules import Rules, note_zones, previous_rules, remapped_unchanged
 
 ORPHANS_CHORE = "retention: patients no visit names"  # Store.forget_patient_data's daily look
 COUNT_KEYS = ("fetched", "created", "updated", "rescheduled", "cancelled", "noshow", "deleted",
               "unchanged", "quarantined")
 
-APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
-PATIENTS = Patient.__table__  # type: ignore[attr-defined]
-PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
-LOCATIONS = Location.__table__  # type: ignore[attr-defined]
-EVENTS = Event.__table__  # type: ignore[attr-defined]
-BASELINES = ConnectorBaseline.__table__  # type: ignore[attr-defined]
-STATES = ConnectorState.__table__  # type: ignore[attr-defined]
-RUNS = SyncRun.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -1623,7 +1615,8 @@ def _update_one(dialect: Dialect, columns: tuple[str, ...], unanswered: bool) ->
     assignments = [f"{quote(c)} = %s" for c in columns]
     if unanswered:
         assignments += ["participation = NULL", "participation_at = NULL"]
-    processors = [APPOINTMENTS.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    processors: list[Processor] = [APPOINTMENTS.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+                                   for c in columns]
     return f"UPDATE {quote(APPOINTMENTS.name)} SET {', '.join(assignments)} WHERE id = %s", processors
 
 

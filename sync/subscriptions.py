@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.model.subscriptions import FHIR_SUBSCRIPTIONS
+from clinicsync.sync.tables import FHIR_SUBSCRIPTIONS
 
 T = FHIR_SUBSCRIPTIONS.c
 _REASON_MAX = 255

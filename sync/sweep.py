@@ -28,10 +28,8 @@ from sqlalchemy import insert, select, update
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, Connector
 from clinicsync.mappings.engine import CompiledMapping
-from clinicsync.sync.model.sweeps import DeleteSweep
 from clinicsync.sync.store import SnapshotEnd, Store
-
-SWEEPS = DeleteSweep.__table__  # type: ignore[attr-defined]
+from clinicsync.sync.tables import DELETE_SWEEPS as SWEEPS
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,13 @@
-"""The store tables that `status` reads (and the few rows it closes), as SQLAlchemy Core
-`Table` objects, plus the engine-only handle those reads need.
+"""The store tables that `status` reads (and the few rows it closes), and those the sync path
+reads and writes (the store, the engine, the stages), as SQLAlchemy Core `Table` objects, plus
+the engine-only handle those reads need.
 
 Why: importing ``sync/model`` builds every table of the store as a SQLModel class (the ORM,
 declarative class creation, pydantic): about half of what `clinicsync status` cost to start
-(issue 31, obs 6; docs/performance.md, W7). A Core table costs a fraction of that.
+(issue 31, obs 6; docs/performance.md, W7), and about a third of an idle `sync --once` under
+cron (issue 60, stop 61). A Core table costs a fraction of that. A statement is built on one
+description of each table: the modules of the sync path take theirs from here (a join of this
+appointment table with the model's would be a cartesian product).
 
 The SQLModel classes in ``sync/model`` stay the one source of truth of the schema (migrations,
 ``create_all``): these descriptions are derived from them, column for column (name, type,
@@ -20,15 +24,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     Engine,
     Integer,
+    Join,
     MetaData,
     String,
     Table,
     Text,
     TextClause,
+    and_,
     func,
     select,
     text,
@@ -41,6 +48,10 @@ if TYPE_CHECKING:
 
 # The states of a reminder (model/reminders.py takes them from here).
 REMINDER_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped", "cancelled", "unknown")
+# What a patient's reply did (model/responses.py), and the states of a waiting-list entry
+# (model/waitlist.py): here, so the stages read them without the model.
+REPLY_OUTCOMES = ("applied", "no_appointment", "unrecognized", "opted_out", "opted_in", "help", "duplicate")
+ENTRY_STATUSES = ("waiting", "booked", "removed", "expired")
 # The reason of a pending reminder whose last send failed with a passing fault (429, 5xx, a
 # refused connection): the dispatcher writes it, `status` reads it (sync/stalls.py).
 RETRYING = "will retry: "
@@ -293,6 +304,16 @@ def live_offsets(connection: Connection, settings: Settings) -> dict[str, int]:
     return offsets
 
 
+def delivery_notifiers(connection: Connection) -> list[str]:
+    """The notifiers that ever made an attempt, one probe of ix_delivery_notifier_created each
+    (a DISTINCT would read every attempt)."""
+    names: list[str] = []
+    while (name := connection.execute(select(func.min(DELIVERIES.c.notifier)).where(
+            *([DELIVERIES.c.notifier > names[-1]] if names else []))).scalar()) is not None:
+        names.append(name)
+    return names
+
+
 FREED_SLOTS = Table(
     "freed_slot", METADATA,
     Column("id", Integer(), primary_key=True),
@@ -389,3 +410,220 @@ FHIR_SUBSCRIPTIONS = Table(
     Column("reconciled_at", UtcDateTime(), nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+
+# The tables an idle `sync --once` reads and writes (issue 60, stop 61): the poll's run row, cursor
+# and baseline, the store's appointments with their people, and what the stages read when they find
+# nothing to do. Through these, a cron run that stores nothing never builds the model's classes.
+APPOINTMENTS = Table(
+    "appointment", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("connector", String(64), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("start_utc", UtcDateTime(), nullable=False),
+    Column("end_utc", UtcDateTime(), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("type", String(255), nullable=True),
+    Column("location_ref", String(255), nullable=True),
+    Column("patient_ref", String(255), nullable=True),
+    Column("practitioner_ref", String(255), nullable=True),
+    Column("content_hash", String(32), nullable=False),
+    Column("version", Integer(), nullable=False, default=1),
+    Column("source_updated_at", UtcDateTime(), nullable=True),
+    Column("deleted_at", UtcDateTime(), nullable=True),
+    Column("participation", String(16), nullable=True),
+    Column("participation_at", UtcDateTime(), nullable=True),
+    Column("source_answer", String(16), nullable=True),
+    Column("cancel_reason", String(255), nullable=True),
+    Column("quality_notes", Text(), nullable=True),
+    Column("visit_mode", String(16), nullable=True),
+    Column("join_url", Text(), nullable=True),
+    Column("provider_join_url", Text(), nullable=True),
+    Column("dial_in", String(32), nullable=True),
+    Column("source_fingerprint", String(32), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("forgotten_at", UtcDateTime(), nullable=True),
+)
+
+PATIENTS = Table(
+    "patient", METADATA,
+    Column("connector", String(64), primary_key=True),
+    Column("external_id", String(255), primary_key=True),
+    Column("name", String(255), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("language", String(35), nullable=True),
+    Column("channel", String(16), nullable=True),
+    Column("allow_sms", Boolean(), nullable=False, default=True),
+    Column("allow_email", Boolean(), nullable=False, default=True),
+    Column("content_hash", String(32), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+PRACTITIONERS = Table(
+    "practitioner", METADATA,
+    Column("connector", String(64), primary_key=True),
+    Column("external_id", String(255), primary_key=True),
+    Column("name", String(255), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("content_hash", String(32), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+LOCATIONS = Table(
+    "location", METADATA,
+    Column("connector", String(64), primary_key=True),
+    Column("external_id", String(255), primary_key=True),
+    Column("name", String(255), nullable=True),
+)
+
+BASELINES = Table(
+    "connectorbaseline", METADATA,
+    Column("connector", String(64), primary_key=True),
+    Column("run_id", String(32), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+)
+
+STATES = Table(
+    "connectorstate", METADATA,
+    Column("connector", String(64), primary_key=True),
+    Column("cursor", Text(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+LINKS = Table(
+    "calendarlink", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("appointment_id", Integer(), nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("account", String(320), nullable=False, default=''),
+    Column("calendar_id", String(255), nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("etag", String(128), nullable=True),
+    Column("pushed_hash", String(32), nullable=True),
+    Column("rendered_from", String(32), nullable=True),
+    Column("state", String(16), nullable=False, default='pending'),
+    Column("attempts", Integer(), nullable=False, default=0),
+    Column("last_error", String(255), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+ICS_EVENTS = Table(
+    "icsevent", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("calendar_id", String(255), nullable=False),
+    Column("uid", String(255), nullable=False),
+    Column("sequence", Integer(), nullable=False, default=0),
+    Column("cancelled", Boolean(), nullable=False, default=False),
+    Column("tzid", String(64), nullable=True),
+    Column("vevent", Text(), nullable=False),
+    Column("ends_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+ICS_FILES = Table(
+    "icsfile", METADATA,
+    Column("calendar_id", String(255), primary_key=True),
+    Column("dirty", Boolean(), nullable=False, default=False),
+    Column("digest", String(64), nullable=True),
+    Column("retired_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+PLANS = Table(
+    "reminder_plan", METADATA,
+    Column("name", String(32), primary_key=True),
+    Column("fingerprint", String(32), nullable=False),
+    Column("basis", Text(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+RESPONSES = Table(
+    "response", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("sender", String(320), nullable=False),
+    Column("body", Text(), nullable=True),
+    Column("language", String(35), nullable=True),
+    Column("action", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("appointment_id", Integer(), nullable=True),
+    Column("reminder_id", Integer(), nullable=True),
+    Column("provider_id", String(255), nullable=True),
+    Column("received_at", UtcDateTime(), nullable=False),
+)
+
+WAITLIST_ENTRIES = Table(
+    "waitlist_entry", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("connector", String(64), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("patient_ref", String(255), nullable=False),
+    Column("practitioner_ref", String(255), nullable=True),
+    Column("visit_type", String(255), nullable=True),
+    Column("location_ref", String(255), nullable=True),
+    Column("visit_mode", String(16), nullable=True),
+    Column("duration_minutes", Integer(), nullable=True),
+    Column("windows", Text(), nullable=True),
+    Column("timezone", String(64), nullable=False),
+    Column("priority", Integer(), nullable=False, default=0),
+    Column("waiting_since", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Column("current_appointment_id", Integer(), nullable=True),
+    Column("status", String(16), nullable=False, default='waiting'),
+    Column("added_by", String(64), nullable=True),
+    Column("content_hash", String(32), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+WAITLIST_OFFERS = Table(
+    "waitlist_offer", METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("slot_id", Integer(), nullable=False),
+    Column("entry_id", Integer(), nullable=False),
+    Column("rank", Integer(), nullable=False),
+    Column("channel", String(16), nullable=True),
+    Column("status", String(16), nullable=False, default='pending'),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
+    Column("hold_until", UtcDateTime(), nullable=True),
+    Column("answered_at", UtcDateTime(), nullable=True),
+    Column("told_at", UtcDateTime(), nullable=True),
+    Column("message_key", String(64), nullable=True),
+)
+
+TOMBSTONES = Table(
+    "tombstone", METADATA,
+    Column("connector", String(64), primary_key=True),
+    Column("external_id", String(255), primary_key=True),
+    Column("deleted_at", UtcDateTime(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+)
+
+DELETE_SWEEPS = Table(
+    "delete_sweep", METADATA,
+    Column("connector", String(64), primary_key=True),
+    Column("swept_at", UtcDateTime(), nullable=False),
+    Column("listed", Integer(), nullable=False, default=0),
+    Column("deleted", Integer(), nullable=False, default=0),
+)
+
+OPT_OUTS = Table(
+    "optout", METADATA,
+    Column("channel", String(16), primary_key=True),
+    Column("address", String(320), primary_key=True),
+    Column("source", String(64), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+
+def with_people() -> Join:
+    """appointment ⟕ patient ⟕ practitioner ⟕ location, as sync/model/joins.py joins the model's
+    tables (the same terms: each by its external id within the same connector, outer joined), for
+    a read built on these tables: one statement never mixes the two descriptions of a table."""
+    a, p, d, place = APPOINTMENTS, PATIENTS, PRACTITIONERS, LOCATIONS
+    return (a.outerjoin(p, and_(p.c.connector == a.c.connector, p.c.external_id == a.c.patient_ref))
+            .outerjoin(d, and_(d.c.connector == a.c.connector, d.c.external_id == a.c.practitioner_ref))
+            .outerjoin(place, and_(place.c.connector == a.c.connector, place.c.external_id == a.c.location_ref)))

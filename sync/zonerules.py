@@ -42,14 +42,11 @@ from clinicsync.common.types import utcnow
 from clinicsync.mappings.model import NormalizedAppointment
 from clinicsync.sync.db import insert_ignoring_duplicates
 from clinicsync.sync.locks import try_lock
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.zonerules import ZoneRules
 from clinicsync.sync.outbox import EVENTS, writing_events
-from clinicsync.sync.tables import HasEngine
+from clinicsync.sync.tables import APPOINTMENTS, HasEngine
+from clinicsync.sync.tables import ZONE_RULES as RULES
 
 log = structlog.get_logger("clinicsync.zonerules")
-RULES = ZoneRules.__table__  # type: ignore[attr-defined]
-APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 _DAY = 86_400
 YEARS_AHEAD = 10  # the span's end, from the start of this year
 EXTEND_WITHIN = 5  # a span ending within this many years is extended (its rules unchanged)

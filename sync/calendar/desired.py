@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from importlib import metadata
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from sqlalchemy import Engine, select, type_coerce
@@ -27,10 +27,7 @@ from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.bulk import converted, result_processors
 from clinicsync.sync.calendar.privacy import shown as unless_contact
 from clinicsync.sync.calendar.provider import EventContent, Target, built, event_id
-from clinicsync.sync.calendar.templates import Memoized, compiled
 from clinicsync.sync.changes import CANCELLED_STATUSES
-from clinicsync.sync.model import Appointment, Location, Patient, Practitioner
-from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.orphans import retired_sources
 from clinicsync.sync.setaside import Item, open_keys, resolve, run_isolated
 from clinicsync.sync.settings.calendar import (
@@ -40,11 +37,12 @@ from clinicsync.sync.settings.calendar import (
     CalendarSettings,
     template_environment,
 )
+from clinicsync.sync.tables import APPOINTMENTS, LOCATIONS, PATIENTS, PRACTITIONERS, with_people
 
-A = Appointment.__table__.c  # type: ignore[attr-defined]
-P = Patient.__table__.c  # type: ignore[attr-defined]
-D = Practitioner.__table__.c  # type: ignore[attr-defined]
-L = Location.__table__.c  # type: ignore[attr-defined]
+if TYPE_CHECKING:
+    from clinicsync.sync.calendar.templates import Memoized
+
+A, P, D, L = APPOINTMENTS.c, PATIENTS.c, PRACTITIONERS.c, LOCATIONS.c
 _FILE_UNSAFE = re.compile(r"[^a-z0-9@._+-]+")
 _MEMO_SIZE = 20_000  # initials kept per run
 
@@ -153,6 +151,8 @@ def _environment() -> Any:
 
 def _names(env: Any, source: str) -> set[str]:
     """The names a template reads from its context."""
+    from clinicsync.sync.calendar.templates import compiled
+
     return set(compiled(env, source)[2])
 
 
@@ -167,21 +167,52 @@ def rerendered(rendered_from: str | None, source: str | None) -> bool:
             and rendered_from[HALF:] == source[HALF:] and rendered_from[:HALF] != source[:HALF])
 
 
+_TEMPLATE_CODE = re.compile(r"\{[{%](.*?)[}%]\}", re.DOTALL)
+_SITE_NAME = re.compile(r"\b(?:" + "|".join(sorted(SITE_NAMES)) + r")\b")
+
+
+def _names_a_site(*templates: str) -> bool:
+    """Whether a template's code (inside ``{{ }}`` or ``{% %}``) names a site variable, read
+    without jinja2 so that an idle pass still compiles nothing: a word in the text around it is
+    not a name, and a false yes costs one re-render of the calendar, never a wrong event."""
+    return any(_SITE_NAME.search(code) for template in templates for code in _TEMPLATE_CODE.findall(template))
+
+
+class _Templates(NamedTuple):
+    """The event templates compiled for a run, and the costly context values they read."""
+
+    summary: Memoized
+    description: Memoized
+    wants_initials: bool
+    wants_local: bool
+    wants_site: bool
+
+
+def _compiled_templates(summary: str, description: str) -> _Templates:
+    from clinicsync.sync.calendar.templates import Memoized
+
+    env = _environment()
+    names = {*_names(env, summary), *_names(env, description)}
+    known = _CONTEXT | (_COMPUTED & names)  # what every context of this run holds
+    return _Templates(Memoized(env, summary, known), Memoized(env, description, known),
+                      "patient_initials" in names, bool(names & {"start_local", "end_local"}),
+                      bool(names & SITE_NAMES))
+
+
 class Renderer:
     def __init__(self, settings: CalendarSettings) -> None:
-        env = _environment()
         self.sites = settings.sites  # connector -> its practice; empty without `sites:`
         self.clinic = settings.clinic_site
         description = settings.description
         if self.sites and description == DEFAULT_DESCRIPTION:
             description = DEFAULT_SITE_DESCRIPTION  # "edit the appointment in North Dental's system"
-        names = {*_names(env, settings.summary), *_names(env, description)}
-        self.wants_initials = "patient_initials" in names
-        self.wants_local = bool(names & {"start_local", "end_local"})
-        self.wants_site = bool(names & SITE_NAMES)
-        known = _CONTEXT | (_COMPUTED & names)  # what every context of this run holds
-        self.summary = Memoized(env, settings.summary, known)
-        self.description = Memoized(env, description, known)
+        # The templates are compiled (jinja2 imported, parsed, compiled) on the first event
+        # rendered, not here: a pass whose every event is unchanged (an idle cron run) renders
+        # none (issue 60). Settings validation has compiled them already, so an error cannot
+        # first show here.
+        self.settings = settings
+        self._sources = (settings.summary, description)
+        self._templates: _Templates | None = None
         self.invite = settings.invite_patient
         self.mark_cancelled = settings.cancelled_action == "mark_cancelled"
         self.patient_cancelled = settings.patient_cancelled
@@ -196,7 +227,7 @@ class Renderer:
             "mark_cancelled": self.mark_cancelled, "patient_cancelled": self.patient_cancelled,
             "create_meet": self.create_meet, "provider": settings.provider, "rendering": RENDERING,
             "version": _version()}
-        if self.sites or names & SITE_NAMES:
+        if self.sites or _names_a_site(settings.summary, description):
             base["site"] = list(self.clinic)
         self.key = orjson.dumps(base, option=orjson.OPT_SORT_KEYS)
         # source_digest's first half: the key hashed once per run; with sites, once per site,
@@ -243,10 +274,17 @@ class Renderer:
             return None  # waitlist and the like: not on anyone's calendar
         return gone, declined
 
+    @property
+    def templates(self) -> _Templates:
+        if self._templates is None:
+            self._templates = _compiled_templates(*self._sources)
+        return self._templates
+
     def content(self, row: Any) -> EventContent | None:
         shown = self.shown_as(row)
         if shown is None:
             return None
+        templates = self.templates
         gone, declined = shown
         status = row.status
         visit_mode = row.visit_mode
@@ -271,18 +309,18 @@ class Renderer:
             "connector": row.connector, "appointment_id": row.external_id, "visit_mode": visit_mode or "in_person",
             "join_url": link, "dial_in": dial_in, "patient_cancelled": declined, "source": row.connector,
         }
-        if self.wants_site:
+        if templates.wants_site:
             context["site"], context["site_name"], context["site_phone"] = site.key, site.name, site.phone
-        if self.wants_initials:
+        if templates.wants_initials:
             context["patient_initials"] = self.initials(row.p_name)
         local = zone(row.timezone)  # an unknown zone fails here whether or not a template shows the time
-        if self.wants_local:
+        if templates.wants_local:
             context["start_local"] = row.start_utc.astimezone(local).strftime("%Y-%m-%d %H:%M")
             context["end_local"] = row.end_utc.astimezone(local).strftime("%Y-%m-%d %H:%M")
         attendees: tuple[str, ...] = ()
         if self.invite and row.p_email and row.allow_email:
             attendees = (row.p_email.strip().lower(),)
-        summary, description = self.summary.render(context), self.description.render(context)
+        summary, description = templates.summary.render(context), templates.description.render(context)
         if declined and not gone:  # whatever the templates say: the doctor must see it, and what is left to do
             summary, description = patient_cancelled_text(summary, description, row.connector)
         return built(  # EventContent(...) without its __init__: every field, in order (provider.built)
@@ -313,10 +351,11 @@ def window_start(settings: CalendarSettings, now: datetime) -> datetime:
     return now - timedelta(days=settings.past_days)
 
 
-_COLUMNS = [A.id, A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type, A.deleted_at,
-            A.practitioner_ref, P.name.label("p_name"), P.phone.label("p_phone"), P.email.label("p_email"),
-            P.allow_email, D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"), A.visit_mode,
-            A.join_url, A.provider_join_url, A.dial_in, A.participation]
+_COLUMNS: list[Any] = [
+    A.id, A.connector, A.external_id, A.status, A.start_utc, A.end_utc, A.timezone, A.type, A.deleted_at,
+    A.practitioner_ref, P.name.label("p_name"), P.phone.label("p_phone"), P.email.label("p_email"),
+    P.allow_email, D.name.label("d_name"), D.email.label("d_email"), L.name.label("location"), A.visit_mode,
+    A.join_url, A.provider_join_url, A.dial_in, A.participation]
 TruthRow = namedtuple("TruthRow", [c.key for c in _COLUMNS])  # type: ignore[misc]
 _truth_row = partial(tuple.__new__, TruthRow)  # TruthRow._make without its Python call per row
 _TIMES = (A.start_utc, A.end_utc, A.deleted_at)

@@ -40,8 +40,8 @@ from clinicsync.sync.calendar.provider import (
     RemoteEvent,
     Target,
 )
-from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.settings.calendar import IcsSettings
+from clinicsync.sync.tables import LINKS
 
 if TYPE_CHECKING:
     from icalendar import Component

@@ -31,7 +31,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.sync import bulk
 from clinicsync.sync.calendar.links import insert_shared
 from clinicsync.sync.db import insert_ignoring_duplicates
-from clinicsync.sync.model.calendar import ICS_EVENTS, ICS_FILES
+from clinicsync.sync.tables import ICS_EVENTS, ICS_FILES
 
 _CHUNK = 500  # uids per IN (…): far below every driver's parameter limit
 _READ = ("id", "uid", "sequence", "cancelled", "tzid", "vevent", "ends_at")
@@ -60,9 +60,11 @@ def private_engine() -> Engine:
     database that adopts each file on first use, so the same code path serves both."""
     from sqlalchemy import create_engine
 
+    from clinicsync.sync.model.calendar import IcsEvent, IcsFile  # the schema (indexes, keys): the model's
+
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-    ICS_EVENTS.create(engine)
-    ICS_FILES.create(engine)
+    IcsEvent.__table__.create(engine)  # type: ignore[attr-defined]
+    IcsFile.__table__.create(engine)  # type: ignore[attr-defined]
     return engine
 
 

@@ -15,11 +15,9 @@ from clinicsync.common.types import utcnow
 from clinicsync.sync import bulk
 from clinicsync.sync.calendar.provider import Op, Outcome, Target
 from clinicsync.sync.db import upsert_statement
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.calendar import LINKS
-from clinicsync.sync.model.housekeeping import HOUSEKEEPING
+from clinicsync.sync.tables import APPOINTMENTS, HOUSEKEEPING, LINKS
 
-A = Appointment.__table__.c  # type: ignore[attr-defined]
+A = APPOINTMENTS.c
 _CHUNK = 500
 
 
@@ -43,7 +41,7 @@ def _link(row: Any) -> Link:
 
 def load_links(engine: Engine, provider: str, since: datetime) -> dict[int, list[Link]]:
     """The provider's links of appointments ending after ``since``, by appointment id."""
-    query = (select(LINKS).join(Appointment.__table__, A.id == LINKS.c.appointment_id)  # type: ignore[attr-defined]
+    query = (select(LINKS).join(APPOINTMENTS, A.id == LINKS.c.appointment_id)
              .where(LINKS.c.provider == provider, A.end_utc >= since))
     out: dict[int, list[Link]] = defaultdict(list)
     with engine.connect() as connection:

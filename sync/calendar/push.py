@@ -42,13 +42,13 @@ from clinicsync.sync.calendar.links import (
 from clinicsync.sync.calendar.provider import PROVIDERS, CalendarProvider, Op, OpKind, Outcome, Target, built
 from clinicsync.sync.calendar.unrouted import note_unrouted
 from clinicsync.sync.locks import BUSY, HeldLock, StageLockLost
-from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.calendar import CalendarSettings
 from clinicsync.sync.stage_locks import CALENDAR, calendar_lock, who_holds
 from clinicsync.sync.standing import Standing
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import LINKS
 
 log = structlog.get_logger("clinicsync.calendar")
 LEFT_BEHIND = Standing("calendar.left_behind", "provider")

@@ -20,9 +20,9 @@ from sqlalchemy import Connection, Engine, func, select
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.calendar.desired import A, D, Router, window_start
-from clinicsync.sync.model.joins import with_people
 from clinicsync.sync.settings.calendar import CalendarSettings
 from clinicsync.sync.standing import Standing
+from clinicsync.sync.tables import with_people
 
 NO_CALENDAR = Standing("calendar.doctor_without_calendar", "practitioner")
 FIX = ("map the doctor's email in the source's mapping (practitioner.email), or give the doctor a calendar in "

@@ -1,7 +1,10 @@
 """How an appointment meets its patient, doctor and place: each by its external id within the
 same connector, outer joined (a source may leave any of them out). One definition for every
-read that shows an appointment with its people (the CLI, the status page, the calendar
-stage, the push API), so a change to how they are linked is made once."""
+read that shows an appointment with its people on the model's tables (the CLI, the status
+page, the push API), so a change to how they are linked is made once. The sync path (the
+calendar stage) reads sync/tables.py's Core tables and joins them in the same terms with
+tables.with_people: a statement never mixes the two descriptions of a table.
+"""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Connection, Index, Text, UniqueConstraint, func, select
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clinicsync.common.types import utc_column
@@ -97,13 +97,3 @@ REMINDERS = Reminder.__table__  # type: ignore[attr-defined]
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 OPT_OUTS = OptOut.__table__  # type: ignore[attr-defined]
 PLANS = ReminderPlan.__table__  # type: ignore[attr-defined]
-
-
-def delivery_notifiers(connection: Connection) -> list[str]:
-    """The notifiers that ever made an attempt, one probe of ix_delivery_notifier_created each
-    (a DISTINCT would read every attempt)."""
-    names: list[str] = []
-    while (name := connection.execute(select(func.min(DELIVERIES.c.notifier)).where(
-            *([DELIVERIES.c.notifier > names[-1]] if names else []))).scalar()) is not None:
-        names.append(name)
-    return names

@@ -10,8 +10,9 @@ from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clinicsync.common.types import utc_column
+from clinicsync.sync.tables import REPLY_OUTCOMES
 
-OUTCOMES = ("applied", "no_appointment", "unrecognized", "opted_out", "opted_in", "help", "duplicate")
+OUTCOMES = REPLY_OUTCOMES  # one list, kept in sync/tables.py
 
 
 class Response(SQLModel, table=True):

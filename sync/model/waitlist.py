@@ -25,7 +25,6 @@ from sqlmodel import Field, SQLModel
 
 from clinicsync.common.types import utc_column
 
-ENTRY_STATUSES = ("waiting", "booked", "removed", "expired")
 """waiting: may receive offers · booked: an accepted offer was booked for it · removed: the
 source or the desk took it off the list · expired: its ``expires_at`` passed."""
 
@@ -73,7 +72,7 @@ class WaitlistEntry(SQLModel, table=True):
     # The patient's existing later appointment this entry would replace (offered for release
     # when they accept an earlier slot), if known: appointment.id.
     current_appointment_id: int | None = None
-    status: str = Field(default="waiting", max_length=16)  # ENTRY_STATUSES
+    status: str = Field(default="waiting", max_length=16)  # sync/tables.py ENTRY_STATUSES
     added_by: str | None = Field(default=None, max_length=64)  # staff login when the desk added it
     content_hash: str = Field(max_length=32)
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))

@@ -40,8 +40,6 @@ from clinicsync.common.timeutil import parse_duration as _duration
 from clinicsync.common.timeutil import zone
 from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
 from clinicsync.sync.bulk import bind_column, quoted, utc_time_table
-from clinicsync.sync.model import Appointment, Practitioner
-from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS, advance, claim_offset, settled
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.rows import PlanEvent, event_time, read_appointments, read_events, read_planned
@@ -51,7 +49,7 @@ from clinicsync.sync.setaside import Item, isolated_parts, resolve, retry_items
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import Offset, QuietHours, RemindersSettings
 from clinicsync.sync.store import Store
-from clinicsync.sync.tables import REMINDERS_CONSUMER, is_retrying
+from clinicsync.sync.tables import APPOINTMENTS, PRACTITIONERS, REMINDERS, REMINDERS_CONSUMER, is_retrying
 
 CONSUMER = REMINDERS_CONSUMER
 READ_LIMIT = 2000  # events per transaction: fewer round trips, the write lock still held briefly
@@ -64,8 +62,6 @@ GIVEN_AWAY = "appointment given to another patient"  # the reason on the rows of
 # The reason on a patient's unsent cancellation notice once the visit is theirs and booked
 # again (given back to them, or cancelled and booked again): they never heard it had ended.
 BOOKED_AGAIN = "the visit is booked for this patient again"
-APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
-PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
 # The columns a planned row fills, in the order of the tuples built below; the rest start NULL.
 COLUMNS = ("key", "appointment_id", "connector", "recipient", "recipient_ref", "kind", "offset", "version",
            "starts_at", "due_at", "status", "reason", "note", "channel", "tried", "attempts", "created_at",

@@ -31,7 +31,6 @@ from clinicsync.common.hashing import content_hash
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
 from clinicsync.sync.db import insert_ignoring_duplicates
-from clinicsync.sync.model.reminders import PLANS, REMINDERS
 from clinicsync.sync.outbox import claim_offset
 from clinicsync.sync.reminders.planner import (
     APPOINTMENTS,
@@ -50,6 +49,7 @@ from clinicsync.sync.setaside import isolated_parts
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.reminders import RemindersSettings
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import PLANS, REMINDERS
 
 SETTINGS_CHANGED = "settings changed"
 PLAN_NAME = "patients"

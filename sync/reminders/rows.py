@@ -23,11 +23,9 @@ from sqlalchemy import Column, Connection, MetaData, Table, Text
 
 from clinicsync.common.types import UtcDateTime
 from clinicsync.sync.bulk import placeholder, processed_rows, quoted, result_processors, select_where_in
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.outbox import EVENTS
+from clinicsync.sync.tables import APPOINTMENTS, REMINDERS
 
-APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 T = TypeVar("T", bound=tuple[Any, ...])
 
 

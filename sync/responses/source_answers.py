@@ -18,16 +18,14 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.keywords import Action
-from clinicsync.sync.responses.record import apply_answer
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import APPOINTMENTS as A
+from clinicsync.sync.tables import RESPONSES
 
-A = Appointment.__table__  # type: ignore[attr-defined]
 ACTIONS: dict[str, Action] = {"accepted": "confirm", "declined": "decline"}
 log = structlog.get_logger("clinicsync.responses")
 
@@ -49,10 +47,15 @@ def record_source_answers(settings: Settings, store: Store) -> int:
         keys = {_key(a) for a in candidates}
         done = set(connection.execute(select(RESPONSES.c.provider_id).where(
             RESPONSES.c.provider_id.in_(keys))).scalars()) if keys else set()
-    for appointment in candidates:
+    pending = [a for a in candidates if _key(a) not in done]  # done: a later reply of the patient's stands
+    if not pending:
+        return 0
+    # The reply path (the doctor told, reminders stopped: dispatch, templates) is imported only
+    # when there is an answer to record: an idle cron run has none (issue 60).
+    from clinicsync.sync.responses.record import apply_answer
+
+    for appointment in pending:
         key = _key(appointment)
-        if key in done:
-            continue  # recorded for this version; a later reply of the patient's stands
         try:
             with writer(store.engine) as connection:
                 connection.execute(insert(RESPONSES).values(

@@ -19,7 +19,6 @@ from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Connector, WritebackAction, WritebackUnsupported
 from clinicsync.connectors.registry import build_connector
 from clinicsync.sync.locks import BUSY, HeldLock, StageLockLost
-from clinicsync.sync.model.responses import WRITEBACKS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.writeback_status import STATES, writeback_status  # noqa: F401 - re-exported
@@ -27,6 +26,7 @@ from clinicsync.sync.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stage_locks import stage_lock
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import WRITEBACKS
 
 W = WRITEBACKS
 STAGE = "writeback"

@@ -24,11 +24,11 @@ from clinicsync.connectors.rest_api import RestApiSettings
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, load_waitlist_mapping
 from clinicsync.sync.engine import source_timezone
-from clinicsync.sync.model.waitlist import ENTRY_STATUSES
 from clinicsync.sync.server.api import DATE_TIME, PROBLEMS, KeyFirstRoute, PatientIn, Source, Strict, _count
 from clinicsync.sync.server.problems import FieldProblem, Problem
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import ENTRY_STATUSES
 from clinicsync.sync.waitlist.entries import (
     apply_entries,
     entry_dict,

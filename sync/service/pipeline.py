@@ -27,7 +27,6 @@ from clinicsync.sync.reminders.stage import planning_stage
 from clinicsync.sync.responses.source_answers import source_answers_stage
 from clinicsync.sync.responses.writeback import writeback_stage
 from clinicsync.sync.run_progress import RunRecorder
-from clinicsync.sync.service.sections import StatusSection, status_sections  # noqa: F401 - moved there (obs 6)
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stalls import close_interrupted_runs
 from clinicsync.sync.standing import Standing

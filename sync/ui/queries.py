@@ -21,12 +21,13 @@ from clinicsync.sync.model import Appointment, Event, Location, Patient, Practit
 from clinicsync.sync.model.calendar import LINKS
 from clinicsync.sync.model.desk import DESK_ACTIONS
 from clinicsync.sync.model.joins import with_people
-from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS, delivery_notifiers
+from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
 from clinicsync.sync.model.reminders import STATUSES as REMINDER_STATUSES
 from clinicsync.sync.model.responses import RESPONSES
 from clinicsync.sync.queries import connector_status, list_quarantine, quality_notes
 from clinicsync.sync.run_progress import connector_state, running_stages
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import delivery_notifiers
 from clinicsync.sync.ui.mask import initials, is_contact_detail, mask_email, mask_phone, mask_text, phone_display
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]

@@ -45,19 +45,15 @@ from clinicsync.connectors.waitlist_booking import (
     refusal_text,
 )
 from clinicsync.sync.locks import try_lock
-from clinicsync.sync.model import Appointment, Patient
-from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.progress import Ticker, no_ticks
-from clinicsync.sync.push import PushReceiver
 from clinicsync.sync.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.waitlist_booking import booking_settings
 from clinicsync.sync.store import Store
-from clinicsync.sync.waitlist.release import after_booking
+from clinicsync.sync.tables import APPOINTMENTS, FREED_SLOTS, PATIENTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 
 S, E, OF = FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
-P = Patient.__table__  # type: ignore[attr-defined]
-AP = Appointment.__table__  # type: ignore[attr-defined]
+P, AP = PATIENTS, APPOINTMENTS
 STAGE = "waitlist_book"
 BATCH = 100
 ERROR_LIMIT = 500
@@ -157,6 +153,8 @@ def book_slot(settings: Settings, store: Store, slot_id: int, now: datetime,
         log.warning("waitlist.booking.retry", slot=slot.id, connector=slot.connector, attempt=attempt,
                     error=type(exc).__name__)
         return "failed" if give_up else "retrying"
+    from clinicsync.sync.waitlist.release import after_booking  # the reply path: only once a slot is booked
+
     with store.engine.begin() as connection:
         _finish(connection, slot.id, "written", None, result.external_id)
         _entry_booked(connection, entry.id, now)
@@ -258,6 +256,8 @@ def _store_created(settings: Settings, store: Store, config: Any, result: Bookin
     the poll reads the same Appointment."""
     if result.record is None:
         return
+    from clinicsync.sync.push import PushReceiver  # the push path: only for a booking a source answered
+
     try:
         PushReceiver(settings, store, config).receive(
             result.record.data, f"waitlist booking {result.record.position}", quarantine_bad=True,

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, update
 
 from clinicsync.common.hashing import content_hash
 from clinicsync.mappings.model import NormalizedPatient
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
 from clinicsync.sync.bulk import select_in
-from clinicsync.sync.model.waitlist import ENTRY_STATUSES, WAITLIST_ENTRIES
 from clinicsync.sync.store import Store
+from clinicsync.sync.tables import ENTRY_STATUSES, WAITLIST_ENTRIES
 
 E = WAITLIST_ENTRIES.c
 DESK = "desk"  # added_by marker's prefix is the login; the connector stays the patient's own
@@ -330,7 +330,7 @@ def entry_rows(connection: Connection, statuses: Sequence[str] = ("waiting",), l
                connectors: Collection[str] | None = None) -> list[dict[str, Any]]:
     """Entries in offer order (priority, then the longest waiting), as plain dicts
     (``connectors``: one site's sources, issue 60)."""
-    conditions = [E.status.in_(list(statuses))]
+    conditions: list[ColumnElement[bool]] = [E.status.in_(list(statuses))]
     if connector is not None:
         conditions.append(E.connector == connector)
     if connectors is not None:

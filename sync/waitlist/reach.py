@@ -24,12 +24,11 @@ from sqlalchemy import Connection, select
 
 from clinicsync.mappings.model import NormalizedPatient
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
-from clinicsync.sync.model import Appointment, Patient, Practitioner
+from clinicsync.sync.tables import APPOINTMENTS as A
+from clinicsync.sync.tables import PATIENTS as P
+from clinicsync.sync.tables import PRACTITIONERS as D
 from clinicsync.sync.waitlist.entries import NewEntry
 
-A = Appointment.__table__  # type: ignore[attr-defined]
-P = Patient.__table__  # type: ignore[attr-defined]
-D = Practitioner.__table__  # type: ignore[attr-defined]
 LATER = "later_appointment.external_id"
 
 

@@ -24,7 +24,6 @@ from sqlalchemy import Connection, func, select, update
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.model import Appointment
 from clinicsync.sync.model.responses import WRITEBACKS
-from clinicsync.sync.responses.record import apply_answer
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.waitlist_booking import booking_settings
 
@@ -58,6 +57,8 @@ def after_booking(connection: Connection, settings: Settings, entry: Any, now: d
     if later is None or mode == "keep":
         return None
     if mode == "auto" and writes_back(settings, later.connector):
+        from clinicsync.sync.responses.record import apply_answer  # the reply path, only to release one
+
         apply_answer(connection, settings, later, "decline", now)
         newest = select(func.max(WRITEBACKS.c.id)).where(
             WRITEBACKS.c.appointment_id == later.id, WRITEBACKS.c.status == "pending").scalar_subquery()

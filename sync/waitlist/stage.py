@@ -14,16 +14,13 @@ import structlog
 from sqlalchemy import Connection, update
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.model.waitlist import WAITLIST_OFFERS
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.txn import writer
-from clinicsync.sync.responses.offer_links import offer_link_maker
 from clinicsync.sync.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.standing import Standing
 from clinicsync.sync.store import Store
-from clinicsync.sync.waitlist.detect import detect
-from clinicsync.sync.waitlist.offers import OfferReport, OfferSender, plan_offers
+from clinicsync.sync.tables import WAITLIST_OFFERS
 
 log = structlog.get_logger("clinicsync.waitlist")
 NO_LINKS_SET = Standing("waitlist.no_links", "stage")
@@ -35,6 +32,12 @@ def run_waitlist(settings: Settings, store: Store, now: datetime | None = None) 
     config = settings.waitlist
     if not config.enabled:
         return {"enabled": False}
+    # The offers' machinery (matching, messages, their links) only when the waiting list is on:
+    # an idle cron run of a clinic without one imports none of it (issue 60).
+    from clinicsync.sync.responses.offer_links import offer_link_maker
+    from clinicsync.sync.waitlist.detect import detect
+    from clinicsync.sync.waitlist.offers import OfferReport, OfferSender, plan_offers
+
     now = now or utcnow()
     links = offer_link_maker(settings)
     report = OfferReport()

@@ -45,12 +45,22 @@ NOT_FOR_STATUS_JSON_MODULES = ("rich.table", "babel.dates", "pytz",
 # An idle `sync --once` (what cron runs every few minutes, issue 60) imports what its run uses:
 # not the FHIR stack (a waiting list books on a FHIR server only when one is configured), not
 # another database's dialect, not the dry run's machinery, not rich's progress bars (no terminal),
-# not the `calendar` command module (imported once only for its one-line note).
+# not the `calendar` command module (imported once only for its one-line note). Stop 61: not the
+# reply path (an answer to record: record, dispatch, the messages' templates and babel's dates), not
+# the waiting list's offers (off here), not the push path (a booked slot), and not jinja2 (the
+# calendar compiles its templates on the first event it renders; an idle pass renders none), and
+# not the model's table classes (sqlmodel, the ORM): the sync path reads and writes sync/tables.py's
+# Core tables; the model is the schema, imported to create or migrate a store.
 NOT_FOR_IDLE_SYNC = ("jwt", "httpx", "requests", "fastapi", "starlette", "uvicorn", "botocore", "psycopg",
-                     "pymysql", "icalendar", "sqlglot", "argon2")
+                     "pymysql", "icalendar", "sqlglot", "argon2", "jinja2", "itsdangerous", "sqlmodel", "alembic")
 NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors.fhir",
                              "clinicsync.connectors.fhir.booking", "clinicsync.sync.cli.rehearsal",
-                             "clinicsync.sync.cli.calendar", "clinicsync.sync.cli.progress", "rich.progress")
+                             "clinicsync.sync.cli.calendar", "clinicsync.sync.cli.progress", "rich.progress",
+                             "clinicsync.sync.responses.record", "clinicsync.sync.reminders.dispatch",
+                             "clinicsync.sync.reminders.compose", "clinicsync.sync.reminders.render",
+                             "clinicsync.sync.waitlist.offers", "clinicsync.sync.waitlist.release",
+                             "clinicsync.sync.push", "clinicsync.sync.calendar.templates", "babel.dates",
+                             "clinicsync.sync.model", "sqlalchemy.orm")
 
 PROBE = """
 import json, sys

@@ -298,21 +298,21 @@ def test_a_set_aside_booking_staff_retry_is_booked_once_on_the_next_pass(
     our commit) sets the slot aside; it stays failed until staff ask for a retry, then the next
     pass books it under the same key and finds the first booking: one Appointment made."""
     from clinicsync.sync import setaside
-    from clinicsync.sync.waitlist import book
+    from clinicsync.sync.waitlist import release  # book.py imports after_booking from it when a slot is booked
 
     seeded = seed(store, "ehr")
-    real_after_booking = book.after_booking
+    real_after_booking = release.after_booking
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("release step broke")
 
-    monkeypatch.setattr(book, "after_booking", broken)
+    monkeypatch.setattr(release, "after_booking", broken)
     assert run_booking(settings, store, NOW)["set_aside"] == 1
     slot = slot_row(store, seeded.slot_id)
     assert slot.booking_status == "failed" and slot.booking_error.startswith("set aside: RuntimeError")
     assert run_booking(settings, store, NOW)["written"] == 0  # not retried by itself
 
-    monkeypatch.setattr(book, "after_booking", real_after_booking)
+    monkeypatch.setattr(release, "after_booking", real_after_booking)
     assert setaside.request_retry(store.engine, "waitlist_book") == 1
     assert run_booking(settings, store, NOW)["written"] == 1
     slot = slot_row(store, seeded.slot_id)

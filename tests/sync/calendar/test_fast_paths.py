@@ -173,14 +173,14 @@ def test_the_truth_reads_what_the_plain_select_reads(store: Store) -> None:
     from sqlalchemy import select, update
 
     from clinicsync.sync.calendar import desired
-    from clinicsync.sync.model.joins import with_people
+    from clinicsync.sync.tables import with_people  # the stage's tables (sync/tables.py), as desired reads them
     from tests.sync.calendar.helpers import base_time
 
     apply(store, *[appointment(f"A{i}", base_time() + timedelta(hours=i % 3), doctor=("D01", "D02", None)[i % 3])
                    for i in range(8)])
     a = desired.A
     with store.engine.begin() as connection:
-        connection.execute(update(desired.Appointment.__table__).where(a.external_id == "A4")  # type: ignore[attr-defined]
+        connection.execute(update(desired.APPOINTMENTS).where(a.external_id == "A4")
                            .values(deleted_at=datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)))
         plain = [tuple(r) for r in connection.execute(
             select(*desired._COLUMNS).select_from(with_people()).where(a.id > 2).order_by(a.id).limit(4))]

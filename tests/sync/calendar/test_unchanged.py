@@ -76,6 +76,28 @@ def test_a_run_with_nothing_new_renders_nothing(tmp_path: Path, store: Store, re
     assert {path.name: path.read_bytes() for path in (tmp_path / "calendars").glob("*.ics")} == before
 
 
+def test_a_run_with_nothing_new_compiles_no_template(tmp_path: Path, store: Store,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The templates are compiled (jinja2 imported) on the first event rendered, not per pass:
+    an idle cron run renders none, so it compiles none (issue 60); a change compiles them again."""
+    from clinicsync.sync.calendar import desired
+
+    compiled: list[str] = []
+    real = desired._compiled_templates
+
+    def counting(settings: CalendarSettings) -> Any:
+        compiled.append(settings.summary)
+        return real(settings)
+
+    monkeypatch.setattr(desired, "_compiled_templates", counting)
+    calendar = settings(tmp_path)
+    three(store)
+    assert push_ics(calendar, store) == counts(inserted=3) and len(compiled) == 1  # once a pass, not per event
+    assert push_ics(calendar, store) == counts(unchanged=3) and len(compiled) == 1
+    apply(store, moved(appointment("A1", base_time()), 60))
+    assert push_ics(calendar, store) == counts(patched=1, unchanged=2) and len(compiled) == 2
+
+
 def test_a_moved_appointment_alone_is_rendered_again(tmp_path: Path, store: Store, rendered: list[str]) -> None:
     calendar = settings(tmp_path)
     three(store)
