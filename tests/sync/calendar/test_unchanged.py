@@ -85,9 +85,9 @@ def test_a_run_with_nothing_new_compiles_no_template(tmp_path: Path, store: Stor
     compiled: list[str] = []
     real = desired._compiled_templates
 
-    def counting(settings: CalendarSettings) -> Any:
-        compiled.append(settings.summary)
-        return real(settings)
+    def counting(summary: str, description: str) -> Any:
+        compiled.append(summary)
+        return real(summary, description)
 
     monkeypatch.setattr(desired, "_compiled_templates", counting)
     calendar = settings(tmp_path)
