@@ -71,6 +71,7 @@ from clinicsync.connectors.sql_session import (
     is_mysql,
     plain_value,
     read_only_connection,
+    read_engine,
     read_only_supported,
     source_engine,
 )
@@ -208,18 +209,19 @@ class SqlConnector(Connector):
     def __init__(self, settings: ConnectorSettings) -> None:
         super().__init__(settings)
         self._engine: Engine | None = None
+        self._kept = False  # self._engine is kept across polls (sql_session.read_engine): not ours to dispose
         self._writer: Engine | None = None
 
     # -- plumbing -----------------------------------------------------------------------
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = source_engine(engine_url(self.settings.url, self.settings.password),
-                                         self.settings.timeout)
+            self._engine, self._kept = read_engine(engine_url(self.settings.url, self.settings.password),
+                                                   self.settings.timeout)
         return self._engine
 
     def close(self) -> None:
-        for engine in (self._engine, self._writer):
+        for engine in (None if self._kept else self._engine, self._writer):
             if engine is not None:
                 engine.dispose()
         self._engine = self._writer = None

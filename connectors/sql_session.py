@@ -8,8 +8,10 @@ import os
 import socket
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from time import monotonic
@@ -18,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from clinicsync.connectors.base import ConnectorError, FatalConnectorError, RetriableConnectorError
 
@@ -32,14 +34,75 @@ _MYSQL_TRANSIENT = frozenset({1040, 1053, 1158, 1159, 1160, 1161, 1205, 1213, 19
 
 def source_engine(url: URL, timeout: float) -> Engine:
     """One connection per use (NullPool): a poller holds nothing open between runs."""
+    return create_engine(url, poolclass=NullPool, connect_args=_connect_args(url, timeout))
+
+
+def _connect_args(url: URL, timeout: float) -> dict[str, Any]:
     backend = url.get_backend_name()
-    connect_args: dict[str, Any] = {}
     if backend == "mysql" or backend == "mariadb":
         # the socket's own read timeout, a little after the hang guard's (HangGuard)
-        connect_args = {"connect_timeout": _CONNECT_TIMEOUT, "read_timeout": int(hang_limit(timeout)) + 5}
-    elif backend == "postgresql":
-        connect_args = {"connect_timeout": _CONNECT_TIMEOUT}
-    return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+        return {"connect_timeout": _CONNECT_TIMEOUT, "read_timeout": int(hang_limit(timeout)) + 5}
+    if backend == "postgresql":
+        return {"connect_timeout": _CONNECT_TIMEOUT}
+    return {}
+
+
+# -- source engines kept across polls (the service: issue 60) --------------------------------------
+# An engine made for each poll costs its dialect's first connect (server version, type lookups:
+# about a third of an idle SQL poll's CPU on PostgreSQL) and a new connection. In `clinicsync
+# run` the polls of a source keep one engine and one idle connection per source database (URL
+# and timeout): sources reading tables of one database share it. `sync --once` and one-off
+# reads (check, discover, tests) keep nothing, as before. At most KEPT_LIMIT engines are kept
+# (the least recently used is disposed), so a service of many source databases holds at most
+# that many idle connections per worker.
+KEPT_LIMIT = 32
+_KEEPING: ContextVar[bool] = ContextVar("clinicsync_keep_source_engines", default=False)
+_KEPT: OrderedDict[tuple[str, float], Engine] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
+
+
+@contextmanager
+def keeping_engines() -> Iterator[None]:
+    """Inside: ``read_engine`` keeps its engines for the next poll (the service's poll job)."""
+    token = _KEEPING.set(True)
+    try:
+        yield
+    finally:
+        _KEEPING.reset(token)
+
+
+def read_engine(url: URL, timeout: float) -> tuple[Engine, bool]:
+    """The engine of a source's reads and whether it is kept (then not the connector's to
+    dispose). Kept: a pool of one idle connection (more while polls of one database overlap,
+    closed as they return) without the pool's pre-ping, an extra round trip per read that a
+    source which stops answering would hang in outside any guard: a connection the server
+    dropped meanwhile is found by the read's first statement, under the hang guard, and the
+    read opens another (``read_only_connection``). SQLite sources are never kept (a file
+    opens in microseconds; its ``query_only`` would stay set)."""
+    if not _KEEPING.get() or url.get_backend_name() not in ("postgresql", "mysql", "mariadb"):
+        return source_engine(url, timeout), False
+    key = (url.render_as_string(hide_password=False), timeout)
+    with _KEPT_LOCK:
+        engine = _KEPT.get(key)
+        if engine is not None:
+            _KEPT.move_to_end(key)
+            return engine, True
+        engine = create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=-1,
+                               connect_args=_connect_args(url, timeout))
+        _KEPT[key] = engine
+        while len(_KEPT) > KEPT_LIMIT:
+            _, oldest = _KEPT.popitem(last=False)
+            oldest.dispose()  # its checked-out connections close when they return
+        return engine, True
+
+
+def dispose_kept_engines() -> None:
+    """Close every kept engine's idle connection (tests; a service that stops)."""
+    with _KEPT_LOCK:
+        engines = list(_KEPT.values())
+        _KEPT.clear()
+    for engine in engines:
+        engine.dispose()
 
 
 def is_mysql(connection: Connection) -> bool:
@@ -176,27 +239,58 @@ def read_only_connection(engine: Engine, timeout: float) -> Iterator[Connection]
     PRAGMA query_only. Elsewhere (SQL Server …) only the login's rights and the
     statement check stand guard; `check` says so. On PostgreSQL and MySQL/MariaDB a
     ``HangGuard`` cuts the connection when a call made under ``guarded`` has no answer
-    within ``hang_limit(timeout)``: the read then fails with ``SourceHung``.
+    within ``hang_limit(timeout)``: the read then fails with ``SourceHung``. A pooled
+    connection (``read_engine``) that the server dropped while it was idle is found by the
+    first statement, and the read begins once more on a new connection.
     """
-    with engine.connect() as connection:
-        guard = HangGuard(connection, hang_limit(timeout))
-        connection.info[GUARD] = guard
-        try:
-            with guard.waiting():
-                _begin_read_only(connection, timeout)
-            yield connection
-        except SQLAlchemyError:
-            if guard.cut:
-                raise SourceHung(f"the source gave no answer for {guard.limit:g} s (its timeout is {timeout:g} s): "
-                                 "the connection was cut; the next poll tries again") from None
-            raise
-        finally:
-            guard.close()
-            if guard.cut:  # the socket is shut: no rollback can reach the server, nor info the connection
-                connection.invalidate()
-            else:
-                connection.info.pop(GUARD, None)
-                connection.rollback()
+    connection, guard = _begin(engine, timeout, retry=not isinstance(engine.pool, NullPool))
+    try:
+        yield connection
+    except SQLAlchemyError:
+        if guard.cut:
+            raise _hung(guard, timeout) from None
+        raise
+    finally:
+        _end(connection, guard)
+
+
+def _begin(engine: Engine, timeout: float, retry: bool) -> tuple[Connection, HangGuard]:
+    """A connection of ``engine`` under its hang guard, its read-only transaction begun."""
+    connection = engine.connect()
+    guard = HangGuard(connection, hang_limit(timeout))
+    connection.info[GUARD] = guard
+    try:
+        with guard.waiting():
+            _begin_read_only(connection, timeout)
+    except SQLAlchemyError as exc:
+        _end(connection, guard)
+        if guard.cut:
+            raise _hung(guard, timeout) from None
+        if retry and isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return _begin(engine, timeout, retry=False)  # a kept connection the server dropped: nothing was read
+        raise
+    except BaseException:
+        _end(connection, guard)
+        raise
+    return connection, guard
+
+
+def _hung(guard: HangGuard, timeout: float) -> SourceHung:
+    return SourceHung(f"the source gave no answer for {guard.limit:g} s (its timeout is {timeout:g} s): "
+                      "the connection was cut; the next poll tries again")
+
+
+def _end(connection: Connection, guard: HangGuard) -> None:
+    guard.close()
+    try:
+        if guard.cut or connection.invalidated:
+            # the socket is shut: no rollback can reach the server, nor info the connection
+            connection.invalidate()
+        else:
+            connection.info.pop(GUARD, None)
+            connection.rollback()
+    finally:
+        connection.close()
 
 
 def _begin_read_only(connection: Connection, timeout: float) -> None:
