@@ -38,7 +38,7 @@ from clinicsync.sync.plausibility import Profile, ProfileReport
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.run_progress import prune_stages
 from clinicsync.sync.settings import Settings
-from clinicsync.sync.standing import Standing
+from clinicsync.sync.standing import Standing, Subject, end_all, holding
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store, build_mapped
 from clinicsync.sync.subscriptions import note_server_status, subscription_state
 from clinicsync.sync.sweep import sweep_if_due, with_moved_past_window
@@ -243,27 +243,36 @@ def _line_recognizer(store: Store, connector_name: str, connector: Any,
 
 def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
                    on_batch: BatchCallback | None = None, dry_run: bool = False,
-                   progress: ProgressObserver = NO_PROGRESS, sole_writer: bool = False) -> ConnectorReport:
+                   progress: ProgressObserver = NO_PROGRESS, sole_writer: bool = False,
+                   abandon: bool = False) -> ConnectorReport:
     """``progress`` sees the import as a stage: rows fetched after each stored batch.
     ``sole_writer``: nothing else writes this connector's rows during the run (a poll under
     its poll lock, a dry run on its own connection), so the store may remember the patients
     and practitioners the run stored instead of looking each up again (Store.apply_batch).
     The poll lock does not stop a FHIR Subscription's push or `quarantine retry` on the same
     source: a batch that meets a row one of them stored meanwhile is applied again without the
-    memory, as is the rest of the run (``connector.another_writer``)."""
+    memory, as is the rest of the run (``connector.another_writer``). ``abandon``: first close
+    the runs a dead worker left open (``Store.abandon_runs``; under the poll lock only), in the
+    transaction that records this run."""
     report = ConnectorReport()
-    row_id = store.start_run(run_id, config.name)
+    bound = log.bind(connector=config.name, run_id=run_id)
+    if abandon:
+        row_id, abandoned = store.restart_run(run_id, config.name)
+        if abandoned:
+            log.warning("connector.runs_abandoned", connector=config.name, count=abandoned)
+    else:
+        row_id = store.start_run(run_id, config.name)
     stage = import_stage(config.name)
     progress.stage_started(stage)
-    bound = log.bind(connector=config.name, run_id=run_id)
     connector = None
     failed: tuple[Standing, str, dict[str, Any]] | None = None  # what ended the run, if it failed
     # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
     # without error, what it stores is recorded, not announced. A crash mid-way leaves it
     # unfinished, so the run that resumes is still the baseline.
-    first = not store.baseline_done(config.name)
+    recorded = store.go_live(config.name)  # one read: when its baseline was recorded, None before
+    first = recorded is None
     baseline = not config.announce_existing and first
-    go_live = live_from(store, config) if not baseline else None
+    go_live = None if baseline or config.announce_existing else recorded  # live_from's answer
     try:
         if first:
             _refuse_double_import(settings, store, config.name)
@@ -274,9 +283,10 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         connector.required_columns = mapping.required_sources()
         connector.source_zone = source_clock(settings, config)
         connector.dry_run = dry_run
-        connector.standing = frozenset(
-            (event, part) for event, part in connector.remembers
-            if Standing(event, "connector").holds(store.engine, config.name, part))
+        remembered = list(connector.remembers)
+        connector.standing = frozenset(condition for condition, holds in zip(remembered, holding(
+            store.engine, [(Standing(event, "connector"), config.name, part) for event, part in remembered]),
+            strict=True) if holds)
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         profile = Profile(mapping.preset, settings.clinic.timezone) if dry_run else None
@@ -361,7 +371,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                                       "paging with clinicsync check")
         if report.error is None and not dry_run:
             _check_subscription(store, config, connector, bound)
-        if report.error is None and not store.baseline_done(config.name):
+        if report.error is None and first and not store.baseline_done(config.name):
             store.finish_baseline(config.name, run_id)
             if baseline:
                 bound.info("connector.baseline_recorded", appointments=report.counts.created)
@@ -377,9 +387,10 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             connector.close()
         store.finish_run(row_id, report.counts, report.error)
         progress.stage_finished(stage, report.error)
-    _note_failure(store, bound, config.name, failed, report.error)
+    ended = _note_failure(store, bound, config.name, failed, report.error)
     if connector is not None:
-        _note_conditions(store, bound, config.name, connector, dry_run)
+        ended += _note_conditions(store, bound, config.name, connector, dry_run)
+    end_all(store.engine, bound, ended)  # one round of the store for all that ended (issue 60)
     bound.info("connector.synced", **report.counts.as_dict(), failed=report.error is not None)
     if report.counts.corrected:
         bound.warning("connector.zone_corrected", corrected=report.counts.corrected,
@@ -391,24 +402,27 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
 
 
 def _note_failure(store: Store, bound: Any, name: str, failed: tuple[Standing, str, dict[str, Any]] | None,
-                  error: str | None) -> None:
+                  error: str | None) -> list[Subject]:
     """A source that fails (or crashes) run after run: an error when it starts failing or the
     error changes, a daily reminder, and `connector.failed.resolved` after its first good run
-    (sync/standing.py). A run stopped by a safety check ends nothing."""
+    (sync/standing.py). A run stopped by a safety check ends nothing. The conditions that
+    ended are returned, for one ``end_all`` with the connector's own."""
     if failed is not None:
         kind, state, fields = failed
         kind.seen(store.engine, bound, name, state=state, level="error", **fields)
-        (CRASHING if kind is FAILING else FAILING).ended(store.engine, bound, name)
-    elif error is None:
-        FAILING.ended(store.engine, bound, name)
-        CRASHING.ended(store.engine, bound, name)
+        return [(CRASHING if kind is FAILING else FAILING, name, "")]
+    if error is None:
+        return [(FAILING, name, ""), (CRASHING, name, "")]
+    return []
 
 
-def _note_conditions(store: Store, bound: Any, name: str, connector: Connector, dry_run: bool) -> None:
+def _note_conditions(store: Store, bound: Any, name: str, connector: Connector, dry_run: bool) -> list[Subject]:
     """The lasting conditions the connector met in this run (a read scope the source refuses, a
     search it does not allow): a warning when one starts or changes, a daily reminder,
     ``<event>.resolved`` when a run finds it fine (sync/standing.py), not a warning at every
-    run. A dry run writes nothing to the store: each that holds is a line."""
+    run. A dry run writes nothing to the store: each that holds is a line. Those a run found
+    fine are returned (ended by the caller, with the run's others, in one round)."""
+    ended: list[Subject] = []
     for condition in connector.conditions.values():
         if dry_run:
             if condition.holds:
@@ -418,7 +432,8 @@ def _note_conditions(store: Store, bound: Any, name: str, connector: Connector, 
                                                         state=condition.state, remind=condition.remind,
                                                         **condition.fields)
         else:
-            Standing(condition.event, "connector").ended(store.engine, bound, name, part=condition.part)
+            ended.append((Standing(condition.event, "connector"), name, condition.part))
+    return ended
 
 
 def _check_subscription(store: Store, config: ConnectorSettings, connector: Connector, bound: Any) -> None:
@@ -506,11 +521,8 @@ def poll_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             if lock is None:
                 log.info("connector.skipped", connector=config.name, reason="polled by another worker")
                 return ConnectorReport(skipped=BUSY)
-            abandoned = store.abandon_runs(config.name)
-            if abandoned:
-                log.warning("connector.runs_abandoned", connector=config.name, count=abandoned)
             return sync_connector(settings, store, config, run_id, _watch(on_batch, lock, stop), progress=progress,
-                                  sole_writer=True)
+                                  sole_writer=True, abandon=True)
     except SQLAlchemyError as exc:  # the store itself failed (down, restarted, connection killed)
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         log.error("connector.store_failed", connector=config.name, error=type(exc).__name__)

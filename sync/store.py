@@ -696,9 +696,21 @@ class Store:
 
     def start_run(self, run_id: str, connector: str) -> int:
         with one_statement(self.engine) as connection:
-            result = connection.execute(insert(RUNS).values(
-                run_id=run_id, connector=connector, status="running", counts="{}", started_at=utcnow()))
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
+            return self._insert_run(connection, run_id, connector)
+
+    def restart_run(self, run_id: str, connector: str) -> tuple[int, int]:
+        """``abandon_runs`` then ``start_run``, in one transaction (a poll's first round of the
+        store, issue 60): the new run's row id and how many runs were abandoned. Call it only
+        while holding the connector's poll lock, as ``abandon_runs``."""
+        with self.engine.begin() as connection:
+            abandoned = self._abandon(connection, connector)
+            return self._insert_run(connection, run_id, connector), abandoned
+
+    @staticmethod
+    def _insert_run(connection: Connection, run_id: str, connector: str) -> int:
+        result = connection.execute(insert(RUNS).values(
+            run_id=run_id, connector=connector, status="running", counts="{}", started_at=utcnow()))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def finish_run(self, row_id: int, counts: Counts, error: str | None) -> None:
         with one_statement(self.engine) as connection:
@@ -769,12 +781,16 @@ class Store:
         """Close the runs a dead worker left `running`. Call it only while holding the
         connector's poll lock: then no live worker can own them."""
         with self.engine.begin() as connection:
-            result = connection.execute(
-                update(RUNS).where(RUNS.c.connector == connector, RUNS.c.status == "running")
-                .values(status="failed", finished_at=utcnow(),
-                        error="abandoned: the worker stopped before finishing (crash or kill); "
-                              "the next run resumed from the last stored batch"))
-            return int(result.rowcount)
+            return self._abandon(connection, connector)
+
+    @staticmethod
+    def _abandon(connection: Connection, connector: str) -> int:
+        result = connection.execute(
+            update(RUNS).where(RUNS.c.connector == connector, RUNS.c.status == "running")
+            .values(status="failed", finished_at=utcnow(),
+                    error="abandoned: the worker stopped before finishing (crash or kill); "
+                          "the next run resumed from the last stored batch"))
+        return int(result.rowcount)
 
     # -- go-live baseline (DESIGN invariant 7) ---------------------------------------------
     def baseline_done(self, connector: str) -> bool:
