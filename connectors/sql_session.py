@@ -133,6 +133,11 @@ class SourceHung(RetriableConnectorError):
     """The source gave no answer to a call within ``hang_limit``: the connection was cut."""
 
 
+class SourceTimedOut(RetriableConnectorError):
+    """A query ran past the connector's ``timeout`` and was stopped (a SQLite source: its
+    progress handler; PostgreSQL and MySQL/MariaDB stop it themselves: ``connector_error``)."""
+
+
 class HangGuard:
     """Cuts a source connection whose driver call has waited past its limit.
 
@@ -147,6 +152,7 @@ class HangGuard:
     def __init__(self, connection: Connection, limit: float) -> None:
         self.limit = limit
         self.cut = False
+        self.interrupted = False  # a SQLite source's call stopped past its limit (``overdue``)
         self._fd = _socket_fd(connection)
         self._deadline: float | None = None
         self._closed = False
@@ -164,6 +170,17 @@ class HangGuard:
         finally:
             with self._changed:
                 self._deadline = None
+
+    def overdue(self) -> int:
+        """SQLite's progress handler (every few thousand steps of a statement): non-zero stops
+        the statement (``sqlite3.OperationalError: interrupted``) once the call has run past its
+        limit. A file on a hung network mount blocks inside a read, where no handler runs:
+        nothing in-process can cut that (docs/connectors/sql.md)."""
+        deadline = self._deadline
+        if deadline is not None and monotonic() > deadline:
+            self.interrupted = True
+            return 1
+        return 0
 
     def close(self) -> None:
         with self._changed:
@@ -231,43 +248,48 @@ def read_only_supported(dialect_name: str) -> bool:
 
 
 @contextmanager
-def read_only_connection(engine: Engine, timeout: float) -> Iterator[Connection]:
+def read_only_connection(engine: Engine, timeout: float, connector: str = "") -> Iterator[Connection]:
     """A connection inside a read-only transaction, rolled back at the end.
 
     PostgreSQL: SET TRANSACTION READ ONLY + SET LOCAL statement_timeout. MySQL/MariaDB:
     the session's statement time limit, then START TRANSACTION READ ONLY. SQLite:
-    PRAGMA query_only. Elsewhere (SQL Server …) only the login's rights and the
+    PRAGMA query_only, and a progress handler that stops a statement past ``timeout``
+    (``SourceTimedOut``). Elsewhere (SQL Server …) only the login's rights and the
     statement check stand guard; `check` says so. On PostgreSQL and MySQL/MariaDB a
     ``HangGuard`` cuts the connection when a call made under ``guarded`` has no answer
     within ``hang_limit(timeout)``: the read then fails with ``SourceHung``. A pooled
     connection (``read_engine``) that the server dropped while it was idle is found by the
-    first statement, and the read begins once more on a new connection.
+    first statement, and the read begins once more on a new connection. ``connector``: the
+    name the errors start with.
     """
-    connection, guard = _begin(engine, timeout, retry=not isinstance(engine.pool, NullPool))
+    connection, guard = _begin(engine, timeout, connector, retry=not isinstance(engine.pool, NullPool))
     try:
         yield connection
     except SQLAlchemyError:
-        if guard.cut:
-            raise _hung(guard, timeout) from None
+        if guard.cut or guard.interrupted:
+            raise _stopped(guard, timeout, connector) from None
         raise
     finally:
         _end(connection, guard)
 
 
-def _begin(engine: Engine, timeout: float, retry: bool) -> tuple[Connection, HangGuard]:
+def _begin(engine: Engine, timeout: float, connector: str, retry: bool) -> tuple[Connection, HangGuard]:
     """A connection of ``engine`` under its hang guard, its read-only transaction begun."""
     connection = engine.connect()
-    guard = HangGuard(connection, hang_limit(timeout))
+    sqlite = connection.dialect.name == "sqlite"
+    guard = HangGuard(connection, timeout if sqlite else hang_limit(timeout))
     connection.info[GUARD] = guard
     try:
+        if sqlite:
+            connection.connection.dbapi_connection.set_progress_handler(guard.overdue, 10_000)  # type: ignore[union-attr]
         with guard.waiting():
             _begin_read_only(connection, timeout)
     except SQLAlchemyError as exc:
         _end(connection, guard)
-        if guard.cut:
-            raise _hung(guard, timeout) from None
+        if guard.cut or guard.interrupted:
+            raise _stopped(guard, timeout, connector) from None
         if retry and isinstance(exc, DBAPIError) and exc.connection_invalidated:
-            return _begin(engine, timeout, retry=False)  # a kept connection the server dropped: nothing was read
+            return _begin(engine, timeout, connector, retry=False)  # a kept connection the server dropped
         raise
     except BaseException:
         _end(connection, guard)
@@ -275,16 +297,20 @@ def _begin(engine: Engine, timeout: float, retry: bool) -> tuple[Connection, Han
     return connection, guard
 
 
-def _hung(guard: HangGuard, timeout: float) -> SourceHung:
-    return SourceHung(f"the source gave no answer for {guard.limit:g} s (its timeout is {timeout:g} s): "
+def _stopped(guard: HangGuard, timeout: float, connector: str) -> RetriableConnectorError:
+    named = f"connector {connector}: " if connector else ""
+    if guard.interrupted:
+        return SourceTimedOut(f"{named}a query ran past the timeout of {timeout:g} s (the connector's `timeout:`) "
+                              "and was stopped; the next poll tries again")
+    return SourceHung(f"{named}the source gave no answer for {guard.limit:g} s (its timeout is {timeout:g} s): "
                       "the connection was cut; the next poll tries again")
 
 
 def _end(connection: Connection, guard: HangGuard) -> None:
     guard.close()
     try:
-        if guard.cut or connection.invalidated:
-            # the socket is shut: no rollback can reach the server, nor info the connection
+        if guard.cut or guard.interrupted or connection.invalidated:
+            # the socket is shut (or a statement was stopped): no rollback to send, nor a connection to keep
             connection.invalidate()
         else:
             connection.info.pop(GUARD, None)
@@ -337,11 +363,30 @@ def describe(exc: BaseException) -> str:
     return f"{type(original).__name__}: {text}"
 
 
-def connector_error(connector: str, action: str, exc: SQLAlchemyError) -> ConnectorError:
+def connector_error(connector: str, action: str, exc: SQLAlchemyError, timeout: float | None = None) -> ConnectorError:
     """OperationalError (unreachable, timeout, deadlock, lock wait) is passing; anything
-    else (bad SQL, missing column, refused write) needs a person."""
+    else (bad SQL, missing column, refused write) needs a person. ``timeout``: the statement
+    timeout in force, named when the server stopped the query for it."""
+    if timeout is not None and statement_timed_out(exc):
+        return SourceTimedOut(f"connector {connector}: {action} failed: the query ran past the timeout of "
+                              f"{timeout:g} s (the connector's `timeout:`) and the database stopped it; "
+                              f"{describe(exc)}")
     message = f"connector {connector}: {action} failed: {describe(exc)}"
     return RetriableConnectorError(message) if _transient(exc) else FatalConnectorError(message)
+
+
+# MariaDB's max_statement_time (1969) and MySQL's max_execution_time (3024) stopped the query.
+_MYSQL_TIMED_OUT = frozenset({1969, 3024})
+
+
+def statement_timed_out(exc: BaseException) -> bool:
+    """The server stopped the statement at its statement timeout (PostgreSQL: query_canceled
+    for ``statement_timeout``, not a cancel by hand)."""
+    original = getattr(exc, "orig", None) or exc
+    if getattr(original, "sqlstate", None) == "57014":
+        return "statement timeout" in str(original)
+    code = (getattr(original, "args", None) or (None,))[0]
+    return type(original).__module__.split(".")[0] in ("pymysql", "MySQLdb") and code in _MYSQL_TIMED_OUT
 
 
 def _transient(exc: SQLAlchemyError) -> bool:
