@@ -322,8 +322,10 @@ def _end(connection: Connection, guard: HangGuard) -> None:
 def _begin_read_only(connection: Connection, timeout: float) -> None:
     name = connection.dialect.name
     if name == "postgresql":
-        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-        apply_timeout(connection, timeout)
+        # One message, one round trip: a statement without parameters goes by the simple query
+        # protocol, which takes several (what apply_timeout sets, with the transaction's mode).
+        millis = max(1, int(timeout * 1000))
+        connection.exec_driver_sql(f"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {millis}")
     elif is_mysql(connection):
         apply_timeout(connection, timeout)
         connection.exec_driver_sql("START TRANSACTION READ ONLY")

@@ -809,6 +809,16 @@ class Store:
                 select(BASELINES.c.recorded_at).where(BASELINES.c.connector == connector)).scalar()
         return recorded
 
+    def poll_state(self, connector: str) -> tuple[datetime | None, dict[str, Any] | None]:
+        """``go_live`` and ``load_cursor`` on one connection: what a poll reads of its
+        connector before it fetches (one round of the store, not two: issue 60)."""
+        with self.engine.connect() as connection:
+            recorded: datetime | None = connection.execute(
+                select(BASELINES.c.recorded_at).where(BASELINES.c.connector == connector)).scalar()
+            value = connection.execute(
+                select(STATES.c.cursor).where(STATES.c.connector == connector)).scalar_one_or_none()
+        return recorded, orjson.loads(value) if value is not None else None
+
     def finish_baseline(self, connector: str, run_id: str) -> None:
         """Record that the connector is live: what it finds from now on is announced."""
         with self.engine.begin() as connection:
