@@ -225,6 +225,37 @@ def _failure(mapping: CompiledMapping, record: RawRecord, fingerprint: str | Non
                            record_id=record.record_id, raw=raw_text(record.data))
 
 
+@dataclass
+class _StoredCursor:
+    """The connector's cursor as the store holds it during a run (read at its start, then each
+    batch's as it is stored)."""
+
+    cursor: dict[str, Any] | None
+
+
+def _nothing_to_store(batch: Batch, mapped: list[Mapped], quarantined: list[QuarantineEntry], known: Unchanged,
+                      skipped: Any, snapshot_end: SnapshotEnd | None, stored: _StoredCursor) -> bool:
+    """A batch whose transaction would write nothing: no record mapped, quarantined, recognized
+    or sighted, no snapshot's end, no ``within`` of its own, and its cursor the stored one (or
+    none). An idle FHIR poll's one empty search page is such a batch: storing it read five rows
+    of bookkeeping and wrote none (issue 60). Anything else is stored as before."""
+    if mapped or quarantined or known.count or known.sightings or skipped or snapshot_end is not None:
+        return False
+    if batch.within is not None or batch.rejected or batch.records:
+        return False
+    if batch.cursor is None:
+        return True
+    return stored.cursor is not None and _same_cursor(batch.cursor, stored.cursor)
+
+
+def _same_cursor(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """As the store compares them (Store._save_cursor): their JSON with sorted keys."""
+    try:
+        return orjson.dumps(one, option=orjson.OPT_SORT_KEYS) == orjson.dumps(other, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return False
+
+
 def _line_recognizer(store: Store, connector_name: str, connector: Any,
                      fingerprint: Fingerprinter) -> LineRecognizer | None:
     """A recognizer of unchanged lines for a connector that reads a flat file line by line
@@ -269,7 +300,9 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
     # without error, what it stores is recorded, not announced. A crash mid-way leaves it
     # unfinished, so the run that resumes is still the baseline.
-    recorded = store.go_live(config.name)  # one read: when its baseline was recorded, None before
+    # One round of the store: when its baseline was recorded (None before) and its cursor. Under
+    # the poll lock (or a dry run's own connection) nothing else moves the cursor meanwhile.
+    recorded, cursor = store.poll_state(config.name)
     first = recorded is None
     baseline = not config.announce_existing and first
     go_live = None if baseline or config.announce_existing else recorded  # live_from's answer
@@ -291,6 +324,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         profile = Profile(mapping.preset, settings.clinic.timezone) if dry_run else None
         seen: set[str] | None = None
+        stored = _StoredCursor(cursor)
 
         def apply_batch(batch: Batch) -> None:
             """Map, store and count one batch: the fetch's, and what the delete sweep looks up."""
@@ -323,7 +357,10 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                             unchanged_ids=skipped, go_live=go_live, sightings=known.sightings,
                             current=connector.reads_current_state)
             try:
-                counts, error = apply(remember_people=sole_writer)
+                if _nothing_to_store(batch, mapped, quarantined, known, skipped, snapshot_end, stored):
+                    counts, error = Counts(), None  # an idle poll's empty page: its transaction would write nothing
+                else:
+                    counts, error = apply(remember_people=sole_writer)
             except IntegrityError:
                 if not sole_writer:
                     raise
@@ -339,15 +376,18 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 recognizer.touched.update(m.appointment.external_id for m in mapped)
                 if counts.deleted:
                     recognizer.reload()
+            if batch.cursor is not None:
+                stored.cursor = batch.cursor
             report.counts.add(counts)
-            progress.stage_advanced(stage, report.counts.fetched)
+            if report.counts.fetched:  # the stage's row says 0 rows from its start: no write to say it again
+                progress.stage_advanced(stage, report.counts.fetched)
             if error:
                 report.error = error
                 bound.error("snapshot.safety_stop", source=batch.source, detail=error)
             if on_batch:
                 on_batch(config.name, report.counts)
 
-        for batch in with_moved_past_window(connector.fetch(store.load_cursor(config.name)), store, connector,
+        for batch in with_moved_past_window(connector.fetch(cursor), store, connector,
                                             mapping):
             apply_batch(batch)
         if fill is not None:
