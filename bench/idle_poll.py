@@ -216,7 +216,8 @@ def case(kind: str, store: str, sources: int, rounds: int) -> dict[str, Any]:
             _sql_tables(schema, sources)
             (folder / "sql.yaml").write_text(SQL_MAPPING, encoding="utf-8")
             connectors = [{"name": f"s{n}", "kind": "sql", "mapping": str(folder / "sql.yaml"), "url": postgres_url(),
-                           "table": f"{schema}.appts{n}", "cursor_column": "updated_at", "timezone": "UTC"} for n in range(sources)]
+                           "table": f"{schema}.appts{n}", "cursor_column": "updated_at", "timezone": "UTC"}
+                          for n in range(sources)]
         with contextlib.redirect_stdout(io.StringIO()):  # the console log of every poll
             ctx = _context(folder, store_url, connectors)
             names = [c["name"] for c in connectors]
@@ -241,8 +242,9 @@ def bare_select(repeat: int = 50) -> dict[str, Any]:
         _sql_tables(schema, 1)
         with psycopg.connect(postgres_url()) as connection:
             figures = {}
-            for label, sql in (("all", f'SELECT * FROM "{schema}".appts0'),
-                               ("none", f'SELECT * FROM "{schema}".appts0 WHERE updated_at >= now() ORDER BY updated_at')):
+            table = f'"{schema}".appts0'
+            for label, sql in (("all", f"SELECT * FROM {table}"),
+                               ("none", f"SELECT * FROM {table} WHERE updated_at >= now() ORDER BY updated_at")):
                 connection.execute(sql).fetchall()
                 samples = []
                 for _ in range(5):

@@ -70,8 +70,8 @@ from clinicsync.connectors.sql_session import (
     guarded,
     is_mysql,
     plain_value,
-    read_only_connection,
     read_engine,
+    read_only_connection,
     read_only_supported,
     source_engine,
 )

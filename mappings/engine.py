@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -846,15 +847,15 @@ def merged_preset(ref: str, base_dir: Path = Path(".")) -> tuple[dict[str, Any],
     file of its chain changed. The data is shared: read it, never change it."""
     key = (ref, base_dir)
     cached = _MERGED.get(key)
-    if cached is not None:
-        stamps, data, chain, text = cached
-        if _stamps([path for path, _, _ in stamps]) == stamps:
-            return data, chain, text
+    if cached is not None and _stamps([path for path, _, _ in cached[0]]) == cached[0]:
+        return cached[1], cached[2], cached[3]
     data, chain = _read_preset_data(ref, base_dir)
     text = json.dumps(data, sort_keys=True, default=repr)
     stamps = _stamps([origin.path for origin in chain])
-    again = _stamps([origin.path for origin in chain])
-    if stamps is not None and stamps == again:  # not edited while it was read: valid until it is
+    # A file changed within the last 2 s may have changed again after it was read, within its
+    # modification time's granularity: not kept, read again next time (as git treats racy files).
+    recent = time.time_ns() - 2_000_000_000
+    if stamps is not None and all(mtime < recent for _, mtime, _ in stamps):
         if len(_MERGED) >= 256:
             _MERGED.clear()
         _MERGED[key] = (stamps, data, chain, text)
