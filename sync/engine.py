@@ -300,9 +300,10 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
     # without error, what it stores is recorded, not announced. A crash mid-way leaves it
     # unfinished, so the run that resumes is still the baseline.
-    # One round of the store: when its baseline was recorded (None before) and its cursor. Under
-    # the poll lock (or a dry run's own connection) nothing else moves the cursor meanwhile.
-    recorded, cursor = store.poll_state(config.name)
+    # One round of the store: when its baseline was recorded (None before), its cursor, its last
+    # delete sweep. Under the poll lock (or a dry run's own connection) no other poll moves them.
+    state = store.poll_state(config.name)
+    recorded, cursor = state.go_live, state.cursor
     first = recorded is None
     baseline = not config.announce_existing and first
     go_live = None if baseline or config.announce_existing else recorded  # live_from's answer
@@ -395,7 +396,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         if profile is not None:
             report.plausibility = profile.report()
         if report.error is None:  # a source read whole: what vanished from it may be deleted
-            swept = sweep_if_due(store, connector, mapping, settings.clinic.timezone, baseline, apply_batch)
+            swept = sweep_if_due(store, connector, mapping, settings.clinic.timezone, baseline, apply_batch,
+                                 swept_at=state.swept_at)
             if swept is not None:
                 report.counts.deleted += swept.deleted
                 report.error = swept.error

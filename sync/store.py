@@ -70,6 +70,7 @@ from clinicsync.sync.model import (
     SyncRun,
 )
 from clinicsync.sync.model.housekeeping import HOUSEKEEPING
+from clinicsync.sync.model.sweeps import DeleteSweep
 from clinicsync.sync.model.tombstones import TOMBSTONES
 from clinicsync.sync.outbox import writing_events
 from clinicsync.sync.quarantine import QuarantineEntry
@@ -86,6 +87,16 @@ PRACTITIONERS = Practitioner.__table__  # type: ignore[attr-defined]
 LOCATIONS = Location.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 BASELINES = ConnectorBaseline.__table__  # type: ignore[attr-defined]
+SWEEPS = DeleteSweep.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class PollState:
+    """What a poll reads of its connector before it fetches (``Store.poll_state``)."""
+
+    go_live: datetime | None  # when its baseline was recorded; None before
+    cursor: dict[str, Any] | None
+    swept_at: datetime | None  # its delete sweep's last time; None: never swept
 STATES = ConnectorState.__table__  # type: ignore[attr-defined]
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]
 
@@ -809,15 +820,18 @@ class Store:
                 select(BASELINES.c.recorded_at).where(BASELINES.c.connector == connector)).scalar()
         return recorded
 
-    def poll_state(self, connector: str) -> tuple[datetime | None, dict[str, Any] | None]:
-        """``go_live`` and ``load_cursor`` on one connection: what a poll reads of its
-        connector before it fetches (one round of the store, not two: issue 60)."""
+    def poll_state(self, connector: str) -> PollState:
+        """``go_live``, ``load_cursor`` and the delete sweep's last time (sync/sweep.py
+        ``last_sweep``) in one statement: what a poll reads of its connector before it
+        fetches (one round of the store, not three: issue 60)."""
+        def of(table: Any, column: Any) -> Any:
+            return select(column).where(table.c.connector == connector).scalar_subquery()
+
         with self.engine.connect() as connection:
-            recorded: datetime | None = connection.execute(
-                select(BASELINES.c.recorded_at).where(BASELINES.c.connector == connector)).scalar()
-            value = connection.execute(
-                select(STATES.c.cursor).where(STATES.c.connector == connector)).scalar_one_or_none()
-        return recorded, orjson.loads(value) if value is not None else None
+            row = connection.execute(select(of(BASELINES, BASELINES.c.recorded_at).label("go_live"),
+                                            of(STATES, STATES.c.cursor).label("cursor"),
+                                            of(SWEEPS, SWEEPS.c.swept_at).label("swept_at"))).one()
+        return PollState(row.go_live, orjson.loads(row.cursor) if row.cursor is not None else None, row.swept_at)
 
     def finish_baseline(self, connector: str, run_id: str) -> None:
         """Record that the connector is live: what it finds from now on is announced."""

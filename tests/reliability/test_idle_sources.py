@@ -169,7 +169,8 @@ def test_an_idle_poll_costs_a_few_rounds_of_the_store(tmp_path: Path, store: Sto
     """Issue 60 (stop 61): an idle poll's bookkeeping in few rounds of the store (each a pool
     checkout, pinged on PostgreSQL): the lock, the run's row with the abandoned runs, the
     import stage's row, the baseline and cursor, the open quarantine, the run's and stage's
-    end, the conditions that ended, the unlock; 15 before. Its run is still recorded."""
+    end, the conditions that ended, the unlock; 13 (SQLite) to 14 (PostgreSQL) before. Its run
+    is still recorded."""
     from sqlalchemy import event
 
     write_drop(tmp_path / "drop", "a.csv", 20, prefix="I-")
