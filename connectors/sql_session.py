@@ -97,7 +97,7 @@ def read_engine(url: URL, timeout: float) -> tuple[Engine, bool]:
 
 
 def dispose_kept_engines() -> None:
-    """Close every kept engine's idle connection (tests; a service that stops)."""
+    """Close every kept engine's idle connection (tests; at the end of a service the process exit does it)."""
     with _KEPT_LOCK:
         engines = list(_KEPT.values())
         _KEPT.clear()
