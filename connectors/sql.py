@@ -70,6 +70,7 @@ from clinicsync.connectors.sql_session import (
     guarded,
     is_mysql,
     plain_value,
+    read_engine,
     read_only_connection,
     read_only_supported,
     source_engine,
@@ -208,18 +209,19 @@ class SqlConnector(Connector):
     def __init__(self, settings: ConnectorSettings) -> None:
         super().__init__(settings)
         self._engine: Engine | None = None
+        self._kept = False  # self._engine is kept across polls (sql_session.read_engine): not ours to dispose
         self._writer: Engine | None = None
 
     # -- plumbing -----------------------------------------------------------------------
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = source_engine(engine_url(self.settings.url, self.settings.password),
-                                         self.settings.timeout)
+            self._engine, self._kept = read_engine(engine_url(self.settings.url, self.settings.password),
+                                                   self.settings.timeout)
         return self._engine
 
     def close(self) -> None:
-        for engine in (self._engine, self._writer):
+        for engine in (None if self._kept else self._engine, self._writer):
             if engine is not None:
                 engine.dispose()
         self._engine = self._writer = None
@@ -331,7 +333,7 @@ class SqlConnector(Connector):
     def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
         inner = self._statement()
         try:
-            with read_only_connection(self.engine, self.settings.timeout) as connection:
+            with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 mysql = is_mysql(connection)
                 self._probe(connection, inner, _boundary(cursor, self.settings.cursor_column))
                 if self.settings.mode == "snapshot":
@@ -339,7 +341,7 @@ class SqlConnector(Connector):
                 else:
                     yield from self._incremental(connection, inner, cursor, mysql)
         except SQLAlchemyError as exc:
-            raise connector_error(self.name, "reading the source", exc) from None
+            raise connector_error(self.name, "reading the source", exc, self.settings.timeout) from None
 
     def _snapshot(self, connection: Connection, inner: CheckedStatement, mysql: bool) -> Iterator[Batch]:
         label = self._label()
@@ -372,13 +374,13 @@ class SqlConnector(Connector):
         params["window_end"] = WINDOW_END_UNBOUNDED
         label, records = self._label(), list[RawRecord]()
         try:
-            with read_only_connection(self.engine, self.settings.timeout) as connection:
+            with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 mysql = is_mysql(connection)
                 for columns, rows in self._stream(connection, self._wrapped(inner, after_cursor=False), params):
                     records.extend(RawRecord(_row_data(columns, row, mysql), f"{label}:past the window")
                                    for row in rows)
         except SQLAlchemyError as exc:
-            raise connector_error(self.name, "reading past the window", exc) from None
+            raise connector_error(self.name, "reading past the window", exc, self.settings.timeout) from None
         return records
 
     def _source_clock(self) -> ZoneInfo:
@@ -489,12 +491,12 @@ class SqlConnector(Connector):
         sql = self._sweep_sql(inner)
         records: list[dict[str, Any]] = []
         try:
-            with read_only_connection(self.engine, self.settings.timeout) as connection:
+            with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 mysql = is_mysql(connection)
                 for columns, rows in self._stream(connection, sql, self._params(inner, None, False)):
                     records.extend(_row_data(columns, row, mysql) for row in rows)
         except SQLAlchemyError as exc:
-            raise connector_error(self.name, "listing ids for the delete sweep", exc) from None
+            raise connector_error(self.name, "listing ids for the delete sweep", exc, self.settings.timeout) from None
         until = self.settings.window.sweep_until(utcnow())
         return IdListing(records, until, self.settings.max_delete_share, self.settings.min_delete_stop)
 
@@ -522,14 +524,14 @@ class SqlConnector(Connector):
     def check(self) -> CheckResult:
         try:
             inner = self._statement()
-            with read_only_connection(self.engine, self.settings.timeout) as connection:
+            with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 columns = self._probe(connection, inner, None)
                 dialect = connection.dialect.name
                 a_value = self._a_cursor_value(connection, inner) if self.settings.mode == "incremental" else None
         except ConnectorError as exc:
             return CheckResult(False, str(exc))
         except SQLAlchemyError as exc:
-            return CheckResult(False, str(connector_error(self.name, "checking the query", exc)))
+            return CheckResult(False, str(connector_error(self.name, "checking the query", exc, self.settings.timeout)))
         guard = ("read-only transaction" if read_only_supported(dialect)
                  else "no read-only transaction on this database: the login must be read-only")
         detail = f"{safe_url(self.settings.url)}: {guard}, the query returns {len(columns)} columns"
@@ -569,13 +571,13 @@ class SqlConnector(Connector):
         limited: Select[Any] = select(literal_column("*")).select_from(
             text(sql).columns().subquery(_SOURCE + "_sample")).limit(limit)
         try:
-            with read_only_connection(self.engine, self.settings.timeout) as connection:
+            with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 mysql = is_mysql(connection)
                 result = connection.execute(limited, self._params(inner, None, False))
                 columns = list(result.keys())
                 rows = result.fetchall()
         except SQLAlchemyError as exc:
-            raise connector_error(self.name, "reading a sample", exc) from None
+            raise connector_error(self.name, "reading a sample", exc, self.settings.timeout) from None
         label = self._label()
         records = [RawRecord(_row_data(columns, row, mysql),
                              f"{label}:row {number}") for number, row in enumerate(rows, start=1)]

@@ -8,8 +8,10 @@ import os
 import socket
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from time import monotonic
@@ -18,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from clinicsync.connectors.base import ConnectorError, FatalConnectorError, RetriableConnectorError
 
@@ -32,14 +34,75 @@ _MYSQL_TRANSIENT = frozenset({1040, 1053, 1158, 1159, 1160, 1161, 1205, 1213, 19
 
 def source_engine(url: URL, timeout: float) -> Engine:
     """One connection per use (NullPool): a poller holds nothing open between runs."""
+    return create_engine(url, poolclass=NullPool, connect_args=_connect_args(url, timeout))
+
+
+def _connect_args(url: URL, timeout: float) -> dict[str, Any]:
     backend = url.get_backend_name()
-    connect_args: dict[str, Any] = {}
     if backend == "mysql" or backend == "mariadb":
         # the socket's own read timeout, a little after the hang guard's (HangGuard)
-        connect_args = {"connect_timeout": _CONNECT_TIMEOUT, "read_timeout": int(hang_limit(timeout)) + 5}
-    elif backend == "postgresql":
-        connect_args = {"connect_timeout": _CONNECT_TIMEOUT}
-    return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+        return {"connect_timeout": _CONNECT_TIMEOUT, "read_timeout": int(hang_limit(timeout)) + 5}
+    if backend == "postgresql":
+        return {"connect_timeout": _CONNECT_TIMEOUT}
+    return {}
+
+
+# -- source engines kept across polls (the service: issue 60) --------------------------------------
+# An engine made for each poll costs its dialect's first connect (server version, type lookups:
+# about a third of an idle SQL poll's CPU on PostgreSQL) and a new connection. In `clinicsync
+# run` the polls of a source keep one engine and one idle connection per source database (URL
+# and timeout): sources reading tables of one database share it. `sync --once` and one-off
+# reads (check, discover, tests) keep nothing, as before. At most KEPT_LIMIT engines are kept
+# (the least recently used is disposed), so a service of many source databases holds at most
+# that many idle connections per worker.
+KEPT_LIMIT = 32
+_KEEPING: ContextVar[bool] = ContextVar("clinicsync_keep_source_engines", default=False)
+_KEPT: OrderedDict[tuple[str, float], Engine] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
+
+
+@contextmanager
+def keeping_engines() -> Iterator[None]:
+    """Inside: ``read_engine`` keeps its engines for the next poll (the service's poll job)."""
+    token = _KEEPING.set(True)
+    try:
+        yield
+    finally:
+        _KEEPING.reset(token)
+
+
+def read_engine(url: URL, timeout: float) -> tuple[Engine, bool]:
+    """The engine of a source's reads and whether it is kept (then not the connector's to
+    dispose). Kept: a pool of one idle connection (more while polls of one database overlap,
+    closed as they return) without the pool's pre-ping, an extra round trip per read that a
+    source which stops answering would hang in outside any guard: a connection the server
+    dropped meanwhile is found by the read's first statement, under the hang guard, and the
+    read opens another (``read_only_connection``). SQLite sources are never kept (a file
+    opens in microseconds; its ``query_only`` would stay set)."""
+    if not _KEEPING.get() or url.get_backend_name() not in ("postgresql", "mysql", "mariadb"):
+        return source_engine(url, timeout), False
+    key = (url.render_as_string(hide_password=False), timeout)
+    with _KEPT_LOCK:
+        engine = _KEPT.get(key)
+        if engine is not None:
+            _KEPT.move_to_end(key)
+            return engine, True
+        engine = create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=-1,
+                               connect_args=_connect_args(url, timeout))
+        _KEPT[key] = engine
+        while len(_KEPT) > KEPT_LIMIT:
+            _, oldest = _KEPT.popitem(last=False)
+            oldest.dispose()  # its checked-out connections close when they return
+        return engine, True
+
+
+def dispose_kept_engines() -> None:
+    """Close every kept engine's idle connection (tests; at the end of a service the process exit does it)."""
+    with _KEPT_LOCK:
+        engines = list(_KEPT.values())
+        _KEPT.clear()
+    for engine in engines:
+        engine.dispose()
 
 
 def is_mysql(connection: Connection) -> bool:
@@ -70,6 +133,11 @@ class SourceHung(RetriableConnectorError):
     """The source gave no answer to a call within ``hang_limit``: the connection was cut."""
 
 
+class SourceTimedOut(RetriableConnectorError):
+    """A query ran past the connector's ``timeout`` and was stopped (a SQLite source: its
+    progress handler; PostgreSQL and MySQL/MariaDB stop it themselves: ``connector_error``)."""
+
+
 class HangGuard:
     """Cuts a source connection whose driver call has waited past its limit.
 
@@ -84,6 +152,7 @@ class HangGuard:
     def __init__(self, connection: Connection, limit: float) -> None:
         self.limit = limit
         self.cut = False
+        self.interrupted = False  # a SQLite source's call stopped past its limit (``overdue``)
         self._fd = _socket_fd(connection)
         self._deadline: float | None = None
         self._closed = False
@@ -101,6 +170,17 @@ class HangGuard:
         finally:
             with self._changed:
                 self._deadline = None
+
+    def overdue(self) -> int:
+        """SQLite's progress handler (every few thousand steps of a statement): non-zero stops
+        the statement (``sqlite3.OperationalError: interrupted``) once the call has run past its
+        limit. A file on a hung network mount blocks inside a read, where no handler runs:
+        nothing in-process can cut that (docs/connectors/sql.md)."""
+        deadline = self._deadline
+        if deadline is not None and monotonic() > deadline:
+            self.interrupted = True
+            return 1
+        return 0
 
     def close(self) -> None:
         with self._changed:
@@ -168,42 +248,84 @@ def read_only_supported(dialect_name: str) -> bool:
 
 
 @contextmanager
-def read_only_connection(engine: Engine, timeout: float) -> Iterator[Connection]:
+def read_only_connection(engine: Engine, timeout: float, connector: str = "") -> Iterator[Connection]:
     """A connection inside a read-only transaction, rolled back at the end.
 
     PostgreSQL: SET TRANSACTION READ ONLY + SET LOCAL statement_timeout. MySQL/MariaDB:
     the session's statement time limit, then START TRANSACTION READ ONLY. SQLite:
-    PRAGMA query_only. Elsewhere (SQL Server …) only the login's rights and the
+    PRAGMA query_only, and a progress handler that stops a statement past ``timeout``
+    (``SourceTimedOut``). Elsewhere (SQL Server …) only the login's rights and the
     statement check stand guard; `check` says so. On PostgreSQL and MySQL/MariaDB a
     ``HangGuard`` cuts the connection when a call made under ``guarded`` has no answer
-    within ``hang_limit(timeout)``: the read then fails with ``SourceHung``.
+    within ``hang_limit(timeout)``: the read then fails with ``SourceHung``. A pooled
+    connection (``read_engine``) that the server dropped while it was idle is found by the
+    first statement, and the read begins once more on a new connection. ``connector``: the
+    name the errors start with.
     """
-    with engine.connect() as connection:
-        guard = HangGuard(connection, hang_limit(timeout))
-        connection.info[GUARD] = guard
-        try:
-            with guard.waiting():
-                _begin_read_only(connection, timeout)
-            yield connection
-        except SQLAlchemyError:
-            if guard.cut:
-                raise SourceHung(f"the source gave no answer for {guard.limit:g} s (its timeout is {timeout:g} s): "
-                                 "the connection was cut; the next poll tries again") from None
-            raise
-        finally:
-            guard.close()
-            if guard.cut:  # the socket is shut: no rollback can reach the server, nor info the connection
-                connection.invalidate()
-            else:
-                connection.info.pop(GUARD, None)
-                connection.rollback()
+    connection, guard = _begin(engine, timeout, connector, retry=not isinstance(engine.pool, NullPool))
+    try:
+        yield connection
+    except SQLAlchemyError:
+        if guard.cut or guard.interrupted:
+            raise _stopped(guard, timeout, connector) from None
+        raise
+    finally:
+        _end(connection, guard)
+
+
+def _begin(engine: Engine, timeout: float, connector: str, retry: bool) -> tuple[Connection, HangGuard]:
+    """A connection of ``engine`` under its hang guard, its read-only transaction begun."""
+    connection = engine.connect()
+    sqlite = connection.dialect.name == "sqlite"
+    guard = HangGuard(connection, timeout if sqlite else hang_limit(timeout))
+    connection.info[GUARD] = guard
+    try:
+        if sqlite:
+            connection.connection.dbapi_connection.set_progress_handler(guard.overdue, 10_000)  # type: ignore[union-attr]
+        with guard.waiting():
+            _begin_read_only(connection, timeout)
+    except SQLAlchemyError as exc:
+        _end(connection, guard)
+        if guard.cut or guard.interrupted:
+            raise _stopped(guard, timeout, connector) from None
+        if retry and isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return _begin(engine, timeout, connector, retry=False)  # a kept connection the server dropped
+        raise
+    except BaseException:
+        _end(connection, guard)
+        raise
+    return connection, guard
+
+
+def _stopped(guard: HangGuard, timeout: float, connector: str) -> RetriableConnectorError:
+    named = f"connector {connector}: " if connector else ""
+    if guard.interrupted:
+        return SourceTimedOut(f"{named}a query ran past the timeout of {timeout:g} s (the connector's `timeout:`) "
+                              "and was stopped; the next poll tries again")
+    return SourceHung(f"{named}the source gave no answer for {guard.limit:g} s (its timeout is {timeout:g} s): "
+                      "the connection was cut; the next poll tries again")
+
+
+def _end(connection: Connection, guard: HangGuard) -> None:
+    guard.close()
+    try:
+        if guard.cut or guard.interrupted or connection.invalidated:
+            # the socket is shut (or a statement was stopped): no rollback to send, nor a connection to keep
+            connection.invalidate()
+        else:
+            connection.info.pop(GUARD, None)
+            connection.rollback()
+    finally:
+        connection.close()
 
 
 def _begin_read_only(connection: Connection, timeout: float) -> None:
     name = connection.dialect.name
     if name == "postgresql":
-        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-        apply_timeout(connection, timeout)
+        # One message, one round trip: a statement without parameters goes by the simple query
+        # protocol, which takes several (what apply_timeout sets, with the transaction's mode).
+        millis = max(1, int(timeout * 1000))
+        connection.exec_driver_sql(f"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {millis}")
     elif is_mysql(connection):
         apply_timeout(connection, timeout)
         connection.exec_driver_sql("START TRANSACTION READ ONLY")
@@ -243,11 +365,30 @@ def describe(exc: BaseException) -> str:
     return f"{type(original).__name__}: {text}"
 
 
-def connector_error(connector: str, action: str, exc: SQLAlchemyError) -> ConnectorError:
+def connector_error(connector: str, action: str, exc: SQLAlchemyError, timeout: float | None = None) -> ConnectorError:
     """OperationalError (unreachable, timeout, deadlock, lock wait) is passing; anything
-    else (bad SQL, missing column, refused write) needs a person."""
+    else (bad SQL, missing column, refused write) needs a person. ``timeout``: the statement
+    timeout in force, named when the server stopped the query for it."""
+    if timeout is not None and statement_timed_out(exc):
+        return SourceTimedOut(f"connector {connector}: {action} failed: the query ran past the timeout of "
+                              f"{timeout:g} s (the connector's `timeout:`) and the database stopped it; "
+                              f"{describe(exc)}")
     message = f"connector {connector}: {action} failed: {describe(exc)}"
     return RetriableConnectorError(message) if _transient(exc) else FatalConnectorError(message)
+
+
+# MariaDB's max_statement_time (1969) and MySQL's max_execution_time (3024) stopped the query.
+_MYSQL_TIMED_OUT = frozenset({1969, 3024})
+
+
+def statement_timed_out(exc: BaseException) -> bool:
+    """The server stopped the statement at its statement timeout (PostgreSQL: query_canceled
+    for ``statement_timeout``, not a cancel by hand)."""
+    original = getattr(exc, "orig", None) or exc
+    if getattr(original, "sqlstate", None) == "57014":
+        return "statement timeout" in str(original)
+    code = (getattr(original, "args", None) or (None,))[0]
+    return type(original).__module__.split(".")[0] in ("pymysql", "MySQLdb") and code in _MYSQL_TIMED_OUT
 
 
 def _transient(exc: SQLAlchemyError) -> bool:

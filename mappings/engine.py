@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -825,6 +826,42 @@ def _read_preset_data(ref: str, base_dir: Path, referrer: str = "") -> tuple[dic
     return data, chain
 
 
+# The merged YAML of each mapping ref as last read, with each file of its chain's (path, mtime_ns,
+# size) and the YAML as canonical JSON (load_mapping's key). `clinicsync run` asks for each
+# source's mapping at every poll, twice (is it a waiting list? then compile it): a stat of each
+# file now, where a read, a deep copy and a JSON dump of the merged YAML were ~2 ms of an idle
+# poll's CPU (issue 60). A file edited is read again at the next poll, as before.
+_Stamps = tuple[tuple[Path, int, int], ...]
+_MERGED: dict[tuple[str, Path], tuple[_Stamps, dict[str, Any], list[_Origin], str]] = {}
+
+
+def _stamps(paths: list[Path]) -> _Stamps | None:
+    try:
+        return tuple((path, (stat := path.stat()).st_mtime_ns, stat.st_size) for path in paths)
+    except OSError:
+        return None
+
+
+def merged_preset(ref: str, base_dir: Path = Path(".")) -> tuple[dict[str, Any], list[_Origin], str]:
+    """``_read_preset_data(ref, base_dir)`` and its canonical JSON, read again only when a
+    file of its chain changed. The data is shared: read it, never change it."""
+    key = (ref, base_dir)
+    cached = _MERGED.get(key)
+    if cached is not None and _stamps([path for path, _, _ in cached[0]]) == cached[0]:
+        return cached[1], cached[2], cached[3]
+    data, chain = _read_preset_data(ref, base_dir)
+    text = json.dumps(data, sort_keys=True, default=repr)
+    stamps = _stamps([origin.path for origin in chain])
+    # A file changed within the last 2 s may have changed again after it was read, within its
+    # modification time's granularity: not kept, read again next time (as git treats racy files).
+    recent = time.time_ns() - 2_000_000_000
+    if stamps is not None and all(mtime < recent for _, mtime, _ in stamps):
+        if len(_MERGED) >= 256:
+            _MERGED.clear()
+        _MERGED[key] = (stamps, data, chain, text)
+    return data, chain, text
+
+
 def _unknown_fields(data: dict[str, Any], chain: list[_Origin]) -> str | None:
     """The first target no appointment has, where it is written and the nearest real one:
     a typo (`patient.phnoe`) in the admin's own file is named in that file, not its preset."""
@@ -856,9 +893,8 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
     starts and ends outside ``window`` are refused (clinic.plausible_dates). A file that
     does not load is a ValueError of one line naming the file, line and key to fix.
     ``stored_times`` and ``place_zones``: the source's time convention (CompiledMapping)."""
-    data, chain = _read_preset_data(ref, base_dir)
-    key = (ref, json.dumps(data, sort_keys=True, default=repr), clinic_timezone, default_region, window,
-           stored_times, place_zones)
+    data, chain, text = merged_preset(ref, base_dir)
+    key = (ref, text, clinic_timezone, default_region, window, stored_times, place_zones)
     compiled = _COMPILED.get(key)
     if compiled is None:
         unknown = _unknown_fields(data, chain)

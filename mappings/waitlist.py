@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clinicsync.common.timeutil import TimeError, localize, parse_datetime, to_utc, zone
-from clinicsync.mappings.engine import _read_preset_data
+from clinicsync.mappings.engine import _read_preset_data, merged_preset
 from clinicsync.mappings.model import MappingError, NormalizedPatient
 from clinicsync.mappings.paths import compile_path
 from clinicsync.mappings.transforms import (
@@ -108,7 +108,7 @@ def mapping_record(ref: str, base_dir: Path = Path(".")) -> str:
     ``record:`` key). A mapping that does not load says ``appointment``: the appointment
     engine reports its problem as it always did."""
     try:
-        data, _ = _read_preset_data(ref, base_dir)
+        data, _, _ = merged_preset(ref, base_dir)  # asked at every poll: read again only when edited
     except ValueError:
         return "appointment"
     record = data.get("record", "appointment")

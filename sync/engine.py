@@ -38,7 +38,7 @@ from clinicsync.sync.plausibility import Profile, ProfileReport
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.run_progress import prune_stages
 from clinicsync.sync.settings import Settings
-from clinicsync.sync.standing import Standing
+from clinicsync.sync.standing import Standing, Subject, end_all, holding
 from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store, build_mapped
 from clinicsync.sync.subscriptions import note_server_status, subscription_state
 from clinicsync.sync.sweep import sweep_if_due, with_moved_past_window
@@ -226,6 +226,37 @@ def _failure(mapping: CompiledMapping, record: RawRecord, fingerprint: str | Non
                            record_id=record.record_id, raw=raw_text(record.data))
 
 
+@dataclass
+class _StoredCursor:
+    """The connector's cursor as the store holds it during a run (read at its start, then each
+    batch's as it is stored)."""
+
+    cursor: dict[str, Any] | None
+
+
+def _nothing_to_store(batch: Batch, mapped: list[Mapped], quarantined: list[QuarantineEntry], known: Unchanged,
+                      skipped: Any, snapshot_end: SnapshotEnd | None, stored: _StoredCursor) -> bool:
+    """A batch whose transaction would write nothing: no record mapped, quarantined, recognized
+    or sighted, no snapshot's end, no ``within`` of its own, and its cursor the stored one (or
+    none). An idle FHIR poll's one empty search page is such a batch: storing it read five rows
+    of bookkeeping and wrote none (issue 60). Anything else is stored as before."""
+    if mapped or quarantined or known.count or known.sightings or skipped or snapshot_end is not None:
+        return False
+    if batch.within is not None or batch.rejected or batch.records:
+        return False
+    if batch.cursor is None:
+        return True
+    return stored.cursor is not None and _same_cursor(batch.cursor, stored.cursor)
+
+
+def _same_cursor(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """As the store compares them (Store._save_cursor): their JSON with sorted keys."""
+    try:
+        return orjson.dumps(one, option=orjson.OPT_SORT_KEYS) == orjson.dumps(other, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return False
+
+
 def _line_recognizer(store: Store, connector_name: str, connector: Any,
                      fingerprint: Fingerprinter) -> LineRecognizer | None:
     """A recognizer of unchanged lines for a connector that reads a flat file line by line
@@ -244,27 +275,39 @@ def _line_recognizer(store: Store, connector_name: str, connector: Any,
 
 def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
                    on_batch: BatchCallback | None = None, dry_run: bool = False,
-                   progress: ProgressObserver = NO_PROGRESS, sole_writer: bool = False) -> ConnectorReport:
+                   progress: ProgressObserver = NO_PROGRESS, sole_writer: bool = False,
+                   abandon: bool = False) -> ConnectorReport:
     """``progress`` sees the import as a stage: rows fetched after each stored batch.
     ``sole_writer``: nothing else writes this connector's rows during the run (a poll under
     its poll lock, a dry run on its own connection), so the store may remember the patients
     and practitioners the run stored instead of looking each up again (Store.apply_batch).
     The poll lock does not stop a FHIR Subscription's push or `quarantine retry` on the same
     source: a batch that meets a row one of them stored meanwhile is applied again without the
-    memory, as is the rest of the run (``connector.another_writer``)."""
+    memory, as is the rest of the run (``connector.another_writer``). ``abandon``: first close
+    the runs a dead worker left open (``Store.abandon_runs``; under the poll lock only), in the
+    transaction that records this run."""
     report = ConnectorReport()
-    row_id = store.start_run(run_id, config.name)
+    bound = log.bind(connector=config.name, run_id=run_id)
+    if abandon:
+        row_id, abandoned = store.restart_run(run_id, config.name)
+        if abandoned:
+            log.warning("connector.runs_abandoned", connector=config.name, count=abandoned)
+    else:
+        row_id = store.start_run(run_id, config.name)
     stage = import_stage(config.name)
     progress.stage_started(stage)
-    bound = log.bind(connector=config.name, run_id=run_id)
     connector = None
     failed: tuple[Standing, str, dict[str, Any]] | None = None  # what ended the run, if it failed
     # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
     # without error, what it stores is recorded, not announced. A crash mid-way leaves it
     # unfinished, so the run that resumes is still the baseline.
-    first = not store.baseline_done(config.name)
+    # One round of the store: when its baseline was recorded (None before), its cursor, its last
+    # delete sweep. Under the poll lock (or a dry run's own connection) no other poll moves them.
+    state = store.poll_state(config.name)
+    recorded, cursor = state.go_live, state.cursor
+    first = recorded is None
     baseline = not config.announce_existing and first
-    go_live = live_from(store, config) if not baseline else None
+    go_live = None if baseline or config.announce_existing else recorded  # live_from's answer
     try:
         if first:
             _refuse_double_import(settings, store, config.name)
@@ -275,13 +318,15 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         connector.required_columns = mapping.required_sources()
         connector.source_zone = source_clock(settings, config)
         connector.dry_run = dry_run
-        connector.standing = frozenset(
-            (event, part) for event, part in connector.remembers
-            if Standing(event, "connector").holds(store.engine, config.name, part))
+        remembered = list(connector.remembers)
+        connector.standing = frozenset(condition for condition, holds in zip(remembered, holding(
+            store.engine, [(Standing(event, "connector"), config.name, part) for event, part in remembered]),
+            strict=True) if holds)
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         profile = Profile(mapping.preset, settings.clinic_for(config.name).timezone) if dry_run else None
         seen: set[str] | None = None
+        stored = _StoredCursor(cursor)
 
         def apply_batch(batch: Batch) -> None:
             """Map, store and count one batch: the fetch's, and what the delete sweep looks up."""
@@ -314,7 +359,10 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                             unchanged_ids=skipped, go_live=go_live, sightings=known.sightings,
                             current=connector.reads_current_state)
             try:
-                counts, error = apply(remember_people=sole_writer)
+                if _nothing_to_store(batch, mapped, quarantined, known, skipped, snapshot_end, stored):
+                    counts, error = Counts(), None  # an idle poll's empty page: its transaction would write nothing
+                else:
+                    counts, error = apply(remember_people=sole_writer)
             except IntegrityError:
                 if not sole_writer:
                     raise
@@ -330,15 +378,18 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 recognizer.touched.update(m.appointment.external_id for m in mapped)
                 if counts.deleted:
                     recognizer.reload()
+            if batch.cursor is not None:
+                stored.cursor = batch.cursor
             report.counts.add(counts)
-            progress.stage_advanced(stage, report.counts.fetched)
+            if report.counts.fetched:  # the stage's row says 0 rows from its start: no write to say it again
+                progress.stage_advanced(stage, report.counts.fetched)
             if error:
                 report.error = error
                 bound.error("snapshot.safety_stop", source=batch.source, detail=error)
             if on_batch:
                 on_batch(config.name, report.counts)
 
-        for batch in with_moved_past_window(connector.fetch(store.load_cursor(config.name)), store, connector,
+        for batch in with_moved_past_window(connector.fetch(cursor), store, connector,
                                             mapping):
             apply_batch(batch)
         if fill is not None:
@@ -347,7 +398,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             report.plausibility = profile.report()
         if report.error is None:  # a source read whole: what vanished from it may be deleted
             swept = sweep_if_due(store, connector, mapping, settings.clinic_for(config.name).timezone, baseline,
-                                 apply_batch)
+                                 apply_batch, swept_at=state.swept_at)
             if swept is not None:
                 report.counts.deleted += swept.deleted
                 report.error = swept.error
@@ -363,7 +414,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                                       "paging with clinicsync check")
         if report.error is None and not dry_run:
             _check_subscription(store, config, connector, bound)
-        if report.error is None and not store.baseline_done(config.name):
+        if report.error is None and first and not store.baseline_done(config.name):
             store.finish_baseline(config.name, run_id)
             if baseline:
                 bound.info("connector.baseline_recorded", appointments=report.counts.created)
@@ -379,9 +430,10 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             connector.close()
         store.finish_run(row_id, report.counts, report.error)
         progress.stage_finished(stage, report.error)
-    _note_failure(store, bound, config.name, failed, report.error)
+    ended = _note_failure(store, bound, config.name, failed, report.error)
     if connector is not None:
-        _note_conditions(store, bound, config.name, connector, dry_run)
+        ended += _note_conditions(store, bound, config.name, connector, dry_run)
+    end_all(store.engine, bound, ended)  # one round of the store for all that ended (issue 60)
     bound.info("connector.synced", **report.counts.as_dict(), failed=report.error is not None)
     if report.counts.corrected:
         bound.warning("connector.zone_corrected", corrected=report.counts.corrected,
@@ -393,24 +445,27 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
 
 
 def _note_failure(store: Store, bound: Any, name: str, failed: tuple[Standing, str, dict[str, Any]] | None,
-                  error: str | None) -> None:
+                  error: str | None) -> list[Subject]:
     """A source that fails (or crashes) run after run: an error when it starts failing or the
     error changes, a daily reminder, and `connector.failed.resolved` after its first good run
-    (sync/standing.py). A run stopped by a safety check ends nothing."""
+    (sync/standing.py). A run stopped by a safety check ends nothing. The conditions that
+    ended are returned, for one ``end_all`` with the connector's own."""
     if failed is not None:
         kind, state, fields = failed
         kind.seen(store.engine, bound, name, state=state, level="error", **fields)
-        (CRASHING if kind is FAILING else FAILING).ended(store.engine, bound, name)
-    elif error is None:
-        FAILING.ended(store.engine, bound, name)
-        CRASHING.ended(store.engine, bound, name)
+        return [(CRASHING if kind is FAILING else FAILING, name, "")]
+    if error is None:
+        return [(FAILING, name, ""), (CRASHING, name, "")]
+    return []
 
 
-def _note_conditions(store: Store, bound: Any, name: str, connector: Connector, dry_run: bool) -> None:
+def _note_conditions(store: Store, bound: Any, name: str, connector: Connector, dry_run: bool) -> list[Subject]:
     """The lasting conditions the connector met in this run (a read scope the source refuses, a
     search it does not allow): a warning when one starts or changes, a daily reminder,
     ``<event>.resolved`` when a run finds it fine (sync/standing.py), not a warning at every
-    run. A dry run writes nothing to the store: each that holds is a line."""
+    run. A dry run writes nothing to the store: each that holds is a line. Those a run found
+    fine are returned (ended by the caller, with the run's others, in one round)."""
+    ended: list[Subject] = []
     for condition in connector.conditions.values():
         if dry_run:
             if condition.holds:
@@ -420,7 +475,8 @@ def _note_conditions(store: Store, bound: Any, name: str, connector: Connector, 
                                                         state=condition.state, remind=condition.remind,
                                                         **condition.fields)
         else:
-            Standing(condition.event, "connector").ended(store.engine, bound, name, part=condition.part)
+            ended.append((Standing(condition.event, "connector"), name, condition.part))
+    return ended
 
 
 def _check_subscription(store: Store, config: ConnectorSettings, connector: Connector, bound: Any) -> None:
@@ -508,11 +564,8 @@ def poll_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             if lock is None:
                 log.info("connector.skipped", connector=config.name, reason="polled by another worker")
                 return ConnectorReport(skipped=BUSY)
-            abandoned = store.abandon_runs(config.name)
-            if abandoned:
-                log.warning("connector.runs_abandoned", connector=config.name, count=abandoned)
             return sync_connector(settings, store, config, run_id, _watch(on_batch, lock, stop), progress=progress,
-                                  sole_writer=True)
+                                  sole_writer=True, abandon=True)
     except SQLAlchemyError as exc:  # the store itself failed (down, restarted, connection killed)
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         log.error("connector.store_failed", connector=config.name, error=type(exc).__name__)

@@ -18,6 +18,7 @@ import hashlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -268,10 +269,19 @@ def _release_session(held: _SessionLock, statement: str, params: dict[str, objec
         connection.close()
 
 
+# The store's schema, per engine: asked once, not before every lock (a poll's, issue 60). It is
+# fixed by the engine's URL (search_path); none (no schema of the path exists yet) is asked again.
+_SCHEMAS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
 def postgres_key(connection: Connection, name: tuple[str, ...]) -> int:
     """The advisory lock's key, scoped by the schema."""
-    schema = connection.exec_driver_sql("SELECT current_schema()").scalar() or ""
-    return advisory_key(str(schema), *name)
+    schema = _SCHEMAS.get(connection.engine)
+    if schema is None:
+        schema = str(connection.exec_driver_sql("SELECT current_schema()").scalar() or "")
+        if schema:
+            _SCHEMAS[connection.engine] = schema
+    return advisory_key(schema, *name)
 
 
 def _mysql_name(connection: Connection, name: tuple[str, ...]) -> dict[str, object]:

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, delete, select
+from sqlalchemy import ColumnElement, Connection, Engine, delete, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.timeutil import iso_z
@@ -134,6 +134,48 @@ class Standing:
             return key
         tail = "~" + hashlib.sha256(subject.encode()).hexdigest()[:6]
         return key[:room - len(tail)] + tail
+
+
+# (kind, subject, part): one condition of one subject, as ``Standing.seen``/``ended``/``holds`` take it.
+Subject = tuple[Standing, str, str]
+
+
+def holding(engine: Engine, conditions: Sequence[Subject]) -> list[bool]:
+    """``Standing.holds`` of each, in one read (a poll asks for those its connector remembers)."""
+    if not conditions:
+        return []
+    heads = [kind._key(subject, part) for kind, subject, part in conditions]
+    try:
+        with engine.connect() as connection:
+            found = set(connection.execute(select(HOUSEKEEPING.c.task).where(HOUSEKEEPING.c.task.in_(heads))).scalars())
+    except SQLAlchemyError:
+        return [False] * len(heads)
+    return [head in found for head in heads]
+
+
+def end_all(engine: Engine, log: Any, conditions: Sequence[Subject], now: datetime | None = None) -> None:
+    """``Standing.ended`` of each (a subject each, never None), in one transaction: one read of
+    their rows, at most one delete. What a poll ends at its end (the failure kinds that did not
+    happen, the conditions its connector found fine) costs one round of the store, not one each
+    (issue 60: an idle poll's bookkeeping). ``<event>.resolved`` in the order given."""
+    if not conditions:
+        return
+    now = now or utcnow()
+    heads = {kind._key(subject, part): (kind, subject, part) for kind, subject, part in conditions}
+    try:
+        with engine.begin() as connection:
+            rows = _rows(connection, or_(*(_of(head) for head in heads)))
+            standing = {task for task in rows if "#" not in task}
+            gone = [task for task in rows if task.split("#", 1)[0] in standing]
+            if gone:
+                connection.execute(delete(HOUSEKEEPING).where(HOUSEKEEPING.c.task.in_(gone)))
+    except SQLAlchemyError:
+        return  # said again at the next run that reads the store
+    for head, (kind, subject, part) in heads.items():
+        if head in standing:
+            since = rows[head]
+            log.info(f"{kind.event}.resolved", **{kind.field: subject}, **({"part": part} if part else {}),
+                     since=iso_z(since), lasted_minutes=int((now - since).total_seconds() // 60))
 
 
 def _of(head: str) -> ColumnElement[bool]:

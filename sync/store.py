@@ -65,6 +65,7 @@ from clinicsync.sync.settings import StoreSettings
 from clinicsync.sync.tables import (
     APPOINTMENTS,
     BASELINES,
+    DELETE_SWEEPS,
     EVENTS,
     HOUSEKEEPING,
     LOCATIONS,
@@ -80,6 +81,15 @@ ORPHANS_CHORE = "retention: patients no visit names"  # Store.forget_patient_dat
 COUNT_KEYS = ("fetched", "created", "updated", "rescheduled", "cancelled", "noshow", "deleted",
               "unchanged", "quarantined")
 
+
+
+@dataclass(frozen=True)
+class PollState:
+    """What a poll reads of its connector before it fetches (``Store.poll_state``)."""
+
+    go_live: datetime | None  # when its baseline was recorded; None before
+    cursor: dict[str, Any] | None
+    swept_at: datetime | None  # its delete sweep's last time; None: never swept
 
 
 @dataclass(frozen=True)
@@ -688,9 +698,21 @@ class Store:
 
     def start_run(self, run_id: str, connector: str) -> int:
         with one_statement(self.engine) as connection:
-            result = connection.execute(insert(RUNS).values(
-                run_id=run_id, connector=connector, status="running", counts="{}", started_at=utcnow()))
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
+            return self._insert_run(connection, run_id, connector)
+
+    def restart_run(self, run_id: str, connector: str) -> tuple[int, int]:
+        """``abandon_runs`` then ``start_run``, in one transaction (a poll's first round of the
+        store, issue 60): the new run's row id and how many runs were abandoned. Call it only
+        while holding the connector's poll lock, as ``abandon_runs``."""
+        with self.engine.begin() as connection:
+            abandoned = self._abandon(connection, connector)
+            return self._insert_run(connection, run_id, connector), abandoned
+
+    @staticmethod
+    def _insert_run(connection: Connection, run_id: str, connector: str) -> int:
+        result = connection.execute(insert(RUNS).values(
+            run_id=run_id, connector=connector, status="running", counts="{}", started_at=utcnow()))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def finish_run(self, row_id: int, counts: Counts, error: str | None) -> None:
         with one_statement(self.engine) as connection:
@@ -761,12 +783,16 @@ class Store:
         """Close the runs a dead worker left `running`. Call it only while holding the
         connector's poll lock: then no live worker can own them."""
         with self.engine.begin() as connection:
-            result = connection.execute(
-                update(RUNS).where(RUNS.c.connector == connector, RUNS.c.status == "running")
-                .values(status="failed", finished_at=utcnow(),
-                        error="abandoned: the worker stopped before finishing (crash or kill); "
-                              "the next run resumed from the last stored batch"))
-            return int(result.rowcount)
+            return self._abandon(connection, connector)
+
+    @staticmethod
+    def _abandon(connection: Connection, connector: str) -> int:
+        result = connection.execute(
+            update(RUNS).where(RUNS.c.connector == connector, RUNS.c.status == "running")
+            .values(status="failed", finished_at=utcnow(),
+                    error="abandoned: the worker stopped before finishing (crash or kill); "
+                          "the next run resumed from the last stored batch"))
+        return int(result.rowcount)
 
     # -- go-live baseline (DESIGN invariant 7) ---------------------------------------------
     def baseline_done(self, connector: str) -> bool:
@@ -784,6 +810,19 @@ class Store:
             recorded: datetime | None = connection.execute(
                 select(BASELINES.c.recorded_at).where(BASELINES.c.connector == connector)).scalar()
         return recorded
+
+    def poll_state(self, connector: str) -> PollState:
+        """``go_live``, ``load_cursor`` and the delete sweep's last time (sync/sweep.py
+        ``last_sweep``) in one statement: what a poll reads of its connector before it
+        fetches (one round of the store, not three: issue 60)."""
+        def of(table: Any, column: Any) -> Any:
+            return select(column).where(table.c.connector == connector).scalar_subquery()
+
+        with self.engine.connect() as connection:
+            row = connection.execute(select(of(BASELINES, BASELINES.c.recorded_at).label("go_live"),
+                                            of(STATES, STATES.c.cursor).label("cursor"),
+                                            of(DELETE_SWEEPS, DELETE_SWEEPS.c.swept_at).label("swept_at"))).one()
+        return PollState(row.go_live, orjson.loads(row.cursor) if row.cursor is not None else None, row.swept_at)
 
     def finish_baseline(self, connector: str, run_id: str) -> None:
         """Record that the connector is live: what it finds from now on is announced."""

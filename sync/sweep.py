@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -45,19 +46,24 @@ class SweepResult:
     listing_incomplete: bool = False
 
 
+UNREAD: Any = object()  # ``sweep_if_due``'s ``swept_at`` when the caller has not read it
+
+
 def sweep_if_due(store: Store, connector: Connector, mapping: CompiledMapping, clinic_timezone: str,
-                 baseline: bool = False, apply: Callable[[Batch], None] | None = None) -> SweepResult | None:
+                 baseline: bool = False, apply: Callable[[Batch], None] | None = None,
+                 swept_at: datetime | None = UNREAD) -> SweepResult | None:
     """Run the connector's delete sweep when its schedule says one is due; None when it has
     none or none is due. A safety stop leaves the last sweep's time as it was: the next poll
     sweeps again, and the stop stays visible (a failed run) until it is dealt with.
     ``apply``: the poll's own way of storing a batch (sync/engine.py); with it, the ones the
     listing lacks are looked up first (``still_held``), and only those really gone are deleted
-    (and counted by the safety stop)."""
+    (and counted by the safety stop). ``swept_at``: the last sweep's time as the caller read it
+    (a poll, with its other state: ``Store.poll_state``), else it is read here."""
     schedule = connector.sweep_schedule()
     if schedule is None:
         return None
     now = utcnow()
-    previous = last_sweep(store, connector.name)
+    previous = last_sweep(store, connector.name) if swept_at is UNREAD else swept_at
     if previous is not None and schedule.next_due(previous, previous, clinic_timezone) > now:
         return None
     connector.id_columns = mapping.id_columns()

@@ -55,6 +55,7 @@ class FhirClient:
         self._base_path = base.path.rstrip("/")
         self.attempts = attempts
         self.max_wait = max_wait
+        self.timeout = timeout
         self._backoff = wait_random_exponential(multiplier=0.5, max=max(max_wait, 0.001))
         # ``timeout`` is per read; a whole exchange (a page of a Bundle) must end within 4 x it,
         # however the server trickles (issue 59: clinicsync/common/http_deadline.py).
@@ -104,7 +105,8 @@ class FhirClient:
                 response = self.http.request(method, url, params=tuple(params) if params else None, json=json,
                                              headers=headers)
             except httpx.TimeoutException:
-                raise TransientHttpError(f"{what} timed out") from None
+                raise TransientHttpError(f"{what} timed out (timeout_seconds: {self.timeout:g} s a read, "
+                                         f"{self.timeout * 4:g} s a whole answer)") from None
             except httpx.TransportError as exc:
                 raise TransientHttpError(f"{what} failed ({type(exc).__name__})") from None
             problem = transient_error(response, what)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import structlog
 
 from clinicsync.common.gc_tuning import bulk_stage
+from clinicsync.connectors.sql_session import keeping_engines
 from clinicsync.mappings.waitlist import mapping_record
 from clinicsync.sync.calendar.push import calendar_stage
 from clinicsync.sync.engine import (
@@ -88,7 +89,8 @@ def poll_once(settings: Settings, store: Store, connector: str,
     rows of bookkeeping, not a pass over the whole store (issue 60)."""
     run_id = new_run_id()
     watch = Fanout([RunRecorder(store, run_id), NO_PROGRESS])
-    return sync_once(settings, store, [connector], run_id=run_id, stop=stop, progress=watch, upkeep=False)
+    with keeping_engines():  # a SQL source's engine and connection serve its next poll too
+        return sync_once(settings, store, [connector], run_id=run_id, stop=stop, progress=watch, upkeep=False)
 
 
 def needs_stages(settings: Settings, report: RunReport, connector: str) -> bool:

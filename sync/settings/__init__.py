@@ -221,8 +221,8 @@ class Settings(SettingsRoot):
             for key in getattr(item, "api_keys", None) or []:
                 first = owner.setdefault(key.sha256, (item.name, item.site))
                 if first[1] != item.site:
-                    raise ValueError(f"connectors.{index}.api_keys: the API key {key.name!r} of {item.name!r} is also a key of "
-                                     f"{first[0]!r}, a source of another site; give each site its own keys")
+                    raise ValueError(f"connectors.{index}.api_keys: the API key {key.name!r} of {item.name!r} is also "
+                                     f"a key of {first[0]!r}, a source of another site; give each site its own keys")
         return self
 
     @model_validator(mode="after")

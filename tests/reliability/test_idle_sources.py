@@ -163,3 +163,29 @@ def test_what_a_poll_must_ring_for(tmp_path: Path) -> None:
         assert needs_stages(settings, report(fetched=1, **{change: 1}), "emr"), change
     assert not needs_stages(settings, RunReport("r"), "emr")  # stopping: not polled
     assert needs_stages(settings, RunReport("r"), "waiting")
+
+
+def test_an_idle_poll_costs_a_few_rounds_of_the_store(tmp_path: Path, store: Store, store_url: str) -> None:
+    """Issue 60 (stop 61): an idle poll's bookkeeping in few rounds of the store (each a pool
+    checkout, pinged on PostgreSQL): the lock, the run's row with the abandoned runs, the
+    import stage's row, the baseline and cursor, the open quarantine, the run's and stage's
+    end, the conditions that ended, the unlock; 13 (SQLite) to 14 (PostgreSQL) before. Its run
+    is still recorded."""
+    from sqlalchemy import event
+
+    write_drop(tmp_path / "drop", "a.csv", 20, prefix="I-")
+    ctx = ServiceContext(load_settings(write_settings(tmp_path, store_url, [
+        {"name": "emr", "drop_dir": str(tmp_path / "drop")}])), store)
+    poll_connector_job(ctx, "emr")
+    checkouts: list[object] = []
+    listener = lambda *_args: checkouts.append(1)  # noqa: E731
+    event.listen(store.engine.pool, "checkout", listener)
+    try:
+        result = poll_connector_job(ctx, "emr")
+    finally:
+        event.remove(store.engine.pool, "checkout", listener)
+    assert result is not None and not result["failed"] and result["emr"]["created"] == 0
+    assert len(checkouts) <= 10, f"{len(checkouts)} rounds of the store for an idle poll"
+    with store.engine.connect() as connection:
+        runs = connection.exec_driver_sql("SELECT status FROM syncrun WHERE connector = 'emr'").scalars().all()
+    assert runs == ["ok", "ok"]

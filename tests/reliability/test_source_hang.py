@@ -24,7 +24,7 @@ import yaml
 
 from clinicsync.connectors.base import RetriableConnectorError
 from clinicsync.connectors.sql import SqlConnector
-from clinicsync.connectors.sql_session import SourceHung, hang_limit
+from clinicsync.connectors.sql_session import SourceHung, dispose_kept_engines, hang_limit
 from clinicsync.connectors.sql_settings import SqlSettings
 from clinicsync.sync.db import make_engine
 from clinicsync.sync.locks import store_lane
@@ -215,6 +215,7 @@ def test_the_service_keeps_polling_the_others_and_polls_the_hung_source_again(  
         service.shutdown(timedelta(seconds=2 * hang_limit(TIMEOUT)))
         relay.close()
         engine.dispose()
+        dispose_kept_engines()  # the service kept the source's engine (sql_session.read_engine)
     assert not service.failed
 
 
