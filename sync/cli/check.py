@@ -40,16 +40,23 @@ class Finding:
 
 
 def place_findings(settings: Settings, results: list[SourceCheck]) -> list[Finding]:
-    """Every in-person location seen in the sources that no ``clinic.places`` entry names
-    (by id or name, as the answer page and messages look it up: sync/clinic.py)."""
-    seen: Counter[str] = Counter()
+    """Every in-person location seen in the sources that no ``places`` entry names (by id or
+    name, as the answer page and messages look it up: sync/clinic.py), told per practice: with
+    `sites:`, a site's own ``places`` (else ``clinic.places``) is the list its patients get."""
+    seen: dict[str | None, Counter[str]] = {}
     for result in results:
-        seen.update(result.locations)
-    missing = locations_without_place(settings.clinic, ((name, None) for name in sorted(seen)))
-    return [Finding("places", "warning",
-                    f"location {name!r} ({seen[name or '']} record(s)) has no entry in clinic.places: its patients "
-                    "are told to ask the clinic where to go (add it to clinic.places, or a '*' entry for a "
-                    "one-building clinic)") for name, _ in missing]
+        seen.setdefault(settings.site_of(result.connector), Counter()).update(result.locations)
+    findings: list[Finding] = []
+    for site, counts in seen.items():
+        own = site is not None and settings.sites[site].places is not None
+        where = f"sites.{site}.places" if own else "clinic.places"
+        clinic = settings.clinic if site is None else settings.sites[site].as_clinic(settings.clinic)
+        missing = locations_without_place(clinic, ((name, None) for name in sorted(counts)))
+        findings += [Finding("places", "warning",
+                             f"location {name!r} ({counts[name or '']} record(s){f' of site {site}' if site else ''}) "
+                             f"has no entry in {where}: its patients are told to ask the clinic where to go (add it "
+                             f"to {where}, or a '*' entry for a one-building clinic)") for name, _ in missing]
+    return findings
 
 
 def status_page_findings(settings: Settings) -> list[Finding]:

@@ -63,3 +63,24 @@ def test_a_file_without_sites_is_one_practice_as_before() -> None:
 def test_a_sites_sender_must_be_e164() -> None:
     with pytest.raises(ConfigError, match=r"sites\.north\.sms_from.*E\.164"):
         _load(GROUP.replace("SITE", "site: south").replace('"+13125550101"', '"555 0101"'))
+
+
+def test_check_names_the_places_list_of_each_site() -> None:
+    """`check`'s place warning points at the list a site's patients are told from: its own
+    ``sites.<key>.places`` when it has one, else ``clinic.places``, and names the site."""
+    from collections import Counter
+
+    from clinicsync.sync.cli.check import place_findings
+    from clinicsync.sync.source_check import SourceCheck
+
+    settings = _load(GROUP.replace("SITE", "site: south").replace(
+        "  south: {name: South Dental, language: es-US}",
+        "  south: {name: South Dental, language: es-US, places: {Annex: {address: 1 Annex Rd}}}"))
+    results = [SourceCheck("north-pm", "csv", locations=Counter({"Annex": 3})),
+               SourceCheck("south-pm", "csv", locations=Counter({"Annex": 2, "Loft": 1}))]
+    messages = [finding.message for finding in place_findings(settings, results)]
+    assert messages == [
+        "location 'Annex' (3 record(s) of site north) has no entry in clinic.places: its patients are told to ask "
+        "the clinic where to go (add it to clinic.places, or a '*' entry for a one-building clinic)",
+        "location 'Loft' (1 record(s) of site south) has no entry in sites.south.places: its patients are told to "
+        "ask the clinic where to go (add it to sites.south.places, or a '*' entry for a one-building clinic)"]
