@@ -26,7 +26,7 @@ from clinicsync.notifiers.registry import GROUP as NOTIFIERS_GROUP
 from clinicsync.notifiers.registry import notifier_kinds
 from clinicsync.sync.clinic import ClinicSettings, validate_timezone  # noqa: F401 - re-exported
 from clinicsync.sync.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
-from clinicsync.sync.settings.calendar import CalendarSettings
+from clinicsync.sync.settings.calendar import CalendarSettings, CalendarSite
 from clinicsync.sync.settings.reminders import QuietHours, RemindersSettings
 from clinicsync.sync.settings.responses import ResponsesSettings
 from clinicsync.sync.settings.server import ServerSettings
@@ -227,8 +227,19 @@ class Settings(SettingsRoot):
 
     @model_validator(mode="after")
     def _calendar_sites(self) -> Settings:
-        """The calendar stage is handed `calendar:` alone: it learns each source's site here."""
-        self.calendar.learn_sites(self)
+        """The calendar stage is handed `calendar:` alone: it learns each source's site here.
+        The phone is the one messages give (the site's, the clinic's, then
+        `reminders.clinic_phone`); the address is the place of a visit without a location
+        (``ClinicSettings.place(None, None)``)."""
+        def site(key: str | None, connector: str | None) -> CalendarSite:
+            clinic = self.clinic_for(connector)
+            shown = clinic.phone_display()
+            place = clinic.place(None, None)
+            return CalendarSite(key, clinic.name, shown[0] if shown else self.reminders.clinic_phone,
+                                place.address if place is not None else None)
+
+        self.calendar.learn_sites(site(None, None), {item.name: site(item.site, item.name) for item in self.connectors
+                                                     if item.site is not None and self.sites})
         return self
 
     def site_of(self, connector: str | None) -> str | None:

@@ -17,8 +17,6 @@ from clinicsync.common.timeutil import parse_duration
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
 
-    from clinicsync.sync.settings import Settings
-
 GOOGLE_API_ROOT = "https://www.googleapis.com/"
 
 # Privacy by default: the visit type and the patient's initials; no phone, no email. A video
@@ -199,23 +197,12 @@ class CalendarSettings(SettingsModel):
     _clinic: CalendarSite = PrivateAttr(default=CLINIC)
     _sites: dict[str, CalendarSite] = PrivateAttr(default_factory=dict)
 
-    def learn_sites(self, settings: Settings) -> None:
-        """Take the clinic and each source's site from the whole settings (its validation):
-        push, status and the CLI are handed this section alone, and all of them must render
-        and key an event alike. The phone is the one messages give (the site's, the clinic's,
-        then `reminders.clinic_phone`); the address is the place of a visit without a
-        location (``ClinicSettings.place(None, None)``)."""
-
-        def site(key: str | None, connector: str | None) -> CalendarSite:
-            clinic = settings.clinic_for(connector)
-            shown = clinic.phone_display()
-            place = clinic.place(None, None)
-            return CalendarSite(key, clinic.name, shown[0] if shown else settings.reminders.clinic_phone,
-                                place.address if place is not None else None)
-
-        self._clinic = site(None, None)
-        self._sites = {item.name: site(item.site, item.name) for item in settings.connectors
-                       if item.site is not None and settings.sites}
+    def learn_sites(self, clinic: CalendarSite, sites: dict[str, CalendarSite]) -> None:
+        """Take the clinic and each source's site, worked out by the whole settings when they
+        are validated (``Settings._calendar_sites``): push, status and the CLI are handed this
+        section alone, and all of them must render and key an event alike."""
+        self._clinic = clinic
+        self._sites = dict(sites)
 
     @property
     def clinic_site(self) -> CalendarSite:

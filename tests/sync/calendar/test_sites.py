@@ -115,7 +115,8 @@ def test_google_events_carry_the_sites_address_and_name(store: Store, tmp_path: 
                                                         google_calendar_settings: Any) -> None:
     visits(store)
     calendar = google_calendar_settings()
-    calendar.learn_sites(settings_of(SITES, tmp_path))
+    learned = settings_of(SITES, tmp_path).calendar  # what the settings' validation told their own calendar
+    calendar.learn_sites(learned.clinic_site, learned.sites)
     provider = GoogleCalendar(calendar.google)
     try:
         assert push(calendar, store.engine, provider).as_dict()["inserted"] == 3
