@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import traceback
@@ -273,6 +274,12 @@ def _line_recognizer(store: Store, connector_name: str, connector: Any,
     return recognizer
 
 
+def _lane(store: Store, dry_run: bool) -> contextlib.AbstractContextManager[object]:
+    """The store's writer lane for a run's writes (sync/locks.py ``store_lane``); none for a dry
+    run, whose writes stay in its own transaction, never committed (sync.db.make_rehearsal_engine)."""
+    return contextlib.nullcontext() if dry_run else store_lane(store.engine)
+
+
 def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
                    on_batch: BatchCallback | None = None, dry_run: bool = False,
                    progress: ProgressObserver = NO_PROGRESS, sole_writer: bool = False,
@@ -294,7 +301,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     or hangs until its timeout delays no other job's writes (issue 60)."""
     report = ConnectorReport()
     bound = log.bind(connector=config.name, run_id=run_id)
-    lane = store_lane(store.engine)
+    lane = _lane(store, dry_run)
     stage = import_stage(config.name)
     with lane:
         if abandon:
@@ -604,7 +611,7 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
     once for all its sources rather than at every poll (sync/service/pipeline.py poll_once)."""
     report = RunReport(run_id or new_run_id())
     structlog.contextvars.bind_contextvars(run_id=report.run_id)
-    lane = store_lane(store.engine)  # SQLite: these writes take turns with the other jobs'
+    lane = _lane(store, dry_run)  # SQLite: these writes take turns with the other jobs'
     try:
         with lane:
             if not dry_run:
