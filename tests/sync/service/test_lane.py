@@ -3,9 +3,9 @@ transactions only, never while its source is read (issue 60): a source that stal
 delays no other source's poll and no stages pass, and the writers still take turns (no
 `database is locked`) under a burst of polls that store changes at once.
 
-A real SQLite store and real CSV connectors; the stalled source is a CSV connector whose
-generator, once its first batch is stored, waits before it reads on (a source that stops
-answering mid-query, until its timeout: here, the test's end)."""
+A real SQLite store and real connectors: a loopback FHIR server that stalls on a page, and CSV
+connectors, one whose generator, once its first batch is stored, waits before it reads on (a
+source that stops answering mid-query, until its timeout: here, the test's end)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ from clinicsync.sync.service.runner import Service
 from clinicsync.sync.settings import load_settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.tables import APPOINTMENTS
+from tests.connectors.fhir_fake import FakeFhir, Seen
+from tests.connectors.test_fhir_sync import seed
 from tests.reliability.harness import write_drop, write_settings
 
 HANG_GUARD = 10.0  # seconds: the stalled read's cap, reached only when the lane is held across it
@@ -128,6 +130,47 @@ def test_a_poll_lets_go_of_the_lane_before_it_reads_its_source_again(  # type: i
         poll.join(HANG_GUARD)
     assert reports and reports[0].error is None, reports
     assert _stored(store, "slow") == 40
+    assert writes.inside and not writes.outside, writes.outside
+
+
+@SQLITE
+def test_a_fhir_server_that_stalls_on_its_second_page_holds_no_lane(  # type: ignore[no-untyped-def]
+        store: Store, tmp_path: Path) -> None:
+    """The loopback FHIR server answers the search's first page, then stalls on the next one
+    (the connector reads a search's pages before it yields them): its run row written, the lane
+    is free while the connector waits for the server; every write of the poll (run row, visits,
+    sweep, baseline, conditions) was made inside the lane."""
+    with FakeFhir() as fake:
+        seed(fake)  # ten appointments, three pages of four
+        stalled, release = threading.Event(), threading.Event()
+
+        def stall_once(seen: Seen) -> None:
+            if "_getpages" in seen.query and not stalled.is_set():
+                stalled.set()
+                release.wait(HANG_GUARD)
+
+        fake.before(stall_once)
+        config = tmp_path / "settings.yaml"
+        config.write_text(yaml.safe_dump({
+            "clinic": {"timezone": "America/New_York", "default_region": "US"},
+            "store": {"url": str(store.engine.url)},
+            "connectors": [{"name": "ehr", "kind": "fhir", "base_url": fake.base_url, "page_size": 4,
+                            "include": ["patient", "location"], "timezone": "America/Chicago"}]}), encoding="utf-8")
+        settings = load_settings(config)
+        writes = Writes(store)
+        reports: list[Any] = []
+        poll = threading.Thread(target=lambda: reports.append(
+            poll_connector(settings, store, settings.connector("ehr"), new_run_id())), name="poll-ehr")
+        poll.start()
+        try:
+            assert stalled.wait(HANG_GUARD), "the server never saw a second page: nothing was tested"
+            assert _taken_within(writes.lane, 0.5), "the lane is held while the server is read"
+            assert writes.inside  # its run row was written before the read: the lane taken and let go
+        finally:
+            release.set()
+            poll.join(HANG_GUARD)
+    assert reports and reports[0].error is None, reports
+    assert _stored(store, "ehr") == 10
     assert writes.inside and not writes.outside, writes.outside
 
 
