@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import traceback
@@ -32,7 +33,7 @@ from clinicsync.sync.fingerprint import (
     mapping_epoch,
     unchanged_records,
 )
-from clinicsync.sync.locks import HeldLock, poll_lock
+from clinicsync.sync.locks import HeldLock, poll_lock, store_lane
 from clinicsync.sync.orphans import find_orphans, first_run_refusal, recent_window, unretire
 from clinicsync.sync.plausibility import Profile, ProfileReport
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
@@ -273,6 +274,12 @@ def _line_recognizer(store: Store, connector_name: str, connector: Any,
     return recognizer
 
 
+def _lane(store: Store, dry_run: bool) -> contextlib.AbstractContextManager[object]:
+    """The store's writer lane for a run's writes (sync/locks.py ``store_lane``); none for a dry
+    run, whose writes stay in its own transaction, never committed (sync.db.make_rehearsal_engine)."""
+    return contextlib.nullcontext() if dry_run else store_lane(store.engine)
+
+
 def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
                    on_batch: BatchCallback | None = None, dry_run: bool = False,
                    progress: ProgressObserver = NO_PROGRESS, sole_writer: bool = False,
@@ -285,17 +292,25 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     source: a batch that meets a row one of them stored meanwhile is applied again without the
     memory, as is the rest of the run (``connector.another_writer``). ``abandon``: first close
     the runs a dead worker left open (``Store.abandon_runs``; under the poll lock only), in the
-    transaction that records this run."""
+    transaction that records this run.
+
+    On a SQLite store each write transaction of the run takes the store's lane
+    (sync/locks.py ``store_lane``: its run row and progress, each batch with its cursor, the
+    sweep's deletions, the baseline, its end) and none of the source's reads do: the lane is let
+    go before the connector's generator is asked for its next batch, so a source that is slow
+    or hangs until its timeout delays no other job's writes (issue 60)."""
     report = ConnectorReport()
     bound = log.bind(connector=config.name, run_id=run_id)
-    if abandon:
-        row_id, abandoned = store.restart_run(run_id, config.name)
-        if abandoned:
-            log.warning("connector.runs_abandoned", connector=config.name, count=abandoned)
-    else:
-        row_id = store.start_run(run_id, config.name)
+    lane = _lane(store, dry_run)
     stage = import_stage(config.name)
-    progress.stage_started(stage)
+    with lane:
+        if abandon:
+            row_id, abandoned = store.restart_run(run_id, config.name)
+            if abandoned:
+                log.warning("connector.runs_abandoned", connector=config.name, count=abandoned)
+        else:
+            row_id = store.start_run(run_id, config.name)
+        progress.stage_started(stage)
     connector = None
     failed: tuple[Standing, str, dict[str, Any]] | None = None  # what ended the run, if it failed
     # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
@@ -362,7 +377,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 if _nothing_to_store(batch, mapped, quarantined, known, skipped, snapshot_end, stored):
                     counts, error = Counts(), None  # an idle poll's empty page: its transaction would write nothing
                 else:
-                    counts, error = apply(remember_people=sole_writer)
+                    with lane:
+                        counts, error = apply(remember_people=sole_writer)
             except IntegrityError:
                 if not sole_writer:
                     raise
@@ -372,7 +388,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 bound.warning("connector.another_writer", detail="a row stored meanwhile by another "
                               "writer of this source: the batch is applied again, looking every row up")
                 sole_writer = False
-                counts, error = apply(remember_people=False)
+                with lane:
+                    counts, error = apply(remember_people=False)
             if recognizer is not None and recognizer.known:
                 # The fingerprints read at the start no longer describe what this run wrote or deleted.
                 recognizer.touched.update(m.appointment.external_id for m in mapped)
@@ -382,7 +399,8 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                 stored.cursor = batch.cursor
             report.counts.add(counts)
             if report.counts.fetched:  # the stage's row says 0 rows from its start: no write to say it again
-                progress.stage_advanced(stage, report.counts.fetched)
+                with lane:
+                    progress.stage_advanced(stage, report.counts.fetched)
             if error:
                 report.error = error
                 bound.error("snapshot.safety_stop", source=batch.source, detail=error)
@@ -414,9 +432,12 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                                       "paging with clinicsync check")
         if report.error is None and not dry_run:
             _check_subscription(store, config, connector, bound)
-        if report.error is None and first and not store.baseline_done(config.name):
-            store.finish_baseline(config.name, run_id)
-            if baseline:
+        if report.error is None and first:
+            with lane:
+                finished = not store.baseline_done(config.name)
+                if finished:
+                    store.finish_baseline(config.name, run_id)
+            if finished and baseline:
                 bound.info("connector.baseline_recorded", appointments=report.counts.created)
     except (ConnectorError, ValueError) as exc:  # ValueError: a mapping preset that does not load
         report.error = str(exc)
@@ -428,12 +449,14 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     finally:
         if connector is not None:
             connector.close()
-        store.finish_run(row_id, report.counts, report.error)
-        progress.stage_finished(stage, report.error)
-    ended = _note_failure(store, bound, config.name, failed, report.error)
-    if connector is not None:
-        ended += _note_conditions(store, bound, config.name, connector, dry_run)
-    end_all(store.engine, bound, ended)  # one round of the store for all that ended (issue 60)
+        with lane:
+            store.finish_run(row_id, report.counts, report.error)
+            progress.stage_finished(stage, report.error)
+    with lane:
+        ended = _note_failure(store, bound, config.name, failed, report.error)
+        if connector is not None:
+            ended += _note_conditions(store, bound, config.name, connector, dry_run)
+        end_all(store.engine, bound, ended)  # one round of the store for all that ended (issue 60)
     bound.info("connector.synced", **report.counts.as_dict(), failed=report.error is not None)
     if report.counts.corrected:
         bound.warning("connector.zone_corrected", corrected=report.counts.corrected,
@@ -491,15 +514,18 @@ def _check_subscription(store: Store, config: ConnectorSettings, connector: Conn
     if known is None or not known.get("subscription"):
         return
     try:
-        status = connector.subscription_status(str(known["subscription"]))
+        status = connector.subscription_status(str(known["subscription"]))  # the source's answer: no lane
     except ConnectorError as exc:
-        SUBSCRIPTION_UNREAD.seen(store.engine, bound, config.name, state=type(exc).__name__, error=type(exc).__name__)
+        with store_lane(store.engine):
+            SUBSCRIPTION_UNREAD.seen(store.engine, bound, config.name, state=type(exc).__name__,
+                                     error=type(exc).__name__)
         return
-    SUBSCRIPTION_UNREAD.ended(store.engine, bound, config.name)
-    if status is not None:
-        note_server_status(store.engine, config.name, status)
-        if status != known.get("status"):
-            bound.info("fhir.subscription.status", status=status, was=known.get("status"))
+    with store_lane(store.engine):
+        SUBSCRIPTION_UNREAD.ended(store.engine, bound, config.name)
+        if status is not None:
+            note_server_status(store.engine, config.name, status)
+    if status is not None and status != known.get("status"):
+        bound.info("fhir.subscription.status", status=status, was=known.get("status"))
 
 
 class DoubleImportRefused(ConnectorError):
@@ -585,11 +611,13 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
     once for all its sources rather than at every poll (sync/service/pipeline.py poll_once)."""
     report = RunReport(run_id or new_run_id())
     structlog.contextvars.bind_contextvars(run_id=report.run_id)
+    lane = _lane(store, dry_run)  # SQLite: these writes take turns with the other jobs'
     try:
-        if not dry_run:
-            zone_rules_pass(settings, store, report)
-        if upkeep:
-            warn_orphans(settings, store, report)
+        with lane:
+            if not dry_run:
+                zone_rules_pass(settings, store, report)
+            if upkeep:
+                warn_orphans(settings, store, report)
         with bulk_stage():
             for config in settings.connectors:
                 if not config.enabled or not is_polled(config) or (only and config.name not in only):
@@ -606,7 +634,8 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
                     report.connectors[config.name] = poll_connector(settings, store, config, report.run_id, on_batch,
                                                                     stop, progress)
         if not dry_run and upkeep:
-            retention_pass(settings, store)
+            with lane:
+                retention_pass(settings, store)
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return report

@@ -38,6 +38,7 @@ class _Shared:
 
 _MEMORY_LOCKS: dict[tuple[str, ...], _Shared] = {}
 _LANES: dict[str, FairLane] = {}
+_ENGINE_LANES: weakref.WeakKeyDictionary[Engine, FairLane] = weakref.WeakKeyDictionary()
 _REGISTRY_GUARD = threading.Lock()
 _FILE_WAIT_STEP = 0.05
 BUSY = "busy"  # a stage's count in its run's report when another worker holds its stage_lock
@@ -183,13 +184,21 @@ def migration_lock(engine: Engine, wait: float = 600.0) -> contextlib.AbstractCo
 
 
 def store_lane(engine: Engine) -> contextlib.AbstractContextManager[object]:
-    """SQLite has a single writer, and its outbox offsets are not row-locked: jobs of one
-    process that write take turns. Other databases lock rows themselves: no lane."""
+    """SQLite has a single writer, and its outbox offsets are not row-locked: the write
+    transactions of one process take turns. Other databases lock rows themselves: no lane.
+
+    Held for a store's writes, never while a source is read: a poll takes it for each of its
+    write transactions (its run row, each batch with its cursor, the sweep's deletions, its
+    end) and lets go before it asks the source for more (sync/engine.py), so a source that
+    hangs until its timeout delays no other job's writes (issue 60). The jobs that consume the
+    outbox hold it for their whole pass (sync/service/runner.py)."""
     if engine.dialect.name != "sqlite":
         return contextlib.nullcontext()
-    key = str(sqlite_file(engine) or id(engine))
-    with _REGISTRY_GUARD:
-        lane = _LANES.setdefault(key, FairLane())
+    lane = _ENGINE_LANES.get(engine)  # asked at every poll: no path resolved each time
+    if lane is None:
+        key = str(sqlite_file(engine) or id(engine))
+        with _REGISTRY_GUARD:
+            lane = _ENGINE_LANES[engine] = _LANES.setdefault(key, FairLane())
     return lane
 
 
@@ -197,23 +206,42 @@ class FairLane:
     """A lock that serves its waiters in arrival order. A plain ``threading.Lock`` lets a
     job that is due again at once (a source that hangs until its timeout, polled every
     minute) take the lane back before the jobs that waited for it: with 50 sources, 25 were
-    never polled in 3 minutes (issue 60). A ticket each: the lowest waiting ticket goes next."""
+    never polled in 3 minutes (issue 60). A ticket each: the lowest waiting ticket goes next.
+
+    Re-entrant for its holder: a job that holds the lane for its pass (the stages) may call a
+    helper that takes it for its own write (the zone rules' check); a second ticket there would
+    wait for itself for ever."""
 
     def __init__(self) -> None:
         self._turn = threading.Condition()
         self._issued = 0
         self._serving = 0
+        self._holder: int | None = None
+        self._depth = 0
+
+    def held(self) -> bool:
+        """Whether the calling thread holds the lane (tests check a poll's writes with it)."""
+        return self._holder == threading.get_ident()
 
     def __enter__(self) -> FairLane:
+        me = threading.get_ident()
         with self._turn:
+            if self._holder == me:
+                self._depth += 1
+                return self
             ticket = self._issued
             self._issued += 1
             while ticket != self._serving:
                 self._turn.wait()
+            self._holder, self._depth = me, 1
         return self
 
     def __exit__(self, *exc: object) -> None:
         with self._turn:
+            self._depth -= 1
+            if self._depth:
+                return
+            self._holder = None
             self._serving += 1
             self._turn.notify_all()
 

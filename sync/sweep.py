@@ -29,6 +29,7 @@ from sqlalchemy import insert, select, update
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, Connector
 from clinicsync.mappings.engine import CompiledMapping
+from clinicsync.sync.locks import store_lane
 from clinicsync.sync.store import SnapshotEnd, Store
 from clinicsync.sync.tables import DELETE_SWEEPS as SWEEPS
 
@@ -70,12 +71,13 @@ def sweep_if_due(store: Store, connector: Connector, mapping: CompiledMapping, c
     listing = connector.list_ids()
     ids = {external_id for record in listing.records if (external_id := mapping.peek_id(record)) is not None}
     looked_up, kept = still_held(store, connector, mapping, ids, now, listing.until, apply)
-    deleted, error = store.delete_vanished(
-        connector.name, SnapshotEnd(ids | kept, listing.max_delete_share, now=now, until=listing.until, sweep=True,
-                                    min_stop=listing.min_delete_stop),
-        baseline)
-    if error is None:
-        record_sweep(store, connector.name, now, len(ids), deleted)
+    with store_lane(store.engine):  # SQLite: the deletions take turns with the other writers, the listing did not
+        deleted, error = store.delete_vanished(
+            connector.name, SnapshotEnd(ids | kept, listing.max_delete_share, now=now, until=listing.until,
+                                        sweep=True, min_stop=listing.min_delete_stop),
+            baseline)
+        if error is None:
+            record_sweep(store, connector.name, now, len(ids), deleted)
     incomplete = len(kept) > listing.max_delete_share * (len(ids) + len(kept))
     return SweepResult(len(ids), deleted, error, looked_up, len(kept), incomplete)
 

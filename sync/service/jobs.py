@@ -68,8 +68,10 @@ class PeriodicJob:
 
     ``run`` returns a summary (logged); a summary with a true "failed" or "error" counts
     as a failure, as does an exception. ``run`` should watch ``ctx.stop`` and return at
-    the next safe point once it is set. ``writes_store``: on SQLite, take turns with the
-    other jobs that write (one writer; the outbox offsets are not row-locked there).
+    the next safe point once it is set. ``writes_store``: on SQLite, hold the store's writer
+    lane for the whole pass, taking turns with the other writers (one writer; the outbox
+    offsets are not row-locked there). The polls take it for each write transaction only,
+    never while their source is read (sync/engine.py ``sync_connector``).
     """
 
     name: str

@@ -21,7 +21,6 @@ lease follows its poll (docs/operations.md, "How work is shared").
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -34,7 +33,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.schedule import Schedule
 from clinicsync.common.types import utcnow
-from clinicsync.sync.locks import store_lane
 from clinicsync.sync.service import leases
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.outcome import JobResult, failure, where
@@ -73,14 +71,13 @@ class PollPool:
 
     def __init__(self, engine: Engine, sources: Sequence[PolledSource], poll: Callable[[str], JobResult], *,
                  size: int, board: JobBoard, stop: threading.Event, timezone: str = "UTC",
-                 clock: Callable[[], datetime] = utcnow, worker: str | None = None,
-                 lane: contextlib.AbstractContextManager[object] | None = None) -> None:
+                 clock: Callable[[], datetime] = utcnow, worker: str | None = None) -> None:
         self.engine, self.poll, self.size, self.board, self.stop = engine, poll, size, board, stop
         self.sources = {source.name: source for source in sources}
         self.timezone, self.clock = timezone, clock
         self.worker = worker or leases.worker_id()
-        # SQLite has one writer: polls take turns on the store's lane, as the other jobs that write
-        self.lane = lane if lane is not None else store_lane(engine)
+        # No lane around a poll: on SQLite its writes take the store's lane one transaction at a
+        # time, never while its source is read (sync/engine.py sync_connector, issue 60).
         self.wake = Wake()  # rung by a poll that ended (a slot is free) and by the stop
         self._inflight: dict[str, _InFlight] = {}
         self._guard = threading.Lock()
@@ -215,11 +212,9 @@ class PollPool:
     def _poll(self, claim: leases.Claim) -> None:
         name = job_name(claim.connector)
         with structlog.contextvars.bound_contextvars(job=name):
-            polled = False
-            with self.lane:
-                if not self.stop.is_set():
-                    polled = True
-                    self._run(claim.connector)
+            polled = not self.stop.is_set()
+            if polled:
+                self._run(claim.connector)
             now = self.clock()
             # A poll the stop kept from running (or cut short) is due again at once, for any worker.
             next_due = self.sources[claim.connector].schedule.slot_after(claim.due, now, self.timezone) \

@@ -180,9 +180,10 @@ def test_a_lock_held_by_another_session_is_cut_by_the_timeout(locked) -> None:  
 def test_the_service_keeps_polling_the_others_and_polls_the_hung_source_again(  # type: ignore[no-untyped-def]
         store, store_url: str, postgres_url: str, tmp_path: Path) -> None:
     """`clinicsync run` with a source that hangs at every read and a CSV source, on a SQLite
-    store (the polls take turns on its one writer lane) and on a PostgreSQL store (the hung
-    source's poll lock must be released for its next poll): the CSV source is polled on, and
-    the hung source is polled again at its next due time, each read cut after its limit."""
+    store (the polls' writes take turns on its one writer lane, their reads do not) and on a
+    PostgreSQL store (the hung source's poll lock must be released for its next poll): the CSV
+    source is polled on, and the hung source is polled again at its next due time, each read
+    cut after its limit."""
     engine = make_engine(postgres_url)
     METADATA.create_all(engine)
     Source("postgres", postgres_url, engine).add(1)
@@ -208,8 +209,8 @@ def test_the_service_keeps_polling_the_others_and_polls_the_hung_source_again(  
         hung, csv = ctx.board.jobs["poll:hung"], ctx.board.jobs["poll:csv"]
         assert hung.runs >= 2, ctx.board.snapshot()  # cut, then polled again: its lock was released
         assert hung.last_error is not None and "no answer" in hung.last_error
-        # On SQLite the polls take turns on one lane, in arrival order (locks.FairLane): the CSV
-        # source is polled between the hung source's reads, never starved by them.
+        # On SQLite the hung read holds no lane (only writes take it, sync/engine.py): the CSV
+        # source is polled while the hung source waits for its answer (tests/sync/service/test_lane.py).
         assert csv.runs >= 2 and csv.failures == 0, ctx.board.snapshot()
     finally:
         service.shutdown(timedelta(seconds=2 * hang_limit(TIMEOUT)))
@@ -222,7 +223,7 @@ def test_the_service_keeps_polling_the_others_and_polls_the_hung_source_again(  
 def test_the_sqlite_lane_serves_its_waiters_in_arrival_order(tmp_path: Path) -> None:
     """A job that leaves the lane and asks for it again at once (a source hanging until its
     timeout, due again) goes behind the jobs already waiting, never before them."""
-    lane = store_lane(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))  # the lane the runner takes
+    lane = store_lane(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))  # the lane the writers take
     order: list[str] = []
 
     def take(name: str, hold: float = 0.0) -> None:
@@ -242,3 +243,21 @@ def test_the_sqlite_lane_serves_its_waiters_in_arrival_order(tmp_path: Path) -> 
     for waiter in waiters:
         waiter.join(2)
     assert order == ["a", "b", "c", "hung again"]
+
+
+def test_the_lane_lets_its_holder_in_again_and_the_others_after_it(tmp_path: Path) -> None:
+    """A job holding the lane for its pass (the stages) calls a helper that takes it for its
+    own write (the zone rules' check): it goes in at once, and a waiter only after the outer
+    hold ends."""
+    lane = store_lane(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
+    order: list[str] = []
+    waiter = threading.Thread(target=lambda: (lane.__enter__(), order.append("other"), lane.__exit__(None, None, None)))
+    with lane:
+        waiter.start()
+        time.sleep(0.05)
+        with lane:  # would wait for itself for ever on a plain ticket lock
+            order.append("inner")
+        time.sleep(0.05)
+        order.append("outer")
+    waiter.join(2)
+    assert order == ["inner", "outer", "other"]
