@@ -36,6 +36,15 @@ MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "d
 # server (tests/reliability/test_pg_restart.py stops it cleanly). Written before search_path,
 # which the harness reads as the URL's last option.
 TEST_SESSION_OPTIONS = "-csynchronous_commit%3Doff%20"
+# structlog's own defaults (what a test logs through when nothing configured it) render an
+# exception with rich, every local variable of every frame included: one error logged by a
+# page's handler took 17 s of CPU to print (the app, the settings and the store among the
+# locals). clinicsync never logs that way (clinicsync/common/logs.py formats exceptions as plain
+# text before any renderer, and no local variable is written), so the tests' defaults print
+# plain tracebacks too; structlog.reset_defaults(), which tests call, keeps it.
+structlog._config._BUILTIN_DEFAULT_PROCESSORS[-1] = structlog.dev.ConsoleRenderer(
+    exception_formatter=structlog.dev.plain_traceback)
+structlog.reset_defaults()
 # CI sets this so that a database that is down fails the run instead of skipping tests.
 REQUIRE_SERVICES = os.environ.get("CLINICSYNC_REQUIRE_SERVICES") == "1"
 
