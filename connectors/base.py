@@ -42,6 +42,10 @@ class ConnectorSettings(SettingsModel):
     waitlist_of: str | None = Field(
         None, description="a waitlist source only (its mapping says `record: waitlist`): the connector whose "
                           "patients, doctors and appointments its entries name (default: itself)")
+    site: str | None = Field(
+        None, description="the practice (a key of `sites:`) this source's visits belong to: their messages, pages, "
+                          "agendas and calendars speak for that site, and only its desk users see them; required "
+                          "once `sites:` is set, unset without it")
     label: str | None = Field(
         None, min_length=1, max_length=60,
         description="the clinic's own name for the system this connector reads, as the front desk knows it "

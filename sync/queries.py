@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy import Connection, func, select
 
 from clinicsync.common.timeutil import iso_z
-from clinicsync.sync.tables import QUARANTINE, ZONE_RULES, HasEngine
+from clinicsync.sync.tables import POLL_SCHEDULE, QUARANTINE, ZONE_RULES, HasEngine
 from clinicsync.sync.tables import SYNC_RUNS as RUNS
 
 # Runs and quarantine: the Core tables (sync/tables.py), so `status` reads them without
@@ -268,3 +268,18 @@ def zone_rules_status(store: HasEngine) -> dict[str, Any]:
     return {"zones": len(rows), "corrections": [
         {"zone": r.zone, "at": iso_z(r.corrected_at), "corrected": r.corrected, "left": r.left}
         for r in rows if r.corrected_at is not None]}
+
+
+def poll_schedule_status(store: HasEngine) -> dict[str, Any]:
+    """The `polls` section of `status`: the shared poll schedule of the `run` workers (issue 60,
+    sync/service/polls.py): how many sources it holds, which are being polled now and by which
+    worker (until when its lease holds), and the earliest next due time. A source due long ago
+    that no worker holds means no `run` worker is claiming (none running, or all slots busy)."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(POLL_SCHEDULE.c.connector, POLL_SCHEDULE.c.next_due,
+                                         POLL_SCHEDULE.c.holder, POLL_SCHEDULE.c.lease_expires)
+                                  .order_by(POLL_SCHEDULE.c.next_due, POLL_SCHEDULE.c.connector)).all()
+    return {"sources": len(rows),
+            "next_due": iso_z(rows[0].next_due) if rows else None,
+            "polling": {r.connector: {"worker": r.holder, "lease_until": iso_z(r.lease_expires)}
+                        for r in rows if r.holder is not None and r.lease_expires is not None}}

@@ -354,6 +354,16 @@ LOCK_HOLDERS = Table(
     Column("since", UtcDateTime(), nullable=False),
 )
 
+POLL_SCHEDULE = Table(
+    "poll_schedule", METADATA,
+    Column("connector", String(64), primary_key=True),
+    Column("next_due", UtcDateTime(), nullable=False),
+    Column("holder", String(300), nullable=True),
+    Column("lease_expires", UtcDateTime(), nullable=True),
+    Column("last_started", UtcDateTime(), nullable=True),
+    Column("last_finished", UtcDateTime(), nullable=True),
+)
+
 ZONE_RULES = Table(
     "zonerules", METADATA,
     Column("zone", String(64), primary_key=True),

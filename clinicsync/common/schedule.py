@@ -58,6 +58,16 @@ class Schedule(SettingsModel):
         following: datetime = _croniter()(self.cron, base.astimezone(zone(timezone))).get_next(datetime)
         return following.astimezone(UTC)
 
+    def slot_after(self, due: datetime, now: datetime, timezone: str = "UTC") -> datetime:
+        """The slot after a poll that was due at ``due`` and finished at ``now`` (the shared
+        poll schedule, sync/service/polls.py). An interval counts from the due time, not from
+        the finish, so the slots never drift; slots missed by an overrun are skipped, never run
+        in a burst. A cron schedule's next time after both, as ``next_due``."""
+        if self.interval is None:
+            return self.next_due(due, now, timezone)
+        period = self.period()
+        return due + period * ((now - due) // period + 1) if now >= due else due + period
+
     def describe(self) -> str:
         return f"every {self.interval}" if self.interval is not None else f"cron {self.cron!r}"
 

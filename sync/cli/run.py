@@ -14,7 +14,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicsync.sync.cli.context import EXIT_FAILED, app_context, err_console, fail_config
 from clinicsync.sync.cli.start_banner import start_banner
 from clinicsync.sync.locks import WorkerLocked, sqlite_worker_lock
-from clinicsync.sync.service.jobs import SETTINGS_WATCH, ServiceContext, ServiceOptions, collect_jobs
+from clinicsync.sync.service.jobs import (
+    SETTINGS_WATCH,
+    ServiceContext,
+    ServiceOptions,
+    collect_jobs,
+    store_connections,
+)
 from clinicsync.sync.service.runner import Service
 from clinicsync.sync.service.signals import stop_signals
 from clinicsync.sync.settings import Settings
@@ -25,15 +31,16 @@ from clinicsync.sync.store import Store
 log = structlog.get_logger("clinicsync.service")
 
 
-def _check_pool(settings: Settings, store: Store, jobs: int) -> None:
-    """Each poll in flight holds two connections (its lock and its work): warn when all
-    jobs running at once could exhaust the pool and wait out store.pool_timeout."""
+def _check_pool(settings: Settings, store: Store, needed: int) -> None:
+    """Warn when the jobs running at once (``store_connections``) could exhaust the pool and
+    wait out store.pool_timeout."""
     if store.engine.dialect.name == "sqlite":
         return  # one writer at a time, and its locks are files
     available = settings.store.pool_size + settings.store.max_overflow
-    if available < 2 * jobs + 1:
-        log.warning("store.pool_small", connections=available, jobs=jobs, suggested=2 * jobs + 1,
-                    detail="raise store.pool_size or store.max_overflow (docs/operations.md, sizing)")
+    if available < needed:
+        log.warning("store.pool_small", connections=available, needed=needed, suggested=needed,
+                    detail="raise store.pool_size or store.max_overflow, or lower service.poll_workers "
+                           "(docs/operations.md, sizing)")
 
 
 def _forget(service_ctx: ServiceContext) -> None:
@@ -72,7 +79,7 @@ def run_command(
         jobs = collect_jobs(service_ctx)
         if not [job for job in jobs if job.name != SETTINGS_WATCH]:  # the watch alone is no service
             fail_config("nothing to run: no enabled connector (and no other job) in the settings")
-        _check_pool(settings, store, len(jobs))
+        _check_pool(settings, store, store_connections(service_ctx, jobs))
         http = settings.server or ServerSettings()
         err_console.print(start_banner(settings, "run", host=http.host if serve else None,
                                        port=http.port if serve else None, connectors=tuple(connector or ())),

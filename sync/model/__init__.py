@@ -208,6 +208,7 @@ import clinicsync.sync.model.calendar  # noqa: E402 - calendar links and the .ic
 import clinicsync.sync.model.desk  # noqa: E402 - the front desk's actions on appointments
 import clinicsync.sync.model.housekeeping  # noqa: E402 - when the store's daily chores last ran
 import clinicsync.sync.model.logins  # noqa: E402 - login failures and logouts, shared by replicas
+import clinicsync.sync.model.polls  # noqa: E402 - the shared poll schedule and its leases
 import clinicsync.sync.model.processes  # noqa: E402 - the service processes on the store and their settings
 import clinicsync.sync.model.push_hooks  # noqa: E402 - booking webhooks: body receipts and booking aliases
 import clinicsync.sync.model.ratebuckets  # noqa: E402 - the push endpoints' rate limits, shared by replicas

@@ -3,18 +3,18 @@
 A *job source* is a function ``(ServiceContext) -> list[Job]``. ``job_sources()`` lists
 them; a feature plugs into the service by adding ONE line there, as the reminder
 dispatcher (a PeriodicJob every 30 s) and the HTTP server (a ResidentJob named "serve",
-given when ``ctx.options.serve``) do.
+given when ``ctx.options.serve``) do. The sources' polls are one resident job, the poll pool
+(polls.py), which claims them from the store's shared schedule.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 import uvicorn
 
@@ -26,7 +26,9 @@ from clinicsync.sync.server.app import create_app
 from clinicsync.sync.server.serving import uvicorn_config
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.metrics import JobCollector
+from clinicsync.sync.service.outcome import JobResult
 from clinicsync.sync.service.pipeline import needs_stages, poll_once, run_stages
+from clinicsync.sync.service.polls import PolledSource, PollPool, job_name
 from clinicsync.sync.service.wake import Wake
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
@@ -34,7 +36,6 @@ from clinicsync.sync.settings_watch import CHECK_EVERY, SettingsWatch
 from clinicsync.sync.store import Store
 from clinicsync.sync.waitlist.stage import run_waitlist
 
-JobResult = Mapping[str, Any] | None
 SERVE = "serve"
 
 
@@ -105,12 +106,43 @@ def poll_connector_job(ctx: ServiceContext, connector: str) -> JobResult:
             **{key: value for key, value in result.items() if key not in ("run_id", "connectors")}}
 
 
-def connector_jobs(ctx: ServiceContext) -> list[Job]:
-    """One poll job per enabled connector, on the connector's own `schedule:`."""
+POLLS = "polls"
+
+
+def polled_sources(ctx: ServiceContext) -> list[PolledSource]:
+    """The enabled sources this process polls, each on its own `schedule:` (``run --connector``
+    limits them); the sources that push are stored by the server, not polled."""
     only = set(ctx.options.connectors)
-    return [PeriodicJob(f"poll:{config.name}", config.schedule, partial(poll_connector_job, connector=config.name))
-            for config in ctx.settings.connectors
+    return [PolledSource(config.name, config.schedule) for config in ctx.settings.connectors
             if config.enabled and is_polled(config) and (not only or config.name in only)]
+
+
+def run_polls(ctx: ServiceContext) -> None:
+    """The poll pool until the service stops (sync/service/polls.py): the sources' polls are
+    claimed by lease from the store's shared schedule, at most ``service.poll_workers`` at once."""
+    PollPool(ctx.store.engine, polled_sources(ctx), partial(poll_connector_job, ctx),
+             size=ctx.settings.service.poll_workers, board=ctx.board, stop=ctx.stop,
+             timezone=ctx.settings.clinic.timezone).run()
+
+
+def connector_jobs(ctx: ServiceContext) -> list[Job]:
+    """One resident job, the poll pool, for every polled source: each source's polls still show
+    on the job board as ``poll:NAME`` (its next due time, last run, failures), put there now so
+    that the board lists them before the pool's first claim."""
+    sources = polled_sources(ctx)
+    for source in sources:
+        ctx.board.add(job_name(source.name))
+    return [ResidentJob(POLLS, run_polls)] if sources else []
+
+
+def store_connections(ctx: ServiceContext, jobs: list[Job]) -> int:
+    """The store connections `run` may hold at once: two for each poll slot (its connector's poll
+    lock and its work) and for each other job (a stage's lock and its work, the HTTP server's
+    requests), one for the poll pool's claims and heartbeats. Bounded by ``service.poll_workers``,
+    not by the number of sources."""
+    slots = min(ctx.settings.service.poll_workers, len(polled_sources(ctx)))
+    others = sum(1 for job in jobs if job.name != POLLS)
+    return 2 * (slots + others) + (1 if slots else 0)
 
 
 STAGES = "stages"

@@ -1,5 +1,7 @@
 """The service loop: one thread per job, each asleep on the shared stop event until its
-job is due, so a signal wakes every thread at once and nothing ever spins.
+job is due, so a signal wakes every thread at once and nothing ever spins. The sources'
+polls are one job, ``polls``: a bounded pool with its own scheduler (polls.py), not a thread
+per source.
 
 Stopping: ``stop`` is set (SIGTERM/SIGINT or a resident job that died); sleeping jobs
 return at once, running ones return at their next safe point (a poll after its next
@@ -13,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,28 +23,15 @@ import structlog
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.locks import store_lane
-from clinicsync.sync.service.jobs import Job, JobResult, PeriodicJob, ResidentJob, ServiceContext
+from clinicsync.sync.service.jobs import Job, PeriodicJob, ResidentJob, ServiceContext
+from clinicsync.sync.service.outcome import failure, where
 from clinicsync.sync.service.wake import Wake
 
 log = structlog.get_logger("clinicsync.service")
 Clock = Callable[[], datetime]
 
 
-def _failure(result: JobResult) -> str | None:
-    if not result:
-        return None
-    if result.get("error"):
-        return str(result["error"])
-    if result.get("failed"):
-        errors = [f"{key}: {value['error']}" for key, value in result.items()
-                  if isinstance(value, dict) and value.get("error")]
-        return "; ".join(errors) or "failed"
-    return None
-
-
-def _where(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    return f"{type(exc).__name__} in {frames[-1].name}" if frames else type(exc).__name__
+_failure, _where = failure, where  # shared with the poll pool (outcome.py)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from clinicsync.sync.queries import zone_rules_status
+from clinicsync.sync.queries import poll_schedule_status, zone_rules_status
 from clinicsync.sync.reminders.queries import reminder_counts
 from clinicsync.sync.responses.writeback_status import writeback_status
 from clinicsync.sync.setaside import set_aside_status
@@ -26,4 +26,4 @@ def status_sections() -> list[StatusSection]:
     """What `status` shows beside the connectors. Later issues append theirs here."""
     return [StatusSection("reminders", reminder_counts), StatusSection("writeback", writeback_status),
             StatusSection("set_aside", set_aside_status), StatusSection("waitlist_booking", booking_status),
-            StatusSection("zone_rules", zone_rules_status)]
+            StatusSection("zone_rules", zone_rules_status), StatusSection("polls", poll_schedule_status)]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Collection
 from functools import cache, reduce
 from operator import or_
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -30,6 +31,7 @@ from clinicsync.sync.settings.reminders import RemindersSettings
 from clinicsync.sync.settings.responses import ResponsesSettings
 from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.settings.service import ServiceSettings
+from clinicsync.sync.settings.sites import SITE_KEY_PATTERN, SiteSettings
 from clinicsync.sync.settings.ui import UiSettings
 from clinicsync.sync.settings.waitlist import WaitlistSettings
 
@@ -46,7 +48,9 @@ PEER_SECTIONS = frozenset({"connectors", "notifiers", "server", "calendar", "res
 
 class StoreSettings(SettingsModel):
     url: str = Field("sqlite:///.clinicsync/clinicsync.db", validate_default=True, description="any SQLAlchemy URL")
-    pool_size: int = Field(5, ge=1, le=100, description="connections kept open per process")
+    pool_size: int = Field(10, ge=1, le=100, description="connections kept open per process (opened as needed): "
+                           "`clinicsync run` with the default service.poll_workers (4), the stages, the reminder "
+                           "dispatcher and the HTTP server needs up to 17, this plus max_overflow")
     max_overflow: int = Field(10, ge=0, le=100, description="extra connections allowed at peaks")
     pool_timeout: float = Field(30, gt=0, description="seconds to wait for a free connection")
     echo: bool = False
@@ -104,6 +108,10 @@ class SettingsRoot(SettingsModel):
     reminders: RemindersSettings = RemindersSettings()
     service: ServiceSettings = ServiceSettings()
     waitlist: WaitlistSettings = WaitlistSettings()
+    sites: dict[Annotated[str, Field(pattern=SITE_KEY_PATTERN)], SiteSettings] = Field(
+        default_factory=dict, description="the practices of one deployment (key -> name, phone, zone, places, "
+                                          "senders, templates, quiet hours); each connector names its `site:`; "
+                                          "unset: one practice, the `clinic:` section")
 
 
 def _union(models: tuple[type[SettingsModel], ...]) -> Any:
@@ -180,6 +188,39 @@ class Settings(SettingsRoot):
             seen.add(item.name)
         return value
 
+    @model_validator(mode="after")
+    def _sites_named(self) -> Settings:
+        """With `sites:`, every source names one of them; without, none names any: a source
+        whose patients would be written to in another practice's name is refused here."""
+        for index, item in enumerate(self.connectors):
+            if self.sites and item.site is None:
+                raise ValueError(f"connectors.{index}.site: missing; once `sites:` is set every connector names "
+                                 f"its site (one of: {', '.join(sorted(self.sites))})")
+            if item.site is not None and item.site not in self.sites:
+                known = f"one of: {', '.join(sorted(self.sites))}" if self.sites else "`sites:` is not set"
+                raise ValueError(f"connectors.{index}.site: unknown site {item.site!r} ({known})")
+        return self
+
+    def site_of(self, connector: str | None) -> str | None:
+        """The site key of a source's visits; None without `sites:` (one practice) or for a
+        source the settings no longer name (an orphan: it belongs to no desk but IT's)."""
+        if not self.sites or connector is None:
+            return None
+        for item in self.connectors:
+            if item.name == connector:
+                return item.site
+        return None
+
+    def connectors_of(self, site: str) -> list[str]:
+        """The names of the sources that belong to ``site`` (what a site-scoped page lists)."""
+        return [item.name for item in self.connectors if item.site == site]
+
+    def clinic_for(self, connector: str | None) -> ClinicSettings:
+        """The `clinic:` section as the patients of ``connector``'s site know it: the site's
+        name, phone, zone, places and language over the clinic's. Without `sites:`, `clinic:`."""
+        site = self.site_of(connector)
+        return self.clinic if site is None else self.sites[site].as_clinic(self.clinic)
+
     def connector_names(self) -> set[str]:
         """The sources these settings name: a source the store holds beside them is orphaned
         (renamed or removed, sync/orphans.py)."""
@@ -190,6 +231,9 @@ class Settings(SettingsRoot):
             if item.name == name:
                 return item
         raise KeyError(name)
+
+
+ROOT_PROBLEM_AT = re.compile(r"^([a-z_]+(?:\.[\w-]+)+): ")
 
 
 def _problem(error: Any, loaded: LoadedYaml, kinds: dict[str, set[str]]) -> str:
@@ -212,6 +256,9 @@ def _problem(error: Any, loaded: LoadedYaml, kinds: dict[str, set[str]]) -> str:
     elif error["type"] == "union_tag_not_found":
         message = f"missing key 'kind' (one of {sorted(known)})"
     message = message.removeprefix("Value error, ")
+    if not loc and (named := ROOT_PROBLEM_AT.match(message)):  # a check across sections names its key itself
+        loc = tuple(int(part) if part.isdigit() else part for part in named[1].split("."))
+        message = message[named.end():]
     line = loaded.line_of(loc)
     where = f"{format_path(loc)} (line {line})" if line else format_path(loc)
     return f"{where}: {message}"

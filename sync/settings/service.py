@@ -20,6 +20,13 @@ class ServiceSettings(SettingsModel):
                            "the oldest outbox event a stage has not consumed, or a source silent past its "
                            "schedule (or its expected_interval), for longer than this")
 
+    poll_workers: int = Field(
+        4, ge=1, le=64,
+        description="how many polls one `clinicsync run` process runs at once, whatever the number of "
+                    "sources: the workers sharing a store claim the due sources from the store's poll "
+                    "schedule, each up to this many at a time (docs/operations.md, \"How work is shared\"). "
+                    "A source that hangs holds one until its timeout cuts it")
+
     @field_validator("shutdown_grace", "stall_after")
     @classmethod
     def _duration(cls, value: str) -> str:

@@ -104,6 +104,27 @@ def test_a_pool_too_small_for_the_jobs_is_warned_about(store: Store) -> None:
 
     small = Settings.model_validate({"store": {"pool_size": 2, "max_overflow": 1}})
     with capture_logs() as logs:
-        _check_pool(small, store, jobs=3)
-        _check_pool(Settings(), store, jobs=3)
+        _check_pool(small, store, needed=7)
+        _check_pool(Settings(), store, needed=7)
     assert [(e["event"], e["suggested"]) for e in logs] == [("store.pool_small", 7)]
+
+
+def test_the_connections_needed_follow_the_poll_pool_not_the_sources(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """200 sources need no more connections than 4: the pool polls poll_workers at a time
+    (issue 60: the advice was 2 x sources + 2, which no pool could hold for 200)."""
+    from clinicsync.sync.db import make_engine
+    from clinicsync.sync.service.jobs import ServiceContext, ServiceOptions, collect_jobs, store_connections
+    from clinicsync.sync.settings import Settings, load_settings
+    from tests.reliability.harness import write_settings
+
+    def needed(sources: int, serve: bool) -> int:
+        config = write_settings(tmp_path, f"sqlite:///{tmp_path}/s.db",
+                                [{"name": f"s{n}", "drop_dir": str(tmp_path)} for n in range(sources)])
+        ctx = ServiceContext(load_settings(config), Store(make_engine(f"sqlite:///{tmp_path}/s.db")),
+                             ServiceOptions(serve=serve))
+        return store_connections(ctx, collect_jobs(ctx))
+
+    assert needed(200, serve=True) == needed(4, serve=True) == 2 * (4 + 4) + 1  # polls, stages, remind, settings, serve
+    assert needed(2, serve=False) == 2 * (2 + 3) + 1
+    defaults = Settings().store
+    assert defaults.pool_size + defaults.max_overflow >= needed(200, serve=True)

@@ -14,17 +14,21 @@ from clinicsync.common.schedule import Schedule
 from clinicsync.sync.engine import sync_once
 from clinicsync.sync.reminders.dispatch import RoutingError
 from clinicsync.sync.service.jobs import (
+    POLLS,
     REMIND_EVERY,
     PeriodicJob,
+    ResidentJob,
     ServiceContext,
     ServiceOptions,
     collect_jobs,
     connector_jobs,
     poll_connector_job,
+    polled_sources,
     remind_job,
     reminder_jobs,
     server_jobs,
 )
+from clinicsync.sync.service.polls import PolledSource
 from clinicsync.sync.service.runner import Service, _failure
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.settings.server import ServerSettings
@@ -53,18 +57,23 @@ def _connectors(drop_dir: Path) -> str:
     """
 
 
-def test_one_poll_job_per_enabled_connector_on_its_schedule(write_settings, store, drop_dir) -> None:  # type: ignore[no-untyped-def]
+def test_one_poll_pool_for_the_enabled_polled_connectors_each_on_its_schedule(write_settings, store, drop_dir) -> None:  # type: ignore[no-untyped-def]
     settings = load_settings(write_settings(_connectors(drop_dir)))
-    jobs = connector_jobs(ServiceContext(settings, store))
-    assert [(j.name, j.schedule) for j in jobs if isinstance(j, PeriodicJob)] == [
-        ("poll:emr", Schedule(cron="*/10 7-19 * * 1-5")), ("poll:lab", Schedule(interval="5m"))]
-    only = connector_jobs(ServiceContext(settings, store, ServiceOptions(connectors=("lab",))))
-    assert [j.name for j in only] == ["poll:lab"]
+    ctx = ServiceContext(settings, store)
+    assert polled_sources(ctx) == [PolledSource("emr", Schedule(cron="*/10 7-19 * * 1-5")),
+                                   PolledSource("lab", Schedule(interval="5m"))]
+    jobs = connector_jobs(ctx)
+    assert [(j.name, type(j)) for j in jobs] == [(POLLS, ResidentJob)]  # not a thread per source
+    assert sorted(ctx.board.jobs) == ["poll:emr", "poll:lab"]  # each source's polls on the board
+    only = ServiceContext(settings, store, ServiceOptions(connectors=("lab",)))
+    assert [source.name for source in polled_sources(only)] == ["lab"]
+    connector_jobs(only)
+    assert sorted(only.board.jobs) == ["poll:lab"]
 
 
 def test_job_names_are_unique(write_settings, store, drop_dir) -> None:  # type: ignore[no-untyped-def]
     ctx = ServiceContext(load_settings(write_settings(_connectors(drop_dir))), store)
-    with pytest.raises(ValueError, match="poll:emr"):
+    with pytest.raises(ValueError, match=POLLS):
         collect_jobs(ctx, [connector_jobs, connector_jobs])
 
 

@@ -61,3 +61,13 @@ def test_a_bad_connector_schedule_names_the_key(write_settings, cli, drop_dir) -
     """)
     _, _, err = cli(config)("config", "validate", expect=2)
     assert "connectors[0].schedule" in err.replace("\n", "") and "cron" in err
+
+
+def test_the_slot_after_a_poll_counts_from_its_due_time_and_skips_missed_slots() -> None:
+    every = Schedule(interval="1m")
+    assert every.slot_after(NOW, NOW + timedelta(seconds=7)) == NOW + timedelta(minutes=1)  # no drift
+    assert every.slot_after(NOW, NOW + timedelta(minutes=3, seconds=1)) == NOW + timedelta(minutes=4)
+    assert every.slot_after(NOW, NOW - timedelta(seconds=1)) == NOW + timedelta(minutes=1)  # a clock behind
+    due = datetime(2031, 1, 11, 12, 0, tzinfo=UTC)
+    assert Schedule(cron="0 7 * * *").slot_after(due, due + timedelta(hours=2), "America/New_York") \
+        == due + timedelta(days=1)

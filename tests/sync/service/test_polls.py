@@ -1,0 +1,280 @@
+"""The poll pool and its shared schedule (issue 60): workers sharing a store claim the due
+sources by lease, so each source is polled once per interval in all, a dead worker's sources
+are polled by another within one interval, a hung poll holds one slot only, and no more than
+``poll_workers`` polls run at once. Simulated clocks where the point is the schedule; a real
+one, with 1 s intervals, where it is threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from clinicsync.common.schedule import Schedule
+from clinicsync.sync.db import make_engine
+from clinicsync.sync.queries import poll_schedule_status
+from clinicsync.sync.service import leases
+from clinicsync.sync.service.board import JobBoard
+from clinicsync.sync.service.outcome import JobResult
+from clinicsync.sync.service.polls import PolledSource, PollPool
+from clinicsync.sync.store import Store
+from clinicsync.sync.tables import POLL_SCHEDULE
+
+START = datetime(2031, 1, 10, 15, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+
+
+class Clock:
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _sources(count: int, interval: str = "1m") -> list[PolledSource]:
+    return [PolledSource(f"s{n}", Schedule(interval=interval)) for n in range(count)]
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+class Recorder:
+    """A poll that notes who polled what when (the clock's time), and the most in flight at once."""
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: START) -> None:
+        self.clock = clock
+        self.polls: list[tuple[str, str, datetime]] = []
+        self.running = self.peak = 0
+        self.guard = threading.Lock()
+
+    def poller(self, worker: str, hold: float = 0.0,
+               hang: tuple[str, threading.Event] | None = None) -> Callable[[str], JobResult]:
+        def poll(connector: str) -> JobResult:
+            with self.guard:
+                self.polls.append((worker, connector, self.clock()))
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                if hang is not None and connector == hang[0]:
+                    hang[1].wait(10)  # until its timeout cuts it (here: the test's end)
+                time.sleep(hold)
+            finally:
+                with self.guard:
+                    self.running -= 1
+            return {"failed": False}
+        return poll
+
+    def count(self, connector: str) -> int:
+        with self.guard:
+            return sum(1 for _, name, _ in self.polls if name == connector)
+
+
+def _pool(store: Store, sources: list[PolledSource], poll: Callable[[str], JobResult], size: int,
+          clock: Callable[[], datetime], worker: str, stop: threading.Event | None = None) -> PollPool:
+    return PollPool(store.engine, sources, poll, size=size, board=JobBoard(), stop=stop or threading.Event(),
+                    clock=clock, worker=worker)
+
+
+def _settle(*pools: PollPool) -> None:
+    """Each worker claims what it can at this time and its polls end, until none claims more."""
+    while True:
+        for pool in pools:
+            pool.tick()
+        if not any(pool.inflight() for pool in pools):
+            return
+        assert _wait(lambda: not any(pool.inflight() for pool in pools))
+
+
+def test_two_workers_poll_each_source_once_per_interval_in_all(store: Store) -> None:
+    clock, recorder = Clock(), Recorder()
+    recorder.clock = clock
+    sources = _sources(6)
+    pools = [_pool(store, sources, recorder.poller(worker), 4, clock, worker) for worker in ("a", "b")]
+    for pool in pools:
+        pool.start()
+    try:
+        for step in range(5 * 6):  # 5 intervals, looked at every 10 s
+            clock.now = START + step * timedelta(seconds=10)
+            for pool in pools if step % 2 else reversed(pools):
+                pool.tick()
+            assert _wait(lambda: not any(pool.inflight() for pool in pools))
+    finally:
+        for pool in pools:
+            pool.stop.set()
+            pool.close()
+    slots = Counter((name, int((at - START) / MINUTE)) for _, name, at in recorder.polls)
+    assert sorted(slots) == sorted((source.name, minute) for source in sources for minute in range(5))
+    assert set(slots.values()) == {1}, "a source was polled twice in one interval"
+    assert {worker for worker, _, _ in recorder.polls} == {"a", "b"}, "one worker did all the polls"
+    # No drift: every poll ran at its slot's start (the interval counts from the due time).
+    assert {at.second for _, _, at in recorder.polls} == {0}
+
+
+def _claim_at_once(engine: Engine) -> None:
+    """FOR UPDATE SKIP LOCKED: three workers claiming at once neither wait nor share a source."""
+    names = [source.name for source in _sources(6)]
+    leases.enrol(engine, dict.fromkeys(names, START + MINUTE), START)
+    taken: dict[str, list[str]] = {}
+    gate = threading.Barrier(3)
+
+    def take(worker: str) -> None:
+        gate.wait()
+        taken[worker] = [c.connector for c in leases.claim(engine, worker, names, START, 4, lambda _: MINUTE)]
+
+    threads = [threading.Thread(target=take, args=(worker,)) for worker in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    claimed = [name for names_ in taken.values() for name in names_]
+    assert sorted(claimed) == sorted(names)  # each source once, none left
+
+
+@pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_claims_at_the_same_moment_take_different_sources(store: Store) -> None:
+    _claim_at_once(store.engine)
+
+
+@pytest.mark.mariadb
+def test_claims_at_the_same_moment_take_different_sources_on_mariadb(mariadb_database: dict[str, object]) -> None:
+    engine = make_engine(str(mariadb_database["url"]))
+    POLL_SCHEDULE.create(engine)  # the one table the claims use: the whole schema's migrations take seconds
+    try:
+        _claim_at_once(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_dead_workers_sources_are_polled_by_another_within_one_interval(store: Store) -> None:
+    clock, recorder = Clock(), Recorder()
+    sources = _sources(6)
+    dead = _pool(store, sources, recorder.poller("dead"), 6, clock, "dead")
+    dead.tick()  # claims all six, then never polls nor renews: killed (its threads never started)
+    assert len(dead.inflight()) == 6
+    shown = poll_schedule_status(store)  # what `status` shows: who polls what, until when
+    assert shown["sources"] == 6 and {p["worker"] for p in shown["polling"].values()} == {"dead"}
+    assert shown["polling"]["s0"]["lease_until"] == "2031-01-10T15:01:00Z"  # one interval
+    alive = _pool(store, sources, recorder.poller("alive"), 4, clock, "alive")
+    alive.start()
+    try:
+        clock.now = START + timedelta(seconds=30)
+        alive.tick()
+        assert alive.inflight() == [] and recorder.polls == []  # the leases still hold
+        clock.now = START + MINUTE + timedelta(seconds=1)  # one interval later: the leases ran out
+        _settle(alive)
+        assert sorted(name for _, name, _ in recorder.polls) == sorted(s.name for s in sources)
+        # The dead worker's poll, had it only been slow, ends without taking the row back.
+        assert not leases.release(store.engine, "dead", "s0", START + MINUTE, clock.now)
+        assert leases.due_times(store.engine, ["s0"])["s0"] == START + 2 * MINUTE
+    finally:
+        alive.stop.set()
+        alive.close()
+
+
+@pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_renewal_that_finds_another_holder_leaves_the_row_to_it(store: Store) -> None:
+    leases.enrol(store.engine, {"s0": START + MINUTE}, START)
+    assert leases.claim(store.engine, "a", ["s0"], START, 1, lambda _: MINUTE)
+    later = START + MINUTE + timedelta(seconds=1)
+    assert [c.connector for c in leases.claim(store.engine, "b", ["s0"], later, 1, lambda _: MINUTE)] == ["s0"]
+    assert leases.renew(store.engine, "a", {"s0": later + MINUTE}) == {"s0"}
+    assert leases.renew(store.engine, "b", {"s0": later + MINUTE}) == set()
+
+
+@pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_hung_poll_holds_one_slot_and_never_delays_the_others(store: Store) -> None:
+    """Real threads and clock, 1 s intervals: with two slots and one of them hung, the three
+    other sources are polled every second by the other slot; never more than two at once."""
+    recorder, release = Recorder(), threading.Event()
+    recorder.clock = datetime.now
+    sources = _sources(4, "1s")
+    stop = threading.Event()
+    pool = _pool(store, sources, recorder.poller("a", hold=0.02, hang=("s0", release)), 2,
+                 lambda: datetime.now(UTC), "a", stop)
+    runner = threading.Thread(target=pool.run)
+    runner.start()
+    try:
+        assert _wait(lambda: all(recorder.count(f"s{n}") >= 2 for n in (1, 2, 3)), timeout=4.0)
+        assert recorder.count("s0") == 1 and "s0" in pool.inflight()
+        assert recorder.peak == 2
+    finally:
+        stop.set()
+        release.set()
+        runner.join(5)
+    assert not runner.is_alive()
+
+
+def test_the_pool_bound_holds(store: Store) -> None:
+    """Eight sources due at once, three slots: three polls at a time, all eight polled."""
+    clock, recorder = Clock(), Recorder()
+    sources = _sources(8)
+    pool = _pool(store, sources, recorder.poller("a", hold=0.05), 3, clock, "a")
+    pool.start()
+    try:
+        pool.tick()
+        assert len(pool.inflight()) == 3  # claimed no more than it has slots for
+        _settle(pool)
+    finally:
+        pool.stop.set()
+        pool.close()
+    assert sorted(name for _, name, _ in recorder.polls) == sorted(s.name for s in sources)
+    assert recorder.peak <= 3
+    polls_per_source: dict[str, int] = defaultdict(int)
+    for _, name, _ in recorder.polls:
+        polls_per_source[name] += 1
+    assert set(polls_per_source.values()) == {1}
+
+
+def test_a_shortened_schedule_applies_at_the_next_start_not_after_the_old_interval(store: Store) -> None:
+    clock, recorder = Clock(), Recorder()
+    hourly = _pool(store, [PolledSource("s0", Schedule(interval="1h"))], recorder.poller("a"), 1, clock, "a")
+    hourly.start()
+    _settle(hourly)
+    hourly.stop.set()
+    hourly.close()
+    assert leases.due_times(store.engine, ["s0"])["s0"] == START + timedelta(hours=1)
+    clock.now = START + timedelta(minutes=2)  # restarted with `schedule: {interval: 5m}`
+    five = _pool(store, [PolledSource("s0", Schedule(interval="5m"))], recorder.poller("a"), 1, clock, "a")
+    five.tick()
+    assert leases.due_times(store.engine, ["s0"])["s0"] == START + timedelta(minutes=7)
+
+
+def test_a_long_poll_keeps_its_lease_by_heartbeat_and_a_stalled_worker_loses_it(store: Store) -> None:
+    clock, recorder, release = Clock(), Recorder(), threading.Event()
+    sources = [PolledSource("s0", Schedule(interval="1m"))]  # lease 1 min, renewed every 20 s
+    a = _pool(store, sources, recorder.poller("a", hang=("s0", release)), 1, clock, "a")
+    b = _pool(store, sources, recorder.poller("b"), 1, clock, "b")  # claims only: its pool never starts
+    a.start()
+    try:
+        a.tick()
+        assert _wait(lambda: recorder.count("s0") == 1)  # polling, for minutes
+        for seconds in (20, 40, 60, 80):
+            clock.now = START + timedelta(seconds=seconds)
+            a.tick()  # the heartbeat
+            b.tick()
+            assert b.inflight() == [], f"b claimed a lease a renews, at {seconds} s"
+        clock.now = START + timedelta(seconds=200)  # a stalled (no heartbeat) for two minutes
+        b.tick()
+        assert b.inflight() == ["s0"]
+        assert 0.05 < a.tick() <= 30  # finds it lost; sleeps (no spin on a lease it no longer renews)
+        release.set()
+        assert _wait(lambda: not a.inflight())
+        assert leases.due_times(store.engine, ["s0"])["s0"] == START  # b's claim, untouched by a's end
+        assert poll_schedule_status(store)["polling"]["s0"]["worker"] == "b"
+    finally:
+        release.set()
+        a.stop.set()
+        a.close()
