@@ -544,11 +544,23 @@ def worker_polls(log: Path, since: float, until: float) -> int | None:
 
 
 def cpu_between(worker: Worker, since: float, until: float) -> tuple[float, float, float] | None:
-    """(CPU seconds, from, to) between the samples nearest inside [since, until]."""
-    inside = [s for s in worker.samples if since - SAMPLE_EVERY <= s["t"] <= until + 1]
-    if len(inside) < 2:
+    """(CPU seconds, from, to) between the samples nearest to the two times (the run takes one at
+    each phase's edge)."""
+    if len(worker.samples) < 2:
         return None
-    return inside[-1]["cpu"] - inside[0]["cpu"], inside[0]["t"], inside[-1]["t"]
+    first = min(worker.samples, key=lambda s: abs(s["t"] - since))
+    last = min(worker.samples, key=lambda s: abs(s["t"] - until))
+    if last["t"] <= first["t"]:
+        return None
+    return last["cpu"] - first["cpu"], first["t"], last["t"]
+
+
+def phase_figures(worker: Worker, since: float, until: float) -> dict[str, Any]:
+    """A worker's CPU and polls over one phase, and CPU per poll."""
+    cpu = cpu_between(worker, since, until)
+    polls = worker_polls(worker.log, since, until)
+    return {"cpu_s": cpu[0] if cpu else None, "span_s": (cpu[2] - cpu[1]) if cpu else None, "polls": polls,
+            "cpu_per_poll_ms": cpu[0] / polls * 1000 if cpu and polls else None}
 
 
 # -- the baselines (a child process of this run) ------------------------------------------------------
@@ -665,16 +677,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for worker in workers:
             worker.sample()
         w1 = w0 + args.minutes * 60
+        q1 = w0 + min(args.quiet_minutes * 60, (w1 - w0) / 2)  # the quiet phase: no change made
         kill_at = w0 + args.kill_at * (w1 - w0) if args.kill_at > 0 and len(workers) > 1 else None
+        edges = {"quiet_end": q1, "window_end": w1}
         changer = Changer(sources, args.visits, POSTGRES_ADMIN_URL, data_schema, roots, work, store)
         stack.callback(changer.close)
         per_minute = max(1.0, len(sources) * args.change_share)
         every = 60.0 / per_minute
         changes: list[Change] = []
-        next_change = w0 + every / 2
+        next_change = q1 + every / 2
         last_note = w0
         while True:
             now = time.time()
+            for edge, at in list(edges.items()):
+                if now >= at:
+                    del edges[edge]
+                    for worker in workers:
+                        if worker.killed_at is None:
+                            worker.sample()
             if now >= w1 and (all(c.seen_at is not None for c in changes) or now >= w1 + args.interval + 60):
                 break
             if now < w1 and now >= next_change:
@@ -717,25 +737,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "by_kind": {k: percentile([c.latency for c in changes if c.kind == k and c.latency is not None], 0.99)
                         for k in ("sql", "csv", "fhir")},
             "list": [asdict(c) for c in changes]}
-        # CPU and polls per worker
+        # CPU and polls per worker: the quiet phase (idle polls only), the rest (with changes), all
         polls_total = sum(1 for n, _s, st, _f in history if n in names and w0 <= st.timestamp() < w1)
+        result["phases"] = {"quiet_minutes": (q1 - w0) / 60, "busy_minutes": (w1 - q1) / 60}
         per_worker = []
         for worker in workers:
             until = worker.killed_at or w1
-            cpu = cpu_between(worker, w0, until)
-            polls = worker_polls(worker.log, w0, until)
-            rss = [s["rss"] for s in worker.samples if s["t"] >= w0 - SAMPLE_EVERY]
+            rss = [s["rss"] for s in worker.samples if s["t"] >= w0 - 1]
             per_worker.append({
                 "worker": worker.number, "pid": worker.pid, "killed": worker.killed_at is not None,
-                "cpu_s": cpu[0] if cpu else None, "cpu_span_s": (cpu[2] - cpu[1]) if cpu else None,
-                "polls": polls, "rss_start_mib": rss[0] if rss else None, "rss_max_mib": max(rss) if rss else None,
+                "quiet": phase_figures(worker, w0, q1), "busy": phase_figures(worker, q1, until),
+                "all": phase_figures(worker, w0, until),
+                "rss_start_mib": rss[0] if rss else None, "rss_max_mib": max(rss) if rss else None,
                 "rss_end_mib": rss[-1] if rss else None,
                 "pg_connections_max": max((s["pg_connections"] for s in worker.samples), default=None),
                 "rss_warm_max_mib": max((s["rss"] for s in worker.samples if s["t"] < w0), default=None)})
-        if any(w["polls"] is None for w in per_worker):  # no attribution: the store's count, by time alive
-            spans = [w["cpu_span_s"] or 0 for w in per_worker]
-            for w, span in zip(per_worker, spans, strict=True):
-                w["polls_estimated"] = polls_total * span / sum(spans) if sum(spans) else None
         result["workers"] = per_worker
         result["polls_total"] = polls_total
         _stop_workers(workers)
@@ -813,21 +829,24 @@ def tables(result: dict[str, Any]) -> list[Table]:
         late.add(figure=f"p99 of {kind} sources, s", value=value, goal="", met=None)
 
     baseline = result.get("baseline", {})
-    cpu = Table("CPU per poll, per worker (all its work in the window / its polls), against bare reads",
+    cpu = Table("CPU per poll, per worker (all its CPU in the phase / the polls it ran), against bare reads",
                 ["case", "cpu_s", "polls", "cpu_per_poll_ms", "ratio_to_select", "ratio_to_connect_select"])
-    for worker in result["workers"]:
-        polls_done = worker["polls"] if worker["polls"] is not None else worker.get("polls_estimated")
-        per = worker["cpu_s"] / polls_done * 1000 if worker["cpu_s"] is not None and polls_done else None
-        cpu.add(case=f"worker {worker['worker']}{' (killed mid-run)' if worker['killed'] else ''}",
-                cpu_s=worker["cpu_s"], polls=round(polls_done) if polls_done is not None else None, cpu_per_poll_ms=per,
-                ratio_to_select=ratio(per or 0, baseline.get("select_open_ms") or 0) if per else None,
-                ratio_to_connect_select=ratio(per or 0, baseline.get("select_connect_ms") or 0) if per else None)
+    phases = result["phases"]
+    labels = {"quiet": f"first {phases['quiet_minutes']:g} min, no change made (idle polls)",
+              "busy": f"next {phases['busy_minutes']:g} min, with the changes", "all": "whole window"}
+    for phase in ("quiet", "busy", "all"):
+        for worker in result["workers"]:
+            figures = worker[phase]
+            per = figures["cpu_per_poll_ms"]
+            cpu.add(case=f"worker {worker['worker']}{' (killed)' if worker['killed'] else ''}: {labels[phase]}",
+                    cpu_s=figures["cpu_s"], polls=figures["polls"], cpu_per_poll_ms=per,
+                    ratio_to_select=ratio(per, baseline.get("select_open_ms") or 0) if per else None,
+                    ratio_to_connect_select=ratio(per, baseline.get("select_connect_ms") or 0) if per else None)
     cpu.add(case="bare SELECT of the same table, open connection", cpu_per_poll_ms=baseline.get("select_open_ms"))
     cpu.add(case="bare SELECT with its own connection", cpu_per_poll_ms=baseline.get("select_connect_ms"))
     cpu.add(case="bare GET of a FHIR tenant's incremental search (httpx)", cpu_per_poll_ms=baseline.get("fhir_get_ms"))
-    if any(w["polls"] is None for w in result["workers"]):
-        cpu.notes.append("polls per worker estimated (the store's count shared by each worker's measured span): "
-                         "the workers' logs name no poll job")
+    cpu.notes.append("A worker's CPU is all of it (the poll pool and its scheduler, the stages job, the reminder "
+                     "dispatcher every 30 s, logging at info): what a source costs a deployment, not the poll alone.")
 
     memory = Table("Memory per worker (RSS, MiB) and its PostgreSQL connections (store and SQL sources, most seen)",
                    ["case", "warm_up_max", "window_start", "window_max", "window_end", "pg_connections_max"])
@@ -864,6 +883,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         "poll workers + 6)")
     parser.add_argument("--max-overflow", type=int, default=10)
     parser.add_argument("--poll-workers", type=int, default=None, help="service.poll_workers (when the service has it)")
+    parser.add_argument("--quiet-minutes", type=float, default=None, help="the window's first minutes, with no change "
+                        "made: CPU per idle poll (default one interval, at most half the window)")
     parser.add_argument("--kill-at", type=float, default=0.5, help="share of the window after which one worker "
                         "gets SIGKILL (0: none)")
     parser.add_argument("--warm-limit", type=float, default=None, help="seconds the warm-up may take (3 intervals)")
@@ -875,6 +896,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
         args.timeout = min(20.0, max(2.0, args.interval / 15))
     if args.pool_size is None:
         args.pool_size = 2 * args.poll_workers + 6 if args.poll_workers else 10
+    if args.quiet_minutes is None:
+        args.quiet_minutes = args.interval / 60
+    if 0 < args.kill_at * args.minutes < min(args.quiet_minutes, args.minutes / 2):
+        parser.error("--kill-at falls inside the quiet phase (--quiet-minutes): its idle CPU needs every worker")
     if args.warm_limit is None:
         args.warm_limit = max(600.0, 3 * args.interval)
     return args
