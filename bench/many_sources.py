@@ -729,6 +729,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         hung_runs = [(n, st) for n, st, started_at, _f in history if n in hung and w0 <= started_at.timestamp() < w1]
         result["hung_polls"] = {"runs": len(hung_runs), "failed": sum(1 for _n, st in hung_runs if st == "failed")}
         latencies = [c.latency for c in changes if c.latency is not None]
+        # each change's wait split: until its source's next poll finished, and from there until seen
+        finishes: dict[str, list[float]] = {}
+        for n, _st, _started, finished in history:
+            if finished is not None:
+                finishes.setdefault(n, []).append(finished.timestamp())
+        waits, after = [], []
+        for c in changes:
+            polled = min((t for t in finishes.get(c.source, []) if t > c.made_at), default=None)
+            if polled is not None and c.seen_at is not None and polled <= c.seen_at:
+                waits.append(polled - c.made_at)
+                after.append(c.seen_at - polled)
         result["changes"] = {
             "made": len(changes), "seen": len(latencies), "unseen": len(changes) - len(latencies),
             "p50": percentile(latencies, 0.5), "p90": percentile(latencies, 0.9),
@@ -736,7 +747,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "max": max(latencies) if latencies else None,
             "by_kind": {k: percentile([c.latency for c in changes if c.kind == k and c.latency is not None], 0.99)
                         for k in ("sql", "csv", "fhir")},
+            "until_polled_p99": percentile(waits, 0.99), "until_polled_max": max(waits, default=None),
+            "after_poll_p50": percentile(after, 0.5), "after_poll_p99": percentile(after, 0.99),
             "list": [asdict(c) for c in changes]}
+        result["history"] = [[n, st, a.isoformat(), f.isoformat() if f else None] for n, st, a, f in history]
         # CPU and polls per worker: the quiet phase (idle polls only), the rest (with changes), all
         polls_total = sum(1 for n, _s, st, _f in history if n in names and w0 <= st.timestamp() < w1)
         result["phases"] = {"quiet_minutes": (q1 - w0) / 60, "busy_minutes": (w1 - q1) / 60}
@@ -825,6 +839,12 @@ def tables(result: dict[str, Any]) -> list[Table]:
     for key in ("p50", "p90", "p99", "max"):
         late.add(figure=f"{key}, s", value=changes[key], goal=f"≤ {target:g}" if key == "p99" else "",
                  met=(changes[key] is not None and changes[key] <= target) if key == "p99" else None)
+    late.add(figure="of which until the source's next poll ended: p99 / max, s",
+             value=" / ".join(f"{changes[k]:.1f}" if changes.get(k) is not None else "n/a"
+                              for k in ("until_polled_p99", "until_polled_max")), goal="", met=None)
+    late.add(figure="from that poll's end to the store and its reminders: p50 / p99, s",
+             value=" / ".join(f"{changes[k]:.1f}" if changes.get(k) is not None else "n/a"
+                              for k in ("after_poll_p50", "after_poll_p99")), goal="", met=None)
     for kind, value in changes["by_kind"].items():
         late.add(figure=f"p99 of {kind} sources, s", value=value, goal="", met=None)
 
