@@ -191,8 +191,9 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> None:
     part.rename(path)
 
 
-def create_csv_folders(root: Path, sources: list[Source], visits: int) -> None:
-    now = datetime.now(UTC)
+def create_csv_folders(root: Path, sources: list[Source], visits: int, now: datetime) -> None:
+    """One export per source, its visits' starts counted from ``now`` (a change rewrites a row
+    from the same ``now``: the bench keeps it)."""
     for source in sources:
         folder = root / f"drop{source.index:04d}"
         folder.mkdir(parents=True)
@@ -383,7 +384,8 @@ class Changer:
     """Moves one visit of a source by 30 minutes (later, then back) and notes when."""
 
     def __init__(self, sources: list[Source], visits: int, data_conninfo: str, data_schema: str,
-                 roots: dict[int, str], work: Path, store: psycopg.Connection[Any], seed: int = 60) -> None:
+                 roots: dict[int, str], work: Path, store: psycopg.Connection[Any], epoch: datetime,
+                 seed: int = 60) -> None:
         self.sources = [s for s in sources if not s.hung]
         self.visits = visits
         self.data = psycopg.connect(data_conninfo, autocommit=True)
@@ -391,6 +393,7 @@ class Changer:
         self.roots = roots
         self.work = work
         self.store = store
+        self.epoch = epoch  # the CSV visits' first starts were counted from this
         self.rng = random.Random(seed)
         self.http = httpx.Client(timeout=30)
         self.moved: dict[tuple[str, int], int] = {}  # times each visit was moved
@@ -422,7 +425,7 @@ class Changer:
                               [minutes, ident])
         elif source.kind == "csv":
             self.serial += 1
-            start = visit_start_local(self._epoch_now(), n) + timedelta(minutes=30 if minutes > 0 else 0)
+            start = visit_start_local(self.epoch, n) + timedelta(minutes=30 if minutes > 0 else 0)
             write_csv(self.work / "drops" / f"drop{source.index:04d}" / f"change-{self.serial:06d}.csv",
                       [csv_row(source, n, start)])
         else:
@@ -433,11 +436,6 @@ class Changer:
         self.moved[(source.name, n)] = times + 1
         self.pending.add((source.name, n))
         return Change(source.name, source.kind, ident, made, int(row[0]))
-
-    def _epoch_now(self) -> datetime:
-        return self.epoch
-
-    epoch: datetime = datetime.now(UTC)  # the CSV visits' first starts were computed from this
 
     def look(self, changes: list[Change]) -> None:
         """Mark as seen the changes whose new version and its reminders are in the store."""
@@ -635,8 +633,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             admin.execute(f'CREATE SCHEMA "{store_schema}"')
         began = time.monotonic()
         create_sql_tables(POSTGRES_ADMIN_URL, data_schema, by_kind["sql"], args.visits)
-        create_csv_folders(work / "drops", by_kind["csv"], args.visits)
-        Changer.epoch = datetime.now(UTC)
+        epoch = datetime.now(UTC)
+        create_csv_folders(work / "drops", by_kind["csv"], args.visits, epoch)
         roots = stack.enter_context(fhir_servers(by_kind["fhir"], args.fhir_servers, args.visits, args.fhir_latency_ms))
         (work / "sql_mapping.yaml").write_text(SQL_MAPPING, encoding="utf-8")
         config = work / "settings.yaml"
@@ -680,7 +678,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         q1 = w0 + min(args.quiet_minutes * 60, (w1 - w0) / 2)  # the quiet phase: no change made
         kill_at = w0 + args.kill_at * (w1 - w0) if args.kill_at > 0 and len(workers) > 1 else None
         edges = {"quiet_end": q1, "window_end": w1}
-        changer = Changer(sources, args.visits, POSTGRES_ADMIN_URL, data_schema, roots, work, store)
+        changer = Changer(sources, args.visits, POSTGRES_ADMIN_URL, data_schema, roots, work, store, epoch)
         stack.callback(changer.close)
         per_minute = max(1.0, len(sources) * args.change_share)
         every = 60.0 / per_minute
