@@ -37,9 +37,10 @@ the stages have read the whole outbox.
   until the store holds the new version and reminders planned for that version (polled every
   ``CHECK_EVERY`` seconds; a change unseen one interval plus a minute after the window counts as
   missed); target interval + 30 s at the 99th percentile;
-- *CPU per poll*: each worker's user + system CPU over the window (``/proc/<pid>/stat``) divided by
-  the polls it ran (its log's ``job.finished`` lines of poll jobs; else the store's count, shared
-  equally), against, in a child process of this run, a bare ``SELECT`` of the same SQL tables
+- *CPU per poll*: each worker's user + system CPU (``/proc/<pid>/stat``) over the window's first
+  ``--quiet-minutes`` (no change made: idle polls), over the rest and over all of it, divided by
+  the polls it ran then (its log's ``job.finished`` lines of poll jobs, skipped ones left out),
+  against, in a child process of this run, a bare ``SELECT`` of the same SQL tables
   (on an open connection, and with a connection per query as the connector opens one) and a bare
   ``GET`` of a FHIR tenant's incremental search;
 - *memory*: each worker's RSS at the window's start, its highest, and at the end;
