@@ -11,6 +11,10 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationInfo, model_validator
 
+from clinicsync.common.plugins import quiet_pydantic_plugins
+
+quiet_pydantic_plugins()  # before the first settings model is built (plugins.py says why)
+
 
 class FileRead(NamedTuple):
     """A file the settings were read from (settings.yaml, a ``*_file`` secret) as it was when
