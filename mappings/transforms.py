@@ -11,7 +11,6 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-import hl7
 from babel import Locale, UnknownLocaleError
 
 from clinicsync.common.timeutil import TimeError, parse_datetime, zone
@@ -343,6 +342,8 @@ def as_hl7_datetime(value: Any) -> datetime:
     if match is None:
         raise TransformError("not an HL7 date-time (expected YYYYMMDDHHMM[SS][+/-ZZZZ])")
     wall, sign, hours, minutes = match.groups()
+    import hl7  # here: a mapping that reads no HL7 time need not load it (issue 60, an idle `sync --once`)
+
     try:
         parsed: datetime = hl7.parse_datetime(wall)
     except ValueError:

@@ -52,10 +52,10 @@ NOT_FOR_STATUS_JSON_MODULES = ("rich.table", "babel.dates", "pytz",
 # not the model's table classes (sqlmodel, the ORM): the sync path reads and writes sync/tables.py's
 # Core tables; the model is the schema, imported to create or migrate a store. Stop 61 (cronstart2):
 # not typer's pydantic adapters (an option left out is None without one, cli/coercion.py), not
-# phonenumbers (imported on the first number a mapping or the store reads).
+# phonenumbers (imported on the first number a mapping or the store reads), not hl7 (the first HL7 time).
 NOT_FOR_IDLE_SYNC = ("jwt", "httpx", "requests", "fastapi", "starlette", "uvicorn", "botocore", "psycopg",
                      "pymysql", "icalendar", "sqlglot", "argon2", "jinja2", "itsdangerous", "sqlmodel", "alembic",
-                     "phonenumbers")
+                     "phonenumbers", "hl7")
 NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors.fhir",
                              "clinicsync.connectors.fhir.booking", "clinicsync.sync.cli.rehearsal",
                              "clinicsync.sync.cli.calendar", "clinicsync.sync.cli.progress", "rich.progress",
