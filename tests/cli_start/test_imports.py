@@ -52,7 +52,8 @@ NOT_FOR_STATUS_JSON_MODULES = ("rich.table", "babel.dates", "pytz",
 # not the model's table classes (sqlmodel, the ORM): the sync path reads and writes sync/tables.py's
 # Core tables; the model is the schema, imported to create or migrate a store. Stop 61 (cronstart2):
 # not typer's pydantic adapters (an option left out is None without one, cli/coercion.py), not
-# phonenumbers (imported on the first number a mapping or the store reads), not hl7 (the first HL7 time).
+# phonenumbers (imported on the first number a mapping or the store reads), not hl7 (on the first
+# HL7 time), not the plausibility profile (a dry run's and `check`'s).
 NOT_FOR_IDLE_SYNC = ("jwt", "httpx", "requests", "fastapi", "starlette", "uvicorn", "botocore", "psycopg",
                      "pymysql", "icalendar", "sqlglot", "argon2", "jinja2", "itsdangerous", "sqlmodel", "alembic",
                      "phonenumbers", "hl7")
@@ -63,7 +64,8 @@ NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors
                              "clinicsync.sync.reminders.compose", "clinicsync.sync.reminders.render",
                              "clinicsync.sync.waitlist.offers", "clinicsync.sync.waitlist.release",
                              "clinicsync.sync.push", "clinicsync.sync.calendar.templates", "babel.dates",
-                             "clinicsync.sync.model", "sqlalchemy.orm", "typer._adapters")
+                             "clinicsync.sync.model", "sqlalchemy.orm", "typer._adapters",
+                             "clinicsync.sync.plausibility")
 
 PROBE = """
 import json, sys
