@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from clinicsync.common.memo import kept
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.common.vocabulary import STATUSES
+from clinicsync.common.yaml_loader import FAST_LOADER
 from clinicsync.mappings.codegen import generate
 from clinicsync.mappings.model import (
     MappingError,
@@ -925,16 +926,27 @@ _COMPILED: dict[tuple[str, str, str, str, PlausibleWindow, str, tuple[tuple[str,
                 CompiledMapping] = {}
 
 
+def _composed(text: str, loader_class: type[yaml.SafeLoader]) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for the keys' lines) and its data."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        return node, loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+
+
 @lru_cache(maxsize=64)
 def _parsed_yaml(path: Path, mtime_ns: int, size: int) -> tuple[Any, dict[tuple[str, ...], int]]:
     """A mapping file's YAML, parsed once per version of the file, and the line of each key
     (``("fields", "patient.phone")`` -> 12) for errors that send the admin to it."""
-    loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    finally:
-        loader.dispose()
+        node, data = _composed(text, FAST_LOADER)
+    except yaml.YAMLError:
+        if FAST_LOADER is yaml.SafeLoader:
+            raise
+        node, data = _composed(text, yaml.SafeLoader)  # its error: the same wording whatever the build
     lines: dict[tuple[str, ...], int] = {}
     pending: list[tuple[yaml.Node, tuple[str, ...]]] = [(node, ())] if node is not None else []
     while pending:  # keys three levels deep are enough to point at (fields.type.fro)

@@ -7,22 +7,15 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cache, lru_cache
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-import hl7
-import phonenumbers
 from babel import Locale, UnknownLocaleError
 
 from clinicsync.common.timeutil import TimeError, parse_datetime, zone
 from clinicsync.common.vocabulary import CHANNELS
 from clinicsync.mappings.model import quoted_zone
-
-# phonenumbers compiles its metadata patterns by string through re.compile, whose cache holds
-# 512: a mix of regions overflows it and each number recompiled its patterns (69 -> 42 us a
-# number off the fast path, measured on 15 regions' example numbers). Its own unbounded cache
-# holds one compiled pattern per metadata string, a bounded set. Process-wide, by design.
-phonenumbers.enable_pattern_cache()
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HL7_DTM = re.compile(r"(\d{12}(?:\d{2}(?:\.\d{1,4})?)?)(?:([+-])(\d{2})(\d{2}))?")
@@ -91,15 +84,29 @@ def as_email(value: Any) -> str:
     return f"{local}@{domain.lower()}"
 
 
-def phone_parser(region: str) -> Callable[[Any], str]:
-    plain = _plain_nanp(region)
+@cache
+def _phonenumbers() -> ModuleType:
+    """phonenumbers, imported on the first number read: a run that reads none (an idle cron
+    `sync --once`, issue 60) does not load its ~60 modules.
 
+    phonenumbers compiles its metadata patterns by string through re.compile, whose cache holds
+    512: a mix of regions overflows it and each number recompiled its patterns (69 -> 42 us a
+    number off the fast path, measured on 15 regions' example numbers). Its own unbounded cache
+    holds one compiled pattern per metadata string, a bounded set. Process-wide, by design."""
+    import phonenumbers
+
+    phonenumbers.enable_pattern_cache()
+    return phonenumbers
+
+
+def phone_parser(region: str) -> Callable[[Any], str]:
     def as_phone(value: Any) -> str:
         text = str(value).strip()
         if ":" in text:  # no other character lowercases to ':'; a plain number skips both lower()s
             for scheme in ("whatsapp:", "tel:"):  # a WhatsApp address, a tel: URI (RFC 3966)
                 if text.lower().startswith(scheme):
                     text = text[len(scheme):]
+        plain = _plain_nanp(region)  # cached per region, looked up on the first number (phonenumbers' import)
         if plain is not None:
             e164 = plain(text)
             if e164 is not None:
@@ -111,6 +118,7 @@ def phone_parser(region: str) -> Callable[[Any], str]:
 
 def _phone_e164(text: str, region: str) -> str:
     """phonenumbers' reading of ``text``: parsed for ``region``, valid, as E.164 (the reference)."""
+    phonenumbers = _phonenumbers()
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -146,6 +154,7 @@ def _plain_nanp(region: str) -> Callable[[str], str | None] | None:
     is_valid_number_for_region), the number is valid; else phonenumbers decides. E.164 is
     '+1' and the digits. tests/mappings/test_phone_fast_path.py checks all of it against
     phonenumbers itself (generated numbers, W1's export, the fixtures, each region's examples)."""
+    phonenumbers = _phonenumbers()
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
     plan = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(1, ())
     main = phonenumbers.PhoneMetadata.metadata_for_region(plan[0], None) if plan else None
@@ -333,6 +342,8 @@ def as_hl7_datetime(value: Any) -> datetime:
     if match is None:
         raise TransformError("not an HL7 date-time (expected YYYYMMDDHHMM[SS][+/-ZZZZ])")
     wall, sign, hours, minutes = match.groups()
+    import hl7  # here: a mapping that reads no HL7 time need not load it (issue 60, an idle `sync --once`)
+
     try:
         parsed: datetime = hl7.parse_datetime(wall)
     except ValueError:

@@ -17,12 +17,10 @@ import yaml
 from yaml.constructor import SafeConstructor
 
 from clinicsync.common.settings_base import FileRead, file_read
+from clinicsync.common.yaml_loader import FAST_LOADER
 
-# libyaml's parser when PyYAML was built with it (~1 ms for the demo's file against ~20 ms in
-# pure Python: `status` reads the file on every start, issue 31 obs 6). Nodes, marks and
-# tags are the same; a file libyaml refuses is read again by the pure-Python loader, so the
-# error an admin reads (its wording, line and column) does not depend on the build.
-_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's parser when there (`status` reads the file on every start, issue 31 obs 6).
+_FAST_LOADER = FAST_LOADER
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Bounds on what a settings file may cost to read: a real one is a few KiB, a dozen levels

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
@@ -35,7 +35,6 @@ from clinicsync.sync.fingerprint import (
 )
 from clinicsync.sync.locks import HeldLock, poll_lock, store_lane
 from clinicsync.sync.orphans import find_orphans, first_run_refusal, recent_window, unretire
-from clinicsync.sync.plausibility import Profile, ProfileReport
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.run_progress import prune_stages
 from clinicsync.sync.settings import Settings
@@ -45,6 +44,9 @@ from clinicsync.sync.subscriptions import note_server_status, subscription_state
 from clinicsync.sync.sweep import sweep_if_due, with_moved_past_window
 from clinicsync.sync.tables import live_consumers
 from clinicsync.sync.zonerules import check_zone_rules
+
+if TYPE_CHECKING:
+    from clinicsync.sync.plausibility import ProfileReport
 
 log = structlog.get_logger("clinicsync.sync")
 # Standing conditions, logged when they start, change and end, not at every run (sync/standing.py).
@@ -339,7 +341,11 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             strict=True) if holds)
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
-        profile = Profile(mapping.preset, settings.clinic_for(config.name).timezone) if dry_run else None
+        profile = None
+        if dry_run:  # the dry run's profile of the mapped visits; a real run need not import it (issue 60)
+            from clinicsync.sync.plausibility import Profile
+
+            profile = Profile(mapping.preset, settings.clinic_for(config.name).timezone)
         seen: set[str] | None = None
         stored = _StoredCursor(cursor)
 

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -33,8 +33,10 @@ from clinicsync.mappings.model import MappingError, NormalizedAppointment
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, load_waitlist_mapping, mapping_record
 from clinicsync.sync.empty_fields import FieldFill
 from clinicsync.sync.engine import mapping_for, source_clock, source_timezone, stored_times
-from clinicsync.sync.plausibility import Profile, ProfileReport
 from clinicsync.sync.settings import Settings
+
+if TYPE_CHECKING:
+    from clinicsync.sync.plausibility import ProfileReport
 
 SAMPLE_SIZE = 20  # records the mapping's path audit looks at
 SAMPLE_LIMIT = 1_000  # a push source's or an archived file's sample: enough for the plausibility profile
@@ -184,6 +186,8 @@ class _Appointments:
     plausibility profile, locations and patients' languages."""
 
     def __init__(self, result: SourceCheck, mapping: CompiledMapping, clinic_timezone: str) -> None:
+        from clinicsync.sync.plausibility import Profile  # `check`'s, not `sync`'s (issue 60)
+
         self.result, self.fill = result, FieldFill(mapping)
         self.profile = Profile(mapping.preset, clinic_timezone)
 

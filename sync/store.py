@@ -19,7 +19,6 @@ from operator import attrgetter
 from typing import Any
 
 import orjson
-import phonenumbers
 from sqlalchemy import Boolean, Connection, Engine, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.engine import Dialect
 
@@ -1533,6 +1532,8 @@ def _country(phone: str | None) -> int | None:
     """An E.164 number's country calling code (None: no number, or not one)."""
     if not phone:
         return None
+    import phonenumbers  # here: a run that updates no patient's number need not load its ~60 modules (issue 60)
+
     try:
         return phonenumbers.parse(phone).country_code
     except phonenumbers.NumberParseException:

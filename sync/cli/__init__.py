@@ -2,7 +2,7 @@
 
 from typer.core import TyperOption
 
-from clinicsync.sync.cli import conventions
+from clinicsync.sync.cli import coercion, conventions
 from clinicsync.sync.cli.main import app
 
 _display_type = TyperOption.display_type_rich
@@ -15,5 +15,6 @@ def _flags_without_a_type(self: TyperOption, ctx: object) -> str | None:
 
 TyperOption.display_type_rich = _flags_without_a_type  # type: ignore[method-assign]
 conventions.install()  # one-line usage errors, plain help when piped (issue 31)
+coercion.install()  # an option left out builds no pydantic TypeAdapter (issue 60)
 
 __all__ = ["app"]

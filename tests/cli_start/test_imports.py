@@ -50,9 +50,13 @@ NOT_FOR_STATUS_JSON_MODULES = ("rich.table", "babel.dates", "pytz",
 # the waiting list's offers (off here), not the push path (a booked slot), and not jinja2 (the
 # calendar compiles its templates on the first event it renders; an idle pass renders none), and
 # not the model's table classes (sqlmodel, the ORM): the sync path reads and writes sync/tables.py's
-# Core tables; the model is the schema, imported to create or migrate a store.
+# Core tables; the model is the schema, imported to create or migrate a store. Stop 61 (cronstart2):
+# not typer's pydantic adapters (an option left out is None without one, cli/coercion.py), not
+# phonenumbers (imported on the first number a mapping or the store reads), not hl7 (on the first
+# HL7 time), not the plausibility profile (a dry run's and `check`'s).
 NOT_FOR_IDLE_SYNC = ("jwt", "httpx", "requests", "fastapi", "starlette", "uvicorn", "botocore", "psycopg",
-                     "pymysql", "icalendar", "sqlglot", "argon2", "jinja2", "itsdangerous", "sqlmodel", "alembic")
+                     "pymysql", "icalendar", "sqlglot", "argon2", "jinja2", "itsdangerous", "sqlmodel", "alembic",
+                     "phonenumbers", "hl7")
 NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors.fhir",
                              "clinicsync.connectors.fhir.booking", "clinicsync.sync.cli.rehearsal",
                              "clinicsync.sync.cli.calendar", "clinicsync.sync.cli.progress", "rich.progress",
@@ -60,7 +64,8 @@ NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors
                              "clinicsync.sync.reminders.compose", "clinicsync.sync.reminders.render",
                              "clinicsync.sync.waitlist.offers", "clinicsync.sync.waitlist.release",
                              "clinicsync.sync.push", "clinicsync.sync.calendar.templates", "babel.dates",
-                             "clinicsync.sync.model", "sqlalchemy.orm")
+                             "clinicsync.sync.model", "sqlalchemy.orm", "typer._adapters",
+                             "clinicsync.sync.plausibility")
 
 PROBE = """
 import json, sys

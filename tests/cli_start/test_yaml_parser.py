@@ -57,3 +57,31 @@ def test_a_tag_no_safe_loader_builds_is_one_line_not_a_traceback() -> None:
     assert caught.value.problems == [
         "not valid YAML (line 2, column 9): could not determine a constructor for the tag "
         "'tag:yaml.org,2002:python/object'"]
+
+
+# Mapping files (mappings/engine.py) are read by the same loader: the same data and key lines for
+# every preset, and a broken one's error is the pure-Python loader's.
+PRESETS = sorted((ROOT / "mappings").glob("*.yaml"))
+
+
+@pytest.mark.skipif(not getattr(yaml, "__with_libyaml__", False), reason="PyYAML built without libyaml")
+def test_mapping_files_read_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clinicsync.mappings import engine
+
+    assert engine.FAST_LOADER is yaml.CSafeLoader and PRESETS
+    for path in PRESETS:
+        stat = path.stat()
+        fast = engine._parsed_yaml.__wrapped__(path, stat.st_mtime_ns, stat.st_size)
+        monkeypatch.setattr(engine, "FAST_LOADER", yaml.SafeLoader)
+        assert fast == engine._parsed_yaml.__wrapped__(path, stat.st_mtime_ns, stat.st_size), path.name
+        monkeypatch.undo()
+
+
+def test_a_broken_mapping_file_gets_the_pure_python_message(tmp_path: Path) -> None:
+    from clinicsync.mappings.engine import load_mapping
+
+    (tmp_path / "mine.yaml").write_text("name: mine\nfields:\n  a: 1\n b: 2\n", encoding="utf-8")
+    with pytest.raises(ValueError) as caught:
+        load_mapping(str(tmp_path / "mine.yaml"), "UTC", "US")
+    assert "is not valid YAML (line 4, column 2): expected <block end>, but found '<block mapping start>'" in str(
+        caught.value)
