@@ -20,6 +20,9 @@ def _croniter() -> Any:
     return croniter
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class Schedule(SettingsModel):
     """Exactly one of ``interval`` or ``cron``."""
 
@@ -58,14 +61,21 @@ class Schedule(SettingsModel):
         following: datetime = _croniter()(self.cron, base.astimezone(zone(timezone))).get_next(datetime)
         return following.astimezone(UTC)
 
-    def slot_after(self, due: datetime, now: datetime, timezone: str = "UTC") -> datetime:
+    def slot_after(self, due: datetime, now: datetime, timezone: str = "UTC",
+                   phase: timedelta | None = None) -> datetime:
         """The slot after a poll that was due at ``due`` and finished at ``now`` (the shared
         poll schedule, sync/service/polls.py). An interval counts from the due time, not from
         the finish, so the slots never drift; slots missed by an overrun are skipped, never run
-        in a burst. A cron schedule's next time after both, as ``next_due``."""
+        in a burst. With a ``phase`` an interval's slots are the fixed times ``epoch + phase +
+        k * interval`` and the next is the first after both: sources given different phases
+        stay spread over the interval however they started (all at once at the service's
+        start, issue 60). A cron schedule's next time after both, as ``next_due``."""
         if self.interval is None:
             return self.next_due(due, now, timezone)
         period = self.period()
+        if phase is not None:
+            base = _EPOCH + phase
+            return base + period * ((max(due, now) - base) // period + 1)
         return due + period * ((now - due) // period + 1) if now >= due else due + period
 
     def describe(self) -> str:

@@ -21,7 +21,7 @@ from clinicsync.sync.queries import poll_schedule_status
 from clinicsync.sync.service import leases
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.outcome import JobResult
-from clinicsync.sync.service.polls import PolledSource, PollPool
+from clinicsync.sync.service.polls import PolledSource, PollPool, phase
 from clinicsync.sync.store import Store
 from clinicsync.sync.tables import POLL_SCHEDULE
 
@@ -114,12 +114,26 @@ def test_two_workers_poll_each_source_once_per_interval_in_all(store: Store) -> 
         for pool in pools:
             pool.stop.set()
             pool.close()
-    slots = Counter((name, int((at - START) / MINUTE)) for _, name, at in recorder.polls)
-    assert sorted(slots) == sorted((source.name, minute) for source in sources for minute in range(5))
-    assert set(slots.values()) == {1}, "a source was polled twice in one interval"
+    # Each source's slots are START + its phase + k minutes (START is on the minute), the first
+    # within one interval of the start; each slot polled once, at the first look at or after it:
+    # no drift (the interval counts from the slot), none twice, none missed.
+    last = START + (5 * 6 - 1) * timedelta(seconds=10)
+    for source in sources:
+        slots = [START + phase(source.name, MINUTE) + k * MINUTE for k in range(6)]
+        looks = [START + timedelta(seconds=10 * -(-(slot - START).seconds // 10)) for slot in slots]
+        polled = sorted(at for _, name, at in recorder.polls if name == source.name)
+        assert polled == [look for slot, look in zip(slots, looks, strict=True) if START < slot <= last], source.name
     assert {worker for worker, _, _ in recorder.polls} == {"a", "b"}, "one worker did all the polls"
-    # No drift: every poll ran at its slot's start (the interval counts from the due time).
-    assert {at.second for _, _, at in recorder.polls} == {0}
+    assert len({phase(source.name, MINUTE) for source in sources}) > 3, "the sources were not spread"
+
+
+def test_phases_spread_a_thousand_sources_over_their_interval() -> None:
+    """1,000 sources enrolled at once (issue 60's benchmark) are due at an even rate over a 5-minute
+    interval: no 30 s of it holds more than 1.5 times its share, where all were due in one instant."""
+    five = timedelta(minutes=5)
+    buckets = Counter(phase(f"source-{n:04d}", five) // timedelta(seconds=30) for n in range(1000))
+    assert len(buckets) == 10 and max(buckets.values()) <= 150, buckets
+    assert phase("source-0001", five) == phase("source-0001", five) < five  # stable: every worker agrees
 
 
 def _claim_at_once(engine: Engine) -> None:
@@ -161,6 +175,7 @@ def test_claims_at_the_same_moment_take_different_sources_on_mariadb(mariadb_dat
 def test_a_dead_workers_sources_are_polled_by_another_within_one_interval(store: Store) -> None:
     clock, recorder = Clock(), Recorder()
     sources = _sources(6)
+    leases.enrol(store.engine, {s.name: START + MINUTE for s in sources}, START)  # all due now
     dead = _pool(store, sources, recorder.poller("dead"), 6, clock, "dead")
     dead.tick()  # claims all six, then never polls nor renews: killed (its threads never started)
     assert len(dead.inflight()) == 6
@@ -178,7 +193,10 @@ def test_a_dead_workers_sources_are_polled_by_another_within_one_interval(store:
         assert sorted(name for _, name, _ in recorder.polls) == sorted(s.name for s in sources)
         # The dead worker's poll, had it only been slow, ends without taking the row back.
         assert not leases.release(store.engine, "dead", "s0", START + MINUTE, clock.now)
-        assert leases.due_times(store.engine, ["s0"])["s0"] == START + 2 * MINUTE
+        # its next slot: the first at its phase after the poll (START + k minutes + phase)
+        offset = phase("s0", MINUTE)
+        assert offset > timedelta(seconds=1)
+        assert leases.due_times(store.engine, ["s0"])["s0"] == START + MINUTE + offset
     finally:
         alive.stop.set()
         alive.close()
@@ -222,6 +240,7 @@ def test_the_pool_bound_holds(store: Store) -> None:
     """Eight sources due at once, three slots: three polls at a time, all eight polled."""
     clock, recorder = Clock(), Recorder()
     sources = _sources(8)
+    leases.enrol(store.engine, {s.name: START + MINUTE for s in sources}, START)  # all due now
     pool = _pool(store, sources, recorder.poller("a", hold=0.05), 3, clock, "a")
     pool.start()
     try:
@@ -242,11 +261,10 @@ def test_the_pool_bound_holds(store: Store) -> None:
 def test_a_shortened_schedule_applies_at_the_next_start_not_after_the_old_interval(store: Store) -> None:
     clock, recorder = Clock(), Recorder()
     hourly = _pool(store, [PolledSource("s0", Schedule(interval="1h"))], recorder.poller("a"), 1, clock, "a")
-    hourly.start()
-    _settle(hourly)
-    hourly.stop.set()
-    hourly.close()
-    assert leases.due_times(store.engine, ["s0"])["s0"] == START + timedelta(hours=1)
+    hourly.tick()  # a new source's first slot: at its phase in the hour
+    offset = phase("s0", timedelta(hours=1))
+    assert offset > timedelta(minutes=7)
+    assert leases.due_times(store.engine, ["s0"])["s0"] == START + offset
     clock.now = START + timedelta(minutes=2)  # restarted with `schedule: {interval: 5m}`
     five = _pool(store, [PolledSource("s0", Schedule(interval="5m"))], recorder.poller("a"), 1, clock, "a")
     five.tick()
@@ -256,6 +274,7 @@ def test_a_shortened_schedule_applies_at_the_next_start_not_after_the_old_interv
 def test_a_long_poll_keeps_its_lease_by_heartbeat_and_a_stalled_worker_loses_it(store: Store) -> None:
     clock, recorder, release = Clock(), Recorder(), threading.Event()
     sources = [PolledSource("s0", Schedule(interval="1m"))]  # lease 1 min, renewed every 20 s
+    leases.enrol(store.engine, {"s0": START + MINUTE}, START)  # due now
     a = _pool(store, sources, recorder.poller("a", hang=("s0", release)), 1, clock, "a")
     b = _pool(store, sources, recorder.poller("b"), 1, clock, "b")  # claims only: its pool never starts
     a.start()
