@@ -88,13 +88,15 @@ def _pool(store: Store, sources: list[PolledSource], poll: Callable[[str], JobRe
 
 
 def _settle(*pools: PollPool) -> None:
-    """Each worker claims what it can at this time and its polls end, until none claims more."""
+    """Each worker claims what it can at this time and its polls end, until none is due (asked of
+    the schedule: a quick poll may have ended before the tick returned)."""
     while True:
         for pool in pools:
             pool.tick()
-        if not any(pool.inflight() for pool in pools):
-            return
         assert _wait(lambda: not any(pool.inflight() for pool in pools))
+        wakes = [(leases.next_wake(pool.engine, pool.sources), pool.clock()) for pool in pools]
+        if all(wake is None or wake > now for wake, now in wakes):
+            return
 
 
 def test_two_workers_poll_each_source_once_per_interval_in_all(store: Store) -> None:
@@ -298,3 +300,43 @@ def test_a_long_poll_keeps_its_lease_by_heartbeat_and_a_stalled_worker_loses_it(
         release.set()
         a.stop.set()
         a.close()
+
+
+def test_failing_sources_hold_at_most_half_the_slots_so_healthy_ones_keep_being_polled(store: Store) -> None:
+    """Issue 60's benchmark: hung FHIR tenants held every slot of a worker for their whole timeout.
+    Pool of 4, three sources that hang: once their poll has failed (cut by its timeout) they take
+    two slots at most, and the healthy sources are polled every interval by the other two."""
+    clock, release = Clock(), threading.Event()
+    calls: Counter[str] = Counter()
+    guard = threading.Lock()
+
+    def poll(connector: str) -> JobResult:
+        with guard:
+            calls[connector] += 1
+            first = calls[connector] == 1
+        if connector.startswith("hung"):
+            if not first:
+                release.wait(10)  # hangs until the test ends
+            return {"failed": True, "error": "timed out"}  # the first: cut by its timeout
+        return {"failed": False}
+
+    sources = [PolledSource(f"hung{n}", Schedule(interval="1m")) for n in range(3)] + _sources(3)
+    leases.enrol(store.engine, {s.name: START + MINUTE for s in sources}, START)  # all due now
+    pool = _pool(store, sources, poll, 4, clock, "a")
+    pool.start()
+    try:
+        # the first polls, all ended: the hung ones failed
+        assert _wait(lambda: pool.tick() > 0 and len(calls) == 6 and not pool.inflight())
+        for minute in (1, 2, 3):
+            clock.now = START + minute * MINUTE + timedelta(seconds=59)  # every source due again
+            # the scheduler's rounds (a freed slot rings it): all three healthy ones polled
+            polled = 3 * (minute + 1)
+            assert _wait(lambda: pool.tick() > 0 and sum(calls[f"s{n}"] for n in range(3)) == polled)
+            hung = [name for name in pool.inflight() if name.startswith("hung")]
+            assert len(hung) == 2, pool.inflight()  # half the pool; the healthy keep two slots
+            assert pool.tick() > 1  # the third hung source, due, waits for its share's slot: no spin
+    finally:
+        release.set()
+        pool.stop.set()
+        pool.close()
+    assert min(calls[f"hung{n}"] for n in range(3)) == 1  # one hung source never had room again
