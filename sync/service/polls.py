@@ -119,14 +119,6 @@ class PollPool:
         schedule = self.sources[name].schedule
         return now + schedule.period() if schedule.interval is not None else schedule.next_due(None, now, self.timezone)
 
-    def _first_due(self, name: str, now: datetime) -> datetime | None:
-        """A new source's first slot: an interval's at its phase (within one interval of now); a
-        cron schedule's is now (its times are the same for every source anyway)."""
-        schedule = self.sources[name].schedule
-        if schedule.interval is None:
-            return None
-        return schedule.slot_after(now, now, self.timezone, phase(name, schedule.period()))
-
     def _next_due(self, name: str, due: datetime, now: datetime) -> datetime:
         schedule = self.sources[name].schedule
         offset = phase(name, schedule.period()) if schedule.interval is not None else None
@@ -181,8 +173,7 @@ class PollPool:
         there are free slots, and say how many seconds until there may be more to do."""
         now = self.clock()
         if not self._enrolled:
-            firsts = {name: due for name in self.sources if (due := self._first_due(name, now)) is not None}
-            leases.enrol(self.engine, {name: self._latest_due(name, now) for name in self.sources}, now, firsts)
+            leases.enrol(self.engine, {name: self._latest_due(name, now) for name in self.sources}, now)
             self._enrolled = True
         with self._guard:
             held = [name for name, flight in self._inflight.items() if not flight.lost]
