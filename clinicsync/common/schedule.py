@@ -20,6 +20,9 @@ def _croniter() -> Any:
     return croniter
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class Schedule(SettingsModel):
     """Exactly one of ``interval`` or ``cron``."""
 
@@ -58,14 +61,27 @@ class Schedule(SettingsModel):
         following: datetime = _croniter()(self.cron, base.astimezone(zone(timezone))).get_next(datetime)
         return following.astimezone(UTC)
 
-    def slot_after(self, due: datetime, now: datetime, timezone: str = "UTC") -> datetime:
+    def slot_after(self, due: datetime, now: datetime, timezone: str = "UTC",
+                   phase: timedelta | None = None) -> datetime:
         """The slot after a poll that was due at ``due`` and finished at ``now`` (the shared
         poll schedule, sync/service/polls.py). An interval counts from the due time, not from
         the finish, so the slots never drift; slots missed by an overrun are skipped, never run
-        in a burst. A cron schedule's next time after both, as ``next_due``."""
+        in a burst. A cron schedule's next time after both, as ``next_due``.
+
+        With a ``phase`` an interval's slots are the fixed times ``epoch + phase + k * interval``:
+        sources given different phases stay spread over the interval however they started (all
+        at once at the service's start, issue 60). The next is the first of them after the poll's
+        end and at least half an interval after ``due``; a slot off the phase (the first poll,
+        due at start) reaches it in one or two steps of between half and one interval, so a
+        source is never polled twice in half an interval nor left more than one."""
         if self.interval is None:
             return self.next_due(due, now, timezone)
         period = self.period()
+        if phase is not None:
+            base = _EPOCH + phase
+            slot = base + period * ((max(now, due + period / 2) - base) // period + 1)
+            halfway = due + (slot - due) / 2
+            return halfway if slot - due > period and halfway > now else slot
         return due + period * ((now - due) // period + 1) if now >= due else due + period
 
     def describe(self) -> str:

@@ -11,6 +11,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import Engine
@@ -21,7 +22,7 @@ from clinicsync.sync.queries import poll_schedule_status
 from clinicsync.sync.service import leases
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.outcome import JobResult
-from clinicsync.sync.service.polls import PolledSource, PollPool
+from clinicsync.sync.service.polls import PolledSource, PollPool, phase
 from clinicsync.sync.store import Store
 from clinicsync.sync.tables import POLL_SCHEDULE
 
@@ -88,13 +89,15 @@ def _pool(store: Store, sources: list[PolledSource], poll: Callable[[str], JobRe
 
 
 def _settle(*pools: PollPool) -> None:
-    """Each worker claims what it can at this time and its polls end, until none claims more."""
+    """Each worker claims what it can at this time and its polls end, until none is due (asked of
+    the schedule: a quick poll may have ended before the tick returned)."""
     while True:
         for pool in pools:
             pool.tick()
-        if not any(pool.inflight() for pool in pools):
-            return
         assert _wait(lambda: not any(pool.inflight() for pool in pools))
+        wakes = [(leases.next_wake(pool.engine, pool.sources), pool.clock()) for pool in pools]
+        if all(wake is None or wake > now for wake, now in wakes):
+            return
 
 
 def test_two_workers_poll_each_source_once_per_interval_in_all(store: Store) -> None:
@@ -114,12 +117,26 @@ def test_two_workers_poll_each_source_once_per_interval_in_all(store: Store) -> 
         for pool in pools:
             pool.stop.set()
             pool.close()
-    slots = Counter((name, int((at - START) / MINUTE)) for _, name, at in recorder.polls)
-    assert sorted(slots) == sorted((source.name, minute) for source in sources for minute in range(5))
-    assert set(slots.values()) == {1}, "a source was polled twice in one interval"
+    # Every source polled at start, then never twice in half an interval nor more than one apart
+    # (plus the 10 s between looks), and from its third poll on at its phase's slots, START +
+    # phase + k minutes (START is on the minute): no drift, the interval counts from the slot.
+    look = timedelta(seconds=10)
+    for source in sources:
+        polled = sorted(at for _, name, at in recorder.polls if name == source.name)
+        assert polled[0] == START and len(polled) >= 5, (source.name, polled)
+        assert all(MINUTE / 2 <= b - a <= MINUTE + look for a, b in pairwise(polled)), polled
+        assert all((at - START - phase(source.name, MINUTE)) % MINUTE < look for at in polled[2:]), polled
     assert {worker for worker, _, _ in recorder.polls} == {"a", "b"}, "one worker did all the polls"
-    # No drift: every poll ran at its slot's start (the interval counts from the due time).
-    assert {at.second for _, _, at in recorder.polls} == {0}
+    assert len({phase(source.name, MINUTE) for source in sources}) > 3, "the sources were not spread"
+
+
+def test_phases_spread_a_thousand_sources_over_their_interval() -> None:
+    """1,000 sources enrolled at once (issue 60's benchmark) are due at an even rate over a 5-minute
+    interval: no 30 s of it holds more than 1.5 times its share, where all were due in one instant."""
+    five = timedelta(minutes=5)
+    buckets = Counter(phase(f"source-{n:04d}", five) // timedelta(seconds=30) for n in range(1000))
+    assert len(buckets) == 10 and max(buckets.values()) <= 150, buckets
+    assert phase("source-0001", five) == phase("source-0001", five) < five  # stable: every worker agrees
 
 
 def _claim_at_once(engine: Engine) -> None:
@@ -178,7 +195,10 @@ def test_a_dead_workers_sources_are_polled_by_another_within_one_interval(store:
         assert sorted(name for _, name, _ in recorder.polls) == sorted(s.name for s in sources)
         # The dead worker's poll, had it only been slow, ends without taking the row back.
         assert not leases.release(store.engine, "dead", "s0", START + MINUTE, clock.now)
-        assert leases.due_times(store.engine, ["s0"])["s0"] == START + 2 * MINUTE
+        # its next slot: the first of its phase's after the poll (START + k minutes + phase)
+        offset = phase("s0", MINUTE)
+        assert offset > timedelta(seconds=1)
+        assert leases.due_times(store.engine, ["s0"])["s0"] == START + MINUTE + offset
     finally:
         alive.stop.set()
         alive.close()
@@ -243,10 +263,12 @@ def test_a_shortened_schedule_applies_at_the_next_start_not_after_the_old_interv
     clock, recorder = Clock(), Recorder()
     hourly = _pool(store, [PolledSource("s0", Schedule(interval="1h"))], recorder.poller("a"), 1, clock, "a")
     hourly.start()
-    _settle(hourly)
+    _settle(hourly)  # polled at start; the next at its phase in the hour (at least half an hour on)
     hourly.stop.set()
     hourly.close()
-    assert leases.due_times(store.engine, ["s0"])["s0"] == START + timedelta(hours=1)
+    offset = phase("s0", timedelta(hours=1))
+    assert timedelta(minutes=30) < offset
+    assert leases.due_times(store.engine, ["s0"])["s0"] == START + offset
     clock.now = START + timedelta(minutes=2)  # restarted with `schedule: {interval: 5m}`
     five = _pool(store, [PolledSource("s0", Schedule(interval="5m"))], recorder.poller("a"), 1, clock, "a")
     five.tick()
@@ -279,3 +301,42 @@ def test_a_long_poll_keeps_its_lease_by_heartbeat_and_a_stalled_worker_loses_it(
         release.set()
         a.stop.set()
         a.close()
+
+
+def test_failing_sources_hold_at_most_half_the_slots_so_healthy_ones_keep_being_polled(store: Store) -> None:
+    """Issue 60's benchmark: hung FHIR tenants held every slot of a worker for their whole timeout.
+    Pool of 4, three sources that hang: once their poll has failed (cut by its timeout) they take
+    two slots at most, and the healthy sources are polled every interval by the other two."""
+    clock, release = Clock(), threading.Event()
+    calls: Counter[str] = Counter()
+    guard = threading.Lock()
+
+    def poll(connector: str) -> JobResult:
+        with guard:
+            calls[connector] += 1
+            first = calls[connector] == 1
+        if connector.startswith("hung"):
+            if not first:
+                release.wait(10)  # hangs until the test ends
+            return {"failed": True, "error": "timed out"}  # the first: cut by its timeout
+        return {"failed": False}
+
+    sources = [PolledSource(f"hung{n}", Schedule(interval="1m")) for n in range(3)] + _sources(3)
+    pool = _pool(store, sources, poll, 4, clock, "a")
+    pool.start()
+    try:
+        # the first polls, all ended: the hung ones failed
+        assert _wait(lambda: pool.tick() > 0 and len(calls) == 6 and not pool.inflight())
+        for minute in (1, 2, 3):
+            clock.now = START + minute * MINUTE + timedelta(seconds=59)  # every source due again
+            # the scheduler's rounds (a freed slot rings it): all three healthy ones polled
+            polled = 3 * (minute + 1)
+            assert _wait(lambda: pool.tick() > 0 and sum(calls[f"s{n}"] for n in range(3)) == polled)
+            hung = [name for name in pool.inflight() if name.startswith("hung")]
+            assert len(hung) == 2, pool.inflight()  # half the pool; the healthy keep two slots
+            assert pool.tick() > 1  # the third hung source, due, waits for its share's slot: no spin
+    finally:
+        release.set()
+        pool.stop.set()
+        pool.close()
+    assert min(calls[f"hung{n}"] for n in range(3)) == 1  # one hung source never had room again

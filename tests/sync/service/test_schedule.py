@@ -71,3 +71,19 @@ def test_the_slot_after_a_poll_counts_from_its_due_time_and_skips_missed_slots()
     due = datetime(2031, 1, 11, 12, 0, tzinfo=UTC)
     assert Schedule(cron="0 7 * * *").slot_after(due, due + timedelta(hours=2), "America/New_York") \
         == due + timedelta(days=1)
+
+
+def test_a_phase_fixes_an_interval_s_slots_and_a_poll_off_it_reaches_them_within_one_interval() -> None:
+    five, phase = Schedule(interval="5m"), timedelta(seconds=17)  # slots at :00:17, :05:17, :10:17 …
+    late = datetime(2031, 1, 10, 15, 0, 40, tzinfo=UTC)  # polled at start, 23 s past a slot
+    assert five.slot_after(late, late + timedelta(seconds=3), phase=phase) == late + timedelta(minutes=4, seconds=37)
+    # 1 m 17 s before a slot: that one is too near (under half an interval), the next too far (6 m
+    # 17 s): halfway to it first, then the phase's slot, each step between 2.5 and 5 minutes
+    early = datetime(2031, 1, 10, 15, 4, 0, tzinfo=UTC)
+    halfway = five.slot_after(early, early + timedelta(seconds=3), phase=phase)
+    assert halfway == early + timedelta(minutes=6, seconds=17) / 2
+    on_phase = five.slot_after(halfway, halfway + timedelta(seconds=3), phase=phase)
+    assert on_phase == datetime(2031, 1, 10, 15, 10, 17, tzinfo=UTC)
+    assert five.slot_after(on_phase, on_phase + timedelta(seconds=9), phase=phase) == on_phase + timedelta(minutes=5)
+    # an overrun skips to the phase's next slot after its end, as without a phase
+    assert five.slot_after(on_phase, on_phase + timedelta(minutes=7), phase=phase) == on_phase + timedelta(minutes=10)
