@@ -42,8 +42,9 @@ TEST_SESSION_OPTIONS = "-csynchronous_commit%3Doff%20"
 # locals). clinicsync never logs that way (clinicsync/common/logs.py formats exceptions as plain
 # text before any renderer, and no local variable is written), so the tests' defaults print
 # plain tracebacks too; structlog.reset_defaults(), which tests call, keeps it.
+_DEFAULT_RENDERER = structlog._config._BUILTIN_DEFAULT_PROCESSORS[-1]  # colours as structlog chose them
 structlog._config._BUILTIN_DEFAULT_PROCESSORS[-1] = structlog.dev.ConsoleRenderer(  # type: ignore[index]
-    exception_formatter=structlog.dev.plain_traceback)
+    colors=_DEFAULT_RENDERER._colors, exception_formatter=structlog.dev.plain_traceback)
 structlog.reset_defaults()
 # CI sets this so that a database that is down fails the run instead of skipping tests.
 REQUIRE_SERVICES = os.environ.get("CLINICSYNC_REQUIRE_SERVICES") == "1"
