@@ -42,7 +42,7 @@ def _sources(count: int, interval: str = "1m") -> list[PolledSource]:
     return [PolledSource(f"s{n}", Schedule(interval=interval)) for n in range(count)]
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+def _wait(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
