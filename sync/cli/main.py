@@ -7,6 +7,7 @@ tests/cli_start/test_imports.py)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -322,12 +323,21 @@ def _print_rehearsal(report: RunReport) -> None:
     out_console.print("dry run: nothing was written (store, cursor, calendars, outbox); rolled back")
 
 
-def _plain(value: object) -> str:
-    """A status section in words: `pending 0 · sent 12 · failing none` (not a Python dict)."""
+_ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def _plain(value: object, when: Callable[[Any], str | None] | None = None) -> str:
+    """A status section in words: `pending 0 · sent 12 · failing none` (not a Python dict).
+    ``when``: a moment the section gives as UTC ISO (iso_z, its JSON form) is shown as the
+    table's other times are, in the screen's one labelled zone."""
     if isinstance(value, dict):
-        return " · ".join(f"{key.replace('_', ' ')} {_plain(item)}" for key, item in value.items()) or "none"
+        return " · ".join(f"{key.replace('_', ' ')} {_plain(item, when)}" for key, item in value.items()) or "none"
     if isinstance(value, list | tuple):
-        return ", ".join(_plain(item) for item in value) or "none"
+        return ", ".join(_plain(item, when) for item in value) or "none"
+    if when is not None and isinstance(value, str) and _ISO_Z.match(value):
+        from datetime import UTC
+
+        return when(datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)) or value
     return "none" if value is None else str(value)
 
 
@@ -394,7 +404,7 @@ def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
         out_console.print(line, highlight=False, soft_wrap=True, markup=False)
     out_console.print("stages", style="italic", highlight=False)
     for key, value in sections.items():
-        out_console.print(f"  {key}: {_plain(value)}", highlight=False, soft_wrap=True)
+        out_console.print(f"  {key}: {_plain(value, when)}", highlight=False, soft_wrap=True)
     out_console.print("stalls", style="italic", highlight=False)
     for stall in stalls:
         out_console.print(f"  STALL {stall.kind} {stall.subject}: {stall.detail}", highlight=False, soft_wrap=True,
