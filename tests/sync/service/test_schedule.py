@@ -81,9 +81,27 @@ def test_a_phase_fixes_an_interval_s_slots_and_a_poll_off_it_reaches_them_within
     # 17 s): halfway to it first, then the phase's slot, each step between 2.5 and 5 minutes
     early = datetime(2031, 1, 10, 15, 4, 0, tzinfo=UTC)
     halfway = five.slot_after(early, early + timedelta(seconds=3), phase=phase)
-    assert halfway == early + timedelta(minutes=6, seconds=17) / 2
+    ended = early + timedelta(seconds=3)
+    assert halfway == ended + (datetime(2031, 1, 10, 15, 10, 17, tzinfo=UTC) - ended) / 2
     on_phase = five.slot_after(halfway, halfway + timedelta(seconds=3), phase=phase)
     assert on_phase == datetime(2031, 1, 10, 15, 10, 17, tzinfo=UTC)
     assert five.slot_after(on_phase, on_phase + timedelta(seconds=9), phase=phase) == on_phase + timedelta(minutes=5)
     # an overrun skips to the phase's next slot after its end, as without a phase
     assert five.slot_after(on_phase, on_phase + timedelta(minutes=7), phase=phase) == on_phase + timedelta(minutes=10)
+    # a poll due at the start that waited 55 s in the start's burst: its next slot is half an
+    # interval after it ended, not after its due time (bench/many_sources.py: 100 s gaps)
+    due = datetime(2031, 1, 10, 15, 20, 15, tzinfo=UTC)
+    ended = due + timedelta(seconds=55)
+    assert five.slot_after(due, ended, phase=timedelta(seconds=17 + 150)) >= ended + timedelta(minutes=2, seconds=30)
+
+
+def test_a_phased_slot_is_always_between_half_and_one_interval_after_the_poll() -> None:
+    """However late a poll started and whatever its phase: the next is half to one interval
+    after its end (one more step when the phase's slot is further), never nearer."""
+    five = Schedule(interval="5m")
+    start = datetime(2031, 1, 10, 15, 0, tzinfo=UTC)
+    for seconds in range(0, 600, 7):
+        for phase in (0, 59, 151, 299):
+            due, ended = start, start + timedelta(seconds=seconds)
+            following = five.slot_after(due, ended, phase=timedelta(seconds=phase))
+            assert timedelta(minutes=2, seconds=30) <= following - ended <= timedelta(minutes=5)
