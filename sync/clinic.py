@@ -52,6 +52,31 @@ def in_language(texts: dict[str, str], language: str | None) -> str | None:
     return by_tag.get(tag) or by_tag.get(tag.split("-")[0])
 
 
+def validate_language(value: str) -> str:
+    """A BCP 47 tag babel knows, or ValueError naming the value (the clinic's and a site's)."""
+    if not known_language(value):
+        raise ValueError(f"unknown language or locale {value[:35]!r} (a BCP 47 tag such as es-ES or en-US)")
+    return value
+
+
+def validate_region(value: str) -> str:
+    """An ISO 3166 region phonenumbers knows, upper-cased (the clinic's and a site's)."""
+    value = value.upper()
+    if value not in PHONE_REGIONS:  # phonenumbers' own set, without importing it on every start
+        raise ValueError(f"unknown phone region {value!r} (an ISO 3166 code such as US, GB, DE)")
+    return value
+
+
+def validate_logo(value: Path, info: ValidationInfo) -> Path:
+    """A logo file that exists, of a type the answer page can serve (the clinic's and a site's)."""
+    path = resolve_path(value, info)
+    if path.suffix.lower() not in LOGO_TYPES:
+        raise ValueError(f"logo_file must be one of {', '.join(LOGO_TYPES)} (got {path.suffix or 'no suffix'})")
+    if not path.is_file():
+        raise ValueError(f"logo_file {path} does not exist")
+    return path
+
+
 class Place(SettingsModel):
     """Where a visit happens as patients are told it: an address (with a map link), or how
     to join a video or phone visit. ``instructions`` is one text, or one per language
@@ -143,9 +168,7 @@ class ClinicSettings(SettingsModel):
     @field_validator("language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
-        if value is not None and not known_language(value):
-            raise ValueError(f"unknown language or locale {value[:35]!r} (a BCP 47 tag such as es-ES or en-US)")
-        return value
+        return None if value is None else validate_language(value)
 
     def speaks(self, language: str | None) -> str:
         """The language to write to someone in: their own when known, else the clinic's. A
@@ -164,22 +187,12 @@ class ClinicSettings(SettingsModel):
     @field_validator("default_region")
     @classmethod
     def _region(cls, value: str) -> str:
-        value = value.upper()
-        if value not in PHONE_REGIONS:  # phonenumbers' own set, without importing it on every start
-            raise ValueError(f"unknown phone region {value!r} (an ISO 3166 code such as US, GB, DE)")
-        return value
+        return validate_region(value)
 
     @field_validator("logo_file")
     @classmethod
     def _logo(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is None:
-            return None
-        path = resolve_path(value, info)
-        if path.suffix.lower() not in LOGO_TYPES:
-            raise ValueError(f"logo_file must be one of {', '.join(LOGO_TYPES)} (got {path.suffix or 'no suffix'})")
-        if not path.is_file():
-            raise ValueError(f"logo_file {path} does not exist")
-        return path
+        return None if value is None else validate_logo(value, info)
 
     def place(self, location_ref: str | None, location_name: str | None) -> Place | None:
         """What patients are told about a location: its entry in ``places`` by id, then by name

@@ -16,9 +16,15 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from clinicsync.common.phone_regions import PHONE_REGIONS
-from clinicsync.common.settings_base import SettingsModel, resolve_path
-from clinicsync.sync.clinic import LOGO_TYPES, ClinicSettings, Place, known_language, validate_timezone
+from clinicsync.common.settings_base import SettingsModel
+from clinicsync.sync.clinic import (
+    ClinicSettings,
+    Place,
+    validate_language,
+    validate_logo,
+    validate_region,
+    validate_timezone,
+)
 from clinicsync.sync.settings.reminders import QuietHours
 
 SITE_KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -62,30 +68,17 @@ class SiteSettings(SettingsModel):
     @field_validator("language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
-        if value is not None and not known_language(value):
-            raise ValueError(f"unknown language or locale {value[:35]!r} (a BCP 47 tag such as es-ES or en-US)")
-        return value
+        return None if value is None else validate_language(value)
 
     @field_validator("default_region")
     @classmethod
     def _region(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if value.upper() not in PHONE_REGIONS:
-            raise ValueError(f"unknown phone region {value!r} (an ISO 3166 code such as US, GB, DE)")
-        return value.upper()
+        return None if value is None else validate_region(value)
 
     @field_validator("logo_file")
     @classmethod
     def _logo(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is None:
-            return None
-        path = resolve_path(value, info)
-        if path.suffix.lower() not in LOGO_TYPES:
-            raise ValueError(f"logo_file must be one of {', '.join(LOGO_TYPES)} (got {path.suffix or 'no suffix'})")
-        if not path.is_file():
-            raise ValueError(f"logo_file {path} does not exist")
-        return path
+        return None if value is None else validate_logo(value, info)
 
     @field_validator("sms_from")
     @classmethod
