@@ -279,16 +279,29 @@ def zone_rules_status(store: HasEngine) -> dict[str, Any]:
         for r in rows if r.corrected_at is not None]}
 
 
-def poll_schedule_status(store: HasEngine) -> dict[str, Any]:
+def poll_schedule_status(store: HasEngine, configured: Collection[str] | None = None,
+                         shown: Collection[str] | None = None) -> dict[str, Any]:
     """The `polls` section of `status`: the shared poll schedule of the `run` workers (issue 60,
     sync/service/polls.py): how many sources it holds, which are being polled now and by which
     worker (until when its lease holds), and the earliest next due time. A source due long ago
-    that no worker holds means no `run` worker is claiming (none running, or all slots busy)."""
+    that no worker holds means no `run` worker is claiming (none running, or all slots busy).
+
+    ``configured``: the connector names the settings have. A removed source keeps its row (no
+    worker claims it; a rollback finds its slot, sync/service/leases.py ``enrol``), so without
+    this its old due time would read as "no worker is claiming": its name is listed under
+    ``not_in_settings`` instead, out of the counts. ``shown``: only these sources (`--site`)."""
     with store.engine.connect() as connection:
         rows = connection.execute(select(POLL_SCHEDULE.c.connector, POLL_SCHEDULE.c.next_due,
                                          POLL_SCHEDULE.c.holder, POLL_SCHEDULE.c.lease_expires)
                                   .order_by(POLL_SCHEDULE.c.next_due, POLL_SCHEDULE.c.connector)).all()
-    return {"sources": len(rows),
-            "next_due": iso_z(rows[0].next_due) if rows else None,
-            "polling": {r.connector: {"worker": r.holder, "lease_until": iso_z(r.lease_expires)}
-                        for r in rows if r.holder is not None and r.lease_expires is not None}}
+    removed = sorted(r.connector for r in rows if configured is not None and r.connector not in configured)
+    rows = [r for r in rows if (configured is None or r.connector in configured)
+            and (shown is None or r.connector in shown)]
+    section: dict[str, Any] = {
+        "sources": len(rows),
+        "next_due": iso_z(rows[0].next_due) if rows else None,
+        "polling": {r.connector: {"worker": r.holder, "lease_until": iso_z(r.lease_expires)}
+                    for r in rows if r.holder is not None and r.lease_expires is not None}}
+    if removed and shown is None:
+        section["not_in_settings"] = removed
+    return section

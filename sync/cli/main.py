@@ -374,10 +374,10 @@ def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
     with suppress(SQLAlchemyError):
         close_interrupted_runs(store, context.settings)
     rows = [row for row in connector_status(store) if sources is None or row["connector"] in sources]
-    sections = {section.key: section.read(store) for section in status_sections()}
+    named = context.settings.connector_names()
+    sections = {section.key: section.read(store) for section in status_sections(named, sources)}
     stalls = stalls_of(find_stalls(store, context.settings), context.settings, sources)
     activity = running_stages(store)
-    named = context.settings.connector_names()
     for row in rows:
         row["state"] = connector_state(row["last_status"], row["last_run_id"],
                                        datetime.fromisoformat(row["last_started"].replace("Z", "+00:00")),

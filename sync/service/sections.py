@@ -4,8 +4,9 @@ write-back, the answer pages) to do so (issue 31, obs 6)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from clinicsync.sync.queries import poll_schedule_status, zone_rules_status
@@ -22,8 +23,12 @@ class StatusSection:
     read: Callable[[HasEngine], Any]
 
 
-def status_sections() -> list[StatusSection]:
-    """What `status` shows beside the connectors. Later issues append theirs here."""
+def status_sections(configured: Collection[str] | None = None,
+                    shown: Collection[str] | None = None) -> list[StatusSection]:
+    """What `status` shows beside the connectors. Later issues append theirs here.
+    ``configured``: the settings' connector names; ``shown``: only these sources (`--site`),
+    for the sections that are per source (the poll schedule)."""
+    polls = partial(poll_schedule_status, configured=configured, shown=shown)
     return [StatusSection("reminders", reminder_counts), StatusSection("writeback", writeback_status),
             StatusSection("set_aside", set_aside_status), StatusSection("waitlist_booking", booking_status),
-            StatusSection("zone_rules", zone_rules_status), StatusSection("polls", poll_schedule_status)]
+            StatusSection("zone_rules", zone_rules_status), StatusSection("polls", polls)]

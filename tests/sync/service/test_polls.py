@@ -340,3 +340,17 @@ def test_failing_sources_hold_at_most_half_the_slots_so_healthy_ones_keep_being_
         pool.stop.set()
         pool.close()
     assert min(calls[f"hung{n}"] for n in range(3)) == 1  # one hung source never had room again
+
+
+def test_status_leaves_a_removed_source_out_of_the_schedule_and_names_it(store: Store) -> None:
+    """A source taken out of settings keeps its row (a rollback finds its slot), but `status`
+    must not read its old due time as "no worker is claiming": it is listed apart."""
+    leases.enrol(store.engine, {"gone": START + MINUTE}, START - timedelta(days=3))  # removed since
+    leases.enrol(store.engine, {"north": START + MINUTE, "south": START + MINUTE}, START)
+    everything = poll_schedule_status(store)  # without the settings: every row, as before
+    assert everything["sources"] == 3 and everything["next_due"] == "2031-01-07T15:00:00Z"
+    shown = poll_schedule_status(store, configured={"north", "south", "push-api"})
+    assert shown["sources"] == 2 and shown["not_in_settings"] == ["gone"]
+    assert shown["next_due"] == "2031-01-10T15:00:00Z"  # the configured sources' earliest
+    site = poll_schedule_status(store, configured={"north", "south"}, shown={"south"})
+    assert site["sources"] == 1 and "not_in_settings" not in site  # --site: its own sources only
