@@ -1,6 +1,7 @@
 """Soft-delete and preference flags for `discover` (issue 57): the columns that say a row is
 gone without deleting it (``voided``, ``retired``, ``deleted``, ``is_deleted``; ``active``
-the other way round; a ``deleted_at`` date), and the ``preferred`` flag of a names table.
+the other way round; a ``deleted_at`` date; the names are clinicsync/common/soft_delete.py's,
+which `check` reads too), and the ``preferred`` flag of a names table.
 
 Why: EHRs void rather than delete. A voided appointment imported as booked texts a patient
 about a visit that does not exist, and a voided name or phone is an old one. The conditions
@@ -13,12 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from clinicsync.common.soft_delete import meaning
 from clinicsync.sync.discover.graph import Table
 
-_GONE = re.compile(r"^(is_?)?(voided|void|retired|deleted|removed|archived|trashed|anulad[oa]|borrad[oa]|"
-                   r"eliminad[oa])$", re.I)
-_ALIVE = re.compile(r"^(is_?)?(active|enabled|activ[oa]|vigente)$", re.I)
-_GONE_AT = re.compile(r"^(deleted_?at|date_?deleted|deleted_?on|removed_?at|archived_?at)$", re.I)
 _PREFERRED = re.compile(r"^(is_?)?(preferred|primary|principal|default|main|preferid[oa])$", re.I)
 _DATE = re.compile(r"date|time", re.I)
 
@@ -36,14 +34,12 @@ def _boolean(type_name: str, dialect: str) -> bool:
 
 def flag(table: Table, dialect: str) -> Flag | None:
     """The table's soft-delete column, if it has one (a flag before a date)."""
+    for wanted in ("gone", "alive"):
+        for column, type_name in table.columns.items():
+            if meaning(column) == wanted and not _DATE.search(type_name):
+                return Flag(column, wanted, _boolean(type_name, dialect))
     for column, type_name in table.columns.items():
-        if _GONE.match(column) and not _DATE.search(type_name):
-            return Flag(column, "gone", _boolean(type_name, dialect))
-    for column, type_name in table.columns.items():
-        if _ALIVE.match(column) and not _DATE.search(type_name):
-            return Flag(column, "alive", _boolean(type_name, dialect))
-    for column, type_name in table.columns.items():
-        if _GONE_AT.match(column) and _DATE.search(type_name):
+        if meaning(column) == "gone_at" and _DATE.search(type_name):
             return Flag(column, "gone_at", False)
     return None
 

@@ -14,15 +14,14 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from clinicsync.common.soft_delete import meaning
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.mappings.model import NormalizedAppointment
 from clinicsync.sync.plausibility.finding import Finding, share
 
-FLAGS = frozenset({"voided", "void", "is_voided", "deleted", "is_deleted", "isdeleted", "del_flag", "retired",
-                   "is_retired", "removed", "is_removed", "trashed", "is_trashed", "archived", "is_archived"})
-STAMPS = frozenset({"deleted_at", "voided_at", "date_voided", "date_deleted", "deleted_on", "deletion_date",
-                    "removed_at", "retired_at", "date_retired", "archived_at", "trashed_at"})
-ACTIVE = frozenset({"active", "is_active", "isactive"})
+# A column's kind here, from what its name means (clinicsync/common/soft_delete.py, the names
+# `discover` writes its condition for).
+_KINDS = {"gone": "flag", "gone_at": "stamp", "alive": "active"}
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
 
@@ -45,10 +44,10 @@ def _truth(value: Any) -> bool | None:
 
 def keep_clause(column: str) -> str:
     """The query condition that leaves out the rows ``column`` marks deleted."""
-    name = column.lower()
-    if name in STAMPS:
+    said = meaning(column)
+    if said == "gone_at":
         return f"`WHERE {column} IS NULL`"
-    if name in ACTIVE:
+    if said == "alive":
         return f"`WHERE {column} = 1` (or `{column}`)"
     return f"`WHERE NOT {column}` (or `{column} = 0`)"
 
@@ -57,9 +56,9 @@ def watched(keys: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
     """Of a record's columns, those that can mark it deleted, each with its kind."""
     found = []
     for key in keys:
-        name = key.lower() if isinstance(key, str) else ""
-        kind = "flag" if name in FLAGS else "stamp" if name in STAMPS else "active" if name in ACTIVE else None
-        if kind is not None:
+        said = meaning(key) if isinstance(key, str) else None
+        if said is not None:
+            kind = _KINDS[said]
             found.append((key, kind))
     return tuple(found)
 

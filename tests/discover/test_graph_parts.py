@@ -7,6 +7,7 @@ from __future__ import annotations
 from clinicsync.sync.discover import softdelete, stamps
 from clinicsync.sync.discover.graph import Schema, Table
 from clinicsync.sync.discover.people import _literal, audit, kind_of, name_columns
+from clinicsync.sync.plausibility.soft_deleted import watched
 
 
 def _table(name: str, columns: dict[str, str], key: str | None = "id",
@@ -43,7 +44,25 @@ def test_soft_delete_conditions_fit_each_type() -> None:
     for table, dialect, condition in cases:
         found = softdelete.flag(table, dialect)
         assert found is not None and softdelete.kept(found, "a", found.column) == condition
-    assert softdelete.flag(_table("t", {"date_voided": "DATETIME", "status": "TEXT"}), "mariadb") is None
+    stamped = softdelete.flag(_table("t", {"date_voided": "DATETIME", "status": "TEXT"}), "mariadb")
+    assert stamped is not None and softdelete.kept(stamped, "a", "date_voided") == "a.date_voided IS NULL"
+    assert softdelete.flag(_table("t", {"date_voided": "TEXT", "status": "TEXT"}), "mariadb") is None  # no date
+
+
+def test_discover_and_check_read_the_same_names_as_deleted() -> None:
+    """`discover` writes a condition for each column `check` would call a deletion, and no
+    other: the two read one vocabulary (clinicsync/common/soft_delete.py)."""
+    flags = ["voided", "is_deleted", "isdeleted", "del_flag", "retired", "archived", "trashed", "anulado", "borrada",
+             "eliminado", "active", "is_active", "isactive", "enabled", "vigente"]
+    stamps = ["deleted_at", "date_deleted", "deleted_on", "deletion_date", "voided_at", "date_voided", "removed_at",
+              "retired_at", "date_retired", "archived_at", "trashed_at"]
+    others = ["status", "voided_by", "deleted_by", "date_created", "activity", "is_preferred", "void_reason"]
+    for name in flags + stamps + others:
+        kind = "DATETIME" if name in stamps else "TINYINT(1)"
+        found = softdelete.flag(_table("t", {name: kind}), "mariadb")
+        checked = watched((name,))
+        assert (found is not None) == bool(checked) == (name not in others), name
+        assert found is None or found.meaning == {"flag": "gone", "stamp": "gone_at", "active": "alive"}[checked[0][1]]
 
 
 def test_the_change_stamp_is_never_null_where_the_row_was_created() -> None:
