@@ -88,13 +88,15 @@ class Verdict:
 Probe = Callable[[Settings, Connection, datetime], Verdict]
 
 
-def _any(connection: Connection, query: Any) -> bool:
-    return connection.execute(query.limit(1)).first() is not None
+def _any(connection: Connection, *queries: Any) -> bool:
+    """Whether any of ``queries`` finds a row: one statement (each first-run statement costs its
+    compilation, so a probe asks once)."""
+    return any(connection.execute(select(*(query.exists() for query in queries))).one())
 
 
-def _retries(connection: Connection, stage: str) -> bool:
+def _retries(stage: str) -> Any:
     """Set-aside items of ``stage`` that staff asked to retry (sync/setaside.py ``take_retries``)."""
-    return _any(connection, select(SET_ASIDE.c.id).where(SET_ASIDE.c.stage == stage, SET_ASIDE.c.status == _RETRY))
+    return select(SET_ASIDE.c.id).where(SET_ASIDE.c.stage == stage, SET_ASIDE.c.status == _RETRY)
 
 
 def wants_waitlist(settings: Settings, config: Any) -> bool:
@@ -116,8 +118,8 @@ def waitlist_sources(settings: Settings, connection: Connection, now: datetime) 
 def waitlist_book(settings: Settings, connection: Connection, now: datetime) -> Verdict:
     """Work: a taken slot whose booking is pending, or a set-aside booking staff retry."""
     S = FREED_SLOTS.c
-    if _any(connection, select(S.id).where(S.status == "taken", S.booking_status == "pending")) \
-            or _retries(connection, "waitlist_book"):
+    if _any(connection, select(S.id).where(S.status == "taken", S.booking_status == "pending"),
+            _retries("waitlist_book")):
         return Verdict.work()
     return Verdict.idle(dict.fromkeys(BOOKING_OUTCOMES, 0))
 
@@ -153,8 +155,7 @@ def source_answers(settings: Settings, connection: Connection, now: datetime) ->
 
 def writeback(settings: Settings, connection: Connection, now: datetime) -> Verdict:
     """Work: a write-back pending (due, or older ones to supersede), or one set aside that staff retry."""
-    if _any(connection, select(WRITEBACKS.c.id).where(WRITEBACKS.c.status == "pending")) \
-            or _retries(connection, "writeback"):
+    if _any(connection, select(WRITEBACKS.c.id).where(WRITEBACKS.c.status == "pending"), _retries("writeback")):
         return Verdict.work()
     return Verdict.idle(dict.fromkeys(WRITEBACK_COUNTS, 0))
 
@@ -182,13 +183,14 @@ def _rows_state(connection: Connection, *columns: Any) -> list[Any]:
     return [value.isoformat() if isinstance(value, datetime) else value for value in row]
 
 
-def _store_state(connection: Connection) -> list[Any]:
+def _store_state(connection: Connection, *first: Any) -> list[Any]:
     """The rows a calendar pass and the agenda read, as counts and newest changes: a visit,
     patient or doctor added, changed, deleted or forgotten, an answer recorded, an event in
-    the outbox, a calendar link or a retired source changed."""
+    the outbox, a calendar link or a retired source changed. ``first``: more aggregates asked
+    in the same statement, their values first."""
     A, P, D = APPOINTMENTS.c, PATIENTS.c, PRACTITIONERS.c
     state = _rows_state(
-        connection,
+        connection, *first,
         select(func.count()).select_from(APPOINTMENTS), select(func.max(A.id)), select(func.max(A.updated_at)),
         select(func.max(A.participation_at)), select(func.count(A.participation)), select(func.max(A.forgotten_at)),
         select(func.count(A.deleted_at)),
@@ -206,18 +208,18 @@ def calendar(settings: Settings, connection: Connection, now: datetime) -> Verdi
     """State-based (calendar/push.py): skipped only when nothing it reads changed since its last
     idle pass. Work regardless: set-aside visits (retried every pass) and, with the ics
     provider, a file owing a write or its daily look (calendar/ics.py ``flush``)."""
-    if _any(connection, select(SET_ASIDE.c.id).where(SET_ASIDE.c.stage == "calendar",
-                                                     SET_ASIDE.c.status != _RESOLVED)):
-        return Verdict.work()
+    f = ICS_FILES.c
+    owed = [select(func.count()).select_from(SET_ASIDE).where(SET_ASIDE.c.stage == "calendar",
+                                                              SET_ASIDE.c.status != _RESOLVED)]
     if settings.calendar.provider == "ics":
-        f = ICS_FILES.c
-        if _any(connection, select(f.calendar_id).where(or_(f.dirty.is_(True), f.retired_at.is_(None),
-                                                            f.retired_at < now - ICS_CHECKED_EVERY))):
-            return Verdict.work()
+        owed.append(select(func.count()).select_from(ICS_FILES).where(
+            or_(f.dirty.is_(True), f.retired_at.is_(None), f.retired_at < now - ICS_CHECKED_EVERY)))
+    state = _store_state(connection, *owed)
+    if any(state[:len(owed)]):
+        return Verdict.work()
     # The day: the window's start, the look for another provider's events (retire_others).
     return Verdict.unless_marked(content_hash([
-        "calendar", now.date().isoformat(), _settings_digest(settings), _code_digest("calendar"),
-        _store_state(connection)]))
+        "calendar", now.date().isoformat(), _settings_digest(settings), _code_digest("calendar"), state]))
 
 
 def reminders(settings: Settings, connection: Connection, now: datetime) -> Verdict:
@@ -226,10 +228,10 @@ def reminders(settings: Settings, connection: Connection, now: datetime) -> Verd
     pass: the settings (their fingerprint decides a re-plan: reminders/replan.py), and with the
     doctors' agenda on, the day in each zone agendas are planned by and the visits and doctors."""
     if settings.reminders.enabled:
-        offset = connection.execute(select(CONSUMERS.c.last_event_id).where(
-            CONSUMERS.c.consumer == REMINDERS_CONSUMER)).scalar()
-        newest = connection.execute(select(func.max(EVENTS.c.id))).scalar()
-        if offset is None or (newest or 0) > offset or _retries(connection, REMINDERS_CONSUMER):
+        offset, newest, retries = connection.execute(select(
+            select(CONSUMERS.c.last_event_id).where(CONSUMERS.c.consumer == REMINDERS_CONSUMER).scalar_subquery(),
+            select(func.max(EVENTS.c.id)).scalar_subquery(), _retries(REMINDERS_CONSUMER).exists())).one()
+        if offset is None or (newest or 0) > offset or retries:
             return Verdict.work()
     inputs: list[Any] = ["reminders", _settings_digest(settings), _code_digest("reminders")]
     if settings.reminders.enabled and settings.reminders.agenda.enabled:

@@ -22,7 +22,7 @@ from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.store import Store
 from clinicsync.sync.tables import APPOINTMENTS, RUN_STAGES, SET_ASIDE, WAITLIST_ENTRIES, WRITEBACKS
 from tests.conftest import SettingsFactory
-from tests.sync.calendar.helpers import appointment, apply, moved
+from tests.sync.calendar.helpers import apply, appointment, moved
 
 ALL = ["waitlist_sources", "waitlist_book", "calendar", "source_answers", "reminders", "writeback", "waitlist"]
 CALENDAR = """
