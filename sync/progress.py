@@ -25,6 +25,13 @@ class ProgressObserver:
     def stage_finished(self, stage: str, error: str | None = None) -> None:
         """``stage`` ended, failed when ``error`` is set."""
 
+    def stages_skipped(self, stages: Sequence[str]) -> None:
+        """``stages`` were looked at and had nothing to do (sync/stage_probes.py): here each
+        started and finished at once, as an observer that overrides nothing else expects."""
+        for stage in stages:
+            self.stage_started(stage)
+            self.stage_finished(stage)
+
     def ticker(self, stage: str) -> Ticker:
         """What a stage calls as it goes: ``tick(done, total)``."""
 
@@ -64,6 +71,9 @@ class Fanout(ProgressObserver):
 
     def stage_finished(self, stage: str, error: str | None = None) -> None:
         self._each("stage_finished", stage, error)
+
+    def stages_skipped(self, stages: Sequence[str]) -> None:
+        self._each("stages_skipped", stages)
 
 
 def import_stage(connector: str) -> str:

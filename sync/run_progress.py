@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,12 +44,13 @@ class RunRecorder(ProgressObserver):
         self.broken = False
         self.host, self.pid = socket.gethostname()[:255], os.getpid()
 
-    def _write(self, action: str, stage: str, statement: Any) -> Any:
+    def _write(self, action: str, stage: str, statement: Any, rows: list[dict[str, Any]] | None = None) -> Any:
+        """``rows``: the statement's parameters, several rows in one execution."""
         if self.broken:
             return None
         try:
             with one_statement(self.store.engine) as connection:
-                return connection.execute(statement)
+                return connection.execute(statement, rows) if rows else connection.execute(statement)
         except SQLAlchemyError as exc:
             self.broken = True
             log.warning("progress.not_recorded", action=action, stage=stage, error=type(exc).__name__)
@@ -61,6 +63,17 @@ class RunRecorder(ProgressObserver):
             pid=self.pid, started_at=now, heartbeat_at=now))
         if result is not None:
             self.rows[stage] = int(result.inserted_primary_key[0])
+
+    def stages_skipped(self, stages: Sequence[str]) -> None:
+        """One row each, written finished (``ok``, 0 rows of 0) in one statement: `status` shows
+        that the run looked at the stage and found nothing to do, for a write, not a stage's two."""
+        if not stages:
+            return
+        now = utcnow()
+        self._write("skip", stages[0], insert(STAGES), [
+            {"run_id": self.run_id, "stage": stage[:96], "status": "ok", "rows": 0, "total": 0, "host": self.host,
+             "pid": self.pid, "started_at": now, "heartbeat_at": now, "finished_at": now}
+            for stage in stages])
 
     def stage_advanced(self, stage: str, done: int, total: int | None = None) -> None:
         row = self.rows.get(stage)

@@ -352,6 +352,14 @@ HOUSEKEEPING = Table(
     Column("done_for", UtcDateTime(), nullable=False),
 )
 
+STAGE_MARKS = Table(
+    "stage_mark", METADATA,
+    Column("stage", String(32), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("result", Text(), nullable=False),
+    Column("marked_at", UtcDateTime(), nullable=False),
+)
+
 SERVICE_PROCESSES = Table(
     "service_process", METADATA,
     Column("process", String(300), primary_key=True),

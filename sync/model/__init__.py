@@ -217,6 +217,7 @@ import clinicsync.sync.model.responses  # noqa: E402 - responses and the write-b
 import clinicsync.sync.model.runs  # noqa: E402 - what each running stage is doing now
 import clinicsync.sync.model.setaside  # noqa: E402 - items a stage set aside
 import clinicsync.sync.model.sources  # noqa: E402 - sources an admin retired
+import clinicsync.sync.model.stage_marks  # noqa: E402 - what a stage's last idle pass saw
 import clinicsync.sync.model.subscriptions  # noqa: E402 - what FHIR Subscriptions last reported
 import clinicsync.sync.model.sweeps  # noqa: E402 - when each incremental source last listed its ids
 import clinicsync.sync.model.tombstones  # noqa: E402 - explicit deletes, remembered for a while

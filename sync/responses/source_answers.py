@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.types import utcnow
@@ -22,16 +22,13 @@ from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.keywords import Action
 from clinicsync.sync.settings import Settings
+from clinicsync.sync.stage_probes import pending_source_answers, source_answer_key
 from clinicsync.sync.store import Store
-from clinicsync.sync.tables import APPOINTMENTS as A
 from clinicsync.sync.tables import RESPONSES
 
+# The answers the stage's probe looks for too (sync/stage_probes.py SOURCE_ANSWERS, one test pins them alike).
 ACTIONS: dict[str, Action] = {"accepted": "confirm", "declined": "decline"}
 log = structlog.get_logger("clinicsync.responses")
-
-
-def _key(appointment: Any) -> str:
-    return f"source:{appointment.id}:v{appointment.version}:{appointment.source_answer}"
 
 
 def record_source_answers(settings: Settings, store: Store) -> int:
@@ -40,14 +37,8 @@ def record_source_answers(settings: Settings, store: Store) -> int:
         return 0
     now = utcnow()
     recorded = 0
-    with store.engine.connect() as connection:
-        candidates = connection.execute(select(A).where(
-            A.c.source_answer.in_(list(ACTIONS)), A.c.deleted_at.is_(None),
-            or_(A.c.participation.is_(None), A.c.participation != A.c.source_answer))).all()
-        keys = {_key(a) for a in candidates}
-        done = set(connection.execute(select(RESPONSES.c.provider_id).where(
-            RESPONSES.c.provider_id.in_(keys))).scalars()) if keys else set()
-    pending = [a for a in candidates if _key(a) not in done]  # done: a later reply of the patient's stands
+    with store.engine.connect() as connection:  # the same question the stage's probe asks (sync/stage_probes.py)
+        pending = pending_source_answers(connection, ACTIONS)
     if not pending:
         return 0
     # The reply path (the doctor told, reminders stopped: dispatch, templates) is imported only
@@ -55,7 +46,7 @@ def record_source_answers(settings: Settings, store: Store) -> int:
     from clinicsync.sync.responses.record import apply_answer
 
     for appointment in pending:
-        key = _key(appointment)
+        key = source_answer_key(appointment)
         try:
             with writer(store.engine) as connection:
                 connection.execute(insert(RESPONSES).values(

@@ -25,6 +25,7 @@ from clinicsync.sync.responses.writeback_status import STATES, writeback_status 
 from clinicsync.sync.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stage_locks import stage_lock
+from clinicsync.sync.stage_probes import WRITEBACK_COUNTS
 from clinicsync.sync.store import Store
 from clinicsync.sync.tables import WRITEBACKS
 
@@ -47,7 +48,7 @@ def process_writebacks(settings: Settings, store: Store, now: datetime | None = 
     two lines) and an earlier answer could land after the later one that superseded it. A run
     that finds the stage held skips it (``busy``); the holder writes what is due, and stops
     (:class:`StageLockLost`) if the lock's database session drops meanwhile."""
-    report = {"done": 0, "retrying": 0, "unsupported": 0, "superseded": 0, "set_aside": 0}
+    report = dict.fromkeys(WRITEBACK_COUNTS, 0)  # sync/stage_probes.py reports them, all 0, when nothing is due
     with stage_lock(store.engine, STAGE) as held:
         if held is None:
             log.info("responses.writeback_skipped", reason="another worker is running the write-back stage")

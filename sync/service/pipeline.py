@@ -4,6 +4,7 @@ run's JSON, beside "connectors"."""
 
 from __future__ import annotations
 
+import importlib
 import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -11,9 +12,9 @@ from typing import Any, Protocol
 import structlog
 
 from clinicsync.common.gc_tuning import bulk_stage
+from clinicsync.common.types import utcnow
 from clinicsync.connectors.sql_session import keeping_engines
 from clinicsync.mappings.waitlist import mapping_record
-from clinicsync.sync.calendar.push import calendar_stage
 from clinicsync.sync.engine import (
     BatchCallback,
     RunReport,
@@ -23,18 +24,13 @@ from clinicsync.sync.engine import (
     warn_orphans,
     zone_rules_pass,
 )
-from clinicsync.sync.progress import NO_PROGRESS, Fanout, ProgressObserver, Ticker
-from clinicsync.sync.reminders.stage import planning_stage
-from clinicsync.sync.responses.source_answers import source_answers_stage
-from clinicsync.sync.responses.writeback import writeback_stage
+from clinicsync.sync.progress import NO_PROGRESS, Fanout, ProgressObserver, Ticker, no_ticks
 from clinicsync.sync.run_progress import RunRecorder
 from clinicsync.sync.settings import Settings
+from clinicsync.sync.stage_probes import PROBES, Probe, Verdict, after_pass, marked_result, read_marks
 from clinicsync.sync.stalls import close_interrupted_runs
-from clinicsync.sync.standing import Standing
+from clinicsync.sync.standing import Standing, holding
 from clinicsync.sync.store import Store
-from clinicsync.sync.waitlist.book import booking_stage
-from clinicsync.sync.waitlist.sources import waitlist_sources_stage
-from clinicsync.sync.waitlist.stage import waitlist_stage
 
 log = structlog.get_logger("clinicsync.pipeline")
 # A stage that raises at each run: logged when it starts, changes and ends (sync/standing.py).
@@ -52,6 +48,22 @@ class Stage:
     key: str  # its key in the run report
     run: StageRun
     # A stage that failed sets "error" in its result and makes the run exit 1.
+    # Is there work? (sync/stage_probes.py) None: the stage always runs.
+    probe: Probe | None = None
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A stage's run function, imported when the stage runs, not when the pipeline is: a stage
+    with nothing to do costs an idle `sync --once` no import (issue 60: the seven stages'
+    modules were ~116 M instructions of a 2.8 G run)."""
+
+    module: str
+    name: str
+
+    def __call__(self, settings: Settings, store: Store, run_id: str, progress: Ticker = no_ticks) -> StageResult:
+        run: StageRun = getattr(importlib.import_module(self.module), self.name)
+        return run(settings, store, run_id, progress=progress)
 
 
 def stages() -> list[Stage]:
@@ -59,12 +71,14 @@ def stages() -> list[Stage]:
     # waitlist_sources first (who is waiting), then waitlist_book: a FHIR booking's Appointment
     # enters the store there, and the calendar, reminders and write-back (an auto-released later
     # appointment) of the same run follow from it; offers for freed slots last.
-    return [Stage("waitlist_sources", waitlist_sources_stage), Stage("waitlist_book", booking_stage),
-            Stage("calendar", calendar_stage), Stage("source_answers", source_answers_stage),
-            Stage("reminders", planning_stage), Stage("writeback", writeback_stage),
-            Stage("waitlist", waitlist_stage)]
-
-
+    found = [("waitlist_sources", "clinicsync.sync.waitlist.sources", "waitlist_sources_stage"),
+             ("waitlist_book", "clinicsync.sync.waitlist.book", "booking_stage"),
+             ("calendar", "clinicsync.sync.calendar.push", "calendar_stage"),
+             ("source_answers", "clinicsync.sync.responses.source_answers", "source_answers_stage"),
+             ("reminders", "clinicsync.sync.reminders.stage", "planning_stage"),
+             ("writeback", "clinicsync.sync.responses.writeback", "writeback_stage"),
+             ("waitlist", "clinicsync.sync.waitlist.stage", "waitlist_stage")]
+    return [Stage(key, Lazy(module, name), PROBES[key]) for key, module, name in found]
 
 
 def run_once(settings: Settings, store: Store, only: list[str] | None = None,
@@ -127,9 +141,27 @@ def run_stages(settings: Settings, store: Store, stop: threading.Event | None = 
 
 def _run_stages(settings: Settings, store: Store, report: RunReport, watch: Fanout,
                 stop: threading.Event | None) -> None:
-    for stage in stages():
+    """Each stage in order: probed first (sync/stage_probes.py), right before it would run, so
+    that what an earlier stage stored (a booking's appointment) is work for the later ones. A
+    stage with nothing to do is not imported nor run: its report is the one it would give (or
+    its last idle pass's, for a state-based stage whose inputs did not change), and its progress
+    row is written finished (RunRecorder.stages_skipped), a run's skipped stages in one write.
+    A stage whose last run failed always runs: its failure ends only when a run succeeds."""
+    ahead = stages()
+    failing, marks = _failing(store, [s.key for s in ahead if s.probe is not None]), _marks(store, ahead)
+    skipped: list[str] = []
+    for stage in ahead:
         if stop is not None and stop.is_set():
             break  # shutting down: claim no more work; the next run picks it up
+        verdict = _probe(settings, store, stage) if stage.key not in failing else Verdict.work()
+        idle = verdict.result if verdict.digest is None else marked_result(marks, stage.key, verdict.digest)
+        if idle is not None:
+            skipped.append(stage.key)
+            report.extras[stage.key] = idle
+            continue
+        if skipped:  # their rows before this stage's, in the order they were looked at
+            watch.stages_skipped(skipped)
+            skipped = []
         watch.stage_started(stage.key)
         try:
             result = stage.run(settings, store, report.run_id, progress=watch.ticker(stage.key))
@@ -141,3 +173,44 @@ def _run_stages(settings: Settings, store: Store, report: RunReport, watch: Fano
             STAGE_FAILED.ended(store.engine, log, stage.key)
         watch.stage_finished(stage.key, result.get("error") if isinstance(result, dict) else None)
         report.extras[stage.key] = result
+        if verdict.digest is not None and isinstance(result, dict):
+            _marked(store, stage.key, verdict.digest, result, marks)
+    if skipped:
+        watch.stages_skipped(skipped)
+
+
+def _probe(settings: Settings, store: Store, stage: Stage) -> Verdict:
+    """The stage's probe; work when it has none or cannot tell (a store error: the stage then
+    runs and reports its own error, as before probes)."""
+    if stage.probe is None:
+        return Verdict.work()
+    try:
+        with store.engine.connect() as connection:
+            return stage.probe(settings, connection, utcnow())
+    except Exception as exc:
+        log.warning("stage.probe_failed", stage=stage.key, error=type(exc).__name__)
+        return Verdict.work()
+
+
+def _failing(store: Store, keys: list[str]) -> set[str]:
+    """The stages whose failure stands (sync/standing.py), in one read (none when the store
+    cannot say: each stage's probe decides then)."""
+    return {key for key, holds in zip(keys, holding(store.engine, [(STAGE_FAILED, key, "") for key in keys]),
+                                      strict=True) if holds}
+
+
+def _marks(store: Store, ahead: list[Stage]) -> dict[str, tuple[str, str]]:
+    if all(stage.probe is None for stage in ahead):
+        return {}
+    try:
+        return read_marks(store)
+    except Exception as exc:  # no marks: every state-based stage runs
+        log.warning("stage.marks_unread", error=type(exc).__name__)
+        return {}
+
+
+def _marked(store: Store, stage: str, digest: str, result: StageResult, marks: dict[str, tuple[str, str]]) -> None:
+    try:
+        after_pass(store, stage, digest, result, marks)
+    except Exception as exc:  # the next run runs the stage again: nothing is lost
+        log.warning("stage.mark_failed", stage=stage, error=type(exc).__name__)

@@ -49,6 +49,7 @@ from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.setaside import Item, run_isolated, take_retries
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.waitlist_booking import booking_settings
+from clinicsync.sync.stage_probes import BOOKING_OUTCOMES
 from clinicsync.sync.store import Store
 from clinicsync.sync.tables import APPOINTMENTS, FREED_SLOTS, PATIENTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 
@@ -58,7 +59,7 @@ STAGE = "waitlist_book"
 BATCH = 100
 ERROR_LIMIT = 500
 SET_ASIDE = "set aside: "  # how a set-aside booking's error starts: the retry finds it by it
-OUTCOMES = ("written", "desk_task", "failed", "retrying", "busy", "set_aside")
+OUTCOMES = BOOKING_OUTCOMES  # sync/stage_probes.py: an idle run reports them, all 0, without this module
 log = structlog.get_logger("clinicsync.waitlist")
 
 

@@ -37,6 +37,7 @@ from clinicsync.sync.locks import try_lock
 from clinicsync.sync.progress import Ticker, no_ticks
 from clinicsync.sync.quarantine import QuarantineEntry
 from clinicsync.sync.settings import Settings
+from clinicsync.sync.stage_probes import wants_waitlist
 from clinicsync.sync.store import Store
 from clinicsync.sync.waitlist.entries import (
     EntryCounts,
@@ -215,11 +216,6 @@ def poll_source(settings: Settings, store: Store, config: ConnectorSettings, run
     log.info("waitlist.source_read", connector=config.name, **report.counts.as_dict(), fetched=report.fetched,
              failed=report.error is not None)
     return report
-
-
-def wants_waitlist(settings: Settings, config: ConnectorSettings) -> bool:
-    """Is this connector a waitlist source, or one that lists a waiting list beside its appointments?"""
-    return is_waitlist_source(settings, config) or bool(getattr(config, "waitlist", False))
 
 
 def waitlist_sources_stage(settings: Settings, store: Store, run_id: str,

@@ -149,20 +149,21 @@ def test_a_stage_that_raises_at_each_run_is_one_error_then_resolved(store: Store
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The reminders stage raising run after run (the injected fault: the store's planning
     breaks), then working again."""
+    from clinicsync.sync.reminders import stage as planning
     from clinicsync.sync.service import pipeline
 
     settings = load_settings(write_settings())
-    real = pipeline.planning_stage
+    real = planning.planning_stage
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("planning broke")
 
-    monkeypatch.setattr(pipeline, "planning_stage", broken)
+    monkeypatch.setattr(planning, "planning_stage", broken)
     with capture_logs() as logs, time_machine.travel(START, tick=False) as clock:
         for n in range(5):
             clock.move_to(START + n * CRON)
             assert "error" in pipeline.run_once(settings, store).extras["reminders"]
-        monkeypatch.setattr(pipeline, "planning_stage", real)
+        monkeypatch.setattr(planning, "planning_stage", real)
         clock.move_to(START + 5 * CRON)
         assert "error" not in pipeline.run_once(settings, store).extras["reminders"]
     assert levels(logs, "stage.failed") == {"error": 1, "debug": 4}
