@@ -310,7 +310,11 @@ def _view_display(names: tuple[str, ...]) -> str:
                      else f"{name!r}: a.{name}" for name in names)
 
 
-_VIEW_BUILDERS = {mask: _view_builder(names) for mask, (names, _) in _VIEWS.items()}
+@cache
+def _view_builders() -> dict[int, Callable[..., Callable[[Any], dict[str, Any]]]]:
+    """Every view's builder, compiled on the first batch that is hashed: eight ``eval`` calls
+    (~6 M instructions) that an idle run, which hashes no batch, no longer pays at import."""
+    return {mask: _view_builder(names) for mask, (names, _) in _VIEWS.items()}
 
 
 def _declared_dict(kind: type) -> Callable[[Any], dict[str, Any]]:
@@ -402,7 +406,7 @@ def _batch_hashes(held: HeldJson | None = None) -> Callable[[NormalizedAppointme
     batch's own when None), and the view a dict display rather than ``dict(zip(...))``."""
     held = held if held is not None else HeldJson()
     dumps, fresh = orjson.dumps, _EMPTY_DIGEST.copy
-    views = {mask: make(held.held, held.person) for mask, make in _VIEW_BUILDERS.items()}
+    views = {mask: make(held.held, held.person) for mask, make in _view_builders().items()}
 
     def hashed(a: NormalizedAppointment) -> str:
         mask = ((not (a.notes or a.answer))  # as _VIEW_MASK, written out
@@ -1866,7 +1870,7 @@ def _hashed_rows(connection: Connection, connector: str, now: datetime, held: He
                           strict=True))
     maker = _hashing_row_maker(tuple(p is not None for p in processors.values()), inline is not None, unset,
                                None if mask is None else _VIEWS[mask][0])
-    views = None if mask is not None else {m: make(held.held, held.person) for m, make in _VIEW_BUILDERS.items()}
+    views = None if mask is not None else {m: make(held.held, held.person) for m, make in _view_builders().items()}
     return maker(held.held, held.person, _EMPTY_DIGEST.copy, orjson.dumps, views,
                  *_batch_constants(connection, connector, now, 1),
                  *(BoundValues(p) for p in processors.values() if p is not None))
