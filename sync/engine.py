@@ -673,7 +673,7 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
                                                                     stop, progress)
         if not dry_run and upkeep:
             with lane:
-                retention_if_due(settings, store)
+                retention_if_due(settings, store, stored=_stored_something(report))
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return report
@@ -718,13 +718,23 @@ STAGES_PRUNED = "stages"
 PATIENT_DATA_FORGOTTEN = "forgotten"  # forgotten:<digest of the window's start and the consumers>
 
 
-def retention_if_due(settings: Settings, store: Store, now: datetime | None = None) -> None:
+def _stored_something(report: RunReport) -> bool:
+    """Did a poll of this run store a visit or a quarantine item? What it stored may be past the
+    patient-data window already (a source re-sending a forgotten visit with its details)."""
+    return any(result.counts.created or result.counts.updated or result.counts.rescheduled
+               or result.counts.cancelled or result.counts.noshow or result.counts.deleted
+               or result.counts.quarantined for result in report.connectors.values())
+
+
+def retention_if_due(settings: Settings, store: Store, now: datetime | None = None, stored: bool = False) -> None:
     """:func:`retention_pass` for `sync --once`, each part when due: not done within UPKEEP_EVERY
     (an hour) for what it is done for. Forgetting is done for a window (its start moves once a day,
     at midnight UTC, retention.window_start) and the consumers: a new window is due at once, so no
-    visit is forgotten later than before; within a window the passes of the hour after one found
-    what little there is (a past visit just imported, a quarantine item just closed): it waits up
-    to an hour. A part that failed, or used its whole bound (a store catching up), stays due."""
+    visit is forgotten later than before; so is forgetting after a run that ``stored`` something
+    (a source re-sending an old visit with its patient's details: forgotten by the same run, as
+    before). What else a window gains after its pass (a reply received by the server, a quarantine
+    item closed by hand) waits up to an hour. A part that failed, or used its whole bound (a store
+    catching up), stays due."""
     now = now or utcnow()
     runs = task_name(RUNS_PRUNED, digest(settings.store.run_history_days))
     cutoff = window_start(now, store.patient_keep)
@@ -738,7 +748,7 @@ def retention_if_due(settings: Settings, store: Store, now: datetime | None = No
         pruned = _prune_stage_history(store, now)
         if pruned is not None and pruned < STAGES_PRUNED_PER_CALL:
             note_done(store.engine, STAGES_PRUNED, now)
-    if is_due(marks.get(forgotten), now):
+    if stored or is_due(marks.get(forgotten), now):
         done = _forget_patient_data(settings, store, now)
         if done is not None and max(done.appointments, done.patients, done.replies, done.quarantine) < \
                 FORGOTTEN_PER_CALL:
