@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from clinicsync.common.gc_tuning import bulk_stage
+from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, Connector, ConnectorError, ConnectorSettings, RawRecord, naive_zone
 from clinicsync.connectors.registry import build_connector, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
@@ -34,15 +35,26 @@ from clinicsync.sync.fingerprint import (
     unchanged_records,
 )
 from clinicsync.sync.locks import HeldLock, poll_lock, store_lane
-from clinicsync.sync.orphans import find_orphans, first_run_refusal, recent_window, unretire
+from clinicsync.sync.orphans import Orphan, find_orphans, first_run_refusal, recent_window, unretire
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
+from clinicsync.sync.retention import FORGOTTEN_PER_CALL, Forgotten, window_start
+from clinicsync.sync.run_progress import PRUNED_PER_CALL as STAGES_PRUNED_PER_CALL
 from clinicsync.sync.run_progress import prune_stages
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.standing import Standing, Subject, end_all, holding
-from clinicsync.sync.store import Counts, Mapped, QuarantineEntry, SnapshotEnd, Store, build_mapped
+from clinicsync.sync.store import (
+    RUNS_PRUNED_PER_CALL,
+    Counts,
+    Mapped,
+    QuarantineEntry,
+    SnapshotEnd,
+    Store,
+    build_mapped,
+)
 from clinicsync.sync.subscriptions import note_server_status, subscription_state
 from clinicsync.sync.sweep import sweep_if_due, with_moved_past_window
 from clinicsync.sync.tables import live_consumers
+from clinicsync.sync.upkeep import digest, done_at, is_due, note_done, task_name
 from clinicsync.sync.zonerules import check_zone_rules
 
 if TYPE_CHECKING:
@@ -550,10 +562,26 @@ def _refuse_double_import(settings: Settings, store: Store, name: str) -> None:
         raise DoubleImportRefused(refusal)
 
 
-def warn_orphans(settings: Settings, store: Store, report: RunReport) -> None:
+ORPHANS_CHECKED = "orphans"  # housekeeping: orphans:<digest of the names>, the last look that found none
+
+
+def warn_orphans_if_due(settings: Settings, store: Store, report: RunReport, now: datetime | None = None) -> None:
+    """:func:`warn_orphans`, unless a look with the same source names found none within the last
+    UPKEEP_EVERY (sync/upkeep.py). A source renamed or removed in the settings changes the names,
+    so it is looked for at once; while an orphan exists every run looks (and warns, and reports
+    it), as before. What waits up to an hour: an orphan made by another process's settings."""
+    now = now or utcnow()
+    key = task_name(ORPHANS_CHECKED, digest(*sorted(settings.connector_names())))
+    if not is_due((done_at(store.engine, [key]) or {}).get(key), now):
+        return
+    if warn_orphans(settings, store, report) == []:
+        note_done(store.engine, key, now, replacing=ORPHANS_CHECKED + ":")
+
+
+def warn_orphans(settings: Settings, store: Store, report: RunReport) -> list[Orphan] | None:
     """At the start of a run: the sources the store holds that the settings no longer name,
     with their future visits and pending messages and the fix (a warning; the run goes on);
-    a retired source named again is no longer retired."""
+    a retired source named again is no longer retired. Returns the orphans (None: unread)."""
     named = settings.connector_names()
     try:
         with store.engine.begin() as connection:
@@ -562,13 +590,14 @@ def warn_orphans(settings: Settings, store: Store, report: RunReport) -> None:
             orphans = find_orphans(connection, named, recent=recent_window(settings.calendar.past_days))
     except SQLAlchemyError as exc:
         log.warning("sources.orphans_unread", error=type(exc).__name__)
-        return
+        return None
     for orphan in orphans:  # once when it starts, then a daily reminder (sync/standing.py)
         ORPHANED.seen(store.engine, log, orphan.connector, future_visits=orphan.future_visits,
                       recent_visits=orphan.recent_visits, pending_messages=orphan.pending_messages, fix=orphan.detail)
     ORPHANED.ended(store.engine, log, keep=[o.connector for o in orphans])
     if orphans:
         report.extras["orphaned_sources"] = {"sources": [o.as_dict() for o in orphans]}
+    return orphans
 
 
 def _watch(on_batch: BatchCallback | None, lock: HeldLock, stop: threading.Event | None) -> BatchCallback:
@@ -613,8 +642,9 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
     writes are rolled back (sync.rehearsal); no poll lock (it would switch the one shared
     connection to autocommit), and connectors change nothing at the source. ``progress``
     watches each connector's import. ``upkeep``: also warn of orphaned sources and prune (the
-    retention pass), as `sync --once` must; the service does both in its stages job instead,
-    once for all its sources rather than at every poll (sync/service/pipeline.py poll_once)."""
+    retention pass), as `sync --once` must, each when due (at most every hour when it has nothing
+    to do: sync/upkeep.py); the service does both in its stages job instead, once for all its
+    sources rather than at every poll (sync/service/pipeline.py poll_once)."""
     report = RunReport(run_id or new_run_id())
     structlog.contextvars.bind_contextvars(run_id=report.run_id)
     lane = _lane(store, dry_run)  # SQLite: these writes take turns with the other jobs'
@@ -622,8 +652,10 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
         with lane:
             if not dry_run:
                 zone_rules_pass(settings, store, report)
-            if upkeep:
-                warn_orphans(settings, store, report)
+            if upkeep and dry_run:
+                warn_orphans(settings, store, report)  # a rehearsal says what a run would
+            elif upkeep:
+                warn_orphans_if_due(settings, store, report)
         with bulk_stage():
             for config in settings.connectors:
                 if not config.enabled or not is_polled(config) or (only and config.name not in only):
@@ -641,7 +673,7 @@ def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
                                                                     stop, progress)
         if not dry_run and upkeep:
             with lane:
-                retention_pass(settings, store)
+                retention_if_due(settings, store, stored=_stored_something(report))
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return report
@@ -673,47 +705,92 @@ def configured_zones(settings: Settings) -> set[str]:
 def retention_pass(settings: Settings, store: Store) -> None:
     """What the store keeps for a while only, bounded at each pass: the run history, the stages'
     progress rows, the patient data of visits past ``store.patient_data_days`` (with their outbox
-    events and delivery attempts). Called by every run that writes: a poll's (:func:`sync_once`)
-    and the stages' run of a service whose sources only push (sync/service/pipeline.py
-    ``run_stages``), which on main never pruned or forgot anything."""
+    events and delivery attempts). Called by the service's stages job at most every few minutes
+    (sync/service/pipeline.py ``run_stages``); `sync --once` calls :func:`retention_if_due`."""
     _prune_run_history(settings, store)
     _prune_stage_history(store)
     _forget_patient_data(settings, store)
 
 
-def _prune_stage_history(store: Store) -> None:
+# housekeeping: the retention's parts, each by what it was done for (sync/upkeep.py)
+RUNS_PRUNED = "runs"  # runs:<digest of run_history_days>
+STAGES_PRUNED = "stages"
+PATIENT_DATA_FORGOTTEN = "forgotten"  # forgotten:<digest of the window's start and the consumers>
+
+
+def _stored_something(report: RunReport) -> bool:
+    """Did a poll of this run store a visit or a quarantine item? What it stored may be past the
+    patient-data window already (a source re-sending a forgotten visit with its details)."""
+    return any(result.counts.created or result.counts.updated or result.counts.rescheduled
+               or result.counts.cancelled or result.counts.noshow or result.counts.deleted
+               or result.counts.quarantined for result in report.connectors.values())
+
+
+def retention_if_due(settings: Settings, store: Store, now: datetime | None = None, stored: bool = False) -> None:
+    """:func:`retention_pass` for `sync --once`, each part when due: not done within UPKEEP_EVERY
+    (an hour) for what it is done for. Forgetting is done for a window (its start moves once a day,
+    at midnight UTC, retention.window_start) and the consumers: a new window is due at once, so no
+    visit is forgotten later than before; so is forgetting after a run that ``stored`` something
+    (a source re-sending an old visit with its patient's details: forgotten by the same run, as
+    before). What else a window gains after its pass (a reply received by the server, a quarantine
+    item closed by hand) waits up to an hour. A part that failed, or used its whole bound (a store
+    catching up), stays due."""
+    now = now or utcnow()
+    runs = task_name(RUNS_PRUNED, digest(settings.store.run_history_days))
+    cutoff = window_start(now, store.patient_keep)
+    forgotten = task_name(PATIENT_DATA_FORGOTTEN, digest(cutoff.isoformat(), *sorted(live_consumers(settings))))
+    marks = done_at(store.engine, [runs, STAGES_PRUNED, forgotten]) or {}
+    if is_due(marks.get(runs), now):
+        removed = _prune_run_history(settings, store, now)
+        if removed is not None and removed < RUNS_PRUNED_PER_CALL:
+            note_done(store.engine, runs, now, replacing=RUNS_PRUNED + ":")
+    if is_due(marks.get(STAGES_PRUNED), now):
+        pruned = _prune_stage_history(store, now)
+        if pruned is not None and pruned < STAGES_PRUNED_PER_CALL:
+            note_done(store.engine, STAGES_PRUNED, now)
+    if stored or is_due(marks.get(forgotten), now):
+        done = _forget_patient_data(settings, store, now)
+        if done is not None and max(done.appointments, done.patients, done.replies, done.quarantine) < \
+                FORGOTTEN_PER_CALL:
+            note_done(store.engine, forgotten, now, replacing=PATIENT_DATA_FORGOTTEN + ":")
+
+
+def _prune_stage_history(store: Store, now: datetime | None = None) -> int | None:
     """Each stage's progress rows past a week, its newest row aside (sync/run_progress.py
-    :func:`prune_stages`); a failure is logged and the pass goes on."""
+    :func:`prune_stages`); a failure is logged and the pass goes on. The rows removed (None: failed)."""
     try:
-        removed = prune_stages(store)
+        removed = prune_stages(store, now)
     except SQLAlchemyError as exc:
         log.warning("stages.prune_failed", error=type(exc).__name__)
-        return
+        return None
     if removed:
         log.info("stages.pruned", removed=removed)
+    return removed
 
 
-def _prune_run_history(settings: Settings, store: Store) -> None:
+def _prune_run_history(settings: Settings, store: Store, now: datetime | None = None) -> int | None:
     """Past ``store.run_history_days``, every configured source's runs (polled or pushed) go:
     once per pass, so a push-only source is pruned too. A failure here is logged and the
     pass goes on: the history is kept a little longer, nothing else depends on it."""
     try:
-        removed = store.prune_runs([config.name for config in settings.connectors])
+        removed = store.prune_runs([config.name for config in settings.connectors], now)
     except SQLAlchemyError as exc:
         log.warning("runs.prune_failed", error=type(exc).__name__)
-        return
+        return None
     if removed:
         log.info("runs.pruned", removed=removed, kept_days=settings.store.run_history_days)
+    return removed
 
 
-def _forget_patient_data(settings: Settings, store: Store) -> None:
+def _forget_patient_data(settings: Settings, store: Store, now: datetime | None = None) -> Forgotten | None:
     """Past ``store.patient_data_days`` after a visit, its patient data goes (sync/retention.py),
     a bounded number of visits a pass. One log line with the counts, never an id or a value.
     A failure is logged and the pass goes on: the data is kept a pass longer."""
     try:
-        forgotten = store.forget_patient_data(consumers=live_consumers(settings))
+        forgotten = store.forget_patient_data(now, consumers=live_consumers(settings))
     except SQLAlchemyError as exc:
         log.warning("retention.forget_failed", error=type(exc).__name__)
-        return
+        return None
     if forgotten:
         log.info("retention.forgotten", **forgotten.as_dict(), kept_days=settings.store.patient_data_days)
+    return forgotten

@@ -22,15 +22,22 @@ rules gave (:func:`remapped_unchanged`) and writes the new hash without an event
 
 The check costs one read of a few rows when nothing changed; the current transitions of a zone
 are worked out once per process (the zones themselves are cached per process,
-``timeutil.zone``, so they are what mapping uses)."""
+``timeutil.zone``, so they are what mapping uses). Working them out is a daily probe over eleven
+years, ~3 ms a zone, and cron's `sync --once` is a new process every few minutes: so a check that
+found every zone as recorded is remembered in the store (sync/upkeep.py, ``zonerules:<digest>``)
+for the tz database it was made with (:func:`tz_data_versions`), the configured zones and the
+span's year, and skipped while all three are the same. A tz database update changes the digest:
+the next run (after the restart that makes a process read the new rules) checks and corrects."""
 
 from __future__ import annotations
 
+import zoneinfo
 from bisect import bisect_right
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -45,12 +52,14 @@ from clinicsync.sync.locks import try_lock
 from clinicsync.sync.outbox import EVENTS, writing_events
 from clinicsync.sync.tables import APPOINTMENTS, HasEngine
 from clinicsync.sync.tables import ZONE_RULES as RULES
+from clinicsync.sync.upkeep import digest, done_at, note_done, note_done_in, task_name
 
 log = structlog.get_logger("clinicsync.zonerules")
 _DAY = 86_400
 YEARS_AHEAD = 10  # the span's end, from the start of this year
 EXTEND_WITHIN = 5  # a span ending within this many years is extended (its rules unchanged)
 LOCK_WAIT = 600.0  # seconds a worker waits for another that is correcting
+CHECKED = "zonerules"  # housekeeping: zonerules:<digest>, the last check that found nothing to write
 
 
 @dataclass(frozen=True)
@@ -137,19 +146,67 @@ def check_zone_rules(store: HasEngine, configured: Collection[str] = (),
     """At the start of a run: record the rules of zones not recorded yet (``configured``: the
     clinic's and the connectors' zones, which a push's one statement does not record), and correct
     the future visits of each zone whose rules changed. Under a lock, so that two workers never
-    both correct; the one that waited then finds the rules recorded and does nothing."""
+    both correct; the one that waited then finds the rules recorded and does nothing. Skipped
+    (one read of one row) when a check with the same tz database, zones and span's year found
+    nothing to write or corrected everything (:func:`checked_key`)."""
     now = now or utcnow()
     engine: Engine = store.engine
+    key = checked_key(configured, now)
+    if key is not None and key in (done_at(engine, [key]) or {}):
+        return []
     with engine.connect() as connection:  # the cheap check: one read of a few rows
         rows = connection.execute(select(RULES.c.zone, RULES.c.transitions)).all()
     missing = set(configured) - {row.zone for row in rows}
     if not missing and all(_unchanged(row.zone, row.transitions, now) for row in rows):
+        if key is not None:
+            note_done(engine, key, now, replacing=CHECKED + ":")
         return []
     with try_lock(engine, "zonerules", wait=LOCK_WAIT), engine.begin() as connection:
         rows = connection.execute(select(RULES.c.zone, RULES.c.transitions)).all()  # again, under the lock
         done = [done for row in rows if (done := _check_zone(connection, row.zone, row.transitions, now))]
         note_zones(connection, set(configured) - {row.zone for row in rows}, set(), now)
+        if key is not None:
+            note_done_in(connection, key, now, replacing=CHECKED + ":")
         return done
+
+
+def checked_key(configured: Collection[str], now: datetime) -> str | None:
+    """The housekeeping task of a check with this process's tz database, these zones and this
+    span (its years: a span due for extension is a new year, so a new key); None when the tz
+    database's version cannot be told (then every run checks, as before)."""
+    versions = tz_data_versions()
+    if versions is None:
+        return None
+    return task_name(CHECKED, digest(*versions, "|", *sorted(configured), "|", *span(now)))
+
+
+@lru_cache(maxsize=1)
+def tz_data_versions() -> tuple[str, ...] | None:
+    """The versions of the tz data zoneinfo reads a zone from, once per process (as
+    :func:`current_rules`: a process maps with the rules it read first): each folder of
+    ``zoneinfo.TZPATH`` that exists, by its ``tzdata.zi`` version line (the system's tz database),
+    then the ``tzdata`` package's version (zoneinfo's fallback for a zone no folder has). None
+    when a folder holds zones but no version line: an update of it could not be told."""
+    versions = []
+    for folder in map(Path, zoneinfo.TZPATH):
+        try:
+            with open(folder / "tzdata.zi", encoding="utf-8") as handle:
+                versions.append(f"{folder}={handle.readline().strip()}")
+        except FileNotFoundError:
+            try:
+                if any(folder.iterdir()):
+                    return None
+            except OSError:
+                continue  # no such folder: zoneinfo reads nothing from it
+        except (OSError, UnicodeDecodeError):
+            return None
+    try:
+        import tzdata
+
+        versions.append(f"tzdata={tzdata.IANA_VERSION}")
+    except (ImportError, AttributeError):
+        versions.append("tzdata=-")
+    return tuple(versions)
 
 
 def _unchanged(zone_name: str, transitions: str | None, now: datetime) -> bool:

@@ -10,10 +10,9 @@ given when ``ctx.options.serve``) do. The sources' polls are one resident job, t
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 import uvicorn
@@ -34,6 +33,7 @@ from clinicsync.sync.settings import Settings
 from clinicsync.sync.settings.server import ServerSettings
 from clinicsync.sync.settings_watch import CHECK_EVERY, SettingsWatch
 from clinicsync.sync.store import Store
+from clinicsync.sync.upkeep import done_at, is_due, note_done
 from clinicsync.sync.waitlist.stage import run_waitlist
 
 SERVE = "serve"
@@ -56,7 +56,6 @@ class ServiceContext:
     started_at: datetime = field(default_factory=utcnow)
     watch: SettingsWatch = field(init=False)
     changes: Wake = field(default_factory=Wake)  # rung by a poll that stored a change (stages_job)
-    upkept_at: float | None = None  # time.monotonic() of the stages job's last upkeep
 
     def __post_init__(self) -> None:
         self.watch = SettingsWatch(self.settings, self.started_at)
@@ -151,16 +150,20 @@ STAGES = "stages"
 PUSHED_STAGES_EVERY = Schedule.every("1m")  # what a push stored is never rung for: every minute
 STAGES_EVERY = Schedule.every("5m")  # time-driven work of the stages, when every source is polled
 STAGES_SETTLE = 2.0  # seconds after a ring before the pass: polls finishing together make one
-UPKEEP_EVERY = 300.0  # seconds: the retention pass and orphan check, for all sources at once
+UPKEEP_EVERY = timedelta(minutes=5)  # the retention pass and orphan check, for all sources at once
+SERVICE_UPKEEP = "service"  # housekeeping: when a stages job last did the upkeep (sync/upkeep.py)
 
 
 def stages_job(ctx: ServiceContext) -> JobResult:
     """The post-sync stages (calendar, reminder planning, write-back, waitlist, …) over what
     the polls and pushes stored, then what a poll's run did itself in `sync --once` and is
-    done here once for all sources (run history pruning, orphaned sources: run_stages)."""
-    upkeep = ctx.upkept_at is None or time.monotonic() - ctx.upkept_at >= UPKEEP_EVERY
+    done here once for all sources (run history pruning, orphaned sources: run_stages), at most
+    every UPKEEP_EVERY by the time kept in the store, as `sync --once` keeps its own (sync/upkeep.py):
+    shared by every replica on the store, so that two workers do not both do it."""
+    now = utcnow()
+    upkeep = is_due((done_at(ctx.store.engine, [SERVICE_UPKEEP]) or {}).get(SERVICE_UPKEEP), now, UPKEEP_EVERY)
     if upkeep:
-        ctx.upkept_at = time.monotonic()
+        note_done(ctx.store.engine, SERVICE_UPKEEP, now)
     report = run_stages(ctx.settings, ctx.store, stop=ctx.stop, upkeep=upkeep)
     failed = any(isinstance(result, dict) and result.get("error") for result in report.extras.values())
     return {"failed": failed, "run_id": report.run_id, **report.extras}

@@ -66,6 +66,7 @@ def _clear_zone_caches() -> None:
     timeutil.zone.cache_clear()
     fingerprint._code_digest.cache_clear()
     zonerules.current_rules.cache_clear()
+    zonerules.tz_data_versions.cache_clear()
     timing._wall_clock.cache_clear()
     ics_text.tzid_for.cache_clear()
     ics._vtimezone.cache_clear()
@@ -342,3 +343,52 @@ def test_a_reminder_already_sent_stands_for_the_corrected_time(
             and r.status != "cancelled"]
     assert [(r.status, r.starts_at) for r in rows] == [("sent", after.start_utc)]
     assert not moved(rows[0], after)
+
+
+def test_an_unchanged_tz_database_skips_the_probe_and_another_version_corrects(
+        tz_rules: Callable[[str, str], None], store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cron's `sync --once` is a new process every few minutes: a check that found the rules as
+    recorded is remembered for the tz database's version, the zones and the span's year, and the
+    daily probe over eleven years (~3 ms a zone) is not made again while they are the same. What
+    it trusts is the version: new rules under the same version line are not looked for (a tz data
+    update always brings a new one); another version checks, and corrects."""
+    tz_rules(WITH_DST, "2099a")
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    assert zonerules.check_zone_rules(store, [ZONE], now=now) == []  # records the rules
+    summer = datetime(2027, 6, 14, 14, tzinfo=UTC)  # 09:00 at UTC-5
+    _insert_visit(store, "summer", summer)
+    probes: list[str] = []
+    real = zonerules.current_rules
+
+    def counted(name: str, *span: int) -> zonerules.Rules:
+        probes.append(name)
+        return real(name, *span)
+
+    counted.cache_clear = real.cache_clear  # type: ignore[attr-defined]  # a restart's (tz_rules)
+    monkeypatch.setattr(zonerules, "current_rules", counted)
+    assert zonerules.check_zone_rules(store, [ZONE], now=now) == []
+    assert zonerules.check_zone_rules(store, [ZONE], now=now + timedelta(days=20)) == []
+    assert probes == []  # the same tz database, zones and year: no probe
+    tz_rules(DST_ABOLISHED, "2099a")  # new rules, the same version line: trusted, not probed
+    assert zonerules.check_zone_rules(store, [ZONE], now=now) == [] and probes == []
+    assert _visits(store)["summer"].start_utc == summer
+    tz_rules(DST_ABOLISHED, "2099b")  # the same rules under a new version line
+    [done] = zonerules.check_zone_rules(store, [ZONE], now=now)  # another version: probed and corrected
+    assert (done.zone, done.corrected, done.left) == (ZONE, 1, 0) and probes
+    assert _wall(_visits(store)["summer"].start_utc) == "2027-06-14 09:00"
+    probes.clear()
+    assert zonerules.check_zone_rules(store, [ZONE], now=now) == [] and probes == []  # that check is remembered
+    assert zonerules.check_zone_rules(store, [ZONE, "Europe/Berlin"], now=now) == []  # another zone: checked
+    assert "Europe/Berlin" in probes and zone_rules_status(store)["zones"] == 2
+
+
+def test_a_tz_folder_without_a_version_is_checked_at_every_run(
+        tz_rules: Callable[[str, str], None], tmp_path: Path) -> None:
+    """A folder of zones without a ``tzdata.zi`` version line: an update of it could not be
+    told, so nothing is skipped (None: every run probes, as before)."""
+    tz_rules(WITH_DST, "2099a")
+    assert zonerules.tz_data_versions() is not None
+    (tmp_path / "zoneinfo" / "tzdata.zi").unlink()
+    zonerules.tz_data_versions.cache_clear()
+    assert zonerules.tz_data_versions() is None
+    assert zonerules.checked_key([ZONE], datetime.now(UTC)) is None
