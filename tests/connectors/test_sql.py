@@ -651,6 +651,20 @@ def test_a_new_guard_checks_a_remembered_query_again(sqlite_source: Source, sync
     assert len(guard_checks) == 2
 
 
+def test_a_snapshot_keeps_the_guards_verdict_alone_in_its_cursor(sqlite_source: Source, sync: Callable[..., Run],
+                                                                  store_url: str, guard_checks: list[str]) -> None:
+    sqlite_source.add(*range(1, 4))
+    once = sync(sqlite_source.url, mode="snapshot", cursor_column=None, query=SNAPSHOT_QUERY,
+                window={"back": "1d", "ahead": "30d", "timezone": "America/New_York"})
+    assert counts(once(), "fetched", "created") == (3, 3)
+    assert counts(once(), "fetched", "unchanged") == (3, 3)
+    assert guard_checks == [SNAPSHOT_QUERY]
+    assert list(stored_cursor(store_url)) == ["guard"]
+    sqlite_source.remove(2)
+    assert counts(once(), "fetched", "deleted", "error") == (2, 1, None)
+    assert guard_checks == [SNAPSHOT_QUERY]
+
+
 def test_a_refused_query_is_refused_whatever_the_cursor_remembers(mariadb_source: Source, sync: Callable[..., Run],
                                                                   store_url: str) -> None:
     """A query changed into a write after polls of a good one: refused before it runs, with the
