@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,14 +56,7 @@ from clinicsync.connectors.base import (
     naive_zone,
 )
 from clinicsync.connectors.sql_clock import FUTURE_FIX, FUTURE_STAMPS, Ceiling, database_now
-from clinicsync.connectors.sql_guard import (
-    CheckedStatement,
-    StatementRefused,
-    check_booking,
-    check_select,
-    check_update,
-    sqlglot_dialect,
-)
+from clinicsync.connectors.sql_passed import GUARD_KEY, CheckedStatement, mark_of, remembered, statement_digest
 from clinicsync.connectors.sql_session import (
     apply_timeout,
     connector_error,
@@ -174,9 +167,19 @@ def rereads_by_time(value: Any) -> bool:
     return isinstance(value, date) or (isinstance(value, str) and _TEXT_DATETIME.fullmatch(value) is not None)
 
 
+# Values ``plain_value`` returns as they are: most of a row's, left alone without a call each.
+_PLAIN_TYPES = frozenset({type(None), str, int, float, datetime, date, time})
+
+
 def _row_data(columns: Sequence[str], row: Sequence[Any], mysql: bool) -> dict[str, Any]:
-    """A result row as the mapping reads it: by column name, each value made plain (``plain_value``)."""
-    return {c: plain_value(v, mysql) for c, v in zip(columns, row, strict=True)}
+    """A result row as the mapping reads it: by column name, each value made plain (``plain_value``).
+    An idle poll re-reads its overlap's rows (each dropped by its hash): a call per value
+    was most of their cost."""
+    data = dict(zip(columns, row, strict=True))
+    for name, value in data.items():
+        if type(value) not in _PLAIN_TYPES:
+            data[name] = plain_value(value, mysql)
+    return data
 
 
 def _known(cursor: Cursor | None, boundary: Any) -> list[tuple[Any, str]]:
@@ -211,6 +214,9 @@ class SqlConnector(Connector):
         self._engine: Engine | None = None
         self._kept = False  # self._engine is kept across polls (sql_session.read_engine): not ours to dispose
         self._writer: Engine | None = None
+        # The read's check that passed (its digest, its result) and its mark for the cursor (``_statement``).
+        self._passed: tuple[str, CheckedStatement] | None = None
+        self._guard_mark: dict[str, Any] | None = None
 
     # -- plumbing -----------------------------------------------------------------------
     @property
@@ -229,8 +235,13 @@ class SqlConnector(Connector):
     def _label(self) -> str:
         return self.settings.table or self.settings.query_preset or "query"
 
-    def _statement(self) -> CheckedStatement:
-        """The configured read, checked; a refused statement never reaches the database."""
+    def _statement(self, cursor: Cursor | None = None) -> CheckedStatement:
+        """The configured read, checked; a refused statement never reaches the database.
+
+        A check that passed is remembered (sql_passed): in this connector for its other reads,
+        and in the cursor the fetch stores (``_guard_mark``). A stored ``cursor`` whose mark
+        says this very check passed (same statement, dialect, binds, guard and sqlglot) spares
+        the check, and sqlglot's import with it; anything else is checked as before."""
         s = self.settings
         if s.table:
             schema, _, name = s.table.rpartition(".")
@@ -239,10 +250,22 @@ class SqlConnector(Connector):
             return CheckedStatement(str(query.compile(dialect=self.engine.dialect)), frozenset())
         sql = s.preset.query if s.preset else s.query
         assert sql is not None  # settings guarantee one source
-        try:
-            return check_select(sql, QUERY_BINDS, sqlglot_dialect(self.engine.dialect.name))
-        except StatementRefused as exc:
-            raise FatalConnectorError(f"connector {self.name}: query refused: {exc}") from None
+        dialect = self.engine.dialect.name
+        digest = statement_digest("select", sql, QUERY_BINDS, dialect)
+        if self._passed is not None and digest is not None and self._passed[0] == digest:
+            return self._passed[1]
+        checked = remembered((cursor or {}).get(GUARD_KEY), digest, sql, QUERY_BINDS)
+        if checked is None:
+            from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
+
+            try:
+                checked = check_select(sql, QUERY_BINDS, sqlglot_dialect(dialect))
+            except StatementRefused as exc:
+                raise FatalConnectorError(f"connector {self.name}: query refused: {exc}") from None
+        if digest is not None:
+            self._passed = (digest, checked)
+            self._guard_mark = mark_of(digest, sql, checked)
+        return checked
 
     def _wrapped(self, inner: CheckedStatement, *, after_cursor: bool, probe: bool = False) -> str:
         """The configured read inside a derived table, so that the cursor filter and
@@ -331,19 +354,28 @@ class SqlConnector(Connector):
 
     # -- reading --------------------------------------------------------------------------
     def fetch(self, cursor: Cursor | None) -> Iterator[Batch]:
-        inner = self._statement()
+        inner = self._statement(cursor)
         try:
             with read_only_connection(self.engine, self.settings.timeout, self.name) as connection:
                 mysql = is_mysql(connection)
                 self._probe(connection, inner, _boundary(cursor, self.settings.cursor_column))
                 if self.settings.mode == "snapshot":
-                    yield from self._snapshot(connection, inner, mysql)
+                    yield from self._snapshot(connection, inner, cursor, mysql)
                 else:
                     yield from self._incremental(connection, inner, cursor, mysql)
         except SQLAlchemyError as exc:
             raise connector_error(self.name, "reading the source", exc, self.settings.timeout) from None
 
-    def _snapshot(self, connection: Connection, inner: CheckedStatement, mysql: bool) -> Iterator[Batch]:
+    def _marked(self, cursor: Cursor | None) -> Cursor | None:
+        """The stored cursor with this read's guard mark (``_statement``), when the mark is new
+        or changed; None when the stored one has it already (or there is none to store)."""
+        mark = self._guard_mark
+        if mark is None or (cursor is not None and cursor.get(GUARD_KEY) == mark):
+            return None
+        return {**(cursor or {}), GUARD_KEY: mark}
+
+    def _snapshot(self, connection: Connection, inner: CheckedStatement, cursor: Cursor | None,
+                  mysql: bool) -> Iterator[Batch]:
         label = self._label()
         pending: list[RawRecord] | None = None
         number = 0
@@ -356,7 +388,8 @@ class SqlConnector(Connector):
                 number += 1
                 pending.append(RawRecord(_row_data(columns, row, mysql), f"{label}:row {number}"))
         until = self.settings.window.sweep_until(utcnow()) if "window_end" in inner.binds else None
-        yield Batch(pending or [], None, snapshot=True, snapshot_end=True,
+        # A snapshot keeps no cursor of its own: the stored one carries the guard's mark only.
+        yield Batch(pending or [], self._marked(cursor), snapshot=True, snapshot_end=True,
                     max_delete_share=self.settings.max_delete_share,
                     min_delete_stop=self.settings.min_delete_stop, source=label, until=until)
 
@@ -428,6 +461,7 @@ class SqlConnector(Connector):
         last = boundary
         ahead: list[timedelta] = []
         label = self._label()
+        marked = False  # a batch stored the cursor with the guard's mark
         sql = self._wrapped(inner, after_cursor=start is not None)
         params = self._params(inner, start, start is not None, changed_only=True)
         for columns, rows in self._stream(connection, sql, params):
@@ -454,8 +488,14 @@ class SqlConnector(Connector):
                 kept.append((value, digest))
                 records.append(RawRecord(data, f"{label}:{column_name}={value}"))
             if records or rejected:
-                yield Batch(records, self._cursor(column_name, last, kept), rejected, source=label)
+                stored = self._cursor(column_name, last, kept)
+                marked = marked or stored is not None
+                yield Batch(records, stored, rejected, source=label)
         self._note_future(column_name, ahead)
+        if not marked and (with_mark := self._marked(cursor)) is not None:
+            # An idle read of a statement checked anew (changed, or a new guard): its mark is stored
+            # with the cursor as it was, so that the next polls need not check it again.
+            yield Batch([], with_mark, source=label)
 
     def _note_future(self, column_name: str, ahead: list[timedelta]) -> None:
         """Rows stamped past the database's now (``sql_clock.FUTURE_STAMPS``): a lasting condition
@@ -518,6 +558,8 @@ class SqlConnector(Connector):
             cursor["recent"] = [list(pair) for pair in sorted({(encode_cursor_value(v)[1], d) for v, d in below})]
         if self.settings.stored_times != "local":  # the clock its value is on (a local cursor keeps its shape)
             cursor["stored_times"] = self.settings.stored_times
+        if self._guard_mark is not None:  # the read's check that passed (``_statement``)
+            cursor[GUARD_KEY] = self._guard_mark
         return cursor
 
     # -- diagnosis -------------------------------------------------------------------------
@@ -585,12 +627,17 @@ class SqlConnector(Connector):
 
     # -- write-back ------------------------------------------------------------------------
     def _writeback_statement(self) -> CheckedStatement:
+        from clinicsync.connectors.sql_guard import check_update
+
         return self._checked_write(self.settings.writeback_statement, check_update, WRITEBACK_BINDS,
                                    "write-back statement")
 
     def _checked_write(self, statement: str | None, check: Callable[..., CheckedStatement], binds: frozenset[str],
                        what: str) -> CheckedStatement:
-        """A configured write, checked in the writer's dialect; refused: a FatalConnectorError."""
+        """A configured write, checked in the writer's dialect; refused: a FatalConnectorError.
+        Checked at each use: writes are rare, and never spared the parse (sql_passed)."""
+        from clinicsync.connectors.sql_guard import StatementRefused, sqlglot_dialect
+
         assert statement is not None
         try:
             return check(statement, binds, sqlglot_dialect(self._writer_engine().dialect.name))
@@ -654,6 +701,8 @@ class SqlConnector(Connector):
         return self.settings.waitlist_book_statement is not None
 
     def _booking_statement(self) -> CheckedStatement:
+        from clinicsync.connectors.sql_guard import check_booking
+
         return self._checked_write(self.settings.waitlist_book_statement, check_booking, BOOKING_BINDS,
                                    "waitlist_book_statement")
 

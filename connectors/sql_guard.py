@@ -22,6 +22,8 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
+from clinicsync.connectors.sql_passed import CheckedStatement
+
 # The dialects a statement is read in when the source database is not known: a statement
 # passes only if at least one of them can read it and none that can finds anything refused.
 DIALECTS = ("sqlite", "postgres", "mysql")
@@ -58,14 +60,6 @@ class StatementRefused(ValueError):
 
 class _Unreadable(StatementRefused):
     """The dialect cannot read the statement (as opposed to: it read it and found a write)."""
-
-
-@dataclass(frozen=True)
-class CheckedStatement:
-    """One statement, without its trailing semicolon, and the named binds it uses."""
-
-    text: str
-    binds: frozenset[str]
 
 
 def sqlglot_dialect(sqlalchemy_name: str) -> str | None:

@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 import typer
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert
 
 from clinicsync.sync.cli import app
 from clinicsync.sync.cli.lazy import _Placeholder
 from clinicsync.sync.cli.main import COMMANDS
+from clinicsync.sync.db import make_engine
 from tests.cli_start.conftest import settings_text
 
 # The web server, the AWS SDK, the FHIR auth stack, SQL parsing, HTTP clients, database
@@ -176,6 +180,47 @@ def test_an_idle_sync_once_imports_only_what_its_run_uses(tmp_path: Path) -> Non
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)["connectors"]["desk"]["fetched"] == 0
     assert not json_modules & set(NOT_FOR_IDLE_SYNC_MODULES), sorted(json_modules & set(NOT_FOR_IDLE_SYNC_MODULES))
+
+
+# An idle poll of a SQL source on PostgreSQL (stop 62): the driver and its dialect, nothing more.
+# Its query was checked by the guard on the first poll and the verdict kept in the cursor
+# (connectors/sql_passed.py): no sqlglot; no other database's dialect or driver.
+NOT_FOR_IDLE_SQL_SYNC = ("sqlglot", "pymysql", "jwt", "httpx", "requests", "fastapi", "botocore", "alembic",
+                         "sqlmodel")
+NOT_FOR_IDLE_SQL_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors.sql_guard",
+                                 "clinicsync.sync.discover", "clinicsync.sync.model", "sqlalchemy.orm")
+
+
+@pytest.mark.postgres
+def test_an_idle_sync_once_of_a_sql_source_imports_no_statement_parser(tmp_path: Path, postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    appts = Table("appts", MetaData(), Column("id", Integer, primary_key=True, autoincrement=False),
+                  Column("patient_id", String(20)), Column("starts_at", DateTime), Column("minutes", Integer),
+                  Column("status", String(20)), Column("updated_at", DateTime))
+    try:
+        appts.create(engine)
+        with engine.begin() as connection:
+            connection.execute(insert(appts), [{"id": 1, "patient_id": "p1", "minutes": 20, "status": "booked",
+                                                "starts_at": datetime.now() + timedelta(days=3),
+                                                "updated_at": datetime(2026, 3, 2, 10)}])
+    finally:
+        engine.dispose()
+    mapping = Path(__file__).parents[1] / "connectors" / "data" / "sql_appointments.yaml"
+    source = (f"  - {{name: practice, kind: sql, url: '{postgres_url}', mapping: {mapping}, cursor_column: updated_at,"
+              " query: 'SELECT id, patient_id, starts_at, minutes, status, updated_at FROM appts'}\n")
+    (tmp_path / "settings.yaml").write_text(settings_text(tmp_path).replace("connectors:\n", "connectors:\n" + source),
+                                            encoding="utf-8")
+    first, first_modules = imported(["sync", "--once", "--json"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["connectors"]["practice"]["created"] == 1
+    assert "sqlglot" in first_modules  # the query was checked, once
+    done, modules = imported(["sync", "--once", "--json"], tmp_path, full=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["connectors"]["practice"]["fetched"] == 0
+    assert "psycopg" in modules and "clinicsync.connectors.sql" in modules  # the source was read
+    packages = {name.split(".")[0] for name in modules}
+    assert not packages & set(NOT_FOR_IDLE_SQL_SYNC), sorted(packages & set(NOT_FOR_IDLE_SQL_SYNC))
+    assert not modules & set(NOT_FOR_IDLE_SQL_SYNC_MODULES), sorted(modules & set(NOT_FOR_IDLE_SQL_SYNC_MODULES))
 
 
 GC_PROBE = """

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 
 from clinicsync.connectors import sql as sql_connector
+from clinicsync.connectors import sql_guard, sql_passed
 from clinicsync.connectors.base import RetriableConnectorError
 from clinicsync.connectors.sql import SqlConnector
 from clinicsync.connectors.sql_session import read_only_connection
@@ -586,6 +587,117 @@ def test_a_writing_query_is_refused_by_check_and_by_sync(mariadb_source: Source,
     report = json.loads(out)["connectors"]["src"]
     assert report["fetched"] == 0 and report["error"].startswith("connector src: query refused:")
     assert mariadb_source.statuses() == {1: "booked"}  # nothing ran
+
+
+def stored_cursor(store_url: str) -> dict[str, Any]:
+    engine = make_engine(store_url)
+    try:
+        cursor = Store(engine).load_cursor("src")
+    finally:
+        engine.dispose()
+    assert cursor is not None
+    return cursor
+
+
+@pytest.fixture
+def guard_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements the SELECT guard (sql_guard.check_select) is asked to check."""
+    checked: list[str] = []
+    real = sql_guard.check_select
+
+    def counting(sql: str, *args: Any, **kwargs: Any) -> Any:
+        checked.append(sql)
+        return real(sql, *args, **kwargs)
+
+    monkeypatch.setattr(sql_guard, "check_select", counting)
+    return checked
+
+
+def test_an_unchanged_query_is_checked_once_and_a_changed_one_again(source: Source, sync: Callable[..., Run],
+                                                                    store_url: str, guard_checks: list[str]) -> None:
+    """The guard's verdict is remembered in the cursor (sql_passed): idle polls of the same
+    query neither parse it nor import sqlglot; a changed query is checked before it runs."""
+    source.add(1)
+    once = sync(source.url)
+    assert counts(once(), "created") == (1,)
+    assert guard_checks == [QUERY]
+    mark = stored_cursor(store_url)["guard"]
+    for _ in range(2):
+        assert counts(once(), "fetched") == (0,)
+    assert guard_checks == [QUERY]  # not checked again
+    assert stored_cursor(store_url)["guard"] == mark
+    changed = QUERY + " WHERE id > 0 -- the practice's own filter"
+    once = sync(source.url, query=changed)
+    assert counts(once(), "fetched", "error") == (0, None)  # idle, but checked, and its verdict stored
+    assert guard_checks == [QUERY, changed]
+    assert stored_cursor(store_url)["guard"] != mark
+    source.add(2, updated_at=T0 + timedelta(seconds=1))
+    assert counts(once(), "created") == (1,)
+    assert guard_checks == [QUERY, changed]
+
+
+def test_a_new_guard_checks_a_remembered_query_again(sqlite_source: Source, sync: Callable[..., Run],
+                                                     store_url: str, guard_checks: list[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_source.add(1)
+    once = sync(sqlite_source.url)
+    once()
+    once()
+    assert len(guard_checks) == 1
+    monkeypatch.setattr(sql_passed, "_guard_version", lambda: "another guard sqlglot=99")  # an upgrade
+    assert counts(once(), "fetched", "error") == (0, None)
+    assert len(guard_checks) == 2
+    once()
+    assert len(guard_checks) == 2
+
+
+def test_a_snapshot_keeps_the_guards_verdict_alone_in_its_cursor(sqlite_source: Source, sync: Callable[..., Run],
+                                                                  store_url: str, guard_checks: list[str]) -> None:
+    sqlite_source.add(*range(1, 4))
+    once = sync(sqlite_source.url, mode="snapshot", cursor_column=None, query=SNAPSHOT_QUERY,
+                window={"back": "1d", "ahead": "30d", "timezone": "America/New_York"})
+    assert counts(once(), "fetched", "created") == (3, 3)
+    assert counts(once(), "fetched", "unchanged") == (3, 3)
+    assert guard_checks == [SNAPSHOT_QUERY]
+    assert list(stored_cursor(store_url)) == ["guard"]
+    sqlite_source.remove(2)
+    assert counts(once(), "fetched", "deleted", "error") == (2, 1, None)
+    assert guard_checks == [SNAPSHOT_QUERY]
+
+
+def test_a_refused_query_is_refused_whatever_the_cursor_remembers(mariadb_source: Source, sync: Callable[..., Run],
+                                                                  store_url: str) -> None:
+    """A query changed into a write after polls of a good one: refused before it runs, with the
+    message a store without a remembered check gives."""
+    mariadb_source.add(1)
+    once = sync(mariadb_source.url)
+    once()
+    once()
+    assert "guard" in stored_cursor(store_url)
+    writing = "SELECT id FROM appts; DELETE FROM appts"
+    report = sync(mariadb_source.url, query=writing)(expect=1)
+    with pytest.raises(sql_guard.StatementRefused) as refused:
+        sql_guard.check_select(writing, sql_connector.QUERY_BINDS, "mysql")
+    assert report["error"] == f"connector src: query refused: {refused.value}"
+    assert mariadb_source.statuses() == {1: "booked"}
+
+
+def test_a_mark_is_used_only_for_the_check_it_records() -> None:
+    binds = sql_connector.QUERY_BINDS
+    digest = sql_passed.statement_digest("select", QUERY, binds, "postgresql")
+    assert digest is not None
+    for other in (sql_passed.statement_digest("select", QUERY, binds, "mysql"),
+                  sql_passed.statement_digest("select", QUERY + " ", binds, "postgresql"),
+                  sql_passed.statement_digest("select", QUERY, binds | {"x"}, "postgresql"),
+                  sql_passed.statement_digest("update", QUERY, binds, "postgresql")):
+        assert other != digest
+    checked = sql_guard.check_select(f"/* mine */ {QUERY};", binds, "postgres")
+    mark = sql_passed.mark_of(digest, f"/* mine */ {QUERY};", checked)
+    assert sql_passed.remembered(mark, digest, f"/* mine */ {QUERY};", binds) == checked
+    assert sql_passed.remembered(mark, "another digest", f"/* mine */ {QUERY};", binds) is None
+    assert mark is not None
+    for bad in ({**mark, "span": [0, 10_000]}, {**mark, "span": "0-10"}, {**mark, "binds": ["nope"]}, "a string"):
+        assert sql_passed.remembered(bad, digest, f"/* mine */ {QUERY};", binds) is None
 
 
 def test_check_reports_a_readable_query(source: Source, write_settings: Callable[..., Path], cli: Any) -> None:
