@@ -23,12 +23,13 @@ write either way.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from clinicsync.common.hashing import content_hash, content_hash_bytes
 
 #: The cursor key of the mark (``SqlConnector._cursor``).
 GUARD_KEY = "guard"
@@ -52,7 +53,7 @@ def _guard_version() -> str | None:
         parser = metadata.version("sqlglot")
     except (OSError, metadata.PackageNotFoundError):
         return None
-    return f"{hashlib.sha256(code).hexdigest()} sqlglot={parser}"
+    return f"{content_hash_bytes(code)} sqlglot={parser}"
 
 
 def statement_digest(kind: str, sql: str, allowed_binds: frozenset[str], dialect: str) -> str | None:
@@ -61,11 +62,7 @@ def statement_digest(kind: str, sql: str, allowed_binds: frozenset[str], dialect
     version = _guard_version()
     if version is None:
         return None
-    digest = hashlib.sha256()
-    for part in (version, kind, dialect, ",".join(sorted(allowed_binds)), sql):
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()
+    return content_hash([version, kind, dialect, sorted(allowed_binds), sql])
 
 
 def remembered(mark: Any, digest: str | None, sql: str, allowed_binds: frozenset[str]) -> CheckedStatement | None:

@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from clinicsync.common.gc_tuning import bulk_stage
+from clinicsync.common.hashing import content_hash
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, Connector, ConnectorError, ConnectorSettings, RawRecord, naive_zone
 from clinicsync.connectors.registry import build_connector, is_polled
@@ -54,7 +55,7 @@ from clinicsync.sync.store import (
 from clinicsync.sync.subscriptions import note_server_status, subscription_state
 from clinicsync.sync.sweep import sweep_if_due, with_moved_past_window
 from clinicsync.sync.tables import live_consumers
-from clinicsync.sync.upkeep import digest, done_at, is_due, note_done, task_name
+from clinicsync.sync.upkeep import done_at, is_due, note_done, task_name
 from clinicsync.sync.zonerules import check_zone_rules
 
 if TYPE_CHECKING:
@@ -571,7 +572,7 @@ def warn_orphans_if_due(settings: Settings, store: Store, report: RunReport, now
     so it is looked for at once; while an orphan exists every run looks (and warns, and reports
     it), as before. What waits up to an hour: an orphan made by another process's settings."""
     now = now or utcnow()
-    key = task_name(ORPHANS_CHECKED, digest(*sorted(settings.connector_names())))
+    key = task_name(ORPHANS_CHECKED, content_hash(sorted(settings.connector_names())))
     if not is_due((done_at(store.engine, [key]) or {}).get(key), now):
         return
     if warn_orphans(settings, store, report) == []:
@@ -736,9 +737,9 @@ def retention_if_due(settings: Settings, store: Store, now: datetime | None = No
     item closed by hand) waits up to an hour. A part that failed, or used its whole bound (a store
     catching up), stays due."""
     now = now or utcnow()
-    runs = task_name(RUNS_PRUNED, digest(settings.store.run_history_days))
+    runs = task_name(RUNS_PRUNED, content_hash(settings.store.run_history_days))
     cutoff = window_start(now, store.patient_keep)
-    forgotten = task_name(PATIENT_DATA_FORGOTTEN, digest(cutoff.isoformat(), *sorted(live_consumers(settings))))
+    forgotten = task_name(PATIENT_DATA_FORGOTTEN, content_hash([cutoff.isoformat(), sorted(live_consumers(settings))]))
     marks = done_at(store.engine, [runs, STAGES_PRUNED, forgotten]) or {}
     if is_due(marks.get(runs), now):
         removed = _prune_run_history(settings, store, now)

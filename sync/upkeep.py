@@ -16,7 +16,6 @@ task is then simply done (as before this module), or done again next time."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
@@ -37,14 +36,9 @@ UPKEEP_EVERY = timedelta(minutes=60)
 _TASK_LIMIT = 64  # housekeeping.task's length
 
 
-def digest(*parts: object) -> str:
-    """A short digest (32 hex digits) of ``parts`` for a task's name: what the task was done for."""
-    return hashlib.blake2b("\x00".join(map(str, parts)).encode("utf-8", "surrogatepass"),
-                           digest_size=16).hexdigest()
-
-
 def task_name(prefix: str, of: str | None = None) -> str:
-    """``prefix`` alone, or ``prefix:of`` (``of`` a :func:`digest`)."""
+    """``prefix`` alone, or ``prefix:of`` (``of`` a digest of what the task is done for: the
+    project's one content hash, clinicsync/common/hashing.py ``content_hash``)."""
     name = prefix if of is None else f"{prefix}:{of}"
     assert len(name) <= _TASK_LIMIT, name
     return name

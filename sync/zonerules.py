@@ -44,6 +44,7 @@ import orjson
 import structlog
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 
+from clinicsync.common.hashing import content_hash
 from clinicsync.common.timeutil import TimeError, iso_z, localize, zone
 from clinicsync.common.types import utcnow
 from clinicsync.mappings.model import NormalizedAppointment
@@ -52,7 +53,7 @@ from clinicsync.sync.locks import try_lock
 from clinicsync.sync.outbox import EVENTS, writing_events
 from clinicsync.sync.tables import APPOINTMENTS, HasEngine
 from clinicsync.sync.tables import ZONE_RULES as RULES
-from clinicsync.sync.upkeep import digest, done_at, note_done, note_done_in, task_name
+from clinicsync.sync.upkeep import done_at, note_done, note_done_in, task_name
 
 log = structlog.get_logger("clinicsync.zonerules")
 _DAY = 86_400
@@ -177,7 +178,7 @@ def checked_key(configured: Collection[str], now: datetime) -> str | None:
     versions = tz_data_versions()
     if versions is None:
         return None
-    return task_name(CHECKED, digest(*versions, "|", *sorted(configured), "|", *span(now)))
+    return task_name(CHECKED, content_hash([versions, sorted(configured), span(now)]))
 
 
 @lru_cache(maxsize=1)
