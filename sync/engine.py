@@ -55,7 +55,7 @@ from clinicsync.sync.store import (
 from clinicsync.sync.subscriptions import note_server_status, subscription_state
 from clinicsync.sync.sweep import sweep_if_due, with_moved_past_window
 from clinicsync.sync.tables import live_consumers
-from clinicsync.sync.upkeep import done_at, is_due, note_done, task_name
+from clinicsync.sync.upkeep import done_at, forget_done, is_due, note_done, task_name
 from clinicsync.sync.zonerules import check_zone_rules
 
 if TYPE_CHECKING:
@@ -570,13 +570,18 @@ def warn_orphans_if_due(settings: Settings, store: Store, report: RunReport, now
     """:func:`warn_orphans`, unless a look with the same source names found none within the last
     UPKEEP_EVERY (sync/upkeep.py). A source renamed or removed in the settings changes the names,
     so it is looked for at once; while an orphan exists every run looks (and warns, and reports
-    it), as before. What waits up to an hour: an orphan made by another process's settings."""
+    it), as before; and a look that finds one forgets every earlier "none found", so the names
+    of before (a typo in a source's name fixed) are looked at again and the orphan's warning and
+    held messages end at once. What waits up to an hour: an orphan made by another process's settings."""
     now = now or utcnow()
     key = task_name(ORPHANS_CHECKED, content_hash(sorted(settings.connector_names())))
     if not is_due((done_at(store.engine, [key]) or {}).get(key), now):
         return
-    if warn_orphans(settings, store, report) == []:
+    orphans = warn_orphans(settings, store, report)
+    if orphans == []:
         note_done(store.engine, key, now, replacing=ORPHANS_CHECKED + ":")
+    elif orphans:  # an orphan stands now: no earlier look may be trusted (a typo fixed must end it)
+        forget_done(store.engine, ORPHANS_CHECKED + ":")
 
 
 def warn_orphans(settings: Settings, store: Store, report: RunReport) -> list[Orphan] | None:

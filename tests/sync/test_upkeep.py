@@ -166,6 +166,25 @@ def test_orphans_are_looked_for_when_the_names_change_and_at_every_run_while_one
     assert len(found) == 5  # the first names again: their mark went when the names changed
 
 
+def test_a_typo_fixed_within_the_hour_is_looked_at_again(
+        store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The typo's run finds the old name orphaned; the name put back within the hour must be
+    looked at again (its earlier "none found" no longer holds), or the orphan would stand."""
+    found: list[str] = []
+    orphaned = [Orphan("emr", future_visits=3, pending_messages=1)]
+
+    def look(settings: Settings, store: Store, report: RunReport) -> list[Orphan]:
+        found.append(settings.connectors[0].name)
+        return [] if settings.connectors[0].name == "emr" else orphaned
+    monkeypatch.setattr(engine, "warn_orphans", look)
+    typo = settings.model_copy(update={"connectors": [settings.connectors[0].model_copy(update={"name": "emrr"})]})
+    assert settings.connectors[0].name == "emr"
+    warn_orphans_if_due(settings, store, RunReport("r"), NOON)
+    warn_orphans_if_due(typo, store, RunReport("r"), NOON + timedelta(minutes=5))
+    warn_orphans_if_due(settings, store, RunReport("r"), NOON + timedelta(minutes=10))
+    assert found == ["emr", "emrr", "emr"]
+
+
 def test_a_clock_set_back_makes_a_task_due() -> None:
     assert upkeep.is_due(None, NOON)
     assert not upkeep.is_due(NOON, NOON + timedelta(minutes=59))
