@@ -329,9 +329,12 @@ def test_failing_sources_hold_at_most_half_the_slots_so_healthy_ones_keep_being_
         assert _wait(lambda: pool.tick() > 0 and len(calls) == 6 and not pool.inflight())
         for minute in (1, 2, 3):
             clock.now = START + minute * MINUTE + timedelta(seconds=59)  # every source due again
-            # the scheduler's rounds (a freed slot rings it): all three healthy ones polled
+            # the scheduler's rounds (a freed slot rings it): all three healthy ones polled, and
+            # their polls ended (released at this minute's clock: counted at the poll's start, a
+            # poll still releasing when the clock moved on would be scheduled past the next minute)
             polled = 3 * (minute + 1)
-            assert _wait(lambda: pool.tick() > 0 and sum(calls[f"s{n}"] for n in range(3)) == polled)
+            assert _wait(lambda: pool.tick() > 0 and sum(calls[f"s{n}"] for n in range(3)) == polled
+                         and not any(name.startswith("s") for name in pool.inflight()))
             hung = [name for name in pool.inflight() if name.startswith("hung")]
             assert len(hung) == 2, pool.inflight()  # half the pool; the healthy keep two slots
             assert pool.tick() > 1  # the third hung source, due, waits for its share's slot: no spin
