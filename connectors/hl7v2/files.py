@@ -180,8 +180,10 @@ class Hl7v2Connector(Connector):
 
 def raw_record(parsed: ParsedMessage, settings: Hl7v2Settings, position: str) -> RawRecord:
     """A parsed SIU message as the mapping reads it: with the sender's zone, and marked for
-    deletion when its trigger deletes (S17)."""
+    deletion when its trigger deletes (S17). A sender that writes UTC (``stored_times: utc``)
+    says nothing of the visits' zone by its clock: ``timezone`` is then the mapping's default,
+    after a place's zone (clinic.places), as for every source that stores UTC."""
     record = dict(parsed.record)
-    if settings.timezone:
+    if settings.timezone and settings.stored_times == "local":
         record["timezone"] = settings.timezone
     return RawRecord(record, position, delete=parsed.event in settings.delete_triggers)

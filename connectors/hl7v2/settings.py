@@ -11,7 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from clinicsync.common.settings_base import SettingsModel, resolve_path
 from clinicsync.common.timeutil import zone
-from clinicsync.connectors.base import ConnectorSettings
+from clinicsync.connectors.base import SOURCE_ZONE_HELP, STORED_TIMES_HELP, ConnectorSettings, StoredTimes
 
 Encoding = Literal["auto", "utf-8", "cp1252", "latin-1", "ascii"]
 # Every SIU trigger that concerns a patient's appointment; S23/S24 (blocked and opened
@@ -92,8 +92,11 @@ class MllpSettings(SettingsModel):
 class Hl7v2Settings(ConnectorSettings):
     kind: Literal["hl7v2"] = "hl7v2"
     mapping: str = Field("hl7v2_siu", description="a preset name from mappings/ or a path to a mapping YAML file")
-    timezone: str | None = Field(None, description="the sender's IANA zone for times without an offset "
-                                                   "(default: clinic.timezone)")
+    timezone: str | None = Field(None, description=SOURCE_ZONE_HELP)
+    # HL7 v2 reads a time without an offset as the sender's local time (v2.5 2.A.22), and most
+    # senders write it so; a sender that writes UTC without saying it is told apart here, not
+    # by making UTC the visits' zone (discover tells which: sync/discover/hl7_clock.py).
+    stored_times: StoredTimes = Field("local", description=STORED_TIMES_HELP)
     encoding: Encoding = Field("auto", description="auto: UTF-8, else Windows-1252")
     events: list[str] = Field(default_factory=lambda: list(APPOINTMENT_EVENTS),
                               description="SIU trigger events to apply; others are acknowledged and ignored")

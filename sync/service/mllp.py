@@ -20,8 +20,7 @@ from prometheus_client.registry import Collector
 from clinicsync.connectors.hl7v2.mllp import Handler, MllpListener
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
 from clinicsync.connectors.hl7v2.tls import CHECK_EVERY_SECONDS, ListenerTls
-from clinicsync.mappings.engine import load_mapping
-from clinicsync.sync.engine import new_run_id
+from clinicsync.sync.engine import mapping_for, new_run_id
 from clinicsync.sync.mllp_receiver import Receiver
 from clinicsync.sync.mllp_state import ListenerState, forget_listener, note_listener
 from clinicsync.sync.settings import Settings
@@ -79,9 +78,9 @@ class Hl7Service:
         """Load each mapping (a bad one raises ValueError before anything listens), then bind."""
         run_id = new_run_id()
         for config in self.configs:
-            clinic = self.settings.clinic_for(config.name)  # the source's site's zone and region (issue 60)
-            mapping = load_mapping(config.mapping, clinic.timezone, clinic.default_region, self.settings.base_dir,
-                                   clinic.plausible_dates.window())
+            # as a polled source's: its site's zone and region (issue 60), its own timezone and
+            # time convention (stored_times), the places' zones
+            mapping = mapping_for(self.settings, config)
             self.receivers.append(Receiver(config, mapping, self.store, run_id,
                                            frozenset(self.settings.connector_names())))
         listening = []
