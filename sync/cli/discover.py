@@ -14,6 +14,7 @@ import dataclasses
 import importlib
 import inspect
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -89,10 +90,17 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_SECRET_KEY = re.compile(r"url|password|secret|token|api_key", re.I)  # never echoed: a URL may hold a password
+
+
 def _print_proposal(proposal: Any) -> None:
     what = (f"known product {proposal.product} (confidence {proposal.product_confidence:.2f})"
             if proposal.product else "unknown schema: placed by name, type and sample values")
     _say(f"discover: {proposal.kind} source, {what}; connector {proposal.name!r}")
+    for key, why in proposal.connector_notes.items():  # what the admin would not see before --write
+        if key in proposal.connector and key not in ("name", "kind") and not _SECRET_KEY.search(key):
+            value = " ".join(str(proposal.connector[key]).split())
+            _say(f"  {key}: {value if len(value) <= 80 else value[:79] + '…'}  ({why})")
     for guess in proposal.guesses:
         _say(f"  {guess.field:<26} <- {guess.source}  ({guess.confidence:.2f}: {guess.why})")
     if proposal.status_words:
@@ -117,8 +125,9 @@ def discover_command(
         help="the IANA zone of the clinic's visits, and of the source's wall-clock times unless it keeps UTC "
              "(default: a zone column, else the server's when it names a region, else clinic.timezone)")] = None,
     stored_times: Annotated[str | None, typer.Option(
-        "--stored-times", help="SQL: how the database writes date-times without an offset: utc (Odoo, Django, "
-                               "Rails …) or local (default: told from the database, else discover asks)")] = None,
+        "--stored-times", help="SQL and HL7: how the source writes date-times without an offset: utc (Odoo, "
+                               "Django, Rails, a sender on a UTC clock …) or local (default: told from the source; "
+                               "else discover asks for SQL, and HL7's rule, local, stands)")] = None,
     table: Annotated[str | None, typer.Option(help="SQL: the table holding the appointments, when several look so")]
     = None,
     write: Annotated[bool, typer.Option("--write", help="write the mapping file and add the connector to the "

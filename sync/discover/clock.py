@@ -206,8 +206,9 @@ def newest_stamps(connection: Connection, run: Runner, query: str, columns: Sequ
 
 
 def read_stamps(stamps: Sequence[tuple[str, datetime]], now: datetime, visit_zone: str | None,
-                evidence: Evidence) -> None:
-    """The newest stamp read both ways against the database's clock ``now`` (naive UTC)."""
+                evidence: Evidence, clock: str = "the database's clock") -> None:
+    """The newest stamp read both ways against ``clock``, which read ``now`` (naive UTC): the
+    database's own, or an HL7 file's write time (hl7_clock.py)."""
     if not stamps:
         return
     column, newest = max(stamps, key=lambda s: s[1])
@@ -220,7 +221,7 @@ def read_stamps(stamps: Sequence[tuple[str, datetime]], now: datetime, visit_zon
     ahead_utc = as_utc - now > FUTURE
     if as_local is None:
         if not ahead_utc and now - as_utc <= CLOSE:
-            evidence.utc.append(f"the newest {column} is {_span(now - as_utc)} before the database's UTC clock")
+            evidence.utc.append(f"the newest {column} is {_span(now - as_utc)} before {clock} (UTC)")
         return
     ahead_local = as_local - now > FUTURE
     if ahead_utc and ahead_local:
@@ -234,10 +235,10 @@ def read_stamps(stamps: Sequence[tuple[str, datetime]], now: datetime, visit_zon
     elif as_utc != as_local:
         near_utc, near_local = now - as_utc <= CLOSE, now - as_local <= CLOSE
         if near_utc and not near_local:
-            evidence.utc.append(f"the newest {column} is {_span(now - as_utc)} before the database's clock read "
+            evidence.utc.append(f"the newest {column} is {_span(now - as_utc)} before {clock} read "
                                 f"as UTC ({_span(now - as_local)} read as local time in {visit_zone})")
         elif near_local and not near_utc:
-            evidence.local.append(f"the newest {column} is {_span(now - as_local)} before the database's clock "
+            evidence.local.append(f"the newest {column} is {_span(now - as_local)} before {clock} "
                                   f"read as local time in {visit_zone} ({_span(now - as_utc)} read as UTC)")
 
 

@@ -22,11 +22,13 @@ from typing import Any
 import yaml
 
 from clinicsync.common.vocabulary import STATUSES
+from clinicsync.connectors.base import STORED_TIMES
 from clinicsync.connectors.hl7v2.parse import Hl7ParseError, Hl7Value, decode, parse_message, split_messages
 from clinicsync.connectors.hl7v2.settings import APPOINTMENT_EVENTS
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.paths import compile_path
+from clinicsync.sync.discover.hl7_clock import sent_file, settle_hl7_clock
 from clinicsync.sync.discover.naming import connector_name, region_of
 from clinicsync.sync.discover.presets import carriers, present, preset, spec_paths
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
@@ -68,6 +70,7 @@ class Feed:
     versions: Counter[str] = field(default_factory=Counter)
     segments: Counter[str] = field(default_factory=Counter)  # messages carrying the segment
     fields: Counter[str] = field(default_factory=Counter)  # messages carrying a value in SEG-n
+    sent: dict[Path, list[str]] = field(default_factory=dict)  # each file's MSH-7 texts (hl7_clock.py)
 
 
 def feed_files(path: Path) -> list[Path]:
@@ -109,6 +112,7 @@ def read_feed(files: list[Path], limit: int = 5000) -> Feed:
             feed.events[parsed.event or "(none)"] += 1
             msh = parsed.record.get("MSH") or {}
             feed.versions[str(msh.get("12") or "?")] += 1
+            feed.sent.setdefault(path, []).append(_text(msh.get("7")))
             for segment in SEGMENTS:
                 occurrences = _occurrences(parsed.record, segment)
                 if occurrences:
@@ -124,9 +128,14 @@ def _field_of(path: str) -> str | None:
     return f"{match.group(1)}-{match.group(2)}" if match else None
 
 
-def _times_have_offsets(records: list[dict[str, Any]]) -> tuple[int, int]:
-    """(times with a UTC offset, times without) over the appointment time fields."""
-    with_offset = without = 0
+def _text(value: Any) -> str:
+    """A time field's text: its first component when it has components (TS/DR: DTM^degree)."""
+    return str(value.get("1") if isinstance(value, Hl7Value) else value or "").strip()
+
+
+def appointment_times(records: list[dict[str, Any]]) -> list[str]:
+    """Each message's appointment time as written (the first of the time fields it carries)."""
+    times = []
     getters = [compile_path(p) for p in _TIME_PATHS]
     for record in records:
         for get in getters:
@@ -135,19 +144,20 @@ def _times_have_offsets(records: list[dict[str, Any]]) -> tuple[int, int]:
             except (KeyError, IndexError, TypeError, ValueError):
                 continue
             if present(value):
-                text = str(value.get("1") if isinstance(value, Hl7Value) else value).strip()
-                if _OFFSET.search(text):
-                    with_offset += 1
-                else:
-                    without += 1
+                times.append(_text(value))
                 break
-    return with_offset, without
+    return times
 
 
-def discover_hl7(path: Path | str, *, name: str | None = None, timezone: str | None = None) -> Proposal:
+def discover_hl7(path: Path | str, *, name: str | None = None, timezone: str | None = None,
+                 stored_times: str | None = None, clinic_zone: str | None = None) -> Proposal:
     """Read the SIU file(s) at ``path`` (a file, or a folder of batch files) and propose an
     ``hl7v2`` connector reading that folder with the ``hl7v2_siu`` preset, overridden only
-    where this feed differs from it."""
+    where this feed differs from it. ``timezone``: the visits' zone (else ``clinic_zone``, the
+    settings file's); ``stored_times``: how the sender writes times without an offset, when
+    the admin knows (else told from the feed, hl7_clock.py)."""
+    if stored_times is not None and stored_times not in STORED_TIMES:
+        raise ValueError(f"--stored-times: {stored_times!r} is neither utc nor local")
     target = Path(path)
     files = feed_files(target)
     feed = read_feed(files)
@@ -162,14 +172,26 @@ def discover_hl7(path: Path | str, *, name: str | None = None, timezone: str | N
     if suffixes != {".hl7"}:
         connector["pattern"] = f"*{sorted(suffixes)[0]}"
         notes["pattern"] = "the files' own extension"
-    offsets, local = _times_have_offsets(feed.records)
+    times = appointment_times(feed.records)
+    local = sum(not _OFFSET.search(t) for t in times)
+    offsets = len(times) - local
     proposal = Proposal(kind="hl7v2", name=name, product=None, product_confidence=0.0, connector=connector,
                         connector_notes=notes)
+    convention = "local"
     if local:
+        clock = settle_hl7_clock([sent_file(p, sent) for p, sent in feed.sent.items()], times,
+                                 timezone or clinic_zone, stored_times)
+        convention = clock.stored_times
+        if convention == "utc" or stored_times:
+            connector["stored_times"] = convention
+            notes["stored_times"] = clock.why
+        else:
+            proposal.notes.append(f"stored_times: local (the default): {clock.why}")
         if timezone:
             connector["timezone"] = timezone
-            notes["timezone"] = f"{local} appointment time(s) carry no UTC offset: read in this zone"
-        else:
+            notes["timezone"] = (f"{local} appointment time(s) carry no UTC offset: read in this zone"
+                                 if convention == "local" else "the zone of the visits (the sender's times are UTC)")
+        elif convention == "local":
             proposal.notes.append(f"{local} of {local + offsets} appointment times carry no UTC offset: set "
                                   "`timezone:` to the sender's zone (else clinic.timezone is used)")
     elif timezone:
@@ -191,7 +213,7 @@ def discover_hl7(path: Path | str, *, name: str | None = None, timezone: str | N
         proposal.mapping = {"extends": PRESET, "fields": overrides}
     else:
         proposal.mapping_preset = PRESET
-    _rehearse(proposal, feed, region_of(timezone), timezone)
+    _rehearse(proposal, feed, region_of(timezone), timezone, convention)
     return proposal
 
 
@@ -273,8 +295,9 @@ def _unread_fields(feed: Feed, shipped: dict[str, Any], overrides: dict[str, Any
                   key=lambda f: (SEGMENTS.index(f[:3]), int(f[4:])))
 
 
-def _rehearse(proposal: Proposal, feed: Feed, region: str, timezone: str | None) -> None:
-    """Map every message read with the proposed mapping: how many map, and why others do not."""
+def _rehearse(proposal: Proposal, feed: Feed, region: str, timezone: str | None, stored_times: str) -> None:
+    """Map every message read with the proposed mapping, as the connector will (its zone and
+    time convention: files.py ``raw_record``): how many map, and why others do not."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
@@ -283,11 +306,11 @@ def _rehearse(proposal: Proposal, feed: Feed, region: str, timezone: str | None)
             (Path(folder) / "proposed.yaml").write_text(
                 yaml.safe_dump({"name": proposal.name, **proposal.mapping}, sort_keys=False), encoding="utf-8")
             ref = "proposed.yaml"
-        compiled = load_mapping(ref, timezone or "UTC", region, base_dir=Path(folder))
+        compiled = load_mapping(ref, timezone or "UTC", region, base_dir=Path(folder), stored_times=stored_times)
     failed: Counter[str] = Counter()
     for record in feed.records:
         try:
-            compiled.apply({**record, "timezone": timezone} if timezone else record)
+            compiled.apply({**record, "timezone": timezone} if timezone and stored_times == "local" else record)
         except MappingError as exc:
             failed[exc.field] += 1
     mapped = len(feed.records) - sum(failed.values())
