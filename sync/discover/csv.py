@@ -20,10 +20,15 @@ from typing import Any
 import yaml
 
 from clinicsync.common.vocabulary import STATUSES
+from clinicsync.connectors.base import STORED_TIMES
 from clinicsync.connectors.csv_drop import _sniff_delimiter
 from clinicsync.connectors.csv_records import CsvRecords
 from clinicsync.connectors.text_encoding import MARK_ERRORS, display_name, inspect_file
 from clinicsync.mappings.engine import PRESETS_DIR
+from clinicsync.mappings.model import MappingError
+from clinicsync.sync.discover.compiled import compile_proposal
+from clinicsync.sync.discover.csv_clock import PROBE_ZONES, settle_csv_clock
+from clinicsync.sync.discover.file_clock import written_at
 from clinicsync.sync.discover.naming import connector_name, region_of
 from clinicsync.sync.discover.proposal import Guess, Proposal
 from clinicsync.sync.discover.scoring import ColumnSample, mapping_from, score_columns, status_words
@@ -121,11 +126,16 @@ def _preset_columns(preset: dict[str, Any]) -> set[str]:
 
 
 def discover_csv(path: Path | str, *, name: str | None = None, timezone: str | None = None,
-                 region: str | None = None) -> Proposal:
+                 region: str | None = None, stored_times: str | None = None,
+                 clinic_zone: str | None = None) -> Proposal:
     """Read the export at ``path`` (a file, or a folder: its newest export) and propose a
     ``kind: csv`` connector reading its folder, with the mapping for its columns.
     ``region`` (default: the country of ``timezone``, else US) reads phone numbers without a
-    country code and decides d/m against m/d when no date says."""
+    country code and decides d/m against m/d when no date says. ``timezone``: the visits' zone
+    (else ``clinic_zone``, the settings file's); ``stored_times``: how the export writes
+    date-times without an offset, when the admin knows (else told from it, csv_clock.py)."""
+    if stored_times is not None and stored_times not in STORED_TIMES:
+        raise ValueError(f"--stored-times: {stored_times!r} is neither utc nor local")
     file = export_file(Path(path))
     sample = read_sample(file)
     folder = file.parent
@@ -166,7 +176,29 @@ def discover_csv(path: Path | str, *, name: str | None = None, timezone: str | N
     else:
         _by_shape(proposal, sample, region)
     _mode(proposal, sample)
+    _clock(proposal, sample, timezone or clinic_zone, stored_times, region)
     return proposal
+
+
+def _clock(proposal: Proposal, sample: CsvSample, visit_zone: str | None, given: str | None, region: str) -> None:
+    """``stored_times`` from the export itself (csv_clock.py): written when it is utc or was
+    given, else a note; nothing when every start carries its own offset."""
+    try:
+        readings = [compile_proposal(proposal, zone, region) for zone in PROBE_ZONES]
+    except (MappingError, ValueError):
+        return  # the proposal does not compile: check says why, there is no time to read
+    clock = settle_csv_clock(proposal, readings, sample.rows, sample.header, written_at(sample.path), visit_zone,
+                             given, region)
+    if clock is None:
+        return
+    if clock.stored_times == "utc" or given:
+        proposal.connector["stored_times"] = clock.stored_times
+        proposal.connector_notes["stored_times"] = clock.why
+        if clock.stored_times == "utc" and "timezone" in proposal.connector:
+            proposal.connector_notes["timezone"] = ("given to discover: the zone of the visits (the export's "
+                                                    "times are UTC)")
+    else:
+        proposal.notes.append(f"stored_times: local (the default): {clock.why}")
 
 
 def _ids(path: Path, encoding: str, delimiter: str, column: str) -> set[str]:

@@ -19,15 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from clinicsync.common.vocabulary import STATUSES
 from clinicsync.connectors.base import STORED_TIMES
 from clinicsync.connectors.hl7v2.parse import Hl7ParseError, Hl7Value, decode, parse_message, split_messages
 from clinicsync.connectors.hl7v2.settings import APPOINTMENT_EVENTS
-from clinicsync.mappings.engine import load_mapping
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.paths import compile_path
+from clinicsync.sync.discover.compiled import compile_proposal
 from clinicsync.sync.discover.hl7_clock import sent_file, settle_hl7_clock
 from clinicsync.sync.discover.naming import connector_name, region_of
 from clinicsync.sync.discover.presets import carriers, present, preset, spec_paths
@@ -298,15 +296,7 @@ def _unread_fields(feed: Feed, shipped: dict[str, Any], overrides: dict[str, Any
 def _rehearse(proposal: Proposal, feed: Feed, region: str, timezone: str | None, stored_times: str) -> None:
     """Map every message read with the proposed mapping, as the connector will (its zone and
     time convention: files.py ``raw_record``): how many map, and why others do not."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        ref = PRESET
-        if proposal.mapping is not None:
-            (Path(folder) / "proposed.yaml").write_text(
-                yaml.safe_dump({"name": proposal.name, **proposal.mapping}, sort_keys=False), encoding="utf-8")
-            ref = "proposed.yaml"
-        compiled = load_mapping(ref, timezone or "UTC", region, base_dir=Path(folder), stored_times=stored_times)
+    compiled = compile_proposal(proposal, timezone or "UTC", region, stored_times, preset=PRESET)
     failed: Counter[str] = Counter()
     for record in feed.records:
         try:

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.mappings.transforms import TransformError, as_hl7_datetime
-from clinicsync.sync.discover.clock import FLAG, HORIZON, Clock, ClockUnclear, Evidence, read_hours, read_stamps
+from clinicsync.sync.discover.clock import Clock, Evidence, read_hours
+from clinicsync.sync.discover.file_clock import decide_by_rule, read_write_time, written_at
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class SentFile:
 
 
 def sent_file(path: Path, sent: Iterable[str]) -> SentFile:
-    return SentFile(datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None), tuple(sent))
+    return SentFile(written_at(path), tuple(sent))
 
 
 def _parsed(text: str) -> datetime | None:
@@ -80,36 +81,16 @@ def read_sent_offsets(files: Sequence[SentFile], visit_zone: str, evidence: Evid
 
 
 def read_newest_file(files: Sequence[SentFile], visit_zone: str, evidence: Evidence) -> None:
-    """The newest file's newest naive MSH-7 (no later than HORIZON past the file: a later one
-    is test data) read both ways against the file's write time."""
-    if not files:
-        return
-    newest = max(files, key=lambda f: f.written)
-    stamps = [m for t in newest.sent if (m := _parsed(t)) is not None and m.tzinfo is None
-              and m <= newest.written + HORIZON]
-    if stamps:
-        read_stamps([("message time (MSH-7)", max(stamps))], newest.written, visit_zone, evidence,
-                    clock="the file's write time")
+    """The newest file's newest MSH-7 without an offset against the file's write time."""
+    if files:
+        newest = max(files, key=lambda f: f.written)
+        read_write_time([("message time (MSH-7)", m) for t in newest.sent if (m := _parsed(t)) is not None],
+                        newest.written, visit_zone, evidence)
 
 
 def naive_starts(texts: Iterable[str]) -> list[datetime]:
     """The appointment times written without an offset, as written."""
     return [m for t in texts if (m := _parsed(t)) is not None and m.tzinfo is None]
-
-
-def decide_hl7(evidence: Evidence, given: str | None) -> Clock:
-    """The sender's convention: given, shown by the evidence, else HL7's rule (local)."""
-    if given:
-        return Clock(given, "given with --stored-times")
-    if evidence.utc and evidence.local:
-        raise ClockUnclear("cannot tell whether the sender writes its times in UTC or in local time: "
-                           f"{'; '.join(evidence.utc)}, yet {'; '.join(evidence.local)}. Give {FLAG}")
-    if evidence.utc:
-        return Clock("utc", "the sender writes UTC without an offset: " + "; ".join(evidence.utc))
-    if evidence.local:
-        return Clock("local", "the sender writes local time: " + "; ".join(evidence.local))
-    return Clock("local", "HL7 reads a time without an offset as the sender's local time, and nothing in the "
-                          "feed said otherwise (if the sender writes UTC, give --stored-times utc)")
 
 
 def settle_hl7_clock(files: Sequence[SentFile], start_texts: Iterable[str], visit_zone: str | None,
@@ -121,4 +102,5 @@ def settle_hl7_clock(files: Sequence[SentFile], start_texts: Iterable[str], visi
         read_sent_offsets(files, visit_zone, evidence)
         read_newest_file(files, visit_zone, evidence)
         read_hours(naive_starts(start_texts), visit_zone, evidence)
-    return decide_hl7(evidence, given)
+    return decide_by_rule(evidence, given, "sender", "feed",
+                          "HL7 reads a time without an offset as the sender's local time")
