@@ -129,7 +129,8 @@ def health_page(request: Request, user: User,
     store, settings = _store(request), request.app.state.settings
     scope = scope_of(request, user)
     sources = scope.connectors
-    zone = ZoneInfo(settings.clinic.timezone)
+    home = home_of(request, user)  # the page's one labelled zone: the weeks and days of its charts too
+    zone = ZoneInfo(home.timezone)
     now = now_of(request)
     weeks = ui_settings(settings).chart_weeks
     since = now - timedelta(weeks=weeks)
@@ -151,7 +152,7 @@ def health_page(request: Request, user: User,
         quarantined=quarantined, weeks=weeks,
         funnel=charts.funnel_chart(funnel) if funnel[0][1] else None,
         week_chart=charts.grouped_bar_chart(
-            [times_of(settings).week(r.label) for r in week_rates],
+            [times_of(settings, home).week(r.label) for r in week_rates],
             {"confirmed %": [round(r.confirmed_pct, 1) for r in week_rates],
              "no-show %": [round(r.noshow_pct, 1) for r in week_rates]},
             "confirmation and no-show rates per week", unit="%", max_value=100) if week_rates else None,
@@ -161,17 +162,18 @@ def health_page(request: Request, user: User,
              "no-show %": [round(r.noshow_pct, 1) for r in doctor_rates]},
             "confirmation and no-show rates per doctor", unit="%", max_value=100) if doctor_rates else None,
         channel_chart=charts.grouped_bar_chart(
-            [_axis_day(d, settings) for d in days], {k: [float(v) for v in vs] for k, vs in per_channel.items()},
+            [_axis_day(d, settings, home.timezone) for d in days],
+            {k: [float(v) for v in vs] for k, vs in per_channel.items()},
             "messages per channel per day") if per_channel else None,
         week_rates=week_rates, doctor_rates=doctor_rates, dispatcher=attention.dispatcher_panel(store, now, sources),
         refresh=_refresh(refresh), stalls=stalls_of(find_stalls(store, settings, now), settings, sources),
         set_aside=_set_aside(store, scope),
-        waitlist_chart=waitlist_page.refill_chart(store, settings, now, sources))
+        waitlist_chart=waitlist_page.refill_chart(store, settings, now, sources, home))
 
 
-def _axis_day(iso_day: str, settings: Settings) -> str:
-    """A chart axis's day ('Nov 24', '24 nov'): the one date form, short enough for 14 bars."""
-    home = settings.clinic.timezone
+def _axis_day(iso_day: str, settings: Settings, home: str) -> str:
+    """A chart axis's day ('Nov 24', '24 nov') in the page's zone ``home``: the one date form,
+    short enough for 14 bars."""
     noon = datetime.combine(date.fromisoformat(iso_day), time(12), ZoneInfo(home))
     return shown_day(noon, home, settings.clinic.locale_tag())
 

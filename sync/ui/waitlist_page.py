@@ -23,6 +23,7 @@ from clinicsync.common.timeutil import TimeError, localize
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.mappings.transforms import TransformError
 from clinicsync.mappings.waitlist import parse_weekly
+from clinicsync.sync.clinic import ClinicSettings
 from clinicsync.sync.model import ROW_ID_MAX, Appointment, Patient, Practitioner
 from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.settings import Settings
@@ -32,7 +33,7 @@ from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
 from clinicsync.sync.ui.mask import initials
 from clinicsync.sync.ui.queries import of_sources
 from clinicsync.sync.ui.render import now_of, redirect, render, times_of
-from clinicsync.sync.ui.scope import appointment_in_scope, log_view, require_in_scope, scope_of
+from clinicsync.sync.ui.scope import appointment_in_scope, home_of, log_view, require_in_scope, scope_of
 from clinicsync.sync.ui.session import check_csrf
 from clinicsync.sync.waitlist.entries import (
     NewEntry,
@@ -145,17 +146,18 @@ def _doctors(store: Store, sources: Collection[str] | None) -> list[dict[str, st
                                             .order_by(D.name, D.external_id).limit(500))]
 
 
-def refill_chart(store: Store, settings: Settings, now: datetime,
-                 sources: Collection[str] | None = None) -> Markup | None:
-    """Slots refilled and hours recovered per week (ui.chart_weeks), here and on the health page."""
+def refill_chart(store: Store, settings: Settings, now: datetime, sources: Collection[str] | None = None,
+                 home: ClinicSettings | None = None) -> Markup | None:
+    """Slots refilled and hours recovered per week (ui.chart_weeks), here and on the health page;
+    weeks in ``home``'s zone, the page's (scope.py ``home_of``; the clinic's without one)."""
     weeks = ui_settings(settings).chart_weeks
+    home = home or settings.clinic
     with store.engine.connect() as connection:
-        refills = refills_by_week(connection, now - timedelta(weeks=weeks), now, ZoneInfo(settings.clinic.timezone),
-                                  sources)
+        refills = refills_by_week(connection, now - timedelta(weeks=weeks), now, ZoneInfo(home.timezone), sources)
     if not refills:
         return None
     return charts.grouped_bar_chart(
-        [times_of(settings).week(w.label) for w in refills],
+        [times_of(settings, home).week(w.label) for w in refills],
         {"slots refilled": [float(w.slots_refilled) for w in refills],
          "hours recovered": [w.hours_recovered for w in refills]},
         "waitlist: slots refilled and hours recovered per week")
@@ -173,7 +175,7 @@ def _page(request: Request, user: str, status_code: int = 200, form: dict[str, A
     if full and shown:
         log_view(request, user, role, "/ui/waitlist", shown, "waitlist", now=now)
     weeks = ui_settings(settings).chart_weeks
-    chart = refill_chart(store, settings, now, scope.connectors)
+    chart = refill_chart(store, settings, now, scope.connectors, home_of(request, user))
     connectors = sorted({c.name for c in settings.connectors if scope.allows(c.name)})
     return render(request, "waitlist.html", status_code, full=full, chart=chart, weeks=weeks,
                   form=form or {}, errors=errors or {}, connectors=connectors,

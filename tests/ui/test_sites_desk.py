@@ -239,3 +239,19 @@ async def test_the_cli_lists_one_sites_data_with_site(
     north = json.loads(run("reminders", "list", "--all", "--json", "--site", "north")[1])["items"]
     assert north and all(r["appointment"].startswith("csv:") for r in north)
     assert json.loads(run("reminders", "list", "--all", "--json", "--site", "south")[1])["total"] == 0
+
+
+async def test_a_site_users_charts_count_weeks_in_the_sites_zone(group: Any, store: Store) -> None:
+    """The page's one labelled zone is the site's (Denver): its charts' weeks are Denver's too. A
+    visit at 01:30 on Monday Nov 2 in New York (the clinic's zone) is still Sunday in Denver, so
+    it belongs to the week before (no other visit of the seed is in either week)."""
+    client, _, _ = group
+    with store.engine.begin() as c:
+        c.execute(insert(A).values(
+            connector="csv", external_id="LATE-SUNDAY", status="booked", participation="confirmed",
+            patient_ref="P1", start_utc=datetime(2026, 11, 2, 6, 30, tzinfo=UTC),
+            end_utc=datetime(2026, 11, 2, 7, tzinfo=UTC), timezone="America/Denver", content_hash="h", version=1,
+            created_at=NOW - timedelta(days=5), updated_at=NOW - timedelta(days=5)))
+    page = (await client.get("/ui/health", headers=NORTH)).text
+    assert "Mountain" in page or "America/Denver" in page or "MST" in page  # the page's zone is North's
+    assert "Oct 26 \u2013 Nov 1" in page and "Nov 2 \u2013 8" not in page  # Denver's week, not New York's
