@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import cache, lru_cache
 from types import ModuleType
 from typing import Any
@@ -298,6 +298,27 @@ def datetime_parser(formats: tuple[str, ...]) -> Callable[[Any], datetime]:
     return as_datetime
 
 
+# Unix times a visit can have: 2000-01-01 to 2100-01-01 (a smaller number is a duration, a
+# counter or a time in milliseconds' clothing; a larger one is milliseconds).
+UNIX_SECONDS_RANGE = (946_684_800, 4_102_444_800)
+
+
+def as_unix_seconds(value: Any) -> datetime:
+    """Seconds since 1970-01-01 UTC (PHP's ``strtotime``, NOSH's ``schedule.start``): the instant
+    itself, so neither the source's zone nor ``stored_times`` applies. A whole number only; one
+    outside 2000-2100 is refused (milliseconds, or not a time at all)."""
+    if isinstance(value, datetime):
+        return value
+    text = str(value).strip()
+    if not text.lstrip("+-").isdigit():
+        raise TransformError("not a Unix time (whole seconds since 1970-01-01 UTC)")
+    seconds = int(text)
+    low, high = UNIX_SECONDS_RANGE
+    if not low <= seconds < high:
+        raise TransformError("a Unix time outside 2000-2100 (milliseconds? then it is not seconds)")
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 def as_minutes_from_seconds(value: Any) -> int:
     """A duration counted in seconds (OpenEMR's pc_duration), as whole minutes rounded up."""
     seconds = as_integer(value)
@@ -432,6 +453,7 @@ def transform_for(kind: str, region: str, datetime_formats: tuple[str, ...]) -> 
         "datetime": datetime_parser(datetime_formats),
         "duration_seconds": as_minutes_from_seconds,
         "hl7_datetime": as_hl7_datetime,
+        "unix_seconds": as_unix_seconds,
         "duration": as_duration_minutes,
     }
     if kind not in table:
