@@ -35,9 +35,11 @@ STATUS_SYNONYMS: dict[str, str] = {
     **{w: "cancelled" for w in (
         "cancelled", "canceled", "cancel", "void", "voided", "deleted", "removed", "withdrawn",
         "cancelled by patient", "cancelled by clinic", "late cancel", "rejected", "declined", "cancelada",
+        "lmc", "last minute cancellation", "late cancellation",
         "cancelado", "anulada", "anulado", "annulé", "annule", "annulée", "storniert", "abgesagt",
         "cancellato", "desmarcada")},
     **{w: "noshow" for w in ("noshow", "no show", "no-show", "dna", "did not attend", "missed", "absent",
+                             "dnka", "did not keep appointment",
                              "no asistió", "no asistio", "no presentado", "ausente", "non présenté",
                              "nicht erschienen", "falta")},
     **{w: "arrived" for w in ("arrived", "here", "present", "waiting", "in room", "llegó", "llego",

@@ -61,6 +61,7 @@ class Schema:
     _lower: dict[str, str] = field(default_factory=dict)
     _out: dict[str, list[Ref]] = field(default_factory=dict)
     _in: dict[str, list[Ref]] = field(default_factory=dict)
+    _keys: dict[str, Table] | None = None
 
     def __post_init__(self) -> None:
         self._lower = {name.lower(): name for name in self.tables}
@@ -71,6 +72,18 @@ class Schema:
             self._out[table.name] = refs
             for ref in refs:
                 self._in.setdefault(ref.target, []).append(ref)
+
+    def key_owners(self) -> dict[str, Table]:
+        """Identifier-like primary key names (``pid``, ``patient_id``; not ``id``, which every table
+        may have, nor a lookup's ``code``) that only one table has, lower-cased, each to its table:
+        a column of that name elsewhere refers to it."""
+        if self._keys is None:
+            owners: dict[str, list[Table]] = {}
+            for table in self.tables.values():
+                if table.key is not None and table.key.lower() != "id" and "id" in table.key.lower():
+                    owners.setdefault(table.key.lower(), []).append(table)
+            self._keys = {key: tables[0] for key, tables in owners.items() if len(tables) == 1}
+        return self._keys
 
     def find(self, name: str) -> Table | None:
         """A table by name, whatever its case."""
@@ -101,10 +114,18 @@ def bookkeeping(column: str) -> bool:
 def implied_references(table: Table, schema: Schema) -> list[Ref]:
     """References the schema does not declare but its names say: ``paciente_id`` -> the
     table ``pacientes``/``paciente`` by its one-column primary key; a whole number column named
-    as a table (Tryton's ``patient``, ``party``) -> that table."""
+    as a table (Tryton's ``patient``, ``party``) -> that table; a column named as exactly one
+    other table's primary key (NOSH's ``schedule.pid`` -> ``demographics.pid``: Laravel declares
+    no foreign key)."""
     declared = {own for own, _, _ in table.references}
     found = []
+    keys = schema.key_owners()
     for column in table.columns:
+        owner = keys.get(column.lower())
+        if (column not in declared and column != table.key and owner is not None and owner.name != table.name
+                and bool(_WHOLE.search(table.columns[column])) == bool(_WHOLE.search(owner.columns[owner.key or ""]))):
+            found.append(Ref(table.name, column, owner.name, owner.key or column, declared=False))
+            continue
         bare = "id" not in column.lower() and bool(_WHOLE.search(table.columns[column]))
         if column in declared or column.lower() == "id" or ("id" not in column.lower() and not bare):
             continue

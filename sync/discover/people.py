@@ -35,7 +35,7 @@ from clinicsync.sync.discover.vocab import name_tokens, token_role
 Run = Callable[[str], list[tuple[Any, ...]]]
 
 _PATIENT = frozenset({"patient", "patients", "paciente", "pacientes", "client", "clients", "cliente", "customer",
-                      "customers", "demographic", "patienten", "utente"})
+                      "customers", "demographic", "demographics", "patienten", "utente"})
 _PERSON = frozenset({"person", "persons", "people", "persona", "personas", "party", "parties", "individual",
                      "member", "contact", "partner", "user", "users", "usuario", "usuarios"})
 _PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners", "doctor", "doctors", "medico",
@@ -43,6 +43,7 @@ _PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners",
                        "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
                        "professional", "prof"})
 _TYPE = re.compile(r"type|kind|tipo|categ|code|mech|class", re.I)
+_WHOLE = re.compile(r"int|serial|number|numeric", re.I)  # a whole-number column type
 _STRONG_TYPE = re.compile(r"type|kind|tipo|categ|mech", re.I)
 _TEXT = re.compile(r"char|text|string|clob", re.I)
 _LABEL = re.compile(r"name|label|description|display|title|nombre|descripcion", re.I)
@@ -434,13 +435,18 @@ class _Builder:
 
     def _open_slots(self, column: str) -> None:
         """Rows that name no patient (a free slot offered for booking, a doctor's blocked time)
-        are no patient's visit: left out, said so."""
+        are no patient's visit: left out, said so. No patient is NULL, or the 0 (a whole-number
+        column) or '' (a text one) that PHP applications write (NOSH's ``pid`` 0)."""
         q, main = self.q, self.plan.main
-        total, named = self.run(f"SELECT COUNT(*), COUNT({q(column)}) FROM {q(main.name)}")[0]
-        if 0 < int(named) < int(total):
-            self.people.filters.append(f"a.{q(column)} IS NOT NULL")
-            self.people.notes.append(f"{int(total) - int(named)} of {int(total)} rows name no patient ({column!r} "
-                                     "is empty: free slots or blocked time): left out of the query")
+        blank = "0" if _WHOLE.search(main.columns.get(column, "")) else "''"
+        total, present, blanks = self.run(f"SELECT COUNT(*), COUNT({q(column)}), "
+                                          f"COUNT(CASE WHEN {q(column)} = {blank} THEN 1 END) FROM {q(main.name)}")[0]
+        named = int(present) - int(blanks)
+        if 0 < named < int(total):
+            self.people.filters.append(f"a.{q(column)} <> {blank}" if int(blanks) else f"a.{q(column)} IS NOT NULL")
+            empty = f"is empty or {blank}" if int(blanks) else "is empty"
+            self.people.notes.append(f"{int(total) - named} of {int(total)} rows name no patient ({column!r} "
+                                     f"{empty}: free slots or blocked time): left out of the query")
 
     # -- the doctor ----------------------------------------------------------------------------
     def provider(self) -> None:

@@ -87,6 +87,12 @@ _PARTS = {"start.date", "start.time", "end.date", "end.time", "patient.first", "
 _SQL_KINDS = (("TIMESTAMP", "datetime"), ("DATETIME", "datetime"), ("DATE", "date"), ("TIME", "time"),
               ("INT", "integer"), ("SERIAL", "integer"), ("NUMERIC", "integer"))
 DEFAULT_MINUTES = 30  # a visit's length when the source gives neither an end nor a duration
+# A phone column that is someone else's (the emergency contact's, a guardian's) or no number at all
+# (the phone's carrier, a fax): never the patient's phone, even as a fallback.
+_NOT_PATIENTS_PHONE = frozenset({"emergency", "emergencia", "guardian", "tutor", "kin", "carrier", "fax", "pager",
+                                 "beeper", "notfall"})
+_MOBILE_WORDS = frozenset({"cell", "cellphone", "mobile", "movil", "celular", "sms", "whatsapp", "handy",
+                           "portable", "mobil", "cel", "telemovel", "cellulare"})
 _PATH_SPECIAL = re.compile(r"[.\[\]`]")
 
 
@@ -110,9 +116,20 @@ class _Column:
         for kind in ("datetime", "date", "time"):
             if p.share(kind) >= 0.8:
                 return kind
+        if self.unix_seconds():
+            return "datetime"
         if p.present == 0 and self.declared in ("datetime", "date", "time"):
             return self.declared
         return None
+
+
+    def unix_seconds(self) -> bool:
+        """Whole seconds since 1970 (NOSH's ``schedule.start``, PHP's ``strtotime``): numbers in the
+        years 2000-2100 in a column declared a whole number, or one whose name says a time (a
+        text column of ten-digit numbers is more often phone numbers)."""
+        p = self.profile
+        return p.share("unix_seconds") >= 0.8 and (
+            self.declared == "integer" or bool(self.roles & {"start", "end", "date", "time", "updated", "created"}))
 
 
 @dataclass(frozen=True)
@@ -179,6 +196,9 @@ def _agreement(column: _Column, field: str) -> tuple[float, str]:
         "timezone": "zone", "patient.language": "language", "patient.channel": "channel",
         "answer": "boolean", "join_url": "url", "visit_mode": "visit_mode",
     }
+    if field in checks and checks[field] == "datetime" and column.unix_seconds():
+        share = p.share("unix_seconds")
+        return share, f"{_pct(share)} {of} are Unix times (seconds since 1970, UTC)"
     if field in checks:
         value_class = checks[field]
         share = p.share(value_class)
@@ -228,7 +248,8 @@ def _by_name(column: _Column) -> list[tuple[str, float]]:
     if "email" in roles:
         out.append(("practitioner.email" if entity == "practitioner" else "patient.email", 0.9))
     if "phone" in roles and entity != "practitioner":
-        out.append(("patient.phone", 0.9))
+        # a mobile first: the number a reminder can be texted to (NOSH: phone_cell before phone_home)
+        out.append(("patient.phone", 0.92 if set(column.tokens) & _MOBILE_WORDS else 0.9))
     if "location" in roles:
         out.append(("location", 0.8))
     if "type" in roles:  # a number ("visit_no") is no visit type; a joined table's name ("service_name") is
@@ -262,7 +283,10 @@ def _by_name(column: _Column) -> list[tuple[str, float]]:
         score = 0.9 if person else 0.6
         if owner:
             out.append((f"{owner}.{part}" if part != "name" else f"{owner}.name", score))
-    if person and not roles:  # "paciente", "medico", "Doctor": the person, by name or number
+    # "paciente", "medico", "Doctor" (or "pid" in a patients table): the person, by name or number;
+    # not the person's word with another one ("provider_license", "provider_npi": NOSH's providers)
+    told = [_entity([t]) is not None for t in column.tokens]
+    if person and not roles and (all(told) or not any(told)):
         numeric = column.profile.share("integer") >= 0.8 or column.declared == "integer"
         out.append((f"{person}.external_id" if numeric else f"{person}.name", 0.8))
     if entity == "appointment" and not roles:  # "cita": its number, or its time
@@ -311,6 +335,8 @@ def _candidates(column: _Column) -> list[_Candidate]:
             found.append(_Candidate(column, field, base, f"by its values: {detail}"))
     if column.owner is not None:  # a patients table's "estado" is no appointment status
         found = [c for c in found if c.field.startswith(f"{column.owner}.")]
+    if set(column.tokens) & _NOT_PATIENTS_PHONE:  # by its name or its values: never the patient's phone
+        found = [c for c in found if c.field != "patient.phone"]
     return found
 
 
@@ -362,7 +388,7 @@ def _moment(field: str, placed: dict[str, _Candidate], scored: Scored, date_from
     if whole is not None:
         _add_format(scored, whole.column.profile.datetime_format)
         _order_note(scored, whole.column)
-        return Guess(field, whole.column.name, round(whole.score, 2), whole.why, {"from": path_of(whole.column.name)})
+        return Guess(field, whole.column.name, round(whole.score, 2), whole.why, _time_spec(whole.column))
     day, clock = placed.get(f"{field}.date") or date_from, placed.get(f"{field}.time")
     if day is None or clock is None:
         return None
@@ -379,6 +405,14 @@ def _moment(field: str, placed: dict[str, _Candidate], scored: Scored, date_from
     _order_note(scored, day.column)
     return Guess(field, source, confidence, f"{why}; read together as {fmt}",
                  {"concat": [path_of(day.column.name), path_of(clock.column.name)]})
+
+
+def _time_spec(column: _Column) -> dict[str, Any]:
+    """A date-time column's field spec: Unix seconds read as the instants they are."""
+    spec: dict[str, Any] = {"from": path_of(column.name)}
+    if column.unix_seconds():
+        spec["type"] = "unix_seconds"
+    return spec
 
 
 def _assemble(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]], scored: Scored) -> None:
@@ -412,7 +446,7 @@ def _assemble(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]],
             spec["type"] = "duration"
         if field in ("source_updated_at", "booked_at"):
             _add_format(scored, cand.column.profile.datetime_format)
-            spec["on_invalid"] = "drop"
+            spec = {**spec, **_time_spec(cand.column), "on_invalid": "drop"}
         if field == "status":
             scored.status_words = status_words(cand.column.sample.values)
         if field == "patient.channel":

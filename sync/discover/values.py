@@ -21,6 +21,7 @@ import yaml
 from clinicsync.common.vocabulary import CHANNELS, STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.mappings.engine import PRESETS_DIR
 from clinicsync.mappings.transforms import (
+    UNIX_SECONDS_RANGE,
     TransformError,
     as_duration_minutes,
     as_email,
@@ -185,6 +186,8 @@ def profile(values: Sequence[str | None], region: str = "US") -> ValueProfile:
             number = int(value)
             if 5 <= number <= 480:
                 hit("minutes")
+            if UNIX_SECONDS_RANGE[0] <= number < UNIX_SECONDS_RANGE[1]:
+                hit("unix_seconds")  # a date-time only where the column's type or name says so (scoring.py)
         if _PHONE_SHAPE.fullmatch(value) and sum(c.isdigit() for c in value) >= 7:
             try:
                 as_phone(value)

@@ -24,7 +24,7 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys(("hora", "time", "heure", "uhrzeit", "zeit", "hour", "horario", "orario", "ora", "tm"), "time"),
     **dict.fromkeys((
         "inicio", "start", "starts", "begin", "beginn", "debut", "comienzo", "desde", "from", "datetime",
-        "when", "scheduled", "inizio", "anfang", "starttime", "startdate", "timestamp"), "start"),
+        "when", "scheduled", "inizio", "anfang", "starttime", "startdate"), "start"),
     **dict.fromkeys(("fin", "end", "ends", "fim", "termino", "ende", "until", "hasta", "to", "finish",
                      "stop", "endtime", "enddate", "fine", "bis", "final", "salida"), "end"),
     **dict.fromkeys((
@@ -68,7 +68,7 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys((
         "actualizado", "actualizacion", "updated", "modified", "modificado", "modificacion", "changed",
         "geandert", "aenderung", "modifie", "atualizado", "lastmodified", "mtime", "edited", "editado",
-        "lastupdated"), "updated"),
+        "lastupdated", "timestamp"), "updated"),  # MySQL's TIMESTAMP column: the row's own stamp (NOSH)
     **dict.fromkeys(("creado", "creada", "creacion", "created", "booked", "alta", "registro", "erstellt",
                      "cree", "criado", "criacao", "ctime", "reservado", "booking"), "created"),
 }
@@ -76,7 +76,8 @@ ATTRIBUTES: dict[str, str] = {
 # Whose attribute it is: the patient's, the practitioner's, or the appointment's.
 PATIENT_WORDS = frozenset({
     "paciente", "patient", "pacientes", "cliente", "client", "customer", "utente", "patiente", "pt", "pac",
-    "usuario", "user", "persona", "person", "enfermo", "beneficiario", "titular", "patienten", "kunde"})
+    "usuario", "user", "persona", "person", "enfermo", "beneficiario", "titular", "patienten", "kunde",
+    "demographic", "demographics"})  # NOSH's and OpenEMR's patient table
 PRACTITIONER_WORDS = frozenset({
     "medico", "medica", "doctor", "doctora", "dr", "dra", "doc", "profesional", "provider", "practitioner",
     "medecin", "arzt", "arztin", "facultativo", "especialista", "terapeuta", "therapist", "clinician",

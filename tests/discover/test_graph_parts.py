@@ -116,3 +116,22 @@ def test_the_appointment_table_wins_over_encounters_and_visits() -> None:
                          "patient_appointment_id": "INT", "start_date_time": "DATETIME", "status": "VARCHAR(45)",
                          **dated}, "patient_appointment_id")})
     assert _pick_table(schema, None).name == "patient_appointment"
+
+
+def test_a_column_named_as_one_tables_key_refers_to_it() -> None:
+    """NOSH (Laravel) declares no foreign key: ``schedule.pid`` is ``demographics.pid`` by name. A
+    key name two tables share says nothing, nor does a lookup's ``code`` or the ubiquitous ``id``."""
+    schema = Schema({t.name: t for t in (
+        _table("demographics", {"pid": "BIGINT UNSIGNED", "lastname": "VARCHAR(100)"}, "pid"),
+        _table("schedule", {"appt_id": "INTEGER", "pid": "INTEGER", "code": "VARCHAR(10)", "room_id": "INTEGER",
+                            "start": "INTEGER"}, "appt_id"),
+        _table("codes", {"code": "VARCHAR(10)", "label": "VARCHAR"}, "code"),
+        _table("rooms", {"room_id": "INTEGER"}, "room_id"),
+        _table("rooms_archive", {"room_id": "INTEGER"}, "room_id"),
+    )})
+    refs = {(r.column, r.target, r.target_column, r.declared) for r in schema.refs("schedule")}
+    assert ("pid", "demographics", "pid", False) in refs
+    assert not any(column in ("code", "start") for column, *_ in refs)
+    # room_id: two tables have it as their key; only the stem's table (room_id -> rooms) is meant
+    assert ("room_id", "rooms_archive", "room_id", False) not in refs
+    assert [r.table for r in schema.children("demographics")] == ["schedule"]

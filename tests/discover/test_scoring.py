@@ -342,3 +342,45 @@ def test_openemr_report_titles_map_by_their_code() -> None:
                                    "% Canceled < 24h", "> Checked out")] == [
         "booked", "booked", "booked", "cancelled", "noshow", "cancelled", "fulfilled"]
     assert status_of("no asistió") == "noshow" and status_of("zz top") is None
+
+
+def test_unix_seconds_in_a_whole_number_column_are_the_visit_times() -> None:
+    """NOSH keeps a visit's start and end as Unix seconds in INT columns, and the row's MySQL
+    TIMESTAMP beside them: the start is `start` read as `unix_seconds`, the stamp is the change
+    time. Ten-digit numbers in a text column are phone numbers, never times."""
+    scored = score_columns([
+        ColumnSample("appt_id", "INTEGER", ["1", "2", "3"]),
+        ColumnSample("start", "INTEGER", ["1796133600", "1796137200", "1796140800"]),
+        ColumnSample("end", "INTEGER", ["1796135400", "1796139000", "1796142600"]),
+        ColumnSample("timestamp", "TIMESTAMP", ["2026-11-27 10:00:00", "2026-11-27 10:05:00", "2026-11-27 10:09:00"]),
+        ColumnSample("phone_cell", "VARCHAR(100)", ["3125550101", "3125550102", "3125550103"]),
+        ColumnSample("phone_home", "VARCHAR(100)", ["3125550201", "3125550202", "3125550203"]),
+        ColumnSample("emergency_phone", "VARCHAR(100)", ["3125550301", "3125550302", "3125550303"]),
+        ColumnSample("cell_carrier", "VARCHAR(100)", ["Verizon", "Verizon", "T-Mobile"]),
+    ])
+    placed = {g.field: g for g in scored.guesses}
+    assert placed["start"].spec == {"from": "start", "type": "unix_seconds"}
+    assert placed["end"].spec == {"from": "end", "type": "unix_seconds"}
+    assert "Unix times" in placed["start"].why
+    assert placed["source_updated_at"].source == "timestamp"
+    assert placed["patient.phone"].spec == {"from": ["phone_cell", "phone_home"]}  # the mobile first
+    assert {"emergency_phone", "cell_carrier"} <= set(scored.unplaced)
+
+
+def test_a_person_tables_other_columns_are_not_the_persons_name() -> None:
+    """A joined providers table's `provider_license` (no value sampled) is no doctor's name."""
+    scored = score_columns([
+        ColumnSample("appt_id", "INTEGER", ["1", "2"]),
+        ColumnSample("provider_id", "INTEGER", ["2", "3"]),
+        ColumnSample("provider_license", "VARCHAR(100)", [None, None], table="providers"),
+        ColumnSample("provider_npi", "VARCHAR(100)", ["1000000002", "1000000003"], table="providers"),
+    ])
+    placed = {g.field: g for g in scored.guesses}
+    assert "practitioner.name" not in placed and {"provider_license", "provider_npi"} <= set(scored.unplaced)
+    medico = score_columns([ColumnSample("medico", "VARCHAR(100)", ["Dra. Ruiz", "Dr. Gil"])])
+    assert [g.source for g in medico.guesses if g.field == "practitioner.name"] == ["medico"]  # the word alone
+
+
+def test_nosh_status_words() -> None:
+    assert [(w.value, w.status) for w in status_words(["DNKA", "LMC", "Attended", "Pending"])] == [
+        ("DNKA", "noshow"), ("LMC", "cancelled"), ("Attended", "fulfilled"), ("Pending", "pending")]

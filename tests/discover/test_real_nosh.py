@@ -1,0 +1,47 @@
+"""`discover` on the real shape of NOSH ChartingSystem 2 in MariaDB (tests/fixtures/ehr/nosh, with
+its SOURCE note), a schema it had not met: visit times as Unix seconds in integer columns, the
+patient by ``pid`` and the doctor by ``provider_id`` with no foreign key declared, the front-desk
+user who saved each row in ``user_id``, a doctor's blocked hours as rows with ``pid`` 0 and no
+status, NOSH's own status words (DNKA, LMC), the row's MySQL ``timestamp`` as its only change
+stamp, and the patient's cell, home and work phones beside an emergency contact's and the cell
+carrier's name. Driven as the admin would: ``discover --write`` (which runs ``check``), then
+``sync --once``, every visit compared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.discover import nosh_data
+from tests.discover import real_ehr_support as real
+from tests.discover import sql_support as data
+
+
+@pytest.mark.mariadb
+def test_nosh_on_mariadb_through_discover_check_and_sync(mariadb_database: dict[str, Any], tmp_path: Path,
+                                                         cli: Any) -> None:
+    connection = data.mysql(mariadb_database)
+    try:
+        with connection.cursor() as cursor:
+            expected = nosh_data.build(cursor)
+            cursor.execute("UPDATE demographics SET emergency_phone = '312-555-0199', cell_carrier = 'Verizon' "
+                           "WHERE pid % 2 = 0")  # someone else's number, and no number at all
+    finally:
+        connection.close()
+    settings = real.settings_file(tmp_path, nosh_data.ZONE, "US")
+    run = cli(settings)
+    connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
+    assert connector["cursor_column"] == "timestamp"  # the row's stamp: not the visit's start
+    assert "a.pid <> 0" in connector["query"]  # the blocked hours are no visits
+    fields = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))["fields"]
+    assert fields["start"] == {"from": "start", "type": "unix_seconds"}  # not the row's `timestamp`
+    assert fields["end"] == {"from": "end", "type": "unix_seconds"}
+    # the mobile first; never the emergency contact's number nor the carrier's name
+    assert fields["patient.phone"] == {"from": ["demographics_phone_cell", "demographics_phone_home",
+                                                "demographics_phone_work"]}
+    assert fields["patient.external_id"] == {"from": "pid"}  # not user_id, who saved the row
+    found = real.sync_and_compare(run, connector, expected, nosh_data.ZONE)
+    assert len(found) == nosh_data.VISITS  # no blocked hour imported, none quarantined
