@@ -496,6 +496,13 @@ class _Builder:
         if named is not None:
             self.people.guesses.append(Guess("practitioner.name", named.source, named.confidence, named.why,
                                              named.spec))
+        elif not (columns and _filled(self.run, q, target, columns)):
+            # NOSH's providers table is keyed by the users table's id, which no name or key says:
+            # not guessed from matching numbers; said, so the admin maps it
+            self.people.notes.append(
+                f"the doctor's name: table {target.name!r} holds none, and no table it refers to does: messages "
+                "and agendas name no doctor until practitioner.name is mapped (join the table that holds the "
+                "name in the connector's query)")
         self.people.guesses.extend(self.contacts(chain, "practitioner"))
         self.people.notes.append(f"the doctor: {why}")
 

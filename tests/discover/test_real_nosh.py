@@ -43,5 +43,7 @@ def test_nosh_on_mariadb_through_discover_check_and_sync(mariadb_database: dict[
     assert fields["patient.phone"] == {"from": ["demographics_phone_cell", "demographics_phone_home",
                                                 "demographics_phone_work"]}
     assert fields["patient.external_id"] == {"from": "pid"}  # not user_id, who saved the row
+    assert "practitioner.name" not in fields  # providers.id is users.id: no name or key says so, not guessed
+    assert "# note: the doctor's name: table 'providers' holds none" in (tmp_path / "settings.yaml").read_text()
     found = real.sync_and_compare(run, connector, expected, nosh_data.ZONE)
     assert len(found) == nosh_data.VISITS  # no blocked hour imported, none quarantined
