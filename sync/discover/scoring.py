@@ -311,13 +311,31 @@ def _by_values(column: _Column) -> list[tuple[str, float]]:
     if p.share("status") >= 0.6 and p.distinct <= max(12, p.present // 3):
         out.append(("status", 0.65 * p.share("status")))
     kind = column.kind()
-    if kind is not None:
+    if kind is not None and (kind == "date" or on_the_clinic_grid(column.sample.values)):
         out.append(({"datetime": "start", "date": "start.date", "time": "start.time"}[kind], 0.4))
     if p.share("visit_mode") >= 0.8 and p.distinct <= 6 and p.share("url") < 0.5:
         out.append(("visit_mode", 0.5 * p.share("visit_mode")))
     if p.share("language") >= 0.9 and p.distinct <= 12 and p.share("status") < 0.5:
         out.append(("patient.language", 0.4))
     return out
+
+
+_CLOCK = re.compile(r"(?:^|[T ])(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:\s*[AaPp][Mm])?(?:Z|[+-]\d{2}:?\d{2})?$")
+GRID_SHARE = 0.8  # of a column's times on the 5-minute grid, for times its name does not call a visit's
+
+
+def on_the_clinic_grid(values: Sequence[str | None]) -> bool:
+    """Whether most times of day fall on a booking grid (whole minutes, a multiple of five) as
+    visit starts do, unlike a row's created or changed stamp (any second: FreeMED's
+    ``calcreated``, which only its values could place). Unix seconds: a multiple of 300."""
+    hits = total = 0
+    for value in (v.strip() for v in values if v and v.strip()):
+        total += 1
+        if value.isdigit():
+            hits += int(value) % 300 == 0
+        elif (clock := _CLOCK.search(value)) is not None:
+            hits += int(clock.group(2)) % 5 == 0 and int(clock.group(3) or 0) == 0
+    return total > 0 and hits >= GRID_SHARE * total
 
 
 def _candidates(column: _Column) -> list[_Candidate]:

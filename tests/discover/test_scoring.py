@@ -384,3 +384,16 @@ def test_a_person_tables_other_columns_are_not_the_persons_name() -> None:
 def test_nosh_status_words() -> None:
     assert [(w.value, w.status) for w in status_words(["DNKA", "LMC", "Attended", "Pending"])] == [
         ("DNKA", "noshow"), ("LMC", "cancelled"), ("Attended", "fulfilled"), ("Pending", "pending")]
+
+
+def test_a_stamp_is_no_visit_start_by_its_values_alone() -> None:
+    """FreeMED's scheduler keeps the visit as a date, an hour and a minute, and `calcreated` (a
+    name no word of which discover knows) as the row's creation time: its values alone must not
+    make it the start. Visit starts fall on a booking grid; a stamp falls on any second."""
+    stamps = ["2026-11-27 14:35:45", "2026-11-27 14:35:46", "2026-11-20 09:12:07", "2026-11-21 16:02:31"]
+    visits = ["2026-11-27 14:30:00", "2026-11-28 09:15:00", "2026-11-20 09:00:00", "2026-11-21 16:45:00"]
+    assert not any(g.field == "start" for g in score_columns([ColumnSample("calcreated", "TIMESTAMP", stamps)]).guesses)
+    assert [g.source for g in score_columns([ColumnSample("c3", "DATETIME", visits)]).guesses
+            if g.field == "start"] == ["c3"]
+    named = score_columns([ColumnSample("start_time", "TIMESTAMP", stamps)])  # its name says start: taken
+    assert [g.source for g in named.guesses if g.field == "start"] == ["start_time"]
