@@ -46,6 +46,7 @@ from clinicsync.sync.plausibility.hours import MIN_HOURS, MIN_NIGHT, MIN_NIGHT_S
 Runner = Callable[..., list[tuple[Any, ...]]]  # (connection, sql, binds) -> rows
 
 FLAG = "--stored-times utc|local"
+_MYSQL_TIMESTAMP = 7  # the MySQL protocol's column type code of TIMESTAMP (DATETIME is 12)
 # A created/updated/booked stamp by its name (any of the languages the scorer reads).
 STAMP_NAMES = re.compile(r"creat|updat|modif|chang|write_?date|insert|stamp|entered|saved|booked|_at$|_on$|"
                          r"actualiz|geaendert|erstellt|mtime|ctime|_le$", re.I)
@@ -242,20 +243,64 @@ def read_stamps(stamps: Sequence[tuple[str, datetime]], now: datetime, visit_zon
                                   f"read as local time in {visit_zone} ({_span(now - as_utc)} read as UTC)")
 
 
-def start_column(proposal: Proposal, columns: Sequence[str]) -> str | None:
-    """The query's column the mapping reads the start from, when it is one column."""
-    spec = ((proposal.mapping or {}).get("fields") or {}).get("start")
-    column = spec.get("from") if isinstance(spec, Mapping) else None
-    return column if isinstance(column, str) and column in columns else None
+def start_parts(proposal: Proposal, columns: Sequence[str]) -> tuple[list[str], str | None]:
+    """The query's columns the mapping reads the start from, and the format they are read with
+    together: one column; a date and a time column (ISO); or ``concat`` parts with the mapping's
+    first ``datetime_formats`` entry (FreeMED's date, hour and minute). ([], None) otherwise, or
+    for a start read as ``unix_seconds`` (an instant: no convention to tell)."""
+    mapping = proposal.mapping or {}
+    spec = (mapping.get("fields") or {}).get("start")
+    if not isinstance(spec, Mapping) or spec.get("type") == "unix_seconds":
+        return [], None
+    if isinstance(spec.get("from"), str):
+        parts = [spec["from"]]
+    elif isinstance(spec.get("date"), str) and isinstance(spec.get("time"), str):
+        parts = [spec["date"], spec["time"]]
+    elif isinstance(spec.get("concat"), list):
+        parts = [p for p in spec["concat"] if isinstance(p, str)]
+    else:
+        return [], None
+    formats = mapping.get("datetime_formats") or []
+    fmt = formats[0] if len(parts) > 1 and formats and isinstance(formats[0], str) else None
+    return (parts, fmt) if all(p in columns for p in parts) else ([], None)
 
 
-def visit_starts(connection: Connection, run: Runner, query: str, column: str) -> list[datetime]:
-    """Up to ``SAMPLED_STARTS`` of the latest naive starts the query returns."""
-    name = connection.dialect.identifier_preparer.quote(column)
+def visit_starts(connection: Connection, run: Runner, query: str, parts: Sequence[str],
+                 fmt: str | None = None) -> list[datetime]:
+    """Up to ``SAMPLED_STARTS`` of the latest naive starts the query returns, its parts joined
+    as the mapping joins them."""
+    q = connection.dialect.identifier_preparer.quote
+    names = ", ".join(f"clinicsync_q.{q(p)}" for p in parts)
     binds = {k: v for k, v in _WIDE.items() if f":{k}" in query}
-    rows = run(connection, f"SELECT clinicsync_q.{name} FROM ({query}) AS clinicsync_q WHERE clinicsync_q.{name} "
-                           f"IS NOT NULL ORDER BY 1 DESC LIMIT {SAMPLED_STARTS}", binds)
-    return [r[0] for r in rows if isinstance(r[0], datetime) and r[0].tzinfo is None]
+    rows = run(connection, f"SELECT {names} FROM ({query}) AS clinicsync_q WHERE clinicsync_q.{q(parts[0])} "
+                           f"IS NOT NULL ORDER BY {', '.join(str(i + 1) for i in range(len(parts)))} DESC "
+                           f"LIMIT {SAMPLED_STARTS}", binds)
+    starts = []
+    for row in rows:
+        if len(row) == 1:
+            value = row[0]
+        else:
+            text = " ".join(str(v).strip() for v in row if v is not None)
+            try:
+                value = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
+            except ValueError:
+                continue
+        if isinstance(value, datetime) and value.tzinfo is None:
+            starts.append(value)
+    return starts
+
+
+def server_clock_stamps(connection: Connection, query: str, columns: Sequence[str]) -> set[str]:
+    """Stamp columns whose values are the server's clock, whatever the application writes: a
+    MySQL/MariaDB TIMESTAMP comes back in the session's zone (the server's), so it shows how
+    the server keeps time, not how the application writes its DATETIMEs (FreeMED's
+    ``calmodified``, NOSH's ``timestamp``). Read from the query's result types."""
+    if connection.dialect.name not in ("mysql", "mariadb"):
+        return set()
+    sql = f"SELECT * FROM ({query}) AS clinicsync_q WHERE 1 = 0"
+    result = connection.execute(text(sql), {k: v for k, v in _WIDE.items() if f":{k}" in query})
+    described = result.cursor.description if result.cursor is not None else None
+    return {str(d[0]) for d in described or () if d[1] == _MYSQL_TIMESTAMP and str(d[0]) in columns}
 
 
 def read_hours(starts: Sequence[datetime], visit_zone: str | None, evidence: Evidence) -> None:
@@ -375,6 +420,7 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
     evidence = Evidence()
     query = connector.get("query")
     visit_zone = connector.get("timezone") or given_zone or options.clinic_zone
+    server_clock: set[str] = set()
     if isinstance(query, str) and not options.stored_times:
         zone_name = visit_zone if isinstance(visit_zone, str) else None
         read_defaults(connection, run, query, server, evidence)
@@ -382,23 +428,42 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
         try:
             now = database_now(connection, run)
             columns = _query_columns(connection, query)
-            stamps = newest_stamps(connection, run, query, stamp_columns(proposal, columns), now)
-            start = start_column(proposal, columns)
-            if start is not None:
-                starts = visit_starts(connection, run, query, start)
+            server_clock = server_clock_stamps(connection, query, columns)
+            stamps = newest_stamps(connection, run, query,
+                                   [c for c in stamp_columns(proposal, columns) if c not in server_clock], now)
+            parts, fmt = start_parts(proposal, columns)
+            if parts:
+                starts = visit_starts(connection, run, query, parts, fmt)
         except (SQLAlchemyError, StatementRefused):
             stamps, now = [], datetime.now(UTC).replace(tzinfo=None)
         read_stamps(stamps, now, zone_name, evidence)
         read_hours(starts, zone_name, evidence)
-    _write(proposal, decide(evidence, given=options.stored_times, server=server,
-                            zone_given=bool(given_zone)))
-    try:  # a cursor that would stall on stamps in the future (once the convention is known)
-        note = future_cursor_note(connection, run, proposal, database_now(connection, run),
-                                  visit_zone if isinstance(visit_zone, str) else None)
+    instants = _instants_only(proposal, server_clock, server, evidence, options.stored_times)
+    _write(proposal, instants or decide(evidence, given=options.stored_times, server=server,
+                                        zone_given=bool(given_zone)))
+    try:  # a cursor that would stall on stamps in the future (once the convention is known); a
+        # TIMESTAMP cursor is the server's own clock, whatever stored_times says of the visits
+        zone_name = visit_zone if isinstance(visit_zone, str) else None
+        note = None if proposal.connector.get("cursor_column") in server_clock else future_cursor_note(
+            connection, run, proposal, database_now(connection, run), zone_name)
     except (SQLAlchemyError, StatementRefused, TimeError):
         note = None
     if note is not None:
         proposal.notes.append(note)
+
+
+def _instants_only(proposal: Proposal, server_clock: set[str], server: str | None, evidence: Evidence,
+                   given: str | None) -> Clock | None:
+    """NOSH: the visits are Unix seconds (instants) and the only stamps MySQL TIMESTAMPs, which
+    come back in the server's zone. Nothing to ask: the convention is the server's, and it
+    reads the stamps only. None when anything else decides."""
+    spec = ((proposal.mapping or {}).get("fields") or {}).get("start")
+    if given or evidence.utc or evidence.local or not server_clock or not isinstance(spec, Mapping) \
+            or spec.get("type") != "unix_seconds" or server is None:
+        return None
+    why = (f"the visits' times are Unix seconds (instants: no convention); the change stamps "
+           f"({', '.join(sorted(server_clock))}) are TIMESTAMP columns, which come back in the server's zone, {server}")
+    return Clock("utc" if is_utc_name(server) else "local", why)
 
 
 def _write(proposal: Proposal, clock: Clock) -> None:

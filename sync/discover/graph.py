@@ -16,7 +16,10 @@ import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from clinicsync.sync.discover.vocab import table_prefix, without_prefixes
 
 MAX_TABLES = 5000  # tables read at all: beyond that the admin names the table with --table
 _IMPLIED = re.compile(r"(?:id_?)?(.+?)(?:_?id)?", re.I)
@@ -51,6 +54,11 @@ class Table:
     def key(self) -> str | None:
         """The one-column primary key, None for none or a composite one."""
         return self.primary_key[0] if len(self.primary_key) == 1 else None
+
+    @cached_property
+    def prefix(self) -> str:
+        """The table's column prefix (FreeMED's ``cal`` of ``calpatient``), "" for none (vocab.py)."""
+        return table_prefix(list(self.columns))
 
 
 @dataclass
@@ -129,7 +137,7 @@ def implied_references(table: Table, schema: Schema) -> list[Ref]:
         bare = "id" not in column.lower() and bool(_WHOLE.search(table.columns[column]))
         if column in declared or column.lower() == "id" or ("id" not in column.lower() and not bare):
             continue
-        match = _IMPLIED.fullmatch(column)
+        match = _IMPLIED.fullmatch(without_prefixes([column.lower()], [table.prefix])[0])
         if match is None:
             continue
         stem = match.group(1).lower().rstrip("_")

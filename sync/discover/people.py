@@ -30,7 +30,7 @@ from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.values import profile
-from clinicsync.sync.discover.vocab import name_tokens, token_role
+from clinicsync.sync.discover.vocab import name_tokens, token_role, without_prefixes
 
 Run = Callable[[str], list[tuple[Any, ...]]]
 
@@ -120,7 +120,7 @@ def name_columns(table: Table) -> tuple[list[str], str]:
     for column, type_name in table.columns.items():
         if not _TEXT.search(type_name) or audit(column):
             continue
-        tokens = name_tokens(column)
+        tokens = without_prefixes(name_tokens(column), [table.prefix])  # FreeMED's patient: ptlname, ptfname
         roles = {token_role(t) for t in tokens}
         if roles & {"id", "record", "email", "phone", "type", "location", "status"} or set(tokens) & _NOT_NAME \
                 or any(t[-1].isdigit() for t in tokens):

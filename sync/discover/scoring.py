@@ -49,6 +49,7 @@ from clinicsync.sync.discover.vocab import (
     name_tokens,
     plain,
     token_role,
+    without_prefixes,
 )
 
 
@@ -63,6 +64,7 @@ class ColumnSample:
     type: str | None
     values: Sequence[str | None]
     table: str | None = None
+    prefixes: tuple[str, ...] = ()  # column prefixes of the tables it comes from (vocab.py table_prefix)
 
 
 @dataclass
@@ -169,7 +171,7 @@ def _entity(tokens: list[str]) -> str | None:
 
 
 def _read(sample: ColumnSample, region: str) -> _Column:
-    tokens = name_tokens(sample.name)
+    tokens = without_prefixes(name_tokens(sample.name), sample.prefixes)
     table_entity = _entity(name_tokens(sample.table)) if sample.table else None
     roles = {role for t in tokens if (role := token_role(t)) is not None}
     entity = _entity(tokens) or table_entity
@@ -378,7 +380,7 @@ def score_columns(columns: Sequence[ColumnSample], *, region: str = "US") -> Sco
         placed[cand.field] = cand
         used.add(cand.column.name)
     scored = Scored()
-    _assemble(placed, extra, scored)
+    _assemble(placed, extra, scored, [c for c in read if "minute" in c.roles and c.name not in used])
     scored.unplaced = [c.name for c in read if c.name not in _sources(scored)]
     return scored
 
@@ -399,8 +401,21 @@ def _order_note(scored: Scored, column: _Column) -> None:
                             f"{p.date_format} (the region's order): check a date after the 12th")
 
 
-def _moment(field: str, placed: dict[str, _Candidate], scored: Scored, date_from: _Candidate | None = None
-            ) -> Guess | None:
+def _whole_numbers(column: _Column, top: int) -> bool:
+    """Every sampled value a whole number from 0 to ``top`` (an hour's, a minute's)."""
+    values = [v.strip() for v in column.sample.values if v and v.strip()]
+    return bool(values) and all(v.isdigit() and int(v) <= top for v in values)
+
+
+def _minute_beside(hour: _Candidate, minutes: Sequence[_Column]) -> _Column | None:
+    """The minute column that goes with an hour column of whole numbers (0-23), if any."""
+    if "time" not in hour.column.roles or not _whole_numbers(hour.column, 23):
+        return None
+    return next((c for c in minutes if _whole_numbers(c, 59)), None)
+
+
+def _moment(field: str, placed: dict[str, _Candidate], scored: Scored, date_from: _Candidate | None = None,
+            minutes: Sequence[_Column] = ()) -> Guess | None:
     """start or end: one date-time column, or a date column and a time column joined."""
     whole = placed.get(field)
     if whole is not None:
@@ -411,6 +426,16 @@ def _moment(field: str, placed: dict[str, _Candidate], scored: Scored, date_from
     if day is None or clock is None:
         return None
     dp, tp = day.column.profile, clock.column.profile
+    minute = _minute_beside(clock, minutes) if field == "start" else None
+    if minute is not None:  # FreeMED: caldateof + calhour + calminute, whole numbers
+        fmt = f"{dp.date_format or '%Y-%m-%d'} %H %M"
+        _add_format(scored, fmt)
+        _order_note(scored, day.column)
+        source = f"{day.column.name} + {clock.column.name} + {minute.name}"
+        return Guess(field, source, round(min(day.score, 0.85), 2),
+                     f"date {day.column.name!r} ({day.why}) + hour {clock.column.name!r} + minute "
+                     f"{minute.name!r} (whole numbers); read together as {fmt}",
+                     {"concat": [path_of(day.column.name), path_of(clock.column.name), path_of(minute.name)]})
     confidence = round(min(day.score, clock.score), 2)
     why = f"date {day.column.name!r} ({day.why}) + time {clock.column.name!r} ({clock.why})"
     source = f"{day.column.name} + {clock.column.name}"
@@ -433,9 +458,10 @@ def _time_spec(column: _Column) -> dict[str, Any]:
     return spec
 
 
-def _assemble(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]], scored: Scored) -> None:
+def _assemble(placed: dict[str, _Candidate], extra: dict[str, list[_Candidate]], scored: Scored,
+              minutes: Sequence[_Column] = ()) -> None:
     guesses: list[Guess] = []
-    start = _moment("start", placed, scored)
+    start = _moment("start", placed, scored, minutes=minutes)
     if start is not None:
         guesses.append(start)
     end = _moment("end", placed, scored, date_from=placed.get("start.date"))

@@ -569,8 +569,10 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     mine = {o for g in people.guesses for o in g.source.split(" + ") if o not in main.columns}
     left_out = {c for c in main.columns if audit(c) or c in people.handled} - {
         g.source for g in people.guesses} | ({gone.column} if gone is not None else set())
+    prefixes = tuple(p for p in {main.prefix} | {t.prefix for t in schema.tables.values()
+                                                 if t.name in plan.tables_of.values()} if p)
     samples = [ColumnSample(out, plan.types[out], [None if row[i] is None else str(row[i]) for row in rows],
-                            plan.tables_of[out] if plan.tables_of[out] != main.name else None)
+                            plan.tables_of[out] if plan.tables_of[out] != main.name else None, prefixes)
                for i, out in enumerate(outs) if out not in mine and out not in left_out]
     scored = score_columns(samples, region=region_code)
     notes: dict[str, str] = {"kind": "a database URL", "url": "the URL given"}

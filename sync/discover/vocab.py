@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 
 # What a column is about: the attribute words. Each maps a token to a role the scorer knows.
 ATTRIBUTES: dict[str, str] = {
@@ -20,8 +21,9 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys(("mrn", "nhc", "historia", "expediente", "prontuario", "dossier", "chart", "nss",
                      "nif", "dni", "cedula", "curp", "rut", "cpf"), "record"),
     **dict.fromkeys((
-        "fecha", "date", "data", "datum", "day", "dia", "jour", "tag", "dt"), "date"),
+        "fecha", "date", "data", "datum", "day", "dia", "jour", "tag", "dt", "dateof"), "date"),
     **dict.fromkeys(("hora", "time", "heure", "uhrzeit", "zeit", "hour", "horario", "orario", "ora", "tm"), "time"),
+    **dict.fromkeys(("minute", "minuto"), "minute"),  # a time of day's minute, beside an hour column (FreeMED)
     **dict.fromkeys((
         "inicio", "start", "starts", "begin", "beginn", "debut", "comienzo", "desde", "from", "datetime",
         "when", "scheduled", "inizio", "anfang", "starttime", "startdate"), "start"),
@@ -48,13 +50,14 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys((
         "nombre", "name", "nom", "nome", "fullname", "nombrecompleto", "completo", "full", "display"), "name"),
     **dict.fromkeys(("apellido", "apellidos", "surname", "last", "lastname", "family", "familyname", "sobrenome",
-                     "nachname", "cognome", "apelido"), "last_name"),
-    **dict.fromkeys(("first", "firstname", "given", "givenname", "prenom", "vorname", "primeiro", "pila"),
+                     "nachname", "cognome", "apelido", "lname"), "last_name"),
+    **dict.fromkeys(("first", "firstname", "given", "givenname", "prenom", "vorname", "primeiro", "pila", "fname"),
                     "first_name"),
     **dict.fromkeys((
         "telefono", "telefonos", "movil", "celular", "phone", "mobile", "cell", "cellphone", "tel", "telf",
         "tlf", "telemovel", "telefone", "telephone", "portable", "handy", "telefon", "mobil", "whatsapp",
-        "sms", "fono", "cel", "contacto", "telefonnummer", "cellulare"), "phone"),
+        "sms", "fono", "cel", "contacto", "telefonnummer", "cellulare", "hphone", "wphone", "mphone", "cphone"),
+        "phone"),
     **dict.fromkeys(("correo", "email", "mail", "courriel", "emailaddress", "electronico", "correio"),
                     "email"),
     **dict.fromkeys(("idioma", "language", "lang", "lengua", "langue", "sprache", "lingua", "locale"), "language"),
@@ -124,6 +127,44 @@ def name_tokens(name: str) -> list[str]:
     ('tel2' -> ['tel2']) and are then tried without them."""
     spaced = _HUMP.sub(" ", name.replace("º", "o").replace("°", "o"))
     return [t for t in _SPLIT.split(plain(spaced)) if t]
+
+
+def table_prefix(columns: Sequence[str]) -> str:
+    """The prefix most of a table's column names share before their word, in schemas that mark
+    each column with its table (FreeMED: ``calpatient``, ``calhour`` in ``scheduler``; ``ptlname``,
+    ``pthphone`` in ``patient``), or "" for none. Taken only when it is shared (4 columns or more,
+    3 in 5) and stripping it turns unknown names into known words (at least two)."""
+    names = [c.lower() for c in columns if c.isascii()]
+    best = ""
+    for length in (2, 3, 4):
+        counts: dict[str, int] = {}
+        for name in names:
+            if len(name) >= length + 3 and name[:length].isalpha():
+                counts[name[:length]] = counts.get(name[:length], 0) + 1
+        for prefix, count in counts.items():
+            if count < max(4, 0.6 * len(names)):
+                continue
+            told = sum(1 for name in names if name.startswith(prefix) and not _known(name_tokens(name))
+                       and _known(name_tokens(name[length:])))
+            if told >= 2:
+                best = prefix
+    return best
+
+
+def _known(tokens: Sequence[str]) -> bool:
+    return any(token_role(t) is not None or t in PATIENT_WORDS or t in PRACTITIONER_WORDS for t in tokens)
+
+
+def without_prefixes(tokens: Sequence[str], prefixes: Iterable[str]) -> list[str]:
+    """``tokens`` with a table's column prefix taken off each (``calpatient`` -> ``patient``)."""
+    out = []
+    for token in tokens:
+        for prefix in prefixes:
+            if prefix and token.startswith(prefix) and len(token) - len(prefix) >= 3:
+                token = token[len(prefix):]
+                break
+        out.append(token)
+    return out
 
 
 def token_role(token: str) -> str | None:
