@@ -135,3 +135,24 @@ def test_a_column_named_as_one_tables_key_refers_to_it() -> None:
     # room_id: two tables have it as their key; only the stem's table (room_id -> rooms) is meant
     assert ("room_id", "rooms_archive", "room_id", False) not in refs
     assert [r.table for r in schema.children("demographics")] == ["schedule"]
+
+
+def test_a_tables_column_prefix_is_read_past_only_where_it_hides_known_words() -> None:
+    """FreeMED prefixes every column with its table's mark; ordinary names share no such prefix,
+    and OpenEMR's `pc_` (already split at its underscore) needs none taken off."""
+    from clinicsync.sync.discover.vocab import table_prefix, without_prefixes
+
+    scheduler = ["caldateof", "calcreated", "calhour", "calminute", "calduration", "calphysician", "calpatient",
+                 "calstatus", "calprenote", "id"]
+    assert table_prefix(scheduler) == "cal"
+    assert table_prefix(["ptlname", "ptfname", "pthphone", "ptwphone", "ptemail", "ptdob", "id"]) == "pt"
+    assert table_prefix(["patient_id", "patient_name", "patient_phone", "status", "start_at"]) == ""
+    assert table_prefix(["pc_eid", "pc_pid", "pc_aid", "pc_eventDate", "pc_startTime", "pc_duration"]) == ""
+    assert without_prefixes(["calpatient", "cal", "status"], ["cal"]) == ["patient", "cal", "status"]
+    schema = Schema({t.name: t for t in (
+        _table("patient", {"ptlname": "VARCHAR(50)", "ptfname": "VARCHAR(50)", "pthphone": "VARCHAR(16)",
+                           "ptwphone": "VARCHAR(16)", "ptemail": "VARCHAR(80)", "id": "INT UNSIGNED"}),
+        _table("scheduler", {c: "INT UNSIGNED" for c in scheduler}),
+    )})
+    assert [(r.column, r.target) for r in schema.refs("scheduler")] == [("calpatient", "patient")]
+    assert name_columns(schema.tables["patient"]) == (["ptfname", "ptlname"], "parts")
