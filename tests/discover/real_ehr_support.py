@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,16 @@ def settings_file(folder: Path, zone: str, region: str) -> Path:
         connectors: []
         """), encoding="utf-8")
     return path
+
+
+def built(database: dict[str, Any], build: Callable[[Any], dict[str, Want]]) -> dict[str, Want]:
+    """``build`` run on a cursor of the test's MariaDB database: what the store must then hold."""
+    connection = data.mysql(database)
+    try:
+        with connection.cursor() as cursor:
+            return build(cursor)
+    finally:
+        connection.close()
 
 
 def load_schema(cursor: Any, product: str) -> None:

@@ -147,12 +147,7 @@ def test_bahmni_on_mariadb_through_discover_check_and_sync(mariadb_database: dic
     """The server runs on UTC; OpenMRS writes the clinic's wall-clock time. With only the
     settings' clinic.timezone (no --timezone: test_sql_people gives it), discover must read the
     starts as local time."""
-    connection = data.mysql(mariadb_database)
-    try:
-        with connection.cursor() as cursor:
-            expected = build(cursor)
-    finally:
-        connection.close()
+    expected = real.built(mariadb_database, build)
     url = str(mariadb_database["url"])
     settings = real.settings_file(tmp_path, ZONE, "IN")
     command = [url]

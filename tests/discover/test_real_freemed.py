@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from tests.discover import real_ehr_support as real
-from tests.discover import sql_support as data
 
 ZONE = "America/Chicago"
 STATUS = {"scheduled": "booked", "confirmed": "booked", "attended": "fulfilled", "cancelled": "cancelled",
@@ -53,12 +52,7 @@ def build(cursor: Any) -> dict[str, real.Want]:
 @pytest.mark.mariadb
 def test_freemed_on_mariadb_through_discover_check_and_sync(mariadb_database: dict[str, Any], tmp_path: Path,
                                                             cli: Any) -> None:
-    connection = data.mysql(mariadb_database)
-    try:
-        with connection.cursor() as cursor:
-            expected = build(cursor)
-    finally:
-        connection.close()
+    expected = real.built(mariadb_database, build)
     settings = real.settings_file(tmp_path, ZONE, "US")
     run = cli(settings)
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])

@@ -17,20 +17,18 @@ import yaml
 
 from tests.discover import nosh_data
 from tests.discover import real_ehr_support as real
-from tests.discover import sql_support as data
 
 
 @pytest.mark.mariadb
 def test_nosh_on_mariadb_through_discover_check_and_sync(mariadb_database: dict[str, Any], tmp_path: Path,
                                                          cli: Any) -> None:
-    connection = data.mysql(mariadb_database)
-    try:
-        with connection.cursor() as cursor:
-            expected = nosh_data.build(cursor)
-            cursor.execute("UPDATE demographics SET emergency_phone = '312-555-0199', cell_carrier = 'Verizon' "
-                           "WHERE pid % 2 = 0")  # someone else's number, and no number at all
-    finally:
-        connection.close()
+    def build(cursor: Any) -> dict[str, real.Want]:
+        expected = nosh_data.build(cursor)
+        cursor.execute("UPDATE demographics SET emergency_phone = '312-555-0199', cell_carrier = 'Verizon' "
+                       "WHERE pid % 2 = 0")  # someone else's number, and no number at all
+        return expected
+
+    expected = real.built(mariadb_database, build)
     settings = real.settings_file(tmp_path, nosh_data.ZONE, "US")
     run = cli(settings)
     connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
