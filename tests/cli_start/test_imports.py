@@ -60,7 +60,10 @@ NOT_FOR_STATUS_JSON_MODULES = ("rich.table", "babel.dates", "pytz",
 # HL7 time), not the plausibility profile (a dry run's and `check`'s).
 NOT_FOR_IDLE_SYNC = ("jwt", "httpx", "requests", "fastapi", "starlette", "uvicorn", "botocore", "psycopg",
                      "pymysql", "icalendar", "sqlglot", "argon2", "jinja2", "itsdangerous", "sqlmodel", "alembic",
-                     "phonenumbers", "hl7")
+                     "phonenumbers", "hl7",
+                     # stop 63: rich's traceback and pretty-printer are hidden from structlog's import
+                     # (common/logs.py), and with them pygments and attrs
+                     "pygments", "attr")
 NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors.fhir",
                              "clinicsync.connectors.fhir.booking", "clinicsync.sync.cli.rehearsal",
                              "clinicsync.sync.cli.calendar", "clinicsync.sync.cli.progress", "rich.progress",
@@ -74,7 +77,7 @@ NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors
                              "clinicsync.sync.calendar.push", "clinicsync.sync.reminders.stage",
                              "clinicsync.sync.waitlist.sources", "clinicsync.sync.waitlist.book",
                              "clinicsync.sync.waitlist.stage", "clinicsync.sync.responses.writeback",
-                             "clinicsync.sync.responses.source_answers")
+                             "clinicsync.sync.responses.source_answers", "rich.traceback", "rich.pretty")
 
 PROBE = """
 import json, sys
