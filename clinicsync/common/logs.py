@@ -150,14 +150,22 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         _configure(level, fmt, out, zone)
         return
     _ConfigureOnImport.pending = (level, fmt, out, zone)
-    if not any(isinstance(finder, _ConfigureOnImport) for finder in sys.meta_path):
+    _watch_structlogs_import()
+
+
+def _watch_structlogs_import() -> None:
+    """Put _ConfigureOnImport first on the import path, once, while structlog is not imported."""
+    if "structlog" not in sys.modules and not any(isinstance(f, _ConfigureOnImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _ConfigureOnImport())
 
 
 class _ConfigureOnImport(importlib.abc.MetaPathFinder):
     """Applies the last configure_logging() as structlog's import completes, before the module
     that imported it can log: every way in (``import structlog`` anywhere, get_logger) is
-    configured as if configure_logging had run after it."""
+    configured as if configure_logging had run after it. Watching from this module's import on
+    (not only from configure_logging's), it also keeps rich's formatters out of structlog's
+    import when structlog comes first: loading the settings imports a SQL source's connector,
+    which imports structlog before the CLI configures logging."""
 
     pending: tuple[str, str, TextIO, str | None] | None = None
 
@@ -278,3 +286,6 @@ def emits(level: int) -> bool:
 
     threshold = _filtering_levels().get(structlog.get_config()["wrapper_class"])
     return threshold is None or level >= threshold
+
+
+_watch_structlogs_import()  # see _ConfigureOnImport

@@ -67,3 +67,12 @@ def test_structlog_comes_without_richs_formatters_and_exceptions_read_the_same()
     assert "ZeroDivisionError: division by zero" in console and "╭" not in console  # plain, not rich's box
     line = json.loads(_run(body).stderr)
     assert line["event"] == "failed" and line["exception"].startswith("Traceback (most recent call last):")
+
+
+def test_structlog_imported_before_the_configuration_comes_without_richs_formatters_too() -> None:
+    """Loading settings that name a SQL source imports its connector, and with it structlog,
+    before the CLI configures logging: rich's formatters stay out of that import as well."""
+    probe = ("import sys\nimport clinicsync.common.logs\nimport structlog\n"
+             "print(sorted(m for m in ('rich.traceback', 'rich.pretty', 'pygments', 'attr') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", (done.stdout, done.stderr)
