@@ -201,8 +201,13 @@ def sync_command(
         err_console.print("use `clinicsync sync --once` (a long-running service is `clinicsync run`)")
         raise typer.Exit(EXIT_CONFIG)
     from clinicsync.common.gc_tuning import resume_after_start
+    from clinicsync.sync.cli.process_end import skip_teardown
     from clinicsync.sync.cli.pushed import push_only_lines
 
+    # What a sync opens is closed when it returns: each source's connection by the run
+    # (engine.py's finally), the store by the context's close, files under `with`; the process
+    # ends without the interpreter's teardown (process_end.py; issue 60: ~35-60 M instructions).
+    skip_teardown()
     try:
         settings, store, run = _prepared_run(ctx, connector, dry_run)
     finally:
