@@ -87,8 +87,10 @@ class _Cli(typer.Typer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from clinicsync.common.gc_tuning import pause_during_start
+        from clinicsync.common.yaml_printable import defer_yaml_printable_check
 
         pause_during_start()
+        defer_yaml_printable_check()  # before the settings' `import yaml` (yaml_printable.py)
         return super().__call__(*args, **kwargs)
 
 
