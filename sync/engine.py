@@ -24,7 +24,7 @@ from clinicsync.connectors.base import Batch, Connector, ConnectorError, Connect
 from clinicsync.connectors.registry import build_connector, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
-from clinicsync.mappings.waitlist import mapping_record
+from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.changes import corrected_line, phones_line
 from clinicsync.sync.empty_fields import FieldFill
 from clinicsync.sync.fingerprint import (

@@ -32,7 +32,7 @@ from sqlalchemy import Connection, delete, func, or_, select
 from clinicsync.common.hashing import content_hash, content_hash_bytes
 from clinicsync.common.timeutil import zone
 from clinicsync.common.types import utcnow
-from clinicsync.mappings.waitlist import mapping_record
+from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.db import upsert_statement
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.tables import (

@@ -14,7 +14,7 @@ import structlog
 from clinicsync.common.gc_tuning import bulk_stage
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.sql_session import keeping_engines
-from clinicsync.mappings.waitlist import mapping_record
+from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.engine import (
     BatchCallback,
     RunReport,

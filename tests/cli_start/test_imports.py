@@ -77,7 +77,9 @@ NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors
                              "clinicsync.sync.calendar.push", "clinicsync.sync.reminders.stage",
                              "clinicsync.sync.waitlist.sources", "clinicsync.sync.waitlist.book",
                              "clinicsync.sync.waitlist.stage", "clinicsync.sync.responses.writeback",
-                             "clinicsync.sync.responses.source_answers", "rich.traceback", "rich.pretty")
+                             "clinicsync.sync.responses.source_answers", "rich.traceback", "rich.pretty",
+                             # stop 63: a mapping's record kind without the waitlist engine (mappings/record_kind.py)
+                             "clinicsync.mappings.waitlist")
 
 PROBE = """
 import json, sys
