@@ -63,7 +63,9 @@ NOT_FOR_IDLE_SYNC = ("jwt", "httpx", "requests", "fastapi", "starlette", "uvicor
                      "phonenumbers", "hl7",
                      # stop 63: rich's traceback and pretty-printer are hidden from structlog's import
                      # (common/logs.py), and with them pygments and attrs
-                     "pygments", "attr")
+                     "pygments", "attr",
+                     # dateutil only for a time in a daylight-saving gap or overlap (common/timeutil.py)
+                     "dateutil")
 NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors.fhir",
                              "clinicsync.connectors.fhir.booking", "clinicsync.sync.cli.rehearsal",
                              "clinicsync.sync.cli.calendar", "clinicsync.sync.cli.progress", "rich.progress",
