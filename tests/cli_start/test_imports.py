@@ -81,7 +81,9 @@ NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors
                              "clinicsync.sync.waitlist.stage", "clinicsync.sync.responses.writeback",
                              "clinicsync.sync.responses.source_answers", "rich.traceback", "rich.pretty",
                              # stop 63: a mapping's record kind without the waitlist engine (mappings/record_kind.py)
-                             "clinicsync.mappings.waitlist")
+                             "clinicsync.mappings.waitlist",
+                             # stop 63: push runs left open closed without what `status` reports (sync/interrupted.py)
+                             "clinicsync.sync.stalls", "clinicsync.sync.mllp_state")
 
 PROBE = """
 import json, sys
