@@ -83,7 +83,9 @@ NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors
                              # stop 63: a mapping's record kind without the waitlist engine (mappings/record_kind.py)
                              "clinicsync.mappings.waitlist",
                              # stop 63: push runs left open closed without what `status` reports (sync/interrupted.py)
-                             "clinicsync.sync.stalls", "clinicsync.sync.mllp_state")
+                             "clinicsync.sync.stalls", "clinicsync.sync.mllp_state",
+                             # the orphaned sources are looked for hourly (sync/upkeep.py): imported then
+                             "clinicsync.sync.orphans")
 
 PROBE = """
 import json, sys
