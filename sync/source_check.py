@@ -33,6 +33,7 @@ from clinicsync.mappings.model import MappingError, NormalizedAppointment
 from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.empty_fields import FieldFill
 from clinicsync.sync.engine import mapping_for, source_clock, source_timezone, stored_times
+from clinicsync.sync.mapping_check import mapping_problems  # noqa: F401 - where it was
 from clinicsync.sync.settings import Settings
 
 if TYPE_CHECKING:
@@ -98,36 +99,6 @@ def connector_mapping(settings: Settings, config: ConnectorSettings) -> Compiled
     """The connector's compiled mapping, exactly as a sync loads it — its time convention and
     zone — so the visits checked are the visits a sync would store (ValueError names the key)."""
     return mapping_for(settings, config)
-
-
-def mapping_problems(settings: Settings, only: list[str] | None = None) -> list[str]:
-    """Every connector's mapping (of those named in ``only``, if given) that does not load —
-    missing file, misspelt key, bad default or zone — named by its settings key (for
-    `config validate`, `check` and `sync`)."""
-    problems = []
-    for index, config in enumerate(settings.connectors):
-        if only and config.name not in only:
-            continue
-        try:
-            if mapping_record(config.mapping, settings.base_dir) == "waitlist":  # a waitlist source (issue 33)
-                from clinicsync.mappings.waitlist import load_waitlist_mapping
-
-                clinic = settings.clinic_for(config.name)  # the source's site's (issue 60)
-                load_waitlist_mapping(config.mapping, clinic.timezone, clinic.default_region, settings.base_dir)
-            else:
-                connector_mapping(settings, config)
-        except ValueError as exc:
-            problems.append(f"connectors[{index}].mapping ({config.name}): {exc}")
-        waitlist_mapping = getattr(config, "waitlist_mapping", None)
-        if getattr(config, "waitlist", False) and isinstance(waitlist_mapping, str):
-            from clinicsync.mappings.waitlist import load_waitlist_mapping
-
-            try:
-                clinic = settings.clinic_for(config.name)
-                load_waitlist_mapping(waitlist_mapping, clinic.timezone, clinic.default_region, settings.base_dir)
-            except ValueError as exc:
-                problems.append(f"connectors[{index}].waitlist_mapping ({config.name}): {exc}")
-    return problems
 
 
 def own_fields(ref: str, base_dir: Path) -> frozenset[str]:

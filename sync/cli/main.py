@@ -276,8 +276,8 @@ def _fail_on_mapping_problems(context: AppContext, only: list[str] | None = None
     """A mapping that does not load is a settings error: `check` and `sync` say so as
     `config validate` does (the same lines, exit 2) before reading any source."""
     from clinicsync.sync.config_loader import ConfigError
+    from clinicsync.sync.mapping_check import mapping_problems
     from clinicsync.sync.settings import config_path
-    from clinicsync.sync.source_check import mapping_problems
 
     problems = mapping_problems(context.settings, only)
     if problems:
@@ -446,9 +446,9 @@ def config_schema() -> None:
 def config_validate(ctx: typer.Context) -> None:
     """Validate the settings file and say so."""
     from clinicsync.sync.config_loader import ConfigError
+    from clinicsync.sync.mapping_check import mapping_problems
     from clinicsync.sync.reminders.dispatch import routing_problems
     from clinicsync.sync.settings import config_path, load_settings
-    from clinicsync.sync.source_check import mapping_problems
 
     path = config_path(app_context(ctx).config)
     try:

@@ -85,7 +85,9 @@ NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors
                              # stop 63: push runs left open closed without what `status` reports (sync/interrupted.py)
                              "clinicsync.sync.stalls", "clinicsync.sync.mllp_state",
                              # the orphaned sources are looked for hourly (sync/upkeep.py): imported then
-                             "clinicsync.sync.orphans")
+                             "clinicsync.sync.orphans",
+                             # mappings checked without the whole-source check (sync/mapping_check.py)
+                             "clinicsync.sync.source_check", "clinicsync.mappings.audit")
 
 PROBE = """
 import json, sys
