@@ -20,11 +20,11 @@ conventions.install()  # one-line usage errors, plain help when piped (issue 31)
 coercion.install()  # an option left out builds no pydantic TypeAdapter (issue 60)
 
 
-def main() -> NoReturn:
+def entry() -> NoReturn:
     """The `clinicsync` console script and `python -m clinicsync`: the command line's command,
     then the process's end (process_end.py: without the interpreter's teardown when the command
-    left nothing open)."""
+    left nothing open). Not ``main``: that name is the package's submodule (cli/main.py)."""
     process_end.run(app)
 
 
-__all__ = ["app", "main"]
+__all__ = ["app", "entry"]
