@@ -1,5 +1,5 @@
 """`python -m clinicsync`: the same commands as the `clinicsync` script, for a venv without it on PATH."""
 
-from clinicsync.sync.cli import app
+from clinicsync.sync.cli import entry
 
-app()
+entry()

@@ -26,9 +26,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clinicsync.common.timeutil import TimeError, localize, parse_datetime, to_utc, zone
-from clinicsync.mappings.engine import _read_preset_data, merged_preset
+from clinicsync.mappings.engine import _read_preset_data
 from clinicsync.mappings.model import MappingError, NormalizedPatient
 from clinicsync.mappings.paths import compile_path
+from clinicsync.mappings.record_kind import RECORD_KINDS, mapping_record  # noqa: F401 - where they were
 from clinicsync.mappings.transforms import (
     TransformError,
     as_duration_minutes,
@@ -40,7 +41,6 @@ from clinicsync.mappings.transforms import (
     phone_parser,
 )
 
-RECORD_KINDS = ("appointment", "waitlist")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ENTRY_FIELDS = (
     "external_id", "patient.external_id", "patient.name", "patient.phone", "patient.email", "patient.language",
@@ -101,18 +101,6 @@ class WaitlistPreset(BaseModel):
     extends: str | None = None
     datetime_formats: list[str] = Field(default_factory=list)
     fields: dict[str, WaitlistFieldSpec] = Field(default_factory=dict)
-
-
-def mapping_record(ref: str, base_dir: Path = Path(".")) -> str:
-    """What a mapping maps: ``appointment`` (every mapping until now) or ``waitlist`` (its
-    ``record:`` key). A mapping that does not load says ``appointment``: the appointment
-    engine reports its problem as it always did."""
-    try:
-        data, _, _ = merged_preset(ref, base_dir)  # asked at every poll: read again only when edited
-    except ValueError:
-        return "appointment"
-    record = data.get("record", "appointment")
-    return record if record in RECORD_KINDS else "appointment"
 
 
 _WINDOW = re.compile(r"^(?:(?P<days>[a-z, -]+?)\s+)?(?P<from>\d{1,2}:\d{2})\s*-\s*(?P<to>\d{1,2}:\d{2})$"

@@ -24,7 +24,7 @@ from clinicsync.connectors.base import Batch, Connector, ConnectorError, Connect
 from clinicsync.connectors.registry import build_connector, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
-from clinicsync.mappings.waitlist import mapping_record
+from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.changes import corrected_line, phones_line
 from clinicsync.sync.empty_fields import FieldFill
 from clinicsync.sync.fingerprint import (
@@ -36,7 +36,6 @@ from clinicsync.sync.fingerprint import (
     unchanged_records,
 )
 from clinicsync.sync.locks import HeldLock, poll_lock, store_lane
-from clinicsync.sync.orphans import Orphan, find_orphans, first_run_refusal, recent_window, unretire
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.retention import FORGOTTEN_PER_CALL, Forgotten, window_start
 from clinicsync.sync.run_progress import PRUNED_PER_CALL as STAGES_PRUNED_PER_CALL
@@ -59,6 +58,7 @@ from clinicsync.sync.upkeep import done_at, forget_done, is_due, note_done, task
 from clinicsync.sync.zonerules import check_zone_rules
 
 if TYPE_CHECKING:
+    from clinicsync.sync.orphans import Orphan
     from clinicsync.sync.plausibility import ProfileReport
 
 log = structlog.get_logger("clinicsync.sync")
@@ -556,6 +556,8 @@ def _refuse_double_import(settings: Settings, store: Store, name: str) -> None:
     source's future visits that the settings no longer name: it is most likely that source
     renamed, and would book every visit twice (sync/orphans.py). Read only before a source's
     baseline is done: one index probe per source of the store."""
+    from clinicsync.sync.orphans import first_run_refusal, recent_window  # a first run's: rare
+
     with store.engine.connect() as connection:
         refusal = first_run_refusal(connection, name, settings.connector_names(),
                                     recent=recent_window(settings.calendar.past_days))
@@ -587,7 +589,11 @@ def warn_orphans_if_due(settings: Settings, store: Store, report: RunReport, now
 def warn_orphans(settings: Settings, store: Store, report: RunReport) -> list[Orphan] | None:
     """At the start of a run: the sources the store holds that the settings no longer name,
     with their future visits and pending messages and the fix (a warning; the run goes on);
-    a retired source named again is no longer retired. Returns the orphans (None: unread)."""
+    a retired source named again is no longer retired. Returns the orphans (None: unread).
+    sync/orphans.py is imported here, when a look is due (warn_orphans_if_due: hourly), not by
+    every run (~10 M instructions of an idle `sync --once`, issue 60)."""
+    from clinicsync.sync.orphans import find_orphans, recent_window, unretire
+
     named = settings.connector_names()
     try:
         with store.engine.begin() as connection:

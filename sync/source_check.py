@@ -30,12 +30,14 @@ from clinicsync.connectors.registry import build_connector
 from clinicsync.mappings.audit import Finding, audit_columns, audit_paths
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import MappingError, NormalizedAppointment
-from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, load_waitlist_mapping, mapping_record
+from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.empty_fields import FieldFill
 from clinicsync.sync.engine import mapping_for, source_clock, source_timezone, stored_times
+from clinicsync.sync.mapping_check import mapping_problems  # noqa: F401 - where it was
 from clinicsync.sync.settings import Settings
 
 if TYPE_CHECKING:
+    from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
     from clinicsync.sync.plausibility import ProfileReport
 
 SAMPLE_SIZE = 20  # records the mapping's path audit looks at
@@ -97,32 +99,6 @@ def connector_mapping(settings: Settings, config: ConnectorSettings) -> Compiled
     """The connector's compiled mapping, exactly as a sync loads it — its time convention and
     zone — so the visits checked are the visits a sync would store (ValueError names the key)."""
     return mapping_for(settings, config)
-
-
-def mapping_problems(settings: Settings, only: list[str] | None = None) -> list[str]:
-    """Every connector's mapping (of those named in ``only``, if given) that does not load —
-    missing file, misspelt key, bad default or zone — named by its settings key (for
-    `config validate`, `check` and `sync`)."""
-    problems = []
-    for index, config in enumerate(settings.connectors):
-        if only and config.name not in only:
-            continue
-        try:
-            if mapping_record(config.mapping, settings.base_dir) == "waitlist":  # a waitlist source (issue 33)
-                clinic = settings.clinic_for(config.name)  # the source's site's (issue 60)
-                load_waitlist_mapping(config.mapping, clinic.timezone, clinic.default_region, settings.base_dir)
-            else:
-                connector_mapping(settings, config)
-        except ValueError as exc:
-            problems.append(f"connectors[{index}].mapping ({config.name}): {exc}")
-        waitlist_mapping = getattr(config, "waitlist_mapping", None)
-        if getattr(config, "waitlist", False) and isinstance(waitlist_mapping, str):
-            try:
-                clinic = settings.clinic_for(config.name)
-                load_waitlist_mapping(waitlist_mapping, clinic.timezone, clinic.default_region, settings.base_dir)
-            except ValueError as exc:
-                problems.append(f"connectors[{index}].waitlist_mapping ({config.name}): {exc}")
-    return problems
 
 
 def own_fields(ref: str, base_dir: Path) -> frozenset[str]:
@@ -270,6 +246,8 @@ def check_waitlist_source(settings: Settings, config: ConnectorSettings, max_rec
     """A waitlist source (its mapping says ``record: waitlist``): reached, read whole and
     each record mapped as the waitlist_sources stage maps it, so a row that would be
     quarantined there is named here, by field, with an example position."""
+    from clinicsync.mappings.waitlist import load_waitlist_mapping
+
     result = SourceCheck(config.name, config.kind)
     zone = source_timezone(settings, config)
     try:

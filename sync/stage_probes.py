@@ -32,7 +32,7 @@ from sqlalchemy import Connection, delete, func, or_, select
 from clinicsync.common.hashing import content_hash, content_hash_bytes
 from clinicsync.common.timeutil import zone
 from clinicsync.common.types import utcnow
-from clinicsync.mappings.waitlist import mapping_record
+from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.db import upsert_statement
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.tables import (
@@ -204,16 +204,23 @@ def _store_state(connection: Connection, *first: Any) -> list[Any]:
     return [*state, content_hash(places)]
 
 
-def calendar(settings: Settings, connection: Connection, now: datetime) -> Verdict:
-    """State-based (calendar/push.py): skipped only when nothing it reads changed since its last
-    idle pass. Work regardless: set-aside visits (retried every pass) and, with the ics
-    provider, a file owing a write or its daily look (calendar/ics.py ``flush``)."""
+def _calendar_owed(settings: Settings, now: datetime) -> list[Any]:
+    """What the calendar owes whatever changed: set-aside visits and, with the ics provider,
+    files owing a write or their daily look (counts, asked with _store_state's aggregates)."""
     f = ICS_FILES.c
     owed = [select(func.count()).select_from(SET_ASIDE).where(SET_ASIDE.c.stage == "calendar",
                                                               SET_ASIDE.c.status != _RESOLVED)]
     if settings.calendar.provider == "ics":
         owed.append(select(func.count()).select_from(ICS_FILES).where(
             or_(f.dirty.is_(True), f.retired_at.is_(None), f.retired_at < now - ICS_CHECKED_EVERY)))
+    return owed
+
+
+def calendar(settings: Settings, connection: Connection, now: datetime) -> Verdict:
+    """State-based (calendar/push.py): skipped only when nothing it reads changed since its last
+    idle pass. Work regardless: set-aside visits (retried every pass) and, with the ics
+    provider, a file owing a write or its daily look (calendar/ics.py ``flush``)."""
+    owed = _calendar_owed(settings, now)
     state = _store_state(connection, *owed)
     if any(state[:len(owed)]):
         return Verdict.work()
@@ -236,8 +243,11 @@ def reminders(settings: Settings, connection: Connection, now: datetime) -> Verd
     inputs: list[Any] = ["reminders", _settings_digest(settings), _code_digest("reminders")]
     if settings.reminders.enabled and settings.reminders.agenda.enabled:
         zones = {settings.clinic.timezone} | {settings.clinic_for(c.name).timezone for c in settings.connectors}
+        # The calendar's statement, its own counts left out: one statement compiled for both
+        # probes (SQLAlchemy's cache), not two of ~17 aggregates each (issue 60); the same state.
+        owed = _calendar_owed(settings, now)
         inputs += [sorted(now.astimezone(zone(name)).date().isoformat() for name in zones),
-                   _store_state(connection)]
+                   _store_state(connection, *owed)[len(owed):]]
     return Verdict.unless_marked(content_hash(inputs))
 
 

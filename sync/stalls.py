@@ -42,11 +42,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, func, select
 
 from clinicsync.common.timeutil import iso_z, parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.registry import is_polled
+from clinicsync.sync.interrupted import INTERRUPTED, PUSH_RUN_LIMIT, close_interrupted_runs  # noqa: F401 - where they were
 from clinicsync.sync.locks import lock_held
 from clinicsync.sync.mllp_state import ListenerState, listener_states
 from clinicsync.sync.orphans import find_orphans, recent_window
@@ -76,10 +77,6 @@ RUNS = SYNC_RUNS
 STAGES = RUN_STAGES
 # The stages of sync.service.pipeline (its keys; this core module cannot import the app layer).
 POST_SYNC_STAGES = ("calendar", "source_answers", "reminders", "writeback")
-# A push is one transaction: a run of a push source still `running` after this is dead.
-PUSH_RUN_LIMIT = timedelta(minutes=10)
-INTERRUPTED = ("interrupted: the process stopped during this push (crash or kill) and never closed its run; "
-               "the push was not stored unless the source sends it again")
 
 
 @dataclass(frozen=True)
@@ -391,20 +388,6 @@ def _notifiers_failing(connection: Connection) -> dict[str, tuple[datetime, int]
         .select_from(DELIVERIES.join(REMINDERS, REMINDERS.c.id == DELIVERIES.c.reminder_id))
         .where(waiting, DELIVERIES.c.outcome == "retryable").group_by(DELIVERIES.c.notifier)).all()
     return {notifier: (since, int(count)) for notifier, since, count in rows}
-
-
-def close_interrupted_runs(store: HasEngine, settings: Settings, now: datetime | None = None) -> int:
-    """Close the runs of push sources left `running` by a crash (a push commits in one
-    transaction, so one older than PUSH_RUN_LIMIT is dead): failed, with the reason."""
-    now = now or utcnow()
-    push = [c.name for c in settings.connectors if not is_polled(c)]
-    if not push:
-        return 0
-    with store.engine.begin() as connection:
-        result = connection.execute(update(RUNS).where(
-            RUNS.c.connector.in_(push), RUNS.c.status == "running", RUNS.c.started_at < now - PUSH_RUN_LIMIT)
-            .values(status="failed", finished_at=now, error=INTERRUPTED))
-    return int(result.rowcount or 0)
 
 
 def _latest_stage_rows(connection: Connection) -> list[Any]:

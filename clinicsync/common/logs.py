@@ -10,7 +10,8 @@ import ipaddress
 import logging
 import re
 import sys
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from types import ModuleType
@@ -140,23 +141,31 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
                       zone: str | None = None) -> None:
     """JSON lines (UTC timestamps) for machines; on a console, ``zone``'s clock when given.
 
-    structlog (with the asyncio, rich traceback, pygments and attrs it imports, ~70 ms of each
-    start) is configured when it is first imported, by whichever module imports it: a command
-    that never logs (`status`, issue 31 obs 6) does not load it. Already imported, it is
-    configured at once, as before."""
+    structlog (with the asyncio it imports, ~70 ms of each start before rich's formatters were
+    hidden from it: _without_rich_formatters) is configured when it is first imported, by
+    whichever module imports it: a command that never logs (`status`, issue 31 obs 6) does not
+    load it. Already imported, it is configured at once, as before."""
     out = stream or cast(TextIO, _CurrentStderr())
     if "structlog" in sys.modules:
         _configure(level, fmt, out, zone)
         return
     _ConfigureOnImport.pending = (level, fmt, out, zone)
-    if not any(isinstance(finder, _ConfigureOnImport) for finder in sys.meta_path):
+    _watch_structlogs_import()
+
+
+def _watch_structlogs_import() -> None:
+    """Put _ConfigureOnImport first on the import path, once, while structlog is not imported."""
+    if "structlog" not in sys.modules and not any(isinstance(f, _ConfigureOnImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _ConfigureOnImport())
 
 
 class _ConfigureOnImport(importlib.abc.MetaPathFinder):
     """Applies the last configure_logging() as structlog's import completes, before the module
     that imported it can log: every way in (``import structlog`` anywhere, get_logger) is
-    configured as if configure_logging had run after it."""
+    configured as if configure_logging had run after it. Watching from this module's import on
+    (not only from configure_logging's), it also keeps rich's formatters out of structlog's
+    import when structlog comes first: loading the settings imports a SQL source's connector,
+    which imports structlog before the CLI configures logging."""
 
     pending: tuple[str, str, TextIO, str | None] | None = None
 
@@ -181,13 +190,37 @@ class _ThenConfigure(importlib.abc.Loader):
         return cast(ModuleType | None, self.inner.create_module(spec))
 
     def exec_module(self, module: ModuleType) -> None:
-        self.inner.exec_module(module)
+        with _without_rich_formatters():
+            self.inner.exec_module(module)
         pending, _ConfigureOnImport.pending = _ConfigureOnImport.pending, None
         if pending is not None:
             _configure(*pending)
 
     def __getattr__(self, name: str) -> Any:  # get_resource_reader, is_package, …: the real loader's
         return getattr(self.inner, name)
+
+
+# What structlog imports only to offer as exception formatters: rich's traceback (with pygments)
+# and rich's pretty-printer (with attrs), ~110 M instructions of an idle `sync --once` (issue 60).
+# The chain _configure builds never calls them: format_exc_info turns every exception into plain
+# text before the renderer sees it, so a console line and a JSON line read the same without them.
+_RICH_FORMATTERS = ("rich.traceback", "rich.pretty")
+
+
+@contextmanager
+def _without_rich_formatters() -> Iterator[None]:
+    """structlog's import, with rich's formatters looking absent: structlog then offers its
+    plain ones (structlog.dev's ``rich = None`` branch, as without rich installed). Only for
+    the import: rich itself stays importable (the CLI's tables, typer's help)."""
+    hidden = [name for name in _RICH_FORMATTERS if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # import's "not found" mark
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
 
 
 def _configure(level: str, fmt: str, out: TextIO, zone: str | None) -> None:
@@ -253,3 +286,6 @@ def emits(level: int) -> bool:
 
     threshold = _filtering_levels().get(structlog.get_config()["wrapper_class"])
     return threshold is None or level >= threshold
+
+
+_watch_structlogs_import()  # see _ConfigureOnImport

@@ -22,8 +22,6 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.tz import datetime_ambiguous, datetime_exists
-
 
 class TimeError(ValueError):
     pass
@@ -102,6 +100,10 @@ def localize(naive: datetime, zone_name: str) -> datetime:
     aware = naive.replace(tzinfo=zone(zone_name), fold=0)
     if _exists_unambiguous(aware):
         return aware
+    # dateutil only here, for a time in a gap or an overlap: its import (~9 M instructions) is
+    # not paid by a run that meets none, as an idle `sync --once` (issue 60)
+    from dateutil.tz import datetime_ambiguous, datetime_exists
+
     if not datetime_exists(aware):
         raise TimeError(f"local time does not exist in {zone_name} (daylight-saving gap)")
     if datetime_ambiguous(aware):

@@ -1,8 +1,10 @@
 """The `clinicsync` command."""
 
+from typing import NoReturn
+
 from typer.core import TyperOption
 
-from clinicsync.sync.cli import coercion, conventions
+from clinicsync.sync.cli import coercion, conventions, process_end
 from clinicsync.sync.cli.main import app
 
 _display_type = TyperOption.display_type_rich
@@ -17,4 +19,12 @@ TyperOption.display_type_rich = _flags_without_a_type  # type: ignore[method-ass
 conventions.install()  # one-line usage errors, plain help when piped (issue 31)
 coercion.install()  # an option left out builds no pydantic TypeAdapter (issue 60)
 
-__all__ = ["app"]
+
+def entry() -> NoReturn:
+    """The `clinicsync` console script and `python -m clinicsync`: the command line's command,
+    then the process's end (process_end.py: without the interpreter's teardown when the command
+    left nothing open). Not ``main``: that name is the package's submodule (cli/main.py)."""
+    process_end.run(app)
+
+
+__all__ = ["app", "entry"]

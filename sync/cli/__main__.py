@@ -1,5 +1,7 @@
 """`python -m sync.cli` runs the `clinicsync` command."""
 
-from clinicsync.sync.cli import app
+from functools import partial
 
-app(prog_name="clinicsync")
+from clinicsync.sync.cli import app, process_end
+
+process_end.run(partial(app, prog_name="clinicsync"))

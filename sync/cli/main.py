@@ -87,8 +87,10 @@ class _Cli(typer.Typer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from clinicsync.common.gc_tuning import pause_during_start
+        from clinicsync.common.yaml_printable import defer_yaml_printable_check
 
         pause_during_start()
+        defer_yaml_printable_check()  # before the settings' `import yaml` (yaml_printable.py)
         return super().__call__(*args, **kwargs)
 
 
@@ -201,8 +203,13 @@ def sync_command(
         err_console.print("use `clinicsync sync --once` (a long-running service is `clinicsync run`)")
         raise typer.Exit(EXIT_CONFIG)
     from clinicsync.common.gc_tuning import resume_after_start
+    from clinicsync.sync.cli.process_end import skip_teardown
     from clinicsync.sync.cli.pushed import push_only_lines
 
+    # What a sync opens is closed when it returns: each source's connection by the run
+    # (engine.py's finally), the store by the context's close, files under `with`; the process
+    # ends without the interpreter's teardown (process_end.py; issue 60: ~35-60 M instructions).
+    skip_teardown()
     try:
         settings, store, run = _prepared_run(ctx, connector, dry_run)
     finally:
@@ -269,8 +276,8 @@ def _fail_on_mapping_problems(context: AppContext, only: list[str] | None = None
     """A mapping that does not load is a settings error: `check` and `sync` say so as
     `config validate` does (the same lines, exit 2) before reading any source."""
     from clinicsync.sync.config_loader import ConfigError
+    from clinicsync.sync.mapping_check import mapping_problems
     from clinicsync.sync.settings import config_path
-    from clinicsync.sync.source_check import mapping_problems
 
     problems = mapping_problems(context.settings, only)
     if problems:
@@ -439,9 +446,9 @@ def config_schema() -> None:
 def config_validate(ctx: typer.Context) -> None:
     """Validate the settings file and say so."""
     from clinicsync.sync.config_loader import ConfigError
+    from clinicsync.sync.mapping_check import mapping_problems
     from clinicsync.sync.reminders.dispatch import routing_problems
     from clinicsync.sync.settings import config_path, load_settings
-    from clinicsync.sync.source_check import mapping_problems
 
     path = config_path(app_context(ctx).config)
     try:

@@ -14,7 +14,7 @@ import structlog
 from clinicsync.common.gc_tuning import bulk_stage
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.sql_session import keeping_engines
-from clinicsync.mappings.waitlist import mapping_record
+from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.engine import (
     BatchCallback,
     RunReport,
@@ -24,11 +24,11 @@ from clinicsync.sync.engine import (
     warn_orphans,
     zone_rules_pass,
 )
+from clinicsync.sync.interrupted import close_interrupted_runs
 from clinicsync.sync.progress import NO_PROGRESS, Fanout, ProgressObserver, Ticker, no_ticks
 from clinicsync.sync.run_progress import RunRecorder
 from clinicsync.sync.settings import Settings
 from clinicsync.sync.stage_probes import PROBES, Probe, Verdict, after_pass, marked_result, read_marks
-from clinicsync.sync.stalls import close_interrupted_runs
 from clinicsync.sync.standing import Standing, holding
 from clinicsync.sync.store import Store
 

@@ -60,7 +60,12 @@ NOT_FOR_STATUS_JSON_MODULES = ("rich.table", "babel.dates", "pytz",
 # HL7 time), not the plausibility profile (a dry run's and `check`'s).
 NOT_FOR_IDLE_SYNC = ("jwt", "httpx", "requests", "fastapi", "starlette", "uvicorn", "botocore", "psycopg",
                      "pymysql", "icalendar", "sqlglot", "argon2", "jinja2", "itsdangerous", "sqlmodel", "alembic",
-                     "phonenumbers", "hl7")
+                     "phonenumbers", "hl7",
+                     # stop 63: rich's traceback and pretty-printer are hidden from structlog's import
+                     # (common/logs.py), and with them pygments and attrs
+                     "pygments", "attr",
+                     # dateutil only for a time in a daylight-saving gap or overlap (common/timeutil.py)
+                     "dateutil")
 NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors.fhir",
                              "clinicsync.connectors.fhir.booking", "clinicsync.sync.cli.rehearsal",
                              "clinicsync.sync.cli.calendar", "clinicsync.sync.cli.progress", "rich.progress",
@@ -74,7 +79,15 @@ NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors
                              "clinicsync.sync.calendar.push", "clinicsync.sync.reminders.stage",
                              "clinicsync.sync.waitlist.sources", "clinicsync.sync.waitlist.book",
                              "clinicsync.sync.waitlist.stage", "clinicsync.sync.responses.writeback",
-                             "clinicsync.sync.responses.source_answers")
+                             "clinicsync.sync.responses.source_answers", "rich.traceback", "rich.pretty",
+                             # stop 63: a mapping's record kind without the waitlist engine (mappings/record_kind.py)
+                             "clinicsync.mappings.waitlist",
+                             # stop 63: push runs left open closed without what `status` reports (sync/interrupted.py)
+                             "clinicsync.sync.stalls", "clinicsync.sync.mllp_state",
+                             # the orphaned sources are looked for hourly (sync/upkeep.py): imported then
+                             "clinicsync.sync.orphans",
+                             # mappings checked without the whole-source check (sync/mapping_check.py)
+                             "clinicsync.sync.source_check", "clinicsync.mappings.audit")
 
 PROBE = """
 import json, sys

@@ -51,3 +51,28 @@ def test_a_later_configuration_wins_before_the_import() -> None:
     done = _run("configure_logging('error', 'json')\nget_logger('x').warning('dropped')\n"
                 "get_logger('x').error('kept')")
     assert [json.loads(line)["event"] for line in done.stderr.splitlines()] == ["kept"]
+
+
+def test_structlog_comes_without_richs_formatters_and_exceptions_read_the_same() -> None:
+    """rich's traceback and pretty-printer (pygments, attrs: ~110 M instructions of an idle
+    `sync --once`) are hidden from structlog's import: the chain formats exceptions as plain
+    text before any renderer, so a logged exception reads the same in both formats."""
+    body = ("import structlog\n"
+            "hidden = sorted(m for m in ('rich.traceback', 'rich.pretty', 'pygments', 'attr') if m in sys.modules)\n"
+            "assert not hidden, hidden\n"
+            "import rich.traceback  # still importable by whoever needs it\n"
+            "try:\n    1 / 0\nexcept ZeroDivisionError:\n    get_logger('x').exception('failed', n=1)\n")
+    console = _run(body, fmt="console").stderr
+    assert "failed" in console and "Traceback (most recent call last):" in console, console
+    assert "ZeroDivisionError: division by zero" in console and "╭" not in console  # plain, not rich's box
+    line = json.loads(_run(body).stderr)
+    assert line["event"] == "failed" and line["exception"].startswith("Traceback (most recent call last):")
+
+
+def test_structlog_imported_before_the_configuration_comes_without_richs_formatters_too() -> None:
+    """Loading settings that name a SQL source imports its connector, and with it structlog,
+    before the CLI configures logging: rich's formatters stay out of that import as well."""
+    probe = ("import sys\nimport clinicsync.common.logs\nimport structlog\n"
+             "print(sorted(m for m in ('rich.traceback', 'rich.pretty', 'pygments', 'attr') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", (done.stdout, done.stderr)

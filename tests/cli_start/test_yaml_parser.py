@@ -19,6 +19,10 @@ CASES = [
     "[" * 60 + "]" * 60, "a: &a [1]\nb: *c", "a: !!python/object x", "%YAML 2.0\n---\na: 1", "a: 1\na: 2",
     "? [1]\n: 2", "connectors:\n", "", "---\na: 1\n---\nb: 2", "a: ${CLINICSYNC_TEST_UNSET_X:-5432}",
     "a: ${CLINICSYNC_TEST_UNSET_X}", "connectors: [{p: ${CLINICSYNC_TEST_UNSET_Y}}]", "a: {b: 1, b: 2}",
+    # a whole-value reference is typed by the same loader as the file (config_loader._value)
+    'a: "${CLINICSYNC_TEST_UNSET_X:-[1, 2}"', 'a: "${CLINICSYNC_TEST_UNSET_X:-yes}"',
+    'a: "${CLINICSYNC_TEST_UNSET_X:-b: c: d}"', 'a: "${CLINICSYNC_TEST_UNSET_X:-\t[1]}"',
+    'a: "${CLINICSYNC_TEST_UNSET_X:-\x07}"', 'a: "${CLINICSYNC_TEST_UNSET_X:-!!python/object x}"',
     'x: "\\q"', "a: @b", "a: `b", "- a\nb: 1", "a: |\n  x\n y", "a: 0o17", "a: 1e3", "a: .inf", "a: ~", "a: yes",
     "a: 0x1F", "a: 2026-01-01 10:00", "a: &b [*b, 1]\nc: *b", "x: &a [&b [*a]]",
     (ROOT / "settings.yaml").read_text(encoding="utf-8"),

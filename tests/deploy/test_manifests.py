@@ -366,7 +366,7 @@ def test_the_image_entry_point_is_a_console_script_and_its_command_exists() -> N
     command = yaml.safe_load(re.search(r"^CMD (.*)$", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert entrypoint[0] in scripts
-    assert scripts[entrypoint[0]] == "clinicsync.sync.cli:app"
+    assert scripts[entrypoint[0]] == "clinicsync.sync.cli:entry"
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
     assert command[0] in commands
     run = loaded(commands[command[0]])  # a lazy command: its module imported (sync/cli/lazy.py)

@@ -51,7 +51,7 @@ def test_entry_points_resolve_from_the_unpacked_wheel(wheel: Path, tmp_path: Pat
     parser = configparser.ConfigParser(delimiters=("=",))
     parser.read(info / "entry_points.txt")
     targets = [value.strip() for section in parser.sections() for value in parser[section].values()]
-    assert "clinicsync.sync.cli:app" in targets
+    assert "clinicsync.sync.cli:entry" in targets
     assert all(target.startswith("clinicsync.") for target in targets), targets
     probe = f"""
 import importlib, json, sys
