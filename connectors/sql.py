@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -69,8 +69,10 @@ from clinicsync.connectors.sql_session import (
     source_engine,
 )
 from clinicsync.connectors.sql_settings import SqlSettings, engine_url, safe_url
-from clinicsync.connectors.waitlist_booking import BookingRefused, BookingRequest, BookingResult
 from clinicsync.connectors.window import SWEEP_EDGE
+
+if TYPE_CHECKING:  # imported by a booking (book_waitlist), not by every poll: ~10 M instructions (issue 60)
+    from clinicsync.connectors.waitlist_booking import BookingRequest, BookingResult
 
 QUERY_BINDS = frozenset({"cursor", "window_start", "window_end"})
 # ``:window_end`` of an incremental read (``SqlConnector._params``): later than any visit, and a
@@ -724,6 +726,8 @@ class SqlConnector(Connector):
         CONFLICT DO NOTHING / INSERT IGNORE, or WHERE NOT EXISTS): then a first attempt that
         changes no row is a refusal, and a retry that changes none finds the row an earlier,
         interrupted attempt wrote."""
+        from clinicsync.connectors.waitlist_booking import BookingRefused, BookingResult
+
         writeback = self.settings.writeback
         if writeback is None or writeback.waitlist_book_statement is None:
             raise WritebackUnsupported(f"connector {self.name} (sql) has no writeback.waitlist_book_statement")
