@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -69,8 +69,10 @@ from clinicsync.connectors.sql_session import (
     source_engine,
 )
 from clinicsync.connectors.sql_settings import SqlSettings, engine_url, safe_url
-from clinicsync.connectors.waitlist_booking import BookingRefused, BookingRequest, BookingResult
 from clinicsync.connectors.window import SWEEP_EDGE
+
+if TYPE_CHECKING:  # imported by a booking (book_waitlist), not by every poll: ~10 M instructions (issue 60)
+    from clinicsync.connectors.waitlist_booking import BookingRequest, BookingResult
 
 QUERY_BINDS = frozenset({"cursor", "window_start", "window_end"})
 # ``:window_end`` of an incremental read (``SqlConnector._params``): later than any visit, and a
@@ -174,8 +176,11 @@ _PLAIN_TYPES = frozenset({type(None), str, int, float, datetime, date, time})
 def _row_data(columns: Sequence[str], row: Sequence[Any], mysql: bool) -> dict[str, Any]:
     """A result row as the mapping reads it: by column name, each value made plain (``plain_value``).
     An idle poll re-reads its overlap's rows (each dropped by its hash): a call per value
-    was most of their cost."""
+    was most of their cost, and a loop over the values most of what was left: rows of plain
+    values alone (the usual) are found so by one call."""
     data = dict(zip(columns, row, strict=True))
+    if _PLAIN_TYPES.issuperset(map(type, row)):
+        return data
     for name, value in data.items():
         if type(value) not in _PLAIN_TYPES:
             data[name] = plain_value(value, mysql)
@@ -724,6 +729,8 @@ class SqlConnector(Connector):
         CONFLICT DO NOTHING / INSERT IGNORE, or WHERE NOT EXISTS): then a first attempt that
         changes no row is a refusal, and a retry that changes none finds the row an earlier,
         interrupted attempt wrote."""
+        from clinicsync.connectors.waitlist_booking import BookingRefused, BookingResult
+
         writeback = self.settings.writeback
         if writeback is None or writeback.waitlist_book_statement is None:
             raise WritebackUnsupported(f"connector {self.name} (sql) has no writeback.waitlist_book_statement")

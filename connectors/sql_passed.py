@@ -13,7 +13,7 @@ the configured text, the binds it uses).
 
 The digest covers everything the verdict depends on: the statement's text, the kind of check,
 the binds it may use, the source's SQLAlchemy dialect, the guard's own source code (a release
-that changes a rule) and sqlglot's version (a parser that reads differently). Any of them
+that changes a rule) and sqlglot's installed metadata (a parser that reads differently). Any of them
 changed, the statement is checked again before it is sent; a refused one is refused exactly as
 before, and a mark is only ever written after a check passed. A mark that does not match is
 simply not used. The store is trusted as the settings file is (it holds the patients' data); the
@@ -23,11 +23,10 @@ write either way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from clinicsync.common.hashing import content_hash, content_hash_bytes
 
@@ -36,9 +35,10 @@ GUARD_KEY = "guard"
 _GUARD_SOURCE = Path(__file__).with_name("sql_guard.py")
 
 
-@dataclass(frozen=True)
-class CheckedStatement:
-    """One statement, without its trailing semicolon, and the named binds it uses."""
+class CheckedStatement(NamedTuple):
+    """One statement, without its trailing semicolon, and the named binds it uses. A named
+    tuple, not a dataclass: one class built on import instead of a method compiled per
+    dunder (a frozen dataclass costs ~3 M instructions on each start that reads a SQL source)."""
 
     text: str
     binds: frozenset[str]
@@ -46,14 +46,20 @@ class CheckedStatement:
 
 @lru_cache(maxsize=1)
 def _guard_version() -> str | None:
-    """The guard's code and sqlglot's version; None when either cannot be read (then nothing
-    is remembered: every poll checks, as before)."""
+    """The guard's code and sqlglot's installed metadata (its version among it); None when
+    either cannot be read (then nothing is remembered: every poll checks, as before).
+
+    The metadata file's digest, not ``metadata.version``: that parses the whole file (sqlglot's
+    carries its README, ~25 kB) with the email parser, ~4 M instructions of an idle poll's
+    (issue 60); any other release of sqlglot has another file."""
     try:
         code = _GUARD_SOURCE.read_bytes()
-        parser = metadata.version("sqlglot")
+        parser = metadata.distribution("sqlglot").read_text("METADATA")
     except (OSError, metadata.PackageNotFoundError):
         return None
-    return f"{content_hash_bytes(code)} sqlglot={parser}"
+    if parser is None:
+        return None
+    return f"{content_hash_bytes(code)} sqlglot={content_hash_bytes(parser.encode())}"
 
 
 def statement_digest(kind: str, sql: str, allowed_binds: frozenset[str], dialect: str) -> str | None:

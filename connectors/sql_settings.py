@@ -35,9 +35,12 @@ PRESETS_DIR = Path(__file__).parent / "sql_presets"
 
 
 class QueryPreset(BaseModel):
-    """A ready query for a known practice-management schema, with what goes with it."""
+    """A ready query for a known practice-management schema, with what goes with it.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    ``defer_build``: its validator is compiled when a preset is first read, not on every start
+    that reads a SQL source (most name their own query): ~2 M instructions (issue 60)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     description: str
     mapping: str

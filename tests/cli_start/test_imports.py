@@ -197,11 +197,13 @@ def test_an_idle_sync_once_imports_only_what_its_run_uses(tmp_path: Path) -> Non
 
 # An idle poll of a SQL source on PostgreSQL (stop 62): the driver and its dialect, nothing more.
 # Its query was checked by the guard on the first poll and the verdict kept in the cursor
-# (connectors/sql_passed.py): no sqlglot; no other database's dialect or driver.
+# (connectors/sql_passed.py): no sqlglot; no other database's dialect or driver. Stop 63: not the
+# waiting list's booking types (connectors/waitlist_booking.py, imported by a booking).
 NOT_FOR_IDLE_SQL_SYNC = ("sqlglot", "pymysql", "jwt", "httpx", "requests", "fastapi", "botocore", "alembic",
                          "sqlmodel")
 NOT_FOR_IDLE_SQL_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors.sql_guard",
-                                 "clinicsync.sync.discover", "clinicsync.sync.model", "sqlalchemy.orm")
+                                 "clinicsync.sync.discover", "clinicsync.sync.model", "sqlalchemy.orm",
+                                 "clinicsync.connectors.waitlist_booking")
 
 
 @pytest.mark.postgres

@@ -651,6 +651,34 @@ def test_a_new_guard_checks_a_remembered_query_again(sqlite_source: Source, sync
     assert len(guard_checks) == 2
 
 
+class _Installed:
+    """A distribution as importlib.metadata gives it: its METADATA file's text (None: no file)."""
+
+    def __init__(self, text: str | None) -> None:
+        self.text = text
+
+    def read_text(self, name: str) -> str | None:
+        return self.text if name == "METADATA" else None
+
+
+def test_the_guards_version_follows_sqlglots_installed_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another sqlglot release (another METADATA file) is another guard version, so a remembered
+    verdict is checked again; no metadata file, nothing is remembered."""
+    installed = sql_passed._guard_version()
+    assert installed is not None
+    versions = []
+    for text in ("Metadata-Version: 2.4\nName: sqlglot\nVersion: 99.0\n", None):
+        monkeypatch.setattr(sql_passed.metadata, "distribution", lambda name, text=text: _Installed(text))
+        sql_passed._guard_version.cache_clear()
+        versions.append(sql_passed._guard_version())
+    monkeypatch.undo()
+    sql_passed._guard_version.cache_clear()
+    assert versions[0] is not None and versions[0] != installed
+    assert versions[0].split()[0] == installed.split()[0]  # the same guard code
+    assert versions[1] is None
+    assert sql_passed._guard_version() == installed
+
+
 def test_a_snapshot_keeps_the_guards_verdict_alone_in_its_cursor(sqlite_source: Source, sync: Callable[..., Run],
                                                                   store_url: str, guard_checks: list[str]) -> None:
     sqlite_source.add(*range(1, 4))

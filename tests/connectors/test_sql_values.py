@@ -11,11 +11,16 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from clinicsync.connectors.sql import decode_cursor_value, encode_cursor_value, overlap_start, rereads_by_time
+from clinicsync.connectors.sql import (
+    _row_data,
+    decode_cursor_value,
+    encode_cursor_value,
+    overlap_start,
+    rereads_by_time,
+)
 from clinicsync.connectors.sql_session import plain_value
 
-
-@pytest.mark.parametrize(("value", "mysql", "expected"), [
+PLAIN_CASES = [
     (timedelta(hours=9, minutes=30), True, time(9, 30)),  # PyMySQL's TIME
     (timedelta(hours=26), True, "1 day, 2:00:00"),  # a TIME beyond a day is not a time of day
     (timedelta(minutes=30), False, "0:30:00"),  # a PostgreSQL interval stays a duration
@@ -28,11 +33,25 @@ from clinicsync.connectors.sql_session import plain_value
     ({"n": Decimal("2.5")}, False, {"n": "2.5"}),
     (date(2031, 7, 15), True, date(2031, 7, 15)),
     (None, True, None),
-])
+    (True, False, True),
+]
+
+
+@pytest.mark.parametrize(("value", "mysql", "expected"), PLAIN_CASES)
 def test_plain_values(value: Any, mysql: bool, expected: Any) -> None:
     plain = plain_value(value, mysql)
     assert plain == expected
     orjson.dumps(plain)  # every value can be hashed into the cursor and quarantined
+
+
+@pytest.mark.parametrize(("value", "mysql", "expected"), PLAIN_CASES)
+def test_a_row_is_made_plain_value_by_value(value: Any, mysql: bool, expected: Any) -> None:
+    """``_row_data`` skips the values' loop for a row of plain values alone (the usual row): a
+    row with one other value among plain ones still has that one made plain."""
+    stamp = datetime(2026, 3, 2, 10, 0)
+    row = ("A-17", 30, 1.5, None, stamp, value)
+    assert _row_data(["id", "minutes", "share", "note", "updated_at", "v"], row, mysql) == {
+        "id": "A-17", "minutes": 30, "share": 1.5, "note": None, "updated_at": stamp, "v": expected}
 
 
 @pytest.mark.parametrize("value", [datetime(2026, 3, 2, 10, 0), datetime.fromisoformat("2026-03-02T10:00:00+01:00"),
