@@ -1,13 +1,18 @@
 """Issue 60: in `clinicsync run`, a poll that finds nothing new runs no post-sync stage; a poll
 that stores a change rings the stages job, which runs once for the polls that finish close
-together, and the change's reminders are planned within the poll interval plus seconds.
+together (within its settle), and the change's reminders are planned by the pass the rings
+start, not minutes later by the stages' own schedule.
 
 The real service loop (runner.Service) with real CSV sources on a SQLite store, in short
-real time: polls every second, the stages' settle shortened from 2 s to 0.3 s."""
+real time: polls every second, the stages' settle shortened from 2 s to 0.3 s. The test waits
+on what the service did (rings, passes, polls counted), never on how long it took: on a loaded
+machine the two changed sources' polls may end more than the settle apart, and then a second
+pass is right (stop 63: a loaded CI run saw 3 passes where 2 were asserted)."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 import types
@@ -56,6 +61,51 @@ def _wait(condition, limit: float = 15.0) -> bool:  # type: ignore[no-untyped-de
     return False
 
 
+class CountingWake(Wake):
+    """The stages' wake-up call, noting in order each ring (a poll that stored a change) and
+    each take (a stages pass starting: whether it had been rung), so that the test can say
+    which passes a ring caused and when no pass is pending."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[str] = []  # "ring", "take:rung", "take:idle"
+        self.guard = threading.Lock()
+
+    def ring(self) -> None:
+        with self.guard:
+            self.log.append("ring")
+            super().ring()
+
+    def take(self) -> bool:
+        with self.guard:
+            rung = super().take()
+            self.log.append("take:rung" if rung else "take:idle")
+            return rung
+
+    def count(self, what: str, since: int = 0) -> int:
+        with self.guard:
+            return self.log[since:].count(what)
+
+    def mark(self) -> int:
+        with self.guard:
+            return len(self.log)
+
+
+def _settled(service: Service) -> bool:
+    """No stages pass running or pending: every pass taken has ended and no ring waits."""
+    wake = service.ctx.changes
+    assert isinstance(wake, CountingWake)
+    return (not wake.rung() and service.ctx.board.jobs[STAGES].running_since is None
+            and _runs(service, STAGES) == wake.count("take:rung") + wake.count("take:idle"))
+
+
+def _drop_whole(folder: Path, name: str, prefix: str) -> None:
+    """One new row, moved into the drop folder whole (a poll never sees the file half written)."""
+    staging = folder.parent / f"staging-{prefix}"
+    write_drop(staging, name, 1, prefix=prefix)
+    os.replace(staging / name, folder / name)
+
+
 def _reminders_of(store: Store, external_id: str) -> int:
     table = Appointment.__table__  # type: ignore[attr-defined]
     with store.engine.connect() as connection:
@@ -72,11 +122,13 @@ def idle_service(tmp_path: Path, store: Store, store_url: str):  # type: ignore[
         write_drop(tmp_path / f"drop{n}", "a.csv", 20, prefix=f"S{n}-")
         connectors.append({"name": f"s{n}", "drop_dir": str(tmp_path / f"drop{n}"),
                            "schedule": {"interval": f"{INTERVAL:g}s"}})
-    ctx = ServiceContext(load_settings(write_settings(tmp_path, store_url, connectors)), store)
+    ctx = ServiceContext(load_settings(write_settings(tmp_path, store_url, connectors)), store,
+                         changes=CountingWake())
     for n in range(SOURCES):
         poll_connector_job(ctx, f"s{n}")
     stages_job(ctx)
     ctx.changes.take()
+    ctx.changes.log.clear()
     jobs = [job if job.name != STAGES else dataclasses.replace(job, settle=0.3)  # type: ignore[arg-type]
             for job in collect_jobs(ctx, [connector_jobs, stages_jobs])]
     service = Service(ctx, jobs)
@@ -87,27 +139,36 @@ def idle_service(tmp_path: Path, store: Store, store_url: str):  # type: ignore[
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_idle_polls_run_no_stage_and_a_change_runs_them_once(idle_service) -> None:  # type: ignore[no-untyped-def]
     service, folder = idle_service
+    wake = service.ctx.changes
     service.start()
     polls = [f"poll:s{n}" for n in range(SOURCES)]
     # The stages job runs once as the service starts (what a crash or a push left); then only when rung.
     assert _wait(lambda: _runs(service, STAGES) == 1)
     assert _wait(lambda: all(_runs(service, poll) >= 2 for poll in polls)), service.ctx.board.snapshot()
+    assert wake.count("ring") == 0, "an idle poll rang for the stages"
     assert _runs(service, STAGES) == 1, "an idle poll ran the stages"
 
-    before = {poll: _runs(service, poll) for poll in polls}
-    write_drop(folder / "drop1", "b.csv", 1, prefix="NEW-A")
-    write_drop(folder / "drop2", "b.csv", 1, prefix="NEW-B")
-    changed = time.monotonic()
+    mark = wake.mark()
+    _drop_whole(folder / "drop1", "b.csv", prefix="NEW-A")
+    _drop_whole(folder / "drop2", "b.csv", prefix="NEW-B")
+    # Planned by a pass the polls' rings started: the stages' own schedule is 5 minutes away.
     assert _wait(lambda: _reminders_of(service.ctx.store, "NEW-A000000") > 0
-                 and _reminders_of(service.ctx.store, "NEW-B000000") > 0)
-    latency = time.monotonic() - changed
-    assert latency <= INTERVAL + 3.0, f"the change was planned {latency:.1f} s after it was written"
-    # The polls that stored the two changes finished close together: one stage pass for both.
-    assert _wait(lambda: service.ctx.board.jobs[STAGES].running_since is None)
-    assert _runs(service, STAGES) == 2
+                 and _reminders_of(service.ctx.store, "NEW-B000000") > 0, limit=60.0)
+    assert _wait(lambda: wake.count("ring", mark) == 2)  # one ring for each poll that stored a change
+    assert _wait(lambda: _settled(service), limit=30.0)
+    # One pass for the rings that came before it took them: both (the polls ended within the
+    # settle), or one each (they ended further apart, as on a loaded machine); no other pass.
+    passes = _runs(service, STAGES) - 1
+    log = wake.log[mark:]
+    assert passes == wake.count("take:rung", mark) and wake.count("take:idle", mark) == 0, log
+    assert passes == (1 if log.index("take:rung") > log.index("ring", log.index("ring") + 1) else 2), log
 
-    assert _wait(lambda: all(_runs(service, poll) >= before[poll] + 2 for poll in polls))
-    assert _runs(service, STAGES) == 2, "idle polls after the change ran the stages"
+    # Every source polled twice more (the two changed ones finding nothing new): no ring, no pass.
+    rings, runs = wake.count("ring"), _runs(service, STAGES)
+    after = {poll: _runs(service, poll) for poll in polls}
+    assert _wait(lambda: all(_runs(service, poll) >= after[poll] + 2 for poll in polls))
+    assert wake.count("ring") == rings, "an idle poll after the change rang for the stages"
+    assert _runs(service, STAGES) == runs and _settled(service), "idle polls after the change ran the stages"
     assert not service.failed
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import text
 
 from clinicsync.sync.db import make_engine, upgrade
 from clinicsync.sync.engine import new_run_id, sync_connector
+from clinicsync.sync.orphans import has_visits, retire_source
 from clinicsync.sync.settings import Settings, settings_model
 from clinicsync.sync.store import COUNT_KEYS, Store
 from tests.conftest import SHARED_FIXTURES
@@ -240,7 +241,21 @@ def _example(rid: str, **changes: Any) -> dict[str, Any]:
                odd={"e1"})])
 @BOUNDED
 def test_any_searchset_is_synced_without_crashing(store: Store, served: list[Page]) -> None:
+    """Each example syncs a new source into the one store, retired after it as an admin retires a
+    source gone for good: otherwise a visit an example stored ahead (an odd start in 2031) makes
+    the next example's first run refused as a likely rename (sync/orphans.py), which is right,
+    and not this test's point (stop 63: 1 in a few runs, by the draw)."""
     name = f"f{uuid.uuid4().hex[:12]}"
+    try:
+        _sync_and_check(store, served, name)
+    finally:
+        with store.engine.connect() as connection:
+            stored = has_visits(connection, name)
+        if stored:  # a source that stored no visit can make no refusal (and cannot be retired)
+            retire_source(store.engine, name, ())
+
+
+def _sync_and_check(store: Store, served: list[Page], name: str) -> None:
     config = _settings(name)
     with _serve(served), no_values_logged("reference"):  # a reference names a resource, by design
         report = sync_connector(config, store, config.connectors[0], new_run_id())
