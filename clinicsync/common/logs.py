@@ -204,7 +204,8 @@ class _ThenConfigure(importlib.abc.Loader):
 # and rich's pretty-printer (with attrs), ~110 M instructions of an idle `sync --once` (issue 60).
 # The chain _configure builds never calls them: format_exc_info turns every exception into plain
 # text before the renderer sees it, so a console line and a JSON line read the same without them.
-_RICH_FORMATTERS = ("rich.traceback", "rich.pretty")
+_RICH_FORMATTERS = ("rich.console", "rich.traceback", "rich.pretty")  # the console too: structlog.dev
+# imports it beside the traceback, for the formatters alone; the CLI draws with its own (cli/terminal.py)
 
 
 @contextmanager

@@ -5,18 +5,21 @@ command imports this module, and `--help` must not pay for pydantic models and S
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar, cast
 
 import typer
-from rich.console import Console
 from typer._click.globals import get_current_context  # typer 0.29 carries its own click
 
-from clinicsync.sync.cli.output import FullWidthWhenPiped, print_json  # noqa: F401 - re-exported for the commands
+from clinicsync.sync.cli.output import print_json  # noqa: F401 - re-exported for the commands
+from clinicsync.sync.cli.terminal import LazyConsole, is_terminal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from rich.console import Console
 
     from clinicsync.sync.settings import Settings, StoreSettings
     from clinicsync.sync.store import Store
@@ -35,8 +38,19 @@ LOCAL_COMMANDS = frozenset({
     "appointments list", "appointments show", "quarantine list", "quarantine dismiss",
     "reminders list", "set-aside list", "templates check",
 })
-err_console: Console = FullWidthWhenPiped(stderr=True)
-out_console: Console = FullWidthWhenPiped()
+# rich's consoles, made when first used (terminal.py): a piped idle `sync --once` imports no rich.
+err_console: Console = cast("Console", LazyConsole(stderr=True))
+out_console: Console = cast("Console", LazyConsole())
+
+
+def say_plain(text: str, err: bool = False) -> None:
+    """One line of text as it is (no markup read, nothing highlighted, never wrapped): written
+    straight to a file or pipe, which is what rich writes there; through rich on a terminal."""
+    stream = sys.stderr if err else sys.stdout
+    if is_terminal(stream):
+        (err_console if err else out_console).print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        stream.write(text + "\n")
 
 
 @dataclass

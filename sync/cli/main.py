@@ -28,6 +28,7 @@ from clinicsync.sync.cli.context import (
     fail_config,
     out_console,
     print_json,
+    say_plain,
     store_problem,
 )
 from clinicsync.sync.cli.lazy import LazyCommand, lazy_group
@@ -37,14 +38,16 @@ from clinicsync.sync.cli.output import (
     UtcOption,
     emit,
     moment,
+    plain_lines,
     print_table,
     resolve_format,
     times_note,
 )
+from clinicsync.sync.cli.terminal import is_terminal
 
 if TYPE_CHECKING:
 
-    from clinicsync.sync.engine import RunReport
+    from clinicsync.sync.engine import ConnectorReport, RunReport
     from clinicsync.sync.run_progress import StageActivity
     from clinicsync.sync.settings import Settings
     from clinicsync.sync.store import Store
@@ -219,7 +222,7 @@ def sync_command(
         # an idle cron run's CPU (issue 60). The run itself collects as usual.
         resume_after_start()
     report: RunReport
-    if json_output or not err_console.is_terminal:  # no bars to draw: rich's progress is not imported
+    if json_output or not is_terminal(sys.stderr):  # no bars to draw: rich is not imported
         from clinicsync.sync.progress import NO_PROGRESS
 
         report = run(connector, progress=NO_PROGRESS)
@@ -234,7 +237,7 @@ def sync_command(
     else:
         _print_report(report, pushed)
         if (note := no_calendar_note(settings)) is not None:
-            err_console.print(note, markup=False, highlight=False, soft_wrap=True)
+            say_plain(note, err=True)
         if dry_run:
             _print_rehearsal(report)
     if report.failed:
@@ -284,29 +287,42 @@ def _fail_on_mapping_problems(context: AppContext, only: list[str] | None = None
         fail_config(ConfigError(problems, str(config_path(context.config))).render())
 
 
-def _print_report(report: RunReport, pushed: list[tuple[str, str]]) -> None:
-    from rich.table import Table
+_REPORT_COUNTS = ("fetched", "created", "updated", "rescheduled", "cancelled", "deleted", "unchanged", "quarantined")
 
+
+def _print_report(report: RunReport, pushed: list[tuple[str, str]]) -> None:
+    """The run's table: drawn by rich on a terminal; piped (cron's log), plain aligned columns
+    written without importing rich (cli/terminal.py: a fifth of an idle run's work, issue 60)."""
     from clinicsync.sync.changes import corrected_line, phones_line
 
-    table = Table(title=f"sync run {report.run_id}")
-    keys = ["fetched", "created", "updated", "rescheduled", "cancelled", "deleted", "unchanged", "quarantined"]
-    for key in ["connector", *keys, "error"]:
-        table.add_column(key)
-    for name, result in report.connectors.items():
-        counts = result.counts.as_dict()
-        note = f"[red]{result.error}[/red]" if result.error else ("[yellow]skipped[/yellow]" if result.skipped else "")
-        table.add_row(name, *(str(counts[k]) for k in keys), note)
-    for name, line in pushed:  # a source that pushes has nothing to poll: say what it sent instead
-        table.add_row(name, *("" for _ in keys), line)
-    print_table(out_console, table)
+    rows = [[name, *(str(result.counts.as_dict()[k]) for k in _REPORT_COUNTS),
+             result.error or ("skipped" if result.skipped else "")] for name, result in report.connectors.items()]
+    rows += [[name, *("" for _ in _REPORT_COUNTS), line] for name, line in pushed]  # a pushing source: what it sent
+    lines = []
     for name, result in report.connectors.items():
         if result.skipped:
-            out_console.print(f"{name}: {result.skipped}")
+            lines.append(f"{name}: {result.skipped}")
         if result.counts.corrected:
-            out_console.print(f"{name}: {corrected_line(result.counts.corrected)}", highlight=False)
+            lines.append(f"{name}: {corrected_line(result.counts.corrected)}")
         if result.counts.phones_elsewhere:
-            out_console.print(f"{name}: {phones_line(result.counts.phones_elsewhere)}", highlight=False)
+            lines.append(f"{name}: {phones_line(result.counts.phones_elsewhere)}")
+    if not is_terminal():
+        sys.stdout.write("\n".join([f"sync run {report.run_id}", *plain_lines(["connector", *_REPORT_COUNTS, "error"],
+                                                                               rows), *lines]) + "\n")
+    else:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=f"sync run {report.run_id}")
+        for key in ["connector", *_REPORT_COUNTS, "error"]:
+            table.add_column(key)
+        results: list[ConnectorReport | None] = [*report.connectors.values(), *(None for _ in pushed)]
+        for row, source in zip(rows, results, strict=True):
+            style = "" if source is None else "red" if source.error else "yellow" if source.skipped else ""
+            table.add_row(*row[:-1], Text(row[-1], style=style))  # a Text: an error's [brackets] are not markup
+        print_table(out_console, table)
+        for line in lines:
+            say_plain(line)
     for orphan in report.extras.get("orphaned_sources", {}).get("sources", []):  # sync/orphans.py
         err_console.print(f"warning: source {orphan['connector']}: {orphan['detail']}", markup=False,
                           highlight=False, soft_wrap=True)

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import typer
-from rich.console import Console, ConsoleDimensions
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
 
 
@@ -50,20 +50,6 @@ class Output(enum.StrEnum):
 WideOption = Annotated[Output | None, typer.Option(
     "--output", "-o", case_sensitive=False,
     help="wide: every column, long texts wrapped (the default table is one line a row, long texts cut with …)")]
-
-
-class FullWidthWhenPiped(Console):
-    """A console that does not fold or cut lines when stdout is a file or a pipe: rich
-    otherwise assumes 80 columns and shortens table cells to `2026-11-23T13:0…`."""
-
-    @property
-    def size(self) -> ConsoleDimensions:
-        real = Console.size.fget(self)  # type: ignore[attr-defined]
-        return real if self.is_terminal else ConsoleDimensions(100_000, real.height)
-
-    @size.setter
-    def size(self, value: tuple[int, int]) -> None:
-        Console.size.fset(self, value)  # type: ignore[attr-defined]
 
 
 def resolve_format(fmt: Format | None, console: Console, json_flag: bool = False) -> Format:

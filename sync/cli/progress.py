@@ -21,6 +21,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from clinicsync.sync.cli.terminal import real_console
 from clinicsync.sync.progress import NO_PROGRESS, ProgressObserver
 
 
@@ -89,6 +90,6 @@ def stage_progress(console: Console, enabled: bool) -> Iterator[ProgressObserver
         yield NO_PROGRESS
         return
     with Progress(StageSpinner(finished_text="•"), TextColumn("{task.description}"), BarWhenKnown(bar_width=24),
-                  RowsColumn(), RateColumn(), TimeElapsedColumn(), EtaColumn(), console=console,
+                  RowsColumn(), RateColumn(), TimeElapsedColumn(), EtaColumn(), console=real_console(console),
                   transient=False) as progress:
         yield TerminalProgress(progress)

@@ -87,7 +87,11 @@ NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors
                              # the orphaned sources are looked for hourly (sync/upkeep.py): imported then
                              "clinicsync.sync.orphans",
                              # mappings checked without the whole-source check (sync/mapping_check.py)
-                             "clinicsync.sync.source_check", "clinicsync.mappings.audit")
+                             "clinicsync.sync.source_check", "clinicsync.mappings.audit",
+                             # stop 63 (lead): piped, the report is written plain and the consoles are
+                             # made on first use (cli/terminal.py); structlog's import keeps from rich's
+                             # console (common/logs.py)
+                             "rich.console", "rich.table", "rich.text", "clinicsync.sync.cli.consoles")
 
 PROBE = """
 import json, sys
