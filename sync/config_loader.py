@@ -6,9 +6,9 @@ can name the YAML path *and* the line the IT person has to open.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,10 @@ MAX_SETTINGS_BYTES = 1024 * 1024
 MAX_DEPTH = 50
 MAX_VALUES = 10_000
 # What an unset ${VAR} reads as in a deferred section: random per process, so it can never be
-# a valid credential, never empty (secret validators refuse ""), and never shown.
-UNSET = "unset-" + secrets.token_urlsafe(24)
+# a valid credential, never empty (secret validators refuse ""), and never shown. os.urandom is
+# what secrets.token_urlsafe reads; importing secrets (hmac, hashlib's C bindings, random) at
+# every start cost more than the token (issue 60).
+UNSET = "unset-" + base64.urlsafe_b64encode(os.urandom(18)).decode().rstrip("=")
 
 
 class ConfigError(Exception):
