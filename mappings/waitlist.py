@@ -29,7 +29,6 @@ from clinicsync.common.timeutil import TimeError, localize, parse_datetime, to_u
 from clinicsync.mappings.engine import _read_preset_data
 from clinicsync.mappings.model import MappingError, NormalizedPatient
 from clinicsync.mappings.paths import compile_path
-from clinicsync.mappings.record_kind import RECORD_KINDS, mapping_record  # noqa: F401 - where they were
 from clinicsync.mappings.transforms import (
     TransformError,
     as_duration_minutes,

@@ -33,7 +33,6 @@ from clinicsync.mappings.model import MappingError, NormalizedAppointment
 from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.empty_fields import FieldFill
 from clinicsync.sync.engine import mapping_for, source_clock, source_timezone, stored_times
-from clinicsync.sync.mapping_check import mapping_problems  # noqa: F401 - where it was
 from clinicsync.sync.settings import Settings
 
 if TYPE_CHECKING:

@@ -47,7 +47,6 @@ from sqlalchemy import Connection, and_, func, select
 from clinicsync.common.timeutil import iso_z, parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.registry import is_polled
-from clinicsync.sync.interrupted import INTERRUPTED, PUSH_RUN_LIMIT, close_interrupted_runs  # noqa: F401 - where they were
 from clinicsync.sync.locks import lock_held
 from clinicsync.sync.mllp_state import ListenerState, listener_states
 from clinicsync.sync.orphans import find_orphans, recent_window

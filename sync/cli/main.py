@@ -379,10 +379,11 @@ def status(ctx: typer.Context, fmt: FormatOption = None, utc: UtcOption = False,
     from sqlalchemy.exc import SQLAlchemyError
 
     from clinicsync.sync.cli.sites import site_sources
+    from clinicsync.sync.interrupted import close_interrupted_runs
     from clinicsync.sync.queries import connector_status
     from clinicsync.sync.run_progress import connector_state, running_stages
     from clinicsync.sync.service.sections import status_sections
-    from clinicsync.sync.stalls import close_interrupted_runs, find_stalls
+    from clinicsync.sync.stalls import find_stalls
     from clinicsync.sync.stalls import of_sources as stalls_of
 
     context = app_context(ctx)

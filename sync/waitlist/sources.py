@@ -30,7 +30,8 @@ from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorError, ConnectorSettings
 from clinicsync.connectors.registry import build_connector
 from clinicsync.mappings.model import MappingError
-from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, WaitlistMapping, load_waitlist_mapping, mapping_record
+from clinicsync.mappings.record_kind import mapping_record
+from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, WaitlistMapping, load_waitlist_mapping
 from clinicsync.sync import quarantine
 from clinicsync.sync.engine import raw_text, source_timezone, stored_times
 from clinicsync.sync.locks import try_lock

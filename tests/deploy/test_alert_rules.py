@@ -24,6 +24,7 @@ import yaml
 from sqlalchemy import insert, update
 
 from clinicsync.common.types import utcnow
+from clinicsync.sync.interrupted import INTERRUPTED, close_interrupted_runs
 from clinicsync.sync.mllp_state import ListenerState, note_listener
 from clinicsync.sync.model import Event, SyncRun
 from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
@@ -32,7 +33,7 @@ from clinicsync.sync.server.app import create_app
 from clinicsync.sync.setaside import Item, set_aside
 from clinicsync.sync.settings import Settings, load_settings
 from clinicsync.sync.stage_locks import calendar_lock
-from clinicsync.sync.stalls import INTERRUPTED, close_interrupted_runs, find_stalls
+from clinicsync.sync.stalls import find_stalls
 from clinicsync.sync.store import Store
 from clinicsync.sync.subscriptions import Heard, note_heard
 from clinicsync.sync.tables import LOCK_HOLDERS, SERVICE_PROCESSES

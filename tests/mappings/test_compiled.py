@@ -20,7 +20,7 @@ from clinicsync.mappings import codegen
 from clinicsync.mappings.engine import PRESETS_DIR, CompiledMapping, MappingPreset, load_mapping
 from clinicsync.mappings.pathcode import PATH_NAMESPACE, Constants, path_source
 from clinicsync.mappings.paths import compile_path, compile_values
-from clinicsync.mappings.waitlist import mapping_record
+from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.demo import generate_rows
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

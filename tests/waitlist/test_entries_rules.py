@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select, update
 
 from clinicsync.mappings.model import MappingError, NormalizedPatient
+from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.mappings.transforms import TransformError
-from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, load_waitlist_mapping, mapping_record, parse_weekly
+from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, load_waitlist_mapping, parse_weekly
 from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
 from clinicsync.sync.store import Store
 from clinicsync.sync.waitlist.entries import TooManyAbsent, apply_entries, expire_due, remove_absent
