@@ -36,7 +36,8 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from clinicsync.common.timeutil import TimeError, zone
+from clinicsync.common.timeutil import TimeError, parse_datetime, zone
+from clinicsync.connectors.base import STORED_TIMES
 from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_settings import load_query_preset
 from clinicsync.sync.discover.ahead import future_cursor_note
@@ -178,11 +179,18 @@ def _short(text_value: str) -> str:
     return cleaned if len(cleaned) <= 60 else cleaned[:60] + "…"
 
 
-def _query_columns(connection: Connection, query: str) -> list[str]:
+def _query_shape(connection: Connection, query: str) -> tuple[list[str], set[str]]:
+    """The query's output columns, and those whose values are the server's clock whatever the
+    application writes: a MySQL/MariaDB TIMESTAMP comes back in the session's zone (the
+    server's), so it shows how the server keeps time, not how the application writes its
+    DATETIMEs (FreeMED's ``calmodified``, NOSH's ``timestamp``). One statement, no row read."""
     sql = f"SELECT * FROM ({query}) AS clinicsync_q WHERE 1 = 0"
     check_select(sql, frozenset({"cursor", "window_start", "window_end"}), sqlglot_dialect(connection.dialect.name))
     result = connection.execute(text(sql), {k: v for k, v in _WIDE.items() if f":{k}" in query})
-    return [str(k) for k in result.keys()]  # noqa: SIM118 - a Result's column names, not a dict
+    columns = [str(k) for k in result.keys()]  # noqa: SIM118 - a Result's column names, not a dict
+    if connection.dialect.name not in ("mysql", "mariadb") or result.cursor is None:
+        return columns, set()
+    return columns, {str(d[0]) for d in result.cursor.description or () if d[1] == _MYSQL_TIMESTAMP}
 
 
 def newest_stamps(connection: Connection, run: Runner, query: str, columns: Sequence[str],
@@ -280,27 +288,13 @@ def visit_starts(connection: Connection, run: Runner, query: str, parts: Sequenc
         if len(row) == 1:
             value = row[0]
         else:
-            text = " ".join(str(v).strip() for v in row if v is not None)
             try:
-                value = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
-            except ValueError:
+                value = parse_datetime(" ".join(str(v).strip() for v in row if v is not None), (fmt,) if fmt else ())
+            except TimeError:
                 continue
         if isinstance(value, datetime) and value.tzinfo is None:
             starts.append(value)
     return starts
-
-
-def server_clock_stamps(connection: Connection, query: str, columns: Sequence[str]) -> set[str]:
-    """Stamp columns whose values are the server's clock, whatever the application writes: a
-    MySQL/MariaDB TIMESTAMP comes back in the session's zone (the server's), so it shows how
-    the server keeps time, not how the application writes its DATETIMEs (FreeMED's
-    ``calmodified``, NOSH's ``timestamp``). Read from the query's result types."""
-    if connection.dialect.name not in ("mysql", "mariadb"):
-        return set()
-    sql = f"SELECT * FROM ({query}) AS clinicsync_q WHERE 1 = 0"
-    result = connection.execute(text(sql), {k: v for k, v in _WIDE.items() if f":{k}" in query})
-    described = result.cursor.description if result.cursor is not None else None
-    return {str(d[0]) for d in described or () if d[1] == _MYSQL_TIMESTAMP and str(d[0]) in columns}
 
 
 def read_hours(starts: Sequence[datetime], visit_zone: str | None, evidence: Evidence) -> None:
@@ -351,25 +345,42 @@ def _span(delta: timedelta) -> str:
 class Clock:
     stored_times: str  # local | utc
     why: str
+    keyed: bool = False  # written into the connector even when local (given, or named by the flag)
+
+
+def given_convention(value: str | None) -> str | None:
+    """The admin's ``--stored-times``, checked: utc, local or none (ValueError naming it)."""
+    if value is not None and value not in STORED_TIMES:
+        raise ValueError(f"--stored-times: {value!r} is neither utc nor local")
+    return value
+
+
+def by_evidence(evidence: Evidence, given: str | None, unclear: str, utc: str, local: str) -> Clock | None:
+    """The convention given, or the one the evidence shows (``ClockUnclear`` naming the flag when
+    it shows both); None when there is none. ``unclear``, ``utc``, ``local``: how the reasons are
+    introduced for this kind of source (a database, a sender, an export)."""
+    if given:
+        return Clock(given, "given with --stored-times", keyed=True)
+    if evidence.utc and evidence.local:
+        raise ClockUnclear(f"{unclear}: {'; '.join(evidence.utc)}, yet {'; '.join(evidence.local)}. Give {FLAG}")
+    if evidence.utc:
+        return Clock("utc", f"{utc}: " + "; ".join(evidence.utc))
+    if evidence.local:
+        return Clock("local", f"{local}: " + "; ".join(evidence.local))
+    return None
 
 
 def decide(evidence: Evidence, *, given: str | None, server: str | None, zone_given: bool) -> Clock:
     """The convention the evidence shows, or ``ClockUnclear`` naming the flag."""
-    if given:
-        return Clock(given, "given with --stored-times")
-    if evidence.utc and evidence.local:
-        raise ClockUnclear(
-            "cannot tell whether the database keeps its date-times in UTC or in local time: "
-            f"{'; '.join(evidence.utc)}, yet {'; '.join(evidence.local)}. Give {FLAG}")
-    if evidence.utc:
-        return Clock("utc", "the database keeps UTC: " + "; ".join(evidence.utc))
-    if evidence.local:
-        return Clock("local", "the database keeps local time: " + "; ".join(evidence.local))
+    shown = by_evidence(evidence, given, "cannot tell whether the database keeps its date-times in UTC or in local "
+                        "time", "the database keeps UTC", "the database keeps local time")
+    if shown is not None:
+        return shown
     if server is not None and "/" in server and not is_utc_name(server):
         return Clock("local", f"the database server keeps {server}: its wall-clock times are read as local")
     if zone_given:
-        return Clock("local", "--timezone names the zone of the wall-clock times, and nothing in the database "
-                              "showed UTC storage (if it keeps UTC, give --stored-times utc)")
+        return Clock("local", "--timezone names the zone of the wall-clock times, and nothing in the database showed "
+                              "UTC storage (if it keeps UTC, give --stored-times utc)", keyed=True)
     where = f"its server's zone is {server}" if server else "its server names no zone"
     raise ClockUnclear(
         f"cannot tell whether the database keeps its date-times in UTC or in the clinic's local time ({where}, "
@@ -414,21 +425,20 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
         except ValueError:
             known = None
         if known is not None:
-            _write(proposal, Clock(known, f"known product {proposal.product or preset_name}: it keeps "
+            write_clock(proposal, Clock(known, f"known product {proposal.product or preset_name}: it keeps "
                                           + ("UTC" if known == "utc" else "local wall-clock time")))
             return
     evidence = Evidence()
     query = connector.get("query")
     visit_zone = connector.get("timezone") or given_zone or options.clinic_zone
+    zone_name = visit_zone if isinstance(visit_zone, str) else None
     server_clock: set[str] = set()
     if isinstance(query, str) and not options.stored_times:
-        zone_name = visit_zone if isinstance(visit_zone, str) else None
         read_defaults(connection, run, query, server, evidence)
         starts: list[datetime] = []
         try:
             now = database_now(connection, run)
-            columns = _query_columns(connection, query)
-            server_clock = server_clock_stamps(connection, query, columns)
+            columns, server_clock = _query_shape(connection, query)
             stamps = newest_stamps(connection, run, query,
                                    [c for c in stamp_columns(proposal, columns) if c not in server_clock], now)
             parts, fmt = start_parts(proposal, columns)
@@ -439,11 +449,10 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
         read_stamps(stamps, now, zone_name, evidence)
         read_hours(starts, zone_name, evidence)
     instants = _instants_only(proposal, server_clock, server, evidence, options.stored_times)
-    _write(proposal, instants or decide(evidence, given=options.stored_times, server=server,
+    write_clock(proposal, instants or decide(evidence, given=options.stored_times, server=server,
                                         zone_given=bool(given_zone)))
     try:  # a cursor that would stall on stamps in the future (once the convention is known); a
         # TIMESTAMP cursor is the server's own clock, whatever stored_times says of the visits
-        zone_name = visit_zone if isinstance(visit_zone, str) else None
         note = None if proposal.connector.get("cursor_column") in server_clock else future_cursor_note(
             connection, run, proposal, database_now(connection, run), zone_name)
     except (SQLAlchemyError, StatementRefused, TimeError):
@@ -466,8 +475,10 @@ def _instants_only(proposal: Proposal, server_clock: set[str], server: str | Non
     return Clock("utc" if is_utc_name(server) else "local", why)
 
 
-def _write(proposal: Proposal, clock: Clock) -> None:
-    if clock.stored_times == "utc" or "--stored-times" in clock.why:
+def write_clock(proposal: Proposal, clock: Clock) -> None:
+    """The convention into the proposal: the connector's key with its reason when it is utc or
+    was given, else a note that the default stands (and why)."""
+    if clock.stored_times == "utc" or clock.keyed:
         proposal.connector["stored_times"] = clock.stored_times
         proposal.connector_notes["stored_times"] = clock.why
     else:

@@ -20,12 +20,12 @@ from typing import Any
 import yaml
 
 from clinicsync.common.vocabulary import STATUSES
-from clinicsync.connectors.base import STORED_TIMES
 from clinicsync.connectors.csv_drop import _sniff_delimiter
 from clinicsync.connectors.csv_records import CsvRecords
 from clinicsync.connectors.text_encoding import MARK_ERRORS, display_name, inspect_file
 from clinicsync.mappings.engine import PRESETS_DIR
 from clinicsync.mappings.model import MappingError
+from clinicsync.sync.discover.clock import given_convention, write_clock
 from clinicsync.sync.discover.compiled import compile_proposal
 from clinicsync.sync.discover.csv_clock import PROBE_ZONES, settle_csv_clock
 from clinicsync.sync.discover.file_clock import written_at
@@ -134,8 +134,7 @@ def discover_csv(path: Path | str, *, name: str | None = None, timezone: str | N
     country code and decides d/m against m/d when no date says. ``timezone``: the visits' zone
     (else ``clinic_zone``, the settings file's); ``stored_times``: how the export writes
     date-times without an offset, when the admin knows (else told from it, csv_clock.py)."""
-    if stored_times is not None and stored_times not in STORED_TIMES:
-        raise ValueError(f"--stored-times: {stored_times!r} is neither utc nor local")
+    given_convention(stored_times)
     file = export_file(Path(path))
     sample = read_sample(file)
     folder = file.parent
@@ -191,14 +190,9 @@ def _clock(proposal: Proposal, sample: CsvSample, visit_zone: str | None, given:
                              given, region)
     if clock is None:
         return
-    if clock.stored_times == "utc" or given:
-        proposal.connector["stored_times"] = clock.stored_times
-        proposal.connector_notes["stored_times"] = clock.why
-        if clock.stored_times == "utc" and "timezone" in proposal.connector:
-            proposal.connector_notes["timezone"] = ("given to discover: the zone of the visits (the export's "
-                                                    "times are UTC)")
-    else:
-        proposal.notes.append(f"stored_times: local (the default): {clock.why}")
+    write_clock(proposal, clock)
+    if clock.stored_times == "utc" and "timezone" in proposal.connector:
+        proposal.connector_notes["timezone"] = "given to discover: the zone of the visits (the export's times are UTC)"
 
 
 def _ids(path: Path, encoding: str, delimiter: str, column: str) -> set[str]:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from clinicsync.common.timeutil import TimeError, parse_datetime
 from clinicsync.mappings.engine import CompiledMapping
 from clinicsync.mappings.model import MappingError
 from clinicsync.sync.discover.clock import STAMP_NAMES, Clock, Evidence, read_hours, stamp_columns
@@ -52,12 +53,11 @@ def stamp_values(values: Sequence[str], region: str) -> list[datetime]:
     """A stamp column's values as naive date-times, in the format its values share."""
     fmt = profile(values, region).datetime_format
     parsed = []
-    for value in (v.strip() for v in values if v and v.strip()):
+    for value in (v for v in values if v and v.strip()):
         try:
-            moment = datetime.strptime(value, fmt) if fmt else datetime.fromisoformat(value)
-        except ValueError:
+            parsed.append(parse_datetime(value, (fmt,) if fmt else ()))
+        except TimeError:
             continue
-        parsed.append(moment)
     return parsed
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from clinicsync.sync.discover.clock import FLAG, HORIZON, Clock, ClockUnclear, Evidence, read_stamps
+from clinicsync.sync.discover.clock import HORIZON, Clock, Evidence, by_evidence, read_stamps
 
 WRITE_TIME = "the file's write time"
 
@@ -31,16 +31,11 @@ def read_write_time(stamps: Sequence[tuple[str, datetime]], written: datetime, v
 
 def decide_by_rule(evidence: Evidence, given: str | None, source: str, read: str, rule: str) -> Clock:
     """The convention: given, shown by the evidence, else the source's ``rule`` (local), with a
-    note naming the flag. Evidence both ways asks for the flag (ClockUnclear). ``source``: who
+    note naming the flag. Evidence both ways asks for the flag (clock.py ``by_evidence``). ``source``: who
     writes (the sender); ``read``: what was read (the feed)."""
-    if given:
-        return Clock(given, "given with --stored-times")
-    if evidence.utc and evidence.local:
-        raise ClockUnclear(f"cannot tell whether the {source} writes its times in UTC or in local time: "
-                           f"{'; '.join(evidence.utc)}, yet {'; '.join(evidence.local)}. Give {FLAG}")
-    if evidence.utc:
-        return Clock("utc", f"the {source} writes UTC without an offset: " + "; ".join(evidence.utc))
-    if evidence.local:
-        return Clock("local", f"the {source} writes local time: " + "; ".join(evidence.local))
+    shown = by_evidence(evidence, given, f"cannot tell whether the {source} writes its times in UTC or in local time",
+                        f"the {source} writes UTC without an offset", f"the {source} writes local time")
+    if shown is not None:
+        return shown
     return Clock("local", f"{rule}, and nothing in the {read} said otherwise (if the {source} writes UTC, "
                           "give --stored-times utc)")

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from clinicsync.common.vocabulary import STATUSES
-from clinicsync.connectors.base import STORED_TIMES
 from clinicsync.connectors.hl7v2.parse import Hl7ParseError, Hl7Value, decode, parse_message, split_messages
 from clinicsync.connectors.hl7v2.settings import APPOINTMENT_EVENTS
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.paths import compile_path
+from clinicsync.sync.discover.clock import given_convention, write_clock
 from clinicsync.sync.discover.compiled import compile_proposal
 from clinicsync.sync.discover.hl7_clock import sent_file, settle_hl7_clock
 from clinicsync.sync.discover.naming import connector_name, region_of
@@ -154,8 +154,7 @@ def discover_hl7(path: Path | str, *, name: str | None = None, timezone: str | N
     where this feed differs from it. ``timezone``: the visits' zone (else ``clinic_zone``, the
     settings file's); ``stored_times``: how the sender writes times without an offset, when
     the admin knows (else told from the feed, hl7_clock.py)."""
-    if stored_times is not None and stored_times not in STORED_TIMES:
-        raise ValueError(f"--stored-times: {stored_times!r} is neither utc nor local")
+    given_convention(stored_times)
     target = Path(path)
     files = feed_files(target)
     feed = read_feed(files)
@@ -180,11 +179,7 @@ def discover_hl7(path: Path | str, *, name: str | None = None, timezone: str | N
         clock = settle_hl7_clock([sent_file(p, sent) for p, sent in feed.sent.items()], times,
                                  timezone or clinic_zone, stored_times)
         convention = clock.stored_times
-        if convention == "utc" or stored_times:
-            connector["stored_times"] = convention
-            notes["stored_times"] = clock.why
-        else:
-            proposal.notes.append(f"stored_times: local (the default): {clock.why}")
+        write_clock(proposal, clock)
         if timezone:
             connector["timezone"] = timezone
             notes["timezone"] = (f"{local} appointment time(s) carry no UTC offset: read in this zone"

@@ -32,7 +32,6 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from clinicsync.common.db_urls import driver_url
 from clinicsync.common.timeutil import TimeError, zone
 from clinicsync.common.vocabulary import STATUS_SYNONYMS, STATUSES, status_key
-from clinicsync.connectors.base import STORED_TIMES
 from clinicsync.connectors.sql_guard import StatementRefused, check_select, sqlglot_dialect
 from clinicsync.connectors.sql_session import describe, plain_value, read_only_connection, source_engine
 from clinicsync.mappings.engine import PRESETS_DIR as MAPPING_PRESETS_DIR
@@ -42,6 +41,7 @@ from clinicsync.sync.discover.clock import (
     ClockUnclear,
     clock_options,
     current_options,
+    given_convention,
     server_zone_names,
     settle_clock,
 )
@@ -147,8 +147,10 @@ def discover_sql(url: str, *, name: str | None = None, timezone: str | None = No
     zone, else US), as the connector will (``clinic.default_region``). ``stored_times``:
     the admin's ``--stored-times`` (else told from the database, clock.py); ``clinic_zone``:
     the settings file's clinic.timezone, the visits' zone when nothing else names one."""
-    if stored_times is not None and stored_times not in STORED_TIMES:
-        raise DiscoverError(f"--stored-times: {stored_times!r} is neither utc nor local")
+    try:
+        given_convention(stored_times)
+    except ValueError as exc:
+        raise DiscoverError(str(exc)) from None
     if clinic_zone is not None:
         _valid_zone(clinic_zone, "clinic.timezone")
     with clock_options(ClockOptions(stored_times, clinic_zone)):
@@ -569,8 +571,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     mine = {o for g in people.guesses for o in g.source.split(" + ") if o not in main.columns}
     left_out = {c for c in main.columns if audit(c) or c in people.handled} - {
         g.source for g in people.guesses} | ({gone.column} if gone is not None else set())
-    prefixes = tuple(p for p in {main.prefix} | {t.prefix for t in schema.tables.values()
-                                                 if t.name in plan.tables_of.values()} if p)
+    prefixes = tuple(p for p in {main.prefix} | {schema.tables[t].prefix for t in set(plan.tables_of.values())} if p)
     samples = [ColumnSample(out, plan.types[out], [None if row[i] is None else str(row[i]) for row in rows],
                             plan.tables_of[out] if plan.tables_of[out] != main.name else None, prefixes)
                for i, out in enumerate(outs) if out not in mine and out not in left_out]
