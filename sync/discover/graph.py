@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -69,10 +69,11 @@ class Schema:
     _lower: dict[str, str] = field(default_factory=dict)
     _out: dict[str, list[Ref]] = field(default_factory=dict)
     _in: dict[str, list[Ref]] = field(default_factory=dict)
-    _keys: dict[str, Table] | None = None
+    key_owners: dict[str, Table] = field(default_factory=dict)  # see _key_owners
 
     def __post_init__(self) -> None:
         self._lower = {name.lower(): name for name in self.tables}
+        self.key_owners = _key_owners(self.tables.values())
         for table in self.tables.values():
             refs = [Ref(table.name, own, target, key) for own, target, key in table.references
                     if target in self.tables]
@@ -80,18 +81,6 @@ class Schema:
             self._out[table.name] = refs
             for ref in refs:
                 self._in.setdefault(ref.target, []).append(ref)
-
-    def key_owners(self) -> dict[str, Table]:
-        """Identifier-like primary key names (``pid``, ``patient_id``; not ``id``, which every table
-        may have, nor a lookup's ``code``) that only one table has, lower-cased, each to its table:
-        a column of that name elsewhere refers to it."""
-        if self._keys is None:
-            owners: dict[str, list[Table]] = {}
-            for table in self.tables.values():
-                if table.key is not None and table.key.lower() != "id" and "id" in table.key.lower():
-                    owners.setdefault(table.key.lower(), []).append(table)
-            self._keys = {key: tables[0] for key, tables in owners.items() if len(tables) == 1}
-        return self._keys
 
     def find(self, name: str) -> Table | None:
         """A table by name, whatever its case."""
@@ -119,6 +108,17 @@ def bookkeeping(column: str) -> bool:
     return audit(column) or bool(_BOOKKEEPING.search(column))
 
 
+def _key_owners(tables: Iterable[Table]) -> dict[str, Table]:
+    """Identifier-like primary key names (``pid``, ``patient_id``; not ``id``, which every table
+    may have, nor a lookup's ``code``) that only one table has, lower-cased, each to its table:
+    a column of that name elsewhere refers to it."""
+    owners: dict[str, list[Table]] = {}
+    for table in tables:
+        if table.key is not None and table.key.lower() != "id" and "id" in table.key.lower():
+            owners.setdefault(table.key.lower(), []).append(table)
+    return {key: found[0] for key, found in owners.items() if len(found) == 1}
+
+
 def implied_references(table: Table, schema: Schema) -> list[Ref]:
     """References the schema does not declare but its names say: ``paciente_id`` -> the
     table ``pacientes``/``paciente`` by its one-column primary key; a whole number column named
@@ -127,12 +127,13 @@ def implied_references(table: Table, schema: Schema) -> list[Ref]:
     no foreign key)."""
     declared = {own for own, _, _ in table.references}
     found = []
-    keys = schema.key_owners()
     for column in table.columns:
-        owner = keys.get(column.lower())
-        if (column not in declared and column != table.key and owner is not None and owner.name != table.name
-                and bool(_WHOLE.search(table.columns[column])) == bool(_WHOLE.search(owner.columns[owner.key or ""]))):
-            found.append(Ref(table.name, column, owner.name, owner.key or column, declared=False))
+        owner = schema.key_owners.get(column.lower())
+        owner_key = owner.key if owner is not None else None
+        if (owner is not None and owner_key is not None and column not in declared and column != table.key
+                and owner.name != table.name
+                and bool(_WHOLE.search(table.columns[column])) == bool(_WHOLE.search(owner.columns[owner_key]))):
+            found.append(Ref(table.name, column, owner.name, owner_key, declared=False))
             continue
         bare = "id" not in column.lower() and bool(_WHOLE.search(table.columns[column]))
         if column in declared or column.lower() == "id" or ("id" not in column.lower() and not bare):
