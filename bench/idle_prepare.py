@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.many_sources import SQL_MAPPING, ZONE, Source, create_sql_tables
+from bench.many_sources import SQL_MAPPING, ZONE, Source, create_sql_tables, source_query
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("CLINICSYNC_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -51,8 +51,7 @@ def prepare_sql(folder: Path, tree: Path | None) -> None:
     create_sql_tables(PG, schema, [Source("sql0000", "sql", 0)], 500)
     (folder / "sql_mapping.yaml").write_text(SQL_MAPPING, encoding="utf-8")
     url = PG.replace("postgresql://", "postgresql+psycopg://", 1)
-    query = ("SELECT t.id, t.patient_id, t.patient_name, t.patient_phone, t.doctor_id, t.doctor_name, "
-             f"t.visit_type, t.starts_at, t.minutes, t.status, t.updated_at FROM {schema}.t0000 AS t")
+    query = source_query(f"{schema}.t0000")
     (folder / "settings.yaml").write_text(
         f"clinic: {{name: Idle Bench, timezone: {ZONE}, default_region: US}}\n"
         f"store: {{url: 'sqlite:///{folder / 'store.db'}'}}\n"

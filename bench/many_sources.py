@@ -230,6 +230,12 @@ def fhir_servers(sources: list[Source], servers: int, visits: int, latency_ms: f
             process.wait(timeout=10)
 
 
+def source_query(table: str) -> str:
+    """A SQL source's query of its table (bench/idle_prepare.py reads the same one)."""
+    return (f"SELECT t.id, t.patient_id, t.patient_name, t.patient_phone, t.doctor_id, t.doctor_name, "
+            f"t.visit_type, t.starts_at, t.minutes, t.status, t.updated_at FROM {table} AS t")
+
+
 def settings_text(args: argparse.Namespace, store_url: str, data_url: str, data_schema: str,
                   sources: list[Source], roots: dict[int, str], work: Path) -> str:
     interval = f"{args.interval:g}s"
@@ -238,8 +244,7 @@ def settings_text(args: argparse.Namespace, store_url: str, data_url: str, data_
         common = f"name: {s.name}, schedule: {{interval: {interval}}}"
         if s.kind == "sql":
             table = f"{data_schema}.t{s.index:04d}"
-            query = (f"SELECT t.id, t.patient_id, t.patient_name, t.patient_phone, t.doctor_id, t.doctor_name, "
-                     f"t.visit_type, t.starts_at, t.minutes, t.status, t.updated_at FROM {table} AS t")
+            query = source_query(table)
             if s.hung:
                 query += " CROSS JOIN pg_sleep(3600) AS s"
             lines.append(f"  - {{{common}, kind: sql, url: '{data_url}', query: '{query}', "
