@@ -1,7 +1,7 @@
 """Generated appointment exports for the ingest benchmarks: realistic, deterministic by seed.
 
 A clinic group of 50 doctors and 20,000 patients (patients repeat across rows, as in a
-real export), in clinicsync's own CSV drop columns (sync/demo.py COLUMNS), with a few
+real export), in clinicsync's own CSV drop columns (sync/cli/demo.py COLUMNS), with a few
 percent of bad rows of the kinds real exports carry: missing ids, unreadable dates,
 invalid phones, times in a daylight-saving gap. Rows are produced as lists in COLUMNS
 order, streamed straight to disk, so a million of them costs no memory.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from clinicsync.sync.demo import AREA_CODES, COLUMNS, FIRST, LAST, TYPES
+from clinicsync.sync.cli.demo import AREA_CODES, COLUMNS, FIRST, LAST, TYPES
 
 DOCTORS = 50
 PATIENTS = 20_000

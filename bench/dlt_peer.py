@@ -55,7 +55,7 @@ def _arrow_table(path: Path) -> Any:
     import pyarrow.compute as pc
     from pyarrow import csv as pa_csv
 
-    from clinicsync.sync.demo import COLUMNS
+    from clinicsync.sync.cli.demo import COLUMNS
 
     table = pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(
         column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=True))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import clinicsync
 from clinicsync.connectors.csv_drop import CsvDropConnector, CsvDropSettings
-from clinicsync.sync.demo import COLUMNS
+from clinicsync.sync.cli.demo import COLUMNS
 
 n, size_kb = int(sys.argv[1]), int(sys.argv[2])
 folder = Path(tempfile.mkdtemp())

@@ -88,10 +88,10 @@ def measure(sources: int, rounds: int) -> tuple[float, float | None]:
 
 
 def _context(folder: Path, store_url: str, connectors: list[dict[str, Any]]) -> Any:
-    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.config.settings import load_settings
     from clinicsync.sync.service import jobs
-    from clinicsync.sync.settings import load_settings
-    from clinicsync.sync.store import Store
+    from clinicsync.sync.store.db import make_engine, upgrade
+    from clinicsync.sync.store.store import Store
 
     engine = make_engine(store_url)
     upgrade(engine)

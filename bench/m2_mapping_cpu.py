@@ -21,7 +21,7 @@ from bench.harness import Stopwatch, Table, common_arguments, emit, ratio, row_c
 
 def _csv_records(count: int) -> list[dict[str, str]]:
     from bench import data
-    from clinicsync.sync.demo import COLUMNS
+    from clinicsync.sync.cli.demo import COLUMNS
 
     return [dict(zip(COLUMNS, row, strict=True)) for row, _bad, _changed in data.rows(count)]
 

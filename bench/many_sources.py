@@ -81,7 +81,7 @@ import psycopg
 
 from bench.fhir_tenants import first_start
 from bench.harness import POSTGRES_ADMIN_URL, ROOT, Table, child_env, load_1min, ratio, render, run_case
-from clinicsync.sync.demo import COLUMNS
+from clinicsync.sync.cli.demo import COLUMNS
 
 CLINICSYNC = Path(sys.executable).parent / "clinicsync"
 ZONE = "America/New_York"

@@ -2,7 +2,7 @@
 path and does the least a correct receiver must — the REST body validated by the same
 pydantic model (sync/server/api.py ``AppointmentCreate``), the Cal.com body's HMAC checked
 on the raw bytes and its JSON parsed — then one ``INSERT`` of one row in one transaction,
-on the same store (same engine options: sync/db.py ``make_engine``), in FastAPI's thread pool.
+on the same store (same engine options: sync/store/db.py ``make_engine``), in FastAPI's thread pool.
 
 No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations
 at import, and a string one would not resolve to the pydantic model.
@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, insert
 from starlette.concurrency import run_in_threadpool
 
-from clinicsync.sync.db import make_engine
 from clinicsync.sync.server.api import AppointmentCreate
+from clinicsync.sync.store.db import make_engine
 
 TABLE = Table("bench_w8_baseline", MetaData(), Column("id", Integer, primary_key=True),
               Column("external_id", String(255), nullable=False, unique=True), Column("body", Text))

@@ -38,8 +38,8 @@ WARM_UP = 20
 def prepare(folder: Path, rows: int) -> None:
     """A store in ``folder`` holding ``rows`` appointments of the source (S1's first import)."""
     from bench.data import write_export
-    from clinicsync.sync.engine import sync_once
-    from clinicsync.sync.store import Store
+    from clinicsync.sync.ingest.engine import sync_once
+    from clinicsync.sync.store.store import Store
 
     (folder / "drop").mkdir(parents=True, exist_ok=True)
     settings = _settings(folder, "csv")
@@ -59,7 +59,7 @@ def push(folder: Path, count: int) -> None:
     import httpx
 
     from clinicsync.sync.server.app import create_app
-    from clinicsync.sync.store import Store
+    from clinicsync.sync.store.store import Store
 
     settings: Any = _settings(folder, "rest_api")
     store = Store.open(settings.store)

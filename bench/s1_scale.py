@@ -52,7 +52,7 @@ PURPOSE = "cost per row of first import and re-export, and per REST push, as the
 
 def _settings(folder: Path, kind: str) -> Any:
     from clinicsync.connectors.rest_api import key_digest
-    from clinicsync.sync.settings import settings_model
+    from clinicsync.sync.config.settings import settings_model
 
     if kind == "csv":
         connector: dict[str, Any] = {"name": CONNECTOR, "kind": "csv", "mapping": "csv_default",
@@ -100,8 +100,8 @@ def scale_case(rows: int, pushes: int) -> dict[str, Any]:
     """One size: first import and re-export of ``rows`` (CPU per row), then ``pushes`` pushes
     into the source they filled (CPU per push). ``rows`` 0: the pushes into an empty source."""
     from bench.data import write_export
-    from clinicsync.sync.engine import sync_once
-    from clinicsync.sync.store import Store
+    from clinicsync.sync.ingest.engine import sync_once
+    from clinicsync.sync.store.store import Store
 
     figures: dict[str, Any] = {"rows": rows}
     with tempfile.TemporaryDirectory(prefix="s1-") as work:

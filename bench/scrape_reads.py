@@ -25,15 +25,15 @@ from typing import Any
 from sqlalchemy import Connection, case, func, insert, select
 
 from clinicsync.sync.calendar.metrics import calendar_gauges
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.model import Appointment, SyncRun
-from clinicsync.sync.model.calendar import LINKS
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.reminders.queries import reminder_counts
 from clinicsync.sync.responses.metrics import response_gauges
 from clinicsync.sync.server.metrics import sync_gauges
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.model import Appointment, SyncRun
+from clinicsync.sync.store.model.calendar import LINKS
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui.queries import calendar_health
 
 NOW = datetime.now(UTC).replace(microsecond=0)

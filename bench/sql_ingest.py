@@ -78,9 +78,9 @@ def drop_source(name: str) -> None:
 
 def child_sync(database: str, limit: int, fetch_size: int, workdir: Path) -> dict[str, Any]:
     """In a fresh process: import the first ``limit`` rows with the connector."""
-    from clinicsync.sync.engine import sync_once
-    from clinicsync.sync.settings import load_settings
-    from clinicsync.sync.store import Store
+    from clinicsync.sync.config.settings import load_settings
+    from clinicsync.sync.ingest.engine import sync_once
+    from clinicsync.sync.store.store import Store
 
     (workdir / "bench_sql.yaml").write_text(MAPPING)
     (workdir / "settings.yaml").write_text(
@@ -109,7 +109,7 @@ def child_fetchall(database: str, limit: int) -> dict[str, Any]:
     """In a fresh process: what a buffered read of the same rows costs."""
     import sqlalchemy  # noqa: F401 - the same libraries loaded as in the connector's process
 
-    import clinicsync.sync.engine  # noqa: F401
+    import clinicsync.sync.ingest.engine  # noqa: F401
 
     before = peak_rss_mb()
     connection = pymysql.connect(**MARIADB, database=database, cursorclass=pymysql.cursors.DictCursor)

@@ -46,7 +46,7 @@ CLINIC_ZONE = "America/New_York"
 
 
 def _settings(drop_dir: Path, store_url: str, batch_size: int | None = None) -> Any:
-    from clinicsync.sync.settings import settings_model
+    from clinicsync.sync.config.settings import settings_model
 
     connector: dict[str, Any] = {"name": CONNECTOR, "kind": "csv", "mapping": "csv_default",
                                  "drop_dir": str(drop_dir), "settle_seconds": 0}
@@ -85,9 +85,9 @@ def clinicsync_case(rows: int, store_url: str | None = None, batch_size: int | N
                     follow_ups: bool = True, source: str | None = None, changed: bool = True) -> dict[str, Any]:
     """First ingest; then (``follow_ups``) the same rows re-exported, then (``changed``) 1 % changed."""
     from bench.data import CHANGED_SHARE, write_export
-    from clinicsync.sync.db import make_engine, upgrade
-    from clinicsync.sync.engine import sync_once
-    from clinicsync.sync.store import Store
+    from clinicsync.sync.ingest.engine import sync_once
+    from clinicsync.sync.store.db import make_engine, upgrade
+    from clinicsync.sync.store.store import Store
 
     with tempfile.TemporaryDirectory(prefix="w1-") as work:
         folder = Path(work)
@@ -173,7 +173,7 @@ def pandas_case(rows: int, store_url: str | None = None, source: str | None = No
 
 def floor_case(rows: int, source: str | None = None) -> dict[str, Any]:
     """The floor: csv.reader and one executemany of the raw strings, nothing checked."""
-    from clinicsync.sync.demo import COLUMNS
+    from clinicsync.sync.cli.demo import COLUMNS
 
     with tempfile.TemporaryDirectory(prefix="w1-floor-") as work:
         path = Path(work) / "export.csv"

@@ -82,10 +82,10 @@ def raw_case(base_url: str) -> dict[str, Any]:
 def clinicsync_case(base_url: str, store_url: str | None) -> dict[str, Any]:
     """sync_once over the fhir connector into the store, twice: the full listing, then the
     incremental poll that finds nothing new. Setup (settings, schema) is outside the timing."""
-    from clinicsync.sync.db import make_engine, upgrade
-    from clinicsync.sync.engine import sync_once
-    from clinicsync.sync.settings import load_settings
-    from clinicsync.sync.store import Store
+    from clinicsync.sync.config.settings import load_settings
+    from clinicsync.sync.ingest.engine import sync_once
+    from clinicsync.sync.store.db import make_engine, upgrade
+    from clinicsync.sync.store.store import Store
 
     with tempfile.TemporaryDirectory(prefix="w2-") as scratch:
         url = store_url or f"sqlite:///{scratch}/store.db"
@@ -116,8 +116,8 @@ def stage_case(base_url: str, mapping: bool) -> dict[str, Any]:
     from clinicsync.common.gc_tuning import bulk_stage
     from clinicsync.connectors.registry import build_connector
     from clinicsync.mappings.engine import load_mapping
-    from clinicsync.sync.engine import map_batch
-    from clinicsync.sync.settings import load_settings
+    from clinicsync.sync.config.settings import load_settings
+    from clinicsync.sync.ingest.engine import map_batch
 
     with tempfile.TemporaryDirectory(prefix="w2-") as scratch:
         path = Path(scratch) / "settings.yaml"

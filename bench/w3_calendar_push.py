@@ -89,9 +89,9 @@ def clinicsync_push(events: int, doctors: int, store_url: str | None) -> dict[st
     nothing new; one appointment per doctor moved."""
     from clinicsync.sync.calendar.google import GoogleCalendar
     from clinicsync.sync.calendar.push import push
-    from clinicsync.sync.db import make_engine, upgrade
-    from clinicsync.sync.settings.calendar import CalendarSettings
-    from clinicsync.sync.store import Mapped, Store
+    from clinicsync.sync.config.settings.calendar import CalendarSettings
+    from clinicsync.sync.store.db import make_engine, upgrade
+    from clinicsync.sync.store.store import Mapped, Store
 
     with tempfile.TemporaryDirectory() as tmp, fake_google(Path(tmp)) as (fake, key_file):
         engine = make_engine(store_url or f"sqlite:///{tmp}/store.db")

@@ -56,9 +56,9 @@ def fill_store(store: Any, count: int, now: datetime) -> None:
     from sqlalchemy import insert, select
 
     from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-    from clinicsync.sync.model import Appointment
-    from clinicsync.sync.model.reminders import REMINDERS
-    from clinicsync.sync.store import Mapped
+    from clinicsync.sync.store.model import Appointment
+    from clinicsync.sync.store.model.reminders import REMINDERS
+    from clinicsync.sync.store.store import Mapped
 
     start = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
     booked = []
@@ -112,10 +112,10 @@ def dispatch_case(reminders: int, rate: int, latency: float, workers: int, store
     """Fill a store, then time one dispatch run of everything due against the fake provider."""
     import structlog
 
-    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.config.settings import load_settings
     from clinicsync.sync.reminders.dispatch import Dispatcher
-    from clinicsync.sync.settings import load_settings
-    from clinicsync.sync.store import Store
+    from clinicsync.sync.store.db import make_engine, upgrade
+    from clinicsync.sync.store.store import Store
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     with tempfile.TemporaryDirectory() as tmp, fake_provider(rate, latency) as api_root:

@@ -46,9 +46,9 @@ def _appointments(n: int) -> list[Any]:
 
 def _setup(url: str, n: int, folder: Path) -> tuple[Any, Any]:
     """Settings and a store holding N new appointments (and their events), nothing planned."""
-    from clinicsync.sync.db import make_engine, upgrade
-    from clinicsync.sync.settings import load_settings
-    from clinicsync.sync.store import Mapped, Store
+    from clinicsync.sync.config.settings import load_settings
+    from clinicsync.sync.store.db import make_engine, upgrade
+    from clinicsync.sync.store.store import Mapped, Store
 
     (folder / "settings.yaml").write_text(SETTINGS.format(url=url))
     settings = load_settings(folder / "settings.yaml")
@@ -102,8 +102,8 @@ def _floor_postgres(url: str, rows: list[tuple[Any, ...]], columns: list[str]) -
 def case(n: int, backend: str, url: str | None = None) -> dict[str, Any]:
     """In a fresh process: set up, plan (timed), plan again (timed), then the floor."""
 
-    from clinicsync.sync.model.reminders import REMINDERS
     from clinicsync.sync.reminders.stage import plan
+    from clinicsync.sync.store.model.reminders import REMINDERS
 
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)

@@ -32,7 +32,7 @@ GOAL = 1.5
 
 def settings_for(folder: Path, drop: Path, whole: bool) -> Any:
     """W1's connector; with ``whole``, the .ics calendar and reminder planning too."""
-    from clinicsync.sync.settings import settings_model
+    from clinicsync.sync.config.settings import settings_model
 
     data: dict[str, Any] = {
         "clinic": {"timezone": CLINIC_ZONE, "default_region": "US"},
@@ -51,9 +51,9 @@ def pipeline_case(rows: int, doctors: int, source: str, whole: bool = True) -> d
     import shutil
 
     from clinicsync.common.gc_tuning import bulk_stage
-    from clinicsync.sync.engine import sync_once
+    from clinicsync.sync.ingest.engine import sync_once
     from clinicsync.sync.service.pipeline import stages
-    from clinicsync.sync.store import Store
+    from clinicsync.sync.store.store import Store
 
     with tempfile.TemporaryDirectory(prefix="w6-") as work, bulk_stage():  # the whole run, as run_once
         folder = Path(work)

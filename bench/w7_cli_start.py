@@ -58,7 +58,7 @@ def demo_store(folder: Path, env: dict[str, str], sync: bool = True) -> None:
     """The demo: its CSV sample in a drop folder, synced once into a SQLite store (not timed)."""
     from datetime import date, timedelta
 
-    from clinicsync.sync.demo import generate_rows, write_csv
+    from clinicsync.sync.cli.demo import generate_rows, write_csv
 
     drop = folder / "drop"
     drop.mkdir()

@@ -52,10 +52,10 @@ CLIENTS = (1, 8)
 def clinicsync_app(url: str, folder: Path) -> Any:
     """clinicsync's own app (create_app) with one rest_api and one calcom connector."""
     from clinicsync.connectors.rest_api import key_digest
-    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.config.settings import settings_model
     from clinicsync.sync.server.app import create_app
-    from clinicsync.sync.settings import settings_model
-    from clinicsync.sync.store import Store
+    from clinicsync.sync.store.db import make_engine, upgrade
+    from clinicsync.sync.store.store import Store
 
     (folder / "cal.secret").write_text(SECRET + "\n", encoding="utf-8")
     data = {"clinic": {"timezone": "America/New_York", "default_region": "US"}, "store": {"url": url},
@@ -77,8 +77,8 @@ def serve(variant: str, url: str, port: int, folder: str) -> None:
     import uvicorn
 
     from bench import push_baseline
+    from clinicsync.sync.config.settings.server import ServerSettings
     from clinicsync.sync.server.serving import settle_heap, uvicorn_config
-    from clinicsync.sync.settings.server import ServerSettings
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     app = clinicsync_app(url, Path(folder)) if variant == "clinicsync" else push_baseline.app(url, KEY, SECRET)

@@ -21,8 +21,8 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from clinicsync.sync.cli import app
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.store import Store
 from tests.pg_schemas import SchemaPool
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
-from clinicsync.sync.demo import generate_rows, write_csv
+from clinicsync.sync.cli.demo import generate_rows, write_csv
 from tests.conftest import ROOT
 
 

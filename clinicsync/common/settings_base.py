@@ -18,7 +18,7 @@ quiet_pydantic_plugins()  # before the first settings model is built (plugins.py
 
 class FileRead(NamedTuple):
     """A file the settings were read from (settings.yaml, a ``*_file`` secret) as it was when
-    read: a process that runs for months compares it with the file now (sync/settings_watch.py).
+    read: a process that runs for months compares it with the file now (sync/runs/settings_watch.py).
     The digest is of the bytes read; never their content."""
 
     path: str
@@ -126,6 +126,6 @@ class SettingsModel(BaseModel):
                 raise ValueError(f"{file_key}: cannot read {path}: {exc.strerror}") from None
             out[name] = data.decode("utf-8").strip()
             files_read = (info.context or {}).get("files_read")
-            if isinstance(files_read, list):  # the service watches it (sync/settings_watch.py)
+            if isinstance(files_read, list):  # the service watches it (sync/runs/settings_watch.py)
                 files_read.append(read)
         return out

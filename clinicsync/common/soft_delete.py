@@ -1,7 +1,7 @@
 """The column names that say a row is gone without deleting it: one vocabulary for `discover`,
 which writes the query's condition that leaves such rows out (sync/discover/softdelete.py), and
 for `check`'s plausibility, which finds live visits imported from rows so marked
-(sync/plausibility/soft_deleted.py).
+(sync/ingest/plausibility/soft_deleted.py).
 
 Why one: the two lists had drifted apart (``del_flag``, ``voided_at`` and ``deletion_date``
 known to one, the Spanish names of a Latin American EHR to the other), so a source could pass

@@ -15,12 +15,12 @@ import structlog
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
-from clinicsync.sync import bulk
 from clinicsync.sync.cli import app
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.model import Appointment, Quarantine
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.model.setaside import SetAside
+from clinicsync.sync.store import bulk
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.model import Appointment, Quarantine
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.model.setaside import SetAside
 
 ZONE = "America/New_York"
 APPOINTMENTS = 50_000

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, time
 import time_machine
 
 from clinicsync.sync.cli.remind import clinic_morning, parse_at, summary
-from clinicsync.sync.settings import Settings
+from clinicsync.sync.config.settings import Settings
 
 
 def test_a_time_to_the_second_covers_that_second() -> None:

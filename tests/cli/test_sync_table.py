@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from clinicsync.sync.model import SyncRun
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import SyncRun
+from clinicsync.sync.store.store import Store
 from tests.conftest import Cli
 
 SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

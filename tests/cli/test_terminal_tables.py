@@ -13,7 +13,7 @@ import pytest
 
 from clinicsync.sync.cli.context import out_console
 from clinicsync.sync.cli.output import fitted_widths
-from clinicsync.sync.settings import load_settings
+from clinicsync.sync.config.settings import load_settings
 from tests.cli.conftest import Run
 
 WIDTH = 120

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from clinicsync.common.passwords import hash_password
 from clinicsync.sync.cli.start_banner import start_banner
-from clinicsync.sync.settings import load_settings
+from clinicsync.sync.config.settings import load_settings
 from tests.cli_start.conftest import settings_text
 
 

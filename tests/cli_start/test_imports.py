@@ -16,7 +16,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, inser
 from clinicsync.sync.cli import app
 from clinicsync.sync.cli.lazy import _Placeholder
 from clinicsync.sync.cli.main import COMMANDS
-from clinicsync.sync.db import make_engine
+from clinicsync.sync.store.db import make_engine
 from tests.cli_start.conftest import settings_text
 
 # The web server, the AWS SDK, the FHIR auth stack, SQL parsing, HTTP clients, database
@@ -24,7 +24,7 @@ from tests.cli_start.conftest import settings_text
 NOT_FOR_HELP = ("fastapi", "starlette", "uvicorn", "botocore", "boto3", "jwt", "sqlglot", "httpx", "requests",
                 "sqlalchemy", "alembic", "pydantic", "psycopg", "pymysql", "jinja2", "structlog", "twilio",
                 "sendgrid", "argon2", "icalendar", "prometheus_client")
-# The schema check reads alembic_version with one SELECT (sync/db.py HEAD_REVISION); settings
+# The schema check reads alembic_version with one SELECT (sync/store/db.py HEAD_REVISION); settings
 # check calendar templates with jinja2 only when a template is set.
 NOT_FOR_STATUS = ("fastapi", "starlette", "uvicorn", "botocore", "boto3", "jwt", "sqlglot", "httpx", "requests",
                   "psycopg", "pymysql", "twilio", "sendgrid", "argon2", "icalendar", "prometheus_client",
@@ -34,10 +34,11 @@ NOT_FOR_STATUS = ("fastapi", "starlette", "uvicorn", "botocore", "boto3", "jwt",
                   "phonenumbers", "croniter",
                   # structlog is configured as it is imported (common/logs.py), by a command that logs
                   "structlog", "pygments", "attr")
-# `status` reads Core tables (sync/tables.py) through the store's engine alone: not the ORM, not
+# `status` reads Core tables (sync/store/tables.py) through the store's engine alone: not the ORM, not
 # the model's table classes, not the store's write path, no other database's dialect, and not
 # typer's rich help module (imported only to draw help or an error).
-NOT_FOR_STATUS_MODULES = ("sqlalchemy.orm", "clinicsync.sync.model", "clinicsync.sync.store", "clinicsync.sync.bulk",
+NOT_FOR_STATUS_MODULES = ("sqlalchemy.orm", "clinicsync.sync.store.model", "clinicsync.sync.store.store",
+                          "clinicsync.sync.store.bulk",
                           "clinicsync.mappings.engine", "sqlalchemy.dialects.postgresql",
                           "sqlalchemy.dialects.mysql", "typer.rich_utils", "clinicsync.sync.responses.writeback")
 # rich's table only to draw one on a terminal; babel's date formats (with pytz and the local zone
@@ -53,7 +54,7 @@ NOT_FOR_STATUS_JSON_MODULES = ("rich.table", "babel.dates", "pytz",
 # reply path (an answer to record: record, dispatch, the messages' templates and babel's dates), not
 # the waiting list's offers (off here), not the push path (a booked slot), and not jinja2 (the
 # calendar compiles its templates on the first event it renders; an idle pass renders none), and
-# not the model's table classes (sqlmodel, the ORM): the sync path reads and writes sync/tables.py's
+# not the model's table classes (sqlmodel, the ORM): the sync path reads and writes sync/store/tables.py's
 # Core tables; the model is the schema, imported to create or migrate a store. Stop 61 (cronstart2):
 # not typer's pydantic adapters (an option left out is None without one, cli/coercion.py), not
 # phonenumbers (imported on the first number a mapping or the store reads), not hl7 (on the first
@@ -72,22 +73,22 @@ NOT_FOR_IDLE_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors
                              "clinicsync.sync.responses.record", "clinicsync.sync.reminders.dispatch",
                              "clinicsync.sync.reminders.compose", "clinicsync.sync.reminders.render",
                              "clinicsync.sync.waitlist.offers", "clinicsync.sync.waitlist.release",
-                             "clinicsync.sync.push", "clinicsync.sync.calendar.templates", "babel.dates",
-                             "clinicsync.sync.model", "sqlalchemy.orm", "typer._adapters",
-                             "clinicsync.sync.plausibility",
-                             # the stages, each with nothing to do (sync/stage_probes.py)
+                             "clinicsync.sync.ingest.push", "clinicsync.sync.calendar.templates", "babel.dates",
+                             "clinicsync.sync.store.model", "sqlalchemy.orm", "typer._adapters",
+                             "clinicsync.sync.ingest.plausibility",
+                             # the stages, each with nothing to do (sync/checks/stage_probes.py)
                              "clinicsync.sync.calendar.push", "clinicsync.sync.reminders.stage",
                              "clinicsync.sync.waitlist.sources", "clinicsync.sync.waitlist.book",
                              "clinicsync.sync.waitlist.stage", "clinicsync.sync.responses.writeback",
                              "clinicsync.sync.responses.source_answers", "rich.traceback", "rich.pretty",
                              # stop 63: a mapping's record kind without the waitlist engine (mappings/record_kind.py)
                              "clinicsync.mappings.waitlist",
-                             # stop 63: push runs left open closed without what `status` reports (sync/interrupted.py)
-                             "clinicsync.sync.stalls", "clinicsync.sync.mllp_state",
-                             # the orphaned sources are looked for hourly (sync/upkeep.py): imported then
-                             "clinicsync.sync.orphans",
-                             # mappings checked without the whole-source check (sync/mapping_check.py)
-                             "clinicsync.sync.source_check", "clinicsync.mappings.audit",
+                             # push runs left open closed without what `status` reports (sync/runs/interrupted.py)
+                             "clinicsync.sync.checks.stalls", "clinicsync.sync.runs.mllp_state",
+                             # the orphaned sources are looked for hourly (sync/store/upkeep.py): imported then
+                             "clinicsync.sync.ingest.orphans",
+                             # mappings checked without the whole-source check (sync/checks/mapping_check.py)
+                             "clinicsync.sync.checks.source_check", "clinicsync.mappings.audit",
                              # stop 63 (lead): piped, the report is written plain and the consoles are
                              # made on first use (cli/terminal.py); structlog's import keeps from rich's
                              # console (common/logs.py)
@@ -162,7 +163,7 @@ def test_the_registry_help_is_the_commands_own() -> None:
 
 
 def test_check_default_limit_is_source_checks() -> None:
-    from clinicsync.sync.source_check import MAX_RECORDS
+    from clinicsync.sync.checks.source_check import MAX_RECORDS
 
     check = typer.main.get_command(app).commands["check"]  # type: ignore[attr-defined]
     assert next(p for p in check.params if p.name == "max_records").default == MAX_RECORDS
@@ -173,7 +174,7 @@ def test_the_schema_check_knows_alembics_head() -> None:
     alembic; a new (or re-chained) migration must move the constant with it."""
     from alembic.script import ScriptDirectory
 
-    from clinicsync.sync.db import HEAD_REVISION, MIGRATIONS
+    from clinicsync.sync.store.db import HEAD_REVISION, MIGRATIONS
 
     assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD_REVISION
 
@@ -206,7 +207,7 @@ def test_an_idle_sync_once_imports_only_what_its_run_uses(tmp_path: Path) -> Non
 NOT_FOR_IDLE_SQL_SYNC = ("sqlglot", "pymysql", "jwt", "httpx", "requests", "fastapi", "botocore", "alembic",
                          "sqlmodel")
 NOT_FOR_IDLE_SQL_SYNC_MODULES = ("sqlalchemy.dialects.mysql", "clinicsync.connectors.sql_guard",
-                                 "clinicsync.sync.discover", "clinicsync.sync.model", "sqlalchemy.orm",
+                                 "clinicsync.sync.discover", "clinicsync.sync.store.model", "sqlalchemy.orm",
                                  "clinicsync.connectors.waitlist_booking")
 
 

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from clinicsync.common.phone_regions import PHONE_REGIONS
-from clinicsync.sync.clinic import ClinicSettings
+from clinicsync.sync.config.clinic import ClinicSettings
 
 
 def test_the_copy_is_phonenumbers_own_set() -> None:

@@ -1,4 +1,4 @@
-"""sync/tables.py describes a few store tables as Core tables so that `status` need not import the
+"""sync/store/tables.py describes a few store tables as Core tables so that `status` need not import the
 model (issue 31, obs 6). The SQLModel classes stay the schema's one source of truth: every table
 there must equal the model's, column for column, and a failure prints the definition to paste."""
 
@@ -11,17 +11,17 @@ from sqlalchemy import Column, Table, insert, select
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-import clinicsync.sync.model  # noqa: F401 - registers every table in SQLModel.metadata
+import clinicsync.sync.store.model  # noqa: F401 - registers every table in SQLModel.metadata
 from clinicsync.common.types import UtcDateTime
-from clinicsync.sync import tables
-from clinicsync.sync.model.reminders import STATUSES
-from clinicsync.sync.store import Store
+from clinicsync.sync.store import tables
+from clinicsync.sync.store.model.reminders import STATUSES
+from clinicsync.sync.store.store import Store
 
 CORE_TABLES = sorted(tables.METADATA.tables.values(), key=lambda table: table.name)
 
 
 def _type(column: Column[Any]) -> str:
-    """The column's type as sync/tables.py writes it (sqlmodel's AutoString is a String)."""
+    """The column's type as sync/store/tables.py writes it (sqlmodel's AutoString is a String)."""
     kind = column.type
     if isinstance(kind, AutoString):
         return f"String({kind.length})" if kind.length else "String()"
@@ -52,7 +52,8 @@ def test_each_core_table_equals_the_models(core: Table) -> None:
     model = SQLModel.metadata.tables[core.name]
     expected = _definition(model)
     paste = "\n".join(f"    {line}" for line in expected)
-    assert _definition(core) == expected, f"sync/tables.py's {core.name!r} differs from the model's; paste:\n{paste}"
+    assert _definition(core) == expected, (
+        f"sync/store/tables.py's {core.name!r} differs from the model's; paste:\n{paste}")
     assert all(column.server_default is None for column in model.columns), "add server defaults to the rendering"
 
 
@@ -64,7 +65,7 @@ def test_a_row_written_through_the_model_reads_back_the_same_through_core(tmp_pa
     """Same rows, same Python values (UTC-aware datetimes, defaults) through either description."""
     from datetime import UTC, datetime
 
-    from clinicsync.sync.settings import StoreSettings
+    from clinicsync.sync.config.settings import StoreSettings
 
     store = Store.open(StoreSettings(url=f"sqlite:///{tmp_path / 'store.db'}"))
     engine_only = tables.StoreEngine.open(StoreSettings(url=f"sqlite:///{tmp_path / 'store.db'}"))

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from clinicsync.sync import config_loader
-from clinicsync.sync.config_loader import ConfigError, load_yaml_text
+from clinicsync.sync.config import config_loader
+from clinicsync.sync.config.config_loader import ConfigError, load_yaml_text
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = [

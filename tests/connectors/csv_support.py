@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from clinicsync.sync.demo import COLUMNS, generate_rows
+from clinicsync.sync.cli.demo import COLUMNS, generate_rows
 
 TOMORROW = date.today() + timedelta(days=1)
 Run = Callable[..., dict[str, Any]]

@@ -14,7 +14,7 @@ from clinicsync.connectors.fhir import FhirConnector
 from clinicsync.connectors.fhir.settings import FhirSettings
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.mappings.model import NormalizedAppointment
-from clinicsync.sync.engine import map_batch
+from clinicsync.sync.ingest.engine import map_batch
 
 BASE = "https://ehr.example.org/fhir/r4"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

@@ -16,7 +16,7 @@ import pytest
 
 from clinicsync.connectors import csv_drop, dropfolder
 from clinicsync.connectors.csv_drop import CsvDropConnector, CsvDropSettings
-from clinicsync.sync.demo import COLUMNS, generate_rows
+from clinicsync.sync.cli.demo import COLUMNS, generate_rows
 from tests.connectors.csv_support import TOMORROW, Run, appointments, rows, write_drop
 
 
@@ -230,8 +230,8 @@ def test_a_missing_drop_folder_fails_only_that_connector(write_settings: Callabl
 def test_a_resumed_file_does_not_count_known_lines_before_its_cursor_again(drop_dir: Path) -> None:
     """Lines the import knows unchanged (issue 32) are left out before a record is built; a
     file resumed after a crash skips the stored rows, known ones included, exactly once."""
-    from clinicsync.sync.fingerprint import Fingerprinter, LineRecognizer
-    from clinicsync.sync.known_prints import known_prints
+    from clinicsync.sync.ingest.fingerprint import Fingerprinter, LineRecognizer
+    from clinicsync.sync.store.known_prints import known_prints
 
     write_drop(drop_dir, "a.csv", rows(20))
     settings = CsvDropSettings(name="c", kind="csv", mapping="csv_default", drop_dir=drop_dir, batch_size=3)
@@ -286,8 +286,8 @@ def test_a_utf8_file_read_from_bytes_gives_what_a_text_read_gives(
     (records, rejections, cursors) and the same lines recognized, with the same fingerprints,
     as the text stream gives."""
     from clinicsync.connectors import csv_drop
-    from clinicsync.sync.fingerprint import Fingerprinter, LineRecognizer
-    from clinicsync.sync.known_prints import known_prints
+    from clinicsync.sync.ingest.fingerprint import Fingerprinter, LineRecognizer
+    from clinicsync.sync.store.known_prints import known_prints
     from tests.connectors.csv_support import csv_lines, settle
 
     data = rows(12)

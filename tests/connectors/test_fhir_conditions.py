@@ -1,9 +1,9 @@
 """A FHIR server's lasting refusals are logged once while they stand (stop 53), as stop 52's
-h/logrepeat did for six other conditions (sync/standing.py). On main `fhir.reference.unavailable`
+h/logrepeat did for six other conditions (sync/runs/standing.py). On main `fhir.reference.unavailable`
 (a read scope not granted: every Practitioner read 403) and `fhir.sweep.id_search_refused` (a
 server without `_id` search) were warnings once per process, so once per `sync --once`: 288 a
 day under cron, for as long as the scope is missing. The connector cannot reach the store (the
-layers): it notes each as a Condition, and sync/engine.py routes it through Standing."""
+layers): it notes each as a Condition, and sync/ingest/engine.py routes it through Standing."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from structlog.testing import capture_logs
 
 from clinicsync.connectors.fhir.connector import FhirConnector
 from clinicsync.connectors.fhir.settings import FhirSettings
-from clinicsync.sync.engine import sync_once
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest.engine import sync_once
+from clinicsync.sync.store.store import Store
 from tests.connectors.fhir_fake import FakeFhir, appointment, outcome, pem, rsa_key, with_meta
 from tests.connectors.test_fhir import BASE, appt, make, ok
 from tests.connectors.test_fhir_sync import fhir_connector, open_cli, seed
@@ -174,9 +174,9 @@ def test_a_discovery_that_finds_nobody_is_one_warning_for_many_runs_and_resolved
 ) -> None:
     """Fan-out with `discover:` when the search finds no actor (every practitioner retired, a
     wrong filter): each poll reads nothing. On main `fhir.fan_out.nobody` was a warning at every
-    run (288 a day under cron); through sync/standing.py it is one warning, debug while it lasts,
+    run (288 a day under cron); through sync/runs/standing.py it is one warning, debug while it lasts,
     and `fhir.fan_out.nobody.resolved` once an actor is found."""
-    from clinicsync.sync.engine import sync_connector
+    from clinicsync.sync.ingest.engine import sync_connector
     from tests.connectors.fhir_fake import location, patient, practitioner
 
     settings = Settings.model_validate(

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from clinicsync.connectors.fhir import FhirConnector
 from clinicsync.connectors.fhir.settings import FhirSettings
 from clinicsync.mappings.engine import load_mapping
-from clinicsync.sync.engine import map_batch
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.ingest.engine import map_batch
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.store import Store
 from tests.connectors.fhir_fake import FakeFhir, appointment, location, patient, practitioner
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]
@@ -108,7 +108,7 @@ def test_a_crash_mid_round_resumes_with_the_unfinished_actor(oracle_like: FakeFh
     assert stored is not None and stored["done"] == ["d1"] and stored["current"] == "d2" and stored["next"]
     before = len(searched(oracle_like))
 
-    from clinicsync.sync.engine import sync_connector
+    from clinicsync.sync.ingest.engine import sync_connector
     report = sync_connector(settings, store, connector.settings, "run2")
     assert report.error is None
     after = searched(oracle_like)[before:]

@@ -23,14 +23,14 @@ from sqlalchemy import select
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.fhir.notifications import NotificationError, read_notification, resource_key
-from clinicsync.sync.engine import sync_once
-from clinicsync.sync.model import Appointment, Event, Quarantine
+from clinicsync.sync.checks.stalls import find_stalls
+from clinicsync.sync.config.settings import ConfigError, Settings, load_settings
+from clinicsync.sync.ingest.engine import sync_once
+from clinicsync.sync.ingest.subscriptions import Heard, counter_gap, subscription_state
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.server.fhir_inbox import FhirInbox
-from clinicsync.sync.settings import ConfigError, Settings, load_settings
-from clinicsync.sync.stalls import find_stalls
-from clinicsync.sync.store import Store
-from clinicsync.sync.subscriptions import Heard, counter_gap, subscription_state
+from clinicsync.sync.store.model import Appointment, Event, Quarantine
+from clinicsync.sync.store.store import Store
 from tests.connectors.fhir_fake import FakeFhir, appointment, location, patient, practitioner
 from tests.connectors.fhir_notify import FIXTURES, Notifier, example
 
@@ -775,7 +775,7 @@ def test_a_subscription_the_poll_cannot_read_is_one_warning_not_one_per_poll(
         write_settings: Callable[..., Path], fake: FakeFhir, cli: Any, store: Store) -> None:
     """Stop 52 (h/logrepeat): the server refuses `GET Subscription/<id>` (a scope the client
     lost). On main each poll, every few minutes under cron, logged `fhir.subscription.unread`
-    at warning; now once, the polls after it at debug (sync/standing.py), and a `.resolved`
+    at warning; now once, the polls after it at debug (sync/runs/standing.py), and a `.resolved`
     line once it is read again."""
     from structlog.testing import capture_logs
 

@@ -22,8 +22,8 @@ from sqlalchemy import select, update
 from clinicsync.connectors.base import FatalConnectorError, RetriableConnectorError
 from clinicsync.connectors.fhir.connector import FhirConnector
 from clinicsync.connectors.fhir.settings import FhirSettings
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.model.sweeps import DeleteSweep
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.model.sweeps import DeleteSweep
 from tests.connectors.fhir_fake import FakeFhir, Seen, outcome, pem, practitioner, rsa_key, with_meta
 from tests.connectors.test_fhir import BASE, INCLUDED, appt, bundle, make, ok, query
 from tests.connectors.test_fhir_sync import fhir_connector, open_cli, seed, sync

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.store import Store
 from tests.connectors.fhir_fake import FakeFhir, Seen, appointment, location, patient, pem, practitioner, rsa_key
 
 ZERO = {"fetched": 0, "created": 0, "updated": 0, "rescheduled": 0, "cancelled": 0, "noshow": 0, "deleted": 0,

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from clinicsync.connectors.hl7v2.files import Hl7v2Connector
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
-from clinicsync.sync.model import Appointment, Event
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment, Event
+from clinicsync.sync.store.store import Store
 from tests.conftest import Cli, SettingsFactory
 from tests.connectors.hl7v2_support import siu
 

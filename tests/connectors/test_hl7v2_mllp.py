@@ -24,13 +24,13 @@ from clinicsync.connectors.hl7v2.mllp import MllpListener
 from clinicsync.connectors.hl7v2.model import MESSAGES
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
 from clinicsync.mappings.engine import load_mapping
-from clinicsync.sync.mllp_receiver import Receiver
-from clinicsync.sync.model import Appointment, Quarantine
-from clinicsync.sync.outbox import read_events
-from clinicsync.sync.queries import connector_status
+from clinicsync.sync.checks.queries import connector_status
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest.mllp_receiver import Receiver
 from clinicsync.sync.service.mllp import Hl7Service, receiver_handler, serve_mllp
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment, Quarantine
+from clinicsync.sync.store.outbox import read_events
+from clinicsync.sync.store.store import Store
 from tests.conftest import SettingsFactory
 from tests.connectors.hl7v2_support import Ack, capture_logs, siu  # noqa: F401 - an autouse fixture
 from tests.connectors.tls_certs import certificates, tls_client

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.connectors.hl7v2_support import Ack, siu
 from tests.connectors.test_hl7v2_mllp import (  # noqa: F401 - fixtures
     TRANSPORT_ONLY,
@@ -116,8 +116,8 @@ def test_200_partial_one_mib_frames_hold_bounded_memory(listen: ListenerFactory)
 
 
 def test_mllp_bounds_are_settings_with_sane_limits(tmp_path: Path) -> None:
-    from clinicsync.sync.config_loader import ConfigError
-    from clinicsync.sync.settings import load_settings
+    from clinicsync.sync.config.config_loader import ConfigError
+    from clinicsync.sync.config.settings import load_settings
 
     path = tmp_path / "settings.yaml"
     path.write_text("connectors:\n  - name: siu\n    kind: hl7v2\n    listen:\n      max_connections: 0\n")

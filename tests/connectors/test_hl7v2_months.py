@@ -3,7 +3,7 @@ interface engine sends it: a message resent because its ACK was lost (same MSH-1
 later, MSH-7 restamped), messages out of order (a cancellation before its booking, a day's
 backlog replayed in a burst), a booking and its cancellation stamped in the same minute,
 MSH-7 in the sender's zone in the hour a fall-back repeats, and a connection the engine
-keeps open and then abandons. Ordering is the store's own (sync/changes.py update_order,
+keeps open and then abandons. Ordering is the store's own (sync/store/changes.py update_order,
 the mechanism REST and FHIR pushes use), not a second one for HL7."""
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import select
 
 from clinicsync.connectors.hl7v2.model import MESSAGES
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.reminders import Reminder
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.service.mllp import Hl7Service
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.reminders import Reminder
+from clinicsync.sync.store.store import Store
 from tests.conftest import Cli, SettingsFactory
 from tests.connectors.hl7v2_support import Ack, capture_logs, siu  # noqa: F401 - an autouse fixture
 from tests.connectors.test_hl7v2_files import runner  # noqa: F401 - a fixture

@@ -12,9 +12,9 @@ from sqlalchemy.exc import DataError
 from clinicsync.connectors.hl7v2.model import MESSAGES
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings, MllpSettings
 from clinicsync.mappings.engine import load_mapping
-from clinicsync.sync.mllp_receiver import Receiver
-from clinicsync.sync.model import Event, Quarantine
-from clinicsync.sync.store import Store
+from clinicsync.sync.ingest.mllp_receiver import Receiver
+from clinicsync.sync.store.model import Event, Quarantine
+from clinicsync.sync.store.store import Store
 from tests.connectors.hl7v2_support import Ack, capture_logs, siu  # noqa: F401 - an autouse fixture
 
 

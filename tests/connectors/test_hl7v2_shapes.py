@@ -13,10 +13,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings
-from clinicsync.sync.engine import sync_connector
-from clinicsync.sync.model import Appointment, Event
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.ingest.engine import sync_connector
+from clinicsync.sync.store.model import Appointment, Event
+from clinicsync.sync.store.store import Store
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hl7_siu"
 A = Appointment.__table__.c  # type: ignore[attr-defined]

@@ -3,7 +3,7 @@ a time without an offset as the sender's local time, but some senders (cloud sch
 interface engine on a UTC server) write UTC without saying so. ``stored_times: utc`` reads
 those as UTC instants while the visits keep the connector's (or site's, or place's) zone; a
 time with an offset is the instant it says either way. Through `sync --once` on a drop folder
-and through the MLLP listener, which compiles the mapping the same way (sync/engine.py
+and through the MLLP listener, which compiles the mapping the same way (sync/ingest/engine.py
 ``mapping_for``)."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.store import Store
 from tests.conftest import Cli, SettingsFactory
 from tests.connectors.hl7v2_support import capture_logs, siu  # noqa: F401 - an autouse fixture
 from tests.connectors.test_hl7v2_mllp import ListenerFactory, listen, loop_thread  # noqa: F401 - fixtures
@@ -80,8 +80,8 @@ def test_the_mllp_listener_reads_a_sites_zone_when_the_connector_names_none(
     its own): a source's site still gives the zone, here Denver over the clinic's New York."""
     from hl7.client import MLLPClient
 
+    from clinicsync.sync.config.settings import load_settings
     from clinicsync.sync.service.mllp import Hl7Service
-    from clinicsync.sync.settings import load_settings
     from tests.connectors.hl7v2_support import Ack
 
     settings = load_settings(write_settings("""

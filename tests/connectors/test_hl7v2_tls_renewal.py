@@ -28,10 +28,10 @@ from clinicsync.connectors.hl7v2.files import Hl7v2Connector
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings, TlsSettings
 from clinicsync.connectors.hl7v2.tls import REPEATED_HANDSHAKE_FAILURES, ListenerTls
 from clinicsync.connectors.hl7v2.tls_files import files_state
+from clinicsync.sync.checks.stalls import certificate_stall, figures, find_stalls
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.service.mllp import Hl7Service, serve_mllp
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.stalls import certificate_stall, figures, find_stalls
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.conftest import SettingsFactory
 from tests.connectors.hl7v2_support import Ack, capture_logs, siu  # noqa: F401 - an autouse fixture
 from tests.connectors.test_hl7v2_mllp import (  # noqa: F401 - fixtures
@@ -315,7 +315,7 @@ def test_failing_handshakes_and_a_failed_reload_are_told_by_any_process_on_the_s
         tls_listen: ListenerFactory, store: Store, loop_thread: LoopThread, tmp_path: Path,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
     """What only the running listener knows reaches `status` and the main /metrics through the
-    store (sync/mllp_state.py). On main only `hl7 listen --metrics-port` served it."""
+    store (sync/runs/mllp_state.py). On main only `hl7 listen --metrics-port` served it."""
     monkeypatch.setattr(Hl7Service, "note_every", 0.05, raising=False)
     expired = certificates(tmp_path / "expired", timedelta(hours=-1))
     live = tmp_path / "live"

@@ -19,11 +19,11 @@ from clinicsync.connectors.hl7v2.parse import decode, parse_message, split_messa
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings, MllpSettings
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import NormalizedAppointment
-from clinicsync.sync.engine import sync_connector
-from clinicsync.sync.mllp_receiver import Receiver
-from clinicsync.sync.model import Appointment, Event
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.ingest.engine import sync_connector
+from clinicsync.sync.ingest.mllp_receiver import Receiver
+from clinicsync.sync.store.model import Appointment, Event
+from clinicsync.sync.store.store import Store
 from tests.connectors.hl7v2_support import capture_logs, siu  # noqa: F401 - an autouse fixture
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hl7_siu"

@@ -31,7 +31,7 @@ from clinicsync.connectors.sql_session import (
     read_only_connection,
 )
 from clinicsync.connectors.sql_settings import SqlSettings
-from clinicsync.sync.db import make_engine
+from clinicsync.sync.store.db import make_engine
 from tests.connectors.test_sql import MAPPING, METADATA, QUERY, Source
 
 TIMEOUT = 0.5

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from clinicsync.sync.db import make_engine
+from clinicsync.sync.store.db import make_engine
 
 SQL_MAPPING = Path(__file__).parent / "data" / "sql_appointments.yaml"
 LOS_ANGELES = "America/Los_Angeles"

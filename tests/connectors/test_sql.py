@@ -37,10 +37,10 @@ from clinicsync.connectors.base import RetriableConnectorError
 from clinicsync.connectors.sql import SqlConnector
 from clinicsync.connectors.sql_session import read_only_connection
 from clinicsync.connectors.sql_settings import SqlSettings
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.model import ConnectorState, Event, Quarantine
-from clinicsync.sync.model.sweeps import DeleteSweep
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.model import ConnectorState, Event, Quarantine
+from clinicsync.sync.store.model.sweeps import DeleteSweep
+from clinicsync.sync.store.store import Store
 
 MAPPING = Path(__file__).parent / "data" / "sql_appointments.yaml"
 QUERY = "SELECT id, patient_id, starts_at, minutes, status, updated_at FROM appts"

@@ -23,8 +23,8 @@ from sqlalchemy import event, select, text, update
 
 from clinicsync.connectors.sql import SqlConnector
 from clinicsync.connectors.sql_settings import SqlSettings
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.model.sweeps import DeleteSweep
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.model.sweeps import DeleteSweep
 from tests.connectors.easyappointments_data import PROVIDERS, Booking, connect, insert_practice, load_schema
 
 pytestmark = pytest.mark.mariadb

@@ -13,7 +13,7 @@ import pytest
 from clinicsync.connectors.sql import SqlConnector, decode_cursor_value
 from clinicsync.connectors.sql_clock import FUTURE_STAMPS
 from clinicsync.connectors.sql_settings import SqlSettings
-from clinicsync.sync.db import make_engine
+from clinicsync.sync.store.db import make_engine
 from tests.connectors.test_sql import MAPPING, METADATA, QUERY, Source
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from clinicsync.connectors.base import FatalConnectorError, WritebackAction, WritebackUnsupported
 from clinicsync.connectors.sql import SqlConnector
 from clinicsync.connectors.sql_settings import SqlSettings
-from clinicsync.sync.db import make_engine
+from clinicsync.sync.store.db import make_engine
 from tests.connectors.openemr_data import EXPECTED_STATUS, Appointment, connect, insert_clinic, load_schema
 
 pytestmark = pytest.mark.mariadb

@@ -24,19 +24,19 @@ import yaml
 from sqlalchemy import insert, update
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.interrupted import INTERRUPTED, close_interrupted_runs
-from clinicsync.sync.mllp_state import ListenerState, note_listener
-from clinicsync.sync.model import Event, SyncRun
-from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
-from clinicsync.sync.model.runs import RunStage
+from clinicsync.sync.checks.stalls import find_stalls
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest.subscriptions import Heard, note_heard
+from clinicsync.sync.runs.interrupted import INTERRUPTED, close_interrupted_runs
+from clinicsync.sync.runs.mllp_state import ListenerState, note_listener
+from clinicsync.sync.runs.setaside import Item, set_aside
+from clinicsync.sync.runs.stage_locks import calendar_lock
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.setaside import Item, set_aside
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.stage_locks import calendar_lock
-from clinicsync.sync.stalls import find_stalls
-from clinicsync.sync.store import Store
-from clinicsync.sync.subscriptions import Heard, note_heard
-from clinicsync.sync.tables import LOCK_HOLDERS, SERVICE_PROCESSES
+from clinicsync.sync.store.model import Event, SyncRun
+from clinicsync.sync.store.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.store.model.runs import RunStage
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import LOCK_HOLDERS, SERVICE_PROCESSES
 from tests.connectors.tls_certs import certificates
 from tests.server.metrics_helpers import scrape
 from tests.sync.reminders.conftest import appointment, put
@@ -198,7 +198,7 @@ def certificate_half_renewed(store: Store) -> None:
 
 def service_process(store: Store, process: str, digest: str, started_ago: timedelta,
                     stale_ago: timedelta | None = None) -> None:
-    """A `clinicsync run` process's row, as its looks note it (sync/settings_watch.py)."""
+    """A `clinicsync run` process's row, as its looks note it (sync/runs/settings_watch.py)."""
     now = utcnow()
     host, _, pid = process.partition(":")
     with store.engine.begin() as connection:

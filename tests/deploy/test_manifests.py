@@ -25,8 +25,8 @@ from croniter import croniter
 
 from clinicsync.sync.cli import app
 from clinicsync.sync.cli.lazy import loaded
-from clinicsync.sync.config_loader import load_yaml_text
-from clinicsync.sync.settings import Settings, validate_settings
+from clinicsync.sync.config.config_loader import load_yaml_text
+from clinicsync.sync.config.settings import Settings, validate_settings
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "docs" / "deploy"

@@ -1,6 +1,6 @@
 """For the CSV, FHIR and HL7 discover tests: a proposal written as a site would have it (the
 connector block in settings.yaml, the mapping file beside it) and checked with the real
-``check`` (sync/source_check.py): the settings load, the source is read and mapped."""
+``check`` (sync/checks/source_check.py): the settings load, the source is read and mapped."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
+from clinicsync.sync.checks.source_check import SourceCheck, check_connector
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.discover.proposal import Proposal
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.source_check import SourceCheck, check_connector
 
 
 def write_proposal(proposal: Proposal, folder: Path, timezone: str, region: str) -> Path:

@@ -16,12 +16,12 @@ import pytest
 
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.mappings.model import MappingError
-from clinicsync.sync.demo import generate_rows, write_csv
+from clinicsync.sync.cli.demo import generate_rows, write_csv
 from clinicsync.sync.discover.csv import discover_csv, read_sample
 from tests.discover.files_support import check_proposal
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "discover"
-DEMO_BAD_IDS = {"", "BAD-DATE", "BAD-PATIENT", "BAD-END", "BAD-STATUS", "BAD-DST"}  # sync/demo.py's _bad_rows
+DEMO_BAD_IDS = {"", "BAD-DATE", "BAD-PATIENT", "BAD-END", "BAD-STATUS", "BAD-DST"}  # sync/cli/demo.py's _bad_rows
 
 
 def test_the_demo_drop_file_is_proposed_as_csv_default(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from clinicsync.sync.discover import softdelete, stamps
 from clinicsync.sync.discover.graph import Schema, Table
 from clinicsync.sync.discover.people import _literal, audit, kind_of, name_columns
-from clinicsync.sync.plausibility.soft_deleted import watched
+from clinicsync.sync.ingest.plausibility.soft_deleted import watched
 
 
 def _table(name: str, columns: dict[str, str], key: str | None = "id",

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from clinicsync.mappings.engine import load_mapping
-from clinicsync.sync.settings import load_settings
+from clinicsync.sync.config.settings import load_settings
 from tests.discover import sql_support as data
 
 ADMIN_LIMIT = 20

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from clinicsync.mappings.engine import load_mapping
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.write import WriteRefused, mapping_text, write_proposal
-from clinicsync.sync.settings import load_settings
 
 
 def proposal(name: str = "desk") -> Proposal:

@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from clinicsync.sync.config_loader import load_yaml_text
+from clinicsync.sync.config.config_loader import load_yaml_text
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.sql import DiscoverError, discover_sql
 from clinicsync.sync.discover.write import WriteRefused, mapping_text, settings_block, write_proposal
@@ -165,7 +165,7 @@ def test_colons_in_names_survive_discover_sync_and_the_delete_sweep(tmp_path: Pa
     from datetime import date, timedelta
 
     from clinicsync.connectors.sql import SqlConnector
-    from clinicsync.sync.settings import load_settings
+    from clinicsync.sync.config.settings import load_settings
 
     source = tmp_path / "desk.db"
     soon = date.today() + timedelta(days=5)
@@ -186,7 +186,7 @@ def test_colons_in_names_survive_discover_sync_and_the_delete_sweep(tmp_path: Pa
     report = json.loads(out)["connectors"]["desk"]
     assert (report["error"], report["created"]) == (None, 3)
     connector = SqlConnector(connector_settings)
-    connector.id_columns = ("id :key",)  # as sync/sweep.py sets them from the mapping
+    connector.id_columns = ("id :key",)  # as sync/ingest/sweep.py sets them from the mapping
     try:
         listing = connector.list_ids()
     finally:

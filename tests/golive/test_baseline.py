@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from clinicsync.sync.engine import sync_connector, sync_once
-from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest.engine import sync_connector, sync_once
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Counts, Store
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Counts, Store
 
 DAY = (date.today() + timedelta(days=10)).isoformat()
 HEADER = "appointment_id,start,duration_minutes,patient_id,patient_phone\n"

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from clinicsync.sync import reprocess
-from clinicsync.sync.engine import sync_once
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.push import PushReceiver
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest import reprocess
+from clinicsync.sync.ingest.engine import sync_once
+from clinicsync.sync.ingest.push import PushReceiver
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.golive.test_baseline import OUTBOX_REMINDERS
 
 DAY = (date.today() + timedelta(days=10)).isoformat()

@@ -18,7 +18,7 @@ import pymysql
 import pytest
 from sqlalchemy import Engine, text
 
-from clinicsync.sync.db import make_engine
+from clinicsync.sync.store.db import make_engine
 from tests.golive import practice
 
 ZONE = "America/Chicago"

@@ -21,7 +21,7 @@ from clinicsync.mappings.engine import PRESETS_DIR, CompiledMapping, MappingPres
 from clinicsync.mappings.pathcode import PATH_NAMESPACE, Constants, path_source
 from clinicsync.mappings.paths import compile_path, compile_values
 from clinicsync.mappings.record_kind import mapping_record
-from clinicsync.sync.demo import generate_rows
+from clinicsync.sync.cli.demo import generate_rows
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 # Waitlist mappings (record: waitlist) are compiled by mappings/waitlist.py, not this engine.

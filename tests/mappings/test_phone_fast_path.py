@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from bench import data
 from clinicsync.mappings.transforms import TransformError, _phone_e164, _plain_nanp, phone_parser
-from clinicsync.sync.demo import COLUMNS
+from clinicsync.sync.cli.demo import COLUMNS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 # Default regions: the plan's main region, others of +1 (with and without their own national

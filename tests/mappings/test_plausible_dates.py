@@ -18,10 +18,10 @@ from sqlalchemy import select
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.mappings.model import MappingError
 from clinicsync.mappings.window import PlausibleWindow
-from clinicsync.sync.config_loader import ConfigError
-from clinicsync.sync.model import Quarantine
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.config_loader import ConfigError
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.store.model import Quarantine
+from clinicsync.sync.store.store import Store
 from tests.connectors.csv_support import rows, write_drop
 
 RECORD = {"appointment_id": "A-1", "start": "2026-03-12T09:30:00-04:00", "duration_minutes": "30",

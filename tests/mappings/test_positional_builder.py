@@ -15,7 +15,7 @@ from clinicsync.mappings.model import (
     NormalizedPractitioner,
     positional_builder,
 )
-from clinicsync.sync.store import Mapped
+from clinicsync.sync.store.store import Mapped
 
 START = datetime(2027, 1, 4, 13, 0, tzinfo=UTC)
 PATIENT = NormalizedPatient("P1", "Ana Lima", "+12012247634", "ana@example.com", "pt-BR", "sms", False, True)

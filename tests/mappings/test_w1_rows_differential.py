@@ -16,7 +16,7 @@ from bench import data
 from clinicsync.mappings import transforms
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError, NormalizedAppointment
-from clinicsync.sync.demo import COLUMNS
+from clinicsync.sync.cli.demo import COLUMNS
 
 # Every shape class of W1's export at a quarter of its 20,000 rows: each status, type, location,
 # time zone, note and error (field and reason) that 20,000 rows give (checked when the size was

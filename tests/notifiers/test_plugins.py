@@ -14,8 +14,8 @@ import pytest
 
 from clinicsync.notifiers.base import Message
 from clinicsync.notifiers.registry import build_notifier, notifier_kinds
-from clinicsync.sync.config_loader import ConfigError
-from clinicsync.sync.settings import load_settings
+from clinicsync.sync.config.config_loader import ConfigError
+from clinicsync.sync.config.settings import load_settings
 
 PLUGIN = '''
 from pathlib import Path

@@ -13,8 +13,8 @@ from clinicsync.notifiers.sendgrid_mail import SendGridNotifier, SendGridSetting
 from clinicsync.notifiers.smtp import SmtpSettings
 from clinicsync.notifiers.twilio_sms import TwilioSmsNotifier, TwilioSmsSettings
 from clinicsync.notifiers.twilio_whatsapp import TwilioWhatsAppSettings
-from clinicsync.sync.config_loader import ConfigError
-from clinicsync.sync.settings import Settings, load_settings
+from clinicsync.sync.config.config_loader import ConfigError
+from clinicsync.sync.config.settings import Settings, load_settings
 from tests.conftest import ROOT
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2

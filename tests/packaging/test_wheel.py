@@ -41,7 +41,7 @@ def test_every_module_in_the_wheel_lives_under_clinicsync(wheel: Path) -> None:
     assert packages == {*ROOT_FOLDERS, "common"}
     # data the code loads at run time travels with it
     assert "clinicsync/mappings/fhir_r4.yaml" in names
-    assert "clinicsync/sync/migrations/env.py" in names
+    assert "clinicsync/sync/store/migrations/env.py" in names
     assert any(name.startswith("clinicsync/sync/ui/templates/") for name in names)
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from clinicsync.mappings.engine import MappingPreset
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from clinicsync.sync.plausibility import Profile, ProfileReport
+from clinicsync.sync.ingest.plausibility import Profile, ProfileReport
 
 NY = "America/New_York"
 NOW = datetime(2026, 11, 2, 12, tzinfo=UTC)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from clinicsync.sync.demo import DOCTORS, generate_rows
+from clinicsync.sync.cli.demo import DOCTORS, generate_rows
 from tests.rehearsal.support import csv_connector, mapping, row, visit_start, write_export
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,11 +20,11 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.model.responses import RESPONSES
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.model.responses import RESPONSES
+from clinicsync.sync.store.store import Store
 from tests.notifiers.aws_fake import REGION, sns_sms_messages
 from tests.rehearsal.support import PHONE, csv_connector, mapping, row, visit_start, write_export
 from tests.server.test_serve import free_port

@@ -18,8 +18,8 @@ import orjson
 import yaml
 from sqlalchemy import Engine, text
 
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.demo import COLUMNS
+from clinicsync.sync.cli.demo import COLUMNS
+from clinicsync.sync.store.db import make_engine
 
 CLINICSYNC = Path(sys.executable).parent / "clinicsync"
 WAIT_LIMIT = 240.0  # a hang guard only: no assertion depends on how fast anything is

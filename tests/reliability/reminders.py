@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
-from clinicsync.sync.db import make_engine, upgrade
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.store import Store
 from tests.reliability.harness import Probe
 from tests.sync.reminders.conftest import appointment, put
 

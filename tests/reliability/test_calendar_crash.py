@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from clinicsync.sync.calendar.provider import event_id
-from clinicsync.sync.db import make_engine, upgrade
+from clinicsync.sync.store.db import make_engine, upgrade
 from tests.reliability.harness import Child, Probe, soak_after_first, wait_for, write_drop, write_settings
 from tests.sync.calendar.fake_google import FakeGoogle
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from clinicsync.sync.db import make_engine, upgrade
+from clinicsync.sync.store.db import make_engine, upgrade
 from tests.reliability.harness import (
     Child,
     Probe,

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from clinicsync.connectors.csv_records import MAX_FIELD_CHARS
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.demo import COLUMNS
-from clinicsync.sync.store import Store
+from clinicsync.sync.cli.demo import COLUMNS
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.store import Store
 from tests.reliability.test_properties import SCALE, poll_once
 
 FAULTS = ("quote", "oversize", "byte", "nul")

@@ -23,9 +23,8 @@ import pytest
 from sqlalchemy import func, select
 
 from clinicsync.common.schedule import Schedule
-from clinicsync.sync.engine import ConnectorReport, RunReport
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.ingest.engine import ConnectorReport, RunReport
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.jobs import (
     STAGES,
@@ -40,8 +39,9 @@ from clinicsync.sync.service.jobs import (
 from clinicsync.sync.service.pipeline import needs_stages
 from clinicsync.sync.service.runner import Service
 from clinicsync.sync.service.wake import Wake
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Counts, Store
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Counts, Store
 from tests.reliability.harness import write_drop, write_settings
 
 SOURCES = 4

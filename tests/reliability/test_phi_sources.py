@@ -57,13 +57,13 @@ from clinicsync.common.logs import configure_logging
 from clinicsync.connectors.hl7v2.settings import Hl7v2Settings, MllpSettings
 from clinicsync.connectors.rest_api import key_digest
 from clinicsync.mappings.engine import load_mapping
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.demo import COLUMNS
-from clinicsync.sync.engine import new_run_id, sync_connector
-from clinicsync.sync.mllp_receiver import Receiver
+from clinicsync.sync.cli.demo import COLUMNS
+from clinicsync.sync.config.settings import Settings, load_settings, settings_model
+from clinicsync.sync.ingest.engine import new_run_id, sync_connector
+from clinicsync.sync.ingest.mllp_receiver import Receiver
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings, load_settings, settings_model
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.store import Store
 from tests.conftest import SHARED_FIXTURES
 from tests.mappings.test_phi_in_reasons import BIRTH_DATES, EMAILS, NAMES, PHONES
 from tests.reliability.test_properties import BASE as CSV_ROW

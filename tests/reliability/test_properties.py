@@ -25,12 +25,12 @@ from clinicsync.common.logs import configure_logging
 from clinicsync.connectors.base import Batch, RawRecord
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.mappings.model import MappingError
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.demo import COLUMNS
-from clinicsync.sync.engine import map_batch, new_run_id, sync_connector
-from clinicsync.sync.orphans import has_visits, retire_source
-from clinicsync.sync.settings import Settings, settings_model
-from clinicsync.sync.store import COUNT_KEYS, Store
+from clinicsync.sync.cli.demo import COLUMNS
+from clinicsync.sync.config.settings import Settings, settings_model
+from clinicsync.sync.ingest.engine import map_batch, new_run_id, sync_connector
+from clinicsync.sync.ingest.orphans import has_visits, retire_source
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.store import COUNT_KEYS, Store
 
 MAPPING = load_mapping("csv_default", "America/New_York", "US")
 MARKER = "Zqxv"  # a value the reasons must never repeat (a value may be patient data)

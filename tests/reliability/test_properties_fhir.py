@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.engine import new_run_id, sync_connector
-from clinicsync.sync.orphans import has_visits, retire_source
-from clinicsync.sync.settings import Settings, settings_model
-from clinicsync.sync.store import COUNT_KEYS, Store
+from clinicsync.sync.config.settings import Settings, settings_model
+from clinicsync.sync.ingest.engine import new_run_id, sync_connector
+from clinicsync.sync.ingest.orphans import has_visits, retire_source
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.store import COUNT_KEYS, Store
 from tests.conftest import SHARED_FIXTURES
 from tests.reliability.test_properties import MARKER, SCALE, no_values_logged, repeats_no_value
 
@@ -243,7 +243,7 @@ def _example(rid: str, **changes: Any) -> dict[str, Any]:
 def test_any_searchset_is_synced_without_crashing(store: Store, served: list[Page]) -> None:
     """Each example syncs a new source into the one store, retired after it as an admin retires a
     source gone for good: otherwise a visit an example stored ahead (an odd start in 2031) makes
-    the next example's first run refused as a likely rename (sync/orphans.py), which is right,
+    the next example's first run refused as a likely rename (sync/ingest/orphans.py), which is right,
     and not this test's point (stop 63: 1 in a few runs, by the draw)."""
     name = f"f{uuid.uuid4().hex[:12]}"
     try:

@@ -30,10 +30,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.model import Appointment
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.store import Store
 from tests.connectors.fhir_fake import FakeFhir, appointment, location, patient, practitioner
 from tests.server.booking_support import fixture, hex_hmac
 

@@ -21,12 +21,12 @@ from urllib.parse import parse_qs
 import pytest
 from sqlalchemy import select
 
-from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.checks.stalls import find_stalls
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.reminders.dispatch import WAITING_FOR_PROVIDER, Dispatcher
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.stalls import find_stalls
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.faults import (
     AMBIGUOUS,
     CLEAN,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.faults import FaultPlan, FaultyApi
 from tests.notifiers.aws_fake import LONG_CODE, REGION, aws_credentials, end_user_messaging_fake
 from tests.reliability.test_provider_faults import (

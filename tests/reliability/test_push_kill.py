@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.model import Appointment, Event, SyncRun
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.model import Appointment, Event, SyncRun
 from tests.server.test_replicas import _wait_ready
 from tests.server.test_serve import free_port
 
@@ -58,7 +58,7 @@ async def _push_all(port: int, numbers: list[int], answers: dict[int, int] | Non
 
 def test_kill_9_mid_push_then_retries_store_each_booking_once(tmp_path: Path, store_url: str) -> None:
     """On SQLite and PostgreSQL (where a push's transaction begins with its turns in one message,
-    sync/db.py ``begin_first``: the killed server's sessions end, their turns with them)."""
+    sync/store/db.py ``begin_first``: the killed server's sessions end, their turns with them)."""
     url = store_url
     engine = make_engine(url)
     upgrade(engine)

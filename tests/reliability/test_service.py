@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.demo import generate_rows, write_csv
-from clinicsync.sync.locks import sqlite_worker_lock
+from clinicsync.sync.cli.demo import generate_rows, write_csv
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.locks import sqlite_worker_lock
 from tests.conftest import ROOT
 from tests.reliability.harness import Child, Probe, assert_consistent, wait_for, write_drop, write_settings
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.tables import SYNC_RUNS
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.tables import SYNC_RUNS
 from tests.reliability.harness import Child, wait_for, write_drop, write_settings
 
 pytestmark = [pytest.mark.soak, pytest.mark.postgres]

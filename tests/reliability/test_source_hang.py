@@ -26,11 +26,11 @@ from clinicsync.connectors.base import RetriableConnectorError
 from clinicsync.connectors.sql import SqlConnector
 from clinicsync.connectors.sql_session import SourceHung, dispose_kept_engines, hang_limit
 from clinicsync.connectors.sql_settings import SqlSettings
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.locks import store_lane
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.service.jobs import ServiceContext, collect_jobs, connector_jobs
 from clinicsync.sync.service.runner import Service
-from clinicsync.sync.settings import load_settings
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.locks import store_lane
 from tests.connectors.test_sql import MAPPING, METADATA, QUERY, Source
 from tests.reliability.harness import write_drop, write_settings
 
@@ -209,7 +209,7 @@ def test_the_service_keeps_polling_the_others_and_polls_the_hung_source_again(  
         hung, csv = ctx.board.jobs["poll:hung"], ctx.board.jobs["poll:csv"]
         assert hung.runs >= 2, ctx.board.snapshot()  # cut, then polled again: its lock was released
         assert hung.last_error is not None and "no answer" in hung.last_error
-        # On SQLite the hung read holds no lane (only writes take it, sync/engine.py): the CSV
+        # On SQLite the hung read holds no lane (only writes take it, sync/ingest/engine.py): the CSV
         # source is polled while the hung source waits for its answer (tests/sync/service/test_lane.py).
         assert csv.runs >= 2 and csv.failures == 0, ctx.board.snapshot()
     finally:

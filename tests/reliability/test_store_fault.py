@@ -13,7 +13,7 @@ import orjson
 import psycopg
 import pytest
 
-from clinicsync.sync.db import make_engine, upgrade
+from clinicsync.sync.store.db import make_engine, upgrade
 from tests.conftest import POSTGRES_URL
 from tests.reliability.harness import Child, Probe, assert_consistent, wait_for, write_drop, write_settings
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clinicsync.sync.db import make_engine, upgrade
+from clinicsync.sync.store.db import make_engine, upgrade
 from tests.reliability.harness import Child, Probe, assert_consistent, write_drop, write_settings
 
 pytestmark = pytest.mark.postgres

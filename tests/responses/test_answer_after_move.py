@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.responses.test_record import BASE, START, participation, reply
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 

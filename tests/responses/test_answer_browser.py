@@ -11,10 +11,10 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from clinicsync.sync.model.responses import RESPONSES
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.responses import RESPONSES
+from clinicsync.sync.store.store import Store
 from tests.responses.test_answer_page import clinic_settings
 from tests.responses.test_links import SERVER, booked, links
 from tests.responses.test_record import BASE, participation, rows

@@ -18,12 +18,12 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from clinicsync.sync.clinic import Place
+from clinicsync.sync.config.clinic import Place
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.responses.test_answer_page import clinic_settings, text
 from tests.responses.test_links import SERVER, START, links
 from tests.responses.test_record import BASE

@@ -13,8 +13,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.store.store import Store
 from tests.responses.test_answer_browser import served, settings
 from tests.responses.test_answer_modes import JOIN, book
 from tests.responses.test_links import START

@@ -14,14 +14,14 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from clinicsync.sync.clinic import ClinicSettings, Place
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.config.clinic import ClinicSettings, Place
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.responses.links import make_token
 from clinicsync.sync.responses.page_text import TEXT
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.store.store import Store
 from tests.responses.test_links import SERVER, booked, links
 from tests.responses.test_record import BASE, participation, rows
 from tests.sync.reminders.conftest import SettingsMaker

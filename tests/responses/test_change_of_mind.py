@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import insert, select
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.responses.link_page import answer
 from clinicsync.sync.responses.links import make_token
 from clinicsync.sync.responses.writeback import process_writebacks
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.store.store import Store
 from tests.connectors.fhir_fake import FakeFhir, appointment, patient, practitioner
 from tests.connectors.test_fhir_writeback import patient_status
 from tests.responses.test_answer_page import client, settings, text

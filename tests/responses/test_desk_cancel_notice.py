@@ -9,17 +9,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from clinicsync.sync.clinic import ClinicSettings
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.config.clinic import ClinicSettings
+from clinicsync.sync.config.settings.reminders import RemindersSettings
 from clinicsync.sync.reminders.compose import Composer, Draft, Visit
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.doctor_values import desk_note
 from clinicsync.sync.reminders.render import Renderer
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.responses.record import handle_reply
-from clinicsync.sync.settings.reminders import RemindersSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui.desk_actions import record_action, seen_of
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.sync.reminders.fakes import read_log

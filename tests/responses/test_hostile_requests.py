@@ -12,9 +12,9 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.responses.test_record import BASE
 from tests.responses.test_sendgrid_hooks import KEY, public_key, signed
 from tests.responses.test_twilio_hooks import PUBLIC, TOKEN, TWILIO

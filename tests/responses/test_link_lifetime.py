@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import update
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.responses.links import make_token
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.responses.test_links import booked, client, links, settings
 from tests.responses.test_record import participation, rows
 from tests.responses.test_short_links import short_link

@@ -12,9 +12,9 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from clinicsync.connectors.rest_api import new_key
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 
 KEY, DIGEST = new_key()
 UI_TOKEN = "Zq8v-Nw3rT5yLp0aXk7bMd2eHs9u"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from clinicsync.sync.clinic import ClinicSettings, Place, locations_without_place
+from clinicsync.sync.config.clinic import ClinicSettings, Place, locations_without_place
 
 CLINIC = ClinicSettings(
     address="1 Main Street, Springfield",

@@ -8,14 +8,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.reminders import OPT_OUTS, REMINDERS
-from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.responses.record import handle_reply
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.reminders import OPT_OUTS, REMINDERS
+from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.sync.reminders.fakes import read_log
 

@@ -16,12 +16,12 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.responses.test_record import BASE, rows
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.sync.reminders.fakes import read_log

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 from twilio.request_validator import RequestValidator
 
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.store import Store
 from tests.responses.test_record import participation
 from tests.server.test_serve import free_port
 from tests.sync.reminders.conftest import appointment, put

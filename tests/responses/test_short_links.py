@@ -14,15 +14,15 @@ from pydantic import SecretStr
 from sqlalchemy import update
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.clinic import ClinicSettings
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.config.clinic import ClinicSettings
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.config.settings.reminders import RemindersSettings
 from clinicsync.sync.reminders.compose import Composer, Draft
 from clinicsync.sync.reminders.render import Renderer
 from clinicsync.sync.responses.links import BASE62, MAC_CHARS, make_short_token, short_token
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.settings.reminders import RemindersSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.store.store import Store
 from tests.responses.test_links import booked, client, settings
 from tests.responses.test_record import participation, rows
 from tests.sync.reminders.test_messages import visit

@@ -20,15 +20,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
-from clinicsync.sync.model.responses import RESPONSES
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.responses import sns_hooks
 from clinicsync.sync.responses.sns_signature import CertificateCache, string_to_sign
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
+from clinicsync.sync.store.model.responses import RESPONSES
+from clinicsync.sync.store.store import Store
 from tests.faults import FaultyApi
 from tests.notifiers.aws_fake import LONG_CODE, REGION, EndUserMessaging, aws_credentials, end_user_messaging_fake
 from tests.responses.test_record import PHONE, participation, rows

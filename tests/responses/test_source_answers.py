@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from clinicsync.mappings.engine import load_mapping
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.demo import generate_rows
-from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.cli.demo import generate_rows
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
 from tests.connectors.test_csv_drop import COLUMNS, TOMORROW, write_drop
 
 MAPPING = """\
@@ -108,7 +108,7 @@ def test_an_appointment_without_an_answer_hashes_as_before_answers_existed() -> 
 
     from clinicsync.common.hashing import content_hash
     from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient
-    from clinicsync.sync.store import _appointment_hash
+    from clinicsync.sync.store.store import _appointment_hash
 
     @dataclass(frozen=True, slots=True)
     class Before:  # NormalizedAppointment as it was, field for field

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
-from clinicsync.sync.model.responses import RESPONSES
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
+from clinicsync.sync.store.model.responses import RESPONSES
+from clinicsync.sync.store.store import Store
 from tests.responses.test_record import BASE, PHONE, participation, rows
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 

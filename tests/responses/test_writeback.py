@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.csv_drop import CsvDropSettings
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.responses import WRITEBACKS
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.responses.writeback import process_writebacks
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.responses import WRITEBACKS
+from clinicsync.sync.store.store import Store
 from tests.connectors.csv_support import rows, write_drop
 from tests.connectors.fhir_fake import FakeFhir, Seen, appointment, patient, pem, practitioner, rsa_key
 from tests.connectors.test_fhir_writeback import patient_status

@@ -19,13 +19,13 @@ import pytest
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import WritebackAction
 from clinicsync.connectors.csv_drop import CsvDropConnector
-from clinicsync.sync.locks import StageLockLost
-from clinicsync.sync.model.responses import WRITEBACKS
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.responses import writeback as writeback_module
 from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.responses.writeback import process_writebacks
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.locks import StageLockLost
+from clinicsync.sync.store.model.responses import WRITEBACKS
+from clinicsync.sync.store.store import Store
 from tests.conftest import POSTGRES_URL
 from tests.responses.test_writeback import csv_clinic, writebacks
 from tests.sync.calendar.test_overlap import WAIT, Thread

@@ -13,8 +13,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from clinicsync.sync.model import Appointment, Event, Quarantine, SyncRun
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment, Event, Quarantine, SyncRun
+from clinicsync.sync.store.store import Store
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 A = Appointment.__table__  # type: ignore[attr-defined]

@@ -19,13 +19,13 @@ from sqlalchemy import func, select
 from clinicsync.common.timeutil import iso_z
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.rest_api import holder, key_digest, new_key
-from clinicsync.sync.engine import sync_once
-from clinicsync.sync.model import Appointment, Event, SyncRun
-from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest.engine import sync_once
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment, Event, SyncRun
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 
 pytestmark = pytest.mark.anyio
 # Fixed keys (parametrized ids must match across xdist workers); new_key() is tested below.

@@ -19,10 +19,10 @@ from fastapi import FastAPI
 from structlog.testing import capture_logs
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.db import make_engine
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.store import Store
 from tests.server.booking_support import appointments, client_for, fixture, hex_hmac
 
 pytestmark = pytest.mark.anyio

@@ -20,12 +20,12 @@ import pytest
 from sqlalchemy import event, select
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.model import Appointment, Event, SyncRun
-from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment, Event, SyncRun
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.conftest import Cli
 from tests.server.test_api import BOOKING  # the API tests' booking: a patient, a doctor, a future visit
 

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from clinicsync.sync.config_loader import ConfigError
+from clinicsync.sync.config.config_loader import ConfigError
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.server.test_api import BOOKING, DIGEST, KEY, OTHER_DIGEST, OTHER_KEY, A
 
 pytestmark = pytest.mark.anyio

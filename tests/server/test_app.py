@@ -13,11 +13,11 @@ import structlog
 from fastapi import APIRouter, Request
 
 from clinicsync.common.logs import configure_logging
-from clinicsync.sync.db import make_engine
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server import api, booking_hooks
 from clinicsync.sync.server.app import create_app, routers
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.store import Store
 
 pytestmark = pytest.mark.anyio
 UI_TOKEN = "Zq8v-Nw3rT5yLp0aXk7bMd2eHs9u"

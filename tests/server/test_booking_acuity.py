@@ -18,9 +18,9 @@ import respx
 from fastapi import FastAPI
 
 from clinicsync.connectors.acuity import AcuityConnector
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.server.booking_support import appointments, base64_hmac, client_for, events, fixture, quarantined, runs
 
 pytestmark = pytest.mark.anyio

@@ -17,9 +17,9 @@ import pytest
 import structlog.testing
 from fastapi import FastAPI
 
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.server.booking_support import (
     appointments,
     client_for,
@@ -257,8 +257,8 @@ async def test_an_attendee_phone_booking_gives_the_patient_a_phone_and_the_event
     from sqlalchemy import select
 
     from clinicsync.sync.calendar.desired import load_truth
-    from clinicsync.sync.model import Patient
-    from clinicsync.sync.settings.calendar import CalendarSettings
+    from clinicsync.sync.config.settings.calendar import CalendarSettings
+    from clinicsync.sync.store.model import Patient
 
     answer = await send(client, body("booking_created_attendee_phone.json",
                                      startTime=(datetime.now(UTC) + timedelta(days=2)).isoformat(),

@@ -18,10 +18,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from clinicsync.connectors.easyappointments import EasyAppointmentsConnector
-from clinicsync.sync.model import Patient
+from clinicsync.sync.config.settings import ConfigError, Settings, load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import ConfigError, Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Patient
+from clinicsync.sync.store.store import Store
 from tests.server.booking_support import appointments, client_for, counted, events, fixture, quarantined, runs
 
 pytestmark = pytest.mark.anyio

@@ -25,9 +25,9 @@ import pytest
 from sqlalchemy import MetaData, func, select
 from twilio.request_validator import RequestValidator
 
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.responses.test_links import booked, links
 from tests.responses.test_record import BASE
 from tests.responses.test_sendgrid_hooks import KEY, public_key, signed

@@ -15,15 +15,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 
 from clinicsync.common.schedule import Schedule
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.model.calendar import LINKS
-from clinicsync.sync.outbox import CONSUMERS
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.config.settings.server import ServerSettings
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.jobs import PeriodicJob, ServiceContext, ServiceOptions, collect_jobs, server_jobs
 from clinicsync.sync.service.runner import Service
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.settings.server import ServerSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.model.calendar import LINKS
+from clinicsync.sync.store.outbox import CONSUMERS
+from clinicsync.sync.store.store import Store
 from tests.server.metrics_helpers import scrape, values
 from tests.sync.service.test_runner import fast_clock
 from tests.ui.seed import NOW, seed

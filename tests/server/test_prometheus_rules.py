@@ -14,13 +14,13 @@ import yaml
 
 from clinicsync.connectors.hl7v2.settings import TlsSettings
 from clinicsync.connectors.hl7v2.tls import ListenerTls
-from clinicsync.sync.mllp_state import ListenerState, note_listener
+from clinicsync.sync.config.settings import settings_model
+from clinicsync.sync.runs.mllp_state import ListenerState, note_listener
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.metrics import JobCollector
 from clinicsync.sync.service.mllp import MllpTlsCollector
-from clinicsync.sync.settings import settings_model
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.connectors.tls_certs import certificates
 from tests.deploy.test_alert_rules import _release_held, settings_not_applied, source_orphaned, stage_hung  # noqa: F401 - the fixture releases the lock stage_hung holds
 from tests.server.metrics_helpers import scrape

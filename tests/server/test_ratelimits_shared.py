@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.ratelimits import SharedBuckets
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.server.ratelimits import SharedBuckets
+from clinicsync.sync.store.store import Store
 from tests.server.test_api import BOOKING
 
 pytestmark = pytest.mark.anyio
@@ -65,7 +65,7 @@ def test_a_bucket_commits_without_waiting_for_its_flush_and_only_its_own(store: 
         pytest.skip("shared buckets are PostgreSQL's")
     from sqlalchemy import event
 
-    from clinicsync.sync.ratelimits import _TAKE
+    from clinicsync.sync.server.ratelimits import _TAKE
 
     # Sessions as a deployment has them (commits wait for their flush), not as the test
     # stores' sessions are made (tests/conftest.py TEST_SESSION_OPTIONS): else "on" below

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import func, select
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.model import Appointment, Practitioner
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.model import Appointment, Practitioner
 from tests.server.test_serve import free_port
 
 pytestmark = pytest.mark.postgres

@@ -33,15 +33,15 @@ from clinicsync.connectors.rest_api import key_digest
 from clinicsync.notifiers import sendgrid_mail, twilio_base
 from clinicsync.notifiers.base import Message, Receipt, RetryableError
 from clinicsync.notifiers.outbox import OutboxNotifier
-from clinicsync.sync import quarantine
 from clinicsync.sync.calendar import ics
 from clinicsync.sync.cli import app as cli_app
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.reminders import planner
 from clinicsync.sync.reminders.dispatch import dispatch
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.pipeline import run_once, run_stages
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store import quarantine
+from clinicsync.sync.store.store import Store
 from tests.simulation.scenario import TZ, ZONE, Scenario, Version
 
 API_KEY = "csk_sim-web-0123456789abcdefghijklmnopqrstuv"

@@ -2,7 +2,7 @@
 ended before the window (and a day of slack) still says who came; no patient with no visit
 since, no place on a waiting list and no details written since holds a phone or an email (one
 whose booking was given to another patient keeps what was written within the window); no reply
-outside the window keeps its sender or body. Independent of sync/retention.py's arithmetic:
+outside the window keeps its sender or body. Independent of sync/store/retention.py's arithmetic:
 plain SQL on the tables, the rule from docs/operations.md "Patients' data is forgotten after
 their visits". Problems name ids only."""
 
@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 
-from clinicsync.sync.model import Appointment, Patient
-from clinicsync.sync.model.responses import RESPONSES
-from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment, Patient
+from clinicsync.sync.store.model.responses import RESPONSES
+from clinicsync.sync.store.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.store.store import Store
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]

@@ -71,8 +71,8 @@ def measure(days: int, folder: Path) -> dict[str, Counter[int]]:
     out = io.StringIO()
     per_event: dict[str, Counter[int]] = {}
     with time_machine.travel(START, tick=False) as clock:
-        from clinicsync.sync.settings import load_settings
-        from clinicsync.sync.store import Store
+        from clinicsync.sync.config.settings import load_settings
+        from clinicsync.sync.store.store import Store
         Store.open(load_settings(settings).store).close()  # migrate
         now = START
         outage: contextlib.ExitStack | None = None

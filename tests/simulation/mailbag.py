@@ -17,9 +17,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.simulation.scenario import Scenario, scenario_source
 
 A = Appointment.__table__  # type: ignore[attr-defined]

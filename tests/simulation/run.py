@@ -14,12 +14,12 @@ import time_machine
 from sqlalchemy import func, select
 
 from clinicsync.connectors import dropfolder
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.model import SyncRun
-from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.checks.stalls import find_stalls
 from clinicsync.sync.responses.record import handle_reply
-from clinicsync.sync.stalls import find_stalls
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.model import SyncRun
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.simulation import clinic
 from tests.simulation.calendar_oracle import CalendarOracle
 from tests.simulation.clinic import Folders, Killed, Worker

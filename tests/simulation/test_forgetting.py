@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.simulation.faults import COMBINABLE, Fault
 from tests.simulation.forgetting import held_too_long
 from tests.simulation.scenario import generate

@@ -36,8 +36,8 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.accept import accept as accept_offer
 from tests.simulation.scenario import TZ, ZONE, Scenario
 
@@ -45,7 +45,7 @@ LEAD_TIME = timedelta(hours=2)
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
 SOURCE = "front"  # the CSV drop: entries wait for its doctors' slots
 # The settings the waitlist runs with in the simulation (wl-offers' `waitlist:` section; the
-# merger aligns the key names with sync/settings/waitlist.py).
+# merger aligns the key names with sync/config/settings/waitlist.py).
 SETTINGS_YAML = ('waitlist:\n  enabled: true\n  lead_time: 2h\n  strategy: batch\n  batch_size: 2\n'
                  '  hold: 30m\n'
                  # offers carry a signed one-tap link: the server's public address and key
@@ -184,7 +184,7 @@ def judge_waitlist(scenario: Scenario, entries: list[Entry], rows: dict[str, lis
 
 def read_rows(store: Store) -> dict[str, list[Any]]:
     """What the oracle reads after a run, as plain dicts (the slot with its appointment's id)."""
-    from clinicsync.sync.model import Appointment
+    from clinicsync.sync.store.model import Appointment
 
     a = Appointment.__table__  # type: ignore[attr-defined]
     with store.engine.connect() as connection:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_OFFERS
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_OFFERS
 from clinicsync.sync.waitlist.book import run_booking
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.simulation import clinic

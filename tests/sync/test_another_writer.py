@@ -13,9 +13,9 @@ from pathlib import Path
 from sqlalchemy import text
 
 from clinicsync.connectors.base import Batch, RawRecord
-from clinicsync.sync.engine import map_batch, mapping_for, sync_connector
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Counts, Store
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.ingest.engine import map_batch, mapping_for, sync_connector
+from clinicsync.sync.store.store import Counts, Store
 
 DAY = (date.today() + timedelta(days=10)).isoformat()
 HEADER = ("appointment_id", "start", "duration_minutes", "patient_id", "patient_phone")

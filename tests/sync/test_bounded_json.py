@@ -1,11 +1,11 @@
-"""sync/bounded_json.py: the nesting depth of a body, bounded whether or not it parses."""
+"""clinicsync/common/bounded_json.py: the nesting depth of a body, bounded whether or not it parses."""
 
 from __future__ import annotations
 
 import orjson
 import pytest
 
-from clinicsync.sync.bounded_json import MAX_DEPTH, json_depth, load_json
+from clinicsync.common.bounded_json import MAX_DEPTH, json_depth, load_json
 
 
 @pytest.mark.parametrize(("body", "depth"), [

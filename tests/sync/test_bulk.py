@@ -1,4 +1,4 @@
-"""The store's driver-level bulk statements (sync/bulk.py), on SQLite and on the real
+"""The store's driver-level bulk statements (sync/store/bulk.py), on SQLite and on the real
 PostgreSQL (COPY and array lookups there): what they write must read back exactly as the
 SQLAlchemy path writes it, the ids they return must be the rows' own, and driver errors
 must surface as SQLAlchemy's."""
@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import DataError, IntegrityError
 
-from clinicsync.sync import bulk
-from clinicsync.sync.model import Appointment, Patient
-from clinicsync.sync.store import Store
+from clinicsync.sync.store import bulk
+from clinicsync.sync.store.model import Appointment, Patient
+from clinicsync.sync.store.store import Store
 
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 PATIENTS = Patient.__table__  # type: ignore[attr-defined]
@@ -64,7 +64,7 @@ def test_insert_with_ids_returns_each_rows_own_id(store: Store) -> None:
 def test_ids_are_read_back_when_sqlite_picks_them_at_random(tmp_path: Any) -> None:
     """A table whose largest rowid is SQLite's maximum gets new ids at random: not
     consecutive, so the ends do not match and the ids are read back."""
-    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.store.db import make_engine, upgrade
 
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     upgrade(engine)
@@ -86,7 +86,7 @@ def test_ids_are_read_back_when_last_insert_rowid_does_not_fit(tmp_path: Any, mo
                                                                off_by: int) -> None:
     """Whatever else moved ``last_insert_rowid()`` (another insert on the connection), the
     checked ends do not hold the rows inserted, and the ids are read back."""
-    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.store.db import make_engine, upgrade
 
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     upgrade(engine)
@@ -105,7 +105,7 @@ def test_ids_are_read_back_when_last_insert_rowid_does_not_fit(tmp_path: Any, mo
 
 
 def test_ids_are_not_read_back_when_consecutive(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.store.db import make_engine, upgrade
 
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     upgrade(engine)
@@ -175,7 +175,7 @@ def test_sqlite_multi_row_inserts_store_what_an_executemany_stores(tmp_path: Any
     (consecutive from the same start), on two stores of the same history; every group sent."""
     from sqlalchemy import event
 
-    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.store.db import make_engine, upgrade
 
     def stored(grouped: bool) -> tuple[list[tuple[Any, ...]], list[int], list[str]]:
         engine = make_engine(f"sqlite:///{tmp_path / f'{grouped}.db'}")
@@ -214,7 +214,7 @@ def test_a_duplicate_key_in_a_later_group_is_sqlalchemys_integrity_error(store: 
 @pytest.mark.postgres
 def test_a_value_longer_than_its_column_is_sqlalchemys_data_error(postgres_url: str) -> None:
     """What the HL7 receiver catches to quarantine a message the store refuses."""
-    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.store.db import make_engine, upgrade
 
     engine = make_engine(postgres_url)
     upgrade(engine)
@@ -247,8 +247,8 @@ def test_a_growing_table_gets_fresh_planner_statistics(store: Store, monkeypatch
     """PostgreSQL: ANALYZE once the rows the store inserted reach the threshold, then at each
     doubling (a first import outruns autovacuum); SQLite: nothing to do."""
     from clinicsync.mappings.model import NormalizedAppointment
-    from clinicsync.sync import store as store_module
-    from clinicsync.sync.store import Mapped
+    from clinicsync.sync.store import store as store_module
+    from clinicsync.sync.store.store import Mapped
 
     monkeypatch.setattr(store_module, "_ANALYZE_FROM", 10)
     analyzed: list[str] = []
@@ -316,7 +316,7 @@ def test_the_migrated_schema_stores_null_where_a_column_is_left_out(store: Store
     """leaves_null reads the model; the tables as the migrations made them must agree: every
     column it would leave out is nullable, without a DEFAULT, in the migrated SQLite schema
     (the only store where columns are left out)."""
-    from clinicsync.sync.model import Practitioner
+    from clinicsync.sync.store.model import Practitioner
 
     if store.engine.dialect.name != "sqlite":
         pytest.skip("columns are left out on SQLite only")

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert
 
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.demo import generate_rows
+from clinicsync.sync.cli.demo import generate_rows
+from clinicsync.sync.store.db import make_engine
 from tests.connectors.hl7v2_support import siu
 from tests.connectors.test_csv_drop import TOMORROW, write_drop
 

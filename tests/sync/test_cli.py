@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from clinicsync.sync.demo import DOCTORS, generate_rows
+from clinicsync.sync.cli.demo import DOCTORS, generate_rows
 from tests.connectors.test_csv_drop import TOMORROW, write_drop
 
 

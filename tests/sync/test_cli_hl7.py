@@ -15,7 +15,7 @@ from hl7.client import MLLPClient
 
 import clinicsync.sync.cli.hl7 as hl7_cli
 from clinicsync.sync.service.mllp import Listening
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.conftest import Cli, SettingsFactory
 from tests.connectors.hl7v2_support import Ack, siu
 

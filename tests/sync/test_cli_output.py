@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from clinicsync.common.shown_time import shown_moment
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.conftest import Cli
 from tests.sync.reminders.conftest import appointment, put
 

@@ -11,13 +11,13 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import insert
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.demo import generate_rows
-from clinicsync.sync.engine import sync_once
-from clinicsync.sync.model import SyncRun
-from clinicsync.sync.queries import connector_health
+from clinicsync.sync.checks.queries import connector_health
+from clinicsync.sync.cli.demo import generate_rows
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest.engine import sync_once
 from clinicsync.sync.server.metrics import connector_gauges
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import SyncRun
+from clinicsync.sync.store.store import Store
 from tests.conftest import SettingsFactory
 from tests.connectors.test_csv_drop import TOMORROW, write_drop
 

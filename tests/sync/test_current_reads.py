@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from clinicsync.sync.db import make_engine
+from clinicsync.sync.store.db import make_engine
 
 SQL_MAPPING = Path(__file__).parent.parent / "connectors" / "data" / "sql_appointments.yaml"
 # The test table's mapping, with the row's change stamp as the update's time (as an admin's mapping of a

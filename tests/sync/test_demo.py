@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from clinicsync.sync.demo import COLUMNS, generate_rows, write_csv
+from clinicsync.sync.cli.demo import COLUMNS, generate_rows, write_csv
 from tests.conftest import ROOT
 
 

@@ -16,12 +16,12 @@ from sqlalchemy import func, select
 
 from clinicsync.connectors.base import Batch, RawRecord
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
-from clinicsync.sync import fingerprint as fingerprint_module
-from clinicsync.sync.engine import map_batch, sync_once
-from clinicsync.sync.fingerprint import Fingerprinter, Unchanged, unchanged_records
-from clinicsync.sync.model import Appointment, Event, Quarantine
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Counts, Store
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest import fingerprint as fingerprint_module
+from clinicsync.sync.ingest.engine import map_batch, sync_once
+from clinicsync.sync.ingest.fingerprint import Fingerprinter, Unchanged, unchanged_records
+from clinicsync.sync.store.model import Appointment, Event, Quarantine
+from clinicsync.sync.store.store import Counts, Store
 
 DAY = (date.today() + timedelta(days=10)).isoformat()
 HEADER = "appointment_id,start,duration_minutes,status,patient_id,patient_phone"
@@ -263,7 +263,7 @@ def _line_hasher_before_csv_line_2(epoch: bytes, delimiter: str, header: Sequenc
 
 def test_lines_stored_under_the_former_line_digest_are_mapped_once_more_and_nothing_but_prints_is_written(
         configure: Callable[..., Settings], drop: Dropper, mapped: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """An upgrade that changes how plain lines are digested (sync/fingerprint.py line_hasher)
+    """An upgrade that changes how plain lines are digested (sync/ingest/fingerprint.py line_hasher)
     leaves every stored line fingerprint stale: the first re-export after it maps its rows once
     more, as after a mapping change, finds them unchanged by content (no version, no event, the
     known-bad row a sighting of its open item) and stores the new fingerprints, by which the next
@@ -387,7 +387,7 @@ def test_a_row_a_snapshot_deleted_comes_back_in_the_next_file_of_the_same_run(
 def test_past_the_memory_limit_each_batch_looks_its_fingerprints_up(
         configure: Callable[..., Settings], drop: Dropper, mapped: list[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("clinicsync.sync.engine.KNOWN_LIMIT", 2)
+    monkeypatch.setattr("clinicsync.sync.ingest.engine.KNOWN_LIMIT", 2)
     settings = configure()
     drop(row("a"), row("b"), row("c"), row("d"))
     run(settings)
@@ -442,8 +442,8 @@ def test_the_line_test_finds_exactly_the_stored_lines_through_probe_chains() -> 
     """The line test's inlined look-up (LineRecognizer.start_file) through linear-probe chains:
     a line is recognized exactly when its digest is stored (with that row's id) and the id is
     not one the run already wrote; a miss walking an occupied chain finds nothing."""
-    from clinicsync.sync.fingerprint import LineRecognizer, line_hasher
-    from clinicsync.sync.known_prints import HALVES, known_prints
+    from clinicsync.sync.ingest.fingerprint import LineRecognizer, line_hasher
+    from clinicsync.sync.store.known_prints import HALVES, known_prints
 
     header, epoch = ["appointment_id", "start"], b"e" * 16
     bodies = [f"A{n},2027-01-04 {n % 24:02}:00".encode() for n in range(900)]
@@ -474,8 +474,8 @@ def test_recognized_lines_name_their_ids_when_asked_and_those_of_open_items_by_r
     (``ids``), and the ids among the open items' (``ids_among``) are found by row when the index
     noted the rows of all of them as it was read (``KnownPrints.wanted``), else by id: the same
     answers either way, before and after the ids are sliced, and after ``copy``/``take_named``."""
-    from clinicsync.sync.fingerprint import LineRecognizer, line_hasher
-    from clinicsync.sync.known_prints import known_prints
+    from clinicsync.sync.ingest.fingerprint import LineRecognizer, line_hasher
+    from clinicsync.sync.store.known_prints import known_prints
 
     header, epoch = ["appointment_id", "start"], b"e" * 16
     bodies = [f"A{n},2027-01-04 {n % 24:02}:00".encode() for n in range(300)]
@@ -513,8 +513,8 @@ def test_the_first_import_line_test_answers_as_the_full_one(known: str | None) -
     """With nothing stored and nothing known bad (a first import), start_file's short line test
     answers each call as the full test does over an index of other rows: the first line asked
     about, its fingerprint pending for ``kept``, nothing gathered; an empty range is its end."""
-    from clinicsync.sync.fingerprint import LineRecognizer
-    from clinicsync.sync.known_prints import known_prints
+    from clinicsync.sync.ingest.fingerprint import LineRecognizer
+    from clinicsync.sync.store.known_prints import known_prints
 
     header, epoch = ["appointment_id", "start"], b"e" * 16
     bodies = [f"A{n},2027-01-04 {n % 24:02}:00".encode() for n in range(40)]

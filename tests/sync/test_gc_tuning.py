@@ -67,9 +67,9 @@ def test_a_sync_runs_as_a_bulk_stage(tmp_path: Path, default_thresholds: tuple[i
                                      write_settings: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """Seen from inside a poll: the connector's fetch runs with the raised threshold."""
     from clinicsync.connectors.csv_drop import CsvDropConnector
-    from clinicsync.sync.engine import sync_once
-    from clinicsync.sync.settings import load_settings
-    from clinicsync.sync.store import Store
+    from clinicsync.sync.config.settings import load_settings
+    from clinicsync.sync.ingest.engine import sync_once
+    from clinicsync.sync.store.store import Store
 
     seen: list[int] = []
     original = CsvDropConnector.fetch
@@ -96,9 +96,9 @@ def test_the_later_stages_of_a_run_are_bulk_stages_too(default_thresholds: tuple
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """`sync --once` and the service run the calendar push and the planning after the poll:
     they build rows in bulk as well."""
+    from clinicsync.sync.config.settings import load_settings
     from clinicsync.sync.service import pipeline
-    from clinicsync.sync.settings import load_settings
-    from clinicsync.sync.store import Store
+    from clinicsync.sync.store.store import Store
 
     seen: list[int] = []
 

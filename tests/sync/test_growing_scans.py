@@ -18,9 +18,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from clinicsync.sync.calendar.ics_state import _mostly
-from clinicsync.sync.model import Patient
 from clinicsync.sync.reminders.dispatch import Dispatcher
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Patient
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui import queries
 from tests.conftest import SettingsFactory
 from tests.ui.seed import NOW, seed
@@ -142,9 +142,9 @@ def test_the_source_answers_stage_reads_only_the_answers_not_recorded(store: Sto
     the few whose source answer is not their answer yet; ix_appointment_source_answer holds those."""
     from sqlalchemy import update
 
-    from clinicsync.sync.model import Appointment
+    from clinicsync.sync.config.settings import load_settings
     from clinicsync.sync.responses.source_answers import record_source_answers
-    from clinicsync.sync.settings import load_settings
+    from clinicsync.sync.store.model import Appointment
 
     seed(store)
     table = Appointment.__table__  # type: ignore[attr-defined]
@@ -165,14 +165,14 @@ def test_the_bounded_figures_count_every_live_row_and_the_settled_rows_of_the_wi
     from sqlalchemy import insert
 
     from clinicsync.common.types import utcnow
-    from clinicsync.sync.model import SyncRun
-    from clinicsync.sync.model.calendar import LINKS
-    from clinicsync.sync.model.reminders import REMINDERS
-    from clinicsync.sync.model.responses import RESPONSES
     from clinicsync.sync.reminders.queries import reminder_counts
     from clinicsync.sync.responses.metrics import response_gauges
     from clinicsync.sync.server.metrics import sync_gauges
-    from clinicsync.sync.tables import RECENT
+    from clinicsync.sync.store.model import SyncRun
+    from clinicsync.sync.store.model.calendar import LINKS
+    from clinicsync.sync.store.model.reminders import REMINDERS
+    from clinicsync.sync.store.model.responses import RESPONSES
+    from clinicsync.sync.store.tables import RECENT
 
     ids = seed(store)
     before = reminder_counts(store, NOW)

@@ -21,14 +21,14 @@ from sqlalchemy import insert, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.engine import sync_once
-from clinicsync.sync.model import Appointment, SyncRun
-from clinicsync.sync.outbox import CONSUMERS, EVENTS, read_events
-from clinicsync.sync.run_progress import STAGES, running_stages
+from clinicsync.sync.checks.stalls import find_stalls
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest.engine import sync_once
+from clinicsync.sync.runs.run_progress import STAGES, running_stages
 from clinicsync.sync.service.pipeline import run_stages
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.stalls import find_stalls
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment, SyncRun
+from clinicsync.sync.store.outbox import CONSUMERS, EVENTS, read_events
+from clinicsync.sync.store.store import Store
 from tests.conftest import SettingsFactory
 from tests.sync.test_retention import seed
 
@@ -182,7 +182,7 @@ def test_a_consumer_switched_off_holds_no_events_and_reads_what_is_left_when_swi
 
 def test_a_consumer_switched_on_holds_the_events_it_has_not_read(store: Store, write_settings: SettingsFactory) -> None:
     """The same store with the waiting list on: nothing it has not read goes."""
-    from clinicsync.sync.tables import live_consumers  # here: the module's tests also run on main's code
+    from clinicsync.sync.store.tables import live_consumers  # here: the module's tests also run on main's code
 
     on = push_only(write_settings, extra="waitlist:\n  enabled: true\n")
     ids = seed(store)
@@ -215,7 +215,7 @@ def test_a_consumer_switched_on_holds_the_events_it_has_not_read(store: Store, w
 @pytest.mark.mariadb
 def test_the_stages_rows_are_pruned_on_mariadb(mariadb_store: Store) -> None:
     """The same prune on MySQL/MariaDB (the stage names by a recursive CTE, then a probe each)."""
-    from clinicsync.sync.run_progress import prune_stages  # here: the module's tests also run on main's code
+    from clinicsync.sync.runs.run_progress import prune_stages  # here: the module's tests also run on main's code
 
     with mariadb_store.engine.begin() as c:
         c.execute(

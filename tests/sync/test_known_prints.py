@@ -1,4 +1,4 @@
-"""The compact index of a connector's stored fingerprints (sync/known_prints.py, issue 32):
+"""The compact index of a connector's stored fingerprints (sync/store/known_prints.py, issue 32):
 exact answers (never a changed row taken for an unchanged one), on every store."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.known_prints import KnownPrints, known_prints
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.store.known_prints import KnownPrints, known_prints
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.store import Store
 from tests.sync.test_fingerprint import Dropper, row, run, stored
 from tests.sync.test_fingerprint import configure as configure  # the fixtures, shared
 from tests.sync.test_fingerprint import drop as drop
@@ -154,7 +154,7 @@ def test_the_store_reads_every_live_digest_whatever_the_span_and_leaves_out_what
     text: another connector's rows among them, deleted rows, and stored texts that are no
     digest (capitals, too short, 32 characters that are no hex) change nothing but those rows;
     the other stores read rows. The index answers as a dict of the live rows' digests would."""
-    monkeypatch.setattr("clinicsync.sync.known_prints._SPAN", 2)
+    monkeypatch.setattr("clinicsync.sync.store.known_prints._SPAN", 2)
     settings = configure()
     drop(*(row(name) for name in "abcdefghij"))
     run(settings)

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from clinicsync.sync.db import current_revision, head_revision, make_engine, upgrade
-from clinicsync.sync.locks import (
+from clinicsync.sync.store.db import current_revision, head_revision, make_engine, upgrade
+from clinicsync.sync.store.locks import (
     LockTimeout,
     WorkerLocked,
     lock_held,
@@ -21,7 +21,7 @@ from clinicsync.sync.locks import (
     store_lane,
     try_lock,
 )
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.conftest import POSTGRES_URL, postgres_schema
 
 
@@ -186,7 +186,7 @@ def test_an_in_memory_stores_locks_are_dropped_when_released() -> None:
     keeps arriving — the waitlist books each freed slot under ``("waitlist-book", id)`` — must
     not stay registered after its block, or a service keeps one lock per slot it ever booked
     (main: 5,000 entries after 5,000 slots). Held and waited-for names stay, and still exclude."""
-    from clinicsync.sync import locks
+    from clinicsync.sync.store import locks
 
     engine = make_engine("sqlite://")
     try:
@@ -227,7 +227,7 @@ def test_a_worker_that_opened_a_removed_lock_file_does_not_hold_the_lock(tmp_pat
     B must see that its file is no longer the one at the path and not hold the lock beside C."""
     import fcntl as real
 
-    from clinicsync.sync import locks
+    from clinicsync.sync.store import locks
 
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     b_opened, go_on = threading.Event(), threading.Event()

@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from clinicsync.common.logs import REDACTED, configure_logging, redact, scrub_text
-from clinicsync.sync.demo import generate_rows
+from clinicsync.sync.cli.demo import generate_rows
 from tests.connectors.test_csv_drop import TOMORROW, write_drop
 
 

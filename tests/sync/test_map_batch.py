@@ -11,10 +11,10 @@ import pytest
 from clinicsync.connectors.base import Batch, RawRecord
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
 from clinicsync.mappings.model import MappingError
-from clinicsync.sync.engine import _map_one, map_batch
-from clinicsync.sync.fingerprint import Unchanged
-from clinicsync.sync.quarantine import QuarantineEntry
-from clinicsync.sync.store import Mapped
+from clinicsync.sync.ingest.engine import _map_one, map_batch
+from clinicsync.sync.ingest.fingerprint import Unchanged
+from clinicsync.sync.store.quarantine import QuarantineEntry
+from clinicsync.sync.store.store import Mapped
 
 DAY = (date.today() + timedelta(days=10)).isoformat()
 

@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import clinicsync.sync.model  # noqa: F401 - registers every table
-from clinicsync.sync.db import current_revision, ensure_schema, head_revision, make_engine, upgrade
+import clinicsync.sync.store.model  # noqa: F401 - registers every table
+from clinicsync.sync.store.db import current_revision, ensure_schema, head_revision, make_engine, upgrade
 
 
 def test_migrated_schema_matches_the_models(store_url: str) -> None:
@@ -63,8 +63,8 @@ def test_0019_merges_unnamed_items_of_the_same_row_and_keys_them_as_the_code_doe
 
     from sqlalchemy import text
 
-    from clinicsync.sync import quarantine
-    from clinicsync.sync.quarantine import QuarantineEntry
+    from clinicsync.sync.store import quarantine
+    from clinicsync.sync.store.quarantine import QuarantineEntry
 
     engine = make_engine(store_url)
     upgrade(engine, "0018")

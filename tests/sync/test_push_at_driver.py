@@ -1,4 +1,4 @@
-"""A push's statements at the driver (sync/db.py ``at_cursor``: the one read, the turn on SQLite,
+"""A push's statements at the driver (sync/store/db.py ``at_cursor``: the one read, the turn on SQLite,
 the new appointment, its one event, a new person's upsert, the run row) store exactly what
 SQLAlchemy's path stores, on SQLite, PostgreSQL and MariaDB: the same pushes with a listener on
 the engine (``at_cursor`` then goes through ``exec_driver_sql``) and the one-row upsert as the
@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
-from clinicsync.sync import store as store_module
-from clinicsync.sync.db import at_cursor
-from clinicsync.sync.store import _PATIENT, _PERSON_TAIL, PATIENTS, Store, _insert_new
+from clinicsync.sync.store import store as store_module
+from clinicsync.sync.store.db import at_cursor
+from clinicsync.sync.store.store import _PATIENT, _PERSON_TAIL, PATIENTS, Store, _insert_new
 from tests.sync.test_store_push_read import PUSHES, _push
 
 NOW = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)

@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync import db
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.model import Appointment, Event, SyncRun
-from clinicsync.sync.push import PushReceiver
-from clinicsync.sync.ratelimits import SharedBuckets
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest.push import PushReceiver
+from clinicsync.sync.server.ratelimits import SharedBuckets
+from clinicsync.sync.store import db
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.model import Appointment, Event, SyncRun
+from clinicsync.sync.store.store import Store
 from tests.sync.test_push_turns import booking
 
 A = Appointment.__table__  # type: ignore[attr-defined]
@@ -40,7 +40,7 @@ class Pool:
         self.sessions: list[Any] = []
         self.pings = 0
         event.listen(engine, "connect", self._connected)
-        pinger: Any = engine.dialect.do_ping  # sync/db.py's: the pool's real pings go to its ``ping``
+        pinger: Any = engine.dialect.do_ping  # sync/store/db.py's: the pool's real pings go to its ``ping``
         ping = pinger.ping
 
         def counted(dbapi_connection: Any) -> bool:

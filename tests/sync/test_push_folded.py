@@ -19,11 +19,11 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync import store as store_module
-from clinicsync.sync.bulk import one_row_insert
-from clinicsync.sync.push import PushReceiver
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import _PATIENT, _PERSON_TAIL, APPOINTMENTS, PATIENTS, Store, _Fold, _insert_new
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest.push import PushReceiver
+from clinicsync.sync.store import store as store_module
+from clinicsync.sync.store.bulk import one_row_insert
+from clinicsync.sync.store.store import _PATIENT, _PERSON_TAIL, APPOINTMENTS, PATIENTS, Store, _Fold, _insert_new
 from tests.sync.test_push_at_driver import _rows as _stored_rows
 from tests.sync.test_push_turns import booking
 from tests.sync.test_store import SOON, appt
@@ -131,9 +131,9 @@ def test_a_new_or_changed_appointments_push_writes_in_one_statement(settings: Se
                  lambda _c, _cu, statement, *_: statements.append(
                      "+".join(part.split()[0].upper() for part in statement.split(";"))))
     assert receiver.receive(booking("N1"), "push:0", quarantine_bad=True).outcome == "created"
-    # BEGIN with the push's plans, its turn and the outbox writers' lock (sync/outbox.py), the one read,
+    # BEGIN with the push's plans, its turn and the outbox writers' lock (sync/store/outbox.py), the one read,
     # and the patient, appointment, event and run in one statement. The source's first push (it holds
-    # no visit yet) also reads the sources the store holds (sync/orphans.py: no orphan, so it is
+    # no visit yet) also reads the sources the store holds (sync/ingest/orphans.py: no orphan, so it is
     # stored); a source with a visit never does.
     assert statements == ["BEGIN+SET+SET+SELECT+SELECT", "SELECT", "WITH", "WITH"]
     statements.clear()  # moved: the stored row read, then the UPDATE, the answer's reset, its event and the run

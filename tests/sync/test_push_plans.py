@@ -1,5 +1,5 @@
 """A push's transaction on PostgreSQL keeps the generic plans of its prepared statements
-(sync/db.py ``push_plans``: ``plan_cache_mode = auto`` for the transaction), so a plan cached on a
+(sync/store/db.py ``push_plans``: ``plan_cache_mode = auto`` for the transaction), so a plan cached on a
 pooled connection must stay what a plan for the values would be as the tables change under it:
 no table scan when another source holds most rows (``enable_seqscan = off``), planned again when
 a table grew after the plan was made while it was small (``DISCARD PLANS`` once the connection's
@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, text
 
-from clinicsync.sync import db, push
-from clinicsync.sync.db import PUSH_PLANS, begin_first
-from clinicsync.sync.push import PushReceiver
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.ingest import push
+from clinicsync.sync.ingest.push import PushReceiver
+from clinicsync.sync.store import db
+from clinicsync.sync.store.db import PUSH_PLANS, begin_first
+from clinicsync.sync.store.store import Store
 from tests.sync.test_push_statistics import booking
 from tests.sync.test_push_statistics import settings as settings  # fixture: two REST sources, one key
 

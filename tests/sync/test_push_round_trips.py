@@ -1,5 +1,5 @@
 """A PostgreSQL push's round trips, counted on the wire (libpq's trace of the pool's connections):
-its transaction's BEGIN goes in one message with the push's turn (sync/db.py ``begin_first``),
+its transaction's BEGIN goes in one message with the push's turn (sync/store/db.py ``begin_first``),
 not as psycopg's round trip of its own (issue 32: at one client a push waits out each round trip),
 so a new appointment's push is four round trips — BEGIN with the turn, the one read, the folded
 writes, COMMIT — where it was five. Every turn of a push goes in that message, in order, and is
@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import Connection, event, text
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.db import PUSH_PLANS, make_engine
-from clinicsync.sync.locks import advisory_key
-from clinicsync.sync.outbox import writers_key, writing_events_sql
-from clinicsync.sync.push import PushReceiver, _locked
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest.push import PushReceiver, _locked
+from clinicsync.sync.store.db import PUSH_PLANS, make_engine
+from clinicsync.sync.store.locks import advisory_key
+from clinicsync.sync.store.outbox import writers_key, writing_events_sql
+from clinicsync.sync.store.store import Store
 from tests.sync.test_push_turns import booking
 
 pytestmark = pytest.mark.postgres
@@ -130,7 +130,7 @@ def test_every_turn_is_held_before_the_first_read(store: Store, store_url: str, 
     assert turn is not None
     with store.engine.begin() as connection:
         turn(connection)
-    # the turns, and the outbox writers' lock (shared: sync/outbox.py) in the same message
+    # the turns, and the outbox writers' lock (shared: sync/store/outbox.py) in the same message
     assert seen["held"] == sorted([*(advisory_key("push", "website", key) for key in keys), writers])
     assert _held_turns(store_url, seen["pid"]) == []  # released at commit
     messages = wire.messages()

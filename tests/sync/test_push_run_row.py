@@ -1,4 +1,4 @@
-"""A push's run row is written by a statement built once per dialect (sync/push.py
+"""A push's run row is written by a statement built once per dialect (sync/ingest/push.py
 ``_run_insert``, issue 32): the row stored is the one ``bulk.insert_rows`` stored, column by
 column as the driver reads it back, for a run that succeeded and one that failed."""
 
@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from clinicsync.sync import push
-from clinicsync.sync.bulk import insert_rows
-from clinicsync.sync.store import Counts, Store
+from clinicsync.sync.ingest import push
+from clinicsync.sync.store.bulk import insert_rows
+from clinicsync.sync.store.store import Counts, Store
 
 STARTED = datetime(2030, 3, 12, 9, 30, 1, 123456, tzinfo=UTC)
 FINISHED = datetime(2030, 3, 12, 9, 30, 2, 654321, tzinfo=UTC)

@@ -1,5 +1,5 @@
 """A push source refreshes PostgreSQL's planner statistics of the tables its pushes read by key
-(sync/push.py ``_Statistics``, issue 32). Until a table is first analyzed, the planner thinks its
+(sync/ingest/push.py ``_Statistics``, issue 32). Until a table is first analyzed, the planner thinks its
 indexes are empty and may read a pushed appointment through ix_appointment_practitioner, every
 row of the source, instead of its unique key: on a store with autovacuum off, forever. Each
 source's pushes analyze those tables when they created 32, 64, 128, … appointments in this process."""
@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import text
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync import push
-from clinicsync.sync.push import PushReceiver
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest import push
+from clinicsync.sync.ingest.push import PushReceiver
+from clinicsync.sync.store.store import Store
 
 pytestmark = pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
                                      indirect=True)

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import func, select, text
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.locks import advisory_key
-from clinicsync.sync.model import Appointment, Event, SyncRun
-from clinicsync.sync.push import PushReceiver, mysql_turn_name
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest.push import PushReceiver, mysql_turn_name
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.locks import advisory_key
+from clinicsync.sync.store.model import Appointment, Event, SyncRun
+from clinicsync.sync.store.store import Store
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 E = Event.__table__  # type: ignore[attr-defined]

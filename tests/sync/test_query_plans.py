@@ -26,11 +26,11 @@ import pytest
 from sqlalchemy import Connection, Engine, event
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync import bulk
-from clinicsync.sync.push_hooks import claim_receipt
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest.push_hooks import claim_receipt
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store import bulk
+from clinicsync.sync.store.store import Store
 from tests.server.booking_support import fixture, hex_hmac
 from tests.sync.test_bulk import APPOINTMENTS, NAMES, _rows
 

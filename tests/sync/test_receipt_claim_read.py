@@ -1,5 +1,5 @@
 """A Cal.com webhook's first read and its receipt's claim are one statement on PostgreSQL
-(sync/push_hooks.py ``claimed_unchained``, issue 32): the same webhooks end as with the read
+(sync/ingest/push_hooks.py ``claimed_unchained``, issue 32): the same webhooks end as with the read
 and the claim one after the other (``read_then_claim``, the other stores' way) — the same
 answer (claimed, a replay left out, duplicate, chained) and the same receipts afterwards,
 including a copy that races past the read while another holds its receipt uncommitted. The
@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import Connection, event, insert, select
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync import push_hooks
-from clinicsync.sync.model.push_hooks import ALIASES, RECEIPTS
-from clinicsync.sync.push import Withdrawn
-from clinicsync.sync.store import Store
+from clinicsync.sync.ingest import push_hooks
+from clinicsync.sync.ingest.push import Withdrawn
+from clinicsync.sync.store.model.push_hooks import ALIASES, RECEIPTS
+from clinicsync.sync.store.store import Store
 
 KEEP = timedelta(minutes=10)
 First = Callable[[Connection, str, str, str, str, timedelta], Collection[str] | None]

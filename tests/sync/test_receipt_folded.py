@@ -1,4 +1,4 @@
-"""A Cal.com webhook's first read and receipt claim (sync/push_hooks.py ``Unchained``) read in
+"""A Cal.com webhook's first read and receipt claim (sync/ingest/push_hooks.py ``Unchained``) read in
 the push's own one read on PostgreSQL (``Store.apply_batch`` ``folded``, issue 32): the same
 webhooks through a receiver end as with the claim-and-read as a statement of its own before it
 (the same ``within`` passed as a plain callable): the same answers (created, a replay left out,
@@ -19,11 +19,11 @@ from sqlalchemy import Connection, event, insert
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync import push_hooks
-from clinicsync.sync.model.push_hooks import ALIASES, RECEIPTS
-from clinicsync.sync.push import PushReceiver, Withdrawn
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest import push_hooks
+from clinicsync.sync.ingest.push import PushReceiver, Withdrawn
+from clinicsync.sync.store.model.push_hooks import ALIASES, RECEIPTS
+from clinicsync.sync.store.store import Store
 from tests.sync.test_push_folded import _all_rows
 from tests.sync.test_push_turns import booking
 from tests.sync.test_receipt_claim_read import _receipts

@@ -1,4 +1,4 @@
-"""Webhook receipts (sync/push_hooks.py): a process prunes a source's expired receipts at most
+"""Webhook receipts (sync/ingest/push_hooks.py): a process prunes a source's expired receipts at most
 once a minute, not on every webhook, and each body is still claimed exactly once."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync import push_hooks
-from clinicsync.sync.model.push_hooks import RECEIPTS
-from clinicsync.sync.store import Store
+from clinicsync.sync.ingest import push_hooks
+from clinicsync.sync.store.model.push_hooks import RECEIPTS
+from clinicsync.sync.store.store import Store
 
 KEEP = timedelta(minutes=10)
 

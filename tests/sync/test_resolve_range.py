@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import text
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync import quarantine
-from clinicsync.sync.quarantine import QuarantineEntry
-from clinicsync.sync.store import Store
+from clinicsync.sync.store import quarantine
+from clinicsync.sync.store.quarantine import QuarantineEntry
+from clinicsync.sync.store.store import Store
 
 OPEN_IDS = ["A-0100", "A-0200", "B-1", "é-1", "a-0150"]  # capitals sort before lower case, é after both
 

@@ -1,4 +1,4 @@
-"""Patients' data is forgotten ``store.patient_data_days`` after their visits (sync/retention.py),
+"""Patients' data is forgotten ``store.patient_data_days`` after their visits (sync/store/retention.py),
 on SQLite and PostgreSQL: the visit's row stays (identity, times, status, hashes) so that a
 source still listing it imports nothing new; future and recent visits, and the data of a
 patient who has one, are never touched; each call does bounded work and a second call finds
@@ -14,16 +14,16 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync import retention
-from clinicsync.sync.engine import sync_once
-from clinicsync.sync.model import Appointment, Patient, Quarantine
-from clinicsync.sync.model.access_log import ACCESS_LOG
-from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
-from clinicsync.sync.model.responses import RESPONSES
-from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
-from clinicsync.sync.outbox import CONSUMERS, EVENTS
-from clinicsync.sync.settings import StoreSettings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import StoreSettings, load_settings
+from clinicsync.sync.ingest.engine import sync_once
+from clinicsync.sync.store import retention
+from clinicsync.sync.store.model import Appointment, Patient, Quarantine
+from clinicsync.sync.store.model.access_log import ACCESS_LOG
+from clinicsync.sync.store.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.store.model.responses import RESPONSES
+from clinicsync.sync.store.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.store.outbox import CONSUMERS, EVENTS
+from clinicsync.sync.store.store import Store
 from tests.conftest import SettingsFactory
 
 A = Appointment.__table__  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""The crucial property of forgetting (sync/retention.py): a source that still lists a visit
+"""The crucial property of forgetting (sync/store/retention.py): a source that still lists a visit
 whose patient data was forgotten imports nothing new from it — no event in the outbox, no
 calendar event, no notice, no reminder, and not the patient's details — whether its record
 is recognized by its fingerprint or mapped again (a changed mapping epoch: an upgrade, a
@@ -17,14 +17,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync import retention
-from clinicsync.sync.demo import COLUMNS
-from clinicsync.sync.model import Appointment, Event, Patient
-from clinicsync.sync.model.calendar import ICS_EVENTS, LINKS
-from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.cli.demo import COLUMNS
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.service.pipeline import run_once
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store import retention
+from clinicsync.sync.store.model import Appointment, Event, Patient
+from clinicsync.sync.store.model.calendar import ICS_EVENTS, LINKS
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 E = Event.__table__  # type: ignore[attr-defined]

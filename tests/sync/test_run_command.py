@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import insert, select
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.locks import poll_lock, sqlite_worker_lock
-from clinicsync.sync.model import SyncRun
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.locks import poll_lock, sqlite_worker_lock
+from clinicsync.sync.store.model import SyncRun
+from clinicsync.sync.store.store import Store
 from tests.reliability.harness import write_drop
 
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]
@@ -100,7 +100,7 @@ def test_a_pool_too_small_for_the_jobs_is_warned_about(store: Store) -> None:
     from structlog.testing import capture_logs
 
     from clinicsync.sync.cli.run import _check_pool
-    from clinicsync.sync.settings import Settings
+    from clinicsync.sync.config.settings import Settings
 
     small = Settings.model_validate({"store": {"pool_size": 2, "max_overflow": 1}})
     with capture_logs() as logs:
@@ -112,9 +112,9 @@ def test_a_pool_too_small_for_the_jobs_is_warned_about(store: Store) -> None:
 def test_the_connections_needed_follow_the_poll_pool_not_the_sources(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """200 sources need no more connections than 4: the pool polls poll_workers at a time
     (issue 60: the advice was 2 x sources + 2, which no pool could hold for 200)."""
-    from clinicsync.sync.db import make_engine
+    from clinicsync.sync.config.settings import Settings, load_settings
     from clinicsync.sync.service.jobs import ServiceContext, ServiceOptions, collect_jobs, store_connections
-    from clinicsync.sync.settings import Settings, load_settings
+    from clinicsync.sync.store.db import make_engine
     from tests.reliability.harness import write_settings
 
     def needed(sources: int, serve: bool) -> int:

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import insert, select
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync import store as store_module
-from clinicsync.sync.engine import sync_once
-from clinicsync.sync.model import SyncRun
-from clinicsync.sync.queries import connector_health
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.checks.queries import connector_health
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.ingest.engine import sync_once
+from clinicsync.sync.store import store as store_module
+from clinicsync.sync.store.model import SyncRun
+from clinicsync.sync.store.store import Store
 from tests.conftest import SettingsFactory
 
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]

@@ -18,14 +18,14 @@ import pytest
 from sqlalchemy import event, func, select, update
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync.demo import generate_rows
-from clinicsync.sync.progress import ProgressObserver
-from clinicsync.sync.run_progress import STAGES, RunRecorder, prune_stages, running_stages
+from clinicsync.sync.cli.demo import generate_rows
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.runs.progress import ProgressObserver
+from clinicsync.sync.runs.run_progress import STAGES, RunRecorder, prune_stages, running_stages
+from clinicsync.sync.runs.stage_locks import stage_lock
 from clinicsync.sync.service.pipeline import run_once
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.stage_locks import stage_lock
-from clinicsync.sync.store import RUNS, Counts, Store
-from clinicsync.sync.tables import LOCK_HOLDERS
+from clinicsync.sync.store.store import RUNS, Counts, Store
+from clinicsync.sync.store.tables import LOCK_HOLDERS
 from clinicsync.sync.ui.queries import connectors_health, running_now
 from tests.connectors.test_csv_drop import TOMORROW, write_drop
 from tests.sync.test_cli_output import SQLITE
@@ -121,8 +121,9 @@ def test_status_shows_the_running_stage_then_done(config: Path, store: Store, cl
 
 @SQLITE
 def test_a_crashed_run_is_stale_not_running(config: Path, store: Store, cli: Any) -> None:
-    crash = ("import os, sys\nfrom clinicsync.sync.db import make_engine\nfrom clinicsync.sync.store import Store\n"
-             "from clinicsync.sync.run_progress import RunRecorder\n"
+    crash = ("import os, sys\nfrom clinicsync.sync.store.db import make_engine\n"
+             "from clinicsync.sync.store.store import Store\n"
+             "from clinicsync.sync.runs.run_progress import RunRecorder\n"
              "store = Store(make_engine(sys.argv[1]))\nstore.start_run('deadrun', 'emr')\n"
              "recorder = RunRecorder(store, 'deadrun')\nrecorder.stage_started('import emr')\n"
              "recorder.stage_advanced('import emr', 700)\nos._exit(9)\n")
@@ -162,7 +163,7 @@ def test_finished_stages_are_kept_a_week(store: Store) -> None:
     recent.stage_started("calendar")
     recent.stage_advanced("calendar", 40, 90)
     recent.stage_finished("calendar")
-    assert prune_stages(store) == 1  # the retention pass's (sync/engine.py retention_pass)
+    assert prune_stages(store) == 1  # the retention pass's (sync/ingest/engine.py retention_pass)
     with store.engine.connect() as connection:
         left = connection.execute(STAGES.select()).all()
     assert [(r.run_id, r.status, r.rows, r.total) for r in left] == [("recent", "ok", 40, 90)]

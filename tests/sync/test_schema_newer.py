@@ -15,7 +15,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
-from clinicsync.sync.db import (
+from clinicsync.sync.store.db import (
     HEAD_REVISION,
     StoreNotReady,
     alembic_config,

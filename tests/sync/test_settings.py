@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from clinicsync.common.settings_base import SettingsModel
-from clinicsync.sync.config_loader import ConfigError
-from clinicsync.sync.settings import config_path, json_schema, load_settings
+from clinicsync.sync.config.config_loader import ConfigError
+from clinicsync.sync.config.settings import config_path, json_schema, load_settings
 from tests.conftest import ROOT
 
 

@@ -25,10 +25,10 @@ import pytest
 from sqlalchemy import select, update
 
 from clinicsync.common.timeutil import zone
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.responses.link_page import moved
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 HEADER = "appointment_id,start,duration_minutes,timezone,status,type,location,patient_id,patient_name," \

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from clinicsync.sync.demo import generate_rows, write_csv
-from clinicsync.sync.settings import load_settings
+from clinicsync.sync.cli.demo import generate_rows, write_csv
+from clinicsync.sync.config.settings import load_settings
 
 
 def _paths(value: Any, where: str = "") -> list[tuple[str, str]]:

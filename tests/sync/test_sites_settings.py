@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from clinicsync.sync.config_loader import ConfigError, load_yaml_text
-from clinicsync.sync.settings import Settings, validate_settings
+from clinicsync.sync.config.config_loader import ConfigError, load_yaml_text
+from clinicsync.sync.config.settings import Settings, validate_settings
 
 GROUP = """
 clinic: {name: Lakeside Group, timezone: America/Chicago, phone: "+13125550000", language: en-US}
@@ -70,8 +70,8 @@ def test_check_names_the_places_list_of_each_site() -> None:
     ``sites.<key>.places`` when it has one, else ``clinic.places``, and names the site."""
     from collections import Counter
 
+    from clinicsync.sync.checks.source_check import SourceCheck
     from clinicsync.sync.cli.check import place_findings
-    from clinicsync.sync.source_check import SourceCheck
 
     settings = _load(GROUP.replace("SITE", "site: south").replace(
         "  south: {name: South Dental, language: es-US}",

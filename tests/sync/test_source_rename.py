@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.conftest import ROOT, Cli
 
 OLD, NEW = "demo-csv", "clinic-csv"
@@ -218,7 +218,7 @@ def _synced(store: Store, connector: str, *, days: int = 3, agenda_day: str = "2
     from sqlalchemy import insert
 
     from clinicsync.common.types import utcnow
-    from clinicsync.sync.tables import REMINDERS, SYNC_RUNS
+    from clinicsync.sync.store.tables import REMINDERS, SYNC_RUNS
     from tests.sync.reminders.conftest import appointment, put
 
     now = utcnow()
@@ -233,7 +233,7 @@ def _synced(store: Store, connector: str, *, days: int = 3, agenda_day: str = "2
 
 
 def _rename_on(store: Store) -> None:
-    from clinicsync.sync.orphans import Orphan, find_orphans, known_sources, rename_source
+    from clinicsync.sync.ingest.orphans import Orphan, find_orphans, known_sources, rename_source
 
     _synced(store, "emr")
     _synced(store, OLD)
@@ -248,7 +248,7 @@ def _rename_on(store: Store) -> None:
         assert find_orphans(connection, {"emr", NEW}) == []
         from sqlalchemy import select
 
-        from clinicsync.sync.tables import REMINDERS
+        from clinicsync.sync.store.tables import REMINDERS
         keys = set(connection.execute(select(REMINDERS.c.key)).scalars())
     assert keys == {"agenda:emr:D1:2026-12-01", f"agenda:{NEW}:D1:2026-12-01"}
 
@@ -268,7 +268,7 @@ def test_the_sources_are_read_from_the_index_not_by_a_scan(store: Store) -> None
     enable_seqscan off, as tests/sync/test_query_plans.py reads them)."""
     from sqlalchemy import text
 
-    from clinicsync.sync.orphans import _SOURCES
+    from clinicsync.sync.ingest.orphans import _SOURCES
 
     with store.engine.connect() as connection:
         if connection.dialect.name == "sqlite":
@@ -287,7 +287,7 @@ def _only_past(store: Store, connector: str, days_ago: float) -> None:
     from sqlalchemy import insert
 
     from clinicsync.common.types import utcnow
-    from clinicsync.sync.tables import SYNC_RUNS
+    from clinicsync.sync.store.tables import SYNC_RUNS
     from tests.sync.reminders.conftest import appointment, put
 
     now = utcnow()
@@ -298,7 +298,7 @@ def _only_past(store: Store, connector: str, days_ago: float) -> None:
 
 
 def _recent_visits_on(store: Store) -> None:
-    from clinicsync.sync.orphans import Orphan, find_orphans, first_run_refusal
+    from clinicsync.sync.ingest.orphans import Orphan, find_orphans, first_run_refusal
 
     _only_past(store, OLD, days_ago=5)  # on the calendars (calendar.past_days: 30)
     _only_past(store, "gone", days_ago=45)  # removed long ago: nothing of it is shown any more
@@ -327,8 +327,8 @@ def test_a_clinic_with_a_longer_calendar_window_is_protected_over_all_of_it(
     """``calendar.past_days: 60``: the doctors' calendars show the visits of the last 60 days,
     so a source renamed 45 days after its last visit would put that visit on them twice. On
     main the window was a fixed 31 days, so the new name's first run was not refused."""
-    from clinicsync.sync.engine import DoubleImportRefused, _refuse_double_import
-    from clinicsync.sync.settings import load_settings
+    from clinicsync.sync.config.settings import load_settings
+    from clinicsync.sync.ingest.engine import DoubleImportRefused, _refuse_double_import
 
     _only_past(store, OLD, days_ago=45)
     connector = f"- name: {NEW}\n  kind: rest_api\n  api_keys: [{{name: site, sha256: {'a' * 64}}}]\n"

@@ -1,5 +1,5 @@
 """A stage with nothing to do is neither imported nor run by `sync --once` (issue 60), and a
-stage with work is never skipped (sync/stage_probes.py, sync/service/pipeline.py): for each
+stage with work is never skipped (sync/checks/stage_probes.py, sync/service/pipeline.py): for each
 probe, a change in what the stage reads makes it run; an unchanged store skips it, with the
 report it would give. The calendar and the reminders are state-based: a moved visit, a
 template edit, the next day, a set-aside retry each make the calendar run again."""
@@ -15,12 +15,12 @@ import pytest
 import time_machine
 from sqlalchemy import insert, select, update
 
-from clinicsync.sync import stage_probes
+from clinicsync.sync.checks import stage_probes
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.responses.source_answers import ACTIONS
 from clinicsync.sync.service import pipeline
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
-from clinicsync.sync.tables import APPOINTMENTS, RUN_STAGES, SET_ASIDE, WAITLIST_ENTRIES, WRITEBACKS
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import APPOINTMENTS, RUN_STAGES, SET_ASIDE, WAITLIST_ENTRIES, WRITEBACKS
 from tests.conftest import SettingsFactory
 from tests.sync.calendar.helpers import apply, appointment, moved
 

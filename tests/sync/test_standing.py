@@ -1,5 +1,5 @@
 """A standing condition is logged when it starts, changes and ends, with a daily reminder,
-not at every cron run (stop 52, sync/standing.py): on SQLite and PostgreSQL, through the
+not at every cron run (stop 52, sync/runs/standing.py): on SQLite and PostgreSQL, through the
 store (each cron run is a process of its own), and through the engine's own conditions — a
 source that cannot be read, a source the settings no longer name."""
 
@@ -15,12 +15,12 @@ import time_machine
 from sqlalchemy import insert, select
 from structlog.testing import capture_logs
 
-from clinicsync.sync.engine import sync_once
-from clinicsync.sync.model.housekeeping import HOUSEKEEPING
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.standing import REMIND_EVERY, Standing
-from clinicsync.sync.store import Store
-from clinicsync.sync.tables import SYNC_RUNS
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.ingest.engine import sync_once
+from clinicsync.sync.runs.standing import REMIND_EVERY, Standing
+from clinicsync.sync.store.model.housekeeping import HOUSEKEEPING
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import SYNC_RUNS
 from tests.conftest import SettingsFactory
 from tests.sync.reminders.conftest import appointment, put
 
@@ -85,7 +85,7 @@ def test_a_change_and_a_new_subject_during_a_standing_condition_are_written(stor
 
 
 def test_a_store_that_cannot_be_read_loses_no_line(tmp_path: Path) -> None:
-    from clinicsync.sync.db import make_engine
+    from clinicsync.sync.store.db import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'not-migrated.db'}")  # no housekeeping table
     log = Log()

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from clinicsync.sync.model import Appointment, ConnectorState, Event, Patient, Quarantine
-from clinicsync.sync.store import Mapped, QuarantineEntry, SnapshotEnd, Store
+from clinicsync.sync.store.model import Appointment, ConnectorState, Event, Patient, Quarantine
+from clinicsync.sync.store.store import Mapped, QuarantineEntry, SnapshotEnd, Store
 
 SOON = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
 TABLES = ["appointment", "patient", "practitioner", "location", "event", "quarantine", "connectorstate"]

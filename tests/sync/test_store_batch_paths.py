@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select, update
 
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-from clinicsync.sync import bulk
-from clinicsync.sync import store as store_module
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.model import Appointment, Event, Patient
-from clinicsync.sync.store import Mapped, Store
+from clinicsync.sync.store import bulk
+from clinicsync.sync.store import store as store_module
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.model import Appointment, Event, Patient
+from clinicsync.sync.store.store import Mapped, Store
 
 APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Connection, func, insert, select
 
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient
-from clinicsync.sync.model import Appointment, Event, SyncRun
-from clinicsync.sync.store import Mapped, SnapshotEnd, Store
+from clinicsync.sync.store.model import Appointment, Event, SyncRun
+from clinicsync.sync.store.store import Mapped, SnapshotEnd, Store
 
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 A = Appointment.__table__.c  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from clinicsync.mappings.model import (
     NormalizedPractitioner,
     positional_builder,
 )
-from clinicsync.sync.store import _appointment_hash
+from clinicsync.sync.store.store import _appointment_hash
 
 START = datetime(2026, 3, 4, 14, 30, tzinfo=UTC)
 GROUPS: dict[str, dict[str, Any]] = {
@@ -104,7 +104,7 @@ def test_hash_of_partly_set_groups(label: str, full: bool) -> None:
 def test_people_hashes_are_pinned() -> None:
     """Patients and practitioners are compared by the hash of their fields, stored since the
     first stores: it must not change either."""
-    from clinicsync.sync.store import _PATIENT, _PRACTITIONER
+    from clinicsync.sync.store.store import _PATIENT, _PRACTITIONER
 
     full = _base(True)
     assert _PATIENT.content_hash(full["patient"]) == PEOPLE["patient"]
@@ -136,7 +136,7 @@ def test_a_batch_hashes_each_appointment_as_alone() -> None:
     """The batch path (store._batch_hashes: each person's JSON written once per batch) gives
     byte for byte the pinned hashes, for every combination of groups and partly set groups,
     with people shared between appointments, repeated, absent, or equal but not the same."""
-    from clinicsync.sync.store import _batch_hashes
+    from clinicsync.sync.store.store import _batch_hashes
 
     hashes = _batch_hashes()
     cases: list[tuple[dict[str, Any], str]] = []
@@ -163,7 +163,7 @@ def test_a_persons_declared_dict_writes_the_dataclass_json(texts: list[str | Non
     """The batch path writes a patient's (practitioner's) JSON from a dict display of its
     fields in declaration order (store._PERSON_DICTS, issue 32): the same bytes orjson writes
     for the dataclass itself, which is what the stored hashes were made of."""
-    from clinicsync.sync.store import _PERSON_DICTS
+    from clinicsync.sync.store.store import _PERSON_DICTS
 
     patient = NormalizedPatient(texts[0] or "P-1", *texts[1:6], *flags)  # type: ignore[arg-type]
     practitioner = NormalizedPractitioner(texts[6] or "D-1", texts[7], texts[1])
@@ -174,7 +174,7 @@ def test_a_persons_declared_dict_writes_the_dataclass_json(texts: list[str | Non
 def test_a_batch_writes_a_person_of_another_type_whole() -> None:
     """A person object of a type the batch path has no dict display for (a subclass) is
     written by orjson whole, as before."""
-    from clinicsync.sync.store import _batch_hashes
+    from clinicsync.sync.store.store import _batch_hashes
 
     @dataclass(frozen=True, slots=True)
     class Other(NormalizedPatient):
@@ -190,7 +190,7 @@ def test_held_json_hashes_as_alone_when_a_person_it_held_is_gone() -> None:
     """store.HeldJson holds a batch's people's JSON by the person object's identity: every
     hash is ``_appointment_hash``'s, also when a person is freed and another takes its place
     in memory (the held objects are kept, so their ids are never reused while held)."""
-    from clinicsync.sync.store import HeldJson, _batch_hashes
+    from clinicsync.sync.store.store import HeldJson, _batch_hashes
 
     hashes = _batch_hashes(HeldJson())
     base = _base(True)
@@ -209,8 +209,8 @@ def test_a_batchs_fused_rows_are_the_loops_rows(tmp_path: Any) -> None:
     ``_bound_rows`` given ``_batch_hashes``' hash, the columns left out and inlined alike."""
     from sqlalchemy import text
 
-    from clinicsync.sync import store as store_module
-    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.store import store as store_module
+    from clinicsync.sync.store.db import make_engine, upgrade
 
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     upgrade(engine)
@@ -244,8 +244,8 @@ def test_a_mixed_batchs_fused_rows_are_the_loops_rows(tmp_path: Any) -> None:
     and a visit stated in person, the columns left out and inlined alike."""
     from sqlalchemy import text
 
-    from clinicsync.sync import store as store_module
-    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.store import store as store_module
+    from clinicsync.sync.store.db import make_engine, upgrade
 
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     upgrade(engine)

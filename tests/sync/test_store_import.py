@@ -17,8 +17,9 @@ import orjson
 from sqlalchemy import Table, select
 
 from bench.data import write_export
-from clinicsync.sync.engine import sync_once
-from clinicsync.sync.model import (
+from clinicsync.sync.config.settings import settings_model
+from clinicsync.sync.ingest.engine import sync_once
+from clinicsync.sync.store.model import (
     Appointment,
     ConnectorState,
     Event,
@@ -27,14 +28,13 @@ from clinicsync.sync.model import (
     Practitioner,
     Quarantine,
 )
-from clinicsync.sync.model.tombstones import TOMBSTONES
-from clinicsync.sync.settings import settings_model
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.tombstones import TOMBSTONES
+from clinicsync.sync.store.store import Store
 
 ROWS = 3_000
 CONNECTOR = "w1"
 # Not content: when a row was written and by which run. A raw-record fingerprint digests the
-# mapping's own source (sync/fingerprint.py mapping_epoch), so only whether a row has one counts.
+# mapping's own source (sync/ingest/fingerprint.py mapping_epoch), so only whether a row has one counts.
 TIMINGS = frozenset({"created_at", "updated_at", "last_seen", "resolved_at", "recorded_at", "run_id",
                      "forgotten_at"})
 PRINTS = frozenset({"source_fingerprint"})
@@ -130,8 +130,8 @@ def test_rows_built_bound_are_the_rows_bound_after(store: Store) -> None:
     from datetime import UTC, timedelta
 
     from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-    from clinicsync.sync.bulk import bind_processors, processed_rows
-    from clinicsync.sync.store import _ROW_NAMES, APPOINTMENTS, _appointment_values, _bound_rows
+    from clinicsync.sync.store.bulk import bind_processors, processed_rows
+    from clinicsync.sync.store.store import _ROW_NAMES, APPOINTMENTS, _appointment_values, _bound_rows
 
     start = datetime(2027, 3, 4, 14, 30, tzinfo=UTC)
     now = datetime(2026, 11, 24, 12, 0, 0, 123456, tzinfo=UTC)
@@ -154,8 +154,8 @@ def test_person_rows_built_bound_are_the_rows_bound_after(store: Store) -> None:
     """A poll's new patients and practitioners are built bound in one pass too
     (_PersonKind.bound_rows): the raw row through each column's bind processor."""
     from clinicsync.mappings.model import NormalizedPatient, NormalizedPractitioner
-    from clinicsync.sync.bulk import bind_processors, processed_rows
-    from clinicsync.sync.store import _PATIENT, _PERSON_TAIL, _PRACTITIONER, PATIENTS, PRACTITIONERS
+    from clinicsync.sync.store.bulk import bind_processors, processed_rows
+    from clinicsync.sync.store.store import _PATIENT, _PERSON_TAIL, _PRACTITIONER, PATIENTS, PRACTITIONERS
 
     now = datetime(2026, 11, 24, 12, 0, 0, 123456, tzinfo=datetime.now().astimezone().tzinfo)
     cases = ((_PATIENT, PATIENTS, (NormalizedPatient("P-1"), NormalizedPatient(

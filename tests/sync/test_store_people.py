@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from clinicsync.common.types import utcnow
 from clinicsync.mappings.model import NormalizedAppointment
-from clinicsync.sync.model import Patient, Practitioner
-from clinicsync.sync.store import Mapped, Store, _insert_new
+from clinicsync.sync.store.model import Patient, Practitioner
+from clinicsync.sync.store.store import Mapped, Store, _insert_new
 from tests.sync.test_store import appt
 
 PATIENTS = Patient.__table__  # type: ignore[attr-defined]
@@ -57,7 +57,7 @@ SEQUENCE = [
 
 
 def test_the_store_ends_as_without_the_memory(tmp_path: Any, store: Store) -> None:
-    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.store.db import make_engine, upgrade
 
     engine = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
     upgrade(engine)
@@ -77,8 +77,8 @@ def test_the_memory_is_bounded_and_the_store_still_ends_as_without_it(
         tmp_path: Any, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past PEOPLE_MEMORY_LIMIT people the memory starts over: what it forgot is looked up
     again, so memory stays bounded for a source of a million patients, and nothing differs."""
-    from clinicsync.sync import store as store_module
-    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.store import store as store_module
+    from clinicsync.sync.store.db import make_engine, upgrade
 
     monkeypatch.setattr(store_module, "PEOPLE_MEMORY_LIMIT", 3)
     engine = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
@@ -147,8 +147,8 @@ def test_a_poll_under_its_lock_remembers_people_and_a_bare_sync_connector_does_n
         tmp_path: Any, write_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the caller knows it is the connector's sole writer: a poll (under the poll lock)
     says so; sync_connector called on its own (tests, tools) keeps the safe default."""
-    from clinicsync.sync.engine import new_run_id, sync_connector, sync_once
-    from clinicsync.sync.settings import load_settings
+    from clinicsync.sync.config.settings import load_settings
+    from clinicsync.sync.ingest.engine import new_run_id, sync_connector, sync_once
     from tests.connectors.csv_support import rows, write_drop
 
     seen: list[bool] = []
@@ -204,7 +204,7 @@ def test_a_first_run_looks_up_only_the_people_it_remembers(store: Store, monkeyp
     """A sole writer whose connector had no patient (practitioner) when its run began knows every
     stored one is in its memory: a new one is not looked up (a first import's ~600 a batch),
     a remembered one that changed is; a later run, whose connector has people, looks all up."""
-    from clinicsync.sync import store as store_module
+    from clinicsync.sync.store import store as store_module
 
     asked: list[tuple[str, list[str]]] = []
     real = store_module.select_in
@@ -233,8 +233,8 @@ def test_a_first_run_looks_up_only_the_appointments_it_may_have_stored(
     id that comes again in a later batch is still found and updated, a delete of an unknown id
     (a tombstone row) is found again, and the store ends as without the memory. A later run,
     or a connector that had appointments, looks every id up."""
-    from clinicsync.sync import store as store_module
-    from clinicsync.sync.db import make_engine, upgrade
+    from clinicsync.sync.store import store as store_module
+    from clinicsync.sync.store.db import make_engine, upgrade
 
     asked: list[list[str]] = []
     real = store_module.select_in

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import event, text
 
 from clinicsync.mappings.model import NormalizedAppointment
-from clinicsync.sync.bulk import select_in
-from clinicsync.sync.quarantine import QuarantineEntry
-from clinicsync.sync.store import (
+from clinicsync.sync.store.bulk import select_in
+from clinicsync.sync.store.quarantine import QuarantineEntry
+from clinicsync.sync.store.store import (
     APPOINTMENTS,
     LOCATIONS,
     PATIENTS,

@@ -7,8 +7,8 @@ from sqlalchemy import text
 
 from clinicsync.connectors.base import Batch, RawRecord
 from clinicsync.mappings.engine import load_mapping
-from clinicsync.sync.engine import map_batch
-from clinicsync.sync.store import Store
+from clinicsync.sync.ingest.engine import map_batch
+from clinicsync.sync.store.store import Store
 
 CSV = load_mapping("csv_default", "America/New_York", "US")
 FHIR = load_mapping("fhir_r4", "America/New_York", "US")

@@ -1,6 +1,6 @@
 """A connector's `stored_times:` switched after go-live (issue 57): the same source rows, read
 as UTC instead of as local time (or back), re-time every visit. That is a correction, as a
-corrected zone is (sync/changes.py ``zone_corrected``): nobody is told their visit moved, and
+corrected zone is (sync/store/changes.py ``zone_corrected``): nobody is told their visit moved, and
 the re-read update stamp, now hours earlier, is not taken for an older update. A real move at
 the source (its update stamp moves on) is still told. Through the real mapping engine."""
 
@@ -13,7 +13,7 @@ import pytest
 
 from clinicsync.mappings.engine import CompiledMapping, MappingPreset
 from clinicsync.mappings.model import NormalizedAppointment
-from clinicsync.sync.changes import Change, Stored, classify
+from clinicsync.sync.store.changes import Change, Stored, classify
 
 CHICAGO = "America/Chicago"
 PRESET = MappingPreset.model_validate({"name": "stamps", "fields": {
@@ -40,7 +40,7 @@ def change(before: str, after: str, new_row: dict[str, Any] | None = None) -> Ch
 def test_a_switched_convention_is_a_correction_nobody_is_told(before: str, after: str) -> None:
     found = change(before, after)
     assert found is not None and found.kind == "rescheduled"
-    assert found.payload["baseline"] is True  # recorded, not announced (sync/zonerules.py's mark)
+    assert found.payload["baseline"] is True  # recorded, not announced (sync/store/zonerules.py's mark)
 
 
 def test_the_update_stamp_re_read_earlier_is_not_an_older_update() -> None:

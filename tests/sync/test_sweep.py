@@ -1,4 +1,4 @@
-"""The delete sweep on the connector contract, independent of SQL (sync/sweep.py), on SQLite
+"""The delete sweep on the connector contract, independent of SQL (sync/ingest/sweep.py), on SQLite
 and PostgreSQL: a connector that lists its ids on a schedule; unlisted future appointments
 of its window are deleted (the snapshot's ``deleted`` change), past ones and those beyond
 ``until`` are kept, the safety stop applies, and the schedule is kept in the store."""
@@ -25,9 +25,9 @@ from clinicsync.connectors.base import (
 )
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient
-from clinicsync.sync.model import Event
-from clinicsync.sync.store import Mapped, Store
-from clinicsync.sync.sweep import SWEEPS, last_sweep, sweep_if_due
+from clinicsync.sync.ingest.sweep import SWEEPS, last_sweep, sweep_if_due
+from clinicsync.sync.store.model import Event
+from clinicsync.sync.store.store import Mapped, Store
 
 E = Event.__table__.c  # type: ignore[attr-defined]
 MAPPING = load_mapping("csv_default", "UTC", "US")  # external_id from the `appointment_id` column

@@ -20,13 +20,13 @@ from clinicsync.sync.calendar.google import GoogleCalendar
 from clinicsync.sync.calendar.ics import IcsCalendar
 from clinicsync.sync.calendar.provider import event_id
 from clinicsync.sync.calendar.push import push
-from clinicsync.sync.engine import new_run_id, sync_connector
-from clinicsync.sync.model import Appointment, Event
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.config.settings.calendar import CalendarSettings
+from clinicsync.sync.ingest.engine import new_run_id, sync_connector
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.store import Mapped, Store
+from clinicsync.sync.store.model import Appointment, Event
+from clinicsync.sync.store.store import Mapped, Store
 from tests.sync.calendar.conftest import fake_google, google_calendar_settings, key_file, rsa_key  # noqa: F401
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.reminders.conftest import scripted  # noqa: F401
@@ -164,7 +164,7 @@ def test_appointments_without_telehealth_hash_as_before_issue_22() -> None:
 
     from clinicsync.common.hashing import content_hash
     from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
-    from clinicsync.sync.store import _appointment_hash
+    from clinicsync.sync.store.store import _appointment_hash
 
     @dataclass(frozen=True)
     class Before:  # mappings/model.py's NormalizedAppointment before issue 22
@@ -251,7 +251,7 @@ def test_a_meet_link_only_when_asked_for_and_the_source_has_none(
     fake_google.calendars.clear()
     fake_google.reset_counts()
     with store.engine.begin() as connection:  # start over: the calendar forgets, so does the store's link table
-        from clinicsync.sync.model.calendar import LINKS
+        from clinicsync.sync.store.model.calendar import LINKS
         connection.execute(LINKS.delete())
     calendar = google_calendar_settings(google={"create_meet": True})
     google_push(calendar, store)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from clinicsync.sync.changes import update_order
+from clinicsync.sync.store.changes import update_order
 
 NY = "America/New_York"
 

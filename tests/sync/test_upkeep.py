@@ -1,4 +1,4 @@
-"""`sync --once`'s upkeep when due, not at every run (issue 60, sync/upkeep.py, sync/engine.py).
+"""`sync --once`'s upkeep when due, not at every run (issue 60, sync/store/upkeep.py, sync/ingest/engine.py).
 
 Cron runs `sync --once` every few minutes: the run history's and the stages' pruning, forgetting
 old patient data and the look for orphaned sources are done at most every UPKEEP_EVERY (an hour)
@@ -18,13 +18,14 @@ import pytest
 from sqlalchemy import insert, select
 
 from clinicsync.common.types import utcnow
-from clinicsync.sync import engine, retention, upkeep
-from clinicsync.sync.engine import RunReport, retention_if_due, sync_once, warn_orphans_if_due
-from clinicsync.sync.model import Appointment, Patient
-from clinicsync.sync.orphans import Orphan
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
-from clinicsync.sync.tables import HOUSEKEEPING
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest import engine
+from clinicsync.sync.ingest.engine import RunReport, retention_if_due, sync_once, warn_orphans_if_due
+from clinicsync.sync.ingest.orphans import Orphan
+from clinicsync.sync.store import retention, upkeep
+from clinicsync.sync.store.model import Appointment, Patient
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import HOUSEKEEPING
 from tests.conftest import SettingsFactory
 
 A = Appointment.__table__  # type: ignore[attr-defined]

@@ -1,9 +1,9 @@
-"""A tz database rule change keeps stored visits at their local time (stop 50, sync/zonerules.py).
+"""A tz database rule change keeps stored visits at their local time (stop 50, sync/store/zonerules.py).
 
 The rule change is simulated without touching the system: ``zic`` compiles a zone "Test/Clinic"
 into a temporary folder that zoneinfo is pointed at (``reset_tzpath``), first with US-style
 daylight saving, then with daylight saving abolished from 2026-12-01 (as Mexico did in 2022),
-each with its own version line (the fingerprints' epoch reads it, sync/fingerprint.py). The
+each with its own version line (the fingerprints' epoch reads it, sync/ingest/fingerprint.py). The
 per-process caches of zones and rules are cleared as a restart after a tzdata update would.
 
 A CSV snapshot source and an incremental SQL source (SQLite) hold future visits at 09:00 local.
@@ -28,16 +28,17 @@ from sqlalchemy import event, func, select
 
 from clinicsync.common import timeutil
 from clinicsync.mappings import engine as mapping_engine
-from clinicsync.sync import fingerprint, zonerules
 from clinicsync.sync.calendar import ics, ics_text
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.outbox import EVENTS
-from clinicsync.sync.queries import zone_rules_status
+from clinicsync.sync.checks.queries import zone_rules_status
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.ingest import fingerprint
 from clinicsync.sync.reminders import timing
 from clinicsync.sync.service.pipeline import run_once
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store import zonerules
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.outbox import EVENTS
+from clinicsync.sync.store.store import Store
 
 ZONE = "Test/Clinic"
 A = Appointment.__table__  # type: ignore[attr-defined]

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from clinicsync.sync.model import Appointment, Event, Patient, Practitioner, Quarantine, SyncRun
-from clinicsync.sync.model.calendar import LINKS
-from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
-from clinicsync.sync.model.responses import RESPONSES
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment, Event, Patient, Practitioner, Quarantine, SyncRun
+from clinicsync.sync.store.model.calendar import LINKS
+from clinicsync.sync.store.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.store.model.responses import RESPONSES
+from clinicsync.sync.store.store import Store
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday
 T = {name: model.__table__ for name, model in [  # type: ignore[attr-defined]

@@ -13,13 +13,13 @@ import httpx
 import pytest
 from sqlalchemy import insert, select
 
-from clinicsync.sync.access_log import ACCESS_LOG
-from clinicsync.sync.model import Patient
-from clinicsync.sync.model.desk import DESK_ACTIONS
-from clinicsync.sync.model.responses import RESPONSES
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.runs.access_log import ACCESS_LOG
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Patient
+from clinicsync.sync.store.model.desk import DESK_ACTIONS
+from clinicsync.sync.store.model.responses import RESPONSES
+from clinicsync.sync.store.store import Store
 from tests.ui.seed import NOW, ask_to_reschedule, seed
 from tests.ui.test_desk import csrf_of, seen_in
 from tests.ui.test_pages import HASH, PASSWORD, basic

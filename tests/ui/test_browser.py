@@ -19,7 +19,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from clinicsync.common.passwords import hash_password
-from clinicsync.sync.demo import generate_rows, write_csv
+from clinicsync.sync.cli.demo import generate_rows, write_csv
 from tests.conftest import Cli
 from tests.server.test_serve import free_port
 from tests.ui.chromium import ROOT, WIDTHS, at_both_widths, browser, follow, set_width

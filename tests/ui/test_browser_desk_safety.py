@@ -14,10 +14,10 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from sqlalchemy import select, update
 
-from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.ui.chromium import DOC_SIZES, browser, doc_screenshot, follow, save_screenshot, serving, set_width
 from tests.ui.seed import NOW, ask_to_reschedule, seed, seed_desk
 from tests.ui.test_pages import HASH, PASSWORD

@@ -14,11 +14,11 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from sqlalchemy import insert, select
 
-from clinicsync.sync.access_log import ACCESS_LOG
-from clinicsync.sync.model import Patient
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.runs.access_log import ACCESS_LOG
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Patient
+from clinicsync.sync.store.store import Store
 from tests.ui.chromium import WIDTHS, at_both_widths, browser, serving, set_width
 from tests.ui.seed import NOW, ask_to_reschedule, seed
 from tests.ui.test_pages import HASH, PASSWORD

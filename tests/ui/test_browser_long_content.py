@@ -22,12 +22,12 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from sqlalchemy import insert, update
 
-from clinicsync.sync.orphans import first_run_refusal
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.ingest.orphans import first_run_refusal
+from clinicsync.sync.runs.setaside import Item, set_aside
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.setaside import Item, set_aside
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
-from clinicsync.sync.tables import RUN_STAGES, SYNC_RUNS
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import RUN_STAGES, SYNC_RUNS
 from tests.ui.chromium import browser, screenshot, serving, set_width
 from tests.ui.seed import NOW, T, _appointment, ask_to_reschedule, seed, seed_desk
 from tests.ui.test_browser_front_desk import log_in

@@ -12,9 +12,9 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from sqlalchemy import insert
 
-from clinicsync.sync.model import Location
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Location
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.book import run_booking
 from tests.ui.chromium import DOC_SIZES, browser, doc_screenshot, follow, serving, set_width
 from tests.ui.seed import NOW, seed, seed_desk

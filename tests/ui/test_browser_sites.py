@@ -12,9 +12,9 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.ui.chromium import at_both_widths, browser, serving
 from tests.ui.seed import NOW, ask_to_reschedule, seed, seed_desk
 from tests.ui.test_pages import PASSWORD

@@ -14,13 +14,13 @@ import pytest
 from itsdangerous.timed import TimestampSigner
 from sqlalchemy import insert, select
 
-from clinicsync.sync.access_log import ACCESS_LOG
-from clinicsync.sync.model import Appointment, Quarantine
-from clinicsync.sync.model.desk import DESK_ACTIONS
-from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.runs.access_log import ACCESS_LOG
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment, Quarantine
+from clinicsync.sync.store.model.desk import DESK_ACTIONS
+from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui.login import safe_next
 from tests.ui.seed import NOW, seed, seed_desk
 from tests.ui.test_pages import HASH, PASSWORD, basic
@@ -329,7 +329,7 @@ async def test_every_page_showing_unmasked_values_logs_the_view(
 
 async def test_every_page_and_the_cli_show_forgotten_visits_without_their_patients(
         desk: tuple[httpx.AsyncClient, dict[str, int]], store: Store, tmp_path: Path, cli: Any) -> None:
-    """A store whose visits' patient data was forgotten (store.patient_data_days, sync/retention.py):
+    """A store whose visits' patient data was forgotten (store.patient_data_days, sync/store/retention.py):
     NULL patients, links, reasons, reply bodies and raw records. Every GET page, for every
     visit, as both roles, and the CLI's lists and status still work and show no patient."""
     from datetime import timedelta

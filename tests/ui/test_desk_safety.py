@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import insert, select, text, update
 
 from clinicsync.sync.calendar.desired import load_truth
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.desk import DESK_ACTIONS
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.model.responses import RESPONSES, WRITEBACKS
-from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.desk import DESK_ACTIONS
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui import queries
 from clinicsync.sync.ui.desk_actions import Refused, record_action, seen_of
 from tests.ui.seed import NOW

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import insert
 
-from clinicsync.sync.model import Location
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.reminders.compose import shown_number
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Location
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.book import run_booking
 from tests.ui.seed import NOW, seed, seed_desk
 from tests.ui.test_desk import DESK, row_ids, settings_text

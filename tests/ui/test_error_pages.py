@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui import queries
 from tests.ui.test_desk import DESK, MANAGER, csrf_of
 from tests.ui.test_pages import PASSWORD, basic

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui import charts
 from clinicsync.sync.ui.render import Times
 from tests.ui.seed import NOW, seed

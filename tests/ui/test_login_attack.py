@@ -17,12 +17,12 @@ import httpx
 import pytest
 
 from clinicsync.common.passwords import hash_password
-from clinicsync.sync.config_loader import ConfigError
+from clinicsync.sync.config.config_loader import ConfigError
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.config.settings.server import ServerSettings
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.server.serving import uvicorn_config
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.settings.server import ServerSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui.throttle import Throttle
 from tests.server.test_serve import free_port
 from tests.server.uvicorn_thread import running

@@ -18,11 +18,11 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import text
 from structlog.testing import capture_logs
 
-from clinicsync.sync.db import make_engine
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.config.settings.ui import UiSettings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.settings.ui import UiSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui.shared_login import SharedLogins, digest_key
 from clinicsync.sync.ui.throttle import LocalLogins
 from tests.ui.test_desk import csrf_of

@@ -23,11 +23,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from clinicsync.sync.db import make_engine
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.config.settings.ui import UiSettings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.settings.ui import UiSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui import auth
 from clinicsync.sync.ui.auth import LoginGuard
 from clinicsync.sync.ui.session import Sessions

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from clinicsync.common.passwords import hash_password, verify_password
-from clinicsync.sync.config_loader import ConfigError
+from clinicsync.sync.config.config_loader import ConfigError
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui.mask import mask_email, mask_phone, mask_text
 from tests.ui.seed import NOW, seed
 

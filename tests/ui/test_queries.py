@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
-from clinicsync.sync.model import Quarantine
-from clinicsync.sync.model.reminders import DELIVERIES
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Quarantine
+from clinicsync.sync.store.model.reminders import DELIVERIES
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui import queries
 from tests.ui.seed import NOW, seed
 

@@ -17,15 +17,15 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import insert, select
 
-from clinicsync.sync.access_log import ACCESS_LOG
-from clinicsync.sync.config_loader import ConfigError, load_yaml_text
-from clinicsync.sync.model import Appointment, Patient
-from clinicsync.sync.model.desk import DESK_ACTIONS
+from clinicsync.sync.config.config_loader import ConfigError, load_yaml_text
+from clinicsync.sync.config.settings import load_settings, validate_settings
+from clinicsync.sync.config.settings.ui import UiUser
+from clinicsync.sync.runs.access_log import ACCESS_LOG
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings, validate_settings
-from clinicsync.sync.settings.ui import UiUser
-from clinicsync.sync.store import Store
-from clinicsync.sync.tables import SET_ASIDE
+from clinicsync.sync.store.model import Appointment, Patient
+from clinicsync.sync.store.model.desk import DESK_ACTIONS
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import SET_ASIDE
 from clinicsync.sync.ui.scope import named_in_path
 from clinicsync.sync.ui.session import generation
 from tests.ui.seed import NOW, ask_to_reschedule, seed, seed_desk

@@ -1,6 +1,6 @@
 """Rows the booking stage starts from, inserted directly: the parts that make them (entries
 from sources, freed-slot detection, offers and the atomic acceptance) are other stages; the
-booking stage meets them only through the tables (sync/model/waitlist.py)."""
+booking stage meets them only through the tables (sync/store/model/waitlist.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from clinicsync.sync.model import Appointment, Patient, Practitioner
-from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.settings.waitlist_booking import WaitlistBookingSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.config.settings.waitlist_booking import WaitlistBookingSettings
+from clinicsync.sync.store.model import Appointment, Patient, Practitioner
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.store.store import Store
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 P = Patient.__table__  # type: ignore[attr-defined]

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import insert, select
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.model import Patient
-from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Patient
+from clinicsync.sync.store.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.store.store import Store
 
 pytestmark = pytest.mark.anyio
 KEY, OTHER_KEY, SLOW_KEY = (f"csk_test-{name}-0123456789abcdefghijklmnopq" for name in ("website", "other", "slow"))
@@ -64,7 +64,7 @@ def rows(store: Store) -> list[Any]:
 
 def known_doctor(store: Store, ref: str = "D-1", connector: str = "website") -> None:
     """A doctor whose visits the source sent: an entry naming an unknown one is refused (issue 58)."""
-    from clinicsync.sync.model import Practitioner
+    from clinicsync.sync.store.model import Practitioner
     with store.engine.begin() as connection:
         connection.execute(insert(Practitioner.__table__).values(  # type: ignore[attr-defined]
             connector=connector, external_id=ref, name="Dr One", content_hash="x", updated_at=datetime.now(UTC)))

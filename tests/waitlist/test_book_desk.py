@@ -15,11 +15,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from clinicsync.sync.access_log import ACCESS_LOG
-from clinicsync.sync.model.desk import DESK_ACTIONS
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.runs.access_log import ACCESS_LOG
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.desk import DESK_ACTIONS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.book import run_booking
 from clinicsync.sync.waitlist.book_tasks import answer_task, tasks
 from tests.ui.test_pages import HASH, PASSWORD, basic
@@ -97,7 +97,7 @@ def test_a_refused_booking_is_a_call_task_and_shows_in_status(settings: Settings
                                                              cli: Any) -> None:
     seeded = seed(store, "clinic")
     with store.engine.begin() as connection:  # what a refusal leaves (tests/waitlist/test_book_fhir.py)
-        from clinicsync.sync.model.waitlist import FREED_SLOTS
+        from clinicsync.sync.store.model.waitlist import FREED_SLOTS
 
         connection.execute(FREED_SLOTS.update().where(FREED_SLOTS.c.id == seeded.slot_id).values(
             booking_status="failed", booking_error="connector clinic: POST Appointment answered HTTP 422"))

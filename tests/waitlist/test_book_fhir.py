@@ -20,10 +20,10 @@ from clinicsync.common.timeutil import iso_z
 from clinicsync.connectors.fhir.client import FhirClient
 from clinicsync.sync.calendar.ics import IcsCalendar
 from clinicsync.sync.calendar.push import push
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.responses import WRITEBACKS
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.responses import WRITEBACKS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.book import book_slot, run_booking
 from clinicsync.sync.waitlist.book_status import booking_status
 from clinicsync.sync.waitlist.book_tasks import tasks
@@ -210,7 +210,7 @@ def test_a_slot_whose_time_passed_is_not_booked(ehr: FakeEhr, settings: Settings
 
 
 def test_a_slot_another_worker_holds_is_left_alone(ehr: FakeEhr, settings: Settings, store: Store) -> None:
-    from clinicsync.sync.locks import try_lock
+    from clinicsync.sync.store.locks import try_lock
 
     seeded = seed(store, "ehr")
     with try_lock(store.engine, "waitlist-book", str(seeded.slot_id)) as held:
@@ -247,8 +247,8 @@ def test_one_sync_run_books_the_slot_and_its_calendar_and_confirmation_follow(
         ehr: FakeEhr, settings: Settings, store: Store, tmp_path: Path) -> None:
     """The pipeline: the booking stage runs before the calendar and the reminders, so the
     created Appointment is in the doctor's calendar and has its messages planned in the same run."""
-    from clinicsync.sync.model.reminders import REMINDERS
     from clinicsync.sync.service.pipeline import run_once
+    from clinicsync.sync.store.model.reminders import REMINDERS
 
     seeded = seed(store, "ehr")
     report = run_once(settings, store)
@@ -297,7 +297,7 @@ def test_a_set_aside_booking_staff_retry_is_booked_once_on_the_next_pass(
     """An error nobody foresaw after the source accepted (here: in the release step, inside
     our commit) sets the slot aside; it stays failed until staff ask for a retry, then the next
     pass books it under the same key and finds the first booking: one Appointment made."""
-    from clinicsync.sync import setaside
+    from clinicsync.sync.runs import setaside
     from clinicsync.sync.waitlist import release  # book.py imports after_booking from it when a slot is booked
 
     seeded = seed(store, "ehr")

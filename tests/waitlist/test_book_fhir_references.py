@@ -18,9 +18,9 @@ import respx
 from sqlalchemy import select
 
 from clinicsync.connectors.fhir.client import FhirClient
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.book import run_booking
 from tests.connectors.fhir_fake import patient, practitioner
 from tests.waitlist.book_rows import NOW, seed, slot_row

@@ -15,8 +15,8 @@ import pytest
 import respx
 
 from clinicsync.connectors.rest_callback import Callback
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.book import run_booking
 from tests.waitlist.book_rows import NOW, entry_row, seed, slot_row
 

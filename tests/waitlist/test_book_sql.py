@@ -18,9 +18,9 @@ from sqlalchemy import update
 from clinicsync.connectors.base import FatalConnectorError
 from clinicsync.connectors.sql import SqlConnector
 from clinicsync.connectors.sql_settings import SqlSettings
-from clinicsync.sync.model.waitlist import FREED_SLOTS
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.book import run_booking
 from tests.conftest import POSTGRES_URL
 from tests.waitlist.book_rows import NOW, SLOT_START, entry_row, seed, slot_row

@@ -26,13 +26,13 @@ from twilio.request_validator import RequestValidator
 
 from clinicsync.common.timeutil import iso_z
 from clinicsync.connectors.fhir.client import FhirClient
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.pipeline import run_once
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.store.store import Store
 from tests.connectors.fhir_fake import appointment, patient, practitioner
 from tests.sync.reminders.fakes import read_log
 

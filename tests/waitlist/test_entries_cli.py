@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.model import Quarantine
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.model import Quarantine
 
 
 def connectors(drop_dir: Path, mapping: str = "csv_waitlist") -> str:

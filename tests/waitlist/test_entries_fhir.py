@@ -16,11 +16,11 @@ import respx
 import time_machine
 from sqlalchemy import select
 
-from clinicsync.sync.model import Appointment, Quarantine
-from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.service.pipeline import run_once
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment, Quarantine
+from clinicsync.sync.store.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.store.store import Store
 from tests.connectors.fhir_fake import appointment, patient, with_meta
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "waitlist"
@@ -184,7 +184,7 @@ def test_patient_named_in_the_listing_is_stored_for_offers(write_settings: Any, 
               waitlist: true
             """))
         run_once(settings, store)
-    from clinicsync.sync.model import Patient
+    from clinicsync.sync.store.model import Patient
     with store.engine.connect() as connection:
         [stored] = list(connection.execute(select(Patient.__table__)))  # type: ignore[attr-defined]
     assert stored.external_id == "example" and (stored.phone or stored.email)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.connectors.fhir_fake import FakeFhir, appointment
 from tests.connectors.fhir_notify import Notifier
 from tests.connectors.test_fhir_subscriptions import app_client, fake, notifier, rows, seed, settings  # noqa: F401

@@ -1,7 +1,7 @@
 """/metrics and the weekly figures count the waitlist from the store: entries by status,
 open slots, offers out, slots freed, offers sent, slots refilled and hours recovered (a slot
 whose booking was refused is no refill). The slot and offer rows are written as the offer
-stage writes them (its tables, sync/model/waitlist.py)."""
+stage writes them (its tables, sync/store/model/waitlist.py)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from sqlalchemy import insert
 
 from clinicsync.mappings.model import NormalizedPatient
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
-from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_OFFERS
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_OFFERS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.entries import apply_entries
 from clinicsync.sync.waitlist.figures import refills_by_week
 from tests.server.metrics_helpers import scrape, values

@@ -12,8 +12,8 @@ from clinicsync.mappings.model import MappingError, NormalizedPatient
 from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.mappings.transforms import TransformError
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry, load_waitlist_mapping, parse_weekly
-from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.entries import TooManyAbsent, apply_entries, expire_due, remove_absent
 
 NOW = datetime(2031, 3, 3, 12, 0, tzinfo=UTC)

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.model import Appointment, Patient, Quarantine
-from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.service.pipeline import run_once
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.model import Appointment, Patient, Quarantine
+from clinicsync.sync.store.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.store.store import Store
 
 
 def entries(store: Store) -> dict[str, dict[str, Any]]:
@@ -35,7 +35,7 @@ def quarantined(store: Store) -> dict[tuple[str, str], str]:
 
 def known_doctor(store: Store, connector: str, ref: str) -> None:
     """A doctor the source had visits of: an entry naming an unknown one is refused (issue 58)."""
-    from clinicsync.sync.model import Practitioner
+    from clinicsync.sync.store.model import Practitioner
     with store.engine.begin() as connection:
         connection.execute(insert(Practitioner.__table__).values(  # type: ignore[attr-defined]
             connector=connector, external_id=ref, name="Dr K", content_hash="x", updated_at=datetime.now(UTC)))

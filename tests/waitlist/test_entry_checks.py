@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.model import Appointment, Patient, Quarantine
-from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.pipeline import run_once
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment, Patient, Quarantine
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.book import run_booking
 from clinicsync.sync.waitlist.book_tasks import answer_task, tasks
 from tests.waitlist.test_api import known_doctor

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import time_machine
 
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.responses.record import handle_reply
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.notifiers.conftest import FakeApi
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put

@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.model.desk import DESK_ACTIONS
-from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.responses.offer_links import read_offer_token
 from clinicsync.sync.responses.record import handle_reply
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.model.desk import DESK_ACTIONS
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.accept import accept, decline
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
@@ -198,7 +198,7 @@ def test_a_desk_cancel_frees_the_slot(store: Store, reminder_settings: SettingsM
     with store.engine.begin() as connection:
         a1 = connection.execute(select(WAITLIST_ENTRIES.c.id)).first()  # any row: the store is set up
         assert a1 is not None
-        from clinicsync.sync.model import Appointment
+        from clinicsync.sync.store.model import Appointment
         table = Appointment.__table__  # type: ignore[attr-defined]
         appointment_id, version = connection.execute(select(table.c.id, table.c.version).where(
             table.c.external_id == "A1")).one()
@@ -240,7 +240,7 @@ def test_max_offers_per_slot_and_an_unreachable_patient(
     settings = make(reminder_settings, batch_size=5, max_offers_per_slot=2)
     ids = waiting_patients(store)
     with store.engine.begin() as connection:
-        from clinicsync.sync.model import Patient
+        from clinicsync.sync.store.model import Patient
         patients = Patient.__table__  # type: ignore[attr-defined]
         connection.execute(update(patients).where(patients.c.external_id == "W2").values(channel="none"))
     handle_reply(settings, store, "sms", PHONE, "cancel", "SM1", DAY)
@@ -301,7 +301,7 @@ def test_twenty_acceptances_at_once_one_winner(store_url: str, reminder_settings
 
 def test_an_offer_that_cannot_be_sent_is_set_aside_and_the_next_patient_is_offered(
         store: Store, reminder_settings: SettingsMaker, tmp_path: Path, monkeypatch: Any) -> None:
-    from clinicsync.sync.setaside import SET_ASIDE, request_retry
+    from clinicsync.sync.runs.setaside import SET_ASIDE, request_retry
     from clinicsync.sync.waitlist import offers as offers_module
 
     settings = make(reminder_settings, "sequential")

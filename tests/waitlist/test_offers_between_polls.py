@@ -12,10 +12,10 @@ import time_machine
 
 from clinicsync.common.schedule import DEFAULT_POLL
 from clinicsync.connectors.csv_drop import CsvDropSettings
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.service.jobs import PeriodicJob, ServiceContext, collect_jobs, polled_sources
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.accept import decline
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.sync.reminders.conftest import SettingsMaker

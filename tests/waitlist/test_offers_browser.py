@@ -11,10 +11,10 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from clinicsync.sync.model.waitlist import FREED_SLOTS
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import SettingsMaker
 from tests.ui.chromium import WIDTHS, at_both_widths, browser, follow, screenshot, serving, set_width
 from tests.waitlist.test_offers import make, rows

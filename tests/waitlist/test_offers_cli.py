@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from clinicsync.sync.config_loader import ConfigError
-from clinicsync.sync.model.waitlist import FREED_SLOTS
+from clinicsync.sync.config.config_loader import ConfigError
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.service.pipeline import run_once, stages
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.sync.reminders.conftest import SettingsMaker
 from tests.waitlist.test_offers import DAY, PHONE, SERVER, make, rows, texts, waiting_patients, waitlist
@@ -89,7 +89,7 @@ def test_offers_without_links_are_one_error_not_one_per_run(
         store: Store, reminder_settings: SettingsMaker) -> None:
     """Stop 52 (h/logrepeat): the stage's `waitlist.no_links` was an error at every run of
     `sync --once` (288 a day under cron) until the setting is fixed; now once, the runs after
-    it at debug (sync/standing.py), and `.resolved` once the links can be made."""
+    it at debug (sync/runs/standing.py), and `.resolved` once the links can be made."""
     from structlog.testing import capture_logs
 
     without = reminder_settings("quiet_hours: null", extra_notifiers="waitlist:\n  enabled: true\n")

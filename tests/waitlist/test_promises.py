@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from clinicsync.sync.db import make_engine, upgrade
-from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_OFFERS
 from clinicsync.sync.responses.offer_links import make_offer_token
 from clinicsync.sync.responses.offer_page import page
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.db import make_engine, upgrade
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_OFFERS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.accept import accept, decline
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put

@@ -18,11 +18,11 @@ from sqlalchemy import insert, select
 
 from clinicsync.mappings.model import NormalizedPatient
 from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
-from clinicsync.sync.access_log import ACCESS_LOG
-from clinicsync.sync.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.runs.access_log import ACCESS_LOG
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.entries import apply_entries
 from tests.ui.seed import NOW, seed
 from tests.ui.test_desk import DESK, MANAGER, csrf_of, settings_text

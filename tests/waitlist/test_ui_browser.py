@@ -12,9 +12,9 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.ui.chromium import DOC_SIZES, browser, follow, save_screenshot, serving, set_width
 from tests.ui.seed import NOW
 from tests.ui.test_pages import HASH, PASSWORD

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from clinicsync.mappings.waitlist import load_waitlist_mapping
-from clinicsync.sync.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.service.pipeline import run_once
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.waitlist import WAITLIST_ENTRIES
+from clinicsync.sync.store.store import Store
 
 ZONE = "America/Chicago"
 CSV = """\

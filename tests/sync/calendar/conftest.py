@@ -12,7 +12,7 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from clinicsync.sync.settings.calendar import CalendarSettings
+from clinicsync.sync.config.settings.calendar import CalendarSettings
 from tests.sync.calendar.fake_google import FakeGoogle
 
 FAST_RETRY = {"attempts": 4, "initial_seconds": 0.001, "max_seconds": 0.005}

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 from clinicsync.sync.calendar.ics import IcsCalendar
 from clinicsync.sync.calendar.push import push
-from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.store import Mapped, Store
+from clinicsync.sync.config.settings.calendar import CalendarSettings
+from clinicsync.sync.store.store import Mapped, Store
 
 DOCTORS = {
     "D01": ("Dr. Amelia Hart", "amelia.hart@clinic.example.org"),

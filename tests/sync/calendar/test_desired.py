@@ -12,7 +12,7 @@ import pytest
 
 from clinicsync.sync.calendar.desired import Renderer, Router, initials
 from clinicsync.sync.calendar.provider import Target
-from clinicsync.sync.settings.calendar import TEMPLATE_SAMPLE, CalendarSettings
+from clinicsync.sync.config.settings.calendar import TEMPLATE_SAMPLE, CalendarSettings
 
 
 @pytest.mark.parametrize(("name", "expected"), [

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from clinicsync.common.timeutil import zone
-from clinicsync.sync.clinic import ClinicSettings
+from clinicsync.sync.config.clinic import ClinicSettings
+from clinicsync.sync.config.settings.reminders import RemindersSettings
 from clinicsync.sync.reminders.compose import Composer, Draft, Visit
 from clinicsync.sync.reminders.render import Renderer
-from clinicsync.sync.settings.reminders import RemindersSettings
 
 CLINIC = ClinicSettings(name="Springfield Clinic", timezone="America/New_York", default_region="US",
                         language="en-US")

@@ -23,9 +23,9 @@ from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.calendar.desired import Renderer, Router, initials, patient_cancelled_text
 from clinicsync.sync.calendar.provider import EventContent, Op, Outcome, event_id
 from clinicsync.sync.calendar.push import push
-from clinicsync.sync.changes import CANCELLED_STATUSES
-from clinicsync.sync.settings.calendar import CLINIC, TEMPLATE_SAMPLE, CalendarSettings, template_environment
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings.calendar import CLINIC, TEMPLATE_SAMPLE, CalendarSettings, template_environment
+from clinicsync.sync.store.changes import CANCELLED_STATUSES
+from clinicsync.sync.store.store import Store
 from tests.sync.calendar.helpers import apply, appointment
 
 
@@ -173,7 +173,9 @@ def test_the_truth_reads_what_the_plain_select_reads(store: Store) -> None:
     from sqlalchemy import select, update
 
     from clinicsync.sync.calendar import desired
-    from clinicsync.sync.tables import with_people  # the stage's tables (sync/tables.py), as desired reads them
+    from clinicsync.sync.store.tables import (
+        with_people,  # the stage's tables (sync/store/tables.py), as desired reads them
+    )
     from tests.sync.calendar.helpers import base_time
 
     apply(store, *[appointment(f"A{i}", base_time() + timedelta(hours=i % 3), doctor=("D01", "D02", None)[i % 3])

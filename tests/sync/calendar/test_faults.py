@@ -16,8 +16,8 @@ from sqlalchemy import select
 from clinicsync.sync.calendar.google import GoogleCalendar
 from clinicsync.sync.calendar.provider import event_id
 from clinicsync.sync.calendar.push import push
-from clinicsync.sync.model.calendar import LINKS
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.calendar import LINKS
+from clinicsync.sync.store.store import Store
 from tests.faults import AMBIGUOUS, CLEAN, FaultPlan, FaultRates
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment, base_time

@@ -27,13 +27,13 @@ from sqlalchemy import select, update
 from clinicsync.common.types import utcnow
 from clinicsync.sync.calendar.ics import IcsCalendar
 from clinicsync.sync.calendar.push import calendar_stage
-from clinicsync.sync.locks import lock_held
+from clinicsync.sync.checks.stalls import figures, find_stalls
+from clinicsync.sync.config.settings import Settings, settings_model
+from clinicsync.sync.runs.stage_locks import CALENDAR, calendar_lock
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings, settings_model
-from clinicsync.sync.stage_locks import CALENDAR, calendar_lock
-from clinicsync.sync.stalls import figures, find_stalls
-from clinicsync.sync.store import Store
-from clinicsync.sync.tables import LOCK_HOLDERS
+from clinicsync.sync.store.locks import lock_held
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import LOCK_HOLDERS
 from tests.conftest import Cli, SettingsFactory
 from tests.sync.calendar.helpers import apply, appointment
 from tests.sync.calendar.test_overlap import BUSY, WAIT, Thread, pause_in
@@ -112,7 +112,7 @@ def test_the_setting_moves_the_stall(store: Store, tmp_path: Path) -> None:
 _HOLDER = """
 import sys, time
 from sqlalchemy import create_engine
-from clinicsync.sync.stage_locks import calendar_lock
+from clinicsync.sync.runs.stage_locks import calendar_lock
 with calendar_lock(create_engine(sys.argv[1])) as held:
     assert held is not None
     print("held", flush=True)
@@ -178,7 +178,7 @@ def test_a_worker_hung_inside_the_write_back_stage_is_named_too(store: Store, se
     """The write-back stage is one worker at a time too (h/overlap's ``stage_lock``): a worker
     hung in it keeps every patient's answer from reaching its source, so it is the same stall,
     with what waits named (at the merge of both branches only the calendar stage was looked at)."""
-    from clinicsync.sync.stage_locks import stage_lock
+    from clinicsync.sync.runs.stage_locks import stage_lock
 
     with stage_lock(store.engine, "writeback") as held:
         assert held is not None

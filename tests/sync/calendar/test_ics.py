@@ -12,9 +12,9 @@ from icalendar import Calendar
 from clinicsync.sync.calendar.ics import IcsCalendar, uid_for
 from clinicsync.sync.calendar.provider import Target, event_id
 from clinicsync.sync.calendar.push import push
-from clinicsync.sync.demo import generate_rows, write_csv
-from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.cli.demo import generate_rows, write_csv
+from clinicsync.sync.config.settings.calendar import CalendarSettings
+from clinicsync.sync.store.store import Store
 from tests.conftest import ROOT
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment, base_time, moved
 

@@ -21,9 +21,9 @@ from clinicsync.sync.calendar import push as push_module
 from clinicsync.sync.calendar.ics import IcsCalendar
 from clinicsync.sync.calendar.provider import Op, Outcome
 from clinicsync.sync.calendar.push import push
-from clinicsync.sync.model.calendar import ICS_EVENTS, ICS_FILES, LINKS
-from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings.calendar import CalendarSettings
+from clinicsync.sync.store.model.calendar import ICS_EVENTS, ICS_FILES, LINKS
+from clinicsync.sync.store.store import Store
 from tests.sync.calendar.helpers import apply, appointment, base_time
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
@@ -221,8 +221,8 @@ def _shared_rows_stored_as_bound_rows(engine: Any) -> None:
     with a quote or a backslash, a bool, a time); a row already there is skipped, as there."""
     from datetime import UTC, datetime
 
-    from clinicsync.sync import bulk
     from clinicsync.sync.calendar.links import insert_shared
+    from clinicsync.sync.store import bulk
 
     now = datetime(2027, 1, 4, 13, tzinfo=UTC)
     with engine.begin() as connection:
@@ -261,8 +261,8 @@ def test_a_shared_flag_and_time_stamp_are_stored_as_bound_ones(store: Store) -> 
 
     from sqlalchemy import text
 
-    from clinicsync.sync import bulk
     from clinicsync.sync.calendar.links import insert_shared
+    from clinicsync.sync.store import bulk
 
     now = datetime(2027, 1, 4, 13, 5, 7, 123456, tzinfo=UTC)
     with store.engine.begin() as connection:

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import event, select
 
 from clinicsync.sync.calendar import ics_state
-from clinicsync.sync.model.calendar import ICS_EVENTS, LINKS
-from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings.calendar import CalendarSettings
+from clinicsync.sync.store.model.calendar import ICS_EVENTS, LINKS
+from clinicsync.sync.store.store import Store
 from tests.sync.calendar.helpers import apply, appointment, base_time, moved, push_ics
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

@@ -23,10 +23,10 @@ from clinicsync.sync.calendar.provider import event_id
 from clinicsync.sync.calendar.push import push
 from clinicsync.sync.calendar.reconcile import reconcile
 from clinicsync.sync.calendar.status import calendar_status
-from clinicsync.sync.model.calendar import ICS_EVENTS, ICS_FILES, LINKS
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.config.settings.calendar import CalendarSettings
+from clinicsync.sync.store.model.calendar import ICS_EVENTS, ICS_FILES, LINKS
+from clinicsync.sync.store.store import Store
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment
 
 AMELIA = DOCTORS["D01"][1]

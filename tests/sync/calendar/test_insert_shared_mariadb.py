@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
-from clinicsync.sync.model.calendar import ICS_EVENTS
+from clinicsync.sync.store.model.calendar import ICS_EVENTS
 
 
 def test_shared_values_are_stored_as_bound_ones_on_mariadb(mariadb_database: dict[str, Any]) -> None:

@@ -27,11 +27,11 @@ from clinicsync.sync.calendar.ics import IcsCalendar, uid_for
 from clinicsync.sync.calendar.ics_state import write_atomically
 from clinicsync.sync.calendar.provider import event_id
 from clinicsync.sync.calendar.push import PushReport, calendar_stage, push
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.stage_locks import calendar_lock
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.config.settings.calendar import CalendarSettings
+from clinicsync.sync.runs.stage_locks import calendar_lock
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.store import Store
 from tests.conftest import POSTGRES_URL, Cli, SettingsFactory
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment
@@ -227,7 +227,7 @@ def test_overlapping_google_stages_push_each_change_once(
 _HOLDER = """
 import sys, time
 from sqlalchemy import create_engine
-from clinicsync.sync.stage_locks import calendar_lock
+from clinicsync.sync.runs.stage_locks import calendar_lock
 with calendar_lock(create_engine(sys.argv[1])) as held:
     assert held is not None
     print("held", flush=True)

@@ -23,11 +23,11 @@ from clinicsync.sync.calendar.ics import IcsCalendar
 from clinicsync.sync.calendar.provider import CalendarProvider, event_id
 from clinicsync.sync.calendar.push import push
 from clinicsync.sync.calendar.status import calendar_status
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.config.settings.calendar import CalendarSettings
 from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.responses.writeback import process_writebacks
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.store import Mapped, SnapshotEnd, Store
+from clinicsync.sync.store.store import Mapped, SnapshotEnd, Store
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, PATIENT, apply, appointment, base_time
 
@@ -232,9 +232,9 @@ def test_a_patient_who_confirms_again_gets_the_booked_event_back(doctor: Callabl
     from sqlalchemy import select
 
     from clinicsync.common.types import utcnow
-    from clinicsync.sync.model import Appointment
     from clinicsync.sync.reminders.txn import writer
     from clinicsync.sync.responses.record import apply_answer
+    from clinicsync.sync.store.model import Appointment
 
     cal = doctor(patient_cancelled=mode)
     apply(cal.store, appointment("A1"))

@@ -20,9 +20,9 @@ from clinicsync.mappings.model import NormalizedAppointment
 from clinicsync.sync.calendar.google import GoogleCalendar
 from clinicsync.sync.calendar.provider import event_id
 from clinicsync.sync.calendar.push import push
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings.calendar import CalendarSettings
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.store import Store
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment, base_time
 

@@ -15,9 +15,9 @@ from sqlalchemy import delete, select
 from clinicsync.sync.calendar.google import GoogleCalendar
 from clinicsync.sync.calendar.provider import Op, Outcome, event_id
 from clinicsync.sync.calendar.push import push
-from clinicsync.sync.model.calendar import LINKS
-from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings.calendar import CalendarSettings
+from clinicsync.sync.store.model.calendar import LINKS
+from clinicsync.sync.store.store import Store
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, PATIENT, apply, appointment, base_time, moved
 

@@ -14,8 +14,8 @@ from clinicsync.sync.calendar.google import GoogleCalendar
 from clinicsync.sync.calendar.provider import event_id
 from clinicsync.sync.calendar.push import push
 from clinicsync.sync.calendar.reconcile import reconcile
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.store.store import Store
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment, base_time
 

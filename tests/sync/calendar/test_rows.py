@@ -1,4 +1,4 @@
-"""The calendar stage's driver-level bookkeeping (sync/bulk.py: insert_ignoring, update_by_id,
+"""The calendar stage's driver-level bookkeeping (sync/store/bulk.py: insert_ignoring, update_by_id,
 select_where_in) stores what the SQLAlchemy statements it replaced stored, on SQLite and
 PostgreSQL: the same values read back through the table (bools, aware UTC), duplicates skipped, updates by id."""
 
@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from clinicsync.sync import bulk
-from clinicsync.sync.db import insert_ignoring_duplicates
-from clinicsync.sync.model.calendar import ICS_EVENTS
-from clinicsync.sync.store import Store
+from clinicsync.sync.store import bulk
+from clinicsync.sync.store.db import insert_ignoring_duplicates
+from clinicsync.sync.store.model.calendar import ICS_EVENTS
+from clinicsync.sync.store.store import Store
 
 NOW = datetime(2027, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
 NAMES = ("calendar_id", "uid", "sequence", "cancelled", "tzid", "vevent", "updated_at")

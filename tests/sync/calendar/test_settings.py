@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from clinicsync.sync.config_loader import ConfigError
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.settings.calendar import TEMPLATE_SAMPLE, CalendarSettings
+from clinicsync.sync.config.config_loader import ConfigError
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.config.settings.calendar import TEMPLATE_SAMPLE, CalendarSettings
 from tests.conftest import ROOT
 
 

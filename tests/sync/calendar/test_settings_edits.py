@@ -20,9 +20,9 @@ from clinicsync.sync.calendar.provider import event_id
 from clinicsync.sync.calendar.push import calendar_stage, push
 from clinicsync.sync.calendar.reconcile import reconcile
 from clinicsync.sync.calendar.status import calendar_status
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.config.settings.calendar import CalendarSettings
+from clinicsync.sync.store.store import Store
 from tests.sync.calendar.conftest import FAST_RETRY
 from tests.sync.calendar.fake_google import FakeGoogle
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment, base_time, moved
@@ -433,7 +433,7 @@ def test_events_left_behind_are_one_warning_not_one_per_run(settings, store: Sto
                                                             fake_google: FakeGoogle) -> None:
     """Stop 52 (h/logrepeat): events nothing can remove were a `calendar.left_behind` warning at
     every run (288 a day under cron); now one, the runs after it at debug, and a `.resolved`
-    line once they are gone (sync/standing.py). `calendar status` says so all along."""
+    line once they are gone (sync/runs/standing.py). `calendar status` says so all along."""
     from structlog.testing import capture_logs
 
     apply(store, appointment("A1"))

@@ -19,10 +19,10 @@ from clinicsync.sync.calendar.ics import uid_for
 from clinicsync.sync.calendar.provider import event_id
 from clinicsync.sync.calendar.push import push
 from clinicsync.sync.calendar.status import calendar_status
-from clinicsync.sync.config_loader import load_yaml_text
-from clinicsync.sync.settings import Settings, validate_settings
-from clinicsync.sync.settings.calendar import DEFAULT_DESCRIPTION, DEFAULT_SUMMARY, CalendarSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.config_loader import load_yaml_text
+from clinicsync.sync.config.settings import Settings, validate_settings
+from clinicsync.sync.config.settings.calendar import DEFAULT_DESCRIPTION, DEFAULT_SUMMARY, CalendarSettings
+from clinicsync.sync.store.store import Store
 from tests.sync.calendar.helpers import DOCTORS, apply, appointment, push_ics
 
 NORTH_ADDRESS = "12 North Avenue, Chicago IL 60601"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from jinja2 import meta
 
 from clinicsync.sync.calendar.templates import Memoized, opaque_names
-from clinicsync.sync.settings.calendar import DEFAULT_DESCRIPTION, DEFAULT_SUMMARY, template_environment
+from clinicsync.sync.config.settings.calendar import DEFAULT_DESCRIPTION, DEFAULT_SUMMARY, template_environment
 
 NAMES = ("type", "patient_initials", "join_url", "dial_in", "visit_mode", "cancelled", "noshow")
 TEMPLATES = [

@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from clinicsync.sync.calendar import links as link_store
 from clinicsync.sync.calendar.desired import Renderer
-from clinicsync.sync.model import Appointment
-from clinicsync.sync.model.calendar import LINKS
-from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.config.settings.calendar import CalendarSettings
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.calendar import LINKS
+from clinicsync.sync.store.store import Store
 from tests.sync.calendar.helpers import PATIENT, apply, appointment, base_time, moved, push_ics
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient, NormalizedPractitioner
 from clinicsync.notifiers.registry import notifier_kinds
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Mapped, Store
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Mapped, Store
 from tests.conftest import ROOT
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from clinicsync.sync.model import Appointment, Event
 from clinicsync.sync.reminders.agenda_stats import day_stats
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import Appointment, Event
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.sync.reminders.fakes import read_log
 

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from clinicsync.common.ratelimit import KeyedBuckets, TokenBucket
-from clinicsync.sync.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.dispatch import Dispatcher, opt_in
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.responses.record import handle_reply
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.sync.reminders.fakes import THROTTLED_RETRY_AFTER, read_log
 

@@ -14,10 +14,10 @@ from email.policy import default
 import pytest
 from icalendar import Calendar
 
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.notifiers.conftest import SmtpFactory, smtp_server  # noqa: F401  (the loopback SMTP fixture)
 from tests.sync.reminders.conftest import appointment, put
 

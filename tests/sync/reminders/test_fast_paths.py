@@ -15,10 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
 from clinicsync.common.timeutil import TimeError, zone
-from clinicsync.sync import bulk
-from clinicsync.sync.bulk import sqlite_time_text, utc_time_table
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.outbox import read_events as outbox_events
+from clinicsync.sync.config.settings.reminders import Offset, QuietHours
 from clinicsync.sync.reminders import planner, rows
 from clinicsync.sync.reminders.planner import COLUMNS, PlanReport, insert_new
 from clinicsync.sync.reminders.timing import (
@@ -32,8 +29,11 @@ from clinicsync.sync.reminders.timing import (
     steps,
     wall_clock,
 )
-from clinicsync.sync.settings.reminders import Offset, QuietHours
-from clinicsync.sync.store import Store
+from clinicsync.sync.store import bulk
+from clinicsync.sync.store.bulk import sqlite_time_text, utc_time_table
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.outbox import read_events as outbox_events
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import appointment, put
 
 ZONES = st.sampled_from(["America/New_York", "Europe/Berlin", "Australia/Sydney", "Australia/Lord_Howe",
@@ -402,9 +402,9 @@ def test_a_lone_baseline_event_is_planned_as_the_general_way_plans_it() -> None:
     make _told announce (same-day changes, follow-ups, confirmations)."""
     from itertools import product
 
+    from clinicsync.sync.config.settings.reminders import RemindersSettings
     from clinicsync.sync.reminders.rows import PlanEvent, PlannedFrom
     from clinicsync.sync.reminders.rows import Planned as Stored
-    from clinicsync.sync.settings.reminders import RemindersSettings
 
     now = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
     start = now + timedelta(hours=5)

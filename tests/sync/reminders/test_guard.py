@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from clinicsync.sync.reminders.guard import suspicious
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment
 from tests.sync.reminders.fakes import read_log
 from tests.sync.reminders.test_dispatch import BASE, START, book, reminders, run

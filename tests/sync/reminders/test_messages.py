@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from clinicsync.sync.clinic import ClinicSettings, Place
+from clinicsync.sync.config.clinic import ClinicSettings, Place
+from clinicsync.sync.config.settings.reminders import RemindersSettings
 from clinicsync.sync.reminders.compose import Composer, Draft, Visit
 from clinicsync.sync.reminders.render import Renderer
-from clinicsync.sync.settings.reminders import RemindersSettings
 from clinicsync.sync.waitlist.compose import OfferDraft
 from clinicsync.sync.waitlist.compose import render as render_offer
 
@@ -191,7 +191,7 @@ def test_visit_types_and_place_instructions_in_the_patients_language(
     from dataclasses import replace
 
     config = RemindersSettings()
-    # One text per language, in the clinic section the answer page reads too (sync/clinic.py).
+    # One text per language, in the clinic section the answer page reads too (sync/config/clinic.py).
     clinic = ClinicSettings(
         name="Demo", visit_types={"Annual physical": {"es": "Revisión anual", "es-MX": "Chequeo anual"}},
         places={"Main Street Clinic": Place(address="12 Main Street",

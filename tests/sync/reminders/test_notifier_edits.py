@@ -16,14 +16,14 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.checks.stalls import find_stalls
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
+from clinicsync.sync.runs.setaside import open_items, request_retry
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.setaside import open_items, request_retry
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.stalls import find_stalls
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.conftest import SettingsFactory
 from tests.responses.test_twilio_hooks import PUBLIC, TWILIO, signed
 from tests.sync.reminders.conftest import appointment, put, states

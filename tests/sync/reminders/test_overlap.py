@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from clinicsync.sync import quarantine
-from clinicsync.sync.db import discard_rehearsal, make_rehearsal_engine
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.model.waitlist import FREED_SLOTS
 from clinicsync.sync.reminders import planner
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.store import Store
+from clinicsync.sync.store import quarantine
+from clinicsync.sync.store.db import discard_rehearsal, make_rehearsal_engine
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.detect import detect
 from tests.sync.calendar.test_overlap import WAIT, Thread
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
@@ -200,11 +200,11 @@ def test_a_dry_run_holds_no_outbox_lock(store: Store, reminder_settings: Setting
 def test_the_writers_lock_is_each_stores_own(store: Store) -> None:
     """Two stores in schemas of one database (two deployments, the suite's two workers) do not
     wait for each other's imports: the key is scoped by the schema, as every lock of
-    sync/locks.py. With one key for the database, a consumer of one store waited for every
+    sync/store/locks.py. With one key for the database, a consumer of one store waited for every
     import of the other, and under the suite's load a writer queued behind the other's waiting
     consumer stalled this module's paused import past its wait (stop 53, at the merge)."""
-    from clinicsync.sync.db import make_engine
-    from clinicsync.sync.outbox import writers_key, writing_events
+    from clinicsync.sync.store.db import make_engine
+    from clinicsync.sync.store.outbox import writers_key, writing_events
     from tests.conftest import postgres_schema
 
     with postgres_schema() as other_url:

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import select
 
 from clinicsync.mappings.model import NormalizedPatient
-from clinicsync.sync.model.responses import RESPONSES
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.responses.record import handle_reply
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.responses import RESPONSES
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.sync.reminders.fakes import read_log
 from tests.sync.reminders.test_dispatch import BASE, BOOKED_AT, PHONE, START, book, reminders, run

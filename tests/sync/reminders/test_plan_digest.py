@@ -24,11 +24,11 @@ import time_machine
 from sqlalchemy import select
 
 from bench.data import write_export
-from clinicsync.sync.engine import sync_once
-from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.config.settings import settings_model
+from clinicsync.sync.ingest.engine import sync_once
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.settings import settings_model
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 
 ROWS = 1500
 FIRST = datetime.fromisoformat("2026-11-24T12:00:00+00:00")  # every appointment ahead

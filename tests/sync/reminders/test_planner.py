@@ -9,10 +9,10 @@ from typing import Any
 import time_machine
 from sqlalchemy import select, update
 
-from clinicsync.sync.model import EventConsumer
-from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model import EventConsumer
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 
 R = REMINDERS

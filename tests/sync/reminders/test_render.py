@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
+from clinicsync.sync.config.settings.reminders import RemindersSettings
 from clinicsync.sync.reminders.compose import Composer, Draft, Visit
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.render import Renderer, TemplateProblem
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.settings.reminders import RemindersSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 
 START = datetime(2026, 11, 23, 19, 15, tzinfo=UTC)  # 14:15 EST

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from clinicsync.sync.model.reminders import PLANS, REMINDERS
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import PLANS, REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put, states
 from tests.sync.reminders.fakes import read_log
 

@@ -15,15 +15,15 @@ from sqlalchemy import select, update
 
 from clinicsync.sync.calendar.ics import IcsCalendar
 from clinicsync.sync.calendar.push import push
-from clinicsync.sync.model import Appointment, EventConsumer
-from clinicsync.sync.model.responses import WRITEBACKS
+from clinicsync.sync.config.settings.calendar import CalendarSettings
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.planner import CONSUMER
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.responses import writeback
-from clinicsync.sync.setaside import open_counts, open_items, request_retry
-from clinicsync.sync.settings.calendar import CalendarSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.runs.setaside import open_counts, open_items, request_retry
+from clinicsync.sync.store.model import Appointment, EventConsumer
+from clinicsync.sync.store.model.responses import WRITEBACKS
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put, states
 from tests.sync.reminders.fakes import read_log
 

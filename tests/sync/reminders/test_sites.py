@@ -15,14 +15,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from clinicsync.sync.engine import source_timezone
-from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.ingest.engine import source_timezone
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.server.app import create_app
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.responses.test_links import SERVER, links
 from tests.sync.reminders.conftest import appointment, put

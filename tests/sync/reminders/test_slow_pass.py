@@ -13,7 +13,7 @@ import pytest
 
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put, states
 from tests.sync.reminders.fakes import ScriptedNotifier, read_log
 

@@ -20,10 +20,10 @@ from sqlalchemy import select
 from clinicsync.notifiers.base import RetryableError
 from clinicsync.notifiers.smtp import SmtpNotifier, SmtpSettings
 from clinicsync.notifiers.twilio_sms import TwilioSmsNotifier
-from clinicsync.sync.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.notifiers.conftest import email_message, text_message
 from tests.notifiers.trickle import trickling
 from tests.reliability.twilio_fake import ACCOUNT, FROM, TOKEN

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from clinicsync.common.hashing import content_hash
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient
-from clinicsync.sync.model import Appointment
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.check import check_templates
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store, _appointment_hash
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.store import Store, _appointment_hash
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put, states
 from tests.sync.reminders.fakes import read_log
 

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 from sqlalchemy import select, update
 
-from clinicsync.sync.model.reminders import REMINDERS
-from clinicsync.sync.outbox import EVENTS
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.outbox import EVENTS
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 
 NO_QUIET = "quiet_hours: null\nagenda: {enabled: false}"
@@ -32,7 +32,7 @@ def at(moment: str, store: Store, *visits: object) -> None:
 def test_reminders_switched_back_on_tell_what_is_ahead_and_nothing_about_the_past(
     store: Store, reminder_settings: SettingsMaker
 ) -> None:
-    from clinicsync.sync.tables import live_consumers  # here: the tests of this module also run on main's code
+    from clinicsync.sync.store.tables import live_consumers  # here: the tests of this module also run on main's code
 
     on = reminder_settings(NO_QUIET)
     off = reminder_settings(NO_QUIET + "\nenabled: false")

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from clinicsync.sync.config.settings.reminders import Offset, QuietHours, RemindersSettings
 from clinicsync.sync.reminders.segments import sms_size
 from clinicsync.sync.reminders.timing import due_for_offset, place, quiet_window, wall_clock
-from clinicsync.sync.settings.reminders import Offset, QuietHours, RemindersSettings
 
 
 def utc(text: str) -> datetime:

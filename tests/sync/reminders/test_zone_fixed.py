@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from clinicsync.common.timeutil import zone
-from clinicsync.sync.model.reminders import REMINDERS
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.sync.reminders.fakes import read_log
 

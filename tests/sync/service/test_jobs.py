@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from clinicsync.common.schedule import Schedule
-from clinicsync.sync.engine import sync_once
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.config.settings.server import ServerSettings
+from clinicsync.sync.ingest.engine import sync_once
 from clinicsync.sync.reminders.dispatch import RoutingError
 from clinicsync.sync.service.jobs import (
     POLLS,
@@ -30,9 +32,7 @@ from clinicsync.sync.service.jobs import (
 )
 from clinicsync.sync.service.polls import PolledSource
 from clinicsync.sync.service.runner import Service, _failure
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.settings.server import ServerSettings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 from tests.reliability.harness import write_drop
 
 

@@ -1,4 +1,4 @@
-"""The SQLite store's writer lane (sync/locks.py ``store_lane``) is held for a poll's write
+"""The SQLite store's writer lane (sync/store/locks.py ``store_lane``) is held for a poll's write
 transactions only, never while its source is read (issue 60): a source that stalls mid-read
 delays no other source's poll and no stages pass, and the writers still take turns (no
 `database is locked`) under a burst of polls that store changes at once.
@@ -23,15 +23,15 @@ from sqlalchemy import event, func, select
 from clinicsync.connectors.base import Batch, Connector, ConnectorSettings, Cursor
 from clinicsync.connectors.csv_drop import CsvDropConnector
 from clinicsync.connectors.registry import build_connector
-from clinicsync.sync import engine as sync_engine
-from clinicsync.sync.engine import new_run_id, poll_connector
-from clinicsync.sync.locks import FairLane, store_lane
+from clinicsync.sync.config.settings import load_settings
+from clinicsync.sync.ingest import engine as sync_engine
+from clinicsync.sync.ingest.engine import new_run_id, poll_connector
 from clinicsync.sync.service import jobs as service_jobs
 from clinicsync.sync.service.jobs import ServiceContext, collect_jobs, connector_jobs, stages_jobs
 from clinicsync.sync.service.runner import Service
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
-from clinicsync.sync.tables import APPOINTMENTS
+from clinicsync.sync.store.locks import FairLane, store_lane
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import APPOINTMENTS
 from tests.connectors.fhir_fake import FakeFhir, Seen
 from tests.connectors.test_fhir_sync import seed
 from tests.reliability.harness import write_drop, write_settings

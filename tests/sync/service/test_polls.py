@@ -17,14 +17,14 @@ import pytest
 from sqlalchemy import Engine
 
 from clinicsync.common.schedule import Schedule
-from clinicsync.sync.db import make_engine
-from clinicsync.sync.queries import poll_schedule_status
+from clinicsync.sync.checks.queries import poll_schedule_status
 from clinicsync.sync.service import leases
 from clinicsync.sync.service.board import JobBoard
 from clinicsync.sync.service.outcome import JobResult
 from clinicsync.sync.service.polls import PolledSource, PollPool, phase
-from clinicsync.sync.store import Store
-from clinicsync.sync.tables import POLL_SCHEDULE
+from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import POLL_SCHEDULE
 
 START = datetime(2031, 1, 10, 15, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from clinicsync.connectors.rest_api import key_digest
-from clinicsync.sync.model.reminders import REMINDERS
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.jobs import (
     PUSHED_STAGES_EVERY,
@@ -24,8 +24,8 @@ from clinicsync.sync.service.jobs import (
     collect_jobs,
     stages_jobs,
 )
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
 
 KEY = "csk_test-pushonly-0123456789abcdefghijklmnopq"
 BOOKING = {"id": "B-1", "status": "booked", "start": "2030-03-12T09:30:00-04:00", "duration_minutes": 30,

@@ -10,10 +10,10 @@ from itertools import count
 import pytest
 
 from clinicsync.common.schedule import Schedule
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.service.jobs import PeriodicJob, ResidentJob, ServiceContext
 from clinicsync.sync.service.runner import Service
-from clinicsync.sync.settings import Settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 
 HANG_GUARD = 60  # seconds; only ever reached when the behaviour under test is broken
 GRACE = timedelta(seconds=HANG_GUARD)
@@ -21,7 +21,7 @@ GRACE = timedelta(seconds=HANG_GUARD)
 
 @pytest.fixture
 def ctx(tmp_path) -> ServiceContext:  # type: ignore[no-untyped-def]
-    from clinicsync.sync.db import make_engine
+    from clinicsync.sync.store.db import make_engine
 
     return ServiceContext(Settings(), Store(make_engine(f"sqlite:///{tmp_path / 'store.db'}")))
 

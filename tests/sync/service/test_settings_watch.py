@@ -21,16 +21,16 @@ from structlog.testing import capture_logs
 
 from clinicsync.common.settings_base import FileRead
 from clinicsync.common.types import utcnow
-from clinicsync.sync import settings_watch
+from clinicsync.sync.checks.stalls import figures, find_stalls
 from clinicsync.sync.cli.run import _forget as forget_row
+from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.runs import settings_watch
+from clinicsync.sync.runs.settings_watch import LIVE, SettingsWatch, forget_process, note_process, running_services
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.service.jobs import SETTINGS_WATCH, PeriodicJob, ServiceContext, collect_jobs, settings_watch_job
 from clinicsync.sync.service.runner import Service
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.settings_watch import LIVE, SettingsWatch, forget_process, note_process, running_services
-from clinicsync.sync.stalls import figures, find_stalls
-from clinicsync.sync.store import Store
-from clinicsync.sync.tables import SERVICE_PROCESSES
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import SERVICE_PROCESSES
 from tests.server.metrics_helpers import scrape
 
 pytestmark = pytest.mark.anyio
@@ -168,7 +168,7 @@ def other_process(settings: Settings, process: str, started_ago: timedelta, stal
     watch = SettingsWatch(digest_of or settings, now - started_ago, process=process)
     drift = None
     if stale_ago is not None:
-        from clinicsync.sync.settings_watch import Drift
+        from clinicsync.sync.runs.settings_watch import Drift
 
         drift = Drift((settings.source,), now - stale_ago)
     note_process(store.engine, watch, drift, now)

@@ -16,9 +16,9 @@ import pytest
 import time_machine
 
 from clinicsync.common.types import utcnow
+from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.service.jobs import PeriodicJob, ServiceContext, collect_jobs
-from clinicsync.sync.settings import load_settings
-from clinicsync.sync.store import Store
+from clinicsync.sync.store.store import Store
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the PostgreSQL side: test_settings_watch.py

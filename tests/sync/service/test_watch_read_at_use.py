@@ -25,12 +25,12 @@ from structlog.testing import capture_logs
 from clinicsync.common.types import utcnow
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.sync.calendar.google import service_account_credentials
+from clinicsync.sync.checks.stalls import Stall, find_stalls
+from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.reminders.render import Renderer
 from clinicsync.sync.service.jobs import ServiceContext
-from clinicsync.sync.settings import Settings, load_settings
-from clinicsync.sync.stalls import Stall, find_stalls
-from clinicsync.sync.store import Store
-from clinicsync.sync.tables import SERVICE_PROCESSES
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import SERVICE_PROCESSES
 
 SMS = "{{ clinic }}: see you {{ short_date }} at {{ time }}. {{ opt_out }}\n"
 DESK = "name: desk\nextends: csv_default\nfields:\n  location: {from: room}\n"
@@ -128,7 +128,7 @@ def test_an_edited_template_is_seen_told_once_and_changes_what_the_service_notes
     now = row(store, ctx.watch.process)
     assert now["settings_digest"] != noted and now["stale_since"] is None
     # what a cron job reading these files now would note: the same settings
-    from clinicsync.sync.settings_watch import settings_digest
+    from clinicsync.sync.runs.settings_watch import settings_digest
 
     assert now["settings_digest"] == settings_digest(load_settings(site))
     assert settings_stalls(store, ctx.settings, t0 + timedelta(hours=1)) == []

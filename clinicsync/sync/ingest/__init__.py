@@ -1,0 +1,1 @@
+"""The ingest of one source: the engine's run of a connector, pushes, sweeps, reprocessing, plausibility."""

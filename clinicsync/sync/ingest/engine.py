@@ -1,0 +1,808 @@
+"""One sync run: every enabled connector, each isolated from the others' failures."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import structlog
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from clinicsync.common.gc_tuning import bulk_stage
+from clinicsync.common.hashing import content_hash
+from clinicsync.common.types import utcnow
+from clinicsync.connectors.base import Batch, Connector, ConnectorError, ConnectorSettings, RawRecord, naive_zone
+from clinicsync.connectors.registry import build_connector, is_polled
+from clinicsync.mappings.engine import CompiledMapping, load_mapping
+from clinicsync.mappings.model import MappingError
+from clinicsync.mappings.record_kind import mapping_record
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.ingest.empty_fields import FieldFill
+from clinicsync.sync.ingest.fingerprint import (
+    KNOWN_LIMIT,
+    Fingerprinter,
+    LineRecognizer,
+    Unchanged,
+    mapping_epoch,
+    unchanged_records,
+)
+from clinicsync.sync.ingest.subscriptions import note_server_status, subscription_state
+from clinicsync.sync.ingest.sweep import sweep_if_due, with_moved_past_window
+from clinicsync.sync.runs.progress import NO_PROGRESS, ProgressObserver, import_stage
+from clinicsync.sync.runs.run_progress import PRUNED_PER_CALL as STAGES_PRUNED_PER_CALL
+from clinicsync.sync.runs.run_progress import prune_stages
+from clinicsync.sync.runs.standing import Standing, Subject, end_all, holding
+from clinicsync.sync.store.changes import corrected_line, phones_line
+from clinicsync.sync.store.locks import HeldLock, poll_lock, store_lane
+from clinicsync.sync.store.retention import FORGOTTEN_PER_CALL, Forgotten, window_start
+from clinicsync.sync.store.store import (
+    RUNS_PRUNED_PER_CALL,
+    Counts,
+    Mapped,
+    QuarantineEntry,
+    SnapshotEnd,
+    Store,
+    build_mapped,
+)
+from clinicsync.sync.store.tables import live_consumers
+from clinicsync.sync.store.upkeep import done_at, forget_done, is_due, note_done, task_name
+from clinicsync.sync.store.zonerules import check_zone_rules
+
+if TYPE_CHECKING:
+    from clinicsync.sync.ingest.orphans import Orphan
+    from clinicsync.sync.ingest.plausibility import ProfileReport
+
+log = structlog.get_logger("clinicsync.sync")
+# Standing conditions, logged when they start, change and end, not at every run (sync/runs/standing.py).
+FAILING = Standing("connector.failed", "connector")
+CRASHING = Standing("connector.crashed", "connector")
+SUBSCRIPTION_UNREAD = Standing("fhir.subscription.unread", "connector")
+ORPHANED = Standing("source.orphaned", "connector")
+BatchCallback = Callable[[str, Counts], None]
+BUSY = "skipped: another worker is polling it right now"
+
+
+class PollInterrupted(ConnectorError):
+    """The worker is shutting down: the poll stopped after its last stored batch."""
+
+
+class PollLockLost(ConnectorError):
+    """The poll lock's database session dropped: another worker may take over, so stop."""
+
+
+@dataclass
+class ConnectorReport:
+    counts: Counts = field(default_factory=Counts)
+    error: str | None = None
+    skipped: str | None = None  # why this worker did not poll it (not a failure)
+    # A dry run only: mapped fields no record of the run filled (a misspelt column?), and of how many.
+    empty_fields: list[str] = field(default_factory=list)
+    mapped_records: int = 0
+    plausibility: ProfileReport | None = None  # a dry run only: the mapped visits as a whole (sync/plausibility)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.counts.as_dict(), "error": self.error, "skipped": self.skipped}
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    connectors: dict[str, ConnectorReport] = field(default_factory=dict)
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # sibling keys from pipeline stages
+
+    @property
+    def failed(self) -> bool:
+        return any(r.error for r in self.connectors.values()) or any(
+            e.get("error") for e in self.extras.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "connectors": {k: v.as_dict() for k, v in self.connectors.items()},
+                **self.extras}
+
+
+def live_from(store: Store, config: ConnectorSettings) -> datetime | None:
+    """The go-live moment that new records of this connector are judged against (None: all
+    are announced: ``announce_existing``, or no baseline yet). Go-live is a boundary, not a
+    phase a bad first run ends: a booking clinicsync knew before it is never announced."""
+    return None if config.announce_existing else store.go_live(config.name)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def raw_text(data: Any) -> str:
+    """The record as text for the quarantine (control characters escaped). orjson refuses
+    some values a JSON source can give (integers past 64 bits, lone surrogates); the
+    standard library takes them, escaped to ASCII so that no store refuses the text."""
+    try:
+        return orjson.dumps(data, default=str).decode()
+    except TypeError:
+        return json.dumps(data, default=str)
+
+
+def source_timezone(settings: Settings, config: ConnectorSettings) -> str:
+    """The zone of the source's visits when the record gives none: the connector's
+    ``timezone:`` when it has one, else its site's, else the clinic's (clinic_for). With
+    ``stored_times: local`` (the default) also the zone of its naive date-times
+    (``source_clock``). A zone the mapping reads from the record wins over both."""
+    return getattr(config, "timezone", None) or settings.clinic_for(config.name).timezone
+
+
+def stored_times(config: ConnectorSettings) -> str:
+    """The connector's time convention: ``local`` or ``utc`` (``stored_times:``)."""
+    return str(getattr(config, "stored_times", "local"))
+
+
+def source_clock(settings: Settings, config: ConnectorSettings) -> str:
+    """The zone the source writes naive date-times in (its cursor values, window binds): UTC
+    for ``stored_times: utc``, else ``source_timezone``."""
+    return naive_zone(config, source_timezone(settings, config))
+
+
+def mapping_for(settings: Settings, config: ConnectorSettings) -> CompiledMapping:
+    """The connector's mapping, compiled with its source zone as the default zone and its
+    time convention (with its site's places' zones, else clinic.places', for a source that stores UTC)."""
+    clinic = settings.clinic_for(config.name)
+    return load_mapping(config.mapping, source_timezone(settings, config), clinic.default_region,
+                        settings.base_dir, clinic.plausible_dates.window(), stored_times(config),
+                        clinic.place_zones())
+
+
+def map_batch(mapping: CompiledMapping, batch: Batch,
+              known: Unchanged | None = None) -> tuple[list[Mapped], list[QuarantineEntry]]:
+    """Map each record; a record that fails goes to quarantine with its reason. ``known``:
+    records already known unchanged by their fingerprint are left out (unless a mapped
+    record of the batch turns out to have the same id: then they are mapped too, so that
+    the last row of an id still wins as it did, and leave ``known.skipped`` / ``known.lines``);
+    each mapped record carries its fingerprint."""
+    prints = known.fingerprints if known is not None else None
+    skipped = known.skipped if known is not None else {}
+    lines = known.lines if known is not None else None
+    quarantined = [QuarantineEntry(r.position, r.reason, record_id=r.record_id, raw=r.raw)
+                   for r in batch.rejected]
+    if not skipped and not lines:
+        # Every record is mapped and none can be mapped again or placed before another (a
+        # first import, a source without fingerprints): one loop without a call, a sort key
+        # or a second list per record (issue 32); the same results and quarantine entries as
+        # _map_one's, in record order.
+        return _map_all(mapping, batch.records, prints, quarantined, batch.texts), quarantined
+    # Sort keys in file order: a record by its index; a recognized line before the record
+    # that was kept after it (SkippedLine.kept), after the one before.
+    mapped: list[tuple[tuple[int, int, int], Mapped]] = []
+    for index, record in enumerate(batch.records):
+        if index not in skipped:
+            _map_one(mapping, (index, 1, 0), record, prints[index] if prints else None, mapped, quarantined)
+    if (skipped or lines) and mapped:
+        ids = {m.appointment.external_id for _, m in mapped}
+        clashing = sorted(index for index, external_id in skipped.items() if external_id in ids)
+        for index in clashing:
+            del skipped[index]
+            _map_one(mapping, (index, 1, 0), batch.records[index], prints[index] if prints else None, mapped,
+                     quarantined)
+        recognizer = known.recognizer if known is not None else None
+        again = lines.take_named(ids) if recognizer is not None and lines is not None else []
+        if again:
+            for line in again:
+                assert recognizer is not None
+                _map_one(mapping, (line.kept, 0, line.number), recognizer.record(line), line.fingerprint,
+                         mapped, quarantined)
+        if clashing or again:
+            mapped.sort(key=lambda pair: pair[0])
+    return [m for _, m in mapped], quarantined
+
+
+def _map_all(mapping: CompiledMapping, records: Sequence[RawRecord], prints: Sequence[str | None] | None,
+             quarantined: list[QuarantineEntry], texts: bool = False) -> list[Mapped]:
+    """``_map_one`` of every record in order, inlined: the mapped records, each failure added
+    to ``quarantined``. ``mapping.apply`` is looked up once per batch (CompiledMapping.applier:
+    a patch of the class's method before the batch still takes effect). ``texts``: every
+    record's data is a dict of exactly-``str`` values (``Batch.texts``): the code for those."""
+    apply = mapping.applier(texts)
+    mapped: list[Mapped] = []
+    keep = mapped.append
+    for index, record in enumerate(records):
+        fingerprint = prints[index] if prints else None
+        try:
+            keep(build_mapped(record.position, apply(record.data), record.delete, record.record_id, fingerprint,
+                              None))
+        except Exception as exc:  # a mapping must never crash a run on odd input
+            quarantined.append(_failure(mapping, record, fingerprint, exc))
+    return mapped
+
+
+def _map_one(mapping: CompiledMapping, index: tuple[int, int, int], record: RawRecord, fingerprint: str | None,
+             mapped: list[tuple[tuple[int, int, int], Mapped]], quarantined: list[QuarantineEntry]) -> None:
+    try:
+        mapped.append((index, build_mapped(record.position, mapping.apply(record.data), record.delete,
+                                           record.record_id, fingerprint, None)))
+    except Exception as exc:  # a mapping must never crash a run on odd input
+        quarantined.append(_failure(mapping, record, fingerprint, exc))
+
+
+def _failure(mapping: CompiledMapping, record: RawRecord, fingerprint: str | None,
+             exc: Exception) -> QuarantineEntry:
+    """The quarantine entry of a record whose mapping raised ``exc``: a MappingError's reason
+    and field, remembered by fingerprint; anything else as an unexpected failure, not
+    remembered (it may not recur)."""
+    if isinstance(exc, MappingError):
+        return QuarantineEntry(record.position, exc.reason, field=exc.field,
+                               record_id=record.record_id or mapping.peek_id(record.data),
+                               raw=raw_text(record.data), fingerprint=fingerprint)
+    return QuarantineEntry(record.position, f"unexpected mapping failure ({type(exc).__name__})",
+                           record_id=record.record_id, raw=raw_text(record.data))
+
+
+@dataclass
+class _StoredCursor:
+    """The connector's cursor as the store holds it during a run (read at its start, then each
+    batch's as it is stored)."""
+
+    cursor: dict[str, Any] | None
+
+
+def _nothing_to_store(batch: Batch, mapped: list[Mapped], quarantined: list[QuarantineEntry], known: Unchanged,
+                      skipped: Any, snapshot_end: SnapshotEnd | None, stored: _StoredCursor) -> bool:
+    """A batch whose transaction would write nothing: no record mapped, quarantined, recognized
+    or sighted, no snapshot's end, no ``within`` of its own, and its cursor the stored one (or
+    none). An idle FHIR poll's one empty search page is such a batch: storing it read five rows
+    of bookkeeping and wrote none (issue 60). Anything else is stored as before."""
+    if mapped or quarantined or known.count or known.sightings or skipped or snapshot_end is not None:
+        return False
+    if batch.within is not None or batch.rejected or batch.records:
+        return False
+    if batch.cursor is None:
+        return True
+    return stored.cursor is not None and _same_cursor(batch.cursor, stored.cursor)
+
+
+def _same_cursor(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """As the store compares them (Store._save_cursor): their JSON with sorted keys."""
+    try:
+        return orjson.dumps(one, option=orjson.OPT_SORT_KEYS) == orjson.dumps(other, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return False
+
+
+def _line_recognizer(store: Store, connector_name: str, connector: Any,
+                     fingerprint: Fingerprinter) -> LineRecognizer | None:
+    """A recognizer of unchanged lines for a connector that reads a flat file line by line
+    (it has a ``recognizer`` slot: connectors/csv_drop.py), with the connector's stored
+    fingerprints read once for the run (none held past ``KNOWN_LIMIT``)."""
+    if not hasattr(connector, "recognizer"):
+        return None
+    # The open items' record ids (read first) go with the fingerprints' read: the index notes their
+    # rows, so that a batch's recognized lines need no id each to find those to resolve.
+    recognizer = LineRecognizer(fingerprint,
+                                lambda: store.known_fingerprints(connector_name, KNOWN_LIMIT, recognizer.open_ids),
+                                lambda: store.open_quarantine(connector_name))
+    connector.recognizer = recognizer
+    return recognizer
+
+
+def _lane(store: Store, dry_run: bool) -> contextlib.AbstractContextManager[object]:
+    """The store's writer lane for a run's writes (sync/store/locks.py ``store_lane``); none for a dry
+    run, whose writes stay in its own transaction, never committed (sync.db.make_rehearsal_engine)."""
+    return contextlib.nullcontext() if dry_run else store_lane(store.engine)
+
+
+def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
+                   on_batch: BatchCallback | None = None, dry_run: bool = False,
+                   progress: ProgressObserver = NO_PROGRESS, sole_writer: bool = False,
+                   abandon: bool = False) -> ConnectorReport:
+    """``progress`` sees the import as a stage: rows fetched after each stored batch.
+    ``sole_writer``: nothing else writes this connector's rows during the run (a poll under
+    its poll lock, a dry run on its own connection), so the store may remember the patients
+    and practitioners the run stored instead of looking each up again (Store.apply_batch).
+    The poll lock does not stop a FHIR Subscription's push or `quarantine retry` on the same
+    source: a batch that meets a row one of them stored meanwhile is applied again without the
+    memory, as is the rest of the run (``connector.another_writer``). ``abandon``: first close
+    the runs a dead worker left open (``Store.abandon_runs``; under the poll lock only), in the
+    transaction that records this run.
+
+    On a SQLite store each write transaction of the run takes the store's lane
+    (sync/store/locks.py ``store_lane``: its run row and progress, each batch with its cursor, the
+    sweep's deletions, the baseline, its end) and none of the source's reads do: the lane is let
+    go before the connector's generator is asked for its next batch, so a source that is slow
+    or hangs until its timeout delays no other job's writes (issue 60)."""
+    report = ConnectorReport()
+    bound = log.bind(connector=config.name, run_id=run_id)
+    lane = _lane(store, dry_run)
+    stage = import_stage(config.name)
+    with lane:
+        if abandon:
+            row_id, abandoned = store.restart_run(run_id, config.name)
+            if abandoned:
+                log.warning("connector.runs_abandoned", connector=config.name, count=abandoned)
+        else:
+            row_id = store.start_run(run_id, config.name)
+        progress.stage_started(stage)
+    connector = None
+    failed: tuple[Standing, str, dict[str, Any]] | None = None  # what ended the run, if it failed
+    # Go-live is quiet (DESIGN invariant 7): until a sync of this connector has finished
+    # without error, what it stores is recorded, not announced. A crash mid-way leaves it
+    # unfinished, so the run that resumes is still the baseline.
+    # One round of the store: when its baseline was recorded (None before), its cursor, its last
+    # delete sweep. Under the poll lock (or a dry run's own connection) no other poll moves them.
+    state = store.poll_state(config.name)
+    recorded, cursor = state.go_live, state.cursor
+    first = recorded is None
+    baseline = not config.announce_existing and first
+    go_live = None if baseline or config.announce_existing else recorded  # live_from's answer
+    try:
+        if first:
+            _refuse_double_import(settings, store, config.name)
+        mapping = mapping_for(settings, config)
+        fingerprint = Fingerprinter(mapping_epoch(mapping, config, source_timezone(settings, config),
+                                                  settings.clinic_for(config.name).default_region))
+        connector = build_connector(config)
+        connector.required_columns = mapping.required_sources()
+        connector.source_zone = source_clock(settings, config)
+        connector.dry_run = dry_run
+        remembered = list(connector.remembers)
+        connector.standing = frozenset(condition for condition, holds in zip(remembered, holding(
+            store.engine, [(Standing(event, "connector"), config.name, part) for event, part in remembered]),
+            strict=True) if holds)
+        recognizer = _line_recognizer(store, config.name, connector, fingerprint)
+        fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
+        profile = None
+        if dry_run:  # the dry run's profile of the mapped visits; a real run need not import it (issue 60)
+            from clinicsync.sync.ingest.plausibility import Profile
+
+            profile = Profile(mapping.preset, settings.clinic_for(config.name).timezone)
+        seen: set[str] | None = None
+        stored = _StoredCursor(cursor)
+
+        def apply_batch(batch: Batch) -> None:
+            """Map, store and count one batch: the fetch's, and what the delete sweep looks up."""
+            nonlocal seen, sole_writer
+            known = unchanged_records(batch, mapping, fingerprint,
+                                      lambda ids: store.fingerprints(config.name, ids), recognizer)
+            mapped, quarantined = map_batch(mapping, batch, known)
+            if fill is not None:
+                fill.add(m.appointment for m in mapped if not m.delete)
+            if profile is not None:
+                profile.add_batch(batch.records, ((m.position, m.appointment) for m in mapped if not m.delete))
+            # only ids with an open item need resolving (usually none)
+            skipped = known.skipped_ids(batch, recognizer.open_ids if recognizer is not None else None)
+            if recognizer is not None:
+                recognizer.open_ids.update(q.record_id for q in quarantined if q.record_id)
+            snapshot_end = None
+            if batch.snapshot:
+                seen = seen if seen is not None else set()
+                seen.update(m.appointment.external_id for m in mapped)
+                seen.update(q.record_id for q in quarantined if q.record_id)
+                seen.update(known.skipped.values())  # unchanged rows are still in the listing
+                seen.update(known.lines.ids)
+                seen.update(s.record_id for s in known.sightings if s.record_id)
+                if batch.snapshot_end:
+                    snapshot_end = SnapshotEnd(seen, batch.max_delete_share, until=batch.until,
+                                               min_stop=batch.min_delete_stop)
+                    seen = None
+            apply = partial(store.apply_batch, config.name, run_id, mapped, quarantined, batch.cursor,
+                            snapshot_end, within=batch.within, baseline=baseline, unchanged=known.count,
+                            unchanged_ids=skipped, go_live=go_live, sightings=known.sightings,
+                            current=connector.reads_current_state)
+            try:
+                if _nothing_to_store(batch, mapped, quarantined, known, skipped, snapshot_end, stored):
+                    counts, error = Counts(), None  # an idle poll's empty page: its transaction would write nothing
+                else:
+                    with lane:
+                        counts, error = apply(remember_people=sole_writer)
+            except IntegrityError:
+                if not sole_writer:
+                    raise
+                # Another writer stored a row this run took for absent (a FHIR Subscription's push
+                # or `quarantine retry` on the same source, which take no poll lock): the batch
+                # rolled back whole; it and the rest of the run go again without the run's memory.
+                bound.warning("connector.another_writer", detail="a row stored meanwhile by another "
+                              "writer of this source: the batch is applied again, looking every row up")
+                sole_writer = False
+                with lane:
+                    counts, error = apply(remember_people=False)
+            if recognizer is not None and recognizer.known:
+                # The fingerprints read at the start no longer describe what this run wrote or deleted.
+                recognizer.touched.update(m.appointment.external_id for m in mapped)
+                if counts.deleted:
+                    recognizer.reload()
+            if batch.cursor is not None:
+                stored.cursor = batch.cursor
+            report.counts.add(counts)
+            if report.counts.fetched:  # the stage's row says 0 rows from its start: no write to say it again
+                with lane:
+                    progress.stage_advanced(stage, report.counts.fetched)
+            if error:
+                report.error = error
+                bound.error("snapshot.safety_stop", source=batch.source, detail=error)
+            if on_batch:
+                on_batch(config.name, report.counts)
+
+        for batch in with_moved_past_window(connector.fetch(cursor), store, connector,
+                                            mapping):
+            apply_batch(batch)
+        if fill is not None:
+            report.empty_fields, report.mapped_records = fill.empty(), fill.records
+        if profile is not None:
+            report.plausibility = profile.report()
+        if report.error is None:  # a source read whole: what vanished from it may be deleted
+            swept = sweep_if_due(store, connector, mapping, settings.clinic_for(config.name).timezone, baseline,
+                                 apply_batch, swept_at=state.swept_at)
+            if swept is not None:
+                report.counts.deleted += swept.deleted
+                report.error = swept.error
+                if swept.error:
+                    bound.error("sweep.safety_stop", detail=swept.error)
+                else:
+                    bound.info("connector.swept", listed=swept.listed, deleted=swept.deleted,
+                               looked_up=swept.looked_up, kept=swept.kept)
+                if swept.listing_incomplete:
+                    bound.warning("sweep.listing_incomplete", listed=swept.listed, kept=swept.kept,
+                                  fix="the delete sweep's listing lacked visits the source still holds (each "
+                                      "looked up, none deleted): check the connector's search: parameters and "
+                                      "paging with clinicsync check")
+        if report.error is None and not dry_run:
+            _check_subscription(store, config, connector, bound)
+        if report.error is None and first:
+            with lane:
+                finished = not store.baseline_done(config.name)
+                if finished:
+                    store.finish_baseline(config.name, run_id)
+            if finished and baseline:
+                bound.info("connector.baseline_recorded", appointments=report.counts.created)
+    except (ConnectorError, ValueError) as exc:  # ValueError: a mapping preset that does not load
+        report.error = str(exc)
+        failed = (FAILING, str(exc), {"error": str(exc)})
+    except Exception as exc:
+        report.error = f"internal error: {type(exc).__name__}: {exc}"
+        where = traceback.extract_tb(exc.__traceback__)[-1].name
+        failed = (CRASHING, f"{type(exc).__name__} {where}", {"error": type(exc).__name__, "where": where})
+    finally:
+        if connector is not None:
+            connector.close()
+        with lane:
+            store.finish_run(row_id, report.counts, report.error)
+            progress.stage_finished(stage, report.error)
+    with lane:
+        ended = _note_failure(store, bound, config.name, failed, report.error)
+        if connector is not None:
+            ended += _note_conditions(store, bound, config.name, connector, dry_run)
+        end_all(store.engine, bound, ended)  # one round of the store for all that ended (issue 60)
+    bound.info("connector.synced", **report.counts.as_dict(), failed=report.error is not None)
+    if report.counts.corrected:
+        bound.warning("connector.zone_corrected", corrected=report.counts.corrected,
+                      detail=corrected_line(report.counts.corrected))
+    if report.counts.phones_elsewhere:
+        bound.warning("connector.phones_elsewhere", patients=report.counts.phones_elsewhere,
+                      detail=phones_line(report.counts.phones_elsewhere))
+    return report
+
+
+def _note_failure(store: Store, bound: Any, name: str, failed: tuple[Standing, str, dict[str, Any]] | None,
+                  error: str | None) -> list[Subject]:
+    """A source that fails (or crashes) run after run: an error when it starts failing or the
+    error changes, a daily reminder, and `connector.failed.resolved` after its first good run
+    (sync/runs/standing.py). A run stopped by a safety check ends nothing. The conditions that
+    ended are returned, for one ``end_all`` with the connector's own."""
+    if failed is not None:
+        kind, state, fields = failed
+        kind.seen(store.engine, bound, name, state=state, level="error", **fields)
+        return [(CRASHING if kind is FAILING else FAILING, name, "")]
+    if error is None:
+        return [(FAILING, name, ""), (CRASHING, name, "")]
+    return []
+
+
+def _note_conditions(store: Store, bound: Any, name: str, connector: Connector, dry_run: bool) -> list[Subject]:
+    """The lasting conditions the connector met in this run (a read scope the source refuses, a
+    search it does not allow): a warning when one starts or changes, a daily reminder,
+    ``<event>.resolved`` when a run finds it fine (sync/runs/standing.py), not a warning at every
+    run. A dry run writes nothing to the store: each that holds is a line. Those a run found
+    fine are returned (ended by the caller, with the run's others, in one round)."""
+    ended: list[Subject] = []
+    for condition in connector.conditions.values():
+        if dry_run:
+            if condition.holds:
+                bound.warning(condition.event, **condition.fields)
+        elif condition.holds:
+            Standing(condition.event, "connector").seen(store.engine, bound, name, part=condition.part,
+                                                        state=condition.state, remind=condition.remind,
+                                                        **condition.fields)
+        else:
+            ended.append((Standing(condition.event, "connector"), name, condition.part))
+    return ended
+
+
+def _check_subscription(store: Store, config: ConnectorSettings, connector: Connector, bound: Any) -> None:
+    """After a successful poll of a source with a push subscription clinicsync knows of (its
+    reference in ``fhir_subscription``, from `clinicsync fhir subscribe` or a notification):
+    the state the source gives it now, recorded (sync/ingest/subscriptions.py ``note_server_status``),
+    so one deleted, ended or set ``error`` shows as a stall even when no notification could say
+    so (an R4 rest-hook has no heartbeats). A failure to read it is logged; the poll stands."""
+    if getattr(config, "subscription", None) is None:
+        return
+    known = subscription_state(store.engine, config.name)
+    if known is None or not known.get("subscription"):
+        return
+    try:
+        status = connector.subscription_status(str(known["subscription"]))  # the source's answer: no lane
+    except ConnectorError as exc:
+        with store_lane(store.engine):
+            SUBSCRIPTION_UNREAD.seen(store.engine, bound, config.name, state=type(exc).__name__,
+                                     error=type(exc).__name__)
+        return
+    with store_lane(store.engine):
+        SUBSCRIPTION_UNREAD.ended(store.engine, bound, config.name)
+        if status is not None:
+            note_server_status(store.engine, config.name, status)
+    if status is not None and status != known.get("status"):
+        bound.info("fhir.subscription.status", status=status, was=known.get("status"))
+
+
+class DoubleImportRefused(ConnectorError):
+    """A source's first run while the store holds an orphaned source (sync/ingest/orphans.py)."""
+
+
+def _refuse_double_import(settings: Settings, store: Store, name: str) -> None:
+    """A source that has never stored a visit is not imported while the store holds another
+    source's future visits that the settings no longer name: it is most likely that source
+    renamed, and would book every visit twice (sync/ingest/orphans.py). Read only before a source's
+    baseline is done: one index probe per source of the store."""
+    from clinicsync.sync.ingest.orphans import first_run_refusal, recent_window  # a first run's: rare
+
+    with store.engine.connect() as connection:
+        refusal = first_run_refusal(connection, name, settings.connector_names(),
+                                    recent=recent_window(settings.calendar.past_days))
+    if refusal is not None:
+        raise DoubleImportRefused(refusal)
+
+
+ORPHANS_CHECKED = "orphans"  # housekeeping: orphans:<digest of the names>, the last look that found none
+
+
+def warn_orphans_if_due(settings: Settings, store: Store, report: RunReport, now: datetime | None = None) -> None:
+    """:func:`warn_orphans`, unless a look with the same source names found none within the last
+    UPKEEP_EVERY (sync/store/upkeep.py). A source renamed or removed in the settings changes the names,
+    so it is looked for at once; while an orphan exists every run looks (and warns, and reports
+    it), as before; and a look that finds one forgets every earlier "none found", so the names
+    of before (a typo in a source's name fixed) are looked at again and the orphan's warning and
+    held messages end at once. What waits up to an hour: an orphan made by another process's settings."""
+    now = now or utcnow()
+    key = task_name(ORPHANS_CHECKED, content_hash(sorted(settings.connector_names())))
+    if not is_due((done_at(store.engine, [key]) or {}).get(key), now):
+        return
+    orphans = warn_orphans(settings, store, report)
+    if orphans == []:
+        note_done(store.engine, key, now, replacing=ORPHANS_CHECKED + ":")
+    elif orphans:  # an orphan stands now: no earlier look may be trusted (a typo fixed must end it)
+        forget_done(store.engine, ORPHANS_CHECKED + ":")
+
+
+def warn_orphans(settings: Settings, store: Store, report: RunReport) -> list[Orphan] | None:
+    """At the start of a run: the sources the store holds that the settings no longer name,
+    with their future visits and pending messages and the fix (a warning; the run goes on);
+    a retired source named again is no longer retired. Returns the orphans (None: unread).
+    sync/ingest/orphans.py is imported here, when a look is due (warn_orphans_if_due: hourly), not by
+    every run (~10 M instructions of an idle `sync --once`, issue 60)."""
+    from clinicsync.sync.ingest.orphans import find_orphans, recent_window, unretire
+
+    named = settings.connector_names()
+    try:
+        with store.engine.begin() as connection:
+            for name in unretire(connection, named):
+                log.warning("source.unretired", connector=name, detail="a retired source is in the settings again")
+            orphans = find_orphans(connection, named, recent=recent_window(settings.calendar.past_days))
+    except SQLAlchemyError as exc:
+        log.warning("sources.orphans_unread", error=type(exc).__name__)
+        return None
+    for orphan in orphans:  # once when it starts, then a daily reminder (sync/runs/standing.py)
+        ORPHANED.seen(store.engine, log, orphan.connector, future_visits=orphan.future_visits,
+                      recent_visits=orphan.recent_visits, pending_messages=orphan.pending_messages, fix=orphan.detail)
+    ORPHANED.ended(store.engine, log, keep=[o.connector for o in orphans])
+    if orphans:
+        report.extras["orphaned_sources"] = {"sources": [o.as_dict() for o in orphans]}
+    return orphans
+
+
+def _watch(on_batch: BatchCallback | None, lock: HeldLock, stop: threading.Event | None) -> BatchCallback:
+    """After each stored batch: report progress, then stop if asked to or if the lock is gone."""
+
+    def after_batch(connector: str, counts: Counts) -> None:
+        if on_batch is not None:
+            on_batch(connector, counts)
+        if stop is not None and stop.is_set():
+            raise PollInterrupted(f"connector {connector}: stopped after {counts.fetched} records because the "
+                                  "worker is shutting down; the next run resumes from the stored cursor")
+        if lock.lost():
+            raise PollLockLost(f"connector {connector}: lost its poll lock (the database connection dropped); "
+                               "stopped after the last stored batch")
+
+    return after_batch
+
+
+def poll_connector(settings: Settings, store: Store, config: ConnectorSettings, run_id: str,
+                   on_batch: BatchCallback | None = None, stop: threading.Event | None = None,
+                   progress: ProgressObserver = NO_PROGRESS) -> ConnectorReport:
+    """Poll one connector under its poll lock: one worker at a time; the others skip it."""
+    try:
+        with poll_lock(store.engine, config.name) as lock:
+            if lock is None:
+                log.info("connector.skipped", connector=config.name, reason="polled by another worker")
+                return ConnectorReport(skipped=BUSY)
+            return sync_connector(settings, store, config, run_id, _watch(on_batch, lock, stop), progress=progress,
+                                  sole_writer=True, abandon=True)
+    except SQLAlchemyError as exc:  # the store itself failed (down, restarted, connection killed)
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        log.error("connector.store_failed", connector=config.name, error=type(exc).__name__)
+        return ConnectorReport(error=f"store error ({type(exc).__name__}): {cause}")
+
+
+def sync_once(settings: Settings, store: Store, only: list[str] | None = None,
+              on_batch: BatchCallback | None = None, run_id: str | None = None,
+              stop: threading.Event | None = None, dry_run: bool = False,
+              progress: ProgressObserver = NO_PROGRESS, upkeep: bool = True) -> RunReport:
+    """Poll each enabled connector once. ``stop``: once set, claim no further connector
+    and end the current poll after its next stored batch. ``dry_run``: on a store whose
+    writes are rolled back (sync.rehearsal); no poll lock (it would switch the one shared
+    connection to autocommit), and connectors change nothing at the source. ``progress``
+    watches each connector's import. ``upkeep``: also warn of orphaned sources and prune (the
+    retention pass), as `sync --once` must, each when due (at most every hour when it has nothing
+    to do: sync/store/upkeep.py); the service does both in its stages job instead, once for all its
+    sources rather than at every poll (sync/service/pipeline.py poll_once)."""
+    report = RunReport(run_id or new_run_id())
+    structlog.contextvars.bind_contextvars(run_id=report.run_id)
+    lane = _lane(store, dry_run)  # SQLite: these writes take turns with the other jobs'
+    try:
+        with lane:
+            if not dry_run:
+                zone_rules_pass(settings, store, report)
+            if upkeep and dry_run:
+                warn_orphans(settings, store, report)  # a rehearsal says what a run would
+            elif upkeep:
+                warn_orphans_if_due(settings, store, report)
+        with bulk_stage():
+            for config in settings.connectors:
+                if not config.enabled or not is_polled(config) or (only and config.name not in only):
+                    continue
+                if mapping_record(config.mapping, settings.base_dir) == "waitlist":
+                    continue  # a waiting list, not appointments: sync/waitlist/sources.py reads it
+                if stop is not None and stop.is_set():
+                    break
+                if dry_run:
+                    report.connectors[config.name] = sync_connector(settings, store, config, report.run_id, on_batch,
+                                                                    dry_run=True, progress=progress,
+                                                                    sole_writer=True)
+                else:
+                    report.connectors[config.name] = poll_connector(settings, store, config, report.run_id, on_batch,
+                                                                    stop, progress)
+        if not dry_run and upkeep:
+            with lane:
+                retention_if_due(settings, store, stored=_stored_something(report))
+    finally:
+        structlog.contextvars.unbind_contextvars("run_id")
+    return report
+
+
+def zone_rules_pass(settings: Settings, store: Store, report: RunReport) -> None:
+    """Before any connector reads: a tz database update that changed a zone's rules moves its
+    stored future visits back to their local time (sync/store/zonerules.py), so that no re-mapped record
+    looks moved. A failure is logged and reported; the run goes on (the next one tries again)."""
+    try:
+        corrected = check_zone_rules(store, configured_zones(settings))
+    except SQLAlchemyError as exc:
+        log.error("zonerules.failed", error=type(exc).__name__)
+        report.extras["zone_rules"] = {"error": f"store error ({type(exc).__name__})"}
+        return
+    if corrected:
+        store.forget_zone_rules()
+        report.extras["zone_rules"] = {"corrected": [c.as_dict() for c in corrected]}
+
+
+def configured_zones(settings: Settings) -> set[str]:
+    """The clinic's zone, each connector's source zone and the places' zones (the clinic's and
+    each site's): the zones most stored times are in."""
+    clinics = [settings.clinic, *(site.as_clinic(settings.clinic) for site in settings.sites.values())]
+    return {settings.clinic.timezone, *(source_timezone(settings, config) for config in settings.connectors),
+            *(place.timezone for clinic in clinics for place in clinic.places.values() if place.timezone)}
+
+
+def retention_pass(settings: Settings, store: Store) -> None:
+    """What the store keeps for a while only, bounded at each pass: the run history, the stages'
+    progress rows, the patient data of visits past ``store.patient_data_days`` (with their outbox
+    events and delivery attempts). Called by the service's stages job at most every few minutes
+    (sync/service/pipeline.py ``run_stages``); `sync --once` calls :func:`retention_if_due`."""
+    _prune_run_history(settings, store)
+    _prune_stage_history(store)
+    _forget_patient_data(settings, store)
+
+
+# housekeeping: the retention's parts, each by what it was done for (sync/store/upkeep.py)
+RUNS_PRUNED = "runs"  # runs:<digest of run_history_days>
+STAGES_PRUNED = "stages"
+PATIENT_DATA_FORGOTTEN = "forgotten"  # forgotten:<digest of the window's start and the consumers>
+
+
+def _stored_something(report: RunReport) -> bool:
+    """Did a poll of this run store a visit or a quarantine item? What it stored may be past the
+    patient-data window already (a source re-sending a forgotten visit with its details)."""
+    return any(result.counts.created or result.counts.updated or result.counts.rescheduled
+               or result.counts.cancelled or result.counts.noshow or result.counts.deleted
+               or result.counts.quarantined for result in report.connectors.values())
+
+
+def retention_if_due(settings: Settings, store: Store, now: datetime | None = None, stored: bool = False) -> None:
+    """:func:`retention_pass` for `sync --once`, each part when due: not done within UPKEEP_EVERY
+    (an hour) for what it is done for. Forgetting is done for a window (its start moves once a day,
+    at midnight UTC, retention.window_start) and the consumers: a new window is due at once, so no
+    visit is forgotten later than before; so is forgetting after a run that ``stored`` something
+    (a source re-sending an old visit with its patient's details: forgotten by the same run, as
+    before). What else a window gains after its pass (a reply received by the server, a quarantine
+    item closed by hand) waits up to an hour. A part that failed, or used its whole bound (a store
+    catching up), stays due."""
+    now = now or utcnow()
+    runs = task_name(RUNS_PRUNED, content_hash(settings.store.run_history_days))
+    cutoff = window_start(now, store.patient_keep)
+    forgotten = task_name(PATIENT_DATA_FORGOTTEN, content_hash([cutoff.isoformat(), sorted(live_consumers(settings))]))
+    marks = done_at(store.engine, [runs, STAGES_PRUNED, forgotten]) or {}
+    if is_due(marks.get(runs), now):
+        removed = _prune_run_history(settings, store, now)
+        if removed is not None and removed < RUNS_PRUNED_PER_CALL:
+            note_done(store.engine, runs, now, replacing=RUNS_PRUNED + ":")
+    if is_due(marks.get(STAGES_PRUNED), now):
+        pruned = _prune_stage_history(store, now)
+        if pruned is not None and pruned < STAGES_PRUNED_PER_CALL:
+            note_done(store.engine, STAGES_PRUNED, now)
+    if stored or is_due(marks.get(forgotten), now):
+        done = _forget_patient_data(settings, store, now)
+        if done is not None and max(done.appointments, done.patients, done.replies, done.quarantine) < \
+                FORGOTTEN_PER_CALL:
+            note_done(store.engine, forgotten, now, replacing=PATIENT_DATA_FORGOTTEN + ":")
+
+
+def _prune_stage_history(store: Store, now: datetime | None = None) -> int | None:
+    """Each stage's progress rows past a week, its newest row aside (sync/runs/run_progress.py
+    :func:`prune_stages`); a failure is logged and the pass goes on. The rows removed (None: failed)."""
+    try:
+        removed = prune_stages(store, now)
+    except SQLAlchemyError as exc:
+        log.warning("stages.prune_failed", error=type(exc).__name__)
+        return None
+    if removed:
+        log.info("stages.pruned", removed=removed)
+    return removed
+
+
+def _prune_run_history(settings: Settings, store: Store, now: datetime | None = None) -> int | None:
+    """Past ``store.run_history_days``, every configured source's runs (polled or pushed) go:
+    once per pass, so a push-only source is pruned too. A failure here is logged and the
+    pass goes on: the history is kept a little longer, nothing else depends on it."""
+    try:
+        removed = store.prune_runs([config.name for config in settings.connectors], now)
+    except SQLAlchemyError as exc:
+        log.warning("runs.prune_failed", error=type(exc).__name__)
+        return None
+    if removed:
+        log.info("runs.pruned", removed=removed, kept_days=settings.store.run_history_days)
+    return removed
+
+
+def _forget_patient_data(settings: Settings, store: Store, now: datetime | None = None) -> Forgotten | None:
+    """Past ``store.patient_data_days`` after a visit, its patient data goes (sync/store/retention.py),
+    a bounded number of visits a pass. One log line with the counts, never an id or a value.
+    A failure is logged and the pass goes on: the data is kept a pass longer."""
+    try:
+        forgotten = store.forget_patient_data(now, consumers=live_consumers(settings))
+    except SQLAlchemyError as exc:
+        log.warning("retention.forget_failed", error=type(exc).__name__)
+        return None
+    if forgotten:
+        log.info("retention.forgotten", **forgotten.as_dict(), kept_days=settings.store.patient_data_days)
+    return forgotten

@@ -1,0 +1,122 @@
+"""`quarantine retry`: run the stored raw input of open quarantine items through the
+connector's *current* mapping (after a mapping fix) and store what now maps, exactly as a
+sync would (same transaction rules, same events). Mirth's "reprocess" for our error queue.
+
+Go-live is a boundary: a record is first seen when its item was opened, so one quarantined
+at (or before) the connector's go-live is recorded, not announced, when it imports here —
+its reminders are planned, no confirmation goes (Store.apply_batch ``go_live``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, select
+
+from clinicsync.common.types import utcnow
+from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.ingest.engine import live_from, map_batch, mapping_for, new_run_id
+from clinicsync.sync.store import quarantine
+from clinicsync.sync.store.quarantine import Q
+from clinicsync.sync.store.store import Store
+
+IMPORTED = "imported"
+STILL_FAILING = "still failing"
+NOT_RETRYABLE = "not retryable"
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    id: int
+    connector: str
+    result: str  # imported | still failing | not retryable
+    detail: str | None = None  # the reason it still fails, or why it cannot be retried
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _open_items(store: Store, ids: Sequence[int] | None, connector: str | None) -> list[Any]:
+    query = select(Q.id, Q.connector, Q.position, Q.record_id, Q.field, Q.reason, Q.raw, Q.created_at) \
+        .where(Q.status == "open")
+    if ids is not None:
+        query = query.where(Q.id.in_(list(ids)))
+    if connector:
+        query = query.where(Q.connector == connector)
+    with store.engine.connect() as connection:
+        return list(connection.execute(query.order_by(Q.id)))
+
+
+def _record(raw: str | None) -> dict[str, Any] | None:
+    """The stored raw input as a record, or None when the source gave no readable record
+    (a CSV row with the wrong number of fields, an unreadable header)."""
+    if not raw:
+        return None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def retry(settings: Settings, store: Store, ids: Sequence[int] | None = None,
+          connector: str | None = None) -> list[RetryOutcome]:
+    """Retry the open items ``ids`` (None: every open item, of ``connector`` if given)."""
+    configs = {c.name: c for c in settings.connectors}
+    outcomes: list[RetryOutcome] = []
+    run_id = new_run_id()
+    mappings: dict[str, Any] = {}
+    for item in _open_items(store, ids, connector):
+        config = configs.get(item.connector)
+        if config is None:
+            outcomes.append(RetryOutcome(item.id, item.connector, NOT_RETRYABLE,
+                                         "the connector is no longer in the settings"))
+            continue
+        if str(item.reason or "").startswith("waitlist entry: "):  # issue 33: read again by the next run
+            outcomes.append(RetryOutcome(item.id, item.connector, NOT_RETRYABLE,
+                                         "a waitlist record: fix it at the source; the next run reads it again"))
+            continue
+        data = _record(item.raw)
+        if data is None:
+            outcomes.append(RetryOutcome(item.id, item.connector, NOT_RETRYABLE,
+                                         "no readable record was stored; fix it at the source and sync"))
+            continue
+        if config.name not in mappings:
+            mappings[config.name] = mapping_for(settings, config)
+        outcomes.append(_retry_one(store, config, mappings[config.name], item, data, run_id))
+    return outcomes
+
+
+def _retry_one(store: Store, config: ConnectorSettings, mapping: Any, item: Any, data: dict[str, Any],
+               run_id: str) -> RetryOutcome:
+    batch = Batch(records=[RawRecord(data, item.position, record_id=item.record_id)])
+    mapped, failed = map_batch(mapping, batch)
+    mapped = [replace(m, first_seen=item.created_at) for m in mapped]
+    baseline = not config.announce_existing and not store.baseline_done(config.name)
+
+    def closing(resolution: str) -> Callable[[Connection], None]:
+        def close(connection: Connection) -> None:
+            quarantine.close(connection, item.id, quarantine.RESOLVED, resolution, utcnow())
+        return close
+
+    if mapped:
+        store.apply_batch(config.name, run_id, mapped, [], None, within=closing("imported on retry"),
+                          baseline=baseline, go_live=None if baseline else live_from(store, config))
+        return RetryOutcome(item.id, item.connector, IMPORTED)
+    entry = failed[0]
+    # The same stored record, so the same item exactly when it names the same id and fails on
+    # the same field for the same reason (its text is the item's by construction).
+    same = (entry.record_id or None, entry.field, entry.reason) == (item.record_id, item.field, item.reason)
+    if not same:  # it fails for another reason now: that is a new item; this one is done
+        store.apply_batch(config.name, run_id, [], [entry], None,
+                          within=closing("retried: fails for another reason now"))
+    return RetryOutcome(item.id, item.connector, STILL_FAILING, f"{entry.field or 'record'}: {entry.reason}")
+
+
+def dismiss(store: Store, item_id: int) -> bool:
+    """Close an open item by hand (it will never import, or was fixed some other way)."""
+    with store.engine.begin() as connection:
+        return quarantine.close(connection, item_id, quarantine.DISMISSED, "dismissed", utcnow())

@@ -1,0 +1,1052 @@
+"""Dispatch: claims due reminders, renders them, hands them to notifiers, records the outcome.
+
+State machine of a reminder:
+    pending -> sending (claimed, with a lease) -> sent | failed | skipped | cancelled | unknown
+A claim is atomic (FOR UPDATE SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite), so two
+dispatchers never take the same row. Just before a notifier is called the row is marked as
+handed over; a row that was handed over and never came back (a crash, an interrupt, a lease
+that ran out) becomes `unknown` and is never sent again unless asked (`--resend-unknown`).
+A claimed row that was never handed over goes back to `pending`.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from clinicsync.common.ratelimit import TokenBucket
+from clinicsync.common.timeutil import moment_in_pass, parse_duration, zone
+from clinicsync.common.types import utcnow
+from clinicsync.common.vocabulary import ACTIVE_STATUSES, UNDER_WAY_STATUSES
+from clinicsync.notifiers.base import (
+    CHANNELS,
+    DeliveryUnknownError,
+    Message,
+    Notifier,
+    OptedOutError,
+    PermanentError,
+    RetryableError,
+)
+from clinicsync.notifiers.outbox import OutboxSettings
+from clinicsync.notifiers.registry import build_notifier, notifier_kinds
+from clinicsync.sync.config.clinic import ClinicSettings
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.config.settings.reminders import Offset
+from clinicsync.sync.ingest.orphans import HELD, RETIRED, fixes, retired_sources, unnamed
+from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
+from clinicsync.sync.reminders.answered import answered_skip
+from clinicsync.sync.reminders.compose import Draft, SiteComposers, Visit
+from clinicsync.sync.reminders.guard import UnsafeSourceText
+from clinicsync.sync.reminders.planner import BOOKED_AGAIN, under_way_reason
+from clinicsync.sync.reminders.render import TemplateProblem
+from clinicsync.sync.reminders.replan import SETTINGS_CHANGED, follow_settings, record_settings, settings_changed
+from clinicsync.sync.reminders.timing import due_for_offset, place, wall_clock
+from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.runs.setaside import Item as SetAsideItem
+from clinicsync.sync.runs.setaside import reason_of, run_isolated, take_retries
+from clinicsync.sync.store.model import Appointment, Location, Patient, Practitioner
+from clinicsync.sync.store.model.reminders import DELIVERIES, OPT_OUTS, REMINDERS
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import RETRYING, is_retrying
+
+A = Appointment.__table__  # type: ignore[attr-defined]
+P = Patient.__table__  # type: ignore[attr-defined]
+D = Practitioner.__table__  # type: ignore[attr-defined]
+L = Location.__table__  # type: ignore[attr-defined]
+R = REMINDERS
+# A patient's status notices: each has a deadline (reminders.notices.max_lateness).
+NOTICE_KINDS = frozenset({"confirmation", "rescheduled", "confirmed", "cancelled"})
+# Rows about the start they were planned for rather than the visit's current one: a
+# cancellation, and a doctor's notice that a visit left their schedule (its old time).
+OLD_START_KINDS = frozenset({"cancelled", "reassigned"})
+# Doctors' notices about the visit as it is now (the patient's answer), not about a change of
+# one doctor's schedule: they go to whoever has the visit when they are sent, as every message
+# is rendered from the current appointment. A visit given to another doctor between the answer
+# and the send (a stopped dispatcher, a push) would otherwise tell the one who no longer has it.
+# The same-day change notices keep the doctor they were planned for (``reassigned``: the one
+# whose schedule the visit left).
+CURRENT_DOCTOR_KINDS = frozenset({"declined"})
+STALE_DECLINE = "the patient's answer no longer stands"  # a `declined` notice whose answer was cleared
+log = structlog.get_logger("clinicsync.reminders")
+PHONE_CHANNELS = ("sms", "whatsapp")
+STAFF = ("practitioner", "frontdesk")  # recipients reached by email, with no quiet hours
+
+
+
+def patient_address(patient: Any, channel: str) -> str | None:
+    """Where a message on ``channel`` reaches the patient, if they consented to that channel:
+    the phone for SMS and WhatsApp (``allow_sms``), the email otherwise (``allow_email``)."""
+    if patient is None:
+        return None
+    if channel in PHONE_CHANNELS:
+        return str(patient.phone) if patient.phone and patient.allow_sms else None
+    return str(patient.email) if patient.email and patient.allow_email else None
+
+class RoutingError(ValueError):
+    """A route names no notifier, or a channel has nowhere to go (a settings problem)."""
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unknown: int = 0
+    retrying: int = 0  # went back to pending after a passing fault (a retryable error)
+    # went back to pending: it woke inside the quiet hours, its provider said to wait, or its
+    # source is orphaned (sync/ingest/orphans.py: held)
+    deferred: int = 0
+    # skipped, by reason (the part before any ':'): `remind` breaks its summary down by it
+    skip_reasons: dict[str, int] = field(default_factory=dict, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, outcome: str, reason: str | None = None) -> None:
+        with self._lock:
+            setattr(self, outcome, getattr(self, outcome) + 1)
+            if outcome == "skipped" and reason:
+                key = reason.split(":", 1)[0]
+                self.skip_reasons[key] = self.skip_reasons.get(key, 0) + 1
+
+    def as_dict(self) -> dict[str, int]:
+        """The outcomes: each counted reminder ended in one of these states."""
+        return {"sent": self.sent, "failed": self.failed, "skipped": self.skipped, "unknown": self.unknown}
+
+    def as_report(self) -> dict[str, int]:
+        """The outcomes, and the reminders put back to pending: to retry, or until quiet hours end."""
+        return {**self.as_dict(), "retrying": self.retrying, "deferred": self.deferred}
+
+
+def resolve_routes(settings: Settings) -> dict[str, str]:
+    """channel -> notifier name: the configured routes, else the first notifier handling the channel."""
+    kinds = notifier_kinds()
+    by_name = {n.name: n for n in settings.notifiers}
+    routes: dict[str, str] = {}
+    for channel, name in settings.reminders.routes.items():
+        if name not in by_name:
+            raise RoutingError(f"reminders.routes.{channel}: no notifier named {name!r} "
+                               f"(known: {sorted(by_name) or 'none'})")
+        if channel not in kinds[by_name[name].kind].channels:
+            raise RoutingError(f"reminders.routes.{channel}: notifier {name!r} ({by_name[name].kind}) "
+                               f"does not send {channel}")
+        routes[channel] = name
+    for channel in CHANNELS:
+        if channel not in routes:
+            for notifier in settings.notifiers:
+                if channel in kinds[notifier.kind].channels:
+                    routes[channel] = notifier.name
+                    break
+    return routes
+
+
+def outbox_routes(settings: Settings) -> dict[str, str]:
+    """channel -> folder, for the channels whose messages go to a dry-run outbox (written as
+    files, never sent): said by `remind` and its log line, so that nobody believes a patient
+    was reached (a settings file without `notifiers:` has the outbox alone, issue 57 obs 6)."""
+    by_name = {n.name: n for n in settings.notifiers}
+    try:
+        routes = resolve_routes(settings)
+    except RoutingError:
+        return {}
+    return {channel: str(config.directory) for channel, name in sorted(routes.items())
+            if isinstance(config := by_name[name], OutboxSettings)}
+
+
+def routing_problems(settings: Settings) -> list[str]:
+    """`resolve_routes`'s refusal, for `config validate`: a route left naming a notifier that
+    was renamed or removed, or one that does not send the channel."""
+    try:
+        resolve_routes(settings)
+    except RoutingError as exc:
+        return [str(exc)]
+    return []
+
+
+@dataclass
+class Item:
+    """One claimed reminder with the current rows it is about."""
+
+    row: Any
+    appointment: Any | None = None
+    patient: Any | None = None
+    doctor: Any | None = None
+    location: str | None = None
+    agenda: list[Visit] = field(default_factory=list)
+    stats: DayStats | None = None  # an agenda's figures
+    tried: list[str] = field(default_factory=list)
+    error: str | None = None  # the last permanent failure, for the final reason
+    attempts: int = 0  # hand-overs so far, this run's included
+    superseded: bool = False  # a later reminder (for a confirmation: any reminder) for the visit is due and in time
+
+
+# How long a message of an orphaned source (sync/ingest/orphans.py) waits before the dispatcher looks
+# at it again: sent then if its source is named again, else held again or "too late".
+HOLD_RECHECK = timedelta(minutes=5)
+ROUTES_PLAN = "routes"  # reminder_plan's row of the routes the waiting messages were last checked against
+# A message held back, never sent, because its provider answered another one 429 (Retry-After).
+WAITING_FOR_PROVIDER = "{name}'s provider asked to wait (429, Retry-After) before the next request"
+
+
+def _gave_up(item: Item, reason: str | None) -> str | None:
+    """The reason of a message that became too late while its provider kept failing (or kept
+    it waiting: a 429's Retry-After held it back, unsent), or None.
+    Such a row ends `failed`, not `skipped`: the outage, not the clinic's timing, is why the
+    patient was not told, and the front desk's "failed delivery" list is where a person takes
+    it over (the row's reason still holds the provider's last error)."""
+    last = item.row.reason or ""
+    held_back = last.endswith(WAITING_FOR_PROVIDER.split("}", 1)[1])  # its provider throttled another send
+    if reason != "too late" or not (item.attempts or held_back) or not is_retrying(last):
+        return None
+    tries = (f"{item.attempts} failed attempt{'s' if item.attempts > 1 else ''}" if item.attempts
+             else "being held back")
+    return f"too late after {tries} ({last.removeprefix(RETRYING)})"
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, store: Store, now: datetime | None = None, *,
+                 dry_run: bool = False, resend_unknown: bool = False,
+                 clock: Callable[[], datetime] = utcnow, worker: str | None = None,
+                 halt: threading.Event | None = None) -> None:
+        self.settings = settings
+        self.config = settings.reminders
+        self.store = store
+        self.clock = clock  # real time, for leases
+        self.now = now or clock()  # the dispatch time: what is due, what is too late
+        self._started = clock()  # for each message's own moment (_moment)
+        self.dry_run = dry_run
+        self.resend_unknown = resend_unknown
+        self.token = worker or uuid.uuid4().hex[:16]
+        self.routes = resolve_routes(settings)
+        # Sources this store synced that the settings no longer name (sync/ingest/orphans.py): their
+        # messages are held; a retired one's cancelled. Read at the start of the run.
+        self.orphaned: set[str] = set()
+        self.retired: set[str] = set()
+        self.report = DispatchReport()
+        self.composers = SiteComposers(settings)  # each visit's site speaks (issue 60)
+        self._clinics: dict[str | None, ClinicSettings] = {}
+        self.buckets = {n.name: TokenBucket(n.rate_per_second) for n in settings.notifiers}
+        self.notifier_settings = {n.name: n for n in settings.notifiers}
+        self._local = threading.local()
+        self._opened: list[Notifier] = []
+        self._opened_lock = threading.Lock()
+        self._opt_outs: set[tuple[str, str]] = set()
+        # notifier -> when (real clock) its provider said to try again (a 429's Retry-After):
+        # the provider throttles the account, not one message, so nothing more goes to it
+        # before then in this run (each worker may have one request in flight as it is told).
+        self._resume: dict[str, datetime] = {}
+        self._resume_lock = threading.Lock()
+        self._stop = threading.Event()  # set by an interrupt: hand nothing more over
+        # The service's stop (SIGTERM): claim no more and hand nothing more over, so `run` stops
+        # within its grace instead of sending the whole backlog first; the rest stays pending.
+        self._halt = halt or threading.Event()
+
+    # -- the run --------------------------------------------------------------------------
+    def run(self) -> DispatchReport:
+        with self.store.engine.connect() as connection:
+            named = self.settings.connector_names()
+            self.orphaned = set(unnamed(connection, named))
+            self.retired = retired_sources(connection) - named
+        if not self.dry_run:
+            # plans made with other settings first
+            follow_settings(self.config, self.store, self.now, settings=self.settings)
+            self.recover()
+            self._retry_set_aside()
+            self._reroute_waiting()
+            if self.resend_unknown:
+                self._requeue_unknown()
+        batch = self.config.workers * 8
+        pools = SendPools(self.config.workers)
+        try:
+            with pools:
+                # Two batches at most: the next is queued behind the one being sent, so the
+                # workers never drain to idle at a batch boundary.
+                in_flight: list[Future[None]] = []
+                for ids in self._batches(batch):
+                    if self._halt.is_set():
+                        break  # claimed, not handed over: released to pending below
+                    items = self._load(ids)  # while the previous batch is being sent
+                    queued = [pools.submit(self._pool_of(item), self._deliver_isolated, item) for item in items]
+                    self._wait(in_flight, queued)
+                    in_flight = queued
+                self._wait(in_flight)
+        finally:
+            if not self.dry_run:
+                self._release_unstarted()
+            self._close_notifiers()
+        log.info("reminders.dispatched", dry_run=self.dry_run, **self.report.as_report())
+        outbox = outbox_routes(self.settings)
+        if outbox and self.report.sent and not self.dry_run:
+            log.warning("reminders.outbox_only", channels=sorted(outbox), directory=sorted(set(outbox.values())),
+                        detail="these channels go to the dry-run outbox: messages are written as files, none "
+                               "reached a patient; add a notifier for them (docs/notifiers.md)")
+        return self.report
+
+    def _pool_of(self, item: Item) -> str:
+        """The notifier the item's first channel goes through: its pool of workers sends it (a
+        fallback to another channel stays on that worker: it follows a quick refusal)."""
+        first = self.channels(item)
+        return self.routes[first[0][0]] if first else ""
+
+    @staticmethod
+    def _wait(futures: Sequence[Future[None]], queued: Sequence[Future[None]] = ()) -> None:
+        """Wait for ``futures``; if one fails, cancel what has not started (and ``queued``)."""
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            for future in [*futures, *queued]:
+                future.cancel()
+            raise
+
+    def _batches(self, size: int) -> Iterator[list[int]]:
+        if self.dry_run:
+            with self.store.engine.connect() as connection:
+                ids = list(connection.execute(self._due_query()).scalars())
+            for start in range(0, len(ids), size):
+                yield ids[start:start + size]
+            return
+        while True:
+            ids = self._claim(size)
+            if not ids:
+                return
+            yield ids
+
+    def _due_query(self) -> Any:
+        return (select(R.c.id).where(R.c.status == "pending", R.c.due_at <= self.now)
+                .order_by(R.c.due_at, R.c.id))
+
+    def _claim(self, limit: int) -> list[int]:
+        with writer(self.store.engine) as connection:
+            query = self._due_query().limit(limit)
+            if connection.dialect.name != "sqlite":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(connection.execute(query).scalars())
+            if ids:
+                connection.execute(update(R).where(R.c.id.in_(ids)).values(
+                    status="sending", claimed_by=self.token, send_started_at=None,
+                    lease_until=self.clock() + timedelta(seconds=self.config.lease_seconds),
+                    updated_at=self.clock()))
+        return ids
+
+    def recover(self) -> int:
+        """Claims whose lease ran out: handed over -> unknown; never handed over -> pending."""
+        now = self.clock()
+        with writer(self.store.engine) as connection:
+            expired = and_(R.c.status == "sending", R.c.lease_until < now)
+            lost = connection.execute(update(R).where(expired, R.c.send_started_at.is_not(None)).values(
+                status="unknown", reason="the sender stopped during the send (its lease ran out); "
+                                         "it may or may not have gone out", updated_at=now)).rowcount
+            connection.execute(update(R).where(expired, R.c.send_started_at.is_(None)).values(
+                status="pending", claimed_by=None, lease_until=None, updated_at=now))
+        for _ in range(lost or 0):
+            self.report.count("unknown")
+        if lost:
+            log.warning("reminders.unknown", count=lost, hint="see `clinicsync reminders list --status unknown`")
+        return int(lost or 0)
+
+    def _reroute_waiting(self) -> None:
+        """Messages waiting out a refusal (``will retry: …``) by a notifier that no longer sends
+        their channel (it was renamed, removed or replaced: Twilio by AWS) are due now. Their
+        backoff, and any Retry-After, were the old provider's; waiting them out (up to
+        ``retry_backoff_max``) before the new provider is even tried could make a notice or a
+        1-hour reminder too late. Only a pending row that was never taken moves (a refused send
+        is one the provider did not take), so nothing goes twice. Its ``notifier`` is cleared:
+        the next send names the one it goes through, and a row the quiet hours hold is not
+        moved again at every run."""
+        waiting = and_(R.c.status == "pending", R.c.reason.startswith(RETRYING, autoescape=True),
+                       R.c.due_at > self.now, R.c.notifier.is_not(None))
+        # Scanned only when the routes changed since the last dispatcher recorded them (one row
+        # read otherwise): the waiting rows are found among every pending one.
+        if not settings_changed(self.store, ROUTES_PLAN, self.routes):
+            return
+        elsewhere = or_(R.c.channel.not_in(list(self.routes)),
+                        *(and_(R.c.channel == channel, R.c.notifier != name) for channel, name in self.routes.items()))
+        with writer(self.store.engine) as connection:
+            moved = connection.execute(update(R).where(waiting, R.c.channel.is_not(None), elsewhere).values(
+                due_at=self.now, notifier=None, updated_at=self.clock())).rowcount or 0
+        record_settings(self.store, ROUTES_PLAN, self.routes)
+        if moved:
+            log.info("reminders.rerouted", count=moved, hint="waiting on a notifier that no longer sends their "
+                                                             "channel: due now, through the current route")
+
+    def _requeue_unknown(self) -> None:
+        with writer(self.store.engine) as connection:
+            connection.execute(update(R).where(R.c.status == "unknown").values(
+                status="pending", reason="resend requested", due_at=self.now, claimed_by=None,
+                lease_until=None, send_started_at=None, updated_at=self.clock()))
+
+    def _release_unstarted(self) -> None:
+        with writer(self.store.engine) as connection:
+            connection.execute(update(R).where(
+                R.c.status == "sending", R.c.claimed_by == self.token, R.c.send_started_at.is_(None)).values(
+                status="pending", claimed_by=None, lease_until=None, updated_at=self.clock()))
+
+    # -- loading --------------------------------------------------------------------------
+    def _load(self, ids: list[int]) -> list[Item]:
+        """The claimed rows with the current appointment, patient, doctor and location (a few queries)."""
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(select(R).where(R.c.id.in_(ids)).order_by(R.c.due_at, R.c.id)).all()
+            appointment_ids = [r.appointment_id for r in rows if r.appointment_id is not None]
+            appointments = {a.id: a for a in connection.execute(select(A).where(A.c.id.in_(appointment_ids)))}
+            items = [Item(row, appointments.get(row.appointment_id), tried=[t for t in row.tried.split(",") if t],
+                          attempts=row.attempts) for row in rows]
+            self._mark_superseded(connection, items)
+            refs: dict[str, set[tuple[str, str]]] = {"patient": set(), "doctor": set(), "location": set()}
+            for item in items:
+                for part, ref in self._refs(item).items():
+                    if ref:
+                        refs[part].add((item.row.connector, ref))
+            patients = self._by_key(connection, P, refs["patient"])
+            doctors = self._by_key(connection, D, refs["doctor"])
+            locations = self._by_key(connection, L, refs["location"])
+            loaded = []
+            for item in items:
+                wanted = self._refs(item)
+                connector = item.row.connector
+                item.patient = patients.get((connector, wanted["patient"] or ""))
+                item.doctor = doctors.get((connector, wanted["doctor"] or ""))
+                place_row = locations.get((connector, wanted["location"] or ""))
+                item.location = place_row.name if place_row is not None else None
+
+                def agenda(item: Item = item) -> None:
+                    with connection.begin_nested():  # a failed query spoils only this savepoint
+                        self._agenda(connection, item)
+
+                if not self._isolated(item, agenda):  # an agenda that cannot be read is set aside
+                    loaded.append(item)
+            items = loaded
+            addresses = {a for i in items for a in (self._address(i, c) for c in CHANNELS) if a}
+            if addresses:
+                self._opt_outs |= {(o.channel, o.address) for o in connection.execute(
+                    select(OPT_OUTS.c.channel, OPT_OUTS.c.address).where(OPT_OUTS.c.address.in_(addresses)))}
+        return items
+
+    def _mark_superseded(self, connection: Connection, items: list[Item]) -> None:
+        """A patient's reminder is superseded when a later reminder for the same visit is due
+        too and still within its lateness bound (or already went): only the latest goes, so
+        a dispatcher that was down never sends "tomorrow" and "in an hour" in one burst.
+
+        A patient's unsent booking confirmation is superseded the same way by any reminder for
+        the visit's current start that is due and still in time (or already went): a visit
+        booked an hour ahead, or a confirmation held by the quiet hours, got the confirmation
+        and the 1-hour reminder in the same minute (issue 30, obs 12). The reminder says the
+        same and carries the same answer link."""
+        candidates = [(i, a) for i in items if (a := i.appointment) is not None
+                      and i.row.kind in ("reminder", "confirmation") and i.row.recipient == "patient"]
+        if not candidates:
+            return
+        ids = list({i.row.appointment_id for i, _ in candidates})
+        others: dict[int, list[Any]] = {}
+        for start in range(0, len(ids), 500):
+            for row in connection.execute(
+                    select(R.c.id, R.c.appointment_id, R.c.recipient_ref, R.c.offset, R.c.starts_at, R.c.status)
+                    .where(R.c.appointment_id.in_(ids[start:start + 500]), R.c.kind == "reminder",
+                           R.c.recipient == "patient", R.c.due_at <= self.now,
+                           R.c.status.in_(("pending", "sending", "sent", "delivered", "unknown")))):
+                others.setdefault(row.appointment_id, []).append(row)
+        for item, appointment in candidates:
+            row, zone_name = item.row, appointment.timezone
+            # Only the same patient's reminders: one that went to a patient who had the visit
+            # before it was given to another told the new patient nothing.
+            own = [o for o in others.get(row.appointment_id, ()) if o.recipient_ref == row.recipient_ref]
+            if row.kind == "confirmation":
+                item.superseded = any(self._stands_in(other, appointment.start_utc, zone_name, row.connector)
+                                      for other in own)
+                continue
+            mine = reminder_time(row.starts_at, zone_name, row.offset)
+            for other in own:
+                if other.id == row.id or other.starts_at != row.starts_at:
+                    continue
+                if reminder_time(other.starts_at, zone_name, other.offset) <= mine:
+                    continue
+                if other.status in ("sent", "delivered", "unknown") \
+                        or self.now <= self._send_by(other, zone_name, row.connector):
+                    item.superseded = True
+                    break
+
+    def _stands_in(self, reminder: Any, start: datetime, zone_name: str, connector: str) -> bool:
+        """Whether a due reminder tells the patient what their confirmation would: it is for
+        the visit's current start, and it went, or it will go (in time, before ``min_lead``)."""
+        if reminder.starts_at != start:
+            return False
+        if reminder.status in ("sent", "delivered", "unknown"):
+            return True
+        return self.now <= self._send_by(reminder, zone_name, connector) and self.now < start - self.config.lead
+
+    def _clinic(self, connector: str | None) -> ClinicSettings:
+        """``clinic_for(connector)``, made once per site and run (a message reads it several times)."""
+        site = self.settings.site_of(connector)
+        clinic = self._clinics.get(site)
+        if clinic is None:
+            clinic = self._clinics[site] = self.settings.clinic_for(connector)
+        return clinic
+
+    def _send_by(self, row: Any, zone_name: str, connector: str) -> datetime:
+        """The latest a reminder may go out: its time (moved out of the quiet hours, where
+        planning moved it: ``connector``'s site's) plus the offset's maximum lateness."""
+        offset = Offset.parse(row.offset)
+        intended = due_for_offset(row.starts_at, zone_name, offset)
+        placed = place(intended, now=intended, latest=row.starts_at - self.config.lead, zone_name=zone_name,
+                       quiet=self.settings.quiet_hours_for(connector)).due
+        return max(intended, placed or intended) + self.config.lateness(offset)
+
+    def _agenda_deadline(self, row: Any) -> datetime:
+        """The latest a doctor's agenda may go out: its day at ``agenda.at`` (clinic time) plus
+        ``agenda.max_lateness``; later it would list visits already past."""
+        day = date.fromisoformat(row.offset)
+        due = wall_clock(day, self.config.agenda.at, self._clinic(row.connector).timezone)
+        return due + parse_duration(self.config.agenda.max_lateness)
+
+    def _notice_deadline(self, row: Any, zone_name: str) -> datetime:
+        """The latest a patient's status notice may go out: when it was planned (moved out of
+        the quiet hours, as planning moved it) plus ``notices.max_lateness``. Its visit's
+        start bounds it too (place: a notice about a visit that has begun is `too late`)."""
+        planned: datetime = row.created_at
+        placed = place(planned, now=planned, latest=planned + timedelta(days=2), zone_name=zone_name,
+                       quiet=self.settings.quiet_hours_for(row.connector)).due
+        return max(planned, placed or planned) + parse_duration(self.config.notices.max_lateness)
+
+    @staticmethod
+    def _refs(item: Item) -> dict[str, str | None]:
+        row, a = item.row, item.appointment
+        doctor = a.practitioner_ref if a is not None else None  # the visit's doctor now
+        if row.recipient == "practitioner" and row.kind not in CURRENT_DOCTOR_KINDS:
+            doctor = row.recipient_ref  # the doctor it was planned for (an agenda, a same-day notice)
+        return {
+            # the recipient, or the patient a doctor's notice is about
+            "patient": row.recipient_ref if row.recipient == "patient" else (a.patient_ref if a else None),
+            "doctor": doctor,
+            "location": a.location_ref if a is not None else None,
+        }
+
+    @staticmethod
+    def _by_key(connection: Connection, table: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        if not keys:
+            return {}
+        # Per connector ``external_id IN (…)``, not ``(connector, external_id) IN (VALUES …)``:
+        # SQLite answers the row-value form by scanning the whole table (every patient ever
+        # imported, at each chunk of a dispatch), the per-connector form by the unique index.
+        ids: dict[str, list[str]] = {}
+        for connector, external_id in keys:
+            ids.setdefault(connector, []).append(external_id)
+        return {(r.connector, r.external_id): r for connector, refs in ids.items()
+                for r in connection.execute(select(table).where(table.c.connector == connector,
+                                                                table.c.external_id.in_(refs)))}
+
+    def _agenda(self, connection: Connection, item: Item) -> None:
+        row = item.row
+        if row.kind == "agenda":
+            end = row.starts_at + timedelta(days=1, hours=1)  # a long (DST) day fits
+            agenda = connection.execute(
+                select(A, P.c.name.label("patient_name"), L.c.name.label("location_name"))
+                .outerjoin(P, and_(P.c.connector == A.c.connector, P.c.external_id == A.c.patient_ref))
+                .outerjoin(L, and_(L.c.connector == A.c.connector, L.c.external_id == A.c.location_ref))
+                .where(A.c.connector == row.connector, A.c.practitioner_ref == row.recipient_ref,
+                       A.c.start_utc >= row.starts_at, A.c.start_utc < end, A.c.deleted_at.is_(None),
+                       A.c.status.in_(ACTIVE_STATUSES))
+                .order_by(A.c.start_utc)).all()
+            day = row.offset
+            clinic_zone = self._clinic(row.connector).timezone  # the day of the doctor's site
+            item.agenda = []
+            for v in agenda:  # a visit that cannot be shown is left out (and set aside); the agenda goes
+                def add(v: Any = v) -> None:
+                    v.start_utc.astimezone(zone(v.timezone))  # the visit's own time, as the agenda shows it
+                    if v.start_utc.astimezone(zone(clinic_zone)).date().isoformat() == day:
+                        item.agenda.append(self._visit(v, None, v.patient_name, v.location_name, for_doctor=True))
+                run_isolated(self.store.engine, SetAsideItem("agenda", f"appointment:{v.id}", v.id, v.connector,
+                                                             v.external_id), add, now=self.clock())
+            agenda_day = date.fromisoformat(day)
+            since = wall_clock(agenda_day - timedelta(days=1), self.config.agenda.at, clinic_zone)
+            item.stats = day_stats(connection, row.connector, row.recipient_ref, agenda_day, clinic_zone, since,
+                                   self.now)
+
+    def _visit(self, a: Any, doctor: Any | None, patient_name: str | None, location: str | None,
+               patient_phone: str | None = None, for_doctor: bool = False) -> Visit:
+        """The appointment as a message shows it; a doctor's notice carries the doctor's own
+        join link when the source has a separate one."""
+        join_url = (a.provider_join_url or a.join_url) if for_doctor else a.join_url
+        return Visit(a.connector, a.external_id, a.start_utc, a.end_utc, a.timezone, a.version, a.type,
+                     location, doctor.name if doctor else None, patient_name, a.status,
+                     visit_mode=a.visit_mode, join_url=join_url, dial_in=a.dial_in, patient_phone=patient_phone,
+                     cancel_reason=a.cancel_reason, participation=a.participation)
+
+    # -- deciding -------------------------------------------------------------------------
+    @staticmethod
+    def _address(item: Item, channel: str) -> str | None:
+        if item.row.recipient == "frontdesk":  # the address the notice was planned for (calendar.front_desk_email)
+            return str(item.row.recipient_ref) if channel == "email" and item.row.recipient_ref else None
+        if item.row.recipient == "practitioner":
+            return item.doctor.email if item.doctor is not None and channel == "email" else None
+        return patient_address(item.patient, channel)
+
+    def _order(self, item: Item) -> list[str]:
+        """The channels to try, in order: email for staff; for a patient their own preference,
+        then ``reminders.channels``."""
+        if item.row.recipient in STAFF:
+            return ["email"]
+        preferred = item.patient.channel if item.patient is not None else None
+        return list(dict.fromkeys(([preferred] if preferred in CHANNELS else []) + self.config.channels))
+
+    def channels(self, item: Item) -> list[tuple[str, str]]:
+        """The channels still worth trying, in order, with their address."""
+        out = []
+        for channel in self._order(item):
+            address = self._address(item, channel)
+            if (channel in self.routes and channel not in item.tried and address
+                    and (channel, address) not in self._opt_outs):
+                out.append((channel, address))
+        return out
+
+    def _moment(self) -> datetime:
+        """The dispatch time as this message goes: ``now`` plus the whole minutes the pass has
+        taken so far (:func:`~clinicsync.common.timeutil.moment_in_pass`, as the waitlist's)."""
+        return moment_in_pass(self.now, self._started, self.clock())
+
+    def _check(self, item: Item) -> tuple[str, str | None]:
+        """('send', None), ('skip', reason), ('cancel', reason) or ('defer', None) after moving the
+        row out of quiet hours, judged at the message's own moment (:meth:`_moment`)."""
+        row, a = item.row, item.appointment
+        now = self._moment()
+        if self._switched_off(row):
+            return "cancel", SETTINGS_CHANGED
+        if row.kind == "agenda":
+            if not item.agenda:
+                return "skip", "no appointments that day"
+            if now > self._agenda_deadline(row):
+                return "skip", "too late"
+            return "send", None
+        if a is None:
+            return "skip", "appointment no longer in the store"
+        if row.recipient == "patient" and item.patient is None:
+            return "skip", "no patient record"
+        if row.recipient == "patient" and item.patient is not None and item.patient.channel == "none":
+            return "skip", "the patient asked for no messages"
+        active = a.deleted_at is None and a.status in ACTIVE_STATUSES
+        if row.kind != "cancelled" and not active:
+            return "skip", "no-show" if a.status == "noshow" else "appointment cancelled"
+        if row.recipient == "patient" and row.kind not in ("cancelled", "followup") and a.status in UNDER_WAY_STATUSES:
+            return "cancel", under_way_reason(a.status)  # before planning has seen it
+        if row.kind == "cancelled" and row.recipient == "patient" and active and row.recipient_ref == a.patient_ref:
+            return "skip", BOOKED_AGAIN  # before planning has seen it
+        if row.kind == "followup" and a.status != "fulfilled":
+            return "skip", "no longer fulfilled"
+        if row.kind == "reminder" and row.starts_at != a.start_utc:
+            return "skip", "appointment moved"
+        if row.recipient == "patient" and row.kind != "cancelled" and row.recipient_ref != a.patient_ref:
+            return "skip", "appointment given to another patient"  # before planning has seen it
+        if row.kind == "confirmation" and row.recipient == "patient" and item.superseded:
+            return "skip", "superseded"
+        if row.kind == "reminder" and row.recipient == "patient":
+            if item.superseded:
+                return "skip", "superseded"
+            if now > self._send_by(row, a.timezone, row.connector):
+                return "skip", "too late"
+        answered = answered_skip(row.kind, row.recipient, a,
+                                 declined_stops_reminders=self.settings.responses.cancel_reminders_on_decline)
+        if answered:
+            return "skip", answered
+        if row.kind == "declined" and getattr(a, "participation", None) != "declined":
+            # The answer was for the time it was given: a move (or the visit booked again, or
+            # given to another patient) cleared it before this email went; it would tell the
+            # doctor the patient declined the visit as it is now.
+            moved = row.starts_at is not None and row.starts_at != a.start_utc
+            return "skip", STALE_DECLINE + (": the visit moved" if moved else "")
+        start = row.starts_at if row.kind in OLD_START_KINDS and row.starts_at else a.start_utc
+        latest = start - self.config.lead if row.kind == "reminder" else start
+        if row.kind == "followup":
+            latest = a.end_utc + parse_duration(self.config.notices.followup.within)
+        if row.kind != "followup" and now >= start:
+            return "skip", "too late"  # the visit has begun (at its start, not a minute later)
+        if row.recipient in STAFF:
+            return "send", None
+        if row.kind in NOTICE_KINDS and now > self._notice_deadline(row, a.timezone):
+            return "skip", "too late"
+        slot = place(now, now=now, latest=latest, zone_name=a.timezone,
+                     quiet=self.settings.quiet_hours_for(row.connector))
+        if slot.due is None:
+            return "skip", slot.reason
+        if slot.due != now:
+            # A refused send's "will retry: …" stays: should the wait make it too late, the
+            # outage is still why it was not sent (_gave_up).
+            kept = row.reason if is_retrying(row.reason) else None
+            self._finish(item, "pending", kept, due=slot.due, note=slot.note)
+            return "defer", None
+        return "send", None
+
+    def _switched_off(self, row: Any) -> bool:
+        """A message of a kind the settings no longer send (agendas, follow-ups or `confirmed`
+        notices switched off after it was planned): planned a day or hours ahead, it would
+        still go once the clinic said no more."""
+        if row.kind == "agenda":
+            return not self.config.agenda.enabled
+        if row.kind == "followup":
+            return not self.config.notices.followup.enabled
+        return row.kind == "confirmed" and row.recipient == "patient" and not self.config.notices.confirmed
+
+    def _draft(self, item: Item) -> Draft:
+        row, a = item.row, item.appointment
+        own = item.patient.language if item.patient is not None and row.recipient == "patient" else None
+        clinic = self._clinic(row.connector)
+        language = clinic.speaks(own)  # staff, and a patient without one: the site's (the clinic's)
+        if row.kind == "agenda":
+            day = datetime.fromisoformat(row.offset).replace(tzinfo=zone(clinic.timezone))
+            site = self.settings.site_for(row.connector)  # a site that names its language speaks it to its doctors
+            language = (site.language if site is not None else None) or self.config.agenda.language \
+                or clinic.locale_tag()
+            return Draft(row.key, "agenda", "practitioner", language, agenda_day=day,
+                         agenda=item.agenda, doctor=item.doctor.name if item.doctor is not None else None,
+                         stats=item.stats)
+        patient_name = item.patient.name if item.patient is not None else None
+        patient_phone = item.patient.phone if item.patient is not None else None
+        visit = self._visit(a, item.doctor, patient_name, item.location, patient_phone,
+                            for_doctor=row.recipient == "practitioner")
+        if row.kind == "reassigned" and row.starts_at and row.starts_at != visit.start:
+            # The doctor who had the visit is told of the slot it left, not of its new time.
+            visit = replace(visit, start=row.starts_at, end=row.starts_at + (visit.end - visit.start))
+        return Draft(row.key, row.kind, row.recipient, language, visit=visit, reminder_id=row.id, note=row.note)
+
+    def _retry_set_aside(self) -> None:
+        """Sends staff asked to retry after a fix: pending again (due when they were, so the
+        lateness rules still hold)."""
+        with writer(self.store.engine) as connection:
+            ids = [int(r.item.split(":", 1)[1]) for stage in ("dispatch", "agenda")
+                   for r in take_retries(connection, stage, self.clock())]
+            if ids:
+                connection.execute(update(R).where(R.c.id.in_(ids), R.c.status == "failed").values(
+                    status="pending", reason=None, claimed_by=None, lease_until=None, send_started_at=None,
+                    updated_at=self.clock()))
+
+    # -- sending --------------------------------------------------------------------------
+    def _deliver_isolated(self, item: Item) -> None:
+        """One reminder the dispatcher cannot handle (a bug, a row it cannot render) is set
+        aside and marked failed with the reason; the other sends go on. (A send cut off after
+        the hand-over is no such case: _send records it as unknown.)"""
+        self._isolated(item, lambda: self._deliver(item))
+
+    def _isolated(self, item: Item, work: Callable[[], None]) -> bool:
+        """``work`` for one reminder through the shared set-aside helper; True when it failed
+        (then the reminder is failed with the reason and listed under `dispatch` or `agenda`)."""
+        row = item.row
+
+        def failed(connection: Connection, reason: str) -> None:
+            if not self.dry_run:
+                connection.execute(update(R).where(R.c.id == row.id, R.c.claimed_by == self.token).values(
+                    status="failed", reason=f"set aside: {reason}", claimed_by=None, lease_until=None,
+                    updated_at=self.clock()))
+
+        stage = "agenda" if row.kind == "agenda" else "dispatch"
+        outcome = run_isolated(self.store.engine, SetAsideItem(stage, f"reminder:{row.id}", row.appointment_id,
+                                                               row.connector), work, failed, self.clock())
+        if outcome.failed:
+            self.report.count("failed")
+        return outcome.failed
+
+    def _deliver(self, item: Item) -> None:
+        if self._stop.is_set() or self._halt.is_set():
+            return  # left claimed but not handed over: released to pending
+        decision, reason = self._check(item)
+        if decision == "defer":
+            self.report.count("deferred")
+            return
+        if decision == "cancel":  # as re-planning cancels what the settings no longer want
+            self._finish(item, "cancelled", reason)
+            return
+        if decision == "send" and (item.row.connector in self.orphaned or item.row.connector in self.retired):
+            self._orphaned(item)
+            return
+        if decision == "skip":
+            gave_up = _gave_up(item, reason)  # failed, not skipped: the desk's work list shows it
+            self._finish(item, "failed" if gave_up else "skipped", gave_up or reason)
+            self.report.count("failed" if gave_up else "skipped", reason)
+            return
+        draft = self._draft(item)
+        composer = self.composers(item.row.connector)
+        last_error: str | None = None
+        template: TemplateProblem | None = None  # the clinic's template, not this message, is at fault
+        for channel, address in self.channels(item):
+            try:
+                rendered = composer.render(draft, channel, self.clock(), recipient=address)
+            except TemplateProblem as exc:
+                last_error = str(exc)
+                item.tried.append(channel)
+                if not isinstance(exc, UnsafeSourceText):  # a source record's fault stays this message's
+                    log.warning("reminders.template_problem", reminder_id=item.row.id, channel=channel,
+                                problem=reason_of(exc))
+                    template = exc
+                continue
+            template_id, template_variables = (composer.whatsapp_content(draft, rendered.language)
+                                               if channel == "whatsapp" else (None, {}))
+            message = Message(
+                channel=channel, recipient=address, body_text=rendered.text, idempotency_key=item.row.key,
+                subject=rendered.subject, body_html=rendered.html, attachments=rendered.attachments,
+                language=rendered.language, template_id=template_id, template_variables=template_variables,
+                metadata={"reminder_id": str(item.row.id), "kind": item.row.kind},
+                sender=self.settings.sender_for(item.row.connector, channel))
+            if self.dry_run:
+                self.report.count("sent")
+                return
+            name = self.routes[channel]
+            if self._wait_for_provider(item, name):
+                return
+            if self._stop.is_set() or not self._hand_over(item, channel, name):
+                log.warning("reminders.claim_lost", reminder_id=item.row.id)
+                return
+            # The token is taken after the hand-over's commit, right before the call, so
+            # calls reach the provider at the pace of the bucket, not of the database.
+            self.buckets[name].acquire()
+            outcome = self._send(item, name, message, rendered.segments)
+            if outcome != "fallback":
+                return
+            item.tried.append(channel)
+            last_error = item.error
+        if template is not None:
+            # A template that does not render fails every message that needs it alike: set
+            # aside (a stall, `set-aside list`), so that `set-aside retry` after the fix sends it.
+            raise template
+        if item.tried:
+            self._finish(item, "failed", last_error or "every channel failed")
+            self.report.count("failed")
+        else:
+            unreachable = self._unreachable(item)
+            self._finish(item, "skipped", unreachable)
+            self.report.count("skipped", unreachable)
+
+    def _orphaned(self, item: Item) -> None:
+        """A message in time whose source the settings no longer name (sync/ingest/orphans.py): no
+        change or cancellation of its visit can arrive, so it is held, pending, with the reason
+        and the fix, as quiet hours hold one (looked at again in HOLD_RECHECK; "too late" ends
+        it as any other). A retired source's is cancelled, nobody told."""
+        name = item.row.connector
+        if name in self.retired:
+            self._finish(item, "cancelled", RETIRED.format(name=name))
+            self.report.count("skipped", "source retired")
+            return
+        reason = f"{HELD.format(name=name)}: {fixes(name)}"
+        self._finish(item, "pending", reason, due=self.now + HOLD_RECHECK)
+        self.report.count("deferred")
+
+    def _unreachable(self, item: Item) -> str:
+        """Why no channel was tried: no address, consent or opt-in, or (a notifier removed or a
+        route changed) no notifier for the channel the patient can be reached on."""
+        unrouted = [channel for channel in self._order(item) if channel not in self.routes
+                    and (address := self._address(item, channel)) and (channel, address) not in self._opt_outs]
+        if unrouted:
+            return f"no reachable channel: no notifier sends {', '.join(unrouted)} (notifiers:, reminders.routes)"
+        return "no reachable channel (no address, no consent, or opted out)"
+
+    def _send(self, item: Item, name: str, message: Message, segments: int | None) -> str:
+        """Call the notifier and record what came back; 'fallback' asks for the next channel."""
+        channel = message.channel
+        try:
+            receipt = self._notifier(name).deliver(message)  # under its send_deadline
+        except RetryableError as exc:
+            attempt = self._attempt(item, channel, name, "retryable", detail=str(exc))
+            attempts, cap = item.attempts, self.config.max_attempts
+            if cap is not None and attempts >= cap:
+                self._finish(item, "failed", f"gave up after {attempts} attempts: {exc}", delivery=attempt)
+                self.report.count("failed")
+            else:
+                delay = self.config.backoff(attempts)
+                if exc.retry_after:
+                    delay = max(delay, timedelta(seconds=exc.retry_after))
+                    self._told_to_wait(name, timedelta(seconds=exc.retry_after))
+                self._finish(item, "pending", f"{RETRYING}{exc}", due=self.now + delay, delivery=attempt)
+                self.report.count("retrying")
+            return "retry"
+        except OptedOutError as exc:
+            self._delivery(self._attempt(item, channel, name, "opted_out", detail=str(exc)))
+            self._opt_out(channel, message.recipient, name)
+            item.error = f"{channel}: opted out ({exc})"
+            return "fallback"
+        except PermanentError as exc:
+            self._delivery(self._attempt(item, channel, name, "permanent", detail=str(exc)))
+            item.error = f"{channel}: {exc}"
+            return "fallback"
+        except Exception as exc:  # DeliveryUnknownError, a bare NotifierError or a bug: it may have gone
+            detail = (f"sent, but no answer came back ({exc}); it may or may not have gone out"
+                      if isinstance(exc, DeliveryUnknownError) else
+                      f"the notifier raised {type(exc).__name__} (unclassified); it may or may not have gone out")
+            self._finish(item, "unknown", detail, delivery=self._attempt(item, channel, name, "unknown", detail=detail))
+            self.report.count("unknown")
+            return "unknown"
+        except BaseException:
+            self._stop.set()
+            reason = "interrupted during the send; it may or may not have gone out"
+            self._finish(item, "unknown", reason, delivery=self._attempt(item, channel, name, "unknown", detail=reason))
+            self.report.count("unknown")
+            raise
+        attempt = self._attempt(item, channel, name, "sent", provider_id=receipt.provider_id,
+                                provider_status=receipt.status, detail=receipt.detail)
+        self._finish(item, "sent", None, provider_id=receipt.provider_id, segments=segments, delivery=attempt,
+                     sent_at=self.clock())
+        self.report.count("sent")
+        return "sent"
+
+    def _told_to_wait(self, name: str, wait: timedelta) -> None:
+        """The provider behind ``name`` asked for ``wait`` before the next request (Retry-After)."""
+        until = self.clock() + wait
+        with self._resume_lock:
+            self._resume[name] = max(until, self._resume.get(name, until))
+
+    def _wait_for_provider(self, item: Item, name: str) -> bool:
+        """True when the provider behind ``name`` asked this run to wait (a 429's Retry-After)
+        and the wait is not over: the message is put back, due when the wait ends, with no
+        attempt counted (it was never sent). Sending it anyway would be refused too, and a
+        provider that is hammered through its Retry-After may block the account for longer."""
+        with self._resume_lock:
+            until = self._resume.get(name)
+        left = until - self.clock() if until is not None else timedelta(0)
+        if left <= timedelta(0):
+            return False
+        self._finish(item, "pending", f"{RETRYING}{WAITING_FOR_PROVIDER.format(name=name)}", due=self.now + left)
+        self.report.count("deferred")
+        return True
+
+    def _notifier(self, name: str) -> Notifier:
+        """One instance per thread and notifier: a notifier need not be thread-safe."""
+        cache: dict[str, Notifier] = self._local.__dict__.setdefault("notifiers", {})
+        if name not in cache:
+            cache[name] = build_notifier(self.notifier_settings[name], {"base_dir": self.settings.base_dir})
+            with self._opened_lock:
+                self._opened.append(cache[name])
+        return cache[name]
+
+    def _close_notifiers(self) -> None:
+        for notifier in self._opened:
+            try:
+                notifier.close()
+            except Exception as exc:  # closing must not hide the run's outcome
+                log.warning("notifier.close_failed", notifier=notifier.name, error=type(exc).__name__)
+        self._opened.clear()
+
+    # -- recording ------------------------------------------------------------------------
+    @contextmanager
+    def _own(self, item: Item) -> Iterator[tuple[Connection, Any]]:
+        """A transaction and a WHERE clause matching the row only while this dispatcher holds it."""
+        with self.store.engine.begin() as connection:
+            yield connection, and_(R.c.id == item.row.id, R.c.claimed_by == self.token,
+                                   R.c.status.in_(("sending", "unknown")))
+
+    def _hand_over(self, item: Item, channel: str, notifier: str) -> bool:
+        now = self.clock()
+        with self._own(item) as (connection, mine):
+            changed = connection.execute(update(R).where(mine, R.c.status == "sending").values(
+                send_started_at=now, channel=channel, notifier=notifier, attempts=R.c.attempts + 1,
+                lease_until=now + timedelta(seconds=self.config.lease_seconds), updated_at=now)).rowcount
+        if changed:
+            item.attempts += 1
+        return bool(changed)
+
+    def _finish(self, item: Item, status: str, reason: str | None, *, due: datetime | None = None,
+                note: str | None = None, provider_id: str | None = None, segments: int | None = None,
+                sent_at: datetime | None = None, delivery: dict[str, Any] | None = None) -> None:
+        """Record the outcome (and the delivery attempt that led to it) in one transaction."""
+        if self.dry_run:
+            return
+        values: dict[str, Any] = {"status": status, "reason": reason, "tried": ",".join(item.tried),
+                                  "updated_at": self.clock()}
+        if status == "pending":
+            values.update(claimed_by=None, lease_until=None, send_started_at=None, due_at=due or item.row.due_at)
+        if note is not None:
+            values["note"] = note
+        if provider_id is not None:
+            values["provider_id"] = provider_id
+        if segments is not None:
+            values["segments"] = segments
+        if sent_at is not None:
+            values["sent_at"] = sent_at
+            if item.appointment is not None and item.row.kind not in ("cancelled", "agenda"):
+                # The start this message told (a notice planned before a move tells the new
+                # one): its answer link answers only that time (responses/link_page.py).
+                values["starts_at"] = item.appointment.start_utc
+        with self._own(item) as (connection, mine):
+            connection.execute(update(R).where(mine).values(values))
+            if delivery is not None:
+                connection.execute(insert(DELIVERIES).values(delivery))
+
+    def _attempt(self, item: Item, channel: str, notifier: str, outcome: str, *, provider_id: str | None = None,
+                 provider_status: str | None = None, detail: str | None = None) -> dict[str, Any]:
+        return {"reminder_id": item.row.id, "channel": channel, "notifier": notifier, "outcome": outcome,
+                "provider_id": provider_id, "provider_status": provider_status, "detail": detail,
+                "created_at": self.clock()}
+
+    def _delivery(self, attempt: dict[str, Any]) -> None:
+        with self.store.engine.begin() as connection:
+            connection.execute(insert(DELIVERIES).values(attempt))
+
+    def _opt_out(self, channel: str, address: str, source: str) -> None:
+        self._opt_outs.add((channel, address))
+        try:
+            with self.store.engine.begin() as connection:
+                connection.execute(insert(OPT_OUTS).values(channel=channel, address=address, source=source,
+                                                           created_at=self.clock()))
+        except IntegrityError:
+            pass  # already recorded (another worker, same address)
+
+
+def opt_in(store: Store, channel: str, address: str) -> bool:
+    """Lift an opt-out (the patient asked again for messages on this channel)."""
+    with store.engine.begin() as connection:
+        return lift_opt_out(connection, channel, address)
+
+
+def lift_opt_out(connection: Connection, channel: str, address: str) -> bool:
+    """`opt_in` inside the caller's transaction."""
+    return bool(connection.execute(OPT_OUTS.delete().where(
+        OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).rowcount)
+
+
+def record_opt_out(connection: Connection, channel: str, address: str, source: str, now: datetime) -> bool:
+    """Record an opt-out inside the caller's (write-locked) transaction; False if already there."""
+    exists = connection.execute(select(OPT_OUTS.c.address).where(
+        OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)).first()
+    if exists is None:
+        connection.execute(insert(OPT_OUTS).values(channel=channel, address=address, source=source, created_at=now))
+    return exists is None
+
+
+class SendPools:
+    """A pool of ``workers`` send threads per notifier (issue 59): a channel whose provider is
+    slow holds only its own workers, never another's. With one pool for all, 10 emails due
+    ahead of 10 SMS on a mail server that trickled took all 8 workers, and no SMS went out in
+    90 s. Threads start as work arrives, so a notifier with little to send costs little."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+
+    def submit(self, name: str, work: Callable[[Item], None], item: Item) -> Future[None]:
+        pool = self._pools.get(name)
+        if pool is None:
+            pool = self._pools[name] = ThreadPoolExecutor(self.workers, thread_name_prefix=f"remind-{name or 'none'}")
+        return pool.submit(work, item)
+
+    def __enter__(self) -> SendPools:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)
+
+
+def reminder_time(starts_at: datetime, zone_name: str, label: str) -> datetime:
+    """When the reminder at offset ``label`` is meant to go for a visit at ``starts_at``."""
+    return due_for_offset(starts_at, zone_name, Offset.parse(label))
+
+
+def dispatch(settings: Settings, store: Store, at: datetime | None = None, *, dry_run: bool = False,
+             resend_unknown: bool = False, halt: threading.Event | None = None) -> DispatchReport:
+    return Dispatcher(settings, store, at, dry_run=dry_run, resend_unknown=resend_unknown, halt=halt).run()
+
+
+__all__ = ["DispatchReport", "Dispatcher", "RoutingError", "dispatch", "lift_opt_out", "opt_in", "record_opt_out",
+           "routing_problems"]

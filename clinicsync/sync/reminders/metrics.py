@@ -1,0 +1,27 @@
+"""Scrape-time figure for /metrics: since when reminders have been `unknown` (the counts by
+status are `clinicsync_reminders`, in sync/responses/metrics.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.store import Store
+
+
+def reminder_gauges(store: Store) -> Iterator[GaugeMetricFamily]:
+    """A reminder turns `unknown` when its send was cut off; it waits for a person
+    (`reminders list --status unknown`, `remind --resend-unknown`). Its updated_at is when
+    that happened; the (status, due_at) index finds the few unknown rows."""
+    oldest = GaugeMetricFamily("clinicsync_reminders_oldest_unknown_timestamp_seconds",
+                               "when the oldest reminder still `unknown` became so (Unix time); "
+                               "no sample when there is none")
+    with store.engine.connect() as connection:
+        since = connection.execute(
+            select(func.min(REMINDERS.c.updated_at)).where(REMINDERS.c.status == "unknown")).scalar_one()
+    if since is not None:
+        oldest.add_metric([], since.timestamp())
+    yield oldest

@@ -1,0 +1,1 @@
+"""The runs' bookkeeping: progress, standing, set-aside work, stage locks, interrupted runs, access logs."""

@@ -1,0 +1,135 @@
+"""The shared poll schedule's SQL: enrol sources, claim the due ones by lease, renew the leases
+of the polls in flight, release a poll's lease with its next due time (table ``poll_schedule``,
+sync/store/model/polls.py; its Core twin in sync/store/tables.py). The loop that uses them is sync/service/polls.py.
+
+A claim is one transaction: ``SELECT … FOR UPDATE SKIP LOCKED`` of the due rows whose lease is
+free or ran out, then their holder and lease set, as the PostgreSQL job queues claim jobs
+(procrastinate, pgqueuer, Oban, graphile-worker): two workers claiming at once take different
+rows and neither waits for the other. MySQL 8 and MariaDB 10.6 lock the same way. SQLite has
+one writer: the same statements run in one ``BEGIN IMMEDIATE`` transaction (``writer``), where
+``with_for_update`` renders nothing and the write lock does the job. Times are given by the
+caller (its clock: tests simulate one), never the database's ``now()``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Engine, String, any_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from clinicsync.common.types import UtcDateTime
+from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.store.db import insert_ignoring_duplicates
+from clinicsync.sync.store.tables import POLL_SCHEDULE as T
+
+
+def worker_id() -> str:
+    """Who holds a lease: host and pid for a person reading the table, and a random part so
+    that a restarted process that got the same pid is not taken for the one that died."""
+    return f"{socket.gethostname()[:200]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _among(engine: Engine, connectors: Collection[str]) -> ColumnElement[bool]:
+    """``connector`` is one of ``connectors``: on PostgreSQL one array parameter (``= ANY``),
+    elsewhere ``IN``. A worker asks for its own sources at every claim, and binding a
+    thousand names one by one cost more CPU than the claim itself (5 ms a poll at 1,000
+    sources)."""
+    names = sorted(connectors)
+    if engine.dialect.name == "postgresql":
+        return T.c.connector == any_(bindparam("names", names, type_=ARRAY(String())))
+    return T.c.connector.in_(names)
+
+
+@dataclass(frozen=True)
+class Claim:
+    connector: str
+    due: datetime  # the slot it was claimed for: its next due time counts from this one
+
+
+def enrol(engine: Engine, latest: Mapping[str, datetime], now: datetime) -> None:
+    """A row for each source (``latest``: name -> the latest due time its schedule allows from
+    now) that has none yet, due at once (a new source is polled at start, as before). Existing
+    rows keep their due time, so a worker that starts or restarts does not poll early what
+    another just polled, unless it is further away than the schedule allows now (the schedule
+    was shortened, say from 1h to 5m). A removed source's row is left alone: no worker claims
+    it (claims ask for their own sources by name), and a rollback that brings it back finds its
+    slot."""
+    if not latest:
+        return
+    with engine.begin() as connection:
+        connection.execute(insert_ignoring_duplicates(connection, T),
+                           [{"connector": name, "next_due": now} for name in sorted(latest)])
+        connection.execute(update(T).where(T.c.connector == bindparam("name"), T.c.holder.is_(None),
+                                           T.c.next_due > bindparam("bound", type_=UtcDateTime()))
+                           .values(next_due=bindparam("bound", type_=UtcDateTime())),
+                           [{"name": name, "bound": bound} for name, bound in sorted(latest.items())])
+
+
+def claim(engine: Engine, worker: str, connectors: Collection[str], now: datetime, limit: int,
+          lease: Callable[[str], timedelta]) -> list[Claim]:
+    """Take up to ``limit`` of ``connectors`` that are due and free (or whose lease ran out),
+    earliest due first, and lease each to ``worker`` for ``lease(name)``."""
+    if limit <= 0 or not connectors:
+        return []
+    with writer(engine) as connection:
+        due = connection.execute(
+            select(T.c.connector, T.c.next_due)
+            .where(_among(engine, connectors), T.c.next_due <= now,
+                   or_(T.c.holder.is_(None), T.c.lease_expires < now))
+            .order_by(T.c.next_due, T.c.connector).limit(limit)
+            .with_for_update(skip_locked=True)).all()
+        for name, _ in due:
+            connection.execute(update(T).where(T.c.connector == name).values(
+                holder=worker, lease_expires=now + lease(name), last_started=now))
+    return [Claim(name, next_due) for name, next_due in due]
+
+
+def renew(engine: Engine, worker: str, expiries: Mapping[str, datetime]) -> set[str]:
+    """Extend the leases ``worker`` holds to the given expiries; the names it no longer holds
+    (its lease ran out and another worker claimed the source) are returned."""
+    lost: set[str] = set()
+    if not expiries:
+        return lost
+    with writer(engine) as connection:
+        for name, until in sorted(expiries.items()):
+            done = connection.execute(update(T).where(T.c.connector == name, T.c.holder == worker)
+                                      .values(lease_expires=until))
+            if done.rowcount == 0:
+                lost.add(name)
+    return lost
+
+
+def release(engine: Engine, worker: str, connector: str, next_due: datetime, now: datetime) -> bool:
+    """The poll is over: the source is due again at ``next_due`` and free. False when ``worker``
+    no longer held it: the row is another worker's now and keeps its schedule."""
+    with engine.begin() as connection:
+        done = connection.execute(update(T).where(T.c.connector == connector, T.c.holder == worker).values(
+            holder=None, lease_expires=None, next_due=next_due, last_finished=now))
+    return bool(done.rowcount)
+
+
+def next_wake(engine: Engine, connectors: Collection[str]) -> datetime | None:
+    """When one of ``connectors`` may next be claimed: the earliest due time of the free ones
+    and lease expiry of the held ones (a lease is set only on a due source, so its expiry is
+    never before its due time). None when there is no row."""
+    if not connectors:
+        return None
+    with engine.connect() as connection:
+        return connection.execute(
+            select(func.min(func.coalesce(T.c.lease_expires, T.c.next_due), type_=UtcDateTime()))
+            .where(_among(engine, connectors))).scalar()
+
+
+def due_times(engine: Engine, connectors: Collection[str]) -> dict[str, datetime]:
+    """Each source's next due time (for the job board's ``next_due``, whichever worker polls it)."""
+    if not connectors:
+        return {}
+    with engine.connect() as connection:
+        return dict(connection.execute(select(T.c.connector, T.c.next_due)
+                                       .where(_among(engine, connectors))).all())

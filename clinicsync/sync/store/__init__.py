@@ -1,0 +1,1 @@
+"""The store: tables and models, engines and migrations, the store and its batch writes, the outbox, locks."""

@@ -1,0 +1,352 @@
+"""Recording what the front desk did about an appointment (issue 30, obs 1; issue 58): confirmed
+by phone, left a message, no-show, came in, cancel, reschedule request handled, and taking one
+back within a few minutes.
+
+A confirmation or a cancellation is the patient's answer given by phone, so it goes the way
+every answer goes (sync/responses/record.py ``apply_answer``): the appointment's answer,
+the patient's pending reminders, the doctor's notice and the write-back outbox, which the
+write-back stage hands to the source where it takes answers (sync/responses/writeback.py).
+A source that does not (a CSV export) is not changed: the action's ``source`` says
+``by_hand`` and the page says what to do there. Each action is one desk_action row with who
+and when, written in the same transaction as what it did.
+
+Bound to what the desk saw (issue 58): every form carries ``seen``, a digest of the visit as
+the page was drawn (its version, status, start, answer and the desk's actions on it). The
+action locks the appointment row (``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` serializes
+writers), recomputes the digest and is refused when it differs: a visit the source moved,
+a patient's answer, or another desk's action meanwhile. Of two desks acting at once one
+wins and the other is told. An action that no longer fits the visit's moment (a cancel after
+the start, a no-show before it, anything on a cancelled visit) is refused too."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.reminders.answered import DECLINED_REASON
+from clinicsync.sync.reminders.planner import reminder_key
+from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.responses.keywords import Action
+from clinicsync.sync.responses.record import apply_answer
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.desk import DESK_ACTIONS, DESK_ACTIONS_KINDS
+from clinicsync.sync.store.model.reminders import REMINDERS
+from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.ui.desk import CLOSING, OPEN_AT_START, source_kind, writes_back
+
+A = Appointment.__table__  # type: ignore[attr-defined]
+DK, RM = DESK_ACTIONS, REMINDERS
+LABELS = {"confirmed_by_phone": "confirmed by phone", "left_message": "left a message", "no_show": "no-show",
+          "cancel": "cancelled", "reschedule_handled": "reschedule request handled", "arrived": "came in"}
+BUTTONS = {"confirmed_by_phone": "Confirmed by phone", "left_message": "Left a message", "no_show": "No-show",
+           "cancel": "Cancel visit…", "reschedule_handled": "Reschedule handled", "arrived": "Came in"}
+ANSWERS: dict[str, Action] = {"confirmed_by_phone": "confirm", "cancel": "decline"}
+# Why the desk cancels: staff's words for the record (never the patient's own text).
+CANCEL_REASONS = {"patient_asked": "the patient asked to cancel", "patient_ill": "the patient is ill",
+                  "moved": "moved to another time", "doctor_unavailable": "the doctor is unavailable",
+                  "duplicate": "booked twice", "other": "another reason"}
+UNDO_WINDOW = timedelta(minutes=10)  # an action can be taken back this long after it was recorded
+NO_SHOW_GRACE = timedelta(days=3)  # a no-show or came-in is recorded up to this long after the start
+AT_VISIT = ("arrived", "no_show")  # the actions of a visit that has started; every other one is before it
+
+
+class UnknownAction(ValueError):
+    """Not one of DESK_ACTIONS_KINDS (a hand-made post)."""
+
+
+class ReasonNeeded(ValueError):
+    """A cancel posted without one of CANCEL_REASONS: the confirm step asks for it."""
+
+
+class Refused(Exception):
+    """The action was not recorded: ``why`` in words for the desk (no patient data)."""
+
+    def __init__(self, why: str, changed: bool = False) -> None:
+        super().__init__(why)
+        self.why, self.changed = why, changed
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One appointment as the page drew it: its digest, for the form's ``seen`` field, and the
+    desk's actions on it that still stand (not undone), oldest first."""
+
+    digest: str
+    standing: tuple[str, ...]
+
+
+def _digest(appointment: Any, actions: Iterable[Any]) -> str:
+    parts = [appointment.version, appointment.status, appointment.start_utc.isoformat(),
+             appointment.participation or "-", appointment.deleted_at is not None]
+    parts += [f"{a.id}{'u' if a.undone_at else ''}" for a in actions]
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:20]
+
+
+def _actions(connection: Connection, ids: list[int]) -> dict[int, list[Any]]:
+    found: dict[int, list[Any]] = defaultdict(list)
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        for row in connection.execute(select(DK).where(DK.c.appointment_id.in_(chunk)).order_by(DK.c.at, DK.c.id)):
+            found[row.appointment_id].append(row)
+    return found
+
+
+def seen_of(store: Store, ids: list[int]) -> dict[int, Seen]:
+    """Each appointment's ``Seen``, for the forms of a page about to be drawn."""
+    if not ids:
+        return {}
+    with store.engine.connect() as connection:
+        actions = _actions(connection, ids)
+        out = {}
+        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+            for a in connection.execute(select(A.c.id, A.c.version, A.c.status, A.c.start_utc, A.c.participation,
+                                               A.c.deleted_at).where(A.c.id.in_(chunk))):
+                mine = actions.get(a.id, [])
+                out[a.id] = Seen(_digest(a, mine), tuple(r.action for r in mine if r.undone_at is None))
+    return out
+
+
+def offered(standing: tuple[str, ...], start_utc: datetime, now: datetime, status: str = "booked",
+            reschedule: bool = False, declined: bool = False) -> list[str]:
+    """The actions that fit this visit now, the primary first: before the start the phone
+    outcomes and cancel (cancel first for a visit the patient or doctor declined, "reschedule
+    handled" first for a request); from the start (for NO_SHOW_GRACE) came in and no-show;
+    nothing once the desk closed it or it is no longer active."""
+    if status not in ACTIVE_STATUSES or any(a in CLOSING for a in standing):
+        return []
+    if now >= start_utc:
+        return list(AT_VISIT) if now <= start_utc + NO_SHOW_GRACE and status in OPEN_AT_START else []
+    if declined:
+        return ["cancel", "confirmed_by_phone", "left_message", *(["reschedule_handled"] if reschedule else [])]
+    if reschedule:
+        return ["reschedule_handled", "confirmed_by_phone", "left_message", "cancel"]
+    return ["confirmed_by_phone", "left_message", "cancel"]
+
+
+def why_not(action: str, appointment: Any, standing: tuple[str, ...], now: datetime) -> str | None:
+    """Why ``action`` does not fit the visit now (None: it fits), in words for the desk."""
+    if appointment.deleted_at is not None:
+        return "The visit was removed at the source."
+    if appointment.status not in ACTIVE_STATUSES:
+        return f"The visit is {appointment.status} at the source: nothing to record."
+    closed = next((a for a in standing if a in CLOSING), None)
+    if closed is not None:
+        return f"The desk already recorded this visit as {LABELS[closed]}: undo that first."
+    started = now >= appointment.start_utc
+    if action in AT_VISIT:
+        if not started:
+            return f"{BUTTONS[action]} is recorded once the visit has started, not before."
+        if appointment.status not in OPEN_AT_START:
+            return f"The source already records the visit as {appointment.status}."
+        if now > appointment.start_utc + NO_SHOW_GRACE:
+            return f"The visit was more than {NO_SHOW_GRACE.days} days ago: record it in the clinic's system."
+        return None
+    if started:
+        return "The visit has started: only Came in or No-show can be recorded now."
+    return None
+
+
+def source_hint(settings: Settings, connector: str, action: str, source: str) -> str:
+    """What became of the action at the source, in words for the desk."""
+    kind = source_kind(settings, connector)
+    if source == "queued":
+        return f"written back to {connector} ({kind})"
+    if action == "cancel":
+        return f"still booked in {kind}: cancel it in {kind} too (this source is not written back)"
+    if action == "confirmed_by_phone":
+        return f"recorded here; {kind} is not written back"
+    if action == "no_show":
+        return f"mark it as a no-show in {kind} too"
+    return ""
+
+
+def _locked(connection: Connection, appointment_id: int) -> Any | None:
+    """The appointment, its row locked until the transaction ends (PostgreSQL, MariaDB: the
+    compare-and-set of two desks at once; SQLite's writer already holds the database)."""
+    return connection.execute(select(A).where(A.c.id == appointment_id, A.c.deleted_at.is_(None))
+                              .with_for_update()).first()
+
+
+def _check(connection: Connection, appointment: Any, seen: str | None) -> list[Any]:
+    actions = _actions(connection, [appointment.id]).get(appointment.id, [])
+    if not seen or seen != _digest(appointment, actions):
+        raise Refused("This visit changed since your page was drawn (at the source, by the patient or by "
+                      "another desk). Nothing was recorded: here it is as it is now.", changed=True)
+    return actions
+
+
+def record_action(settings: Settings, store: Store, appointment_id: int, action: str, user: str, role: str,
+                  now: datetime, seen: str | None = None, reason: str | None = None) -> dict[str, Any] | None:
+    """Record ``action`` on the visit as the desk saw it (``seen``); None when there is no such
+    appointment. Raises Refused (changed meanwhile, or it no longer fits), ReasonNeeded (a
+    cancel without its reason). Returns the row written."""
+    if action not in DESK_ACTIONS_KINDS:
+        raise UnknownAction(action)
+    if action == "cancel" and reason not in CANCEL_REASONS:
+        raise ReasonNeeded(action)
+    with writer(store.engine) as connection:
+        appointment = _locked(connection, appointment_id)
+        if appointment is None:
+            return None
+        actions = _check(connection, appointment, seen)
+        refusal = why_not(action, appointment, tuple(a.action for a in actions if a.undone_at is None), now)
+        if refusal:
+            raise Refused(refusal)
+        answer = ANSWERS.get(action)
+        source = "none"
+        if answer is not None:
+            source = "queued" if writes_back(settings, appointment.connector) else "by_hand"
+        elif action == "no_show":
+            source = "by_hand"
+        row = {"appointment_id": appointment.id, "version": appointment.version, "action": action,
+               "user": user[:64], "role": role[:16], "source": source, "at": now,
+               "reason": reason if action == "cancel" else None, "prior_answer": appointment.participation,
+               "prior_answer_at": appointment.participation_at}
+        inserted = connection.execute(insert(DK).values(row)).inserted_primary_key
+        assert inserted is not None
+        action_id = int(inserted[0])
+        if answer is not None:
+            pending = [r.id for r in connection.execute(select(RM.c.id).where(
+                RM.c.appointment_id == appointment.id, RM.c.recipient == "patient", RM.c.status == "pending"))]
+            connection.execute(insert(RESPONSES).values(
+                channel="desk", sender=user[:320], body=None, language=None, action=answer, outcome="applied",
+                appointment_id=appointment.id, reminder_id=None, provider_id=f"desk:{action_id}", received_at=now))
+            apply_answer(connection, settings, appointment, answer, now, desk=True,
+                         desk_reason=CANCEL_REASONS[reason] if action == "cancel" and reason else None)
+            if action == "cancel":  # the desk cancels the visit, not only the patient's attendance
+                newest = select(func.max(WRITEBACKS.c.id)).where(
+                    WRITEBACKS.c.appointment_id == appointment.id, WRITEBACKS.c.status == "pending").scalar_subquery()
+                connection.execute(update(WRITEBACKS).where(WRITEBACKS.c.id == newest).values(
+                    appointment_status="cancelled"))
+            if pending:
+                cancelled = [r.id for r in connection.execute(select(RM.c.id).where(
+                    RM.c.id.in_(pending), RM.c.status == "cancelled"))]
+                if cancelled:
+                    connection.execute(update(DK).where(DK.c.id == action_id).values(
+                        cancelled_reminders=",".join(map(str, cancelled))))
+    return {**row, "id": action_id}
+
+
+def undo_action(settings: Settings, store: Store, action_id: int, user: str, now: datetime,
+                seen: str | None) -> int | None:
+    """Take back the desk's action ``action_id`` (within UNDO_WINDOW, the visit unchanged since,
+    no later action on it) and restore what it changed: the answer as it was, the patient's
+    reminders it cancelled that are still ahead (one whose moment passed stays cancelled: the
+    dispatcher would only skip it), the write-back (withdrawn while still queued, else the
+    restored answer queued after it), the doctor's notice (withdrawn while unsent, else the
+    doctor is told the visit is booked again). The calendar stage renders the restored answer
+    at its next pass like any other change. Returns the appointment's id, None if no such action."""
+    with writer(store.engine) as connection:
+        target = connection.execute(select(DK).where(DK.c.id == action_id)).first()
+        if target is None:
+            return None
+        appointment = _locked(connection, target.appointment_id)
+        if appointment is None:
+            raise Refused("The visit was removed at the source: nothing to undo.")
+        actions = _check(connection, appointment, seen)
+        if target.undone_at is not None:
+            raise Refused("This action was already undone.")
+        if now - target.at > UNDO_WINDOW:
+            raise Refused(f"Undo is offered for {int(UNDO_WINDOW.total_seconds() // 60)} minutes after an action; "
+                          "record what happened instead.")
+        if any(a.id > target.id and a.undone_at is None for a in actions):
+            raise Refused("A later action was recorded on this visit: undo that one first.")
+        if target.action == "cancel" and connection.execute(select(FREED_SLOTS.c.id).where(
+                FREED_SLOTS.c.appointment_id == appointment.id,
+                FREED_SLOTS.c.appointment_version == target.version)).first() is not None:
+            raise Refused("The waiting list already has this time (offered or taken): the cancel stands. "
+                          "Book the patient again at the source if they still need a visit.")
+        connection.execute(update(DK).where(DK.c.id == target.id).values(undone_at=now, undone_by=user[:64]))
+        if target.action in ANSWERS:
+            _restore_answer(connection, settings, appointment, target, now)
+    return int(target.appointment_id)
+
+
+def _restore_answer(connection: Connection, settings: Settings, appointment: Any, target: Any, now: datetime) -> None:
+    connection.execute(update(A).where(A.c.id == appointment.id).values(
+        participation=target.prior_answer, participation_at=target.prior_answer_at))
+    connection.execute(update(RESPONSES).where(RESPONSES.c.provider_id == f"desk:{target.id}").values(
+        outcome="undone"))
+    ids = [int(i) for i in (target.cancelled_reminders or "").split(",") if i]
+    if ids:  # still ahead and the visit not begun: planned again as they were; else left as they are
+        connection.execute(update(RM).where(
+            RM.c.id.in_(ids), RM.c.status == "cancelled", RM.c.reason == DECLINED_REASON, RM.c.due_at > now,
+            RM.c.due_at < appointment.start_utc).values(status="pending", reason=None, updated_at=now))
+    queued = connection.execute(select(WRITEBACKS.c.id).where(
+        WRITEBACKS.c.appointment_id == appointment.id, WRITEBACKS.c.status == "pending",
+        WRITEBACKS.c.created_at >= target.at)).all()
+    if queued:
+        connection.execute(update(WRITEBACKS).where(WRITEBACKS.c.id.in_([q.id for q in queued])).values(
+            status="superseded"))
+    elif target.source == "queued":  # already written: the source is told the answer as it was
+        connection.execute(insert(WRITEBACKS).values(
+            appointment_id=appointment.id, connector=appointment.connector, external_id=appointment.external_id,
+            patient_ref=appointment.patient_ref, participant_status=target.prior_answer or "needs-action",
+            appointment_status="booked" if target.action == "cancel" else None,
+            status="pending", attempts=0, next_at=now, created_at=now))
+    if target.action == "cancel" and appointment.practitioner_ref:
+        _tell_doctor_again(connection, appointment, target, now)
+
+
+def _tell_doctor_again(connection: Connection, appointment: Any, target: Any, now: datetime) -> None:
+    """The doctor's "declined" notice of the cancel: withdrawn while unsent; once sent, the
+    doctor gets the "booked" notice, so their last word on the visit is that it is on."""
+    key = reminder_key(appointment.id, "practitioner", "declined", None, appointment.version)
+    notice = connection.execute(select(RM.c.id, RM.c.status).where(RM.c.key == key)).first()
+    if notice is None:
+        return
+    if notice.status == "pending":
+        connection.execute(update(RM).where(RM.c.id == notice.id).values(
+            status="cancelled", reason="the desk undid its cancel", updated_at=now))
+        return
+    connection.execute(insert(RM).values(
+        key=reminder_key(appointment.id, "practitioner", "confirmation", f"undo{target.id}", appointment.version),
+        appointment_id=appointment.id, connector=appointment.connector, recipient="practitioner",
+        recipient_ref=appointment.practitioner_ref, kind="confirmation", version=appointment.version,
+        starts_at=appointment.start_utc, due_at=now, status="pending", tried="", attempts=0,
+        created_at=now, updated_at=now))
+
+
+def actions_of(store: Store, appointment_id: int) -> list[Any]:
+    """The desk's actions on one appointment, oldest first (undone ones too: the record)."""
+    with store.engine.connect() as connection:
+        return _actions(connection, [appointment_id]).get(appointment_id, [])
+
+
+def undoable(actions: list[Any], now: datetime) -> Any | None:
+    """The action the page offers to undo: the latest standing one, within UNDO_WINDOW."""
+    standing = [a for a in actions if a.undone_at is None]
+    return standing[-1] if standing and now - standing[-1].at <= UNDO_WINDOW else None
+
+
+def undo_offer(store: Store, action_id: int, now: datetime) -> dict[str, Any] | None:
+    """The "Recorded … Undo" line after an action: offered while ``action_id`` is the latest
+    standing action on its visit and within UNDO_WINDOW; None otherwise."""
+    with store.engine.connect() as connection:
+        target = connection.execute(select(DK).where(DK.c.id == action_id)).first()
+    if target is None:
+        return None
+    latest = undoable(actions_of(store, target.appointment_id), now)
+    if latest is None or latest.id != target.id:
+        return None
+    seen = seen_of(store, [target.appointment_id]).get(target.appointment_id)
+    if seen is None:
+        return None
+    return {"id": target.id, "appointment_id": target.appointment_id, "label": LABELS.get(target.action, target.action),
+            "until": target.at + UNDO_WINDOW, "seen": seen.digest}
+
+
+def appointment_of(store: Store, action_id: int) -> int | None:
+    """The visit a desk action is about (a refused undo shows it as it is now)."""
+    with store.engine.connect() as connection:
+        found = connection.execute(select(DK.c.appointment_id).where(DK.c.id == action_id)).scalar()
+    return int(found) if found is not None else None

@@ -1,0 +1,575 @@
+"""Every number on the status page, read from the store. Patient details leave this module
+masked (initials, masked phone and email); aggregation by local day/week is done in Python
+so SQLite and PostgreSQL give the same answers."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
+
+from clinicsync.common.types import utcnow
+from clinicsync.common.vocabulary import STATUSES as APPOINTMENT_STATUSES
+from clinicsync.sync.checks.queries import connector_status, list_quarantine, quality_notes
+from clinicsync.sync.runs.run_progress import connector_state, running_stages
+from clinicsync.sync.store.model import Appointment, Event, Location, Patient, Practitioner
+from clinicsync.sync.store.model.calendar import LINKS
+from clinicsync.sync.store.model.desk import DESK_ACTIONS
+from clinicsync.sync.store.model.joins import with_people
+from clinicsync.sync.store.model.reminders import DELIVERIES, REMINDERS
+from clinicsync.sync.store.model.reminders import STATUSES as REMINDER_STATUSES
+from clinicsync.sync.store.model.responses import RESPONSES
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import delivery_notifiers
+from clinicsync.sync.ui.mask import initials, is_contact_detail, mask_email, mask_phone, mask_text, phone_display
+
+A = Appointment.__table__.c  # type: ignore[attr-defined]
+L = Location.__table__.c  # type: ignore[attr-defined]
+P = Patient.__table__.c  # type: ignore[attr-defined]
+D = Practitioner.__table__.c  # type: ignore[attr-defined]
+E = Event.__table__.c  # type: ignore[attr-defined]
+RM = REMINDERS.c
+DL = DELIVERIES.c
+DK = DESK_ACTIONS.c
+# The desk's word for a visit it closed or waits on (issue 58): shown on every page as a state.
+DESK_STATES = {"no_show": "no-show", "arrived": "came in", "cancel": "cancelled by the desk",
+               "left_message": "awaiting call-back"}
+
+DELIVERED = ("delivered", "read")  # provider receipts that mean the message reached the patient
+REMINDER_STATES = ("planned", "sent", "delivered", "failed", "unknown", "skipped", "cancelled")
+INACTIVE = ("cancelled", "entered-in-error")
+# Every reminder status but cancelled, listed rather than ``!= 'cancelled'``: so the window on
+# due_at is read through the (status, due_at) index, not by scanning every reminder ever planned.
+FUNNEL_STATUSES = tuple(status for status in REMINDER_STATUSES if status != "cancelled")
+
+
+def reminder_state(status: str, provider_status: str | None) -> str:
+    """The page's word for a reminder: planned (pending/sending), sent, delivered, failed, …"""
+    if status in ("pending", "sending"):
+        return "planned"
+    if status == "sent" and provider_status in DELIVERED:
+        return "delivered"
+    return status
+
+
+def _delivered_ids(connection: Any, reminder_ids: list[int]) -> set[int]:
+    """Of ``reminder_ids``, those a provider receipt says reached the patient. Read by the
+    ids (the delivery table's reminder index), 500 a statement: a chart's window can hold
+    more sent messages than a statement takes parameters, and the table holds every message
+    ever sent, so it is never read whole."""
+    found: set[int] = set()
+    for at in range(0, len(reminder_ids), 500):
+        found.update(row[0] for row in connection.execute(
+            select(DL.reminder_id).where(DL.reminder_id.in_(reminder_ids[at:at + 500]),
+                                         DL.provider_status.in_(DELIVERED)).distinct()))
+    return found
+
+
+# --- health -----------------------------------------------------------------------------------
+
+def of_sources(column: Any, sources: Collection[str] | None) -> ColumnElement[bool]:
+    """A query's filter to the sources a site-scoped user sees (issue 60, sync/ui/scope.py);
+    ``None``: every source, and the query is unchanged."""
+    return true() if sources is None else column.in_(sorted(sources))
+
+
+def connectors_health(store: Store, now: datetime | None = None,
+                      named: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """connector_status plus how long since the last success (seconds), errors masked.
+    ``named``: the sources the settings name; any other is shown "not in settings" (renamed
+    or removed: sync/ingest/orphans.py; its stall says what it still holds), as `clinicsync status`
+    shows it, not as the "ok" of its last run."""
+    now = now or utcnow()
+    activity = running_stages(store, now)
+    out = []
+    for row in connector_status(store):
+        last_ok = datetime.fromisoformat(row["last_success"]) if row["last_success"] else None
+        state = connector_state(row["last_status"], row["last_run_id"], datetime.fromisoformat(row["last_started"]),
+                                row["connector"], activity, now)
+        if named is not None and row["connector"] not in named:
+            state = "not in settings"
+        out.append({**row, "error": mask_text(row["error"]) or None, "state": state,
+                    "since_success": (now - last_ok).total_seconds() if last_ok else None})
+    return out
+
+
+def running_now(store: Store, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The stages running now, or left running by a dead process (stale): docs/operations.md."""
+    return [a.as_dict() for a in running_stages(store, now)]
+
+
+def notifiers_health(store: Store, since: datetime) -> list[dict[str, Any]]:
+    """Per notifier: delivery attempts since ``since`` by outcome, and its latest attempt.
+    Every attempt ever made is kept until its visit is forgotten (sync/store/retention.py), so each
+    figure is read through ``(notifier, created_at)``: the notifiers by a skip scan (one probe
+    each), then per notifier the window and its newest row (stop 52: it read every attempt)."""
+    out: dict[str, dict[str, Any]] = {}
+    with store.engine.connect() as connection:
+        for name in delivery_notifiers(connection):
+            entry = out[name] = {"notifier": name, "outcomes": {
+                outcome: int(count) for outcome, count in connection.execute(
+                    select(DL.outcome, func.count()).where(DL.notifier == name, DL.created_at >= since)
+                    .group_by(DL.outcome))}}
+            row = connection.execute(select(DELIVERIES).where(DL.notifier == name)
+                                     .order_by(DL.created_at.desc(), DL.id.desc()).limit(1)).one()
+            entry.update(last_at=row.created_at, last_outcome=row.outcome, last_status=row.provider_status,
+                         last_detail=mask_text(row.detail) or None)
+    return [out[k] for k in sorted(out)]
+
+
+def calendar_health(store: Store) -> dict[str, int]:
+    """How many calendar links wait to be pushed and how many keep failing: the live work, each
+    through its partial index (migration 0040). The page counted every link ever written by
+    state (82-93 ms at 140k links, stop 53); the events present or deleted per calendar are
+    `clinicsync calendar status`'s, asked for rather than read at every page load."""
+    with store.engine.connect() as connection:
+        pending = connection.execute(select(func.count()).where(LINKS.c.state == "pending")).scalar_one()
+        failing = connection.execute(select(func.count()).where(LINKS.c.attempts > 0)).scalar_one()
+    return {"pending": int(pending), "failing": int(failing)}
+
+
+def quarantine_rows(store: Store, connector: str | None = None, limit: int = 500,
+                    full: bool = False, sources: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Bad records with their reasons; anything contact-like in a reason is masked, and for a
+    role without full patient data (``full`` False) so is every value a reason quotes: a
+    reason quotes only vocabulary-shaped values (mappings/model.py), yet a status word can be
+    a surname, and the viewer role sees no patient data at all."""
+    return [{**r, "reason": _quoted_masked(mask_text(plain_text(r["reason"])), full),
+             "record_id": _record_id_shown(r["record_id"], full)}
+            for r in list_quarantine(store, connector, limit, connectors=sources)]
+
+
+_ID_SHAPED = re.compile(r"(?=[^\s]*\d)[A-Za-z0-9._:/#@+-]{1,80}")
+
+
+def id_shaped(record_id: str | None) -> bool:
+    """Whether a source's record id looks like an id (one token with a digit: '1042', 'A-77',
+    a UUID): a malformed row can shift a name into the id column ('Maria Lopez'), and such a
+    value is patient data, not an id."""
+    return bool(record_id and _ID_SHAPED.fullmatch(record_id))
+
+
+def _record_id_shown(record_id: str | None, full: bool) -> str | None:
+    """The record id as a role may see it. The front desk (``full``) sees it as the source
+    wrote it: it is how they find the record at the source to fix it, and they see patients'
+    phones and names anyway; a contact-detail matcher run over it masked ordinary ids whose
+    digits happen to form a possible number ('NA-2026-11-0001', '2026-11-0001'). A role without
+    full patient data (the viewer) sees it wholly masked when it is not id-shaped or is itself
+    a contact detail: a phone number in the id column ('12125550123', id-shaped) would show the
+    viewer its last four digits, and the viewer sees no digit of a patient's phone elsewhere."""
+    if not record_id:
+        return None
+    if full:
+        return record_id
+    return "•••" if not id_shaped(record_id) or is_contact_detail(record_id) else record_id
+
+
+_QUOTED = re.compile(r"'[^']{1,80}'")
+_LINK = re.compile(r"\[([^\]]{1,200})\]\([^)]{1,500}\)")
+_EMPHASIS = re.compile(r"(\*\*|__|`)")
+
+
+def plain_text(text: str | None) -> str | None:
+    """A reason as text: Markdown written into it (``code``, **bold**, [link](url)) would show
+    raw on the page, so its marks are dropped and a link keeps its words."""
+    if text is None:
+        return None
+    return _EMPHASIS.sub("", _LINK.sub(r"\1", text))
+
+
+def _quoted_masked(reason: str | None, full: bool) -> str | None:
+    return reason if full or reason is None else _QUOTED.sub("'…'", reason)
+
+
+def quotes_values(reason: str | None) -> bool:
+    """Whether a reason quotes a value that only the front desk sees unmasked."""
+    return bool(reason and _QUOTED.search(reason))
+
+
+def shows_patient_values(row: dict[str, Any]) -> bool:
+    """Whether a quarantine row, as the front desk sees it, shows a value only that role sees
+    unmasked (a quoted value in its reason, or a record id that is not id-shaped): the rows
+    whose view goes into the access log."""
+    return quotes_values(row["reason"]) or bool(row["record_id"] and not id_shaped(row["record_id"]))
+
+
+# --- appointments -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Filters:
+    doctor: str | None = None  # practitioner external id
+    connector: str | None = None
+    status: str | None = None
+    answer: str | None = None  # a key of ANSWER_FILTERS
+
+
+# The patient's answer as the Appointments page filters it: "not confirmed" is every visit
+# still waiting for a yes (no answer, needs-action, tentative), the one the desk calls about.
+ANSWER_FILTERS = {"not-confirmed": "not confirmed", "accepted": "confirmed", "declined": "declined"}
+MODES = {"video": "video visit", "phone": "phone visit", "in_person": "in person"}
+
+
+@dataclass
+class AppointmentRow:
+    id: int
+    connector: str
+    external_id: str
+    start_utc: datetime
+    timezone: str
+    status: str
+    type: str | None
+    doctor: str
+    doctor_id: str | None
+    patient: str  # initials, or the full name for the front_desk role
+    phone: str  # masked, or as written for the front_desk role
+    email: str  # masked, or as written for the front_desk role
+    answer: str | None  # the patient's participation answer
+    calendar: str  # none | pending | present | deleted | failing
+    reminders: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)  # data-quality notes of its import
+    place: str | None = None  # the location's name (else its id)
+    mode: str | None = None  # in_person | video | phone
+    language: str | None = None  # the patient's language
+    channel: str | None = None  # how the patient is reached (their preference, else the last message's)
+    version: int = 1
+    desk_state: str | None = None  # a DESK_STATES word: what the desk recorded that still stands
+
+    @property
+    def local_start(self) -> datetime:
+        try:
+            return self.start_utc.astimezone(ZoneInfo(self.timezone))
+        except (OverflowError, ValueError, KeyError):  # a stored row from before the checks at mapping
+            return self.start_utc
+
+
+def _appointment_query() -> Any:
+    return (select(A.id, A.connector, A.external_id, A.start_utc, A.timezone, A.status, A.type, A.version,
+                   A.practitioner_ref, A.participation, A.quality_notes, A.location_ref, A.visit_mode,
+                   P.name.label("p_name"), P.phone, P.email, P.language, P.channel.label("p_channel"),
+                   D.name.label("d_name"), L.name.label("l_name"))
+            .select_from(with_people())
+            .where(A.deleted_at.is_(None)))
+
+
+def _calendar_state(states: list[tuple[str, int]]) -> str:
+    if not states:
+        return "none"
+    if any(attempts for _, attempts in states):
+        return "failing"
+    for state in ("pending", "present", "deleted"):
+        if any(s == state for s, _ in states):
+            return state
+    return states[0][0]
+
+
+def _rows(store: Store, query: Any, full: bool = False, now: datetime | None = None) -> list[AppointmentRow]:
+    with store.engine.connect() as connection:
+        found = connection.execute(query).all()
+        ids = [r.id for r in found]
+        links: dict[int, list[tuple[str, int]]] = defaultdict(list)
+        reminders: dict[int, Counter[str]] = defaultdict(Counter)
+        channels: dict[int, str] = {}
+        desk = desk_states(connection, ids, now)
+        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+            for link in connection.execute(select(LINKS.c.appointment_id, LINKS.c.state, LINKS.c.attempts)
+                                           .where(LINKS.c.appointment_id.in_(chunk))):
+                links[link.appointment_id].append((link.state, link.attempts))
+            rem = connection.execute(select(RM.id, RM.appointment_id, RM.status, RM.channel)
+                                     .where(RM.appointment_id.in_(chunk), RM.recipient == "patient")
+                                     .order_by(RM.id)).all()
+            delivered = _delivered_ids(connection, [r.id for r in rem])
+            for r in rem:
+                reminders[r.appointment_id][reminder_state(r.status, "delivered" if r.id in delivered else None)] += 1
+                if r.channel:
+                    channels[r.appointment_id] = r.channel
+    return [AppointmentRow(
+        id=r.id, connector=r.connector, external_id=_record_id_shown(r.external_id, full) or "",
+        start_utc=r.start_utc, timezone=r.timezone,
+        status=r.status, type=r.type, doctor=r.d_name or r.practitioner_ref or "(no doctor)",
+        doctor_id=r.practitioner_ref, patient=(r.p_name or "—") if full else (initials(r.p_name) or "—"),
+        phone=phone_display(r.phone) if full else mask_phone(r.phone),
+        email=(r.email or "") if full else mask_email(r.email),
+        answer=r.participation, calendar=_calendar_state(links[r.id]),
+        reminders=reminders[r.id], notes=[mask_text(n) for n in quality_notes(r.quality_notes)],
+        place=r.l_name or r.location_ref, mode=r.visit_mode, language=r.language,
+        channel=r.p_channel or channels.get(r.id), version=r.version, desk_state=desk.get(r.id)) for r in found]
+
+
+CALLBACK_WAIT = timedelta(hours=3)  # "left a message" is a wait this long, then back on the work list
+
+
+def desk_states(connection: Any, ids: list[int], now: datetime | None = None) -> dict[int, str]:
+    """Per appointment, the desk's standing state in DESK_STATES words: its latest action not
+    undone that closes the visit (no-show, came in, cancelled), or a message left within
+    CALLBACK_WAIT (awaiting call-back). A confirmation is the answer, shown as the answer."""
+    now = now or utcnow()
+    out: dict[int, str] = {}
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        for row in connection.execute(select(DK.appointment_id, DK.action, DK.at).where(
+                DK.appointment_id.in_(chunk), DK.undone_at.is_(None)).order_by(DK.at, DK.id)):
+            waiting = row.action == "left_message" and now < row.at + CALLBACK_WAIT
+            if row.action in ("no_show", "arrived", "cancel") or waiting:
+                out[row.appointment_id] = DESK_STATES[row.action]
+            elif out.get(row.appointment_id) == DESK_STATES["left_message"]:
+                del out[row.appointment_id]  # a later action (a confirmation) ended the wait
+    return out
+
+
+def upcoming(store: Store, start: datetime, end: datetime, filters: Filters = Filters(),
+             full: bool = False, now: datetime | None = None,
+             sources: Collection[str] | None = None) -> list[AppointmentRow]:
+    """Appointments starting in [start, end), by start then doctor, filtered (``sources``: a
+    site-scoped user's); patients named only when ``full`` (the front_desk role; the route logs
+    the view)."""
+    query = _appointment_query().where(A.start_utc >= start, A.start_utc < end, of_sources(A.connector, sources))
+    if filters.doctor:
+        query = query.where(A.practitioner_ref == filters.doctor)
+    if filters.connector:
+        query = query.where(A.connector == filters.connector)
+    if filters.status:
+        query = query.where(A.status == filters.status)
+    if filters.answer == "not-confirmed":
+        query = query.where(or_(A.participation.is_(None), A.participation.in_(("needs-action", "tentative"))))
+    elif filters.answer in ("accepted", "declined"):
+        query = query.where(A.participation == filters.answer)
+    return _rows(store, query.order_by(A.start_utc, A.connector, A.external_id), full, now)
+
+
+DayGroups = list[tuple[date, list[tuple[str, list[AppointmentRow]]]]]
+
+
+def by_day_and_doctor(rows: list[AppointmentRow], zone: ZoneInfo) -> DayGroups:
+    """Group rows by the clinic's local day, then by doctor (alphabetically)."""
+    days: dict[date, dict[str, list[AppointmentRow]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        days[row.start_utc.astimezone(zone).date()][row.doctor].append(row)
+    return [(day, sorted(doctors.items())) for day, doctors in sorted(days.items())]
+
+
+def filter_options(store: Store, sources: Collection[str] | None = None) -> dict[str, list[Any]]:
+    """The doctors, connectors and statuses the filters offer (of ``sources`` only, for a
+    site-scoped user). The statuses are the vocabulary every source is mapped into, not a
+    ``DISTINCT`` of the stored ones: no index leads with the status, so that read every
+    appointment ever stored at each page load."""
+    with store.engine.connect() as connection:
+        doctors = connection.execute(select(D.external_id, func.min(D.name)).where(of_sources(D.connector, sources))
+                                     .group_by(D.external_id).order_by(func.min(D.name))).all()
+        connectors = [r[0] for r in connection.execute(select(A.connector).where(of_sources(A.connector, sources))
+                                                       .distinct().order_by(A.connector))]
+    return {"doctors": [(d, n or d) for d, n in doctors], "connectors": connectors,
+            "statuses": sorted(APPOINTMENT_STATUSES)}
+
+
+def appointment(store: Store, appointment_id: int, full: bool = False,
+                now: datetime | None = None) -> AppointmentRow | None:
+    rows = _rows(store, _appointment_query().where(A.id == appointment_id), full, now)
+    return rows[0] if rows else None
+
+
+def timeline(store: Store, appointment_id: int, full: bool = False) -> list[dict[str, Any]]:
+    """What happened to one appointment, in order: outbox events, reminders planned and their
+    deliveries, calendar pushes and every answer and request, each as it came (issue 58: a later
+    answer never rewrites who gave an earlier one). No contact details; the patient's own words
+    (a reschedule note, a reply) only when ``full`` (the front desk)."""
+    items: list[dict[str, Any]] = []
+    with store.engine.connect() as connection:
+        for ev in connection.execute(select(E).where(E.appointment_id == appointment_id)):
+            items.append({"at": ev.created_at, "what": "event", "title": ev.kind,
+                          "detail": f"version {ev.version}" + _changed(ev.payload)})
+        rems = connection.execute(select(RM).where(RM.appointment_id == appointment_id)).all()
+        delivered = _delivered_ids(connection, [r.id for r in rems])
+        names = {r.id: message_name(r.kind, r.offset) for r in rems}
+        for r in rems:
+            label = f"{names[r.id]} to {r.recipient}"
+            items.append({"at": r.created_at, "what": "reminder", "title": f"planned {label}", "due": r.due_at,
+                          "detail": f"now {reminder_state(r.status, 'delivered' if r.id in delivered else None)}"
+                                    + (f" ({mask_text(r.reason)})" if r.reason else "")})
+        if rems:
+            for d in connection.execute(select(DL).where(DL.reminder_id.in_([r.id for r in rems]))):
+                items.append({"at": d.created_at, "what": "delivery",
+                              "title": f"{names.get(d.reminder_id, 'message')}: {d.outcome} via {d.channel}",
+                              "detail": f"{d.notifier}" + (f", provider says {d.provider_status}"
+                                                           if d.provider_status else "")
+                              + (f": {mask_text(d.detail)}" if d.detail else "")})
+        for link in connection.execute(select(LINKS).where(LINKS.c.appointment_id == appointment_id)):
+            items.append({"at": link.updated_at, "what": "calendar", "title": f"calendar {link.state}",
+                          "detail": f"{link.provider} {link.calendar_id}"
+                          + (f"; {link.attempts} failed: {mask_text(link.last_error)}" if link.attempts else "")})
+        answers = [answer_item(r, full) for r in connection.execute(
+            select(RESPONSES).where(RESPONSES.c.appointment_id == appointment_id)
+            .order_by(RESPONSES.c.received_at, RESPONSES.c.id))]
+        items += answers
+        answer = connection.execute(select(A.participation, A.participation_at).where(A.id == appointment_id)).one()
+        if answer.participation and answer.participation_at and not any(
+                i["what"] == "answer" and not i["undone"] for i in answers):  # stored before answers were kept
+            items.append({"at": answer.participation_at, "what": "answer", "title": f"patient {answer.participation}",
+                          "detail": ""})
+    order = {"event": 0, "reminder": 1, "calendar": 2, "delivery": 3, "answer": 4, "request": 4}
+    return sorted(items, key=lambda i: (i["at"], order[i["what"]]))
+
+
+ANSWER_WORDS = {"confirm": "confirmed", "decline": "declined", "reschedule": "asked for another time",
+                "opt_out": "opted out", "opt_in": "opted back in", "help": "asked for help"}
+
+
+def answered_by(channel: str, provider_id: str | None) -> str:
+    """How an answer came, in words: 'by SMS link', 'by SMS reply', 'by phone, recorded by the
+    front desk', 'as the source records it'."""
+    if channel == "desk":
+        return "by phone, recorded by the front desk"
+    if channel == "source":
+        return "as the source records it"
+    name = {"sms": "SMS", "email": "email", "whatsapp": "WhatsApp"}.get(channel, channel)
+    return f"by {name} link" if (provider_id or "").startswith("link:") else f"by {name} reply"
+
+
+def answer_item(r: Any, full: bool) -> dict[str, Any]:
+    """One answer or request in a visit's history, as it came: who (the patient, the desk, the
+    source), how, what, and the patient's words for the front desk."""
+    who = {"desk": "front desk", "source": "source"}.get(r.channel, "patient")
+    what = ANSWER_WORDS.get(r.action, r.action)
+    detail = answered_by(r.channel, r.provider_id)
+    if r.outcome == "undone":
+        detail += "; undone by the front desk"
+    elif r.outcome not in ("applied", "requested"):
+        detail += f"; {r.outcome.replace('_', ' ')}"
+    words = (r.body or "").strip() if full and r.channel not in ("desk", "source") else ""
+    return {"at": r.received_at, "what": "request" if r.action == "reschedule" else "answer",
+            "title": f"{who} {what}", "detail": detail, "text": words or None,
+            "request": r.action == "reschedule", "undone": r.outcome == "undone"}
+
+
+def message_name(kind: str, offset: str | None) -> str:
+    """Which message a reminder row is, in words: 'confirmation', '24 h reminder', '3 d reminder'."""
+    if kind == "reminder" and offset:
+        number, unit = offset[:-1], offset[-1:]
+        if unit == "d" and number.isdigit() and int(number) == 1:
+            return "24 h reminder"
+        return f"{number} {unit} reminder" if unit in "mhdw" and number.isdigit() else f"{offset} reminder"
+    return kind.replace("_", " ")
+
+
+def _changed(payload: str) -> str:
+    """What moved and how the status changed (field names and statuses, never patient data)."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    parts = []
+    if isinstance(data.get("moved"), list) and data["moved"]:
+        parts.append("moved: " + ", ".join(str(m) for m in data["moved"]))
+    status = data.get("status")
+    if isinstance(status, list) and len(status) == 2:
+        parts.append(f"status {status[0]} → {status[1]}")
+    return "".join(f"; {p}" for p in parts)
+
+
+# --- charts -----------------------------------------------------------------------------------
+
+def funnel(store: Store, start: datetime, end: datetime,
+           sources: Collection[str] | None = None) -> list[tuple[str, int]]:
+    """Patient messages due in [start, end): planned (not cancelled) → sent → delivered
+    (a provider receipt says so) → confirmed (the appointment's patient accepted)."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            select(RM.id, RM.status, A.participation)
+            .select_from(REMINDERS.outerjoin(Appointment.__table__, A.id == RM.appointment_id))  # type: ignore[attr-defined]
+            .where(RM.recipient == "patient", RM.status.in_(FUNNEL_STATUSES),
+                   RM.due_at >= start, RM.due_at < end, of_sources(A.connector, sources))).all()
+        sent = [r for r in rows if r.status == "sent"]
+        delivered = _delivered_ids(connection, [r.id for r in sent])
+    return [("planned", len(rows)), ("sent", len(sent)),
+            ("delivered", sum(1 for r in sent if r.id in delivered)),
+            ("confirmed", sum(1 for r in sent if r.participation == "accepted"))]
+
+
+@dataclass(frozen=True)
+class Rate:
+    label: str
+    total: int
+    confirmed: int
+    noshow: int
+
+    @property
+    def confirmed_pct(self) -> float:
+        return 100.0 * self.confirmed / self.total if self.total else 0.0
+
+    @property
+    def noshow_pct(self) -> float:
+        return 100.0 * self.noshow / self.total if self.total else 0.0
+
+
+def _rate_rows(store: Store, start: datetime, end: datetime, sources: Collection[str] | None = None) -> list[Any]:
+    """The visits in [start, end) that were not cancelled, each with ``noshow``: the source says
+    so, or the front desk recorded it (a desk no-show that stands: a CSV source has no such
+    status, and its clinic would chart 0 %)."""
+    with store.engine.connect() as connection:
+        rows = list(connection.execute(
+            select(A.id, A.start_utc, A.status, A.participation, A.practitioner_ref, D.name)
+            .select_from(Appointment.__table__)  # type: ignore[attr-defined]
+            .outerjoin(Practitioner.__table__, and_(D.connector == A.connector,  # type: ignore[attr-defined]
+                                                    D.external_id == A.practitioner_ref))
+            .where(A.deleted_at.is_(None), A.status.not_in(INACTIVE), A.start_utc >= start, A.start_utc < end,
+                   of_sources(A.connector, sources))))
+        desk = desk_states(connection, [r.id for r in rows]) if rows else {}
+    return [RateRow(r.start_utc, r.participation, r.practitioner_ref, r.name,
+                    r.status == "noshow" or desk.get(r.id) == DESK_STATES["no_show"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class RateRow:
+    start_utc: datetime
+    participation: str | None
+    practitioner_ref: str | None
+    name: str | None
+    noshow: bool
+
+
+def _rates(groups: dict[str, list[Any]]) -> list[Rate]:
+    return [Rate(label, len(rows), sum(1 for r in rows if r.participation == "accepted"),
+                 sum(1 for r in rows if r.noshow)) for label, rows in groups.items()]
+
+
+def rates_by_week(store: Store, start: datetime, end: datetime, zone: ZoneInfo,
+                  sources: Collection[str] | None = None) -> list[Rate]:
+    """Per ISO week (the clinic's local dates) of appointments that were not cancelled: the share
+    the patient confirmed and the share marked no-show."""
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for row in _rate_rows(store, start, end, sources):
+        year, week, _ = row.start_utc.astimezone(zone).isocalendar()
+        groups[f"{year}-W{week:02d}"].append(row)
+    return _rates(dict(sorted(groups.items())))
+
+
+def rates_by_doctor(store: Store, start: datetime, end: datetime,
+                    sources: Collection[str] | None = None) -> list[Rate]:
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for row in _rate_rows(store, start, end, sources):
+        groups[row.name or row.practitioner_ref or "(no doctor)"].append(row)
+    return _rates(dict(sorted(groups.items())))
+
+
+def messages_per_channel_day(store: Store, start: datetime, end: datetime,
+                             zone: ZoneInfo) -> tuple[list[str], dict[str, list[int]]]:
+    """Messages handed to a notifier (delivery outcome `sent`) per channel per local day:
+    the days in [start, end) and, per channel, one count per day."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(DL.channel, DL.created_at)
+                                  .where(DL.outcome == "sent", DL.created_at >= start, DL.created_at < end)).all()
+    first, last = start.astimezone(zone).date(), (end - timedelta(microseconds=1)).astimezone(zone).date()
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    index = {d: i for i, d in enumerate(days)}
+    series: dict[str, list[int]] = {}
+    for channel, at in rows:
+        counts = series.setdefault(channel, [0] * len(days))
+        counts[index[at.astimezone(zone).date()]] += 1
+    return [d.isoformat() for d in days], dict(sorted(series.items()))

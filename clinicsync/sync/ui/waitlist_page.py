@@ -1,0 +1,306 @@
+"""The status page's Waitlist (issue 33): open slots, offers out, accepted and expired slots,
+who is waiting, and the week's refills; the front desk adds a patient (by patient id, or
+from an appointment: the same patient, doctor and type) and takes one off the list.
+
+Patients are shown as on the other pages: full names to the front_desk role, each such
+view written to the access log first (the ids are waitlist entry ids, view /ui/waitlist),
+initials to everyone else. Posts need the front_desk role and the session's CSRF token,
+like the desk's actions (sync/ui/desk_actions.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup
+from sqlalchemy import Connection, and_, select
+
+from clinicsync.common.timeutil import TimeError, localize
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.mappings.transforms import TransformError
+from clinicsync.mappings.waitlist import parse_weekly
+from clinicsync.sync.config.clinic import ClinicSettings
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.store.model import ROW_ID_MAX, Appointment, Patient, Practitioner
+from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.ui import charts
+from clinicsync.sync.ui.auth import require_user, role_of, ui_settings
+from clinicsync.sync.ui.mask import initials
+from clinicsync.sync.ui.queries import of_sources
+from clinicsync.sync.ui.render import now_of, redirect, render, times_of
+from clinicsync.sync.ui.scope import appointment_in_scope, home_of, log_view, require_in_scope, scope_of
+from clinicsync.sync.ui.session import check_csrf
+from clinicsync.sync.waitlist.entries import (
+    NewEntry,
+    add_entry,
+    duplicate_of,
+    entry_dict,
+    entry_rows,
+    remove_by_id,
+    status_counts,
+)
+from clinicsync.sync.waitlist.figures import refills_by_week, totals
+from clinicsync.sync.waitlist.reach import Refusal, check_desk_entry
+
+pages = APIRouter(prefix="/ui", tags=["status page"], dependencies=[Depends(require_user), Depends(require_in_scope)],
+                  include_in_schema=False)
+User = Annotated[str, Depends(require_user)]
+A = Appointment.__table__.c  # type: ignore[attr-defined]
+P = Patient.__table__.c  # type: ignore[attr-defined]
+D = Practitioner.__table__.c  # type: ignore[attr-defined]
+S, OF, W = FREED_SLOTS.c, WAITLIST_OFFERS.c, WAITLIST_ENTRIES.c
+SHOWN = 100  # rows per table
+
+
+def _names(connection: Connection, table: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(connector, external id) -> name, for the keys shown."""
+    names: dict[tuple[str, str], str] = {}
+    for connector in {c for c, _ in keys}:
+        ids = [k for c, k in keys if c == connector]
+        for row in connection.execute(select(table.c.external_id, table.c.name).where(
+                table.c.connector == connector, table.c.external_id.in_(ids))):
+            names[(connector, row.external_id)] = row.name or ""
+    return names
+
+
+def _patient(name: str | None, ref: str, full: bool) -> str:
+    if full:
+        return name or f"patient {ref}"
+    return initials(name) if name else "—"
+
+
+def _windows(entry: dict[str, Any]) -> str:
+    parts = []
+    for window in entry["windows"]:
+        if "days" in window:
+            parts.append(f"{','.join(window['days'])} {window['from']}-{window['to']}")
+        else:
+            parts.append(f"{(window.get('start') or '…')[:10]} to {(window.get('end') or '…')[:10]}")
+    return "; ".join(parts) or "any time"
+
+
+def waitlist_view(store: Store, full: bool, sources: Collection[str] | None = None) -> dict[str, Any]:
+    """Everything the page shows, patient names masked unless ``full`` (``sources``: a
+    site-scoped user's, sync/ui/scope.py)."""
+    with store.engine.connect() as connection:
+        entries = [entry_dict(r) for r in entry_rows(connection, ("waiting",), SHOWN, connectors=sources)]
+        slots = [dict(r._mapping) for r in connection.execute(
+            select(FREED_SLOTS).where(S.status.in_(("open", "taken", "expired")), of_sources(S.connector, sources))
+            .order_by(S.start_utc.desc()).limit(3 * SHOWN))]
+        offers = [dict(r._mapping) for r in connection.execute(
+            select(WAITLIST_OFFERS, W.connector, W.patient_ref).join(WAITLIST_ENTRIES, W.id == OF.entry_id)
+            .where(OF.status.in_(("pending", "sent", "accepted")), of_sources(W.connector, sources))
+            .order_by(OF.created_at.desc()).limit(2 * SHOWN))]
+        people = {(e["connector"], e["patient_ref"]) for e in entries} | {(o["connector"], o["patient_ref"])
+                                                                            for o in offers}
+        patients = _names(connection, Patient.__table__, people)  # type: ignore[attr-defined]
+        doctors = _names(connection, Practitioner.__table__, {  # type: ignore[attr-defined]
+            *((e["connector"], e["practitioner_ref"]) for e in entries if e["practitioner_ref"]),
+            *((s["connector"], s["practitioner_ref"]) for s in slots if s["practitioner_ref"])})
+        counts = status_counts(connection, sources)
+        found = totals(connection, sources)
+    by_slot = {s["id"]: s for s in slots}
+    for entry in entries:
+        entry["patient"] = _patient(patients.get((entry["connector"], entry["patient_ref"])), entry["patient_ref"],
+                                    full)
+        entry["doctor"] = doctors.get((entry["connector"], entry["practitioner_ref"] or ""), "") \
+            or (entry["practitioner_ref"] or "any doctor")
+        entry["window_text"] = _windows(entry)
+    for slot in slots:
+        slot["doctor"] = doctors.get((slot["connector"], slot["practitioner_ref"] or ""), "") \
+            or (slot["practitioner_ref"] or "")
+    for offer in offers:
+        offer["patient"] = _patient(patients.get((offer["connector"], offer["patient_ref"])), offer["patient_ref"],
+                                    full)
+        offer["slot"] = by_slot.get(offer["slot_id"])
+    return {"entries": entries, "offers_out": [o for o in offers if o["status"] in ("pending", "sent")],
+            "open_slots": [s for s in slots if s["status"] == "open"],
+            "accepted": [s for s in slots if s["status"] == "taken"],
+            "expired": [s for s in slots if s["status"] == "expired"], "counts": counts, "totals": found,
+            "winners": {o["slot_id"]: o["patient"] for o in offers if o["status"] == "accepted"}}
+
+
+def _prefill(store: Store, appointment_id: int | None) -> dict[str, Any]:
+    """An appointment's patient, doctor and type, for "add to the waitlist" from its row."""
+    if appointment_id is None:
+        return {}
+    with store.engine.connect() as connection:
+        row = connection.execute(select(A.id, A.connector, A.patient_ref, A.practitioner_ref, A.type)
+                                 .where(A.id == appointment_id)).first()
+    if row is None or not row.patient_ref:
+        return {}
+    return {"connector": row.connector, "patient_id": row.patient_ref, "doctor_id": row.practitioner_ref or "",
+            "visit_type": row.type or "", "appointment_id": row.id}
+
+
+def _doctors(store: Store, sources: Collection[str] | None) -> list[dict[str, str]]:
+    with store.engine.connect() as connection:
+        return [{"connector": r.connector, "id": r.external_id, "name": r.name or r.external_id}
+                for r in connection.execute(select(D.connector, D.external_id, D.name)
+                                            .where(of_sources(D.connector, sources))
+                                            .order_by(D.name, D.external_id).limit(500))]
+
+
+def refill_chart(store: Store, settings: Settings, now: datetime, sources: Collection[str] | None = None,
+                 home: ClinicSettings | None = None) -> Markup | None:
+    """Slots refilled and hours recovered per week (ui.chart_weeks), here and on the health page;
+    weeks in ``home``'s zone, the page's (scope.py ``home_of``; the clinic's without one)."""
+    weeks = ui_settings(settings).chart_weeks
+    home = home or settings.clinic
+    with store.engine.connect() as connection:
+        refills = refills_by_week(connection, now - timedelta(weeks=weeks), now, ZoneInfo(home.timezone), sources)
+    if not refills:
+        return None
+    return charts.grouped_bar_chart(
+        [times_of(settings, home).week(w.label) for w in refills],
+        {"slots refilled": [float(w.slots_refilled) for w in refills],
+         "hours recovered": [w.hours_recovered for w in refills]},
+        "waitlist: slots refilled and hours recovered per week")
+
+
+def _page(request: Request, user: str, status_code: int = 200, form: dict[str, Any] | None = None,
+          errors: dict[str, str] | None = None) -> HTMLResponse:
+    store, settings = request.app.state.store, request.app.state.settings
+    role = role_of(ui_settings(settings), user)
+    full = role == "front_desk"
+    now = now_of(request)
+    scope = scope_of(request, user)
+    view = waitlist_view(store, full, scope.connectors)
+    shown = [e["id"] for e in view["entries"]] + [o["entry_id"] for o in view["offers_out"]]
+    if full and shown:
+        log_view(request, user, role, "/ui/waitlist", shown, "waitlist", now=now)
+    weeks = ui_settings(settings).chart_weeks
+    chart = refill_chart(store, settings, now, scope.connectors, home_of(request, user))
+    connectors = sorted({c.name for c in settings.connectors if scope.allows(c.name)})
+    return render(request, "waitlist.html", status_code, full=full, chart=chart, weeks=weeks,
+                  form=form or {}, errors=errors or {}, connectors=connectors,
+                  doctors=_doctors(store, scope.connectors) if full else [], done=request.query_params.get("done"),
+                  **view)
+
+
+@pages.get("/waitlist", response_class=HTMLResponse)
+def waitlist_page(request: Request, user: User,
+                  appointment: Annotated[int | None, Query(ge=1, le=ROW_ID_MAX)] = None) -> HTMLResponse:
+    """``?appointment=ID`` opens the add form filled from that appointment (one of another
+    site answers as a missing one: 404)."""
+    store = request.app.state.store
+    if appointment is not None and not appointment_in_scope(store, scope_of(request, user), appointment):
+        raise HTTPException(404, "no such appointment")
+    return _page(request, user, form=_prefill(store, appointment))
+
+
+def _front_desk(request: Request, user: str, token: Any) -> None:
+    check_csrf(request, user, token)
+    if role_of(ui_settings(request.app.state.settings), user) != "front_desk":
+        raise HTTPException(403, "only the front desk changes the waitlist")
+
+
+def _text(form: Any, key: str, limit: int = 255) -> str:
+    return str(form.get(key) or "").strip()[:limit]
+
+
+def _new_entry(store: Store, form: Any, zone_name: str, now: datetime,
+               sources: Collection[str] | None = None) -> tuple[NewEntry | None, dict[str, str]]:
+    """The form as an entry, or the problems by field (never echoing a patient's data). A
+    source outside a site-scoped user's ``sources`` is answered as one without that patient."""
+    errors: dict[str, str] = {}
+    connector, patient_id = _text(form, "connector", 64), _text(form, "patient_id")
+    if not connector or not patient_id:
+        errors["patient_id"] = "Give the source and the patient's id in it."
+    elif sources is not None and connector not in sources:
+        errors["patient_id"] = f"No patient with this id is known from {connector}."
+    else:
+        with store.engine.connect() as connection:
+            if connection.execute(select(P.external_id).where(and_(P.connector == connector,
+                                                                   P.external_id == patient_id))).first() is None:
+                errors["patient_id"] = f"No patient with this id is known from {connector}."
+    windows: list[dict[str, Any]] = []
+    try:
+        windows = parse_weekly(_text(form, "windows", 500))
+    except TransformError as exc:
+        errors["windows"] = f"Window: {exc} — e.g. mon-fri 09:00-13:00; sat 09:00-12:00."
+    priority_text = _text(form, "priority", 8) or "0"
+    if not priority_text.isdigit() or int(priority_text) > 1000:
+        errors["priority"] = "Priority is a whole number from 0 (default) to 1000; higher goes first."
+    expires = None
+    if expires_text := _text(form, "expires", 10):
+        try:
+            expires = localize(datetime.fromisoformat(expires_text) + timedelta(days=1), zone_name)
+        except (ValueError, TimeError):
+            errors["expires"] = "Expires is a date (YYYY-MM-DD): the last day the patient can be offered a slot."
+    appointment = _text(form, "appointment_id", 20)
+    if appointment and "patient_id" not in errors and not _own_later_visit(store, appointment, connector, patient_id,
+                                                                             now):
+        errors["appointment_id"] = ("The appointment this form came from is not an upcoming visit of this patient: "
+                                    "open “Add to waitlist” from the patient's own appointment page.")
+    if errors:
+        return None, errors
+    return NewEntry(connector=connector, patient_ref=patient_id, timezone=zone_name,
+                    practitioner_ref=_text(form, "doctor_id") or None, visit_type=_text(form, "visit_type") or None,
+                    windows=tuple(windows), priority=int(priority_text), expires_at=expires,
+                    current_appointment_id=int(appointment) if appointment.isdigit() else None), {}
+
+
+def _own_later_visit(store: Store, appointment: str, connector: str, patient_id: str, now: datetime) -> bool:
+    """Whether the form's hidden appointment (the later visit an offer would release) is this
+    patient's own, still active and ahead: a forged or stale one would have another patient's
+    visit released (cancelled at the source with ``release_later: auto``)."""
+    if not appointment.isdigit() or int(appointment) > ROW_ID_MAX:
+        return False
+    with store.engine.connect() as connection:
+        row = connection.execute(select(A.connector, A.patient_ref, A.status, A.start_utc).where(
+            A.id == int(appointment), A.deleted_at.is_(None))).first()
+    return (row is not None and row.connector == connector and row.patient_ref == patient_id
+            and row.status in ACTIVE_STATUSES and row.start_utc > now)
+
+
+@pages.post("/waitlist", response_model=None)
+async def add(request: Request, user: User) -> RedirectResponse | HTMLResponse:
+    form = await request.form()
+    _front_desk(request, user, form.get("csrf"))
+    store, settings = request.app.state.store, request.app.state.settings
+    now = now_of(request)
+    zone_name = settings.clinic_for(_text(form, "connector", 64) or None).timezone  # the source's site's zone
+    entry, errors = _new_entry(store, form, zone_name, now, scope_of(request, user).connectors)
+    if entry is None:
+        kept = {key: _text(form, key, 500) for key in ("connector", "patient_id", "doctor_id", "visit_type",
+                                                       "windows", "priority", "expires", "appointment_id")}
+        if "appointment_id" in errors:
+            kept.pop("appointment_id")  # not carried on: the desk adds the entry without it or from the visit
+        return _page(request, user, 422, form=kept, errors=errors)
+    with store.engine.begin() as connection:
+        existing = duplicate_of(connection, entry)
+        refusal = None if existing is not None else check_desk_entry(connection, entry, now)
+        if existing is None and refusal is None:
+            entry_id, _ = add_entry(connection, entry, now, added_by=user[:64])
+    if existing is not None:  # one live entry per patient and need: the desk is shown the one that waits
+        return redirect(request, f"/ui/waitlist?done=exists-{int(existing.id)}")
+    if refusal is not None:  # an entry no offer could ever reach is not stored (issue 58 obs 6)
+        kept = {key: _text(form, key, 500) for key in ("connector", "patient_id", "doctor_id", "visit_type",
+                                                       "windows", "priority", "expires", "appointment_id")}
+        return _page(request, user, 422, form=kept, errors={_form_field(refusal): refusal.reason})
+    return redirect(request, f"/ui/waitlist?done=added-{entry_id}")
+
+
+def _form_field(refusal: Refusal) -> str:
+    """The form's field a waitlist refusal is about (its mapping field names the source's side)."""
+    if refusal.field.startswith("practitioner"):
+        return "doctor_id"
+    if refusal.field.startswith("patient"):
+        return "patient_id"
+    return "windows"
+
+
+@pages.post("/waitlist/{entry_id}/remove")
+async def remove(request: Request, user: User, entry_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX)]) -> RedirectResponse:
+    form = await request.form()
+    _front_desk(request, user, form.get("csrf"))
+    with request.app.state.store.engine.begin() as connection:
+        if not remove_by_id(connection, entry_id, now_of(request)):
+            raise HTTPException(404, "no such entry waiting")
+    return redirect(request, f"/ui/waitlist?done=removed-{entry_id}")

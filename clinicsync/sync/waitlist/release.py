@@ -1,0 +1,67 @@
+"""After a waitlist booking: the patient's later appointment (issue 33, "After booking").
+
+An entry may name the appointment it would replace (``current_appointment_id``). Once the
+earlier slot is booked, that later appointment should be given back, or the patient holds
+two places and the later one is lost to everybody else. ``waitlist.booking.release_later``:
+
+- ``ask`` (default): a front-desk task "release the later appointment" on the status page
+  (sync/waitlist/book_tasks.py); the desk asks the patient, cancels it, marks it done;
+- ``auto``: cancelled as the desk's "Cancel visit" would be (sync/responses/record.py
+  ``apply_answer``: the patient's pending reminders stop, the doctor is told, and the write-back
+  outbox cancels it at the source). A source that takes no write-back gets the desk task instead;
+- ``keep``: nothing.
+
+Runs inside the transaction that marks the slot booked, so it happens exactly once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.config.settings.waitlist_booking import booking_settings
+from clinicsync.sync.store.model import Appointment
+from clinicsync.sync.store.model.responses import WRITEBACKS
+
+A = Appointment.__table__  # type: ignore[attr-defined]
+
+
+def writes_back(settings: Settings, connector: str) -> bool:
+    """Does this source take answers back (the write-back outbox)? Same rule as the desk's."""
+    if not settings.responses.writeback:
+        return False
+    config = next((c for c in settings.connectors if c.name == connector), None)
+    return bool(config is not None and (getattr(config, "writeback", None) or getattr(config, "responses_file", None)))
+
+
+def later_appointment(connection: Connection, entry: Any) -> Any | None:
+    """The entry's later appointment while it is still active and not deleted, and only when it
+    is the entry's own patient's at the entry's source: an id that names another patient's visit
+    (a forged form, a source's typo) never releases it."""
+    if entry.current_appointment_id is None:
+        return None
+    return connection.execute(select(A).where(
+        A.c.id == entry.current_appointment_id, A.c.deleted_at.is_(None), A.c.status.in_(ACTIVE_STATUSES),
+        A.c.connector == entry.connector, A.c.patient_ref == entry.patient_ref)).first()
+
+
+def after_booking(connection: Connection, settings: Settings, entry: Any, now: datetime) -> str | None:
+    """Handle the later appointment per ``release_later``; what was done: ``released`` (auto),
+    ``ask`` (a desk task shows), or None (nothing to release, or keep)."""
+    mode = booking_settings(settings).release_later
+    later = later_appointment(connection, entry)
+    if later is None or mode == "keep":
+        return None
+    if mode == "auto" and writes_back(settings, later.connector):
+        from clinicsync.sync.responses.record import apply_answer  # the reply path, only to release one
+
+        apply_answer(connection, settings, later, "decline", now)
+        newest = select(func.max(WRITEBACKS.c.id)).where(
+            WRITEBACKS.c.appointment_id == later.id, WRITEBACKS.c.status == "pending").scalar_subquery()
+        connection.execute(update(WRITEBACKS).where(WRITEBACKS.c.id == newest).values(appointment_status="cancelled"))
+        return "released"
+    return "ask"
