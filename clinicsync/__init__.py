@@ -1,9 +1,8 @@
 """clinicsync: integration middleware for clinics.
 
 Everything installs and imports under this one namespace, so a site's own module named
-``sync`` or ``connectors`` can neither shadow clinicsync nor be shadowed by it. The
-project's folders stay where its design card puts them, at the repository root
-(connectors/, sync/, notifiers/, mappings/); this folder links them in as
-``clinicsync.connectors`` and so on, and the wheel maps them to the same place
-(hatchling follows the links).
+``sync`` or ``connectors`` can neither shadow clinicsync nor be shadowed by it. The code lives
+here, at the path its import names (``clinicsync.sync.store.db`` is ``clinicsync/sync/store/db.py``);
+the repository's top-level connectors/, sync/, notifiers/ and mappings/ (the design card's
+layout) are links into this folder.
 """
