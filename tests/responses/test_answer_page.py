@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from clinicsync.sync.config.clinic import ClinicSettings, Place
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.responses.links import make_token
+from clinicsync.sync.reminders.links import make_token
 from clinicsync.sync.responses.page_text import TEXT
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.store.model.reminders import REMINDERS

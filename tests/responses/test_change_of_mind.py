@@ -15,8 +15,8 @@ from sqlalchemy import insert, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.config.settings import Settings, load_settings
+from clinicsync.sync.reminders.links import make_token
 from clinicsync.sync.responses.link_page import answer
-from clinicsync.sync.responses.links import make_token
 from clinicsync.sync.responses.writeback import process_writebacks
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.reminders import REMINDERS

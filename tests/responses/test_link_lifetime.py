@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from clinicsync.common.types import utcnow
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.responses.links import make_token
+from clinicsync.sync.reminders.links import make_token
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.store import Store

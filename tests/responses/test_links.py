@@ -16,8 +16,8 @@ from sqlalchemy import update
 
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.dispatch import Dispatcher
+from clinicsync.sync.reminders.links import SALT, make_token
 from clinicsync.sync.reminders.stage import plan
-from clinicsync.sync.responses.links import SALT, make_token
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS

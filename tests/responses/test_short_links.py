@@ -18,8 +18,8 @@ from clinicsync.sync.config.clinic import ClinicSettings
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.config.settings.reminders import RemindersSettings
 from clinicsync.sync.reminders.compose import Composer, Draft
+from clinicsync.sync.reminders.links import BASE62, MAC_CHARS, make_short_token, short_token
 from clinicsync.sync.reminders.render import Renderer
-from clinicsync.sync.responses.links import BASE62, MAC_CHARS, make_short_token, short_token
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import RESPONSES, WRITEBACKS
 from clinicsync.sync.store.store import Store

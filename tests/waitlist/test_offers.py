@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.responses.offer_links import read_offer_token
 from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.store.db import make_engine, upgrade
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.accept import accept, decline
+from clinicsync.sync.waitlist.offer_links import read_offer_token
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.sync.reminders.fakes import read_log

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import update
 
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.responses.offer_links import make_offer_token, read_offer_token
 from clinicsync.sync.responses.offer_text import OFFER_TEXT
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.store.model import Patient
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS
 from clinicsync.sync.store.store import Store
+from clinicsync.sync.waitlist.offer_links import make_offer_token, read_offer_token
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.sync.reminders.conftest import SettingsMaker
 from tests.waitlist.test_offers import DAY, PHONE, make, offers, rows, texts, token_of, waiting_patients

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from clinicsync.sync.responses.offer_links import make_offer_token
 from clinicsync.sync.responses.offer_page import page
 from clinicsync.sync.store.db import make_engine, upgrade
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.accept import accept, decline
+from clinicsync.sync.waitlist.offer_links import make_offer_token
 from clinicsync.sync.waitlist.stage import run_waitlist
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.waitlist.test_offers import DAY, LEAD, START, entry, make, rows

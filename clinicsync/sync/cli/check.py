@@ -73,8 +73,8 @@ def status_page_findings(settings: Settings) -> list[Finding]:
 def language_findings(settings: Settings, results: list[SourceCheck]) -> list[Finding]:
     """Patients' languages seen in the sources (and the clinic's own) without templates of
     their own: they get the default language. The rule is `templates check`'s
-    (sync/reminders/check.py ``uncovered_languages``)."""
-    from clinicsync.sync.reminders.check import uncovered_languages
+    (sync/cli/template_check.py ``uncovered_languages``)."""
+    from clinicsync.sync.cli.template_check import uncovered_languages
 
     if not settings.reminders.enabled:
         return []

@@ -9,14 +9,14 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.sync.cli.context import EXIT_FAILED, app_context, out_console, print_json
-from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.reminders.check import (
+from clinicsync.sync.cli.template_check import (
     check_site_templates,
     check_templates,
     patient_languages,
     problem_lines,
     uncovered_languages,
 )
+from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.store.store import Store
 
 

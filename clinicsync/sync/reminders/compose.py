@@ -22,9 +22,9 @@ from clinicsync.sync.reminders.agenda_stats import DayStats
 from clinicsync.sync.reminders.doctor_values import agenda_values, decline_values, notice_values
 from clinicsync.sync.reminders.guard import check_source_values
 from clinicsync.sync.reminders.ics import calendar_links, event_uid, ics_attachment
+from clinicsync.sync.reminders.links import link_maker, short_link_maker
 from clinicsync.sync.reminders.render import FALLBACK, Rendered, Renderer, format_clock, format_day, locale_for
 from clinicsync.sync.reminders.visit import Visit
-from clinicsync.sync.responses.links import link_maker, short_link_maker
 
 # A doctor's notices of a change to a visit (change.email.*): booked, moved, cancelled, declined
 # by the patient, and, when given to another doctor, moved off one schedule and onto another.
@@ -102,7 +102,7 @@ class Composer:
         self.clinic_settings = clinic if isinstance(clinic, ClinicSettings) else ClinicSettings(name=clinic)
         self.clinic = self.clinic_settings.name
         self.renderer = renderer
-        self.links = links  # reminder key -> signed answer links (sync/responses/links.py), for emails
+        self.links = links  # reminder key -> signed answer links (sync/reminders/links.py), for emails
         self.replies = replies
         self.short_links = short_links  # (reminder id, key) -> short signed answer link, for SMS
 

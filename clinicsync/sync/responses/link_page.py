@@ -29,7 +29,9 @@ from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.config.clinic import LOGO_TYPES
 from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.reminders.answers import apply_answer
 from clinicsync.sync.reminders.ics import event_uid
+from clinicsync.sync.reminders.links import LinkClaim, LinkProblem, make_short_token, read_short_token, read_token
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.add_to_calendar import CalendarEntry, google_link, ics_file, outlook_link
 from clinicsync.sync.responses.answer_state import (
@@ -41,9 +43,7 @@ from clinicsync.sync.responses.answer_state import (
 )
 from clinicsync.sync.responses.answer_state import provider_id as answer_id
 from clinicsync.sync.responses.answer_view import VisitView, visit_view
-from clinicsync.sync.responses.links import LinkClaim, LinkProblem, make_short_token, read_short_token, read_token
 from clinicsync.sync.responses.page_text import page_locale, page_words
-from clinicsync.sync.responses.record import apply_answer
 from clinicsync.sync.store.model import Appointment, Patient
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.model.responses import RESPONSES

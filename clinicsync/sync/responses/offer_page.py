@@ -23,16 +23,16 @@ from clinicsync.common.shown_time import shown_clock, shown_date, zone_abbreviat
 from clinicsync.common.timeutil import parse_duration
 from clinicsync.common.types import utcnow
 from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.reminders.links import LinkProblem
 from clinicsync.sync.responses.answer_view import visit_view
 from clinicsync.sync.responses.link_page import message, render
-from clinicsync.sync.responses.links import LinkProblem
-from clinicsync.sync.responses.offer_links import read_offer_token
 from clinicsync.sync.responses.offer_text import offer_words
 from clinicsync.sync.responses.page_text import page_locale
 from clinicsync.sync.store.model import Patient
 from clinicsync.sync.store.model.waitlist import FREED_SLOTS, WAITLIST_ENTRIES, WAITLIST_OFFERS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.accept import ANSWERABLE, accept, decline, won_elsewhere
+from clinicsync.sync.waitlist.offer_links import read_offer_token
 
 router = APIRouter(tags=["links"])
 P = Patient.__table__  # type: ignore[attr-defined]

@@ -18,10 +18,10 @@ from clinicsync.notifiers.aws_sms import AwsSmsSettings
 from clinicsync.notifiers.base import NotifierSettings
 from clinicsync.notifiers.registry import notifier_kinds
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.reminders.check import sample_visit
 from clinicsync.sync.reminders.compose import Draft, composer_for
 from clinicsync.sync.reminders.dispatch import RoutingError, resolve_routes
 from clinicsync.sync.reminders.render import Renderer, TemplateProblem
+from clinicsync.sync.reminders.samples import sample_visit
 
 # Words of a reply prompt in the shipped languages ("Reply C to confirm", "Responda C …").
 PROMPT = re.compile(r"\b(reply|responda|responde|répondez|antworten)\b(?!\s+STOP\b)", re.IGNORECASE)

@@ -43,7 +43,7 @@ def record_source_answers(settings: Settings, store: Store) -> int:
         return 0
     # The reply path (the doctor told, reminders stopped: dispatch, templates) is imported only
     # when there is an answer to record: an idle cron run has none (issue 60).
-    from clinicsync.sync.responses.record import apply_answer
+    from clinicsync.sync.reminders.answers import apply_answer
 
     for appointment in pending:
         key = source_answer_key(appointment)

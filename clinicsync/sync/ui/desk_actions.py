@@ -32,10 +32,10 @@ from sqlalchemy import Connection, func, insert, select, update
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.answered import DECLINED_REASON
+from clinicsync.sync.reminders.answers import apply_answer
 from clinicsync.sync.reminders.planner import reminder_key
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.keywords import Action
-from clinicsync.sync.responses.record import apply_answer
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.desk import DESK_ACTIONS, DESK_ACTIONS_KINDS
 from clinicsync.sync.store.model.reminders import REMINDERS

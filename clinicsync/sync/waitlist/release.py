@@ -57,7 +57,7 @@ def after_booking(connection: Connection, settings: Settings, entry: Any, now: d
     if later is None or mode == "keep":
         return None
     if mode == "auto" and writes_back(settings, later.connector):
-        from clinicsync.sync.responses.record import apply_answer  # the reply path, only to release one
+        from clinicsync.sync.reminders.answers import apply_answer  # only to release one
 
         apply_answer(connection, settings, later, "decline", now)
         newest = select(func.max(WRITEBACKS.c.id)).where(

@@ -232,8 +232,8 @@ def test_a_patient_who_confirms_again_gets_the_booked_event_back(doctor: Callabl
     from sqlalchemy import select
 
     from clinicsync.common.types import utcnow
+    from clinicsync.sync.reminders.answers import apply_answer
     from clinicsync.sync.reminders.txn import writer
-    from clinicsync.sync.responses.record import apply_answer
     from clinicsync.sync.store.model import Appointment
 
     cal = doctor(patient_cancelled=mode)

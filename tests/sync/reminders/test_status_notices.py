@@ -16,8 +16,8 @@ from sqlalchemy import select
 from clinicsync.common.hashing import content_hash
 from clinicsync.mappings.engine import load_mapping
 from clinicsync.mappings.model import NormalizedAppointment, NormalizedPatient
+from clinicsync.sync.cli.template_check import check_templates
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.reminders.check import check_templates
 from clinicsync.sync.reminders.dispatch import Dispatcher
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.store.model import Appointment

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from clinicsync.sync.cli.template_check import check_site_templates, problem_lines
 from clinicsync.sync.config.settings import load_settings
-from clinicsync.sync.reminders.check import check_site_templates, problem_lines
 from clinicsync.sync.reminders.segments import gsm_plain, sms_size
 
 SERVER = "server:\n  public_url: https://clinic.example.org\n  secret_key: test-only\n"

@@ -10,7 +10,7 @@ import hmac
 from collections.abc import Callable
 
 from clinicsync.sync.config.settings import Settings
-from clinicsync.sync.responses.links import LinkProblem, server_secret, short_mac, short_token, split_short_token
+from clinicsync.sync.reminders.links import LinkProblem, server_secret, short_mac, short_token, split_short_token
 
 SALT = b"clinicsync.waitlist-offer\x00"
 

@@ -4,30 +4,25 @@ characters). An SMS past one segment, or one that loses its answer link, is a *p
 (the command exits non-zero), and so is a variable a template uses but nobody sets (each
 such message would fail to render when sent).
 
-Worst case, per language (issue 30, obs 10: a Monday sample said "1 segment" while a
-Spanish Saturday took 3): the weekday and the month whose names cost most in an SMS, as
-babel spells them for that language (a name outside GSM-7 first, then the longest, in the
-short and the full forms), the longer of a morning and an evening clock, accented patients'
-names, a long doctor's name, and every visit mode."""
+The samples are the worst case per language (reminders/samples.py): a message that fits one
+SMS segment on them fits on every day of the year."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
 from jinja2 import Undefined
 from sqlalchemy import func, select
 
-from clinicsync.common.timeutil import zone
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.agenda_stats import DayStats
-from clinicsync.sync.reminders.compose import DOCTOR_CHANGE_KINDS, Composer, Draft, Visit, composer_for, short_day
+from clinicsync.sync.reminders.compose import DOCTOR_CHANGE_KINDS, Composer, Draft, Visit, composer_for
 from clinicsync.sync.reminders.doctor_values import desk_note
-from clinicsync.sync.reminders.render import FALLBACK, Renderer, TemplateProblem, format_clock, sms_plain
-from clinicsync.sync.reminders.segments import sms_size
+from clinicsync.sync.reminders.render import FALLBACK, Renderer, TemplateProblem
+from clinicsync.sync.reminders.samples import describe, sample_visit, with_modes, worst_visits
 from clinicsync.sync.store.model import Patient
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.waitlist.compose import KINDS as WAITLIST_KINDS
@@ -37,12 +32,6 @@ PATIENTS = Patient.__table__  # type: ignore[attr-defined]
 MAX_SEGMENTS = 1  # one segment: cheaper, and it arrives whole on every handset
 SAMPLE_REMINDER_ID = 250_000  # a store a few years in: its short link's id takes 4 characters
 PATIENT_KINDS = ("confirmation", "reminder", "rescheduled", "cancelled", "confirmed", "followup")
-SAMPLE_YEAR = 2027  # any year: the samples need a date for each weekday-and-month pair
-# Names whose letters leave GSM-7 (í, ç, ğ, dotless i, ë, Å) or sit in it (é, ñ): the patient's first
-# name goes into every SMS.
-SAMPLE_PATIENTS = ("Lucía Fernández", "Çağla Y\u0131lmaz", "Zoë Ångström")
-SAMPLE_DOCTOR = "Dr. María José Fernández-Villalobos"
-SAMPLE_LOCATION = "Centro de Especialidades San José, Edificio B"
 
 
 @dataclass
@@ -99,102 +88,6 @@ def _recording(found: list[str]) -> type[Undefined]:
     return Recording
 
 
-def sample_visit(zone_name: str) -> Visit:
-    start = datetime(2026, 3, 9, 14, 30, tzinfo=UTC)
-    return Visit("demo", "A1001", start, start + timedelta(minutes=30), zone_name, 2, "Annual physical",
-                 "Main Street Clinic", "Dr. Priya Natarajan", "Alexandra Kowalski")
-
-
-# Telehealth samples (issue 22): a join link of a common length (a Zoom or Teams link with a
-# passcode is longer and may take a second segment), and the patient's own number.
-SAMPLE_JOIN_URL = "https://vc.example.org/j/58210"
-SAMPLE_PATIENT_PHONE = "+13125550144"
-# A phone visit's number to dial in (issue 58, obs 8): a branch of its own in every SMS, longer
-# than "we'll call you"; without it the check said "short link ok" while Spanish dial-in
-# visits lost their link. A conference line's number, as a source stores it.
-SAMPLE_DIAL_IN = "+13125550199"
-
-
-def with_modes(visit: Visit) -> list[tuple[str, Visit]]:
-    """The visit as each branch of the templates shows it: (label suffix, visit). Every mode
-    a template tells apart: in person, video (with its join link), phone with the patient's
-    own number (we call), phone with a number to dial in."""
-    return [("", visit),
-            (" (video)", replace(visit, visit_mode="video", join_url=SAMPLE_JOIN_URL)),
-            (" (phone)", replace(visit, visit_mode="phone", patient_phone=SAMPLE_PATIENT_PHONE)),
-            (" (phone, dial-in)", replace(visit, visit_mode="phone", patient_phone=SAMPLE_PATIENT_PHONE,
-                                          dial_in=SAMPLE_DIAL_IN))]
-
-
-def sample_visits(zone_name: str) -> list[tuple[str, Visit]]:
-    """The plain sample visit as each mode shows it: (label suffix, visit)."""
-    return with_modes(sample_visit(zone_name))
-
-
-def _cost(name: str) -> tuple[bool, int]:
-    """What a name costs in an SMS: outside GSM-7 first (it turns the whole SMS into UCS-2), then length."""
-    size = sms_size(sms_plain(name))
-    return size.encoding != "GSM-7", size.units
-
-
-def costliest_names(locale: Locale) -> tuple[set[int], set[int]]:
-    """The weekdays (0 = Monday) and months (1-12) whose names cost most in an SMS, in the
-    abbreviated form (an SMS's short date) and the wide one (an email's full date)."""
-    weekdays: set[int] = set()
-    months: set[int] = set()
-    for width in ("abbreviated", "wide"):
-        days = locale.days["format"][width]
-        weekdays.add(max(range(7), key=lambda d: _cost(days[d])))
-        names = locale.months["format"][width]
-        months.add(max(range(1, 13), key=lambda m: _cost(names[m])))
-    return weekdays, months
-
-
-def worst_starts(locale: Locale, zone_name: str) -> list[datetime]:
-    """Visit starts (UTC) on the costliest weekday-and-month pairs, each on a two-digit day,
-    at the clock time this locale writes longest (10:45 or 22:45: "10:45 p. m.")."""
-    local = zone(zone_name)
-    clock = max((time(10, 45), time(22, 45)),
-                key=lambda t: _cost(format_clock(datetime.combine(date(SAMPLE_YEAR, 1, 1), t), locale)))
-    weekdays, months = costliest_names(locale)
-    starts = []
-    for month in sorted(months):
-        for weekday in sorted(weekdays):
-            day = next(d for d in range(10, 29) if date(SAMPLE_YEAR, month, d).weekday() == weekday)
-            moment = datetime.combine(date(SAMPLE_YEAR, month, day), clock, tzinfo=local)
-            starts.append(moment.astimezone(UTC))
-    return starts
-
-
-def _locale(language: str) -> Locale:
-    """The locale of a template folder's name; English for a name babel does not know."""
-    try:
-        return Locale.parse(language.replace("-", "_"))
-    except (ValueError, UnknownLocaleError):
-        return Locale.parse("en")
-
-
-def worst_visits(settings: Settings, language: str) -> list[Visit]:
-    """The worst-case patient visits for one language: each costly date with each accented name."""
-    locale = _locale(language)
-    clinic = settings.clinic
-    location = max([*clinic.places, SAMPLE_LOCATION], key=len)
-    visits = []
-    for start in worst_starts(locale, clinic.timezone):
-        for patient in SAMPLE_PATIENTS:
-            visits.append(Visit("demo", "A1001", start, start + timedelta(minutes=30), clinic.timezone, 2,
-                                "Annual physical", location, SAMPLE_DOCTOR, patient))
-    return visits
-
-
-def _describe(visit: Visit, language: str) -> str:
-    """"sáb, 25 sept, 22:45, Lucía": what made the sample the worst, as the template saw it."""
-    locale = _locale(language)
-    local = visit.start.astimezone(zone(visit.timezone))
-    name = (visit.patient_name or "").split()[0]
-    return f"{short_day(local, locale)}, {format_clock(local, locale)}, {name}"
-
-
 def _size_problem(segments: int, encoding: str, units: int) -> str:
     limit = 160 if encoding == "GSM-7" else 70
     return f"{segments} SMS segments ({encoding}, {units} characters; one segment holds {limit})"
@@ -219,7 +112,7 @@ def _patient_cases(settings: Settings, language: str, names: set[str]
                     if kind == "cancelled" and longest:  # the SMS as long as a listed reason can make it
                         shown = replace(shown, cancel_reason=longest)
                     drafts.append((Draft(f"a1:patient:{kind}:v2", kind, "patient", language, visit=shown,
-                                         reminder_id=SAMPLE_REMINDER_ID), _describe(shown, language)))
+                                         reminder_id=SAMPLE_REMINDER_ID), describe(shown, language)))
                 cases.append((kind + suffix, channel, drafts))
     return cases
 
@@ -331,7 +224,7 @@ def _waitlist_cases(settings: Settings, renderer: Renderer, language: str, names
                         worst = (rendered.segments, rendered.units or 0)
                         result.segments, result.encoding, result.units = (rendered.segments, rendered.encoding,
                                                                            rendered.units)
-                        result.sample = f"{_describe(visit, language)}, {mode}" + (
+                        result.sample = f"{describe(visit, language)}, {mode}" + (
                             f", held {settings.waitlist.hold}" if hold_until and kind == "waitlist_offer" else "")
             if channel == "sms" and result.segments and result.segments > MAX_SEGMENTS:
                 assert result.encoding is not None and result.units is not None
