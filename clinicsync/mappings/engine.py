@@ -36,6 +36,7 @@ from clinicsync.common.yaml_loader import FAST_LOADER
 from clinicsync.mappings.codegen import generate
 from clinicsync.mappings.model import (
     MappingError,
+    MappingLoadError,
     NormalizedAppointment,
     NormalizedPatient,
     NormalizedPractitioner,
@@ -367,7 +368,7 @@ class CompiledMapping:
         self.clinic_timezone = clinic_timezone
         zone(clinic_timezone)
         if stored_times not in ("local", "utc"):
-            raise ValueError(f"stored_times {stored_times!r}: give local or utc")
+            raise MappingLoadError(f"stored_times {stored_times!r}: give local or utc")
         self.stored_times = stored_times
         # Only for a source that stores UTC, and only when a place names a zone (then every
         # place counts: a listed place without one does not take the '*' entry's).
@@ -798,10 +799,10 @@ def _read_preset_data(ref: str, base_dir: Path, referrer: str = "") -> tuple[dic
     named = f"{referrer}: extends" if referrer else f"mapping {ref!r}"
     if not path.is_file():
         if looks_like_file:
-            raise ValueError(f"{named}: no such file {path}")
+            raise MappingLoadError(f"{named}: no such file {path}")
         presets = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
         hint = _suggestion(ref, presets) or f" (presets: {', '.join(presets)})"
-        raise ValueError(f"{named}: no preset {ref!r}{hint}")
+        raise MappingLoadError(f"{named}: no preset {ref!r}{hint}")
     try:
         stat = path.stat()
         parsed, lines = _parsed_yaml(path.resolve(), stat.st_mtime_ns, stat.st_size)
@@ -809,10 +810,10 @@ def _read_preset_data(ref: str, base_dir: Path, referrer: str = "") -> tuple[dic
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ValueError(f"{named}: {path} is not valid YAML{where}: "
+        raise MappingLoadError(f"{named}: {path} is not valid YAML{where}: "
                          f"{getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{named}: {path} is not a YAML mapping")
+        raise MappingLoadError(f"{named}: {path} is not a YAML mapping")
     own = _Origin(path, str(data.get("name") or Path(ref).stem), lines)
     chain = [own]
     parent = data.get("extends")
@@ -892,7 +893,7 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
                  place_zones: tuple[tuple[str, str | None], ...] = ()) -> CompiledMapping:
     """Load a preset by name (mappings/NAME.yaml) or a site's own file, and compile it;
     starts and ends outside ``window`` are refused (clinic.plausible_dates). A file that
-    does not load is a ValueError of one line naming the file, line and key to fix.
+    does not load is a MappingLoadError of one line naming the file, line and key to fix.
     ``stored_times`` and ``place_zones``: the source's time convention (CompiledMapping)."""
     data, chain, text = merged_preset(ref, base_dir)
     key = (ref, text, clinic_timezone, default_region, window, stored_times, place_zones)
@@ -900,19 +901,19 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
     if compiled is None:
         unknown = _unknown_fields(data, chain)
         if unknown:
-            raise ValueError(unknown)
+            raise MappingLoadError(unknown)
         try:
             preset = MappingPreset.model_validate(data)
         except ValidationError as exc:
             errors = exc.errors()
             loc = tuple(map(str, errors[0]["loc"]))
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
-            raise ValueError(f"{_owner(chain, loc).where(loc)}: {problems}") from None
+            raise MappingLoadError(f"{_owner(chain, loc).where(loc)}: {problems}") from None
         try:
             compiled = CompiledMapping(preset, clinic_timezone, default_region, window, stored_times, place_zones)
         except MappingProblem as exc:  # "mapping desk: fields.x…" -> "mapping 'desk' (file, line): fields.x…"
             detail = str(exc).removeprefix(f"mapping {preset.name}: ")
-            raise ValueError(f"{_owner(chain, exc.loc).where(exc.loc)}: {detail}") from None
+            raise MappingLoadError(f"{_owner(chain, exc.loc).where(exc.loc)}: {detail}") from None
         if len(_COMPILED) >= 64:
             _COMPILED.clear()
         _COMPILED[key] = compiled

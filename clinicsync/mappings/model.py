@@ -158,6 +158,13 @@ def described(text: str, expected: str) -> str:
     return f"(value not shown: {shape}, {len(text)} characters, not the shape of {expected}; a shifted column?)"
 
 
+class MappingLoadError(ValueError):
+    """A mapping that does not load (no such preset or file, bad YAML, an unknown field, a
+    value the schema refuses): a settings error, named by file, line and key, that stops the
+    source until the file is fixed. Its own type, so that a caller telling a settings error
+    from a crash catches exactly this and never a ValueError raised by a bug elsewhere."""
+
+
 class MappingError(ValueError):
     """A record that does not map. Names the field; never carries a value that may be PHI
     (only a vocabulary word, through ``quoted_status`` and ``quoted_zone``)."""

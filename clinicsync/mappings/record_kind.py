@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from clinicsync.mappings.model import MappingLoadError
 from clinicsync.mappings.engine import merged_preset
 
 RECORD_KINDS = ("appointment", "waitlist")
@@ -20,7 +21,7 @@ def mapping_record(ref: str, base_dir: Path = Path(".")) -> str:
     engine reports its problem as it always did."""
     try:
         data, _, _ = merged_preset(ref, base_dir)  # asked at every poll: read again only when edited
-    except ValueError:
+    except MappingLoadError:
         return "appointment"
     record = data.get("record", "appointment")
     return record if record in RECORD_KINDS else "appointment"

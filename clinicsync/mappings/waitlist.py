@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clinicsync.common.timeutil import TimeError, localize, parse_datetime, to_utc, zone
 from clinicsync.mappings.engine import _read_preset_data
-from clinicsync.mappings.model import MappingError, NormalizedPatient
+from clinicsync.mappings.model import MappingError, MappingLoadError, NormalizedPatient
 from clinicsync.mappings.paths import compile_path
 from clinicsync.mappings.transforms import (
     TransformError,
@@ -191,14 +191,14 @@ class WaitlistMapping:
                  stored_times: str = "local") -> None:
         unknown = sorted(set(preset.fields) - set(ENTRY_FIELDS))
         if unknown:
-            raise ValueError(f"mapping {preset.name}: unknown waitlist field(s) {', '.join(unknown)} "
+            raise MappingLoadError(f"mapping {preset.name}: unknown waitlist field(s) {', '.join(unknown)} "
                              f"(known: {', '.join(ENTRY_FIELDS)})")
         missing = [f for f in REQUIRED if f not in preset.fields]
         if missing:
-            raise ValueError(f"mapping {preset.name}: a waitlist mapping needs {', '.join(missing)}")
+            raise MappingLoadError(f"mapping {preset.name}: a waitlist mapping needs {', '.join(missing)}")
         kind = (preset.fields.get("priority") or WaitlistFieldSpec()).type or "integer"
         if kind not in ("integer", "fhir"):
-            raise ValueError(f"mapping {preset.name}: fields.priority.type must be integer or fhir")
+            raise MappingLoadError(f"mapping {preset.name}: fields.priority.type must be integer or fhir")
         self.name = preset.name
         self.default_zone = default_zone
         # The connector's convention (``stored_times``): naive date-times are UTC instants for
@@ -380,16 +380,16 @@ def _minutes(value: Any) -> int:
 def load_waitlist_mapping(ref: str, default_zone: str, default_region: str,
                           base_dir: Path = Path("."), stored_times: str = "local") -> WaitlistMapping:
     """Load a waitlist mapping by preset name (mappings/NAME.yaml) or file. A file that does
-    not load is a ValueError of one line naming the file and key. ``stored_times``: the
+    not load is a MappingLoadError of one line naming the file and key. ``stored_times``: the
     connector's convention for naive date-times (``local`` or ``utc``)."""
     data, _ = _read_preset_data(ref, base_dir)
     if data.get("record") != "waitlist":
-        raise ValueError(f"mapping {ref!r} is no waitlist mapping (it needs `record: waitlist`)")
+        raise MappingLoadError(f"mapping {ref!r} is no waitlist mapping (it needs `record: waitlist`)")
     if not data.get("status_map"):
         data.pop("status_map", None)  # `extends:` merging adds an empty one
     try:
         preset = WaitlistPreset.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"mapping {ref!r}: {problems}") from None
+        raise MappingLoadError(f"mapping {ref!r}: {problems}") from None
     return WaitlistMapping(preset, default_zone, default_region, stored_times)

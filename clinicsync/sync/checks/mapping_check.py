@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from clinicsync.mappings.model import MappingLoadError
 from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.ingest.engine import mapping_for
 
@@ -32,7 +33,7 @@ def mapping_problems(settings: Settings, only: list[str] | None = None) -> list[
                 load_waitlist_mapping(config.mapping, clinic.timezone, clinic.default_region, settings.base_dir)
             else:
                 mapping_for(settings, config)  # as a sync loads it (source_check.connector_mapping)
-        except ValueError as exc:
+        except MappingLoadError as exc:
             problems.append(f"connectors[{index}].mapping ({config.name}): {exc}")
         waitlist_mapping = getattr(config, "waitlist_mapping", None)
         if getattr(config, "waitlist", False) and isinstance(waitlist_mapping, str):
@@ -41,6 +42,6 @@ def mapping_problems(settings: Settings, only: list[str] | None = None) -> list[
             try:
                 clinic = settings.clinic_for(config.name)
                 load_waitlist_mapping(waitlist_mapping, clinic.timezone, clinic.default_region, settings.base_dir)
-            except ValueError as exc:
+            except MappingLoadError as exc:
                 problems.append(f"connectors[{index}].waitlist_mapping ({config.name}): {exc}")
     return problems

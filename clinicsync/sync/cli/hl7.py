@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from clinicsync.mappings.model import MappingLoadError
 from clinicsync.sync.cli.context import EXIT_FAILED, app_context, err_console, fail_config
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.service.mllp import Listening, listener_configs, serve_mllp
@@ -60,7 +61,7 @@ def listen(
     try:
         metrics = (metrics_host, metrics_port) if metrics_port is not None else None
         asyncio.run(_serve(settings, store, connector, metrics))
-    except ValueError as exc:  # a mapping preset that does not load
+    except MappingLoadError as exc:
         fail_config(str(exc))
     except ssl.SSLError as exc:
         fail_config(f"listen.tls: cannot use the certificate or key: {exc.reason or exc}")

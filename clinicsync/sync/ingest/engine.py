@@ -23,7 +23,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, Connector, ConnectorError, ConnectorSettings, RawRecord, naive_zone
 from clinicsync.connectors.registry import build_connector, is_polled
 from clinicsync.mappings.engine import CompiledMapping, load_mapping
-from clinicsync.mappings.model import MappingError
+from clinicsync.mappings.model import MappingError, MappingLoadError
 from clinicsync.mappings.record_kind import mapping_record
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.empty_fields import FieldFill
@@ -458,12 +458,13 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                     store.finish_baseline(config.name, run_id)
             if finished and baseline:
                 bound.info("connector.baseline_recorded", appointments=report.counts.created)
-    except (ConnectorError, ValueError) as exc:  # ValueError: a mapping preset that does not load
+    except (ConnectorError, MappingLoadError) as exc:  # the source or its settings: the admin's to fix
         report.error = str(exc)
         failed = (FAILING, str(exc), {"error": str(exc)})
-    except Exception as exc:
+    except Exception as exc:  # a bug: reported as one, with its whole traceback in the log
         report.error = f"internal error: {type(exc).__name__}: {exc}"
         where = traceback.extract_tb(exc.__traceback__)[-1].name
+        bound.error("connector.crash_traceback", error=type(exc).__name__, where=where, exc_info=exc)
         failed = (CRASHING, f"{type(exc).__name__} {where}", {"error": type(exc).__name__, "where": where})
     finally:
         if connector is not None:
