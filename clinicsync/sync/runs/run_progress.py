@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.common.logs import get_logger
@@ -26,6 +26,13 @@ from clinicsync.sync.store.tables import RUN_STAGES, HasEngine, loose_scan
 log = get_logger("clinicsync.progress")  # imports structlog when it first logs, not with `status`
 STAGES = RUN_STAGES  # the Core table (sync/store/tables.py): `status` reads it without the model
 S = STAGES.c
+# The two statements every stage writes, built once: a statement built per call costs SQLAlchemy
+# its construction and cache key (most of an idle poll's bookkeeping CPU); these compile once.
+_STARTED = insert(STAGES).values(run_id=bindparam("run_id"), stage=bindparam("stage"), status="running", rows=0,
+                                 total=bindparam("total"), host=bindparam("host"), pid=bindparam("pid"),
+                                 started_at=bindparam("now"), heartbeat_at=bindparam("now"))
+_FINISHED = update(STAGES).where(S.id == bindparam("row")).values(
+    status=bindparam("status"), error=bindparam("error"), heartbeat_at=bindparam("now"), finished_at=bindparam("now"))
 STALE_AFTER = timedelta(minutes=10)  # no heartbeat for this long: the run is taken for dead
 KEEP_FINISHED = timedelta(days=7)  # stages' rows older than this are deleted (prune_stages), each stage's newest aside
 PRUNED_PER_CALL = 5_000  # rows prune_stages deletes at most per call
@@ -44,8 +51,9 @@ class RunRecorder(ProgressObserver):
         self.broken = False
         self.host, self.pid = socket.gethostname()[:255], os.getpid()
 
-    def _write(self, action: str, stage: str, statement: Any, rows: list[dict[str, Any]] | None = None) -> Any:
-        """``rows``: the statement's parameters, several rows in one execution."""
+    def _write(self, action: str, stage: str, statement: Any, rows: list[dict[str, Any]] | dict[str, Any] | None = None
+               ) -> Any:
+        """``rows``: the statement's parameters (several rows: one execution of them all)."""
         if self.broken:
             return None
         try:
@@ -57,10 +65,9 @@ class RunRecorder(ProgressObserver):
             return None
 
     def stage_started(self, stage: str, total: int | None = None) -> None:
-        now = utcnow()
-        result = self._write("start", stage, insert(STAGES).values(
-            run_id=self.run_id, stage=stage[:96], status="running", rows=0, total=total, host=self.host,
-            pid=self.pid, started_at=now, heartbeat_at=now))
+        result = self._write("start", stage, _STARTED, {
+            "run_id": self.run_id, "stage": stage[:96], "total": total, "host": self.host, "pid": self.pid,
+            "now": utcnow()})
         if result is not None:
             self.rows[stage] = int(result.inserted_primary_key[0])
 
@@ -92,12 +99,14 @@ class RunRecorder(ProgressObserver):
         if row is None:
             return
         now = utcnow()
-        values: dict[str, Any] = {"status": "failed" if error else "ok", "error": error, "heartbeat_at": now,
-                                  "finished_at": now}
-        if stage in self.done:
-            values["rows"], total = self.done.pop(stage)
-            if total is not None:
-                values["total"] = total
+        status = "failed" if error else "ok"
+        if stage not in self.done:  # nothing counted: the statement built once
+            self._write("finish", stage, _FINISHED, {"row": row, "status": status, "error": error, "now": now})
+            return
+        values: dict[str, Any] = {"status": status, "error": error, "heartbeat_at": now, "finished_at": now}
+        values["rows"], total = self.done.pop(stage)
+        if total is not None:
+            values["total"] = total
         self._write("finish", stage, update(STAGES).where(S.id == row).values(**values))
 
 

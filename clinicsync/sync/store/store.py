@@ -623,6 +623,14 @@ PEOPLE_MEMORY_LIMIT = 32_768
 RUNS_PRUNED_PER_CALL = 5_000  # run rows deleted per connector per prune_runs call
 
 
+# A run's two writes, built once (every poll makes them, idle or not): a statement built per call
+# costs SQLAlchemy its construction and cache key each time; these compile once.
+_RUN_STARTED = insert(RUNS).values(run_id=bindparam("run_id"), connector=bindparam("connector"), status="running",
+                                   counts="{}", started_at=bindparam("now"))
+_RUN_FINISHED = update(RUNS).where(RUNS.c.id == bindparam("row_id")).values(
+    status=bindparam("status"), counts=bindparam("counts"), error=bindparam("error"), finished_at=bindparam("now"))
+
+
 class Store:
     def __init__(self, engine: Engine, *, future_tolerance: timedelta = timedelta(minutes=5),
                  tombstone_keep: timedelta = timedelta(days=30), run_keep: timedelta = timedelta(days=90),
@@ -713,15 +721,14 @@ class Store:
 
     @staticmethod
     def _insert_run(connection: Connection, run_id: str, connector: str) -> int:
-        result = connection.execute(insert(RUNS).values(
-            run_id=run_id, connector=connector, status="running", counts="{}", started_at=utcnow()))
+        result = connection.execute(_RUN_STARTED, {"run_id": run_id, "connector": connector, "now": utcnow()})
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def finish_run(self, row_id: int, counts: Counts, error: str | None) -> None:
         with one_statement(self.engine) as connection:
-            connection.execute(update(RUNS).where(RUNS.c.id == row_id).values(
-                status="failed" if error else "ok", counts=orjson.dumps(counts.as_dict()).decode(),
-                error=error, finished_at=utcnow()))
+            connection.execute(_RUN_FINISHED, {"row_id": row_id, "status": "failed" if error else "ok",
+                                               "counts": orjson.dumps(counts.as_dict()).decode(), "error": error,
+                                               "now": utcnow()})
 
     def prune_runs(self, connectors: Sequence[str], now: datetime | None = None) -> int:
         """Delete the run history older than ``run_keep``: each connector's finished runs
