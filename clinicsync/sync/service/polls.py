@@ -104,8 +104,33 @@ class PollPool:
         # pool needs, and a restart forgets it (the next failure sets it again).
         self._failing: set[str] = set()
         self._claimable: set[str] = set(self.sources)
+        self._next_sources: dict[str, PolledSource] | None = None  # set_sources: taken at the next tick
         for name in self.sources:
             board.add(job_name(name))
+
+    def set_sources(self, sources: Sequence[PolledSource]) -> None:
+        """Poll these from the next round on (a fleet's list changed: a practice added or
+        removed). Taken by the scheduler thread at its next tick, never halfway through one; a
+        removed source's poll in flight ends, and no worker claims it again."""
+        with self._guard:
+            self._next_sources = {source.name: source for source in sources}
+        self.wake.ring()
+
+    def _take_sources(self, now: datetime) -> None:
+        with self._guard:
+            sources, self._next_sources = self._next_sources, None
+        if sources is None:
+            return
+        added = sources.keys() - self.sources.keys()
+        self.sources = sources
+        self._claimable = set(sources)
+        self._failing &= sources.keys()
+        for name in sorted(added):
+            self.board.add(job_name(name))
+        if added:  # due at once, as a source is at start (leases.enrol)
+            leases.enrol(self.engine, {name: self._latest_due(name, now) for name in added}, now)
+        self._board_at = None
+        self.start()
 
     # -- the lease of each source -------------------------------------------------------------
     def lease_for(self, name: str) -> timedelta:
@@ -131,7 +156,7 @@ class PollPool:
     def start(self) -> None:
         """The pool's threads (daemons: a poll hung past the shutdown grace must not keep the
         process alive; its lease runs out and its transaction rolls back with the process)."""
-        for number in range(min(self.size, len(self.sources))):  # never more polls than sources
+        for number in range(len(self._threads), min(self.size, len(self.sources))):  # never more than sources
             thread = threading.Thread(target=self._work, name=f"poll-{number + 1}", daemon=True)
             self._threads.append(thread)
             thread.start()
@@ -172,6 +197,8 @@ class PollPool:
         """Renew the leases in flight when the heartbeat is due, claim as many due sources as
         there are free slots, and say how many seconds until there may be more to do."""
         now = self.clock()
+        if self._next_sources is not None:
+            self._take_sources(now)
         if not self._enrolled:
             leases.enrol(self.engine, {name: self._latest_due(name, now) for name in self.sources}, now)
             self._enrolled = True
