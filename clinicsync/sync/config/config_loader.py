@@ -216,7 +216,8 @@ def _not_yaml(exc: yaml.YAMLError) -> str:
 
 
 def _too_large() -> str:
-    return f"larger than {MAX_SETTINGS_BYTES // (1024 * 1024)} MiB; 10,000 sources written out are ~4 MiB"
+    return (f"larger than {MAX_SETTINGS_BYTES // (1024 * 1024)} MiB; 10,000 sources written out are ~4 MiB "
+            "(a group of practices is a template and a list: `fleets:`)")
 
 
 def load_yaml_text(text: str, source: str, defer: frozenset[str] = frozenset()) -> LoadedYaml:

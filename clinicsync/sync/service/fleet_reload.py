@@ -8,7 +8,8 @@ changes (a stat each look, a digest when the stat moved), the whole settings are
 validated again, and only if they are valid and settings.yaml itself is as this process read
 it are they taken: the next polls run on them, the pool polls the new member at once and no
 longer claims a removed one. An invalid list is refused (said once in the log, with its row and
-column) and the members as read before keep being polled.
+column) and the members as read before keep being polled; it is read again at each look until
+it is taken (a new member's secret file may come a little after its row).
 """
 
 from __future__ import annotations
@@ -39,20 +40,25 @@ class FleetReload:
         if not changed:
             return None
         now = {read.path: _digest(read.path) for read in changed}
-        if all(self.refused.get(path) == digest for path, digest in now.items()):
-            return None  # refused as it is: said once
+        # A list refused as it is now is read again at each look all the same: what it lacked may
+        # be elsewhere (a new member's secret file that the Secret mount has not updated yet).
+        said = all(self.refused.get(path) == digest for path, digest in now.items())
+        if settings.files_read and _digest(settings.files_read[0].path) != settings.files_read[0].digest:
+            self.refused.update(now)  # not read at all: the settings watch asks for a restart
+            if not said:
+                log.warning("fleets.not_reloaded", lists=sorted(now),
+                            detail="settings.yaml changed too: restart to apply both")
+            return None
         try:
             fresh = load_settings(Path(settings.source), defer_secrets=True)
         except ConfigError as exc:
             self.refused.update(now)
-            log.warning("fleets.list_refused", lists=sorted(now), problems=exc.problems,
-                        detail="the members as read before are still polled; fix the list (`clinicsync config "
-                               "validate` names the row and column)")
+            if not said:
+                log.warning("fleets.list_refused", lists=sorted(now), problems=exc.problems,
+                            detail="the members as read before are still polled; fix the list (`clinicsync "
+                                   "config validate` names the row and column)")
             return None
-        if not _same_file(fresh, settings):
-            self.refused.update(now)
-            log.warning("fleets.not_reloaded", lists=sorted(now),
-                        detail="settings.yaml changed too: restart to apply both")
+        if not _same_file(fresh, settings):  # changed while it was read
             return None
         self.refused.clear()
         return fresh

@@ -71,6 +71,14 @@ def test_a_member_added_to_the_list_is_polled_after_the_reload(store: Store, tmp
         refused = [entry for entry in logs if entry["event"] == "fleets.list_refused"]
         assert len(refused) == 1 and "practices.csv row 4, column name: 'Bad Name'" in refused[0]["problems"][0]
         assert sorted(pool.sources) == ["east", "north"]
+
+        _members(tmp_path, "north", "east", "west")  # fixed, but settings.yaml was edited too: a restart's
+        (tmp_path / "settings.yaml").write_text(SETTINGS.replace("1m", "2m"))
+        with capture_logs() as logs:
+            assert fleet_reload_job(ctx) is None
+        assert [entry["event"] for entry in logs] == ["fleets.not_reloaded"]
+        (tmp_path / "settings.yaml").write_text(SETTINGS)
+        assert fleet_reload_job(ctx)["added"] == ["west"]  # type: ignore[index]
     finally:
         pool.stop.set()
         pool.close()
