@@ -79,6 +79,11 @@ def test_a_yaml_list_and_secrets_by_convention(tmp_path: Path, monkeypatch: pyte
         "environment or name a file in the template (password_file: …/{name})"]
     assert "hunter2" not in str(refused.value)
 
+    bomb = ['- &a0 {name: x, host: "lol", database: "lol"}']
+    bomb += [f"- &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    with pytest.raises(ConfigError, match=r"practices.yaml\): aliases \(\*name\) add more than"):
+        load_settings(_fleet(tmp_path, "\n".join(bomb) + "\n", "practices.yaml"))
+
 
 def test_a_bad_member_is_named_by_row_and_column(tmp_path: Path, cli: Callable[[Path | None], Cli]) -> None:
     """A `url` column overrides the template's; `config validate` and `check` name each bad row."""

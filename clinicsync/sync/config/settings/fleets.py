@@ -24,18 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, SecretStr
 
 from clinicsync.common.plugins import discover
 from clinicsync.common.settings_base import FileRead, SettingsModel, read_file
-from clinicsync.common.yaml_loader import FAST_LOADER
 from clinicsync.connectors.base import Connector
 from clinicsync.connectors.registry import GROUP as CONNECTORS_GROUP
+from clinicsync.sync.config.config_loader import ConfigError, load_yaml_text
 from clinicsync.sync.config.settings.sites import SITE_KEY_PATTERN
 
-# The columns with a meaning of their own; any other column fills its ``{column}`` in the
-# template's text values (``url: postgresql://reader@{host}/{database}``).
+# The columns with a meaning of their own; every column (these too) fills its ``{column}`` in the
+# template's text values (``url: postgresql://reader@{host}/{database}``). ``label`` is the name
+# of a member's own site, never the connector's ``label`` (the system's name, "OpenEMR").
 NAME, LABEL, SITE, ZONE, PHONE, URL = "name", "label", "site", "zone", "phone", "url"
 FIXED_COLUMNS = (NAME, LABEL, SITE, ZONE, PHONE, URL)
 _SECRET_COLUMN = re.compile(r"password|secret|token|_file$|api_key", re.IGNORECASE)
@@ -186,9 +186,6 @@ def _expand_one(index: int, fleet: Any, base_dir: Path, connectors: list[Any], s
             site_columns.update({"name": LABEL, "phone": PHONE, "timezone": ZONE})
             sites[name] = site
             expansion.sites[name] = Origin(index, label, row, name, site_columns)
-        if values.get(LABEL) and site_template is None:
-            connector.setdefault("label", values[LABEL])
-            columns["label"] = LABEL
         expansion.connectors[len(connectors)] = origin
         connectors.append(connector)
     return problems
@@ -202,10 +199,10 @@ def _rows(raw: bytes, path: Path) -> list[tuple[int, dict[str, str]]]:
     except UnicodeDecodeError:
         raise ValueError("not UTF-8 text; save the list as UTF-8") from None
     if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            items = yaml.load(text, Loader=FAST_LOADER)  # noqa: S506 - a safe loader (CSafeLoader)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        try:  # read as settings.yaml is: the same bounds on depth and aliases, the same errors
+            items = load_yaml_text(text, path.name).data
+        except ConfigError as exc:
+            raise ValueError("; ".join(exc.problems)) from None
         if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
             raise ValueError("a YAML list of mappings (- name: north, url: …)")
         return [(number, {str(k): str(v) for k, v in item.items() if v is not None and str(v) != ""})
