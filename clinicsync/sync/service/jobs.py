@@ -146,7 +146,7 @@ def store_connections(ctx: ServiceContext, jobs: list[Job]) -> int:
     requests), one for the poll pool's claims and heartbeats. Bounded by ``service.poll_workers``,
     not by the number of sources."""
     slots = min(ctx.settings.service.poll_workers, len(polled_sources(ctx)))
-    others = sum(1 for job in jobs if job.name != POLLS)
+    others = sum(1 for job in jobs if job.name not in (POLLS, FLEETS))  # the fleets' look reads files only
     return 2 * (slots + others) + (1 if slots else 0)
 
 

@@ -11,7 +11,13 @@ from pathlib import Path
 from structlog.testing import capture_logs
 
 from clinicsync.sync.config.settings import load_settings
-from clinicsync.sync.service.jobs import ServiceContext, collect_jobs, fleet_reload_job, polled_sources
+from clinicsync.sync.service.jobs import (
+    ServiceContext,
+    collect_jobs,
+    fleet_reload_job,
+    polled_sources,
+    store_connections,
+)
 from clinicsync.sync.service.polls import PollPool
 from clinicsync.sync.store.store import Store
 from tests.sync.service.test_polls import START, Clock, Recorder, _settle
@@ -41,7 +47,9 @@ def test_a_member_added_to_the_list_is_polled_after_the_reload(store: Store, tmp
     (tmp_path / "settings.yaml").write_text(SETTINGS)
     _members(tmp_path, "north", "south")
     ctx = ServiceContext(load_settings(tmp_path / "settings.yaml", defer_secrets=True), store)
-    assert "fleets" in [job.name for job in collect_jobs(ctx)]
+    jobs = collect_jobs(ctx)
+    assert "fleets" in [job.name for job in jobs]
+    assert store_connections(ctx, jobs) == 2 * (2 + 3) + 1  # 2 slots, stages, remind, settings: the look holds none
     clock = Clock()
     recorder = Recorder(clock)
     ctx.polls = pool = PollPool(store.engine, polled_sources(ctx), recorder.poller("w"), size=2, board=ctx.board,
