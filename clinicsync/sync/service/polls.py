@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -127,8 +127,8 @@ class PollPool:
         self._failing &= sources.keys()
         for name in sorted(added):
             self.board.add(job_name(name))
-        if added:  # due at once, as a source is at start (leases.enrol)
-            leases.enrol(self.engine, {name: self._latest_due(name, now) for name in added}, now)
+        if added:
+            self._enrol(added, now)
         self._board_at = None
         self.start()
 
@@ -148,6 +148,22 @@ class PollPool:
         schedule = self.sources[name].schedule
         offset = phase(name, schedule.period()) if schedule.interval is not None else None
         return schedule.slot_after(due, now, self.timezone, offset)
+
+    def _enrol(self, names: Collection[str], now: datetime) -> None:
+        """Give each of ``names`` that has no row in the shared schedule its first slot. No more
+        than this worker's poll slots: due at once, all polled within seconds. More (a cold start
+        of 1,000 sources): each at its own phase's first slot within the interval, so the first
+        polls come at the steady rate. All due at once, the start's burst took 100 s with 8 slots
+        at a 1-minute interval, and the sources polled early in it waited for it to clear, 99-106
+        s, before their second poll; spread, every gap is one interval. A cron schedule's
+        sources are due at once (their times are the cron's)."""
+        first: dict[str, datetime] = {}
+        if len(names) > self.size:
+            for name in names:
+                schedule = self.sources[name].schedule
+                if schedule.interval is not None:
+                    first[name] = schedule.first_slot(now, phase(name, schedule.period()))
+        leases.enrol(self.engine, {name: self._latest_due(name, now) for name in names}, now, first)
 
     def _heartbeat(self, names: Sequence[str]) -> timedelta:
         return min(self.lease_for(name) for name in names) / HEARTBEATS_PER_LEASE
@@ -200,7 +216,7 @@ class PollPool:
         if self._next_sources is not None:
             self._take_sources(now)
         if not self._enrolled:
-            leases.enrol(self.engine, {name: self._latest_due(name, now) for name in self.sources}, now)
+            self._enrol(self.sources.keys(), now)
             self._enrolled = True
         with self._guard:
             held = [name for name, flight in self._inflight.items() if not flight.lost]
