@@ -87,6 +87,13 @@ class Schedule(SettingsModel):
             return now + (slot - now) / 2 if slot - now > period else slot
         return due + period * ((now - due) // period + 1) if now >= due else due + period
 
+    def first_slot(self, now: datetime, phase: timedelta) -> datetime:
+        """The first of an interval's phase slots (``epoch + phase + k * interval``) at or after
+        ``now``: where a source's polls fall from its very first one on."""
+        period = self.period()
+        base = _EPOCH + phase
+        return base + period * -((base - now) // period)
+
     def describe(self) -> str:
         return f"every {self.interval}" if self.interval is not None else f"cron {self.cron!r}"
 

@@ -91,7 +91,7 @@ def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
 
 def test_a_huge_settings_file_is_refused_before_parsing(tmp_path: Path, cli: Callable[[Path | None], Cli]) -> None:
     path = tmp_path / "settings.yaml"
-    path.write_text("clinic:\n  name: x\n" + "# padding\n" * 300_000)
+    path.write_text("clinic:\n  name: x\n" + "# padding\n" * 1_700_000)  # 17 MB
     assert "larger than" in refused(cli, path, "config", "validate")
 
 
@@ -99,3 +99,48 @@ def test_a_10000_character_hl7_zone_is_a_settings_error(tmp_path: Path, cli: Cal
     path = tmp_path / "settings.yaml"
     path.write_text(f"connectors:\n  - name: siu\n    kind: hl7v2\n    timezone: {'A' * 10_000}\n    listen: {{}}\n")
     assert "connectors[0].timezone (line 4)" in refused(cli, path, "config", "validate")
+
+
+def sql_sources_text(count: int, alias: bool = False) -> str:
+    """``count`` SQL sources written out in full, as a group without a fleet list writes them
+    (the project's bench/many_sources.py's shape); ``alias``: each names the one database by *db."""
+    query = ("SELECT t.id, t.patient_id, t.patient_name, t.patient_phone, t.doctor_id, t.doctor_name, "
+             "t.visit_type, t.starts_at, t.minutes, t.status, t.updated_at FROM s.t{0:05d} AS t")
+    url = "*db" if alias else "'postgresql://u@db.example/x'"
+    lines = ["clinic: {name: Group, timezone: America/Chicago}", "notifiers: []",
+             "database: &db 'postgresql://u@db.example/x'" if alias else "", "connectors:"]
+    lines += [f"  - {{name: p{i:05d}, schedule: {{interval: 60s}}, kind: sql, url: {url}, "
+              f"query: '{query.format(i)}', mapping: clinic_tables, cursor_column: updated_at, "
+              f"timezone: America/Chicago, timeout: 30}}" for i in range(count)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_settings_file_with_1000_sql_sources_validates(tmp_path: Path) -> None:
+    """~12 values a source: the guard that counted every value refused from ~830 sources on
+    (exit 2, "an alias bomb?"); it now counts only what aliases add."""
+    from clinicsync.sync.config.settings import load_settings
+
+    path = tmp_path / "settings.yaml"
+    path.write_text(sql_sources_text(1000))
+    assert len(load_settings(path).connectors) == 1000
+
+
+def test_10000_sql_sources_and_one_alias_each_are_read(tmp_path: Path) -> None:
+    """~3.7 MB (over the old 1 MiB bound) and 10,000 values added by aliases, one per source:
+    read (~3 s of CPU on the project's 2-core machine, linear: 0.3 s for 1,000)."""
+    from clinicsync.sync.config.config_loader import load_yaml_text
+
+    data = load_yaml_text(sql_sources_text(10_000, alias=True), "settings.yaml").data
+    assert len(data["connectors"]) == 10_000
+    assert data["connectors"][-1]["url"] == "postgresql://u@db.example/x"
+
+
+def test_an_alias_bomb_after_a_large_fleet_is_still_refused(tmp_path: Path) -> None:
+    """What the file writes buys no room for a bomb beyond its own size: 1,000 sources, then
+    nine levels of nine aliases (387 M values)."""
+    from clinicsync.sync.config.config_loader import ConfigError, load_yaml_text
+
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    with pytest.raises(ConfigError, match=r"aliases \(\*name\) add more than 10000 values"):
+        load_yaml_text(sql_sources_text(1000) + "\n".join(lines) + "\n", "settings.yaml")

@@ -23,12 +23,16 @@ from clinicsync.common.yaml_loader import FAST_LOADER
 _FAST_LOADER = FAST_LOADER
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-# Bounds on what a settings file may cost to read: a real one is a few KiB, a dozen levels
-# deep, a few hundred values. These stop a hostile or broken file (5,000 levels, an alias
-# "billion laughs", a recursive anchor) with a clear error instead of a RecursionError or a hang.
-MAX_SETTINGS_BYTES = 1024 * 1024
+# Bounds on what a settings file may cost to read. These stop a hostile or broken file (5,000
+# levels, an alias "billion laughs", a recursive anchor) with a clear error instead of a
+# RecursionError or a hang, and never a real one for its size: 10,000 hand-written SQL sources
+# are ~4 MiB and 120,000 values, read in time linear in the file. What is written costs what
+# its bytes cost; only what aliases ADD (each value of an aliased node, again at each *name) is
+# counted against MAX_ALIAS_VALUES, on top of as many values as the file writes, so a file that
+# repeats one anchor per source stays linear and a billion laughs stops within microseconds.
+MAX_SETTINGS_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 50
-MAX_VALUES = 10_000
+MAX_ALIAS_VALUES = 10_000
 # What an unset ${VAR} reads as in a deferred section: random per process, so it can never be
 # a valid credential, never empty (secret validators refuse ""), and never shown. os.urandom is
 # what secrets.token_urlsafe reads; importing secrets (hmac, hashlib's C bindings, random) at
@@ -85,7 +89,9 @@ class _TooCostly(Exception):
 
 @dataclass
 class _Budget:
-    values: int = 0
+    written: int = 0  # the values the file writes (each node once)
+    added: int = 0  # the values aliases add (an aliased node's values, again at each *name)
+    built: set[int] = field(default_factory=set)  # the nodes built once: building one again is an alias
     active: set[int] = field(default_factory=set)  # the nodes being built: an alias back to one is a cycle
     defer: frozenset[str] = frozenset()  # top-level sections whose unset ${VAR} wait for a command using them
     unset: dict[tuple[Any, ...], str] = field(default_factory=dict)
@@ -108,10 +114,14 @@ def _check_nesting(text: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -
 def _construct(node: yaml.Node, loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int],
                problems: list[str], budget: _Budget) -> Any:
     lines[loc] = node.start_mark.line + 1
-    budget.values += 1
-    if budget.values > MAX_VALUES:
-        raise _TooCostly(f"more than {MAX_VALUES} values once aliases (*name) are expanded; "
-                         "settings never need that many (an alias bomb?)")
+    if id(node) in budget.built:
+        budget.added += 1
+        if budget.added > MAX_ALIAS_VALUES + budget.written:
+            raise _TooCostly(f"aliases (*name) add more than {MAX_ALIAS_VALUES} values beyond what the file "
+                             "writes; settings never need that many (an alias bomb?)")
+    else:
+        budget.built.add(id(node))
+        budget.written += 1
     if id(node) in budget.active:
         raise _TooCostly(f"{format_path(loc)} (line {node.start_mark.line + 1}): an alias refers to the "
                          "value that contains it (recursive aliases are not allowed)")
@@ -205,12 +215,17 @@ def _not_yaml(exc: yaml.YAMLError) -> str:
     return f"not valid YAML{where}: {getattr(exc, 'problem', exc)}{started}"
 
 
+def _too_large() -> str:
+    return (f"larger than {MAX_SETTINGS_BYTES // (1024 * 1024)} MiB; 10,000 sources written out are ~4 MiB "
+            "(a group of practices is a template and a list: `fleets:`)")
+
+
 def load_yaml_text(text: str, source: str, defer: frozenset[str] = frozenset()) -> LoadedYaml:
     """``defer``: top-level sections (e.g. connectors) whose unset ``${VAR}`` are not an error
     yet but recorded in ``unset``: a command that does not talk to those peers runs without
     their secrets (issue 31, obs 7), one that does reports them."""
     if len(text) > MAX_SETTINGS_BYTES:
-        raise ConfigError([f"larger than {MAX_SETTINGS_BYTES // 1024} KiB; a settings file is a few KiB"], source)
+        raise ConfigError([_too_large()], source)
     try:
         node = _compose(text)
     except yaml.YAMLError as exc:
@@ -242,8 +257,7 @@ def load_yaml_file(path: Path, defer: frozenset[str] = frozenset()) -> LoadedYam
     except OSError as exc:
         raise ConfigError([f"cannot read: {exc.strerror}"], str(path)) from None
     if len(raw) > MAX_SETTINGS_BYTES:
-        raise ConfigError([f"larger than {MAX_SETTINGS_BYTES // 1024} KiB; a settings file is a few KiB"],
-                          str(path))
+        raise ConfigError([_too_large()], str(path))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -91,6 +91,7 @@ def watched_files(settings: Settings) -> tuple[Watched, ...]:
         ref = getattr(config, "mapping", None)
         if config.enabled and isinstance(ref, str):
             found += [Watched(str(p), f"mapping {p.name}", False, False) for p in mapping_files(ref, settings.base_dir)]
+    found += [Watched(read.path, f"fleet list {Path(read.path).name}", False, False) for read in settings.fleet_files]
     key = settings.calendar.google.key_file
     if settings.calendar.provider == "google" and key is not None:
         found.append(Watched(str(key), "calendar.google.key_file", False, True))

@@ -27,6 +27,7 @@ from clinicsync.sync.runs.settings_watch import CHECK_EVERY, SettingsWatch
 from clinicsync.sync.server.app import create_app
 from clinicsync.sync.server.serving import uvicorn_config
 from clinicsync.sync.service.board import JobBoard
+from clinicsync.sync.service.fleet_reload import FleetReload
 from clinicsync.sync.service.metrics import JobCollector
 from clinicsync.sync.service.outcome import JobResult
 from clinicsync.sync.service.pipeline import needs_stages, poll_once, run_stages
@@ -56,6 +57,8 @@ class ServiceContext:
     started_at: datetime = field(default_factory=utcnow)
     watch: SettingsWatch = field(init=False)
     changes: Wake = field(default_factory=Wake)  # rung by a poll that stored a change (stages_job)
+    polls: PollPool | None = None  # the poll pool, once it runs (a fleet's list changed: set_sources)
+    fleets: FleetReload = field(default_factory=FleetReload)
 
     def __post_init__(self) -> None:
         self.watch = SettingsWatch(self.settings, self.started_at)
@@ -121,9 +124,10 @@ def polled_sources(ctx: ServiceContext) -> list[PolledSource]:
 def run_polls(ctx: ServiceContext) -> None:
     """The poll pool until the service stops (sync/service/polls.py): the sources' polls are
     claimed by lease from the store's shared schedule, at most ``service.poll_workers`` at once."""
-    PollPool(ctx.store.engine, polled_sources(ctx), partial(poll_connector_job, ctx),
-             size=ctx.settings.service.poll_workers, board=ctx.board, stop=ctx.stop,
-             timezone=ctx.settings.clinic.timezone).run()
+    ctx.polls = PollPool(ctx.store.engine, polled_sources(ctx), partial(poll_connector_job, ctx),
+                         size=ctx.settings.service.poll_workers, board=ctx.board, stop=ctx.stop,
+                         timezone=ctx.settings.clinic.timezone)
+    ctx.polls.run()
 
 
 def connector_jobs(ctx: ServiceContext) -> list[Job]:
@@ -133,7 +137,7 @@ def connector_jobs(ctx: ServiceContext) -> list[Job]:
     sources = polled_sources(ctx)
     for source in sources:
         ctx.board.add(job_name(source.name))
-    return [ResidentJob(POLLS, run_polls)] if sources else []
+    return [ResidentJob(POLLS, run_polls)] if sources or ctx.settings.fleets else []
 
 
 def store_connections(ctx: ServiceContext, jobs: list[Job]) -> int:
@@ -142,7 +146,7 @@ def store_connections(ctx: ServiceContext, jobs: list[Job]) -> int:
     requests), one for the poll pool's claims and heartbeats. Bounded by ``service.poll_workers``,
     not by the number of sources."""
     slots = min(ctx.settings.service.poll_workers, len(polled_sources(ctx)))
-    others = sum(1 for job in jobs if job.name != POLLS)
+    others = sum(1 for job in jobs if job.name not in (POLLS, FLEETS))  # the fleets' look reads files only
     return 2 * (slots + others) + (1 if slots else 0)
 
 
@@ -252,6 +256,30 @@ def settings_watch_jobs(ctx: ServiceContext) -> list[Job]:
     return [PeriodicJob(SETTINGS_WATCH, Schedule.every(CHECK_EVERY), settings_watch_job, writes_store=False)]
 
 
+FLEETS = "fleets"
+
+
+def fleet_reload_job(ctx: ServiceContext) -> JobResult:
+    """Has a fleet's list changed? Then run on the settings read again (sync/service/fleet_reload.py):
+    the next polls and stages use them, and the pool polls a new member at once and no longer
+    claims a removed one."""
+    settings = ctx.fleets.look(ctx.settings)
+    if settings is None:
+        return None
+    before = ctx.settings.connector_names()
+    ctx.settings = ctx.watch.settings = settings
+    if ctx.polls is not None:
+        ctx.polls.set_sources(polled_sources(ctx))
+    after = settings.connector_names()
+    return {"added": sorted(after - before), "removed": sorted(before - after), "sources": len(after)}
+
+
+def fleet_reload_jobs(ctx: ServiceContext) -> list[Job]:
+    # writes_store=False: it reads files and settings, never the store
+    return ([PeriodicJob(FLEETS, Schedule.every(CHECK_EVERY), fleet_reload_job, writes_store=False)]
+            if ctx.settings.fleets else [])
+
+
 def server_jobs(ctx: ServiceContext) -> list[Job]:
     return [ResidentJob(SERVE, serve_job)] if ctx.options.serve else []
 
@@ -264,6 +292,7 @@ def job_sources() -> list[JobSource]:
         reminder_jobs,
         waitlist_jobs,
         settings_watch_jobs,
+        fleet_reload_jobs,
         server_jobs,
     ]
 

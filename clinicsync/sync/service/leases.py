@@ -52,9 +52,11 @@ class Claim:
     due: datetime  # the slot it was claimed for: its next due time counts from this one
 
 
-def enrol(engine: Engine, latest: Mapping[str, datetime], now: datetime) -> None:
+def enrol(engine: Engine, latest: Mapping[str, datetime], now: datetime,
+          first: Mapping[str, datetime] | None = None) -> None:
     """A row for each source (``latest``: name -> the latest due time its schedule allows from
-    now) that has none yet, due at once (a new source is polled at start, as before). Existing
+    now) that has none yet, due at ``first[name]`` (its first slot: polls.py spreads a cold
+    start's) or else at once. Existing
     rows keep their due time, so a worker that starts or restarts does not poll early what
     another just polled, unless it is further away than the schedule allows now (the schedule
     was shortened, say from 1h to 5m). A removed source's row is left alone: no worker claims
@@ -64,7 +66,7 @@ def enrol(engine: Engine, latest: Mapping[str, datetime], now: datetime) -> None
         return
     with engine.begin() as connection:
         connection.execute(insert_ignoring_duplicates(connection, T),
-                           [{"connector": name, "next_due": now} for name in sorted(latest)])
+                           [{"connector": name, "next_due": (first or {}).get(name, now)} for name in sorted(latest)])
         connection.execute(update(T).where(T.c.connector == bindparam("name"), T.c.holder.is_(None),
                                            T.c.next_due > bindparam("bound", type_=UtcDateTime()))
                            .values(next_due=bindparam("bound", type_=UtcDateTime())),

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -104,8 +104,33 @@ class PollPool:
         # pool needs, and a restart forgets it (the next failure sets it again).
         self._failing: set[str] = set()
         self._claimable: set[str] = set(self.sources)
+        self._next_sources: dict[str, PolledSource] | None = None  # set_sources: taken at the next tick
         for name in self.sources:
             board.add(job_name(name))
+
+    def set_sources(self, sources: Sequence[PolledSource]) -> None:
+        """Poll these from the next round on (a fleet's list changed: a practice added or
+        removed). Taken by the scheduler thread at its next tick, never halfway through one; a
+        removed source's poll in flight ends, and no worker claims it again."""
+        with self._guard:
+            self._next_sources = {source.name: source for source in sources}
+        self.wake.ring()
+
+    def _take_sources(self, now: datetime) -> None:
+        with self._guard:
+            sources, self._next_sources = self._next_sources, None
+        if sources is None:
+            return
+        added = sources.keys() - self.sources.keys()
+        self.sources = sources
+        self._claimable = set(sources)
+        self._failing &= sources.keys()
+        for name in sorted(added):
+            self.board.add(job_name(name))
+        if added:
+            self._enrol(added, now)
+        self._board_at = None
+        self.start()
 
     # -- the lease of each source -------------------------------------------------------------
     def lease_for(self, name: str) -> timedelta:
@@ -124,6 +149,22 @@ class PollPool:
         offset = phase(name, schedule.period()) if schedule.interval is not None else None
         return schedule.slot_after(due, now, self.timezone, offset)
 
+    def _enrol(self, names: Collection[str], now: datetime) -> None:
+        """Give each of ``names`` that has no row in the shared schedule its first slot. No more
+        than this worker's poll slots: due at once, all polled within seconds. More (a cold start
+        of 1,000 sources): each at its own phase's first slot within the interval, so the first
+        polls come at the steady rate. All due at once, the start's burst took 100 s with 8 slots
+        at a 1-minute interval, and the sources polled early in it waited for it to clear, 99-106
+        s, before their second poll; spread, every gap is one interval. A cron schedule's
+        sources are due at once (their times are the cron's)."""
+        first: dict[str, datetime] = {}
+        if len(names) > self.size:
+            for name in names:
+                schedule = self.sources[name].schedule
+                if schedule.interval is not None:
+                    first[name] = schedule.first_slot(now, phase(name, schedule.period()))
+        leases.enrol(self.engine, {name: self._latest_due(name, now) for name in names}, now, first)
+
     def _heartbeat(self, names: Sequence[str]) -> timedelta:
         return min(self.lease_for(name) for name in names) / HEARTBEATS_PER_LEASE
 
@@ -131,7 +172,7 @@ class PollPool:
     def start(self) -> None:
         """The pool's threads (daemons: a poll hung past the shutdown grace must not keep the
         process alive; its lease runs out and its transaction rolls back with the process)."""
-        for number in range(min(self.size, len(self.sources))):  # never more polls than sources
+        for number in range(len(self._threads), min(self.size, len(self.sources))):  # never more than sources
             thread = threading.Thread(target=self._work, name=f"poll-{number + 1}", daemon=True)
             self._threads.append(thread)
             thread.start()
@@ -172,8 +213,10 @@ class PollPool:
         """Renew the leases in flight when the heartbeat is due, claim as many due sources as
         there are free slots, and say how many seconds until there may be more to do."""
         now = self.clock()
+        if self._next_sources is not None:
+            self._take_sources(now)
         if not self._enrolled:
-            leases.enrol(self.engine, {name: self._latest_due(name, now) for name in self.sources}, now)
+            self._enrol(self.sources.keys(), now)
             self._enrolled = True
         with self._guard:
             held = [name for name, flight in self._inflight.items() if not flight.lost]

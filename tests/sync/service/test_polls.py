@@ -82,6 +82,13 @@ class Recorder:
             return sum(1 for _, name, _ in self.polls if name == connector)
 
 
+def _due_at_once(store: Store, sources: list[PolledSource]) -> None:
+    """Every source's row due at START, as a store's rows are after an outage: the pool's own
+    enrolment spreads a cold start of more sources than slots over the interval (see
+    test_a_cold_start_spreads_the_first_polls_over_the_interval)."""
+    leases.enrol(store.engine, {source.name: START + MINUTE for source in sources}, START)
+
+
 def _pool(store: Store, sources: list[PolledSource], poll: Callable[[str], JobResult], size: int,
           clock: Callable[[], datetime], worker: str, stop: threading.Event | None = None) -> PollPool:
     return PollPool(store.engine, sources, poll, size=size, board=JobBoard(), stop=stop or threading.Event(),
@@ -104,6 +111,7 @@ def test_two_workers_poll_each_source_once_per_interval_in_all(store: Store) -> 
     clock, recorder = Clock(), Recorder()
     recorder.clock = clock
     sources = _sources(6)
+    _due_at_once(store, sources)
     pools = [_pool(store, sources, recorder.poller(worker), 4, clock, worker) for worker in ("a", "b")]
     for pool in pools:
         pool.start()
@@ -244,6 +252,7 @@ def test_the_pool_bound_holds(store: Store) -> None:
     """Eight sources due at once, three slots: three polls at a time, all eight polled."""
     clock, recorder = Clock(), Recorder()
     sources = _sources(8)
+    _due_at_once(store, sources)
     pool = _pool(store, sources, recorder.poller("a", hold=0.05), 3, clock, "a")
     pool.start()
     try:
@@ -324,6 +333,7 @@ def test_failing_sources_hold_at_most_half_the_slots_so_healthy_ones_keep_being_
         return {"failed": False}
 
     sources = [PolledSource(f"hung{n}", Schedule(interval="1m")) for n in range(3)] + _sources(3)
+    _due_at_once(store, sources)
     pool = _pool(store, sources, poll, 4, clock, "a")
     pool.start()
     try:
@@ -359,3 +369,43 @@ def test_status_leaves_a_removed_source_out_of_the_schedule_and_names_it(store: 
     assert shown["next_due"] == "2031-01-10T15:00:00Z"  # the configured sources' earliest
     site = poll_schedule_status(store, configured={"north", "south"}, shown={"south"})
     assert site["sources"] == 1 and "not_in_settings" not in site  # --site: its own sources only
+
+
+def test_a_cold_start_spreads_the_first_polls_over_the_interval(store: Store) -> None:
+    """120 sources, 4 slots, a 1-minute interval, an empty schedule: the first polls come at each
+    source's phase over the first minute, never all at START (where 1,000 sources made a burst
+    that took 100 s with 8 slots, and the sources polled early in it waited 99-106 s for their
+    second poll); every source is then polled once a minute, no gap over the interval plus the
+    10 s between looks. A start with no more sources than slots polls them at once."""
+    clock, recorder = Clock(), Recorder()
+    recorder.clock = clock
+    sources = _sources(120)
+    pool = _pool(store, sources, recorder.poller("a"), 4, clock, "a")
+    pool.start()
+    look = timedelta(seconds=10)
+    try:
+        for step in range(6 * 3 + 1):  # three minutes, looked at every 10 s
+            clock.now = START + step * look
+            _settle(pool)
+    finally:
+        pool.stop.set()
+        pool.close()
+    first = {name: min(at for _, n, at in recorder.polls if n == name) for name in (s.name for s in sources)}
+    per_look = Counter((at - START) // look for at in first.values())
+    assert max(per_look.values()) <= 1.5 * len(sources) / 6, per_look  # an even share per 10 s, not a burst
+    assert all(at < START + MINUTE + look for at in first.values())
+    for source in sources:
+        polled = sorted(at for _, name, at in recorder.polls if name == source.name)
+        assert len(polled) >= 3 and all(b - a <= MINUTE + look for a, b in pairwise(polled)), polled
+
+    few, recorder = _sources(3), Recorder(clock)
+    clock.now = START
+    small = _pool(store, [PolledSource(f"few{n}", s.schedule) for n, s in enumerate(few)], recorder.poller("b"), 4,
+                  clock, "b")
+    small.start()
+    try:
+        _settle(small)
+    finally:
+        small.stop.set()
+        small.close()
+    assert sorted(name for _, name, _ in recorder.polls) == ["few0", "few1", "few2"]  # at once

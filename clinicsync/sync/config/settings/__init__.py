@@ -27,6 +27,7 @@ from clinicsync.notifiers.registry import notifier_kinds
 from clinicsync.sync.config.clinic import ClinicSettings, validate_timezone  # noqa: F401 - re-exported
 from clinicsync.sync.config.config_loader import ConfigError, LoadedYaml, format_path, load_yaml_file
 from clinicsync.sync.config.settings.calendar import CalendarSettings, CalendarSite
+from clinicsync.sync.config.settings.fleets import Expansion, FleetError, FleetSettings, expand_fleets
 from clinicsync.sync.config.settings.reminders import QuietHours, RemindersSettings
 from clinicsync.sync.config.settings.responses import ResponsesSettings
 from clinicsync.sync.config.settings.server import ServerSettings
@@ -112,6 +113,9 @@ class SettingsRoot(SettingsModel):
         default_factory=dict, description="the practices of one deployment (key -> name, phone, zone, places, "
                                           "senders, templates, quiet hours); each connector names its `site:`; "
                                           "unset: one practice, the `clinic:` section")
+    fleets: list[FleetSettings] = Field(
+        default_factory=list, description="groups of practices: a source template and a list of members (CSV or "
+                                          "YAML), each member a connector (and a site) of its own")
 
 
 def _union(models: tuple[type[SettingsModel], ...]) -> Any:
@@ -178,6 +182,9 @@ class Settings(SettingsRoot):
         (), exclude=True, description="the settings file and each `*_file` secret as they were read "
                                       "(`clinicsync run` compares them with the files now: "
                                       "sync/runs/settings_watch.py)")
+    fleet_files: SkipJsonSchema[tuple[FileRead, ...]] = Field(
+        (), exclude=True, description="each fleet's list as it was read (`clinicsync run` reads the settings again "
+                                      "when one changes: sync/service/fleet_reload.py)")
 
     @field_validator("connectors", "notifiers")
     @classmethod
@@ -318,7 +325,7 @@ def _site_index(connectors: list[ConnectorSettings]) -> dict[str, str | None]:
 ROOT_PROBLEM_AT = re.compile(r"^([a-z_]+(?:\.[\w-]+)+): ")
 
 
-def _problem(error: Any, loaded: LoadedYaml, kinds: dict[str, set[str]]) -> str:
+def _problem(error: Any, loaded: LoadedYaml, kinds: dict[str, set[str]], expansion: Expansion) -> str:
     loc = tuple(error["loc"])
     section = str(loc[0]) if loc else ""
     known = kinds.get(section, set())
@@ -341,6 +348,10 @@ def _problem(error: Any, loaded: LoadedYaml, kinds: dict[str, set[str]]) -> str:
     if not loc and (named := ROOT_PROBLEM_AT.match(message)):  # a check across sections names its key itself
         loc = tuple(int(part) if part.isdigit() else part for part in named[1].split("."))
         message = message[named.end():]
+    origin = (expansion.connectors.get(loc[1]) if len(loc) > 1 and loc[0] == "connectors" and isinstance(loc[1], int)
+              else expansion.sites.get(loc[1]) if len(loc) > 1 and loc[0] == "sites" else None)
+    if origin is not None:  # a fleet's member: the row and column of its list
+        return f"{origin.where(str(loc[2]) if len(loc) > 2 else None)}: {message}"
     line = loaded.line_of(loc)
     where = f"{format_path(loc)} (line {line})" if line else format_path(loc)
     return f"{where}: {message}"
@@ -351,6 +362,11 @@ def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settin
     if not isinstance(data, dict):
         raise ConfigError(["the top level must be a mapping of sections (clinic:, store:, connectors: …)"],
                           source)
+    try:
+        expansion = expand_fleets(data, base_dir)
+    except FleetError as exc:
+        raise ConfigError(exc.problems, source) from None
+    data = expansion.data
     defaulted = "notifiers" not in data
     if defaulted:
         data = {**data, "notifiers": [dict(notifier) for notifier in DEFAULT_NOTIFIERS]}
@@ -363,12 +379,13 @@ def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settin
                                         context={"base_dir": base_dir, "files_read": files_read})
     except ValidationError as exc:
         kinds = {"connectors": plugin_names(CONNECTORS_GROUP), "notifiers": plugin_names(NOTIFIERS_GROUP)}
-        problems = [_problem(e, loaded, kinds) for e in exc.errors()]
+        problems = [_problem(e, loaded, kinds, expansion) for e in exc.errors()]
         raise ConfigError(list(dict.fromkeys(problems)), source) from None
     except (OSError, RecursionError, UnicodeError) as exc:  # a validator touching the file system
         raise ConfigError([f"a value could not be checked ({type(exc).__name__}); check paths and zones "
                            "for typos"], source) from None
-    return settings.model_copy(update={"files_read": tuple(dict.fromkeys(files_read))})
+    return settings.model_copy(update={"files_read": tuple(dict.fromkeys(files_read)),
+                                       "fleet_files": tuple(expansion.files)})
 
 
 def _kinds_named(data: dict[str, Any]) -> tuple[set[str] | None, set[str] | None]:
