@@ -468,3 +468,11 @@ def test_the_visits_own_answer_column_is_still_placed() -> None:
     scored = score_columns([ColumnSample("id", "INTEGER", ["1", "2"]),
                             ColumnSample("confirmed", "VARCHAR(3)", ["yes", "no"])])
     assert {g.field: g.source for g in scored.guesses}["answer"] == "confirmed"
+
+
+def test_a_status_lookup_tables_name_is_the_visits_status() -> None:
+    """Read through the visit's own status code, a status table's word is the visit's own."""
+    scored = score_columns([ColumnSample("id", "INTEGER", ["1", "2", "3"]),
+                            ColumnSample("status_name", "VARCHAR(20)", ["booked", "cancelled", "booked"],
+                                         table="appointment_status")])
+    assert {g.field: g.source for g in scored.guesses}["status"] == "status_name"

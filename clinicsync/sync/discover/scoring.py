@@ -360,6 +360,19 @@ _CANCEL_WORDS = frozenset({"cancel", "cancellation", "cancelled", "canceled", "c
                            "storno", "absage", "rejection", "rejected"})
 
 
+_FIELD_ROLES = {"status": "status", "visit_mode": "visit_mode", "answer": "answer", "join_url": "link"}
+
+
+def _own_lookup(column: _Column, field: str) -> bool:
+    """Whether a per-visit field may come from this column: one of the visit's own row, or of a
+    lookup table named for that field (``appointment_status``'s name is the visit's status, read
+    through the visit's own status code; an event type's settings are not)."""
+    table = column.sample.table
+    if table is None:
+        return True
+    return _FIELD_ROLES[field] in {token_role(t) for t in name_tokens(table)}
+
+
 def _refusal(column: _Column, field: str) -> str | None:
     """Why ``column`` may not be ``field`` whatever its name says, or None: no sampled value at
     all, values that contradict the field's kind, a per-visit field read from a joined row, a
@@ -369,7 +382,7 @@ def _refusal(column: _Column, field: str) -> str | None:
         return None  # nothing was sampled at all (a CSV header alone): the name is all there is
     if p.present == 0 and field not in _STAMPS:
         return f"{column.name!r}: no value in {len(column.sample.values)} sampled rows"
-    if field in PER_VISIT_FIELDS and column.sample.table is not None:
+    if field in PER_VISIT_FIELDS and not _own_lookup(column, field):
         return (f"{column.name!r} is a column of the joined table {column.sample.table!r}, shared by every visit "
                 "that refers to the same row: not a value of this visit")
     if field == "type" and set(column.tokens) & _CANCEL_WORDS:
@@ -403,7 +416,7 @@ def _candidates(column: _Column, refused: dict[str, list[str]] | None = None) ->
         found.append(_Candidate(column, field, score, f"name ~ {' '.join(column.tokens)!r}; {detail}"))
     if not named:
         for field, base in _by_values(column):
-            if field in PER_VISIT_FIELDS and column.sample.table is not None:
+            if field in PER_VISIT_FIELDS and not _own_lookup(column, field):
                 continue
             fit, detail = _agreement(column, field)
             found.append(_Candidate(column, field, base, f"by its values: {detail}"))
