@@ -130,6 +130,7 @@ def test_evidence_decides_the_table_the_id_and_every_field(server: ehr.Server, t
     assert report["error"] is None, report
     found = data.stored(run)
     wrong = {k: w for k, want in expected.items() if (w := _wrong(found.get(k), want))}
+    print("wrong:", len(wrong), "of", len(expected), sorted({f for w in wrong.values() for f in w}))
     assert not set(found) - set(expected), sorted(set(found) - set(expected))[:5]
     assert len(wrong) <= 0.05 * len(expected), list(wrong.items())[:5]
 
