@@ -37,9 +37,9 @@ def test_nosh_on_mariadb_through_discover_check_and_sync(mariadb_database: dict[
     fields = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))["fields"]
     assert fields["start"] == {"from": "start", "type": "unix_seconds"}  # not the row's `timestamp`
     assert fields["end"] == {"from": "end", "type": "unix_seconds"}
-    # the mobile first; never the emergency contact's number nor the carrier's name
-    assert fields["patient.phone"] == {"from": ["demographics_phone_cell", "demographics_phone_home",
-                                                "demographics_phone_work"]}
+    # the mobile first; never the emergency contact's number nor the carrier's name, nor the work
+    # phone, empty on every sampled row (an empty column is never placed)
+    assert fields["patient.phone"] == {"from": ["demographics_phone_cell", "demographics_phone_home"]}
     assert fields["patient.external_id"] == {"from": "pid"}  # not user_id, who saved the row
     assert "practitioner.name" not in fields  # providers.id is users.id: no name or key says so, not guessed
     assert "# note: the doctor's name: table 'providers' holds none" in (tmp_path / "settings.yaml").read_text()

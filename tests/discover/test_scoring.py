@@ -397,3 +397,82 @@ def test_a_stamp_is_no_visit_start_by_its_values_alone() -> None:
             if g.field == "start"] == ["c3"]
     named = score_columns([ColumnSample("start_time", "TIMESTAMP", stamps)])  # its name says start: taken
     assert [g.source for g in named.guesses if g.field == "start"] == ["start_time"]
+
+
+def test_a_column_whose_values_contradict_the_field_is_never_placed() -> None:
+    """A 0/1 SMS-consent flag named like a phone, beside the patient table's prefixed phone column:
+    the phone column wins and the flag is left out, its reason naming what was looked at."""
+    flags = ["0", "1"] * 25
+    scored = score_columns([
+        ColumnSample("id", "INTEGER", [str(n) for n in range(50)]),
+        ColumnSample("sms_phone", "TINYINT", flags),
+        ColumnSample("patient_pat_mobile", "VARCHAR(30)", [f"(212) 555-{n:04d}" for n in range(50)],
+                     table="patient", prefixes=("pat",)),
+    ])
+    placed = {g.field: g for g in scored.guesses}
+    assert placed["patient.phone"].source == "patient_pat_mobile"
+    assert "sms_phone" in scored.unplaced
+
+
+def test_a_phone_named_column_of_flags_alone_is_left_out_with_the_reason() -> None:
+    scored = score_columns([ColumnSample("id", "INTEGER", ["1", "2", "3"]),
+                            ColumnSample("phone_consent", "TINYINT", ["0", "1", "1"])])
+    assert "patient.phone" not in {g.field for g in scored.guesses}
+    assert any(n.startswith("patient.phone: left out") and "0% of 3 sampled values are phone numbers" in n
+               for n in scored.notes), scored.notes
+
+
+def test_a_name_is_never_made_of_a_change_stamp_or_numbers() -> None:
+    scored = score_columns([
+        ColumnSample("patient_firstname", "VARCHAR(40)", ["Ana", "Luis"], table="patient"),
+        ColumnSample("patient_lastname", "VARCHAR(40)", ["Diaz", "Rey"], table="patient"),
+        ColumnSample("patient_lastname_modified", "DATETIME", ["2023-08-29 13:10:00", "2023-08-30 10:00:00"],
+                     table="patient"),
+        ColumnSample("doctor_name", "INTEGER", ["17", "18"]),
+    ])
+    placed = {g.field: g for g in scored.guesses}
+    assert placed["patient.name"].spec == {"concat": ["patient_firstname", "patient_lastname"]}
+    assert "practitioner.name" not in placed  # numbers are no name
+
+
+def test_empty_columns_are_never_placed() -> None:
+    scored = score_columns([
+        ColumnSample("id", "INTEGER", ["1", "2"]),
+        ColumnSample("start", "DATETIME", ["2026-03-02 09:00:00", "2026-03-02 10:00:00"]),
+        ColumnSample("visit_type", "VARCHAR(40)", [None, None]),
+        ColumnSample("location", "VARCHAR(40)", [None, None]),
+        ColumnSample("duration", "INTEGER", [None, None]),
+    ])
+    placed = {g.field: g for g in scored.guesses}
+    assert "type" not in placed and "location" not in placed
+    assert placed["duration_minutes"].spec == {"value": 30}  # the default, said so: not the empty column
+    assert any(n.startswith("type: left out") and "no value in 2 sampled rows" in n for n in scored.notes)
+
+
+def test_a_joined_rows_settings_are_no_visits_answer_mode_or_link() -> None:
+    """An event type's "requires confirmation", its booking form's mode and its redirect URL are
+    shared by every visit of the type: never the patient's answer, the visit's mode or join link."""
+    scored = score_columns([
+        ColumnSample("id", "INTEGER", ["1", "2", "3"]),
+        ColumnSample("type_requires_confirmation", "TINYINT", ["1", "1", "0"], table="event_type"),
+        ColumnSample("type_booking_mode", "VARCHAR(20)", ["phone", "phone", "phone"], table="event_type"),
+        ColumnSample("type_redirect_url", "VARCHAR(90)", ["https://example.org/a"] * 3, table="event_type"),
+        ColumnSample("cancellation_reason", "VARCHAR(90)", ["ill", "moved", "other"]),
+    ])
+    fields = {g.field for g in scored.guesses}
+    assert not fields & {"answer", "visit_mode", "join_url", "type"}, fields
+    assert any(n.startswith("answer: left out") and "joined table 'event_type'" in n for n in scored.notes)
+
+
+def test_the_visits_own_answer_column_is_still_placed() -> None:
+    scored = score_columns([ColumnSample("id", "INTEGER", ["1", "2"]),
+                            ColumnSample("confirmed", "VARCHAR(3)", ["yes", "no"])])
+    assert {g.field: g.source for g in scored.guesses}["answer"] == "confirmed"
+
+
+def test_a_status_lookup_tables_name_is_the_visits_status() -> None:
+    """Read through the visit's own status code, a status table's word is the visit's own."""
+    scored = score_columns([ColumnSample("id", "INTEGER", ["1", "2", "3"]),
+                            ColumnSample("status_name", "VARCHAR(20)", ["booked", "cancelled", "booked"],
+                                         table="appointment_status")])
+    assert {g.field: g.source for g in scored.guesses}["status"] == "status_name"

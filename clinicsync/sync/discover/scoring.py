@@ -340,17 +340,84 @@ def on_the_clinic_grid(values: Sequence[str | None]) -> bool:
     return total > 0 and hits >= GRID_SHARE * total
 
 
-def _candidates(column: _Column) -> list[_Candidate]:
+# Fields whose sampled values must carry their kind before a name may place them there, and the
+# share of values that must: below it the values contradict the name ("0% … are phone numbers").
+_EVIDENCE_FLOOR: dict[str, float] = {
+    **dict.fromkeys(("start", "end", "start.date", "end.date", "start.time", "end.time", "patient.phone",
+                     "patient.email", "practitioner.email", "timezone", "patient.language", "patient.channel",
+                     "answer", "join_url", "visit_mode", "duration_minutes"), 0.5),
+    **dict.fromkeys(("patient.name", "patient.first", "patient.last", "practitioner.name", "practitioner.first",
+                     "practitioner.last"), 0.8),
+    **dict.fromkeys(("type", "location"), 0.5),
+}
+# Fields that change what a patient is told or what the desk sees: read only from the visit's own
+# row, never from a joined row shared by every visit of a type (an event type's "requires
+# confirmation" is no patient's answer; a booking form's settings are no visit's mode).
+# A row's change stamps, set only on update (empty on rows never changed): placed by name and type.
+_STAMPS = frozenset({"source_updated_at", "booked_at"})
+PER_VISIT_FIELDS = frozenset({"answer", "status", "visit_mode", "join_url"})
+_CANCEL_WORDS = frozenset({"cancel", "cancellation", "cancelled", "canceled", "cancelacion", "anulacion", "annulation",
+                           "storno", "absage", "rejection", "rejected"})
+
+
+_FIELD_ROLES = {"status": "status", "visit_mode": "visit_mode", "answer": "answer", "join_url": "link"}
+
+
+def _own_lookup(column: _Column, field: str) -> bool:
+    """Whether a per-visit field may come from this column: one of the visit's own row, or of a
+    lookup table named for that field (``appointment_status``'s name is the visit's status, read
+    through the visit's own status code; an event type's settings are not)."""
+    table = column.sample.table
+    if table is None:
+        return True
+    return _FIELD_ROLES[field] in {token_role(t) for t in name_tokens(table)}
+
+
+def _refusal(column: _Column, field: str) -> str | None:
+    """Why ``column`` may not be ``field`` whatever its name says, or None: no sampled value at
+    all, values that contradict the field's kind, a per-visit field read from a joined row, a
+    cancellation's reason as the visit's type, a row's change stamp as a person's name."""
+    p = column.profile
+    if p.present == 0 and not column.sample.values:
+        return None  # nothing was sampled at all (a CSV header alone): the name is all there is
+    if p.present == 0 and field not in _STAMPS:
+        return f"{column.name!r}: no value in {len(column.sample.values)} sampled rows"
+    if field in PER_VISIT_FIELDS and not _own_lookup(column, field):
+        return (f"{column.name!r} is a column of the joined table {column.sample.table!r}, shared by every visit "
+                "that refers to the same row: not a value of this visit")
+    if field == "type" and set(column.tokens) & _CANCEL_WORDS:
+        return f"{column.name!r} is a cancellation's reason, not the visit's type"
+    if field == "type" and column.roles - {"type", "name", "id"}:  # a type row's setting ("type_booking_mode")
+        return f"{column.name!r} names another attribute ({', '.join(sorted(column.roles - {'type', 'name', 'id'}))})"
+    if field.split(".")[-1] in ("name", "first", "last") and column.roles & {"updated", "created"}:
+        return f"{column.name!r} is a row's change stamp, not a name"
+    floor = _EVIDENCE_FLOOR.get(field)
+    if floor is None or (field.endswith(".time") and _whole_numbers(column, 23)):  # an hour, with its minute beside
+        return None
+    fit, detail = _agreement(column, field)
+    if fit < floor:
+        return f"{column.name!r}: {detail}"
+    return None
+
+
+def _candidates(column: _Column, refused: dict[str, list[str]] | None = None) -> list[_Candidate]:
     if set(column.tokens) & IGNORED_WORDS:
         return []
     found: list[_Candidate] = []
     named = _by_name(column)
     for field, base in named:
+        reason = _refusal(column, field)
+        if reason is not None:
+            if refused is not None:
+                refused.setdefault(field, []).append(reason)
+            continue
         fit, detail = _agreement(column, field)
         score = base * (0.45 + 0.55 * fit)
         found.append(_Candidate(column, field, score, f"name ~ {' '.join(column.tokens)!r}; {detail}"))
     if not named:
         for field, base in _by_values(column):
+            if field in PER_VISIT_FIELDS and not _own_lookup(column, field):
+                continue
             fit, detail = _agreement(column, field)
             found.append(_Candidate(column, field, base, f"by its values: {detail}"))
     if column.owner is not None:  # a patients table's "estado" is no appointment status
@@ -365,7 +432,8 @@ def score_columns(columns: Sequence[ColumnSample], *, region: str = "US") -> Sco
     ``region`` is the clinic's ``default_region``: phone numbers without a country code are
     read there, and a date column whose values never say d/m or m/d takes its order."""
     read = [_read(c, region) for c in columns]
-    candidates = sorted((c for col in read for c in _candidates(col)), key=lambda c: -c.score)
+    refused: dict[str, list[str]] = {}
+    candidates = sorted((c for col in read for c in _candidates(col, refused)), key=lambda c: -c.score)
     placed: dict[str, _Candidate] = {}
     used: set[str] = set()
     extra: dict[str, list[_Candidate]] = {}
@@ -382,7 +450,21 @@ def score_columns(columns: Sequence[ColumnSample], *, region: str = "US") -> Sco
     scored = Scored()
     _assemble(placed, extra, scored, [c for c in read if "minute" in c.roles and c.name not in used])
     scored.unplaced = [c.name for c in read if c.name not in _sources(scored)]
+    _left_out(scored, refused)
     return scored
+
+
+def _left_out(scored: Scored, refused: dict[str, list[str]]) -> None:
+    """A note for each field a named column was refused for and no other column took: what was
+    looked at and why it was not enough (the field is left out, never guessed)."""
+    have = {g.field for g in scored.guesses}
+    parts = {"start.date": "start", "start.time": "start", "end.date": "end", "end.time": "end"}
+    for field, reasons in refused.items():
+        whole = parts.get(field, field.rsplit(".", 1)[0] + ".name" if field.endswith((".first", ".last")) else field)
+        if whole in have or field in have:
+            continue
+        scored.notes.append(f"{field}: left out, not guessed: {'; '.join(reasons)}; map it by hand if the source "
+                            "has it")
 
 
 def _sources(scored: Scored) -> set[str]:

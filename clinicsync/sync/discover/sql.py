@@ -17,7 +17,7 @@ mapping's fields by ``score_columns``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +46,7 @@ from clinicsync.sync.discover.clock import (
     settle_clock,
 )
 from clinicsync.sync.discover.graph import Schema, Table, read_schema
+from clinicsync.sync.discover.identity import find_identity
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
@@ -54,6 +55,7 @@ from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.scoring import ColumnSample, score_columns
 
 MAX_WORDS = 200  # distinct status words listed
+MAX_LOOKALIKES = 8  # appointment-like tables whose rows are looked at (one cheap read each)
 SAMPLE_ROWS = 50
 TIMEOUT = 30.0
 _WIDE = (datetime(1900, 1, 1), datetime(2200, 1, 1))  # window binds when counting a preset's status words
@@ -412,7 +414,10 @@ def _appointment_score(table: Table, schema: Schema) -> float:
             + 0.5 * min(len(refs), 3)) * bool(dates)
 
 
-def _pick_table(schema: Schema, wanted: str | None) -> Table:
+def _pick_table(schema: Schema, wanted: str | None, has_rows: Callable[[Table], bool] | None = None) -> Table:
+    """The appointment table: the one given with --table, else the most appointment-like by its
+    shape among the tables that hold rows (an empty look-alike beside a populated one, a copy or
+    an archive, is never the source; ``has_rows`` asks the database, one cheap read a table)."""
     if wanted is not None:
         found = schema.find(wanted)
         if found is not None:
@@ -425,6 +430,9 @@ def _pick_table(schema: Schema, wanted: str | None) -> Table:
     if not scored:
         raise DiscoverError("no table with dates was found: which table holds the appointments? Give it with "
                             "--table")
+    if has_rows is not None:
+        populated = [(s, n) for s, n in scored[:MAX_LOOKALIKES] if has_rows(schema.tables[n])]
+        scored = populated or scored
     if len(scored) > 1 and scored[0][0] == scored[1][0]:
         tied = [n for s, n in scored if s == scored[0][0]]
         raise DiscoverError(f"several tables look like appointments ({', '.join(tied)}): pick one with --table")
@@ -493,6 +501,40 @@ def _merge(scored_guesses: Sequence[Guess], people: People, plan: ReadPlan, sche
     return guesses, [o for o in plan.select if o not in sources]
 
 
+def _identify(run: Any, savepoint: Callable[[], Any], plan: ReadPlan, sample: dict[str, list[Any]],
+              guesses: list[Guess], notes: list[str]) -> tuple[list[Guess], list[str]]:
+    """The visit's id for a table with no one-column primary key: a column or a pair proven
+    unique (identity.py), which the proposal names; else the scorer's reading is kept and the
+    proposal says that no column makes one (a visit may then be merged into another)."""
+    def counted(sql: str) -> list[tuple[Any, ...]]:
+        """A count over the whole table, or no row when the database refuses it or runs out of
+        time (inside a savepoint: PostgreSQL's transaction stays usable)."""
+        try:
+            with savepoint():
+                return list(run(sql))
+        except SQLAlchemyError:
+            return []
+
+    current = next((g for g in guesses if g.field == "external_id"), None)
+    preferred = current.source.split(" + ") if current is not None else []
+    found = find_identity(counted, plan.main, plan.quote, sample, preferred)
+    kept = list(guesses)
+    if found is None:
+        notes.append(f"external_id: table {plan.main.name!r} has no primary key and no column or pair of columns "
+                     "is unique over its rows: visits that share the id read are merged; give the table a key or "
+                     "map a unique column by hand")
+    else:
+        columns = list(found.columns)
+        spec: dict[str, Any] = {"from": columns[0]} if len(columns) == 1 else {"concat": columns}
+        kept = [Guess("external_id", " + ".join(columns), 0.9, found.why, spec),
+                *(g for g in guesses if g.field != "external_id")]
+        if len(columns) > 1:
+            notes.append(f"external_id: table {plan.main.name!r} has no primary key; the columns "
+                         f"{' and '.join(map(repr, columns))} make one (read together, with a space between)")
+    used = {c for g in kept for c in g.source.split(" + ")}
+    return kept, [o for o in plan.select if o not in used]
+
+
 def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
             connector: dict[str, Any], run: Any) -> None:
     """Incremental on a stamp that moves when any table read changes, else snapshot (said why)."""
@@ -540,10 +582,14 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                     timezone: str | None, wanted: str | None, sample_rows: int,
                     region: str | None = None) -> Proposal:
     schema = read_schema(inspector, names)
-    main = _pick_table(schema, wanted)
 
     def run(sql: str) -> list[tuple[Any, ...]]:
         return _run(connection, sql)
+
+    def has_rows(table: Table) -> bool:
+        return bool(run(f"SELECT 1 FROM {_quote(connection, table.name)} LIMIT 1"))
+
+    main = _pick_table(schema, wanted, has_rows)
 
     region_code = region or region_of(timezone)
     gone = softdelete.flag(main, connection.dialect.name)
@@ -579,6 +625,10 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     notes: dict[str, str] = {"kind": "a database URL", "url": "the URL given"}
     extra_notes: list[str] = []
     guesses, unplaced = _merge(scored.guesses, people, plan, schema, run, extra_notes)
+    if main.key is None:
+        sample = {o: [row[i] for row in rows] for i, o in enumerate(outs)
+                  if o in main.columns and plan.select[o] == f"a.{plan.quote(o)}"}
+        guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
     start_column = start.source if start is not None and start.source in plan.select else None
