@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from clinicsync.common.memo import kept
 from clinicsync.common.timeutil import TimeError, zone
-from clinicsync.common.vocabulary import STATUSES
+from clinicsync.common.vocabulary import STATUSES, fhir_status
 from clinicsync.common.yaml_loader import FAST_LOADER
 from clinicsync.mappings.codegen import generate
 from clinicsync.mappings.model import (
@@ -572,6 +572,9 @@ class CompiledMapping:
             return self.status_map[key]
         if key in STATUSES:
             return key
+        spelled = fhir_status(key)  # FHIR's word as a product spells it: entered_in_error, CheckedIn
+        if spelled is not None:
+            return spelled
         # Shown only when it looks like a vocabulary word (no digits, '@' or long phrases), from
         # any source: a shifted CSV column or a mistyped FHIR code may hold patient data.
         shown = " " + quoted_status(value)

@@ -51,7 +51,7 @@ from clinicsync.sync.discover.people import People, audit, kind_of, place_people
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
-from clinicsync.sync.discover.scoring import ColumnSample, score_columns
+from clinicsync.sync.discover.scoring import ColumnSample, rescheduled_note, score_columns
 
 MAX_WORDS = 200  # distinct status words listed
 SAMPLE_ROWS = 50
@@ -617,6 +617,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                         connector_notes=notes, mapping=mapping, guesses=guesses,
                         status_words=status_words, unplaced=unplaced)
     proposal.notes.extend(getattr(scored, "notes", None) or [])
+    moved = rescheduled_note(status_words)
+    if moved is not None:
+        proposal.notes.append(moved)
     proposal.notes.extend(people.notes)
     proposal.notes.extend(extra_notes)
     if gone is not None:
