@@ -644,8 +644,13 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
     add(3, f"end = start + (span if span is not None else _span(_spans, {minutes}))")
     add(2, "except OverflowError:")
     add(3, "raise MappingError('duration_minutes', 'out of range') from None")
-    add(1, "else:")
-    add(2, "raise MappingError('end', 'missing: give end or duration_minutes')")
+    if mapping.default_minutes is not None:  # clinic.default_visit_minutes: a note, not a quarantine
+        add(1, "else:")
+        add(2, f"end = start + timedelta(minutes={mapping.default_minutes!r})")
+        add(2, f"notes.append({mapping.default_note!r})")
+    else:
+        add(1, "else:")
+        add(2, "raise MappingError('end', _NO_END)")
     add(1, "if end <= start:")
     add(2, "raise MappingError('end', 'is not after start')")
     add(1, "external_id = str(external_id)")

@@ -351,18 +351,28 @@ class MappingProblem(ValueError):
         self.loc = loc
 
 
+# Why a record without an end, a length or the clinic's default length is quarantined, and the fix.
+_NO_END = "missing: give end or duration_minutes (or set clinic.default_visit_minutes)"
+
+
 class CompiledMapping:
     """A compiled preset. ``apply`` is pure: the same record gives the same result."""
 
     def __init__(self, preset: MappingPreset, clinic_timezone: str, default_region: str,
                  window: PlausibleWindow = DEFAULT_WINDOW, stored_times: str = "local",
-                 place_zones: tuple[tuple[str, str | None], ...] = ()) -> None:
+                 place_zones: tuple[tuple[str, str | None], ...] = (), default_minutes: int | None = None) -> None:
         """``clinic_timezone``: the visits' zone when the record gives none (the connector's
         ``timezone:``, else the clinic's). ``stored_times``: ``local``, naive date-times are
         wall clock in the visit's zone; ``utc``, they are UTC instants and the visit's zone is
         the record's, else its location's in ``place_zones`` (clinic.places), else
-        ``clinic_timezone`` (issue 57: the source's time convention is not the visit's zone)."""
+        ``clinic_timezone`` (issue 57: the source's time convention is not the visit's zone).
+        ``default_minutes``: clinic.default_visit_minutes, the length of a visit whose record
+        gives neither end nor length, with a note on it (a visit is not refused for a length the
+        clinic knows); None: such a record is quarantined."""
         self.preset = preset
+        self.default_minutes = default_minutes
+        self.default_note = (f"end: missing: clinic.default_visit_minutes ({default_minutes} min) used"
+                             if default_minutes is not None else "")
         self.window = window
         self.clinic_timezone = clinic_timezone
         zone(clinic_timezone)
@@ -639,8 +649,11 @@ class CompiledMapping:
                 end = start + timedelta(minutes=values["duration_minutes"])
             except OverflowError:
                 raise MappingError("duration_minutes", "out of range") from None
+        elif self.default_minutes is not None:
+            end = start + timedelta(minutes=self.default_minutes)
+            notes.append(self.default_note)
         else:
-            raise MappingError("end", "missing: give end or duration_minutes")
+            raise MappingError("end", _NO_END)
         if end <= start:
             raise MappingError("end", "is not after start")
         updated = values.get("source_updated_at")
@@ -892,13 +905,14 @@ def mapping_files(ref: str, base_dir: Path = Path(".")) -> list[Path]:
 
 def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: Path = Path("."),
                  window: PlausibleWindow = DEFAULT_WINDOW, stored_times: str = "local",
-                 place_zones: tuple[tuple[str, str | None], ...] = ()) -> CompiledMapping:
+                 place_zones: tuple[tuple[str, str | None], ...] = (),
+                 default_minutes: int | None = None) -> CompiledMapping:
     """Load a preset by name (mappings/NAME.yaml) or a site's own file, and compile it;
     starts and ends outside ``window`` are refused (clinic.plausible_dates). A file that
     does not load is a ValueError of one line naming the file, line and key to fix.
     ``stored_times`` and ``place_zones``: the source's time convention (CompiledMapping)."""
     data, chain, text = merged_preset(ref, base_dir)
-    key = (ref, text, clinic_timezone, default_region, window, stored_times, place_zones)
+    key = (ref, text, clinic_timezone, default_region, window, stored_times, place_zones, default_minutes)
     compiled = _COMPILED.get(key)
     if compiled is None:
         unknown = _unknown_fields(data, chain)
@@ -912,7 +926,8 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
             raise ValueError(f"{_owner(chain, loc).where(loc)}: {problems}") from None
         try:
-            compiled = CompiledMapping(preset, clinic_timezone, default_region, window, stored_times, place_zones)
+            compiled = CompiledMapping(preset, clinic_timezone, default_region, window, stored_times, place_zones,
+                                       default_minutes)
         except MappingProblem as exc:  # "mapping desk: fields.x…" -> "mapping 'desk' (file, line): fields.x…"
             detail = str(exc).removeprefix(f"mapping {preset.name}: ")
             raise ValueError(f"{_owner(chain, exc.loc).where(exc.loc)}: {detail}") from None
@@ -925,7 +940,7 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
 # One compiled mapping per content (the merged YAML) and zone: a compiled mapping is never
 # changed once built, so runs share it. `clinicsync run` loads each connector's mapping at
 # every poll; parsing and compiling it again cost ~40 ms a time.
-_COMPILED: dict[tuple[str, str, str, str, PlausibleWindow, str, tuple[tuple[str, str | None], ...]],
+_COMPILED: dict[tuple[str, str, str, str, PlausibleWindow, str, tuple[tuple[str, str | None], ...], int | None],
                 CompiledMapping] = {}
 
 
@@ -964,7 +979,8 @@ def _parsed_yaml(path: Path, mtime_ns: int, size: int) -> tuple[Any, dict[tuple[
 
 # What the generated code (codegen.py) calls of this module, handed over rather than imported
 # there: this module imports codegen, and an import cycle is refused (tests/packaging).
-_RUNTIME = {"quoted_zone": quoted_zone, "_fit": _fit, "_dropped_note": _dropped_note, "_updated_utc": _updated_utc,
+_RUNTIME = {"quoted_zone": quoted_zone, "_NO_END": _NO_END,
+            "_fit": _fit, "_dropped_note": _dropped_note, "_updated_utc": _updated_utc,
             "_fallback_failed": fallback_failed,
             "_booked_utc": _booked_utc,
             "_CONNECTOR_NOTES": CONNECTOR_NOTES, "_ID_LIMIT": _ID_LIMIT, "_TEXT_LIMITS": _TEXT_LIMITS}

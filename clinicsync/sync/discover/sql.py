@@ -46,6 +46,7 @@ from clinicsync.sync.discover.clock import (
     settle_clock,
 )
 from clinicsync.sync.discover.graph import Schema, Table, read_schema
+from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
@@ -579,6 +580,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     notes: dict[str, str] = {"kind": "a database URL", "url": "the URL given"}
     extra_notes: list[str] = []
     guesses, unplaced = _merge(scored.guesses, people, plan, schema, run, extra_notes)
+    guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
     start_column = start.source if start is not None and start.source in plan.select else None

@@ -155,7 +155,7 @@ def mapping_for(settings: Settings, config: ConnectorSettings) -> CompiledMappin
     clinic = settings.clinic_for(config.name)
     return load_mapping(config.mapping, source_timezone(settings, config), clinic.default_region,
                         settings.base_dir, clinic.plausible_dates.window(), stored_times(config),
-                        clinic.place_zones())
+                        clinic.place_zones(), clinic.default_visit_minutes)
 
 
 def map_batch(mapping: CompiledMapping, batch: Batch,
