@@ -704,7 +704,8 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
         "source_updated_at": "updated", "notes": "tuple(notes)", "answer": got("answer"), "visit_mode": "mode",
         "join_url": "join_url", "provider_join_url": "provider_url", "dial_in": "dial_in",
         "cancel_reason": got("cancel_reason"),
-        "booked_at": f"_booked_utc({got('booked_at')}, read_tz)" if "booked_at" in names else "None"}
+        "booked_at": f"_booked_utc({got('booked_at')}, read_tz)" if "booked_at" in names else "None",
+        "replaces": f"_replaced({got('replaces')}, external_id)" if "replaces" in names else "None"}
     add(1, f"return _Appointment({_positional(NormalizedAppointment, appointment)})")
 
 

@@ -53,7 +53,7 @@ _PRACTITIONER_FIELDS = {"external_id", "name", "email"}
 TARGETS = frozenset(
     {"external_id", "status", "start", "end", "duration_minutes", "timezone", "type", "location",
      "source_updated_at", "answer", "visit_mode", "join_url", "provider_join_url", "dial_in",
-     "cancel_reason", "booked_at"}
+     "cancel_reason", "booked_at", "replaces"}
     | {f"patient.{f}" for f in _PATIENT_FIELDS}
     | {f"practitioner.{f}" for f in _PRACTITIONER_FIELDS}
 )
@@ -673,11 +673,20 @@ class CompiledMapping:
             **_telehealth(values),
             cancel_reason=values.get("cancel_reason"),
             booked_at=_booked_utc(values.get("booked_at"), read_tz),
+            replaces=_replaced(values.get("replaces"), external_id),
         )
 
 
 # The class's own ``apply``, as defined (CompiledMapping.applier: one patched in later is not it).
 _OWN_APPLY = CompiledMapping.apply
+
+
+def _replaced(value: Any, external_id: Any) -> str | None:
+    """The id of the row a record replaces, as text; None when it names none or itself."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    return None if text == str(external_id) else text
 
 
 def place_zone_lookup(place_zones: tuple[tuple[str, str | None], ...]) -> Callable[[Any], str | None]:
@@ -979,7 +988,7 @@ def _parsed_yaml(path: Path, mtime_ns: int, size: int) -> tuple[Any, dict[tuple[
 
 # What the generated code (codegen.py) calls of this module, handed over rather than imported
 # there: this module imports codegen, and an import cycle is refused (tests/packaging).
-_RUNTIME = {"quoted_zone": quoted_zone, "_NO_END": _NO_END,
+_RUNTIME = {"quoted_zone": quoted_zone, "_NO_END": _NO_END, "_replaced": _replaced,
             "_fit": _fit, "_dropped_note": _dropped_note, "_updated_utc": _updated_utc,
             "_fallback_failed": fallback_failed,
             "_booked_utc": _booked_utc,

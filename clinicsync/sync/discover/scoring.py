@@ -597,14 +597,14 @@ def status_word(value: str) -> tuple[str | None, float]:
 def rescheduled_note(words: Sequence[StatusWord]) -> str | None:
     """Why a word that says a visit moved (``vocabulary.RESCHEDULED_WORDS``) is left unmapped:
     a product that keeps the old row with it beside a new row at the new time needs the pair
-    read as one moved visit, one that moves the row itself needs ``booked``; mapping it to
-    booked in the first kind kept the old row live and reminded, so the admin is asked."""
+    read as one moved visit (``replaces``), one that moves the row itself needs ``booked``;
+    mapping it to booked in the first kind kept the old row live and reminded, so the admin is asked."""
     found = [w.value for w in words if w.status is None and status_key(w.value) in RESCHEDULED_WORDS]
     if not found:
         return None
     return (f"status word(s) {', '.join(repr(w) for w in found)} left unmapped: if the source keeps the old row "
-            "with it and books a new row at the new time, give the new row the old row's id in the query and leave "
-            "out the rows with the word (the pair is then one moved visit); if the row itself moved, map it to booked")
+            "with it and books a new row at the new time, map `replaces` to the new row's column naming the old row "
+            "and the word to cancelled (the pair is then one moved visit); if the row itself moved, map it to booked")
 
 
 def status_words(values: Sequence[str | None]) -> list[StatusWord]:

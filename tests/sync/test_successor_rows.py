@@ -1,0 +1,152 @@
+"""A product that reschedules by keeping the old row ("rescheduled") and booking a new row that
+names it (`replaces`), on the real PostgreSQL, through the CLI as an admin runs it: after
+go-live, each move is ONE moved visit: the patient gets exactly one "moved" notice (no
+"cancelled" for the old row, no confirmation for the new one), the old time keeps no pending
+reminder, a second move before the notice went out leaves one notice for the same visit, and a later
+change of the old row changes nothing."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, text
+
+from clinicsync.sync.store.db import make_engine
+
+ZONE = "America/Chicago"
+DDL = """
+CREATE TABLE visits (
+  id serial PRIMARY KEY, patient_id integer NOT NULL, patient_name text NOT NULL, phone text NOT NULL,
+  starts_at timestamp NOT NULL, status text NOT NULL, rescheduled_from integer REFERENCES visits(id),
+  updated_at timestamp NOT NULL);
+"""
+QUERY = ("SELECT id, patient_id, patient_name, phone, starts_at, status, rescheduled_from, updated_at "
+         "FROM visits")
+MAPPING = """\
+name: successor
+status_map: {scheduled: booked, rescheduled: cancelled}
+fields:
+  external_id: {from: id}
+  start: {from: starts_at}
+  duration_minutes: {value: 30}
+  status: {from: status}
+  replaces: {from: rescheduled_from}
+  patient.external_id: {from: patient_id}
+  patient.name: {from: patient_name}
+  patient.phone: {from: phone}
+  source_updated_at: {from: updated_at}
+"""
+SETTINGS = """
+notifiers:
+  - {name: outbox, kind: outbox, directory: %s}
+reminders:
+  offsets: [3d, 1d]
+  channels: [sms]
+  routes: {sms: outbox, email: outbox, whatsapp: outbox}
+  agenda: {enabled: false}
+"""
+NOTICES = {"confirmation", "rescheduled", "cancelled"}
+
+
+def local_now() -> datetime:
+    return datetime.now(ZoneInfo(ZONE)).replace(tzinfo=None, microsecond=0)
+
+
+@pytest.fixture
+def source() -> Iterator[Engine]:
+    from tests.conftest import postgres_schema
+
+    with postgres_schema() as url:
+        engine = make_engine(url)
+        now = local_now()
+        with engine.begin() as connection:
+            connection.exec_driver_sql(DDL)
+            connection.execute(text(
+                "INSERT INTO visits (patient_id, patient_name, phone, starts_at, status, updated_at) "
+                "VALUES (:p, :n, :ph, :s, 'scheduled', :u)"),
+                [{"p": n, "n": f"Pat{n} Example", "ph": f"+1312555{1000 + n:04d}",
+                  "s": (now + timedelta(days=5 + n)).replace(hour=10, minute=0, second=0),
+                  "u": now - timedelta(days=20)} for n in range(1, 7)])
+        engine.url_string = url  # type: ignore[attr-defined]
+        yield engine
+        engine.dispose()
+
+
+def _move(engine: Engine, old: int, days: int) -> int:
+    """What the product does: the old row gets the word, a new row at the new time names it."""
+    now = local_now()
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE visits SET status = 'rescheduled', updated_at = :u WHERE id = :id"),
+                           {"u": now, "id": old})
+        return int(connection.execute(text(
+            "INSERT INTO visits (patient_id, patient_name, phone, starts_at, status, rescheduled_from, updated_at) "
+            "SELECT patient_id, patient_name, phone, starts_at + make_interval(days => :d), 'scheduled', id, :u "
+            "FROM visits WHERE id = :id RETURNING id"), {"d": days, "u": now, "id": old}).scalar_one())
+
+
+@pytest.mark.postgres
+def test_a_move_by_successor_rows_is_one_moved_notice(source: Engine, tmp_path: Path,
+                                                      write_settings: Callable[..., Path], cli: Any) -> None:
+    (tmp_path / "successor.yaml").write_text(MAPPING, encoding="utf-8")
+    connector = textwrap.dedent(f"""\
+        - name: practice
+          kind: sql
+          url: "{source.url_string}"
+          query: "{QUERY}"
+          mapping: {tmp_path / 'successor.yaml'}
+          cursor_column: updated_at
+          timezone: {ZONE}
+        """)  # type: ignore[attr-defined]
+    run = cli(write_settings(connector, extra=SETTINGS % (tmp_path / "outbox"), timezone=ZONE))
+
+    def messages() -> list[dict[str, Any]]:
+        _, out, _ = run("reminders", "list", "--all", "--json")
+        return [m for m in json.loads(out)["items"] if m["recipient"] == "patient"]
+
+    def stored() -> dict[str, dict[str, Any]]:
+        _, out, _ = run("appointments", "list", "--all", "--json")
+        return {a["external_id"]: a for a in json.loads(out)["items"]}
+
+    run("sync", "--once", "--json")  # go-live: six visits, nobody told
+    assert len(stored()) == 6 and not [m for m in messages() if m["kind"] in NOTICES]
+    before = stored()["2"]["start"]
+
+    new = _move(source, 2, 3)
+    _, out, _ = run("sync", "--once", "--json")
+    counts = json.loads(out)["connectors"]["practice"]
+    assert counts["created"] == 0 and counts["rescheduled"] == 1, counts
+    visits = stored()
+    assert set(visits) == {"1", "2", "3", "4", "5", "6"} and str(new) not in visits  # one visit, its first id
+    assert visits["2"]["status"] == "booked" and visits["2"]["start"] != before
+    told = Counter((m["kind"], m["appointment"]) for m in messages() if m["kind"] in NOTICES)
+    assert told == Counter({("rescheduled", "practice:2"): 1})
+    pending = [m for m in messages() if m["appointment"] == "practice:2" and m["status"] == "pending"
+               and m["kind"] not in NOTICES]
+    moved_to = datetime.fromisoformat(visits["2"]["start"])
+    assert pending and all(datetime.fromisoformat(m["due_at"]) > moved_to - timedelta(days=4) for m in pending)
+
+    newer = _move(source, new, 1)  # moved again: the new row gets the word, a third row names it
+    run("sync", "--once", "--json")
+    visits = stored()
+    assert set(visits) == {"1", "2", "3", "4", "5", "6"} and str(newer) not in visits
+    assert datetime.fromisoformat(visits["2"]["start"]) == moved_to + timedelta(days=1)
+    told = Counter((m["kind"], m["appointment"]) for m in messages() if m["kind"] in NOTICES)
+    assert told == Counter({("rescheduled", "practice:2"): 1})  # the unsent notice now names the newer time
+
+    with source.begin() as connection:  # the old rows touched again (an audit column, say): old news
+        connection.execute(text("UPDATE visits SET updated_at = :u WHERE id IN (2, :new)"),
+                           {"u": local_now() + timedelta(seconds=1), "new": new})
+    _, out, _ = run("sync", "--once", "--json")
+    counts = json.loads(out)["connectors"]["practice"]
+    assert counts["cancelled"] == 0 and counts["rescheduled"] == 0, counts
+    assert stored()["2"]["status"] == "booked"
+    assert sum(1 for m in messages() if m["kind"] in NOTICES) == 1
+    assert datetime.now(UTC) < moved_to.astimezone(UTC)
