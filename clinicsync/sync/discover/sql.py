@@ -53,6 +53,7 @@ from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffix
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.scoring import ColumnSample, rescheduled_note, score_columns
+from clinicsync.sync.discover.successors import successor_note, successor_rule
 
 MAX_WORDS = 200  # distinct status words listed
 SAMPLE_ROWS = 50
@@ -619,7 +620,18 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                         connector_notes=notes, mapping=mapping, guesses=guesses,
                         status_words=status_words, unplaced=unplaced)
     proposal.notes.extend(getattr(scored, "notes", None) or [])
-    moved = rescheduled_note(status_words)
+    status_guess = by_field.get("status")
+    rule = successor_rule(run, lambda n: _quote(connection, n), schema, main,
+                          plan.select.get(status_guess.source) if status_guess is not None else None, status_words)
+    if rule is not None:  # a move keeps the old row and books a new row naming it: one moved visit
+        column, words = rule
+        fields["replaces"] = {"from": column}
+        status_map.update(dict.fromkeys(words, "cancelled"))
+        proposal.status_words = [StatusWord(w.value, "cancelled", w.count, 0.8) if w.value in words else w
+                                 for w in status_words]
+        proposal.unplaced = [u for u in unplaced if u != column]
+        proposal.notes.append(successor_note(column, words))
+    moved = rescheduled_note(proposal.status_words)
     if moved is not None:
         proposal.notes.append(moved)
     proposal.notes.extend(people.notes)
