@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import Engine, text
 
 from clinicsync.sync.store.db import make_engine
@@ -25,7 +26,7 @@ ZONE = "America/Chicago"
 DDL = """
 CREATE TABLE visits (
   id serial PRIMARY KEY, patient_id integer NOT NULL, patient_name text NOT NULL, phone text NOT NULL,
-  starts_at timestamp NOT NULL, status text NOT NULL, rescheduled_from integer REFERENCES visits(id),
+  starts_at timestamp NOT NULL, status text NOT NULL, rescheduled_from integer,
   updated_at timestamp NOT NULL);
 """
 QUERY = ("SELECT id, patient_id, patient_name, phone, starts_at, status, rescheduled_from, updated_at "
@@ -150,3 +151,46 @@ def test_a_move_by_successor_rows_is_one_moved_notice(source: Engine, tmp_path: 
     assert stored()["2"]["status"] == "booked"
     assert sum(1 for m in messages() if m["kind"] in NOTICES) == 1
     assert datetime.now(UTC) < moved_to.astimezone(UTC)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_delete_sweep_finds_a_moved_visit_by_its_newest_row(source: Engine, tmp_path: Path,
+                                                                write_settings: Callable[..., Path], cli: Any) -> None:
+    """The sweep lists row ids: the moved visit is listed by its newest row, so it stays when its
+    old row is gone (purged at the source) and is deleted only when its newest row is."""
+    (tmp_path / "successor.yaml").write_text(MAPPING, encoding="utf-8")
+    connector = textwrap.dedent(f"""\
+        - name: practice
+          kind: sql
+          url: "{source.url_string}"
+          query: "{QUERY}"
+          mapping: {tmp_path / 'successor.yaml'}
+          cursor_column: updated_at
+          timezone: {ZONE}
+          delete_sweep: every 1m
+        """)  # type: ignore[attr-defined]
+    run = cli(write_settings(connector, extra=SETTINGS % (tmp_path / "outbox"), timezone=ZONE))
+
+    def sync_later(minutes: int) -> dict[str, Any]:
+        with time_machine.travel(datetime.now(UTC) + timedelta(minutes=minutes)):
+            _, out, _ = run("sync", "--once", "--json")
+        return dict(json.loads(out)["connectors"]["practice"])
+
+    def booked() -> set[str]:
+        _, out, _ = run("appointments", "list", "--all", "--json")
+        return {a["external_id"] for a in json.loads(out)["items"] if a["status"] == "booked"}
+
+    run("sync", "--once", "--json")
+    new = _move(source, 2, 3)
+    run("sync", "--once", "--json")
+    with source.begin() as connection:  # the product purges the old row of the move
+        connection.execute(text("DELETE FROM visits WHERE id = 2"))
+    counts = sync_later(2)  # the sweep is due
+    assert counts["deleted"] == 0, counts
+    assert booked() == {"1", "2", "3", "4", "5", "6"}
+    with source.begin() as connection:  # now the visit's newest row is deleted: the visit is gone
+        connection.execute(text("DELETE FROM visits WHERE id = :id"), {"id": new})
+    counts = sync_later(4)
+    assert counts["deleted"] == 1, counts
+    assert booked() == {"1", "3", "4", "5", "6"}

@@ -63,6 +63,15 @@ def supersede(store: Store, connector: str, mapped: Sequence[Mapped]) -> Superse
     return Superseded(out, list(dict(fresh).items()), left_out)
 
 
+def listed_visits(store: Store, connector: str, ids: set[str]) -> set[str]:
+    """The visits a delete sweep's listing of row ids holds: each row under its chain's first id,
+    a replaced row for none (the visit is where its newest row is: a visit whose old row left the
+    window, or whose first row was never in it, is still listed by its newest row)."""
+    edges = _stored_edges(store, connector, ids)
+    replaced = set(edges.values())
+    return {_first(external_id, edges) for external_id in ids if external_id not in replaced}
+
+
 def recording(edges: Sequence[tuple[str, str]], connector: str, within: Within | None) -> Within | None:
     """``within`` (the batch's own, if any) followed by the writing of ``edges``, in the batch's transaction."""
     if not edges:
