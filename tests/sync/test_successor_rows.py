@@ -81,6 +81,22 @@ def source() -> Iterator[Engine]:
         engine.dispose()
 
 
+def _settings(source: Engine, folder: Path, write_settings: Callable[..., Path], more: str = "") -> Path:
+    """settings.yaml for the practice database as a SQL source with ``more`` on its connector."""
+    (folder / "successor.yaml").write_text(MAPPING, encoding="utf-8")
+    url = source.url_string  # type: ignore[attr-defined]
+    connector = textwrap.dedent(f"""\
+        - name: practice
+          kind: sql
+          url: "{url}"
+          query: "{QUERY}"
+          mapping: {folder / 'successor.yaml'}
+          cursor_column: updated_at
+          timezone: {ZONE}
+        """) + (f"  {more}\n" if more else "")
+    return write_settings(connector, extra=SETTINGS % (folder / "outbox"), timezone=ZONE)
+
+
 def _move(engine: Engine, old: int, days: int) -> int:
     """What the product does: the old row gets the word, a new row at the new time names it."""
     now = local_now()
@@ -96,17 +112,7 @@ def _move(engine: Engine, old: int, days: int) -> int:
 @pytest.mark.postgres
 def test_a_move_by_successor_rows_is_one_moved_notice(source: Engine, tmp_path: Path,
                                                       write_settings: Callable[..., Path], cli: Any) -> None:
-    (tmp_path / "successor.yaml").write_text(MAPPING, encoding="utf-8")
-    connector = textwrap.dedent(f"""\
-        - name: practice
-          kind: sql
-          url: "{source.url_string}"
-          query: "{QUERY}"
-          mapping: {tmp_path / 'successor.yaml'}
-          cursor_column: updated_at
-          timezone: {ZONE}
-        """)  # type: ignore[attr-defined]
-    run = cli(write_settings(connector, extra=SETTINGS % (tmp_path / "outbox"), timezone=ZONE))
+    run = cli(_settings(source, tmp_path, write_settings))
 
     def messages() -> list[dict[str, Any]]:
         _, out, _ = run("reminders", "list", "--all", "--json")
@@ -159,18 +165,7 @@ def test_the_delete_sweep_finds_a_moved_visit_by_its_newest_row(source: Engine, 
                                                                 write_settings: Callable[..., Path], cli: Any) -> None:
     """The sweep lists row ids: the moved visit is listed by its newest row, so it stays when its
     old row is gone (purged at the source) and is deleted only when its newest row is."""
-    (tmp_path / "successor.yaml").write_text(MAPPING, encoding="utf-8")
-    connector = textwrap.dedent(f"""\
-        - name: practice
-          kind: sql
-          url: "{source.url_string}"
-          query: "{QUERY}"
-          mapping: {tmp_path / 'successor.yaml'}
-          cursor_column: updated_at
-          timezone: {ZONE}
-          delete_sweep: every 1m
-        """)  # type: ignore[attr-defined]
-    run = cli(write_settings(connector, extra=SETTINGS % (tmp_path / "outbox"), timezone=ZONE))
+    run = cli(_settings(source, tmp_path, write_settings, "delete_sweep: every 1m"))
 
     def sync_later(minutes: int) -> dict[str, Any]:
         with time_machine.travel(datetime.now(UTC) + timedelta(minutes=minutes)):
