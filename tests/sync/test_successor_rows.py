@@ -18,9 +18,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, text
 
+from clinicsync.sync.ingest.supersede import listed_visits
 from clinicsync.sync.store.db import make_engine
+from clinicsync.sync.store.store import Store
+from clinicsync.sync.store.tables import BOOKING_ALIASES
 
 ZONE = "America/Chicago"
 DDL = """
@@ -189,3 +192,19 @@ def test_the_delete_sweep_finds_a_moved_visit_by_its_newest_row(source: Engine, 
     counts = sync_later(4)
     assert counts["deleted"] == 1, counts
     assert booked() == {"1", "3", "4", "5", "6"}
+
+
+def test_chains_are_read_for_a_listing_of_thousands(store: Store) -> None:
+    """A sweep lists every row id of its window: the chains are read in chunks the store's
+    driver takes, each row under its chain's first id, a replaced row under none."""
+    now = datetime.now(UTC)
+    edges = [{"connector": "practice", "alias": f"B{n}", "external_id": f"A{n}", "created_at": now}
+             for n in range(1500)]
+    edges += [{"connector": "practice", "alias": f"C{n}", "external_id": f"B{n}", "created_at": now}
+              for n in range(0, 1500, 3)]
+    with store.engine.begin() as connection:
+        connection.execute(insert(BOOKING_ALIASES), edges)
+    listing = {f"B{n}" for n in range(1500)} | {f"C{n}" for n in range(0, 1500, 3)} | {f"X{n}" for n in range(900)}
+    assert listed_visits(store, "practice", listing) == {f"A{n}" for n in range(1500)} | {
+        f"X{n}" for n in range(900)}
+    assert listed_visits(store, "other", {"B1"}) == {"B1"}

@@ -28,6 +28,7 @@ from clinicsync.sync.store.tables import BOOKING_ALIASES as ALIASES
 
 Within = Callable[[Connection], Collection[str] | None]
 _LONGEST_CHAIN = 1_000  # a guard against a cycle of edges, far beyond any real reschedule chain
+_CHUNK = 400  # ids a select names (twice): within SQLite's oldest limit of 999 bound values
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +115,9 @@ def _stored_edges(store: Store, connector: str, ids: set[str]) -> dict[str, str]
             if not frontier:
                 break
             seen |= frontier
-            rows = connection.execute(query, {"connector": connector, "ids": sorted(frontier)}).all()
+            asked = sorted(frontier)
+            rows = [row for at in range(0, len(asked), _CHUNK)  # a sweep's listing: thousands of ids
+                    for row in connection.execute(query, {"connector": connector, "ids": asked[at:at + _CHUNK]})]
             frontier = set()
             for later, earlier in rows:
                 edges[later] = earlier
