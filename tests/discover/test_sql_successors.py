@@ -6,11 +6,13 @@ named (the product moves the row itself, or keeps no link), it leaves the word u
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from clinicsync.sync.discover.sql import discover_sql
+from tests.discover.files_support import check_proposal
 
 DDL = """
 CREATE TABLE patients (id serial PRIMARY KEY, name text NOT NULL, phone text NOT NULL);
@@ -42,7 +44,7 @@ def _source(url: str, linked: bool) -> None:
 
 
 @pytest.mark.postgres
-def test_successor_rows_are_read_from_the_data(postgres_url: str) -> None:
+def test_successor_rows_are_read_from_the_data(postgres_url: str, tmp_path: Path) -> None:
     _source(postgres_url, linked=True)
     proposal = discover_sql(postgres_url, name="moves", timezone="Europe/Madrid")
     assert proposal.mapping is not None
@@ -50,6 +52,8 @@ def test_successor_rows_are_read_from_the_data(postgres_url: str) -> None:
     assert proposal.mapping["status_map"] == {"scheduled": "booked", "rescheduled": "cancelled"}
     assert any("mark the old row of a move" in n for n in proposal.notes)
     assert not any("left unmapped" in n for n in proposal.notes)
+    result = check_proposal(proposal, tmp_path, "Europe/Madrid", "ES")  # the written files load and map
+    assert result.sampled == 70 and result.mapped == 70 and not result.quarantined, result.quarantined
 
 
 @pytest.mark.postgres
