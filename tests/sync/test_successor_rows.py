@@ -194,6 +194,36 @@ def test_the_delete_sweep_finds_a_moved_visit_by_its_newest_row(source: Engine, 
     assert booked() == {"1", "3", "4", "5", "6"}
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_an_old_row_retried_after_a_mapping_fix_stays_old_news(source: Engine, tmp_path: Path,
+                                                                write_settings: Callable[..., Path], cli: Any) -> None:
+    """The admin forgot the word: the old row of a move is quarantined ("unknown status word"),
+    its successor moves the visit. Once the word is mapped, `quarantine retry --all` closes the
+    old row's item without cancelling the visit or telling anyone anything more."""
+    run = cli(_settings(source, tmp_path, write_settings))
+    mapping = tmp_path / "successor.yaml"
+    mapping.write_text(MAPPING.replace(", rescheduled: cancelled", ""), encoding="utf-8")
+    run("sync", "--once", "--json")
+    _move(source, 2, 3)
+    _, out, _ = run("sync", "--once", "--json")
+    counts = json.loads(out)["connectors"]["practice"]
+    assert counts["quarantined"] == 1 and counts["rescheduled"] == 1, counts
+
+    mapping.write_text(MAPPING, encoding="utf-8")  # the fix
+    _, out, _ = run("quarantine", "retry", "--all", "--json")
+    assert [o["result"] for o in json.loads(out)] == ["imported"]
+    run("sync", "--once", "--json")
+    _, out, _ = run("appointments", "list", "--all", "--json")
+    assert {a["external_id"]: a["status"] for a in json.loads(out)["items"]}["2"] == "booked"
+    _, out, _ = run("reminders", "list", "--all", "--json")
+    told = Counter((m["kind"], m["appointment"]) for m in json.loads(out)["items"]
+                   if m["recipient"] == "patient" and m["kind"] in NOTICES)
+    assert told == Counter({("rescheduled", "practice:2"): 1})
+    _, out, _ = run("status", "--json")
+    assert json.loads(out)["connectors"][0]["quarantined"] == 0
+
+
 def test_chains_are_read_for_a_listing_of_thousands(store: Store) -> None:
     """A sweep lists every row id of its window: the chains are read in chunks the store's
     driver takes, each row under its chain's first id, a replaced row under none."""
