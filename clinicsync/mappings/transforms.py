@@ -114,7 +114,7 @@ def phone_parser(region: str) -> Callable[[Any], str]:
         try:
             return _phone_e164(text, region)
         except TransformError:
-            several = _CELL_SEPARATORS.split(text)
+            several = [part for part in _CELL_SEPARATORS.split(text) if sum(c.isdigit() for c in part) >= 6]
             found = _first_mobile(several, region) if len(several) > 1 else None
             if found is None:
                 raise
@@ -124,9 +124,12 @@ def phone_parser(region: str) -> Callable[[Any], str]:
 
 
 # Between the numbers of one cell, as clinics type them: "0772 100001 / 0701 222333",
-# "91 555 12 34; 612 345 678", "612 345 678 or 91 555 12 34". Read only when the whole cell is
-# not one number, so a slash inside one (Germany's "030/1234567") stays that number.
-_CELL_SEPARATORS = re.compile(r"\s*[/,;]\s*|\s+or\s+", re.IGNORECASE)
+# "91 555 12 34; 612 345 678", "612 345 678, 91 555 12 34", "612 345 678 or 91 555 12 34": a
+# slash with a space beside it, a comma with one after it, a semicolon, "or". Read only when the
+# whole cell is not one number and it splits into two parts or more of six digits or more, so a
+# slash inside one number (Germany's "030/1234567") or a comma before its extension stays that
+# one number's.
+_CELL_SEPARATORS = re.compile(r"\s+/\s*|\s*/\s+|\s*;\s*|\s*,\s+|\s+or\s+", re.IGNORECASE)
 
 
 def _first_mobile(parts: list[str], region: str) -> str | None:
