@@ -25,7 +25,7 @@ VISIT_MODES = frozenset({"in_person", "video", "phone"})
 # here (it is vocabulary, not patient data), and a proposal for an unknown schema maps them.
 STATUS_SYNONYMS: dict[str, str] = {
     **{w: "booked" for w in (
-        "booked", "scheduled", "confirmed", "reserved", "open", "active", "approved", "new", "rescheduled",
+        "booked", "scheduled", "confirmed", "reserved", "open", "active", "approved", "new",
         "tentative", "unconfirmed", "not confirmed", "planned", "programada", "programado", "reservada",
         "reservado", "confirmada", "confirmado", "agendada", "agendado", "citada", "pendiente de confirmar",
         "réservé", "reserve", "confirmé", "confirme", "planifié", "gebucht", "bestätigt", "bestaetigt",
@@ -58,6 +58,31 @@ STATUS_SYNONYMS: dict[str, str] = {
 def status_key(word: str) -> str:
     """A status word as looked up: lower case, one space between words, '_' read as a space."""
     return " ".join(word.replace("_", " ").strip().lower().split())
+
+
+def _letters(word: str) -> str:
+    """A status word without its separators: 'entered_in_error', 'Entered-In-Error',
+    'EnteredInError' and 'entered in error' are one word to a product family's eyes."""
+    return "".join(c for c in word.lower() if c.isalnum())
+
+
+# FHIR's own statuses as products spell them (GNU Health's `checked_in`, `no_show`; Bahmni's
+# `CheckedIn`; `entered_in_error` in tables that keep FHIR's codes with underscores): the
+# statuses by their letters only. The mapping engine reads a source's word as FHIR's when its
+# letters are one of these (``fhir_status``).
+_FHIR_BY_LETTERS = {_letters(s): s for s in STATUSES}
+
+
+def fhir_status(word: str) -> str | None:
+    """The FHIR status ``word`` spells with other separators or case, or None."""
+    return _FHIR_BY_LETTERS.get(_letters(word))
+
+
+# Words that say a visit was moved, which products write on different rows: Easy!Appointments
+# on the same row at its new time (booked), others on the OLD row, kept beside a new row booked
+# at the new time (it is then superseded, not booked). Which one a source does is read from its
+# data, so no synonym maps these words: discover proposes them only where it sees the rule.
+RESCHEDULED_WORDS = frozenset({"rescheduled", "re scheduled", "re-scheduled", "moved"})
 
 
 # More words of the same kinds (issue 34: a discovered export's status column is mapped where
@@ -95,3 +120,10 @@ _MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
 for _status, _words in _MORE_SYNONYMS.items():
     for _word in _words:
         STATUS_SYNONYMS.setdefault(status_key(_word), _status)
+# Every word of several also as products join them: with spaces (what status_key makes of
+# 'entered_in_error'), with hyphens ('in-consultation') and run together ('EnteredInError',
+# 'InConsultation': camel case lower-cased), FHIR's own words among them.
+for _word, _status in [*STATUS_SYNONYMS.items(), *((s, s) for s in STATUSES)]:
+    _spaced = status_key(_word.replace("-", " "))
+    for _spelling in (_spaced, _spaced.replace(" ", "-"), _spaced.replace(" ", "")):
+        STATUS_SYNONYMS.setdefault(_spelling, _status)

@@ -644,8 +644,13 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
     add(3, f"end = start + (span if span is not None else _span(_spans, {minutes}))")
     add(2, "except OverflowError:")
     add(3, "raise MappingError('duration_minutes', 'out of range') from None")
-    add(1, "else:")
-    add(2, "raise MappingError('end', 'missing: give end or duration_minutes')")
+    if mapping.default_minutes is not None:  # clinic.default_visit_minutes: a note, not a quarantine
+        add(1, "else:")
+        add(2, f"end = start + timedelta(minutes={mapping.default_minutes!r})")
+        add(2, f"notes.append({mapping.default_note!r})")
+    else:
+        add(1, "else:")
+        add(2, "raise MappingError('end', _NO_END)")
     add(1, "if end <= start:")
     add(2, "raise MappingError('end', 'is not after start')")
     add(1, "external_id = str(external_id)")
@@ -699,7 +704,8 @@ def _tail(out: _Source, names: dict[str, str], mapping: CompiledMapping, whole: 
         "source_updated_at": "updated", "notes": "tuple(notes)", "answer": got("answer"), "visit_mode": "mode",
         "join_url": "join_url", "provider_join_url": "provider_url", "dial_in": "dial_in",
         "cancel_reason": got("cancel_reason"),
-        "booked_at": f"_booked_utc({got('booked_at')}, read_tz)" if "booked_at" in names else "None"}
+        "booked_at": f"_booked_utc({got('booked_at')}, read_tz)" if "booked_at" in names else "None",
+        "replaces": f"_replaced({got('replaces')}, external_id)" if "replaces" in names else "None"}
     add(1, f"return _Appointment({_positional(NormalizedAppointment, appointment)})")
 
 

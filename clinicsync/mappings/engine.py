@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from clinicsync.common.memo import kept
 from clinicsync.common.timeutil import TimeError, zone
-from clinicsync.common.vocabulary import STATUSES
+from clinicsync.common.vocabulary import STATUSES, fhir_status
 from clinicsync.common.yaml_loader import FAST_LOADER
 from clinicsync.mappings.codegen import generate
 from clinicsync.mappings.model import (
@@ -54,7 +54,7 @@ _PRACTITIONER_FIELDS = {"external_id", "name", "email"}
 TARGETS = frozenset(
     {"external_id", "status", "start", "end", "duration_minutes", "timezone", "type", "location",
      "source_updated_at", "answer", "visit_mode", "join_url", "provider_join_url", "dial_in",
-     "cancel_reason", "booked_at"}
+     "cancel_reason", "booked_at", "replaces"}
     | {f"patient.{f}" for f in _PATIENT_FIELDS}
     | {f"practitioner.{f}" for f in _PRACTITIONER_FIELDS}
 )
@@ -352,18 +352,28 @@ class MappingProblem(ValueError):
         self.loc = loc
 
 
+# Why a record without an end, a length or the clinic's default length is quarantined, and the fix.
+_NO_END = "missing: give end or duration_minutes (or set clinic.default_visit_minutes)"
+
+
 class CompiledMapping:
     """A compiled preset. ``apply`` is pure: the same record gives the same result."""
 
     def __init__(self, preset: MappingPreset, clinic_timezone: str, default_region: str,
                  window: PlausibleWindow = DEFAULT_WINDOW, stored_times: str = "local",
-                 place_zones: tuple[tuple[str, str | None], ...] = ()) -> None:
+                 place_zones: tuple[tuple[str, str | None], ...] = (), default_minutes: int | None = None) -> None:
         """``clinic_timezone``: the visits' zone when the record gives none (the connector's
         ``timezone:``, else the clinic's). ``stored_times``: ``local``, naive date-times are
         wall clock in the visit's zone; ``utc``, they are UTC instants and the visit's zone is
         the record's, else its location's in ``place_zones`` (clinic.places), else
-        ``clinic_timezone`` (issue 57: the source's time convention is not the visit's zone)."""
+        ``clinic_timezone`` (issue 57: the source's time convention is not the visit's zone).
+        ``default_minutes``: clinic.default_visit_minutes, the length of a visit whose record
+        gives neither end nor length, with a note on it (a visit is not refused for a length the
+        clinic knows); None: such a record is quarantined."""
         self.preset = preset
+        self.default_minutes = default_minutes
+        self.default_note = (f"end: missing: clinic.default_visit_minutes ({default_minutes} min) used"
+                             if default_minutes is not None else "")
         self.window = window
         self.clinic_timezone = clinic_timezone
         zone(clinic_timezone)
@@ -573,6 +583,9 @@ class CompiledMapping:
             return self.status_map[key]
         if key in STATUSES:
             return key
+        spelled = fhir_status(key)  # FHIR's word as a product spells it: entered_in_error, CheckedIn
+        if spelled is not None:
+            return spelled
         # Shown only when it looks like a vocabulary word (no digits, '@' or long phrases), from
         # any source: a shifted CSV column or a mistyped FHIR code may hold patient data.
         shown = " " + quoted_status(value)
@@ -637,8 +650,11 @@ class CompiledMapping:
                 end = start + timedelta(minutes=values["duration_minutes"])
             except OverflowError:
                 raise MappingError("duration_minutes", "out of range") from None
+        elif self.default_minutes is not None:
+            end = start + timedelta(minutes=self.default_minutes)
+            notes.append(self.default_note)
         else:
-            raise MappingError("end", "missing: give end or duration_minutes")
+            raise MappingError("end", _NO_END)
         if end <= start:
             raise MappingError("end", "is not after start")
         updated = values.get("source_updated_at")
@@ -658,11 +674,20 @@ class CompiledMapping:
             **_telehealth(values),
             cancel_reason=values.get("cancel_reason"),
             booked_at=_booked_utc(values.get("booked_at"), read_tz),
+            replaces=_replaced(values.get("replaces"), external_id),
         )
 
 
 # The class's own ``apply``, as defined (CompiledMapping.applier: one patched in later is not it).
 _OWN_APPLY = CompiledMapping.apply
+
+
+def _replaced(value: Any, external_id: Any) -> str | None:
+    """The id of the row a record replaces, as text; None when it names none or itself."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    return None if text == str(external_id) else text
 
 
 def place_zone_lookup(place_zones: tuple[tuple[str, str | None], ...]) -> Callable[[Any], str | None]:
@@ -890,13 +915,14 @@ def mapping_files(ref: str, base_dir: Path = Path(".")) -> list[Path]:
 
 def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: Path = Path("."),
                  window: PlausibleWindow = DEFAULT_WINDOW, stored_times: str = "local",
-                 place_zones: tuple[tuple[str, str | None], ...] = ()) -> CompiledMapping:
+                 place_zones: tuple[tuple[str, str | None], ...] = (),
+                 default_minutes: int | None = None) -> CompiledMapping:
     """Load a preset by name (mappings/NAME.yaml) or a site's own file, and compile it;
     starts and ends outside ``window`` are refused (clinic.plausible_dates). A file that
     does not load is a MappingLoadError of one line naming the file, line and key to fix.
     ``stored_times`` and ``place_zones``: the source's time convention (CompiledMapping)."""
     data, chain, text = merged_preset(ref, base_dir)
-    key = (ref, text, clinic_timezone, default_region, window, stored_times, place_zones)
+    key = (ref, text, clinic_timezone, default_region, window, stored_times, place_zones, default_minutes)
     compiled = _COMPILED.get(key)
     if compiled is None:
         unknown = _unknown_fields(data, chain)
@@ -910,7 +936,8 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
             raise MappingLoadError(f"{_owner(chain, loc).where(loc)}: {problems}") from None
         try:
-            compiled = CompiledMapping(preset, clinic_timezone, default_region, window, stored_times, place_zones)
+            compiled = CompiledMapping(preset, clinic_timezone, default_region, window, stored_times, place_zones,
+                                       default_minutes)
         except MappingProblem as exc:  # "mapping desk: fields.x…" -> "mapping 'desk' (file, line): fields.x…"
             detail = str(exc).removeprefix(f"mapping {preset.name}: ")
             raise MappingLoadError(f"{_owner(chain, exc.loc).where(exc.loc)}: {detail}") from None
@@ -923,7 +950,7 @@ def load_mapping(ref: str, clinic_timezone: str, default_region: str, base_dir: 
 # One compiled mapping per content (the merged YAML) and zone: a compiled mapping is never
 # changed once built, so runs share it. `clinicsync run` loads each connector's mapping at
 # every poll; parsing and compiling it again cost ~40 ms a time.
-_COMPILED: dict[tuple[str, str, str, str, PlausibleWindow, str, tuple[tuple[str, str | None], ...]],
+_COMPILED: dict[tuple[str, str, str, str, PlausibleWindow, str, tuple[tuple[str, str | None], ...], int | None],
                 CompiledMapping] = {}
 
 
@@ -962,7 +989,8 @@ def _parsed_yaml(path: Path, mtime_ns: int, size: int) -> tuple[Any, dict[tuple[
 
 # What the generated code (codegen.py) calls of this module, handed over rather than imported
 # there: this module imports codegen, and an import cycle is refused (tests/packaging).
-_RUNTIME = {"quoted_zone": quoted_zone, "_fit": _fit, "_dropped_note": _dropped_note, "_updated_utc": _updated_utc,
+_RUNTIME = {"quoted_zone": quoted_zone, "_NO_END": _NO_END, "_replaced": _replaced,
+            "_fit": _fit, "_dropped_note": _dropped_note, "_updated_utc": _updated_utc,
             "_fallback_failed": fallback_failed,
             "_booked_utc": _booked_utc,
             "_CONNECTOR_NOTES": CONNECTOR_NOTES, "_ID_LIMIT": _ID_LIMIT, "_TEXT_LIMITS": _TEXT_LIMITS}

@@ -93,6 +93,11 @@ class NormalizedAppointment:
     # Easy!Appointments book_datetime): the go-live rule announces only bookings made after
     # go-live. Not content: it never counts in change detection (sync/store/store.py _UNHASHED).
     booked_at: datetime | None = None
+    # The id of the row this one replaces at the source: a product that reschedules by keeping
+    # the old row (with a word such as "rescheduled") and booking a new row that names it. The
+    # pair is one visit that moved, stored under the old row's id (sync/ingest/supersede.py).
+    # Identity, not content: it never counts in change detection either.
+    replaces: str | None = None
 
 
 # What a source's vocabulary looks like, as opposed to patient data. A quarantine reason quotes a

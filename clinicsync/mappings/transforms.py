@@ -111,9 +111,43 @@ def phone_parser(region: str) -> Callable[[Any], str]:
             e164 = plain(text)
             if e164 is not None:
                 return e164
-        return _phone_e164(text, region)
+        try:
+            return _phone_e164(text, region)
+        except TransformError:
+            several = [part for part in _CELL_SEPARATORS.split(text) if sum(c.isdigit() for c in part) >= 6]
+            found = _first_mobile(several, region) if len(several) > 1 else None
+            if found is None:
+                raise
+            return found
 
     return as_phone
+
+
+# Between the numbers of one cell, as clinics type them: "0772 100001 / 0701 222333",
+# "91 555 12 34; 612 345 678", "612 345 678, 91 555 12 34", "612 345 678 or 91 555 12 34": a
+# slash with a space beside it, a comma with one after it, a semicolon, "or". Read only when the
+# whole cell is not one number and it splits into two parts or more of six digits or more, so a
+# slash inside one number (Germany's "030/1234567") or a comma before its extension stays that
+# one number's.
+_CELL_SEPARATORS = re.compile(r"\s+/\s*|\s*/\s+|\s*;\s*|\s*,\s+|\s+or\s+", re.IGNORECASE)
+
+
+def _first_mobile(parts: list[str], region: str) -> str | None:
+    """The number a message goes to from a cell of several: the first mobile, else the first
+    valid one, else None (the cell is refused as one number is). The others are not kept: the
+    store holds one phone a patient (docs/mappings.md, "Phone cells")."""
+    phonenumbers = _phonenumbers()
+    first: str | None = None
+    for part in parts:
+        try:
+            e164 = _phone_e164(part, region)
+        except TransformError:
+            continue
+        kind = phonenumbers.number_type(phonenumbers.parse(e164))
+        if kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+            return e164
+        first = first or e164
+    return first
 
 
 def _phone_e164(text: str, region: str) -> str:

@@ -105,17 +105,22 @@ def mapping_text(fixed: bool) -> str:
 
 # The practice-management database: one table as a small clinic system keeps it, times naive
 # local (the clinic's zone), `updated_at` stamped on every save (MariaDB DATETIME style text).
+# It reschedules by successor rows: a move keeps the old row as `rescheduled` and books a new
+# row at the new time naming it (`rescheduled_from`), which the mapping reads as `replaces`.
 PM_SCHEMA = """CREATE TABLE appointments (
     id TEXT PRIMARY KEY, starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, status TEXT NOT NULL,
     reason TEXT, location TEXT, patient_id TEXT NOT NULL, patient_first_name TEXT, patient_last_name TEXT,
     patient_phone TEXT, patient_email TEXT, patient_language TEXT, patient_channel TEXT,
-    doctor_id TEXT, doctor_name TEXT, doctor_email TEXT, updated_at TEXT NOT NULL)"""
+    doctor_id TEXT, doctor_name TEXT, doctor_email TEXT, updated_at TEXT NOT NULL, rescheduled_from TEXT)"""
 PM_QUERY = ("SELECT id, updated_at, starts_at, ends_at, status, reason, location, patient_id, patient_first_name, "
             "patient_last_name, patient_phone, patient_email, patient_language, patient_channel, doctor_id, "
-            "doctor_name, doctor_email FROM appointments WHERE starts_at BETWEEN :window_start AND :window_end")
-# clinic_tables' mapping (its preset's columns) and the patient's language and channel.
-PM_MAPPING = ("name: pm\nextends: clinic_tables\nfields:\n  patient.language: {from: patient_language}\n"
-              "  patient.channel: {from: patient_channel}\n")
+            "doctor_name, doctor_email, rescheduled_from FROM appointments "
+            "WHERE starts_at BETWEEN :window_start AND :window_end")
+# clinic_tables' mapping (its preset's columns), the patient's language and channel, and the
+# successor rows' link (the old row's word then means it was superseded: docs/mappings.md).
+PM_MAPPING = ("name: pm\nextends: clinic_tables\nstatus_map: {rescheduled: cancelled}\nfields:\n"
+              "  patient.language: {from: patient_language}\n  patient.channel: {from: patient_channel}\n"
+              "  replaces: {from: rescheduled_from}\n")
 PM_SWEEP = "every 1m"  # the grammar's interval: every sync sweeps (ticks are 30 minutes apart)
 
 
@@ -126,21 +131,45 @@ def pm_wall(moment: datetime) -> str:
 
 def pm_write(scenario: Scenario, path: Path, rows: list[Version]) -> None:
     """The practice database as the desk (or the online booking tool) leaves it: each version
-    saved with its own stamp, a deleted one's row gone."""
+    saved with its own stamp, a deleted one's rows gone. A visit is a chain of rows (its first
+    row's id is the scenario's id): a move to another start keeps the chain's last row as
+    `rescheduled` and adds a row at the new start naming it; any other change saves the last row."""
     people = {p.id: p for p in scenario.patients}
     doctors = {d.id: d for d in scenario.doctors}
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         db.execute(PM_SCHEMA.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
         for v in rows:
-            if v.deleted:
-                db.execute("DELETE FROM appointments WHERE id = ?", (v.external_id,))
+            chain = _pm_chain(db, v.external_id)
+            if v.deleted:  # the booking deleted with its earlier rows
+                db.executemany("DELETE FROM appointments WHERE id = ?", [(row,) for row in chain])
                 continue
             p, d = people[v.patient], doctors[v.doctor]
             first, _, last = p.name.partition(" ")
-            db.execute("INSERT OR REPLACE INTO appointments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (v.external_id, pm_wall(v.start), pm_wall(v.start + PM_DURATION), v.word, "Consulta",
+            head, replaces = (chain[-1], None) if chain else (v.external_id, None)
+            if chain:
+                held = db.execute("SELECT starts_at, rescheduled_from FROM appointments WHERE id = ?",
+                                  (head,)).fetchone()
+                replaces = held[1]
+                if held[0] != pm_wall(v.start) and v.status == "booked":  # moved: a successor row
+                    db.execute("UPDATE appointments SET status = 'rescheduled', updated_at = ? WHERE id = ?",
+                               (pm_wall(v.updated_at), head))
+                    head, replaces = f"{v.external_id}-{len(chain)}", head
+            db.execute("INSERT OR REPLACE INTO appointments VALUES "
+                       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (head, pm_wall(v.start), pm_wall(v.start + PM_DURATION), v.word, "Consulta",
                         "Centro", p.id, first, last, p.phone, p.email, p.language, p.channel, d.id, d.name,
-                        d.email, pm_wall(v.updated_at)))
+                        d.email, pm_wall(v.updated_at), replaces))
+
+
+def _pm_chain(db: sqlite3.Connection, first: str) -> list[str]:
+    """The ids of a visit's rows in the practice database, first to last (none: not saved yet)."""
+    chain: list[str] = []
+    current: str | None = first if db.execute("SELECT 1 FROM appointments WHERE id = ?", (first,)).fetchone() else None
+    while current is not None:
+        chain.append(current)
+        after = db.execute("SELECT id FROM appointments WHERE rescheduled_from = ?", (current,)).fetchone()
+        current = after[0] if after else None
+    return chain
 
 
 def settings_text(folders: Folders, store_url: str | None, offsets: list[str], same_day: bool = False,

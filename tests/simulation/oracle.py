@@ -15,7 +15,9 @@ The rules, as read here (where the docs leave room, the reading is written down)
   mapping fix are not announced. The REST API has no baseline: each booking pushed is new.
 - The practice database's rows (pm) are read by the sync of the tick they become visible at
   (committed), whatever their `updated_at` stamp says; a deleted row is deleted by that sync's
-  delete sweep (the clinic's sweeps every sync).
+  delete sweep (the clinic's sweeps every sync). It moves a visit by a successor row (the old
+  row kept as `rescheduled`, a new row naming it): that is one move of the visit like any other,
+  one reschedule notice, never a cancellation and a confirmation.
 - A bad record (the poison row) is no appointment: nobody hears of it, nobody else is affected.
 - Reminders at the offsets: ``d`` is the same local wall-clock time days earlier (DST kept;
   a time that exists twice takes the first, one in the gap moves forward), ``h``/``m``

@@ -7,7 +7,9 @@ it; the soak is ``python -m tests.simulation`` (docs/development.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +45,11 @@ def test_a_month_with_every_combinable_fault(seed: int, store: str, request: pyt
     verdict = simulate(scenario, store_url, tmp_path)
     assert verdict.ok, verdict.report()
     assert verdict.expected > 50, verdict.report()  # a month of a clinic, not an empty run
+    # The practice database moved visits by successor rows (each such move one "moved" notice
+    # to its patient, as the oracle wants of every move; no cancellation, no confirmation).
+    with contextlib.closing(sqlite3.connect(tmp_path / "clinic" / "pm.db")) as pm:
+        successors = pm.execute("SELECT count(*) FROM appointments WHERE rescheduled_from IS NOT NULL").fetchone()[0]
+    assert successors > 0, scenario.describe()
 
 
 def _fault_params() -> list[object]:

@@ -156,6 +156,10 @@ class ClinicSettings(SettingsModel):
     places: dict[str, Place] = Field(
         default_factory=dict, description="location id or name (as the source sends it) -> address, map link or "
                                           "video/phone instructions")
+    default_visit_minutes: int | None = Field(
+        None, ge=1, le=1440, description="the length of a visit whose source gives neither an end nor a length "
+                                         "(the clinic's usual slot); unset: such a visit is quarantined "
+                                         "('end: missing')")
     visit_types: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="visit type as the source sends it -> {language: text} for patients' "
                                           "pages (e.g. Follow-up: {es: Revisión}); unlisted: shown as sent")

@@ -31,7 +31,7 @@ from clinicsync.sync.discover.csv_clock import PROBE_ZONES, settle_csv_clock
 from clinicsync.sync.discover.file_clock import written_at
 from clinicsync.sync.discover.naming import connector_name, region_of
 from clinicsync.sync.discover.proposal import Guess, Proposal
-from clinicsync.sync.discover.scoring import ColumnSample, mapping_from, score_columns, status_words
+from clinicsync.sync.discover.scoring import ColumnSample, mapping_from, rescheduled_note, score_columns, status_words
 from clinicsync.sync.discover.values import profile
 
 EDGE_ROWS = 40  # rows kept from the start and from the end of the file
@@ -287,6 +287,9 @@ def _by_shape(proposal: Proposal, sample: CsvSample, region: str) -> None:
     if missing:
         proposal.notes.append(f"no column found for {', '.join(missing)}: the mapping needs it; name the column "
                               "in the mapping file")
+    moved = rescheduled_note(scored.status_words)
+    if moved is not None:
+        proposal.notes.append(moved)
     unknown = [w.value for w in scored.status_words if w.status is None]
     if unknown:
         proposal.notes.append(f"{len(unknown)} status word(s) not known: give each its status in the mapping's "

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clinicsync.common.vocabulary import CHANNELS, STATUS_SYNONYMS, STATUSES, status_key
+from clinicsync.common.vocabulary import CHANNELS, RESCHEDULED_WORDS, STATUS_SYNONYMS, STATUSES, status_key
 from clinicsync.sync.discover.proposal import Guess, StatusWord
 from clinicsync.sync.discover.values import ValueProfile, profile, status_of
 from clinicsync.sync.discover.vocab import (
@@ -674,6 +674,19 @@ def status_word(value: str) -> tuple[str | None, float]:
         return STATUS_SYNONYMS[key], 0.9
     found = status_of(value)
     return (found, 0.8) if found is not None else (None, 0.0)
+
+
+def rescheduled_note(words: Sequence[StatusWord]) -> str | None:
+    """Why a word that says a visit moved (``vocabulary.RESCHEDULED_WORDS``) is left unmapped:
+    a product that keeps the old row with it beside a new row at the new time needs the pair
+    read as one moved visit (``replaces``), one that moves the row itself needs ``booked``;
+    mapping it to booked in the first kind kept the old row live and reminded, so the admin is asked."""
+    found = [w.value for w in words if w.status is None and status_key(w.value) in RESCHEDULED_WORDS]
+    if not found:
+        return None
+    return (f"status word(s) {', '.join(repr(w) for w in found)} left unmapped: if the source keeps the old row "
+            "with it and books a new row at the new time, map `replaces` to the new row's column naming the old row "
+            "and the word to cancelled (the pair is then one moved visit); if the row itself moved, map it to booked")
 
 
 def status_words(values: Sequence[str | None]) -> list[StatusWord]:

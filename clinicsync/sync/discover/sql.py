@@ -47,12 +47,14 @@ from clinicsync.sync.discover.clock import (
 )
 from clinicsync.sync.discover.graph import Schema, Table, read_schema
 from clinicsync.sync.discover.identity import find_identity
+from clinicsync.sync.discover.lengths import with_default_length
 from clinicsync.sync.discover.naming import region_of
 from clinicsync.sync.discover.people import People, audit, kind_of, place_people, weak_reason
 from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffixes
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
-from clinicsync.sync.discover.scoring import ColumnSample, score_columns
+from clinicsync.sync.discover.scoring import ColumnSample, rescheduled_note, score_columns
+from clinicsync.sync.discover.successors import successor_note, successor_rule
 
 MAX_WORDS = 200  # distinct status words listed
 MAX_LOOKALIKES = 8  # appointment-like tables whose rows are looked at (one cheap read each)
@@ -629,6 +631,7 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         sample = {o: [row[i] for row in rows] for i, o in enumerate(outs)
                   if o in main.columns and plan.select[o] == f"a.{plan.quote(o)}"}
         guesses, unplaced = _identify(run, connection.begin_nested, plan, sample, guesses, extra_notes)
+    guesses, unplaced = with_default_length(guesses, unplaced, plan.tables_of, main.name)
     by_field = {g.field: g for g in guesses}
     start = by_field.get("start")
     start_column = start.source if start is not None and start.source in plan.select else None
@@ -667,6 +670,20 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                         connector_notes=notes, mapping=mapping, guesses=guesses,
                         status_words=status_words, unplaced=unplaced)
     proposal.notes.extend(getattr(scored, "notes", None) or [])
+    status_guess = by_field.get("status")
+    rule = successor_rule(run, lambda n: _quote(connection, n), schema, main,
+                          plan.select.get(status_guess.source) if status_guess is not None else None, status_words)
+    if rule is not None:  # a move keeps the old row and books a new row naming it: one moved visit
+        column, words = rule
+        fields["replaces"] = {"from": column}
+        status_map.update(dict.fromkeys(words, "cancelled"))
+        proposal.status_words = [StatusWord(w.value, "cancelled", w.count, 0.8) if w.value in words else w
+                                 for w in status_words]
+        proposal.unplaced = [u for u in unplaced if u != column]
+        proposal.notes.append(successor_note(column, words))
+    moved = rescheduled_note(proposal.status_words)
+    if moved is not None:
+        proposal.notes.append(moved)
     proposal.notes.extend(people.notes)
     proposal.notes.extend(extra_notes)
     if gone is not None:

@@ -36,6 +36,7 @@ from clinicsync.sync.ingest.fingerprint import (
     unchanged_records,
 )
 from clinicsync.sync.ingest.subscriptions import note_server_status, subscription_state
+from clinicsync.sync.ingest.supersede import recording, supersede
 from clinicsync.sync.ingest.sweep import sweep_if_due, with_moved_past_window
 from clinicsync.sync.runs.progress import NO_PROGRESS, ProgressObserver, import_stage
 from clinicsync.sync.runs.run_progress import PRUNED_PER_CALL as STAGES_PRUNED_PER_CALL
@@ -155,7 +156,7 @@ def mapping_for(settings: Settings, config: ConnectorSettings) -> CompiledMappin
     clinic = settings.clinic_for(config.name)
     return load_mapping(config.mapping, source_timezone(settings, config), clinic.default_region,
                         settings.base_dir, clinic.plausible_dates.window(), stored_times(config),
-                        clinic.place_zones())
+                        clinic.place_zones(), clinic.default_visit_minutes)
 
 
 def map_batch(mapping: CompiledMapping, batch: Batch,
@@ -353,6 +354,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             store.engine, [(Standing(event, "connector"), config.name, part) for event, part in remembered]),
             strict=True) if holds)
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
+        chained = "replaces" in mapping.preset.fields  # rows that name the row they replace
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         profile = None
         if dry_run:  # the dry run's profile of the mapped visits; a real run need not import it (issue 60)
@@ -368,6 +370,11 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             known = unchanged_records(batch, mapping, fingerprint,
                                       lambda ids: store.fingerprints(config.name, ids), recognizer)
             mapped, quarantined = map_batch(mapping, batch, known)
+            within, unchanged = batch.within, known.count
+            if chained and mapped:  # a successor row and the row it replaces: one visit (supersede.py)
+                chains = supersede(store, config.name, mapped)
+                mapped, within = chains.mapped, recording(chains.edges, config.name, batch.within)
+                unchanged += chains.left_out  # an old row of a moved visit: fetched, nothing to store
             if fill is not None:
                 fill.add(m.appointment for m in mapped if not m.delete)
             if profile is not None:
@@ -389,7 +396,7 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                                                min_stop=batch.min_delete_stop)
                     seen = None
             apply = partial(store.apply_batch, config.name, run_id, mapped, quarantined, batch.cursor,
-                            snapshot_end, within=batch.within, baseline=baseline, unchanged=known.count,
+                            snapshot_end, within=within, baseline=baseline, unchanged=unchanged,
                             unchanged_ids=skipped, go_live=go_live, sightings=known.sightings,
                             current=connector.reads_current_state)
             try:

@@ -19,6 +19,7 @@ from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.engine import live_from, map_batch, mapping_for, new_run_id
+from clinicsync.sync.ingest.supersede import Within, recording, supersede
 from clinicsync.sync.store import quarantine
 from clinicsync.sync.store.quarantine import Q
 from clinicsync.sync.store.store import Store
@@ -102,8 +103,16 @@ def _retry_one(store: Store, config: ConnectorSettings, mapping: Any, item: Any,
             quarantine.close(connection, item.id, quarantine.RESOLVED, resolution, utcnow())
         return close
 
+    within: Within | None = closing("imported on retry")
+    if mapped and "replaces" in mapping.preset.fields:  # a row of a visit moved by successor rows
+        chains = supersede(store, config.name, mapped)
+        mapped, within = chains.mapped, recording(chains.edges, config.name, within)
+        if not mapped:  # an old row: a later row of its visit stands for it, and is stored
+            with store.engine.begin() as connection:
+                closing("retried: a later row of its visit stands for it")(connection)
+            return RetryOutcome(item.id, item.connector, IMPORTED)
     if mapped:
-        store.apply_batch(config.name, run_id, mapped, [], None, within=closing("imported on retry"),
+        store.apply_batch(config.name, run_id, mapped, [], None, within=within,
                           baseline=baseline, go_live=None if baseline else live_from(store, config))
         return RetryOutcome(item.id, item.connector, IMPORTED)
     entry = failed[0]

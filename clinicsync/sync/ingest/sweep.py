@@ -29,6 +29,7 @@ from sqlalchemy import insert, select, update
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, Connector
 from clinicsync.mappings.engine import CompiledMapping
+from clinicsync.sync.ingest.supersede import listed_visits
 from clinicsync.sync.store.locks import store_lane
 from clinicsync.sync.store.store import SnapshotEnd, Store
 from clinicsync.sync.store.tables import DELETE_SWEEPS as SWEEPS
@@ -70,6 +71,8 @@ def sweep_if_due(store: Store, connector: Connector, mapping: CompiledMapping, c
     connector.id_columns = mapping.id_columns()
     listing = connector.list_ids()
     ids = {external_id for record in listing.records if (external_id := mapping.peek_id(record)) is not None}
+    if "replaces" in mapping.preset.fields:  # rows that name the row they replace: listed as their visits
+        ids = listed_visits(store, connector.name, ids)
     looked_up, kept = still_held(store, connector, mapping, ids, now, listing.until, apply)
     with store_lane(store.engine):  # SQLite: the deletions take turns with the other writers, the listing did not
         deleted, error = store.delete_vanished(

@@ -253,8 +253,9 @@ def _supersedes(new: Mapped, kept: Mapped, current: bool) -> bool:
 # it is set: a visit stated as in person without links is no news either.
 _TELEHEALTH_FIELDS = frozenset({"visit_mode", "join_url", "provider_join_url", "dial_in"})
 # Fields that are not content: they never count in change detection (booked_at: the booking
-# time, read only by the go-live rule), so a source that starts giving one changes nothing.
-_UNHASHED = frozenset({"booked_at"})
+# time, read only by the go-live rule; replaces: which row a row succeeds, read by the ingest's
+# supersede step), so a source that starts giving one changes nothing.
+_UNHASHED = frozenset({"booked_at", "replaces"})
 _ALL_FIELDS = tuple(f.name for f in fields(NormalizedAppointment) if f.name not in _UNHASHED)
 
 

@@ -610,6 +610,14 @@ TOMBSTONES = Table(
     Column("recorded_at", UtcDateTime(), nullable=False),
 )
 
+BOOKING_ALIASES = Table(
+    "bookingalias", METADATA,
+    Column("connector", String(64), primary_key=True),
+    Column("alias", String(255), primary_key=True),
+    Column("external_id", String(255), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 DELETE_SWEEPS = Table(
     "delete_sweep", METADATA,
     Column("connector", String(64), primary_key=True),
