@@ -44,6 +44,9 @@ SAMPLE_LIMIT = 1_000  # a push source's or an archived file's sample: enough for
 MAX_RECORDS = 1_000_000  # read whole up to this many records per source
 _FLAT = frozenset({"csv", "sql"})  # sources with exact columns (audit_columns), others by path
 _UNIT = {"fhir": "Appointment", "hl7v2": "message"}
+NOTHING_READ = ("0 records sampled: the source answers but returns no record in its window, so nothing can be "
+                "synced or reminded. An empty table, file or look-alike table, or a query whose filter leaves every "
+                "row out: point the connector's query (or table) at the one holding the visits")
 
 
 @dataclass
@@ -160,11 +163,12 @@ class _Appointments:
     """What `check` learns from the mapped appointments: fields empty on every one, the
     plausibility profile, locations and patients' languages."""
 
-    def __init__(self, result: SourceCheck, mapping: CompiledMapping, clinic_timezone: str) -> None:
-        from clinicsync.sync.ingest.plausibility import Profile  # `check`'s, not `sync`'s (issue 60)
+    def __init__(self, result: SourceCheck, mapping: CompiledMapping, settings: Settings) -> None:
+        from clinicsync.sync.ingest.plausibility import Needs, Profile  # `check`'s, not `sync`'s
 
         self.result, self.fill = result, FieldFill(mapping)
-        self.profile = Profile(mapping.preset, clinic_timezone)
+        self.profile = Profile(mapping.preset, settings.clinic_for(result.connector).timezone,
+                               needs=Needs.of(settings))
 
     def __call__(self, record: Mapping[str, Any], appointment: NormalizedAppointment) -> None:
         self.fill.add((appointment,))
@@ -293,7 +297,7 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
     except ValueError as exc:
         result.problems.append(f"mapping does not load: {exc}")
         return result
-    seen = _Appointments(result, mapping, settings.clinic_for(config.name).timezone)
+    seen = _Appointments(result, mapping, settings)
     mapper = _Mapper(result, mapping.apply, seen)
     going, read, sample = _reach_and_read(config, result, mapper, source_clock(settings, config), max_records,
                                           mapping.required_sources())
@@ -326,5 +330,5 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
     mapper.finish()
     seen.finish()
     if not sample.records and not sample.rejected:
-        result.note = "the source returned no records in its window: only its columns were compared"
+        result.problems.append(NOTHING_READ)
     return result
