@@ -105,7 +105,8 @@ def test_a_taken_name_is_refused(clinic_db: str, tmp_path: Path, cli: Any) -> No
 
 def test_write_then_check_fails_on_an_unknown_status_word(clinic_db: str, tmp_path: Path, cli: Any) -> None:
     settings = tmp_path / "settings.yaml"
-    settings.write_text(f"clinic: {{timezone: UTC}}\nstore: {{url: 'sqlite:///{tmp_path}/s.db'}}\nconnectors: []\n")
+    settings.write_text(f"clinic: {{name: Front Desk Clinic, timezone: UTC}}\nstore: {{url: 'sqlite:///{tmp_path}/s.db'}}\n"
+                        "connectors: []\n")
     _, out, _ = cli(settings)("discover", clinic_db, "--timezone", "UTC", "--write", "--json", expect=1)
     report = json.loads(out)
     assert report["written"]["settings"] == str(settings)
