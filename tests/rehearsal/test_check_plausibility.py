@@ -331,3 +331,33 @@ def test_no_clinic_name_fails_while_reminders_are_on(configure: Callable[..., An
     assert finding["level"] == "error" and "Add `name:` under `clinic:`" in finding["message"]
     settings.write_text(settings.read_text(encoding="utf-8") + "reminders:\n  enabled: false\n", encoding="utf-8")
     command("check", expect=0)  # no messages, nothing to name
+
+
+@pytest.mark.postgres
+def test_unknown_status_words_beyond_the_window_are_listed(tmp_path: Path, write_settings: Callable[..., Path],
+                                                           cli: Any) -> None:
+    """Last year's rows carry a word the mapping does not know: no visit in the window has it, so
+    every row read maps, yet `check` lists the word (it quarantines the day such a row is read)."""
+    with postgres_schema() as url, psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE visits (id integer PRIMARY KEY, patient_id integer NOT NULL, phone text, "
+                           "starts_at timestamp NOT NULL, status text NOT NULL)")
+        day = datetime.now(ZoneInfo(ZONE)).date()
+        rows = [(n, 100 + n, f"+1 212 555 {1000 + n}", datetime.combine(day + timedelta(days=2 + n), time(9 + n % 8)),
+                 "scheduled") for n in range(1, 11)]
+        rows += [(n, 100 + n, None, datetime.combine(day - timedelta(days=400 + n), time(10)), "entered_in_error")
+                 for n in range(11, 14)]
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s)", rows)
+        (tmp_path / "visits.yaml").write_text(
+            "name: visits\nstatus_map: {scheduled: booked}\nfields:\n  external_id: {from: id}\n"
+            "  start: {from: starts_at}\n  duration_minutes: {value: 30}\n  status: {from: status}\n"
+            "  patient.external_id: {from: patient_id}\n  patient.phone: {from: phone}\n", encoding="utf-8")
+        connector = {"name": "visits", "kind": "sql", "mapping": str(tmp_path / "visits.yaml"), "url": url,
+                     "mode": "snapshot", "query": "SELECT * FROM visits WHERE starts_at BETWEEN :window_start AND "
+                                                  ":window_end"}
+        text = "- " + "\n  ".join(f"{k}: {json.dumps(v)}" for k, v in connector.items()) + "\n"
+        _, out, _ = cli(write_settings(text, timezone=ZONE))("check", "--json", "--offline")
+    result = json.loads(out)["connectors"][0]
+    assert result["sample"]["records"] == 10 and result["sample"]["quarantined"] == {}
+    (finding,) = [f for f in result["plausibility"]["findings"] if f["check"] == "statuses"]
+    assert finding["level"] == "warning" and "'entered_in_error' (3 row(s))" in finding["message"]

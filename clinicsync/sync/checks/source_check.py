@@ -37,6 +37,8 @@ from clinicsync.sync.ingest.engine import mapping_for, source_clock, source_time
 
 if TYPE_CHECKING:
     from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
+    from clinicsync.sync.checks.soft_delete_columns import Unfiltered
+    from clinicsync.sync.ingest.plausibility import Finding as PlausibilityFinding
     from clinicsync.sync.ingest.plausibility import ProfileReport
 
 SAMPLE_SIZE = 20  # records the mapping's path audit looks at
@@ -71,6 +73,8 @@ class SourceCheck:
     languages: Counter[str] = field(default_factory=Counter)  # patient language -> mapped records
     plausibility: ProfileReport | None = None  # the mapped visits as a whole (sync/plausibility)
     implausible_allowed: bool = False  # `check --allow-implausible`: its errors do not fail the source
+    unfiltered: list[Unfiltered] = field(default_factory=list)  # soft-delete flags the query leaves out
+    whole_source: list[PlausibilityFinding] = field(default_factory=list)  # status words beyond the window
 
     @property
     def implausible(self) -> int:
@@ -180,7 +184,12 @@ class _Appointments:
 
     def finish(self) -> None:
         self.result.empty_fields = self.fill.empty()
-        self.result.plausibility = self.profile.report()
+        report = self.profile.report()
+        named = self.profile.soft_deleted.columns  # flags the rows carry: the profile's finding already names them
+        unfiltered = [u.finding for u in self.result.unfiltered if u.column not in named]
+        if report.visits:  # the flags the query leaves out (errors), words beyond the window (warnings)
+            report.findings = [*unfiltered, *report.findings, *self.result.whole_source]
+        self.result.plausibility = report
 
 
 def _read(connector: Connector, mapper: _Mapper, max_records: int) -> str | None:
@@ -215,10 +224,13 @@ def _read(connector: Connector, mapper: _Mapper, max_records: int) -> str | None
 
 
 def _reach_and_read(config: ConnectorSettings, result: SourceCheck, mapper: _Mapper, zone: str, max_records: int,
-                    required: frozenset[str] = frozenset()) -> tuple[bool, str | None, Sample | None]:
+                    required: frozenset[str] = frozenset(), mapping: CompiledMapping | None = None
+                    ) -> tuple[bool, str | None, Sample | None]:
     """Build the connector, reach the source (``check()``), then read it whole through
     ``mapper`` (a polled source) or take a sample (any other). ``(False, …)`` when it ended
-    early: a problem or a note in ``result`` says why. The connector is always closed."""
+    early: a problem or a note in ``result`` says why. The connector is always closed.
+    ``mapping``: an appointments mapping; with it, a SQL source's tables are also read for
+    soft-delete flags the query leaves out and its status words over the whole source."""
     connector = None
     try:
         connector = build_connector(config)
@@ -229,6 +241,12 @@ def _reach_and_read(config: ConnectorSettings, result: SourceCheck, mapper: _Map
         if not reached.ok:
             result.problems.append(reached.detail)
             return False, None, None
+        if mapping is not None and connector.kind == "sql":
+            from clinicsync.sync.checks.soft_delete_columns import left_out
+            from clinicsync.sync.checks.status_words import unknown_words
+
+            result.unfiltered = left_out(connector)
+            result.whole_source = unknown_words(connector, mapping)
         read = _read(connector, mapper, max_records) if connector.polled else None
         sample = None if read is not None else connector.sample(min(SAMPLE_LIMIT, max_records))
         return True, read, sample
@@ -300,7 +318,7 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
     seen = _Appointments(result, mapping, settings)
     mapper = _Mapper(result, mapping.apply, seen)
     going, read, sample = _reach_and_read(config, result, mapper, source_clock(settings, config), max_records,
-                                          mapping.required_sources())
+                                          mapping.required_sources(), mapping)
     if not going:
         return result
     if read is not None:
