@@ -285,7 +285,7 @@ def write_settings(tmp_path: Path, store_url: str, request: pytest.FixtureReques
     def write(connectors: str = "", extra: str = "", timezone: str = "America/New_York") -> Path:
         path = tmp_path / "settings.yaml"
         path.write_text(
-            f"clinic:\n  timezone: {timezone}\n  default_region: US\n"
+            f"clinic:\n  timezone: {timezone}\n  default_region: US\n  name: clinic\n"
             f"store:\n  url: \"{store_url}\"\n"
             + (f"connectors:\n{textwrap.indent(textwrap.dedent(connectors), '  ')}" if connectors else "")
             + textwrap.dedent(extra),

@@ -172,4 +172,4 @@ def test_bad_settings_name_the_key(write_settings: SettingsFactory, cli: Callabl
     config = write_settings(f"- {connector}\n")
     _, _, err = cli(config)("config", "validate", expect=2)
     text = " ".join(err.split())
-    assert f"{key} (line 7): {problem}" in text
+    assert f"{key} (line 8): {problem}" in text

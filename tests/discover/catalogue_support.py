@@ -20,7 +20,7 @@ import yaml
 
 from tests.discover import sql_support as data
 
-ADMIN_LIMIT = 6
+ADMIN_LIMIT = 7  # the clinic (name, zone, region), the connectors list, the URL and the zone; messages need the name
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ def fresh_settings(folder: Path, zone: str, region: str) -> Path:
     path = folder / "settings.yaml"
     path.write_text(textwrap.dedent(f"""\
         clinic:
+          name: Riverside Family Practice
           timezone: {zone}
           default_region: {region}
         connectors: []

@@ -24,6 +24,7 @@ def settings_file(folder: Path, zone: str, region: str) -> Path:
     path = folder / "settings.yaml"
     path.write_text(textwrap.dedent(f"""\
         clinic:
+          name: Riverside Family Practice
           timezone: {zone}
           default_region: {region}
         store:
@@ -64,14 +65,21 @@ def wrong_fields(got: dict[str, Any] | None, want: Want, zone: str) -> list[str]
     return bad + (["zone"] if got.get("timezone") != zone else [])
 
 
-def discover_then_check(run: Any, settings: Path, command: list[str]) -> dict[str, Any]:
+def discover_then_check(run: Any, settings: Path, command: list[str], no_doctor: bool = False) -> dict[str, Any]:
     """The admin's first step: `discover <url> --write` (which runs `check`), counted lines; the
-    connector written. What discover proposed is printed (pytest -s shows it, as the admin sees it)."""
+    connector written. What discover proposed is printed (pytest -s shows it, as the admin sees it).
+    ``no_doctor``: the proposal reaches no doctor's name or email, so with agendas on (the
+    default) `check` fails on that alone, and says so."""
     before = settings.read_text(encoding="utf-8")
-    _, out, err = run("discover", *command, "--write")
+    _, out, err = run("discover", *command, "--write", expect=1 if no_doctor else 0)
     print(out, err, settings.read_text(encoding="utf-8"),
           *(p.read_text(encoding="utf-8") for p in (settings.parent / "mappings").glob("*")))
-    assert "0 would be quarantined, 0 problems" in out, out
+    if no_doctor:
+        errors = [line for line in out.splitlines() if ": error: " in line]
+        assert len(errors) == 1 and "error: practitioner.name, practitioner.email: none of the" in errors[0], out
+        assert "0 would be quarantined, 1 problems" in out, out
+    else:
+        assert "0 would be quarantined, 0 problems" in out, out
     assert data.admin_lines(before, command) <= ADMIN_LIMIT
     connector: dict[str, Any] = yaml.safe_load(settings.read_text(encoding="utf-8"))["connectors"][0]
     return connector

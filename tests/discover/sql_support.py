@@ -289,6 +289,7 @@ def admin_settings(folder: Path, zone: str) -> Path:
     path = folder / "settings.yaml"
     path.write_text(textwrap.dedent(f"""\
         clinic:
+          name: Riverside Family Practice
           timezone: {zone}
           default_region: US
         store:

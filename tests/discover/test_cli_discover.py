@@ -105,7 +105,8 @@ def test_a_taken_name_is_refused(clinic_db: str, tmp_path: Path, cli: Any) -> No
 
 def test_write_then_check_fails_on_an_unknown_status_word(clinic_db: str, tmp_path: Path, cli: Any) -> None:
     settings = tmp_path / "settings.yaml"
-    settings.write_text(f"clinic: {{timezone: UTC}}\nstore: {{url: 'sqlite:///{tmp_path}/s.db'}}\nconnectors: []\n")
+    settings.write_text(f"clinic: {{name: Front Desk Clinic, timezone: UTC}}\nstore: {{url: 'sqlite:///{tmp_path}/s.db'}}\n"
+                        "connectors: []\n")
     _, out, _ = cli(settings)("discover", clinic_db, "--timezone", "UTC", "--write", "--json", expect=1)
     report = json.loads(out)
     assert report["written"]["settings"] == str(settings)
@@ -124,3 +125,14 @@ def test_write_then_check_fails_on_an_unknown_status_word(clinic_db: str, tmp_pa
     mapping.write_text(fixed)
     _, out, _ = cli(settings)("check", "--offline")
     assert "0 would be quarantined, 0 problems" in out
+
+
+def test_write_states_a_missing_clinic_name_before_its_summary(clinic_db: str, tmp_path: Path, cli: Any) -> None:
+    """Messages start with the clinic's name: discover's check says the settings lack it (the
+    line `check` fails on), before the summary line; with the name, nothing is said."""
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(f"clinic: {{timezone: UTC}}\nstore: {{url: 'sqlite:///{tmp_path}/s.db'}}\nconnectors: []\n")
+    _, out, _ = cli(settings)("discover", clinic_db, "--timezone", "UTC", "--write", expect=None)
+    lines = out.splitlines()
+    said = next(i for i, line in enumerate(lines) if line.startswith("note: clinic.name is not set"))
+    assert lines[-1].startswith("checked: 1 sources") and said < len(lines) - 1

@@ -31,7 +31,7 @@ def test_nosh_on_mariadb_through_discover_check_and_sync(mariadb_database: dict[
     expected = real.built(mariadb_database, build)
     settings = real.settings_file(tmp_path, nosh_data.ZONE, "US")
     run = cli(settings)
-    connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])])
+    connector = real.discover_then_check(run, settings, [str(mariadb_database["url"])], no_doctor=True)
     assert connector["cursor_column"] == "timestamp"  # the row's stamp: not the visit's start
     assert "a.pid <> 0" in connector["query"]  # the blocked hours are no visits
     fields = yaml.safe_load(next((tmp_path / "mappings").glob("*.yaml")).read_text(encoding="utf-8"))["fields"]

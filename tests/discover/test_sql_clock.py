@@ -302,3 +302,17 @@ def test_an_ehr_in_naive_utc_is_told_by_its_visits_hours_and_imported_right(
     found = data.stored(run)
     assert {v.external_id: (found[v.external_id]["start"], found[v.external_id]["timezone"]) for v in expected} == \
         {v.external_id: (v.start_utc, ehr_zone) for v in expected}
+
+
+@pytest.mark.postgres
+def test_a_timestamptz_start_asks_nothing(postgres_url: str) -> None:
+    """A start column with a zone (PostgreSQL timestamptz, as Django with USE_TZ writes it) holds
+    instants: the setup that makes discover ask for naive times (Berlin, weeks-old stamps) does
+    not, and the proposal says why; the visits' times are read as the instants they are."""
+    fill_postgres(postgres_url, "utc", zone=BERLIN, stamps="old")
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("ALTER TABLE visits ALTER COLUMN start_at TYPE timestamptz USING start_at AT TIME ZONE "
+                           "'UTC', ALTER COLUMN end_at TYPE timestamptz USING end_at AT TIME ZONE 'UTC'")
+    proposal = discover_sql(postgres_url, name="visits", clinic_zone=BERLIN)
+    assert "stored_times" not in proposal.connector
+    assert any("every sampled start_at carries its own offset" in note for note in proposal.notes), proposal.notes

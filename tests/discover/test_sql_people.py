@@ -145,7 +145,8 @@ def test_a_stand_in_for_the_patient_is_refused_with_the_reason(server: Server, t
     assert (proposal.mapping or {})["fields"]["external_id"] == {"from": "id"}
     assert (proposal.mapping or {})["fields"]["type"] == {"from": "service_name"}  # the service's name: the type
     settings = data.admin_settings(tmp_path, ZONE)
-    cli(settings)("discover", url, "--timezone", ZONE, "--write")
+    _, out, _ = cli(settings)("discover", url, "--timezone", ZONE, "--write", expect=1)  # nobody to remind
+    assert "error: patient.phone, patient.email: only 0 of 60 (0%) upcoming visits" in " ".join(out.split())
     written = (tmp_path / "settings.yaml").read_text(encoding="utf-8")
     assert "note: patient.external_id: left out, not guessed: no column names the patient:" in written
 

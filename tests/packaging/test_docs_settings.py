@@ -14,6 +14,7 @@ dry-run outbox beside the settings, and `check` and `remind` must say that it is
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -94,6 +95,8 @@ def test_a_documented_complete_settings_file_runs_and_its_messages_land_where_th
     if "notifiers" not in data:
         outbox = tmp_path / ".clinicsync" / "outbox"
         assert [p.suffix for p in outbox.glob("*/*")] == [".json"]  # the 1-day SMS, as a file
+        (sms,) = outbox.glob("*/*")
+        assert json.loads(sms.read_text(encoding="utf-8"))["body"].startswith(f"{data['clinic']['name']}: ")
         said = " ".join(err.split())
         assert "go to the dry-run outbox (the settings name no notifiers: the default)" in said
         assert "none reached a patient" in said

@@ -253,3 +253,15 @@ def test_findings_carry_no_patient_data() -> None:
     assert len(report.errors) >= 3
     text = " ".join(f.message for f in report.findings) + report.summary
     assert "Consultation" not in text and "U1" not in text and "Quill" not in text and "+1212" not in text
+
+
+def test_table_prefixed_flags_mark_rows_deleted_and_a_lone_prefix_does_not() -> None:
+    """``APT_ACTIVE`` among ``APT_*`` columns is the row's active flag (0 or 'N': withdrawn); an
+    ``sms_enabled`` beside columns sharing no ``sms_`` is a preference, never a deletion."""
+    visits = clinic_day(4)
+    row = {"APT_ID": 1, "APT_START": "x", "APT_STATUS": "booked", "APT_PATIENT": 7}
+    for flag in ({"APT_ACTIVE": 0}, {"APT_ACTIVE": "N"}, {"APT_DELETED": "Y"}, {"APT_DELETED": "true"}):
+        assert checks(profile(visits, [{**row, **flag}] * 4)) == ["soft_deleted"], flag
+    for flag in ({"APT_ACTIVE": "Y"}, {"APT_DELETED": "N"}, {"APT_DELETED": "false"}):
+        assert profile(visits, [{**row, **flag}] * 4).findings == [], flag
+    assert profile(visits, [{"id": 1, "start": "x", "sms_enabled": 0}] * 4).findings == []

@@ -270,9 +270,94 @@ def test_soft_deleted_rows_in_mariadb_fail_naming_the_column(mariadb_database: d
         connector = {"name": "visits", "kind": "sql", "mapping": str(tmp_path / "visits.yaml"),
                      "url": mariadb_database["url"], "query": f"SELECT * FROM visits {where}", "mode": "snapshot"}
         text = "- " + "\n  ".join(f"{k}: {json.dumps(v)}" for k, v in connector.items()) + "\n"
-        _, out, _ = cli(write_settings(text, timezone=ZONE))("check", "--json", expect=expect)
+        # no phone or email in this table: a calendar-less feed with reminders off, else it reminds nobody
+        quiet = "reminders:\n  enabled: false\n"
+        _, out, _ = cli(write_settings(text, extra=quiet, timezone=ZONE))("check", "--json", expect=expect)
         return errors(json.loads(out)["connectors"][0])
 
     (finding,) = check("", expect=1)
     assert finding["check"] == "soft_deleted" and f"`{column}` on 5" in finding["message"]
     assert check(keep, expect=0) == []
+
+
+# `check` fails a setup that cannot do its job: each one valid, each one mapping every row.
+
+@pytest.mark.postgres
+def test_a_setup_that_can_remind_nobody_fails_naming_the_likeliest_column(check: Callable[..., Any]) -> None:
+    """The phone sits in the query under a name the mapping does not read; it used to be a
+    warning ("0 of 108 can be reminded") and `check` exited 0."""
+    wrong = query().replace("p.phone AS patient_phone,\n  p.email AS patient_email",
+                            "NULL AS patient_phone, NULL AS patient_email, p.phone AS mobile_no")
+    result, plain = check(wrong, expect=1)
+    (finding,) = errors(result)
+    assert "error: patient.phone, patient.email: only 0 of 84" in plain
+    assert finding["field"] == "patient.phone" and "only 0 of 84 (0%) upcoming visits" in finding["message"]
+    assert "`mobile_no` (on 84)" in finding["message"]
+    assert "(the mapping reads `patient_phone`)" in finding["message"]
+
+
+@pytest.mark.postgres
+def test_doctors_without_name_or_email_fail_when_agendas_are_on(check: Callable[..., Any]) -> None:
+    """A slot's or resource's key as the doctor: an id on every visit, no name, no email."""
+    result, _ = check(query().replace("d.name AS doctor_name", "NULL AS doctor_name"), expect=1)
+    (finding,) = errors(result)
+    assert finding["field"] == "practitioner.name" and "none of the 84 upcoming visits" in finding["message"]
+
+
+@pytest.mark.postgres
+def test_a_patient_name_ending_in_a_date_fails(check: Callable[..., Any]) -> None:
+    result, _ = check(query(patient_name="p.name || ' ' || to_char(a.starts_at - interval '40 days', "
+                                         "'YYYY-MM-DD HH24:MI:SS')"), expect=1)
+    (finding,) = errors(result)
+    assert finding["field"] == "patient.name" and "holds a date, a time or a number on 108 of 108" in \
+        finding["message"]
+
+
+@pytest.mark.postgres
+def test_nothing_read_fails(check: Callable[..., Any]) -> None:
+    """An empty look-alike table, or a filter that leaves every row out: 0 records, exit 1."""
+    result, plain = check(query(where="WHERE a.voided AND NOT a.voided"), expect=1)
+    assert result["problems"] and result["problems"][0].startswith("0 records sampled")
+    assert "checked: 1 sources, 0 records sampled, 0 would be quarantined, 1 problems" in plain
+
+
+@pytest.mark.postgres
+def test_no_clinic_name_fails_while_reminders_are_on(configure: Callable[..., Any], tmp_path: Path) -> None:
+    command = configure(query())
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("  name: clinic\n", ""), encoding="utf-8")
+    _, out, _ = command("check", "--json", expect=1)
+    (finding,) = [f for f in json.loads(out)["findings"] if f["part"] == "clinic"]
+    assert finding["level"] == "error" and "Add `name:` under `clinic:`" in finding["message"]
+    settings.write_text(settings.read_text(encoding="utf-8") + "reminders:\n  enabled: false\n", encoding="utf-8")
+    command("check", expect=0)  # no messages, nothing to name
+
+
+@pytest.mark.postgres
+def test_unknown_status_words_beyond_the_window_are_listed(tmp_path: Path, write_settings: Callable[..., Path],
+                                                           cli: Any) -> None:
+    """Last year's rows carry a word the mapping does not know: no visit in the window has it, so
+    every row read maps, yet `check` lists the word (it quarantines the day such a row is read)."""
+    with postgres_schema() as url, psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE visits (id integer PRIMARY KEY, patient_id integer NOT NULL, phone text, "
+                           "starts_at timestamp NOT NULL, status text NOT NULL)")
+        day = datetime.now(ZoneInfo(ZONE)).date()
+        rows = [(n, 100 + n, f"+1 212 555 {1000 + n}", datetime.combine(day + timedelta(days=2 + n), time(9 + n % 8)),
+                 "scheduled") for n in range(1, 11)]
+        rows += [(n, 100 + n, None, datetime.combine(day - timedelta(days=400 + n), time(10)), "entered_in_error")
+                 for n in range(11, 14)]
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s)", rows)
+        (tmp_path / "visits.yaml").write_text(
+            "name: visits\nstatus_map: {scheduled: booked}\nfields:\n  external_id: {from: id}\n"
+            "  start: {from: starts_at}\n  duration_minutes: {value: 30}\n  status: {from: status}\n"
+            "  patient.external_id: {from: patient_id}\n  patient.phone: {from: phone}\n", encoding="utf-8")
+        connector = {"name": "visits", "kind": "sql", "mapping": str(tmp_path / "visits.yaml"), "url": url,
+                     "mode": "snapshot", "query": "SELECT * FROM visits WHERE starts_at BETWEEN :window_start AND "
+                                                  ":window_end"}
+        text = "- " + "\n  ".join(f"{k}: {json.dumps(v)}" for k, v in connector.items()) + "\n"
+        _, out, _ = cli(write_settings(text, timezone=ZONE))("check", "--json", "--offline")
+    result = json.loads(out)["connectors"][0]
+    assert result["sample"]["records"] == 10 and result["sample"]["quarantined"] == {}
+    (finding,) = [f for f in result["plausibility"]["findings"] if f["check"] == "statuses"]
+    assert finding["level"] == "warning" and "'entered_in_error' (3 row(s))" in finding["message"]

@@ -37,6 +37,8 @@ from clinicsync.sync.ingest.engine import mapping_for, source_clock, source_time
 
 if TYPE_CHECKING:
     from clinicsync.mappings.waitlist import NormalizedWaitlistEntry
+    from clinicsync.sync.checks.soft_delete_columns import Unfiltered
+    from clinicsync.sync.ingest.plausibility import Finding as PlausibilityFinding
     from clinicsync.sync.ingest.plausibility import ProfileReport
 
 SAMPLE_SIZE = 20  # records the mapping's path audit looks at
@@ -44,6 +46,9 @@ SAMPLE_LIMIT = 1_000  # a push source's or an archived file's sample: enough for
 MAX_RECORDS = 1_000_000  # read whole up to this many records per source
 _FLAT = frozenset({"csv", "sql"})  # sources with exact columns (audit_columns), others by path
 _UNIT = {"fhir": "Appointment", "hl7v2": "message"}
+NOTHING_READ = ("0 records sampled: the source answers but returns no record in its window, so nothing can be "
+                "synced or reminded. An empty table, file or look-alike table, or a query whose filter leaves every "
+                "row out: point the connector's query (or table) at the one holding the visits")
 
 
 @dataclass
@@ -68,6 +73,8 @@ class SourceCheck:
     languages: Counter[str] = field(default_factory=Counter)  # patient language -> mapped records
     plausibility: ProfileReport | None = None  # the mapped visits as a whole (sync/plausibility)
     implausible_allowed: bool = False  # `check --allow-implausible`: its errors do not fail the source
+    unfiltered: list[Unfiltered] = field(default_factory=list)  # soft-delete flags the query leaves out
+    whole_source: list[PlausibilityFinding] = field(default_factory=list)  # status words beyond the window
 
     @property
     def implausible(self) -> int:
@@ -160,11 +167,12 @@ class _Appointments:
     """What `check` learns from the mapped appointments: fields empty on every one, the
     plausibility profile, locations and patients' languages."""
 
-    def __init__(self, result: SourceCheck, mapping: CompiledMapping, clinic_timezone: str) -> None:
-        from clinicsync.sync.ingest.plausibility import Profile  # `check`'s, not `sync`'s (issue 60)
+    def __init__(self, result: SourceCheck, mapping: CompiledMapping, settings: Settings) -> None:
+        from clinicsync.sync.ingest.plausibility import Needs, Profile  # `check`'s, not `sync`'s
 
         self.result, self.fill = result, FieldFill(mapping)
-        self.profile = Profile(mapping.preset, clinic_timezone)
+        self.profile = Profile(mapping.preset, settings.clinic_for(result.connector).timezone,
+                               needs=Needs.of(settings))
 
     def __call__(self, record: Mapping[str, Any], appointment: NormalizedAppointment) -> None:
         self.fill.add((appointment,))
@@ -176,7 +184,12 @@ class _Appointments:
 
     def finish(self) -> None:
         self.result.empty_fields = self.fill.empty()
-        self.result.plausibility = self.profile.report()
+        report = self.profile.report()
+        named = self.profile.soft_deleted.columns  # flags the rows carry: the profile's finding already names them
+        unfiltered = [u.finding for u in self.result.unfiltered if u.column not in named]
+        if report.visits:  # the flags the query leaves out (errors), words beyond the window (warnings)
+            report.findings = [*unfiltered, *report.findings, *self.result.whole_source]
+        self.result.plausibility = report
 
 
 def _read(connector: Connector, mapper: _Mapper, max_records: int) -> str | None:
@@ -211,10 +224,13 @@ def _read(connector: Connector, mapper: _Mapper, max_records: int) -> str | None
 
 
 def _reach_and_read(config: ConnectorSettings, result: SourceCheck, mapper: _Mapper, zone: str, max_records: int,
-                    required: frozenset[str] = frozenset()) -> tuple[bool, str | None, Sample | None]:
+                    required: frozenset[str] = frozenset(), mapping: CompiledMapping | None = None
+                    ) -> tuple[bool, str | None, Sample | None]:
     """Build the connector, reach the source (``check()``), then read it whole through
     ``mapper`` (a polled source) or take a sample (any other). ``(False, …)`` when it ended
-    early: a problem or a note in ``result`` says why. The connector is always closed."""
+    early: a problem or a note in ``result`` says why. The connector is always closed.
+    ``mapping``: an appointments mapping; with it, a SQL source's tables are also read for
+    soft-delete flags the query leaves out and its status words over the whole source."""
     connector = None
     try:
         connector = build_connector(config)
@@ -225,6 +241,12 @@ def _reach_and_read(config: ConnectorSettings, result: SourceCheck, mapper: _Map
         if not reached.ok:
             result.problems.append(reached.detail)
             return False, None, None
+        if mapping is not None and connector.kind == "sql":
+            from clinicsync.sync.checks.soft_delete_columns import left_out
+            from clinicsync.sync.checks.status_words import unknown_words
+
+            result.unfiltered = left_out(connector)
+            result.whole_source = unknown_words(connector, mapping)
         read = _read(connector, mapper, max_records) if connector.polled else None
         sample = None if read is not None else connector.sample(min(SAMPLE_LIMIT, max_records))
         return True, read, sample
@@ -293,10 +315,10 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
     except ValueError as exc:
         result.problems.append(f"mapping does not load: {exc}")
         return result
-    seen = _Appointments(result, mapping, settings.clinic_for(config.name).timezone)
+    seen = _Appointments(result, mapping, settings)
     mapper = _Mapper(result, mapping.apply, seen)
     going, read, sample = _reach_and_read(config, result, mapper, source_clock(settings, config), max_records,
-                                          mapping.required_sources())
+                                          mapping.required_sources(), mapping)
     if not going:
         return result
     if read is not None:
@@ -326,5 +348,5 @@ def check_connector(settings: Settings, config: ConnectorSettings, max_records: 
     mapper.finish()
     seen.finish()
     if not sample.records and not sample.rejected:
-        result.note = "the source returned no records in its window: only its columns were compared"
+        result.problems.append(NOTHING_READ)
     return result

@@ -34,7 +34,7 @@ from clinicsync.sync.responses.reply_paths import reply_problems
 
 @dataclass(frozen=True)
 class Finding:
-    part: str  # sources | services | notifiers | calendars | places | status page | replies | languages
+    part: str  # clinic | sources | services | notifiers | calendars | places | status page | replies | languages
     level: str  # error | warning
     message: str
 
@@ -57,6 +57,16 @@ def place_findings(settings: Settings, results: list[SourceCheck]) -> list[Findi
                              f"has no entry in {where}: its patients are told to ask the clinic where to go (add it "
                              f"to {where}, or a '*' entry for a one-building clinic)") for name, _ in missing]
     return findings
+
+
+def clinic_findings(settings: Settings) -> list[Finding]:
+    """No ``clinic.name`` while reminders are on: every message template starts with the
+    clinic's name, so each SMS would begin "clinic: ..." and the patient cannot tell who wrote."""
+    if not settings.reminders.enabled or "name" in settings.clinic.model_fields_set:
+        return []
+    return [Finding("clinic", "error", "clinic.name is not set while reminders are on: every message starts with "
+                                       "the clinic's name, so patients would read \"clinic: ...\" and not know who "
+                                       "writes. Add `name:` under `clinic:` (e.g. name: Riverside Family Practice)")]
 
 
 def status_page_findings(settings: Settings) -> list[Finding]:
@@ -157,7 +167,8 @@ def run_check(settings: Settings, store: dict[str, Any], max_records: int, json_
     notifiers = [check_notifier(config, settings.notifiers_defaulted) if reach
                  else NotifierCheck(config.name, config.kind, True, "not tried (--offline)")
                  for config in settings.notifiers]
-    findings = [*source_findings(store), *service_findings(store), *notifier_findings(settings),
+    findings = [*clinic_findings(settings), *source_findings(store), *service_findings(store),
+                *notifier_findings(settings),
                 *calendar_findings(store), *place_findings(settings, results), *status_page_findings(settings),
                 *reply_findings(settings), *language_findings(settings, results)]
     problems = (int(not store["ok"]) + sum(not r.ok for r in results) + sum(not n.ok for n in notifiers) +

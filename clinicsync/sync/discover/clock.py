@@ -56,6 +56,8 @@ CLOSE = timedelta(minutes=20)  # the newest stamp this near the database's clock
 HORIZON = timedelta(hours=15)  # past every zone's offset: a stamp further ahead is no write time
 MAX_STAMP_COLUMNS = 6  # stamp columns read (the cursor column first)
 SAMPLED_STARTS = 2000  # latest visit starts whose hours are read
+ZONED_SAMPLE = 50  # start values looked at for an offset of their own
+_OFFSET = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)$")
 _WIDE = {"window_start": datetime(1900, 1, 1), "window_end": datetime(2200, 1, 1), "cursor": None}
 _UTC_NAMES = {"utc", "etc/utc", "gmt", "etc/gmt", "uct", "etc/uct", "universal", "etc/universal", "zulu",
               "etc/zulu", "gmt0", "etc/gmt0", "z", "+00:00", "-00:00", "00:00"}
@@ -433,6 +435,7 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
     visit_zone = connector.get("timezone") or given_zone or options.clinic_zone
     zone_name = visit_zone if isinstance(visit_zone, str) else None
     server_clock: set[str] = set()
+    zoned: str | None = None  # the start column, when its values carry their own offset
     if isinstance(query, str) and not options.stored_times:
         read_defaults(connection, run, query, server, evidence)
         starts: list[datetime] = []
@@ -444,11 +447,14 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
             parts, fmt = start_parts(proposal, columns)
             if parts:
                 starts = visit_starts(connection, run, query, parts, fmt)
+                zoned = parts[0] if len(parts) == 1 and zoned_values(connection, run, query, parts[0]) else None
         except (SQLAlchemyError, StatementRefused):
             stamps, now = [], datetime.now(UTC).replace(tzinfo=None)
         read_stamps(stamps, now, zone_name, evidence)
         read_hours(starts, zone_name, evidence)
     instants = _instants_only(proposal, server_clock, server, evidence, options.stored_times)
+    if instants is None and zoned:
+        instants = _zoned_clock(evidence, options.stored_times, zoned)
     write_clock(proposal, instants or decide(evidence, given=options.stored_times, server=server,
                                         zone_given=bool(given_zone)))
     try:  # a cursor that would stall on stamps in the future (once the convention is known); a
@@ -459,6 +465,42 @@ def settle_clock(connection: Connection, run: Runner, proposal: Proposal, given_
         note = None
     if note is not None:
         proposal.notes.append(note)
+
+
+def zoned_values(connection: Connection, run: Runner, query: str, column: str) -> bool:
+    """Every sampled start value carries its own offset: a PostgreSQL ``timestamptz`` or SQL
+    Server ``DATETIMEOFFSET`` (the driver hands back an aware date-time), or text written with
+    an offset (``2026-03-02T09:00:00+01:00``). Such a value is an instant: how the database
+    writes naive date-times says nothing about it, so there is nothing to ask."""
+    q = connection.dialect.identifier_preparer.quote
+    binds = {k: v for k, v in _WIDE.items() if f":{k}" in query}
+    rows = run(connection, f"SELECT clinicsync_q.{q(column)} FROM ({query}) AS clinicsync_q "
+                           f"WHERE clinicsync_q.{q(column)} IS NOT NULL LIMIT {ZONED_SAMPLE}", binds)
+    values = [row[0] for row in rows]
+    return bool(values) and all(_has_offset(value) for value in values)
+
+
+def _has_offset(value: Any) -> bool:
+    if isinstance(value, datetime):
+        return value.tzinfo is not None
+    if isinstance(value, str) and _OFFSET.search(value.strip()):
+        try:
+            return parse_datetime(value.strip(), ()).tzinfo is not None
+        except TimeError:
+            return False
+    return False
+
+
+def _zoned_clock(evidence: Evidence, given: str | None, column: str) -> Clock:
+    """The convention for a source whose starts carry their offset: what the evidence shows of
+    its other (naive) date-times if it shows one clearly, else the default, said as not needed."""
+    try:
+        shown = by_evidence(evidence, given, "", "the database keeps UTC", "the database keeps local time")
+    except ClockUnclear:  # its naive stamps disagree; the visits' times do not depend on them
+        shown = None
+    return shown or Clock("local", f"not needed for the visits' times: every sampled {column} carries its own "
+                                   "offset (a column with a zone, such as timestamptz or DATETIMEOFFSET), so it is "
+                                   "read as the instant it is")
 
 
 def _instants_only(proposal: Proposal, server_clock: set[str], server: str | None, evidence: Evidence,

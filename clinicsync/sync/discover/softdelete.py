@@ -1,31 +1,41 @@
-"""Soft-delete and preference flags for `discover` (issue 57): the columns that say a row is
-gone without deleting it (``voided``, ``retired``, ``deleted``, ``is_deleted``; ``active``
-the other way round; a ``deleted_at`` date; the names are clinicsync/common/soft_delete.py's,
-which `check` reads too), and the ``preferred`` flag of a names table.
+"""Soft-delete and preference flags for `discover`: the columns that say a row is gone without
+deleting it (``voided``, ``retired``, ``deleted``, ``is_deleted``; ``active`` the other way
+round; a ``deleted_at`` date; table-prefixed ``APT_ACTIVE``, ``PAT_DELETED``; the names are
+clinicsync/common/soft_delete.py's, which `check` reads too), and the ``preferred`` flag of a
+names table.
 
 Why: EHRs void rather than delete. A voided appointment imported as booked texts a patient
-about a visit that does not exist, and a voided name or phone is an old one. The conditions
-are written for the column's real type on PostgreSQL (``boolean``: ``IS NOT TRUE``) and on
-MariaDB/MySQL (``TINYINT(1)``: ``COALESCE(x, 0) = 0``), and treat NULL as "not deleted".
+about a visit that does not exist, and a voided name or phone is an old one; a deleted
+patient's visits are withdrawn with it, so the patient's own flag (and its person's) is a
+condition of the query too. The conditions are written for the column's real type: a
+PostgreSQL ``boolean`` (``IS NOT TRUE``), a number 0/1 (MariaDB/MySQL ``TINYINT(1)``:
+``COALESCE(x, 0) = 0``), or a text flag (``'Y'``/``'N'``, ``'true'``/``'false'``, ``'1'``/``'0'``:
+compared as upper-case words); NULL is "not deleted".
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from clinicsync.common.soft_delete import meaning
+from clinicsync.common.soft_delete import meaning, owns_visits
 from clinicsync.sync.discover.graph import Table
+from clinicsync.sync.discover.readplan import ReadPlan
 
 _PREFERRED = re.compile(r"^(is_?)?(preferred|primary|principal|default|main|preferid[oa])$", re.I)
 _DATE = re.compile(r"date|time", re.I)
+_TEXT = re.compile(r"char|text|string|enum", re.I)
+_TRUE_WORDS = "('Y', 'YES', 'T', 'TRUE', '1', 'S', 'SI', 'J', 'JA')"
+_FALSE_WORDS = "('N', 'NO', 'F', 'FALSE', '0')"
 
 
 @dataclass(frozen=True)
 class Flag:
     column: str
     meaning: str  # "gone" (true = deleted), "alive" (false = deleted), "gone_at" (a date = deleted)
-    boolean: bool  # a real boolean type (PostgreSQL's); else a number 0/1
+    boolean: bool  # a real boolean type (PostgreSQL's); else a number 0/1, or text when ``text``
+    text: bool = False  # a text flag: Y/N, true/false, 1/0 as words
 
 
 def _boolean(type_name: str, dialect: str) -> bool:
@@ -34,12 +44,13 @@ def _boolean(type_name: str, dialect: str) -> bool:
 
 def flag(table: Table, dialect: str) -> Flag | None:
     """The table's soft-delete column, if it has one (a flag before a date)."""
+    names = list(table.columns)
     for wanted in ("gone", "alive"):
         for column, type_name in table.columns.items():
-            if meaning(column) == wanted and not _DATE.search(type_name):
-                return Flag(column, wanted, _boolean(type_name, dialect))
+            if meaning(column, names) == wanted and not _DATE.search(type_name):
+                return Flag(column, wanted, _boolean(type_name, dialect), bool(_TEXT.search(type_name)))
     for column, type_name in table.columns.items():
-        if meaning(column) == "gone_at" and _DATE.search(type_name):
+        if meaning(column, names) == "gone_at" and _DATE.search(type_name):
             return Flag(column, "gone_at", False)
     return None
 
@@ -49,6 +60,9 @@ def kept(found: Flag, alias: str, quote: str) -> str:
     ref = f"{alias}.{quote}"
     if found.meaning == "gone_at":
         return f"{ref} IS NULL"
+    if found.text:
+        words = _TRUE_WORDS if found.meaning == "gone" else _FALSE_WORDS
+        return f"COALESCE(UPPER(TRIM({ref})), '') NOT IN {words}"
     if found.meaning == "gone":
         return f"{ref} IS NOT TRUE" if found.boolean else f"COALESCE({ref}, 0) = 0"
     return f"{ref} IS NOT FALSE" if found.boolean else f"COALESCE({ref}, 1) <> 0"
@@ -57,6 +71,31 @@ def kept(found: Flag, alias: str, quote: str) -> str:
 def describe(found: Flag) -> str:
     what = {"gone": "true", "alive": "false", "gone_at": "set"}[found.meaning]
     return f"{found.column!r} {what} means deleted"
+
+
+def owners(plan: ReadPlan, tables: Iterable[Table]) -> list[tuple[Flag, str, str]]:
+    """The soft-delete conditions of the joined rows that own the visit (the patient's table and
+    its person's, found by name: common/soft_delete.py ``owns_visits``), each ``(flag,
+    table name, condition)``: a deleted patient's visits are not reminded. A row joined with
+    LEFT JOIN and missing gives NULL, which the condition keeps."""
+    found = []
+    for table in tables:
+        if table.name == plan.main.name or not owns_visits(table.name):
+            continue
+        gone = flag(table, plan.dialect)
+        alias = _alias(plan, table)
+        if gone is not None and alias is not None:
+            found.append((gone, table.name, kept(gone, alias, plan.quote(gone.column))))
+    return found
+
+
+def _alias(plan: ReadPlan, table: Table) -> str | None:
+    """The alias ``table`` is joined under directly (not a row picked by a subquery)."""
+    head = f"LEFT JOIN {plan.quote(table.name)} AS "
+    for join in plan.joins:
+        if join.startswith(head):
+            return join[len(head):].split(" ", 1)[0]
+    return None
 
 
 def preferred(table: Table) -> str | None:

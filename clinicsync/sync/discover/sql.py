@@ -602,7 +602,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
         people = place_people(run, schema, plan, region_code, connection.begin_nested) if follow else People()
         _join_references(schema, plan, people)
         kept_rows = [softdelete.kept(gone, "a", _quote(connection, gone.column))] if gone is not None else []
-        kept = " AND ".join(kept_rows + people.filters)
+        owners = softdelete.owners(plan, (schema.tables[t] for t in sorted(people.patient_tables)))
+        kept = " AND ".join(kept_rows + [condition for _, _, condition in owners] + people.filters)
         try:
             with connection.begin_nested():
                 rows = _run(connection, plan.sql(kept) +
@@ -650,7 +651,8 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                       f"{', '.join(joined) or 'no table'})"
                       + (f", in the window on {start_column!r}" if dated else
                          ", all rows: the start is not a date column, so no window can be applied")
-                      + (f"; soft-deleted rows left out: {softdelete.describe(gone)}" if gone is not None else ""))
+                      + (f"; soft-deleted rows left out: {softdelete.describe(gone)}" if gone is not None else "")
+                      + "".join(f"; {t} rows deleted: {softdelete.describe(o)}" for o, t, _ in owners))
     zone_guess = by_field.get("timezone")
     try:
         zone_value = _zone(connection, timezone, zone_guess.source if zone_guess else None, notes)
@@ -689,6 +691,9 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     if gone is not None:
         proposal.notes.append(f"soft-deleted appointments are left out of the query ({softdelete.describe(gone)}); "
                               "one deleted after it was imported is found by the delete sweep")
+    for owner, owner_table, _ in owners:
+        proposal.notes.append(f"visits of a deleted {owner_table} row are left out of the query "
+                              f"({softdelete.describe(owner)}): its patient is not reminded")
     if "timezone" not in connector and zone_guess is None:
         proposal.notes.append("no zone was found: the connector uses clinic.timezone (or give --timezone)")
     proposal.notes.append(f"unknown schema: read by its shape from table {main.name!r} and {len(rows)} sampled rows")

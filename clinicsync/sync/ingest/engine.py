@@ -358,9 +358,9 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         profile = None
         if dry_run:  # the dry run's profile of the mapped visits; a real run need not import it (issue 60)
-            from clinicsync.sync.ingest.plausibility import Profile
+            from clinicsync.sync.ingest.plausibility import Needs, Profile
 
-            profile = Profile(mapping.preset, settings.clinic_for(config.name).timezone)
+            profile = Profile(mapping.preset, settings.clinic_for(config.name).timezone, needs=Needs.of(settings))
         seen: set[str] | None = None
         stored = _StoredCursor(cursor)
 

@@ -45,7 +45,7 @@ reminders:
   channels: [email]
   routes: {{email: mail}}
 """)
-    text = path.read_text(encoding="utf-8").replace("clinic:\n", 'clinic:\n  name: "Clínica Santa Lucía"\n', 1)
+    text = path.read_text(encoding="utf-8").replace("  name: clinic\n", '  name: "Clínica Santa Lucía"\n', 1)
     path.write_text(text, encoding="utf-8")
     return load_settings(path)
 

@@ -9,5 +9,6 @@ and collects their findings. Core layer: `check` (sync/checks/source_check.py), 
 
 from clinicsync.sync.ingest.plausibility.finding import Finding
 from clinicsync.sync.ingest.plausibility.profile import Profile, ProfileReport
+from clinicsync.sync.ingest.plausibility.reach import Needs
 
-__all__ = ["Finding", "Profile", "ProfileReport"]
+__all__ = ["Finding", "Needs", "Profile", "ProfileReport"]

@@ -8,7 +8,10 @@ person or to nobody, seen from the values' shape only:
 - one (or a handful of) "patient(s)" for every visit: the user who created the row, or its
   owner, mapped as the patient;
 - the patient's name is the service's (or the doctor's) name, or a handful of names for
-  many patients.
+  many patients;
+- a name (the patient's or the doctor's) that holds a date, a time or a number: a column
+  such as the row's last-modified stamp or a code joined into the name, which would greet
+  the patient as "Ada Stone 2023-08-29 13:10:00".
 
 Thresholds leave a small practice alone: nothing is judged on fewer than 5 visits, the
 "few patients" rule needs 20 visits, and a field must equal the other on most visits.
@@ -16,6 +19,7 @@ Thresholds leave a small practice alone: nothing is judged on fewer than 5 visit
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -31,6 +35,14 @@ FEW_VISITS = 20  # the "few patients" rules need this many visits
 FEW_PATIENTS = 5  # ... and at most this many distinct patients, each with 10+ visits on average
 ONE_PATIENT = 0.6  # or one patient on this share of the visits
 FEW_NAMES = 3  # at most this many distinct names for FEW_VISITS+ distinct patients
+FIGURES = 0.2  # share of named visits whose name holds a date, a time or a number
+_FIGURE = re.compile(r"^[\W_]*\d[\d\W_]*$")  # a word of digits and separators only: 2023-08-29, 13:10, 4711
+
+
+def has_figure(name: str) -> bool:
+    """A word of the name is a date, a time or a number of three digits or more (``Quill2`` is a
+    word and ``Desk 2`` a counter someone typed; ``2023-08-29``, ``13:10`` and ``4711`` are not names)."""
+    return any(_FIGURE.match(word) and sum(c.isdigit() for c in word) >= 3 for word in name.split())
 
 
 def _same(a: str, b: str) -> bool:
@@ -56,8 +68,11 @@ class PatientIdentity:
         self.with_doctor = self.id_is_doctor = 0
         self.typed = self.name_is_type = 0
         self.doctor_named = self.name_is_doctor = 0
+        self.figures: Counter[str] = Counter()  # field -> named visits whose name holds a figure
+        self.names_seen: Counter[str] = Counter()  # field -> named visits
 
     def add(self, appointment: NormalizedAppointment) -> None:
+        self._figures(appointment)
         patient = appointment.patient
         if patient is None or not patient.external_id:
             return
@@ -83,6 +98,13 @@ class PatientIdentity:
             self.doctor_named += 1
             self.name_is_doctor += _same(name, doctor.name)
 
+    def _figures(self, appointment: NormalizedAppointment) -> None:
+        for target, person in (("patient.name", appointment.patient), ("practitioner.name", appointment.practitioner)):
+            name = person.name if person is not None else None
+            if name:
+                self.names_seen[target] += 1
+                self.figures[target] += has_figure(name)
+
     def summary(self) -> dict[str, Any]:
         return {"visits": self.visits, "patients": len(self.ids), "patients_capped": len(self.ids) >= KEEP,
                 "patient_id_is_visit_id": self.id_is_visit, "patient_name_is_type": self.name_is_type}
@@ -92,7 +114,18 @@ class PatientIdentity:
         return f"{len(self.ids)}{more} distinct patients over {self.visits} visits"
 
     def findings(self) -> list[Finding]:
-        found = [*self._ids(), *self._names()]
+        return [*self._ids(), *self._names(), *self._figure_findings()]
+
+    def _figure_findings(self) -> list[Finding]:
+        found = []
+        for target, count in self.figures.items():
+            named = self.names_seen[target]
+            if count >= MIN_PAIRS and count >= FIGURES * named:
+                found.append(Finding("patient_identity", "error", target,
+                                     f"{target}: holds a date, a time or a number on {share(count, named)} named "
+                                     f"visits{reads(self.preset, target)}: a stamp, an id or a code is part of the "
+                                     f"name, and messages and calendars would show it. Map {target} from the name "
+                                     "columns only (given and family name), without the row's dates or codes"))
         return found
 
     def _ids(self) -> list[Finding]:

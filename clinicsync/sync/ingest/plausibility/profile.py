@@ -24,7 +24,7 @@ from clinicsync.mappings.model import NormalizedAppointment
 from clinicsync.sync.ingest.plausibility.finding import Finding
 from clinicsync.sync.ingest.plausibility.hours import StartHours
 from clinicsync.sync.ingest.plausibility.identity import PatientIdentity
-from clinicsync.sync.ingest.plausibility.reach import Reach
+from clinicsync.sync.ingest.plausibility.reach import Needs, Reach
 from clinicsync.sync.ingest.plausibility.shape import Durations, Statuses
 from clinicsync.sync.ingest.plausibility.soft_deleted import SoftDeleted
 
@@ -53,11 +53,13 @@ class ProfileReport:
 
 
 class Profile:
-    def __init__(self, preset: MappingPreset | None, clinic_timezone: str, now: datetime | None = None) -> None:
+    def __init__(self, preset: MappingPreset | None, clinic_timezone: str, now: datetime | None = None,
+                 needs: Needs | None = None) -> None:
+        """``needs``: what the settings ask of each visit (reminders on, calendars or agendas on)."""
         self.clinic_timezone = clinic_timezone
         self.hours = StartHours()
         self.identity = PatientIdentity(preset)
-        self.reach = Reach(now or utcnow())
+        self.reach = Reach(now or utcnow(), needs, preset)
         self.soft_deleted = SoftDeleted()
         self.statuses = Statuses(preset)
         self.durations = Durations()
@@ -68,7 +70,7 @@ class Profile:
         self.visits += 1
         self.hours.add(appointment)
         self.identity.add(appointment)
-        self.reach.add(appointment)
+        self.reach.add(appointment, record)
         self.soft_deleted.add(record, appointment)
         self.statuses.add(record, appointment)
         self.durations.add(appointment)

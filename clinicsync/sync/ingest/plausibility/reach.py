@@ -2,40 +2,92 @@
 
 A phone or email in another table that the mapping never joined maps without an error:
 every reminder is then quietly planned for nobody. Counted over the visits still ahead
-that reminders are planned for; a warning below half, since a clinic may well have some
-patients without either.
+that reminders are planned for. Fewer than half reachable fails `check` when reminders are
+on (a clinic may have some patients without either, not most): the setup cannot do its
+job. The finding names the columns of the raw rows that look like a phone or an email and
+hold one on the unreachable visits (by name, never a value), the likeliest fix.
+
+A doctor: when calendars or doctors' agendas are on, practitioners with neither a name nor
+an email on every visit (a resource's or a slot's key taken for the doctor) reach no
+calendar and no agenda: that fails too. Fewer than half of the visits with any doctor only
+warns (a clinic's reminders work without one).
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
+from clinicsync.mappings.engine import MappingPreset
 from clinicsync.mappings.model import NormalizedAppointment
-from clinicsync.sync.ingest.plausibility.finding import Finding, share
+from clinicsync.sync.ingest.plausibility.finding import Finding, Level, reads, share
+
+if TYPE_CHECKING:
+    from clinicsync.sync.config.settings import Settings
 
 MIN_UPCOMING = 5
-LOW = 0.5  # warn when fewer than half of the upcoming visits can be reminded / have a doctor
+LOW = 0.5  # fewer than half of the upcoming visits reachable / with a doctor
+KEEP_COLUMNS = 200  # distinct column names counted as contact candidates
+_CONTACT_NAME = re.compile(r"phone|mobile|cell|tel(e|$|_)|gsm|movil|celular|e_?mail|mail|correo|contact", re.I)
+_PHONE_LIKE = re.compile(r"(\d\D{0,2}){6,}")
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What the settings ask of each visit: a way to remind the patient (reminders on), and a
+    doctor named or emailed (calendars or doctors' agendas on). ``Needs()`` asks nothing: the
+    reach findings then only warn (a profile built without settings)."""
+
+    reminders: bool = False
+    doctors: bool = False
+
+    @classmethod
+    def of(cls, settings: Settings) -> Needs:
+        reminders = settings.reminders
+        return cls(reminders=reminders.enabled,
+                   doctors=settings.calendar.provider != "none" or (reminders.enabled and reminders.agenda.enabled))
+
+
+def _contact_value(value: Any) -> bool:
+    """A value that could be a phone or an email (never kept, only judged)."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return False
+    text = str(value)
+    return "@" in text or bool(_PHONE_LIKE.search(text))
 
 
 class Reach:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-        self.upcoming = self.reachable = self.with_doctor = 0
+    def __init__(self, now: datetime, needs: Needs | None = None, preset: MappingPreset | None = None) -> None:
+        self.now, self.needs, self.preset = now, needs or Needs(), preset
+        self.upcoming = self.reachable = self.with_doctor = self.doctor_known = 0
+        self.candidates: Counter[str] = Counter()  # column -> unreachable upcoming visits it holds a contact on
 
-    def add(self, appointment: NormalizedAppointment) -> None:
+    def add(self, appointment: NormalizedAppointment, record: Mapping[str, Any] | None = None) -> None:
         if appointment.start < self.now or appointment.status not in ACTIVE_STATUSES:
             return
         self.upcoming += 1
         patient = appointment.patient
-        self.reachable += bool(patient is not None and patient.channel != "none"
-                               and ((patient.phone and patient.allow_sms) or (patient.email and patient.allow_email)))
+        reachable = bool(patient is not None and patient.channel != "none"
+                         and ((patient.phone and patient.allow_sms) or (patient.email and patient.allow_email)))
+        self.reachable += reachable
+        if not reachable and isinstance(record, Mapping):
+            for key, value in record.items():
+                if (isinstance(key, str) and _CONTACT_NAME.search(key) and _contact_value(value)
+                        and (key in self.candidates or len(self.candidates) < KEEP_COLUMNS)):
+                    self.candidates[key] += 1
         doctor = appointment.practitioner
-        self.with_doctor += bool(doctor is not None and doctor.external_id)
+        if doctor is not None and doctor.external_id:
+            self.with_doctor += 1
+            self.doctor_known += bool(doctor.name or doctor.email)
 
     def summary(self) -> dict[str, Any]:
-        return {"upcoming": self.upcoming, "reachable": self.reachable, "with_doctor": self.with_doctor}
+        return {"upcoming": self.upcoming, "reachable": self.reachable, "with_doctor": self.with_doctor,
+                "doctor_named_or_emailed": self.doctor_known}
 
     def describe(self) -> str:
         if not self.upcoming:
@@ -48,13 +100,39 @@ class Reach:
             return []
         found = []
         if self.reachable < LOW * self.upcoming:
-            found.append(Finding("reach", "warning", "patient.phone",
-                                 f"patient.phone, patient.email: only {share(self.reachable, self.upcoming)} upcoming "
-                                 "visits have a usable phone or email: the others get no reminder. Map patient.phone "
-                                 "and patient.email (phones kept in another table: join it in the connector's query)"))
+            found.append(self._unreachable())
+        if self.needs.doctors and self.with_doctor >= MIN_UPCOMING and not self.doctor_known:
+            found.append(Finding("reach", "error", "practitioner.name",
+                                 f"practitioner.name, practitioner.email: none of the {self.with_doctor} upcoming "
+                                 f"visits with a doctor has the doctor's name or email{self._reads('practitioner')}: "
+                                 "calendars and agendas reach nobody. The doctor id is likely a slot's, a "
+                                 "resource's or a schedule's key: follow it in the connector's query to the user, "
+                                 "staff or person row, and map practitioner.name and practitioner.email from it"))
         if self.with_doctor < LOW * self.upcoming:
             found.append(Finding("reach", "warning", "practitioner.external_id",
                                  f"practitioner.external_id: only {share(self.with_doctor, self.upcoming)} upcoming "
                                  "visits have a doctor: the others reach no doctor's calendar or agenda. Map "
                                  "practitioner.external_id (a provider through a link table: join it in the query)"))
         return found
+
+    def _reads(self, who: str) -> str:
+        return "".join(reads(self.preset, f"{who}.{part}") for part in ("name", "email"))
+
+    def _unreachable(self) -> Finding:
+        level: Level = "error" if self.needs.reminders else "warning"
+        seen = f"only {share(self.reachable, self.upcoming)} upcoming visits have a usable phone or email"
+        mapped = self._reads_contact()
+        if self.candidates:
+            named = ", ".join(f"`{c}` (on {n})" for c, n in self.candidates.most_common(3))
+            hint = (f"the likeliest columns: {named}, which hold a phone or an email on visits that have none: map "
+                    "patient.phone or patient.email from them")
+        else:
+            hint = ("no column the source returns holds a phone or an email on these visits: join the patient's "
+                    "contact table (phones kept in another table) in the connector's query and map patient.phone "
+                    "and patient.email from it")
+        return Finding("reach", level, "patient.phone",
+                       f"patient.phone, patient.email: {seen}{mapped}: the others get no reminder"
+                       + (", so reminders cannot do their job" if level == "error" else "") + f". {hint}")
+
+    def _reads_contact(self) -> str:
+        return "".join(reads(self.preset, f"patient.{part}") for part in ("phone", "email"))

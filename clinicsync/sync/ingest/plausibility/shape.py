@@ -23,7 +23,7 @@ LONG = timedelta(hours=12)
 ODD_SHARE = 0.05  # warn when this share of visits (or more) have an odd length
 
 
-def _status_column(preset: MappingPreset | None) -> str | None:
+def status_column(preset: MappingPreset | None) -> str | None:
     """The raw column status is read from, when it is one plain column (else None)."""
     spec = preset.fields.get("status") if preset is not None else None
     if spec is None:
@@ -42,7 +42,7 @@ def _constant(preset: MappingPreset | None) -> bool:
 
 class Statuses:
     def __init__(self, preset: MappingPreset | None = None) -> None:
-        self.preset, self.column, self.constant = preset, _status_column(preset), _constant(preset)
+        self.preset, self.column, self.constant = preset, status_column(preset), _constant(preset)
         self.mapped: Counter[str] = Counter()
         self.raw: set[Any] = set()  # the column's values as read (normalized once, at the end)
 

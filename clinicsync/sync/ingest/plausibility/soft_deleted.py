@@ -10,7 +10,7 @@ such row mapped to a live status fails `check`, naming the column.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -42,9 +42,10 @@ def _truth(value: Any) -> bool | None:
     return None
 
 
-def keep_clause(column: str) -> str:
-    """The query condition that leaves out the rows ``column`` marks deleted."""
-    said = meaning(column)
+def keep_clause(column: str, siblings: Sequence[str] = ()) -> str:
+    """The query condition that leaves out the rows ``column`` marks deleted (``siblings``: the
+    other columns of its table or record, for a table-prefixed name)."""
+    said = meaning(column, siblings)
     if said == "gone_at":
         return f"`WHERE {column} IS NULL`"
     if said == "alive":
@@ -53,10 +54,12 @@ def keep_clause(column: str) -> str:
 
 
 def watched(keys: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
-    """Of a record's columns, those that can mark it deleted, each with its kind."""
+    """Of a record's columns, those that can mark it deleted, each with its kind (a
+    table-prefixed name too: ``APT_ACTIVE`` among ``APT_ID``, ``APT_START``)."""
     found = []
+    names = [key for key in keys if isinstance(key, str)]
     for key in keys:
-        said = meaning(key) if isinstance(key, str) else None
+        said = meaning(key, names) if isinstance(key, str) else None
         if said is not None:
             kind = _KINDS[said]
             found.append((key, kind))
@@ -82,6 +85,7 @@ class SoftDeleted:
     def __init__(self) -> None:
         self.live = 0  # mapped visits with a live status
         self.columns: Counter[str] = Counter()  # column -> live visits it marks deleted
+        self.keys: tuple[str, ...] = ()  # the columns of the first record that had one, for the fix's wording
         self._shapes: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}  # a row's keys -> watched columns
 
     def add(self, record: Mapping[str, Any] | None, appointment: NormalizedAppointment) -> None:
@@ -98,6 +102,7 @@ class SoftDeleted:
             column = deleted_by(record, columns)
             if column is not None:
                 self.columns[column] += 1
+                self.keys = self.keys or tuple(k for k in keys if isinstance(k, str))
 
     def summary(self) -> dict[str, Any]:
         return {"live": self.live, "marked_deleted": dict(self.columns)}
@@ -111,4 +116,4 @@ class SoftDeleted:
         return [Finding("soft_deleted", "error", "status",
                         f"status: {share(count, self.live)} visits mapped to a live status come from rows the source "
                         f"marks deleted ({named}): their patients would be reminded of withdrawn visits. Leave them "
-                        f"out in the connector's query ({keep_clause(first)})")]
+                        f"out in the connector's query ({keep_clause(first, self.keys)})")]
