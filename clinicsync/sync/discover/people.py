@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.connectors.sql_session import describe
-from clinicsync.sync.discover import softdelete, stamps
+from clinicsync.sync.discover import attendees, doctors, history, kinship, softdelete, stamps
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
@@ -69,6 +69,7 @@ class People:
     notes: list[str] = field(default_factory=list)
     handled: set[str] = field(default_factory=set)
     patient_tables: set[str] = field(default_factory=set)
+    stand_ins: set[str] = field(default_factory=set)  # refused as the patient: few values (the owner user?)
     filters: list[str] = field(default_factory=list)  # conditions the query's WHERE needs (rows that are no visit)
 
 
@@ -171,9 +172,10 @@ class _Builder:
         seen = {first.name}
         while len(out) < MAX_HOPS:
             table, at = out[-1]
-            ref = next((r for r in self.schema.refs(table.name)
-                        if r.target not in seen and not audit(r.column) and kind_of(r.target) in ("person", "patient")
-                        and kind_of(r.target) != "provider" and not words(r.target) & _USER), None)
+            refs = [r for r in self.schema.refs(table.name)
+                    if r.target not in seen and not audit(r.column) and kind_of(r.target) in ("person", "patient")
+                    and kind_of(r.target) != "provider" and not words(r.target) & _USER]
+            ref = min(refs, key=lambda r: self._hop_rank(table, r), default=None)
             if ref is None:
                 break
             target = self.schema.tables[ref.target]
@@ -184,6 +186,15 @@ class _Builder:
             seen.add(target.name)
             out.append((target, hop))
         return out
+
+    def _hop_rank(self, table: Table, ref: Ref) -> tuple[int, int]:
+        """Which of a person row's references leads to the person: a direct one before one
+        through a row that itself refers to a person (an address naming its party), a NOT NULL
+        one before an optional one (``current_address`` is empty for many patients)."""
+        target = self.schema.tables[ref.target]
+        through = any(kind_of(r.target) in ("person", "patient") and r.target != table.name and not audit(r.column)
+                      and not words(r.target) & _USER for r in self.schema.refs(target.name))
+        return int(through), int(ref.column in table.nullable)
 
     def owned(self, table: str) -> list[Ref]:
         """The tables whose rows belong to a row of ``table`` (its names, its contacts): not the
@@ -196,9 +207,12 @@ class _Builder:
         if stamp is not None:
             self.plan.stamps.append(stamp)
 
-    def pick(self, child: Ref, parent_alias: str, extra: str = "", prefer: bool = True) -> str | None:
+    def pick(self, child: Ref, parent_alias: str, extra: str = "", prefer: bool = True,
+             first: bool = False) -> str | None:
         """Join the one row of ``child.table`` that stands for the parent row: not deleted, the
-        preferred one first, then the newest (its stamps, then its key). None without a key."""
+        person's own (kinship.py), still open where kept with history (history.py), the
+        preferred one first, then the newest (its start, its stamps, then its key); ``first``:
+        the first by key instead (a booking's first attendee). None without a key."""
         table = self.schema.tables[child.table]
         if table.key is None:
             return None
@@ -207,6 +221,11 @@ class _Builder:
         gone = softdelete.flag(table, dialect)
         if gone is not None:
             conditions.append(softdelete.kept(gone, "cs_r", q(gone.column)))
+        conditions += kinship.own_rows(table, "cs_r", q,
+                                       lambda c: softdelete.truthy(table, c, "cs_r", q(c), dialect))
+        end, start = history.end_column(table), history.start_column(table)
+        if end is not None:
+            conditions.append(history.current("cs_r", q(end)))
         if extra:
             conditions.append(extra)
         order = []
@@ -214,9 +233,14 @@ class _Builder:
         if preferred is not None:
             order.append(f"CASE WHEN {softdelete.truthy(table, preferred, 'cs_r', q(preferred), dialect)} "
                          "THEN 0 ELSE 1 END")
-        newest = stamps.stamp_columns(table)
-        order += [f"cs_r.{q(c)} DESC" for c in newest[-1:]]  # the creation stamp: set on every row
-        order.append(f"cs_r.{q(table.key)} DESC")
+        if first:
+            order.append(f"cs_r.{q(table.key)}")
+        else:
+            if start is not None:
+                order.append(f"cs_r.{q(start)} DESC")
+            newest = stamps.stamp_columns(table)
+            order += [f"cs_r.{q(c)} DESC" for c in newest[-1:]]  # the creation stamp: set on every row
+            order.append(f"cs_r.{q(table.key)} DESC")
         alias = self.plan.alias("r")
         self.plan.join(table, alias, f"{alias}.{q(table.key)} = (SELECT cs_r.{q(table.key)} FROM "
                                      f"{q(table.name)} AS cs_r WHERE {' AND '.join(conditions)} "
@@ -268,10 +292,14 @@ class _Builder:
 
     # -- phones and emails in a typed table --------------------------------------------------
     def contacts(self, chain: list[tuple[Table, str]], who: str = "patient") -> list[Guess]:
+        """A person's phones and emails from the tables that belong to the chain's rows: typed
+        rows (a code per row), else plain rows (an address or contact table with a phone column)
+        for a kind the person's own tables hold no column of."""
         out: list[Guess] = []
+        own = {token_role(t) for table, _ in chain for c in table.columns for t in name_tokens(c)}
         for table, alias in chain:
             for child in self.owned(table.name):
-                found = self._typed(child, alias, who)
+                found = self._typed(child, alias, who) or self._plain(child, alias, who, own)
                 for guess in found:
                     if not any(g.field == guess.field for g in out):
                         out.append(guess)
@@ -354,9 +382,53 @@ class _Builder:
                 continue
             self.stamp_children(child, parent_alias)
             how = "the newest row" if gone is None else f"not deleted ({softdelete.describe(gone)}), the newest row"
-            why = (f"table {table.name!r} keyed by {type_column!r}: {'; then '.join(parts)}; {how}")
+            others = kinship.describe(table)
+            why = (f"table {table.name!r} keyed by {type_column!r}: {'; then '.join(parts)}; {how}"
+                   + (f"; {others}" if others else ""))
             spec: dict[str, Any] = {"from": outs[0] if len(outs) == 1 else outs}
             guesses.append(Guess(field_name, " + ".join(outs), 0.85, why, spec))
+        return guesses
+
+    def _plain(self, child: Ref, parent_alias: str, who: str, own: set[str | None]) -> list[Guess]:
+        """A phone or email column of a table with several rows per person and no type code (an
+        address table kept with history): its values read as phones or emails, the person's own
+        current row taken (``pick``)."""
+        table = self.schema.tables[child.table]
+        if table.key is None or child.table == self.plan.main.name or kind_of(table.name) == "provider":
+            return []
+        kinds = [k for k in (("phone",) if who == "patient" else ()) + ("email",) if k not in own]
+        values = [c for c, t in table.columns.items() if _TEXT.search(t) and c != child.column and not audit(c)
+                  and c not in table.primary_key]
+        if not kinds or not values:
+            return []
+        q = self.q
+        rows = self.run(f"SELECT {', '.join(q(v) for v in values)} FROM {q(table.name)} "
+                        f"ORDER BY {q(table.key)} DESC LIMIT {SAMPLE}")
+        guesses: list[Guess] = []
+        picked: str | None = None
+        for kind in kinds:
+            best: tuple[int, float, str] | None = None
+            for index, column in enumerate(values):
+                p = profile([None if r[index] is None else str(r[index]) for r in rows], self.region)
+                if p.present < 3 or p.share(kind) < 0.8:
+                    continue
+                score = (1 if _MOBILE.search(column) else 0, p.share(kind), column)
+                if (best is None or score[:2] > best[:2]) and not _NOT_PHONE.search(column):
+                    best = score
+            if best is None:
+                continue
+            picked = picked or self.pick(child, parent_alias, prefer=True)
+            if picked is None:
+                return []
+            out = self.plan.add(picked, best[2], f"{who}_{kind}".replace("practitioner_", "doctor_"), table.name,
+                                table.columns[best[2]])
+            how = [h for h in (history.describe(table), kinship.describe(table)) if h] or ["the newest row"]
+            why = (f"table {table.name!r} ({child.column!r} -> {child.target}, {child.how}): column {best[2]!r}, "
+                   f"{round(best[1] * 100)}% of its values are {'phone numbers' if kind == 'phone' else 'emails'}; "
+                   + "; ".join(how))
+            guesses.append(Guess(f"{who}.{kind}", out, 0.8, why, {"from": out}))
+        if picked is not None:
+            self.stamp_children(child, parent_alias)
         return guesses
 
     # -- the patient ---------------------------------------------------------------------------
@@ -365,6 +437,9 @@ class _Builder:
         candidates = [r for r in self.schema.refs(main.name)
                       if kind_of(r.target) in ("patient", "person") or kind_of(r.column) in ("patient", "person")]
         candidates = [r for r in candidates if kind_of(r.target) != "provider" and kind_of(r.column) != "provider"]
+        attendee = attendees.child(self)
+        if attendee is not None:  # the booking's user is its owner, the patient is among its attendees
+            candidates = [r for r in candidates if kind_of(r.column) == "patient" or kind_of(r.target) == "patient"]
         reasons = []
         chosen = None
         for ref in sorted(candidates, key=_rank):
@@ -376,9 +451,13 @@ class _Builder:
             if weak is not None:
                 reasons.append(weak)
                 people.handled.add(ref.column)
+                people.stand_ins.add(ref.column)
                 continue
             if chosen is None:
                 chosen = ref
+        if chosen is None and attendee is not None:
+            attendees.place(self, attendee)
+            return
         if chosen is None:
             if reasons:
                 people.refused["patient.external_id"] = "no column names the patient: " + "; ".join(reasons)
@@ -393,7 +472,7 @@ class _Builder:
         chain = self.chain(target, alias)
         people.patient_tables.update(t.name for t, _ in chain)
         hops = " -> ".join([main.name, *(t.name for t, _ in chain)])
-        why = f"references table {target.name!r} ({'declared' if chosen.declared else 'by its name'}); " \
+        why = f"references table {target.name!r} ({chosen.how}); " \
               f"followed {hops}"
         if reasons:
             why += "; passed over: " + "; ".join(reasons)
@@ -466,6 +545,8 @@ class _Builder:
             if found is None:
                 return
             target, alias, why = found
+        elif own is not None and words(own.target) & doctors.BOOKED and doctors.follow(self, [own], onward=True):
+            return  # a resource that names its user: the user is the practitioner
         elif own is not None:
             target = self.schema.tables[own.target]
             columns = name_columns(target)[0]
@@ -476,10 +557,11 @@ class _Builder:
             self.plan.add_columns(target, alias, stem_of(own.column, target.name), frozenset({own.target_column}))
             self.stamp_row(target, alias)
             self.people.handled.add(own.column)
-            why = f"references table {target.name!r} ({'declared' if own.declared else 'by its name'})"
+            why = f"references table {target.name!r} ({own.how})"
             self.people.guesses.append(Guess("practitioner.external_id", own.column, 0.85, why,
                                              {"from": own.column}))
         else:
+            doctors.follow(self, doctors.candidates(self)) or doctors.unit_owner(self)
             return
         chain = [(target, alias)]
         hop_ref = next((r for r in self.schema.refs(target.name)

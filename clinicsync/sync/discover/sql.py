@@ -52,6 +52,7 @@ from clinicsync.sync.discover.products import PRODUCTS, Match, recognize, suffix
 from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.scoring import ColumnSample, score_columns
+from clinicsync.sync.discover.valuerefs import value_references
 
 MAX_WORDS = 200  # distinct status words listed
 SAMPLE_ROWS = 50
@@ -540,10 +541,16 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
                     timezone: str | None, wanted: str | None, sample_rows: int,
                     region: str | None = None) -> Proposal:
     schema = read_schema(inspector, names)
-    main = _pick_table(schema, wanted)
 
     def run(sql: str) -> list[tuple[Any, ...]]:
         return _run(connection, sql)
+
+    try:  # references kept without a declared key (a text UID column): found by their values
+        with connection.begin_nested():
+            schema.learn(value_references(schema, run, lambda n: _quote(connection, n)))
+    except SQLAlchemyError:
+        pass  # an odd column type the reads could not compare: the declared and named references stand
+    main = _pick_table(schema, wanted)
 
     region_code = region or region_of(timezone)
     gone = softdelete.flag(main, connection.dialect.name)
