@@ -1,6 +1,6 @@
 """`discover` follows a visit to the people it is for and with, in the real PostgreSQL and
 MariaDB, on schemas written for these tests, one per class of real products: references kept as
-text UIDs without a declared key (found by their values) with the phone in an address table kept
+text UIDs or numbers without a declared key (found by their values) with the phone in an address table kept
 with history (``stop IS NULL``); slot -> resource -> user; a booking's attendees as child rows
 with the booking's owner user as the doctor; a patient's direct party reference beside an
 optional one through its current address, with an emergency contact's number beside the
@@ -16,37 +16,45 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.discover import ehr_support as ehr
 from tests.discover import follow_support as follow
 
 server = ehr.server  # the fixture: an empty database in each of the two servers
 
 UID_DDL = """
-CREATE TABLE person (uid VARCHAR(36) PRIMARY KEY, given_name VARCHAR(50) NOT NULL, family_name VARCHAR(50) NOT NULL,
+CREATE TABLE person (uid {ID} PRIMARY KEY, given_name VARCHAR(50) NOT NULL, family_name VARCHAR(50) NOT NULL,
                      birth_date DATE);
-CREATE TABLE app_user (uid VARCHAR(36) PRIMARY KEY, first_name VARCHAR(50) NOT NULL, last_name VARCHAR(50) NOT NULL,
+CREATE TABLE app_user (uid {ID} PRIMARY KEY, first_name VARCHAR(50) NOT NULL, last_name VARCHAR(50) NOT NULL,
                        email VARCHAR(100));
-CREATE TABLE address (id INT PRIMARY KEY, person_uid VARCHAR(36) NOT NULL, street VARCHAR(100), city VARCHAR(50),
+CREATE TABLE address (id INT PRIMARY KEY, person_{REF} {ID} NOT NULL, street VARCHAR(100), city VARCHAR(50),
                       phone VARCHAR(40), start {TS} NOT NULL, stop {TS} NULL);
-CREATE TABLE visit (id INT PRIMARY KEY, patient_uid VARCHAR(36) NOT NULL, user_uid VARCHAR(36) NOT NULL,
+CREATE TABLE visit (id INT PRIMARY KEY, patient_{REF} {ID} NOT NULL, user_{REF} {ID} NOT NULL,
                     start_time {TS} NOT NULL, end_time {TS} NOT NULL, status VARCHAR(20) NOT NULL,
                     updated_at {TS} NOT NULL)
 """
 
 
-def test_text_uid_references_and_a_history_kept_address(server: ehr.Server, tmp_path: Path, cli: Any) -> None:
-    """No key is declared: ``patient_uid`` holds person.uid and ``user_uid`` app_user.uid, found
-    by their values. The phone is the address row still open (``stop`` NULL or in the future): for
-    a third of the people a closed row has both the higher id and the newest start (a stay
-    elsewhere that has ended)."""
+@pytest.mark.parametrize("ids", ["text UIDs", "numbers"])
+def test_references_without_keys_and_a_history_kept_address(server: ehr.Server, tmp_path: Path, cli: Any,
+                                                             ids: str) -> None:
+    """No key is declared and no name says where a reference points: ``patient_uid`` holds
+    person.uid and ``user_uid`` app_user.uid (UIDs kept as text), or ``patient_ref`` and
+    ``user_ref`` hold whole-number keys (1, 2, 3 … also the keys of the address and visit rows:
+    the name decides), found by their values. The phone is the address row still open (``stop``
+    NULL or in the future): for a third of the people a closed row has both the higher id and
+    the newest start (a stay elsewhere that has ended)."""
     url, opener, dialect = server
     rng = random.Random(5)
     made = follow.stamp()
-    people = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(40)]
-    users = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(3)]
+    text = ids == "text UIDs"
+    people = [str(uuid.UUID(int=rng.getrandbits(128))) if text else str(1 + n) for n in range(40)]
+    users = [str(uuid.UUID(int=rng.getrandbits(128))) if text else str(1 + n) for n in range(3)]
     want: follow.Want = {}
     with opener() as cursor:
-        follow.create(cursor, dialect, UID_DDL)
+        follow.create(cursor, dialect, UID_DDL.replace("{ID}", "VARCHAR(36)" if text else "INT")
+                      .replace("{REF}", "uid" if text else "ref"))
         cursor.executemany("INSERT INTO person VALUES (%s, %s, %s, NULL)",
                            [(u, f"Given{n}", f"Family{n}") for n, u in enumerate(people)])
         cursor.executemany("INSERT INTO app_user VALUES (%s, %s, %s, %s)",

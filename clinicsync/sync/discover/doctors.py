@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MAX_HOPS = 3  # booking -> slot -> resource -> user
 BOOKED = frozenset({"slot", "slots", "timeslot", "resource", "resources", "schedule", "schedules", "calendar",
                      "calendars", "availability", "shift", "shifts", "roster", "agenda", "chair", "column"})
-_OWNER = re.compile(r"^(owner|organi[sz]er|host|assignee|assigned_?to|user)(_?(u?u|g)?id|_?user(_?id)?)?$|^userid$",
+_OWNER = re.compile(r"^(owner|organi[sz]er|host|assignee|assigned_?to|user)(_?((u?u|g)?id|ref|key)|_?user(_?id)?)?$",
                     re.I)
 _UNIT = frozenset({"ward", "wards", "department", "departments", "dept", "room", "rooms", "unit", "units",
                    "resource", "resources", "theatre", "theater", "bay", "chair", "clinic", "clinics", "team",

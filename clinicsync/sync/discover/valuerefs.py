@@ -9,9 +9,10 @@ How, kept cheap: only columns that look like identifiers (a name with id/uid/ref
 or whole-number type) are sampled, one bounded read each; then each table with a one-column key
 is asked once which of all the sampled values it holds (an ``IN`` list of literals that are
 plain codes, never quoted text from the data). A column refers to a table when at least
-``SHARE`` of its distinct sampled values are that table's keys. Whole numbers (1, 2, 3 … are the
-keys of every table) need more distinct values and, among several tables that match, the one
-the column's name shares a word with; identifier-like text (UUIDs) matches one table only.
+``SHARE`` of its distinct sampled values are that table's keys. Among several tables that match
+(1, 2, 3 … are the keys of every table) the one the column's name points at is taken, none when
+the name does not decide; fewer than ``MIN_NUMBERS`` distinct whole numbers match only a table
+the name shares a word with. Identifier-like text (UUIDs) matches one table only.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ Run = Callable[[str], list[tuple[Any, ...]]]
 
 SHARE = 0.95  # of a column's distinct sampled values, found as the other table's keys
 SAMPLE = 200  # rows read per candidate column
-DISTINCT = 60  # distinct values kept per column
+DISTINCT = 40  # distinct values kept per column
 MIN_NUMBERS = 10  # distinct whole numbers a column needs before it is matched by value
-MAX_COLUMNS = 400  # candidate columns sampled at all
+MAX_COLUMNS = 200  # candidate columns sampled at all
 MAX_TARGETS = 400  # tables asked for their keys
 _IDENTIFIER = frozenset({"id", "uid", "uuid", "guid", "ref", "key", "fk", "no", "nr", "num", "code"})
 _WHOLE = re.compile(r"int|serial|number|numeric", re.I)
@@ -63,8 +64,6 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str]) -> l
             values = {str(r[0]).strip() for r in rows if r[0] is not None and str(r[0]).strip()}
             if not values or not all(_PLAIN.fullmatch(v) for v in values):
                 continue
-            if _numeric(values) and len(values) < MIN_NUMBERS:
-                continue  # a few small numbers are the keys of every table
             samples[(table.name, column)] = set(sorted(values)[:DISTINCT])
     if not samples:
         return []
@@ -75,9 +74,9 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str]) -> l
         whole = bool(_WHOLE.search(target.columns[key]))
         uuid_key = bool(_UUID_TYPE.search(target.columns[key]))
         wanted = set()
-        for (owner, _), values in samples.items():
-            if owner == target.name:
-                continue
+        for (owner, column), values in samples.items():
+            if owner == target.name or _whole_column(schema, owner, column) != whole:
+                continue  # a join of text to a number fails on PostgreSQL: only like to like
             if whole and not _numeric(values):
                 continue
             if uuid_key and not all(_UUID.fullmatch(v) for v in values):
@@ -91,25 +90,48 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str]) -> l
         if uuid_key:
             found |= {v.lower() for v in found}
         for (owner, column), values in samples.items():
-            if owner == target.name:
+            if owner == target.name or _whole_column(schema, owner, column) != whole:
                 continue
+            if _numeric(values) and len(values) < MIN_NUMBERS and not _related(column, target) >= 3:
+                continue  # a few small numbers are the keys of every table: only the table the name says
             hits = sum(v in found or v.lower() in found for v in values)
             if hits >= SHARE * len(values):
                 matches.setdefault((owner, column), []).append(target)
     out = []
     for (owner, column), found_targets in matches.items():
-        chosen = _choose(column, found_targets, _numeric(samples[(owner, column)]))
+        chosen = _choose(column, found_targets)
         if chosen is not None:
             out.append(Ref(owner, column, chosen.name, str(chosen.key), declared=False, by_values=True))
     return out
 
 
-def _choose(column: str, targets: list[Table], numeric: bool) -> Table | None:
-    """The one table a column refers to: the only match, else the only one whose name shares a
-    word with the column's (``patient_uid`` -> ``patient``); None when that does not decide."""
-    if len(targets) == 1 and not numeric:
+def _related(column: str, target: Table) -> int:
+    """How closely a column's name points at a table: 3 a shared word (``user_uid`` -> ``app_user``),
+    2 the same kind of person (patient, person, provider), 1 a patient's person (``patient_uid``
+    -> ``person``, not a login table), 0 nothing."""
+    from clinicsync.sync.discover.people import _USER, kind_of
+
+    if words(target.name) & (words(column) - _IDENTIFIER):
+        return 3
+    own, other = kind_of(column), kind_of(target.name)
+    if own is not None and own == other:
+        return 2
+    if own == "patient" and other == "person" and not words(target.name) & _USER:
+        return 1
+    return 0
+
+
+def _whole_column(schema: Schema, table: str, column: str) -> bool:
+    return bool(_WHOLE.search(schema.tables[table].columns[column]))
+
+
+def _choose(column: str, targets: list[Table]) -> Table | None:
+    """The one table a column refers to: the only match (text UIDs, or whole numbers matching one
+    table only), else the one its name points at most closely (``_related``); None when that
+    does not decide."""
+    if len(targets) == 1:
         return targets[0]
-    named = [t for t in targets if words(t.name) & (words(column) - _IDENTIFIER)]
-    if len(named) == 1:
-        return named[0]
-    return targets[0] if len(targets) == 1 else None
+    ranked = sorted(((_related(column, t), t.name) for t in targets), reverse=True)
+    if ranked[0][0] > 0 and (len(ranked) == 1 or ranked[0][0] > ranked[1][0]):
+        return next(t for t in targets if t.name == ranked[0][1])
+    return None
