@@ -24,6 +24,8 @@ BOOKED = frozenset({"slot", "slots", "timeslot", "resource", "resources", "sched
                      "calendars", "availability", "shift", "shifts", "roster", "agenda", "chair", "column"})
 _OWNER = re.compile(r"^(owner|organi[sz]er|host|assignee|assigned_?to|user)(_?((u?u|g)?id|ref|key)|_?user(_?id)?)?$",
                     re.I)
+_ELSE = re.compile(r"^(refer|guarant|emergenc|kin$|nok$|guardian|contact|insur|relative|parent|spouse|billing|"
+                   r"payer|cancel|previous|original)")  # a word of the column's name that begins so
 _UNIT = frozenset({"ward", "wards", "department", "departments", "dept", "room", "rooms", "unit", "units",
                    "resource", "resources", "theatre", "theater", "bay", "chair", "clinic", "clinics", "team",
                    "teams", "servicio", "sala", "station"})
@@ -66,7 +68,8 @@ def person_path(builder: _Builder, first: Ref) -> list[Ref] | None:
 
 def candidates(builder: _Builder) -> list[Ref]:
     """The visit's references that may lead to its practitioner: what it books (a slot, a
-    resource) first, then its owner user, then any person-like table it names (not the patient's)."""
+    resource) first, then its owner user, then a staff or users table it names (not the
+    patient's, nor a referrer's, a guarantor's or a relative's)."""
     main = builder.plan.main
     people = builder.people
     refs = [r for r in builder.schema.refs(main.name)
@@ -76,11 +79,15 @@ def candidates(builder: _Builder) -> list[Ref]:
             and (not audit(r.column) or _OWNER.match(r.column))]
 
     def rank(ref: Ref) -> int:
+        from clinicsync.sync.discover.people import _USER, kind_of
+
+        if any(_ELSE.match(w) for w in words(ref.column)):
+            return 9  # a referrer, a guarantor, a relative: a person, not the one who sees the patient
         if words(ref.target) & BOOKED or words(ref.column) & BOOKED:
             return 0
         if _OWNER.match(ref.column):
             return 1
-        return 2 if _person_like(builder, ref.target) else 9
+        return 2 if kind_of(ref.target) == "provider" or words(ref.target) & _USER else 9
 
     return [r for r in sorted(refs, key=rank) if rank(r) < 9]
 

@@ -15,10 +15,12 @@ from clinicsync.sync.discover.graph import Table
 
 _FLAG = re.compile(r"^(is_?)?(emergency|emergency_?contact|next_?of_?kin|nok|kin|guardian|relative|"
                    r"third_?party|proxy|caregiver|carer)(_?(flag|contact|yn))?$", re.I)
-_RELATION = re.compile(r"^(relation|relationship|relation_?type|relationship_?type|contact_?role|role|"
+_RELATION = re.compile(r"^(relation|relationship|relation_?type|relationship_?type|contact_?role|"
                        r"kinship|rel(ation)?_?to_?patient)$", re.I)
 _TEXT = re.compile(r"char|text|string|clob|enum", re.I)
-_OWN = ("self", "patient", "own", "owner", "myself", "me", "titular", "selbst", "soi")
+_OTHERS = ("spouse", "husband", "wife", "partner", "mother", "father", "parent", "child", "son", "daughter",
+           "sibling", "brother", "sister", "guardian", "emergency", "emergency contact", "next of kin", "next_of_kin",
+           "nok", "relative", "friend", "caregiver", "carer", "neighbour", "neighbor", "grandparent", "other")
 _OTHER = re.compile(r"^(other|related|contact|emergency|guardian|kin)_?(party|person|patient|contact)(_?(id|uid))?$",
                     re.I)
 
@@ -29,7 +31,8 @@ def flag_columns(table: Table) -> list[str]:
 
 
 def relation_column(table: Table) -> str | None:
-    """A text column naming whose contact the row is (``relationship``: 'self', 'spouse')."""
+    """A text column naming whose contact the row is (``relationship``: 'self', 'spouse'): rows
+    naming a relative, a guardian or an emergency contact are someone else's."""
     return next((c for c, t in table.columns.items() if _RELATION.match(c) and _TEXT.search(t)), None)
 
 
@@ -42,9 +45,9 @@ def own_rows(table: Table, alias: str, quote: Callable[[str], str], truthy: Call
     """SQL conditions keeping only the person's own rows (``truthy(column)``: the column is set)."""
     out = [f"NOT ({truthy(c)})" for c in flag_columns(table)]
     relation = relation_column(table)
-    if relation is not None:
-        own = ", ".join(f"'{w}'" for w in _OWN)
-        out.append(f"({alias}.{quote(relation)} IS NULL OR LOWER({alias}.{quote(relation)}) IN ({own}))")
+    if relation is not None:  # a word it does not know ('self', 'home') is kept
+        others = ", ".join(f"'{w}'" for w in _OTHERS)
+        out.append(f"({alias}.{quote(relation)} IS NULL OR LOWER({alias}.{quote(relation)}) NOT IN ({others}))")
     out += [f"{alias}.{quote(c)} IS NULL" for c in other_person_columns(table)]
     return out
 
@@ -54,6 +57,6 @@ def describe(table: Table) -> str | None:
     said = [repr(c) for c in flag_columns(table)]
     relation = relation_column(table)
     if relation is not None:
-        said.append(f"{relation!r} naming someone else")
+        said.append(f"{relation!r} naming a relative or an emergency contact")
     said += [f"{c!r} set" for c in other_person_columns(table)]
     return f"rows of other people left out ({', '.join(said)})" if said else None
