@@ -175,7 +175,8 @@ CREATE TABLE party_address (id INT PRIMARY KEY, party_id INT NOT NULL REFERENCES
                             city VARCHAR(50));
 CREATE TABLE contact_mechanism (id INT PRIMARY KEY, party_id INT NOT NULL REFERENCES party (id),
                                 address_id INT NULL REFERENCES party_address (id), kind VARCHAR(20) NOT NULL,
-                                value VARCHAR(100) NOT NULL, emergency {BOOL} NOT NULL DEFAULT {FALSE});
+                                value VARCHAR(100) NOT NULL, emergency {BOOL} NOT NULL DEFAULT {FALSE},
+                                relationship VARCHAR(20) NULL);
 CREATE TABLE patient (id INT PRIMARY KEY, current_address_id INT NULL REFERENCES party_address (id),
                       party_id INT NOT NULL REFERENCES party (id), mrn VARCHAR(20));
 CREATE TABLE doctor (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(100));
@@ -188,7 +189,8 @@ CREATE TABLE appointment (id INT PRIMARY KEY, patient_id INT NOT NULL REFERENCES
 def test_direct_party_over_address_and_no_emergency_number(server: ehr.Server, tmp_path: Path, cli: Any) -> None:
     """The patient names its party directly (NOT NULL) and, optionally, its current address, which
     names a party too: the phones come from the patient's own party, not from the address's rows
-    (set on a fifth of them). An emergency contact's mobile, entered last, is never the patient's."""
+    (set on a fifth of them). An emergency contact's mobile and a mother's email (its
+    relationship says so), entered last, are never the patient's."""
     url, opener, dialect = server
     want: follow.Want = {}
     true, false = (True, False) if dialect == "postgresql" else (1, 0)
@@ -201,11 +203,14 @@ def test_direct_party_over_address_and_no_emergency_number(server: ehr.Server, t
         contacts: list[tuple[Any, ...]] = []
         for p in range(1, 41):
             at = 500 + p if p % 5 == 0 else None
-            contacts.append((len(contacts) + 1, p, at, "mobile", f"617-253-{1000 + p:04d}", false))
-            contacts.append((len(contacts) + 1, p, at, "email", f"given{p}@example.org", false))
+            contacts.append((len(contacts) + 1, p, at, "mobile", f"617-253-{1000 + p:04d}", false,
+                             "self" if p % 2 else None))
+            contacts.append((len(contacts) + 1, p, at, "email", f"given{p}@example.org", false, "home"))
             if p % 2 == 0:  # the spouse's mobile, to call in an emergency
-                contacts.append((len(contacts) + 1, p, None, "mobile", f"617-999-{1000 + p:04d}", true))
-        cursor.executemany("INSERT INTO contact_mechanism VALUES (%s, %s, %s, %s, %s, %s)", contacts)
+                contacts.append((len(contacts) + 1, p, None, "mobile", f"617-999-{1000 + p:04d}", true, "spouse"))
+            if p % 3 == 0:  # a child's mother's email: a relative's row, not flagged
+                contacts.append((len(contacts) + 1, p, None, "email", f"mother{p}@example.org", false, "Mother"))
+        cursor.executemany("INSERT INTO contact_mechanism VALUES (%s, %s, %s, %s, %s, %s, %s)", contacts)
         cursor.executemany("INSERT INTO patient VALUES (%s, %s, %s, %s)",
                            [(100 + p, 500 + p if p % 3 == 0 else None, p, f"MRN{p}") for p in range(1, 41)])
         cursor.executemany("INSERT INTO doctor VALUES (%s, %s, %s)",
@@ -225,18 +230,20 @@ def test_direct_party_over_address_and_no_emergency_number(server: ehr.Server, t
 
 WARD_DDL = """
 CREATE TABLE ward (id INT PRIMARY KEY, ward_name VARCHAR(100) NOT NULL, floor INT);
+CREATE TABLE staff (id INT PRIMARY KEY, first_name VARCHAR(50) NOT NULL, last_name VARCHAR(50) NOT NULL);
 CREATE TABLE patient (id INT PRIMARY KEY, first_name VARCHAR(50) NOT NULL, last_name VARCHAR(50) NOT NULL,
                       phone VARCHAR(40));
 CREATE TABLE appointment (id INT PRIMARY KEY, patient_id INT NOT NULL REFERENCES patient (id),
                           ward_id INT NOT NULL REFERENCES ward (id), start_at {TS} NOT NULL, end_at {TS} NOT NULL,
-                          status VARCHAR(20) NOT NULL)
+                          status VARCHAR(20) NOT NULL, referring_staff_id INT NULL REFERENCES staff (id))
 """
 
 
 def test_a_ward_owns_the_calendar_where_there_is_no_practitioner(server: ehr.Server, tmp_path: Path,
                                                                  cli: Any) -> None:
-    """Visits name a ward, no doctor: the ward is proposed as the calendar owner (its id and name
-    as the doctor's), and the reason says so."""
+    """Visits name a ward, no doctor (the staff member they name is the GP who referred the
+    patient): the ward is proposed as the calendar owner (its id and name as the doctor's), and
+    the reason says so."""
     url, opener, dialect = server
     want: follow.Want = {}
     wards = ["Cardiology Outpatients", "Fracture Clinic", "Diabetes Day Unit"]
@@ -248,10 +255,11 @@ def test_a_ward_owns_the_calendar_where_there_is_no_practitioner(server: ehr.Ser
         rows = []
         for n, start in enumerate(follow.slots(90, 25), start=1):
             w, p = n % 3, 1 + n % 40
-            rows.append((n, p, 7 + w, start, start + timedelta(minutes=20), follow.STATUS[n % 4]))
+            rows.append((n, p, 7 + w, start, start + timedelta(minutes=20), follow.STATUS[n % 4], 1 + n % 5))
             want[str(n)] = {"status": follow.STATUS[n % 4], "patient": str(p), "phone": f"+1617253{1000 + p:04d}",
                             "doctor": str(7 + w), "doctor_name": wards[w]}
-        cursor.executemany("INSERT INTO appointment VALUES (%s, %s, %s, %s, %s, %s)", rows)
+        cursor.executemany("INSERT INTO staff VALUES (%s, %s, %s)", [(s, f"Referrer{s}", "Gp") for s in range(1, 6)])
+        cursor.executemany("INSERT INTO appointment VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
     fields, out, found = follow.discover_and_sync(url, tmp_path, cli)
     assert "no practitioner in this schema" in out, out
     assert fields["practitioner.external_id"] == {"from": "ward_id"}

@@ -46,6 +46,12 @@ def _named(builder: _Builder, table: Table) -> bool:
     return bool(columns) and _filled(builder.run, builder.q, table, columns)
 
 
+def someone_else(column: str) -> bool:
+    """A column naming a person who is not the one seeing the patient: a referrer, a guarantor,
+    a relative, who cancelled (``referring_staff_id``, ``guarantor_id``)."""
+    return any(_ELSE.match(w) for w in words(column))
+
+
 def person_path(builder: _Builder, first: Ref) -> list[Ref] | None:
     """The references from the visit to the deepest person-like row with a name, over at most
     ``MAX_HOPS`` (a resource that names its user goes on to the user); None when none is reached."""
@@ -81,7 +87,7 @@ def candidates(builder: _Builder) -> list[Ref]:
     def rank(ref: Ref) -> int:
         from clinicsync.sync.discover.people import _USER, kind_of
 
-        if any(_ELSE.match(w) for w in words(ref.column)):
+        if someone_else(ref.column):
             return 9  # a referrer, a guarantor, a relative: a person, not the one who sees the patient
         if words(ref.target) & BOOKED or words(ref.column) & BOOKED:
             return 0

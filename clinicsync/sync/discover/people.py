@@ -530,9 +530,15 @@ class _Builder:
     # -- the doctor ----------------------------------------------------------------------------
     def provider(self) -> None:
         main, q = self.plan.main, self.q
+        others = [r.column for r in self.schema.refs(main.name) if doctors.someone_else(r.column)
+                  and (kind_of(r.target) == "provider" or kind_of(r.column) == "provider")]
+        if others:  # not joined: their names would be read as the doctor's
+            self.people.handled.update(others)
+            self.people.notes.append(f"{', '.join(map(repr, others))}: a referrer's or another role's person, not "
+                                     "the doctor: left out of the query")
         own = next((r for r in self.schema.refs(main.name)
-                    if (kind_of(r.target) == "provider" or kind_of(r.column) == "provider") and not audit(r.column)),
-                   None)
+                    if (kind_of(r.target) == "provider" or kind_of(r.column) == "provider") and not audit(r.column)
+                    and r.column not in others), None)
         links = [c for c in self.schema.children(main.name)
                  if self.schema.tables[c.table].key is not None
                  and any(kind_of(r.target) == "provider" for r in self.schema.refs(c.table))]
