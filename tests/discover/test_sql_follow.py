@@ -91,8 +91,11 @@ CREATE TABLE staff (id INT PRIMARY KEY, first_name VARCHAR(50) NOT NULL, last_na
 CREATE TABLE resource (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, staff_id INT REFERENCES staff (id));
 CREATE TABLE slot (id INT PRIMARY KEY, resource_id INT NOT NULL REFERENCES resource (id), slot_start {TS} NOT NULL,
                    slot_end {TS} NOT NULL);
+CREATE TABLE person (id INT PRIMARY KEY, birth_date DATE);
+CREATE TABLE person_address (id INT PRIMARY KEY, person_id INT NOT NULL REFERENCES person (id),
+                             street VARCHAR(100), phone VARCHAR(40));
 CREATE TABLE patient (id INT PRIMARY KEY, first_name VARCHAR(50) NOT NULL, last_name VARCHAR(50) NOT NULL,
-                      mobile VARCHAR(40));
+                      mobile VARCHAR(40), person_id INT REFERENCES person (id));
 CREATE TABLE booking (id INT PRIMARY KEY, slot_id INT NOT NULL REFERENCES slot (id),
                       patient_id INT NOT NULL REFERENCES patient (id), starts_at {TS} NOT NULL, ends_at {TS} NOT NULL,
                       status VARCHAR(20) NOT NULL)
@@ -101,7 +104,8 @@ CREATE TABLE booking (id INT PRIMARY KEY, slot_id INT NOT NULL REFERENCES slot (
 
 def test_slot_resource_user_reaches_the_person(server: ehr.Server, tmp_path: Path, cli: Any) -> None:
     """The booking names a slot, the slot a schedulable resource (a room-like name), the resource
-    the staff member: the doctor is the staff member, with a name and an email."""
+    the staff member: the doctor is the staff member, with a name and an email. The patient's
+    own mobile column wins over the phone of its person's address rows."""
     url, opener, dialect = server
     want: follow.Want = {}
     with opener() as cursor:
@@ -110,8 +114,11 @@ def test_slot_resource_user_reaches_the_person(server: ehr.Server, tmp_path: Pat
                            [(10 + d, f"Doc{d}", "Provider", f"doc{d}@clinic.example") for d in range(3)])
         cursor.executemany("INSERT INTO resource VALUES (%s, %s, %s)",
                            [(100 + d, f"Consulting room {d + 1}", 10 + d) for d in range(3)])
-        cursor.executemany("INSERT INTO patient VALUES (%s, %s, %s, %s)",
-                           [(p, f"Given{p}", f"Family{p}", f"617-253-{1000 + p:04d}") for p in range(1, 41)])
+        cursor.executemany("INSERT INTO person VALUES (%s, NULL)", [(p,) for p in range(1, 41)])
+        cursor.executemany("INSERT INTO person_address VALUES (%s, %s, 'Main St', %s)",  # an old landline
+                           [(p, p, f"617-324-{2000 + p:04d}") for p in range(1, 41)])
+        cursor.executemany("INSERT INTO patient VALUES (%s, %s, %s, %s, %s)",
+                           [(p, f"Given{p}", f"Family{p}", f"617-253-{1000 + p:04d}", p) for p in range(1, 41)])
         slot_rows, bookings = [], []
         for n, start in enumerate(follow.slots(90, 22), start=1):
             d, p = n % 3, 1 + n % 40

@@ -294,9 +294,10 @@ class _Builder:
     def contacts(self, chain: list[tuple[Table, str]], who: str = "patient") -> list[Guess]:
         """A person's phones and emails from the tables that belong to the chain's rows: typed
         rows (a code per row), else plain rows (an address or contact table with a phone column)
-        for a kind the person's own tables hold no column of."""
+        for a kind the person's own tables (all the patient's, for the patient) hold no column of."""
         out: list[Guess] = []
-        own = {token_role(t) for table, _ in chain for c in table.columns for t in name_tokens(c)}
+        mine = {t.name for t, _ in chain} | (self.people.patient_tables if who == "patient" else set())
+        own = {token_role(t) for name in mine for c in self.schema.tables[name].columns for t in name_tokens(c)}
         for table, alias in chain:
             for child in self.owned(table.name):
                 found = self._typed(child, alias, who) or self._plain(child, alias, who, own)
@@ -394,8 +395,9 @@ class _Builder:
         address table kept with history): its values read as phones or emails, the person's own
         current row taken (``pick``)."""
         table = self.schema.tables[child.table]
-        if table.key is None or child.table == self.plan.main.name or kind_of(table.name) == "provider":
-            return []
+        if table.key is None or child.table == self.plan.main.name or kind_of(table.name) in ("provider", "patient") \
+                or child.table in self.people.patient_tables:
+            return []  # a person's own table, reached backwards, is no contact table
         kinds = [k for k in (("phone",) if who == "patient" else ()) + ("email",) if k not in own]
         values = [c for c, t in table.columns.items() if _TEXT.search(t) and c != child.column and not audit(c)
                   and c not in table.primary_key]
