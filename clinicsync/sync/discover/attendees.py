@@ -9,14 +9,10 @@ them with a query of their own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from clinicsync.sync.discover.graph import Ref, audit, words
+from clinicsync.sync.discover.kinds import Builder, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.vocab import name_tokens, token_role
-
-if TYPE_CHECKING:
-    from clinicsync.sync.discover.people import _Builder
 
 
 def _roles(columns: dict[str, str]) -> dict[str, str]:
@@ -28,11 +24,9 @@ def _roles(columns: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def child(builder: _Builder) -> Ref | None:
+def child(builder: Builder) -> Ref | None:
     """The table whose rows point at the visit and hold a person's name and an email or phone
     (not a link to a practitioner); None when the visit has none."""
-    from clinicsync.sync.discover.people import kind_of, name_columns
-
     main = builder.plan.main
     for ref in builder.owned(main.name):
         table = builder.schema.tables[ref.table]
@@ -44,11 +38,9 @@ def child(builder: _Builder) -> Ref | None:
     return None
 
 
-def place(builder: _Builder, ref: Ref) -> None:
+def place(builder: Builder, ref: Ref) -> None:
     """Join the visit's first attendee and propose it as the patient: the person it names where
     it refers to one, else its email, else its own key, as the patient's id; its name, phone, email."""
-    from clinicsync.sync.discover.people import kind_of, name_columns
-
     plan, people = builder.plan, builder.people
     table = builder.schema.tables[ref.table]
     picked = builder.pick(ref, "a", prefer=False, first=True)

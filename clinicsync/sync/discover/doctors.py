@@ -11,13 +11,10 @@ still has one calendar per ward: proposing the ward, said so, beats leaving the 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
+from clinicsync.sync.discover.kinds import USER, Builder, filled, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
-
-if TYPE_CHECKING:
-    from clinicsync.sync.discover.people import _Builder
 
 MAX_HOPS = 3  # booking -> slot -> resource -> user
 BOOKED = frozenset({"slot", "slots", "timeslot", "resource", "resources", "schedule", "schedules", "calendar",
@@ -33,17 +30,13 @@ _LABEL = re.compile(r"name|label|title|description|display|nombre", re.I)
 _TEXT = re.compile(r"char|text|string", re.I)
 
 
-def _person_like(builder: _Builder, name: str) -> bool:
-    from clinicsync.sync.discover.people import _USER, kind_of
-
-    return kind_of(name) in ("provider", "person") or bool(words(name) & _USER)
+def _person_like(builder: Builder, name: str) -> bool:
+    return kind_of(name) in ("provider", "person") or bool(words(name) & USER)
 
 
-def _named(builder: _Builder, table: Table) -> bool:
-    from clinicsync.sync.discover.people import _filled, name_columns
-
+def _named(builder: Builder, table: Table) -> bool:
     columns = name_columns(table)[0]
-    return bool(columns) and _filled(builder.run, builder.q, table, columns)
+    return bool(columns) and filled(builder.run, builder.q, table, columns)
 
 
 def someone_else(column: str) -> bool:
@@ -52,7 +45,7 @@ def someone_else(column: str) -> bool:
     return any(_ELSE.match(w) for w in words(column))
 
 
-def person_path(builder: _Builder, first: Ref) -> list[Ref] | None:
+def person_path(builder: Builder, first: Ref) -> list[Ref] | None:
     """The references from the visit to the deepest person-like row with a name, over at most
     ``MAX_HOPS`` (a resource that names its user goes on to the user); None when none is reached."""
     avoid = builder.people.patient_tables | {builder.plan.main.name}
@@ -72,7 +65,7 @@ def person_path(builder: _Builder, first: Ref) -> list[Ref] | None:
     return best
 
 
-def candidates(builder: _Builder) -> list[Ref]:
+def candidates(builder: Builder) -> list[Ref]:
     """The visit's references that may lead to its practitioner: what it books (a slot, a
     resource) first, then its owner user, then a staff or users table it names (not the
     patient's, nor a referrer's, a guarantor's or a relative's)."""
@@ -85,20 +78,18 @@ def candidates(builder: _Builder) -> list[Ref]:
             and (not audit(r.column) or _OWNER.match(r.column))]
 
     def rank(ref: Ref) -> int:
-        from clinicsync.sync.discover.people import _USER, kind_of
-
         if someone_else(ref.column):
             return 9  # a referrer, a guarantor, a relative: a person, not the one who sees the patient
         if words(ref.target) & BOOKED or words(ref.column) & BOOKED:
             return 0
         if _OWNER.match(ref.column):
             return 1
-        return 2 if kind_of(ref.target) == "provider" or words(ref.target) & _USER else 9
+        return 2 if kind_of(ref.target) == "provider" or words(ref.target) & USER else 9
 
     return [r for r in sorted(refs, key=rank) if rank(r) < 9]
 
 
-def follow(builder: _Builder, refs: list[Ref], onward: bool = False) -> bool:
+def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
     """Join the first of ``refs`` that reaches a named person, and propose that person as the
     practitioner (id, name; email from its columns); False when none does. ``onward``: only a
     person beyond the first row (a resource that names its user)."""
@@ -132,7 +123,7 @@ def follow(builder: _Builder, refs: list[Ref], onward: bool = False) -> bool:
     return False
 
 
-def unit_owner(builder: _Builder) -> bool:
+def unit_owner(builder: Builder) -> bool:
     """No practitioner in reach: the ward, department, room or resource the visit names owns its
     calendar (its id and name as the doctor's), said so in the reason; False when there is none."""
     q, plan, main = builder.q, builder.plan, builder.plan.main

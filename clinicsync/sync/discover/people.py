@@ -17,9 +17,8 @@ engine's own reader (``values.profile``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,21 +26,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import attendees, doctors, history, kinship, softdelete, stamps
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
+from clinicsync.sync.discover.kinds import USER, People, Run, filled, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.values import profile
-from clinicsync.sync.discover.vocab import name_tokens, token_role, without_prefixes
+from clinicsync.sync.discover.vocab import name_tokens, token_role
 
-Run = Callable[[str], list[tuple[Any, ...]]]
-
-_PATIENT = frozenset({"patient", "patients", "paciente", "pacientes", "client", "clients", "cliente", "customer",
-                      "customers", "demographic", "demographics", "patienten", "utente"})
-_PERSON = frozenset({"person", "persons", "people", "persona", "personas", "party", "parties", "individual",
-                     "member", "contact", "partner", "user", "users", "usuario", "usuarios"})
-_PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners", "doctor", "doctors", "medico",
-                       "medicos", "physician", "clinician", "staff", "dentist", "therapist", "profesional",
-                       "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
-                       "professional", "prof"})
 _TYPE = re.compile(r"type|kind|tipo|categ|code|mech|class", re.I)
 _WHOLE = re.compile(r"int|serial|number|numeric", re.I)  # a whole-number column type
 _STRONG_TYPE = re.compile(r"type|kind|tipo|categ|mech", re.I)
@@ -50,39 +40,10 @@ _LABEL = re.compile(r"name|label|description|display|title|nombre|descripcion", 
 _MOBILE = re.compile(r"mobile|cell|movil|celular|sms|handy|portable|whatsapp", re.I)
 _LANDLINE = re.compile(r"home|casa|work|office|trabajo|fijo|business|other", re.I)
 _NOT_PHONE = re.compile(r"fax|pager|beeper", re.I)
-_NOT_NAME = frozenset({"prefix", "suffix", "degree", "title", "middle", "maiden", "nick", "nickname", "alias",
-                       "phonetic", "soundex", "user", "username", "login", "file", "display"})
-_USER = frozenset({"user", "users", "usuario", "usuarios"})  # logins: a person's account, never their identity
 _SAFE_CODE = re.compile(r"[\w ./+-]{1,64}")  # no quote, backslash or colon (a bind in text())
 MAX_HOPS = 3  # appointment -> patient -> person -> party
 SAMPLE = 2000  # rows read to judge a candidate or a type code
 WEAK_SHARE = 20  # a candidate with at most one distinct value per this many visits stands in for the patient
-
-
-@dataclass
-class People:
-    """What the people part added: fields placed, fields refused (and why), notes, and the main
-    table's reference columns it dealt with (not to be joined again as plain references)."""
-
-    guesses: list[Guess] = field(default_factory=list)
-    refused: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    handled: set[str] = field(default_factory=set)
-    patient_tables: set[str] = field(default_factory=set)
-    stand_ins: set[str] = field(default_factory=set)  # refused as the patient: few values (the owner user?)
-    filters: list[str] = field(default_factory=list)  # conditions the query's WHERE needs (rows that are no visit)
-
-
-def kind_of(name: str) -> str | None:
-    """What a table or column name says it holds: patient, person, provider, or None."""
-    found = words(name)
-    if found & _PROVIDER:
-        return "provider"
-    if found & _PATIENT:
-        return "patient"
-    if found & _PERSON:
-        return "person"
-    return None
 
 
 def weak_reason(run: Run, plan: ReadPlan, column: str, named_patient: bool = False) -> str | None:
@@ -114,40 +75,6 @@ def _rank(ref: Ref) -> int:
     return 0 if "patient" in kinds else 1 if "person" in kinds else 9
 
 
-def name_columns(table: Table) -> tuple[list[str], str]:
-    """A table's columns that hold a person's name, given name first: ([given, family], "parts")
-    or ([full], "full"); ([], "") when it has none."""
-    given = family = full = None
-    for column, type_name in table.columns.items():
-        if not _TEXT.search(type_name) or audit(column):
-            continue
-        tokens = without_prefixes(name_tokens(column), [table.prefix])  # FreeMED's patient: ptlname, ptfname
-        roles = {token_role(t) for t in tokens}
-        if roles & {"id", "record", "email", "phone", "type", "location", "status"} or set(tokens) & _NOT_NAME \
-                or any(t[-1].isdigit() for t in tokens):
-            continue
-        if "first_name" in roles and given is None:
-            given = column
-        elif "last_name" in roles and family is None:
-            family = column
-        elif "name" in roles and full is None:
-            full = column
-    if given and (family or full):
-        return [given, family or str(full)], "parts"
-    if full and family:  # GNU Health's party: 'name' (given names) and 'lastname'
-        return [full, family], "parts"
-    if full:
-        return [full], "full"
-    return [], ""
-
-
-def _filled(run: Run, q: Callable[[str], str], table: Table, columns: Sequence[str]) -> bool:
-    """Do most rows of ``table`` have the columns filled (a provider's legacy ``name`` may be NULL)?"""
-    counts = ", ".join(f"COUNT({q(c)})" for c in columns)
-    row = run(f"SELECT COUNT(*), {counts} FROM {q(table.name)}")[0]
-    return bool(row[0]) and min(int(n) for n in row[1:]) >= 0.5 * int(row[0])
-
-
 def _literal(code: Any) -> str | None:
     """A type code as an SQL literal, or None when it is not a plain code (never quoted text)."""
     if isinstance(code, bool):
@@ -174,7 +101,7 @@ class _Builder:
             table, at = out[-1]
             refs = [r for r in self.schema.refs(table.name)
                     if r.target not in seen and not audit(r.column) and kind_of(r.target) in ("person", "patient")
-                    and kind_of(r.target) != "provider" and not words(r.target) & _USER]
+                    and kind_of(r.target) != "provider" and not words(r.target) & USER]
             ref = min(refs, key=lambda r: self._hop_rank(table, r), default=None)
             if ref is None:
                 break
@@ -193,7 +120,7 @@ class _Builder:
         one before an optional one (``current_address`` is empty for many patients)."""
         target = self.schema.tables[ref.target]
         through = any(kind_of(r.target) in ("person", "patient") and r.target != table.name and not audit(r.column)
-                      and not words(r.target) & _USER for r in self.schema.refs(target.name))
+                      and not words(r.target) & USER for r in self.schema.refs(target.name))
         return int(through), int(ref.column in table.nullable)
 
     def owned(self, table: str) -> list[Ref]:
@@ -260,7 +187,7 @@ class _Builder:
         referring to one of them (several rows per person: the preferred, non-voided one)."""
         for table, alias in chain:
             columns, _ = name_columns(table)
-            if columns and _filled(self.run, self.q, table, columns):
+            if columns and filled(self.run, self.q, table, columns):
                 outs = [self.plan.add(alias, c, f"{who}_{c}", table.name, table.columns[c]) for c in columns]
                 return self._name_guess(who, outs, f"the name column(s) of table {table.name!r}")
         for table, alias in chain:
@@ -480,7 +407,7 @@ class _Builder:
             why += "; passed over: " + "; ".join(reasons)
         people.guesses.append(Guess("patient.external_id", chosen.column, 0.9, why, {"from": chosen.column}))
         own_name = name_columns(target)[0]
-        if not (own_name and _filled(self.run, self.q, target, own_name)):
+        if not (own_name and filled(self.run, self.q, target, own_name)):
             named = self.name("patient", chain)
             if named is not None:
                 people.guesses.append(named)
@@ -558,7 +485,7 @@ class _Builder:
         elif own is not None:
             target = self.schema.tables[own.target]
             columns = name_columns(target)[0]
-            if columns and _filled(self.run, q, target, columns):
+            if columns and filled(self.run, q, target, columns):
                 return  # the doctor's table names the doctor: joined as a plain reference, placed by the scorer
             alias = self.plan.alias("d")
             self.plan.join(target, alias, f"{alias}.{q(own.target_column)} = a.{q(own.column)}")
@@ -576,7 +503,7 @@ class _Builder:
                         if kind_of(r.target) == "person" and not audit(r.column)), None)
         named = None
         columns = name_columns(target)[0]
-        if not (columns and _filled(self.run, q, target, columns)) and hop_ref is not None:
+        if not (columns and filled(self.run, q, target, columns)) and hop_ref is not None:
             person = self.schema.tables[hop_ref.target]
             hop = self.plan.alias("d")
             self.plan.join(person, hop, f"{hop}.{q(hop_ref.target_column)} = {alias}.{q(hop_ref.column)}")
@@ -586,7 +513,7 @@ class _Builder:
         if named is not None:
             self.people.guesses.append(Guess("practitioner.name", named.source, named.confidence, named.why,
                                              named.spec))
-        elif not (columns and _filled(self.run, q, target, columns)):
+        elif not (columns and filled(self.run, q, target, columns)):
             # NOSH's providers table is keyed by the users table's id, which no name or key says:
             # not guessed from matching numbers; said, so the admin maps it
             self.people.notes.append(

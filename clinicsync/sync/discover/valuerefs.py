@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
+from clinicsync.sync.discover.kinds import USER, kind_of
 
 Run = Callable[[str], list[tuple[Any, ...]]]
 
@@ -109,14 +110,12 @@ def _related(column: str, target: Table) -> int:
     """How closely a column's name points at a table: 3 a shared word (``user_uid`` -> ``app_user``),
     2 the same kind of person (patient, person, provider), 1 a patient's person (``patient_uid``
     -> ``person``, not a login table), 0 nothing."""
-    from clinicsync.sync.discover.people import _USER, kind_of
-
     if words(target.name) & (words(column) - _IDENTIFIER):
         return 3
     own, other = kind_of(column), kind_of(target.name)
     if own is not None and own == other:
         return 2
-    if own == "patient" and other == "person" and not words(target.name) & _USER:
+    if own == "patient" and other == "person" and not words(target.name) & USER:
         return 1
     return 0
 
