@@ -40,6 +40,12 @@ class Ref:
     target: str
     target_column: str
     declared: bool = True
+    by_values: bool = False  # found by its values (valuerefs.py), not by a declaration or a name
+
+    @property
+    def how(self) -> str:
+        """How the reference was found, for a proposal's reason."""
+        return "declared" if self.declared else "by its values" if self.by_values else "by its name"
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,15 @@ class Schema:
             refs += implied_references(table, self)
             self._out[table.name] = refs
             for ref in refs:
+                self._in.setdefault(ref.target, []).append(ref)
+
+    def learn(self, refs: Iterable[Ref]) -> None:
+        """Add references found some other way (by their values, valuerefs.py), after the ones
+        declared or named: a column already referring somewhere keeps its reference."""
+        for ref in refs:
+            if ref.table in self.tables and ref.target in self.tables and \
+                    all(r.column != ref.column for r in self._out.get(ref.table, [])):
+                self._out.setdefault(ref.table, []).append(ref)
                 self._in.setdefault(ref.target, []).append(ref)
 
     def find(self, name: str) -> Table | None:

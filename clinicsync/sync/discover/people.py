@@ -17,31 +17,21 @@ engine's own reader (``values.profile``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinicsync.connectors.sql_session import describe
-from clinicsync.sync.discover import softdelete, stamps
+from clinicsync.sync.discover import attendees, doctors, history, kinship, softdelete, stamps
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
+from clinicsync.sync.discover.kinds import USER, People, Run, filled, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.values import profile
-from clinicsync.sync.discover.vocab import name_tokens, token_role, without_prefixes
+from clinicsync.sync.discover.vocab import name_tokens, token_role
 
-Run = Callable[[str], list[tuple[Any, ...]]]
-
-_PATIENT = frozenset({"patient", "patients", "paciente", "pacientes", "client", "clients", "cliente", "customer",
-                      "customers", "demographic", "demographics", "patienten", "utente"})
-_PERSON = frozenset({"person", "persons", "people", "persona", "personas", "party", "parties", "individual",
-                     "member", "contact", "partner", "user", "users", "usuario", "usuarios"})
-_PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners", "doctor", "doctors", "medico",
-                       "medicos", "physician", "clinician", "staff", "dentist", "therapist", "profesional",
-                       "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
-                       "professional", "prof"})
 _TYPE = re.compile(r"type|kind|tipo|categ|code|mech|class", re.I)
 _WHOLE = re.compile(r"int|serial|number|numeric", re.I)  # a whole-number column type
 _STRONG_TYPE = re.compile(r"type|kind|tipo|categ|mech", re.I)
@@ -50,38 +40,10 @@ _LABEL = re.compile(r"name|label|description|display|title|nombre|descripcion", 
 _MOBILE = re.compile(r"mobile|cell|movil|celular|sms|handy|portable|whatsapp", re.I)
 _LANDLINE = re.compile(r"home|casa|work|office|trabajo|fijo|business|other", re.I)
 _NOT_PHONE = re.compile(r"fax|pager|beeper", re.I)
-_NOT_NAME = frozenset({"prefix", "suffix", "degree", "title", "middle", "maiden", "nick", "nickname", "alias",
-                       "phonetic", "soundex", "user", "username", "login", "file", "display"})
-_USER = frozenset({"user", "users", "usuario", "usuarios"})  # logins: a person's account, never their identity
 _SAFE_CODE = re.compile(r"[\w ./+-]{1,64}")  # no quote, backslash or colon (a bind in text())
 MAX_HOPS = 3  # appointment -> patient -> person -> party
 SAMPLE = 2000  # rows read to judge a candidate or a type code
 WEAK_SHARE = 20  # a candidate with at most one distinct value per this many visits stands in for the patient
-
-
-@dataclass
-class People:
-    """What the people part added: fields placed, fields refused (and why), notes, and the main
-    table's reference columns it dealt with (not to be joined again as plain references)."""
-
-    guesses: list[Guess] = field(default_factory=list)
-    refused: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    handled: set[str] = field(default_factory=set)
-    patient_tables: set[str] = field(default_factory=set)
-    filters: list[str] = field(default_factory=list)  # conditions the query's WHERE needs (rows that are no visit)
-
-
-def kind_of(name: str) -> str | None:
-    """What a table or column name says it holds: patient, person, provider, or None."""
-    found = words(name)
-    if found & _PROVIDER:
-        return "provider"
-    if found & _PATIENT:
-        return "patient"
-    if found & _PERSON:
-        return "person"
-    return None
 
 
 def weak_reason(run: Run, plan: ReadPlan, column: str, named_patient: bool = False) -> str | None:
@@ -113,40 +75,6 @@ def _rank(ref: Ref) -> int:
     return 0 if "patient" in kinds else 1 if "person" in kinds else 9
 
 
-def name_columns(table: Table) -> tuple[list[str], str]:
-    """A table's columns that hold a person's name, given name first: ([given, family], "parts")
-    or ([full], "full"); ([], "") when it has none."""
-    given = family = full = None
-    for column, type_name in table.columns.items():
-        if not _TEXT.search(type_name) or audit(column):
-            continue
-        tokens = without_prefixes(name_tokens(column), [table.prefix])  # FreeMED's patient: ptlname, ptfname
-        roles = {token_role(t) for t in tokens}
-        if roles & {"id", "record", "email", "phone", "type", "location", "status"} or set(tokens) & _NOT_NAME \
-                or any(t[-1].isdigit() for t in tokens):
-            continue
-        if "first_name" in roles and given is None:
-            given = column
-        elif "last_name" in roles and family is None:
-            family = column
-        elif "name" in roles and full is None:
-            full = column
-    if given and (family or full):
-        return [given, family or str(full)], "parts"
-    if full and family:  # GNU Health's party: 'name' (given names) and 'lastname'
-        return [full, family], "parts"
-    if full:
-        return [full], "full"
-    return [], ""
-
-
-def _filled(run: Run, q: Callable[[str], str], table: Table, columns: Sequence[str]) -> bool:
-    """Do most rows of ``table`` have the columns filled (a provider's legacy ``name`` may be NULL)?"""
-    counts = ", ".join(f"COUNT({q(c)})" for c in columns)
-    row = run(f"SELECT COUNT(*), {counts} FROM {q(table.name)}")[0]
-    return bool(row[0]) and min(int(n) for n in row[1:]) >= 0.5 * int(row[0])
-
-
 def _literal(code: Any) -> str | None:
     """A type code as an SQL literal, or None when it is not a plain code (never quoted text)."""
     if isinstance(code, bool):
@@ -171,9 +99,10 @@ class _Builder:
         seen = {first.name}
         while len(out) < MAX_HOPS:
             table, at = out[-1]
-            ref = next((r for r in self.schema.refs(table.name)
-                        if r.target not in seen and not audit(r.column) and kind_of(r.target) in ("person", "patient")
-                        and kind_of(r.target) != "provider" and not words(r.target) & _USER), None)
+            refs = [r for r in self.schema.refs(table.name)
+                    if r.target not in seen and not audit(r.column) and kind_of(r.target) in ("person", "patient")
+                    and kind_of(r.target) != "provider" and not words(r.target) & USER]
+            ref = min(refs, key=lambda r: self._hop_rank(table, r), default=None)
             if ref is None:
                 break
             target = self.schema.tables[ref.target]
@@ -184,6 +113,15 @@ class _Builder:
             seen.add(target.name)
             out.append((target, hop))
         return out
+
+    def _hop_rank(self, table: Table, ref: Ref) -> tuple[int, int]:
+        """Which of a person row's references leads to the person: a direct one before one
+        through a row that itself refers to a person (an address naming its party), a NOT NULL
+        one before an optional one (``current_address`` is empty for many patients)."""
+        target = self.schema.tables[ref.target]
+        through = any(kind_of(r.target) in ("person", "patient") and r.target != table.name and not audit(r.column)
+                      and not words(r.target) & USER for r in self.schema.refs(target.name))
+        return int(through), int(ref.column in table.nullable)
 
     def owned(self, table: str) -> list[Ref]:
         """The tables whose rows belong to a row of ``table`` (its names, its contacts): not the
@@ -196,9 +134,12 @@ class _Builder:
         if stamp is not None:
             self.plan.stamps.append(stamp)
 
-    def pick(self, child: Ref, parent_alias: str, extra: str = "", prefer: bool = True) -> str | None:
+    def pick(self, child: Ref, parent_alias: str, extra: str = "", prefer: bool = True,
+             first: bool = False) -> str | None:
         """Join the one row of ``child.table`` that stands for the parent row: not deleted, the
-        preferred one first, then the newest (its stamps, then its key). None without a key."""
+        person's own (kinship.py), still open where kept with history (history.py), the
+        preferred one first, then the newest (its start, its stamps, then its key); ``first``:
+        the first by key instead (a booking's first attendee). None without a key."""
         table = self.schema.tables[child.table]
         if table.key is None:
             return None
@@ -207,6 +148,11 @@ class _Builder:
         gone = softdelete.flag(table, dialect)
         if gone is not None:
             conditions.append(softdelete.kept(gone, "cs_r", q(gone.column)))
+        conditions += kinship.own_rows(table, "cs_r", q,
+                                       lambda c: softdelete.truthy(table, c, "cs_r", q(c), dialect))
+        end, start = history.end_column(table), history.start_column(table)
+        if end is not None:
+            conditions.append(history.current("cs_r", q(end)))
         if extra:
             conditions.append(extra)
         order = []
@@ -214,9 +160,14 @@ class _Builder:
         if preferred is not None:
             order.append(f"CASE WHEN {softdelete.truthy(table, preferred, 'cs_r', q(preferred), dialect)} "
                          "THEN 0 ELSE 1 END")
-        newest = stamps.stamp_columns(table)
-        order += [f"cs_r.{q(c)} DESC" for c in newest[-1:]]  # the creation stamp: set on every row
-        order.append(f"cs_r.{q(table.key)} DESC")
+        if first:
+            order.append(f"cs_r.{q(table.key)}")
+        else:
+            if start is not None:
+                order.append(f"cs_r.{q(start)} DESC")
+            newest = stamps.stamp_columns(table)
+            order += [f"cs_r.{q(c)} DESC" for c in newest[-1:]]  # the creation stamp: set on every row
+            order.append(f"cs_r.{q(table.key)} DESC")
         alias = self.plan.alias("r")
         self.plan.join(table, alias, f"{alias}.{q(table.key)} = (SELECT cs_r.{q(table.key)} FROM "
                                      f"{q(table.name)} AS cs_r WHERE {' AND '.join(conditions)} "
@@ -236,7 +187,7 @@ class _Builder:
         referring to one of them (several rows per person: the preferred, non-voided one)."""
         for table, alias in chain:
             columns, _ = name_columns(table)
-            if columns and _filled(self.run, self.q, table, columns):
+            if columns and filled(self.run, self.q, table, columns):
                 outs = [self.plan.add(alias, c, f"{who}_{c}", table.name, table.columns[c]) for c in columns]
                 return self._name_guess(who, outs, f"the name column(s) of table {table.name!r}")
         for table, alias in chain:
@@ -268,10 +219,15 @@ class _Builder:
 
     # -- phones and emails in a typed table --------------------------------------------------
     def contacts(self, chain: list[tuple[Table, str]], who: str = "patient") -> list[Guess]:
+        """A person's phones and emails from the tables that belong to the chain's rows: typed
+        rows (a code per row), else plain rows (an address or contact table with a phone column)
+        for a kind the person's own tables (all the patient's, for the patient) hold no column of."""
         out: list[Guess] = []
+        mine = {t.name for t, _ in chain} | (self.people.patient_tables if who == "patient" else set())
+        own = {token_role(t) for name in mine for c in self.schema.tables[name].columns for t in name_tokens(c)}
         for table, alias in chain:
             for child in self.owned(table.name):
-                found = self._typed(child, alias, who)
+                found = self._typed(child, alias, who) or self._plain(child, alias, who, own)
                 for guess in found:
                     if not any(g.field == guess.field for g in out):
                         out.append(guess)
@@ -354,9 +310,54 @@ class _Builder:
                 continue
             self.stamp_children(child, parent_alias)
             how = "the newest row" if gone is None else f"not deleted ({softdelete.describe(gone)}), the newest row"
-            why = (f"table {table.name!r} keyed by {type_column!r}: {'; then '.join(parts)}; {how}")
+            others = kinship.describe(table)
+            why = (f"table {table.name!r} keyed by {type_column!r}: {'; then '.join(parts)}; {how}"
+                   + (f"; {others}" if others else ""))
             spec: dict[str, Any] = {"from": outs[0] if len(outs) == 1 else outs}
             guesses.append(Guess(field_name, " + ".join(outs), 0.85, why, spec))
+        return guesses
+
+    def _plain(self, child: Ref, parent_alias: str, who: str, own: set[str | None]) -> list[Guess]:
+        """A phone or email column of a table with several rows per person and no type code (an
+        address table kept with history): its values read as phones or emails, the person's own
+        current row taken (``pick``)."""
+        table = self.schema.tables[child.table]
+        if table.key is None or child.table == self.plan.main.name or kind_of(table.name) in ("provider", "patient") \
+                or child.table in self.people.patient_tables:
+            return []  # a person's own table, reached backwards, is no contact table
+        kinds = [k for k in (("phone",) if who == "patient" else ()) + ("email",) if k not in own]
+        values = [c for c, t in table.columns.items() if _TEXT.search(t) and c != child.column and not audit(c)
+                  and c not in table.primary_key]
+        if not kinds or not values:
+            return []
+        q = self.q
+        rows = self.run(f"SELECT {', '.join(q(v) for v in values)} FROM {q(table.name)} "
+                        f"ORDER BY {q(table.key)} DESC LIMIT {SAMPLE}")
+        guesses: list[Guess] = []
+        picked: str | None = None
+        for kind in kinds:
+            best: tuple[int, float, str] | None = None
+            for index, column in enumerate(values):
+                p = profile([None if r[index] is None else str(r[index]) for r in rows], self.region)
+                if p.present < 3 or p.share(kind) < 0.8:
+                    continue
+                score = (1 if _MOBILE.search(column) else 0, p.share(kind), column)
+                if (best is None or score[:2] > best[:2]) and not _NOT_PHONE.search(column):
+                    best = score
+            if best is None:
+                continue
+            picked = picked or self.pick(child, parent_alias, prefer=True)
+            if picked is None:
+                return []
+            out = self.plan.add(picked, best[2], f"{who}_{kind}".replace("practitioner_", "doctor_"), table.name,
+                                table.columns[best[2]])
+            how = [h for h in (history.describe(table), kinship.describe(table)) if h] or ["the newest row"]
+            why = (f"table {table.name!r} ({child.column!r} -> {child.target}, {child.how}): column {best[2]!r}, "
+                   f"{round(best[1] * 100)}% of its values are {'phone numbers' if kind == 'phone' else 'emails'}; "
+                   + "; ".join(how))
+            guesses.append(Guess(f"{who}.{kind}", out, 0.8, why, {"from": out}))
+        if picked is not None:
+            self.stamp_children(child, parent_alias)
         return guesses
 
     # -- the patient ---------------------------------------------------------------------------
@@ -365,6 +366,9 @@ class _Builder:
         candidates = [r for r in self.schema.refs(main.name)
                       if kind_of(r.target) in ("patient", "person") or kind_of(r.column) in ("patient", "person")]
         candidates = [r for r in candidates if kind_of(r.target) != "provider" and kind_of(r.column) != "provider"]
+        attendee = attendees.child(self)
+        if attendee is not None:  # the booking's user is its owner, the patient is among its attendees
+            candidates = [r for r in candidates if kind_of(r.column) == "patient" or kind_of(r.target) == "patient"]
         reasons = []
         chosen = None
         for ref in sorted(candidates, key=_rank):
@@ -376,9 +380,13 @@ class _Builder:
             if weak is not None:
                 reasons.append(weak)
                 people.handled.add(ref.column)
+                people.stand_ins.add(ref.column)
                 continue
             if chosen is None:
                 chosen = ref
+        if chosen is None and attendee is not None:
+            attendees.place(self, attendee)
+            return
         if chosen is None:
             if reasons:
                 people.refused["patient.external_id"] = "no column names the patient: " + "; ".join(reasons)
@@ -393,13 +401,13 @@ class _Builder:
         chain = self.chain(target, alias)
         people.patient_tables.update(t.name for t, _ in chain)
         hops = " -> ".join([main.name, *(t.name for t, _ in chain)])
-        why = f"references table {target.name!r} ({'declared' if chosen.declared else 'by its name'}); " \
+        why = f"references table {target.name!r} ({chosen.how}); " \
               f"followed {hops}"
         if reasons:
             why += "; passed over: " + "; ".join(reasons)
         people.guesses.append(Guess("patient.external_id", chosen.column, 0.9, why, {"from": chosen.column}))
         own_name = name_columns(target)[0]
-        if not (own_name and _filled(self.run, self.q, target, own_name)):
+        if not (own_name and filled(self.run, self.q, target, own_name)):
             named = self.name("patient", chain)
             if named is not None:
                 people.guesses.append(named)
@@ -451,9 +459,15 @@ class _Builder:
     # -- the doctor ----------------------------------------------------------------------------
     def provider(self) -> None:
         main, q = self.plan.main, self.q
+        others = [r.column for r in self.schema.refs(main.name) if doctors.someone_else(r.column)
+                  and (kind_of(r.target) == "provider" or kind_of(r.column) == "provider")]
+        if others:  # not joined: their names would be read as the doctor's
+            self.people.handled.update(others)
+            self.people.notes.append(f"{', '.join(map(repr, others))}: a referrer's or another role's person, not "
+                                     "the doctor: left out of the query")
         own = next((r for r in self.schema.refs(main.name)
-                    if (kind_of(r.target) == "provider" or kind_of(r.column) == "provider") and not audit(r.column)),
-                   None)
+                    if (kind_of(r.target) == "provider" or kind_of(r.column) == "provider") and not audit(r.column)
+                    and r.column not in others), None)
         links = [c for c in self.schema.children(main.name)
                  if self.schema.tables[c.table].key is not None
                  and any(kind_of(r.target) == "provider" for r in self.schema.refs(c.table))]
@@ -466,27 +480,30 @@ class _Builder:
             if found is None:
                 return
             target, alias, why = found
+        elif own is not None and words(own.target) & doctors.BOOKED and doctors.follow(self, [own], onward=True):
+            return  # a resource that names its user: the user is the practitioner
         elif own is not None:
             target = self.schema.tables[own.target]
             columns = name_columns(target)[0]
-            if columns and _filled(self.run, q, target, columns):
+            if columns and filled(self.run, q, target, columns):
                 return  # the doctor's table names the doctor: joined as a plain reference, placed by the scorer
             alias = self.plan.alias("d")
             self.plan.join(target, alias, f"{alias}.{q(own.target_column)} = a.{q(own.column)}")
             self.plan.add_columns(target, alias, stem_of(own.column, target.name), frozenset({own.target_column}))
             self.stamp_row(target, alias)
             self.people.handled.add(own.column)
-            why = f"references table {target.name!r} ({'declared' if own.declared else 'by its name'})"
+            why = f"references table {target.name!r} ({own.how})"
             self.people.guesses.append(Guess("practitioner.external_id", own.column, 0.85, why,
                                              {"from": own.column}))
         else:
+            doctors.follow(self, doctors.candidates(self)) or doctors.unit_owner(self)
             return
         chain = [(target, alias)]
         hop_ref = next((r for r in self.schema.refs(target.name)
                         if kind_of(r.target) == "person" and not audit(r.column)), None)
         named = None
         columns = name_columns(target)[0]
-        if not (columns and _filled(self.run, q, target, columns)) and hop_ref is not None:
+        if not (columns and filled(self.run, q, target, columns)) and hop_ref is not None:
             person = self.schema.tables[hop_ref.target]
             hop = self.plan.alias("d")
             self.plan.join(person, hop, f"{hop}.{q(hop_ref.target_column)} = {alias}.{q(hop_ref.column)}")
@@ -496,7 +513,7 @@ class _Builder:
         if named is not None:
             self.people.guesses.append(Guess("practitioner.name", named.source, named.confidence, named.why,
                                              named.spec))
-        elif not (columns and _filled(self.run, q, target, columns)):
+        elif not (columns and filled(self.run, q, target, columns)):
             # NOSH's providers table is keyed by the users table's id, which no name or key says:
             # not guessed from matching numbers; said, so the admin maps it
             self.people.notes.append(

@@ -92,7 +92,7 @@ class ReadPlan:
 
 
 def stem_of(column: str, fallback: str) -> str:
-    """``paciente_id`` -> ``paciente``; ``id_medico`` -> ``medico``; ``pid`` (a letter or two
-    left: no word) -> ``fallback``, the joined table's name (NOSH's ``demographics``)."""
-    stem = re.sub(r"(?i)(^id_?|_?id$)", "", column)
+    """``paciente_id`` -> ``paciente``; ``id_medico`` -> ``medico``; ``patient_uid`` -> ``patient``;
+    ``pid`` (a letter or two left: no word) -> ``fallback``, the joined table's name (NOSH's ``demographics``)."""
+    stem = re.sub(r"(?i)(^id_?|_?(uu|g|u)?id$)", "", column)
     return stem if len(stem) > 2 else fallback

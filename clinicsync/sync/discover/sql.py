@@ -55,6 +55,7 @@ from clinicsync.sync.discover.proposal import Guess, Proposal, StatusWord
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.scoring import ColumnSample, rescheduled_note, score_columns
 from clinicsync.sync.discover.successors import successor_note, successor_rule
+from clinicsync.sync.discover.valuerefs import value_references
 
 MAX_WORDS = 200  # distinct status words listed
 MAX_LOOKALIKES = 8  # appointment-like tables whose rows are looked at (one cheap read each)
@@ -591,6 +592,11 @@ def _shape_proposal(connection: Connection, inspector: Any, names: Sequence[str]
     def has_rows(table: Table) -> bool:
         return bool(run(f"SELECT 1 FROM {_quote(connection, table.name)} LIMIT 1"))
 
+    try:  # references kept without a declared key (a text UID column): found by their values
+        with connection.begin_nested():
+            schema.learn(value_references(schema, run, lambda n: _quote(connection, n)))
+    except SQLAlchemyError:
+        pass  # an odd column type the reads could not compare: the declared and named references stand
     main = _pick_table(schema, wanted, has_rows)
 
     region_code = region or region_of(timezone)

@@ -1,0 +1,73 @@
+"""A patient kept as a child row of the visit: the attendees of a booking (one or more rows
+pointing at the booking, each with a name and an email or phone), as booking tools keep them.
+
+Why: such a visit names no patient column at all; the person to remind is in the rows that
+point at it. The first attendee by key is taken (the one who booked, in the tools seen) and the
+proposal says so: the others are not imported, so they get no reminder unless the admin maps
+them with a query of their own.
+"""
+
+from __future__ import annotations
+
+from clinicsync.sync.discover.graph import Ref, audit, words
+from clinicsync.sync.discover.kinds import Builder, kind_of, name_columns
+from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.vocab import name_tokens, token_role
+
+
+def _roles(columns: dict[str, str]) -> dict[str, str]:
+    """Contact columns by role (email, phone): the first of each."""
+    out: dict[str, str] = {}
+    for column in columns:
+        for role in {token_role(t) for t in name_tokens(column)} & {"email", "phone"}:
+            out.setdefault(str(role), column)
+    return out
+
+
+def child(builder: Builder) -> Ref | None:
+    """The table whose rows point at the visit and hold a person's name and an email or phone
+    (not a link to a practitioner); None when the visit has none."""
+    main = builder.plan.main
+    for ref in builder.owned(main.name):
+        table = builder.schema.tables[ref.table]
+        if table.key is None or ref.table == main.name or kind_of(table.name) == "provider" or \
+                any(kind_of(r.target) == "provider" for r in builder.schema.refs(ref.table)):
+            continue
+        if name_columns(table)[0] and _roles(table.columns):
+            return ref
+    return None
+
+
+def place(builder: Builder, ref: Ref) -> None:
+    """Join the visit's first attendee and propose it as the patient: the person it names where
+    it refers to one, else its email, else its own key, as the patient's id; its name, phone, email."""
+    plan, people = builder.plan, builder.people
+    table = builder.schema.tables[ref.table]
+    picked = builder.pick(ref, "a", prefer=False, first=True)
+    if picked is None:
+        return
+    builder.stamp_children(ref, "a")
+    roles = _roles(table.columns)
+    person = next((r for r in builder.schema.refs(table.name) if not audit(r.column)
+                   and r.target != plan.main.name and kind_of(r.target) in ("patient", "person")), None)
+    id_column = person.column if person is not None else roles.get("email", str(table.key))
+    out_id = plan.add(picked, id_column, "patient_id", table.name, table.columns[id_column])
+    count = builder.run(f"SELECT COUNT(*), COUNT(DISTINCT {builder.q(ref.column)}) FROM {builder.q(table.name)}")[0]
+    several = int(count[0]) - int(count[1])
+    why = (f"the visit names no patient: table {table.name!r} holds its attendees ({ref.column!r} -> "
+           f"{ref.target}, {ref.how}); the first attendee by {table.key!r} is the patient, identified by "
+           f"{id_column!r}" + (f"; {several} other attendee row(s) are not imported and get no reminder "
+                               "unless mapped" if several else ""))
+    people.guesses.append(Guess("patient.external_id", out_id, 0.75, why, {"from": out_id}))
+    people.patient_tables.add(table.name)
+    names = name_columns(table)[0]
+    outs = [plan.add(picked, c, f"patient_{c}", table.name, table.columns[c]) for c in names]
+    people.guesses.append(Guess("patient.name", " + ".join(outs), 0.8, f"the attendee's {', '.join(names)}",
+                                {"from": outs[0]} if len(outs) == 1 else {"concat": outs}))
+    for role, column in roles.items():
+        out = plan.add(picked, column, f"patient_{role}", table.name, table.columns[column])
+        people.guesses.append(Guess(f"patient.{role}", out, 0.8, f"the attendee's {column!r}", {"from": out}))
+    people.notes.append(f"the patient: {why}")
+    if words(table.name) & {"attendee", "attendees", "participant", "participants", "guest", "guests"}:
+        return
+    people.notes.append(f"table {table.name!r} was read as the visit's attendees: check that its rows are people")

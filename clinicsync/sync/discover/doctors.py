@@ -1,0 +1,152 @@
+"""Who owns a visit's calendar when the visit does not name a practitioner outright: a person
+reached through the rows the visit books (slot -> schedulable resource -> user/staff/person), the
+booking's owner user, else the ward, department, room or resource that owns the visit.
+
+Why: a booking tool's visit names a slot, the slot a resource, the resource the user who is the
+practitioner; stopping at the resource gives every visit a "doctor" with no name or email, so no
+agenda or calendar reaches anyone. And a product with no practitioner at all (a ward's clinic)
+still has one calendar per ward: proposing the ward, said so, beats leaving the owner empty.
+"""
+
+from __future__ import annotations
+
+import re
+
+from clinicsync.sync.discover.graph import Ref, Table, audit, words
+from clinicsync.sync.discover.kinds import USER, Builder, filled, kind_of, name_columns
+from clinicsync.sync.discover.proposal import Guess
+
+MAX_HOPS = 3  # booking -> slot -> resource -> user
+BOOKED = frozenset({"slot", "slots", "timeslot", "resource", "resources", "schedule", "schedules", "calendar",
+                     "calendars", "availability", "shift", "shifts", "roster", "agenda", "chair", "column"})
+_OWNER = re.compile(r"^(owner|organi[sz]er|host|assignee|assigned_?to|user)(_?((u?u|g)?id|ref|key)|_?user(_?id)?)?$",
+                    re.I)
+_ELSE = re.compile(r"^(refer|guarant|emergenc|kin$|nok$|guardian|contact|insur|relative|parent|spouse|billing|"
+                   r"payer|cancel|previous|original)")  # a word of the column's name that begins so
+_UNIT = frozenset({"ward", "wards", "department", "departments", "dept", "room", "rooms", "unit", "units",
+                   "resource", "resources", "theatre", "theater", "bay", "chair", "clinic", "clinics", "team",
+                   "teams", "servicio", "sala", "station"})
+_LABEL = re.compile(r"name|label|title|description|display|nombre", re.I)
+_TEXT = re.compile(r"char|text|string", re.I)
+
+
+def _person_like(builder: Builder, name: str) -> bool:
+    return kind_of(name) in ("provider", "person") or bool(words(name) & USER)
+
+
+def _named(builder: Builder, table: Table) -> bool:
+    columns = name_columns(table)[0]
+    return bool(columns) and filled(builder.run, builder.q, table, columns)
+
+
+def someone_else(column: str) -> bool:
+    """A column naming a person who is not the one seeing the patient: a referrer, a guarantor,
+    a relative, who cancelled (``referring_staff_id``, ``guarantor_id``)."""
+    return any(_ELSE.match(w) for w in words(column))
+
+
+def person_path(builder: Builder, first: Ref) -> list[Ref] | None:
+    """The references from the visit to the deepest person-like row with a name, over at most
+    ``MAX_HOPS`` (a resource that names its user goes on to the user); None when none is reached."""
+    avoid = builder.people.patient_tables | {builder.plan.main.name}
+    path = [first]
+    best = path if _person_like(builder, first.target) and _named(builder, builder.schema.tables[first.target]) \
+        else None
+    seen = set(avoid) | {first.target}
+    while len(path) < MAX_HOPS:
+        nxt = next((r for r in builder.schema.refs(path[-1].target)
+                    if r.target not in seen and not audit(r.column) and _person_like(builder, r.target)), None)
+        if nxt is None:
+            break
+        path = [*path, nxt]
+        seen.add(nxt.target)
+        if _named(builder, builder.schema.tables[nxt.target]):
+            best = path
+    return best
+
+
+def candidates(builder: Builder) -> list[Ref]:
+    """The visit's references that may lead to its practitioner: what it books (a slot, a
+    resource) first, then its owner user, then a staff or users table it names (not the
+    patient's, nor a referrer's, a guarantor's or a relative's)."""
+    main = builder.plan.main
+    people = builder.people
+    refs = [r for r in builder.schema.refs(main.name)
+            if (r.column not in people.handled or (r.column in people.stand_ins and _OWNER.match(r.column)))
+            and r.target != main.name
+            and r.target not in builder.people.patient_tables
+            and (not audit(r.column) or _OWNER.match(r.column))]
+
+    def rank(ref: Ref) -> int:
+        if someone_else(ref.column):
+            return 9  # a referrer, a guarantor, a relative: a person, not the one who sees the patient
+        if words(ref.target) & BOOKED or words(ref.column) & BOOKED:
+            return 0
+        if _OWNER.match(ref.column):
+            return 1
+        return 2 if kind_of(ref.target) == "provider" or words(ref.target) & USER else 9
+
+    return [r for r in sorted(refs, key=rank) if rank(r) < 9]
+
+
+def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
+    """Join the first of ``refs`` that reaches a named person, and propose that person as the
+    practitioner (id, name; email from its columns); False when none does. ``onward``: only a
+    person beyond the first row (a resource that names its user)."""
+    q, plan = builder.q, builder.plan
+    for first in refs:
+        path = person_path(builder, first)
+        if path is None or (onward and len(path) < 2):
+            continue
+        at = "a"
+        for ref in path:
+            alias = plan.alias("d")
+            table = builder.schema.tables[ref.target]
+            plan.join(table, alias, f"{alias}.{q(ref.target_column)} = {at}.{q(ref.column)}")
+            builder.stamp_row(table, alias)
+            at = alias
+        end, last = builder.schema.tables[path[-1].target], path[-1]
+        builder.people.handled.add(first.column)
+        out = plan.add(at, last.target_column, "doctor_id", end.name, end.columns[last.target_column])
+        plan.add_columns(end, at, "doctor", frozenset({last.target_column}))  # its email, for the scorer
+        hops = " -> ".join([plan.main.name, *(r.target for r in path)])
+        why = (f"followed {hops} ({', '.join(f'{r.column!r} {r.how}' for r in path)}) to the row with a "
+               "person's name: the practitioner is that person, not the row the visit books")
+        builder.people.guesses.append(Guess("practitioner.external_id", out, 0.8, why, {"from": out}))
+        named = builder.name("doctor", [(end, at)])
+        if named is not None:
+            builder.people.guesses.append(Guess("practitioner.name", named.source, named.confidence, named.why,
+                                                named.spec))
+        builder.people.guesses.extend(builder.contacts([(end, at)], "practitioner"))
+        builder.people.notes.append(f"the doctor: {why}")
+        return True
+    return False
+
+
+def unit_owner(builder: Builder) -> bool:
+    """No practitioner in reach: the ward, department, room or resource the visit names owns its
+    calendar (its id and name as the doctor's), said so in the reason; False when there is none."""
+    q, plan, main = builder.q, builder.plan, builder.plan.main
+    for ref in builder.schema.refs(main.name):
+        if ref.column in builder.people.handled or audit(ref.column) or ref.target == main.name or \
+                not (words(ref.target) & _UNIT or words(ref.column) & _UNIT):
+            continue
+        table = builder.schema.tables[ref.target]
+        label = next((c for c, t in table.columns.items() if _LABEL.search(c) and _TEXT.search(t) and not audit(c)),
+                     None)
+        if label is None:
+            continue
+        alias = plan.alias("d")
+        plan.join(table, alias, f"{alias}.{q(ref.target_column)} = a.{q(ref.column)}")
+        builder.stamp_row(table, alias)
+        builder.people.handled.add(ref.column)
+        name = plan.add(alias, label, "doctor_name", table.name, table.columns[label])
+        why = (f"no practitioner in this schema: the {table.name!r} row the visit names ({ref.column!r}, {ref.how}) "
+               "owns its calendar, so each of them gets its own calendar and agenda (see getting-started: when the "
+               "doctor is a ward, a room or a resource)")
+        builder.people.guesses.append(Guess("practitioner.external_id", ref.column, 0.7, why, {"from": ref.column}))
+        builder.people.guesses.append(Guess("practitioner.name", name, 0.7, f"column {label!r} of {table.name!r}",
+                                            {"from": name}))
+        builder.people.notes.append(f"the doctor: {why}")
+        return True
+    return False

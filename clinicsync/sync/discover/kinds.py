@@ -1,0 +1,117 @@
+"""What names say about people, shared by the steps that follow a visit to its people
+(people.py, doctors.py, attendees.py, valuerefs.py): the kind of table a name says (patient,
+person, provider), a table's name columns, what the people part gathers (``People``), and the
+interface of the builder those steps work on (``Builder``).
+
+Kept below them all so that the steps depend on it and not on each other.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
+from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.readplan import ReadPlan
+from clinicsync.sync.discover.vocab import name_tokens, token_role, without_prefixes
+
+Run = Callable[[str], list[tuple[Any, ...]]]
+
+PATIENT = frozenset({"patient", "patients", "paciente", "pacientes", "client", "clients", "cliente", "customer",
+                     "customers", "demographic", "demographics", "patienten", "utente"})
+PERSON = frozenset({"person", "persons", "people", "persona", "personas", "party", "parties", "individual",
+                    "member", "contact", "partner", "user", "users", "usuario", "usuarios"})
+PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners", "doctor", "doctors", "medico",
+                      "medicos", "physician", "clinician", "staff", "dentist", "therapist", "profesional",
+                      "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
+                      "professional", "prof"})
+_TEXT = re.compile(r"char|text|string|clob", re.I)
+_NOT_NAME = frozenset({"prefix", "suffix", "degree", "title", "middle", "maiden", "nick", "nickname", "alias",
+                       "phonetic", "soundex", "user", "username", "login", "file", "display"})
+USER = frozenset({"user", "users", "usuario", "usuarios"})  # logins: a person's account, never their identity
+
+
+@dataclass
+class People:
+    """What the people part added: fields placed, fields refused (and why), notes, and the main
+    table's reference columns it dealt with (not to be joined again as plain references)."""
+
+    guesses: list[Guess] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    handled: set[str] = field(default_factory=set)
+    patient_tables: set[str] = field(default_factory=set)
+    stand_ins: set[str] = field(default_factory=set)  # refused as the patient: few values (the owner user?)
+    filters: list[str] = field(default_factory=list)  # conditions the query's WHERE needs (rows that are no visit)
+
+
+class Builder(Protocol):
+    """What the follow steps use of people.py's builder: the reads, the plan, and its joins."""
+
+    run: Run
+    schema: Schema
+    plan: ReadPlan
+    people: People
+    q: Callable[[str], str]
+
+    def pick(self, child: Ref, parent_alias: str, extra: str = "", prefer: bool = True,
+             first: bool = False) -> str | None: ...
+
+    def stamp_row(self, table: Table, alias: str) -> None: ...
+
+    def stamp_children(self, child: Ref, parent_alias: str) -> None: ...
+
+    def name(self, who: str, chain: list[tuple[Table, str]]) -> Guess | None: ...
+
+    def contacts(self, chain: list[tuple[Table, str]], who: str = "patient") -> list[Guess]: ...
+
+    def owned(self, table: str) -> list[Ref]: ...
+
+
+def kind_of(name: str) -> str | None:
+    """What a table or column name says it holds: patient, person, provider, or None."""
+    found = words(name)
+    if found & PROVIDER:
+        return "provider"
+    if found & PATIENT:
+        return "patient"
+    if found & PERSON:
+        return "person"
+    return None
+
+
+def name_columns(table: Table) -> tuple[list[str], str]:
+    """A table's columns that hold a person's name, given name first: ([given, family], "parts")
+    or ([full], "full"); ([], "") when it has none."""
+    given = family = full = None
+    for column, type_name in table.columns.items():
+        if not _TEXT.search(type_name) or audit(column):
+            continue
+        tokens = without_prefixes(name_tokens(column), [table.prefix])  # FreeMED's patient: ptlname, ptfname
+        roles = {token_role(t) for t in tokens}
+        if roles & {"id", "record", "email", "phone", "type", "location", "status"} or set(tokens) & _NOT_NAME \
+                or any(t[-1].isdigit() for t in tokens):
+            continue
+        if "first_name" in roles and given is None:
+            given = column
+        elif "last_name" in roles and family is None:
+            family = column
+        elif "name" in roles and full is None:
+            full = column
+    if given and (family or full):
+        return [given, family or str(full)], "parts"
+    if full and family:  # GNU Health's party: 'name' (given names) and 'lastname'
+        return [full, family], "parts"
+    if full:
+        return [full], "full"
+    return [], ""
+
+
+def filled(run: Run, q: Callable[[str], str], table: Table, columns: Sequence[str]) -> bool:
+    """Do most rows of ``table`` have the columns filled (a provider's legacy ``name`` may be NULL)?"""
+    counts = ", ".join(f"COUNT({q(c)})" for c in columns)
+    row = run(f"SELECT COUNT(*), {counts} FROM {q(table.name)}")[0]
+    return bool(row[0]) and min(int(n) for n in row[1:]) >= 0.5 * int(row[0])

@@ -1,0 +1,136 @@
+"""References the schema neither declares nor names, found by their values: a column whose
+sampled values are (nearly all) another table's key refers to that table.
+
+Why: products keep references as text without a foreign key (a ``patient_uid`` holding the
+person table's UID, a ``user_uid`` holding the users table's id), and neither the schema nor the
+column's name says where they point. Without the reference no patient, phone or doctor is reached.
+
+How, kept cheap: only columns that look like identifiers (a name with id/uid/ref/key/no, text
+or whole-number type) are sampled, one bounded read each; then each table with a one-column key
+is asked once which of all the sampled values it holds (an ``IN`` list of literals that are
+plain codes, never quoted text from the data). A column refers to a table when at least
+``SHARE`` of its distinct sampled values are that table's keys. Among several tables that match
+(1, 2, 3 … are the keys of every table) the one the column's name points at is taken, none when
+the name does not decide; fewer than ``MIN_NUMBERS`` distinct whole numbers match only a table
+the name shares a word with. Identifier-like text (UUIDs) matches one table only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
+from clinicsync.sync.discover.kinds import USER, kind_of
+
+Run = Callable[[str], list[tuple[Any, ...]]]
+
+SHARE = 0.95  # of a column's distinct sampled values, found as the other table's keys
+SAMPLE = 200  # rows read per candidate column
+DISTINCT = 40  # distinct values kept per column
+MIN_NUMBERS = 10  # distinct whole numbers a column needs before it is matched by value
+MAX_COLUMNS = 200  # candidate columns sampled at all
+MAX_TARGETS = 400  # tables asked for their keys
+_IDENTIFIER = frozenset({"id", "uid", "uuid", "guid", "ref", "key", "fk", "no", "nr", "num", "code"})
+_WHOLE = re.compile(r"int|serial|number|numeric", re.I)
+_TEXT = re.compile(r"char|text|string|uuid|uniqueidentifier", re.I)
+_UUID_TYPE = re.compile(r"uuid|uniqueidentifier", re.I)
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # safe inside '…' and text() (no quote, no colon)
+_NUMBER = re.compile(r"-?[0-9]{1,18}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+
+def _candidate(table: Table, column: str, known: set[str]) -> bool:
+    type_name = table.columns[column]
+    return (column not in known and column not in table.primary_key and not audit(column)
+            and bool(words(column) & _IDENTIFIER or column.lower().endswith("id"))
+            and bool(_TEXT.search(type_name) or _WHOLE.search(type_name)))
+
+
+def _numeric(values: set[str]) -> bool:
+    return all(_NUMBER.fullmatch(v) for v in values)
+
+
+def value_references(schema: Schema, run: Run, quote: Callable[[str], str]) -> list[Ref]:
+    """The references found by values (``declared`` False), to be added with ``Schema.learn``."""
+    samples: dict[tuple[str, str], set[str]] = {}
+    for table in list(schema.tables.values()):
+        known = {r.column for r in schema.refs(table.name)}
+        for column in table.columns:
+            if len(samples) >= MAX_COLUMNS or not _candidate(table, column, known):
+                continue
+            rows = run(f"SELECT {quote(column)} FROM {quote(table.name)} WHERE {quote(column)} IS NOT NULL "
+                       f"LIMIT {SAMPLE}")
+            values = {str(r[0]).strip() for r in rows if r[0] is not None and str(r[0]).strip()}
+            if not values or not all(_PLAIN.fullmatch(v) for v in values):
+                continue
+            samples[(table.name, column)] = set(sorted(values)[:DISTINCT])
+    if not samples:
+        return []
+    matches: dict[tuple[str, str], list[Table]] = {}
+    targets = [t for t in schema.tables.values() if t.key is not None][:MAX_TARGETS]
+    for target in targets:
+        key = str(target.key)
+        whole = bool(_WHOLE.search(target.columns[key]))
+        uuid_key = bool(_UUID_TYPE.search(target.columns[key]))
+        wanted = set()
+        for (owner, column), values in samples.items():
+            if owner == target.name or _whole_column(schema, owner, column) != whole:
+                continue  # a join of text to a number fails on PostgreSQL: only like to like
+            if whole and not _numeric(values):
+                continue
+            if uuid_key and not all(_UUID.fullmatch(v) for v in values):
+                continue
+            wanted |= values
+        if not wanted:
+            continue
+        literals = ", ".join(v if whole else f"'{v}'" for v in sorted(wanted))
+        found = {str(r[0]).strip() for r in run(f"SELECT {quote(key)} FROM {quote(target.name)} "
+                                                f"WHERE {quote(key)} IN ({literals})")}
+        if uuid_key:
+            found |= {v.lower() for v in found}
+        for (owner, column), values in samples.items():
+            if owner == target.name or _whole_column(schema, owner, column) != whole:
+                continue
+            if _numeric(values) and len(values) < MIN_NUMBERS and not _related(column, target) >= 3:
+                continue  # a few small numbers are the keys of every table: only the table the name says
+            hits = sum(v in found or v.lower() in found for v in values)
+            if hits >= SHARE * len(values):
+                matches.setdefault((owner, column), []).append(target)
+    out = []
+    for (owner, column), found_targets in matches.items():
+        chosen = _choose(column, found_targets)
+        if chosen is not None:
+            out.append(Ref(owner, column, chosen.name, str(chosen.key), declared=False, by_values=True))
+    return out
+
+
+def _related(column: str, target: Table) -> int:
+    """How closely a column's name points at a table: 3 a shared word (``user_uid`` -> ``app_user``),
+    2 the same kind of person (patient, person, provider), 1 a patient's person (``patient_uid``
+    -> ``person``, not a login table), 0 nothing."""
+    if words(target.name) & (words(column) - _IDENTIFIER):
+        return 3
+    own, other = kind_of(column), kind_of(target.name)
+    if own is not None and own == other:
+        return 2
+    if own == "patient" and other == "person" and not words(target.name) & USER:
+        return 1
+    return 0
+
+
+def _whole_column(schema: Schema, table: str, column: str) -> bool:
+    return bool(_WHOLE.search(schema.tables[table].columns[column]))
+
+
+def _choose(column: str, targets: list[Table]) -> Table | None:
+    """The one table a column refers to: the only match (text UIDs, or whole numbers matching one
+    table only), else the one its name points at most closely (``_related``); None when that
+    does not decide."""
+    if len(targets) == 1:
+        return targets[0]
+    ranked = sorted(((_related(column, t), t.name) for t in targets), reverse=True)
+    if ranked[0][0] > 0 and (len(ranked) == 1 or ranked[0][0] > ranked[1][0]):
+        return next(t for t in targets if t.name == ranked[0][1])
+    return None
