@@ -20,6 +20,7 @@ from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Tabl
 
 from clinicsync.sync.config.settings import Settings, load_settings
 from clinicsync.sync.ingest.engine import sync_connector
+from clinicsync.sync.ingest.reprocess import NOT_RETRYABLE, QUERY_CHANGED, retry
 from clinicsync.sync.reminders.stage import plan
 from clinicsync.sync.store.db import make_engine
 from clinicsync.sync.store.model.reminders import REMINDERS
@@ -157,3 +158,20 @@ def test_a_doctor_mapped_after_go_live_is_a_correction_and_a_real_move_is_still_
     plan(fixed, store)
     # one "moved" message, for the visit that moved; none for the five that gained their doctor
     assert told(store) == Counter({"reminder": VISITS + 1, "rescheduled": 1})
+
+
+def test_quarantine_retry_after_a_query_fix_leaves_the_rows_to_the_re_read(
+        source: Engine, store: Store, settings_with: Callable[..., Settings]) -> None:
+    """A row quarantined under the old query is not retried from the row that query read: the
+    retry says to sync, and the sync reads it again from the source and imports it."""
+    with source.begin() as connection:
+        connection.execute(update(APPTS).where(APPTS.c.id == 3).values(status="seen"))  # no status word
+    sync(settings_with(WRONG_JOIN), store, "first")
+    fixed_mapping = "status_map:\n  seen: booked\n"
+    fixed = settings_with(RIGHT_JOIN, fixed_mapping)
+    outcomes = retry(fixed, store)
+    assert [(o.result, o.detail) for o in outcomes] == [(NOT_RETRYABLE, QUERY_CHANGED)]
+    counts = sync(fixed, store, "fixed")
+    assert counts["created"] == 1, counts  # read again from the source, with the fixed join's phone
+    assert stored_phones(store)["103"] == phone(103)
+    assert retry(fixed, store) == []  # its item closed by the import
