@@ -9,7 +9,6 @@ source is the real MariaDB; the store runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from clinicsync.sync.store.db import make_engine
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.store.tables import APPOINTMENTS, PATIENTS
+from tests.golive.test_baseline import OUTBOX_REMINDERS  # every patient message to the outbox, 1d ahead
 
 pytestmark = pytest.mark.mariadb
 
@@ -59,14 +59,6 @@ WRONG_JOIN = SELECT + " FROM appts a LEFT JOIN contacts c ON c.id = a.patient_id
 RIGHT_JOIN = SELECT + " FROM appts a LEFT JOIN contacts c ON c.patient_id = a.patient_id"
 WITH_DOCTOR = (SELECT + ", d.id AS doctor_id, d.name AS doctor_name FROM appts a"
                " LEFT JOIN contacts c ON c.patient_id = a.patient_id LEFT JOIN doctors d ON d.id = a.doctor_id")
-REMINDERS_SECTION = textwrap.dedent("""
-    notifiers:
-      - {name: outbox, kind: outbox}
-    reminders:
-      offsets: [1d]
-      routes: {sms: outbox, email: outbox, whatsapp: outbox}
-      agenda: {enabled: false}
-    """)
 
 
 def phone(patient: int) -> str:
@@ -100,7 +92,7 @@ def settings_with(write_settings: Callable[..., Path], mariadb_database: dict[st
         mapping.write_text(MAPPING + fields, encoding="utf-8")
         connector = (f"- {{name: practice, kind: sql, url: '{mariadb_database['url']}', mapping: {mapping},"
                      f" cursor_column: updated_at, stored_times: local, query: '{query}'}}\n")
-        return load_settings(write_settings(connector, extra=REMINDERS_SECTION))
+        return load_settings(write_settings(connector, extra=OUTBOX_REMINDERS))
     return make
 
 
