@@ -280,6 +280,11 @@ class Connector(ABC):
     #: of one visit stamped alike, a later read is the newer, a later message may not be
     #: (sync/store/changes.py ``classify``).
     reads_current_state: ClassVar[bool] = False
+    #: ``fetch(None)`` reads the source's window again (an incremental database read): after the
+    #: query, mapping or cursor column changed, sync/ingest/engine.py drops the cursor so that the
+    #: fix reaches every stored visit, not only the rows changed since. False: a flat file's
+    #: cursor names files already taken, which are not there to read again.
+    rereads_window: ClassVar[bool] = False
     #: the lasting conditions (event, part) this kind remembers across runs: sync/ tells it in
     #: ``standing`` which of them stood when the run began (a search the server refused last
     #: time), so it goes straight to what worked instead of failing first at every run.

@@ -211,6 +211,7 @@ def _error_code(exc: SQLAlchemyError) -> str:
 class SqlConnector(Connector):
     kind = "sql"
     reads_current_state = True  # a read of the source as it is now (Connector.reads_current_state)
+    rereads_window = True  # fetch(None) reads the window (Connector.rereads_window)
     settings_model = SqlSettings
     settings: SqlSettings
 

@@ -628,7 +628,8 @@ def test_an_unchanged_query_is_checked_once_and_a_changed_one_again(source: Sour
     assert stored_cursor(store_url)["guard"] == mark
     changed = QUERY + " WHERE id > 0 -- the practice's own filter"
     once = sync(source.url, query=changed)
-    assert counts(once(), "fetched", "error") == (0, None)  # idle, but checked, and its verdict stored
+    # checked, and its verdict stored; a changed query reads the window again (nothing changed in it)
+    assert counts(once(), "fetched", "unchanged", "error") == (1, 1, None)
     assert guard_checks == [QUERY, changed]
     assert stored_cursor(store_url)["guard"] != mark
     source.add(2, updated_at=T0 + timedelta(seconds=1))
@@ -687,7 +688,7 @@ def test_a_snapshot_keeps_the_guards_verdict_alone_in_its_cursor(sqlite_source: 
     assert counts(once(), "fetched", "created") == (3, 3)
     assert counts(once(), "fetched", "unchanged") == (3, 3)
     assert guard_checks == [SNAPSHOT_QUERY]
-    assert list(stored_cursor(store_url)) == ["guard"]
+    assert list(stored_cursor(store_url)) == ["_read_epoch", "guard"]  # no position: the query's check and epoch
     sqlite_source.remove(2)
     assert counts(once(), "fetched", "deleted", "error") == (2, 1, None)
     assert guard_checks == [SNAPSHOT_QUERY]

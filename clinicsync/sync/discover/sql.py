@@ -72,6 +72,10 @@ _STATUS_NAMES = re.compile(r"^(status|state|estado|statut|etat|estatus|apptstatu
 _UPDATED = re.compile(r"(updated|modified|changed|last_?update|last_?modif|actualizad|modificad|geaendert|"
                       r"update_datetime|mtime)", re.I)
 _DATE_TYPES = re.compile(r"date|time", re.I)
+# How an incremental read learns of a deleted row, and what guards the reminders meanwhile
+# (sync/reminders/deleted_rows.py).
+SWEEP_NOTE = ("the hourly delete sweep; until it runs, a reminder goes only if the source still lists its "
+              "visit (one id read before sending)")
 
 
 class DiscoverError(Exception):
@@ -353,7 +357,7 @@ def _product_proposal(connection: Connection, match: Match, name: str, url: str,
                         mapping={"extends": preset.mapping,
                                  "status_map": {w: s for w, s in additions.items() if s is not None}},
                         guesses=guesses, status_words=status_words)
-    deletes = ("incremental on " + str(preset.cursor_column) + ", deletes found by the hourly delete sweep"
+    deletes = ("incremental on " + str(preset.cursor_column) + ", deletes found by " + SWEEP_NOTE
                if preset.mode == "incremental" else "snapshot: the window is re-read every run, what vanished "
                                                     "is deleted")
     proposal.notes.append(f"{product.label}: mode {deletes} (the preset's)")
@@ -565,7 +569,7 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
                              "window is re-read every run, what vanished is deleted")
             return
         connector["mode"], connector["cursor_column"] = "incremental", column
-        notes["mode"] = f"column {column!r} looks like an updated-at stamp: deletes are found by the delete sweep"
+        notes["mode"] = f"column {column!r} looks like an updated-at stamp: deletes are found by " + SWEEP_NOTE
         notes["cursor_column"] = "the updated-at column"
         return
     base = stamps.row_stamp(base_table, "a", plan.quote, most)
@@ -574,7 +578,7 @@ def _cursor(plan: ReadPlan, scored_updated: Guess | None, notes: dict[str, str],
     out = plan.expr(expression, "changed_at", main.name, "TIMESTAMP")
     connector["mode"], connector["cursor_column"] = "incremental", out
     joined = sorted({t for t in plan.tables_of.values() if t != main.name})
-    notes["mode"] = ("incremental: deletes are found by the delete sweep" +
+    notes["mode"] = ("incremental: deletes are found by " + SWEEP_NOTE +
                      (f"; a change in a joined table ({', '.join(joined)}) moves the cursor too" if joined else ""))
     notes["cursor_column"] = (f"the latest change stamp of every table read (GREATEST of {', '.join(columns)} and "
                               "the joined tables' stamps, each COALESCEd: a stamp set only on update is empty on rows "

@@ -33,7 +33,10 @@ from clinicsync.sync.ingest.fingerprint import (
     LineRecognizer,
     Unchanged,
     mapping_epoch,
+    read_epoch,
+    split_cursor,
     unchanged_records,
+    with_epoch,
 )
 from clinicsync.sync.ingest.subscriptions import note_server_status, subscription_state
 from clinicsync.sync.ingest.supersede import recording, supersede
@@ -355,6 +358,15 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
             strict=True) if holds)
         recognizer = _line_recognizer(store, config.name, connector, fingerprint)
         chained = "replaces" in mapping.preset.fields  # rows that name the row they replace
+        cursor, read_before = split_cursor(cursor)
+        read_now = read_epoch(mapping, config)
+        # The query, mapping or cursor column changed since the last read: the window is read
+        # again, and what only the fix changed is stored as a correction, told to nobody.
+        correcting = not first and read_before is not None and read_before != read_now
+        if correcting and connector.rereads_window:
+            cursor = None
+            bound.info("connector.reread", reason="the connector's query, mapping or cursor column changed: "
+                       "the source's window is read again and stored visits corrected, nobody told")
         fill = FieldFill(mapping) if dry_run else None  # the dry run warns of fields empty on every record
         profile = None
         if dry_run:  # the dry run's profile of the mapped visits; a real run need not import it (issue 60)
@@ -395,10 +407,11 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                     snapshot_end = SnapshotEnd(seen, batch.max_delete_share, until=batch.until,
                                                min_stop=batch.min_delete_stop)
                     seen = None
-            apply = partial(store.apply_batch, config.name, run_id, mapped, quarantined, batch.cursor,
-                            snapshot_end, within=within, baseline=baseline, unchanged=unchanged,
+            apply = partial(store.apply_batch, config.name, run_id, mapped, quarantined,
+                            None if batch.cursor is None else with_epoch(batch.cursor, read_now), snapshot_end,
+                            within=within, baseline=baseline, unchanged=unchanged,
                             unchanged_ids=skipped, go_live=go_live, sightings=known.sightings,
-                            current=connector.reads_current_state)
+                            current=connector.reads_current_state, correcting=correcting)
             try:
                 if _nothing_to_store(batch, mapped, quarantined, known, skipped, snapshot_end, stored):
                     counts, error = Counts(), None  # an idle poll's empty page: its transaction would write nothing
@@ -458,6 +471,9 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
                                       "paging with clinicsync check")
         if report.error is None and not dry_run:
             _check_subscription(store, config, connector, bound)
+            if read_before != read_now:  # the epoch is kept even by a source that keeps no cursor
+                with lane, store.engine.begin() as connection:
+                    store.save_cursor(connection, config.name, with_epoch(stored.cursor, read_now))
         if report.error is None and first:
             with lane:
                 finished = not store.baseline_done(config.name)

@@ -119,6 +119,52 @@ def mapping_epoch(mapping: CompiledMapping, config: ConnectorSettings, source_zo
                            digest_size=_DIGEST_SIZE).digest()
 
 
+# The key under which a connector's stored cursor keeps the read epoch it was read under.
+EPOCH_KEY = "_read_epoch"
+
+
+# The connector settings that decide which rows a read finds and what they hold (others, a
+# poll's timeout or overlap, change how it reads, not what).
+_READ_SETTINGS = ("url", "query_preset", "query", "table", "columns", "mode", "cursor_column", "timezone",
+                  "stored_times")
+
+
+def read_epoch(mapping: CompiledMapping, config: ConnectorSettings) -> str:
+    """What the user set that decides which rows a read finds and what they map to: the
+    connector's query or table, its cursor column and time settings (``query``.), then the
+    mapping (.``mapping``), not the code. When it differs from the epoch the cursor was read
+    under, the next sync re-reads the source's window and records what changed as a correction
+    (sync/store/changes.py ``as_correction``): an incremental read would otherwise see only the
+    rows changed since, and a fix would never reach the visits already stored. An upgrade of
+    clinicsync re-maps (``mapping_epoch``) but does not re-read."""
+    read = _without_userinfo({key: value for key, value in config.model_dump(mode="json").items()
+                              if key in _READ_SETTINGS})
+    mapped = {"mapping": mapping.preset.model_dump(mode="json", by_alias=True),
+              "stored_times": mapping.stored_times, "place_zones": mapping.place_zones}
+    return ".".join(hashlib.blake2b(orjson.dumps(part, option=orjson.OPT_SORT_KEYS, default=str),
+                                    digest_size=_DIGEST_SIZE).hexdigest() for part in (read, mapped))
+
+
+def query_changed(before: str, now: str) -> bool:
+    """Whether two read epochs differ in what the query reads (not only in the mapping): rows
+    stored as the query read them then are not the rows it reads now."""
+    return before.split(".")[0] != now.split(".")[0]
+
+
+def split_cursor(stored: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+    """A stored cursor as the connector gave it (None: none) and the read epoch kept in it."""
+    if stored is None:
+        return None, None
+    cursor = {key: value for key, value in stored.items() if key != EPOCH_KEY}
+    epoch = stored.get(EPOCH_KEY)
+    return cursor or None, epoch if isinstance(epoch, str) else None
+
+
+def with_epoch(cursor: Mapping[str, Any] | None, epoch: str) -> dict[str, Any]:
+    """The cursor to store: the connector's, and the read epoch it was read under."""
+    return {**(cursor or {}), EPOCH_KEY: epoch}
+
+
 def _without_userinfo(value: Any) -> Any:
     if isinstance(value, str):
         return _USERINFO.sub(r"\1", value)

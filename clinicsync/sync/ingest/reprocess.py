@@ -4,7 +4,13 @@ sync would (same transaction rules, same events). Mirth's "reprocess" for our er
 
 Go-live is a boundary: a record is first seen when its item was opened, so one quarantined
 at (or before) the connector's go-live is recorded, not announced, when it imports here —
-its reminders are planned, no confirmation goes (Store.apply_batch ``go_live``)."""
+its reminders are planned, no confirmation goes (Store.apply_batch ``go_live``).
+
+A source that re-reads its window (``Connector.rereads_window``) whose query or cursor column
+changed stored its items' rows as the *old* query read them: mapping those again could import the
+wrong phone or no doctor. Its items are not retried then; the next sync reads them again from the
+source (sync/ingest/fingerprint.py ``read_epoch``), and the outcome says so. After a mapping fix
+alone the stored rows are the rows the query reads, and are retried."""
 
 from __future__ import annotations
 
@@ -17,8 +23,10 @@ from sqlalchemy import Connection, select
 
 from clinicsync.common.types import utcnow
 from clinicsync.connectors.base import Batch, ConnectorSettings, RawRecord
+from clinicsync.connectors.registry import connector_kind
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.engine import live_from, map_batch, mapping_for, new_run_id
+from clinicsync.sync.ingest.fingerprint import query_changed, read_epoch, split_cursor
 from clinicsync.sync.ingest.supersede import Within, recording, supersede
 from clinicsync.sync.store import quarantine
 from clinicsync.sync.store.quarantine import Q
@@ -27,6 +35,9 @@ from clinicsync.sync.store.store import Store
 IMPORTED = "imported"
 STILL_FAILING = "still failing"
 NOT_RETRYABLE = "not retryable"
+QUERY_CHANGED = ("the connector's query or cursor column changed since this row was read: run "
+                 "`clinicsync sync`, which reads it again from the source (a retry would map the row the old "
+                 "query read)")
 
 
 @dataclass(frozen=True)
@@ -87,8 +98,19 @@ def retry(settings: Settings, store: Store, ids: Sequence[int] | None = None,
             continue
         if config.name not in mappings:
             mappings[config.name] = mapping_for(settings, config)
+        if _read_under_another_query(store, config, mappings[config.name]):
+            outcomes.append(RetryOutcome(item.id, item.connector, NOT_RETRYABLE, QUERY_CHANGED))
+            continue
         outcomes.append(_retry_one(store, config, mappings[config.name], item, data, run_id))
     return outcomes
+
+
+def _read_under_another_query(store: Store, config: ConnectorSettings, mapping: Any) -> bool:
+    """Whether the connector re-reads its window and its stored rows were read by another query."""
+    if not connector_kind(config.kind).rereads_window:
+        return False
+    _, epoch = split_cursor(store.load_cursor(config.name))
+    return epoch is not None and query_changed(epoch, read_epoch(mapping, config))
 
 
 def _retry_one(store: Store, config: ConnectorSettings, mapping: Any, item: Any, data: dict[str, Any],

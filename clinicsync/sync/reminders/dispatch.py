@@ -46,6 +46,7 @@ from clinicsync.sync.ingest.orphans import HELD, RETIRED, fixes, retired_sources
 from clinicsync.sync.reminders.agenda_stats import DayStats, day_stats
 from clinicsync.sync.reminders.answered import answered_skip
 from clinicsync.sync.reminders.compose import Draft, SiteComposers, Visit
+from clinicsync.sync.reminders.deleted_rows import GONE_AT_SOURCE, gone_at_source
 from clinicsync.sync.reminders.guard import UnsafeSourceText
 from clinicsync.sync.reminders.planner import BOOKED_AGAIN, under_way_reason
 from clinicsync.sync.reminders.render import TemplateProblem
@@ -239,6 +240,8 @@ class Dispatcher:
         self._opened: list[Notifier] = []
         self._opened_lock = threading.Lock()
         self._opt_outs: set[tuple[str, str]] = set()
+        # (connector, appointment id) of visits whose source no longer lists them (deleted_rows.py)
+        self._gone: set[tuple[str, str]] = set()
         # notifier -> when (real clock) its provider said to try again (a 429's Retry-After):
         # the provider throttles the account, not one message, so nothing more goes to it
         # before then in this run (each worker may have one request in flight as it is told).
@@ -424,6 +427,9 @@ class Dispatcher:
                 if not self._isolated(item, agenda):  # an agenda that cannot be read is set aside
                     loaded.append(item)
             items = loaded
+            self._gone |= gone_at_source(self.settings, {
+                (i.row.connector, i.appointment.external_id) for i in items
+                if i.row.kind == "reminder" and i.row.recipient == "patient" and i.appointment is not None})
             addresses = {a for i in items for a in (self._address(i, c) for c in CHANNELS) if a}
             if addresses:
                 self._opt_outs |= {(o.channel, o.address) for o in connection.execute(
@@ -633,6 +639,8 @@ class Dispatcher:
         active = a.deleted_at is None and a.status in ACTIVE_STATUSES
         if row.kind != "cancelled" and not active:
             return "skip", "no-show" if a.status == "noshow" else "appointment cancelled"
+        if (row.connector, a.external_id) in self._gone:
+            return "skip", GONE_AT_SOURCE
         if row.recipient == "patient" and row.kind not in ("cancelled", "followup") and a.status in UNDER_WAY_STATUSES:
             return "cancel", under_way_reason(a.status)  # before planning has seen it
         if row.kind == "cancelled" and row.recipient == "patient" and active and row.recipient_ref == a.patient_ref:

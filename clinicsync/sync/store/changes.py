@@ -131,6 +131,22 @@ def classify(old: Stored, new: NormalizedAppointment, new_hash: str, current: bo
     return Change("updated", payload)
 
 
+def as_correction(old: Stored, new: NormalizedAppointment, change: Change) -> Change:
+    """``change`` as found by a read made because the connector's query, mapping or cursor
+    column changed (sync/ingest/fingerprint.py ``read_epoch``): what the fix alone changed is
+    a correction, recorded and planned from but told to nobody (``"baseline": true``) — a visit
+    that gains its doctor or its phone by a fixed join has not moved. What the source itself
+    changed since the last read is still news: its change stamp is newer than the stored one,
+    or, with no stamps to tell, its time or status differs."""
+    if new.source_updated_at is not None and old.source_updated_at is not None:
+        news = update_order(new.source_updated_at, old.source_updated_at, new.timezone or old.timezone) > 0
+    else:
+        news = (old.start_utc, old.end_utc, old.status) != (new.start, new.end, new.status)
+    if news or change.payload.get("reactivated"):
+        return change
+    return Change(change.kind, {**change.payload, "baseline": True, "correction": True})
+
+
 def corrected_line(count: int) -> str:
     """What a run says of its zone-corrected visits (``sync`` and the log)."""
     return (f"{count:,} visit{'s' if count != 1 else ''} kept {'their' if count != 1 else 'its'} local time under "

@@ -49,7 +49,7 @@ from clinicsync.sync.store.bulk import (
     update_keyed,
     update_where,
 )
-from clinicsync.sync.store.changes import ENDED_STATUSES, Change, Stored, classify, update_order
+from clinicsync.sync.store.changes import ENDED_STATUSES, Change, Stored, as_correction, classify, update_order
 from clinicsync.sync.store.db import (
     at_cursor,
     ensure_schema,
@@ -127,6 +127,9 @@ class Counts:
     # UTC instants moved, nobody told; sync/store/changes.py zone_corrected). Not in COUNT_KEYS (it
     # is part of ``updated``); in ``as_dict`` when there are any.
     corrected: int = 0
+    # Of ``updated``/``rescheduled``: visits a re-read after a query or mapping fix corrected,
+    # nobody told (sync/store/changes.py as_correction). In ``as_dict`` when there are any.
+    remapped: int = 0
     # Patients whose stored phone number now reads in another country, or not at all: what a
     # changed clinic.default_region does to numbers written without +country (not a count of
     # records; in ``as_dict`` when there are any).
@@ -136,6 +139,7 @@ class Counts:
         for key in COUNT_KEYS:
             setattr(self, key, getattr(self, key) + getattr(other, key))
         self.corrected += other.corrected
+        self.remapped += other.remapped
         self.phones_elsewhere += other.phones_elsewhere
 
     def as_dict(self) -> dict[str, int]:
@@ -145,6 +149,8 @@ class Counts:
         counts = {key: getattr(self, key) for key in COUNT_KEYS}
         if self.corrected:
             counts["corrected"] = self.corrected
+        if self.remapped:
+            counts["remapped"] = self.remapped
         if self.phones_elsewhere:
             counts["phones_elsewhere"] = self.phones_elsewhere
         return counts
@@ -875,7 +881,7 @@ class Store:
                     sightings: Sequence[quarantine.Sighting] = (),
                     finish: Callable[[Connection, Counts, str | None], None] | None = None,
                     probe: bool = False, folded: FoldedRead | None = None, current: bool = False,
-                    unstored: Callable[[Connection], None] | None = None,
+                    unstored: Callable[[Connection], None] | None = None, correcting: bool = False,
                     ) -> tuple[Counts, str | None]:
         """Store one batch and its cursor atomically; returns counts and a safety-stop error.
 
@@ -911,7 +917,9 @@ class Store:
         not messages sent earlier, so one whose time equals the stored one's is applied (``classify``).
         ``unstored``: runs, before anything is written, when the connector holds no appointment yet
         (:class:`Presence` ``visits``, read with the probes: a connector that has rows pays nothing);
-        whatever it raises rolls the batch back (a push's first-run refusal, sync/ingest/push.py)."""
+        whatever it raises rolls the batch back (a push's first-run refusal, sync/ingest/push.py).
+        ``correcting``: the batch is a re-read after the connector's query, mapping or cursor column
+        changed: what only the fix changed is recorded as a correction (changes.py ``as_correction``)."""
         counts = Counts(fetched=len(mapped) + len(quarantined) + unchanged + len(sightings),
                         quarantined=len(quarantined) + len(sightings), unchanged=unchanged)
         error: str | None = None
@@ -972,7 +980,8 @@ class Store:
                                       (live, early) if early is not None and live is not None else None,
                                       items=present.items,
                                       known=None if known is None else known.appointments, fold=fold,
-                                      stored_ids=None if memory is None else self._stored_ids, current=current)
+                                      stored_ids=None if memory is None else self._stored_ids, current=current,
+                                      correcting=correcting)
             # A zone new to the store: its tz rules, recorded with the times computed by them. Not in a
             # push's one statement (the fold): the run's check records the configured zones instead.
             zones = {a.timezone for a in appointments} if fold is None else ()
@@ -1225,7 +1234,8 @@ class Store:
                              prints: dict[str, str | None] | None = None,
                              live: _Live | None = None, items: bool = True,
                              known: dict[str, tuple[Any, ...]] | None = None, fold: _Fold | None = None,
-                             stored_ids: StoredIds | None = None, current: bool = False) -> None:
+                             stored_ids: StoredIds | None = None, current: bool = False,
+                             correcting: bool = False) -> None:
         """``prints``: each appointment's raw-record fingerprint, written with its content;
         an unchanged row gets the new one when it differs (e.g. a column the mapping does not
         read changed), so that the next run can skip that record before mapping it.
@@ -1297,6 +1307,9 @@ class Store:
             if change is None:
                 counts.unchanged += 1
                 continue
+            if correcting:
+                change = as_correction(old, appointment, change)
+                counts.remapped += bool(change.payload.get("correction"))
             version = old.version + 1
             values = _appointment_row(connector, appointment, new_hash, now, version,
                                       printed=prints.get(appointment.external_id))
@@ -1525,7 +1538,7 @@ def _answer_outlived(change: Change) -> bool:
     to another patient drops the answer too: it was the first patient's. A change of doctor, type
     or place at the same start keeps the answer."""
     payload = change.payload or {}
-    if payload.get("zone_setting"):
+    if payload.get("zone_setting") or (payload.get("correction") and not payload.get("patient_changed")):
         return False  # the same local time the patient answered for, read in the zone now configured
     return "start" in payload.get("moved", ()) or bool(payload.get("reactivated") or payload.get("patient_changed"))
 
