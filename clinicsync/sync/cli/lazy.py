@@ -18,6 +18,8 @@ import typer
 from typer import _click as click  # typer 0.29 carries its own click: its groups take these types
 from typer.core import TyperCommand, TyperGroup
 
+from clinicsync.sync.cli import guide
+
 
 @dataclass(frozen=True)
 class LazyCommand:
@@ -62,12 +64,48 @@ def lazy_group(entries: tuple[LazyCommand, ...]) -> type[TyperGroup]:
             super().__init__(*args, **kwargs)
             for entry in entries:
                 self.commands.setdefault(entry.name, _Placeholder(entry))
+            self.epilog = guide.epilog("")
+
+        def list_commands(self, ctx: click.Context) -> list[str]:
+            """In panel order (Set up, Daily, Inspect, Operate), as `--help` shows them."""
+            names = list(self.commands)
+            return sorted(names, key=lambda name: _panel_rank(self.commands[name]))
+
+        def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+            return _guided(name, super().get_command(ctx, name))
 
         def resolve_command(self, ctx: click.Context, args: list[str]
                             ) -> tuple[str | None, click.Command | None, list[str]]:
             name, command, rest = super().resolve_command(ctx, args)
             if isinstance(command, _Placeholder) and name is not None:
                 command = self.commands[name] = command.entry.load()
-            return name, command, rest
+            return name, _guided(name, command), rest
+
+        def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+            """Plain help (piped): one section per panel, as rich help draws one box per panel."""
+            rows: dict[str, list[tuple[str, str]]] = {}
+            for name in self.list_commands(ctx):
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                panel = getattr(command, "rich_help_panel", None) or "Commands"
+                rows.setdefault(panel, []).append((name, command.get_short_help_str(formatter.width)))
+            for panel, panel_rows in rows.items():
+                with formatter.section(panel):
+                    formatter.write_dl(panel_rows)
 
     return LazyGroup
+
+
+def _guided(name: str | None, command: click.Command | None) -> click.Command | None:
+    """``command`` with its `--help` panel and examples from guide.py (set once, in place)."""
+    if command is not None and name is not None and name in guide.PANEL:
+        command.rich_help_panel = guide.PANEL[name]  # type: ignore[attr-defined]
+        if not command.epilog:
+            command.epilog = guide.epilog(name)
+    return command
+
+
+def _panel_rank(command: click.Command) -> int:
+    panel = getattr(command, "rich_help_panel", None) or guide.PANEL.get(command.name or "")
+    return guide.PANELS.index(panel) if panel in guide.PANELS else len(guide.PANELS)

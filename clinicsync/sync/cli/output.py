@@ -49,7 +49,8 @@ class Output(enum.StrEnum):
 
 WideOption = Annotated[Output | None, typer.Option(
     "--output", "-o", case_sensitive=False,
-    help="wide: every column, long texts wrapped (the default table is one line a row, long texts cut with …)")]
+    help="wide: every column at full width, one line a row, nothing cut "
+         "(the default table fits the terminal, long texts cut with …)")]
 
 
 def resolve_format(fmt: Format | None, console: Console, json_flag: bool = False) -> Format:
@@ -243,9 +244,25 @@ def emit_list(out: Console, err: Console, fmt: Format, columns: Sequence[Column]
         out.print(empty, markup=False, highlight=False)
         return
     if output is Output.wide:
-        emit(out, fmt, [c.header for c in columns], cells, title=title, caption=for_people)
+        _print_wide(out, columns, [["" if value is None else str(value) for value in row] for row in cells],
+                    title=title, caption=for_people)
         return
     narrow = [(column, index) for index, column in enumerate(columns) if not column.wide]
     out.print(one_line_table([c for c, _ in narrow], [["" if row[i] is None else str(row[i]) for _, i in narrow]
                                                       for row in cells], title=title, caption=for_people,
                              width=out.size.width))
+
+
+def _print_wide(out: Console, columns: Sequence[Column], cells: Sequence[Sequence[str]], *, title: str | None,
+                caption: str) -> None:
+    """`-o wide`, as kubectl's: every column at its full width and one line a row, the line as
+    long as it needs (the terminal or pager folds it, no cell is ever cut or wrapped): a cut
+    id is the one value `appointments show` needs."""
+    from rich.console import Console
+
+    table = one_line_table(columns, cells, title=title, caption=None, width=sys.maxsize)
+    width = max(sum(column.width or 0 for column in table.columns) + 3 * len(table.columns) + 1, out.size.width)
+    wide = Console(file=out.file, width=width, force_terminal=out.is_terminal, no_color=out.no_color,
+                   highlight=False)
+    wide.print(table, crop=False)
+    out.print(caption, markup=False, highlight=False, soft_wrap=True)
