@@ -93,10 +93,11 @@ _MORE_SYNONYMS: dict[str, tuple[str, ...]] = {
                "no confirmada", "vigente", "activa", "activo", "agendada", "remarcada", "remarcado",
                "confirmée", "confirmee", "réservée", "reservee", "prévu", "prevu", "prévue", "prevue",
                "planifiée", "planifiee", "rendez-vous pris", "termin gebucht", "vereinbart", "verschoben",
-               "reservado pelo paciente", "prenotata", "confermata"),
+               "reservado pelo paciente", "prenotata", "confermata",
+               "accepted"),  # a booking tool's booking the host accepted (Cal.com's ACCEPTED)
     "pending": ("por aprobar", "en espera de confirmación", "en espera de confirmacion", "a confirmar",
                 "aguardando", "aguardando confirmação", "aguardando confirmacao", "à confirmer", "a confirmer",
-                "unbestätigt", "angefragt", "in attesa"),
+                "unbestätigt", "angefragt", "in attesa", "awaiting host", "awaiting confirmation"),
     "cancelled": ("cancelada por el paciente", "cancelada por paciente", "cancelada por la clínica",
                   "cancelada por la clinica", "anulada por el paciente", "suspendida", "suspendido",
                   "desmarcado", "desmarcou", "cancelado pelo paciente", "cancelada pelo paciente",

@@ -15,6 +15,7 @@ import re
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
 from clinicsync.sync.discover.kinds import USER, Builder, filled, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
+from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 MAX_HOPS = 3  # booking -> slot -> resource -> user
 BOOKED = frozenset({"slot", "slots", "timeslot", "resource", "resources", "schedule", "schedules", "calendar",
@@ -28,6 +29,7 @@ _UNIT = frozenset({"ward", "wards", "department", "departments", "dept", "room",
                    "teams", "servicio", "sala", "station"})
 _LABEL = re.compile(r"name|label|title|description|display|nombre", re.I)
 _TEXT = re.compile(r"char|text|string", re.I)
+_WHOLE = re.compile(r"int|number|numeric|decimal", re.I)
 
 
 def _person_like(builder: Builder, name: str) -> bool:
@@ -95,6 +97,8 @@ def follow(builder: Builder, refs: list[Ref], onward: bool = False) -> bool:
     person beyond the first row (a resource that names its user)."""
     q, plan = builder.q, builder.plan
     for first in refs:
+        if not filled(builder.run, q, plan.main, [first.column]):
+            continue  # a reference the visits leave empty (an optional calendar, a team) reaches nobody
         path = person_path(builder, first)
         if path is None or (onward and len(path) < 2):
             continue
@@ -141,6 +145,10 @@ def unit_owner(builder: Builder) -> bool:
         builder.stamp_row(table, alias)
         builder.people.handled.add(ref.column)
         name = plan.add(alias, label, "doctor_name", table.name, table.columns[label])
+        length = next((c for c, t in table.columns.items() if _WHOLE.search(t) and not audit(c)
+                       and any(token_role(w) == "duration" for w in name_tokens(c))), None)
+        if length is not None:  # the ward's default visit length: read where a visit has none (lengths.py)
+            plan.add(alias, length, f"owner_{length}", table.name, table.columns[length])
         why = (f"no practitioner in this schema: the {table.name!r} row the visit names ({ref.column!r}, {ref.how}) "
                "owns its calendar, so each of them gets its own calendar and agenda (see getting-started: when the "
                "doctor is a ward, a room or a resource)")

@@ -630,7 +630,9 @@ def _person_name(person: str, placed: dict[str, _Candidate]) -> Guess | None:
     full, first, last = parts
     if full is not None and first is not None and last is None:
         full, first, last = None, first, full  # 'prenom' + 'nom': beside a first name, "name" is the surname
-    named = [c for c in ((full or first), last) if c is not None]
+    # A first and a last name beside a full one: the parts (the full one repeats them).
+    named = [c for c in ((first if first is not None and last is not None else full or first), last)
+             if c is not None]
     if not named:
         return None
     confidence = round(min(c.score for c in named), 2)

@@ -50,12 +50,12 @@ ATTRIBUTES: dict[str, str] = {
     **dict.fromkeys((
         "nombre", "name", "nom", "nome", "fullname", "nombrecompleto", "completo", "full", "display"), "name"),
     **dict.fromkeys(("apellido", "apellidos", "surname", "last", "lastname", "family", "familyname", "sobrenome",
-                     "nachname", "cognome", "apelido", "lname"), "last_name"),
+                     "nachname", "cognome", "apelido", "lname", "sname"), "last_name"),
     **dict.fromkeys(("first", "firstname", "given", "givenname", "prenom", "vorname", "primeiro", "pila", "fname"),
                     "first_name"),
     **dict.fromkeys((
         "telefono", "telefonos", "movil", "celular", "phone", "mobile", "cell", "cellphone", "tel", "telf",
-        "tlf", "telemovel", "telefone", "telephone", "portable", "handy", "telefon", "mobil", "whatsapp",
+        "tlf", "tele", "telemovel", "telefone", "telephone", "portable", "handy", "telefon", "mobil", "whatsapp",
         "sms", "fono", "cel", "contacto", "telefonnummer", "cellulare", "hphone", "wphone", "mphone", "cphone"),
         "phone"),
     **dict.fromkeys(("correo", "email", "mail", "courriel", "emailaddress", "electronico", "correio"),
