@@ -174,14 +174,15 @@ def _source(settings: Settings, connector: str) -> str:
 
 
 def appointment_story(store: Store, connector: str, external_id: str) -> dict[str, list[dict[str, Any]]]:
-    """What happened to one appointment, oldest first: the patient's answers (channel, what was
-    understood, what it did; never the reply's text or sender), its reminders and the desk's actions."""
+    """What happened to one appointment, oldest first: the patient's and the source's answers
+    (channel, what was understood, what it did; never the reply's text or sender), its
+    reminders and the desk's actions, from the same record the History page reads (a desk
+    action is listed once, as the desk's, never again as an answer)."""
     from sqlalchemy import select
 
+    from clinicsync.sync.responses.history import visit_history
     from clinicsync.sync.store.model import Appointment
-    from clinicsync.sync.store.model.desk import DESK_ACTIONS
     from clinicsync.sync.store.model.reminders import REMINDERS
-    from clinicsync.sync.store.model.responses import RESPONSES
 
     A = Appointment.__table__  # type: ignore[attr-defined]
     with store.engine.connect() as connection:
@@ -189,33 +190,35 @@ def appointment_story(store: Store, connector: str, external_id: str) -> dict[st
                                                         A.c.external_id == external_id)).scalar_one_or_none()
         if ident is None:
             return {"answers": [], "reminders": [], "desk_actions": []}
-        answers = connection.execute(select(RESPONSES.c.channel, RESPONSES.c.action, RESPONSES.c.outcome,
-                                            RESPONSES.c.received_at).where(RESPONSES.c.appointment_id == ident)
-                                     .order_by(RESPONSES.c.received_at, RESPONSES.c.id)).all()
+        history = visit_history(connection, ident)
         reminders = connection.execute(select(REMINDERS).where(REMINDERS.c.appointment_id == ident)
                                        .order_by(REMINDERS.c.due_at, REMINDERS.c.id)).all()
-        desk = connection.execute(select(DESK_ACTIONS).where(DESK_ACTIONS.c.appointment_id == ident)
-                                  .order_by(DESK_ACTIONS.c.at, DESK_ACTIONS.c.id)).all()
     return {
-        "answers": [{"at": iso_utc(r.received_at), "channel": r.channel, "action": r.action, "outcome": r.outcome}
-                    for r in answers],
+        "answers": [{"at": iso_utc(e.at), "by": e.actor, "how": e.how, "action": e.action, "outcome": e.outcome}
+                    for e in history if e.actor != "front desk"],
         "reminders": [{"due_at": iso_utc(r.due_at), "kind": r.kind, "offset": r.offset, "recipient": r.recipient,
                        "channel": r.channel, "status": r.status, "reason": r.reason,
                        "sent_at": iso_utc(r.sent_at) if r.sent_at else None} for r in reminders],
-        "desk_actions": [{"at": iso_utc(r.at), "action": r.action, "user": r.user, "source": r.source,
-                          "version": r.version} for r in desk],
+        "desk_actions": [{"at": iso_utc(e.at), "action": e.action, "user": e.user, "reason": e.reason,
+                          "source": e.source, "undone": e.undone} for e in history if e.actor == "front desk"],
     }
 
 
 def _print_story(story: dict[str, list[dict[str, Any]]], when: Any) -> None:
     """The answers, reminders and desk actions, one line each, in the appointment's times."""
+    from clinicsync.sync.responses.history import ANSWER_WORDS, DESK_WORDS
+
     sections = (
-        ("answers", story["answers"], lambda r: f"{when(r['at'])}  {r['action']} by {r['channel']} ({r['outcome']})"),
+        ("answers", story["answers"], lambda r: "  ".join(p for p in (
+            when(r["at"]), f"{r['by']} {ANSWER_WORDS.get(r['action'], r['action'])}", r["how"],
+            f"({r['outcome']})") if p)),
         ("reminders", story["reminders"], lambda r: "  ".join(p for p in (
             when(r["due_at"]), r["kind"] + (f" {r['offset']}" if r["offset"] else ""), r["recipient"],
             r["channel"] or "", r["status"] + (f": {r['reason']}" if r["reason"] else "")) if p)),
         ("desk actions", story["desk_actions"],
-         lambda r: f"{when(r['at'])}  {r['action'].replace('_', ' ')} by {r['user']} (write-back: {r['source']})"),
+         lambda r: f"{when(r['at'])}  {DESK_WORDS.get(r['action'], r['action'])} by {r['user']}"
+                   + (f"; reason: {r['reason']}" if r["reason"] else "")
+                   + f" (write-back: {r['source']})" + ("; undone" if r["undone"] else "")),
     )
     for title, items, line in sections:
         out_console.print(f"{title}:" if items else f"{title}: none", highlight=False)
