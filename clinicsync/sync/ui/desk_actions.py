@@ -36,7 +36,7 @@ from clinicsync.sync.reminders.planner import reminder_key
 from clinicsync.sync.reminders.txn import writer
 from clinicsync.sync.responses.history import CANCEL_REASONS, DESK_TRACE, DESK_WORDS
 from clinicsync.sync.responses.keywords import Action
-from clinicsync.sync.responses.record import apply_answer
+from clinicsync.sync.responses.record import apply_answer, doctors_last_word
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.desk import DESK_ACTIONS, DESK_ACTIONS_KINDS
 from clinicsync.sync.store.model.reminders import REMINDERS
@@ -217,7 +217,7 @@ def record_action(settings: Settings, store: Store, appointment_id: int, action:
                 channel="desk", sender=user[:320], body=None, language=None, action=answer, outcome="applied",
                 appointment_id=appointment.id, reminder_id=None, provider_id=f"{DESK_TRACE}{action_id}",
                 received_at=now))
-            apply_answer(connection, settings, appointment, answer, now, desk=True,
+            apply_answer(connection, settings, appointment, answer, now, desk_action=action_id,
                          desk_reason=CANCEL_REASONS[reason] if action == "cancel" and reason else None)
             if action == "cancel":  # the desk cancels the visit, not only the patient's attendance
                 newest = select(func.max(WRITEBACKS.c.id)).where(
@@ -295,14 +295,14 @@ def _restore_answer(connection: Connection, settings: Settings, appointment: Any
 
 
 def _tell_doctor_again(connection: Connection, appointment: Any, target: Any, now: datetime) -> None:
-    """The doctor's "declined" notice of the cancel: withdrawn while unsent; once sent, the
-    doctor gets the "booked" notice, so their last word on the visit is that it is on."""
-    key = reminder_key(appointment.id, "practitioner", "declined", None, appointment.version)
-    notice = connection.execute(select(RM.c.id, RM.c.status).where(RM.c.key == key)).first()
-    if notice is None:
+    """After the cancel's undo the doctor's last word is that the visit is on: their standing
+    "declined" notice is withdrawn while unsent; once sent, the doctor gets the "booked" notice.
+    Nothing when the answer put back is itself a decline (the patient's own, which stands)."""
+    last = doctors_last_word(connection, appointment)
+    if last is None or last.kind != "declined" or target.prior_answer == "declined":
         return
-    if notice.status == "pending":
-        connection.execute(update(RM).where(RM.c.id == notice.id).values(
+    if last.status == "pending":
+        connection.execute(update(RM).where(RM.c.id == last.id).values(
             status="cancelled", reason="the desk undid its cancel", updated_at=now))
         return
     connection.execute(insert(RM).values(
