@@ -69,7 +69,8 @@ def list_command(
         today = parse_when("today", zone_name)
         start, end = today.instant, parse_when(f"+{DEFAULT_DAYS - 1}d", zone_name).day_end(zone_name)
     page_size = None if every else limit
-    rows = list_appointments(context.store, start, end, doctor, include_deleted, limit=page_size, connectors=sources)
+    rows = with_desk_state(context.store, list_appointments(context.store, start, end, doctor, include_deleted,
+                                                            limit=page_size, connectors=sources))
     total = len(rows) if page_size is None or len(rows) < page_size else count_appointments(
         context.store, start, end, doctor, include_deleted, connectors=sources)
     locale = settings.clinic.locale_tag()
@@ -80,12 +81,13 @@ def list_command(
     columns = [
         Column("start (UTC)" if utc else "start", start_shown, lambda r: r["start"], "start (UTC)", keep=True),
         Column("zone", lambda r: r["timezone"], wide=True),  # a time not in the clinic's zone is labelled
-        Column("status", lambda r: r["status"]),
+        Column("status", _status, lambda r: r["status"], "status"),
         Column("answer", lambda r: r["answer"] or ""),
         Column("doctor", lambda r: (r["practitioner"] or {}).get("name") or ""),
         Column("patient", lambda r: (r["patient"] or {}).get("id") or ""),
         Column("type", lambda r: r["type"] or ""),
         Column("visit", _visit, lambda r: r["visit_mode"], "visit_mode"),
+        Column("desk", lambda r: r["desk_state"] or "", wide=True),  # CSV: the desk's state beside the source's
         Column("id", lambda r: f"{r['connector']}:{r['external_id']}", keep=True),
     ]
     emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
@@ -99,6 +101,24 @@ def _window_title(start: datetime | None, end: datetime | None, zone_name: str, 
     first = f" from {shown_date(start, zone_name, locale)}" if start else ""
     last = f" to {shown_date(end - timedelta(seconds=1), zone_name, locale)}" if end else ""
     return f"appointments{first}{last}"
+
+
+def with_desk_state(store: Store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows, each with ``desk_state``: what the front desk recorded that stands (no-show,
+    came in, cancelled by the desk, awaiting call-back; None), the same state the pages show."""
+    from clinicsync.sync.responses.history import desk_states_of
+
+    with store.engine.connect() as connection:
+        states = desk_states_of(connection, [(r["connector"], r["external_id"]) for r in rows])
+    return [{**r, "desk_state": states.get((r["connector"], r["external_id"]))} for r in rows]
+
+
+def _status(row: dict[str, Any]) -> str:
+    """The visit's state as the desk and the pages know it: the desk's standing record (a desk
+    no-show is a no-show) with the source's status beside it when they differ, else the source's."""
+    if row.get("desk_state"):
+        return f"{row['desk_state']} (desk; source: {row['status']})"
+    return str(row["status"])
 
 
 _VISIT_WORDS = {"in_person": "in person", "video": "video", "phone": "phone"}
@@ -130,7 +150,7 @@ def show_command(
     if not rows:
         out_console.print(f"no appointment {ref}")
         raise typer.Exit(1)
-    row = rows[0]
+    [row] = with_desk_state(context.store, rows[:1])
     story = appointment_story(context.store, connector, external_id)
     if json_output:
         print_json({**row, **story})
@@ -147,7 +167,7 @@ def show_command(
     patient, doctor = row["patient"] or {}, row["practitioner"] or {}
     for label, value in (
         ("appointment", ref), ("source", _source(settings, connector)),
-        ("status", row["status"] + (" (deleted at the source)" if row["deleted"] else "")),
+        ("status", _status(row) + (" (deleted at the source)" if row["deleted"] else "")),
         ("start", when(row["start"])), ("end", when(row["end"])),
         ("times in", "UTC" if utc else zone_label(zone_name, start) + ("" if zone_name == settings.clinic.timezone
                                                                        else " (the visit's zone)")),

@@ -13,11 +13,12 @@ desk said so."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, tuple_
 
+from clinicsync.common.types import utcnow
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.responses import RESPONSES
@@ -33,6 +34,11 @@ CANCEL_REASONS = {"patient_asked": "the patient asked to cancel", "patient_ill":
 ANSWER_WORDS = {"confirm": "confirmed", "decline": "declined", "reschedule": "asked for another time",
                 "opt_out": "opted out", "opt_in": "opted back in", "help": "asked for help"}
 CHANNEL_NAMES = {"sms": "SMS", "email": "email", "whatsapp": "WhatsApp"}
+# The desk's word for a visit it closed or waits on: the visit's state wherever it is shown
+# (the pages, `appointments list/show` and their JSON), beside the source's own status.
+DESK_STATES = {"no_show": "no-show", "arrived": "came in", "cancel": "cancelled by the desk",
+               "left_message": "awaiting call-back"}
+CALLBACK_WAIT = timedelta(hours=3)  # "left a message" is a wait this long, then back on the work list
 
 
 @dataclass(frozen=True)
@@ -104,3 +110,33 @@ def visit_history(connection: Connection, appointment_id: int, full: bool = Fals
         entries.append(Entry(at=answer.participation_at, actor="patient", what=answer.participation, how="",
                              action=answer.participation))
     return sorted(entries, key=lambda e: e.at)
+
+
+def desk_states(connection: Connection, ids: list[int], now: datetime | None = None) -> dict[int, str]:
+    """Per appointment, the desk's standing state in DESK_STATES words: its latest action not
+    undone that closes the visit (no-show, came in, cancelled), or a message left within
+    CALLBACK_WAIT (awaiting call-back). A confirmation is the answer, shown as the answer."""
+    now = now or utcnow()
+    out: dict[int, str] = {}
+    DK = DESK_ACTIONS.c
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        for row in connection.execute(select(DK.appointment_id, DK.action, DK.at).where(
+                DK.appointment_id.in_(chunk), DK.undone_at.is_(None)).order_by(DK.at, DK.id)):
+            waiting = row.action == "left_message" and now < row.at + CALLBACK_WAIT
+            if row.action in ("no_show", "arrived", "cancel") or waiting:
+                out[row.appointment_id] = DESK_STATES[row.action]
+            elif out.get(row.appointment_id) == DESK_STATES["left_message"]:
+                del out[row.appointment_id]  # a later action (a confirmation) ended the wait
+    return out
+
+
+def desk_states_of(connection: Connection, refs: list[tuple[str, str]],
+                   now: datetime | None = None) -> dict[tuple[str, str], str]:
+    """``desk_states`` keyed by the visits' (connector, external id), for what lists visits by
+    the source's key (`appointments list/show`)."""
+    ids: dict[int, tuple[str, str]] = {}
+    for chunk in (refs[i:i + 500] for i in range(0, len(refs), 500)):
+        for row in connection.execute(select(A.c.id, A.c.connector, A.c.external_id).where(
+                tuple_(A.c.connector, A.c.external_id).in_(chunk))):
+            ids[row.id] = (row.connector, row.external_id)
+    return {ids[i]: state for i, state in desk_states(connection, list(ids), now).items()}

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import STATUSES as APPOINTMENT_STATUSES
 from clinicsync.sync.checks.queries import connector_status, list_quarantine, quality_notes
-from clinicsync.sync.responses.history import Entry, visit_history
+from clinicsync.sync.responses.history import DESK_STATES, Entry, desk_states, visit_history
 from clinicsync.sync.runs.run_progress import connector_state, running_stages
 from clinicsync.sync.store.model import Appointment, Event, Location, Patient, Practitioner
 from clinicsync.sync.store.model.calendar import LINKS
@@ -38,9 +38,6 @@ E = Event.__table__.c  # type: ignore[attr-defined]
 RM = REMINDERS.c
 DL = DELIVERIES.c
 DK = DESK_ACTIONS.c
-# The desk's word for a visit it closed or waits on (issue 58): shown on every page as a state.
-DESK_STATES = {"no_show": "no-show", "arrived": "came in", "cancel": "cancelled by the desk",
-               "left_message": "awaiting call-back"}
 
 DELIVERED = ("delivered", "read")  # provider receipts that mean the message reached the patient
 REMINDER_STATES = ("planned", "sent", "delivered", "failed", "unknown", "skipped", "cancelled")
@@ -302,24 +299,6 @@ def _rows(store: Store, query: Any, full: bool = False, now: datetime | None = N
         channel=r.p_channel or channels.get(r.id), version=r.version, desk_state=desk.get(r.id)) for r in found]
 
 
-CALLBACK_WAIT = timedelta(hours=3)  # "left a message" is a wait this long, then back on the work list
-
-
-def desk_states(connection: Any, ids: list[int], now: datetime | None = None) -> dict[int, str]:
-    """Per appointment, the desk's standing state in DESK_STATES words: its latest action not
-    undone that closes the visit (no-show, came in, cancelled), or a message left within
-    CALLBACK_WAIT (awaiting call-back). A confirmation is the answer, shown as the answer."""
-    now = now or utcnow()
-    out: dict[int, str] = {}
-    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-        for row in connection.execute(select(DK.appointment_id, DK.action, DK.at).where(
-                DK.appointment_id.in_(chunk), DK.undone_at.is_(None)).order_by(DK.at, DK.id)):
-            waiting = row.action == "left_message" and now < row.at + CALLBACK_WAIT
-            if row.action in ("no_show", "arrived", "cancel") or waiting:
-                out[row.appointment_id] = DESK_STATES[row.action]
-            elif out.get(row.appointment_id) == DESK_STATES["left_message"]:
-                del out[row.appointment_id]  # a later action (a confirmation) ended the wait
-    return out
 
 
 def upcoming(store: Store, start: datetime, end: datetime, filters: Filters = Filters(),
