@@ -240,7 +240,8 @@ class Settings(SettingsRoot):
                                 place.address if place is not None else None)
 
         self.calendar.learn_sites(site(None, None), {item.name: site(item.site, item.name) for item in self.connectors
-                                                     if item.site is not None and self.sites})
+                                                     if item.site is not None and self.sites},
+                                  {item.name: item.label for item in self.connectors if item.label})
         return self
 
     def site_of(self, connector: str | None) -> str | None:

@@ -196,13 +196,27 @@ class CalendarSettings(SettingsModel):
     # Not settings keys: each source's practice, told by the whole settings (learn_sites).
     _clinic: CalendarSite = PrivateAttr(default=CLINIC)
     _sites: dict[str, CalendarSite] = PrivateAttr(default_factory=dict)
+    _systems: dict[str, str] = PrivateAttr(default_factory=dict)
 
-    def learn_sites(self, clinic: CalendarSite, sites: dict[str, CalendarSite]) -> None:
-        """Take the clinic and each source's site, worked out by the whole settings when they
-        are validated (``Settings._calendar_sites``): push, status and the CLI are handed this
-        section alone, and all of them must render and key an event alike."""
+    def learn_sites(self, clinic: CalendarSite, sites: dict[str, CalendarSite],
+                    systems: dict[str, str] | None = None) -> None:
+        """Take the clinic, each source's site and the clinic's name for each labelled source's
+        system (its ``label:``), worked out by the whole settings when they are validated
+        (``Settings._calendar_sites``): push, status and the CLI are handed this section alone,
+        and all of them must render and key an event alike."""
         self._clinic = clinic
         self._sites = dict(sites)
+        self._systems = dict(systems or {})
+
+    @property
+    def systems(self) -> dict[str, str]:
+        """Connector name → the clinic's name for its system (its ``label:``), labelled ones only."""
+        return self._systems
+
+    def system_name(self, connector: str) -> str:
+        """What a doctor reads for the system a visit is booked in: its ``label:``, else the
+        connector's name."""
+        return self._systems.get(connector, connector)
 
     @property
     def clinic_site(self) -> CalendarSite:
