@@ -40,6 +40,7 @@ from clinicsync.sync.calendar.provider import (
     RemoteEvent,
     Target,
 )
+from clinicsync.sync.calendar.vtimezone import vtimezone
 from clinicsync.sync.config.settings.calendar import IcsSettings
 from clinicsync.sync.store.tables import LINKS
 
@@ -234,7 +235,7 @@ class IcsCalendar:
         yield head[:-len(_END)]
         scan = self.state.scan(calendar_id)
         for tzid in self.state.tzids(calendar_id, scan):
-            yield _vtimezone(tzid)
+            yield vtimezone(tzid)
         for rows in self.state.vevents(calendar_id, scan=scan):  # a thousand events at a time, not one by one
             yield "".join([row[0] for row in rows]).encode("utf-8")
         yield _END
@@ -306,17 +307,6 @@ def _header(name: str) -> bytes:
     data = calendar.to_ical()
     assert data.endswith(_END)
     return data
-
-
-@lru_cache(maxsize=64)
-def _vtimezone(tzid: str) -> bytes:
-    """The VTIMEZONE that ``Calendar.add_missing_timezones`` would add (empty if unknown)."""
-    from icalendar import Timezone
-
-    try:
-        return Timezone.from_tzid(tzid).to_ical()
-    except ValueError:
-        return b""
 
 
 def _cancelled(old: IcsRow, now: datetime) -> IcsRow:
