@@ -124,7 +124,7 @@ class Router:
         return Target(provider, account, "primary") if account else None
 
 
-RENDERING = 1  # bump when Renderer.content says something else for the same row and settings
+RENDERING = 2  # bump when Renderer.content says something else for the same row and settings
 
 
 def _version() -> str:

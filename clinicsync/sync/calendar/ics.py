@@ -378,8 +378,8 @@ _tails: dict[tuple[Any, ...], str] = {}
 def _tail(content: EventContent) -> str:
     """The lines from LOCATION to X-CLINICSYNC-CONNECTOR, remembered per run by what they say
     (a practice's events share their places, statuses and source)."""
-    key = (content.location, content.visit_mode, content.join_url, content.cancelled, content.patient_cancelled,
-           content.connector)
+    key = (content.location, content.visit_mode, content.join_url, content.dial_in, content.cancelled,
+           content.patient_cancelled, content.connector)
     found = _tails.get(key)
     if found is None:
         found = kept(_tails, key, _written_tail(content), _TAIL_MEMO)
@@ -388,7 +388,7 @@ def _tail(content: EventContent) -> str:
 
 def _written_tail(content: EventContent) -> str:
     lines = []
-    where = content.where  # a video visit's join link, a phone visit's number, else the place
+    where = content.where  # a video visit's join link, who calls whom for a phone visit, else the place
     if where:
         lines.append(ics_text.prop("LOCATION", where))
     # Kept-but-cancelled (cancelled_action: mark_cancelled) is iCalendar's own STATUS:CANCELLED;

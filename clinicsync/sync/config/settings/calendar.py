@@ -32,8 +32,8 @@ DEFAULT_DESCRIPTION = (
     "{{ type or 'Appointment' }}{% if patient_initials %} with {{ patient_initials }}{% else %}.{% endif %}"
     "{% if visit_mode == 'video' %}\n{% if join_url %}Join: {{ join_url }}"
     "{% else %}The join link is in the clinic's system.{% endif %}{% endif %}"
-    "{% if visit_mode == 'phone' %}\n{% if dial_in %}Call: {{ dial_in }}"
-    "{% else %}Call the patient at the number in the clinic's system.{% endif %}{% endif %}"
+    "{% if visit_mode == 'phone' %}\n{% if dial_in %}Phone: the patient calls you at {{ dial_in }}"
+    "{% else %}Phone: you call the patient at the number in the clinic's system.{% endif %}{% endif %}"
     "\nManaged by clinicsync: edit the appointment in the clinic's system, not here.")
 # With `sites:`, the default body names the visit's practice ("in North Dental's system"): a
 # doctor working in two practices must know whose system holds the visit. A file without sites
