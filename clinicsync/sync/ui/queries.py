@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import STATUSES as APPOINTMENT_STATUSES
 from clinicsync.sync.checks.queries import connector_status, list_quarantine, quality_notes
+from clinicsync.sync.reminders.names import message_name
 from clinicsync.sync.responses.history import DESK_STATES, Entry, desk_states, visit_history
 from clinicsync.sync.runs.run_progress import connector_state, running_stages
 from clinicsync.sync.store.model import Appointment, Event, Location, Patient, Practitioner
@@ -364,7 +365,9 @@ def timeline(store: Store, appointment_id: int, full: bool = False) -> list[dict
                           "detail": f"version {ev.version}" + _changed(ev.payload)})
         rems = connection.execute(select(RM).where(RM.appointment_id == appointment_id)).all()
         delivered = _delivered_ids(connection, [r.id for r in rems])
-        names = {r.id: message_name(r.kind, r.offset) for r in rems}
+        zone_name = connection.execute(select(A.timezone).where(A.id == appointment_id)).scalar()
+        zone = ZoneInfo(zone_name) if zone_name else None
+        names = {r.id: message_name(r.kind, r.offset, r.due_at, r.starts_at, zone) for r in rems}
         for r in rems:
             label = f"{names[r.id]} to {r.recipient}"
             items.append({"at": r.created_at, "what": "reminder", "title": f"planned {label}", "due": r.due_at,
@@ -405,16 +408,6 @@ def history_item(e: Entry) -> dict[str, Any]:
         detail += f"; {e.outcome.replace('_', ' ')}"
     return {"at": e.at, "what": "request" if e.request else "answer", "title": e.title, "detail": detail,
             "text": e.words, "request": e.request, "undone": e.undone}
-
-
-def message_name(kind: str, offset: str | None) -> str:
-    """Which message a reminder row is, in words: 'confirmation', '24 h reminder', '3 d reminder'."""
-    if kind == "reminder" and offset:
-        number, unit = offset[:-1], offset[-1:]
-        if unit == "d" and number.isdigit() and int(number) == 1:
-            return "24 h reminder"
-        return f"{number} {unit} reminder" if unit in "mhdw" and number.isdigit() else f"{offset} reminder"
-    return kind.replace("_", " ")
 
 
 def _changed(payload: str) -> str:
