@@ -4,7 +4,8 @@ with the source's own status beside it. Through the real desk action and the rea
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui.desk_actions import record_action, seen_of
+from tests.sync.reminders.conftest import appointment, put
 from tests.ui.test_desk import DESK
 
 pytestmark = pytest.mark.anyio
@@ -47,3 +49,16 @@ async def test_a_desk_no_show_is_the_visits_state_in_the_cli_and_its_json(
     _, raw, _ = run("appointments", "list", "--all", "--json")
     states = {(r["external_id"], r["desk_state"]) for r in orjson.loads(raw)["items"]}
     assert ("A8", "no-show") in states and ("A5", None) in states
+
+
+async def test_show_takes_an_id_one_source_alone_has(
+        desk: tuple[httpx.AsyncClient, dict[str, int]], store: Store, tmp_path: Path, cli: Any) -> None:
+    """`appointments show A8` was refused ("give CONNECTOR:EXTERNAL_ID") where only csv has A8."""
+    run = cli(tmp_path / "settings.yaml")
+    _, shown, _ = run("appointments", "show", "A8")
+    assert re.search(r"appointment\s+csv:A8", shown), shown
+    code, _, err = run("appointments", "show", "A999", expect=None)
+    assert code == 1
+    put(store, appointment("A8", datetime(2026, 12, 1, 15, tzinfo=UTC)), connector="sql")
+    code, _, err = run("appointments", "show", "A8", expect=None)
+    assert code == 2 and "csv:A8" in err and "sql:A8" in err, err  # two sources: it asks which

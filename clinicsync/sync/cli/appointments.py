@@ -132,7 +132,8 @@ def _visit(row: dict[str, Any]) -> str:
 @app.command("show")
 def show_command(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="CONNECTOR:EXTERNAL_ID, as `appointments list` shows it")],
+    ref: Annotated[str, typer.Argument(help="CONNECTOR:EXTERNAL_ID, as `appointments list` shows it, or the id "
+                                            "alone when one source alone has it")],
     json_output: Annotated[bool, typer.Option("--json")] = False,
     utc: UtcOption = False,
     site: SiteOption = None,
@@ -143,10 +144,20 @@ def show_command(
     context = app_context(ctx)
     sources = site_sources(context.settings, site)
     connector, sep, external_id = ref.partition(":")
-    if not sep or not connector or not external_id:
-        raise typer.BadParameter("give CONNECTOR:EXTERNAL_ID, e.g. ehr:12345", param_hint="REF")
-    rows = list_appointments(context.store, include_deleted=True, connector=connector, external_id=external_id,
-                             connectors=sources)  # another site's visit is "no appointment", as a missing one
+    if sep and (not connector or not external_id):
+        raise typer.BadParameter("give CONNECTOR:EXTERNAL_ID, e.g. ehr:12345 (or an id one source alone has)",
+                                 param_hint="REF")
+    if not sep:  # an id alone: the visit it names when one source alone has it
+        rows = list_appointments(context.store, include_deleted=True, external_id=ref, connectors=sources, limit=10)
+        if len(rows) > 1:
+            refs = ", ".join(f"{r['connector']}:{r['external_id']}" for r in rows)
+            raise typer.BadParameter(f"{ref!r} is an id in more than one source ({refs}): give CONNECTOR:{ref}",
+                                     param_hint="REF")
+        connector, external_id = (rows[0]["connector"], ref) if rows else ("", ref)
+        ref = f"{connector}:{ref}" if rows else ref
+    else:
+        rows = list_appointments(context.store, include_deleted=True, connector=connector, external_id=external_id,
+                                 connectors=sources)  # another site's visit is "no appointment", as a missing one
     if not rows:
         out_console.print(f"no appointment {ref}")
         raise typer.Exit(1)
