@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from clinicsync.sync.config.clinic import ClinicSettings
@@ -20,7 +21,7 @@ from clinicsync.sync.responses.record import handle_reply
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.reminders import REMINDERS
 from clinicsync.sync.store.store import Store
-from clinicsync.sync.ui.desk_actions import record_action, seen_of
+from clinicsync.sync.ui.desk_actions import record_action, seen_of, undo_action
 from tests.sync.reminders.conftest import SettingsMaker, appointment, put
 from tests.sync.reminders.fakes import read_log
 
@@ -80,3 +81,67 @@ def test_the_spanish_notice_names_the_desk_and_its_reason_in_spanish() -> None:
     patient = composer.render(Draft("k", "declined", "practitioner", "es", visit=visit), "email", NOW)
     assert patient.subject is not None and patient.subject.endswith(": rechazada por el paciente")
     assert "Un paciente canceló una cita" in patient.text
+
+
+def _doctor_subjects(settings: Any, store: Store, tmp_path: Any, at: datetime) -> list[str]:
+    """Every notice the doctor has received so far, after a dispatcher pass at ``at``."""
+    Dispatcher(settings, store, at).run()
+    return [m["subject"].rsplit(": ", 1)[-1] for m in read_log(tmp_path / "mails.jsonl")
+            if m["to"] == "hart@clinic.example.org"] if (tmp_path / "mails.jsonl").exists() else []
+
+
+def _cancel(settings: Any, store: Store, target: int, at: datetime) -> int:
+    done = record_action(settings, store, target, "cancel", "desk1", "front_desk", at,
+                         seen=seen_of(store, [target])[target].digest, reason="patient_asked")
+    assert done is not None
+    return int(done["id"])
+
+
+def _undo(settings: Any, store: Store, target: int, action: int, at: datetime) -> None:
+    undo_action(settings, store, action, "desk1", at, seen_of(store, [target])[target].digest)
+
+
+@pytest.mark.parametrize("dispatch_between", [False, True])
+def test_cancel_undo_cancel_leaves_the_doctor_told_it_is_cancelled_once(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Any, dispatch_between: bool) -> None:
+    """Undo withdrew the first cancel's notice, whose key was the visit and its version, and the
+    second cancel landed on that withdrawn key: the doctor was never told. Both quickly (nothing
+    sent between) and with the dispatcher running after each step (the doctor hears cancelled,
+    booked again, cancelled)."""
+    settings = reminder_settings(BASE)
+    put(store, appointment("A1", START))
+    plan(settings, store, NOW)
+    with store.engine.connect() as connection:
+        target = connection.execute(select(A.c.id)).scalar_one()
+    at = NOW
+    first = _cancel(settings, store, target, at)
+    if dispatch_between:
+        assert _doctor_subjects(settings, store, tmp_path, at) == ["cancelled by the front desk"]
+    _undo(settings, store, target, first, at := at + timedelta(minutes=1))
+    if dispatch_between:
+        told = _doctor_subjects(settings, store, tmp_path, at)
+        assert len(told) == 2 and told[0] == "cancelled by the front desk" and "cancelled" not in told[1], told
+    _cancel(settings, store, target, at := at + timedelta(minutes=1))
+    told = _doctor_subjects(settings, store, tmp_path, at)
+    assert told[-1] == "cancelled by the front desk", told
+    assert len(told) == (3 if dispatch_between else 1), told
+    assert _doctor_subjects(settings, store, tmp_path, at + timedelta(hours=1)) == told  # nothing more later
+
+
+def test_cancel_undone_before_its_notice_went_then_cancelled_again_after_it_went_is_one_notice(
+        store: Store, reminder_settings: SettingsMaker, tmp_path: Any) -> None:
+    """Sent, undone (the "booked again" notice planned), cancelled again before that went: the
+    "booked again" is withdrawn and the doctor's one notice, cancelled, stands."""
+    settings = reminder_settings(BASE)
+    put(store, appointment("A1", START))
+    plan(settings, store, NOW)
+    with store.engine.connect() as connection:
+        target = connection.execute(select(A.c.id)).scalar_one()
+    first = _cancel(settings, store, target, NOW)
+    assert _doctor_subjects(settings, store, tmp_path, NOW) == ["cancelled by the front desk"]
+    _undo(settings, store, target, first, NOW + timedelta(minutes=1))
+    second = _cancel(settings, store, target, NOW + timedelta(minutes=2))
+    assert _doctor_subjects(settings, store, tmp_path, NOW + timedelta(minutes=3)) == ["cancelled by the front desk"]
+    _undo(settings, store, target, second, NOW + timedelta(minutes=4))  # and its undo tells the doctor it is on
+    told = _doctor_subjects(settings, store, tmp_path, NOW + timedelta(minutes=5))
+    assert len(told) == 2 and "cancelled" not in told[1], told

@@ -35,7 +35,22 @@ def test_the_root_settings_file_is_valid_and_runs_without_credentials() -> None:
 
 def test_unknown_key_is_named_with_its_path_and_line(tmp_path: Path) -> None:
     found = problems(tmp_path, "clinic:\n  timezone: UTC\n  timzone: UTC\n")
-    assert found == ["clinic.timzone (line 3): unknown key (check the spelling; see `clinicsync config schema`)"]
+    assert found == ["clinic.timzone (line 3): unknown key (did you mean 'timezone'?) (check the spelling; "
+                     "see `clinicsync config schema`)"]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("reminders:\n  quiet_hour: {start: '21:00', end: '08:00'}\n",
+     "reminders.quiet_hour (line 2): unknown key (did you mean 'quiet_hours'?)"),
+    ("connectors:\n  - {name: a, kind: csv, mapping: csv_default, drop_dirr: x}\n",
+     "connectors[0].drop_dirr (line 2): unknown key (did you mean 'drop_dir'?)"),
+    ("reminders:\n  quiet_hours: {start: '21:00', end: '08:00', ennd: '09:00'}\n",
+     "reminders.quiet_hours.ennd (line 2): unknown key (did you mean 'end'?)"),
+    ("clinic:\n  timezone: UTC\n  colour: blue\n", "clinic.colour (line 3): unknown key (check"),  # nothing near
+])
+def test_a_misspelt_key_is_told_the_key_the_schema_has_there(tmp_path: Path, text: str, problem: str) -> None:
+    found = problems(tmp_path, text)
+    assert any(line.startswith(problem) for line in found), found
 
 
 def test_connector_errors_are_located_inside_the_list(tmp_path: Path) -> None:

@@ -217,8 +217,10 @@ def test_google_event_carries_the_link_as_a_conference_entry_point(
     [call] = [c for c in fake_google.calls if (c.body or {}).get("id") == event_id("ehr", "700101")]
     assert call.query["conferenceDataVersion"] == ["1"]
     phone = fake_google.live(DOCTOR)[event_id("ehr", "r5-phone-1")]
-    assert "conferenceData" not in phone and phone["location"] == ""  # no tel: place (issue 30, obs 14)
-    assert phone["summary"].startswith("Phone visit: ") and "Call: +13125550188" in phone["description"]
+    assert "conferenceData" not in phone  # no tel: place (issue 30, obs 14): who calls whom, in words
+    assert phone["location"] == "Phone: the patient calls you at +13125550188"
+    assert phone["summary"].startswith("Phone visit: ")
+    assert "Phone: the patient calls you at +13125550188" in phone["description"]
 
     fake_google.reset_counts()  # a second pass: nothing changed, nothing sent
     assert google_push(google_calendar_settings(), store)["unchanged"] == 2 and fake_google.calls == []

@@ -28,7 +28,7 @@ from sqlalchemy import event, func, select
 
 from clinicsync.common import timeutil
 from clinicsync.mappings import engine as mapping_engine
-from clinicsync.sync.calendar import ics, ics_text
+from clinicsync.sync.calendar import ics_text, vtimezone
 from clinicsync.sync.checks.queries import zone_rules_status
 from clinicsync.sync.config.settings import load_settings
 from clinicsync.sync.ingest import fingerprint
@@ -69,7 +69,7 @@ def _clear_zone_caches() -> None:
     zonerules.tz_data_versions.cache_clear()
     timing._wall_clock.cache_clear()
     ics_text.tzid_for.cache_clear()
-    ics._vtimezone.cache_clear()
+    vtimezone.vtimezone.cache_clear()
     mapping_engine._COMPILED.clear()  # compiled mappings keep a memo of wall times and their UTC
 
 

@@ -363,9 +363,13 @@ async def test_the_desk_is_told_the_clinics_name_for_its_system(tmp_path: Path, 
     path = tmp_path / "settings.yaml"
     path.write_text(settings_text(store_url, connectors), encoding="utf-8")
     (tmp_path / "drop").mkdir()
-    seed_desk(store, seed(store))
+    ids = seed_desk(store, seed(store))
     app = create_app(load_settings(path), store)
     app.state.ui_clock = lambda: NOW
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         html = (await client.get("/ui/", headers=DESK)).text
+        visit = (await client.get(f"/ui/appointments/{ids['A8']}", headers=DESK)).text
+        waitlist = (await client.get("/ui/waitlist", headers=DESK)).text
     assert "Still booked in Front Office PM: this source is not written back; cancel it in Front Office PM." in html
+    assert "(in Front Office PM, id A8)" in visit  # the status line names the system as the desk's sentences do
+    assert '<option value="csv">Front Office PM</option>' in waitlist  # the add form's Source

@@ -124,7 +124,7 @@ class Router:
         return Target(provider, account, "primary") if account else None
 
 
-RENDERING = 1  # bump when Renderer.content says something else for the same row and settings
+RENDERING = 2  # bump when Renderer.content says something else for the same row and settings
 
 
 def _version() -> str:
@@ -229,6 +229,8 @@ class Renderer:
             "version": _version()}
         if self.sites or _names_a_site(settings.summary, description):
             base["site"] = list(self.clinic)
+        if settings.systems:  # a file without labels is keyed as before they were shown
+            base["systems"] = settings.systems
         self.key = orjson.dumps(base, option=orjson.OPT_SORT_KEYS)
         # source_digest's first half: the key hashed once per run; with sites, once per site,
         # its name, phone and address in it, so that renaming one site re-renders its events only.
@@ -322,7 +324,8 @@ class Renderer:
             attendees = (row.p_email.strip().lower(),)
         summary, description = templates.summary.render(context), templates.description.render(context)
         if declined and not gone:  # whatever the templates say: the doctor must see it, and what is left to do
-            summary, description = patient_cancelled_text(summary, description, row.connector)
+            summary, description = patient_cancelled_text(summary, description,
+                                                          self.settings.system_name(row.connector))
         return built(  # EventContent(...) without its __init__: every field, in order (provider.built)
             EventContent, connector=row.connector, external_id=row.external_id, summary=summary,
             description=description, location=location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,
@@ -336,7 +339,8 @@ PATIENT_CANCELLED_TITLE = "Cancelled by patient: "
 
 def patient_cancelled_text(summary: str, description: str, source: str) -> tuple[str, str]:
     """The title and body of an event whose patient cancelled while the source still holds
-    the slot: said first in both, with what the clinic still has to do."""
+    the slot: said first in both, with what the clinic still has to do, in the system
+    ``source`` names as the clinic calls it (its ``label:``)."""
     if not summary.startswith(PATIENT_CANCELLED_TITLE):
         summary = PATIENT_CANCELLED_TITLE + summary
     note = (f"Cancelled by patient — still booked in {source}: the front desk cancels or rebooks it there, "

@@ -139,8 +139,8 @@ def event_body(op: Op, kind: OpKind) -> dict[str, Any]:
     body: dict[str, Any] = {
         "summary": content.summary,
         "description": content.description,
-        # a video visit's place is its join link (also in conferenceData); a phone visit has none
-        # (its number is in the description); else the location
+        # a video visit's place is its join link (also in conferenceData); a phone visit's says
+        # who calls whom (EventContent.where); else the location
         "location": content.where or "",
         "start": {"dateTime": content.start.astimezone(local).isoformat(), "timeZone": content.timezone},
         "end": {"dateTime": content.end.astimezone(local).isoformat(), "timeZone": content.timezone},

@@ -40,6 +40,7 @@ from clinicsync.sync.calendar.provider import (
     RemoteEvent,
     Target,
 )
+from clinicsync.sync.calendar.vtimezone import vtimezone
 from clinicsync.sync.config.settings.calendar import IcsSettings
 from clinicsync.sync.store.tables import LINKS
 
@@ -234,7 +235,7 @@ class IcsCalendar:
         yield head[:-len(_END)]
         scan = self.state.scan(calendar_id)
         for tzid in self.state.tzids(calendar_id, scan):
-            yield _vtimezone(tzid)
+            yield vtimezone(tzid)
         for rows in self.state.vevents(calendar_id, scan=scan):  # a thousand events at a time, not one by one
             yield "".join([row[0] for row in rows]).encode("utf-8")
         yield _END
@@ -308,17 +309,6 @@ def _header(name: str) -> bytes:
     return data
 
 
-@lru_cache(maxsize=64)
-def _vtimezone(tzid: str) -> bytes:
-    """The VTIMEZONE that ``Calendar.add_missing_timezones`` would add (empty if unknown)."""
-    from icalendar import Timezone
-
-    try:
-        return Timezone.from_tzid(tzid).to_ical()
-    except ValueError:
-        return b""
-
-
 def _cancelled(old: IcsRow, now: datetime) -> IcsRow:
     """Kept with STATUS:CANCELLED (calendar apps then remove it), newer than before."""
     from icalendar import Component, Event
@@ -388,8 +378,8 @@ _tails: dict[tuple[Any, ...], str] = {}
 def _tail(content: EventContent) -> str:
     """The lines from LOCATION to X-CLINICSYNC-CONNECTOR, remembered per run by what they say
     (a practice's events share their places, statuses and source)."""
-    key = (content.location, content.visit_mode, content.join_url, content.cancelled, content.patient_cancelled,
-           content.connector)
+    key = (content.location, content.visit_mode, content.join_url, content.dial_in, content.cancelled,
+           content.patient_cancelled, content.connector)
     found = _tails.get(key)
     if found is None:
         found = kept(_tails, key, _written_tail(content), _TAIL_MEMO)
@@ -398,7 +388,7 @@ def _tail(content: EventContent) -> str:
 
 def _written_tail(content: EventContent) -> str:
     lines = []
-    where = content.where  # a video visit's join link, a phone visit's number, else the place
+    where = content.where  # a video visit's join link, who calls whom for a phone visit, else the place
     if where:
         lines.append(ics_text.prop("LOCATION", where))
     # Kept-but-cancelled (cancelled_action: mark_cancelled) is iCalendar's own STATUS:CANCELLED;

@@ -112,13 +112,14 @@ class EventContent:
     @property
     def where(self) -> str | None:
         """What a calendar shows as the place: the join link of a video visit (a link the
-        doctor clicks to start it), nothing for a phone visit (the number to call is in the
-        description, under "Phone visit": a bare ``tel:`` place read as an address, obs 14),
-        else the location."""
+        doctor clicks to start it), who calls whom for a phone visit (the source's number to
+        dial in: the patient calls the doctor there; none: the doctor calls the patient, whose
+        number stays in the clinic's system), else the location. A sentence, never a bare
+        ``tel:`` place, which calendar apps read as an address."""
         if self.visit_mode == "video" and self.join_url:
             return self.join_url if self.join_url.startswith(("https://", "http://")) else None
         if self.visit_mode == "phone":
-            return None
+            return f"Phone: the patient calls you at {self.dial_in}" if self.dial_in else "Phone: you call the patient"
         return self.location
 
     @property

@@ -69,7 +69,8 @@ def list_command(
         today = parse_when("today", zone_name)
         start, end = today.instant, parse_when(f"+{DEFAULT_DAYS - 1}d", zone_name).day_end(zone_name)
     page_size = None if every else limit
-    rows = list_appointments(context.store, start, end, doctor, include_deleted, limit=page_size, connectors=sources)
+    rows = with_desk_state(context.store, list_appointments(context.store, start, end, doctor, include_deleted,
+                                                            limit=page_size, connectors=sources))
     total = len(rows) if page_size is None or len(rows) < page_size else count_appointments(
         context.store, start, end, doctor, include_deleted, connectors=sources)
     locale = settings.clinic.locale_tag()
@@ -80,12 +81,13 @@ def list_command(
     columns = [
         Column("start (UTC)" if utc else "start", start_shown, lambda r: r["start"], "start (UTC)", keep=True),
         Column("zone", lambda r: r["timezone"], wide=True),  # a time not in the clinic's zone is labelled
-        Column("status", lambda r: r["status"]),
+        Column("status", _status, lambda r: r["status"], "status"),
         Column("answer", lambda r: r["answer"] or ""),
         Column("doctor", lambda r: (r["practitioner"] or {}).get("name") or ""),
         Column("patient", lambda r: (r["patient"] or {}).get("id") or ""),
         Column("type", lambda r: r["type"] or ""),
         Column("visit", _visit, lambda r: r["visit_mode"], "visit_mode"),
+        Column("desk", lambda r: r["desk_state"] or "", wide=True),  # CSV: the desk's state beside the source's
         Column("id", lambda r: f"{r['connector']}:{r['external_id']}", keep=True),
     ]
     emit_list(out_console, err_console, resolve_format(fmt, out_console, json_output), columns, rows, total,
@@ -101,6 +103,24 @@ def _window_title(start: datetime | None, end: datetime | None, zone_name: str, 
     return f"appointments{first}{last}"
 
 
+def with_desk_state(store: Store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows, each with ``desk_state``: what the front desk recorded that stands (no-show,
+    came in, cancelled by the desk, awaiting call-back; None), the same state the pages show."""
+    from clinicsync.sync.responses.history import desk_states_of
+
+    with store.engine.connect() as connection:
+        states = desk_states_of(connection, [(r["connector"], r["external_id"]) for r in rows])
+    return [{**r, "desk_state": states.get((r["connector"], r["external_id"]))} for r in rows]
+
+
+def _status(row: dict[str, Any]) -> str:
+    """The visit's state as the desk and the pages know it: the desk's standing record (a desk
+    no-show is a no-show) with the source's status beside it when they differ, else the source's."""
+    if row.get("desk_state"):
+        return f"{row['desk_state']} (desk; source: {row['status']})"
+    return str(row["status"])
+
+
 _VISIT_WORDS = {"in_person": "in person", "video": "video", "phone": "phone"}
 
 
@@ -112,7 +132,8 @@ def _visit(row: dict[str, Any]) -> str:
 @app.command("show")
 def show_command(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="CONNECTOR:EXTERNAL_ID, as `appointments list` shows it")],
+    ref: Annotated[str, typer.Argument(help="CONNECTOR:EXTERNAL_ID, as `appointments list` shows it, or the id "
+                                            "alone when one source alone has it")],
     json_output: Annotated[bool, typer.Option("--json")] = False,
     utc: UtcOption = False,
     site: SiteOption = None,
@@ -123,14 +144,24 @@ def show_command(
     context = app_context(ctx)
     sources = site_sources(context.settings, site)
     connector, sep, external_id = ref.partition(":")
-    if not sep or not connector or not external_id:
-        raise typer.BadParameter("give CONNECTOR:EXTERNAL_ID, e.g. ehr:12345", param_hint="REF")
-    rows = list_appointments(context.store, include_deleted=True, connector=connector, external_id=external_id,
-                             connectors=sources)  # another site's visit is "no appointment", as a missing one
+    if sep and (not connector or not external_id):
+        raise typer.BadParameter("give CONNECTOR:EXTERNAL_ID, e.g. ehr:12345 (or an id one source alone has)",
+                                 param_hint="REF")
+    if not sep:  # an id alone: the visit it names when one source alone has it
+        rows = list_appointments(context.store, include_deleted=True, external_id=ref, connectors=sources, limit=10)
+        if len(rows) > 1:
+            refs = ", ".join(f"{r['connector']}:{r['external_id']}" for r in rows)
+            raise typer.BadParameter(f"{ref!r} is an id in more than one source ({refs}): give CONNECTOR:{ref}",
+                                     param_hint="REF")
+        connector, external_id = (rows[0]["connector"], ref) if rows else ("", ref)
+        ref = f"{connector}:{ref}" if rows else ref
+    else:
+        rows = list_appointments(context.store, include_deleted=True, connector=connector, external_id=external_id,
+                                 connectors=sources)  # another site's visit is "no appointment", as a missing one
     if not rows:
         out_console.print(f"no appointment {ref}")
         raise typer.Exit(1)
-    row = rows[0]
+    [row] = with_desk_state(context.store, rows[:1])
     story = appointment_story(context.store, connector, external_id)
     if json_output:
         print_json({**row, **story})
@@ -147,7 +178,7 @@ def show_command(
     patient, doctor = row["patient"] or {}, row["practitioner"] or {}
     for label, value in (
         ("appointment", ref), ("source", _source(settings, connector)),
-        ("status", row["status"] + (" (deleted at the source)" if row["deleted"] else "")),
+        ("status", _status(row) + (" (deleted at the source)" if row["deleted"] else "")),
         ("start", when(row["start"])), ("end", when(row["end"])),
         ("times in", "UTC" if utc else zone_label(zone_name, start) + ("" if zone_name == settings.clinic.timezone
                                                                        else " (the visit's zone)")),
@@ -174,14 +205,15 @@ def _source(settings: Settings, connector: str) -> str:
 
 
 def appointment_story(store: Store, connector: str, external_id: str) -> dict[str, list[dict[str, Any]]]:
-    """What happened to one appointment, oldest first: the patient's answers (channel, what was
-    understood, what it did; never the reply's text or sender), its reminders and the desk's actions."""
+    """What happened to one appointment, oldest first: the patient's and the source's answers
+    (channel, what was understood, what it did; never the reply's text or sender), its
+    reminders and the desk's actions, from the same record the History page reads (a desk
+    action is listed once, as the desk's, never again as an answer)."""
     from sqlalchemy import select
 
+    from clinicsync.sync.responses.history import visit_history
     from clinicsync.sync.store.model import Appointment
-    from clinicsync.sync.store.model.desk import DESK_ACTIONS
     from clinicsync.sync.store.model.reminders import REMINDERS
-    from clinicsync.sync.store.model.responses import RESPONSES
 
     A = Appointment.__table__  # type: ignore[attr-defined]
     with store.engine.connect() as connection:
@@ -189,33 +221,35 @@ def appointment_story(store: Store, connector: str, external_id: str) -> dict[st
                                                         A.c.external_id == external_id)).scalar_one_or_none()
         if ident is None:
             return {"answers": [], "reminders": [], "desk_actions": []}
-        answers = connection.execute(select(RESPONSES.c.channel, RESPONSES.c.action, RESPONSES.c.outcome,
-                                            RESPONSES.c.received_at).where(RESPONSES.c.appointment_id == ident)
-                                     .order_by(RESPONSES.c.received_at, RESPONSES.c.id)).all()
+        history = visit_history(connection, ident)
         reminders = connection.execute(select(REMINDERS).where(REMINDERS.c.appointment_id == ident)
                                        .order_by(REMINDERS.c.due_at, REMINDERS.c.id)).all()
-        desk = connection.execute(select(DESK_ACTIONS).where(DESK_ACTIONS.c.appointment_id == ident)
-                                  .order_by(DESK_ACTIONS.c.at, DESK_ACTIONS.c.id)).all()
     return {
-        "answers": [{"at": iso_utc(r.received_at), "channel": r.channel, "action": r.action, "outcome": r.outcome}
-                    for r in answers],
+        "answers": [{"at": iso_utc(e.at), "by": e.actor, "how": e.how, "action": e.action, "outcome": e.outcome}
+                    for e in history if e.actor != "front desk"],
         "reminders": [{"due_at": iso_utc(r.due_at), "kind": r.kind, "offset": r.offset, "recipient": r.recipient,
                        "channel": r.channel, "status": r.status, "reason": r.reason,
                        "sent_at": iso_utc(r.sent_at) if r.sent_at else None} for r in reminders],
-        "desk_actions": [{"at": iso_utc(r.at), "action": r.action, "user": r.user, "source": r.source,
-                          "version": r.version} for r in desk],
+        "desk_actions": [{"at": iso_utc(e.at), "action": e.action, "user": e.user, "reason": e.reason,
+                          "source": e.source, "undone": e.undone} for e in history if e.actor == "front desk"],
     }
 
 
 def _print_story(story: dict[str, list[dict[str, Any]]], when: Any) -> None:
     """The answers, reminders and desk actions, one line each, in the appointment's times."""
+    from clinicsync.sync.responses.history import ANSWER_WORDS, DESK_WORDS
+
     sections = (
-        ("answers", story["answers"], lambda r: f"{when(r['at'])}  {r['action']} by {r['channel']} ({r['outcome']})"),
+        ("answers", story["answers"], lambda r: "  ".join(p for p in (
+            when(r["at"]), f"{r['by']} {ANSWER_WORDS.get(r['action'], r['action'])}", r["how"],
+            f"({r['outcome']})") if p)),
         ("reminders", story["reminders"], lambda r: "  ".join(p for p in (
             when(r["due_at"]), r["kind"] + (f" {r['offset']}" if r["offset"] else ""), r["recipient"],
             r["channel"] or "", r["status"] + (f": {r['reason']}" if r["reason"] else "")) if p)),
         ("desk actions", story["desk_actions"],
-         lambda r: f"{when(r['at'])}  {r['action'].replace('_', ' ')} by {r['user']} (write-back: {r['source']})"),
+         lambda r: f"{when(r['at'])}  {DESK_WORDS.get(r['action'], r['action'])} by {r['user']}"
+                   + (f"; reason: {r['reason']}" if r["reason"] else "")
+                   + f" (write-back: {r['source']})" + ("; undone" if r["undone"] else "")),
     )
     for title, items, line in sections:
         out_console.print(f"{title}:" if items else f"{title}: none", highlight=False)

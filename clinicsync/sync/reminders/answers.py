@@ -35,13 +35,15 @@ def own_messages(appointment_id: int, patient_ref: str | None) -> tuple[ColumnEl
 
 
 def apply_answer(connection: Connection, settings: Settings, appointment: Any, action: str,
-                 now: datetime, *, from_source: bool = False, desk: bool = False,
+                 now: datetime, *, from_source: bool = False, desk_action: int | None = None,
                  desk_reason: str | None = None) -> None:
     """Record accepted/declined on the appointment and everything that follows from it.
     ``from_source``: the source itself recorded it (a desk confirmation), so it is neither
     written back nor announced to the doctor — the clinic's own system already shows it.
-    ``desk``: the front desk recorded it (sync/ui/desk_actions.py), with ``desk_reason`` (staff
-    words): a decline is then the desk's cancel, and the doctor's notice says so (issue 58)."""
+    ``desk_action``: the front desk recorded it (sync/ui/desk_actions.py, that action's id), with
+    ``desk_reason`` (staff words): a decline is then the desk's cancel, the doctor's notice says
+    so and its key names the action, so the same cancel taken again after an undo is a notice
+    of its own rather than the withdrawn one."""
     status = PARTICIPATION[action]
     connection.execute(update(A).where(A.c.id == appointment.id).values(participation=status, participation_at=now))
     config = settings.responses
@@ -51,7 +53,8 @@ def apply_answer(connection: Connection, settings: Settings, appointment: Any, a
                 *own_messages(appointment.id, appointment.patient_ref), R.c.status == "pending").values(
                 status="cancelled", reason=DECLINED_REASON, updated_at=now))
         if config.notify_practitioner and appointment.practitioner_ref and not from_source:
-            _notify_practitioner(connection, appointment, now, desk_note(desk_reason) if desk else None)
+            _notify_practitioner(connection, appointment, now, desk_action,
+                                 desk_note(desk_reason) if desk_action is not None else None)
     if config.writeback and not from_source:
         connection.execute(insert(WRITEBACKS).values(
             appointment_id=appointment.id, connector=appointment.connector, external_id=appointment.external_id,
@@ -60,12 +63,38 @@ def apply_answer(connection: Connection, settings: Settings, appointment: Any, a
             status="pending", attempts=0, next_at=now, created_at=now))
 
 
-def _notify_practitioner(connection: Connection, appointment: Any, now: datetime, note: str | None) -> None:
-    """A `declined` notice to the doctor, sent by the reminders dispatcher like any other. The
-    kind and key stay `declined` whoever declined (the dispatcher and the desk's undo find it
-    by them); ``note`` records a desk's cancel (doctor_values.desk_note), which the notice says."""
-    key = reminder_key(appointment.id, "practitioner", "declined", None, appointment.version)
-    if connection.execute(select(R.c.id).where(R.c.key == key)).first() is not None:
+def declined_notice_key(appointment: Any, desk_action: int | None) -> str:
+    """The key of the doctor's `declined` notice: the visit's version, and the desk action it
+    belongs to when the desk cancelled (a patient's decline has one per version)."""
+    return reminder_key(appointment.id, "practitioner", "declined",
+                        f"desk{desk_action}" if desk_action is not None else None, appointment.version)
+
+
+def doctors_last_word(connection: Connection, appointment: Any) -> Any | None:
+    """The doctor's last notice standing on this version of the visit (``declined`` or a
+    "booked" ``confirmation``, not withdrawn): what the doctor was, or is about to be, told."""
+    return connection.execute(select(R.c.id, R.c.kind, R.c.status, R.c.key).where(
+        R.c.appointment_id == appointment.id, R.c.recipient == "practitioner", R.c.version == appointment.version,
+        R.c.kind.in_(("declined", "confirmation")), R.c.status != "cancelled").order_by(R.c.id.desc()).limit(1)).first()
+
+
+def _notify_practitioner(connection: Connection, appointment: Any, now: datetime, desk_action: int | None,
+                         note: str | None) -> None:
+    """A `declined` notice to the doctor, sent by the reminders dispatcher like any other, so
+    that the doctor's last word on this version of the visit is that it is off. A "booked
+    again" notice of an undone cancel still unsent is withdrawn (the doctor hears only the
+    final state); nothing new is planned when the last notice standing already says declined
+    (a desk cancel after the patient's own decline, or after an undo whose "booked again" was
+    withdrawn before it went). ``note`` records a desk's cancel (doctor_values.desk_note)."""
+    mine = (R.c.appointment_id == appointment.id, R.c.recipient == "practitioner", R.c.version == appointment.version)
+    connection.execute(update(R).where(*mine, R.c.kind == "confirmation", R.c.status == "pending",
+                                       R.c.key.like(f"a{appointment.id}:practitioner:confirmation:undo%")).values(
+        status="cancelled", reason="cancelled again by the desk", updated_at=now))
+    last = doctors_last_word(connection, appointment)
+    key = declined_notice_key(appointment, desk_action)
+    if last is not None and last.kind == "declined":
+        return
+    if connection.execute(select(R.c.id).where(R.c.key == key)).first() is not None:  # a withdrawn one: it stays so
         return
     connection.execute(insert(R).values(
         key=key, appointment_id=appointment.id, connector=appointment.connector, recipient="practitioner",

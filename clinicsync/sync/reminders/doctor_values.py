@@ -23,7 +23,7 @@ ANSWERED = frozenset({"accepted", "declined"})
 # patient". Who declined is fixed on the notice's reminder row (its ``note``) when the notice
 # is queued (sync/responses/record.py), so a later answer cannot rewrite it.
 DESK_NOTE = "cancelled by the front desk"
-# The desk's reasons (sync/ui/desk_actions.py CANCEL_REASONS, staff words) as a Spanish
+# The desk's reasons (sync/responses/history.py CANCEL_REASONS, staff words) as a Spanish
 # notice shows them; a reason not listed here is shown as the desk worded it.
 DESK_REASONS_ES = {"the patient asked to cancel": "el paciente pidió cancelar",
                    "the patient is ill": "el paciente está enfermo", "moved to another time": "cambiada a otra hora",

@@ -20,6 +20,7 @@ from sqlalchemy import and_, func, select
 
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.config.settings import Settings
+from clinicsync.sync.responses.history import CALLBACK_WAIT
 from clinicsync.sync.store.model import Appointment, Patient, Practitioner
 from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.joins import with_people
@@ -28,7 +29,7 @@ from clinicsync.sync.store.model.responses import DOCTOR_ANSWERS, RESPONSES
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.ui.attention import AWAITING
 from clinicsync.sync.ui.mask import initials, mask_phone, phone_display
-from clinicsync.sync.ui.queries import CALLBACK_WAIT, of_sources
+from clinicsync.sync.ui.queries import of_sources
 from clinicsync.sync.waitlist import book_tasks
 
 A = Appointment.__table__.c  # type: ignore[attr-defined]

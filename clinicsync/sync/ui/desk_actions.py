@@ -32,9 +32,10 @@ from sqlalchemy import Connection, func, insert, select, update
 from clinicsync.common.vocabulary import ACTIVE_STATUSES
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.reminders.answered import DECLINED_REASON
-from clinicsync.sync.reminders.answers import apply_answer
+from clinicsync.sync.reminders.answers import apply_answer, doctors_last_word
 from clinicsync.sync.reminders.planner import reminder_key
 from clinicsync.sync.reminders.txn import writer
+from clinicsync.sync.responses.history import CANCEL_REASONS, DESK_TRACE, DESK_WORDS
 from clinicsync.sync.responses.keywords import Action
 from clinicsync.sync.store.model import Appointment
 from clinicsync.sync.store.model.desk import DESK_ACTIONS, DESK_ACTIONS_KINDS
@@ -46,15 +47,10 @@ from clinicsync.sync.ui.desk import CLOSING, OPEN_AT_START, source_kind, writes_
 
 A = Appointment.__table__  # type: ignore[attr-defined]
 DK, RM = DESK_ACTIONS, REMINDERS
-LABELS = {"confirmed_by_phone": "confirmed by phone", "left_message": "left a message", "no_show": "no-show",
-          "cancel": "cancelled", "reschedule_handled": "reschedule request handled", "arrived": "came in"}
+LABELS = DESK_WORDS
 BUTTONS = {"confirmed_by_phone": "Confirmed by phone", "left_message": "Left a message", "no_show": "No-show",
            "cancel": "Cancel visit…", "reschedule_handled": "Reschedule handled", "arrived": "Came in"}
 ANSWERS: dict[str, Action] = {"confirmed_by_phone": "confirm", "cancel": "decline"}
-# Why the desk cancels: staff's words for the record (never the patient's own text).
-CANCEL_REASONS = {"patient_asked": "the patient asked to cancel", "patient_ill": "the patient is ill",
-                  "moved": "moved to another time", "doctor_unavailable": "the doctor is unavailable",
-                  "duplicate": "booked twice", "other": "another reason"}
 UNDO_WINDOW = timedelta(minutes=10)  # an action can be taken back this long after it was recorded
 NO_SHOW_GRACE = timedelta(days=3)  # a no-show or came-in is recorded up to this long after the start
 AT_VISIT = ("arrived", "no_show")  # the actions of a visit that has started; every other one is before it
@@ -219,8 +215,9 @@ def record_action(settings: Settings, store: Store, appointment_id: int, action:
                 RM.c.appointment_id == appointment.id, RM.c.recipient == "patient", RM.c.status == "pending"))]
             connection.execute(insert(RESPONSES).values(
                 channel="desk", sender=user[:320], body=None, language=None, action=answer, outcome="applied",
-                appointment_id=appointment.id, reminder_id=None, provider_id=f"desk:{action_id}", received_at=now))
-            apply_answer(connection, settings, appointment, answer, now, desk=True,
+                appointment_id=appointment.id, reminder_id=None, provider_id=f"{DESK_TRACE}{action_id}",
+                received_at=now))
+            apply_answer(connection, settings, appointment, answer, now, desk_action=action_id,
                          desk_reason=CANCEL_REASONS[reason] if action == "cancel" and reason else None)
             if action == "cancel":  # the desk cancels the visit, not only the patient's attendance
                 newest = select(func.max(WRITEBACKS.c.id)).where(
@@ -274,7 +271,7 @@ def undo_action(settings: Settings, store: Store, action_id: int, user: str, now
 def _restore_answer(connection: Connection, settings: Settings, appointment: Any, target: Any, now: datetime) -> None:
     connection.execute(update(A).where(A.c.id == appointment.id).values(
         participation=target.prior_answer, participation_at=target.prior_answer_at))
-    connection.execute(update(RESPONSES).where(RESPONSES.c.provider_id == f"desk:{target.id}").values(
+    connection.execute(update(RESPONSES).where(RESPONSES.c.provider_id == f"{DESK_TRACE}{target.id}").values(
         outcome="undone"))
     ids = [int(i) for i in (target.cancelled_reminders or "").split(",") if i]
     if ids:  # still ahead and the visit not begun: planned again as they were; else left as they are
@@ -298,14 +295,14 @@ def _restore_answer(connection: Connection, settings: Settings, appointment: Any
 
 
 def _tell_doctor_again(connection: Connection, appointment: Any, target: Any, now: datetime) -> None:
-    """The doctor's "declined" notice of the cancel: withdrawn while unsent; once sent, the
-    doctor gets the "booked" notice, so their last word on the visit is that it is on."""
-    key = reminder_key(appointment.id, "practitioner", "declined", None, appointment.version)
-    notice = connection.execute(select(RM.c.id, RM.c.status).where(RM.c.key == key)).first()
-    if notice is None:
+    """After the cancel's undo the doctor's last word is that the visit is on: their standing
+    "declined" notice is withdrawn while unsent; once sent, the doctor gets the "booked" notice.
+    Nothing when the answer put back is itself a decline (the patient's own, which stands)."""
+    last = doctors_last_word(connection, appointment)
+    if last is None or last.kind != "declined" or target.prior_answer == "declined":
         return
-    if notice.status == "pending":
-        connection.execute(update(RM).where(RM.c.id == notice.id).values(
+    if last.status == "pending":
+        connection.execute(update(RM).where(RM.c.id == last.id).values(
             status="cancelled", reason="the desk undid its cancel", updated_at=now))
         return
     connection.execute(insert(RM).values(

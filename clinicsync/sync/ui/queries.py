@@ -18,6 +18,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from clinicsync.common.types import utcnow
 from clinicsync.common.vocabulary import STATUSES as APPOINTMENT_STATUSES
 from clinicsync.sync.checks.queries import connector_status, list_quarantine, quality_notes
+from clinicsync.sync.reminders.names import message_name
+from clinicsync.sync.responses.history import DESK_STATES, Entry, desk_states, visit_history
 from clinicsync.sync.runs.run_progress import connector_state, running_stages
 from clinicsync.sync.store.model import Appointment, Event, Location, Patient, Practitioner
 from clinicsync.sync.store.model.calendar import LINKS
@@ -25,7 +27,6 @@ from clinicsync.sync.store.model.desk import DESK_ACTIONS
 from clinicsync.sync.store.model.joins import with_people
 from clinicsync.sync.store.model.reminders import DELIVERIES, REMINDERS
 from clinicsync.sync.store.model.reminders import STATUSES as REMINDER_STATUSES
-from clinicsync.sync.store.model.responses import RESPONSES
 from clinicsync.sync.store.store import Store
 from clinicsync.sync.store.tables import delivery_notifiers
 from clinicsync.sync.ui.mask import initials, is_contact_detail, mask_email, mask_phone, mask_text, phone_display
@@ -38,9 +39,6 @@ E = Event.__table__.c  # type: ignore[attr-defined]
 RM = REMINDERS.c
 DL = DELIVERIES.c
 DK = DESK_ACTIONS.c
-# The desk's word for a visit it closed or waits on (issue 58): shown on every page as a state.
-DESK_STATES = {"no_show": "no-show", "arrived": "came in", "cancel": "cancelled by the desk",
-               "left_message": "awaiting call-back"}
 
 DELIVERED = ("delivered", "read")  # provider receipts that mean the message reached the patient
 REMINDER_STATES = ("planned", "sent", "delivered", "failed", "unknown", "skipped", "cancelled")
@@ -302,24 +300,6 @@ def _rows(store: Store, query: Any, full: bool = False, now: datetime | None = N
         channel=r.p_channel or channels.get(r.id), version=r.version, desk_state=desk.get(r.id)) for r in found]
 
 
-CALLBACK_WAIT = timedelta(hours=3)  # "left a message" is a wait this long, then back on the work list
-
-
-def desk_states(connection: Any, ids: list[int], now: datetime | None = None) -> dict[int, str]:
-    """Per appointment, the desk's standing state in DESK_STATES words: its latest action not
-    undone that closes the visit (no-show, came in, cancelled), or a message left within
-    CALLBACK_WAIT (awaiting call-back). A confirmation is the answer, shown as the answer."""
-    now = now or utcnow()
-    out: dict[int, str] = {}
-    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-        for row in connection.execute(select(DK.appointment_id, DK.action, DK.at).where(
-                DK.appointment_id.in_(chunk), DK.undone_at.is_(None)).order_by(DK.at, DK.id)):
-            waiting = row.action == "left_message" and now < row.at + CALLBACK_WAIT
-            if row.action in ("no_show", "arrived", "cancel") or waiting:
-                out[row.appointment_id] = DESK_STATES[row.action]
-            elif out.get(row.appointment_id) == DESK_STATES["left_message"]:
-                del out[row.appointment_id]  # a later action (a confirmation) ended the wait
-    return out
 
 
 def upcoming(store: Store, start: datetime, end: datetime, filters: Filters = Filters(),
@@ -375,7 +355,7 @@ def appointment(store: Store, appointment_id: int, full: bool = False,
 
 def timeline(store: Store, appointment_id: int, full: bool = False) -> list[dict[str, Any]]:
     """What happened to one appointment, in order: outbox events, reminders planned and their
-    deliveries, calendar pushes and every answer and request, each as it came (issue 58: a later
+    deliveries, calendar pushes and every answer, request and desk action, each as it came (issue 58: a later
     answer never rewrites who gave an earlier one). No contact details; the patient's own words
     (a reschedule note, a reply) only when ``full`` (the front desk)."""
     items: list[dict[str, Any]] = []
@@ -385,7 +365,9 @@ def timeline(store: Store, appointment_id: int, full: bool = False) -> list[dict
                           "detail": f"version {ev.version}" + _changed(ev.payload)})
         rems = connection.execute(select(RM).where(RM.appointment_id == appointment_id)).all()
         delivered = _delivered_ids(connection, [r.id for r in rems])
-        names = {r.id: message_name(r.kind, r.offset) for r in rems}
+        zone_name = connection.execute(select(A.timezone).where(A.id == appointment_id)).scalar()
+        zone = ZoneInfo(zone_name) if zone_name else None
+        names = {r.id: message_name(r.kind, r.offset, r.due_at, r.starts_at, zone) for r in rems}
         for r in rems:
             label = f"{names[r.id]} to {r.recipient}"
             items.append({"at": r.created_at, "what": "reminder", "title": f"planned {label}", "due": r.due_at,
@@ -402,58 +384,30 @@ def timeline(store: Store, appointment_id: int, full: bool = False) -> list[dict
             items.append({"at": link.updated_at, "what": "calendar", "title": f"calendar {link.state}",
                           "detail": f"{link.provider} {link.calendar_id}"
                           + (f"; {link.attempts} failed: {mask_text(link.last_error)}" if link.attempts else "")})
-        answers = [answer_item(r, full) for r in connection.execute(
-            select(RESPONSES).where(RESPONSES.c.appointment_id == appointment_id)
-            .order_by(RESPONSES.c.received_at, RESPONSES.c.id))]
-        items += answers
-        answer = connection.execute(select(A.participation, A.participation_at).where(A.id == appointment_id)).one()
-        if answer.participation and answer.participation_at and not any(
-                i["what"] == "answer" and not i["undone"] for i in answers):  # stored before answers were kept
-            items.append({"at": answer.participation_at, "what": "answer", "title": f"patient {answer.participation}",
-                          "detail": ""})
-    order = {"event": 0, "reminder": 1, "calendar": 2, "delivery": 3, "answer": 4, "request": 4}
+        items += [history_item(e) for e in visit_history(connection, appointment_id, full)]
+    order = {"event": 0, "reminder": 1, "calendar": 2, "delivery": 3, "answer": 4, "request": 4, "desk": 5}
     return sorted(items, key=lambda i: (i["at"], order[i["what"]]))
 
 
-ANSWER_WORDS = {"confirm": "confirmed", "decline": "declined", "reschedule": "asked for another time",
-                "opt_out": "opted out", "opt_in": "opted back in", "help": "asked for help"}
-
-
-def answered_by(channel: str, provider_id: str | None) -> str:
-    """How an answer came, in words: 'by SMS link', 'by SMS reply', 'by phone, recorded by the
-    front desk', 'as the source records it'."""
-    if channel == "desk":
-        return "by phone, recorded by the front desk"
-    if channel == "source":
-        return "as the source records it"
-    name = {"sms": "SMS", "email": "email", "whatsapp": "WhatsApp"}.get(channel, channel)
-    return f"by {name} link" if (provider_id or "").startswith("link:") else f"by {name} reply"
-
-
-def answer_item(r: Any, full: bool) -> dict[str, Any]:
-    """One answer or request in a visit's history, as it came: who (the patient, the desk, the
-    source), how, what, and the patient's words for the front desk."""
-    who = {"desk": "front desk", "source": "source"}.get(r.channel, "patient")
-    what = ANSWER_WORDS.get(r.action, r.action)
-    detail = answered_by(r.channel, r.provider_id)
-    if r.outcome == "undone":
+def history_item(e: Entry) -> dict[str, Any]:
+    """One answer, request or desk action in a visit's history, as it happened: who acted, how,
+    what they said (the patient's words only in the front desk's view), why (the desk's
+    reason), what became of it at the source and whether it was taken back."""
+    if e.actor == "front desk":
+        parts = [f"by {e.user}" + (f" {e.how}" if e.how else "")]
+        if e.reason:
+            parts.append(f"reason: {e.reason}")
+        if e.undone:
+            parts.append(f"undone by {e.undone_by}")
+        return {"at": e.at, "what": "desk", "title": e.title, "detail": "; ".join(parts), "undone": e.undone,
+                "action": e.action, "source": e.source}
+    detail = e.how
+    if e.undone:
         detail += "; undone by the front desk"
-    elif r.outcome not in ("applied", "requested"):
-        detail += f"; {r.outcome.replace('_', ' ')}"
-    words = (r.body or "").strip() if full and r.channel not in ("desk", "source") else ""
-    return {"at": r.received_at, "what": "request" if r.action == "reschedule" else "answer",
-            "title": f"{who} {what}", "detail": detail, "text": words or None,
-            "request": r.action == "reschedule", "undone": r.outcome == "undone"}
-
-
-def message_name(kind: str, offset: str | None) -> str:
-    """Which message a reminder row is, in words: 'confirmation', '24 h reminder', '3 d reminder'."""
-    if kind == "reminder" and offset:
-        number, unit = offset[:-1], offset[-1:]
-        if unit == "d" and number.isdigit() and int(number) == 1:
-            return "24 h reminder"
-        return f"{number} {unit} reminder" if unit in "mhdw" and number.isdigit() else f"{offset} reminder"
-    return kind.replace("_", " ")
+    elif e.outcome not in ("applied", "requested"):
+        detail += f"; {e.outcome.replace('_', ' ')}"
+    return {"at": e.at, "what": "request" if e.request else "answer", "title": e.title, "detail": detail,
+            "text": e.words, "request": e.request, "undone": e.undone}
 
 
 def _changed(payload: str) -> str:

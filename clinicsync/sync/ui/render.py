@@ -147,6 +147,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         refresh_choices=REFRESH_CHOICES,
         path=request.url.path, user=user, role=role, session=getattr(request.state, "ui_session", None),
         csrf=csrf_token(request, user) if user else "", **site_names(request, user),
+        system_of=settings.calendar.system_name,  # a source as people read it: its label, else its name
         **{"refresh": None, **context})
     return keep_session(request, HTMLResponse(html, status_code=status_code))
 

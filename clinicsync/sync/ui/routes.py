@@ -261,8 +261,7 @@ def timeline_page(request: Request, user: User,
     if full:
         log_view(request, user, role, "/ui/appointments/{appointment_id}", [appointment_id], now=now_of(request))
     actions = actions_of(store, appointment_id)
-    history = [_desk_item(settings, row.connector, a) for a in actions]
-    items = sorted(queries.timeline(store, appointment_id, full=full) + history, key=lambda i: i["at"])
+    items = [_with_source_hint(settings, row.connector, i) for i in queries.timeline(store, appointment_id, full=full)]
     now = now_of(request)
     seen = desk_actions.seen_of(store, [appointment_id])[appointment_id]
     handled_at = max((a.at for a in actions if a.action == "reschedule_handled" and a.undone_at is None), default=None)
@@ -278,18 +277,12 @@ def timeline_page(request: Request, user: User,
                   **{**_done_line(request, store, now), "undo": undo})
 
 
-def _desk_item(settings: Settings, connector: str, a: Any) -> dict[str, Any]:
-    """One desk action in a visit's history, beside the patient's own answers: who, what, why,
-    what became of it at the source, and whether it was taken back."""
-    detail = f"by {a.user}"
-    if a.reason:
-        detail += f"; reason: {desk_actions.CANCEL_REASONS.get(a.reason, a.reason)}"
-    if hint := source_hint(settings, connector, a.action, a.source):
-        detail += f"; {hint}"
-    if a.undone_at is not None:
-        detail += f"; undone by {a.undone_by}"
-    return {"at": a.at, "what": "desk", "title": f"front desk: {LABELS.get(a.action, a.action)}",
-            "detail": detail, "undone": a.undone_at is not None}
+def _with_source_hint(settings: Settings, connector: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A desk action's history row with what became of it at the source (written back, or
+    what to do there by hand); every other row as it is."""
+    if item["what"] != "desk" or not (hint := source_hint(settings, connector, item["action"], item["source"])):
+        return item
+    return {**item, "detail": f"{item['detail']}; {hint}"}
 
 
 async def _desk_post(request: Request, user: str, refusal: str) -> tuple[Any, str]:

@@ -211,13 +211,19 @@ def test_a_template_may_still_ask_for_the_patients_phone() -> None:
     assert content.description == "Call +12015550165" and content.location is None
 
 
+def test_a_phone_visit_without_a_number_to_dial_says_the_doctor_calls_the_patient() -> None:
+    content = Renderer(CalendarSettings()).content(row(visit_mode="phone"))
+    assert content is not None and content.where == "Phone: you call the patient"
+    assert "Phone: you call the patient at the number in the clinic's system." in content.description
+
+
 def test_other_numbers_and_places_are_kept() -> None:
     content = Renderer(CalendarSettings()).content(row(location="Room 12, 5550 Main St", visit_mode="phone",
                                                        dial_in="+13125550188"))
     assert content is not None
     assert content.location == "Room 12, 5550 Main St" and content.dial_in == "+13125550188"
-    assert content.where is None  # a phone visit has no place: its number is in the description (obs 14)
-    assert "Call: +13125550188" in content.description
+    assert content.where == "Phone: the patient calls you at +13125550188"  # who calls whom, not a bare tel:
+    assert "Phone: the patient calls you at +13125550188" in content.description
 
 
 # -- the event names the visit's mode and carries what starts it (issue 30, obs 14) ---------------
@@ -225,7 +231,9 @@ def test_other_numbers_and_places_are_kept() -> None:
     (None, "Vaccination (J.W.)", ["Vaccination with J.W."], "Main Street"),
     ("video", "Video visit: Vaccination (J.W.)",
      ["Video visit. Vaccination with J.W.", "Join: https://vc.example.org/d/42"], "https://vc.example.org/d/42"),
-    ("phone", "Phone visit: Vaccination (J.W.)", ["Phone visit. Vaccination with J.W.", "Call: +13125550188"], None),
+    ("phone", "Phone visit: Vaccination (J.W.)",
+     ["Phone visit. Vaccination with J.W.", "Phone: the patient calls you at +13125550188"],
+     "Phone: the patient calls you at +13125550188"),
 ])
 def test_the_event_names_the_mode_and_how_to_start_it(mode: str | None, summary: str, lines: list[str],
                                                      place: str | None) -> None:

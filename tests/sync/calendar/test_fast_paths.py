@@ -75,7 +75,7 @@ def plain_content(settings: CalendarSettings, row: Any) -> EventContent | None:
     summary = env.from_string(settings.summary).render(context).strip()
     description = env.from_string(settings.description).render(context).strip()
     if declined and not gone:
-        summary, description = patient_cancelled_text(summary, description, row.connector)
+        summary, description = patient_cancelled_text(summary, description, settings.system_name(row.connector))
     return EventContent(
         connector=row.connector, external_id=row.external_id, summary=summary, description=description,
         location=row.location, start=row.start_utc, end=row.end_utc, timezone=row.timezone,

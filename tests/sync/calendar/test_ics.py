@@ -53,6 +53,7 @@ def test_files_per_doctor_with_stable_uids_and_sequence(ics_settings: CalendarSe
     assert str(event["start"].tzinfo) == "America/New_York" and event["start"] == a1.start
     calendar = Calendar.from_ical(path.read_bytes())
     assert [str(t["tzid"]) for t in calendar.walk("VTIMEZONE")] == ["America/New_York"]
+    assert b"2038" not in path.read_bytes() and b"COMMENT" not in path.read_bytes()  # yearly rules, no caveat
 
     apply(store, moved(a1, 60))
     assert run(ics_settings, store)["patched"] == 1

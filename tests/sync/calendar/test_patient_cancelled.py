@@ -265,3 +265,16 @@ def test_a_visit_the_desk_rebooks_after_the_patients_cancel_is_booked_again(doct
     assert cal.push()["patched"] == 1
     assert cal.event("A1")[:2] == ("confirmed", "Follow-up (J.W.)")  # type: ignore[index]
     assert _marked(cal) == {AMELIA: 0}
+
+
+def test_the_doctors_event_names_the_system_by_the_clinics_label(doctor: Callable[..., Doctor]) -> None:
+    """One name for each system where a person reads it: the doctor's event said "still booked
+    in csv" (the connector's name) where the desk's pages say the connector's `label:`."""
+    cal = doctor(patient_cancelled="mark")
+    cal.settings = Settings(calendar=cal.calendar, connectors=[CSV.model_copy(update={"label": "Practice Manager"})])
+    apply(cal.store, appointment("A1"))
+    assert cal.push()["inserted"] == 1
+    cancel_by_sms(cal)
+    cal.push()
+    shown = cal.event("A1")
+    assert shown is not None and shown[2].startswith("Cancelled by patient — still booked in Practice Manager:"), shown

@@ -11,7 +11,7 @@ from operator import or_
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -33,6 +33,7 @@ from clinicsync.sync.config.settings.responses import ResponsesSettings
 from clinicsync.sync.config.settings.server import ServerSettings
 from clinicsync.sync.config.settings.service import ServiceSettings
 from clinicsync.sync.config.settings.sites import SITE_KEY_PATTERN, SiteSettings
+from clinicsync.sync.config.settings.suggest import did_you_mean
 from clinicsync.sync.config.settings.ui import UiSettings
 from clinicsync.sync.config.settings.waitlist import WaitlistSettings
 
@@ -247,7 +248,8 @@ class Settings(SettingsRoot):
                                 place.address if place is not None else None)
 
         self.calendar.learn_sites(site(None, None), {item.name: site(item.site, item.name) for item in self.connectors
-                                                     if item.site is not None and self.sites})
+                                                     if item.site is not None and self.sites},
+                                  {item.name: item.label for item in self.connectors if item.label})
         return self
 
     def site_of(self, connector: str | None) -> str | None:
@@ -325,7 +327,8 @@ def _site_index(connectors: list[ConnectorSettings]) -> dict[str, str | None]:
 ROOT_PROBLEM_AT = re.compile(r"^([a-z_]+(?:\.[\w-]+)+): ")
 
 
-def _problem(error: Any, loaded: LoadedYaml, kinds: dict[str, set[str]], expansion: Expansion) -> str:
+def _problem(error: Any, loaded: LoadedYaml, kinds: dict[str, set[str]], expansion: Expansion,
+             model: type[BaseModel]) -> str:
     loc = tuple(error["loc"])
     section = str(loc[0]) if loc else ""
     known = kinds.get(section, set())
@@ -337,7 +340,7 @@ def _problem(error: Any, loaded: LoadedYaml, kinds: dict[str, set[str]], expansi
             return problem
     message = error["msg"]
     if error["type"] == "extra_forbidden":
-        message = "unknown key (check the spelling; see `clinicsync config schema`)"
+        message = f"unknown key{did_you_mean(model, loc)} (check the spelling; see `clinicsync config schema`)"
     elif error["type"] == "union_tag_invalid":
         kind = error["input"].get("kind")
         message = f"unknown {section.removesuffix('s')} kind {kind!r}; known kinds: {sorted(known)}"
@@ -379,7 +382,7 @@ def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settin
                                         context={"base_dir": base_dir, "files_read": files_read})
     except ValidationError as exc:
         kinds = {"connectors": plugin_names(CONNECTORS_GROUP), "notifiers": plugin_names(NOTIFIERS_GROUP)}
-        problems = [_problem(e, loaded, kinds, expansion) for e in exc.errors()]
+        problems = [_problem(e, loaded, kinds, expansion, model) for e in exc.errors()]
         raise ConfigError(list(dict.fromkeys(problems)), source) from None
     except (OSError, RecursionError, UnicodeError) as exc:  # a validator touching the file system
         raise ConfigError([f"a value could not be checked ({type(exc).__name__}); check paths and zones "

@@ -32,8 +32,8 @@ DEFAULT_DESCRIPTION = (
     "{{ type or 'Appointment' }}{% if patient_initials %} with {{ patient_initials }}{% else %}.{% endif %}"
     "{% if visit_mode == 'video' %}\n{% if join_url %}Join: {{ join_url }}"
     "{% else %}The join link is in the clinic's system.{% endif %}{% endif %}"
-    "{% if visit_mode == 'phone' %}\n{% if dial_in %}Call: {{ dial_in }}"
-    "{% else %}Call the patient at the number in the clinic's system.{% endif %}{% endif %}"
+    "{% if visit_mode == 'phone' %}\n{% if dial_in %}Phone: the patient calls you at {{ dial_in }}"
+    "{% else %}Phone: you call the patient at the number in the clinic's system.{% endif %}{% endif %}"
     "\nManaged by clinicsync: edit the appointment in the clinic's system, not here.")
 # With `sites:`, the default body names the visit's practice ("in North Dental's system"): a
 # doctor working in two practices must know whose system holds the visit. A file without sites
@@ -196,13 +196,27 @@ class CalendarSettings(SettingsModel):
     # Not settings keys: each source's practice, told by the whole settings (learn_sites).
     _clinic: CalendarSite = PrivateAttr(default=CLINIC)
     _sites: dict[str, CalendarSite] = PrivateAttr(default_factory=dict)
+    _systems: dict[str, str] = PrivateAttr(default_factory=dict)
 
-    def learn_sites(self, clinic: CalendarSite, sites: dict[str, CalendarSite]) -> None:
-        """Take the clinic and each source's site, worked out by the whole settings when they
-        are validated (``Settings._calendar_sites``): push, status and the CLI are handed this
-        section alone, and all of them must render and key an event alike."""
+    def learn_sites(self, clinic: CalendarSite, sites: dict[str, CalendarSite],
+                    systems: dict[str, str] | None = None) -> None:
+        """Take the clinic, each source's site and the clinic's name for each labelled source's
+        system (its ``label:``), worked out by the whole settings when they are validated
+        (``Settings._calendar_sites``): push, status and the CLI are handed this section alone,
+        and all of them must render and key an event alike."""
         self._clinic = clinic
         self._sites = dict(sites)
+        self._systems = dict(systems or {})
+
+    @property
+    def systems(self) -> dict[str, str]:
+        """Connector name → the clinic's name for its system (its ``label:``), labelled ones only."""
+        return self._systems
+
+    def system_name(self, connector: str) -> str:
+        """What a doctor reads for the system a visit is booked in: its ``label:``, else the
+        connector's name."""
+        return self._systems.get(connector, connector)
 
     @property
     def clinic_site(self) -> CalendarSite:

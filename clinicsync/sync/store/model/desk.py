@@ -27,7 +27,7 @@ class DeskAction(SQLModel, table=True):
     role: str = Field(max_length=16)
     source: str = Field(max_length=16)  # queued (written back by the write-back stage) | by_hand | none
     at: datetime = Field(sa_column=utc_column(nullable=False))
-    # Why the desk cancelled (one of sync/ui/desk_actions.py CANCEL_REASONS); staff words, no PHI.
+    # Why the desk cancelled (one of sync/responses/history.py CANCEL_REASONS); staff words, no PHI.
     reason: str | None = Field(default=None, max_length=64)
     # What an undo puts back (issue 58): the answer before the action, and the patient's
     # reminders it cancelled (their ids, comma-separated).
