@@ -21,8 +21,8 @@ from typing import Any
 
 from bench.harness import Stopwatch, Table, ratio, run_case
 
-# The pyarrow path first: the headline peer is dlt at its fastest; the dict path (issue 32's goal
-# "<= 0.6x dlt's dict path") stays as the second row.
+# The pyarrow path first: the headline peer is dlt at its fastest; the dict path (the goal:
+# a first import "<= 0.6x dlt's dict path") stays as the second row.
 FLAVOURS = ("arrow", "rows")
 _BATCH = 10_000
 

@@ -1,4 +1,4 @@
-"""Issue 60: the CPU of an idle `clinicsync sync --once` (what cron runs) against a bare
+"""The CPU of an idle `clinicsync sync --once` (what cron runs) against a bare
 `python -c pass`, in the same run.
 
     python -m bench.idle_once DEMO_DIR [--rounds 7] [--before TREE]

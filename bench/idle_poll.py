@@ -1,19 +1,20 @@
-"""Issue 60: the CPU of one idle poll in `clinicsync run` (the service's poll job), at N sources.
+"""The CPU of one idle poll in `clinicsync run` (the service's poll job), at N sources.
 
     python -m bench.idle_poll 10 50 [--rounds 3]                   # CSV sources of 100 rows, SQLite store
     python -m bench.idle_poll --cases [--sources 10] [--rounds 5] [--before TREE]
 
-The first form (stop 56): N CSV sources of 100 rows each (one folder each) on a SQLite store in
+The first form: N CSV sources of 100 rows each (one folder each) on a SQLite store in
 a temporary folder; each source is imported once, then every source is polled ``rounds`` more
 times with nothing new.
 
-``--cases`` (stop 61): for each kind of source and store, N sources of 500 rows each: CSV
-folders, FHIR servers (bench/fhir_server.py, one process, every source a connector of it; an
-idle poll's ``_lastUpdated`` search answers an empty page) and SQL tables (one PostgreSQL
-schema, a table per source with an ``updated_at`` cursor column), on a SQLite store and on a
-PostgreSQL store (a fresh schema). Each case runs in a fresh interpreter. Beside them, in the
-same run, the floor: a bare ``SELECT`` of one such table (psycopg on an open connection, all
-500 rows fetched) and the SELECT an idle incremental poll sends (no row).
+``--cases`` (docs/performance.md, "Idle, in `clinicsync run`"): for each kind of source and
+store, N sources of 500 rows each: CSV folders, FHIR servers (bench/fhir_server.py, one
+process, every source a connector of it; an idle poll's ``_lastUpdated`` search answers an
+empty page) and SQL tables (one PostgreSQL schema, a table per source with an ``updated_at``
+cursor column), on a SQLite store and on a PostgreSQL store (a fresh schema). Each case runs in
+a fresh interpreter. Beside them, in the same run, the floor: a bare ``SELECT`` of one such
+table (psycopg on an open connection, all 500 rows fetched) and the SELECT an idle
+incremental poll sends (no row).
 
 The figure is the CPU time of the measuring process (time.process_time: user + system of all
 its threads, so waiting for a busy CPU does not count; the database server's and the FHIR
@@ -287,7 +288,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("sources", type=int, nargs="*")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--cases", action="store_true", help="every kind of source and store (stop 61)")
+    parser.add_argument("--cases", action="store_true", help="every kind of source and store")
     parser.add_argument("--only", nargs="*", help="with --cases: these, e.g. sql/postgres csv/sqlite")
     parser.add_argument("--before", type=Path, help="with --cases: also run against this checkout")
     parser.add_argument("--case", nargs=4, help=argparse.SUPPRESS)  # kind store sources rounds (a child)

@@ -1,10 +1,10 @@
-"""Issue 60: prepare the folders that bench/idle_once.py measures, for this tree or an exported
+"""Prepare the folders that bench/idle_once.py measures, for this tree or an exported
 one, so the figure in docs/performance.md can be measured again on any machine.
 
     python -m bench.idle_prepare DIR [--case demo|sql] [--tree TREE]
 
 ``demo``: the repository's sample (settings.yaml, examples/), `demo reset`, then two `sync
---once` (the second already idle). ``sql``: issue 60's own case, one SQL source reading a
+--once` (the second already idle). ``sql``: one SQL source reading a
 PostgreSQL table of 500 visits with an updated-at column (bench/many_sources.py's table and
 query, schema ``idle60_<DIR's name>``, recreated), a SQLite store, the dry-run outbox and no
 calendar, `db upgrade` and two `sync --once`. ``--tree``: an export of another commit (`git

@@ -1,4 +1,4 @@
-"""Many sources, two workers (issue 60's done-when): N sources in one settings file, polled by
+"""Many sources, two workers: N sources in one settings file, polled by
 ``clinicsync run`` workers that share one PostgreSQL store, for a measured window.
 
 A soak, not a workload of ``python -m bench`` (it takes the window's minutes and prints its own

@@ -1,5 +1,5 @@
 """Does a push into a source of 100k appointments cost the same as into an empty one? In
-instructions, which do not move with the machine's load (issue 32's done-when; S1 times it in CPU).
+instructions, which do not move with the machine's load (S1 times the same in CPU).
 
     python -m bench.push_instructions prepare FOLDER ROWS   # a SQLite store: ROWS imported into "scale"
     valgrind --tool=callgrind --callgrind-out-file=/tmp/x.out \\

@@ -1,4 +1,4 @@
-"""S1 scale test: does a stage's cost per row stay flat as the store grows? (issue 32)
+"""S1 scale test: does a stage's cost per row stay flat as the store grows?
 
     python -m bench.s1_scale [--sizes 100000,1000000] [--pushes 50] [--rounds 1] [--smoke]
     bench/run s1 --sizes 20000,100000

@@ -1,13 +1,14 @@
 """The store figures read at every Prometheus scrape, `status` and status-page load, on a store
-that has run for three years (stop 53; docs/performance.md, "Reads that grew with history").
+that has run for three years (docs/performance.md, "The store over years").
 
 ``python -m bench.scrape_reads [--url URL] [--scale 1.0] [--rounds 7]``: a fresh store at
-migration 0038 (SQLite in a temporary folder unless ``--url`` names an empty database) is filled
-like the lead's inflated demo store (147,456 visits over three years, 563,200 reminders,
+migration 0038 (SQLite in a temporary folder unless ``--url`` names an empty database) is
+filled like an inflated demo store (147,456 visits over three years, 563,200 reminders,
 140,800 calendar links, 262,144 runs kept; the live work a six-doctor practice has: ~2,000
 reminders waiting, a few pending or failing links), then each read's statements as they were
-before stop 53 are timed, the store is migrated to head (0040: the calendar links' partial
-indexes) and the reads of this code are timed. Median ms of ``--rounds``, with the load average.
+when they counted whole tables (at migration 0038) are timed, the store is migrated to head
+(0040: the calendar links' partial indexes) and the reads of this code are timed. Median ms of
+``--rounds``, with the load average.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ def fill(connection: Connection, scale: float) -> None:
 
 
 def before(store: Store) -> dict[str, Callable[[], object]]:
-    """The statements main sent before stop 53, one read a line."""
+    """The statements sent when these reads counted whole tables (before migration 0040), one read a line."""
     rm, rs, wb, ln, rn = REMINDERS.c, RESPONSES.c, WRITEBACKS.c, LINKS.c, RUNS.c
 
     def run(*queries: Any) -> object:

@@ -1,4 +1,4 @@
-"""Service memory over a long life (stop 50): does `clinicsync run --serve` stay flat under
+"""Service memory over a long life: does `clinicsync run --serve` stay flat under
 traffic whose keys never repeat, or does something grow with requests, ids or time?
 
 A soak, not a workload of ``python -m bench`` (it takes minutes and prints its own report):

@@ -1,4 +1,4 @@
-"""``python -m bench.tally_write_cost URL...`` (stop 53): what a tally kept in the status
+"""``python -m bench.tally_write_cost URL...``: what a tally kept in the status
 change's transaction would cost each write, the design weighed against bounded reads. One
 reminder's status moved per transaction (as the dispatcher's claim, send and outcome each
 commit) on a 20,000-row table, without and with the two updates of (channel, status) count

@@ -1,5 +1,5 @@
 """W1's fair peer: a hand-written validating import of the same CSV export into SQLite, what a
-competent developer would write for one clinic in an afternoon (issue 32). It is what the
+competent developer would write for one clinic in an afternoon. It is what the
 first import's cost is compared with (goal: clinicsync <= 1.5x its CPU), since pandas and the
 raw floor validate nothing.
 

@@ -4,7 +4,7 @@ process, through the fhir connector and ``sync_once`` into a store; against the 
 floor: the same pages fetched with a plain httpx.Client and parsed, nothing else.
 
 Also times the second poll (incremental: ``_lastUpdated``, nothing changed). The goal
-(issue 19) is pipeline / raw <= 4 in wall seconds; it is printed, never asserted.
+is pipeline / raw <= 4 in wall seconds; it is printed, never asserted.
 """
 
 from __future__ import annotations

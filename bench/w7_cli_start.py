@@ -3,8 +3,8 @@ store) against a bare `python -c pass` and `python -c "import typer"`, in the sa
 
     python -m bench.w7_cli_start [--rounds 7] [--smoke]      (or: bench/run w7 --rounds 7)
 
-Issue 31 (obs 6): `--help` cost 5.4 s of CPU because every command imported FastAPI,
-SQLAlchemy, botocore and the FHIR auth stack. The goal is ≤ 0.5 s of CPU for both. Each
+`--help` once cost 5.4 s of CPU because every command imported FastAPI, SQLAlchemy,
+botocore and the FHIR auth stack. The goal is ≤ 0.5 s of CPU for both. Each
 command is a fresh process; its CPU time (user + system) is read from the kernel's
 accounting of the finished child (getrusage RUSAGE_CHILDREN), so waiting for a busy CPU does
 not count. Rounds are interleaved (pass, typer, help, status, pass, …) so that a load spike

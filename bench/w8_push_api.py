@@ -17,7 +17,7 @@ little next to the server; ``cpu_ms_per_req`` is the server process's own CPU pe
 (steadier than requests/s on a shared machine). Servers are measured in turn (clinicsync,
 then the baseline) for each endpoint and client count, both up all along.
 
-Goal (issue 32): clinicsync >= 0.5 x the baseline's requests/s, on SQLite and PostgreSQL,
+Goal: clinicsync >= 0.5 x the baseline's requests/s, on SQLite and PostgreSQL,
 and 8 clients faster than 1.
 """
 

@@ -149,7 +149,7 @@ def moment_in_pass(start: datetime, started: datetime, clock_now: datetime) -> d
     since ``started``. A backlog behind a slow provider can take an hour, and a message that
     goes at 21:00 must be judged at 21:00 (quiet hours, "too late", an offer's hold). Whole
     minutes, as those rules are: a quick pass judges every message at exactly ``start``.
-    One rule for the reminders' dispatcher and the waitlist's sender (stop 54)."""
+    One rule for the reminders' dispatcher and the waitlist's sender."""
     elapsed = clock_now - started
     minute = timedelta(minutes=1)
     return start + minute * (elapsed // minute) if elapsed >= minute else start

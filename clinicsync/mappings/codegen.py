@@ -482,7 +482,7 @@ class GroupMemo(dict[Any, list[Any]]):
 # A group memo that has kept this many entries without one of them found again starts over: its
 # key holds something that differs on every record (a Cal.com webhook's group is keyed by the
 # whole ``payload``, uid and times included), so each entry (~15 KB of key and parsed payload)
-# only costs memory: ~50 MB at GROUP_TEXT_LIMIT, ~4 MB at this (stop 52). One hit lets it grow.
+# only costs memory: ~50 MB at GROUP_TEXT_LIMIT, ~4 MB at this (measured). One hit lets it grow.
 GROUP_TRIAL = 256
 
 
@@ -493,7 +493,7 @@ def _keep(memo: GroupMemo, key: Any, entry: list[Any]) -> None:
         memo.text = memo.hits = 0
     if type(key) is bytes:
         # orjson's result keeps the buffer it wrote into: ~16 KB behind a 2.5 KB Cal.com payload,
-        # so the memo held six times the text it counted (stop 50: ~100 MB at the limit for one
+        # so the memo held six times the text it counted (~100 MB at the limit for one
         # webhook source). Kept, it is copied to its own size; a lookup still uses the original.
         key = bytes(memoryview(key))
     memo[key] = entry

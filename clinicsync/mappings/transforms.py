@@ -270,7 +270,7 @@ def as_language(value: Any) -> str:
 # Distinct language values remembered. Not unbounded: babel takes any script subtag
 # ('es-Abcd', 'es-Abce', …: 456,976 per language, before case), so a source's values
 # are not a closed set, and an unbounded cache grew with every new one for the
-# process's life (stop 50). A feed's handful of real values stay in it.
+# process's life. A feed's handful of real values stay in it.
 LANGUAGE_MEMO = 1024
 
 

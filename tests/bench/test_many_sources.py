@@ -1,5 +1,5 @@
 """The many-sources bench's judgement of the run history (bench/many_sources.py): the figures of
-docs/performance.md "Stop 61" rest on it, and a wrong rule would pass a scheduler that polls twice
+docs/performance.md, "A worker, and sizing", rest on it, and a wrong rule would pass a scheduler that polls twice
 or misses sources. Pure functions on made-up histories; the bench itself runs for minutes."""
 
 from __future__ import annotations

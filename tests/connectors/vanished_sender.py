@@ -3,7 +3,9 @@ its own (``unshare --net``, root), where taking the loopback down leaves both en
 open with no packet between them, as a power cut or a NAT that dropped its mapping does (no
 FIN, no RST). Prints, as JSON, how long the listener held the connection after that and what
 it logged. ``python -m tests.connectors.vanished_sender '{"keepalive": ...}' [wait seconds]``;
-tests/connectors/test_hl7v2_mllp_conn.py runs it; docs/development.md has its figures."""
+tests/connectors/test_hl7v2_mllp_conn.py runs it. Measured before the listener set TCP keepalive:
+such a sender was held 900 s with the defaults (30 s with ``idle_timeout_seconds: 30``), ~5 kB
+of Python objects for plain TCP and ~270 kB for TLS meanwhile."""
 
 from __future__ import annotations
 

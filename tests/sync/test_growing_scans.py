@@ -2,7 +2,7 @@
 with the clinic's history (issue 32: "no scan that grows with the table"). Each case runs
 the real function on a SQLite store, records the statements it sent and asks SQLite for
 their plans: a full ``SCAN`` of a growing table fails the test. Found on a store inflated to
-three years of a six-doctor practice (docs/performance.md, "Reads that grew with history").
+three years of a six-doctor practice (docs/performance.md, "The store over years").
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ def run_figures(connection: Connection, since: datetime) -> dict[tuple[str, str]
     """Runs per (connector, status): every one still running (however old: a dead process's),
     and the finished ones from the connector's first run started since ``since`` on (ids follow
     the order runs start in). The history holds `store.run_history_days` of runs (262k at a run
-    a minute): counting it cost 42-81 ms a scrape (stop 53). Per connector, one probe of
+    a minute): counting it cost 42-81 ms a scrape. Per connector, one probe of
     (connector, started_at) finds the window's first id, and each status is a range of the
     covering (connector, status, id): no row of the table is read."""
     names = connector_names()
@@ -269,7 +269,7 @@ def pushes_received(store: HasEngine, connector: str, since: datetime) -> tuple[
 def zone_rules_status(store: HasEngine) -> dict[str, Any]:
     """The `zone_rules` section of `status`: how many zones have their tz rules recorded, and
     each correction a tz database update made (when, how many visits were moved back to their
-    local time, how many were left because that time is in a new gap or overlap): stop 50,
+    local time, how many were left because that time is in a new gap or overlap):
     sync/store/zonerules.py."""
     with store.engine.connect() as connection:
         rows = connection.execute(select(ZONE_RULES.c.zone, ZONE_RULES.c.corrected_at, ZONE_RULES.c.corrected,

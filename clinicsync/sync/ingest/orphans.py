@@ -1,4 +1,4 @@
-"""Sources the store holds that the settings no longer name (stop 51): a source renamed in
+"""Sources the store holds that the settings no longer name: a source renamed in
 settings.yaml (`name: demo-csv` -> `name: clinic-csv`), or removed from it.
 
 Left alone, a renamed source's new name imports every visit again as new (each patient

@@ -3,7 +3,7 @@ and outcome, write-backs by state (read from the store, so every worker agrees).
 
 Each counts the live rows and the settled rows of the last ``RECENT`` (a week), through an
 index that starts with the state: Prometheus scrapes every 15 s, and counting every row ever
-cost 374 ms at 563k reminders (stop 53)."""
+cost 374 ms at 563k reminders."""
 
 from __future__ import annotations
 

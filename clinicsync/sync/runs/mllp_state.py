@@ -1,5 +1,5 @@
-"""What only a running MLLP listener knows, kept in the store so that any process tells it
-(stop 53): `clinicsync status`, the status page and the main /metrics, not only
+"""What only a running MLLP listener knows, kept in the store so that any process tells it:
+`clinicsync status`, the status page and the main /metrics, not only
 `hl7 listen --metrics-port` of the listener's own process.
 
 - handshakes failing: since when every TLS handshake has failed (three or more in a row with

@@ -1,4 +1,4 @@
-"""A process that runs for months keeps what it read at start (stop 52): `clinicsync run` reads
+"""A process that runs for months keeps what it read at start: `clinicsync run` reads
 settings.yaml and every ``*_file`` secret once, while the cron jobs on the same store read them
 at each run. An edit (or a rotated Kubernetes secret) without a restart used to go unseen.
 
@@ -123,7 +123,7 @@ def settings_digest(settings: Settings, now: dict[str, FileRead | None] | None =
             continue
         read = now[each.path] if now is not None and each.path in now else _file_now(each.path)
         parts.append(f"{each.name}={read.digest if read else '-'}")
-    if len(parts) == 1:  # the settings file alone: the digest stop 52's processes noted
+    if len(parts) == 1:  # the settings file alone: the digest earlier releases noted
         return hashlib.sha256(first.encode()).hexdigest()[:16]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 

@@ -1,5 +1,5 @@
 """A standing condition is logged when it starts, when it changes and when it ends — not at
-every run (stop 52).
+every run.
 
 Under cron (`sync --once` every 5 minutes) a condition that lasts — a source the settings no
 longer name, a source that cannot be read, a FHIR Subscription the poll cannot read, a stage

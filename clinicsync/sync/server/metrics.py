@@ -219,7 +219,7 @@ class Metrics:
         three times per push request (issue 32). The method is the client's own token (any
         ``X1``, ``X2``… passes the HTTP parser): one not in HTTP's list is counted as ``other``,
         or every new one would be a new series in the registry and in /metrics for the
-        process's life (stop 50)."""
+        process's life."""
         method = method if method in HTTP_METHODS else "other"
         children = self._request_children.get((route, method, status))
         if children is None:

@@ -178,7 +178,7 @@ def at_cursor(connection: Connection, sql: str, parameters: Any = ()) -> Any:
 # ``engine.begin()`` around one statement costs PostgreSQL three round trips (psycopg's BEGIN, the
 # statement, COMMIT); in autocommit the statement is its own transaction, one round trip, with the
 # same outcome (all or nothing, committed when it returns). A sync writes a dozen such rows per run
-# (its stages' progress, its run row, its lock holders: stop 55, ~250 of a simulated day's round
+# (its stages' progress, its run row, its lock holders: ~250 of a simulated day's round
 # trips). SQLite's autocommit is the same one statement, one transaction; a dry run's engine
 # (:func:`make_rehearsal_engine`) ignores the isolation change, so the write stays in its transaction.
 @contextmanager
@@ -441,7 +441,7 @@ def refuse_unknown_revision(revision: str | None) -> None:
     """A store migrated by a newer release (or another build) than this one: say so and stop,
     never migrate it (alembic cannot go down from a revision it does not know, and the newer
     release's workers need what it made). A forgotten cron job on another host, left on the
-    previous release, meets this after the store was upgraded (stop 52)."""
+    previous release, meets this after the store was upgraded."""
     if revision is None or revision in known_revisions():
         return
     newer = revision.isdigit() and HEAD_REVISION.isdigit() and int(revision) > int(HEAD_REVISION)

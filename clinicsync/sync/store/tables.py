@@ -4,8 +4,8 @@ the engine-only handle those reads need.
 
 Why: importing ``sync/model`` builds every table of the store as a SQLModel class (the ORM,
 declarative class creation, pydantic): about half of what `clinicsync status` cost to start
-(issue 31, obs 6; docs/performance.md, W7), and about a third of an idle `sync --once` under
-cron (issue 60, stop 61). A Core table costs a fraction of that. A statement is built on one
+(docs/performance.md, W7), and about a third of an idle `sync --once` under
+cron. A Core table costs a fraction of that. A statement is built on one
 description of each table: the modules of the sync path take theirs from here (a join of this
 appointment table with the model's would be a cartesian product).
 
@@ -420,7 +420,7 @@ FHIR_SUBSCRIPTIONS = Table(
 )
 
 
-# The tables an idle `sync --once` reads and writes (issue 60, stop 61): the poll's run row, cursor
+# The tables an idle `sync --once` reads and writes: the poll's run row, cursor
 # and baseline, the store's appointments with their people, and what the stages read when they find
 # nothing to do. Through these, a cron run that stores nothing never builds the model's classes.
 APPOINTMENTS = Table(

@@ -1,4 +1,4 @@
-"""A tz database rule change keeps stored visits at their local time (stop 50).
+"""A tz database rule change keeps stored visits at their local time.
 
 A clinic books local wall time: a visit is at 09:00 in its zone. The store keeps it as UTC plus
 the zone, worked out with the tz database of the day the record was mapped. When a tz database

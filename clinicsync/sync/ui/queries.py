@@ -107,7 +107,7 @@ def notifiers_health(store: Store, since: datetime) -> list[dict[str, Any]]:
     """Per notifier: delivery attempts since ``since`` by outcome, and its latest attempt.
     Every attempt ever made is kept until its visit is forgotten (sync/store/retention.py), so each
     figure is read through ``(notifier, created_at)``: the notifiers by a skip scan (one probe
-    each), then per notifier the window and its newest row (stop 52: it read every attempt)."""
+    each), then per notifier the window and its newest row (it once read every attempt)."""
     out: dict[str, dict[str, Any]] = {}
     with store.engine.connect() as connection:
         for name in delivery_notifiers(connection):
@@ -125,7 +125,7 @@ def notifiers_health(store: Store, since: datetime) -> list[dict[str, Any]]:
 def calendar_health(store: Store) -> dict[str, int]:
     """How many calendar links wait to be pushed and how many keep failing: the live work, each
     through its partial index (migration 0040). The page counted every link ever written by
-    state (82-93 ms at 140k links, stop 53); the events present or deleted per calendar are
+    state (82-93 ms at 140k links); the events present or deleted per calendar are
     `clinicsync calendar status`'s, asked for rather than read at every page load."""
     with store.engine.connect() as connection:
         pending = connection.execute(select(func.count()).where(LINKS.c.state == "pending")).scalar_one()

@@ -1,5 +1,5 @@
-"""The status page's login defence shared by the server's replicas on one PostgreSQL store
-(issue 32, stop 50). Per process (sync/ui/throttle.py, a dict of logouts), N replicas behind a
+"""The status page's login defence shared by the server's replicas on one PostgreSQL store.
+Per process (sync/ui/throttle.py, a dict of logouts), N replicas behind a
 load balancer gave an attacker N times the guesses, a lockout on one replica did not hold on
 another, and a cookie copied before a logout still opened every other replica.
 

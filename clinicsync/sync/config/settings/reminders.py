@@ -208,7 +208,7 @@ class NoticesSettings(SettingsModel):
 class RemindersSettings(SettingsModel):
     enabled: bool = True
     offsets: list[str] = Field(default_factory=lambda: ["3d", "1d", "1h"],
-                               description="d = calendar days at the same local time; h/m = elapsed time")
+                               description="d = calendar days at the same local time; h and m = elapsed time")
     types: dict[str, TypeOverride] = Field(default_factory=dict,
                                            description="per appointment type (as stored) overrides")
     confirmation: bool = Field(True, description="confirm each booking (and each reactivation)")

@@ -58,7 +58,7 @@ class Appointment(SQLModel, table=True):
         Index("ix_appointment_practitioner", "connector", "practitioner_ref"),
         # sync/store/retention.py: the visits not forgotten by their end, oldest first (partial: the
         # forgotten ones leave it, so a pass never walks them; MySQL has no partial index: every
-        # visit's end). No index on patient_ref: it cost a first import ~70 % (docs/development.md).
+        # visit's end). No index on patient_ref: it cost a 100k-row first import +70 % on SQLite.
         Index("ix_appointment_forget", "end_utc", postgresql_where=text("forgotten_at IS NULL"),
               sqlite_where=text("forgotten_at IS NULL")),
         # sync/responses/source_answers.py, at each sync pass: the answers a source gave that are not

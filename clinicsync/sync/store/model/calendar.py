@@ -19,8 +19,8 @@ from clinicsync.common.types import utc_column
 STATES = ("pending", "present", "deleted")  # deleted: the event exists with status cancelled (or not at all)
 # The links still to be settled, and those whose last push failed: the live work, which the
 # status page and /metrics count. Partial indexes of exactly these rows (the queries' own
-# terms, so SQLite sees they serve them; MySQL: an index of the column), stop 53: each count
-# read every link ever written (82-93 ms at 140k links).
+# terms, so SQLite sees they serve them; MySQL: an index of the column); before them each
+# count read every link ever written (82-93 ms at 140k links).
 PENDING = "state = 'pending'"
 FAILING = "attempts > 0"
 

@@ -1,7 +1,7 @@
-"""The service processes on this store (stop 52): each `clinicsync run` notes where it runs,
+"""The service processes on this store: each `clinicsync run` notes where it runs,
 when it started, the settings file it runs and since when a file it read has changed
 (sync/runs/settings_watch.py), so that `status` in any process sees a service left on old settings.
-And who holds a stage lock (stop 53), so that `status` names a worker hung inside the stage."""
+And who holds a stage lock, so that `status` names a worker hung inside the stage."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class ServiceProcess(SQLModel, table=True):
 
 
 class LockHolder(SQLModel, table=True):
-    """Who holds a stage lock now (stop 53): written when the lock is taken, deleted when it is
+    """Who holds a stage lock now: written when the lock is taken, deleted when it is
     released (sync/store/locks.py ``calendar_lock``), so `status` in any process can name a worker hung
     inside the stage. A holder that died leaves its row behind, but not its lock (the database
     or the kernel releases it): `status` asks the lock itself before it believes the row."""

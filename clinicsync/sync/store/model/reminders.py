@@ -58,7 +58,7 @@ class Delivery(SQLModel, table=True):
     """One attempt to hand a reminder to a notifier, and what came back (the receipt)."""
 
     # The status page's notifier health: each notifier's attempts in a window, and its newest
-    # (sync/ui/queries.py notifiers_health), without reading every attempt ever made (stop 52).
+    # (sync/ui/queries.py notifiers_health), without reading every attempt ever made.
     __table_args__ = (Index("ix_delivery_notifier_created", "notifier", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)

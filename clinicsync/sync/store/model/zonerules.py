@@ -1,4 +1,4 @@
-"""The time-zone rules the store's times were computed with (stop 50).
+"""The time-zone rules the store's times were computed with.
 
 A visit is booked at a local wall time; the store keeps it as UTC plus its IANA zone, worked out
 with the tz database of the day it was mapped. When that database changes a zone's rules (a

@@ -1,5 +1,5 @@
 """icsevent.ends_at and icsfile.retired_at: a past event leaves its .ics file and the table
-calendar.ics.keep_past_days after its visit ended (issue 32, stop 49), found through the index
+calendar.ics.keep_past_days after its visit ended, found through the index
 (calendar_id, ends_at) rather than a scan of every event
 
 Revision ID: 0031

@@ -1,5 +1,5 @@
 """loginfailure and revokedsession: the status page's failed logins, lockouts and logouts, shared by
-the server's replicas on one PostgreSQL store (issue 32, stop 50)
+the server's replicas on one PostgreSQL store
 
 Revision ID: 0032
 Revises: 0031

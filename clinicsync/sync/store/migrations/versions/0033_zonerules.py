@@ -1,6 +1,6 @@
 """zonerules: the time-zone rules (UTC-offset transitions) the store's times were computed
 with, per zone in use, so that a tz database update that changes a zone's rules moves its
-stored future visits back to their local time (stop 50). The zones already in use get a row
+stored future visits back to their local time. The zones already in use get a row
 without transitions: the next run records the rules of the day.
 
 Revision ID: 0033

@@ -1,7 +1,7 @@
 """appointment.forgotten_at: when the prune of store.patient_data_days dropped a past visit's
 patient data (NULL: not yet), with the index of the visits still to forget by their end (partial,
 WHERE forgotten_at IS NULL, on PostgreSQL and SQLite: a pass never walks those already
-forgotten; a plain one on MySQL/MariaDB) (stop 50, branch h/retention)
+forgotten; a plain one on MySQL/MariaDB)
 
 Revision ID: 0034
 Revises: 0033

@@ -1,6 +1,6 @@
 """housekeeping: when the store's daily chores last ran (the retention's look for patients no
 visit names), shared by every process on the store, so that cron's `sync --once` does not
-redo a daily chore at each run (stop 50)
+redo a daily chore at each run
 
 Revision ID: 0035
 Revises: 0034

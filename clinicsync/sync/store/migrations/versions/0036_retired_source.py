@@ -1,4 +1,4 @@
-"""retired_source: the sources an admin retired with `clinicsync source retire` (stop 51):
+"""retired_source: the sources an admin retired with `clinicsync source retire`:
 no longer reported as orphaned, their visits off the doctors' calendars
 
 Revision ID: 0036

@@ -1,5 +1,5 @@
 """service_process: each `clinicsync run` on the store, the settings file it runs and since
-when a file it read has changed without a restart (stop 52)
+when a file it read has changed without a restart
 
 Revision ID: 0037
 Revises: 0036

@@ -1,7 +1,7 @@
 """delivery: an index on (notifier, created_at), so the status page's notifier health reads
 each notifier's window and newest attempt instead of every attempt ever made; appointment: a
 partial index of the source answers not recorded yet, so each sync pass's source-answer stage
-does not read every appointment (stop 52)
+does not read every appointment
 
 Revision ID: 0038
 Revises: 0037

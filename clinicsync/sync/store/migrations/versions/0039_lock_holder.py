@@ -1,6 +1,6 @@
 """lock_holder: who holds a stage lock (host, pid, what took it, since when), written when the
 lock is taken and deleted when it is released, so `status` in any process names a worker hung
-inside the calendar stage (stop 53)
+inside the calendar stage
 
 Revision ID: 0039
 Revises: 0038

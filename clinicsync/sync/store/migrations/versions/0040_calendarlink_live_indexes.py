@@ -1,6 +1,6 @@
 """calendarlink: partial indexes of the links still pending and of those whose last push
 failed, so the status page's calendar figures and /metrics' failing links count the live
-work instead of every link ever written (stop 53)
+work instead of every link ever written
 
 Revision ID: 0040
 Revises: 0039
