@@ -72,8 +72,10 @@ STATE_COLUMNS = [c.name for c in ConnectorState.__table__.columns if c.name not 
 def _files_by_name(cursor: str) -> str:
     """A drop folder's cursor with each file named alone, as the pinned digests knew it: the
     file's modification time (when the test wrote it) and size it now keeps with the name are
-    not content (connectors/dropfolder.py ``FilesRead``)."""
+    not content (connectors/dropfolder.py ``FilesRead``), nor is the read's epoch (the settings
+    and mapping code it was read under, sync/ingest/fingerprint.py ``with_epoch``)."""
     state = orjson.loads(cursor)
+    state.pop("_read_epoch", None)
     state["done"] = {key: entry[0] if isinstance(entry, list) else entry for key, entry in state["done"].items()}
     return orjson.dumps(state).decode()
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from clinicsync.common.gc_tuning import bulk_stage
 from clinicsync.common.hashing import content_hash
@@ -484,10 +484,11 @@ def sync_connector(settings: Settings, store: Store, config: ConnectorSettings, 
     except (ConnectorError, MappingLoadError) as exc:  # the source or its settings: the admin's to fix
         report.error = str(exc)
         failed = (FAILING, str(exc), {"error": str(exc)})
-    except Exception as exc:  # a bug: reported as one, with its whole traceback in the log
+    except Exception as exc:  # a bug (its whole traceback in the log), or the store's outage
         report.error = f"internal error: {type(exc).__name__}: {exc}"
         where = traceback.extract_tb(exc.__traceback__)[-1].name
-        bound.error("connector.crash_traceback", error=type(exc).__name__, where=where, exc_info=exc)
+        if not isinstance(exc, OperationalError | InterfaceError):  # the store's outage is no bug: no traceback
+            bound.error("connector.crash_traceback", error=type(exc).__name__, where=where, exc_info=exc)
         failed = (CRASHING, f"{type(exc).__name__} {where}", {"error": type(exc).__name__, "where": where})
     finally:
         if connector is not None:
