@@ -21,13 +21,15 @@ from clinicsync.connectors.base import ConnectorError, ConnectorSettings
 from clinicsync.connectors.registry import build_connector
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.engine import mapping_for
+from clinicsync.sync.ingest.supersede import listed_visits
+from clinicsync.sync.store.store import Store
 
 log = structlog.get_logger()
 
 GONE_AT_SOURCE = "the source no longer holds this visit (deleted there): not reminded"
 
 
-def gone_at_source(settings: Settings, wanted: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+def gone_at_source(settings: Settings, store: Store, wanted: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Of ``wanted`` ((connector, appointment id) of reminders about to go), those whose connector
     finds deletes by its sweep and whose id its listing lacks. One listing per such connector."""
     by_connector: dict[str, set[str]] = {}
@@ -38,11 +40,11 @@ def gone_at_source(settings: Settings, wanted: Iterable[tuple[str, str]]) -> set
     for name, ids in by_connector.items():
         config = configs.get(name)
         if config is not None:
-            gone.update((name, external_id) for external_id in _unlisted(settings, config, ids))
+            gone.update((name, external_id) for external_id in _unlisted(settings, store, config, ids))
     return gone
 
 
-def _unlisted(settings: Settings, config: ConnectorSettings, ids: Collection[str]) -> set[str]:
+def _unlisted(settings: Settings, store: Store, config: ConnectorSettings, ids: Collection[str]) -> set[str]:
     connector = build_connector(config)
     try:
         if connector.sweep_schedule() is None:  # deletes are read, or not looked for at all
@@ -58,4 +60,6 @@ def _unlisted(settings: Settings, config: ConnectorSettings, ids: Collection[str
     finally:
         connector.close()
     listed = {external_id for record in listing.records if (external_id := mapping.peek_id(record)) is not None}
+    if "replaces" in mapping.preset.fields:  # a moved visit is stored under its first row's id: listed
+        listed = listed_visits(store, config.name, listed)  # by its newest row, as the sweep reads it
     return set(ids) - listed

@@ -427,7 +427,7 @@ class Dispatcher:
                 if not self._isolated(item, agenda):  # an agenda that cannot be read is set aside
                     loaded.append(item)
             items = loaded
-            self._gone |= gone_at_source(self.settings, {
+            self._gone |= gone_at_source(self.settings, self.store, {
                 (i.row.connector, i.appointment.external_id) for i in items
                 if i.row.kind == "reminder" and i.row.recipient == "patient" and i.appointment is not None})
             addresses = {a for i in items for a in (self._address(i, c) for c in CHANNELS) if a}
