@@ -19,6 +19,7 @@ import structlog
 
 from clinicsync.connectors.base import ConnectorError, ConnectorSettings
 from clinicsync.connectors.registry import build_connector
+from clinicsync.mappings.model import MappingLoadError
 from clinicsync.sync.config.settings import Settings
 from clinicsync.sync.ingest.engine import mapping_for
 from clinicsync.sync.ingest.supersede import listed_visits
@@ -52,7 +53,7 @@ def _unlisted(settings: Settings, store: Store, config: ConnectorSettings, ids: 
         mapping = mapping_for(settings, config)
         connector.id_columns = mapping.id_columns()
         listing = connector.list_ids()
-    except (ConnectorError, ValueError) as exc:
+    except (ConnectorError, MappingLoadError) as exc:  # the source or its mapping: send as before
         log.warning("reminders.source_unlisted", connector=config.name,
                     error=type(exc).__name__, detail="the source's ids could not be listed before its "
                     "reminders: they go as before, a visit deleted since the last sweep included")
