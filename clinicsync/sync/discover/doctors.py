@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from clinicsync.sync.discover.graph import Ref, Table, audit, words
-from clinicsync.sync.discover.kinds import USER, Builder, filled, kind_of, name_columns
+from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, Builder, filled, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
@@ -28,8 +28,6 @@ _UNIT = frozenset({"ward", "wards", "department", "departments", "dept", "room",
                    "resource", "resources", "theatre", "theater", "bay", "chair", "clinic", "clinics", "team",
                    "teams", "servicio", "sala", "station"})
 _LABEL = re.compile(r"name|label|title|description|display|nombre", re.I)
-_TEXT = re.compile(r"char|text|string", re.I)
-_WHOLE = re.compile(r"int|number|numeric|decimal", re.I)
 
 
 def _person_like(builder: Builder, name: str) -> bool:
@@ -136,7 +134,7 @@ def unit_owner(builder: Builder) -> bool:
                 not (words(ref.target) & _UNIT or words(ref.column) & _UNIT):
             continue
         table = builder.schema.tables[ref.target]
-        label = next((c for c, t in table.columns.items() if _LABEL.search(c) and _TEXT.search(t) and not audit(c)),
+        label = next((c for c, t in table.columns.items() if _LABEL.search(c) and TEXT.search(t) and not audit(c)),
                      None)
         if label is None:
             continue
@@ -145,7 +143,7 @@ def unit_owner(builder: Builder) -> bool:
         builder.stamp_row(table, alias)
         builder.people.handled.add(ref.column)
         name = plan.add(alias, label, "doctor_name", table.name, table.columns[label])
-        length = next((c for c, t in table.columns.items() if _WHOLE.search(t) and not audit(c)
+        length = next((c for c, t in table.columns.items() if WHOLE.search(t) and not audit(c)
                        and any(token_role(w) == "duration" for w in name_tokens(c))), None)
         if length is not None:  # the ward's default visit length: read where a visit has none (lengths.py)
             plan.add(alias, length, f"owner_{length}", table.name, table.columns[length])

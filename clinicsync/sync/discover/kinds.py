@@ -28,7 +28,10 @@ PROVIDER = frozenset({"provider", "providers", "practitioner", "practitioners", 
                       "medicos", "physician", "clinician", "staff", "dentist", "therapist", "profesional",
                       "profesionales", "employee", "resource", "healthcare", "healthprof", "healthprofessional",
                       "professional", "prof"})
-_TEXT = re.compile(r"char|text|string|clob", re.I)
+# Column types by their declared names, as the people and doctors rules read them (graph.py and
+# valuerefs.py keep their own: a key is int|serial; a text key may be a uuid).
+TEXT = re.compile(r"char|text|string|clob", re.I)
+WHOLE = re.compile(r"int|serial|number|numeric", re.I)  # a whole-number column type
 _NOT_NAME = frozenset({"prefix", "suffix", "degree", "title", "middle", "maiden", "nick", "nickname", "alias",
                        "phonetic", "soundex", "user", "username", "login", "file", "display"})
 USER = frozenset({"user", "users", "usuario", "usuarios"})  # logins: a person's account, never their identity
@@ -88,7 +91,7 @@ def name_columns(table: Table) -> tuple[list[str], str]:
     or ([full], "full"); ([], "") when it has none."""
     given = family = full = None
     for column, type_name in table.columns.items():
-        if not _TEXT.search(type_name) or audit(column):
+        if not TEXT.search(type_name) or audit(column):
             continue
         tokens = without_prefixes(name_tokens(column), [table.prefix])  # FreeMED's patient: ptlname, ptfname
         roles = {token_role(t) for t in tokens}

@@ -26,16 +26,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicsync.connectors.sql_session import describe
 from clinicsync.sync.discover import attendees, doctors, history, kinship, softdelete, stamps
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
-from clinicsync.sync.discover.kinds import USER, People, Run, filled, kind_of, name_columns
+from clinicsync.sync.discover.kinds import TEXT, USER, WHOLE, People, Run, filled, kind_of, name_columns
 from clinicsync.sync.discover.proposal import Guess
 from clinicsync.sync.discover.readplan import ReadPlan, stem_of
 from clinicsync.sync.discover.values import profile
 from clinicsync.sync.discover.vocab import name_tokens, token_role
 
 _TYPE = re.compile(r"type|kind|tipo|categ|code|mech|class", re.I)
-_WHOLE = re.compile(r"int|serial|number|numeric", re.I)  # a whole-number column type
 _STRONG_TYPE = re.compile(r"type|kind|tipo|categ|mech", re.I)
-_TEXT = re.compile(r"char|text|string|clob", re.I)
 _LABEL = re.compile(r"name|label|description|display|title|nombre|descripcion", re.I)
 _MOBILE = re.compile(r"mobile|cell|movil|celular|sms|handy|portable|whatsapp", re.I)
 _LANDLINE = re.compile(r"home|casa|work|office|trabajo|fijo|business|other", re.I)
@@ -239,7 +237,7 @@ class _Builder:
         if ref is None:
             return {}
         types = self.schema.tables[ref.target]
-        label = next((c for c, t in types.columns.items() if _LABEL.search(c) and _TEXT.search(t)), None)
+        label = next((c for c, t in types.columns.items() if _LABEL.search(c) and TEXT.search(t)), None)
         if label is None:
             return {}
         q = self.q
@@ -256,7 +254,7 @@ class _Builder:
                  and not audit(c)]
         strong = [c for c in types if _STRONG_TYPE.search(c)]  # "type", "kind" over a "country_code"
         types = strong if len(strong) == 1 else types
-        values = [c for c, t in table.columns.items() if _TEXT.search(t) and c not in types and c != child.column
+        values = [c for c, t in table.columns.items() if TEXT.search(t) and c not in types and c != child.column
                   and not audit(c) and "uuid" not in c.lower() and "reason" not in c.lower()]
         if len(types) != 1 or not values:
             return []
@@ -326,7 +324,7 @@ class _Builder:
                 or child.table in self.people.patient_tables:
             return []  # a person's own table, reached backwards, is no contact table
         kinds = [k for k in (("phone",) if who == "patient" else ()) + ("email",) if k not in own]
-        values = [c for c, t in table.columns.items() if _TEXT.search(t) and c != child.column and not audit(c)
+        values = [c for c, t in table.columns.items() if TEXT.search(t) and c != child.column and not audit(c)
                   and c not in table.primary_key]
         if not kinds or not values:
             return []
@@ -446,7 +444,7 @@ class _Builder:
         are no patient's visit: left out, said so. No patient is NULL, or the 0 (a whole-number
         column) or '' (a text one) that PHP applications write (NOSH's ``pid`` 0)."""
         q, main = self.q, self.plan.main
-        blank = "0" if _WHOLE.search(main.columns.get(column, "")) else "''"
+        blank = "0" if WHOLE.search(main.columns.get(column, "")) else "''"
         total, present, blanks = self.run(f"SELECT COUNT(*), COUNT({q(column)}), "
                                           f"COUNT(CASE WHEN {q(column)} = {blank} THEN 1 END) FROM {q(main.name)}")[0]
         named = int(present) - int(blanks)

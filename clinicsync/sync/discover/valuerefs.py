@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from clinicsync.sync.discover.graph import Ref, Schema, Table, audit, words
-from clinicsync.sync.discover.kinds import USER, kind_of
+from clinicsync.sync.discover.kinds import USER, WHOLE, kind_of
 
 Run = Callable[[str], list[tuple[Any, ...]]]
 
@@ -33,7 +33,6 @@ MIN_NUMBERS = 10  # distinct whole numbers a column needs before it is matched b
 MAX_COLUMNS = 200  # candidate columns sampled at all
 MAX_TARGETS = 400  # tables asked for their keys
 _IDENTIFIER = frozenset({"id", "uid", "uuid", "guid", "ref", "key", "fk", "no", "nr", "num", "code"})
-_WHOLE = re.compile(r"int|serial|number|numeric", re.I)
 _TEXT = re.compile(r"char|text|string|uuid|uniqueidentifier", re.I)
 _UUID_TYPE = re.compile(r"uuid|uniqueidentifier", re.I)
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # safe inside '…' and text() (no quote, no colon)
@@ -45,7 +44,7 @@ def _candidate(table: Table, column: str, known: set[str]) -> bool:
     type_name = table.columns[column]
     return (column not in known and column not in table.primary_key and not audit(column)
             and bool(words(column) & _IDENTIFIER or column.lower().endswith("id"))
-            and bool(_TEXT.search(type_name) or _WHOLE.search(type_name)))
+            and bool(_TEXT.search(type_name) or WHOLE.search(type_name)))
 
 
 def _numeric(values: set[str]) -> bool:
@@ -72,7 +71,7 @@ def value_references(schema: Schema, run: Run, quote: Callable[[str], str]) -> l
     targets = [t for t in schema.tables.values() if t.key is not None][:MAX_TARGETS]
     for target in targets:
         key = str(target.key)
-        whole = bool(_WHOLE.search(target.columns[key]))
+        whole = bool(WHOLE.search(target.columns[key]))
         uuid_key = bool(_UUID_TYPE.search(target.columns[key]))
         wanted = set()
         for (owner, column), values in samples.items():
@@ -121,7 +120,7 @@ def _related(column: str, target: Table) -> int:
 
 
 def _whole_column(schema: Schema, table: str, column: str) -> bool:
-    return bool(_WHOLE.search(schema.tables[table].columns[column]))
+    return bool(WHOLE.search(schema.tables[table].columns[column]))
 
 
 def _choose(column: str, targets: list[Table]) -> Table | None:
