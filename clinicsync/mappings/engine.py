@@ -575,17 +575,23 @@ class CompiledMapping:
             values[field.target] = value
         return values
 
-    def _status(self, value: Any) -> str:
-        if value is None:
-            return "booked"
-        key = str(value).strip().lower()
+    def status_of(self, word: str) -> str | None:
+        """The status a source's word maps to (its status_map, a FHIR status, FHIR's word as a
+        product spells it: entered_in_error, CheckedIn), or None for a word this mapping does not
+        know: what a sync reads, and what `check` asks of words outside the window."""
+        key = word.strip().lower()
         if key in self.status_map:
             return self.status_map[key]
         if key in STATUSES:
             return key
-        spelled = fhir_status(key)  # FHIR's word as a product spells it: entered_in_error, CheckedIn
-        if spelled is not None:
-            return spelled
+        return fhir_status(key)
+
+    def _status(self, value: Any) -> str:
+        if value is None:
+            return "booked"
+        status = self.status_of(str(value))
+        if status is not None:
+            return status
         # Shown only when it looks like a vocabulary word (no digits, '@' or long phrases), from
         # any source: a shifted CSV column or a mistyped FHIR code may hold patient data.
         shown = " " + quoted_status(value)

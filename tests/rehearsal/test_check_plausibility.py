@@ -344,8 +344,11 @@ def test_unknown_status_words_beyond_the_window_are_listed(tmp_path: Path, write
         day = datetime.now(ZoneInfo(ZONE)).date()
         rows = [(n, 100 + n, f"+1 212 555 {1000 + n}", datetime.combine(day + timedelta(days=2 + n), time(9 + n % 8)),
                  "scheduled") for n in range(1, 11)]
-        rows += [(n, 100 + n, None, datetime.combine(day - timedelta(days=400 + n), time(10)), "entered_in_error")
+        rows += [(n, 100 + n, None, datetime.combine(day - timedelta(days=400 + n), time(10)), "purged")
                  for n in range(11, 14)]
+        # FHIR's word as a product spells it: the sync reads it (entered-in-error), so not listed
+        rows += [(n, 100 + n, None, datetime.combine(day - timedelta(days=400 + n), time(10)), "EnteredInError")
+                 for n in range(14, 16)]
         with connection.cursor() as cursor:
             cursor.executemany("INSERT INTO visits VALUES (%s, %s, %s, %s, %s)", rows)
         (tmp_path / "visits.yaml").write_text(
@@ -360,4 +363,5 @@ def test_unknown_status_words_beyond_the_window_are_listed(tmp_path: Path, write
     result = json.loads(out)["connectors"][0]
     assert result["sample"]["records"] == 10 and result["sample"]["quarantined"] == {}
     (finding,) = [f for f in result["plausibility"]["findings"] if f["check"] == "statuses"]
-    assert finding["level"] == "warning" and "'entered_in_error' (3 row(s))" in finding["message"]
+    assert finding["level"] == "warning" and "'purged' (3 row(s))" in finding["message"]
+    assert "EnteredInError" not in finding["message"] and "1 word(s)" in finding["message"]

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from clinicsync.common.vocabulary import STATUSES
 from clinicsync.connectors.base import Connector
 from clinicsync.connectors.sql_session import read_only_connection
 from clinicsync.mappings.engine import CompiledMapping
@@ -56,9 +55,8 @@ def unknown_words(connector: Connector, mapping: CompiledMapping) -> list[Findin
         return []
     if len(rows) > MAX_WORDS:
         return []
-    known = set(mapping.status_map) | set(STATUSES)
-    unknown = sorted(((word, int(count)) for word, count in rows
-                      if word is not None and str(word).strip() and str(word).strip().lower() not in known),
+    unknown = sorted(((word, int(count)) for word, count in rows  # as a sync would read each word
+                      if word is not None and str(word).strip() and mapping.status_of(str(word)) is None),
                      key=lambda pair: -pair[1])
     if not unknown:
         return []
