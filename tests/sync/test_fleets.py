@@ -96,6 +96,9 @@ def test_a_bad_member_is_named_by_row_and_column(tmp_path: Path, cli: Callable[[
     code, out, err = cli(path)("config", "validate", expect=None)
     assert code == 2, out + err
     assert "practices.csv row 5, column name: 'Bad Name'" in out + err
+    # one pass: the rows that did expand are checked beside the one that did not
+    assert "practices.csv row 4 (east), column zone: unknown IANA time zone 'Mars/Base'" in out + err
+    assert "practices.csv row 3 (west), column url: not a database URL" in out + err
     _fleet(tmp_path, rows.replace("Bad Name", "north"), header=header)
     code, out, err = cli(path)("config", "validate", expect=None)
     assert "practices.csv row 5, column name: 'north' is also the name of practices.csv row 2" in out + err

@@ -365,10 +365,13 @@ def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settin
     if not isinstance(data, dict):
         raise ConfigError(["the top level must be a mapping of sections (clinic:, store:, connectors: …)"],
                           source)
+    fleet_problems: list[str] = []
     try:
         expansion = expand_fleets(data, base_dir)
     except FleetError as exc:
-        raise ConfigError(exc.problems, source) from None
+        if exc.expansion is None:
+            raise ConfigError(exc.problems, source) from None
+        fleet_problems, expansion = exc.problems, exc.expansion  # the good rows are checked too
     data = expansion.data
     defaulted = "notifiers" not in data
     if defaulted:
@@ -383,10 +386,12 @@ def validate_settings(loaded: LoadedYaml, source: str, base_dir: Path) -> Settin
     except ValidationError as exc:
         kinds = {"connectors": plugin_names(CONNECTORS_GROUP), "notifiers": plugin_names(NOTIFIERS_GROUP)}
         problems = [_problem(e, loaded, kinds, expansion, model) for e in exc.errors()]
-        raise ConfigError(list(dict.fromkeys(problems)), source) from None
+        raise ConfigError(list(dict.fromkeys(fleet_problems + problems)), source) from None
     except (OSError, RecursionError, UnicodeError) as exc:  # a validator touching the file system
         raise ConfigError([f"a value could not be checked ({type(exc).__name__}); check paths and zones "
                            "for typos"], source) from None
+    if fleet_problems:
+        raise ConfigError(fleet_problems, source)
     return settings.model_copy(update={"files_read": tuple(dict.fromkeys(files_read)),
                                        "fleet_files": tuple(expansion.files)})
 

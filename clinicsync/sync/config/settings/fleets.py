@@ -94,10 +94,13 @@ class Expansion:
 
 
 class FleetError(ValueError):
-    """Bad fleets: every problem, each naming its fleet, row and column."""
+    """Bad fleets: every problem, each naming its fleet, row and column. ``expansion`` holds the
+    members that did expand (None when the section itself is malformed), so the settings can
+    still be checked and every problem told in one pass, not the rows' first and the values' next."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], expansion: Expansion | None = None) -> None:
         self.problems = problems
+        self.expansion = expansion
         super().__init__("; ".join(problems))
 
 
@@ -116,9 +119,9 @@ def expand_fleets(data: dict[str, Any], base_dir: Path) -> Expansion:
     problems: list[str] = []
     for index, fleet in enumerate(fleets):
         problems += _expand_one(index, fleet, base_dir, connectors, sites, taken, expansion)
-    if problems:
-        raise FleetError(problems)
     expansion.data = {**data, "connectors": connectors, **({"sites": sites} if sites else {})}
+    if problems:
+        raise FleetError(problems, expansion)
     return expansion
 
 
