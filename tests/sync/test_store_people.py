@@ -77,10 +77,10 @@ def test_the_memory_is_bounded_and_the_store_still_ends_as_without_it(
         tmp_path: Any, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past PEOPLE_MEMORY_LIMIT people the memory starts over: what it forgot is looked up
     again, so memory stays bounded for a source of a million patients, and nothing differs."""
-    from clinicsync.sync.store import store as store_module
+    from clinicsync.sync.store import batch as store_batch
     from clinicsync.sync.store.db import make_engine, upgrade
 
-    monkeypatch.setattr(store_module, "PEOPLE_MEMORY_LIMIT", 3)
+    monkeypatch.setattr(store_batch, "PEOPLE_MEMORY_LIMIT", 3)
     engine = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
     upgrade(engine)
     plain = Store(engine)
@@ -204,6 +204,7 @@ def test_a_first_run_looks_up_only_the_people_it_remembers(store: Store, monkeyp
     """A sole writer whose connector had no patient (practitioner) when its run began knows every
     stored one is in its memory: a new one is not looked up (a first import's ~600 a batch),
     a remembered one that changed is; a later run, whose connector has people, looks all up."""
+    from clinicsync.sync.store import people as store_people
     from clinicsync.sync.store import store as store_module
 
     asked: list[tuple[str, list[str]]] = []
@@ -214,7 +215,7 @@ def test_a_first_run_looks_up_only_the_people_it_remembers(store: Store, monkeyp
             asked.append((table.name, sorted(keys)))
         return real(connection, table, names, connector, keys, *args, **kwargs)
 
-    monkeypatch.setattr(store_module, "select_in", spy)
+    monkeypatch.setattr(store_people, "select_in", spy)
     _batch(store, "run1", appt("a"), appt("b"))
     _batch(store, "run1", _with_phone(appt("c"), "+12125550111"), replace(appt("d"), patient=appt("b").patient))
     _batch(store, "run1", _with_phone(appt("a"), "+12125550199"))  # a's patient changed: asked, then updated
@@ -233,6 +234,7 @@ def test_a_first_run_looks_up_only_the_appointments_it_may_have_stored(
     id that comes again in a later batch is still found and updated, a delete of an unknown id
     (a tombstone row) is found again, and the store ends as without the memory. A later run,
     or a connector that had appointments, looks every id up."""
+    from clinicsync.sync.store import appointments as store_appointments
     from clinicsync.sync.store import store as store_module
     from clinicsync.sync.store.db import make_engine, upgrade
 
@@ -244,7 +246,7 @@ def test_a_first_run_looks_up_only_the_appointments_it_may_have_stored(
             asked.append(list(keys))
         return real(connection, table, names, connector, keys, *args, **kw)
 
-    monkeypatch.setattr(store_module, "select_in", watched)
+    monkeypatch.setattr(store_appointments, "select_in", watched)
     gone, back = utcnow() - timedelta(hours=2), utcnow() - timedelta(hours=1)  # booked again after its delete
     batches = [(appt("A-1"), appt("A-2"), appt("A-3")), (appt("A-4"), appt("A-2", status="cancelled")),
                (appt("A-9", source_updated_at=gone),), (appt("A-9", source_updated_at=back), appt("A-5"))]

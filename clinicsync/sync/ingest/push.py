@@ -21,7 +21,7 @@ on SQLite's busy-wait; on MySQL/MariaDB a ``GET_LOCK`` per (source, appointment)
 own connection, released when that connection goes back to the pool after the commit or
 rollback (or by the server with the session, if the process dies), with one process's pushes
 queued on a lock per appointment first.
-People shared by concurrent pushes are upserted (sync/store/store.py ``_insert_new``), and a new
+People shared by concurrent pushes are upserted (sync/store/people.py ``_insert_new``), and a new
 appointment two replicas insert at once is retried (``_apply_once``). Mapping and
 everything before it go on in parallel.
 
